@@ -1,0 +1,136 @@
+"""Reverse-mode autodiff as an IR -> IR transform: `vjp(fn, wrt)` builds the adjoint Function.
+
+Only the OpDef.vjp rules know calculus; this file walks the ops backwards, feeds each rule its
+output cotangent, and owns the three things the rules never do:
+- unbroadcasting: a cotangent is summed down to its operand's shape here, once, for every op;
+- accumulation: fan-out adds cotangents;
+- symbolic zeros: a missing cotangent is None, never a tensor of zeros, and chains that do not
+  reach a requested input are never emitted (the final dce drops any rule-side leftovers).
+The adjoint is plain IR, so `vjp` of an adjoint gives second and higher derivatives.
+"""
+from .function import Builder, Function, Literal, Value
+from .ops import NONDIFF
+from .types import FLOATS
+
+
+def active_values(fn: Function, wrt_params) -> set:
+    """Values that depend differentiably on the given parameters."""
+    active = set(wrt_params)
+    for op in fn.ops:
+        if NONDIFF in op.opdef.traits:
+            continue
+        if any(o in active for o in op.operands if isinstance(o, Value)):
+            active.update(r for r in op.results if r.type.dtype in FLOATS)
+    return active
+
+
+def unbroadcast(b, c, target):
+    """Sum cotangent `c` down to the type `target` (the operand's), undoing numpy broadcasting."""
+    if c.type.dtype != target.dtype:
+        c = b.cast(c, dtype=target.dtype)
+    shape = c.type.shape
+    if shape == target.shape:
+        return c
+    lead = len(shape) - len(target.shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(target.shape) if d == 1 and shape[lead + i] != 1)
+    if axes:
+        c = b.sum(c, axes=axes)
+    if c.type.shape != target.shape:
+        c = b.reshape(c, shape=target.shape)
+    return c
+
+
+def vjp(fn: Function, wrt=None, *, recompute=False, residuals=None, name=None) -> Function:
+    """The adjoint of `fn` with respect to the parameters at indices `wrt` (default: all float).
+
+    Its parameters are the saved forward values, then one cotangent per output of `fn`; its
+    outputs are the gradients, in `wrt` order. With `recompute=False` the saved values are the
+    forward values the rules read (appended to `residuals` if a list is given, so a caller can
+    feed them); with `recompute=True` they are all of `fn`'s parameters and the forward ops are
+    re-emitted inside, which makes the result a self-contained function of the forward inputs —
+    the form to differentiate again.
+    """
+    if wrt is None:
+        wrt = [i for i, p in enumerate(fn.params) if p.type.dtype in FLOATS]
+    wrt_params = [fn.params[i] for i in wrt]
+    for p in wrt_params:
+        if p.type.dtype not in FLOATS:
+            raise TypeError(f"vjp: cannot differentiate with respect to {p.type} parameter "
+                            f"%{p.name_hint or p.index}")
+    active = active_values(fn, wrt_params)
+    b = Builder(name=name or f"{fn.name}_vjp")
+    saved, fwd = [], {}
+
+    if recompute:
+        for p in fn.params:
+            fwd[p] = b.param(p.type, p.name_hint)
+            saved.append(p)
+        copy_ops(b, fn.ops, fwd)
+
+    def get(v):
+        if isinstance(v, Literal):
+            return v
+        w = fwd.get(v)
+        if w is None:
+            w = fwd[v] = b.param(v.type, v.name_hint)
+            saved.append(v)
+        return w
+
+    cot_params = [Value(o.type, None, 0, f"g{i}" if len(fn.outputs) > 1 else "g")
+                  for i, o in enumerate(fn.outputs)]
+    ct = {}
+
+    def accumulate(v, c):
+        prev = ct.get(v)
+        ct[v] = c if prev is None else b.add(prev, c)
+
+    for o, g in zip(fn.outputs, cot_params):
+        if isinstance(o, Value) and o in active:
+            accumulate(o, g)
+    for op in reversed(fn.ops):
+        if not op.results or op.results[0] not in ct:
+            continue
+        g = ct.pop(op.results[0])
+        cts = op.opdef.vjp(b, g, get(op.results[0]),
+                           *[get(o) for o in op.operands], **op.attrs)
+        for operand, c in zip(op.operands, cts):
+            if c is not None and isinstance(operand, Value) and operand in active:
+                accumulate(operand, unbroadcast(b, c, operand.type))
+
+    outs = []
+    for p in wrt_params:
+        c = ct.get(p)
+        if c is None:
+            c = b.constant(value=0.0, shape=p.type.shape, dtype=p.type.dtype)
+        outs.append(c)
+    adj = b.ret(*outs)
+    adj.params = adj.params + cot_params
+    adj = _prune(adj, saved, recompute)
+    if residuals is not None:
+        residuals.extend(saved)
+    return adj
+
+
+def copy_ops(b, ops, env):
+    """Re-emit `ops` into builder `b`, mapping operands through `env` (updated with results)."""
+    for op in ops:
+        operands = [o if isinstance(o, Literal) else env[o] for o in op.operands]
+        new = b.emit(op.opdef.name, *operands, **op.attrs)
+        for r, n in zip(op.results, new if isinstance(new, tuple) else (new,)):
+            env[r] = n
+
+
+def _prune(adj: Function, saved: list, keep_all_saved: bool) -> Function:
+    """Dead-code-eliminate the adjoint and drop saved parameters nobody reads."""
+    from .passes.dce import dce
+    adj = dce(adj)
+    if not keep_all_saved:
+        used = {o for op in adj.ops for o in op.operands} | set(adj.outputs)
+        n_saved = len(saved)
+        keep = [i for i in range(n_saved) if adj.params[i] in used]
+        saved[:] = [saved[i] for i in keep]
+        adj.params = [adj.params[i] for i in keep] + adj.params[n_saved:]
+    for i, p in enumerate(adj.params):
+        p.index = i
+    return adj

@@ -1,0 +1,378 @@
+"""Elementwise primitives: arithmetic, transcendentals, comparisons, where, cast, constant.
+
+Every op here has the ELEMENTWISE trait and a `scalar` rule, so any chain of them fuses into
+one loop. `scalar` rules see only a ScalarEmitter `e` (codegen/emitter.py), never LLVM.
+"""
+import numpy as np
+
+from ..types import DTYPES, FLOATS, TensorType, broadcast_shapes, promote
+from . import (COMMUTATIVE, ELEMENTWISE, NONDIFF, BinaryElementwise, FloatUnary, OpDef,
+               UnaryElementwise, fail)
+
+# ---------------------------------------------------------------- unary
+
+
+class Neg(UnaryElementwise):
+    """-x."""
+    name = "neg"
+
+    def impl(x):
+        return np.negative(x)
+
+    def vjp(b, g, out, x):
+        return (b.neg(g),)
+
+    def scalar(e, x):
+        return e.neg(x)
+
+
+class Exp(FloatUnary):
+    """e**x. vjp uses the output."""
+    name = "exp"
+
+    def impl(x):
+        return np.exp(x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, out),)
+
+    def scalar(e, x):
+        return e.exp(x)
+
+
+class Log(FloatUnary):
+    """Natural logarithm."""
+    name = "log"
+
+    def impl(x):
+        return np.log(x)
+
+    def vjp(b, g, out, x):
+        return (b.div(g, x),)
+
+    def scalar(e, x):
+        return e.log(x)
+
+
+class Tanh(FloatUnary):
+    """Hyperbolic tangent. vjp uses the output: d tanh = 1 - tanh²."""
+    name = "tanh"
+
+    def impl(x):
+        return np.tanh(x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.sub(1.0, b.mul(out, out))),)
+
+    def scalar(e, x):
+        return e.tanh(x)
+
+
+class Sigmoid(FloatUnary):
+    """1 / (1 + e**-x). vjp uses the output: out * (1 - out)."""
+    name = "sigmoid"
+
+    def impl(x):
+        # split by sign so neither branch overflows
+        with np.errstate(over="ignore"):
+            return np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))).astype(
+                x.dtype, copy=False)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.mul(out, b.sub(1.0, out))),)
+
+    def scalar(e, x):
+        one = e.const(1.0, like=x)
+        return e.div(one, e.add(one, e.exp(e.neg(x))))
+
+
+class Relu(UnaryElementwise):
+    """max(x, 0)."""
+    name = "relu"
+
+    def impl(x):
+        return np.maximum(x, x.dtype.type(0))
+
+    def vjp(b, g, out, x):
+        return (b.where(b.gt(x, 0), g, 0),)
+
+    def scalar(e, x):
+        return e.maximum(x, e.const(0, like=x))
+
+
+class Sqrt(FloatUnary):
+    """Square root. vjp uses the output: g / (2 sqrt(x))."""
+    name = "sqrt"
+
+    def impl(x):
+        return np.sqrt(x)
+
+    def vjp(b, g, out, x):
+        return (b.div(g, b.mul(out, 2.0)),)
+
+    def scalar(e, x):
+        return e.sqrt(x)
+
+
+class Abs(UnaryElementwise):
+    """|x|; the gradient at 0 is 0 (sign)."""
+    name = "abs"
+
+    def impl(x):
+        return np.abs(x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.sign(x)),)
+
+    def scalar(e, x):
+        return e.abs(x)
+
+
+class Sign(UnaryElementwise):
+    """-1, 0 or 1; its derivative is zero almost everywhere, so vjp returns no cotangent."""
+    name = "sign"
+
+    def impl(x):
+        return np.sign(x)
+
+    def vjp(b, g, out, x):
+        return (None,)
+
+    def scalar(e, x):
+        zero = e.const(0, like=x)
+        pos = e.cast(e.gt(x, zero), x.dtype)
+        neg = e.cast(e.lt(x, zero), x.dtype)
+        return e.sub(pos, neg)
+
+
+class Sin(FloatUnary):
+    """Sine."""
+    name = "sin"
+
+    def impl(x):
+        return np.sin(x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.cos(x)),)
+
+    def scalar(e, x):
+        return e.sin(x)
+
+
+class Cos(FloatUnary):
+    """Cosine."""
+    name = "cos"
+
+    def impl(x):
+        return np.cos(x)
+
+    def vjp(b, g, out, x):
+        return (b.neg(b.mul(g, b.sin(x))),)
+
+    def scalar(e, x):
+        return e.cos(x)
+
+
+# ---------------------------------------------------------------- binary
+
+
+class Add(BinaryElementwise):
+    """x + y with broadcasting."""
+    name = "add"
+    traits = frozenset({ELEMENTWISE, COMMUTATIVE})
+
+    def impl(x, y):
+        return np.add(x, y)
+
+    def vjp(b, g, out, x, y):
+        return g, g
+
+    def scalar(e, x, y):
+        return e.add(x, y)
+
+
+class Sub(BinaryElementwise):
+    """x - y with broadcasting."""
+    name = "sub"
+
+    def impl(x, y):
+        return np.subtract(x, y)
+
+    def vjp(b, g, out, x, y):
+        return g, b.neg(g)
+
+    def scalar(e, x, y):
+        return e.sub(x, y)
+
+
+class Mul(BinaryElementwise):
+    """Elementwise product with broadcasting."""
+    name = "mul"
+    traits = frozenset({ELEMENTWISE, COMMUTATIVE})
+
+    def impl(x, y):
+        return np.multiply(x, y)
+
+    def vjp(b, g, out, x, y):
+        return b.mul(g, y), b.mul(g, x)
+
+    def scalar(e, x, y):
+        return e.mul(x, y)
+
+
+class Div(BinaryElementwise):
+    """x / y (true division for floats, C division for ints)."""
+    name = "div"
+
+    def impl(x, y):
+        if np.result_type(x, y).kind in "iub":
+            return np.floor_divide(x, y)
+        return np.divide(x, y)
+
+    def vjp(b, g, out, x, y):
+        gx = b.div(g, y)
+        return gx, b.neg(b.mul(gx, out))
+
+    def scalar(e, x, y):
+        return e.div(x, y)
+
+
+class Pow(BinaryElementwise):
+    """x ** y."""
+    name = "pow"
+
+    def impl(x, y):
+        return np.power(x, y)
+
+    def vjp(b, g, out, x, y):
+        gx = b.mul(g, b.mul(y, b.pow(x, b.sub(y, 1))))
+        gy = b.mul(g, b.mul(out, b.log(x)))
+        return gx, gy
+
+    def scalar(e, x, y):
+        return e.pow(x, y)
+
+
+class Maximum(BinaryElementwise):
+    """Elementwise max; ties send the gradient to x."""
+    name = "maximum"
+    traits = frozenset({ELEMENTWISE, COMMUTATIVE})
+
+    def impl(x, y):
+        return np.maximum(x, y)
+
+    def vjp(b, g, out, x, y):
+        pick_x = b.ge(x, y)
+        return b.where(pick_x, g, 0), b.where(pick_x, 0, g)
+
+    def scalar(e, x, y):
+        return e.select(e.ge(x, y), x, y)
+
+
+class Minimum(BinaryElementwise):
+    """Elementwise min; ties send the gradient to x."""
+    name = "minimum"
+    traits = frozenset({ELEMENTWISE, COMMUTATIVE})
+
+    def impl(x, y):
+        return np.minimum(x, y)
+
+    def vjp(b, g, out, x, y):
+        pick_x = b.le(x, y)
+        return b.where(pick_x, g, 0), b.where(pick_x, 0, g)
+
+    def scalar(e, x, y):
+        return e.select(e.le(x, y), x, y)
+
+
+class Compare(BinaryElementwise):
+    """Comparisons give bool and have no gradient."""
+    traits = frozenset({ELEMENTWISE, NONDIFF})
+    result_dtype = "bool"
+
+
+def _comparison(opname, np_fn):
+    def impl(x, y):
+        return np_fn(x, y)
+
+    def scalar(e, x, y):
+        return getattr(e, opname)(x, y)
+    doc = f"x {opname} y elementwise, a bool result (no gradient)."
+    return type(opname.capitalize(), (Compare,),
+                {"name": opname, "__doc__": doc, "impl": impl, "scalar": scalar})
+
+
+Lt = _comparison("lt", np.less)
+Le = _comparison("le", np.less_equal)
+Gt = _comparison("gt", np.greater)
+Ge = _comparison("ge", np.greater_equal)
+Eq = _comparison("eq", np.equal)
+Ne = _comparison("ne", np.not_equal)
+
+
+# ---------------------------------------------------------------- other
+
+
+class Where(OpDef):
+    """cond ? x : y with broadcasting of all three."""
+    name = "where"
+    traits = frozenset({ELEMENTWISE})
+
+    def infer(c, x, y):
+        if c.dtype != "bool":
+            fail("where", f"condition must be bool, got {c}")
+        try:
+            shape = broadcast_shapes(c.shape, x.shape, y.shape)
+        except ValueError:
+            fail("where", f"shapes {c}, {x}, {y} do not broadcast")
+        return TensorType(promote(x.dtype, y.dtype), shape)
+
+    def impl(c, x, y):
+        return np.where(c, x, y)
+
+    def vjp(b, g, out, c, x, y):
+        return None, b.where(c, g, 0), b.where(c, 0, g)
+
+    def scalar(e, c, x, y):
+        return e.select(c, x, y)
+
+
+class Cast(OpDef):
+    """Convert to `dtype`; the gradient of a float cast is cast back."""
+    name = "cast"
+    traits = frozenset({ELEMENTWISE})
+    attr_names = frozenset({"dtype"})
+
+    def infer(x, *, dtype):
+        if dtype not in DTYPES:
+            fail("cast", f"unknown dtype {dtype!r}")
+        return x.with_dtype(dtype)
+
+    def impl(x, *, dtype):
+        return np.asarray(x).astype(DTYPES[dtype])
+
+    def vjp(b, g, out, x, *, dtype):
+        if x.dtype not in FLOATS or dtype not in FLOATS:
+            return (None,)
+        return (b.cast(g, dtype=x.dtype),)
+
+    def scalar(e, x, *, dtype):
+        return e.cast(x, dtype)
+
+
+class Constant(OpDef):
+    """A tensor filled with one scalar `value`."""
+    name = "constant"
+    traits = frozenset({ELEMENTWISE, NONDIFF})
+    attr_names = frozenset({"value", "shape", "dtype"})
+
+    def infer(*, value, shape, dtype):
+        if dtype not in DTYPES:
+            fail("constant", f"unknown dtype {dtype!r}")
+        return TensorType(dtype, shape)
+
+    def impl(*, value, shape, dtype):
+        return np.full(shape, value, dtype=DTYPES[dtype])
+
+    def scalar(e, *, value, shape, dtype):
+        return e.const(value, dtype=dtype)

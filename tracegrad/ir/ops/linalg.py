@@ -1,0 +1,46 @@
+"""matmul: batched matrix product with optional transposes (lowered to BLAS by codegen)."""
+import numpy as np
+
+from ..types import FLOATS, TensorType, broadcast_shapes, promote
+from . import OpDef, fail
+
+
+def _mt(x):
+    return np.swapaxes(x, -1, -2)
+
+
+class MatMul(OpDef):
+    """x @ y on the last two axes; leading (batch) axes broadcast. Operands are at least 2-d."""
+    name = "matmul"
+    defaults = {"transpose_a": False, "transpose_b": False}
+
+    def infer(x, y, *, transpose_a=False, transpose_b=False):
+        if x.ndim < 2 or y.ndim < 2:
+            fail("matmul", f"operands must be at least 2-d, got {x} and {y}")
+        if x.dtype not in FLOATS or y.dtype not in FLOATS:
+            fail("matmul", f"operands must be floating point, got {x} and {y}")
+        m, k = x.shape[-1:-3:-1] if transpose_a else x.shape[-2:]
+        k2, n = y.shape[-1:-3:-1] if transpose_b else y.shape[-2:]
+        if k != k2:
+            fail("matmul", f"inner dimensions differ: {x}{' (transposed)' * transpose_a} @ "
+                           f"{y}{' (transposed)' * transpose_b}")
+        try:
+            batch = broadcast_shapes(x.shape[:-2], y.shape[:-2])
+        except ValueError:
+            fail("matmul", f"batch dimensions of {x} and {y} do not broadcast")
+        return TensorType(promote(x.dtype, y.dtype), batch + (m, n))
+
+    def impl(x, y, *, transpose_a=False, transpose_b=False):
+        return np.matmul(_mt(x) if transpose_a else x, _mt(y) if transpose_b else y)
+
+    def vjp(b, g, out, x, y, *, transpose_a=False, transpose_b=False):
+        # C = A B with A = op(x), B = op(y): dA = g B^T, dB = A^T g, then undo op()
+        if transpose_a:
+            gx = b.matmul(y, g, transpose_a=transpose_b, transpose_b=True)
+        else:
+            gx = b.matmul(g, y, transpose_b=not transpose_b)
+        if transpose_b:
+            gy = b.matmul(g, x, transpose_a=True, transpose_b=transpose_a)
+        else:
+            gy = b.matmul(x, g, transpose_a=not transpose_a)
+        return gx, gy

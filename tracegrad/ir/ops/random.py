@@ -1,0 +1,92 @@
+"""Random primitives driven by an explicit key, on a counter-based generator (Philox-4x32-10).
+
+Element i of a draw with key (seed, counter) is a pure function of (seed, counter, i), so the
+numpy implementation here and native code give bit-identical results, and a draw needs no state.
+The key is an i64[2] operand: [seed, counter]; eager mode advances the counter per call.
+"""
+import numpy as np
+
+from ..types import DTYPES, FLOATS, TensorType
+from . import NONDIFF, RANDOM, OpDef, fail
+
+PHILOX_M0, PHILOX_M1 = 0xD2511F53, 0xCD9E8D57
+PHILOX_W0, PHILOX_W1 = 0x9E3779B9, 0xBB67AE85
+PHILOX_ROUNDS = 10
+MASK32 = 0xFFFFFFFF
+
+
+def philox(seed: int, counter: int, n: int):
+    """Four uint32 words per element index 0..n-1 (numpy, vectorized over elements)."""
+    u64 = np.uint64
+    idx = np.arange(n, dtype=np.uint64)
+    c0, c1 = idx & u64(MASK32), idx >> u64(32)
+    c2 = np.full(n, counter & MASK32, dtype=np.uint64)
+    c3 = np.full(n, (counter >> 32) & MASK32, dtype=np.uint64)
+    k0, k1 = seed & MASK32, (seed >> 32) & MASK32
+    for _ in range(PHILOX_ROUNDS):
+        p0 = c0 * u64(PHILOX_M0)
+        p1 = c2 * u64(PHILOX_M1)
+        c0, c1, c2, c3 = ((p1 >> u64(32)) ^ c1 ^ u64(k0), p1 & u64(MASK32),
+                          (p0 >> u64(32)) ^ c3 ^ u64(k1), p0 & u64(MASK32))
+        k0, k1 = (k0 + PHILOX_W0) & MASK32, (k1 + PHILOX_W1) & MASK32
+    return c0, c1, c2, c3
+
+
+def unit_float(word, dtype):
+    """A uint32 word to a float in [0, 1): 24 random bits for f32, 32 for f64 (exact)."""
+    if dtype == np.float32:
+        return ((word >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -24))
+    return word.astype(np.float64) * 2.0 ** -32
+
+
+def _key(key):
+    key = np.asarray(key).reshape(-1)
+    return int(key[0]) & 0xFFFFFFFFFFFFFFFF, int(key[1]) & 0xFFFFFFFFFFFFFFFF
+
+
+class _RandomOp(OpDef):
+    traits = frozenset({NONDIFF, RANDOM})
+
+    def infer(key, *, shape, dtype="f32", **params):
+        if key.dtype != "i64" or key.shape != (2,):
+            fail("random", f"key must be i64[2] (seed, counter), got {key}")
+        if dtype not in FLOATS:
+            fail("random", f"dtype must be floating point, got {dtype!r}")
+        return TensorType(dtype, shape)
+
+
+class RandomUniform(_RandomOp):
+    """Uniform in [low, high)."""
+    name = "random_uniform"
+    attr_names = frozenset({"shape"})
+    defaults = {"dtype": "f32", "low": 0.0, "high": 1.0}
+
+    def impl(key, *, shape, dtype="f32", low=0.0, high=1.0):
+        dt = DTYPES[dtype]
+        u = unit_float(philox(*_key(key), int(np.prod(shape, dtype=np.int64)))[0], dt)
+        return (u * dt.type(high - low) + dt.type(low)).astype(dt).reshape(shape)
+
+
+class RandomNormal(_RandomOp):
+    """Normal(loc, scale) by Box-Muller on two words of one Philox block."""
+    name = "random_normal"
+    attr_names = frozenset({"shape"})
+    defaults = {"dtype": "f32", "loc": 0.0, "scale": 1.0}
+
+    def impl(key, *, shape, dtype="f32", loc=0.0, scale=1.0):
+        w = philox(*_key(key), int(np.prod(shape, dtype=np.int64)))
+        u1 = 1.0 - unit_float(w[0], np.float64)  # in (0, 1]: log is finite
+        u2 = unit_float(w[1], np.float64)
+        z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+        return (z * scale + loc).astype(DTYPES[dtype]).reshape(shape)
+
+
+class Bernoulli(_RandomOp):
+    """1 with probability p, else 0 (the Dropout mask): uniform(f32) < p."""
+    name = "bernoulli"
+    attr_names = frozenset({"shape", "p"})
+    defaults = {"dtype": "f32"}
+
+    def impl(key, *, shape, p, dtype="f32"):
+        u = unit_float(philox(*_key(key), int(np.prod(shape, dtype=np.int64)))[0], np.float32)
+        return (u < np.float32(p)).astype(DTYPES[dtype]).reshape(shape)

@@ -1,0 +1,83 @@
+"""Reductions over axes: sum, max, min (primitives) and argmax (no gradient).
+
+mean is a composite (sum times 1/n), not a primitive.
+"""
+import numpy as np
+
+from ..types import TensorType
+from . import NONDIFF, OpDef, Reduce, fail, reduced_keepdims_shape
+
+
+def _no_bool(cls):
+    base = cls.infer
+
+    def infer(x, *, axes, keepdims=False):
+        if x.dtype == "bool":
+            fail(cls.name, f"cannot reduce a bool operand {x}; cast it first")
+        return base(x, axes=axes, keepdims=keepdims)
+    cls.infer = staticmethod(infer)
+    return cls
+
+
+def _expand(b, v, x, axes, keepdims):
+    """Broadcast a reduction result (or its cotangent) back over x's shape."""
+    if not keepdims:
+        v = b.reshape(v, shape=reduced_keepdims_shape(x.shape, axes))
+    return b.broadcast_to(v, shape=x.shape)
+
+
+@_no_bool
+class Sum(Reduce):
+    """Sum over axes."""
+    name = "sum"
+
+    def impl(x, *, axes, keepdims=False):
+        # dtype=x.dtype: numpy would widen int32 sums to int64
+        return np.asarray(np.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype))
+
+    def vjp(b, g, out, x, *, axes, keepdims=False):
+        return (_expand(b, g, x, axes, keepdims),)
+
+
+class _Extremum(Reduce):
+    """max/min: the cotangent is shared equally among the elements that attain the extremum."""
+
+    def vjp(b, g, out, x, *, axes, keepdims=False):
+        hit = b.cast(b.eq(x, _expand(b, out, x, axes, keepdims)), dtype=x.dtype)
+        count = b.sum(hit, axes=axes, keepdims=True)
+        share = b.div(hit, b.broadcast_to(count, shape=x.shape))
+        return (b.mul(share, _expand(b, g, x, axes, keepdims)),)
+
+
+class Max(_Extremum):
+    """Maximum over axes."""
+    name = "max"
+
+    def impl(x, *, axes, keepdims=False):
+        return np.asarray(np.max(x, axis=axes, keepdims=keepdims))
+
+
+class Min(_Extremum):
+    """Minimum over axes."""
+    name = "min"
+
+    def impl(x, *, axes, keepdims=False):
+        return np.asarray(np.min(x, axis=axes, keepdims=keepdims))
+
+
+class Argmax(OpDef):
+    """Index of the first maximum along one axis, as i64 (no gradient)."""
+    name = "argmax"
+    traits = frozenset({NONDIFF})
+    attr_names = frozenset({"axis"})
+    defaults = {"keepdims": False}
+
+    def infer(x, *, axis, keepdims=False):
+        if not 0 <= axis < x.ndim:
+            fail("argmax", f"axis {axis} out of range for {x}")
+        shape = tuple(1 if i == axis else d for i, d in enumerate(x.shape)
+                      if keepdims or i != axis)
+        return TensorType("i64", shape)
+
+    def impl(x, *, axis, keepdims=False):
+        return np.asarray(np.argmax(x, axis=axis, keepdims=keepdims), dtype=np.int64)

@@ -1,0 +1,238 @@
+"""Layout primitives: broadcast_to, reshape, transpose, expand_dims, slice / slice_scatter,
+concat, take / scatter_add (gather and its adjoint), one_hot, iota.
+
+Their vjps are other layout ops, so adjoints of adjoints stay in this family.
+"""
+import numpy as np
+
+from ..types import DTYPES, FLOATS, INTS, TensorType
+from . import NONDIFF, OpDef, fail
+
+
+class BroadcastTo(OpDef):
+    """numpy broadcast of x to `shape`. Its vjp is g itself: autodiff sums it back centrally."""
+    name = "broadcast_to"
+    attr_names = frozenset({"shape"})
+
+    def infer(x, *, shape):
+        if len(shape) < x.ndim or any(
+                d != 1 and d != s for d, s in zip(x.shape, shape[len(shape) - x.ndim:])):
+            fail("broadcast_to", f"cannot broadcast {x} to shape {list(shape)}")
+        return x.with_shape(shape)
+
+    def impl(x, *, shape):
+        return np.broadcast_to(x, shape)
+
+    def vjp(b, g, out, x, *, shape):
+        return (g,)
+
+
+class Reshape(OpDef):
+    """Same elements in a new shape (row-major)."""
+    name = "reshape"
+    attr_names = frozenset({"shape"})
+
+    def infer(x, *, shape):
+        if x.with_shape(shape).size != x.size:
+            fail("reshape", f"cannot reshape {x} ({x.size} elements) to {list(shape)}")
+        return x.with_shape(shape)
+
+    def impl(x, *, shape):
+        return np.reshape(x, shape)
+
+    def vjp(b, g, out, x, *, shape):
+        return (b.reshape(g, shape=x.shape),)
+
+
+class Transpose(OpDef):
+    """Permute axes: out.shape[i] = x.shape[perm[i]]."""
+    name = "transpose"
+    attr_names = frozenset({"perm"})
+
+    def infer(x, *, perm):
+        if sorted(perm) != list(range(x.ndim)):
+            fail("transpose", f"perm {list(perm)} is not a permutation of the axes of {x}")
+        return x.with_shape(tuple(x.shape[p] for p in perm))
+
+    def impl(x, *, perm):
+        return np.transpose(x, perm)
+
+    def vjp(b, g, out, x, *, perm):
+        return (b.transpose(g, perm=tuple(int(i) for i in np.argsort(perm))),)
+
+
+class ExpandDims(OpDef):
+    """Insert a size-1 axis at `axis`."""
+    name = "expand_dims"
+    attr_names = frozenset({"axis"})
+
+    def infer(x, *, axis):
+        if not 0 <= axis <= x.ndim:
+            fail("expand_dims", f"axis {axis} out of range for {x}")
+        return x.with_shape(x.shape[:axis] + (1,) + x.shape[axis:])
+
+    def impl(x, *, axis):
+        return np.expand_dims(x, axis)
+
+    def vjp(b, g, out, x, *, axis):
+        return (b.reshape(g, shape=x.shape),)
+
+
+def _slice_shape(opname, shape, begin, end, step):
+    if not len(begin) == len(end) == len(step) == len(shape):
+        fail(opname, f"begin/end/step need one entry per axis of shape {list(shape)}")
+    out = []
+    for d, lo, hi, st in zip(shape, begin, end, step):
+        if st <= 0 or not 0 <= lo <= d or not 0 <= hi <= d:
+            fail(opname, f"slice [{lo}:{hi}:{st}] out of range for a dimension of size {d}")
+        out.append(len(range(lo, hi, st)))
+    return tuple(out)
+
+
+class Slice(OpDef):
+    """x[begin:end:step] on every axis (non-negative, normalized bounds, positive steps)."""
+    name = "slice"
+    attr_names = frozenset({"begin", "end", "step"})
+
+    def infer(x, *, begin, end, step):
+        return x.with_shape(_slice_shape("slice", x.shape, begin, end, step))
+
+    def impl(x, *, begin, end, step):
+        return x[tuple(slice(*t) for t in zip(begin, end, step))]
+
+    def vjp(b, g, out, x, *, begin, end, step):
+        return (b.slice_scatter(g, shape=x.shape, begin=begin, end=end, step=step),)
+
+
+class SliceScatter(OpDef):
+    """Zeros of `shape` with x written at [begin:end:step]: the adjoint of slice."""
+    name = "slice_scatter"
+    attr_names = frozenset({"shape", "begin", "end", "step"})
+
+    def infer(x, *, shape, begin, end, step):
+        if _slice_shape("slice_scatter", shape, begin, end, step) != x.shape:
+            fail("slice_scatter", f"{x} does not fit the slice of shape {list(shape)}")
+        return x.with_shape(shape)
+
+    def impl(x, *, shape, begin, end, step):
+        out = np.zeros(shape, dtype=x.dtype)
+        out[tuple(slice(*t) for t in zip(begin, end, step))] = x
+        return out
+
+    def vjp(b, g, out, x, *, shape, begin, end, step):
+        return (b.slice(g, begin=begin, end=end, step=step),)
+
+
+class Concat(OpDef):
+    """Join operands along `axis`."""
+    name = "concat"
+    attr_names = frozenset({"axis"})
+
+    def infer(*xs, axis):
+        if not xs:
+            fail("concat", "needs at least one operand")
+        first = xs[0]
+        for x in xs:
+            if x.dtype != first.dtype or x.ndim != first.ndim or any(
+                    a != c for i, (a, c) in enumerate(zip(x.shape, first.shape)) if i != axis):
+                fail("concat", f"operands {', '.join(map(str, xs))} differ off axis {axis}")
+        if not 0 <= axis < first.ndim:
+            fail("concat", f"axis {axis} out of range for {first}")
+        total = sum(x.shape[axis] for x in xs)
+        return first.with_shape(first.shape[:axis] + (total,) + first.shape[axis + 1:])
+
+    def impl(*xs, axis):
+        return np.concatenate(xs, axis=axis)
+
+    def vjp(b, g, out, *xs, axis):
+        grads, lo = [], 0
+        for x in xs:
+            hi = lo + x.shape[axis]
+            begin = tuple(lo if i == axis else 0 for i in range(x.ndim))
+            end = tuple(hi if i == axis else d for i, d in enumerate(out.shape))
+            grads.append(b.slice(g, begin=begin, end=end, step=(1,) * x.ndim))
+            lo = hi
+        return tuple(grads)
+
+
+def _check_index(opname, idx):
+    if idx.dtype not in INTS and idx.dtype not in FLOATS:
+        fail(opname, f"indices must be integer or float, got {idx}")
+
+
+def _clipped(idx, size):
+    """Indices as int64, clipped into [0, size): MXNet's take mode='clip', never out of bounds."""
+    return np.clip(np.asarray(idx).astype(np.int64), 0, max(size - 1, 0))
+
+
+class Take(OpDef):
+    """Gather along `axis` with indices clipped into range (MXNet's default mode='clip')."""
+    name = "take"
+    attr_names = frozenset({"axis"})
+
+    def infer(x, idx, *, axis):
+        _check_index("take", idx)
+        if not 0 <= axis < x.ndim:
+            fail("take", f"axis {axis} out of range for {x}")
+        return x.with_shape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
+
+    def impl(x, idx, *, axis):
+        return np.take(x, _clipped(idx, x.shape[axis]), axis=axis)
+
+    def vjp(b, g, out, x, idx, *, axis):
+        return b.scatter_add(g, idx, axis=axis, size=x.shape[axis]), None
+
+
+class ScatterAdd(OpDef):
+    """Adjoint of take: sums slices of x into `size` rows along `axis` at the (clipped) indices."""
+    name = "scatter_add"
+    attr_names = frozenset({"axis", "size"})
+
+    def infer(x, idx, *, axis, size):
+        _check_index("scatter_add", idx)
+        if x.shape[axis:axis + idx.ndim] != idx.shape:
+            fail("scatter_add", f"indices {idx} do not match {x} at axis {axis}")
+        return x.with_shape(x.shape[:axis] + (size,) + x.shape[axis + idx.ndim:])
+
+    def impl(x, idx, *, axis, size):
+        flat = _clipped(idx, size).reshape(-1)
+        lead, tail = x.shape[:axis], x.shape[axis + np.ndim(idx):]
+        out = np.zeros(lead + (size,) + tail, dtype=x.dtype)
+        np.add.at(out, (slice(None),) * axis + (flat,), x.reshape(lead + (flat.size,) + tail))
+        return out
+
+    def vjp(b, g, out, x, idx, *, axis, size):
+        return b.take(g, idx, axis=axis), None
+
+
+class OneHot(OpDef):
+    """on_value where idx == position along a new last axis of size `depth`, else off_value."""
+    name = "one_hot"
+    traits = frozenset({NONDIFF})
+    attr_names = frozenset({"depth"})
+    defaults = {"dtype": "f32", "on_value": 1.0, "off_value": 0.0}
+
+    def infer(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
+        _check_index("one_hot", idx)
+        return TensorType(dtype, idx.shape + (depth,))
+
+    def impl(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
+        hit = np.asarray(idx).astype(np.int64)[..., None] == np.arange(depth)
+        return np.where(hit, on_value, off_value).astype(DTYPES[dtype])
+
+
+class Iota(OpDef):
+    """Index along `axis`, broadcast over `shape` (0, 1, 2, ... on that axis)."""
+    name = "iota"
+    traits = frozenset({NONDIFF})
+    attr_names = frozenset({"shape", "axis"})
+    defaults = {"dtype": "i64"}
+
+    def infer(*, shape, axis, dtype="i64"):
+        if not 0 <= axis < len(shape):
+            fail("iota", f"axis {axis} out of range for shape {list(shape)}")
+        return TensorType(dtype, shape)
+
+    def impl(*, shape, axis, dtype="i64"):
+        ramp = np.arange(shape[axis], dtype=DTYPES[dtype])
+        return np.broadcast_to(ramp.reshape((-1,) + (1,) * (len(shape) - axis - 1)), shape).copy()

@@ -1,0 +1,144 @@
+"""Tensor types of the IR: a dtype name plus a static shape, with the text form `f32[4,3]`.
+
+Owns dtype promotion and numpy broadcasting for the whole IR. Imports only numpy.
+"""
+import numpy as np
+
+DTYPES = {
+    "f32": np.dtype(np.float32),
+    "f64": np.dtype(np.float64),
+    "i32": np.dtype(np.int32),
+    "i64": np.dtype(np.int64),
+    "bool": np.dtype(np.bool_),
+}
+_NAME_OF = {v: k for k, v in DTYPES.items()}
+FLOATS = ("f32", "f64")
+INTS = ("i32", "i64")
+
+
+def dtype_name(dtype) -> str:
+    """The IR name ('f32', ...) of a numpy dtype; raises TypeError for unsupported dtypes."""
+    try:
+        return _NAME_OF[np.dtype(dtype)]
+    except KeyError:
+        raise TypeError(f"unsupported dtype {np.dtype(dtype)}; tracegrad supports "
+                        f"float32, float64, int32, int64 and bool") from None
+
+
+class TensorType:
+    """dtype + static shape. Interned, so equality is cheap and hashing never recomputes."""
+    __slots__ = ("dtype", "shape", "_hash", "__weakref__")
+    _interned: dict = {}
+
+    def __new__(cls, dtype: str, shape=()):
+        if type(shape) is not tuple:
+            shape = tuple(shape)
+        t = cls._interned.get((dtype, shape))
+        if t is not None:
+            return t
+        shape = tuple(int(d) for d in shape)
+        if dtype not in DTYPES:
+            raise TypeError(f"unknown dtype {dtype!r}; expected one of {sorted(DTYPES)}")
+        if any(d < 0 for d in shape):
+            raise TypeError(f"negative dimension in shape {shape}")
+        t = object.__new__(cls)
+        t.dtype, t.shape, t._hash = dtype, shape, hash((dtype, shape))
+        cls._interned[(dtype, shape)] = t
+        return t
+
+    def __reduce__(self):
+        return (TensorType, (self.dtype, self.shape))
+
+    @property
+    def np_dtype(self):
+        return DTYPES[self.dtype]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FLOATS
+
+    def with_shape(self, shape) -> "TensorType":
+        return TensorType(self.dtype, tuple(shape))
+
+    def with_dtype(self, dtype: str) -> "TensorType":
+        return TensorType(dtype, self.shape)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __hash__(self):
+        return self._hash
+
+    def __str__(self):
+        return f"{self.dtype}[{','.join(str(d) for d in self.shape)}]"
+
+    __repr__ = __str__
+
+
+def type_of(array) -> TensorType:
+    """The TensorType of a numpy array (or numpy scalar)."""
+    return TensorType(dtype_name(array.dtype), array.shape)
+
+
+def parse_type(text: str) -> TensorType:
+    """Inverse of str(TensorType): 'f32[4,3]' -> TensorType('f32', (4, 3))."""
+    text = text.strip()
+    if not text.endswith("]") or "[" not in text:
+        raise ValueError(f"malformed type {text!r}")
+    dtype, dims = text[:-1].split("[", 1)
+    shape = tuple(int(d) for d in dims.split(",")) if dims.strip() else ()
+    return TensorType(dtype, shape)
+
+
+_PROMOTED: dict = {}
+
+
+def promote(*dtypes: str) -> str:
+    """Result dtype of mixing these dtypes: numpy's rule, so numpy impls and type rules agree."""
+    r = _PROMOTED.get(dtypes)
+    if r is None:
+        r = _PROMOTED[dtypes] = _NAME_OF[np.result_type(*(DTYPES[d] for d in dtypes))]
+    return r
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """numpy broadcasting of shapes; raises ValueError naming both shapes when incompatible."""
+    ndim = max(len(s) for s in shapes)
+    out = [1] * ndim
+    for s in shapes:
+        for i, d in enumerate(s, ndim - len(s)):
+            if d == out[i] or d == 1:
+                continue
+            if out[i] != 1:
+                raise ValueError(f"shapes {' and '.join(str(tuple(x)) for x in shapes)} "
+                                 f"do not broadcast")
+            out[i] = d
+    return tuple(out)
+
+
+def normalize_axes(axes, ndim: int) -> tuple:
+    """Axes as a sorted tuple of non-negative ints; None means all axes."""
+    if axes is None:
+        return tuple(range(ndim))
+    if isinstance(axes, (int, np.integer)):
+        axes = (axes,)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} out of range for {ndim}-d input")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {tuple(axes)}")
+    return tuple(sorted(out))

@@ -1,0 +1,1 @@
+"""Running IR: the numpy interpreter, the eager tape, and (later) compiled modules."""

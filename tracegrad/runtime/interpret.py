@@ -1,0 +1,47 @@
+"""The numpy interpreter of IR: runs a Function op by op through each OpDef.impl.
+
+A `Program` flattens a Function once into slot-indexed steps, so re-running a cached adjoint
+costs one impl call per op and no dictionary work. With `apply` given, each step is dispatched
+through it instead (eager mode passes a recording dispatcher to build differentiable results).
+"""
+from ..ir.function import Literal
+
+
+class Program:
+    """A Function compiled to a list of (impl, operand slots, attrs, result slot) steps."""
+    __slots__ = ("fn", "nparams", "steps", "outputs", "nslots")
+
+    def __init__(self, fn):
+        slot = {p: i for i, p in enumerate(fn.params)}
+        consts = []
+        steps = []
+        for op in fn.ops:
+            args = []
+            for o in op.operands:
+                if isinstance(o, Literal):
+                    args.append(-1 - len(consts))
+                    consts.append(o)
+                else:
+                    args.append(slot[o])
+            slot[op.results[0]] = len(slot)
+            steps.append((op.opdef, tuple(args), op.attrs, slot[op.results[0]]))
+        self.fn, self.nparams, self.nslots = fn, len(fn.params), len(slot)
+        self.steps = [(opdef, tuple(a if a >= 0 else consts[-1 - a] for a in args), attrs, r)
+                      for opdef, args, attrs, r in steps]
+        self.outputs = [o if isinstance(o, Literal) else slot[o] for o in fn.outputs]
+
+    def __call__(self, args, apply=None):
+        """Run on `args` (one per parameter); returns the list of outputs."""
+        env = list(args) + [None] * (self.nslots - self.nparams)
+        for opdef, operands, attrs, r in self.steps:
+            vals = [env[a] if type(a) is int else a.array() for a in operands]
+            if apply is None:
+                env[r] = opdef.impl(*vals, **attrs)
+            else:
+                env[r] = apply(opdef, vals, attrs)
+        return [env[o] if type(o) is int else o.array() for o in self.outputs]
+
+
+def interpret(fn, args, apply=None):
+    """Evaluate `fn` on numpy `args`; convenience over Program for one-off runs."""
+    return Program(fn)(args, apply)
