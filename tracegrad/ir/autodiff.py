@@ -89,11 +89,16 @@ def vjp(fn: Function, wrt=None, *, recompute=False, residuals=None, name=None) -
         if isinstance(o, Value) and o in active:
             accumulate(o, g)
     for op in reversed(fn.ops):
-        if not op.results or op.results[0] not in ct:
-            continue
-        g = ct.pop(op.results[0])
-        cts = op.opdef.vjp(b, g, get(op.results[0]),
-                           *[get(o) for o in op.operands], **op.attrs)
+        if len(op.results) == 1:
+            if op.results[0] not in ct:
+                continue
+            g, out = ct.pop(op.results[0]), get(op.results[0])
+        else:  # multi-result rules get tuples, with None for results nobody differentiates
+            g = tuple(ct.pop(r, None) for r in op.results)
+            if all(c is None for c in g):
+                continue
+            out = tuple(get(r) for r in op.results)
+        cts = op.opdef.vjp(b, g, out, *[get(o) for o in op.operands], **op.attrs)
         for operand, c in zip(op.operands, cts):
             if c is not None and isinstance(operand, Value) and operand in active:
                 accumulate(operand, unbroadcast(b, c, operand.type))

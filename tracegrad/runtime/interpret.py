@@ -8,7 +8,7 @@ from ..ir.function import Literal
 
 
 class Program:
-    """A Function compiled to a list of (impl, operand slots, attrs, result slot) steps."""
+    """A Function compiled to a list of (opdef, operand slots, attrs, result slot(s)) steps."""
     __slots__ = ("fn", "nparams", "steps", "outputs", "nslots")
 
     def __init__(self, fn):
@@ -23,8 +23,11 @@ class Program:
                     consts.append(o)
                 else:
                     args.append(slot[o])
-            slot[op.results[0]] = len(slot)
-            steps.append((op.opdef, tuple(args), op.attrs, slot[op.results[0]]))
+            for r in op.results:
+                slot[r] = len(slot)
+            res = slot[op.results[0]] if len(op.results) == 1 else tuple(
+                slot[r] for r in op.results)
+            steps.append((op.opdef, tuple(args), op.attrs, res))
         self.fn, self.nparams, self.nslots = fn, len(fn.params), len(slot)
         self.steps = [(opdef, tuple(a if a >= 0 else consts[-1 - a] for a in args), attrs, r)
                       for opdef, args, attrs, r in steps]
@@ -35,10 +38,12 @@ class Program:
         env = list(args) + [None] * (self.nslots - self.nparams)
         for opdef, operands, attrs, r in self.steps:
             vals = [env[a] if type(a) is int else a.array() for a in operands]
-            if apply is None:
-                env[r] = opdef.impl(*vals, **attrs)
+            out = opdef.impl(*vals, **attrs) if apply is None else apply(opdef, vals, attrs)
+            if type(r) is int:
+                env[r] = out
             else:
-                env[r] = apply(opdef, vals, attrs)
+                for i, o in zip(r, out):
+                    env[i] = o
         return [env[o] if type(o) is int else o.array() for o in self.outputs]
 
 

@@ -13,7 +13,7 @@ import inspect
 import numpy as np
 
 from ..function import Builder
-from ..types import FLOATS, TensorType, broadcast_shapes, normalize_axes, promote
+from ..types import FLOATS, INTS, TensorType, broadcast_shapes, promote
 
 ELEMENTWISE = "elementwise"  # one output element depends only on the same element of inputs
 COMMUTATIVE = "commutative"
@@ -22,6 +22,7 @@ RANDOM = "random"            # reads a key operand; never folded or CSE'd across
 
 REGISTRY: dict = {}
 RULES = ("infer", "impl", "vjp", "scalar")
+NUMERIC = FLOATS + INTS
 
 
 def fail(opname, message):
@@ -41,7 +42,7 @@ class OpDef:
         for rule in RULES:
             fn = cls.__dict__.get(rule)
             if inspect.isfunction(fn):
-                setattr(cls, rule, staticmethod(fn))
+                setattr(cls, rule, staticmethod(_array_result(fn) if rule == "impl" else fn))
         name = cls.__dict__.get("name")
         if name is None:
             return
@@ -56,6 +57,16 @@ class OpDef:
         return trait in cls.traits
 
 
+def _array_result(impl):
+    """numpy ufuncs and indexing return numpy scalars for 0-d results, but every consumer of an
+    impl (interpreter, folding, native marshalling) relies on an np.ndarray, so wrap once here."""
+    def run(*args, **attrs):
+        r = impl(*args, **attrs)
+        return r if type(r) is np.ndarray else np.asarray(r)
+    run.__name__, run.__doc__, run.__wrapped__ = impl.__name__, impl.__doc__, impl
+    return run
+
+
 def _builder_method(name):
     def method(self, *operands, **attrs):
         return self.emit(name, *operands, **attrs)
@@ -65,34 +76,34 @@ def _builder_method(name):
 
 
 class UnaryElementwise(OpDef):
-    """One operand, same type out."""
+    """One operand, same type out. `dtypes` lists the operand dtypes numpy's impl accepts."""
     traits = frozenset({ELEMENTWISE})
-
-    def infer(x):
-        return x
-
-
-class FloatUnary(UnaryElementwise):
-    """Transcendentals: defined on floats only."""
+    dtypes = None  # None: any dtype
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name") and "infer" not in cls.__dict__:
-            cls.infer = staticmethod(_float_unary_infer(cls))
+            cls.infer = staticmethod(_unary_infer(cls))
 
 
-def _float_unary_infer(cls):
+def _unary_infer(cls):
     def infer(x):
-        if x.dtype not in FLOATS:
-            fail(cls.name, f"expects a floating-point operand, got {x}")
+        if cls.dtypes is not None and x.dtype not in cls.dtypes:
+            fail(cls.name, f"expects a {'/'.join(cls.dtypes)} operand, got {x}")
         return x
     return infer
+
+
+class FloatUnary(UnaryElementwise):
+    """Transcendentals: defined on floats only."""
+    dtypes = FLOATS
 
 
 class BinaryElementwise(OpDef):
     """Two operands with numpy broadcasting and dtype promotion."""
     traits = frozenset({ELEMENTWISE})
     result_dtype = None  # fixed result dtype (bool for comparisons), else promoted
+    dtypes = None        # allowed promoted operand dtypes (numpy rejects bool - bool), None: any
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -106,7 +117,11 @@ def _binary_infer(cls):
             shape = broadcast_shapes(x.shape, y.shape)
         except ValueError:
             fail(cls.name, f"operand shapes {x} and {y} do not broadcast")
-        return TensorType(cls.result_dtype or promote(x.dtype, y.dtype), shape)
+        dtype = promote(x.dtype, y.dtype)
+        if cls.dtypes is not None and dtype not in cls.dtypes:
+            fail(cls.name, f"operands {x} and {y} promote to {dtype}; expected "
+                           f"{'/'.join(cls.dtypes)}")
+        return TensorType(cls.result_dtype or dtype, shape)
     return infer
 
 
@@ -123,7 +138,8 @@ class Reduce(OpDef):
 
 def _reduce_infer(cls):
     def infer(x, *, axes, keepdims=False):
-        if tuple(normalize_axes(axes, x.ndim)) != tuple(axes):
+        if (not isinstance(axes, (tuple, list)) or list(axes) != sorted(set(axes))
+                or not all(0 <= a < x.ndim for a in axes)):
             fail(cls.name, f"axes {axes} must be sorted, unique and in range for {x}")
         shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)
                       if keepdims or i not in axes)

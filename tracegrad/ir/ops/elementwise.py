@@ -6,15 +6,23 @@ one loop. `scalar` rules see only a ScalarEmitter `e` (codegen/emitter.py), neve
 import numpy as np
 
 from ..types import DTYPES, FLOATS, TensorType, broadcast_shapes, promote
-from . import (COMMUTATIVE, ELEMENTWISE, NONDIFF, BinaryElementwise, FloatUnary, OpDef,
-               UnaryElementwise, fail)
+from . import (COMMUTATIVE, ELEMENTWISE, NONDIFF, NUMERIC, BinaryElementwise, FloatUnary,
+               OpDef, UnaryElementwise, fail)
+
+
+def same_dtype(e, *xs):
+    """Cast emitter values to their promoted dtype, for emitter calls that do not promote
+    (select, comparisons), so a rule sees the types its op's infer computed."""
+    dtype = promote(*(x.dtype for x in xs))
+    return [x if x.dtype == dtype else e.cast(x, dtype) for x in xs]
 
 # ---------------------------------------------------------------- unary
 
 
 class Neg(UnaryElementwise):
-    """-x."""
+    """-x (numpy has no negative for bool)."""
     name = "neg"
+    dtypes = NUMERIC
 
     def impl(x):
         return np.negative(x)
@@ -131,6 +139,7 @@ class Abs(UnaryElementwise):
 class Sign(UnaryElementwise):
     """-1, 0 or 1; its derivative is zero almost everywhere, so vjp returns no cotangent."""
     name = "sign"
+    dtypes = NUMERIC
 
     def impl(x):
         return np.sign(x)
@@ -173,6 +182,78 @@ class Cos(FloatUnary):
         return e.cos(x)
 
 
+class Log1p(FloatUnary):
+    """log(1 + x), accurate for tiny x (log_softmax / softplus tails)."""
+    name = "log1p"
+
+    def impl(x):
+        return np.log1p(x)
+
+    def vjp(b, g, out, x):
+        return (b.div(g, b.add(x, 1.0)),)
+
+    def scalar(e, x):
+        return e.log1p(x)
+
+
+class Expm1(FloatUnary):
+    """e**x - 1, accurate for tiny x. vjp uses the output: d expm1 = out + 1."""
+    name = "expm1"
+
+    def impl(x):
+        return np.expm1(x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.add(out, 1.0)),)
+
+    def scalar(e, x):
+        return e.expm1(x)
+
+
+class Floor(FloatUnary):
+    """Largest integer <= x, as a float. Piecewise constant: the gradient is zero (vjp None)."""
+    name = "floor"
+
+    def impl(x):
+        return np.floor(x)
+
+    def vjp(b, g, out, x):
+        return (None,)
+
+    def scalar(e, x):
+        return e.floor(x)
+
+
+class StopGradient(UnaryElementwise):
+    """Identity whose vjp is None: MXNet's BlockGrad / stop_gradient. Deliberately not NONDIFF,
+    so it records like any op; autodiff just receives no cotangent through it."""
+    name = "stop_gradient"
+
+    def impl(x):
+        return x
+
+    def vjp(b, g, out, x):
+        return (None,)
+
+    def scalar(e, x):
+        return x
+
+
+class LogicalNot(UnaryElementwise):
+    """True where x is false (zero); a bool result, so no gradient."""
+    name = "logical_not"
+    traits = frozenset({ELEMENTWISE, NONDIFF})
+
+    def infer(x):
+        return x.with_dtype("bool")
+
+    def impl(x):
+        return np.logical_not(x)
+
+    def scalar(e, x):
+        return e.logical_not(x) if x.dtype == "bool" else e.eq(x, e.const(0, like=x))
+
+
 # ---------------------------------------------------------------- binary
 
 
@@ -192,8 +273,9 @@ class Add(BinaryElementwise):
 
 
 class Sub(BinaryElementwise):
-    """x - y with broadcasting."""
+    """x - y with broadcasting (numpy has no bool - bool)."""
     name = "sub"
+    dtypes = NUMERIC
 
     def impl(x, y):
         return np.subtract(x, y)
@@ -221,8 +303,9 @@ class Mul(BinaryElementwise):
 
 
 class Div(BinaryElementwise):
-    """x / y (true division for floats, C division for ints)."""
+    """x / y: true division for floats, floor division for ints (numpy's //), no bool / bool."""
     name = "div"
+    dtypes = NUMERIC
 
     def impl(x, y):
         if np.result_type(x, y).kind in "iub":
@@ -238,16 +321,18 @@ class Div(BinaryElementwise):
 
 
 class Pow(BinaryElementwise):
-    """x ** y."""
+    """x ** y. The vjp guards the points where the textbook formula gives 0 * inf = nan but
+    the true derivative is 0: d/dx at y == 0 and d/dy at x == 0 (as JAX does)."""
     name = "pow"
+    dtypes = NUMERIC
 
     def impl(x, y):
         return np.power(x, y)
 
     def vjp(b, g, out, x, y):
-        gx = b.mul(g, b.mul(y, b.pow(x, b.sub(y, 1))))
-        gy = b.mul(g, b.mul(out, b.log(x)))
-        return gx, gy
+        dx = b.where(b.eq(y, 0), 0, b.mul(y, b.pow(x, b.sub(y, 1))))
+        log_x = b.log(b.where(b.eq(x, 0), 1.0, x))  # 1.0: an int base still logs
+        return b.mul(g, dx), b.mul(g, b.mul(out, log_x))
 
     def scalar(e, x, y):
         return e.pow(x, y)
@@ -266,7 +351,7 @@ class Maximum(BinaryElementwise):
         return b.where(pick_x, g, 0), b.where(pick_x, 0, g)
 
     def scalar(e, x, y):
-        return e.select(e.ge(x, y), x, y)
+        return e.maximum(x, y)
 
 
 class Minimum(BinaryElementwise):
@@ -282,7 +367,7 @@ class Minimum(BinaryElementwise):
         return b.where(pick_x, g, 0), b.where(pick_x, 0, g)
 
     def scalar(e, x, y):
-        return e.select(e.le(x, y), x, y)
+        return e.minimum(x, y)
 
 
 class Compare(BinaryElementwise):
@@ -296,7 +381,7 @@ def _comparison(opname, np_fn):
         return np_fn(x, y)
 
     def scalar(e, x, y):
-        return getattr(e, opname)(x, y)
+        return getattr(e, opname)(*same_dtype(e, x, y))
     doc = f"x {opname} y elementwise, a bool result (no gradient)."
     return type(opname.capitalize(), (Compare,),
                 {"name": opname, "__doc__": doc, "impl": impl, "scalar": scalar})
@@ -334,7 +419,7 @@ class Where(OpDef):
         return None, b.where(c, g, 0), b.where(c, 0, g)
 
     def scalar(e, c, x, y):
-        return e.select(c, x, y)
+        return e.select(c, *same_dtype(e, x, y))
 
 
 class Cast(OpDef):

@@ -15,14 +15,10 @@ PHILOX_ROUNDS = 10
 MASK32 = 0xFFFFFFFF
 
 
-def philox(seed: int, counter: int, n: int):
-    """Four uint32 words per element index 0..n-1 (numpy, vectorized over elements)."""
-    u64 = np.uint64
-    idx = np.arange(n, dtype=np.uint64)
-    c0, c1 = idx & u64(MASK32), idx >> u64(32)
-    c2 = np.full(n, counter & MASK32, dtype=np.uint64)
-    c3 = np.full(n, (counter >> 32) & MASK32, dtype=np.uint64)
-    k0, k1 = seed & MASK32, (seed >> 32) & MASK32
+def philox_block(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 on uint64 arrays holding 32-bit words: counter (c0..c3), key (k0, k1).
+    The key is bumped after every round; the bump after the last round is unused."""
+    u64, k0, k1 = np.uint64, int(k0), int(k1)
     for _ in range(PHILOX_ROUNDS):
         p0 = c0 * u64(PHILOX_M0)
         p1 = c2 * u64(PHILOX_M1)
@@ -30,6 +26,16 @@ def philox(seed: int, counter: int, n: int):
                           (p0 >> u64(32)) ^ c3 ^ u64(k1), p0 & u64(MASK32))
         k0, k1 = (k0 + PHILOX_W0) & MASK32, (k1 + PHILOX_W1) & MASK32
     return c0, c1, c2, c3
+
+
+def philox(seed: int, counter: int, n: int):
+    """Four uint32 words per element index 0..n-1: counter (i, counter), key seed."""
+    u64 = np.uint64
+    idx = np.arange(n, dtype=np.uint64)
+    c2 = np.full(n, counter & MASK32, dtype=np.uint64)
+    c3 = np.full(n, (counter >> 32) & MASK32, dtype=np.uint64)
+    return philox_block(idx & u64(MASK32), idx >> u64(32), c2, c3,
+                        seed & MASK32, (seed >> 32) & MASK32)
 
 
 def unit_float(word, dtype):
@@ -45,14 +51,22 @@ def _key(key):
 
 
 class _RandomOp(OpDef):
+    """Shared type rule: an i64[2] key in, a float tensor of `shape` out."""
     traits = frozenset({NONDIFF, RANDOM})
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.infer = staticmethod(_random_infer(cls.name))
+
+
+def _random_infer(opname):
     def infer(key, *, shape, dtype="f32", **params):
         if key.dtype != "i64" or key.shape != (2,):
-            fail("random", f"key must be i64[2] (seed, counter), got {key}")
+            fail(opname, f"key must be i64[2] (seed, counter), got {key}")
         if dtype not in FLOATS:
-            fail("random", f"dtype must be floating point, got {dtype!r}")
+            fail(opname, f"dtype must be floating point, got {dtype!r}")
         return TensorType(dtype, shape)
+    return infer
 
 
 class RandomUniform(_RandomOp):

@@ -42,6 +42,17 @@ class Sum(Reduce):
 class _Extremum(Reduce):
     """max/min: the cotangent is shared equally among the elements that attain the extremum."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        base = cls.infer
+
+        def infer(x, *, axes, keepdims=False):
+            out = base(x, axes=axes, keepdims=keepdims)
+            if any(x.shape[a] == 0 for a in axes):
+                fail(cls.name, f"reduction over a zero-size axis of {x} has no identity")
+            return out
+        cls.infer = staticmethod(infer)
+
     def vjp(b, g, out, x, *, axes, keepdims=False):
         hit = b.cast(b.eq(x, _expand(b, out, x, axes, keepdims)), dtype=x.dtype)
         count = b.sum(hit, axes=axes, keepdims=True)

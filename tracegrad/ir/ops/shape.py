@@ -148,9 +148,10 @@ class Concat(OpDef):
         grads, lo = [], 0
         for x in xs:
             hi = lo + x.shape[axis]
-            begin = tuple(lo if i == axis else 0 for i in range(x.ndim))
+            ndim = len(out.shape)  # Values carry .shape, not .ndim
+            begin = tuple(lo if i == axis else 0 for i in range(ndim))
             end = tuple(hi if i == axis else d for i, d in enumerate(out.shape))
-            grads.append(b.slice(g, begin=begin, end=end, step=(1,) * x.ndim))
+            grads.append(b.slice(g, begin=begin, end=end, step=(1,) * ndim))
             lo = hi
         return tuple(grads)
 
@@ -174,6 +175,8 @@ class Take(OpDef):
         _check_index("take", idx)
         if not 0 <= axis < x.ndim:
             fail("take", f"axis {axis} out of range for {x}")
+        if x.shape[axis] == 0 and idx.size:
+            fail("take", f"cannot take from the zero-size axis {axis} of {x}")
         return x.with_shape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
 
     def impl(x, idx, *, axis):
@@ -190,7 +193,7 @@ class ScatterAdd(OpDef):
 
     def infer(x, idx, *, axis, size):
         _check_index("scatter_add", idx)
-        if x.shape[axis:axis + idx.ndim] != idx.shape:
+        if not 0 <= axis <= x.ndim - idx.ndim or x.shape[axis:axis + idx.ndim] != idx.shape:
             fail("scatter_add", f"indices {idx} do not match {x} at axis {axis}")
         return x.with_shape(x.shape[:axis] + (size,) + x.shape[axis + idx.ndim:])
 

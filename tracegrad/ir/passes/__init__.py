@@ -19,25 +19,51 @@ def register_pass(name):
 
 
 def parse_pipeline(spec: str):
-    """'a,b{k=1}' -> [('a', {}), ('b', {'k': '1'})]."""
+    """'a,b{k=1},vjp{wrt=0,1}' -> [('a', {}), ('b', {'k': 1}), ('vjp', {'wrt': [0, 1]})].
+
+    Inside braces arguments are separated by commas; a piece without '=' extends the previous
+    argument into a list. Values become bool, int or float when they spell one, else str.
+    """
     stages, depth, cur = [], 0, ""
     for ch in spec + ",":
         if ch == "," and depth == 0:
-            cur = cur.strip()
-            if cur:
-                name, _, args = cur.partition("{")
-                kw = {}
-                for item in args.rstrip("}").split(";") if args else ():
-                    if item.strip():
-                        k, _, v = item.partition("=")
-                        kw[k.strip()] = v.strip()
-                stages.append((name.strip(), kw))
+            if cur.strip():
+                stages.append(_parse_stage(cur.strip()))
             cur = ""
             continue
         depth += ch == "{"
         depth -= ch == "}"
         cur += ch
     return stages
+
+
+def _parse_stage(text: str):
+    name, brace, args = text.partition("{")
+    if brace and not args.endswith("}"):
+        raise ValueError(f"pass arguments of {name.strip()!r} must end with '}}': {text!r}")
+    kw, key = {}, None
+    for piece in args[:-1].split(",") if brace else ():
+        k, eq, v = piece.partition("=")
+        if eq:
+            key = k.strip()
+            kw[key] = _arg_value(v.strip())
+        elif key is not None and piece.strip():
+            prev = kw[key]
+            kw[key] = (prev if isinstance(prev, list) else [prev]) + [_arg_value(piece.strip())]
+        elif piece.strip():
+            raise ValueError(f"pass argument {piece.strip()!r} of {name.strip()!r} needs 'key='")
+    return name.strip(), kw
+
+
+def _arg_value(text: str):
+    if text in ("true", "false"):
+        return text == "true"
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
 
 
 def run_pipeline(fn, spec: str, verify=None):
@@ -59,4 +85,4 @@ def run_pipeline(fn, spec: str, verify=None):
     return fn
 
 
-from . import dce  # noqa: E402,F401
+from . import cse, dce, fold, simplify, vjp  # noqa: E402,F401

@@ -1,0 +1,17 @@
+"""tracegrad: the MXNet Gluon API on a typed SSA IR, one reverse-mode transform, and LLVM.
+
+    import tracegrad as mx
+    from tracegrad import nd, autograd, gluon
+"""
+from . import autograd, base, context, ir, nd, random
+from .base import MXNetError
+from .context import Context, cpu, cpu_pinned, gpu, num_gpus
+from .make_ir import make_ir
+from .ndarray import NDArray
+
+__version__ = "0.1.0"
+ndarray = nd
+
+__all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
+           "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
+           "__version__"]

@@ -1,0 +1,277 @@
+"""`mx.autograd`: recording scopes, backward / grad, and custom differentiable Functions.
+
+Gradients come from one place: runtime.tape builds the adjoint of the recorded graph with
+ir.vjp and interprets it. With create_graph=True the adjoint runs through the recording
+dispatcher, so the gradients are themselves recorded and can be differentiated again.
+"""
+import contextlib
+
+import numpy as np
+
+from .base import MXNetError
+from .ir.function import Literal
+from .ir.ops import NONDIFF, OpDef
+from .ir.types import parse_type
+from .ndarray import NDArray, apply, wrap
+from .runtime import tape
+from .runtime.tape import STATE
+
+_GRAD_REQS = ("write", "add", "null")
+
+
+def _check_grad_req(grad_req):
+    if grad_req not in _GRAD_REQS:
+        raise ValueError(f"grad_req must be one of {_GRAD_REQS}, got {grad_req!r}")
+
+
+def set_recording(is_recording: bool) -> bool:
+    """Set the recording state; returns the previous one."""
+    prev, STATE.recording = STATE.recording, bool(is_recording)
+    return prev
+
+
+def set_training(train_mode: bool) -> bool:
+    """Set the training state (Dropout, BatchNorm); returns the previous one."""
+    prev, STATE.training = STATE.training, bool(train_mode)
+    return prev
+
+
+def is_recording() -> bool:
+    return STATE.recording
+
+
+def is_training() -> bool:
+    return STATE.training
+
+
+@contextlib.contextmanager
+def _scope(recording, training):
+    prev_rec, prev_train = STATE.recording, STATE.training
+    if recording is not None:
+        STATE.recording = recording
+    if training is not None:
+        STATE.training = training
+    try:
+        yield
+    finally:
+        STATE.recording, STATE.training = prev_rec, prev_train
+
+
+def record(train_mode=True):
+    """Record the ops run in this scope for a later backward(), in training mode by default.
+
+        with autograd.record():
+            y = net(x)
+        y.backward()
+    """
+    return _scope(True, train_mode)
+
+
+def pause(train_mode=False):
+    """Stop recording inside a record() scope (e.g. for metrics), inference mode by default."""
+    return _scope(False, train_mode)
+
+
+def train_mode():
+    """Training-mode behaviour (Dropout active) without changing recording."""
+    return _scope(None, True)
+
+
+def predict_mode():
+    """Inference-mode behaviour without changing recording."""
+    return _scope(None, False)
+
+
+def mark_variables(variables, gradients, grad_reqs="write"):
+    """Make arrays variables whose gradients are written into the given buffers."""
+    if isinstance(variables, NDArray):
+        variables, gradients = [variables], [gradients]
+    if isinstance(grad_reqs, str):
+        grad_reqs = [grad_reqs] * len(variables)
+    for var, g, req in zip(variables, gradients, grad_reqs):
+        _check_grad_req(req)
+        var._var = tape.Variable(g._data, req)
+        var._value = tape.leaf(var._data, var._var)
+
+
+def _heads(heads, head_grads):
+    if isinstance(heads, NDArray):
+        heads = [heads]
+    if head_grads is None:
+        head_grads = [None] * len(heads)
+    elif isinstance(head_grads, NDArray):
+        head_grads = [head_grads]
+    if len(head_grads) != len(heads):
+        raise MXNetError(f"backward: {len(heads)} heads but {len(head_grads)} head gradients")
+    values, grads = [], []
+    for h, g in zip(heads, head_grads):
+        if h._value is None:
+            raise MXNetError(
+                "cannot differentiate with respect to an array that is not in a recorded graph: "
+                "compute it inside `with autograd.record():` from arrays with attach_grad()")
+        if g is not None:
+            g = g._data if isinstance(g, NDArray) else np.asarray(g)
+            if g.shape != h.shape:
+                raise MXNetError(f"backward: head gradient shape {g.shape} does not match head "
+                                 f"shape {h.shape}")
+            g = g.astype(h._data.dtype, copy=False)
+        values.append(h._value)
+        grads.append(g)
+    return values, grads
+
+
+def _run(heads, head_grads, wrt, retain_graph, create_graph, train_mode):
+    values, grads = _heads(heads, head_grads)
+    kwargs = {}
+    if create_graph:
+        kwargs = dict(apply=_recording_apply, wrap=_as_operand)
+    with _scope(True if create_graph else False, train_mode):
+        try:
+            return tape.run_backward(values, grads, wrt, retain_graph, **kwargs)
+        except tape.GraphFreedError as e:
+            raise MXNetError(str(e)) from None
+
+
+def _recording_apply(opdef, args, attrs):
+    return apply(opdef, args, attrs)
+
+
+def _as_operand(v):
+    if isinstance(v, np.ndarray):
+        return wrap(v)
+    res = wrap(v.data)
+    res._value = v
+    return res
+
+
+def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
+    """Accumulate gradients of heads into the variables' .grad buffers (per grad_req)."""
+    leaves, grads = _run(heads, head_grads, None, retain_graph, False, train_mode)
+    for leaf, g in zip(leaves, grads):
+        var = leaf.var
+        if var.grad_req == "add":
+            if g is not None:
+                var.grad += g
+        elif g is None:
+            var.grad[...] = 0
+        else:
+            np.copyto(var.grad, g, casting="unsafe")
+
+
+def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False,
+         train_mode=True):
+    """Gradients of heads w.r.t. variables, returned (not written to .grad).
+
+    With create_graph=True the results are recorded, so they can be differentiated again
+    (d²/dx² of x³ is 6x).
+    """
+    single = isinstance(variables, NDArray)
+    variables = [variables] if single else list(variables)
+    for v in variables:
+        if v._value is None or v._value.producer is not None:
+            raise MXNetError("autograd.grad: every variable must be marked with attach_grad() "
+                             "before recording")
+    if retain_graph is None:
+        retain_graph = create_graph
+    leaves, grads = _run(heads, head_grads, [v._value for v in variables], retain_graph,
+                         create_graph, train_mode)
+    out = []
+    for v, g in zip(variables, grads):
+        if g is None:
+            out.append(wrap(np.zeros_like(v._data)))
+        else:
+            out.append(g if isinstance(g, NDArray) else wrap(np.asarray(g, v._data.dtype)))
+    return out
+
+
+# ------------------------------------------------------------------ custom Functions
+_LIVE_FUNCTIONS: dict = {}
+
+
+class CustomFunction(OpDef):
+    """A user's autograd.Function call on the tape: runs its Python forward; vjp -> backward."""
+    name = "custom"
+    attr_names = frozenset({"fn", "out_types"})
+
+    def infer(*types, fn, out_types):
+        return tuple(parse_type(t) for t in out_types)
+
+    def impl(*xs, fn, out_types):
+        outs = _LIVE_FUNCTIONS[fn]._forward_raw(xs)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def vjp(b, g, out, *xs, fn, out_types):
+        gs = g if isinstance(g, tuple) else (g,)
+        in_types = tuple(str(x.type) for x in xs)
+        filled = [c if c is not None else b.constant(value=0.0, shape=parse_type(t).shape,
+                                                     dtype=parse_type(t).dtype)
+                  for c, t in zip(gs, out_types)]
+        res = b.custom_grad(*filled, fn=fn, in_types=in_types)
+        res = res if isinstance(res, tuple) else (res,)
+        return tuple(r if not isinstance(x, Literal) else None for r, x in zip(res, xs))
+
+
+class CustomGrad(OpDef):
+    """The backward of a custom Function call (Python code; no higher derivatives)."""
+    name = "custom_grad"
+    traits = frozenset({NONDIFF})
+    attr_names = frozenset({"fn", "in_types"})
+
+    def infer(*types, fn, in_types):
+        return tuple(parse_type(t) for t in in_types)
+
+    def impl(*gs, fn, in_types):
+        grads = _LIVE_FUNCTIONS[fn]._backward_raw(gs)
+        return grads[0] if len(grads) == 1 else tuple(grads)
+
+
+class Function:
+    """A custom differentiable op: subclass with forward(*inputs) and backward(*output_grads).
+
+    forward runs un-recorded on NDArrays; backward returns one gradient per input. Use
+    save_for_backward(*arrays) in forward and self.saved_tensors in backward.
+    """
+
+    def __init__(self):
+        self._saved = ()
+
+    def save_for_backward(self, *args):
+        self._saved = args
+
+    @property
+    def saved_tensors(self):
+        return self._saved
+
+    def _forward_raw(self, xs):
+        with pause():
+            outs = self.forward(*[wrap(x) for x in xs])
+        outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+        return [o._data for o in outs]
+
+    def _backward_raw(self, gs):
+        with pause():
+            grads = self.backward(*[wrap(np.asarray(g)) for g in gs])
+        grads = grads if isinstance(grads, (tuple, list)) else (grads,)
+        return [np.asarray(g._data if isinstance(g, NDArray) else g) for g in grads]
+
+    def __call__(self, *inputs):
+        outs = self._forward_raw([x._data for x in inputs])
+        tracked = STATE.recording and any(x._value is not None for x in inputs)
+        if not tracked:
+            res = [wrap(o) for o in outs]
+        else:
+            key = id(self)
+            _LIVE_FUNCTIONS[key] = self
+            attrs = {"fn": key, "out_types": tuple(f"{_tname(o)}" for o in outs)}
+            operands = [x._value if x._value is not None else x._constant_value()
+                        for x in inputs]
+            res = [wrap(o) for o in outs]
+            values = tape.record_multi(CustomFunction, operands, attrs, outs)
+            for r, v in zip(res, values):
+                r._value = v
+        return res[0] if len(res) == 1 else tuple(res)
+
+
+def _tname(a):
+    from .ir.types import type_of
+    return str(type_of(a))

@@ -1,0 +1,98 @@
+"""The LLVM target: native target machine, new-pass-manager optimisation, MCJIT loading.
+
+Owns every use of `llvmlite.binding`. LLVM is initialised once; BLAS entry points from
+`scipy.linalg.cython_blas` are registered as JIT symbols at that moment, so both freshly
+compiled modules and objects loaded from the disk cache resolve them. A `JitObject` keeps the
+target machine, execution engine and object bytes alive together (the function pointers it
+hands out are valid exactly as long as it lives).
+"""
+import ctypes
+import functools
+
+import llvmlite.binding as llvm
+
+OPT_LEVEL = 3
+BLAS_SYMBOLS = {"sgemm": "tracegrad_sgemm", "dgemm": "tracegrad_dgemm"}
+
+
+@functools.lru_cache(maxsize=None)
+def _initialize():
+    """Native target + asm printer (never llvm.initialize()), then the BLAS symbols."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    from scipy.linalg import cython_blas
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    for blas_name, symbol in BLAS_SYMBOLS.items():
+        capsule = cython_blas.__pyx_capi__[blas_name]
+        llvm.add_symbol(symbol, get(capsule, get_name(capsule)))
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def host() -> tuple:
+    """(cpu name, feature string) of this machine: part of every cache key."""
+    _initialize()
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+@functools.lru_cache(maxsize=None)
+def target_machine():
+    """One target machine for the process, tuned for the host CPU."""
+    cpu, features = host()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=cpu, features=features, opt=OPT_LEVEL,
+                                        codemodel="jitdefault", jit=True)
+
+
+def parse(ir_text: str):
+    """Parse and verify LLVM IR text (a verifier failure is a codegen bug: fail loudly)."""
+    _initialize()
+    module = llvm.parse_assembly(ir_text)
+    module.verify()
+    return module
+
+
+def optimize(module):
+    """The new pass manager's default O3 pipeline with loop and SLP vectorisation."""
+    pto = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pto.loop_unrolling = True
+    pb = llvm.create_pass_builder(target_machine(), pto)
+    pb.getModulePassManager().run(module, pb)
+    return module
+
+
+def compile_object(ir_text: str) -> tuple:
+    """LLVM IR text -> (optimised IR text, native object bytes)."""
+    module = optimize(parse(ir_text))
+    return str(module), target_machine().emit_object(module)
+
+
+class JitObject:
+    """A loaded native object: resolve symbols with `address(name)`."""
+
+    def __init__(self, object_bytes: bytes, ir_text: str | None = None):
+        _initialize()
+        self.object_bytes = object_bytes
+        self.ir_text = ir_text
+        self.target_machine = target_machine()
+        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
+        self.engine.add_object_file(llvm.ObjectFileRef.from_data(object_bytes))
+        self.engine.finalize_object()
+
+    def address(self, name: str) -> int:
+        addr = self.engine.get_function_address(name)
+        if not addr:
+            raise KeyError(f"symbol {name!r} not found in compiled object")
+        return addr
+
+    def assembly(self) -> str:
+        """Target assembly of the optimised module (needs the IR text, so not after a disk hit
+        unless the caller regenerates the IR)."""
+        if self.ir_text is None:
+            raise ValueError("assembly unavailable: object was loaded from the disk cache")
+        return self.target_machine.emit_assembly(parse(self.ir_text))

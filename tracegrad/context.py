@@ -1,0 +1,55 @@
+"""Devices. tracegrad computes on the CPU; `mx.cpu()` and `ctx=` arguments are accepted so
+MXNet code runs unchanged, and asking for a GPU says clearly that there is none."""
+from .base import MXNetError
+
+
+class Context:
+    """A device: only 'cpu' exists here."""
+    __slots__ = ("device_type", "device_id")
+
+    def __init__(self, device_type="cpu", device_id=0):
+        if isinstance(device_type, Context):
+            device_type, device_id = device_type.device_type, device_type.device_id
+        self.device_type, self.device_id = device_type, device_id
+
+    def __str__(self):
+        return f"{self.device_type}({self.device_id})"
+
+    __repr__ = __str__
+
+    def __eq__(self, other):
+        return isinstance(other, Context) and (self.device_type, self.device_id) == (
+            other.device_type, other.device_id)
+
+    def __hash__(self):
+        return hash((self.device_type, self.device_id))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_CPU = Context("cpu", 0)
+
+
+def cpu(device_id=0):
+    return _CPU if device_id == 0 else Context("cpu", device_id)
+
+
+def cpu_pinned(device_id=0):
+    return cpu(device_id)
+
+
+def gpu(device_id=0):
+    raise MXNetError("tracegrad runs on the CPU only: there is no GPU context "
+                     "(check mx.context.num_gpus() before asking for one)")
+
+
+def num_gpus():
+    return 0
+
+
+def current_context():
+    return _CPU

@@ -1,0 +1,196 @@
+"""simplify: algebraic rewrites from a table keyed by op name, swept until nothing changes.
+
+A rule `(op, b) -> Value | None` sees an op whose operands are already rewritten; it returns a
+value of exactly the op's result type (possibly emitted with `b`), or None for no match.
+Only rules exact under IEEE-754 are here: x*0 and x-x are never folded for floats, and x+0.0
+is kept (it turns -0.0 into +0.0); x+(-0.0) and x-(+0.0) are exact and do simplify. Ops left
+unused by a rewrite are removed by `dce`. Returns the input when no rule fired.
+"""
+import math
+
+from ..function import Builder, Function, Literal, Operation, Value
+from . import register_pass
+from .fold import reads_back
+
+MAX_SWEEPS = 8
+RULES: dict = {}
+
+
+def rule(*opnames):
+    """Register a rule for the named ops; rules for one op are tried in registration order."""
+    def deco(fn):
+        for name in opnames:
+            RULES.setdefault(name, []).append(fn)
+        return fn
+    return deco
+
+
+def scalar_of(v):
+    """The Python scalar that `v` holds everywhere, if known: a Literal, a `constant`, or a
+    `broadcast_to` of one; else None."""
+    if isinstance(v, Literal):
+        return v.value
+    op = v.producer
+    if op is None:
+        return None
+    if op.opdef.name == "constant":
+        return Literal(op.attrs["value"], v.type.dtype).value
+    if op.opdef.name in ("broadcast_to", "reshape") and op.operands[0].type.size == 1:
+        return scalar_of(op.operands[0])
+    return None
+
+
+def is_zero(v, sign):
+    """v is a zero of the given sign (+1 or -1); the sign is ignored for ints and bools."""
+    s = scalar_of(v)
+    if s is None or s != 0:
+        return False
+    return not isinstance(s, float) or math.copysign(1.0, s) == sign
+
+
+def is_one(v):
+    s = scalar_of(v)
+    return s is not None and s == 1
+
+
+def passthrough(op, x):
+    """x, if it can stand for op's result (a Value of the same type)."""
+    return x if isinstance(x, Value) and x.type == op.results[0].type else None
+
+
+# ---------------------------------------------------------------- identities
+
+# mul(x, 1) -> x, mul(1, x) -> x
+rule("mul")(lambda op, b: passthrough(op, op.operands[0]) if is_one(op.operands[1]) else
+           passthrough(op, op.operands[1]) if is_one(op.operands[0]) else None)
+# div(x, 1) -> x
+rule("div")(lambda op, b: passthrough(op, op.operands[0]) if is_one(op.operands[1]) else None)
+# add(x, -0.0) -> x, add(-0.0, x) -> x (exact: -0.0 is the IEEE additive identity; 0 for ints)
+rule("add")(lambda op, b: passthrough(op, op.operands[0]) if is_zero(op.operands[1], -1) else
+           passthrough(op, op.operands[1]) if is_zero(op.operands[0], -1) else None)
+# sub(x, +0.0) -> x (exact, also for x = -0.0)
+rule("sub")(lambda op, b: passthrough(op, op.operands[0]) if is_zero(op.operands[1], 1) else None)
+
+
+@rule("neg")
+def neg_neg(op, b):
+    # neg(neg(x)) -> x
+    x = op.operands[0]
+    if isinstance(x, Value) and x.producer is not None and x.producer.opdef.name == "neg":
+        return passthrough(op, x.producer.operands[0])
+    return None
+
+
+# cast(x : T, dtype=T) -> x;  reshape(x, x.shape) -> x;  broadcast_to(x, x.shape) -> x
+rule("cast", "reshape", "broadcast_to")(lambda op, b: passthrough(op, op.operands[0]))
+# transpose(x, [0, 1, ..]) -> x
+rule("transpose")(lambda op, b: passthrough(op, op.operands[0])
+                  if list(op.attrs["perm"]) == sorted(op.attrs["perm"]) else None)
+# sum(x, axes=[]) -> x
+rule("sum")(lambda op, b: passthrough(op, op.operands[0]) if not op.attrs["axes"] else None)
+# where(c, x, x) -> x
+rule("where")(lambda op, b: passthrough(op, op.operands[1])
+              if op.operands[1] is op.operands[2] else None)
+
+
+# ---------------------------------------------------------------- layout chains
+
+def _producer(v, name):
+    op = v.producer if isinstance(v, Value) else None
+    return op if op is not None and op.opdef.name == name else None
+
+
+@rule("reshape")
+def reshape_reshape(op, b):
+    # reshape(reshape(x, s1), s2) -> reshape(x, s2)
+    inner = _producer(op.operands[0], "reshape")
+    return b.reshape(inner.operands[0], shape=op.attrs["shape"]) if inner else None
+
+
+@rule("broadcast_to")
+def broadcast_chain(op, b):
+    # broadcast_to(broadcast_to(x, s1), s2) -> broadcast_to(x, s2)
+    # broadcast_to(reshape(x, [1,..,1] + x.shape), s) -> broadcast_to(x, s) (leading 1s implied)
+    x = op.operands[0]
+    inner = _producer(x, "broadcast_to") or _producer(x, "reshape")
+    if inner is None:
+        return None
+    y = inner.operands[0]
+    lead = x.type.ndim - y.type.ndim
+    if inner.opdef.name == "reshape" and (lead < 0 or x.type.shape != (1,) * lead + y.type.shape):
+        return None
+    return b.broadcast_to(y, shape=op.attrs["shape"])
+
+
+@rule("transpose")
+def transpose_transpose(op, b):
+    # transpose(transpose(x, p1), p2) -> transpose(x, [p1[i] for i in p2])
+    inner = _producer(op.operands[0], "transpose")
+    if inner is None:
+        return None
+    p1 = inner.attrs["perm"]
+    return b.transpose(inner.operands[0], perm=tuple(p1[i] for i in op.attrs["perm"]))
+
+
+# ---------------------------------------------------------------- scalar operands
+
+BINARY = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where",
+          "lt", "le", "gt", "ge", "eq", "ne")
+
+
+@rule(*BINARY)
+def scalar_operand(op, b):
+    # f(constant(c), y) -> f(c, y) when c broadcasts to the same result (elementwise ops only)
+    for i, o in enumerate(op.operands):
+        s = None if isinstance(o, Literal) else scalar_of(o)
+        if s is None:
+            continue
+        operands = list(op.operands)
+        operands[i] = Literal(s, o.type.dtype)
+        if not reads_back(operands):
+            continue
+        try:
+            t = op.opdef.infer(*[v.type for v in operands], **op.attrs)
+        except TypeError:
+            continue
+        if t == op.results[0].type:
+            return b.emit(op.opdef.name, *operands, **op.attrs)
+    return None
+
+
+# ---------------------------------------------------------------- driver
+
+def _sweep(fn: Function) -> Function:
+    """One pass over the ops, applying the first matching rule to each."""
+    b = Builder(Function(fn.name, fn.params))
+    env = {p: p for p in fn.params}
+    changed = False
+    for op in fn.ops:
+        operands = [o if isinstance(o, Literal) else env[o] for o in op.operands]
+        cand = Operation(op.opdef, operands, op.attrs, [r.type for r in op.results])
+        new = None
+        for fn_rule in RULES.get(op.opdef.name, ()) if len(op.results) == 1 else ():
+            new = fn_rule(cand, b)
+            if new is not None:
+                break
+        if new is None:
+            b.fn.ops.append(cand)
+            env.update(zip(op.results, cand.results))
+            continue
+        if new.type != op.results[0].type:
+            raise AssertionError(f"simplify: a {op.opdef.name} rule returned {new.type}, "
+                                 f"expected {op.results[0].type}")
+        env[op.results[0]], changed = new, True
+    if not changed:
+        return fn
+    return b.ret(*[o if isinstance(o, Literal) else env[o] for o in fn.outputs])
+
+
+@register_pass("simplify")
+def simplify(fn: Function) -> Function:
+    for _ in range(MAX_SWEEPS):
+        new = _sweep(fn)
+        if new is fn:
+            break
+        fn = new
+    return fn

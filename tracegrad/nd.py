@@ -1,0 +1,553 @@
+"""`mx.nd`: array creation and every operator under its MXNet 1.x name and semantics.
+
+Each operator is one call into the registry (`F.<op>`) or into an ir.composite run eagerly, so
+everything here records, differentiates to any order, and traces into IR for hybridize/jit.
+MXNet 1.x details ported code can see are kept: full reductions return shape (1,), comparisons
+return 0/1 in the operand dtype, integer indexing of a 1-d array gives shape (1,).
+"""
+import builtins
+
+import numpy as np
+
+from . import random  # noqa: F401  (mx.nd.random)
+from .base import MXNetError
+from .context import current_context
+from .ir import composites as C
+from .ir.types import dtype_name, normalize_axes
+from .ndarray import F, NDArray, wrap
+from .runtime.tape import STATE
+
+waitall = lambda: None  # noqa: E731  (synchronous execution: nothing to wait for)
+
+
+def _np_dtype(dtype, default=np.float32):
+    if dtype is None:
+        return np.dtype(default)
+    return np.dtype(dtype.type if isinstance(dtype, np.dtype) else dtype)
+
+
+# ------------------------------------------------------------------ creation
+def array(source_array, ctx=None, dtype=None):
+    """An NDArray from a list (float32 by default), a numpy array (keeps its dtype) or NDArray."""
+    if isinstance(source_array, NDArray):
+        data = source_array._data.astype(_np_dtype(dtype, source_array._data.dtype))
+    elif isinstance(source_array, np.ndarray):
+        data = np.array(source_array, dtype=_np_dtype(dtype, source_array.dtype))
+    else:
+        data = np.array(source_array, dtype=_np_dtype(dtype))
+    if data.dtype == np.float16:
+        data = data.astype(np.float32)
+    dtype_name(data.dtype)
+    return wrap(data)
+
+
+def _shape(shape):
+    return (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+
+
+def zeros(shape, ctx=None, dtype=None, **kwargs):
+    return wrap(np.zeros(_shape(shape), dtype=_np_dtype(dtype)))
+
+
+def ones(shape, ctx=None, dtype=None, **kwargs):
+    return wrap(np.ones(_shape(shape), dtype=_np_dtype(dtype)))
+
+
+def full(shape, val, ctx=None, dtype=None, **kwargs):
+    return wrap(np.full(_shape(shape), val, dtype=_np_dtype(dtype)))
+
+
+empty = zeros
+
+
+def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None, infer_range=False):
+    data = np.arange(start, stop, step, dtype=np.float64).astype(_np_dtype(dtype))
+    return wrap(np.repeat(data, repeat) if repeat != 1 else data)
+
+
+def linspace(start, stop, num, endpoint=True, ctx=None, dtype=None):
+    return wrap(np.linspace(start, stop, num, endpoint=endpoint).astype(_np_dtype(dtype)))
+
+
+def eye(N, M=0, k=0, ctx=None, dtype=None):
+    return wrap(np.eye(N, M or None, k, dtype=_np_dtype(dtype)))
+
+
+def zeros_like(data, **kwargs):
+    return wrap(np.zeros_like(data._data))
+
+
+def ones_like(data, **kwargs):
+    return wrap(np.ones_like(data._data))
+
+
+def full_like(data, fill_value, **kwargs):
+    return wrap(np.full_like(data._data, fill_value))
+
+
+def concatenate(arrays, axis=0, always_copy=True):
+    return concat(*arrays, dim=axis)
+
+
+# ------------------------------------------------------------------ elementwise
+def _unary(opname):
+    def fn(data, **kwargs):
+        return getattr(F, opname)(data)
+    fn.__name__ = opname
+    return fn
+
+
+exp, log, log1p, expm1, sqrt = (_unary(n) for n in ("exp", "log", "log1p", "expm1", "sqrt"))
+abs, sign, sin, cos, tanh = (_unary(n) for n in ("abs", "sign", "sin", "cos", "tanh"))
+sigmoid, relu, negative, floor = (_unary(n) for n in ("sigmoid", "relu", "neg", "floor"))
+stop_gradient = BlockGrad = _unary("stop_gradient")
+
+
+def square(data):
+    return C.square(F, data)
+
+
+def reciprocal(data):
+    return C.reciprocal(F, data)
+
+
+def rsqrt(data):
+    return F.div(1.0, F.sqrt(data))
+
+
+def softsign(data):
+    return C.softsign(F, data)
+
+
+def _binary(opname, compare=False):
+    def fn(lhs, rhs):
+        out = getattr(F, opname)(lhs, rhs)
+        if compare:  # MXNet 1.x: 0/1 in the operand's dtype
+            ref = lhs if isinstance(lhs, NDArray) else rhs
+            out = F.cast(out, dtype=dtype_name(ref._data.dtype))
+        return out
+    fn.__name__ = opname
+    return fn
+
+
+add = elemwise_add = broadcast_add = broadcast_plus = _binary("add")
+subtract = elemwise_sub = broadcast_sub = broadcast_minus = _binary("sub")
+multiply = elemwise_mul = broadcast_mul = _binary("mul")
+divide = elemwise_div = broadcast_div = _binary("div")
+power = broadcast_power = _binary("pow")
+maximum = broadcast_maximum = _binary("maximum")
+minimum = broadcast_minimum = _binary("minimum")
+equal = broadcast_equal = _binary("eq", True)
+not_equal = broadcast_not_equal = _binary("ne", True)
+greater = broadcast_greater = _binary("gt", True)
+greater_equal = broadcast_greater_equal = _binary("ge", True)
+lesser = broadcast_lesser = _binary("lt", True)
+lesser_equal = broadcast_lesser_equal = _binary("le", True)
+
+
+def where(condition, x, y):
+    """x where condition is non-zero, else y."""
+    cond = condition if condition.dtype == np.bool_ else F.ne(condition, 0)
+    return F.where(cond, x, y)
+
+
+def clip(data, a_min, a_max):
+    return C.clip(F, data, a_min, a_max)
+
+
+def cast(data, dtype):
+    return F.cast(data, dtype=dtype_name(np.dtype(dtype)))
+
+
+Cast = cast
+
+
+# ------------------------------------------------------------------ reductions
+def _reduce_axes(data, axis, exclude):
+    axes = normalize_axes(axis, data.ndim)
+    if exclude:
+        axes = tuple(i for i in range(data.ndim) if i not in axes)
+    return axes
+
+
+def _full_to_1(out):
+    # MXNet 1.x has no 0-d arrays: a full reduction has shape (1,)
+    return F.reshape(out, shape=(1,)) if out.ndim == 0 else out
+
+
+def sum(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    return _full_to_1(F.sum(data, axes=_reduce_axes(data, axis, exclude), keepdims=keepdims))
+
+
+def mean(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    return _full_to_1(C.mean(F, data, _reduce_axes(data, axis, exclude), keepdims))
+
+
+def max(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    return _full_to_1(F.max(data, axes=_reduce_axes(data, axis, exclude), keepdims=keepdims))
+
+
+def min(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    return _full_to_1(F.min(data, axes=_reduce_axes(data, axis, exclude), keepdims=keepdims))
+
+
+def argmax(data, axis=None, keepdims=False):
+    """Index of the maximum, as float32 like MXNet (flattened when axis is None)."""
+    if axis is None:
+        data, axis = F.reshape(data, shape=(data.size,)), 0
+    out = F.argmax(data, axis=normalize_axes(axis, data.ndim)[0], keepdims=keepdims)
+    return _full_to_1(F.cast(out, dtype="f32"))
+
+
+def argmin(data, axis=None, keepdims=False):
+    return argmax(F.neg(data), axis, keepdims)
+
+
+def norm(data, ord=2, axis=None, keepdims=False, **kwargs):
+    if ord == 1:
+        return sum(F.abs(data), axis=axis, keepdims=keepdims)
+    return F.sqrt(sum(square(data), axis=axis, keepdims=keepdims))
+
+
+# ------------------------------------------------------------------ linear algebra
+def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
+    """MXNet dot: contracts the last axis of lhs with the first of rhs (2-d: matrix product)."""
+    if lhs.ndim == 1 and rhs.ndim == 1:
+        return _full_to_1(F.sum(F.mul(lhs, rhs), axes=(0,)))
+    a = lhs if lhs.ndim > 1 else F.reshape(lhs, shape=(1,) + lhs.shape)
+    b = rhs if rhs.ndim > 1 else F.reshape(rhs, shape=rhs.shape + (1,))
+    if a.ndim > 2:
+        if transpose_a:
+            raise MXNetError("dot: transpose_a is supported for 2-d lhs only")
+        lead = a.shape[:-1]
+        a = F.reshape(a, shape=(int(np.prod(lead)), a.shape[-1]))
+    else:
+        lead = None
+    if b.ndim > 2:
+        if transpose_b:
+            raise MXNetError("dot: transpose_b is supported for 2-d rhs only")
+        tail = b.shape[1:]
+        b = F.reshape(b, shape=(b.shape[0], int(np.prod(tail))))
+    else:
+        tail = None
+    out = F.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    shape = (lead if lead is not None else out.shape[:1]) + (
+        tail if tail is not None else out.shape[1:])
+    if lhs.ndim == 1:
+        shape = shape[1:]
+    if rhs.ndim == 1:
+        shape = shape[:-1]
+    return F.reshape(out, shape=shape or (1,)) if shape != out.shape else out
+
+
+def batch_dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
+    return F.matmul(lhs, rhs, transpose_a=transpose_a, transpose_b=transpose_b)
+
+
+def FullyConnected(data, weight, bias=None, num_hidden=None, no_bias=False, flatten=True,
+                   **kwargs):
+    """y = x W^T + b; with flatten, x is reshaped to 2-d first; else applied on the last axis."""
+    if flatten and data.ndim != 2:
+        data = C.flatten(F, data)
+    if data.ndim == 2:
+        out = F.matmul(data, weight, transpose_b=True)
+    else:
+        lead = data.shape[:-1]
+        flat = F.reshape(data, shape=(int(np.prod(lead)), data.shape[-1]))
+        out = F.reshape(F.matmul(flat, weight, transpose_b=True),
+                        shape=lead + (weight.shape[0],))
+    return out if no_bias or bias is None else F.add(out, bias)
+
+
+# ------------------------------------------------------------------ shapes
+def _reshape_codes(src, shape, reverse=False):
+    """MXNet's special reshape values: 0 copy, -1 infer, -2 copy rest, -3 merge, -4 split."""
+    if reverse:
+        return tuple(reversed(_reshape_codes(src[::-1], tuple(reversed(shape)))))
+    out, i, k, shape = [], 0, 0, list(shape)
+    while k < len(shape):
+        s = shape[k]
+        if s == 0:
+            out.append(src[i])
+            i += 1
+        elif s == -2:
+            out.extend(src[i:])
+            i = len(src)
+        elif s == -3:
+            out.append(src[i] * src[i + 1])
+            i += 2
+        elif s == -4:
+            a, b = shape[k + 1], shape[k + 2]
+            a = src[i] // b if a == -1 else a
+            b = src[i] // a if b == -1 else b
+            out.extend([a, b])
+            i, k = i + 1, k + 2
+        else:
+            out.append(s)
+            i += 1
+        k += 1
+    if out.count(-1) > 1:
+        raise MXNetError(f"reshape: more than one -1 in {tuple(shape)}")
+    if -1 in out:
+        known = int(np.prod([d for d in out if d != -1]))
+        total = int(np.prod(src))
+        if known == 0 or total % known:
+            raise MXNetError(f"reshape: cannot reshape {tuple(src)} to {tuple(shape)}")
+        out[out.index(-1)] = total // known
+    return tuple(int(d) for d in out)
+
+
+def reshape(data, shape=None, reverse=False, **kwargs):
+    shape = kwargs.pop("newshape", shape)
+    new = _reshape_codes(data.shape, _shape(shape), reverse)
+    if int(np.prod(new)) != data.size:
+        raise MXNetError(f"reshape: cannot reshape array of shape {data.shape} into {new}")
+    return F.reshape(data, shape=new) if new != data.shape else data
+
+
+def reshape_like(lhs, rhs):
+    return reshape(lhs, rhs.shape)
+
+
+def transpose(data, axes=None):
+    axes = tuple(reversed(range(data.ndim))) if axes is None or axes == () else tuple(
+        a % data.ndim for a in axes)
+    return F.transpose(data, perm=axes)
+
+
+def swapaxes(data, dim1=0, dim2=0):
+    perm = list(range(data.ndim))
+    perm[dim1], perm[dim2] = perm[dim2], perm[dim1]
+    return F.transpose(data, perm=tuple(perm))
+
+
+SwapAxis = swapaxes
+
+
+def expand_dims(data, axis):
+    return F.expand_dims(data, axis=axis % (data.ndim + 1))
+
+
+def squeeze(data, axis=None):
+    axes = normalize_axes(axis, data.ndim) if axis is not None else tuple(
+        i for i, d in enumerate(data.shape) if d == 1)
+    shape = tuple(d for i, d in enumerate(data.shape) if i not in axes)
+    return F.reshape(data, shape=shape or (1,))
+
+
+def flatten(data):
+    return C.flatten(F, data)
+
+
+Flatten = flatten
+
+
+def broadcast_to(data, shape):
+    shape = tuple(d if s == 0 else s for d, s in zip(
+        (1,) * (len(shape) - data.ndim) + data.shape, shape))
+    return F.broadcast_to(data, shape=shape) if shape != data.shape else data
+
+
+def broadcast_like(lhs, rhs):
+    return broadcast_to(lhs, rhs.shape)
+
+
+def broadcast_axis(data, axis=(), size=()):
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    sizes = (size,) if isinstance(size, int) else tuple(size)
+    shape = list(data.shape)
+    for a, s in zip(axes, sizes):
+        shape[a] = s
+    return F.broadcast_to(data, shape=tuple(shape))
+
+
+broadcast_axes = broadcast_axis
+
+
+def concat(*data, dim=1, **kwargs):
+    return F.concat(*data, axis=dim % data[0].ndim)
+
+
+def stack(*data, axis=0, **kwargs):
+    axis = axis % (data[0].ndim + 1)
+    return F.concat(*[F.expand_dims(d, axis=axis) for d in data], axis=axis)
+
+
+def split(data, num_outputs, axis=1, squeeze_axis=False):
+    axis %= data.ndim
+    n = data.shape[axis] // num_outputs
+    outs = [slice_axis(data, axis, i * n, (i + 1) * n) for i in range(num_outputs)]
+    if squeeze_axis:
+        outs = [squeeze(o, axis=axis) for o in outs]
+    return outs if num_outputs > 1 else outs[0]
+
+
+SliceChannel = split
+
+
+def slice_axis(data, axis, begin, end):
+    axis %= data.ndim
+    start, stop, _ = builtins.slice(begin, end).indices(data.shape[axis])
+    begins = tuple(start if i == axis else 0 for i in range(data.ndim))
+    ends = tuple(stop if i == axis else d for i, d in enumerate(data.shape))
+    return F.slice(data, begin=begins, end=ends, step=(1,) * data.ndim)
+
+
+def slice(data, begin, end, step=None):
+    step = step or (None,) * len(begin)
+    key = tuple(builtins.slice(b, e, s) for b, e, s in zip(begin, end, step))
+    return _getitem(data, key)
+
+
+def take(a, indices, axis=0, mode="clip"):
+    if mode not in ("clip", "raise"):
+        raise MXNetError(f"take: mode {mode!r} is not supported (use 'clip')")
+    if not isinstance(indices, NDArray):
+        indices = array(indices, dtype=np.int64)
+    return F.take(a, indices, axis=axis % a.ndim)
+
+
+def pick(data, index, axis=-1, keepdims=False, mode="clip"):
+    return C.pick(F, data, index, axis=axis, keepdims=keepdims)
+
+
+def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
+    return F.one_hot(indices, depth=depth, on_value=float(on_value), off_value=float(off_value),
+                     dtype=dtype_name(np.dtype(dtype)))
+
+
+def Embedding(data, weight, input_dim=None, output_dim=None, **kwargs):
+    return F.take(weight, data, axis=0)
+
+
+def _getitem(x, key):
+    """Basic indexing as slice (+ reshape); an array index is `take` along axis 0."""
+    if isinstance(key, (NDArray, np.ndarray, list)):
+        return take(x, key, axis=0)
+    key = key if isinstance(key, tuple) else (key,)
+    if builtins.sum(k is Ellipsis for k in key) > 1:
+        raise IndexError("an index can only have a single ellipsis")
+    if Ellipsis in key:
+        i = key.index(Ellipsis)
+        fill = x.ndim - (len(key) - 1 - builtins.sum(k is None for k in key))
+        key = key[:i] + (builtins.slice(None),) * fill + key[i + 1:]
+    begin, end, step, shape, axis = [], [], [], [], 0
+    for k in key:
+        if k is None:
+            shape.append(1)
+            continue
+        if axis >= x.ndim:
+            raise IndexError(f"too many indices for an array of shape {x.shape}")
+        d = x.shape[axis]
+        if isinstance(k, builtins.slice):
+            lo, hi, st = k.indices(d)
+            if st < 0:
+                raise MXNetError(f"indexing: negative steps are not supported ({k})")
+            hi = builtins.max(hi, lo)
+            begin.append(lo), end.append(hi), step.append(st)
+            shape.append(len(range(lo, hi, st)))
+        else:
+            k = int(k)
+            if not -d <= k < d:
+                raise IndexError(f"index {k} is out of bounds for axis {axis} with size {d}")
+            k %= d
+            begin.append(k), end.append(k + 1), step.append(1)
+        axis += 1
+    for d in x.shape[axis:]:
+        begin.append(0), end.append(d), step.append(1)
+        shape.append(d)
+    out = x
+    if tuple(begin) != (0,) * x.ndim or tuple(end) != x.shape or builtins.any(
+            s != 1 for s in step):
+        out = F.slice(x, begin=tuple(begin), end=tuple(end), step=tuple(step))
+    shape = tuple(shape) or (1,)
+    return F.reshape(out, shape=shape) if shape != out.shape else out
+
+
+# ------------------------------------------------------------------ neural network ops
+def softmax(data, axis=-1, temperature=None, **kwargs):
+    return C.softmax(F, data, axis=axis, temperature=temperature)
+
+
+def log_softmax(data, axis=-1, temperature=None, **kwargs):
+    return C.log_softmax(F, data, axis=axis, temperature=temperature)
+
+
+def softmax_cross_entropy(data, label):
+    return sum(F.neg(pick(log_softmax(data), label)))
+
+
+def Activation(data, act_type="relu", **kwargs):
+    """relu, sigmoid, tanh, softrelu, softsign."""
+    if act_type == "softrelu":
+        return C.softrelu(F, data)
+    if act_type == "softsign":
+        return C.softsign(F, data)
+    if act_type not in ("relu", "sigmoid", "tanh"):
+        raise MXNetError(f"Activation: unknown act_type {act_type!r}; expected relu, sigmoid, "
+                         f"tanh, softrelu or softsign")
+    return getattr(F, act_type)(data)
+
+
+def LeakyReLU(data, act_type="leaky", slope=0.25, **kwargs):
+    if act_type != "leaky":
+        raise MXNetError(f"LeakyReLU: act_type {act_type!r} is not supported (only 'leaky')")
+    return F.where(F.gt(data, 0), data, F.mul(data, slope))
+
+
+def Dropout(data, p=0.5, mode="training", axes=(), **kwargs):
+    """Zero elements with probability p and scale the rest by 1/(1-p), in training mode (or
+    always with mode='always'); the identity otherwise."""
+    if p <= 0 or (mode != "always" and not STATE.training):
+        return data
+    return C.dropout(F, data, random.next_key(), p, tuple(a % data.ndim for a in axes))
+
+
+# ------------------------------------------------------------------ saving (never pickle)
+def save(fname, data):
+    """Save a list or dict of NDArrays to a numpy .npz file (no pickle)."""
+    if isinstance(data, NDArray):
+        data = [data]
+    if isinstance(data, dict):
+        arrays = {f"dict:{k}": v._data for k, v in data.items()}
+    else:
+        arrays = {f"list:{i:06d}": v._data for i, v in enumerate(data)}
+    with open(fname, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load(fname):
+    """Load what `save` wrote; object arrays are refused (allow_pickle=False)."""
+    with np.load(fname, allow_pickle=False) as z:
+        keys = list(z.keys())
+        if keys and all(k.startswith("list:") for k in keys):
+            return [wrap(z[k]) for k in sorted(keys)]
+        return {k.split(":", 1)[1] if ":" in k else k: wrap(z[k]) for k in keys}
+
+
+# ------------------------------------------------------------------ NDArray methods
+def _method_reshape(x, *shape, **kwargs):
+    if "shape" in kwargs:
+        shape = kwargs.pop("shape")
+    elif len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = shape[0]
+    return reshape(x, shape, **kwargs)
+
+
+def _method_transpose(x, *axes, **kwargs):
+    if "axes" in kwargs:
+        axes = kwargs["axes"]
+    elif len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        axes = axes[0]
+    return transpose(x, axes or None)
+
+
+_METHODS = {name: globals()[name] for name in (
+    "sum", "mean", "max", "min", "argmax", "argmin", "norm", "exp", "log", "log1p", "expm1",
+    "sqrt", "square", "abs", "sign", "sin", "cos", "tanh", "sigmoid", "relu", "softmax",
+    "log_softmax", "flatten", "expand_dims", "squeeze", "clip", "one_hot", "take", "pick",
+    "broadcast_to", "broadcast_like", "broadcast_axis", "zeros_like", "ones_like", "slice_axis",
+    "split", "swapaxes", "reciprocal", "floor", "reshape_like", "dot")}
+_METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
+                as_np_ndarray=lambda x: x)
+del _method_reshape, _method_transpose

@@ -1,0 +1,374 @@
+"""NDArray: MXNet's array over a numpy buffer, and `apply`, the one door every op goes through.
+
+`apply(opdef, args, attrs)` runs OpDef.impl at once and, while autograd records and an operand
+is tracked, appends the op to the tape (runtime/tape.py). `F` exposes every registered op as a
+method, so ir.composites run eagerly through it exactly as they build IR through a Builder.
+"""
+import numpy as np
+
+from .base import MXNetError, op_error
+from .context import Context, current_context
+from .ir.ops import REGISTRY
+from .ir.types import dtype_name, type_of
+from .runtime import tape
+from .runtime.tape import STATE
+
+_EMPTY = {}
+# tracing (jit / hybridize) installs hooks here; see tracegrad/jit.py
+HOOKS = {"concretize": None, "constant": None}
+
+
+def apply(opdef, args, attrs=_EMPTY):
+    """Run one op eagerly on NDArrays / scalars; record it when autograd is recording."""
+    datas = [a._data if type(a) is NDArray else a for a in args]
+    try:
+        out = opdef.impl(*datas, **attrs)
+    except (ValueError, TypeError, IndexError) as e:
+        raise op_error(opdef.name, datas, attrs, e) from None
+    if type(out) is not np.ndarray:
+        if type(out) is tuple:
+            return _apply_multi(opdef, args, attrs, out)
+        out = np.asarray(out)
+    res = NDArray.__new__(NDArray)
+    res._data, res._value, res._var = out, None, None
+    if STATE.recording:
+        tracked = False
+        operands = []
+        for a in args:
+            if type(a) is NDArray:
+                v = a._value
+                if v is None:
+                    v = a._constant_value()
+                else:
+                    tracked = True
+                operands.append(v)
+            elif isinstance(a, np.ndarray) and a.ndim:
+                operands.append(tape.leaf(a))
+            else:
+                operands.append(a)
+        if tracked:
+            res._value = tape.record(opdef, operands, attrs, out)
+    return res
+
+
+def _apply_multi(opdef, args, attrs, outs):
+    """The multi-result case of apply (custom Functions' backward under create_graph)."""
+    res = tuple(wrap(np.asarray(o)) for o in outs)
+    if STATE.recording and any(type(a) is NDArray and a._value is not None for a in args):
+        operands = [(a._value if a._value is not None else a._constant_value())
+                    if type(a) is NDArray else a for a in args]
+        for r, v in zip(res, tape.record_multi(opdef, operands, attrs, [r._data for r in res])):
+            r._value = v
+    return res
+
+
+class _Eager:
+    """The eager dispatcher: `F.mul(x, y)`, `F.sum(x, axes=...)` for every registered op."""
+
+
+def _dispatcher(opdef):
+    def method(*args, **attrs):
+        return apply(opdef, args, attrs)
+    method.__name__ = opdef.name
+    return staticmethod(method)
+
+
+for _name, _opdef in REGISTRY.items():
+    setattr(_Eager, _name, _dispatcher(_opdef))
+F = _Eager()
+
+
+def wrap(data) -> "NDArray":
+    """An NDArray over a numpy array (no copy)."""
+    res = NDArray.__new__(NDArray)
+    res._data, res._value, res._var = data, None, None
+    return res
+
+
+class NDArray:
+    """An n-dimensional array on the CPU with MXNet 1.x semantics (`mx.nd.NDArray`)."""
+    __slots__ = ("_data", "_value", "_var", "__weakref__")
+    __array_priority__ = 1000.0
+
+    def __init__(self, data, ctx=None, dtype=None):
+        arr = np.array(data, dtype=dtype)
+        if arr.dtype == np.float16:
+            arr = arr.astype(np.float32)
+        dtype_name(arr.dtype)
+        self._data, self._value, self._var = arr, None, None
+
+    # -------------------------------------------------------------- properties
+    @property
+    def shape(self):
+        return self._data.shape
+
+    @property
+    def dtype(self):
+        return self._data.dtype.type
+
+    @property
+    def type(self):
+        return type_of(self._data)
+
+    @property
+    def size(self):
+        return self._data.size
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    @property
+    def context(self):
+        return current_context()
+
+    ctx = context
+
+    @property
+    def stype(self):
+        return "default"
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    @property
+    def grad(self):
+        var = self._var
+        if var is None or var.grad is None:
+            return None
+        return wrap(var.grad)
+
+    @property
+    def handle(self):
+        return id(self)
+
+    # -------------------------------------------------------------- conversion
+    def asnumpy(self):
+        """A numpy copy of the data."""
+        self._concretize("asnumpy()")
+        return self._data.copy()
+
+    def asscalar(self):
+        """The single element as a Python/numpy scalar (MXNet: the array must have size 1)."""
+        if self._data.size != 1:
+            raise ValueError(f"The current array is not a scalar: shape {self.shape}")
+        self._concretize("asscalar()")
+        return self._data.reshape(-1)[0]
+
+    def item(self):
+        return self.asscalar().item()
+
+    def tolist(self):
+        self._concretize("tolist()")
+        return self._data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        self._concretize("numpy conversion")
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise ValueError("The truth value of an NDArray with more than one element is "
+                             "ambiguous.")
+        self._concretize("bool()")
+        return bool(self._data.reshape(-1)[0])
+
+    def __float__(self):
+        return float(self.asscalar())
+
+    def __int__(self):
+        return int(self.asscalar())
+
+    def __index__(self):
+        return int(self.asscalar())
+
+    def __len__(self):
+        return self._data.shape[0]
+
+    def __iter__(self):
+        for i in range(self._data.shape[0]):
+            yield self[i]
+
+    def _concretize(self, why):
+        hook = HOOKS["concretize"]
+        if hook is not None and self._value is not None:
+            hook(self, why)
+
+    def _constant_value(self):
+        """The tape value of an untracked array used by a recorded op (a graph input)."""
+        hook = HOOKS["constant"]
+        if hook is not None:
+            return hook(self)
+        return tape.leaf(self._data)
+
+    def __str__(self):
+        shape = "x".join(str(d) for d in self.shape) if self.shape else "scalar"
+        return f"\n{self._data}\n<NDArray {shape} @{self.context}>"
+
+    __repr__ = __str__
+
+    def __hash__(self):
+        return id(self)
+
+    # -------------------------------------------------------------- autograd
+    def attach_grad(self, grad_req="write", stype=None):
+        """Allocate a gradient buffer and make this array a variable autograd differentiates."""
+        from .autograd import _check_grad_req
+        _check_grad_req(grad_req)
+        self._var = tape.Variable(np.zeros_like(self._data), grad_req)
+        self._value = tape.leaf(self._data, self._var)
+
+    def detach(self):
+        """The same data, cut from the graph."""
+        return wrap(self._data)
+
+    def backward(self, out_grad=None, retain_graph=False, train_mode=True):
+        """Compute gradients of this array w.r.t. the marked variables (summed if not scalar)."""
+        from .autograd import backward
+        backward([self], None if out_grad is None else [out_grad], retain_graph, train_mode)
+
+    def wait_to_read(self):
+        """No-op: tracegrad computes synchronously."""
+
+    def wait_to_write(self):
+        """No-op: tracegrad computes synchronously."""
+
+    # -------------------------------------------------------------- copies
+    def copy(self):
+        return F.mul(self, 1) if self._value is not None and STATE.recording else wrap(
+            self._data.copy())
+
+    def copyto(self, other):
+        if isinstance(other, NDArray):
+            other[:] = self
+            return other
+        return self.copy()
+
+    def as_in_context(self, ctx):
+        if not isinstance(ctx, Context):
+            raise TypeError(f"expected a Context, got {ctx!r}")
+        return self
+
+    as_nd_ndarray = as_in_context
+
+    def astype(self, dtype, copy=True):
+        name = dtype_name(np.dtype(dtype))
+        if not copy and self._data.dtype == np.dtype(dtype):
+            return self
+        return F.cast(self, dtype=name)
+
+    # -------------------------------------------------------------- in-place writes
+    def _check_writable(self, what):
+        if self._value is not None and STATE.recording:
+            raise MXNetError(
+                f"{what}: in-place write to an array that is part of a recorded graph while "
+                f"autograd is recording; write to a copy, or do it outside autograd.record()")
+
+    def __setitem__(self, key, value):
+        self._check_writable("__setitem__")
+        if isinstance(value, NDArray):
+            value = value._data
+        self._data[_index_key(key)] = value
+
+    def _inplace(self, opname, other):
+        self._check_writable(f"in-place {opname}")
+        other = other._data if isinstance(other, NDArray) else other
+        getattr(np, opname)(self._data, other, out=self._data, casting="unsafe")
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace("add", other)
+
+    def __isub__(self, other):
+        return self._inplace("subtract", other)
+
+    def __imul__(self, other):
+        return self._inplace("multiply", other)
+
+    def __itruediv__(self, other):
+        return self._inplace("divide", other)
+
+    # -------------------------------------------------------------- operators
+    def __add__(self, o):
+        return F.add(self, o)
+
+    def __radd__(self, o):
+        return F.add(o, self)
+
+    def __sub__(self, o):
+        return F.sub(self, o)
+
+    def __rsub__(self, o):
+        return F.sub(o, self)
+
+    def __mul__(self, o):
+        return F.mul(self, o)
+
+    def __rmul__(self, o):
+        return F.mul(o, self)
+
+    def __truediv__(self, o):
+        return F.div(self, o)
+
+    def __rtruediv__(self, o):
+        return F.div(o, self)
+
+    def __mod__(self, o):
+        return wrap(np.mod(self._data, _raw(o)))
+
+    def __pow__(self, o):
+        return F.pow(self, o)
+
+    def __rpow__(self, o):
+        return F.pow(o, self)
+
+    def __neg__(self):
+        return F.neg(self)
+
+    def __abs__(self):
+        return F.abs(self)
+
+    def _compare(self, opname, o):
+        # MXNet 1.x comparisons return 0/1 in the operand's dtype, not bool
+        return F.cast(getattr(F, opname)(self, o), dtype=dtype_name(self._data.dtype))
+
+    def __lt__(self, o):
+        return self._compare("lt", o)
+
+    def __le__(self, o):
+        return self._compare("le", o)
+
+    def __gt__(self, o):
+        return self._compare("gt", o)
+
+    def __ge__(self, o):
+        return self._compare("ge", o)
+
+    def __eq__(self, o):
+        return self._compare("eq", o)
+
+    def __ne__(self, o):
+        return self._compare("ne", o)
+
+    def __getitem__(self, key):
+        from .nd import _getitem
+        return _getitem(self, key)
+
+    def __getattr__(self, name):
+        # array methods mirror nd functions: x.sum(axis=1), x.exp(), x.reshape((2, -1)), ...
+        from . import nd
+        fn = nd._METHODS.get(name)
+        if fn is None:
+            raise AttributeError(f"'NDArray' object has no attribute {name!r}")
+        return lambda *args, **kwargs: fn(self, *args, **kwargs)
+
+
+def _raw(x):
+    return x._data if isinstance(x, NDArray) else x
+
+
+def _index_key(key):
+    if isinstance(key, tuple):
+        return tuple(_raw(k) for k in key)
+    return _raw(key)

@@ -1,0 +1,195 @@
+"""The eager tape: recorded ops are ir.Operations whose result Values carry their numpy data.
+
+There is no separate tape list: a recorded value points to its producer, the producer to its
+operands, so the graph of a head is found by walking back from it, and it is freed when nobody
+holds the head. `backward` extracts that graph as an ir.Function (reusing the recorded objects),
+builds its adjoint with ir.vjp once per graph structure (cached), and interprets it.
+"""
+import itertools
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from ..ir.autodiff import vjp
+from ..ir.function import Function, Literal, Operation, Value, canonical_attrs, literal_dtype
+from ..ir.types import FLOATS, type_of
+from .interpret import Program
+
+
+class State(threading.local):
+    """Per-thread autograd flags (MXNet's recording / training state is thread-local)."""
+    recording = False
+    training = False
+
+
+STATE = State()
+_seq = itertools.count()
+
+
+class Variable:
+    """Gradient storage of an array marked with attach_grad / mark_variables."""
+    __slots__ = ("grad", "grad_req")
+
+    def __init__(self, grad, grad_req="write"):
+        self.grad, self.grad_req = grad, grad_req
+
+
+class TapeValue(Value):
+    """A recorded value: its data at record time, the Variable if it is one, a creation order."""
+    __slots__ = ("data", "var", "seq")
+
+    def __init__(self, type, producer, data, var=None):
+        Value.__init__(self, type, producer, 0, None)
+        self.data, self.var, self.seq = data, var, next(_seq)
+
+
+def leaf(data, var=None) -> TapeValue:
+    """A graph input: a variable (var given) or an untracked array captured by a recorded op."""
+    return TapeValue(type_of(data), None, data, var)
+
+
+def record(opdef, operands, attrs, out) -> TapeValue:
+    """Append one op to the tape. `operands` are TapeValues or Python/numpy scalars."""
+    ops = []
+    for o in operands:
+        if not isinstance(o, Value):
+            o = Literal(o, literal_dtype(o, operands))
+        ops.append(o)
+    if attrs or opdef.defaults:
+        attrs = canonical_attrs(opdef, attrs)
+    op = Operation.__new__(Operation)
+    op.opdef, op.operands, op.attrs, op.loc = opdef, tuple(ops), attrs, None
+    result = TapeValue(type_of(out), op, out)
+    op.results = (result,)
+    return result
+
+
+def record_multi(opdef, operands, attrs, outs) -> tuple:
+    """Append one multi-result op (a custom Function) to the tape; returns its result values."""
+    op = Operation.__new__(Operation)
+    op.opdef, op.operands, op.loc = opdef, tuple(operands), None
+    op.attrs = canonical_attrs(opdef, attrs)
+    op.results = tuple(TapeValue(type_of(o), op, o) for o in outs)
+    for i, r in enumerate(op.results):
+        r.index = i
+    return op.results
+
+
+def collect(heads):
+    """The recorded graph behind `heads`: (leaves, ops), each in recording order."""
+    seen, seen_ops, leaves, ops = set(), set(), [], []
+    stack = list(heads)
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        p = v.producer
+        if p is None:
+            leaves.append(v)
+            continue
+        if p in seen_ops:
+            continue
+        seen_ops.add(p)
+        ops.append(p)
+        for o in p.operands:
+            if type(o) is not Literal and o not in seen:
+                stack.append(o)
+    leaves.sort(key=_seq_of)
+    ops.sort(key=_op_seq)
+    return leaves, ops
+
+
+def _seq_of(v):
+    return v.seq
+
+
+def _op_seq(op):
+    return op.results[0].seq
+
+
+class GraphFreedError(RuntimeError):
+    pass
+
+
+_ADJOINTS: "OrderedDict[tuple, tuple]" = OrderedDict()
+_ADJOINT_CACHE_SIZE = 512
+
+
+def _structure(leaves, ops, heads, wrt):
+    """A hashable key of the graph's structure: equal keys share one adjoint."""
+    num = {}
+    sig = []
+    for i, v in enumerate(leaves):
+        num[v] = i
+        sig.append((v.type, v in wrt))
+    n = len(leaves)
+    for op in ops:
+        refs = tuple(num[o] if type(o) is not Literal else o.key() for o in op.operands)
+        sig.append((op.opdef.name, tuple(op.attrs.items()), refs))
+        for r in op.results:
+            num[r] = n
+            n += 1
+    sig.append(tuple(num[h] for h in heads))
+    return tuple(sig), num
+
+
+def adjoint_for(heads, wrt_leaves=None):
+    """(program, residual values, wrt leaves, graph values) for differentiating `heads`.
+
+    wrt_leaves None means every variable leaf whose grad_req is not 'null'.
+    """
+    leaves, ops = collect(heads)
+    for op in ops:
+        if op.results[0].data is None:
+            raise GraphFreedError(
+                "backward through a graph that a previous backward already freed; pass "
+                "retain_graph=True to the first backward (or autograd.grad) to keep it")
+    if wrt_leaves is None:
+        wrt_leaves = [v for v in leaves if v.var is not None and v.var.grad_req != "null"
+                      and v.type.dtype in FLOATS]
+    wrt_set = set(wrt_leaves)
+    key, num = _structure(leaves, ops, heads, wrt_set)
+    key = (key, tuple(num.get(v, -1) for v in wrt_leaves))
+    hit = _ADJOINTS.get(key)
+    if hit is None:
+        index = {v: i for i, v in enumerate(leaves)}
+        fn = Function("backward", leaves, ops, heads)
+        reachable = [v for v in wrt_leaves if v in index]
+        residuals = []
+        adj = vjp(fn, [index[v] for v in reachable], residuals=residuals)
+        hit = (Program(adj), tuple(num[v] for v in residuals),
+               tuple(reachable.index(v) if v in index else -1 for v in wrt_leaves))
+        _ADJOINTS[key] = hit
+        if len(_ADJOINTS) > _ADJOINT_CACHE_SIZE:
+            _ADJOINTS.popitem(last=False)
+    else:
+        _ADJOINTS.move_to_end(key)
+    values = leaves + [r for op in ops for r in op.results]
+    return hit, values, wrt_leaves, ops
+
+
+def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=None, wrap=None):
+    """Gradients of `heads` (summed, scaled by `head_grads`) for each wrt leaf.
+
+    Returns (wrt_leaves, grads). Grads are numpy arrays, or — when `apply`/`wrap` are given
+    (create_graph) — whatever `apply` builds from operands made by `wrap(value or array)`. A leaf the
+    heads do not depend on gets None.
+    """
+    (program, residual_ids, positions), values, wrt_leaves, ops = adjoint_for(heads, wrt_leaves)
+    cots = []
+    for h, g in zip(heads, head_grads):
+        if g is None:
+            g = np.ones(h.type.shape, dtype=h.type.np_dtype)
+        cots.append(g)
+    if apply is None:
+        args = [values[i].data for i in residual_ids] + cots
+    else:
+        args = [wrap(values[i]) for i in residual_ids] + [wrap(c) for c in cots]
+    grads = program(args, apply)
+    if not retain_graph:
+        for op in ops:
+            for r in op.results:
+                r.data = None
+    return wrt_leaves, [grads[p] if p >= 0 else None for p in positions]
