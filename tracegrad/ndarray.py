@@ -269,7 +269,12 @@ class NDArray:
         self._check_writable("__setitem__")
         if isinstance(value, NDArray):
             value = value._data
-        self._data[_index_key(key)] = value
+        key = _index_key(key)
+        if isinstance(value, np.ndarray):
+            dest = np.shape(self._data[key])
+            if value.shape != dest and value.size == int(np.prod(dest)):
+                value = value.reshape(dest)  # MXNet 1.x: a (1,) array fills one element
+        self._data[key] = value
 
     def _inplace(self, opname, other):
         self._check_writable(f"in-place {opname}")

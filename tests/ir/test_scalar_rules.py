@@ -31,11 +31,11 @@ def sample(shape, dtype, domain, position):
                                                                             (-3.0, 3.0))
     if domain == "pow":
         lo, hi = (0.5, 2.0) if position == 0 else (0, 3)
-    x = RNG.uniform(lo, hi, shape)
+    x = np.asarray(RNG.uniform(lo, hi, shape))
     if domain == "nonzero":
         x = x * RNG.choice([-1, 1], shape)
     if dtype not in FLOATS:
-        x = np.round(x)
+        x = np.array(np.round(x))
         if domain == "nonzero":
             x[x == 0] = 1
     return np.asarray(x, dtype=DTYPES[dtype])

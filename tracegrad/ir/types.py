@@ -88,7 +88,11 @@ class TensorType:
 
 def type_of(array) -> TensorType:
     """The TensorType of a numpy array (or numpy scalar)."""
-    return TensorType(dtype_name(array.dtype), array.shape)
+    name = _NAME_OF.get(array.dtype)
+    if name is None:
+        name = dtype_name(array.dtype)
+    t = TensorType._interned.get((name, array.shape))
+    return t if t is not None else TensorType(name, array.shape)
 
 
 def parse_type(text: str) -> TensorType:

@@ -12,6 +12,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..ir.autodiff import vjp
+from ..ir.passes import run_pipeline
 from ..ir.function import Function, Literal, Operation, Value, canonical_attrs, literal_dtype
 from ..ir.types import FLOATS, type_of
 from .interpret import Program
@@ -40,7 +41,7 @@ class TapeValue(Value):
     __slots__ = ("data", "var", "seq")
 
     def __init__(self, type, producer, data, var=None):
-        Value.__init__(self, type, producer, 0, None)
+        self.type, self.producer, self.index, self.name_hint = type, producer, 0, None
         self.data, self.var, self.seq = data, var, next(_seq)
 
 
@@ -57,7 +58,7 @@ def record(opdef, operands, attrs, out) -> TapeValue:
             o = Literal(o, literal_dtype(o, operands))
         ops.append(o)
     if attrs or opdef.defaults:
-        attrs = canonical_attrs(opdef, attrs)
+        attrs = _canonical(opdef, attrs)
     op = Operation.__new__(Operation)
     op.opdef, op.operands, op.attrs, op.loc = opdef, tuple(ops), attrs, None
     result = TapeValue(type_of(out), op, out)
@@ -74,6 +75,23 @@ def record_multi(opdef, operands, attrs, outs) -> tuple:
     for i, r in enumerate(op.results):
         r.index = i
     return op.results
+
+
+_CANONICAL: dict = {}
+
+
+def _canonical(opdef, attrs):
+    """canonical_attrs, memoized: a training loop passes the same attributes every step."""
+    try:
+        key = (opdef, tuple(attrs.items()))
+        hit = _CANONICAL.get(key)
+    except TypeError:  # an unhashable (list) attribute value
+        return canonical_attrs(opdef, attrs)
+    if hit is None:
+        hit = _CANONICAL[key] = canonical_attrs(opdef, attrs)
+        if len(_CANONICAL) > 4096:
+            _CANONICAL.clear()
+    return hit
 
 
 def collect(heads):
@@ -158,7 +176,8 @@ def adjoint_for(heads, wrt_leaves=None):
         fn = Function("backward", leaves, ops, heads)
         reachable = [v for v in wrt_leaves if v in index]
         residuals = []
-        adj = vjp(fn, [index[v] for v in reachable], residuals=residuals)
+        adj = run_pipeline(vjp(fn, [index[v] for v in reachable], residuals=residuals),
+                           "fold,simplify,cse,dce")
         hit = (Program(adj), tuple(num[v] for v in residuals),
                tuple(reachable.index(v) if v in index else -1 for v in wrt_leaves))
         _ADJOINTS[key] = hit

@@ -6,6 +6,13 @@
   shape-naively (autodiff sums them back to each operand's shape); None = no gradient.
 - `scalar(e, *xs, **attrs)`: for ELEMENTWISE ops, one element's computation on a ScalarEmitter.
 
+The ScalarEmitter interface (codegen/emitter.py; tests/ir/pyemitter.py) is all a rule may use.
+Values carry `.dtype` ('f32', 'f64', 'i32', 'i64', 'bool'). Methods: const(value, like=None,
+dtype=None) (rules always pass like= or dtype=); add sub mul div pow maximum minimum (promote
+both operands; int div floors); neg abs exp log log1p expm1 sqrt tanh sin cos floor; lt le gt ge
+eq ne (-> bool); select(c, a, b); cast(x, dtype); logical_not(x). Rules cast to one dtype
+before select and comparisons, which are not promised to promote.
+
 Subclassing registers the op under `name` and generates the Builder method `b.<name>(...)`.
 """
 import inspect
@@ -62,7 +69,11 @@ def _array_result(impl):
     impl (interpreter, folding, native marshalling) relies on an np.ndarray, so wrap once here."""
     def run(*args, **attrs):
         r = impl(*args, **attrs)
-        return r if type(r) is np.ndarray else np.asarray(r)
+        if type(r) is np.ndarray:
+            return r
+        if type(r) is tuple:  # multi-result ops
+            return tuple(a if type(a) is np.ndarray else np.asarray(a) for a in r)
+        return np.asarray(r)
     run.__name__, run.__doc__, run.__wrapped__ = impl.__name__, impl.__doc__, impl
     return run
 
@@ -158,4 +169,4 @@ def as_array(x, dtype):
 
 
 # importing the families registers their ops
-from . import elementwise, linalg, random, reduce, shape  # noqa: E402,F401
+from . import elementwise, linalg, random, reduce, shape, unary  # noqa: E402,F401

@@ -33,7 +33,7 @@ class Reshape(OpDef):
     attr_names = frozenset({"shape"})
 
     def infer(x, *, shape):
-        if x.with_shape(shape).size != x.size:
+        if any(d < 0 for d in shape) or x.with_shape(shape).size != x.size:
             fail("reshape", f"cannot reshape {x} ({x.size} elements) to {list(shape)}")
         return x.with_shape(shape)
 
@@ -217,6 +217,8 @@ class OneHot(OpDef):
 
     def infer(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
         _check_index("one_hot", idx)
+        if dtype not in DTYPES or depth < 0:
+            fail("one_hot", f"needs a known dtype and depth >= 0, got {dtype!r}, {depth}")
         return TensorType(dtype, idx.shape + (depth,))
 
     def impl(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
@@ -232,8 +234,8 @@ class Iota(OpDef):
     defaults = {"dtype": "i64"}
 
     def infer(*, shape, axis, dtype="i64"):
-        if not 0 <= axis < len(shape):
-            fail("iota", f"axis {axis} out of range for shape {list(shape)}")
+        if not 0 <= axis < len(shape) or dtype not in DTYPES:
+            fail("iota", f"axis {axis} or dtype {dtype!r} invalid for shape {list(shape)}")
         return TensorType(dtype, shape)
 
     def impl(*, shape, axis, dtype="i64"):

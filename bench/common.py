@@ -1,0 +1,47 @@
+"""Timing helpers shared by the benchmarks: medians of repeated runs, printed as a table."""
+import gc
+import statistics
+import time
+
+
+def median_time(fn, repeat=7, number=None, min_time=0.05):
+    """Median seconds per call of fn() over `repeat` batches of `number` calls."""
+    fn()
+    if number is None:
+        number, t = 1, 0.0
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            t = time.perf_counter() - t0
+            if t >= min_time:
+                break
+            number *= 2
+    times = []
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times.append((time.perf_counter() - t0) / number)
+    finally:
+        if gc_was:
+            gc.enable()
+    return statistics.median(times)
+
+
+def fmt(seconds):
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:8.1f} us"
+    return f"{seconds * 1e3:8.2f} ms"
+
+
+def report(title, rows, baseline=None):
+    """rows: [(name, seconds)]; ratios are against the row named `baseline`."""
+    print(f"\n== {title}")
+    base = dict(rows).get(baseline)
+    for name, t in rows:
+        ratio = f"  {t / base:6.2f}x {baseline}" if base else ""
+        print(f"  {name:38s} {fmt(t)}{ratio}")

@@ -1,0 +1,158 @@
+"""nd: creation, MXNet 1.x semantics, operators, indexing, errors, saving."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, nd
+
+
+def test_array_dtypes_and_properties():
+    a = nd.array([1, 2, 3])
+    assert a.dtype == np.float32 and a.shape == (3,) and a.size == 3 and a.ndim == 1
+    assert nd.array(np.arange(3)).dtype == np.arange(3).dtype
+    assert nd.array([1, 2], dtype="float64").dtype == np.float64
+    assert str(a.context) == "cpu(0)" and a.context == mx.cpu()
+    assert nd.zeros((2, 3), ctx=mx.cpu()).shape == (2, 3)
+    assert nd.full((2,), 7).asnumpy().tolist() == [7, 7]
+    np.testing.assert_allclose(nd.arange(0, 1, 0.25).asnumpy(), [0, 0.25, 0.5, 0.75])
+    assert nd.ones_like(a).asnumpy().tolist() == [1, 1, 1]
+    assert issubclass(mx.base.MXNetError, Exception) and mx.context.num_gpus() == 0
+    with pytest.raises(mx.MXNetError, match="GPU"):
+        mx.gpu()
+
+
+def test_str_like_mxnet():
+    assert str(nd.array([[1, 2], [3, 4]])) == "\n[[1. 2.]\n [3. 4.]]\n<NDArray 2x2 @cpu(0)>"
+
+
+def test_full_reductions_have_shape_one():
+    a = nd.array([[1, 2], [3, 4]])
+    assert nd.sum(a).shape == (1,) and nd.sum(a).asscalar() == 10
+    assert a.mean().shape == (1,) and a.mean().asscalar() == 2.5
+    assert nd.max(a, axis=1).asnumpy().tolist() == [2, 4]
+    assert nd.sum(a, axis=0, keepdims=True).shape == (1, 2)
+    assert nd.sum(a, axis=0, exclude=True).asnumpy().tolist() == [3, 7]
+    assert nd.argmax(a, axis=1).asnumpy().tolist() == [1, 1]
+    assert nd.argmax(a, axis=1).dtype == np.float32
+
+
+def test_operators_and_comparisons():
+    a, b = nd.array([1.0, 2.0, 3.0]), nd.array([3.0, 2.0, 1.0])
+    np.testing.assert_array_equal((a + b).asnumpy(), [4, 4, 4])
+    np.testing.assert_array_equal((1 - a).asnumpy(), [0, -1, -2])
+    np.testing.assert_allclose((2 / a).asnumpy(), [2, 1, 2 / 3.0], rtol=1e-6)
+    np.testing.assert_array_equal((a ** 2).asnumpy(), [1, 4, 9])
+    np.testing.assert_array_equal((2 ** a).asnumpy(), [2, 4, 8])
+    np.testing.assert_array_equal((-a).asnumpy(), [-1, -2, -3])
+    lt = a < b
+    assert lt.dtype == np.float32 and lt.asnumpy().tolist() == [1, 0, 0]
+    assert (a == b).asnumpy().tolist() == [0, 1, 0]
+    assert bool(nd.array([1.0]) < 2)
+    with pytest.raises(ValueError):
+        bool(a)
+
+
+def test_indexing_mxnet_1x_shapes():
+    a = nd.array(np.arange(12).reshape(3, 4).astype(np.float32))
+    assert a[1].shape == (4,) and a[1].asnumpy().tolist() == [4, 5, 6, 7]
+    assert a[1, 2].shape == (1,) and a[1, 2].asscalar() == 6
+    assert a[:, 1:3].asnumpy().tolist() == [[1, 2], [5, 6], [9, 10]]
+    assert a[::2, -1].asnumpy().tolist() == [3, 11]
+    assert a[..., 0].asnumpy().tolist() == [0, 4, 8]
+    assert a[nd.array([2, 0])].asnumpy()[:, 0].tolist() == [8, 0]
+    with pytest.raises(IndexError):
+        a[3]
+
+
+def test_indexing_gradient():
+    a = nd.array(np.arange(6).reshape(2, 3).astype(np.float32))
+    a.attach_grad()
+    with autograd.record():
+        y = a[1, 1:] * 3 + a[0, 0]
+    y.backward()
+    np.testing.assert_array_equal(a.grad.asnumpy(), [[2, 0, 0], [0, 3, 3]])
+
+
+def test_setitem_and_inplace_outside_record():
+    a = nd.zeros((2, 3))
+    a[:] = 1
+    a[0, 1] = nd.array([5.0])
+    a += 1
+    assert a.asnumpy().tolist() == [[2, 6, 2], [2, 2, 2]]
+
+
+def test_shape_ops():
+    a = nd.array(np.arange(24).reshape(2, 3, 4).astype(np.float32))
+    assert nd.reshape(a, (0, -1)).shape == (2, 12)
+    assert a.reshape((-3, 4)).shape == (6, 4)
+    assert a.reshape(-4, 1, 2, -2).shape == (1, 2, 3, 4)
+    assert a.reshape(4, -1).shape == (4, 6)
+    assert a.T.shape == (4, 3, 2) and nd.transpose(a, axes=(1, 0, 2)).shape == (3, 2, 4)
+    assert nd.concat(a, a, dim=1).shape == (2, 6, 4)
+    assert nd.stack(a, a, axis=0).shape == (2, 2, 3, 4)
+    assert nd.expand_dims(a, axis=-1).shape == (2, 3, 4, 1)
+    assert nd.flatten(a).shape == (2, 12)
+    assert [s.shape for s in nd.split(a, 3, axis=1)] == [(2, 1, 4)] * 3
+    assert nd.broadcast_to(nd.ones((1, 4)), (3, 4)).shape == (3, 4)
+    assert nd.slice_axis(a, axis=2, begin=1, end=3).shape == (2, 3, 2)
+
+
+def test_dot_batch_dot_and_nn_ops():
+    x = np.random.RandomState(0).randn(4, 3).astype(np.float32)
+    w = np.random.RandomState(1).randn(5, 3).astype(np.float32)
+    np.testing.assert_allclose(nd.dot(nd.array(x), nd.array(w), transpose_b=True).asnumpy(),
+                               x @ w.T, rtol=1e-5)
+    np.testing.assert_allclose(nd.dot(nd.array(x[0]), nd.array(x[1])).asnumpy(),
+                               [x[0] @ x[1]], rtol=1e-5)
+    bx = np.random.RandomState(2).randn(2, 3, 4).astype(np.float32)
+    np.testing.assert_allclose(nd.batch_dot(nd.array(bx), nd.array(bx), transpose_b=True)
+                               .asnumpy(), bx @ bx.transpose(0, 2, 1), rtol=1e-5)
+    s = nd.softmax(nd.array(x)).asnumpy()
+    np.testing.assert_allclose(s, np.exp(x) / np.exp(x).sum(1, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(nd.log_softmax(nd.array(x)).asnumpy(), np.log(s), rtol=1e-4,
+                               atol=1e-6)
+    lab = nd.array([0, 2, 1, 1])
+    np.testing.assert_allclose(nd.pick(nd.array(x), lab).asnumpy(), x[range(4), [0, 2, 1, 1]])
+    np.testing.assert_array_equal(nd.one_hot(lab, 3).asnumpy(), np.eye(3)[[0, 2, 1, 1]])
+    np.testing.assert_allclose(nd.clip(nd.array(x), -0.5, 0.5).asnumpy(), np.clip(x, -.5, .5))
+    np.testing.assert_allclose(nd.where(nd.array(x) > 0, nd.array(x), 0 * nd.array(x))
+                               .asnumpy(), np.maximum(x, 0))
+
+
+def test_random_is_seeded():
+    mx.random.seed(42)
+    a = nd.random.uniform(shape=(3, 4)).asnumpy()
+    b = nd.random.normal(0, 1, shape=(1000,)).asnumpy()
+    mx.random.seed(42)
+    np.testing.assert_array_equal(a, nd.random.uniform(shape=(3, 4)).asnumpy())
+    assert a.min() >= 0 and a.max() < 1 and a.dtype == np.float32
+    assert abs(b.mean()) < 0.15 and abs(b.std() - 1) < 0.1
+
+
+def test_errors_name_op_shapes_and_user_line():
+    with pytest.raises(mx.MXNetError) as e:
+        nd.array(np.ones((2, 3))) + nd.array(np.ones((4, 3)))
+    msg = str(e.value)
+    assert "add" in msg and "[2,3]" in msg and "[4,3]" in msg
+    assert "test_nd.py" in msg
+    with pytest.raises(mx.MXNetError, match="matmul"):
+        nd.dot(nd.ones((2, 3)), nd.ones((4, 5)))
+
+
+def test_save_load_roundtrip_without_pickle(tmp_path):
+    f = str(tmp_path / "x.params")
+    nd.save(f, {"a": nd.array([1, 2]), "b": nd.ones((2, 2))})
+    back = nd.load(f)
+    assert sorted(back) == ["a", "b"] and back["a"].asnumpy().tolist() == [1, 2]
+    nd.save(f, [nd.array([3])])
+    assert nd.load(f)[0].asnumpy().tolist() == [3]
+    np.save(str(tmp_path / "evil.npy"), np.array([object()], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError):
+        nd.load(str(tmp_path / "evil.npy"))
+
+
+def test_make_ir_prints_typed_ssa():
+    fn = mx.make_ir(lambda x, w: nd.relu(nd.dot(x, w)))(nd.ones((2, 3)), nd.ones((3, 4)))
+    text = str(fn)
+    assert text.splitlines()[0] == "func @lambda(%x: f32[2,3], %w: f32[3,4]) -> (f32[2,4]) {"
+    assert "matmul %x, %w : f32[2,4]" in text and "relu" in text

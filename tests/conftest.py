@@ -1,0 +1,135 @@
+"""Shared fixtures and the `.tgir` case-file machinery (FileCheck's useful core, no dependency).
+
+A case file holds sections split by `// -----`. Directives, each on a `//` comment line:
+  RUN: <pipeline>      passes to run
+  PARSE: unchecked     parse without type rules / def-before-use, for verifier cases
+                       (RUN and PARSE in the first section apply to the whole file)
+  CHECK: <text>        a later output line contains <text>
+  CHECK-NEXT: <text>   the line right after the previous match contains <text>
+  CHECK-NOT: <text>    no line between the previous and the next match contains <text>
+  ERROR: <text>        a line of the exception text contains <text>, in order; a line with a
+                       caret `^` must equal the exception line exactly (caret position counts)
+Error line numbers are those of the file: each section is padded to its place in the file.
+"""
+import pathlib
+import re
+
+import numpy as np
+import pytest
+
+CASES = pathlib.Path(__file__).parent / "ir" / "cases"
+SEPARATOR = "// -----"
+_DIRECTIVE = re.compile(r"^\s*// (RUN|PARSE|CHECK|CHECK-NEXT|CHECK-NOT|ERROR):(.*)$")
+
+
+class Section:
+    """One `// -----` section of a case file, with its directives parsed out."""
+
+    def __init__(self, path, index, text, header=None):
+        self.path, self.index, self.text = path, index, text
+        self.run, self.unchecked = (header.run, header.unchecked) if header else (None, False)
+        self.checks, self.errors = [], []
+        for lineno, line in enumerate(text.split("\n"), 1):
+            m = _DIRECTIVE.match(line)
+            if m is None:
+                continue
+            kind, rest = m.groups()
+            if kind == "RUN":
+                self.run = rest.strip()
+            elif kind == "PARSE":
+                self.unchecked = rest.strip() == "unchecked"
+            elif kind == "ERROR":
+                self.errors.append((rest[1:] if rest.startswith(" ") else rest).rstrip())
+            else:
+                self.checks.append((kind, rest.strip(), lineno))
+
+    @property
+    def id(self):
+        return f"{self.path.relative_to(CASES)}:{self.index}"
+
+
+def load_sections(path) -> list:
+    """The sections of one case file; text before a section is padded away as blank lines."""
+    chunks = path.read_text().split("\n" + SEPARATOR + "\n")
+    sections, line = [], 0
+    for i, chunk in enumerate(chunks):
+        section = Section(path, i, "\n" * line + chunk, sections[0] if sections else None)
+        if section.run is None:
+            raise ValueError(f"{path}: no '// RUN:' line in the first section")
+        sections.append(section)
+        line += chunk.count("\n") + 2
+    return sections
+
+
+def all_sections() -> list:
+    return [s for path in sorted(CASES.rglob("*.tgir")) for s in load_sections(path)]
+
+
+def pytest_generate_tests(metafunc):
+    """`case` runs a test once per section of every case file; `parsable_case` skips none but
+    includes only sections that parse (no ERROR, no unchecked parse)."""
+    if "case" in metafunc.fixturenames:
+        sections = all_sections()
+        metafunc.parametrize("case", sections, ids=[s.id for s in sections])
+    if "parsable_case" in metafunc.fixturenames:
+        sections = [s for s in all_sections() if not s.errors and not s.unchecked]
+        metafunc.parametrize("parsable_case", sections, ids=[s.id for s in sections])
+
+
+def as_paste(actual: str) -> str:
+    """`actual` as CHECK lines, ready to paste into a case file."""
+    lines = actual.split("\n")
+    return "\n".join([f"// CHECK:      {lines[0]}"] + [f"// CHECK-NEXT: {x}" for x in lines[1:]])
+
+
+def filecheck(actual: str, checks) -> None:
+    """Match CHECK / CHECK-NEXT / CHECK-NOT directives against `actual`; fail with a paste."""
+    lines = actual.split("\n")
+    cur, last, nots = 0, -1, []
+
+    def fail(msg):
+        pytest.fail(f"{msg}\n--- actual output, ready to paste ---\n{as_paste(actual)}",
+                    pytrace=False)
+
+    def check_nots(lo, hi):
+        for pattern, lineno in nots:
+            for k in range(lo, hi):
+                if pattern in lines[k]:
+                    fail(f"CHECK-NOT (line {lineno}) {pattern!r} found: {lines[k]!r}")
+
+    for kind, pattern, lineno in checks:
+        if kind == "CHECK-NOT":
+            nots.append((pattern, lineno))
+            continue
+        if kind == "CHECK-NEXT":
+            at = last + 1
+            if at >= len(lines) or pattern not in lines[at]:
+                got = lines[at] if at < len(lines) else "end of output"
+                fail(f"CHECK-NEXT (line {lineno}) {pattern!r} not on the next line; "
+                     f"got {got!r}")
+        else:
+            at = next((k for k in range(cur, len(lines)) if pattern in lines[k]), None)
+            if at is None:
+                fail(f"CHECK (line {lineno}) {pattern!r} not found")
+        check_nots(cur, at)
+        cur, last, nots = at + 1, at, []
+    check_nots(cur, len(lines))
+
+
+def match_error(message: str, expected) -> None:
+    """Each expected ERROR line appears in order in `message` (caret lines exactly)."""
+    lines, cur = message.split("\n"), 0
+    for want in expected:
+        exact = "^" in want
+        at = next((k for k in range(cur, len(lines))
+                   if (lines[k].rstrip() == want if exact else want in lines[k])), None)
+        if at is None:
+            pytest.fail(f"ERROR line {want!r} not found in order in the error:\n{message}",
+                        pytrace=False)
+        cur = at + 1
+
+
+@pytest.fixture
+def rng():
+    """A seeded numpy generator: tests are reproducible."""
+    return np.random.default_rng(0)

@@ -1,0 +1,347 @@
+"""Every primitive's impl against a reference computed here, and infer against impl.
+
+References are written independently of the impls: per-element Python `math` for elementwise
+ops, explicit index loops or einsum for layout and reduction ops. infer must agree exactly
+with the type of what impl returns (an np.ndarray, also for 0-d results) for f32 and f64,
+broadcasting, size-1 and zero-size dims. Random ops are checked against Philox's published
+known-answer vectors and for their statistics.
+"""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from tracegrad.ir.ops import RANDOM, REGISTRY
+from tracegrad.ir.ops.random import philox, philox_block
+from tracegrad.ir.types import TensorType, type_of
+
+RNG = np.random.default_rng(3)
+
+
+def F(*shape, lo=-2.0, hi=2.0):
+    """A float operand generator (dtype chosen per test)."""
+    return lambda dt: RNG.uniform(lo, hi, shape).astype(dt)
+
+
+def P(*shape):
+    return F(*shape, lo=0.2, hi=3.0)
+
+
+def I(*shape, high):  # noqa: E743
+    return lambda dt: RNG.integers(0, high, shape).astype(np.int64)
+
+
+def B(*shape):
+    return lambda dt: RNG.random(shape) < 0.5
+
+
+def per_element(fn):
+    """Reference from a Python scalar function applied element by element in float64."""
+    def ref(*xs, **attrs):
+        xs = np.broadcast_arrays(*[np.asarray(x) for x in xs])
+        out = [fn(*(x.item() for x in vals)) for vals in zip(*(x.reshape(-1) for x in xs))]
+        return np.array(out).reshape(xs[0].shape)
+    return ref
+
+
+def loops(shape, fn):
+    """Reference filled one index at a time."""
+    out = np.zeros(shape)
+    for ix in np.ndindex(*shape):
+        out[ix] = fn(ix)
+    return out
+
+
+def sum_ref(x, axes, keepdims=False):
+    keep = [i for i in range(x.ndim) if i not in axes]
+    letters = "abcdefgh"[:x.ndim]
+    out = np.einsum(f"{letters}->{''.join(letters[i] for i in keep)}", x.astype(np.float64))
+    return out.reshape([1 if i in axes else d for i, d in enumerate(x.shape)]) if keepdims else out
+
+
+def extremum_ref(pick):
+    def ref(x, axes, keepdims=False):
+        moved = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
+        flat = moved.reshape(moved.shape[:x.ndim - len(axes)] + (-1,))
+        out = np.sort(flat, axis=-1)[..., pick]
+        return out.reshape([1 if i in axes else d for i, d in enumerate(x.shape)]) if keepdims \
+            else out
+    return ref
+
+
+def take_ref(x, idx, axis):
+    idx = np.clip(idx, 0, x.shape[axis] - 1)
+    shape = x.shape[:axis] + idx.shape + x.shape[axis + 1:]
+    k = idx.ndim
+    return loops(shape, lambda ix: x[ix[:axis] + (idx[ix[axis:axis + k]],) + ix[axis + k:]])
+
+
+def scatter_ref(x, idx, axis, size):
+    out = np.zeros(x.shape[:axis] + (size,) + x.shape[axis + idx.ndim:])
+    for ix in np.ndindex(*x.shape):
+        j = min(max(int(idx[ix[axis:axis + idx.ndim]]), 0), size - 1)
+        out[ix[:axis] + (j,) + ix[axis + idx.ndim:]] += x[ix]
+    return out
+
+
+def matmul_ref(x, y, transpose_a=False, transpose_b=False):
+    a = "...ji" if transpose_a else "...ij"
+    b = "...kj" if transpose_b else "...jk"
+    return np.einsum(f"{a},{b}->...ik", x.astype(np.float64), y.astype(np.float64))
+
+
+def sigmoid(v):
+    return 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))
+
+
+def sign(v):
+    return float((v > 0) - (v < 0))
+
+
+SLICE = {"begin": (1, 0), "end": (5, 6), "step": (2, 3)}
+UNARY = {"neg": (F, lambda v: -v), "exp": (F, math.exp), "log": (P, math.log),
+         "tanh": (F, math.tanh), "sigmoid": (F, sigmoid), "relu": (F, lambda v: max(v, 0.0)),
+         "sqrt": (P, math.sqrt), "abs": (F, abs), "sign": (F, sign), "sin": (F, math.sin),
+         "cos": (F, math.cos), "log1p": (P, math.log1p), "expm1": (F, math.expm1),
+         "floor": (F, math.floor), "stop_gradient": (F, lambda v: v),
+         "logical_not": (F, lambda v: not v)}
+BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+          "div": lambda a, b: a / b, "pow": lambda a, b: a ** b, "maximum": max, "minimum": min,
+          "lt": lambda a, b: a < b, "le": lambda a, b: a <= b, "gt": lambda a, b: a > b,
+          "ge": lambda a, b: a >= b, "eq": lambda a, b: a == b, "ne": lambda a, b: a != b}
+# name -> (operand generators, attrs, reference(*arrays, **attrs))
+CASES = {n: ([gen(3, 4)], {}, per_element(f)) for n, (gen, f) in UNARY.items()}
+CASES.update({n: ([P(3, 1), F(4)], {}, per_element(f)) for n, f in BINARY.items()})
+CASES.update({
+    "where": ([B(3, 1), F(4), F(3, 4)], {}, per_element(lambda c, a, b: a if c else b)),
+    "cast": ([F(2, 3)], {"dtype": "i32"}, per_element(int)),
+    "constant": ([], {"value": 1.5, "shape": (2, 3), "dtype": "f32"},
+                 lambda **a: loops(a["shape"], lambda ix: 1.5)),
+    "sum": ([F(2, 3, 4)], {"axes": (0, 2)}, sum_ref),
+    "max": ([F(2, 3, 4)], {"axes": (1,), "keepdims": True}, extremum_ref(-1)),
+    "min": ([F(2, 3, 4)], {"axes": (0, 2)}, extremum_ref(0)),
+    "argmax": ([F(3, 5)], {"axis": 1},
+               lambda x, axis: loops((3,), lambda ix: list(x[ix]).index(max(x[ix])))),
+    "broadcast_to": ([F(3, 1)], {"shape": (2, 3, 4)},
+                     lambda x, shape: loops(shape, lambda ix: x[ix[1], 0])),
+    "reshape": ([F(2, 6)], {"shape": (3, 4)},
+                lambda x, shape: loops(shape, lambda ix: x.flat[ix[0] * 4 + ix[1]])),
+    "transpose": ([F(2, 3, 4)], {"perm": (2, 0, 1)},
+                  lambda x, perm: loops((4, 2, 3), lambda ix: x[ix[1], ix[2], ix[0]])),
+    "expand_dims": ([F(2, 3)], {"axis": 1},
+                    lambda x, axis: loops((2, 1, 3), lambda ix: x[ix[0], ix[2]])),
+    "slice": ([F(5, 6)], SLICE,
+              lambda x, **s: loops((2, 2), lambda ix: x[1 + 2 * ix[0], 3 * ix[1]])),
+    "slice_scatter": ([F(2, 2)], {"shape": (5, 6), **SLICE}, lambda x, **s: loops(
+        (5, 6), lambda ix: x[(ix[0] - 1) // 2, ix[1] // 3] if ix[0] % 2 and ix[1] % 3 == 0
+        else 0.0)),
+    "concat": ([F(2, 1), F(2, 3)], {"axis": 1},
+               lambda x, y, axis: loops((2, 4), lambda ix: x[ix] if ix[1] < 1
+                                        else y[ix[0], ix[1] - 1])),
+    "take": ([F(5, 3), I(2, 4, high=7)], {"axis": 0}, take_ref),
+    "scatter_add": ([F(2, 6, 4), I(6, high=4)], {"axis": 1, "size": 3}, scatter_ref),
+    "one_hot": ([I(2, 3, high=5)], {"depth": 4},
+                lambda i, depth: loops((2, 3, 4), lambda ix: float(i[ix[:2]] == ix[2]))),
+    "iota": ([], {"shape": (2, 3), "axis": 1}, lambda **a: loops((2, 3), lambda ix: ix[1])),
+    "matmul": ([F(2, 1, 4, 3), F(5, 2, 4)], {"transpose_a": True, "transpose_b": True},
+               matmul_ref),
+})
+PRIMITIVES = sorted(n for n, op in REGISTRY.items()
+                    if op.__module__.startswith("tracegrad.ir.ops") and not op.has(RANDOM))
+
+
+def test_every_primitive_has_a_reference():
+    assert sorted(CASES) == PRIMITIVES
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", PRIMITIVES)
+def test_impl_matches_reference_and_infer(name, dtype):
+    op = REGISTRY[name]
+    gens, attrs, ref = CASES[name]
+    arrays = [g(dtype) for g in gens]
+    if name == "constant":
+        attrs = {**attrs, "dtype": {np.float32: "f32", np.float64: "f64"}[dtype]}
+    out = op.impl(*arrays, **attrs)
+    assert type(out) is np.ndarray
+    assert type_of(out) == op.infer(*(type_of(a) for a in arrays), **attrs)
+    want = ref(*arrays, **attrs)
+    assert out.shape == np.shape(want)
+    tol = 1e-6 if out.dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(out.astype(np.float64), want, rtol=tol, atol=tol)
+
+
+# ---------------------------------------------------------------- infer == type of impl
+
+ODD_SHAPES = [(), (1,), (0, 3), (2, 1, 3), (4, 0)]
+PAIRS = [((0, 3), (1, 3)), ((2, 1), (1, 0)), ((), (3,)), ((1,), ()), ((2, 1, 3), (4, 1)),
+         ((1, 1), (1, 1))]
+ARGS = {"sum": [{"axes": (0,)}, {"axes": ()}], "max": [{"axes": (), "keepdims": True}],
+        "min": [{"axes": ()}], "broadcast_to": None, "reshape": None, "transpose": None,
+        "expand_dims": None, "slice": None}
+
+
+def _sample(shape, dtype):
+    return RNG.uniform(0.5, 2.0, shape).astype(dtype)
+
+
+def _check_types(name, arrays, attrs):
+    op = REGISTRY[name]
+    out = op.impl(*arrays, **attrs)
+    assert type(out) is np.ndarray, f"{name} returned {type(out).__name__}"
+    assert type_of(out) == op.infer(*(type_of(a) for a in arrays), **attrs), (name, attrs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_infer_agrees_with_impl_on_odd_shapes(dtype):
+    for name in UNARY:
+        for shape in ODD_SHAPES:
+            _check_types(name, [_sample(shape, dtype)], {})
+    for name, (sa, sb) in itertools.product(BINARY, PAIRS):
+        _check_types(name, [_sample(sa, dtype), _sample(sb, np.float64)], {})
+        _check_types(name, [_sample(sa, dtype), np.asarray(_sample((), dtype))], {})
+    for shape in ODD_SHAPES:
+        x = _sample(shape, dtype)
+        everything = tuple(range(len(shape)))
+        _check_types("sum", [x], {"axes": everything})
+        _check_types("sum", [x], {"axes": everything, "keepdims": True})
+        _check_types("cast", [x], {"dtype": "i64"})
+        _check_types("where", [x > 1, x, np.float64(1.0)], {})
+        _check_types("broadcast_to", [x], {"shape": (2,) + shape})
+        _check_types("reshape", [x], {"shape": (x.size, 1)})
+        _check_types("transpose", [x], {"perm": tuple(reversed(everything))})
+        _check_types("expand_dims", [x], {"axis": 0})
+        _check_types("slice", [x], {"begin": (0,) * x.ndim, "end": shape, "step": (1,) * x.ndim})
+        if x.size:
+            _check_types("max", [x], {"axes": everything})
+    _check_types("matmul", [_sample((0, 3), dtype), _sample((2, 3, 1), dtype)],
+                 {"transpose_b": False})
+    _check_types("matmul", [_sample((1, 4), dtype), _sample((4, 0), np.float64)], {})
+    _check_types("take", [_sample((3, 0), dtype), np.zeros((2, 2), np.int64)], {"axis": 0})
+    _check_types("take", [_sample((3,), dtype), np.float32(2.7)], {"axis": 0})
+    _check_types("concat", [_sample((0, 2), dtype), _sample((3, 2), dtype)], {"axis": 0})
+
+
+def test_integer_and_bool_rules():
+    """Ints keep their width (sum of i32 stays i32), int div floors, compare gives bool."""
+    i = np.array([[-7, 3], [5, 9]], dtype=np.int32)
+    _check_types("sum", [i], {"axes": (0, 1)})
+    assert REGISTRY["sum"].impl(i, axes=(0, 1)) == 10
+    np.testing.assert_array_equal(REGISTRY["div"].impl(i, np.int32(2)), [[-4, 1], [2, 4]])
+    _check_types("div", [i, np.int32(2)], {})
+    _check_types("add", [i, np.asarray(1.5)], {})
+    _check_types("logical_not", [i], {})
+    _check_types("add", [i > 0, i < 5], {})
+    _check_types("mul", [i > 0, i < 5], {})
+    _check_types("maximum", [i > 0, i], {})
+
+
+# ---------------------------------------------------------------- errors name the op
+
+T = TensorType
+BAD = [
+    ("add", [T("f32", (3,)), T("f32", (4,))], {}, "do not broadcast"),
+    ("sub", [T("bool", (3,)), T("bool", (3,))], {}, "bool"),
+    ("div", [T("bool", (3,)), T("bool", ())], {}, "bool"),
+    ("neg", [T("bool", (3,))], {}, "bool"),
+    ("exp", [T("i32", (3,))], {}, "i32"),
+    ("floor", [T("i64", (3,))], {}, "i64"),
+    ("where", [T("f32", (3,)), T("f32", (3,)), T("f32", (3,))], {}, "bool"),
+    ("where", [T("bool", (2,)), T("f32", (3,)), T("f32", (3,))], {}, "broadcast"),
+    ("cast", [T("f32", (3,))], {"dtype": "f16"}, "f16"),
+    ("sum", [T("f32", (3, 4))], {"axes": (2,)}, "axes"),
+    ("sum", [T("f32", (3, 4))], {"axes": (1, 0)}, "sorted"),
+    ("sum", [T("bool", (3,))], {"axes": (0,)}, "bool"),
+    ("max", [T("f32", (0, 4))], {"axes": (0,)}, "zero-size"),
+    ("argmax", [T("f32", (3,))], {"axis": 1}, "out of range"),
+    ("broadcast_to", [T("f32", (3,))], {"shape": (4,)}, "cannot broadcast"),
+    ("reshape", [T("f32", (3, 4))], {"shape": (5,)}, "12 elements"),
+    ("transpose", [T("f32", (3, 4))], {"perm": (0, 0)}, "permutation"),
+    ("expand_dims", [T("f32", (3,))], {"axis": 3}, "out of range"),
+    ("slice", [T("f32", (3,))], {"begin": (0,), "end": (4,), "step": (1,)}, "out of range"),
+    ("slice", [T("f32", (3,))], {"begin": (0,), "end": (3,), "step": (0,)}, "out of range"),
+    ("slice_scatter", [T("f32", (2,))], {"shape": (5,), "begin": (0,), "end": (5,),
+                                         "step": (1,)}, "does not fit"),
+    ("concat", [T("f32", (2, 3)), T("f64", (2, 3))], {"axis": 0}, "differ"),
+    ("concat", [T("f32", (2, 3)), T("f32", (3, 3))], {"axis": 1}, "differ"),
+    ("take", [T("f32", (3,)), T("bool", (2,))], {"axis": 0}, "indices"),
+    ("take", [T("f32", (3,)), T("i64", (2,))], {"axis": 1}, "out of range"),
+    ("scatter_add", [T("f32", (2, 3)), T("i64", (2,))], {"axis": 1, "size": 4}, "do not match"),
+    ("matmul", [T("f32", (3, 4)), T("f32", (3, 4))], {}, "inner dimensions"),
+    ("matmul", [T("f32", (4,)), T("f32", (4, 2))], {}, "at least 2-d"),
+    ("matmul", [T("i32", (2, 2)), T("f32", (2, 2))], {}, "floating point"),
+    ("matmul", [T("f32", (2, 3, 4)), T("f32", (3, 4, 2))], {}, "batch"),
+    ("reshape", [T("f32", (3, 4))], {"shape": (-1, 4)}, "cannot reshape"),
+    ("iota", [], {"shape": (2, 3), "axis": 0, "dtype": "f16"}, "invalid"),
+    ("one_hot", [T("i64", (3,))], {"depth": 4, "dtype": "u8"}, "dtype"),
+    ("random_uniform", [T("i32", (2,))], {"shape": (3,)}, "key"),
+    ("bernoulli", [T("i64", (2,))], {"shape": (3,), "p": 0.5, "dtype": "i32"}, "floating"),
+]
+
+
+@pytest.mark.parametrize("name,types,attrs,needle", BAD, ids=[f"{b[0]}-{i}"
+                                                             for i, b in enumerate(BAD)])
+def test_bad_inputs_raise_type_error_naming_the_op(name, types, attrs, needle):
+    with pytest.raises(TypeError) as info:
+        REGISTRY[name].infer(*types, **attrs)
+    message = str(info.value)
+    assert message.startswith(f"{name}: "), message
+    assert needle in message, message
+
+
+# ---------------------------------------------------------------- random
+
+KAT = [  # Random123 kat_vectors, philox4x32 10: counter[4], key[2] -> output[4]
+    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+]
+
+
+@pytest.mark.parametrize("counter,key,want", KAT)
+def test_philox_known_answers(counter, key, want):
+    words = philox_block(*(np.array([c], dtype=np.uint64) for c in counter), *key)
+    assert tuple(int(w[0]) for w in words) == want
+
+
+def test_philox_element_counter_layout():
+    """Element i of a draw uses counter (i_lo, i_hi, ctr_lo, ctr_hi) and key (seed_lo, seed_hi)."""
+    seed, ctr = 0x299F31D0A4093822, 0x0370734413198A2E
+    words = philox(seed, ctr, 3)
+    for i in range(3):
+        one = philox_block(*(np.array([c], dtype=np.uint64) for c in
+                             (i, 0, ctr & 0xFFFFFFFF, ctr >> 32)), seed & 0xFFFFFFFF, seed >> 32)
+        assert [int(w[i]) for w in words] == [int(w[0]) for w in one]
+
+
+def test_uniform_statistics_and_determinism():
+    key = np.array([42, 7], dtype=np.int64)
+    op = REGISTRY["random_uniform"]
+    u = op.impl(key, shape=(300, 300), dtype="f64", low=-1.0, high=3.0)
+    assert type_of(u) == op.infer(type_of(key), shape=(300, 300), dtype="f64")
+    assert u.min() >= -1.0 and u.max() < 3.0
+    assert abs(u.mean() - 1.0) < 0.02 and abs(u.var() - 16 / 12) < 0.02
+    hist = np.histogram(u, bins=8, range=(-1, 3))[0] / u.size
+    assert np.all(np.abs(hist - 1 / 8) < 0.005)
+    np.testing.assert_array_equal(u, op.impl(key, shape=(300, 300), dtype="f64", low=-1.0,
+                                             high=3.0))
+    other = op.impl(np.array([42, 8], dtype=np.int64), shape=(300, 300), dtype="f64")
+    assert not np.array_equal(other, (u + 1) / 4)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_bernoulli_fraction(p):
+    op = REGISTRY["bernoulli"]
+    m = op.impl(np.array([3, 1], dtype=np.int64), shape=(300, 300), p=p, dtype="f32")
+    assert m.dtype == np.float32 and set(np.unique(m)) <= {0.0, 1.0}
+    assert abs(m.mean() - p) <= 0.01
+
+
+def test_normal_statistics():
+    op = REGISTRY["random_normal"]
+    z = op.impl(np.array([5, 0], dtype=np.int64), shape=(200, 200), dtype="f32", loc=1.0,
+                scale=2.0)
+    assert z.dtype == np.float32 and np.all(np.isfinite(z))
+    assert abs(z.mean() - 1.0) < 0.03 and abs(z.std() - 2.0) < 0.03

@@ -1,0 +1,55 @@
+"""Loop helpers for llvmlite (in the spirit of numba's cgutils.for_range / loop_nest).
+
+Loops are canonical (i64 induction variable from 0, `icmp slt` exit test in the header), the
+shape LLVM's loop vectoriser recognises. Trip counts are compile-time constants or LLVM values.
+"""
+import contextlib
+
+from llvmlite import ir
+
+I64 = ir.IntType(64)
+
+
+def i64(value) -> ir.Constant:
+    return ir.Constant(I64, value)
+
+
+@contextlib.contextmanager
+def for_range(b: ir.IRBuilder, count, name="i"):
+    """`for i in range(count)`: the body is emitted inside the `with`; yields i (i64)."""
+    count = i64(count) if isinstance(count, int) else count
+    pre = b.block
+    header = b.append_basic_block(f"{name}.header")
+    body = b.append_basic_block(f"{name}.body")
+    end = b.append_basic_block(f"{name}.end")
+    b.branch(header)
+    b.position_at_end(header)
+    index = b.phi(I64, name=name)
+    index.add_incoming(i64(0), pre)
+    b.cbranch(b.icmp_signed("<", index, count), body, end)
+    b.position_at_end(body)
+    yield index
+    nxt = b.add(index, i64(1), name=f"{name}.next", flags=["nsw", "nuw"])
+    index.add_incoming(nxt, b.block)
+    b.branch(header)
+    b.position_at_end(end)
+
+
+@contextlib.contextmanager
+def loop_nest(b: ir.IRBuilder, shape, name="i"):
+    """Row-major nest over `shape` (last axis innermost); yields the tuple of indices."""
+    with contextlib.ExitStack() as stack:
+        idx = tuple(stack.enter_context(for_range(b, d, f"{name}{k}"))
+                    for k, d in enumerate(shape))
+        yield idx
+
+
+def linear_index(b: ir.IRBuilder, idx, strides, offset=0) -> ir.Value:
+    """offset + sum(idx[k] * strides[k]) in elements, skipping zero strides."""
+    acc = i64(offset)
+    for i, s in zip(idx, strides):
+        if s == 0:
+            continue
+        term = i if s == 1 else b.mul(i, i64(s), flags=["nsw"])
+        acc = b.add(acc, term, flags=["nsw"])
+    return acc

@@ -1,0 +1,217 @@
+"""Inline float math in LLVM IR: exp, log, log1p, expm1, tanh, sin, cos (and int helpers).
+
+Why inline: a call to libm per element stops the loop vectoriser, so a fused loop with one exp
+in it would run scalar. These are branch-free range reductions + polynomials built from plain
+fadd/fmul and intrinsics that map to single vector instructions (rint, floor, fabs, maxnum,
+sqrt), so LLVM vectorises them like any arithmetic. Accuracy: a few ulp over the finite range
+(Taylor polynomials of sufficient degree on a reduced interval, Cody-Waite reductions). sin/cos
+reduce by pi/2 in three parts, exact for |x| < ~1e6; beyond that accuracy degrades. f32 sin/cos
+are computed in f64. NaN/inf/zero behave like numpy. No fast-math flags anywhere.
+"""
+import math
+
+from llvmlite import ir
+
+F64, F32 = ir.DoubleType(), ir.FloatType()
+I32, I64 = ir.IntType(32), ir.IntType(64)
+# per float type: (int type, mantissa bits, exponent bias)
+_LAYOUT = {"double": (I64, 52, 1023), "float": (I32, 23, 127)}
+_EXP_DEGREE = {"double": 13, "float": 7}
+_LOG_TERMS = {"double": 11, "float": 6}
+_EXP_CLAMP = {"double": (-746.0, 710.0), "float": (-104.0, 89.0)}
+_LN2 = {"double": (6.93147180369123816490e-01, 1.90821492927058770002e-10),
+        "float": (0.693359375, -2.12194440e-4)}
+_PIO2 = (1.57079632673412561417e+00, 6.07710050630396597660e-11, 2.02226624871116645580e-21)
+
+
+def _kind(ty):
+    return "double" if isinstance(ty, ir.DoubleType) else "float"
+
+
+class MathLib:
+    """Math on LLVM scalars for one IRBuilder; intrinsics are declared once per module."""
+
+    def __init__(self, builder: ir.IRBuilder):
+        self.b = builder
+
+    # ------------------------------------------------------------ helpers
+    def intrinsic(self, name, ret, argtypes, suffix=None):
+        suffix = suffix if suffix is not None else [ret]
+        full = ".".join([name] + [t.intrinsic_name for t in suffix])
+        module = self.b.module
+        if full in module.globals:
+            return module.globals[full]
+        return module.declare_intrinsic(full, fnty=ir.FunctionType(ret, argtypes))
+
+    def call(self, name, *args):
+        """A same-type intrinsic such as llvm.fabs / llvm.rint / llvm.maxnum."""
+        ty = args[0].type
+        if name == "llvm.fptosi.sat":
+            raise ValueError("use intrinsic() for conversions")
+        return self.b.call(self.intrinsic(name, ty, [ty] * len(args)), list(args))
+
+    def c(self, ty, value):
+        return ir.Constant(ty, value)
+
+    def poly(self, x, coeffs):
+        """Horner: coeffs[0] + x*(coeffs[1] + x*(...))."""
+        b, acc = self.b, self.c(x.type, coeffs[-1])
+        for k in reversed(coeffs[:-1]):
+            acc = b.fadd(b.fmul(acc, x), self.c(x.type, k))
+        return acc
+
+    def _isnan(self, x):
+        return self.b.fcmp_unordered("uno", x, x)
+
+    # ------------------------------------------------------------ exp family
+    def exp(self, x):
+        """2**n * P(r), x = n ln2 + r, |r| <= ln2/2; scaled in two steps for subnormals."""
+        b, ty = self.b, x.type
+        kind = _kind(ty)
+        itype, mbits, bias = _LAYOUT[kind]
+        lo, hi = _EXP_CLAMP[kind]
+        xc = self.call("llvm.minnum", self.call("llvm.maxnum", x, self.c(ty, lo)), self.c(ty, hi))
+        n = self.call("llvm.rint", b.fmul(xc, self.c(ty, 1 / math.log(2))))
+        ln2_hi, ln2_lo = _LN2[kind]
+        r = b.fsub(b.fsub(xc, b.fmul(n, self.c(ty, ln2_hi))), b.fmul(n, self.c(ty, ln2_lo)))
+        p = self.poly(r, [1 / math.factorial(k) for k in range(_EXP_DEGREE[kind] + 1)])
+        ni = b.fptosi(n, itype)
+        n1 = b.ashr(ni, self.c(itype, 1))
+        n2 = b.sub(ni, n1)
+        for part in (n1, n2):
+            bits = b.shl(b.add(part, self.c(itype, bias)), self.c(itype, mbits))
+            p = b.fmul(p, b.bitcast(bits, ty))
+        return b.select(self._isnan(x), x, p)
+
+    def expm1(self, x):
+        """x*Q(x) near zero (no cancellation), exp(x) - 1 elsewhere."""
+        b, ty = self.b, x.type
+        degree = _EXP_DEGREE[_kind(ty)]
+        q = self.poly(x, [1 / math.factorial(k + 1) for k in range(degree)])
+        small = b.fcmp_ordered("<", self.call("llvm.fabs", x), self.c(ty, 0.34657359))
+        return b.select(small, b.fmul(x, q), b.fsub(self.exp(x), self.c(ty, 1.0)))
+
+    def tanh(self, x):
+        """tanh|x| = -t / (2 + t) with t = expm1(-2|x|): accurate near 0, saturates to 1."""
+        b, ty = self.b, x.type
+        ax = self.call("llvm.fabs", x)
+        t = self.expm1(b.fmul(ax, self.c(ty, -2.0)))
+        r = b.fdiv(b.fneg(t), b.fadd(t, self.c(ty, 2.0)))
+        return self.call("llvm.copysign", r, x)
+
+    # ------------------------------------------------------------ log family
+    def log(self, x):
+        """x = 2**e * m, m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(f / (2 + f)), f = m - 1."""
+        b, ty = self.b, x.type
+        kind = _kind(ty)
+        itype, mbits, bias = _LAYOUT[kind]
+        tiny = b.fcmp_ordered("<", x, self.c(ty, 2.0 ** (1 - bias)))
+        xs = b.select(tiny, b.fmul(x, self.c(ty, 2.0 ** 54)), x)
+        bits = b.bitcast(xs, itype)
+        e = b.sub(b.lshr(bits, self.c(itype, mbits)), self.c(itype, bias))
+        e = b.sub(e, b.select(tiny, self.c(itype, 54), self.c(itype, 0)))
+        mant = b.or_(b.and_(bits, self.c(itype, (1 << mbits) - 1)),
+                     self.c(itype, bias << mbits))
+        m = b.bitcast(mant, ty)
+        big = b.fcmp_ordered(">", m, self.c(ty, math.sqrt(2.0)))
+        m = b.select(big, b.fmul(m, self.c(ty, 0.5)), m)
+        e = b.add(e, b.zext(big, itype))
+        f = b.fsub(m, self.c(ty, 1.0))
+        s = b.fdiv(f, b.fadd(f, self.c(ty, 2.0)))
+        logm = b.fmul(s, self.poly(b.fmul(s, s), [2.0 / (2 * k + 1)
+                                                  for k in range(_LOG_TERMS[kind])]))
+        ef = b.sitofp(e, ty)
+        ln2_hi, ln2_lo = _LN2[kind]
+        res = b.fadd(b.fmul(ef, self.c(ty, ln2_hi)), b.fadd(logm, b.fmul(ef, self.c(ty, ln2_lo))))
+        return self._log_specials(x, res)
+
+    def _log_specials(self, x, res):
+        b, ty = self.b, x.type
+        res = b.select(b.fcmp_ordered("==", x, self.c(ty, math.inf)), x, res)
+        res = b.select(b.fcmp_ordered("==", x, self.c(ty, 0.0)), self.c(ty, -math.inf), res)
+        bad = b.fcmp_unordered("<", x, self.c(ty, 0.0))   # negative or NaN
+        return b.select(bad, self.c(ty, math.nan), res)
+
+    def log1p(self, x):
+        """log(u) - ((u - 1) - x) / u with u = 1 + x: the correction recovers x's lost bits."""
+        b, ty = self.b, x.type
+        u = b.fadd(x, self.c(ty, 1.0))
+        lu = self.log(u)
+        corr = b.fdiv(b.fsub(b.fsub(u, self.c(ty, 1.0)), x), u)
+        finite = b.and_(b.fcmp_ordered("<", self.call("llvm.fabs", u), self.c(ty, math.inf)),
+                        b.fcmp_ordered("!=", u, self.c(ty, 0.0)))
+        res = b.select(finite, b.fsub(lu, corr), lu)
+        return b.select(b.fcmp_ordered("==", u, self.c(ty, 1.0)), x, res)
+
+    # ------------------------------------------------------------ trig
+    def sin(self, x):
+        return self._trig(x, 0)
+
+    def cos(self, x):
+        return self._trig(x, 1)
+
+    def _trig(self, x, shift):
+        """Quadrant q = rint(x * 2/pi); sin/cos polynomial on r in [-pi/4, pi/4]."""
+        b, ty = self.b, x.type
+        xd = b.fpext(x, F64) if ty != F64 else x
+        n = self.call("llvm.rint", b.fmul(xd, self.c(F64, 2 / math.pi)))
+        r = xd
+        for part in _PIO2:
+            r = b.fsub(r, b.fmul(n, self.c(F64, part)))
+        nc = self.call("llvm.minnum", self.call("llvm.maxnum", n, self.c(F64, -2.0 ** 30)),
+                       self.c(F64, 2.0 ** 30))
+        q = b.add(b.fptosi(nc, I64), self.c(I64, shift))
+        r2 = b.fmul(r, r)
+        sin_c = [(-1) ** k / math.factorial(2 * k + 3) for k in range(8)]
+        cos_c = [(-1) ** (k + 1) / math.factorial(2 * k + 2) for k in range(8)]
+        sinp = b.fadd(r, b.fmul(b.fmul(r, r2), self.poly(r2, sin_c)))
+        cosp = b.fadd(self.c(F64, 1.0), b.fmul(r2, self.poly(r2, cos_c)))
+        odd = b.trunc(q, ir.IntType(1))
+        val = b.select(odd, cosp, sinp)
+        neg = b.icmp_unsigned("!=", b.and_(q, self.c(I64, 2)), self.c(I64, 0))
+        val = b.select(neg, b.fneg(val), val)
+        return b.fptrunc(val, ty) if ty != F64 else val
+
+    def sqrt(self, x):
+        return self.call("llvm.sqrt", x)
+
+    # ------------------------------------------------------------ pow and integer helpers
+    def pow(self, x, y):
+        """Common constant exponents inline (x*x, sqrt, 1/x); otherwise llvm.pow (libm)."""
+        b, ty = self.b, x.type
+        if isinstance(y, ir.Constant):
+            k = float(y.constant)
+            if k == 2.0:
+                return b.fmul(x, x)
+            if k == 1.0:
+                return x
+            if k == 0.5:
+                return self.sqrt(x)
+            if k == -1.0:
+                return b.fdiv(self.c(ty, 1.0), x)
+        return self.call("llvm.pow", x, y)
+
+    def floor_div(self, x, y):
+        """numpy floor_divide on ints: x // 0 == 0 and MIN // -1 wraps, never LLVM UB."""
+        b, ty = self.b, x.type
+        zero, one, minus = self.c(ty, 0), self.c(ty, 1), self.c(ty, -1)
+        special = b.or_(b.icmp_signed("==", y, zero), b.icmp_signed("==", y, minus))
+        safe = b.select(special, one, y)
+        q = b.sdiv(x, safe)
+        rem = b.srem(x, safe)
+        signs = b.xor(b.icmp_signed("<", x, zero), b.icmp_signed("<", safe, zero))
+        fix = b.and_(b.icmp_signed("!=", rem, zero), signs)
+        q = b.sub(q, b.zext(fix, ty))
+        q = b.select(b.icmp_signed("==", y, minus), b.neg(x), q)
+        return b.select(b.icmp_signed("==", y, zero), zero, q)
+
+    def int_pow(self, x, y):
+        """Square-and-multiply over the exponent's bits (negative exponents give 0, x=±1 aside)."""
+        b, ty = self.b, x.type
+        result, base = self.c(ty, 1), x
+        for bit in range(ty.width - 1):
+            on = b.icmp_unsigned("!=", b.and_(b.lshr(y, self.c(ty, bit)), self.c(ty, 1)),
+                                 self.c(ty, 0))
+            result = b.select(on, b.mul(result, base), result)
+            base = b.mul(base, base)
+        return b.select(b.icmp_signed("<", y, self.c(ty, 0)), self.c(ty, 0), result)

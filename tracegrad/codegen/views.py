@@ -1,0 +1,119 @@
+"""Strided views and the memory side of generated step functions.
+
+A `View` says where the elements of an IR value live: inside the buffer of `base` (a value with
+its own storage), at element `offset`, with per-axis element `strides` (0 = broadcast). Layout
+ops (reshape, expand_dims, broadcast_to, transpose, slice) compose views and cost no code.
+`StepFunction` is one generated LLVM function over distinct buffers (all `noalias`), with
+typed load/store at a linear element index. bool is i1 in registers, one byte in memory.
+"""
+from llvmlite import ir
+
+from .emitter import LLTYPES, MEMTYPES, SVal
+from .loops import linear_index
+
+PTR = ir.PointerType()
+
+
+def contiguous_strides(shape) -> tuple:
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= d
+    return tuple(reversed(strides))
+
+
+class View:
+    """Element `idx` of the value is at base[offset + sum(idx * strides)]."""
+    __slots__ = ("base", "offset", "strides", "shape")
+
+    def __init__(self, base, offset, strides, shape):
+        self.base, self.offset = base, offset
+        self.strides, self.shape = tuple(strides), tuple(shape)
+
+    @classmethod
+    def of(cls, value):
+        return cls(value, 0, contiguous_strides(value.type.shape), value.type.shape)
+
+    def is_contiguous(self) -> bool:
+        return all(s == c for s, c, d in zip(self.strides, contiguous_strides(self.shape),
+                                             self.shape) if d != 1)
+
+    def aligned(self, shape) -> tuple:
+        """Strides when read at an index of broadcast shape `shape` (right-aligned, 0 on 1s)."""
+        lead = len(shape) - len(self.shape)
+        return (0,) * lead + tuple(0 if d == 1 else s for d, s in zip(self.shape, self.strides))
+
+    def apply(self, op):
+        """The view after layout op `op`, or None when it is not a strided view (copy needed)."""
+        attrs = op.attrs
+        shape = op.results[0].type.shape
+        if op.name == "broadcast_to":
+            return View(self.base, self.offset, self.aligned(shape), shape)
+        if op.name == "transpose":
+            return View(self.base, self.offset, [self.strides[p] for p in attrs["perm"]], shape)
+        if op.name == "expand_dims":
+            st = list(self.strides)
+            st.insert(attrs["axis"], 0)
+            return View(self.base, self.offset, st, shape)
+        if op.name == "slice":
+            off = self.offset + sum(b * s for b, s in zip(attrs["begin"], self.strides))
+            st = [s * k for s, k in zip(self.strides, attrs["step"])]
+            return View(self.base, off, st, shape)
+        if op.name == "reshape":
+            return self._reshape(shape)
+        raise ValueError(f"{op.name} is not a view op")
+
+    def _reshape(self, shape):
+        if self.is_contiguous():
+            return View(self.base, self.offset, contiguous_strides(shape), shape)
+        kept = [(d, s) for d, s in zip(self.shape, self.strides) if d != 1]
+        if [d for d in shape if d != 1] != [d for d, _ in kept]:
+            return None
+        it = iter(s for _, s in kept)
+        return View(self.base, self.offset, [0 if d == 1 else next(it) for d in shape], shape)
+
+
+class StepFunction:
+    """An internal LLVM function `void name(ptr noalias b0, ...)` over `buffers` (Values)."""
+
+    def __init__(self, module: ir.Module, name: str, buffers):
+        self.buffers = list(dict.fromkeys(buffers))
+        fnty = ir.FunctionType(ir.VoidType(), [PTR] * len(self.buffers))
+        self.fn = ir.Function(module, fnty, name=name)
+        self.fn.linkage = "internal"
+        self.fn.attributes.add("nounwind")
+        self.fn.attributes.add("noinline")
+        for arg in self.fn.args:
+            arg.add_attribute("noalias")
+            arg.add_attribute("nocapture")
+        self.ptr = dict(zip(self.buffers, self.fn.args))
+        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+
+    def finish(self):
+        self.b.ret_void()
+        return self.fn
+
+    def address(self, base, linear):
+        memty = MEMTYPES[base.type.dtype]
+        return self.b.gep(self.ptr[base], [linear], inbounds=True, source_etype=memty)
+
+    def load(self, base, linear) -> SVal:
+        dtype = base.type.dtype
+        v = self.b.load(self.address(base, linear), typ=MEMTYPES[dtype])
+        if dtype == "bool":
+            v = self.b.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
+        return SVal(v, dtype)
+
+    def store(self, base, linear, val: SVal):
+        if val.dtype == "bool":
+            self.b.store(self.b.zext(val.v, MEMTYPES["bool"]), self.address(base, linear))
+        else:
+            self.b.store(val.v, self.address(base, linear))
+
+    def read(self, view: View, idx, shape=None) -> SVal:
+        """Load the view's element at index `idx` of (broadcast) iteration shape `shape`."""
+        strides = view.aligned(shape) if shape is not None else view.strides
+        return self.load(view.base, linear_index(self.b, idx, strides, view.offset))
+
+    def zero(self, dtype) -> SVal:
+        return SVal(ir.Constant(LLTYPES[dtype], 0), dtype)

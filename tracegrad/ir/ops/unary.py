@@ -1,0 +1,241 @@
+"""Unary elementwise primitives: neg, transcendentals, relu/abs/sign/floor, stop_gradient,
+logical_not. All have the ELEMENTWISE trait and a `scalar` rule (see elementwise.py).
+"""
+import numpy as np
+
+from . import ELEMENTWISE, NONDIFF, NUMERIC, FloatUnary, UnaryElementwise
+
+
+class Neg(UnaryElementwise):
+    """-x (numpy has no negative for bool)."""
+    name = "neg"
+    dtypes = NUMERIC
+
+    def impl(x):
+        return np.negative(x)
+
+    def vjp(b, g, out, x):
+        return (b.neg(g),)
+
+    def scalar(e, x):
+        return e.neg(x)
+
+
+class Exp(FloatUnary):
+    """e**x. vjp uses the output."""
+    name = "exp"
+
+    def impl(x):
+        return np.exp(x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, out),)
+
+    def scalar(e, x):
+        return e.exp(x)
+
+
+class Log(FloatUnary):
+    """Natural logarithm."""
+    name = "log"
+
+    def impl(x):
+        return np.log(x)
+
+    def vjp(b, g, out, x):
+        return (b.div(g, x),)
+
+    def scalar(e, x):
+        return e.log(x)
+
+
+class Tanh(FloatUnary):
+    """Hyperbolic tangent. vjp uses the output: d tanh = 1 - tanh²."""
+    name = "tanh"
+
+    def impl(x):
+        return np.tanh(x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.sub(1.0, b.mul(out, out))),)
+
+    def scalar(e, x):
+        return e.tanh(x)
+
+
+class Sigmoid(FloatUnary):
+    """1 / (1 + e**-x). vjp uses the output: out * (1 - out)."""
+    name = "sigmoid"
+
+    def impl(x):
+        # split by sign so neither branch overflows
+        with np.errstate(over="ignore", invalid="ignore"):  # the unused branch may be nan
+            return np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))).astype(
+                x.dtype, copy=False)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.mul(out, b.sub(1.0, out))),)
+
+    def scalar(e, x):
+        one = e.const(1.0, like=x)
+        return e.div(one, e.add(one, e.exp(e.neg(x))))
+
+
+class Relu(UnaryElementwise):
+    """max(x, 0)."""
+    name = "relu"
+
+    def impl(x):
+        return np.maximum(x, x.dtype.type(0))
+
+    def vjp(b, g, out, x):
+        return (b.where(b.gt(x, 0), g, 0),)
+
+    def scalar(e, x):
+        return e.maximum(x, e.const(0, like=x))
+
+
+class Sqrt(FloatUnary):
+    """Square root. vjp uses the output: g / (2 sqrt(x))."""
+    name = "sqrt"
+
+    def impl(x):
+        return np.sqrt(x)
+
+    def vjp(b, g, out, x):
+        return (b.div(g, b.mul(out, 2.0)),)
+
+    def scalar(e, x):
+        return e.sqrt(x)
+
+
+class Abs(UnaryElementwise):
+    """|x|; the gradient at 0 is 0 (sign)."""
+    name = "abs"
+
+    def impl(x):
+        return np.abs(x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.sign(x)),)
+
+    def scalar(e, x):
+        return e.abs(x)
+
+
+class Sign(UnaryElementwise):
+    """-1, 0 or 1; its derivative is zero almost everywhere, so vjp returns no cotangent."""
+    name = "sign"
+    dtypes = NUMERIC
+
+    def impl(x):
+        return np.sign(x)
+
+    def vjp(b, g, out, x):
+        return (None,)
+
+    def scalar(e, x):
+        zero = e.const(0, like=x)
+        pos = e.cast(e.gt(x, zero), x.dtype)
+        neg = e.cast(e.lt(x, zero), x.dtype)
+        return e.sub(pos, neg)
+
+
+class Sin(FloatUnary):
+    """Sine."""
+    name = "sin"
+
+    def impl(x):
+        return np.sin(x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.cos(x)),)
+
+    def scalar(e, x):
+        return e.sin(x)
+
+
+class Cos(FloatUnary):
+    """Cosine."""
+    name = "cos"
+
+    def impl(x):
+        return np.cos(x)
+
+    def vjp(b, g, out, x):
+        return (b.neg(b.mul(g, b.sin(x))),)
+
+    def scalar(e, x):
+        return e.cos(x)
+
+
+class Log1p(FloatUnary):
+    """log(1 + x), accurate for tiny x (log_softmax / softplus tails)."""
+    name = "log1p"
+
+    def impl(x):
+        return np.log1p(x)
+
+    def vjp(b, g, out, x):
+        return (b.div(g, b.add(x, 1.0)),)
+
+    def scalar(e, x):
+        return e.log1p(x)
+
+
+class Expm1(FloatUnary):
+    """e**x - 1, accurate for tiny x. vjp uses the output: d expm1 = out + 1."""
+    name = "expm1"
+
+    def impl(x):
+        return np.expm1(x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.add(out, 1.0)),)
+
+    def scalar(e, x):
+        return e.expm1(x)
+
+
+class Floor(FloatUnary):
+    """Largest integer <= x, as a float. Piecewise constant: the gradient is zero (vjp None)."""
+    name = "floor"
+
+    def impl(x):
+        return np.floor(x)
+
+    def vjp(b, g, out, x):
+        return (None,)
+
+    def scalar(e, x):
+        return e.floor(x)
+
+
+class StopGradient(UnaryElementwise):
+    """Identity whose vjp is None: MXNet's BlockGrad / stop_gradient. Deliberately not NONDIFF,
+    so it records like any op; autodiff just receives no cotangent through it."""
+    name = "stop_gradient"
+
+    def impl(x):
+        return x
+
+    def vjp(b, g, out, x):
+        return (None,)
+
+    def scalar(e, x):
+        return x
+
+
+class LogicalNot(UnaryElementwise):
+    """True where x is false (zero); a bool result, so no gradient."""
+    name = "logical_not"
+    traits = frozenset({ELEMENTWISE, NONDIFF})
+
+    def infer(x):
+        return x.with_dtype("bool")
+
+    def impl(x):
+        return np.logical_not(x)
+
+    def scalar(e, x):
+        return e.logical_not(x) if x.dtype == "bool" else e.eq(x, e.const(0, like=x))
