@@ -1,7 +1,393 @@
-"""Compiled execution of traced functions and hybridized blocks (see hybrid_call)."""
+"""`tracegrad.jit(fn)` and `HybridBlock.hybridize()`: trace once per input signature, compile,
+and run forward and backward as one native call each.
+
+A call looks its signature up (input types, static arguments, training mode, which inputs need
+gradients). On a miss it traces `fn` into IR. Outside recording it compiles the inference graph.
+When gradients are needed it builds the adjoint with ir.vjp, compiles the training forward (the
+outputs plus the residuals the adjoint reads) and the adjoint, and records ONE `compiled_call`
+op on the eager tape; its vjp rule emits ONE `compiled_adjoint` op, so backward() is one native
+call for the whole block, and grad_req / head gradients are handled by the tape as usual.
+Data-dependent Python control flow met while tracing runs that call eagerly, with a warning.
+"""
+import functools
+import warnings
+
+import numpy as np
+
+from .base import user_location
+from .ir.autodiff import copy_ops, vjp
+from .ir.function import Builder, Function
+from .ir.ops import NONDIFF, OpDef
+from .ir.passes import run_pipeline
+from .ir.types import FLOATS, parse_type
+from .make_ir import trace
+from .ndarray import HOOKS, NDArray, wrap
+from .random import next_key
+from .runtime import tape
+from .runtime.interpret import Program
+from .runtime.tape import STATE
+from .stats import bump
+
+PIPELINE = "fold,simplify,cse,dce"
+MAX_VARIANTS = 32
+_ENTRIES: dict = {}  # id -> TrainingEntry, so tape ops can name their compiled code
+
+
+class GraphBreak(Exception):
+    """Raised inside a trace when Python asks for a concrete value of a traced array."""
+
+
+def _compile(fn):
+    """Native code for `fn` (ir.Function): a callable list-of-arrays -> list-of-arrays.
+
+    A graph with an op that has no native lowering (a custom Function's Python code) runs in
+    the interpreter instead, and every call of it counts as an eager fallback.
+    """
+    try:
+        from .runtime.native import NativeFunction
+    except ImportError:
+        return Interpreted(fn)
+    try:
+        return NativeFunction(fn)
+    except NotImplementedError as e:
+        warnings.warn(f"tracegrad.jit: {fn.name} runs in the interpreter: {e}", stacklevel=4)
+        return Interpreted(fn)
+
+
+class Interpreted:
+    """The numpy interpreter behind the native-function interface."""
+    llvm_ir = ""
+
+    def __init__(self, fn):
+        self.program = Program(fn)
+
+    def __call__(self, arrays):
+        bump("eager_fallbacks")
+        return self.program(arrays)
+
+
+class _Feed:
+    """Where each parameter of a traced Function gets its data at call time."""
+    ARG, PARAM, KEY, CONST, VAR = range(5)
+
+
+class Entry:
+    """One compiled variant: a traced Function plus how to feed it and its native code."""
+
+    def __init__(self, tr, feeds, single, training):
+        self.traced, self.feeds, self.single = tr.function, feeds, single
+        self.n_out = len(tr.function.outputs)
+        self.stages = {"traced": tr.function}
+        self.training = training
+
+    def arrays(self, args, params):
+        out = []
+        for kind, ref in self.feeds:
+            if kind == _Feed.ARG:
+                out.append(args[ref]._data)
+            elif kind == _Feed.PARAM:
+                out.append(params[ref]._data)
+            elif kind == _Feed.KEY:
+                out.append(next_key()._data)
+            elif kind == _Feed.CONST:
+                out.append(ref)
+            else:
+                out.append(ref.data)
+        return out
+
+    def operand(self, i, args, params, data):
+        """The tape value standing for parameter i of the traced function in this call."""
+        kind, ref = self.feeds[i]
+        v = None
+        if kind == _Feed.ARG:
+            v = args[ref]._value
+        elif kind == _Feed.PARAM:
+            v = params[ref]._value
+        elif kind == _Feed.VAR:
+            v = ref
+        return v if v is not None else tape.leaf(data)
+
+    def finish(self, outs):
+        res = [wrap(o) for o in outs]
+        return res[0] if self.single else res
+
+
+class InferenceEntry(Entry):
+    def __init__(self, tr, feeds, single, training):
+        super().__init__(tr, feeds, single, training)
+        self.optimized = run_pipeline(tr.function, PIPELINE)
+        self.stages["optimized"] = self.optimized
+        self.native = _compile(self.optimized)
+
+    def __call__(self, args, params):
+        bump("native_calls")
+        return self.finish(self.native(self.arrays(args, params)))
+
+
+class TrainingEntry(Entry):
+    """Forward emitting residuals + adjoint, both native, glued to the tape by two ops."""
+
+    def __init__(self, tr, feeds, single, training, wrt):
+        super().__init__(tr, feeds, single, training)
+        fn = tr.function
+        self.wrt = wrt
+        residuals = []
+        adjoint = run_pipeline(vjp(fn, wrt, residuals=residuals), PIPELINE)
+        index = {p: i for i, p in enumerate(fn.params)}
+        # residuals that are parameters are fed from the operands; the rest become outputs
+        self.res_src = [("param", index[r]) if r in index else ("out", None) for r in residuals]
+        extra = [r for r in residuals if r not in index]
+        k = 0
+        for i, (kind, _) in enumerate(self.res_src):
+            if kind == "out":
+                self.res_src[i] = ("out", self.n_out + k)
+                k += 1
+        train_fn = Function(fn.name + "_train", fn.params, fn.ops, list(fn.outputs) + extra)
+        self.forward_fn = run_pipeline(train_fn, PIPELINE)
+        self.adjoint = adjoint
+        self.stages.update(optimized=self.forward_fn, adjoint=adjoint)
+        self.native = _compile(self.forward_fn)
+        self.native_adjoint = _compile(adjoint)
+        self.id = id(self)
+        self.out_types = tuple(str(v.type) for v in self.forward_fn.outputs)
+        self.grad_types = tuple(str(fn.params[i].type) for i in wrt)
+        _ENTRIES[self.id] = self
+
+    def __call__(self, args, params):
+        arrays = self.arrays(args, params)
+        bump("native_calls")
+        outs = self.native(arrays)
+        operands = [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
+        values = tape.record_multi(CompiledCall, operands,
+                                   {"entry": self.id, "out_types": self.out_types}, outs)
+        res = [wrap(o) for o in outs[:self.n_out]]
+        for r, v in zip(res, values):
+            r._value = v
+        return res[0] if self.single else res
+
+
+class CompiledCall(OpDef):
+    """A compiled training forward on the tape: results are outputs then residuals."""
+    name = "compiled_call"
+    attr_names = frozenset({"entry", "out_types"})
+
+    def infer(*types, entry, out_types):
+        return tuple(parse_type(t) for t in out_types)
+
+    def impl(*xs, entry, out_types):
+        bump("native_calls")
+        return tuple(_ENTRIES[entry].native(list(xs)))
+
+    def vjp(b, g, out, *xs, entry, out_types):
+        e = _ENTRIES[entry]
+        g, out = (g, out) if isinstance(g, tuple) else ((g,), (out,))
+        if any(c is not None for c in g[e.n_out:]):  # residuals differentiated: higher order
+            return _inline_vjp(b, e.forward_fn, e.wrt, g, xs)
+        saved = [xs[i] if kind == "param" else out[i] for kind, i in e.res_src]
+        cots = [c if c is not None else _zeros(b, o.type) for c, o in zip(g[:e.n_out], out)]
+        grads = b.compiled_adjoint(*saved, *cots, entry=entry, grad_types=e.grad_types)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        result = [None] * len(xs)
+        for i, gr in zip(e.wrt, grads):
+            result[i] = gr
+        return tuple(result)
+
+
+class CompiledAdjoint(OpDef):
+    """The compiled adjoint of a compiled_call: one native call computes every gradient."""
+    name = "compiled_adjoint"
+    attr_names = frozenset({"entry", "grad_types"})
+
+    def infer(*types, entry, grad_types):
+        ts = tuple(parse_type(t) for t in grad_types)
+        return ts if len(ts) != 1 else ts[0]
+
+    def impl(*xs, entry, grad_types):
+        bump("native_calls")
+        outs = _ENTRIES[entry].native_adjoint(list(xs))
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def vjp(b, g, out, *xs, entry, grad_types):
+        adj = _ENTRIES[entry].adjoint
+        gs = g if isinstance(g, tuple) else (g,)
+        wrt = [i for i, p in enumerate(adj.params) if p.type.dtype in FLOATS]
+        return _inline_vjp(b, adj, wrt, gs, xs)
+
+
+def _zeros(b, t):
+    return b.constant(value=0.0, shape=t.shape, dtype=t.dtype)
+
+
+def _inline_vjp(b, fn, wrt, gs, xs):
+    """Emit vjp(fn) inline into b (recomputing fn's forward from xs): the differentiable path
+    for higher-order gradients through compiled code."""
+    adj = vjp(fn, wrt, recompute=True)
+    cots = [c if c is not None else _zeros(b, o.type) for c, o in zip(gs, fn.outputs)]
+    env = dict(zip(adj.params, list(xs) + cots))
+    copy_ops(b, adj.ops, env)
+    result = [None] * len(xs)
+    for i, o in zip(wrt, adj.outputs):
+        result[i] = env.get(o, o)
+    return tuple(result)
+
+
+class EagerEntry:
+    """A signature whose trace met data-dependent control flow: it runs eagerly."""
+
+    def __init__(self, fn):
+        self.fn, self.stages = fn, {}
+
+    def __call__(self, args, params):
+        bump("eager_fallbacks")
+        return self.fn(*args)
+
+
+class JitFunction:
+    """A function of NDArrays compiled per input signature (see module docstring)."""
+
+    def __init__(self, fn, params=None, name=None):
+        self.fn, self.params = fn, params or (lambda: [])
+        self.name = name or getattr(fn, "__name__", "f")
+        self.cache, self.last = {}, None
+        functools.update_wrapper(self, fn, updated=())
+
+    def _signature(self, args, params):
+        parts, needs = [], []
+        recording = STATE.recording
+        for a in args:
+            if isinstance(a, NDArray):
+                d = a._data
+                parts.append((d.dtype, d.shape))
+                needs.append(recording and a._value is not None)
+            else:
+                parts.append(("static", a))
+        for p in params:
+            d = p._data
+            parts.append((d.dtype, d.shape))
+            needs.append(recording and p._value is not None)
+        return (tuple(parts), tuple(needs), STATE.training), needs
+
+    def __call__(self, *args):
+        params = self.params()
+        try:
+            key, needs = self._signature(args, params)
+            entry = self.cache.get(key)
+        except TypeError:  # an unhashable static argument: nothing to key on
+            bump("eager_fallbacks")
+            return self.fn(*args)
+        if entry is None:
+            entry = self._build(args, params, needs)
+            if len(self.cache) >= MAX_VARIANTS:
+                warnings.warn(f"tracegrad.jit: {self.name} compiled {MAX_VARIANTS} variants; "
+                              f"new input signatures now run eagerly", stacklevel=2)
+                entry = EagerEntry(self.fn)
+            self.cache[key] = entry
+        else:
+            bump("cache_hits")
+        self.last = entry
+        return entry(args, params)
+
+    def _build(self, args, params, needs):
+        bump("traces")
+        tr, feeds, broke = self._trace(args, params)
+        if broke is not None:
+            warnings.warn(f"tracegrad.jit: {self.name} needs a concrete value ({broke[0]}) at "
+                          f"{broke[1]}; this call signature runs eagerly (data-dependent "
+                          f"control flow is not compiled)", stacklevel=3)
+            return EagerEntry(self.fn)
+        single = tr.single
+        wrt = [i for i, (kind, ref) in enumerate(feeds) if _needs_grad(kind, ref, needs, args)
+               and tr.function.params[i].type.dtype in FLOATS]
+        if not wrt:
+            return InferenceEntry(tr, feeds, single, STATE.training)
+        return TrainingEntry(tr, feeds, single, STATE.training, wrt)
+
+    def _trace(self, args, params):
+        keys, param_leaves = [], {}
+        saved = [p._value for p in params]
+        for i, p in enumerate(params):
+            p._value = tape.leaf(p._data)
+            p._value.name_hint = getattr(p, "_tg_name", None) or f"param{i}"
+            param_leaves[p._value] = i
+
+        def key_hook(key):
+            t = wrap(key)
+            t._value = tape.leaf(key)
+            t._value.name_hint = f"key{len(keys)}"
+            keys.append(t._value)
+            return t
+
+        def concretize_hook(arr, why):
+            raise GraphBreak(why, user_location())
+        old = dict(HOOKS)
+        HOOKS.update(random_key=key_hook, concretize=concretize_hook)
+        try:
+            tr = trace(self.fn, args, name=self.name)
+        except GraphBreak as e:
+            return None, None, e.args
+        finally:
+            HOOKS.clear()
+            HOOKS.update(old)
+            for p, v in zip(params, saved):
+                p._value = v
+        array_args = [i for i, a in enumerate(args) if isinstance(a, NDArray)]
+        feeds = [(_Feed.ARG, i) for i in array_args]
+        keyset = set(keys)
+        for leaf in tr.captured:
+            if leaf in param_leaves:
+                feeds.append((_Feed.PARAM, param_leaves[leaf]))
+            elif leaf in keyset:
+                feeds.append((_Feed.KEY, None))
+            elif leaf.var is not None:
+                feeds.append((_Feed.VAR, leaf))
+            else:
+                feeds.append((_Feed.CONST, leaf.data))
+        return tr, feeds, None
+
+    def ir(self, stage="optimized"):
+        """The ir.Function of `stage` ('traced', 'adjoint', 'optimized') of the last compile."""
+        if self.last is None or stage not in self.last.stages:
+            raise ValueError(f"no {stage!r} stage: call the function first (stages: "
+                             f"{sorted(self.last.stages) if self.last else []})")
+        return self.last.stages[stage]
+
+    def llvm_ir(self) -> str:
+        """The LLVM IR text of the last compiled forward."""
+        if self.last is None or not hasattr(self.last, "native"):
+            raise ValueError("nothing compiled yet: call the function first")
+        return self.last.native.llvm_ir
+
+
+def _needs_grad(kind, ref, needs, args):
+    n_args = sum(isinstance(a, NDArray) for a in args)
+    if kind == _Feed.ARG:
+        return needs[sum(isinstance(a, NDArray) for a in args[:ref])]
+    if kind == _Feed.PARAM:
+        return needs[n_args + ref]
+    if kind == _Feed.VAR:
+        return STATE.recording and ref.var.grad_req != "null"
+    return False
+
+
+def jit(fn=None, *, name=None):
+    """Compile a function of NDArrays (Python scalars/tuples are static arguments)."""
+    if fn is None:
+        return functools.partial(jit, name=name)
+    return JitFunction(fn, name=name)
 
 
 def hybrid_call(block, *args):
-    """Run a hybridized block. Until native compilation lands this runs the forward eagerly,
-    which gives identical results."""
-    return block.forward(*args)
+    """Run a hybridized block through its JitFunction (parameters are inputs, not constants)."""
+    jf = block.__dict__.get("_tg_jit")
+    if jf is None:
+        jf = JitFunction(block.forward, params=lambda: _block_params(block),
+                         name=type(block).__name__.lower())
+        block.__dict__["_tg_jit"] = jf
+    return jf(*args)
+
+
+def _block_params(block):
+    return [p.data() for p in block.collect_params().values()]
+
+
+del np, NONDIFF, Builder

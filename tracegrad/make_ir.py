@@ -13,11 +13,11 @@ from .runtime import tape
 class Trace:
     """A traced function: `fn` (ir.Function) whose parameters are the array arguments, then the
     captured arrays (`captured`: tape leaves holding their data and, for variables, gradients)."""
-    __slots__ = ("function", "captured", "n_inputs", "outputs")
+    __slots__ = ("function", "captured", "n_inputs", "outputs", "single")
 
-    def __init__(self, function, captured, n_inputs, outputs):
+    def __init__(self, function, captured, n_inputs, outputs, single):
         self.function, self.captured = function, captured
-        self.n_inputs, self.outputs = n_inputs, outputs
+        self.n_inputs, self.outputs, self.single = n_inputs, outputs, single
 
 
 def _names(fn, n):
@@ -53,7 +53,7 @@ def trace(fn, args, name=None, training=None) -> Trace:
     for i, v in enumerate(captured):
         env[v] = b.param(v.type, v.name_hint or f"c{i}")
     copy_ops(b, ops, env)
-    return Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs)
+    return Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs, single)
 
 
 def make_ir(fn, name=None):

@@ -264,6 +264,8 @@ class NDArray:
             raise MXNetError(
                 f"{what}: in-place write to an array that is part of a recorded graph while "
                 f"autograd is recording; write to a copy, or do it outside autograd.record()")
+        if not self._data.flags.writeable:  # a read-only view an op returned (broadcast_to)
+            self._data = self._data.copy()
 
     def __setitem__(self, key, value):
         self._check_writable("__setitem__")

@@ -100,14 +100,19 @@ class Parser:
             return True
         return False
 
-    def comma_list(self, item, close):
-        """Items separated by ',' up to the `close` token (consumed)."""
-        out = []
-        if not self.accept(close):
+    def separated(self, item) -> list:
+        """One or more items separated by ','."""
+        out = [item()]
+        while self.accept(","):
             out.append(item())
-            while self.accept(","):
-                out.append(item())
-            self.expect(close)
+        return out
+
+    def comma_list(self, item, close) -> list:
+        """Zero or more items separated by ',' up to the `close` token (consumed)."""
+        if self.accept(close):
+            return []
+        out = self.separated(item)
+        self.expect(close)
         return out
 
     # ------------------------------------------------------------ pieces
@@ -228,9 +233,7 @@ class Parser:
         return b.ret(*outs)
 
     def parse_op(self, b):
-        results = [self.expect(kind="value")]
-        while self.accept(","):
-            results.append(self.expect(kind="value"))
+        results = self.separated(lambda: self.expect(kind="value"))
         self.expect("=")
         op_tok = self.expect(kind="ident")
         opdef = REGISTRY.get(op_tok.text)
@@ -238,26 +241,17 @@ class Parser:
             self.error(f"unknown op {op_tok.text!r}", op_tok)
         operands = []
         if self.peek().text not in ("{", ":"):
-            operands = self.comma_list_until(self.parse_operand)
+            operands = self.separated(self.parse_operand)
         attrs = self.parse_attrs(opdef, op_tok)
         self.expect(":")
-        type_toks = [self.peek()]
-        types = [self.parse_type()]
-        while self.accept(","):
-            type_toks.append(self.peek())
-            types.append(self.parse_type())
+        typed = self.separated(lambda: (self.peek(), self.parse_type()))
+        type_toks, types = [tok for tok, _ in typed], [t for _, t in typed]
         if len(types) != len(results):
             self.error(f"{opdef.name}: {len(results)} results named, {len(types)} types "
                        f"declared", op_tok)
         values = self.build(b, opdef, op_tok, operands, attrs, types, type_toks)
         for tok, v in zip(results, values):
             self.define(tok, v)
-
-    def comma_list_until(self, item):
-        out = [item()]
-        while self.accept(","):
-            out.append(item())
-        return out
 
     def build(self, b, opdef, op_tok, operands, attrs, types, type_toks) -> tuple:
         """Emit the op (checked) or construct it with its declared types (check=False)."""
@@ -270,7 +264,7 @@ class Parser:
             return op.results
         try:
             out = b.emit(opdef.name, *raw, **attrs)
-        except TypeError as e:
+        except (TypeError, ValueError, KeyError, IndexError) as e:  # the type rule said no
             msg = str(e) if str(e).startswith(opdef.name + ":") else f"{opdef.name}: {e}"
             self.error(msg, op_tok)
         out = out if isinstance(out, tuple) else (out,)
@@ -284,7 +278,7 @@ class Parser:
     def parse_return(self, ret_tok, out_types) -> list:
         items = []
         if self.peek().text != "}":
-            items = self.comma_list_until(self.parse_operand)
+            items = self.separated(self.parse_operand)
         if len(items) != len(out_types):
             self.error(f"return: {len(items)} values, but the signature declares "
                        f"{len(out_types)}", ret_tok)
@@ -292,7 +286,7 @@ class Parser:
         for i, ((v, tok), t) in enumerate(zip(items, out_types)):
             if not isinstance(v, Value):
                 v = Literal(v, t.dtype)  # a returned literal takes the declared type
-            if v.type is not None and v.type != t:
+            if self.check and v.type != t:
                 self.error(f"return: value {i + 1} has type {v.type}, but the signature declares "
                            f"{t}", tok)
             outs.append(v)

@@ -138,7 +138,7 @@ class Sign(UnaryElementwise):
         zero = e.const(0, like=x)
         pos = e.cast(e.gt(x, zero), x.dtype)
         neg = e.cast(e.lt(x, zero), x.dtype)
-        return e.sub(pos, neg)
+        return e.select(e.ne(x, x), x, e.sub(pos, neg))  # nan stays nan, as in numpy
 
 
 class Sin(FloatUnary):

@@ -1,0 +1,288 @@
+"""Whole-graph planning and the single native entry point.
+
+`make_plan(fn)` turns a Function into a schedule of steps (fused loop nests, kernels, copies),
+a `View` for every value, and an arena layout for intermediates (liveness-based first-fit
+reuse, 64-byte aligned). `emit_module(plan)` writes one LLVM module whose exported
+
+    i32 tg_entry(ptr args_tuple, ptr arena, ptr ctx)
+
+reads the input and output arrays straight out of a Python tuple (CPython tuple / numpy
+PyArrayObject layouts below, checked by runtime/native.py at import), guards every input's
+type, rank, shape, dtype, byte order, C-contiguity and alignment, then runs every step.
+It returns 0, i+1 when input i fails its guard, or -1 for a wrong argument count; it never
+touches memory of an input that failed. Outputs are fresh arrays allocated by the caller.
+"""
+import numpy as np
+from llvmlite import ir
+
+from ..ir.function import Literal, Value
+from ..ir.passes.fuse import VIEW_OPS, fusion_groups
+from . import fused
+from .kernels import KERNELS, blas_layout
+from .loops import i64
+from .views import PTR, StepFunction, View, contiguous_strides
+
+ENTRY = "tg_entry"
+TUPLE_ITEMS, TUPLE_SIZE = 24, 16     # PyTupleObject: ob_size, ob_item[]
+ARRAY = {"type": 8, "data": 16, "nd": 24, "dims": 32, "descr": 56, "flags": 64}
+DESCR = {"byteorder": 26, "type_num": 28}
+FLAGS_NEEDED = 0x1 | 0x100           # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED
+ALIGN = 64
+I8, I32 = ir.IntType(8), ir.IntType(32)
+
+
+class Slot:
+    """Storage that is not an IR value's own: output array `index`, or a materialised copy."""
+    __slots__ = ("type", "name", "output")
+
+    def __init__(self, type, name, output=None):
+        self.type, self.name, self.output = type, name, output
+
+    def __repr__(self):
+        return f"<Slot {self.name}: {self.type}>"
+
+
+class Step:
+    """One generated function: kind 'fused' (ops may be empty: a copy) or 'kernel'."""
+    __slots__ = ("kind", "shape", "ops", "writes", "key_of")
+
+    def __init__(self, kind, shape, ops, writes):
+        self.kind, self.shape, self.ops, self.writes = kind, tuple(shape), list(ops), writes
+        self.key_of = dict(writes)
+
+
+class Plan:
+    """Everything codegen decided about a Function: schedule, views, arena, outputs."""
+
+    def __init__(self, fn):
+        self.fn, self.steps, self.views, self.key_of = fn, [], {}, {}
+        self.out_slots = []          # Slot per output (None for literal outputs)
+        self.offsets, self.arena_bytes = {}, 0
+        self.pending_copies = {}     # Value -> (Slot, View) materialised on first read
+
+
+def make_plan(fn) -> Plan:
+    plan = Plan(fn)
+    groups = fusion_groups(fn)
+    stored = _stored_values(fn, groups)
+    _bind_outputs(plan, fn, stored)
+    for p in fn.params:
+        plan.views[p] = View.of(p)
+    for v in stored:
+        key = plan.key_of.setdefault(v, v)
+        plan.views[v] = View(key, 0, contiguous_strides(v.type.shape), v.type.shape)
+    _plan_views(plan, fn)
+    for g in groups:
+        _schedule(plan, _group_step(plan, g, stored))
+    _schedule_output_copies(plan, fn)
+    _allocate(plan)
+    return plan
+
+
+def _stored_values(fn, groups) -> list:
+    """Group results that leave their group (used elsewhere or returned): they get storage."""
+    group_of = {r: g for g in groups for op in g.ops for r in op.results}
+    outside = {o for op in fn.ops for o in op.operands
+               if isinstance(o, Value) and group_of.get(o) is not None
+               and op not in group_of[o].ops}
+    outside |= {o for o in fn.outputs if isinstance(o, Value)}
+    stored = []
+    for g in groups:
+        for op in g.ops:
+            r = op.results[0]
+            if r in outside or g.kind == "kernel" or op is g.ops[-1] and g.closed:
+                stored.append(r)
+    return stored
+
+
+def _bind_outputs(plan, fn, stored):
+    """An output computed by a group is written straight into the caller's output array."""
+    stored_set = set(stored)
+    for i, o in enumerate(fn.outputs):
+        slot = None if isinstance(o, Literal) else Slot(o.type, f"out{i}", output=i)
+        plan.out_slots.append(slot)
+        if slot is not None and o in stored_set and o not in plan.key_of:
+            plan.key_of[o] = slot
+
+
+def _plan_views(plan, fn):
+    for op in fn.ops:
+        if op.name in VIEW_OPS:
+            src = op.operands[0]
+            view = plan.views[src].apply(op)
+            if view is None:
+                view = _materialise(plan, src).apply(op)
+            plan.views[op.results[0]] = view
+        elif op.name == "matmul":
+            for x in op.operands:
+                if blas_layout(plan.views[x]) is None:
+                    _materialise(plan, x)
+
+
+def _materialise(plan, v) -> View:
+    """Give view value `v` contiguous storage (a copy step, scheduled before its first reader)."""
+    slot = Slot(v.type, f"copy{len(plan.pending_copies)}")
+    plan.pending_copies[v] = (slot, plan.views[v])
+    plan.views[v] = View.of(v)
+    plan.views[v].base = slot
+    return plan.views[v]
+
+
+def _group_step(plan, g, stored):
+    stored_set = set(stored)
+    writes = [(r, plan.key_of[r]) for op in g.ops for r in op.results if r in stored_set]
+    return Step(g.kind, g.shape, g.ops, writes)
+
+
+def _schedule(plan, step):
+    """Append `step`, preceded by any pending copy it reads."""
+    for v in [o for op in step.ops for o in op.operands if isinstance(o, Value)]:
+        if v in plan.pending_copies and plan.pending_copies[v][0] is not None:
+            slot, source = plan.pending_copies[v]
+            plan.pending_copies[v] = (None, source)
+            copy_views = dict(plan.views)
+            copy_views[v] = source
+            copy = Step("fused", v.type.shape, [], [(v, slot)])
+            copy.ops = []
+            plan.steps.append((copy, copy_views))
+    plan.steps.append((step, plan.views))
+
+
+def _schedule_output_copies(plan, fn):
+    for i, o in enumerate(fn.outputs):
+        slot = plan.out_slots[i]
+        if slot is None or plan.key_of.get(o) is slot:
+            continue
+        _schedule(plan, Step("fused", o.type.shape, [], [(o, slot)]))
+
+
+def _step_keys(step, views):
+    reads = fused.step_reads(step, views)
+    for op in step.ops:
+        reads += [views[o].base for o in op.operands if isinstance(o, Value) and o in views]
+    return [k for _, k in step.writes], reads
+
+
+def _allocate(plan):
+    """First-fit arena offsets; a buffer is live from its first write to its last read."""
+    first, last = {}, {}
+    for t, (step, views) in enumerate(plan.steps):
+        writes, reads = _step_keys(step, views)
+        for k in writes + reads:
+            if _in_arena(k):
+                first.setdefault(k, t)
+                last[k] = t
+    live = []   # (offset, end, key)
+    for t in range(len(plan.steps)):
+        for k in [k for k, s in first.items() if s == t]:
+            size = -(-k.type.size * k.type.np_dtype.itemsize // ALIGN) * ALIGN
+            off = _first_fit(live, size)
+            live.append((off, off + size, k))
+            live.sort(key=lambda x: x[0])
+            plan.offsets[k] = off
+            plan.arena_bytes = max(plan.arena_bytes, off + size)
+        live = [x for x in live if last[x[2]] > t]
+
+
+def _in_arena(key) -> bool:
+    if isinstance(key, Slot):
+        return key.output is None
+    return key.producer is not None
+
+
+def _first_fit(live, size) -> int:
+    off = 0
+    for lo, hi, _ in live:
+        if lo - off >= size:
+            return off
+        off = max(off, hi)
+    return off
+
+
+# ---------------------------------------------------------------- LLVM module
+def emit_module(plan) -> str:
+    """The LLVM IR text of the whole graph: step functions plus the guarded entry."""
+    module = ir.Module(name=plan.fn.name)
+    calls = []
+    for t, (step, views) in enumerate(plan.steps):
+        if step.kind == "kernel":
+            op = step.ops[0]
+            key = step.writes[0][1]
+            sf = StepFunction(module, f"step{t}_{op.name}", [key] + fused.step_reads(step, views))
+            KERNELS[op.name](sf, op, views, key)
+            calls.append((sf.finish(), sf.buffers))
+        else:
+            fn = fused.emit_fused(module, f"step{t}_fused", step, views)
+            calls.append((fn, [k for k, _ in zip(fused_buffers(step, views), fn.args)]))
+    _emit_entry(module, plan, calls)
+    return str(module)
+
+
+def fused_buffers(step, views):
+    return list(dict.fromkeys([k for _, k in step.writes] + fused.step_reads(step, views)))
+
+
+def _emit_entry(module, plan, calls):
+    fnty = ir.FunctionType(I32, [PTR, PTR, PTR])
+    entry = ir.Function(module, fnty, name=ENTRY)
+    entry.attributes.add("nounwind")
+    args, arena, ctx = entry.args
+    b = ir.IRBuilder(entry.append_basic_block("entry"))
+    fail = entry.append_basic_block("fail")
+    code_slot = b.alloca(I32)
+    nin, nout = len(plan.fn.params), len(plan.out_slots)
+    _guard(b, fail, code_slot, _field(b, args, TUPLE_SIZE, ir.IntType(64)), i64(nin + nout), -1)
+    objects = [_field(b, args, TUPLE_ITEMS + 8 * i, PTR) for i in range(nin + nout)]
+    ndarray_type = b.load(ctx, typ=PTR)
+    for i, p in enumerate(plan.fn.params):
+        _guard_array(b, fail, code_slot, objects[i], p.type, ndarray_type, i + 1)
+    ptrs = {p: _field(b, objects[i], ARRAY["data"], PTR) for i, p in enumerate(plan.fn.params)}
+    for i, slot in enumerate(plan.out_slots):
+        if slot is not None:
+            ptrs[slot] = _field(b, objects[nin + i], ARRAY["data"], PTR)
+    for key, off in plan.offsets.items():
+        ptrs[key] = b.gep(arena, [i64(off)], source_etype=I8)
+    for fn, keys in calls:
+        b.call(fn, [ptrs[k] for k in keys])
+    b.ret(ir.Constant(I32, 0))
+    b.position_at_end(fail)
+    b.ret(b.load(code_slot))
+
+
+def _field(b, obj, offset, typ):
+    return b.load(b.gep(obj, [i64(offset)], source_etype=I8), typ=typ)
+
+
+def _guard(b, fail, code_slot, actual, expected, code):
+    ok = b.append_basic_block("ok")
+    b.store(ir.Constant(I32, code), code_slot)
+    b.cbranch(b.icmp_signed("==", actual, expected), ok, fail)
+    b.position_at_end(ok)
+
+
+def _guard_array(b, fail, code_slot, obj, t, ndarray_type, code):
+    """ndarray (exact type), rank, each dim, dtype number, byte order, contiguous+aligned."""
+    obj_type = _field(b, obj, ARRAY["type"], PTR)
+    _guard(b, fail, code_slot, b.ptrtoint(obj_type, ir.IntType(64)),
+           b.ptrtoint(ndarray_type, ir.IntType(64)), code)
+    _guard(b, fail, code_slot, _field(b, obj, ARRAY["nd"], I32), ir.Constant(I32, t.ndim), code)
+    dims = _field(b, obj, ARRAY["dims"], PTR)
+    for k, d in enumerate(t.shape):
+        _guard(b, fail, code_slot, _field(b, dims, 8 * k, ir.IntType(64)), i64(d), code)
+    descr = _field(b, obj, ARRAY["descr"], PTR)
+    _guard(b, fail, code_slot, _field(b, descr, DESCR["type_num"], I32),
+           ir.Constant(I32, t.np_dtype.num), code)
+    swapped = b.icmp_unsigned("==", _field(b, descr, DESCR["byteorder"], I8),
+                              ir.Constant(I8, ord(">")))
+    _guard(b, fail, code_slot, swapped, ir.Constant(ir.IntType(1), 0), code)
+    flags = b.and_(_field(b, obj, ARRAY["flags"], I32), ir.Constant(I32, FLAGS_NEEDED))
+    _guard(b, fail, code_slot, flags, ir.Constant(I32, FLAGS_NEEDED), code)
+
+
+def output_specs(plan):
+    """(shape, numpy dtype, literal value or None) per output, for the caller to allocate."""
+    specs = []
+    for o in plan.fn.outputs:
+        lit = o.value if isinstance(o, Literal) else None
+        specs.append((o.type.shape, np.dtype(o.type.np_dtype), lit))
+    return specs

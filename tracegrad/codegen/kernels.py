@@ -1,0 +1,197 @@
+"""Lowerings for everything that is not a scalar rule, looked up by op name.
+
+- `LEAVES[name](ctx, op) -> SVal`: ops computed per element of a fused loop from the loop index
+  (iota, one_hot, take, constant, random_*). They fuse with their elementwise consumers.
+- `KERNELS[name](sf, op, views, out_key)`: ops with their own loops: matmul (BLAS sgemm/dgemm
+  through the symbols target.py registers; transposes become BLAS flags via the row-major
+  trick; batch axes broadcast by a loop), argmax, concat, slice_scatter, scatter_add.
+- `blas_layout(view)`: whether a view can be handed to BLAS as is (planning asks this).
+"""
+from llvmlite import ir
+
+from ..ir.types import FLOATS
+from . import philox
+from .emitter import SVal
+from .loops import for_range, i64, linear_index, loop_nest
+from .target import BLAS_SYMBOLS
+from .views import PTR, contiguous_strides
+
+I32 = ir.IntType(32)
+
+
+# ---------------------------------------------------------------- leaves (per element)
+def _iota(ctx, op):
+    return ctx.e.cast(SVal(ctx.idx[op.attrs["axis"]], "i64"), op.attrs["dtype"])
+
+
+def _constant(ctx, op):
+    return ctx.e.const(op.attrs["value"], dtype=op.attrs["dtype"])
+
+
+def _one_hot(ctx, op):
+    e, attrs = ctx.e, op.attrs
+    idx = ctx.sf.read(ctx.views[op.operands[0]], ctx.idx[:-1])
+    hit = e.eq(e.cast(idx, "i64"), SVal(ctx.idx[-1], "i64"))
+    dtype = attrs["dtype"]
+    return e.select(hit, e.const(attrs["on_value"], dtype=dtype),
+                    e.const(attrs["off_value"], dtype=dtype))
+
+
+def _clip_index(e, idx: SVal, size) -> SVal:
+    """MXNet take mode='clip': an index as i64 clipped into [0, size)."""
+    i = e.cast(idx, "i64")
+    i = e.maximum(i, e.const(0, dtype="i64"))
+    return e.minimum(i, e.const(max(size - 1, 0), dtype="i64"))
+
+
+def _take(ctx, op):
+    x, idx = op.operands
+    axis, nidx = op.attrs["axis"], idx.type.ndim
+    where = ctx.sf.read(ctx.views[idx], ctx.idx[axis:axis + nidx])
+    i = _clip_index(ctx.e, where, x.type.shape[axis])
+    full = ctx.idx[:axis] + (i.v,) + ctx.idx[axis + nidx:]
+    return ctx.sf.read(ctx.views[x], full)
+
+
+LEAVES = {"iota": _iota, "constant": _constant, "one_hot": _one_hot, "take": _take,
+          "random_uniform": philox.draw, "random_normal": philox.draw,
+          "bernoulli": philox.draw}
+
+
+# ---------------------------------------------------------------- matmul through BLAS
+def blas_layout(view):
+    """(colmajor, ld) if the view's last two axes are a BLAS-addressable matrix, else None."""
+    rows, cols = view.shape[-2:]
+    srow, scol = view.strides[-2:]
+    if (scol == 1 or cols <= 1) and (srow >= max(cols, 1) or rows <= 1):
+        return False, max(srow if rows > 1 else cols, cols, 1)
+    if (srow == 1 or rows <= 1) and (scol >= max(rows, 1) or cols <= 1):
+        return True, max(scol if cols > 1 else rows, rows, 1)
+    return None
+
+
+def _matmul(sf, op, views, out_key):
+    x, y = op.operands
+    out = op.results[0].type
+    m, n = out.shape[-2:]
+    k = x.type.shape[-2] if op.attrs["transpose_a"] else x.type.shape[-1]
+    if m == 0 or n == 0:
+        return
+    b = sf.b
+    if k == 0:
+        with for_range(b, out.size) as i:
+            sf.store(out_key, i, sf.zero(out.dtype))
+        return
+    vx, vy = views[x], views[y]
+    (cx, ldx), (cy, ldy) = blas_layout(vx), blas_layout(vy)
+    flag_x = "T" if op.attrs["transpose_a"] != cx else "N"
+    flag_y = "T" if op.attrs["transpose_b"] != cy else "N"
+    ftype = ir.FloatType() if out.dtype == "f32" else ir.DoubleType()
+    args = _blas_scalars(sf, flag_y, flag_x, n, m, k, ldy, ldx, n, ftype)
+    gemm = _declare_gemm(b.module, out.dtype)
+    batch = out.shape[:-2]
+    with loop_nest(b, batch, "batch") as bidx:
+        px = sf.address(vx.base, linear_index(b, bidx, vx.aligned(batch + (1, 1))[:-2],
+                                              vx.offset))
+        py = sf.address(vy.base, linear_index(b, bidx, vy.aligned(batch + (1, 1))[:-2],
+                                              vy.offset))
+        pc = sf.address(out_key, linear_index(b, bidx, contiguous_strides(out.shape)[:-2]))
+        ta, tb, mm, nn, kk, alpha, lda, ldb, beta, ldc = args
+        b.call(gemm, [ta, tb, mm, nn, kk, alpha, py, lda, px, ldb, beta, pc, ldc])
+
+
+def _blas_scalars(sf, ta, tb, m, n, k, lda, ldb, ldc, ftype):
+    """Fortran passes every scalar by reference: stack slots in the function's entry block."""
+    b = sf.b
+    slots = []
+    with b.goto_entry_block():
+        for value, ty in ((ord(ta), ir.IntType(8)), (ord(tb), ir.IntType(8)), (m, I32),
+                          (n, I32), (k, I32), (1.0, ftype), (lda, I32), (ldb, I32),
+                          (0.0, ftype), (ldc, I32)):
+            slot = b.alloca(ty)
+            b.store(ir.Constant(ty, value), slot)
+            slots.append(slot)
+    return slots
+
+
+def _declare_gemm(module, dtype):
+    name = BLAS_SYMBOLS["sgemm" if dtype == "f32" else "dgemm"]
+    if name in module.globals:
+        return module.globals[name]
+    return ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * 13), name=name)
+
+
+# ---------------------------------------------------------------- index kernels
+def _argmax(sf, op, views, out_key):
+    """First maximum along the axis (a NaN counts as the maximum, as in numpy)."""
+    from .emitter import ScalarEmitter
+    x = op.operands[0]
+    axis, shape, b = op.attrs["axis"], x.type.shape, sf.b
+    e = ScalarEmitter(b)
+    outer = shape[:axis] + shape[axis + 1:]
+    if x.type.size == 0:
+        return
+    with b.goto_entry_block():
+        best_slot = b.alloca(e.const(0, dtype=x.type.dtype).v.type)
+        arg_slot = b.alloca(ir.IntType(64))
+    with loop_nest(b, outer, "o") as oidx:
+        full = lambda j: oidx[:axis] + (j,) + oidx[axis:]  # noqa: E731
+        b.store(sf.read(views[x], full(i64(0))).v, best_slot)
+        b.store(i64(0), arg_slot)
+        with for_range(b, shape[axis], "j") as j:
+            v = sf.read(views[x], full(j))
+            best = SVal(b.load(best_slot), v.dtype)
+            better = e.gt(v, best)
+            if v.dtype in FLOATS:
+                nan_new = b.and_(e.ne(v, v).v, e.eq(best, best).v)
+                better = SVal(b.or_(better.v, nan_new), "bool")
+            b.store(b.select(better.v, v.v, best.v), best_slot)
+            b.store(b.select(better.v, j, b.load(arg_slot)), arg_slot)
+        where = linear_index(b, oidx, contiguous_strides(outer))
+        sf.store(out_key, where, SVal(b.load(arg_slot), "i64"))
+
+
+def _fill_zero(sf, out_key, t):
+    with for_range(sf.b, t.size, "zero") as i:
+        sf.store(out_key, i, sf.zero(t.dtype))
+
+
+def _concat(sf, op, views, out_key):
+    axis, b = op.attrs["axis"], sf.b
+    ostrides = contiguous_strides(op.results[0].type.shape)
+    lo = 0
+    for x in op.operands:
+        with loop_nest(b, x.type.shape, "c") as idx:
+            where = linear_index(b, idx, ostrides, lo * ostrides[axis])
+            sf.store(out_key, where, sf.read(views[x], idx))
+        lo += x.type.shape[axis]
+
+
+def _slice_scatter(sf, op, views, out_key):
+    x = op.operands[0]
+    out = op.results[0].type
+    _fill_zero(sf, out_key, out)
+    ostrides = contiguous_strides(out.shape)
+    offset = sum(lo * s for lo, s in zip(op.attrs["begin"], ostrides))
+    strides = [s * k for s, k in zip(ostrides, op.attrs["step"])]
+    with loop_nest(sf.b, x.type.shape, "s") as idx:
+        sf.store(out_key, linear_index(sf.b, idx, strides, offset), sf.read(views[x], idx))
+
+
+def _scatter_add(sf, op, views, out_key):
+    from .emitter import ScalarEmitter
+    x, idx = op.operands
+    axis, size, nidx = op.attrs["axis"], op.attrs["size"], idx.type.ndim
+    out = op.results[0].type
+    _fill_zero(sf, out_key, out)
+    e = ScalarEmitter(sf.b)
+    with loop_nest(sf.b, x.type.shape, "s") as xi:
+        i = _clip_index(e, sf.read(views[idx], xi[axis:axis + nidx]), size)
+        oi = xi[:axis] + (i.v,) + xi[axis + nidx:]
+        where = linear_index(sf.b, oi, contiguous_strides(out.shape))
+        acc = sf.load(out_key, where)
+        sf.store(out_key, where, e.add(acc, sf.read(views[x], xi)))
+
+
+KERNELS = {"matmul": _matmul, "argmax": _argmax, "concat": _concat,
+           "slice_scatter": _slice_scatter, "scatter_add": _scatter_add}

@@ -1,0 +1,409 @@
+"""Gluon Parameter, Constant and ParameterDict (MXNet 1.x semantics).
+
+A Parameter's data is one NDArray for its whole life: initialization, set_data, load and the
+Trainer all write into its numpy buffer in place, so tape leaves and compiled modules holding a
+pointer to it stay valid. A non-'null' grad_req makes that NDArray an autograd variable whose
+gradient buffer is kept across grad_req changes; 'null' detaches it (_var = _value = None).
+"""
+import re
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import initializer
+from ..base import DeferredInitializationError, MXNetError
+from ..context import cpu
+from ..ndarray import NDArray, wrap
+from ..runtime import tape
+
+_GRAD_REQS = ("write", "add", "null")
+
+
+class _GradVar(tape.Variable):
+    """A Variable that notices backward writing its gradient, for Trainer's stale check.
+
+    backward reaches the buffer only through `.grad`, so the getter flags it fresh; Gluon reads
+    the buffer through `.buf`, which does not."""
+    __slots__ = ("buf", "fresh")
+
+    def __init__(self, buf, grad_req):
+        self.buf, self.grad_req, self.fresh = buf, grad_req, False
+
+    @property
+    def grad(self):
+        self.fresh = True
+        return self.buf
+
+    @grad.setter
+    def grad(self, value):
+        if value is not self.buf:
+            np.copyto(self.buf, value, casting="unsafe")
+
+
+def _known(shape):
+    return shape is not None and all(d > 0 for d in shape)
+
+
+class Parameter:
+    """A weight of a Block. Shape dims of 0 are unknown until the first forward (deferred init).
+
+        w = gluon.Parameter('w', shape=(3, 0), allow_deferred_init=True)
+        w.initialize(mx.init.Xavier())   # deferred: w.data() raises DeferredInitializationError
+    """
+
+    def __init__(self, name="weight", grad_req="write", shape=None, dtype=np.float32,
+                 lr_mult=1.0, wd_mult=1.0, init=None, allow_deferred_init=False,
+                 differentiable=True, stype="default", grad_stype="default"):
+        self.name = name
+        self._shape = None if shape is None else (
+            (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
+                max(int(d), 0) for d in shape))
+        self.dtype = np.dtype(dtype).type
+        self.lr_mult, self.wd_mult = lr_mult, wd_mult
+        self.init = init
+        self._allow_deferred_init = allow_deferred_init
+        self._differentiable = differentiable
+        self._data = None
+        self._deferred_init = ()
+        self._grad_req = None
+        self.grad_req = grad_req if differentiable else "null"
+
+    def __repr__(self):
+        return (f"Parameter {self.name} (shape={self.shape}, dtype={np.dtype(self.dtype).name}"
+                f"{'' if self._grad_req == 'write' else ', grad_req=' + self._grad_req})")
+
+    # ------------------------------------------------------------------ shape / grad_req
+    @property
+    def shape(self):
+        return self._shape
+
+    @shape.setter
+    def shape(self, new):
+        new = tuple(int(d) for d in new)
+        old = self._shape
+        if old is None or old == new:
+            self._shape = new
+            return
+        if len(old) != len(new) or any(o > 0 and o != n for o, n in zip(old, new)):
+            raise MXNetError(f"Parameter '{self.name}': expected shape {old} is incompatible "
+                             f"with the given shape {new}")
+        self._shape = tuple(n if o <= 0 else o for o, n in zip(old, new))
+
+    @property
+    def grad_req(self):
+        return self._grad_req
+
+    @grad_req.setter
+    def grad_req(self, req):
+        if req not in _GRAD_REQS:
+            raise ValueError(f"Parameter '{self.name}': grad_req must be one of {_GRAD_REQS}, "
+                             f"got {req!r}")
+        if not self._differentiable:
+            req = "null"
+        self._grad_req = req
+        if self._data is not None:
+            self._attach_grad()
+
+    def _attach_grad(self):
+        """Make the data NDArray a variable per grad_req (keeping the gradient buffer)."""
+        data = self._data
+        if self._grad_req == "null":
+            data._var, data._value = None, None
+            return
+        old = data._var
+        if isinstance(old, _GradVar) and old.buf.shape == data._data.shape \
+                and old.buf.dtype == data._data.dtype:
+            buf = old.buf
+        else:
+            buf = np.zeros_like(data._data)
+        data._var = _GradVar(buf, self._grad_req)
+        data._value = tape.leaf(data._data, data._var)
+
+    # ------------------------------------------------------------------ initialization
+    def initialize(self, init=None, ctx=None, default_init=initializer.Uniform(),
+                   force_reinit=False):
+        """Fill the data with `init`, else the parameter's own init, else `default_init`.
+
+        With unknown shape dims the fill waits for the first forward (deferred)."""
+        if self._data is not None and not force_reinit:
+            warnings.warn(f"Parameter '{self.name}' is already initialized, ignoring. Set "
+                          f"force_reinit=True to re-initialize.", stacklevel=2)
+            return
+        if init is None:
+            init = default_init if self.init is None else self.init
+        self._deferred_init = (init,)
+        if not _known(self._shape):
+            if self._allow_deferred_init and self._data is None:
+                return
+            self._deferred_init = ()
+            raise MXNetError(f"cannot initialize Parameter '{self.name}' because it has an "
+                             f"invalid shape {self._shape}; give its full shape (or let its "
+                             f"Block infer it on the first forward)")
+        self._finish_deferred_init()
+
+    def _finish_deferred_init(self):
+        """Allocate (or reuse) the buffer and fill it; called once the shape is known."""
+        (init,) = self._deferred_init
+        if not _known(self._shape):
+            raise DeferredInitializationError(
+                f"Parameter '{self.name}' still has unknown shape {self._shape} at its first "
+                f"forward; its Block could not infer it from the input")
+        self._deferred_init = ()
+        if self._data is None or self._data.shape != self._shape:
+            self._data = wrap(np.zeros(self._shape, dtype=self.dtype))
+        initializer.create(init)._init_weight(initializer.InitDesc(self.name), self._data._data)
+        self._attach_grad()
+
+    def reset_ctx(self, ctx):
+        """No-op: tracegrad runs on the CPU only."""
+
+    # ------------------------------------------------------------------ data / grad
+    def data(self, ctx=None) -> NDArray:
+        """The parameter's NDArray (the autograd variable when grad_req != 'null')."""
+        data = self._data
+        if data is None:
+            self._raise_uninitialized()
+        return data
+
+    def _raise_uninitialized(self):
+        if self._deferred_init:
+            raise DeferredInitializationError(
+                f"Parameter '{self.name}' has not been initialized yet because initialization "
+                f"was deferred (shape {self._shape}); it happens during the first forward pass. "
+                f"Pass one batch of data through the network before accessing it.")
+        raise MXNetError(f"Parameter '{self.name}' has not been initialized. Call "
+                         f"initialize() on the Block (or on collect_params()) first.")
+
+    def list_data(self):
+        return [self.data()]
+
+    def grad(self, ctx=None) -> NDArray:
+        """The gradient buffer as an NDArray (raises RuntimeError for grad_req='null')."""
+        if self._data is None:
+            self._raise_uninitialized()
+        if self._grad_req == "null":
+            raise RuntimeError(f"Cannot get gradient array for Parameter '{self.name}' "
+                               f"because grad_req='null'")
+        return wrap(self._data._var.buf)
+
+    def list_grad(self):
+        return [self.grad()]
+
+    def list_ctx(self):
+        return [cpu()]
+
+    def zero_grad(self):
+        """Set the gradient buffer to 0 in place (needed between steps with grad_req='add')."""
+        if self._data is not None and self._data._var is not None:
+            self._data._var.buf[...] = 0
+
+    def set_data(self, data):
+        """Write `data` into the parameter in place (or set shape and data if not yet alloc'd)."""
+        src = data._data if isinstance(data, NDArray) else np.asarray(data)
+        if self._data is None:
+            self.shape = src.shape
+            self._deferred_init = ()
+            self._data = wrap(np.array(src, dtype=self.dtype))
+            self._attach_grad()
+            return
+        if src.shape != self._data.shape:
+            raise MXNetError(f"Parameter '{self.name}': cannot set data of shape {src.shape} "
+                             f"into a parameter of shape {self._data.shape}")
+        np.copyto(self._data._data, src, casting="unsafe")
+
+    def cast(self, dtype):
+        """Change the dtype of data and gradient (new buffers, the same NDArray object)."""
+        self.dtype = np.dtype(dtype).type
+        if self._data is not None:
+            self._data._data = self._data._data.astype(self.dtype)
+            self._attach_grad()
+
+    def var(self):
+        raise MXNetError(f"Parameter '{self.name}': symbols do not exist in tracegrad; "
+                         f"use data() (hybridize traces NDArray code)")
+
+
+class Constant(Parameter):
+    """A parameter that never gets a gradient: Trainer never changes it."""
+
+    def __init__(self, name, value):
+        value = value._data if isinstance(value, NDArray) else np.asarray(value)
+        if value.dtype == np.float64 and not isinstance(value, np.ndarray):
+            value = value.astype(np.float32)
+        self.value = value
+        super().__init__(name, grad_req="null", shape=value.shape, dtype=value.dtype,
+                         init=initializer.Constant(value))
+
+    @Parameter.grad_req.setter
+    def grad_req(self, req):
+        if req != "null":
+            warnings.warn(f"Constant '{self.name}' only supports grad_req='null'; {req!r} is "
+                          f"ignored", stacklevel=2)
+        Parameter.grad_req.fset(self, "null")
+
+
+class ParameterDict:
+    """Parameters by full name (prefix + name), in creation order; may share a parent's."""
+
+    def __init__(self, prefix="", shared=None):
+        self._prefix, self._shared = prefix, shared
+        self._params = OrderedDict()
+
+    prefix = property(lambda self: self._prefix)
+
+    def __repr__(self):
+        body = "\n".join(f"  {p!r}" for p in self._params.values())
+        return f"{self._prefix} (\n{body}\n)" if body else f"{self._prefix} ()"
+
+    def __getitem__(self, key):
+        return self._params[key]
+
+    def __iter__(self):
+        return iter(self._params)
+
+    def __len__(self):
+        return len(self._params)
+
+    def __contains__(self, key):
+        return key in self._params
+
+    def keys(self):
+        return self._params.keys()
+
+    def values(self):
+        return self._params.values()
+
+    def items(self):
+        return self._params.items()
+
+    def _lookup(self, name):
+        if name in self._params:
+            return self._params[name]
+        if self._shared is not None and name in self._shared._params:
+            self._params[name] = self._shared._params[name]
+            return self._params[name]
+        return None
+
+    def get(self, name, **kwargs) -> Parameter:
+        """The parameter prefix+name, created with kwargs if new (shapes merge if it exists)."""
+        full = self._prefix + name
+        param = self._lookup(full)
+        if param is None:
+            param = Parameter(full, **kwargs)
+            self._params[full] = param
+            return param
+        for k, v in kwargs.items():
+            if k == "shape" and v is not None:
+                param.shape = v
+            elif k == "init" and param.init is None:
+                param.init = v
+            elif v is not None and hasattr(param, k) and k != "init" \
+                    and getattr(param, k) != v and not (k == "dtype" and
+                                                        np.dtype(v) == np.dtype(param.dtype)):
+                raise MXNetError(f"Parameter '{full}' exists with {k}={getattr(param, k)!r}, "
+                                 f"cannot get it with {k}={v!r}")
+        return param
+
+    def get_constant(self, name, value=None) -> Constant:
+        full = self._prefix + name
+        param = self._lookup(full)
+        if param is None:
+            if value is None:
+                raise MXNetError(f"no constant named '{full}'; give its value to create it")
+            param = Constant(full, value)
+            self._params[full] = param
+        elif not isinstance(param, Constant):
+            raise MXNetError(f"Parameter '{full}' exists and is not a Constant")
+        return param
+
+    def update(self, other):
+        for k, v in other.items():
+            if k in self._params and self._params[k] is not v:
+                raise MXNetError(f"cannot update ParameterDict: two different Parameters are "
+                                 f"named '{k}'")
+            self._params[k] = v
+
+    def _add(self, param):
+        self.update({param.name: param})
+
+    def initialize(self, init=initializer.Uniform(), ctx=None, verbose=False,
+                   force_reinit=False):
+        """Initialize every parameter; `init` applies to those without their own init."""
+        for p in self._params.values():
+            p.initialize(None, ctx, init, force_reinit=force_reinit)
+
+    def zero_grad(self):
+        for p in self._params.values():
+            p.zero_grad()
+
+    def reset_ctx(self, ctx):
+        """No-op: tracegrad runs on the CPU only."""
+
+    def list_ctx(self):
+        return [cpu()]
+
+    def setattr(self, name, value):
+        """Set one attribute on every parameter, e.g. setattr('grad_req', 'null')."""
+        for p in self._params.values():
+            setattr(p, name, value)
+
+    def save(self, filename, strip_prefix=""):
+        """Save the data to an .npz file keyed by name minus strip_prefix (never pickle)."""
+        arrays = {}
+        for name, p in self._params.items():
+            if not name.startswith(strip_prefix):
+                raise MXNetError(f"save: prefix '{strip_prefix}' to strip is not found in "
+                                 f"parameter name '{name}'")
+            arrays[name[len(strip_prefix):]] = p.data()._data
+        save_arrays(filename, arrays)
+
+    def load(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
+             restore_prefix="", cast_dtype=False, dtype_source="current"):
+        """Load what save() wrote; names get restore_prefix prepended."""
+        arrays = {restore_prefix + k: v for k, v in load_arrays(filename).items()}
+        load_into(dict(self._params), arrays, allow_missing, ignore_extra, filename)
+
+
+def save_arrays(filename, arrays):
+    """np.savez to exactly `filename` (np.savez alone would append .npz to a path)."""
+    with open(filename, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_arrays(filename) -> dict:
+    """name -> numpy array from an .npz file; object arrays are refused (no pickle)."""
+    with np.load(filename, allow_pickle=False) as z:
+        return {k: z[k] for k in z.keys()}
+
+
+def load_into(params, arrays, allow_missing, ignore_extra, source):
+    """Copy arrays into params by name, with errors listing missing / extra / mis-shaped ones."""
+    missing = [k for k in params if k not in arrays]
+    if missing and not allow_missing:
+        raise MXNetError(f"load from '{source}': parameters {missing} are missing from the "
+                         f"file (it has {sorted(arrays)}); pass allow_missing=True to skip them")
+    extra = [k for k in arrays if k not in params]
+    if extra and not ignore_extra:
+        raise MXNetError(f"load from '{source}': the file has parameters {extra} that the "
+                         f"model does not (it has {list(params)}); pass ignore_extra=True to "
+                         f"ignore them")
+    for k, p in params.items():
+        if k not in arrays:
+            continue
+        value = arrays[k]
+        if p._shape is not None and len(p._shape) == value.ndim and all(
+                d <= 0 or d == v for d, v in zip(p._shape, value.shape)):
+            p.shape = value.shape
+        if p._shape != value.shape:
+            raise MXNetError(f"load from '{source}': parameter '{k}' has shape {p._shape} in "
+                             f"the model but {value.shape} in the file")
+        p.set_data(value)
+
+
+def select_params(params, select):
+    """The parameters whose full name matches the regex `select` (re.match, like MXNet)."""
+    if select is None:
+        return params
+    pattern = re.compile(select)
+    return [p for p in params if pattern.match(p.name)]

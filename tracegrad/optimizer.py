@@ -1,0 +1,236 @@
+"""`mx.optimizer`: SGD, NAG, Adam, RMSProp, AdaGrad with MXNet 1.x update formulas.
+
+`update(index, weight, grad, state)` works on numpy arrays and writes the weight (and state) in
+place with ufunc out=, so a compiled module's cached pointers to the weight stay valid. Every
+update first forms g = clip(rescale_grad * grad) as MXNet's kernels do; where wd enters (before
+or after clipping) follows each MXNet kernel.
+"""
+import numpy as np
+
+from .base import MXNetError
+
+_REGISTRY = {}
+
+
+def register(klass):
+    """Register an Optimizer subclass under its lower-case class name."""
+    _REGISTRY[klass.__name__.lower()] = klass
+    return klass
+
+
+def create(name, **kwargs):
+    """An optimizer by name: create('sgd', learning_rate=0.1, momentum=0.9)."""
+    if isinstance(name, Optimizer):
+        return name
+    klass = _REGISTRY.get(str(name).lower())
+    if klass is None:
+        raise MXNetError(f"unknown optimizer {name!r}; known: {sorted(_REGISTRY)}")
+    return klass(**kwargs)
+
+
+class Optimizer:
+    """Base: learning rate (or lr_scheduler), weight decay, gradient rescaling and clipping."""
+    create_optimizer = staticmethod(create)
+
+    def __init__(self, learning_rate=0.01, wd=0.0, rescale_grad=1.0, clip_gradient=None,
+                 lr_scheduler=None, param_dict=None, multi_precision=False, begin_num_update=0,
+                 **kwargs):
+        if kwargs:
+            raise MXNetError(f"{type(self).__name__}: unknown arguments {sorted(kwargs)}")
+        self.lr, self.wd = float(learning_rate), float(wd)
+        self.rescale_grad, self.clip_gradient = float(rescale_grad), clip_gradient
+        self.lr_scheduler = lr_scheduler
+        if lr_scheduler is not None:
+            lr_scheduler.base_lr = self.lr
+        self.param_dict = param_dict or {}
+        self.num_update = begin_num_update
+        self._index_update_count = {}
+
+    @property
+    def learning_rate(self):
+        if self.lr_scheduler is not None:
+            return self.lr_scheduler(self.num_update)
+        return self.lr
+
+    def set_learning_rate(self, lr):
+        if self.lr_scheduler is not None:
+            raise UserWarning("learning rate is controlled by the lr_scheduler; change it there")
+        self.lr = float(lr)
+
+    def create_state(self, index, weight):
+        return None
+
+    def _update_count(self, index):
+        count = self._index_update_count.get(index, 0) + 1
+        self._index_update_count[index] = count
+        self.num_update = max(count, self.num_update)
+        return count
+
+    def _get_lr(self, index):
+        p = self.param_dict.get(index)
+        return self.learning_rate * (p.lr_mult if p is not None else 1.0)
+
+    def _get_wd(self, index):
+        p = self.param_dict.get(index)
+        return self.wd * (p.wd_mult if p is not None else 1.0)
+
+    def _scaled(self, grad):
+        """clip(rescale_grad * grad): a new array (the gradient buffer is left alone)."""
+        g = grad * grad.dtype.type(self.rescale_grad)
+        if self.clip_gradient is not None and self.clip_gradient >= 0:
+            np.clip(g, -self.clip_gradient, self.clip_gradient, out=g)
+        return g
+
+    def _scaled_wd(self, grad, weight, wd):
+        """clip(rescale_grad * grad + wd * weight): Adam's and RMSProp's order."""
+        g = grad * grad.dtype.type(self.rescale_grad)
+        if wd:
+            g += wd * weight
+        if self.clip_gradient is not None and self.clip_gradient >= 0:
+            np.clip(g, -self.clip_gradient, self.clip_gradient, out=g)
+        return g
+
+    def update(self, index, weight, grad, state):
+        raise NotImplementedError
+
+    update_multi_precision = update
+
+    def __repr__(self):
+        return f"{type(self).__name__}(learning_rate={self.learning_rate}, wd={self.wd})"
+
+
+@register
+class SGD(Optimizer):
+    """mom = momentum*mom - lr*(g + wd*w); w += mom  (momentum 0: w -= lr*(g + wd*w))."""
+
+    def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = float(momentum)
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight) if self.momentum else None
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        if not self.momentum and self.clip_gradient is None:
+            # the hot path: one temporary, weight written in place
+            step = grad * weight.dtype.type(-lr * self.rescale_grad)
+            if wd:
+                step -= (lr * wd) * weight
+            weight += step
+            return
+        g = self._scaled(grad)
+        if wd:
+            g += wd * weight
+        if state is None:
+            g *= -lr
+            weight += g
+        else:
+            state *= self.momentum
+            g *= lr
+            state -= g
+            weight += state
+
+
+@register
+class NAG(SGD):
+    """Nesterov: mom = momentum*mom + g + wd*w; w -= lr*(g + wd*w + momentum*mom)."""
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        g = self._scaled(grad)
+        if wd:
+            g += wd * weight
+        if state is None:
+            weight -= lr * g
+            return
+        state *= self.momentum
+        state += g
+        g += self.momentum * state
+        g *= lr
+        weight -= g
+
+
+@register
+class Adam(Optimizer):
+    """m, v moving averages of g and g^2; w -= lr_t * m / (sqrt(v) + eps), bias-corrected lr_t."""
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 lazy_update=True, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight), np.zeros_like(weight)
+
+    def update(self, index, weight, grad, state):
+        t = self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        lr *= np.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
+        g = self._scaled_wd(grad, weight, wd)
+        mean, var = state
+        mean *= self.beta1
+        mean += (1.0 - self.beta1) * g
+        var *= self.beta2
+        var += (1.0 - self.beta2) * (g * g)
+        weight -= lr * mean / (np.sqrt(var) + self.epsilon)
+
+
+@register
+class RMSProp(Optimizer):
+    """n = g1*n + (1-g1)*g^2; w -= lr*g/sqrt(n + eps). centered=True is Graves' variant."""
+
+    def __init__(self, learning_rate=0.001, gamma1=0.9, gamma2=0.9, epsilon=1e-8,
+                 centered=False, clip_weights=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.gamma1, self.gamma2, self.epsilon = gamma1, gamma2, epsilon
+        self.centered, self.clip_weights = centered, clip_weights
+
+    def create_state(self, index, weight):
+        if self.centered:
+            return tuple(np.zeros_like(weight) for _ in range(3))
+        return (np.zeros_like(weight),)
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        g = self._scaled_wd(grad, weight, wd)
+        n = state[0]
+        n *= self.gamma1
+        n += (1.0 - self.gamma1) * (g * g)
+        if not self.centered:
+            weight -= lr * g / np.sqrt(n + self.epsilon)
+        else:
+            mean, delta = state[1], state[2]
+            mean *= self.gamma1
+            mean += (1.0 - self.gamma1) * g
+            delta *= self.gamma2
+            delta -= lr * g / np.sqrt(n - mean * mean + self.epsilon)
+            weight += delta
+        if self.clip_weights:
+            np.clip(weight, -self.clip_weights, self.clip_weights, out=weight)
+
+
+@register
+class AdaGrad(Optimizer):
+    """h += g^2; w -= lr*(g / sqrt(h + eps) + wd*w)."""
+
+    def __init__(self, learning_rate=0.01, eps=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.float_stable_eps = eps
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight)
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        g = self._scaled(grad)
+        state += g * g
+        step = g / np.sqrt(state + self.float_stable_eps)
+        if wd:
+            step += wd * weight
+        step *= lr
+        weight -= step

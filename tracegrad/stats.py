@@ -1,0 +1,31 @@
+"""Counters a user can read: `tracegrad.stats()` -> traces, compiles, cache hits, disk cache
+hits, eager fallbacks and native calls; `stats(reset=True)` returns them and starts over."""
+COUNTERS = {"traces": 0, "compiles": 0, "cache_hits": 0, "disk_cache_hits": 0,
+            "eager_fallbacks": 0, "native_calls": 0}
+
+
+def bump(name, n=1):
+    COUNTERS[name] += n
+
+
+def stats(reset=False) -> dict:
+    """A snapshot of the counters (merged with the backend's own, when it has any)."""
+    snap = dict(COUNTERS)
+    backend = _backend_counters()
+    for k, v in backend.items():
+        if k in snap:
+            snap[k] += v
+    if reset:
+        for k in COUNTERS:
+            COUNTERS[k] = 0
+        for k in backend:
+            backend[k] = 0
+    return snap
+
+
+def _backend_counters() -> dict:
+    try:
+        from .codegen.cache import COUNTERS as backend
+    except ImportError:
+        return {}
+    return backend
