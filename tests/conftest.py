@@ -66,8 +66,8 @@ def all_sections() -> list:
 
 
 def pytest_generate_tests(metafunc):
-    """`case` runs a test once per section of every case file; `parsable_case` skips none but
-    includes only sections that parse (no ERROR, no unchecked parse)."""
+    """`case` runs a test once per section of every case file; `parsable_case` once per
+    section that is valid IR (no ERROR lines, no unchecked parse)."""
     if "case" in metafunc.fixturenames:
         sections = all_sections()
         metafunc.parametrize("case", sections, ids=[s.id for s in sections])
@@ -82,7 +82,7 @@ def as_paste(actual: str) -> str:
     return "\n".join([f"// CHECK:      {lines[0]}"] + [f"// CHECK-NEXT: {x}" for x in lines[1:]])
 
 
-def filecheck(actual: str, checks) -> None:
+def run_filecheck(actual: str, checks) -> None:
     """Match CHECK / CHECK-NEXT / CHECK-NOT directives against `actual`; fail with a paste."""
     lines = actual.split("\n")
     cur, last, nots = 0, -1, []
@@ -116,7 +116,7 @@ def filecheck(actual: str, checks) -> None:
     check_nots(cur, len(lines))
 
 
-def match_error(message: str, expected) -> None:
+def run_match_error(message: str, expected) -> None:
     """Each expected ERROR line appears in order in `message` (caret lines exactly)."""
     lines, cur = message.split("\n"), 0
     for want in expected:
@@ -127,6 +127,18 @@ def match_error(message: str, expected) -> None:
             pytest.fail(f"ERROR line {want!r} not found in order in the error:\n{message}",
                         pytrace=False)
         cur = at + 1
+
+
+@pytest.fixture
+def filecheck():
+    """`filecheck(actual, checks)`: match CHECK directives, failing with a paste of `actual`."""
+    return run_filecheck
+
+
+@pytest.fixture
+def match_error():
+    """`match_error(message, expected)`: match ERROR lines against an exception's text."""
+    return run_match_error
 
 
 @pytest.fixture

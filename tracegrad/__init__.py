@@ -6,7 +6,9 @@
 from . import autograd, base, context, ir, nd, random
 from .base import MXNetError
 from .context import Context, cpu, cpu_pinned, gpu, num_gpus
+from .jit import jit
 from .make_ir import make_ir
+from .stats import stats
 from .ndarray import NDArray
 
 __version__ = "0.1.0"

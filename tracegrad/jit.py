@@ -258,13 +258,13 @@ class JitFunction:
             if isinstance(a, NDArray):
                 d = a._data
                 parts.append((d.dtype, d.shape))
-                needs.append(recording and a._value is not None)
+                needs.append(recording and _wants_grad(a._value))
             else:
                 parts.append(("static", a))
         for p in params:
             d = p._data
             parts.append((d.dtype, d.shape))
-            needs.append(recording and p._value is not None)
+            needs.append(recording and _wants_grad(p._value))
         return (tuple(parts), tuple(needs), STATE.training), needs
 
     def __call__(self, *args):
@@ -356,6 +356,12 @@ class JitFunction:
         if self.last is None or not hasattr(self.last, "native"):
             raise ValueError("nothing compiled yet: call the function first")
         return self.last.native.llvm_ir
+
+
+def _wants_grad(v):
+    """A tape value gradients should reach: a recorded result, or a variable not 'null'."""
+    return v is not None and (v.producer is not None or (
+        v.var is not None and v.var.grad_req != "null"))
 
 
 def _needs_grad(kind, ref, needs, args):

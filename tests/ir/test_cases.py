@@ -4,7 +4,6 @@ Also holds the pass contract checked on every section: no pass mutates its input
 run on its own output returns that very object (it reached its fixed point in one run).
 """
 import pytest
-from conftest import filecheck, match_error
 
 from tracegrad.ir import parse, print_function, verify
 from tracegrad.ir.parser import parse_module
@@ -22,7 +21,7 @@ def run_section(case) -> str:
     return "\n".join(outs)
 
 
-def test_case(case):
+def test_case(case, filecheck, match_error):
     if not case.errors:
         out = run_section(case)
         assert case.checks, f"{case.id}: no CHECK lines"
@@ -41,13 +40,11 @@ def test_case(case):
 
 @pytest.mark.parametrize("name", CLEANUPS)
 def test_pass_is_pure_and_idempotent(parsable_case, name):
-    fn = parse(parsable_case.text) if parsable_case.text.count("func @") == 1 else None
-    if fn is None:
-        return
-    before = print_function(fn)
-    once = PASSES[name](fn)
-    assert print_function(fn) == before, f"{name} mutated its input"
-    assert PASSES[name](once) is once, f"{name} is not at a fixed point after one run"
+    for fn in parse_module(parsable_case.text):
+        before = print_function(fn)
+        once = PASSES[name](fn)
+        assert print_function(fn) == before, f"{name} mutated its input"
+        assert PASSES[name](once) is once, f"{name} is not at a fixed point after one run"
 
 
 def test_parse_pipeline_arguments():
@@ -66,7 +63,7 @@ def test_unknown_pass_names_the_known_ones():
         run_pipeline(fn, "fuze")
 
 
-def test_filecheck_catches_mismatches():
+def test_filecheck_catches_mismatches(filecheck):
     out = "func @f() -> () {\n  %0 = exp %x : f32[]\n  %1 = neg %0 : f32[]\n  return\n}"
     filecheck(out, [("CHECK", "exp", 1), ("CHECK-NEXT", "neg", 2), ("CHECK-NOT", "log", 3)])
     bad = [[("CHECK", "log", 1)],
@@ -79,7 +76,7 @@ def test_filecheck_catches_mismatches():
         assert "// CHECK-NEXT:   %1 = neg %0 : f32[]" in str(info.value)
 
 
-def test_match_error_pins_the_caret():
+def test_match_error_pins_the_caret(match_error):
     message = "3:8: boom\n  %0 = bad %x\n       ^~~"
     match_error(message, ["3:8: boom", "  %0 = bad %x", "       ^~~"])
     for wrong in (["boom", "3:8"], ["        ^~~"], ["nope"]):

@@ -58,7 +58,7 @@ class Plan:
         self.fn, self.steps, self.views, self.key_of = fn, [], {}, {}
         self.out_slots = []          # Slot per output (None for literal outputs)
         self.offsets, self.arena_bytes = {}, 0
-        self.pending_copies = {}     # Value -> (Slot, View) materialised on first read
+        self.pending_copies = {}     # Slot -> (Value, source View), copied before first read
 
 
 def make_plan(fn) -> Plan:
@@ -121,8 +121,8 @@ def _plan_views(plan, fn):
 
 def _materialise(plan, v) -> View:
     """Give view value `v` contiguous storage (a copy step, scheduled before its first reader)."""
-    slot = Slot(v.type, f"copy{len(plan.pending_copies)}")
-    plan.pending_copies[v] = (slot, plan.views[v])
+    slot = Slot(v.type, "copy")
+    plan.pending_copies[slot] = (v, plan.views[v])
     plan.views[v] = View.of(v)
     plan.views[v].base = slot
     return plan.views[v]
@@ -135,16 +135,16 @@ def _group_step(plan, g, stored):
 
 
 def _schedule(plan, step):
-    """Append `step`, preceded by any pending copy it reads."""
-    for v in [o for op in step.ops for o in op.operands if isinstance(o, Value)]:
-        if v in plan.pending_copies and plan.pending_copies[v][0] is not None:
-            slot, source = plan.pending_copies[v]
-            plan.pending_copies[v] = (None, source)
+    """Append `step`, preceded by the copies (materialised views) it reads."""
+    values = [o for op in step.ops for o in op.operands] + [v for v, _ in step.writes]
+    for v in values:
+        base = plan.views[v].base if isinstance(v, Value) and v in plan.views else None
+        if base in plan.pending_copies:
+            src_value, source = plan.pending_copies.pop(base)
             copy_views = dict(plan.views)
-            copy_views[v] = source
-            copy = Step("fused", v.type.shape, [], [(v, slot)])
-            copy.ops = []
-            plan.steps.append((copy, copy_views))
+            copy_views[src_value] = source
+            plan.steps.append((Step("fused", src_value.type.shape, [], [(src_value, base)]),
+                               copy_views))
     plan.steps.append((step, plan.views))
 
 
@@ -212,14 +212,10 @@ def emit_module(plan) -> str:
             KERNELS[op.name](sf, op, views, key)
             calls.append((sf.finish(), sf.buffers))
         else:
-            fn = fused.emit_fused(module, f"step{t}_fused", step, views)
-            calls.append((fn, [k for k, _ in zip(fused_buffers(step, views), fn.args)]))
+            sf = fused.emit_fused(module, f"step{t}_fused", step, views)
+            calls.append((sf.fn, sf.buffers))
     _emit_entry(module, plan, calls)
     return str(module)
-
-
-def fused_buffers(step, views):
-    return list(dict.fromkeys([k for _, k in step.writes] + fused.step_reads(step, views)))
 
 
 def _emit_entry(module, plan, calls):

@@ -86,7 +86,8 @@ def _eval_member(ctx: FusedContext, op):
 
 
 def emit_fused(module, name, step, views):
-    """Emit `step` (members, writes: [(value, buffer key)]) as function `name`."""
+    """Emit `step` (members, writes: [(value, buffer key)]) as function `name`; returns the
+    StepFunction (its `buffers` are the storage keys to pass, in order)."""
     buffers = [key for _, key in step.writes] + step_reads(step, views)
     sf = StepFunction(module, name, buffers)
     reduce_op = step.ops[-1] if step.ops and step.ops[-1].name in ("sum", "max", "min") else None
@@ -102,7 +103,8 @@ def emit_fused(module, name, step, views):
                 sf.store(key, ctx.linear(), ctx.value(v))
         if reduce_op is not None:
             _accumulate(ctx, reduce_op, step.key_of[reduce_op.results[0]])
-    return sf.finish()
+    sf.finish()
+    return sf
 
 
 def _fill_identity(sf, op, key):

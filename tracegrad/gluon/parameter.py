@@ -228,9 +228,10 @@ class Constant(Parameter):
     """A parameter that never gets a gradient: Trainer never changes it."""
 
     def __init__(self, name, value):
-        value = value._data if isinstance(value, NDArray) else np.asarray(value)
-        if value.dtype == np.float64 and not isinstance(value, np.ndarray):
-            value = value.astype(np.float32)
+        if isinstance(value, NDArray):
+            value = value._data
+        elif not isinstance(value, np.ndarray):
+            value = np.asarray(value, dtype=np.float32)  # lists are float32, like nd.array
         self.value = value
         super().__init__(name, grad_req="null", shape=value.shape, dtype=value.dtype,
                          init=initializer.Constant(value))

@@ -85,4 +85,4 @@ def run_pipeline(fn, spec: str, verify=None):
     return fn
 
 
-from . import cse, dce, fold, simplify, vjp  # noqa: E402,F401
+from . import cse, dce, fold, fuse, simplify, vjp  # noqa: E402,F401

@@ -60,16 +60,24 @@ def passthrough(op, x):
 
 # ---------------------------------------------------------------- identities
 
+def drop_unit(op, is_unit, sides=(1, 0)):
+    """The other operand when operand i (for i in `sides`) is a unit and it can stand for op."""
+    for i in sides:
+        if is_unit(op.operands[i]):
+            kept = passthrough(op, op.operands[1 - i])
+            if kept is not None:
+                return kept
+    return None
+
+
 # mul(x, 1) -> x, mul(1, x) -> x
-rule("mul")(lambda op, b: passthrough(op, op.operands[0]) if is_one(op.operands[1]) else
-           passthrough(op, op.operands[1]) if is_one(op.operands[0]) else None)
+rule("mul")(lambda op, b: drop_unit(op, is_one))
 # div(x, 1) -> x
-rule("div")(lambda op, b: passthrough(op, op.operands[0]) if is_one(op.operands[1]) else None)
+rule("div")(lambda op, b: drop_unit(op, is_one, sides=(1,)))
 # add(x, -0.0) -> x, add(-0.0, x) -> x (exact: -0.0 is the IEEE additive identity; 0 for ints)
-rule("add")(lambda op, b: passthrough(op, op.operands[0]) if is_zero(op.operands[1], -1) else
-           passthrough(op, op.operands[1]) if is_zero(op.operands[0], -1) else None)
+rule("add")(lambda op, b: drop_unit(op, lambda v: is_zero(v, -1)))
 # sub(x, +0.0) -> x (exact, also for x = -0.0)
-rule("sub")(lambda op, b: passthrough(op, op.operands[0]) if is_zero(op.operands[1], 1) else None)
+rule("sub")(lambda op, b: drop_unit(op, lambda v: is_zero(v, +1), sides=(1,)))
 
 
 @rule("neg")
@@ -151,7 +159,7 @@ def scalar_operand(op, b):
             continue
         try:
             t = op.opdef.infer(*[v.type for v in operands], **op.attrs)
-        except TypeError:
+        except (TypeError, ValueError):
             continue
         if t == op.results[0].type:
             return b.emit(op.opdef.name, *operands, **op.attrs)

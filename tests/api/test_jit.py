@@ -1,0 +1,158 @@
+"""tracegrad.jit: compiled results and gradients equal eager and finite differences; caching,
+retracing, guards, control-flow fallback, counters and inspection."""
+import warnings
+
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, nd
+from tracegrad.jit import jit
+
+RS = np.random.RandomState(0)
+
+
+def mlp(x, w1, b1, w2, b2):
+    h = nd.relu(nd.dot(x, w1, transpose_b=True) + b1)
+    return nd.log_softmax(nd.dot(h, w2, transpose_b=True) + b2)
+
+
+def _params(dtype=np.float32):
+    shapes = [(16, 8), (16,), (5, 16), (5,)]
+    return [nd.array(RS.randn(*s).astype(dtype) * 0.3) for s in shapes]
+
+
+def _grads(fn, x, params, label):
+    for p in params:
+        p.attach_grad()
+    with autograd.record():
+        out = fn(x, *params)
+        loss = -nd.sum(nd.pick(out, label))
+    loss.backward()
+    return out.asnumpy(), [p.grad.asnumpy().copy() for p in params]
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 1e-5), (np.float64, 1e-10)])
+def test_compiled_mlp_matches_eager_outputs_and_gradients(dtype, rtol):
+    params = _params(dtype)
+    x = nd.array(RS.randn(7, 8).astype(dtype))
+    label = nd.array([0, 1, 2, 3, 4, 0, 1])
+    out_e, g_e = _grads(mlp, x, params, label)
+    out_c, g_c = _grads(jit(mlp), x, params, label)
+    np.testing.assert_allclose(out_c, out_e, rtol=rtol, atol=rtol)
+    for a, b in zip(g_c, g_e):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+
+
+def test_compiled_gradient_matches_finite_differences():
+    f = jit(lambda x, w: nd.sum(nd.tanh(nd.dot(x, w)) * nd.sigmoid(x[:, :2])))
+    x = nd.array(RS.randn(3, 4))
+    w = nd.array(RS.randn(4, 2))
+    w.attach_grad()
+    with autograd.record():
+        y = f(x, w)
+    y.backward()
+    base = w.asnumpy()
+    fd = np.zeros_like(base)
+    eps = 1e-6
+    for idx in np.ndindex(base.shape):
+        for sign in (1, -1):
+            pert = base.copy()
+            pert[idx] += sign * eps
+            fd[idx] += sign * f(x, nd.array(pert)).asscalar() / (2 * eps)
+    np.testing.assert_allclose(w.grad.asnumpy(), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_jit_composes_with_autograd_grad_and_higher_order():
+    h = jit(lambda t: nd.sin(t) * t)
+    a = nd.array([0.5, 2.0], dtype="float64")
+    a.attach_grad()
+    with autograd.record():
+        y = h(a)
+        (d1,) = autograd.grad(y, [a], create_graph=True)
+        (d2,) = autograd.grad(d1, [a], create_graph=True)
+    d2.backward()
+    x = a.asnumpy()
+    np.testing.assert_allclose(d1.asnumpy(), np.cos(x) * x + np.sin(x), rtol=1e-12)
+    np.testing.assert_allclose(d2.asnumpy(), -np.sin(x) * x + 2 * np.cos(x), rtol=1e-12)
+    np.testing.assert_allclose(a.grad.asnumpy(), -np.cos(x) * x - 3 * np.sin(x), rtol=1e-12)
+
+
+def test_head_gradients_and_input_gradients_flow_through_compiled_code():
+    f = jit(lambda x: nd.exp(x) * 2)
+    x = nd.array([0.0, 1.0])
+    x.attach_grad()
+    with autograd.record():
+        z = x * 3          # an eager op before the compiled one
+        y = f(z)
+    y.backward(nd.array([1.0, 0.5]))
+    np.testing.assert_allclose(x.grad.asnumpy(), 6 * np.exp([0.0, 3.0]) * [1, 0.5], rtol=1e-6)
+
+
+def test_new_shape_dtype_and_noncontiguous_inputs_retrace_and_match_eager():
+    fn = lambda x: nd.sum(x * x, axis=1)  # noqa: E731
+    f = jit(fn)
+    mx.stats(reset=True)
+    for arr in (RS.randn(3, 4).astype(np.float32), RS.randn(5, 4).astype(np.float32),
+                RS.randn(3, 4), RS.randn(4, 6).astype(np.float32).T[:, ::2]):
+        np.testing.assert_allclose(f(nd.array(arr)).asnumpy(), fn(nd.array(arr)).asnumpy(),
+                                   rtol=1e-6)
+    assert mx.stats()["traces"] == 4
+    f(nd.array(RS.randn(3, 4).astype(np.float32)))
+    assert mx.stats()["cache_hits"] == 1
+
+
+def test_data_dependent_control_flow_runs_eagerly_with_a_warning():
+    def f(x):
+        if x.sum() > 0:
+            return x * 2
+        return x * 3
+    jf = jit(f)
+    mx.stats(reset=True)
+    with pytest.warns(UserWarning, match="test_jit.py"):
+        out = jf(nd.array([1.0, 2.0]))
+    np.testing.assert_array_equal(out.asnumpy(), [2, 4])
+    np.testing.assert_array_equal(jf(nd.array([-1.0, -2.0])).asnumpy(), [-3, -6])
+    assert mx.stats()["eager_fallbacks"] == 2
+
+
+def test_custom_function_inside_jit_falls_back_and_is_correct():
+    class Double(autograd.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, dy):
+            return dy * 2
+    f = jit(lambda x: nd.exp(Double()(x)))
+    x = nd.array([0.5])
+    x.attach_grad()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with autograd.record():
+            y = f(x)
+        y.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), 2 * np.exp([1.0]), rtol=1e-6)
+
+
+def test_grad_req_null_prunes_the_adjoint():
+    x = nd.array(RS.randn(4, 3).astype(np.float32))
+    w1, w2 = nd.array(RS.randn(3, 3).astype(np.float32)), nd.array(RS.randn(3, 2).astype(
+        np.float32))
+    w1.attach_grad(grad_req="null")
+    w2.attach_grad()
+    f = jit(lambda x, a, b: nd.sum(nd.dot(nd.tanh(nd.dot(x, a)), b)))
+    with autograd.record():
+        y = f(x, w1, w2)
+    y.backward()
+    adj = f.ir("adjoint")
+    assert len(adj.outputs) == 1 and str(adj.outputs[0].type) == "f32[3,2]"
+    assert "tanh" not in str(adj) and str(adj).count("matmul") == 1
+
+
+def test_ir_stages_are_inspectable():
+    f = jit(lambda x: nd.relu(x) * 2)
+    with pytest.raises(ValueError, match="call the function first"):
+        f.ir("traced")
+    f(nd.ones((2, 2)))
+    assert "relu" in str(f.ir("traced"))
+    assert str(f.ir("optimized")).startswith("func @")

@@ -1,0 +1,73 @@
+"""Compile an `ir.Function` to native code: `compile_function(fn) -> CompiledModule`.
+
+Pipeline (one named stage each): fusion groups (ir/passes/fuse) -> plan (views, schedule,
+arena: entry.make_plan) -> LLVM IR (entry.emit_module) -> O3 + object code (target) ->
+MCJIT load. Objects are cached in memory and on disk by a hash of the printed IR (cache.py),
+so a second process skips LLVM entirely. Calling compiled code is runtime.native's job:
+
+    from tracegrad.runtime.native import NativeFunction
+    f = NativeFunction(fn)          # or NativeFunction(compile_function(fn))
+    outs = f(*arrays)               # one ctypes call into tg_entry
+
+Knows nothing of NDArray or Gluon; imports ir only.
+"""
+from ..ir.printer import print_function
+from . import cache, entry
+from .cache import COUNTERS
+from .target import JitObject, compile_object
+
+__all__ = ["compile_function", "CompiledModule", "COUNTERS"]
+
+
+class CompiledModule:
+    """A loaded native graph: `entry_address` of tg_entry, `arena_bytes` of scratch it needs,
+    `input_types` / `output_specs` for guards and allocation. `llvm_ir` is the unoptimised
+    module text (regenerated on demand after a disk-cache hit); `optimized_ir` and
+    `assembly()` exist for inspection."""
+
+    def __init__(self, fn, plan, jit: JitObject, key: str, llvm_ir=None, optimized_ir=None):
+        self.fn, self.plan, self.jit, self.key = fn, plan, jit, key
+        self._llvm_ir, self.optimized_ir = llvm_ir, optimized_ir
+        self.entry_address = jit.address(entry.ENTRY)
+        self.arena_bytes = plan.arena_bytes
+        self.input_types = [p.type for p in fn.params]
+        self.input_names = [p.name_hint or f"arg{i}" for i, p in enumerate(fn.params)]
+        self.output_specs = entry.output_specs(plan)
+
+    @property
+    def llvm_ir(self) -> str:
+        if self._llvm_ir is None:
+            self._llvm_ir = entry.emit_module(self.plan)
+        return self._llvm_ir
+
+    def assembly(self) -> str:
+        from .target import optimize, parse, target_machine
+        return target_machine().emit_assembly(optimize(parse(self.llvm_ir)))
+
+    def __repr__(self):
+        return (f"<CompiledModule @{self.fn.name}: {len(self.plan.steps)} steps, "
+                f"arena {self.arena_bytes} B>")
+
+
+def compile_function(fn, use_cache=True) -> CompiledModule:
+    """Compile `fn` (memory cache, then disk cache, then LLVM)."""
+    text = print_function(fn)
+    key = cache.cache_key(text)
+    if use_cache and key in cache.MEMORY:
+        COUNTERS["memory_cache_hits"] += 1
+        return cache.MEMORY[key]
+    plan = entry.make_plan(fn)
+    obj = cache.load(key) if use_cache else None
+    llvm_ir = optimized = None
+    if obj is not None:
+        COUNTERS["disk_cache_hits"] += 1
+    else:
+        llvm_ir = entry.emit_module(plan)
+        optimized, obj = compile_object(llvm_ir)
+        COUNTERS["compiles"] += 1
+        if use_cache:
+            cache.store(key, obj)
+    module = CompiledModule(fn, plan, JitObject(obj, optimized), key, llvm_ir, optimized)
+    if use_cache:
+        cache.MEMORY[key] = module
+    return module
