@@ -10,10 +10,13 @@ from .jit import jit
 from .make_ir import make_ir
 from .stats import stats
 from .ndarray import NDArray
+from . import gluon, initializer, metric, optimizer  # noqa: E402  (Gluon sits on nd/autograd)
+
+init = initializer
 
 __version__ = "0.1.0"
 ndarray = nd
 
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
-           "__version__"]
+           "__version__", "gluon", "init", "initializer", "metric", "optimizer"]

@@ -10,11 +10,12 @@ call for the whole block, and grad_req / head gradients are handled by the tape 
 Data-dependent Python control flow met while tracing runs that call eagerly, with a warning.
 """
 import functools
+import threading
 import warnings
 
 import numpy as np
 
-from .base import user_location
+from .base import DeferredInitializationError, user_location
 from .ir.autodiff import copy_ops, vjp
 from .ir.function import Builder, Function
 from .ir.ops import NONDIFF, OpDef
@@ -31,6 +32,13 @@ from .stats import bump
 PIPELINE = "fold,simplify,cse,dce"
 MAX_VARIANTS = 32
 _ENTRIES: dict = {}  # id -> TrainingEntry, so tape ops can name their compiled code
+
+
+class _Tracing(threading.local):
+    depth = 0
+
+
+_TRACING = _Tracing()
 
 
 class GraphBreak(Exception):
@@ -61,7 +69,7 @@ class Interpreted:
     def __init__(self, fn):
         self.program = Program(fn)
 
-    def __call__(self, arrays):
+    def __call__(self, *arrays):
         bump("eager_fallbacks")
         return self.program(arrays)
 
@@ -120,8 +128,7 @@ class InferenceEntry(Entry):
         self.native = _compile(self.optimized)
 
     def __call__(self, args, params):
-        bump("native_calls")
-        return self.finish(self.native(self.arrays(args, params)))
+        return self.finish(self.native(*self.arrays(args, params)))
 
 
 class TrainingEntry(Entry):
@@ -155,8 +162,7 @@ class TrainingEntry(Entry):
 
     def __call__(self, args, params):
         arrays = self.arrays(args, params)
-        bump("native_calls")
-        outs = self.native(arrays)
+        outs = self.native(*arrays)
         operands = [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
         values = tape.record_multi(CompiledCall, operands,
                                    {"entry": self.id, "out_types": self.out_types}, outs)
@@ -175,8 +181,7 @@ class CompiledCall(OpDef):
         return tuple(parse_type(t) for t in out_types)
 
     def impl(*xs, entry, out_types):
-        bump("native_calls")
-        return tuple(_ENTRIES[entry].native(list(xs)))
+        return tuple(_ENTRIES[entry].native(*xs))
 
     def vjp(b, g, out, *xs, entry, out_types):
         e = _ENTRIES[entry]
@@ -203,8 +208,7 @@ class CompiledAdjoint(OpDef):
         return ts if len(ts) != 1 else ts[0]
 
     def impl(*xs, entry, grad_types):
-        bump("native_calls")
-        outs = _ENTRIES[entry].native_adjoint(list(xs))
+        outs = _ENTRIES[entry].native_adjoint(*xs)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def vjp(b, g, out, *xs, entry, grad_types):
@@ -268,7 +272,12 @@ class JitFunction:
         return (tuple(parts), tuple(needs), STATE.training), needs
 
     def __call__(self, *args):
-        params = self.params()
+        if _TRACING.depth:  # inside an enclosing trace: inline, the outer graph compiles it
+            return self.fn(*args)
+        try:
+            params = self.params()
+        except DeferredInitializationError:
+            return self.fn(*args)  # first call infers parameter shapes eagerly
         try:
             key, needs = self._signature(args, params)
             entry = self.cache.get(key)
@@ -321,11 +330,13 @@ class JitFunction:
             raise GraphBreak(why, user_location())
         old = dict(HOOKS)
         HOOKS.update(random_key=key_hook, concretize=concretize_hook)
+        _TRACING.depth += 1
         try:
             tr = trace(self.fn, args, name=self.name)
         except GraphBreak as e:
             return None, None, e.args
         finally:
+            _TRACING.depth -= 1
             HOOKS.clear()
             HOOKS.update(old)
             for p, v in zip(params, saved):

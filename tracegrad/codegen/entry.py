@@ -61,7 +61,24 @@ class Plan:
         self.pending_copies = {}     # Slot -> (Value, source View), copied before first read
 
 
+def check_lowerable(fn):
+    """Raise NotImplementedError naming the first op codegen cannot lower."""
+    from ..ir.ops import ELEMENTWISE
+    from .kernels import LEAVES
+    for op in fn.ops:
+        name = op.name
+        if ELEMENTWISE in op.opdef.traits and getattr(op.opdef, "scalar", None) is None:
+            raise NotImplementedError(f"codegen: elementwise op '{name}' has no scalar rule")
+        known = (ELEMENTWISE in op.opdef.traits or name in KERNELS or name in LEAVES
+                 or name in VIEW_OPS or name in ("sum", "max", "min"))
+        if not known:
+            raise NotImplementedError(
+                f"codegen: op '{name}' has no native lowering (it calls back into Python); "
+                f"run @{fn.name} eagerly or split it at this op")
+
+
 def make_plan(fn) -> Plan:
+    check_lowerable(fn)
     plan = Plan(fn)
     groups = fusion_groups(fn)
     stored = _stored_values(fn, groups)

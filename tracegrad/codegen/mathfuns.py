@@ -162,7 +162,7 @@ class MathLib:
                        self.c(F64, 2.0 ** 30))
         q = b.add(b.fptosi(nc, I64), self.c(I64, shift))
         r2 = b.fmul(r, r)
-        sin_c = [(-1) ** k / math.factorial(2 * k + 3) for k in range(8)]
+        sin_c = [(-1) ** (k + 1) / math.factorial(2 * k + 3) for k in range(8)]
         cos_c = [(-1) ** (k + 1) / math.factorial(2 * k + 2) for k in range(8)]
         sinp = b.fadd(r, b.fmul(b.fmul(r, r2), self.poly(r2, sin_c)))
         cosp = b.fadd(self.c(F64, 1.0), b.fmul(r2, self.poly(r2, cos_c)))

@@ -85,7 +85,6 @@ class StepFunction:
         self.fn.attributes.add("noinline")
         for arg in self.fn.args:
             arg.add_attribute("noalias")
-            arg.add_attribute("nocapture")
         self.ptr = dict(zip(self.buffers, self.fn.args))
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
 

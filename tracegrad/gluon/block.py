@@ -1,0 +1,294 @@
+"""Block and HybridBlock: children, name prefixes, parameters, save/load, hybridize, export.
+
+Children and Parameters register themselves by attribute assignment, in order. A HybridBlock
+runs its 1.x `hybrid_forward(F, x, **params)` with F = tracegrad.nd (or a 2.x `forward(x)`);
+both are plain NDArray code, so they record for autograd and trace into IR. A hybridized top
+block hands its call to tracegrad.jit.hybrid_call. SymbolBlock (export / imports) lives in
+symbol_block.py.
+"""
+import contextlib
+import re
+import threading
+from collections import OrderedDict
+
+from .. import initializer, nd
+from ..base import MXNetError
+from .parameter import Parameter, ParameterDict, load_arrays, load_into, save_arrays
+
+
+class _Scope(threading.local):
+    """The Block whose name_scope() is open, and whether a hybrid call is running."""
+    block = None
+    in_hybrid_call = False
+
+
+_SCOPE = _Scope()
+_GLOBAL_COUNTERS: dict = {}
+
+
+def _next_name(counters, hint):
+    count = counters.get(hint, 0)
+    counters[hint] = count + 1
+    return f"{hint}{count}_"
+
+
+def _create_prefix(prefix, params, hint):
+    """MXNet naming: dense0_ globally, parent_dense0_ inside a parent's name_scope()."""
+    parent = _SCOPE.block
+    if parent is None:
+        if prefix is None:
+            prefix = _next_name(_GLOBAL_COUNTERS, hint)
+    else:
+        if prefix is None:
+            prefix = _next_name(parent._scope_counters, hint)
+        prefix = parent.prefix + prefix
+    shared = None if params is None else (params if isinstance(params, ParameterDict)
+                                          else None)
+    return prefix, ParameterDict(shared.prefix if shared else prefix, shared)
+
+
+class Block:
+    """Base of all layers and models: override forward(self, x, ...)."""
+
+    def __init__(self, prefix=None, params=None):
+        object.__setattr__(self, "_children", OrderedDict())
+        object.__setattr__(self, "_reg_params", OrderedDict())
+        self._prefix, self._params = _create_prefix(prefix, params, self._alias())
+        self._name = self._prefix[:-1] if self._prefix.endswith("_") else self._prefix
+        self._scope_counters = {}
+
+    def _alias(self):
+        return type(self).__name__.lower()
+
+    @property
+    def prefix(self):
+        return self._prefix
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def params(self):
+        """This block's own ParameterDict (not its children's: see collect_params)."""
+        return self._params
+
+    def name_scope(self):
+        """Children created inside get this block's prefix (`model_dense0_`)."""
+        return _name_scope(self)
+
+    def __setattr__(self, name, value):
+        if isinstance(value, (Block, Parameter)) and "_children" not in self.__dict__:
+            raise MXNetError(f"{type(self).__name__}: call super().__init__() before assigning "
+                             f"child blocks or parameters")
+        if isinstance(value, Block):
+            self.register_child(value, name)
+        elif isinstance(value, Parameter):
+            if value.name in self._params and self._params[value.name] is not value:
+                raise MXNetError(f"{self.name}: a different Parameter named '{value.name}' is "
+                                 f"already registered")
+            if not value.name.startswith(self._prefix) and value._data is None:
+                value.name = self._prefix + value.name  # 2.x style attribute parameters
+            self._reg_params[name] = value
+            self._params._add(value)
+        object.__setattr__(self, name, value)
+
+    def register_child(self, block, name=None):
+        """Add a child block (attribute assignment does this); name defaults to its index."""
+        self._children[name if name is not None else str(len(self._children))] = block
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}("]
+        for key, child in self._children.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({key}): {body}")
+        return "\n".join(lines) + "\n)" if self._children else f"{type(self).__name__}()"
+
+    # ------------------------------------------------------------------ parameters
+    def collect_params(self, select=None) -> ParameterDict:
+        """This block's and its descendants' parameters; `select` is a regex on full names
+        ('.*weight|.*bias')."""
+        ret = ParameterDict(self._params.prefix)
+        pattern = re.compile(select) if select else None
+        for p in self._all_params():
+            if pattern is None or pattern.match(p.name):
+                ret._add(p)
+        return ret
+
+    def _all_params(self):
+        seen = set()
+        stack = [self]
+        out = []
+        while stack:
+            block = stack.pop(0)
+            for p in block._params.values():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    out.append(p)
+            stack[:0] = list(block._children.values())
+        return out
+
+    def _collect_params_with_prefix(self, prefix=""):
+        """Structural names ('0.weight', 'encoder.bias'): the keys of save_parameters."""
+        ret = {prefix + key: p for key, p in self._reg_params.items()}
+        for p in self._params.values():  # 1.x params.get() parameters never assigned
+            if all(q is not p for q in self._reg_params.values()):
+                ret[prefix + p.name[len(self._prefix):]] = p
+        for name, child in self._children.items():
+            ret.update(child._collect_params_with_prefix(prefix + name + "."))
+        return ret
+
+    def initialize(self, init=initializer.Uniform(), ctx=None, verbose=False,
+                   force_reinit=False):
+        """Initialize all parameters (deferred for those whose shape the first input gives)."""
+        self.collect_params().initialize(init, ctx, verbose, force_reinit)
+
+    def zero_grad(self):
+        self.collect_params().zero_grad()
+
+    def cast(self, dtype):
+        """Cast every parameter to dtype (e.g. 'float64' for finite-difference checks)."""
+        for p in self._all_params():
+            p.cast(dtype)
+
+    def apply(self, fn):
+        for child in self._children.values():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def save_parameters(self, filename, deduplicate=False):
+        """Save parameters under structural names to an .npz file (never pickle)."""
+        params = self._collect_params_with_prefix()
+        if deduplicate:
+            seen, unique = set(), {}
+            for k, p in params.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    unique[k] = p
+            params = unique
+        save_arrays(filename, {k: p.data()._data for k, p in params.items()})
+
+    def load_parameters(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
+                        cast_dtype=False, dtype_source="current"):
+        """Load save_parameters' file; errors name missing, extra and mis-shaped parameters."""
+        arrays = load_arrays(filename)
+        params = self._collect_params_with_prefix()
+        if arrays and not any("." in k for k in arrays) and all(
+                k.startswith(self._prefix) for k in arrays) and set(arrays) != set(params):
+            # a file from collect_params().save(): full prefixed names
+            params = dict(self.collect_params().items())
+        load_into(params, arrays, allow_missing, ignore_extra, filename)
+
+    save_params = save_parameters
+    load_params = load_parameters
+
+    # ------------------------------------------------------------------ calling
+    def hybridize(self, active=True, **kwargs):
+        """Hybridize every HybridBlock below (a plain Block itself stays eager)."""
+        for child in self._children.values():
+            child.hybridize(active, **kwargs)
+
+    def __call__(self, *args):
+        try:
+            return self.forward(*args)
+        except MXNetError as e:
+            raise _named_error(self, e) from None
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+
+@contextlib.contextmanager
+def _name_scope(block):
+    prev, _SCOPE.block = _SCOPE.block, block
+    try:
+        yield
+    finally:
+        _SCOPE.block = prev
+
+
+def _named_error(block, e):
+    """Prefix an error with the innermost block that raised it (once)."""
+    if getattr(e, "_block_named", False):
+        return e
+    new = type(e)(f"{block.name} ({type(block).__name__}): {e}")
+    new._block_named = True
+    return new
+
+
+class HybridBlock(Block):
+    """A block whose forward is pure NDArray code, so hybridize() can trace and compile it.
+
+    1.x style: override hybrid_forward(self, F, x, *args, **params), where params are this
+    block's own parameters by attribute name. 2.x style: override forward(self, x, *args).
+    Layers whose parameter shapes depend on the input define infer_shape(self, x, *args).
+    """
+
+    def __init__(self, prefix=None, params=None):
+        super().__init__(prefix, params)
+        self._active = False
+        self._flags = {}
+        self._cached_args = None
+
+    def hybridize(self, active=True, static_alloc=False, static_shape=False, **flags):
+        self._active = bool(active)
+        self._flags = dict(static_alloc=static_alloc, static_shape=static_shape, **flags)
+        super().hybridize(active, static_alloc=static_alloc, static_shape=static_shape, **flags)
+
+    def infer_shape(self, *args):
+        """Set unknown parameter shapes from the inputs (layers with deferred shapes override)."""
+        pending = [p.name for p in self._reg_params.values() if p._data is None]
+        raise MXNetError(f"cannot infer the shapes of {pending} from inputs of shapes "
+                         f"{[getattr(a, 'shape', None) for a in args]}; give their full shapes "
+                         f"or define {type(self).__name__}.infer_shape(self, x, ...)")
+
+    def _deferred_infer(self, args):
+        params = [p for p in self._reg_params.values() if p._data is None and p._deferred_init]
+        if params:
+            self.infer_shape(*args)
+            for p in params:
+                p._finish_deferred_init()
+
+    def __call__(self, *args):
+        try:
+            for p in self._reg_params.values():
+                if p._data is None:
+                    self._deferred_infer(args)
+                    break
+            if self._active and not _SCOPE.in_hybrid_call:
+                self._cached_args = args
+                return _hybrid_call(self, args)
+            return self.forward(*args)
+        except MXNetError as e:
+            raise _named_error(self, e) from None
+
+    def forward(self, x, *args):
+        """1.x dispatch: hybrid_forward(nd, x, *args, **own parameters' data)."""
+        params = {k: p.data() for k, p in self._reg_params.items()}
+        return self.hybrid_forward(nd, x, *args, **params)
+
+    def hybrid_forward(self, F, x, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must implement hybrid_forward(self, "
+                                  f"F, x, ...) or forward(self, x, ...)")
+
+    def export(self, path, epoch=0, remove_amp_cast=True):
+        """Write path-symbol.json (the forward as tracegrad IR text) and path-%04d.params."""
+        from .symbol_block import export
+        return export(self, path, epoch)
+
+
+@contextlib.contextmanager
+def inside_hybrid_call():
+    """Children run their plain forward while a block is being traced (export, jit)."""
+    prev, _SCOPE.in_hybrid_call = _SCOPE.in_hybrid_call, True
+    try:
+        yield
+    finally:
+        _SCOPE.in_hybrid_call = prev
+
+
+def _hybrid_call(block, args):
+    from .. import jit
+    with inside_hybrid_call():
+        return jit.hybrid_call(block, *args)

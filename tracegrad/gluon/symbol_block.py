@@ -1,0 +1,114 @@
+"""export / SymbolBlock.imports: a block's forward saved as tracegrad IR text, loaded back.
+
+prefix-symbol.json holds {"inputs", "params", "ir"}: the ir.Function of the forward traced in
+inference mode, whose parameters are the inputs then the captured arrays (the block's
+Parameters, or constants). prefix-%04d.params is an .npz keyed 'arg:name' (trainable),
+'aux:name' (grad_req null) or 'const:name'. Loading parses the text with ir.parse (only
+registered ops, nothing eval'd or unpickled) and runs it through the recording interpreter, so
+the imported block's parameters get gradients.
+"""
+import json
+
+import numpy as np
+
+from .. import ndarray
+from ..base import MXNetError
+from ..ir.types import dtype_name
+from ..runtime.interpret import Program
+from .block import HybridBlock, inside_hybrid_call
+from .parameter import Parameter, load_arrays, save_arrays
+
+_FORMAT = "tracegrad-symbol"
+
+
+def _input_names(n):
+    return ["data"] if n == 1 else [f"data{i}" for i in range(n)]
+
+
+def export(block, path, epoch=0):
+    """Trace block.forward on the inputs of its last hybridized call and write both files."""
+    from ..make_ir import trace
+    args = block._cached_args
+    if args is None:
+        raise MXNetError(f"{block.name}: export needs the block hybridized and run once: call "
+                         f"net.hybridize() and net(x) before net.export(path)")
+    with inside_hybrid_call():
+        tr = trace(block.forward, list(args), name="forward", training=False)
+    fn = tr.function
+    inputs = _input_names(tr.n_inputs)
+    for v, name in zip(fn.params, inputs):
+        v.name_hint = name
+    by_data = {id(p._data._data): p for p in block.collect_params().values()
+               if p._data is not None}
+    specs, arrays = [], {}
+    for i, leaf in enumerate(tr.captured):
+        p = by_data.get(id(leaf.data))
+        if p is not None:
+            name, kind = p.name, ("arg" if p.grad_req != "null" else "aux")
+        else:
+            name, kind = f"_const{i}", "const"
+        fn.params[tr.n_inputs + i].name_hint = name
+        specs.append([name, kind])
+        arrays[f"{kind}:{name}"] = leaf.data
+    meta = {"format": _FORMAT, "version": 1, "inputs": inputs, "params": specs,
+            "ir": str(fn)}
+    sym_file, param_file = f"{path}-symbol.json", f"{path}-{epoch:04d}.params"
+    with open(sym_file, "w") as f:
+        json.dump(meta, f, indent=1)
+    save_arrays(param_file, arrays)
+    return sym_file, param_file
+
+
+class SymbolBlock(HybridBlock):
+    """A block made from an exported IR function; its parameters are trainable Parameters."""
+
+    def __init__(self, function, input_names, param_specs):
+        super().__init__(prefix="")
+        input_names = [input_names] if isinstance(input_names, str) else list(input_names)
+        n_in = len(function.params) - len(param_specs)
+        if n_in != len(input_names):
+            raise MXNetError(f"SymbolBlock: the graph takes {n_in} inputs but {len(input_names)} "
+                             f"input names were given ({input_names})")
+        self._function, self._program = function, Program(function)
+        self._input_names = input_names
+        self._input_types = [v.type for v in function.params[:n_in]]
+        self._order = []
+        for (name, kind), v in zip(param_specs, function.params[n_in:]):
+            p = self._params._lookup(name)
+            if p is None:
+                p = Parameter(name, grad_req="write" if kind == "arg" else "null",
+                              shape=v.type.shape, dtype=v.type.np_dtype)
+                self._params._add(p)
+            self._order.append(p)
+
+    @staticmethod
+    def imports(symbol_file, input_names, param_file=None, ctx=None, allow_missing=False,
+                ignore_extra=False):
+        """Load an exported block: SymbolBlock.imports('m-symbol.json', ['data'],
+        'm-0000.params')."""
+        from ..ir import parse
+        with open(symbol_file) as f:
+            meta = json.load(f)
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            raise MXNetError(f"{symbol_file}: not a tracegrad symbol file (written by "
+                             f"HybridBlock.export)")
+        block = SymbolBlock(parse(meta["ir"]), input_names, meta["params"])
+        if param_file is not None:
+            arrays = {k.split(":", 1)[-1]: v for k, v in load_arrays(param_file).items()}
+            from .parameter import load_into
+            load_into(dict(block._params.items()), arrays, allow_missing, ignore_extra,
+                      param_file)
+        return block
+
+    def forward(self, *args):
+        if len(args) != len(self._input_types):
+            raise MXNetError(f"SymbolBlock: expected {len(self._input_types)} inputs "
+                             f"{self._input_names}, got {len(args)}")
+        for name, a, t in zip(self._input_names, args, self._input_types):
+            if tuple(a.shape) != t.shape or dtype_name(np.dtype(a.dtype)) != t.dtype:
+                raise MXNetError(f"SymbolBlock: input '{name}' is "
+                                 f"{dtype_name(np.dtype(a.dtype))}{list(a.shape)} but the "
+                                 f"exported graph was traced for {t} (shapes are static)")
+        outs = self._program(list(args) + [p.data() for p in self._order],
+                             apply=ndarray.apply)
+        return outs[0] if len(outs) == 1 else outs

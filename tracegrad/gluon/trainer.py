@@ -1,0 +1,125 @@
+"""gluon.Trainer: applies an optimizer to a set of Parameters, in place.
+
+step(batch_size) sets rescale_grad = scale / batch_size (MXNet's normalization) and updates
+each parameter's numpy buffer in place. A parameter whose gradient backward has not written
+since the last step is stale: step raises unless ignore_stale_grad=True, which skips it.
+"""
+import numpy as np
+
+from .. import optimizer as opt
+from ..base import MXNetError
+from .parameter import Parameter, ParameterDict, _GradVar, load_arrays, save_arrays
+
+
+class Trainer:
+    """Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1, 'momentum': 0.9})."""
+
+    def __init__(self, params, optimizer, optimizer_params=None, kvstore="device",
+                 compression_params=None, update_on_kvstore=None):
+        if isinstance(params, (dict, ParameterDict)):
+            params = list(params.values())
+        if not isinstance(params, (list, tuple)):
+            raise ValueError(f"First argument must be a list or dict of Parameters, got "
+                             f"{type(params).__name__}")
+        self._params, seen = [], set()
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise ValueError(f"First argument must be a list or dict of Parameters, got a "
+                                 f"list containing {type(p).__name__}")
+            if id(p) not in seen:
+                seen.add(id(p))
+                self._params.append(p)
+        optimizer_params = dict(optimizer_params or {})
+        self._scale = float(optimizer_params.get("rescale_grad", 1.0))
+        param_dict = dict(enumerate(self._params))
+        if isinstance(optimizer, opt.Optimizer):
+            if optimizer_params:
+                raise MXNetError("optimizer_params must be None when optimizer is an Optimizer "
+                                 "instance (set them on the instance)")
+            self._optimizer = optimizer
+            optimizer.param_dict = param_dict
+        else:
+            self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
+        self._states = {}
+
+    @property
+    def optimizer(self):
+        return self._optimizer
+
+    @property
+    def learning_rate(self):
+        return self._optimizer.learning_rate
+
+    def set_learning_rate(self, lr):
+        self._optimizer.set_learning_rate(lr)
+
+    def step(self, batch_size, ignore_stale_grad=False):
+        """One update with gradients normalized by 1/batch_size."""
+        self._optimizer.rescale_grad = self._scale / batch_size
+        self._update(ignore_stale_grad)
+
+    def allreduce_grads(self):
+        """No-op: one device, nothing to reduce."""
+
+    def update(self, batch_size, ignore_stale_grad=False):
+        """The update half of step (after allreduce_grads)."""
+        self.step(batch_size, ignore_stale_grad)
+
+    def _update(self, ignore_stale_grad):
+        live = []
+        stale = []
+        for i, p in enumerate(self._params):
+            if p.grad_req == "null":
+                continue
+            data = p._data
+            if data is None:
+                if ignore_stale_grad:
+                    continue
+                p.data()  # raises the uninitialized / deferred error
+            if getattr(data._var, "fresh", True):
+                live.append((i, p))
+            elif ignore_stale_grad:
+                continue
+            else:
+                stale.append(p.name)
+        if stale:
+            raise UserWarning(
+                f"Gradient of Parameter(s) {stale} has not been updated by backward since the "
+                f"last `step`. This could mean a bug in your model that made it only use a "
+                f"subset of the Parameters (Blocks) for this iteration. If you are "
+                f"intentionally only using a subset, call step with ignore_stale_grad=True to "
+                f"suppress this warning and skip updating of Parameters with stale gradient")
+        update = self._optimizer.update
+        for i, p in live:
+            var, weight = p._data._var, p._data._data
+            if i not in self._states:
+                self._states[i] = self._optimizer.create_state(i, weight)
+            if type(var) is _GradVar:
+                update(i, weight, var.buf, self._states[i])
+                var.fresh = False
+            else:  # the user re-attached a plain gradient to the data
+                update(i, weight, var.grad, self._states[i])
+
+    def save_states(self, fname):
+        """Optimizer states (momenta, moments) to an .npz file."""
+        arrays = {}
+        for i, state in self._states.items():
+            parts = state if isinstance(state, tuple) else (state,)
+            for k, s in enumerate(parts):
+                if s is not None:
+                    arrays[f"{i}:{k}"] = s
+        arrays["__num_update__"] = np.array(self._optimizer.num_update)
+        save_arrays(fname, arrays)
+
+    def load_states(self, fname):
+        arrays = load_arrays(fname)
+        self._optimizer.num_update = int(arrays.pop("__num_update__", 0))
+        for i, p in enumerate(self._params):
+            if p._data is None or p.grad_req == "null":
+                continue
+            state = self._optimizer.create_state(i, p._data._data)
+            parts = state if isinstance(state, tuple) else (state,)
+            for k, s in enumerate(parts):
+                if s is not None and f"{i}:{k}" in arrays:
+                    np.copyto(s, arrays[f"{i}:{k}"])
+            self._states[i] = state

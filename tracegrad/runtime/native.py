@@ -1,0 +1,106 @@
+"""Calling compiled graphs: `NativeFunction(fn_or_module)(*arrays) -> list of arrays`.
+
+Per call: allocate the outputs (fresh arrays the caller owns), pack inputs and outputs in one
+tuple and make ONE ctypes call into tg_entry, passing the tuple's address; native code reads
+the array structs directly and checks every input (exact ndarray type, rank, shape, dtype,
+byte order, C-contiguity, alignment) before touching data. When a guard fails, the slow path
+here either converts the input (non-contiguous, misaligned, subclass, byte-swapped) and calls
+again, or raises TypeError naming the parameter, the expected and the actual type. The tuple /
+PyArrayObject offsets the entry relies on are verified once at import (CPython, non free-
+threaded builds). A NativeFunction is not re-entrant (it owns one scratch arena).
+"""
+import ctypes
+
+import numpy as np
+
+from ..codegen import COUNTERS, CompiledModule, compile_function
+from ..codegen import entry as layout
+from ..ir.types import TensorType
+from .buffers import Arena, Context
+
+_ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+
+
+def _check_layouts():
+    """Fail loudly at import if this interpreter lays out tuples or ndarrays differently."""
+    a = np.zeros((3, 5), dtype=np.float32)
+    t = (a,)
+    word = ctypes.c_void_p.from_address
+    int32 = ctypes.c_int32.from_address
+    ok = (word(id(t) + layout.TUPLE_ITEMS).value == id(a)
+          and ctypes.c_ssize_t.from_address(id(t) + layout.TUPLE_SIZE).value == 1
+          and word(id(a) + layout.ARRAY["data"]).value == a.ctypes.data
+          and int32(id(a) + layout.ARRAY["nd"]).value == 2
+          and ctypes.c_int64.from_address(word(id(a) + layout.ARRAY["dims"]).value + 8).value == 5
+          and word(id(a) + layout.ARRAY["type"]).value == id(np.ndarray)
+          and int32(id(a) + layout.ARRAY["flags"]).value == a.flags.num
+          and word(id(a) + layout.ARRAY["descr"]).value == id(a.dtype)
+          and int32(id(a.dtype) + layout.DESCR["type_num"]).value == a.dtype.num)
+    if not ok:
+        raise ImportError("tracegrad.runtime.native: unexpected CPython/numpy object layout; "
+                          "native calls are unsupported on this interpreter")
+
+
+_check_layouts()
+_CONTEXT = Context()
+
+
+class NativeFunction:
+    """A compiled Function made callable. `module` is the CompiledModule (llvm_ir etc.)."""
+
+    def __init__(self, fn_or_module):
+        module = fn_or_module if isinstance(fn_or_module, CompiledModule) \
+            else compile_function(fn_or_module)
+        self.module = module
+        self._arena = Arena(module.arena_bytes)
+        self._arena_address = self._arena.address
+        self._ctx_address = _CONTEXT.address
+        self._entry = _ENTRY_TYPE(module.entry_address)
+        self._outs = tuple((shape, dtype) for shape, dtype, _ in module.output_specs)
+        self._literals = [(i, lit) for i, (_, _, lit) in enumerate(module.output_specs)
+                          if lit is not None]
+        self._nin = len(module.input_types)
+
+    @property
+    def llvm_ir(self) -> str:
+        return self.module.llvm_ir
+
+    def __call__(self, *args):
+        outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
+        packed = args + tuple(outs)
+        rc = self._entry(id(packed), self._arena_address, self._ctx_address)
+        if rc:
+            return self._retry(args, rc)
+        COUNTERS["native_calls"] += 1
+        for i, lit in self._literals:
+            outs[i][...] = lit
+        return outs
+
+    def _retry(self, args, rc):
+        """Slow path after a failed guard: explain, or convert and call again."""
+        if rc < 0 or len(args) != self._nin:
+            raise TypeError(f"@{self.module.fn.name} takes {self._nin} arrays "
+                            f"({', '.join(self.module.input_names)}), got {len(args)}")
+        fixed = tuple(self._conform(i, a) for i, a in enumerate(args))
+        outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
+        rc = self._entry(id(fixed + tuple(outs)), self._arena_address, self._ctx_address)
+        if rc:
+            raise RuntimeError(f"native guard {rc} failed after conversion (tracegrad bug)")
+        COUNTERS["native_calls"] += 1
+        for i, lit in self._literals:
+            outs[i][...] = lit
+        return outs
+
+    def _conform(self, i, a):
+        want: TensorType = self.module.input_types[i]
+        arr = np.asarray(a)
+        actual = f"{arr.dtype}{list(arr.shape)}"
+        same_dtype = arr.dtype.newbyteorder("=") == want.np_dtype
+        if arr.shape != want.shape or not same_dtype:
+            raise TypeError(f"@{self.module.fn.name}: parameter %{self.module.input_names[i]} "
+                            f"(argument {i}) expects {want} ({want.np_dtype}"
+                            f"{list(want.shape)}), got {actual}")
+        arr = np.ascontiguousarray(arr, dtype=want.np_dtype)
+        if not arr.flags.aligned:
+            arr = arr.copy()
+        return arr.view(want.np_dtype)
