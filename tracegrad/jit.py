@@ -25,7 +25,6 @@ from .make_ir import trace
 from .ndarray import HOOKS, NDArray, wrap
 from .random import next_key
 from .runtime import tape
-from .runtime.interpret import Program
 from .runtime.tape import STATE
 from .stats import bump
 
@@ -46,32 +45,17 @@ class GraphBreak(Exception):
 
 
 def _compile(fn):
-    """Native code for `fn` (ir.Function): a callable list-of-arrays -> list-of-arrays.
+    """Native code for `fn` (ir.Function): a callable `f(*arrays) -> list of arrays`.
 
-    A graph with an op that has no native lowering (a custom Function's Python code) runs in
-    the interpreter instead, and every call of it counts as an eager fallback.
+    Ops with no native lowering (a custom Function's Python code) split the graph: the rest
+    stays native and each such op runs in Python, counted as an eager fallback.
     """
-    try:
-        from .runtime.native import NativeFunction
-    except ImportError:
-        return Interpreted(fn)
-    try:
+    from .runtime.native import NativeFunction
+    from .runtime.segments import SegmentedFunction, native_op
+    if all(native_op(op) for op in fn.ops):
         return NativeFunction(fn)
-    except NotImplementedError as e:
-        warnings.warn(f"tracegrad.jit: {fn.name} runs in the interpreter: {e}", stacklevel=4)
-        return Interpreted(fn)
-
-
-class Interpreted:
-    """The numpy interpreter behind the native-function interface."""
-    llvm_ir = ""
-
-    def __init__(self, fn):
-        self.program = Program(fn)
-
-    def __call__(self, *arrays):
-        bump("eager_fallbacks")
-        return self.program(arrays)
+    return SegmentedFunction(fn, NativeFunction, native_op,
+                             on_python_op=lambda op: bump("eager_fallbacks"))
 
 
 class _Feed:

@@ -2,6 +2,7 @@
 graph into a clean ir.Function. `make_ir(fn)(*args)` is the user-facing form; jit and
 hybridize build on `trace`."""
 import inspect
+import re
 
 from .autograd import _scope
 from .ir.autodiff import copy_ops
@@ -47,13 +48,18 @@ def trace(fn, args, name=None, training=None) -> Trace:
     outs = [outs] if single else list(outs)
     heads = [o._value if o._value is not None else tape.leaf(o._data) for o in outs]
     leaves, ops = tape.collect(heads)
-    b = Builder(name=name or getattr(fn, "__name__", "f").strip("<>") or "f")
+    b = Builder(name=_identifier(name or getattr(fn, "__name__", "f")))
     env = {v: b.param(v.type, v.name_hint) for v in inputs}
     captured = [v for v in leaves if v not in env]
     for i, v in enumerate(captured):
         env[v] = b.param(v.type, v.name_hint or f"c{i}")
     copy_ops(b, ops, env)
     return Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs, single)
+
+
+def _identifier(name):
+    """A function name the IR text (and LLVM symbol names) can carry: '<lambda>' -> 'lambda'."""
+    return re.sub(r"\W+", "_", name).strip("_") or "f"
 
 
 def make_ir(fn, name=None):

@@ -32,7 +32,7 @@ def array(source_array, ctx=None, dtype=None):
     if isinstance(source_array, NDArray):
         data = source_array._data.astype(_np_dtype(dtype, source_array._data.dtype))
     elif isinstance(source_array, np.ndarray):
-        data = np.array(source_array, dtype=_np_dtype(dtype, source_array.dtype))
+        data = np.array(source_array, dtype=_np_dtype(dtype, source_array.dtype), order="C")
     else:
         data = np.array(source_array, dtype=_np_dtype(dtype))
     if data.dtype == np.float16:

@@ -289,6 +289,6 @@ def inside_hybrid_call():
 
 
 def _hybrid_call(block, args):
-    from .. import jit
+    from ..jit import hybrid_call  # (tracegrad.jit the attribute is the jit() function)
     with inside_hybrid_call():
-        return jit.hybrid_call(block, *args)
+        return hybrid_call(block, *args)

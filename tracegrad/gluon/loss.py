@@ -15,7 +15,7 @@ from .block import HybridBlock
 
 
 def _describe(x):
-    return f"{dtype_name(np.dtype(x.dtype))}{list(x.shape)}"
+    return f"{dtype_name(np.dtype(x.dtype))}[{','.join(map(str, x.shape))}]"
 
 
 class Loss(HybridBlock):
@@ -30,8 +30,8 @@ class Loss(HybridBlock):
         if label.shape == pred.shape:
             return label
         if label.size != pred.size:
-            raise MXNetError(f"{type(self).__name__}: label {_describe(label)} does not match "
-                             f"prediction {_describe(pred)}")
+            raise MXNetError(f"label {_describe(label)} does not match prediction "
+                             f"{_describe(pred)}")
         return F.reshape(label, pred.shape)
 
     def _finish(self, F, loss, sample_weight, weight=None):
@@ -87,7 +87,7 @@ class SoftmaxCrossEntropyLoss(Loss):
         if self._sparse_label:
             want = tuple(d for i, d in enumerate(pred.shape) if i != self._axis % pred.ndim)
             if label.size != int(np.prod(want)):
-                raise MXNetError(f"SoftmaxCrossEntropyLoss: sparse label {_describe(label)} "
+                raise MXNetError(f"sparse label {_describe(label)} "
                                  f"does not match prediction {_describe(pred)} without axis "
                                  f"{self._axis}")
             if label.shape != want:

@@ -1,0 +1,76 @@
+"""Graph splitting: a Function with ops that have no native lowering (a custom Function's
+Python code) runs as native segments joined by those ops, which run through OpDef.impl.
+
+Each maximal run of lowerable ops becomes its own Function (its inputs are the values it reads
+from outside, its outputs the values read later), compiled once; a call makes one native call
+per segment and one Python call per split op.
+"""
+from ..ir.autodiff import copy_ops
+from ..ir.function import Builder, Function, Literal, Value
+
+
+class SegmentedFunction:
+    """Callable like a NativeFunction: `f(*arrays) -> list of arrays`."""
+
+    def __init__(self, fn, compile_segment, is_native, on_python_op=None):
+        self.fn, self.on_python_op = fn, on_python_op
+        groups = []
+        for op in fn.ops:
+            native = is_native(op)
+            if native and groups and groups[-1][0]:
+                groups[-1][1].append(op)
+            else:
+                groups.append((native, [op]))
+        last_use = {}
+        for gi, (_, ops) in enumerate(groups):
+            for op in ops:
+                for o in op.operands:
+                    if isinstance(o, Value):
+                        last_use[o] = gi
+        for o in fn.outputs:
+            if isinstance(o, Value):
+                last_use[o] = len(groups)
+        self.steps = [self._segment(gi, ops, last_use, compile_segment) if native
+                      else (False, ops[0], None, None) for gi, (native, ops) in enumerate(groups)]
+        self.llvm_ir = "\n".join(s[1].llvm_ir for s in self.steps
+                                 if s[0] and hasattr(s[1], "llvm_ir"))
+
+    def _segment(self, gi, ops, last_use, compile_segment):
+        defined = {r for op in ops for r in op.results}
+        inputs = []
+        for op in ops:
+            for o in op.operands:
+                if isinstance(o, Value) and o not in defined and o not in inputs:
+                    inputs.append(o)
+        outputs = [r for op in ops for r in op.results if last_use.get(r, -1) > gi]
+        b = Builder(name=f"{self.fn.name}_seg{gi}")
+        env = {v: b.param(v.type, v.name_hint) for v in inputs}
+        copy_ops(b, ops, env)
+        sub = b.ret(*[env[r] for r in outputs])
+        return (True, compile_segment(sub), inputs, outputs)
+
+    def __call__(self, *arrays):
+        env = dict(zip(self.fn.params, arrays))
+        for native, what, inputs, outputs in self.steps:
+            if native:
+                for v, a in zip(outputs, what(*[env[v] for v in inputs])):
+                    env[v] = a
+                continue
+            op = what
+            if self.on_python_op is not None:
+                self.on_python_op(op)
+            vals = [o.array() if isinstance(o, Literal) else env[o] for o in op.operands]
+            out = op.opdef.impl(*vals, **op.attrs)
+            for r, a in zip(op.results, out if len(op.results) > 1 else (out,)):
+                env[r] = a
+        return [o.array() if isinstance(o, Literal) else env[o] for o in self.fn.outputs]
+
+
+def native_op(op) -> bool:
+    """Whether codegen can lower `op` (asks codegen's own check on a one-op function)."""
+    from ..codegen.entry import check_lowerable
+    try:
+        check_lowerable(Function("probe", [], [op], []))
+    except NotImplementedError:
+        return False
+    return True
