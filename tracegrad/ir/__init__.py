@@ -9,7 +9,7 @@ from .types import TensorType, broadcast_shapes, parse_type, promote, type_of
 
 __all__ = ["Builder", "Function", "Literal", "Operation", "Value", "TensorType", "REGISTRY",
            "broadcast_shapes", "parse_type", "promote", "type_of", "print_function", "vjp",
-           "ops", "parse", "verify", "ParseError", "VerifyError", "composites", "passes"]
+           "ops", "parse", "verify", "to_dot", "to_networkx", "ParseError", "VerifyError", "composites", "passes"]
 
 
 def __getattr__(name):
@@ -19,6 +19,8 @@ def __getattr__(name):
         return getattr(importlib.import_module(".parser", __name__), name)
     if name in ("verify", "VerifyError"):
         return getattr(importlib.import_module(".verifier", __name__), name)
+    if name in ("to_dot", "to_networkx"):
+        return getattr(importlib.import_module(".graph", __name__), name)
     if name in ("composites", "passes"):
         return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

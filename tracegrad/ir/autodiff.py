@@ -26,18 +26,17 @@ def active_values(fn: Function, wrt_params) -> set:
 
 def unbroadcast(b, c, target):
     """Sum cotangent `c` down to the type `target` (the operand's), undoing numpy broadcasting."""
-    if c.type.dtype != target.dtype:
-        c = b.cast(c, dtype=target.dtype)
     shape = c.type.shape
-    if shape == target.shape:
-        return c
-    lead = len(shape) - len(target.shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(target.shape) if d == 1 and shape[lead + i] != 1)
-    if axes:
-        c = b.sum(c, axes=axes)
-    if c.type.shape != target.shape:
-        c = b.reshape(c, shape=target.shape)
+    if shape != target.shape:
+        lead = len(shape) - len(target.shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, d in enumerate(target.shape) if d == 1 and shape[lead + i] != 1)
+        if axes:
+            c = b.sum(c, axes=axes)
+        if c.type.shape != target.shape:
+            c = b.reshape(c, shape=target.shape)
+    if c.type.dtype != target.dtype:  # after summing: fewer elements, and summed in the wider type
+        c = b.cast(c, dtype=target.dtype)
     return c
 
 
