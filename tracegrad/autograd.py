@@ -4,8 +4,6 @@ Gradients come from one place: runtime.tape builds the adjoint of the recorded g
 ir.vjp and interprets it. With create_graph=True the adjoint runs through the recording
 dispatcher, so the gradients are themselves recorded and can be differentiated again.
 """
-import contextlib
-
 import numpy as np
 
 from .base import MXNetError
@@ -44,17 +42,26 @@ def is_training() -> bool:
     return STATE.training
 
 
-@contextlib.contextmanager
-def _scope(recording, training):
-    prev_rec, prev_train = STATE.recording, STATE.training
-    if recording is not None:
-        STATE.recording = recording
-    if training is not None:
-        STATE.training = training
-    try:
-        yield
-    finally:
-        STATE.recording, STATE.training = prev_rec, prev_train
+class _scope:
+    """Set recording/training (None keeps it) for a `with` block; restores on exit. A plain
+    class rather than @contextmanager: every training step enters one, so it must be cheap."""
+    __slots__ = ("recording", "training", "prev")
+
+    def __init__(self, recording, training):
+        self.recording, self.training = recording, training
+
+    def __enter__(self):
+        state = STATE
+        self.prev = (state.recording, state.training)
+        if self.recording is not None:
+            state.recording = self.recording
+        if self.training is not None:
+            state.training = self.training
+        return self
+
+    def __exit__(self, *exc):
+        STATE.recording, STATE.training = self.prev
+        return False
 
 
 def record(train_mode=True):

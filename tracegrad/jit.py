@@ -17,11 +17,11 @@ import numpy as np
 
 from .base import DeferredInitializationError, user_location
 from .ir.autodiff import copy_ops, vjp
-from .ir.function import Builder, Function
+from .ir.function import Builder, Function, canonical_attrs
 from .ir.ops import NONDIFF, OpDef
 from .ir.passes import run_pipeline
 from .ir.types import FLOATS, parse_type
-from .make_ir import trace
+from .make_ir import _identifier, trace
 from .ndarray import HOOKS, NDArray, wrap
 from .random import next_key
 from .runtime import tape
@@ -142,14 +142,15 @@ class TrainingEntry(Entry):
         self.id = id(self)
         self.out_types = tuple(str(v.type) for v in self.forward_fn.outputs)
         self.grad_types = tuple(str(fn.params[i].type) for i in wrt)
+        self.call_attrs = canonical_attrs(CompiledCall, {"entry": self.id,
+                                                         "out_types": self.out_types})
         _ENTRIES[self.id] = self
 
     def __call__(self, args, params):
         arrays = self.arrays(args, params)
         outs = self.native(*arrays)
         operands = [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
-        values = tape.record_multi(CompiledCall, operands,
-                                   {"entry": self.id, "out_types": self.out_types}, outs)
+        values = tape.record_multi(CompiledCall, operands, self.call_attrs, outs)
         res = [wrap(o) for o in outs[:self.n_out]]
         for r, v in zip(res, values):
             r._value = v
@@ -233,8 +234,9 @@ class EagerEntry:
 class JitFunction:
     """A function of NDArrays compiled per input signature (see module docstring)."""
 
-    def __init__(self, fn, params=None, name=None):
+    def __init__(self, fn, params=None, name=None, param_names=()):
         self.fn, self.params = fn, params or (lambda: [])
+        self.param_names = list(param_names)
         self.name = name or getattr(fn, "__name__", "f")
         self.cache, self.last = {}, None
         functools.update_wrapper(self, fn, updated=())
@@ -300,7 +302,7 @@ class JitFunction:
         saved = [p._value for p in params]
         for i, p in enumerate(params):
             p._value = tape.leaf(p._data)
-            p._value.name_hint = getattr(p, "_tg_name", None) or f"param{i}"
+            p._value.name_hint = self.param_names[i] if i < len(self.param_names) else f"p{i}"
             param_leaves[p._value] = i
 
         def key_hook(key):
@@ -381,8 +383,9 @@ def hybrid_call(block, *args):
     """Run a hybridized block through its JitFunction (parameters are inputs, not constants)."""
     jf = block.__dict__.get("_tg_jit")
     if jf is None:
+        names = [_identifier(n) for n in block.collect_params().keys()]
         jf = JitFunction(block.forward, params=lambda: _block_params(block),
-                         name=type(block).__name__.lower())
+                         name=type(block).__name__.lower(), param_names=names)
         block.__dict__["_tg_jit"] = jf
     return jf(*args)
 

@@ -212,7 +212,8 @@ def _named_error(block, e):
     """Prefix an error with the innermost block that raised it (once)."""
     if getattr(e, "_block_named", False):
         return e
-    new = type(e)(f"{block.name} ({type(block).__name__}): {e}")
+    name = block.name or type(block).__name__.lower()
+    new = type(e)(f"{name} ({type(block).__name__}): {e}")
     new._block_named = True
     return new
 

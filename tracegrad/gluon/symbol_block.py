@@ -102,13 +102,14 @@ class SymbolBlock(HybridBlock):
 
     def forward(self, *args):
         if len(args) != len(self._input_types):
-            raise MXNetError(f"SymbolBlock: expected {len(self._input_types)} inputs "
+            raise MXNetError(f"expected {len(self._input_types)} inputs "
                              f"{self._input_names}, got {len(args)}")
         for name, a, t in zip(self._input_names, args, self._input_types):
             if tuple(a.shape) != t.shape or dtype_name(np.dtype(a.dtype)) != t.dtype:
-                raise MXNetError(f"SymbolBlock: input '{name}' is "
-                                 f"{dtype_name(np.dtype(a.dtype))}{list(a.shape)} but the "
-                                 f"exported graph was traced for {t} (shapes are static)")
+                shape = ",".join(map(str, a.shape))
+                raise MXNetError(f"input '{name}' is {dtype_name(np.dtype(a.dtype))}[{shape}] "
+                                 f"but the exported graph was traced for {t} (shapes are "
+                                 f"static)")
         outs = self._program(list(args) + [p.data() for p in self._order],
                              apply=ndarray.apply)
         return outs[0] if len(outs) == 1 else outs

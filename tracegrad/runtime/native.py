@@ -83,7 +83,8 @@ class NativeFunction:
                             f"({', '.join(self.module.input_names)}), got {len(args)}")
         fixed = tuple(self._conform(i, a) for i, a in enumerate(args))
         outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
-        rc = self._entry(id(fixed + tuple(outs)), self._arena_address, self._ctx_address)
+        packed = fixed + tuple(outs)       # keep the tuple alive across the call
+        rc = self._entry(id(packed), self._arena_address, self._ctx_address)
         if rc:
             raise RuntimeError(f"native guard {rc} failed after conversion (tracegrad bug)")
         COUNTERS["native_calls"] += 1

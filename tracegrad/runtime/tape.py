@@ -70,7 +70,7 @@ def record_multi(opdef, operands, attrs, outs) -> tuple:
     """Append one multi-result op (a custom Function) to the tape; returns its result values."""
     op = Operation.__new__(Operation)
     op.opdef, op.operands, op.loc = opdef, tuple(operands), None
-    op.attrs = canonical_attrs(opdef, attrs)
+    op.attrs = _canonical(opdef, attrs)
     op.results = tuple(TapeValue(type_of(o), op, o) for o in outs)
     for i, r in enumerate(op.results):
         r.index = i
@@ -135,57 +135,75 @@ _ADJOINTS: "OrderedDict[tuple, tuple]" = OrderedDict()
 _ADJOINT_CACHE_SIZE = 512
 
 
-def _structure(leaves, ops, heads, wrt):
-    """A hashable key of the graph's structure: equal keys share one adjoint."""
-    num = {}
-    sig = []
-    for i, v in enumerate(leaves):
-        num[v] = i
-        sig.append((v.type, v in wrt))
-    n = len(leaves)
-    for op in ops:
-        refs = tuple(num[o] if type(o) is not Literal else o.key() for o in op.operands)
-        sig.append((op.opdef.name, tuple(op.attrs.items()), refs))
-        for r in op.results:
-            num[r] = n
-            n += 1
-    sig.append(tuple(num[h] for h in heads))
-    return tuple(sig), num
+_FREED = ("backward through a graph that a previous backward already freed; pass "
+          "retain_graph=True to the first backward (or autograd.grad) to keep it")
+
+
+def _walk(heads, wrt_set):
+    """One postorder walk over the graph of `heads`: its values in a canonical order, its ops,
+    the variable leaves, and a hashable key of its structure (equal keys share one adjoint).
+
+    wrt_set None selects variables whose grad_req is not 'null'.
+    """
+    index, values, ops, variables, sig = {}, [], [], [], []
+    stack = [(h, False) for h in reversed(heads)]
+    while stack:
+        v, ready = stack.pop()
+        if v in index:
+            continue
+        p = v.producer
+        if p is None:
+            var = v.var
+            wants = (v in wrt_set) if wrt_set is not None else (
+                var is not None and var.grad_req != "null" and v.type.dtype in FLOATS)
+            if wants:
+                variables.append(v)
+            index[v] = len(values)
+            values.append(v)
+            sig.append((v.type, wants))
+            continue
+        if not ready:
+            stack.append((v, True))
+            for o in reversed(p.operands):
+                if type(o) is not Literal and o not in index:
+                    stack.append((o, False))
+            continue
+        if v.data is None:
+            raise GraphFreedError(_FREED)
+        sig.append((p.opdef.name, tuple(p.attrs.items()), tuple(
+            index[o] if type(o) is not Literal else o.key() for o in p.operands)))
+        for r in p.results:
+            index[r] = len(values)
+            values.append(r)
+        ops.append(p)
+    sig.append(tuple(index[h] for h in heads))
+    return index, values, ops, variables, tuple(sig)
 
 
 def adjoint_for(heads, wrt_leaves=None):
-    """(program, residual values, wrt leaves, graph values) for differentiating `heads`.
+    """((program, residual ids, positions), graph values, wrt leaves, ops) for `heads`.
 
     wrt_leaves None means every variable leaf whose grad_req is not 'null'.
     """
-    leaves, ops = collect(heads)
-    for op in ops:
-        if op.results[0].data is None:
-            raise GraphFreedError(
-                "backward through a graph that a previous backward already freed; pass "
-                "retain_graph=True to the first backward (or autograd.grad) to keep it")
+    index, values, ops, variables, sig = _walk(
+        heads, None if wrt_leaves is None else set(wrt_leaves))
     if wrt_leaves is None:
-        wrt_leaves = [v for v in leaves if v.var is not None and v.var.grad_req != "null"
-                      and v.type.dtype in FLOATS]
-    wrt_set = set(wrt_leaves)
-    key, num = _structure(leaves, ops, heads, wrt_set)
-    key = (key, tuple(num.get(v, -1) for v in wrt_leaves))
+        wrt_leaves = variables
+    key = (sig, tuple(index.get(v, -1) for v in wrt_leaves))
     hit = _ADJOINTS.get(key)
     if hit is None:
-        index = {v: i for i, v in enumerate(leaves)}
-        fn = Function("backward", leaves, ops, heads)
-        reachable = [v for v in wrt_leaves if v in index]
+        leaves = [v for v in values if v.producer is None]
+        position = {v: i for i, v in enumerate(leaves)}
+        reachable = [v for v in wrt_leaves if v in position]
         residuals = []
-        adj = run_pipeline(vjp(fn, [index[v] for v in reachable], residuals=residuals),
-                           "fold,simplify,cse,dce")
-        hit = (Program(adj), tuple(num[v] for v in residuals),
-               tuple(reachable.index(v) if v in index else -1 for v in wrt_leaves))
+        adj = vjp(Function("backward", leaves, ops, heads), [position[v] for v in reachable],
+                  residuals=residuals)
+        adj = run_pipeline(adj, "fold,simplify,cse,dce")
+        hit = (Program(adj), tuple(index[v] for v in residuals),
+               tuple(reachable.index(v) if v in position else -1 for v in wrt_leaves))
         _ADJOINTS[key] = hit
         if len(_ADJOINTS) > _ADJOINT_CACHE_SIZE:
             _ADJOINTS.popitem(last=False)
-    else:
-        _ADJOINTS.move_to_end(key)
-    values = leaves + [r for op in ops for r in op.results]
     return hit, values, wrt_leaves, ops
 
 

@@ -1,0 +1,269 @@
+"""Compiled (hybridized / jit) tracegrad next to eager tracegrad, numpy by hand, and PyTorch /
+JAX when they are installed, all in one run:
+
+1. the tutorial's tiny regression (Dense(1) on a 1x2 input, L2 loss): forward + backward;
+2. an MLP 784-256-256-10 training step (ReLU, softmax cross-entropy, SGD) at batch 64 and 512;
+3. the first call of that hybridized step: cold (empty disk cache) and warm (from the disk
+   cache), each in a fresh process.
+
+    python bench/bench_compiled.py [--quick]
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import median_time, report  # noqa: E402
+
+import tracegrad as mx  # noqa: E402
+from tracegrad import autograd, gluon, nd  # noqa: E402
+
+LR = 0.01
+
+
+# ---------------------------------------------------------------- tiny regression
+def tiny_numpy():
+    x, y = np.array([[0.3, 0.5]], np.float32), np.array([[1.5]], np.float32)
+    w, b = np.array([[0.1, -0.2]], np.float32), np.zeros((1,), np.float32)
+
+    def step():
+        diff = x @ w.T + b - y
+        loss = 0.5 * np.mean(diff * diff, axis=1)
+        return loss, diff.T @ x, diff.sum(0)
+    return step
+
+
+def tiny_gluon(hybridize):
+    mx.random.seed(0)
+    net = gluon.nn.Dense(1, in_units=2)
+    net.initialize()
+    loss_fn = gluon.loss.L2Loss()
+    if hybridize:
+        net.hybridize()
+        loss_fn.hybridize()
+    x, y = nd.array([[0.3, 0.5]]), nd.array([[1.5]])
+
+    def step():
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        return loss
+    return step
+
+
+def tiny_jit():
+    x, y = nd.array([[0.3, 0.5]]), nd.array([[1.5]])
+    w, b = nd.array([[0.1, -0.2]]), nd.zeros((1,))
+    w.attach_grad()
+    b.attach_grad()
+    f = mx.jit(lambda x, w, b, y: 0.5 * nd.mean(
+        nd.square(nd.dot(x, w, transpose_b=True) + b - y), axis=1))
+
+    def step():
+        with autograd.record():
+            loss = f(x, w, b, y)
+        loss.backward()
+        return loss
+    return step
+
+
+# ---------------------------------------------------------------- MLP
+def mlp_data(batch, seed=0):
+    rs = np.random.RandomState(seed)
+    x = rs.rand(batch, 784).astype(np.float32)
+    y = rs.randint(0, 10, batch)
+    return x, y
+
+
+def mlp_numpy(batch):
+    rs = np.random.RandomState(1)
+    w = [rs.uniform(-0.07, 0.07, s).astype(np.float32) for s in
+         [(256, 784), (256,), (256, 256), (256,), (10, 256), (10,)]]
+    x, y = mlp_data(batch)
+    rows = np.arange(batch)
+
+    def step():
+        w1, b1, w2, b2, w3, b3 = w
+        h1 = x @ w1.T + b1
+        a1 = np.maximum(h1, 0)
+        h2 = a1 @ w2.T + b2
+        a2 = np.maximum(h2, 0)
+        o = a2 @ w3.T + b3
+        e = np.exp(o - o.max(1, keepdims=True))
+        p = e / e.sum(1, keepdims=True)
+        p[rows, y] -= 1
+        g2 = (p @ w3) * (h2 > 0)
+        g1 = (g2 @ w2) * (h1 > 0)
+        grads = [g1.T @ x, g1.sum(0), g2.T @ a1, g2.sum(0), p.T @ a2, p.sum(0)]
+        for param, g in zip(w, grads):
+            param -= (LR / batch) * g
+    return step
+
+
+def mlp_net():
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(256, activation="relu"), gluon.nn.Dense(256, activation="relu"),
+            gluon.nn.Dense(10))
+    net.initialize()
+    return net
+
+
+class MLPLoss(gluon.HybridBlock):
+    """The net and its loss in one block, so hybridize compiles the whole step's graph."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
+
+    def forward(self, x, y):
+        return self.loss(self.net(x), y)
+
+
+def mlp_tracegrad(batch, hybridize):
+    mx.random.seed(0)
+    model = MLPLoss(mlp_net())
+    if hybridize:
+        model.hybridize()
+    trainer = gluon.Trainer(model.collect_params(), "sgd", {"learning_rate": LR})
+    x, y = mlp_data(batch)
+    x, y = nd.array(x), nd.array(y.astype(np.float32))
+
+    def step():
+        with autograd.record():
+            loss = model(x, y)
+        loss.backward()
+        trainer.step(batch)
+    return step
+
+
+# ---------------------------------------------------------------- optional frameworks
+def torch_steps():
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count() or 1)
+
+    def tiny():
+        lin = torch.nn.Linear(2, 1)
+        x, y = torch.tensor([[0.3, 0.5]]), torch.tensor([[1.5]])
+
+        def step():
+            lin.zero_grad()
+            loss = 0.5 * ((lin(x) - y) ** 2).mean(1)
+            loss.backward()
+        return step
+
+    def mlp(batch):
+        net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
+                                  torch.nn.Linear(256, 256), torch.nn.ReLU(),
+                                  torch.nn.Linear(256, 10))
+        opt = torch.optim.SGD(net.parameters(), lr=LR)
+        x, y = mlp_data(batch)
+        x, y = torch.from_numpy(x), torch.from_numpy(y)
+        lossf = torch.nn.CrossEntropyLoss(reduction="sum")
+
+        def step():
+            opt.zero_grad()
+            lossf(net(x), y).backward()
+            opt.step()
+        return step
+    return tiny, mlp
+
+
+def jax_steps():
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+
+    def tiny():
+        x, y = jnp.array([[0.3, 0.5]]), jnp.array([[1.5]])
+        params = (jnp.array([[0.1, -0.2]]), jnp.zeros((1,)))
+        g = jax.jit(jax.value_and_grad(
+            lambda p: (0.5 * jnp.mean((x @ p[0].T + p[1] - y) ** 2, axis=1)).sum()))
+        return lambda: jax.block_until_ready(g(params))
+
+    def mlp(batch):
+        rs = np.random.RandomState(1)
+        params = [jnp.asarray(rs.uniform(-0.07, 0.07, s).astype(np.float32)) for s in
+                  [(256, 784), (256,), (256, 256), (256,), (10, 256), (10,)]]
+        x, y = mlp_data(batch)
+        x, y = jnp.asarray(x), jnp.asarray(y)
+
+        def loss(p):
+            h = jax.nn.relu(x @ p[0].T + p[1])
+            h = jax.nn.relu(h @ p[2].T + p[3])
+            logp = jax.nn.log_softmax(h @ p[4].T + p[5])
+            return -jnp.take_along_axis(logp, y[:, None], 1).sum()
+
+        @jax.jit
+        def update(p):
+            g = jax.grad(loss)(p)
+            return [a - LR / batch * b for a, b in zip(p, g)]
+        state = [params]
+
+        def step():
+            state[0] = jax.block_until_ready(update(state[0]))
+        return step
+    return tiny, mlp
+
+
+# ---------------------------------------------------------------- first call
+FIRST_CALL = """
+import time, numpy as np
+t0 = time.perf_counter()
+import tracegrad as mx
+from tracegrad import autograd, nd
+import bench_compiled as b
+step = b.mlp_tracegrad({batch}, True)
+t1 = time.perf_counter()
+step()
+t2 = time.perf_counter()
+print(t2 - t1, mx.stats()["compiles"], mx.stats()["disk_cache_hits"])
+"""
+
+
+def first_call(batch=64):
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, TRACEGRAD_CACHE_DIR=cache)
+        out = []
+        for _ in range(2):
+            r = subprocess.run([sys.executable, "-c", FIRST_CALL.format(batch=batch)],
+                               env=env, cwd=os.path.dirname(__file__), capture_output=True,
+                               text=True, check=True)
+            out.append(r.stdout.split())
+    return out
+
+
+def main(quick=False):
+    repeat = 3 if quick else 7
+    t = lambda f: median_time(f, repeat=repeat)  # noqa: E731
+    rows = [("numpy by hand", t(tiny_numpy())),
+            ("tracegrad eager (Gluon)", t(tiny_gluon(False))),
+            ("tracegrad hybridized (Gluon)", t(tiny_gluon(True))),
+            ("tracegrad.jit (nd function)", t(tiny_jit()))]
+    frameworks = [("pytorch eager", torch_steps()), ("jax.jit(grad)", jax_steps())]
+    rows += [(name, t(fw[0]())) for name, fw in frameworks if fw is not None]
+    report("tiny regression forward+backward", rows, baseline="numpy by hand")
+    for batch in (64, 512):
+        rows = [("numpy by hand", t(mlp_numpy(batch))),
+                ("tracegrad eager (Gluon)", t(mlp_tracegrad(batch, False))),
+                ("tracegrad hybridized (Gluon)", t(mlp_tracegrad(batch, True)))]
+        rows += [(name, t(fw[1](batch))) for name, fw in frameworks if fw is not None]
+        report(f"MLP 784-256-256-10 training step, batch {batch}", rows,
+               baseline="numpy by hand")
+    (cold, c_compiles, _), (warm, w_compiles, w_hits) = first_call()
+    print("\n== first call of the hybridized MLP step (fresh process each)")
+    print(f"  cold (empty disk cache)   {float(cold):.3f} s   compiles={c_compiles}")
+    print(f"  warm (from disk cache)    {float(warm):.3f} s   compiles={w_compiles} "
+          f"disk_cache_hits={w_hits}")
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)
