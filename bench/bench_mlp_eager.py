@@ -80,15 +80,18 @@ class GluonMLP:
         return loss
 
 
-def median_time(fn, steps):
+def paired_medians(fns, steps):
+    """Median seconds per call of each fn, calls interleaved so machine load hits all alike."""
     for _ in range(10):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     for _ in range(steps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        for fn, out in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
 
 
 def main():
@@ -103,8 +106,8 @@ def main():
         x, y = make_data(batch, rng)
         ref, net = NumpyMLP(rng), GluonMLP()
         xn, yn = nd.array(x), nd.array(y)
-        t_np = median_time(lambda: ref.step(x, y), args.steps)
-        t_tg = median_time(lambda: net.step(xn, yn), args.steps)
+        t_np, t_tg = paired_medians([lambda: ref.step(x, y), lambda: net.step(xn, yn)],
+                                    args.steps)
         print(f"{batch:>6} {t_np * 1e3:>10.3f} {t_tg * 1e3:>13.3f} {t_tg / t_np:>7.2f}"
               f"   (target <= {target})")
     if args.profile:

@@ -159,3 +159,24 @@ def test_ir_stages_are_inspectable():
     f(nd.ones((2, 2)))
     assert "relu" in str(f.ir("traced"))
     assert str(f.ir("optimized")).startswith("func @")
+
+
+def test_compiled_function_is_safe_to_call_from_threads():
+    import threading
+    f = jit(lambda x: nd.sum(nd.tanh(x) * x, axis=1))
+    inputs = [nd.array(RS.randn(64, 257).astype(np.float32)) for _ in range(4)]
+    want = [nd.sum(nd.tanh(x) * x, axis=1).asnumpy() for x in inputs]
+    f(inputs[0])
+    errors = []
+
+    def worker(i):
+        for _ in range(50):
+            got = f(inputs[i]).asnumpy()
+            if not np.allclose(got, want[i], rtol=1e-5):
+                errors.append(i)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

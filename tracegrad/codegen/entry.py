@@ -71,6 +71,10 @@ def check_lowerable(fn):
             raise NotImplementedError(f"codegen: elementwise op '{name}' has no scalar rule")
         known = (ELEMENTWISE in op.opdef.traits or name in KERNELS or name in LEAVES
                  or name in VIEW_OPS or name in ("sum", "max", "min"))
+        if name == "matmul" and len({o.type.dtype for o in op.operands}) != 1:
+            raise NotImplementedError(f"codegen: matmul of mixed dtypes "
+                                      f"{' and '.join(str(o.type) for o in op.operands)}; "
+                                      f"cast the operands to one dtype first")
         if not known:
             raise NotImplementedError(
                 f"codegen: op '{name}' has no native lowering (it calls back into Python); "

@@ -4,6 +4,8 @@ MXNet semantics: the per-element loss is multiplied by sample_weight (if given) 
 constructor's `weight`, then averaged over every axis except `batch_axis`, giving one loss per
 sample. backward() on that vector sums it.
 """
+import math
+
 import numpy as np
 
 from ..base import MXNetError
@@ -86,7 +88,7 @@ class SoftmaxCrossEntropyLoss(Loss):
             pred = F.log_softmax(pred, axis=self._axis)
         if self._sparse_label:
             want = tuple(d for i, d in enumerate(pred.shape) if i != self._axis % pred.ndim)
-            if label.size != int(np.prod(want)):
+            if label.size != math.prod(want):
                 raise MXNetError(f"sparse label {_describe(label)} "
                                  f"does not match prediction {_describe(pred)} without axis "
                                  f"{self._axis}")

@@ -7,9 +7,10 @@ byte order, C-contiguity, alignment) before touching data. When a guard fails, t
 here either converts the input (non-contiguous, misaligned, subclass, byte-swapped) and calls
 again, or raises TypeError naming the parameter, the expected and the actual type. The tuple /
 PyArrayObject offsets the entry relies on are verified once at import (CPython, non free-
-threaded builds). A NativeFunction is not re-entrant (it owns one scratch arena).
+threaded builds). One scratch arena per NativeFunction: a lock serialises its calls.
 """
 import ctypes
+import threading
 
 import numpy as np
 
@@ -60,6 +61,8 @@ class NativeFunction:
         self._literals = [(i, lit) for i, (_, _, lit) in enumerate(module.output_specs)
                           if lit is not None]
         self._nin = len(module.input_types)
+        # ctypes drops the GIL during the call, and the scratch arena is per function
+        self._lock = threading.Lock()
 
     @property
     def llvm_ir(self) -> str:
@@ -68,7 +71,8 @@ class NativeFunction:
     def __call__(self, *args):
         outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
         packed = args + tuple(outs)
-        rc = self._entry(id(packed), self._arena_address, self._ctx_address)
+        with self._lock:
+            rc = self._entry(id(packed), self._arena_address, self._ctx_address)
         if rc:
             return self._retry(args, rc)
         COUNTERS["native_calls"] += 1
@@ -84,7 +88,8 @@ class NativeFunction:
         fixed = tuple(self._conform(i, a) for i, a in enumerate(args))
         outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
         packed = fixed + tuple(outs)       # keep the tuple alive across the call
-        rc = self._entry(id(packed), self._arena_address, self._ctx_address)
+        with self._lock:
+            rc = self._entry(id(packed), self._arena_address, self._ctx_address)
         if rc:
             raise RuntimeError(f"native guard {rc} failed after conversion (tracegrad bug)")
         COUNTERS["native_calls"] += 1

@@ -1,5 +1,7 @@
 """Containers and basic layers: Sequential, HybridSequential, Dense, Dropout, BatchNorm,
 LayerNorm, Embedding, Flatten, Lambda, HybridLambda. All compute through nd / composites."""
+import math
+
 import numpy as np
 
 from ... import nd
@@ -72,11 +74,11 @@ class Dense(HybridBlock):
             self.act = Activation(activation, prefix=activation + "_") if activation else None
 
     def infer_shape(self, x, *args):
-        n = int(np.prod(x.shape[1:])) if self._flatten else x.shape[-1]
+        n = math.prod(x.shape[1:]) if self._flatten else x.shape[-1]
         self.weight.shape = (self._units, n)
 
     def hybrid_forward(self, F, x, weight, bias=None):
-        n = int(np.prod(x.shape[1:])) if self._flatten else x.shape[-1]
+        n = math.prod(x.shape[1:]) if self._flatten else x.shape[-1]
         if weight.shape[1] != n or x.ndim < (2 if self._flatten else 1):
             raise MXNetError(
                 f"Dense: input of shape {x.shape} ({dtype_name(np.dtype(x.dtype))}) has {n} "
