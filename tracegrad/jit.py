@@ -314,8 +314,8 @@ class JitFunction:
 
         def concretize_hook(arr, why):
             raise GraphBreak(why, user_location())
-        old = dict(HOOKS)
-        HOOKS.update(random_key=key_hook, concretize=concretize_hook)
+        old = (HOOKS.random_key, HOOKS.concretize)
+        HOOKS.random_key, HOOKS.concretize = key_hook, concretize_hook
         _TRACING.depth += 1
         try:
             tr = trace(self.fn, args, name=self.name)
@@ -323,8 +323,7 @@ class JitFunction:
             return None, None, e.args
         finally:
             _TRACING.depth -= 1
-            HOOKS.clear()
-            HOOKS.update(old)
+            HOOKS.random_key, HOOKS.concretize = old
             for p, v in zip(params, saved):
                 p._value = v
         array_args = [i for i, a in enumerate(args) if isinstance(a, NDArray)]

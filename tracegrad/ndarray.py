@@ -4,6 +4,8 @@
 is tracked, appends the op to the tape (runtime/tape.py). `F` exposes every registered op as a
 method, so ir.composites run eagerly through it exactly as they build IR through a Builder.
 """
+import threading
+
 import numpy as np
 
 from .base import MXNetError, op_error
@@ -14,8 +16,16 @@ from .runtime import tape
 from .runtime.tape import STATE
 
 _EMPTY = {}
-# tracing (jit / hybridize) installs hooks here; see tracegrad/jit.py
-HOOKS = {"concretize": None, "constant": None}
+
+
+class _Hooks(threading.local):
+    """Per-thread callbacks a trace (jit / hybridize) installs; see tracegrad/jit.py."""
+    concretize = None   # (array, why): Python asked for a concrete value of a traced array
+    constant = None     # (array) -> tape value for an untracked array used by a recorded op
+    random_key = None   # (key array) -> NDArray: a random draw's key inside a trace
+
+
+HOOKS = _Hooks()
 
 
 def apply(opdef, args, attrs=_EMPTY):
@@ -191,13 +201,13 @@ class NDArray:
             yield self[i]
 
     def _concretize(self, why):
-        hook = HOOKS["concretize"]
+        hook = HOOKS.concretize
         if hook is not None and self._value is not None:
             hook(self, why)
 
     def _constant_value(self):
         """The tape value of an untracked array used by a recorded op (a graph input)."""
-        hook = HOOKS["constant"]
+        hook = HOOKS.constant
         if hook is not None:
             return hook(self)
         return tape.leaf(self._data)

@@ -25,7 +25,7 @@ def next_key():
     with _lock:
         key = np.array([_state["seed"], _state["counter"]], dtype=np.int64)
         _state["counter"] += 1
-    hook = HOOKS.get("random_key")
+    hook = HOOKS.random_key
     return hook(key) if hook is not None else wrap(key)
 
 
