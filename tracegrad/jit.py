@@ -17,7 +17,7 @@ import numpy as np
 
 from .base import DeferredInitializationError, user_location
 from .ir.autodiff import copy_ops, vjp
-from .ir.function import Builder, Function, canonical_attrs
+from .ir.function import Builder, Function
 from .ir.ops import NONDIFF, OpDef
 from .ir.passes import run_pipeline
 from .ir.types import FLOATS, parse_type
@@ -142,15 +142,15 @@ class TrainingEntry(Entry):
         self.id = id(self)
         self.out_types = tuple(str(v.type) for v in self.forward_fn.outputs)
         self.grad_types = tuple(str(fn.params[i].type) for i in wrt)
-        self.call_attrs = canonical_attrs(CompiledCall, {"entry": self.id,
-                                                         "out_types": self.out_types})
+        self.call_attrs = tape.canonical(CompiledCall, {"entry": self.id,
+                                                        "out_types": self.out_types})
         _ENTRIES[self.id] = self
 
     def __call__(self, args, params):
         arrays = self.arrays(args, params)
         outs = self.native(*arrays)
         operands = [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
-        values = tape.record_multi(CompiledCall, operands, self.call_attrs, outs)
+        values = tape.record_multi(CompiledCall, operands, self.call_attrs, outs, True)
         res = [wrap(o) for o in outs[:self.n_out]]
         for r, v in zip(res, values):
             r._value = v

@@ -21,7 +21,6 @@ _EMPTY = {}
 class _Hooks(threading.local):
     """Per-thread callbacks a trace (jit / hybridize) installs; see tracegrad/jit.py."""
     concretize = None   # (array, why): Python asked for a concrete value of a traced array
-    constant = None     # (array) -> tape value for an untracked array used by a recorded op
     random_key = None   # (key array) -> NDArray: a random draw's key inside a trace
 
 
@@ -207,9 +206,6 @@ class NDArray:
 
     def _constant_value(self):
         """The tape value of an untracked array used by a recorded op (a graph input)."""
-        hook = HOOKS.constant
-        if hook is not None:
-            return hook(self)
         return tape.leaf(self._data)
 
     def __str__(self):

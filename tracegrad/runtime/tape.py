@@ -58,7 +58,7 @@ def record(opdef, operands, attrs, out) -> TapeValue:
             o = Literal(o, literal_dtype(o, operands))
         ops.append(o)
     if attrs or opdef.defaults:
-        attrs = _canonical(opdef, attrs)
+        attrs = canonical(opdef, attrs)
     op = Operation.__new__(Operation)
     op.opdef, op.operands, op.attrs, op.loc = opdef, tuple(ops), attrs, None
     result = TapeValue(type_of(out), op, out)
@@ -66,31 +66,44 @@ def record(opdef, operands, attrs, out) -> TapeValue:
     return result
 
 
-def record_multi(opdef, operands, attrs, outs) -> tuple:
-    """Append one multi-result op (a custom Function) to the tape; returns its result values."""
+def record_multi(opdef, operands, attrs, outs, is_canonical=False) -> tuple:
+    """Append one multi-result op (a custom Function, a compiled call) to the tape."""
     op = Operation.__new__(Operation)
     op.opdef, op.operands, op.loc = opdef, tuple(operands), None
-    op.attrs = _canonical(opdef, attrs)
+    op.attrs = attrs if is_canonical else canonical(opdef, attrs)
     op.results = tuple(TapeValue(type_of(o), op, o) for o in outs)
     for i, r in enumerate(op.results):
         r.index = i
     return op.results
 
 
+_ADJOINTS: "OrderedDict[tuple, tuple]" = OrderedDict()
+_ADJOINT_CACHE_SIZE = 512
 _CANONICAL: dict = {}
+_ATTR_TOKEN: dict = {}      # id(canonical attrs dict) -> small int, for cheap structure keys
+_TOKENS = itertools.count(1)
+_MEMO_LIMIT = 1 << 16
 
 
-def _canonical(opdef, attrs):
-    """canonical_attrs, memoized: a training loop passes the same attributes every step."""
+def canonical(opdef, attrs):
+    """canonical_attrs, memoized: a training loop passes the same attributes every step.
+
+    Each memoized dict also gets a token that stands for it in graph-structure keys. The memo
+    holds the dicts, so their ids are never reused while a token names them; when it is
+    cleared, the tokens and the adjoint cache keyed by them are cleared with it.
+    """
     try:
         key = (opdef, tuple(attrs.items()))
         hit = _CANONICAL.get(key)
     except TypeError:  # an unhashable (list) attribute value
         return canonical_attrs(opdef, attrs)
     if hit is None:
-        hit = _CANONICAL[key] = canonical_attrs(opdef, attrs)
-        if len(_CANONICAL) > 4096:
+        if len(_CANONICAL) >= _MEMO_LIMIT:
             _CANONICAL.clear()
+            _ATTR_TOKEN.clear()
+            _ADJOINTS.clear()
+        hit = _CANONICAL[key] = canonical_attrs(opdef, attrs)
+        _ATTR_TOKEN[id(hit)] = next(_TOKENS)
     return hit
 
 
@@ -131,8 +144,6 @@ class GraphFreedError(RuntimeError):
     pass
 
 
-_ADJOINTS: "OrderedDict[tuple, tuple]" = OrderedDict()
-_ADJOINT_CACHE_SIZE = 512
 
 
 _FREED = ("backward through a graph that a previous backward already freed; pass "
@@ -170,7 +181,9 @@ def _walk(heads, wrt_set):
             continue
         if v.data is None:
             raise GraphFreedError(_FREED)
-        sig.append((p.opdef.name, tuple(p.attrs.items()), tuple(
+        attrs = p.attrs
+        token = _ATTR_TOKEN.get(id(attrs)) if attrs else 0
+        sig.append((p.opdef, token or tuple(attrs.items()), tuple(
             index[o] if type(o) is not Literal else o.key() for o in p.operands)))
         for r in p.results:
             index[r] = len(values)
