@@ -11,7 +11,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from common import median_time, report  # noqa: E402
 
-import tracegrad as mx  # noqa: E402
 from tracegrad import autograd, nd  # noqa: E402
 
 

@@ -19,4 +19,4 @@ ndarray = nd
 
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
-           "__version__", "gluon", "init", "initializer", "metric", "optimizer"]
+           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "jit", "stats"]

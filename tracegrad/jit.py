@@ -17,8 +17,8 @@ import numpy as np
 
 from .base import DeferredInitializationError, user_location
 from .ir.autodiff import copy_ops, vjp
-from .ir.function import Builder, Function
-from .ir.ops import NONDIFF, OpDef
+from .ir.function import Function
+from .ir.ops import OpDef
 from .ir.passes import run_pipeline
 from .ir.types import FLOATS, parse_type
 from .make_ir import _identifier, trace
@@ -66,11 +66,15 @@ class _Feed:
 class Entry:
     """One compiled variant: a traced Function plus how to feed it and its native code."""
 
-    def __init__(self, tr, feeds, single, training):
-        self.traced, self.feeds, self.single = tr.function, feeds, single
-        self.n_out = len(tr.function.outputs)
+    def __init__(self, tr, feeds, params, keys):
+        self.traced, self.feeds, self.single = tr.function, feeds, tr.single
+        self.n_out = len(tr.outputs)
         self.stages = {"traced": tr.function}
-        self.training = training
+        # the trace drew these keys; the first run reuses them, so it draws what eager would
+        self.pending_keys = list(keys)
+        ids = {id(p): i for i, p in enumerate(params)}
+        self.updates = [(_Feed.PARAM, ids[id(t)]) if id(t) in ids else (_Feed.ARG, t)
+                        for t in tr.updates]
 
     def arrays(self, args, params):
         out = []
@@ -80,7 +84,7 @@ class Entry:
             elif kind == _Feed.PARAM:
                 out.append(params[ref]._data)
             elif kind == _Feed.KEY:
-                out.append(next_key()._data)
+                out.append(self.pending_keys.pop(0) if self.pending_keys else next_key()._data)
             elif kind == _Feed.CONST:
                 out.append(ref)
             else:
@@ -99,40 +103,48 @@ class Entry:
             v = ref
         return v if v is not None else tape.leaf(data)
 
+    def write_updates(self, outs, params):
+        """Write the state updates (outputs after the user's) into their arrays in place."""
+        for k, (kind, ref) in enumerate(self.updates):
+            target = params[ref] if kind == _Feed.PARAM else ref
+            np.copyto(target._data, outs[self.n_out + k], casting="unsafe")
+
     def finish(self, outs):
-        res = [wrap(o) for o in outs]
+        res = [wrap(o) for o in outs[:self.n_out]]
         return res[0] if self.single else res
 
 
 class InferenceEntry(Entry):
-    def __init__(self, tr, feeds, single, training):
-        super().__init__(tr, feeds, single, training)
+    def __init__(self, tr, feeds, params, keys):
+        super().__init__(tr, feeds, params, keys)
         self.optimized = run_pipeline(tr.function, PIPELINE)
         self.stages["optimized"] = self.optimized
         self.native = _compile(self.optimized)
 
     def __call__(self, args, params):
-        return self.finish(self.native(*self.arrays(args, params)))
+        outs = self.native(*self.arrays(args, params))
+        if self.updates:
+            self.write_updates(outs, params)
+        return self.finish(outs)
 
 
 class TrainingEntry(Entry):
     """Forward emitting residuals + adjoint, both native, glued to the tape by two ops."""
 
-    def __init__(self, tr, feeds, single, training, wrt):
-        super().__init__(tr, feeds, single, training)
+    def __init__(self, tr, feeds, params, keys, wrt):
+        super().__init__(tr, feeds, params, keys)
         fn = tr.function
         self.wrt = wrt
         residuals = []
-        adjoint = run_pipeline(vjp(fn, wrt, residuals=residuals), PIPELINE)
+        differentiable = Function(fn.name, fn.params, fn.ops, fn.outputs[:self.n_out])
+        adjoint = run_pipeline(vjp(differentiable, wrt, residuals=residuals), PIPELINE)
         index = {p: i for i, p in enumerate(fn.params)}
         # residuals that are parameters are fed from the operands; the rest become outputs
-        self.res_src = [("param", index[r]) if r in index else ("out", None) for r in residuals]
+        # after the user's outputs and the state updates
         extra = [r for r in residuals if r not in index]
-        k = 0
-        for i, (kind, _) in enumerate(self.res_src):
-            if kind == "out":
-                self.res_src[i] = ("out", self.n_out + k)
-                k += 1
+        position = {r: len(fn.outputs) + k for k, r in enumerate(extra)}
+        self.res_src = [("param", index[r]) if r in index else ("out", position[r])
+                        for r in residuals]
         train_fn = Function(fn.name + "_train", fn.params, fn.ops, list(fn.outputs) + extra)
         self.forward_fn = run_pipeline(train_fn, PIPELINE)
         self.adjoint = adjoint
@@ -149,6 +161,8 @@ class TrainingEntry(Entry):
     def __call__(self, args, params):
         arrays = self.arrays(args, params)
         outs = self.native(*arrays)
+        if self.updates:
+            self.write_updates(outs, params)
         operands = [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
         values = tape.record_multi(CompiledCall, operands, self.call_attrs, outs, True)
         res = [wrap(o) for o in outs[:self.n_out]]
@@ -284,18 +298,17 @@ class JitFunction:
 
     def _build(self, args, params, needs):
         bump("traces")
-        tr, feeds, broke = self._trace(args, params)
+        tr, feeds, keys, broke = self._trace(args, params)
         if broke is not None:
             warnings.warn(f"tracegrad.jit: {self.name} needs a concrete value ({broke[0]}) at "
                           f"{broke[1]}; this call signature runs eagerly (data-dependent "
                           f"control flow is not compiled)", stacklevel=3)
             return EagerEntry(self.fn)
-        single = tr.single
         wrt = [i for i, (kind, ref) in enumerate(feeds) if _needs_grad(kind, ref, needs, args)
                and tr.function.params[i].type.dtype in FLOATS]
         if not wrt:
-            return InferenceEntry(tr, feeds, single, STATE.training)
-        return TrainingEntry(tr, feeds, single, STATE.training, wrt)
+            return InferenceEntry(tr, feeds, params, keys)
+        return TrainingEntry(tr, feeds, params, keys, wrt)
 
     def _trace(self, args, params):
         keys, param_leaves = [], {}
@@ -320,7 +333,7 @@ class JitFunction:
         try:
             tr = trace(self.fn, args, name=self.name)
         except GraphBreak as e:
-            return None, None, e.args
+            return None, None, None, e.args
         finally:
             _TRACING.depth -= 1
             HOOKS.random_key, HOOKS.concretize = old
@@ -328,17 +341,18 @@ class JitFunction:
                 p._value = v
         array_args = [i for i, a in enumerate(args) if isinstance(a, NDArray)]
         feeds = [(_Feed.ARG, i) for i in array_args]
-        keyset = set(keys)
+        keyset, drawn = set(keys), []
         for leaf in tr.captured:
             if leaf in param_leaves:
                 feeds.append((_Feed.PARAM, param_leaves[leaf]))
             elif leaf in keyset:
                 feeds.append((_Feed.KEY, None))
+                drawn.append(leaf.data)
             elif leaf.var is not None:
                 feeds.append((_Feed.VAR, leaf))
             else:
                 feeds.append((_Feed.CONST, leaf.data))
-        return tr, feeds, None
+        return tr, feeds, drawn, None
 
     def ir(self, stage="optimized"):
         """The ir.Function of `stage` ('traced', 'adjoint', 'optimized') of the last compile."""
@@ -382,15 +396,10 @@ def hybrid_call(block, *args):
     """Run a hybridized block through its JitFunction (parameters are inputs, not constants)."""
     jf = block.__dict__.get("_tg_jit")
     if jf is None:
-        names = [_identifier(n) for n in block.collect_params().keys()]
-        jf = JitFunction(block.forward, params=lambda: _block_params(block),
+        params = block.collect_params()
+        names = [_identifier(n) for n in params.keys()]
+        plist = list(params.values())
+        jf = JitFunction(block.forward, params=lambda: [p.data() for p in plist],
                          name=type(block).__name__.lower(), param_names=names)
         block.__dict__["_tg_jit"] = jf
     return jf(*args)
-
-
-def _block_params(block):
-    return [p.data() for p in block.collect_params().values()]
-
-
-del np, NONDIFF, Builder

@@ -7,18 +7,19 @@ import re
 from .autograd import _scope
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
-from .ndarray import NDArray, wrap
+from .ndarray import HOOKS, NDArray, wrap
 from .runtime import tape
 
 
 class Trace:
     """A traced function: `fn` (ir.Function) whose parameters are the array arguments, then the
     captured arrays (`captured`: tape leaves holding their data and, for variables, gradients)."""
-    __slots__ = ("function", "captured", "n_inputs", "outputs", "single")
+    __slots__ = ("function", "captured", "n_inputs", "outputs", "single", "updates")
 
-    def __init__(self, function, captured, n_inputs, outputs, single):
+    def __init__(self, function, captured, n_inputs, outputs, single, updates):
         self.function, self.captured = function, captured
         self.n_inputs, self.outputs, self.single = n_inputs, outputs, single
+        self.updates = updates  # arrays whose new values follow the outputs, in order
 
 
 def _names(fn, n):
@@ -31,7 +32,10 @@ def _names(fn, n):
 
 
 def trace(fn, args, name=None, training=None) -> Trace:
-    """Run fn(*args) recording every op that depends on an array argument or variable."""
+    """Run fn(*args) recording every op that depends on an array argument or variable.
+
+    State updates (ndarray.assign_state) are not performed: their new values become extra
+    outputs after fn's own, and Trace.updates names the arrays they belong to."""
     names = _names(fn, len(args))
     traced_args, inputs = [], []
     for a, nm in zip(args, names):
@@ -42,11 +46,18 @@ def trace(fn, args, name=None, training=None) -> Trace:
             inputs.append(t._value)
             a = t
         traced_args.append(a)
-    with _scope(True, training):
-        outs = fn(*traced_args)
+    updates = []
+    old_assign, HOOKS.assign = HOOKS.assign, lambda target, value: updates.append(
+        (target, value))
+    try:
+        with _scope(True, training):
+            outs = fn(*traced_args)
+    finally:
+        HOOKS.assign = old_assign
     single = isinstance(outs, NDArray)
     outs = [outs] if single else list(outs)
-    heads = [o._value if o._value is not None else tape.leaf(o._data) for o in outs]
+    heads = [o._value if o._value is not None else tape.leaf(o._data)
+             for o in outs + [v for _, v in updates]]
     leaves, ops = tape.collect(heads)
     b = Builder(name=_identifier(name or getattr(fn, "__name__", "f")))
     env = {v: b.param(v.type, v.name_hint) for v in inputs}
@@ -54,7 +65,8 @@ def trace(fn, args, name=None, training=None) -> Trace:
     for i, v in enumerate(captured):
         env[v] = b.param(v.type, v.name_hint or f"c{i}")
     copy_ops(b, ops, env)
-    return Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs, single)
+    return Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs, single,
+                 [t for t, _ in updates])
 
 
 def _identifier(name):

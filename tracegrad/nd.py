@@ -11,7 +11,6 @@ import numpy as np
 
 from . import random  # noqa: F401  (mx.nd.random)
 from .base import MXNetError
-from .context import current_context
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
 from .ndarray import F, NDArray, wrap

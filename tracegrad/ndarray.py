@@ -22,6 +22,19 @@ class _Hooks(threading.local):
     """Per-thread callbacks a trace (jit / hybridize) installs; see tracegrad/jit.py."""
     concretize = None   # (array, why): Python asked for a concrete value of a traced array
     random_key = None   # (key array) -> NDArray: a random draw's key inside a trace
+    assign = None       # (target, value): a state update met inside a trace
+
+
+def assign_state(target, value):
+    """Write `value` into `target`'s buffer in place, off the differentiated graph: a state
+    update such as BatchNorm's running statistics. Inside a trace the write is deferred and
+    becomes an output of the compiled function that is written back after every call."""
+    hook = HOOKS.assign
+    if hook is not None:
+        hook(target, value)
+        return
+    np.copyto(target._data, value._data if isinstance(value, NDArray) else value,
+              casting="unsafe")
 
 
 HOOKS = _Hooks()

@@ -233,9 +233,27 @@ class HybridBlock(Block):
         self._cached_args = None
 
     def hybridize(self, active=True, static_alloc=False, static_shape=False, **flags):
+        """Compile this block's forward (and, under autograd.record(), its backward) to native
+        code on the next call. Calling it again drops what was compiled."""
+        self.__dict__.pop("_tg_jit", None)
         self._active = bool(active)
         self._flags = dict(static_alloc=static_alloc, static_shape=static_shape, **flags)
         super().hybridize(active, static_alloc=static_alloc, static_shape=static_shape, **flags)
+
+    def ir(self, stage="optimized"):
+        """The ir.Function of `stage` ('traced', 'optimized', 'adjoint') of the latest compile."""
+        return self._compiled("ir").ir(stage)
+
+    def llvm_ir(self) -> str:
+        """The LLVM IR text of the latest compiled forward."""
+        return self._compiled("llvm_ir").llvm_ir()
+
+    def _compiled(self, what):
+        jf = self.__dict__.get("_tg_jit")
+        if jf is None:
+            raise MXNetError(f"{self.name}.{what}(): nothing compiled yet; call hybridize() and "
+                             f"run the block once first")
+        return jf
 
     def infer_shape(self, *args):
         """Set unknown parameter shapes from the inputs (layers with deferred shapes override)."""

@@ -8,6 +8,7 @@ from ... import nd
 from ...base import MXNetError
 from ...ir.types import dtype_name
 from ...ndarray import F as _ops
+from ...ndarray import assign_state
 from ...runtime.tape import STATE
 from .. import functional
 from ..block import Block, HybridBlock
@@ -152,16 +153,17 @@ class BatchNorm(HybridBlock):
             return functional.batch_norm(_ops, x, gamma, beta, running_mean, running_var,
                                          axis, self._eps)
         out, mean, var = functional.batch_norm_train(_ops, x, gamma, beta, axis, self._eps)
-        self._update_running(mean._data, var._data)
+        self._update_running(running_mean, running_var, mean, var)
         return out
 
-    def _update_running(self, mean, var):
-        """The running-statistics side effect, in place and off the differentiated graph."""
+    def _update_running(self, running_mean, running_var, mean, var):
+        """running = m * running + (1 - m) * batch, written in place and off the graph; in a
+        hybridized block the new values are outputs of the compiled call, written back after
+        every call (ndarray.assign_state)."""
         m = self._momentum
-        for param, batch in ((self.running_mean, mean), (self.running_var, var)):
-            buf = param.data()._data
-            buf *= m
-            buf += (1.0 - m) * batch.astype(buf.dtype, copy=False)
+        for running, batch in ((running_mean, mean), (running_var, var)):
+            new = _ops.add(_ops.mul(running, m), _ops.mul(_ops.stop_gradient(batch), 1.0 - m))
+            assign_state(running, _ops.cast(new, dtype=dtype_name(running.dtype)))
 
     def __repr__(self):
         return (f"BatchNorm(axis={self._axis}, eps={self._eps}, momentum={self._momentum}, "

@@ -152,20 +152,14 @@ def _reduce_infer(cls):
         if (not isinstance(axes, (tuple, list)) or list(axes) != sorted(set(axes))
                 or not all(0 <= a < x.ndim for a in axes)):
             fail(cls.name, f"axes {axes} must be sorted, unique and in range for {x}")
-        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)
-                      if keepdims or i not in axes)
-        return x.with_shape(shape)
+        return x.with_shape(tuple(1 if i in axes else d for i, d in enumerate(x.shape)
+                                  if keepdims or i not in axes))
     return infer
 
 
-def reduced_keepdims_shape(shape, axes):
+def reduced_keepdims_shape(dims, axes):
     """The shape of a reduction's result with keepdims=True."""
-    return tuple(1 if i in axes else d for i, d in enumerate(shape))
-
-
-def as_array(x, dtype):
-    """numpy array of exactly `dtype` (impls return numpy scalars for 0-d results)."""
-    return np.asarray(x, dtype=dtype)
+    return tuple(1 if i in axes else d for i, d in enumerate(dims))
 
 
 # importing the families registers their ops
