@@ -277,7 +277,10 @@ class JitFunction:
         try:
             params = self.params()
         except DeferredInitializationError:
-            return self.fn(*args)  # first call infers parameter shapes eagerly
+            # the first call infers parameter shapes eagerly; compile right after it
+            out = self.fn(*args)
+            self._compile_for(args)
+            return out
         try:
             key, needs = self._signature(args, params)
             entry = self.cache.get(key)
@@ -295,6 +298,13 @@ class JitFunction:
             bump("cache_hits")
         self.last = entry
         return entry(args, params)
+
+    def _compile_for(self, args):
+        """Build (not run) the entry for these arguments, as the next call would."""
+        params = self.params()
+        key, needs = self._signature(args, params)
+        if key not in self.cache:
+            self.cache[key] = self.last = self._build(args, params, needs)
 
     def _build(self, args, params, needs):
         bump("traces")
