@@ -154,15 +154,9 @@ def _as_operand(v):
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     """Accumulate gradients of heads into the variables' .grad buffers (per grad_req)."""
     leaves, grads = _run(heads, head_grads, None, retain_graph, False, train_mode)
-    for leaf, g in zip(leaves, grads):
-        var = leaf.var
-        if var.grad_req == "add":
-            if g is not None:
-                var.grad += g
-        elif g is None:
-            var.grad[...] = 0
-        else:
-            np.copyto(var.grad, g, casting="unsafe")
+    for i, leaf in enumerate(leaves):
+        g, grads[i] = grads[i], None  # hand over the only reference (see Variable.receive)
+        leaf.var.receive(g)
 
 
 def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False,

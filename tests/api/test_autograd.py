@@ -284,3 +284,29 @@ def test_detach_and_stop_gradient_block_the_gradient():
         y = x * x.detach() + nd.stop_gradient(x * 5)
     y.backward()
     np.testing.assert_array_equal(x.grad.asnumpy(), [1, 2])
+
+
+def test_gradient_buffers_stay_valid_when_results_are_handed_over():
+    """backward may hand its fresh result to a variable instead of copying; anything a user
+    still holds (an old .grad, a head gradient) must keep seeing correct values."""
+    x = nd.array(np.ones((50, 40), np.float32))
+    x.attach_grad()
+    held = x.grad
+    for scale in (2.0, 3.0):
+        with autograd.record():
+            y = nd.exp(x) * scale
+        y.backward()
+        np.testing.assert_allclose(held.asnumpy(), scale * np.e, rtol=1e-6)
+        np.testing.assert_allclose(x.grad.asnumpy(), scale * np.e, rtol=1e-6)
+    z = nd.ones((30, 30))
+    z.attach_grad()
+    head = nd.full((30, 30), 5.0)
+    with autograd.record():
+        w = z * 1.0
+    w.backward(head)
+    z.grad[:] = 0
+    assert head.asnumpy().min() == 5.0
+    with autograd.record():
+        w = nd.relu(z)
+    w.backward()
+    np.testing.assert_array_equal(z.grad.asnumpy(), 1.0)

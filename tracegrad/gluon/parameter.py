@@ -21,24 +21,12 @@ _GRAD_REQS = ("write", "add", "null")
 
 
 class _GradVar(tape.Variable):
-    """A Variable that notices backward writing its gradient, for Trainer's stale check.
-
-    backward reaches the buffer only through `.grad`, so the getter flags it fresh; Gluon reads
-    the buffer through `.buf`, which does not."""
-    __slots__ = ("buf", "fresh")
-
-    def __init__(self, buf, grad_req):
-        self.buf, self.grad_req, self.fresh = buf, grad_req, False
+    """A Parameter's gradient storage (`buf` is its buffer; Trainer reads `fresh`)."""
+    __slots__ = ()
 
     @property
-    def grad(self):
-        self.fresh = True
-        return self.buf
-
-    @grad.setter
-    def grad(self, value):
-        if value is not self.buf:
-            np.copyto(self.buf, value, casting="unsafe")
+    def buf(self):
+        return self.grad
 
 
 def _known(shape):

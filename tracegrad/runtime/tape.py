@@ -6,6 +6,7 @@ holds the head. `backward` extracts that graph as an ir.Function (reusing the re
 builds its adjoint with ir.vjp once per graph structure (cached), and interprets it.
 """
 import itertools
+import sys
 import threading
 from collections import OrderedDict
 
@@ -29,11 +30,36 @@ _seq = itertools.count()
 
 
 class Variable:
-    """Gradient storage of an array marked with attach_grad / mark_variables."""
-    __slots__ = ("grad", "grad_req")
+    """Gradient storage of an array marked with attach_grad / mark_variables. `fresh` turns
+    True whenever backward delivers a gradient (Trainer clears it to spot stale ones)."""
+    __slots__ = ("grad", "grad_req", "fresh")
 
     def __init__(self, grad, grad_req="write"):
-        self.grad, self.grad_req = grad, grad_req
+        self.grad, self.grad_req, self.fresh = grad, grad_req, False
+
+    def receive(self, g):
+        """Take the gradient backward computed (None: no path reached this variable).
+
+        'add' accumulates; 'write' overwrites. A fresh result nobody else holds replaces the
+        buffer instead of being copied into it, when nobody else holds the buffer either
+        (the refcounts say so): PyTorch's AccumulateGrad steals gradients the same way."""
+        self.fresh = True
+        if self.grad_req == "add":
+            if g is not None:
+                self.grad += g
+        elif g is None:
+            self.grad[...] = 0
+        elif (type(g) is np.ndarray and g.base is None and g.dtype == self.grad.dtype
+              and g.shape == self.grad.shape and g.flags.c_contiguous and g.flags.writeable
+              and sys.getrefcount(g) <= _STEALABLE and sys.getrefcount(self.grad) <= 2):
+            self.grad = g
+        else:
+            np.copyto(self.grad, g, casting="unsafe")
+
+
+# references to a gradient array inside Variable.receive when nothing but the caller holds it:
+# the caller's local, the argument, getrefcount's own (autograd.backward takes it out of its list)
+_STEALABLE = 3
 
 
 class TapeValue(Value):
