@@ -9,7 +9,7 @@ from .context import Context, cpu, cpu_pinned, gpu, num_gpus
 from .jit import jit
 from .make_ir import make_ir
 from .stats import stats
-from .ndarray import NDArray
+from .array import NDArray
 from . import gluon, initializer, metric, optimizer  # noqa: E402  (Gluon sits on nd/autograd)
 
 init = initializer

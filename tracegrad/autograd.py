@@ -10,7 +10,7 @@ from .base import MXNetError
 from .ir.function import Literal
 from .ir.ops import NONDIFF, OpDef
 from .ir.types import parse_type
-from .ndarray import NDArray, apply, wrap
+from .array import NDArray, apply, wrap
 from .runtime import tape
 from .runtime.tape import STATE
 

@@ -22,7 +22,7 @@ from .ir.ops import OpDef
 from .ir.passes import run_pipeline
 from .ir.types import FLOATS, parse_type
 from .make_ir import _identifier, trace
-from .ndarray import HOOKS, NDArray, wrap
+from .array import HOOKS, NDArray, wrap
 from .random import next_key
 from .runtime import tape
 from .runtime.tape import STATE

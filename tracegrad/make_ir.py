@@ -7,7 +7,7 @@ import re
 from .autograd import _scope
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
-from .ndarray import HOOKS, NDArray, wrap
+from .array import HOOKS, NDArray, wrap
 from .runtime import tape
 
 
@@ -34,7 +34,7 @@ def _names(fn, n):
 def trace(fn, args, name=None, training=None) -> Trace:
     """Run fn(*args) recording every op that depends on an array argument or variable.
 
-    State updates (ndarray.assign_state) are not performed: their new values become extra
+    State updates (array.assign_state) are not performed: their new values become extra
     outputs after fn's own, and Trace.updates names the arrays they belong to."""
     names = _names(fn, len(args))
     traced_args, inputs = [], []

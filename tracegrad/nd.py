@@ -13,7 +13,7 @@ from . import random  # noqa: F401  (mx.nd.random)
 from .base import MXNetError
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
-from .ndarray import F, NDArray, wrap
+from .array import F, NDArray, wrap
 from .runtime.tape import STATE
 
 waitall = lambda: None  # noqa: E731  (synchronous execution: nothing to wait for)

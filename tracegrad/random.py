@@ -21,7 +21,7 @@ def seed(seed_state, ctx="all"):
 
 def next_key():
     """The key for the next draw (an i64[2] NDArray: seed, counter)."""
-    from .ndarray import HOOKS, wrap
+    from .array import HOOKS, wrap
     with _lock:
         key = np.array([_state["seed"], _state["counter"]], dtype=np.int64)
         _state["counter"] += 1
@@ -39,14 +39,14 @@ def _dt(dtype):
 
 def uniform(low=0.0, high=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwargs):
     """Uniform samples in [low, high)."""
-    from .ndarray import F
+    from .array import F
     return _out(F.random_uniform(next_key(), shape=_shape(shape), dtype=_dt(dtype),
                                  low=float(low), high=float(high)), out)
 
 
 def normal(loc=0.0, scale=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwargs):
     """Normal samples with mean loc and standard deviation scale."""
-    from .ndarray import F
+    from .array import F
     return _out(F.random_normal(next_key(), shape=_shape(shape), dtype=_dt(dtype),
                                 loc=float(loc), scale=float(scale)), out)
 
@@ -57,7 +57,7 @@ def randn(*shape, loc=0.0, scale=1.0, dtype=None, **kwargs):
 
 def randint(low, high, shape=(1,), dtype="int32", ctx=None, out=None):
     """Integers in [low, high), from uniform draws."""
-    from .ndarray import wrap
+    from .array import wrap
     u = uniform(0.0, 1.0, shape, dtype="float64")._data
     return _out(wrap(np.floor(u * (high - low) + low).astype(dtype)), out)
 

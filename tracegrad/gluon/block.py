@@ -276,8 +276,8 @@ class HybridBlock(Block):
                     self._deferred_infer(args)
                     break
             if self._active and not _SCOPE.in_hybrid_call:
-                self._cached_args = args
-                return _hybrid_call(self, args)
+                self.__dict__["_cached_args"] = args  # (export traces with these)
+                return _hybrid_call(self, *args)
             return self.forward(*args)
         except MXNetError as e:
             raise _named_error(self, e) from None
@@ -307,7 +307,8 @@ def inside_hybrid_call():
         _SCOPE.in_hybrid_call = prev
 
 
-def _hybrid_call(block, args):
+def _hybrid_call(block, *args):
+    """Compiled execution; a hybridized child called while its parent is traced is inlined
+    into the parent's graph by tracegrad.jit itself."""
     from ..jit import hybrid_call  # (tracegrad.jit the attribute is the jit() function)
-    with inside_hybrid_call():
-        return hybrid_call(block, *args)
+    return hybrid_call(block, *args)

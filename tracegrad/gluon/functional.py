@@ -1,7 +1,7 @@
 """Gluon's composites (normalization, robust losses), written in primitives against `b`.
 
 Like ir/composites.py, each takes `b` first: an ir.Builder while building IR, or the eager
-dispatcher tracegrad.ndarray.F (which records for autograd and tracing). No layer has backward
+dispatcher tracegrad.array.F (which records for autograd and tracing). No layer has backward
 code: gradients of every order come from the primitives' vjp rules.
 """
 from ..ir import composites as C

@@ -11,7 +11,7 @@ import numpy as np
 from ..base import MXNetError
 from ..ir import composites as C
 from ..ir.types import dtype_name
-from ..ndarray import F as _ops
+from ..array import F as _ops
 from . import functional
 from .block import HybridBlock
 

@@ -14,7 +14,7 @@ import numpy as np
 from .. import initializer
 from ..base import DeferredInitializationError, MXNetError
 from ..context import cpu
-from ..ndarray import NDArray, wrap
+from ..array import NDArray, wrap
 from ..runtime import tape
 
 _GRAD_REQS = ("write", "add", "null")

@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from .. import ndarray
+from .. import array
 from ..base import MXNetError
 from ..ir.types import dtype_name
 from ..runtime.interpret import Program
@@ -111,5 +111,5 @@ class SymbolBlock(HybridBlock):
                                  f"but the exported graph was traced for {t} (shapes are "
                                  f"static)")
         outs = self._program(list(args) + [p.data() for p in self._order],
-                             apply=ndarray.apply)
+                             apply=array.apply)
         return outs[0] if len(outs) == 1 else outs

@@ -209,8 +209,8 @@ def _walk(heads, wrt_set):
             raise GraphFreedError(_FREED)
         attrs = p.attrs
         token = _ATTR_TOKEN.get(id(attrs)) if attrs else 0
-        sig.append((p.opdef, token or tuple(attrs.items()), tuple(
-            index[o] if type(o) is not Literal else o.key() for o in p.operands)))
+        refs = [index[o] if type(o) is not Literal else o.key() for o in p.operands]
+        sig.append((p.opdef, token or tuple(attrs.items()), tuple(refs)))
         for r in p.results:
             index[r] = len(values)
             values.append(r)

@@ -7,8 +7,8 @@ import numpy as np
 from ... import nd
 from ...base import MXNetError
 from ...ir.types import dtype_name
-from ...ndarray import F as _ops
-from ...ndarray import assign_state
+from ...array import F as _ops
+from ...array import assign_state
 from ...runtime.tape import STATE
 from .. import functional
 from ..block import Block, HybridBlock
@@ -159,7 +159,7 @@ class BatchNorm(HybridBlock):
     def _update_running(self, running_mean, running_var, mean, var):
         """running = m * running + (1 - m) * batch, written in place and off the graph; in a
         hybridized block the new values are outputs of the compiled call, written back after
-        every call (ndarray.assign_state)."""
+        every call (array.assign_state)."""
         m = self._momentum
         for running, batch in ((running_mean, mean), (running_var, var)):
             new = _ops.add(_ops.mul(running, m), _ops.mul(_ops.stop_gradient(batch), 1.0 - m))
