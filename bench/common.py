@@ -45,3 +45,33 @@ def report(title, rows, baseline=None):
     for name, t in rows:
         ratio = f"  {t / base:6.2f}x {baseline}" if base else ""
         print(f"  {name:38s} {fmt(t)}{ratio}")
+
+
+def compare(named_fns, rounds=15, min_time=0.02):
+    """Median seconds per call of each fn, timed in interleaved rounds so that drift on a noisy
+    machine hits every contender alike. named_fns: [(name, fn)] -> [(name, seconds)]."""
+    numbers = []
+    for _, fn in named_fns:
+        fn()
+        number, t = 1, 0.0
+        while t < min_time:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            t = time.perf_counter() - t0
+            number *= 2
+        numbers.append(max(1, number // 2))
+    samples = [[] for _ in named_fns]
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for (_, fn), number, out in zip(named_fns, numbers, samples):
+                t0 = time.perf_counter()
+                for _ in range(number):
+                    fn()
+                out.append((time.perf_counter() - t0) / number)
+    finally:
+        if gc_was:
+            gc.enable()
+    return [(name, statistics.median(s)) for (name, _), s in zip(named_fns, samples)]

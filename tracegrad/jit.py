@@ -277,8 +277,13 @@ class JitFunction:
         try:
             params = self.params()
         except DeferredInitializationError:
-            # the first call infers parameter shapes eagerly; compile right after it
-            out = self.fn(*args)
+            # the first call infers parameter shapes eagerly (nested compiled blocks inline,
+            # as they would in a trace); compile right after it
+            _TRACING.depth += 1
+            try:
+                out = self.fn(*args)
+            finally:
+                _TRACING.depth -= 1
             self._compile_for(args)
             return out
         try:

@@ -199,3 +199,26 @@ def test_memory_cache_counts():
     assert m1 is m2
     assert COUNTERS["memory_cache_hits"] == before["memory_cache_hits"] + 1
     assert cache.cache_key("a") != cache.cache_key("b")
+
+
+def test_scipy_blas_fallback_gives_the_same_products(tmp_path):
+    """Compiled matmuls call numpy's bundled OpenBLAS (ILP64) when present, else scipy's
+    cython_blas (LP64); both calling conventions must give numpy's answer."""
+    import subprocess
+    import sys
+    script = (
+        "import numpy as np, tracegrad.ir as ir\n"
+        "from tracegrad.codegen import target\n"
+        "from tracegrad.runtime.native import NativeFunction\n"
+        "b = ir.Builder(name='mm')\n"
+        "x = b.param(ir.TensorType('f32', (5, 7)), 'x'); y = b.param(ir.TensorType('f64', (3, 7, 4)), 'y')\n"
+        "f = NativeFunction(b.ret(b.matmul(x, x, transpose_b=True), b.matmul(y, y, transpose_a=True)))\n"
+        "rs = np.random.RandomState(0); a = rs.randn(5, 7).astype('f4'); c = rs.randn(3, 7, 4)\n"
+        "o1, o2 = f(a, c)\n"
+        "assert np.allclose(o1, a @ a.T, rtol=1e-5) and np.allclose(o2, c.transpose(0, 2, 1) @ c)\n"
+        "print(target.blas()[0])\n")
+    import os
+    env = dict(os.environ, TRACEGRAD_BLAS="scipy", TRACEGRAD_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["scipy-cython-blas"]

@@ -22,6 +22,7 @@ _HEADER = struct.Struct("<8sQ32s")
 
 
 @functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None)
 def _source_hash() -> str:
     """Hash of this package's codegen sources: editing codegen invalidates old objects."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -33,8 +34,9 @@ def _source_hash() -> str:
     return h.hexdigest()
 
 
-def cache_key(ir_text: str, flags: str = "") -> str:
-    """Content hash deciding object identity (see module docstring)."""
+@functools.lru_cache(maxsize=None)
+def _environment() -> str:
+    """Everything besides the IR that decides what the object code is (fixed per process)."""
     import llvmlite
     import numpy
 
@@ -45,9 +47,14 @@ def cache_key(ir_text: str, flags: str = "") -> str:
     except Exception:  # noqa: BLE001 - metadata missing in odd installs; the source hash covers it
         tg_version = "unknown"
     cpu, features = target.host()
-    parts = [ir_text, _source_hash(), cpu, features, f"O{target.OPT_LEVEL}", flags,
-             tg_version, llvmlite.__version__, numpy.__version__]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    blas_name, blas_bits = target.blas()
+    return "\0".join([_source_hash(), cpu, features, f"O{target.OPT_LEVEL}", tg_version,
+                      llvmlite.__version__, numpy.__version__, blas_name, str(blas_bits)])
+
+
+def cache_key(ir_text: str, flags: str = "") -> str:
+    """Content hash deciding object identity (see module docstring)."""
+    return hashlib.sha256("\0".join([ir_text, flags, _environment()]).encode()).hexdigest()
 
 
 def disk_enabled() -> bool:

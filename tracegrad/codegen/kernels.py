@@ -13,10 +13,9 @@ from ..ir.types import FLOATS
 from . import philox
 from .emitter import SVal
 from .loops import for_range, i64, linear_index, loop_nest
-from .target import BLAS_SYMBOLS
+from .target import BLAS_SYMBOLS, blas
 from .views import PTR, contiguous_strides
 
-I32 = ir.IntType(32)
 
 
 # ---------------------------------------------------------------- leaves (per element)
@@ -104,10 +103,11 @@ def _blas_scalars(sf, ta, tb, m, n, k, lda, ldb, ldc, ftype):
     """Fortran passes every scalar by reference: stack slots in the function's entry block."""
     b = sf.b
     slots = []
+    bint = ir.IntType(blas()[1])
     with b.goto_entry_block():
-        for value, ty in ((ord(ta), ir.IntType(8)), (ord(tb), ir.IntType(8)), (m, I32),
-                          (n, I32), (k, I32), (1.0, ftype), (lda, I32), (ldb, I32),
-                          (0.0, ftype), (ldc, I32)):
+        for value, ty in ((ord(ta), ir.IntType(8)), (ord(tb), ir.IntType(8)), (m, bint),
+                          (n, bint), (k, bint), (1.0, ftype), (lda, bint), (ldb, bint),
+                          (0.0, ftype), (ldc, bint)):
             slot = b.alloca(ty)
             b.store(ir.Constant(ty, value), slot)
             slots.append(slot)

@@ -1,7 +1,7 @@
 """The LLVM target: native target machine, new-pass-manager optimisation, MCJIT loading.
 
-Owns every use of `llvmlite.binding`. LLVM is initialised once; BLAS entry points from
-`scipy.linalg.cython_blas` are registered as JIT symbols at that moment, so both freshly
+Owns every use of `llvmlite.binding`. LLVM is initialised once; BLAS entry points (numpy's bundled
+OpenBLAS, else `scipy.linalg.cython_blas`) are registered as JIT symbols at that moment, so both freshly
 compiled modules and objects loaded from the disk cache resolve them. A `JitObject` keeps the
 target machine, execution engine and object bytes alive together (the function pointers it
 hands out are valid exactly as long as it lives).
@@ -20,15 +20,62 @@ def _initialize():
     """Native target + asm printer (never llvm.initialize()), then the BLAS symbols."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    for blas_name, address in _blas_addresses().items():
+        llvm.add_symbol(BLAS_SYMBOLS[blas_name], address)
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def blas() -> tuple:
+    """(name, integer bits) of the BLAS compiled code calls: numpy's own OpenBLAS when its
+    wheel bundles one (ILP64; already loaded, one thread pool with numpy's matmul), else
+    scipy.linalg.cython_blas (LP64; TRACEGRAD_BLAS=scipy asks for it). The choice is part of
+    every cache key."""
+    return _find_blas()[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _find_blas():
+    import os
+    found = None if os.environ.get("TRACEGRAD_BLAS") == "scipy" else _numpy_openblas()
+    return found if found is not None else _scipy_blas()
+
+
+def _blas_addresses() -> dict:
+    return _find_blas()[1]
+
+
+def _numpy_openblas():
+    import glob
+    import os
+
+    import numpy
+    root = os.path.dirname(os.path.abspath(numpy.__file__))
+    for pattern in ("../numpy.libs/libscipy_openblas64_*.so*", ".dylibs/libscipy_openblas64_*",
+                    "../numpy.libs/libscipy_openblas64_*.dll"):
+        for path in sorted(glob.glob(os.path.join(root, pattern))):
+            try:
+                lib = ctypes.CDLL(path)
+                addresses = {name: ctypes.cast(getattr(lib, f"scipy_{name}_64_"),
+                                               ctypes.c_void_p).value
+                             for name in BLAS_SYMBOLS}
+            except (OSError, AttributeError):
+                continue
+            return ("numpy-openblas64", 64), addresses
+    return None
+
+
+def _scipy_blas():
     from scipy.linalg import cython_blas
     get = ctypes.pythonapi.PyCapsule_GetPointer
     get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
     get_name = ctypes.pythonapi.PyCapsule_GetName
     get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    for blas_name, symbol in BLAS_SYMBOLS.items():
-        capsule = cython_blas.__pyx_capi__[blas_name]
-        llvm.add_symbol(symbol, get(capsule, get_name(capsule)))
-    return True
+    addresses = {}
+    for name in BLAS_SYMBOLS:
+        capsule = cython_blas.__pyx_capi__[name]
+        addresses[name] = get(capsule, get_name(capsule))
+    return ("scipy-cython-blas", 32), addresses
 
 
 @functools.lru_cache(maxsize=None)

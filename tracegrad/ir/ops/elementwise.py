@@ -169,16 +169,17 @@ def _select(c, x, y):
     if dt.kind not in "fiu" or int(np.prod(shape)) < 4096:
         return np.where(c, x, y)
     bits = np.dtype(f"u{dt.itemsize}")
-    mask = np.negative(np.broadcast_to(c, shape).astype(bits))  # True -> all ones
+    if c.shape != shape:
+        c = np.broadcast_to(c, shape)
+    mask = np.subtract(0, c, dtype=bits)  # True -> all ones, in one pass
     xs, ys = x.astype(dt, copy=False).view(bits), y.astype(dt, copy=False).view(bits)
-    xb, yb = np.broadcast_to(xs, shape), np.broadcast_to(ys, shape)
     if not ys.any():  # all-zero bits (+0.0): the select is a mask
-        out = np.bitwise_and(xb, mask)
+        out = np.bitwise_and(np.broadcast_to(xs, shape), mask, out=mask)
     elif not xs.any():
-        out = np.bitwise_and(yb, np.invert(mask, out=mask))
+        out = np.bitwise_and(np.broadcast_to(ys, shape), np.invert(mask, out=mask), out=mask)
     else:
-        out = np.bitwise_and(xb, mask)
-        out |= np.bitwise_and(yb, np.invert(mask, out=mask))
+        out = np.bitwise_and(np.broadcast_to(xs, shape), mask)
+        out |= np.bitwise_and(np.broadcast_to(ys, shape), np.invert(mask, out=mask), out=mask)
     return out.view(dt)
 
 
