@@ -28,14 +28,22 @@ def philox_block(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
+_CHUNK = 1 << 13  # elements per pass: the ~40 temporaries of a block stay in cache
+
+
 def philox(seed: int, counter: int, n: int):
     """Four uint32 words per element index 0..n-1: counter (i, counter), key seed."""
     u64 = np.uint64
-    idx = np.arange(n, dtype=np.uint64)
-    c2 = np.full(n, counter & MASK32, dtype=np.uint64)
-    c3 = np.full(n, (counter >> 32) & MASK32, dtype=np.uint64)
-    return philox_block(idx & u64(MASK32), idx >> u64(32), c2, c3,
-                        seed & MASK32, (seed >> 32) & MASK32)
+    words = [np.empty(n, dtype=np.uint64) for _ in range(4)]
+    k0, k1 = seed & MASK32, (seed >> 32) & MASK32
+    for lo in range(0, n, _CHUNK):
+        idx = np.arange(lo, min(lo + _CHUNK, n), dtype=np.uint64)
+        c2 = np.full(idx.size, counter & MASK32, dtype=np.uint64)
+        c3 = np.full(idx.size, (counter >> 32) & MASK32, dtype=np.uint64)
+        block = philox_block(idx & u64(MASK32), idx >> u64(32), c2, c3, k0, k1)
+        for w, b in zip(words, block):
+            w[lo:lo + idx.size] = b
+    return tuple(words)
 
 
 def unit_float(word, dtype):
