@@ -4,6 +4,7 @@
 is tracked, appends the op to the tape (runtime/tape.py). `F` exposes every registered op as a
 method, so ir.composites run eagerly through it exactly as they build IR through a Builder.
 """
+import sys
 import threading
 
 import numpy as np
@@ -244,8 +245,8 @@ class NDArray:
 
     def backward(self, out_grad=None, retain_graph=False, train_mode=True):
         """Compute gradients of this array w.r.t. the marked variables (summed if not scalar)."""
-        from .autograd import backward
-        backward([self], None if out_grad is None else [out_grad], retain_graph, train_mode)
+        sys.modules["tracegrad.autograd"].backward(
+            [self], None if out_grad is None else [out_grad], retain_graph, train_mode)
 
     def wait_to_read(self):
         """No-op: tracegrad computes synchronously."""

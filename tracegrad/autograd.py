@@ -105,6 +105,9 @@ def _heads(heads, head_grads):
     if isinstance(heads, NDArray):
         heads = [heads]
     if head_grads is None:
+        values = [h._value for h in heads]
+        if None not in values:  # the common case: recorded heads, implicit ones
+            return values, [None] * len(heads)
         head_grads = [None] * len(heads)
     elif isinstance(head_grads, NDArray):
         head_grads = [head_grads]
@@ -153,7 +156,16 @@ def _as_operand(v):
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     """Accumulate gradients of heads into the variables' .grad buffers (per grad_req)."""
-    leaves, grads = _run(heads, head_grads, None, retain_graph, False, train_mode)
+    values, grads = _heads(heads, head_grads)
+    state = STATE
+    prev = state.recording, state.training
+    state.recording, state.training = False, train_mode
+    try:
+        leaves, grads = tape.run_backward(values, grads, None, retain_graph)
+    except tape.GraphFreedError as e:
+        raise MXNetError(str(e)) from None
+    finally:
+        state.recording, state.training = prev
     for i, leaf in enumerate(leaves):
         g, grads[i] = grads[i], None  # hand over the only reference (see Variable.receive)
         leaf.var.receive(g)

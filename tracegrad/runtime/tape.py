@@ -246,6 +246,20 @@ def adjoint_for(heads, wrt_leaves=None):
     return hit, values, wrt_leaves, ops
 
 
+_ONES: dict = {}
+
+
+def _ones(t):
+    """The implicit head gradient: a shared read-only array of ones per type."""
+    ones = _ONES.get(t)
+    if ones is None:
+        if len(_ONES) > 256:
+            _ONES.clear()
+        ones = _ONES[t] = np.ones(t.shape, dtype=t.np_dtype)
+        ones.flags.writeable = False
+    return ones
+
+
 def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=None, wrap=None):
     """Gradients of `heads` (summed, scaled by `head_grads`) for each wrt leaf.
 
@@ -254,11 +268,7 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     heads do not depend on gets None.
     """
     (program, residual_ids, positions), values, wrt_leaves, ops = adjoint_for(heads, wrt_leaves)
-    cots = []
-    for h, g in zip(heads, head_grads):
-        if g is None:
-            g = np.ones(h.type.shape, dtype=h.type.np_dtype)
-        cots.append(g)
+    cots = [g if g is not None else _ones(h.type) for h, g in zip(heads, head_grads)]
     if apply is None:
         args = [values[i].data for i in residual_ids] + cots
     else:
