@@ -4,6 +4,8 @@ Gradients come from one place: runtime.tape builds the adjoint of the recorded g
 ir.vjp and interprets it. With create_graph=True the adjoint runs through the recording
 dispatcher, so the gradients are themselves recorded and can be differentiated again.
 """
+import weakref
+
 import numpy as np
 
 from .base import MXNetError
@@ -198,7 +200,8 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
 
 
 # ------------------------------------------------------------------ custom Functions
-_LIVE_FUNCTIONS: dict = {}
+# a Function instance lives as long as the recorded graph that calls it (TapeValue.keep)
+_LIVE_FUNCTIONS = weakref.WeakValueDictionary()
 
 
 class CustomFunction(OpDef):
@@ -279,7 +282,7 @@ class Function:
             operands = [x._value if x._value is not None else x._constant_value()
                         for x in inputs]
             res = [wrap(o) for o in outs]
-            values = tape.record_multi(CustomFunction, operands, attrs, outs)
+            values = tape.record_multi(CustomFunction, operands, attrs, outs, keep=self)
             for r, v in zip(res, values):
                 r._value = v
         return res[0] if len(res) == 1 else tuple(res)

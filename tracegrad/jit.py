@@ -25,6 +25,7 @@ from .make_ir import _identifier, trace
 from .array import HOOKS, NDArray, wrap
 from .random import next_key
 from .runtime import tape
+from .runtime.segments import compile_callable
 from .runtime.tape import STATE
 from .stats import bump
 
@@ -50,12 +51,7 @@ def _compile(fn):
     Ops with no native lowering (a custom Function's Python code) split the graph: the rest
     stays native and each such op runs in Python, counted as an eager fallback.
     """
-    from .runtime.native import NativeFunction
-    from .runtime.segments import SegmentedFunction, native_op
-    if all(native_op(op) for op in fn.ops):
-        return NativeFunction(fn)
-    return SegmentedFunction(fn, NativeFunction, native_op,
-                             on_python_op=lambda op: bump("eager_fallbacks"))
+    return compile_callable(fn, on_python_op=lambda op: bump("eager_fallbacks"))
 
 
 class _Feed:

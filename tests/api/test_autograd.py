@@ -310,3 +310,64 @@ def test_gradient_buffers_stay_valid_when_results_are_handed_over():
         w = nd.relu(z)
     w.backward()
     np.testing.assert_array_equal(z.grad.asnumpy(), 1.0)
+
+
+def test_hot_adjoints_compile_and_keep_giving_the_same_gradients():
+    """After NATIVE_AFTER identical backward passes the cached adjoint runs as native code;
+    gradients before and after must agree (and with a custom Function in the graph too)."""
+    from tracegrad.runtime import tape
+
+    class Square(autograd.Function):
+        def forward(self, x):
+            self.save_for_backward(x)
+            return x * x
+
+        def backward(self, dy):
+            (x,) = self.saved_tensors
+            return 2 * x * dy
+
+    rs = np.random.RandomState(0)
+    w = nd.array(rs.randn(6, 5).astype(np.float32))
+    w.attach_grad()
+    grads = []
+    square = Square()
+    for i in range(tape.NATIVE_AFTER + 3):
+        x = nd.array(rs.randn(4, 6).astype(np.float32))
+        with autograd.record():
+            h = nd.tanh(nd.dot(x, w))
+            y = nd.sum(nd.log_softmax(square(h)))
+        y.backward()
+        xs, ws = x.asnumpy(), w.asnumpy()
+        h_np = np.tanh(xs @ ws)
+        s = h_np ** 2
+        p = np.exp(s - s.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        dy = 1 - p * s.shape[1]
+        want = xs.T @ (dy * 2 * h_np * (1 - h_np ** 2))
+        np.testing.assert_allclose(w.grad.asnumpy(), want, rtol=2e-4, atol=1e-5)
+        grads.append(i)
+    hot = [a for a, *_ in tape._ADJOINTS.values()
+           if a.native is not None and "custom_grad" in str(a.fn)]
+    assert hot, "the repeated adjoint was never compiled"
+
+
+def test_custom_function_instances_live_only_as_long_as_their_graph():
+    import gc
+
+    class Twice(autograd.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, dy):
+            return dy * 2
+
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = Twice()(x)
+    live = len(autograd._LIVE_FUNCTIONS)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), [2, 2])
+    del y
+    gc.collect()
+    assert len(autograd._LIVE_FUNCTIONS) == live - 1

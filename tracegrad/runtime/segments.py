@@ -74,3 +74,12 @@ def native_op(op) -> bool:
     except NotImplementedError:
         return False
     return True
+
+
+def compile_callable(fn, on_python_op=None):
+    """Native code for `fn`: one NativeFunction, or native segments around the ops that have
+    no native lowering (each call of those reported to `on_python_op`)."""
+    from .native import NativeFunction
+    if all(native_op(op) for op in fn.ops):
+        return NativeFunction(fn)
+    return SegmentedFunction(fn, NativeFunction, native_op, on_python_op=on_python_op)

@@ -6,6 +6,7 @@ holds the head. `backward` extracts that graph as an ir.Function (reusing the re
 builds its adjoint with ir.vjp once per graph structure (cached), and interprets it.
 """
 import itertools
+import os
 import sys
 import threading
 from collections import OrderedDict
@@ -63,12 +64,13 @@ _STEALABLE = 3
 
 
 class TapeValue(Value):
-    """A recorded value: its data at record time, the Variable if it is one, a creation order."""
-    __slots__ = ("data", "var", "seq")
+    """A recorded value: its data at record time, the Variable if it is one, a creation order,
+    and `keep`: an object the op needs alive while the graph lives (a custom Function)."""
+    __slots__ = ("data", "var", "seq", "keep")
 
     def __init__(self, type, producer, data, var=None):
         self.type, self.producer, self.index, self.name_hint = type, producer, 0, None
-        self.data, self.var, self.seq = data, var, next(_seq)
+        self.data, self.var, self.seq, self.keep = data, var, next(_seq), None
 
 
 def leaf(data, var=None) -> TapeValue:
@@ -92,14 +94,14 @@ def record(opdef, operands, attrs, out) -> TapeValue:
     return result
 
 
-def record_multi(opdef, operands, attrs, outs, is_canonical=False) -> tuple:
+def record_multi(opdef, operands, attrs, outs, is_canonical=False, keep=None) -> tuple:
     """Append one multi-result op (a custom Function, a compiled call) to the tape."""
     op = Operation.__new__(Operation)
     op.opdef, op.operands, op.loc = opdef, tuple(operands), None
     op.attrs = attrs if is_canonical else canonical(opdef, attrs)
     op.results = tuple(TapeValue(type_of(o), op, o) for o in outs)
     for i, r in enumerate(op.results):
-        r.index = i
+        r.index, r.keep = i, keep
     return op.results
 
 
@@ -238,12 +240,41 @@ def adjoint_for(heads, wrt_leaves=None):
         adj = vjp(Function("backward", leaves, ops, heads), [position[v] for v in reachable],
                   residuals=residuals)
         adj = run_pipeline(adj, "fold,simplify,cse,dce")
-        hit = (Program(adj), tuple(index[v] for v in residuals),
+        hit = (HotAdjoint(adj), tuple(index[v] for v in residuals),
                tuple(reachable.index(v) if v in position else -1 for v in wrt_leaves))
         _ADJOINTS[key] = hit
         if len(_ADJOINTS) > _ADJOINT_CACHE_SIZE:
             _ADJOINTS.popitem(last=False)
     return hit, values, wrt_leaves, ops
+
+
+# an adjoint interpreted this many times is compiled to native code (0: never)
+NATIVE_AFTER = int(os.environ.get("TRACEGRAD_EAGER_NATIVE_AFTER", "8"))
+
+
+class HotAdjoint:
+    """A cached adjoint: interpreted op by op at first; once a training loop has shown it is
+    hot (NATIVE_AFTER runs) it is compiled, and later backward passes make one native call
+    (native segments around Python ops). create_graph always interprets, so it records."""
+    __slots__ = ("program", "runs", "native")
+
+    def __init__(self, fn):
+        self.program, self.runs, self.native = Program(fn), 0, None
+
+    @property
+    def fn(self):
+        return self.program.fn
+
+    def __call__(self, args, apply=None):
+        if apply is not None:
+            return self.program(args, apply)
+        if self.native is None:
+            self.runs += 1
+            if self.runs != NATIVE_AFTER:
+                return self.program(args)
+            from .segments import compile_callable
+            self.native = compile_callable(self.program.fn)
+        return self.native(*args)
 
 
 _ONES: dict = {}
