@@ -361,13 +361,18 @@ def test_custom_function_instances_live_only_as_long_as_their_graph():
         def backward(self, dy):
             return dy * 2
 
+    import weakref
     x = nd.array([1.0, 2.0])
     x.attach_grad()
+    fn = Twice()
+    alive = weakref.ref(fn)
     with autograd.record():
-        y = Twice()(x)
-    live = len(autograd._LIVE_FUNCTIONS)
+        y = fn(x)
+    del fn
+    gc.collect()
+    assert alive() is not None  # the graph keeps it for backward
     y.backward()
     np.testing.assert_array_equal(x.grad.asnumpy(), [2, 2])
     del y
     gc.collect()
-    assert len(autograd._LIVE_FUNCTIONS) == live - 1
+    assert alive() is None
