@@ -2,11 +2,16 @@
 JAX when they are installed, all in one run:
 
 1. the tutorial's tiny regression (Dense(1) on a 1x2 input, L2 loss): forward + backward;
+   hybridized as two blocks (net, loss) and as one block holding both;
 2. an MLP 784-256-256-10 training step (ReLU, softmax cross-entropy, SGD) at batch 64 and 512;
 3. the first call of that hybridized step: cold (empty disk cache) and warm (from the disk
    cache), each in a fresh process.
 
     python bench/bench_compiled.py [--quick]
+
+numpy and tracegrad are timed in interleaved rounds (bench/common.compare), so drift on this
+shared machine hits them alike; PyTorch and JAX run first, each in a process of its own (their
+thread pools would slow everything else in this one). Figures are medians.
 """
 import os
 import subprocess
@@ -16,7 +21,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import median_time, report  # noqa: E402
+from common import compare, median_time, report  # noqa: E402
 
 import tracegrad as mx  # noqa: E402
 from tracegrad import autograd, gluon, nd  # noqa: E402
@@ -49,6 +54,32 @@ def tiny_gluon(hybridize):
     def step():
         with autograd.record():
             loss = loss_fn(net(x), y)
+        loss.backward()
+        return loss
+    return step
+
+
+class TinyWithLoss(gluon.HybridBlock):
+    """Dense(1) and its L2 loss in one block: hybridize compiles the whole step."""
+
+    def __init__(self):
+        super().__init__()
+        self.net, self.loss = gluon.nn.Dense(1, in_units=2), gluon.loss.L2Loss()
+
+    def forward(self, x, y):
+        return self.loss(self.net(x), y)
+
+
+def tiny_gluon_one_block():
+    mx.random.seed(0)
+    model = TinyWithLoss()
+    model.initialize()
+    model.hybridize()
+    x, y = nd.array([[0.3, 0.5]]), nd.array([[1.5]])
+
+    def step():
+        with autograd.record():
+            loss = model(x, y)
         loss.backward()
         return loss
     return step
@@ -244,21 +275,44 @@ def first_call(batch=64):
     return out[1:]
 
 
+def other_framework(name, rounds):
+    """Time PyTorch or JAX in a subprocess of its own: importing either starts thread pools
+    that would slow everything else in this process. Returns {case: seconds} or {}."""
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+            f"import bench_compiled as b\n"
+            f"b._framework_child({name!r}, {rounds})\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if r.returncode != 0:
+        return {}
+    return {line.split()[0]: float(line.split()[1]) for line in r.stdout.splitlines()}
+
+
+def _framework_child(name, rounds):
+    steps = torch_steps() if name == "torch" else jax_steps()
+    if steps is None:
+        return
+    tiny, mlp = steps
+    print("tiny", median_time(tiny(), repeat=rounds))
+    for batch in (64, 512):
+        print(f"mlp{batch}", median_time(mlp(batch), repeat=rounds))
+
+
 def main(quick=False):
-    repeat = 3 if quick else 7
-    t = lambda f: median_time(f, repeat=repeat)  # noqa: E731
-    rows = [("numpy by hand", t(tiny_numpy())),
-            ("tracegrad eager (Gluon)", t(tiny_gluon(False))),
-            ("tracegrad hybridized (Gluon)", t(tiny_gluon(True))),
-            ("tracegrad.jit (nd function)", t(tiny_jit()))]
-    frameworks = [("pytorch eager", torch_steps()), ("jax.jit(grad)", jax_steps())]
-    rows += [(name, t(fw[0]())) for name, fw in frameworks if fw is not None]
+    rounds = 5 if quick else 15
+    others = [(label, other_framework(name, rounds))
+              for label, name in (("pytorch eager", "torch"), ("jax.jit(grad)", "jax"))]
+    rows = compare([("numpy by hand", tiny_numpy()),
+                    ("tracegrad eager (Gluon)", tiny_gluon(False)),
+                    ("tracegrad hybridized (net, loss)", tiny_gluon(True)),
+                    ("tracegrad hybridized (one block)", tiny_gluon_one_block()),
+                    ("tracegrad.jit (nd function)", tiny_jit())], rounds)
+    rows += [(label, t["tiny"]) for label, t in others if t]
     report("tiny regression forward+backward", rows, baseline="numpy by hand")
     for batch in (64, 512):
-        rows = [("numpy by hand", t(mlp_numpy(batch))),
-                ("tracegrad eager (Gluon)", t(mlp_tracegrad(batch, False))),
-                ("tracegrad hybridized (Gluon)", t(mlp_tracegrad(batch, True)))]
-        rows += [(name, t(fw[1](batch))) for name, fw in frameworks if fw is not None]
+        rows = compare([("numpy by hand", mlp_numpy(batch)),
+                        ("tracegrad eager (Gluon)", mlp_tracegrad(batch, False)),
+                        ("tracegrad hybridized (Gluon)", mlp_tracegrad(batch, True))], rounds)
+        rows += [(label, t[f"mlp{batch}"]) for label, t in others if t]
         report(f"MLP 784-256-256-10 training step, batch {batch}", rows,
                baseline="numpy by hand")
     (cold, c_compiles, _), (warm, w_compiles, w_hits) = first_call()

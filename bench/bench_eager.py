@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import median_time, report  # noqa: E402
+from common import compare, median_time, report  # noqa: E402
 
 from tracegrad import autograd, nd  # noqa: E402
 
@@ -77,10 +77,10 @@ def main():
         ("tracegrad eager, not recording", median_time(plain) / 100),
         ("tracegrad eager, recording", median_time(rec) / 100),
     ], baseline="numpy np.multiply")
-    report("tiny regression forward+backward (Dense(1), 1x2 input, L2 loss)", [
-        ("numpy by hand", median_time(tiny_numpy())),
-        ("tracegrad eager (nd ops)", median_time(tiny_tracegrad())),
-    ], baseline="numpy by hand")
+    report("tiny regression forward+backward (Dense(1), 1x2 input, L2 loss)", compare([
+        ("numpy by hand", tiny_numpy()),
+        ("tracegrad eager (nd ops)", tiny_tracegrad()),
+    ]), baseline="numpy by hand")
 
 
 if __name__ == "__main__":
