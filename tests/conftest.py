@@ -11,11 +11,16 @@ A case file holds sections split by `// -----`. Directives, each on a `//` comme
                        caret `^` must equal the exception line exactly (caret position counts)
 Error line numbers are those of the file: each section is padded to its place in the file.
 """
+import os
 import pathlib
 import re
+import tempfile
 
 import numpy as np
 import pytest
+
+# every test run compiles afresh into its own disk cache, never into the user's
+os.environ["TRACEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="tracegrad-test-cache-")
 
 CASES = pathlib.Path(__file__).parent / "ir" / "cases"
 SEPARATOR = "// -----"
