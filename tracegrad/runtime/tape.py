@@ -182,12 +182,15 @@ def _walk(heads, wrt_set):
     """One postorder walk over the graph of `heads`: its values in a canonical order, its ops,
     the variable leaves, and a hashable key of its structure (equal keys share one adjoint).
 
-    wrt_set None selects variables whose grad_req is not 'null'.
+    wrt_set None selects variables whose grad_req is not 'null'. Runs on every backward, so
+    its loop keeps what it calls in locals.
     """
     index, values, ops, variables, sig = {}, [], [], [], []
     stack = [(h, False) for h in reversed(heads)]
+    push, pop, add_value, add_sig = stack.append, stack.pop, values.append, sig.append
+    literal, tokens = Literal, _ATTR_TOKEN
     while stack:
-        v, ready = stack.pop()
+        v, ready = pop()
         if v in index:
             continue
         p = v.producer
@@ -198,26 +201,25 @@ def _walk(heads, wrt_set):
             if wants:
                 variables.append(v)
             index[v] = len(values)
-            values.append(v)
-            sig.append((v.type, wants))
-            continue
-        if not ready:
-            stack.append((v, True))
+            add_value(v)
+            add_sig((v.type, wants))
+        elif not ready:
+            push((v, True))
             for o in reversed(p.operands):
-                if type(o) is not Literal and o not in index:
-                    stack.append((o, False))
-            continue
-        if v.data is None:
-            raise GraphFreedError(_FREED)
-        attrs = p.attrs
-        token = _ATTR_TOKEN.get(id(attrs)) if attrs else 0
-        refs = [index[o] if type(o) is not Literal else o.key() for o in p.operands]
-        sig.append((p.opdef, token or tuple(attrs.items()), tuple(refs)))
-        for r in p.results:
-            index[r] = len(values)
-            values.append(r)
-        ops.append(p)
-    sig.append(tuple(index[h] for h in heads))
+                if type(o) is not literal and o not in index:
+                    push((o, False))
+        else:
+            if v.data is None:
+                raise GraphFreedError(_FREED)
+            attrs = p.attrs
+            token = tokens.get(id(attrs)) if attrs else 0
+            refs = [index[o] if type(o) is not literal else o.key() for o in p.operands]
+            add_sig((p.opdef, token or tuple(attrs.items()), tuple(refs)))
+            for r in p.results:
+                index[r] = len(values)
+                add_value(r)
+            ops.append(p)
+    add_sig(tuple([index[h] for h in heads]))
     return index, values, ops, variables, tuple(sig)
 
 
@@ -272,9 +274,19 @@ class HotAdjoint:
             self.runs += 1
             if self.runs != NATIVE_AFTER:
                 return self.program(args)
-            from .segments import compile_callable
-            self.native = compile_callable(self.program.fn)
+            self.native = self._compile()
+        if self.native is False:
+            return self.program(args)
         return self.native(*args)
+
+    def _compile(self):
+        """Native code, or False when no op would run natively (all Python ops, e.g. the
+        compiled_adjoint of a hybridized block: the interpreter is already the cheapest)."""
+        from .segments import compile_callable, native_op
+        fn = self.program.fn
+        if not any(native_op(op) for op in fn.ops):
+            return False
+        return compile_callable(fn)
 
 
 _ONES: dict = {}
