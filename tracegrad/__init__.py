@@ -3,14 +3,13 @@
     import tracegrad as mx
     from tracegrad import nd, autograd, gluon
 """
-from . import autograd, base, context, ir, nd, random
+from . import autograd, base, context, gluon, initializer, ir, metric, nd, optimizer, random  # noqa: E402  (Gluon sits on nd/autograd)
+from .array import NDArray
 from .base import MXNetError
 from .context import Context, cpu, cpu_pinned, gpu, num_gpus
 from .jit import jit
 from .make_ir import make_ir
 from .stats import stats
-from .array import NDArray
-from . import gluon, initializer, metric, optimizer  # noqa: E402  (Gluon sits on nd/autograd)
 
 init = initializer
 

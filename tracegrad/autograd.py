@@ -8,11 +8,11 @@ import weakref
 
 import numpy as np
 
+from .array import NDArray, apply, wrap
 from .base import MXNetError
 from .ir.function import Literal
 from .ir.ops import NONDIFF, OpDef
 from .ir.types import parse_type
-from .array import NDArray, apply, wrap
 from .runtime import tape
 from .runtime.tape import STATE
 

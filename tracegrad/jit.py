@@ -13,7 +13,7 @@ import warnings
 
 from .array import HOOKS, NDArray, wrap
 from .base import DeferredInitializationError, user_location
-from .compiled import EagerEntry, InferenceEntry, TrainingEntry, Feed
+from .compiled import EagerEntry, Feed, InferenceEntry, TrainingEntry
 from .ir.types import FLOATS
 from .make_ir import _identifier, trace
 from .runtime import tape

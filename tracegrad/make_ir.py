@@ -4,10 +4,10 @@ hybridize build on `trace`."""
 import inspect
 import re
 
+from .array import HOOKS, NDArray, wrap
 from .autograd import _scope
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
-from .array import HOOKS, NDArray, wrap
 from .runtime import tape
 
 

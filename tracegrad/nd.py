@@ -10,10 +10,10 @@ import builtins
 import numpy as np
 
 from . import random  # noqa: F401  (mx.nd.random)
+from .array import F, NDArray, wrap
 from .base import MXNetError
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
-from .array import F, NDArray, wrap
 from .runtime.tape import STATE
 
 waitall = lambda: None  # noqa: E731  (synchronous execution: nothing to wait for)
@@ -503,25 +503,35 @@ def Dropout(data, p=0.5, mode="training", axes=(), **kwargs):
 
 
 # ------------------------------------------------------------------ saving (never pickle)
+def save_arrays(filename, arrays):
+    """{name: numpy array} to an .npz file at exactly `filename` (np.savez alone would append
+    .npz to a path)."""
+    with open(filename, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_arrays(filename) -> dict:
+    """{name: numpy array} from an .npz file; object arrays are refused (allow_pickle=False)."""
+    with np.load(filename, allow_pickle=False) as z:
+        return {k: z[k] for k in z.keys()}
+
+
 def save(fname, data):
     """Save a list or dict of NDArrays to a numpy .npz file (no pickle)."""
     if isinstance(data, NDArray):
         data = [data]
     if isinstance(data, dict):
-        arrays = {f"dict:{k}": v._data for k, v in data.items()}
+        save_arrays(fname, {f"dict:{k}": v._data for k, v in data.items()})
     else:
-        arrays = {f"list:{i:06d}": v._data for i, v in enumerate(data)}
-    with open(fname, "wb") as f:
-        np.savez(f, **arrays)
+        save_arrays(fname, {f"list:{i:06d}": v._data for i, v in enumerate(data)})
 
 
 def load(fname):
-    """Load what `save` wrote; object arrays are refused (allow_pickle=False)."""
-    with np.load(fname, allow_pickle=False) as z:
-        keys = list(z.keys())
-        if keys and all(k.startswith("list:") for k in keys):
-            return [wrap(z[k]) for k in sorted(keys)]
-        return {k.split(":", 1)[1] if ":" in k else k: wrap(z[k]) for k in keys}
+    """Load what `save` wrote: a list or a dict of NDArrays."""
+    arrays = load_arrays(fname)
+    if arrays and all(k.startswith("list:") for k in arrays):
+        return [wrap(arrays[k]) for k in sorted(arrays)]
+    return {k.split(":", 1)[1] if ":" in k else k: wrap(v) for k, v in arrays.items()}
 
 
 # ------------------------------------------------------------------ NDArray methods

@@ -17,7 +17,6 @@ from .target import BLAS_SYMBOLS, blas
 from .views import PTR, contiguous_strides
 
 
-
 # ---------------------------------------------------------------- leaves (per element)
 def _iota(ctx, op):
     return ctx.e.cast(SVal(ctx.idx[op.attrs["axis"]], "i64"), op.attrs["dtype"])

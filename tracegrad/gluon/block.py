@@ -13,7 +13,8 @@ from collections import OrderedDict
 
 from .. import initializer, nd
 from ..base import MXNetError
-from .parameter import Parameter, ParameterDict, load_arrays, load_into, save_arrays
+from ..nd import load_arrays, save_arrays
+from .parameter import Parameter, ParameterDict, load_into
 
 
 class _Scope(threading.local):

@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 
+from ..array import F as _ops
 from ..base import MXNetError
 from ..ir import composites as C
 from ..ir.types import dtype_name
-from ..array import F as _ops
 from . import functional
 from .block import HybridBlock
 

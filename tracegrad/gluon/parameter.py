@@ -12,9 +12,10 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import initializer
+from ..array import NDArray, wrap
 from ..base import DeferredInitializationError, MXNetError
 from ..context import cpu
-from ..array import NDArray, wrap
+from ..nd import load_arrays, save_arrays
 from ..runtime import tape
 
 _GRAD_REQS = ("write", "add", "null")
@@ -352,18 +353,6 @@ class ParameterDict:
         """Load what save() wrote; names get restore_prefix prepended."""
         arrays = {restore_prefix + k: v for k, v in load_arrays(filename).items()}
         load_into(dict(self._params), arrays, allow_missing, ignore_extra, filename)
-
-
-def save_arrays(filename, arrays):
-    """np.savez to exactly `filename` (np.savez alone would append .npz to a path)."""
-    with open(filename, "wb") as f:
-        np.savez(f, **arrays)
-
-
-def load_arrays(filename) -> dict:
-    """name -> numpy array from an .npz file; object arrays are refused (no pickle)."""
-    with np.load(filename, allow_pickle=False) as z:
-        return {k: z[k] for k in z.keys()}
 
 
 def load_into(params, arrays, allow_missing, ignore_extra, source):

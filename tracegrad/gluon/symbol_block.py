@@ -14,9 +14,10 @@ import numpy as np
 from .. import array
 from ..base import MXNetError
 from ..ir.types import dtype_name
+from ..nd import load_arrays, save_arrays
 from ..runtime.interpret import Program
 from .block import HybridBlock, inside_hybrid_call
-from .parameter import Parameter, load_arrays, save_arrays
+from .parameter import Parameter
 
 _FORMAT = "tracegrad-symbol"
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import optimizer as opt
 from ..base import MXNetError
-from .parameter import Parameter, ParameterDict, _GradVar, load_arrays, save_arrays
+from ..nd import load_arrays, save_arrays
+from .parameter import Parameter, ParameterDict, _GradVar
 
 
 class Trainer:

@@ -14,8 +14,8 @@ from collections import OrderedDict
 import numpy as np
 
 from ..ir.autodiff import vjp
-from ..ir.passes import run_pipeline
 from ..ir.function import Function, Literal, Operation, Value, canonical_attrs, literal_dtype
+from ..ir.passes import run_pipeline
 from ..ir.types import FLOATS, type_of
 from .interpret import Program
 

@@ -1,8 +1,18 @@
 """`gluon.nn`: layers and containers."""
-from .activations import Activation, LeakyReLU
-from .basic_layers import (BatchNorm, Dense, Dropout, Embedding, Flatten, HybridLambda,
-                           HybridSequential, LayerNorm, Lambda, Sequential)
 from ..block import Block, HybridBlock
+from .activations import Activation, LeakyReLU
+from .basic_layers import (
+                           BatchNorm,
+                           Dense,
+                           Dropout,
+                           Embedding,
+                           Flatten,
+                           HybridLambda,
+                           HybridSequential,
+                           Lambda,
+                           LayerNorm,
+                           Sequential,
+)
 
 __all__ = ["Activation", "LeakyReLU", "BatchNorm", "Dense", "Dropout", "Embedding", "Flatten",
            "HybridLambda", "HybridSequential", "LayerNorm", "Lambda", "Sequential", "Block",

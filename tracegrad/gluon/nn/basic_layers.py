@@ -5,10 +5,10 @@ import math
 import numpy as np
 
 from ... import nd
-from ...base import MXNetError
-from ...ir.types import dtype_name
 from ...array import F as _ops
 from ...array import assign_state
+from ...base import MXNetError
+from ...ir.types import dtype_name
 from ...runtime.tape import STATE
 from .. import functional
 from ..block import Block, HybridBlock
