@@ -20,7 +20,10 @@ from .runtime.segments import compile_callable
 from .stats import bump
 
 PIPELINE = "fold,simplify,cse,dce"
-_ENTRIES: dict = {}  # id -> TrainingEntry, so tape ops can name their compiled code
+# id -> TrainingEntry, so tape ops (and adjoints cached by graph structure) can name their
+# compiled code. Entries are kept for the life of the process: an id must never be reused
+# while a cached adjoint may still name it.
+_ENTRIES: dict = {}
 
 
 def _compile(fn):
