@@ -190,7 +190,16 @@ def _needs_grad(kind, ref, needs, args):
 
 
 def jit(fn=None, *, name=None):
-    """Compile a function of NDArrays (Python scalars/tuples are static arguments)."""
+    """Compile a function of NDArrays (Python scalars/tuples are static arguments).
+
+        f = tracegrad.jit(lambda x, w: nd.relu(nd.dot(x, w)))
+        with autograd.record():
+            y = f(x, w)        # one native call; w.grad after y.backward() is one more
+
+    Array arguments are read on every call. Arrays the function reaches from its enclosing
+    scope are read as they were when it was traced (as with jax.jit): pass arrays that
+    change as arguments, or use a HybridBlock, whose parameters are always read fresh.
+    """
     if fn is None:
         return functools.partial(jit, name=name)
     return JitFunction(fn, name=name)
