@@ -1,5 +1,7 @@
-"""Eager-mode overheads: a small elementwise op while recording, and the tutorial's tiny
-regression (Dense(1) on a 1x2 input, L2 loss) forward+backward, next to numpy by hand.
+"""Eager mode next to numpy by hand, in one run: the overhead of a small elementwise op while
+recording, the tutorial's tiny regression (Dense(1) on a 1x2 input, L2 loss) forward+backward
+written with nd ops, and a Gluon MLP 784-256-256-10 training step (ReLU, softmax
+cross-entropy, SGD) at batch 64 and 512.
 
     python bench/bench_eager.py
 """
@@ -70,6 +72,7 @@ def op_overhead(record):
 
 
 def main():
+    from bench_compiled import mlp_numpy, mlp_tracegrad
     rec, np_fn = op_overhead(True)
     plain, _ = op_overhead(False)
     report("per-op overhead: a * b on f32[4] (per op)", [
@@ -81,6 +84,11 @@ def main():
         ("numpy by hand", tiny_numpy()),
         ("tracegrad eager (nd ops)", tiny_tracegrad()),
     ]), baseline="numpy by hand")
+    for batch in (64, 512):
+        report(f"MLP 784-256-256-10 training step, batch {batch}", compare([
+            ("numpy by hand", mlp_numpy(batch)),
+            ("tracegrad eager (Gluon)", mlp_tracegrad(batch, False)),
+        ]), baseline="numpy by hand")
 
 
 if __name__ == "__main__":
