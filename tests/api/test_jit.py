@@ -180,3 +180,15 @@ def test_compiled_function_is_safe_to_call_from_threads():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_graph_codegen_cannot_lower_runs_in_the_interpreter_with_the_right_answer():
+    f = jit(lambda a, b: nd.dot(a, b) * 2)  # mixed-dtype matmul has no native kernel
+    a = nd.array(RS.randn(2, 3).astype(np.float32))
+    b = nd.array(RS.randn(3, 2))
+    mx.stats(reset=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = f(a, b)
+    np.testing.assert_allclose(out.asnumpy(), 2 * a.asnumpy() @ b.asnumpy(), rtol=1e-12)
+    assert mx.stats()["eager_fallbacks"] >= 1

@@ -5,8 +5,11 @@ Each maximal run of lowerable ops becomes its own Function (its inputs are the v
 from outside, its outputs the values read later), compiled once; a call makes one native call
 per segment and one Python call per split op.
 """
+import warnings
+
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Function, Literal, Value
+from .interpret import Program
 
 
 class SegmentedFunction:
@@ -78,8 +81,26 @@ def native_op(op) -> bool:
 
 def compile_callable(fn, on_python_op=None):
     """Native code for `fn`: one NativeFunction, or native segments around the ops that have
-    no native lowering (each call of those reported to `on_python_op`)."""
+    no native lowering (each call of those reported to `on_python_op`). Should codegen turn a
+    graph down after all (NotImplementedError), the interpreter runs it, with a warning."""
     from .native import NativeFunction
-    if all(native_op(op) for op in fn.ops):
-        return NativeFunction(fn)
-    return SegmentedFunction(fn, NativeFunction, native_op, on_python_op=on_python_op)
+    try:
+        if all(native_op(op) for op in fn.ops):
+            return NativeFunction(fn)
+        return SegmentedFunction(fn, NativeFunction, native_op, on_python_op=on_python_op)
+    except NotImplementedError as e:
+        warnings.warn(f"tracegrad: @{fn.name} runs in the interpreter: {e}", stacklevel=2)
+        return Interpreted(fn, on_python_op)
+
+
+class Interpreted:
+    """The interpreter behind the native-callable interface (`f(*arrays) -> list`)."""
+    llvm_ir = ""
+
+    def __init__(self, fn, on_python_op=None):
+        self.program, self.on_python_op = Program(fn), on_python_op
+
+    def __call__(self, *arrays):
+        if self.on_python_op is not None:
+            self.on_python_op(None)
+        return self.program(arrays)

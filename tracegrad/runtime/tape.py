@@ -172,8 +172,6 @@ class GraphFreedError(RuntimeError):
     pass
 
 
-
-
 _FREED = ("backward through a graph that a previous backward already freed; pass "
           "retain_graph=True to the first backward (or autograd.grad) to keep it")
 
