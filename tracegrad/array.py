@@ -41,11 +41,12 @@ def assign_state(target, value):
 HOOKS = _Hooks()
 
 
-def apply(opdef, args, attrs=_EMPTY):
-    """Run one op eagerly on NDArrays / scalars; record it when autograd is recording."""
+def apply(opdef, args, attrs=_EMPTY, impl=None):
+    """Run one op eagerly on NDArrays / scalars; record it when autograd is recording.
+    `impl` may pass the op's bare numpy function (F does): apply checks the result itself."""
     datas = [a._data if type(a) is NDArray else a for a in args]
     try:
-        out = opdef.impl(*datas, **attrs)
+        out = (impl or opdef.impl)(*datas, **attrs)
     except (ValueError, TypeError, IndexError) as e:
         raise op_error(opdef.name, datas, attrs, e) from None
     if type(out) is not np.ndarray:
@@ -53,7 +54,7 @@ def apply(opdef, args, attrs=_EMPTY):
             return _apply_multi(opdef, args, attrs, out)
         out = np.asarray(out)
     res = NDArray.__new__(NDArray)
-    res._data, res._value, res._var = out, None, None
+    res._data, res._value, res._var, res._leaf = out, None, None, None
     if STATE.recording:
         tracked = False
         operands = []
@@ -90,8 +91,10 @@ class _Eager:
 
 
 def _dispatcher(opdef):
+    bare = getattr(opdef.impl, "__wrapped__", opdef.impl)
+
     def method(*args, **attrs):
-        return apply(opdef, args, attrs)
+        return apply(opdef, args, attrs, bare)
     method.__name__ = opdef.name
     return staticmethod(method)
 
@@ -104,13 +107,13 @@ F = _Eager()
 def wrap(data) -> "NDArray":
     """An NDArray over a numpy array (no copy)."""
     res = NDArray.__new__(NDArray)
-    res._data, res._value, res._var = data, None, None
+    res._data, res._value, res._var, res._leaf = data, None, None, None
     return res
 
 
 class NDArray:
     """An n-dimensional array on the CPU with MXNet 1.x semantics (`mx.nd.NDArray`)."""
-    __slots__ = ("_data", "_value", "_var", "__weakref__")
+    __slots__ = ("_data", "_value", "_var", "_leaf", "__weakref__")
     __array_priority__ = 1000.0
 
     def __init__(self, data, ctx=None, dtype=None):
@@ -118,7 +121,7 @@ class NDArray:
         if arr.dtype == np.float16:
             arr = arr.astype(np.float32)
         dtype_name(arr.dtype)
-        self._data, self._value, self._var = arr, None, None
+        self._data, self._value, self._var, self._leaf = arr, None, None, None
 
     # -------------------------------------------------------------- properties
     @property
@@ -219,8 +222,12 @@ class NDArray:
             hook(self, why)
 
     def _constant_value(self):
-        """The tape value of an untracked array used by a recorded op (a graph input)."""
-        return tape.leaf(self._data)
+        """The tape value of an untracked array used by a recorded op (a graph input); one
+        per buffer, reused while the array keeps it (an input used by many ops and steps)."""
+        leaf = self._leaf
+        if leaf is None or leaf.data is not self._data:
+            leaf = self._leaf = tape.leaf(self._data)
+        return leaf
 
     def __str__(self):
         shape = "x".join(str(d) for d in self.shape) if self.shape else "scalar"
