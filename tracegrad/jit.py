@@ -42,6 +42,8 @@ class JitFunction:
         self.param_names = list(param_names)
         self.name = name or getattr(fn, "__name__", "f")
         self.cache, self.last = {}, None
+        # one call at a time: a trace swaps the parameters' tape values for its own leaves
+        self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
 
     def _signature(self, args, params):
@@ -63,6 +65,10 @@ class JitFunction:
     def __call__(self, *args):
         if _TRACING.depth:  # inside an enclosing trace: inline, the outer graph compiles it
             return self.fn(*args)
+        with self._lock:
+            return self._call(args)
+
+    def _call(self, args):
         try:
             params = self.params()
         except DeferredInitializationError:
@@ -82,11 +88,12 @@ class JitFunction:
             bump("eager_fallbacks")
             return self.fn(*args)
         if entry is None:
-            entry = self._build(args, params, needs)
             if len(self.cache) >= MAX_VARIANTS:
                 warnings.warn(f"tracegrad.jit: {self.name} compiled {MAX_VARIANTS} variants; "
-                              f"new input signatures now run eagerly", stacklevel=2)
+                              f"new input signatures now run eagerly", stacklevel=3)
                 entry = EagerEntry(self.fn)
+            else:
+                entry = self._build(args, params, needs)
             self.cache[key] = entry
         else:
             bump("cache_hits")
@@ -106,7 +113,7 @@ class JitFunction:
         if broke is not None:
             warnings.warn(f"tracegrad.jit: {self.name} needs a concrete value ({broke[0]}) at "
                           f"{broke[1]}; this call signature runs eagerly (data-dependent "
-                          f"control flow is not compiled)", stacklevel=3)
+                          f"control flow is not compiled)", stacklevel=4)
             return EagerEntry(self.fn)
         wrt = [i for i, (kind, ref) in enumerate(feeds) if _needs_grad(kind, ref, needs, args)
                and tr.function.params[i].type.dtype in FLOATS]

@@ -192,3 +192,17 @@ def test_graph_codegen_cannot_lower_runs_in_the_interpreter_with_the_right_answe
         out = f(a, b)
     np.testing.assert_allclose(out.asnumpy(), 2 * a.asnumpy() @ b.asnumpy(), rtol=1e-12)
     assert mx.stats()["eager_fallbacks"] >= 1
+
+
+def test_variant_cap_runs_new_signatures_eagerly_without_compiling():
+    import sys
+    f = jit(lambda x: x * 2)
+    cap = sys.modules["tracegrad.jit"].MAX_VARIANTS  # (tracegrad.jit is the function)
+    for n in range(1, cap + 1):
+        f(nd.ones((n,)))
+    mx.stats(reset=True)
+    with pytest.warns(UserWarning, match="variants"):
+        out = f(nd.ones((cap + 1,)))
+    np.testing.assert_array_equal(out.asnumpy(), 2)
+    s = mx.stats()
+    assert s["traces"] == 0 and s["compiles"] == 0 and s["eager_fallbacks"] == 1
