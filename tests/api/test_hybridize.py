@@ -151,7 +151,9 @@ def test_hybridized_dropout_draws_what_eager_draws_from_the_first_call():
     outs = []
     for hybrid in (False, True):
         block = nn.HybridSequential()
-        block.add(nn.Dropout(0.5))
+        block.add(nn.Dropout(0.5), nn.Dense(30, in_units=30, use_bias=False,
+                                             weight_initializer="ones"), nn.Dropout(0.3))
+        block.initialize()
         if hybrid:
             block.hybridize()
         mx.random.seed(7)

@@ -136,36 +136,15 @@ def canonical(opdef, attrs):
 
 
 def collect(heads):
-    """The recorded graph behind `heads`: (leaves, ops), each in recording order."""
-    seen, seen_ops, leaves, ops = set(), set(), [], []
-    stack = list(heads)
-    while stack:
-        v = stack.pop()
-        if v in seen:
-            continue
-        seen.add(v)
-        p = v.producer
-        if p is None:
-            leaves.append(v)
-            continue
-        if p in seen_ops:
-            continue
-        seen_ops.add(p)
-        ops.append(p)
-        for o in p.operands:
-            if type(o) is not Literal and o not in seen:
-                stack.append(o)
-    leaves.sort(key=_seq_of)
-    ops.sort(key=_op_seq)
-    return leaves, ops
+    """The recorded graph behind `heads`: (leaves in creation order, ops in a topological
+    order). Creation order makes a trace's inputs follow the program: random keys are drawn
+    in the order eager code drew them."""
+    _, values, ops, _, _ = _walk(heads, frozenset())
+    return sorted((v for v in values if v.producer is None), key=_creation), ops
 
 
-def _seq_of(v):
+def _creation(v):
     return v.seq
-
-
-def _op_seq(op):
-    return op.results[0].seq
 
 
 class GraphFreedError(RuntimeError):
