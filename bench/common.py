@@ -4,32 +4,47 @@ import statistics
 import time
 
 
-def median_time(fn, repeat=7, number=None, min_time=0.05):
-    """Median seconds per call of fn() over `repeat` batches of `number` calls."""
+def _batch_size(fn, min_time):
+    """Calls per timed batch so that a batch lasts at least `min_time` seconds."""
     fn()
-    if number is None:
-        number, t = 1, 0.0
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            t = time.perf_counter() - t0
-            if t >= min_time:
-                break
-            number *= 2
-    times = []
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        if time.perf_counter() - t0 >= min_time:
+            return number
+        number *= 2
+
+
+def _time_batch(fn, number):
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def compare(named_fns, rounds=15, min_time=0.02):
+    """Median seconds per call of each fn, timed in interleaved rounds (garbage collection
+    off) so that drift on a noisy machine hits every contender alike.
+    named_fns: [(name, fn)] -> [(name, seconds)]."""
+    numbers = [_batch_size(fn, min_time) for _, fn in named_fns]
+    samples = [[] for _ in named_fns]
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            times.append((time.perf_counter() - t0) / number)
+        for _ in range(rounds):
+            for (_, fn), number, out in zip(named_fns, numbers, samples):
+                out.append(_time_batch(fn, number))
     finally:
         if gc_was:
             gc.enable()
-    return statistics.median(times)
+    return [(name, statistics.median(s)) for (name, _), s in zip(named_fns, samples)]
+
+
+def median_time(fn, repeat=7, min_time=0.05):
+    """Median seconds per call of one fn over `repeat` batches."""
+    return compare([("fn", fn)], rounds=repeat, min_time=min_time)[0][1]
 
 
 def fmt(seconds):
@@ -45,33 +60,3 @@ def report(title, rows, baseline=None):
     for name, t in rows:
         ratio = f"  {t / base:6.2f}x {baseline}" if base else ""
         print(f"  {name:38s} {fmt(t)}{ratio}")
-
-
-def compare(named_fns, rounds=15, min_time=0.02):
-    """Median seconds per call of each fn, timed in interleaved rounds so that drift on a noisy
-    machine hits every contender alike. named_fns: [(name, fn)] -> [(name, seconds)]."""
-    numbers = []
-    for _, fn in named_fns:
-        fn()
-        number, t = 1, 0.0
-        while t < min_time:
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            t = time.perf_counter() - t0
-            number *= 2
-        numbers.append(max(1, number // 2))
-    samples = [[] for _ in named_fns]
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(rounds):
-            for (_, fn), number, out in zip(named_fns, numbers, samples):
-                t0 = time.perf_counter()
-                for _ in range(number):
-                    fn()
-                out.append((time.perf_counter() - t0) / number)
-    finally:
-        if gc_was:
-            gc.enable()
-    return [(name, statistics.median(s)) for (name, _), s in zip(named_fns, samples)]
