@@ -12,50 +12,16 @@ eltwise: inline transcendentals (exp, log, tanh, sin) and a fused chain over 1M 
 import sys
 import time
 
+import os
+
 import numpy as np
 
 from tracegrad import ir
 from tracegrad.ir import Builder, Function, TensorType
 from tracegrad.runtime.native import NativeFunction
 
-
-def median_time(fn, repeat=7, number=None):
-    if number is None:
-        number, t0 = 1, time.perf_counter()
-        fn()
-        while time.perf_counter() - t0 < 0.02 and number < 100000:
-            number *= 4
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t0) / number)
-    return float(np.median(times))
-
-
-class TrainPair:
-    """Compiled forward (loss + computed residuals) and adjoint (gradients) of `fn`. Residuals
-    that are parameters are passed from the inputs, not returned (returning one copies it)."""
-
-    def __init__(self, fn, wrt):
-        saved = []
-        adj = ir.vjp(fn, wrt=wrt, residuals=saved)
-        computed = [v for v in saved if v.producer is not None]
-        fwd = Function(fn.name + "_fwd", fn.params, fn.ops, list(fn.outputs) + computed)
-        self.fwd, self.adj = NativeFunction(fwd), NativeFunction(adj)
-        self.nout = len(fn.outputs)
-        slot = {v: ("out", self.nout + computed.index(v)) if v.producer is not None
-                else ("in", fn.params.index(v)) for v in saved}
-        self.feed = [slot[v] for v in saved]
-
-    def __call__(self, args, g):
-        outs = self.fwd(*args)
-        res = [outs[i] if kind == "out" else args[i] for kind, i in self.feed]
-        return outs[:self.nout], self.adj(*res, g)
+sys.path.insert(0, os.path.dirname(__file__))
+from common import median_time  # noqa: E402
 
 
 def bench_tiny():
