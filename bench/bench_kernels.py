@@ -9,10 +9,8 @@ mlp:     784-256-256-10 MLP training step (forward + adjoint, relu, softmax cros
          primitives) at batch 64 and 512, against the same step written by hand in numpy.
 eltwise: inline transcendentals (exp, log, tanh, sin) and a fused chain over 1M f32 vs numpy.
 """
-import sys
-import time
-
 import os
+import sys
 
 import numpy as np
 
@@ -22,6 +20,27 @@ from tracegrad.runtime.native import NativeFunction
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import median_time  # noqa: E402
+
+
+class TrainPair:
+    """Compiled forward (loss + computed residuals) and adjoint (gradients) of `fn`. Residuals
+    that are parameters are passed from the inputs, not returned (returning one copies it)."""
+
+    def __init__(self, fn, wrt):
+        saved = []
+        adj = ir.vjp(fn, wrt=wrt, residuals=saved)
+        computed = [v for v in saved if v.producer is not None]
+        fwd = Function(fn.name + "_fwd", fn.params, fn.ops, list(fn.outputs) + computed)
+        self.fwd, self.adj = NativeFunction(fwd), NativeFunction(adj)
+        self.nout = len(fn.outputs)
+        slot = {v: ("out", self.nout + computed.index(v)) if v.producer is not None
+                else ("in", fn.params.index(v)) for v in saved}
+        self.feed = [slot[v] for v in saved]
+
+    def __call__(self, args, g):
+        outs = self.fwd(*args)
+        res = [outs[i] if kind == "out" else args[i] for kind, i in self.feed]
+        return outs[:self.nout], self.adj(*res, g)
 
 
 def bench_tiny():
