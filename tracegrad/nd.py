@@ -406,6 +406,55 @@ def take(a, indices, axis=0, mode="clip"):
     return F.take(a, indices, axis=axis % a.ndim)
 
 
+def flip(data, axis):
+    """Reverse the order of elements along `axis` (a take with descending indices)."""
+    axis %= data.ndim
+    n = data.shape[axis]
+    return F.take(data, wrap(np.arange(n - 1, -1, -1, dtype=np.int64)), axis=axis)
+
+
+reverse = flip
+
+
+def tile(data, reps):
+    """Repeat the whole array reps[i] times along axis i (numpy/MXNet tile)."""
+    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+    ndim = builtins.max(len(reps), data.ndim)
+    reps = (1,) * (ndim - len(reps)) + reps
+    dims = (1,) * (ndim - data.ndim) + data.shape
+    x = F.reshape(data, shape=tuple(v for d in dims for v in (1, d)))
+    x = F.broadcast_to(x, shape=tuple(v for r, d in zip(reps, dims) for v in (r, d)))
+    return F.reshape(x, shape=tuple(r * d for r, d in zip(reps, dims)))
+
+
+def repeat(data, repeats, axis=None):
+    """Repeat each element `repeats` times along `axis` (flattened when axis is None)."""
+    if axis is None:
+        data, axis = F.reshape(data, shape=(data.size,)), 0
+    axis %= data.ndim
+    x = F.expand_dims(data, axis=axis + 1)
+    x = F.broadcast_to(x, shape=data.shape[:axis + 1] + (repeats,) + data.shape[axis + 1:])
+    return F.reshape(x, shape=data.shape[:axis] + (data.shape[axis] * repeats,)
+                     + data.shape[axis + 1:])
+
+
+def ceil(data):
+    return F.neg(F.floor(F.neg(data)))
+
+
+def round(data):
+    """Round half away from zero, as MXNet does."""
+    return F.mul(F.sign(data), F.floor(F.add(F.abs(data), 0.5)))
+
+
+def log2(data):
+    return F.mul(F.log(data), 1.0 / np.log(2.0))
+
+
+def log10(data):
+    return F.mul(F.log(data), 1.0 / np.log(10.0))
+
+
 def pick(data, index, axis=-1, keepdims=False, mode="clip"):
     return C.pick(F, data, index, axis=axis, keepdims=keepdims)
 
@@ -430,7 +479,7 @@ def _getitem(x, key):
         i = key.index(Ellipsis)
         fill = x.ndim - (len(key) - 1 - builtins.sum(k is None for k in key))
         key = key[:i] + (builtins.slice(None),) * fill + key[i + 1:]
-    begin, end, step, shape, axis = [], [], [], [], 0
+    begin, end, step, shape, axis, reverse = [], [], [], [], 0, []
     for k in key:
         if k is None:
             shape.append(1)
@@ -439,12 +488,14 @@ def _getitem(x, key):
             raise IndexError(f"too many indices for an array of shape {x.shape}")
         d = x.shape[axis]
         if isinstance(k, builtins.slice):
-            lo, hi, st = k.indices(d)
-            if st < 0:
-                raise MXNetError(f"indexing: negative steps are not supported ({k})")
-            hi = builtins.max(hi, lo)
-            begin.append(lo), end.append(hi), step.append(st)
-            shape.append(len(range(lo, hi, st)))
+            picked = range(*k.indices(d))
+            if picked.step < 0:  # the same elements ascending, then reversed by a take
+                picked = picked[::-1]
+                reverse.append(axis)
+            lo = picked.start if len(picked) else 0
+            begin.append(lo), end.append(picked.stop if len(picked) else 0)
+            step.append(picked.step)
+            shape.append(len(picked))
         else:
             k = int(k)
             if not -d <= k < d:
@@ -459,6 +510,8 @@ def _getitem(x, key):
     if tuple(begin) != (0,) * x.ndim or tuple(end) != x.shape or builtins.any(
             s != 1 for s in step):
         out = F.slice(x, begin=tuple(begin), end=tuple(end), step=tuple(step))
+    for a in reverse:
+        out = flip(out, a)
     shape = tuple(shape) or (1,)
     return F.reshape(out, shape=shape) if shape != out.shape else out
 
@@ -556,7 +609,8 @@ _METHODS = {name: globals()[name] for name in (
     "sqrt", "square", "abs", "sign", "sin", "cos", "tanh", "sigmoid", "relu", "softmax",
     "log_softmax", "flatten", "expand_dims", "squeeze", "clip", "one_hot", "take", "pick",
     "broadcast_to", "broadcast_like", "broadcast_axis", "zeros_like", "ones_like", "slice_axis",
-    "split", "swapaxes", "reciprocal", "floor", "reshape_like", "dot")}
+    "split", "swapaxes", "reciprocal", "floor", "reshape_like", "dot", "flip", "tile",
+    "repeat", "ceil", "round", "log2", "log10")}
 _METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
                 as_np_ndarray=lambda x: x)
 del _method_reshape, _method_transpose

@@ -156,3 +156,24 @@ def test_make_ir_prints_typed_ssa():
     text = str(fn)
     assert text.splitlines()[0] == "func @lambda(%x: f32[2,3], %w: f32[3,4]) -> (f32[2,4]) {"
     assert "matmul %x, %w : f32[2,4]" in text and "relu" in text
+
+
+def test_negative_steps_flip_tile_repeat_and_rounding():
+    a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    x = nd.array(a)
+    for key in [np.s_[::-1], np.s_[:, ::-2], np.s_[1, 2:0:-1, ::-1], np.s_[..., ::-3]]:
+        np.testing.assert_array_equal(x[key].asnumpy(), a[key])
+    np.testing.assert_array_equal(nd.flip(x, axis=2).asnumpy(), a[:, :, ::-1])
+    np.testing.assert_array_equal(nd.tile(x, (2, 1, 3)).asnumpy(), np.tile(a, (2, 1, 3)))
+    np.testing.assert_array_equal(x.repeat(2, axis=1).asnumpy(), np.repeat(a, 2, axis=1))
+    v = nd.array([-2.5, -0.5, 0.5, 1.5, 2.4])
+    assert nd.round(v).asnumpy().tolist() == [-3, -1, 1, 2, 2]  # half away from zero
+    assert nd.ceil(v).asnumpy().tolist() == [-2, -0, 1, 2, 3]
+    np.testing.assert_allclose(nd.log2(nd.array([8.0])).asnumpy(), [3.0], rtol=1e-6)
+    x.attach_grad()
+    with autograd.record():
+        y = nd.sum(x[:, ::-1] * nd.array(np.arange(12, dtype=np.float32).reshape(3, 4)))
+        y = y + nd.sum(nd.tile(x, (2, 1, 1)))
+    y.backward()
+    want = np.arange(12, dtype=np.float32).reshape(3, 4)[::-1] + 2
+    np.testing.assert_array_equal(x.grad.asnumpy(), np.broadcast_to(want, a.shape))
