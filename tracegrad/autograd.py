@@ -9,6 +9,7 @@ import weakref
 import numpy as np
 
 from .array import NDArray, apply, wrap
+from .compiled import direct_backward
 from .base import MXNetError
 from .ir.function import Literal
 from .ir.ops import NONDIFF, OpDef
@@ -163,6 +164,8 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     prev = state.recording, state.training
     state.recording, state.training = False, train_mode
     try:
+        if len(values) == 1 and grads[0] is None and direct_backward(values[0], retain_graph):
+            return
         leaves, grads = tape.run_backward(values, grads, None, retain_graph)
     except tape.GraphFreedError as e:
         raise MXNetError(str(e)) from None

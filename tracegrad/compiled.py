@@ -10,7 +10,7 @@ import numpy as np
 
 from .array import wrap
 from .ir.autodiff import copy_ops, vjp
-from .ir.function import Function
+from .ir.function import Builder, Function, Literal
 from .ir.ops import OpDef
 from .ir.passes import run_pipeline
 from .ir.types import FLOATS, parse_type
@@ -111,7 +111,7 @@ class TrainingEntry(Entry):
     def __init__(self, tr, feeds, params, keys, wrt):
         super().__init__(tr, feeds, params, keys)
         fn = tr.function
-        self.wrt = wrt
+        self.wrt, self.wrt_set = wrt, frozenset(wrt)
         residuals = []
         differentiable = Function(fn.name, fn.params, fn.ops, fn.outputs[:self.n_out])
         adjoint = run_pipeline(vjp(differentiable, wrt, residuals=residuals), PIPELINE)
@@ -133,19 +133,106 @@ class TrainingEntry(Entry):
         self.grad_types = tuple(str(fn.params[i].type) for i in wrt)
         self.call_attrs = tape.canonical(CompiledCall, {"entry": self.id,
                                                         "out_types": self.out_types})
+        # the fused step (see Prediction): built once backward has come straight from this
+        # call's single output twice in a row; dropped again after the first miss
+        self.direct, self.fused, self.pending = 0, None, None
         _ENTRIES[self.id] = self
 
     def __call__(self, args, params):
         arrays = self.arrays(args, params)
-        outs = self.native(*arrays)
+        prediction = self._predict()
+        if prediction is None:
+            outs = self.native(*arrays)
+        else:
+            outs = self.fused(*arrays)
+            prediction.grads = outs[len(self.out_types):]
+            outs = outs[:len(self.out_types)]
         if self.updates:
             self.write_updates(outs, params)
         operands = [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
-        values = tape.record_multi(CompiledCall, operands, self.call_attrs, outs, True)
+        values = tape.record_multi(CompiledCall, operands, self.call_attrs, outs, True,
+                                   keep=prediction or self)
         res = [wrap(o) for o in outs[:self.n_out]]
         for r, v in zip(res, values):
             r._value = v
         return res[0] if self.single else res
+
+
+    def _predict(self):
+        """A Prediction when this call should also compute its gradients (fused step)."""
+        pending, self.pending = self.pending, None
+        if pending is not None and pending.grads is not None:  # the last one was not used
+            self.direct, self.fused = 0, None
+        if self.direct < 2 or self.n_out != 1:
+            return None
+        if self.fused is None:
+            self.fused = _compile(fused_step(self))
+        self.pending = Prediction(self)
+        return self.pending
+
+    def saw_backward(self, direct):
+        """backward() started at this call's output (direct) or went through it otherwise."""
+        self.direct = self.direct + 1 if direct else 0
+
+
+class Prediction:
+    """Gradients a fused step computed ahead of backward(): the forward and the adjoint (for a
+    head gradient of ones) in one native call. backward() straight from the call's output takes
+    them (Prediction.take); any other backward runs the ordinary adjoint, which the residual
+    outputs still allow. Kept as the tape value's `keep`, so the entry stays alive too."""
+    __slots__ = ("entry", "grads")
+
+    def __init__(self, entry):
+        self.entry, self.grads = entry, None
+
+
+def fused_step(e):
+    """forward_fn's outputs, then the adjoint's gradients for a cotangent of ones, as one
+    Function (so fusion and LLVM see forward and backward together)."""
+    b = Builder(name=e.forward_fn.name + "_step")
+    env = {p: b.param(p.type, p.name_hint) for p in e.forward_fn.params}
+    copy_ops(b, e.forward_fn.ops, env)
+    outs = [o if isinstance(o, Literal) else env[o] for o in e.forward_fn.outputs]
+    saved = [env[e.forward_fn.params[i]] if kind == "param" else outs[i]
+             for kind, i in e.res_src]
+    ones = [b.constant(value=1.0, shape=o.type.shape, dtype=o.type.dtype)
+            for o in e.forward_fn.outputs[:e.n_out]]
+    adj = dict(zip(e.adjoint.params, saved + ones))
+    copy_ops(b, e.adjoint.ops, adj)
+    grads = [o if isinstance(o, Literal) else adj[o] for o in e.adjoint.outputs]
+    return run_pipeline(b.ret(*outs, *grads), PIPELINE)
+
+
+def direct_backward(head, retain_graph):
+    """backward() of one recorded head with the implicit head gradient: when the head is the
+    single output of a compiled call whose operands are all graph inputs, deliver the gradients
+    its fused step already computed. Returns False when the ordinary path must run."""
+    op = head.producer
+    if op is None or op.opdef is not CompiledCall or head.index != 0:
+        return False
+    if head.data is None:
+        raise tape.GraphFreedError(tape._FREED)
+    e = _ENTRIES[op.attrs["entry"]]
+    if any(o.producer is not None for o in op.operands):  # more graph behind the call
+        e.saw_backward(False)
+        return False
+    prediction = head.keep
+    if not isinstance(prediction, Prediction) or prediction.grads is None:
+        e.saw_backward(True)
+        return False
+    operands = op.operands
+    wants = [tape.wants_grad(o) for o in operands]  # grad_req may have changed since
+    if wants != [i in e.wrt_set for i in range(len(operands))] or len(set(operands)) != len(
+            operands):
+        return False
+    grads, prediction.grads = list(prediction.grads), None
+    e.saw_backward(True)
+    for k, i in enumerate(e.wrt):
+        g, grads[k] = grads[k], None
+        operands[i].var.receive(g)
+    if not retain_graph:
+        tape.free([op])
+    return True
 
 
 class CompiledCall(OpDef):

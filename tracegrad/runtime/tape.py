@@ -155,6 +155,13 @@ _FREED = ("backward through a graph that a previous backward already freed; pass
           "retain_graph=True to the first backward (or autograd.grad) to keep it")
 
 
+def wants_grad(leaf) -> bool:
+    """Whether backward delivers a gradient to this graph input: a float variable whose
+    grad_req is not 'null'."""
+    var = leaf.var
+    return var is not None and var.grad_req != "null" and leaf.type.dtype in FLOATS
+
+
 def _walk(heads, wrt_set):
     """One postorder walk over the graph of `heads`: its values in a canonical order, its ops,
     the variable leaves, and a hashable key of its structure (equal keys share one adjoint).
@@ -172,9 +179,7 @@ def _walk(heads, wrt_set):
             continue
         p = v.producer
         if p is None:
-            var = v.var
-            wants = (v in wrt_set) if wrt_set is not None else (
-                var is not None and var.grad_req != "null" and v.type.dtype in FLOATS)
+            wants = (v in wrt_set) if wrt_set is not None else wants_grad(v)
             if wants:
                 variables.append(v)
             index[v] = len(values)
@@ -295,7 +300,16 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
         args = [wrap(values[i]) for i in residual_ids] + [wrap(c) for c in cots]
     grads = program(args, apply)
     if not retain_graph:
-        for op in ops:
-            for r in op.results:
-                r.data = None
+        free(ops)
     return wrt_leaves, [grads[p] if p >= 0 else None for p in positions]
+
+
+def free(ops):
+    """Drop what a backward without retain_graph leaves behind: the recorded data, and the
+    op -> result links, which would otherwise keep every op and value in a reference cycle
+    for the garbage collector (the values keep their producer, so a second backward still
+    finds the graph and says it was freed)."""
+    for op in ops:
+        for r in op.results:
+            r.data = None
+        op.results = ()
