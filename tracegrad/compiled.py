@@ -71,14 +71,11 @@ class Entry:
     def operand(self, i, args, params, data):
         """The tape value standing for parameter i of the traced function in this call."""
         kind, ref = self.feeds[i]
-        v = None
-        if kind == Feed.ARG:
-            v = args[ref]._value
-        elif kind == Feed.PARAM:
-            v = params[ref]._value
-        elif kind == Feed.VAR:
-            v = ref
-        return v if v is not None else tape.leaf(data)
+        if kind == Feed.ARG or kind == Feed.PARAM:
+            array = args[ref] if kind == Feed.ARG else params[ref]
+            v = array._value
+            return v if v is not None else array._constant_value()
+        return ref if kind == Feed.VAR else tape.leaf(data)
 
     def write_updates(self, outs, params):
         """Write the state updates (outputs after the user's) into their arrays in place."""
@@ -111,7 +108,8 @@ class TrainingEntry(Entry):
     def __init__(self, tr, feeds, params, keys, wrt):
         super().__init__(tr, feeds, params, keys)
         fn = tr.function
-        self.wrt, self.wrt_set = wrt, frozenset(wrt)
+        self.wrt = wrt
+        self.wrt_mask = tuple(i in wrt for i in range(len(fn.params)))
         residuals = []
         differentiable = Function(fn.name, fn.params, fn.ops, fn.outputs[:self.n_out])
         adjoint = run_pipeline(vjp(differentiable, wrt, residuals=residuals), PIPELINE)
@@ -213,17 +211,18 @@ def direct_backward(head, retain_graph):
     if head.data is None:
         raise tape.GraphFreedError(tape._FREED)
     e = _ENTRIES[op.attrs["entry"]]
-    if any(o.producer is not None for o in op.operands):  # more graph behind the call
-        e.saw_backward(False)
-        return False
+    operands = op.operands
+    for o in operands:
+        if o.producer is not None:  # more graph behind the call
+            e.saw_backward(False)
+            return False
     prediction = head.keep
-    if not isinstance(prediction, Prediction) or prediction.grads is None:
+    if type(prediction) is not Prediction or prediction.grads is None:
         e.saw_backward(True)
         return False
-    operands = op.operands
-    wants = [tape.wants_grad(o) for o in operands]  # grad_req may have changed since
-    if wants != [i in e.wrt_set for i in range(len(operands))] or len(set(operands)) != len(
-            operands):
+    # grad_req may have changed since the call; one array passed twice needs the ordinary sum
+    wants = tuple([tape.wants_grad(o) for o in operands])
+    if wants != e.wrt_mask or len(set(operands)) != len(operands):
         return False
     grads, prediction.grads = list(prediction.grads), None
     e.saw_backward(True)

@@ -8,6 +8,7 @@ symbol_block.py.
 """
 import contextlib
 import re
+import sys
 import threading
 from collections import OrderedDict
 
@@ -311,5 +312,5 @@ def inside_hybrid_call():
 def _hybrid_call(block, *args):
     """Compiled execution; a hybridized child called while its parent is traced is inlined
     into the parent's graph by tracegrad.jit itself."""
-    from ..jit import hybrid_call  # (tracegrad.jit the attribute is the jit() function)
-    return hybrid_call(block, *args)
+    # (tracegrad.jit the attribute is the jit() function; the module is loaded with tracegrad)
+    return sys.modules["tracegrad.jit"].hybrid_call(block, *args)
