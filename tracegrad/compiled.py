@@ -127,7 +127,8 @@ class TrainingEntry(Entry):
         self.native = _compile(self.forward_fn)
         self.native_adjoint = _compile(adjoint)
         self.id = id(self)
-        self.out_types = tuple(str(v.type) for v in self.forward_fn.outputs)
+        self.result_types = [v.type for v in self.forward_fn.outputs]
+        self.out_types = tuple(str(t) for t in self.result_types)
         self.grad_types = tuple(str(fn.params[i].type) for i in wrt)
         self.call_attrs = tape.canonical(CompiledCall, {"entry": self.id,
                                                         "out_types": self.out_types})
@@ -149,7 +150,7 @@ class TrainingEntry(Entry):
             self.write_updates(outs, params)
         operands = [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
         values = tape.record_multi(CompiledCall, operands, self.call_attrs, outs, True,
-                                   keep=prediction or self)
+                                   keep=prediction or self, types=self.result_types)
         res = [wrap(o) for o in outs[:self.n_out]]
         for r, v in zip(res, values):
             r._value = v

@@ -94,12 +94,16 @@ def record(opdef, operands, attrs, out) -> TapeValue:
     return result
 
 
-def record_multi(opdef, operands, attrs, outs, is_canonical=False, keep=None) -> tuple:
-    """Append one multi-result op (a custom Function, a compiled call) to the tape."""
+def record_multi(opdef, operands, attrs, outs, is_canonical=False, keep=None,
+                 types=None) -> tuple:
+    """Append one multi-result op (a custom Function, a compiled call) to the tape; `types`
+    may give the results' types when the caller knows them."""
     op = Operation.__new__(Operation)
     op.opdef, op.operands, op.loc = opdef, tuple(operands), None
     op.attrs = attrs if is_canonical else canonical(opdef, attrs)
-    op.results = tuple(TapeValue(type_of(o), op, o) for o in outs)
+    if types is None:
+        types = [type_of(o) for o in outs]
+    op.results = tuple([TapeValue(t, op, o) for t, o in zip(types, outs)])
     for i, r in enumerate(op.results):
         r.index, r.keep = i, keep
     return op.results
