@@ -175,7 +175,10 @@ def _full_to_1(out):
 
 
 def sum(data, axis=None, keepdims=False, exclude=False, **kwargs):
-    return _full_to_1(F.sum(data, axes=_reduce_axes(data, axis, exclude), keepdims=keepdims))
+    axes = _reduce_axes(data, axis, exclude)
+    if not axes and data.ndim:  # a sum over no axes is the array itself
+        return data
+    return _full_to_1(F.sum(data, axes=axes, keepdims=keepdims))
 
 
 def mean(data, axis=None, keepdims=False, exclude=False, **kwargs):

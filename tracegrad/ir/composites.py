@@ -11,8 +11,10 @@ def _axes(x, axis):
 
 
 def mean(b, x, axis=None, keepdims=False):
-    """Mean over axes (all by default) = sum * (1/n)."""
+    """Mean over axes (all by default) = sum * (1/n); over no axes, x itself."""
     axes = _axes(x, axis)
+    if not axes:
+        return x
     n = 1
     for a in axes:
         n *= x.shape[a]
@@ -54,10 +56,12 @@ def softmax(b, x, axis=-1, temperature=None):
 
 
 def log_softmax(b, x, axis=-1, temperature=None):
-    """x - logsumexp(x) along `axis`."""
+    """(x - max) - log(sum(exp(x - max))) along `axis`."""
     if temperature is not None and temperature != 1.0:
         x = b.div(x, float(temperature))
-    return b.sub(x, logsumexp(b, x, axis=axis, keepdims=True))
+    axes = _axes(x, axis)
+    shifted = b.sub(x, b.stop_gradient(b.max(x, axes=axes, keepdims=True)))
+    return b.sub(shifted, b.log(b.sum(b.exp(shifted), axes=axes, keepdims=True)))
 
 
 def pick(b, x, index, axis=-1, keepdims=False):
