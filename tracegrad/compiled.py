@@ -156,7 +156,6 @@ class TrainingEntry(Entry):
             r._value = v
         return res[0] if self.single else res
 
-
     def _predict(self):
         """A Prediction when this call should also compute its gradients (fused step)."""
         pending, self.pending = self.pending, None
@@ -177,7 +176,7 @@ class TrainingEntry(Entry):
 class Prediction:
     """Gradients a fused step computed ahead of backward(): the forward and the adjoint (for a
     head gradient of ones) in one native call. backward() straight from the call's output takes
-    them (Prediction.take); any other backward runs the ordinary adjoint, which the residual
+    them (direct_backward); any other backward runs the ordinary adjoint, which the residual
     outputs still allow. Kept as the tape value's `keep`, so the entry stays alive too."""
     __slots__ = ("entry", "grads")
 

@@ -1,10 +1,10 @@
 """The LLVM target: native target machine, new-pass-manager optimisation, MCJIT loading.
 
-Owns every use of `llvmlite.binding`. LLVM is initialised once; BLAS entry points (numpy's bundled
-OpenBLAS, else `scipy.linalg.cython_blas`) are registered as JIT symbols at that moment, so both freshly
-compiled modules and objects loaded from the disk cache resolve them. A `JitObject` keeps the
-target machine, execution engine and object bytes alive together (the function pointers it
-hands out are valid exactly as long as it lives).
+Owns every use of `llvmlite.binding`. LLVM is initialised once; BLAS entry points (numpy's
+bundled OpenBLAS, else `scipy.linalg.cython_blas`) are registered as JIT symbols at that
+moment, so both freshly compiled modules and objects loaded from the disk cache resolve them.
+A `JitObject` keeps the target machine, execution engine and object bytes alive together (the
+function pointers it hands out are valid exactly as long as it lives).
 """
 import ctypes
 import functools

@@ -50,7 +50,8 @@ class ArrayDataset(Dataset):
             raise ValueError("ArrayDataset needs at least one array")
         lengths = {len(a) for a in args}
         if len(lengths) != 1:
-            raise ValueError(f"ArrayDataset: arrays have different lengths {[len(a) for a in args]}")
+            raise ValueError(f"ArrayDataset: arrays have different lengths "
+                             f"{[len(a) for a in args]}")
         self._data = [a.asnumpy() if isinstance(a, NDArray) else a for a in args]
 
     def __getitem__(self, idx):

@@ -9,7 +9,8 @@ from .types import TensorType, broadcast_shapes, parse_type, promote, type_of
 
 __all__ = ["Builder", "Function", "Literal", "Operation", "Value", "TensorType", "REGISTRY",
            "broadcast_shapes", "parse_type", "promote", "type_of", "print_function", "vjp",
-           "ops", "parse", "verify", "to_dot", "to_networkx", "ParseError", "VerifyError", "composites", "passes"]
+           "ops", "parse", "verify", "to_dot", "to_networkx", "ParseError", "VerifyError",
+           "composites", "passes"]
 
 
 def __getattr__(name):

@@ -121,7 +121,8 @@ class Function:
     __slots__ = ("name", "params", "ops", "outputs")
 
     def __init__(self, name="f", params=(), ops=(), outputs=()):
-        self.name, self.params, self.ops, self.outputs = name, list(params), list(ops), list(outputs)
+        self.name, self.params = name, list(params)
+        self.ops, self.outputs = list(ops), list(outputs)
 
     @property
     def input_types(self):

@@ -293,8 +293,8 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     """Gradients of `heads` (summed, scaled by `head_grads`) for each wrt leaf.
 
     Returns (wrt_leaves, grads). Grads are numpy arrays, or — when `apply`/`wrap` are given
-    (create_graph) — whatever `apply` builds from operands made by `wrap(value or array)`. A leaf the
-    heads do not depend on gets None.
+    (create_graph) — whatever `apply` builds from operands made by `wrap(value or array)`.
+    A leaf the heads do not depend on gets None.
     """
     (program, residual_ids, positions), values, wrt_leaves, ops = adjoint_for(heads, wrt_leaves)
     cots = [g if g is not None else _ones(h.type) for h, g in zip(heads, head_grads)]
