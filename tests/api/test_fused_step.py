@@ -25,6 +25,15 @@ def _vars():
     return w, b
 
 
+def _reach_fused_step(f, x, w, b):
+    """Three direct backward() calls: the third forward already runs fused."""
+    for _ in range(3):
+        with autograd.record():
+            y = f(x, w, b)
+        y.backward()
+    return y
+
+
 def _eager_grads(x, w, b):
     we, be = nd.array(w.asnumpy()), nd.array(b.asnumpy())
     we.attach_grad()
@@ -56,10 +65,7 @@ def test_grad_req_add_and_retain_graph_through_the_fused_step():
     f = jit(loss_fn)
     w, b = _vars()
     x = nd.array(RS.randn(5, 4))
-    for _ in range(3):  # reach the fused step
-        with autograd.record():
-            y = f(x, w, b)
-        y.backward()
+    y = _reach_fused_step(f, x, w, b)
     want_w, _ = _eager_grads(x, w, b)
     w.attach_grad(grad_req="add")
     with autograd.record():
@@ -73,10 +79,7 @@ def test_leaving_the_pattern_falls_back_and_stays_correct():
     f = jit(loss_fn)
     w, b = _vars()
     x = nd.array(RS.randn(5, 4))
-    for _ in range(3):
-        with autograd.record():
-            y = f(x, w, b)
-        y.backward()
+    y = _reach_fused_step(f, x, w, b)
     want_w, want_b = _eager_grads(x, w, b)
     # the head is an eager op after the compiled call: the prediction is not used
     with autograd.record():
@@ -117,10 +120,7 @@ def test_a_freed_graph_still_says_so():
     f = jit(loss_fn)
     w, b = _vars()
     x = nd.array(RS.randn(5, 4))
-    for _ in range(3):
-        with autograd.record():
-            y = f(x, w, b)
-        y.backward()
+    y = _reach_fused_step(f, x, w, b)
     with pytest.raises(mx.MXNetError, match="retain_graph"):
         y.backward()
     with warnings.catch_warnings():
