@@ -206,3 +206,26 @@ def test_variant_cap_runs_new_signatures_eagerly_without_compiling():
     np.testing.assert_array_equal(out.asnumpy(), 2)
     s = mx.stats()
     assert s["traces"] == 0 and s["compiles"] == 0 and s["eager_fallbacks"] == 1
+
+
+def test_dump_writes_every_stage_and_cache_off_writes_nothing(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    dump = tmp_path / "dump"
+    monkeypatch.setenv("TRACEGRAD_DUMP", str(dump))
+    f = jit(lambda x: nd.sum(nd.tanh(x) * 2))
+    f(nd.ones((3, 4)))
+    names = sorted(os.listdir(dump))
+    assert any(n.endswith(".simplify.tgir") for n in names)
+    assert any(n.endswith(".dce.tgir") for n in names)
+    text = (dump / names[0]).read_text()
+    assert text.startswith("func @") and mx.ir.parse(text) is not None
+    cache = tmp_path / "cache"
+    script = ("import tracegrad as mx\nfrom tracegrad import nd\n"
+              "f = mx.jit(lambda x: x * 3)\nf(nd.ones((2,)))\nprint(mx.stats()['compiles'])\n")
+    env = dict(os.environ, TRACEGRAD_CACHE="0", TRACEGRAD_CACHE_DIR=str(cache))
+    env.pop("TRACEGRAD_DUMP", None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert int(out) == 1 and not (cache.exists() and any(cache.iterdir()))
