@@ -48,7 +48,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
     try:
         out = (impl or opdef.impl)(*datas, **attrs)
     except (ValueError, TypeError, IndexError) as e:
-        raise op_error(opdef.name, datas, attrs, e) from None
+        raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or e) \
+            from None
     if type(out) is not np.ndarray:
         if type(out) is tuple:
             return _apply_multi(opdef, args, attrs, out)
@@ -73,6 +74,21 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         if tracked:
             res._value = tape.record(opdef, operands, attrs, out)
     return res
+
+
+def _type_rule_says(opdef, datas, attrs):
+    """The op's own type-rule message for these operands (clearer than numpy's), if it has
+    one: only consulted once numpy has already refused them."""
+    from .ir.function import Literal, canonical_attrs, literal_dtype
+    try:
+        types = [type_of(d) if isinstance(d, np.ndarray) else
+                 Literal(d, literal_dtype(d, ())).type for d in datas]
+        opdef.infer(*types, **canonical_attrs(opdef, attrs))
+    except TypeError as e:
+        return str(e)
+    except Exception:  # noqa: BLE001 - no clearer message to offer; numpy's stands
+        return None
+    return None
 
 
 def _apply_multi(opdef, args, attrs, outs):
