@@ -104,8 +104,3 @@ def store(key: str, payload: bytes) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
-
-
-def object_path(key: str) -> str:
-    """Where `key`'s object lives on disk (tests corrupt it on purpose)."""
-    return _path(key)

@@ -34,18 +34,6 @@ def clip(b, x, a_min, a_max):
     return b.minimum(b.maximum(x, a_min), a_max)
 
 
-def logsumexp(b, x, axis=-1, keepdims=False):
-    """log(sum(exp(x))) shifted by the (gradient-stopped) max for stability."""
-    axes = _axes(x, axis)
-    m = b.stop_gradient(b.max(x, axes=axes, keepdims=True))
-    s = b.add(b.log(b.sum(b.exp(b.sub(x, m)), axes=axes, keepdims=True)), m)
-    return s if keepdims else b.reshape(s, shape=_drop(x.shape, axes))
-
-
-def _drop(shape, axes):
-    return tuple(d for i, d in enumerate(shape) if i not in axes)
-
-
 def softmax(b, x, axis=-1, temperature=None):
     """exp(x - max) / sum(exp(x - max)) along `axis`."""
     axes = _axes(x, axis)
