@@ -16,6 +16,7 @@ from llvmlite import ir
 from ..ir.function import Literal
 from ..ir.ops import ELEMENTWISE
 from ..ir.types import FLOATS
+from . import reduction
 from .emitter import LLTYPES, ScalarEmitter, SVal
 from .loops import for_range, linear_index, loop_nest
 from .views import StepFunction, contiguous_strides
@@ -92,6 +93,13 @@ def emit_fused(module, name, step, views):
     sf = StepFunction(module, name, buffers)
     reduce_op = step.ops[-1] if step.ops and step.ops[-1].name in ("sum", "max", "min") else None
     members = step.ops[:-1] if reduce_op is not None else step.ops
+    if reduce_op is not None and reduction.use_blocked(reduce_op):
+        reduction.emit_blocked_sum(sf, step, views, members, reduce_op,
+                                   step.key_of[reduce_op.results[0]],
+                                   lambda idx: FusedContext(sf, step.shape, views, idx),
+                                   _eval_member)
+        sf.finish()
+        return sf
     if reduce_op is not None:
         _fill_identity(sf, reduce_op, step.key_of[reduce_op.results[0]])
     with loop_nest(sf.b, step.shape) as idx:

@@ -30,6 +30,7 @@ def _expand(b, v, x, axes, keepdims):
 class Sum(Reduce):
     """Sum over axes."""
     name = "sum"
+    accumulate = "add"
 
     def impl(x, *, axes, keepdims=False):
         # dtype=x.dtype: numpy would widen int32 sums to int64
@@ -63,6 +64,7 @@ class _Extremum(Reduce):
 class Max(_Extremum):
     """Maximum over axes."""
     name = "max"
+    accumulate = "max"
 
     def impl(x, *, axes, keepdims=False):
         return np.asarray(np.max(x, axis=axes, keepdims=keepdims))
@@ -71,6 +73,7 @@ class Max(_Extremum):
 class Min(_Extremum):
     """Minimum over axes."""
     name = "min"
+    accumulate = "min"
 
     def impl(x, *, axes, keepdims=False):
         return np.asarray(np.min(x, axis=axes, keepdims=keepdims))
