@@ -60,3 +60,15 @@ def test_rules_are_static(name):
     for rule in ("infer", "impl", "vjp", "scalar"):
         if hasattr(op, rule):
             assert isinstance(inspect.getattr_static(op, rule), staticmethod), (name, rule)
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_traits_imply_their_rules(name):
+    from tracegrad.ir.ops import INDEXED, REDUCTION, VIEW
+    op = REGISTRY[name]
+    if op.has(VIEW):
+        assert callable(getattr(op, "view", None)), f"{name} is VIEW but has no view rule"
+    if op.has(INDEXED):
+        assert callable(getattr(op, "element", None)), f"{name} is INDEXED but has no element"
+    if op.has(REDUCTION):
+        assert op.accumulate in ("add", "mul", "max", "min"), f"{name}: {op.accumulate!r}"

@@ -16,7 +16,8 @@ import numpy as np
 from llvmlite import ir
 
 from ..ir.function import Literal, Value
-from ..ir.passes.fuse import VIEW_OPS, fusion_groups
+from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
+from ..ir.passes.fuse import fusion_groups
 from . import fused
 from .kernels import KERNELS, blas_layout
 from .loops import i64
@@ -62,17 +63,22 @@ class Plan:
 
 
 def check_lowerable(fn):
-    """Raise NotImplementedError naming the first op codegen cannot lower."""
-    from ..ir.ops import ELEMENTWISE
-    from .kernels import LEAVES
+    """Raise NotImplementedError naming the first op codegen cannot lower (read from traits)."""
     for op in fn.ops:
-        name = op.name
-        if ELEMENTWISE in op.opdef.traits and getattr(op.opdef, "scalar", None) is None:
+        name, opdef = op.name, op.opdef
+        if ELEMENTWISE in opdef.traits and getattr(opdef, "scalar", None) is None:
             raise NotImplementedError(f"codegen: elementwise op '{name}' has no scalar rule")
-        known = (ELEMENTWISE in op.opdef.traits or name in KERNELS or name in LEAVES
-                 or name in VIEW_OPS or name in ("sum", "max", "min"))
-        if name == "matmul" and len({o.type.dtype for o in op.operands}) != 1:
-            raise NotImplementedError(f"codegen: matmul of mixed dtypes "
+        if INDEXED in opdef.traits and getattr(opdef, "element", None) is None:
+            raise NotImplementedError(f"codegen: indexed op '{name}' has no element rule")
+        if VIEW in opdef.traits and getattr(opdef, "view", None) is None:
+            raise NotImplementedError(f"codegen: view op '{name}' has no view rule")
+        if REDUCTION in opdef.traits and opdef.accumulate not in fused.ACCUMULATORS:
+            raise NotImplementedError(f"codegen: reduction '{name}' accumulates with "
+                                      f"{opdef.accumulate!r}, not one of {sorted(fused.ACCUMULATORS)}")
+        known = (opdef.fusible() or VIEW in opdef.traits or REDUCTION in opdef.traits
+                 or name in KERNELS)
+        if CALL in opdef.traits and len({o.type.dtype for o in op.operands}) != 1:
+            raise NotImplementedError(f"codegen: {name} of mixed dtypes "
                                       f"{' and '.join(str(o.type) for o in op.operands)}; "
                                       f"cast the operands to one dtype first")
         if not known:
@@ -128,13 +134,13 @@ def _bind_outputs(plan, fn, stored):
 
 def _plan_views(plan, fn):
     for op in fn.ops:
-        if op.name in VIEW_OPS:
+        if VIEW in op.opdef.traits:
             src = op.operands[0]
             view = plan.views[src].apply(op)
             if view is None:
                 view = _materialise(plan, src).apply(op)
             plan.views[op.results[0]] = view
-        elif op.name == "matmul":
+        elif CALL in op.opdef.traits:
             for x in op.operands:
                 if blas_layout(plan.views[x]) is None:
                     _materialise(plan, x)

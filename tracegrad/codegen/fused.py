@@ -1,22 +1,23 @@
 """One fused group -> one LLVM loop nest over the group's iteration shape.
 
 Members are evaluated per element in program order: ELEMENTWISE ops through their `scalar` rule
-on a ScalarEmitter, index-driven leaves (iota, one_hot, take, random_*, constant) through
-`kernels.LEAVES`. Values from outside the group are loaded through their strided `View`
+on a ScalarEmitter, INDEXED ops (iota, one_hot, take, random_*) through their `element` rule on
+an IndexContext. Values from outside the group are loaded through their strided `View`
 (broadcasts and transposes cost an index computation, not a copy). Every value the rest of the
 graph needs is stored in the same iteration; a trailing reduction accumulates into its output,
 which is filled with the identity first. The innermost loop walks the last axis (contiguous),
-so the loop vectoriser can take it; reductions over the last axis stay scalar (strict IEEE
-forbids reassociating the sum).
+so the loop vectoriser can take it. A trailing REDUCTION combines with its op's `accumulate`;
+float sums over more than a few terms are blocked and pairwise (codegen/reduction.py).
 """
 import math
 
 from llvmlite import ir
 
 from ..ir.function import Literal
-from ..ir.ops import ELEMENTWISE
+from ..ir.ops import ELEMENTWISE, REDUCTION
 from ..ir.types import FLOATS
 from . import reduction
+from . import philox
 from .emitter import LLTYPES, ScalarEmitter, SVal
 from .loops import for_range, linear_index, loop_nest
 from .views import StepFunction, contiguous_strides
@@ -44,10 +45,14 @@ class FusedContext:
         return linear_index(self.sf.b, self.idx, contiguous_strides(self.shape))
 
 
+ACCUMULATORS = ("add", "mul", "max", "min")
+
+
 def _identity(kind, dtype) -> SVal:
     ty = LLTYPES[dtype]
-    if kind == "sum":
-        return SVal(ir.Constant(ty, 0.0 if dtype in FLOATS else 0), dtype)
+    if kind in ("add", "mul"):
+        unit = 0 if kind == "add" else 1
+        return SVal(ir.Constant(ty, float(unit) if dtype in FLOATS else unit), dtype)
     sign = -1 if kind == "max" else 1
     if dtype in FLOATS:
         return SVal(ir.Constant(ty, sign * math.inf), dtype)
@@ -56,9 +61,7 @@ def _identity(kind, dtype) -> SVal:
 
 
 def _combine(e: ScalarEmitter, kind, acc: SVal, x: SVal) -> SVal:
-    if kind == "sum":
-        return e.add(acc, x)
-    return e.maximum(acc, x) if kind == "max" else e.minimum(acc, x)
+    return {"add": e.add, "mul": e.mul, "max": e.maximum, "min": e.minimum}[kind](acc, x)
 
 
 def _reduce_strides(op, shape):
@@ -75,13 +78,36 @@ def step_reads(step, views) -> list:
                               if not isinstance(v, Literal) and v in views))
 
 
+class IndexContext:
+    """What an INDEXED op's `element` rule sees (interface in ir/ops/__init__.py)."""
+
+    def __init__(self, ctx: FusedContext, op):
+        self.ctx, self.op, self.e = ctx, op, ctx.e
+        self._words = {}
+
+    def index(self, axis) -> SVal:
+        return SVal(self.ctx.idx[axis], "i64")
+
+    def read(self, i, idx) -> SVal:
+        return self.ctx.sf.read(self.ctx.views[self.op.operands[i]], tuple(v.v for v in idx))
+
+    def uniform(self, i, word, dtype) -> SVal:
+        if i not in self._words:
+            sf, b = self.ctx.sf, self.ctx.sf.b
+            key = self.ctx.views[self.op.operands[i]]
+            seed = sf.read(key, (ir.Constant(ir.IntType(64), 0),)).v
+            counter = sf.read(key, (ir.Constant(ir.IntType(64), 1),)).v
+            self._words[i] = philox.philox(b, seed, counter, self.ctx.linear())
+        return SVal(philox.unit_float(self.ctx.sf.b, self._words[i][word], dtype), dtype)
+
+
 def _eval_member(ctx: FusedContext, op):
-    from .kernels import LEAVES
     if ELEMENTWISE in op.opdef.traits:
         args = [ctx.value(o) for o in op.operands]
         out = op.opdef.scalar(ctx.e, *args, **op.attrs)
     else:
-        out = LEAVES[op.name](ctx, op)
+        types = [o.type for o in op.operands]
+        out = op.opdef.element(IndexContext(ctx, op), *types, **op.attrs)
     want = op.results[0].type.dtype
     return out if out.dtype == want else ctx.e.cast(out, want)
 
@@ -91,7 +117,7 @@ def emit_fused(module, name, step, views):
     StepFunction (its `buffers` are the storage keys to pass, in order)."""
     buffers = [key for _, key in step.writes] + step_reads(step, views)
     sf = StepFunction(module, name, buffers)
-    reduce_op = step.ops[-1] if step.ops and step.ops[-1].name in ("sum", "max", "min") else None
+    reduce_op = step.ops[-1] if step.ops and REDUCTION in step.ops[-1].opdef.traits else None
     members = step.ops[:-1] if reduce_op is not None else step.ops
     if reduce_op is not None and reduction.use_blocked(reduce_op):
         reduction.emit_blocked_sum(sf, step, views, members, reduce_op,
@@ -117,7 +143,7 @@ def emit_fused(module, name, step, views):
 
 def _fill_identity(sf, op, key):
     out = op.results[0].type
-    init = _identity(op.name, out.dtype)
+    init = _identity(op.opdef.accumulate, out.dtype)
     with for_range(sf.b, out.size, "init") as i:
         sf.store(key, i, init)
 
@@ -127,4 +153,4 @@ def _accumulate(ctx: FusedContext, op, key):
     x = ctx.value(op.operands[0])
     where = linear_index(sf.b, ctx.idx, _reduce_strides(op, ctx.shape))
     acc = sf.load(key, where)
-    sf.store(key, where, _combine(ctx.e, op.name, acc, x))
+    sf.store(key, where, _combine(ctx.e, op.opdef.accumulate, acc, x))

@@ -1,7 +1,5 @@
-"""Lowerings for everything that is not a scalar rule, looked up by op name.
+"""Lowerings of kernel ops (no ELEMENTWISE/INDEXED/VIEW/REDUCTION trait), by op name.
 
-- `LEAVES[name](ctx, op) -> SVal`: ops computed per element of a fused loop from the loop index
-  (iota, one_hot, take, constant, random_*). They fuse with their elementwise consumers.
 - `KERNELS[name](sf, op, views, out_key)`: ops with their own loops: matmul (BLAS sgemm/dgemm
   through the symbols target.py registers; transposes become BLAS flags via the row-major
   trick; batch axes broadcast by a loop), argmax, concat, slice_scatter, scatter_add.
@@ -10,29 +8,10 @@
 from llvmlite import ir
 
 from ..ir.types import FLOATS
-from . import philox
 from .emitter import SVal
 from .loops import for_range, i64, linear_index, loop_nest
 from .target import BLAS_SYMBOLS, blas
 from .views import PTR, contiguous_strides
-
-
-# ---------------------------------------------------------------- leaves (per element)
-def _iota(ctx, op):
-    return ctx.e.cast(SVal(ctx.idx[op.attrs["axis"]], "i64"), op.attrs["dtype"])
-
-
-def _constant(ctx, op):
-    return ctx.e.const(op.attrs["value"], dtype=op.attrs["dtype"])
-
-
-def _one_hot(ctx, op):
-    e, attrs = ctx.e, op.attrs
-    idx = ctx.sf.read(ctx.views[op.operands[0]], ctx.idx[:-1])
-    hit = e.eq(e.cast(idx, "i64"), SVal(ctx.idx[-1], "i64"))
-    dtype = attrs["dtype"]
-    return e.select(hit, e.const(attrs["on_value"], dtype=dtype),
-                    e.const(attrs["off_value"], dtype=dtype))
 
 
 def _clip_index(e, idx: SVal, size) -> SVal:
@@ -40,20 +19,6 @@ def _clip_index(e, idx: SVal, size) -> SVal:
     i = e.cast(idx, "i64")
     i = e.maximum(i, e.const(0, dtype="i64"))
     return e.minimum(i, e.const(max(size - 1, 0), dtype="i64"))
-
-
-def _take(ctx, op):
-    x, idx = op.operands
-    axis, nidx = op.attrs["axis"], idx.type.ndim
-    where = ctx.sf.read(ctx.views[idx], ctx.idx[axis:axis + nidx])
-    i = _clip_index(ctx.e, where, x.type.shape[axis])
-    full = ctx.idx[:axis] + (i.v,) + ctx.idx[axis + nidx:]
-    return ctx.sf.read(ctx.views[x], full)
-
-
-LEAVES = {"iota": _iota, "constant": _constant, "one_hot": _one_hot, "take": _take,
-          "random_uniform": philox.draw, "random_normal": philox.draw,
-          "bernoulli": philox.draw}
 
 
 # ---------------------------------------------------------------- matmul through BLAS

@@ -4,12 +4,10 @@ Element i of a draw with key (seed, counter) uses counter block (lo32 i, hi32 i,
 hi32 counter) and key (lo32 seed, hi32 seed). The 32x32->64 products are written as i64
 multiplies of zero-extended words, which vectorise (vpmuludq).
 """
-import math
 
 from llvmlite import ir
 
 from ..ir.ops.random import PHILOX_M0, PHILOX_M1, PHILOX_ROUNDS, PHILOX_W0, PHILOX_W1
-from .emitter import SVal
 
 I32, I64, F32, F64 = ir.IntType(32), ir.IntType(64), ir.FloatType(), ir.DoubleType()
 
@@ -41,28 +39,3 @@ def unit_float(b, word, dtype):
         top = b.lshr(word, ir.Constant(I32, 8))
         return b.fmul(b.uitofp(top, F32), ir.Constant(F32, 2.0 ** -24))
     return b.fmul(b.uitofp(word, F64), ir.Constant(F64, 2.0 ** -32))
-
-
-def draw(ctx, op) -> SVal:
-    """The value of random_uniform / random_normal / bernoulli at the current element."""
-    b, sf = ctx.sf.b, ctx.sf
-    key = ctx.views[op.operands[0]]
-    seed = sf.read(key, (ir.Constant(I64, 0),)).v
-    counter = sf.read(key, (ir.Constant(I64, 1),)).v
-    words = philox(b, seed, counter, ctx.linear())
-    attrs, dtype = op.attrs, op.attrs["dtype"]
-    if op.name == "random_uniform":
-        ty = F32 if dtype == "f32" else F64
-        u = unit_float(b, words[0], dtype)
-        scaled = b.fmul(u, ir.Constant(ty, attrs["high"] - attrs["low"]))
-        return SVal(b.fadd(scaled, ir.Constant(ty, attrs["low"])), dtype)
-    if op.name == "bernoulli":
-        u = unit_float(b, words[0], "f32")
-        hit = b.fcmp_ordered("<", u, ir.Constant(F32, attrs["p"]))
-        return ctx.e.cast(SVal(hit, "bool"), dtype)
-    u1 = b.fsub(ir.Constant(F64, 1.0), unit_float(b, words[0], "f64"))
-    u2 = unit_float(b, words[1], "f64")
-    radius = ctx.e.math.sqrt(b.fmul(ir.Constant(F64, -2.0), ctx.e.math.log(u1)))
-    z = b.fmul(radius, ctx.e.math.cos(b.fmul(ir.Constant(F64, 2.0 * math.pi), u2)))
-    z = b.fadd(b.fmul(z, ir.Constant(F64, attrs["scale"])), ir.Constant(F64, attrs["loc"]))
-    return ctx.e.cast(SVal(z, "f64"), dtype)

@@ -2,7 +2,8 @@
 
 A `View` says where the elements of an IR value live: inside the buffer of `base` (a value with
 its own storage), at element `offset`, with per-axis element `strides` (0 = broadcast). Layout
-ops (reshape, expand_dims, broadcast_to, transpose, slice) compose views and cost no code.
+ops (VIEW trait: reshape, expand_dims, broadcast_to, transpose, slice, ...) compose views through
+their `view` rule and cost no code.
 `StepFunction` is one generated LLVM function over distinct buffers (all `noalias`), with
 typed load/store at a linear element index. bool is i1 in registers, one byte in memory.
 """
@@ -44,33 +45,14 @@ class View:
         return (0,) * lead + tuple(0 if d == 1 else s for d, s in zip(self.shape, self.strides))
 
     def apply(self, op):
-        """The view after layout op `op`, or None when it is not a strided view (copy needed)."""
-        attrs = op.attrs
+        """The view after VIEW op `op` (its `view` rule), or None when no strided view exists
+        (a copy is needed)."""
         shape = op.results[0].type.shape
-        if op.name == "broadcast_to":
-            return View(self.base, self.offset, self.aligned(shape), shape)
-        if op.name == "transpose":
-            return View(self.base, self.offset, [self.strides[p] for p in attrs["perm"]], shape)
-        if op.name == "expand_dims":
-            st = list(self.strides)
-            st.insert(attrs["axis"], 0)
-            return View(self.base, self.offset, st, shape)
-        if op.name == "slice":
-            off = self.offset + sum(b * s for b, s in zip(attrs["begin"], self.strides))
-            st = [s * k for s, k in zip(self.strides, attrs["step"])]
-            return View(self.base, off, st, shape)
-        if op.name == "reshape":
-            return self._reshape(shape)
-        raise ValueError(f"{op.name} is not a view op")
-
-    def _reshape(self, shape):
-        if self.is_contiguous():
-            return View(self.base, self.offset, contiguous_strides(shape), shape)
-        kept = [(d, s) for d, s in zip(self.shape, self.strides) if d != 1]
-        if [d for d in shape if d != 1] != [d for d, _ in kept]:
+        got = op.opdef.view(self.offset, self.strides, self.shape, out_shape=shape, **op.attrs)
+        if got is None:
             return None
-        it = iter(s for _, s in kept)
-        return View(self.base, self.offset, [0 if d == 1 else next(it) for d in shape], shape)
+        offset, strides = got
+        return View(self.base, offset, strides, shape)
 
 
 class StepFunction:

@@ -5,6 +5,18 @@
 - `vjp(b, g, out, *xs, **attrs)`: cotangents per operand as IR built with Builder `b`, written
   shape-naively (autodiff sums them back to each operand's shape); None = no gradient.
 - `scalar(e, *xs, **attrs)`: for ELEMENTWISE ops, one element's computation on a ScalarEmitter.
+- `element(ctx, *types, **attrs)`: for INDEXED ops, the element at the current loop index, from
+  an IndexContext: `ctx.e` (the ScalarEmitter), `ctx.index(axis)` (i64 SVal of the iteration
+  index), `ctx.read(i, idx)` (operand i at index tuple `idx` of its own shape, i64 SVals),
+  `ctx.uniform(i, word, dtype)` (a float in [0, 1) from Philox word `word` of key operand i).
+- `view(offset, strides, in_shape, *, out_shape, **attrs)`: for VIEW ops, the (offset, strides)
+  in elements of the result given the operand's, or None when no strided view exists.
+
+Traits say what kind of op it is; passes and codegen read them, never lists of op names:
+ELEMENTWISE (fuses, `scalar`), VIEW (no code, `view`), REDUCTION (over `axes`, combined by
+`accumulate`: 'add' | 'max' | 'min'; fuses as the trailing op of a loop nest), INDEXED (fuses,
+`element`), RANDOM (reads a key; INDEXED too), CALL (an external routine, e.g. BLAS), and ops with
+none of ELEMENTWISE/VIEW/REDUCTION/INDEXED are kernels with their own loops (codegen/kernels.py).
 
 The ScalarEmitter interface (codegen/emitter.py; tests/ir/pyemitter.py) is all a rule may use.
 Values carry `.dtype` ('f32', 'f64', 'i32', 'i64', 'bool'). Methods: const(value, like=None,
@@ -26,9 +38,14 @@ ELEMENTWISE = "elementwise"  # one output element depends only on the same eleme
 COMMUTATIVE = "commutative"
 NONDIFF = "nondiff"          # no vjp: integer, boolean or random results
 RANDOM = "random"            # reads a key operand; never folded or CSE'd across keys
+VIEW = "view"                # layout only: a strided view of its operand, costs no code
+REDUCTION = "reduction"      # reduces `axes` with `accumulate`; the tail of a fused loop nest
+INDEXED = "indexed"          # computed per element from the loop index (`element` rule)
+CALL = "call"                # lowered to a call of an external routine (BLAS)
+FUSIBLE = frozenset({ELEMENTWISE, INDEXED})
 
 REGISTRY: dict = {}
-RULES = ("infer", "impl", "vjp", "scalar")
+RULES = ("infer", "impl", "vjp", "scalar", "element", "view")
 NUMERIC = FLOATS + INTS
 
 
@@ -43,6 +60,7 @@ class OpDef:
     defaults: dict = {}              # optional attributes with their defaults
     attr_names = frozenset()         # required attributes
     nresults = 1
+    accumulate = None                # REDUCTION ops: 'add', 'max' or 'min'
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -62,6 +80,11 @@ class OpDef:
     @classmethod
     def has(cls, trait) -> bool:
         return trait in cls.traits
+
+    @classmethod
+    def fusible(cls) -> bool:
+        """Computed element by element inside a fused loop nest (ELEMENTWISE or INDEXED)."""
+        return not FUSIBLE.isdisjoint(cls.traits)
 
 
 def _array_result(impl):
@@ -138,6 +161,7 @@ def _binary_infer(cls):
 
 class Reduce(OpDef):
     """Reduction over `axes` (sorted, non-negative), optionally keeping reduced dims as 1."""
+    traits = frozenset({REDUCTION})
     attr_names = frozenset({"axes"})
     defaults = {"keepdims": False}
 

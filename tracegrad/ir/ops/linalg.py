@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..types import FLOATS, TensorType, broadcast_shapes, promote
-from . import OpDef, fail
+from . import CALL, OpDef, fail
 
 
 def _mt(x):
@@ -12,6 +12,7 @@ def _mt(x):
 class MatMul(OpDef):
     """x @ y on the last two axes; leading (batch) axes broadcast. Operands are at least 2-d."""
     name = "matmul"
+    traits = frozenset({CALL})
     defaults = {"transpose_a": False, "transpose_b": False}
 
     def infer(x, y, *, transpose_a=False, transpose_b=False):

@@ -7,7 +7,7 @@ The key is an i64[2] operand: [seed, counter]; eager mode advances the counter p
 import numpy as np
 
 from ..types import DTYPES, FLOATS, TensorType
-from . import NONDIFF, RANDOM, OpDef, fail
+from . import INDEXED, NONDIFF, RANDOM, OpDef, fail
 
 PHILOX_M0, PHILOX_M1 = 0xD2511F53, 0xCD9E8D57
 PHILOX_W0, PHILOX_W1 = 0x9E3779B9, 0xBB67AE85
@@ -60,7 +60,7 @@ def _key(key):
 
 class _RandomOp(OpDef):
     """Shared type rule: an i64[2] key in, a float tensor of `shape` out."""
-    traits = frozenset({NONDIFF, RANDOM})
+    traits = frozenset({NONDIFF, RANDOM, INDEXED})
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -83,6 +83,11 @@ class RandomUniform(_RandomOp):
     attr_names = frozenset({"shape"})
     defaults = {"dtype": "f32", "low": 0.0, "high": 1.0}
 
+    def element(ctx, key, *, shape, dtype="f32", low=0.0, high=1.0):
+        e = ctx.e
+        u = ctx.uniform(0, 0, dtype)
+        return e.add(e.mul(u, e.const(high - low, dtype=dtype)), e.const(low, dtype=dtype))
+
     def impl(key, *, shape, dtype="f32", low=0.0, high=1.0):
         dt = DTYPES[dtype]
         u = unit_float(philox(*_key(key), int(np.prod(shape, dtype=np.int64)))[0], dt)
@@ -94,6 +99,15 @@ class RandomNormal(_RandomOp):
     name = "random_normal"
     attr_names = frozenset({"shape"})
     defaults = {"dtype": "f32", "loc": 0.0, "scale": 1.0}
+
+    def element(ctx, key, *, shape, dtype="f32", loc=0.0, scale=1.0):
+        e = ctx.e
+        f64 = lambda v: e.const(v, dtype="f64")  # noqa: E731
+        u1 = e.sub(f64(1.0), ctx.uniform(0, 0, "f64"))
+        u2 = ctx.uniform(0, 1, "f64")
+        radius = e.sqrt(e.mul(f64(-2.0), e.log(u1)))
+        z = e.mul(radius, e.cos(e.mul(f64(2.0 * np.pi), u2)))
+        return e.cast(e.add(e.mul(z, f64(scale)), f64(loc)), dtype)
 
     def impl(key, *, shape, dtype="f32", loc=0.0, scale=1.0):
         w = philox(*_key(key), int(np.prod(shape, dtype=np.int64)))
@@ -108,6 +122,10 @@ class Bernoulli(_RandomOp):
     name = "bernoulli"
     attr_names = frozenset({"shape", "p"})
     defaults = {"dtype": "f32"}
+
+    def element(ctx, key, *, shape, p, dtype="f32"):
+        e = ctx.e
+        return e.cast(e.lt(ctx.uniform(0, 0, "f32"), e.const(p, dtype="f32")), dtype)
 
     def impl(key, *, shape, p, dtype="f32"):
         u = unit_float(philox(*_key(key), int(np.prod(shape, dtype=np.int64)))[0], np.float32)

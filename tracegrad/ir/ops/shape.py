@@ -1,18 +1,38 @@
 """Layout primitives: broadcast_to, reshape, transpose, expand_dims, slice / slice_scatter,
 concat, take / scatter_add (gather and its adjoint), one_hot, iota.
 
-Their vjps are other layout ops, so adjoints of adjoints stay in this family.
+Their vjps are other layout ops, so adjoints of adjoints stay in this family. VIEW ops carry a
+`view` rule (strides in elements; 0 = broadcast) that codegen composes without copying.
 """
 import numpy as np
 
 from ..types import DTYPES, FLOATS, INTS, TensorType
-from . import NONDIFF, OpDef, fail
+from . import INDEXED, NONDIFF, VIEW, OpDef, fail
+
+
+def contiguous_strides(shape) -> tuple:
+    """Row-major element strides of `shape`."""
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= d
+    return tuple(reversed(strides))
+
+
+def _is_contiguous(strides, shape) -> bool:
+    return all(s == c for s, c, d in zip(strides, contiguous_strides(shape), shape) if d != 1)
 
 
 class BroadcastTo(OpDef):
     """numpy broadcast of x to `shape`. Its vjp is g itself: autodiff sums it back centrally."""
     name = "broadcast_to"
+    traits = frozenset({VIEW})
     attr_names = frozenset({"shape"})
+
+    def view(offset, strides, in_shape, *, out_shape, shape):
+        lead = len(out_shape) - len(in_shape)
+        return offset, (0,) * lead + tuple(0 if d == 1 else s
+                                           for d, s in zip(in_shape, strides))
 
     def infer(x, *, shape):
         if len(shape) < x.ndim or any(
@@ -30,7 +50,17 @@ class BroadcastTo(OpDef):
 class Reshape(OpDef):
     """Same elements in a new shape (row-major)."""
     name = "reshape"
+    traits = frozenset({VIEW})
     attr_names = frozenset({"shape"})
+
+    def view(offset, strides, in_shape, *, out_shape, shape):
+        if _is_contiguous(strides, in_shape):
+            return offset, contiguous_strides(out_shape)
+        kept = [(d, s) for d, s in zip(in_shape, strides) if d != 1]
+        if [d for d in out_shape if d != 1] != [d for d, _ in kept]:
+            return None          # merges or splits strided axes: needs a copy
+        it = iter(s for _, s in kept)
+        return offset, tuple(0 if d == 1 else next(it) for d in out_shape)
 
     def infer(x, *, shape):
         if any(d < 0 for d in shape) or x.with_shape(shape).size != x.size:
@@ -47,7 +77,11 @@ class Reshape(OpDef):
 class Transpose(OpDef):
     """Permute axes: out.shape[i] = x.shape[perm[i]]."""
     name = "transpose"
+    traits = frozenset({VIEW})
     attr_names = frozenset({"perm"})
+
+    def view(offset, strides, in_shape, *, out_shape, perm):
+        return offset, tuple(strides[p] for p in perm)
 
     def infer(x, *, perm):
         if sorted(perm) != list(range(x.ndim)):
@@ -64,7 +98,11 @@ class Transpose(OpDef):
 class ExpandDims(OpDef):
     """Insert a size-1 axis at `axis`."""
     name = "expand_dims"
+    traits = frozenset({VIEW})
     attr_names = frozenset({"axis"})
+
+    def view(offset, strides, in_shape, *, out_shape, axis):
+        return offset, tuple(strides[:axis]) + (0,) + tuple(strides[axis:])
 
     def infer(x, *, axis):
         if not 0 <= axis <= x.ndim:
@@ -92,7 +130,12 @@ def _slice_shape(opname, shape, begin, end, step):
 class Slice(OpDef):
     """x[begin:end:step] on every axis (non-negative, normalized bounds, positive steps)."""
     name = "slice"
+    traits = frozenset({VIEW})
     attr_names = frozenset({"begin", "end", "step"})
+
+    def view(offset, strides, in_shape, *, out_shape, begin, end, step):
+        return (offset + sum(lo * s for lo, s in zip(begin, strides)),
+                tuple(s * k for s, k in zip(strides, step)))
 
     def infer(x, *, begin, end, step):
         return x.with_shape(_slice_shape("slice", x.shape, begin, end, step))
@@ -169,7 +212,17 @@ def _clipped(idx, size):
 class Take(OpDef):
     """Gather along `axis` with indices clipped into range (MXNet's default mode='clip')."""
     name = "take"
+    traits = frozenset({INDEXED})
     attr_names = frozenset({"axis"})
+
+    def element(ctx, x, idx, *, axis):
+        e, nidx = ctx.e, idx.ndim
+        where = ctx.read(1, tuple(ctx.index(axis + k) for k in range(nidx)))
+        i = e.minimum(e.maximum(e.cast(where, "i64"), e.const(0, dtype="i64")),
+                      e.const(max(x.shape[axis] - 1, 0), dtype="i64"))   # mode='clip'
+        full = (tuple(ctx.index(k) for k in range(axis)) + (i,)
+                + tuple(ctx.index(axis + nidx + k) for k in range(x.ndim - axis - 1)))
+        return ctx.read(0, full)
 
     def infer(x, idx, *, axis):
         _check_index("take", idx)
@@ -211,7 +264,7 @@ class ScatterAdd(OpDef):
 class OneHot(OpDef):
     """on_value where idx == position along a new last axis of size `depth`, else off_value."""
     name = "one_hot"
-    traits = frozenset({NONDIFF})
+    traits = frozenset({NONDIFF, INDEXED})
     attr_names = frozenset({"depth"})
     defaults = {"dtype": "f32", "on_value": 1.0, "off_value": 0.0}
 
@@ -221,6 +274,12 @@ class OneHot(OpDef):
             fail("one_hot", f"needs a known dtype and depth >= 0, got {dtype!r}, {depth}")
         return TensorType(dtype, idx.shape + (depth,))
 
+    def element(ctx, idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
+        e = ctx.e
+        where = ctx.read(0, tuple(ctx.index(k) for k in range(idx.ndim)))
+        hit = e.eq(e.cast(where, "i64"), ctx.index(idx.ndim))
+        return e.select(hit, e.const(on_value, dtype=dtype), e.const(off_value, dtype=dtype))
+
     def impl(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
         hit = np.asarray(idx).astype(np.int64)[..., None] == np.arange(depth)
         return np.where(hit, on_value, off_value).astype(DTYPES[dtype])
@@ -229,7 +288,7 @@ class OneHot(OpDef):
 class Iota(OpDef):
     """Index along `axis`, broadcast over `shape` (0, 1, 2, ... on that axis)."""
     name = "iota"
-    traits = frozenset({NONDIFF})
+    traits = frozenset({NONDIFF, INDEXED})
     attr_names = frozenset({"shape", "axis"})
     defaults = {"dtype": "i64"}
 
@@ -237,6 +296,9 @@ class Iota(OpDef):
         if not 0 <= axis < len(shape) or dtype not in DTYPES:
             fail("iota", f"axis {axis} or dtype {dtype!r} invalid for shape {list(shape)}")
         return TensorType(dtype, shape)
+
+    def element(ctx, *, shape, axis, dtype="i64"):
+        return ctx.e.cast(ctx.index(axis), dtype)
 
     def impl(*, shape, axis, dtype="i64"):
         ramp = np.arange(shape[axis], dtype=DTYPES[dtype])

@@ -1,22 +1,16 @@
 """Fusion grouping: partitions a Function's ops into groups that codegen emits as one loop nest.
 
-A *fused* group holds ops of one result shape computed element by element (ELEMENTWISE ops and
-the index-driven generators iota / one_hot / take / random_* / constant), optionally closed by
-one trailing reduction (sum / max / min) of a member. Layout-only ops (reshape, expand_dims,
-broadcast_to, transpose, slice) belong to no group: codegen reads through them as strided views.
-Everything else (matmul, argmax, concat, slice_scatter, scatter_add) is a *kernel* group alone.
+A *fused* group holds ops of one result shape computed element by element (ops with the
+ELEMENTWISE or INDEXED trait), optionally closed by one trailing REDUCTION of a member. VIEW ops
+belong to no group: codegen reads through them as strided views. Everything else (matmul,
+argmax, concat, ...) is a *kernel* group alone. Only traits are read, never op names.
 Guarantee: a group reads only values made by groups created before it (or its own members), so
 creation order is a valid schedule; the `fuse` pass reorders ops into that schedule (values and
 semantics unchanged) and returns its input object when the order already matches.
 """
 from ..function import Function, Value
-from ..ops import ELEMENTWISE
+from ..ops import INDEXED, REDUCTION, VIEW
 from . import register_pass
-
-VIEW_OPS = frozenset({"reshape", "expand_dims", "broadcast_to", "transpose", "slice"})
-REDUCE_OPS = frozenset({"sum", "max", "min"})
-LEAF_OPS = frozenset({"iota", "one_hot", "take", "random_uniform", "random_normal",
-                      "bernoulli", "constant"})
 
 
 class Group:
@@ -32,7 +26,7 @@ class Group:
 
 
 def is_fusible(op) -> bool:
-    return ELEMENTWISE in op.opdef.traits or op.name in LEAF_OPS
+    return op.opdef.fusible()
 
 
 class _Grouper:
@@ -62,8 +56,8 @@ class _Grouper:
     def can_join(self, g, op) -> bool:
         if g.kind != "fused" or g.closed or g.shape != op.results[0].type.shape:
             return False
-        if op.name in LEAF_OPS and any(self.member.get(o) is g for o in op.operands):
-            return False               # leaves read operands at other indices: need memory
+        if INDEXED in op.opdef.traits and any(self.member.get(o) is g for o in op.operands):
+            return False               # indexed ops read operands at other indices: need memory
         for o in op.operands:
             src = self.source_group(o)
             if src is g and self.member.get(o) is not g:
@@ -73,12 +67,12 @@ class _Grouper:
         return True
 
     def place(self, op):
-        name = op.name
-        if name in VIEW_OPS:
+        traits = op.opdef.traits
+        if VIEW in traits:
             src = op.operands[0]
             self.root[op.results[0]] = self.root.get(src, src)
             return
-        if name in REDUCE_OPS:
+        if REDUCTION in traits:
             x = op.operands[0]
             g = self.member.get(x)
             if g is not None and g.kind == "fused" and not g.closed and g.shape == x.type.shape:
@@ -97,6 +91,13 @@ class _Grouper:
             if self.can_join(g, op):
                 self.add(g, op)
                 return
+        else:
+            # reads only parameters, views of older groups or nothing: the newest open loop
+            # nest of the same shape takes it (one pass over memory instead of two)
+            for g in reversed(self.groups[-8:]):
+                if self.can_join(g, op):
+                    self.add(g, op)
+                    return
         self.new_group("fused", op.results[0].type.shape, op)
 
 

@@ -9,6 +9,7 @@ unused by a rewrite are removed by `dce`. Returns the input when no rule fired.
 import math
 
 from ..function import Builder, Function, Literal, Operation, Value
+from ..ops import VIEW
 from . import register_pass
 from .fold import reads_back
 
@@ -35,7 +36,7 @@ def scalar_of(v):
         return None
     if op.opdef.name == "constant":
         return Literal(op.attrs["value"], v.type.dtype).value
-    if op.opdef.name in ("broadcast_to", "reshape") and op.operands[0].type.size == 1:
+    if VIEW in op.opdef.traits and op.operands[0].type.size == 1:
         return scalar_of(op.operands[0])
     return None
 
