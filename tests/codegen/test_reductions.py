@@ -22,7 +22,7 @@ def depth(n):
         return max(n - 1, 0)
     chunks = -(-n // reduction.CHUNK)
     return (reduction.CHUNK // reduction.LANES - 1) + int(math.log2(reduction.LANES)) \
-        + math.ceil(math.log2(chunks)) + 1
+        + math.ceil(math.log2(chunks)) + 2
 
 
 def sum_fn(shape, axes, dtype, scale=None):

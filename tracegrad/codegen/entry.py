@@ -4,7 +4,7 @@
 a `View` for every value, and an arena layout for intermediates (liveness-based first-fit
 reuse, 64-byte aligned). `emit_module(plan)` writes one LLVM module whose exported
 
-    i32 tg_entry(ptr args_tuple, ptr arena, ptr ctx)
+    i32 tg_entry(ptr args_tuple, ptr arena, ptr ctx)     ctx: [ndarray type, thread count]
 
 reads the input and output arrays straight out of a Python tuple (CPython tuple / numpy
 PyArrayObject layouts below, checked by runtime/native.py at import), guards every input's
@@ -18,7 +18,7 @@ from llvmlite import ir
 from ..ir.function import Literal, Value
 from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
 from ..ir.passes.fuse import fusion_groups
-from . import fused
+from . import fused, threads
 from .kernels import KERNELS, blas_layout
 from .loops import i64
 from .views import PTR, StepFunction, View, contiguous_strides
@@ -29,6 +29,7 @@ ARRAY = {"type": 8, "data": 16, "nd": 24, "dims": 32, "descr": 56, "flags": 64}
 DESCR = {"byteorder": 26, "type_num": 28}
 FLAGS_NEEDED = 0x1 | 0x100           # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED
 ALIGN = 64
+CTX_NUM_THREADS = 8                  # runtime context: [ndarray type, thread count]
 I8, I32 = ir.IntType(8), ir.IntType(32)
 
 
@@ -265,6 +266,8 @@ def _emit_entry(module, plan, calls):
             ptrs[slot] = _field(b, objects[nin + i], ARRAY["data"], PTR)
     for key, off in plan.offsets.items():
         ptrs[key] = b.gep(arena, [i64(off)], source_etype=I8)
+    if threads.NUM_THREADS in module.globals:
+        b.store(_field(b, ctx, CTX_NUM_THREADS, ir.IntType(64)), module.globals[threads.NUM_THREADS])
     for fn, keys in calls:
         b.call(fn, [ptrs[k] for k in keys])
     b.ret(ir.Constant(I32, 0))

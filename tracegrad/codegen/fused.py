@@ -16,8 +16,7 @@ from llvmlite import ir
 from ..ir.function import Literal
 from ..ir.ops import ELEMENTWISE, REDUCTION
 from ..ir.types import FLOATS
-from . import reduction
-from . import philox
+from . import philox, reduction, threads
 from .emitter import LLTYPES, ScalarEmitter, SVal
 from .loops import for_range, linear_index, loop_nest
 from .views import StepFunction, contiguous_strides
@@ -114,21 +113,74 @@ def _eval_member(ctx: FusedContext, op):
 
 def emit_fused(module, name, step, views):
     """Emit `step` (members, writes: [(value, buffer key)]) as function `name`; returns the
-    StepFunction (its `buffers` are the storage keys to pass, in order)."""
+    StepFunction (its `buffers` are the storage keys to pass, in order). Large steps run their
+    outer loop on several threads (codegen/threads.py); see `_split` for which loop."""
     buffers = [key for _, key in step.writes] + step_reads(step, views)
-    sf = StepFunction(module, name, buffers)
     reduce_op = step.ops[-1] if step.ops and REDUCTION in step.ops[-1].opdef.traits else None
     members = step.ops[:-1] if reduce_op is not None else step.ops
+    split = _split(step, reduce_op)
+    sf = StepFunction(module, name, buffers)
+    if reduce_op is not None and not reduction.use_blocked(reduce_op):
+        _fill_identity(sf, reduce_op, step.key_of[reduce_op.results[0]])
+    if split is None:
+        _emit_body(sf, step, views, members, reduce_op, None)
+        sf.finish()
+        return sf
+    kind, count = split
+    task_buffers = sf.buffers + (["partials"] if kind == "chunks" else [])
+    task = StepFunction.task(module, f"{name}_task", task_buffers)
+    b = sf.b
+    if kind == "chunks":
+        dtype = reduce_op.results[0].type.dtype
+        with b.goto_entry_block():
+            partials = b.alloca(ir.ArrayType(LLTYPES[dtype], count), name="partials")
+        reduction.emit_sum_tasks(task, step, views, members, reduce_op, task.ptr["partials"],
+                                 lambda idx: FusedContext(task, step.shape, views, idx),
+                                 _eval_member)
+    else:
+        _emit_body(task, step, views, members, reduce_op, (task.lo, task.hi))
+    task.finish()
+    with b.goto_entry_block():
+        argv = b.alloca(ir.ArrayType(ir.PointerType(), len(task_buffers)), name="argv")
+    for i, key in enumerate(task_buffers):
+        ptr = partials if key == "partials" else sf.ptr[key]
+        b.store(ptr, b.gep(argv, [ir.Constant(ir.IntType(64), 0),
+                                  ir.Constant(ir.IntType(64), i)]))
+    b.call(threads.parallel_for(module), [task.fn, argv, ir.Constant(ir.IntType(64), count)])
+    if kind == "chunks":
+        reduction.combine_tasks(sf, partials, count, reduce_op.results[0].type.dtype,
+                                step.key_of[reduce_op.results[0]])
+    sf.finish()
+    return sf
+
+
+def _split(step, reduce_op):
+    """('outer', n): threads share the outermost loop of n; ('chunks', ntasks): a 1-d full
+    sum in fixed tasks; None: one thread. Decided from the shape alone."""
+    shape = step.shape
+    if not shape or math.prod(shape) < threads.THRESHOLD:
+        return None
+    if reduce_op is None:
+        return ("outer", shape[0]) if shape[0] > 1 else None
+    axes = reduce_op.attrs["axes"]
+    if reduction.use_blocked(reduce_op):
+        kept = [a for a in range(len(shape)) if a not in axes]
+        if kept:
+            return ("outer", shape[kept[0]]) if shape[kept[0]] > 1 else None
+        if len(shape) == 1:
+            return "chunks", reduction.n_tasks(shape[0])
+        return None
+    return ("outer", shape[0]) if 0 not in axes and shape[0] > 1 else None
+
+
+def _emit_body(sf, step, views, members, reduce_op, first):
     if reduce_op is not None and reduction.use_blocked(reduce_op):
         reduction.emit_blocked_sum(sf, step, views, members, reduce_op,
                                    step.key_of[reduce_op.results[0]],
                                    lambda idx: FusedContext(sf, step.shape, views, idx),
-                                   _eval_member)
-        sf.finish()
-        return sf
-    if reduce_op is not None:
-        _fill_identity(sf, reduce_op, step.key_of[reduce_op.results[0]])
-    with loop_nest(sf.b, step.shape) as idx:
+                                   _eval_member, first=first)
+        return
+    with loop_nest(sf.b, step.shape, first=first) as idx:
         ctx = FusedContext(sf, step.shape, views, idx)
         for op in members:
             ctx.env[op.results[0]] = _eval_member(ctx, op)
@@ -137,8 +189,6 @@ def emit_fused(module, name, step, views):
                 sf.store(key, ctx.linear(), ctx.value(v))
         if reduce_op is not None:
             _accumulate(ctx, reduce_op, step.key_of[reduce_op.results[0]])
-    sf.finish()
-    return sf
 
 
 def _fill_identity(sf, op, key):

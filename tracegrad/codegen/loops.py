@@ -15,9 +15,10 @@ def i64(value) -> ir.Constant:
 
 
 @contextlib.contextmanager
-def for_range(b: ir.IRBuilder, count, name="i"):
-    """`for i in range(count)`: the body is emitted inside the `with`; yields i (i64)."""
+def for_range(b: ir.IRBuilder, count, name="i", start=0):
+    """`for i in range(start, count)`: the body is emitted inside the `with`; yields i (i64)."""
     count = i64(count) if isinstance(count, int) else count
+    start = i64(start) if isinstance(start, int) else start
     pre = b.block
     header = b.append_basic_block(f"{name}.header")
     body = b.append_basic_block(f"{name}.body")
@@ -25,7 +26,7 @@ def for_range(b: ir.IRBuilder, count, name="i"):
     b.branch(header)
     b.position_at_end(header)
     index = b.phi(I64, name=name)
-    index.add_incoming(i64(0), pre)
+    index.add_incoming(start, pre)
     b.cbranch(b.icmp_signed("<", index, count), body, end)
     b.position_at_end(body)
     yield index
@@ -36,12 +37,15 @@ def for_range(b: ir.IRBuilder, count, name="i"):
 
 
 @contextlib.contextmanager
-def loop_nest(b: ir.IRBuilder, shape, name="i"):
-    """Row-major nest over `shape` (last axis innermost); yields the tuple of indices."""
+def loop_nest(b: ir.IRBuilder, shape, name="i", first=None):
+    """Row-major nest over `shape` (last axis innermost); yields the tuple of indices.
+    `first=(lo, hi)` restricts the outermost loop to [lo, hi) (a thread's share)."""
     with contextlib.ExitStack() as stack:
-        idx = tuple(stack.enter_context(for_range(b, d, f"{name}{k}"))
-                    for k, d in enumerate(shape))
-        yield idx
+        idx = []
+        for k, d in enumerate(shape):
+            lo, hi = first if (k == 0 and first is not None) else (0, d)
+            idx.append(stack.enter_context(for_range(b, hi, f"{name}{k}", start=lo)))
+        yield tuple(idx)
 
 
 def linear_index(b: ir.IRBuilder, idx, strides, offset=0) -> ir.Value:

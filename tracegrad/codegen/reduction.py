@@ -15,12 +15,13 @@ is emitted here instead, as follows, for each output element:
    the (at most 64) partials left on the stack are added from the top (smallest) down.
 
 Error bound. Every element reaches the result through at most
-    d = (CHUNK/LANES - 1) + log2(LANES) + ceil(log2(nchunks)) + 1  =  13 + ceil(log2(n/256))
+    d = (CHUNK/LANES - 1) + log2(LANES) + ceil(log2(nchunks)) + 2  =  14 + ceil(log2(n/256))
 float additions, so |computed - exact| <= d * u * sum(|x_i|) (to first order; u = 2^-24 for
-f32, 2^-53 for f64). For n = 2^24 that is d = 29; numpy's pairwise summation (8 accumulators
-over blocks of 128, then halving) has d = 35 for the same n. The order is fixed by the shape
-alone, so results are reproducible and independent of the thread count (see threads below):
-partial results are always combined in this same order. No fast-math flag is used: each
+f32, 2^-53 for f64). For n = 2^24 that is d = 30; numpy's pairwise summation (8 accumulators
+over blocks of 128, then halving) has d = 35 for the same n. A large 1-d sum is cut into tasks
+of `task_chunks` chunks (a thread each; the +2 covers folding a task's partials and the tasks'
+own pairwise combination). The order is fixed by the shape alone, so results are reproducible
+and bitwise independent of the thread count. No fast-math flag is used: each
 addition is an IEEE addition, only the order of additions is chosen.
 
 Chunks are padded with -0.0, the exact additive identity; the result gets +0.0 added last so
@@ -125,8 +126,8 @@ class PairwiseSum:
         b.store(acc, b.gep(self.stack, [i64(0), top], inbounds=True))
         b.store(b.add(top, i64(1)), self.top)
 
-    def total(self):
-        """The partials on the stack added from the top (smallest) down, then + 0.0."""
+    def fold(self):
+        """The partials on the stack added from the top (smallest) down."""
         b = self.b
         top = b.load(self.top)
         with b.goto_entry_block():
@@ -136,47 +137,102 @@ class PairwiseSum:
             where = b.sub(b.sub(top, i64(1)), k)
             part = b.load(b.gep(self.stack, [i64(0), where], inbounds=True))
             b.store(b.fadd(part, b.load(slot)), slot)
-        return b.fadd(b.load(slot), ir.Constant(self.ty, 0.0))
+        return b.load(slot)
+
+    def total(self):
+        """fold() + 0.0 (a sum of negative zeros is +0.0, as in numpy)."""
+        return self.b.fadd(self.fold(), ir.Constant(self.ty, 0.0))
 
 
-def emit_blocked_sum(sf, step, views, members, op, out_key, make_ctx, eval_member):
+def _sum_chunk(sf, acc, c, length, pos_of, members, other_writes, x, make_ctx, eval_member):
+    """Evaluate chunk `c` of the innermost reduced axis into the chunk buffer, push its sum.
+    `pos_of(j_index)` gives the full index tuple for position j_index along that axis."""
+    b = sf.b
+    start = b.mul(c, i64(CHUNK), flags=["nsw"])
+    n = b.select(b.icmp_signed("<", b.sub(i64(length), start), i64(CHUNK)),
+                 b.sub(i64(length), start), i64(CHUNK))
+    with for_range(b, n, "j") as j:
+        ctx = make_ctx(pos_of(b.add(start, j, flags=["nsw"])))
+        for m in members:
+            ctx.env[m.results[0]] = eval_member(ctx, m)
+        for v, key in other_writes:
+            sf.store(key, ctx.linear(), ctx.value(v))
+        b.store(ctx.value(x).v, acc.slot(j))
+    acc.pad(n)
+    acc.push(acc.chunk_sum())
+
+
+def emit_blocked_sum(sf, step, views, members, op, out_key, make_ctx, eval_member, first=None):
     """The whole fused step as kept-axes loop > reduced-axes loop > chunk loop (see module doc).
     `make_ctx(idx)` builds a FusedContext at full index `idx`; `eval_member(ctx, op)` evaluates
-    one member. Every other value the step writes is stored at its element as it is computed."""
+    one member. Every other value the step writes is stored at its element as it is computed.
+    `first=(lo, hi)` restricts the outermost kept axis (a thread's share)."""
     b = sf.b
     shape = step.shape
     axes = tuple(op.attrs["axes"])
     kept = [a for a in range(len(shape)) if a not in axes]
     inner, outer_red = axes[-1], axes[:-1]
     length = shape[inner]
-    nchunks = -(-length // CHUNK)
     x = op.operands[0]
     acc = PairwiseSum(sf, x.type.dtype)
-    out_strides = _kept_strides(shape, axes)
     other_writes = [(v, k) for v, k in step.writes if v is not op.results[0]]
-    with loop_nest(b, [shape[a] for a in kept], "k") as kidx:
+    with loop_nest(b, [shape[a] for a in kept], "k", first=first) as kidx:
         acc.reset()
         with loop_nest(b, [shape[a] for a in outer_red], "r") as ridx:
-            with for_range(b, nchunks, "c") as c:
-                start = b.mul(c, i64(CHUNK), flags=["nsw"])
-                n = b.select(b.icmp_signed("<", b.sub(i64(length), start), i64(CHUNK)),
-                             b.sub(i64(length), start), i64(CHUNK))
-                with for_range(b, n, "j") as j:
-                    pos = dict(zip(kept, kidx))
-                    pos.update(zip(outer_red, ridx))
-                    pos[inner] = b.add(start, j, flags=["nsw"])
-                    idx = tuple(pos[a] for a in range(len(shape)))
-                    ctx = make_ctx(idx)
-                    for m in members:
-                        ctx.env[m.results[0]] = eval_member(ctx, m)
-                    for v, key in other_writes:
-                        sf.store(key, ctx.linear(), ctx.value(v))
-                    val = ctx.value(x)
-                    b.store(val.v, acc.slot(j))
-                acc.pad(n)
-                acc.push(acc.chunk_sum())
+            def pos_of(j, kidx=kidx, ridx=ridx):
+                pos = dict(zip(kept, kidx))
+                pos.update(zip(outer_red, ridx))
+                pos[inner] = j
+                return tuple(pos[a] for a in range(len(shape)))
+            with for_range(b, -(-length // CHUNK), "c") as c:
+                _sum_chunk(sf, acc, c, length, pos_of, members, other_writes, x, make_ctx,
+                           eval_member)
         total = acc.total()
-        sf.store(out_key, linear_index(b, kidx, out_strides), SVal(total, x.type.dtype))
+        sf.store(out_key, linear_index(b, kidx, _kept_strides(shape, axes)),
+                 SVal(total, x.type.dtype))
+
+
+def task_chunks(n) -> int:
+    """Chunks per task of a threaded full reduction: 64, doubled until <= 4096 tasks. Depends
+    on the size only, so the combination order never depends on the thread count."""
+    nchunks, per = -(-n // CHUNK), 64
+    while -(-nchunks // per) > 4096:
+        per *= 2
+    return per
+
+
+def n_tasks(n) -> int:
+    return -(-(-(-n // CHUNK)) // task_chunks(n))
+
+
+def emit_sum_tasks(sf, step, views, members, op, partials, make_ctx, eval_member):
+    """A thread's share of a 1-d full sum: tasks [sf.lo, sf.hi), each a pairwise tree over
+    its `task_chunks` chunks, folded into partials[task]."""
+    b = sf.b
+    length = step.shape[0]
+    nchunks, per = -(-length // CHUNK), task_chunks(length)
+    x = op.operands[0]
+    acc = PairwiseSum(sf, x.type.dtype)
+    other_writes = [(v, k) for v, k in step.writes if v is not op.results[0]]
+    with for_range(b, sf.hi, "task", start=sf.lo) as t:
+        acc.reset()
+        lo = b.mul(t, i64(per))
+        hi = b.add(lo, i64(per))
+        hi = b.select(b.icmp_signed("<", hi, i64(nchunks)), hi, i64(nchunks))
+        with for_range(b, hi, "c", start=lo) as c:
+            _sum_chunk(sf, acc, c, length, lambda j: (j,), members, other_writes, x, make_ctx,
+                       eval_member)
+        b.store(acc.fold(), b.gep(partials, [t], source_etype=acc.ty))
+
+
+def combine_tasks(sf, partials, ntasks, dtype, out_key):
+    """Task partials combined pairwise in task order (the same for every thread count)."""
+    b = sf.b
+    acc = PairwiseSum(sf, dtype)
+    acc.reset()
+    with for_range(b, ntasks, "part") as t:
+        acc.push(b.load(b.gep(partials, [t], source_etype=acc.ty), typ=acc.ty))
+    sf.store(out_key, i64(0), SVal(acc.total(), dtype))
 
 
 def _lanes(start, count):

@@ -70,6 +70,35 @@ class StepFunction:
         self.ptr = dict(zip(self.buffers, self.fn.args))
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
 
+    @classmethod
+    def task(cls, module: ir.Module, name: str, buffers):
+        """A thread's share of a step: `self.fn` is `void name(ptr argv, i64 lo, i64 hi)`,
+        which loads the buffers from argv and calls the body `name.body(ptr noalias b0, ...,
+        i64 lo, i64 hi)` emitted through this object (`self.lo`, `self.hi` bound the outer
+        loop; noalias keeps the body as vectorisable as an unthreaded step)."""
+        self = cls.__new__(cls)
+        self.buffers = list(dict.fromkeys(buffers))
+        i64 = ir.IntType(64)
+        body_ty = ir.FunctionType(ir.VoidType(), [PTR] * len(self.buffers) + [i64, i64])
+        body = ir.Function(module, body_ty, name=f"{name}.body")
+        body.linkage = "internal"
+        body.attributes.add("nounwind")
+        for arg in body.args[:-2]:
+            arg.add_attribute("noalias")
+        self.ptr = dict(zip(self.buffers, body.args))
+        self.lo, self.hi = body.args[-2:]
+        self.b = ir.IRBuilder(body.append_basic_block("entry"))
+        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, i64, i64]), name=name)
+        self.fn.linkage = "internal"
+        self.fn.attributes.add("nounwind")
+        argv, lo, hi = self.fn.args
+        wb = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        ptrs = [wb.load(wb.gep(argv, [ir.Constant(i64, i)], source_etype=PTR), typ=PTR)
+                for i in range(len(self.buffers))]
+        wb.call(body, ptrs + [lo, hi])
+        wb.ret_void()
+        return self
+
     def finish(self):
         self.b.ret_void()
         return self.fn

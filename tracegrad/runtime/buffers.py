@@ -25,8 +25,20 @@ class Arena:
 
 
 class Context:
-    """Constants the entry reads: the address of numpy's ndarray type (the exact-type guard)."""
+    """Words the entry reads: the address of numpy's ndarray type (the exact-type guard) and
+    the number of threads large kernels may use (TRACEGRAD_NUM_THREADS, default all cores)."""
 
     def __init__(self):
-        self.words = (ctypes.c_void_p * 1)(id(np.ndarray))
+        from ..codegen.threads import default_num_threads
+        self.words = (ctypes.c_void_p * 2)(id(np.ndarray), default_num_threads())
         self.address = ctypes.addressof(self.words)
+
+    @property
+    def num_threads(self) -> int:
+        return int(self.words[1])
+
+    @num_threads.setter
+    def num_threads(self, n: int):
+        if int(n) < 1:
+            raise ValueError(f"num_threads must be >= 1, got {n}")
+        self.words[1] = int(n)
