@@ -187,3 +187,68 @@ def test_mean_of_nothing_is_nan(shape, axis):
         want = np.mean(np.zeros(shape), axis=axis)
     for got in (nd.mean(x, axis=axis), mx.jit(lambda v: nd.mean(v, axis=axis))(x)):
         assert np.isnan(got.asnumpy()).all() and got.asnumpy().size == max(np.size(want), 1)
+
+
+def test_integer_variable_gradient_is_a_clear_error():
+    x = nd.array([1, 2], dtype="int32")
+    x.attach_grad()
+    with autograd.record():
+        y = 2 * x ** 2
+    with pytest.raises(mx.base.MXNetError, match=r"i32\[2\].*'pow'.*no gradient"):
+        y.backward()
+    f = mx.jit(lambda v: 2 * v ** 2)
+    with autograd.record():
+        with pytest.raises(mx.base.MXNetError, match=r"%v is an i32\[2\].*no gradient"):
+            f(x)
+
+
+def test_integer_array_not_marked_is_fine():
+    w = nd.array([1.0, 2.0])
+    w.attach_grad()
+    idx = nd.array([1, 0], dtype="int32")
+    idx.attach_grad(grad_req="null")
+    with autograd.record():
+        y = nd.take(w, idx) * 3
+    y.backward()
+    np.testing.assert_allclose(w.grad.asnumpy(), [3.0, 3.0])
+
+
+def test_zero_d_input_two_outputs_backward_from_the_second():
+    f = mx.jit(lambda x: (x * 2, x * 3))
+    x = nd.NDArray(np.float32(2.0))
+    x.attach_grad()
+    for _ in range(4):  # past the fused-step warm-up
+        with autograd.record():
+            a, b = f(x)
+        b.backward()
+        assert x.grad.shape == () and float(x.grad.asnumpy()) == 3.0
+        with autograd.record():
+            a, b = f(x)
+        a.backward()
+        assert float(x.grad.asnumpy()) == 2.0
+
+
+def test_hybridized_block_wrong_inputs_are_named():
+    net = mx.gluon.nn.Dense(2, in_units=3)
+    net.initialize()
+    net.hybridize()
+    x = nd.ones((1, 3))
+    with pytest.raises(mx.base.MXNetError, match=r"\(Dense\): input 'x' must be an NDArray, "
+                                                 r"got str 'hello'"):
+        net("hello")
+    with pytest.raises(mx.base.MXNetError, match=r"called with 2 input\(s\), but it takes 1"):
+        net(x, x)
+    with pytest.raises(mx.base.MXNetError, match=r"called with 0 input"):
+        net()
+    with pytest.raises(mx.base.MXNetError, match="numpy.ndarray"):
+        net(np.ones((1, 3)))
+    assert net(x).shape == (1, 2)  # and it still works
+
+
+def test_sequential_takes_its_first_childs_inputs():
+    net = mx.gluon.nn.HybridSequential()
+    net.add(mx.gluon.nn.Dense(2, in_units=3))
+    net.initialize()
+    net.hybridize()
+    with pytest.raises(mx.base.MXNetError, match="must be an NDArray"):
+        net([1, 2, 3])
