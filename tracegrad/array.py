@@ -12,11 +12,12 @@ import numpy as np
 from .base import MXNetError, op_error
 from .context import Context, current_context
 from .ir.ops import REGISTRY
-from .ir.types import dtype_name, type_of
+from .ir.types import DTYPES, dtype_name, type_of
 from .runtime import tape
 from .runtime.tape import STATE
 
 _EMPTY = {}
+_SUPPORTED = frozenset(DTYPES.values())
 
 
 class _Hooks(threading.local):
@@ -54,6 +55,9 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         if type(out) is tuple:
             return _apply_multi(opdef, args, attrs, out)
         out = np.asarray(out)
+    if out.dtype not in _SUPPORTED:  # numpy promoted past what the type rule allows
+        raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or
+                       f"numpy gave an unsupported {out.dtype} result") from None
     res = NDArray.__new__(NDArray)
     res._data, res._value, res._var, res._leaf = out, None, None, None
     if STATE.recording:
@@ -303,18 +307,43 @@ class NDArray:
 
     # -------------------------------------------------------------- in-place writes
     def _check_writable(self, what):
-        if self._value is not None and STATE.recording:
+        # MXNet refuses in-place writes to recorded arrays; inside a jit / hybridize trace a
+        # result computed there is rebound to the write's result instead (nothing recorded is
+        # overwritten), but an input of the compiled function cannot be rebound
+        if self._value is not None and STATE.recording and (
+                HOOKS.concretize is None or self._value.producer is None):
             raise MXNetError(
-                f"{what}: in-place write to an array that is part of a recorded graph while "
-                f"autograd is recording; write to a copy, or do it outside autograd.record()")
+                f"{what}: in-place write to {self.type}, an array that is part of a recorded "
+                f"graph while autograd is recording (or an input of a compiled function); "
+                f"write to a copy (y = x.copy()), or do it outside autograd.record()")
         if not self._data.flags.writeable:  # a read-only view an op returned (broadcast_to)
             self._data = self._data.copy()
+        elif STATE.recording and self._leaf is not None and self._leaf.data is self._data:
+            self._data = self._data.copy()  # a recorded op captured this buffer: keep it intact
+
+    def _traced_write(self, value):
+        """Whether a write must go through ops: the target or the value is on the tape
+        (recording, or inside a jit / hybridize trace), so the new value is part of the graph."""
+        return STATE.recording and (self._value is not None or (
+            type(value) is NDArray and value._value is not None))
+
+    def _rebind(self, result, what):
+        """Make this array the op result `result` (a graph value), keeping dtype and shape."""
+        if result.shape != self.shape:
+            raise MXNetError(f"{what}: the result shape {result.shape} does not match the "
+                             f"target's shape {self.shape}")
+        if result._data.dtype != self._data.dtype:
+            result = F.cast(result, dtype=dtype_name(self._data.dtype))
+        self._data, self._value, self._leaf = result._data, result._value, None
 
     def __setitem__(self, key, value):
         self._check_writable("__setitem__")
+        key = _index_key(key)
+        if self._traced_write(value):
+            self._rebind(_scatter(self, key, value), "__setitem__")
+            return
         if isinstance(value, NDArray):
             value = value._data
-        key = _index_key(key)
         if isinstance(value, np.ndarray):
             dest = np.shape(self._data[key])
             if value.shape != dest and value.size == int(np.prod(dest)):
@@ -323,6 +352,9 @@ class NDArray:
 
     def _inplace(self, opname, other):
         self._check_writable(f"in-place {opname}")
+        if self._traced_write(other):
+            self._rebind(getattr(F, _INPLACE_OPS[opname])(self, other), f"in-place {opname}")
+            return self
         other = other._data if isinstance(other, NDArray) else other
         getattr(np, opname)(self._data, other, out=self._data, casting="unsafe")
         return self
@@ -338,6 +370,9 @@ class NDArray:
 
     def __itruediv__(self, other):
         return self._inplace("divide", other)
+
+    def __imod__(self, other):
+        return self._inplace("mod", other)
 
     # -------------------------------------------------------------- operators
     def __add__(self, o):
@@ -365,7 +400,10 @@ class NDArray:
         return F.div(o, self)
 
     def __mod__(self, o):
-        return wrap(np.mod(self._data, _raw(o)))
+        return F.mod(self, o)
+
+    def __rmod__(self, o):
+        return F.mod(o, self)
 
     def __pow__(self, o):
         return F.pow(self, o)
@@ -412,6 +450,32 @@ class NDArray:
         if fn is None:
             raise AttributeError(f"'NDArray' object has no attribute {name!r}")
         return lambda *args, **kwargs: fn(self, *args, **kwargs)
+
+
+_INPLACE_OPS = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
+                "mod": "mod"}
+
+
+def _scatter(target, key, value):
+    """target with target[key] = value, as graph ops: the flat target and the value's elements
+    concatenated, then one `take` picks each position from one or the other (the last write
+    wins for repeated positions, as numpy's assignment)."""
+    shape, n = target.shape, target.size
+    positions = np.arange(n, dtype=np.int64).reshape(shape)[key]
+    if type(value) is not NDArray:
+        value = wrap(np.asarray(value, dtype=target._data.dtype))
+    if value._data.dtype != target._data.dtype:
+        value = F.cast(value, dtype=dtype_name(target._data.dtype))
+    if value.shape != positions.shape:
+        if value.size == positions.size:  # MXNet 1.x: a (1,) array fills one element
+            value = F.reshape(value, shape=positions.shape)
+        else:
+            value = F.broadcast_to(value, shape=positions.shape)
+    index = np.arange(n, dtype=np.int64)
+    index[positions.reshape(-1)] = n + np.arange(positions.size, dtype=np.int64)
+    both = F.concat(F.reshape(target, shape=(n,)), F.reshape(value, shape=(positions.size,)),
+                    axis=0)
+    return F.reshape(F.take(both, wrap(index), axis=0), shape=shape)
 
 
 def _raw(x):

@@ -12,7 +12,7 @@ import threading
 import warnings
 
 from .array import HOOKS, NDArray, wrap
-from .base import DeferredInitializationError, user_location
+from .base import DeferredInitializationError, MXNetError, user_location
 from .compiled import EagerEntry, Feed, InferenceEntry, TrainingEntry
 from .ir.types import FLOATS
 from .make_ir import _identifier, trace
@@ -115,8 +115,14 @@ class JitFunction:
                           f"{broke[1]}; this call signature runs eagerly (data-dependent "
                           f"control flow is not compiled)", stacklevel=4)
             return EagerEntry(self.fn)
-        wrt = [i for i, (kind, ref) in enumerate(feeds) if _needs_grad(kind, ref, needs, args)
-               and tr.function.params[i].type.dtype in FLOATS]
+        wrt = [i for i, (kind, ref) in enumerate(feeds) if _needs_grad(kind, ref, needs, args)]
+        for i in wrt:
+            t = tr.function.params[i].type
+            if t.dtype not in FLOATS:
+                raise MXNetError(f"{self.name}: input %{tr.function.params[i].name_hint} is an "
+                                 f"{t} array with attach_grad(); integer and bool arrays have "
+                                 f"no gradient. Cast it first, or attach it with "
+                                 f"grad_req='null'")
         if not wrt:
             return InferenceEntry(tr, feeds, params, keys)
         return TrainingEntry(tr, feeds, params, keys, wrt)

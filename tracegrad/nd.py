@@ -89,16 +89,27 @@ def concatenate(arrays, axis=0, always_copy=True):
 
 
 # ------------------------------------------------------------------ elementwise
-def _unary(opname):
+def _unary(opname, floats_only=False):
     def fn(data, **kwargs):
+        if floats_only:
+            data = _as_float(data)
         return getattr(F, opname)(data)
     fn.__name__ = opname
     return fn
 
 
-exp, log, log1p, expm1, sqrt = (_unary(n) for n in ("exp", "log", "log1p", "expm1", "sqrt"))
-abs, sign, sin, cos, tanh = (_unary(n) for n in ("abs", "sign", "sin", "cos", "tanh"))
-sigmoid, relu, negative, floor = (_unary(n) for n in ("sigmoid", "relu", "neg", "floor"))
+def _as_float(data):
+    """Transcendentals of an int or bool array compute in float32 (mx.np's rule; numpy would
+    pick float16 for bool, which MXNet 1.x arrays do not hold)."""
+    if isinstance(data, NDArray) and data._data.dtype.kind not in "f":
+        return F.cast(data, dtype="f32")
+    return data
+
+
+exp, log, log1p, expm1, sqrt = (_unary(n, True) for n in ("exp", "log", "log1p", "expm1",
+                                                          "sqrt"))
+sin, cos, tanh, sigmoid = (_unary(n, True) for n in ("sin", "cos", "tanh", "sigmoid"))
+abs, sign, relu, negative, floor = (_unary(n) for n in ("abs", "sign", "relu", "neg", "floor"))
 stop_gradient = BlockGrad = _unary("stop_gradient")
 
 
@@ -134,6 +145,7 @@ subtract = elemwise_sub = broadcast_sub = broadcast_minus = _binary("sub")
 multiply = elemwise_mul = broadcast_mul = _binary("mul")
 divide = elemwise_div = broadcast_div = _binary("div")
 power = broadcast_power = _binary("pow")
+modulo = broadcast_mod = _binary("mod")
 maximum = broadcast_maximum = _binary("maximum")
 minimum = broadcast_minimum = _binary("minimum")
 equal = broadcast_equal = _binary("eq", True)
@@ -175,6 +187,8 @@ def _full_to_1(out):
 
 
 def sum(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    if data.dtype == np.bool_:  # a count, as numpy gives
+        data = F.cast(data, dtype="i64")
     axes = _reduce_axes(data, axis, exclude)
     if not axes and data.ndim:  # a sum over no axes is the array itself
         return data
@@ -182,6 +196,8 @@ def sum(data, axis=None, keepdims=False, exclude=False, **kwargs):
 
 
 def mean(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    if data.dtype == np.bool_:  # a fraction
+        data = F.cast(data, dtype="f32")
     return _full_to_1(C.mean(F, data, _reduce_axes(data, axis, exclude), keepdims))
 
 

@@ -56,10 +56,12 @@ def randn(*shape, loc=0.0, scale=1.0, dtype=None, **kwargs):
 
 
 def randint(low, high, shape=(1,), dtype="int32", ctx=None, out=None):
-    """Integers in [low, high), from uniform draws."""
-    from .array import wrap
-    u = uniform(0.0, 1.0, shape, dtype="float64")._data
-    return _out(wrap(np.floor(u * (high - low) + low).astype(dtype)), out)
+    """Integers in [low, high), from uniform draws (ops on the drawn key, so a trace draws
+    fresh integers on every call, as eager code does)."""
+    from .array import F
+    u = uniform(0.0, 1.0, shape, dtype="float64")
+    ints = F.floor(F.add(F.mul(u, float(high - low)), float(low)))
+    return _out(F.cast(ints, dtype=dtype_name(np.dtype(dtype))), out)
 
 
 def _out(value, out):

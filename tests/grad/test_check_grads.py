@@ -42,6 +42,12 @@ def index(*shape, high):
     return lambda rng: rng.integers(0, high, shape).astype(np.int64)
 
 
+def mod_pair(*shape):
+    """(x, y) generators for x % y with y near 3 and x / y kept away from integers (the jumps)."""
+    return (lambda rng: rng.integers(-3, 3, shape) * 3.0 + rng.uniform(0.5, 2.5, shape),
+            lambda rng: rng.uniform(2.9, 3.1, shape))
+
+
 def mask(*shape):
     return lambda rng: rng.random(shape) < 0.5
 
@@ -75,6 +81,7 @@ DOMAINS = {
     "sub": [case(real(3, 1), real(4)), case(real(), real(2, 3))],
     "mul": [case(real(3, 1), real(4)), case(real(2, 3), real(2, 3))],
     "div": [case(real(3, 1), away(4)), case(real(2, 3), away())],
+    "mod": [case(*mod_pair(3, 4)), case(mod_pair(2, 3)[0], mod_pair()[1])],
     "pow": [case(pos(3, 1, lo=0.5), real(4)), case(pos(2, 3, lo=0.5), real())],
     "maximum": [case(distinct(3, 4), distinct(3, 4), order=1),
                 case(distinct(3, 1), real(4), order=1)],

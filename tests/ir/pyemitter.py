@@ -75,6 +75,7 @@ class PyEmitter:
     mul = _binary(np.multiply)
     div = _binary(np.divide, np.floor_divide)
     pow = _binary(np.power)
+    mod = _binary(np.mod)
     maximum = _binary(np.maximum)
     minimum = _binary(np.minimum)
 

@@ -107,7 +107,8 @@ UNARY = {"neg": (F, lambda v: -v), "exp": (F, math.exp), "log": (P, math.log),
          "floor": (F, math.floor), "stop_gradient": (F, lambda v: v),
          "logical_not": (F, lambda v: not v)}
 BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-          "div": lambda a, b: a / b, "pow": lambda a, b: a ** b, "maximum": max, "minimum": min,
+          "div": lambda a, b: a / b, "pow": lambda a, b: a ** b,
+          "mod": lambda a, b: a - math.floor(a / b) * b, "maximum": max, "minimum": min,
           "lt": lambda a, b: a < b, "le": lambda a, b: a <= b, "gt": lambda a, b: a > b,
           "ge": lambda a, b: a >= b, "eq": lambda a, b: a == b, "ne": lambda a, b: a != b}
 # name -> (operand generators, attrs, reference(*arrays, **attrs))

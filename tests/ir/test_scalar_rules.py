@@ -15,10 +15,11 @@ RNG = np.random.default_rng(7)
 SHAPES = [((3, 4), (3, 4)), ((3, 1), (4,)), ((2, 3), ()), ((), (5,))]
 
 # which operand values an op's rule is meaningful on; others get "real" (-3..3)
-DOMAIN = {"log": "pos", "sqrt": "pos", "log1p": "pos", "pow": "pow", "div": "nonzero"}
+DOMAIN = {"log": "pos", "sqrt": "pos", "log1p": "pos", "pow": "pow", "div": "nonzero",
+          "mod": "nonzero"}
 INT_OK = {"neg", "relu", "abs", "sign", "add", "sub", "mul", "div", "maximum", "minimum",
           "lt", "le", "gt", "ge", "eq", "ne", "where", "cast", "stop_gradient", "logical_not",
-          "pow"}
+          "pow", "mod"}
 BOOL_OK = {"logical_not", "stop_gradient", "add", "mul", "maximum", "minimum", "eq", "ne", "lt",
            "cast", "where"}
 

@@ -2,9 +2,11 @@
 
 The key is a SHA-256 over everything that decides the machine code: the printed tracegrad IR,
 a hash of the codegen sources, the host CPU name and features, the optimisation level and the
-tracegrad / llvmlite / numpy versions. Disk files are `MAGIC | payload length | sha256(payload) |
-payload`; a file whose header, length or checksum disagrees is ignored and overwritten, never
-trusted. Writes go to a temporary file and are renamed into place (atomic on POSIX). Only raw
+tracegrad / llvmlite / numpy versions. Disk files are `MAGIC | key | payload length |
+sha256(key | payload) | payload`: a file is bound to the key it was written for, so a file
+copied or renamed to another key's path is rejected (and recompiled), as is one whose header,
+length or checksum disagrees. The checksum is not a signature: the cache directory holds code
+this process will run, so it must be writable only by its user. Writes go to a temporary file and are renamed into place (atomic on POSIX). Only raw
 object bytes are stored: no pickle. TRACEGRAD_CACHE=0 disables the disk cache;
 TRACEGRAD_CACHE_DIR moves it (default ~/.cache/tracegrad).
 """
@@ -17,11 +19,10 @@ import tempfile
 COUNTERS = {"compiles": 0, "memory_cache_hits": 0, "disk_cache_hits": 0,
             "disk_cache_rejects": 0, "native_calls": 0}
 MEMORY: dict = {}
-MAGIC = b"TGOBJ\x01\x00\x00"
-_HEADER = struct.Struct("<8sQ32s")
+MAGIC = b"TGOBJ\x02\x00\x00"
+_HEADER = struct.Struct("<8s32sQ32s")
 
 
-@functools.lru_cache(maxsize=None)
 @functools.lru_cache(maxsize=None)
 def _source_hash() -> str:
     """Hash of this package's codegen sources: editing codegen invalidates old objects."""
@@ -70,6 +71,14 @@ def _path(key: str) -> str:
     return os.path.join(cache_dir(), key[:2], key + ".o")
 
 
+def _key_bytes(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _digest(key: str, payload: bytes) -> bytes:
+    return hashlib.sha256(_key_bytes(key) + payload).digest()
+
+
 def load(key: str):
     """Object bytes for `key` from disk, or None (missing, disabled, or failed validation)."""
     if not disk_enabled():
@@ -82,9 +91,10 @@ def load(key: str):
     if len(blob) < _HEADER.size:
         COUNTERS["disk_cache_rejects"] += 1
         return None
-    magic, length, digest = _HEADER.unpack_from(blob)
+    magic, bound, length, digest = _HEADER.unpack_from(blob)
     payload = blob[_HEADER.size:]
-    if magic != MAGIC or length != len(payload) or hashlib.sha256(payload).digest() != digest:
+    if (magic != MAGIC or bound != _key_bytes(key) or length != len(payload)
+            or _digest(key, payload) != digest):
         COUNTERS["disk_cache_rejects"] += 1
         return None
     return payload
@@ -97,7 +107,7 @@ def store(key: str, payload: bytes) -> None:
     path = _path(key)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        header = _HEADER.pack(MAGIC, len(payload), hashlib.sha256(payload).digest())
+        header = _HEADER.pack(MAGIC, _key_bytes(key), len(payload), _digest(key, payload))
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(header + payload)

@@ -98,6 +98,20 @@ class ScalarEmitter:
             return SVal(self.b.and_(x.v, y.v), dt)
         return SVal(self.math.floor_div(x.v, y.v), dt)
 
+    def mod(self, x, y):
+        """numpy mod: the remainder takes the divisor's sign; int x % 0 gives 0, never UB."""
+        x, y, dt = self._promote(x, y)
+        b = self.b
+        if dt == "bool":
+            return SVal(b.and_(x.v, b.not_(y.v)), dt)
+        if dt in FLOATS:
+            zero = ir.Constant(x.v.type, 0.0)
+            r = b.frem(x.v, y.v)
+            fix = b.and_(b.fcmp_ordered("!=", r, zero),
+                         b.xor(b.fcmp_ordered("<", r, zero), b.fcmp_ordered("<", y.v, zero)))
+            return SVal(b.select(fix, b.fadd(r, y.v), r), dt)
+        return SVal(self.math.floor_mod(x.v, y.v), dt)
+
     def pow(self, x, y):
         x, y, dt = self._promote(x, y)
         if dt in FLOATS:

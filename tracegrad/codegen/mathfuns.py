@@ -205,6 +205,18 @@ class MathLib:
         q = b.select(b.icmp_signed("==", y, minus), b.neg(x), q)
         return b.select(b.icmp_signed("==", y, zero), zero, q)
 
+    def floor_mod(self, x, y):
+        """numpy mod on ints: the divisor's sign, x % 0 == 0 and MIN % -1 == 0, never LLVM UB."""
+        b, ty = self.b, x.type
+        zero, one, minus = self.c(ty, 0), self.c(ty, 1), self.c(ty, -1)
+        special = b.or_(b.icmp_signed("==", y, zero), b.icmp_signed("==", y, minus))
+        safe = b.select(special, one, y)
+        rem = b.srem(x, safe)
+        signs = b.xor(b.icmp_signed("<", rem, zero), b.icmp_signed("<", safe, zero))
+        fix = b.and_(b.icmp_signed("!=", rem, zero), signs)
+        rem = b.select(fix, b.add(rem, safe), rem)
+        return b.select(special, zero, rem)
+
     def int_pow(self, x, y):
         """Square-and-multiply over the exponent's bits (negative exponents give 0, x=±1 aside)."""
         b, ty = self.b, x.type

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from .. import initializer, nd
 from ..base import MXNetError
 from ..nd import load_arrays, save_arrays
+from .arguments import check_inputs
 from .parameter import Parameter, ParameterDict, load_into
 
 
@@ -220,6 +221,7 @@ def _named_error(block, e):
     return new
 
 
+
 class HybridBlock(Block):
     """A block whose forward is pure NDArray code, so hybridize() can trace and compile it.
 
@@ -273,6 +275,7 @@ class HybridBlock(Block):
 
     def __call__(self, *args):
         try:
+            check_inputs(self, args)
             for p in self._reg_params.values():
                 if p._data is None:
                     self._deferred_infer(args)

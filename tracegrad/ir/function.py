@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from .attrs import check_attr
 from .types import DTYPES, FLOATS, TensorType
 
 
@@ -141,13 +142,15 @@ class Function:
 
 
 def canonical_attrs(opdef, attrs: dict) -> dict:
-    """Defaults filled in, lists made tuples, keys sorted: equal ops get equal attrs (for CSE)."""
+    """Defaults filled in, lists made tuples, keys sorted: equal ops get equal attrs (for CSE);
+    every given attribute checked against what it may hold (ir/attrs.py)."""
     merged = dict(opdef.defaults)
     for k, v in attrs.items():
         if k not in merged and k not in opdef.attr_names:
             raise TypeError(f"{opdef.name}: unknown attribute {k!r}; "
                             f"expected one of {sorted(set(opdef.defaults) | opdef.attr_names)}")
-        merged[k] = _freeze(v)
+        merged[k] = v = _freeze(v)
+        check_attr(opdef, k, v)
     return dict(sorted(merged.items()))
 
 

@@ -106,7 +106,8 @@ class NativeFunction:
             raise TypeError(f"@{self.module.fn.name}: parameter %{self.module.input_names[i]} "
                             f"(argument {i}) expects {want} ({want.np_dtype}"
                             f"{list(want.shape)}), got {actual}")
-        arr = np.ascontiguousarray(arr, dtype=want.np_dtype)
+        # np.asarray with order="C", not np.ascontiguousarray: that one turns 0-d into 1-d
+        arr = np.asarray(arr, dtype=want.np_dtype, order="C")
         if not arr.flags.aligned:
             arr = arr.copy()
         return arr.view(want.np_dtype)

@@ -20,10 +20,11 @@ none of ELEMENTWISE/VIEW/REDUCTION/INDEXED are kernels with their own loops (cod
 
 The ScalarEmitter interface (codegen/emitter.py; tests/ir/pyemitter.py) is all a rule may use.
 Values carry `.dtype` ('f32', 'f64', 'i32', 'i64', 'bool'). Methods: const(value, like=None,
-dtype=None) (rules always pass like= or dtype=); add sub mul div pow maximum minimum (promote
-both operands; int div floors); neg abs exp log log1p expm1 sqrt tanh sin cos floor; lt le gt ge
-eq ne (-> bool); select(c, a, b); cast(x, dtype); logical_not(x). Rules cast to one dtype
-before select and comparisons, which are not promised to promote.
+dtype=None) (rules always pass like= or dtype=); add sub mul div mod pow maximum minimum
+(promote both operands; int div floors; mod takes the divisor's sign, int x % 0 is 0); neg abs
+exp log log1p expm1 sqrt tanh sin cos floor; lt le gt ge eq ne (-> bool); select(c, a, b);
+cast(x, dtype); logical_not(x). Rules cast to one dtype before select and comparisons, which
+are not promised to promote.
 
 Subclassing registers the op under `name` and generates the Builder method `b.<name>(...)`.
 """

@@ -83,6 +83,23 @@ class Div(BinaryElementwise):
         return e.div(x, y)
 
 
+class Mod(BinaryElementwise):
+    """x % y as numpy's mod (Python's): the result takes the sign of y; int x % 0 is 0.
+    d/dx is 1 and d/dy is -floor(x / y), away from the jumps where y divides x."""
+    name = "mod"
+    dtypes = NUMERIC
+
+    def impl(x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.mod(x, y)
+
+    def vjp(b, g, out, x, y):
+        return g, b.neg(b.mul(g, b.floor(b.div(x, y))))
+
+    def scalar(e, x, y):
+        return e.mod(x, y)
+
+
 class Pow(BinaryElementwise):
     """x ** y. The vjp guards the points where the textbook formula gives 0 * inf = nan but
     the true derivative is 0: d/dx at y == 0 and d/dy at x == 0 (as JAX does)."""
