@@ -53,15 +53,16 @@ class Entry:
         self.updates = [(Feed.PARAM, ids[id(t)]) if id(t) in ids else (Feed.ARG, t)
                         for t in tr.updates]
 
-    def arrays(self, args, params):
+    def arrays(self, args, params, draw=None):
         out = []
         for kind, ref in self.feeds:
             if kind == Feed.ARG:
                 out.append(args[ref]._data)
             elif kind == Feed.PARAM:
                 out.append(params[ref]._data)
-            elif kind == Feed.KEY:
-                out.append(self.pending_keys.pop(0) if self.pending_keys else next_key()._data)
+            elif kind == Feed.KEY:  # draw: the call's keys by trace order (guards.KeyDraw)
+                out.append(draw(ref) if draw is not None else self.pending_keys.pop(0)
+                           if self.pending_keys else next_key()._data)
             elif kind == Feed.CONST:
                 out.append(ref)
             else:
@@ -95,8 +96,8 @@ class InferenceEntry(Entry):
         self.stages["optimized"] = self.optimized
         self.native = _compile(self.optimized)
 
-    def __call__(self, args, params):
-        outs = self.native(*self.arrays(args, params))
+    def __call__(self, args, params, draw=None):
+        outs = self.native(*self.arrays(args, params, draw))
         if self.updates:
             self.write_updates(outs, params)
         return self.finish(outs)
@@ -137,8 +138,8 @@ class TrainingEntry(Entry):
         self.direct, self.fused, self.pending = 0, None, None
         _ENTRIES[self.id] = self
 
-    def __call__(self, args, params):
-        arrays = self.arrays(args, params)
+    def __call__(self, args, params, draw=None):
+        arrays = self.arrays(args, params, draw)
         prediction = self._predict()
         if prediction is None:
             outs = self.native(*arrays)

@@ -31,12 +31,13 @@ def _names(fn, n):
     return [params[i] if i < len(params) else f"arg{i}" for i in range(n)]
 
 
-def trace(fn, args, name=None, training=None) -> Trace:
+def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> Trace:
     """Run fn(*args) recording every op that depends on an array argument or variable.
 
     State updates (array.assign_state) are not performed: their new values become extra
-    outputs after fn's own, and Trace.updates names the arrays they belong to."""
-    names = _names(fn, len(args))
+    outputs after fn's own, and Trace.updates names the arrays they belong to. `extra_heads`
+    (a list the caller fills while fn runs, e.g. guard values) become the last outputs."""
+    names = names or _names(fn, len(args))
     traced_args, inputs = [], []
     for a, nm in zip(args, names):
         if isinstance(a, NDArray):
@@ -49,15 +50,16 @@ def trace(fn, args, name=None, training=None) -> Trace:
     updates = []
     old_assign, HOOKS.assign = HOOKS.assign, lambda target, value: updates.append(
         (target, value))
+    old_tracing, HOOKS.tracing = HOOKS.tracing, True
     try:
         with _scope(True, training):
             outs = fn(*traced_args)
     finally:
-        HOOKS.assign = old_assign
+        HOOKS.assign, HOOKS.tracing = old_assign, old_tracing
     single = isinstance(outs, NDArray)
     outs = [outs] if single else list(outs)
     heads = [o._value if o._value is not None else tape.leaf(o._data)
-             for o in outs + [v for _, v in updates]]
+             for o in outs + [v for _, v in updates]] + list(extra_heads or ())
     leaves, ops = tape.collect(heads)
     b = Builder(name=_identifier(name or getattr(fn, "__name__", "f")))
     env = {v: b.param(v.type, v.name_hint) for v in inputs}
