@@ -70,8 +70,9 @@ class Path:
     state updates, then one value per guard), the guards with their outcomes, and how the
     user's outputs nest (`out_tree`)."""
 
-    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, keys, n_args):
+    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, keys, n_args, keep=()):
         self.fn, self.feeds, self.n_out, self.updates = fn, feeds, n_out, updates
+        self.keep = list(keep)  # what the path's ops name (custom Functions): kept alive
         self.guards, self.out_tree, self.keys, self.n_args = guards, out_tree, keys, n_args
 
 
@@ -272,6 +273,7 @@ class GuardTree:
             train = bool(wrt) and any(float_out[1:] + [float_out[0] and targets[0] in used])
         node.entry = (TrainingEntry(tr, seg_feeds, params, [], wrt) if train
                       else InferenceEntry(tr, seg_feeds, params, []))
+        node.entry.keep = path.keep
         node.out_ids = [ids[o] for o in outputs]
         node.diff = [train and f for f in float_out]
 

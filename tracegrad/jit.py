@@ -58,6 +58,8 @@ def flatten(obj, arrays, names=None, path="arg"):
 
 
 def unflatten(tree, it):
+    if tree.__class__ is int:  # n arrays, no keyword arguments
+        return tuple(it), {}
     if tree == "A":
         return next(it)
     kind = tree[0]
@@ -92,8 +94,11 @@ class JitFunction:
         functools.update_wrapper(self, fn, updated=())
 
     def _signature(self, args, kwargs, params):
-        arrays, names = [], []
-        structure = flatten((args, kwargs), arrays, names)
+        if not kwargs and all([type(a) is NDArray for a in args]):
+            arrays, structure = list(args), len(args)  # the common case: arrays only
+        else:
+            arrays = []
+            structure = flatten((args, kwargs), arrays)
         recording = STATE.recording
         types, needs = [], []
         for a in arrays:
@@ -106,7 +111,7 @@ class JitFunction:
             needs.append(recording and _wants_grad(p._value))
         extra = self.extra_key() if self.extra_key is not None else None
         key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra)
-        return key, arrays, names, needs
+        return key, arrays, needs
 
     def __call__(self, *args, **kwargs):
         if _TRACING.depth:  # inside an enclosing trace: inline, the outer graph compiles it
@@ -129,7 +134,7 @@ class JitFunction:
             self._compile_for(args, kwargs)
             return out
         try:
-            key, arrays, names, needs = self._signature(args, kwargs, params)
+            key, arrays, needs = self._signature(args, kwargs, params)
         except TypeError:  # an unhashable static argument: nothing to key on
             return self._eager(args, kwargs, "an argument is unhashable")
         tree = self.cache.get(key)
@@ -145,9 +150,9 @@ class JitFunction:
             self.counts["native"] += 1
             self.last = where.entry
             return unflatten(where.out_tree, iter(out))
-        return self._miss(tree, where, args, kwargs, arrays, names, params, key)
+        return self._miss(tree, where, args, kwargs, arrays, params, key)
 
-    def _miss(self, tree, where, args, kwargs, arrays, names, params, key):
+    def _miss(self, tree, where, args, kwargs, arrays, params, key):
         node, outcome = where
         if node is not None:
             if node.children.get(outcome) is EAGER:
@@ -168,7 +173,7 @@ class JitFunction:
                 return self._eager(args, kwargs, None)
         if self._full():
             return self._eager(args, kwargs, None)
-        path = self._trace(tree, key[0], arrays, names, params)
+        path = self._trace(tree, key[0], args, kwargs, arrays, params)
         if not tree.add(path, params):
             self.last_reason += " (the retrace took another route: not compiled)"
             return self._eager(args, kwargs, None)
@@ -210,18 +215,20 @@ class JitFunction:
     def _compile_for(self, args, kwargs):
         """Trace and compile (not run) for these arguments, as the next call would."""
         params = self.params()
-        key, arrays, names, needs = self._signature(args, kwargs, params)
+        key, arrays, needs = self._signature(args, kwargs, params)
         if key in self.cache or self._full():
             return
         tree = self.cache[key] = GuardTree(needs, key[3])
         self.last_reason = "first call (after deferred initialization)"
-        if tree.add(self._trace(tree, key[0], arrays, names, params), params):
+        if tree.add(self._trace(tree, key[0], args, kwargs, arrays, params), params):
             self.counts["traces"] += 1
             tree.pending_keys = []  # this call ran eagerly: its keys are spent
 
-    def _trace(self, tree, struct, arrays, names, params):
+    def _trace(self, tree, struct, args, kwargs, arrays, params):
         """Trace one path of fn on these arrays (an eager run) and return it as a Path."""
         bump("traces")
+        names = []
+        flatten((args, kwargs), [], names)
         keys, param_leaves, guards, gvals = [], {}, [], []
         saved = [p._value for p in params]
         for i, p in enumerate(params):
@@ -280,7 +287,7 @@ class JitFunction:
         for g, _ in guards:
             g.where = g.where or "?"
         return Path(tr.function, feeds, len(tr.outputs), tr.updates, guards, structure[0],
-                    drawn, len(arrays))
+                    drawn, len(arrays), tr.keep)
 
     # ------------------------------------------------------------------ inspecting
     def ir(self, stage="optimized"):

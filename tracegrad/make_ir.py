@@ -14,12 +14,13 @@ from .runtime import tape
 class Trace:
     """A traced function: `fn` (ir.Function) whose parameters are the array arguments, then the
     captured arrays (`captured`: tape leaves holding their data and, for variables, gradients)."""
-    __slots__ = ("function", "captured", "n_inputs", "outputs", "single", "updates")
+    __slots__ = ("function", "captured", "n_inputs", "outputs", "single", "updates", "keep")
 
     def __init__(self, function, captured, n_inputs, outputs, single, updates):
         self.function, self.captured = function, captured
         self.n_inputs, self.outputs, self.single = n_inputs, outputs, single
         self.updates = updates  # arrays whose new values follow the outputs, in order
+        self.keep = []          # objects the traced ops name and need alive (custom Functions)
 
 
 def _names(fn, n):
@@ -67,8 +68,10 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> T
     for i, v in enumerate(captured):
         env[v] = b.param(v.type, v.name_hint or f"c{i}")
     copy_ops(b, ops, env)
-    return Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs, single,
-                 [t for t, _ in updates])
+    tr = Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs, single,
+               [t for t, _ in updates])
+    tr.keep = [op.results[0].keep for op in ops if op.results and op.results[0].keep is not None]
+    return tr
 
 
 def _identifier(name):
