@@ -4,7 +4,7 @@ hybridize build on `trace`."""
 import inspect
 import re
 
-from .array import HOOKS, NDArray, wrap
+from .array import HOOKS, NDArray
 from .autograd import _scope
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
@@ -39,15 +39,16 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> T
     outputs after fn's own, and Trace.updates names the arrays they belong to. `extra_heads`
     (a list the caller fills while fn runs, e.g. guard values) become the last outputs."""
     names = names or _names(fn, len(args))
-    traced_args, inputs = [], []
+    # the argument arrays themselves stand for the inputs while fn runs (their tape values
+    # swapped for fresh leaves), so an array fn also reads from its closure is the same input
+    inputs, saved = [], []
     for a, nm in zip(args, names):
         if isinstance(a, NDArray):
-            t = wrap(a._data)
-            t._value = tape.leaf(a._data)
-            t._value.name_hint = nm
-            inputs.append(t._value)
-            a = t
-        traced_args.append(a)
+            saved.append((a, a._value))
+            a._value = tape.leaf(a._data)
+            a._value.name_hint = nm
+            inputs.append(a._value)
+    traced_args = list(args)
     updates = []
     old_assign, HOOKS.assign = HOOKS.assign, lambda target, value: updates.append(
         (target, value))
@@ -55,12 +56,14 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> T
     try:
         with _scope(True, training):
             outs = fn(*traced_args)
+        single = isinstance(outs, NDArray)
+        outs = [outs] if single else list(outs)
+        heads = [o._value if o._value is not None else tape.leaf(o._data)
+                 for o in outs + [v for _, v in updates]] + list(extra_heads or ())
     finally:
         HOOKS.assign, HOOKS.tracing = old_assign, old_tracing
-    single = isinstance(outs, NDArray)
-    outs = [outs] if single else list(outs)
-    heads = [o._value if o._value is not None else tape.leaf(o._data)
-             for o in outs + [v for _, v in updates]] + list(extra_heads or ())
+        for a, v in reversed(saved):
+            a._value = v
     leaves, ops = tape.collect(heads)
     b = Builder(name=_identifier(name or getattr(fn, "__name__", "f")))
     env = {v: b.param(v.type, v.name_hint) for v in inputs}
