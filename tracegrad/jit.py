@@ -114,7 +114,7 @@ class JitFunction:
         return key, arrays, needs
 
     def __call__(self, *args, **kwargs):
-        if _TRACING.depth:  # inside an enclosing trace: inline, the outer graph compiles it
+        if _TRACING.depth or HOOKS.tracing:  # inside a trace: inline, the outer graph has it
             return self.fn(*args, **kwargs)
         with self._lock:
             return self._call(args, kwargs)

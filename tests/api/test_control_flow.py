@@ -377,3 +377,15 @@ def test_hybridize_again_with_other_flags_drops_compiled_code():
         warnings.simplefilter("error")
         np.testing.assert_allclose(net(nd.array([2.0])).asnumpy(), [4.0])
     assert net._tg_jit is not jf and net._tg_jit.max_guard_outcomes == 4
+
+
+def test_a_jitted_function_called_inside_another_trace_is_inlined_not_frozen():
+    jf = mx.jit(lambda a: nd.exp(a) * 2)
+    x = nd.array([0.5, 1.0])
+    jf(x)
+    g = mx.make_ir(lambda a: jf(a) + 1)(x)
+    assert "exp" in str(g) and len(g.params) == 1
+    outer = mx.jit(lambda a: jf(a) + 1)
+    for data in ([0.5, 1.0], [2.0, -1.0]):
+        np.testing.assert_allclose(outer(nd.array(data)).asnumpy(), np.exp(data) * 2 + 1,
+                                   rtol=1e-6)
