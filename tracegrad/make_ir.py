@@ -3,9 +3,11 @@ graph into a clean ir.Function. `make_ir(fn)(*args)` is the user-facing form; ji
 hybridize build on `trace`."""
 import inspect
 import re
+import warnings
 
 from .array import HOOKS, NDArray
 from .autograd import _scope
+from .base import user_location
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
 from .runtime import tape
@@ -14,13 +16,15 @@ from .runtime import tape
 class Trace:
     """A traced function: `fn` (ir.Function) whose parameters are the array arguments, then the
     captured arrays (`captured`: tape leaves holding their data and, for variables, gradients)."""
-    __slots__ = ("function", "captured", "n_inputs", "outputs", "single", "updates", "keep")
+    __slots__ = ("function", "captured", "n_inputs", "outputs", "single", "updates", "keep",
+                 "guards")
 
     def __init__(self, function, captured, n_inputs, outputs, single, updates):
         self.function, self.captured = function, captured
         self.n_inputs, self.outputs, self.single = n_inputs, outputs, single
         self.updates = updates  # arrays whose new values follow the outputs, in order
         self.keep = []          # objects the traced ops name and need alive (custom Functions)
+        self.guards = []        # (why, where) of concrete values read (when no caller hook)
 
 
 def _names(fn, n):
@@ -53,6 +57,9 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> T
     old_assign, HOOKS.assign = HOOKS.assign, lambda target, value: updates.append(
         (target, value))
     old_tracing, HOOKS.tracing = HOOKS.tracing, True
+    guards, old_concretize = [], HOOKS.concretize
+    if old_concretize is None:  # nobody compiles per outcome: note where the trace was fixed
+        HOOKS.concretize = lambda arr, why: guards.append((why, user_location()))
     try:
         with _scope(True, training):
             outs = fn(*traced_args)
@@ -61,7 +68,7 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> T
         heads = [o._value if o._value is not None else tape.leaf(o._data)
                  for o in outs + [v for _, v in updates]] + list(extra_heads or ())
     finally:
-        HOOKS.assign, HOOKS.tracing = old_assign, old_tracing
+        HOOKS.assign, HOOKS.tracing, HOOKS.concretize = old_assign, old_tracing, old_concretize
         for a, v in reversed(saved):
             a._value = v
     leaves, ops = tape.collect(heads)
@@ -74,6 +81,7 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> T
     tr = Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs, single,
                [t for t, _ in updates])
     tr.keep = [op.results[0].keep for op in ops if op.results and op.results[0].keep is not None]
+    tr.guards = guards
     return tr
 
 
@@ -83,7 +91,15 @@ def _identifier(name):
 
 
 def make_ir(fn, name=None):
-    """`make_ir(fn)(*args)` returns the ir.Function of fn traced on those arguments."""
+    """`make_ir(fn)(*args)` returns the ir.Function of fn traced on those arguments. Python
+    control flow on array values is fixed to the branch these arguments take (a warning names
+    the line); tracegrad.jit compiles every branch instead."""
     def traced(*args):
-        return trace(fn, args, name=name).function
+        tr = trace(fn, args, name=name)
+        if tr.guards:
+            why, where = tr.guards[0]
+            warnings.warn(f"make_ir: {fn.__name__ if hasattr(fn, '__name__') else fn} reads a "
+                          f"concrete value ({why}) at {where}: this IR holds only the branch "
+                          f"taken for these arguments", stacklevel=2)
+        return tr.function
     return traced

@@ -389,3 +389,13 @@ def test_a_jitted_function_called_inside_another_trace_is_inlined_not_frozen():
     for data in ([0.5, 1.0], [2.0, -1.0]):
         np.testing.assert_allclose(outer(nd.array(data)).asnumpy(), np.exp(data) * 2 + 1,
                                    rtol=1e-6)
+
+
+def test_export_refuses_python_control_flow_and_make_ir_warns(tmp_path):
+    net = _hybridized(TutorialBlock())
+    net(nd.array([0.3]))
+    with pytest.raises(mx.MXNetError, match="bool\\(\\).*test_control_flow.py"):
+        net.export(str(tmp_path / "tut"))
+    with pytest.warns(UserWarning, match="only the branch"):
+        fn = mx.make_ir(tutorial_f)(nd.array([0.3]))
+    assert "mul" in str(fn)
