@@ -188,6 +188,8 @@ def test_guard_inside_a_nested_block_matches_eager_values_and_parameter_gradient
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert hybrid._tg_jit.counts["traces"] == 2
     assert hybrid._tg_jit.counts["eager_fallbacks"] == 0
+    text = hybrid.explain()
+    assert "guard cast(gt(" in text and "test_control_flow.py" in text, text
 
 
 def test_guard_bound_runs_new_outcomes_eagerly_with_one_warning_naming_the_line():
