@@ -70,8 +70,10 @@ class Path:
     state updates, then one value per guard), the guards with their outcomes, and how the
     user's outputs nest (`out_tree`)."""
 
-    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, keys, n_args, keep=()):
+    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, keys, n_args, keep=(),
+                 n_keys=0):
         self.fn, self.feeds, self.n_out, self.updates = fn, feeds, n_out, updates
+        self.n_keys = n_keys    # random draws the traced code made (used by ops or not)
         self.keep = list(keep)  # what the path's ops name (custom Functions): kept alive
         self.guards, self.out_tree, self.keys, self.n_args = guards, out_tree, keys, n_args
 
@@ -81,12 +83,12 @@ class Node:
     input directly, `src`); `children` maps outcomes to the next node. A leaf has no guard and
     its entry returns the user's outputs."""
     __slots__ = ("guard", "gid", "entry", "src", "out_ids", "children", "out_tree", "warned",
-                 "depth", "diff")
+                 "depth", "diff", "n_keys")
 
     def __init__(self, guard, depth):
         self.guard, self.depth, self.children, self.warned = guard, depth, {}, False
         self.entry = self.src = self.out_tree = None
-        self.gid, self.out_ids, self.diff = None, [], []
+        self.gid, self.out_ids, self.diff, self.n_keys = None, [], [], 0
 
 
 class SegmentTrace:
@@ -151,7 +153,10 @@ class GuardTree:
         while True:
             guard = node.guard
             if guard is None:
-                return node.entry(ext, params, draw), node
+                out = node.entry(ext, params, draw)
+                if node.n_keys:  # draws the traced code made but no op kept: eager made them
+                    draw(node.n_keys - 1)
+                return out, node
             if node.entry is None:
                 kind, ref = node.src
                 data = ext[ref]._data if kind == Feed.ARG else _feed_data(kind, ref, params, draw)
@@ -215,7 +220,7 @@ class GuardTree:
         if node is not None and node is not EAGER:
             return node.guard is None
         leaf = Node(None, len(path.guards))
-        leaf.out_tree = path.out_tree
+        leaf.out_tree, leaf.n_keys = path.out_tree, path.n_keys
         self._build(leaf, path, params, ids, heads, [], have, diff, path.n_out, path.updates)
         self._attach(parent, outcome, leaf)
         self.paths += 1

@@ -19,6 +19,7 @@ from .base import DeferredInitializationError, user_location
 from .compiled import Feed
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
 from .make_ir import _identifier, _names, trace
+from .random import _state as _RANDOM
 from .runtime import tape
 from .runtime.tape import STATE
 from .stats import bump
@@ -144,12 +145,17 @@ class JitFunction:
                 return self._eager(args, kwargs, None)
             tree = self.cache[key] = GuardTree(needs, key[3])
         self.last_tree = tree
+        counter = _RANDOM["counter"]
         out, where = tree.run(list(arrays), params)
         if where is not None and where.__class__ is not tuple:
             bump("cache_hits")
             self.counts["native"] += 1
             self.last = where.entry
             return unflatten(where.out_tree, iter(out))
+        if where[0] is not None and where[0].entry is not None:
+            # segments ran before the miss: take back the keys they drew, so the eager run
+            # that follows draws what eager code would have drawn
+            _RANDOM["counter"] = counter
         return self._miss(tree, where, args, kwargs, arrays, params, key)
 
     def _miss(self, tree, where, args, kwargs, arrays, params, key):
@@ -178,8 +184,10 @@ class JitFunction:
             self.last_reason += " (the retrace took another route: not compiled)"
             return self._eager(args, kwargs, None)
         self.counts["traces"] += 1
+        counter = _RANDOM["counter"]
         out, where = tree.run(list(arrays), params)
         if where.__class__ is tuple:  # native code read another outcome than the trace did
+            _RANDOM["counter"] = counter
             node, outcome = where
             if node is not None:
                 node.children[outcome] = EAGER
@@ -287,7 +295,7 @@ class JitFunction:
         for g, _ in guards:
             g.where = g.where or "?"
         return Path(tr.function, feeds, len(tr.outputs), tr.updates, guards, structure[0],
-                    drawn, len(arrays), tr.keep)
+                    drawn, len(arrays), tr.keep, len(keys))
 
     # ------------------------------------------------------------------ inspecting
     def ir(self, stage="optimized"):

@@ -401,3 +401,55 @@ def test_export_refuses_python_control_flow_and_make_ir_warns(tmp_path):
     with pytest.warns(UserWarning, match="only the branch"):
         fn = mx.make_ir(tutorial_f)(nd.array([0.3]))
     assert "mul" in str(fn)
+
+
+def test_random_draws_around_guards_match_eager_with_the_same_seed():
+    def f(x):
+        y = nd.random.uniform(shape=x.shape) + x
+        nd.random.normal(shape=(3,))  # drawn, never used: eager still advances the stream
+        if nd.sum(y) > 3:
+            return y * nd.random.normal(shape=x.shape)
+        return y - nd.random.uniform(shape=x.shape)
+    jf = mx.jit(f)
+    for i in range(8):
+        x = nd.array([0.5 + i * 0.3, 1.0])
+        mx.random.seed(i)
+        want = [f(x).asnumpy(), nd.random.uniform(shape=(2,)).asnumpy()]
+        mx.random.seed(i)
+        got = [jf(x).asnumpy(), nd.random.uniform(shape=(2,)).asnumpy()]
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    assert jf.counts["traces"] == 2
+
+
+class BatchNormGate(gluon.HybridBlock):
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm(in_channels=3)
+
+    def hybrid_forward(self, F, x):
+        h = self.bn(x)
+        if F.sum(h) > 0:
+            return h * 2
+        return h
+
+
+def test_state_updates_and_higher_order_gradients_through_guarded_code():
+    e, h = _eager_and_hybrid(BatchNormGate)
+    for i in range(4):
+        x = nd.array(np.random.RandomState(i).randn(4, 3) + i)
+        with autograd.record():
+            ye, yh = e(x), h(x)
+        np.testing.assert_allclose(yh.asnumpy(), ye.asnumpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(h.bn.running_mean.data().asnumpy(),
+                                   e.bn.running_mean.data().asnumpy(), rtol=1e-6, atol=1e-7)
+    g = mx.jit(lambda t: nd.sin(t) * t if nd.sum(t) > 0 else t * t * t)
+    for data in ([0.5, 2.0], [-1.0, -2.0], [1.0, 1.0]):
+        a = nd.array(data, dtype="float64")
+        a.attach_grad()
+        with autograd.record():
+            (d1,) = autograd.grad(g(a), [a], create_graph=True)
+        d1.backward()
+        x = np.array(data)
+        want = (-np.sin(x) * x + 2 * np.cos(x)) if x.sum() > 0 else 6 * x
+        np.testing.assert_allclose(a.grad.asnumpy(), want, rtol=1e-10)
