@@ -25,6 +25,7 @@ class _Hooks(threading.local):
     concretize = None   # (array, why): Python asked for a concrete value of a traced array
     random_key = None   # (key array) -> NDArray: a random draw's key inside a trace
     assign = None       # (target, value): a state update met inside a trace
+    tracing = False     # inside make_ir.trace: detach() records a stop_gradient
 
 
 def assign_state(target, value):
@@ -267,7 +268,10 @@ class NDArray:
         self._value = tape.leaf(self._data, self._var)
 
     def detach(self):
-        """The same data, cut from the graph."""
+        """The same data, cut from the graph. Inside a trace (jit / hybridize) that is a
+        stop_gradient op: the compiled code must read the value of every call, not this one."""
+        if HOOKS.tracing and self._value is not None:
+            return F.stop_gradient(self)
         return wrap(self._data)
 
     def backward(self, out_grad=None, retain_graph=False, train_mode=True):

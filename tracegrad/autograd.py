@@ -4,7 +4,6 @@ Gradients come from one place: runtime.tape builds the adjoint of the recorded g
 ir.vjp and interprets it. With create_graph=True the adjoint runs through the recording
 dispatcher, so the gradients are themselves recorded and can be differentiated again.
 """
-import weakref
 
 import numpy as np
 
@@ -12,9 +11,10 @@ from .array import NDArray, apply, wrap
 from .compiled import direct_backward
 from .base import MXNetError
 from .ir.function import Literal
-from .ir.ops import NONDIFF, OpDef
+from .ir.ops import NONDIFF
 from .ir.types import parse_type
 from .runtime import tape
+from .runtime.handles import OutCall, register, resolve
 from .runtime.tape import STATE
 
 _GRAD_REQS = ("write", "add", "null")
@@ -203,20 +203,21 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
 
 
 # ------------------------------------------------------------------ custom Functions
-# a Function instance lives as long as the recorded graph that calls it (TapeValue.keep)
-_LIVE_FUNCTIONS = weakref.WeakValueDictionary()
+# a Function instance lives as long as the recorded graph that calls it (TapeValue.keep);
+# ops name it by a handle (runtime/handles.py)
 
 
-class CustomFunction(OpDef):
+class CustomFunction(OutCall):
     """A user's autograd.Function call on the tape: runs its Python forward; vjp -> backward."""
     name = "custom"
     attr_names = frozenset({"fn", "out_types"})
+    handle_attr = "fn"
 
     def infer(*types, fn, out_types):
         return tuple(parse_type(t) for t in out_types)
 
     def impl(*xs, fn, out_types):
-        outs = _LIVE_FUNCTIONS[fn]._forward_raw(xs)
+        outs = resolve(fn, "custom")._forward_raw(xs)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def vjp(b, g, out, *xs, fn, out_types):
@@ -230,17 +231,18 @@ class CustomFunction(OpDef):
         return tuple(r if not isinstance(x, Literal) else None for r, x in zip(res, xs))
 
 
-class CustomGrad(OpDef):
+class CustomGrad(OutCall):
     """The backward of a custom Function call (Python code; no higher derivatives)."""
     name = "custom_grad"
     traits = frozenset({NONDIFF})
     attr_names = frozenset({"fn", "in_types"})
+    handle_attr = "fn"
 
     def infer(*types, fn, in_types):
         return tuple(parse_type(t) for t in in_types)
 
     def impl(*gs, fn, in_types):
-        grads = _LIVE_FUNCTIONS[fn]._backward_raw(gs)
+        grads = resolve(fn, "custom_grad")._backward_raw(gs)
         return grads[0] if len(grads) == 1 else tuple(grads)
 
 
@@ -279,8 +281,9 @@ class Function:
         if not tracked:
             res = [wrap(o) for o in outs]
         else:
-            key = id(self)
-            _LIVE_FUNCTIONS[key] = self
+            key = self.__dict__.get("_handle")
+            if key is None:
+                key = self.__dict__["_handle"] = register(self)
             attrs = {"fn": key, "out_types": tuple(f"{_tname(o)}" for o in outs)}
             operands = [x._value if x._value is not None else x._constant_value()
                         for x in inputs]

@@ -11,19 +11,15 @@ import numpy as np
 from .array import wrap
 from .ir.autodiff import copy_ops, vjp
 from .ir.function import Builder, Function, Literal
-from .ir.ops import OpDef
 from .ir.passes import run_pipeline
 from .ir.types import FLOATS, parse_type
 from .random import next_key
 from .runtime import tape
+from .runtime.handles import OutCall, register, resolve
 from .runtime.segments import compile_callable
 from .stats import bump
 
 PIPELINE = "fold,simplify,cse,dce"
-# id -> TrainingEntry, so tape ops (and adjoints cached by graph structure) can name their
-# compiled code. Entries are kept for the life of the process: an id must never be reused
-# while a cached adjoint may still name it.
-_ENTRIES: dict = {}
 
 
 def _compile(fn):
@@ -53,15 +49,16 @@ class Entry:
         self.updates = [(Feed.PARAM, ids[id(t)]) if id(t) in ids else (Feed.ARG, t)
                         for t in tr.updates]
 
-    def arrays(self, args, params):
+    def arrays(self, args, params, draw=None):
         out = []
         for kind, ref in self.feeds:
             if kind == Feed.ARG:
                 out.append(args[ref]._data)
             elif kind == Feed.PARAM:
                 out.append(params[ref]._data)
-            elif kind == Feed.KEY:
-                out.append(self.pending_keys.pop(0) if self.pending_keys else next_key()._data)
+            elif kind == Feed.KEY:  # draw: the call's keys by trace order (guards.KeyDraw)
+                out.append(draw(ref) if draw is not None else self.pending_keys.pop(0)
+                           if self.pending_keys else next_key()._data)
             elif kind == Feed.CONST:
                 out.append(ref)
             else:
@@ -95,8 +92,8 @@ class InferenceEntry(Entry):
         self.stages["optimized"] = self.optimized
         self.native = _compile(self.optimized)
 
-    def __call__(self, args, params):
-        outs = self.native(*self.arrays(args, params))
+    def __call__(self, args, params, draw=None):
+        outs = self.native(*self.arrays(args, params, draw))
         if self.updates:
             self.write_updates(outs, params)
         return self.finish(outs)
@@ -126,7 +123,8 @@ class TrainingEntry(Entry):
         self.stages.update(optimized=self.forward_fn, adjoint=adjoint)
         self.native = _compile(self.forward_fn)
         self.native_adjoint = _compile(adjoint)
-        self.id = id(self)
+        # the handle tape ops name this entry by (runtime/handles.py): released with it
+        self.id = register(self)
         self.result_types = [v.type for v in self.forward_fn.outputs]
         self.out_types = tuple(str(t) for t in self.result_types)
         self.grad_types = tuple(str(fn.params[i].type) for i in wrt)
@@ -135,10 +133,9 @@ class TrainingEntry(Entry):
         # the fused step (see Prediction): built once backward has come straight from this
         # call's single output twice in a row; dropped again after the first miss
         self.direct, self.fused, self.pending = 0, None, None
-        _ENTRIES[self.id] = self
 
-    def __call__(self, args, params):
-        arrays = self.arrays(args, params)
+    def __call__(self, args, params, draw=None):
+        arrays = self.arrays(args, params, draw)
         prediction = self._predict()
         if prediction is None:
             outs = self.native(*arrays)
@@ -210,7 +207,7 @@ def direct_backward(head, retain_graph):
         return False
     if head.data is None:
         raise tape.GraphFreedError(tape._FREED)
-    e = _ENTRIES[op.attrs["entry"]]
+    e = resolve(op.attrs["entry"], "compiled_call")
     operands = op.operands
     for o in operands:
         if o.producer is not None:  # more graph behind the call
@@ -234,19 +231,20 @@ def direct_backward(head, retain_graph):
     return True
 
 
-class CompiledCall(OpDef):
+class CompiledCall(OutCall):
     """A compiled training forward on the tape: results are outputs then residuals."""
     name = "compiled_call"
     attr_names = frozenset({"entry", "out_types"})
+    handle_attr = "entry"
 
     def infer(*types, entry, out_types):
         return tuple(parse_type(t) for t in out_types)
 
     def impl(*xs, entry, out_types):
-        return tuple(_ENTRIES[entry].native(*xs))
+        return tuple(resolve(entry, "compiled_call").native(*xs))
 
     def vjp(b, g, out, *xs, entry, out_types):
-        e = _ENTRIES[entry]
+        e = resolve(entry, "compiled_call")
         g, out = (g, out) if isinstance(g, tuple) else ((g,), (out,))
         if any(c is not None for c in g[e.n_out:]):  # residuals differentiated: higher order
             return _inline_vjp(b, e.forward_fn, e.wrt, g, xs)
@@ -260,21 +258,22 @@ class CompiledCall(OpDef):
         return tuple(result)
 
 
-class CompiledAdjoint(OpDef):
+class CompiledAdjoint(OutCall):
     """The compiled adjoint of a compiled_call: one native call computes every gradient."""
     name = "compiled_adjoint"
     attr_names = frozenset({"entry", "grad_types"})
+    handle_attr = "entry"
 
     def infer(*types, entry, grad_types):
         ts = tuple(parse_type(t) for t in grad_types)
         return ts if len(ts) != 1 else ts[0]
 
     def impl(*xs, entry, grad_types):
-        outs = _ENTRIES[entry].native_adjoint(*xs)
+        outs = resolve(entry, "compiled_adjoint").native_adjoint(*xs)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def vjp(b, g, out, *xs, entry, grad_types):
-        adj = _ENTRIES[entry].adjoint
+        adj = resolve(entry, "compiled_adjoint").adjoint
         gs = g if isinstance(g, tuple) else (g,)
         wrt = [i for i, p in enumerate(adj.params) if p.type.dtype in FLOATS]
         return _inline_vjp(b, adj, wrt, gs, xs)

@@ -1,26 +1,31 @@
-"""`tracegrad.jit(fn)` and `HybridBlock.hybridize()`: trace once per input signature, compile,
-and run forward and backward as one native call each (the variants are in compiled.py).
+"""`tracegrad.jit(fn)` and `HybridBlock.hybridize()`: trace per input signature, compile, and
+run forward and backward natively.
 
-A call looks its signature up (input types, static arguments, training mode, which inputs need
-gradients). On a miss it traces `fn` into IR: outside recording the inference graph is compiled,
-when gradients are needed the training forward and its adjoint. Parameters and random keys are
-inputs, fed fresh on every call. Data-dependent Python control flow met while tracing runs that
-call eagerly, with a warning naming the user's line.
+A call looks its signature up: the structure of the arguments (tuples, lists, dicts, None,
+keyword arguments, Python scalars — arrays anywhere inside are inputs), the arrays' types,
+which of them need gradients, recording and training mode. Each signature owns a guards.
+GuardTree: Python control flow on data met while tracing becomes guards, and each outcome
+seen gets its own compiled continuation (see guards.py). Parameters and random keys are
+inputs, fed fresh on every call; arrays the function reads from its closure are read when it
+is traced (explain() lists them). Variants are bounded per function and per guard; past a
+bound the call runs eagerly and one warning says where and why.
 """
 import functools
 import threading
 import warnings
 
 from .array import HOOKS, NDArray, wrap
-from .base import DeferredInitializationError, MXNetError, user_location
-from .compiled import EagerEntry, Feed, InferenceEntry, TrainingEntry
-from .ir.types import FLOATS
-from .make_ir import _identifier, trace
+from .base import DeferredInitializationError, user_location
+from .compiled import Feed
+from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
+from .make_ir import _identifier, _names, trace
+from .random import _state as _RANDOM
 from .runtime import tape
 from .runtime.tape import STATE
 from .stats import bump
 
-MAX_VARIANTS = 32
+MAX_VARIANTS = 32        # compiled paths per function (over all signatures)
+MAX_GUARD_OUTCOMES = 16  # compiled outcomes per guard
 
 
 class _Tracing(threading.local):
@@ -31,44 +36,92 @@ _TRACING = _Tracing()
 
 
 class GraphBreak(Exception):
-    """Raised inside a trace when Python asks for a concrete value of a traced array."""
+    """Kept for callers that caught it: concrete values inside a trace now become guards."""
+
+
+# ---------------------------------------------------------------------- argument structure
+def flatten(obj, arrays, names=None, path="arg"):
+    """The hashable structure of `obj` with every NDArray replaced by a slot (appended to
+    `arrays`); Python scalars, strings and None are part of the structure."""
+    if isinstance(obj, NDArray):
+        arrays.append(obj)
+        if names is not None:
+            names.append(path)
+        return "A"
+    if isinstance(obj, (tuple, list)):
+        return (type(obj), tuple(flatten(x, arrays, names, f"{path}_{i}")
+                                 for i, x in enumerate(obj)))
+    if isinstance(obj, dict):
+        return (dict, tuple((k, flatten(obj[k], arrays, names, f"{path}_{k}"))
+                            for k in sorted(obj, key=repr)))
+    hash(obj)  # an unhashable static argument: TypeError, the call runs eagerly
+    return ("static", type(obj), obj)
+
+
+def unflatten(tree, it):
+    if tree.__class__ is int:  # n arrays, no keyword arguments
+        return tuple(it), {}
+    if tree == "A":
+        return next(it)
+    kind = tree[0]
+    if kind == "static":
+        return tree[2]
+    if kind is dict:
+        return {k: unflatten(t, it) for k, t in tree[1]}
+    items = [unflatten(t, it) for t in tree[1]]
+    return items if kind is list else kind(items) if kind is tuple else kind(*items)
+
+
+_PARTS = ("argument structure", "array types", "which inputs need gradients", "recording",
+          "training mode", "block structure")
 
 
 class JitFunction:
     """A function of NDArrays compiled per input signature (see module docstring)."""
 
-    def __init__(self, fn, params=None, name=None, param_names=()):
+    def __init__(self, fn, params=None, name=None, param_names=(), max_variants=None,
+                 max_guard_outcomes=None):
         self.fn, self.params = fn, params or (lambda: [])
         self.param_names = list(param_names)
         self.name = name or getattr(fn, "__name__", "f")
-        self.cache, self.last = {}, None
+        self.max_variants = MAX_VARIANTS if max_variants is None else int(max_variants)
+        self.max_guard_outcomes = (MAX_GUARD_OUTCOMES if max_guard_outcomes is None
+                                   else int(max_guard_outcomes))
+        self.cache, self.last, self.last_tree = {}, None, None
+        self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0}
+        self.last_reason, self.warned, self.extra_key = "not called yet", False, None
         # one call at a time: a trace swaps the parameters' tape values for its own leaves
         self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
 
-    def _signature(self, args, params):
-        parts, needs = [], []
+    def _signature(self, args, kwargs, params):
+        if not kwargs and all([type(a) is NDArray for a in args]):
+            arrays, structure = list(args), len(args)  # the common case: arrays only
+        else:
+            arrays = []
+            structure = flatten((args, kwargs), arrays)
         recording = STATE.recording
-        for a in args:
-            if isinstance(a, NDArray):
-                d = a._data
-                parts.append((d.dtype, d.shape))
-                needs.append(recording and _wants_grad(a._value))
-            else:
-                parts.append(("static", a))
+        types, needs = [], []
+        for a in arrays:
+            d = a._data
+            types.append((d.dtype, d.shape))
+            needs.append(recording and _wants_grad(a._value))
         for p in params:
             d = p._data
-            parts.append((d.dtype, d.shape))
+            types.append((d.dtype, d.shape))
             needs.append(recording and _wants_grad(p._value))
-        return (tuple(parts), tuple(needs), STATE.training), needs
+        extra = self.extra_key() if self.extra_key is not None else None
+        key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra)
+        return key, arrays, needs
 
-    def __call__(self, *args):
-        if _TRACING.depth:  # inside an enclosing trace: inline, the outer graph compiles it
-            return self.fn(*args)
+    def __call__(self, *args, **kwargs):
+        if _TRACING.depth or HOOKS.tracing:  # inside a trace: inline, the outer graph has it
+            return self.fn(*args, **kwargs)
         with self._lock:
-            return self._call(args)
+            return self._call(args, kwargs)
 
-    def _call(self, args):
+    def _call(self, args, kwargs):
+        self.counts["calls"] += 1
         try:
             params = self.params()
         except DeferredInitializationError:
@@ -76,59 +129,115 @@ class JitFunction:
             # as they would in a trace); compile right after it
             _TRACING.depth += 1
             try:
-                out = self.fn(*args)
+                out = self.fn(*args, **kwargs)
             finally:
                 _TRACING.depth -= 1
-            self._compile_for(args)
+            self._compile_for(args, kwargs)
             return out
         try:
-            key, needs = self._signature(args, params)
-            entry = self.cache.get(key)
+            key, arrays, needs = self._signature(args, kwargs, params)
         except TypeError:  # an unhashable static argument: nothing to key on
-            bump("eager_fallbacks")
-            return self.fn(*args)
-        if entry is None:
-            if len(self.cache) >= MAX_VARIANTS:
-                warnings.warn(f"tracegrad.jit: {self.name} compiled {MAX_VARIANTS} variants; "
-                              f"new input signatures now run eagerly", stacklevel=3)
-                entry = EagerEntry(self.fn)
-            else:
-                entry = self._build(args, params, needs)
-            self.cache[key] = entry
-        else:
+            return self._eager(args, kwargs, "an argument is unhashable")
+        tree = self.cache.get(key)
+        if tree is None:
+            self.last_reason = self._why_new(key)
+            if self._full():
+                return self._eager(args, kwargs, None)
+            tree = self.cache[key] = GuardTree(needs, key[3])
+        self.last_tree = tree
+        counter = _RANDOM["counter"]
+        out, where = tree.run(list(arrays), params)
+        if where is not None and where.__class__ is not tuple:
             bump("cache_hits")
-        self.last = entry
-        return entry(args, params)
+            self.counts["native"] += 1
+            self.last = where.entry
+            return unflatten(where.out_tree, iter(out))
+        if where[0] is not None and where[0].entry is not None:
+            # segments ran before the miss: take back the keys they drew, so the eager run
+            # that follows draws what eager code would have drawn
+            _RANDOM["counter"] = counter
+        return self._miss(tree, where, args, kwargs, arrays, params, key)
 
-    def _compile_for(self, args):
-        """Build (not run) the entry for these arguments, as the next call would."""
+    def _miss(self, tree, where, args, kwargs, arrays, params, key):
+        node, outcome = where
+        if node is not None:
+            if node.children.get(outcome) is EAGER:
+                return self._eager(args, kwargs, None)
+            self.last_reason = (f"guard {node.guard.expr} at {node.guard.where} saw "
+                                f"{show_outcome(node.guard.kind, outcome)}; cached: "
+                                f"{_seen(node)}")
+            if len(node.children) >= self.max_guard_outcomes:
+                if not node.warned:
+                    node.warned = True
+                    warnings.warn(
+                        f"tracegrad.jit: {self.name}: the guard {node.guard.expr} "
+                        f"({node.guard.why}) at {node.guard.where} has seen "
+                        f"{len(node.children)} outcomes ({_seen(node)}; now "
+                        f"{show_outcome(node.guard.kind, outcome)}), the bound "
+                        f"max_guard_outcomes={self.max_guard_outcomes}; new outcomes run "
+                        f"eagerly", stacklevel=4)
+                return self._eager(args, kwargs, None)
+        if self._full():
+            return self._eager(args, kwargs, None)
+        path = self._trace(tree, key[0], args, kwargs, arrays, params)
+        if not tree.add(path, params):
+            self.last_reason += " (the retrace took another route: not compiled)"
+            return self._eager(args, kwargs, None)
+        self.counts["traces"] += 1
+        counter = _RANDOM["counter"]
+        out, where = tree.run(list(arrays), params)
+        if where.__class__ is tuple:  # native code read another outcome than the trace did
+            _RANDOM["counter"] = counter
+            node, outcome = where
+            if node is not None:
+                node.children[outcome] = EAGER
+            return self._eager(args, kwargs, None)
+        self.counts["native"] += 1
+        self.last = where.entry
+        return unflatten(where.out_tree, iter(out))
+
+    def _full(self):
+        if sum(t.paths for t in self.cache.values()) < self.max_variants:
+            return False
+        if not self.warned:
+            self.warned = True
+            warnings.warn(f"tracegrad.jit: {self.name} compiled {self.max_variants} variants "
+                          f"(max_variants); new signatures and outcomes now run eagerly. Last "
+                          f"reason to trace: {self.last_reason}", stacklevel=5)
+        return True
+
+    def _eager(self, args, kwargs, why):
+        bump("eager_fallbacks")
+        self.counts["eager_fallbacks"] += 1
+        if why is not None:
+            self.last_reason = why
+        return self.fn(*args, **kwargs)
+
+    def _why_new(self, key):
+        if not self.cache:
+            return "first call"
+        best = min(self.cache, key=lambda k: sum(a != b for a, b in zip(k, key)))
+        diff = [name for name, a, b in zip(_PARTS, best, key) if a != b]
+        return "new signature: " + ", ".join(diff) + " differ from the nearest cached one"
+
+    def _compile_for(self, args, kwargs):
+        """Trace and compile (not run) for these arguments, as the next call would."""
         params = self.params()
-        key, needs = self._signature(args, params)
-        if key not in self.cache:
-            self.cache[key] = self.last = self._build(args, params, needs)
+        key, arrays, needs = self._signature(args, kwargs, params)
+        if key in self.cache or self._full():
+            return
+        tree = self.cache[key] = GuardTree(needs, key[3])
+        self.last_reason = "first call (after deferred initialization)"
+        if tree.add(self._trace(tree, key[0], args, kwargs, arrays, params), params):
+            self.counts["traces"] += 1
+            tree.pending_keys = []  # this call ran eagerly: its keys are spent
 
-    def _build(self, args, params, needs):
+    def _trace(self, tree, struct, args, kwargs, arrays, params):
+        """Trace one path of fn on these arrays (an eager run) and return it as a Path."""
         bump("traces")
-        tr, feeds, keys, broke = self._trace(args, params)
-        if broke is not None:
-            warnings.warn(f"tracegrad.jit: {self.name} needs a concrete value ({broke[0]}) at "
-                          f"{broke[1]}; this call signature runs eagerly (data-dependent "
-                          f"control flow is not compiled)", stacklevel=4)
-            return EagerEntry(self.fn)
-        wrt = [i for i, (kind, ref) in enumerate(feeds) if _needs_grad(kind, ref, needs, args)]
-        for i in wrt:
-            t = tr.function.params[i].type
-            if t.dtype not in FLOATS:
-                raise MXNetError(f"{self.name}: input %{tr.function.params[i].name_hint} is an "
-                                 f"{t} array with attach_grad(); integer and bool arrays have "
-                                 f"no gradient. Cast it first, or attach it with "
-                                 f"grad_req='null'")
-        if not wrt:
-            return InferenceEntry(tr, feeds, params, keys)
-        return TrainingEntry(tr, feeds, params, keys, wrt)
-
-    def _trace(self, args, params):
-        keys, param_leaves = [], {}
+        names = []
+        flatten((args, kwargs), [], names)
+        keys, param_leaves, guards, gvals = [], {}, [], []
         saved = [p._value for p in params]
         for i, p in enumerate(params):
             p._value = tape.leaf(p._data)
@@ -143,36 +252,55 @@ class JitFunction:
             return t
 
         def concretize_hook(arr, why):
-            raise GraphBreak(why, user_location())
+            g = Guard(why, user_location())
+            guards.append((g, outcome_of(g.kind, arr._data)))
+            gvals.append(arr._value)
+
+        structure = []
+        fn = self.fn
+        first = _names(fn, len(names))
+
+        def flat_fn(*flat):
+            a, kw = unflatten(struct, iter(flat))
+            out = fn(*a, **kw)
+            outs = []
+            structure.append(flatten(out, outs))
+            return outs
         old = (HOOKS.random_key, HOOKS.concretize)
         HOOKS.random_key, HOOKS.concretize = key_hook, concretize_hook
         _TRACING.depth += 1
         try:
-            tr = trace(self.fn, args, name=self.name)
-        except GraphBreak as e:
-            return None, None, None, e.args
+            tr = trace(flat_fn, arrays, name=self.name,
+                       names=[_top_name(n, first) for n in names], extra_heads=gvals)
         finally:
             _TRACING.depth -= 1
             HOOKS.random_key, HOOKS.concretize = old
             for p, v in zip(params, saved):
                 p._value = v
-        array_args = [i for i, a in enumerate(args) if isinstance(a, NDArray)]
-        feeds = [(Feed.ARG, i) for i in array_args]
-        keyset, drawn = set(keys), []
+        feeds = [(Feed.ARG, i) for i in range(len(arrays))]
+        keyset, drawn, consts = {k: n for n, k in enumerate(keys)}, [], []
         for leaf in tr.captured:
             if leaf in param_leaves:
                 feeds.append((Feed.PARAM, param_leaves[leaf]))
             elif leaf in keyset:
-                feeds.append((Feed.KEY, None))
+                feeds.append((Feed.KEY, keyset[leaf]))
                 drawn.append(leaf.data)
             elif leaf.var is not None:
                 feeds.append((Feed.VAR, leaf))
             else:
                 feeds.append((Feed.CONST, leaf.data))
-        return tr, feeds, drawn, None
+                consts.append(leaf.type)
+        tree.pending_keys = [k.data for k in keys]
+        tree.constants = sorted(set(tree.constants) | {str(t) for t in consts})
+        for g, _ in guards:
+            g.where = g.where or "?"
+        return Path(tr.function, feeds, len(tr.outputs), tr.updates, guards, structure[0],
+                    drawn, len(arrays), tr.keep, len(keys))
 
+    # ------------------------------------------------------------------ inspecting
     def ir(self, stage="optimized"):
-        """The ir.Function of `stage` ('traced', 'adjoint', 'optimized') of the last compile."""
+        """The ir.Function of `stage` ('traced', 'adjoint', 'optimized') of the last compiled
+        segment that produced outputs."""
         if self.last is None or stage not in self.last.stages:
             raise ValueError(f"no {stage!r} stage: call the function first (stages: "
                              f"{sorted(self.last.stages) if self.last else []})")
@@ -184,6 +312,55 @@ class JitFunction:
             raise ValueError("nothing compiled yet: call the function first")
         return self.last.native.llvm_ir
 
+    def explain(self) -> str:
+        """A readable report: variants per signature with their guards (file:line, expression,
+        cached outcomes), closure arrays read at trace time, why the last call traced, counts."""
+        c = self.counts
+        lines = [f"tracegrad.jit {self.name}: {len(self.cache)} signature(s), "
+                 f"{sum(t.paths for t in self.cache.values())} compiled variant(s) "
+                 f"(max_variants={self.max_variants}, max_guard_outcomes="
+                 f"{self.max_guard_outcomes})",
+                 f"calls {c['calls']}, traces {c['traces']}, native {c['native']}, "
+                 f"eager fallbacks {c['eager_fallbacks']}",
+                 f"last trace: {self.last_reason}"]
+        for n, (key, tree) in enumerate(self.cache.items()):
+            types = ", ".join(f"{d}{list(s)}" for d, s in key[1])
+            lines.append(f"signature {n}: ({types}) recording={key[3]} training={key[4]}: "
+                         f"{tree.paths} variant(s)")
+            if tree.constants:
+                lines.append("  closure arrays read at trace time: " +
+                             ", ".join(tree.constants))
+            _explain_node(tree.root, lines, "  ")
+        return "\n".join(lines)
+
+
+def _seen(node):
+    return ", ".join(show_outcome(node.guard.kind, o) for o in node.children) or "none"
+
+
+def _explain_node(node, lines, indent):
+    if node is None:
+        return
+    if node.guard is None:
+        lines.append(f"{indent}-> compiled outputs")
+        return
+    g = node.guard
+    lines.append(f"{indent}guard {g.expr} ({g.why}) at {g.where}: "
+                 f"{'native segment' if node.entry is not None else 'reads an input'}")
+    for o, child in node.children.items():
+        lines.append(f"{indent}  == {show_outcome(g.kind, o)}:" + (
+            " runs eagerly" if child is EAGER else ""))
+        if child is not EAGER:
+            _explain_node(child, lines, indent + "    ")
+
+
+def _top_name(name, first):
+    """'arg_0_1' -> the function's own parameter name for top-level positional arrays."""
+    parts = name.split("_")
+    if len(parts) == 3 and parts[1] == "0" and parts[2].isdigit() and int(parts[2]) < len(first):
+        return first[int(parts[2])]
+    return _identifier(name)
+
 
 def _wants_grad(v):
     """A tape value gradients should reach: a recorded result, or a variable not 'null'."""
@@ -191,41 +368,56 @@ def _wants_grad(v):
         v.var is not None and v.var.grad_req != "null"))
 
 
-def _needs_grad(kind, ref, needs, args):
-    n_args = sum(isinstance(a, NDArray) for a in args)
-    if kind == Feed.ARG:
-        return needs[sum(isinstance(a, NDArray) for a in args[:ref])]
-    if kind == Feed.PARAM:
-        return needs[n_args + ref]
-    if kind == Feed.VAR:
-        return STATE.recording and ref.var.grad_req != "null"
-    return False
-
-
-def jit(fn=None, *, name=None):
-    """Compile a function of NDArrays (Python scalars/tuples are static arguments).
+def jit(fn=None, *, name=None, max_variants=None, max_guard_outcomes=None):
+    """Compile a function of NDArrays (arrays inside tuples/lists/dicts are inputs too;
+    Python scalars and other values are part of the cache key).
 
         f = tracegrad.jit(lambda x, w: nd.relu(nd.dot(x, w)))
         with autograd.record():
             y = f(x, w)        # one native call; w.grad after y.backward() is one more
 
-    Array arguments are read on every call. Arrays the function reaches from its enclosing
+    Python control flow on array values (`if x.sum() > 0`, `x.asscalar()`) is compiled per
+    outcome seen (see guards.py); `max_variants` bounds the compiled variants of the function,
+    `max_guard_outcomes` those of one guard. Arrays the function reaches from its enclosing
     scope are read as they were when it was traced (as with jax.jit): pass arrays that
     change as arguments, or use a HybridBlock, whose parameters are always read fresh.
+    f.explain() says what was compiled and why.
     """
     if fn is None:
-        return functools.partial(jit, name=name)
-    return JitFunction(fn, name=name)
+        return functools.partial(jit, name=name, max_variants=max_variants,
+                                 max_guard_outcomes=max_guard_outcomes)
+    return JitFunction(fn, name=name, max_variants=max_variants,
+                       max_guard_outcomes=max_guard_outcomes)
+
+
+def _block_structure(block):
+    """What a block's compiled code was built from besides its inputs: the blocks below it and
+    their parameters (ids), so appending, removing or replacing any of them retraces."""
+    parts, stack = [], [block]
+    while stack:
+        b = stack.pop()
+        parts.append((id(b), tuple(map(id, b._reg_params.values())),
+                      tuple(map(id, b._params.values())), tuple(b._children)))
+        stack.extend(b._children.values())
+    return tuple(parts)
 
 
 def hybrid_call(block, *args):
     """Run a hybridized block through its JitFunction (parameters are inputs, not constants)."""
     jf = block.__dict__.get("_tg_jit")
-    if jf is None:
+    structure = _block_structure(block)
+    if jf is None or jf.block_structure != structure:
         params = block.collect_params()
         names = [_identifier(n) for n in params.keys()]
         plist = list(params.values())
+        flags = block.__dict__.get("_flags") or {}
+        reason = None if jf is None else "the block's children or parameters changed"
         jf = JitFunction(block.forward, params=lambda: [p.data() for p in plist],
-                         name=type(block).__name__.lower(), param_names=names)
+                         name=type(block).__name__.lower(), param_names=names,
+                         max_variants=flags.get("max_variants"),
+                         max_guard_outcomes=flags.get("max_guard_outcomes"))
+        jf.block_structure = structure
+        if reason:
+            jf.last_reason = reason
         block.__dict__["_tg_jit"] = jf
     return jf(*args)

@@ -3,9 +3,11 @@ graph into a clean ir.Function. `make_ir(fn)(*args)` is the user-facing form; ji
 hybridize build on `trace`."""
 import inspect
 import re
+import warnings
 
-from .array import HOOKS, NDArray, wrap
+from .array import HOOKS, NDArray
 from .autograd import _scope
+from .base import user_location
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
 from .runtime import tape
@@ -14,12 +16,15 @@ from .runtime import tape
 class Trace:
     """A traced function: `fn` (ir.Function) whose parameters are the array arguments, then the
     captured arrays (`captured`: tape leaves holding their data and, for variables, gradients)."""
-    __slots__ = ("function", "captured", "n_inputs", "outputs", "single", "updates")
+    __slots__ = ("function", "captured", "n_inputs", "outputs", "single", "updates", "keep",
+                 "guards")
 
     def __init__(self, function, captured, n_inputs, outputs, single, updates):
         self.function, self.captured = function, captured
         self.n_inputs, self.outputs, self.single = n_inputs, outputs, single
         self.updates = updates  # arrays whose new values follow the outputs, in order
+        self.keep = []          # objects the traced ops name and need alive (custom Functions)
+        self.guards = []        # (why, where) of concrete values read (when no caller hook)
 
 
 def _names(fn, n):
@@ -31,33 +36,41 @@ def _names(fn, n):
     return [params[i] if i < len(params) else f"arg{i}" for i in range(n)]
 
 
-def trace(fn, args, name=None, training=None) -> Trace:
+def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> Trace:
     """Run fn(*args) recording every op that depends on an array argument or variable.
 
     State updates (array.assign_state) are not performed: their new values become extra
-    outputs after fn's own, and Trace.updates names the arrays they belong to."""
-    names = _names(fn, len(args))
-    traced_args, inputs = [], []
+    outputs after fn's own, and Trace.updates names the arrays they belong to. `extra_heads`
+    (a list the caller fills while fn runs, e.g. guard values) become the last outputs."""
+    names = names or _names(fn, len(args))
+    # the argument arrays themselves stand for the inputs while fn runs (their tape values
+    # swapped for fresh leaves), so an array fn also reads from its closure is the same input
+    inputs, saved = [], []
     for a, nm in zip(args, names):
         if isinstance(a, NDArray):
-            t = wrap(a._data)
-            t._value = tape.leaf(a._data)
-            t._value.name_hint = nm
-            inputs.append(t._value)
-            a = t
-        traced_args.append(a)
+            saved.append((a, a._value))
+            a._value = tape.leaf(a._data)
+            a._value.name_hint = nm
+            inputs.append(a._value)
+    traced_args = list(args)
     updates = []
     old_assign, HOOKS.assign = HOOKS.assign, lambda target, value: updates.append(
         (target, value))
+    old_tracing, HOOKS.tracing = HOOKS.tracing, True
+    guards, old_concretize = [], HOOKS.concretize
+    if old_concretize is None:  # nobody compiles per outcome: note where the trace was fixed
+        HOOKS.concretize = lambda arr, why: guards.append((why, user_location()))
     try:
         with _scope(True, training):
             outs = fn(*traced_args)
+        single = isinstance(outs, NDArray)
+        outs = [outs] if single else list(outs)
+        heads = [o._value if o._value is not None else tape.leaf(o._data)
+                 for o in outs + [v for _, v in updates]] + list(extra_heads or ())
     finally:
-        HOOKS.assign = old_assign
-    single = isinstance(outs, NDArray)
-    outs = [outs] if single else list(outs)
-    heads = [o._value if o._value is not None else tape.leaf(o._data)
-             for o in outs + [v for _, v in updates]]
+        HOOKS.assign, HOOKS.tracing, HOOKS.concretize = old_assign, old_tracing, old_concretize
+        for a, v in reversed(saved):
+            a._value = v
     leaves, ops = tape.collect(heads)
     b = Builder(name=_identifier(name or getattr(fn, "__name__", "f")))
     env = {v: b.param(v.type, v.name_hint) for v in inputs}
@@ -65,8 +78,11 @@ def trace(fn, args, name=None, training=None) -> Trace:
     for i, v in enumerate(captured):
         env[v] = b.param(v.type, v.name_hint or f"c{i}")
     copy_ops(b, ops, env)
-    return Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs, single,
-                 [t for t, _ in updates])
+    tr = Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs, single,
+               [t for t, _ in updates])
+    tr.keep = [op.results[0].keep for op in ops if op.results and op.results[0].keep is not None]
+    tr.guards = guards
+    return tr
 
 
 def _identifier(name):
@@ -75,7 +91,15 @@ def _identifier(name):
 
 
 def make_ir(fn, name=None):
-    """`make_ir(fn)(*args)` returns the ir.Function of fn traced on those arguments."""
+    """`make_ir(fn)(*args)` returns the ir.Function of fn traced on those arguments. Python
+    control flow on array values is fixed to the branch these arguments take (a warning names
+    the line); tracegrad.jit compiles every branch instead."""
     def traced(*args):
-        return trace(fn, args, name=name).function
+        tr = trace(fn, args, name=name)
+        if tr.guards:
+            why, where = tr.guards[0]
+            warnings.warn(f"make_ir: {fn.__name__ if hasattr(fn, '__name__') else fn} reads a "
+                          f"concrete value ({why}) at {where}: this IR holds only the branch "
+                          f"taken for these arguments", stacklevel=2)
+        return tr.function
     return traced

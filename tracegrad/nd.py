@@ -636,3 +636,5 @@ _METHODS = {name: globals()[name] for name in (
 _METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
                 as_np_ndarray=lambda x: x)
 del _method_reshape, _method_transpose
+
+from . import contrib  # noqa: E402,F401  (nd.contrib: cond, while_loop, foreach)

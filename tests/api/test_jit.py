@@ -105,18 +105,20 @@ def test_new_shape_dtype_and_noncontiguous_inputs_retrace_and_match_eager():
     assert mx.stats()["cache_hits"] == 1
 
 
-def test_data_dependent_control_flow_runs_eagerly_with_a_warning():
+def test_data_dependent_control_flow_compiles_each_branch_without_falling_back():
     def f(x):
         if x.sum() > 0:
             return x * 2
         return x * 3
     jf = jit(f)
     mx.stats(reset=True)
-    with pytest.warns(UserWarning, match="test_jit.py"):
-        out = jf(nd.array([1.0, 2.0]))
-    np.testing.assert_array_equal(out.asnumpy(), [2, 4])
-    np.testing.assert_array_equal(jf(nd.array([-1.0, -2.0])).asnumpy(), [-3, -6])
-    assert mx.stats()["eager_fallbacks"] == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(jf(nd.array([1.0, 2.0])).asnumpy(), [2, 4])
+        np.testing.assert_array_equal(jf(nd.array([-1.0, -2.0])).asnumpy(), [-3, -6])
+        np.testing.assert_array_equal(jf(nd.array([3.0, 2.0])).asnumpy(), [6, 4])
+    s = mx.stats()
+    assert s["eager_fallbacks"] == 0 and s["traces"] == 2
 
 
 def test_custom_function_inside_jit_falls_back_and_is_correct():

@@ -252,6 +252,11 @@ class HybridBlock(Block):
         """The LLVM IR text of the latest compiled forward."""
         return self._compiled("llvm_ir").llvm_ir()
 
+    def explain(self) -> str:
+        """What hybridize() compiled: variants, guards (file:line, expression, outcomes seen),
+        why the last call traced, counts of traces, native calls and eager fallbacks."""
+        return self._compiled("explain").explain()
+
     def _compiled(self, what):
         jf = self.__dict__.get("_tg_jit")
         if jf is None:

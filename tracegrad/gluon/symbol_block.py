@@ -35,6 +35,10 @@ def export(block, path, epoch=0):
                          f"net.hybridize() and net(x) before net.export(path)")
     with inside_hybrid_call():
         tr = trace(block.forward, list(args), name="forward", training=False)
+    if tr.guards:  # an exported graph holds one path: refuse rather than bake one branch
+        why, where = tr.guards[0]
+        raise MXNetError(f"{block.name}: export cannot hold Python control flow on data: the "
+                         f"forward reads a concrete value ({why}) at {where}")
     fn = tr.function
     inputs = _input_names(tr.n_inputs)
     for v, name in zip(fn.params, inputs):

@@ -1,0 +1,135 @@
+"""`nd.contrib` control flow with MXNet 1.x's names and semantics: `cond`, `while_loop`,
+`foreach` (also `F.contrib.*` inside hybrid_forward, where F is nd).
+
+They run the user's functions on NDArrays, so they record for autograd like any Python code,
+and gradients flow through whichever branch / iterations ran. Under jit or hybridize the
+branch taken by `cond` and each `while_loop` test are guards (see guards.py): every trip
+count or branch seen is compiled natively, and `foreach` over a fixed length unrolls into
+the traced graph, so a time loop compiles without a break.
+
+MXNet leaves the padding rows of `while_loop`'s stacked outputs undefined; here they are
+zeros, so compiled and eager code agree.
+"""
+from . import nd
+from .array import NDArray
+
+__all__ = ["cond", "while_loop", "foreach"]
+
+
+def _flatten(obj, what):
+    """Nested lists/tuples of NDArrays -> (flat list, format to regroup by)."""
+    if obj is None:
+        return [], None
+    if isinstance(obj, NDArray):
+        return [obj], 0
+    if not isinstance(obj, (list, tuple)):
+        raise TypeError(f"{what}: expected an NDArray or a (nested) list of NDArrays, got "
+                        f"{type(obj).__name__}")
+    flat, fmt = [], []
+    for x in obj:
+        f, s = _flatten(x, what)
+        flat.extend(f)
+        fmt.append(s)
+    return flat, fmt
+
+
+def _regroup(flat, fmt):
+    if fmt == 0:
+        return flat[0], flat[1:]
+    out = []
+    for s in fmt:
+        item, flat = _regroup(flat, s)
+        out.append(item)
+    return out, flat
+
+
+def _truth(x, what):
+    if isinstance(x, NDArray):
+        if x.size != 1:
+            raise ValueError(f"{what} must be a scalar NDArray (one element), got shape "
+                             f"{x.shape}")
+        return bool(x.asscalar())
+    return bool(x)
+
+
+def cond(pred, then_func, else_func):
+    """`then_func()` if the one-element `pred` is true, else `else_func()` (MXNet's
+    contrib.cond): both take no arguments and return NDArrays or nested lists of them."""
+    return then_func() if _truth(pred, "cond: pred") else else_func()
+
+
+def while_loop(cond, func, loop_vars, max_iterations=None):
+    """Run `func(*loop_vars) -> (step_output, new_loop_vars)` while `cond(*loop_vars)` holds,
+    at most `max_iterations` times (MXNet's contrib.while_loop).
+
+    Returns (outputs, states): each step output stacked along a new axis 0 of length
+    max_iterations (rows after the last step are zeros), and the final loop variables (an
+    NDArray when `loop_vars` was one). No step run: outputs is [].
+    """
+    if max_iterations is None:
+        raise ValueError("while_loop: max_iterations should be specified")
+    if isinstance(max_iterations, NDArray):
+        max_iterations = max_iterations.asscalar()
+    max_iterations = int(max_iterations)
+    single = isinstance(loop_vars, NDArray)
+    loop_vars = [loop_vars] if single else list(loop_vars)
+    if not loop_vars:
+        raise ValueError("while_loop: loop_vars should contain at least one element")
+    steps, outputs, fmt = 0, [], None
+    while steps < max_iterations and _truth(cond(*loop_vars), "while_loop: cond's result"):
+        step_output, new_vars = func(*loop_vars)
+        new_vars = [] if new_vars is None else (
+            [new_vars] if isinstance(new_vars, NDArray) else list(new_vars))
+        if len(new_vars) != len(loop_vars):
+            raise ValueError(f"while_loop: func returned {len(new_vars)} loop variables, "
+                             f"expected {len(loop_vars)}")
+        for old, new in zip(loop_vars, new_vars):
+            if old.shape != new.shape or old.dtype != new.dtype:
+                raise ValueError(f"while_loop: a loop variable changed from {old.type} to "
+                                 f"{new.type} in step {steps}")
+        flat, step_fmt = _flatten(step_output, "while_loop step output")
+        if outputs and len(flat) != len(outputs[0]):
+            raise ValueError("while_loop: number of elements in step_output should be the "
+                             "same in each step")
+        outputs.append(flat)
+        fmt, loop_vars = step_fmt, new_vars
+        steps += 1
+    stacked = []
+    for k, items in enumerate(zip(*outputs)):
+        shapes = {x.shape for x in items}
+        if len(shapes) != 1:
+            raise ValueError(f"while_loop: the {k}-th step outputs have inconsistent shapes "
+                             f"{[x.shape for x in items]}")
+        rows = [nd.expand_dims(x, axis=0) for x in items]
+        if steps < max_iterations:
+            rows.append(nd.zeros((max_iterations - steps,) + items[0].shape,
+                                 dtype=items[0].dtype))
+        stacked.append(nd.concat(*rows, dim=0))
+    if fmt is not None and stacked:
+        stacked = _regroup(stacked, fmt)[0]
+    return stacked, (loop_vars[0] if single else loop_vars)
+
+
+def foreach(body, data, init_states):
+    """Run `body(data[i], states) -> (out, states)` for i along axis 0 of `data` (an NDArray
+    or a list of them) and stack the outputs along axis 0 (MXNet's contrib.foreach).
+    Returns (outputs, final states) with the structure body gave them."""
+    flat_data, _ = _flatten(data, "foreach data")
+    _flatten(init_states, "foreach init_states")
+    if not flat_data:
+        raise ValueError("foreach: data should hold at least one NDArray")
+    single = isinstance(data, NDArray)
+    n = flat_data[0].shape[0]
+    if any(d.shape[:1] != (n,) for d in flat_data):
+        raise ValueError(f"foreach: every data array needs the same length along axis 0, got "
+                         f"{[d.shape for d in flat_data]}")
+    states, outputs, fmt = init_states, [], None
+    for i in range(n):
+        item = data[i] if single else [d[i] for d in data]
+        out, states = body(item, states)
+        flat, fmt = _flatten(out, "foreach output")
+        outputs.append(flat)
+    stacked = [nd.stack(*items, axis=0) for items in zip(*outputs)]
+    if fmt is None:
+        return [], states
+    return _regroup(stacked, fmt)[0], states

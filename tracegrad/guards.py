@@ -1,0 +1,336 @@
+"""Guards: the compiled variants of one input signature, as a tree of native segments joined
+by the concrete values Python asked for while the function was traced.
+
+A trace that meets `bool(x < 0.75)` or `x.asscalar()` records a guard (the IR value Python
+read, and what it read) and goes on with that value. The traced path becomes a chain of
+segments: segment d computes guard d (plus the values later segments reuse), the last one the
+outputs. Paths share the segments up to the guard where they part, so a call runs segment 0
+natively, reads its guard, follows the child compiled for that outcome, and so on; an outcome
+with no child yet is traced (the trace is the eager run) and grafted on. Code of a branch whose
+guard did not match never runs. Each segment is its own compiled entry, so under autograd it
+is one `compiled_call` on the tape and gradients flow through whichever segments ran.
+
+Values are matched between paths structurally (an interned key of op, attributes and operand
+keys, down to where each input is fed from), so a later path reuses the values an earlier
+segment exports and recomputes the rest.
+"""
+import numpy as np
+
+from .base import MXNetError
+from .compiled import Feed, InferenceEntry, TrainingEntry
+from .ir.autodiff import copy_ops
+from .ir.function import Builder, Literal, Value
+from .ir.types import FLOATS
+from .random import next_key
+
+EAGER = "eager"     # a child slot whose outcome runs eagerly (see GuardTree.run)
+
+
+class Guard:
+    """One concrete-value request met while tracing: what was asked (`why`), the user's
+    file:line (`where`), and whether the outcome is a truth value or the data itself."""
+    __slots__ = ("why", "where", "kind", "expr")
+
+    def __init__(self, why, where):
+        self.why, self.where = why, where
+        self.kind = "bool" if why == "bool()" else "value"
+        self.expr = "?"
+
+
+def outcome_of(kind, data):
+    """The cache key of what Python read: a truth value, or the exact bytes of the data."""
+    if kind == "bool":
+        return bool(data.reshape(-1)[0])
+    return (data.dtype.str, data.shape, data.tobytes())
+
+
+def show_outcome(kind, o):
+    if kind == "bool" or o == EAGER:
+        return str(o)
+    dtype, shape, raw = o
+    arr = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape)
+    return repr(arr.reshape(-1)[0].item()) if arr.size == 1 else np.array2string(arr)
+
+
+class KeyDraw:
+    """The random keys of one call, drawn in trace order as segments ask for them."""
+    __slots__ = ("keys", "pending")
+
+    def __init__(self, pending):
+        self.keys, self.pending = [], pending
+
+    def __call__(self, i):
+        keys = self.keys
+        while len(keys) <= i:
+            keys.append(self.pending.pop(0) if self.pending else next_key()._data)
+        return keys[i]
+
+
+class Path:
+    """One traced path: the ir.Function P (params fed by `feeds`; outputs: the user's, the
+    state updates, then one value per guard), the guards with their outcomes, and how the
+    user's outputs nest (`out_tree`)."""
+
+    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, keys, n_args, keep=(),
+                 n_keys=0):
+        self.fn, self.feeds, self.n_out, self.updates = fn, feeds, n_out, updates
+        self.n_keys = n_keys    # random draws the traced code made (used by ops or not)
+        self.keep = list(keep)  # what the path's ops name (custom Functions): kept alive
+        self.guards, self.out_tree, self.keys, self.n_args = guards, out_tree, keys, n_args
+
+
+class Node:
+    """A segment: `entry` computes the guard value and the exports (None: the guard reads an
+    input directly, `src`); `children` maps outcomes to the next node. A leaf has no guard and
+    its entry returns the user's outputs."""
+    __slots__ = ("guard", "gid", "entry", "src", "out_ids", "children", "out_tree", "warned",
+                 "depth", "diff", "n_keys")
+
+    def __init__(self, guard, depth):
+        self.guard, self.depth, self.children, self.warned = guard, depth, {}, False
+        self.entry = self.src = self.out_tree = None
+        self.gid, self.out_ids, self.diff, self.n_keys = None, [], [], 0
+
+
+class SegmentTrace:
+    """What compiled.Entry reads from a trace, for one segment."""
+    __slots__ = ("function", "outputs", "single", "updates")
+
+    def __init__(self, function, n_out, updates):
+        self.function, self.outputs, self.single = function, [None] * n_out, False
+        self.updates = updates
+
+
+def _slice(targets, stop):
+    """The ops needed to compute `targets` from the values in `stop` (any order)."""
+    ops, seen, stack = [], set(), [t for t in targets if isinstance(t, Value)]
+    while stack:
+        v = stack.pop()
+        if v in seen or v in stop:
+            continue
+        seen.add(v)
+        op = v.producer
+        if op is None:
+            continue
+        if op not in ops:
+            ops.append(op)
+        for r in op.results:
+            seen.add(r)
+        stack.extend(o for o in op.operands if isinstance(o, Value))
+    return ops
+
+
+def expression(v, names, depth=0):
+    """A short inline rendering of how a guard value is computed: `cast(lt(x, 0.75))`."""
+    if isinstance(v, Literal):
+        return v.text()
+    op = v.producer
+    if op is None:
+        return names.get(v, v.name_hint or "?")
+    if depth > 4:
+        return "…"
+    args = ", ".join(expression(o, names, depth + 1) for o in op.operands)
+    return f"{op.opdef.name}({args})"
+
+
+class GuardTree:
+    """The variants of one input signature (see module docstring)."""
+
+    def __init__(self, needs, recording):
+        self.needs, self.recording, self.root, self.intern = needs, recording, None, {}
+        self.pending_keys = []
+        self.paths = 0
+        self.constants = []     # (name, shape) of arrays read from the closure at trace time
+
+    # ------------------------------------------------------------------ calling
+    def run(self, ext, params):
+        """Follow the tree for this call: (result list, None) at a leaf, or (None, (node,
+        outcome)) where no compiled child exists (node None: nothing traced yet)."""
+        node = self.root
+        if node is None:
+            return None, (None, None)
+        draw = KeyDraw(self.pending_keys)
+        self.pending_keys = []
+        while True:
+            guard = node.guard
+            if guard is None:
+                out = node.entry(ext, params, draw)
+                if node.n_keys:  # draws the traced code made but no op kept: eager made them
+                    draw(node.n_keys - 1)
+                return out, node
+            if node.entry is None:
+                kind, ref = node.src
+                data = ext[ref]._data if kind == Feed.ARG else _feed_data(kind, ref, params, draw)
+            else:
+                outs = node.entry(ext, params, draw)
+                ext.extend(outs)
+                data = outs[0]._data
+            o = outcome_of(guard.kind, data)
+            child = node.children.get(o)
+            if child is None or child is EAGER:
+                return None, (node, o)
+            node = child
+
+    # ------------------------------------------------------------------ growing
+    def _ids(self, path):
+        """Structural ids of P's values (equal ids compute equal values)."""
+        intern, ids = self.intern, {}
+        for p, (kind, ref) in zip(path.fn.params, path.feeds):
+            ids[p] = intern.setdefault(("feed", kind, _feed_key(kind, ref)), len(intern))
+        for op in path.fn.ops:
+            try:
+                attrs = tuple(op.attrs.items())
+                hash(attrs)
+            except TypeError:
+                attrs = repr(sorted(op.attrs.items()))
+            operands = tuple(ids[o] if isinstance(o, Value) else o.key() for o in op.operands)
+            for i, r in enumerate(op.results):
+                ids[r] = intern.setdefault((op.opdef.name, attrs, operands, i), len(intern))
+        return ids
+
+    def add(self, path, params):
+        """Graft a traced path onto the tree. False when it contradicts the tree (the code
+        took another route for the same outcomes: not deterministic), so nothing is added."""
+        fn = path.fn
+        ids = self._ids(path)
+        by_id = {}
+        for v in list(fn.params) + [r for op in fn.ops for r in op.results]:
+            by_id.setdefault(ids[v], v)
+        n_user = path.n_out + len(path.updates)
+        heads, gvals = fn.outputs[:n_user], fn.outputs[n_user:]
+        names = {p: p.name_hint for p in fn.params}
+        have, diff = {}, []          # P value -> ext position; per carried slot: differentiable
+        node, parent, outcome = self.root, None, None
+        depth = 0
+        for depth, ((guard, o), gv) in enumerate(zip(path.guards, gvals)):
+            if node is None or node is EAGER:
+                node = Node(guard, depth)
+                guard.expr = expression(gv, names)
+                self._build(node, path, params, ids, [gv], list(gvals[depth + 1:]) + heads,
+                            have, diff)
+                self._attach(parent, outcome, node)
+            elif node.guard is None or node.gid != ids[gv]:
+                return False
+            for k, i in enumerate(node.out_ids):
+                v = by_id.get(i)
+                if v is not None and v not in have:
+                    have[v] = path.n_args + len(diff) + k
+            diff = diff + node.diff
+            parent, outcome = node, o
+            node = node.children.get(o)
+        if node is not None and node is not EAGER:
+            return node.guard is None
+        leaf = Node(None, len(path.guards))
+        leaf.out_tree, leaf.n_keys = path.out_tree, path.n_keys
+        self._build(leaf, path, params, ids, heads, [], have, diff, path.n_out, path.updates)
+        self._attach(parent, outcome, leaf)
+        self.paths += 1
+        return True
+
+    def _attach(self, parent, outcome, node):
+        if parent is None:
+            self.root = node
+        else:
+            parent.children[outcome] = node
+
+    def _build(self, node, path, params, ids, targets, later, have, diff, n_out=None,
+               updates=()):
+        """Compile the segment computing `targets` from the inputs and carried values."""
+        fn, feeds, n_args = path.fn, path.feeds, path.n_args
+        param_index = {p: i for i, p in enumerate(fn.params)}
+        stop = set(fn.params) | set(have)
+        ops = _slice(targets, stop)
+        order = {op: i for i, op in enumerate(fn.ops)}
+        ops.sort(key=order.__getitem__)
+        defined = {r for op in ops for r in op.results}
+        exports, used = [], set()
+        if later and ops:
+            used = set(t for t in later if t in defined)
+            for op in _slice(later, stop | defined):
+                used.update(o for o in op.operands if o in defined)
+            exports = [r for op in ops for r in op.results if r in used and r not in targets]
+        outputs = list(targets) + exports
+        node.gid = ids[targets[0]] if node.guard is not None else None
+        if node.guard is not None and not ops:  # the guard reads an input or a carried value
+            g = targets[0]
+            node.src = (Feed.ARG, have[g]) if g in have else feeds[param_index[g]]
+            node.out_ids, node.diff = [], []
+            return
+        b = Builder(name=_name(fn.name, node))
+        env, seg_feeds, wrt = {}, [], []
+        for op in ops:
+            for o in op.operands:
+                if isinstance(o, Value) and o not in env and o not in defined:
+                    _add_param(b, o, env, seg_feeds, wrt, have, diff, feeds, param_index,
+                               n_args, self.needs, self.recording)
+        for t in targets:
+            if isinstance(t, Value) and t not in env and t not in defined:
+                _add_param(b, t, env, seg_feeds, wrt, have, diff, feeds, param_index, n_args,
+                           self.needs, self.recording)
+        copy_ops(b, ops, env)
+        seg = b.ret(*[env[o] if isinstance(o, Value) else o for o in outputs])
+        float_out = [o.type.dtype in FLOATS for o in outputs]
+        if node.guard is None:
+            tr = SegmentTrace(seg, n_out, list(updates))
+            train = bool(wrt)
+        else:
+            tr = SegmentTrace(seg, len(outputs), [])
+            # the guard's own value needs a gradient only when later code computes with it
+            train = bool(wrt) and any(float_out[1:] + [float_out[0] and targets[0] in used])
+        node.entry = (TrainingEntry(tr, seg_feeds, params, [], wrt) if train
+                      else InferenceEntry(tr, seg_feeds, params, []))
+        node.entry.keep = path.keep
+        node.out_ids = [ids[o] for o in outputs]
+        node.diff = [train and f for f in float_out]
+
+
+def _name(base, node):
+    return f"{base}_leaf{node.depth}" if node.guard is None else f"{base}_guard{node.depth}"
+
+
+def _add_param(b, v, env, seg_feeds, wrt, have, diff, feeds, param_index, n_args, needs,
+               recording):
+    env[v] = b.param(v.type, v.name_hint)
+    i = len(seg_feeds)
+    if v in have:
+        pos = have[v]
+        seg_feeds.append((Feed.ARG, pos))
+        if diff[pos - n_args]:
+            wrt.append(i)
+        return
+    kind, ref = feeds[param_index[v]]
+    seg_feeds.append((kind, ref))
+    if _needs(kind, ref, needs, n_args, recording):
+        if v.type.dtype not in FLOATS:
+            raise MXNetError(f"input %{v.name_hint} is an {v.type} array with attach_grad(); "
+                             f"integer and bool arrays have no gradient. Cast it first, or "
+                             f"attach it with grad_req='null'")
+        wrt.append(i)
+
+
+def _needs(kind, ref, needs, n_args, recording):
+    if kind == Feed.ARG:
+        return needs[ref]
+    if kind == Feed.PARAM:
+        return needs[n_args + ref]
+    if kind == Feed.VAR:
+        return recording and ref.var.grad_req != "null"
+    return False
+
+
+def _feed_key(kind, ref):
+    if kind in (Feed.ARG, Feed.PARAM, Feed.KEY):
+        return ref
+    if kind == Feed.CONST:
+        return id(ref)
+    return id(ref.var)
+
+
+def _feed_data(kind, ref, params, draw):
+    if kind == Feed.PARAM:
+        return params[ref]._data
+    if kind == Feed.KEY:
+        return draw(ref)
+    if kind == Feed.CONST:
+        return ref
+    return ref.data
