@@ -26,7 +26,9 @@ def bools(*shape):
     return R.integers(0, 2, shape).astype(bool)
 
 
-POSITIVE = {"log": (0.01, 5.0), "sqrt": (0.0, 5.0), "log1p": (-0.99, 5.0)}
+POSITIVE = {"log": (0.01, 5.0), "sqrt": (0.0, 5.0), "log1p": (-0.99, 5.0),
+            "arcsin": (-1.0, 1.0), "arccos": (-1.0, 1.0), "arctanh": (-0.99, 0.99),
+            "erfinv": (-0.999, 0.999), "arccosh": (1.0, 5.0), "tan": (-1.5, 1.5)}
 PYTHON_CALLBACK_OPS = {"custom", "custom_grad", "compiled_call", "compiled_adjoint"}
 
 

@@ -147,6 +147,32 @@ CASES.update({
     "matmul": ([F(2, 1, 4, 3), F(5, 2, 4)], {"transpose_a": True, "transpose_b": True},
                matmul_ref),
 })
+
+
+def erfinv_ref(y):
+    """Bisection on math.erf: the inverse to double precision, independent of any fit."""
+    if abs(y) >= 1:
+        return math.copysign(math.inf, y) if abs(y) == 1 else math.nan
+    lo, hi = -7.0, 7.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if math.erf(mid) < y else (lo, mid)
+    return (lo + hi) / 2
+
+
+UNIT = F(3, 4, lo=-0.9, hi=0.9)
+CASES.update({
+    "tan": ([UNIT], {}, per_element(math.tan)), "arcsin": ([UNIT], {}, per_element(math.asin)),
+    "arccos": ([UNIT], {}, per_element(math.acos)), "arctan": ([F(3, 4, lo=-9, hi=9)], {},
+                                                               per_element(math.atan)),
+    "sinh": ([F(3, 4)], {}, per_element(math.sinh)), "cosh": ([F(3, 4)], {},
+                                                              per_element(math.cosh)),
+    "arcsinh": ([F(3, 4)], {}, per_element(math.asinh)),
+    "arccosh": ([F(3, 4, lo=1.0, hi=5.0)], {}, per_element(math.acosh)),
+    "arctanh": ([UNIT], {}, per_element(math.atanh)),
+    "erf": ([F(3, 4, lo=-3, hi=3)], {}, per_element(math.erf)),
+    "erfinv": ([UNIT], {}, per_element(erfinv_ref)),
+})
 PRIMITIVES = sorted(n for n, op in REGISTRY.items()
                     if op.__module__.startswith("tracegrad.ir.ops") and not op.has(RANDOM))
 
