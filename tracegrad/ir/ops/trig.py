@@ -99,7 +99,8 @@ class Arctan(FloatUnary):
 
 
 class Sinh(FloatUnary):
-    """sinh x = (t + t / (t + 1)) / 2 with t = expm1|x|: accurate near 0, no cancellation."""
+    """sinh x = (t + t / (t + 1)) / 2 with t = expm1|x| for |x| <= 1 (accurate near 0), else
+    (u - 1/u) / 2 with u = exp|x|."""
     name = "sinh"
 
     def impl(x):
@@ -109,9 +110,13 @@ class Sinh(FloatUnary):
         return (b.mul(g, b.cosh(x)),)
 
     def scalar(e, x):
-        t = e.expm1(e.abs(x))
-        r = e.mul(e.add(t, e.div(t, e.add(t, e.const(1.0, like=x)))), e.const(0.5, like=x))
-        return _sign_like(e, x, r)
+        one, half = e.const(1.0, like=x), e.const(0.5, like=x)
+        a = e.abs(x)
+        t = e.expm1(a)
+        near = e.mul(e.add(t, e.div(t, e.add(t, one))), half)
+        u = e.exp(a)
+        far = e.mul(e.sub(u, e.div(one, u)), half)  # no cancellation once u >= e; inf at inf
+        return _sign_like(e, x, e.select(e.gt(a, one), far, near))
 
 
 class Cosh(FloatUnary):
@@ -162,11 +167,12 @@ class Arccosh(FloatUnary):
         t = e.sub(x, e.const(1.0, like=x))
         near = e.log1p(e.add(t, e.sqrt(e.add(e.mul(t, e.const(2.0, like=x)), e.mul(t, t)))))
         far = e.add(e.log(x), e.const(math.log(2.0), like=x))
-        return e.select(e.gt(x, e.const(_BIG, like=x)), far, near)
+        r = e.select(e.gt(x, e.const(_BIG, like=x)), far, near)
+        return e.select(e.lt(x, e.const(1.0, like=x)), e.const(math.nan, like=x), r)
 
 
 class Arctanh(FloatUnary):
-    """atanh x = log1p(2x / (1 - x)) / 2 on (-1, 1); ±inf at ±1, nan beyond."""
+    """atanh x = sign(x) log1p(2a / (1 - a)) / 2, a = |x|, on (-1, 1); ±inf at ±1, nan beyond."""
     name = "arctanh"
 
     def impl(x):
@@ -176,6 +182,6 @@ class Arctanh(FloatUnary):
         return (b.div(g, b.sub(1.0, b.mul(x, x))),)
 
     def scalar(e, x):
-        one = e.const(1.0, like=x)
-        r = e.log1p(e.div(e.mul(x, e.const(2.0, like=x)), e.sub(one, x)))
-        return e.mul(r, e.const(0.5, like=x))
+        one, a = e.const(1.0, like=x), e.abs(x)  # on |x|: log1p of a value near -1 is not
+        r = e.log1p(e.div(e.mul(a, e.const(2.0, like=x)), e.sub(one, a)))  # well conditioned
+        return _sign_like(e, x, e.mul(r, e.const(0.5, like=x)))
