@@ -4,6 +4,7 @@
     from tracegrad import nd, autograd, gluon
 """
 from . import autograd, base, context, gluon, initializer, ir, metric, nd, optimizer, random  # noqa: E402  (Gluon sits on nd/autograd)
+from . import lr_scheduler
 from .array import NDArray
 from .base import MXNetError
 from .context import Context, cpu, cpu_pinned, gpu, num_gpus
@@ -18,4 +19,5 @@ ndarray = nd
 
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
-           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "jit", "stats"]
+           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler", "jit",
+           "stats"]

@@ -1,13 +1,15 @@
 """`mx.init`: weight initializers, MXNet 1.x names and dispatch.
 
-An initializer fills a parameter's numpy buffer in place. Called with a parameter name it
-dispatches on the suffix as MXNet does (weight -> _init_weight, bias/beta/running_mean -> 0,
-gamma/running_var -> 1); a parameter's own `init` is applied through _init_weight. Random draws
-go through tracegrad.random, so mx.random.seed makes initialization reproducible.
+An initializer fills a parameter's buffer in place; `_init_weight(name, arr)` receives an
+NDArray over that buffer, as in MXNet, so custom initializers can write `arr[:] = ...`.
+Called with a parameter name it dispatches on the suffix as MXNet does (weight ->
+_init_weight, bias/beta/running_mean -> 0, gamma/running_var -> 1); a parameter's own `init` is
+applied through _init_weight. Random draws go through tracegrad.random, so mx.random.seed makes initialization reproducible.
 """
 import numpy as np
 
 from . import random
+from .array import NDArray, wrap
 from .base import MXNetError
 
 _REGISTRY = {}
@@ -42,8 +44,15 @@ class InitDesc(str):
 
 
 def _fill(arr, values):
-    """Write `values` into the numpy buffer `arr` in place (cached pointers stay valid)."""
-    np.copyto(arr, np.asarray(values), casting="unsafe")
+    """Write `values` into `arr`'s buffer in place (cached pointers stay valid)."""
+    np.copyto(arr._data if isinstance(arr, NDArray) else arr,
+              values._data if isinstance(values, NDArray) else np.asarray(values),
+              casting="unsafe")
+
+
+def as_ndarray(arr):
+    """An NDArray over `arr`'s buffer (no copy): what `_init_weight` receives."""
+    return arr if isinstance(arr, NDArray) else wrap(arr)
 
 
 class Initializer:
@@ -53,7 +62,7 @@ class Initializer:
         self._kwargs = kwargs
 
     def __call__(self, desc, arr):
-        arr = arr._data if hasattr(arr, "_data") else arr
+        arr = as_ndarray(arr)
         own = getattr(desc, "attrs", {}).get("__init__")
         if own:
             create(own)._init_weight(desc, arr)
@@ -127,7 +136,7 @@ class Uniform(Initializer):
         self.scale = scale
 
     def _init_weight(self, name, arr):
-        _fill(arr, random.uniform(-self.scale, self.scale, arr.shape, dtype=arr.dtype)._data)
+        _fill(arr, random.uniform(-self.scale, self.scale, arr.shape, dtype=arr.dtype))
 
 
 @register
@@ -139,7 +148,7 @@ class Normal(Initializer):
         self.sigma = sigma
 
     def _init_weight(self, name, arr):
-        _fill(arr, random.normal(0.0, self.sigma, arr.shape, dtype=arr.dtype)._data)
+        _fill(arr, random.normal(0.0, self.sigma, arr.shape, dtype=arr.dtype))
 
 
 @register
@@ -170,7 +179,7 @@ class Xavier(Initializer):
         else:
             raise MXNetError(f"Xavier: rnd_type must be uniform or gaussian, got "
                              f"{self.rnd_type!r}")
-        _fill(arr, values._data)
+        _fill(arr, values)
 
 
 @register

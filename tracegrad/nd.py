@@ -27,11 +27,13 @@ def _np_dtype(dtype, default=np.float32):
 
 # ------------------------------------------------------------------ creation
 def array(source_array, ctx=None, dtype=None):
-    """An NDArray from a list (float32 by default), a numpy array (keeps its dtype) or NDArray."""
+    """An NDArray copied from an NDArray (keeps its dtype) or from anything else, numpy arrays
+    included, as float32 unless `dtype` is given: MXNet 1.x's rule, which keeps float64 numpy
+    data from silently turning a model float64 (and off the compiled f32 path)."""
     if isinstance(source_array, NDArray):
         data = source_array._data.astype(_np_dtype(dtype, source_array._data.dtype))
     elif isinstance(source_array, np.ndarray):
-        data = np.array(source_array, dtype=_np_dtype(dtype, source_array.dtype), order="C")
+        data = np.array(source_array, dtype=_np_dtype(dtype), order="C")
     else:
         data = np.array(source_array, dtype=_np_dtype(dtype))
     if data.dtype == np.float16:
@@ -403,18 +405,45 @@ def split(data, num_outputs, axis=1, squeeze_axis=False):
 SliceChannel = split
 
 
+def _own_buffer(out):
+    """Give an op's result its own buffer: numpy slicing returns a view of the operand, but
+    MXNet's operators (and non-contiguous indexing) return new arrays, so a later write into
+    the result must not reach the operand."""
+    if out._data.base is not None:
+        out._data = out._data.copy()
+    return out
+
+
 def slice_axis(data, axis, begin, end):
     axis %= data.ndim
     start, stop, _ = builtins.slice(begin, end).indices(data.shape[axis])
     begins = tuple(start if i == axis else 0 for i in range(data.ndim))
     ends = tuple(stop if i == axis else d for i, d in enumerate(data.shape))
-    return F.slice(data, begin=begins, end=ends, step=(1,) * data.ndim)
+    return _own_buffer(F.slice(data, begin=begins, end=ends, step=(1,) * data.ndim))
 
 
 def slice(data, begin, end, step=None):
     step = step or (None,) * len(begin)
     key = tuple(builtins.slice(b, e, s) for b, e, s in zip(begin, end, step))
-    return _getitem(data, key)
+    return _own_buffer(_getitem(data, key))
+
+
+def _is_contiguous_region(shape, begin, end, step):
+    """MXNet 1.x's rule for whether basic indexing returns a view: reading axes right to left,
+    once one axis selects a proper subset, every axis to its left selects a single element;
+    strided selections of several elements are never contiguous."""
+    sizes = [len(range(lo, hi, st)) for lo, hi, st in zip(begin, end, step)]
+    if int(np.prod(sizes)) in (0, 1):
+        return True
+    subset = False
+    for n, size, st in zip(reversed(shape), reversed(sizes), reversed(step)):
+        if size > 1 and st != 1:
+            return False
+        if subset and size != 1:
+            return False
+        if size < n:
+            subset = True
+    return True
 
 
 def take(a, indices, axis=0, mode="clip"):
@@ -532,6 +561,8 @@ def _getitem(x, key):
     if tuple(begin) != (0,) * x.ndim or tuple(end) != x.shape or builtins.any(
             s != 1 for s in step):
         out = F.slice(x, begin=tuple(begin), end=tuple(end), step=tuple(step))
+        if not _is_contiguous_region(x.shape, begin, end, step):
+            _own_buffer(out)  # MXNet copies here: writes into x[:, 1:3] must not reach x
     for a in reverse:
         out = flip(out, a)
     shape = tuple(shape) or (1,)

@@ -32,18 +32,25 @@ class Optimizer:
     """Base: learning rate (or lr_scheduler), weight decay, gradient rescaling and clipping."""
     create_optimizer = staticmethod(create)
 
-    def __init__(self, learning_rate=0.01, wd=0.0, rescale_grad=1.0, clip_gradient=None,
+    def __init__(self, learning_rate=None, wd=0.0, rescale_grad=1.0, clip_gradient=None,
                  lr_scheduler=None, param_dict=None, multi_precision=False, begin_num_update=0,
                  **kwargs):
         if kwargs:
             raise MXNetError(f"{type(self).__name__}: unknown arguments {sorted(kwargs)}")
-        self.lr, self.wd = float(learning_rate), float(wd)
+        if lr_scheduler is None and learning_rate is None:
+            learning_rate = 0.01
+        self.lr = None if learning_rate is None else float(learning_rate)
+        self.wd = float(wd)
         self.rescale_grad, self.clip_gradient = float(rescale_grad), clip_gradient
         self.lr_scheduler = lr_scheduler
-        if lr_scheduler is not None:
+        # MXNet: an explicit learning_rate overrides the scheduler's base_lr; without one the
+        # scheduler's own base_lr stands
+        if lr_scheduler is not None and self.lr is not None and lr_scheduler.base_lr != self.lr:
+            print(UserWarning("learning rate from ``lr_scheduler`` has been overwritten by "
+                              "``learning_rate`` in optimizer."))
             lr_scheduler.base_lr = self.lr
         self.param_dict = param_dict or {}
-        self.num_update = begin_num_update
+        self.begin_num_update = self.num_update = begin_num_update
         self._index_update_count = {}
 
     @property
@@ -61,7 +68,7 @@ class Optimizer:
         return None
 
     def _update_count(self, index):
-        count = self._index_update_count.get(index, 0) + 1
+        count = self._index_update_count.get(index, self.begin_num_update) + 1
         self._index_update_count[index] = count
         self.num_update = max(count, self.num_update)
         return count

@@ -10,6 +10,12 @@ import tracegrad as mx
 from tracegrad import autograd, nd
 from tracegrad.jit import jit
 
+
+def keep_dtype(a, dtype=None):
+    """nd.array keeping a numpy array's dtype: these tests run in float64, while nd.array alone
+    gives float32 for numpy input, as MXNet 1.x does."""
+    return nd.array(a, dtype=dtype if dtype is not None else getattr(a, "dtype", None))
+
 RS = np.random.RandomState(7)
 
 
@@ -18,8 +24,8 @@ def loss_fn(x, w, b):
 
 
 def _vars():
-    w = nd.array(RS.randn(4, 3).astype(np.float64))
-    b = nd.array(RS.randn(3).astype(np.float64))
+    w = keep_dtype(RS.randn(4, 3).astype(np.float64))
+    b = keep_dtype(RS.randn(3).astype(np.float64))
     w.attach_grad()
     b.attach_grad()
     return w, b
@@ -35,7 +41,7 @@ def _reach_fused_step(f, x, w, b):
 
 
 def _eager_grads(x, w, b):
-    we, be = nd.array(w.asnumpy()), nd.array(b.asnumpy())
+    we, be = keep_dtype(w.asnumpy()), keep_dtype(b.asnumpy())
     we.attach_grad()
     be.attach_grad()
     with autograd.record():
@@ -48,7 +54,7 @@ def test_steps_become_one_native_call_with_eager_gradients():
     f = jit(loss_fn)
     w, b = _vars()
     for step in range(6):
-        x = nd.array(RS.randn(5, 4))
+        x = keep_dtype(RS.randn(5, 4))
         mx.stats(reset=True)
         with autograd.record():
             y = f(x, w, b)
@@ -64,7 +70,7 @@ def test_steps_become_one_native_call_with_eager_gradients():
 def test_grad_req_add_and_retain_graph_through_the_fused_step():
     f = jit(loss_fn)
     w, b = _vars()
-    x = nd.array(RS.randn(5, 4))
+    x = keep_dtype(RS.randn(5, 4))
     y = _reach_fused_step(f, x, w, b)
     want_w, _ = _eager_grads(x, w, b)
     w.attach_grad(grad_req="add")
@@ -78,7 +84,7 @@ def test_grad_req_add_and_retain_graph_through_the_fused_step():
 def test_leaving_the_pattern_falls_back_and_stays_correct():
     f = jit(loss_fn)
     w, b = _vars()
-    x = nd.array(RS.randn(5, 4))
+    x = keep_dtype(RS.randn(5, 4))
     y = _reach_fused_step(f, x, w, b)
     want_w, want_b = _eager_grads(x, w, b)
     # the head is an eager op after the compiled call: the prediction is not used
@@ -106,7 +112,7 @@ def test_leaving_the_pattern_falls_back_and_stays_correct():
 
 def test_one_array_passed_twice_gets_the_sum_of_both_gradients():
     f = jit(lambda a, c: nd.sum(a * nd.sin(c)))
-    x = nd.array(RS.randn(6))
+    x = keep_dtype(RS.randn(6))
     x.attach_grad()
     for _ in range(4):
         with autograd.record():
@@ -119,7 +125,7 @@ def test_one_array_passed_twice_gets_the_sum_of_both_gradients():
 def test_a_freed_graph_still_says_so():
     f = jit(loss_fn)
     w, b = _vars()
-    x = nd.array(RS.randn(5, 4))
+    x = keep_dtype(RS.randn(5, 4))
     y = _reach_fused_step(f, x, w, b)
     with pytest.raises(mx.MXNetError, match="retain_graph"):
         y.backward()

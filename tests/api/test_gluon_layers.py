@@ -7,6 +7,12 @@ import tracegrad as mx
 from tracegrad import autograd, gluon, nd
 from tracegrad.gluon import nn
 
+
+def keep_dtype(a, dtype=None):
+    """nd.array keeping a numpy array's dtype: these tests run in float64, while nd.array alone
+    gives float32 for numpy input, as MXNet 1.x does."""
+    return nd.array(a, dtype=dtype if dtype is not None else getattr(a, "dtype", None))
+
 RTOL = 1e-5
 
 
@@ -29,14 +35,14 @@ def _fd(f, arrays, eps=1e-6):
 
 def _run(block, inputs, cot, training, seed):
     """Forward + backward of sum(out * cot): (output, input grads, param grads by name)."""
-    xs = [nd.array(x) for x in inputs]
+    xs = [keep_dtype(x) for x in inputs]
     for x in xs:
         if x.dtype == np.float64:
             x.attach_grad()
     mx.random.seed(seed)
     with autograd.record(train_mode=training):
         out = block(*xs)
-        head = (out * nd.array(cot)).sum()
+        head = (out * keep_dtype(cot)).sum()
     head.backward()
     pgrads = {k: p.grad().asnumpy() for k, p in block.collect_params().items()
               if p.grad_req != "null"}
@@ -49,13 +55,13 @@ def check_block(block, inputs, reference=None, training=False, seed=0, fd=True):
     block.initialize(mx.init.Xavier(magnitude=2.0))
     mx.random.seed(seed)
     with autograd.train_mode() if training else autograd.predict_mode():
-        block(*[nd.array(x) for x in inputs])  # deferred shapes
+        block(*[keep_dtype(x) for x in inputs])  # deferred shapes
     block.cast("float64")
     params = [p for p in block.collect_params().values() if p.grad_req != "null"]
     for p in params:  # Xavier is fine, but avoid accidental symmetry in 1-d params
         if p.data().ndim == 1:
             p.set_data(rng.standard_normal(p.shape) * 0.5 + 1.0)
-    out0 = block(*[nd.array(x) for x in inputs]) if not training else None
+    out0 = block(*[keep_dtype(x) for x in inputs]) if not training else None
     cot = rng.standard_normal(
         (out0 if out0 is not None else _run(block, inputs, 0.0, training, seed)[0]).shape)
     out, xgrads, pgrads = _run(block, inputs, cot, training, seed)
@@ -68,7 +74,7 @@ def check_block(block, inputs, reference=None, training=False, seed=0, fd=True):
         def f():
             mx.random.seed(seed)
             with autograd.train_mode() if training else autograd.predict_mode():
-                o = block(*[nd.array(x) for x in inputs])
+                o = block(*[keep_dtype(x) for x in inputs])
             return float((o.asnumpy() * cot).sum())
         numeric = _fd(f, float_inputs + datas)
         analytic = xgrads + [pgrads[p.name] for p in params]
@@ -129,7 +135,7 @@ def test_flatten_and_lambdas(rng):
     check_block(nn.Flatten(), [x], lambda x: x.reshape(2, 6))
     check_block(nn.HybridLambda(lambda F, x: F.exp(x) * 2), [x], lambda x: np.exp(x) * 2)
     check_block(nn.HybridLambda("tanh"), [x], np.tanh)
-    np.testing.assert_allclose(nn.Lambda("exp")(nd.array(x)).asnumpy(), np.exp(x), rtol=1e-6)
+    np.testing.assert_allclose(nn.Lambda("exp")(keep_dtype(x)).asnumpy(), np.exp(x), rtol=1e-6)
 
 
 def test_layer_norm(rng):
@@ -162,18 +168,18 @@ def test_batch_norm_inference_and_running_stats(rng):
     x = rng.standard_normal((8, 3)) * 2 + 1
     net = nn.BatchNorm(momentum=0.9, in_channels=3)
     net.initialize()
-    y = net(nd.array(x)).asnumpy()  # inference: running stats 0 / 1, unchanged
+    y = net(keep_dtype(x)).asnumpy()  # inference: running stats 0 / 1, unchanged
     np.testing.assert_allclose(y, x / np.sqrt(1 + 1e-5), rtol=1e-5)
     np.testing.assert_array_equal(net.running_mean.data().asnumpy(), 0)
     with autograd.record():
-        y = net(nd.array(x))
+        y = net(keep_dtype(x))
     np.testing.assert_allclose(y.asnumpy(), _bn_ref(x, np.ones(3), np.zeros(3), x.mean(0),
                                                     x.var(0)), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(net.running_mean.data().asnumpy(), 0.1 * x.mean(0), rtol=1e-5)
     np.testing.assert_allclose(net.running_var.data().asnumpy(), 0.9 + 0.1 * x.var(0),
                                rtol=1e-5)
     rm, rv = net.running_mean.data().asnumpy(), net.running_var.data().asnumpy()
-    y = net(nd.array(x)).asnumpy()
+    y = net(keep_dtype(x)).asnumpy()
     np.testing.assert_allclose(y, _bn_ref(x, np.ones(3), np.zeros(3), rm, rv), rtol=1e-5)
     check_block(nn.BatchNorm(in_channels=3), [x])  # inference gradients
     with pytest.raises(mx.MXNetError, match=r"batchnorm\d+ \(BatchNorm\).*4 channels"):
@@ -190,7 +196,7 @@ def test_embedding(rng):
 
 def test_dropout_gradients_and_modes(x34):
     net = nn.Dropout(0.5)
-    np.testing.assert_array_equal(net(nd.array(x34)).asnumpy(), x34)  # inference: identity
+    np.testing.assert_array_equal(net(keep_dtype(x34)).asnumpy(), x34)  # inference: identity
     out = check_block(net, [x34], training=True, seed=3)
     kept = out != 0
     np.testing.assert_allclose(out[kept], 2 * x34[kept])
@@ -235,7 +241,7 @@ class _Bind(gluon.HybridBlock):
         self.loss, self._label = loss, label
 
     def forward(self, pred):
-        return self.loss(pred, nd.array(self._label))
+        return self.loss(pred, keep_dtype(self._label))
 
 
 def test_l2_l1_huber(rng):
@@ -268,7 +274,7 @@ def test_softmax_cross_entropy(rng):
     ce = gluon.loss.SoftmaxCrossEntropyLoss
     ref = -_log_softmax(p)[np.arange(4), lab.astype(int)]
     _loss_check(ce(), p, lab, lambda p, y: -_log_softmax(p)[np.arange(4), y.astype(int)])
-    out = ce()(nd.array(p), nd.array(lab)).asnumpy()
+    out = ce()(keep_dtype(p), keep_dtype(lab)).asnumpy()
     np.testing.assert_allclose(out, ref, rtol=1e-6)
     dense = np.eye(5)[lab.astype(int)] * 0.7 + 0.06
     _loss_check(ce(sparse_label=False), p, dense,

@@ -10,6 +10,12 @@ from tracegrad.gluon.loss import L2Loss
 from tracegrad.gluon.nn import Dense, HybridSequential
 
 
+def keep_dtype(a, dtype=None):
+    """nd.array keeping a numpy array's dtype: these tests run in float64, while nd.array alone
+    gives float32 for numpy input, as MXNet 1.x does."""
+    return nd.array(a, dtype=dtype if dtype is not None else getattr(a, "dtype", None))
+
+
 def _tutorial_net():
     net = HybridSequential()
     net.add(Dense(3), Dense(1))
@@ -91,7 +97,7 @@ def test_optimizer_formulas(name, rng):
     for t in range(1, 4):
         g = rng.standard_normal(w.shape) * 2
         with autograd.record():
-            loss = (p.data() * nd.array(g)).sum()
+            loss = (p.data() * keep_dtype(g)).sum()
         loss.backward()
         trainer.step(batch_size=2)
         w, state = _formula_step(name, w, g, state, t, 0.1, 0.01, 0.8, 0.5,
@@ -153,7 +159,7 @@ def test_mlp_learns():
     metric = mx.metric.Loss()
     for step in range(300):
         idx = rng.integers(0, 256, 64)
-        data, label = nd.array(x[idx]), nd.array(y[idx])
+        data, label = keep_dtype(x[idx]), keep_dtype(y[idx])
         with autograd.record():
             loss = loss_fn(net(data), label)
         loss.backward()
@@ -162,5 +168,5 @@ def test_mlp_learns():
             metric.update(None, loss)
     assert metric.get()[1] < 0.15
     acc = mx.metric.Accuracy()
-    acc.update(nd.array(y), net(nd.array(x)))
+    acc.update(keep_dtype(y), net(keep_dtype(x)))
     assert acc.get()[1] > 0.95

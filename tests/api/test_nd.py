@@ -9,7 +9,11 @@ from tracegrad import autograd, nd
 def test_array_dtypes_and_properties():
     a = nd.array([1, 2, 3])
     assert a.dtype == np.float32 and a.shape == (3,) and a.size == 3 and a.ndim == 1
-    assert nd.array(np.arange(3)).dtype == np.arange(3).dtype
+    # MXNet 1.x: numpy input becomes float32 unless dtype is given; an NDArray keeps its dtype
+    assert nd.array(np.arange(3)).dtype == np.float32
+    assert nd.array(np.ones(3)).dtype == np.float32
+    assert nd.array(np.ones(3), dtype="float64").dtype == np.float64
+    assert nd.array(nd.array([1], dtype="int32")).dtype == np.int32
     assert nd.array([1, 2], dtype="float64").dtype == np.float64
     assert str(a.context) == "cpu(0)" and a.context == mx.cpu()
     assert nd.zeros((2, 3), ctx=mx.cpu()).shape == (2, 3)

@@ -52,6 +52,24 @@ def mask(*shape):
     return lambda rng: rng.random(shape) < 0.5
 
 
+def spd(*shape):
+    """Well-conditioned symmetric positive definite matrices (potrf's domain)."""
+    def gen(rng):
+        m = rng.uniform(-1.0, 1.0, shape)
+        return m @ np.swapaxes(m, -1, -2) + shape[-1] * np.eye(shape[-1])
+    return gen
+
+
+def tri(*shape):
+    """Triangular solves stay well conditioned: a dominant diagonal."""
+    return lambda rng: rng.uniform(-0.5, 0.5, shape) + 3.0 * np.eye(shape[-1])
+
+
+def perm_index(*shape, axis):
+    """A permutation of range(shape[axis]) along `axis` (as argsort returns)."""
+    return lambda rng: np.argsort(rng.random(shape), axis=axis).astype(np.int64)
+
+
 def case(*operands, order=2, **attrs):
     return operands, attrs, order
 
@@ -77,6 +95,17 @@ DOMAINS = {
     "abs": [case(away(3, 4), order=1)],
     "sign": [case(away(3, 4))],
     "floor": [case(frac(3, 4))],
+    "tan": [case(pos(3, 4, lo=-1.2, hi=1.2))],
+    "arcsin": [case(pos(3, 4, lo=-0.9, hi=0.9))],
+    "arccos": [case(pos(3, 4, lo=-0.9, hi=0.9))],
+    "arctan": [case(real(3, 4))],
+    "sinh": [case(real(3, 4))],
+    "cosh": [case(real(3, 4))],
+    "arcsinh": [case(real(3, 4))],
+    "arccosh": [case(pos(3, 4, lo=1.2, hi=3.0))],
+    "arctanh": [case(pos(3, 4, lo=-0.9, hi=0.9))],
+    "erf": [case(real(3, 4))],
+    "erfinv": [case(pos(3, 4, lo=-0.9, hi=0.9))],
     "add": [case(real(3, 1), real(4)), case(real(2, 3), real())],
     "sub": [case(real(3, 1), real(4)), case(real(), real(2, 3))],
     "mul": [case(real(3, 1), real(4)), case(real(2, 3), real(2, 3))],
@@ -114,6 +143,25 @@ DOMAINS = {
                case(real(2, 4, 3), real(2, 4), transpose_a=True, transpose_b=True),
                case(real(2, 1, 3, 4), real(5, 4, 2), **MM),
                case(real(3, 4), real(2, 4, 2), **MM)],
+    "take_along_axis": [case(real(3, 4), perm_index(3, 4, axis=1), axis=1),
+                        case(real(4, 3), index(2, 3, high=4), axis=0)],
+    "scatter_add_along_axis": [case(real(2, 3), index(2, 3, high=4), axis=0, size=4)],
+    "cumsum": [case(real(3, 4), axis=1), case(real(3, 4), axis=0, reverse=True)],
+    "prod": [case(real(3, 4), axes=(1,)), case(real(2, 3, 2), axes=(0, 2), keepdims=True),
+             case(lambda rng: np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 3.0], [1.2, 0.7, -0.5]]),
+                  axes=(1,), order=1)],  # exact zeros: first order only (see product.py)
+    "gather_nd": [case(real(4, 3, 2), index(2, 5, high=3)),
+                  case(real(3, 4), index(1, 2, 2, high=3))],
+    "scatter_nd_add": [case(real(5, 2), index(2, 5, high=3), shape=(3, 3, 2))],
+    "pad": [case(real(2, 3, 4), pad_width=(0, 0, 1, 2, 2, 1), mode=m) for m in
+            ("constant", "edge", "reflect")],
+    "pad_adjoint": [case(real(2, 6, 7), pad_width=(0, 0, 1, 2, 2, 1), shape=(2, 3, 4), mode=m)
+                    for m in ("constant", "edge", "reflect")],
+    "potrf": [case(spd(3, 3)), case(spd(2, 4, 4), order=1)],
+    "trsm": [case(tri(3, 3), real(3, 2)),
+             case(tri(3, 3), real(2, 3), rightside=True, transpose=True, alpha=0.5),
+             case(tri(2, 3, 3), real(2, 3, 4), lower=False, transpose=True, order=1),
+             case(tri(3, 3), real(4, 3), rightside=True, lower=False, alpha=-2.0, order=1)],
     # the one op whose vjp deliberately disagrees with finite differences: checked below
     "stop_gradient": [],
 }

@@ -148,6 +148,163 @@ CASES.update({
     "matmul": ([F(2, 1, 4, 3), F(5, 2, 4)], {"transpose_a": True, "transpose_b": True},
                matmul_ref),
 })
+
+
+def erfinv_ref(y):
+    """Bisection on math.erf: the inverse to double precision, independent of any fit."""
+    if abs(y) >= 1:
+        return math.copysign(math.inf, y) if abs(y) == 1 else math.nan
+    lo, hi = -7.0, 7.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if math.erf(mid) < y else (lo, mid)
+    return (lo + hi) / 2
+
+
+UNIT = F(3, 4, lo=-0.9, hi=0.9)
+CASES.update({
+    "tan": ([UNIT], {}, per_element(math.tan)), "arcsin": ([UNIT], {}, per_element(math.asin)),
+    "arccos": ([UNIT], {}, per_element(math.acos)), "arctan": ([F(3, 4, lo=-9, hi=9)], {},
+                                                               per_element(math.atan)),
+    "sinh": ([F(3, 4)], {}, per_element(math.sinh)), "cosh": ([F(3, 4)], {},
+                                                              per_element(math.cosh)),
+    "arcsinh": ([F(3, 4)], {}, per_element(math.asinh)),
+    "arccosh": ([F(3, 4, lo=1.0, hi=5.0)], {}, per_element(math.acosh)),
+    "arctanh": ([UNIT], {}, per_element(math.atanh)),
+    "erf": ([F(3, 4, lo=-3, hi=3)], {}, per_element(math.erf)),
+    "erfinv": ([UNIT], {}, per_element(erfinv_ref)),
+})
+
+
+def argsort_ref(x, axis, is_ascend=True):
+    """Per row, positions ordered by (key, position): a stable sort written out."""
+    def order(row):
+        key = (lambda i: (row[i], i)) if is_ascend else (lambda i: (-row[i], i))
+        return sorted(range(len(row)), key=key)
+    moved = np.moveaxis(x, axis, -1)
+    out = np.array([order(list(r)) for r in moved.reshape(-1, moved.shape[-1])])
+    return np.moveaxis(out.reshape(moved.shape), -1, axis)
+
+
+def cumsum_ref(x, axis, reverse=False):
+    n = x.shape[axis]
+    def at(ix):
+        rng = range(ix[axis], n) if reverse else range(0, ix[axis] + 1)
+        return sum(float(x[ix[:axis] + (j,) + ix[axis + 1:]]) for j in rng)
+    return loops(x.shape, at)
+
+
+def prod_ref(x, axes, keepdims=False):
+    kept = [i for i in range(x.ndim) if i not in axes]
+    shape = tuple(x.shape[i] for i in kept)
+    def at(ix):
+        p = 1.0
+        for full in np.ndindex(*x.shape):
+            if all(full[i] == ix[k] for k, i in enumerate(kept)):
+                p *= float(x[full])
+        return p
+    out = loops(shape, at)
+    return out.reshape([1 if i in axes else d for i, d in enumerate(x.shape)]) if keepdims \
+        else out
+
+
+def gather_nd_ref(data, idx):
+    m = idx.shape[0]
+    shape = idx.shape[1:] + data.shape[m:]
+    k = idx.ndim - 1
+    return loops(shape, lambda ix: data[tuple(int(idx[(j,) + ix[:k]]) for j in range(m))
+                                        + ix[k:]])
+
+
+def scatter_nd_ref(x, idx, shape):
+    out = np.zeros(shape)
+    k = idx.ndim - 1
+    for ix in np.ndindex(*x.shape):
+        pos = tuple(int(idx[(j,) + ix[:k]]) for j in range(idx.shape[0]))
+        out[pos + ix[k:]] += x[ix]
+    return out
+
+
+def pad_source(i, d, lo, mode):
+    """The input position padded position i reads along an axis of size d (None: constant)."""
+    j = i - lo
+    if 0 <= j < d:
+        return j
+    if mode == "constant":
+        return None
+    if mode == "edge":
+        return min(max(j, 0), d - 1)
+    return -j if j < 0 else 2 * (d - 1) - j  # reflect, pads smaller than d
+
+
+def pad_ref(x, pad_width, mode="constant", constant_value=0.0):
+    los = pad_width[::2]
+    shape = tuple(d + pad_width[2 * i] + pad_width[2 * i + 1] for i, d in enumerate(x.shape))
+    def at(ix):
+        src = [pad_source(i, d, lo, mode) for i, d, lo in zip(ix, x.shape, los)]
+        return constant_value if None in src else x[tuple(src)]
+    return loops(shape, at)
+
+
+def pad_adjoint_ref(g, pad_width, shape, mode="constant"):
+    out = np.zeros(shape)
+    for ix in np.ndindex(*g.shape):
+        src = [pad_source(i, d, lo, mode) for i, d, lo in zip(ix, shape, pad_width[::2])]
+        if None not in src:
+            out[tuple(src)] += g[ix]
+    return out
+
+
+def cholesky_ref(a):
+    """Cholesky-Banachiewicz, row by row, of the symmetrised operand."""
+    a = (a.astype(np.float64) + a.T) / 2
+    n = a.shape[0]
+    low = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1):
+            s = sum(low[i, k] * low[j, k] for k in range(j))
+            low[i, j] = math.sqrt(a[i, i] - s) if i == j else (a[i, j] - s) / low[j, j]
+    return low
+
+
+def trsm_ref(a, bm, transpose=False, rightside=False, lower=True, alpha=1.0):
+    """Forward/back substitution on op(A) X = alpha B, one column at a time."""
+    t = np.tril(a) if lower else np.triu(a)
+    t = (t.T if transpose else t).astype(np.float64)
+    rhs = alpha * (bm.T if rightside else bm).astype(np.float64)
+    if rightside:  # X op(A) = B  <=>  op(A)^T X^T = B^T
+        t = t.T
+    n = t.shape[0]
+    x = np.zeros_like(rhs)
+    down = np.allclose(t, np.tril(t))
+    order = range(n) if down else range(n - 1, -1, -1)
+    for i in order:
+        x[i] = (rhs[i] - t[i] @ x) / t[i, i]
+    return x.T if rightside else x
+
+
+SPD = lambda dt: (lambda m: (m @ m.T + 3 * np.eye(3)).astype(dt))(RNG.uniform(-1, 1, (3, 3)))  # noqa
+TRI = lambda dt: (RNG.uniform(-0.5, 0.5, (3, 3)) + 3 * np.eye(3)).astype(dt)  # noqa: E731
+CASES.update({
+    "argsort": ([lambda dt: RNG.integers(0, 3, (3, 5)).astype(dt)], {"axis": 1,
+                                                                     "is_ascend": False},
+                argsort_ref),
+    "take_along_axis": ([F(3, 4), I(3, 2, high=4)], {"axis": 1}, lambda x, i, axis: loops(
+        (3, 2), lambda ix: x[ix[0], i[ix]])),
+    "scatter_add_along_axis": ([F(3, 2), I(3, 2, high=4)], {"axis": 1, "size": 4},
+                               lambda x, i, axis, size: loops((3, 4), lambda ix: sum(
+                                   x[ix[0], k] for k in range(2) if i[ix[0], k] == ix[1]))),
+    "cumsum": ([F(3, 4)], {"axis": 1, "reverse": True}, cumsum_ref),
+    "prod": ([F(2, 3, 2)], {"axes": (0, 2)}, prod_ref),
+    "gather_nd": ([F(4, 3, 2), I(2, 5, high=3)], {}, gather_nd_ref),
+    "scatter_nd_add": ([F(5, 2), I(2, 5, high=3)], {"shape": (3, 3, 2)}, scatter_nd_ref),
+    "pad": ([F(2, 3, 4)], {"pad_width": (0, 0, 1, 2, 2, 1), "mode": "reflect"}, pad_ref),
+    "pad_adjoint": ([F(2, 6, 7)], {"pad_width": (0, 0, 1, 2, 2, 1), "shape": (2, 3, 4),
+                                   "mode": "edge"}, pad_adjoint_ref),
+    "potrf": ([SPD], {}, cholesky_ref),
+    "trsm": ([TRI, F(2, 3)], {"rightside": True, "transpose": True, "lower": False,
+                              "alpha": 0.5}, trsm_ref),
+})
 PRIMITIVES = sorted(n for n, op in REGISTRY.items()
                     if op.__module__.startswith("tracegrad.ir.ops") and not op.has(RANDOM))
 

@@ -16,7 +16,8 @@ SHAPES = [((3, 4), (3, 4)), ((3, 1), (4,)), ((2, 3), ()), ((), (5,))]
 
 # which operand values an op's rule is meaningful on; others get "real" (-3..3)
 DOMAIN = {"log": "pos", "sqrt": "pos", "log1p": "pos", "pow": "pow", "div": "nonzero",
-          "mod": "nonzero"}
+          "mod": "nonzero", "arcsin": "unit", "arccos": "unit", "arctanh": "unit",
+          "erfinv": "unit", "arccosh": "above1", "tan": "unit"}
 INT_OK = {"neg", "relu", "abs", "sign", "add", "sub", "mul", "div", "maximum", "minimum",
           "lt", "le", "gt", "ge", "eq", "ne", "where", "cast", "stop_gradient", "logical_not",
           "pow", "mod"}
@@ -28,8 +29,8 @@ def sample(shape, dtype, domain, position):
     """Random operand in the op's domain; ints are small, and a few exact ties for comparisons."""
     if dtype == "bool":
         return RNG.random(shape) < 0.5
-    lo, hi = {"pos": (0.1, 3.0), "nonzero": (0.5, 3.0), "real": (-3.0, 3.0)}.get(domain,
-                                                                            (-3.0, 3.0))
+    lo, hi = {"pos": (0.1, 3.0), "nonzero": (0.5, 3.0), "real": (-3.0, 3.0),
+              "unit": (-0.95, 0.95), "above1": (1.05, 4.0)}.get(domain, (-3.0, 3.0))
     if domain == "pow":
         lo, hi = (0.5, 2.0) if position == 0 else (0, 3)
     x = np.asarray(RNG.uniform(lo, hi, shape))

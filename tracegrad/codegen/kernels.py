@@ -159,3 +159,7 @@ def _scatter_add(sf, op, views, out_key):
 
 KERNELS = {"matmul": _matmul, "argmax": _argmax, "concat": _concat,
            "slice_scatter": _slice_scatter, "scatter_add": _scatter_add}
+
+from . import index_kernels  # noqa: E402  (gather/scatter, scan and padding kernels)
+
+KERNELS.update(index_kernels.KERNELS)

@@ -141,7 +141,7 @@ class Parameter:
         self._deferred_init = ()
         if self._data is None or self._data.shape != self._shape:
             self._data = wrap(np.zeros(self._shape, dtype=self.dtype))
-        initializer.create(init)._init_weight(initializer.InitDesc(self.name), self._data._data)
+        initializer.create(init)._init_weight(initializer.InitDesc(self.name), self._data)
         self._attach_grad()
 
     def reset_ctx(self, ctx):

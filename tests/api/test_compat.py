@@ -1,0 +1,69 @@
+"""MXNet 1.x behaviours ported code relies on: nd.array's dtype rule, which indexing results
+are views and which are copies, and initializers that receive NDArrays."""
+import numpy as np
+
+import tracegrad as mx
+from tracegrad import gluon, nd
+
+
+def test_nd_array_of_numpy_is_float32_unless_dtype_given():
+    assert nd.array(np.ones((2, 2))).dtype == np.float32
+    assert nd.array(np.arange(4)).dtype == np.float32
+    assert nd.array(np.ones(2), dtype=np.float64).dtype == np.float64
+    assert nd.array(nd.array([1.0], dtype="float64")).dtype == np.float64
+    np.testing.assert_array_equal(nd.array(np.array([1.5, -2.0])).asnumpy(), [1.5, -2.0])
+
+
+def test_hybridized_dense_on_float64_numpy_input_stays_compiled():
+    net = gluon.nn.Dense(3)
+    net.initialize()
+    net.hybridize()
+    x = nd.array(np.random.default_rng(0).standard_normal((4, 5)))
+    mx.stats(reset=True)
+    net(x)
+    net(x)
+    assert mx.stats()["eager_fallbacks"] == 0
+
+
+def test_non_first_axis_slice_is_a_copy():
+    x = nd.arange(20).reshape((4, 5))
+    before = x.asnumpy()
+    y = x[:, 1:3]
+    y[:] = -1
+    np.testing.assert_array_equal(x.asnumpy(), before)
+    s = nd.slice_axis(x, axis=0, begin=1, end=3)
+    s[:] = -5
+    np.testing.assert_array_equal(x.asnumpy(), before)
+    z = x[::2]
+    z[:] = -3
+    np.testing.assert_array_equal(x.asnumpy(), before)
+
+
+def test_contiguous_basic_indexing_is_a_view_as_in_mxnet():
+    x = nd.arange(20).reshape((4, 5))
+    row = x[1:3]
+    row[:] = -1
+    part = x[3, 1:4]
+    part[:] = -2
+    expect = np.arange(20, dtype=np.float32).reshape(4, 5)
+    expect[1:3] = -1
+    expect[3, 1:4] = -2
+    np.testing.assert_array_equal(x.asnumpy(), expect)
+
+
+def test_custom_initializer_receives_an_ndarray():
+    seen = []
+
+    class Fill(mx.init.Initializer):
+        def _init_weight(self, name, arr):
+            seen.append(type(arr))
+            arr[:] = nd.arange(arr.size).reshape(arr.shape)
+
+    net = gluon.nn.Dense(2, in_units=3)
+    net.initialize(Fill())
+    assert seen == [nd.NDArray]
+    np.testing.assert_array_equal(net.weight.data().asnumpy(), np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(net.bias.data().asnumpy(), [0, 0])
+    p = gluon.Parameter("w", shape=(2, 2), init=Fill())
+    p.initialize()
+    np.testing.assert_array_equal(p.data().asnumpy(), [[0, 1], [2, 3]])

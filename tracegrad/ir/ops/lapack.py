@@ -1,0 +1,105 @@
+"""Dense factorisations and solves (MXNet's linalg.potrf and linalg.trsm), batched over leading
+axes. Their vjps are written in trsm, matmul and triangular masks, so they differentiate again.
+"""
+import numpy as np
+
+from ..types import FLOATS, TensorType, promote
+from . import OpDef, fail
+
+
+def _check_square(opname, a):
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        fail(opname, f"expects square matrices in the last two axes, got {a}")
+    if a.dtype not in FLOATS:
+        fail(opname, f"expects floating point, got {a}")
+
+
+def _mt(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _triangle_mask(b, like, lower):
+    """A bool mask of the lower (or upper) triangle, diagonal included, for `like`'s shape."""
+    n = like.shape[-1]
+    rows = b.iota(shape=(n, n), axis=0)
+    cols = b.iota(shape=(n, n), axis=1)
+    return b.ge(rows, cols) if lower else b.le(rows, cols)
+
+
+def _keep_triangle(b, x, lower):
+    return b.where(_triangle_mask(b, x, lower), x, 0)
+
+
+def _mT(b, x):
+    perm = tuple(range(len(x.shape) - 2)) + (len(x.shape) - 1, len(x.shape) - 2)
+    return b.transpose(x, perm=perm)
+
+
+class Potrf(OpDef):
+    """Lower Cholesky factor L of a symmetric positive definite A (A = L L^T). The operand is
+    symmetrised ((A + A^T) / 2) first, so the gradient is the symmetric one MXNet returns and
+    agrees with finite differences in every direction."""
+    name = "potrf"
+
+    def infer(a):
+        _check_square("potrf", a)
+        return a
+
+    def impl(a):
+        try:
+            return np.linalg.cholesky((a + _mt(a)) / 2).astype(a.dtype, copy=False)
+        except np.linalg.LinAlgError:
+            raise ValueError("potrf: the matrix is not positive definite") from None
+
+    def vjp(b, g, out, a):
+        # Murray (2016): S = L^-T Phi(L^T G) L^-1 with Phi = lower triangle, halved diagonal;
+        # the gradient w.r.t. the symmetrised operand is (S + S^T) / 2, and so w.r.t. A.
+        n = a.shape[-1]
+        phi = b.matmul(out, g, transpose_a=True)
+        eye = b.eq(b.iota(shape=(n, n), axis=0), b.iota(shape=(n, n), axis=1))
+        phi = b.where(_triangle_mask(b, phi, True), phi, 0)
+        phi = b.where(eye, b.mul(phi, 0.5), phi)
+        left = b.trsm(out, phi, transpose=True, rightside=False, lower=True, alpha=1.0)
+        s = b.trsm(out, left, transpose=False, rightside=True, lower=True, alpha=1.0)
+        return (b.mul(b.add(s, _mT(b, s)), 0.5),)
+
+
+class Trsm(OpDef):
+    """X with op(A) X = alpha B (X op(A) = alpha B with rightside), op(A) = A or A^T, A
+    triangular: only its lower (or upper) triangle is read."""
+    name = "trsm"
+    defaults = {"transpose": False, "rightside": False, "lower": True, "alpha": 1.0}
+
+    def infer(a, bm, *, transpose=False, rightside=False, lower=True, alpha=1.0):
+        _check_square("trsm", a)
+        if bm.ndim != a.ndim or bm.shape[:-2] != a.shape[:-2]:
+            fail("trsm", f"B {bm} must have A's batch axes {a}")
+        n = a.shape[-1]
+        if (bm.shape[-1] if rightside else bm.shape[-2]) != n:
+            fail("trsm", f"A {a} does not fit B {bm} (rightside={rightside})")
+        if bm.dtype not in FLOATS:
+            fail("trsm", f"expects floating point, got {bm}")
+        return TensorType(promote(a.dtype, bm.dtype), bm.shape)
+
+    def impl(a, bm, *, transpose=False, rightside=False, lower=True, alpha=1.0):
+        t = np.tril(a) if lower else np.triu(a)
+        op = _mt(t) if transpose else t
+        try:
+            if not rightside:
+                x = np.linalg.solve(op, alpha * bm)
+            else:
+                x = _mt(np.linalg.solve(_mt(op), alpha * _mt(bm)))
+        except np.linalg.LinAlgError:
+            raise ValueError("trsm: the triangular matrix is singular") from None
+        return x.astype(np.result_type(a.dtype, bm.dtype), copy=False)
+
+    def vjp(b, g, out, a, bm, *, transpose=False, rightside=False, lower=True, alpha=1.0):
+        # left: Y = op(A)^-T G, dB = alpha Y, d op(A) = -Y X^T; right: Y = G op(A)^-T,
+        # dB = alpha Y, d op(A) = -X^T Y. Then undo op() and keep A's triangle.
+        y = b.trsm(a, g, transpose=not transpose, rightside=rightside, lower=lower, alpha=1.0)
+        if not rightside:
+            d_op = b.neg(b.matmul(y, out, transpose_b=True))
+        else:
+            d_op = b.neg(b.matmul(out, y, transpose_a=True))
+        d_a = _mT(b, d_op) if transpose else d_op
+        return _keep_triangle(b, d_a, lower), b.mul(y, alpha)

@@ -1,0 +1,95 @@
+"""Sorting as gathers: argsort (no gradient) and the pair take_along_axis /
+scatter_add_along_axis, each the other's adjoint.
+
+sort and topk are composites: take_along_axis(x, argsort(x)) differentiates through the gather
+(the permutation itself is piecewise constant), so both have gradients to any order.
+"""
+import numpy as np
+
+from ..types import FLOATS, INTS, TensorType
+from . import NONDIFF, OpDef, fail
+
+
+def _check_axis(opname, x, axis):
+    if not 0 <= axis < max(x.ndim, 1) or x.ndim == 0:
+        fail(opname, f"axis {axis} out of range for {x}")
+
+
+def _along_indices(idx, size):
+    """Indices as int64 clipped into [0, size): never out of bounds."""
+    return np.clip(np.asarray(idx).astype(np.int64), 0, max(size - 1, 0))
+
+
+class Argsort(OpDef):
+    """Indices that sort x along `axis` (stable; descending keeps ties in order), as i64.
+    A permutation is piecewise constant in x, so it carries no gradient."""
+    name = "argsort"
+    traits = frozenset({NONDIFF})
+    attr_names = frozenset({"axis"})
+    defaults = {"is_ascend": True}
+
+    def infer(x, *, axis, is_ascend=True):
+        _check_axis("argsort", x, axis)
+        if x.dtype not in FLOATS + INTS:
+            fail("argsort", f"expects a numeric operand, got {x}")
+        return TensorType("i64", x.shape)
+
+    def impl(x, *, axis, is_ascend=True):
+        if is_ascend:
+            return np.argsort(x, axis=axis, kind="stable")
+        # descending and stable: sort the reversed axis ascending, then map back and reverse
+        n = x.shape[axis]
+        rev = np.flip(x, axis=axis)
+        order = np.argsort(rev, axis=axis, kind="stable")
+        return np.flip(n - 1 - order, axis=axis)
+
+
+def _along_infer(opname, x, idx, axis, size=None):
+    _check_axis(opname, x, axis)
+    if idx.dtype not in INTS + FLOATS:
+        fail(opname, f"indices must be integer or float, got {idx}")
+    if idx.ndim != x.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, idx.shape))
+                                 if i != axis):
+        fail(opname, f"indices {idx} must match {x} on every axis but {axis}")
+
+
+class TakeAlongAxis(OpDef):
+    """out[..., i, ...] = x[..., idx[..., i, ...], ...] along `axis` (numpy's take_along_axis,
+    indices clipped into range)."""
+    name = "take_along_axis"
+    attr_names = frozenset({"axis"})
+
+    def infer(x, idx, *, axis):
+        _along_infer("take_along_axis", x, idx, axis)
+        if x.shape[axis] == 0 and idx.size:
+            fail("take_along_axis", f"cannot take from the zero-size axis {axis} of {x}")
+        return x.with_shape(idx.shape)
+
+    def impl(x, idx, *, axis):
+        return np.take_along_axis(x, _along_indices(idx, x.shape[axis]), axis=axis)
+
+    def vjp(b, g, out, x, idx, *, axis):
+        return b.scatter_add_along_axis(g, idx, axis=axis, size=x.shape[axis]), None
+
+
+class ScatterAddAlongAxis(OpDef):
+    """Zeros with `size` entries along `axis`, x added at idx along that axis: the adjoint of
+    take_along_axis (repeated indices accumulate)."""
+    name = "scatter_add_along_axis"
+    attr_names = frozenset({"axis", "size"})
+
+    def infer(x, idx, *, axis, size):
+        _along_infer("scatter_add_along_axis", x, idx, axis)
+        if idx.shape != x.shape:
+            fail("scatter_add_along_axis", f"indices {idx} must have the shape of {x}")
+        return x.with_shape(x.shape[:axis] + (size,) + x.shape[axis + 1:])
+
+    def impl(x, idx, *, axis, size):
+        out = np.zeros(x.shape[:axis] + (size,) + x.shape[axis + 1:], dtype=x.dtype)
+        grids = list(np.indices(x.shape, sparse=True))
+        grids[axis] = _along_indices(idx, size)
+        np.add.at(out, tuple(grids), x)
+        return out
+
+    def vjp(b, g, out, x, idx, *, axis, size):
+        return b.take_along_axis(g, idx, axis=axis), None
