@@ -194,3 +194,7 @@ def _scatter_add(sf, op, views, out_key):
 
 KERNELS = {"matmul": _matmul, "argmax": _argmax, "concat": _concat,
            "slice_scatter": _slice_scatter, "scatter_add": _scatter_add}
+
+from .conv import KERNELS as _WINDOW_KERNELS  # noqa: E402  (im2col / col2im)
+
+KERNELS.update(_WINDOW_KERNELS)

@@ -163,4 +163,4 @@ def reduced_keepdims_shape(dims, axes):
 
 
 # importing the families registers their ops
-from . import elementwise, linalg, random, reduce, shape, unary  # noqa: E402,F401
+from . import conv, elementwise, linalg, random, reduce, shape, unary  # noqa: E402,F401
