@@ -55,6 +55,7 @@ def near(x_gen):
     return lambda rng: x_gen(rng) + away()(rng)
 
 
+WIN = {"kernel": (2, 3), "stride": (2, 1), "dilate": (1, 1)}
 MM = {"transpose_a": False, "transpose_b": False}
 DOMAINS = {
     "neg": [case(real(3, 4))],
@@ -107,6 +108,9 @@ DOMAINS = {
                case(real(2, 4, 3), real(2, 4), transpose_a=True, transpose_b=True),
                case(real(2, 1, 3, 4), real(5, 4, 2), **MM),
                case(real(3, 4), real(2, 4, 2), **MM)],
+    "im2col": [case(real(2, 2, 5, 4), **WIN, pad_lo=(1, 0), pad_hi=(2, 1)),
+               case(real(1, 7), kernel=(2,), stride=(3,), dilate=(2,), pad_lo=(1,), pad_hi=(-1,))],
+    "col2im": [case(real(2, 2, 3, 4, 3), shape=(2, 5, 4), **WIN, pad_lo=(1, 0), pad_hi=(2, 1))],
     # the one op whose vjp deliberately disagrees with finite differences: checked below
     "stop_gradient": [],
 }
