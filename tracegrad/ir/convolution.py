@@ -31,7 +31,9 @@ def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
     cols = b.im2col(x, kernel=kernel, stride=stride, dilate=dilate, pad_lo=pad, pad_hi=pad)
     out_sp = tuple(cols.shape[2 + d:])
     ck, npos = (c // groups) * math.prod(kernel), math.prod(out_sp)
-    if groups == 1:
+    if groups == 1 and n == 1:  # one plain GEMM (numpy's batched matmul is slower)
+        out = b.matmul(b.reshape(w, shape=(o, ck)), b.reshape(cols, shape=(ck, npos)))
+    elif groups == 1:
         out = b.matmul(b.reshape(w, shape=(o, ck)), b.reshape(cols, shape=(n, ck, npos)))
     else:
         wg = b.reshape(w, shape=(groups, o // groups, ck))
@@ -60,8 +62,8 @@ def deconvolution(b, x, w, kernel, stride, dilate, pad, adj, groups=1):
         raise ValueError(f"Deconvolution: output size {out_sp} from input {in_sp} is empty")
     fk, npos = (f // groups) * math.prod(kernel), math.prod(in_sp)
     if groups == 1:
-        cols = b.matmul(b.reshape(w, shape=(c, fk)), b.reshape(x, shape=(n, c, npos)),
-                        transpose_a=True)
+        xm = b.reshape(x, shape=(c, npos) if n == 1 else (n, c, npos))
+        cols = b.matmul(b.reshape(w, shape=(c, fk)), xm, transpose_a=True)
     else:
         wg = b.reshape(w, shape=(groups, c // groups, fk))
         cols = b.matmul(wg, b.reshape(x, shape=(n, groups, c // groups, npos)), transpose_a=True)
