@@ -13,6 +13,11 @@ def _ones(b, shape, dtype):
     return b.add(b.iota(shape=shape, axis=0, dtype=dtype), 1.0)
 
 
+def _g(groups, rows, cols):
+    """A per-group matrix shape; plain 2-d for one group (one GEMM, no batch loop)."""
+    return (rows, cols) if groups == 1 else (groups, rows, cols)
+
+
 def conv_out_sizes(spatial, kernel, stride, dilate, pad):
     return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
                  for n, k, s, d, p in zip(spatial, kernel, stride, dilate, pad))
@@ -20,7 +25,8 @@ def conv_out_sizes(spatial, kernel, stride, dilate, pad):
 
 def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
     """out[n, o, p] = sum over c in o's group and k of x[n, c, p*stride + k*dilate - pad] *
-    w[o, c, k]: im2col, then one GEMM per sample (and group) against the flattened weight."""
+    w[o, c, k]: im2col, then one GEMM (per group) of the flattened weight with every sample's
+    windows side by side."""
     n, c = x.shape[:2]
     o = w.shape[0]
     d = len(kernel)
@@ -31,13 +37,11 @@ def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
     cols = b.im2col(x, kernel=kernel, stride=stride, dilate=dilate, pad_lo=pad, pad_hi=pad)
     out_sp = tuple(cols.shape[2 + d:])
     ck, npos = (c // groups) * math.prod(kernel), math.prod(out_sp)
-    if groups == 1 and n == 1:  # one plain GEMM (numpy's batched matmul is slower)
-        out = b.matmul(b.reshape(w, shape=(o, ck)), b.reshape(cols, shape=(ck, npos)))
-    elif groups == 1:
-        out = b.matmul(b.reshape(w, shape=(o, ck)), b.reshape(cols, shape=(n, ck, npos)))
-    else:
-        wg = b.reshape(w, shape=(groups, o // groups, ck))
-        out = b.matmul(wg, b.reshape(cols, shape=(n, groups, ck, npos)))
+    # one GEMM per group over every sample's windows: (O/G, CK/G) @ (CK/G, N * positions)
+    cols = b.reshape(cols, shape=(n, groups, ck, npos))
+    cols = b.reshape(b.transpose(cols, perm=(1, 2, 0, 3)), shape=_g(groups, ck, n * npos))
+    out = b.matmul(b.reshape(w, shape=_g(groups, o // groups, ck)), cols)
+    out = b.transpose(b.reshape(out, shape=(groups, o // groups, n, npos)), perm=(2, 0, 1, 3))
     return b.reshape(out, shape=(n, o) + out_sp)
 
 
@@ -61,13 +65,12 @@ def deconvolution(b, x, w, kernel, stride, dilate, pad, adj, groups=1):
     if min(out_sp) < 1:
         raise ValueError(f"Deconvolution: output size {out_sp} from input {in_sp} is empty")
     fk, npos = (f // groups) * math.prod(kernel), math.prod(in_sp)
-    if groups == 1:
-        xm = b.reshape(x, shape=(c, npos) if n == 1 else (n, c, npos))
-        cols = b.matmul(b.reshape(w, shape=(c, fk)), xm, transpose_a=True)
-    else:
-        wg = b.reshape(w, shape=(groups, c // groups, fk))
-        cols = b.matmul(wg, b.reshape(x, shape=(n, groups, c // groups, npos)), transpose_a=True)
-    cols = b.reshape(cols, shape=(n, f) + tuple(kernel) + in_sp)
+    # one GEMM per group: (FK/G, C/G) @ (C/G, N * positions), then scatter the windows back
+    xg = b.reshape(x, shape=(n, groups, c // groups, npos))
+    xg = b.reshape(b.transpose(xg, perm=(1, 2, 0, 3)), shape=_g(groups, c // groups, n * npos))
+    wg = b.reshape(w, shape=_g(groups, c // groups, fk))
+    cols = b.reshape(b.matmul(wg, xg, transpose_a=True), shape=(groups, fk, n, npos))
+    cols = b.reshape(b.transpose(cols, perm=(2, 0, 1, 3)), shape=(n, f) + tuple(kernel) + in_sp)
     pad_hi = tuple(p - a for p, a in zip(pad, adj))
     return b.col2im(cols, shape=(n, f) + out_sp, kernel=kernel, stride=stride, dilate=dilate,
                     pad_lo=pad, pad_hi=pad_hi)
