@@ -594,18 +594,16 @@ def Activation(data, act_type="relu", **kwargs):
     return getattr(F, act_type)(data)
 
 
-def LeakyReLU(data, act_type="leaky", slope=0.25, **kwargs):
-    if act_type != "leaky":
-        raise MXNetError(f"LeakyReLU: act_type {act_type!r} is not supported (only 'leaky')")
-    return F.where(F.gt(data, 0), data, F.mul(data, slope))
-
-
 def Dropout(data, p=0.5, mode="training", axes=(), **kwargs):
     """Zero elements with probability p and scale the rest by 1/(1-p), in training mode (or
     always with mode='always'); the identity otherwise."""
     if p <= 0 or (mode != "always" and not STATE.training):
         return data
     return C.dropout(F, data, random.next_key(), p, tuple(a % data.ndim for a in axes))
+
+
+from .nd_nn import (Convolution, Deconvolution, GroupNorm, InstanceNorm,  # noqa: E402,F401
+                    LeakyReLU, Pooling, col2im, im2col)
 
 
 # ------------------------------------------------------------------ saving (never pickle)

@@ -1,5 +1,5 @@
 """Kernels for the gather/scatter, scan and padding primitives (ir/ops/sorting.py, index.py,
-cumulative.py, product.py, pad.py): one loop nest each, registered into kernels.KERNELS.
+cumulative.py, pad.py): one loop nest each, registered into kernels.KERNELS.
 
 Gathers loop over the output and read the source element their indices name; scatters fill the
 output with zeros and accumulate into it. Indices are clipped into range exactly as the numpy
@@ -74,19 +74,6 @@ def _cumsum(sf, op, views, out_key):
             acc = e.add(SVal(b.load(slot), x.type.dtype), sf.read(views[x], full))
             b.store(acc.v, slot)
             sf.store(out_key, _out_index(sf, full, shape), acc)
-
-
-def _prod(sf, op, views, out_key):
-    x = op.operands[0]
-    axes, out = op.attrs["axes"], op.results[0].type
-    _fill(sf, out_key, out, 1)
-    e = ScalarEmitter(sf.b)
-    kept_shape = tuple(1 if i in axes else d for i, d in enumerate(x.type.shape))
-    strides = [0 if i in axes else s
-               for i, s in enumerate(contiguous_strides(kept_shape))]
-    with loop_nest(sf.b, x.type.shape, "p") as xi:
-        where = linear_index(sf.b, xi, strides)
-        sf.store(out_key, where, e.mul(sf.load(out_key, where), sf.read(views[x], xi)))
 
 
 # ---------------------------------------------------------------- n-d gather / scatter
@@ -173,5 +160,5 @@ def _pad_adjoint(sf, op, views, out_key):
 
 KERNELS = {"take_along_axis": _take_along_axis,
            "scatter_add_along_axis": _scatter_add_along_axis, "cumsum": _cumsum,
-           "prod": _prod, "gather_nd": _gather_nd, "scatter_nd_add": _scatter_nd_add,
+           "gather_nd": _gather_nd, "scatter_nd_add": _scatter_nd_add,
            "pad": _pad, "pad_adjoint": _pad_adjoint}

@@ -161,5 +161,7 @@ KERNELS = {"matmul": _matmul, "argmax": _argmax, "concat": _concat,
            "slice_scatter": _slice_scatter, "scatter_add": _scatter_add}
 
 from . import index_kernels  # noqa: E402  (gather/scatter, scan and padding kernels)
+from .conv import KERNELS as _WINDOW_KERNELS  # noqa: E402  (im2col / col2im)
 
 KERNELS.update(index_kernels.KERNELS)
+KERNELS.update(_WINDOW_KERNELS)

@@ -56,6 +56,7 @@ class Block:
     def __init__(self, prefix=None, params=None):
         object.__setattr__(self, "_children", OrderedDict())
         object.__setattr__(self, "_reg_params", OrderedDict())
+        self._empty_prefix = prefix == ""  # MXNet: its name_scope() keeps the parent's
         self._prefix, self._params = _create_prefix(prefix, params, self._alias())
         self._name = self._prefix[:-1] if self._prefix.endswith("_") else self._prefix
         self._scope_counters = {}
@@ -77,8 +78,10 @@ class Block:
         return self._params
 
     def name_scope(self):
-        """Children created inside get this block's prefix (`model_dense0_`)."""
-        return _name_scope(self)
+        """Children created inside get this block's prefix (`model_dense0_`). A block made
+        with prefix='' opens no scope of its own: its children count in the parent's scope,
+        as in MXNet (so two such siblings never both hold a `dense0`)."""
+        return contextlib.nullcontext() if self._empty_prefix else _name_scope(self)
 
     def __setattr__(self, name, value):
         if isinstance(value, (Block, Parameter)) and "_children" not in self.__dict__:

@@ -1,4 +1,5 @@
-"""Activation layers: Activation(relu | sigmoid | tanh | softrelu | softsign) and LeakyReLU."""
+"""Activation layers: Activation(relu | sigmoid | tanh | softrelu | softsign), LeakyReLU, PReLU,
+ELU, SELU, GELU and Swish (MXNet 1.9.1 gluon.nn.activations)."""
 from ...base import MXNetError
 from ..block import HybridBlock
 
@@ -39,3 +40,54 @@ class LeakyReLU(HybridBlock):
 
     def __repr__(self):
         return f"LeakyReLU({self._alpha})"
+
+
+class PReLU(HybridBlock):
+    """leaky ReLU with a learned slope `alpha` of shape (in_channels,) (per channel on axis 1
+    when in_channels > 1)."""
+
+    def __init__(self, alpha_initializer=None, in_channels=1, **kwargs):
+        from ... import initializer
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.alpha = self.params.get("alpha", shape=(in_channels,),
+                                         init=alpha_initializer or initializer.Constant(0.25))
+
+    def hybrid_forward(self, F, x, alpha):
+        return F.LeakyReLU(x, gamma=alpha, act_type="prelu")
+
+
+class ELU(HybridBlock):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self._alpha = alpha
+
+    def hybrid_forward(self, F, x):
+        return F.LeakyReLU(x, act_type="elu", slope=self._alpha)
+
+
+class SELU(HybridBlock):
+    """Scaled ELU with the self-normalizing constants."""
+
+    def hybrid_forward(self, F, x):
+        return F.LeakyReLU(x, act_type="selu")
+
+
+class GELU(HybridBlock):
+    """0.5 x (1 + erf(x / sqrt 2))."""
+
+    def hybrid_forward(self, F, x):
+        return F.LeakyReLU(x, act_type="gelu")
+
+
+class Swish(HybridBlock):
+    """x * sigmoid(beta * x)."""
+
+    def __init__(self, beta=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self._beta = beta
+
+    def hybrid_forward(self, F, x):
+        return x * F.sigmoid(x * self._beta)

@@ -188,5 +188,5 @@ def reduced_keepdims_shape(dims, axes):
 
 
 # importing the families registers their ops
-from . import elementwise, linalg, random, reduce, shape, unary  # noqa: E402,F401
+from . import conv, elementwise, linalg, random, reduce, shape, unary  # noqa: E402,F401
 from . import cumulative, index, lapack, pad, product, sorting, special, trig  # noqa: E402,F401

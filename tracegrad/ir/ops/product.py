@@ -21,6 +21,7 @@ def _expand(b, v, x, axes, keepdims):
 class Prod(Reduce):
     """Product over axes (1 over an empty axis)."""
     name = "prod"
+    accumulate = "mul"
 
     def infer(x, *, axes, keepdims=False):
         if (not isinstance(axes, (tuple, list)) or list(axes) != sorted(set(axes))

@@ -1,0 +1,68 @@
+"""MXNet's LeakyReLU family, Swish and group/instance normalization, written in primitives.
+
+Each takes `b` first (an ir.Builder or the eager dispatcher), so they differentiate to any order
+and fuse into one loop when compiled.
+"""
+import math
+
+SELU_LAMBDA = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+# Abramowitz & Stegun 7.1.26: |erf(x) - approximation| < 1.5e-7 for every real x
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def leaky(b, x, slope):
+    """x where x > 0, else slope * x."""
+    return b.where(b.gt(x, 0.0), x, b.mul(x, slope))
+
+
+def prelu(b, x, gamma):
+    """leaky with a learned slope `gamma` (broadcast against x)."""
+    return b.where(b.gt(x, 0.0), x, b.mul(x, gamma))
+
+
+def elu(b, x, alpha):
+    """x where x > 0, else alpha * (exp(x) - 1); the exponent is clamped at 0 so the branch
+    that is not taken never overflows."""
+    return b.where(b.gt(x, 0.0), x, b.mul(b.expm1(b.minimum(x, 0.0)), alpha))
+
+
+def selu(b, x):
+    return b.mul(elu(b, x, SELU_ALPHA), SELU_LAMBDA)
+
+
+def erf(b, x):
+    """erf by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, below float32 rounding)."""
+    ax = b.abs(x)
+    t = b.div(1.0, b.add(b.mul(ax, _ERF_P), 1.0))
+    poly = b.mul(t, _ERF_A[-1])
+    for a in reversed(_ERF_A[:-1]):
+        poly = b.mul(b.add(poly, a), t)
+    y = b.sub(1.0, b.mul(poly, b.exp(b.neg(b.mul(ax, ax)))))
+    return b.mul(b.sign(x), y)
+
+
+def gelu(b, x):
+    """0.5 x (1 + erf(x / sqrt 2)): MXNet's LeakyReLU act_type='gelu'."""
+    return b.mul(b.mul(x, 0.5), b.add(erf(b, b.mul(x, 1.0 / math.sqrt(2.0))), 1.0))
+
+
+def swish(b, x, beta=1.0):
+    """x * sigmoid(beta * x)."""
+    return b.mul(x, b.sigmoid(b.mul(x, beta)))
+
+
+def group_norm(b, x, gamma, beta, groups, eps):
+    """Normalize (N, C, ...) over each sample's groups of C / groups channels and the spatial
+    axes; gamma and beta have one entry per group (MXNet 1.x GroupNorm; InstanceNorm is
+    groups = C)."""
+    n, c = x.shape[:2]
+    xg = b.reshape(x, shape=(n, groups, math.prod(x.shape[1:]) // groups))
+    mean = b.mul(b.sum(xg, axes=(2,), keepdims=True), 1.0 / xg.shape[2])
+    centered = b.sub(xg, mean)
+    var = b.mul(b.sum(b.mul(centered, centered), axes=(2,), keepdims=True), 1.0 / xg.shape[2])
+    normed = b.div(centered, b.sqrt(b.add(var, eps)))
+    out = b.add(b.mul(normed, b.reshape(gamma, shape=(1, groups, 1))),
+                b.reshape(beta, shape=(1, groups, 1)))
+    return b.reshape(out, shape=tuple(x.shape))

@@ -1,0 +1,133 @@
+"""Convolution, deconvolution and pooling as composites of im2col/col2im and matmul.
+
+Each takes `b` first (an ir.Builder or the eager dispatcher), works on channel-first arrays
+(N, C, *spatial) with 1 to 3 spatial axes, and follows MXNet 1.9.1's definitions. Gradients
+come from the primitives (im2col <-> col2im, matmul), so they exist to any order and compile to
+the same native kernels (im2col / col2im loops, BLAS GEMM).
+"""
+import math
+
+
+def _ones(b, shape, dtype):
+    """Ones built from ops alone, so this works for a Builder and the eager dispatcher alike."""
+    return b.add(b.iota(shape=shape, axis=0, dtype=dtype), 1.0)
+
+
+def _g(groups, rows, cols):
+    """A per-group matrix shape; plain 2-d for one group (one GEMM, no batch loop)."""
+    return (rows, cols) if groups == 1 else (groups, rows, cols)
+
+
+def conv_out_sizes(spatial, kernel, stride, dilate, pad):
+    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+                 for n, k, s, d, p in zip(spatial, kernel, stride, dilate, pad))
+
+
+def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
+    """out[n, o, p] = sum over c in o's group and k of x[n, c, p*stride + k*dilate - pad] *
+    w[o, c, k]: im2col, then one GEMM (per group) of the flattened weight with every sample's
+    windows side by side."""
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    d = len(kernel)
+    if c % groups or o % groups or w.shape[1] * groups != c or tuple(w.shape[2:]) != kernel:
+        raise ValueError(f"Convolution: data {tuple(x.shape)}, weight {tuple(w.shape)}, "
+                         f"kernel {kernel}, num_group {groups} do not fit (weight must be "
+                         f"(num_filter, channels / num_group, *kernel))")
+    cols = b.im2col(x, kernel=kernel, stride=stride, dilate=dilate, pad_lo=pad, pad_hi=pad)
+    out_sp = tuple(cols.shape[2 + d:])
+    ck, npos = (c // groups) * math.prod(kernel), math.prod(out_sp)
+    # one GEMM per group over every sample's windows: (O/G, CK/G) @ (CK/G, N * positions)
+    cols = b.reshape(cols, shape=(n, groups, ck, npos))
+    cols = b.reshape(b.transpose(cols, perm=(1, 2, 0, 3)), shape=_g(groups, ck, n * npos))
+    out = b.matmul(b.reshape(w, shape=_g(groups, o // groups, ck)), cols)
+    out = b.transpose(b.reshape(out, shape=(groups, o // groups, n, npos)), perm=(2, 0, 1, 3))
+    return b.reshape(out, shape=(n, o) + out_sp)
+
+
+def deconv_out_sizes(spatial, kernel, stride, dilate, pad, adj):
+    return tuple(s * (n - 1) + d * (k - 1) + 1 - 2 * p + a
+                 for n, k, s, d, p, a in zip(spatial, kernel, stride, dilate, pad, adj))
+
+
+def deconvolution(b, x, w, kernel, stride, dilate, pad, adj, groups=1):
+    """The transpose of convolution with respect to its data: x (N, C, *in), weight
+    (C, F / groups, *kernel) -> (N, F, *out), out = stride*(in-1) + dilate*(k-1) + 1 - 2*pad + adj."""
+    n, c = x.shape[:2]
+    d = len(kernel)
+    if c % groups or w.shape[0] != c or tuple(w.shape[2:]) != kernel:
+        raise ValueError(f"Deconvolution: data {tuple(x.shape)}, weight {tuple(w.shape)}, "
+                         f"kernel {kernel}, num_group {groups} do not fit (weight must be "
+                         f"(channels, num_filter / num_group, *kernel))")
+    f = w.shape[1] * groups
+    in_sp = tuple(x.shape[2:])
+    out_sp = deconv_out_sizes(in_sp, kernel, stride, dilate, pad, adj)
+    if min(out_sp) < 1:
+        raise ValueError(f"Deconvolution: output size {out_sp} from input {in_sp} is empty")
+    fk, npos = (f // groups) * math.prod(kernel), math.prod(in_sp)
+    # one GEMM per group: (FK/G, C/G) @ (C/G, N * positions), then scatter the windows back
+    xg = b.reshape(x, shape=(n, groups, c // groups, npos))
+    xg = b.reshape(b.transpose(xg, perm=(1, 2, 0, 3)), shape=_g(groups, c // groups, n * npos))
+    wg = b.reshape(w, shape=_g(groups, c // groups, fk))
+    cols = b.reshape(b.matmul(wg, xg, transpose_a=True), shape=(groups, fk, n, npos))
+    cols = b.reshape(b.transpose(cols, perm=(2, 0, 1, 3)), shape=(n, f) + tuple(kernel) + in_sp)
+    pad_hi = tuple(p - a for p, a in zip(pad, adj))
+    return b.col2im(cols, shape=(n, f) + out_sp, kernel=kernel, stride=stride, dilate=dilate,
+                    pad_lo=pad, pad_hi=pad_hi)
+
+
+def pool_out_sizes(spatial, kernel, stride, pad, convention):
+    """MXNet's output size per convention: valid floors, full ceils, same is ceil(n / s)."""
+    out = []
+    for n, k, s, p in zip(spatial, kernel, stride, pad):
+        if convention == "valid":
+            out.append((n + 2 * p - k) // s + 1)
+        elif convention == "full":
+            out.append(-(-(n + 2 * p - k) // s) + 1)
+        else:
+            out.append(-(-(n + 2 * p) // s))
+    return tuple(out)
+
+
+def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
+            count_include_pad=True):
+    """max / avg / sum over each window (channel-first x). Windows that run past the padded
+    input ('full', 'same') are cut there; max ignores padding; avg divides by the window's size
+    within the padded input (count_include_pad) or within x itself."""
+    spatial = tuple(x.shape[2:])
+    d = len(kernel)
+    out = pool_out_sizes(spatial, kernel, stride, pad, convention)
+    lo = tuple(pad)
+    if convention == "same":
+        lo = tuple(max((o - 1) * s + k - n, 0) // 2
+                   for n, k, s, o in zip(spatial, kernel, stride, out))
+    hi = tuple(max(p, (o - 1) * s + k - n - p) for n, k, s, o, p in
+               zip(spatial, kernel, stride, out, lo))
+    window = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
+    axes = tuple(range(2, 2 + d))
+    if pool_type == "max":
+        return b.max(b.im2col(x, pad_value=-math.inf, **window), axes=axes)
+    total = b.sum(b.im2col(x, **window), axes=axes)
+    if pool_type == "sum":
+        return total
+    counts = _window_counts(spatial, kernel, stride, lo, out, count_include_pad)
+    if counts is not None:
+        return b.mul(total, 1.0 / counts)
+    # windows of different sizes: count them with the same im2col, over ones
+    region = spatial if not count_include_pad else tuple(n + 2 * p for n, p in zip(spatial, lo))
+    ones = _ones(b, (1, 1) + region, x.type.dtype)
+    cut = dict(window)
+    if count_include_pad:
+        cut.update(pad_lo=(0,) * d, pad_hi=tuple(h - p for h, p in zip(hi, lo)))
+    count = b.sum(b.im2col(ones, **cut), axes=axes)
+    return b.div(total, count)
+
+
+def _window_counts(spatial, kernel, stride, lo, out, count_include_pad):
+    """The common size of every avg window when all have the same size, else None. A window
+    counts the positions of [-pad, n + pad) it covers (count_include_pad) or those of x."""
+    for n, k, s, o, p in zip(spatial, kernel, stride, out, lo):
+        start, end = (-p, n + p) if count_include_pad else (0, n)
+        if -p < start or (o - 1) * s + k - p > end:
+            return None
+    return float(math.prod(kernel))
