@@ -38,7 +38,8 @@ def _time_ramp(data, length, axis):
 
 
 def _lengths(length, axis):
-    return F.reshape(length, shape=(1, -1) if axis == 0 else (-1, 1))
+    n = length.shape[0]
+    return F.reshape(length, shape=(1, n) if axis == 0 else (n, 1))
 
 
 def _over_data(mask, data):

@@ -184,7 +184,7 @@ class _RNNLayer(HybridBlock):
             out, new = self._step(F, steps[t], states, *w)
             if length is not None:
                 keep = F.reshape(F.lesser(F.full((1,), t, dtype=np.dtype(length.dtype)),
-                                          length), (-1, 1))
+                                          length), (length.shape[0], 1))
                 new = [F.where(keep, n, s) for n, s in zip(new, states)]
                 out = F.where(keep, out, F.zeros_like(out))
             outs[t], states = out, new
