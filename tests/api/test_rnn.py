@@ -498,3 +498,25 @@ def test_two_layer_lstm_lm_trains_eager_and_hybridized_agree():
     hybrid = _train_lm(True)
     assert eager[-1] < eager[0] - 0.05
     np.testing.assert_allclose(hybrid, eager, rtol=1e-4)
+
+
+# ------------------------------------------------------------------ compiled structure
+@pytest.mark.parametrize("make,n_act", [(lambda: rnn.LSTMCell(8, input_size=4), 5),
+                                        (lambda: rnn.GRUCell(8, input_size=4), 3)])
+def test_compiled_step_gates_fuse_into_one_loop_and_adjoint_concats(make, n_act):
+    from tracegrad.ir.passes.fuse import fusion_groups
+    cell = make()
+    cell.initialize()
+    cell.hybridize()
+    x = nd.ones((2, 4))
+    x.attach_grad()
+    with autograd.record():
+        out, _ = cell(x, cell.begin_state(2))
+    out.backward()
+    groups = fusion_groups(cell.ir("optimized"))
+    gate_loops = [g for g in groups if g.kind == "fused" and list(g.shape) == [2, 8]]
+    assert len(gate_loops) == 1, groups
+    assert sum(op.name in ("sigmoid", "tanh") for op in gate_loops[0].ops) == n_act
+    assert sum(g.kind == "kernel" for g in groups) == 2  # the two GEMMs, nothing else
+    adjoint = [op.name for op in cell.ir("adjoint").ops]
+    assert "slice_scatter" not in adjoint and "concat" in adjoint

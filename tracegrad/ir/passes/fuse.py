@@ -97,6 +97,11 @@ class _Grouper:
             if self.can_join(g, op):
                 self.add(g, op)
                 return
+        # independent chains of one shape (an LSTM's gates, each from its own slice of the
+        # pre-activations) share the newest loop rather than each opening one of its own
+        if self.groups and self.can_join(self.groups[-1], op):
+            self.add(self.groups[-1], op)
+            return
         self.new_group("fused", op.results[0].type.shape, op)
 
 
