@@ -9,6 +9,7 @@ import builtins
 
 import numpy as np
 
+from . import mxnet_format
 from . import random  # noqa: F401  (mx.nd.random)
 from .array import F, NDArray, wrap
 from .base import MXNetError
@@ -604,6 +605,7 @@ def Dropout(data, p=0.5, mode="training", axes=(), **kwargs):
 
 from .nd_nn import (Convolution, Deconvolution, GroupNorm, InstanceNorm,  # noqa: E402,F401
                     LeakyReLU, Pooling, col2im, im2col)
+from .sequence import SequenceLast, SequenceMask, SequenceReverse  # noqa: E402,F401
 
 
 # ------------------------------------------------------------------ saving (never pickle)
@@ -615,7 +617,14 @@ def save_arrays(filename, arrays):
 
 
 def load_arrays(filename) -> dict:
-    """{name: numpy array} from an .npz file; object arrays are refused (allow_pickle=False)."""
+    """{name: numpy array} from an .npz file (object arrays are refused: allow_pickle=False)
+    or from a file MXNet wrote (its magic 0x112; read by tracegrad.mxnet_format)."""
+    if mxnet_format.is_mxnet_file(filename):
+        arrays, names = mxnet_format.read(filename)
+        if not names and arrays:
+            raise MXNetError(f"'{filename}' holds an unnamed list of {len(arrays)} arrays; "
+                             f"parameters need names (read it with nd.load)")
+        return dict(zip(names, arrays))
     with np.load(filename, allow_pickle=False) as z:
         return {k: z[k] for k in z.keys()}
 
@@ -631,7 +640,13 @@ def save(fname, data):
 
 
 def load(fname):
-    """Load what `save` wrote: a list or a dict of NDArrays."""
+    """Load what `save` wrote, or a file MXNet's nd.save / save_parameters wrote: a list or a
+    dict of NDArrays (a dict when the file has names, as in MXNet)."""
+    if mxnet_format.is_mxnet_file(fname):
+        arrays, names = mxnet_format.read(fname)
+        if names:
+            return {k: wrap(v) for k, v in zip(names, arrays)}
+        return [wrap(v) for v in arrays]
     arrays = load_arrays(fname)
     if arrays and all(k.startswith("list:") for k in arrays):
         return [wrap(arrays[k]) for k in sorted(arrays)]

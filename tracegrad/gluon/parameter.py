@@ -351,7 +351,9 @@ class ParameterDict:
     def load(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
              restore_prefix="", cast_dtype=False, dtype_source="current"):
         """Load what save() wrote; names get restore_prefix prepended."""
-        arrays = {restore_prefix + k: v for k, v in load_arrays(filename).items()}
+        # MXNet Module checkpoints tag names 'arg:' / 'aux:'
+        arrays = {restore_prefix + (k[4:] if k[:4] in ("arg:", "aux:") else k): v
+                  for k, v in load_arrays(filename).items()}
         load_into(dict(self._params), arrays, allow_missing, ignore_extra, filename)
 
 
@@ -366,16 +368,17 @@ def load_into(params, arrays, allow_missing, ignore_extra, source):
         raise MXNetError(f"load from '{source}': the file has parameters {extra} that the "
                          f"model does not (it has {list(params)}); pass ignore_extra=True to "
                          f"ignore them")
-    for k, p in params.items():
-        if k not in arrays:
-            continue
+    present = [(k, p) for k, p in params.items() if k in arrays]
+    for k, p in present:  # check every shape before writing any: loading is all or nothing
         value = arrays[k]
-        if p._shape is not None and len(p._shape) == value.ndim and all(
-                d <= 0 or d == v for d, v in zip(p._shape, value.shape)):
-            p.shape = value.shape
-        if p._shape != value.shape:
+        if p._shape is not None and (len(p._shape) != value.ndim or any(
+                d > 0 and d != v for d, v in zip(p._shape, value.shape))):
             raise MXNetError(f"load from '{source}': parameter '{k}' has shape {p._shape} in "
                              f"the model but {value.shape} in the file")
+    for k, p in present:
+        value = arrays[k]
+        if p._shape != value.shape:
+            p.shape = value.shape
         p.set_data(value)
 
 

@@ -91,13 +91,13 @@ class _Grouper:
             if self.can_join(g, op):
                 self.add(g, op)
                 return
-        else:
-            # reads only parameters, views of older groups or nothing: the newest open loop
-            # nest of the same shape takes it (one pass over memory instead of two)
-            for g in reversed(self.groups[-8:]):
-                if self.can_join(g, op):
-                    self.add(g, op)
-                    return
+        # otherwise the newest open loop nest of the same shape that may read our operands
+        # takes it: independent chains of one shape (an LSTM's gates, each from its own slice
+        # of the pre-activations) and ops reading only parameters share one pass over memory
+        for g in reversed(self.groups[-8:]):
+            if self.can_join(g, op):
+                self.add(g, op)
+                return
         self.new_group("fused", op.results[0].type.shape, op)
 
 

@@ -141,6 +141,79 @@ def transpose_transpose(op, b):
     return b.transpose(inner.operands[0], perm=tuple(p1[i] for i in op.attrs["perm"]))
 
 
+# ---------------------------------------------------------------- adjoints of splits
+
+def _unit_step_scatter(v):
+    op = _producer(v, "slice_scatter")
+    return op if op is not None and all(s == 1 for s in op.attrs["step"]) else None
+
+
+def _scatter_pieces(op, k):
+    """The non-zero pieces of a unit-step slice_scatter along axis k: [(start, end, value)]
+    (a concat on axis k is read as its operands; zero constants in it are gaps)."""
+    x, at = op.operands[0], op.attrs["begin"][k]
+    inner = _producer(x, "concat")
+    parts = list(inner.operands) if inner is not None and inner.attrs["axis"] == k else [x]
+    pieces = []
+    for v in parts:
+        n = v.type.shape[k]
+        if not (_producer(v, "constant") is not None and scalar_of(v) == 0):
+            pieces.append((at, at + n, v))
+        at += n
+    return pieces
+
+
+@rule("add")
+def add_disjoint_scatters(op, b):
+    # add(slice_scatter(a, [i:j] on axis k), slice_scatter(c, [l:m] on axis k)), the ranges
+    # disjoint and equal on every other axis -> one slice_scatter of concat(a, zeros, c, ...)
+    # Splitting x into pieces has as adjoint a sum of one full-size scatter per piece; this
+    # turns it into one concat (an RNN's T time steps, an LSTM's four gates).
+    p, q = (_unit_step_scatter(o) for o in op.operands)
+    t = op.results[0].type
+    if p is None or q is None or p.results[0].type != t or q.results[0].type != t:
+        return None
+    (b1, e1), (b2, e2) = ((o.attrs["begin"], o.attrs["end"]) for o in (p, q))
+    differ = [k for k in range(len(b1)) if (b1[k], e1[k]) != (b2[k], e2[k])]
+    if len(differ) != 1:
+        return None
+    k = differ[0]
+    pieces = sorted(_scatter_pieces(p, k) + _scatter_pieces(q, k), key=lambda pc: pc[0])
+    if any(a[1] > c[0] for a, c in zip(pieces, pieces[1:])):
+        return None                                   # overlapping pieces: a real sum
+    lo, hi = min(b1[k], b2[k]), max(e1[k], e2[k])
+    parts, at = [], lo
+    for start, stop, v in pieces:
+        if start > at:
+            parts.append(_zeros_piece(b, v.type, k, start - at))
+        parts.append(v)
+        at = stop
+    if at < hi:
+        parts.append(_zeros_piece(b, pieces[-1][2].type, k, hi - at))
+    begin, end = list(b1), list(e1)
+    begin[k], end[k] = lo, hi
+    x = b.concat(*parts, axis=k) if len(parts) > 1 else parts[0]
+    return b.slice_scatter(x, shape=p.attrs["shape"], begin=tuple(begin), end=tuple(end),
+                           step=p.attrs["step"])
+
+
+def _zeros_piece(b, like, k, n):
+    shape = list(like.shape)
+    shape[k] = n
+    zero = 0.0 if like.dtype.startswith("f") else (False if like.dtype == "bool" else 0)
+    return b.constant(dtype=like.dtype, shape=tuple(shape), value=zero)
+
+
+@rule("slice_scatter")
+def whole_scatter(op, b):
+    # slice_scatter(x) writing all of its shape -> x
+    a = op.attrs
+    if all(s == 1 for s in a["step"]) and all(v == 0 for v in a["begin"]) \
+            and tuple(a["end"]) == tuple(a["shape"]):
+        return passthrough(op, op.operands[0])
+    return None
+
+
 # ---------------------------------------------------------------- scalar operands
 
 BINARY = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where",

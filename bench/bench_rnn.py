@@ -1,0 +1,230 @@
+"""LSTM language-model training step, written the usual way, next to numpy by hand and
+PyTorch eager (when importable), all on one core:
+
+    vocab 2000, embedding 128, one LSTM layer of 256, 35 steps, batch 32,
+    softmax cross-entropy, gradients clipped to global norm 0.25, SGD.
+
+    python bench/bench_rnn.py [--quick] [--no-hybrid]
+
+tracegrad runs the Gluon code eagerly and hybridized (the net compiled; its 35 time steps are
+unrolled into the traced graph, so the first call pays LLVM for every step: its time is
+printed). numpy and tracegrad are timed in interleaved rounds; PyTorch runs in a process of
+its own. Figures are medians; this machine is shared, so expect +-10-20% between runs.
+"""
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import compare, median_time, report  # noqa: E402
+
+import tracegrad as mx  # noqa: E402
+from tracegrad import autograd, gluon, nd  # noqa: E402
+from tracegrad.gluon import nn, rnn  # noqa: E402
+
+VOCAB, EMB, HIDDEN, T, BATCH = 2000, 128, 256, 35, 32
+LR, CLIP = 1.0, 0.25
+
+
+def data(seed=0):
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, VOCAB, (T + 1, BATCH))
+    return tokens[:-1], tokens[1:]
+
+
+def init_params(seed=0):
+    rng = np.random.default_rng(seed)
+    u = lambda *s: rng.uniform(-0.1, 0.1, s).astype(np.float32)  # noqa: E731
+    return {"emb": u(VOCAB, EMB), "wi": u(4 * HIDDEN, EMB), "wh": u(4 * HIDDEN, HIDDEN),
+            "bi": np.zeros(4 * HIDDEN, np.float32), "bh": np.zeros(4 * HIDDEN, np.float32),
+            "wo": u(VOCAB, HIDDEN), "bo": np.zeros(VOCAB, np.float32)}
+
+
+# ---------------------------------------------------------------- numpy by hand
+def numpy_step():
+    P = init_params()
+    x_tok, y_tok = data()
+    H = HIDDEN
+
+    def sigmoid(z):
+        return 1 / (1 + np.exp(-z))
+
+    def step():
+        x = P["emb"][x_tok]                                    # (T, N, E)
+        h, c = np.zeros((BATCH, H), np.float32), np.zeros((BATCH, H), np.float32)
+        cache, hs = [], []
+        for t in range(T):
+            g = x[t] @ P["wi"].T + P["bi"] + h @ P["wh"].T + P["bh"]
+            i, f = sigmoid(g[:, :H]), sigmoid(g[:, H:2 * H])
+            gg, o = np.tanh(g[:, 2 * H:3 * H]), sigmoid(g[:, 3 * H:])
+            c_prev, h_prev = c, h
+            c = f * c_prev + i * gg
+            tc = np.tanh(c)
+            h = o * tc
+            cache.append((i, f, gg, o, c_prev, h_prev, tc))
+            hs.append(h)
+        hs = np.stack(hs)                                      # (T, N, H)
+        logits = hs.reshape(-1, H) @ P["wo"].T + P["bo"]
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        labels = y_tok.reshape(-1)
+        loss = -np.log(p[np.arange(labels.size), labels]).mean()
+        d_logits = p
+        d_logits[np.arange(labels.size), labels] -= 1
+        d_logits /= labels.size
+        grads = {"wo": d_logits.T @ hs.reshape(-1, H), "bo": d_logits.sum(0)}
+        d_hs = (d_logits @ P["wo"]).reshape(T, BATCH, H)
+        d_wi, d_wh = np.zeros_like(P["wi"]), np.zeros_like(P["wh"])
+        d_b = np.zeros_like(P["bi"])
+        d_x = np.empty_like(x)
+        dh_next, dc_next = np.zeros((BATCH, H), np.float32), np.zeros((BATCH, H), np.float32)
+        for t in reversed(range(T)):
+            i, f, gg, o, c_prev, h_prev, tc = cache[t]
+            dh = d_hs[t] + dh_next
+            dc = dc_next + dh * o * (1 - tc * tc)
+            dg = np.concatenate([dc * gg * i * (1 - i), dc * c_prev * f * (1 - f),
+                                 dc * i * (1 - gg * gg), dh * tc * o * (1 - o)], axis=1)
+            d_wi += dg.T @ x[t]
+            d_wh += dg.T @ h_prev
+            d_b += dg.sum(0)
+            d_x[t] = dg @ P["wi"]
+            dh_next, dc_next = dg @ P["wh"], dc * f
+        d_emb = np.zeros_like(P["emb"])
+        np.add.at(d_emb, x_tok.reshape(-1), d_x.reshape(-1, EMB))
+        grads.update(emb=d_emb, wi=d_wi, wh=d_wh, bi=d_b, bh=d_b)
+        norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+        scale = min(1.0, CLIP / (norm + 1e-8))
+        for k, g in grads.items():
+            P[k] -= LR * scale * g
+        return loss
+    return step
+
+
+# ---------------------------------------------------------------- tracegrad, the usual way
+class RNNModel(gluon.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.encoder = nn.Embedding(VOCAB, EMB)
+            self.rnn = rnn.LSTM(HIDDEN, input_size=EMB)
+            self.decoder = nn.Dense(VOCAB, flatten=False, in_units=HIDDEN)
+
+    def hybrid_forward(self, F, x):
+        return self.decoder(self.rnn(self.encoder(x)))
+
+
+def _clip_global_norm(arrays, max_norm):
+    clip = getattr(gluon.utils, "clip_global_norm", None)
+    if clip is not None:
+        return clip(arrays, max_norm)
+    norm = nd.sqrt(sum((a * a).sum() for a in arrays))  # by hand
+    scale = min(1.0, max_norm / (float(norm.asscalar()) + 1e-8))
+    for a in arrays:
+        a *= scale
+    return norm
+
+
+def tracegrad_step(hybridize):
+    P = init_params()
+    net = RNNModel()
+    net.initialize()
+    net.encoder.weight.set_data(P["emb"])
+    for attr, key in (("l0_i2h_weight", "wi"), ("l0_h2h_weight", "wh"), ("l0_i2h_bias", "bi"),
+                      ("l0_h2h_bias", "bh")):
+        getattr(net.rnn, attr).set_data(P[key])
+    net.decoder.weight.set_data(P["wo"])
+    net.decoder.bias.set_data(P["bo"])
+    if hybridize:
+        net.hybridize()
+    params = [p for p in net.collect_params().values() if p.grad_req != "null"]
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    x_tok, y_tok = data()
+    x, y = nd.array(x_tok), nd.array(y_tok.reshape(-1))
+
+    def step():
+        with autograd.record():  # as MXNet's word-language-model example writes it
+            loss = loss_fn(net(x).reshape((-3, -1)), y)
+        loss.backward()
+        _clip_global_norm([p.grad() for p in params], CLIP * T * BATCH)
+        trainer.step(T * BATCH)
+        return loss
+    return step
+
+
+# ---------------------------------------------------------------- PyTorch eager
+def torch_step():
+    import torch
+    torch.set_num_threads(1)
+    P = init_params()
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = torch.nn.Embedding(VOCAB, EMB)
+            self.rnn = torch.nn.LSTM(EMB, HIDDEN)
+            self.decoder = torch.nn.Linear(HIDDEN, VOCAB)
+
+        def forward(self, x):
+            return self.decoder(self.rnn(self.encoder(x))[0])
+    model = Model()
+    with torch.no_grad():
+        model.encoder.weight.copy_(torch.from_numpy(P["emb"]))
+        model.rnn.weight_ih_l0.copy_(torch.from_numpy(P["wi"]))
+        model.rnn.weight_hh_l0.copy_(torch.from_numpy(P["wh"]))
+        model.decoder.weight.copy_(torch.from_numpy(P["wo"]))
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    x_tok, y_tok = data()
+    x, y = torch.from_numpy(x_tok), torch.from_numpy(y_tok).reshape(-1)
+    lossf = torch.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss = lossf(model(x).reshape(-1, VOCAB), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        opt.step()
+        return loss
+    return step
+
+
+def _torch_child(rounds):
+    print(median_time(torch_step(), repeat=rounds, min_time=0.2))
+
+
+def torch_time(rounds):
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+            f"import bench_rnn as b\nb._torch_child({rounds})\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return float(r.stdout.split()[-1]) if r.returncode == 0 and r.stdout.split() else None
+
+
+def main(quick=False, hybrid=True):
+    rounds = 3 if quick else 7
+    torch_t = torch_time(rounds)
+    contenders = [("numpy by hand", numpy_step()),
+                  ("tracegrad eager (Gluon)", tracegrad_step(False))]
+    if hybrid:
+        step = tracegrad_step(True)
+        t0 = time.perf_counter()
+        step()
+        print(f"first hybridized call (trace + compile of {T} unrolled steps): "
+              f"{time.perf_counter() - t0:.1f} s")
+        contenders.append(("tracegrad hybridized (Gluon)", step))
+    rows = compare(contenders, rounds=rounds, min_time=0.2)
+    if torch_t is not None:
+        rows.append(("pytorch eager (fused LSTM)", torch_t))
+    report(f"LSTM LM training step (vocab {VOCAB}, emb {EMB}, LSTM {HIDDEN}, {T} steps, "
+           f"batch {BATCH}, clip, SGD), one core", rows, baseline="numpy by hand")
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv, hybrid="--no-hybrid" not in sys.argv)

@@ -1,0 +1,241 @@
+"""Recurrent layers RNN, LSTM and GRU (MXNet 1.x `gluon.rnn`), multi-layer and bidirectional.
+
+Parameters are named and shaped as MXNet 1.9.1 names them (`l0_i2h_weight`, `r1_h2h_bias`, gate
+rows in MXNet's order) and saved under MXNet's structural keys (`_unfused.0.i2h_weight`,
+`_unfused.0.l_cell.i2h_weight` when bidirectional), so MXNet-trained `.params` files load.
+MXNet runs its fused RNN operator; here the same arithmetic is written in nd primitives: the
+time loop calls one function, `_step` (the cell step of rnn_cell.py), per time step, so the
+layer differentiates to any order, and hybridize() traces it (unrolled: T steps of two matrix
+products and one fused gate loop).
+"""
+import numpy as np
+
+from ... import nd
+from ...array import NDArray
+from ...base import MXNetError
+from ..block import HybridBlock
+from . import rnn_cell
+
+__all__ = ["RNN", "LSTM", "GRU"]
+
+_STEPS = {"rnn_relu": (rnn_cell.rnn_step, {"activation": "relu"}),
+          "rnn_tanh": (rnn_cell.rnn_step, {"activation": "tanh"}),
+          "lstm": (rnn_cell.lstm_step, {}), "gru": (rnn_cell.gru_step, {})}
+_GATES = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}
+
+
+class _RNNLayer(HybridBlock):
+    """The shared machinery of RNN, LSTM and GRU (see the module docstring)."""
+
+    def __init__(self, hidden_size, num_layers, layout, dropout, bidirectional, input_size,
+                 i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
+                 h2h_bias_initializer, mode, dtype, use_sequence_length=False, **kwargs):
+        super().__init__(**kwargs)
+        if layout not in ("TNC", "NTC"):
+            raise MXNetError(f"Invalid layout {layout}; must be one of ['TNC' or 'NTC']")
+        if not 0 <= dropout < 1:
+            raise MXNetError(f"{type(self).__name__}: dropout must be in [0, 1), got {dropout}")
+        self._hidden_size, self._num_layers, self._mode = hidden_size, num_layers, mode
+        self._layout, self._dropout, self._dir = layout, dropout, 2 if bidirectional else 1
+        self._input_size, self._dtype = input_size, dtype
+        self._use_sequence_length = use_sequence_length
+        self._gates = _GATES[mode]
+        ng, ni, nh = self._gates, input_size, hidden_size
+        for i in range(num_layers):
+            for j in "lr"[:self._dir]:
+                self._register(f"{j}{i}_i2h_weight", (ng * nh, ni), i2h_weight_initializer)
+                self._register(f"{j}{i}_h2h_weight", (ng * nh, nh), h2h_weight_initializer)
+                self._register(f"{j}{i}_i2h_bias", (ng * nh,), i2h_bias_initializer)
+                self._register(f"{j}{i}_h2h_bias", (ng * nh,), h2h_bias_initializer)
+            ni = nh * self._dir
+
+    def _register(self, name, shape, init):
+        p = self.params.get(name, shape=shape, init=init, allow_deferred_init=True,
+                            dtype=self._dtype)
+        setattr(self, name, p)
+
+    def __repr__(self):
+        shape = self.l0_i2h_weight.shape
+        s = (f"{type(self).__name__}({shape[1] if shape[1] else None} -> "
+             f"{shape[0] // self._gates}, {self._layout}")
+        if self._num_layers != 1:
+            s += f", num_layers={self._num_layers}"
+        if self._dropout != 0:
+            s += f", dropout={self._dropout}"
+        if self._dir == 2:
+            s += ", bidirectional"
+        return s + ")"
+
+    def _collect_params_with_prefix(self, prefix=""):
+        """MXNet's saved keys: `_unfused.<layer>.<gate>_<kind>`, with `<l|r>_cell.` inserted
+        when bidirectional (the names of the cell stack MXNet used before its fused op)."""
+        ret = {}
+        for key, p in self._reg_params.items():
+            d, rest = key[0], key[1:]
+            layer, name = rest.split("_", 1)
+            cell = f"{d}_cell." if self._dir == 2 else ""
+            ret[f"{prefix}_unfused.{layer}.{cell}{name}"] = p
+        return ret
+
+    def state_info(self, batch_size=0):
+        shape = (self._num_layers * self._dir, batch_size, self._hidden_size)
+        n = 2 if self._mode == "lstm" else 1
+        return [{"shape": shape, "__layout__": "LNC", "dtype": self._dtype} for _ in range(n)]
+
+    def begin_state(self, batch_size=0, func=nd.zeros, **kwargs):
+        """Initial states (zeros by default): one (layers*directions, batch, hidden) array per
+        state (two for LSTM: h and c)."""
+        states = []
+        for i, info in enumerate(self.state_info(batch_size)):
+            info.update(kwargs)
+            info.pop("__layout__", None)
+            states.append(func(name=f"{self.prefix}h0_{i}", **info))
+        return states
+
+    def cast(self, dtype):
+        super().cast(dtype)
+        self._dtype = np.dtype(dtype).name
+
+    def __call__(self, inputs, states=None, sequence_length=None):
+        skip_states = states is None
+        if not isinstance(inputs, NDArray) or inputs.ndim != 3:
+            raise MXNetError(f"{self.name}: inputs must be a 3-d NDArray in layout "
+                             f"{self._layout}, got {getattr(inputs, 'shape', inputs)!r}")
+        batch = inputs.shape[self._layout.find("N")]
+        if skip_states:
+            states = self.begin_state(batch, dtype=inputs.dtype)
+        if isinstance(states, NDArray):
+            states = [states]
+        states = list(states)
+        infos = self.state_info(batch)
+        if len(states) != len(infos):
+            raise MXNetError(f"{self.name}: expected {len(infos)} state arrays, got "
+                             f"{len(states)}")
+        for state, info in zip(states, infos):
+            if state.shape != info["shape"]:
+                raise ValueError(f"Invalid recurrent state shape. Expecting {info['shape']}, "
+                                 f"got {state.shape}.")
+        args = [inputs] + states
+        if self._use_sequence_length:
+            if sequence_length is None:
+                raise MXNetError(f"{self.name}: use_sequence_length=True needs "
+                                 f"sequence_length")
+            args.append(sequence_length)
+        flat = super().__call__(*args)
+        out, new_states = flat[0], list(flat[1:])
+        return out if skip_states else (out, new_states)
+
+    def infer_shape(self, inputs, *args):
+        for j in "lr"[:self._dir]:
+            getattr(self, f"{j}0_i2h_weight").shape = (self._gates * self._hidden_size,
+                                                       inputs.shape[2])
+
+    def _step(self, F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias):
+        """One time step of one layer and direction: (output, new states). The whole time loop
+        is `for x in steps: out, states = _step(x, states)`, a foreach body."""
+        fn, kw = _STEPS[self._mode]
+        return fn(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias,
+                  self._hidden_size, **kw)
+
+    def forward(self, inputs, *rest):
+        F = nd
+        n_states = 2 if self._mode == "lstm" else 1
+        states, length = list(rest[:n_states]), (rest[n_states] if self._use_sequence_length
+                                                 else None)
+        x = F.swapaxes(inputs, 0, 1) if self._layout == "NTC" else inputs
+        if x.shape[2] != self.l0_i2h_weight.shape[1]:
+            raise MXNetError(f"{self.name}: inputs have {x.shape[2]} features but the layer "
+                             f"expects input_size={self.l0_i2h_weight.shape[1]}")
+        T = x.shape[0]
+        steps = F.split(x, num_outputs=T, axis=0, squeeze_axis=True) if T > 1 else [
+            F.reshape(x, x.shape[1:])]
+        params = {k: p.data() for k, p in self._reg_params.items()}
+        final = [[] for _ in states]
+        for layer in range(self._num_layers):
+            outputs = []
+            for d, j in enumerate("lr"[:self._dir]):
+                idx = layer * self._dir + d
+                begin = [F.reshape(F.slice_axis(s, 0, idx, idx + 1), s.shape[1:])
+                         for s in states]
+                w = [params[f"{j}{layer}_{n}"] for n in ("i2h_weight", "h2h_weight",
+                                                         "i2h_bias", "h2h_bias")]
+                seq, last = self._run(F, steps, begin, w, reverse=(j == "r"), length=length)
+                outputs.append(seq)
+                for f, s in zip(final, last):
+                    f.append(s)
+            steps = outputs[0] if self._dir == 1 else [
+                F.concat(a, b, dim=1) for a, b in zip(*outputs)]
+            if self._dropout > 0 and layer != self._num_layers - 1:
+                steps = [F.Dropout(s, p=self._dropout) for s in steps]
+        out = F.stack(*steps, axis=0)
+        if self._layout == "NTC":
+            out = F.swapaxes(out, 0, 1)
+        return (out, *[F.stack(*f, axis=0) for f in final])
+
+    def _run(self, F, steps, states, w, reverse, length):
+        """The time loop of one layer and direction; with `length`, steps past a sequence's
+        end keep its state and output zeros, and the reverse direction starts at its end."""
+        T = len(steps)
+        if length is not None and reverse:
+            steps = _reverse_within(F, steps, length)
+        order = range(T - 1, -1, -1) if reverse and length is None else range(T)
+        outs = [None] * T
+        for t in order:
+            out, new = self._step(F, steps[t], states, *w)
+            if length is not None:
+                keep = F.reshape(F.lesser(F.full((1,), t, dtype=np.dtype(length.dtype)),
+                                          length), (length.shape[0], 1))
+                new = [F.where(keep, n, s) for n, s in zip(new, states)]
+                out = F.where(keep, out, F.zeros_like(out))
+            outs[t], states = out, new
+        if length is not None and reverse:
+            outs = _reverse_within(F, outs, length)
+        return outs, states
+
+
+def _reverse_within(F, steps, length):
+    rev = F.SequenceReverse(F.stack(*steps, axis=0), sequence_length=length,
+                            use_sequence_length=True)
+    out = F.split(rev, num_outputs=len(steps), axis=0, squeeze_axis=True)
+    return out if len(steps) > 1 else [F.reshape(rev, rev.shape[1:])]
+
+
+class RNN(_RNNLayer):
+    """Multi-layer Elman RNN with tanh or relu (default 'relu', as MXNet)."""
+
+    def __init__(self, hidden_size, num_layers=1, activation="relu", layout="TNC", dropout=0,
+                 bidirectional=False, i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", input_size=0,
+                 dtype="float32", **kwargs):
+        if activation not in ("relu", "tanh"):
+            raise MXNetError(f"RNN: activation must be 'relu' or 'tanh', got {activation!r}")
+        super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size,
+                         i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
+                         h2h_bias_initializer, "rnn_" + activation, dtype, **kwargs)
+
+
+class LSTM(_RNNLayer):
+    """Multi-layer LSTM; states [h, c], each (layers*directions, batch, hidden)."""
+
+    def __init__(self, hidden_size, num_layers=1, layout="TNC", dropout=0, bidirectional=False,
+                 input_size=0, i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros",
+                 projection_size=None, h2r_weight_initializer=None, state_clip_min=None,
+                 state_clip_max=None, state_clip_nan=False, dtype="float32", **kwargs):
+        if projection_size or state_clip_min is not None or state_clip_max is not None:
+            raise MXNetError("LSTM: projection_size and state clipping are not supported")
+        super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size,
+                         i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
+                         h2h_bias_initializer, "lstm", dtype, **kwargs)
+
+
+class GRU(_RNNLayer):
+    """Multi-layer GRU (cuDNN variant, as MXNet)."""
+
+    def __init__(self, hidden_size, num_layers=1, layout="TNC", dropout=0, bidirectional=False,
+                 input_size=0, i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", dtype="float32",
+                 **kwargs):
+        super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size,
+                         i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
+                         h2h_bias_initializer, "gru", dtype, **kwargs)

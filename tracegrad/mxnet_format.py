@@ -1,0 +1,184 @@
+"""MXNet's binary NDArray list format (`nd.save` / `save_parameters` in MXNet 1.x), read and
+written by our own code: no pickle, no eval.
+
+Layout (little-endian), as MXNet's NDArray::Save writes it:
+
+    u64 0x112 (list magic), u64 reserved,
+    u64 n, then n arrays:
+        u32 0xF993FAC9 (V2) or 0xF993FACA (V3); i32 storage type (0 = dense);
+        i32 ndim, i64 dims[ndim]; i32 dev_type, i32 dev_id; i32 dtype code; raw data
+    u64 m (0 or n), then m names: u64 length, bytes.
+
+Older files (before V2) start each array with its shape: u32 0xF993FAC8 then as V2, or a bare
+u32 ndim followed by u32 dims. Every count, shape and length is checked against the bytes that
+remain before anything is allocated, so a truncated or hostile file raises MXNetError naming
+the file and the offset, never allocates huge buffers, and never returns a partial result.
+"""
+import numpy as np
+
+from .base import MXNetError
+
+LIST_MAGIC = 0x112
+V1_MAGIC, V2_MAGIC, V3_MAGIC = 0xF993FAC8, 0xF993FAC9, 0xF993FACA
+MAX_NDIM = 32
+
+# mshadow type codes -> the dtype stored in the file, and the dtype tracegrad keeps it as
+# (tracegrad arrays are float32/float64/int32/int64/bool: narrower types widen losslessly)
+_DTYPES = {
+    0: (np.float32, np.float32), 1: (np.float64, np.float64), 2: (np.float16, np.float32),
+    3: (np.uint8, np.int32), 4: (np.int32, np.int32), 5: (np.int8, np.int32),
+    6: (np.int64, np.int64), 7: (np.bool_, np.bool_), 8: (np.int16, np.int32),
+    9: (np.uint16, np.int32), 10: (np.uint32, np.int64), 11: (np.uint64, np.int64),
+    12: ("bfloat16", np.float32),
+}
+_CODES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1, np.dtype(np.int32): 4,
+          np.dtype(np.int64): 6, np.dtype(np.bool_): 7, np.dtype(np.uint8): 3,
+          np.dtype(np.int8): 5, np.dtype(np.float16): 2}
+_STYPES = {1: "row_sparse", 2: "csr"}
+
+
+def is_mxnet_file(filename) -> bool:
+    """True when the file starts with MXNet's list magic 0x112 (else it is, e.g., our .npz)."""
+    with open(filename, "rb") as f:
+        head = f.read(8)
+    return len(head) == 8 and int.from_bytes(head, "little") == LIST_MAGIC
+
+
+class _Reader:
+    """Bounds-checked little-endian reads over the file's bytes."""
+
+    def __init__(self, buf, source):
+        self.buf, self.pos, self.source = memoryview(buf), 0, source
+
+    def fail(self, what):
+        return MXNetError(f"cannot load '{self.source}' as an MXNet NDArray file: {what} "
+                          f"(at byte {self.pos} of {len(self.buf)})")
+
+    def remaining(self):
+        return len(self.buf) - self.pos
+
+    def take(self, n, what):
+        if n < 0 or n > self.remaining():
+            raise self.fail(f"truncated: {what} needs {n} bytes, {self.remaining()} remain")
+        out = self.buf[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def int(self, size, what, signed=False):
+        return int.from_bytes(self.take(size, what), "little", signed=signed)
+
+    def count(self, what, min_item_bytes):
+        """A u64 element count that the remaining bytes could actually hold."""
+        n = self.int(8, what)
+        if n * min_item_bytes > self.remaining():
+            raise self.fail(f"{what} is {n}, more than the {self.remaining()} remaining bytes "
+                            f"can hold")
+        return n
+
+
+def _read_shape(r, legacy_ndim=None):
+    if legacy_ndim is None:
+        ndim = r.int(4, "shape rank", signed=True)
+        dim_size = 8
+    else:  # pre-V1 files: the rank was the array's first word, dims are u32
+        ndim, dim_size = legacy_ndim, 4
+    if ndim == -1 or ndim == 0:
+        raise r.fail("an array has no shape (MXNet's 'none' array); tracegrad cannot load it")
+    if not 0 < ndim <= MAX_NDIM:
+        raise r.fail(f"shape rank {ndim} is invalid (expected 1..{MAX_NDIM})")
+    if ndim * dim_size > r.remaining():
+        raise r.fail(f"truncated: a rank-{ndim} shape needs {ndim * dim_size} bytes")
+    dims = tuple(r.int(dim_size, "shape", signed=True) for _ in range(ndim))
+    if any(d < 0 for d in dims):
+        raise r.fail(f"shape {dims} has a negative dimension")
+    return dims
+
+
+def _read_array(r, index):
+    magic = r.int(4, f"array {index} header")
+    if magic in (V2_MAGIC, V3_MAGIC):
+        stype = r.int(4, "storage type", signed=True)
+        if stype != 0:
+            raise r.fail(f"array {index} has storage type "
+                         f"{_STYPES.get(stype, stype)}; only dense arrays are supported")
+        shape = _read_shape(r)
+    elif magic == V1_MAGIC:
+        shape = _read_shape(r)
+    else:
+        shape = _read_shape(r, legacy_ndim=magic)
+    r.int(4, "device type"), r.int(4, "device id")
+    code = r.int(4, "dtype code", signed=True)
+    if code not in _DTYPES:
+        raise r.fail(f"array {index} has unknown dtype code {code}")
+    stored, kept = _DTYPES[code]
+    itemsize = 2 if stored == "bfloat16" else np.dtype(stored).itemsize
+    size = 1
+    for d in shape:
+        size *= d
+    nbytes = size * itemsize
+    if nbytes > r.remaining():
+        raise r.fail(f"truncated: array {index} of shape {shape} and dtype code {code} needs "
+                     f"{nbytes} bytes, {r.remaining()} remain")
+    raw = r.take(nbytes, f"array {index} data")
+    if stored == "bfloat16":  # the high half of a float32
+        bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+        return bits.view(np.float32).reshape(shape)
+    data = np.frombuffer(raw, dtype=np.dtype(stored).newbyteorder("<")).reshape(shape)
+    if stored == np.uint64 and size and int(data.max()) > np.iinfo(np.int64).max:
+        raise r.fail(f"array {index} holds uint64 values beyond int64's range")
+    return data.astype(kept)  # a copy: the result owns its memory, native byte order
+
+
+def read(filename):
+    """(arrays, names) from an MXNet NDArray file: a list of numpy arrays and a list of names
+    (empty when the file holds an unnamed list). Raises MXNetError on any malformed byte."""
+    with open(filename, "rb") as f:
+        buf = f.read()
+    r = _Reader(buf, filename)
+    if r.remaining() < 16 or r.int(8, "magic") != LIST_MAGIC:
+        r.pos = 0
+        raise r.fail("it does not start with MXNet's magic 0x112")
+    r.int(8, "reserved word")
+    n = r.count("the array count", 20)  # the smallest array: a legacy 1-d empty one
+    arrays = [_read_array(r, i) for i in range(n)]
+    m = r.count("the name count", 8)
+    if m not in (0, n):
+        raise r.fail(f"it has {n} arrays but {m} names")
+    names = []
+    for i in range(m):
+        length = r.int(8, f"name {i} length")
+        raw = bytes(r.take(length, f"name {i}"))
+        try:
+            names.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise r.fail(f"name {i} is not valid UTF-8") from None
+    if r.remaining():
+        raise r.fail(f"{r.remaining()} unexpected bytes after the last name")
+    if len(set(names)) != len(names):
+        dup = sorted({k for k in names if names.count(k) > 1})
+        raise r.fail(f"names {dup} appear more than once")
+    return arrays, names
+
+
+def write(filename, arrays, names=()):
+    """Write numpy arrays (and names, or none) in MXNet's V2 format, which MXNet 1.x loads."""
+    names = list(names)
+    if names and len(names) != len(arrays):
+        raise MXNetError(f"write '{filename}': {len(arrays)} arrays but {len(names)} names")
+    out = [LIST_MAGIC.to_bytes(8, "little"), bytes(8), len(arrays).to_bytes(8, "little")]
+    for a in arrays:
+        a = np.asarray(a)
+        if a.dtype not in _CODES:
+            raise MXNetError(f"write '{filename}': dtype {a.dtype} has no MXNet code")
+        if a.ndim == 0:
+            a = a.reshape(1)
+        out += [V2_MAGIC.to_bytes(4, "little"), bytes(4), a.ndim.to_bytes(4, "little")]
+        out += [int(d).to_bytes(8, "little") for d in a.shape]
+        out += [(1).to_bytes(4, "little"), bytes(4), _CODES[a.dtype].to_bytes(4, "little")]
+        out.append(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
+    out.append(len(names).to_bytes(8, "little"))
+    for k in names:
+        raw = k.encode("utf-8")
+        out += [len(raw).to_bytes(8, "little"), raw]
+    with open(filename, "wb") as f:
+        f.write(b"".join(out))
