@@ -12,6 +12,7 @@ import threading
 import warnings
 
 from .array import HOOKS, NDArray, wrap
+from . import log
 from .base import DeferredInitializationError, user_location
 from .compiled import EagerEntry, Feed, InferenceEntry, TrainingEntry
 from .ir.types import FLOATS
@@ -86,15 +87,21 @@ class JitFunction:
             entry = self.cache.get(key)
         except TypeError:  # an unhashable static argument: nothing to key on
             bump("eager_fallbacks")
+            log.fallback(self.name, "an unhashable static argument: this call runs eagerly")
             return self.fn(*args)
         if entry is None:
+            log.guard_miss(self.name, key, self.cache)
             if len(self.cache) >= MAX_VARIANTS:
                 warnings.warn(f"tracegrad.jit: {self.name} compiled {MAX_VARIANTS} variants; "
                               f"new input signatures now run eagerly", stacklevel=3)
                 entry = EagerEntry(self.fn)
+                log.fallback(self.name, f"{MAX_VARIANTS} variants: {log.describe(key)} eager")
             else:
+                t0 = log.now()
                 entry = self._build(args, params, needs)
             self.cache[key] = entry
+            if not isinstance(entry, EagerEntry):
+                log.compiled(self.name, key, self.cache, t0)
         else:
             bump("cache_hits")
         self.last = entry
@@ -114,6 +121,7 @@ class JitFunction:
             warnings.warn(f"tracegrad.jit: {self.name} needs a concrete value ({broke[0]}) at "
                           f"{broke[1]}; this call signature runs eagerly (data-dependent "
                           f"control flow is not compiled)", stacklevel=4)
+            log.fallback(self.name, f"needs a concrete value ({broke[0]}) at {broke[1]}")
             return EagerEntry(self.fn)
         wrt = [i for i, (kind, ref) in enumerate(feeds) if _needs_grad(kind, ref, needs, args)
                and tr.function.params[i].type.dtype in FLOATS]

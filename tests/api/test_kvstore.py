@@ -109,3 +109,15 @@ def test_buckets_group_by_dtype_in_order_and_split_at_the_limit():
         assert o.dtype == a.dtype and np.array_equal(a, o)
     b.pack(0, [None, None, None, None])
     assert not b.view(0).any()
+
+
+def test_split_sampler_gives_disjoint_equal_shards():
+    parts = [list(gluon.data.SplitSampler(10, 3, i, shuffle=False)) for i in range(3)]
+    assert parts == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    shuffled = gluon.data.SplitSampler(10, 3, 1)
+    assert len(shuffled) == 3 and sorted(shuffled) == [3, 4, 5]
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(np.arange(8.0)), batch_size=2,
+                                   sampler=gluon.data.SplitSampler(8, 2, 1, shuffle=False))
+    assert [b.asnumpy().tolist() for b in loader] == [[4.0, 5.0], [6.0, 7.0]]
+    with pytest.raises(ValueError, match="part_index must be in"):
+        gluon.data.SplitSampler(10, 2, 2)
