@@ -112,7 +112,9 @@ class JitFunction:
         params = self.params()
         key, needs = self._signature(args, params)
         if key not in self.cache:
+            t0 = log.now()
             self.cache[key] = self.last = self._build(args, params, needs)
+            log.compiled(self.name, key, self.cache, t0)
 
     def _build(self, args, params, needs):
         bump("traces")
