@@ -148,8 +148,8 @@ def explain_report(counters, events, objects):
         explain = getattr(obj, "explain", None) or getattr(jf, "explain", None)
         if callable(explain):
             text = explain()
-            text = text if isinstance(text, str) else str(text)
-            lines += ["    " + t for t in text.splitlines()]
+            if text is not None:
+                lines += ["    " + t for t in str(text).splitlines()]
             continue
         for key, entry in jf.cache.items():
             kind = type(entry).__name__.replace("Entry", "").lower()

@@ -60,7 +60,9 @@ def train(name, opt, opt_params, hybrid, grad_req, kv, out_dir):
         params += list(side.collect_params().values()) + list(aux.collect_params().values())
     for p in params:
         p.grad_req = grad_req
-    trainer = gluon.Trainer(params, opt, opt_params, kvstore=kv)
+    # one configuration names the store by its type, as MXNet scripts often do
+    trainer = gluon.Trainer(params, opt, opt_params,
+                            kvstore=kv.type if name == "sgd_hybrid" else kv)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     x_all, y_all = data()
     per = GLOBAL_BATCH // workers
@@ -136,6 +138,8 @@ def kv_api(kv):
     p = nd.zeros((4,))
     kv.pull("p", out=p)
     assert np.allclose(p.asnumpy(), 1 - 0.5 * sum(r + 1 for r in range(n))), p
+    other = mx.kv.create("dist_device_sync")
+    assert (other.type, other.rank, other.num_workers) == ("dist_device_sync", rank, n)
     kv._barrier()
     print(f"KV OK rank {rank} of {n}", flush=True)
 
