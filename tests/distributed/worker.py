@@ -91,7 +91,11 @@ def train(name, opt, opt_params, hybrid, grad_req, kv, out_dir):
                                                                     axis=1),
                                      loss[rows[1]:], dim=0)
         loss.backward()
-        trainer.step(GLOBAL_BATCH, ignore_stale_grad=mixed)
+        if name == "adam_eager":  # MXNet's two-call form of step
+            trainer.allreduce_grads()
+            trainer.update(GLOBAL_BATCH)
+        else:
+            trainer.step(GLOBAL_BATCH, ignore_stale_grad=mixed)
         if os.environ.get("FAIL_MODE") and step == 3 and rank == 1:
             if os.environ["FAIL_MODE"] == "raise":
                 raise RuntimeError("worker 1 exploded at step 3")
