@@ -11,6 +11,9 @@ from .context import Context, cpu, cpu_pinned, gpu, num_gpus
 from .jit import jit
 from .make_ir import make_ir
 from .stats import stats
+from . import kvstore  # noqa: E402  (after gluon: the Trainer reaches it lazily)
+
+kv = kvstore
 
 init = initializer
 
@@ -19,5 +22,5 @@ ndarray = nd
 
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
-           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler", "jit",
-           "stats"]
+           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler",
+           "jit", "stats", "kv", "kvstore"]

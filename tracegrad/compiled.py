@@ -8,6 +8,7 @@ gradients through compiled code differentiate the adjoint IR inline instead.
 """
 import numpy as np
 
+from . import log
 from .array import wrap
 from .ir.autodiff import copy_ops, vjp
 from .ir.function import Builder, Function, Literal
@@ -28,7 +29,8 @@ def _compile(fn):
     Ops with no native lowering (a custom Function's Python code) split the graph: the rest
     stays native and each such op runs in Python, counted as an eager fallback.
     """
-    return compile_callable(fn, on_python_op=lambda op: bump("eager_fallbacks"))
+    return compile_callable(fn, on_python_op=lambda op: (bump("eager_fallbacks"), log.fallback(
+        fn.name, f"op {op.opdef.name} has no native code: it runs in Python")))
 
 
 class Feed:

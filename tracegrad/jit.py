@@ -14,6 +14,7 @@ import functools
 import threading
 import warnings
 
+from . import log
 from .array import HOOKS, NDArray, wrap
 from .base import DeferredInitializationError, user_location
 from .compiled import Feed
@@ -141,6 +142,7 @@ class JitFunction:
         tree = self.cache.get(key)
         if tree is None:
             self.last_reason = self._why_new(key)
+            log.guard_miss(self.name, key, self.cache)
             if self._full():
                 return self._eager(args, kwargs, None)
             tree = self.cache[key] = GuardTree(needs, key[3])
@@ -166,6 +168,7 @@ class JitFunction:
             self.last_reason = (f"guard {node.guard.expr} at {node.guard.where} saw "
                                 f"{show_outcome(node.guard.kind, outcome)}; cached: "
                                 f"{_seen(node)}")
+            log.guard_outcome(self.name, self.last_reason)
             if len(node.children) >= self.max_guard_outcomes:
                 if not node.warned:
                     node.warned = True
@@ -179,11 +182,14 @@ class JitFunction:
                 return self._eager(args, kwargs, None)
         if self._full():
             return self._eager(args, kwargs, None)
+        t0 = log.now()
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
         if not tree.add(path, params):
             self.last_reason += " (the retrace took another route: not compiled)"
             return self._eager(args, kwargs, None)
         self.counts["traces"] += 1
+        log.compiled(self.name, log.describe(key) if node is None else self.last_reason,
+                     self._paths(), t0)
         counter = _RANDOM["counter"]
         out, where = tree.run(list(arrays), params)
         if where.__class__ is tuple:  # native code read another outcome than the trace did
@@ -196,8 +202,11 @@ class JitFunction:
         self.last = where.entry
         return unflatten(where.out_tree, iter(out))
 
+    def _paths(self):
+        return sum(t.paths for t in self.cache.values())
+
     def _full(self):
-        if sum(t.paths for t in self.cache.values()) < self.max_variants:
+        if self._paths() < self.max_variants:
             return False
         if not self.warned:
             self.warned = True
@@ -211,6 +220,7 @@ class JitFunction:
         self.counts["eager_fallbacks"] += 1
         if why is not None:
             self.last_reason = why
+        log.fallback(self.name, f"runs eagerly: {self.last_reason}")
         return self.fn(*args, **kwargs)
 
     def _why_new(self, key):
@@ -228,8 +238,10 @@ class JitFunction:
             return
         tree = self.cache[key] = GuardTree(needs, key[3])
         self.last_reason = "first call (after deferred initialization)"
+        t0 = log.now()
         if tree.add(self._trace(tree, key[0], args, kwargs, arrays, params), params):
             self.counts["traces"] += 1
+            log.compiled(self.name, log.describe(key), self._paths(), t0)
             tree.pending_keys = []  # this call ran eagerly: its keys are spent
 
     def _trace(self, tree, struct, args, kwargs, arrays, params):

@@ -11,11 +11,13 @@ import pytest
 import tracegrad as mx
 from tracegrad import nd
 from tracegrad.gluon import nn
+from arrays import keep_dtype as array
 
 from test_gluon_layers import check_block
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
 from check import check_grads  # noqa: E402
+
 
 ERF = np.vectorize(math.erf)
 SELU_L, SELU_A = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
@@ -43,21 +45,21 @@ def x(rng):
      lambda x: np.where(x > 0, x, 0.2 * x)),
 ])
 def test_leaky_relu_act_types(x, kwargs, ref):
-    out = nd.LeakyReLU(nd.array(x), **kwargs)
+    out = nd.LeakyReLU(array(x), **kwargs)
     np.testing.assert_allclose(out.asnumpy(), ref(x), rtol=1e-6, atol=3e-7)
 
 
 def test_leaky_relu_prelu_gamma_per_channel(x):
     gamma = np.array([0.1, 0.2, 0.3])
-    out = nd.LeakyReLU(nd.array(x), gamma=nd.array(gamma), act_type="prelu")
+    out = nd.LeakyReLU(array(x), gamma=array(gamma), act_type="prelu")
     np.testing.assert_allclose(out.asnumpy(), np.where(x > 0, x, gamma[None, :, None] * x))
     with pytest.raises(mx.base.MXNetError, match="act_type"):
-        nd.LeakyReLU(nd.array(x), act_type="swish")
+        nd.LeakyReLU(array(x), act_type="swish")
 
 
 def test_rrelu_refuses_training(x):
     with mx.autograd.record(), pytest.raises(mx.base.MXNetError, match="rrelu"):
-        nd.LeakyReLU(nd.array(x), act_type="rrelu")
+        nd.LeakyReLU(array(x), act_type="rrelu")
 
 
 @pytest.mark.parametrize("make,ref", [
@@ -77,7 +79,7 @@ def test_gelu_layer(x):
     """erf is approximated to 1.5e-7 absolute (below float32 rounding), so the float64 forward
     is compared at that tolerance; gradients and hybridization by check_block."""
     block = nn.GELU()
-    np.testing.assert_allclose(block(nd.array(x)).asnumpy(), gelu_ref(x), rtol=0, atol=3e-7)
+    np.testing.assert_allclose(block(array(x)).asnumpy(), gelu_ref(x), rtol=0, atol=3e-7)
     check_block(block, [x])
 
 
@@ -125,5 +127,5 @@ def test_instance_norm_default_does_not_learn_gamma():
 def test_second_order(rng, fn):
     data = rng.standard_normal((2, 4, 3)) + 0.05  # keep clear of selu's kink at 0
     gamma, beta = np.array([1.5, 0.5]), np.array([0.1, -0.2])
-    fx = mx.make_ir(fn)(nd.array(data), nd.array(gamma), nd.array(beta))
+    fx = mx.make_ir(fn)(array(data), array(gamma), array(beta))
     check_grads(fx, [data, gamma, beta], order=2, rtol=1e-4)

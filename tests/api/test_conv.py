@@ -13,6 +13,7 @@ import pytest
 import tracegrad as mx
 from tracegrad import autograd, nd
 from tracegrad.gluon import nn
+from arrays import keep_dtype as array
 
 from test_gluon_layers import check_block
 
@@ -112,12 +113,12 @@ def test_convolution_matches_loops(rng, spatial, kernel, stride, pad, dilate, gr
     x = _data(rng, 2, chans[0], *spatial)
     w = _data(rng, chans[1], chans[0] // groups, *kernel)
     b = _data(rng, chans[1])
-    out = nd.Convolution(nd.array(x, dtype="float64"), nd.array(w, dtype="float64"),
-                         nd.array(b, dtype="float64"), kernel=kernel, stride=stride, pad=pad,
+    out = nd.Convolution(array(x, dtype="float64"), array(w, dtype="float64"),
+                         array(b, dtype="float64"), kernel=kernel, stride=stride, pad=pad,
                          dilate=dilate, num_filter=chans[1], num_group=groups)
     np.testing.assert_allclose(out.asnumpy(), conv_ref(x, w, b, stride, pad, dilate, groups),
                                rtol=1e-10, atol=1e-12)
-    nob = nd.Convolution(nd.array(x), nd.array(w), kernel=kernel, stride=stride, pad=pad,
+    nob = nd.Convolution(array(x), array(w), kernel=kernel, stride=stride, pad=pad,
                          dilate=dilate, num_filter=chans[1], num_group=groups, no_bias=True)
     np.testing.assert_allclose(nob.asnumpy(), conv_ref(x, w, None, stride, pad, dilate, groups),
                                rtol=1e-10, atol=1e-12)
@@ -138,7 +139,7 @@ def test_deconvolution_matches_loops(rng, spatial, kernel, stride, pad, dilate, 
     x = _data(rng, 2, chans[0], *spatial)
     w = _data(rng, chans[0], chans[1] // groups, *kernel)
     b = _data(rng, chans[1])
-    out = nd.Deconvolution(nd.array(x), nd.array(w), nd.array(b), kernel=kernel, stride=stride,
+    out = nd.Deconvolution(array(x), array(w), array(b), kernel=kernel, stride=stride,
                            pad=pad, dilate=dilate, adj=adj, num_filter=chans[1],
                            num_group=groups, no_bias=False)
     np.testing.assert_allclose(out.asnumpy(), deconv_ref(x, w, b, stride, pad, dilate, adj,
@@ -147,7 +148,7 @@ def test_deconvolution_matches_loops(rng, spatial, kernel, stride, pad, dilate, 
 
 def test_deconvolution_target_shape_and_default_no_bias(rng):
     x, w = _data(rng, 1, 2, 4, 4), _data(rng, 2, 3, 3, 3)
-    out = nd.Deconvolution(nd.array(x), nd.array(w), nd.array(np.ones(3)), kernel=(3, 3),
+    out = nd.Deconvolution(array(x), array(w), array(np.ones(3)), kernel=(3, 3),
                            stride=(2, 2), target_shape=(8, 8), num_filter=3)
     assert out.shape == (1, 3, 8, 8)
     # target 8 from input 4, stride 2, kernel 3: total pad 1 -> pad 1, adj 1; no_bias defaults
@@ -174,7 +175,7 @@ POOL_GRID = [  # (spatial, kernel, stride, pad, convention)
 def test_pooling_matches_loops(rng, spatial, kernel, stride, pad, convention, pool_type,
                                include):
     x = _data(rng, 2, 3, *spatial)
-    out = nd.Pooling(nd.array(x), kernel=kernel, stride=stride, pad=pad, pool_type=pool_type,
+    out = nd.Pooling(array(x), kernel=kernel, stride=stride, pad=pad, pool_type=pool_type,
                      pooling_convention=convention, count_include_pad=include)
     np.testing.assert_allclose(out.asnumpy(), pool_ref(x, kernel, stride, pad, pool_type,
                                                        convention, include),
@@ -185,7 +186,7 @@ def test_pooling_matches_loops(rng, spatial, kernel, stride, pad, convention, po
 @pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 4, 5), (1, 2, 3, 4, 2)])
 def test_global_pooling(rng, pool_type, shape):
     x = _data(rng, *shape)
-    out = nd.Pooling(nd.array(x), kernel=(9,) * (len(shape) - 2), pool_type=pool_type,
+    out = nd.Pooling(array(x), kernel=(9,) * (len(shape) - 2), pool_type=pool_type,
                      global_pool=True)
     axes = tuple(range(2, len(shape)))
     want = {"max": np.max, "avg": np.mean, "sum": np.sum}[pool_type](x, axis=axes, keepdims=True)
@@ -194,31 +195,31 @@ def test_global_pooling(rng, pool_type, shape):
 
 def test_same_convention_and_lp_pooling(rng):
     x = _data(rng, 2, 2, 7)
-    out = nd.Pooling(nd.array(x), kernel=(3,), stride=(2,), pooling_convention="same")
+    out = nd.Pooling(array(x), kernel=(3,), stride=(2,), pooling_convention="same")
     assert out.shape == (2, 2, 4)  # ceil(7 / 2)
     # 'same' pads (3 - 1) * 2 + 3 - 7 = 2 in total, 1 on each side
     np.testing.assert_allclose(out.asnumpy(), pool_ref(x, (3,), (2,), (1,)), rtol=1e-12)
     y = _data(rng, 1, 2, 4, 4)
-    lp2 = nd.Pooling(nd.array(y), kernel=(2, 2), stride=(2, 2), pool_type="lp", p_value=2)
+    lp2 = nd.Pooling(array(y), kernel=(2, 2), stride=(2, 2), pool_type="lp", p_value=2)
     np.testing.assert_allclose(lp2.asnumpy(), np.sqrt(pool_ref(y * y, (2, 2), (2, 2), (0, 0),
                                                                "sum")), rtol=1e-12)
-    lp1 = nd.Pooling(nd.array(y), kernel=(2, 2), stride=(2, 2), pool_type="lp", p_value=1)
+    lp1 = nd.Pooling(array(y), kernel=(2, 2), stride=(2, 2), pool_type="lp", p_value=1)
     np.testing.assert_allclose(lp1.asnumpy(), pool_ref(np.abs(y), (2, 2), (2, 2), (0, 0),
                                                        "sum"), rtol=1e-12)
 
 
 def test_channel_last_layouts(rng):
     x, w, b = _data(rng, 2, 6, 5, 3), _data(rng, 4, 3, 2, 3), _data(rng, 4)  # NHWC, OHWI
-    out = nd.Convolution(nd.array(x), nd.array(w), nd.array(b), kernel=(3, 2), pad=(1, 0),
+    out = nd.Convolution(array(x), array(w), array(b), kernel=(3, 2), pad=(1, 0),
                          num_filter=4, layout="NHWC")
     want = conv_ref(x.transpose(0, 3, 1, 2), w.transpose(0, 3, 1, 2), b, (1, 1), (1, 0), (1, 1))
     np.testing.assert_allclose(out.asnumpy(), want.transpose(0, 2, 3, 1), rtol=1e-10)
-    pooled = nd.Pooling(nd.array(x), kernel=(2, 2), stride=(2, 1), layout="NHWC")
+    pooled = nd.Pooling(array(x), kernel=(2, 2), stride=(2, 1), layout="NHWC")
     np.testing.assert_allclose(pooled.asnumpy(), pool_ref(x.transpose(0, 3, 1, 2), (2, 2),
                                                           (2, 1), (0, 0)).transpose(0, 2, 3, 1))
     x1 = _data(rng, 2, 7, 3)  # NWC
     w1 = _data(rng, 2, 3, 3)  # (filters, kernel, channels)
-    out1 = nd.Convolution(nd.array(x1), nd.array(w1), kernel=(3,), num_filter=2, no_bias=True,
+    out1 = nd.Convolution(array(x1), array(w1), kernel=(3,), num_filter=2, no_bias=True,
                           layout="NWC")
     want1 = conv_ref(x1.transpose(0, 2, 1), w1.transpose(0, 2, 1), None, (1,), (0,), (1,))
     np.testing.assert_allclose(out1.asnumpy(), want1.transpose(0, 2, 1), rtol=1e-10)
@@ -226,7 +227,7 @@ def test_channel_last_layouts(rng):
 
 def test_im2col_col2im_mxnet_shapes(rng):
     x = _data(rng, 2, 3, 5, 4)
-    cols = nd.im2col(nd.array(x), kernel=(2, 3), stride=(1, 1), pad=(1, 0))
+    cols = nd.im2col(array(x), kernel=(2, 3), stride=(1, 1), pad=(1, 0))
     assert cols.shape == (2, 3 * 6, 6 * 2)
     back = nd.col2im(cols, output_size=(5, 4), kernel=(2, 3), pad=(1, 0))
     assert back.shape == x.shape
@@ -250,7 +251,7 @@ def test_im2col_col2im_mxnet_shapes(rng):
     (lambda x, w: nd.Pooling(x, kernel=(2, 2), pool_type="median"), "pool_type"),
 ])
 def test_bad_arguments_raise_clear_errors(rng, call, needle):
-    x, w = nd.array(_data(rng, 2, 3, 5, 5)), nd.array(_data(rng, 4, 3, 3, 3))
+    x, w = array(_data(rng, 2, 3, 5, 5)), array(_data(rng, 4, 3, 3, 3))
     with pytest.raises(mx.base.MXNetError) as info:
         call(x, w)
     assert needle in str(info.value)
@@ -274,7 +275,7 @@ def test_second_order_gradients(rng, fn, wshape):
     themselves im2col/col2im and matmuls)."""
     x = _data(rng, 2, 2, 5, 4)
     w = _data(rng, *wshape)
-    fx = mx.make_ir(lambda x, w: fn(x, w) ** 2)(nd.array(x), nd.array(w))
+    fx = mx.make_ir(lambda x, w: fn(x, w) ** 2)(array(x), array(w))
     check_grads(fx, [x, w], order=2, rtol=1e-4)
 
 
@@ -401,8 +402,8 @@ def _train(net, x, y, steps, hybridize, lr=0.05):
 
 
 def test_lenet_trains_eager_and_hybridized_agree(rng):
-    x = nd.array(rng.standard_normal((8, 1, 12, 12)).astype(np.float32))
-    y = nd.array(rng.integers(0, 10, 8).astype(np.float32))
+    x = array(rng.standard_normal((8, 1, 12, 12)).astype(np.float32))
+    y = array(rng.integers(0, 10, 8).astype(np.float32))
     net = _lenet()
     eager = _train(net, x, y, 6, hybridize=False)
     hybrid = _train(net, x, y, 6, hybridize=True)

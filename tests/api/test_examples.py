@@ -22,3 +22,20 @@ def test_autograd_tutorial_prints_the_tutorials_answers():
 def test_print_ir_example_compiles_without_fallbacks():
     out = _run("print_ir.py")
     assert "define" in out and "'eager_fallbacks': 0" in out
+
+
+def test_train_digits_one_epoch_learns_in_both_modes_and_reports():
+    """The README's first command, for one epoch of the MLP (the CNN needs gluon.nn.Conv2D)."""
+    import re
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "train_digits.py"),
+                          "--epochs", "1", "--models", "mlp"], capture_output=True, text=True,
+                         check=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+    out = res.stdout
+    acc = re.search(r"mlp: test accuracy eager ([\d.]+), hybridized ([\d.]+)", out)
+    assert acc, out
+    assert float(acc.group(1)) > 0.6 and float(acc.group(2)) > 0.6  # chance is 0.1
+    assert re.search(r"mlp: training step \(batch 64\) eager [\d.]+ ms, compiled [\d.]+ ms", out)
+    fwd = re.search(r"mlp: optimized forward graph: \d+ ops: (.*)", out).group(1)
+    assert "matmul 3" in fwd and "relu 2" in fwd
+    assert re.search(r"mlp: optimized backward graph: \d+ ops: matmul 5", out)
+    assert "mlp hybridized epoch 1/1" in res.stderr  # the tqdm progress bar

@@ -6,12 +6,7 @@ import pytest
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
 from tracegrad.gluon import nn
-
-
-def keep_dtype(a, dtype=None):
-    """nd.array keeping a numpy array's dtype: these tests run in float64, while nd.array alone
-    gives float32 for numpy input, as MXNet 1.x does."""
-    return nd.array(a, dtype=dtype if dtype is not None else getattr(a, "dtype", None))
+from arrays import keep_dtype
 
 RTOL = 1e-5
 

@@ -8,12 +8,7 @@ from tracegrad import autograd, gluon, nd
 from tracegrad.gluon import nn
 from tracegrad.gluon.loss import L2Loss
 from tracegrad.gluon.nn import Dense, HybridSequential
-
-
-def keep_dtype(a, dtype=None):
-    """nd.array keeping a numpy array's dtype: these tests run in float64, while nd.array alone
-    gives float32 for numpy input, as MXNet 1.x does."""
-    return nd.array(a, dtype=dtype if dtype is not None else getattr(a, "dtype", None))
+from arrays import keep_dtype
 
 
 def _tutorial_net():

@@ -11,15 +11,10 @@ import tracegrad as mx
 from tracegrad import autograd, gluon, nd
 from tracegrad.gluon import nn, rnn
 from tracegrad.gluon.rnn.rnn_cell import gru_step, lstm_step, rnn_step
+from arrays import keep_dtype as array
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
 from check import check_grads  # noqa: E402  (tests/grad/check.py, the gradient oracle)
-
-
-def array(a, dtype=None):
-    """nd.array keeping the source's dtype (MXNet's nd.array makes numpy data float32): these
-    tests compare against float64 references."""
-    return nd.array(a, dtype=dtype if dtype is not None else np.asarray(a).dtype)
 
 
 DATA = pathlib.Path(__file__).parent.parent / "data" / "mxnet"

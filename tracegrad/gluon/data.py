@@ -7,8 +7,10 @@ import numpy as np
 
 from .. import nd
 from ..array import NDArray, wrap
+from .split_sampler import SplitSampler
 
-__all__ = ["Dataset", "SimpleDataset", "ArrayDataset", "DataLoader", "default_batchify_fn"]
+__all__ = ["Dataset", "SimpleDataset", "ArrayDataset", "DataLoader", "default_batchify_fn",
+           "SplitSampler"]
 
 
 class Dataset:

@@ -42,6 +42,7 @@ class Trainer:
         else:
             self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
         self._states = {}
+        self._sync = _kvstore_sync(kvstore, self._params)
 
     @property
     def optimizer(self):
@@ -57,14 +58,21 @@ class Trainer:
     def step(self, batch_size, ignore_stale_grad=False):
         """One update with gradients normalized by 1/batch_size."""
         self._optimizer.rescale_grad = self._scale / batch_size
+        self._allreduce_grads()
         self._update(ignore_stale_grad)
 
     def allreduce_grads(self):
-        """No-op: one device, nothing to reduce."""
+        """Sum the gradients across workers (a distributed kvstore); else nothing to do."""
+        self._allreduce_grads()
+
+    def _allreduce_grads(self):
+        if self._sync is not None:
+            self._sync.allreduce_grads()
 
     def update(self, batch_size, ignore_stale_grad=False):
         """The update half of step (after allreduce_grads)."""
-        self.step(batch_size, ignore_stale_grad)
+        self._optimizer.rescale_grad = self._scale / batch_size
+        self._update(ignore_stale_grad)
 
     def _update(self, ignore_stale_grad):
         live = []
@@ -124,3 +132,16 @@ class Trainer:
                 if s is not None and f"{i}:{k}" in arrays:
                     np.copyto(s, arrays[f"{i}:{k}"])
             self._states[i] = state
+
+
+def _kvstore_sync(kvstore, params):
+    """A GradientSync for a distributed kvstore (object or type name); None for one process.
+    With N workers, step(batch_size) wants the global batch: see docs/distributed.md."""
+    from .. import kvstore as kv
+    if kvstore is None or kvstore is False:
+        return None
+    store = kv.create(kvstore)
+    if store.num_workers == 1 and "dist" not in store.type:
+        return None
+    from ..kvstore.trainer_sync import GradientSync
+    return GradientSync(store, params)

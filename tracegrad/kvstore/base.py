@@ -1,0 +1,206 @@
+"""The KVStore semantics shared by the local and the MPI store.
+
+A store maps keys (ints or strings) to arrays. `push` sums the values given for a key (a list
+stands for several devices; in a distributed store every worker's push is summed too) and then
+either replaces the stored value with the sum or, after `set_optimizer`, applies the optimizer
+to the stored value with the sum as gradient. `pull` copies the stored value out. The stores
+differ only in `_reduce` (sum across workers, in place) and `_bcast` (rank 0's values to all).
+"""
+import numpy as np
+
+from ..array import NDArray
+from ..base import MXNetError
+
+
+def _as_list(x):
+    return (list(x), True) if isinstance(x, (list, tuple)) else ([x], False)
+
+
+def _buffer(v, what):
+    if isinstance(v, NDArray):
+        return v._data
+    if isinstance(v, np.ndarray):
+        return v
+    raise TypeError(f"kvstore.{what}: values must be NDArrays, got {type(v).__name__}")
+
+
+class KVStoreBase:
+    """MXNet's KVStoreBase: the capabilities a Trainer asks about."""
+    OPTIMIZER = "optimizer"
+
+    def is_capable(self, capability):
+        if capability.lower() == self.OPTIMIZER:
+            return True
+        raise MXNetError(f"unknown kvstore capability {capability!r}")
+
+
+class KVStore(KVStoreBase):
+    """A key-value store of arrays; see the module docstring."""
+
+    def __init__(self, name):
+        self._type = name
+        self._store = {}
+        self._updater = None
+        self._optimizer = None
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def type(self):
+        return self._type
+
+    @property
+    def rank(self):
+        return 0
+
+    @property
+    def num_workers(self):
+        return 1
+
+    def __repr__(self):
+        return f"<KVStore {self._type!r} rank {self.rank} of {self.num_workers}>"
+
+    # ------------------------------------------------------------------ the two collectives
+    def _reduce(self, arrays):
+        """Sum each numpy array across workers, in place (one process: nothing to do)."""
+
+    def _bcast(self, arrays):
+        """Overwrite each numpy array with rank 0's, in place (one process: nothing to do)."""
+
+    def _barrier(self):
+        """Wait for every worker."""
+
+    # ------------------------------------------------------------------ keys and values
+    def _pairs(self, key, value, what):
+        keys, many = _as_list(key)
+        if not many:
+            return [(keys[0], value)]
+        values, _ = _as_list(value)
+        if len(values) != len(keys):
+            raise MXNetError(f"kvstore.{what}: {len(keys)} keys but {len(values)} values")
+        return list(zip(keys, values))
+
+    def _stored(self, k, what):
+        try:
+            return self._store[k]
+        except KeyError:
+            raise MXNetError(f"kvstore.{what}: key {k!r} has not been initialized "
+                             f"(call init first)") from None
+
+    def init(self, key, value):
+        """Store the initial value of each key (in a distributed store, rank 0's value)."""
+        pairs = self._pairs(key, value, "init")
+        for k, v in pairs:
+            if k in self._store:
+                raise MXNetError(f"kvstore.init: duplicate init of key {k!r}")
+        fresh = []
+        for k, v in pairs:
+            vals, _ = _as_list(v)
+            arr = np.array(_buffer(vals[0], "init"), copy=True)
+            self._store[k] = arr
+            fresh.append(arr)
+        self._bcast(fresh)
+
+    def _merge(self, v, what):
+        vals, _ = _as_list(v)
+        bufs = [_buffer(x, what) for x in vals]
+        total = np.array(bufs[0], copy=True)
+        for b in bufs[1:]:
+            if b.shape != total.shape:
+                raise MXNetError(f"kvstore.{what}: values of one key differ in shape: "
+                                 f"{total.shape} vs {b.shape}")
+            total += b
+        return total
+
+    def push(self, key, value, priority=0):
+        """Sum the values (of every device and worker) into each key's stored value."""
+        pairs = self._pairs(key, value, "push")
+        merged = [(k, self._merge(v, "push")) for k, v in pairs]
+        for k, _ in merged:
+            self._stored(k, "push")
+        self._reduce([m for _, m in merged])
+        for k, m in merged:
+            stored = self._store[k]
+            if m.shape != stored.shape:
+                raise MXNetError(f"kvstore.push: key {k!r} holds shape {stored.shape}, "
+                                 f"pushed {m.shape}")
+            if self._updater is not None:
+                self._updater(k, m, stored)
+            else:
+                np.copyto(stored, m, casting="unsafe")
+
+    def pull(self, key, out=None, priority=0, ignore_sparse=True):
+        """Copy each key's stored value into out (an NDArray or a list of them)."""
+        if out is None:
+            raise MXNetError("kvstore.pull: out is required")
+        for k, o in self._pairs(key, out, "pull"):
+            stored = self._stored(k, "pull")
+            outs, _ = _as_list(o)
+            for x in outs:
+                np.copyto(_buffer(x, "pull"), stored, casting="unsafe")
+
+    def pushpull(self, key, value, out=None, priority=0):
+        """push then pull. Without an optimizer this is an allreduce: the sum over devices and
+        workers is written to out, or back into value when out is None."""
+        if self._updater is not None:
+            self.push(key, value, priority)
+            self.pull(key, out if out is not None else value, priority)
+            return
+        pairs = self._pairs(key, value, "pushpull")
+        outs = self._pairs(key, out if out is not None else value, "pushpull")
+        merged = [self._merge(v, "pushpull") for _, v in pairs]
+        self._reduce(merged)
+        for (k, o), m in zip(outs, merged):
+            if k in self._store:
+                np.copyto(self._store[k], m, casting="unsafe")
+            for x in _as_list(o)[0]:
+                np.copyto(_buffer(x, "pushpull"), m, casting="unsafe")
+
+    def broadcast(self, key, value, out, priority=0):
+        """init(key, value) (rank 0's value wins), then pull(key, out)."""
+        self.init(key, value)
+        self.pull(key, out, priority)
+
+    def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
+        raise MXNetError("kvstore.row_sparse_pull: tracegrad has no sparse storage")
+
+    def set_gradient_compression(self, compression_params):
+        raise MXNetError("kvstore.set_gradient_compression: gradient compression is not "
+                         "supported (gradients are reduced at full precision)")
+
+    # ------------------------------------------------------------------ optimizer
+    def set_optimizer(self, optimizer):
+        """Pushes then update the stored values with this optimizer (MXNet's server-side
+        update; here every worker applies the same update to its copy)."""
+        from .. import optimizer as opt
+        optimizer = opt.create(optimizer) if isinstance(optimizer, str) else optimizer
+        states = {}
+
+        def updater(key, grad, weight):
+            if key not in states:
+                states[key] = optimizer.create_state(key, weight)
+            optimizer.update(key, weight, grad, states[key])
+        self._optimizer, self._updater = optimizer, updater
+        self._states = states
+
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        from ..nd import save_arrays
+        if self._updater is None:
+            raise MXNetError("kvstore.save_optimizer_states: no optimizer is set")
+        arrays = {}
+        for k, state in self._states.items():
+            for i, s in enumerate(state if isinstance(state, tuple) else (state,)):
+                if s is not None:
+                    arrays[f"{k}:{i}"] = s
+        save_arrays(fname, arrays)
+
+    def load_optimizer_states(self, fname):
+        from ..nd import load_arrays
+        if self._updater is None:
+            raise MXNetError("kvstore.load_optimizer_states: no optimizer is set")
+        arrays = load_arrays(fname)
+        for k, weight in self._store.items():
+            state = self._optimizer.create_state(k, weight)
+            for i, s in enumerate(state if isinstance(state, tuple) else (state,)):
+                if s is not None and f"{k}:{i}" in arrays:
+                    np.copyto(s, arrays[f"{k}:{i}"])
+            self._states[k] = state

@@ -1,0 +1,7 @@
+"""'local' and 'device': one process, one CPU; push sums a list of values, nothing crosses
+process boundaries (the Trainer needs no reduction with such a store)."""
+from .base import KVStore
+
+
+class LocalKVStore(KVStore):
+    """The single-process store."""
