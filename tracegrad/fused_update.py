@@ -1,0 +1,108 @@
+"""The multi-tensor optimizer update: every parameter's update in ONE native call.
+
+Trainer.step hands over the live parameters; their optimizer's `fused_rule` (optimizer.py) is
+written once per parameter into one IR Function, compiled once per (optimizer structure,
+parameter types, state layout). Its inputs are the weights, gradients and states, plus one
+float64 vector of the per-step numbers (`fused_scalars`: scheduled lr, wd, rescale_grad, bias
+corrections...), so a learning-rate schedule or a new batch size never recompiles.
+
+The call returns new weights and states; they replace the old buffers (no copy back): the
+parameter's NDArray and its tape leaf both take the new weight array, the Trainer keeps the
+new states. Nothing else holds a parameter's buffer across steps (compiled calls and the
+capture read `Parameter.data()._data` on every call).
+"""
+import numpy as np
+
+from .ir.function import Builder
+from .ir.types import FLOATS, TensorType, type_of
+from .runtime.segments import compile_callable
+from .stats import bump
+
+_CACHE: dict = {}
+_CACHE_SIZE = 64
+
+
+def _states(state):
+    """A state as the tuple of its arrays (None: no state)."""
+    if state is None:
+        return ()
+    return state if isinstance(state, tuple) else (state,)
+
+
+def supports(optimizer) -> bool:
+    """Whether `optimizer` has a fused form at least as specific as its update(): a user
+    subclass that overrides update() without a fused_rule of its own keeps update()."""
+    if optimizer.fused_structure() is None:
+        return False
+    mro = type(optimizer).__mro__
+    owner = {name: next(i for i, k in enumerate(mro) if name in k.__dict__)
+             for name in ("update", "fused_rule")}
+    return owner["fused_rule"] <= owner["update"]
+
+
+class FusedUpdate:
+    """One compiled update for a fixed list of (weight type, number of state arrays)."""
+
+    def __init__(self, optimizer, layout, n_scalars):
+        b = Builder(name=f"{type(optimizer).__name__.lower()}_update")
+        weights, grads, states = [], [], []
+        for k, (t, n_state) in enumerate(layout):
+            weights.append(b.param(t, f"w{k}"))
+            grads.append(b.param(t, f"g{k}"))
+            states.append([b.param(t, f"s{k}_{j}") for j in range(n_state)])
+        h = b.param(TensorType("f64", (n_scalars * len(layout),)), "h")
+        outs = []
+        for k, (t, n_state) in enumerate(layout):
+            base = k * n_scalars
+            s = [b.cast(b.reshape(b.slice(h, begin=(base + j,), end=(base + j + 1,), step=(1,)),
+                                  shape=()), dtype=t.dtype) for j in range(n_scalars)]
+            w, new_states = optimizer.fused_rule(b, weights[k], grads[k], states[k], s)
+            if len(new_states) != n_state:
+                raise RuntimeError(f"{type(optimizer).__name__}.fused_rule returned "
+                                   f"{len(new_states)} states for {n_state}")
+            outs += [w, *new_states]
+        self.fn = b.ret(*outs)
+        self.native = compile_callable(self.fn)
+        self.layout = layout
+
+
+def apply(optimizer, items, states):
+    """Update every (index, weight NDArray, grad array) in `items` in one native call.
+
+    `states` is the Trainer's {index: state} (created by optimizer.create_state); it gets the
+    new state arrays. Returns False (nothing done) when the parameters cannot share one call
+    (a non-float weight, a gradient of another type)."""
+    layout, args, scalars = [], [], []
+    for i, nd_weight, grad in items:
+        w = nd_weight._data
+        t = type_of(w)
+        if (t.dtype not in FLOATS or type(grad) is not np.ndarray or grad.dtype != w.dtype
+                or grad.shape != w.shape):
+            return False
+        st = _states(states[i])
+        layout.append((t, len(st)))
+        args += [w, grad, *st]
+    for i, _, _ in items:
+        scalars.extend(optimizer.fused_scalars(i))
+    n_scalars = len(scalars) // len(items)
+    key = (type(optimizer), optimizer.fused_structure(), tuple(layout), n_scalars)
+    fused = _CACHE.get(key)
+    if fused is None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        fused = _CACHE[key] = FusedUpdate(optimizer, layout, n_scalars)
+        bump("traces")
+    args.append(np.array(scalars, dtype=np.float64))
+    outs = fused.native(*args)
+    k = 0
+    for (i, nd_weight, _), (_, n_state) in zip(items, layout):
+        new_w = outs[k]
+        nd_weight._data = new_w
+        leaf = nd_weight._value
+        if leaf is not None and leaf.producer is None:
+            leaf.data = new_w
+        if n_state:
+            new = outs[k + 1:k + 1 + n_state]
+            states[i] = tuple(new) if isinstance(states[i], tuple) else new[0]
+        k += 1 + n_state
+    return True
