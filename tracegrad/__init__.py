@@ -10,6 +10,8 @@ from .context import Context, cpu, cpu_pinned, gpu, num_gpus
 from .jit import jit
 from .make_ir import make_ir
 from .stats import stats
+from . import capture
+from .capture import explain
 
 init = initializer
 
@@ -18,4 +20,5 @@ ndarray = nd
 
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
-           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "jit", "stats"]
+           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "jit", "stats",
+           "capture", "explain"]

@@ -8,6 +8,7 @@ import weakref
 
 import numpy as np
 
+from . import capture as _capture
 from .array import NDArray, apply, wrap
 from .compiled import direct_backward
 from .base import MXNetError
@@ -159,6 +160,9 @@ def _as_operand(v):
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     """Accumulate gradients of heads into the variables' .grad buffers (per grad_req)."""
+    if _capture._STATE.step is not None and _capture.backward(heads, head_grads, retain_graph,
+                                                              train_mode):
+        return
     values, grads = _heads(heads, head_grads)
     state = STATE
     prev = state.recording, state.training

@@ -24,6 +24,9 @@ PIPELINE = "fold,simplify,cse,dce"
 # compiled code. Entries are kept for the life of the process: an id must never be reused
 # while a cached adjoint may still name it.
 _ENTRIES: dict = {}
+# step capture (capture.py) offers to defer a training call: (entry, args, params) -> outputs,
+# or None to run it now
+DEFER_CALL = None
 
 
 def _compile(fn):
@@ -138,7 +141,14 @@ class TrainingEntry(Entry):
         _ENTRIES[self.id] = self
 
     def __call__(self, args, params):
-        arrays = self.arrays(args, params)
+        if DEFER_CALL is not None:
+            deferred = DEFER_CALL(self, args, params)
+            if deferred is not None:
+                return deferred
+        return self.run(args, params, self.arrays(args, params))
+
+    def run(self, args, params, arrays):
+        """The call on its input arrays (random keys already drawn into them)."""
         prediction = self._predict()
         if prediction is None:
             outs = self.native(*arrays)
