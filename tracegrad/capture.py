@@ -45,9 +45,10 @@ from .ir.autodiff import copy_ops, vjp
 from .ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
 from .ir.types import type_of
 from .ir.passes import run_pipeline
+from .random import next_key
 from .runtime import tape
 from .runtime.segments import compile_callable, native_op
-from .runtime.tape import STATE, TapeValue
+from .runtime.tape import STATE, TapeValue, wants_grad
 from .codegen import COUNTERS as _NATIVE
 from .stats import bump
 
@@ -125,6 +126,10 @@ class _Ref:
         self.index = index
 
 
+_REFS = [_Ref(i) for i in range(4096)]
+_GET_LEAF = _SLOT_LEAF.__get__
+
+
 # a tape value for exported results: the graph was consumed by backward, as eager leaves it
 _FREED_OP = Operation.__new__(Operation)
 _FREED_OP.opdef, _FREED_OP.operands, _FREED_OP.attrs, _FREED_OP.loc = CompiledCall, (), {}, None
@@ -166,6 +171,8 @@ class Plan:
                 self.value_types.append(r.type)
             entry = op.attrs["entry"] if op.opdef is CompiledCall else None
             self.ops.append(PlanOp(op.opdef, entry, op.attrs, refs, results))
+        if len(self.value_types) > len(_REFS):
+            raise _Refuse(f"the step has more than {len(_REFS)} values")
         self.leaf_types = [v.type for v in leaves]
         # a variable leaf is matched by identity (the same array, the same gradient buffer)
         self.leaf_vars = [v if v.var is not None else None for v in leaves]
@@ -173,6 +180,11 @@ class Plan:
         self.wants = [tape.wants_grad(v) for v in leaves]
         self.head = value_index[heads[0]]
         self.exports = [self.head]
+        self.export_set = frozenset(self.exports)
+        # grad_req of each variable leaf as planned (the gradients computed depend on it)
+        self.var_wants = [(v, w) for v, w in zip(self.leaf_vars, self.wants) if v is not None]
+        # the tape value exported arrays get: a graph already consumed by backward
+        self.freed = [_freed(t) for t in self.value_types]
         self.forward = self._forward(leaves, order, value_index)
         self.native, self.failures, self.captured, self.hit = None, 0, 0, None
         self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
@@ -372,9 +384,9 @@ def _bind(step, pop, args):
     for a, (kind, ref) in zip(args, pop.operands):
         t = type(a)
         if t is Deferred:
-            if kind != _VALUE or _SLOT_LEAF.__get__(a) != ref:
+            if kind != _VALUE or _GET_LEAF(a) != ref:
                 return None
-            saved.append(_Ref(ref))
+            saved.append(_REFS[ref])
             continue
         saved.append(a)
         if kind == _LIT:
@@ -444,26 +456,32 @@ def _match_apply(step, pop, opdef, args, attrs):
     if saved is None:
         return None
     step.log.append((saved, attrs))
-    return _results(step, pop)
-
-
-def _results(step, pop):
-    refs = step.refs
-    out = []
-    for j in pop.results:
-        d = Deferred.__new__(Deferred)
-        _SLOT_DATA.__set__(d, None)
-        _SLOT_VALUE.__set__(d, None)
-        d._var = None
-        _SLOT_LEAF.__set__(d, j)
-        refs[j] = weakref.ref(d)
-        out.append(d)
-    step.k += 1
+    out = _results(step, pop)
     return out[0] if len(out) == 1 else tuple(out)
 
 
+def _results(step, pop, n=None):
+    """Deferred arrays for the op's first `n` results (all by default)."""
+    refs, new, ref = step.refs, Deferred.__new__, weakref.ref
+    out = []
+    for j in (pop.results if n is None else pop.results[:n]):
+        d = new(Deferred)
+        d._var = None
+        _SET_LEAF(d, j)
+        refs[j] = ref(d)
+        out.append(d)
+    step.k += 1
+    return out
+
+
+_SET_LEAF = _SLOT_LEAF.__set__
+_SET_DATA = _SLOT_DATA.__set__
+_SET_VALUE = _SLOT_VALUE.__set__
+
+
 def defer_call(entry, args, params):
-    """A hybridized block's compiled training call: Deferred outputs, or None to run it."""
+    """A compiled training call (hybridized block): Deferred outputs, or None to run it.
+    Its operands may be deferred results of earlier ops (a hybridized loss after the net)."""
     state = _STATE
     if state.broken or threading.get_ident() != _OWNER[0]:
         return None
@@ -476,47 +494,69 @@ def defer_call(entry, args, params):
         step = Step(plans[0])
     plan = step.plan
     pop = plan.ops[step.k] if step.k < len(plan.ops) else None
-    if pop is None or pop.entry != entry.id:
+    saved = _bind_call(step, pop, entry, args, params) if pop is not None and \
+        pop.entry == entry.id else None
+    if saved is None:
         if not fresh:
             materialize("a compiled call differs from the captured step")
         return None
-    # check the operands before drawing random keys: the draw must happen exactly once
-    nd_args = []
+    saved_args, arrays = saved
+    # random keys are drawn only now that the call is certain to be deferred: exactly once,
+    # in the order Entry.arrays draws them
+    leaf_data = step.leaf_data
+    for i, (kind, _) in enumerate(entry.feeds):
+        if kind == Feed.KEY:
+            key = entry.pending_keys.pop(0) if entry.pending_keys else next_key()._data
+            arrays[i] = leaf_data[pop.operands[i][1]] = key
+    state.step = step
+    step.log.append(("call", entry, saved_args, params, arrays))
+    outs = _results(step, pop, entry.n_out)
+    return outs[0] if entry.single else outs
+
+
+def _bind_call(step, pop, entry, args, params):
+    """(args with _Ref for deferred ones, input arrays without keys yet), or None when an
+    operand differs from the plan. Binds the call's constant and variable leaves."""
+    plan, leaf_data = step.plan, step.leaf_data
+    leaf_vars, leaf_types = plan.leaf_vars, plan.leaf_types
+    saved_args = list(args)
+    arrays = [None] * len(entry.feeds)
+    binds = []
     for i, (kind, ref) in enumerate(entry.feeds):
+        okind, oref = pop.operands[i]
         if kind == Feed.ARG or kind == Feed.PARAM:
             a = args[ref] if kind == Feed.ARG else params[ref]
             if type(a) is Deferred:
-                if not fresh:
-                    materialize("a compiled call read a deferred array")
+                if kind != Feed.ARG or okind != _VALUE or _GET_LEAF(a) != oref:
+                    return None
+                saved_args[ref] = _REFS[oref]
+                continue
+            if okind != _LEAF:
                 return None
-            nd_args.append((i, a))
-    for i, a in nd_args:
-        lk, lref = pop.operands[i]
-        v = _SLOT_VALUE.__get__(a)
-        var = plan.leaf_vars[lref] if lk == _LEAF else None
-        if lk != _LEAF or (var is not None and v is not var) or (var is None and v is not None):
-            if not fresh:
-                materialize("a compiled call's operand differs from the captured step")
-            return None
-    arrays = entry.arrays(args, params)
-    state.step = step
-    step.log.append(("call", entry, args, params, arrays))
-    outs = _results(step, pop)
-    outs = outs if isinstance(outs, tuple) else (outs,)
-    leaf_data = step.leaf_data
-    for i, a in enumerate(arrays):
-        ref = pop.operands[i][1]
-        if plan.leaf_vars[ref] is not None:
-            leaf_data[ref] = a
+            v, data = a._value, a._data
+            var = leaf_vars[oref]
+            if (var is not None and v is not var) or (var is None and v is not None):
+                return None
+        elif kind == Feed.KEY:
             continue
-        ltype, bound = plan.leaf_types[ref], leaf_data[ref]
-        if (a.shape != ltype.shape or a.dtype != ltype.np_dtype
-                or (bound is not None and bound is not a)):
-            # the keys are drawn already: run this call (and the step so far) eagerly
-            materialize("a compiled call's input differs from the captured step")
-            break
-        leaf_data[ref] = a
-    return outs[0] if entry.single else list(outs[:entry.n_out])
+        elif kind == Feed.CONST:
+            data = ref
+        else:    # a variable the function reached from its scope
+            if okind != _LEAF or leaf_vars[oref] is not ref:
+                return None
+            data = ref.data
+        arrays[i] = data
+        binds.append((oref, data))
+    for oref, data in binds:
+        bound = leaf_data[oref]
+        if leaf_vars[oref] is None:
+            t = leaf_types[oref]
+            if (bound is not None and bound is not data) or data.shape != t.shape \
+                    or data.dtype != t.np_dtype:
+                return None
+    for oref, data in binds:
+        leaf_data[oref] = data
+    return saved_args, arrays
 
 
 # ------------------------------------------------------------------ the captured backward
@@ -532,10 +572,12 @@ def backward(heads, head_grads, retain_graph, train_mode):
         materialize("backward() differs from the captured step (heads, head gradients, "
                     "retain_graph or ops left)")
         return False
-    alive = [j for j, r in enumerate(step.refs) if r is not None and r() is not None]
-    missing = [j for j in alive if j not in plan.exports]
+    refs = step.refs
+    missing = [j for j, r in enumerate(refs)
+               if r is not None and j not in plan.export_set and r() is not None]
     if missing:
-        plan.exports = sorted(set(plan.exports) | set(missing))
+        plan.exports = sorted(plan.export_set.union(missing))
+        plan.export_set = frozenset(plan.exports)
         materialize("arrays the captured step does not export are alive at backward(); "
                     "the step is recompiled to export them")
         try:
@@ -543,21 +585,21 @@ def backward(heads, head_grads, retain_graph, train_mode):
         except _Refuse as e:
             _retire(plan, str(e))
         return False
-    for i, var in enumerate(plan.leaf_vars):
-        if var is not None and tape.wants_grad(var) != plan.wants[i]:
+    for var, want in plan.var_wants:
+        if wants_grad(var) != want:
             materialize("a variable's grad_req changed")
             return False
     _STATE.step = None
     before = _NATIVE["native_calls"]
     outs = plan.native(*step.leaf_data)
     n = len(plan.exports)
-    refs = step.refs
+    freed = plan.freed
     for k, j in enumerate(plan.exports):
         r = refs[j]
         d = r() if r is not None else None
         if d is not None:
-            _SLOT_DATA.__set__(d, outs[k])
-            _SLOT_VALUE.__set__(d, _freed(plan.value_types[j]))
+            _SET_DATA(d, outs[k])
+            _SET_VALUE(d, freed[j])
             d.__class__ = NDArray
         outs[k] = None
     leaf_vars = plan.leaf_vars
@@ -600,7 +642,12 @@ def materialize(reason):
     try:
         for entry_log, pop in zip(step.log, step.plan.ops):
             if entry_log[0] == "call":
-                _, entry, args, params, arrays = entry_log
+                _, entry, saved_args, params, arrays = entry_log
+                args = [real[a.index] if type(a) is _Ref else a for a in saved_args]
+                arrays = list(arrays)
+                for i, (kind, ref) in enumerate(entry.feeds):
+                    if kind == Feed.ARG and type(saved_args[ref]) is _Ref:
+                        arrays[i] = args[ref]._data
                 res = entry.run(args, params, arrays)
                 res = [res] if entry.single else res
             else:

@@ -14,9 +14,8 @@ capture read `Parameter.data()._data` on every call).
 import numpy as np
 
 from .ir.function import Builder
-from .ir.types import FLOATS, TensorType, type_of
+from .ir.types import TensorType, type_of
 from .runtime.segments import compile_callable
-from .stats import bump
 
 _CACHE: dict = {}
 _CACHE_SIZE = 64
@@ -72,37 +71,42 @@ def apply(optimizer, items, states):
     `states` is the Trainer's {index: state} (created by optimizer.create_state); it gets the
     new state arrays. Returns False (nothing done) when the parameters cannot share one call
     (a non-float weight, a gradient of another type)."""
-    layout, args, scalars = [], [], []
+    shapes, args = [], []
     for i, nd_weight, grad in items:
         w = nd_weight._data
-        t = type_of(w)
-        if (t.dtype not in FLOATS or type(grad) is not np.ndarray or grad.dtype != w.dtype
-                or grad.shape != w.shape):
+        dtype = w.dtype
+        if (dtype.kind != "f" or type(grad) is not np.ndarray or grad.dtype != dtype
+                or grad.shape != w.shape or type(w) is not np.ndarray):
             return False
-        st = _states(states[i])
-        layout.append((t, len(st)))
-        args += [w, grad, *st]
+        st = states[i]
+        st = () if st is None else st if type(st) is tuple else (st,)
+        shapes.append((w.shape, dtype, len(st)))
+        args.append(w)
+        args.append(grad)
+        args.extend(st)
+    scalars = []
     for i, _, _ in items:
         scalars.extend(optimizer.fused_scalars(i))
-    n_scalars = len(scalars) // len(items)
-    key = (type(optimizer), optimizer.fused_structure(), tuple(layout), n_scalars)
+    key = (type(optimizer), optimizer.fused_structure(), tuple(shapes), len(scalars))
     fused = _CACHE.get(key)
     if fused is None:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
-        fused = _CACHE[key] = FusedUpdate(optimizer, layout, n_scalars)
-        bump("traces")
+        layout = [(type_of(np.empty(0, dtype)).with_shape(shape), n) for shape, dtype, n in shapes]
+        fused = _CACHE[key] = FusedUpdate(optimizer, layout, len(scalars) // len(items))
     args.append(np.array(scalars, dtype=np.float64))
     outs = fused.native(*args)
     k = 0
-    for (i, nd_weight, _), (_, n_state) in zip(items, layout):
+    for (i, nd_weight, _), (_, _, n_state) in zip(items, shapes):
         new_w = outs[k]
         nd_weight._data = new_w
         leaf = nd_weight._value
         if leaf is not None and leaf.producer is None:
             leaf.data = new_w
         if n_state:
-            new = outs[k + 1:k + 1 + n_state]
-            states[i] = tuple(new) if isinstance(states[i], tuple) else new[0]
+            if n_state == 1 and type(states[i]) is not tuple:
+                states[i] = outs[k + 1]
+            else:
+                states[i] = tuple(outs[k + 1:k + 1 + n_state])
         k += 1 + n_state
     return True

@@ -50,10 +50,14 @@ class JitFunction:
         parts, needs = [], []
         recording = STATE.recording
         for a in args:
-            if isinstance(a, NDArray):
+            if type(a) is NDArray:
                 d = a._data
                 parts.append((d.dtype, d.shape))
                 needs.append(recording and _wants_grad(a._value))
+            elif isinstance(a, NDArray):  # a capture.Deferred result: type known, data not yet
+                t = a.type
+                parts.append((t.np_dtype, t.shape))
+                needs.append(recording)
             else:
                 parts.append(("static", a))
         for p in params:

@@ -216,3 +216,15 @@ def test_stats_and_explain_report_captures_and_drops():
     assert "captured steps:" in text and "plan:" in text
     assert "native calls in the last captured step's backward: 1" in text
     assert mx.stats()["captured_steps"] > 0
+
+
+def test_hybridized_loss_after_a_hybridized_net_is_captured():
+    """The loss block compiled too: its call reads the net's deferred output."""
+    def make():
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        loss_fn.hybridize()
+        return loss_fn
+    got, log = _train(True, "adam", steps=12, loss_fn=make())
+    want, _ = _train(True, "adam", steps=12, loss_fn=make(), on=False)
+    _same(got, want)
+    assert log[-4:] == [(2, 1)] * 4, log
