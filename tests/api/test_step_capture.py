@@ -204,6 +204,16 @@ def test_writes_errors_and_freed_graphs_behave_as_eager():
     np.testing.assert_allclose(w.grad().asnumpy(), want_grad, rtol=1e-5)
     with pytest.raises(mx.MXNetError, match="retain_graph"):
         loss.backward()
+    # set_data between forward and backward: the forward used the old weights
+    old = w.data().asnumpy()
+    with autograd.record():
+        loss = loss_fn(net(x), y)
+    w.set_data(nd.zeros(w.shape))
+    loss.backward()
+    w.set_data(nd.array(old))
+    with autograd.record():
+        ref = loss_fn(net(x), y)
+    np.testing.assert_allclose(loss.asnumpy(), ref.asnumpy(), rtol=1e-6)
     # a bad label shape is reported at the user's line, not deferred
     with pytest.raises(mx.MXNetError, match="label"):
         with autograd.record():

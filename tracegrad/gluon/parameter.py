@@ -18,6 +18,12 @@ from ..context import cpu
 from ..nd import load_arrays, save_arrays
 from ..runtime import tape
 
+
+def _array_written():
+    """A deferred training step (capture.py) must read a parameter before it is overwritten."""
+    from .. import capture
+    capture.before_write()
+
 _GRAD_REQS = ("write", "add", "null")
 
 
@@ -190,6 +196,7 @@ class Parameter:
     def set_data(self, data):
         """Write `data` into the parameter in place (or set shape and data if not yet alloc'd)."""
         src = data._data if isinstance(data, NDArray) else np.asarray(data)
+        _array_written()
         if self._data is None:
             self.shape = src.shape
             self._deferred_init = ()

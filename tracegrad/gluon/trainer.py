@@ -9,6 +9,7 @@ ignore_stale_grad=True, which skips it.
 """
 import numpy as np
 
+from .. import capture as _capture
 from .. import fused_update
 from .. import optimizer as opt
 from ..base import MXNetError
@@ -63,6 +64,7 @@ class Trainer:
     def step(self, batch_size, ignore_stale_grad=False):
         """One update with gradients normalized by 1/batch_size."""
         self._optimizer.rescale_grad = self._scale / batch_size
+        _capture.before_write()  # a forward still deferred must see the weights before the update
         self._allreduce_grads()
         self._update(ignore_stale_grad)
 
@@ -77,6 +79,7 @@ class Trainer:
     def update(self, batch_size, ignore_stale_grad=False):
         """The update half of step (after allreduce_grads)."""
         self._optimizer.rescale_grad = self._scale / batch_size
+        _capture.before_write()
         self._update(ignore_stale_grad)
 
     def _update(self, ignore_stale_grad):
