@@ -262,6 +262,7 @@ class _State(threading.local):
 
 _STATE = _State()
 _PLANS: dict = {}        # first op (opdef or compiled entry id) -> [Plan]
+_RETIRED: list = []      # adjoints (graph structures) whose plans were retired
 _OWNER = [None]          # the thread that defers (others run eagerly)
 _LOG = {"last_hit": None, "repeats": 0, "drops": [], "captured": 0, "retired": [],
         "last_calls": None}
@@ -301,6 +302,8 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     for plan in _PLANS.get(_first(ops), ()):
         if plan.hit is hit:
             return
+    if any(h is hit for h in _RETIRED):
+        return
     try:
         plan = Plan(heads, values, ops, wrt_leaves)
         plan.hit = hit
@@ -334,11 +337,7 @@ def _drop(plan, reason):
     if plan is not None:
         plan.failures += 1
         if plan.failures >= MAX_FAILURES:
-            plans = _PLANS.get(plan.first_key, [])
-            if plan in plans:
-                plans.remove(plan)
-            _LOG["retired"].append(reason)
-            del _LOG["retired"][:-8]
+            _retire(plan, reason)
 
 
 # ------------------------------------------------------------------ deferring
@@ -347,26 +346,26 @@ def defer_apply(opdef, args, attrs):
     materializing any deferred operand)."""
     state = _STATE
     step = state.step
-    if not STATE.recording or state.broken or threading.get_ident() != _OWNER[0]:
-        if step is not None:
-            for a in args:
-                if type(a) is Deferred:
-                    materialize(f"'{opdef.name}' used a deferred array outside the step")
-                    break
-        return None
-    for a in args:      # an op on untracked arrays only is not recorded: not in the step
-        t = type(a)
-        if t is Deferred or (t is NDArray and _SLOT_VALUE.__get__(a) is not None):
-            break
-    else:
-        return None
     if step is None:
-        for plan in _PLANS.get(opdef, ()):
+        # between steps: only an op that starts some plan is of interest
+        plans = _PLANS.get(opdef)
+        if not plans or not STATE.recording or state.broken or \
+                threading.get_ident() != _OWNER[0] or not _tracked(args):
+            return None
+        for plan in plans:
             step = Step(plan)
             out = _match_apply(step, plan.ops[0], opdef, args, attrs)
             if out is not None:
                 state.step = step
                 return out
+        return None
+    if not STATE.recording or state.broken or threading.get_ident() != _OWNER[0]:
+        for a in args:
+            if type(a) is Deferred:
+                materialize(f"'{opdef.name}' used a deferred array outside the step")
+                break
+        return None
+    if not _tracked(args):     # an op on untracked arrays only is not recorded: not in the step
         return None
     plan = step.plan
     if step.k < len(plan.ops):
@@ -375,6 +374,14 @@ def defer_apply(opdef, args, attrs):
             return out
     materialize(f"op '{opdef.name}' differs from the captured step's op {step.k}")
     return None
+
+
+def _tracked(args):
+    for a in args:
+        t = type(a)
+        if t is Deferred or (t is NDArray and _SLOT_VALUE.__get__(a) is not None):
+            return True
+    return False
 
 
 def _bind(step, pop, args):
@@ -615,10 +622,24 @@ def backward(heads, head_grads, retain_graph, train_mode):
 
 
 def _retire(plan, reason):
+    """Stop trying a plan that keeps failing; its graph structure is not captured again."""
     plans = _PLANS.get(plan.first_key, [])
     if plan in plans:
         plans.remove(plan)
+    _RETIRED.append(plan.hit)
+    del _RETIRED[:-32]
     _LOG["retired"].append(reason)
+    del _LOG["retired"][:-8]
+    _uninstall_if_idle()
+
+
+def _uninstall_if_idle():
+    """No plan left: eager ops stop visiting the capture hook at all."""
+    for key in [k for k, v in _PLANS.items() if not v]:
+        del _PLANS[key]
+    if not _PLANS and _STATE.step is None:
+        _array.set_defer_hook(None)
+        _compiled.DEFER_CALL = None
 
 
 def _freed(t):
@@ -701,6 +722,8 @@ def _reset_for_tests():
     materialize("reset")
     _STATE.broken = False
     _PLANS.clear()
+    _RETIRED.clear()
+    _uninstall_if_idle()
     _LOG.update(last_hit=None, repeats=0, drops=[], captured=0, retired=[], last_calls=None)
 
 
