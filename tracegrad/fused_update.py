@@ -71,12 +71,51 @@ def apply(optimizer, items, states):
     `states` is the Trainer's {index: state} (created by optimizer.create_state); it gets the
     new state arrays. Returns False (nothing done) when the parameters cannot share one call
     (a non-float weight, a gradient of another type)."""
+    indices = tuple([i for i, _, _ in items])
+    structure = (type(optimizer), optimizer.fused_structure())
+    last = _LAST.get(id(states))
+    if last is not None and last[0] == indices and last[1] == structure:
+        # the same parameters as last step: the native entry's own guards check every array
+        args = []
+        for i, nd_weight, grad in items:
+            st = states[i]
+            args.append(nd_weight._data)
+            args.append(grad)
+            if st is not None:
+                if type(st) is tuple:
+                    args.extend(st)
+                else:
+                    args.append(st)
+        fused, shapes = last[2], last[3]
+        scalars = _scalars(optimizer, indices)
+        try:
+            outs = fused.native(*args, np.array(scalars, dtype=np.float64))
+        except TypeError:    # an array changed type: lay the call out again
+            return _apply_slow(optimizer, items, states, indices, structure, scalars)
+        _write_back(outs, items, shapes, states)
+        return True
+    return _apply_slow(optimizer, items, states, indices, structure, None)
+
+
+_LAST: dict = {}     # id(Trainer states) -> (indices, structure, FusedUpdate, shapes)
+
+
+def _scalars(optimizer, indices):
+    scalars = []
+    for i in indices:
+        scalars.extend(optimizer.fused_scalars(i))
+    return scalars
+
+
+def _apply_slow(optimizer, items, states, indices, structure, scalars):
     shapes, args = [], []
     for i, nd_weight, grad in items:
         w = nd_weight._data
         dtype = w.dtype
-        if (dtype.kind != "f" or type(grad) is not np.ndarray or grad.dtype != dtype
-                or grad.shape != w.shape or type(w) is not np.ndarray):
+        if (type(w) is not np.ndarray or dtype.kind != "f" or type(grad) is not np.ndarray
+                or grad.dtype != dtype or grad.shape != w.shape):
+            if scalars is not None:
+                raise RuntimeError("fused update: a parameter changed type mid-step")
             return False
         st = states[i]
         st = () if st is None else st if type(st) is tuple else (st,)
@@ -84,18 +123,25 @@ def apply(optimizer, items, states):
         args.append(w)
         args.append(grad)
         args.extend(st)
-    scalars = []
-    for i, _, _ in items:
-        scalars.extend(optimizer.fused_scalars(i))
-    key = (type(optimizer), optimizer.fused_structure(), tuple(shapes), len(scalars))
+    if scalars is None:
+        scalars = _scalars(optimizer, indices)
+    key = (structure, tuple(shapes), len(scalars))
     fused = _CACHE.get(key)
     if fused is None:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
         layout = [(type_of(np.empty(0, dtype)).with_shape(shape), n) for shape, dtype, n in shapes]
         fused = _CACHE[key] = FusedUpdate(optimizer, layout, len(scalars) // len(items))
-    args.append(np.array(scalars, dtype=np.float64))
-    outs = fused.native(*args)
+    outs = fused.native(*args, np.array(scalars, dtype=np.float64))
+    if len(_LAST) > 64:
+        _LAST.clear()
+    _LAST[id(states)] = (indices, structure, fused, shapes)
+    _write_back(outs, items, shapes, states)
+    return True
+
+
+def _write_back(outs, items, shapes, states):
+    """The new weights and states replace the old buffers (see the module docstring)."""
     k = 0
     for (i, nd_weight, _), (_, _, n_state) in zip(items, shapes):
         new_w = outs[k]
@@ -109,4 +155,3 @@ def apply(optimizer, items, states):
             else:
                 states[i] = tuple(outs[k + 1:k + 1 + n_state])
         k += 1 + n_state
-    return True

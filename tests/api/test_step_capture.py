@@ -238,3 +238,16 @@ def test_hybridized_loss_after_a_hybridized_net_is_captured():
     want, _ = _train(True, "adam", steps=12, loss_fn=make(), on=False)
     _same(got, want)
     assert log[-4:] == [(2, 1)] * 4, log
+
+
+def test_code_that_never_repeats_installs_no_hook():
+    from tracegrad import array
+    x = nd.ones((3,))
+    x.attach_grad()
+    for k in range(6):   # a different graph every time
+        with autograd.record():
+            y = x
+            for _ in range(k + 1):
+                y = y * 2
+        y.backward()
+    assert array._DEFER is None and mx.stats()["captured_steps"] == 0
