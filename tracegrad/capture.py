@@ -6,7 +6,7 @@
     trainer.step(batch_size)          # the fused multi-tensor update: a second native call
 
 Learning. Every backward() names the adjoint it used (the tape caches one per graph
-structure). When the same structure is differentiated three times in a row, its graph (taken
+structure). When the same structure has been differentiated three times, its graph (taken
 before backward frees it) becomes a Plan: the recorded ops in program order, with compiled
 calls inlined, and ONE Function computing the forward, the values to export and the gradient
 of every variable, compiled to native code.
@@ -26,8 +26,8 @@ backward() with head gradients / retain_graph / autograd.grad, an in-place write
 while a step is pending, trainer.step. The step then continues eagerly (counted as a dropped
 capture with its reason). A Deferred array alive at backward() that the plan does not export
 (e.g. the net output kept for metric.update) drops that step and recompiles the plan to export
-it. A plan that keeps failing is retired. Code that never repeats a structure pays one identity
-comparison per backward() and one `is None` test per op.
+it. A plan that keeps failing is retired. Code that never repeats a structure pays one dictionary
+look-up per backward() and one `is None` test per op.
 
 `explain()` says what was captured, what was dropped and why, and native calls per step.
 """
@@ -263,9 +263,9 @@ class _State(threading.local):
 _STATE = _State()
 _PLANS: dict = {}        # first op (opdef or compiled entry id) -> [Plan]
 _RETIRED: list = []      # adjoints (graph structures) whose plans were retired
+_SEEN: dict = {}         # id(adjoint) -> [adjoint, backward passes that used it]
 _OWNER = [None]          # the thread that defers (others run eagerly)
-_LOG = {"last_hit": None, "repeats": 0, "drops": [], "captured": 0, "retired": [],
-        "last_calls": None}
+_LOG = {"drops": [], "captured": 0, "retired": [], "last_calls": None}
 
 
 def set_enabled(on: bool) -> bool:
@@ -277,7 +277,7 @@ def set_enabled(on: bool) -> bool:
         _PLANS.clear()
         _array.set_defer_hook(None)
         _compiled.DEFER_CALL = None
-        _LOG["last_hit"], _LOG["repeats"] = None, 0
+        _SEEN.clear()
     return prev
 
 
@@ -287,11 +287,14 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     if not ENABLED:
         return
     _STATE.broken = False
-    if hit is not _LOG["last_hit"]:
-        _LOG["last_hit"], _LOG["repeats"] = hit, 1
+    seen = _SEEN.get(id(hit))
+    if seen is None or seen[0] is not hit:
+        if len(_SEEN) >= 256:
+            _SEEN.clear()
+        _SEEN[id(hit)] = [hit, 1]
         return
-    _LOG["repeats"] += 1
-    if _LOG["repeats"] != REPEATS:
+    seen[1] += 1
+    if seen[1] != REPEATS:
         return
     if len(heads) != 1 or head_grads[0] is not None or retain_graph:
         return _drop(None, "backward with several heads, head gradients or retain_graph")
@@ -724,7 +727,8 @@ def _reset_for_tests():
     _PLANS.clear()
     _RETIRED.clear()
     _uninstall_if_idle()
-    _LOG.update(last_hit=None, repeats=0, drops=[], captured=0, retired=[], last_calls=None)
+    _SEEN.clear()
+    _LOG.update(drops=[], captured=0, retired=[], last_calls=None)
 
 
 
