@@ -56,6 +56,8 @@ class _scope:
 
     def __enter__(self):
         state = STATE
+        if self.recording and not state.recording and _capture._STATE.step is not None:
+            _capture.materialize("a new record() scope began while a step was pending")
         self.prev = (state.recording, state.training)
         if self.recording is not None:
             state.recording = self.recording

@@ -252,3 +252,29 @@ def test_code_that_never_repeats_installs_no_hook():
                 y = y * 2
         y.backward()
     assert array._DEFER is None and mx.stats()["captured_steps"] == before
+
+
+def test_a_step_abandoned_by_an_exception_is_not_continued():
+    net = _net(True)
+    loss_fn = gluon.loss.L2Loss()
+    x, y = nd.ones((4, 5)), nd.zeros((4, 3))
+    for _ in range(5):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+    with pytest.raises(RuntimeError):
+        with autograd.record():
+            out = net(x)
+            raise RuntimeError("user code failed mid-step")
+    assert capture._STATE.step is not None      # the net call was deferred
+    x2 = nd.full((4, 5), 2.0)
+    with autograd.record():
+        loss = loss_fn(net(x2), y)
+    loss.backward()
+    g = net[0].weight.grad().asnumpy().copy()
+    capture.set_enabled(False)
+    with autograd.record():
+        ref = loss_fn(net(x2), y)
+    ref.backward()
+    np.testing.assert_allclose(g, net[0].weight.grad().asnumpy(), rtol=1e-6)
+    np.testing.assert_allclose(out.asnumpy(), net(x).asnumpy(), rtol=1e-6)
