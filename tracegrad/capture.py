@@ -368,14 +368,15 @@ def defer_apply(opdef, args, attrs):
                 materialize(f"'{opdef.name}' used a deferred array outside the step")
                 break
         return None
-    if not _tracked(args):     # an op on untracked arrays only is not recorded: not in the step
-        return None
     plan = step.plan
-    if step.k < len(plan.ops):
-        out = _match_apply(step, plan.ops[step.k], opdef, args, attrs)
+    k = step.k
+    if k < len(plan.ops):
+        out = _match_apply(step, plan.ops[k], opdef, args, attrs)
         if out is not None:
             return out
-    materialize(f"op '{opdef.name}' differs from the captured step's op {step.k}")
+    if not _tracked(args):     # an op on untracked arrays only is not recorded: not in the step
+        return None
+    materialize(f"op '{opdef.name}' differs from the captured step's op {k}")
     return None
 
 
@@ -466,8 +467,20 @@ def _match_apply(step, pop, opdef, args, attrs):
     if saved is None:
         return None
     step.log.append((saved, attrs))
-    out = _results(step, pop)
-    return out[0] if len(out) == 1 else tuple(out)
+    results = pop.results
+    if len(results) == 1:
+        step.k += 1
+        j = results[0]
+        d = _NEW(Deferred)
+        d._var = None
+        _SET_LEAF(d, j)
+        step.refs[j] = _WEAKREF(d)
+        return d
+    return tuple(_results(step, pop))
+
+
+_NEW = Deferred.__new__
+_WEAKREF = weakref.ref
 
 
 def _results(step, pop, n=None):
