@@ -53,7 +53,7 @@ from .codegen import COUNTERS as _NATIVE
 from .stats import bump
 
 ENABLED = os.environ.get("TRACEGRAD_CAPTURE", "1") != "0"
-REPEATS = 3           # backward passes of one structure in a row before it is captured
+REPEATS = 3           # backward passes of one graph structure before it is captured
 MAX_FAILURES = 4      # dropped captures in a row before a plan is retired
 MAX_PLANS = 8
 PIPELINE = "fold,simplify,cse,dce"
@@ -312,7 +312,11 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         plan.hit = hit
         plan.build()
     except _Refuse as e:
+        _RETIRED.append(hit)
         return _drop(None, f"not captured: {e}")
+    except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
+        _RETIRED.append(hit)
+        return _drop(None, f"not captured: building the plan failed: {type(e).__name__}: {e}")
     _install(plan)
 
 
@@ -605,8 +609,8 @@ def backward(heads, head_grads, retain_graph, train_mode):
                     "the step is recompiled to export them")
         try:
             plan.build()
-        except _Refuse as e:
-            _retire(plan, str(e))
+        except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
+            _retire(plan, f"recompiling failed: {type(e).__name__}: {e}")
         return False
     for var, want in plan.var_wants:
         if wants_grad(var) != want:
