@@ -11,7 +11,8 @@ from .context import Context, cpu, cpu_pinned, gpu, num_gpus
 from .jit import jit
 from .make_ir import make_ir
 from .stats import stats
-from . import kvstore  # noqa: E402  (after gluon: the Trainer reaches it lazily)
+from . import capture, kvstore  # noqa: E402  (after gluon: the Trainer reaches them lazily)
+from .capture import explain
 
 kv = kvstore
 
@@ -23,4 +24,4 @@ ndarray = nd
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
            "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler",
-           "jit", "stats", "kv", "kvstore"]
+           "jit", "stats", "kv", "kvstore", "capture", "explain"]

@@ -42,10 +42,24 @@ def assign_state(target, value):
 
 HOOKS = _Hooks()
 
+# step capture (capture.py): while it has plans, every op is offered to it first; it returns a
+# deferred result, or None to run the op now. _BEFORE_WRITE runs before an in-place write.
+_DEFER = None
+_BEFORE_WRITE = None
+
+
+def set_defer_hook(hook, before_write=None):
+    global _DEFER, _BEFORE_WRITE
+    _DEFER, _BEFORE_WRITE = hook, before_write
+
 
 def apply(opdef, args, attrs=_EMPTY, impl=None):
     """Run one op eagerly on NDArrays / scalars; record it when autograd is recording.
     `impl` may pass the op's bare numpy function (F does): apply checks the result itself."""
+    if _DEFER is not None:
+        deferred = _DEFER(opdef, args, attrs)
+        if deferred is not None:
+            return deferred
     datas = [a._data if type(a) is NDArray else a for a in args]
     try:
         out = (impl or opdef.impl)(*datas, **attrs)
@@ -311,6 +325,8 @@ class NDArray:
 
     # -------------------------------------------------------------- in-place writes
     def _check_writable(self, what):
+        if _BEFORE_WRITE is not None:
+            _BEFORE_WRITE()
         # MXNet refuses in-place writes to recorded arrays; inside a jit / hybridize trace a
         # result computed there is rebound to the write's result instead (nothing recorded is
         # overwritten), but an input of the compiled function cannot be rebound

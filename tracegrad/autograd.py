@@ -7,6 +7,7 @@ dispatcher, so the gradients are themselves recorded and can be differentiated a
 
 import numpy as np
 
+from . import capture as _capture
 from .array import NDArray, apply, wrap
 from .compiled import direct_backward
 from .base import MXNetError
@@ -55,6 +56,8 @@ class _scope:
 
     def __enter__(self):
         state = STATE
+        if self.recording and not state.recording and _capture._STATE.step is not None:
+            _capture.materialize("a new record() scope began while a step was pending")
         self.prev = (state.recording, state.training)
         if self.recording is not None:
             state.recording = self.recording
@@ -159,6 +162,9 @@ def _as_operand(v):
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     """Accumulate gradients of heads into the variables' .grad buffers (per grad_req)."""
+    if _capture._STATE.step is not None and _capture.backward(heads, head_grads, retain_graph,
+                                                              train_mode):
+        return
     values, grads = _heads(heads, head_grads)
     state = STATE
     prev = state.recording, state.training

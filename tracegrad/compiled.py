@@ -21,6 +21,9 @@ from .runtime.segments import compile_callable
 from .stats import bump
 
 PIPELINE = "fold,simplify,cse,dce"
+# step capture (capture.py) offers to defer a training call: (entry, args, params, draw) ->
+# outputs, or None to run it now
+DEFER_CALL = None
 
 
 def _compile(fn):
@@ -137,7 +140,14 @@ class TrainingEntry(Entry):
         self.direct, self.fused, self.pending = 0, None, None
 
     def __call__(self, args, params, draw=None):
-        arrays = self.arrays(args, params, draw)
+        if DEFER_CALL is not None:
+            deferred = DEFER_CALL(self, args, params, draw)
+            if deferred is not None:
+                return deferred
+        return self.run(args, params, self.arrays(args, params, draw))
+
+    def run(self, args, params, arrays):
+        """The call on its input arrays (random keys already drawn into them)."""
         prediction = self._predict()
         if prediction is None:
             outs = self.native(*arrays)

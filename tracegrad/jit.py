@@ -96,7 +96,7 @@ class JitFunction:
         functools.update_wrapper(self, fn, updated=())
 
     def _signature(self, args, kwargs, params):
-        if not kwargs and all([type(a) is NDArray for a in args]):
+        if not kwargs and all([isinstance(a, NDArray) for a in args]):
             arrays, structure = list(args), len(args)  # the common case: arrays only
         else:
             arrays = []
@@ -104,9 +104,14 @@ class JitFunction:
         recording = STATE.recording
         types, needs = [], []
         for a in arrays:
-            d = a._data
-            types.append((d.dtype, d.shape))
-            needs.append(recording and _wants_grad(a._value))
+            if type(a) is NDArray:
+                d = a._data
+                types.append((d.dtype, d.shape))
+                needs.append(recording and _wants_grad(a._value))
+            else:  # a capture.Deferred result: its type is known, its data not yet
+                t = a.type
+                types.append((t.np_dtype, t.shape))
+                needs.append(recording)
         for p in params:
             d = p._data
             types.append((d.dtype, d.shape))

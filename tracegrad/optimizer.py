@@ -4,6 +4,11 @@
 place with ufunc out=, so a compiled module's cached pointers to the weight stay valid. Every
 update first forms g = clip(rescale_grad * grad) as MXNet's kernels do; where wd enters (before
 or after clipping) follows each MXNet kernel.
+
+Each optimizer also states the same formula once more in IR (`fused_rule`), with the numbers
+that change between steps (lr from the schedule, wd, rescale_grad, bias corrections) computed
+by `fused_scalars` exactly as `update` computes them: Trainer compiles the rules of all its
+parameters into one native call (fused_update.py), as MXNet's multi-tensor kernels do.
 """
 import numpy as np
 
@@ -102,6 +107,29 @@ class Optimizer:
 
     update_multi_precision = update
 
+    # ------------------------------------------------------------ the fused (multi-tensor) form
+    def fused_structure(self):
+        """What shapes the IR of fused_rule besides the parameters' types (None: this
+        optimizer has no fused form, so Trainer calls update per parameter)."""
+        return None
+
+    def fused_scalars(self, index):
+        """Count this update (as `update` does) and return the per-step numbers its
+        fused_rule reads, as Python floats."""
+        raise NotImplementedError
+
+    def fused_rule(self, b, weight, grad, states, s):
+        """The update as IR: (new weight, new states) from IR values; `s` holds the
+        fused_scalars as scalar values of the weight's dtype."""
+        raise NotImplementedError
+
+    def _clipping(self):
+        return self.clip_gradient is not None and self.clip_gradient >= 0
+
+    def _fused_clip(self, b, g, bound):
+        """np.clip(g, -bound, bound) in IR."""
+        return b.minimum(b.maximum(g, b.neg(bound)), bound)
+
     def __repr__(self):
         return f"{type(self).__name__}(learning_rate={self.learning_rate}, wd={self.wd})"
 
@@ -139,6 +167,29 @@ class SGD(Optimizer):
             state -= g
             weight += state
 
+    def fused_structure(self):
+        return (bool(self.momentum), self._clipping())
+
+    def fused_scalars(self, index):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        return (lr, wd, self.rescale_grad, self.clip_gradient or 0.0, self.momentum,
+                -lr * self.rescale_grad, lr * wd)
+
+    def fused_rule(self, b, weight, grad, states, s):
+        lr, wd, rescale, clip, momentum, neg_lr_rescale, lr_wd = s
+        if not self.momentum and not self._clipping():
+            step = b.sub(b.mul(grad, neg_lr_rescale), b.mul(lr_wd, weight))
+            return b.add(weight, step), []
+        g = b.mul(grad, rescale)
+        if self._clipping():
+            g = self._fused_clip(b, g, clip)
+        g = b.add(g, b.mul(wd, weight))
+        if not self.momentum:
+            return b.add(weight, b.mul(g, b.neg(lr))), []
+        mom = b.sub(b.mul(states[0], momentum), b.mul(g, lr))
+        return b.add(weight, mom), [mom]
+
 
 @register
 class NAG(SGD):
@@ -158,6 +209,18 @@ class NAG(SGD):
         g += self.momentum * state
         g *= lr
         weight -= g
+
+    def fused_rule(self, b, weight, grad, states, s):
+        lr, wd, rescale, clip, momentum, _, _ = s
+        g = b.mul(grad, rescale)
+        if self._clipping():
+            g = self._fused_clip(b, g, clip)
+        g = b.add(g, b.mul(wd, weight))
+        if not self.momentum:
+            return b.sub(weight, b.mul(lr, g)), []
+        mom = b.add(b.mul(states[0], momentum), g)
+        g = b.add(g, b.mul(momentum, mom))
+        return b.sub(weight, b.mul(g, lr)), [mom]
 
 
 @register
@@ -183,6 +246,26 @@ class Adam(Optimizer):
         var *= self.beta2
         var += (1.0 - self.beta2) * (g * g)
         weight -= lr * mean / (np.sqrt(var) + self.epsilon)
+
+    def fused_structure(self):
+        return (self._clipping(),)
+
+    def fused_scalars(self, index):
+        t = self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        lr *= np.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
+        return (float(lr), wd, self.rescale_grad, self.clip_gradient or 0.0, self.beta1,
+                1.0 - self.beta1, self.beta2, 1.0 - self.beta2, self.epsilon)
+
+    def fused_rule(self, b, weight, grad, states, s):
+        lr, wd, rescale, clip, beta1, one_m_b1, beta2, one_m_b2, eps = s
+        g = b.add(b.mul(grad, rescale), b.mul(wd, weight))
+        if self._clipping():
+            g = self._fused_clip(b, g, clip)
+        mean = b.add(b.mul(states[0], beta1), b.mul(one_m_b1, g))
+        var = b.add(b.mul(states[1], beta2), b.mul(one_m_b2, b.mul(g, g)))
+        step = b.div(b.mul(lr, mean), b.add(b.sqrt(var), eps))
+        return b.sub(weight, step), [mean, var]
 
 
 @register
@@ -219,6 +302,34 @@ class RMSProp(Optimizer):
         if self.clip_weights:
             np.clip(weight, -self.clip_weights, self.clip_weights, out=weight)
 
+    def fused_structure(self):
+        return (self._clipping(), bool(self.centered), bool(self.clip_weights))
+
+    def fused_scalars(self, index):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        return (lr, wd, self.rescale_grad, self.clip_gradient or 0.0, self.gamma1,
+                1.0 - self.gamma1, self.gamma2, self.epsilon, self.clip_weights or 0.0)
+
+    def fused_rule(self, b, weight, grad, states, s):
+        lr, wd, rescale, clip, gamma1, one_m_g1, gamma2, eps, clip_weights = s
+        g = b.add(b.mul(grad, rescale), b.mul(wd, weight))
+        if self._clipping():
+            g = self._fused_clip(b, g, clip)
+        n = b.add(b.mul(states[0], gamma1), b.mul(one_m_g1, b.mul(g, g)))
+        if not self.centered:
+            weight = b.sub(weight, b.div(b.mul(lr, g), b.sqrt(b.add(n, eps))))
+            new_states = [n]
+        else:
+            mean = b.add(b.mul(states[1], gamma1), b.mul(one_m_g1, g))
+            denom = b.sqrt(b.add(b.sub(n, b.mul(mean, mean)), eps))
+            delta = b.sub(b.mul(states[2], gamma2), b.div(b.mul(lr, g), denom))
+            weight = b.add(weight, delta)
+            new_states = [n, mean, delta]
+        if self.clip_weights:
+            weight = self._fused_clip(b, weight, clip_weights)
+        return weight, new_states
+
 
 @register
 class AdaGrad(Optimizer):
@@ -241,3 +352,20 @@ class AdaGrad(Optimizer):
             step += wd * weight
         step *= lr
         weight -= step
+
+    def fused_structure(self):
+        return (self._clipping(),)
+
+    def fused_scalars(self, index):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        return (lr, wd, self.rescale_grad, self.clip_gradient or 0.0, self.float_stable_eps)
+
+    def fused_rule(self, b, weight, grad, states, s):
+        lr, wd, rescale, clip, eps = s
+        g = b.mul(grad, rescale)
+        if self._clipping():
+            g = self._fused_clip(b, g, clip)
+        history = b.add(states[0], b.mul(g, g))
+        step = b.add(b.div(g, b.sqrt(b.add(history, eps))), b.mul(wd, weight))
+        return b.sub(weight, b.mul(step, lr)), [history]

@@ -1,11 +1,16 @@
-"""gluon.Trainer: applies an optimizer to a set of Parameters, in place.
+"""gluon.Trainer: applies an optimizer to a set of Parameters.
 
-step(batch_size) sets rescale_grad = scale / batch_size (MXNet's normalization) and updates
-each parameter's numpy buffer in place. A parameter whose gradient backward has not written
-since the last step is stale: step raises unless ignore_stale_grad=True, which skips it.
+step(batch_size) = _allreduce_grads() (the point where gradients are complete: a KVStore sums
+them there) then _update: rescale_grad = scale / batch_size (MXNet's normalization), and every
+live parameter updated in one native call (fused_update.py; the built-in optimizers), or per
+parameter by optimizer.update for an optimizer without a fused form. A parameter whose gradient
+backward has not written since the last step is stale: step raises unless
+ignore_stale_grad=True, which skips it.
 """
 import numpy as np
 
+from .. import capture as _capture
+from .. import fused_update
 from .. import optimizer as opt
 from ..base import MXNetError
 from ..nd import load_arrays, save_arrays
@@ -43,6 +48,8 @@ class Trainer:
             self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
         self._states = {}
         self._sync = _kvstore_sync(kvstore, self._params)
+        # every parameter in one native call, unless the optimizer has no fused form
+        self._fused = fused_update.supports(self._optimizer)
 
     @property
     def optimizer(self):
@@ -58,6 +65,7 @@ class Trainer:
     def step(self, batch_size, ignore_stale_grad=False):
         """One update with gradients normalized by 1/batch_size."""
         self._optimizer.rescale_grad = self._scale / batch_size
+        _capture.before_write()  # a forward still deferred must see the weights before the update
         self._allreduce_grads()
         self._update(ignore_stale_grad)
 
@@ -66,12 +74,15 @@ class Trainer:
         self._allreduce_grads()
 
     def _allreduce_grads(self):
+        """The hook where every gradient is ready and not yet used: a distributed KVStore sums
+        them across workers here."""
         if self._sync is not None:
             self._sync.allreduce_grads()
 
     def update(self, batch_size, ignore_stale_grad=False):
         """The update half of step (after allreduce_grads)."""
         self._optimizer.rescale_grad = self._scale / batch_size
+        _capture.before_write()
         self._update(ignore_stale_grad)
 
     def _update(self, ignore_stale_grad):
@@ -98,16 +109,24 @@ class Trainer:
                 f"subset of the Parameters (Blocks) for this iteration. If you are "
                 f"intentionally only using a subset, call step with ignore_stale_grad=True to "
                 f"suppress this warning and skip updating of Parameters with stale gradient")
-        update = self._optimizer.update
+        optimizer, states = self._optimizer, self._states
+        for i, p in live:
+            if i not in states:
+                states[i] = optimizer.create_state(i, p._data._data)
+        if live and self._fused and fused_update.apply(
+                optimizer, [(i, p._data, p._data._var.grad) for i, p in live], states):
+            for _, p in live:
+                var = p._data._var
+                if type(var) is _GradVar:
+                    var.fresh = False
+            return
+        update = optimizer.update
         for i, p in live:
             var, weight = p._data._var, p._data._data
-            if i not in self._states:
-                self._states[i] = self._optimizer.create_state(i, weight)
+            update(i, weight, var.grad, states[i])
             if type(var) is _GradVar:
-                update(i, weight, var.buf, self._states[i])
                 var.fresh = False
-            else:  # the user re-attached a plain gradient to the data
-                update(i, weight, var.grad, self._states[i])
+            # else: the user re-attached a plain gradient to the data
 
     def save_states(self, fname):
         """Optimizer states (momenta, moments) to an .npz file."""

@@ -317,6 +317,11 @@ def _ones(t):
     return ones
 
 
+# called by each backward() (not autograd.grad) with the adjoint it uses, before the graph is
+# freed: (adjoint, heads, values, ops, wrt_leaves, head_grads, retain_graph). Step capture.
+OBSERVER = None
+
+
 def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=None, wrap=None):
     """Gradients of `heads` (summed, scaled by `head_grads`) for each wrt leaf.
 
@@ -324,7 +329,11 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     (create_graph) — whatever `apply` builds from operands made by `wrap(value or array)`.
     A leaf the heads do not depend on gets None.
     """
-    (program, residual_ids, positions), values, wrt_leaves, ops = adjoint_for(heads, wrt_leaves)
+    observe = OBSERVER if wrt_leaves is None and apply is None else None
+    hit, values, wrt_leaves, ops = adjoint_for(heads, wrt_leaves)
+    if observe is not None:
+        observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph)
+    program, residual_ids, positions = hit
     cots = [g if g is not None else _ones(h.type) for h, g in zip(heads, head_grads)]
     if apply is None:
         args = [values[i].data for i in residual_ids] + cots

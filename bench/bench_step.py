@@ -1,0 +1,293 @@
+"""The training step written the usual way, next to numpy by hand and the peers, in one run:
+
+    with autograd.record():
+        loss = loss_fn(net(x), y)      # the loss outside the (hybridized) net
+    loss.backward()
+    trainer.step(batch_size)
+
+1. the tutorial's tiny regression: Dense(1) on a 1x2 input, L2 loss, SGD;
+2. an MLP 784-256-256-10 (ReLU, softmax cross-entropy, SGD) at batch 64 and 512;
+3. serving: a hybridized MLP 256-512-512-10 called outside record() at batch 1.
+
+tracegrad runs hybridized and eager, each with step capture (the default) and without it
+(TRACEGRAD_CAPTURE=0, in a process of its own); PyTorch eager and jax.jit each run in a process
+of their own when importable. numpy by hand and tracegrad share the main process and are timed
+in interleaved rounds. Figures are medians; this machine is shared, expect +-10-20%.
+
+    python bench/bench_step.py [--quick]
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import compare, median_time, report  # noqa: E402
+
+LR = 0.01
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# ---------------------------------------------------------------- numpy by hand
+def tiny_numpy():
+    x, y = np.array([[0.3, 0.5]], np.float32), np.array([[1.5]], np.float32)
+    w, b = np.array([[0.1, -0.2]], np.float32), np.zeros((1,), np.float32)
+
+    def step():
+        diff = x @ w.T + b - y
+        loss = 0.5 * np.mean(diff * diff, axis=1)
+        w[...] -= LR * (diff.T @ x)
+        b[...] -= LR * diff.sum(0)
+        return loss
+    return step
+
+
+def mlp_data(batch, seed=0):
+    rs = np.random.RandomState(seed)
+    return rs.rand(batch, 784).astype(np.float32), rs.randint(0, 10, batch)
+
+
+def mlp_numpy(batch):
+    from bench_compiled import mlp_numpy as by_hand
+    return by_hand(batch)
+
+
+def serving_params():
+    rs = np.random.RandomState(2)
+    return [rs.uniform(-0.07, 0.07, s).astype(np.float32) for s in
+            [(512, 256), (512,), (512, 512), (512,), (10, 512), (10,)]]
+
+
+def serving_numpy():
+    w1, b1, w2, b2, w3, b3 = serving_params()
+    x = np.random.RandomState(3).rand(1, 256).astype(np.float32)
+
+    def step():
+        h = np.maximum(x @ w1.T + b1, 0)
+        h = np.maximum(h @ w2.T + b2, 0)
+        return h @ w3.T + b3
+    return step
+
+
+# ---------------------------------------------------------------- tracegrad
+def tiny_tracegrad(hybridize):
+    import tracegrad as mx
+    from tracegrad import autograd, gluon, nd
+    mx.random.seed(0)
+    net = gluon.nn.Dense(1, in_units=2)
+    net.initialize()
+    if hybridize:
+        net.hybridize()
+    loss_fn = gluon.loss.L2Loss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR})
+    x, y = nd.array([[0.3, 0.5]]), nd.array([[1.5]])
+
+    def step():
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(1)
+    return step
+
+
+def mlp_tracegrad(batch, hybridize):
+    import tracegrad as mx
+    from tracegrad import autograd, gluon, nd
+    mx.random.seed(0)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(256, activation="relu"), gluon.nn.Dense(256, activation="relu"),
+            gluon.nn.Dense(10))
+    net.initialize()
+    if hybridize:
+        net.hybridize()
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR})
+    x, y = mlp_data(batch)
+    x, y = nd.array(x), nd.array(y.astype(np.float32))
+
+    def step():
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(batch)
+    return step
+
+
+def serving_tracegrad():
+    from tracegrad import gluon, nd
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(512, activation="relu", in_units=256),
+            gluon.nn.Dense(512, activation="relu", in_units=512), gluon.nn.Dense(10, in_units=512))
+    net.initialize()
+    for p, v in zip(net.collect_params().values(), serving_params()):
+        p.set_data(v)
+    net.hybridize()
+    x = nd.array(np.random.RandomState(3).rand(1, 256).astype(np.float32))
+    return lambda: net(x)
+
+
+# ---------------------------------------------------------------- peers (own process each)
+def torch_cases():
+    import torch
+    torch.set_num_threads(os.cpu_count() or 1)
+
+    def tiny():
+        lin = torch.nn.Linear(2, 1)
+        opt = torch.optim.SGD(lin.parameters(), lr=LR)
+        x, y = torch.tensor([[0.3, 0.5]]), torch.tensor([[1.5]])
+
+        def step():
+            opt.zero_grad()
+            (0.5 * ((lin(x) - y) ** 2).mean(1)).sum().backward()
+            opt.step()
+        return step
+
+    def mlp(batch):
+        net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
+                                  torch.nn.Linear(256, 256), torch.nn.ReLU(),
+                                  torch.nn.Linear(256, 10))
+        opt = torch.optim.SGD(net.parameters(), lr=LR / batch)
+        x, y = mlp_data(batch)
+        x, y = torch.from_numpy(x), torch.from_numpy(y)
+        lossf = torch.nn.CrossEntropyLoss(reduction="sum")
+
+        def step():
+            opt.zero_grad()
+            lossf(net(x), y).backward()
+            opt.step()
+        return step
+
+    def serving():
+        net = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(),
+                                  torch.nn.Linear(512, 512), torch.nn.ReLU(),
+                                  torch.nn.Linear(512, 10))
+        x = torch.from_numpy(np.random.RandomState(3).rand(1, 256).astype(np.float32))
+
+        def step():
+            with torch.no_grad():
+                return net(x)
+        return step
+    return tiny, mlp, serving
+
+
+def jax_cases():
+    import jax
+    import jax.numpy as jnp
+
+    def tiny():
+        x, y = jnp.array([[0.3, 0.5]]), jnp.array([[1.5]])
+
+        @jax.jit
+        def update(p):
+            loss, g = jax.value_and_grad(
+                lambda p: (0.5 * jnp.mean((x @ p[0].T + p[1] - y) ** 2, axis=1)).sum())(p)
+            return [a - LR * b for a, b in zip(p, g)], loss
+        state = [(jnp.array([[0.1, -0.2]]), jnp.zeros((1,)))]
+
+        def step():
+            state[0] = jax.block_until_ready(update(state[0]))[0]
+        return step
+
+    def mlp(batch):
+        rs = np.random.RandomState(1)
+        params = [jnp.asarray(rs.uniform(-0.07, 0.07, s).astype(np.float32)) for s in
+                  [(256, 784), (256,), (256, 256), (256,), (10, 256), (10,)]]
+        x, y = mlp_data(batch)
+        x, y = jnp.asarray(x), jnp.asarray(y)
+
+        def loss(p):
+            h = jax.nn.relu(x @ p[0].T + p[1])
+            h = jax.nn.relu(h @ p[2].T + p[3])
+            logp = jax.nn.log_softmax(h @ p[4].T + p[5])
+            return -jnp.take_along_axis(logp, y[:, None], 1).sum()
+
+        @jax.jit
+        def update(p):
+            g = jax.grad(loss)(p)
+            return [a - LR / batch * b for a, b in zip(p, g)]
+        state = [params]
+
+        def step():
+            state[0] = jax.block_until_ready(update(state[0]))
+        return step
+
+    def serving():
+        w1, b1, w2, b2, w3, b3 = [jnp.asarray(a) for a in serving_params()]
+        x = jnp.asarray(np.random.RandomState(3).rand(1, 256).astype(np.float32))
+
+        @jax.jit
+        def f(x):
+            h = jax.nn.relu(x @ w1.T + b1)
+            h = jax.nn.relu(h @ w2.T + b2)
+            return h @ w3.T + b3
+        return lambda: jax.block_until_ready(f(x))
+    return tiny, mlp, serving
+
+
+def _child(name, rounds):
+    """Run in a process of its own: print `case seconds` lines."""
+    if name in ("torch", "jax"):
+        try:
+            tiny, mlp, serving = torch_cases() if name == "torch" else jax_cases()
+        except ImportError:
+            return
+        cases = [("tiny", tiny()), ("mlp64", mlp(64)), ("mlp512", mlp(512)),
+                 ("serving", serving())]
+        for case, fn in cases:
+            print(case, median_time(fn, repeat=rounds))
+        return
+    # tracegrad with capture off (TRACEGRAD_CAPTURE=0 set by the parent)
+    cases = [("tiny_hyb", tiny_tracegrad(True)), ("tiny_eager", tiny_tracegrad(False))]
+    for batch in (64, 512):
+        cases += [(f"mlp{batch}_hyb", mlp_tracegrad(batch, True)),
+                  (f"mlp{batch}_eager", mlp_tracegrad(batch, False))]
+    for case, fn in cases:
+        print(case, median_time(fn, repeat=rounds))
+
+
+def other_process(name, rounds, env=None):
+    code = f"import sys; sys.path.insert(0, {HERE!r}); import bench_step as b; " \
+           f"b._child({name!r}, {rounds})"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, **(env or {})), cwd=os.path.dirname(HERE))
+    if r.returncode != 0:
+        print(f"({name}: failed: {r.stderr.strip().splitlines()[-1:]})")
+        return {}
+    return {line.split()[0]: float(line.split()[1]) for line in r.stdout.splitlines()}
+
+
+def main(quick=False):
+    rounds = 5 if quick else 11
+    peers = [("pytorch eager", other_process("torch", rounds)),
+             ("jax.jit", other_process("jax", rounds))]
+    off = other_process("tracegrad", rounds, {"TRACEGRAD_CAPTURE": "0"})
+    import tracegrad as mx
+    rows = compare([("numpy by hand", tiny_numpy()),
+                    ("tracegrad hybridized net, captured", tiny_tracegrad(True)),
+                    ("tracegrad eager, captured", tiny_tracegrad(False))], rounds)
+    rows += [("tracegrad hybridized net, capture off", off["tiny_hyb"]),
+             ("tracegrad eager, capture off", off["tiny_eager"])] if off else []
+    rows += [(label, t["tiny"]) for label, t in peers if t]
+    report("tiny regression: usual step (forward, L2 loss outside, backward, trainer.step)",
+           rows, baseline="numpy by hand")
+    for batch in (64, 512):
+        rows = compare([("numpy by hand", mlp_numpy(batch)),
+                        ("tracegrad hybridized net, captured", mlp_tracegrad(batch, True)),
+                        ("tracegrad eager, captured", mlp_tracegrad(batch, False))], rounds)
+        rows += [("tracegrad hybridized net, capture off", off[f"mlp{batch}_hyb"]),
+                 ("tracegrad eager, capture off", off[f"mlp{batch}_eager"])] if off else []
+        rows += [(label, t[f"mlp{batch}"]) for label, t in peers if t]
+        report(f"MLP 784-256-256-10: usual step, batch {batch}", rows, baseline="numpy by hand")
+    rows = compare([("numpy by hand", serving_numpy()),
+                    ("tracegrad hybridized", serving_tracegrad())], rounds)
+    rows += [(label, t["serving"]) for label, t in peers if t]
+    report("serving MLP 256-512-512-10, batch 1, outside record()", rows,
+           baseline="numpy by hand")
+    s = mx.stats()
+    print(f"\ncaptured steps {s['captured_steps']}, dropped captures {s['capture_drops']}")
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)

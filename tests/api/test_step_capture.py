@@ -1,0 +1,280 @@
+"""Step capture (capture.py): the step written the usual way — net (hybridized or not), loss
+outside it, backward, trainer.step — runs as one native call for forward + loss + adjoint and
+one for the update, and gives the parameters the same step run with capture off gives."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, capture, gluon, nd
+
+
+@pytest.fixture(autouse=True)
+def fresh_capture():
+    capture._reset_for_tests()
+    capture.set_enabled(True)
+    yield
+    capture.set_enabled(True)
+    capture._reset_for_tests()
+
+
+def _net(hybridize, dropout=False):
+    mx.random.seed(3)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(8, activation="relu", in_units=5))
+    if dropout:
+        net.add(gluon.nn.Dropout(0.3))
+    net.add(gluon.nn.Dense(3, in_units=8))
+    net.initialize(mx.init.Xavier())
+    if hybridize:
+        net.hybridize()
+    return net
+
+
+def _batches(n, batch=4, seed=0, sizes=None):
+    rs = np.random.RandomState(seed)
+    for i in range(n):
+        b = sizes[i] if sizes else batch
+        yield (nd.array(rs.randn(b, 5).astype(np.float32)),
+               nd.array(rs.randint(0, 3, b).astype(np.float32)))
+
+
+def _train(hybridize, opt="sgd", steps=20, on=True, body=None, dropout=False, sizes=None,
+           loss_fn=None, params=None):
+    """Parameters after `steps` usual steps, and per step (native calls, captured?)."""
+    capture.set_enabled(on)
+    net = _net(hybridize, dropout)
+    loss_fn = loss_fn or gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), opt, params or {"learning_rate": 0.1})
+    log = []
+    for i, (x, y) in enumerate(_batches(steps, sizes=sizes)):
+        before = mx.stats()
+        if body is None:
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+        else:
+            loss = body(i, net, loss_fn, x, y)
+        trainer.step(x.shape[0])
+        after = mx.stats()
+        log.append((after["native_calls"] - before["native_calls"],
+                    after["captured_steps"] - before["captured_steps"]))
+    capture.set_enabled(True)
+    return [p.data().asnumpy() for p in net.collect_params().values()], log
+
+
+def _same(a, b):
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_usual_step_is_captured_and_matches_capture_off(hybridize, opt):
+    got, log = _train(hybridize, opt)
+    want, off_log = _train(hybridize, opt, on=False)
+    _same(got, want)
+    assert all(c == 0 for _, c in off_log)
+    captured = [calls for calls, c in log if c]
+    assert len(captured) >= 14, log
+    assert captured == [2] * len(captured), log     # fused step + fused update
+    assert log[-1] == (2, 1)
+
+
+def test_reading_loss_metric_and_print_in_the_loop(capsys):
+    metric = mx.metric.Accuracy()
+    seen = []
+
+    def body(i, net, loss_fn, x, y):
+        with autograd.record():
+            out = net(x)
+            loss = loss_fn(out, y)
+        loss.backward()
+        seen.append(loss.mean().asscalar())
+        metric.update(y, out)
+        if i % 5 == 0:
+            print(loss)
+        return loss
+    got, log = _train(True, body=body)
+    ref_seen, ref_metric = list(seen), metric.get()[1]
+    seen.clear()
+    metric.reset()
+    want, _ = _train(True, on=False, body=body)
+    _same(got, want)
+    np.testing.assert_allclose(ref_seen, seen, rtol=1e-5)
+    assert ref_metric == metric.get()[1]
+    assert sum(c for _, c in log) >= 12     # the net output is exported after one drop
+    assert "NDArray" in capsys.readouterr().out
+
+
+def test_reading_the_loss_before_backward_runs_the_step_eagerly():
+    def body(i, net, loss_fn, x, y):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+            if i >= 10:
+                float(loss.sum().asscalar())      # read before backward, inside record
+        loss.backward()
+        return loss
+    got, log = _train(False, body=body)
+    want, _ = _train(False, on=False, body=body)
+    _same(got, want)
+    assert sum(c for _, c in log[:10]) >= 5 and sum(c for _, c in log[11:]) == 0
+    assert "op 'sum' differs from the captured step" in capture.explain()
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+def test_batch_size_change_loss_switch_regularizer_and_dropout(hybridize):
+    """Each change falls back to eager at once and is captured again after a few steps;
+    the hybridized run changes batch size and adds a regularizer, the eager run switches
+    the loss; both have Dropout (random keys drawn as eager draws them)."""
+    sizes = [4] * 5 + [6] * 7
+
+    def body(i, net, loss_fn, x, y):
+        with autograd.record():
+            out = net(x)
+            if hybridize or i < 6:
+                loss = loss_fn(out, y)
+            else:
+                loss = gluon.loss.L2Loss()(out, nd.one_hot(y, 3))
+            if hybridize and i >= 5:    # a regularizer term joins the loss
+                loss = loss + 0.01 * (net[0].weight.data() ** 2).sum()
+        loss.backward()
+        return loss
+    got, log = _train(hybridize, body=body, sizes=sizes, dropout=True, steps=12)
+    want, _ = _train(hybridize, on=False, body=body, sizes=sizes, dropout=True, steps=12)
+    _same(got, want)
+    assert sum(c for _, c in log[:5]) >= 1 and sum(c for _, c in log[5:]) >= 2, log
+
+
+def test_grad_req_add_over_two_batches():
+    def body(i, net, loss_fn, x, y):
+        for xs, ys in ((x[:2], y[:2]), (x[2:], y[2:])):
+            with autograd.record():
+                loss = loss_fn(net(xs), ys)
+            loss.backward()
+        return loss
+
+    def run(on):
+        capture.set_enabled(on)
+        net = _net(True)
+        net.collect_params().setattr("grad_req", "add")
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        for x, y in _batches(12):
+            body(0, net, loss_fn, x, y)
+            trainer.step(4)
+            for p in net.collect_params().values():
+                p.zero_grad()
+        capture.set_enabled(True)
+        return [p.data().asnumpy() for p in net.collect_params().values()]
+    before = mx.stats()["captured_steps"]
+    got = run(True)
+    assert mx.stats()["captured_steps"] - before >= 8
+    _same(got, run(False))
+
+
+def test_writes_errors_and_freed_graphs_behave_as_eager():
+    net = _net(False)
+    loss_fn = gluon.loss.L2Loss()
+    x, y = nd.ones((4, 5)), nd.zeros((4, 3))
+    for _ in range(5):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+    assert mx.stats()["captured_steps"] > 0
+    w = net[0].weight
+    # an in-place write to the input between forward and backward: the forward saw old data
+    with autograd.record():
+        loss = loss_fn(net(x), y)
+    x[:] = 2.0
+    loss.backward()
+    capture.set_enabled(False)
+    x2 = nd.ones((4, 5))
+    with autograd.record():
+        ref = loss_fn(net(x2), y)
+    ref.backward()
+    np.testing.assert_allclose(loss.asnumpy(), ref.asnumpy(), rtol=1e-6)
+    want_grad = w.grad().asnumpy()
+    capture.set_enabled(True)
+    # a second backward of a captured loss says the graph was freed, as eager does
+    x[:] = 1.0
+    for _ in range(4):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+    np.testing.assert_allclose(w.grad().asnumpy(), want_grad, rtol=1e-5)
+    with pytest.raises(mx.MXNetError, match="retain_graph"):
+        loss.backward()
+    # set_data between forward and backward: the forward used the old weights
+    old = w.data().asnumpy()
+    with autograd.record():
+        loss = loss_fn(net(x), y)
+    w.set_data(nd.zeros(w.shape))
+    loss.backward()
+    w.set_data(nd.array(old))
+    with autograd.record():
+        ref = loss_fn(net(x), y)
+    np.testing.assert_allclose(loss.asnumpy(), ref.asnumpy(), rtol=1e-6)
+    # a bad label shape is reported at the user's line, not deferred
+    with pytest.raises(mx.MXNetError, match="label"):
+        with autograd.record():
+            loss_fn(net(x), nd.zeros((4, 7)))
+
+
+def test_stats_and_explain_report_captures_and_drops():
+    _train(True, steps=8)
+    text = mx.explain()
+    assert "captured steps:" in text and "plan:" in text
+    assert "native calls in the last captured step's backward: 1" in text
+    assert mx.stats()["captured_steps"] > 0
+
+
+def test_hybridized_loss_after_a_hybridized_net_is_captured():
+    """The loss block compiled too: its call reads the net's deferred output."""
+    def make():
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        loss_fn.hybridize()
+        return loss_fn
+    got, log = _train(True, "adam", steps=12, loss_fn=make())
+    want, _ = _train(True, "adam", steps=12, loss_fn=make(), on=False)
+    _same(got, want)
+    assert log[-4:] == [(2, 1)] * 4, log
+
+
+def test_code_that_never_repeats_installs_no_hook():
+    from tracegrad import array
+    before = mx.stats()["captured_steps"]
+    x = nd.ones((3,))
+    x.attach_grad()
+    for k in range(6):   # a different graph every time
+        with autograd.record():
+            y = x
+            for _ in range(k + 1):
+                y = y * 2
+        y.backward()
+    assert array._DEFER is None and mx.stats()["captured_steps"] == before
+
+
+def test_a_step_abandoned_by_an_exception_is_not_continued():
+    net = _net(True)
+    loss_fn = gluon.loss.L2Loss()
+    x, y = nd.ones((4, 5)), nd.zeros((4, 3))
+    for _ in range(5):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+    with pytest.raises(RuntimeError):
+        with autograd.record():
+            out = net(x)
+            raise RuntimeError("user code failed mid-step")
+    assert capture._STATE.step is not None      # the net call was deferred
+    x2 = nd.full((4, 5), 2.0)
+    with autograd.record():
+        loss = loss_fn(net(x2), y)
+    loss.backward()
+    g = net[0].weight.grad().asnumpy().copy()
+    capture.set_enabled(False)
+    with autograd.record():
+        ref = loss_fn(net(x2), y)
+    ref.backward()
+    np.testing.assert_allclose(g, net[0].weight.grad().asnumpy(), rtol=1e-6)
+    np.testing.assert_allclose(out.asnumpy(), net(x).asnumpy(), rtol=1e-6)

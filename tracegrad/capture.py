@@ -1,0 +1,755 @@
+"""Step capture: the training step users write, run as one native call once it repeats.
+
+    with autograd.record():
+        loss = loss_fn(net(x), y)     # net hybridized or not; the loss outside it
+    loss.backward()
+    trainer.step(batch_size)          # the fused multi-tensor update: a second native call
+
+Learning. Every backward() names the adjoint it used (the tape caches one per graph
+structure). When the same structure has been differentiated three times, its graph (taken
+before backward frees it) becomes a Plan: the recorded ops in program order, with compiled
+calls inlined, and ONE Function computing the forward, the values to export and the gradient
+of every variable, compiled to native code.
+
+Deferring. While plans exist, a recorded op (or compiled call) that matches the next op of a
+plan — same op and attributes, operands from the same places (an earlier deferred result, the
+same variable, a constant of the same type, an equal scalar) — is not run: it returns a
+`Deferred` NDArray whose type is known (shape, dtype, ndim, size answer at once) and whose data
+is not computed yet. backward() on the plan's head, with every op of the plan seen, makes the
+plan's one native call: the gradients go to the variables as backward would deliver them, and
+each Deferred array still alive becomes an ordinary NDArray holding its value.
+
+Exactness. Anything else materializes the step first, exactly as eager would have run it (same
+recording and training modes, same random keys, in the same order): reading a Deferred array's
+data or tape value (print, asnumpy, an op outside recording, ...), an op that does not match,
+backward() with head gradients / retain_graph / autograd.grad, an in-place write to any array
+while a step is pending, trainer.step. The step then continues eagerly (counted as a dropped
+capture with its reason). A Deferred array alive at backward() that the plan does not export
+(e.g. the net output kept for metric.update) drops that step and recompiles the plan to export
+it. A plan that keeps failing is retired. Code that never repeats a structure pays one dictionary
+look-up per backward() and one `is None` test per op.
+
+`explain()` says what was captured, what was dropped and why, and native calls per step.
+"""
+import os
+import threading
+import weakref
+
+import numpy as np
+
+from . import array as _array
+from . import compiled as _compiled
+from .array import NDArray
+from .compiled import CompiledCall, Feed
+from .ir.autodiff import copy_ops, vjp
+from .ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
+from .ir.types import type_of
+from .ir.passes import run_pipeline
+from .random import next_key
+from .runtime import tape
+from .runtime.handles import resolve
+from .runtime.segments import compile_callable, native_op
+from .runtime.tape import STATE, TapeValue, wants_grad
+from .codegen import COUNTERS as _NATIVE
+from .stats import bump
+
+ENABLED = os.environ.get("TRACEGRAD_CAPTURE", "1") != "0"
+REPEATS = 3           # backward passes of one graph structure before it is captured
+MAX_FAILURES = 4      # dropped captures in a row before a plan is retired
+MAX_PLANS = 8
+PIPELINE = "fold,simplify,cse,dce"
+
+_SLOT_DATA = NDArray.__dict__["_data"]
+_SLOT_VALUE = NDArray.__dict__["_value"]
+_SLOT_LEAF = NDArray.__dict__["_leaf"]
+_VALUE, _LEAF, _LIT = 0, 1, 2
+
+
+def _type_of_deferred(a):
+    return _STATE.step.plan.value_types[_SLOT_LEAF.__get__(a)]
+
+
+class Deferred(NDArray):
+    """An op result whose computation waits for the captured step's native call. `_leaf`
+    holds its index among the plan's values; reading `_data` or `_value` runs the step so far
+    eagerly and turns this object into a plain NDArray."""
+    __slots__ = ()
+
+    @property
+    def _data(self):
+        materialize("a deferred array's data was read")
+        return _SLOT_DATA.__get__(self)
+
+    @_data.setter
+    def _data(self, v):
+        materialize("a deferred array was written")
+        _SLOT_DATA.__set__(self, v)
+
+    @property
+    def _value(self):
+        materialize("a deferred array's graph value was used")
+        return _SLOT_VALUE.__get__(self)
+
+    @_value.setter
+    def _value(self, v):
+        materialize("a deferred array's graph value was set")
+        _SLOT_VALUE.__set__(self, v)
+
+    @property
+    def shape(self):
+        return _type_of_deferred(self).shape
+
+    @property
+    def dtype(self):
+        return _type_of_deferred(self).np_dtype.type
+
+    @property
+    def type(self):
+        return _type_of_deferred(self)
+
+    @property
+    def ndim(self):
+        return len(_type_of_deferred(self).shape)
+
+    @property
+    def size(self):
+        return _type_of_deferred(self).size
+
+    def __len__(self):
+        return _type_of_deferred(self).shape[0]
+
+
+class _Ref:
+    """A deferred operand in a pending op's saved arguments (weakly: the user may drop it)."""
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+_REFS = [_Ref(i) for i in range(4096)]
+_GET_LEAF = _SLOT_LEAF.__get__
+
+
+# a tape value for exported results: the graph was consumed by backward, as eager leaves it
+_FREED_OP = Operation.__new__(Operation)
+_FREED_OP.opdef, _FREED_OP.operands, _FREED_OP.attrs, _FREED_OP.loc = CompiledCall, (), {}, None
+_FREED_OP.results = ()
+
+
+class PlanOp:
+    __slots__ = ("opdef", "entry", "attrs", "operands", "results", "lit_cache", "raw_attrs")
+
+    def __init__(self, opdef, entry, attrs, operands, results):
+        self.opdef, self.entry, self.attrs = opdef, entry, attrs
+        self.operands, self.results = operands, results
+        self.lit_cache, self.raw_attrs = {}, None
+
+
+class Plan:
+    """A captured step: its ops in program order, its graph inputs, and its native code."""
+
+    def __init__(self, heads, values, ops, wrt_leaves):
+        order = sorted(ops, key=lambda op: op.results[0].seq)
+        leaves = [v for v in values if v.producer is None]
+        leaf_index = {v: i for i, v in enumerate(leaves)}
+        value_index = {}
+        self.value_types = []
+        self.ops = []
+        for op in order:
+            refs = []
+            for o in op.operands:
+                if type(o) is Literal:
+                    refs.append((_LIT, o))
+                elif o in leaf_index:
+                    refs.append((_LEAF, leaf_index[o]))
+                else:
+                    refs.append((_VALUE, value_index[o]))
+            results = []
+            for r in op.results:
+                value_index[r] = len(self.value_types)
+                results.append(len(self.value_types))
+                self.value_types.append(r.type)
+            entry = op.attrs["entry"] if op.opdef is CompiledCall else None
+            self.ops.append(PlanOp(op.opdef, entry, op.attrs, refs, results))
+        if len(self.value_types) > len(_REFS):
+            raise _Refuse(f"the step has more than {len(_REFS)} values")
+        self.leaf_types = [v.type for v in leaves]
+        # a variable leaf is matched by identity (the same array, the same gradient buffer)
+        self.leaf_vars = [v if v.var is not None else None for v in leaves]
+        self.wrt = [leaf_index[v] for v in wrt_leaves]
+        self.wants = [tape.wants_grad(v) for v in leaves]
+        self.head = value_index[heads[0]]
+        self.exports = [self.head]
+        self.export_set = frozenset(self.exports)
+        # grad_req of each variable leaf as planned (the gradients computed depend on it)
+        self.var_wants = [(v, w) for v, w in zip(self.leaf_vars, self.wants) if v is not None]
+        # the tape value exported arrays get: a graph already consumed by backward
+        self.freed = [_freed(t) for t in self.value_types]
+        self.forward = self._forward(leaves, order, value_index)
+        self.native, self.failures, self.captured, self.hit = None, 0, 0, None
+        self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
+            self.ops[0].opdef
+
+    def _forward(self, leaves, order, value_index):
+        """The recorded ops as IR of their own (the tape's are freed by backward), compiled
+        calls inlined; its outputs are the plan's values by index."""
+        b = Builder(name="captured_forward")
+        env = {v: b.param(t, f"in{i}") for i, (v, t) in enumerate(zip(leaves, self.leaf_types))}
+        for op in order:
+            if op.opdef is CompiledCall:
+                e = resolve(op.attrs["entry"], "compiled_call")
+                if e.updates:
+                    raise _Refuse("a compiled block writes state (e.g. BatchNorm statistics)")
+                inner = dict(zip(e.forward_fn.params,
+                                 [o if type(o) is Literal else env[o] for o in op.operands]))
+                copy_ops(b, e.forward_fn.ops, inner)
+                for r, o in zip(op.results, e.forward_fn.outputs):
+                    env[r] = o if type(o) is Literal else inner[o]
+            else:
+                if not native_op(op):
+                    raise _Refuse(f"op '{op.opdef.name}' has no native lowering")
+                copy_ops(b, [op], env)
+        by_index = sorted(value_index.items(), key=lambda kv: kv[1])
+        return b.ret(*[env[v] for v, _ in by_index])
+
+    def build(self):
+        """Compile forward + exported values + every variable's gradient as one Function."""
+        fwd = self.forward
+        b = Builder(name="captured_step")
+        env = {p: b.param(p.type, p.name_hint) for p in fwd.params}
+        copy_ops(b, fwd.ops, env)
+        values = [o if type(o) is Literal else env[o] for o in fwd.outputs]
+        head = values[self.head]
+        if type(head) is Literal:
+            raise _Refuse("the loss is a constant")
+        residuals = []
+        diff = Function("captured_loss", b.fn.params, list(b.fn.ops), [head])
+        adjoint = run_pipeline(vjp(diff, self.wrt, residuals=residuals), PIPELINE)
+        adj = dict(zip(adjoint.params, residuals + [
+            b.constant(value=1.0, shape=head.type.shape, dtype=head.type.dtype)]))
+        copy_ops(b, adjoint.ops, adj)
+        grads = [o if type(o) is Literal else adj[o] for o in adjoint.outputs]
+        exports = [values[i] for i in self.exports]
+        fn = run_pipeline(b.ret(*exports, *grads), PIPELINE)
+        for op in fn.ops:
+            if not native_op(op):
+                raise _Refuse(f"op '{op.opdef.name}' has no native lowering")
+        self.fn = fn
+        self.native = compile_callable(fn)
+        bump("traces")
+
+
+class _Refuse(Exception):
+    """The observed step cannot be captured (the message says why)."""
+
+
+class Step:
+    """The ops of a plan deferred so far in this step."""
+    __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training")
+
+    def __init__(self, plan):
+        self.plan, self.k = plan, 0
+        self.leaf_data = [None] * len(plan.leaf_types)
+        self.refs = [None] * len(plan.value_types)
+        self.log = []            # per deferred op: (args with _Ref, attrs) or call payload
+        self.training = STATE.training
+
+
+class _State(threading.local):
+    step = None          # the pending Step
+    broken = False       # a step was materialized: defer nothing until the next backward
+
+
+_STATE = _State()
+_PLANS: dict = {}        # first op (opdef or compiled entry id) -> [Plan]
+_RETIRED: list = []      # adjoints (graph structures) whose plans were retired
+_SEEN: dict = {}         # id(adjoint) -> [adjoint, backward passes that used it]
+_OWNER = [None]          # the thread that defers (others run eagerly)
+_LOG = {"drops": [], "captured": 0, "retired": [], "last_calls": None}
+
+
+def set_enabled(on: bool) -> bool:
+    """Turn step capture on or off (returns the previous setting); off drops every plan."""
+    global ENABLED
+    prev, ENABLED = ENABLED, bool(on)
+    if not on:
+        materialize("capture turned off")
+        _PLANS.clear()
+        _array.set_defer_hook(None)
+        _compiled.DEFER_CALL = None
+        _SEEN.clear()
+    return prev
+
+
+# ------------------------------------------------------------------ learning
+def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
+    """Called by every backward with the adjoint it uses: learn a plan once it repeats."""
+    if not ENABLED:
+        return
+    _STATE.broken = False
+    seen = _SEEN.get(id(hit))
+    if seen is None or seen[0] is not hit:
+        if len(_SEEN) >= 256:
+            _SEEN.clear()
+        _SEEN[id(hit)] = [hit, 1]
+        return
+    seen[1] += 1
+    if seen[1] != REPEATS:
+        return
+    if len(heads) != 1 or head_grads[0] is not None or retain_graph:
+        return _drop(None, "backward with several heads, head gradients or retain_graph")
+    if not ops:
+        return
+    if threading.get_ident() != (_OWNER[0] or threading.get_ident()):
+        return
+    for plan in _PLANS.get(_first(ops), ()):
+        if plan.hit is hit:
+            return
+    if any(h is hit for h in _RETIRED):
+        return
+    try:
+        plan = Plan(heads, values, ops, wrt_leaves)
+        plan.hit = hit
+        plan.build()
+    except _Refuse as e:
+        _RETIRED.append(hit)
+        return _drop(None, f"not captured: {e}")
+    except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
+        _RETIRED.append(hit)
+        return _drop(None, f"not captured: building the plan failed: {type(e).__name__}: {e}")
+    _install(plan)
+
+
+def _first(ops):
+    op = min(ops, key=lambda o: o.results[0].seq)
+    return op.attrs["entry"] if op.opdef is CompiledCall else op.opdef
+
+
+def _install(plan):
+    plans = _PLANS.setdefault(plan.first_key, [])
+    plans.insert(0, plan)
+    del plans[4:]
+    if sum(len(p) for p in _PLANS.values()) > MAX_PLANS:
+        _PLANS.pop(next(iter(_PLANS)))
+    _OWNER[0] = threading.get_ident()
+    _array.set_defer_hook(defer_apply, before_write)
+    _compiled.DEFER_CALL = defer_call
+
+
+def _drop(plan, reason):
+    bump("capture_drops")
+    drops = _LOG["drops"]
+    drops.append(reason)
+    del drops[:-8]
+    if plan is not None:
+        plan.failures += 1
+        if plan.failures >= MAX_FAILURES:
+            _retire(plan, reason)
+
+
+# ------------------------------------------------------------------ deferring
+def defer_apply(opdef, args, attrs):
+    """The eager dispatcher's hook: a Deferred result, or None to run the op now (after
+    materializing any deferred operand)."""
+    state = _STATE
+    step = state.step
+    if step is None:
+        # between steps: only an op that starts some plan is of interest
+        plans = _PLANS.get(opdef)
+        if not plans or not STATE.recording or state.broken or \
+                threading.get_ident() != _OWNER[0] or not _tracked(args):
+            return None
+        for plan in plans:
+            step = Step(plan)
+            out = _match_apply(step, plan.ops[0], opdef, args, attrs)
+            if out is not None:
+                state.step = step
+                return out
+        return None
+    if not STATE.recording or state.broken or threading.get_ident() != _OWNER[0]:
+        for a in args:
+            if type(a) is Deferred:
+                materialize(f"'{opdef.name}' used a deferred array outside the step")
+                break
+        return None
+    plan = step.plan
+    k = step.k
+    if k < len(plan.ops):
+        out = _match_apply(step, plan.ops[k], opdef, args, attrs)
+        if out is not None:
+            return out
+    if not _tracked(args):     # an op on untracked arrays only is not recorded: not in the step
+        return None
+    materialize(f"op '{opdef.name}' differs from the captured step's op {k}")
+    return None
+
+
+def _tracked(args):
+    for a in args:
+        t = type(a)
+        if t is Deferred or (t is NDArray and _SLOT_VALUE.__get__(a) is not None):
+            return True
+    return False
+
+
+def _bind(step, pop, args):
+    """Check each operand against the plan; bind constant leaves. False when one differs."""
+    leaf_data, plan = step.leaf_data, step.plan
+    saved = []
+    for a, (kind, ref) in zip(args, pop.operands):
+        t = type(a)
+        if t is Deferred:
+            if kind != _VALUE or _GET_LEAF(a) != ref:
+                return None
+            saved.append(_REFS[ref])
+            continue
+        saved.append(a)
+        if kind == _LIT:
+            if t is NDArray or (t is np.ndarray and a.ndim):
+                return None
+            if not _same_literal(pop, ref, a, args):
+                return None
+            continue
+        if kind != _LEAF:
+            return None
+        if t is NDArray:
+            v = a._value
+            data = a._data
+        elif t is np.ndarray and a.ndim:
+            v, data = None, a
+        else:
+            return None
+        var = plan.leaf_vars[ref]
+        if var is not None:
+            if v is not var:
+                return None
+            leaf_data[ref] = data
+            continue
+        if v is not None:
+            return None             # a recorded value from outside the step
+        bound = leaf_data[ref]
+        if bound is None:
+            ltype = plan.leaf_types[ref]
+            if data.shape != ltype.shape or data.dtype != ltype.np_dtype:
+                return None
+            leaf_data[ref] = data
+        elif bound is not data:
+            return None
+    return saved
+
+
+def _same_literal(pop, lit, a, args):
+    """Whether scalar `a` is the literal the plan saw (value and the dtype it would get)."""
+    cached = pop.lit_cache.get(id(lit))
+    if cached is not None and type(a) is cached[0] and a == cached[1]:
+        return True
+    if not isinstance(a, (bool, int, float, np.number, np.bool_, np.ndarray)):
+        return False
+    operands = [Value(x.type) if isinstance(x, NDArray) else
+                Value(type_of(x)) if isinstance(x, np.ndarray) and x.ndim else x for x in args]
+    try:
+        got = Literal(a, literal_dtype(a, operands))
+    except (TypeError, ValueError):
+        return False
+    if got.key() != lit.key():
+        return False
+    pop.lit_cache[id(lit)] = (type(a), a)
+    return True
+
+
+def _match_apply(step, pop, opdef, args, attrs):
+    if pop.opdef is not opdef or pop.entry is not None or len(args) != len(pop.operands):
+        return None
+    if attrs:
+        if attrs is not pop.raw_attrs and attrs != pop.raw_attrs:
+            if tape.canonical(opdef, attrs) is not pop.attrs:
+                return None
+            pop.raw_attrs = dict(attrs)
+    elif pop.attrs:
+        return None
+    saved = _bind(step, pop, args)
+    if saved is None:
+        return None
+    step.log.append((saved, attrs))
+    results = pop.results
+    if len(results) == 1:
+        step.k += 1
+        j = results[0]
+        d = _NEW(Deferred)
+        d._var = None
+        _SET_LEAF(d, j)
+        step.refs[j] = _WEAKREF(d)
+        return d
+    return tuple(_results(step, pop))
+
+
+_NEW = Deferred.__new__
+_WEAKREF = weakref.ref
+
+
+def _results(step, pop, n=None):
+    """Deferred arrays for the op's first `n` results (all by default)."""
+    refs, new, ref = step.refs, Deferred.__new__, weakref.ref
+    out = []
+    for j in (pop.results if n is None else pop.results[:n]):
+        d = new(Deferred)
+        d._var = None
+        _SET_LEAF(d, j)
+        refs[j] = ref(d)
+        out.append(d)
+    step.k += 1
+    return out
+
+
+_SET_LEAF = _SLOT_LEAF.__set__
+_SET_DATA = _SLOT_DATA.__set__
+_SET_VALUE = _SLOT_VALUE.__set__
+
+
+def defer_call(entry, args, params, draw=None):
+    """A compiled training call (hybridized block): Deferred outputs, or None to run it.
+    Its operands may be deferred results of earlier ops (a hybridized loss after the net).
+    `draw` is the call's key source (guards.KeyDraw) when a guard tree runs the entry."""
+    state = _STATE
+    if state.broken or threading.get_ident() != _OWNER[0]:
+        return None
+    step = state.step
+    fresh = step is None
+    if fresh:
+        plans = _PLANS.get(entry.id)
+        if not plans:
+            return None
+        step = Step(plans[0])
+    plan = step.plan
+    pop = plan.ops[step.k] if step.k < len(plan.ops) else None
+    saved = _bind_call(step, pop, entry, args, params) if pop is not None and \
+        pop.entry == entry.id else None
+    if saved is None:
+        if not fresh:
+            materialize("a compiled call differs from the captured step")
+        return None
+    saved_args, arrays = saved
+    # random keys are drawn only now that the call is certain to be deferred: exactly once,
+    # in the order Entry.arrays draws them
+    leaf_data = step.leaf_data
+    for i, (kind, ref) in enumerate(entry.feeds):
+        if kind == Feed.KEY:
+            key = draw(ref) if draw is not None else entry.pending_keys.pop(0) \
+                if entry.pending_keys else next_key()._data
+            arrays[i] = leaf_data[pop.operands[i][1]] = key
+    state.step = step
+    step.log.append(("call", entry, saved_args, params, arrays))
+    outs = _results(step, pop, entry.n_out)
+    return outs[0] if entry.single else outs
+
+
+def _bind_call(step, pop, entry, args, params):
+    """(args with _Ref for deferred ones, input arrays without keys yet), or None when an
+    operand differs from the plan. Binds the call's constant and variable leaves."""
+    plan, leaf_data = step.plan, step.leaf_data
+    leaf_vars, leaf_types = plan.leaf_vars, plan.leaf_types
+    saved_args = list(args)
+    arrays = [None] * len(entry.feeds)
+    binds = []
+    for i, (kind, ref) in enumerate(entry.feeds):
+        okind, oref = pop.operands[i]
+        if kind == Feed.ARG or kind == Feed.PARAM:
+            a = args[ref] if kind == Feed.ARG else params[ref]
+            if type(a) is Deferred:
+                if kind != Feed.ARG or okind != _VALUE or _GET_LEAF(a) != oref:
+                    return None
+                saved_args[ref] = _REFS[oref]
+                continue
+            if okind != _LEAF:
+                return None
+            v, data = a._value, a._data
+            var = leaf_vars[oref]
+            if (var is not None and v is not var) or (var is None and v is not None):
+                return None
+        elif kind == Feed.KEY:
+            continue
+        elif kind == Feed.CONST:
+            data = ref
+        else:    # a variable the function reached from its scope
+            if okind != _LEAF or leaf_vars[oref] is not ref:
+                return None
+            data = ref.data
+        arrays[i] = data
+        binds.append((oref, data))
+    for oref, data in binds:
+        bound = leaf_data[oref]
+        if leaf_vars[oref] is None:
+            t = leaf_types[oref]
+            if (bound is not None and bound is not data) or data.shape != t.shape \
+                    or data.dtype != t.np_dtype:
+                return None
+    for oref, data in binds:
+        leaf_data[oref] = data
+    return saved_args, arrays
+
+
+# ------------------------------------------------------------------ the captured backward
+def backward(heads, head_grads, retain_graph, train_mode):
+    """autograd.backward's hook while a step is pending: True when the captured call did it."""
+    step = _STATE.step
+    if step is None:
+        return False
+    plan = step.plan
+    head = heads[0] if isinstance(heads, (list, tuple)) and len(heads) == 1 else heads
+    if (type(head) is not Deferred or head_grads is not None or retain_graph
+            or step.k != len(plan.ops) or _SLOT_LEAF.__get__(head) != plan.head):
+        materialize("backward() differs from the captured step (heads, head gradients, "
+                    "retain_graph or ops left)")
+        return False
+    refs = step.refs
+    missing = [j for j, r in enumerate(refs)
+               if r is not None and j not in plan.export_set and r() is not None]
+    if missing:
+        plan.exports = sorted(plan.export_set.union(missing))
+        plan.export_set = frozenset(plan.exports)
+        materialize("arrays the captured step does not export are alive at backward(); "
+                    "the step is recompiled to export them")
+        try:
+            plan.build()
+        except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
+            _retire(plan, f"recompiling failed: {type(e).__name__}: {e}")
+        return False
+    for var, want in plan.var_wants:
+        if wants_grad(var) != want:
+            materialize("a variable's grad_req changed")
+            return False
+    _STATE.step = None
+    before = _NATIVE["native_calls"]
+    outs = plan.native(*step.leaf_data)
+    n = len(plan.exports)
+    freed = plan.freed
+    for k, j in enumerate(plan.exports):
+        r = refs[j]
+        d = r() if r is not None else None
+        if d is not None:
+            _SET_DATA(d, outs[k])
+            _SET_VALUE(d, freed[j])
+            d.__class__ = NDArray
+        outs[k] = None
+    leaf_vars = plan.leaf_vars
+    for k, i in enumerate(plan.wrt):
+        g, outs[n + k] = outs[n + k], None
+        leaf_vars[i].var.receive(g)
+    plan.failures = 0
+    plan.captured += 1
+    bump("captured_steps")
+    _LOG["captured"] += 1
+    _LOG["last_calls"] = _NATIVE["native_calls"] - before
+    return True
+
+
+def _retire(plan, reason):
+    """Stop trying a plan that keeps failing; its graph structure is not captured again."""
+    plans = _PLANS.get(plan.first_key, [])
+    if plan in plans:
+        plans.remove(plan)
+    _RETIRED.append(plan.hit)
+    del _RETIRED[:-32]
+    _LOG["retired"].append(reason)
+    del _LOG["retired"][:-8]
+    _uninstall_if_idle()
+
+
+def _uninstall_if_idle():
+    """No plan left: eager ops stop visiting the capture hook at all."""
+    for key in [k for k, v in _PLANS.items() if not v]:
+        del _PLANS[key]
+    if not _PLANS and _STATE.step is None:
+        _array.set_defer_hook(None)
+        _compiled.DEFER_CALL = None
+
+
+def _freed(t):
+    v = TapeValue(t, _FREED_OP, None)
+    return v
+
+
+# ------------------------------------------------------------------ materializing
+def materialize(reason):
+    """Run the pending step's deferred ops now, exactly as eager would have, and turn every
+    live Deferred array into the NDArray eager would have made."""
+    state = _STATE
+    step = state.step
+    if step is None:
+        return
+    state.step, state.broken = None, True
+    _drop(step.plan, reason)
+    real = {}
+    prev = STATE.recording, STATE.training
+    STATE.recording, STATE.training = True, step.training
+    try:
+        for entry_log, pop in zip(step.log, step.plan.ops):
+            if entry_log[0] == "call":
+                _, entry, saved_args, params, arrays = entry_log
+                args = [real[a.index] if type(a) is _Ref else a for a in saved_args]
+                arrays = list(arrays)
+                for i, (kind, ref) in enumerate(entry.feeds):
+                    if kind == Feed.ARG and type(saved_args[ref]) is _Ref:
+                        arrays[i] = args[ref]._data
+                res = entry.run(args, params, arrays)
+                res = [res] if entry.single else res
+            else:
+                saved, attrs = entry_log
+                args = [real[a.index] if type(a) is _Ref else a for a in saved]
+                res = _array.apply(pop.opdef, args, attrs)
+                res = res if isinstance(res, tuple) else (res,)
+            for j, r in zip(pop.results, res):
+                real[j] = r
+    finally:
+        STATE.recording, STATE.training = prev
+    for j, r in enumerate(step.refs):
+        d = r() if r is not None else None
+        if d is not None and j in real:
+            src = real[j]
+            _SLOT_DATA.__set__(d, _SLOT_DATA.__get__(src))
+            _SLOT_VALUE.__set__(d, _SLOT_VALUE.__get__(src))
+            d.__class__ = NDArray
+
+
+def before_write():
+    """An in-place write is about to happen: a pending step must read the old values."""
+    if _STATE.step is not None:
+        materialize("an array was written in place while a step was pending")
+
+
+# ------------------------------------------------------------------ reporting
+def explain() -> str:
+    """What step capture did: plans, captured steps, native calls per captured step, and
+    why captures were dropped."""
+    lines = [f"step capture: {'on' if ENABLED else 'off'}; "
+             f"captured steps: {_LOG['captured']}; "
+             f"native calls in the last captured step's backward: {_LOG['last_calls']} "
+             f"(plus one for trainer.step's fused update)"]
+    for plans in _PLANS.values():
+        for p in plans:
+            lines.append(f"  plan: {len(p.ops)} ops ({sum(o.entry is not None for o in p.ops)}"
+                         f" compiled calls), {len(p.leaf_types)} inputs, {len(p.wrt)} "
+                         f"gradients, exports {len(p.exports)} values; captured "
+                         f"{p.captured} steps, {p.failures} drops in a row")
+    if _LOG["drops"]:
+        lines.append("recent drops:")
+        lines += [f"  - {r}" for r in _LOG["drops"]]
+    if _LOG["retired"]:
+        lines.append("retired plans:")
+        lines += [f"  - {r}" for r in _LOG["retired"]]
+    return "\n".join(lines)
+
+
+def _reset_for_tests():
+    materialize("reset")
+    _STATE.broken = False
+    _PLANS.clear()
+    _RETIRED.clear()
+    _uninstall_if_idle()
+    _SEEN.clear()
+    _LOG.update(drops=[], captured=0, retired=[], last_calls=None)
+
+
+
+tape.OBSERVER = observe

@@ -1,0 +1,157 @@
+"""The multi-tensor optimizer update: every parameter's update in ONE native call.
+
+Trainer.step hands over the live parameters; their optimizer's `fused_rule` (optimizer.py) is
+written once per parameter into one IR Function, compiled once per (optimizer structure,
+parameter types, state layout). Its inputs are the weights, gradients and states, plus one
+float64 vector of the per-step numbers (`fused_scalars`: scheduled lr, wd, rescale_grad, bias
+corrections...), so a learning-rate schedule or a new batch size never recompiles.
+
+The call returns new weights and states; they replace the old buffers (no copy back): the
+parameter's NDArray and its tape leaf both take the new weight array, the Trainer keeps the
+new states. Nothing else holds a parameter's buffer across steps (compiled calls and the
+capture read `Parameter.data()._data` on every call).
+"""
+import numpy as np
+
+from .ir.function import Builder
+from .ir.types import TensorType, type_of
+from .runtime.segments import compile_callable
+
+_CACHE: dict = {}
+_CACHE_SIZE = 64
+
+
+def _states(state):
+    """A state as the tuple of its arrays (None: no state)."""
+    if state is None:
+        return ()
+    return state if isinstance(state, tuple) else (state,)
+
+
+def supports(optimizer) -> bool:
+    """Whether `optimizer` has a fused form at least as specific as its update(): a user
+    subclass that overrides update() without a fused_rule of its own keeps update()."""
+    if optimizer.fused_structure() is None:
+        return False
+    mro = type(optimizer).__mro__
+    owner = {name: next(i for i, k in enumerate(mro) if name in k.__dict__)
+             for name in ("update", "fused_rule")}
+    return owner["fused_rule"] <= owner["update"]
+
+
+class FusedUpdate:
+    """One compiled update for a fixed list of (weight type, number of state arrays)."""
+
+    def __init__(self, optimizer, layout, n_scalars):
+        b = Builder(name=f"{type(optimizer).__name__.lower()}_update")
+        weights, grads, states = [], [], []
+        for k, (t, n_state) in enumerate(layout):
+            weights.append(b.param(t, f"w{k}"))
+            grads.append(b.param(t, f"g{k}"))
+            states.append([b.param(t, f"s{k}_{j}") for j in range(n_state)])
+        h = b.param(TensorType("f64", (n_scalars * len(layout),)), "h")
+        outs = []
+        for k, (t, n_state) in enumerate(layout):
+            base = k * n_scalars
+            s = [b.cast(b.reshape(b.slice(h, begin=(base + j,), end=(base + j + 1,), step=(1,)),
+                                  shape=()), dtype=t.dtype) for j in range(n_scalars)]
+            w, new_states = optimizer.fused_rule(b, weights[k], grads[k], states[k], s)
+            if len(new_states) != n_state:
+                raise RuntimeError(f"{type(optimizer).__name__}.fused_rule returned "
+                                   f"{len(new_states)} states for {n_state}")
+            outs += [w, *new_states]
+        self.fn = b.ret(*outs)
+        self.native = compile_callable(self.fn)
+        self.layout = layout
+
+
+def apply(optimizer, items, states):
+    """Update every (index, weight NDArray, grad array) in `items` in one native call.
+
+    `states` is the Trainer's {index: state} (created by optimizer.create_state); it gets the
+    new state arrays. Returns False (nothing done) when the parameters cannot share one call
+    (a non-float weight, a gradient of another type)."""
+    indices = tuple([i for i, _, _ in items])
+    structure = (type(optimizer), optimizer.fused_structure())
+    last = _LAST.get(id(states))
+    if last is not None and last[0] == indices and last[1] == structure:
+        # the same parameters as last step: the native entry's own guards check every array
+        args = []
+        for i, nd_weight, grad in items:
+            st = states[i]
+            args.append(nd_weight._data)
+            args.append(grad)
+            if st is not None:
+                if type(st) is tuple:
+                    args.extend(st)
+                else:
+                    args.append(st)
+        fused, shapes = last[2], last[3]
+        scalars = _scalars(optimizer, indices)
+        try:
+            outs = fused.native(*args, np.array(scalars, dtype=np.float64))
+        except TypeError:    # an array changed type: lay the call out again
+            return _apply_slow(optimizer, items, states, indices, structure, scalars)
+        _write_back(outs, items, shapes, states)
+        return True
+    return _apply_slow(optimizer, items, states, indices, structure, None)
+
+
+_LAST: dict = {}     # id(Trainer states) -> (indices, structure, FusedUpdate, shapes)
+
+
+def _scalars(optimizer, indices):
+    scalars = []
+    for i in indices:
+        scalars.extend(optimizer.fused_scalars(i))
+    return scalars
+
+
+def _apply_slow(optimizer, items, states, indices, structure, scalars):
+    shapes, args = [], []
+    for i, nd_weight, grad in items:
+        w = nd_weight._data
+        dtype = w.dtype
+        if (type(w) is not np.ndarray or dtype.kind != "f" or type(grad) is not np.ndarray
+                or grad.dtype != dtype or grad.shape != w.shape):
+            if scalars is not None:
+                raise RuntimeError("fused update: a parameter changed type mid-step")
+            return False
+        st = states[i]
+        st = () if st is None else st if type(st) is tuple else (st,)
+        shapes.append((w.shape, dtype, len(st)))
+        args.append(w)
+        args.append(grad)
+        args.extend(st)
+    if scalars is None:
+        scalars = _scalars(optimizer, indices)
+    key = (structure, tuple(shapes), len(scalars))
+    fused = _CACHE.get(key)
+    if fused is None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        layout = [(type_of(np.empty(0, dtype)).with_shape(shape), n) for shape, dtype, n in shapes]
+        fused = _CACHE[key] = FusedUpdate(optimizer, layout, len(scalars) // len(items))
+    outs = fused.native(*args, np.array(scalars, dtype=np.float64))
+    if len(_LAST) > 64:
+        _LAST.clear()
+    _LAST[id(states)] = (indices, structure, fused, shapes)
+    _write_back(outs, items, shapes, states)
+    return True
+
+
+def _write_back(outs, items, shapes, states):
+    """The new weights and states replace the old buffers (see the module docstring)."""
+    k = 0
+    for (i, nd_weight, _), (_, _, n_state) in zip(items, shapes):
+        new_w = outs[k]
+        nd_weight._data = new_w
+        leaf = nd_weight._value
+        if leaf is not None and leaf.producer is None:
+            leaf.data = new_w
+        if n_state:
+            if n_state == 1 and type(states[i]) is not tuple:
+                states[i] = outs[k + 1]
+            else:
+                states[i] = tuple(outs[k + 1:k + 1 + n_state])
+        k += 1 + n_state
