@@ -70,7 +70,6 @@ def test_workers_end_bitwise_identical(trained, name):
 def test_training_moved_every_parameter_including_the_rarely_used_one(trained):
     """The comparison above means something: parameters left their initial values, and the
     aux layer only worker 1 uses was updated on every worker."""
-    import tracegrad as mx  # noqa: F401  (the initial values come from the same code)
     sys.path.insert(0, HERE)
     try:
         import worker
