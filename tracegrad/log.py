@@ -67,9 +67,13 @@ def now():
 
 
 def describe(key):
-    """A jit signature key as text: 'f32[64,8], f32[8,4], static=2 (training)'."""
-    parts, needs, training = key
-    return ", ".join(_part(p) for p in parts) + (" (training)" if training else "")
+    """A jit signature key as text: 'f32[64,8], f32[8,4], static=2 (training)'; a key of
+    another shape is shown as it is."""
+    try:
+        parts, needs, training = key
+        return ", ".join(_part(p) for p in parts) + (" (training)" if training else "")
+    except (TypeError, ValueError):
+        return str(key)
 
 
 def _part(p):
@@ -91,6 +95,13 @@ def guard_miss(name, key, cache):
 
 
 def _difference(key, old):
+    try:
+        return _field_difference(key, old)
+    except (TypeError, ValueError):
+        return f"signature {key}, compiled for {old}"
+
+
+def _field_difference(key, old):
     (parts, needs, training), (oparts, oneeds, otraining) = key, old
     if len(parts) != len(oparts):
         return f"{len(parts)} inputs, compiled for {len(oparts)}"
