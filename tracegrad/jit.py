@@ -11,8 +11,8 @@ import functools
 import threading
 import warnings
 
-from .array import HOOKS, NDArray, wrap
 from . import log
+from .array import HOOKS, NDArray, wrap
 from .base import DeferredInitializationError, user_location
 from .compiled import EagerEntry, Feed, InferenceEntry, TrainingEntry
 from .ir.types import FLOATS
@@ -114,7 +114,8 @@ class JitFunction:
         if key not in self.cache:
             t0 = log.now()
             self.cache[key] = self.last = self._build(args, params, needs)
-            log.compiled(self.name, key, self.cache, t0)
+            if not isinstance(self.last, EagerEntry):
+                log.compiled(self.name, key, self.cache, t0)
 
     def _build(self, args, params, needs):
         bump("traces")
