@@ -113,6 +113,9 @@ def cmd_explain(args):
         log.LOGGER.removeHandler(handler)
         log.LOGGER.setLevel(level)
     print(explain_report(stats(), handler.events, _compiled_objects()))
+    capture = sys.modules.get("tracegrad.capture")  # step capture, where this build has it
+    if capture is not None and callable(getattr(capture, "explain", None)):
+        print(capture.explain())
     if failure is not None:
         raise CommandError(f"{args.script} raised {type(failure).__name__}: {failure}")
     return status

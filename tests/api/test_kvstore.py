@@ -121,3 +121,39 @@ def test_split_sampler_gives_disjoint_equal_shards():
     assert [b.asnumpy().tolist() for b in loader] == [[4.0, 5.0], [6.0, 7.0]]
     with pytest.raises(ValueError, match="part_index must be in"):
         gluon.data.SplitSampler(10, 2, 2)
+
+
+def test_optimizer_states_save_and_load(tmp_path):
+    def store():
+        kv = mx.kv.create("local")
+        kv.set_optimizer(mx.optimizer.create("sgd", learning_rate=0.1, momentum=0.9))
+        kv.init(0, nd.ones((3,)))
+        return kv
+    kv = store()
+    kv.push(0, nd.array([1.0, 2.0, 3.0]))
+    kv.save_optimizer_states(str(tmp_path / "states"))
+    again = store()
+    again.load_optimizer_states(str(tmp_path / "states"))
+    for k in (kv, again):  # the same momentum carries into the next push
+        k.push(0, nd.array([1.0, 1.0, 1.0]))
+    a, b = nd.zeros((3,)), nd.zeros((3,))
+    kv.pull(0, out=a)
+    again.pull(0, out=b)
+    fresh = nd.zeros((3,))
+    store_without = store()
+    store_without.push(0, nd.array([1.0, 1.0, 1.0]))
+    store_without.pull(0, out=fresh)
+    # b started from weights 1 with the saved momentum: its step is larger than a fresh one
+    np.testing.assert_allclose(1 - b.asnumpy(), (1 - fresh.asnumpy()) + 0.9 * 0.1 *
+                               np.array([1.0, 2.0, 3.0]), rtol=1e-6)
+    assert not np.array_equal(a.asnumpy(), b.asnumpy())  # different weights, same momentum
+
+
+def test_unsupported_features_say_so():
+    kv = mx.kv.create("local")
+    with pytest.raises(mx.MXNetError, match="gradient compression is not supported"):
+        kv.set_gradient_compression({"type": "2bit"})
+    with pytest.raises(mx.MXNetError, match="no sparse storage"):
+        kv.row_sparse_pull(0, out=nd.zeros((2,)), row_ids=nd.array([0]))
+    with pytest.raises(mx.MXNetError, match="no optimizer is set"):
+        kv.save_optimizer_states("x")

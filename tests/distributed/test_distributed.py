@@ -70,7 +70,6 @@ def test_workers_end_bitwise_identical(trained, name):
 def test_training_moved_every_parameter_including_the_rarely_used_one(trained):
     """The comparison above means something: parameters left their initial values, and the
     aux layer only worker 1 uses was updated on every worker."""
-    import tracegrad as mx  # noqa: F401  (the initial values come from the same code)
     sys.path.insert(0, HERE)
     try:
         import worker
@@ -84,10 +83,25 @@ def test_training_moved_every_parameter_including_the_rarely_used_one(trained):
     assert {str(v.dtype) for v in mixed.values()} == {"float32", "float64"}
 
 
-def test_kvstore_api_across_workers():
-    res = run(["kv", "-"], n=2)
+@pytest.mark.parametrize("n", [2, 3])
+def test_kvstore_api_across_workers(n):
+    res = run(["kv", "-"], n=n)
     assert res.returncode == 0, res.stderr
-    assert "KV OK rank 0 of 2" in res.stdout and "KV OK rank 1 of 2" in res.stdout
+    for rank in range(n):
+        assert f"KV OK rank {rank} of {n}" in res.stdout
+
+
+def test_four_workers_reduce_scatter_then_allgather(trained):
+    """More than two workers take the reduce-scatter + allgather path (padded buckets)."""
+    names = ["sgd_eager", "adam_stale_mixed"]
+    res = run(["train", trained], n=4, WORKER_CONFIGS=",".join(names))
+    assert res.returncode == 0, res.stderr
+    for name in names:
+        ref = _load(trained, name, 0, 1)
+        got = [_load(trained, name, rank, 4) for rank in range(4)]
+        for k in ref:
+            np.testing.assert_allclose(got[0][k], ref[k], rtol=1e-5, atol=2e-6)
+            assert all(np.array_equal(got[0][k], g[k]) for g in got[1:]), (name, k)
 
 
 def test_a_worker_raising_ends_the_job_with_its_error():

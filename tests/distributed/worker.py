@@ -158,8 +158,10 @@ def main():
         os.environ["FAIL_MODE"] = mode
         train("fail", "sgd", {"learning_rate": 0.1}, False, "write", kv, out_dir)
         return
+    only = os.environ.get("WORKER_CONFIGS")
     for config in CONFIGS:
-        train(*config, kv, out_dir)
+        if not only or config[0] in only.split(","):
+            train(*config, kv, out_dir)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ DEFAULT_LIMIT = 25 * 2 ** 20  # bytes; large enough that latency is negligible
 class Buckets:
     """The layout for arrays of these (shape, dtype) specs, with its buffers."""
 
-    def __init__(self, specs, limit=DEFAULT_LIMIT):
+    def __init__(self, specs, limit=DEFAULT_LIMIT, parts=1):
         self.specs = tuple((tuple(s), np.dtype(d)) for s, d in specs)
         self.buffers = []          # flat numpy arrays, one dtype each
         self.slots = [None] * len(self.specs)   # array index -> (bucket, start, stop)
@@ -30,7 +30,10 @@ class Buckets:
             sizes[b][1] += n
             self.slots[i] = (b, start, start + n)
             open_bucket[dtype] = (b, used + n * dtype.itemsize)
-        self.buffers = [np.empty(n, dtype) for dtype, n in sizes]
+        # each buffer's length is a multiple of `parts` (zero padding at the end), so it
+        # splits into equal chunks, one per worker, for a reduce-scatter
+        self.buffers = [np.zeros(-(-n // parts) * parts, dtype) for dtype, n in sizes]
+        self.chunks = [np.empty(len(buf) // parts, buf.dtype) for buf in self.buffers]
         # members[b]: the array indices in bucket b, so a bucket can go once it is packed
         self.members = [[] for _ in self.buffers]
         for i, (b, _, _) in enumerate(self.slots):

@@ -96,7 +96,7 @@ class MPIKVStore(KVStore):
         if b is None:
             for _, dtype in key:
                 self._check_dtype(dtype)
-            b = self._layouts[key] = Buckets(specs)
+            b = self._layouts[key] = Buckets(specs, parts=self._size)
         return b
 
     def _check_dtype(self, dtype):
@@ -108,17 +108,29 @@ class MPIKVStore(KVStore):
                              f"{np.dtype(dtype).name}") from None
 
     def reduce_buckets(self, buckets, arrays, extra=None):
-        """Sum `arrays` across workers in place through `buckets`: each bucket is packed and
-        its allreduce started before the next is packed; `extra` (a small int array) travels
-        in its own allreduce first."""
+        """Sum `arrays` across workers in place through `buckets`.
+
+        Every worker must end with the same bits, which MPI_Allreduce only advises. With two
+        workers it is guaranteed (each sum has two terms, and a + b == b + a exactly), so a
+        bucket is one allreduce. With more, a bucket is a reduce-scatter (worker r sums chunk r
+        of every worker's bucket) then an allgather (every worker receives every chunk): each
+        sum is computed once, by one worker, and copied to all; together they are the ring
+        allreduce of the cost model. A bucket's collective starts as soon as it is packed;
+        `extra` (a small int array, exact in any order) travels in its own allreduce."""
         t0 = time.perf_counter()
-        MPI, reqs = self._MPI, []
+        MPI, comm, reqs = self._MPI, self._comm, []
         if extra is not None:
-            reqs.append(self._comm.Iallreduce(MPI.IN_PLACE, extra, op=MPI.SUM))
-        for b, buf in enumerate(buckets.buffers):
+            reqs.append(comm.Iallreduce(MPI.IN_PLACE, extra, op=MPI.SUM))
+        two = self._size <= 2
+        for b, (buf, chunk) in enumerate(zip(buckets.buffers, buckets.chunks)):
             buckets.pack(b, arrays)
-            reqs.append(self._comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM))
-        self._wait(reqs, "an allreduce", buckets.nbytes)
+            reqs.append(comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM) if two else
+                        comm.Ireduce_scatter_block(buf, chunk, op=MPI.SUM))
+        self._wait(reqs, "an allreduce" if two else "a reduce-scatter", buckets.nbytes)
+        if not two:
+            reqs = [comm.Iallgather(chunk, buf)
+                    for buf, chunk in zip(buckets.buffers, buckets.chunks)]
+            self._wait(reqs, "an allgather", buckets.nbytes)
         self.bytes_reduced += buckets.nbytes
         self.comm_seconds += time.perf_counter() - t0
 
