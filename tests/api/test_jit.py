@@ -15,6 +15,7 @@ def keep_dtype(a, dtype=None):
     gives float32 for numpy input, as MXNet 1.x does."""
     return nd.array(a, dtype=dtype if dtype is not None else getattr(a, "dtype", None))
 
+
 RS = np.random.RandomState(0)
 
 

@@ -1,5 +1,6 @@
 """`gluon.nn`: layers and containers."""
 from ..block import Block, HybridBlock
+from ..symbol_block import SymbolBlock
 from .activations import Activation, LeakyReLU
 from .basic_layers import (
                            BatchNorm,
@@ -16,4 +17,4 @@ from .basic_layers import (
 
 __all__ = ["Activation", "LeakyReLU", "BatchNorm", "Dense", "Dropout", "Embedding", "Flatten",
            "HybridLambda", "HybridSequential", "LayerNorm", "Lambda", "Sequential", "Block",
-           "HybridBlock"]
+           "HybridBlock", "SymbolBlock"]
