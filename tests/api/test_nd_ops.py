@@ -223,3 +223,22 @@ def test_errors_name_the_op():
         nd.linalg.potrf(nd.ones((2, 3)))
     with pytest.raises(mx.MXNetError, match="reflect"):
         nd.pad(nd.ones((1, 1, 2, 2)), mode="reflect", pad_width=(0, 0, 0, 0, 2, 2, 0, 0))
+
+
+def test_random_exponential_shuffle_multinomial():
+    mx.random.seed(0)
+    e = nd.random.exponential(scale=2.0, shape=(20000,)).asnumpy()
+    assert e.min() >= 0 and abs(e.mean() - 2.0) < 0.1
+    x = nd.arange(10).reshape((5, 2))
+    s = nd.random.shuffle(x).asnumpy()
+    assert sorted(s[:, 0].tolist()) == [0, 2, 4, 6, 8] and (s[:, 1] == s[:, 0] + 1).all()
+    probs = nd.array([[0.1, 0.0, 0.6, 0.3], [0.0, 1.0, 0.0, 0.0]])
+    draws, logp = nd.random.multinomial(probs, shape=4000, get_prob=True)
+    assert draws.shape == (2, 4000) and draws.dtype == np.int32
+    counts = np.bincount(draws.asnumpy()[0], minlength=4) / 4000
+    np.testing.assert_allclose(counts, [0.1, 0.0, 0.6, 0.3], atol=0.03)
+    assert (draws.asnumpy()[1] == 1).all()
+    np.testing.assert_allclose(logp.asnumpy()[0], np.log([0.1, 1.0, 0.6, 0.3])[
+        draws.asnumpy()[0]], rtol=1e-6)
+    one = nd.random.multinomial(nd.array([0.5, 0.5]))
+    assert one.shape == (1,) and one.asnumpy()[0] in (0, 1)
