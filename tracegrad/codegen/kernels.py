@@ -198,3 +198,7 @@ KERNELS = {"matmul": _matmul, "argmax": _argmax, "concat": _concat,
 from . import index_kernels  # noqa: E402  (gather/scatter, scan and padding kernels)
 
 KERNELS.update(index_kernels.KERNELS)
+
+from . import sort_kernel  # noqa: E402  (argsort: a heap sort per row)
+
+KERNELS.update(sort_kernel.KERNELS)
