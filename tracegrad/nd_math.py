@@ -193,10 +193,77 @@ def argmax_channel(data):
     return argmax(data, axis=-1)
 
 
+def sum_axis(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    """nd.sum under MXNet's older name."""
+    from .nd import sum as _sum
+    return _sum(data, axis=axis, keepdims=keepdims, exclude=exclude)
+
+
+def max_axis(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    from .nd import max as _max
+    return _max(data, axis=axis, keepdims=keepdims, exclude=exclude)
+
+
+def min_axis(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    from .nd import min as _min
+    return _min(data, axis=axis, keepdims=keepdims, exclude=exclude)
+
+
+def smooth_l1(data, scalar=1.0, **kwargs):
+    """0.5 (sigma x)² where |x| < 1/sigma², else |x| - 0.5/sigma² (sigma = scalar), as in
+    MXNet's smooth_l1 (Fast R-CNN's box loss)."""
+    s2 = float(scalar) ** 2
+    a = F.abs(data)
+    return F.where(F.lt(a, 1.0 / s2), F.mul(F.mul(data, data), 0.5 * s2), F.sub(a, 0.5 / s2))
+
+
+def hard_sigmoid(data, alpha=0.2, beta=0.5, **kwargs):
+    """clip(alpha * x + beta, 0, 1)."""
+    return C.clip(F, F.add(F.mul(data, float(alpha)), float(beta)), 0.0, 1.0)
+
+
+def trunc(data, **kwargs):
+    """Round toward zero."""
+    return F.mul(F.sign(data), F.floor(F.abs(data)))
+
+
+fix = trunc
+
+
+def cbrt(data, **kwargs):
+    """Cube root (real, sign kept)."""
+    return F.mul(F.sign(data), F.pow(F.abs(data), 1.0 / 3.0))
+
+
+def shape_array(data, **kwargs):
+    """The shape as an int64 array."""
+    from .nd import array
+    return array(data.shape, dtype=np.int64)
+
+
+def size_array(data, **kwargs):
+    """The number of elements as a 1-element int64 array."""
+    from .nd import array
+    return array([data.size], dtype=np.int64)
+
+
+def _linalg_aliases():
+    """MXNet's flat names for linalg: nd.linalg_gemm2 == nd.linalg.gemm2, ..."""
+    from . import linalg
+    return {f"linalg_{n}": getattr(linalg, n) for n in (
+        "gemm", "gemm2", "syrk", "potrf", "potri", "trsm", "trmm", "sumlogdiag",
+        "extractdiag", "makediag")}
+
+
+globals().update(_linalg_aliases())
+
 METHODS = {name: globals()[name] for name in (
     "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
-    "erf", "erfinv", "degrees", "radians", "sort", "argsort", "topk", "cumsum", "prod")}
+    "erf", "erfinv", "degrees", "radians", "sort", "argsort", "topk", "cumsum", "prod",
+    "trunc", "fix", "cbrt", "smooth_l1")}
 
 __all__ = sorted(set(METHODS) | {"moments", "gather_nd", "scatter_nd", "pad", "random_uniform",
                                  "random_normal", "uniform", "normal", "add_n",
-                                 "ElementWiseSum", "argmax_channel"})
+                                 "ElementWiseSum", "argmax_channel", "sum_axis", "max_axis",
+                                 "min_axis", "hard_sigmoid", "shape_array", "size_array"}
+                | set(_linalg_aliases()))

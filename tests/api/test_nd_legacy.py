@@ -148,3 +148,22 @@ def test_dlpack_and_from_numpy_share_memory():
         nd.from_numpy(np.ones(3, dtype=np.float16))
     with pytest.raises(mx.MXNetError, match="uint8"):
         nd.from_dlpack(np.ones(3, dtype=np.uint8))
+
+
+def test_older_flat_names():
+    x = RNG.uniform(-3, 3, (3, 4))
+    np.testing.assert_allclose(nd.sum_axis(f64(x), axis=1).asnumpy(), x.sum(1))
+    np.testing.assert_allclose(nd.max_axis(f64(x), axis=0).asnumpy(), x.max(0))
+    np.testing.assert_allclose(nd.min_axis(f64(x), axis=0).asnumpy(), x.min(0))
+    sigma2 = 4.0
+    want = np.where(np.abs(x) < 1 / sigma2, 0.5 * sigma2 * x * x, np.abs(x) - 0.5 / sigma2)
+    np.testing.assert_allclose(nd.smooth_l1(f64(x), scalar=2.0).asnumpy(), want)
+    np.testing.assert_allclose(nd.hard_sigmoid(f64(x)).asnumpy(), np.clip(0.2 * x + 0.5, 0, 1))
+    np.testing.assert_allclose(nd.trunc(f64(x)).asnumpy(), np.trunc(x))
+    np.testing.assert_allclose(nd.fix(f64(x)).asnumpy(), np.fix(x))
+    np.testing.assert_allclose(nd.cbrt(f64(x)).asnumpy(), np.cbrt(x), rtol=1e-12)
+    assert nd.shape_array(f64(x)).asnumpy().tolist() == [3, 4]
+    assert nd.size_array(f64(x)).asnumpy().tolist() == [12]
+    a, b = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4))
+    np.testing.assert_allclose(nd.linalg_gemm2(f64(a), f64(b)).asnumpy(), a @ b)
+    assert nd.linalg_potrf is nd.linalg.potrf
