@@ -19,5 +19,5 @@ ndarray = nd
 
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
-           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler", "jit",
-           "stats"]
+           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler",
+           "jit", "stats"]
