@@ -83,10 +83,24 @@ def _poly(e, v, piece):
 
 
 def _erfcx_far(e, a):
-    """erfcx(a) = exp(a²) erfc(a) for a in [1, 6.5], the piece chosen by select."""
-    r = _poly(e, a, ERFCX[2])
-    r = e.select(e.lt(a, e.const(ERFCX[1][1], like=a)), _poly(e, a, ERFCX[1]), r)
-    return e.select(e.lt(a, e.const(ERFCX[0][1], like=a)), _poly(e, a, ERFCX[0]), r)
+    """erfcx(a) = exp(a²) erfc(a) for a in [1, 6.5]: each coefficient (and the piece's centre
+    and scale) is selected per element, then one Horner pass runs, instead of evaluating every
+    piece and selecting the result."""
+    degree = max(len(c) for _, _, c in ERFCX)
+    in_first = e.lt(a, e.const(ERFCX[0][1], like=a))
+    in_second = e.lt(a, e.const(ERFCX[1][1], like=a))
+
+    def pick(values):
+        r = e.select(in_second, e.const(values[1], like=a), e.const(values[2], like=a))
+        return e.select(in_first, e.const(values[0], like=a), r)
+    mids = [(lo + hi) / 2 for lo, hi, _ in ERFCX]
+    scales = [2.0 / (hi - lo) for lo, hi, _ in ERFCX]
+    t = e.mul(e.sub(a, pick(mids)), pick(scales))
+    coef = [tuple(c) + (0.0,) * (degree - len(c)) for _, _, c in ERFCX]
+    acc = pick([c[-1] for c in coef])
+    for k in range(degree - 2, -1, -1):
+        acc = e.add(e.mul(acc, t), pick([c[k] for c in coef]))
+    return acc
 
 
 def _erf_parts(e, a):
