@@ -84,3 +84,19 @@ def test_check_sha1_and_download_from_a_file_url(tmp_path):
                              retries=0)
     assert not (dest / "new.bin").exists()
     assert not [p for p in dest.iterdir() if p.name.startswith(".download-")]
+
+
+def test_clip_global_norm_graph_and_buffer_paths_agree():
+    rng = np.random.default_rng(2)
+    data = [rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal(7).astype(
+        np.float32)]
+    plain = [nd.array(d) for d in data]
+    tracked = [nd.array(d) for d in data]
+    for t in tracked:
+        t.attach_grad()  # a graph variable: takes the NDArray path
+    n1, n2 = clip_global_norm(plain, 0.5), clip_global_norm(tracked, 0.5)
+    assert n1 == pytest.approx(n2, rel=1e-6)
+    for p, t in zip(plain, tracked):
+        np.testing.assert_allclose(p.asnumpy(), t.asnumpy(), rtol=1e-6)
+    lazy = clip_global_norm([nd.array(d) for d in data], 0.5, check_isfinite=False)
+    assert isinstance(lazy, nd.NDArray) and lazy.shape == (1,)

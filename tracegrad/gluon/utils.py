@@ -41,6 +41,8 @@ def clip_global_norm(arrays, max_norm, check_isfinite=True):
     from .. import nd
     if len(arrays) == 0:
         raise ValueError("clip_global_norm: no arrays given")
+    if all(a._value is None for a in arrays):  # plain buffers (gradients): no graph to keep
+        return _clip_buffers(arrays, max_norm, check_isfinite)
     total = None
     for arr in arrays:
         flat = arr.reshape((-1,))
@@ -108,3 +110,23 @@ def download(url, path=None, overwrite=False, sha1_hash=None, retries=5, verify_
             if os.path.exists(tmp):
                 os.remove(tmp)
     raise error
+
+
+def _clip_buffers(arrays, max_norm, check_isfinite):
+    """clip_global_norm on arrays outside any graph, straight on their numpy buffers, with the
+    same float arithmetic as the NDArray path (dots and sums in the arrays' dtype)."""
+    from .. import nd
+    dtype = arrays[0]._data.dtype
+    total = dtype.type(0)
+    for arr in arrays:
+        flat = arr._data.reshape(-1)
+        total = (total + np.dot(flat, flat)).astype(dtype)
+    total_norm = np.sqrt(total)
+    if check_isfinite and not np.isfinite(total_norm):
+        warnings.warn(UserWarning("nan or inf is detected. Clipping results will be undefined."),
+                      stacklevel=3)
+    scale = min(dtype.type(max_norm) / (total_norm + dtype.type(1e-8)), dtype.type(1.0))
+    if scale < 1.0:
+        for arr in arrays:
+            arr *= scale.astype(arr._data.dtype)
+    return total_norm if check_isfinite else nd.array([total_norm], dtype=dtype)
