@@ -228,6 +228,14 @@ class NDArray:
         self._concretize("numpy conversion")
         return self._data if dtype is None else self._data.astype(dtype)
 
+    def __dlpack__(self, stream=None, **kwargs):
+        """DLPack export of the buffer (no copy): np/torch/jax.from_dlpack(x) share it."""
+        self._concretize("DLPack export")
+        return self._data.__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
     def __bool__(self):
         if self._data.size != 1:
             raise ValueError("The truth value of an NDArray with more than one element is "

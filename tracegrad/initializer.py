@@ -4,7 +4,8 @@ An initializer fills a parameter's buffer in place; `_init_weight(name, arr)` re
 NDArray over that buffer, as in MXNet, so custom initializers can write `arr[:] = ...`.
 Called with a parameter name it dispatches on the suffix as MXNet does (weight ->
 _init_weight, bias/beta/running_mean -> 0, gamma/running_var -> 1); a parameter's own `init` is
-applied through _init_weight. Random draws go through tracegrad.random, so mx.random.seed makes initialization reproducible.
+applied through _init_weight. Random draws go through tracegrad.random, so mx.random.seed
+makes initialization reproducible.
 """
 import numpy as np
 

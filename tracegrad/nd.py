@@ -653,6 +653,14 @@ def load(fname):
     return {k.split(":", 1)[1] if ":" in k else k: wrap(v) for k, v in arrays.items()}
 
 
+# ------------------------------------------------------------------ more operators
+from . import linalg  # noqa: E402  (nd.linalg)
+from .dlpack import from_dlpack, from_numpy, to_dlpack_for_read, to_dlpack_for_write  # noqa
+from .nd_legacy import *  # noqa: E402,F401,F403  (Concat, SoftmaxOutput, BatchNorm, ...)
+from .nd_math import *  # noqa: E402,F401,F403  (trig, sort/topk, cumsum, prod, pad, ...)
+from .nd_math import METHODS as _MATH_METHODS  # noqa: E402
+
+
 # ------------------------------------------------------------------ NDArray methods
 def _method_reshape(x, *shape, **kwargs):
     if "shape" in kwargs:
@@ -677,6 +685,7 @@ _METHODS = {name: globals()[name] for name in (
     "broadcast_to", "broadcast_like", "broadcast_axis", "zeros_like", "ones_like", "slice_axis",
     "split", "swapaxes", "reciprocal", "floor", "reshape_like", "dot", "flip", "tile",
     "repeat", "ceil", "round", "log2", "log10")}
+_METHODS.update(_MATH_METHODS)
 _METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
                 as_np_ndarray=lambda x: x)
 del _method_reshape, _method_transpose

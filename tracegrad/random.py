@@ -64,6 +64,47 @@ def randint(low, high, shape=(1,), dtype="int32", ctx=None, out=None):
     return _out(F.cast(ints, dtype=dtype_name(np.dtype(dtype))), out)
 
 
+def exponential(scale=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwargs):
+    """Exponential samples with mean `scale` (rate 1/scale): -scale * log(1 - u)."""
+    from .array import F
+    u = F.random_uniform(next_key(), shape=_shape(shape), dtype=_dt(dtype))
+    return _out(F.mul(F.neg(F.log1p(F.neg(u))), float(scale)), out)
+
+
+def shuffle(data, **kwargs):
+    """`data` with its first axis randomly permuted (argsort of uniform draws, a gather)."""
+    from .array import F
+    keys = F.random_uniform(next_key(), shape=(data.shape[0],), dtype="f64")
+    return F.take(data, F.argsort(keys, axis=0), axis=0)
+
+
+def multinomial(data, shape=(), get_prob=False, out=None, dtype="int32", **kwargs):
+    """Category indices drawn from the probabilities in `data`'s last axis; `shape` draws per
+    distribution (result shape data.shape[:-1] + shape). get_prob=True also returns the log
+    probability of each draw. By inverse CDF: the count of cumulative probabilities below u."""
+    from .array import F
+    from .ir.types import dtype_name
+    draws = _shape(shape) if shape not in ((), None) else ()
+    lead, k = data.shape[:-1], data.shape[-1]
+    cdf = F.cumsum(data, axis=data.ndim - 1)
+    n = int(np.prod(draws)) if draws else 1
+    u = F.random_uniform(next_key(), shape=lead + (n, 1), dtype=dtype_name(data._data.dtype))
+    last = F.slice(cdf, begin=(0,) * (data.ndim - 1) + (k - 1,), end=lead + (k,),
+                   step=(1,) * data.ndim)
+    u = F.mul(u, F.expand_dims(last, axis=data.ndim - 1))  # probabilities need not sum to 1
+    below = F.lt(F.expand_dims(cdf, axis=data.ndim - 1), u)  # (..., n, k)
+    idx = F.sum(F.cast(below, dtype="i64"), axes=(data.ndim,))
+    idx = F.minimum(idx, k - 1)
+    samples = F.reshape(idx, shape=lead + draws) if draws else F.reshape(idx, shape=lead or (1,))
+    result = F.cast(samples, dtype=dtype_name(np.dtype(dtype)))
+    if get_prob:
+        logp = F.log(F.take_along_axis(data, F.reshape(idx, shape=lead + (n,)),
+                                       axis=data.ndim - 1))
+        logp = F.reshape(logp, shape=samples.shape)
+        return [_out(result, out), logp]
+    return _out(result, out)
+
+
 def _out(value, out):
     if out is not None:
         out[:] = value

@@ -67,3 +67,17 @@ def test_custom_initializer_receives_an_ndarray():
     p = gluon.Parameter("w", shape=(2, 2), init=Fill())
     p.initialize()
     np.testing.assert_array_equal(p.data().asnumpy(), [[0, 1], [2, 3]])
+
+
+def test_copying_slices_still_differentiate_and_compile():
+    x = nd.array(np.arange(12.0).reshape(3, 4))
+    x.attach_grad()
+    with mx.autograd.record():
+        y = (x[:, 1:3] * 2).sum() + (nd.slice_axis(x, axis=1, begin=0, end=1) ** 2).sum()
+    y.backward()
+    want = np.zeros((3, 4))
+    want[:, 1:3] = 2
+    want[:, 0] = 2 * np.arange(12.0).reshape(3, 4)[:, 0]
+    np.testing.assert_allclose(x.grad.asnumpy(), want)
+    f = mx.jit(lambda a: a[:, 1:3] * 2 + nd.slice_axis(a, axis=1, begin=0, end=2))
+    np.testing.assert_allclose(f(x).asnumpy(), x.asnumpy()[:, 1:3] * 2 + x.asnumpy()[:, :2])

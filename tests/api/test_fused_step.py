@@ -11,6 +11,7 @@ from tracegrad import autograd, nd
 from tracegrad.jit import jit
 from arrays import keep_dtype
 
+
 RS = np.random.RandomState(7)
 
 

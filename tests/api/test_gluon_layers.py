@@ -8,6 +8,7 @@ from tracegrad import autograd, gluon, nd
 from tracegrad.gluon import nn
 from arrays import keep_dtype
 
+
 RTOL = 1e-5
 
 

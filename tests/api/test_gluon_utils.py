@@ -63,3 +63,40 @@ def test_clip_global_norm_warns_on_nan_and_clips_gradients_of_a_net():
     clip_global_norm(grads, 0.5)
     total = np.sqrt(sum((g.asnumpy().astype(np.float64) ** 2).sum() for g in grads))
     assert total == pytest.approx(0.5, rel=1e-5)
+
+
+def test_check_sha1_and_download_from_a_file_url(tmp_path):
+    import hashlib
+    src = tmp_path / "src" / "data.bin"
+    src.parent.mkdir()
+    src.write_bytes(b"tracegrad" * 100)
+    digest = hashlib.sha1(src.read_bytes()).hexdigest()
+    assert gluon.utils.check_sha1(str(src), digest)
+    assert not gluon.utils.check_sha1(str(src), "0" * 40)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    got = gluon.utils.download(src.as_uri(), path=str(dest), sha1_hash=digest)
+    assert got == str(dest / "data.bin") and (dest / "data.bin").read_bytes() == src.read_bytes()
+    src.write_bytes(b"changed")
+    assert gluon.utils.download(src.as_uri(), path=str(dest), sha1_hash=digest) == got  # kept
+    with pytest.raises(UserWarning, match="SHA-1"):
+        gluon.utils.download(src.as_uri(), path=str(dest / "new.bin"), sha1_hash=digest,
+                             retries=0)
+    assert not (dest / "new.bin").exists()
+    assert not [p for p in dest.iterdir() if p.name.startswith(".download-")]
+
+
+def test_clip_global_norm_graph_and_buffer_paths_agree():
+    rng = np.random.default_rng(2)
+    data = [rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal(7).astype(
+        np.float32)]
+    plain = [nd.array(d) for d in data]
+    tracked = [nd.array(d) for d in data]
+    for t in tracked:
+        t.attach_grad()  # a graph variable: takes the NDArray path
+    n1, n2 = clip_global_norm(plain, 0.5), clip_global_norm(tracked, 0.5)
+    assert n1 == pytest.approx(n2, rel=1e-6)
+    for p, t in zip(plain, tracked):
+        np.testing.assert_allclose(p.asnumpy(), t.asnumpy(), rtol=1e-6)
+    lazy = clip_global_norm([nd.array(d) for d in data], 0.5, check_isfinite=False)
+    assert isinstance(lazy, nd.NDArray) and lazy.shape == (1,)

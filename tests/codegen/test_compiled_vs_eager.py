@@ -32,7 +32,7 @@ POSITIVE = {"log": (0.01, 5.0), "sqrt": (0.0, 5.0), "log1p": (-0.99, 5.0),
 PYTHON_CALLBACK_OPS = {"custom", "custom_grad", "compiled_call", "compiled_adjoint"}
 # ops that run through their numpy impl between native segments (runtime/segments.py);
 # tests/api/test_nd_ops.py checks jit == eager across them
-NOT_NATIVE = {"argsort", "potrf", "trsm"}
+NOT_NATIVE = {"potrf", "trsm"}
 
 
 def unary_float(name):
@@ -152,6 +152,16 @@ SAMPLES = {
                                    "constant_value": 1.5}) for m in ("constant", "edge",
                                                                      "reflect")]
     + [("pad", [f(2, 0)], {"pad_width": (1, 0, 1, 1), "mode": "constant"})],
+    "argsort": [("argsort", [f(7, 13)], {"axis": 1}),
+                ("argsort", [f(6, 5, dtype=np.float64)], {"axis": 0, "is_ascend": False}),
+                ("argsort", [ints(4, 9, lo=0, hi=3)], {"axis": 1}),
+                ("argsort", [ints(3, 8, lo=0, hi=3, dtype=np.int32)], {"axis": 1,
+                                                                       "is_ascend": False}),
+                ("argsort", [np.array([[2.0, np.nan, 1.0, np.nan, 2.0, -np.inf, 0.5]])],
+                 {"axis": 1}),
+                ("argsort", [np.array([[2.0, np.nan, 1.0, np.nan, 2.0, -np.inf, 0.5]],
+                                      dtype=np.float32)], {"axis": 1, "is_ascend": False}),
+                ("argsort", [f(1, 1)], {"axis": 1}), ("argsort", [f(0, 4)], {"axis": 1})],
     "pad_adjoint": [("pad_adjoint", [f(2, 6, 7, dtype=np.float64)],
                      {"pad_width": (0, 0, 1, 2, 2, 1), "shape": (2, 3, 4), "mode": m})
                     for m in ("constant", "edge", "reflect")],

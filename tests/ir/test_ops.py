@@ -283,8 +283,16 @@ def trsm_ref(a, bm, transpose=False, rightside=False, lower=True, alpha=1.0):
     return x.T if rightside else x
 
 
-SPD = lambda dt: (lambda m: (m @ m.T + 3 * np.eye(3)).astype(dt))(RNG.uniform(-1, 1, (3, 3)))  # noqa
-TRI = lambda dt: (RNG.uniform(-0.5, 0.5, (3, 3)) + 3 * np.eye(3)).astype(dt)  # noqa: E731
+def SPD(dt):  # noqa: N802  (a generator, like F and P)
+    m = RNG.uniform(-1, 1, (3, 3))
+    return (m @ m.T + 3 * np.eye(3)).astype(dt)
+
+
+def TRI(dt):  # noqa: N802
+    return (RNG.uniform(-0.5, 0.5, (3, 3)) + 3 * np.eye(3)).astype(dt)
+
+
+
 CASES.update({
     "argsort": ([lambda dt: RNG.integers(0, 3, (3, 5)).astype(dt)], {"axis": 1,
                                                                      "is_ascend": False},

@@ -161,7 +161,9 @@ KERNELS = {"matmul": _matmul, "argmax": _argmax, "concat": _concat,
            "slice_scatter": _slice_scatter, "scatter_add": _scatter_add}
 
 from . import index_kernels  # noqa: E402  (gather/scatter, scan and padding kernels)
+from . import sort_kernel  # noqa: E402  (argsort: a heap sort per row)
 from .conv import KERNELS as _WINDOW_KERNELS  # noqa: E402  (im2col / col2im)
 
 KERNELS.update(index_kernels.KERNELS)
 KERNELS.update(_WINDOW_KERNELS)
+KERNELS.update(sort_kernel.KERNELS)

@@ -1,5 +1,6 @@
 """`gluon.nn`: layers and containers."""
 from ..block import Block, HybridBlock
+from ..symbol_block import SymbolBlock
 from .activations import ELU, GELU, SELU, Activation, LeakyReLU, PReLU, Swish
 from .basic_layers import (
                            BatchNorm,
@@ -22,7 +23,7 @@ from .norm_layers import GroupNorm, InstanceNorm  # noqa: F401
 
 __all__ = ["Activation", "LeakyReLU", "BatchNorm", "Dense", "Dropout", "Embedding", "Flatten",
            "HybridLambda", "HybridSequential", "LayerNorm", "Lambda", "Sequential", "Block",
-           "HybridBlock"]
+           "HybridBlock", "SymbolBlock"]
 __all__ += ["PReLU", "ELU", "SELU", "GELU", "Swish", "GroupNorm", "InstanceNorm",
             "ReflectionPad2D"] + [f"{kind}{d}D" for d in (1, 2, 3) for kind in (
                 "Conv", "MaxPool", "AvgPool", "GlobalMaxPool", "GlobalAvgPool")] + [

@@ -1,7 +1,8 @@
 """Special functions: erf and erfinv (MXNet's nd.erf / nd.erfinv).
 
-The numpy implementations are scipy.special's. The scalar rules compute in f64 (f32 operands
-are widened and rounded back) from polynomial tables fitted by tools/fit_special.py:
+The numpy implementations are scipy.special's. The scalar rules use polynomial tables fitted
+by tools/fit_special.py (erf has lower-degree f32 tables and runs in f32; erfinv computes in f64
+and rounds back, for its tails):
 - erf: x * P(x²) for |x| <= 1; 1 - exp(-x²) erfcx(x) with erfcx piecewise polynomial up to
   6.5; ±1 beyond (erfc(6.5) is below half an ulp of 1).
 - erfinv: an initial guess from a polynomial in w = -log(1 - y²) (Giles' choice of variable)
@@ -71,6 +72,24 @@ ERFINV_TAIL = (
         1.570192436290435e-06,
     )),
 )
+ERF_SMALL_F32 = (
+    (0.0, 1.0, (
+        0.9654687386375508, -0.1405360972815369, 0.019852497722780357, -0.00228541952889297,
+        0.00021751198975646937, -1.7669080811307288e-05, 1.2316401736841294e-06,
+    )),
+)
+ERFCX_F32 = (
+    (1.0, 2.5, (
+        0.28497223599855837, -0.09823226064953365, 0.03136697918656223, -0.00939090537479135,
+        0.0026596772307006513, -0.0007170588071993859, 0.0001835788783262394,
+        -4.547851188990948e-05, 1.2497523565478855e-05, -2.902562967122312e-06,
+    )),
+    (2.5, 4.0, (
+        0.1663353484452846, -0.03539955175767601, 0.007277225201276789, -0.0014493391201296306,
+        0.000280344716815974, -5.277429329253278e-05, 9.665287119523957e-06,
+        -1.7316745835205861e-06, 3.2717389277918563e-07, -5.6370810517154717e-08,
+    )),
+)
 
 def _poly(e, v, piece):
     lo, hi, coefs = piece
@@ -83,10 +102,24 @@ def _poly(e, v, piece):
 
 
 def _erfcx_far(e, a):
-    """erfcx(a) = exp(a²) erfc(a) for a in [1, 6.5], the piece chosen by select."""
-    r = _poly(e, a, ERFCX[2])
-    r = e.select(e.lt(a, e.const(ERFCX[1][1], like=a)), _poly(e, a, ERFCX[1]), r)
-    return e.select(e.lt(a, e.const(ERFCX[0][1], like=a)), _poly(e, a, ERFCX[0]), r)
+    """erfcx(a) = exp(a²) erfc(a) for a in [1, 6.5]: each coefficient (and the piece's centre
+    and scale) is selected per element, then one Horner pass runs, instead of evaluating every
+    piece and selecting the result."""
+    degree = max(len(c) for _, _, c in ERFCX)
+    in_first = e.lt(a, e.const(ERFCX[0][1], like=a))
+    in_second = e.lt(a, e.const(ERFCX[1][1], like=a))
+
+    def pick(values):
+        r = e.select(in_second, e.const(values[1], like=a), e.const(values[2], like=a))
+        return e.select(in_first, e.const(values[0], like=a), r)
+    mids = [(lo + hi) / 2 for lo, hi, _ in ERFCX]
+    scales = [2.0 / (hi - lo) for lo, hi, _ in ERFCX]
+    t = e.mul(e.sub(a, pick(mids)), pick(scales))
+    coef = [tuple(c) + (0.0,) * (degree - len(c)) for _, _, c in ERFCX]
+    acc = pick([c[-1] for c in coef])
+    for k in range(degree - 2, -1, -1):
+        acc = e.add(e.mul(acc, t), pick([c[k] for c in coef]))
+    return acc
 
 
 def _erf_parts(e, a):
@@ -96,6 +129,21 @@ def _erf_parts(e, a):
     near = e.mul(a, _poly(e, e.mul(a, a), ERF_SMALL[0]))
     tail = e.mul(e.exp(e.neg(e.mul(a, a))), _erfcx_far(e, e.minimum(a, e.const(6.5, like=a))))
     return e.select(small, near, e.sub(one, tail)), e.select(small, e.sub(one, near), tail)
+
+
+def _erf_f32(e, x):
+    """erf in f32 arithmetic (lower-degree tables; 1 beyond 4, where erfc < half an ulp)."""
+    one = e.const(1.0, like=x)
+    a = e.abs(x)
+    near = e.mul(a, _poly(e, e.mul(a, a), ERF_SMALL_F32[0]))
+    c = e.minimum(a, e.const(4.0, like=x))
+    lower = e.lt(c, e.const(ERFCX_F32[0][1], like=x))
+    erfcx = e.select(lower, _poly(e, c, ERFCX_F32[0]), _poly(e, c, ERFCX_F32[1]))
+    tail = e.sub(one, e.mul(e.exp(e.neg(e.mul(c, c))), erfcx))
+    r = e.select(e.lt(a, one), near, tail)
+    r = e.select(e.ge(a, e.const(4.0, like=x)), one, r)
+    r = e.select(e.ne(a, a), a, r)  # nan stays nan
+    return e.select(e.lt(x, e.const(0.0, like=x)), e.neg(r), r)
 
 
 def _widen(e, x):
@@ -117,12 +165,13 @@ class Erf(FloatUnary):
         return (b.mul(g, b.mul(b.exp(b.neg(b.mul(x, x))), _TWO_OVER_SQRT_PI)),)
 
     def scalar(e, x):
-        xd = _widen(e, x)
-        a = e.abs(xd)
+        if x.dtype == "f32":
+            return _erf_f32(e, x)
+        a = e.abs(x)
         erf, _ = _erf_parts(e, a)
         r = e.select(e.gt(a, e.const(6.5, like=a)), e.const(1.0, like=a), erf)
         r = e.select(e.ne(a, a), a, r)  # nan stays nan
-        return _narrow(e, e.select(e.lt(xd, e.const(0.0, like=xd)), e.neg(r), r), x)
+        return e.select(e.lt(x, e.const(0.0, like=x)), e.neg(r), r)
 
 
 class Erfinv(FloatUnary):

@@ -1,0 +1,215 @@
+"""The capitalised operator names MXNet 1.x code calls (`nd.Concat`, `nd.SoftmaxOutput`,
+`nd.BatchNorm`, ...), with their arguments and defaults, as composites of nd's operators.
+
+The *Output heads (SoftmaxOutput, LinearRegressionOutput, LogisticRegressionOutput,
+MAERegressionOutput) return the prediction in the forward pass and, as in MXNet, the gradient
+of their loss with respect to `data` in the backward pass. It is built as
+stop_gradient(pred) + (h - stop_gradient(h)) with h a per-element share of that loss, so the
+value is the prediction and `backward()` with its default head gradient of ones gives exactly
+MXNet's gradient; the label gets no gradient. MXNet ignores the head gradient entirely; here a
+head gradient g scales each sample's loss gradient by the mean of g over that sample.
+"""
+import numpy as np
+
+from . import nd
+from .array import F, assign_state
+from .base import MXNetError
+from .ir import composites as C
+from .ir.types import dtype_name
+from .runtime.tape import STATE
+
+
+def Concat(*data, dim=1, num_args=None, **kwargs):
+    """Join arrays along `dim` (default 1, as MXNet's Concat)."""
+    return nd.concat(*data, dim=dim)
+
+
+def Reshape(data, shape=None, reverse=False, target_shape=None, keep_highest=False, **kwargs):
+    """nd.reshape under its legacy name (shape codes 0, -1, -2, -3, -4 included)."""
+    return nd.reshape(data, shape if shape is not None else target_shape, reverse=reverse)
+
+
+def _head(pred, loss_share):
+    """pred in the forward pass; d(sum of loss_share)/d data in the backward pass."""
+    return F.add(F.stop_gradient(pred), F.sub(loss_share, F.stop_gradient(loss_share)))
+
+
+def _per_sample(x, multi_output=False):
+    """Elements per gradient unit: MXNet normalises regression heads by outputs per sample."""
+    return int(np.prod(x.shape[1:])) if x.ndim > 1 else 1
+
+
+def SoftmaxOutput(data, label, grad_scale=1.0, ignore_label=-1.0, multi_output=False,
+                  use_ignore=False, preserve_shape=False, normalization="null",
+                  out_grad=False, smooth_alpha=0.0, **kwargs):
+    """Softmax in the forward pass; grad_scale * (softmax - one_hot(label)) in the backward
+    pass (normalization 'batch' divides by the batch size, 'valid' by the number of labels not
+    equal to ignore_label when use_ignore). multi_output: softmax over axis 1 of (n, c, ...)
+    with labels (n, ...); preserve_shape: softmax over the last axis."""
+    if normalization not in ("null", "batch", "valid"):
+        raise MXNetError(f"SoftmaxOutput: normalization must be 'null', 'batch' or 'valid', "
+                         f"got {normalization!r}")
+    axis = 1 if multi_output else -1
+    x = data if (multi_output or preserve_shape or data.ndim <= 2) else nd.flatten(data)
+    pred = C.softmax(F, x, axis=axis)
+    logp = C.log_softmax(F, x, axis=axis)
+    classes = x.shape[axis]
+    hot = nd.one_hot(label, classes, dtype=np.dtype(x.dtype).name)
+    if multi_output and x.ndim > 2:  # labels (n, ...) -> one-hot (n, ..., c) -> (n, c, ...)
+        perm = (0, x.ndim - 1) + tuple(range(1, x.ndim - 1))
+        hot = F.transpose(hot, perm=perm)
+    hot = F.reshape(hot, shape=x.shape)
+    if smooth_alpha:
+        hot = F.add(F.mul(hot, 1.0 - smooth_alpha - smooth_alpha / (classes - 1)),
+                    smooth_alpha / (classes - 1))
+    ce = F.neg(F.mul(hot, logp))  # per element; its gradient sums to softmax - one_hot
+    keep = None
+    if use_ignore:
+        keep = F.cast(F.ne(label, float(ignore_label)), dtype=dtype_name(np.dtype(x.dtype)))
+        ce = F.mul(ce, F.reshape(keep, shape=tuple(
+            1 if i == (1 if multi_output else x.ndim - 1) else d for i, d in enumerate(x.shape))))
+    scale = float(grad_scale)
+    if normalization == "batch":
+        scale /= x.shape[0]
+    ce = F.mul(ce, scale) if scale != 1.0 else ce
+    if normalization == "valid":  # a graph value: stays right under hybridize
+        valid = F.sum(keep, axes=tuple(range(keep.ndim))) if keep is not None else float(
+            label.size)
+        ce = F.div(ce, F.stop_gradient(F.maximum(valid, 1.0)) if keep is not None else valid)
+    out = _head(pred, ce)
+    return F.reshape(out, shape=data.shape) if out.shape != data.shape else out
+
+
+Softmax = SoftmaxOutput
+
+
+def LinearRegressionOutput(data, label, grad_scale=1.0, **kwargs):
+    """data forward; grad_scale * (data - label) / (outputs per sample) backward."""
+    diff = F.sub(data, F.reshape(label, shape=data.shape))
+    share = F.mul(F.mul(diff, diff), 0.5 * grad_scale / _per_sample(data))
+    return _head(data, share)
+
+
+def LogisticRegressionOutput(data, label, grad_scale=1.0, **kwargs):
+    """sigmoid(data) forward; grad_scale * (sigmoid(data) - label) / (outputs per sample)
+    backward."""
+    label = F.reshape(label, shape=data.shape)
+    share = F.mul(C.sigmoid_bce(F, data, label), grad_scale / _per_sample(data))
+    return _head(F.sigmoid(data), share)
+
+
+def MAERegressionOutput(data, label, grad_scale=1.0, **kwargs):
+    """data forward; grad_scale * sign(data - label) / (outputs per sample) backward."""
+    diff = F.sub(data, F.reshape(label, shape=data.shape))
+    return _head(data, F.mul(F.abs(diff), grad_scale / _per_sample(data)))
+
+
+def SoftmaxActivation(data, mode="instance", **kwargs):
+    """Softmax over the last axis of each instance ('instance') or over axis 1 ('channel')."""
+    if mode == "channel":
+        return C.softmax(F, data, axis=1)
+    return F.reshape(C.softmax(F, nd.flatten(data), axis=-1), shape=data.shape)
+
+
+def BatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9,
+              fix_gamma=True, use_global_stats=False, output_mean_var=False, axis=1,
+              cudnn_off=False, **kwargs):
+    """MXNet's legacy BatchNorm operator: batch statistics in training (autograd.record with
+    train_mode), updating moving_mean/moving_var in place; the moving statistics otherwise.
+    fix_gamma=True (the default here, as in MXNet) uses gamma = 1."""
+    axis %= data.ndim
+    shape = tuple(d if i == axis else 1 for i, d in enumerate(data.shape))
+    g = F.mul(F.stop_gradient(gamma), 0.0) if fix_gamma else gamma
+    g = F.add(g, 1.0) if fix_gamma else g
+    if STATE.training and not use_global_stats:
+        axes = tuple(i for i in range(data.ndim) if i != axis)
+        mean = C.mean(F, data, axes, keepdims=True)
+        centered = F.sub(data, mean)
+        var = C.mean(F, F.mul(centered, centered), axes, keepdims=True)
+        flat = (data.shape[axis],)
+        for running, batch in ((moving_mean, mean), (moving_var, var)):
+            new = F.add(F.mul(running, momentum),
+                        F.mul(F.stop_gradient(F.reshape(batch, shape=flat)), 1.0 - momentum))
+            assign_state(running, F.cast(new, dtype=dtype_name(np.dtype(running.dtype))))
+    else:
+        mean, var = F.reshape(moving_mean, shape=shape), F.reshape(moving_var, shape=shape)
+    scale = F.div(F.reshape(g, shape=shape), F.sqrt(F.add(var, eps)))
+    out = F.add(F.mul(F.sub(data, mean), scale), F.reshape(beta, shape=shape))
+    if output_mean_var:
+        return [out, F.reshape(mean, shape=(data.shape[axis],)),
+                F.reshape(var, shape=(data.shape[axis],))]
+    return out
+
+
+def LayerNorm(data, gamma, beta, axis=-1, eps=1e-5, output_mean_var=False, **kwargs):
+    """Normalise each sample over `axis`, then gamma * x + beta."""
+    axis %= data.ndim
+    shape = tuple(d if i == axis else 1 for i, d in enumerate(data.shape))
+    mean = C.mean(F, data, (axis,), keepdims=True)
+    centered = F.sub(data, mean)
+    var = C.mean(F, F.mul(centered, centered), (axis,), keepdims=True)
+    out = F.add(F.mul(F.div(centered, F.sqrt(F.add(var, eps))), F.reshape(gamma, shape=shape)),
+                F.reshape(beta, shape=shape))
+    if output_mean_var:
+        return [out, mean, F.sqrt(F.add(var, eps))]
+    return out
+
+
+def UpSampling(*data, scale=1, sample_type="nearest", num_args=1, num_filter=0,
+               multi_input_mode="concat", workspace=512, **kwargs):
+    """Nearest-neighbour upsampling of NCHW input by an integer `scale` on H and W."""
+    if sample_type != "nearest":
+        raise MXNetError(f"UpSampling: sample_type {sample_type!r} is not supported (only "
+                         f"'nearest'; bilinear is a Deconvolution)")
+    outs = []
+    for x in data:
+        if x.ndim != 4:
+            raise MXNetError(f"UpSampling: expects NCHW input, got shape {x.shape}")
+        n, c, h, w = x.shape
+        y = F.reshape(x, shape=(n, c, h, 1, w, 1))
+        y = F.broadcast_to(y, shape=(n, c, h, scale, w, scale))
+        outs.append(F.reshape(y, shape=(n, c, h * scale, w * scale)))
+    return outs[0] if len(outs) == 1 else nd.concat(*outs, dim=1)
+
+
+def Pad(data, mode="constant", pad_width=(), constant_value=0, **kwargs):
+    """nd.pad under its legacy name."""
+    from .nd_math import pad
+    return pad(data, mode=mode, pad_width=pad_width, constant_value=constant_value)
+
+
+Activation = nd.Activation
+FullyConnected = nd.FullyConnected
+Dropout = nd.Dropout
+Flatten = nd.Flatten
+SliceChannel = nd.SliceChannel
+SwapAxis = nd.SwapAxis
+Embedding = nd.Embedding
+Cast = nd.Cast
+LeakyReLU = nd.LeakyReLU
+BlockGrad = nd.BlockGrad
+Transpose = nd.transpose
+ExpandDims = nd.expand_dims
+
+
+def L2Normalization(data, eps=1e-10, mode="instance", **kwargs):
+    """data / sqrt(sum(data²) + eps) over all axes but the first ('instance'), over the
+    channel axis 1 ('channel') or over the spatial axes 2... ('spatial')."""
+    if mode == "instance":
+        axes = tuple(range(1, data.ndim))
+    elif mode == "channel":
+        axes = (1,)
+    elif mode == "spatial":
+        axes = tuple(range(2, data.ndim))
+    else:
+        raise MXNetError(f"L2Normalization: mode must be instance, channel or spatial, got "
+                         f"{mode!r}")
+    norm = F.sqrt(F.add(F.sum(F.mul(data, data), axes=axes, keepdims=True), eps))
+    return F.div(data, norm)
+
+
+__all__ = ["Concat", "Reshape", "SoftmaxOutput", "Softmax", "LinearRegressionOutput",
+           "LogisticRegressionOutput", "MAERegressionOutput", "SoftmaxActivation",
+           "BatchNorm", "LayerNorm", "UpSampling", "Pad", "Activation", "FullyConnected",
+           "Dropout", "Flatten", "SliceChannel", "SwapAxis", "Embedding", "Cast", "LeakyReLU",
+           "BlockGrad", "Transpose", "ExpandDims", "L2Normalization"]

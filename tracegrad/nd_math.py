@@ -1,0 +1,269 @@
+"""More of `mx.nd` under MXNet 1.x names: the trig/hyperbolic family, erf/erfinv, sorting
+(sort, argsort, topk), cumsum, prod, moments, gather_nd/scatter_nd, pad, and the top-level
+random aliases. Each is a registry primitive or a composite of them, so it records, traces and
+differentiates like every other nd op. Imported into `nd` (nd.py re-exports these names).
+"""
+import numpy as np
+
+from . import random as _random
+from .array import F, NDArray
+from .base import MXNetError
+from .ir import composites as C
+from .ir.types import dtype_name, normalize_axes
+
+
+def _unary(opname, doc):
+    def fn(data, **kwargs):
+        return getattr(F, opname)(data)
+    fn.__name__, fn.__doc__ = opname, doc
+    return fn
+
+
+tan = _unary("tan", "Tangent, elementwise.")
+arcsin = _unary("arcsin", "Inverse sine on [-1, 1].")
+arccos = _unary("arccos", "Inverse cosine on [-1, 1].")
+arctan = _unary("arctan", "Inverse tangent.")
+sinh = _unary("sinh", "Hyperbolic sine.")
+cosh = _unary("cosh", "Hyperbolic cosine.")
+arcsinh = _unary("arcsinh", "Inverse hyperbolic sine.")
+arccosh = _unary("arccosh", "Inverse hyperbolic cosine on [1, inf).")
+arctanh = _unary("arctanh", "Inverse hyperbolic tangent on (-1, 1).")
+erf = _unary("erf", "The Gauss error function.")
+erfinv = _unary("erfinv", "The inverse error function on [-1, 1].")
+
+
+def degrees(data, **kwargs):
+    """Radians to degrees."""
+    return F.mul(data, 180.0 / np.pi)
+
+
+def radians(data, **kwargs):
+    """Degrees to radians."""
+    return F.mul(data, np.pi / 180.0)
+
+
+# ------------------------------------------------------------------ sorting
+def _sort_axis(data, axis, opname):
+    """(data, axis) with axis=None meaning the flattened array."""
+    if axis is None:
+        return F.reshape(data, shape=(data.size,)), 0
+    if not -data.ndim <= int(axis) < data.ndim:
+        raise MXNetError(f"{opname}: axis {axis} is out of range for input of shape "
+                         f"{data.shape}")
+    return data, int(axis) % data.ndim
+
+
+def _index_dtype(indices, dtype):
+    return F.cast(indices, dtype=dtype_name(np.dtype(dtype)))
+
+
+def argsort(data, axis=-1, is_ascend=True, dtype="float32"):
+    """Indices that sort `data` along `axis` (stable), as `dtype` (float32 by default, as
+    MXNet)."""
+    data, axis = _sort_axis(data, axis, "argsort")
+    return _index_dtype(F.argsort(data, axis=axis, is_ascend=bool(is_ascend)), dtype)
+
+
+def sort(data, axis=-1, is_ascend=True):
+    """`data` sorted along `axis`; differentiable (a gather by the sorting permutation)."""
+    data, axis = _sort_axis(data, axis, "sort")
+    order = F.argsort(data, axis=axis, is_ascend=bool(is_ascend))
+    return F.take_along_axis(data, order, axis=axis)
+
+
+def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"):
+    """The k largest (is_ascend=False) or smallest entries along `axis`: ret_typ 'indices'
+    (as `dtype`), 'value', 'both' ([value, indices]) or 'mask' (1 at the chosen entries)."""
+    if ret_typ not in ("indices", "value", "both", "mask"):
+        raise MXNetError(f"topk: ret_typ must be 'indices', 'value', 'both' or 'mask', got "
+                         f"{ret_typ!r}")
+    flat, axis = _sort_axis(data, axis, "topk")
+    n = flat.shape[axis]
+    k = n if k <= 0 else k  # MXNet: k < 1 means the whole axis
+    if k > n:
+        raise MXNetError(f"topk: k={k} is larger than the axis size {n} of {data.shape}")
+    order = F.argsort(flat, axis=axis, is_ascend=bool(is_ascend))
+    begin = tuple(0 for _ in flat.shape)
+    end = tuple(k if i == axis else d for i, d in enumerate(flat.shape))
+    top = F.slice(order, begin=begin, end=end, step=(1,) * flat.ndim)
+    if ret_typ == "mask":  # 1 at the chosen entries (the positions are distinct), no gradient
+        ones = F.constant(value=1.0, shape=top.shape, dtype=dtype_name(flat._data.dtype))
+        mask = F.scatter_add_along_axis(ones, top, axis=axis, size=n)
+        return F.reshape(mask, shape=data.shape) if mask.shape != data.shape else mask
+    values = F.take_along_axis(flat, top, axis=axis)
+    indices = _index_dtype(top, dtype)
+    if ret_typ == "value":
+        return values
+    if ret_typ == "indices":
+        return indices
+    return [values, indices]
+
+
+# ------------------------------------------------------------------ scans and products
+def cumsum(a, axis=None, dtype=None):
+    """Running sum along `axis` (of the flattened array when axis is None)."""
+    a, axis = _sort_axis(a, axis, "cumsum")
+    if dtype is not None:
+        a = F.cast(a, dtype=dtype_name(np.dtype(dtype)))
+    return F.cumsum(a, axis=axis)
+
+
+def prod(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    """Product over `axis` (all by default); gradients are exact at zeros."""
+    from .nd import _full_to_1, _reduce_axes
+    axes = _reduce_axes(data, axis, exclude)
+    if not axes and data.ndim:
+        return data
+    return _full_to_1(F.prod(data, axes=axes, keepdims=keepdims))
+
+
+def moments(data, axes=None, keepdims=False, **kwargs):
+    """[mean, variance] over `axes` (all by default); variance is the biased (population) one."""
+    from .nd import _full_to_1
+    ax = normalize_axes(axes, data.ndim)
+    mean = C.mean(F, data, ax, keepdims=True)
+    centered = F.sub(data, mean)
+    var = C.mean(F, F.mul(centered, centered), ax, keepdims=keepdims)
+    if not keepdims:
+        mean = F.reshape(mean, shape=var.shape)
+    return [_full_to_1(mean), _full_to_1(var)]
+
+
+# ------------------------------------------------------------------ n-d indexing
+def _indices(indices):
+    from .nd import array
+    return indices if isinstance(indices, NDArray) else array(indices, dtype=np.int64)
+
+
+def gather_nd(data, indices):
+    """out[i...] = data[indices[0, i...], ..., indices[M-1, i...], ...] (M = indices.shape[0])."""
+    return F.gather_nd(data, _indices(indices))
+
+
+def scatter_nd(data, indices, shape):
+    """Zeros of `shape` with data written at the positions `indices` names (positions must be
+    distinct, as MXNet requires; repeats are summed here)."""
+    return F.scatter_nd_add(data, _indices(indices), shape=tuple(int(d) for d in shape))
+
+
+def pad(data, mode="constant", pad_width=(), constant_value=0, **kwargs):
+    """Pad with `pad_width` = (before_0, after_0, before_1, after_1, ...): mode 'constant'
+    (constant_value), 'edge' (repeat the border) or 'reflect' (mirror without the border)."""
+    pad_width = tuple(int(p) for p in pad_width)
+    if len(pad_width) != 2 * data.ndim:
+        raise MXNetError(f"pad: pad_width needs {2 * data.ndim} entries (two per axis) for "
+                         f"input of shape {data.shape}, got {len(pad_width)}")
+    return F.pad(data, pad_width=pad_width, mode=mode, constant_value=float(constant_value))
+
+
+# ------------------------------------------------------------------ random, top level
+def _null_shape(shape):
+    return (1,) if shape is None or shape == () else shape
+
+
+def random_uniform(low=0.0, high=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+    """Uniform samples in [low, high) (MXNet's nd.random_uniform / nd.uniform)."""
+    return _random.uniform(low, high, _null_shape(shape), dtype, ctx, out)
+
+
+def random_normal(loc=0.0, scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+    """Normal samples (MXNet's nd.random_normal / nd.normal)."""
+    return _random.normal(loc, scale, _null_shape(shape), dtype, ctx, out)
+
+
+uniform, normal = random_uniform, random_normal
+
+
+def add_n(*args, **kwargs):
+    """The elementwise sum of all arguments (MXNet's add_n / ElementWiseSum)."""
+    if not args:
+        raise MXNetError("add_n: needs at least one array")
+    out = args[0]
+    for a in args[1:]:
+        out = F.add(out, a)
+    return out
+
+
+ElementWiseSum = add_n
+
+
+def argmax_channel(data):
+    """Index of the maximum along the last axis, as float32 (MXNet's argmax_channel)."""
+    from .nd import argmax
+    return argmax(data, axis=-1)
+
+
+def sum_axis(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    """nd.sum under MXNet's older name."""
+    from .nd import sum as _sum
+    return _sum(data, axis=axis, keepdims=keepdims, exclude=exclude)
+
+
+def max_axis(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    from .nd import max as _max
+    return _max(data, axis=axis, keepdims=keepdims, exclude=exclude)
+
+
+def min_axis(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    from .nd import min as _min
+    return _min(data, axis=axis, keepdims=keepdims, exclude=exclude)
+
+
+def smooth_l1(data, scalar=1.0, **kwargs):
+    """0.5 (sigma x)² where |x| < 1/sigma², else |x| - 0.5/sigma² (sigma = scalar), as in
+    MXNet's smooth_l1 (Fast R-CNN's box loss)."""
+    s2 = float(scalar) ** 2
+    a = F.abs(data)
+    return F.where(F.lt(a, 1.0 / s2), F.mul(F.mul(data, data), 0.5 * s2), F.sub(a, 0.5 / s2))
+
+
+def hard_sigmoid(data, alpha=0.2, beta=0.5, **kwargs):
+    """clip(alpha * x + beta, 0, 1)."""
+    return C.clip(F, F.add(F.mul(data, float(alpha)), float(beta)), 0.0, 1.0)
+
+
+def trunc(data, **kwargs):
+    """Round toward zero."""
+    return F.mul(F.sign(data), F.floor(F.abs(data)))
+
+
+fix = trunc
+
+
+def cbrt(data, **kwargs):
+    """Cube root (real, sign kept)."""
+    return F.mul(F.sign(data), F.pow(F.abs(data), 1.0 / 3.0))
+
+
+def shape_array(data, **kwargs):
+    """The shape as an int64 array."""
+    from .nd import array
+    return array(data.shape, dtype=np.int64)
+
+
+def size_array(data, **kwargs):
+    """The number of elements as a 1-element int64 array."""
+    from .nd import array
+    return array([data.size], dtype=np.int64)
+
+
+def _linalg_aliases():
+    """MXNet's flat names for linalg: nd.linalg_gemm2 == nd.linalg.gemm2, ..."""
+    from . import linalg
+    return {f"linalg_{n}": getattr(linalg, n) for n in (
+        "gemm", "gemm2", "syrk", "potrf", "potri", "trsm", "trmm", "sumlogdiag",
+        "extractdiag", "makediag")}
+
+
+globals().update(_linalg_aliases())
+
+METHODS = {name: globals()[name] for name in (
+    "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
+    "erf", "erfinv", "degrees", "radians", "sort", "argsort", "topk", "cumsum", "prod",
+    "trunc", "fix", "cbrt", "smooth_l1")}
+
+__all__ = sorted(set(METHODS) | {"moments", "gather_nd", "scatter_nd", "pad", "random_uniform",
+                                 "random_normal", "uniform", "normal", "add_n",
+                                 "ElementWiseSum", "argmax_channel", "sum_axis", "max_axis",
+                                 "min_axis", "hard_sigmoid", "shape_array", "size_array"}
+                | set(_linalg_aliases()))
