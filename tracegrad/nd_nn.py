@@ -181,7 +181,9 @@ def im2col(data, kernel, stride=None, dilate=None, pad=None, **kwargs):
     cols = F.im2col(data, kernel=kernel, stride=_tuple(stride, d, 1, "stride", "im2col"),
                     dilate=_tuple(dilate, d, 1, "dilate", "im2col"), pad_lo=pad, pad_hi=pad)
     n, c = data.shape[:2]
-    return F.reshape(cols, shape=(n, c * math.prod(kernel), math.prod(cols.shape[2 + d:])))
+    k, windows = math.prod(kernel), math.prod(cols.shape[2 + d:])
+    cols = F.transpose(F.reshape(cols, shape=(c, k, n, windows)), perm=(2, 0, 1, 3))
+    return F.reshape(cols, shape=(n, c * k, windows))
 
 
 def col2im(data, output_size, kernel, stride=None, dilate=None, pad=None, **kwargs):
@@ -194,7 +196,8 @@ def col2im(data, output_size, kernel, stride=None, dilate=None, pad=None, **kwar
     size = tuple(int(s) for s in output_size)
     out = CV.conv_out_sizes(size, kernel, stride, dilate, pad)
     n, c = data.shape[0], data.shape[1] // math.prod(kernel)
-    cols = F.reshape(data, shape=(n, c) + kernel + out)
+    cols = F.reshape(data, shape=(n, c, math.prod(kernel), math.prod(out)))
+    cols = F.reshape(F.transpose(cols, perm=(1, 2, 0, 3)), shape=(c,) + kernel + (n,) + out)
     return F.col2im(cols, shape=(n, c) + size, kernel=kernel, stride=stride, dilate=dilate,
                     pad_lo=pad, pad_hi=pad)
 

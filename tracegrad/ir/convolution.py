@@ -36,13 +36,12 @@ def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
                          f"(num_filter, channels / num_group, *kernel))")
     cols = b.im2col(x, kernel=kernel, stride=stride, dilate=dilate, pad_lo=pad, pad_hi=pad)
     out_sp = tuple(cols.shape[2 + d:])
-    ck, npos = (c // groups) * math.prod(kernel), math.prod(out_sp)
-    # one GEMM per group over every sample's windows: (O/G, CK/G) @ (CK/G, N * positions)
-    cols = b.reshape(cols, shape=(n, groups, ck, npos))
-    cols = b.reshape(b.transpose(cols, perm=(1, 2, 0, 3)), shape=_g(groups, ck, n * npos))
-    out = b.matmul(b.reshape(w, shape=_g(groups, o // groups, ck)), cols)
-    out = b.transpose(b.reshape(out, shape=(groups, o // groups, n, npos)), perm=(2, 0, 1, 3))
-    return b.reshape(out, shape=(n, o) + out_sp)
+    ck, npos = (c // groups) * math.prod(kernel), n * math.prod(out_sp)
+    # im2col is (C, *kernel, N, *out): per group, (O/G, CK/G) @ (CK/G, N * positions)
+    out = b.matmul(b.reshape(w, shape=_g(groups, o // groups, ck)),
+                   b.reshape(cols, shape=_g(groups, ck, npos)))
+    out = b.reshape(out, shape=(o, n) + out_sp)
+    return b.transpose(out, perm=(1, 0) + tuple(range(2, 2 + d)))
 
 
 def deconv_out_sizes(spatial, kernel, stride, dilate, pad, adj):
@@ -65,12 +64,11 @@ def deconvolution(b, x, w, kernel, stride, dilate, pad, adj, groups=1):
     if min(out_sp) < 1:
         raise ValueError(f"Deconvolution: output size {out_sp} from input {in_sp} is empty")
     fk, npos = (f // groups) * math.prod(kernel), math.prod(in_sp)
-    # one GEMM per group: (FK/G, C/G) @ (C/G, N * positions), then scatter the windows back
-    xg = b.reshape(x, shape=(n, groups, c // groups, npos))
-    xg = b.reshape(b.transpose(xg, perm=(1, 2, 0, 3)), shape=_g(groups, c // groups, n * npos))
+    # per group (FK/G, C/G) @ (C/G, N * positions): the windows as im2col lays them out
+    xg = b.transpose(x, perm=(1, 0) + tuple(range(2, 2 + d)))
+    xg = b.reshape(xg, shape=_g(groups, c // groups, n * npos))
     wg = b.reshape(w, shape=_g(groups, c // groups, fk))
-    cols = b.reshape(b.matmul(wg, xg, transpose_a=True), shape=(groups, fk, n, npos))
-    cols = b.reshape(b.transpose(cols, perm=(2, 0, 1, 3)), shape=(n, f) + tuple(kernel) + in_sp)
+    cols = b.reshape(b.matmul(wg, xg, transpose_a=True), shape=(f,) + tuple(kernel) + (n,) + in_sp)
     pad_hi = tuple(p - a for p, a in zip(pad, adj))
     return b.col2im(cols, shape=(n, f) + out_sp, kernel=kernel, stride=stride, dilate=dilate,
                     pad_lo=pad, pad_hi=pad_hi)
@@ -104,10 +102,12 @@ def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
     hi = tuple(max(p, (o - 1) * s + k - n - p) for n, k, s, o, p in
                zip(spatial, kernel, stride, out, lo))
     window = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
-    axes = tuple(range(2, 2 + d))
+    axes = tuple(range(1, 1 + d))              # im2col is (C, *kernel, N, *out)
+    first = (1, 0) + tuple(range(2, 2 + d))    # (C, N, *out) -> (N, C, *out)
     if pool_type == "max":
-        return b.max(b.im2col(x, pad_value=-math.inf, **window), axes=axes)
-    total = b.sum(b.im2col(x, **window), axes=axes)
+        return b.transpose(b.max(b.im2col(x, pad_value=-math.inf, **window), axes=axes),
+                           perm=first)
+    total = b.transpose(b.sum(b.im2col(x, **window), axes=axes), perm=first)
     if pool_type == "sum":
         return total
     counts = _window_counts(spatial, kernel, stride, lo, out, count_include_pad)
