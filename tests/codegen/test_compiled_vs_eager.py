@@ -128,7 +128,8 @@ SAMPLES = {
                                                   "pad_hi": (1, 2)}),
                ("col2im", [f(1, 3, 2, 1, dtype=np.float64)], {**WIN1, "shape": (2, 1, 5),
                                                               "dilate": (2,), "stride": (2,)}),
-               ("col2im", [f(2, 3, 2, 1, 2, 2)], {**WIN2, "shape": (1, 2, 4, 5), "pad_hi": (2, -1)})],
+               ("col2im", [f(2, 3, 2, 1, 2, 2)], {**WIN2, "shape": (1, 2, 4, 5),
+                                                  "pad_hi": (2, -1)})],
 }
 KEY = np.array([0x123456789AB, (7 << 32) + 5], dtype=np.int64)
 RANDOM = [("random_uniform", [KEY], {"shape": (7, 13)}),

@@ -8,4 +8,5 @@ from .symbol_block import SymbolBlock
 from .trainer import Trainer
 
 __all__ = ["data", "loss", "nn", "utils", "contrib", "model_zoo", "Block", "HybridBlock",
-           "SymbolBlock", "Constant", "DeferredInitializationError", "Parameter", "ParameterDict", "Trainer"]
+           "SymbolBlock", "Constant", "DeferredInitializationError", "Parameter", "ParameterDict",
+           "Trainer"]

@@ -51,7 +51,8 @@ def deconv_out_sizes(spatial, kernel, stride, dilate, pad, adj):
 
 def deconvolution(b, x, w, kernel, stride, dilate, pad, adj, groups=1):
     """The transpose of convolution with respect to its data: x (N, C, *in), weight
-    (C, F / groups, *kernel) -> (N, F, *out), out = stride*(in-1) + dilate*(k-1) + 1 - 2*pad + adj."""
+    (C, F / groups, *kernel) -> (N, F, *out), with
+    out = stride * (in - 1) + dilate * (k - 1) + 1 - 2 * pad + adj."""
     n, c = x.shape[:2]
     d = len(kernel)
     if c % groups or w.shape[0] != c or tuple(w.shape[2:]) != kernel:

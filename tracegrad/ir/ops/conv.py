@@ -24,7 +24,7 @@ WINDOW_ATTRS = frozenset({"kernel", "stride", "dilate", "pad_lo", "pad_hi"})
 def window_out_sizes(opname, spatial, kernel, stride, dilate, pad_lo, pad_hi):
     """Number of windows per spatial axis; raises naming `opname` when the attributes are bad."""
     d = len(kernel)
-    if not (len(spatial) == len(stride) == len(dilate) == len(pad_lo) == len(pad_hi) == d) or d == 0:
+    if d == 0 or not len(spatial) == len(stride) == len(dilate) == len(pad_lo) == len(pad_hi) == d:
         fail(opname, f"kernel {list(kernel)}, stride {list(stride)}, dilate {list(dilate)}, pads "
                      f"{list(pad_lo)}/{list(pad_hi)} need one entry per spatial axis of "
                      f"{list(spatial)}")
