@@ -41,7 +41,15 @@ def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
     out = b.matmul(b.reshape(w, shape=_g(groups, o // groups, ck)),
                    b.reshape(cols, shape=_g(groups, ck, npos)))
     out = b.reshape(out, shape=(o, n) + out_sp)
-    return b.transpose(out, perm=(1, 0) + tuple(range(2, 2 + d)))
+    return _row_major(b, b.transpose(out, perm=(1, 0) + tuple(range(2, 2 + d))))
+
+
+def _row_major(b, x):
+    """x, laid out row-major when run eagerly: numpy keeps a transposed view's memory order
+    through every later elementwise op (and native calls would copy such arrays), so one copy
+    here is cheaper. It is a reshape away and back: compiled code folds the pair to nothing."""
+    return b.reshape(b.reshape(x, shape=(x.shape[0], math.prod(x.shape[1:]))),
+                     shape=tuple(x.shape))
 
 
 def deconv_out_sizes(spatial, kernel, stride, dilate, pad, adj):
@@ -106,9 +114,9 @@ def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
     axes = tuple(range(1, 1 + d))              # im2col is (C, *kernel, N, *out)
     first = (1, 0) + tuple(range(2, 2 + d))    # (C, N, *out) -> (N, C, *out)
     if pool_type == "max":
-        return b.transpose(b.max(b.im2col(x, pad_value=-math.inf, **window), axes=axes),
-                           perm=first)
-    total = b.transpose(b.sum(b.im2col(x, **window), axes=axes), perm=first)
+        return _row_major(b, b.transpose(b.max(b.im2col(x, pad_value=-math.inf, **window),
+                                                axes=axes), perm=first))
+    total = _row_major(b, b.transpose(b.sum(b.im2col(x, **window), axes=axes), perm=first))
     if pool_type == "sum":
         return total
     counts = _window_counts(spatial, kernel, stride, lo, out, count_include_pad)
