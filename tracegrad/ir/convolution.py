@@ -110,6 +110,9 @@ def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
                    for n, k, s, o in zip(spatial, kernel, stride, out))
     hi = tuple(max(p, (o - 1) * s + k - n - p) for n, k, s, o, p in
                zip(spatial, kernel, stride, out, lo))
+    if tuple(kernel) == tuple(stride) and not any(lo) and all(
+            o * k <= n for n, k, o in zip(spatial, kernel, out)):
+        return _tiled_pooling(b, x, kernel, out, pool_type)
     window = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
     axes = tuple(range(1, 1 + d))              # im2col is (C, *kernel, N, *out)
     first = (1, 0) + tuple(range(2, 2 + d))    # (C, N, *out) -> (N, C, *out)
@@ -130,6 +133,21 @@ def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
         cut.update(pad_lo=(0,) * d, pad_hi=tuple(h - p for h, p in zip(hi, lo)))
     count = b.sum(b.im2col(ones, **cut), axes=axes)
     return b.div(total, count)
+
+
+def _tiled_pooling(b, x, kernel, out, pool_type):
+    """Windows that tile x (kernel == stride, no padding, the usual 2x2 / 2): x (cut to whole
+    tiles) reshaped to (N, C, o1, k1, o2, k2, ...) and reduced over the k axes; no im2col."""
+    d = len(kernel)
+    spatial = tuple(x.shape[2:])
+    if any(o * k != n for n, k, o in zip(spatial, kernel, out)):
+        ends = tuple(x.shape[:2]) + tuple(o * k for o, k in zip(out, kernel))
+        x = b.slice(x, begin=(0,) * (2 + d), end=ends, step=(1,) * (2 + d))
+    tiles = tuple(x.shape[:2]) + tuple(v for o, k in zip(out, kernel) for v in (o, k))
+    axes = tuple(3 + 2 * i for i in range(d))
+    reduce = b.max if pool_type == "max" else b.sum
+    pooled = reduce(b.reshape(x, shape=tiles), axes=axes)
+    return pooled if pool_type != "avg" else b.mul(pooled, 1.0 / math.prod(kernel))
 
 
 def _window_counts(spatial, kernel, stride, lo, out, count_include_pad):
