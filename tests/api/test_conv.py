@@ -408,3 +408,37 @@ def test_lenet_trains_eager_and_hybridized_agree(rng):
     hybrid = _train(net, x, y, 6, hybridize=True)
     assert eager[-1] < eager[0] * 0.9, eager
     np.testing.assert_allclose(hybrid, eager, rtol=2e-4)
+
+
+# ------------------------------------------------------------------ against MXNet 1.9.1 itself
+class _MXNetCNN(mx.gluon.HybridBlock):
+    """The block /work/shared/mxnet-params/cnn.params was saved from (its README)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.conv = nn.Conv2D(4, kernel_size=3, padding=1, activation="relu")
+            self.pool = nn.MaxPool2D(2, 2)
+            self.bn = nn.BatchNorm()
+            self.fc = nn.Dense(10)
+
+    def hybrid_forward(self, F, x):
+        return self.fc(self.bn(self.pool(self.conv(x))))
+
+
+def test_reproduces_mxnet_output():
+    """tests/data/mxnet_cnn.npz: the parameters of MXNet 1.9.1's cnn.params (same values,
+    stored as npz under the structural names) with the input and the output MXNet computed."""
+    data = nd.load_arrays(str(pathlib.Path(__file__).parent.parent / "data" / "mxnet_cnn.npz"))
+    net = _MXNetCNN()
+    net.initialize()
+    x = nd.array(data["x"])
+    net(x)
+    params = net._collect_params_with_prefix()
+    names = {k.split(":", 1)[1] for k in data if k.startswith("param:")}
+    assert names == set(params)
+    for name in names:
+        params[name].set_data(nd.array(data["param:" + name]))
+    np.testing.assert_allclose(net(x).asnumpy(), data["y"], rtol=1e-5, atol=1e-6)
+    net.hybridize()
+    np.testing.assert_allclose(net(x).asnumpy(), data["y"], rtol=1e-5, atol=1e-6)
