@@ -5,6 +5,7 @@ Each takes `b` first (an ir.Builder or the eager dispatcher), works on channel-f
 come from the primitives (im2col <-> col2im, matmul), so they exist to any order and compile to
 the same native kernels (im2col / col2im loops, BLAS GEMM).
 """
+import itertools
 import math
 
 
@@ -110,8 +111,11 @@ def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
                    for n, k, s, o in zip(spatial, kernel, stride, out))
     hi = tuple(max(p, (o - 1) * s + k - n - p) for n, k, s, o, p in
                zip(spatial, kernel, stride, out, lo))
-    if tuple(kernel) == tuple(stride) and not any(lo) and all(
-            o * k <= n for n, k, o in zip(spatial, kernel, out)):
+    inside = not any(lo) and all((o - 1) * s + k <= n for n, k, s, o in
+                                 zip(spatial, kernel, stride, out))
+    if inside and math.prod(kernel) <= _SLICED_MAX:
+        return _sliced_pooling(b, x, kernel, stride, out, pool_type)
+    if inside and tuple(kernel) == tuple(stride):
         return _tiled_pooling(b, x, kernel, out, pool_type)
     window = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
     axes = tuple(range(1, 1 + d))              # im2col is (C, *kernel, N, *out)
@@ -133,6 +137,27 @@ def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
         cut.update(pad_lo=(0,) * d, pad_hi=tuple(h - p for h, p in zip(hi, lo)))
     count = b.sum(b.im2col(ones, **cut), axes=axes)
     return b.div(total, count)
+
+
+_SLICED_MAX = 9   # up to 3x3 windows: one strided slice per window offset
+
+
+def _sliced_pooling(b, x, kernel, stride, out, pool_type):
+    """Windows inside x, few offsets (2x2, 3x3): for each offset k the strided slice of every
+    window's element k, combined by maximum / add. Elementwise, so it runs fast in numpy and
+    fuses into one loop when compiled; maximum sends a tie's gradient to its first operand, so
+    max pooling's gradient goes to the first maximum of a window, as in MXNet."""
+    acc = None
+    for k in itertools.product(*[range(kk) for kk in kernel]):
+        begin = (0, 0) + k
+        end = tuple(x.shape[:2]) + tuple(kk + (o - 1) * s + 1
+                                         for kk, o, s in zip(k, out, stride))
+        part = b.slice(x, begin=begin, end=end, step=(1, 1) + tuple(stride))
+        if acc is None:
+            acc = part
+        else:
+            acc = b.maximum(acc, part) if pool_type == "max" else b.add(acc, part)
+    return acc if pool_type != "avg" else b.mul(acc, 1.0 / math.prod(kernel))
 
 
 def _tiled_pooling(b, x, kernel, out, pool_type):
