@@ -274,8 +274,15 @@ def test_second_order_gradients(rng, fn, wshape):
     themselves im2col/col2im and matmuls)."""
     x = _data(rng, 2, 2, 5, 4)
     w = _data(rng, *wshape)
-    fx = mx.make_ir(lambda x, w: fn(x, w) ** 2)(nd.array(x), nd.array(w))
-    check_grads(fx, [x, w], order=2, rtol=1e-4)
+    fx, captured = _traced(lambda x, w: fn(x, w) ** 2, x, w)
+    check_grads(fx, [x, w] + captured, order=2, rtol=1e-4)
+
+
+def _traced(fn, *arrays):
+    """fn's IR and the constants it captured (its trailing parameters, e.g. a padding mask)."""
+    from tracegrad.make_ir import trace
+    t = trace(fn, [nd.array(a) for a in arrays])
+    return t.function, [np.asarray(v.data) for v in t.captured]
 
 
 def F_weight(w):
@@ -442,3 +449,26 @@ def test_reproduces_mxnet_output():
     np.testing.assert_allclose(net(x).asnumpy(), data["y"], rtol=1e-5, atol=1e-6)
     net.hybridize()
     np.testing.assert_allclose(net(x).asnumpy(), data["y"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel,stride,pad", [((2, 2), (2, 2), (0, 0)),
+                                               ((3, 3), (2, 1), (1, 1)),
+                                               ((3, 2), (1, 2), (1, 0))])
+def test_max_pooling_gradient_goes_to_the_first_maximum(rng, kernel, stride, pad):
+    """With ties (small integers), each window's gradient goes to its first maximum in
+    row-major window order, as MXNet's pooling backward does."""
+    x = rng.integers(0, 3, (2, 2, 5, 6)).astype(np.float64)
+    g = rng.standard_normal(pool_ref(x, kernel, stride, pad).shape)
+    want = np.zeros_like(x)
+    for n, c, *o in np.ndindex(*g.shape):
+        starts = [oi * s - p for oi, s, p in zip(o, stride, pad)]
+        cells = list(itertools.product(*[range(max(st, 0), min(st + k, m)) for st, k, m in
+                                         zip(starts, kernel, x.shape[2:])]))
+        best = max(range(len(cells)), key=lambda i: (x[(n, c) + cells[i]], -i))
+        want[(n, c) + cells[best]] += g[(n, c) + tuple(o)]
+    xs = nd.array(x)
+    xs.attach_grad()
+    with autograd.record():
+        out = nd.Pooling(xs, kernel=kernel, stride=stride, pad=pad)
+    out.backward(nd.array(g))
+    np.testing.assert_allclose(xs.grad.asnumpy(), want, rtol=1e-12)

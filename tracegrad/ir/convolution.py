@@ -113,38 +113,67 @@ def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
                zip(spatial, kernel, stride, out, lo))
     inside = not any(lo) and all((o - 1) * s + k <= n for n, k, s, o in
                                  zip(spatial, kernel, stride, out))
-    if inside and math.prod(kernel) <= _SLICED_MAX:
-        return _sliced_pooling(b, x, kernel, stride, out, pool_type)
-    if inside and tuple(kernel) == tuple(stride):
-        return _tiled_pooling(b, x, kernel, out, pool_type)
-    window = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
-    axes = tuple(range(1, 1 + d))              # im2col is (C, *kernel, N, *out)
-    first = (1, 0) + tuple(range(2, 2 + d))    # (C, N, *out) -> (N, C, *out)
-    if pool_type == "max":
-        return _row_major(b, b.transpose(b.max(b.im2col(x, pad_value=-math.inf, **window),
-                                                axes=axes), perm=first))
-    total = _row_major(b, b.transpose(b.sum(b.im2col(x, **window), axes=axes), perm=first))
-    if pool_type == "sum":
+    reduce_type = "max" if pool_type == "max" else "sum"
+    if math.prod(kernel) <= _SLICED_MAX:
+        grow = tuple(max(0, (o - 1) * s + k - n - p) for n, k, s, o, p in
+                     zip(spatial, kernel, stride, out, lo))
+        xp = _pad(b, x, lo, grow, -math.inf if pool_type == "max" else 0.0)
+        total = _sliced_pooling(b, xp, kernel, stride, out, reduce_type)
+    elif inside and tuple(kernel) == tuple(stride):
+        total = _tiled_pooling(b, x, kernel, out, reduce_type)
+    else:
+        total = _im2col_pooling(b, x, kernel, stride, lo, hi, reduce_type)
+    if pool_type != "avg":
         return total
     counts = _window_counts(spatial, kernel, stride, lo, out, count_include_pad)
     if counts is not None:
         return b.mul(total, 1.0 / counts)
-    # windows of different sizes: count them with the same im2col, over ones
+    # windows of different sizes: count them with an im2col over ones (a constant)
     region = spatial if not count_include_pad else tuple(n + 2 * p for n, p in zip(spatial, lo))
     ones = _ones(b, (1, 1) + region, x.type.dtype)
-    cut = dict(window)
+    cut = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
     if count_include_pad:
         cut.update(pad_lo=(0,) * d, pad_hi=tuple(h - p for h, p in zip(hi, lo)))
-    count = b.sum(b.im2col(ones, **cut), axes=axes)
+    count = b.sum(b.im2col(ones, **cut), axes=tuple(range(1, 1 + d)))
     return b.div(total, count)
+
+
+def _im2col_pooling(b, x, kernel, stride, lo, hi, reduce_type):
+    """max / sum over windows through im2col: (C, *kernel, N, *out) reduced over the kernel
+    axes (padding is -inf for max, 0 for sum)."""
+    d = len(kernel)
+    window = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
+    axes = tuple(range(1, 1 + d))
+    first = (1, 0) + tuple(range(2, 2 + d))    # (C, N, *out) -> (N, C, *out)
+    if reduce_type == "max":
+        cols = b.im2col(x, pad_value=-math.inf, **window)
+        return _row_major(b, b.transpose(b.max(cols, axes=axes), perm=first))
+    return _row_major(b, b.transpose(b.sum(b.im2col(x, **window), axes=axes), perm=first))
+
+
+def _pad(b, x, lo, hi, value):
+    """x inside a border of `value` (lo before, hi after, per spatial axis)."""
+    if not any(lo) and not any(hi):
+        return x
+    n, c = x.shape[:2]
+    spatial = tuple(x.shape[2:])
+    padded = tuple(m + a + z for m, a, z in zip(spatial, lo, hi))
+    where = dict(begin=(0, 0) + tuple(lo), step=(1,) * (2 + len(spatial)))
+    inner = tuple(a + m for a, m in zip(lo, spatial))
+    xp = b.slice_scatter(x, shape=(n, c) + padded, end=(n, c) + inner, **where)
+    if value == 0.0:
+        return xp
+    inside = b.slice_scatter(_ones(b, (1, 1) + spatial, x.type.dtype), shape=(1, 1) + padded,
+                             end=(1, 1) + inner, **where)
+    return b.where(b.gt(inside, 0.5), xp, value)
 
 
 _SLICED_MAX = 9   # up to 3x3 windows: one strided slice per window offset
 
 
 def _sliced_pooling(b, x, kernel, stride, out, pool_type):
-    """Windows inside x, few offsets (2x2, 3x3): for each offset k the strided slice of every
-    window's element k, combined by maximum / add. Elementwise, so it runs fast in numpy and
+    """max / sum over windows inside x (padded already) with few offsets (2x2, 3x3): for each
+    offset k the strided slice of every window's element k, combined by maximum / add. Elementwise, so it runs fast in numpy and
     fuses into one loop when compiled; maximum sends a tie's gradient to its first operand, so
     max pooling's gradient goes to the first maximum of a window, as in MXNet."""
     acc = None
@@ -157,11 +186,11 @@ def _sliced_pooling(b, x, kernel, stride, out, pool_type):
             acc = part
         else:
             acc = b.maximum(acc, part) if pool_type == "max" else b.add(acc, part)
-    return acc if pool_type != "avg" else b.mul(acc, 1.0 / math.prod(kernel))
+    return acc
 
 
 def _tiled_pooling(b, x, kernel, out, pool_type):
-    """Windows that tile x (kernel == stride, no padding, the usual 2x2 / 2): x (cut to whole
+    """max / sum over windows that tile x (kernel == stride, no padding): x (cut to whole
     tiles) reshaped to (N, C, o1, k1, o2, k2, ...) and reduced over the k axes; no im2col."""
     d = len(kernel)
     spatial = tuple(x.shape[2:])
@@ -171,8 +200,7 @@ def _tiled_pooling(b, x, kernel, out, pool_type):
     tiles = tuple(x.shape[:2]) + tuple(v for o, k in zip(out, kernel) for v in (o, k))
     axes = tuple(3 + 2 * i for i in range(d))
     reduce = b.max if pool_type == "max" else b.sum
-    pooled = reduce(b.reshape(x, shape=tiles), axes=axes)
-    return pooled if pool_type != "avg" else b.mul(pooled, 1.0 / math.prod(kernel))
+    return reduce(b.reshape(x, shape=tiles), axes=axes)
 
 
 def _window_counts(spatial, kernel, stride, lo, out, count_include_pad):
