@@ -106,6 +106,10 @@ def Deconvolution(data=None, weight=None, bias=None, kernel=None, stride=None, d
     adj = _tuple(adj, d, 0, "adj", "Deconvolution")
     last = _layout(layout, d, "Deconvolution")
     x, w = (_to_first(data), _to_first(weight)) if last else (data, weight)
+    if num_filter is not None and w.shape[1] * int(num_group) != num_filter:
+        raise MXNetError(f"Deconvolution: weight {weight.shape} with num_group {num_group} "
+                         f"makes {w.shape[1] * int(num_group)} filters, num_filter is "
+                         f"{num_filter}")
     if target_shape and any(int(t) > 0 for t in target_shape):
         target = _tuple(target_shape, d, 0, "target_shape", "Deconvolution")
         pad, adj = [], []

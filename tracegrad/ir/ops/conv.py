@@ -70,7 +70,7 @@ class Im2col(OpDef):
                            f"kernel {list(kernel)}")
         out = window_out_sizes("im2col", x.shape[2:], kernel, stride, dilate, pad_lo, pad_hi)
         widths = [(0, 0)] * 2 + [(lo, max(hi, 0)) for lo, hi in zip(pad_lo, pad_hi)]
-        xp = np.pad(x, widths, constant_values=pad_value)
+        xp = np.pad(x, widths, constant_values=pad_value) if any(map(any, widths)) else x
         sn, sc, sp = xp.strides[0], xp.strides[1], xp.strides[2:]
         view = as_strided(xp, shape=(x.shape[1],) + tuple(kernel) + (x.shape[0],) + out,
                           strides=(sc,) + tuple(s * k for s, k in zip(sp, dilate)) + (sn,)
