@@ -412,9 +412,13 @@ def test_lenet_trains_eager_and_hybridized_agree(rng):
     y = nd.array(rng.integers(0, 10, 8).astype(np.float32))
     net = _lenet()
     eager = _train(net, x, y, 6, hybridize=False)
+    before = mx.stats()["eager_fallbacks"]
     hybrid = _train(net, x, y, 6, hybridize=True)
     assert eager[-1] < eager[0] * 0.9, eager
     np.testing.assert_allclose(hybrid, eager, rtol=2e-4)
+    # compiled for real: the window kernels are native code, nothing ran in the interpreter
+    assert mx.stats()["eager_fallbacks"] == before
+    assert "tg_im2col_f32" in net.llvm_ir()
 
 
 # ------------------------------------------------------------------ against MXNet 1.9.1 itself
