@@ -1,9 +1,12 @@
-"""Convolution, deconvolution and pooling as composites of im2col/col2im and matmul.
+"""Convolution, deconvolution and pooling as composites of primitives.
 
 Each takes `b` first (an ir.Builder or the eager dispatcher), works on channel-first arrays
-(N, C, *spatial) with 1 to 3 spatial axes, and follows MXNet 1.9.1's definitions. Gradients
-come from the primitives (im2col <-> col2im, matmul), so they exist to any order and compile to
-the same native kernels (im2col / col2im loops, BLAS GEMM).
+(N, C, *spatial) with 1 to 3 spatial axes, and follows MXNet 1.9.1's definitions. Convolution
+is im2col then one GEMM over the whole batch, deconvolution a GEMM then col2im. Pooling picks
+by shape: up to 3x3 windows are a maximum / sum of strided slices of the (padded) input, larger
+windows that tile the input a reshape and a reduction, the rest a reduction of im2col. Gradients
+come from the primitives (im2col <-> col2im, matmul, slice, maximum), so they exist to any order
+and compile to native kernels (the generic im2col / col2im loops, BLAS GEMM, fused loops).
 """
 import itertools
 import math
