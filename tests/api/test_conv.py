@@ -248,6 +248,8 @@ def test_im2col_col2im_mxnet_shapes(rng):
                                  layout="NCWH"), "layout"),
     (lambda x, w: nd.Pooling(x, kernel=(9, 9)), "exceeds"),
     (lambda x, w: nd.Pooling(x, kernel=(2, 2), pool_type="median"), "pool_type"),
+    (lambda x, w: nd.Convolution(nd.cast(x, "int32"), w, kernel=(3, 3), num_filter=4,
+                                 no_bias=True), "floating"),
 ])
 def test_bad_arguments_raise_clear_errors(rng, call, needle):
     x, w = nd.array(_data(rng, 2, 3, 5, 5)), nd.array(_data(rng, 4, 3, 3, 3))

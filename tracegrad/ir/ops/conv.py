@@ -65,9 +65,9 @@ class Im2col(OpDef):
         return x.with_shape((x.shape[1],) + tuple(kernel) + (x.shape[0],) + out)
 
     def impl(x, *, kernel, stride, dilate, pad_lo, pad_hi, pad_value=0.0):
-        if x.ndim != len(kernel) + 2:
-            fail("im2col", f"operand of shape {list(x.shape)} is not (N, C, *spatial) for "
-                           f"kernel {list(kernel)}")
+        if x.ndim != len(kernel) + 2 or x.dtype.kind != "f":
+            fail("im2col", f"operand {x.dtype}{list(x.shape)} is not a floating (N, C, "
+                           f"*spatial) array for kernel {list(kernel)}")
         out = window_out_sizes("im2col", x.shape[2:], kernel, stride, dilate, pad_lo, pad_hi)
         widths = [(0, 0)] * 2 + [(lo, max(hi, 0)) for lo, hi in zip(pad_lo, pad_hi)]
         xp = np.pad(x, widths, constant_values=pad_value) if any(map(any, widths)) else x
