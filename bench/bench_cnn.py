@@ -7,7 +7,10 @@
 2. ResNet-18 (model zoo resnet18_v1, CIFAR stem) inference at batch 1 on 3x32x32: hybridized
    against eager and PyTorch eager; the hybridized output is checked against eager.
 
-    python bench/bench_cnn.py [--quick]
+    python bench/bench_cnn.py [--quick] [--train-check]
+
+--train-check also trains the full ResNet-18 three SGD steps eagerly and hybridized and checks
+that the losses agree (too slow for CI: compiling its training graph takes about a minute).
 
 PyTorch runs in a process of its own when importable. Figures are medians of interleaved
 rounds (bench/common.compare); this machine is shared, so ratios move between runs.
@@ -260,5 +263,37 @@ def main(quick=False):
            baseline="pytorch eager" if "resnet18" in torch_t else None)
 
 
+def resnet18_train_check(steps=3):
+    """Full ResNet-18 (CIFAR stem), batch 4 of 3x32x32: eager and hybridized losses agree."""
+    import time
+    rng = np.random.default_rng(3)
+    x = nd.array(rng.standard_normal((4, 3, 32, 32)).astype(np.float32))
+    y = nd.array(np.array([0, 1, 2, 3], dtype=np.float32))
+    runs = {}
+    for hybridize in (False, True):
+        mx.random.seed(0)
+        net = vision.resnet18_v1(classes=4, thumbnail=True)
+        net.initialize(mx.init.Xavier())
+        if hybridize:
+            net.hybridize()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.05})
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        t0, losses = time.perf_counter(), []
+        for _ in range(steps):
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            trainer.step(4)
+            losses.append(float(loss.mean().asscalar()))
+        runs[hybridize] = losses
+        print(f"  {'hybridized' if hybridize else 'eager':10s} losses {losses} "
+              f"({time.perf_counter() - t0:.1f} s with compiling)")
+    np.testing.assert_allclose(runs[True], runs[False], rtol=1e-3)
+    assert runs[False][-1] < runs[False][0]
+    print("  ResNet-18 training: eager and hybridized agree")
+
+
 if __name__ == "__main__":
     main(quick="--quick" in sys.argv)
+    if "--train-check" in sys.argv:
+        resnet18_train_check()
