@@ -478,3 +478,20 @@ def test_max_pooling_gradient_goes_to_the_first_maximum(rng, kernel, stride, pad
         out = nd.Pooling(xs, kernel=kernel, stride=stride, pad=pad)
     out.backward(nd.array(g))
     np.testing.assert_allclose(xs.grad.asnumpy(), want, rtol=1e-12)
+
+
+def test_export_and_import_a_cnn(rng, tmp_path):
+    """The exported IR text holds im2col / pooling ops and their constants; SymbolBlock
+    reads it back and computes the same."""
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3, padding=1, activation="relu"), nn.MaxPool2D(3, 2, 1),
+            nn.AvgPool2D(2, padding=1, count_include_pad=False), nn.Dense(5))
+    net.initialize()
+    net.hybridize()
+    x = nd.array(rng.standard_normal((2, 1, 9, 9)).astype(np.float32))
+    want = net(x).asnumpy()
+    path = str(tmp_path / "cnn")
+    net.export(path)
+    assert "im2col" in open(path + "-symbol.json").read()
+    back = mx.gluon.SymbolBlock.imports(path + "-symbol.json", ["data"], path + "-0000.params")
+    np.testing.assert_allclose(back(x).asnumpy(), want, rtol=1e-6, atol=1e-7)
