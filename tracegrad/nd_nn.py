@@ -106,6 +106,10 @@ def Deconvolution(data=None, weight=None, bias=None, kernel=None, stride=None, d
     adj = _tuple(adj, d, 0, "adj", "Deconvolution")
     last = _layout(layout, d, "Deconvolution")
     x, w = (_to_first(data), _to_first(weight)) if last else (data, weight)
+    if num_filter is not None and w.shape[1] * int(num_group) != num_filter:
+        raise MXNetError(f"Deconvolution: weight {weight.shape} with num_group {num_group} "
+                         f"makes {w.shape[1] * int(num_group)} filters, num_filter is "
+                         f"{num_filter}")
     if target_shape and any(int(t) > 0 for t in target_shape):
         target = _tuple(target_shape, d, 0, "target_shape", "Deconvolution")
         pad, adj = [], []
@@ -181,7 +185,9 @@ def im2col(data, kernel, stride=None, dilate=None, pad=None, **kwargs):
     cols = F.im2col(data, kernel=kernel, stride=_tuple(stride, d, 1, "stride", "im2col"),
                     dilate=_tuple(dilate, d, 1, "dilate", "im2col"), pad_lo=pad, pad_hi=pad)
     n, c = data.shape[:2]
-    return F.reshape(cols, shape=(n, c * math.prod(kernel), math.prod(cols.shape[2 + d:])))
+    k, windows = math.prod(kernel), math.prod(cols.shape[2 + d:])
+    cols = F.transpose(F.reshape(cols, shape=(c, k, n, windows)), perm=(2, 0, 1, 3))
+    return F.reshape(cols, shape=(n, c * k, windows))
 
 
 def col2im(data, output_size, kernel, stride=None, dilate=None, pad=None, **kwargs):
@@ -194,7 +200,8 @@ def col2im(data, output_size, kernel, stride=None, dilate=None, pad=None, **kwar
     size = tuple(int(s) for s in output_size)
     out = CV.conv_out_sizes(size, kernel, stride, dilate, pad)
     n, c = data.shape[0], data.shape[1] // math.prod(kernel)
-    cols = F.reshape(data, shape=(n, c) + kernel + out)
+    cols = F.reshape(data, shape=(n, c, math.prod(kernel), math.prod(out)))
+    cols = F.reshape(F.transpose(cols, perm=(1, 2, 0, 3)), shape=(c,) + kernel + (n,) + out)
     return F.col2im(cols, shape=(n, c) + size, kernel=kernel, stride=stride, dilate=dilate,
                     pad_lo=pad, pad_hi=pad)
 

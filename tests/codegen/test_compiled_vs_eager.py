@@ -166,16 +166,17 @@ SAMPLES = {
                      {"pad_width": (0, 0, 1, 2, 2, 1), "shape": (2, 3, 4), "mode": m})
                     for m in ("constant", "edge", "reflect")],
     "im2col": [("im2col", [f(2, 3, 7, 6)], {**WIN2, "pad_lo": (1, 0), "pad_hi": (1, 2)}),
-               ("im2col", [f(2, 5, dtype=np.float64)], {**WIN1, "dilate": (2,), "stride": (2,)}),
+               ("im2col", [f(2, 1, 5, dtype=np.float64)], {**WIN1, "dilate": (2,), "stride": (2,)}),
                ("im2col", [f(1, 2, 4, 5)], {**WIN2, "pad_hi": (2, -1), "pad_value": -np.inf}),
                ("im2col", [f(1, 1, 3, 4, 5)], {"kernel": (2, 1, 3), "stride": (1, 2, 1),
                                                "dilate": (1, 1, 2), "pad_lo": (0, 1, 1),
                                                "pad_hi": (0, 1, 1)})],
-    "col2im": [("col2im", [f(2, 3, 3, 2, 4, 6)], {**WIN2, "shape": (2, 3, 7, 6), "pad_lo": (1, 0),
+    "col2im": [("col2im", [f(3, 3, 2, 2, 4, 6)], {**WIN2, "shape": (2, 3, 7, 6), "pad_lo": (1, 0),
                                                   "pad_hi": (1, 2)}),
-               ("col2im", [f(2, 3, 1, dtype=np.float64)], {**WIN1, "shape": (2, 5), "dilate": (2,),
-                                                           "stride": (2,)}),
-               ("col2im", [f(1, 2, 3, 2, 2, 2)], {**WIN2, "shape": (1, 2, 4, 5), "pad_hi": (2, -1)})],
+               ("col2im", [f(1, 3, 2, 1, dtype=np.float64)], {**WIN1, "shape": (2, 1, 5),
+                                                              "dilate": (2,), "stride": (2,)}),
+               ("col2im", [f(2, 3, 2, 1, 2, 2)], {**WIN2, "shape": (1, 2, 4, 5),
+                                                  "pad_hi": (2, -1)})],
 }
 KEY = np.array([0x123456789AB, (7 << 32) + 5], dtype=np.int64)
 RANDOM = [("random_uniform", [KEY], {"shape": (7, 13)}),

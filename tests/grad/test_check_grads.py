@@ -164,8 +164,10 @@ DOMAINS = {
              case(tri(2, 3, 3), real(2, 3, 4), lower=False, transpose=True, order=1),
              case(tri(3, 3), real(4, 3), rightside=True, lower=False, alpha=-2.0, order=1)],
     "im2col": [case(real(2, 2, 5, 4), **WIN, pad_lo=(1, 0), pad_hi=(2, 1)),
-               case(real(1, 7), kernel=(2,), stride=(3,), dilate=(2,), pad_lo=(1,), pad_hi=(-1,))],
-    "col2im": [case(real(2, 2, 3, 4, 3), shape=(2, 5, 4), **WIN, pad_lo=(1, 0), pad_hi=(2, 1))],
+               case(real(2, 1, 7), kernel=(2,), stride=(3,), dilate=(2,), pad_lo=(1,),
+                    pad_hi=(-1,))],
+    "col2im": [case(real(2, 2, 3, 1, 4, 3), shape=(1, 2, 5, 4), **WIN, pad_lo=(1, 0),
+                    pad_hi=(2, 1))],
     # the one op whose vjp deliberately disagrees with finite differences: checked below
     "stop_gradient": [],
 }

@@ -318,32 +318,32 @@ WINDOW = {"kernel": (2, 3), "stride": (2, 1), "dilate": (1, 2), "pad_lo": (1, 0)
 
 
 def im2col_ref(x, kernel, stride, dilate, pad_lo, pad_hi, pad_value=0.0):
-    """out[n, c, ki, kj, oi, oj] = x[n, c, oi*s + ki*d - lo, ...] or pad_value outside x."""
+    """out[c, ki, kj, n, oi, oj] = x[n, c, oi*s + ki*d - lo, ...] or pad_value outside x."""
     out = [(n + lo + hi - d * (k - 1) - 1) // s + 1 for n, k, s, d, lo, hi in
            zip(x.shape[2:], kernel, stride, dilate, pad_lo, pad_hi)]
 
     def at(ix):
-        pos = [o * s + k * d - lo for o, k, s, d, lo in
-               zip(ix[4:], ix[2:4], stride, dilate, pad_lo)]
-        inside = all(0 <= p < n for p, n in zip(pos, x.shape[2:]))
-        return x[ix[0], ix[1], pos[0], pos[1]] if inside else pad_value
-    return loops(x.shape[:2] + tuple(kernel) + tuple(out), at)
+        c, k, n, o = ix[0], ix[1:3], ix[3], ix[4:]
+        pos = [oo * s + kk * d - lo for oo, kk, s, d, lo in zip(o, k, stride, dilate, pad_lo)]
+        inside = all(0 <= p < m for p, m in zip(pos, x.shape[2:]))
+        return x[n, c, pos[0], pos[1]] if inside else pad_value
+    return loops((x.shape[1],) + tuple(kernel) + (x.shape[0],) + tuple(out), at)
 
 
 def col2im_ref(x, shape, kernel, stride, dilate, pad_lo, pad_hi):
     """Every window element added back to the position it was read from (if inside)."""
     out = np.zeros(shape)
     for ix in np.ndindex(*x.shape):
-        pos = [o * s + k * d - lo for o, k, s, d, lo in
-               zip(ix[4:], ix[2:4], stride, dilate, pad_lo)]
-        if all(0 <= p < n for p, n in zip(pos, shape[2:])):
-            out[ix[0], ix[1], pos[0], pos[1]] += x[ix]
+        c, k, n, o = ix[0], ix[1:3], ix[3], ix[4:]
+        pos = [oo * s + kk * d - lo for oo, kk, s, d, lo in zip(o, k, stride, dilate, pad_lo)]
+        if all(0 <= p < m for p, m in zip(pos, shape[2:])):
+            out[n, c, pos[0], pos[1]] += x[ix]
     return out
 
 
 CASES.update({
     "im2col": ([F(2, 3, 6, 7)], {**WINDOW, "pad_value": -1.5}, im2col_ref),
-    "col2im": ([F(2, 3, 2, 3, 4, 2)], {**WINDOW, "shape": (2, 3, 6, 7)}, col2im_ref),
+    "col2im": ([F(3, 2, 3, 2, 4, 2)], {**WINDOW, "shape": (2, 3, 6, 7)}, col2im_ref),
 })
 PRIMITIVES = sorted(n for n, op in REGISTRY.items()
                     if op.__module__.startswith("tracegrad.ir.ops") and not op.has(RANDOM))
@@ -473,11 +473,12 @@ BAD = [
     ("reshape", [T("f32", (3, 4))], {"shape": (-1, 4)}, "cannot reshape"),
     ("iota", [], {"shape": (2, 3), "axis": 0, "dtype": "f16"}, "invalid"),
     ("one_hot", [T("i64", (3,))], {"depth": 4, "dtype": "u8"}, "dtype"),
-    ("im2col", [T("f32", (2, 3, 4))], {**WINDOW, "pad_hi": (0, 0)}, "exceeds"),
+    ("im2col", [T("f32", (2, 3, 1, 4))], {**WINDOW, "pad_hi": (0, 0)}, "exceeds"),
+    ("im2col", [T("f32", (3, 4, 4))], WINDOW, "spatial"),
     ("im2col", [T("f32", (2, 3, 5, 5))], {**WINDOW, "stride": (0, 1)}, "must be >= 1"),
-    ("im2col", [T("f32", (2, 5, 5))], {**WINDOW, "kernel": (2,)}, "one entry per"),
+    ("im2col", [T("f32", (2, 1, 5))], {**WINDOW, "kernel": (2,)}, "one entry per"),
     ("im2col", [T("i32", (2, 3, 5, 5))], WINDOW, "floating"),
-    ("col2im", [T("f32", (2, 3, 2, 3, 4, 4))], {**WINDOW, "shape": (2, 3, 6, 7)}, "window array"),
+    ("col2im", [T("f32", (3, 2, 3, 2, 4, 4))], {**WINDOW, "shape": (2, 3, 6, 7)}, "window array"),
     ("random_uniform", [T("i32", (2,))], {"shape": (3,)}, "key"),
     ("bernoulli", [T("i64", (2,))], {"shape": (3,), "p": 0.5, "dtype": "i32"}, "floating"),
 ]

@@ -1,71 +1,204 @@
 """Native kernels for the window primitives im2col and col2im (ir/ops/conv.py).
 
-im2col is a gather: one loop nest over its output (lead, kernel, windows; the last window axis
-innermost and contiguous), each element read from x at o * stride + k * dilate - pad_lo, or
-pad_value when that falls outside x (the index is clamped first, so nothing is read out of
-bounds). col2im is the matching scatter-add into a zeroed output. Together with the BLAS GEMM
-of `matmul` they run every convolution, deconvolution and pooling. `KERNELS` is merged into
-codegen.kernels.KERNELS, which is how the planner and check_lowerable find them.
+Each is one shape-generic LLVM function per dtype and module (`tg_im2col_f32`, ...), compiled
+once, that reads the sizes, strides and window attributes of a call from a constant i64 table;
+a graph with twenty convolutions calls it twenty times instead of compiling twenty loop nests
+(which dominated compile time). Up to three spatial axes; fewer are padded with size-1 axes.
+
+im2col gathers: its output (C, *kernel, N, *out) is written in order, each element read from x
+at o * stride + k * dilate - pad_lo, or pad_value outside x (the index is clamped first, so
+nothing is read out of bounds). col2im is the matching scatter-add into a zeroed (N, C,
+*spatial) output. Both read their operand through its strided view (a transposed or sliced
+operand needs no copy). `KERNELS` is merged into codegen.kernels.KERNELS.
 """
 from llvmlite import ir
 
-from .emitter import LLTYPES, SVal
-from .loops import for_range, i64, linear_index, loop_nest
-from .views import contiguous_strides
+from .emitter import LLTYPES, MEMTYPES
+from .loops import for_range, i64
+from .views import PTR
+
+I64 = ir.IntType(64)
+AXES = 3
+WINDOW = ("n", "k", "o", "s", "d", "lo")       # per spatial axis, in the table
 
 
-def _positions(b, idx, lead, op, spatial):
-    """(in-range flag, clamped positions) of a window element at loop index `idx`."""
-    attrs = op.attrs
-    d = len(attrs["kernel"])
-    ks, os_ = idx[lead:lead + d], idx[lead + d:]
-    valid, clamped = ir.Constant(ir.IntType(1), 1), []
-    for k, o, s, dl, lo, n in zip(ks, os_, attrs["stride"], attrs["dilate"], attrs["pad_lo"],
-                                  spatial):
-        pos = b.add(b.add(b.mul(o, i64(s)), b.mul(k, i64(dl))), i64(-lo))
-        inside = b.and_(b.icmp_signed(">=", pos, i64(0)), b.icmp_signed("<", pos, i64(n)))
-        valid = b.and_(valid, inside)
-        clamped.append(b.select(inside, pos, i64(0)))
-    return valid, clamped
+def _padded(op, spatial):
+    """Per-axis (n, k, o, s, d, lo) for AXES axes; missing leading axes are size 1."""
+    a = op.attrs
+    d = len(a["kernel"])
+    out = op.operands[0].type.shape[2 + d:] if op.name == "col2im" else \
+        op.results[0].type.shape[2 + d:]
+    rows = [(n, k, o, s, dl, lo) for n, k, o, s, dl, lo in
+            zip(spatial, a["kernel"], out, a["stride"], a["dilate"], a["pad_lo"])]
+    return [(1, 1, 1, 1, 1, 0)] * (AXES - d) + rows
+
+
+def _table(sf, name, values):
+    """A constant global i64 array; returns a pointer to it."""
+    module = sf.b.module
+    ty = ir.ArrayType(I64, len(values))
+    g = ir.GlobalVariable(module, ty, name=module.get_unique_name(name))
+    g.linkage, g.global_constant = "internal", True
+    g.initializer = ir.Constant(ty, [int(v) for v in values])
+    return g
+
+
+def _base(sf, view):
+    return sf.address(view.base, i64(view.offset))
 
 
 def _im2col(sf, op, views, out_key):
     x = op.operands[0]
-    out = op.results[0].type
+    xv = views[x]
+    n, c = x.type.shape[:2]
     d = len(op.attrs["kernel"])
-    lead = x.type.ndim - d
-    spatial = x.type.shape[lead:]
-    b = sf.b
-    if out.size == 0:
-        return
-    fill = ir.Constant(LLTYPES[out.dtype], float(op.attrs["pad_value"]))
-    ostrides = contiguous_strides(out.shape)
-    with loop_nest(b, out.shape, "w") as idx:
-        valid, pos = _positions(b, idx, lead, op, spatial)
-        v = sf.read(views[x], tuple(idx[:lead]) + tuple(pos))
-        sf.store(out_key, linear_index(b, idx, ostrides), SVal(b.select(valid, v.v, fill),
-                                                               out.dtype))
+    sx = (0,) * (AXES - d) + tuple(xv.strides[2:])
+    values = [c, n, xv.strides[1], xv.strides[0]]
+    for row, stride in zip(_padded(op, x.type.shape[2:]), sx):
+        values += list(row) + [stride]
+    fn = _generic_im2col(sf.b.module, x.type.dtype)
+    pad = ir.Constant(LLTYPES[x.type.dtype], float(op.attrs["pad_value"]))
+    sf.b.call(fn, [_base(sf, xv), sf.address(out_key, i64(0)),
+                   _table(sf, "im2col_args", values), pad])
 
 
 def _col2im(sf, op, views, out_key):
     x = op.operands[0]
-    out = op.results[0].type
+    xv = views[x]
+    shape = op.results[0].type.shape
     d = len(op.attrs["kernel"])
-    lead = out.ndim - d
-    spatial = out.shape[lead:]
-    b = sf.b
-    with for_range(b, out.size, "zero") as i:
-        sf.store(out_key, i, sf.zero(out.dtype))
-    if x.type.size == 0:
-        return
-    ostrides = contiguous_strides(out.shape)
-    with loop_nest(b, x.type.shape, "c") as idx:
-        valid, pos = _positions(b, idx, lead, op, spatial)
-        with b.if_then(valid):
-            where = linear_index(b, tuple(idx[:lead]) + tuple(pos), ostrides)
-            acc = sf.load(out_key, where)
-            v = sf.read(views[x], idx)
-            sf.store(out_key, where, SVal(b.fadd(acc.v, v.v), out.dtype))
+    st = xv.strides        # (C, *kernel, N, *out)
+    kst = (0,) * (AXES - d) + tuple(st[1:1 + d])
+    ost = (0,) * (AXES - d) + tuple(st[2 + d:])
+    values = [shape[1], shape[0], st[0], st[1 + d]] + list(kst) + list(ost)
+    for row in _padded(op, shape[2:]):
+        values += list(row)
+    fn = _generic_col2im(sf.b.module, x.type.dtype)
+    sf.b.call(fn, [_base(sf, xv), sf.address(out_key, i64(0)),
+                   _table(sf, "col2im_args", values)])
+
+
+def _function(module, name, argtypes):
+    if name in module.globals:
+        return module.globals[name], None
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), argtypes), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    for arg in fn.args[:2]:
+        arg.add_attribute("noalias")
+    return fn, ir.IRBuilder(fn.append_basic_block("entry"))
+
+
+def _load_table(b, table, count):
+    return [b.load(b.gep(table, [i64(i)], inbounds=True, source_etype=I64), typ=I64)
+            for i in range(count)]
+
+
+def _position(b, o, k, row):
+    """(in range, clamped position) of window element k of window o on one axis."""
+    n, s, dl, lo = row["n"], row["s"], row["d"], row["lo"]
+    pos = b.sub(b.add(b.mul(o, s), b.mul(k, dl)), lo)
+    inside = b.and_(b.icmp_signed(">=", pos, i64(0)), b.icmp_signed("<", pos, n))
+    return inside, b.select(inside, pos, i64(0))
+
+
+def _generic_im2col(module, dtype):
+    """void tg_im2col_<dtype>(x, out, table, pad_value): table = C, N, x strides of C and N,
+    then per axis (n, k, o, s, d, lo, x stride)."""
+    memty = MEMTYPES[dtype]
+    fn, b = _function(module, f"tg_im2col_{dtype}", [PTR, PTR, PTR, LLTYPES[dtype]])
+    if b is None:
+        return fn
+    x, out, table, pad = fn.args
+    t = _load_table(b, table, 4 + 7 * AXES)
+    c_size, n_size, sxc, sxn = t[:4]
+    rows = [dict(zip(WINDOW + ("sx",), t[4 + 7 * i: 11 + 7 * i])) for i in range(AXES)]
+    counter = b.alloca(I64)
+    b.store(i64(0), counter)
+    with for_range(b, c_size, "c") as c:
+        xc = b.mul(c, sxc)
+        with for_range(b, rows[0]["k"], "k0") as k0, \
+                for_range(b, rows[1]["k"], "k1") as k1, \
+                for_range(b, rows[2]["k"], "k2") as k2:
+            with for_range(b, n_size, "n") as nb:
+                xn = b.add(xc, b.mul(nb, sxn))
+                _im2col_windows(b, x, out, counter, pad, memty, rows, (k0, k1, k2), xn)
+    b.ret_void()
+    return fn
+
+
+def _im2col_windows(b, x, out, counter, pad, memty, rows, ks, base):
+    """The o0, o1, o2 loops of im2col: one output element each, written at `counter`."""
+    with for_range(b, rows[0]["o"], "o0") as o0:
+        in0, p0 = _position(b, o0, ks[0], rows[0])
+        at0 = b.add(base, b.mul(p0, rows[0]["sx"]))
+        with for_range(b, rows[1]["o"], "o1") as o1:
+            in1, p1 = _position(b, o1, ks[1], rows[1])
+            at1 = b.add(at0, b.mul(p1, rows[1]["sx"]))
+            ok01 = b.and_(in0, in1)
+            start = b.load(counter)
+            with for_range(b, rows[2]["o"], "o2") as o2:
+                in2, p2 = _position(b, o2, ks[2], rows[2])
+                at = b.add(at1, b.mul(p2, rows[2]["sx"]))
+                v = b.load(b.gep(x, [at], inbounds=True, source_etype=memty), typ=memty)
+                v = b.select(b.and_(ok01, in2), v, pad)
+                b.store(v, b.gep(out, [b.add(start, o2)], inbounds=True, source_etype=memty))
+            b.store(b.add(start, rows[2]["o"]), counter)
+
+
+def _generic_col2im(module, dtype):
+    """void tg_col2im_<dtype>(x, out, table): table = C, N, x strides of C and N, x strides of
+    the kernel axes, x strides of the window axes, then per axis (n, k, o, s, d, lo); out is a
+    contiguous (N, C, *spatial) array, zeroed first."""
+    memty = MEMTYPES[dtype]
+    fn, b = _function(module, f"tg_col2im_{dtype}", [PTR, PTR, PTR])
+    if b is None:
+        return fn
+    x, out, table = fn.args
+    t = _load_table(b, table, 4 + 2 * AXES + 6 * AXES)
+    c_size, n_size, sxc, sxn = t[:4]
+    ksx, osx = t[4:4 + AXES], t[4 + AXES:4 + 2 * AXES]
+    rows = [dict(zip(WINDOW, t[4 + 2 * AXES + 6 * i: 10 + 2 * AXES + 6 * i]))
+            for i in range(AXES)]
+    plane = b.mul(b.mul(rows[0]["n"], rows[1]["n"]), rows[2]["n"])
+    total = b.mul(b.mul(n_size, c_size), plane)
+    zero = ir.Constant(memty, 0.0)
+    with for_range(b, total, "zero") as i:
+        b.store(zero, b.gep(out, [i], inbounds=True, source_etype=memty))
+    with for_range(b, c_size, "c") as c:
+        xc = b.mul(c, sxc)
+        with for_range(b, rows[0]["k"], "k0") as k0, \
+                for_range(b, rows[1]["k"], "k1") as k1, \
+                for_range(b, rows[2]["k"], "k2") as k2:
+            xk = b.add(xc, b.add(b.add(b.mul(k0, ksx[0]), b.mul(k1, ksx[1])),
+                                 b.mul(k2, ksx[2])))
+            with for_range(b, n_size, "n") as nb:
+                xn = b.add(xk, b.mul(nb, sxn))
+                dst = b.mul(b.add(b.mul(nb, c_size), c), plane)
+                _col2im_windows(b, x, out, memty, rows, (k0, k1, k2), osx, xn, dst)
+    b.ret_void()
+    return fn
+
+
+def _col2im_windows(b, x, out, memty, rows, ks, osx, base, dst):
+    with for_range(b, rows[0]["o"], "o0") as o0:
+        in0, p0 = _position(b, o0, ks[0], rows[0])
+        x0 = b.add(base, b.mul(o0, osx[0]))
+        d0 = b.add(dst, b.mul(p0, b.mul(rows[1]["n"], rows[2]["n"])))
+        with for_range(b, rows[1]["o"], "o1") as o1:
+            in1, p1 = _position(b, o1, ks[1], rows[1])
+            x1 = b.add(x0, b.mul(o1, osx[1]))
+            d1 = b.add(d0, b.mul(p1, rows[2]["n"]))
+            ok01 = b.and_(in0, in1)
+            with for_range(b, rows[2]["o"], "o2") as o2:
+                in2, p2 = _position(b, o2, ks[2], rows[2])
+                with b.if_then(b.and_(ok01, in2)):
+                    src = b.gep(x, [b.add(x1, b.mul(o2, osx[2]))], inbounds=True,
+                                source_etype=memty)
+                    where = b.gep(out, [b.add(d1, p2)], inbounds=True, source_etype=memty)
+                    acc = b.load(where, typ=memty)
+                    b.store(b.fadd(acc, b.load(src, typ=memty)), where)
 
 
 KERNELS = {"im2col": _im2col, "col2im": _col2im}

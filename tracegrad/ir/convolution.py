@@ -1,10 +1,14 @@
-"""Convolution, deconvolution and pooling as composites of im2col/col2im and matmul.
+"""Convolution, deconvolution and pooling as composites of primitives.
 
 Each takes `b` first (an ir.Builder or the eager dispatcher), works on channel-first arrays
-(N, C, *spatial) with 1 to 3 spatial axes, and follows MXNet 1.9.1's definitions. Gradients
-come from the primitives (im2col <-> col2im, matmul), so they exist to any order and compile to
-the same native kernels (im2col / col2im loops, BLAS GEMM).
+(N, C, *spatial) with 1 to 3 spatial axes, and follows MXNet 1.9.1's definitions. Convolution
+is im2col then one GEMM over the whole batch, deconvolution a GEMM then col2im. Pooling picks
+by shape: up to 3x3 windows are a maximum / sum of strided slices of the (padded) input, larger
+windows that tile the input a reshape and a reduction, the rest a reduction of im2col. Gradients
+come from the primitives (im2col <-> col2im, matmul, slice, maximum), so they exist to any order
+and compile to native kernels (the generic im2col / col2im loops, BLAS GEMM, fused loops).
 """
+import itertools
 import math
 
 
@@ -36,13 +40,20 @@ def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
                          f"(num_filter, channels / num_group, *kernel))")
     cols = b.im2col(x, kernel=kernel, stride=stride, dilate=dilate, pad_lo=pad, pad_hi=pad)
     out_sp = tuple(cols.shape[2 + d:])
-    ck, npos = (c // groups) * math.prod(kernel), math.prod(out_sp)
-    # one GEMM per group over every sample's windows: (O/G, CK/G) @ (CK/G, N * positions)
-    cols = b.reshape(cols, shape=(n, groups, ck, npos))
-    cols = b.reshape(b.transpose(cols, perm=(1, 2, 0, 3)), shape=_g(groups, ck, n * npos))
-    out = b.matmul(b.reshape(w, shape=_g(groups, o // groups, ck)), cols)
-    out = b.transpose(b.reshape(out, shape=(groups, o // groups, n, npos)), perm=(2, 0, 1, 3))
-    return b.reshape(out, shape=(n, o) + out_sp)
+    ck, npos = (c // groups) * math.prod(kernel), n * math.prod(out_sp)
+    # im2col is (C, *kernel, N, *out): per group, (O/G, CK/G) @ (CK/G, N * positions)
+    out = b.matmul(b.reshape(w, shape=_g(groups, o // groups, ck)),
+                   b.reshape(cols, shape=_g(groups, ck, npos)))
+    out = b.reshape(out, shape=(o, n) + out_sp)
+    return _row_major(b, b.transpose(out, perm=(1, 0) + tuple(range(2, 2 + d))))
+
+
+def _row_major(b, x):
+    """x, laid out row-major when run eagerly: numpy keeps a transposed view's memory order
+    through every later elementwise op (and native calls would copy such arrays), so one copy
+    here is cheaper. It is a reshape away and back: compiled code folds the pair to nothing."""
+    return b.reshape(b.reshape(x, shape=(x.shape[0], math.prod(x.shape[1:]))),
+                     shape=tuple(x.shape))
 
 
 def deconv_out_sizes(spatial, kernel, stride, dilate, pad, adj):
@@ -52,7 +63,8 @@ def deconv_out_sizes(spatial, kernel, stride, dilate, pad, adj):
 
 def deconvolution(b, x, w, kernel, stride, dilate, pad, adj, groups=1):
     """The transpose of convolution with respect to its data: x (N, C, *in), weight
-    (C, F / groups, *kernel) -> (N, F, *out), out = stride*(in-1) + dilate*(k-1) + 1 - 2*pad + adj."""
+    (C, F / groups, *kernel) -> (N, F, *out), with
+    out = stride * (in - 1) + dilate * (k - 1) + 1 - 2 * pad + adj."""
     n, c = x.shape[:2]
     d = len(kernel)
     if c % groups or w.shape[0] != c or tuple(w.shape[2:]) != kernel:
@@ -65,12 +77,11 @@ def deconvolution(b, x, w, kernel, stride, dilate, pad, adj, groups=1):
     if min(out_sp) < 1:
         raise ValueError(f"Deconvolution: output size {out_sp} from input {in_sp} is empty")
     fk, npos = (f // groups) * math.prod(kernel), math.prod(in_sp)
-    # one GEMM per group: (FK/G, C/G) @ (C/G, N * positions), then scatter the windows back
-    xg = b.reshape(x, shape=(n, groups, c // groups, npos))
-    xg = b.reshape(b.transpose(xg, perm=(1, 2, 0, 3)), shape=_g(groups, c // groups, n * npos))
+    # per group (FK/G, C/G) @ (C/G, N * positions): the windows as im2col lays them out
+    xg = b.transpose(x, perm=(1, 0) + tuple(range(2, 2 + d)))
+    xg = b.reshape(xg, shape=_g(groups, c // groups, n * npos))
     wg = b.reshape(w, shape=_g(groups, c // groups, fk))
-    cols = b.reshape(b.matmul(wg, xg, transpose_a=True), shape=(groups, fk, n, npos))
-    cols = b.reshape(b.transpose(cols, perm=(2, 0, 1, 3)), shape=(n, f) + tuple(kernel) + in_sp)
+    cols = b.reshape(b.matmul(wg, xg, transpose_a=True), shape=(f,) + tuple(kernel) + (n,) + in_sp)
     pad_hi = tuple(p - a for p, a in zip(pad, adj))
     return b.col2im(cols, shape=(n, f) + out_sp, kernel=kernel, stride=stride, dilate=dilate,
                     pad_lo=pad, pad_hi=pad_hi)
@@ -103,24 +114,96 @@ def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
                    for n, k, s, o in zip(spatial, kernel, stride, out))
     hi = tuple(max(p, (o - 1) * s + k - n - p) for n, k, s, o, p in
                zip(spatial, kernel, stride, out, lo))
-    window = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
-    axes = tuple(range(2, 2 + d))
-    if pool_type == "max":
-        return b.max(b.im2col(x, pad_value=-math.inf, **window), axes=axes)
-    total = b.sum(b.im2col(x, **window), axes=axes)
-    if pool_type == "sum":
+    inside = not any(lo) and all((o - 1) * s + k <= n for n, k, s, o in
+                                 zip(spatial, kernel, stride, out))
+    reduce_type = "max" if pool_type == "max" else "sum"
+    if math.prod(kernel) <= _SLICED_MAX:
+        grow = tuple(max(0, (o - 1) * s + k - n - p) for n, k, s, o, p in
+                     zip(spatial, kernel, stride, out, lo))
+        xp = _pad(b, x, lo, grow, -math.inf if pool_type == "max" else 0.0)
+        total = _sliced_pooling(b, xp, kernel, stride, out, reduce_type)
+    elif inside and tuple(kernel) == tuple(stride):
+        total = _tiled_pooling(b, x, kernel, out, reduce_type)
+    else:
+        total = _im2col_pooling(b, x, kernel, stride, lo, hi, reduce_type)
+    if pool_type != "avg":
         return total
     counts = _window_counts(spatial, kernel, stride, lo, out, count_include_pad)
     if counts is not None:
         return b.mul(total, 1.0 / counts)
-    # windows of different sizes: count them with the same im2col, over ones
+    # windows of different sizes: count them with an im2col over ones (a constant)
     region = spatial if not count_include_pad else tuple(n + 2 * p for n, p in zip(spatial, lo))
     ones = _ones(b, (1, 1) + region, x.type.dtype)
-    cut = dict(window)
+    cut = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
     if count_include_pad:
         cut.update(pad_lo=(0,) * d, pad_hi=tuple(h - p for h, p in zip(hi, lo)))
-    count = b.sum(b.im2col(ones, **cut), axes=axes)
+    count = b.sum(b.im2col(ones, **cut), axes=tuple(range(1, 1 + d)))
     return b.div(total, count)
+
+
+def _im2col_pooling(b, x, kernel, stride, lo, hi, reduce_type):
+    """max / sum over windows through im2col: (C, *kernel, N, *out) reduced over the kernel
+    axes (padding is -inf for max, 0 for sum)."""
+    d = len(kernel)
+    window = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
+    axes = tuple(range(1, 1 + d))
+    first = (1, 0) + tuple(range(2, 2 + d))    # (C, N, *out) -> (N, C, *out)
+    if reduce_type == "max":
+        cols = b.im2col(x, pad_value=-math.inf, **window)
+        return _row_major(b, b.transpose(b.max(cols, axes=axes), perm=first))
+    return _row_major(b, b.transpose(b.sum(b.im2col(x, **window), axes=axes), perm=first))
+
+
+def _pad(b, x, lo, hi, value):
+    """x inside a border of `value` (lo before, hi after, per spatial axis)."""
+    if not any(lo) and not any(hi):
+        return x
+    n, c = x.shape[:2]
+    spatial = tuple(x.shape[2:])
+    padded = tuple(m + a + z for m, a, z in zip(spatial, lo, hi))
+    where = dict(begin=(0, 0) + tuple(lo), step=(1,) * (2 + len(spatial)))
+    inner = tuple(a + m for a, m in zip(lo, spatial))
+    xp = b.slice_scatter(x, shape=(n, c) + padded, end=(n, c) + inner, **where)
+    if value == 0.0:
+        return xp
+    inside = b.slice_scatter(_ones(b, (1, 1) + spatial, x.type.dtype), shape=(1, 1) + padded,
+                             end=(1, 1) + inner, **where)
+    return b.where(b.gt(inside, 0.5), xp, value)
+
+
+_SLICED_MAX = 9   # up to 3x3 windows: one strided slice per window offset
+
+
+def _sliced_pooling(b, x, kernel, stride, out, pool_type):
+    """max / sum over windows inside x (padded already) with few offsets (2x2, 3x3): for each
+    offset k the strided slice of every window's element k, combined by maximum / add. Elementwise, so it runs fast in numpy and
+    fuses into one loop when compiled; maximum sends a tie's gradient to its first operand, so
+    max pooling's gradient goes to the first maximum of a window, as in MXNet."""
+    acc = None
+    for k in itertools.product(*[range(kk) for kk in kernel]):
+        begin = (0, 0) + k
+        end = tuple(x.shape[:2]) + tuple(kk + (o - 1) * s + 1
+                                         for kk, o, s in zip(k, out, stride))
+        part = b.slice(x, begin=begin, end=end, step=(1, 1) + tuple(stride))
+        if acc is None:
+            acc = part
+        else:
+            acc = b.maximum(acc, part) if pool_type == "max" else b.add(acc, part)
+    return acc
+
+
+def _tiled_pooling(b, x, kernel, out, pool_type):
+    """max / sum over windows that tile x (kernel == stride, no padding): x (cut to whole
+    tiles) reshaped to (N, C, o1, k1, o2, k2, ...) and reduced over the k axes; no im2col."""
+    d = len(kernel)
+    spatial = tuple(x.shape[2:])
+    if any(o * k != n for n, k, o in zip(spatial, kernel, out)):
+        ends = tuple(x.shape[:2]) + tuple(o * k for o, k in zip(out, kernel))
+        x = b.slice(x, begin=(0,) * (2 + d), end=ends, step=(1,) * (2 + d))
+    tiles = tuple(x.shape[:2]) + tuple(v for o, k in zip(out, kernel) for v in (o, k))
+    axes = tuple(3 + 2 * i for i in range(d))
+    reduce = b.max if pool_type == "max" else b.sum
+    return reduce(b.reshape(x, shape=tiles), axes=axes)
 
 
 def _window_counts(spatial, kernel, stride, lo, out, count_include_pad):

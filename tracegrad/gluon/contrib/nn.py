@@ -1,6 +1,6 @@
 """`gluon.contrib.nn`: Concurrent / HybridConcurrent (children on one input, outputs
 concatenated) and Identity, as in MXNet 1.9.1."""
-from ..block import Block, HybridBlock
+from ..block import HybridBlock
 from ..nn.basic_layers import HybridSequential, Sequential
 
 
@@ -35,4 +35,4 @@ class Identity(HybridBlock):
         return x
 
 
-__all__ = ["Concurrent", "HybridConcurrent", "Identity", "Block"]
+__all__ = ["Concurrent", "HybridConcurrent", "Identity"]
