@@ -7,9 +7,6 @@ import math
 
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
-# Abramowitz & Stegun 7.1.26: |erf(x) - approximation| < 1.5e-7 for every real x
-_ERF_P = 0.3275911
-_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
 def leaky(b, x, slope):
@@ -32,20 +29,9 @@ def selu(b, x):
     return b.mul(elu(b, x, SELU_ALPHA), SELU_LAMBDA)
 
 
-def erf(b, x):
-    """erf by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, below float32 rounding)."""
-    ax = b.abs(x)
-    t = b.div(1.0, b.add(b.mul(ax, _ERF_P), 1.0))
-    poly = b.mul(t, _ERF_A[-1])
-    for a in reversed(_ERF_A[:-1]):
-        poly = b.mul(b.add(poly, a), t)
-    y = b.sub(1.0, b.mul(poly, b.exp(b.neg(b.mul(ax, ax)))))
-    return b.mul(b.sign(x), y)
-
-
 def gelu(b, x):
     """0.5 x (1 + erf(x / sqrt 2)): MXNet's LeakyReLU act_type='gelu'."""
-    return b.mul(b.mul(x, 0.5), b.add(erf(b, b.mul(x, 1.0 / math.sqrt(2.0))), 1.0))
+    return b.mul(b.mul(x, 0.5), b.add(b.erf(b.mul(x, 1.0 / math.sqrt(2.0))), 1.0))
 
 
 def swish(b, x, beta=1.0):

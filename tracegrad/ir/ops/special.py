@@ -1,6 +1,7 @@
 """Special functions: erf and erfinv (MXNet's nd.erf / nd.erfinv).
 
-The numpy implementations are scipy.special's. The scalar rules use polynomial tables fitted
+The numpy implementations are scipy.special's when scipy is installed (an optional extra), else
+math.erf per element and Newton steps on it for erfinv (exact, slower). The scalar rules use polynomial tables fitted
 by tools/fit_special.py (erf has lower-degree f32 tables and runs in f32; erfinv computes in f64
 and rounds back, for its tails):
 - erf: x * P(x²) for |x| <= 1; 1 - exp(-x²) erfcx(x) with erfcx piecewise polynomial up to
@@ -11,9 +12,14 @@ and rounds back, for its tails):
 """
 import math
 
-import scipy.special
+import numpy as np
 
 from . import FloatUnary
+
+try:
+    import scipy.special as _special
+except ImportError:  # scipy is optional: the per-element fallbacks below
+    _special = None
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
@@ -159,7 +165,9 @@ class Erf(FloatUnary):
     name = "erf"
 
     def impl(x):
-        return scipy.special.erf(x).astype(x.dtype, copy=False)
+        if _special is None:
+            return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype, copy=False)
+        return _special.erf(x).astype(x.dtype, copy=False)
 
     def vjp(b, g, out, x):
         return (b.mul(g, b.mul(b.exp(b.neg(b.mul(x, x))), _TWO_OVER_SQRT_PI)),)
@@ -179,7 +187,10 @@ class Erfinv(FloatUnary):
     name = "erfinv"
 
     def impl(x):
-        return scipy.special.erfinv(x).astype(x.dtype, copy=False)
+        if _special is None:
+            return np.vectorize(_erfinv_scalar, otypes=[np.float64])(x).astype(x.dtype,
+                                                                              copy=False)
+        return _special.erfinv(x).astype(x.dtype, copy=False)
 
     def vjp(b, g, out, x):
         return (b.mul(g, b.mul(b.exp(b.mul(out, out)), 1.0 / _TWO_OVER_SQRT_PI)),)
@@ -203,3 +214,22 @@ class Erfinv(FloatUnary):
         r = e.select(e.eq(a, e.const(0.0, like=y)), a, r)
         r = e.select(e.lt(y, e.const(0.0, like=y)), e.neg(r), r)
         return _narrow(e, r, x)
+
+
+def _erfinv_scalar(y):
+    """erfinv without scipy: bisection to a bracket, then Newton on math.erf (double accuracy)."""
+    if math.isnan(y) or abs(y) > 1:
+        return math.nan
+    if abs(y) == 1:
+        return math.copysign(math.inf, y)
+    lo, hi = -6.0, 6.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if math.erf(mid) < y else (lo, mid)
+    x = 0.5 * (lo + hi)
+    for _ in range(2):
+        slope = _TWO_OVER_SQRT_PI * math.exp(-x * x)
+        if slope == 0.0:
+            break
+        x -= (math.erf(x) - y) / slope
+    return x
