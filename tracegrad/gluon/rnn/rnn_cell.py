@@ -21,20 +21,15 @@ def _act(F, x, name):
     return F.Activation(x, act_type=name)
 
 
-def rnn_step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden,
-             activation="tanh"):
-    """Elman step: h' = act(x W_i2h^T + b_i2h + h W_h2h^T + b_h2h)."""
-    i2h = F.FullyConnected(x, i2h_weight, i2h_bias, num_hidden=hidden)
-    h2h = F.FullyConnected(states[0], h2h_weight, h2h_bias, num_hidden=hidden)
+def rnn_gates(F, i2h, h2h, states, activation="tanh"):
+    """Elman update from the two projections: h' = act(i2h + h2h)."""
     out = _act(F, i2h + h2h, activation)
     return out, [out]
 
 
-def lstm_step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden,
-              activation="tanh", recurrent_activation="sigmoid"):
-    """LSTM step; the 4*hidden gate rows are input, forget, cell candidate, output (MXNet)."""
-    i2h = F.FullyConnected(x, i2h_weight, i2h_bias, num_hidden=4 * hidden)
-    h2h = F.FullyConnected(states[0], h2h_weight, h2h_bias, num_hidden=4 * hidden)
+def lstm_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sigmoid"):
+    """LSTM update from the projections; the 4*hidden rows are input, forget, cell candidate,
+    output gates (MXNet's order)."""
     i, f, g, o = F.split(i2h + h2h, num_outputs=4, axis=1)
     in_gate = _act(F, i, recurrent_activation)
     forget_gate = _act(F, f, recurrent_activation)
@@ -45,13 +40,10 @@ def lstm_step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden,
     return next_h, [next_h, next_c]
 
 
-def gru_step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden,
-             activation="tanh", recurrent_activation="sigmoid"):
-    """GRU step as cuDNN and MXNet compute it (the reset gate multiplies h W_hn^T + b_hn);
-    gate rows are reset, update, new."""
+def gru_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sigmoid"):
+    """GRU update as cuDNN and MXNet compute it (the reset gate multiplies h W_hn^T + b_hn);
+    the 3*hidden rows are reset, update, new."""
     prev = states[0]
-    i2h = F.FullyConnected(x, i2h_weight, i2h_bias, num_hidden=3 * hidden)
-    h2h = F.FullyConnected(prev, h2h_weight, h2h_bias, num_hidden=3 * hidden)
     i2h_r, i2h_z, i2h_n = F.split(i2h, num_outputs=3, axis=1)
     h2h_r, h2h_z, h2h_n = F.split(h2h, num_outputs=3, axis=1)
     reset_gate = _act(F, i2h_r + h2h_r, recurrent_activation)
@@ -59,6 +51,23 @@ def gru_step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden,
     candidate = _act(F, i2h_n + reset_gate * h2h_n, activation)
     next_h = (1 - update_gate) * candidate + update_gate * prev
     return next_h, [next_h]
+
+
+GATES = {"rnn": rnn_gates, "lstm": lstm_gates, "gru": gru_gates}
+
+
+def _step_with(gates, n_gates):
+    def step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden, **kw):
+        i2h = F.FullyConnected(x, i2h_weight, i2h_bias, num_hidden=n_gates * hidden)
+        h2h = F.FullyConnected(states[0], h2h_weight, h2h_bias, num_hidden=n_gates * hidden)
+        return gates(F, i2h, h2h, states, **kw)
+    step.__name__ = gates.__name__.replace("_gates", "_step")
+    step.__doc__ = f"One step from the input: both projections, then {gates.__name__}."
+    return step
+
+
+rnn_step, lstm_step, gru_step = (_step_with(rnn_gates, 1), _step_with(lstm_gates, 4),
+                                 _step_with(gru_gates, 3))
 
 
 # ------------------------------------------------------------------ sequences
@@ -244,7 +253,7 @@ class RNNCell(_GatedCell):
     def hybrid_forward(self, F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias):
         self._check(inputs, states, i2h_weight)
         return rnn_step(F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias,
-                        self._hidden_size, self._activation)
+                        self._hidden_size, activation=self._activation)
 
 
 class LSTMCell(_GatedCell):
@@ -268,7 +277,8 @@ class LSTMCell(_GatedCell):
     def hybrid_forward(self, F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias):
         self._check(inputs, states, i2h_weight)
         return lstm_step(F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias,
-                         self._hidden_size, self._activation, self._recurrent_activation)
+                         self._hidden_size, activation=self._activation,
+                         recurrent_activation=self._recurrent_activation)
 
 
 class GRUCell(_GatedCell):
@@ -288,7 +298,8 @@ class GRUCell(_GatedCell):
     def hybrid_forward(self, F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias):
         self._check(inputs, states, i2h_weight)
         return gru_step(F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias,
-                        self._hidden_size, self._activation, self._recurrent_activation)
+                        self._hidden_size, activation=self._activation,
+                        recurrent_activation=self._recurrent_activation)
 
 
 # ------------------------------------------------------------------ containers
