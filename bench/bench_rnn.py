@@ -25,7 +25,6 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from common import compare, median_time, report  # noqa: E402
 
-import tracegrad as mx  # noqa: E402
 from tracegrad import autograd, gluon, nd  # noqa: E402
 from tracegrad.gluon import nn, rnn  # noqa: E402
 

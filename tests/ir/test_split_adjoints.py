@@ -28,7 +28,8 @@ CASES = {
   %2 = add %0, %1 : f64[8,3]
   return %2
 }""",
-    "products transposed b": """func @f(%a: f64[2,3], %b: f64[5,3], %c: f64[2,4], %d: f64[5,4]) -> (f64[2,5]) {
+    "products transposed b": """func @f(%a: f64[2,3], %b: f64[5,3], %c: f64[2,4], %d: f64[5,4])
+    -> (f64[2,5]) {
   %0 = matmul %a, %b {transpose_b = true} : f64[2,5]
   %1 = matmul %c, %d {transpose_b = true} : f64[2,5]
   %2 = add %0, %1 : f64[2,5]
