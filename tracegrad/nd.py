@@ -562,6 +562,7 @@ def Dropout(data, p=0.5, mode="training", axes=(), **kwargs):
     return C.dropout(F, data, random.next_key(), p, tuple(a % data.ndim for a in axes))
 
 
+from .recurrent import RNN  # noqa: E402,F401
 from .sequence import SequenceLast, SequenceMask, SequenceReverse  # noqa: E402,F401
 
 

@@ -8,6 +8,7 @@ its gate arithmetic fuses into one loop beside the two matrix products.
 """
 from ... import nd
 from ...array import NDArray
+from ...recurrent import gru_gates, lstm_gates, rnn_gates
 from ...base import MXNetError
 from ..block import Block, HybridBlock
 
@@ -17,45 +18,6 @@ __all__ = ["RecurrentCell", "HybridRecurrentCell", "RNNCell", "LSTMCell", "GRUCe
 
 
 # ------------------------------------------------------------------ the step arithmetic
-def _act(F, x, name):
-    return F.Activation(x, act_type=name)
-
-
-def rnn_gates(F, i2h, h2h, states, activation="tanh"):
-    """Elman update from the two projections: h' = act(i2h + h2h)."""
-    out = _act(F, i2h + h2h, activation)
-    return out, [out]
-
-
-def lstm_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sigmoid"):
-    """LSTM update from the projections; the 4*hidden rows are input, forget, cell candidate,
-    output gates (MXNet's order)."""
-    i, f, g, o = F.split(i2h + h2h, num_outputs=4, axis=1)
-    in_gate = _act(F, i, recurrent_activation)
-    forget_gate = _act(F, f, recurrent_activation)
-    in_transform = _act(F, g, activation)
-    out_gate = _act(F, o, recurrent_activation)
-    next_c = forget_gate * states[1] + in_gate * in_transform
-    next_h = out_gate * _act(F, next_c, activation)
-    return next_h, [next_h, next_c]
-
-
-def gru_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sigmoid"):
-    """GRU update as cuDNN and MXNet compute it (the reset gate multiplies h W_hn^T + b_hn);
-    the 3*hidden rows are reset, update, new."""
-    prev = states[0]
-    i2h_r, i2h_z, i2h_n = F.split(i2h, num_outputs=3, axis=1)
-    h2h_r, h2h_z, h2h_n = F.split(h2h, num_outputs=3, axis=1)
-    reset_gate = _act(F, i2h_r + h2h_r, recurrent_activation)
-    update_gate = _act(F, i2h_z + h2h_z, recurrent_activation)
-    candidate = _act(F, i2h_n + reset_gate * h2h_n, activation)
-    next_h = (1 - update_gate) * candidate + update_gate * prev
-    return next_h, [next_h]
-
-
-GATES = {"rnn": rnn_gates, "lstm": lstm_gates, "gru": gru_gates}
-
-
 def _step_with(gates, n_gates):
     def step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden, **kw):
         i2h = F.FullyConnected(x, i2h_weight, i2h_bias, num_hidden=n_gates * hidden)

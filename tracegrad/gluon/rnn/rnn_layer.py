@@ -5,25 +5,20 @@ rows in MXNet's order) and saved under MXNet's structural keys (`_unfused.0.i2h_
 `_unfused.0.l_cell.i2h_weight` when bidirectional), so MXNet-trained `.params` files load.
 MXNet runs its fused RNN operator; here the same arithmetic is written in nd primitives, as
 cuDNN orders it: each layer's input projection for all T steps is one GEMM, then the time loop
-calls one function, `_step` (the h2h GEMM and the gate update of rnn_cell.py), per step. So
+calls one function, `_step` (the h2h GEMM and the gate update, tracegrad.recurrent), per step. So
 the layer differentiates to any order, and hybridize() traces it (unrolled: T steps of one GEMM
 and one fused gate loop; simplify turns the adjoint's per-step pieces into concats and its
 per-step weight gradients into one GEMM).
 """
 import numpy as np
 
-from ... import nd
+from ... import nd, recurrent
 from ...array import NDArray
 from ...base import MXNetError
 from ..block import HybridBlock
-from . import rnn_cell
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
-_GATE_FNS = {"rnn_relu": (rnn_cell.rnn_gates, {"activation": "relu"}),
-             "rnn_tanh": (rnn_cell.rnn_gates, {"activation": "tanh"}),
-             "lstm": (rnn_cell.lstm_gates, {}), "gru": (rnn_cell.gru_gates, {})}
-_GATES = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}
 
 
 class _RNNLayer(HybridBlock):
@@ -41,7 +36,7 @@ class _RNNLayer(HybridBlock):
         self._layout, self._dropout, self._dir = layout, dropout, 2 if bidirectional else 1
         self._input_size, self._dtype = input_size, dtype
         self._use_sequence_length = use_sequence_length
-        self._gates = _GATES[mode]
+        self._gates = recurrent.GATE_ROWS[mode]
         ng, ni, nh = self._gates, input_size, hidden_size
         for i in range(num_layers):
             for j in "lr"[:self._dir]:
@@ -136,10 +131,7 @@ class _RNNLayer(HybridBlock):
         """One time step of one layer and direction, from the input's projection `i2h` (all
         steps' projections are one GEMM before the loop): (output, new states). The time loop
         is `for i2h in steps: out, states = _step(i2h, states)`, a foreach body."""
-        gates, kw = _GATE_FNS[self._mode]
-        h2h = F.FullyConnected(states[0], h2h_weight, h2h_bias,
-                               num_hidden=self._gates * self._hidden_size)
-        return gates(F, i2h, h2h, states, **kw)
+        return recurrent.step(F, self._mode, i2h, states, h2h_weight, h2h_bias)
 
     def forward(self, inputs, *rest):
         F = nd
@@ -151,52 +143,15 @@ class _RNNLayer(HybridBlock):
             raise MXNetError(f"{self.name}: inputs have {x.shape[2]} features but the layer "
                              f"expects input_size={self.l0_i2h_weight.shape[1]}")
         params = {k: p.data() for k, p in self._reg_params.items()}
-        final = [[] for _ in states]
-        for layer in range(self._num_layers):
-            outputs = []
-            for d, j in enumerate("lr"[:self._dir]):
-                idx = layer * self._dir + d
-                begin = [F.reshape(F.slice_axis(s, 0, idx, idx + 1), s.shape[1:])
-                         for s in states]
-                w = [params[f"{j}{layer}_{n}"] for n in ("i2h_weight", "i2h_bias",
-                                                         "h2h_weight", "h2h_bias")]
-                seq, last = self._run(F, x, begin, w, reverse=(j == "r"), length=length)
-                outputs.append(seq)
-                for f, s in zip(final, last):
-                    f.append(s)
-            x = outputs[0] if self._dir == 1 else F.concat(*outputs, dim=2)
-            if self._dropout > 0 and layer != self._num_layers - 1:
-                x = F.Dropout(x, p=self._dropout)
-        out = F.swapaxes(x, 0, 1) if self._layout == "NTC" else x
-        return (out, *[F.stack(*f, axis=0) for f in final])
 
-    def _run(self, F, x, states, w, reverse, length):
-        """The time loop of one layer and direction over x (T, N, C): (outputs (T, N, H),
-        final states). With `length`, steps past a sequence's end keep its state and output
-        zeros, and the reverse direction starts at each sequence's end."""
-        i2h_weight, i2h_bias, h2h_weight, h2h_bias = w
-        T, N = x.shape[0], x.shape[1]
-        if length is not None and reverse:
-            x = F.SequenceReverse(x, sequence_length=length, use_sequence_length=True)
-        proj = F.FullyConnected(F.reshape(x, (T * N, x.shape[2])), i2h_weight, i2h_bias,
-                                num_hidden=i2h_weight.shape[0])
-        proj = F.reshape(proj, (T, N, i2h_weight.shape[0]))
-        steps = F.split(proj, num_outputs=T, axis=0, squeeze_axis=True) if T > 1 else [
-            F.reshape(proj, proj.shape[1:])]
-        order = range(T - 1, -1, -1) if reverse and length is None else range(T)
-        outs = [None] * T
-        for t in order:
-            out, new = self._step(F, steps[t], states, h2h_weight, h2h_bias)
-            if length is not None:
-                keep = F.reshape(F.lesser(F.full((1,), t, dtype=np.dtype(length.dtype)),
-                                          length), (N, 1))
-                new = [F.where(keep, n, s) for n, s in zip(new, states)]
-                out = F.where(keep, out, F.zeros_like(out))
-            outs[t], states = out, new
-        seq = F.stack(*outs, axis=0)
-        if length is not None and reverse:
-            seq = F.SequenceReverse(seq, sequence_length=length, use_sequence_length=True)
-        return seq, states
+        def weights(layer, d):
+            return tuple(params[f"{'lr'[d]}{layer}_{n}"] for n in (
+                "i2h_weight", "i2h_bias", "h2h_weight", "h2h_bias"))
+        out, final = recurrent.run_layers(F, self._step, x, states, weights, self._num_layers,
+                                          self._dir, self._dropout, length)
+        if self._layout == "NTC":
+            out = F.swapaxes(out, 0, 1)
+        return (out, *final)
 
 
 class RNN(_RNNLayer):
