@@ -229,6 +229,22 @@ def test_layer_use_sequence_length():
         np.testing.assert_allclose(out[:n_len, n:n + 1], ref, rtol=1e-12)
         np.testing.assert_array_equal(out[n_len:, n], 0)
         np.testing.assert_allclose(hn[:, n:n + 1], ref_h, rtol=1e-12)
+    layer.hybridize()  # the lengths are an input of the compiled graph, not a constant
+    for lengths in ([4, 2], [1, 3]):
+        args = (nd.array(x, dtype="float64"), [nd.array(h0, dtype="float64")])
+        want = _eager_call(layer, args, lengths)
+        got = layer(*args, sequence_length=nd.array(lengths))
+        np.testing.assert_allclose(got[0].asnumpy(), want[0], rtol=1e-10)
+        np.testing.assert_allclose(got[1][0].asnumpy(), want[1], rtol=1e-10)
+
+
+def _eager_call(layer, args, lengths):
+    active, layer._active = layer._active, False
+    try:
+        out, (hn,) = layer(*args, sequence_length=nd.array(lengths))
+    finally:
+        layer._active = active
+    return out.asnumpy(), hn.asnumpy()
 
 
 def test_layer_parameter_names_and_saved_keys(tmp_path):
