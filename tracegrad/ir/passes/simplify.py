@@ -213,8 +213,9 @@ def add_matmuls(op, b):
     if p is None or q is None or p.attrs != q.attrs or p.results[0].type != t \
             or q.results[0].type != t or t.ndim != 2:
         return None
-    if any(v.type.ndim != 2 for v in p.operands + q.operands):
-        return None
+    if any(v.type.ndim != 2 for v in p.operands + q.operands) or any(
+            u.type.dtype != v.type.dtype for u, v in zip(p.operands, q.operands)):
+        return None                                   # (concat needs one dtype)
     x_axis = 0 if p.attrs.get("transpose_a", False) else 1
     y_axis = 1 if p.attrs.get("transpose_b", False) else 0
 
