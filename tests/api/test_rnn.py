@@ -584,3 +584,48 @@ def test_nd_rnn_operator_checks_its_parameter_vector():
                mode="rnn_relu")
     with pytest.raises(mx.base.MXNetError, match="state_cell"):
         nd.RNN(nd.ones((2, 1, 2)), nd.ones((128,)), nd.zeros((1, 1, 4)), state_size=4)
+
+
+class _Unrolled(gluon.HybridBlock):
+    """A block unrolling a cell stack over its input: hybridize traces the whole sequence."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.stack = rnn.HybridSequentialRNNCell()
+            with self.stack.name_scope():
+                self.stack.add(rnn.ResidualCell(rnn.GRUCell(2, input_size=2)))
+                self.stack.add(rnn.LSTMCell(3, input_size=2))
+            self.bi = rnn.BidirectionalCell(rnn.RNNCell(2, input_size=3),
+                                            rnn.LSTMCell(2, input_size=3))
+
+    def hybrid_forward(self, F, x):
+        out, _ = self.stack.unroll(3, x, layout="NTC", merge_outputs=True)
+        out, states = self.bi.unroll(3, out, layout="NTC", merge_outputs=True)
+        return out + states[-1].sum()
+
+
+def test_cell_containers_hybridized_match_eager():
+    rng = np.random.default_rng(10)
+    net = _Unrolled()
+    net.initialize()
+    randomize(net, rng)
+    x = nd.array(rng.standard_normal((2, 3, 2)), dtype="float64")
+
+    def run():
+        xs = nd.array(x, dtype="float64")
+        xs.attach_grad()
+        with autograd.record():
+            y = net(xs)
+            (y * y).sum().backward()
+        return [y.asnumpy(), xs.grad.asnumpy()] + [
+            p.grad().asnumpy() for p in net.collect_params().values()]
+    eager = run()
+    net.hybridize()
+    before = mx.stats()
+    compiled = run()
+    after = mx.stats()
+    assert after["traces"] > before["traces"]
+    assert after["eager_fallbacks"] == before["eager_fallbacks"]
+    for a, b in zip(compiled, eager):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
