@@ -21,6 +21,7 @@ from .base import MXNetError
 LIST_MAGIC = 0x112
 V1_MAGIC, V2_MAGIC, V3_MAGIC = 0xF993FAC8, 0xF993FAC9, 0xF993FACA
 MAX_NDIM = 32
+MAX_EXTENT = 2 ** 48  # elements: far beyond any real array, far below numpy's int64 limit
 
 # mshadow type codes -> the dtype stored in the file, and the dtype tracegrad keeps it as
 # (tracegrad arrays are float32/float64/int32/int64/bool: narrower types widen losslessly)
@@ -91,6 +92,11 @@ def _read_shape(r, legacy_ndim=None):
     dims = tuple(r.int(dim_size, "shape", signed=True) for _ in range(ndim))
     if any(d < 0 for d in dims):
         raise r.fail(f"shape {dims} has a negative dimension")
+    extent = 1  # bounded even when a zero dim makes the array empty (numpy needs it)
+    for d in dims:
+        extent *= max(d, 1)
+    if extent > MAX_EXTENT:
+        raise r.fail(f"shape {dims} is implausibly large")
     return dims
 
 

@@ -605,6 +605,7 @@ def Dropout(data, p=0.5, mode="training", axes=(), **kwargs):
 
 from .nd_nn import (Convolution, Deconvolution, GroupNorm, InstanceNorm,  # noqa: E402,F401
                     LeakyReLU, Pooling, col2im, im2col)
+from .recurrent import RNN  # noqa: E402,F401
 from .sequence import SequenceLast, SequenceMask, SequenceReverse  # noqa: E402,F401
 
 

@@ -96,6 +96,7 @@ HOSTILE = {
     "header only": struct.pack("<Q", 0x112),
     "huge array count": _header(2 ** 60),
     "huge shape": _header(1) + _array((2 ** 40, 2 ** 20), data=b"") + _names(b"w"),
+    "huge empty shape": _header(1) + _array((0, 2 ** 62, 2 ** 62), data=b"") + _names(b"w"),
     "negative dim": _header(1) + _array((-4, 2), data=b"") + _names(b"w"),
     "negative rank": _header(1) + _array((3,), ndim=-7) + _names(b"w"),
     "rank 1000": _header(1) + _array((3,), ndim=1000) + _names(b"w"),

@@ -231,6 +231,22 @@ def test_layer_use_sequence_length():
         np.testing.assert_allclose(out[:n_len, n:n + 1], ref, rtol=1e-12)
         np.testing.assert_array_equal(out[n_len:, n], 0)
         np.testing.assert_allclose(hn[:, n:n + 1], ref_h, rtol=1e-12)
+    layer.hybridize()  # the lengths are an input of the compiled graph, not a constant
+    for lengths in ([4, 2], [1, 3]):
+        args = (nd.array(x, dtype="float64"), [nd.array(h0, dtype="float64")])
+        want = _eager_call(layer, args, lengths)
+        got = layer(*args, sequence_length=nd.array(lengths))
+        np.testing.assert_allclose(got[0].asnumpy(), want[0], rtol=1e-10)
+        np.testing.assert_allclose(got[1][0].asnumpy(), want[1], rtol=1e-10)
+
+
+def _eager_call(layer, args, lengths):
+    active, layer._active = layer._active, False
+    try:
+        out, (hn,) = layer(*args, sequence_length=nd.array(lengths))
+    finally:
+        layer._active = active
+    return out.asnumpy(), hn.asnumpy()
 
 
 def test_layer_parameter_names_and_saved_keys(tmp_path):
@@ -522,3 +538,96 @@ def test_compiled_step_gates_fuse_into_one_loop_and_adjoint_concats(make, n_act)
     assert sum(g.kind == "kernel" for g in groups) == 2  # the two GEMMs, nothing else
     adjoint = [op.name for op in cell.ir("adjoint").ops]
     assert "slice_scatter" not in adjoint and "concat" in adjoint
+
+
+# ------------------------------------------------------------------ nd.RNN (the fused operator)
+def _packed(P, layers, dirs):
+    """MXNet's packing: every weight, then every bias; layer, direction l/r, i2h then h2h."""
+    return np.concatenate([P[f"{j}{layer}_{g}_{t}"].reshape(-1) for t in ("weight", "bias")
+                           for layer in range(layers) for j in "lr"[:dirs]
+                           for g in ("i2h", "h2h")])
+
+
+@pytest.mark.parametrize("mode,layers,bidirectional", [("lstm", 2, True), ("gru", 1, False),
+                                                       ("rnn_tanh", 2, False)])
+def test_nd_rnn_operator_matches_numpy(mode, layers, bidirectional):
+    rng = np.random.default_rng(9)
+    D, H, C, T, N = 2 if bidirectional else 1, 3, 2, 4, 2
+    G = {"lstm": 4, "gru": 3, "rnn_tanh": 1}[mode]
+    P = {}
+    for layer in range(layers):
+        for j in "lr"[:D]:
+            ni = C if layer == 0 else H * D
+            P[f"{j}{layer}_i2h_weight"] = rng.uniform(-0.5, 0.5, (G * H, ni))
+            P[f"{j}{layer}_h2h_weight"] = rng.uniform(-0.5, 0.5, (G * H, H))
+            P[f"{j}{layer}_i2h_bias"] = rng.uniform(-0.5, 0.5, G * H)
+            P[f"{j}{layer}_h2h_bias"] = rng.uniform(-0.5, 0.5, G * H)
+    x = rng.standard_normal((T, N, C))
+    states = [rng.standard_normal((layers * D, N, H)) for _ in range(2 if mode == "lstm" else 1)]
+    f64 = [nd.array(a, dtype="float64") for a in [x, _packed(P, layers, D)] + states]
+    outs = nd.RNN(*f64, state_size=H, num_layers=layers, bidirectional=bidirectional,
+                  mode=mode, state_outputs=True)
+    ref_out, ref_states = ref_layer(mode, x, states, P, layers, D)
+    for got, want in zip(outs, [ref_out] + ref_states):
+        np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-12)
+    only = nd.RNN(*f64, state_size=H, num_layers=layers, bidirectional=bidirectional,
+                  mode=mode)
+    np.testing.assert_allclose(only.asnumpy(), ref_out, rtol=1e-12)
+    compiled = mx.jit(lambda *a: nd.RNN(*a, state_size=H, num_layers=layers,
+                                        bidirectional=bidirectional, mode=mode,
+                                        state_outputs=True))(*f64)
+    for got, want in zip(compiled, [ref_out] + ref_states):
+        np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-10)
+
+
+def test_nd_rnn_operator_checks_its_parameter_vector():
+    with pytest.raises(mx.base.MXNetError, match=r"needs parameters of shape \(32,\)"):
+        nd.RNN(nd.ones((2, 1, 2)), nd.ones((33,)), nd.zeros((1, 1, 4)), state_size=4,
+               mode="rnn_relu")
+    with pytest.raises(mx.base.MXNetError, match="state_cell"):
+        nd.RNN(nd.ones((2, 1, 2)), nd.ones((128,)), nd.zeros((1, 1, 4)), state_size=4)
+
+
+class _Unrolled(gluon.HybridBlock):
+    """A block unrolling a cell stack over its input: hybridize traces the whole sequence."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.stack = rnn.HybridSequentialRNNCell()
+            with self.stack.name_scope():
+                self.stack.add(rnn.ResidualCell(rnn.GRUCell(2, input_size=2)))
+                self.stack.add(rnn.LSTMCell(3, input_size=2))
+            self.bi = rnn.BidirectionalCell(rnn.RNNCell(2, input_size=3),
+                                            rnn.LSTMCell(2, input_size=3))
+
+    def hybrid_forward(self, F, x):
+        out, _ = self.stack.unroll(3, x, layout="NTC", merge_outputs=True)
+        out, states = self.bi.unroll(3, out, layout="NTC", merge_outputs=True)
+        return out + states[-1].sum()
+
+
+def test_cell_containers_hybridized_match_eager():
+    rng = np.random.default_rng(10)
+    net = _Unrolled()
+    net.initialize()
+    randomize(net, rng)
+    x = nd.array(rng.standard_normal((2, 3, 2)), dtype="float64")
+
+    def run():
+        xs = nd.array(x, dtype="float64")
+        xs.attach_grad()
+        with autograd.record():
+            y = net(xs)
+            (y * y).sum().backward()
+        return [y.asnumpy(), xs.grad.asnumpy()] + [
+            p.grad().asnumpy() for p in net.collect_params().values()]
+    eager = run()
+    net.hybridize()
+    before = mx.stats()
+    compiled = run()
+    after = mx.stats()
+    assert after["traces"] > before["traces"]
+    assert after["eager_fallbacks"] == before["eager_fallbacks"]
+    for a, b in zip(compiled, eager):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -25,13 +25,16 @@ _HEADER = struct.Struct("<8s32sQ32s")
 
 @functools.lru_cache(maxsize=None)
 def _source_hash() -> str:
-    """Hash of this package's codegen sources: editing codegen invalidates old objects."""
+    """Hash of the sources that decide the machine code: codegen, and the fusion grouping it
+    plans buffers from (an object built under other groups expects another arena layout, so
+    editing either invalidates old objects)."""
     here = os.path.dirname(os.path.abspath(__file__))
+    files = [os.path.join(here, n) for n in sorted(os.listdir(here)) if n.endswith(".py")]
+    files.append(os.path.join(os.path.dirname(here), "ir", "passes", "fuse.py"))
     h = hashlib.sha256()
-    for name in sorted(os.listdir(here)):
-        if name.endswith(".py"):
-            with open(os.path.join(here, name), "rb") as f:
-                h.update(name.encode() + b"\0" + f.read())
+    for path in files:
+        with open(path, "rb") as f:
+            h.update(os.path.basename(path).encode() + b"\0" + f.read())
     return h.hexdigest()
 
 

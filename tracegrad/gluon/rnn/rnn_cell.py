@@ -8,6 +8,7 @@ its gate arithmetic fuses into one loop beside the two matrix products.
 """
 from ... import nd
 from ...array import NDArray
+from ...recurrent import gru_gates, lstm_gates, rnn_gates
 from ...base import MXNetError
 from ..block import Block, HybridBlock
 
@@ -17,48 +18,18 @@ __all__ = ["RecurrentCell", "HybridRecurrentCell", "RNNCell", "LSTMCell", "GRUCe
 
 
 # ------------------------------------------------------------------ the step arithmetic
-def _act(F, x, name):
-    return F.Activation(x, act_type=name)
+def _step_with(gates, n_gates):
+    def step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden, **kw):
+        i2h = F.FullyConnected(x, i2h_weight, i2h_bias, num_hidden=n_gates * hidden)
+        h2h = F.FullyConnected(states[0], h2h_weight, h2h_bias, num_hidden=n_gates * hidden)
+        return gates(F, i2h, h2h, states, **kw)
+    step.__name__ = gates.__name__.replace("_gates", "_step")
+    step.__doc__ = f"One step from the input: both projections, then {gates.__name__}."
+    return step
 
 
-def rnn_step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden,
-             activation="tanh"):
-    """Elman step: h' = act(x W_i2h^T + b_i2h + h W_h2h^T + b_h2h)."""
-    i2h = F.FullyConnected(x, i2h_weight, i2h_bias, num_hidden=hidden)
-    h2h = F.FullyConnected(states[0], h2h_weight, h2h_bias, num_hidden=hidden)
-    out = _act(F, i2h + h2h, activation)
-    return out, [out]
-
-
-def lstm_step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden,
-              activation="tanh", recurrent_activation="sigmoid"):
-    """LSTM step; the 4*hidden gate rows are input, forget, cell candidate, output (MXNet)."""
-    i2h = F.FullyConnected(x, i2h_weight, i2h_bias, num_hidden=4 * hidden)
-    h2h = F.FullyConnected(states[0], h2h_weight, h2h_bias, num_hidden=4 * hidden)
-    i, f, g, o = F.split(i2h + h2h, num_outputs=4, axis=1)
-    in_gate = _act(F, i, recurrent_activation)
-    forget_gate = _act(F, f, recurrent_activation)
-    in_transform = _act(F, g, activation)
-    out_gate = _act(F, o, recurrent_activation)
-    next_c = forget_gate * states[1] + in_gate * in_transform
-    next_h = out_gate * _act(F, next_c, activation)
-    return next_h, [next_h, next_c]
-
-
-def gru_step(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias, hidden,
-             activation="tanh", recurrent_activation="sigmoid"):
-    """GRU step as cuDNN and MXNet compute it (the reset gate multiplies h W_hn^T + b_hn);
-    gate rows are reset, update, new."""
-    prev = states[0]
-    i2h = F.FullyConnected(x, i2h_weight, i2h_bias, num_hidden=3 * hidden)
-    h2h = F.FullyConnected(prev, h2h_weight, h2h_bias, num_hidden=3 * hidden)
-    i2h_r, i2h_z, i2h_n = F.split(i2h, num_outputs=3, axis=1)
-    h2h_r, h2h_z, h2h_n = F.split(h2h, num_outputs=3, axis=1)
-    reset_gate = _act(F, i2h_r + h2h_r, recurrent_activation)
-    update_gate = _act(F, i2h_z + h2h_z, recurrent_activation)
-    candidate = _act(F, i2h_n + reset_gate * h2h_n, activation)
-    next_h = (1 - update_gate) * candidate + update_gate * prev
-    return next_h, [next_h]
+rnn_step, lstm_step, gru_step = (_step_with(rnn_gates, 1), _step_with(lstm_gates, 4),
+                                 _step_with(gru_gates, 3))
 
 
 # ------------------------------------------------------------------ sequences
@@ -244,7 +215,7 @@ class RNNCell(_GatedCell):
     def hybrid_forward(self, F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias):
         self._check(inputs, states, i2h_weight)
         return rnn_step(F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias,
-                        self._hidden_size, self._activation)
+                        self._hidden_size, activation=self._activation)
 
 
 class LSTMCell(_GatedCell):
@@ -268,7 +239,8 @@ class LSTMCell(_GatedCell):
     def hybrid_forward(self, F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias):
         self._check(inputs, states, i2h_weight)
         return lstm_step(F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias,
-                         self._hidden_size, self._activation, self._recurrent_activation)
+                         self._hidden_size, activation=self._activation,
+                         recurrent_activation=self._recurrent_activation)
 
 
 class GRUCell(_GatedCell):
@@ -288,7 +260,8 @@ class GRUCell(_GatedCell):
     def hybrid_forward(self, F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias):
         self._check(inputs, states, i2h_weight)
         return gru_step(F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias,
-                        self._hidden_size, self._activation, self._recurrent_activation)
+                        self._hidden_size, activation=self._activation,
+                        recurrent_activation=self._recurrent_activation)
 
 
 # ------------------------------------------------------------------ containers

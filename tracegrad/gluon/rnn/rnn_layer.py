@@ -3,25 +3,22 @@
 Parameters are named and shaped as MXNet 1.9.1 names them (`l0_i2h_weight`, `r1_h2h_bias`, gate
 rows in MXNet's order) and saved under MXNet's structural keys (`_unfused.0.i2h_weight`,
 `_unfused.0.l_cell.i2h_weight` when bidirectional), so MXNet-trained `.params` files load.
-MXNet runs its fused RNN operator; here the same arithmetic is written in nd primitives: the
-time loop calls one function, `_step` (the cell step of rnn_cell.py), per time step, so the
-layer differentiates to any order, and hybridize() traces it (unrolled: T steps of two matrix
-products and one fused gate loop).
+MXNet runs its fused RNN operator; here the same arithmetic is written in nd primitives, as
+cuDNN orders it: each layer's input projection for all T steps is one GEMM, then the time loop
+calls one function, `_step` (the h2h GEMM and the gate update, tracegrad.recurrent), per step. So
+the layer differentiates to any order, and hybridize() traces it (unrolled: T steps of one GEMM
+and one fused gate loop; simplify turns the adjoint's per-step pieces into concats and its
+per-step weight gradients into one GEMM).
 """
 import numpy as np
 
-from ... import nd
+from ... import nd, recurrent
 from ...array import NDArray
 from ...base import MXNetError
 from ..block import HybridBlock
-from . import rnn_cell
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
-_STEPS = {"rnn_relu": (rnn_cell.rnn_step, {"activation": "relu"}),
-          "rnn_tanh": (rnn_cell.rnn_step, {"activation": "tanh"}),
-          "lstm": (rnn_cell.lstm_step, {}), "gru": (rnn_cell.gru_step, {})}
-_GATES = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}
 
 
 class _RNNLayer(HybridBlock):
@@ -39,7 +36,7 @@ class _RNNLayer(HybridBlock):
         self._layout, self._dropout, self._dir = layout, dropout, 2 if bidirectional else 1
         self._input_size, self._dtype = input_size, dtype
         self._use_sequence_length = use_sequence_length
-        self._gates = _GATES[mode]
+        self._gates = recurrent.GATE_ROWS[mode]
         ng, ni, nh = self._gates, input_size, hidden_size
         for i in range(num_layers):
             for j in "lr"[:self._dir]:
@@ -130,12 +127,11 @@ class _RNNLayer(HybridBlock):
             getattr(self, f"{j}0_i2h_weight").shape = (self._gates * self._hidden_size,
                                                        inputs.shape[2])
 
-    def _step(self, F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias):
-        """One time step of one layer and direction: (output, new states). The whole time loop
-        is `for x in steps: out, states = _step(x, states)`, a foreach body."""
-        fn, kw = _STEPS[self._mode]
-        return fn(F, x, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias,
-                  self._hidden_size, **kw)
+    def _step(self, F, i2h, states, h2h_weight, h2h_bias):
+        """One time step of one layer and direction, from the input's projection `i2h` (all
+        steps' projections are one GEMM before the loop): (output, new states). The time loop
+        is `for i2h in steps: out, states = _step(i2h, states)`, a foreach body."""
+        return recurrent.step(F, self._mode, i2h, states, h2h_weight, h2h_bias)
 
     def forward(self, inputs, *rest):
         F = nd
@@ -146,58 +142,16 @@ class _RNNLayer(HybridBlock):
         if x.shape[2] != self.l0_i2h_weight.shape[1]:
             raise MXNetError(f"{self.name}: inputs have {x.shape[2]} features but the layer "
                              f"expects input_size={self.l0_i2h_weight.shape[1]}")
-        T = x.shape[0]
-        steps = F.split(x, num_outputs=T, axis=0, squeeze_axis=True) if T > 1 else [
-            F.reshape(x, x.shape[1:])]
         params = {k: p.data() for k, p in self._reg_params.items()}
-        final = [[] for _ in states]
-        for layer in range(self._num_layers):
-            outputs = []
-            for d, j in enumerate("lr"[:self._dir]):
-                idx = layer * self._dir + d
-                begin = [F.reshape(F.slice_axis(s, 0, idx, idx + 1), s.shape[1:])
-                         for s in states]
-                w = [params[f"{j}{layer}_{n}"] for n in ("i2h_weight", "h2h_weight",
-                                                         "i2h_bias", "h2h_bias")]
-                seq, last = self._run(F, steps, begin, w, reverse=(j == "r"), length=length)
-                outputs.append(seq)
-                for f, s in zip(final, last):
-                    f.append(s)
-            steps = outputs[0] if self._dir == 1 else [
-                F.concat(a, b, dim=1) for a, b in zip(*outputs)]
-            if self._dropout > 0 and layer != self._num_layers - 1:
-                steps = [F.Dropout(s, p=self._dropout) for s in steps]
-        out = F.stack(*steps, axis=0)
+
+        def weights(layer, d):
+            return tuple(params[f"{'lr'[d]}{layer}_{n}"] for n in (
+                "i2h_weight", "i2h_bias", "h2h_weight", "h2h_bias"))
+        out, final = recurrent.run_layers(F, self._step, x, states, weights, self._num_layers,
+                                          self._dir, self._dropout, length)
         if self._layout == "NTC":
             out = F.swapaxes(out, 0, 1)
-        return (out, *[F.stack(*f, axis=0) for f in final])
-
-    def _run(self, F, steps, states, w, reverse, length):
-        """The time loop of one layer and direction; with `length`, steps past a sequence's
-        end keep its state and output zeros, and the reverse direction starts at its end."""
-        T = len(steps)
-        if length is not None and reverse:
-            steps = _reverse_within(F, steps, length)
-        order = range(T - 1, -1, -1) if reverse and length is None else range(T)
-        outs = [None] * T
-        for t in order:
-            out, new = self._step(F, steps[t], states, *w)
-            if length is not None:
-                keep = F.reshape(F.lesser(F.full((1,), t, dtype=np.dtype(length.dtype)),
-                                          length), (length.shape[0], 1))
-                new = [F.where(keep, n, s) for n, s in zip(new, states)]
-                out = F.where(keep, out, F.zeros_like(out))
-            outs[t], states = out, new
-        if length is not None and reverse:
-            outs = _reverse_within(F, outs, length)
-        return outs, states
-
-
-def _reverse_within(F, steps, length):
-    rev = F.SequenceReverse(F.stack(*steps, axis=0), sequence_length=length,
-                            use_sequence_length=True)
-    out = F.split(rev, num_outputs=len(steps), axis=0, squeeze_axis=True)
-    return out if len(steps) > 1 else [F.reshape(rev, rev.shape[1:])]
+        return (out, *final)
 
 
 class RNN(_RNNLayer):

@@ -204,6 +204,32 @@ def _zeros_piece(b, like, k, n):
     return b.constant(dtype=like.dtype, shape=tuple(shape), value=zero)
 
 
+@rule("add")
+def add_matmuls(op, b):
+    # add(op(x1) @ op(y1), op(x2) @ op(y2)) -> [op(x1) op(x2)] @ [op(y1); op(y2)]   (2-d)
+    # A weight used at every step of an unrolled loop gets one gradient product per step;
+    # summed, they are one product over the stacked steps: one GEMM instead of T and T-1 adds.
+    p, q = (_producer(o, "matmul") for o in op.operands)
+    t = op.results[0].type
+    if p is None or q is None or p.attrs != q.attrs or p.results[0].type != t \
+            or q.results[0].type != t or t.ndim != 2:
+        return None
+    if any(v.type.ndim != 2 for v in p.operands + q.operands) or any(
+            u.type.dtype != v.type.dtype for u, v in zip(p.operands, q.operands)):
+        return None                                   # (concat needs one dtype)
+    x_axis = 0 if p.attrs.get("transpose_a", False) else 1
+    y_axis = 1 if p.attrs.get("transpose_b", False) else 0
+
+    def stacked(u, v, axis):
+        parts = []
+        for w in (u, v):
+            inner = _producer(w, "concat")
+            parts += list(inner.operands) if inner and inner.attrs["axis"] == axis else [w]
+        return b.concat(*parts, axis=axis)
+    return b.matmul(stacked(p.operands[0], q.operands[0], x_axis),
+                    stacked(p.operands[1], q.operands[1], y_axis), **p.attrs)
+
+
 @rule("slice_scatter")
 def whole_scatter(op, b):
     # slice_scatter(x) writing all of its shape -> x
