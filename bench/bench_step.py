@@ -15,6 +15,11 @@ of their own when importable. numpy by hand and tracegrad share the main process
 in interleaved rounds. Figures are medians; this machine is shared, expect +-10-20%.
 
     python bench/bench_step.py [--quick]
+    OPENBLAS_NUM_THREADS=1 python bench/bench_step.py   # every contender on one thread
+
+With OPENBLAS_NUM_THREADS set (numpy's and tracegrad's BLAS), PyTorch uses that many threads
+and JAX runs single-threaded when it is 1: on a loaded machine, thread pools that spin while
+their threads wait for a core distort the multi-threaded figures.
 """
 import os
 import subprocess
@@ -131,7 +136,7 @@ def serving_tracegrad():
 # ---------------------------------------------------------------- peers (own process each)
 def torch_cases():
     import torch
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", 0)) or os.cpu_count() or 1)
 
     def tiny():
         lin = torch.nn.Linear(2, 1)
@@ -260,8 +265,12 @@ def other_process(name, rounds, env=None):
 
 def main(quick=False):
     rounds = 5 if quick else 11
+    jax_env = {}
+    if os.environ.get("OPENBLAS_NUM_THREADS") == "1":
+        jax_env["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false "
+                                "intra_op_parallelism_threads=1")
     peers = [("pytorch eager", other_process("torch", rounds)),
-             ("jax.jit", other_process("jax", rounds))]
+             ("jax.jit", other_process("jax", rounds, jax_env))]
     off = other_process("tracegrad", rounds, {"TRACEGRAD_CAPTURE": "0"})
     import tracegrad as mx
     rows = compare([("numpy by hand", tiny_numpy()),
