@@ -137,11 +137,17 @@ _FREED_OP.results = ()
 
 
 class PlanOp:
-    __slots__ = ("opdef", "entry", "attrs", "operands", "results", "lit_cache", "raw_attrs")
+    """One op of a plan: what it is, where each operand comes from ((kind, ref) pairs, also
+    split into `kinds` and `refs`), and the plan values its results are."""
+    __slots__ = ("opdef", "entry", "attrs", "operands", "kinds", "refs", "n", "results",
+                 "lit_cache", "raw_attrs")
 
     def __init__(self, opdef, entry, attrs, operands, results):
         self.opdef, self.entry, self.attrs = opdef, entry, attrs
         self.operands, self.results = operands, results
+        self.kinds = tuple(k for k, _ in operands)
+        self.refs = tuple(r for _, r in operands)
+        self.n = len(operands)
         self.lit_cache, self.raw_attrs = {}, None
 
 
@@ -393,11 +399,12 @@ def _tracked(args):
 
 
 def _bind(step, pop, args):
-    """Check each operand against the plan; bind constant leaves. False when one differs."""
-    leaf_data, plan = step.leaf_data, step.plan
+    """Check each operand against the plan; bind constant leaves. None when one differs."""
     saved = []
-    for a, (kind, ref) in zip(args, pop.operands):
+    kinds, refs = pop.kinds, pop.refs
+    for n, a in enumerate(args):
         t = type(a)
+        kind, ref = kinds[n], refs[n]
         if t is Deferred:
             if kind != _VALUE or _GET_LEAF(a) != ref:
                 return None
@@ -405,34 +412,33 @@ def _bind(step, pop, args):
             continue
         saved.append(a)
         if kind == _LIT:
-            if t is NDArray or (t is np.ndarray and a.ndim):
-                return None
-            if not _same_literal(pop, ref, a, args):
+            if t is NDArray or (t is np.ndarray and a.ndim) or \
+                    not _same_literal(pop, ref, a, args):
                 return None
             continue
         if kind != _LEAF:
             return None
         if t is NDArray:
-            v = a._value
-            data = a._data
+            v, data = a._value, a._data
         elif t is np.ndarray and a.ndim:
             v, data = None, a
         else:
             return None
+        plan = step.plan
         var = plan.leaf_vars[ref]
         if var is not None:
             if v is not var:
                 return None
-            leaf_data[ref] = data
+            step.leaf_data[ref] = data
             continue
         if v is not None:
             return None             # a recorded value from outside the step
-        bound = leaf_data[ref]
+        bound = step.leaf_data[ref]
         if bound is None:
             ltype = plan.leaf_types[ref]
             if data.shape != ltype.shape or data.dtype != ltype.np_dtype:
                 return None
-            leaf_data[ref] = data
+            step.leaf_data[ref] = data
         elif bound is not data:
             return None
     return saved
@@ -458,7 +464,7 @@ def _same_literal(pop, lit, a, args):
 
 
 def _match_apply(step, pop, opdef, args, attrs):
-    if pop.opdef is not opdef or pop.entry is not None or len(args) != len(pop.operands):
+    if pop.opdef is not opdef or len(args) != pop.n:    # (a compiled call's opdef never is)
         return None
     if attrs:
         if attrs is not pop.raw_attrs and attrs != pop.raw_attrs:
