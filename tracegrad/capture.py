@@ -287,6 +287,29 @@ def set_enabled(on: bool) -> bool:
     return prev
 
 
+class paused:
+    """`with capture.paused():` runs its steps without capture and keeps the plans learned so
+    far (set_enabled(False) drops them): to time or check a step both ways in one process."""
+
+    def __enter__(self):
+        global ENABLED
+        materialize("capture paused")
+        self.prev = ENABLED
+        self.hooks = (_array._DEFER, _array._BEFORE_WRITE, _compiled.DEFER_CALL)
+        ENABLED = False
+        _array.set_defer_hook(None)
+        _compiled.DEFER_CALL = None
+        return self
+
+    def __exit__(self, *exc):
+        global ENABLED
+        ENABLED = self.prev
+        if self.prev and _PLANS:
+            _array.set_defer_hook(self.hooks[0] or defer_apply, self.hooks[1] or before_write)
+            _compiled.DEFER_CALL = defer_call
+        return False
+
+
 # ------------------------------------------------------------------ learning
 def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     """Called by every backward with the adjoint it uses: learn a plan once it repeats."""
