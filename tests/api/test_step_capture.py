@@ -318,3 +318,23 @@ def test_grad_head_gradients_and_retain_graph_run_the_step_eagerly():
         w.zero_grad()
         np.testing.assert_allclose(got, ref(kind), rtol=1e-6, err_msg=kind)
         w.zero_grad()
+
+
+def test_paused_runs_without_capture_and_keeps_the_plans():
+    net = _net(True)
+    lf = gluon.loss.L2Loss()
+    x, y = nd.ones((2, 5)), nd.zeros((2, 3))
+
+    def step():
+        with autograd.record():
+            loss = lf(net(x), y)
+        loss.backward()
+    for _ in range(4):
+        step()
+    before = mx.stats()["captured_steps"]
+    with capture.paused():
+        step()
+        step()
+    assert mx.stats()["captured_steps"] == before
+    step()
+    assert mx.stats()["captured_steps"] == before + 1
