@@ -656,6 +656,7 @@ def backward(heads, head_grads, retain_graph, train_mode):
         if d is not None:
             _SET_DATA(d, outs[k])
             _SET_VALUE(d, freed[j])
+            _SET_LEAF(d, None)
             d.__class__ = NDArray
         outs[k] = None
     leaf_vars = plan.leaf_vars
@@ -733,8 +734,9 @@ def materialize(reason):
         d = r() if r is not None else None
         if d is not None and j in real:
             src = real[j]
-            _SLOT_DATA.__set__(d, _SLOT_DATA.__get__(src))
-            _SLOT_VALUE.__set__(d, _SLOT_VALUE.__get__(src))
+            _SET_DATA(d, _SLOT_DATA.__get__(src))
+            _SET_VALUE(d, _SLOT_VALUE.__get__(src))
+            _SET_LEAF(d, None)
             d.__class__ = NDArray
 
 
