@@ -750,10 +750,12 @@ def before_write():
 def explain() -> str:
     """What step capture did: plans, captured steps, native calls per captured step, and
     why captures were dropped."""
-    lines = [f"step capture: {'on' if ENABLED else 'off'}; "
-             f"captured steps: {_LOG['captured']}; "
-             f"native calls in the last captured step's backward: {_LOG['last_calls']} "
-             f"(plus one for trainer.step's fused update)"]
+    calls = _LOG["last_calls"]
+    lines = [f"step capture: {'on' if ENABLED else 'off'}; captured steps: {_LOG['captured']}; "
+             + (f"native calls in the last captured step's backward: {calls} (plus one for "
+                f"trainer.step's fused update)" if calls is not None else
+                "no step captured yet (a step is captured once it has repeated "
+                f"{REPEATS} times)")]
     for plans in _PLANS.values():
         for p in plans:
             lines.append(f"  plan: {len(p.ops)} ops ({sum(o.entry is not None for o in p.ops)}"
