@@ -22,14 +22,17 @@ each Deferred array still alive becomes an ordinary NDArray holding its value.
 Exactness. Anything else materializes the step first, exactly as eager would have run it (same
 recording and training modes, same random keys, in the same order): reading a Deferred array's
 data or tape value (print, asnumpy, an op outside recording, ...), an op that does not match,
-backward() with head gradients / retain_graph / autograd.grad, an in-place write to any array
-while a step is pending, trainer.step. The step then continues eagerly (counted as a dropped
-capture with its reason). A Deferred array alive at backward() that the plan does not export
+backward() with head gradients / retain_graph / autograd.grad, an in-place write to any array,
+Parameter.set_data or trainer.step while a step is pending, a new record() scope (a step left
+behind by an exception). The step then continues eagerly (counted as a dropped capture with
+its reason). A Deferred array alive at backward() that the plan does not export
 (e.g. the net output kept for metric.update) drops that step and recompiles the plan to export
 it. A plan that keeps failing is retired. Code that never repeats a structure pays one dictionary
 look-up per backward() and one `is None` test per op.
 
 `explain()` says what was captured, what was dropped and why, and native calls per step.
+TRACEGRAD_CAPTURE=0 or set_enabled(False) turns capture off; `with paused():` runs steps
+without it and keeps the plans (to compare both in one process).
 """
 import os
 import threading
