@@ -10,11 +10,16 @@
 3. serving: a hybridized MLP 256-512-512-10 called outside record() at batch 1.
 
 tracegrad runs hybridized and eager, each with step capture (the default) and without it
-(TRACEGRAD_CAPTURE=0, in a process of its own); PyTorch eager and jax.jit each run in a process
-of their own when importable. numpy by hand and tracegrad share the main process and are timed
-in interleaved rounds. Figures are medians; this machine is shared, expect +-10-20%.
+(inside `capture.paused()`); PyTorch eager and jax.jit each run in a process of their own when
+importable. numpy by hand and every tracegrad variant share the main process and are timed in
+interleaved rounds. Figures are medians; this machine is shared, expect +-10-20%.
 
     python bench/bench_step.py [--quick]
+    OPENBLAS_NUM_THREADS=1 python bench/bench_step.py   # every contender on one thread
+
+With OPENBLAS_NUM_THREADS set (numpy's and tracegrad's BLAS), PyTorch uses that many threads
+and JAX runs single-threaded when it is 1: on a loaded machine, thread pools that spin while
+their threads wait for a core distort the multi-threaded figures.
 """
 import os
 import subprocess
@@ -115,6 +120,16 @@ def mlp_tracegrad(batch, hybridize):
     return step
 
 
+def paused(step):
+    """The same step with capture off (the plans learned by the captured twin are kept)."""
+    from tracegrad import capture
+
+    def run():
+        with capture.paused():
+            step()
+    return run
+
+
 def serving_tracegrad():
     from tracegrad import gluon, nd
     net = gluon.nn.HybridSequential()
@@ -131,7 +146,7 @@ def serving_tracegrad():
 # ---------------------------------------------------------------- peers (own process each)
 def torch_cases():
     import torch
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", 0)) or os.cpu_count() or 1)
 
     def tiny():
         lin = torch.nn.Linear(2, 1)
@@ -228,21 +243,11 @@ def jax_cases():
 
 def _child(name, rounds):
     """Run in a process of its own: print `case seconds` lines."""
-    if name in ("torch", "jax"):
-        try:
-            tiny, mlp, serving = torch_cases() if name == "torch" else jax_cases()
-        except ImportError:
-            return
-        cases = [("tiny", tiny()), ("mlp64", mlp(64)), ("mlp512", mlp(512)),
-                 ("serving", serving())]
-        for case, fn in cases:
-            print(case, median_time(fn, repeat=rounds))
+    try:
+        tiny, mlp, serving = torch_cases() if name == "torch" else jax_cases()
+    except ImportError:
         return
-    # tracegrad with capture off (TRACEGRAD_CAPTURE=0 set by the parent)
-    cases = [("tiny_hyb", tiny_tracegrad(True)), ("tiny_eager", tiny_tracegrad(False))]
-    for batch in (64, 512):
-        cases += [(f"mlp{batch}_hyb", mlp_tracegrad(batch, True)),
-                  (f"mlp{batch}_eager", mlp_tracegrad(batch, False))]
+    cases = [("tiny", tiny()), ("mlp64", mlp(64)), ("mlp512", mlp(512)), ("serving", serving())]
     for case, fn in cases:
         print(case, median_time(fn, repeat=rounds))
 
@@ -260,24 +265,29 @@ def other_process(name, rounds, env=None):
 
 def main(quick=False):
     rounds = 5 if quick else 11
+    jax_env = {}
+    if os.environ.get("OPENBLAS_NUM_THREADS") == "1":
+        jax_env["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false "
+                                "intra_op_parallelism_threads=1")
     peers = [("pytorch eager", other_process("torch", rounds)),
-             ("jax.jit", other_process("jax", rounds))]
-    off = other_process("tracegrad", rounds, {"TRACEGRAD_CAPTURE": "0"})
+             ("jax.jit", other_process("jax", rounds, jax_env))]
     import tracegrad as mx
     rows = compare([("numpy by hand", tiny_numpy()),
                     ("tracegrad hybridized net, captured", tiny_tracegrad(True)),
-                    ("tracegrad eager, captured", tiny_tracegrad(False))], rounds)
-    rows += [("tracegrad hybridized net, capture off", off["tiny_hyb"]),
-             ("tracegrad eager, capture off", off["tiny_eager"])] if off else []
+                    ("tracegrad eager, captured", tiny_tracegrad(False)),
+                    ("tracegrad hybridized net, capture off", paused(tiny_tracegrad(True))),
+                    ("tracegrad eager, capture off", paused(tiny_tracegrad(False)))], rounds)
     rows += [(label, t["tiny"]) for label, t in peers if t]
     report("tiny regression: usual step (forward, L2 loss outside, backward, trainer.step)",
            rows, baseline="numpy by hand")
     for batch in (64, 512):
         rows = compare([("numpy by hand", mlp_numpy(batch)),
                         ("tracegrad hybridized net, captured", mlp_tracegrad(batch, True)),
-                        ("tracegrad eager, captured", mlp_tracegrad(batch, False))], rounds)
-        rows += [("tracegrad hybridized net, capture off", off[f"mlp{batch}_hyb"]),
-                 ("tracegrad eager, capture off", off[f"mlp{batch}_eager"])] if off else []
+                        ("tracegrad eager, captured", mlp_tracegrad(batch, False)),
+                        ("tracegrad hybridized net, capture off",
+                         paused(mlp_tracegrad(batch, True))),
+                        ("tracegrad eager, capture off", paused(mlp_tracegrad(batch, False)))],
+                       rounds)
         rows += [(label, t[f"mlp{batch}"]) for label, t in peers if t]
         report(f"MLP 784-256-256-10: usual step, batch {batch}", rows, baseline="numpy by hand")
     rows = compare([("numpy by hand", serving_numpy()),

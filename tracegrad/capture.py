@@ -22,14 +22,17 @@ each Deferred array still alive becomes an ordinary NDArray holding its value.
 Exactness. Anything else materializes the step first, exactly as eager would have run it (same
 recording and training modes, same random keys, in the same order): reading a Deferred array's
 data or tape value (print, asnumpy, an op outside recording, ...), an op that does not match,
-backward() with head gradients / retain_graph / autograd.grad, an in-place write to any array
-while a step is pending, trainer.step. The step then continues eagerly (counted as a dropped
-capture with its reason). A Deferred array alive at backward() that the plan does not export
+backward() with head gradients / retain_graph / autograd.grad, an in-place write to any array,
+Parameter.set_data or trainer.step while a step is pending, a new record() scope (a step left
+behind by an exception). The step then continues eagerly (counted as a dropped capture with
+its reason). A Deferred array alive at backward() that the plan does not export
 (e.g. the net output kept for metric.update) drops that step and recompiles the plan to export
 it. A plan that keeps failing is retired. Code that never repeats a structure pays one dictionary
 look-up per backward() and one `is None` test per op.
 
 `explain()` says what was captured, what was dropped and why, and native calls per step.
+TRACEGRAD_CAPTURE=0 or set_enabled(False) turns capture off; `with paused():` runs steps
+without it and keeps the plans (to compare both in one process).
 """
 import os
 import threading
@@ -138,11 +141,17 @@ _FREED_OP.results = ()
 
 
 class PlanOp:
-    __slots__ = ("opdef", "entry", "attrs", "operands", "results", "lit_cache", "raw_attrs")
+    """One op of a plan: what it is, where each operand comes from ((kind, ref) pairs, also
+    split into `kinds` and `refs`), and the plan values its results are."""
+    __slots__ = ("opdef", "entry", "attrs", "operands", "kinds", "refs", "n", "results",
+                 "lit_cache", "raw_attrs")
 
     def __init__(self, opdef, entry, attrs, operands, results):
         self.opdef, self.entry, self.attrs = opdef, entry, attrs
         self.operands, self.results = operands, results
+        self.kinds = tuple(k for k, _ in operands)
+        self.refs = tuple(r for _, r in operands)
+        self.n = len(operands)
         self.lit_cache, self.raw_attrs = {}, None
 
 
@@ -282,6 +291,29 @@ def set_enabled(on: bool) -> bool:
     return prev
 
 
+class paused:
+    """`with capture.paused():` runs its steps without capture and keeps the plans learned so
+    far (set_enabled(False) drops them): to time or check a step both ways in one process."""
+
+    def __enter__(self):
+        global ENABLED
+        materialize("capture paused")
+        self.prev = ENABLED
+        self.hooks = (_array._DEFER, _array._BEFORE_WRITE, _compiled.DEFER_CALL)
+        ENABLED = False
+        _array.set_defer_hook(None)
+        _compiled.DEFER_CALL = None
+        return self
+
+    def __exit__(self, *exc):
+        global ENABLED
+        ENABLED = self.prev
+        if self.prev and _PLANS:
+            _array.set_defer_hook(self.hooks[0] or defer_apply, self.hooks[1] or before_write)
+            _compiled.DEFER_CALL = defer_call
+        return False
+
+
 # ------------------------------------------------------------------ learning
 def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     """Called by every backward with the adjoint it uses: learn a plan once it repeats."""
@@ -394,11 +426,12 @@ def _tracked(args):
 
 
 def _bind(step, pop, args):
-    """Check each operand against the plan; bind constant leaves. False when one differs."""
-    leaf_data, plan = step.leaf_data, step.plan
+    """Check each operand against the plan; bind constant leaves. None when one differs."""
     saved = []
-    for a, (kind, ref) in zip(args, pop.operands):
+    kinds, refs = pop.kinds, pop.refs
+    for n, a in enumerate(args):
         t = type(a)
+        kind, ref = kinds[n], refs[n]
         if t is Deferred:
             if kind != _VALUE or _GET_LEAF(a) != ref:
                 return None
@@ -406,34 +439,33 @@ def _bind(step, pop, args):
             continue
         saved.append(a)
         if kind == _LIT:
-            if t is NDArray or (t is np.ndarray and a.ndim):
-                return None
-            if not _same_literal(pop, ref, a, args):
+            if t is NDArray or (t is np.ndarray and a.ndim) or \
+                    not _same_literal(pop, ref, a, args):
                 return None
             continue
         if kind != _LEAF:
             return None
         if t is NDArray:
-            v = a._value
-            data = a._data
+            v, data = a._value, a._data
         elif t is np.ndarray and a.ndim:
             v, data = None, a
         else:
             return None
+        plan = step.plan
         var = plan.leaf_vars[ref]
         if var is not None:
             if v is not var:
                 return None
-            leaf_data[ref] = data
+            step.leaf_data[ref] = data
             continue
         if v is not None:
             return None             # a recorded value from outside the step
-        bound = leaf_data[ref]
+        bound = step.leaf_data[ref]
         if bound is None:
             ltype = plan.leaf_types[ref]
             if data.shape != ltype.shape or data.dtype != ltype.np_dtype:
                 return None
-            leaf_data[ref] = data
+            step.leaf_data[ref] = data
         elif bound is not data:
             return None
     return saved
@@ -459,7 +491,7 @@ def _same_literal(pop, lit, a, args):
 
 
 def _match_apply(step, pop, opdef, args, attrs):
-    if pop.opdef is not opdef or pop.entry is not None or len(args) != len(pop.operands):
+    if pop.opdef is not opdef or len(args) != pop.n:    # (a compiled call's opdef never is)
         return None
     if attrs:
         if attrs is not pop.raw_attrs and attrs != pop.raw_attrs:
@@ -630,6 +662,7 @@ def backward(heads, head_grads, retain_graph, train_mode):
         if d is not None:
             _SET_DATA(d, outs[k])
             _SET_VALUE(d, freed[j])
+            _SET_LEAF(d, None)
             d.__class__ = NDArray
         outs[k] = None
     leaf_vars = plan.leaf_vars
@@ -707,8 +740,9 @@ def materialize(reason):
         d = r() if r is not None else None
         if d is not None and j in real:
             src = real[j]
-            _SLOT_DATA.__set__(d, _SLOT_DATA.__get__(src))
-            _SLOT_VALUE.__set__(d, _SLOT_VALUE.__get__(src))
+            _SET_DATA(d, _SLOT_DATA.__get__(src))
+            _SET_VALUE(d, _SLOT_VALUE.__get__(src))
+            _SET_LEAF(d, None)
             d.__class__ = NDArray
 
 
@@ -722,10 +756,12 @@ def before_write():
 def explain() -> str:
     """What step capture did: plans, captured steps, native calls per captured step, and
     why captures were dropped."""
-    lines = [f"step capture: {'on' if ENABLED else 'off'}; "
-             f"captured steps: {_LOG['captured']}; "
-             f"native calls in the last captured step's backward: {_LOG['last_calls']} "
-             f"(plus one for trainer.step's fused update)"]
+    calls = _LOG["last_calls"]
+    lines = [f"step capture: {'on' if ENABLED else 'off'}; captured steps: {_LOG['captured']}; "
+             + (f"native calls in the last captured step's backward: {calls} (plus one for "
+                f"trainer.step's fused update)" if calls is not None else
+                "no step captured yet (a step is captured once it has repeated "
+                f"{REPEATS} times)")]
     for plans in _PLANS.values():
         for p in plans:
             lines.append(f"  plan: {len(p.ops)} ops ({sum(o.entry is not None for o in p.ops)}"

@@ -56,9 +56,8 @@ class FusedUpdate:
             s = [b.cast(b.reshape(b.slice(h, begin=(base + j,), end=(base + j + 1,), step=(1,)),
                                   shape=()), dtype=t.dtype) for j in range(n_scalars)]
             w, new_states = optimizer.fused_rule(b, weights[k], grads[k], states[k], s)
-            if len(new_states) != n_state:
-                raise RuntimeError(f"{type(optimizer).__name__}.fused_rule returned "
-                                   f"{len(new_states)} states for {n_state}")
+            # a state the rule does not use (momentum set to 0 after SGD created it) stays
+            new_states = list(new_states) + states[k][len(new_states):]
             outs += [w, *new_states]
         self.fn = b.ret(*outs)
         self.native = compile_callable(self.fn)

@@ -138,3 +138,22 @@ def test_stale_gradients_still_raise_and_ignore_skips():
     second = net[1].weight.data().asnumpy()
     trainer.step(1, ignore_stale_grad=True)
     np.testing.assert_array_equal(net[1].weight.data().asnumpy(), second)
+
+
+def test_changing_an_optimizer_attribute_mid_training():
+    """momentum set to 0 after SGD created momentum states: the unused state is kept."""
+    def run(fused):
+        net = gluon.nn.Dense(2, in_units=3)
+        net.initialize(mx.init.One())
+        trainer = gluon.Trainer(net.collect_params(), "sgd",
+                                {"learning_rate": 0.1, "momentum": 0.9})
+        trainer._fused = fused
+        for i in range(4):
+            if i == 2:
+                trainer.optimizer.momentum = 0.0
+            with autograd.record():
+                loss = (net(nd.ones((1, 3))) ** 2).sum()
+            loss.backward()
+            trainer.step(1)
+        return net.weight.data().asnumpy()
+    np.testing.assert_allclose(run(True), run(False), rtol=1e-6)

@@ -278,3 +278,63 @@ def test_a_step_abandoned_by_an_exception_is_not_continued():
     ref.backward()
     np.testing.assert_allclose(g, net[0].weight.grad().asnumpy(), rtol=1e-6)
     np.testing.assert_allclose(out.asnumpy(), net(x).asnumpy(), rtol=1e-6)
+
+
+def test_grad_head_gradients_and_retain_graph_run_the_step_eagerly():
+    net = _net(True)
+    lf = gluon.loss.L2Loss()
+    x, y = nd.ones((2, 5)), nd.zeros((2, 3))
+    w = net[0].weight
+
+    def ref(kind):
+        capture.set_enabled(False)
+        with autograd.record():
+            loss = lf(net(x), y)
+        out = _finish(kind, loss)
+        capture.set_enabled(True)
+        return out
+
+    def _finish(kind, loss):
+        if kind == "grad":
+            return autograd.grad(loss, [w.data()])[0].asnumpy()
+        if kind == "head":
+            loss.backward(nd.array([2.0, 3.0]))
+        else:
+            loss.backward(retain_graph=True)
+            loss.backward()
+        return w.grad().asnumpy().copy()
+
+    for kind in ("grad", "head", "retain"):
+        w.grad_req = "add" if kind == "retain" else "write"
+        for _ in range(5):
+            with autograd.record():
+                loss = lf(net(x), y)
+            loss.backward()
+        w.zero_grad()
+        with autograd.record():
+            loss = lf(net(x), y)
+        assert capture._STATE.step is not None, kind
+        got = _finish(kind, loss)
+        w.zero_grad()
+        np.testing.assert_allclose(got, ref(kind), rtol=1e-6, err_msg=kind)
+        w.zero_grad()
+
+
+def test_paused_runs_without_capture_and_keeps_the_plans():
+    net = _net(True)
+    lf = gluon.loss.L2Loss()
+    x, y = nd.ones((2, 5)), nd.zeros((2, 3))
+
+    def step():
+        with autograd.record():
+            loss = lf(net(x), y)
+        loss.backward()
+    for _ in range(4):
+        step()
+    before = mx.stats()["captured_steps"]
+    with capture.paused():
+        step()
+        step()
+    assert mx.stats()["captured_steps"] == before
+    step()
+    assert mx.stats()["captured_steps"] == before + 1

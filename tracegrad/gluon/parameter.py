@@ -2,8 +2,9 @@
 
 A Parameter's data is one NDArray for its whole life: initialization, set_data and load write
 into its numpy buffer in place; the Trainer's fused update gives it a new buffer each step and
-points its tape leaf at it too (compiled calls read the buffer afresh on every call). A non-'null' grad_req makes that NDArray an autograd variable whose
-gradient buffer is kept across grad_req changes; 'null' detaches it (_var = _value = None).
+points its tape leaf at it too (compiled calls read the buffer afresh on every call). A
+non-'null' grad_req makes that NDArray an autograd variable whose gradient buffer is kept
+across grad_req changes; 'null' detaches it (_var = _value = None).
 """
 import re
 import warnings
@@ -11,18 +12,13 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .. import capture as _capture
 from .. import initializer
 from ..array import NDArray, wrap
 from ..base import DeferredInitializationError, MXNetError
 from ..context import cpu
 from ..nd import load_arrays, save_arrays
 from ..runtime import tape
-
-
-def _array_written():
-    """A deferred training step (capture.py) must read a parameter before it is overwritten."""
-    from .. import capture
-    capture.before_write()
 
 _GRAD_REQS = ("write", "add", "null")
 
@@ -196,7 +192,7 @@ class Parameter:
     def set_data(self, data):
         """Write `data` into the parameter in place (or set shape and data if not yet alloc'd)."""
         src = data._data if isinstance(data, NDArray) else np.asarray(data)
-        _array_written()
+        _capture.before_write()   # a deferred step (capture.py) reads the old data first
         if self._data is None:
             self.shape = src.shape
             self._deferred_init = ()

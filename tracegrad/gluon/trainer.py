@@ -89,7 +89,7 @@ class Trainer:
         live = []
         stale = []
         for i, p in enumerate(self._params):
-            if p.grad_req == "null":
+            if p._grad_req == "null":
                 continue
             data = p._data
             if data is None:
