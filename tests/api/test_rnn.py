@@ -12,6 +12,7 @@ from tracegrad import autograd, gluon, nd
 from tracegrad.gluon import nn, rnn
 from tracegrad.gluon.rnn.rnn_cell import gru_step, lstm_step, rnn_step
 from arrays import keep_dtype as array
+from test_gluon_layers import _fd as fd_grads
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
 from check import check_grads  # noqa: E402  (tests/grad/check.py, the gradient oracle)
@@ -69,23 +70,6 @@ def ref_layer(mode, x, states, P, layers, dirs):
                 f.append(s)
         seq = [np.concatenate([o[t] for o in outs], axis=1) for t in range(T)]
     return np.stack(seq), [np.stack(f) for f in finals]
-
-
-def fd_grads(f, arrays, eps=1e-6):
-    """Central differences of the scalar f() w.r.t. every element of each float64 array."""
-    grads = []
-    for a in arrays:
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            old = a[idx]
-            a[idx] = old + eps
-            hi = f()
-            a[idx] = old - eps
-            lo = f()
-            a[idx] = old
-            g[idx] = (hi - lo) / (2 * eps)
-        grads.append(g)
-    return grads
 
 
 def randomize(block, rng, scale=0.5):
