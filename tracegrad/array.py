@@ -25,6 +25,7 @@ class _Hooks(threading.local):
     random_key = None   # (key array) -> NDArray: a random draw's key inside a trace
     assign = None       # (target, value): a state update met inside a trace
     tracing = False     # inside make_ir.trace: detach() records a stop_gradient
+    compiling = False   # inside a jit / hybridize trace: contrib loops become one op
 
 
 def assign_state(target, value):

@@ -28,7 +28,14 @@ def _compile(fn):
     Ops with no native lowering (a custom Function's Python code) split the graph: the rest
     stays native and each such op runs in Python, counted as an eager fallback.
     """
-    return compile_callable(fn, on_python_op=lambda op: bump("eager_fallbacks"))
+    return compile_callable(fn, on_python_op=_python_op)
+
+
+def _python_op(op):
+    """A Python op in compiled code: an eager fallback, unless the op drives native code
+    itself (a while_loop runs its compiled body)."""
+    if op is None or not getattr(op.opdef, "runs_native", False):
+        bump("eager_fallbacks")
 
 
 class Feed:

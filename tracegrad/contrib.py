@@ -9,9 +9,21 @@ the traced graph, so a time loop compiles without a break.
 
 MXNet leaves the padding rows of `while_loop`'s stacked outputs undefined; here they are
 zeros, so compiled and eager code agree.
+
+Under jit / hybridize a `while_loop` whose condition and body are plain array code becomes
+one `while_loop` op (loops.py): one compiled variant for every trip count, gradients by
+reverse replay. As in MXNet's hybridized (symbolic) form, its step outputs then exist even
+when no step runs (all zeros). A body that reads concrete values, draws random numbers or
+updates state runs as Python instead, with a guard per test.
 """
+import numpy as np
+
 from . import nd
-from .array import NDArray
+from .array import HOOKS, NDArray, wrap
+from .ir.autodiff import copy_ops
+from .ir.function import Builder
+from .loops import LoopBody, WhileLoop
+from .runtime import tape
 
 __all__ = ["cond", "while_loop", "foreach"]
 
@@ -75,6 +87,10 @@ def while_loop(cond, func, loop_vars, max_iterations=None):
     loop_vars = [loop_vars] if single else list(loop_vars)
     if not loop_vars:
         raise ValueError("while_loop: loop_vars should contain at least one element")
+    if HOOKS.compiling:
+        res = _while_loop_op(cond, func, loop_vars, max_iterations)
+        if res is not None:
+            return res[0], (res[1][0] if single else res[1])
     steps, outputs, fmt = 0, [], None
     while steps < max_iterations and _truth(cond(*loop_vars), "while_loop: cond's result"):
         step_output, new_vars = func(*loop_vars)
@@ -133,3 +149,100 @@ def foreach(body, data, init_states):
     if fmt is None:
         return [], states
     return _regroup(stacked, fmt)[0], states
+
+
+class _NotStructured(Exception):
+    """The loop body cannot be one op (see while_loop's docstring): run it as Python."""
+
+
+def _refuse(*args):
+    raise _NotStructured()
+
+
+def _while_loop_op(cond, func, loop_vars, max_iterations):
+    """Trace cond and func once into IR over fresh loop-variable inputs, then run the loop as
+    one while_loop op on the tape; None when the body cannot be one op."""
+    start = tape.leaf(np.zeros((), np.float32)).seq
+    inner = []
+    for v in loop_vars:
+        t = wrap(v._data)
+        t._value = tape.leaf(v._data)
+        inner.append(t)
+    inputs = [t._value for t in inner]
+    saved = (HOOKS.concretize, HOOKS.random_key, HOOKS.assign)
+    HOOKS.concretize = HOOKS.random_key = HOOKS.assign = _refuse
+    try:
+        flag = cond(*inner)
+        step_output, new_vars = func(*inner)
+    except _NotStructured:
+        return None
+    finally:
+        HOOKS.concretize, HOOKS.random_key, HOOKS.assign = saved
+    new_vars = [] if new_vars is None else (
+        [new_vars] if isinstance(new_vars, NDArray) else list(new_vars))
+    flat, fmt = _flatten(step_output, "while_loop step output")
+    if not isinstance(flag, NDArray) or flag.size != 1 or len(new_vars) != len(loop_vars) or any(
+            not isinstance(n, NDArray) or n.shape != o.shape or n.dtype != o.dtype
+            for n, o in zip(new_vars, loop_vars)):
+        return None  # the Python loop says what is wrong
+    captured = []
+    _region("while_cond", [flag], inputs, captured, start)
+    body_fn = _region("while_body", flat + new_vars, inputs, captured, start)
+    # both functions take every captured value, in one order
+    cond_fn = _region("while_cond", [flag], inputs, captured, start)
+    body = LoopBody(cond_fn, body_fn, len(loop_vars), len(flat), max_iterations)
+    limit = (max_iterations,)
+    out_types = tuple([f"{o.type.dtype}[{','.join(map(str, limit + o.shape))}]"
+                       for o in body_fn.outputs[:len(flat)]] +
+                      [str(v.type) for v in inputs] +
+                      [f"{v.type.dtype}[{','.join(map(str, limit + v.shape))}]"
+                       for v in inputs] + ["i64[]"])
+    attrs = {"body": body.handle, "out_types": out_types}
+    operands = [v._value if v._value is not None else v._constant_value() for v in loop_vars]
+    operands += captured
+    outs = WhileLoop.impl(*[o.data for o in operands], **attrs)
+    values = tape.record_multi(WhileLoop, operands, attrs, list(outs), keep=body)
+    res = []
+    for o, v in zip(outs, values):
+        r = wrap(o)
+        r._value = v
+        res.append(r)
+    n_out, n_var = len(flat), len(loop_vars)
+    stacked = res[:n_out]
+    if fmt is not None and stacked:
+        stacked = _regroup(stacked, fmt)[0]
+    return stacked, res[n_out:n_out + n_var]
+
+
+def _region(name, heads, inputs, captured, start):
+    """An IR Function of `heads` over the loop inputs, then the values it reads from outside
+    the loop (created before `start`, or constants), appended to `captured`."""
+    head_values = [h._value if h._value is not None else tape.leaf(h._data) for h in heads]
+    inside, ops, seen = set(inputs), [], set()
+    stack = [(v, False) for v in reversed(head_values)]
+    while stack:
+        v, ready = stack.pop()
+        if v in inside:
+            continue
+        op = v.producer
+        if op is None or v.seq < start:
+            if v not in captured:
+                captured.append(v)
+            continue
+        if ready:
+            if op not in seen:
+                seen.add(op)
+                ops.append(op)
+            continue
+        if op in seen:
+            continue
+        stack.append((v, True))
+        for o in reversed(op.operands):
+            if hasattr(o, "producer") and o not in inside:
+                stack.append((o, False))
+    b = Builder(name=name)
+    env = {v: b.param(v.type, f"v{i}") for i, v in enumerate(inputs)}
+    for i, v in enumerate(captured):
+        env[v] = b.param(v.type, f"c{i}")
+    copy_ops(b, ops, env)
+    return b.ret(*[env[h] for h in head_values])

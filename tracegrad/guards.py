@@ -14,6 +14,8 @@ Values are matched between paths structurally (an interned key of op, attributes
 keys, down to where each input is fed from), so a later path reuses the values an earlier
 segment exports and recomputes the rest.
 """
+import hashlib
+
 import numpy as np
 
 from .compiled import Feed, InferenceEntry, TrainingEntry
@@ -21,6 +23,7 @@ from .ir.autodiff import copy_ops
 from .ir.function import Builder, Literal, Value
 from .ir.types import FLOATS
 from .random import next_key
+from .runtime.handles import OutCall
 
 EAGER = "eager"     # a child slot whose outcome runs eagerly (see GuardTree.run)
 
@@ -182,6 +185,9 @@ class GuardTree:
                 hash(attrs)
             except TypeError:
                 attrs = repr(sorted(op.attrs.items()))
+            if issubclass(op.opdef, OutCall):  # a handle is new per trace: key its contents
+                attrs = (repr([kv for kv in op.attrs.items() if kv[0] != op.opdef.handle_attr]),
+                         op.opdef.structure_key(op.attrs))
             operands = tuple(ids[o] if isinstance(o, Value) else o.key() for o in op.operands)
             for i, r in enumerate(op.results):
                 ids[r] = intern.setdefault((op.opdef.name, attrs, operands, i), len(intern))
@@ -316,8 +322,8 @@ def _needs(kind, ref, needs, n_args, recording):
 def _feed_key(kind, ref):
     if kind in (Feed.ARG, Feed.PARAM, Feed.KEY):
         return ref
-    if kind == Feed.CONST:
-        return id(ref)
+    if kind == Feed.CONST:  # constants made afresh by every trace match by content
+        return (ref.dtype.str, ref.shape, hashlib.sha1(np.ascontiguousarray(ref)).digest())
     return id(ref.var)
 
 

@@ -24,6 +24,9 @@ from .runtime import tape
 from .runtime.tape import STATE
 from .stats import bump
 
+# bumped by gluon whenever a block gains, loses or replaces a child or parameter (hybrid_call)
+STRUCTURE_VERSION = [0]
+
 MAX_VARIANTS = 32        # compiled paths per function (over all signatures)
 MAX_GUARD_OUTCOMES = 16  # compiled outcomes per guard
 
@@ -266,15 +269,15 @@ class JitFunction:
             outs = []
             structure.append(flatten(out, outs))
             return outs
-        old = (HOOKS.random_key, HOOKS.concretize)
-        HOOKS.random_key, HOOKS.concretize = key_hook, concretize_hook
+        old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling)
+        HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
         _TRACING.depth += 1
         try:
             tr = trace(flat_fn, arrays, name=self.name,
                        names=[_top_name(n, first) for n in names], extra_heads=gvals)
         finally:
             _TRACING.depth -= 1
-            HOOKS.random_key, HOOKS.concretize = old
+            HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = old
             for p, v in zip(params, saved):
                 p._value = v
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
@@ -403,21 +406,25 @@ def _block_structure(block):
 
 
 def hybrid_call(block, *args):
-    """Run a hybridized block through its JitFunction (parameters are inputs, not constants)."""
+    """Run a hybridized block through its JitFunction (parameters are inputs, not constants).
+    A block whose children or parameters changed since gets a fresh one."""
     jf = block.__dict__.get("_tg_jit")
-    structure = _block_structure(block)
-    if jf is None or jf.block_structure != structure:
-        params = block.collect_params()
-        names = [_identifier(n) for n in params.keys()]
-        plist = list(params.values())
-        flags = block.__dict__.get("_flags") or {}
-        reason = None if jf is None else "the block's children or parameters changed"
-        jf = JitFunction(block.forward, params=lambda: [p.data() for p in plist],
-                         name=type(block).__name__.lower(), param_names=names,
-                         max_variants=flags.get("max_variants"),
-                         max_guard_outcomes=flags.get("max_guard_outcomes"))
-        jf.block_structure = structure
-        if reason:
-            jf.last_reason = reason
-        block.__dict__["_tg_jit"] = jf
+    version = STRUCTURE_VERSION[0]
+    if jf is None or jf.structure_version != version:
+        structure = _block_structure(block)
+        if jf is None or jf.block_structure != structure:
+            params = block.collect_params()
+            names = [_identifier(n) for n in params.keys()]
+            plist = list(params.values())
+            flags = block.__dict__.get("_flags") or {}
+            reason = None if jf is None else "the block's children or parameters changed"
+            jf = JitFunction(block.forward, params=lambda: [p.data() for p in plist],
+                             name=type(block).__name__.lower(), param_names=names,
+                             max_variants=flags.get("max_variants"),
+                             max_guard_outcomes=flags.get("max_guard_outcomes"))
+            jf.block_structure = structure
+            if reason:
+                jf.last_reason = reason
+            block.__dict__["_tg_jit"] = jf
+        jf.structure_version = version
     return jf(*args)

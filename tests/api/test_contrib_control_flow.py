@@ -50,7 +50,7 @@ def _py_while(x, w):
         outs.append(nd.tanh(x))
         steps += 1
     pad = [nd.zeros(x.shape)] * (6 - steps)
-    return nd.stack(*(outs + pad), axis=0) if outs else None, x
+    return nd.stack(*(outs + pad), axis=0), x
 
 
 def _contrib_while(x, w):
@@ -159,3 +159,33 @@ def test_f_contrib_in_a_hybridized_block_matches_eager():
         np.testing.assert_allclose(vh, ve, rtol=1e-6)
         np.testing.assert_allclose(gh[0], ge[0], rtol=1e-6)
     assert hybrid._tg_jit.counts["eager_fallbacks"] == 0
+
+
+def test_compiled_while_loop_is_one_op_one_variant_for_every_trip_count():
+    jf = mx.jit(_contrib_while)
+    w = nd.array([1.3, 0.9], dtype="float64")
+    for start in ([0.1, 0.2], [1.0, 1.5], [2.0, 2.9], [6.0, 0.0], [0.01, 0.0]):
+        want = _grad(_py_while, nd.array(start, dtype="float64"), w.copy())
+        got = _grad(jf, nd.array(start, dtype="float64"), w.copy())
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+        for a, b in zip(got[1], want[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert jf.counts["traces"] == 1 and jf.counts["eager_fallbacks"] == 0
+    assert "while_loop" in str(jf.ir("traced")) and "guard " not in jf.explain()
+    # MXNet's hybridized form: the step outputs exist (zeros) even when no step runs
+    outs, final = jf(nd.array([6.0, 0.0], dtype="float64"), w)
+    assert outs.shape == (6, 2) and not outs.asnumpy().any()
+
+
+def test_while_loop_body_reading_a_concrete_value_falls_back_to_guards_and_stays_right():
+    def f(x):
+        outs, y = nd.contrib.while_loop(
+            lambda y: nd.sum(y) < 10, lambda y: (y, y * (2 if y.asscalar() < 3 else 3)),
+            x, max_iterations=5)
+        return outs, y
+    jf = mx.jit(f)
+    for v in (1.0, 2.5, 4.0, 1.0):
+        got, want = jf(nd.array([v])), f(nd.array([v]))
+        np.testing.assert_allclose(got[1].asnumpy(), want[1].asnumpy())
+        np.testing.assert_allclose(got[0].asnumpy(), want[0].asnumpy())
+    assert "guard " in jf.explain() and jf.counts["eager_fallbacks"] == 0
