@@ -12,7 +12,6 @@ Both ops call out of the graph (runtime/handles.OutCall): their LoopBody is name
 import numpy as np
 
 from .ir.autodiff import vjp
-from .ir.ops import NONDIFF
 from .ir.types import FLOATS, parse_type
 from .runtime.handles import OutCall, register, resolve
 from .runtime.segments import compile_callable
@@ -107,7 +106,6 @@ class WhileLoop(OutCall):
 class WhileLoopGrad(OutCall):
     """The adjoint of while_loop: the steps replayed in reverse through the body's adjoint."""
     name = "while_loop_grad"
-    traits = frozenset({NONDIFF})
     attr_names = frozenset({"body", "grad_types"})
     handle_attr = "body"
     runs_native = True
@@ -127,3 +125,8 @@ class WhileLoopGrad(OutCall):
         outs = [np.asarray(g, dtype=parse_type(t).np_dtype)
                 for g, t in zip(g_vars + g_caps, grad_types)]
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def vjp(b, g, out, *xs, body, grad_types):
+        raise NotImplementedError(
+            "while_loop_grad: higher-order gradients through a compiled while_loop are not "
+            "supported; differentiate the eager loop (outside jit/hybridize) instead")

@@ -189,3 +189,19 @@ def test_while_loop_body_reading_a_concrete_value_falls_back_to_guards_and_stays
         np.testing.assert_allclose(got[1].asnumpy(), want[1].asnumpy())
         np.testing.assert_allclose(got[0].asnumpy(), want[0].asnumpy())
     assert "guard " in jf.explain() and jf.counts["eager_fallbacks"] == 0
+
+
+def test_second_derivatives_through_a_compiled_while_loop_raise_instead_of_lying():
+    def f(x):
+        _, y = nd.contrib.while_loop(lambda y: nd.sum(y) < 10, lambda y: (y, y * y + 1), x,
+                                     max_iterations=5)
+        return nd.sum(y)
+    jf = mx.jit(f)
+    x = nd.array([1.0])
+    x.attach_grad()
+    with autograd.record():
+        (want,) = autograd.grad(f(x), [x])
+        (d1,) = autograd.grad(jf(x), [x], create_graph=True)  # first order is fine
+        np.testing.assert_allclose(d1.asnumpy(), want.asnumpy())
+        with pytest.raises(NotImplementedError, match="higher-order"):
+            d1.backward()
