@@ -231,9 +231,12 @@ class JitFunction:
             return
         tree = self.cache[key] = GuardTree(needs, key[3])
         self.last_reason = "first call (after deferred initialization)"
-        if tree.add(self._trace(tree, key[0], args, kwargs, arrays, params), params):
+        counter = _RANDOM["counter"]  # this call ran eagerly: the trace must not draw again
+        path = self._trace(tree, key[0], args, kwargs, arrays, params)
+        _RANDOM["counter"] = counter
+        tree.pending_keys = []
+        if tree.add(path, params):
             self.counts["traces"] += 1
-            tree.pending_keys = []  # this call ran eagerly: its keys are spent
 
     def _trace(self, tree, struct, args, kwargs, arrays, params):
         """Trace one path of fn on these arrays (an eager run) and return it as a Path."""
@@ -292,7 +295,7 @@ class JitFunction:
                 feeds.append((Feed.VAR, leaf))
             else:
                 feeds.append((Feed.CONST, leaf.data))
-                consts.append(leaf.type)
+                consts.append(_closure_name(self.fn, leaf.data) + str(leaf.type))
         tree.pending_keys = [k.data for k in keys]
         tree.constants = sorted(set(tree.constants) | {str(t) for t in consts})
         for g, _ in guards:
@@ -335,6 +338,34 @@ class JitFunction:
                              ", ".join(tree.constants))
             _explain_node(tree.root, lines, "  ")
         return "\n".join(lines)
+
+
+def _closure_name(fn, data):
+    """'name: ' of the closure variable, global or attribute of a bound method's object that
+    holds the array `data` (explain() lists arrays read at trace time), or ''."""
+    places = []
+    code = getattr(fn, "__code__", None)
+    if code is not None and getattr(fn, "__closure__", None):
+        places += [(n, c.cell_contents) for n, c in zip(code.co_freevars, fn.__closure__)
+                   if _filled(c)]
+    if code is not None:
+        g = getattr(fn, "__globals__", {})
+        places += [(n, g[n]) for n in code.co_names if n in g]
+    owner = getattr(fn, "__self__", None)
+    if owner is not None:
+        places += [(f"self.{k}", v) for k, v in vars(owner).items()]
+    for name, value in places:
+        if isinstance(value, NDArray) and value._data is data:
+            return f"{name}: "
+    return ""
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
 
 
 def _seen(node):
