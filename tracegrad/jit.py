@@ -93,6 +93,7 @@ class JitFunction:
         self.cache, self.last, self.last_tree = {}, None, None
         self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0}
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
+        self.first_reason = "first call"
         # one call at a time: a trace swaps the parameters' tape values for its own leaves
         self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
@@ -218,7 +219,7 @@ class JitFunction:
 
     def _why_new(self, key):
         if not self.cache:
-            return "first call"
+            return self.first_reason
         best = min(self.cache, key=lambda k: sum(a != b for a, b in zip(k, key)))
         diff = [name for name, a, b in zip(_PARTS, best, key) if a != b]
         return "new signature: " + ", ".join(diff) + " differ from the nearest cached one"
@@ -455,7 +456,7 @@ def hybrid_call(block, *args):
                              max_guard_outcomes=flags.get("max_guard_outcomes"))
             jf.block_structure = structure
             if reason:
-                jf.last_reason = reason
+                jf.first_reason = reason
             block.__dict__["_tg_jit"] = jf
         jf.structure_version = version
     return jf(*args)

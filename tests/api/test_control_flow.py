@@ -453,3 +453,22 @@ def test_state_updates_and_higher_order_gradients_through_guarded_code():
         x = np.array(data)
         want = (-np.sin(x) * x + 2 * np.cos(x)) if x.sum() > 0 else 6 * x
         np.testing.assert_allclose(a.grad.asnumpy(), want, rtol=1e-10)
+
+
+def test_replacing_a_parameter_retraces():
+    class Scale(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.w = gluon.Parameter("w", shape=(2,), init=mx.init.Constant(2.0))
+
+        def hybrid_forward(self, F, x, w):
+            return x * w
+    net = Scale()
+    net.initialize()
+    net.hybridize()
+    x = nd.array([1.0, 3.0])
+    np.testing.assert_allclose(net(x).asnumpy(), [2.0, 6.0])
+    net.w = gluon.Parameter("w2", shape=(2,), init=mx.init.Constant(-1.0))
+    net.w.initialize()
+    np.testing.assert_allclose(net(x).asnumpy(), [-1.0, -3.0])
+    assert "changed" in net.explain()
