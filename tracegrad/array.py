@@ -236,8 +236,8 @@ class NDArray:
 
     def _concretize(self, why):
         hook = HOOKS.concretize
-        if hook is not None and self._value is not None:
-            hook(self, why)
+        if hook is not None and (self._value is not None or HOOKS.compiling):
+            hook(self, why)  # compiling: untracked (closure) arrays are guarded too
 
     def _constant_value(self):
         """The tape value of an untracked array used by a recorded op (a graph input); one

@@ -140,6 +140,7 @@ class GuardTree:
 
     def __init__(self, needs, recording):
         self.needs, self.recording, self.root, self.intern = needs, recording, None, {}
+        self.buffers = {}       # id -> (constant buffer, its key), see _ids
         self.pending_keys = []
         self.paths = 0
         self.constants = []     # (name, shape) of arrays read from the closure at trace time
@@ -178,7 +179,15 @@ class GuardTree:
         """Structural ids of P's values (equal ids compute equal values)."""
         intern, ids = self.intern, {}
         for p, (kind, ref) in zip(path.fn.params, path.feeds):
-            ids[p] = intern.setdefault(("feed", kind, _feed_key(kind, ref)), len(intern))
+            if kind == Feed.CONST:
+                # a buffer seen before keeps its key (a closure array updated in place);
+                # constants made afresh by every trace match by content
+                known = self.buffers.get(id(ref))
+                key = known[1] if known is not None and known[0] is ref else _feed_key(kind, ref)
+                self.buffers[id(ref)] = (ref, key)
+            else:
+                key = _feed_key(kind, ref)
+            ids[p] = intern.setdefault(("feed", kind, key), len(intern))
         for op in path.fn.ops:
             try:
                 attrs = tuple(op.attrs.items())
@@ -322,7 +331,7 @@ def _needs(kind, ref, needs, n_args, recording):
 def _feed_key(kind, ref):
     if kind in (Feed.ARG, Feed.PARAM, Feed.KEY):
         return ref
-    if kind == Feed.CONST:  # constants made afresh by every trace match by content
+    if kind == Feed.CONST:
         return (ref.dtype.str, ref.shape, hashlib.sha1(np.ascontiguousarray(ref)).digest())
     return id(ref.var)
 

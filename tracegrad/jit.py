@@ -261,7 +261,8 @@ class JitFunction:
         def concretize_hook(arr, why):
             g = Guard(why, user_location())
             guards.append((g, outcome_of(g.kind, arr._data)))
-            gvals.append(arr._value)
+            # an untracked array (a closure's) is read from its buffer on every call
+            gvals.append(arr._value if arr._value is not None else arr._constant_value())
 
         structure = []
         fn = self.fn

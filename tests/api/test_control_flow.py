@@ -472,3 +472,21 @@ def test_replacing_a_parameter_retraces():
     net.w.initialize()
     np.testing.assert_allclose(net(x).asnumpy(), [-1.0, -3.0])
     assert "changed" in net.explain()
+
+
+def test_a_closure_array_python_reads_is_guarded_so_in_place_updates_take_effect():
+    mode = nd.array([1.0])
+
+    def f(x):
+        return x * 2 if mode.asscalar() > 0 else x - 1
+    jf = mx.jit(f)
+    x = nd.array([3.0])
+    np.testing.assert_allclose(jf(x).asnumpy(), [6.0])
+    mode[:] = -1.0
+    np.testing.assert_allclose(jf(x).asnumpy(), [2.0])
+    mode[:] = 5.0
+    np.testing.assert_allclose(jf(x).asnumpy(), [6.0])
+    mode[:] = 1.0  # a value seen before: no new trace
+    np.testing.assert_allclose(jf(x).asnumpy(), [6.0])
+    assert jf.counts["traces"] == 3 and jf.counts["eager_fallbacks"] == 0
+    assert "mode: f32[1]" in jf.explain()
