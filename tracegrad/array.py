@@ -259,10 +259,12 @@ class NDArray:
     # -------------------------------------------------------------- autograd
     def attach_grad(self, grad_req="write", stype=None):
         """Allocate a gradient buffer and make this array a variable autograd differentiates."""
-        from .autograd import _check_grad_req
-        _check_grad_req(grad_req)
-        self._var = tape.Variable(np.zeros_like(self._data), grad_req)
-        self._value = tape.leaf(self._data, self._var)
+        if grad_req not in ("write", "add", "null"):
+            from .autograd import _check_grad_req
+            _check_grad_req(grad_req)
+        data = self._data
+        self._var = var = tape.Variable(np.zeros(data.shape, data.dtype), grad_req)
+        self._value = tape.leaf(data, var)
 
     def detach(self):
         """The same data, cut from the graph. Inside a trace (jit / hybridize) that is a

@@ -141,6 +141,7 @@ class GuardTree:
     def __init__(self, needs, recording):
         self.needs, self.recording, self.root, self.intern = needs, recording, None, {}
         self.buffers = {}       # id -> (constant buffer, its key), see _ids
+        self.keyed = False      # whether any path draws random keys (run() then tracks them)
         self.pending_keys = []
         self.paths = 0
         self.constants = []     # (name, shape) of arrays read from the closure at trace time
@@ -152,8 +153,10 @@ class GuardTree:
         node = self.root
         if node is None:
             return None, (None, None)
-        draw = KeyDraw(self.pending_keys)
-        self.pending_keys = []
+        draw = None
+        if self.keyed:  # some path draws random keys
+            draw = KeyDraw(self.pending_keys)
+            self.pending_keys = []
         while True:
             guard = node.guard
             if guard is None:
@@ -206,6 +209,7 @@ class GuardTree:
         """Graft a traced path onto the tree. False when it contradicts the tree (the code
         took another route for the same outcomes: not deterministic), so nothing is added."""
         fn = path.fn
+        self.keyed = self.keyed or path.n_keys > 0
         ids = self._ids(path)
         by_id = {}
         for v in list(fn.params) + [r for op in fn.ops for r in op.results]:

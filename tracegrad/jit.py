@@ -22,7 +22,7 @@ from .make_ir import _identifier, _names, trace
 from .random import _state as _RANDOM
 from .runtime import tape
 from .runtime.tape import STATE
-from .stats import bump
+from .stats import COUNTERS as _COUNTERS, bump
 
 # bumped by gluon whenever a block gains, loses or replaces a child or parameter (hybrid_call)
 STRUCTURE_VERSION = [0]
@@ -99,21 +99,20 @@ class JitFunction:
         functools.update_wrapper(self, fn, updated=())
 
     def _signature(self, args, kwargs, params):
-        if not kwargs and all([type(a) is NDArray for a in args]):
-            arrays, structure = list(args), len(args)  # the common case: arrays only
-        else:
+        structure = len(args)  # the common case: arrays only, no keyword arguments
+        if kwargs or any([type(a) is not NDArray for a in args]):
             arrays = []
             structure = flatten((args, kwargs), arrays)
+        else:
+            arrays = list(args)
         recording = STATE.recording
         types, needs = [], []
-        for a in arrays:
-            d = a._data
+        for a in arrays + params if params else arrays:
+            d, v = a._data, a._value
             types.append((d.dtype, d.shape))
-            needs.append(recording and _wants_grad(a._value))
-        for p in params:
-            d = p._data
-            types.append((d.dtype, d.shape))
-            needs.append(recording and _wants_grad(p._value))
+            # gradients should reach a recorded result or a variable whose grad_req is not null
+            needs.append(recording and v is not None and (v.producer is not None or (
+                v.var is not None and v.var.grad_req != "null")))
         extra = self.extra_key() if self.extra_key is not None else None
         key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra)
         return key, arrays, needs
@@ -151,8 +150,8 @@ class JitFunction:
         self.last_tree = tree
         counter = _RANDOM["counter"]
         out, where = tree.run(list(arrays), params)
-        if where is not None and where.__class__ is not tuple:
-            bump("cache_hits")
+        if where.__class__ is not tuple:
+            _COUNTERS["cache_hits"] += 1
             self.counts["native"] += 1
             self.last = where.entry
             return unflatten(where.out_tree, iter(out))
