@@ -86,12 +86,13 @@ class Node:
     input directly, `src`); `children` maps outcomes to the next node. A leaf has no guard and
     its entry returns the user's outputs."""
     __slots__ = ("guard", "gid", "entry", "src", "out_ids", "children", "out_tree", "warned",
-                 "depth", "diff", "n_keys")
+                 "depth", "diff", "n_keys", "direct")
 
     def __init__(self, guard, depth):
         self.guard, self.depth, self.children, self.warned = guard, depth, {}, False
         self.entry = self.src = self.out_tree = None
         self.gid, self.out_ids, self.diff, self.n_keys = None, [], [], 0
+        self.direct = False
 
 
 class SegmentTrace:
@@ -167,6 +168,9 @@ class GuardTree:
             if node.entry is None:
                 kind, ref = node.src
                 data = ext[ref]._data if kind == Feed.ARG else _feed_data(kind, ref, params, draw)
+            elif node.direct:  # the guard alone, needed by nothing later: no NDArrays
+                entry = node.entry
+                data = entry.native(*entry.arrays(ext, params, draw))[0]
             else:
                 outs = node.entry(ext, params, draw)
                 ext.extend(outs)
@@ -300,6 +304,8 @@ class GuardTree:
         node.entry.keep = path.keep
         node.out_ids = [ids[o] for o in outputs]
         node.diff = [train and f for f in float_out]
+        if node.guard is not None and not train and len(outputs) == 1 and targets[0] not in used:
+            node.direct, node.out_ids, node.diff = True, [], []  # run() reads the guard only
 
 
 def _name(base, node):
