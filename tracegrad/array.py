@@ -26,6 +26,7 @@ class _Hooks(threading.local):
     assign = None       # (target, value): a state update met inside a trace
     tracing = False     # inside make_ir.trace: detach() records a stop_gradient
     compiling = False   # inside a jit / hybridize trace: contrib loops become one op
+    scalar = None       # (array) -> TracedScalar: asscalar() of a traced float array
 
 
 def assign_state(target, value):
@@ -46,6 +47,8 @@ HOOKS = _Hooks()
 def apply(opdef, args, attrs=_EMPTY, impl=None):
     """Run one op eagerly on NDArrays / scalars; record it when autograd is recording.
     `impl` may pass the op's bare numpy function (F does): apply checks the result itself."""
+    if HOOKS.compiling:  # a scalar Python read from a traced array: its guarded value
+        args = _materialize(args)
     datas = [a._data if type(a) is NDArray else a for a in args]
     try:
         out = (impl or opdef.impl)(*datas, **attrs)
@@ -76,6 +79,11 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         if tracked:
             res._value = tape.record(opdef, operands, attrs, out)
     return res
+
+
+def _materialize(args):
+    from .scalars import materialize
+    return materialize(args)
 
 
 def _type_rule_says(opdef, datas, attrs):
@@ -197,6 +205,9 @@ class NDArray:
         """The single element as a Python/numpy scalar (MXNet: the array must have size 1)."""
         if self._data.size != 1:
             raise ValueError(f"The current array is not a scalar: shape {self.shape}")
+        hook = HOOKS.scalar
+        if hook is not None and self._value is not None and self._data.dtype.kind == "f":
+            return hook(self)  # jit: stays symbolic until Python needs a value (scalars.py)
         self._concretize("asscalar()")
         return self._data.reshape(-1)[0]
 

@@ -169,15 +169,16 @@ def _while_loop_op(cond, func, loop_vars, max_iterations):
         t._value = tape.leaf(v._data)
         inner.append(t)
     inputs = [t._value for t in inner]
-    saved = (HOOKS.concretize, HOOKS.random_key, HOOKS.assign)
+    saved = (HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar)
     HOOKS.concretize = HOOKS.random_key = HOOKS.assign = _refuse
+    HOOKS.scalar = None
     try:
         flag = cond(*inner)
         step_output, new_vars = func(*inner)
     except _NotStructured:
         return None
     finally:
-        HOOKS.concretize, HOOKS.random_key, HOOKS.assign = saved
+        HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar = saved
     new_vars = [] if new_vars is None else (
         [new_vars] if isinstance(new_vars, NDArray) else list(new_vars))
     flat, fmt = _flatten(step_output, "while_loop step output")

@@ -20,6 +20,7 @@ from .compiled import Feed
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
 from .make_ir import _identifier, _names, trace
 from .random import _state as _RANDOM
+from .scalars import TracedScalar
 from .runtime import tape
 from .runtime.tape import STATE
 from .stats import COUNTERS as _COUNTERS, bump
@@ -273,15 +274,18 @@ class JitFunction:
             outs = []
             structure.append(flatten(out, outs))
             return outs
-        old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling)
+        def scalar_hook(arr):
+            return TracedScalar(arr, arr._data.reshape(-1)[0], concretize_hook)
+        old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar)
         HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
+        HOOKS.scalar = scalar_hook
         _TRACING.depth += 1
         try:
             tr = trace(flat_fn, arrays, name=self.name,
                        names=[_top_name(n, first) for n in names], extra_heads=gvals)
         finally:
             _TRACING.depth -= 1
-            HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = old
+            HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar = old
             for p, v in zip(params, saved):
                 p._value = v
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]

@@ -490,3 +490,40 @@ def test_a_closure_array_python_reads_is_guarded_so_in_place_updates_take_effect
     np.testing.assert_allclose(jf(x).asnumpy(), [6.0])
     assert jf.counts["traces"] == 3 and jf.counts["eager_fallbacks"] == 0
     assert "mode: f32[1]" in jf.explain()
+
+
+def test_float_scalars_stay_symbolic_until_python_needs_an_integer_or_a_truth_value():
+    # the tutorial over 40 points compiles one variant per loop count, not one per x
+    jf = mx.jit(tutorial_f)
+    xs = [nd.array([v]) for v in np.linspace(0.0, 0.99, 40).astype(np.float32)]
+    xs += [nd.array([np.float32(v)]) for v in (0.5, 2 / 3, 0.75, 0.7499999)]  # boundaries
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(_grads(jf, xs), _grads(tutorial_f, xs), rtol=1e-6)
+    assert sum(t.paths for t in jf.cache.values()) == 4
+    assert "floor(div(1.0, sub(1.0, x)))" in jf.explain()
+
+    def g(x):
+        s = x.asscalar() * 2 - 1
+        return x * 3 if s > 0 else x * -1
+    jg = mx.jit(g)
+    for v in np.linspace(-1, 2, 15):
+        np.testing.assert_allclose(jg(nd.array([v])).asnumpy(), g(nd.array([v])).asnumpy())
+    assert jg.counts["traces"] == 2
+
+
+def test_every_other_use_of_a_traced_scalar_guards_its_value():
+    def f(x):
+        s = x.asscalar()
+        label = f"{s:.2f}"            # formatting: the value itself
+        k = int(s * 4)                # an integer: guarded as one
+        return x * s + k + len(label)  # an nd op with the scalar: the value itself
+    jf = mx.jit(f)
+    for v in (0.25, 0.5, 0.25, 1.75, 0.3):
+        x = nd.array([v])
+        np.testing.assert_allclose(jf(x).asnumpy(), f(x).asnumpy(), rtol=1e-6)
+    assert jf.counts["traces"] == 4 and jf.counts["eager_fallbacks"] == 0
+    h = mx.jit(lambda x: nd.ones((math.floor(x.asscalar() * 2) + 1,)) * x)
+    for v in (0.2, 1.2, 0.3):
+        np.testing.assert_allclose(h(nd.array([v])).asnumpy(),
+                                   np.ones(math.floor(np.float32(v) * 2) + 1) * np.float32(v))
