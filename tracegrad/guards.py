@@ -73,12 +73,11 @@ class Path:
     state updates, then one value per guard), the guards with their outcomes, and how the
     user's outputs nest (`out_tree`)."""
 
-    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, keys, n_args, keep=(),
-                 n_keys=0):
+    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, n_args, keep=(), n_keys=0):
         self.fn, self.feeds, self.n_out, self.updates = fn, feeds, n_out, updates
         self.n_keys = n_keys    # random draws the traced code made (used by ops or not)
         self.keep = list(keep)  # what the path's ops name (custom Functions): kept alive
-        self.guards, self.out_tree, self.keys, self.n_args = guards, out_tree, keys, n_args
+        self.guards, self.out_tree, self.n_args = guards, out_tree, n_args
 
 
 class Node:

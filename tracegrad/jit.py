@@ -39,10 +39,6 @@ class _Tracing(threading.local):
 _TRACING = _Tracing()
 
 
-class GraphBreak(Exception):
-    """Kept for callers that caught it: concrete values inside a trace now become guards."""
-
-
 # ---------------------------------------------------------------------- argument structure
 def flatten(obj, arrays, names=None, path="arg"):
     """The hashable structure of `obj` with every NDArray replaced by a slot (appended to
@@ -289,13 +285,12 @@ class JitFunction:
             for p, v in zip(params, saved):
                 p._value = v
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
-        keyset, drawn, consts = {k: n for n, k in enumerate(keys)}, [], []
+        keyset, consts = {k: n for n, k in enumerate(keys)}, []
         for leaf in tr.captured:
             if leaf in param_leaves:
                 feeds.append((Feed.PARAM, param_leaves[leaf]))
             elif leaf in keyset:
                 feeds.append((Feed.KEY, keyset[leaf]))
-                drawn.append(leaf.data)
             elif leaf.var is not None:
                 feeds.append((Feed.VAR, leaf))
             else:
@@ -306,7 +301,7 @@ class JitFunction:
         for g, _ in guards:
             g.where = g.where or "?"
         return Path(tr.function, feeds, len(tr.outputs), tr.updates, guards, structure[0],
-                    drawn, len(arrays), tr.keep, len(keys))
+                    len(arrays), tr.keep, len(keys))
 
     # ------------------------------------------------------------------ inspecting
     def ir(self, stage="optimized"):

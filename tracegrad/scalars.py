@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .array import F, NDArray
+from .array import F
 
 
 class TracedScalar:
