@@ -527,3 +527,23 @@ def test_every_other_use_of_a_traced_scalar_guards_its_value():
     for v in (0.2, 1.2, 0.3):
         np.testing.assert_allclose(h(nd.array([v])).asnumpy(),
                                    np.ones(math.floor(np.float32(v) * 2) + 1) * np.float32(v))
+
+
+def test_training_a_block_with_a_data_dependent_branch_matches_eager_step_by_step():
+    e, h = _eager_and_hybrid(Outer)
+    trainers = [gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+                for net in (e, h)]
+    rs = np.random.RandomState(5)
+    loss_fn = gluon.loss.L2Loss()
+    for step in range(10):
+        x = nd.array(rs.randn(4, 3) + (1.5 if step % 3 else -1.5))
+        y = nd.array(rs.randn(4, 2))
+        for net, tr in zip((e, h), trainers):
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            tr.step(4)
+        for pe, ph in zip(e.collect_params().values(), h.collect_params().values()):
+            np.testing.assert_allclose(ph.data().asnumpy(), pe.data().asnumpy(), rtol=1e-5,
+                                       atol=1e-6)
+    assert h._tg_jit.counts["traces"] == 2 and h._tg_jit.counts["eager_fallbacks"] == 0
