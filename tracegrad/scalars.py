@@ -16,6 +16,7 @@ Every way out of the proxy goes through a guard, so no value is baked into compi
 unguarded. Integer and bool arrays are not proxied (their arithmetic differs from the IR's).
 """
 import math
+import operator
 
 import numpy as np
 
@@ -36,10 +37,10 @@ class TracedScalar:
         self.guard(self.array, why)
         return self.value
 
-    def _compare(self, opname, other):
-        other = _operand(other)
-        if other is None:
-            return getattr(self.concrete(), f"__{opname}__")(_plain(other))
+    def _compare(self, opname, o):
+        other = _operand(o)
+        if other is None:  # Python's operator, so an NDArray's reflected method takes over
+            return getattr(operator, opname)(self.concrete(), _plain(o))
         cmp = F.cast(getattr(F, opname)(self.array, other), dtype="f32")
         self.guard(cmp, "bool()")
         return np.bool_(cmp._data.reshape(-1)[0])  # what numpy's comparison returns
@@ -193,17 +194,16 @@ def _identity(x):
     return x
 
 
-_NUMPY_OPS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}
+_PYTHON_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+               "div": operator.truediv}
 
 
 def _numpy_op(opname, a, b, reflected):
-    """The eager result: numpy's scalar arithmetic (so float32 stays float32)."""
+    """The eager result: Python's operator on the numpy scalar, exactly as eager code runs it
+    (float32 stays float32; an NDArray operand takes over through its reflected method)."""
     if reflected:
         a, b = b, a
-    if opname in _NUMPY_OPS:
-        with np.errstate(all="ignore"):
-            return _NUMPY_OPS[opname](a, b)
-    raise AssertionError(opname)
+    return _PYTHON_OPS[opname](a, b)
 
 
 def _operand(other):

@@ -547,3 +547,22 @@ def test_training_a_block_with_a_data_dependent_branch_matches_eager_step_by_ste
             np.testing.assert_allclose(ph.data().asnumpy(), pe.data().asnumpy(), rtol=1e-5,
                                        atol=1e-6)
     assert h._tg_jit.counts["traces"] == 2 and h._tg_jit.counts["eager_fallbacks"] == 0
+
+
+def test_traced_scalars_with_arrays_numpy_and_builtins_behave_as_eager():
+    def f(x, w):
+        s = x.asscalar()
+        a = s + w                    # NDArray's reflected op takes over
+        m = s < w                    # an NDArray comparison, not a guard
+        b = nd.array([s, s * 2])     # numpy reads the values
+        c = max(s, 0.5)              # builtins compare
+        d = np.float32(s) * 3
+        return a * 2 + w * m + b.sum() + c + float(d) + (s >= 0.5) + (s == s)
+    jf = mx.jit(f)
+    w = nd.array([1.0, 2.0])
+    for v in (0.2, 0.7, 0.2, 1.5, 3.0):
+        x = nd.array([v])
+        got, want = jf(x, w), f(x, w)
+        assert type(got) is type(want)
+        np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6)
+    assert jf.counts["eager_fallbacks"] == 0
