@@ -3,6 +3,7 @@ compiled vs eager, values and gradients, over many calls with inputs that flip t
 
     python scripts/fuzz_guards.py [seconds]      (a script, not a CI test: it runs long)
 """
+import math
 import sys
 import time
 
@@ -18,7 +19,7 @@ def make_program(rs, depth=0):
     """A nested program: a list of steps over the variables x, w, h."""
     steps = []
     for _ in range(rs.randint(1, 4)):
-        kind = rs.choice(["op", "if", "loop", "scalar", "while"] if depth < 2
+        kind = rs.choice(["op", "if", "loop", "scalar", "while", "sif", "sloop"] if depth < 2
                          else ["op", "scalar", "while"])
         if kind == "op":
             steps.append(("op", rs.randint(len(UNARY)), rs.choice(["x", "w"])))
@@ -29,6 +30,11 @@ def make_program(rs, depth=0):
             steps.append(("loop", make_program(rs, depth + 1)))
         elif kind == "while":
             steps.append(("while", float(rs.randn() * 2), rs.randint(len(UNARY))))
+        elif kind == "sif":  # a comparison on scalar arithmetic (a traced scalar)
+            steps.append(("sif", float(rs.randn()), make_program(rs, depth + 1),
+                          make_program(rs, depth + 1)))
+        elif kind == "sloop":  # a loop count from floor() of scalar arithmetic
+            steps.append(("sloop", float(rs.uniform(0.5, 2.0)), make_program(rs, depth + 1)))
         else:
             steps.append(("scalar",))
     return steps
@@ -43,6 +49,12 @@ def run(prog, h, x, w):
         elif step[0] == "loop":
             for _ in range(int(abs(nd.sum(x).asscalar())) % 3):
                 h = run(step[1], h, x, w)
+        elif step[0] == "sif":
+            s = nd.mean(h).asscalar() * 2 - 0.5
+            h = run(step[2] if s / 1.5 > step[1] else step[3], h, x, w)
+        elif step[0] == "sloop":
+            for _ in range(math.floor(abs(nd.sum(x).asscalar()) * step[1]) % 3):
+                h = run(step[2], h, x, w)
         elif step[0] == "while":
             k = step[2]
             _, h = nd.contrib.while_loop(lambda h: nd.sum(h) < step[1],
