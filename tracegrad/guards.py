@@ -142,6 +142,7 @@ class GuardTree:
         self.needs, self.recording, self.root, self.intern = needs, recording, None, {}
         self.buffers = {}       # id -> (constant buffer, its key), see _ids
         self.keyed = False      # whether any path draws random keys (run() then tracks them)
+        self.segments = 0       # compiled segments (native entries) built
         self.pending_keys = []
         self.paths = 0
         self.constants = []     # (name, shape) of arrays read from the closure at trace time
@@ -300,6 +301,7 @@ class GuardTree:
             train = bool(wrt) and any(float_out[1:] + [float_out[0] and targets[0] in used])
         node.entry = (TrainingEntry(tr, seg_feeds, params, [], wrt) if train
                       else InferenceEntry(tr, seg_feeds, params, []))
+        self.segments += 1
         node.entry.keep = path.keep
         node.out_ids = [ids[o] for o in outputs]
         node.diff = [train and f for f in float_out]

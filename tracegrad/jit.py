@@ -327,7 +327,8 @@ class JitFunction:
                  f"(max_variants={self.max_variants}, max_guard_outcomes="
                  f"{self.max_guard_outcomes})",
                  f"calls {c['calls']}, traces {c['traces']}, native {c['native']}, "
-                 f"eager fallbacks {c['eager_fallbacks']}",
+                 f"eager fallbacks {c['eager_fallbacks']}, compiled segments "
+                 f"{sum(t.segments for t in self.cache.values())}",
                  f"last trace: {self.last_reason}"]
         for n, (key, tree) in enumerate(self.cache.items()):
             types = ", ".join(f"{d}{list(s)}" for d, s in key[1])

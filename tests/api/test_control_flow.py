@@ -236,7 +236,7 @@ def test_explain_reports_guards_outcomes_reasons_counts_and_closure_arrays():
     assert "test_control_flow.py" in text and "sum(x)" in text
     assert "== True" in text and "== False" in text
     assert "saw False; cached: True" in text
-    assert "calls 3, traces 2, native 3, eager fallbacks 0" in text
+    assert "calls 3, traces 2, native 3, eager fallbacks 0, compiled segments 3" in text
     assert "closure arrays read at trace time: table: f32[2]" in text
     jf(nd.array([[1.0, 2.0]]))
     assert "array types differ" in jf.explain()
