@@ -27,6 +27,7 @@ class _Hooks(threading.local):
     tracing = False     # inside make_ir.trace: detach() records a stop_gradient
     compiling = False   # inside a jit / hybridize trace: contrib loops become one op
     scalar = None       # (array) -> TracedScalar: asscalar() of a traced float array
+    materialize = None  # (args) -> args with TracedScalars as their guarded values
 
 
 def assign_state(target, value):
@@ -47,8 +48,9 @@ HOOKS = _Hooks()
 def apply(opdef, args, attrs=_EMPTY, impl=None):
     """Run one op eagerly on NDArrays / scalars; record it when autograd is recording.
     `impl` may pass the op's bare numpy function (F does): apply checks the result itself."""
-    if HOOKS.compiling:  # a scalar Python read from a traced array: its guarded value
-        args = _materialize(args)
+    materialize = HOOKS.materialize
+    if materialize is not None:  # a scalar Python read from a traced array: its guarded value
+        args = materialize(args)
     datas = [a._data if type(a) is NDArray else a for a in args]
     try:
         out = (impl or opdef.impl)(*datas, **attrs)
@@ -79,11 +81,6 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         if tracked:
             res._value = tape.record(opdef, operands, attrs, out)
     return res
-
-
-def _materialize(args):
-    from .scalars import materialize
-    return materialize(args)
 
 
 def _type_rule_says(opdef, datas, attrs):

@@ -20,7 +20,7 @@ from .compiled import Feed
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
 from .make_ir import _identifier, _names, trace
 from .random import _state as _RANDOM
-from .scalars import TracedScalar
+from .scalars import TracedScalar, materialize
 from .runtime import tape
 from .runtime.tape import STATE
 from .stats import COUNTERS as _COUNTERS, bump
@@ -272,16 +272,18 @@ class JitFunction:
             return outs
         def scalar_hook(arr):
             return TracedScalar(arr, arr._data.reshape(-1)[0], concretize_hook)
-        old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar)
+        old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar,
+               HOOKS.materialize)
         HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
-        HOOKS.scalar = scalar_hook
+        HOOKS.scalar, HOOKS.materialize = scalar_hook, materialize
         _TRACING.depth += 1
         try:
             tr = trace(flat_fn, arrays, name=self.name,
                        names=[_top_name(n, first) for n in names], extra_heads=gvals)
         finally:
             _TRACING.depth -= 1
-            HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar = old
+            (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar,
+             HOOKS.materialize) = old
             for p, v in zip(params, saved):
                 p._value = v
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
