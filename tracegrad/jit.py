@@ -382,8 +382,8 @@ def _explain_node(node, lines, indent):
         lines.append(f"{indent}-> compiled outputs")
         return
     g = node.guard
-    lines.append(f"{indent}guard {g.expr} ({g.why}) at {g.where}: "
-                 f"{'native segment' if node.entry is not None else 'reads an input'}")
+    how = "native segment" if node.entry is not None else "reads an input"
+    lines.append(f"{indent}guard {g.expr} ({g.why}, {how}) at {g.where}")
     for o, child in node.children.items():
         lines.append(f"{indent}  == {show_outcome(g.kind, o)}:" + (
             " runs eagerly" if child is EAGER else ""))
