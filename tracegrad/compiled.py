@@ -265,6 +265,9 @@ class CompiledCall(OutCall):
         return tuple(result)
 
 
+CompiledCall.direct_backward = staticmethod(direct_backward)  # autograd.backward asks the op
+
+
 class CompiledAdjoint(OutCall):
     """The compiled adjoint of a compiled_call: one native call computes every gradient."""
     name = "compiled_adjoint"
