@@ -27,6 +27,10 @@ from .runtime import tape
 
 __all__ = ["cond", "while_loop", "foreach"]
 
+# under jit, a foreach this long or shorter unrolls into the graph (fastest to run); a longer
+# one is one loop op whose body compiles once (compile time independent of the length)
+FOREACH_UNROLL = 8
+
 
 def _flatten(obj, what):
     """Nested lists/tuples of NDArrays -> (flat list, format to regroup by)."""
@@ -139,6 +143,10 @@ def foreach(body, data, init_states):
     if any(d.shape[:1] != (n,) for d in flat_data):
         raise ValueError(f"foreach: every data array needs the same length along axis 0, got "
                          f"{[d.shape for d in flat_data]}")
+    if HOOKS.compiling and n > FOREACH_UNROLL:
+        res = _foreach_op(body, data, flat_data, init_states, n, single)
+        if res is not None:
+            return res
     states, outputs, fmt = init_states, [], None
     for i in range(n):
         item = data[i] if single else [d[i] for d in data]
@@ -247,3 +255,59 @@ def _region(name, heads, inputs, captured, start):
         env[v] = b.param(v.type, f"c{i}")
     copy_ops(b, ops, env)
     return b.ret(*[env[h] for h in head_values])
+
+
+def _leaves_like(arrays):
+    out = []
+    for a in arrays:
+        t = wrap(a._data)
+        t._value = tape.leaf(a._data)
+        out.append(t)
+    return out
+
+
+def _foreach_op(body, data, flat_data, init_states, n, single):
+    """foreach as one op (loops.LoopBody with sequences and no condition); None when the body
+    cannot be one op."""
+    start = tape.leaf(np.zeros((), np.float32)).seq
+    flat_states, state_fmt = _flatten(init_states, "foreach init_states")
+    slices = _leaves_like([wrap(d._data[0]) for d in flat_data])
+    inner_states = _leaves_like(flat_states)
+    saved = (HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar)
+    HOOKS.concretize = HOOKS.random_key = HOOKS.assign = _refuse
+    HOOKS.scalar = None
+    try:
+        states_arg = _regroup(inner_states, state_fmt)[0] if state_fmt is not None else None
+        out, new_states = body(slices[0] if single else slices, states_arg)
+    except _NotStructured:
+        return None
+    finally:
+        HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar = saved
+    flat_out, out_fmt = _flatten(out, "foreach output")
+    flat_new, _ = _flatten(new_states, "foreach states")
+    if len(flat_new) != len(flat_states) or any(
+            a.shape != b.shape or a.dtype != b.dtype for a, b in zip(flat_new, flat_states)):
+        return None  # the Python loop says what is wrong
+    inputs = [t._value for t in slices + inner_states]
+    captured = []
+    body_fn = _region("foreach_body", flat_out + flat_new, inputs, captured, start)
+    lb = LoopBody(None, body_fn, len(flat_states), len(flat_out), n, n_seq=len(flat_data))
+    out_types = tuple([f"{o.type.dtype}[{','.join(map(str, (n,) + o.shape))}]"
+                       for o in body_fn.outputs[:len(flat_out)]] +
+                      [str(v.type) for v in inputs[len(slices):]] +
+                      [f"{v.type.dtype}[{','.join(map(str, (n,) + v.shape))}]"
+                       for v in inputs[len(slices):]] + ["i64[]"])
+    attrs = {"body": lb.handle, "out_types": out_types}
+    operands = [a._value if a._value is not None else a._constant_value()
+                for a in flat_data + flat_states] + captured
+    outs = WhileLoop.impl(*[o.data for o in operands], **attrs)
+    values = tape.record_multi(WhileLoop, operands, attrs, list(outs), keep=lb)
+    res = []
+    for o, v in zip(outs, values):
+        r = wrap(o)
+        r._value = v
+        res.append(r)
+    no, nv = len(flat_out), len(flat_states)
+    stacked = _regroup(res[:no], out_fmt)[0] if out_fmt is not None else []
+    final = _regroup(res[no:no + nv], state_fmt)[0] if state_fmt is not None else init_states
+    return stacked, final

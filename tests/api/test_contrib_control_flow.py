@@ -205,3 +205,30 @@ def test_second_derivatives_through_a_compiled_while_loop_raise_instead_of_lying
         np.testing.assert_allclose(d1.asnumpy(), want.asnumpy())
         with pytest.raises(NotImplementedError, match="higher-order"):
             d1.backward()
+
+
+def test_a_long_foreach_under_jit_is_one_loop_op_with_exact_gradients():
+    rs = np.random.RandomState(3)
+    w = nd.array(rs.randn(4, 6) * 0.3, dtype="float64")
+    u = nd.array(rs.randn(6, 6) * 0.3, dtype="float64")
+
+    def body(x, states):
+        h = nd.tanh(nd.dot(x, w) + nd.dot(states[0], u))
+        return [h * 2, nd.sum(h, axis=1)], [h]
+
+    def f(data, h0, w, u):
+        (outs, sums), states = nd.contrib.foreach(body, data, [h0])
+        return nd.sum(outs) + nd.sum(sums * sums) + nd.sum(states[0] * states[0])
+    jf = mx.jit(f)
+    length = nd.contrib.FOREACH_UNROLL + 4
+    for _ in range(2):
+        data = nd.array(rs.randn(length, 3, 4), dtype="float64")
+        h0 = nd.array(rs.randn(3, 6), dtype="float64")
+        want = _grad(f, data.copy(), h0.copy(), w, u)
+        got = _grad(jf, data.copy(), h0.copy(), w, u)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+        for a, b in zip(got[1], want[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    traced = str(jf.ir("traced"))
+    assert "while_loop" in traced and "tanh" not in traced  # the body is the op's, once
+    assert jf.counts["traces"] == 1 and jf.counts["eager_fallbacks"] == 0
