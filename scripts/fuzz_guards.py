@@ -19,8 +19,8 @@ def make_program(rs, depth=0):
     """A nested program: a list of steps over the variables x, w, h."""
     steps = []
     for _ in range(rs.randint(1, 4)):
-        kind = rs.choice(["op", "if", "loop", "scalar", "while", "sif", "sloop"] if depth < 2
-                         else ["op", "scalar", "while"])
+        kind = rs.choice(["op", "if", "loop", "scalar", "while", "sif", "sloop", "foreach"]
+                         if depth < 2 else ["op", "scalar", "while", "foreach"])
         if kind == "op":
             steps.append(("op", rs.randint(len(UNARY)), rs.choice(["x", "w"])))
         elif kind == "if":
@@ -30,6 +30,8 @@ def make_program(rs, depth=0):
             steps.append(("loop", make_program(rs, depth + 1)))
         elif kind == "while":
             steps.append(("while", float(rs.randn() * 2), rs.randint(len(UNARY))))
+        elif kind == "foreach":
+            steps.append(("foreach", rs.randint(len(UNARY)), int(rs.choice([3, 12]))))
         elif kind == "sif":  # a comparison on scalar arithmetic (a traced scalar)
             steps.append(("sif", float(rs.randn()), make_program(rs, depth + 1),
                           make_program(rs, depth + 1)))
@@ -49,6 +51,12 @@ def run(prog, h, x, w):
         elif step[0] == "loop":
             for _ in range(int(abs(nd.sum(x).asscalar())) % 3):
                 h = run(step[1], h, x, w)
+        elif step[0] == "foreach":
+            k, n = step[1], step[2]
+            seq = nd.stack(*[x * (0.1 * i) for i in range(n)], axis=0)
+            outs, h = nd.contrib.foreach(lambda xi, s: (UNARY[k](s) * xi, s * 0.5 + xi * w),
+                                         seq, h)
+            h = h + nd.sum(outs, axis=0) * 0.1
         elif step[0] == "sif":
             s = nd.mean(h).asscalar() * 2 - 0.5
             h = run(step[2] if s / 1.5 > step[1] else step[3], h, x, w)
