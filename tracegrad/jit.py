@@ -217,7 +217,15 @@ class JitFunction:
         if not self.cache:
             return self.first_reason
         best = min(self.cache, key=lambda k: sum(a != b for a, b in zip(k, key)))
-        diff = [name for name, a, b in zip(_PARTS, best, key) if a != b]
+        diff = []
+        for i, (name, a, b) in enumerate(zip(_PARTS, best, key)):
+            if a == b:
+                continue
+            if i in (1, 2) and len(a) == len(b):  # say which inputs: array types / gradients
+                what = [f"input {n}: {_show(i, x)} -> {_show(i, y)}"
+                        for n, (x, y) in enumerate(zip(a, b)) if x != y]
+                name += f" ({'; '.join(what)})"
+            diff.append(name)
         return "new signature: " + ", ".join(diff) + " differ from the nearest cached one"
 
     def _compile_for(self, args, kwargs):
@@ -369,6 +377,13 @@ def _filled(cell):
     except ValueError:
         return False
     return True
+
+
+def _show(part, x):
+    if part == 1:
+        dtype, shape = x
+        return f"{dtype}{list(shape)}"
+    return "needs gradient" if x else "no gradient"
 
 
 def _seen(node):
