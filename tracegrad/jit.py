@@ -54,6 +54,8 @@ def flatten(obj, arrays, names=None, path="arg"):
     if isinstance(obj, dict):
         return (dict, tuple((k, flatten(obj[k], arrays, names, f"{path}_{k}"))
                             for k in sorted(obj, key=repr)))
+    if type(obj) is TracedScalar:  # a traced scalar returned: its guarded numpy value
+        obj = obj.concrete()
     hash(obj)  # an unhashable static argument: TypeError, the call runs eagerly
     return ("static", type(obj), obj)
 

@@ -566,3 +566,13 @@ def test_traced_scalars_with_arrays_numpy_and_builtins_behave_as_eager():
         assert type(got) is type(want)
         np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6)
     assert jf.counts["eager_fallbacks"] == 0
+
+
+def test_a_scalar_returned_from_compiled_code_is_the_eager_numpy_scalar():
+    def f(x):
+        return x * 2, x.asscalar() * 3
+    jf = mx.jit(f)
+    for v in (1.0, 2.0, 1.0):
+        (a, s), (ea, es) = jf(nd.array([v])), f(nd.array([v]))
+        assert type(s) is type(es) and s == es
+        np.testing.assert_allclose(a.asnumpy(), ea.asnumpy())
