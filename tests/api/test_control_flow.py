@@ -576,3 +576,27 @@ def test_a_scalar_returned_from_compiled_code_is_the_eager_numpy_scalar():
         (a, s), (ea, es) = jf(nd.array([v])), f(nd.array([v]))
         assert type(s) is type(es) and s == es
         np.testing.assert_allclose(a.asnumpy(), ea.asnumpy())
+
+
+def test_guarded_function_called_from_threads_matches_eager():
+    import threading
+
+    def f(x):
+        if nd.sum(x) > 0:
+            return nd.tanh(x) * 2
+        return x * x
+    jf = mx.jit(f)
+    inputs = [nd.array(np.random.RandomState(i).randn(5)) for i in range(6)]
+    want = [f(x).asnumpy() for x in inputs]
+    errors = []
+
+    def worker(i):
+        for _ in range(30):
+            if not np.allclose(jf(inputs[i]).asnumpy(), want[i], rtol=1e-6):
+                errors.append(i)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and jf.counts["traces"] <= 2
