@@ -45,6 +45,7 @@ def tracegrad_pass(fn):
 
 def torch_pass():
     import torch
+    torch.set_num_threads(1)  # one-element tensors: its thread pool only slows the others
 
     def ft(x):
         y = x

@@ -79,6 +79,15 @@ xs = mx.nd.arange(0.0, 1.0, step=0.1)
 grads = [get_grad(f, x).asscalar() for x in xs]
 print("gradients of the control-flow f:", [round(float(g), 4) for g in grads])
 
+# the same f compiled: each branch and loop count it meets is traced once and runs natively
+jf = mx.jit(f)
+compiled = [get_grad(jf, x).asscalar() for x in xs]
+mx.stats(reset=True)
+again = [get_grad(jf, x).asscalar() for x in xs]
+s = mx.stats()
+print("compiled f, second pass:", [round(float(g), 4) for g in again],
+      f"traces {s['traces']}, eager fallbacks {s['eager_fallbacks']}")
+
 # ---- custom head gradients: y = x^3 in tracegrad, z = y^2 in numpy, dz/dx = 6x^5 = 192
 x = mx.nd.array([2, ])
 x.attach_grad()

@@ -26,6 +26,9 @@ class _Hooks(threading.local):
     random_key = None   # (key array) -> NDArray: a random draw's key inside a trace
     assign = None       # (target, value): a state update met inside a trace
     tracing = False     # inside make_ir.trace: detach() records a stop_gradient
+    compiling = False   # inside a jit / hybridize trace: contrib loops become one op
+    scalar = None       # (array) -> TracedScalar: asscalar() of a traced float array
+    materialize = None  # (args) -> args with TracedScalars as their guarded values
 
 
 def assign_state(target, value):
@@ -56,6 +59,9 @@ def set_defer_hook(hook, before_write=None):
 def apply(opdef, args, attrs=_EMPTY, impl=None):
     """Run one op eagerly on NDArrays / scalars; record it when autograd is recording.
     `impl` may pass the op's bare numpy function (F does): apply checks the result itself."""
+    materialize = HOOKS.materialize
+    if materialize is not None:  # a scalar Python read from a traced array: its guarded value
+        args = materialize(args)
     if _DEFER is not None:
         deferred = _DEFER(opdef, args, attrs)
         if deferred is not None:
@@ -214,6 +220,9 @@ class NDArray:
         """The single element as a Python/numpy scalar (MXNet: the array must have size 1)."""
         if self._data.size != 1:
             raise ValueError(f"The current array is not a scalar: shape {self.shape}")
+        hook = HOOKS.scalar
+        if hook is not None and self._value is not None and self._data.dtype.kind == "f":
+            return hook(self)  # jit: stays symbolic until Python needs a value (scalars.py)
         self._concretize("asscalar()")
         return self._data.reshape(-1)[0]
 
@@ -261,8 +270,8 @@ class NDArray:
 
     def _concretize(self, why):
         hook = HOOKS.concretize
-        if hook is not None and self._value is not None:
-            hook(self, why)
+        if hook is not None and (self._value is not None or HOOKS.compiling):
+            hook(self, why)  # compiling: untracked (closure) arrays are guarded too
 
     def _constant_value(self):
         """The tape value of an untracked array used by a recorded op (a graph input); one
@@ -284,10 +293,12 @@ class NDArray:
     # -------------------------------------------------------------- autograd
     def attach_grad(self, grad_req="write", stype=None):
         """Allocate a gradient buffer and make this array a variable autograd differentiates."""
-        from .autograd import _check_grad_req
-        _check_grad_req(grad_req)
-        self._var = tape.Variable(np.zeros_like(self._data), grad_req)
-        self._value = tape.leaf(self._data, self._var)
+        if grad_req not in ("write", "add", "null"):
+            from .autograd import _check_grad_req
+            _check_grad_req(grad_req)
+        data = self._data
+        self._var = var = tape.Variable(np.zeros(data.shape, data.dtype), grad_req)
+        self._value = tape.leaf(data, var)
 
     def detach(self):
         """The same data, cut from the graph. Inside a trace (jit / hybridize) that is a

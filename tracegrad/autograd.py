@@ -9,7 +9,6 @@ import numpy as np
 
 from . import capture as _capture
 from .array import NDArray, apply, wrap
-from .compiled import direct_backward
 from .base import MXNetError
 from .ir.function import Literal
 from .ir.ops import NONDIFF
@@ -170,8 +169,13 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     prev = state.recording, state.training
     state.recording, state.training = False, train_mode
     try:
-        if len(values) == 1 and grads[0] is None and direct_backward(values[0], retain_graph):
-            return
+        if len(values) == 1 and grads[0] is None:
+            # an op may hand over gradients it already computed (compiled.CompiledCall's
+            # fused step); found on the op, so autograd imports nothing above it
+            op = values[0].producer
+            direct = getattr(op.opdef, "direct_backward", None) if op is not None else None
+            if direct is not None and direct(values[0], retain_graph):
+                return
         leaves, grads = tape.run_backward(values, grads, None, retain_graph)
     except tape.GraphFreedError as e:
         raise MXNetError(str(e)) from None

@@ -32,8 +32,16 @@ def _compile(fn):
     Ops with no native lowering (a custom Function's Python code) split the graph: the rest
     stays native and each such op runs in Python, counted as an eager fallback.
     """
-    return compile_callable(fn, on_python_op=lambda op: (bump("eager_fallbacks"), log.fallback(
-        fn.name, f"op {op.opdef.name} has no native code: it runs in Python")))
+    return compile_callable(fn, on_python_op=lambda op: _python_op(fn, op))
+
+
+def _python_op(fn, op):
+    """A Python op in compiled code: an eager fallback, unless the op drives native code
+    itself (a while_loop runs its compiled body)."""
+    if op is None or not getattr(op.opdef, "runs_native", False):
+        bump("eager_fallbacks")
+        log.fallback(fn.name, f"op {op.opdef.name if op is not None else '?'} has no native "
+                              f"code: it runs in Python")
 
 
 class Feed:
@@ -268,6 +276,9 @@ class CompiledCall(OutCall):
         for i, gr in zip(e.wrt, grads):
             result[i] = gr
         return tuple(result)
+
+
+CompiledCall.direct_backward = staticmethod(direct_backward)  # autograd.backward asks the op
 
 
 class CompiledAdjoint(OutCall):

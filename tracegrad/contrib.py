@@ -9,11 +9,27 @@ the traced graph, so a time loop compiles without a break.
 
 MXNet leaves the padding rows of `while_loop`'s stacked outputs undefined; here they are
 zeros, so compiled and eager code agree.
+
+Under jit / hybridize a `while_loop` whose condition and body are plain array code becomes
+one `while_loop` op (loops.py): one compiled variant for every trip count, gradients by
+reverse replay. As in MXNet's hybridized (symbolic) form, its step outputs then exist even
+when no step runs (all zeros). A body that reads concrete values, draws random numbers or
+updates state runs as Python instead, with a guard per test.
 """
+import numpy as np
+
 from . import nd
-from .array import NDArray
+from .array import HOOKS, NDArray, wrap
+from .ir.autodiff import copy_ops
+from .ir.function import Builder
+from .loops import LoopBody, WhileLoop
+from .runtime import tape
 
 __all__ = ["cond", "while_loop", "foreach"]
+
+# under jit, a foreach this long or shorter unrolls into the graph (fastest to run); a longer
+# one is one loop op whose body compiles once (compile time independent of the length)
+FOREACH_UNROLL = 8
 
 
 def _flatten(obj, what):
@@ -75,6 +91,10 @@ def while_loop(cond, func, loop_vars, max_iterations=None):
     loop_vars = [loop_vars] if single else list(loop_vars)
     if not loop_vars:
         raise ValueError("while_loop: loop_vars should contain at least one element")
+    if HOOKS.compiling:
+        res = _while_loop_op(cond, func, loop_vars, max_iterations)
+        if res is not None:
+            return res[0], (res[1][0] if single else res[1])
     steps, outputs, fmt = 0, [], None
     while steps < max_iterations and _truth(cond(*loop_vars), "while_loop: cond's result"):
         step_output, new_vars = func(*loop_vars)
@@ -123,6 +143,10 @@ def foreach(body, data, init_states):
     if any(d.shape[:1] != (n,) for d in flat_data):
         raise ValueError(f"foreach: every data array needs the same length along axis 0, got "
                          f"{[d.shape for d in flat_data]}")
+    if HOOKS.compiling and n > FOREACH_UNROLL:
+        res = _foreach_op(body, data, flat_data, init_states, n, single)
+        if res is not None:
+            return res
     states, outputs, fmt = init_states, [], None
     for i in range(n):
         item = data[i] if single else [d[i] for d in data]
@@ -133,3 +157,157 @@ def foreach(body, data, init_states):
     if fmt is None:
         return [], states
     return _regroup(stacked, fmt)[0], states
+
+
+class _NotStructured(Exception):
+    """The loop body cannot be one op (see while_loop's docstring): run it as Python."""
+
+
+def _refuse(*args):
+    raise _NotStructured()
+
+
+def _while_loop_op(cond, func, loop_vars, max_iterations):
+    """Trace cond and func once into IR over fresh loop-variable inputs, then run the loop as
+    one while_loop op on the tape; None when the body cannot be one op."""
+    start = tape.leaf(np.zeros((), np.float32)).seq
+    inner = []
+    for v in loop_vars:
+        t = wrap(v._data)
+        t._value = tape.leaf(v._data)
+        inner.append(t)
+    inputs = [t._value for t in inner]
+    saved = (HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar)
+    HOOKS.concretize = HOOKS.random_key = HOOKS.assign = _refuse
+    HOOKS.scalar = None
+    try:
+        flag = cond(*inner)
+        step_output, new_vars = func(*inner)
+    except _NotStructured:
+        return None
+    finally:
+        HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar = saved
+    new_vars = [] if new_vars is None else (
+        [new_vars] if isinstance(new_vars, NDArray) else list(new_vars))
+    flat, fmt = _flatten(step_output, "while_loop step output")
+    if not isinstance(flag, NDArray) or flag.size != 1 or len(new_vars) != len(loop_vars) or any(
+            not isinstance(n, NDArray) or n.shape != o.shape or n.dtype != o.dtype
+            for n, o in zip(new_vars, loop_vars)):
+        return None  # the Python loop says what is wrong
+    captured = []
+    _region("while_cond", [flag], inputs, captured, start)
+    body_fn = _region("while_body", flat + new_vars, inputs, captured, start)
+    # both functions take every captured value, in one order
+    cond_fn = _region("while_cond", [flag], inputs, captured, start)
+    body = LoopBody(cond_fn, body_fn, len(loop_vars), len(flat), max_iterations)
+    limit = (max_iterations,)
+    out_types = tuple([f"{o.type.dtype}[{','.join(map(str, limit + o.shape))}]"
+                       for o in body_fn.outputs[:len(flat)]] +
+                      [str(v.type) for v in inputs] +
+                      [f"{v.type.dtype}[{','.join(map(str, limit + v.shape))}]"
+                       for v in inputs] + ["i64[]"])
+    attrs = {"body": body.handle, "out_types": out_types}
+    operands = [v._value if v._value is not None else v._constant_value() for v in loop_vars]
+    operands += captured
+    outs = WhileLoop.impl(*[o.data for o in operands], **attrs)
+    values = tape.record_multi(WhileLoop, operands, attrs, list(outs), keep=body)
+    res = []
+    for o, v in zip(outs, values):
+        r = wrap(o)
+        r._value = v
+        res.append(r)
+    n_out, n_var = len(flat), len(loop_vars)
+    stacked = res[:n_out]
+    if fmt is not None and stacked:
+        stacked = _regroup(stacked, fmt)[0]
+    return stacked, res[n_out:n_out + n_var]
+
+
+def _region(name, heads, inputs, captured, start):
+    """An IR Function of `heads` over the loop inputs, then the values it reads from outside
+    the loop (created before `start`, or constants), appended to `captured`."""
+    head_values = [h._value if h._value is not None else tape.leaf(h._data) for h in heads]
+    inside, ops, seen = set(inputs), [], set()
+    stack = [(v, False) for v in reversed(head_values)]
+    while stack:
+        v, ready = stack.pop()
+        if v in inside:
+            continue
+        op = v.producer
+        if op is None or v.seq < start:
+            if v not in captured:
+                captured.append(v)
+            continue
+        if ready:
+            if op not in seen:
+                seen.add(op)
+                ops.append(op)
+            continue
+        if op in seen:
+            continue
+        stack.append((v, True))
+        for o in reversed(op.operands):
+            if hasattr(o, "producer") and o not in inside:
+                stack.append((o, False))
+    b = Builder(name=name)
+    env = {v: b.param(v.type, f"v{i}") for i, v in enumerate(inputs)}
+    for i, v in enumerate(captured):
+        env[v] = b.param(v.type, f"c{i}")
+    copy_ops(b, ops, env)
+    return b.ret(*[env[h] for h in head_values])
+
+
+def _leaves_like(arrays):
+    out = []
+    for a in arrays:
+        t = wrap(a._data)
+        t._value = tape.leaf(a._data)
+        out.append(t)
+    return out
+
+
+def _foreach_op(body, data, flat_data, init_states, n, single):
+    """foreach as one op (loops.LoopBody with sequences and no condition); None when the body
+    cannot be one op."""
+    start = tape.leaf(np.zeros((), np.float32)).seq
+    flat_states, state_fmt = _flatten(init_states, "foreach init_states")
+    slices = _leaves_like([wrap(d._data[0]) for d in flat_data])
+    inner_states = _leaves_like(flat_states)
+    saved = (HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar)
+    HOOKS.concretize = HOOKS.random_key = HOOKS.assign = _refuse
+    HOOKS.scalar = None
+    try:
+        states_arg = _regroup(inner_states, state_fmt)[0] if state_fmt is not None else None
+        out, new_states = body(slices[0] if single else slices, states_arg)
+    except _NotStructured:
+        return None
+    finally:
+        HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar = saved
+    flat_out, out_fmt = _flatten(out, "foreach output")
+    flat_new, _ = _flatten(new_states, "foreach states")
+    if len(flat_new) != len(flat_states) or any(
+            a.shape != b.shape or a.dtype != b.dtype for a, b in zip(flat_new, flat_states)):
+        return None  # the Python loop says what is wrong
+    inputs = [t._value for t in slices + inner_states]
+    captured = []
+    body_fn = _region("foreach_body", flat_out + flat_new, inputs, captured, start)
+    lb = LoopBody(None, body_fn, len(flat_states), len(flat_out), n, n_seq=len(flat_data))
+    out_types = tuple([f"{o.type.dtype}[{','.join(map(str, (n,) + o.shape))}]"
+                       for o in body_fn.outputs[:len(flat_out)]] +
+                      [str(v.type) for v in inputs[len(slices):]] +
+                      [f"{v.type.dtype}[{','.join(map(str, (n,) + v.shape))}]"
+                       for v in inputs[len(slices):]] + ["i64[]"])
+    attrs = {"body": lb.handle, "out_types": out_types}
+    operands = [a._value if a._value is not None else a._constant_value()
+                for a in flat_data + flat_states] + captured
+    outs = WhileLoop.impl(*[o.data for o in operands], **attrs)
+    values = tape.record_multi(WhileLoop, operands, attrs, list(outs), keep=lb)
+    res = []
+    for o, v in zip(outs, values):
+        r = wrap(o)
+        r._value = v
+        res.append(r)
+    no, nv = len(flat_out), len(flat_states)
+    stacked = _regroup(res[:no], out_fmt)[0] if out_fmt is not None else []
+    final = _regroup(res[no:no + nv], state_fmt)[0] if state_fmt is not None else init_states
+    return stacked, final

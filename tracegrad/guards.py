@@ -14,6 +14,8 @@ Values are matched between paths structurally (an interned key of op, attributes
 keys, down to where each input is fed from), so a later path reuses the values an earlier
 segment exports and recomputes the rest.
 """
+import hashlib
+
 import numpy as np
 
 from .base import MXNetError
@@ -22,6 +24,7 @@ from .ir.autodiff import copy_ops
 from .ir.function import Builder, Literal, Value
 from .ir.types import FLOATS
 from .random import next_key
+from .runtime.handles import OutCall
 
 EAGER = "eager"     # a child slot whose outcome runs eagerly (see GuardTree.run)
 
@@ -71,12 +74,11 @@ class Path:
     state updates, then one value per guard), the guards with their outcomes, and how the
     user's outputs nest (`out_tree`)."""
 
-    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, keys, n_args, keep=(),
-                 n_keys=0):
+    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, n_args, keep=(), n_keys=0):
         self.fn, self.feeds, self.n_out, self.updates = fn, feeds, n_out, updates
         self.n_keys = n_keys    # random draws the traced code made (used by ops or not)
         self.keep = list(keep)  # what the path's ops name (custom Functions): kept alive
-        self.guards, self.out_tree, self.keys, self.n_args = guards, out_tree, keys, n_args
+        self.guards, self.out_tree, self.n_args = guards, out_tree, n_args
 
 
 class Node:
@@ -84,12 +86,13 @@ class Node:
     input directly, `src`); `children` maps outcomes to the next node. A leaf has no guard and
     its entry returns the user's outputs."""
     __slots__ = ("guard", "gid", "entry", "src", "out_ids", "children", "out_tree", "warned",
-                 "depth", "diff", "n_keys")
+                 "depth", "diff", "n_keys", "direct")
 
     def __init__(self, guard, depth):
         self.guard, self.depth, self.children, self.warned = guard, depth, {}, False
         self.entry = self.src = self.out_tree = None
         self.gid, self.out_ids, self.diff, self.n_keys = None, [], [], 0
+        self.direct = False
 
 
 class SegmentTrace:
@@ -138,6 +141,9 @@ class GuardTree:
 
     def __init__(self, needs, recording):
         self.needs, self.recording, self.root, self.intern = needs, recording, None, {}
+        self.buffers = {}       # id -> (constant buffer, its key), see _ids
+        self.keyed = False      # whether any path draws random keys (run() then tracks them)
+        self.segments = 0       # compiled segments (native entries) built
         self.pending_keys = []
         self.paths = 0
         self.constants = []     # (name, shape) of arrays read from the closure at trace time
@@ -149,8 +155,10 @@ class GuardTree:
         node = self.root
         if node is None:
             return None, (None, None)
-        draw = KeyDraw(self.pending_keys)
-        self.pending_keys = []
+        draw = None
+        if self.keyed:  # some path draws random keys
+            draw = KeyDraw(self.pending_keys)
+            self.pending_keys = []
         while True:
             guard = node.guard
             if guard is None:
@@ -161,6 +169,9 @@ class GuardTree:
             if node.entry is None:
                 kind, ref = node.src
                 data = ext[ref]._data if kind == Feed.ARG else _feed_data(kind, ref, params, draw)
+            elif node.direct:  # the guard alone, needed by nothing later: no NDArrays
+                entry = node.entry
+                data = entry.native(*entry.arrays(ext, params, draw))[0]
             else:
                 outs = node.entry(ext, params, draw)
                 ext.extend(outs)
@@ -176,13 +187,24 @@ class GuardTree:
         """Structural ids of P's values (equal ids compute equal values)."""
         intern, ids = self.intern, {}
         for p, (kind, ref) in zip(path.fn.params, path.feeds):
-            ids[p] = intern.setdefault(("feed", kind, _feed_key(kind, ref)), len(intern))
+            if kind == Feed.CONST:
+                # a buffer seen before keeps its key (a closure array updated in place);
+                # constants made afresh by every trace match by content
+                known = self.buffers.get(id(ref))
+                key = known[1] if known is not None and known[0] is ref else _feed_key(kind, ref)
+                self.buffers[id(ref)] = (ref, key)
+            else:
+                key = _feed_key(kind, ref)
+            ids[p] = intern.setdefault(("feed", kind, key), len(intern))
         for op in path.fn.ops:
             try:
                 attrs = tuple(op.attrs.items())
                 hash(attrs)
             except TypeError:
                 attrs = repr(sorted(op.attrs.items()))
+            if issubclass(op.opdef, OutCall):  # a handle is new per trace: key its contents
+                attrs = (repr([kv for kv in op.attrs.items() if kv[0] != op.opdef.handle_attr]),
+                         op.opdef.structure_key(op.attrs))
             operands = tuple(ids[o] if isinstance(o, Value) else o.key() for o in op.operands)
             for i, r in enumerate(op.results):
                 ids[r] = intern.setdefault((op.opdef.name, attrs, operands, i), len(intern))
@@ -192,6 +214,7 @@ class GuardTree:
         """Graft a traced path onto the tree. False when it contradicts the tree (the code
         took another route for the same outcomes: not deterministic), so nothing is added."""
         fn = path.fn
+        self.keyed = self.keyed or path.n_keys > 0
         ids = self._ids(path)
         by_id = {}
         for v in list(fn.params) + [r for op in fn.ops for r in op.results]:
@@ -279,9 +302,12 @@ class GuardTree:
             train = bool(wrt) and any(float_out[1:] + [float_out[0] and targets[0] in used])
         node.entry = (TrainingEntry(tr, seg_feeds, params, [], wrt) if train
                       else InferenceEntry(tr, seg_feeds, params, []))
+        self.segments += 1
         node.entry.keep = path.keep
         node.out_ids = [ids[o] for o in outputs]
         node.diff = [train and f for f in float_out]
+        if node.guard is not None and not train and len(outputs) == 1 and targets[0] not in used:
+            node.direct, node.out_ids, node.diff = True, [], []  # run() reads the guard only
 
 
 def _name(base, node):
@@ -322,7 +348,7 @@ def _feed_key(kind, ref):
     if kind in (Feed.ARG, Feed.PARAM, Feed.KEY):
         return ref
     if kind == Feed.CONST:
-        return id(ref)
+        return (ref.dtype.str, ref.shape, hashlib.sha1(np.ascontiguousarray(ref)).digest())
     return id(ref.var)
 
 

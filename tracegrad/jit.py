@@ -21,9 +21,13 @@ from .compiled import Feed
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
 from .make_ir import _identifier, _names, trace
 from .random import _state as _RANDOM
+from .scalars import TracedScalar, materialize
 from .runtime import tape
 from .runtime.tape import STATE
-from .stats import bump
+from .stats import COUNTERS as _COUNTERS, bump
+
+# bumped by gluon whenever a block gains, loses or replaces a child or parameter (hybrid_call)
+STRUCTURE_VERSION = [0]
 
 MAX_VARIANTS = 32        # compiled paths per function (over all signatures)
 MAX_GUARD_OUTCOMES = 16  # compiled outcomes per guard
@@ -34,10 +38,6 @@ class _Tracing(threading.local):
 
 
 _TRACING = _Tracing()
-
-
-class GraphBreak(Exception):
-    """Kept for callers that caught it: concrete values inside a trace now become guards."""
 
 
 # ---------------------------------------------------------------------- argument structure
@@ -55,6 +55,8 @@ def flatten(obj, arrays, names=None, path="arg"):
     if isinstance(obj, dict):
         return (dict, tuple((k, flatten(obj[k], arrays, names, f"{path}_{k}"))
                             for k in sorted(obj, key=repr)))
+    if type(obj) is TracedScalar:  # a traced scalar returned: its guarded numpy value
+        obj = obj.concrete()
     hash(obj)  # an unhashable static argument: TypeError, the call runs eagerly
     return ("static", type(obj), obj)
 
@@ -91,31 +93,31 @@ class JitFunction:
         self.cache, self.last, self.last_tree = {}, None, None
         self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0}
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
+        self.first_reason = "first call"
         # one call at a time: a trace swaps the parameters' tape values for its own leaves
         self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
 
     def _signature(self, args, kwargs, params):
-        if not kwargs and all([isinstance(a, NDArray) for a in args]):
-            arrays, structure = list(args), len(args)  # the common case: arrays only
-        else:
+        structure = len(args)  # the common case: arrays only, no keyword arguments
+        if kwargs or any([not isinstance(a, NDArray) for a in args]):
             arrays = []
             structure = flatten((args, kwargs), arrays)
+        else:
+            arrays = list(args)
         recording = STATE.recording
         types, needs = [], []
-        for a in arrays:
-            if type(a) is NDArray:
-                d = a._data
-                types.append((d.dtype, d.shape))
-                needs.append(recording and _wants_grad(a._value))
-            else:  # a capture.Deferred result: its type is known, its data not yet
+        for a in arrays + params if params else arrays:
+            if type(a) is not NDArray:  # a capture.Deferred result: type known, data not yet
                 t = a.type
                 types.append((t.np_dtype, t.shape))
                 needs.append(recording)
-        for p in params:
-            d = p._data
+                continue
+            d, v = a._data, a._value
             types.append((d.dtype, d.shape))
-            needs.append(recording and _wants_grad(p._value))
+            # gradients should reach a recorded result or a variable whose grad_req is not null
+            needs.append(recording and v is not None and (v.producer is not None or (
+                v.var is not None and v.var.grad_req != "null")))
         extra = self.extra_key() if self.extra_key is not None else None
         key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra)
         return key, arrays, needs
@@ -154,8 +156,8 @@ class JitFunction:
         self.last_tree = tree
         counter = _RANDOM["counter"]
         out, where = tree.run(list(arrays), params)
-        if where is not None and where.__class__ is not tuple:
-            bump("cache_hits")
+        if where.__class__ is not tuple:
+            _COUNTERS["cache_hits"] += 1
             self.counts["native"] += 1
             self.last = where.entry
             return unflatten(where.out_tree, iter(out))
@@ -230,9 +232,17 @@ class JitFunction:
 
     def _why_new(self, key):
         if not self.cache:
-            return "first call"
+            return self.first_reason
         best = min(self.cache, key=lambda k: sum(a != b for a, b in zip(k, key)))
-        diff = [name for name, a, b in zip(_PARTS, best, key) if a != b]
+        diff = []
+        for i, (name, a, b) in enumerate(zip(_PARTS, best, key)):
+            if a == b:
+                continue
+            if i in (1, 2) and len(a) == len(b):  # say which inputs: array types / gradients
+                what = [f"input {n}: {_show(i, x)} -> {_show(i, y)}"
+                        for n, (x, y) in enumerate(zip(a, b)) if x != y]
+                name += f" ({'; '.join(what)})"
+            diff.append(name)
         return "new signature: " + ", ".join(diff) + " differ from the nearest cached one"
 
     def _compile_for(self, args, kwargs):
@@ -244,10 +254,13 @@ class JitFunction:
         tree = self.cache[key] = GuardTree(needs, key[3])
         self.last_reason = "first call (after deferred initialization)"
         t0 = log.now()
-        if tree.add(self._trace(tree, key[0], args, kwargs, arrays, params), params):
+        counter = _RANDOM["counter"]  # this call ran eagerly: the trace must not draw again
+        path = self._trace(tree, key[0], args, kwargs, arrays, params)
+        _RANDOM["counter"] = counter
+        tree.pending_keys = []
+        if tree.add(path, params):
             self.counts["traces"] += 1
             log.compiled(self.name, log.describe(key), self._paths(), t0)
-            tree.pending_keys = []  # this call ran eagerly: its keys are spent
 
     def _trace(self, tree, struct, args, kwargs, arrays, params):
         """Trace one path of fn on these arrays (an eager run) and return it as a Path."""
@@ -271,7 +284,8 @@ class JitFunction:
         def concretize_hook(arr, why):
             g = Guard(why, user_location())
             guards.append((g, outcome_of(g.kind, arr._data)))
-            gvals.append(arr._value)
+            # an untracked array (a closure's) is read from its buffer on every call
+            gvals.append(arr._value if arr._value is not None else arr._constant_value())
 
         structure = []
         fn = self.fn
@@ -283,36 +297,40 @@ class JitFunction:
             outs = []
             structure.append(flatten(out, outs))
             return outs
-        old = (HOOKS.random_key, HOOKS.concretize)
-        HOOKS.random_key, HOOKS.concretize = key_hook, concretize_hook
+        def scalar_hook(arr):
+            return TracedScalar(arr, arr._data.reshape(-1)[0], concretize_hook)
+        old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar,
+               HOOKS.materialize)
+        HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
+        HOOKS.scalar, HOOKS.materialize = scalar_hook, materialize
         _TRACING.depth += 1
         try:
             tr = trace(flat_fn, arrays, name=self.name,
                        names=[_top_name(n, first) for n in names], extra_heads=gvals)
         finally:
             _TRACING.depth -= 1
-            HOOKS.random_key, HOOKS.concretize = old
+            (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar,
+             HOOKS.materialize) = old
             for p, v in zip(params, saved):
                 p._value = v
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
-        keyset, drawn, consts = {k: n for n, k in enumerate(keys)}, [], []
+        keyset, consts = {k: n for n, k in enumerate(keys)}, []
         for leaf in tr.captured:
             if leaf in param_leaves:
                 feeds.append((Feed.PARAM, param_leaves[leaf]))
             elif leaf in keyset:
                 feeds.append((Feed.KEY, keyset[leaf]))
-                drawn.append(leaf.data)
             elif leaf.var is not None:
                 feeds.append((Feed.VAR, leaf))
             else:
                 feeds.append((Feed.CONST, leaf.data))
-                consts.append(leaf.type)
+                consts.append(_closure_name(self.fn, leaf.data) + str(leaf.type))
         tree.pending_keys = [k.data for k in keys]
         tree.constants = sorted(set(tree.constants) | {str(t) for t in consts})
         for g, _ in guards:
             g.where = g.where or "?"
         return Path(tr.function, feeds, len(tr.outputs), tr.updates, guards, structure[0],
-                    drawn, len(arrays), tr.keep, len(keys))
+                    len(arrays), tr.keep, len(keys))
 
     # ------------------------------------------------------------------ inspecting
     def ir(self, stage="optimized"):
@@ -338,7 +356,8 @@ class JitFunction:
                  f"(max_variants={self.max_variants}, max_guard_outcomes="
                  f"{self.max_guard_outcomes})",
                  f"calls {c['calls']}, traces {c['traces']}, native {c['native']}, "
-                 f"eager fallbacks {c['eager_fallbacks']}",
+                 f"eager fallbacks {c['eager_fallbacks']}, compiled segments "
+                 f"{sum(t.segments for t in self.cache.values())}",
                  f"last trace: {self.last_reason}"]
         for n, (key, tree) in enumerate(self.cache.items()):
             types = ", ".join(f"{d}{list(s)}" for d, s in key[1])
@@ -349,6 +368,41 @@ class JitFunction:
                              ", ".join(tree.constants))
             _explain_node(tree.root, lines, "  ")
         return "\n".join(lines)
+
+
+def _closure_name(fn, data):
+    """'name: ' of the closure variable, global or attribute of a bound method's object that
+    holds the array `data` (explain() lists arrays read at trace time), or ''."""
+    places = []
+    code = getattr(fn, "__code__", None)
+    if code is not None and getattr(fn, "__closure__", None):
+        places += [(n, c.cell_contents) for n, c in zip(code.co_freevars, fn.__closure__)
+                   if _filled(c)]
+    if code is not None:
+        g = getattr(fn, "__globals__", {})
+        places += [(n, g[n]) for n in code.co_names if n in g]
+    owner = getattr(fn, "__self__", None)
+    if owner is not None:
+        places += [(f"self.{k}", v) for k, v in vars(owner).items()]
+    for name, value in places:
+        if isinstance(value, NDArray) and value._data is data:
+            return f"{name}: "
+    return ""
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _show(part, x):
+    if part == 1:
+        dtype, shape = x
+        return f"{dtype}{list(shape)}"
+    return "needs gradient" if x else "no gradient"
 
 
 def _seen(node):
@@ -362,8 +416,8 @@ def _explain_node(node, lines, indent):
         lines.append(f"{indent}-> compiled outputs")
         return
     g = node.guard
-    lines.append(f"{indent}guard {g.expr} ({g.why}) at {g.where}: "
-                 f"{'native segment' if node.entry is not None else 'reads an input'}")
+    how = "native segment" if node.entry is not None else "reads an input"
+    lines.append(f"{indent}guard {g.expr} ({g.why}, {how}) at {g.where}")
     for o, child in node.children.items():
         lines.append(f"{indent}  == {show_outcome(g.kind, o)}:" + (
             " runs eagerly" if child is EAGER else ""))
@@ -420,21 +474,25 @@ def _block_structure(block):
 
 
 def hybrid_call(block, *args):
-    """Run a hybridized block through its JitFunction (parameters are inputs, not constants)."""
+    """Run a hybridized block through its JitFunction (parameters are inputs, not constants).
+    A block whose children or parameters changed since gets a fresh one."""
     jf = block.__dict__.get("_tg_jit")
-    structure = _block_structure(block)
-    if jf is None or jf.block_structure != structure:
-        params = block.collect_params()
-        names = [_identifier(n) for n in params.keys()]
-        plist = list(params.values())
-        flags = block.__dict__.get("_flags") or {}
-        reason = None if jf is None else "the block's children or parameters changed"
-        jf = JitFunction(block.forward, params=lambda: [p.data() for p in plist],
-                         name=type(block).__name__.lower(), param_names=names,
-                         max_variants=flags.get("max_variants"),
-                         max_guard_outcomes=flags.get("max_guard_outcomes"))
-        jf.block_structure = structure
-        if reason:
-            jf.last_reason = reason
-        block.__dict__["_tg_jit"] = jf
+    version = STRUCTURE_VERSION[0]
+    if jf is None or jf.structure_version != version:
+        structure = _block_structure(block)
+        if jf is None or jf.block_structure != structure:
+            params = block.collect_params()
+            names = [_identifier(n) for n in params.keys()]
+            plist = list(params.values())
+            flags = block.__dict__.get("_flags") or {}
+            reason = None if jf is None else "the block's children or parameters changed"
+            jf = JitFunction(block.forward, params=lambda: [p.data() for p in plist],
+                             name=type(block).__name__.lower(), param_names=names,
+                             max_variants=flags.get("max_variants"),
+                             max_guard_outcomes=flags.get("max_guard_outcomes"))
+            jf.block_structure = structure
+            if reason:
+                jf.first_reason = reason
+            block.__dict__["_tg_jit"] = jf
+        jf.structure_version = version
     return jf(*args)

@@ -50,7 +50,7 @@ def _py_while(x, w):
         outs.append(nd.tanh(x))
         steps += 1
     pad = [nd.zeros(x.shape)] * (6 - steps)
-    return nd.stack(*(outs + pad), axis=0) if outs else None, x
+    return nd.stack(*(outs + pad), axis=0), x
 
 
 def _contrib_while(x, w):
@@ -159,3 +159,76 @@ def test_f_contrib_in_a_hybridized_block_matches_eager():
         np.testing.assert_allclose(vh, ve, rtol=1e-6)
         np.testing.assert_allclose(gh[0], ge[0], rtol=1e-6)
     assert hybrid._tg_jit.counts["eager_fallbacks"] == 0
+
+
+def test_compiled_while_loop_is_one_op_one_variant_for_every_trip_count():
+    jf = mx.jit(_contrib_while)
+    w = nd.array([1.3, 0.9], dtype="float64")
+    for start in ([0.1, 0.2], [1.0, 1.5], [2.0, 2.9], [6.0, 0.0], [0.01, 0.0]):
+        want = _grad(_py_while, nd.array(start, dtype="float64"), w.copy())
+        got = _grad(jf, nd.array(start, dtype="float64"), w.copy())
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+        for a, b in zip(got[1], want[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert jf.counts["traces"] == 1 and jf.counts["eager_fallbacks"] == 0
+    assert "while_loop" in str(jf.ir("traced")) and "guard " not in jf.explain()
+    # MXNet's hybridized form: the step outputs exist (zeros) even when no step runs
+    outs, final = jf(nd.array([6.0, 0.0], dtype="float64"), w)
+    assert outs.shape == (6, 2) and not outs.asnumpy().any()
+
+
+def test_while_loop_body_reading_a_concrete_value_falls_back_to_guards_and_stays_right():
+    def f(x):
+        outs, y = nd.contrib.while_loop(
+            lambda y: nd.sum(y) < 10, lambda y: (y, y * (2 if y.asscalar() < 3 else 3)),
+            x, max_iterations=5)
+        return outs, y
+    jf = mx.jit(f)
+    for v in (1.0, 2.5, 4.0, 1.0):
+        got, want = jf(nd.array([v])), f(nd.array([v]))
+        np.testing.assert_allclose(got[1].asnumpy(), want[1].asnumpy())
+        np.testing.assert_allclose(got[0].asnumpy(), want[0].asnumpy())
+    assert "guard " in jf.explain() and jf.counts["eager_fallbacks"] == 0
+
+
+def test_second_derivatives_through_a_compiled_while_loop_raise_instead_of_lying():
+    def f(x):
+        _, y = nd.contrib.while_loop(lambda y: nd.sum(y) < 10, lambda y: (y, y * y + 1), x,
+                                     max_iterations=5)
+        return nd.sum(y)
+    jf = mx.jit(f)
+    x = nd.array([1.0])
+    x.attach_grad()
+    with autograd.record():
+        (want,) = autograd.grad(f(x), [x])
+        (d1,) = autograd.grad(jf(x), [x], create_graph=True)  # first order is fine
+        np.testing.assert_allclose(d1.asnumpy(), want.asnumpy())
+        with pytest.raises(NotImplementedError, match="higher-order"):
+            d1.backward()
+
+
+def test_a_long_foreach_under_jit_is_one_loop_op_with_exact_gradients():
+    rs = np.random.RandomState(3)
+    w = nd.array(rs.randn(4, 6) * 0.3, dtype="float64")
+    u = nd.array(rs.randn(6, 6) * 0.3, dtype="float64")
+
+    def body(x, states):
+        h = nd.tanh(nd.dot(x, w) + nd.dot(states[0], u))
+        return [h * 2, nd.sum(h, axis=1)], [h]
+
+    def f(data, h0, w, u):
+        (outs, sums), states = nd.contrib.foreach(body, data, [h0])
+        return nd.sum(outs) + nd.sum(sums * sums) + nd.sum(states[0] * states[0])
+    jf = mx.jit(f)
+    length = nd.contrib.FOREACH_UNROLL + 4
+    for _ in range(2):
+        data = nd.array(rs.randn(length, 3, 4), dtype="float64")
+        h0 = nd.array(rs.randn(3, 6), dtype="float64")
+        want = _grad(f, data.copy(), h0.copy(), w, u)
+        got = _grad(jf, data.copy(), h0.copy(), w, u)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+        for a, b in zip(got[1], want[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    traced = str(jf.ir("traced"))
+    assert "while_loop" in traced and "tanh" not in traced  # the body is the op's, once
+    assert jf.counts["traces"] == 1 and jf.counts["eager_fallbacks"] == 0

@@ -236,10 +236,10 @@ def test_explain_reports_guards_outcomes_reasons_counts_and_closure_arrays():
     assert "test_control_flow.py" in text and "sum(x)" in text
     assert "== True" in text and "== False" in text
     assert "saw False; cached: True" in text
-    assert "calls 3, traces 2, native 3, eager fallbacks 0" in text
-    assert "closure arrays read at trace time: f32[2]" in text
+    assert "calls 3, traces 2, native 3, eager fallbacks 0, compiled segments 3" in text
+    assert "closure arrays read at trace time: table: f32[2]" in text
     jf(nd.array([[1.0, 2.0]]))
-    assert "array types differ" in jf.explain()
+    assert "array types (input 0: float32[2] -> float32[1, 2]) differ" in jf.explain()
 
 
 def test_detach_inside_jit_is_a_stop_gradient_not_a_frozen_value():
@@ -453,3 +453,150 @@ def test_state_updates_and_higher_order_gradients_through_guarded_code():
         x = np.array(data)
         want = (-np.sin(x) * x + 2 * np.cos(x)) if x.sum() > 0 else 6 * x
         np.testing.assert_allclose(a.grad.asnumpy(), want, rtol=1e-10)
+
+
+def test_replacing_a_parameter_retraces():
+    class Scale(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.w = gluon.Parameter("w", shape=(2,), init=mx.init.Constant(2.0))
+
+        def hybrid_forward(self, F, x, w):
+            return x * w
+    net = Scale()
+    net.initialize()
+    net.hybridize()
+    x = nd.array([1.0, 3.0])
+    np.testing.assert_allclose(net(x).asnumpy(), [2.0, 6.0])
+    net.w = gluon.Parameter("w2", shape=(2,), init=mx.init.Constant(-1.0))
+    net.w.initialize()
+    np.testing.assert_allclose(net(x).asnumpy(), [-1.0, -3.0])
+    assert "changed" in net.explain()
+
+
+def test_a_closure_array_python_reads_is_guarded_so_in_place_updates_take_effect():
+    mode = nd.array([1.0])
+
+    def f(x):
+        return x * 2 if mode.asscalar() > 0 else x - 1
+    jf = mx.jit(f)
+    x = nd.array([3.0])
+    np.testing.assert_allclose(jf(x).asnumpy(), [6.0])
+    mode[:] = -1.0
+    np.testing.assert_allclose(jf(x).asnumpy(), [2.0])
+    mode[:] = 5.0
+    np.testing.assert_allclose(jf(x).asnumpy(), [6.0])
+    mode[:] = 1.0  # a value seen before: no new trace
+    np.testing.assert_allclose(jf(x).asnumpy(), [6.0])
+    assert jf.counts["traces"] == 3 and jf.counts["eager_fallbacks"] == 0
+    assert "mode: f32[1]" in jf.explain()
+
+
+def test_float_scalars_stay_symbolic_until_python_needs_an_integer_or_a_truth_value():
+    # the tutorial over 40 points compiles one variant per loop count, not one per x
+    jf = mx.jit(tutorial_f)
+    xs = [nd.array([v]) for v in np.linspace(0.0, 0.99, 40).astype(np.float32)]
+    xs += [nd.array([np.float32(v)]) for v in (0.5, 2 / 3, 0.75, 0.7499999)]  # boundaries
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(_grads(jf, xs), _grads(tutorial_f, xs), rtol=1e-6)
+    assert sum(t.paths for t in jf.cache.values()) == 4
+    assert "floor(div(1.0, sub(1.0, x)))" in jf.explain()
+
+    def g(x):
+        s = x.asscalar() * 2 - 1
+        return x * 3 if s > 0 else x * -1
+    jg = mx.jit(g)
+    for v in np.linspace(-1, 2, 15):
+        np.testing.assert_allclose(jg(nd.array([v])).asnumpy(), g(nd.array([v])).asnumpy())
+    assert jg.counts["traces"] == 2
+
+
+def test_every_other_use_of_a_traced_scalar_guards_its_value():
+    def f(x):
+        s = x.asscalar()
+        label = f"{s:.2f}"            # formatting: the value itself
+        k = int(s * 4)                # an integer: guarded as one
+        return x * s + k + len(label)  # an nd op with the scalar: the value itself
+    jf = mx.jit(f)
+    for v in (0.25, 0.5, 0.25, 1.75, 0.3):
+        x = nd.array([v])
+        np.testing.assert_allclose(jf(x).asnumpy(), f(x).asnumpy(), rtol=1e-6)
+    assert jf.counts["traces"] == 4 and jf.counts["eager_fallbacks"] == 0
+    h = mx.jit(lambda x: nd.ones((math.floor(x.asscalar() * 2) + 1,)) * x)
+    for v in (0.2, 1.2, 0.3):
+        np.testing.assert_allclose(h(nd.array([v])).asnumpy(),
+                                   np.ones(math.floor(np.float32(v) * 2) + 1) * np.float32(v))
+
+
+def test_training_a_block_with_a_data_dependent_branch_matches_eager_step_by_step():
+    e, h = _eager_and_hybrid(Outer)
+    trainers = [gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+                for net in (e, h)]
+    rs = np.random.RandomState(5)
+    loss_fn = gluon.loss.L2Loss()
+    for step in range(10):
+        x = nd.array(rs.randn(4, 3) + (1.5 if step % 3 else -1.5))
+        y = nd.array(rs.randn(4, 2))
+        for net, tr in zip((e, h), trainers):
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            tr.step(4)
+        for pe, ph in zip(e.collect_params().values(), h.collect_params().values()):
+            np.testing.assert_allclose(ph.data().asnumpy(), pe.data().asnumpy(), rtol=1e-5,
+                                       atol=1e-6)
+    assert h._tg_jit.counts["traces"] == 2 and h._tg_jit.counts["eager_fallbacks"] == 0
+
+
+def test_traced_scalars_with_arrays_numpy_and_builtins_behave_as_eager():
+    def f(x, w):
+        s = x.asscalar()
+        a = s + w                    # NDArray's reflected op takes over
+        m = s < w                    # an NDArray comparison, not a guard
+        b = nd.array([s, s * 2])     # numpy reads the values
+        c = max(s, 0.5)              # builtins compare
+        d = np.float32(s) * 3
+        return a * 2 + w * m + b.sum() + c + float(d) + (s >= 0.5) + (s == s)
+    jf = mx.jit(f)
+    w = nd.array([1.0, 2.0])
+    for v in (0.2, 0.7, 0.2, 1.5, 3.0):
+        x = nd.array([v])
+        got, want = jf(x, w), f(x, w)
+        assert type(got) is type(want)
+        np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6)
+    assert jf.counts["eager_fallbacks"] == 0
+
+
+def test_a_scalar_returned_from_compiled_code_is_the_eager_numpy_scalar():
+    def f(x):
+        return x * 2, x.asscalar() * 3
+    jf = mx.jit(f)
+    for v in (1.0, 2.0, 1.0):
+        (a, s), (ea, es) = jf(nd.array([v])), f(nd.array([v]))
+        assert type(s) is type(es) and s == es
+        np.testing.assert_allclose(a.asnumpy(), ea.asnumpy())
+
+
+def test_guarded_function_called_from_threads_matches_eager():
+    import threading
+
+    def f(x):
+        if nd.sum(x) > 0:
+            return nd.tanh(x) * 2
+        return x * x
+    jf = mx.jit(f)
+    inputs = [nd.array(np.random.RandomState(i).randn(5)) for i in range(6)]
+    want = [f(x).asnumpy() for x in inputs]
+    errors = []
+
+    def worker(i):
+        for _ in range(30):
+            if not np.allclose(jf(inputs[i]).asnumpy(), want[i], rtol=1e-6):
+                errors.append(i)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and jf.counts["traces"] <= 2

@@ -14,6 +14,7 @@ from collections import OrderedDict
 
 from .. import initializer, nd
 from ..base import MXNetError
+from ..jit import STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
 from .arguments import check_inputs
 from .parameter import Parameter, ParameterDict, load_into
@@ -27,6 +28,32 @@ class _Scope(threading.local):
 
 _SCOPE = _Scope()
 _GLOBAL_COUNTERS: dict = {}
+# STRUCTURE_VERSION is bumped whenever any block gains, loses or replaces a child or a
+# parameter: compiled blocks re-check what they were built from only when it moved
+
+
+class _Children(OrderedDict):
+    """A block's children; every change bumps STRUCTURE_VERSION."""
+
+    def __setitem__(self, key, value):
+        STRUCTURE_VERSION[0] += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        STRUCTURE_VERSION[0] += 1
+        super().__delitem__(key)
+
+    def pop(self, *args):
+        STRUCTURE_VERSION[0] += 1
+        return super().pop(*args)
+
+    def popitem(self, last=True):
+        STRUCTURE_VERSION[0] += 1
+        return super().popitem(last)
+
+    def clear(self):
+        STRUCTURE_VERSION[0] += 1
+        super().clear()
 
 
 def _next_name(counters, hint):
@@ -54,7 +81,7 @@ class Block:
     """Base of all layers and models: override forward(self, x, ...)."""
 
     def __init__(self, prefix=None, params=None):
-        object.__setattr__(self, "_children", OrderedDict())
+        object.__setattr__(self, "_children", _Children())
         object.__setattr__(self, "_reg_params", OrderedDict())
         self._empty_prefix = prefix == ""  # MXNet: its name_scope() keeps the parent's
         self._prefix, self._params = _create_prefix(prefix, params, self._alias())
@@ -87,6 +114,8 @@ class Block:
         if isinstance(value, (Block, Parameter)) and "_children" not in self.__dict__:
             raise MXNetError(f"{type(self).__name__}: call super().__init__() before assigning "
                              f"child blocks or parameters")
+        if isinstance(value, (Block, Parameter)):
+            STRUCTURE_VERSION[0] += 1
         if isinstance(value, Block):
             self.register_child(value, name)
         elif isinstance(value, Parameter):

@@ -47,3 +47,11 @@ class OutCall(OpDef):
     @classmethod
     def target(cls, attrs):
         return resolve(attrs[cls.handle_attr], cls.name)
+
+    @classmethod
+    def structure_key(cls, attrs):
+        """What the op computes, independent of which handle names its object: the object's
+        own `structure_key()` when it has one (a loop body's IR), else the handle."""
+        obj = _LIVE.get(attrs[cls.handle_attr])
+        key = getattr(obj, "structure_key", None)
+        return key() if key is not None else attrs[cls.handle_attr]
