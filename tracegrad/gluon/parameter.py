@@ -366,16 +366,25 @@ def load_into(params, arrays, allow_missing, ignore_extra, source):
         raise MXNetError(f"load from '{source}': the file has parameters {extra} that the "
                          f"model does not (it has {list(params)}); pass ignore_extra=True to "
                          f"ignore them")
+    # all or nothing: every array is checked against its parameter before any is written
+    plan = []
     for k, p in params.items():
         if k not in arrays:
             continue
         value = arrays[k]
-        if p._shape is not None and len(p._shape) == value.ndim and all(
-                d <= 0 or d == v for d, v in zip(p._shape, value.shape)):
-            p.shape = value.shape
-        if p._shape != value.shape:
+        shape = p._shape
+        if shape is not None and len(shape) == value.ndim and all(
+                d <= 0 or d == v for d, v in zip(shape, value.shape)):
+            shape = value.shape
+        if shape != value.shape:
             raise MXNetError(f"load from '{source}': parameter '{k}' has shape {p._shape} in "
                              f"the model but {value.shape} in the file")
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            raise MXNetError(f"load from '{source}': parameter '{k}' holds "
+                             f"{getattr(value, 'dtype', type(value).__name__)} data, not numbers")
+        plan.append((p, shape, value))
+    for p, shape, value in plan:
+        p.shape = shape
         p.set_data(value)
 
 
