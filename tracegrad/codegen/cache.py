@@ -17,7 +17,7 @@ import struct
 import tempfile
 
 COUNTERS = {"compiles": 0, "memory_cache_hits": 0, "disk_cache_hits": 0,
-            "disk_cache_rejects": 0, "native_calls": 0}
+            "disk_cache_rejects": 0, "native_calls": 0, "eager_adjoints_compiled": 0}
 MEMORY: dict = {}
 MAGIC = b"TGOBJ\x02\x00\x00"
 _HEADER = struct.Struct("<8s32sQ32s")
