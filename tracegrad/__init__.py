@@ -7,6 +7,7 @@ from . import autograd, base, context, gluon, initializer, ir, metric, nd, optim
 from .array import NDArray
 from .base import MXNetError
 from .context import Context, cpu, cpu_pinned, gpu, num_gpus
+from .gradcheck import GradcheckError, gradcheck
 from .jit import jit
 from .make_ir import make_ir
 from .stats import stats
@@ -18,4 +19,5 @@ ndarray = nd
 
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
-           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "jit", "stats"]
+           "__version__", "gluon", "init", "initializer", "metric", "optimizer", "jit", "stats",
+           "gradcheck", "GradcheckError"]

@@ -115,6 +115,12 @@ class JitFunction:
                           f"{broke[1]}; this call signature runs eagerly (data-dependent "
                           f"control flow is not compiled)", stacklevel=4)
             return EagerEntry(self.fn)
+        if any(op.opdef.name == "custom" for op in tr.function.ops):
+            # a custom autograd.Function instance holds one call's saved tensors: replaying
+            # the traced instance would share them between calls, so these calls stay eager
+            warnings.warn(f"tracegrad.jit: {self.name} calls a custom autograd.Function; "
+                          f"this call signature runs eagerly", stacklevel=4)
+            return EagerEntry(self.fn)
         wrt = [i for i, (kind, ref) in enumerate(feeds) if _needs_grad(kind, ref, needs, args)]
         for i in wrt:
             t = tr.function.params[i].type
