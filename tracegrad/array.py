@@ -45,7 +45,8 @@ HOOKS = _Hooks()
 def apply(opdef, args, attrs=_EMPTY, impl=None):
     """Run one op eagerly on NDArrays / scalars; record it when autograd is recording.
     `impl` may pass the op's bare numpy function (F does): apply checks the result itself."""
-    datas = [a._data if type(a) is NDArray else a for a in args]
+    datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else a
+             for a in args]  # a numpy scalar is a weak Python scalar, as in a trace (MXNet)
     try:
         out = (impl or opdef.impl)(*datas, **attrs)
     except (ValueError, TypeError, IndexError) as e:

@@ -6,6 +6,7 @@ MXNet 1.x details ported code can see are kept: full reductions return shape (1,
 return 0/1 in the operand dtype, integer indexing of a 1-d array gives shape (1,).
 """
 import builtins
+import math
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def reciprocal(data):
 
 
 def rsqrt(data):
-    return F.div(1.0, F.sqrt(data))
+    return F.div(1.0, F.sqrt(_as_float(data)))
 
 
 def softsign(data):
@@ -467,11 +468,11 @@ def round(data):
 
 
 def log2(data):
-    return F.mul(F.log(data), 1.0 / np.log(2.0))
+    return F.mul(F.log(_as_float(data)), 1.0 / math.log(2.0))
 
 
 def log10(data):
-    return F.mul(F.log(data), 1.0 / np.log(10.0))
+    return F.mul(F.log(_as_float(data)), 1.0 / math.log(10.0))
 
 
 def pick(data, index, axis=-1, keepdims=False, mode="clip"):
