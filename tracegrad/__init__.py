@@ -11,6 +11,9 @@ from .gradcheck import GradcheckError, gradcheck
 from .jit import jit
 from .make_ir import make_ir
 from .stats import stats
+from .tracebacks import install as _install_tracebacks
+
+_install_tracebacks()
 
 init = initializer
 

@@ -6,6 +6,7 @@ import re
 
 from .array import HOOKS, NDArray, wrap
 from .autograd import _scope
+from .base import LOCATING
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
 from .runtime import tape
@@ -49,11 +50,19 @@ def trace(fn, args, name=None, training=None) -> Trace:
     updates = []
     old_assign, HOOKS.assign = HOOKS.assign, lambda target, value: updates.append(
         (target, value))
+    locating, LOCATING.on = LOCATING.on, True
+    owner = getattr(fn, "__self__", None)   # a Gluon block's forward: its path roots here
+    rooted = hasattr(owner, "_children") and not LOCATING.blocks
+    if rooted:
+        LOCATING.blocks.append(owner)
     try:
         with _scope(True, training):
             outs = fn(*traced_args)
     finally:
         HOOKS.assign = old_assign
+        LOCATING.on = locating
+        if rooted:
+            LOCATING.blocks.pop()
     single = isinstance(outs, NDArray)
     outs = [outs] if single else list(outs)
     heads = [o._value if o._value is not None else tape.leaf(o._data)

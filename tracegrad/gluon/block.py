@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 
 from .. import initializer, nd
-from ..base import MXNetError
+from ..base import LOCATING, MXNetError
 from ..nd import load_arrays, save_arrays
 from .arguments import check_inputs
 from .parameter import Parameter, ParameterDict, load_into
@@ -274,6 +274,15 @@ class HybridBlock(Block):
                 p._finish_deferred_init()
 
     def __call__(self, *args):
+        if LOCATING.on:  # a trace: ops recorded below carry this block's path
+            LOCATING.blocks.append(self)
+            try:
+                return self._call(args)
+            finally:
+                LOCATING.blocks.pop()
+        return self._call(args)
+
+    def _call(self, args):
         try:
             check_inputs(self, args)
             for p in self._reg_params.values():

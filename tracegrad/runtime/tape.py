@@ -13,6 +13,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..base import LOCATING, op_location
 from ..ir.autodiff import vjp
 from ..ir.function import Function, Literal, Operation, Value, canonical_attrs, literal_dtype
 from ..ir.passes import run_pipeline
@@ -88,7 +89,8 @@ def record(opdef, operands, attrs, out) -> TapeValue:
     if attrs or opdef.defaults:
         attrs = canonical(opdef, attrs)
     op = Operation.__new__(Operation)
-    op.opdef, op.operands, op.attrs, op.loc = opdef, tuple(ops), attrs, None
+    op.opdef, op.operands, op.attrs = opdef, tuple(ops), attrs
+    op.loc = op_location() if LOCATING.on else None
     result = TapeValue(type_of(out), op, out)
     op.results = (result,)
     return result
@@ -99,7 +101,8 @@ def record_multi(opdef, operands, attrs, outs, is_canonical=False, keep=None,
     """Append one multi-result op (a custom Function, a compiled call) to the tape; `types`
     may give the results' types when the caller knows them."""
     op = Operation.__new__(Operation)
-    op.opdef, op.operands, op.loc = opdef, tuple(operands), None
+    op.opdef, op.operands = opdef, tuple(operands)
+    op.loc = op_location() if LOCATING.on else None
     op.attrs = attrs if is_canonical else canonical(opdef, attrs)
     if types is None:
         types = [type_of(o) for o in outs]
