@@ -33,9 +33,6 @@ def main():
     counts = collections.Counter()
     start = time.time()
 
-    @settings(max_examples=args.programs, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(programs(max_steps=args.max_steps))
     def run(prog):
         counts["programs"] += 1
         compiled = counts["programs"] % args.compiled_every == 0
@@ -50,23 +47,29 @@ def main():
             counts["failures seen (before shrinking)"] += 1
             raise AssertionError(f"{e}\n\nreproduce with:\n\n{prog.source()}\n") from None
 
-    if args.seed is not None:
-        from hypothesis import seed
-        run = seed(args.seed)(run)
-    failed = None
-    try:
-        run()
-    except AssertionError as e:
-        failed = e
+    from hypothesis import seed as hypothesis_seed
+    failures = {}
+    base = args.seed if args.seed is not None else int(time.time())
+    chunk = 100  # a failure stops its chunk only: later chunks go on looking
+    for k in range((args.programs + chunk - 1) // chunk):
+        runner = hypothesis_seed(base + k)(settings(
+            max_examples=min(chunk, args.programs - k * chunk), deadline=None, database=None,
+            suppress_health_check=list(HealthCheck))(given(programs(args.max_steps))(run)))
+        try:
+            runner()
+        except BaseException as e:  # noqa: BLE001 - an assertion or a group of them
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            text = str(e) if not hasattr(e, "exceptions") else str(e.exceptions[0])
+            failures.setdefault(text.split(":")[0] + text.split("\n")[0][-60:], text)
     print(f"{counts['programs']} program runs in {time.time() - start:.0f} s "
-          f"(hypothesis counts shrinking runs too)")
-    for k, v in sorted(counts.items()):
-        print(f"  {k}: {v}")
-    if failed is not None:
-        print("\nFAILED:", failed)
-        return 1
-    print("no disagreement found")
-    return 0
+          f"(hypothesis counts shrinking runs too), seed {base}")
+    for name, v in sorted(counts.items()):
+        print(f"  {name}: {v}")
+    for text in failures.values():
+        print("\nFAILED:", text)
+    print(f"{len(failures)} distinct failure(s)")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
