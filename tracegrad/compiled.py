@@ -6,6 +6,9 @@ tape, whose vjp rule emits ONE `compiled_adjoint` op, so backward() is one nativ
 whole graph and grad_req / head gradients are handled by the tape as usual. Higher-order
 gradients through compiled code differentiate the adjoint IR inline instead.
 """
+import itertools
+import weakref
+
 import numpy as np
 
 from .array import wrap
@@ -21,9 +24,10 @@ from .stats import bump
 
 PIPELINE = "fold,simplify,cse,dce"
 # id -> TrainingEntry, so tape ops (and adjoints cached by graph structure) can name their
-# compiled code. Entries are kept for the life of the process: an id must never be reused
-# while a cached adjoint may still name it.
-_ENTRIES: dict = {}
+# compiled code. Ids come from a counter, so one is never reused, and the table holds entries
+# weakly: an entry lives while its JitFunction or a recorded graph (TapeValue.keep) uses it.
+_ENTRIES = weakref.WeakValueDictionary()
+_IDS = itertools.count(1)
 
 
 def _compile(fn):
@@ -126,7 +130,7 @@ class TrainingEntry(Entry):
         self.stages.update(optimized=self.forward_fn, adjoint=adjoint)
         self.native = _compile(self.forward_fn)
         self.native_adjoint = _compile(adjoint)
-        self.id = id(self)
+        self.id = next(_IDS)
         self.result_types = [v.type for v in self.forward_fn.outputs]
         self.out_types = tuple(str(t) for t in self.result_types)
         self.grad_types = tuple(str(fn.params[i].type) for i in wrt)

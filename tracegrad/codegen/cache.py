@@ -18,7 +18,8 @@ import tempfile
 
 COUNTERS = {"compiles": 0, "memory_cache_hits": 0, "disk_cache_hits": 0,
             "disk_cache_rejects": 0, "native_calls": 0, "eager_adjoints_compiled": 0}
-MEMORY: dict = {}
+MEMORY: dict = {}        # key -> CompiledModule, least recently used first
+MEMORY_LIMIT = 256       # modules kept for reuse beyond those still referenced elsewhere
 MAGIC = b"TGOBJ\x02\x00\x00"
 _HEADER = struct.Struct("<8s32sQ32s")
 
