@@ -176,7 +176,10 @@ Cast = cast
 
 # ------------------------------------------------------------------ reductions
 def _reduce_axes(data, axis, exclude):
-    axes = normalize_axes(axis, data.ndim)
+    try:
+        axes = normalize_axes(axis, data.ndim)
+    except (ValueError, TypeError) as e:
+        raise MXNetError(f"reduction over {data.type}: {e}") from None
     if exclude:
         axes = tuple(i for i in range(data.ndim) if i not in axes)
     return axes

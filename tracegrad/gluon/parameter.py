@@ -138,11 +138,19 @@ class Parameter:
             raise DeferredInitializationError(
                 f"Parameter '{self.name}' still has unknown shape {self._shape} at its first "
                 f"forward; its Block could not infer it from the input")
+        # all or nothing: an allocation failure (MemoryError) leaves the parameter as it was,
+        # still waiting for its initialization
+        old = self._data
+        try:
+            if self._data is None or self._data.shape != self._shape:
+                self._data = wrap(np.zeros(self._shape, dtype=self.dtype))
+            initializer.create(init)._init_weight(initializer.InitDesc(self.name),
+                                                  self._data._data)
+            self._attach_grad()
+        except BaseException:
+            self._data = old
+            raise
         self._deferred_init = ()
-        if self._data is None or self._data.shape != self._shape:
-            self._data = wrap(np.zeros(self._shape, dtype=self.dtype))
-        initializer.create(init)._init_weight(initializer.InitDesc(self.name), self._data._data)
-        self._attach_grad()
 
     def reset_ctx(self, ctx):
         """No-op: tracegrad runs on the CPU only."""
