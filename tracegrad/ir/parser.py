@@ -126,7 +126,10 @@ class Parser:
             self.error(f"expected a type such as f32[4,3], got {tok.text!r}", tok)
         self.expect("[")
         dims = self.comma_list(self.parse_dim, "]")
-        return TensorType(tok.text, dims)
+        try:
+            return TensorType(tok.text, dims)
+        except TypeError as e:
+            self.error(str(e), tok)
 
     def parse_dim(self) -> int:
         tok = self.next()

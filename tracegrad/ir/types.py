@@ -45,7 +45,9 @@ class TensorType:
         n = 1
         for d in shape:
             n *= d
-        if n > MAX_ELEMENTS or len(shape) > 64 or any(d > MAX_ELEMENTS for d in shape):
+        if len(shape) > 64:
+            raise TypeError(f"rank {len(shape)} is too large (at most 64)")
+        if n > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in shape):
             raise TypeError(f"shape {shape} is too large: a tensor holds at most "
                             f"{MAX_ELEMENTS} elements")
         t = object.__new__(cls)
