@@ -1,6 +1,7 @@
 """Counters a user can read: `tracegrad.stats()` -> traces, compiles, cache hits, disk cache
 hits, eager fallbacks, native calls and eager adjoints compiled (the step at which an eager
-backward switches from the numpy interpreter to native code, see runtime/tape.HotAdjoint); `stats(reset=True)` returns them and starts over."""
+backward switches from the numpy interpreter to native code, see runtime/tape.HotAdjoint);
+`stats(reset=True)` returns them and starts over."""
 COUNTERS = {"traces": 0, "compiles": 0, "cache_hits": 0, "disk_cache_hits": 0,
             "eager_fallbacks": 0, "native_calls": 0, "eager_adjoints_compiled": 0}
 

@@ -8,7 +8,6 @@ import zipfile
 import numpy as np
 import pytest
 
-import tracegrad as mx
 from tracegrad import gluon, nd
 from tracegrad.base import MXNetError
 from tracegrad.untrusted import FileFormatError
