@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 
-from .base import MXNetError, op_error
+from .base import LOCATING, MXNetError, op_error
 from .context import Context, current_context
 from .ir.ops import REGISTRY
 from .ir.types import DTYPES, dtype_name, type_of
@@ -308,11 +308,11 @@ class NDArray:
 
     # -------------------------------------------------------------- in-place writes
     def _check_writable(self, what):
-        # MXNet refuses in-place writes to recorded arrays; inside a jit / hybridize trace a
-        # result computed there is rebound to the write's result instead (nothing recorded is
-        # overwritten), but an input of the compiled function cannot be rebound
+        # MXNet refuses in-place writes to recorded arrays; inside a trace (jit, hybridize,
+        # export: LOCATING.on) a result computed there is rebound to the write's result
+        # instead (nothing recorded is overwritten), but a trace's input cannot be rebound
         if self._value is not None and STATE.recording and (
-                HOOKS.concretize is None or self._value.producer is None):
+                not LOCATING.on or self._value.producer is None):
             raise MXNetError(
                 f"{what}: in-place write to {self.type}, an array that is part of a recorded "
                 f"graph while autograd is recording (or an input of a compiled function); "
