@@ -74,6 +74,23 @@ DISCRETE = {  # read program inputs only
     "gt_where": (lambda x, y: nd.where(x > y, x, y * 2.0),
                  lambda x, y: np.where(x > y, x, y * 2.0)),
 }
+def _dense(F, x, units, seed):
+    """A Dense layer (x W^T + b) with fixed weights drawn from `seed`."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(scale=0.5, size=(units, x.shape[-1]))
+    b = rng.normal(scale=0.5, size=(units,))
+    if F == 1:
+        return x @ w.T + b
+    dt = x.dtype
+    return nd.FullyConnected(x, nd.array(w, dtype=dt), nd.array(b, dtype=dt), num_hidden=units)
+
+
+def _branch(F, x):
+    """Python control flow on data: a graph break under jit (runs eagerly, with a warning)."""
+    total = float(np.sum(x)) if F == 1 else float(nd.sum(x).asscalar())
+    return x * 2.0 + 1.0 if total > 0 else -x
+
+
 REDUCE = {
     "sum": (nd.sum, np.sum),
     "mean": (nd.mean, _ref_mean),
@@ -88,7 +105,8 @@ class Program:
 
     @property
     def smooth(self):
-        return not any(s[0] in DISCRETE or s[0] in ("max", "min", "maximum", "minimum")
+        return not any(s[0] in DISCRETE or s[0] in ("max", "min", "maximum", "minimum",
+                                                     "branch")
                        or s[0] in KINKED for s in self.steps)
 
     def special(self):
@@ -159,12 +177,24 @@ def programs(draw, max_steps=6):
         inputs.append(np.asarray(v, dtype=dtype))
     steps, shapes_of = [], [x.shape for x in inputs]
     for _ in range(draw(st.integers(1, max_steps))):
-        kind = draw(st.sampled_from(["u", "u", "b", "b", "d", "r"]))
+        kind = draw(st.sampled_from(["u", "u", "b", "b", "d", "r", "l", "c"]))
         n = len(shapes_of)
         if kind == "u":
             op = draw(st.sampled_from(sorted(UNARY)))
             a = draw(st.integers(0, n - 1))
             steps.append((op, (a,), ()))
+            shapes_of.append(shapes_of[a])
+        elif kind == "l":  # a Dense layer on a 2-d value
+            cands = [i for i in range(n) if len(shapes_of[i]) == 2 and shapes_of[i][1] > 0]
+            if not cands:
+                continue
+            a = draw(st.sampled_from(cands))
+            units = draw(st.integers(1, 5))
+            steps.append(("dense", (a,), (units, draw(st.integers(0, 999)))))
+            shapes_of.append((shapes_of[a][0], units))
+        elif kind == "c":  # branch on an input's data
+            a = draw(st.integers(0, n_inputs - 1))
+            steps.append(("branch", (a,), ()))
             shapes_of.append(shapes_of[a])
         elif kind in ("b", "d"):
             pool = range(n) if kind == "b" else range(n_inputs)
@@ -215,6 +245,10 @@ def _apply(step, vals, F):
         return BINARY[op][F](*xs)
     if op in DISCRETE:
         return DISCRETE[op][F](*xs)
+    if op == "dense":
+        return _dense(F, xs[0], *static)
+    if op == "branch":
+        return _branch(F, xs[0])
     axis, keep = static
     out = REDUCE[op][F](xs[0], axis=axis, keepdims=keep)
     if F == 1:  # numpy: MXNet's full reductions have shape (1,)
@@ -252,21 +286,19 @@ def run_pipelines(prog):
     from tracegrad.ir.passes import run_pipeline
     from tracegrad.ir.verifier import verify
     from tracegrad.runtime.interpret import interpret
+    from tracegrad.make_ir import trace
     xs = [nd.array(x, dtype=x.dtype) for x in prog.inputs]
-    fn = mx.make_ir(program_fn(prog))(*xs)
+    tr = trace(program_fn(prog), xs)
+    fn = tr.function
+    args = list(prog.inputs) + [leaf.data for leaf in tr.captured]  # + constants (weights)
     outs = {}
     for spec in PIPELINES:
         opt = run_pipeline(fn, spec) if spec else fn
         verify(opt)
-        args = [x for x in prog.inputs] + _captured(fn, opt)
+        if [p.type for p in opt.params] != [p.type for p in fn.params]:
+            raise AssertionError(f"pipeline {spec!r} changed the parameter list")
         outs[spec or "none"] = np.asarray(interpret(opt, args)[0])
     return outs
-
-
-def _captured(fn, opt):
-    if len(opt.params) != len(fn.params):
-        raise AssertionError("a pass changed the parameter list")
-    return []
 
 
 def run_jit(prog, second=None):
