@@ -221,7 +221,6 @@ def _named_error(block, e):
     return new
 
 
-
 class HybridBlock(Block):
     """A block whose forward is pure NDArray code, so hybridize() can trace and compile it.
 
