@@ -85,6 +85,9 @@ def _type_rule_says(opdef, datas, attrs):
     """The op's own type-rule message for these operands (clearer than numpy's), if it has
     one: only consulted once numpy has already refused them."""
     from .ir.function import Literal, canonical_attrs, literal_dtype
+    for i, d in enumerate(datas):
+        if not isinstance(d, (np.ndarray, bool, int, float)):
+            return (f"operand {i + 1} is a {type(d).__name__}, not an NDArray or a number")
     try:
         types = [type_of(d) if isinstance(d, np.ndarray) else
                  Literal(d, literal_dtype(d, ())).type for d in datas]
