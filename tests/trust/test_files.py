@@ -330,3 +330,17 @@ def test_swapped_disk_cache_files_are_rejected_and_recompiled(tmp_path, monkeypa
     np.testing.assert_allclose(tanh, np.tanh(1.5 * x), rtol=1e-6)
     np.testing.assert_allclose(relu, np.maximum(1.5 * x, 0))
     assert os.path.getsize(paths["tanh"]) > 0
+
+
+def test_only_the_untrusted_reader_opens_data_files():
+    """Every file tracegrad reads goes through tracegrad/untrusted.py (or the IR parser):
+    no other module calls np.load, json.load(s) or pickle."""
+    import pathlib
+    import re
+    import tracegrad
+    root = pathlib.Path(tracegrad.__file__).parent
+    pattern = re.compile(r"\bnp\.load\(|\bjson\.loads?\(|^\s*import pickle|\bpickle\.loads?\(",
+                         re.M)
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if p.name != "untrusted.py" and pattern.search(p.read_text())]
+    assert not offenders, offenders

@@ -7,8 +7,9 @@ sha256(key | payload) | payload`: a file is bound to the key it was written for,
 copied or renamed to another key's path is rejected (and recompiled), as is one whose header,
 length or checksum disagrees. The checksum is not a signature: the cache directory holds code
 this process will run, so it must be writable only by its user. Writes go to a temporary
-file and are renamed into place (atomic on POSIX). Only raw object bytes are stored: no pickle. TRACEGRAD_CACHE=0 disables the disk cache;
-TRACEGRAD_CACHE_DIR moves it (default ~/.cache/tracegrad).
+file and are renamed into place (atomic on POSIX). Only raw object bytes are stored: no
+pickle. TRACEGRAD_CACHE=0 disables the disk cache; TRACEGRAD_CACHE_DIR moves it (default
+~/.cache/tracegrad).
 """
 import functools
 import hashlib
