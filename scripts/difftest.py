@@ -29,6 +29,7 @@ def main():
     ap.add_argument("--max-steps", type=int, default=8)
     ap.add_argument("--no-special", action="store_true",
                     help="no NaN/inf/huge/tiny inputs (to look past a known special-value bug)")
+    ap.add_argument("--exclude", default="", help="comma-separated unary ops not to generate")
     ap.add_argument("--seed", type=int, default=None, help="hypothesis seed (default: random)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
@@ -57,7 +58,8 @@ def main():
     for k in range((args.programs + chunk - 1) // chunk):
         runner = hypothesis_seed(base + k)(settings(
             max_examples=min(chunk, args.programs - k * chunk), deadline=None, database=None,
-            suppress_health_check=list(HealthCheck))(given(programs(args.max_steps, not args.no_special))(run)))
+            suppress_health_check=list(HealthCheck))(given(programs(args.max_steps, not args.no_special,
+                                        tuple(filter(None, args.exclude.split(",")))))(run)))
         try:
             runner()
         except BaseException as e:  # noqa: BLE001 - an assertion or a group of them
