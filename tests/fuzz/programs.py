@@ -277,11 +277,14 @@ def run_eager(prog, inputs=None):
     return program_fn(prog)(*xs).asnumpy()
 
 
-def run_reference(prog):
+def run_reference(prog, ranges=None):
+    """The float64 numpy answer; `ranges` (a list) receives each value's largest magnitude."""
     vals = [x.astype(np.float64) for x in prog.inputs]
     with np.errstate(all="ignore"):
         for step in prog.steps:
             vals.append(np.asarray(_apply(step, vals, 1), dtype=np.float64))
+            if ranges is not None and vals[-1].size:
+                ranges.append(float(np.nanmax(np.abs(vals[-1]), initial=0.0)))
     return vals[-1]
 
 
@@ -377,12 +380,13 @@ def check_program(prog, compiled=False, grads=True):
     fails (the caller prints prog.source())."""
     rtol, atol = tolerance(prog)
     eager = run_eager(prog)
-    ref = run_reference(prog)
+    ranges = []
+    ref = run_reference(prog, ranges)
     # the same program in float64 must be numpy's float64 answer (semantics, tightly) ...
     wide = run_eager(prog, [x.astype(np.float64) for x in prog.inputs])
     assert_close(wide, ref, 1e-9, 1e-12, "eager in float64 vs float64 numpy")
-    if not prog.special() and prog.dtype == "float32":
-        # ... and float32 rounding stays small where values are ordinary
+    if not prog.special() and prog.dtype == "float32" and max(ranges, default=0) < 1e30:
+        # ... and float32 rounding stays small where values stay far from float32's range
         assert_close(eager, ref, 1e-2, 1e-4, "eager in float32 vs float64 numpy")
     for spec, out in run_pipelines(prog).items():
         assert_close(out, eager, rtol, atol, f"IR after pipeline {spec!r} vs eager")
