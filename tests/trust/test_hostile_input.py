@@ -10,7 +10,7 @@ import tracegrad as mx
 from tracegrad import autograd, gluon, nd
 from tracegrad.base import MXNetError
 
-HERE = "test_hostile.py"
+HERE = "test_hostile_input.py"
 add = mx.jit(lambda x, y: x + y)
 X = nd.ones((2, 3))
 
