@@ -55,11 +55,12 @@ def main():
     failures = {}
     base = args.seed if args.seed is not None else int(time.time())
     chunk = 100  # a failure stops its chunk only: later chunks go on looking
+    strategy = programs(args.max_steps, not args.no_special,
+                        tuple(filter(None, args.exclude.split(","))))
     for k in range((args.programs + chunk - 1) // chunk):
         runner = hypothesis_seed(base + k)(settings(
             max_examples=min(chunk, args.programs - k * chunk), deadline=None, database=None,
-            suppress_health_check=list(HealthCheck))(given(programs(args.max_steps, not args.no_special,
-                                        tuple(filter(None, args.exclude.split(",")))))(run)))
+            suppress_health_check=list(HealthCheck))(given(strategy)(run)))
         try:
             runner()
         except BaseException as e:  # noqa: BLE001 - an assertion or a group of them
