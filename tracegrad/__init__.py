@@ -8,6 +8,7 @@ from . import lr_scheduler
 from .array import NDArray
 from .base import MXNetError
 from .context import Context, cpu, cpu_pinned, gpu, num_gpus
+from .gradcheck import GradcheckError, gradcheck
 from .jit import jit
 from .make_ir import make_ir
 from .stats import stats
@@ -15,6 +16,9 @@ from . import capture, kvstore  # noqa: E402  (after gluon: the Trainer reaches 
 from .capture import explain
 
 kv = kvstore
+from .tracebacks import install as _install_tracebacks
+
+_install_tracebacks()
 
 init = initializer
 
@@ -24,4 +28,4 @@ ndarray = nd
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
            "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler",
-           "jit", "stats", "kv", "kvstore", "capture", "explain"]
+           "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError"]

@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 
-from .base import MXNetError, op_error
+from .base import LOCATING, MXNetError, op_error
 from .context import Context, current_context
 from .ir.ops import REGISTRY
 from .ir.types import DTYPES, dtype_name, type_of
@@ -66,7 +66,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         deferred = _DEFER(opdef, args, attrs)
         if deferred is not None:
             return deferred
-    datas = [a._data if type(a) is NDArray else a for a in args]
+    datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else a
+             for a in args]  # a numpy scalar is a weak Python scalar, as in a trace (MXNet)
     try:
         out = (impl or opdef.impl)(*datas, **attrs)
     except (ValueError, TypeError, IndexError) as e:
@@ -105,6 +106,9 @@ def _type_rule_says(opdef, datas, attrs):
     """The op's own type-rule message for these operands (clearer than numpy's), if it has
     one: only consulted once numpy has already refused them."""
     from .ir.function import Literal, canonical_attrs, literal_dtype
+    for i, d in enumerate(datas):
+        if not isinstance(d, (np.ndarray, bool, int, float)):
+            return (f"operand {i + 1} is a {type(d).__name__}, not an NDArray or a number")
     try:
         types = [type_of(d) if isinstance(d, np.ndarray) else
                  Literal(d, literal_dtype(d, ())).type for d in datas]
@@ -346,11 +350,11 @@ class NDArray:
     def _check_writable(self, what):
         if _BEFORE_WRITE is not None:
             _BEFORE_WRITE()
-        # MXNet refuses in-place writes to recorded arrays; inside a jit / hybridize trace a
-        # result computed there is rebound to the write's result instead (nothing recorded is
-        # overwritten), but an input of the compiled function cannot be rebound
+        # MXNet refuses in-place writes to recorded arrays; inside a trace (jit, hybridize,
+        # export: LOCATING.on) a result computed there is rebound to the write's result
+        # instead (nothing recorded is overwritten), but a trace's input cannot be rebound
         if self._value is not None and STATE.recording and (
-                HOOKS.concretize is None or self._value.producer is None):
+                not LOCATING.on or self._value.producer is None):
             raise MXNetError(
                 f"{what}: in-place write to {self.type}, an array that is part of a recorded "
                 f"graph while autograd is recording (or an input of a compiled function); "

@@ -11,7 +11,6 @@ from . import capture as _capture
 from .array import NDArray, apply, wrap
 from .base import MXNetError
 from .ir.function import Literal
-from .ir.ops import NONDIFF
 from .ir.types import parse_type
 from .runtime import tape
 from .runtime.handles import OutCall, register, resolve
@@ -236,24 +235,35 @@ class CustomFunction(OutCall):
         filled = [c if c is not None else b.constant(value=0.0, shape=parse_type(t).shape,
                                                      dtype=parse_type(t).dtype)
                   for c, t in zip(gs, out_types)]
-        res = b.custom_grad(*filled, fn=fn, in_types=in_types)
+        # the forward's inputs are operands too (unused by impl): backward reads them through
+        # saved tensors, so a higher derivative depends on them and must reach CustomGrad.vjp
+        inputs = [x for x in xs if not isinstance(x, Literal)]
+        res = b.custom_grad(*filled, *inputs, fn=fn, in_types=in_types)
         res = res if isinstance(res, tuple) else (res,)
         return tuple(r if not isinstance(x, Literal) else None for r, x in zip(res, xs))
 
 
 class CustomGrad(OutCall):
-    """The backward of a custom Function call (Python code; no higher derivatives)."""
+    """The backward of a custom Function call: operands are the output cotangents, then the
+    forward's inputs. Its Python code has no derivative, so differentiating it again (a second
+    derivative through the Function) is an error, never a silent zero."""
     name = "custom_grad"
-    traits = frozenset({NONDIFF})
     attr_names = frozenset({"fn", "in_types"})
     handle_attr = "fn"
 
     def infer(*types, fn, in_types):
         return tuple(parse_type(t) for t in in_types)
 
-    def impl(*gs, fn, in_types):
-        grads = resolve(fn, "custom_grad")._backward_raw(gs)
+    def impl(*operands, fn, in_types):
+        function = resolve(fn, "custom_grad")
+        grads = function._backward_raw(operands[:function._n_outputs])
         return grads[0] if len(grads) == 1 else tuple(grads)
+
+    def vjp(b, g, out, *operands, fn, in_types):
+        name = type(resolve(fn, "custom_grad")).__name__
+        raise MXNetError(f"{name}.backward is Python code with no derivative: higher-order "
+                         f"gradients through a custom autograd.Function are not supported "
+                         f"(write it as a function of nd ops to differentiate it again)")
 
 
 class Function:
@@ -273,10 +283,13 @@ class Function:
     def saved_tensors(self):
         return self._saved
 
+    _n_outputs = 1
+
     def _forward_raw(self, xs):
         with pause():
             outs = self.forward(*[wrap(x) for x in xs])
         outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+        self._n_outputs = len(outs)
         return [o._data for o in outs]
 
     def _backward_raw(self, gs):

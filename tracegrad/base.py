@@ -1,6 +1,7 @@
 """Errors and the user-code locator shared by every layer (MXNet's `mxnet.base`)."""
 import os
 import sys
+import threading
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,15 +25,50 @@ def user_frame(skip_tests=False):
     return None
 
 
+class _Locating(threading.local):
+    """While a trace runs (jit, hybridize, make_ir) every recorded op is stamped with the
+    user's line and the Gluon blocks being called (`blocks`, outermost first)."""
+    on = False
+
+    def __init__(self):
+        self.blocks = []
+
+
+LOCATING = _Locating()
+
+
+def block_path() -> str:
+    """'hybridsequential0.0.dense0'-style path of the blocks being traced, or ''."""
+    blocks = LOCATING.blocks
+    if not blocks:
+        return ""
+    parts = [blocks[0].name or type(blocks[0]).__name__.lower()]
+    for parent, child in zip(blocks, blocks[1:]):
+        key = next((k for k, c in getattr(parent, "_children", {}).items() if c is child),
+                   None)
+        parts.append(key if key is not None else (child.name or type(child).__name__))
+    return ".".join(parts)
+
+
+def op_location() -> str:
+    """'file.py:12 (block.path)' for an op recorded now (tracing only; it walks the stack)."""
+    f = user_frame()
+    where = f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}" if f is not None else "?"
+    path = block_path()
+    return f"{where} ({path})" if path else where
+
+
 def user_location() -> str:
-    """'file.py:12 in fn: <source line>' for the user's frame, or '' when none is found."""
+    """'file.py:12 in fn: <source line>' for the user's frame, or '' when none is found; the
+    Gluon block path is added while a block is traced."""
     f = user_frame()
     if f is None:
         return ""
     import linecache
     line = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
+    path = block_path()
     return f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}" + (
-        f": {line}" if line else "")
+        f" (block {path})" if path else "") + (f": {line}" if line else "")
 
 
 def op_error(opname, operands, attrs, cause) -> MXNetError:

@@ -146,6 +146,7 @@ class GuardTree:
         self.segments = 0       # compiled segments (native entries) built
         self.pending_keys = []
         self.paths = 0
+        self.eager = None       # why every call of this signature runs eagerly (jit sets it)
         self.constants = []     # (name, shape) of arrays read from the closure at trace time
 
     # ------------------------------------------------------------------ calling

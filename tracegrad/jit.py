@@ -153,6 +153,8 @@ class JitFunction:
             if self._full():
                 return self._eager(args, kwargs, None)
             tree = self.cache[key] = GuardTree(needs, key[3])
+        if tree.eager is not None:
+            return self._eager(args, kwargs, tree.eager)
         self.last_tree = tree
         counter = _RANDOM["counter"]
         out, where = tree.run(list(arrays), params)
@@ -190,7 +192,11 @@ class JitFunction:
         if self._full():
             return self._eager(args, kwargs, None)
         t0 = log.now()
+        before = _RANDOM["counter"]
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
+        if self._stays_eager(tree, path):
+            _RANDOM["counter"] = before  # the eager run draws what the trace drew
+            return self._eager(args, kwargs, tree.eager)
         if not tree.add(path, params):
             self.last_reason += " (the retrace took another route: not compiled)"
             return self._eager(args, kwargs, None)
@@ -208,6 +214,17 @@ class JitFunction:
         self.counts["native"] += 1
         self.last = where.entry
         return unflatten(where.out_tree, iter(out))
+
+    def _stays_eager(self, tree, path):
+        """A signature whose code calls a custom autograd.Function runs eagerly: the traced
+        Function instance would be replayed by every call and share one call's saved tensors
+        with the next (a wrong gradient), so each eager call makes its own instance."""
+        if not any(op.opdef.name == "custom" for op in path.fn.ops):
+            return False
+        tree.eager = "it calls a custom autograd.Function (each call needs its own instance)"
+        warnings.warn(f"tracegrad.jit: {self.name} {tree.eager}; this signature runs eagerly",
+                      stacklevel=5)
+        return True
 
     def _paths(self):
         return sum(t.paths for t in self.cache.values())
@@ -258,7 +275,7 @@ class JitFunction:
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
         _RANDOM["counter"] = counter
         tree.pending_keys = []
-        if tree.add(path, params):
+        if not self._stays_eager(tree, path) and tree.add(path, params):
             self.counts["traces"] += 1
             log.compiled(self.name, log.describe(key), self._paths(), t0)
 

@@ -7,7 +7,7 @@ import warnings
 
 from .array import HOOKS, NDArray
 from .autograd import _scope
-from .base import user_location
+from .base import LOCATING, user_location
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
 from .runtime import tape
@@ -60,6 +60,11 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> T
     guards, old_concretize = [], HOOKS.concretize
     if old_concretize is None:  # nobody compiles per outcome: note where the trace was fixed
         HOOKS.concretize = lambda arr, why: guards.append((why, user_location()))
+    locating, LOCATING.on = LOCATING.on, True
+    owner = getattr(fn, "__self__", None)   # a Gluon block's forward: its path roots here
+    rooted = hasattr(owner, "_children") and not LOCATING.blocks
+    if rooted:
+        LOCATING.blocks.append(owner)
     try:
         with _scope(True, training):
             outs = fn(*traced_args)
@@ -69,6 +74,9 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> T
                  for o in outs + [v for _, v in updates]] + list(extra_heads or ())
     finally:
         HOOKS.assign, HOOKS.tracing, HOOKS.concretize = old_assign, old_tracing, old_concretize
+        LOCATING.on = locating
+        if rooted:
+            LOCATING.blocks.pop()
         for a, v in reversed(saved):
             a._value = v
     leaves, ops = tape.collect(heads)

@@ -6,6 +6,7 @@ MXNet 1.x details ported code can see are kept: full reductions return shape (1,
 return 0/1 in the operand dtype, integer indexing of a 1-d array gives shape (1,).
 """
 import builtins
+import math
 
 import numpy as np
 
@@ -125,7 +126,7 @@ def reciprocal(data):
 
 
 def rsqrt(data):
-    return F.div(1.0, F.sqrt(data))
+    return F.div(1.0, F.sqrt(_as_float(data)))
 
 
 def softsign(data):
@@ -178,7 +179,10 @@ Cast = cast
 
 # ------------------------------------------------------------------ reductions
 def _reduce_axes(data, axis, exclude):
-    axes = normalize_axes(axis, data.ndim)
+    try:
+        axes = normalize_axes(axis, data.ndim)
+    except (ValueError, TypeError) as e:
+        raise MXNetError(f"reduction over {data.type}: {e}") from None
     if exclude:
         axes = tuple(i for i in range(data.ndim) if i not in axes)
     return axes
@@ -497,11 +501,11 @@ def round(data):
 
 
 def log2(data):
-    return F.mul(F.log(data), 1.0 / np.log(2.0))
+    return F.mul(F.log(_as_float(data)), 1.0 / math.log(2.0))
 
 
 def log10(data):
-    return F.mul(F.log(data), 1.0 / np.log(10.0))
+    return F.mul(F.log(_as_float(data)), 1.0 / math.log(10.0))
 
 
 def pick(data, index, axis=-1, keepdims=False, mode="clip"):
@@ -618,16 +622,17 @@ def save_arrays(filename, arrays):
 
 
 def load_arrays(filename) -> dict:
-    """{name: numpy array} from an .npz file (object arrays are refused: allow_pickle=False)
-    or from a file MXNet wrote (its magic 0x112; read by tracegrad.mxnet_format)."""
+    """{name: numpy array} from an .npz file, read as untrusted input (tracegrad/untrusted.py:
+    plain numeric arrays only, errors name the file), or from a file MXNet wrote (its magic
+    0x112; read by tracegrad.mxnet_format, which checks every length against the bytes)."""
     if mxnet_format.is_mxnet_file(filename):
         arrays, names = mxnet_format.read(filename)
         if not names and arrays:
             raise MXNetError(f"'{filename}' holds an unnamed list of {len(arrays)} arrays; "
                              f"parameters need names (read it with nd.load)")
         return dict(zip(names, arrays))
-    with np.load(filename, allow_pickle=False) as z:
-        return {k: z[k] for k in z.keys()}
+    from .untrusted import read_npz
+    return read_npz(filename)
 
 
 def save(fname, data):

@@ -9,6 +9,7 @@ every weight, then every bias, each for layer 0..L-1, direction l then r, i2h th
 """
 import numpy as np
 
+from .array import HOOKS
 from .base import MXNetError
 
 GATE_ROWS = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}
@@ -76,6 +77,13 @@ def run_direction(F, step_fn, x, states, i2h_weight, i2h_bias, h2h_weight, h2h_b
     proj = F.FullyConnected(F.reshape(x, (T * N, x.shape[2])), i2h_weight, i2h_bias,
                             num_hidden=rows)
     proj = F.reshape(proj, (T, N, rows))
+    if length is None and T > 1 and HOOKS.compiling:
+        # compiled: one loop op whose body (the step) compiles once, however long the sequence
+        # (contrib.foreach; short sequences unroll there)
+        data = F.flip(proj, axis=0) if reverse else proj
+        seq, states = F.contrib.foreach(
+            lambda i2h, st: step_fn(F, i2h, st, h2h_weight, h2h_bias), data, list(states))
+        return (F.flip(seq, axis=0) if reverse else seq), states
     steps = F.split(proj, num_outputs=T, axis=0, squeeze_axis=True) if T > 1 else [
         F.reshape(proj, (N, rows))]
     order = range(T - 1, -1, -1) if reverse and length is None else range(T)

@@ -615,3 +615,37 @@ def test_cell_containers_hybridized_match_eager():
     assert after["eager_fallbacks"] == before["eager_fallbacks"]
     for a, b in zip(compiled, eager):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode,bidirectional", [("lstm", False), ("gru", True)])
+def test_long_sequence_compiles_one_loop_and_matches_eager(mode, bidirectional):
+    """Past contrib.FOREACH_UNROLL steps a hybridized layer's time loop is one while_loop op
+    (its step compiled once), with values and every gradient equal to the eager layer's."""
+    T = 12
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((T, 3, 4))
+
+    def run(hybridize):
+        layer = {"lstm": rnn.LSTM, "gru": rnn.GRU}[mode](5, num_layers=2, input_size=4,
+                                                         bidirectional=bidirectional)
+        layer.initialize(mx.init.Xavier(rnd_type="uniform"))
+        for i, p in enumerate(layer.collect_params().values()):
+            p.set_data(nd.array(np.random.default_rng(i).uniform(-0.5, 0.5, p.shape)))
+        if hybridize:
+            layer.hybridize()
+        xs = nd.array(x)
+        xs.attach_grad()
+        with autograd.record():
+            y = layer(xs)
+            head = (y * y).sum()
+        head.backward()
+        grads = [p.grad().asnumpy() for p in layer.collect_params().values()]
+        return layer, y.asnumpy(), xs.grad.asnumpy(), grads
+
+    _, y0, gx0, g0 = run(False)
+    layer, y1, gx1, g1 = run(True)
+    assert "while_loop" in str(layer.ir("traced"))
+    np.testing.assert_allclose(y1, y0, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gx1, gx0, rtol=1e-4, atol=1e-5)
+    for a, b in zip(g1, g0):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -55,7 +55,8 @@ def compile_function(fn, use_cache=True) -> CompiledModule:
     key = cache.cache_key(text)
     if use_cache and key in cache.MEMORY:
         COUNTERS["memory_cache_hits"] += 1
-        return cache.MEMORY[key]
+        module = cache.MEMORY[key] = cache.MEMORY.pop(key)  # most recently used last
+        return module
     plan = entry.make_plan(fn)
     obj = cache.load(key) if use_cache else None
     llvm_ir = optimized = None
@@ -70,4 +71,6 @@ def compile_function(fn, use_cache=True) -> CompiledModule:
     module = CompiledModule(fn, plan, JitObject(obj, optimized), key, llvm_ir, optimized)
     if use_cache:
         cache.MEMORY[key] = module
+        while len(cache.MEMORY) > cache.MEMORY_LIMIT:  # callers keep what they still use
+            cache.MEMORY.pop(next(iter(cache.MEMORY)))
     return module

@@ -6,9 +6,10 @@ tracegrad / llvmlite / numpy versions. Disk files are `MAGIC | key | payload len
 sha256(key | payload) | payload`: a file is bound to the key it was written for, so a file
 copied or renamed to another key's path is rejected (and recompiled), as is one whose header,
 length or checksum disagrees. The checksum is not a signature: the cache directory holds code
-this process will run, so it must be writable only by its user. Writes go to a temporary file and are renamed into place (atomic on POSIX). Only raw
-object bytes are stored: no pickle. TRACEGRAD_CACHE=0 disables the disk cache;
-TRACEGRAD_CACHE_DIR moves it (default ~/.cache/tracegrad).
+this process will run, so it must be writable only by its user. Writes go to a temporary
+file and are renamed into place (atomic on POSIX). Only raw object bytes are stored: no
+pickle. TRACEGRAD_CACHE=0 disables the disk cache; TRACEGRAD_CACHE_DIR moves it (default
+~/.cache/tracegrad).
 """
 import functools
 import hashlib
@@ -17,8 +18,9 @@ import struct
 import tempfile
 
 COUNTERS = {"compiles": 0, "memory_cache_hits": 0, "disk_cache_hits": 0,
-            "disk_cache_rejects": 0, "native_calls": 0}
-MEMORY: dict = {}
+            "disk_cache_rejects": 0, "native_calls": 0, "eager_adjoints_compiled": 0}
+MEMORY: dict = {}        # key -> CompiledModule, least recently used first
+MEMORY_LIMIT = 256       # modules kept for reuse beyond those still referenced elsewhere
 MAGIC = b"TGOBJ\x02\x00\x00"
 _HEADER = struct.Struct("<8s32sQ32s")
 

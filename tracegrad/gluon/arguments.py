@@ -69,9 +69,9 @@ def _arrays(a, NDArray):
 
 
 def check_inputs(block, args):
-    """Raise MXNetError (the block names itself on the way out) when `args` cannot be its inputs: NDArrays (or
-    nested lists/tuples of them), with None and Python numbers as static arguments; the
-    first input must be an NDArray (MXNet's rule)."""
+    """Raise MXNetError (the block names itself on the way out) when `args` cannot be its
+    inputs: NDArrays (or nested lists/tuples of them), with None and Python numbers as static
+    arguments; the first input must be an NDArray (MXNet's rule)."""
     from ..array import NDArray
     low, high, names = _arity(block)
     if len(args) < low or (high is not None and len(args) > high):

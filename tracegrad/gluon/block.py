@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 
 from .. import initializer, nd
-from ..base import MXNetError
+from ..base import LOCATING, MXNetError
 from ..jit import STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
 from .arguments import check_inputs
@@ -253,7 +253,6 @@ def _named_error(block, e):
     return new
 
 
-
 class HybridBlock(Block):
     """A block whose forward is pure NDArray code, so hybridize() can trace and compile it.
 
@@ -311,6 +310,15 @@ class HybridBlock(Block):
                 p._finish_deferred_init()
 
     def __call__(self, *args):
+        if LOCATING.on:  # a trace: ops recorded below carry this block's path
+            LOCATING.blocks.append(self)
+            try:
+                return self._call(args)
+            finally:
+                LOCATING.blocks.pop()
+        return self._call(args)
+
+    def _call(self, args):
         try:
             check_inputs(self, args)
             for p in self._reg_params.values():

@@ -140,11 +140,18 @@ class Parameter:
             raise DeferredInitializationError(
                 f"Parameter '{self.name}' still has unknown shape {self._shape} at its first "
                 f"forward; its Block could not infer it from the input")
+        # all or nothing: an allocation failure (MemoryError) leaves the parameter as it was,
+        # still waiting for its initialization
+        old = self._data
+        try:
+            if self._data is None or self._data.shape != self._shape:
+                self._data = wrap(np.zeros(self._shape, dtype=self.dtype))
+            initializer.create(init)._init_weight(initializer.InitDesc(self.name), self._data)
+            self._attach_grad()
+        except BaseException:
+            self._data = old
+            raise
         self._deferred_init = ()
-        if self._data is None or self._data.shape != self._shape:
-            self._data = wrap(np.zeros(self._shape, dtype=self.dtype))
-        initializer.create(init)._init_weight(initializer.InitDesc(self.name), self._data)
-        self._attach_grad()
 
     def reset_ctx(self, ctx):
         """No-op: tracegrad runs on the CPU only."""
@@ -371,17 +378,25 @@ def load_into(params, arrays, allow_missing, ignore_extra, source):
         raise MXNetError(f"load from '{source}': the file has parameters {extra} that the "
                          f"model does not (it has {list(params)}); pass ignore_extra=True to "
                          f"ignore them")
-    present = [(k, p) for k, p in params.items() if k in arrays]
-    for k, p in present:  # check every shape before writing any: loading is all or nothing
+    # all or nothing: every array is checked against its parameter before any is written
+    plan = []
+    for k, p in params.items():
+        if k not in arrays:
+            continue
         value = arrays[k]
-        if p._shape is not None and (len(p._shape) != value.ndim or any(
-                d > 0 and d != v for d, v in zip(p._shape, value.shape))):
+        shape = p._shape
+        if shape is not None and len(shape) == value.ndim and all(
+                d <= 0 or d == v for d, v in zip(shape, value.shape)):
+            shape = value.shape
+        if shape != value.shape:
             raise MXNetError(f"load from '{source}': parameter '{k}' has shape {p._shape} in "
                              f"the model but {value.shape} in the file")
-    for k, p in present:
-        value = arrays[k]
-        if p._shape != value.shape:
-            p.shape = value.shape
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            raise MXNetError(f"load from '{source}': parameter '{k}' holds "
+                             f"{getattr(value, 'dtype', type(value).__name__)} data, not numbers")
+        plan.append((p, shape, value))
+    for p, shape, value in plan:
+        p.shape = shape
         p.set_data(value)
 
 

@@ -64,6 +64,48 @@ def export(block, path, epoch=0):
     return sym_file, param_file
 
 
+def _read_symbol_file(symbol_file):
+    """The checked contents of an exported symbol file (untrusted: every field is validated,
+    the IR is parsed with every op's type rule and attribute rules, and only the primitive
+    ops of tracegrad.ir.ops are accepted, never the runtime's Python-callback ops)."""
+    from ..ir import parse
+    from ..ir.parser import ParseError
+    from ..untrusted import FileFormatError, read_json
+    meta = read_json(symbol_file)
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise FileFormatError(symbol_file, "not a tracegrad symbol file (written by "
+                                           "HybridBlock.export)")
+    if meta.get("version") != 1:
+        raise FileFormatError(symbol_file, f"unsupported version {meta.get('version')!r}")
+    inputs, specs, text = meta.get("inputs"), meta.get("params"), meta.get("ir")
+    if not (isinstance(inputs, list) and all(isinstance(n, str) for n in inputs)):
+        raise FileFormatError(symbol_file, "'inputs' must be a list of names")
+    if not (isinstance(specs, list) and all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and p[0]
+            and p[1] in ("arg", "aux", "const") for p in specs)):
+        raise FileFormatError(symbol_file, "'params' must be a list of [name, "
+                                           "'arg' | 'aux' | 'const'] pairs")
+    if len({p[0] for p in specs}) != len(specs):
+        raise FileFormatError(symbol_file, "'params' names a parameter twice")
+    if not isinstance(text, str):
+        raise FileFormatError(symbol_file, "'ir' must be the IR text of the forward")
+    try:
+        fn = parse(text, filename=f"{symbol_file} (ir)")
+    except ParseError as e:
+        raise FileFormatError(symbol_file, f"invalid IR: {e}") from None
+    except RecursionError:
+        raise FileFormatError(symbol_file, "invalid IR: nested too deeply") from None
+    for op in fn.ops:
+        if not op.opdef.__module__.startswith("tracegrad.ir.ops"):
+            raise FileFormatError(symbol_file, f"op {op.opdef.name!r} cannot be loaded from a "
+                                               f"file (it runs Python code of this process)")
+    if len(fn.params) != len(inputs) + len(specs):
+        raise FileFormatError(symbol_file, f"the IR takes {len(fn.params)} arrays, but the "
+                                           f"file lists {len(inputs)} inputs and "
+                                           f"{len(specs)} parameters")
+    return {"inputs": inputs, "params": specs, "function": fn}
+
+
 class SymbolBlock(HybridBlock):
     """A block made from an exported IR function; its parameters are trainable Parameters."""
 
@@ -91,13 +133,13 @@ class SymbolBlock(HybridBlock):
                 ignore_extra=False):
         """Load an exported block: SymbolBlock.imports('m-symbol.json', ['data'],
         'm-0000.params')."""
-        from ..ir import parse
-        with open(symbol_file) as f:
-            meta = json.load(f)
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-            raise MXNetError(f"{symbol_file}: not a tracegrad symbol file (written by "
-                             f"HybridBlock.export)")
-        block = SymbolBlock(parse(meta["ir"]), input_names, meta["params"])
+        meta = _read_symbol_file(symbol_file)
+        input_names = [input_names] if isinstance(input_names, str) else list(input_names)
+        if len(input_names) != len(meta["inputs"]):
+            raise MXNetError(f"{symbol_file}: the graph takes {len(meta['inputs'])} inputs "
+                             f"{meta['inputs']}, but {len(input_names)} input names were "
+                             f"given ({input_names})")
+        block = SymbolBlock(meta["function"], input_names, meta["params"])
         if param_file is not None:
             arrays = {k.split(":", 1)[-1]: v for k, v in load_arrays(param_file).items()}
             from .parameter import load_into

@@ -97,6 +97,7 @@ def vjp(fn: Function, wrt=None, *, recompute=False, residuals=None, name=None) -
             if all(c is None for c in g):
                 continue
             out = tuple(get(r) for r in op.results)
+        b.loc = op.loc  # an adjoint op is located where the op it differentiates was
         cts = op.opdef.vjp(b, g, out, *[get(o) for o in op.operands], **op.attrs)
         for operand, c in zip(op.operands, cts):
             if c is not None and isinstance(operand, Value) and operand in active:
@@ -118,11 +119,14 @@ def vjp(fn: Function, wrt=None, *, recompute=False, residuals=None, name=None) -
 
 def copy_ops(b, ops, env):
     """Re-emit `ops` into builder `b`, mapping operands through `env` (updated with results)."""
+    outer = b.loc
     for op in ops:
         operands = [o if isinstance(o, Literal) else env[o] for o in op.operands]
+        b.loc = op.loc or outer
         new = b.emit(op.opdef.name, *operands, **op.attrs)
         for r, n in zip(op.results, new if isinstance(new, tuple) else (new,)):
             env[r] = n
+    b.loc = outer
 
 
 def _prune(adj: Function, saved: list, keep_all_saved: bool) -> Function:

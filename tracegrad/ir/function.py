@@ -168,6 +168,7 @@ class Builder:
 
     def __init__(self, fn: Function | None = None, name="f"):
         self.fn = fn if fn is not None else Function(name)
+        self.loc = None  # source location stamped on the ops emitted next (copy_ops, vjp)
 
     def param(self, type: TensorType, name=None) -> Value:
         v = Value(type, None, len(self.fn.params), name)
@@ -190,7 +191,8 @@ class Builder:
             ops.append(o)
         attrs = canonical_attrs(opdef, attrs)
         types = opdef.infer(*[o.type for o in ops], **attrs)
-        op = Operation(opdef, ops, attrs, types if isinstance(types, tuple) else (types,))
+        op = Operation(opdef, ops, attrs, types if isinstance(types, tuple) else (types,),
+                       self.loc)
         self.fn.ops.append(op)
         return op.results[0] if len(op.results) == 1 else op.results
 

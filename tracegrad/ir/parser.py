@@ -11,7 +11,10 @@ import re
 
 from .function import Builder, Function, Literal, Operation, Value, canonical_attrs, literal_dtype
 from .ops import REGISTRY
+from .attrs import MAX_DIM
 from .types import DTYPES, TensorType
+
+_MAX_NESTING = 8
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+) | (?P<comment>//[^\n]*)
@@ -123,20 +126,27 @@ class Parser:
             self.error(f"expected a type such as f32[4,3], got {tok.text!r}", tok)
         self.expect("[")
         dims = self.comma_list(self.parse_dim, "]")
-        return TensorType(tok.text, dims)
+        try:
+            return TensorType(tok.text, dims)
+        except TypeError as e:
+            self.error(str(e), tok)
 
     def parse_dim(self) -> int:
         tok = self.next()
         if not tok.text.isdigit():
             self.error(f"expected a dimension (a non-negative integer), got {tok.text!r}", tok)
+        if len(tok.text) > 13 or int(tok.text) > MAX_DIM:
+            self.error(f"dimension {tok.text[:20]} is too large (at most {MAX_DIM})", tok)
         return int(tok.text)
 
-    def parse_attr_value(self):
+    def parse_attr_value(self, depth=0):
         tok = self.next()
         if tok.text == "[" and tok.kind == "punct":
-            return tuple(self.comma_list(self.parse_attr_value, "]"))
+            if depth >= _MAX_NESTING:
+                self.error(f"attribute lists nested more than {_MAX_NESTING} deep", tok)
+            return tuple(self.comma_list(lambda: self.parse_attr_value(depth + 1), "]"))
         if tok.kind == "number":
-            return _number(tok.text)
+            return self.number(tok)
         if tok.kind == "string":
             return re.sub(r"\\(.)", r"\1", tok.text[1:-1])
         if tok.kind == "ident" and tok.text in _WORDS:
@@ -144,6 +154,11 @@ class Parser:
         if tok.text == "none":
             return None
         self.error(f"bad attribute value {tok.text!r}", tok)
+
+    def number(self, tok):
+        if len(tok.text) > 400:  # beyond any float's digits; int() would refuse past 4300
+            self.error(f"number literal of {len(tok.text)} characters", tok, 20)
+        return _number(tok.text)
 
     def parse_attrs(self, opdef, op_tok) -> dict:
         attrs, keys = {}, {}
@@ -171,7 +186,7 @@ class Parser:
         if tok.kind == "value":
             return self.use(tok), tok
         if tok.kind == "number":
-            return _number(tok.text), tok
+            return self.number(tok), tok
         if tok.kind == "ident" and tok.text in _WORDS:
             return _WORDS[tok.text], tok
         self.error(f"expected an operand (%name or literal), got {tok.text!r}", tok)

@@ -74,14 +74,18 @@ class Namer:
         return "%" + name if name is not None else "%<undefined>"
 
 
-def print_function(fn, mark=None) -> str:
-    """The text of `fn`. `mark` (an Operation) gets a `// <-- here` marker, for errors."""
+def print_function(fn, mark=None, locations=False) -> str:
+    """The text of `fn`. `mark` (an Operation) gets a `// <-- here` marker, for errors; with
+    `locations`, each op its source location (`// loc: model.py:12 (net.0.dense0)`)."""
     namer = Namer()
     params = ", ".join(f"{namer.define(p, p.name_hint)}: {p.type}" for p in fn.params)
     outs = ", ".join(str(o.type) for o in fn.outputs)
     lines = [f"func @{fn.name}({params}) -> ({outs}) {{"]
     for op in fn.ops:
-        lines.append("  " + format_op(op, namer) + ("  // <-- here" if op is mark else ""))
+        line = "  " + format_op(op, namer) + ("  // <-- here" if op is mark else "")
+        if locations and getattr(op, "loc", None):
+            line += f"  // loc: {op.loc}"
+        lines.append(line)
     ret = ", ".join(namer.ref(o) for o in fn.outputs)
     lines.append(f"  return {ret}" if ret else "  return")
     lines.append("}")

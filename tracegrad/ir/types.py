@@ -13,6 +13,7 @@ DTYPES = {
 }
 _NAME_OF = {v: k for k, v in DTYPES.items()}
 FLOATS = ("f32", "f64")
+MAX_ELEMENTS = 1 << 56  # byte offsets of any element stay far below int64 overflow
 INTS = ("i32", "i64")
 
 
@@ -41,6 +42,14 @@ class TensorType:
             raise TypeError(f"unknown dtype {dtype!r}; expected one of {sorted(DTYPES)}")
         if any(d < 0 for d in shape):
             raise TypeError(f"negative dimension in shape {shape}")
+        n = 1
+        for d in shape:
+            n *= d
+        if len(shape) > 64:
+            raise TypeError(f"rank {len(shape)} is too large (at most 64)")
+        if n > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in shape):
+            raise TypeError(f"shape {shape} is too large: a tensor holds at most "
+                            f"{MAX_ELEMENTS} elements")
         t = object.__new__(cls)
         t.dtype, t.shape, t._hash = dtype, shape, hash((dtype, shape))
         cls._interned[(dtype, shape)] = t

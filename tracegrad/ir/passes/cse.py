@@ -35,6 +35,7 @@ def cse(fn: Function) -> Function:
                 env[r] = same
             merged = True
             continue
+        b.loc = op.loc
         new = b.emit(op.opdef.name, *operands, **op.attrs)
         new = new if isinstance(new, tuple) else (new,)
         for r, n in zip(op.results, new):

@@ -87,6 +87,7 @@ def fold(fn: Function) -> Function:
         changed = changed or operands is not None
         operands = [o if isinstance(o, Literal) else value_of(o)
                     for o in operands or op.operands]
+        b.loc = op.loc
         new = b.emit(op.opdef.name, *operands, **op.attrs)
         for r, n in zip(op.results, new if isinstance(new, tuple) else (new,)):
             env[r] = n

@@ -275,7 +275,8 @@ def _sweep(fn: Function) -> Function:
     changed = False
     for op in fn.ops:
         operands = [o if isinstance(o, Literal) else env[o] for o in op.operands]
-        cand = Operation(op.opdef, operands, op.attrs, [r.type for r in op.results])
+        cand = Operation(op.opdef, operands, op.attrs, [r.type for r in op.results], op.loc)
+        b.loc = op.loc
         new = None
         for fn_rule in RULES.get(op.opdef.name, ()) if len(op.results) == 1 else ():
             new = fn_rule(cand, b)

@@ -252,3 +252,19 @@ def test_sequential_takes_its_first_childs_inputs():
     net.hybridize()
     with pytest.raises(mx.base.MXNetError, match="must be an NDArray"):
         net([1, 2, 3])
+
+
+def test_inplace_inside_an_exported_block_is_traced(tmp_path):
+    class Acc(mx.gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            y = x * 2
+            y += 1
+            y[0] = 0
+            return y
+    net = Acc()
+    net.hybridize()
+    x = nd.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(net(x).asnumpy(), [0.0, 5.0, 7.0])
+    sym, params = net.export(str(tmp_path / "acc"))
+    block = mx.gluon.SymbolBlock.imports(sym, ["data"], params)
+    np.testing.assert_allclose(block(nd.array([4.0, 5.0, 6.0])).asnumpy(), [0.0, 11.0, 13.0])
