@@ -266,15 +266,19 @@ class Step:
 
 
 class _State(threading.local):
+    """Capture is per thread: each thread learns, defers and runs its own steps, so threads
+    training side by side compute exactly what each would alone."""
     step = None          # the pending Step
     broken = False       # a step was materialized: defer nothing until the next backward
 
+    def __init__(self):
+        self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
+        self.seen = {}   # id(adjoint) -> [adjoint, backward passes that used it]
+
 
 _STATE = _State()
-_PLANS: dict = {}        # first op (opdef or compiled entry id) -> [Plan]
 _RETIRED: list = []      # adjoints (graph structures) whose plans were retired
-_SEEN: dict = {}         # id(adjoint) -> [adjoint, backward passes that used it]
-_OWNER = [None]          # the thread that defers (others run eagerly)
+_PLANNING = set()        # the threads holding plans: the eager hooks stay installed for them
 _LOG = {"drops": [], "captured": 0, "retired": [], "last_calls": None}
 
 
@@ -284,10 +288,11 @@ def set_enabled(on: bool) -> bool:
     prev, ENABLED = ENABLED, bool(on)
     if not on:
         materialize("capture turned off")
-        _PLANS.clear()
+        _STATE.plans.clear()
+        _STATE.seen.clear()
+        _PLANNING.clear()
         _array.set_defer_hook(None)
         _compiled.DEFER_CALL = None
-        _SEEN.clear()
     return prev
 
 
@@ -308,7 +313,7 @@ class paused:
     def __exit__(self, *exc):
         global ENABLED
         ENABLED = self.prev
-        if self.prev and _PLANS:
+        if self.prev and _PLANNING:
             _array.set_defer_hook(self.hooks[0] or defer_apply, self.hooks[1] or before_write)
             _compiled.DEFER_CALL = defer_call
         return False
@@ -320,11 +325,12 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     if not ENABLED:
         return
     _STATE.broken = False
-    seen = _SEEN.get(id(hit))
+    known = _STATE.seen
+    seen = known.get(id(hit))
     if seen is None or seen[0] is not hit:
-        if len(_SEEN) >= 256:
-            _SEEN.clear()
-        _SEEN[id(hit)] = [hit, 1]
+        if len(known) >= 256:
+            known.clear()
+        known[id(hit)] = [hit, 1]
         return
     seen[1] += 1
     if seen[1] != REPEATS:
@@ -333,9 +339,7 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         return _drop(None, "backward with several heads, head gradients or retain_graph")
     if not ops:
         return
-    if threading.get_ident() != (_OWNER[0] or threading.get_ident()):
-        return
-    for plan in _PLANS.get(_first(ops), ()):
+    for plan in _STATE.plans.get(_first(ops), ()):
         if plan.hit is hit:
             return
     if any(h is hit for h in _RETIRED):
@@ -359,12 +363,13 @@ def _first(ops):
 
 
 def _install(plan):
-    plans = _PLANS.setdefault(plan.first_key, [])
+    mine = _STATE.plans
+    plans = mine.setdefault(plan.first_key, [])
     plans.insert(0, plan)
     del plans[4:]
-    if sum(len(p) for p in _PLANS.values()) > MAX_PLANS:
-        _PLANS.pop(next(iter(_PLANS)))
-    _OWNER[0] = threading.get_ident()
+    if sum(len(p) for p in mine.values()) > MAX_PLANS:
+        mine.pop(next(iter(mine)))
+    _PLANNING.add(threading.get_ident())
     _array.set_defer_hook(defer_apply, before_write)
     _compiled.DEFER_CALL = defer_call
 
@@ -388,9 +393,8 @@ def defer_apply(opdef, args, attrs):
     step = state.step
     if step is None:
         # between steps: only an op that starts some plan is of interest
-        plans = _PLANS.get(opdef)
-        if not plans or not STATE.recording or state.broken or \
-                threading.get_ident() != _OWNER[0] or not _tracked(args):
+        plans = state.plans.get(opdef)
+        if not plans or not STATE.recording or state.broken or not _tracked(args):
             return None
         for plan in plans:
             step = Step(plan)
@@ -399,7 +403,7 @@ def defer_apply(opdef, args, attrs):
                 state.step = step
                 return out
         return None
-    if not STATE.recording or state.broken or threading.get_ident() != _OWNER[0]:
+    if not STATE.recording or state.broken:
         for a in args:
             if type(a) is Deferred:
                 materialize(f"'{opdef.name}' used a deferred array outside the step")
@@ -544,12 +548,12 @@ def defer_call(entry, args, params, draw=None):
     Its operands may be deferred results of earlier ops (a hybridized loss after the net).
     `draw` is the call's key source (guards.KeyDraw) when a guard tree runs the entry."""
     state = _STATE
-    if state.broken or threading.get_ident() != _OWNER[0]:
+    if state.broken:
         return None
     step = state.step
     fresh = step is None
     if fresh:
-        plans = _PLANS.get(entry.id)
+        plans = state.plans.get(entry.id)
         if not plans:
             return None
         step = Step(plans[0])
@@ -679,7 +683,7 @@ def backward(heads, head_grads, retain_graph, train_mode):
 
 def _retire(plan, reason):
     """Stop trying a plan that keeps failing; its graph structure is not captured again."""
-    plans = _PLANS.get(plan.first_key, [])
+    plans = _STATE.plans.get(plan.first_key, [])
     if plan in plans:
         plans.remove(plan)
     _RETIRED.append(plan.hit)
@@ -690,10 +694,13 @@ def _retire(plan, reason):
 
 
 def _uninstall_if_idle():
-    """No plan left: eager ops stop visiting the capture hook at all."""
-    for key in [k for k, v in _PLANS.items() if not v]:
-        del _PLANS[key]
-    if not _PLANS and _STATE.step is None:
+    """No plan left in any thread: eager ops stop visiting the capture hook at all."""
+    mine = _STATE.plans
+    for key in [k for k, v in mine.items() if not v]:
+        del mine[key]
+    if not mine and _STATE.step is None:
+        _PLANNING.discard(threading.get_ident())
+    if not _PLANNING:
         _array.set_defer_hook(None)
         _compiled.DEFER_CALL = None
 
@@ -762,7 +769,7 @@ def explain() -> str:
                 f"trainer.step's fused update)" if calls is not None else
                 "no step captured yet (a step is captured once it has repeated "
                 f"{REPEATS} times)")]
-    for plans in _PLANS.values():
+    for plans in _STATE.plans.values():
         for p in plans:
             lines.append(f"  plan: {len(p.ops)} ops ({sum(o.entry is not None for o in p.ops)}"
                          f" compiled calls), {len(p.leaf_types)} inputs, {len(p.wrt)} "
@@ -780,10 +787,10 @@ def explain() -> str:
 def _reset_for_tests():
     materialize("reset")
     _STATE.broken = False
-    _PLANS.clear()
+    _STATE.plans.clear()
     _RETIRED.clear()
     _uninstall_if_idle()
-    _SEEN.clear()
+    _STATE.seen.clear()
     _LOG.update(drops=[], captured=0, retired=[], last_calls=None)
 
 

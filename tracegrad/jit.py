@@ -322,8 +322,8 @@ class JitFunction:
         HOOKS.scalar, HOOKS.materialize = scalar_hook, materialize
         _TRACING.depth += 1
         try:
-            tr = trace(flat_fn, arrays, name=self.name,
-                       names=[_top_name(n, first) for n in names], extra_heads=gvals)
+            tr = trace(flat_fn, arrays, name=self.name, names=[_top_name(n, first) for n in names],
+                       extra_heads=gvals, root=getattr(self.fn, "__self__", None))
         finally:
             _TRACING.depth -= 1
             (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar,

@@ -36,12 +36,15 @@ def _names(fn, n):
     return [params[i] if i < len(params) else f"arg{i}" for i in range(n)]
 
 
-def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> Trace:
+def trace(fn, args, name=None, training=None, names=None, extra_heads=None,
+          root=None) -> Trace:
     """Run fn(*args) recording every op that depends on an array argument or variable.
 
     State updates (array.assign_state) are not performed: their new values become extra
     outputs after fn's own, and Trace.updates names the arrays they belong to. `extra_heads`
-    (a list the caller fills while fn runs, e.g. guard values) become the last outputs."""
+    (a list the caller fills while fn runs, e.g. guard values) become the last outputs. `root`
+    is the Gluon block whose forward fn runs (default fn's own `__self__`): op locations name
+    block paths from it."""
     names = names or _names(fn, len(args))
     # the argument arrays themselves stand for the inputs while fn runs (their tape values
     # swapped for fresh leaves), so an array fn also reads from its closure is the same input
@@ -61,7 +64,7 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None) -> T
     if old_concretize is None:  # nobody compiles per outcome: note where the trace was fixed
         HOOKS.concretize = lambda arr, why: guards.append((why, user_location()))
     locating, LOCATING.on = LOCATING.on, True
-    owner = getattr(fn, "__self__", None)   # a Gluon block's forward: its path roots here
+    owner = root if root is not None else getattr(fn, "__self__", None)
     rooted = hasattr(owner, "_children") and not LOCATING.blocks
     if rooted:
         LOCATING.blocks.append(owner)

@@ -35,6 +35,8 @@ def array(source_array, ctx=None, dtype=None):
     if isinstance(source_array, NDArray):
         data = source_array._data.astype(_np_dtype(dtype, source_array._data.dtype))
     elif isinstance(source_array, np.ndarray):
+        if source_array.dtype.kind not in "biuf":  # complex, object, text: nothing to cast
+            dtype_name(source_array.dtype)           # raises TypeError naming the dtype
         data = np.array(source_array, dtype=_np_dtype(dtype), order="C")
     else:
         data = np.array(source_array, dtype=_np_dtype(dtype))

@@ -69,9 +69,18 @@ def test_two_threads_training_two_models_match_sequential(hybridize):
     want = {s: train(s, hybridize=hybridize) for s in (1, 2)}
     got = run_threads({s: (lambda s=s: train(s, hybridize=hybridize)) for s in (1, 2)})
     for s in (1, 2):
-        assert got[s][0] == want[s][0]
-        for a, b in zip(got[s][1], want[s][1]):
-            np.testing.assert_array_equal(a, b)
+        if hybridize:  # compiled code and per-thread step capture: bitwise the sequential run
+            assert got[s][0] == want[s][0]
+            for a, b in zip(got[s][1], want[s][1]):
+                np.testing.assert_array_equal(a, b)
+        else:
+            # eager adjoints are cached per graph structure and switch to native code after
+            # TRACEGRAD_EAGER_NATIVE_AFTER runs of that structure (by any thread), which rounds
+            # differently: two same-shaped models interleaved switch at another step than one
+            # after the other, so eager agrees to float rounding, not bit for bit
+            np.testing.assert_allclose(got[s][0], want[s][0], rtol=1e-6)
+            for a, b in zip(got[s][1], want[s][1]):
+                np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_two_threads_calling_one_block_match_sequential():

@@ -48,6 +48,15 @@ RULES = {
     "on_value": (lambda v: isinstance(v, (bool, int, float)), "a number"),
     "off_value": (lambda v: isinstance(v, (bool, int, float)), "a number"),
     "p": (lambda v: _real(v) and 0.0 <= v <= 1.0, "a probability in [0, 1]"),
+    # windows (im2col / col2im): sizes and steps are positive; a window may end before the
+    # input's edge (a negative high pad)
+    "kernel": (lambda v: _ints(v, 1) and len(v) > 0, "a list of positive integers"),
+    "stride": (lambda v: _ints(v, 1) and len(v) > 0, "a list of positive integers"),
+    "dilate": (lambda v: _ints(v, 1) and len(v) > 0, "a list of positive integers"),
+    "pad_lo": (_ints, "a list of integers"),
+    "pad_hi": (_ints, "a list of integers"),
+    "pad_width": (lambda v: _ints(v, 0) and len(v) % 2 == 0,
+                  "a list of non-negative integers, two per axis"),
 }
 # attributes only made at run time by tracegrad itself (never parsed from a file)
 RUNTIME = frozenset({"entry", "fn", "grad_types", "in_types", "out_types"})
