@@ -118,19 +118,45 @@ def _stored_values(fn, groups) -> list:
     for g in groups:
         for op in g.ops:
             r = op.results[0]
-            if r in outside or g.kind == "kernel" or op is g.ops[-1] and g.closed:
+            if r in outside or g.kind == "kernel" or op is g.reduction:
                 stored.append(r)
     return stored
 
 
 def _bind_outputs(plan, fn, stored):
-    """An output computed by a group is written straight into the caller's output array."""
+    """An output computed by a group is written straight into the caller's output array; so is
+    one that is a layout-preserving view (a reshape) of a stored value used nowhere else."""
     stored_set = set(stored)
+    readers = {}
+    for op in fn.ops:
+        for o in op.operands:
+            readers[o] = readers.get(o, 0) + 1
     for i, o in enumerate(fn.outputs):
         slot = None if isinstance(o, Literal) else Slot(o.type, f"out{i}", output=i)
         plan.out_slots.append(slot)
-        if slot is not None and o in stored_set and o not in plan.key_of:
-            plan.key_of[o] = slot
+        if slot is None:
+            continue
+        base = _same_layout_source(o)
+        if base is not o and (base not in stored_set or readers.get(base, 0) != 1
+                              or base in fn.outputs):
+            base = o
+        if base in stored_set and base not in plan.key_of:
+            plan.key_of[base] = slot
+
+
+def _same_layout_source(v):
+    """The value whose row-major elements are v's, through VIEW ops that keep the layout."""
+    while isinstance(v, Value) and v.producer is not None and VIEW in v.producer.opdef.traits:
+        op = v.producer
+        src = op.operands[0]
+        shape = v.type.shape
+        got = op.opdef.view(0, contiguous_strides(src.type.shape), src.type.shape,
+                            out_shape=shape, **op.attrs)
+        if got is None or src.type.size != v.type.size or not View(
+                None, got[0], got[1], shape).is_contiguous() or got[0] != 0:
+            break
+        v = src
+    return v
 
 
 def _plan_views(plan, fn):
@@ -181,6 +207,9 @@ def _schedule_output_copies(plan, fn):
         slot = plan.out_slots[i]
         if slot is None or plan.key_of.get(o) is slot:
             continue
+        view = plan.views.get(o)
+        if view is not None and view.base is slot and view.offset == 0 and view.is_contiguous():
+            continue                      # a reshape of a value already written there
         _schedule(plan, Step("fused", o.type.shape, [], [(o, slot)]))
 
 

@@ -116,8 +116,9 @@ def emit_fused(module, name, step, views):
     StepFunction (its `buffers` are the storage keys to pass, in order). Large steps run their
     outer loop on several threads (codegen/threads.py); see `_split` for which loop."""
     buffers = [key for _, key in step.writes] + step_reads(step, views)
-    reduce_op = step.ops[-1] if step.ops and REDUCTION in step.ops[-1].opdef.traits else None
-    members = step.ops[:-1] if reduce_op is not None else step.ops
+    reductions = [op for op in step.ops if REDUCTION in op.opdef.traits]
+    reduce_op = reductions[0] if reductions else None
+    members = [op for op in step.ops if op is not reduce_op]
     split = _split(step, reduce_op)
     sf = StepFunction(module, name, buffers)
     if reduce_op is not None and not reduction.use_blocked(reduce_op):

@@ -1,0 +1,49 @@
+"""Fusion contracts on the optimized IR and on the compiled plan's loop nests (steps):
+the issue's workload and its gradient, and Dense + bias + ReLU."""
+import numpy as np
+
+import tracegrad as mx
+from tracegrad import autograd, compiled, nd
+from tracegrad.codegen import entry
+
+
+def loop_nests(fn):
+    """(fused loop nests, kernel calls) of the compiled plan of `fn`."""
+    steps = [s for s, _ in entry.make_plan(fn).steps]
+    return (sum(s.kind == "fused" for s in steps), sum(s.kind == "kernel" for s in steps))
+
+
+def test_workload_and_gradient_in_at_most_two_loop_nests():
+    f = mx.jit(lambda x: nd.sum(nd.tanh(x) * nd.sigmoid(x) + 0.5 * x * x))
+    xv = np.random.default_rng(0).normal(size=4096).astype(np.float32)
+    x = nd.array(xv)
+    x.attach_grad()
+    for _ in range(4):                     # the third call on runs the fused training step
+        with autograd.record():
+            loss = f(x)
+        loss.backward()
+    e = [v for v in compiled._ENTRIES.values() if v.forward_fn.name.startswith("lambda")][-1]
+    fwd, adj = loop_nests(e.forward_fn), loop_nests(e.adjoint)
+    assert fwd[1] == adj[1] == 0
+    assert fwd[0] + adj[0] <= 2, (fwd, adj)
+    step = compiled.fused_step(e)
+    assert loop_nests(step) == (1, 0)      # forward, loss and gradient: x is read once
+    x64 = xv.astype(np.float64)
+    s = 1 / (1 + np.exp(-x64))
+    t = np.tanh(x64)
+    grad = (1 - t * t) * s + t * s * (1 - s) + x64
+    np.testing.assert_allclose(x.grad.asnumpy(), grad, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loss.asscalar(), (t * s + 0.5 * x64 * x64).sum(), rtol=1e-6)
+
+
+def test_dense_bias_relu_forward_is_one_gemm_and_one_loop():
+    net = mx.gluon.nn.Dense(32, activation="relu", in_units=16)
+    net.initialize()
+    net.hybridize()
+    x = nd.array(np.random.default_rng(1).normal(size=(8, 16)).astype(np.float32))
+    y = net(x)
+    fn = net.ir("optimized")
+    assert loop_nests(fn) == (1, 1), fn
+    w, b = net.weight.data().asnumpy(), net.bias.data().asnumpy()
+    np.testing.assert_allclose(y.asnumpy(), np.maximum(x.asnumpy() @ w.T + b, 0),
+                               rtol=1e-5, atol=1e-6)
