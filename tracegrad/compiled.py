@@ -26,13 +26,15 @@ PIPELINE = "fold,simplify,cse,dce"
 _ENTRIES: dict = {}
 
 
-def _compile(fn):
+def _compile(fn, fastmath=()):
     """Native code for `fn` (ir.Function): a callable `f(*arrays) -> list of arrays`.
+    `fastmath`: the LLVM fast-math flags jit()/hybridize() asked for (codegen/fastmath.py).
 
     Ops with no native lowering (a custom Function's Python code) split the graph: the rest
     stays native and each such op runs in Python, counted as an eager fallback.
     """
-    return compile_callable(fn, on_python_op=lambda op: bump("eager_fallbacks"))
+    return compile_callable(fn, on_python_op=lambda op: bump("eager_fallbacks"),
+                            fastmath=fastmath)
 
 
 class Feed:
@@ -43,7 +45,8 @@ class Feed:
 class Entry:
     """One compiled variant: a traced Function plus how to feed it and its native code."""
 
-    def __init__(self, tr, feeds, params, keys):
+    def __init__(self, tr, feeds, params, keys, fastmath=()):
+        self.fastmath = fastmath
         self.traced, self.feeds, self.single = tr.function, feeds, tr.single
         self.n_out = len(tr.outputs)
         self.stages = {"traced": tr.function}
@@ -89,11 +92,11 @@ class Entry:
 
 
 class InferenceEntry(Entry):
-    def __init__(self, tr, feeds, params, keys):
-        super().__init__(tr, feeds, params, keys)
+    def __init__(self, tr, feeds, params, keys, fastmath=()):
+        super().__init__(tr, feeds, params, keys, fastmath)
         self.optimized = run_pipeline(tr.function, PIPELINE)
         self.stages["optimized"] = self.optimized
-        self.native = _compile(self.optimized)
+        self.native = _compile(self.optimized, self.fastmath)
 
     def __call__(self, args, params):
         outs = self.native(*self.arrays(args, params))
@@ -105,8 +108,8 @@ class InferenceEntry(Entry):
 class TrainingEntry(Entry):
     """Forward emitting residuals + adjoint, both native, glued to the tape by two ops."""
 
-    def __init__(self, tr, feeds, params, keys, wrt):
-        super().__init__(tr, feeds, params, keys)
+    def __init__(self, tr, feeds, params, keys, wrt, fastmath=()):
+        super().__init__(tr, feeds, params, keys, fastmath)
         fn = tr.function
         self.wrt = wrt
         self.wrt_mask = tuple(i in wrt for i in range(len(fn.params)))
@@ -124,8 +127,8 @@ class TrainingEntry(Entry):
         self.forward_fn = run_pipeline(train_fn, PIPELINE)
         self.adjoint = adjoint
         self.stages.update(optimized=self.forward_fn, adjoint=adjoint)
-        self.native = _compile(self.forward_fn)
-        self.native_adjoint = _compile(adjoint)
+        self.native = _compile(self.forward_fn, self.fastmath)
+        self.native_adjoint = _compile(adjoint, self.fastmath)
         self.id = id(self)
         self.result_types = [v.type for v in self.forward_fn.outputs]
         self.out_types = tuple(str(t) for t in self.result_types)
@@ -164,7 +167,7 @@ class TrainingEntry(Entry):
         if self.direct < 2 or self.n_out != 1:
             return None
         if self.fused is None:
-            self.fused = _compile(fused_step(self))
+            self.fused = _compile(fused_step(self), self.fastmath)
         self.pending = Prediction(self)
         return self.pending
 

@@ -37,7 +37,9 @@ class GraphBreak(Exception):
 class JitFunction:
     """A function of NDArrays compiled per input signature (see module docstring)."""
 
-    def __init__(self, fn, params=None, name=None, param_names=()):
+    def __init__(self, fn, params=None, name=None, param_names=(), fastmath=()):
+        from .codegen.fastmath import normalize
+        self.fastmath = normalize(fastmath)
         self.fn, self.params = fn, params or (lambda: [])
         self.param_names = list(param_names)
         self.name = name or getattr(fn, "__name__", "f")
@@ -118,8 +120,8 @@ class JitFunction:
         wrt = [i for i, (kind, ref) in enumerate(feeds) if _needs_grad(kind, ref, needs, args)
                and tr.function.params[i].type.dtype in FLOATS]
         if not wrt:
-            return InferenceEntry(tr, feeds, params, keys)
-        return TrainingEntry(tr, feeds, params, keys, wrt)
+            return InferenceEntry(tr, feeds, params, keys, self.fastmath)
+        return TrainingEntry(tr, feeds, params, keys, wrt, self.fastmath)
 
     def _trace(self, args, params):
         keys, param_leaves = [], {}
@@ -196,7 +198,7 @@ def _needs_grad(kind, ref, needs, args):
     return False
 
 
-def jit(fn=None, *, name=None):
+def jit(fn=None, *, name=None, fastmath=None):
     """Compile a function of NDArrays (Python scalars/tuples are static arguments).
 
         f = tracegrad.jit(lambda x, w: nd.relu(nd.dot(x, w)))
@@ -206,10 +208,12 @@ def jit(fn=None, *, name=None):
     Array arguments are read on every call. Arrays the function reaches from its enclosing
     scope are read as they were when it was traced (as with jax.jit): pass arrays that
     change as arguments, or use a HybridBlock, whose parameters are always read fresh.
+    `fastmath`: LLVM fast-math flags to allow, e.g. ("contract", "nnan") or "fast"
+    (default strict IEEE; see tracegrad/codegen/fastmath.py).
     """
     if fn is None:
-        return functools.partial(jit, name=name)
-    return JitFunction(fn, name=name)
+        return functools.partial(jit, name=name, fastmath=fastmath)
+    return JitFunction(fn, name=name, fastmath=fastmath)
 
 
 def hybrid_call(block, *args):
@@ -220,6 +224,7 @@ def hybrid_call(block, *args):
         names = [_identifier(n) for n in params.keys()]
         plist = list(params.values())
         jf = JitFunction(block.forward, params=lambda: [p.data() for p in plist],
-                         name=type(block).__name__.lower(), param_names=names)
+                         name=type(block).__name__.lower(), param_names=names,
+                         fastmath=getattr(block, "_flags", {}).get("fastmath"))
         block.__dict__["_tg_jit"] = jf
     return jf(*args)

@@ -13,6 +13,7 @@ Knows nothing of NDArray or Gluon; imports ir only.
 """
 from ..ir.printer import print_function
 from . import cache, entry
+from . import fastmath as fastmath_flags
 from .cache import COUNTERS
 from .target import JitObject, compile_object
 
@@ -49,14 +50,17 @@ class CompiledModule:
                 f"arena {self.arena_bytes} B>")
 
 
-def compile_function(fn, use_cache=True) -> CompiledModule:
-    """Compile `fn` (memory cache, then disk cache, then LLVM)."""
+def compile_function(fn, use_cache=True, fastmath=()) -> CompiledModule:
+    """Compile `fn` (memory cache, then disk cache, then LLVM). `fastmath`: LLVM fast-math
+    flags to allow (codegen/fastmath.py; default strict IEEE)."""
+    flags = fastmath_flags.normalize(fastmath)
+    fastmath_flags.warn_nan_tests(fn, flags)
     text = print_function(fn)
-    key = cache.cache_key(text)
+    key = cache.cache_key(text, ",".join(sorted(flags)))
     if use_cache and key in cache.MEMORY:
         COUNTERS["memory_cache_hits"] += 1
         return cache.MEMORY[key]
-    plan = entry.make_plan(fn)
+    plan = entry.make_plan(fn, flags)
     obj = cache.load(key) if use_cache else None
     llvm_ir = optimized = None
     if obj is not None:

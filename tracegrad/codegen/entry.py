@@ -61,6 +61,7 @@ class Plan:
         self.out_slots = []          # Slot per output (None for literal outputs)
         self.offsets, self.arena_bytes = {}, 0
         self.pending_copies = {}     # Slot -> (Value, source View), copied before first read
+        self.fastmath = frozenset()  # LLVM fast-math flags asked for (codegen/fastmath.py)
 
 
 def check_lowerable(fn):
@@ -88,9 +89,10 @@ def check_lowerable(fn):
                 f"run @{fn.name} eagerly or split it at this op")
 
 
-def make_plan(fn) -> Plan:
+def make_plan(fn, fastmath=frozenset()) -> Plan:
     check_lowerable(fn)
     plan = Plan(fn)
+    plan.fastmath = frozenset(fastmath)
     groups = fusion_groups(fn)
     stored = _stored_values(fn, groups)
     _bind_outputs(plan, fn, stored)
@@ -269,7 +271,7 @@ def emit_module(plan) -> str:
             KERNELS[op.name](sf, op, views, key)
             calls.append((sf.finish(), sf.buffers))
         else:
-            sf = fused.emit_fused(module, f"step{t}_fused", step, views)
+            sf = fused.emit_fused(module, f"step{t}_fused", step, views, plan.fastmath)
             calls.append((sf.fn, sf.buffers))
     _emit_entry(module, plan, calls)
     return str(module)

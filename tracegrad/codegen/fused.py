@@ -16,7 +16,7 @@ from llvmlite import ir
 from ..ir.function import Literal
 from ..ir.ops import ELEMENTWISE, REDUCTION
 from ..ir.types import FLOATS
-from . import philox, reduction, threads
+from . import fastmath, philox, reduction, threads
 from .emitter import LLTYPES, ScalarEmitter, SVal
 from .loops import for_range, linear_index, loop_nest
 from .views import StepFunction, contiguous_strides
@@ -25,9 +25,10 @@ from .views import StepFunction, contiguous_strides
 class FusedContext:
     """What a member's lowering sees: the emitter, the loop index and operand access."""
 
-    def __init__(self, sf: StepFunction, shape, views, idx):
+    def __init__(self, sf: StepFunction, shape, views, idx, flags=frozenset()):
         self.sf, self.shape, self.views, self.idx = sf, shape, views, idx
-        self.e = ScalarEmitter(sf.b)
+        self.flags = flags
+        self.e = ScalarEmitter(sf.b, fastmath.elementwise_flags(flags))
         self.env = {}
 
     def value(self, v) -> SVal:
@@ -111,7 +112,7 @@ def _eval_member(ctx: FusedContext, op):
     return out if out.dtype == want else ctx.e.cast(out, want)
 
 
-def emit_fused(module, name, step, views):
+def emit_fused(module, name, step, views, flags=frozenset()):
     """Emit `step` (members, writes: [(value, buffer key)]) as function `name`; returns the
     StepFunction (its `buffers` are the storage keys to pass, in order). Large steps run their
     outer loop on several threads (codegen/threads.py); see `_split` for which loop."""
@@ -124,7 +125,7 @@ def emit_fused(module, name, step, views):
     if reduce_op is not None and not reduction.use_blocked(reduce_op):
         _fill_identity(sf, reduce_op, step.key_of[reduce_op.results[0]])
     if split is None:
-        _emit_body(sf, step, views, members, reduce_op, None)
+        _emit_body(sf, step, views, members, reduce_op, None, flags)
         sf.finish()
         return sf
     kind, count = split
@@ -136,10 +137,10 @@ def emit_fused(module, name, step, views):
         with b.goto_entry_block():
             partials = b.alloca(ir.ArrayType(LLTYPES[dtype], count), name="partials")
         reduction.emit_sum_tasks(task, step, views, members, reduce_op, task.ptr["partials"],
-                                 lambda idx: FusedContext(task, step.shape, views, idx),
+                                 lambda idx: FusedContext(task, step.shape, views, idx, flags),
                                  _eval_member)
     else:
-        _emit_body(task, step, views, members, reduce_op, (task.lo, task.hi))
+        _emit_body(task, step, views, members, reduce_op, (task.lo, task.hi), flags)
     task.finish()
     with b.goto_entry_block():
         argv = b.alloca(ir.ArrayType(ir.PointerType(), len(task_buffers)), name="argv")
@@ -174,15 +175,15 @@ def _split(step, reduce_op):
     return ("outer", shape[0]) if 0 not in axes and shape[0] > 1 else None
 
 
-def _emit_body(sf, step, views, members, reduce_op, first):
+def _emit_body(sf, step, views, members, reduce_op, first, flags):
     if reduce_op is not None and reduction.use_blocked(reduce_op):
         reduction.emit_blocked_sum(sf, step, views, members, reduce_op,
                                    step.key_of[reduce_op.results[0]],
-                                   lambda idx: FusedContext(sf, step.shape, views, idx),
+                                   lambda idx: FusedContext(sf, step.shape, views, idx, flags),
                                    _eval_member, first=first)
         return
     with loop_nest(sf.b, step.shape, first=first) as idx:
-        ctx = FusedContext(sf, step.shape, views, idx)
+        ctx = FusedContext(sf, step.shape, views, idx, flags)
         for op in members:
             ctx.env[op.results[0]] = _eval_member(ctx, op)
         for v, key in step.writes:
@@ -204,4 +205,9 @@ def _accumulate(ctx: FusedContext, op, key):
     x = ctx.value(op.operands[0])
     where = linear_index(sf.b, ctx.idx, _reduce_strides(op, ctx.shape))
     acc = sf.load(key, where)
+    if "reassoc" in ctx.flags and op.opdef.accumulate == "add" and x.dtype in FLOATS:
+        flags = ("reassoc",) + fastmath.elementwise_flags(ctx.flags)
+        x = ctx.e.cast(x, acc.dtype)
+        sf.store(key, where, SVal(sf.b.fadd(acc.v, x.v, flags=flags), acc.dtype))
+        return
     sf.store(key, where, _combine(ctx.e, op.opdef.accumulate, acc, x))

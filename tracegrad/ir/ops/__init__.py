@@ -42,6 +42,7 @@ VIEW = "view"                # layout only: a strided view of its operand, costs
 REDUCTION = "reduction"      # reduces `axes` with `accumulate`; the tail of a fused loop nest
 INDEXED = "indexed"          # computed per element from the loop index (`element` rule)
 CALL = "call"                # lowered to a call of an external routine (BLAS)
+NAN_TEST = "nan_test"        # tests for NaN (isnan-like): fast-math nnan warns about it
 FUSIBLE = frozenset({ELEMENTWISE, INDEXED})
 
 REGISTRY: dict = {}
