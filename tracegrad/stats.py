@@ -1,7 +1,9 @@
 """Counters a user can read: `tracegrad.stats()` -> traces, compiles, cache hits, disk cache
-hits, eager fallbacks and native calls; `stats(reset=True)` returns them and starts over."""
+hits, eager fallbacks, native calls and the planned peak memory (bytes) of the latest compiled
+graph; `stats(reset=True)` returns them and starts over."""
 COUNTERS = {"traces": 0, "compiles": 0, "cache_hits": 0, "disk_cache_hits": 0,
-            "eager_fallbacks": 0, "native_calls": 0}
+            "eager_fallbacks": 0, "native_calls": 0,
+            "planned_peak_bytes": 0}   # arena + outputs of the latest compiled graph
 
 
 def bump(name, n=1):

@@ -11,6 +11,8 @@ so a second process skips LLVM entirely. Calling compiled code is runtime.native
 
 Knows nothing of NDArray or Gluon; imports ir only.
 """
+import numpy as np
+
 from ..ir.printer import print_function
 from . import cache, entry
 from . import fastmath as fastmath_flags
@@ -45,6 +47,16 @@ class CompiledModule:
         from .target import optimize, parse, target_machine
         return target_machine().emit_assembly(optimize(parse(self.llvm_ir)))
 
+    def memory_plan(self) -> dict:
+        """What one call needs: `arena_bytes` of scratch (allocated once, reused by every
+        call), `output_bytes` of fresh output arrays, `peak_bytes` (their sum), how many
+        intermediates live in the arena and how many of them are computed in place."""
+        out = sum(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                  for shape, dtype, _ in self.output_specs)
+        return {"arena_bytes": self.arena_bytes, "output_bytes": out,
+                "peak_bytes": self.arena_bytes + out,
+                "intermediates": len(self.plan.offsets), "in_place": self.plan.in_place}
+
     def __repr__(self):
         return (f"<CompiledModule @{self.fn.name}: {len(self.plan.steps)} steps, "
                 f"arena {self.arena_bytes} B>")
@@ -59,7 +71,9 @@ def compile_function(fn, use_cache=True, fastmath=()) -> CompiledModule:
     key = cache.cache_key(text, ",".join(sorted(flags)))
     if use_cache and key in cache.MEMORY:
         COUNTERS["memory_cache_hits"] += 1
-        return cache.MEMORY[key]
+        module = cache.MEMORY[key]
+        COUNTERS["planned_peak_bytes"] = module.memory_plan()["peak_bytes"]
+        return module
     plan = entry.make_plan(fn, flags)
     obj = cache.load(key) if use_cache else None
     llvm_ir = optimized = None
@@ -74,4 +88,5 @@ def compile_function(fn, use_cache=True, fastmath=()) -> CompiledModule:
     module = CompiledModule(fn, plan, JitObject(obj, optimized), key, llvm_ir, optimized)
     if use_cache:
         cache.MEMORY[key] = module
+    COUNTERS["planned_peak_bytes"] = module.memory_plan()["peak_bytes"]
     return module

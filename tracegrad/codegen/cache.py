@@ -15,7 +15,8 @@ import struct
 import tempfile
 
 COUNTERS = {"compiles": 0, "memory_cache_hits": 0, "disk_cache_hits": 0,
-            "disk_cache_rejects": 0, "native_calls": 0}
+            "disk_cache_rejects": 0, "native_calls": 0,
+            "planned_peak_bytes": 0}   # of the most recently compiled graph (memory_plan())
 MEMORY: dict = {}
 MAGIC = b"TGOBJ\x01\x00\x00"
 _HEADER = struct.Struct("<8sQ32s")

@@ -223,7 +223,9 @@ def _step_keys(step, views):
 
 
 def _allocate(plan):
-    """First-fit arena offsets; a buffer is live from its first write to its last read."""
+    """First-fit arena offsets; a buffer is live from its first write to its last read. A fused
+    elementwise step whose input buffer dies in it, read only at the element it writes, writes
+    its result in place over that input (same offset): `plan.in_place` counts those."""
     first, last = {}, {}
     for t, (step, views) in enumerate(plan.steps):
         writes, reads = _step_keys(step, views)
@@ -232,15 +234,53 @@ def _allocate(plan):
                 first.setdefault(k, t)
                 last[k] = t
     live = []   # (offset, end, key)
-    for t in range(len(plan.steps)):
+    plan.in_place, plan.aliases = 0, {}
+    for t, (step, views) in enumerate(plan.steps):
+        donors = _in_place_donors(step, views, t, first, last)
         for k in [k for k, s in first.items() if s == t]:
             size = -(-k.type.size * k.type.np_dtype.itemsize // ALIGN) * ALIGN
-            off = _first_fit(live, size)
+            donor = next((d for d in donors if _same_elements(d, k)), None)
+            if donor is not None:
+                donors.remove(donor)
+                off = plan.offsets[donor]
+                live = [x for x in live if x[2] is not donor]
+                plan.in_place += 1
+                # one pointer for both in the step function: its loads and stores then
+                # visibly touch the same memory (two noalias arguments would be a lie)
+                plan.aliases.setdefault(t, {})[k] = donor
+            else:
+                off = _first_fit(live, size)
             live.append((off, off + size, k))
             live.sort(key=lambda x: x[0])
             plan.offsets[k] = off
             plan.arena_bytes = max(plan.arena_bytes, off + size)
         live = [x for x in live if last[x[2]] > t]
+
+
+def _same_elements(a, b) -> bool:
+    return a.type.size == b.type.size and a.type.np_dtype.itemsize == b.type.np_dtype.itemsize
+
+
+def _in_place_donors(step, views, t, first, last) -> list:
+    """Arena buffers that die in fused step t and are read there only at the written element."""
+    if step.kind != "fused" or not step.ops:
+        return []
+    size = 1
+    for d in step.shape:
+        size *= d
+    contiguous = contiguous_strides(step.shape)
+    ok, bad = set(), set()
+    for op in step.ops:
+        indexed = INDEXED in op.opdef.traits
+        for o in op.operands:
+            if not isinstance(o, Value) or o not in views:
+                continue
+            v = views[o]
+            k = v.base
+            aligned = (not indexed and v.offset == 0 and v.aligned(step.shape) == contiguous)
+            (ok if aligned else bad).add(k)
+    return [k for k in ok - bad if _in_arena(k) and last.get(k) == t and first.get(k, t) < t
+            and k.type.size == size]
 
 
 def _in_arena(key) -> bool:
@@ -271,7 +311,8 @@ def emit_module(plan) -> str:
             KERNELS[op.name](sf, op, views, key)
             calls.append((sf.finish(), sf.buffers))
         else:
-            sf = fused.emit_fused(module, f"step{t}_fused", step, views, plan.fastmath)
+            sf = fused.emit_fused(module, f"step{t}_fused", step, views, plan.fastmath,
+                                  plan.aliases.get(t, {}))
             calls.append((sf.fn, sf.buffers))
     _emit_entry(module, plan, calls)
     return str(module)

@@ -112,7 +112,7 @@ def _eval_member(ctx: FusedContext, op):
     return out if out.dtype == want else ctx.e.cast(out, want)
 
 
-def emit_fused(module, name, step, views, flags=frozenset()):
+def emit_fused(module, name, step, views, flags=frozenset(), alias=None):
     """Emit `step` (members, writes: [(value, buffer key)]) as function `name`; returns the
     StepFunction (its `buffers` are the storage keys to pass, in order). Large steps run their
     outer loop on several threads (codegen/threads.py); see `_split` for which loop."""
@@ -121,7 +121,7 @@ def emit_fused(module, name, step, views, flags=frozenset()):
     reduce_op = reductions[0] if reductions else None
     members = [op for op in step.ops if op is not reduce_op]
     split = _split(step, reduce_op)
-    sf = StepFunction(module, name, buffers)
+    sf = StepFunction(module, name, buffers, alias)
     if reduce_op is not None and not reduction.use_blocked(reduce_op):
         _fill_identity(sf, reduce_op, step.key_of[reduce_op.results[0]])
     if split is None:
@@ -130,7 +130,7 @@ def emit_fused(module, name, step, views, flags=frozenset()):
         return sf
     kind, count = split
     task_buffers = sf.buffers + (["partials"] if kind == "chunks" else [])
-    task = StepFunction.task(module, f"{name}_task", task_buffers)
+    task = StepFunction.task(module, f"{name}_task", task_buffers, alias)
     b = sf.b
     if kind == "chunks":
         dtype = reduce_op.results[0].type.dtype
@@ -143,8 +143,8 @@ def emit_fused(module, name, step, views, flags=frozenset()):
         _emit_body(task, step, views, members, reduce_op, (task.lo, task.hi), flags)
     task.finish()
     with b.goto_entry_block():
-        argv = b.alloca(ir.ArrayType(ir.PointerType(), len(task_buffers)), name="argv")
-    for i, key in enumerate(task_buffers):
+        argv = b.alloca(ir.ArrayType(ir.PointerType(), len(task.buffers)), name="argv")
+    for i, key in enumerate(task.buffers):
         ptr = partials if key == "partials" else sf.ptr[key]
         b.store(ptr, b.gep(argv, [ir.Constant(ir.IntType(64), 0),
                                   ir.Constant(ir.IntType(64), i)]))

@@ -68,6 +68,10 @@ class NativeFunction:
     def llvm_ir(self) -> str:
         return self.module.llvm_ir
 
+    def memory_plan(self) -> dict:
+        """The compiled graph's planned memory (CompiledModule.memory_plan)."""
+        return self.module.memory_plan()
+
     def __call__(self, *args):
         outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
         packed = args + tuple(outs)
