@@ -56,3 +56,52 @@ def test_planned_peak_matches_measured_allocation():
     # and the arena's alignment slack
     assert plan["peak_bytes"] <= held <= plan["peak_bytes"] + 64 + 16384, (held, plan)
     assert held >= plan["arena_bytes"] > 0
+
+
+PLAN_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_memory_plan import mlp_adjoint
+from tracegrad.codegen import entry
+plan = entry.make_plan(mlp_adjoint())
+print(plan.arena_bytes, list(plan.offsets.values()), plan.in_place)
+"""
+
+
+def mlp_adjoint(batch=512):
+    """A training step's adjoint: GEMMs, relu masks and bias sums, threaded and in place."""
+    from tracegrad import ir
+    b = Builder(name="mlp_plan")
+    t = lambda *s: TensorType("f32", s)  # noqa: E731
+    x, w1, b1 = b.param(t(batch, 64), "x"), b.param(t(64, 256), "w1"), b.param(t(256), "b1")
+    w2, b2 = b.param(t(256, 256), "w2"), b.param(t(256), "b2")
+    h = b.relu(b.add(b.matmul(x, w1), b1))
+    h = b.relu(b.add(b.matmul(h, w2), b2))
+    fn = b.ret(b.sum(b.mul(h, h), axes=(0, 1)))
+    return ir.vjp(fn, wrt=[1, 2, 3, 4])
+
+
+def test_plan_is_the_same_in_every_process():
+    """Arena offsets are baked into cached object code: planning must be deterministic."""
+    import os
+    import subprocess
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(here))
+    env = dict(os.environ, PYTHONPATH=root)
+    outs = {subprocess.run([sys.executable, "-c", PLAN_SCRIPT.format(tests=here) + pad],
+                           env=env, capture_output=True, text=True, check=True).stdout
+            for pad in ("", "\nx = [object() for _ in range(1000)]\n")}
+    assert len(outs) == 1, outs
+
+
+def test_threaded_in_place_adjoint_matches_interpreter():
+    fn = mlp_adjoint()
+    f = NativeFunction(fn)
+    assert f.memory_plan()["in_place"] >= 1 and "tg_parallel_for" in f.llvm_ir
+    rng = np.random.default_rng(2)
+    args = [np.asarray(rng.normal(size=p.type.shape) * 0.3, dtype=np.float32) for p in fn.params]
+    want = interpret(fn, args)
+    for _ in range(3):
+        for g, w in zip(f(*args), want):
+            np.testing.assert_allclose(g, w, rtol=2e-4, atol=1e-4)

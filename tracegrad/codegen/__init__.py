@@ -68,13 +68,16 @@ def compile_function(fn, use_cache=True, fastmath=()) -> CompiledModule:
     flags = fastmath_flags.normalize(fastmath)
     fastmath_flags.warn_nan_tests(fn, flags)
     text = print_function(fn)
-    key = cache.cache_key(text, ",".join(sorted(flags)))
+    plan = entry.make_plan(fn, flags)
+    # the arena layout is baked into the object code: key on it too, so that a plan that ever
+    # came out differently can never run code built for another layout
+    layout = f"{plan.arena_bytes}:{list(plan.offsets.values())}"
+    key = cache.cache_key(text, ",".join(sorted(flags)) + "|" + layout)
     if use_cache and key in cache.MEMORY:
         COUNTERS["memory_cache_hits"] += 1
         module = cache.MEMORY[key]
         COUNTERS["planned_peak_bytes"] = module.memory_plan()["peak_bytes"]
         return module
-    plan = entry.make_plan(fn, flags)
     obj = cache.load(key) if use_cache else None
     llvm_ir = optimized = None
     if obj is not None:

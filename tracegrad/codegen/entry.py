@@ -269,18 +269,20 @@ def _in_place_donors(step, views, t, first, last) -> list:
     for d in step.shape:
         size *= d
     contiguous = contiguous_strides(step.shape)
-    ok, bad = set(), set()
-    for op in step.ops:
+    ok, bad = {}, set()          # ok: insertion-ordered, so the plan is the same in every
+    for op in step.ops:          # process (the disk cache holds code with these offsets)
         indexed = INDEXED in op.opdef.traits
         for o in op.operands:
             if not isinstance(o, Value) or o not in views:
                 continue
             v = views[o]
             k = v.base
-            aligned = (not indexed and v.offset == 0 and v.aligned(step.shape) == contiguous)
-            (ok if aligned else bad).add(k)
-    return [k for k in ok - bad if _in_arena(k) and last.get(k) == t and first.get(k, t) < t
-            and k.type.size == size]
+            if not indexed and v.offset == 0 and v.aligned(step.shape) == contiguous:
+                ok[k] = True
+            else:
+                bad.add(k)
+    return [k for k in ok if k not in bad and _in_arena(k) and last.get(k) == t
+            and first.get(k, t) < t and k.type.size == size]
 
 
 def _in_arena(key) -> bool:

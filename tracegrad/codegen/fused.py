@@ -129,7 +129,7 @@ def emit_fused(module, name, step, views, flags=frozenset(), alias=None):
         sf.finish()
         return sf
     kind, count = split
-    task_buffers = sf.buffers + (["partials"] if kind == "chunks" else [])
+    task_buffers = buffers + (["partials"] if kind == "chunks" else [])
     task = StepFunction.task(module, f"{name}_task", task_buffers, alias)
     b = sf.b
     if kind == "chunks":
