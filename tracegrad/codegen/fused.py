@@ -165,6 +165,9 @@ def _split(step, reduce_op):
     if reduce_op is None:
         return ("outer", shape[0]) if shape[0] > 1 else None
     axes = reduce_op.attrs["axes"]
+    if reduction.rowwise(reduce_op):
+        kept = [a for a in range(len(shape) - 1) if a not in axes] + [len(shape) - 1]
+        return ("outer", shape[kept[0]]) if shape[kept[0]] > 1 else None
     if reduction.use_blocked(reduce_op):
         kept = [a for a in range(len(shape)) if a not in axes]
         if kept:
@@ -176,6 +179,12 @@ def _split(step, reduce_op):
 
 
 def _emit_body(sf, step, views, members, reduce_op, first, flags):
+    if reduce_op is not None and reduction.rowwise(reduce_op):
+        reduction.emit_rowwise_sum(sf, step, views, members, reduce_op,
+                                   step.key_of[reduce_op.results[0]],
+                                   lambda idx: FusedContext(sf, step.shape, views, idx, flags),
+                                   _eval_member, first=first)
+        return
     if reduce_op is not None and reduction.use_blocked(reduce_op):
         reduction.emit_blocked_sum(sf, step, views, members, reduce_op,
                                    step.key_of[reduce_op.results[0]],
