@@ -116,3 +116,46 @@ def test_f32_pow_vectorised_with_numpy_special_cases():
     ok = np.isfinite(w64[m:]) & (np.abs(w64[m:]) < 3e38) & (np.abs(w64[m:]) > 1.2e-38)
     err = ulp_error(got[m:][ok], w64[m:][ok], np.float32)
     assert err.max() <= 1.0
+
+
+@pytest.mark.parametrize("dtype,bound", [("f64", 2.0), ("f32", 0.5)])
+def test_erf_emitter_against_math_erf(dtype, bound):
+    """ScalarEmitter.erf (for an erf op's scalar rule): vectorised, <= 2 ulp f64, 0.5 ulp f32."""
+    import ctypes
+    import math
+
+    from llvmlite import ir
+
+    from tracegrad.codegen import target
+    from tracegrad.codegen.emitter import LLTYPES, ScalarEmitter, SVal
+    from tracegrad.codegen.loops import for_range
+    ty = LLTYPES[dtype]
+    m = ir.Module(name=f"erf_{dtype}")
+    fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [ir.PointerType(), ir.PointerType(),
+                                                        ir.IntType(64)]), "erfv")
+    b = ir.IRBuilder(fn.append_basic_block())
+    with for_range(b, fn.args[2]) as i:
+        v = b.load(b.gep(fn.args[0], [i], source_etype=ty), typ=ty)
+        b.store(ScalarEmitter(b).erf(SVal(v, dtype)).v, b.gep(fn.args[1], [i], source_etype=ty))
+    b.ret_void()
+    optimized, obj = target.compile_object(str(m))
+    assert ("<4 x double>" if dtype == "f64" else "<8 x float>") in optimized
+    jit = target.JitObject(obj, optimized)
+    run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)(
+        jit.address("erfv"))
+    rng = np.random.default_rng(3)
+    dt = NP[dtype]
+    x = np.concatenate([rng.uniform(-7, 7, 1 << 15), rng.normal(size=1 << 12) * 1e-3,
+                        specials(dt)]).astype(dt)
+    y = np.empty_like(x)
+    run(x.ctypes.data, y.ctypes.data, x.size)
+    want = np.array([math.erf(float(v)) if not math.isnan(v) else math.nan for v in x])
+    err = ulp_error(y, want, dt)
+    assert err.max() <= bound, (err.max(), x[np.argmax(err)])
+    for xi, yi in zip(x[-len(specials(dt)):], y[-len(specials(dt)):]):
+        if xi == 0:
+            assert yi == 0 and np.signbit(yi) == np.signbit(xi)
+        if np.isnan(xi):
+            assert np.isnan(yi)
+        if np.isinf(xi):
+            assert yi == np.sign(xi)

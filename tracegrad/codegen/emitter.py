@@ -175,6 +175,9 @@ class ScalarEmitter:
     def cos(self, x):
         return self._float_fn("cos", x)
 
+    def erf(self, x):
+        return self._float_fn("erf", x)
+
     # ------------------------------------------------------------ comparisons and logic
     def _compare(self, x, y, op):
         x, y, dt = self._promote(x, y)

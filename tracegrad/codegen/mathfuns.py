@@ -187,6 +187,13 @@ class MathLib:
     def sqrt(self, x):
         return self.call("llvm.sqrt", x)
 
+    def erf(self, x):
+        """codegen/erf.py; f32 is computed in f64 and rounded."""
+        from .erf import emit_erf
+        if x.type == F64:
+            return emit_erf(self, x)
+        return self.b.fptrunc(emit_erf(self, self.b.fpext(x, F64)), x.type)
+
     # ------------------------------------------------------------ pow and integer helpers
     def pow(self, x, y):
         """Common constant exponents inline (x*x, sqrt, 1/x); any f32 exponent inline (through
