@@ -47,3 +47,30 @@ def test_dense_bias_relu_forward_is_one_gemm_and_one_loop():
     w, b = net.weight.data().asnumpy(), net.bias.data().asnumpy()
     np.testing.assert_allclose(y.asnumpy(), np.maximum(x.asnumpy() @ w.T + b, 0),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_mlp_backward_relu_derivative_fused_between_gemms():
+    """Each hidden layer's backward: the ReLU derivative and the bias-gradient sum are one
+    loop nest reading the upstream GEMM's output and writing the next GEMM's input."""
+    from tracegrad import ir
+    from tracegrad.ir import Builder, TensorType
+    b = Builder(name="mlp_bwd")
+    t = lambda *s: TensorType("f32", s)  # noqa: E731
+    x = b.param(t(32, 20), "x")
+    ws = [b.param(t(20, 16), "w0"), b.param(t(16, 16), "w1"), b.param(t(16, 4), "w2")]
+    bs = [b.param(t(16), "b0"), b.param(t(16), "b1"), b.param(t(4), "b2")]
+    h = x
+    for k in range(3):
+        h = b.add(b.matmul(h, ws[k]), bs[k])
+        if k < 2:
+            h = b.relu(h)
+    adj = ir.vjp(b.ret(b.sum(b.mul(h, h), axes=(0, 1))), wrt=[1, 2, 3, 4, 5, 6])
+    steps = [s for s, _ in entry.make_plan(adj).steps]
+    hidden = [s for s in steps if s.kind == "fused" and s.shape == (32, 16)]
+    assert len(hidden) == 2, [(s.kind, s.shape, [op.name for op in s.ops]) for s in steps]
+    for s in hidden:
+        names = [op.name for op in s.ops]
+        assert "sum" in names, names                    # the bias gradient in the same loop
+        inputs = {o.producer.name for op in s.ops for o in op.operands
+                  if getattr(o, "producer", None) is not None and o.producer not in s.ops}
+        assert "matmul" in inputs, inputs               # reads the upstream GEMM's output

@@ -21,7 +21,7 @@ none of ELEMENTWISE/VIEW/REDUCTION/INDEXED are kernels with their own loops (cod
 The ScalarEmitter interface (codegen/emitter.py; tests/ir/pyemitter.py) is all a rule may use.
 Values carry `.dtype` ('f32', 'f64', 'i32', 'i64', 'bool'). Methods: const(value, like=None,
 dtype=None) (rules always pass like= or dtype=); add sub mul div pow maximum minimum (promote
-both operands; int div floors); neg abs exp log log1p expm1 sqrt tanh sin cos floor; lt le gt ge
+both operands; int div floors); neg abs exp log log1p expm1 sqrt tanh sin cos erf floor; lt le gt ge
 eq ne (-> bool); select(c, a, b); cast(x, dtype); logical_not(x). Rules cast to one dtype
 before select and comparisons, which are not promised to promote.
 
