@@ -68,7 +68,7 @@ print(plan.arena_bytes, list(plan.offsets.values()), plan.in_place)
 """
 
 
-def mlp_adjoint(batch=512):
+def mlp_adjoint(batch=4096):
     """A training step's adjoint: GEMMs, relu masks and bias sums, threaded and in place."""
     from tracegrad import ir
     b = Builder(name="mlp_plan")
