@@ -165,7 +165,7 @@ class MathLib:
         nc = self.call("llvm.minnum", self.call("llvm.maxnum", n, self.c(F64, -2.0 ** 30)),
                        self.c(F64, 2.0 ** 30))
         q = b.fptosi(nc, I64)
-        big_r, big_q = trig_reduce.reduce_large(self, xd)
+        big_r, big_q = trig_reduce.reduce_large(self, xd, single=ty != F64)
         big = b.fcmp_ordered(">=", self.call("llvm.fabs", xd), self.c(F64, trig_reduce.LIMIT))
         r = b.select(big, big_r, r)
         q = b.add(b.select(big, big_q, q), self.c(I64, shift))

@@ -19,6 +19,7 @@ from llvmlite import ir
 
 F64, I64, I32 = ir.DoubleType(), ir.IntType(64), ir.IntType(32)
 TERMS = 8                     # chunks used after k0: 8 * 24 = 192 bits of 2/pi
+TERMS_F32 = 4
 TABLE = "tg_two_over_pi"
 LIMIT = 2.0 ** 19             # below this |x| Cody-Waite is exact (n < 2^20)
 
@@ -66,26 +67,34 @@ def _two_sum(b, a, c):
     return s, err
 
 
-def reduce_large(math, x):
+def reduce_large(math, x, single=False):
     """(r, q): x = q * pi/2 + r with q an i64 quadrant (mod 4 matters), for finite
-    f64 x with |x| >= LIMIT (other lanes get meaningless values: callers select)."""
+    f64 x with |x| >= LIMIT (other lanes get meaningless values: callers select). `single`:
+    x came from an f32 (24-bit significand): one exact product per chunk and TERMS_F32 chunks
+    (about 70 bits past the quadrant, enough for any f32) instead of two and TERMS."""
     b = math.b
     c = lambda v: ir.Constant(F64, v)  # noqa: E731
     bits = b.bitcast(math.call("llvm.fabs", x), I64)
     biased = b.lshr(bits, ir.Constant(I64, 52))
     mant = b.or_(b.and_(bits, ir.Constant(I64, (1 << 52) - 1)), ir.Constant(I64, 1 << 52))
     e = b.sub(biased, ir.Constant(I64, 1075))                     # x = mant * 2^e
+    if single:       # an f32's 24-bit significand: drop the 29 zero bits so no chunk is wasted
+        mant = b.lshr(mant, ir.Constant(I64, 29))
+        e = b.add(e, ir.Constant(I64, 29))
     k0 = b.sdiv(b.sub(e, ir.Constant(I64, 2)), ir.Constant(I64, 24))
     k0 = b.select(b.icmp_signed("<", k0, ir.Constant(I64, 0)), ir.Constant(I64, 0), k0)
-    m_hi = b.uitofp(b.lshr(mant, ir.Constant(I64, 27)), F64)       # <= 26 bits
-    m_lo = b.uitofp(b.and_(mant, ir.Constant(I64, (1 << 27) - 1)), F64)
+    if single:
+        halves = ((b.uitofp(mant, F64), 0),)     # 24 significant bits: M * C exact
+    else:
+        halves = ((b.uitofp(b.lshr(mant, ir.Constant(I64, 27)), F64), 27),     # <= 26 bits
+                  (b.uitofp(b.and_(mant, ir.Constant(I64, (1 << 27) - 1)), F64), 0))
     table = _table(b.module)
     hi = lo = None
-    for j in range(TERMS):
+    for j in range(TERMS_F32 if single else TERMS):
         k = b.add(k0, ir.Constant(I64, j))
         chunk = b.load(b.gep(table, [ir.Constant(I64, 0), k], inbounds=True), typ=F64)
         shift = b.sub(e, b.mul(b.add(k, ir.Constant(I64, 1)), ir.Constant(I64, 24)))
-        for part, extra in ((m_hi, 27), (m_lo, 0)):
+        for part, extra in halves:
             t = b.fmul(b.fmul(part, chunk), _pow2(b, b.add(shift, ir.Constant(I64, extra))))
             t = b.fsub(t, b.fmul(c(4.0), math.call("llvm.floor", b.fmul(t, c(0.25)))))
             if hi is None:
