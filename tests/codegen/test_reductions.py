@@ -189,3 +189,14 @@ def test_rows_with_cancelling_terms(dtype):
     got = sum_fn((n, 5), (0,), dtype)(x)[0]
     check_bound(got, x.astype(np.float64), (0,), dtype)
     assert abs(float(got[3]) - (1e8 + n - 1)) <= 8 * EPS[dtype] * (1e8 + n)
+
+
+@pytest.mark.parametrize("shape,axes", [((0, 300), (1,)), ((300, 0), (0,)), ((0,), (0,)),
+                                        ((9, 0, 4), (0,)), ((1, 1000), (1,)),
+                                        ((1000, 1), (0,)), ((12, 1), (0,)),
+                                        ((2, 3, 2000), (0, 1)), ((2000, 3, 2), (0, 2))])
+def test_empty_unit_and_split_axes(shape, axes):
+    x = np.random.default_rng(8).normal(size=shape).astype(np.float32)
+    got = sum_fn(shape, axes, "f32", 1.0)(x)[0]
+    assert got.shape == x.sum(axis=axes).shape
+    check_bound(got, x.astype(np.float64), axes, "f32")
