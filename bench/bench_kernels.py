@@ -225,7 +225,7 @@ def bench_workload():
     grad_c = np.empty_like(xv)
     c_step = lambda: lib.workload(xv.ctypes.data, grad_c.ctypes.data, n)  # noqa: E731
     for _ in range(4):
-        loss = tracegrad_step()
+        tracegrad_step()
     rows = [("tracegrad.jit (fused step)", tracegrad_step), ("numpy by hand", numpy_step),
             ("hand-written C, 1 thread", c_step)]
     for name, make in [("torch.compile", _torch_workload), ("jax.jit", _jax_workload)]:
@@ -292,7 +292,6 @@ def bench_workload_cpu():
             t0 = time.thread_time()
             fn()
             best = min(best, time.thread_time() - t0)
-        base = base or None
         if name.startswith("hand-written"):
             base = best
         print(f"  {name:38s} {best * 1e3:8.2f} ms")
@@ -314,7 +313,8 @@ def bench_bandwidth():
                       lambda: lib.chain5(xv.ctypes.data, dst.ctypes.data, n)),
                      ("numpy five-op chain", lambda: np.maximum((xv * 1.5 + 0.5) * xv - 2.0, 0))],
                     rounds=7, min_time=0.05)
-    report("five-op elementwise chain, 2^24 f32", timed, baseline="numpy copy (read+write 2^24 f32)")
+    report("five-op elementwise chain, 2^24 f32", timed,
+           baseline="numpy copy (read+write 2^24 f32)")
     copy = dict(timed)["numpy copy (read+write 2^24 f32)"]
     bw = 2 * n * 4 / copy
     chain = dict(timed)["tracegrad five-op chain"]

@@ -4,7 +4,8 @@ against. It wraps an llvmlite IRBuilder; values are `SVal`s (an LLVM value plus 
 Semantics follow numpy on one element: binary methods promote operands with `ir.types.promote`;
 int `div` is floor division (x // 0 gives 0, never UB); float maximum/minimum propagate NaN;
 `ne` is unordered (NaN != NaN). Float transcendentals are inline polynomials (codegen/mathfuns),
-so loops that use them vectorise; fast-math flags only when asked for (codegen/fastmath.py). Imports only ir.types and
+so loops that use them vectorise; fast-math flags only when asked for (codegen/fastmath.py).
+Imports only ir.types and
 codegen siblings.
 """
 from llvmlite import ir

@@ -76,7 +76,8 @@ def check_lowerable(fn):
             raise NotImplementedError(f"codegen: view op '{name}' has no view rule")
         if REDUCTION in opdef.traits and opdef.accumulate not in fused.ACCUMULATORS:
             raise NotImplementedError(f"codegen: reduction '{name}' accumulates with "
-                                      f"{opdef.accumulate!r}, not one of {sorted(fused.ACCUMULATORS)}")
+                                      f"{opdef.accumulate!r}, not one of "
+                                      f"{sorted(fused.ACCUMULATORS)}")
         known = (opdef.fusible() or VIEW in opdef.traits or REDUCTION in opdef.traits
                  or name in KERNELS)
         if CALL in opdef.traits and len({o.type.dtype for o in op.operands}) != 1:
@@ -341,7 +342,8 @@ def _emit_entry(module, plan, calls):
     for key, off in plan.offsets.items():
         ptrs[key] = b.gep(arena, [i64(off)], source_etype=I8)
     if threads.NUM_THREADS in module.globals:
-        b.store(_field(b, ctx, CTX_NUM_THREADS, ir.IntType(64)), module.globals[threads.NUM_THREADS])
+        b.store(_field(b, ctx, CTX_NUM_THREADS, ir.IntType(64)),
+                module.globals[threads.NUM_THREADS])
     for fn, keys in calls:
         b.call(fn, [ptrs[k] for k in keys])
     b.ret(ir.Constant(I32, 0))

@@ -1,12 +1,13 @@
-"""Inline float math in LLVM IR: exp, log, log1p, expm1, tanh, sin, cos (and int helpers).
+"""Inline float math in LLVM IR: exp, log, log1p, expm1, tanh, sin, cos, pow, erf (+ int helpers).
 
 Why inline: a call to libm per element stops the loop vectoriser, so a fused loop with one exp
 in it would run scalar. These are branch-free range reductions + polynomials built from plain
 fadd/fmul and intrinsics that map to single vector instructions (rint, floor, fabs, maxnum,
 sqrt), so LLVM vectorises them like any arithmetic. Accuracy: a few ulp over the finite range
 (Taylor polynomials of sufficient degree on a reduced interval, Cody-Waite reductions). sin/cos
-reduce by pi/2 in three parts below 2^19 and by Payne-Hanek above (codegen/trig_reduce.py), so
-they are accurate over the whole range. f32 sin/cos are computed in f64. NaN/inf/zero behave like numpy. No fast-math flags anywhere.
+reduce by pi/2 in four parts below 2^19 and by Payne-Hanek above (codegen/trig_reduce.py), so
+they are accurate over the whole range. f32 sin/cos are computed in f64. NaN/inf/zero behave
+like numpy. No fast-math flags anywhere (codegen/fastmath.py keeps them out of this file).
 """
 import math
 
