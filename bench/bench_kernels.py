@@ -8,6 +8,15 @@ tiny:    tutorial regression (x f32[1,2], w f32[1,2], b f32[1], y f32[1,1]), for
 mlp:     784-256-256-10 MLP training step (forward + adjoint, relu, softmax cross-entropy in
          primitives) at batch 64 and 512, against the same step written by hand in numpy.
 eltwise: inline transcendentals (exp, log, tanh, sin) and a fused chain over 1M f32 vs numpy.
+workload: the issue's loss = sum(tanh(x)*sigmoid(x) + 0.5*x*x) with its gradient at 2^24 f32,
+         under tracegrad.jit (steady state: the fused training step), against numpy by hand,
+         hand-written vectorised C (bench/workload.c, built here with cc -O3 -march=native, one
+         thread), torch.compile and jax.jit when importable; loss error vs float64.
+workload_cpu: the same contenders on ONE thread each, timed in CPU time of the calling thread
+         (time.thread_time, min of 7): on a shared, throttled machine wall time measures the
+         neighbours, CPU time the work.
+bandwidth: a five-op elementwise chain at 2^24 f32 as a fraction of the measured memory
+         bandwidth (numpy copy of the same bytes into a preallocated array).
 """
 import os
 import sys
@@ -19,7 +28,9 @@ from tracegrad.ir import Builder, Function, TensorType
 from tracegrad.runtime.native import NativeFunction
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import median_time  # noqa: E402
+from common import compare, median_time, report  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class TrainPair:
@@ -143,7 +154,176 @@ def bench_eltwise():
     print(f"chain tanh(2x+1)*exp(-x) 1M f32: compiled {tc * 1e3:.3f} ms, numpy {tn * 1e3:.3f} ms")
 
 
+def _build_c():
+    """bench/workload.c -> a shared object in a temporary directory, loaded with ctypes."""
+    import ctypes
+    import subprocess
+    import tempfile
+    out = os.path.join(tempfile.mkdtemp(prefix="tg_bench_"), "workload.so")
+    subprocess.run(["cc", "-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-shared",
+                    "-fPIC",
+                    os.path.join(HERE, "workload.c"), "-o", out], check=True)
+    lib = ctypes.CDLL(out)
+    ptr = ctypes.c_void_p
+    lib.workload.restype, lib.workload.argtypes = ctypes.c_float, [ptr, ptr, ctypes.c_long]
+    lib.chain5.restype, lib.chain5.argtypes = None, [ptr, ptr, ctypes.c_long]
+    return lib
+
+
+def _torch_workload(xv):
+    try:
+        import torch
+    except ImportError:
+        return None
+    xt = torch.from_numpy(xv.copy())
+
+    def step(x):
+        x = x.detach().requires_grad_(True)
+        loss = (torch.tanh(x) * torch.sigmoid(x) + 0.5 * x * x).sum()
+        loss.backward()
+        return loss.detach(), x.grad
+    compiled = torch.compile(step)
+    return lambda: compiled(xt)
+
+
+def _jax_workload(xv):
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    f = jax.jit(jax.value_and_grad(lambda x: jnp.sum(jnp.tanh(x) * jax.nn.sigmoid(x)
+                                                     + 0.5 * x * x)))
+    xj = jnp.asarray(xv)
+    return lambda: jax.block_until_ready(f(xj))
+
+
+def bench_workload():
+    import tracegrad as mx
+    from tracegrad import autograd, nd
+    n = 1 << 24
+    xv = np.random.default_rng(0).normal(size=n).astype(np.float32)
+    x64 = xv.astype(np.float64)
+    truth = float((np.tanh(x64) / (1 + np.exp(-x64)) + 0.5 * x64 * x64).sum())
+    f = mx.jit(lambda x: nd.sum(nd.tanh(x) * nd.sigmoid(x) + 0.5 * x * x))
+    x = nd.array(xv)
+    x.attach_grad()
+
+    def tracegrad_step():
+        with autograd.record():
+            loss = f(x)
+        loss.backward()
+        return loss
+
+    def numpy_step():
+        t = np.tanh(xv)
+        s = 1 / (1 + np.exp(-xv))
+        loss = (t * s + 0.5 * xv * xv).sum()
+        return loss, (1 - t * t) * s + t * s * (1 - s) + xv
+
+    lib = _build_c()
+    grad_c = np.empty_like(xv)
+    c_step = lambda: lib.workload(xv.ctypes.data, grad_c.ctypes.data, n)  # noqa: E731
+    for _ in range(4):
+        tracegrad_step()
+    rows = [("tracegrad.jit (fused step)", tracegrad_step), ("numpy by hand", numpy_step),
+            ("hand-written C, 1 thread", c_step)]
+    for name, make in [("torch.compile", _torch_workload), ("jax.jit", _jax_workload)]:
+        fn = make(xv)
+        if fn is not None:
+            fn()
+            rows.append((name, fn))
+        else:
+            print(f"  ({name}: not importable, skipped)")
+    timed = compare(rows, rounds=5, min_time=0.05)
+    report("workload: sum(tanh(x)*sigmoid(x) + 0.5*x*x) + gradient, 2^24 f32", timed,
+           baseline="hand-written C, 1 thread")
+    rel = abs(float(tracegrad_step().asscalar()) - truth) / abs(truth)
+    rel_np = abs(float(numpy_step()[0]) - truth) / abs(truth)
+    rel_c = abs(float(c_step()) - truth) / abs(truth)
+    print(f"  loss relative error vs float64: tracegrad {rel:.1e}, numpy {rel_np:.1e}, "
+          f"C {rel_c:.1e}")
+
+
+def bench_workload_cpu():
+    import time
+
+    import tracegrad as mx
+    from tracegrad import autograd, nd
+    from tracegrad.runtime import native
+    native._CONTEXT.num_threads = 1
+    n = 1 << 24
+    xv = np.random.default_rng(0).normal(size=n).astype(np.float32)
+    f = mx.jit(lambda x: nd.sum(nd.tanh(x) * nd.sigmoid(x) + 0.5 * x * x))
+    x = nd.array(xv)
+    x.attach_grad()
+
+    def tracegrad_step():
+        with autograd.record():
+            loss = f(x)
+        loss.backward()
+
+    def numpy_step():
+        t = np.tanh(xv)
+        s = 1 / (1 + np.exp(-xv))
+        return (t * s + 0.5 * xv * xv).sum(), (1 - t * t) * s + t * s * (1 - s) + xv
+
+    lib = _build_c()
+    grad_c = np.empty_like(xv)
+    rows = [("tracegrad.jit (fused step), 1 thread", tracegrad_step),
+            ("numpy by hand", numpy_step),
+            ("hand-written C, 1 thread",
+             lambda: lib.workload(xv.ctypes.data, grad_c.ctypes.data, n))]
+    try:
+        import torch
+        torch.set_num_threads(1)
+        fn = _torch_workload(xv)
+        rows.append(("torch.compile, 1 thread", fn))
+    except ImportError:
+        pass
+    for _ in range(4):
+        tracegrad_step()
+    print("\n== workload, CPU time of one thread (min of 7)")
+    base = None
+    for name, fn in rows:
+        fn()
+        best = float("inf")
+        for _ in range(7):
+            t0 = time.thread_time()
+            fn()
+            best = min(best, time.thread_time() - t0)
+        if name.startswith("hand-written"):
+            base = best
+        print(f"  {name:38s} {best * 1e3:8.2f} ms")
+    print(f"  (C: {base * 1e3:.2f} ms)")
+
+
+def bench_bandwidth():
+    n = 1 << 24
+    xv = np.random.default_rng(0).normal(size=n).astype(np.float32)
+    dst = np.empty_like(xv)
+    b = Builder(name="chain5")
+    p = b.param(TensorType("f32", (n,)), "x")
+    y = b.maximum(b.sub(b.mul(b.add(b.mul(p, 1.5), 0.5), p), 2.0), 0.0)
+    f = NativeFunction(b.ret(y))
+    lib = _build_c()
+    timed = compare([("numpy copy (read+write 2^24 f32)", lambda: np.copyto(dst, xv)),
+                     ("tracegrad five-op chain", lambda: f(xv)),
+                     ("C five-op chain, 1 thread, preallocated",
+                      lambda: lib.chain5(xv.ctypes.data, dst.ctypes.data, n)),
+                     ("numpy five-op chain", lambda: np.maximum((xv * 1.5 + 0.5) * xv - 2.0, 0))],
+                    rounds=7, min_time=0.05)
+    report("five-op elementwise chain, 2^24 f32", timed,
+           baseline="numpy copy (read+write 2^24 f32)")
+    copy = dict(timed)["numpy copy (read+write 2^24 f32)"]
+    bw = 2 * n * 4 / copy
+    chain = dict(timed)["tracegrad five-op chain"]
+    print(f"  measured bandwidth {bw / 1e9:.1f} GB/s; the chain moves the same bytes at "
+          f"{2 * n * 4 / chain / 1e9:.1f} GB/s = {copy / chain:.0%} of it (its output array "
+          f"is freshly allocated on every call, as every compiled call's is)")
+
+
 if __name__ == "__main__":
-    chosen = sys.argv[1:] or ["tiny", "mlp", "eltwise"]
+    chosen = sys.argv[1:] or ["tiny", "mlp", "eltwise", "workload", "bandwidth"]
     for name in chosen:
         globals()[f"bench_{name}"]()

@@ -26,13 +26,14 @@ PIPELINE = "fold,simplify,cse,dce"
 DEFER_CALL = None
 
 
-def _compile(fn):
+def _compile(fn, fastmath=()):
     """Native code for `fn` (ir.Function): a callable `f(*arrays) -> list of arrays`.
+    `fastmath`: the LLVM fast-math flags jit()/hybridize() asked for (codegen/fastmath.py).
 
     Ops with no native lowering (a custom Function's Python code) split the graph: the rest
     stays native and each such op runs in Python, counted as an eager fallback.
     """
-    return compile_callable(fn, on_python_op=lambda op: _python_op(fn, op))
+    return compile_callable(fn, on_python_op=lambda op: _python_op(fn, op), fastmath=fastmath)
 
 
 def _python_op(fn, op):
@@ -52,7 +53,8 @@ class Feed:
 class Entry:
     """One compiled variant: a traced Function plus how to feed it and its native code."""
 
-    def __init__(self, tr, feeds, params, keys):
+    def __init__(self, tr, feeds, params, keys, fastmath=()):
+        self.fastmath = fastmath
         self.traced, self.feeds, self.single = tr.function, feeds, tr.single
         self.n_out = len(tr.outputs)
         self.stages = {"traced": tr.function}
@@ -99,11 +101,11 @@ class Entry:
 
 
 class InferenceEntry(Entry):
-    def __init__(self, tr, feeds, params, keys):
-        super().__init__(tr, feeds, params, keys)
+    def __init__(self, tr, feeds, params, keys, fastmath=()):
+        super().__init__(tr, feeds, params, keys, fastmath)
         self.optimized = run_pipeline(tr.function, PIPELINE)
         self.stages["optimized"] = self.optimized
-        self.native = _compile(self.optimized)
+        self.native = _compile(self.optimized, self.fastmath)
 
     def __call__(self, args, params, draw=None):
         outs = self.native(*self.arrays(args, params, draw))
@@ -115,8 +117,8 @@ class InferenceEntry(Entry):
 class TrainingEntry(Entry):
     """Forward emitting residuals + adjoint, both native, glued to the tape by two ops."""
 
-    def __init__(self, tr, feeds, params, keys, wrt):
-        super().__init__(tr, feeds, params, keys)
+    def __init__(self, tr, feeds, params, keys, wrt, fastmath=()):
+        super().__init__(tr, feeds, params, keys, fastmath)
         fn = tr.function
         self.wrt = wrt
         self.wrt_mask = tuple(i in wrt for i in range(len(fn.params)))
@@ -134,8 +136,8 @@ class TrainingEntry(Entry):
         self.forward_fn = run_pipeline(train_fn, PIPELINE)
         self.adjoint = adjoint
         self.stages.update(optimized=self.forward_fn, adjoint=adjoint)
-        self.native = _compile(self.forward_fn)
-        self.native_adjoint = _compile(adjoint)
+        self.native = _compile(self.forward_fn, self.fastmath)
+        self.native_adjoint = _compile(adjoint, self.fastmath)
         # the handle tape ops name this entry by (runtime/handles.py): released with it
         self.id = register(self)
         self.result_types = [v.type for v in self.forward_fn.outputs]
@@ -181,7 +183,7 @@ class TrainingEntry(Entry):
         if self.direct < 2 or self.n_out != 1:
             return None
         if self.fused is None:
-            self.fused = _compile(fused_step(self))
+            self.fused = _compile(fused_step(self), self.fastmath)
         self.pending = Prediction(self)
         return self.pending
 

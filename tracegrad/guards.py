@@ -139,8 +139,9 @@ def expression(v, names, depth=0):
 class GuardTree:
     """The variants of one input signature (see module docstring)."""
 
-    def __init__(self, needs, recording):
+    def __init__(self, needs, recording, fastmath=()):
         self.needs, self.recording, self.root, self.intern = needs, recording, None, {}
+        self.fastmath = fastmath  # LLVM fast-math flags every segment compiles with
         self.buffers = {}       # id -> (constant buffer, its key), see _ids
         self.keyed = False      # whether any path draws random keys (run() then tracks them)
         self.segments = 0       # compiled segments (native entries) built
@@ -301,8 +302,8 @@ class GuardTree:
             tr = SegmentTrace(seg, len(outputs), [])
             # the guard's own value needs a gradient only when later code computes with it
             train = bool(wrt) and any(float_out[1:] + [float_out[0] and targets[0] in used])
-        node.entry = (TrainingEntry(tr, seg_feeds, params, [], wrt) if train
-                      else InferenceEntry(tr, seg_feeds, params, []))
+        node.entry = (TrainingEntry(tr, seg_feeds, params, [], wrt, self.fastmath) if train
+                      else InferenceEntry(tr, seg_feeds, params, [], self.fastmath))
         self.segments += 1
         node.entry.keep = path.keep
         node.out_ids = [ids[o] for o in outputs]

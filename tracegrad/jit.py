@@ -83,7 +83,9 @@ class JitFunction:
     """A function of NDArrays compiled per input signature (see module docstring)."""
 
     def __init__(self, fn, params=None, name=None, param_names=(), max_variants=None,
-                 max_guard_outcomes=None):
+                 max_guard_outcomes=None, fastmath=()):
+        from .codegen.fastmath import normalize
+        self.fastmath = normalize(fastmath)
         self.fn, self.params = fn, params or (lambda: [])
         self.param_names = list(param_names)
         self.name = name or getattr(fn, "__name__", "f")
@@ -152,7 +154,7 @@ class JitFunction:
             log.guard_miss(self.name, key, self.cache)
             if self._full():
                 return self._eager(args, kwargs, None)
-            tree = self.cache[key] = GuardTree(needs, key[3])
+            tree = self.cache[key] = GuardTree(needs, key[3], self.fastmath)
         if tree.eager is not None:
             return self._eager(args, kwargs, tree.eager)
         self.last_tree = tree
@@ -268,7 +270,7 @@ class JitFunction:
         key, arrays, needs = self._signature(args, kwargs, params)
         if key in self.cache or self._full():
             return
-        tree = self.cache[key] = GuardTree(needs, key[3])
+        tree = self.cache[key] = GuardTree(needs, key[3], self.fastmath)
         self.last_reason = "first call (after deferred initialization)"
         t0 = log.now()
         counter = _RANDOM["counter"]  # this call ran eagerly: the trace must not draw again
@@ -456,7 +458,7 @@ def _wants_grad(v):
         v.var is not None and v.var.grad_req != "null"))
 
 
-def jit(fn=None, *, name=None, max_variants=None, max_guard_outcomes=None):
+def jit(fn=None, *, name=None, max_variants=None, max_guard_outcomes=None, fastmath=None):
     """Compile a function of NDArrays (arrays inside tuples/lists/dicts are inputs too;
     Python scalars and other values are part of the cache key).
 
@@ -469,13 +471,14 @@ def jit(fn=None, *, name=None, max_variants=None, max_guard_outcomes=None):
     `max_guard_outcomes` those of one guard. Arrays the function reaches from its enclosing
     scope are read as they were when it was traced (as with jax.jit): pass arrays that
     change as arguments, or use a HybridBlock, whose parameters are always read fresh.
-    f.explain() says what was compiled and why.
+    `fastmath`: LLVM fast-math flags to allow, e.g. ("contract", "nnan") or "fast" (default
+    strict IEEE; see tracegrad/codegen/fastmath.py). f.explain() says what was compiled and why.
     """
     if fn is None:
         return functools.partial(jit, name=name, max_variants=max_variants,
-                                 max_guard_outcomes=max_guard_outcomes)
+                                 max_guard_outcomes=max_guard_outcomes, fastmath=fastmath)
     return JitFunction(fn, name=name, max_variants=max_variants,
-                       max_guard_outcomes=max_guard_outcomes)
+                       max_guard_outcomes=max_guard_outcomes, fastmath=fastmath)
 
 
 def _block_structure(block):
@@ -506,7 +509,8 @@ def hybrid_call(block, *args):
             jf = JitFunction(block.forward, params=lambda: [p.data() for p in plist],
                              name=type(block).__name__.lower(), param_names=names,
                              max_variants=flags.get("max_variants"),
-                             max_guard_outcomes=flags.get("max_guard_outcomes"))
+                             max_guard_outcomes=flags.get("max_guard_outcomes"),
+                             fastmath=flags.get("fastmath"))
             jf.block_structure = structure
             if reason:
                 jf.first_reason = reason

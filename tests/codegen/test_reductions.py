@@ -176,3 +176,27 @@ def test_workload_loss_within_pairwise_error_of_float64():
     assert abs(loss.asscalar() - truth) <= (depth(n) + 8) * EPS["f32"] * np.abs(terms).sum()
     assert abs(m(x).asscalar() - (x64 * x64).mean()) <= \
         (depth(n) + 4) * EPS["f32"] * (x64 * x64).mean()
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+def test_rows_with_cancelling_terms(dtype):
+    """Sums down the rows (last axis kept: whole rows at a time) on adversarial data."""
+    n = 1 << 14
+    x = np.empty((n, 5), dtype=NP[dtype])
+    x[0::4], x[1::4], x[2::4], x[3::4] = 1e8, 1.0, -1e8, 1.0
+    x[:, 3] = 1.0
+    x[0, 3] = 1e8
+    got = sum_fn((n, 5), (0,), dtype)(x)[0]
+    check_bound(got, x.astype(np.float64), (0,), dtype)
+    assert abs(float(got[3]) - (1e8 + n - 1)) <= 8 * EPS[dtype] * (1e8 + n)
+
+
+@pytest.mark.parametrize("shape,axes", [((0, 300), (1,)), ((300, 0), (0,)), ((0,), (0,)),
+                                        ((9, 0, 4), (0,)), ((1, 1000), (1,)),
+                                        ((1000, 1), (0,)), ((12, 1), (0,)),
+                                        ((2, 3, 2000), (0, 1)), ((2000, 3, 2), (0, 2))])
+def test_empty_unit_and_split_axes(shape, axes):
+    x = np.random.default_rng(8).normal(size=shape).astype(np.float32)
+    got = sum_fn(shape, axes, "f32", 1.0)(x)[0]
+    assert got.shape == x.sum(axis=axes).shape
+    check_bound(got, x.astype(np.float64), axes, "f32")

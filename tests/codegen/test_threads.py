@@ -26,12 +26,13 @@ def run_all(f, args, counts):
 
 GRAPHS = {
     # 1-d full sum: fixed chunk tasks combined pairwise, plus an elementwise output
-    "full_sum": ((1 << 18,), lambda b, x: (b.sum(b.tanh(x), axes=(0,)), b.exp(x))),
-    "rows": ((300, 1000), lambda b, x: (b.sum(b.mul(x, x), axes=(1,)),
-                                       b.max(x, axes=(1,)))),
-    "cols": ((1000, 300), lambda b, x: (b.sum(b.sigmoid(x), axes=(0,)),)),
-    "elementwise": ((517, 301), lambda b, x: (b.add(b.tanh(x), b.mul(x, 0.5)),)),
-    "f64_sum": ((1 << 17,), lambda b, x: (b.sum(b.cast(x, dtype="f64"), axes=(0,)),)),
+    "full_sum": ((1 << 20,), lambda b, x: (b.sum(b.tanh(x), axes=(0,)), b.exp(x))),
+    "rows": ((1000, 1100), lambda b, x: (b.sum(b.mul(x, x), axes=(1,)),
+                                        b.max(x, axes=(1,)))),
+    "cols": ((1100, 1000), lambda b, x: (b.sum(b.sigmoid(x), axes=(0,)),)),
+    "rows3d": ((3, 400, 900), lambda b, x: (b.sum(b.exp(x), axes=(1,)),)),
+    "elementwise": ((1031, 1033), lambda b, x: (b.add(b.tanh(x), b.mul(x, 0.5)),)),
+    "f64_sum": ((1 << 20,), lambda b, x: (b.sum(b.cast(x, dtype="f64"), axes=(0,)),)),
 }
 
 

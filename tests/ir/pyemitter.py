@@ -93,6 +93,7 @@ class PyEmitter:
     tanh = _float_unary(np.tanh)
     sin = _float_unary(np.sin)
     cos = _float_unary(np.cos)
+    erf = _float_unary(np.vectorize(__import__("math").erf, otypes=[np.float64]))
     floor = _float_unary(np.floor)
 
     lt = _compare(np.less)

@@ -11,8 +11,11 @@ so a second process skips LLVM entirely. Calling compiled code is runtime.native
 
 Knows nothing of NDArray or Gluon; imports ir only.
 """
+import numpy as np
+
 from ..ir.printer import print_function
 from . import cache, entry
+from . import fastmath as fastmath_flags
 from .cache import COUNTERS
 from .target import JitObject, compile_object
 
@@ -44,20 +47,37 @@ class CompiledModule:
         from .target import optimize, parse, target_machine
         return target_machine().emit_assembly(optimize(parse(self.llvm_ir)))
 
+    def memory_plan(self) -> dict:
+        """What one call needs: `arena_bytes` of scratch (allocated once, reused by every
+        call), `output_bytes` of fresh output arrays, `peak_bytes` (their sum), how many
+        intermediates live in the arena and how many of them are computed in place."""
+        out = sum(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                  for shape, dtype, _ in self.output_specs)
+        return {"arena_bytes": self.arena_bytes, "output_bytes": out,
+                "peak_bytes": self.arena_bytes + out,
+                "intermediates": len(self.plan.offsets), "in_place": self.plan.in_place}
+
     def __repr__(self):
         return (f"<CompiledModule @{self.fn.name}: {len(self.plan.steps)} steps, "
                 f"arena {self.arena_bytes} B>")
 
 
-def compile_function(fn, use_cache=True) -> CompiledModule:
-    """Compile `fn` (memory cache, then disk cache, then LLVM)."""
+def compile_function(fn, use_cache=True, fastmath=()) -> CompiledModule:
+    """Compile `fn` (memory cache, then disk cache, then LLVM). `fastmath`: LLVM fast-math
+    flags to allow (codegen/fastmath.py; default strict IEEE)."""
+    flags = fastmath_flags.normalize(fastmath)
+    fastmath_flags.warn_nan_tests(fn, flags)
     text = print_function(fn)
-    key = cache.cache_key(text)
+    plan = entry.make_plan(fn, flags)
+    # the arena layout is baked into the object code: key on it too, so that a plan that ever
+    # came out differently can never run code built for another layout
+    layout = f"{plan.arena_bytes}:{list(plan.offsets.values())}"
+    key = cache.cache_key(text, ",".join(sorted(flags)) + "|" + layout)
     if use_cache and key in cache.MEMORY:
         COUNTERS["memory_cache_hits"] += 1
         module = cache.MEMORY[key] = cache.MEMORY.pop(key)  # most recently used last
+        COUNTERS["planned_peak_bytes"] = module.memory_plan()["peak_bytes"]
         return module
-    plan = entry.make_plan(fn)
     obj = cache.load(key) if use_cache else None
     llvm_ir = optimized = None
     if obj is not None:
@@ -73,4 +93,5 @@ def compile_function(fn, use_cache=True) -> CompiledModule:
         cache.MEMORY[key] = module
         while len(cache.MEMORY) > cache.MEMORY_LIMIT:  # callers keep what they still use
             cache.MEMORY.pop(next(iter(cache.MEMORY)))
+    COUNTERS["planned_peak_bytes"] = module.memory_plan()["peak_bytes"]
     return module

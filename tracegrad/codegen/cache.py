@@ -18,7 +18,8 @@ import struct
 import tempfile
 
 COUNTERS = {"compiles": 0, "memory_cache_hits": 0, "disk_cache_hits": 0,
-            "disk_cache_rejects": 0, "native_calls": 0, "eager_adjoints_compiled": 0}
+            "disk_cache_rejects": 0, "native_calls": 0, "eager_adjoints_compiled": 0,
+            "planned_peak_bytes": 0}   # of the most recently compiled graph (memory_plan())
 MEMORY: dict = {}        # key -> CompiledModule, least recently used first
 MEMORY_LIMIT = 256       # modules kept for reuse beyond those still referenced elsewhere
 MAGIC = b"TGOBJ\x02\x00\x00"

@@ -4,7 +4,8 @@ against. It wraps an llvmlite IRBuilder; values are `SVal`s (an LLVM value plus 
 Semantics follow numpy on one element: binary methods promote operands with `ir.types.promote`;
 int `div` is floor division (x // 0 gives 0, never UB); float maximum/minimum propagate NaN;
 `ne` is unordered (NaN != NaN). Float transcendentals are inline polynomials (codegen/mathfuns),
-so loops that use them vectorise; no fast-math flags are set. Imports only ir.types and
+so loops that use them vectorise; fast-math flags only when asked for (codegen/fastmath.py).
+Imports only ir.types and
 codegen siblings.
 """
 from llvmlite import ir
@@ -33,9 +34,10 @@ class SVal:
 class ScalarEmitter:
     """The only object scalar rules see. `b` is the IRBuilder positioned in a loop body."""
 
-    def __init__(self, builder: ir.IRBuilder):
+    def __init__(self, builder: ir.IRBuilder, flags=()):
         self.b = builder
         self.math = mathfuns.MathLib(builder)
+        self.flags = tuple(flags)    # LLVM fast-math flags for float arithmetic (codegen/fastmath)
 
     # ------------------------------------------------------------ constants and conversions
     def const(self, value, like=None, dtype=None) -> SVal:
@@ -78,7 +80,9 @@ class ScalarEmitter:
     # ------------------------------------------------------------ arithmetic
     def _arith(self, x, y, fop, iop, bop):
         x, y, dt = self._promote(x, y)
-        name = fop if dt in FLOATS else (iop if dt in INTS else bop)
+        if dt in FLOATS:
+            return SVal(getattr(self.b, fop)(x.v, y.v, flags=self.flags), dt)
+        name = iop if dt in INTS else bop
         return SVal(getattr(self.b, name)(x.v, y.v), dt)
 
     def add(self, x, y):
@@ -93,7 +97,7 @@ class ScalarEmitter:
     def div(self, x, y):
         x, y, dt = self._promote(x, y)
         if dt in FLOATS:
-            return SVal(self.b.fdiv(x.v, y.v), dt)
+            return SVal(self.b.fdiv(x.v, y.v, flags=self.flags), dt)
         if dt == "bool":
             return SVal(self.b.and_(x.v, y.v), dt)
         return SVal(self.math.floor_div(x.v, y.v), dt)
@@ -186,13 +190,16 @@ class ScalarEmitter:
     def cos(self, x):
         return self._float_fn("cos", x)
 
+    def erf(self, x):
+        return self._float_fn("erf", x)
+
     # ------------------------------------------------------------ comparisons and logic
     def _compare(self, x, y, op):
         x, y, dt = self._promote(x, y)
         b = self.b
         if dt in FLOATS:
-            v = b.fcmp_unordered("!=", x.v, y.v) if op == "ne" else \
-                b.fcmp_ordered(_FCMP[op], x.v, y.v)
+            v = b.fcmp_unordered("!=", x.v, y.v, flags=self.flags) if op == "ne" else \
+                b.fcmp_ordered(_FCMP[op], x.v, y.v, flags=self.flags)
         else:
             cmp = {"ne": "!="}.get(op) or _FCMP[op]
             icmp = b.icmp_signed if dt in INTS else b.icmp_unsigned

@@ -61,6 +61,7 @@ class Plan:
         self.out_slots = []          # Slot per output (None for literal outputs)
         self.offsets, self.arena_bytes = {}, 0
         self.pending_copies = {}     # Slot -> (Value, source View), copied before first read
+        self.fastmath = frozenset()  # LLVM fast-math flags asked for (codegen/fastmath.py)
 
 
 def check_lowerable(fn):
@@ -75,7 +76,8 @@ def check_lowerable(fn):
             raise NotImplementedError(f"codegen: view op '{name}' has no view rule")
         if REDUCTION in opdef.traits and opdef.accumulate not in fused.ACCUMULATORS:
             raise NotImplementedError(f"codegen: reduction '{name}' accumulates with "
-                                      f"{opdef.accumulate!r}, not one of {sorted(fused.ACCUMULATORS)}")
+                                      f"{opdef.accumulate!r}, not one of "
+                                      f"{sorted(fused.ACCUMULATORS)}")
         known = (opdef.fusible() or VIEW in opdef.traits or REDUCTION in opdef.traits
                  or name in KERNELS)
         if CALL in opdef.traits and len({o.type.dtype for o in op.operands}) != 1:
@@ -88,9 +90,10 @@ def check_lowerable(fn):
                 f"run @{fn.name} eagerly or split it at this op")
 
 
-def make_plan(fn) -> Plan:
+def make_plan(fn, fastmath=frozenset()) -> Plan:
     check_lowerable(fn)
     plan = Plan(fn)
+    plan.fastmath = frozenset(fastmath)
     groups = fusion_groups(fn)
     stored = _stored_values(fn, groups)
     _bind_outputs(plan, fn, stored)
@@ -118,19 +121,45 @@ def _stored_values(fn, groups) -> list:
     for g in groups:
         for op in g.ops:
             r = op.results[0]
-            if r in outside or g.kind == "kernel" or op is g.ops[-1] and g.closed:
+            if r in outside or g.kind == "kernel" or op is g.reduction:
                 stored.append(r)
     return stored
 
 
 def _bind_outputs(plan, fn, stored):
-    """An output computed by a group is written straight into the caller's output array."""
+    """An output computed by a group is written straight into the caller's output array; so is
+    one that is a layout-preserving view (a reshape) of a stored value used nowhere else."""
     stored_set = set(stored)
+    readers = {}
+    for op in fn.ops:
+        for o in op.operands:
+            readers[o] = readers.get(o, 0) + 1
     for i, o in enumerate(fn.outputs):
         slot = None if isinstance(o, Literal) else Slot(o.type, f"out{i}", output=i)
         plan.out_slots.append(slot)
-        if slot is not None and o in stored_set and o not in plan.key_of:
-            plan.key_of[o] = slot
+        if slot is None:
+            continue
+        base = _same_layout_source(o)
+        if base is not o and (base not in stored_set or readers.get(base, 0) != 1
+                              or base in fn.outputs):
+            base = o
+        if base in stored_set and base not in plan.key_of:
+            plan.key_of[base] = slot
+
+
+def _same_layout_source(v):
+    """The value whose row-major elements are v's, through VIEW ops that keep the layout."""
+    while isinstance(v, Value) and v.producer is not None and VIEW in v.producer.opdef.traits:
+        op = v.producer
+        src = op.operands[0]
+        shape = v.type.shape
+        got = op.opdef.view(0, contiguous_strides(src.type.shape), src.type.shape,
+                            out_shape=shape, **op.attrs)
+        if got is None or src.type.size != v.type.size or not View(
+                None, got[0], got[1], shape).is_contiguous() or got[0] != 0:
+            break
+        v = src
+    return v
 
 
 def _plan_views(plan, fn):
@@ -181,6 +210,9 @@ def _schedule_output_copies(plan, fn):
         slot = plan.out_slots[i]
         if slot is None or plan.key_of.get(o) is slot:
             continue
+        view = plan.views.get(o)
+        if view is not None and view.base is slot and view.offset == 0 and view.is_contiguous():
+            continue                      # a reshape of a value already written there
         _schedule(plan, Step("fused", o.type.shape, [], [(o, slot)]))
 
 
@@ -192,7 +224,9 @@ def _step_keys(step, views):
 
 
 def _allocate(plan):
-    """First-fit arena offsets; a buffer is live from its first write to its last read."""
+    """First-fit arena offsets; a buffer is live from its first write to its last read. A fused
+    elementwise step whose input buffer dies in it, read only at the element it writes, writes
+    its result in place over that input (same offset): `plan.in_place` counts those."""
     first, last = {}, {}
     for t, (step, views) in enumerate(plan.steps):
         writes, reads = _step_keys(step, views)
@@ -201,15 +235,55 @@ def _allocate(plan):
                 first.setdefault(k, t)
                 last[k] = t
     live = []   # (offset, end, key)
-    for t in range(len(plan.steps)):
+    plan.in_place, plan.aliases = 0, {}
+    for t, (step, views) in enumerate(plan.steps):
+        donors = _in_place_donors(step, views, t, first, last)
         for k in [k for k, s in first.items() if s == t]:
             size = -(-k.type.size * k.type.np_dtype.itemsize // ALIGN) * ALIGN
-            off = _first_fit(live, size)
+            donor = next((d for d in donors if _same_elements(d, k)), None)
+            if donor is not None:
+                donors.remove(donor)
+                off = plan.offsets[donor]
+                live = [x for x in live if x[2] is not donor]
+                plan.in_place += 1
+                # one pointer for both in the step function: its loads and stores then
+                # visibly touch the same memory (two noalias arguments would be a lie)
+                plan.aliases.setdefault(t, {})[k] = donor
+            else:
+                off = _first_fit(live, size)
             live.append((off, off + size, k))
             live.sort(key=lambda x: x[0])
             plan.offsets[k] = off
             plan.arena_bytes = max(plan.arena_bytes, off + size)
         live = [x for x in live if last[x[2]] > t]
+
+
+def _same_elements(a, b) -> bool:
+    return a.type.size == b.type.size and a.type.np_dtype.itemsize == b.type.np_dtype.itemsize
+
+
+def _in_place_donors(step, views, t, first, last) -> list:
+    """Arena buffers that die in fused step t and are read there only at the written element."""
+    if step.kind != "fused" or not step.ops:
+        return []
+    size = 1
+    for d in step.shape:
+        size *= d
+    contiguous = contiguous_strides(step.shape)
+    ok, bad = {}, set()          # ok: insertion-ordered, so the plan is the same in every
+    for op in step.ops:          # process (the disk cache holds code with these offsets)
+        indexed = INDEXED in op.opdef.traits
+        for o in op.operands:
+            if not isinstance(o, Value) or o not in views:
+                continue
+            v = views[o]
+            k = v.base
+            if not indexed and v.offset == 0 and v.aligned(step.shape) == contiguous:
+                ok[k] = True
+            else:
+                bad.add(k)
+    return [k for k in ok if k not in bad and _in_arena(k) and last.get(k) == t
+            and first.get(k, t) < t and k.type.size == size]
 
 
 def _in_arena(key) -> bool:
@@ -240,7 +314,8 @@ def emit_module(plan) -> str:
             KERNELS[op.name](sf, op, views, key)
             calls.append((sf.finish(), sf.buffers))
         else:
-            sf = fused.emit_fused(module, f"step{t}_fused", step, views)
+            sf = fused.emit_fused(module, f"step{t}_fused", step, views, plan.fastmath,
+                                  plan.aliases.get(t, {}))
             calls.append((sf.fn, sf.buffers))
     _emit_entry(module, plan, calls)
     return str(module)
@@ -267,7 +342,8 @@ def _emit_entry(module, plan, calls):
     for key, off in plan.offsets.items():
         ptrs[key] = b.gep(arena, [i64(off)], source_etype=I8)
     if threads.NUM_THREADS in module.globals:
-        b.store(_field(b, ctx, CTX_NUM_THREADS, ir.IntType(64)), module.globals[threads.NUM_THREADS])
+        b.store(_field(b, ctx, CTX_NUM_THREADS, ir.IntType(64)),
+                module.globals[threads.NUM_THREADS])
     for fn, keys in calls:
         b.call(fn, [ptrs[k] for k in keys])
     b.ret(ir.Constant(I32, 0))

@@ -16,7 +16,7 @@ from llvmlite import ir
 from ..ir.function import Literal
 from ..ir.ops import ELEMENTWISE, REDUCTION
 from ..ir.types import FLOATS
-from . import philox, reduction, threads
+from . import fastmath, philox, reduction, threads
 from .emitter import LLTYPES, ScalarEmitter, SVal
 from .loops import for_range, linear_index, loop_nest
 from .views import StepFunction, contiguous_strides
@@ -25,9 +25,10 @@ from .views import StepFunction, contiguous_strides
 class FusedContext:
     """What a member's lowering sees: the emitter, the loop index and operand access."""
 
-    def __init__(self, sf: StepFunction, shape, views, idx):
+    def __init__(self, sf: StepFunction, shape, views, idx, flags=frozenset()):
         self.sf, self.shape, self.views, self.idx = sf, shape, views, idx
-        self.e = ScalarEmitter(sf.b)
+        self.flags = flags
+        self.e = ScalarEmitter(sf.b, fastmath.elementwise_flags(flags))
         self.env = {}
 
     def value(self, v) -> SVal:
@@ -111,38 +112,39 @@ def _eval_member(ctx: FusedContext, op):
     return out if out.dtype == want else ctx.e.cast(out, want)
 
 
-def emit_fused(module, name, step, views):
+def emit_fused(module, name, step, views, flags=frozenset(), alias=None):
     """Emit `step` (members, writes: [(value, buffer key)]) as function `name`; returns the
     StepFunction (its `buffers` are the storage keys to pass, in order). Large steps run their
     outer loop on several threads (codegen/threads.py); see `_split` for which loop."""
     buffers = [key for _, key in step.writes] + step_reads(step, views)
-    reduce_op = step.ops[-1] if step.ops and REDUCTION in step.ops[-1].opdef.traits else None
-    members = step.ops[:-1] if reduce_op is not None else step.ops
+    reductions = [op for op in step.ops if REDUCTION in op.opdef.traits]
+    reduce_op = reductions[0] if reductions else None
+    members = [op for op in step.ops if op is not reduce_op]
     split = _split(step, reduce_op)
-    sf = StepFunction(module, name, buffers)
+    sf = StepFunction(module, name, buffers, alias)
     if reduce_op is not None and not reduction.use_blocked(reduce_op):
         _fill_identity(sf, reduce_op, step.key_of[reduce_op.results[0]])
     if split is None:
-        _emit_body(sf, step, views, members, reduce_op, None)
+        _emit_body(sf, step, views, members, reduce_op, None, flags)
         sf.finish()
         return sf
     kind, count = split
-    task_buffers = sf.buffers + (["partials"] if kind == "chunks" else [])
-    task = StepFunction.task(module, f"{name}_task", task_buffers)
+    task_buffers = buffers + (["partials"] if kind == "chunks" else [])
+    task = StepFunction.task(module, f"{name}_task", task_buffers, alias)
     b = sf.b
     if kind == "chunks":
         dtype = reduce_op.results[0].type.dtype
         with b.goto_entry_block():
             partials = b.alloca(ir.ArrayType(LLTYPES[dtype], count), name="partials")
         reduction.emit_sum_tasks(task, step, views, members, reduce_op, task.ptr["partials"],
-                                 lambda idx: FusedContext(task, step.shape, views, idx),
+                                 lambda idx: FusedContext(task, step.shape, views, idx, flags),
                                  _eval_member)
     else:
-        _emit_body(task, step, views, members, reduce_op, (task.lo, task.hi))
+        _emit_body(task, step, views, members, reduce_op, (task.lo, task.hi), flags)
     task.finish()
     with b.goto_entry_block():
-        argv = b.alloca(ir.ArrayType(ir.PointerType(), len(task_buffers)), name="argv")
-    for i, key in enumerate(task_buffers):
+        argv = b.alloca(ir.ArrayType(ir.PointerType(), len(task.buffers)), name="argv")
+    for i, key in enumerate(task.buffers):
         ptr = partials if key == "partials" else sf.ptr[key]
         b.store(ptr, b.gep(argv, [ir.Constant(ir.IntType(64), 0),
                                   ir.Constant(ir.IntType(64), i)]))
@@ -163,6 +165,9 @@ def _split(step, reduce_op):
     if reduce_op is None:
         return ("outer", shape[0]) if shape[0] > 1 else None
     axes = reduce_op.attrs["axes"]
+    if reduction.rowwise(reduce_op):
+        kept = [a for a in range(len(shape) - 1) if a not in axes] + [len(shape) - 1]
+        return ("outer", shape[kept[0]]) if shape[kept[0]] > 1 else None
     if reduction.use_blocked(reduce_op):
         kept = [a for a in range(len(shape)) if a not in axes]
         if kept:
@@ -173,15 +178,21 @@ def _split(step, reduce_op):
     return ("outer", shape[0]) if 0 not in axes and shape[0] > 1 else None
 
 
-def _emit_body(sf, step, views, members, reduce_op, first):
+def _emit_body(sf, step, views, members, reduce_op, first, flags):
+    if reduce_op is not None and reduction.rowwise(reduce_op):
+        reduction.emit_rowwise_sum(sf, step, views, members, reduce_op,
+                                   step.key_of[reduce_op.results[0]],
+                                   lambda idx: FusedContext(sf, step.shape, views, idx, flags),
+                                   _eval_member, first=first)
+        return
     if reduce_op is not None and reduction.use_blocked(reduce_op):
         reduction.emit_blocked_sum(sf, step, views, members, reduce_op,
                                    step.key_of[reduce_op.results[0]],
-                                   lambda idx: FusedContext(sf, step.shape, views, idx),
+                                   lambda idx: FusedContext(sf, step.shape, views, idx, flags),
                                    _eval_member, first=first)
         return
     with loop_nest(sf.b, step.shape, first=first) as idx:
-        ctx = FusedContext(sf, step.shape, views, idx)
+        ctx = FusedContext(sf, step.shape, views, idx, flags)
         for op in members:
             ctx.env[op.results[0]] = _eval_member(ctx, op)
         for v, key in step.writes:
@@ -203,4 +214,9 @@ def _accumulate(ctx: FusedContext, op, key):
     x = ctx.value(op.operands[0])
     where = linear_index(sf.b, ctx.idx, _reduce_strides(op, ctx.shape))
     acc = sf.load(key, where)
+    if "reassoc" in ctx.flags and op.opdef.accumulate == "add" and x.dtype in FLOATS:
+        flags = ("reassoc",) + fastmath.elementwise_flags(ctx.flags)
+        x = ctx.e.cast(x, acc.dtype)
+        sf.store(key, where, SVal(sf.b.fadd(acc.v, x.v, flags=flags), acc.dtype))
+        return
     sf.store(key, where, _combine(ctx.e, op.opdef.accumulate, acc, x))

@@ -1,16 +1,19 @@
-"""Inline float math in LLVM IR: exp, log, log1p, expm1, tanh, sin, cos (and int helpers).
+"""Inline float math in LLVM IR: exp, log, log1p, expm1, tanh, sin, cos, pow, erf (+ int helpers).
 
 Why inline: a call to libm per element stops the loop vectoriser, so a fused loop with one exp
 in it would run scalar. These are branch-free range reductions + polynomials built from plain
 fadd/fmul and intrinsics that map to single vector instructions (rint, floor, fabs, maxnum,
 sqrt), so LLVM vectorises them like any arithmetic. Accuracy: a few ulp over the finite range
 (Taylor polynomials of sufficient degree on a reduced interval, Cody-Waite reductions). sin/cos
-reduce by pi/2 in three parts, exact for |x| < ~1e6; beyond that accuracy degrades. f32 sin/cos
-are computed in f64. NaN/inf/zero behave like numpy. No fast-math flags anywhere.
+reduce by pi/2 in four parts below 2^19 and by Payne-Hanek above (codegen/trig_reduce.py), so
+they are accurate over the whole range. f32 sin/cos are computed in f64. NaN/inf/zero behave
+like numpy. No fast-math flags anywhere (codegen/fastmath.py keeps them out of this file).
 """
 import math
 
 from llvmlite import ir
+
+from . import trig_reduce
 
 F64, F32 = ir.DoubleType(), ir.FloatType()
 I32, I64 = ir.IntType(32), ir.IntType(64)
@@ -21,7 +24,9 @@ _LOG_TERMS = {"double": 11, "float": 6}
 _EXP_CLAMP = {"double": (-746.0, 710.0), "float": (-104.0, 89.0)}
 _LN2 = {"double": (6.93147180369123816490e-01, 1.90821492927058770002e-10),
         "float": (0.693359375, -2.12194440e-4)}
-_PIO2 = (1.57079632673412561417e+00, 6.07710050630396597660e-11, 2.02226624871116645580e-21)
+# pi/2 in four parts: three of 33 bits (n * part exact for |n| < 2^20) and the remainder
+_PIO2 = (1.57079632673412561417e+00, 6.07710050630396597660e-11, 2.02226624871116645580e-21,
+         8.47842766036889956997e-32)
 
 
 def _kind(ty):
@@ -160,7 +165,11 @@ class MathLib:
             r = b.fsub(r, b.fmul(n, self.c(F64, part)))
         nc = self.call("llvm.minnum", self.call("llvm.maxnum", n, self.c(F64, -2.0 ** 30)),
                        self.c(F64, 2.0 ** 30))
-        q = b.add(b.fptosi(nc, I64), self.c(I64, shift))
+        q = b.fptosi(nc, I64)
+        big_r, big_q = trig_reduce.reduce_large(self, xd, single=ty != F64)
+        big = b.fcmp_ordered(">=", self.call("llvm.fabs", xd), self.c(F64, trig_reduce.LIMIT))
+        r = b.select(big, big_r, r)
+        q = b.add(b.select(big, big_q, q), self.c(I64, shift))
         r2 = b.fmul(r, r)
         sin_c = [(-1) ** (k + 1) / math.factorial(2 * k + 3) for k in range(8)]
         cos_c = [(-1) ** (k + 1) / math.factorial(2 * k + 2) for k in range(8)]
@@ -170,14 +179,26 @@ class MathLib:
         val = b.select(odd, cosp, sinp)
         neg = b.icmp_unsigned("!=", b.and_(q, self.c(I64, 2)), self.c(I64, 0))
         val = b.select(neg, b.fneg(val), val)
+        nonfinite = b.fcmp_unordered("==", self.call("llvm.fabs", xd), self.c(F64, math.inf))
+        val = b.select(nonfinite, self.c(F64, math.nan), val)        # inf or nan -> nan
+        if shift == 0:                                                # sin(-0.0) = -0.0
+            val = b.select(b.fcmp_ordered("==", xd, self.c(F64, 0.0)), xd, val)
         return b.fptrunc(val, ty) if ty != F64 else val
 
     def sqrt(self, x):
         return self.call("llvm.sqrt", x)
 
+    def erf(self, x):
+        """codegen/erf.py; f32 is computed in f64 and rounded."""
+        from .erf import emit_erf
+        if x.type == F64:
+            return emit_erf(self, x)
+        return self.b.fptrunc(emit_erf(self, self.b.fpext(x, F64)), x.type)
+
     # ------------------------------------------------------------ pow and integer helpers
     def pow(self, x, y):
-        """Common constant exponents inline (x*x, sqrt, 1/x); otherwise llvm.pow (libm)."""
+        """Common constant exponents inline (x*x, sqrt, 1/x); any f32 exponent inline (through
+        f64 exp/log, so the loop vectorises); an f64 non-constant exponent calls llvm.pow."""
         b, ty = self.b, x.type
         if isinstance(y, ir.Constant):
             k = float(y.constant)
@@ -189,7 +210,35 @@ class MathLib:
                 return self.sqrt(x)
             if k == -1.0:
                 return b.fdiv(self.c(ty, 1.0), x)
+        if ty == F32:
+            return self._pow_f32(x, y)
         return self.call("llvm.pow", x, y)
+
+    def _pow_f32(self, x, y):
+        """exp(y log|x|) in f64 with the inline exp/log (relative error ~2^-45, far below an f32
+        ulp), then C99/numpy special cases: the sign for odd integer y, NaN for a finite
+        negative base and non-integer y, pow(x, 0) = pow(1, y) = pow(-1, +-inf) = 1."""
+        b = self.b
+        xd, yd = b.fpext(x, F64), b.fpext(y, F64)
+        c = lambda v: self.c(F64, v)  # noqa: E731
+        ax = self.call("llvm.fabs", xd)
+        r = self.exp(b.fmul(yd, self.log(ax)))
+        is_int = b.fcmp_ordered("==", self.call("llvm.floor", yd), yd)
+        half = b.fmul(yd, c(0.5))
+        odd = b.and_(is_int, b.fcmp_ordered("!=", self.call("llvm.floor", half), half))
+        sign_neg = b.icmp_signed("<", b.bitcast(xd, I64), self.c(I64, 0))
+        r = b.select(b.and_(sign_neg, odd), b.fneg(r), r)
+        finite_neg = b.and_(b.fcmp_ordered("<", xd, c(0.0)),
+                            b.fcmp_ordered(">", xd, c(-math.inf)))
+        y_finite = b.fcmp_ordered("<", self.call("llvm.fabs", yd), c(math.inf))
+        bad = b.and_(finite_neg, b.and_(y_finite, b.not_(is_int)))
+        r = b.select(bad, c(math.nan), r)
+        unit = b.or_(b.fcmp_ordered("==", yd, c(0.0)), b.fcmp_ordered("==", xd, c(1.0)))
+        unit = b.or_(unit, b.and_(b.fcmp_ordered("==", xd, c(-1.0)), b.not_(y_finite)))
+        unit = b.and_(unit, b.not_(b.and_(b.fcmp_unordered("uno", yd, yd),
+                                          b.fcmp_ordered("==", xd, c(-1.0)))))
+        r = b.select(unit, c(1.0), r)
+        return b.fptrunc(r, F32)
 
     def floor_div(self, x, y):
         """numpy floor_divide on ints: x // 0 == 0 and MIN // -1 wraps, never LLVM UB."""

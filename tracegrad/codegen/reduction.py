@@ -38,6 +38,28 @@ SEQUENTIAL_MAX = 8    # at most this many terms per output: plain sequential acc
 STACK_DEPTH = 64      # binary-counter depth: enough for 2^64 chunks
 
 
+ROW_CHUNK = 8                 # rows accumulated sequentially before a row joins the tree
+ROW_SCRATCH = 1 << 18         # bytes of stack for the row tree; larger: the column path
+
+
+def rowwise(op) -> bool:
+    """A blocked sum that keeps the last (contiguous) axis: reduce whole rows at a time, so the
+    inner loop runs along memory instead of gathering down a column."""
+    x = op.operands[0].type
+    axes = op.attrs["axes"]
+    if not use_blocked(op) or x.ndim - 1 in axes:
+        return False
+    return _row_depth(x.shape, axes) * x.shape[-1] * x.np_dtype.itemsize <= ROW_SCRATCH
+
+
+def _row_depth(shape, axes):
+    inner = shape[axes[-1]]
+    chunks = -(-inner // ROW_CHUNK)
+    for a in axes[:-1]:
+        chunks *= shape[a]
+    return max(chunks, 1).bit_length() + 1
+
+
 def use_blocked(op) -> bool:
     """Whether reduction `op` is a float sum with enough terms per output to need blocking."""
     x = op.operands[0].type
@@ -190,6 +212,105 @@ def emit_blocked_sum(sf, step, views, members, op, out_key, make_ctx, eval_membe
         total = acc.total()
         sf.store(out_key, linear_index(b, kidx, _kept_strides(shape, axes)),
                  SVal(total, x.type.dtype))
+
+
+def emit_rowwise_sum(sf, step, views, members, op, out_key, make_ctx, eval_member, first=None):
+    """Pairwise sum over rows when the last axis is kept: for each index of the other kept
+    axes, chunks of ROW_CHUNK rows are added into a row accumulator (vectorised along the last
+    axis), and the chunk rows are combined by the same binary counter as scalar chunks, with
+    rows as the unit (stack of rows on the function's stack). Every term passes through at
+    most ROW_CHUNK - 1 + ceil(log2(nchunks)) + 1 additions: within the documented bound."""
+    b = sf.b
+    shape = step.shape
+    axes = tuple(op.attrs["axes"])
+    x = op.operands[0]
+    ty = LLTYPES[x.type.dtype]
+    cols = shape[-1]
+    kept_outer = [a for a in range(len(shape) - 1) if a not in axes]
+    inner, outer_red = axes[-1], axes[:-1]
+    length = shape[inner]
+    depth = _row_depth(shape, axes)
+    with b.goto_entry_block():
+        row = b.alloca(ir.ArrayType(ty, cols), name="row")
+        stack = b.alloca(ir.ArrayType(ty, depth * cols), name="rows")
+        top = b.alloca(I64, name="top")
+        count = b.alloca(I64, name="chunks")
+    neg_zero = ir.Constant(ty, -0.0)
+
+    def at(base, k):
+        return b.gep(base, [i64(0), k], inbounds=True)
+
+    def stack_at(level, c):
+        return at(stack, b.add(b.mul(level, i64(cols)), c))
+    other_writes = [(v, k) for v, k in step.writes if v is not op.results[0]]
+    out_strides = _kept_strides(shape, axes)
+    # threads split the outer kept axes, or the columns when the last axis is the only one kept
+    lo, hi = first if (first is not None and not kept_outer) else (0, cols)
+    outer_first = first if kept_outer else None
+
+    def columns(name):
+        return for_range(b, hi, name, start=lo)
+    with loop_nest(b, [shape[a] for a in kept_outer], "k", first=outer_first) as kidx:
+        b.store(i64(0), top)
+        b.store(i64(0), count)
+        with loop_nest(b, [shape[a] for a in outer_red], "r") as ridx:
+            with for_range(b, -(-length // ROW_CHUNK), "c") as c:
+                start = b.mul(c, i64(ROW_CHUNK), flags=["nsw"])
+                n = b.select(b.icmp_signed("<", b.sub(i64(length), start), i64(ROW_CHUNK)),
+                             b.sub(i64(length), start), i64(ROW_CHUNK))
+                with columns("z") as z:
+                    b.store(neg_zero, at(row, z))
+                with for_range(b, n, "j") as j:
+                    with columns("col") as col:
+                        pos = dict(zip(kept_outer, kidx))
+                        pos.update(zip(outer_red, ridx))
+                        pos[inner] = b.add(start, j, flags=["nsw"])
+                        pos[len(shape) - 1] = col
+                        ctx = make_ctx(tuple(pos[a] for a in range(len(shape))))
+                        for m in members:
+                            ctx.env[m.results[0]] = eval_member(ctx, m)
+                        for v, key in other_writes:
+                            sf.store(key, ctx.linear(), ctx.value(v))
+                        slot = at(row, col)
+                        b.store(b.fadd(b.load(slot), ctx.value(x).v), slot)
+                # binary counter over chunk rows: merge with the top row per trailing zero bit
+                cnt = b.add(b.load(count), i64(1))
+                b.store(cnt, count)
+                pre = b.block
+                header = b.append_basic_block("rmerge.header")
+                body = b.append_basic_block("rmerge.body")
+                end = b.append_basic_block("rmerge.end")
+                b.branch(header)
+                b.position_at_end(header)
+                bits = b.phi(I64, name="rbits")
+                bits.add_incoming(cnt, pre)
+                b.cbranch(b.icmp_unsigned("==", b.and_(bits, i64(1)), i64(0)), body, end)
+                b.position_at_end(body)
+                level = b.sub(b.load(top), i64(1))
+                b.store(level, top)
+                with columns("m") as m:
+                    slot = at(row, m)
+                    b.store(b.fadd(b.load(stack_at(level, m)), b.load(slot)), slot)
+                bits.add_incoming(b.lshr(bits, i64(1)), b.block)
+                b.branch(header)
+                b.position_at_end(end)
+                level = b.load(top)
+                with columns("s") as m:
+                    b.store(b.load(at(row, m)), stack_at(level, m))
+                b.store(b.add(level, i64(1)), top)
+        # fold the stacked rows from the top down, + 0.0, into the output row
+        levels = b.load(top)
+        with columns("z") as z:
+            b.store(neg_zero, at(row, z))
+        with for_range(b, levels, "fold") as k:
+            level = b.sub(b.sub(levels, i64(1)), k)
+            with columns("f") as m:
+                slot = at(row, m)
+                b.store(b.fadd(b.load(stack_at(level, m)), b.load(slot)), slot)
+        with columns("o") as m:
+            where = b.add(linear_index(b, kidx, out_strides[:-1]) if kept_outer else i64(0), m)
+            total = b.fadd(b.load(at(row, m)), ir.Constant(ty, 0.0))
+            sf.store(out_key, where, SVal(total, x.type.dtype))
 
 
 def task_chunks(n) -> int:

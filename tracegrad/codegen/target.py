@@ -8,6 +8,7 @@ function pointers it hands out are valid exactly as long as it lives).
 """
 import ctypes
 import functools
+import os
 
 import llvmlite.binding as llvm
 
@@ -66,7 +67,15 @@ def _numpy_openblas():
 
 
 def _scipy_blas():
-    from scipy.linalg import cython_blas
+    try:
+        from scipy.linalg import cython_blas
+    except ImportError:
+        reason = ("TRACEGRAD_BLAS=scipy is set" if os.environ.get("TRACEGRAD_BLAS") == "scipy"
+                  else "this numpy wheel bundles no OpenBLAS (libscipy_openblas64_)")
+        raise ImportError(f"compiled matmuls need a BLAS: {reason}, and scipy is not "
+                          f"installed. Install it with `pip install 'tracegrad[scipy]'` (or "
+                          f"`pip install scipy`), or use a numpy wheel from PyPI, which "
+                          f"bundles OpenBLAS.") from None
     get = ctypes.pythonapi.PyCapsule_GetPointer
     get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
     get_name = ctypes.pythonapi.PyCapsule_GetName

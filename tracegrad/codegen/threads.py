@@ -16,7 +16,7 @@ from llvmlite import ir
 
 from .loops import I64, for_range, i64
 
-THRESHOLD = 1 << 17          # elements in a step's iteration space before it is split
+THRESHOLD = 1 << 20          # elements before a step is split: starting a thread costs ~20 us
 PTR = ir.PointerType()
 I32 = ir.IntType(32)
 NUM_THREADS = "tg_num_threads"
@@ -76,7 +76,8 @@ def parallel_for(module):
                 b.store(b.ptrtoint(argv, I64), _slot(b, c, 1))
                 b.store(bound(k1), _slot(b, c, 2))
                 b.store(bound(b.add(k1, i64(1))), _slot(b, c, 3))
-                rc = b.call(create, [b.gep(tids, [k1], source_etype=I64), ir.Constant(PTR, None), worker, c])
+                rc = b.call(create, [b.gep(tids, [k1], source_etype=I64),
+                                     ir.Constant(PTR, None), worker, c])
                 ok = b.icmp_signed("==", rc, ir.Constant(I32, 0))
                 b.store(b.zext(ok, ir.IntType(8)), b.gep(started, [k1], source_etype=ir.IntType(8)))
                 with b.if_then(b.not_(ok)):
@@ -87,7 +88,8 @@ def parallel_for(module):
                 k1 = b.add(k, i64(1))
                 was = b.load(b.gep(started, [k1], source_etype=ir.IntType(8)), typ=ir.IntType(8))
                 with b.if_then(b.icmp_unsigned("!=", was, ir.Constant(ir.IntType(8), 0))):
-                    b.call(join, [b.load(b.gep(tids, [k1], source_etype=I64), typ=I64), ir.Constant(PTR, None)])
+                    tid = b.load(b.gep(tids, [k1], source_etype=I64), typ=I64)
+                    b.call(join, [tid, ir.Constant(PTR, None)])
     b.ret_void()
     return fn
 

@@ -58,8 +58,10 @@ class View:
 class StepFunction:
     """An internal LLVM function `void name(ptr noalias b0, ...)` over `buffers` (Values)."""
 
-    def __init__(self, module: ir.Module, name: str, buffers):
-        self.buffers = list(dict.fromkeys(buffers))
+    def __init__(self, module: ir.Module, name: str, buffers, alias=None):
+        alias = alias or {}
+        keys = list(dict.fromkeys(buffers))
+        self.buffers = list(dict.fromkeys(alias.get(k, k) for k in keys))
         fnty = ir.FunctionType(ir.VoidType(), [PTR] * len(self.buffers))
         self.fn = ir.Function(module, fnty, name=name)
         self.fn.linkage = "internal"
@@ -68,16 +70,19 @@ class StepFunction:
         for arg in self.fn.args:
             arg.add_attribute("noalias")
         self.ptr = dict(zip(self.buffers, self.fn.args))
+        self.ptr.update({k: self.ptr[alias[k]] for k in keys if k in alias})
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
 
     @classmethod
-    def task(cls, module: ir.Module, name: str, buffers):
+    def task(cls, module: ir.Module, name: str, buffers, alias=None):
         """A thread's share of a step: `self.fn` is `void name(ptr argv, i64 lo, i64 hi)`,
         which loads the buffers from argv and calls the body `name.body(ptr noalias b0, ...,
         i64 lo, i64 hi)` emitted through this object (`self.lo`, `self.hi` bound the outer
         loop; noalias keeps the body as vectorisable as an unthreaded step)."""
         self = cls.__new__(cls)
-        self.buffers = list(dict.fromkeys(buffers))
+        alias = alias or {}
+        keys = list(dict.fromkeys(buffers))
+        self.buffers = list(dict.fromkeys(alias.get(k, k) for k in keys))
         i64 = ir.IntType(64)
         body_ty = ir.FunctionType(ir.VoidType(), [PTR] * len(self.buffers) + [i64, i64])
         body = ir.Function(module, body_ty, name=f"{name}.body")
@@ -86,6 +91,7 @@ class StepFunction:
         for arg in body.args[:-2]:
             arg.add_attribute("noalias")
         self.ptr = dict(zip(self.buffers, body.args))
+        self.ptr.update({k: self.ptr[alias[k]] for k in keys if k in alias})
         self.lo, self.hi = body.args[-2:]
         self.b = ir.IRBuilder(body.append_basic_block("entry"))
         self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, i64, i64]), name=name)

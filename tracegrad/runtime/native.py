@@ -49,9 +49,9 @@ _CONTEXT = Context()
 class NativeFunction:
     """A compiled Function made callable. `module` is the CompiledModule (llvm_ir etc.)."""
 
-    def __init__(self, fn_or_module):
+    def __init__(self, fn_or_module, fastmath=()):
         module = fn_or_module if isinstance(fn_or_module, CompiledModule) \
-            else compile_function(fn_or_module)
+            else compile_function(fn_or_module, fastmath=fastmath)
         self.module = module
         self._arena = Arena(module.arena_bytes)
         self._arena_address = self._arena.address
@@ -67,6 +67,10 @@ class NativeFunction:
     @property
     def llvm_ir(self) -> str:
         return self.module.llvm_ir
+
+    def memory_plan(self) -> dict:
+        """The compiled graph's planned memory (CompiledModule.memory_plan)."""
+        return self.module.memory_plan()
 
     def __call__(self, *args):
         outs = [np.empty(shape, dtype) for shape, dtype in self._outs]

@@ -5,6 +5,7 @@ Each maximal run of lowerable ops becomes its own Function (its inputs are the v
 from outside, its outputs the values read later), compiled once; a call makes one native call
 per segment and one Python call per split op.
 """
+import functools
 import warnings
 
 from ..ir.autodiff import copy_ops
@@ -79,15 +80,16 @@ def native_op(op) -> bool:
     return True
 
 
-def compile_callable(fn, on_python_op=None):
+def compile_callable(fn, on_python_op=None, fastmath=()):
     """Native code for `fn`: one NativeFunction, or native segments around the ops that have
     no native lowering (each call of those reported to `on_python_op`). Should codegen turn a
     graph down after all (NotImplementedError), the interpreter runs it, with a warning."""
     from .native import NativeFunction
     try:
         if all(native_op(op) for op in fn.ops):
-            return NativeFunction(fn)
-        return SegmentedFunction(fn, NativeFunction, native_op, on_python_op=on_python_op)
+            return NativeFunction(fn, fastmath=fastmath)
+        return SegmentedFunction(fn, functools.partial(NativeFunction, fastmath=fastmath),
+                                 native_op, on_python_op=on_python_op)
     except NotImplementedError as e:
         warnings.warn(f"tracegrad: @{fn.name} runs in the interpreter: {e}", stacklevel=2)
         return Interpreted(fn, on_python_op)

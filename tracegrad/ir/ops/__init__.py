@@ -22,7 +22,7 @@ The ScalarEmitter interface (codegen/emitter.py; tests/ir/pyemitter.py) is all a
 Values carry `.dtype` ('f32', 'f64', 'i32', 'i64', 'bool'). Methods: const(value, like=None,
 dtype=None) (rules always pass like= or dtype=); add sub mul div mod pow maximum minimum
 (promote both operands; int div floors; mod takes the divisor's sign, int x % 0 is 0); neg abs
-exp log log1p expm1 sqrt tanh sin cos floor; lt le gt ge eq ne (-> bool); select(c, a, b);
+exp log log1p expm1 sqrt tanh sin cos erf floor; lt le gt ge eq ne (-> bool); select(c, a, b);
 cast(x, dtype); logical_not(x). Rules cast to one dtype before select and comparisons, which
 are not promised to promote.
 
@@ -43,6 +43,7 @@ VIEW = "view"                # layout only: a strided view of its operand, costs
 REDUCTION = "reduction"      # reduces `axes` with `accumulate`; the tail of a fused loop nest
 INDEXED = "indexed"          # computed per element from the loop index (`element` rule)
 CALL = "call"                # lowered to a call of an external routine (BLAS)
+NAN_TEST = "nan_test"        # tests for NaN (isnan-like): fast-math nnan warns about it
 FUSIBLE = frozenset({ELEMENTWISE, INDEXED})
 
 REGISTRY: dict = {}

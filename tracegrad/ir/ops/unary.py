@@ -77,8 +77,10 @@ class Sigmoid(FloatUnary):
         return (b.mul(g, b.mul(out, b.sub(1.0, out))),)
 
     def scalar(e, x):
+        # e**-|x| never overflows: 1/(1+t) for x >= 0, t/(1+t) below (keeps the subnormal tail)
         one = e.const(1.0, like=x)
-        return e.div(one, e.add(one, e.exp(e.neg(x))))
+        t = e.exp(e.neg(e.abs(x)))
+        return e.div(e.select(e.ge(x, e.const(0.0, like=x)), one, t), e.add(one, t))
 
 
 class Relu(UnaryElementwise):

@@ -1,7 +1,9 @@
 """Fusion grouping: partitions a Function's ops into groups that codegen emits as one loop nest.
 
-A *fused* group holds ops of one result shape computed element by element (ops with the
-ELEMENTWISE or INDEXED trait), optionally closed by one trailing REDUCTION of a member. VIEW ops
+A *fused* group holds ops of one iteration shape computed element by element (ops with the
+ELEMENTWISE or INDEXED trait) and at most one REDUCTION of a member; elementwise ops that do not
+read the reduction's result may join after it (a forward sum and its adjoint's elementwise
+work then share one pass over memory). VIEW ops
 belong to no group: codegen reads through them as strided views. Everything else (matmul,
 argmax, concat, ...) is a *kernel* group alone. Only traits are read, never op names.
 Guarantee: a group reads only values made by groups created before it (or its own members), so
@@ -15,10 +17,12 @@ from . import register_pass
 
 class Group:
     """Ops emitted together. `kind` is 'fused' or 'kernel'; `shape` is the iteration shape."""
-    __slots__ = ("index", "ops", "kind", "shape", "closed")
+    __slots__ = ("index", "ops", "kind", "shape", "closed", "reduction")
 
     def __init__(self, index, kind, shape):
-        self.index, self.ops, self.kind, self.shape, self.closed = index, [], kind, shape, False
+        self.index, self.ops, self.kind, self.shape = index, [], kind, shape
+        self.closed = False      # takes no more members (kernels)
+        self.reduction = None    # its REDUCTION op, if any
 
     def __repr__(self):
         return f"<Group {self.index} {self.kind} {list(self.shape)}: " \
@@ -35,9 +39,9 @@ class _Grouper:
         self.member = {}     # Value -> Group that computes it element by element
         self.root = {}       # view Value -> the non-view Value it reads
 
-    def new_group(self, kind, shape, op, closed=False):
+    def new_group(self, kind, shape, op, closed=False, reduction=None):
         g = Group(len(self.groups), kind, shape)
-        g.closed = closed
+        g.closed, g.reduction = closed, reduction
         self.groups.append(g)
         self.add(g, op)
         return g
@@ -56,6 +60,8 @@ class _Grouper:
     def can_join(self, g, op) -> bool:
         if g.kind != "fused" or g.closed or g.shape != op.results[0].type.shape:
             return False
+        if g.reduction is not None and g.reduction.results[0] in op.operands:
+            return False               # the reduction is complete only after the loop nest
         if INDEXED in op.opdef.traits and any(self.member.get(o) is g for o in op.operands):
             return False               # indexed ops read operands at other indices: need memory
         for o in op.operands:
@@ -75,11 +81,12 @@ class _Grouper:
         if REDUCTION in traits:
             x = op.operands[0]
             g = self.member.get(x)
-            if g is not None and g.kind == "fused" and not g.closed and g.shape == x.type.shape:
+            if (g is not None and g.kind == "fused" and not g.closed and g.reduction is None
+                    and g.shape == x.type.shape):
                 self.add(g, op)
-                g.closed = True
+                g.reduction = op
             else:
-                self.new_group("fused", x.type.shape, op, closed=True)
+                self.new_group("fused", x.type.shape, op, reduction=op)
             return
         if not is_fusible(op):
             self.new_group("kernel", op.results[0].type.shape, op, closed=True)
