@@ -11,6 +11,7 @@ import numpy as np
 
 from .base import LOCATING, MXNetError, op_error
 from .context import Context, current_context
+from .ir.attrs import check_attr
 from .ir.ops import REGISTRY
 from .ir.types import DTYPES, dtype_name, type_of
 from .runtime import tape
@@ -69,6 +70,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
     datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else a
              for a in args]  # a numpy scalar is a weak Python scalar, as in a trace (MXNet)
     try:
+        for k in attrs:  # what a trace or a file would refuse, eager refuses too (ir/attrs.py)
+            check_attr(opdef, k, attrs[k])
         out = (impl or opdef.impl)(*datas, **attrs)
     except (ValueError, TypeError, IndexError) as e:
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or e) \

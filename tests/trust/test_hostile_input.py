@@ -37,6 +37,9 @@ CASES = {
                                 ["cannot reshape", "(2, 3)", "(4, 4)"]),
     "negative random shape": (lambda: nd.random.uniform(shape=(-1,)), MXNetError,
                               ["random_uniform", "shape = (-1,)", "non-negative"]),
+    "negative one_hot depth (eager refuses what a trace refuses)": (
+        lambda: nd.one_hot(nd.array([1, 2]), -3), MXNetError,
+        ["one_hot", "depth = -3", "non-negative"]),
     "unsupported dtype": (lambda: nd.array(np.ones(2, dtype=complex)), TypeError,
                           ["complex128", "float32, float64, int32, int64 and bool"]),
     "boolean mask index": (lambda: nd.ones(3)[nd.array([1, 0, 1], dtype=bool)], MXNetError,
