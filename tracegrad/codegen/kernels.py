@@ -50,8 +50,29 @@ def _matmul(sf, op, views, out_key):
     flag_x = "T" if op.attrs["transpose_a"] != cx else "N"
     flag_y = "T" if op.attrs["transpose_b"] != cy else "N"
     ftype = ir.FloatType() if out.dtype == "f32" else ir.DoubleType()
-    args = _blas_scalars(sf, flag_y, flag_x, n, m, k, ldy, ldx, n, ftype)
-    gemm = _declare_gemm(b.module, out.dtype)
+    # BLAS is column-major: C^T (n x m) = op(Y^T) (n x k) . op(X^T) (k x m). One output row
+    # (m == 1, a batch-1 Dense) is a matrix-vector product: gemv, as numpy's matmul does,
+    # instead of a gemm that packs all of Y for one row; one output column (n == 1, a Dense
+    # with one unit) likewise, with the roles of X and Y swapped
+    vector = m == 1 or n == 1
+    row = m == 1
+    if vector:
+        flag_a, ld_a, flag_v, ld_v = ((flag_y, ldy, flag_x, ldx) if row else
+                                      (flag_x, ldx, flag_y, ldy))
+        if row:   # C^T = op(Y^T) . x: the matrix as BLAS stores it, and its own flag
+            rows, cols = (n, k) if flag_a == "N" else (k, n)
+            trans = flag_a
+        else:     # C = op(X^T)^T . y: transposed once more
+            rows, cols = (k, m) if flag_a == "N" else (m, k)
+            trans = "T" if flag_a == "N" else "N"
+        incv = (1 if flag_v == "N" else ld_v) if row else (ld_v if flag_v == "N" else 1)
+        args = _blas_scalars(sf, ftype, (trans, "c"), (rows, "i"), (cols, "i"), (1.0, "f"),
+                             (ld_a, "i"), (incv, "i"), (0.0, "f"), (1, "i"))
+    else:
+        args = _blas_scalars(sf, ftype, (flag_y, "c"), (flag_x, "c"), (n, "i"), (m, "i"),
+                             (k, "i"), (1.0, "f"), (ldy, "i"), (ldx, "i"), (0.0, "f"),
+                             (n, "i"))
+    routine = _declare_blas(b.module, out.dtype, "gemv" if vector else "gemm", len(args) + 3)
     batch = out.shape[:-2]
     with loop_nest(b, batch, "batch") as bidx:
         px = sf.address(vx.base, linear_index(b, bidx, vx.aligned(batch + (1, 1))[:-2],
@@ -59,30 +80,38 @@ def _matmul(sf, op, views, out_key):
         py = sf.address(vy.base, linear_index(b, bidx, vy.aligned(batch + (1, 1))[:-2],
                                               vy.offset))
         pc = sf.address(out_key, linear_index(b, bidx, contiguous_strides(out.shape)[:-2]))
-        ta, tb, mm, nn, kk, alpha, lda, ldb, beta, ldc = args
-        b.call(gemm, [ta, tb, mm, nn, kk, alpha, py, lda, px, ldb, beta, pc, ldc])
+        if vector:   # trans, M, N, alpha, A, lda, x, incx, beta, y, incy
+            pa, pv = (py, px) if row else (px, py)
+            trans_, rows_, cols_, alpha, lda, incv_, beta, incy = args
+            b.call(routine, [trans_, rows_, cols_, alpha, pa, lda, pv, incv_, beta, pc, incy])
+        else:
+            ta, tb, mm, nn, kk, alpha, lda, ldb, beta, ldc = args
+            b.call(routine, [ta, tb, mm, nn, kk, alpha, py, lda, px, ldb, beta, pc, ldc])
 
 
-def _blas_scalars(sf, ta, tb, m, n, k, lda, ldb, ldc, ftype):
-    """Fortran passes every scalar by reference: stack slots in the function's entry block."""
+def _blas_scalars(sf, ftype, *values):
+    """Fortran passes every scalar by reference: stack slots in the function's entry block.
+    values: (value, kind) with kind 'c' (a flag character), 'i' (a BLAS integer) or 'f' (a
+    scalar of the matrices' float type)."""
     b = sf.b
-    slots = []
     bint = ir.IntType(blas()[1])
+    types = {"c": ir.IntType(8), "i": bint, "f": ftype}
+    slots = []
     with b.goto_entry_block():
-        for value, ty in ((ord(ta), ir.IntType(8)), (ord(tb), ir.IntType(8)), (m, bint),
-                          (n, bint), (k, bint), (1.0, ftype), (lda, bint), (ldb, bint),
-                          (0.0, ftype), (ldc, bint)):
+        for value, kind in values:
+            ty = types[kind]
             slot = b.alloca(ty)
-            b.store(ir.Constant(ty, value), slot)
+            b.store(ir.Constant(ty, ord(value) if kind == "c" else value), slot)
             slots.append(slot)
     return slots
 
 
-def _declare_gemm(module, dtype):
-    name = BLAS_SYMBOLS["sgemm" if dtype == "f32" else "dgemm"]
+def _declare_blas(module, dtype, routine, nargs):
+    """The JIT symbol of BLAS `routine` ('gemm', 'gemv') for dtype (target.BLAS_SYMBOLS)."""
+    name = BLAS_SYMBOLS[("s" if dtype == "f32" else "d") + routine]
     if name in module.globals:
         return module.globals[name]
-    return ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * 13), name=name)
+    return ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * nargs), name=name)
 
 
 # ---------------------------------------------------------------- index kernels

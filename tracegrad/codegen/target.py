@@ -13,7 +13,8 @@ import os
 import llvmlite.binding as llvm
 
 OPT_LEVEL = 3
-BLAS_SYMBOLS = {"sgemm": "tracegrad_sgemm", "dgemm": "tracegrad_dgemm"}
+BLAS_SYMBOLS = {"sgemm": "tracegrad_sgemm", "dgemm": "tracegrad_dgemm",
+                "sgemv": "tracegrad_sgemv", "dgemv": "tracegrad_dgemv"}
 
 
 @functools.lru_cache(maxsize=None)
