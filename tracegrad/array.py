@@ -56,6 +56,10 @@ def set_defer_hook(hook, before_write=None):
 def apply(opdef, args, attrs=_EMPTY, impl=None):
     """Run one op eagerly on NDArrays / scalars; record it when autograd is recording.
     `impl` may pass the op's bare numpy function (F does): apply checks the result itself."""
+    for a in args:
+        if isinstance(a, np.generic):  # a numpy scalar is a weak scalar, as in a trace
+            args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
+            break
     if _DEFER is not None:
         deferred = _DEFER(opdef, args, attrs)
         if deferred is not None:
