@@ -14,7 +14,8 @@ from .ir.types import dtype_name, normalize_axes
 
 def _unary(opname, doc):
     def fn(data, **kwargs):
-        return getattr(F, opname)(data)
+        from .nd import _as_float  # ints compute in float32, as nd.sqrt does (not int garbage)
+        return getattr(F, opname)(_as_float(data))
     fn.__name__, fn.__doc__ = opname, doc
     return fn
 
