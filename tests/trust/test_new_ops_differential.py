@@ -590,3 +590,13 @@ HOSTILE = [  # each must raise MXNetError naming the op (never crash or return g
 def test_hostile_inputs_raise_clear_errors(call, message):
     with pytest.raises(MXNetError, match=message):
         call().asnumpy()
+
+
+def test_split_data_refuses_more_slices_than_samples_as_mxnet():
+    from tracegrad.gluon import utils
+    with pytest.raises(ValueError, match="Too many slices.*num_slice=3"):
+        utils.split_data(nd.ones((2, 2)), 3, even_split=False)
+    with pytest.raises(ValueError, match="Too many slices"):
+        utils.split_data(nd.ones((2, 2)), 0)
+    assert [a.shape for a in utils.split_data(nd.ones((5, 2)), 2, even_split=False)] == \
+        [(3, 2), (2, 2)]
