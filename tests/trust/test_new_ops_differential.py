@@ -600,3 +600,16 @@ def test_split_data_refuses_more_slices_than_samples_as_mxnet():
         utils.split_data(nd.ones((2, 2)), 0)
     assert [a.shape for a in utils.split_data(nd.ones((5, 2)), 2, even_split=False)] == \
         [(3, 2), (2, 2)]
+
+
+def test_kvstore_pull_into_a_wrong_shape_raises_instead_of_broadcasting():
+    kv = mx.kv.create("local")
+    kv.init(0, nd.ones((3,)))
+    out = nd.zeros((2, 3))  # numpy's copyto would broadcast (3,) into it silently
+    with pytest.raises(MXNetError, match="kvstore.pull: key 0 holds shape \\(3,\\)"):
+        kv.pull(0, out=out)
+    with pytest.raises(MXNetError, match="kvstore.pushpull"):
+        kv.pushpull(0, nd.ones((3,)), out=out)
+    good = nd.zeros((3,))
+    kv.pull(0, out=good)
+    assert good.asnumpy().tolist() == [1.0, 1.0, 1.0]
