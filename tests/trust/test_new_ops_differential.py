@@ -613,3 +613,49 @@ def test_kvstore_pull_into_a_wrong_shape_raises_instead_of_broadcasting():
     good = nd.zeros((3,))
     kv.pull(0, out=good)
     assert good.asnumpy().tolist() == [1.0, 1.0, 1.0]
+
+
+def _f64(a):
+    return nd.array(a, dtype="float64")
+
+
+SECOND_ORDER = {
+    "erfinv": (nd.erfinv, (3,), (-.8, .8)),
+    "prod": (lambda x: nd.prod(x, axis=1), (2, 3), (.5, 1.5)),
+    "conv_of_square": (lambda x: nd.Convolution(
+        x * x, _f64(np.linspace(-1, 1, 16).reshape(2, 2, 2, 2)), kernel=(2, 2), num_filter=2,
+        no_bias=True), (1, 2, 3, 3), (-1, 1)),
+    "avg_pool_of_square": (lambda x: nd.Pooling(x * x, kernel=(2, 2), pool_type="avg",
+                                                pad=(1, 1)), (1, 1, 3, 3), (-1, 1)),
+    "group_norm": (lambda x: nd.GroupNorm(x, _f64([1.5]), _f64([0.0])), (1, 2, 3), (-1, 1)),
+    "potrf": (lambda x: nd.linalg.potrf(nd.linalg.syrk(x) + _f64(3 * np.eye(3))), (3, 3),
+              (-1, 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_derivative_matches_finite_differences_of_the_first(name):
+    fn, shape, (lo, hi) = SECOND_ORDER[name]
+    r = np.random.default_rng(zlib.crc32(name.encode()))
+    x0 = r.uniform(lo, hi, shape)
+    cot = _f64(r.standard_normal(fn(_f64(x0)).shape))
+    v = r.standard_normal(shape)
+
+    def first(xv):
+        x = _f64(xv)
+        x.attach_grad()
+        with autograd.record():
+            g = autograd.grad((fn(x) * cot).sum(), [x], create_graph=True)[0]
+            s = (g * _f64(v)).sum()
+        return g, s, x
+
+    _, s, x = first(x0)
+    s.backward()
+    fd = np.zeros(shape)
+    for idx in np.ndindex(shape):
+        hi_, lo_ = x0.copy(), x0.copy()
+        hi_[idx] += 1e-6
+        lo_[idx] -= 1e-6
+        fd[idx] = (np.sum(first(hi_)[0].asnumpy() * v) -
+                   np.sum(first(lo_)[0].asnumpy() * v)) / 2e-6
+    _close(x.grad.asnumpy(), fd, 1e-4, 1e-5, f"{name}: d<grad, v>/dx")
