@@ -1,4 +1,6 @@
-"""Step capture vs capture off: random training loops must give the same parameters."""
+"""Step capture vs capture off: random training loops must give the same parameters.
+Run from the repository root: PYTHONPATH=. python scripts/fuzz_capture.py (prints mismatches, then a count).
+"""
 import sys
 import numpy as np
 import tracegrad as mx

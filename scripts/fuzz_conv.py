@@ -1,4 +1,6 @@
-"""Differential fuzz of Convolution / Deconvolution / Pooling against loop references."""
+"""Differential fuzz of Convolution / Deconvolution / Pooling against loop references.
+Run from the repository root: PYTHONPATH=. python scripts/fuzz_conv.py (prints mismatches, then a count).
+"""
 import itertools, math, sys
 import numpy as np
 sys.path.insert(0, "scripts")

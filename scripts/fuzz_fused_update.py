@@ -1,5 +1,7 @@
 """The one-call fused optimizer update vs each optimizer's own update(): random hyper-parameters,
-lr/wd multipliers, frozen parameters, stale gradients, schedules; parameters must agree."""
+lr/wd multipliers, frozen parameters, stale gradients, schedules; parameters must agree.
+Run from the repository root: PYTHONPATH=. python scripts/fuzz_fused_update.py (prints mismatches, then a count).
+"""
 import sys
 import numpy as np
 import tracegrad as mx

@@ -1,4 +1,6 @@
-"""Differential fuzz of new nd ops: eager vs numpy f64, jit (2nd call), grads vs FD."""
+"""Differential fuzz of new nd ops: eager vs numpy f64, jit (2nd call), grads vs FD.
+Run from the repository root: PYTHONPATH=. python scripts/fuzz_new_ops.py (prints mismatches, then a count).
+"""
 import sys, traceback
 import numpy as np
 import tracegrad as mx

@@ -1,4 +1,6 @@
-"""gluon.rnn layers vs a float64 numpy recurrence: eager, hybridized (second input), gradients."""
+"""gluon.rnn layers vs a float64 numpy recurrence: eager, hybridized (second input), gradients.
+Run from the repository root: PYTHONPATH=. python scripts/fuzz_rnn.py (prints mismatches, then a count).
+"""
 import numpy as np
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
