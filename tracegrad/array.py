@@ -63,12 +63,15 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
     materialize = HOOKS.materialize
     if materialize is not None:  # a scalar Python read from a traced array: its guarded value
         args = materialize(args)
+    for a in args:
+        if isinstance(a, np.generic):  # a numpy scalar is a weak scalar, as in a trace
+            args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
+            break
     if _DEFER is not None:
         deferred = _DEFER(opdef, args, attrs)
         if deferred is not None:
             return deferred
-    datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else a
-             for a in args]  # a numpy scalar is a weak Python scalar, as in a trace (MXNet)
+    datas = [a._data if type(a) is NDArray else a for a in args]
     try:
         for k in attrs:  # what a trace or a file would refuse, eager refuses too (ir/attrs.py)
             check_attr(opdef, k, attrs[k])

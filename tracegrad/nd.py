@@ -180,11 +180,12 @@ Cast = cast
 
 
 # ------------------------------------------------------------------ reductions
-def _reduce_axes(data, axis, exclude):
+def _reduce_axes(data, axis, exclude, op="reduce"):
     try:
         axes = normalize_axes(axis, data.ndim)
-    except (ValueError, TypeError) as e:
-        raise MXNetError(f"reduction over {data.type}: {e}") from None
+    except (ValueError, TypeError) as e:  # name the op and the shape, not just numpy's words
+        raise MXNetError(f"{op}: {e}, reducing {data.type} of shape {tuple(data.shape)}") \
+            from None
     if exclude:
         axes = tuple(i for i in range(data.ndim) if i not in axes)
     return axes
@@ -198,7 +199,7 @@ def _full_to_1(out):
 def sum(data, axis=None, keepdims=False, exclude=False, **kwargs):
     if data.dtype == np.bool_:  # a count, as numpy gives
         data = F.cast(data, dtype="i64")
-    axes = _reduce_axes(data, axis, exclude)
+    axes = _reduce_axes(data, axis, exclude, "sum")
     if not axes and data.ndim:  # a sum over no axes is the array itself
         return data
     return _full_to_1(F.sum(data, axes=axes, keepdims=keepdims))
@@ -207,15 +208,15 @@ def sum(data, axis=None, keepdims=False, exclude=False, **kwargs):
 def mean(data, axis=None, keepdims=False, exclude=False, **kwargs):
     if data.dtype == np.bool_:  # a fraction
         data = F.cast(data, dtype="f32")
-    return _full_to_1(C.mean(F, data, _reduce_axes(data, axis, exclude), keepdims))
+    return _full_to_1(C.mean(F, data, _reduce_axes(data, axis, exclude, "mean"), keepdims))
 
 
 def max(data, axis=None, keepdims=False, exclude=False, **kwargs):
-    return _full_to_1(F.max(data, axes=_reduce_axes(data, axis, exclude), keepdims=keepdims))
+    return _full_to_1(F.max(data, axes=_reduce_axes(data, axis, exclude, "max"), keepdims=keepdims))
 
 
 def min(data, axis=None, keepdims=False, exclude=False, **kwargs):
-    return _full_to_1(F.min(data, axes=_reduce_axes(data, axis, exclude), keepdims=keepdims))
+    return _full_to_1(F.min(data, axes=_reduce_axes(data, axis, exclude, "min"), keepdims=keepdims))
 
 
 def argmax(data, axis=None, keepdims=False):

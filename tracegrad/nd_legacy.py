@@ -161,6 +161,9 @@ def UpSampling(*data, scale=1, sample_type="nearest", num_args=1, num_filter=0,
     if sample_type != "nearest":
         raise MXNetError(f"UpSampling: sample_type {sample_type!r} is not supported (only "
                          f"'nearest'; bilinear is a Deconvolution)")
+    if int(scale) < 1:
+        raise MXNetError(f"UpSampling: scale must be a positive integer, got {scale}")
+    scale = int(scale)
     outs = []
     for x in data:
         if x.ndim != 4:

@@ -14,7 +14,8 @@ from .ir.types import dtype_name, normalize_axes
 
 def _unary(opname, doc):
     def fn(data, **kwargs):
-        return getattr(F, opname)(data)
+        from .nd import _as_float  # ints compute in float32, as nd.sqrt does (not int garbage)
+        return getattr(F, opname)(_as_float(data))
     fn.__name__, fn.__doc__ = opname, doc
     return fn
 
@@ -111,7 +112,7 @@ def cumsum(a, axis=None, dtype=None):
 def prod(data, axis=None, keepdims=False, exclude=False, **kwargs):
     """Product over `axis` (all by default); gradients are exact at zeros."""
     from .nd import _full_to_1, _reduce_axes
-    axes = _reduce_axes(data, axis, exclude)
+    axes = _reduce_axes(data, axis, exclude, "prod")
     if not axes and data.ndim:
         return data
     return _full_to_1(F.prod(data, axes=axes, keepdims=keepdims))
@@ -120,7 +121,10 @@ def prod(data, axis=None, keepdims=False, exclude=False, **kwargs):
 def moments(data, axes=None, keepdims=False, **kwargs):
     """[mean, variance] over `axes` (all by default); variance is the biased (population) one."""
     from .nd import _full_to_1
-    ax = normalize_axes(axes, data.ndim)
+    try:
+        ax = normalize_axes(axes, data.ndim)
+    except ValueError as e:
+        raise MXNetError(f"moments: {e} of shape {tuple(data.shape)}") from None
     mean = C.mean(F, data, ax, keepdims=True)
     centered = F.sub(data, mean)
     var = C.mean(F, F.mul(centered, centered), ax, keepdims=keepdims)

@@ -26,6 +26,17 @@ def _tuple(v, d, default, what, op):
     return v
 
 
+def _check_windows(op, kernel, stride, pad, dilate=None):
+    """Window geometry MXNet accepts: kernel, stride, dilate >= 1 and pad >= 0 on every axis
+    (a 0 stride divided by zero, a negative pad silently cropped)."""
+    bad = [f"{what} {v}" for what, v, lo in (("kernel", kernel, 1), ("stride", stride, 1),
+                                              ("dilate", dilate, 1), ("pad", pad, 0))
+           if v is not None and any(i < lo for i in v)]
+    if bad:
+        raise MXNetError(f"{op}: kernel, stride and dilate must be >= 1 and pad >= 0, got "
+                         f"{', '.join(bad)}")
+
+
 def _layout(layout, d, op):
     """True when the layout is channel-last; raises for layouts MXNet does not have."""
     if layout is None or layout == _CHANNEL_FIRST[d]:
@@ -77,6 +88,7 @@ def Convolution(data=None, weight=None, bias=None, kernel=None, stride=None, dil
     stride = _tuple(stride, d, 1, "stride", "Convolution")
     dilate = _tuple(dilate, d, 1, "dilate", "Convolution")
     pad = _tuple(pad, d, 0, "pad", "Convolution")
+    _check_windows("Convolution", kernel, stride, pad, dilate)
     last = _layout(layout, d, "Convolution")
     x, w = (_to_first(data), _to_first(weight)) if last else (data, weight)
     if num_filter is not None and w.shape[0] != num_filter:
@@ -104,6 +116,10 @@ def Deconvolution(data=None, weight=None, bias=None, kernel=None, stride=None, d
     dilate = _tuple(dilate, d, 1, "dilate", "Deconvolution")
     pad = _tuple(pad, d, 0, "pad", "Deconvolution")
     adj = _tuple(adj, d, 0, "adj", "Deconvolution")
+    _check_windows("Deconvolution", kernel, stride, pad, dilate)
+    if any(not 0 <= a < s for a, s in zip(adj, stride)):
+        raise MXNetError(f"Deconvolution: adj {adj} must be >= 0 and smaller than stride "
+                         f"{stride}")
     last = _layout(layout, d, "Deconvolution")
     x, w = (_to_first(data), _to_first(weight)) if last else (data, weight)
     if num_filter is not None and w.shape[1] * int(num_group) != num_filter:
@@ -154,6 +170,7 @@ def Pooling(data=None, kernel=None, pool_type="max", global_pool=False, cudnn_of
         kernel = _tuple(kernel, d, 1, "kernel", "Pooling")
         stride = _tuple(stride, d, 1, "stride", "Pooling")
         pad = _tuple(pad, d, 0, "pad", "Pooling")
+        _check_windows("Pooling", kernel, stride, pad)
         if pooling_convention == "same" and (d != 1 or any(pad)):
             raise MXNetError("Pooling: pooling_convention 'same' supports 1-d pooling without "
                              "pad only")

@@ -268,3 +268,18 @@ def test_inplace_inside_an_exported_block_is_traced(tmp_path):
     sym, params = net.export(str(tmp_path / "acc"))
     block = mx.gluon.SymbolBlock.imports(sym, ["data"], params)
     np.testing.assert_allclose(block(nd.array([4.0, 5.0, 6.0])).asnumpy(), [0.0, 11.0, 13.0])
+
+
+def test_argument_check_follows_each_blocks_own_parameters():
+    """A Dense without bias seen first must not make a later Dense accept its bias as an input
+    (the arity cache is per class and parameter set)."""
+    plain = mx.gluon.nn.Dense(2, in_units=3, use_bias=False)
+    plain.initialize()
+    plain.hybridize()
+    x = nd.ones((1, 3))
+    plain(x)
+    net = mx.gluon.nn.Dense(2, in_units=3)
+    net.initialize()
+    net.hybridize()
+    with pytest.raises(mx.base.MXNetError, match=r"called with 2 input\(s\), but it takes 1"):
+        net(x, x)

@@ -13,10 +13,10 @@ _ARITY: dict = {}  # block class -> (min, max or None, input names)
 
 def _arity(block):
     cls = type(block)
-    hit = _ARITY.get(cls)
+    own = frozenset(block._reg_params)  # a Dense without bias takes `bias` as no parameter
+    hit = _ARITY.get((cls, own))
     if hit is not None:
         return hit
-    own = set(block._reg_params)
     legacy = cls.forward is _base_forward()
     fn = cls.hybrid_forward if legacy else cls.forward
     try:
@@ -38,7 +38,7 @@ def _arity(block):
                 if p.default is p.empty:
                     low += 1
         hit = (low, high, tuple(names))
-    _ARITY[cls] = hit
+    _ARITY[cls, own] = hit
     return hit
 
 

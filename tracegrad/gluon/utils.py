@@ -10,6 +10,9 @@ def split_data(data, num_slice, batch_axis=0, even_split=True):
     size % num_slice slices get one extra element, as in MXNet."""
     from .. import nd
     size = data.shape[batch_axis]
+    if num_slice < 1 or size < num_slice:  # MXNet refuses empty slices (an empty batch)
+        raise ValueError(f"Too many slices for data with shape {data.shape}. Arguments are "
+                         f"num_slice={num_slice} and batch_axis={batch_axis}.")
     if even_split and size % num_slice:
         raise ValueError(
             f"data with shape {data.shape} cannot be evenly split into {num_slice} slices along "

@@ -24,6 +24,15 @@ def _buffer(v, what):
     raise TypeError(f"kvstore.{what}: values must be NDArrays, got {type(v).__name__}")
 
 
+def _write_out(x, value, what, key):
+    """Copy value into out array x; a shape mismatch is an error, never a broadcast."""
+    buf = _buffer(x, what)
+    if buf.shape != value.shape:
+        raise MXNetError(f"kvstore.{what}: key {key!r} holds shape {value.shape}, out has "
+                         f"shape {buf.shape}")
+    np.copyto(buf, value, casting="unsafe")
+
+
 class KVStoreBase:
     """MXNet's KVStoreBase: the capabilities a Trainer asks about."""
     OPTIMIZER = "optimizer"
@@ -136,7 +145,7 @@ class KVStore(KVStoreBase):
             stored = self._stored(k, "pull")
             outs, _ = _as_list(o)
             for x in outs:
-                np.copyto(_buffer(x, "pull"), stored, casting="unsafe")
+                _write_out(x, stored, "pull", k)
 
     def pushpull(self, key, value, out=None, priority=0):
         """push then pull. Without an optimizer this is an allreduce: the sum over devices and
@@ -153,7 +162,7 @@ class KVStore(KVStoreBase):
             if k in self._store:
                 np.copyto(self._store[k], m, casting="unsafe")
             for x in _as_list(o)[0]:
-                np.copyto(_buffer(x, "pushpull"), m, casting="unsafe")
+                _write_out(x, m, "pushpull", k)
 
     def broadcast(self, key, value, out, priority=0):
         """init(key, value) (rank 0's value wins), then pull(key, out)."""

@@ -215,7 +215,9 @@ class Where(OpDef):
         return TensorType(promote(x.dtype, y.dtype), shape)
 
     def impl(c, x, y):
-        return _select(np.asarray(c), np.asarray(x), np.asarray(y))
+        # a Python scalar branch stays weak (np.asarray would make 0.0 a float64 array)
+        dt = np.result_type(x, y)
+        return _select(np.asarray(c), np.asarray(x, dt), np.asarray(y, dt))
 
     def vjp(b, g, out, c, x, y):
         return None, b.where(c, g, 0), b.where(c, 0, g)
