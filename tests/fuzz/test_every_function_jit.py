@@ -22,6 +22,17 @@ def idx(*shape, high=3):
     return R.integers(0, high, shape).astype(np.int64)
 
 
+def lower_triangular(batch, n):
+    """Well-conditioned lower-triangular factors (a diagonal away from zero)."""
+    return (np.tril(f32(batch, n, n, lo=-0.5, hi=0.5)) + 2.0 * np.eye(n)).astype(np.float32)
+
+
+def spd(batch, n):
+    """Symmetric positive definite matrices."""
+    a = f32(batch, n, n, lo=-1, hi=1)
+    return (a @ a.transpose(0, 2, 1) + n * np.eye(n)).astype(np.float32)
+
+
 def pair(make):
     """Two different draws of the same kind: the first call's and the second call's."""
     return make(), make()
@@ -77,6 +88,100 @@ CALLS = {
     "where": (lambda: [(f32(3, 4) > 1.2).astype(np.float32), f32(3, 4), f32(3, 4)], {}, ()),
     "full_like": (X, {"fill_value": 3.0}, ()),
     "power": (lambda: [f32(3, 4), f32(3, 4, lo=-1, hi=2)], {}, ()),
+    # legacy capitalised names (nd_legacy.py)
+    "BatchNorm": (lambda: [f32(2, 3, 4), f32(3), f32(3), f32(3), f32(3)],
+                  {"fix_gamma": False, "eps": 1e-3}, ()),
+    "Concat": (XY, {"dim": 1}, ()),
+    "ElementWiseSum": (lambda: [f32(3, 4), f32(3, 4), f32(3, 4)], {}, ()),
+    "add_n": (lambda: [f32(3, 4), f32(3, 4), f32(3, 4)], {}, ()),
+    "ExpandDims": (X, {"axis": 1}, ()),
+    "Transpose": (X, {"axes": (1, 0)}, ()),
+    "Reshape": (X, {"shape": (0, 2, -1)}, ()),
+    "L2Normalization": (lambda: [f32(2, 3, 4)], {"mode": "channel"}, ()),
+    "LayerNorm": (lambda: [f32(3, 4), f32(4), f32(4)], {"axis": -1}, ()),
+    "LinearRegressionOutput": (XY, {}, ()),
+    "LogisticRegressionOutput": (lambda: [f32(3, 4, lo=-2, hi=2), f32(3, 4, lo=0, hi=1)],
+                                 {}, ()),
+    "MAERegressionOutput": (XY, {}, ()),
+    "SoftmaxOutput": (lambda: [f32(3, 4, lo=-2, hi=2), idx(3, high=4).astype(np.float32)],
+                      {"normalization": "batch"}, ()),
+    "Softmax": (lambda: [f32(3, 4, lo=-2, hi=2), idx(3, high=4).astype(np.float32)], {}, ()),
+    "SoftmaxActivation": (lambda: [f32(2, 3, 2, lo=-2, hi=2)], {"mode": "channel"}, ()),
+    "UpSampling": (lambda: [f32(1, 2, 2, 3)], {"scale": 2, "sample_type": "nearest"}, ()),
+    "Pad": (lambda: [f32(1, 2, 3, 4)],
+            {"mode": "constant", "pad_width": (0, 0, 0, 0, 1, 2, 2, 1), "constant_value": 1.5},
+            ()),
+    "pad": (lambda: [f32(1, 2, 3, 4)], {"mode": "edge", "pad_width": (0, 0, 0, 0, 1, 2, 2, 1)},
+            ()),
+    # convolution, pooling, normalisation (nd_nn.py)
+    "Convolution": (lambda: [f32(1, 2, 5, 5, lo=-1, hi=1), f32(3, 2, 3, 3, lo=-1, hi=1), f32(3)],
+                    {"kernel": (3, 3), "num_filter": 3, "stride": (2, 1), "pad": (1, 1)}, ()),
+    "Deconvolution": (lambda: [f32(1, 2, 3, 3, lo=-1, hi=1), f32(2, 3, 3, 3, lo=-1, hi=1)],
+                      {"kernel": (3, 3), "num_filter": 3, "stride": (2, 2)}, ()),
+    "Pooling": (lambda: [f32(1, 2, 5, 5)],
+                {"kernel": (2, 2), "stride": (2, 2), "pool_type": "avg",
+                 "pooling_convention": "full"}, ()),
+    "im2col": (lambda: [f32(1, 2, 4, 3)], {"kernel": (2, 2), "stride": (1, 1)}, ()),
+    "col2im": (lambda: [f32(1, 8, 4)], {"output_size": (3, 3), "kernel": (2, 2)}, ()),
+    "GroupNorm": (lambda: [f32(2, 4, 3), f32(2), f32(2)], {"num_groups": 2}, ()),
+    "InstanceNorm": (lambda: [f32(2, 3, 4), f32(3), f32(3)], {"eps": 1e-3}, ()),
+    # recurrent and sequences (recurrent.py, sequence.py): lengths in 1..T, as floats (MXNet)
+    "RNN": (lambda: [f32(3, 2, 4, lo=-1, hi=1), f32(4 * 3 * (4 + 3 + 2), lo=-0.5, hi=0.5),
+                     f32(1, 2, 3, lo=-1, hi=1), f32(1, 2, 3, lo=-1, hi=1)],
+            {"state_size": 3, "num_layers": 1, "mode": "lstm", "state_outputs": True}, ()),
+    "SequenceMask": (lambda: [f32(3, 2, 4), (idx(2, high=3) + 1).astype(np.float32)],
+                     {"use_sequence_length": True, "value": -1.0}, ()),
+    "SequenceLast": (lambda: [f32(2, 3, 4), (idx(2, high=3) + 1).astype(np.float32)],
+                     {"use_sequence_length": True, "axis": 1}, ()),
+    "SequenceReverse": (lambda: [f32(3, 2, 4), (idx(2, high=3) + 1).astype(np.float32)],
+                        {"use_sequence_length": True}, ()),
+    # math (nd_math.py), each on its domain
+    "arcsin": (lambda: [f32(3, 4, lo=-0.9, hi=0.9)], {}, ()),
+    "arccos": (lambda: [f32(3, 4, lo=-0.9, hi=0.9)], {}, ()),
+    "arctanh": (lambda: [f32(3, 4, lo=-0.9, hi=0.9)], {}, ()),
+    "arccosh": (lambda: [f32(3, 4, lo=1.1, hi=3.0)], {}, ()),
+    "arcsinh": (lambda: [f32(3, 4, lo=-2, hi=2)], {}, ()),
+    "arctan": (lambda: [f32(3, 4, lo=-2, hi=2)], {}, ()),
+    "tan": (lambda: [f32(3, 4, lo=-1.2, hi=1.2)], {}, ()),
+    "sinh": (lambda: [f32(3, 4, lo=-2, hi=2)], {}, ()),
+    "cosh": (lambda: [f32(3, 4, lo=-2, hi=2)], {}, ()),
+    "erf": (lambda: [f32(3, 4, lo=-2, hi=2)], {}, ()),
+    "erfinv": (lambda: [f32(3, 4, lo=-0.9, hi=0.9)], {}, ()),
+    "degrees": (lambda: [f32(3, 4, lo=-3, hi=3)], {}, ()),
+    "radians": (lambda: [f32(3, 4, lo=-180, hi=180)], {}, ()),
+    "cbrt": (lambda: [f32(3, 4, lo=-3, hi=3)], {}, ()),
+    "trunc": (lambda: [f32(3, 4, lo=-3, hi=3)], {}, ()),
+    "fix": (lambda: [f32(3, 4, lo=-3, hi=3)], {}, ()),
+    "hard_sigmoid": (lambda: [f32(3, 4, lo=-4, hi=4)], {"alpha": 0.3, "beta": 0.4}, ()),
+    "smooth_l1": (lambda: [f32(3, 4, lo=-2, hi=2)], {"scalar": 1.5}, ()),
+    "sort": (X, {"axis": 1, "is_ascend": False}, ()),
+    "argsort": (X, {"axis": 0}, ()),
+    "topk": (X, {"axis": 1, "k": 2, "ret_typ": "both"}, ()),
+    "cumsum": (X, {"axis": 1}, ()),
+    "prod": (X, {"axis": 0}, ()),
+    "moments": (X, {"axes": (1,)}, ()),
+    "sum_axis": (X, {"axis": 1}, ()),
+    "max_axis": (X, {"axis": 0}, ()),
+    "min_axis": (X, {"axis": 1, "keepdims": True}, ()),
+    "argmax_channel": (X, {}, ()),
+    "shape_array": (X, {}, ()),
+    "size_array": (X, {}, ()),
+    "gather_nd": (lambda: [f32(3, 4), np.stack([idx(5, high=3), idx(5, high=4)])], {}, ()),
+    "scatter_nd": (lambda: [f32(5), np.stack(np.unravel_index(R.choice(12, 5, replace=False),
+                                                              (3, 4))).astype(np.int64)],
+                   {"shape": (3, 4)}, ()),
+    # linalg_* (linalg.py); potrf/trsm run through numpy between native segments
+    "linalg_gemm": (lambda: [f32(2, 3), f32(3, 4), f32(2, 4)],
+                    {"alpha": 0.5, "beta": 2.0}, ()),
+    "linalg_gemm2": (lambda: [f32(3, 2), f32(3, 4)], {"transpose_a": True, "alpha": 2.0}, ()),
+    "linalg_syrk": (X, {"alpha": 0.5, "transpose": True}, ()),
+    "linalg_trmm": (lambda: [f32(3, 3), f32(3, 4)], {"lower": False}, ()),
+    "linalg_trsm": (lambda: [lower_triangular(2, 3), f32(2, 3, 4)], {"alpha": 1.5}, ()),
+    "linalg_potrf": (lambda: [spd(2, 3)], {}, ()),
+    "linalg_potri": (lambda: [lower_triangular(2, 3)], {}, ()),
+    "linalg_sumlogdiag": (lambda: [f32(2, 3, 3)], {}, ()),
+    "linalg_extractdiag": (lambda: [f32(2, 3, 3)], {}, ()),
+    "linalg_makediag": (lambda: [f32(2, 3)], {}, ()),
 }
 UNARY = ("BlockGrad", "Flatten", "abs", "ceil", "cos", "exp", "expm1", "flatten", "floor",
          "log", "log10", "log1p", "log2", "log_softmax", "max", "mean", "min", "negative",
@@ -89,6 +194,25 @@ BROADCAST = tuple(n for n in dir(nd) if n.startswith("broadcast_") and n not in 
 NO_ARRAY_INPUT = {  # creation, files and helpers: nothing a trace could freeze
     "arange", "array", "empty", "eye", "full", "linspace", "ones", "zeros", "load",
     "load_arrays", "save", "save_arrays", "waitall", "wrap", "dtype_name", "normalize_axes"}
+# Random draws take no array, only a shape: each is called inside a function of x with the
+# seed set before the eager and the compiled call (test_random_function_through_jit).
+RANDOM = {"uniform": {"low": -1.0, "high": 2.0}, "random_uniform": {"dtype": "float64"},
+          "normal": {"loc": 1.0, "scale": 2.0}, "random_normal": {"scale": 0.5}}
+# DLPack / numpy interchange hands out (or wraps) a real buffer, so it cannot be a traced
+# op: from_dlpack and from_numpy take a capsule / numpy array (constant data, like nd.array),
+# and exporting a traced array concretizes it (a guard: a new value retraces, never a frozen
+# buffer). Each runs in a round trip through jit instead (test_interchange_through_jit).
+INTERCHANGE = {
+    "to_dlpack_for_read": lambda x: nd.from_dlpack(nd.to_dlpack_for_read(x)) * 2.0,
+    "from_dlpack": lambda x: nd.from_dlpack(nd.to_dlpack_for_read(x * 3.0)) + x,
+    "to_dlpack_for_write": lambda x: _write_through_dlpack(x * 1.0),
+    "from_numpy": lambda x: nd.from_numpy(x.asnumpy()) * x,
+}
+
+
+def _write_through_dlpack(y):
+    np.from_dlpack(nd.from_dlpack(nd.to_dlpack_for_write(y)))[0] = 5.0
+    return y * 2.0
 
 
 def public_functions():
@@ -109,10 +233,17 @@ def call_spec(name):
     raise AssertionError(f"no jit test row for nd.{name}: add it to CALLS")
 
 
+def _elsewhere(name):
+    return name in NO_ARRAY_INPUT or name in RANDOM or name in INTERCHANGE
+
+
 def test_every_public_function_has_a_row():
-    missing = [n for n in public_functions() if n not in NO_ARRAY_INPUT and n not in CALLS
+    missing = [n for n in public_functions() if not _elsewhere(n) and n not in CALLS
                and n not in UNARY and n not in BINARY and n not in BROADCAST]
     assert not missing, f"add jit test rows for nd.{missing}"
+    stale = [n for n in set(CALLS) | set(RANDOM) | set(INTERCHANGE)
+             if n not in ("unary", "binary", "broadcast") and n not in public_functions()]
+    assert not stale, f"rows for names nd no longer has: {stale}"
 
 
 def _nd(data):
@@ -141,15 +272,43 @@ def _run(fn, make, kwargs):
     if fn is nd.Dropout:
         mx.random.seed(4)
     want = fn(*[_nd(a) for a in second], **kwargs)
+    assert len(_flat(got)) == len(_flat(want))
     for g, w in zip(_flat(got), _flat(want)):
         assert g.dtype == w.dtype and g.shape == w.shape
         np.testing.assert_allclose(g, w, rtol=2e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", [n for n in public_functions() if n not in NO_ARRAY_INPUT])
+@pytest.mark.parametrize("name", [n for n in public_functions() if not _elsewhere(n)])
 def test_function_through_jit_on_a_second_input(name):
     make, kwargs, _ = call_spec(name)
     _run(getattr(nd, name), make, kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(RANDOM))
+def test_random_function_through_jit(name):
+    """Under one seed the compiled call draws what eager draws; called again it draws afresh
+    (a key frozen into the trace would repeat the first call's numbers)."""
+    fn, kwargs = getattr(nd, name), RANDOM[name]
+    step = lambda x: fn(shape=x.shape, **kwargs) * x  # noqa: E731
+    compiled = mx.jit(step)
+    first, second = _nd(f32(3, 4)), _nd(f32(3, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mx.random.seed(3)
+        compiled(first)
+        mx.random.seed(4)
+        got = compiled(second).asnumpy()
+        again = compiled(second).asnumpy()
+    mx.random.seed(4)
+    want = step(second).asnumpy()
+    assert got.dtype == want.dtype == np.dtype(kwargs.get("dtype", "float32"))
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
+    assert not np.allclose(again, got)
+
+
+@pytest.mark.parametrize("name", sorted(INTERCHANGE))
+def test_interchange_through_jit(name):
+    _run(INTERCHANGE[name], X, {})
 
 
 @pytest.mark.parametrize("name", sorted(nd._METHODS))

@@ -200,6 +200,26 @@ def _select(c, x, y):
     return out.view(dt)
 
 
+def _weak_scalars(x, y):
+    """x, y as arrays, a Python scalar taking the dtype the type rule gives it (literal_dtype:
+    the array operand's float dtype), not float64: where(c, f32 x, 0.0) is f32 as traced."""
+    ref = next((a.dtype for a in (x, y) if isinstance(a, np.ndarray) and a.dtype != np.bool_),
+               None)
+    out = []
+    for a in (x, y):
+        if not isinstance(a, np.ndarray):
+            if isinstance(a, (bool, np.bool_)):
+                dt = ref if ref is not None else np.bool_
+            elif isinstance(a, (float, np.floating)):
+                dt = ref if ref is not None and ref.kind == "f" else (
+                    np.float64 if ref is not None else np.float32)
+            else:
+                dt = ref if ref is not None else np.int64
+            a = np.asarray(a, dtype=dt)
+        out.append(a)
+    return out
+
+
 class Where(OpDef):
     """cond ? x : y with broadcasting of all three."""
     name = "where"
@@ -215,7 +235,7 @@ class Where(OpDef):
         return TensorType(promote(x.dtype, y.dtype), shape)
 
     def impl(c, x, y):
-        return _select(np.asarray(c), np.asarray(x), np.asarray(y))
+        return _select(np.asarray(c), *_weak_scalars(x, y))
 
     def vjp(b, g, out, c, x, y):
         return None, b.where(c, g, 0), b.where(c, 0, g)
