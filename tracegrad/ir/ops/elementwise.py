@@ -202,15 +202,17 @@ def _select(c, x, y):
 
 def _weak_scalars(x, y):
     """x, y as arrays, a Python scalar taking the dtype the type rule gives it (literal_dtype:
-    the array operand's float dtype), not float64: where(c, f32 x, 0.0) is f32 as traced."""
-    ref = next((a.dtype for a in (x, y) if isinstance(a, np.ndarray) and a.dtype != np.bool_),
-               None)
+    the other operand's float dtype), not float64: where(c, f32 x, 0.0) is f32 as traced.
+    Numpy scalars keep their own dtype, as their IR type does."""
+    weak = [type(a) in (bool, int, float) for a in (x, y)]
+    arrays = [a if w else np.asarray(a) for a, w in zip((x, y), weak)]
+    ref = next((a.dtype for a, w in zip(arrays, weak) if not w and a.dtype != np.bool_), None)
     out = []
-    for a in (x, y):
-        if not isinstance(a, np.ndarray):
-            if isinstance(a, (bool, np.bool_)):
+    for a, w in zip(arrays, weak):
+        if w:
+            if type(a) is bool:
                 dt = ref if ref is not None else np.bool_
-            elif isinstance(a, (float, np.floating)):
+            elif type(a) is float:
                 dt = ref if ref is not None and ref.kind == "f" else (
                     np.float64 if ref is not None else np.float32)
             else:
