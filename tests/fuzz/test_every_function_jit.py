@@ -325,9 +325,22 @@ NO_ARRAY_INPUT = {  # creation, files and helpers: nothing a trace could freeze
     "arange", "array", "empty", "eye", "full", "linspace", "ones", "zeros", "load",
     "load_arrays", "save", "save_arrays", "waitall", "wrap", "dtype_name", "normalize_axes"}
 # Random draws take no array, only a shape: each is called inside a function of x with the
-# seed set before the eager and the compiled call (test_random_function_through_jit).
-RANDOM = {"uniform": {"low": -1.0, "high": 2.0}, "random_uniform": {"dtype": "float64"},
-          "normal": {"loc": 1.0, "scale": 2.0}, "random_normal": {"scale": 0.5}}
+# seed set before the eager and the compiled call (test_random_function_through_jit); "random."
+# names are nd.random's.
+RANDOM = {
+    "uniform": lambda x: nd.uniform(low=-1.0, high=2.0, shape=x.shape) * x,
+    "random_uniform": lambda x: nd.random_uniform(shape=x.shape, dtype="float64") * x,
+    "normal": lambda x: nd.normal(loc=1.0, scale=2.0, shape=x.shape) * x,
+    "random_normal": lambda x: nd.random_normal(scale=0.5, shape=x.shape) * x,
+    "random.uniform": lambda x: nd.random.uniform(0, 1, shape=(3, 4)) + x,
+    "random.normal": lambda x: nd.random.normal(shape=(3, 4), dtype="float64") + x,
+    "random.randn": lambda x: nd.random.randn(3, 4) * x,
+    "random.randint": lambda x: nd.random.randint(0, 5, shape=x.shape) * x,
+    "random.exponential": lambda x: nd.random.exponential(2.0, shape=x.shape) * x,
+    "random.shuffle": lambda x: nd.random.shuffle(x),
+    "random.multinomial": lambda x: nd.random.multinomial(x, shape=3, get_prob=True),
+}
+RANDOM_HELPERS = {"seed", "next_key", "dtype_name"}  # nd.random's non-drawing functions
 # DLPack / numpy interchange hands out (or wraps) a real buffer, so it cannot be a traced
 # op: from_dlpack and from_numpy take a capsule / numpy array (constant data, like nd.array),
 # and exporting a traced array concretizes it (a guard: a new value retraces, never a frozen
@@ -372,8 +385,12 @@ def test_every_public_function_has_a_row():
                and n not in UNARY and n not in BINARY and n not in BROADCAST]
     assert not missing, f"add jit test rows for nd.{missing}"
     stale = [n for n in set(CALLS) | set(RANDOM) | set(INTERCHANGE)
-             if n not in ("unary", "binary", "broadcast") and n not in public_functions()]
+             if n not in ("unary", "binary", "broadcast") and n not in public_functions()
+             and not n.startswith("random.")]
     assert not stale, f"rows for names nd no longer has: {stale}"
+    draws = {n for n in dir(nd.random) if not n.startswith("_") and inspect.isfunction(
+        getattr(nd.random, n))} - RANDOM_HELPERS
+    assert draws == {n[len("random."):] for n in RANDOM if n.startswith("random.")}
 
 
 def _nd(data):
@@ -425,8 +442,7 @@ def test_variant_through_jit_on_a_second_input(label):
 def test_random_function_through_jit(name):
     """Under one seed the compiled call draws what eager draws; called again it draws afresh
     (a key frozen into the trace would repeat the first call's numbers)."""
-    fn, kwargs = getattr(nd, name), RANDOM[name]
-    step = lambda x: fn(shape=x.shape, **kwargs) * x  # noqa: E731
+    step = RANDOM[name]
     compiled = mx.jit(step)
     first, second = _nd(f32(3, 4)), _nd(f32(3, 4))
     with warnings.catch_warnings():
@@ -434,13 +450,15 @@ def test_random_function_through_jit(name):
         mx.random.seed(3)
         compiled(first)
         mx.random.seed(4)
-        got = compiled(second).asnumpy()
-        again = compiled(second).asnumpy()
+        got = _flat(compiled(second))
+        again = _flat(compiled(second))
     mx.random.seed(4)
-    want = step(second).asnumpy()
-    assert got.dtype == want.dtype == np.dtype(kwargs.get("dtype", "float32"))
-    np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
-    assert not np.allclose(again, got)
+    want = _flat(step(second))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=2e-6, atol=1e-6)
+    assert not np.array_equal(again[0], got[0])
 
 
 @pytest.mark.parametrize("name", sorted(INTERCHANGE))
