@@ -509,3 +509,34 @@ def _setitem(a, b):
 @pytest.mark.parametrize("name", sorted(OPERATORS))
 def test_operator_through_jit_on_a_second_input(name):
     _run(OPERATORS[name], XY, {})
+
+
+def test_batchnorm_training_updates_its_moving_statistics_through_jit():
+    """nd.BatchNorm in training writes moving_mean/moving_var in place (assign_state): every
+    compiled call must read and write their current values (the update was once
+    m * running + ..., and m * running, an op on a closure array alone, was frozen into the
+    trace). The statistics are closure arrays here: a state update of an array passed as a
+    jit argument is lost after the first call, a jit bug reported separately."""
+    data = [f32(2, 3, 4) for _ in range(3)]
+    gamma, beta, mean0, var0 = f32(3), f32(3), f32(3), f32(3)
+
+    def model():
+        stats = [_nd(mean0), _nd(var0)]
+
+        def step(x):
+            with mx.autograd.train_mode():
+                return nd.BatchNorm(x, _nd(gamma), _nd(beta), *stats, fix_gamma=False,
+                                    momentum=0.8)
+        return step, stats
+
+    eager, eager_stats = model()
+    step, stats = model()
+    compiled = mx.jit(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x in data:
+            got, want = compiled(_nd(x)), eager(_nd(x))
+            np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=2e-6, atol=1e-6)
+            for s, e in zip(stats, eager_stats):
+                np.testing.assert_allclose(s.asnumpy(), e.asnumpy(), rtol=2e-6, atol=1e-6)
+    assert not np.allclose(stats[0].asnumpy(), mean0)
