@@ -40,6 +40,7 @@ def from_dlpack(dlpack):
 
 def to_dlpack_for_read(data):
     """A DLPack (1.0, versioned) capsule over `data`'s buffer (no copy), flagged read-only."""
+    data._concretize("DLPack export")  # inside jit: a guard, so no stale buffer is frozen
     view = data._data.view()
     view.flags.writeable = False
     return view.__dlpack__(max_version=(1, 0))
@@ -49,6 +50,7 @@ def to_dlpack_for_write(data):
     """A DLPack (1.0, versioned) capsule over `data`'s buffer (no copy), writable: writes
     through the consumer's array change `data`."""
     data._check_writable("to_dlpack_for_write")
+    data._concretize("DLPack export")
     return data._data.__dlpack__(max_version=(1, 0))
 
 

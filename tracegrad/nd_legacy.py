@@ -128,8 +128,11 @@ def BatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9
         var = C.mean(F, F.mul(centered, centered), axes, keepdims=True)
         flat = (data.shape[axis],)
         for running, batch in ((moving_mean, mean), (moving_var, var)):
-            new = F.add(F.mul(running, momentum),
-                        F.mul(F.stop_gradient(F.reshape(batch, shape=flat)), 1.0 - momentum))
+            # running + (1 - m)(batch - running) = m running + (1 - m) batch, with every op on
+            # the batch: under jit a closure array's ops alone are constants of the trace, so
+            # m * running would be frozen at its trace-time value while running changes
+            batch = F.stop_gradient(F.reshape(batch, shape=flat))
+            new = F.add(running, F.mul(F.sub(batch, running), 1.0 - momentum))
             assign_state(running, F.cast(new, dtype=dtype_name(np.dtype(running.dtype))))
     else:
         mean, var = F.reshape(moving_mean, shape=shape), F.reshape(moving_var, shape=shape)

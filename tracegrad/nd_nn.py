@@ -257,10 +257,14 @@ def LeakyReLU(data=None, gamma=None, act_type="leaky", slope=0.25, lower_bound=0
 def GroupNorm(data=None, gamma=None, beta=None, num_groups=1, eps=1e-5, output_mean_var=False,
               **kwargs):
     """MXNet GroupNorm: normalize each sample over (channels of a group, spatial axes), then
-    scale and shift per channel (gamma, beta of shape (C,))."""
+    scale and shift per group (gamma, beta of shape (num_groups,), as in MXNet 1.x)."""
     n, c = data.shape[:2]
     if c % num_groups:
         raise MXNetError(f"GroupNorm: {c} channels do not split into {num_groups} groups")
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        if p.shape != (num_groups,):
+            raise MXNetError(f"GroupNorm: {name} must have shape ({num_groups},) (one entry "
+                             f"per group), got {p.shape}")
     return A.group_norm(F, data, gamma, beta, int(num_groups), float(eps))
 
 

@@ -549,3 +549,23 @@ def test_normal_statistics():
                 scale=2.0)
     assert z.dtype == np.float32 and np.all(np.isfinite(z))
     assert abs(z.mean() - 1.0) < 0.03 and abs(z.std() - 2.0) < 0.03
+
+
+def test_where_python_scalar_takes_the_array_dtype():
+    """A Python scalar branch of where is weak (numpy's NEP 50 rule, which a trace's Literal
+    follows): where(c, f32 x, 0.0) is f32 eagerly too; it was f64, so eager and compiled
+    results had different dtypes."""
+    import tracegrad as mx
+    from tracegrad.array import F
+    from tracegrad.nd import array
+    where = REGISTRY["where"]
+    c = np.array([True, False, True])
+    for x, scalar in ((np.ones(3, np.float32), 0.0), (np.ones(3, np.float32), 2),
+                      (np.ones(3, np.int32), 0.5), (np.ones(3, np.int64), 3)):
+        want = np.result_type(x, scalar)
+        assert where.impl(c, x, scalar).dtype == want
+        assert where.impl(c, scalar, x).dtype == want
+        np.testing.assert_array_equal(where.impl(c, scalar, x), np.where(c, scalar, x))
+        traced = mx.jit(lambda cond, a: F.where(cond, a, scalar))(array(c, dtype=np.bool_),
+                                                                   array(x, dtype=x.dtype))
+        assert traced.dtype == want

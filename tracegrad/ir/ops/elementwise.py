@@ -200,6 +200,28 @@ def _select(c, x, y):
     return out.view(dt)
 
 
+def _weak_scalars(x, y):
+    """x, y as arrays, a Python scalar taking the dtype the type rule gives it (literal_dtype:
+    the other operand's float dtype), not float64: where(c, f32 x, 0.0) is f32 as traced.
+    Numpy scalars keep their own dtype, as their IR type does."""
+    weak = [type(a) in (bool, int, float) for a in (x, y)]
+    arrays = [a if w else np.asarray(a) for a, w in zip((x, y), weak)]
+    ref = next((a.dtype for a, w in zip(arrays, weak) if not w and a.dtype != np.bool_), None)
+    out = []
+    for a, w in zip(arrays, weak):
+        if w:
+            if type(a) is bool:
+                dt = ref if ref is not None else np.bool_
+            elif type(a) is float:
+                dt = ref if ref is not None and ref.kind == "f" else (
+                    np.float64 if ref is not None else np.float32)
+            else:
+                dt = ref if ref is not None else np.int64
+            a = np.asarray(a, dtype=dt)
+        out.append(a)
+    return out
+
+
 class Where(OpDef):
     """cond ? x : y with broadcasting of all three."""
     name = "where"
@@ -215,9 +237,7 @@ class Where(OpDef):
         return TensorType(promote(x.dtype, y.dtype), shape)
 
     def impl(c, x, y):
-        # a Python scalar branch stays weak (np.asarray would make 0.0 a float64 array)
-        dt = np.result_type(x, y)
-        return _select(np.asarray(c), np.asarray(x, dt), np.asarray(y, dt))
+        return _select(np.asarray(c), *_weak_scalars(x, y))
 
     def vjp(b, g, out, c, x, y):
         return None, b.where(c, g, 0), b.where(c, 0, g)
