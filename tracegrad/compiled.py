@@ -45,6 +45,14 @@ def _python_op(fn, op):
                               f"code: it runs in Python")
 
 
+class ArgSlot:
+    """A state-update target that is the call's flat argument `index` (jit._trace)."""
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
 class Feed:
     """Where each parameter of a traced Function gets its data at call time."""
     ARG, PARAM, KEY, CONST, VAR = range(5)
@@ -61,7 +69,8 @@ class Entry:
         # the trace drew these keys; the first run reuses them, so it draws what eager would
         self.pending_keys = list(keys)
         ids = {id(p): i for i, p in enumerate(params)}
-        self.updates = [(Feed.PARAM, ids[id(t)]) if id(t) in ids else (Feed.ARG, t)
+        self.updates = [(Feed.ARG, t.index) if type(t) is ArgSlot else
+                        (Feed.PARAM, ids[id(t)]) if id(t) in ids else (Feed.CONST, t)
                         for t in tr.updates]
 
     def arrays(self, args, params, draw=None):
@@ -89,10 +98,12 @@ class Entry:
             return v if v is not None else array._constant_value()
         return ref if kind == Feed.VAR else tape.leaf(data)
 
-    def write_updates(self, outs, params):
-        """Write the state updates (outputs after the user's) into their arrays in place."""
+    def write_updates(self, outs, args, params):
+        """Write the state updates (outputs after the user's) into their arrays in place: this
+        call's argument or parameter, or the array the code reached from its scope."""
         for k, (kind, ref) in enumerate(self.updates):
-            target = params[ref] if kind == Feed.PARAM else ref
+            target = params[ref] if kind == Feed.PARAM else args[ref] if kind == Feed.ARG \
+                else ref
             np.copyto(target._data, outs[self.n_out + k], casting="unsafe")
 
     def finish(self, outs):
@@ -110,7 +121,7 @@ class InferenceEntry(Entry):
     def __call__(self, args, params, draw=None):
         outs = self.native(*self.arrays(args, params, draw))
         if self.updates:
-            self.write_updates(outs, params)
+            self.write_updates(outs, args, params)
         return self.finish(outs)
 
 
@@ -166,7 +177,7 @@ class TrainingEntry(Entry):
             prediction.grads = outs[len(self.out_types):]
             outs = outs[:len(self.out_types)]
         if self.updates:
-            self.write_updates(outs, params)
+            self.write_updates(outs, args, params)
         operands = [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
         values = tape.record_multi(CompiledCall, operands, self.call_attrs, outs, True,
                                    keep=prediction or self, types=self.result_types)

@@ -17,7 +17,7 @@ import warnings
 from . import log
 from .array import HOOKS, NDArray, wrap
 from .base import DeferredInitializationError, user_location
-from .compiled import Feed
+from .compiled import ArgSlot, Feed
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
 from .make_ir import _identifier, _names, trace
 from .random import _state as _RANDOM
@@ -348,7 +348,11 @@ class JitFunction:
         tree.constants = sorted(set(tree.constants) | {str(t) for t in consts})
         for g, _ in guards:
             g.where = g.where or "?"
-        return Path(tr.function, feeds, len(tr.outputs), tr.updates, guards, structure[0],
+        # a state update of an argument is written into that call's argument, not the array
+        # this trace saw
+        position = {id(a): i for i, a in enumerate(arrays)}
+        updates = [ArgSlot(position[id(t)]) if id(t) in position else t for t in tr.updates]
+        return Path(tr.function, feeds, len(tr.outputs), updates, guards, structure[0],
                     len(arrays), tr.keep, len(keys))
 
     # ------------------------------------------------------------------ inspecting

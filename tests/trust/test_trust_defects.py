@@ -283,3 +283,28 @@ def test_argument_check_follows_each_blocks_own_parameters():
     net.hybridize()
     with pytest.raises(mx.base.MXNetError, match=r"called with 2 input\(s\), but it takes 1"):
         net(x, x)
+
+
+def test_state_update_of_a_jit_argument_goes_to_that_calls_argument():
+    """assign_state on an argument (e.g. nd.BatchNorm's moving statistics passed in) writes
+    into the array of the call that passed it, never into the first call's array."""
+    from tracegrad.array import F, assign_state
+
+    def step(x, s):
+        assign_state(s, F.add(s, x))
+        return x * 2
+    compiled = mx.jit(step)
+    first, second = nd.zeros((2,)), nd.zeros((2,))
+    compiled(nd.ones((2,)), first)
+    compiled(nd.full((2,), 5.0), second)
+    np.testing.assert_array_equal(first.asnumpy(), [1, 1])
+    np.testing.assert_array_equal(second.asnumpy(), [5, 5])
+    x = nd.array([[1.0, 2.0], [3.0, 5.0]])
+    gamma, beta = nd.ones(2), nd.zeros(2)
+    stats = [(nd.zeros(2), nd.ones(2)) for _ in range(2)]
+    bn = mx.jit(lambda x, g, b, m, v: nd.BatchNorm(x, g, b, m, v, momentum=0.5))
+    with mx.autograd.record():  # training mode: the moving statistics update
+        for m, v in stats:
+            bn(x, gamma, beta, m, v)
+    for m, v in stats:  # each pair updated once, from zeros/ones
+        np.testing.assert_allclose(m.asnumpy(), [1.0, 1.75], rtol=1e-6)
