@@ -952,7 +952,8 @@ def explain() -> str:
         for p in plans:
             lines.append(f"  plan: {len(p.ops)} ops ({sum(o.entry is not None for o in p.ops)}"
                          f" compiled calls), {len(p.leaf_types)} inputs, {len(p.wrt)} "
-                         f"gradients, exports {len(p.exports)} values; captured "
+                         f"gradients, exports {len(p.exports)} values (state updates: "
+                         f"{len(p.assigns) + sum(len(o.writes) for o in p.ops)}); captured "
                          f"{p.captured} steps, {p.failures} drops in a row")
     if _LOG["drops"]:
         lines.append("recent drops:")
@@ -966,6 +967,7 @@ def explain() -> str:
 def _reset_for_tests():
     materialize("reset")
     _STATE.broken = False
+    _STATE.side = []
     _STATE.plans.clear()
     _RETIRED.clear()
     _uninstall_if_idle()
