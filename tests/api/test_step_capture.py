@@ -435,3 +435,34 @@ def test_batchnorm_momentum_change_and_a_second_call_fall_back_to_eager():
     _same(got, want)
     assert log[8][1] == 0 and sum(c for _, c in log[:8]) >= 3, log
     assert "op 'mul' read an array a pending state update writes" in capture.explain()
+
+
+def test_legacy_nd_batchnorm_moving_statistics_under_capture():
+    """nd.BatchNorm updates the moving statistics passed to it (assign_state on arguments):
+    captured, they equal capture off's after every step."""
+    def run(on):
+        capture._reset_for_tests()
+        capture.set_enabled(on)
+        rs = np.random.RandomState(0)
+        w = nd.array(rs.randn(5, 4).astype(np.float32))
+        g, b = nd.ones((4,)), nd.zeros((4,))
+        for p in (w, g, b):
+            p.attach_grad()
+        mm, mv = nd.zeros((4,)), nd.ones((4,))
+        seen, before = [], mx.stats()["captured_steps"]
+        for _ in range(12):
+            x = nd.array(rs.randn(6, 5).astype(np.float32))
+            with autograd.record():
+                y = nd.BatchNorm(nd.dot(x, w), g, b, mm, mv, fix_gamma=False)
+                loss = (y * y).sum()
+            loss.backward()
+            for p in (w, g, b):
+                p[:] = p - 0.01 * p.grad
+            seen.append([mm.asnumpy().copy(), mv.asnumpy().copy(), w.asnumpy().copy()])
+        capture.set_enabled(True)
+        return seen, mx.stats()["captured_steps"] - before
+    got, n_on = run(True)
+    want, n_off = run(False)
+    for a, b in zip(got, want):
+        _same(a, b)
+    assert n_on >= 6 and n_off == 0
