@@ -138,11 +138,13 @@ class PendingWrite(NDArray):
     @property
     def _data(self):
         materialize("an array a pending state update writes was read")
+        self.__class__ = NDArray     # (already, unless its step was lost to an exception)
         return _SLOT_DATA.__get__(self)
 
     @_data.setter
     def _data(self, v):
         materialize("an array a pending state update writes was written")
+        self.__class__ = NDArray
         _SLOT_DATA.__set__(self, v)
 
 
@@ -820,7 +822,12 @@ def backward(heads, head_grads, retain_graph, train_mode):
             return False
     _STATE.step = None
     before = _NATIVE["native_calls"]
-    outs = plan.native(*step.leaf_data)
+    try:
+        outs = plan.native(*step.leaf_data)
+    except BaseException:
+        for _, target, _ in step.writes:
+            target.__class__ = NDArray
+        raise
     if step.writes:     # the state updates, in the order eager made them
         pos = plan.export_pos
         for _, target, j in step.writes:
