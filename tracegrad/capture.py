@@ -30,6 +30,13 @@ its reason). A Deferred array alive at backward() that the plan does not export
 it. A plan that keeps failing is retired. Code that never repeats a structure pays one dictionary
 look-up per backward() and one `is None` test per op.
 
+State updates. A state update (array.assign_state: BatchNorm's running statistics) of a deferred
+value is part of the plan: the ops computing it are learned with the graph (they do not feed
+the loss: array.assign_state reports them while capture is on), the new values are exports of
+the one native call, and they are written into their arrays after it, in the order eager wrote
+them; a hybridized block's updates (extra outputs of its compiled call) likewise. Until then the
+target is a `PendingWrite`: reading it, or using it in an op, materializes the step first.
+
 `explain()` says what was captured, what was dropped and why, and native calls per step.
 TRACEGRAD_CAPTURE=0 or set_enabled(False) turns capture off; `with paused():` runs steps
 without it and keeps the plans (to compare both in one process).
@@ -122,6 +129,25 @@ class Deferred(NDArray):
         return _type_of_deferred(self).shape[0]
 
 
+class PendingWrite(NDArray):
+    """An array a pending step's state update will write (at its native call): reading or
+    writing it runs the step so far eagerly first (which writes it) and makes it a plain
+    NDArray again."""
+    __slots__ = ()
+
+    @property
+    def _data(self):
+        materialize("an array a pending state update writes was read")
+        self.__class__ = NDArray     # (already, unless its step was lost to an exception)
+        return _SLOT_DATA.__get__(self)
+
+    @_data.setter
+    def _data(self, v):
+        materialize("an array a pending state update writes was written")
+        self.__class__ = NDArray
+        _SLOT_DATA.__set__(self, v)
+
+
 class _Ref:
     """A deferred operand in a pending op's saved arguments (weakly: the user may drop it)."""
     __slots__ = ("index",)
@@ -144,7 +170,7 @@ class PlanOp:
     """One op of a plan: what it is, where each operand comes from ((kind, ref) pairs, also
     split into `kinds` and `refs`), and the plan values its results are."""
     __slots__ = ("opdef", "entry", "attrs", "operands", "kinds", "refs", "n", "results",
-                 "lit_cache", "raw_attrs")
+                 "lit_cache", "raw_attrs", "writes")
 
     def __init__(self, opdef, entry, attrs, operands, results):
         self.opdef, self.entry, self.attrs = opdef, entry, attrs
@@ -152,13 +178,13 @@ class PlanOp:
         self.kinds = tuple(k for k, _ in operands)
         self.refs = tuple(r for _, r in operands)
         self.n = len(operands)
-        self.lit_cache, self.raw_attrs = {}, None
+        self.lit_cache, self.raw_attrs, self.writes = {}, None, ()
 
 
 class Plan:
     """A captured step: its ops in program order, its graph inputs, and its native code."""
 
-    def __init__(self, heads, values, ops, wrt_leaves):
+    def __init__(self, heads, values, ops, wrt_leaves, assigned=()):
         order = sorted(ops, key=lambda op: op.results[0].seq)
         leaves = [v for v in values if v.producer is None]
         leaf_index = {v: i for i, v in enumerate(leaves)}
@@ -180,7 +206,11 @@ class Plan:
                 results.append(len(self.value_types))
                 self.value_types.append(r.type)
             entry = op.attrs["entry"] if op.opdef is CompiledCall else None
-            self.ops.append(PlanOp(op.opdef, entry, op.attrs, refs, results))
+            pop = PlanOp(op.opdef, entry, op.attrs, refs, results)
+            if entry is not None:    # the state updates: outputs after the user's
+                e = resolve(entry, "compiled_call")
+                pop.writes = tuple(results[e.n_out:e.n_out + len(e.updates)])
+            self.ops.append(pop)
         if len(self.value_types) > len(_REFS):
             raise _Refuse(f"the step has more than {len(_REFS)} values")
         self.leaf_types = [v.type for v in leaves]
@@ -189,8 +219,12 @@ class Plan:
         self.wrt = [leaf_index[v] for v in wrt_leaves]
         self.wants = [tape.wants_grad(v) for v in leaves]
         self.head = value_index[heads[0]]
-        self.exports = [self.head]
-        self.export_set = frozenset(self.exports)
+        # the values array.assign_state wrote in the observed step, in order
+        if any(v not in value_index for v in assigned):
+            raise _Refuse("a state update writes a graph input")
+        self.assigns = [value_index[v] for v in assigned]
+        writes = set(self.assigns).union(*[pop.writes for pop in self.ops])
+        self._set_exports([self.head] + sorted(writes - {self.head}))
         # grad_req of each variable leaf as planned (the gradients computed depend on it)
         self.var_wants = [(v, w) for v, w in zip(self.leaf_vars, self.wants) if v is not None]
         # the tape value exported arrays get: a graph already consumed by backward
@@ -200,6 +234,11 @@ class Plan:
         self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
             self.ops[0].opdef
 
+    def _set_exports(self, exports):
+        self.exports = exports
+        self.export_set = frozenset(exports)
+        self.export_pos = {j: k for k, j in enumerate(exports)}
+
     def _forward(self, leaves, order, value_index):
         """The recorded ops as IR of their own (the tape's are freed by backward), compiled
         calls inlined; its outputs are the plan's values by index."""
@@ -208,8 +247,6 @@ class Plan:
         for op in order:
             if op.opdef is CompiledCall:
                 e = resolve(op.attrs["entry"], "compiled_call")
-                if e.updates:
-                    raise _Refuse("a compiled block writes state (e.g. BatchNorm statistics)")
                 inner = dict(zip(e.forward_fn.params,
                                  [o if type(o) is Literal else env[o] for o in op.operands]))
                 copy_ops(b, e.forward_fn.ops, inner)
@@ -255,7 +292,8 @@ class _Refuse(Exception):
 
 class Step:
     """The ops of a plan deferred so far in this step."""
-    __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training")
+    __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training", "writes", "written",
+                 "n_assign")
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
@@ -263,6 +301,11 @@ class Step:
         self.refs = [None] * len(plan.value_types)
         self.log = []            # per deferred op: (args with _Ref, attrs) or call payload
         self.training = STATE.training
+        # deferred state updates in order: (position in log for an assign_state, None for a
+        # compiled call's update; the target array; the plan value written)
+        self.writes = []
+        self.written = set()     # id() of the target buffers
+        self.n_assign = 0        # assign_state calls deferred so far
 
 
 class _State(threading.local):
@@ -274,6 +317,7 @@ class _State(threading.local):
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
         self.seen = {}   # id(adjoint) -> [adjoint, backward passes that used it]
+        self.side = []   # tape values assign_state wrote since the last backward
 
 
 _STATE = _State()
@@ -293,6 +337,9 @@ def set_enabled(on: bool) -> bool:
         _PLANNING.clear()
         _array.set_defer_hook(None)
         _compiled.DEFER_CALL = None
+        _STATE.side = []
+        if _array.HOOKS.assign is _on_assign:
+            _array.HOOKS.assign = None
     return prev
 
 
@@ -324,8 +371,15 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     """Called by every backward with the adjoint it uses: learn a plan once it repeats."""
     if not ENABLED:
         return
-    _STATE.broken = False
-    known = _STATE.seen
+    state = _STATE
+    state.broken = False
+    side = state.side
+    if side:
+        state.side = []
+    hooks = _array.HOOKS
+    if hooks.assign is None and not hooks.tracing:  # from now on state updates are reported
+        hooks.assign = _on_assign
+    known = state.seen
     seen = known.get(id(hit))
     if seen is None or seen[0] is not hit:
         if len(known) >= 256:
@@ -339,13 +393,14 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         return _drop(None, "backward with several heads, head gradients or retain_graph")
     if not ops:
         return
-    for plan in _STATE.plans.get(_first(ops), ()):
-        if plan.hit is hit:
-            return
     if any(h is hit for h in _RETIRED):
         return
     try:
-        plan = Plan(heads, values, ops, wrt_leaves)
+        ops, values, assigned = _with_state_updates(ops, values, side)
+        for plan in _STATE.plans.get(_first(ops), ()):
+            if plan.hit is hit:
+                return
+        plan = Plan(heads, values, ops, wrt_leaves, assigned)
         plan.hit = hit
         plan.build()
     except _Refuse as e:
@@ -355,6 +410,42 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         _RETIRED.append(hit)
         return _drop(None, f"not captured: building the plan failed: {type(e).__name__}: {e}")
     _install(plan)
+
+
+def _with_state_updates(ops, values, side):
+    """The graph's ops and values plus the ops computing the state updates of this step
+    (assign_state's values recorded since the step's first op), and those values in order."""
+    if not side:
+        return ops, values, []
+    start = min(op.results[0].seq for op in ops)
+    known_ops = {id(op) for op in ops}
+    known = set(values)
+    ops, values, assigned = list(ops), list(values), []
+    for v in side:
+        if v.producer is None or v.seq < start:   # a graph input; or from before this step
+            continue
+        assigned.append(v)
+        stack = [v]
+        while stack:
+            x = stack.pop()
+            if type(x) is Literal or x in known:
+                continue
+            p = x.producer
+            if p is None:
+                known.add(x)
+                values.append(x)
+                continue
+            if id(p) in known_ops:
+                continue
+            if not p.results or p.results[0].seq < start or p.results[0].data is None:
+                raise _Refuse("a state update depends on an earlier step's graph")
+            known_ops.add(id(p))
+            ops.append(p)
+            for r in p.results:
+                known.add(r)
+                values.append(r)
+            stack.extend(p.operands)
+    return ops, values, assigned
 
 
 def _first(ops):
@@ -405,7 +496,8 @@ def defer_apply(opdef, args, attrs):
         return None
     if not STATE.recording or state.broken:
         for a in args:
-            if type(a) is Deferred:
+            t = type(a)
+            if t is Deferred or t is PendingWrite:
                 materialize(f"'{opdef.name}' used a deferred array outside the step")
                 break
         return None
@@ -417,14 +509,18 @@ def defer_apply(opdef, args, attrs):
             return out
     if not _tracked(args):     # an op on untracked arrays only is not recorded: not in the step
         return None
-    materialize(f"op '{opdef.name}' differs from the captured step's op {k}")
+    if any(type(a) is PendingWrite for a in args):
+        materialize(f"op '{opdef.name}' read an array a pending state update writes")
+    else:
+        materialize(f"op '{opdef.name}' differs from the captured step's op {k}")
     return None
 
 
 def _tracked(args):
     for a in args:
         t = type(a)
-        if t is Deferred or (t is NDArray and _SLOT_VALUE.__get__(a) is not None):
+        if t is Deferred or t is PendingWrite or (
+                t is NDArray and _SLOT_VALUE.__get__(a) is not None):
             return True
     return False
 
@@ -455,6 +551,8 @@ def _bind(step, pop, args):
             v, data = None, a
         else:
             return None
+        if step.written and id(data) in step.written:
+            return None             # reads an array a deferred state update writes
         plan = step.plan
         var = plan.leaf_vars[ref]
         if var is not None:
@@ -565,6 +663,11 @@ def defer_call(entry, args, params, draw=None):
         if not fresh:
             materialize("a compiled call differs from the captured step")
         return None
+    targets = _update_targets(step, pop, entry, args, params) if entry.updates else ()
+    if targets is None:
+        if not fresh:
+            materialize("a compiled call's state update cannot wait for the captured step")
+        return None
     saved_args, arrays = saved
     # random keys are drawn only now that the call is certain to be deferred: exactly once,
     # in the order Entry.arrays draws them
@@ -576,6 +679,8 @@ def defer_call(entry, args, params, draw=None):
             arrays[i] = leaf_data[pop.operands[i][1]] = key
     state.step = step
     step.log.append(("call", entry, saved_args, params, arrays))
+    for target, j in targets:
+        _pend_write(step, None, target, j)
     outs = _results(step, pop, entry.n_out)
     return outs[0] if entry.single else outs
 
@@ -592,6 +697,8 @@ def _bind_call(step, pop, entry, args, params):
         okind, oref = pop.operands[i]
         if kind == Feed.ARG or kind == Feed.PARAM:
             a = args[ref] if kind == Feed.ARG else params[ref]
+            if type(a) is PendingWrite:     # written by a deferred state update
+                return None
             if type(a) is Deferred:
                 if kind != Feed.ARG or okind != _VALUE or _GET_LEAF(a) != oref:
                     return None
@@ -611,6 +718,8 @@ def _bind_call(step, pop, entry, args, params):
             if okind != _LEAF or leaf_vars[oref] is not ref:
                 return None
             data = ref.data
+        if step.written and id(data) in step.written:
+            return None
         arrays[i] = data
         binds.append((oref, data))
     for oref, data in binds:
@@ -623,6 +732,60 @@ def _bind_call(step, pop, entry, args, params):
     for oref, data in binds:
         leaf_data[oref] = data
     return saved_args, arrays
+
+
+def _update_targets(step, pop, entry, args, params):
+    """[(target array, plan value)] for a compiled call's state updates, or None when one
+    cannot wait for the step's native call."""
+    out = []
+    for (kind, ref), j in zip(entry.updates, pop.writes):
+        target = params[ref] if kind == Feed.PARAM else args[ref] if kind == Feed.ARG else ref
+        if not _can_pend(step, target, j):
+            return None
+        out.append((target, j))
+    return out if len(out) == len(entry.updates) else None
+
+
+def _can_pend(step, target, j):
+    """Whether writing plan value j into `target` can wait for the native call: a plain
+    array not yet written in this step, of the value's shape, writable as eager finds it."""
+    if type(target) is not NDArray:
+        return False
+    data = _SLOT_DATA.__get__(target)
+    return (type(data) is np.ndarray and data.flags.writeable
+            and data.shape == step.plan.value_types[j].shape and id(data) not in step.written)
+
+
+def _pend_write(step, pos, target, j):
+    data = _SLOT_DATA.__get__(target)
+    step.writes.append((pos, target, j))
+    step.written.add(id(data))
+    target.__class__ = PendingWrite
+
+
+def _on_assign(target, value):
+    """array.assign_state outside a trace while capture is on. A state update of a pending
+    step's deferred value waits for the step's native call; any other is written now, as eager
+    writes it, and its recorded value is kept so the plan learned next includes its ops."""
+    state = _STATE
+    step = state.step
+    if step is not None and type(value) is Deferred:
+        plan, n, j = step.plan, step.n_assign, _GET_LEAF(value)
+        if n < len(plan.assigns) and plan.assigns[n] == j and _can_pend(step, target, j):
+            step.n_assign = n + 1
+            _pend_write(step, len(step.log), target, j)
+            return
+        materialize("a state update (assign_state) differs from the captured step")
+    if isinstance(value, NDArray):
+        if ENABLED and STATE.recording:
+            v = value._value
+            if v is not None:
+                side = state.side
+                if len(side) >= 64:
+                    del side[:32]
+                side.append(v)
+        value = value._data
+    np.copyto(target._data, value, casting="unsafe")
 
 
 # ------------------------------------------------------------------ the captured backward
@@ -638,12 +801,14 @@ def backward(heads, head_grads, retain_graph, train_mode):
         materialize("backward() differs from the captured step (heads, head gradients, "
                     "retain_graph or ops left)")
         return False
+    if step.n_assign != len(plan.assigns):
+        materialize("the step made fewer state updates (assign_state) than the captured one")
+        return False
     refs = step.refs
     missing = [j for j, r in enumerate(refs)
                if r is not None and j not in plan.export_set and r() is not None]
     if missing:
-        plan.exports = sorted(plan.export_set.union(missing))
-        plan.export_set = frozenset(plan.exports)
+        plan._set_exports(sorted(plan.export_set.union(missing)))
         materialize("arrays the captured step does not export are alive at backward(); "
                     "the step is recompiled to export them")
         try:
@@ -657,7 +822,17 @@ def backward(heads, head_grads, retain_graph, train_mode):
             return False
     _STATE.step = None
     before = _NATIVE["native_calls"]
-    outs = plan.native(*step.leaf_data)
+    try:
+        outs = plan.native(*step.leaf_data)
+    except BaseException:
+        for _, target, _ in step.writes:
+            target.__class__ = NDArray
+        raise
+    if step.writes:     # the state updates, in the order eager made them
+        pos = plan.export_pos
+        for _, target, j in step.writes:
+            target.__class__ = NDArray
+            np.copyto(_SLOT_DATA.__get__(target), outs[pos[j]], casting="unsafe")
     n = len(plan.exports)
     freed = plan.freed
     for k, j in enumerate(plan.exports):
@@ -721,10 +896,19 @@ def materialize(reason):
     state.step, state.broken = None, True
     _drop(step.plan, reason)
     real = {}
+    assigns = []     # replayed where eager made them (a compiled call writes its own)
+    for pos, target, j in step.writes:
+        target.__class__ = NDArray
+        if pos is not None:
+            assigns.append((pos, target, j))
+    assigns.reverse()
     prev = STATE.recording, STATE.training
     STATE.recording, STATE.training = True, step.training
     try:
-        for entry_log, pop in zip(step.log, step.plan.ops):
+        for n, (entry_log, pop) in enumerate(zip(step.log, step.plan.ops)):
+            while assigns and assigns[-1][0] == n:
+                _, target, j = assigns.pop()
+                _on_assign(target, real[j])
             if entry_log[0] == "call":
                 _, entry, saved_args, params, arrays = entry_log
                 args = [real[a.index] if type(a) is _Ref else a for a in saved_args]
@@ -741,6 +925,8 @@ def materialize(reason):
                 res = res if isinstance(res, tuple) else (res,)
             for j, r in zip(pop.results, res):
                 real[j] = r
+        for _, target, j in reversed(assigns):
+            _on_assign(target, real[j])
     finally:
         STATE.recording, STATE.training = prev
     for j, r in enumerate(step.refs):
@@ -773,7 +959,8 @@ def explain() -> str:
         for p in plans:
             lines.append(f"  plan: {len(p.ops)} ops ({sum(o.entry is not None for o in p.ops)}"
                          f" compiled calls), {len(p.leaf_types)} inputs, {len(p.wrt)} "
-                         f"gradients, exports {len(p.exports)} values; captured "
+                         f"gradients, exports {len(p.exports)} values (state updates: "
+                         f"{len(p.assigns) + sum(len(o.writes) for o in p.ops)}); captured "
                          f"{p.captured} steps, {p.failures} drops in a row")
     if _LOG["drops"]:
         lines.append("recent drops:")
@@ -787,6 +974,7 @@ def explain() -> str:
 def _reset_for_tests():
     materialize("reset")
     _STATE.broken = False
+    _STATE.side = []
     _STATE.plans.clear()
     _RETIRED.clear()
     _uninstall_if_idle()

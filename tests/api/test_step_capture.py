@@ -39,10 +39,10 @@ def _batches(n, batch=4, seed=0, sizes=None):
 
 
 def _train(hybridize, opt="sgd", steps=20, on=True, body=None, dropout=False, sizes=None,
-           loss_fn=None, params=None):
+           loss_fn=None, params=None, make=None):
     """Parameters after `steps` usual steps, and per step (native calls, captured?)."""
     capture.set_enabled(on)
-    net = _net(hybridize, dropout)
+    net = (make or _net)(hybridize, dropout)
     loss_fn = loss_fn or gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), opt, params or {"learning_rate": 0.1})
     log = []
@@ -338,3 +338,131 @@ def test_paused_runs_without_capture_and_keeps_the_plans():
     assert mx.stats()["captured_steps"] == before
     step()
     assert mx.stats()["captured_steps"] == before + 1
+
+
+def _bn_net(hybridize, dropout=False):
+    """Dense -> BatchNorm (training mode: running statistics updated every step) -> Dense."""
+    mx.random.seed(3)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(8, in_units=5), gluon.nn.BatchNorm(momentum=0.8, in_channels=8),
+            gluon.nn.Activation("relu"))
+    if dropout:
+        net.add(gluon.nn.Dropout(0.3))
+    net.add(gluon.nn.Dense(3, in_units=8))
+    net.initialize(mx.init.Xavier())
+    if hybridize:
+        net.hybridize()
+    return net
+
+
+def _running(net):
+    bn = net[1]
+    return [bn.running_mean.data().asnumpy().copy(), bn.running_var.data().asnumpy().copy()]
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+def test_batchnorm_step_is_captured_with_its_running_statistics(hybridize):
+    """The running-statistics update is part of the captured step's one native call; the
+    statistics after every step, and every parameter after 20, equal capture off's."""
+    seen = []
+
+    def body(i, net, loss_fn, x, y):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        seen.append(_running(net))
+        return loss
+    got, log = _train(hybridize, body=body, make=_bn_net, dropout=True)
+    got_seen, seen[:] = list(seen), []
+    want, off_log = _train(hybridize, body=body, make=_bn_net, dropout=True, on=False)
+    assert all(c == 0 for _, c in off_log)
+    _same(got, want)      # weights, biases, gamma, beta, running_mean, running_var
+    for a, b in zip(got_seen, seen):
+        _same(a, b)
+    assert not np.allclose(seen[0][0], seen[-1][0])     # the statistics did move
+    captured = [calls for calls, c in log if c]
+    assert len(captured) >= 14, log
+    assert captured == [2] * len(captured), log
+    assert log[-1] == (2, 1), log
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+def test_running_statistics_read_before_backward_are_the_updated_ones(hybridize):
+    """Reading a running statistic the pending step writes runs the step first (so the read
+    sees eager's value); steps after that are captured again."""
+    def run(on):
+        capture.set_enabled(on)
+        net = _bn_net(hybridize)
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+        reads, log = [], []
+        for i, (x, y) in enumerate(_batches(12)):
+            before = mx.stats()["captured_steps"]
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            if i in (6, 7):
+                reads.append(net[1].running_mean.data().asnumpy().copy())
+            if i == 8:    # an op on it (outside record) between forward and backward
+                reads.append((net[1].running_var.data() * 2).asnumpy())
+            loss.backward()
+            trainer.step(4)
+            log.append(mx.stats()["captured_steps"] - before)
+        capture.set_enabled(True)
+        return reads, [p.data().asnumpy() for p in net.collect_params().values()], log
+    got_reads, got, log = run(True)
+    want_reads, want, _ = run(False)
+    _same(got_reads, want_reads)
+    _same(got, want)
+    assert log[6:9] == [0, 0, 0] and sum(log[3:6]) >= 1 and sum(log[9:]) >= 2, log
+
+
+def test_batchnorm_momentum_change_and_a_second_call_fall_back_to_eager():
+    """A state update that differs from the captured one (new momentum), and a block that
+    reads its statistics again after updating them in one step (BatchNorm applied twice),
+    each run eagerly with eager's numbers."""
+    def body(i, net, loss_fn, x, y):
+        if i == 8:
+            net[1]._momentum = 0.5
+        with autograd.record():
+            h = net(x)
+            if i >= 14:
+                h = h + net[3](net[2](net[1](net[0](x))))
+            loss = loss_fn(h, y)
+        loss.backward()
+        return loss
+    got, log = _train(False, body=body, make=_bn_net)
+    want, _ = _train(False, body=body, make=_bn_net, on=False)
+    _same(got, want)
+    assert log[8][1] == 0 and sum(c for _, c in log[:8]) >= 3, log
+    assert "op 'mul' read an array a pending state update writes" in capture.explain()
+
+
+def test_legacy_nd_batchnorm_moving_statistics_under_capture():
+    """nd.BatchNorm updates the moving statistics passed to it (assign_state on arguments):
+    captured, they equal capture off's after every step."""
+    def run(on):
+        capture._reset_for_tests()
+        capture.set_enabled(on)
+        rs = np.random.RandomState(0)
+        w = nd.array(rs.randn(5, 4).astype(np.float32))
+        g, b = nd.ones((4,)), nd.zeros((4,))
+        for p in (w, g, b):
+            p.attach_grad()
+        mm, mv = nd.zeros((4,)), nd.ones((4,))
+        seen, before = [], mx.stats()["captured_steps"]
+        for _ in range(12):
+            x = nd.array(rs.randn(6, 5).astype(np.float32))
+            with autograd.record():
+                y = nd.BatchNorm(nd.dot(x, w), g, b, mm, mv, fix_gamma=False)
+                loss = (y * y).sum()
+            loss.backward()
+            for p in (w, g, b):
+                p[:] = p - 0.01 * p.grad
+            seen.append([mm.asnumpy().copy(), mv.asnumpy().copy(), w.asnumpy().copy()])
+        capture.set_enabled(True)
+        return seen, mx.stats()["captured_steps"] - before
+    got, n_on = run(True)
+    want, n_off = run(False)
+    for a, b in zip(got, want):
+        _same(a, b)
+    assert n_on >= 6 and n_off == 0
