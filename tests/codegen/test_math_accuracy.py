@@ -234,3 +234,30 @@ def test_f64_pow_ulp_against_numpy_over_random_bits():
     err = ulp_error(got[rest], want[rest], np.float64)
     k = int(np.argmax(err))
     assert err[k] <= 1, f"{err[k]} ulp at x={x[rest][k]!r} y={y[rest][k]!r}"
+
+
+def test_f64_pow_loop_vectorises_without_calls():
+    """The optimised LLVM IR of a pow loop with a non-constant f64 exponent: vector lanes, and
+    every call an llvm intrinsic (no libm pow, exp or log per element)."""
+    import re
+
+    from llvmlite import ir
+
+    from tracegrad.codegen import target
+    from tracegrad.codegen.emitter import LLTYPES, ScalarEmitter, SVal
+    from tracegrad.codegen.loops import for_range
+    ty = LLTYPES["f64"]
+    m = ir.Module(name="pow64_vec")
+    ptr = ir.PointerType()
+    fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [ptr, ptr, ptr, ir.IntType(64)]), "powv")
+    b = ir.IRBuilder(fn.append_basic_block())
+    with for_range(b, fn.args[3]) as i:
+        x, y = (b.load(b.gep(fn.args[k], [i], source_etype=ty), typ=ty) for k in (0, 1))
+        r = ScalarEmitter(b).pow(SVal(x, "f64"), SVal(y, "f64")).v
+        b.store(r, b.gep(fn.args[2], [i], source_etype=ty))
+    b.ret_void()
+    optimized, _ = target.compile_object(str(m))
+    assert "<4 x double>" in optimized
+    callees = set(re.findall(r"call [^@\n]*@\"?([\w.]+)", optimized))
+    assert callees and all(c.startswith("llvm.") for c in callees), callees
+    assert not any(c.startswith("llvm.pow") for c in callees)

@@ -92,9 +92,10 @@ def log_dd(m, ax):
     k = b.add(k, b.zext(big, I64))
     f = b.fsub(mant, c(1.0))                                     # exact
     dh, dl = d.fast_two_sum(c(2.0), f)                           # 2 + f, exact as dd
-    sh = b.fdiv(f, dh)
-    res = b.fsub(d.fma(b.fneg(sh), dh, f), b.fmul(sh, dl))
-    s = d.fast_two_sum(sh, b.fdiv(res, dh))                      # f / (2 + f)
+    inv = b.fdiv(c(1.0), dh)                                     # one division: sh need
+    sh = b.fmul(f, inv)                                          # not be correctly rounded,
+    res = b.fsub(d.fma(b.fneg(sh), dh, f), b.fmul(sh, dl))       # the residual corrects it
+    s = d.fast_two_sum(sh, b.fmul(res, inv))                     # f / (2 + f)
     z = d.mul(s, s)
     tail = m.poly(z[0], [1.0 / (2 * j + 7) for j in range(LOG_TAIL_TERMS)])
     v = d.add(d.mul(z, (tail, c(0.0))), _dd(Fraction(1, 5)))     # 1/5 + z/7 + ...
