@@ -2,7 +2,8 @@
 
 exp(y log x) in plain f64 loses |y log x| * 2^-53 of relative accuracy (up to ~2^-43 near the
 overflow limit), so both halves carry extra precision as double-double (hi + lo) values, with
-llvm.fma giving exact products (a*b = p + fma(a, b, -p)):
+llvm.fma giving exact products (a*b = p + fma(a, b, -p); one vector instruction with FMA3, a
+correct but slow libm fma call on a CPU without it):
 - log|x| = k ln2 + log m, m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = f / (2 + f),
   f = m - 1 (exact): s is formed in double-double, the series 2s(1 + z/3 + z^2/5 + ...) with
   z = s^2 keeps its three leading terms in double-double (relative error ~2^-68);
