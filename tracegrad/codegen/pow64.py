@@ -9,7 +9,8 @@ correct but slow libm fma call on a CPU without it):
   z = s^2 keeps its three leading terms in double-double (relative error ~2^-68);
 - z = y * log|x| as double-double, then exp(z): n = rint(z / ln2), r = z - n ln2 (|r| <= ln2/2,
   a three-part ln2), e^r = 1 + r + r^2/2 + r^3 P(r) summed so that the 1 + r + r^2/2 part is
-  exact, rounded once; 2^n applied in two steps so subnormal results come out gradually.
+  exact, rounded once; 2^n applied in two steps, and a subnormal result rounded once on the
+  subnormal grid (no double rounding).
 Then every C99 Annex F / numpy special case by select: x or y NaN, y = +-0, x = 1, x = -1 with
 y = +-inf, +-0 and +-inf bases, odd integer y keeping the base's sign, a finite negative base
 with a non-integer y (NaN), overflow to inf and underflow to 0.
@@ -133,7 +134,8 @@ def log_dd(m, ax):
 
 
 def exp_dd(m, zh, zl):
-    """exp(zh + zl), rounded once (~0.5 ulp); +inf above ~709.78, 0 below ~-745.1, NaN kept."""
+    """exp(zh + zl), rounded once (~0.5 ulp, subnormals too); +inf above ~709.78, 0 below
+    ~-745.1, NaN kept."""
     b, d = m.b, _DD(m)
     c = d.c
     zc = m.call("llvm.minnum", m.call("llvm.maxnum", zh, c(-746.0)), c(710.0))
@@ -148,13 +150,29 @@ def exp_dd(m, zh, zl):
     s2, e2 = d.fast_two_sum(s1, b.fmul(q, c(0.5)))
     cubic = b.fmul(b.fmul(q, rh), estrin(m, rh, EXP_TAIL))
     low = b.fadd(b.fadd(e1, e2), b.fadd(b.fmul(qe, c(0.5)), b.fmul(rl, b.fadd(s2, cubic))))
-    p = b.fadd(s2, b.fadd(cubic, low))
+    tail = b.fadd(cubic, low)
+    p = b.fadd(s2, tail)
     ni = b.fptosi(n, I64)
     n1 = b.ashr(ni, ir.Constant(I64, 1))
     for part in (n1, b.sub(ni, n1)):
-        scale = b.shl(b.add(part, ir.Constant(I64, 1023)), ir.Constant(I64, 52))
-        p = b.fmul(p, b.bitcast(scale, F64))
+        p = b.fmul(p, _pow2(b, part))
+    # subnormal results: scaling the rounded p would round twice. Instead scale s2 + tail by
+    # 2^(n + 1022) (exact: the result is then below 1) and round once on 1 + that, whose ulp
+    # (2^-52) is the subnormal spacing 2^-1074 scaled by 2^1022; then undo the 1 and the scale.
+    ks = b.add(ni, ir.Constant(I64, 1022))
+    ks = b.select(b.icmp_signed("<", ks, ir.Constant(I64, 0)), ks, ir.Constant(I64, 0))
+    sc = _pow2(b, ks)
+    h, e = d.fast_two_sum(c(1.0), b.fmul(s2, sc))
+    w = b.fsub(b.fadd(h, b.fadd(e, b.fmul(tail, sc))), c(1.0))
+    sub = b.fmul(w, c(2.0 ** -1022))
+    p = b.select(b.fcmp_ordered("<", p, c(2.0 ** -1022)), sub, p)
     return b.select(m._isnan(zh), zh, p)
+
+
+def _pow2(b, k):
+    """2^k as a double for a normal exponent k (an i64)."""
+    bits = b.shl(b.add(k, ir.Constant(I64, 1023)), ir.Constant(I64, 52))
+    return b.bitcast(bits, F64)
 
 
 def emit_pow64(m, x, y):
