@@ -198,7 +198,8 @@ class MathLib:
     # ------------------------------------------------------------ pow and integer helpers
     def pow(self, x, y):
         """Common constant exponents inline (x*x, sqrt, 1/x); any f32 exponent inline (through
-        f64 exp/log, so the loop vectorises); an f64 non-constant exponent calls llvm.pow."""
+        f64 exp/log, so the loop vectorises); any f64 exponent inline in double-double
+        (codegen/pow64.py)."""
         b, ty = self.b, x.type
         if isinstance(y, ir.Constant):
             k = float(y.constant)
@@ -212,7 +213,8 @@ class MathLib:
                 return b.fdiv(self.c(ty, 1.0), x)
         if ty == F32:
             return self._pow_f32(x, y)
-        return self.call("llvm.pow", x, y)
+        from .pow64 import emit_pow64
+        return emit_pow64(self, x, y)
 
     def _pow_f32(self, x, y):
         """exp(y log|x|) in f64 with the inline exp/log (relative error ~2^-45, far below an f32
