@@ -57,6 +57,25 @@ def set_defer_hook(hook, before_write=None):
     _DEFER, _BEFORE_WRITE = hook, before_write
 
 
+_ATTRS_SEEN = set()  # (op, name, value, its types) already checked: eager ops repeat them
+
+
+def _check_attr(opdef, name, value):
+    """ir.attrs.check_attr, remembered per exact value and element types (so `True` never
+    passes for `1`, nor `(True,)` for `(1,)`): the eager hot path pays one set look-up."""
+    try:
+        key = (opdef, name, value, tuple(map(type, value)) if type(value) is tuple
+               else type(value))
+        if key in _ATTRS_SEEN:
+            return
+    except TypeError:  # unhashable: check every time
+        return check_attr(opdef, name, value)
+    check_attr(opdef, name, value)
+    if len(_ATTRS_SEEN) > 4096:
+        _ATTRS_SEEN.clear()
+    _ATTRS_SEEN.add(key)
+
+
 def apply(opdef, args, attrs=_EMPTY, impl=None):
     """Run one op eagerly on NDArrays / scalars; record it when autograd is recording.
     `impl` may pass the op's bare numpy function (F does): apply checks the result itself."""
@@ -74,7 +93,7 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
     datas = [a._data if type(a) is NDArray else a for a in args]
     try:
         for k in attrs:  # what a trace or a file would refuse, eager refuses too (ir/attrs.py)
-            check_attr(opdef, k, attrs[k])
+            _check_attr(opdef, k, attrs[k])
         out = (impl or opdef.impl)(*datas, **attrs)
     except (ValueError, TypeError, IndexError) as e:
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or e) \
