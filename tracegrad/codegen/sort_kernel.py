@@ -38,37 +38,61 @@ def _sortable_bits(b, key, dtype, ascend):
     return (bits if ascend else b.not_(bits)), width
 
 
-def _sift_packed(b, heap, ty, root0, end, slot):
-    """Max-heap sift-down on packed integers (unsigned compare) within [0, end)."""
+def _sift_down(b, heap, root0, end, slot):
+    """Restore the max-heap (max = last in sorted order) below root0 within [0, end); `heap`
+    gives get(p), put(p, v) and before(a, c) (i1: a sorts before c)."""
     b.store(root0, slot)
-    head = b.append_basic_block("psift.head")
-    body = b.append_basic_block("psift.body")
-    swap = b.append_basic_block("psift.swap")
-    done = b.append_basic_block("psift.done")
+    head = b.append_basic_block("sift.head")
+    body = b.append_basic_block("sift.body")
+    swap = b.append_basic_block("sift.swap")
+    done = b.append_basic_block("sift.done")
     b.branch(head)
     b.position_at_end(head)
     root = b.load(slot)
     child = b.add(b.mul(root, i64(2)), i64(1))
     b.cbranch(b.icmp_signed("<", child, end), body, done)
     b.position_at_end(body)
-
-    def at(p):
-        return b.gep(heap, [p], source_etype=ty)
     right = b.add(child, i64(1))
     has_right = b.icmp_signed("<", right, end)
-    cv = b.load(at(child), typ=ty)
-    rv = b.load(at(b.select(has_right, right, child)), typ=ty)
-    pick = b.and_(has_right, b.icmp_unsigned("<", cv, rv))
-    big = b.select(pick, right, child)
-    bv = b.select(pick, rv, cv)
-    rootv = b.load(at(root), typ=ty)
-    b.cbranch(b.icmp_unsigned("<", rootv, bv), swap, done)
+    cv, rv = heap.get(child), heap.get(b.select(has_right, right, child))
+    pick = b.and_(has_right, heap.before(cv, rv))
+    big, bv = b.select(pick, right, child), b.select(pick, rv, cv)
+    rootv = heap.get(root)
+    b.cbranch(heap.before(rootv, bv), swap, done)
     b.position_at_end(swap)
-    b.store(bv, at(root))
-    b.store(rootv, at(big))
+    heap.put(root, bv)
+    heap.put(big, rootv)
     b.store(big, slot)
     b.branch(head)
     b.position_at_end(done)
+
+
+def _heapsort(b, heap, n, slot):
+    """Sort heap[0, n) in place: heapify, then move the maximum to the end n - 1 times."""
+    with for_range(b, n // 2, "heapify") as t:
+        _sift_down(b, heap, b.sub(i64(n // 2 - 1), t), i64(n), slot)
+    with for_range(b, max(n - 1, 0), "extract") as t:
+        end = b.sub(i64(n - 1), t)
+        top, last = heap.get(i64(0)), heap.get(end)
+        heap.put(i64(0), last)
+        heap.put(end, top)
+        _sift_down(b, heap, i64(0), end, slot)
+
+
+class _Packed:
+    """Packed (key, index) integers in stack scratch: one unsigned compare orders them."""
+
+    def __init__(self, b, mem, ty):
+        self.b, self.mem, self.ty = b, mem, ty
+
+    def get(self, p):
+        return self.b.load(self.b.gep(self.mem, [p], source_etype=self.ty), typ=self.ty)
+
+    def put(self, p, v):
+        self.b.store(v, self.b.gep(self.mem, [p], source_etype=self.ty))
+
+    def before(self, a, c):
+        return self.b.icmp_unsigned("<", a, c)
 
 
 def _packed_argsort(sf, x, view, out_key, axis, ascend):
@@ -87,16 +111,7 @@ def _packed_argsort(sf, x, view, out_key, axis, ascend):
             packed = b.or_(b.shl(b.zext(bits, ty), ir.Constant(ty, width)), b.zext(p, ty)
                            if width == 64 else b.zext(b.trunc(p, ir.IntType(32)), ty))
             b.store(packed, b.gep(heap, [p], source_etype=ty))
-        with for_range(b, n // 2, "heapify") as t:
-            _sift_packed(b, heap, ty, b.sub(i64(n // 2 - 1), t), i64(n), slot)
-        with for_range(b, max(n - 1, 0), "extract") as t:
-            end = b.sub(i64(n - 1), t)
-            first, last = b.gep(heap, [i64(0)], source_etype=ty), b.gep(heap, [end],
-                                                                        source_etype=ty)
-            top, low = b.load(first, typ=ty), b.load(last, typ=ty)
-            b.store(low, first)
-            b.store(top, last)
-            _sift_packed(b, heap, ty, i64(0), end, slot)
+        _heapsort(b, _Packed(b, heap, ty), n, slot)
         base = linear_index(b, outer[:axis] + (i64(0),) + outer[axis:], strides)
         mask = ir.Constant(ty, (1 << key_width) - 1)
         with for_range(b, n, "unpack") as p:
@@ -145,33 +160,6 @@ class _Row:
         less = b.icmp_signed("<" if self.ascend else ">", ka, kc)
         return b.or_(less, b.and_(b.icmp_signed("==", ka, kc), first))
 
-    def sift_down(self, root0, end, slot):
-        """Restore the max-heap (max = last in sorted order) below root0 within [0, end)."""
-        b = self.b
-        b.store(root0, slot)
-        head = b.append_basic_block("sift.head")
-        body = b.append_basic_block("sift.body")
-        swap = b.append_basic_block("sift.swap")
-        done = b.append_basic_block("sift.done")
-        b.branch(head)
-        b.position_at_end(head)
-        root = b.load(slot)
-        child = b.add(b.mul(root, i64(2)), i64(1))
-        b.cbranch(b.icmp_signed("<", child, end), body, done)
-        b.position_at_end(body)
-        right = b.add(child, i64(1))
-        has_right = b.icmp_signed("<", right, end)
-        ci, ri = self.get(child), self.get(b.select(has_right, right, child))
-        big = b.select(b.and_(has_right, self.before(ci, ri)), right, child)
-        bi, rooti = self.get(big), self.get(root)
-        b.cbranch(self.before(rooti, bi), swap, done)
-        b.position_at_end(swap)
-        self.put(root, bi)
-        self.put(big, rooti)
-        b.store(big, slot)
-        b.branch(head)
-        b.position_at_end(done)
-
 
 def argsort(sf, op, views, out_key):
     x = op.operands[0]
@@ -188,14 +176,7 @@ def argsort(sf, op, views, out_key):
         row = _Row(sf, views[x], out_key, outer, axis, ascend, x.type.dtype)
         with for_range(b, n, "init") as j:
             row.put(j, j)
-        with for_range(b, n // 2, "heapify") as t:
-            row.sift_down(b.sub(i64(n // 2 - 1), t), i64(n), slot)
-        with for_range(b, max(n - 1, 0), "extract") as t:
-            end = b.sub(i64(n - 1), t)
-            top, last = row.get(i64(0)), row.get(end)
-            row.put(i64(0), last)
-            row.put(end, top)
-            row.sift_down(i64(0), end, slot)
+        _heapsort(b, row, n, slot)
 
 
 KERNELS = {"argsort": argsort}
