@@ -218,9 +218,8 @@ class RNNCell(_GatedCell):
                         self._hidden_size, activation=self._activation)
 
 
-class LSTMCell(_GatedCell):
-    """LSTM cell; states [h, c]; gate rows input, forget, cell candidate, output."""
-    _gates = 4
+class _TwoActivationCell(_GatedCell):
+    """LSTMCell / GRUCell: MXNet's shared signature, with a gate (recurrent) activation."""
 
     def __init__(self, hidden_size, i2h_weight_initializer=None, h2h_weight_initializer=None,
                  i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", input_size=0,
@@ -228,6 +227,11 @@ class LSTMCell(_GatedCell):
         super().__init__(hidden_size, i2h_weight_initializer, h2h_weight_initializer,
                          i2h_bias_initializer, h2h_bias_initializer, input_size, prefix, params)
         self._activation, self._recurrent_activation = activation, recurrent_activation
+
+
+class LSTMCell(_TwoActivationCell):
+    """LSTM cell; states [h, c]; gate rows input, forget, cell candidate, output."""
+    _gates = 4
 
     def _alias(self):
         return "lstm"
@@ -243,16 +247,9 @@ class LSTMCell(_GatedCell):
                          recurrent_activation=self._recurrent_activation)
 
 
-class GRUCell(_GatedCell):
+class GRUCell(_TwoActivationCell):
     """GRU cell (cuDNN variant, as MXNet); gate rows reset, update, new."""
     _gates = 3
-
-    def __init__(self, hidden_size, i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros", input_size=0,
-                 prefix=None, params=None, activation="tanh", recurrent_activation="sigmoid"):
-        super().__init__(hidden_size, i2h_weight_initializer, h2h_weight_initializer,
-                         i2h_bias_initializer, h2h_bias_initializer, input_size, prefix, params)
-        self._activation, self._recurrent_activation = activation, recurrent_activation
 
     def _alias(self):
         return "gru"
