@@ -12,6 +12,7 @@ from ...ir.types import dtype_name
 from ...runtime.tape import STATE
 from .. import functional
 from ..block import Block, HybridBlock
+from .norm_layers import affine_params
 
 
 class _SequentialMixin:
@@ -177,13 +178,7 @@ class LayerNorm(HybridBlock):
                  beta_initializer="zeros", gamma_initializer="ones", in_channels=0, **kwargs):
         super().__init__(**kwargs)
         self._axis, self._eps = axis, epsilon
-        with self.name_scope():
-            self.gamma = self.params.get("gamma", grad_req="write" if scale else "null",
-                                         shape=(in_channels,), init=gamma_initializer,
-                                         allow_deferred_init=True)
-            self.beta = self.params.get("beta", grad_req="write" if center else "null",
-                                        shape=(in_channels,), init=beta_initializer,
-                                        allow_deferred_init=True)
+        affine_params(self, in_channels, center, scale, beta_initializer, gamma_initializer)
 
     def infer_shape(self, x, *args):
         self.gamma.shape = self.beta.shape = (x.shape[self._axis],)

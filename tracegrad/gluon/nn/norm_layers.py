@@ -4,6 +4,18 @@ from ...base import MXNetError
 from ..block import HybridBlock
 
 
+def affine_params(block, size, center, scale, beta_initializer, gamma_initializer):
+    """The `gamma` and `beta` (shape (size,), 0 = inferred at the first forward) of a
+    normalization layer; a scale or shift that is off keeps its initial value (grad_req
+    'null'), as MXNet's."""
+    get = block.params.get
+    with block.name_scope():
+        block.gamma = get("gamma", grad_req="write" if scale else "null", shape=(size,),
+                          init=gamma_initializer, allow_deferred_init=True)
+        block.beta = get("beta", grad_req="write" if center else "null", shape=(size,),
+                         init=beta_initializer, allow_deferred_init=True)
+
+
 class GroupNorm(HybridBlock):
     """Splits the channels of (N, C, ...) into `num_groups` groups and normalizes each sample's
     group; gamma and beta have one entry per group, as in MXNet 1.x."""
@@ -12,11 +24,7 @@ class GroupNorm(HybridBlock):
                  beta_initializer="zeros", gamma_initializer="ones", **kwargs):
         super().__init__(**kwargs)
         self._num_groups, self._epsilon = num_groups, epsilon
-        with self.name_scope():
-            self.gamma = self.params.get("gamma", grad_req="write" if scale else "null",
-                                         shape=(num_groups,), init=gamma_initializer)
-            self.beta = self.params.get("beta", grad_req="write" if center else "null",
-                                        shape=(num_groups,), init=beta_initializer)
+        affine_params(self, num_groups, center, scale, beta_initializer, gamma_initializer)
 
     def hybrid_forward(self, F, x, gamma, beta):
         if x.ndim < 2 or x.shape[1] % self._num_groups:
@@ -36,13 +44,7 @@ class InstanceNorm(HybridBlock):
                  beta_initializer="zeros", gamma_initializer="ones", in_channels=0, **kwargs):
         super().__init__(**kwargs)
         self._axis, self._epsilon = axis, epsilon
-        with self.name_scope():
-            self.gamma = self.params.get("gamma", grad_req="write" if scale else "null",
-                                         shape=(in_channels,), init=gamma_initializer,
-                                         allow_deferred_init=True)
-            self.beta = self.params.get("beta", grad_req="write" if center else "null",
-                                        shape=(in_channels,), init=beta_initializer,
-                                        allow_deferred_init=True)
+        affine_params(self, in_channels, center, scale, beta_initializer, gamma_initializer)
 
     def infer_shape(self, x, *args):
         self.gamma.shape = self.beta.shape = (x.shape[self._axis],)
