@@ -15,7 +15,7 @@ from common import compare, report  # noqa: E402
 
 from tracegrad import nd  # noqa: E402
 from tracegrad.gluon.utils import clip_global_norm  # noqa: E402
-from tracegrad.jit import jit  # noqa: E402
+from tracegrad.tracing.jit import jit  # noqa: E402
 
 RNG = np.random.default_rng(0)
 

@@ -9,11 +9,12 @@ from .array import NDArray
 from .base import MXNetError
 from .context import Context, cpu, cpu_pinned, gpu, num_gpus
 from .gradcheck import GradcheckError, gradcheck
-from .jit import jit
-from .make_ir import make_ir
+from .tracing.jit import jit
+from .tracing.trace import make_ir
 from .stats import stats
-from . import capture, kvstore  # noqa: E402  (after gluon: the Trainer reaches them lazily)
-from .capture import explain
+from . import kvstore  # noqa: E402  (after gluon: the Trainer reaches it lazily)
+from .tracing import capture  # noqa: E402  (mx.capture.set_enabled)
+from .tracing.capture import explain
 
 kv = kvstore
 from .tracebacks import install as _install_tracebacks

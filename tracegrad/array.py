@@ -22,7 +22,7 @@ _SUPPORTED = frozenset(DTYPES.values())
 
 
 class _Hooks(threading.local):
-    """Per-thread callbacks a trace (jit / hybridize) installs; see tracegrad/jit.py."""
+    """Per-thread callbacks a trace (jit / hybridize) installs; see tracegrad/tracing/jit.py."""
     concretize = None   # (array, why): Python asked for a concrete value of a traced array
     random_key = None   # (key array) -> NDArray: a random draw's key inside a trace
     assign = None       # (target, value): a state update met inside a trace

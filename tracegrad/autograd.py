@@ -7,7 +7,7 @@ dispatcher, so the gradients are themselves recorded and can be differentiated a
 
 import numpy as np
 
-from . import capture as _capture
+from .tracing import capture as _capture
 from .array import NDArray, apply, wrap
 from .base import MXNetError
 from .ir.function import Literal

@@ -93,6 +93,7 @@ class _Events(logging.Handler):
 
 def cmd_explain(args):
     from . import log
+    from .tracing import capture
     from .stats import stats
     handler = _Events()
     level = log.LOGGER.level
@@ -113,9 +114,7 @@ def cmd_explain(args):
         log.LOGGER.removeHandler(handler)
         log.LOGGER.setLevel(level)
     print(explain_report(stats(), handler.events, _compiled_objects()))
-    capture = sys.modules.get("tracegrad.capture")  # step capture, where this build has it
-    if capture is not None and callable(getattr(capture, "explain", None)):
-        print(capture.explain())
+    print(capture.explain())
     if failure is not None:
         raise CommandError(f"{args.script} raised {type(failure).__name__}: {failure}")
     return status
@@ -124,7 +123,7 @@ def cmd_explain(args):
 def _compiled_objects():
     """(label, object) for each live jit function and hybridized block."""
     from .gluon.block import Block
-    from .jit import JitFunction
+    from .tracing.jit import JitFunction
     found, inside_blocks = [], set()
     for o in gc.get_objects():
         jf = o.__dict__.get("_tg_jit") if isinstance(o, Block) else None

@@ -22,7 +22,7 @@ from . import nd
 from .array import HOOKS, NDArray, wrap
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
-from .loops import LoopBody, WhileLoop
+from .tracing.loops import LoopBody, WhileLoop
 from .runtime import tape
 
 __all__ = ["cond", "while_loop", "foreach"]

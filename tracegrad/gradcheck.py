@@ -25,7 +25,7 @@ def gradcheck(fn, inputs, order=1, modes=("eager", "hybrid"), eps=1e-6, rtol=1e-
     tracegrad.jit). `fn` takes NDArrays and returns an NDArray or a tuple of them; `inputs`
     are NDArrays or numpy arrays (used as float64 copies). Call a custom Function through a
     fresh instance per call: `gradcheck(lambda x: MyFunction()(x), [x])`. Returns True."""
-    from .jit import jit
+    from .tracing.jit import jit
     if order not in (1, 2, 3):
         raise ValueError(f"gradcheck: order must be 1, 2 or 3, got {order!r}")
     unknown = set(modes) - {"eager", "hybrid"}

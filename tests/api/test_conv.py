@@ -283,7 +283,7 @@ def test_second_order_gradients(rng, fn, wshape):
 
 def _traced(fn, *arrays):
     """fn's IR and the constants it captured (its trailing parameters, e.g. a padding mask)."""
-    from tracegrad.make_ir import trace
+    from tracegrad.tracing.trace import trace
     t = trace(fn, [array(a) for a in arrays])
     return t.function, [np.asarray(v.data) for v in t.captured]
 

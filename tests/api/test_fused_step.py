@@ -8,7 +8,7 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, nd
-from tracegrad.jit import jit
+from tracegrad.tracing.jit import jit
 from arrays import keep_dtype
 
 

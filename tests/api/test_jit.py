@@ -7,7 +7,7 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, nd
-from tracegrad.jit import jit
+from tracegrad.tracing.jit import jit
 from arrays import keep_dtype
 
 
@@ -201,7 +201,7 @@ def test_graph_codegen_cannot_lower_runs_in_the_interpreter_with_the_right_answe
 def test_variant_cap_runs_new_signatures_eagerly_without_compiling():
     import sys
     f = jit(lambda x: x * 2)
-    cap = sys.modules["tracegrad.jit"].MAX_VARIANTS  # (tracegrad.jit is the function)
+    cap = sys.modules["tracegrad.tracing.jit"].MAX_VARIANTS  # (tracegrad.jit is the function)
     for n in range(1, cap + 1):
         f(nd.ones((n,)))
     mx.stats(reset=True)

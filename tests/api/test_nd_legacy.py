@@ -6,7 +6,7 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
-from tracegrad.jit import jit
+from tracegrad.tracing.jit import jit
 
 RNG = np.random.default_rng(5)
 

@@ -7,7 +7,7 @@ import scipy.special
 
 import tracegrad as mx
 from tracegrad import autograd, nd
-from tracegrad.jit import jit
+from tracegrad.tracing.jit import jit
 
 RNG = np.random.default_rng(11)
 

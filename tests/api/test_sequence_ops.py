@@ -9,7 +9,7 @@ import pytest
 import tracegrad as mx
 from tracegrad import nd
 from tracegrad.base import MXNetError
-from tracegrad.make_ir import trace
+from tracegrad.tracing.trace import trace
 from arrays import keep_dtype as array
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))

@@ -3,7 +3,8 @@ the issue's workload and its gradient, and Dense + bias + ReLU."""
 import numpy as np
 
 import tracegrad as mx
-from tracegrad import autograd, compiled, nd
+from tracegrad import autograd, nd
+from tracegrad.tracing import compiled
 from tracegrad.codegen import entry
 
 

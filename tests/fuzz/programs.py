@@ -293,7 +293,7 @@ def run_pipelines(prog):
     from tracegrad.ir.passes import run_pipeline
     from tracegrad.ir.verifier import verify
     from tracegrad.runtime.interpret import interpret
-    from tracegrad.make_ir import trace
+    from tracegrad.tracing.trace import trace
     xs = [nd.array(x, dtype=x.dtype) for x in prog.inputs]
     tr = trace(program_fn(prog), xs)
     fn = tr.function

@@ -8,13 +8,13 @@ symbol_block.py.
 """
 import contextlib
 import re
-import sys
 import threading
 from collections import OrderedDict
 
 from .. import initializer, nd
 from ..base import LOCATING, MXNetError
-from ..jit import STRUCTURE_VERSION
+from ..tracing import jit as _tracing_jit
+from ..tracing.jit import STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
 from .arguments import check_inputs
 from .parameter import Parameter, ParameterDict, load_into
@@ -360,5 +360,4 @@ def inside_hybrid_call():
 def _hybrid_call(block, *args):
     """Compiled execution; a hybridized child called while its parent is traced is inlined
     into the parent's graph by tracegrad.jit itself."""
-    # (tracegrad.jit the attribute is the jit() function; the module is loaded with tracegrad)
-    return sys.modules["tracegrad.jit"].hybrid_call(block, *args)
+    return _tracing_jit.hybrid_call(block, *args)

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .. import capture as _capture
+from ..tracing import capture as _capture
 from .. import initializer
 from ..array import NDArray, wrap
 from ..base import DeferredInitializationError, MXNetError

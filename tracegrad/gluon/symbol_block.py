@@ -28,7 +28,7 @@ def _input_names(n):
 
 def export(block, path, epoch=0):
     """Trace block.forward on the inputs of its last hybridized call and write both files."""
-    from ..make_ir import trace
+    from ..tracing.trace import trace
     args = block._cached_args
     if args is None:
         raise MXNetError(f"{block.name}: export needs the block hybridized and run once: call "

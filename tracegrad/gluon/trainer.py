@@ -9,7 +9,7 @@ ignore_stale_grad=True, which skips it.
 """
 import numpy as np
 
-from .. import capture as _capture
+from ..tracing import capture as _capture
 from .. import fused_update
 from .. import optimizer as opt
 from ..base import MXNetError

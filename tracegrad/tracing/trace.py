@@ -5,12 +5,12 @@ import inspect
 import re
 import warnings
 
-from .array import HOOKS, NDArray
-from .autograd import _scope
-from .base import LOCATING, user_location
-from .ir.autodiff import copy_ops
-from .ir.function import Builder
-from .runtime import tape
+from ..array import HOOKS, NDArray
+from ..autograd import _scope
+from ..base import LOCATING, user_location
+from ..ir.autodiff import copy_ops
+from ..ir.function import Builder
+from ..runtime import tape
 
 
 class Trace:

@@ -8,17 +8,17 @@ gradients through compiled code differentiate the adjoint IR inline instead.
 """
 import numpy as np
 
-from . import log
-from .array import wrap
-from .ir.autodiff import copy_ops, vjp
-from .ir.function import Builder, Function, Literal
-from .ir.passes import run_pipeline
-from .ir.types import FLOATS, parse_type
-from .random import next_key
-from .runtime import tape
-from .runtime.handles import OutCall, register, resolve
-from .runtime.segments import compile_callable
-from .stats import bump
+from .. import log
+from ..array import wrap
+from ..ir.autodiff import copy_ops, vjp
+from ..ir.function import Builder, Function, Literal
+from ..ir.passes import run_pipeline
+from ..ir.types import FLOATS, parse_type
+from ..random import next_key
+from ..runtime import tape
+from ..runtime.handles import OutCall, register, resolve
+from ..runtime.segments import compile_callable
+from ..stats import bump
 
 PIPELINE = "fold,simplify,cse,dce"
 # step capture (capture.py) offers to defer a training call: (entry, args, params, draw) ->

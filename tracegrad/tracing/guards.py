@@ -18,13 +18,13 @@ import hashlib
 
 import numpy as np
 
-from .base import MXNetError
+from ..base import MXNetError
 from .compiled import Feed, InferenceEntry, TrainingEntry
-from .ir.autodiff import copy_ops
-from .ir.function import Builder, Literal, Value
-from .ir.types import FLOATS
-from .random import next_key
-from .runtime.handles import OutCall
+from ..ir.autodiff import copy_ops
+from ..ir.function import Builder, Literal, Value
+from ..ir.types import FLOATS
+from ..random import next_key
+from ..runtime.handles import OutCall
 
 EAGER = "eager"     # a child slot whose outcome runs eagerly (see GuardTree.run)
 

@@ -14,17 +14,17 @@ import functools
 import threading
 import warnings
 
-from . import log
-from .array import HOOKS, NDArray, wrap
-from .base import DeferredInitializationError, user_location
+from .. import log
+from ..array import HOOKS, NDArray, wrap
+from ..base import DeferredInitializationError, user_location
 from .compiled import ArgSlot, Feed
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
-from .make_ir import _identifier, _names, trace
-from .random import _state as _RANDOM
+from .trace import _identifier, _names, trace
+from ..random import _state as _RANDOM
 from .scalars import TracedScalar, materialize
-from .runtime import tape
-from .runtime.tape import STATE
-from .stats import COUNTERS as _COUNTERS, bump
+from ..runtime import tape
+from ..runtime.tape import STATE
+from ..stats import COUNTERS as _COUNTERS, bump
 
 # bumped by gluon whenever a block gains, loses or replaces a child or parameter (hybrid_call)
 STRUCTURE_VERSION = [0]
@@ -84,7 +84,7 @@ class JitFunction:
 
     def __init__(self, fn, params=None, name=None, param_names=(), max_variants=None,
                  max_guard_outcomes=None, fastmath=()):
-        from .codegen.fastmath import normalize
+        from ..codegen.fastmath import normalize
         self.fastmath = normalize(fastmath)
         self.fn, self.params = fn, params or (lambda: [])
         self.param_names = list(param_names)

@@ -12,10 +12,10 @@ Both ops call out of the graph (runtime/handles.OutCall): their LoopBody is name
 """
 import numpy as np
 
-from .ir.autodiff import vjp
-from .ir.types import FLOATS, parse_type
-from .runtime.handles import OutCall, register, resolve
-from .runtime.segments import compile_callable
+from ..ir.autodiff import vjp
+from ..ir.types import FLOATS, parse_type
+from ..runtime.handles import OutCall, register, resolve
+from ..runtime.segments import compile_callable
 
 
 class LoopBody:

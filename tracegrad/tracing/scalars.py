@@ -20,7 +20,7 @@ import operator
 
 import numpy as np
 
-from .array import F
+from ..array import F
 
 
 class TracedScalar:

@@ -47,21 +47,21 @@ import weakref
 
 import numpy as np
 
-from . import array as _array
+from .. import array as _array
 from . import compiled as _compiled
-from .array import NDArray
+from ..array import NDArray
 from .compiled import CompiledCall, Feed
-from .ir.autodiff import copy_ops, vjp
-from .ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
-from .ir.types import type_of
-from .ir.passes import run_pipeline
-from .random import next_key
-from .runtime import tape
-from .runtime.handles import resolve
-from .runtime.segments import compile_callable, native_op
-from .runtime.tape import STATE, TapeValue, wants_grad
-from .codegen import COUNTERS as _NATIVE
-from .stats import bump
+from ..ir.autodiff import copy_ops, vjp
+from ..ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
+from ..ir.types import type_of
+from ..ir.passes import run_pipeline
+from ..random import next_key
+from ..runtime import tape
+from ..runtime.handles import resolve
+from ..runtime.segments import compile_callable, native_op
+from ..runtime.tape import STATE, TapeValue, wants_grad
+from ..codegen import COUNTERS as _NATIVE
+from ..stats import bump
 
 ENABLED = os.environ.get("TRACEGRAD_CAPTURE", "1") != "0"
 REPEATS = 3           # backward passes of one graph structure before it is captured
