@@ -7,7 +7,6 @@ dispatcher, so the gradients are themselves recorded and can be differentiated a
 
 import numpy as np
 
-from .tracing import capture as _capture
 from .array import NDArray, apply, wrap
 from .base import MXNetError
 from .ir.function import Literal
@@ -18,6 +17,16 @@ from .runtime.tape import STATE
 
 _GRAD_REQS = ("write", "add", "null")
 
+
+
+class _CaptureHooks:
+    """Step capture (tracing/capture.py, above this module) installs itself here, so that a
+    pending captured step is run before a new record() scope or taken over by backward()."""
+    state = type("_NoStep", (), {"step": None})()   # per-thread; .step is the pending step
+    materialize = backward = None
+
+
+CAPTURE = _CaptureHooks()
 
 def _check_grad_req(grad_req):
     if grad_req not in _GRAD_REQS:
@@ -54,8 +63,8 @@ class _scope:
 
     def __enter__(self):
         state = STATE
-        if self.recording and not state.recording and _capture._STATE.step is not None:
-            _capture.materialize("a new record() scope began while a step was pending")
+        if self.recording and not state.recording and CAPTURE.state.step is not None:
+            CAPTURE.materialize("a new record() scope began while a step was pending")
         self.prev = (state.recording, state.training)
         if self.recording is not None:
             state.recording = self.recording
@@ -160,8 +169,8 @@ def _as_operand(v):
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     """Accumulate gradients of heads into the variables' .grad buffers (per grad_req)."""
-    if _capture._STATE.step is not None and _capture.backward(heads, head_grads, retain_graph,
-                                                              train_mode):
+    if CAPTURE.state.step is not None and CAPTURE.backward(heads, head_grads, retain_graph,
+                                                           train_mode):
         return
     values, grads = _heads(heads, head_grads)
     state = STATE

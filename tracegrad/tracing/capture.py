@@ -48,6 +48,7 @@ import weakref
 import numpy as np
 
 from .. import array as _array
+from .. import autograd as _autograd
 from . import compiled as _compiled
 from ..array import NDArray
 from .compiled import CompiledCall, Feed
@@ -984,3 +985,6 @@ def _reset_for_tests():
 
 
 tape.OBSERVER = observe
+_autograd.CAPTURE.state = _STATE
+_autograd.CAPTURE.materialize = materialize
+_autograd.CAPTURE.backward = backward
