@@ -194,21 +194,15 @@ def _while_loop_op(cond, func, loop_vars, max_iterations):
             not isinstance(n, NDArray) or n.shape != o.shape or n.dtype != o.dtype
             for n, o in zip(new_vars, loop_vars)):
         return None  # the Python loop says what is wrong
-    captured = []
+    captured, keep = [], []
     _region("while_cond", [flag], inputs, captured, start)
-    body_fn = _region("while_body", flat + new_vars, inputs, captured, start)
+    body_fn = _region("while_body", flat + new_vars, inputs, captured, start, keep)
     # both functions take every captured value, in one order
-    cond_fn = _region("while_cond", [flag], inputs, captured, start)
-    body = LoopBody(cond_fn, body_fn, len(loop_vars), len(flat), max_iterations)
-    limit = (max_iterations,)
-    out_types = tuple([f"{o.type.dtype}[{','.join(map(str, limit + o.shape))}]"
-                       for o in body_fn.outputs[:len(flat)]] +
-                      [str(v.type) for v in inputs] +
-                      [f"{v.type.dtype}[{','.join(map(str, limit + v.shape))}]"
-                       for v in inputs] + ["i64[]"])
-    attrs = {"body": body.handle, "out_types": out_types}
+    cond_fn = _region("while_cond", [flag], inputs, captured, start, keep)
+    body = LoopBody(cond_fn, body_fn, len(loop_vars), len(flat), max_iterations, keep=keep)
     operands = [v._value if v._value is not None else v._constant_value() for v in loop_vars]
     operands += captured
+    attrs = {"body": body.handle, "out_types": body.result_types([o.type for o in operands])}
     outs = WhileLoop.impl(*[o.data for o in operands], **attrs)
     values = tape.record_multi(WhileLoop, operands, attrs, list(outs), keep=body)
     res = []
@@ -223,9 +217,10 @@ def _while_loop_op(cond, func, loop_vars, max_iterations):
     return stacked, res[n_out:n_out + n_var]
 
 
-def _region(name, heads, inputs, captured, start):
+def _region(name, heads, inputs, captured, start, keep=None):
     """An IR Function of `heads` over the loop inputs, then the values it reads from outside
-    the loop (created before `start`, or constants), appended to `captured`."""
+    the loop (created before `start`, or constants), appended to `captured`. What its ops
+    need alive (a nested loop's body) is appended to `keep`."""
     head_values = [h._value if h._value is not None else tape.leaf(h._data) for h in heads]
     inside, ops, seen = set(inputs), [], set()
     stack = [(v, False) for v in reversed(head_values)]
@@ -249,6 +244,9 @@ def _region(name, heads, inputs, captured, start):
         for o in reversed(op.operands):
             if hasattr(o, "producer") and o not in inside:
                 stack.append((o, False))
+    if keep is not None:
+        keep.extend(op.results[0].keep for op in ops
+                    if op.results and op.results[0].keep is not None)
     b = Builder(name=name)
     env = {v: b.param(v.type, f"v{i}") for i, v in enumerate(inputs)}
     for i, v in enumerate(captured):
@@ -289,17 +287,13 @@ def _foreach_op(body, data, flat_data, init_states, n, single):
             a.shape != b.shape or a.dtype != b.dtype for a, b in zip(flat_new, flat_states)):
         return None  # the Python loop says what is wrong
     inputs = [t._value for t in slices + inner_states]
-    captured = []
-    body_fn = _region("foreach_body", flat_out + flat_new, inputs, captured, start)
-    lb = LoopBody(None, body_fn, len(flat_states), len(flat_out), n, n_seq=len(flat_data))
-    out_types = tuple([f"{o.type.dtype}[{','.join(map(str, (n,) + o.shape))}]"
-                       for o in body_fn.outputs[:len(flat_out)]] +
-                      [str(v.type) for v in inputs[len(slices):]] +
-                      [f"{v.type.dtype}[{','.join(map(str, (n,) + v.shape))}]"
-                       for v in inputs[len(slices):]] + ["i64[]"])
-    attrs = {"body": lb.handle, "out_types": out_types}
+    captured, keep = [], []
+    body_fn = _region("foreach_body", flat_out + flat_new, inputs, captured, start, keep)
+    lb = LoopBody(None, body_fn, len(flat_states), len(flat_out), n, n_seq=len(flat_data),
+                  keep=keep)
     operands = [a._value if a._value is not None else a._constant_value()
                 for a in flat_data + flat_states] + captured
+    attrs = {"body": lb.handle, "out_types": lb.result_types([o.type for o in operands])}
     outs = WhileLoop.impl(*[o.data for o in operands], **attrs)
     values = tape.record_multi(WhileLoop, operands, attrs, list(outs), keep=lb)
     res = []

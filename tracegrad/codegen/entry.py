@@ -84,6 +84,10 @@ def check_lowerable(fn):
             raise NotImplementedError(f"codegen: {name} of mixed dtypes "
                                       f"{' and '.join(str(o.type) for o in op.operands)}; "
                                       f"cast the operands to one dtype first")
+        loop_body = getattr(opdef, "loop_body", None)
+        if known and loop_body is not None:      # a loop op: its regions must lower too
+            for region in loop_body(op.attrs).regions():
+                check_lowerable(region)
         if not known:
             raise NotImplementedError(
                 f"codegen: op '{name}' has no native lowering (it calls back into Python); "
@@ -123,6 +127,8 @@ def _stored_values(fn, groups) -> list:
             r = op.results[0]
             if r in outside or g.kind == "kernel" or op is g.reduction:
                 stored.append(r)
+            if g.kind == "kernel":       # a multi-result kernel (a loop) writes every result
+                stored.extend(op.results[1:])
     return stored
 
 
@@ -173,6 +179,10 @@ def _plan_views(plan, fn):
         elif CALL in op.opdef.traits:
             for x in op.operands:
                 if blas_layout(plan.views[x]) is None:
+                    _materialise(plan, x)
+        elif getattr(op.opdef, "loop_body", None) is not None:  # rows are handed out whole
+            for x in op.operands:
+                if isinstance(x, Value) and not plan.views[x].is_contiguous():
                     _materialise(plan, x)
 
 
@@ -305,20 +315,27 @@ def _first_fit(live, size) -> int:
 def emit_module(plan) -> str:
     """The LLVM IR text of the whole graph: step functions plus the guarded entry."""
     module = ir.Module(name=plan.fn.name)
+    _emit_entry(module, plan, emit_steps(module, plan))
+    return str(module)
+
+
+def emit_steps(module, plan, prefix=""):
+    """The plan's step functions in `module` (names start with `prefix`): [(function, the
+    storage keys it takes)] in schedule order."""
     calls = []
     for t, (step, views) in enumerate(plan.steps):
         if step.kind == "kernel":
             op = step.ops[0]
             key = step.writes[0][1]
-            sf = StepFunction(module, f"step{t}_{op.name}", [key] + fused.step_reads(step, views))
+            keys = [k for _, k in step.writes] + fused.step_reads(step, views)
+            sf = StepFunction(module, f"{prefix}step{t}_{op.name}", keys)
             KERNELS[op.name](sf, op, views, key)
             calls.append((sf.finish(), sf.buffers))
         else:
-            sf = fused.emit_fused(module, f"step{t}_fused", step, views, plan.fastmath,
+            sf = fused.emit_fused(module, f"{prefix}step{t}_fused", step, views, plan.fastmath,
                                   plan.aliases.get(t, {}))
             calls.append((sf.fn, sf.buffers))
-    _emit_entry(module, plan, calls)
-    return str(module)
+    return calls
 
 
 def _emit_entry(module, plan, calls):

@@ -1,90 +1,166 @@
-"""`while_loop` (and a long `foreach`) as one op in compiled code: its condition and body are
-IR Functions, compiled natively once, and the op runs them until the condition fails (at most
-max_iterations times; foreach: once per slice of its sequences).
+"""`while_loop` / `foreach` as one op in compiled code: its condition and body are IR Functions
+(regions), and codegen lowers the op to a native loop calling them (codegen/control.py), so a
+compiled graph holding a loop is still one native call.
 
-nd.contrib.while_loop emits it while jit / hybridize traces (contrib.py), so a loop whose trip
-count depends on data is one variant, not one per trip count. Its results are the stacked step
-outputs (zero-padded to max_iterations), the final loop variables, and two residuals for the
-adjoint: the loop variables at the start of every step, and the trip count. The adjoint op
-`while_loop_grad` replays the steps in reverse through the body's own adjoint (IR, compiled
-natively), so gradients reach the initial loop variables and every array the body closes over.
-Both ops call out of the graph (runtime/handles.OutCall): their LoopBody is named by a handle.
+nd.contrib.while_loop and a long nd.contrib.foreach emit it while jit / hybridize traces
+(contrib.py), so a loop whose trip count depends on data is one variant, not one per trip
+count. One op covers every loop of the family, described by its LoopBody:
+
+- a condition (while_loop) or none (the trip count is the sequences' length, or `counted`:
+  an i64 operand, clamped to max_iterations);
+- `n_seq` sequences the body reads one row (axis 0) of per step, in order or `reverse`d;
+- loop variables, and captured arrays the body reads unchanged.
+
+Operands: [count], sequences, loop variables, captured. Results: the stacked step outputs
+(rows past the trip count are zeros), the final loop variables, the loop variables at the
+start of every step (stacked the same way: what the adjoint needs), and the trip count.
+
+The adjoint of a loop is itself a loop of this family: counted by the forward's trip count,
+running the other way, its sequences the saved loop variables, the forward sequences and the
+output cotangents, its state the loop variables' cotangents and the captured arrays' gradient
+sums, its body the body's own adjoint (IR). Differentiating it again is the same rule, so
+gradients of any order go through compiled loops. The op calls out of the graph
+(runtime/handles.OutCall): its LoopBody is named by a handle, and the LoopBody holds what the
+regions name (nested loops, its adjoint), so one live handle keeps all of it.
 """
 import numpy as np
 
-from ..ir.autodiff import vjp
+from ..ir.autodiff import copy_ops, vjp
+from ..ir.function import Builder, Literal
+from ..ir.printer import print_function
 from ..ir.types import FLOATS, parse_type
 from ..runtime.handles import OutCall, register, resolve
 from ..runtime.segments import compile_callable
 
 
-class LoopBody:
-    """cond_fn(vars, captured) -> (flag,) and body_fn(slices, vars, captured) -> (outs, new
-    vars), with their native code and the body's adjoint, built on first use. `n_seq` inputs
-    are sequences the body reads one slice (along axis 0) of per step: foreach has them and no
-    condition (cond_fn None, the trip count is their length); while_loop has no sequences."""
+def _stacked_type(t, rows):
+    return f"{t.dtype}[{','.join(map(str, (rows,) + tuple(t.shape)))}]"
 
-    def __init__(self, cond_fn, body_fn, n_vars, n_outs, max_iterations, n_seq=0):
+
+class LoopBody:
+    """cond_fn(vars, captured) -> (flag,) (or None) and body_fn(rows, vars, captured) ->
+    (step outputs, new vars): one loop of the family (module docstring). `keep`: objects the
+    regions name (nested loop bodies) that must live as long as this one."""
+
+    def __init__(self, cond_fn, body_fn, n_vars, n_outs, max_iterations, n_seq=0,
+                 reverse=False, counted=False, keep=()):
         self.cond_fn, self.body_fn = cond_fn, body_fn
-        self.n_vars, self.n_outs, self.max_iterations = n_vars, n_outs, max_iterations
-        self.n_seq = n_seq
+        self.n_vars, self.n_outs, self.max_iterations = n_vars, n_outs, int(max_iterations)
+        self.n_seq, self.reverse, self.counted = n_seq, bool(reverse), bool(counted)
+        self.keep = list(keep)
         self._cond = self._body = self._adjoint = None
-        self.wrt = [i for i, p in enumerate(body_fn.params) if p.type.dtype in FLOATS]
         self.handle = register(self)
 
-    def structure_key(self):
-        """Equal for bodies traced from the same code (guards.py matches values by it)."""
-        return (str(self.cond_fn), str(self.body_fn), self.max_iterations, self.n_seq)
+    # ------------------------------------------------------------ what codegen reads
+    def regions(self):
+        """The IR Functions the loop runs (codegen compiles them into the graph's module)."""
+        return [f for f in (self.cond_fn, self.body_fn) if f is not None]
 
+    def region_text(self) -> str:
+        """The regions as text (codegen keys compiled objects on it: a handle number alone
+        means nothing across processes)."""
+        return "\n".join(print_function(f) for f in self.regions())
+
+    def structure_key(self):
+        """Equal for loops traced from the same code (guards.py matches values by it)."""
+        return (self.region_text(), self.max_iterations, self.n_seq, self.reverse,
+                self.counted)
+
+    def result_types(self, operand_types):
+        """Types of the op's results, from its operand types."""
+        c, ns, nv = int(self.counted), self.n_seq, self.n_vars
+        var_types = operand_types[c + ns:c + ns + nv]
+        rows = self.max_iterations
+        outs = [_stacked_type(o.type, rows) for o in self.body_fn.outputs[:self.n_outs]]
+        return tuple(outs + [str(t) for t in var_types] +
+                     [_stacked_type(t, rows) for t in var_types] + ["i64[]"])
+
+    # ------------------------------------------------------------ Python driver
     def run(self, xs):
+        """The loop with the regions compiled one by one and Python stepping: the path for
+        the interpreter and for regions codegen cannot lower (a custom Function's code)."""
         if self._body is None:
             self._body = compile_callable(self.body_fn)
             if self.cond_fn is not None:
                 self._cond = compile_callable(self.cond_fn)
-        ns, nv, limit = self.n_seq, self.n_vars, self.max_iterations
-        seqs, vars_, caps = list(xs[:ns]), list(xs[ns:ns + nv]), list(xs[ns + nv:])
+        c, ns, nv, limit = int(self.counted), self.n_seq, self.n_vars, self.max_iterations
+        if c:
+            limit = max(0, min(limit, int(np.asarray(xs[0]))))
+        seqs = list(xs[c:c + ns])
+        vars_ = [np.asarray(v) for v in xs[c + ns:c + ns + nv]]
+        caps = list(xs[c + ns + nv:])
+        rows = self.max_iterations
         outs_t = [self.body_fn.outputs[k].type for k in range(self.n_outs)]
-        stacked = [np.zeros((limit,) + t.shape, t.np_dtype) for t in outs_t]
-        history = [np.zeros((limit,) + np.shape(v), np.asarray(v).dtype) for v in vars_]
-        cond, steps = self._cond, 0
-        while steps < limit and (cond is None or bool(
-                np.asarray(cond(*vars_, *caps)[0]).reshape(-1)[0])):
+        stacked = [np.zeros((rows,) + t.shape, t.np_dtype) for t in outs_t]
+        history = [np.zeros((rows,) + v.shape, v.dtype) for v in vars_]
+        steps = 0
+        while steps < limit and (self._cond is None or bool(
+                np.asarray(self._cond(*vars_, *caps)[0]).reshape(-1)[0])):
+            r = limit - 1 - steps if self.reverse else steps
             for h, v in zip(history, vars_):
-                h[steps] = v
-            res = self._body(*[s[steps] for s in seqs], *vars_, *caps)
+                h[r] = v
+            res = self._body(*[s[r] for s in seqs], *vars_, *caps)
             for st, o in zip(stacked, res[:self.n_outs]):
-                st[steps] = o
-            vars_ = [np.asarray(v) for v in res[self.n_outs:]]
+                st[r] = o
+            vars_ = [np.array(v, dtype=h.dtype) for v, h in zip(res[self.n_outs:], history)]
             steps += 1
         return stacked, vars_, history, steps
 
-    def backward(self, history, steps, seqs, caps, g_outs, g_vars):
-        """Gradients for the sequences, the initial loop variables and the captured arrays."""
+    # ------------------------------------------------------------ the adjoint loop
+    def adjoint(self, operand_types, with_history_cotangents):
+        """The LoopBody of this loop's adjoint (cached per variant; kept alive by self)."""
+        key = (tuple(str(t) for t in operand_types), with_history_cotangents)
         if self._adjoint is None:
-            self._adjoint = compile_callable(vjp(self.body_fn, self.wrt, recompute=True))
-        ns, nv = self.n_seq, self.n_vars
-        g_vars = [np.array(g, copy=True) for g in g_vars]
-        g_seqs = [np.zeros(s.shape, s.dtype) for s in seqs]
-        g_caps = [np.zeros(c.shape, c.dtype) for c in caps]
-        position = {p: k for k, p in enumerate(self.wrt)}
-        for t in range(steps - 1, -1, -1):
-            state = [h[t] for h in history]
-            cots = [g[t] for g in g_outs] + g_vars
-            grads = self._adjoint(*[s[t] for s in seqs], *state, *caps, *cots)
-            for k in range(ns):
-                if k in position:
-                    g_seqs[k][t] = grads[position[k]]
-            g_vars = [np.asarray(grads[position[ns + i]]) if ns + i in position
-                      else np.zeros_like(g) for i, g in enumerate(g_vars)]
-            for k in range(len(caps)):
-                if ns + nv + k in position:
-                    g_caps[k] = g_caps[k] + grads[position[ns + nv + k]]
-        return g_seqs, g_vars, g_caps
+            self._adjoint = {}
+        if key not in self._adjoint:
+            self._adjoint[key] = self._build_adjoint(operand_types, with_history_cotangents)
+        return self._adjoint[key]
+
+    def _build_adjoint(self, operand_types, with_hist):
+        ns, nv, no = self.n_seq, self.n_vars, self.n_outs
+        body = self.body_fn
+        seq_p, var_p, cap_p = (body.params[:ns], body.params[ns:ns + nv],
+                               body.params[ns + nv:])
+        floats = lambda ps: [i for i, p in enumerate(ps) if p.type.dtype in FLOATS]  # noqa
+        fs, fv, fc = floats(seq_p), floats(var_p), floats(cap_p)
+        fo = [k for k in range(no) if body.outputs[k].type.dtype in FLOATS]
+        wrt = [i for i, p in enumerate(body.params) if p.type.dtype in FLOATS]
+        adj = vjp(body, wrt, recompute=True)
+        b = Builder(name=f"{body.name}_adjoint")
+        # sequences: saved vars, forward sequences, output cotangents, [history cotangents]
+        hist = [b.param(p.type, f"h{i}") for i, p in enumerate(var_p)]
+        rows = [b.param(p.type, f"s{i}") for i, p in enumerate(seq_p)]
+        g_out = {k: b.param(body.outputs[k].type, f"go{k}") for k in fo}
+        g_hist = {i: b.param(var_p[i].type, f"gh{i}") for i in fv} if with_hist else {}
+        # state: var cotangents, captured gradient sums; then the captured arrays
+        g_var = {i: b.param(var_p[i].type, f"gv{i}") for i in fv}
+        g_acc = {k: b.param(cap_p[k].type, f"gc{k}") for k in fc}
+        caps = [b.param(p.type, f"c{k}") for k, p in enumerate(cap_p)]
+
+        def zeros(t):
+            return b.constant(value=0.0, shape=t.shape, dtype=t.dtype)
+        cots = [g_out[k] if k in g_out else zeros(body.outputs[k].type) for k in range(no)]
+        cots += [g_var[i] if i in g_var else zeros(var_p[i].type) for i in range(nv)]
+        env = dict(zip(adj.params, rows + hist + caps + cots))
+        copy_ops(b, adj.ops, env)
+        grad = {w: (env[o] if not isinstance(o, Literal) else o)
+                for w, o in zip(wrt, adj.outputs)}
+        outs = [grad[i] for i in fs]
+        new_g_var = []
+        for i in fv:
+            g = grad[ns + i]
+            new_g_var.append(b.add(g, g_hist[i]) if i in g_hist else g)
+        new_acc = [b.add(g_acc[k], grad[ns + nv + k]) for k in fc]
+        fn = b.ret(*outs, *new_g_var, *new_acc)
+        n_seq = nv + ns + len(fo) + len(g_hist)
+        return LoopBody(None, fn, len(fv) + len(fc), len(fs), self.max_iterations,
+                        n_seq=n_seq, reverse=not self.reverse, counted=True,
+                        keep=self.keep), (fs, fv, fc, fo)
 
 
 class WhileLoop(OutCall):
-    """Run a LoopBody: results are the stacked step outputs, the final loop variables, then
-    the per-step loop variables and the trip count (residuals for the adjoint)."""
+    """One loop of the family (module docstring): results are the stacked step outputs, the
+    final loop variables, the loop variables at the start of every step, and the trip count."""
     name = "while_loop"
     attr_names = frozenset({"body", "out_types"})
     handle_attr = "body"
@@ -99,46 +175,35 @@ class WhileLoop(OutCall):
 
     def vjp(b, g, out, *xs, body, out_types):
         lb = resolve(body, "while_loop")
-        ns, nv, no = lb.n_seq, lb.n_vars, lb.n_outs
+        c, ns, nv, no = int(lb.counted), lb.n_seq, lb.n_vars, lb.n_outs
         g = g if isinstance(g, tuple) else (g,)
-        history = list(out[no + nv:no + 2 * nv])
-        steps = out[no + 2 * nv]
-        cots = [c if c is not None else b.constant(value=0.0, shape=o.type.shape,
-                                                   dtype=o.type.dtype)
-                for c, o in zip(g[:no + nv], out[:no + nv])]
-        grad_types = tuple(str(x.type) for x in xs)
-        operands = list(xs[:ns]) + list(xs[ns + nv:])  # sequences, then captured arrays
-        grads = b.while_loop_grad(*history, steps, *operands, *cots, body=body,
-                                  grad_types=grad_types)
-        grads = grads if isinstance(grads, tuple) else (grads,)
-        return tuple(gr if x.type.dtype in FLOATS else None for gr, x in zip(grads, xs))
+        seqs, vars_, caps = xs[c:c + ns], xs[c + ns:c + ns + nv], xs[c + ns + nv:]
+        history, steps = out[no + nv:no + 2 * nv], out[no + 2 * nv]
+        with_hist = any(x is not None for x in g[no + nv:no + 2 * nv])
+        adj, (fs, fv, fc, fo) = lb.adjoint([x.type for x in xs], with_hist)
 
+        def cot(k):
+            return g[k] if g[k] is not None else b.constant(
+                value=0.0, shape=out[k].type.shape, dtype=out[k].type.dtype)
+        operands = [steps] + list(history) + list(seqs) + [cot(k) for k in fo]
+        operands += [cot(no + nv + i) for i in fv] if with_hist else []
+        operands += [cot(no + i) for i in fv]
+        operands += [b.constant(value=0.0, shape=caps[k].type.shape, dtype=caps[k].type.dtype)
+                     for k in fc]
+        operands += list(caps)
+        res = b.while_loop(*operands, body=adj.handle,
+                           out_types=adj.result_types([o.type for o in operands]))
+        res = res if isinstance(res, tuple) else (res,)
+        grads = [None] * len(xs)
+        for j, i in enumerate(fs):
+            grads[c + i] = res[j]
+        for j, i in enumerate(fv):
+            grads[c + ns + i] = res[len(fs) + j]
+        for j, k in enumerate(fc):
+            grads[c + ns + nv + k] = res[len(fs) + len(fv) + j]
+        return tuple(grads)
 
-class WhileLoopGrad(OutCall):
-    """The adjoint of while_loop: the steps replayed in reverse through the body's adjoint."""
-    name = "while_loop_grad"
-    attr_names = frozenset({"body", "grad_types"})
-    handle_attr = "body"
-    runs_native = True
-
-    def infer(*types, body, grad_types):
-        ts = tuple(parse_type(t) for t in grad_types)
-        return ts if len(ts) != 1 else ts[0]
-
-    def impl(*xs, body, grad_types):
-        lb = resolve(body, "while_loop_grad")
-        ns, nv, no = lb.n_seq, lb.n_vars, lb.n_outs
-        history, steps = list(xs[:nv]), int(np.asarray(xs[nv]))
-        n_rest = len(grad_types) - nv          # sequences and captured arrays
-        rest = list(xs[nv + 1:nv + 1 + n_rest])
-        cots = xs[nv + 1 + n_rest:]
-        g_seqs, g_vars, g_caps = lb.backward(history, steps, rest[:ns], rest[ns:],
-                                             list(cots[:no]), list(cots[no:]))
-        outs = [np.asarray(g, dtype=parse_type(t).np_dtype)
-                for g, t in zip(g_seqs + g_vars + g_caps, grad_types)]
-        return outs[0] if len(outs) == 1 else tuple(outs)
-
-    def vjp(b, g, out, *xs, body, grad_types):
-        raise NotImplementedError(
-            "while_loop_grad: higher-order gradients through a compiled while_loop are not "
-            "supported; differentiate the eager loop (outside jit/hybridize) instead")
+    @classmethod
+    def loop_body(cls, attrs):
+        """The LoopBody codegen lowers (codegen/control.py reads its fields and regions)."""
+        return resolve(attrs["body"], cls.name)

@@ -1,0 +1,199 @@
+"""Native loops: the `while_loop` op (tracing/loops.py) lowered inside the graph's own module.
+
+The op's regions (its condition and body, IR Functions) are planned like any graph and emitted
+into the same LLVM module as region functions `void r(ptr in..., ptr out..., ptr arena)` (no
+guards: the loop hands them pointers it owns). The op's kernel is the loop itself: it copies
+the initial loop variables into the final-variable results, then per step tests the trip
+count and the condition, saves the variables into their history row, and calls the body with
+pointers to this step's rows (sequences in, step outputs out) and the history row as the
+variables read, the final-variable results as the variables written. Rows past the trip count
+are zeroed, the trip count stored. The regions' scratch is one malloc per loop run.
+
+So a compiled graph holding a loop stays one native call: the trip test, every step, the
+stacking and the saving for the adjoint run without Python. Codegen reads the op through its
+OpDef's `loop_body(attrs)` (the LoopBody: regions, counts, direction), never importing it.
+"""
+from llvmlite import ir
+
+from ..ir.function import Literal
+from ..ir.printer import print_function
+from . import entry
+from .emitter import MEMTYPES
+from .kernels import KERNELS
+from .loops import I64, i64
+from .views import PTR
+
+I8 = ir.IntType(8)
+ALIGN = 64
+
+
+def region_text(fn) -> str:
+    """The text of every loop region `fn` reaches (nested too): part of the compiled object's
+    cache key, since the op names its regions only by a per-process handle."""
+    parts = []
+    for op in fn.ops:
+        loop_body = getattr(op.opdef, "loop_body", None)
+        if loop_body is not None:
+            lb = loop_body(op.attrs)
+            for r in lb.regions():
+                parts.append(f"{lb.max_iterations} {lb.n_seq} {lb.reverse} {lb.counted}")
+                parts.append(print_function(r))
+                parts.append(region_text(r))
+    return "\n".join(p for p in parts if p)
+
+
+def _libc(module, name, ret, args):
+    if name in module.globals:
+        return module.globals[name]
+    return ir.Function(module, ir.FunctionType(ret, args), name=name)
+
+
+def emit_region(module, fn, name):
+    """`fn` as `void name(ptr param..., ptr output..., ptr arena)` in `module`; returns the
+    function and the scratch bytes it needs."""
+    plan = entry.make_plan(fn)
+    calls = entry.emit_steps(module, plan, prefix=f"{name}.")
+    nin, nout = len(fn.params), len(plan.out_slots)
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * (nin + nout + 1)), name=name)
+    f.linkage = "internal"
+    f.attributes.add("nounwind")
+    args = f.args
+    b = ir.IRBuilder(f.append_basic_block("entry"))
+    ptrs = {p: args[i] for i, p in enumerate(fn.params)}
+    for i, slot in enumerate(plan.out_slots):
+        if slot is not None:
+            ptrs[slot] = args[nin + i]
+    for key, off in plan.offsets.items():
+        ptrs[key] = b.gep(args[-1], [i64(off)], source_etype=I8)
+    for step, keys in calls:
+        b.call(step, [ptrs[k] for k in keys])
+    for i, o in enumerate(fn.outputs):        # a constant output (always a scalar)
+        if isinstance(o, Literal):
+            b.store(_constant(o.value, o.type.dtype), args[nin + i])
+    b.ret_void()
+    return f, plan.arena_bytes
+
+
+def _constant(value, dtype):
+    ty = MEMTYPES[dtype]
+    if isinstance(ty, ir.IntType):
+        return ir.Constant(ty, int(value))
+    return ir.Constant(ty, float(value))
+
+
+def _bytes(t) -> int:
+    return t.size * t.np_dtype.itemsize
+
+
+def _row_bytes(t) -> int:
+    rows = t.shape[0] if t.shape else 1
+    return _bytes(t) // rows if rows else 0
+
+
+def _lower_loop(sf, op, views, out_key):
+    lb = op.opdef.loop_body(op.attrs)
+    module, b = sf.b.module, sf.b
+    name = module.scope.register("loop", deduplicate=True)  # reserved: nested loops differ
+    body, body_bytes = emit_region(module, lb.body_fn, f"{name}.body")
+    cond, cond_bytes = (emit_region(module, lb.cond_fn, f"{name}.cond")
+                        if lb.cond_fn is not None else (None, 0))
+    malloc = _libc(module, "malloc", PTR, [I64])
+    free = _libc(module, "free", ir.VoidType(), [PTR])
+    memcpy = _libc(module, "memcpy", PTR, [PTR, PTR, I64])
+    memset = _libc(module, "memset", PTR, [PTR, ir.IntType(32), I64])
+
+    # scratch: body arena, condition arena, the condition's flag, literal operands
+    layout, total = {}, 0
+    for key, size in (("body", body_bytes), ("cond", cond_bytes), ("flag", 8)):
+        layout[key] = total
+        total += -(-size // ALIGN) * ALIGN
+    literals = [k for k, x in enumerate(op.operands) if isinstance(x, Literal)]
+    for k in literals:
+        layout[k] = total
+        total += ALIGN
+    raw = b.call(malloc, [i64(total + ALIGN)])
+    base = b.inttoptr(b.and_(b.add(b.ptrtoint(raw, I64), i64(ALIGN - 1)), i64(-ALIGN)), PTR)
+
+    def scratch(key):
+        return b.gep(base, [i64(layout[key])], source_etype=I8)
+
+    def pointer(v):
+        view = views[v]
+        return sf.address(view.base, i64(view.offset))
+
+    operands = []
+    for k, x in enumerate(op.operands):
+        if isinstance(x, Literal):
+            p = scratch(k)
+            b.store(_constant(x.value, x.type.dtype), p)
+            operands.append(p)
+        else:
+            operands.append(pointer(x))
+    results = [pointer(r) for r in op.results]
+    c, ns, nv, no = int(lb.counted), lb.n_seq, lb.n_vars, lb.n_outs
+    seqs, init = operands[c:c + ns], operands[c + ns:c + ns + nv]
+    caps = operands[c + ns + nv:]
+    stacked, final = results[:no], results[no:no + nv]
+    history, steps_out = results[no + nv:no + 2 * nv], results[-1]
+    seq_rows = [_row_bytes(x.type) for x in op.operands[c:c + ns]]
+    out_rows = [_row_bytes(r.type) for r in op.results[:no]]
+    var_bytes = [_bytes(r.type) for r in op.results[no:no + nv]]
+    limit_const = lb.max_iterations
+    if c:
+        n = b.load(operands[0], typ=I64)
+        n = b.select(b.icmp_signed("<", n, i64(0)), i64(0), n)
+        limit = b.select(b.icmp_signed(">", n, i64(limit_const)), i64(limit_const), n)
+    else:
+        limit = i64(limit_const)
+    for dst, src, size in zip(final, init, var_bytes):
+        b.call(memcpy, [dst, src, i64(size)])
+
+    def row(p, t, size):
+        return b.gep(p, [b.mul(t, i64(size))], source_etype=I8)
+
+    counter = b.alloca(I64)
+    b.store(i64(0), counter)
+    fn = b.function
+    header, step_block, done = (fn.append_basic_block(f"{name}.{s}")
+                                for s in ("header", "step", "done"))
+    b.branch(header)
+    b.position_at_end(header)
+    t = b.load(counter)
+    go = b.icmp_signed("<", t, limit)
+    if cond is not None:
+        test = fn.append_basic_block(f"{name}.test")
+        b.cbranch(go, test, done)
+        b.position_at_end(test)
+        flag = scratch("flag")
+        b.call(cond, final + caps + [flag, scratch("cond")])
+        dtype = lb.cond_fn.outputs[0].type.dtype
+        value = b.load(flag, typ=MEMTYPES[dtype])
+        zero = _constant(0, dtype)
+        truth = (b.icmp_unsigned("!=", value, zero) if isinstance(value.type, ir.IntType)
+                 else b.fcmp_unordered("!=", value, zero))
+        b.cbranch(truth, step_block, done)
+    else:
+        b.cbranch(go, step_block, done)
+    b.position_at_end(step_block)
+    r = b.sub(b.sub(limit, i64(1)), t) if lb.reverse else t
+    saved = [row(h, r, size) for h, size in zip(history, var_bytes)]
+    for dst, src, size in zip(saved, final, var_bytes):
+        b.call(memcpy, [dst, src, i64(size)])
+    args = [row(s, r, size) for s, size in zip(seqs, seq_rows)] + saved + caps
+    args += [row(o, r, size) for o, size in zip(stacked, out_rows)] + final
+    b.call(body, args + [scratch("body")])
+    b.store(b.add(t, i64(1)), counter)
+    b.branch(header)
+
+    b.position_at_end(done)
+    t = b.load(counter)
+    b.store(t, steps_out)
+    rest = b.sub(i64(limit_const), t)
+    for p, size in list(zip(stacked, out_rows)) + list(zip(history, var_bytes)):
+        if size:
+            b.call(memset, [row(p, t, size), ir.Constant(ir.IntType(32), 0),
+                            b.mul(rest, i64(size))])
+    b.call(free, [raw])
+
+
+KERNELS["while_loop"] = _lower_loop
