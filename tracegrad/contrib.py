@@ -22,6 +22,7 @@ from . import nd
 from .array import HOOKS, NDArray, wrap
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
+from .tracing.branches import Cond, CondBody
 from .tracing.loops import LoopBody, WhileLoop
 from .runtime import tape
 
@@ -70,7 +71,17 @@ def _truth(x, what):
 
 def cond(pred, then_func, else_func):
     """`then_func()` if the one-element `pred` is true, else `else_func()` (MXNet's
-    contrib.cond): both take no arguments and return NDArrays or nested lists of them."""
+    contrib.cond): both take no arguments and return NDArrays or nested lists of them.
+
+    Under jit / hybridize both branches are traced into one `cond` op (tracing/branches.py):
+    their outputs must then have the same structure, shapes and dtypes."""
+    if HOOKS.compiling and isinstance(pred, NDArray):
+        if pred.size != 1:
+            raise ValueError(f"cond: pred must be a scalar NDArray (one element), got shape "
+                             f"{pred.shape}")
+        res = _cond_op(pred, then_func, else_func)
+        if res is not None:
+            return res
     return then_func() if _truth(pred, "cond: pred") else else_func()
 
 
@@ -157,6 +168,58 @@ def foreach(body, data, init_states):
     if fmt is None:
         return [], states
     return _regroup(stacked, fmt)[0], states
+
+
+def _traced(fn, *args):
+    """fn(*args) with concrete-value requests, random draws and state updates refused (they
+    cannot be part of a region); raises _NotStructured then."""
+    saved = (HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar)
+    HOOKS.concretize = HOOKS.random_key = HOOKS.assign = _refuse
+    HOOKS.scalar = None
+    try:
+        return fn(*args)
+    finally:
+        HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar = saved
+
+
+def _cond_op(pred, then_func, else_func):
+    """Both branches traced into IR over what they read from outside, then one cond op on the
+    tape; None when a branch cannot be a region (it runs as Python, with a guard)."""
+    start = tape.leaf(np.zeros((), np.float32)).seq
+    try:
+        then_out = _traced(then_func)
+        else_out = _traced(else_func)
+    except _NotStructured:
+        return None
+    then_flat, fmt = _flatten(then_out, "cond: then_func's output")
+    else_flat, else_fmt = _flatten(else_out, "cond: else_func's output")
+    if not then_flat:
+        return None
+    if fmt != else_fmt or [(x.shape, x.dtype) for x in then_flat] != [
+            (x.shape, x.dtype) for x in else_flat]:
+        raise ValueError(
+            f"cond: then_func and else_func must return the same structure, shapes and "
+            f"dtypes; got {[f'{x.dtype}{list(x.shape)}' for x in then_flat]} (then) and "
+            f"{[f'{x.dtype}{list(x.shape)}' for x in else_flat]} (else)")
+    captured, keep = [], []
+    _region("cond_then", then_flat, [], captured, start)
+    _region("cond_else", else_flat, [], captured, start)
+    # both branches take every captured value, in one order
+    then_fn = _region("cond_then", then_flat, [], captured, start, keep)
+    else_fn = _region("cond_else", else_flat, [], captured, start, keep)
+    body = CondBody(then_fn, else_fn, keep)
+    operands = [pred._value if pred._value is not None else pred._constant_value()] + captured
+    attrs = {"body": body.handle,
+             "out_types": tuple(str(o.type) for o in then_fn.outputs)}
+    outs = Cond.impl(*[o.data for o in operands], **attrs)
+    outs = list(outs) if isinstance(outs, tuple) else [outs]
+    values = tape.record_multi(Cond, operands, attrs, outs, keep=body)
+    res = []
+    for o, v in zip(outs, values):
+        r = wrap(o)
+        r._value = v
+        res.append(r)
+    return _regroup(res, fmt)[0]
 
 
 class _NotStructured(Exception):

@@ -96,7 +96,9 @@ def test_cond_picks_a_branch_and_differentiates_through_it_eager_and_compiled():
         np.testing.assert_allclose(ge[0], want, rtol=1e-6)
         np.testing.assert_allclose(vc, ve, rtol=1e-6)
         np.testing.assert_allclose(gc[0], ge[0], rtol=1e-6)
-    assert jf.counts["traces"] == 2 and jf.counts["eager_fallbacks"] == 0
+    # one op with both branches: the flipping predicate never retraces nor guards
+    assert jf.counts["traces"] == 1 and jf.counts["eager_fallbacks"] == 0
+    assert " cond " in str(jf.ir("traced")) and "guard " not in jf.explain()
 
 
 def test_foreach_is_a_python_loop_over_axis_0_with_stacked_outputs_and_states():

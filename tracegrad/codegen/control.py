@@ -16,7 +16,6 @@ OpDef's `loop_body(attrs)` (the LoopBody: regions, counts, direction), never imp
 from llvmlite import ir
 
 from ..ir.function import Literal
-from ..ir.printer import print_function
 from . import entry
 from .emitter import MEMTYPES
 from .kernels import KERNELS
@@ -32,13 +31,10 @@ def region_text(fn) -> str:
     cache key, since the op names its regions only by a per-process handle."""
     parts = []
     for op in fn.ops:
-        loop_body = getattr(op.opdef, "loop_body", None)
-        if loop_body is not None:
-            lb = loop_body(op.attrs)
-            for r in lb.regions():
-                parts.append(f"{lb.max_iterations} {lb.n_seq} {lb.reverse} {lb.counted}")
-                parts.append(print_function(r))
-                parts.append(region_text(r))
+        regions = getattr(op.opdef, "regions", None)
+        if regions is not None:
+            parts.append(op.opdef.region_key(op.attrs))
+            parts.extend(region_text(r) for r in regions(op.attrs))
     return "\n".join(p for p in parts if p)
 
 
@@ -97,38 +93,15 @@ def _lower_loop(sf, op, views, out_key):
     body, body_bytes = emit_region(module, lb.body_fn, f"{name}.body")
     cond, cond_bytes = (emit_region(module, lb.cond_fn, f"{name}.cond")
                         if lb.cond_fn is not None else (None, 0))
-    malloc = _libc(module, "malloc", PTR, [I64])
-    free = _libc(module, "free", ir.VoidType(), [PTR])
     memcpy = _libc(module, "memcpy", PTR, [PTR, PTR, I64])
     memset = _libc(module, "memset", PTR, [PTR, ir.IntType(32), I64])
-
-    # scratch: body arena, condition arena, the condition's flag, literal operands
-    layout, total = {}, 0
-    for key, size in (("body", body_bytes), ("cond", cond_bytes), ("flag", 8)):
-        layout[key] = total
-        total += -(-size // ALIGN) * ALIGN
-    literals = [k for k, x in enumerate(op.operands) if isinstance(x, Literal)]
-    for k in literals:
-        layout[k] = total
-        total += ALIGN
-    raw = b.call(malloc, [i64(total + ALIGN)])
-    base = b.inttoptr(b.and_(b.add(b.ptrtoint(raw, I64), i64(ALIGN - 1)), i64(-ALIGN)), PTR)
-
-    def scratch(key):
-        return b.gep(base, [i64(layout[key])], source_etype=I8)
+    scratch, operands, release = _scratch(sf, op, views, body=body_bytes, cond=cond_bytes,
+                                          flag=8)
 
     def pointer(v):
         view = views[v]
         return sf.address(view.base, i64(view.offset))
 
-    operands = []
-    for k, x in enumerate(op.operands):
-        if isinstance(x, Literal):
-            p = scratch(k)
-            b.store(_constant(x.value, x.type.dtype), p)
-            operands.append(p)
-        else:
-            operands.append(pointer(x))
     results = [pointer(r) for r in op.results]
     c, ns, nv, no = int(lb.counted), lb.n_seq, lb.n_vars, lb.n_outs
     seqs, init = operands[c:c + ns], operands[c + ns:c + ns + nv]
@@ -166,12 +139,7 @@ def _lower_loop(sf, op, views, out_key):
         b.position_at_end(test)
         flag = scratch("flag")
         b.call(cond, final + caps + [flag, scratch("cond")])
-        dtype = lb.cond_fn.outputs[0].type.dtype
-        value = b.load(flag, typ=MEMTYPES[dtype])
-        zero = _constant(0, dtype)
-        truth = (b.icmp_unsigned("!=", value, zero) if isinstance(value.type, ir.IntType)
-                 else b.fcmp_unordered("!=", value, zero))
-        b.cbranch(truth, step_block, done)
+        b.cbranch(_truth(b, flag, lb.cond_fn.outputs[0].type.dtype), step_block, done)
     else:
         b.cbranch(go, step_block, done)
     b.position_at_end(step_block)
@@ -193,7 +161,69 @@ def _lower_loop(sf, op, views, out_key):
         if size:
             b.call(memset, [row(p, t, size), ir.Constant(ir.IntType(32), 0),
                             b.mul(rest, i64(size))])
-    b.call(free, [raw])
+    release()
+
+
+def _scratch(sf, op, views, **sizes):
+    """One malloc'd block for the regions' arenas (`sizes`: name -> bytes) and the op's
+    literal operands. Returns (scratch(name) -> pointer, operand pointers, release())."""
+    module, b = sf.b.module, sf.b
+    malloc = _libc(module, "malloc", PTR, [I64])
+    free = _libc(module, "free", ir.VoidType(), [PTR])
+    layout, total = {}, 0
+    for key, size in sizes.items():
+        layout[key] = total
+        total += -(-size // ALIGN) * ALIGN
+    for k, x in enumerate(op.operands):
+        if isinstance(x, Literal):
+            layout[k] = total
+            total += ALIGN
+    raw = b.call(malloc, [i64(total + ALIGN)])
+    base = b.inttoptr(b.and_(b.add(b.ptrtoint(raw, I64), i64(ALIGN - 1)), i64(-ALIGN)), PTR)
+
+    def scratch(key):
+        return b.gep(base, [i64(layout[key])], source_etype=I8)
+    operands = []
+    for k, x in enumerate(op.operands):
+        if isinstance(x, Literal):
+            b.store(_constant(x.value, x.type.dtype), scratch(k))
+            operands.append(scratch(k))
+        else:
+            view = views[x]
+            operands.append(sf.address(view.base, i64(view.offset)))
+    return scratch, operands, lambda: b.call(free, [raw])
+
+
+def _truth(b, pointer, dtype):
+    """Whether the element at `pointer` (of `dtype`) is nonzero, as i1."""
+    value = b.load(pointer, typ=MEMTYPES[dtype])
+    zero = _constant(0, dtype)
+    if isinstance(value.type, ir.IntType):
+        return b.icmp_unsigned("!=", value, zero)
+    return b.fcmp_unordered("!=", value, zero)
+
+
+def _lower_cond(sf, op, views, out_key):
+    """The branch: call the then- or else-region on the captured arrays, writing the results."""
+    cb = op.opdef.cond_body(op.attrs)
+    module, b = sf.b.module, sf.b
+    name = module.scope.register("cond", deduplicate=True)
+    then_fn, then_bytes = emit_region(module, cb.then_fn, f"{name}.then")
+    else_fn, else_bytes = emit_region(module, cb.else_fn, f"{name}.else")
+    scratch, operands, release = _scratch(sf, op, views, arena=max(then_bytes, else_bytes))
+    results = [sf.address(views[r].base, i64(views[r].offset)) for r in op.results]
+    args = operands[1:] + results + [scratch("arena")]
+    fn = b.function
+    on_then, on_else, done = (fn.append_basic_block(f"{name}.{s}")
+                              for s in ("then", "else", "done"))
+    b.cbranch(_truth(b, operands[0], op.operands[0].type.dtype), on_then, on_else)
+    for block, region in ((on_then, then_fn), (on_else, else_fn)):
+        b.position_at_end(block)
+        b.call(region, args)
+        b.branch(done)
+    b.position_at_end(done)
+    release()
 
 
 KERNELS["while_loop"] = _lower_loop
+KERNELS["cond"] = _lower_cond

@@ -84,9 +84,9 @@ def check_lowerable(fn):
             raise NotImplementedError(f"codegen: {name} of mixed dtypes "
                                       f"{' and '.join(str(o.type) for o in op.operands)}; "
                                       f"cast the operands to one dtype first")
-        loop_body = getattr(opdef, "loop_body", None)
-        if known and loop_body is not None:      # a loop op: its regions must lower too
-            for region in loop_body(op.attrs).regions():
+        regions = getattr(opdef, "regions", None)
+        if known and regions is not None:      # a loop or cond op: its regions must lower too
+            for region in regions(op.attrs):
                 check_lowerable(region)
         if not known:
             raise NotImplementedError(
@@ -180,7 +180,7 @@ def _plan_views(plan, fn):
             for x in op.operands:
                 if blas_layout(plan.views[x]) is None:
                     _materialise(plan, x)
-        elif getattr(op.opdef, "loop_body", None) is not None:  # rows are handed out whole
+        elif getattr(op.opdef, "regions", None) is not None:  # operands are handed out whole
             for x in op.operands:
                 if isinstance(x, Value) and not plan.views[x].is_contiguous():
                     _materialise(plan, x)

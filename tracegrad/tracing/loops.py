@@ -204,6 +204,18 @@ class WhileLoop(OutCall):
         return tuple(grads)
 
     @classmethod
+    def regions(cls, attrs):
+        """The IR Functions the op runs (codegen lowers them into the graph's module)."""
+        return resolve(attrs["body"], cls.name).regions()
+
+    @classmethod
+    def region_key(cls, attrs):
+        """What the op runs, as text (part of the compiled object's cache key)."""
+        lb = resolve(attrs["body"], cls.name)
+        return (f"loop {lb.max_iterations} {lb.n_seq} {lb.reverse} {lb.counted}\n"
+                + lb.region_text())
+
+    @classmethod
     def loop_body(cls, attrs):
         """The LoopBody codegen lowers (codegen/control.py reads its fields and regions)."""
         return resolve(attrs["body"], cls.name)
