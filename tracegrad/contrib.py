@@ -182,6 +182,13 @@ def _traced(fn, *args):
         HOOKS.concretize, HOOKS.random_key, HOOKS.assign, HOOKS.scalar = saved
 
 
+def _describe(obj):
+    """Shapes and dtypes of a (nested) output, as `float32[3]` / lists of them."""
+    if isinstance(obj, NDArray):
+        return f"{np.dtype(obj.dtype).name}{list(obj.shape)}"
+    return "[" + ", ".join(_describe(x) for x in obj) + "]"
+
+
 def _cond_op(pred, then_func, else_func):
     """Both branches traced into IR over what they read from outside, then one cond op on the
     tape; None when a branch cannot be a region (it runs as Python, with a guard)."""
@@ -199,8 +206,7 @@ def _cond_op(pred, then_func, else_func):
             (x.shape, x.dtype) for x in else_flat]:
         raise ValueError(
             f"cond: then_func and else_func must return the same structure, shapes and "
-            f"dtypes; got {[f'{x.dtype}{list(x.shape)}' for x in then_flat]} (then) and "
-            f"{[f'{x.dtype}{list(x.shape)}' for x in else_flat]} (else)")
+            f"dtypes; got {_describe(then_out)} (then) and {_describe(else_out)} (else)")
     captured, keep = [], []
     _region("cond_then", then_flat, [], captured, start)
     _region("cond_else", else_flat, [], captured, start)
