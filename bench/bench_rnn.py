@@ -7,7 +7,7 @@ PyTorch eager (when importable), all on one core:
     python bench/bench_rnn.py [--quick] [--no-hybrid]
 
 tracegrad runs the Gluon code eagerly and hybridized (the net compiled; its 35 time steps are
-unrolled into the traced graph, so the first call pays LLVM for every step). Both are timed
+one native loop op whose body compiles once, forward and backward one native call each). Both are timed
 after 10 warm-up steps, past their one-time compiles (eager compiles a backward it has run 8
 times), whose cost is printed. numpy and tracegrad are timed in interleaved rounds; PyTorch
 runs in a process of its own. Figures are medians; this machine is shared, so expect +-10-20%
@@ -220,7 +220,7 @@ def main(quick=False, hybrid=True):
             t0 = time.perf_counter()
             step()
             warm.append(time.perf_counter() - t0)
-        what = (f"the traced step with its {T} unrolled time steps" if hybridize
+        what = (f"the traced step, its {T} time steps one loop op" if hybridize
                 else "the eager adjoint, at its 8th run")
         print(f"tracegrad {label}: slowest of {WARMUP} warm-up steps {max(warm):.1f} s "
               f"(one-time compile: {what})")

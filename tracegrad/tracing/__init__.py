@@ -5,7 +5,8 @@ One concept, one package, arrows pointing one way (each module imports only thos
   compiled  a traced graph compiled into entries (forward, adjoint, fused step) and called
   scalars   concrete-value requests (asscalar, bool, float) kept symbolic while tracing
   guards    the guard tree: native segments joined by guards, one per branch outcome
-  loops     while_loop / foreach as one op with an IR body
+  loops     while_loop / foreach as one op with IR regions, lowered to a native loop
+  branches  cond as one op with two IR branch regions, lowered to a native branch
   jit       tracegrad.jit and hybridize's call path: keys, variants, bounds, explain()
   capture   the usual eager/hybridized training step recognised and run as native calls
 It sits above nd/array/autograd's tape and below gluon.
