@@ -268,7 +268,8 @@ def _while_loop_op(cond, func, loop_vars, max_iterations):
     body_fn = _region("while_body", flat + new_vars, inputs, captured, start, keep)
     # both functions take every captured value, in one order
     cond_fn = _region("while_cond", [flag], inputs, captured, start, keep)
-    body = LoopBody(cond_fn, body_fn, len(loop_vars), len(flat), max_iterations, keep=keep)
+    body = LoopBody(cond_fn, body_fn, len(loop_vars), len(flat), max_iterations, keep=keep,
+                    save_residuals=True)
     operands = [v._value if v._value is not None else v._constant_value() for v in loop_vars]
     operands += captured
     attrs = {"body": body.handle, "out_types": body.result_types([o.type for o in operands])}
@@ -280,10 +281,10 @@ def _while_loop_op(cond, func, loop_vars, max_iterations):
         r._value = v
         res.append(r)
     n_out, n_var = len(flat), len(loop_vars)
-    stacked = res[:n_out]
+    stacked = res[:n_out]    # then the saved residuals (loops.LoopBody), the loop variables
     if fmt is not None and stacked:
         stacked = _regroup(stacked, fmt)[0]
-    return stacked, res[n_out:n_out + n_var]
+    return stacked, res[body.n_outs:body.n_outs + n_var]
 
 
 def _region(name, heads, inputs, captured, start, keep=None):
@@ -359,7 +360,7 @@ def _foreach_op(body, data, flat_data, init_states, n, single):
     captured, keep = [], []
     body_fn = _region("foreach_body", flat_out + flat_new, inputs, captured, start, keep)
     lb = LoopBody(None, body_fn, len(flat_states), len(flat_out), n, n_seq=len(flat_data),
-                  keep=keep)
+                  keep=keep, save_residuals=True)
     operands = [a._value if a._value is not None else a._constant_value()
                 for a in flat_data + flat_states] + captured
     attrs = {"body": lb.handle, "out_types": lb.result_types([o.type for o in operands])}
@@ -372,5 +373,6 @@ def _foreach_op(body, data, flat_data, init_states, n, single):
         res.append(r)
     no, nv = len(flat_out), len(flat_states)
     stacked = _regroup(res[:no], out_fmt)[0] if out_fmt is not None else []
-    final = _regroup(res[no:no + nv], state_fmt)[0] if state_fmt is not None else init_states
+    at = lb.n_outs           # past the saved residuals (loops.LoopBody)
+    final = _regroup(res[at:at + nv], state_fmt)[0] if state_fmt is not None else init_states
     return stacked, final

@@ -26,7 +26,7 @@ regions name (nested loops, its adjoint), so one live handle keeps all of it.
 import numpy as np
 
 from ..ir.autodiff import copy_ops, vjp
-from ..ir.function import Builder, Literal
+from ..ir.function import Builder, Function, Literal
 from ..ir.printer import print_function
 from ..ir.types import FLOATS, parse_type
 from ..runtime.handles import OutCall, register, resolve
@@ -43,13 +43,35 @@ class LoopBody:
     regions name (nested loop bodies) that must live as long as this one."""
 
     def __init__(self, cond_fn, body_fn, n_vars, n_outs, max_iterations, n_seq=0,
-                 reverse=False, counted=False, keep=()):
+                 reverse=False, counted=False, keep=(), save_residuals=False):
         self.cond_fn, self.body_fn = cond_fn, body_fn
         self.n_vars, self.n_outs, self.max_iterations = n_vars, n_outs, int(max_iterations)
         self.n_seq, self.reverse, self.counted = n_seq, bool(reverse), bool(counted)
         self.keep = list(keep)
         self._cond = self._body = self._adjoint = None
+        self.n_residuals, self._residual_adjoint = 0, None
+        if save_residuals:
+            self._save_residuals()
         self.handle = register(self)
+
+    def _save_residuals(self):
+        """Make the body also output (stacked) the forward values its adjoint reads, so the
+        adjoint loop reads them instead of recomputing the body (as a compiled forward saves
+        its residuals). The extra step outputs come after the user's (n_residuals of them)."""
+        body = self.body_fn
+        wrt = [i for i, p in enumerate(body.params) if p.type.dtype in FLOATS]
+        saved = []
+        adj = vjp(body, wrt, residuals=saved)
+        index = {p: i for i, p in enumerate(body.params)}
+        extra = [v for v in saved if v not in index]
+        at = {v: self.n_outs + k for k, v in enumerate(extra)}
+        self.body_fn = Function(body.name, body.params, body.ops,
+                                list(body.outputs[:self.n_outs]) + extra +
+                                list(body.outputs[self.n_outs:]))
+        self._residual_adjoint = (adj, [("param", index[v]) if v in index else ("out", at[v])
+                                        for v in saved])
+        self.n_residuals = len(extra)
+        self.n_outs += len(extra)
 
     # ------------------------------------------------------------ what codegen reads
     def regions(self):
@@ -107,31 +129,37 @@ class LoopBody:
         return stacked, vars_, history, steps
 
     # ------------------------------------------------------------ the adjoint loop
-    def adjoint(self, operand_types, with_history_cotangents):
-        """The LoopBody of this loop's adjoint (cached per variant; kept alive by self)."""
-        key = (tuple(str(t) for t in operand_types), with_history_cotangents)
+    def adjoint(self, operand_types, with_history_cotangents, residual_cotangents):
+        """The LoopBody of this loop's adjoint (cached per variant; kept alive by self). It
+        reads the saved residuals unless they are differentiated themselves (higher order):
+        then it recomputes the body, whose adjoint takes every output's cotangent."""
+        use_saved = self._residual_adjoint is not None and not residual_cotangents
+        key = (tuple(str(t) for t in operand_types), with_history_cotangents, use_saved)
         if self._adjoint is None:
             self._adjoint = {}
         if key not in self._adjoint:
-            self._adjoint[key] = self._build_adjoint(operand_types, with_history_cotangents)
+            self._adjoint[key] = self._build_adjoint(with_history_cotangents, use_saved)
         return self._adjoint[key]
 
-    def _build_adjoint(self, operand_types, with_hist):
+    def _build_adjoint(self, with_hist, use_saved):
         ns, nv, no = self.n_seq, self.n_vars, self.n_outs
         body = self.body_fn
         seq_p, var_p, cap_p = (body.params[:ns], body.params[ns:ns + nv],
                                body.params[ns + nv:])
         floats = lambda ps: [i for i, p in enumerate(ps) if p.type.dtype in FLOATS]  # noqa
         fs, fv, fc = floats(seq_p), floats(var_p), floats(cap_p)
-        fo = [k for k in range(no) if body.outputs[k].type.dtype in FLOATS]
+        n_user = no - self.n_residuals if use_saved else no   # outputs with cotangents
+        fo = [k for k in range(n_user) if body.outputs[k].type.dtype in FLOATS]
         wrt = [i for i, p in enumerate(body.params) if p.type.dtype in FLOATS]
-        adj = vjp(body, wrt, recompute=True)
         b = Builder(name=f"{body.name}_adjoint")
-        # sequences: saved vars, forward sequences, output cotangents, [history cotangents]
+        # sequences: saved vars, forward sequences, output cotangents, [history cotangents],
+        # [saved residuals]
         hist = [b.param(p.type, f"h{i}") for i, p in enumerate(var_p)]
         rows = [b.param(p.type, f"s{i}") for i, p in enumerate(seq_p)]
         g_out = {k: b.param(body.outputs[k].type, f"go{k}") for k in fo}
         g_hist = {i: b.param(var_p[i].type, f"gh{i}") for i in fv} if with_hist else {}
+        res = ([b.param(body.outputs[k].type, f"r{k}") for k in range(n_user, no)]
+               if use_saved else [])
         # state: var cotangents, captured gradient sums; then the captured arrays
         g_var = {i: b.param(var_p[i].type, f"gv{i}") for i in fv}
         g_acc = {k: b.param(cap_p[k].type, f"gc{k}") for k in fc}
@@ -139,9 +167,17 @@ class LoopBody:
 
         def zeros(t):
             return b.constant(value=0.0, shape=t.shape, dtype=t.dtype)
-        cots = [g_out[k] if k in g_out else zeros(body.outputs[k].type) for k in range(no)]
+        params = rows + hist + caps
+        if use_saved:
+            adj, sources = self._residual_adjoint
+            saved = [params[i] if kind == "param" else res[i - n_user] for kind, i in sources]
+            user_outs = range(n_user)
+        else:
+            adj = vjp(body, wrt, recompute=True)
+            saved, user_outs = params, range(no)
+        cots = [g_out[k] if k in g_out else zeros(body.outputs[k].type) for k in user_outs]
         cots += [g_var[i] if i in g_var else zeros(var_p[i].type) for i in range(nv)]
-        env = dict(zip(adj.params, rows + hist + caps + cots))
+        env = dict(zip(adj.params, saved + cots))
         copy_ops(b, adj.ops, env)
         grad = {w: (env[o] if not isinstance(o, Literal) else o)
                 for w, o in zip(wrt, adj.outputs)}
@@ -152,7 +188,7 @@ class LoopBody:
             new_g_var.append(b.add(g, g_hist[i]) if i in g_hist else g)
         new_acc = [b.add(g_acc[k], grad[ns + nv + k]) for k in fc]
         fn = b.ret(*outs, *new_g_var, *new_acc)
-        n_seq = nv + ns + len(fo) + len(g_hist)
+        n_seq = nv + ns + len(fo) + len(g_hist) + len(res)
         return LoopBody(None, fn, len(fv) + len(fc), len(fs), self.max_iterations,
                         n_seq=n_seq, reverse=not self.reverse, counted=True,
                         keep=self.keep), (fs, fv, fc, fo)
@@ -180,13 +216,16 @@ class WhileLoop(OutCall):
         seqs, vars_, caps = xs[c:c + ns], xs[c + ns:c + ns + nv], xs[c + ns + nv:]
         history, steps = out[no + nv:no + 2 * nv], out[no + 2 * nv]
         with_hist = any(x is not None for x in g[no + nv:no + 2 * nv])
-        adj, (fs, fv, fc, fo) = lb.adjoint([x.type for x in xs], with_hist)
+        res_cots = any(x is not None for x in g[no - lb.n_residuals:no])
+        adj, (fs, fv, fc, fo) = lb.adjoint([x.type for x in xs], with_hist, res_cots)
+        saved = list(out[no - lb.n_residuals:no]) if not res_cots else []
 
         def cot(k):
             return g[k] if g[k] is not None else b.constant(
                 value=0.0, shape=out[k].type.shape, dtype=out[k].type.dtype)
         operands = [steps] + list(history) + list(seqs) + [cot(k) for k in fo]
         operands += [cot(no + nv + i) for i in fv] if with_hist else []
+        operands += saved
         operands += [cot(no + i) for i in fv]
         operands += [b.constant(value=0.0, shape=caps[k].type.shape, dtype=caps[k].type.dtype)
                      for k in fc]
