@@ -302,3 +302,32 @@ def test_printed_graphs_with_loop_and_cond_ops_parse_back_and_run():
     assert "while_loop" in str(op.opdef.regions(op.attrs)[0])
     (out,) = Program(parsed)([x.asnumpy(), w.asnumpy()])[:1]
     np.testing.assert_allclose(out, want, rtol=1e-12)
+
+
+def test_compiled_code_is_keyed_on_the_loop_regions_not_the_handle_number():
+    from tracegrad.codegen import compile_function
+    from tracegrad.runtime import handles
+
+    def make(scale):
+        def f(x):
+            _, y = nd.contrib.while_loop(lambda y: nd.sum(y) < 10, lambda y: (y, y * scale),
+                                         x, max_iterations=6)
+            return y
+        jf = mx.jit(f)
+        jf(nd.array([1.0]))
+        return jf, jf.ir("optimized")
+    (j2, f2), (j3, f3) = make(2.0), make(3.0)
+    (op2,), (op3,) = ([op for op in fn.ops if op.name == "while_loop"] for fn in (f2, f3))
+    h2 = op2.attrs["body"]
+    key2 = compile_function(f2).key
+    saved = handles._LIVE[h2]
+    try:   # the same printed graph naming another body (another process's handle 1)
+        handles._LIVE[h2] = handles._LIVE[op3.attrs["body"]]
+        other = compile_function(f2)
+    finally:
+        handles._LIVE[h2] = saved
+    assert other.key != key2
+    from tracegrad.runtime.native import NativeFunction
+    np.testing.assert_allclose(NativeFunction(other)(np.array([1.0], np.float32))[0], [27.0])
+    np.testing.assert_allclose(NativeFunction(compile_function(f2))(
+        np.array([1.0], np.float32))[0], [16.0])
