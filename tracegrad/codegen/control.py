@@ -95,33 +95,52 @@ def _lower_loop(sf, op, views, out_key):
                         if lb.cond_fn is not None else (None, 0))
     memcpy = _libc(module, "memcpy", PTR, [PTR, PTR, I64])
     memset = _libc(module, "memset", PTR, [PTR, ir.IntType(32), I64])
-    scratch, operands, release = _scratch(sf, op, views, body=body_bytes, cond=cond_bytes,
-                                          flag=8)
-
-    def pointer(v):
-        view = views[v]
-        return sf.address(view.base, i64(view.offset))
-
-    results = [pointer(r) for r in op.results]
     c, ns, nv, no = int(lb.counted), lb.n_seq, lb.n_vars, lb.n_outs
-    seqs, init = operands[c:c + ns], operands[c + ns:c + ns + nv]
-    caps = operands[c + ns + nv:]
-    stacked, final = results[:no], results[no:no + nv]
-    history, steps_out = results[no + nv:no + 2 * nv], results[-1]
-    seq_rows = [_row_bytes(x.type) for x in op.operands[c:c + ns]]
+    L = lb.max_iterations
     out_rows = [_row_bytes(r.type) for r in op.results[:no]]
     var_bytes = [_bytes(r.type) for r in op.results[no:no + nv]]
-    limit_const = lb.max_iterations
+    # results the graph never reads get no storage (entry._stored_values): a dead step output
+    # is written to one scratch row; dead histories mean no history at all, and the loop
+    # variables then alternate between two buffers instead of being copied every step
+    live = [r in views for r in op.results]
+    keep_history = any(live[no + nv:no + 2 * nv])
+    sizes = {"body": body_bytes, "cond": cond_bytes, "flag": 8}
+    for k in range(no):
+        if not live[k]:
+            sizes[("out", k)] = out_rows[k]
+    for i in range(nv):
+        if not live[no + i]:
+            sizes[("final", i)] = var_bytes[i]
+        if keep_history and not live[no + nv + i]:
+            sizes[("history", i)] = L * var_bytes[i]
+        if not keep_history:
+            sizes[("other", i)] = var_bytes[i]
+    scratch, operands, release = _scratch(sf, op, views, sizes)
+
+    def result(k, key):
+        if live[k]:
+            r = op.results[k]
+            return sf.address(views[r].base, i64(views[r].offset))
+        return scratch(key) if key in sizes else None
+    stacked = [result(k, ("out", k)) for k in range(no)]
+    final = [result(no + i, ("final", i)) for i in range(nv)]
+    history = [result(no + nv + i, ("history", i)) for i in range(nv)]
+    steps_out = result(no + 2 * nv, None)
+    seqs, init = operands[c:c + ns], operands[c + ns:c + ns + nv]
+    caps = operands[c + ns + nv:]
+    seq_rows = [_row_bytes(x.type) for x in op.operands[c:c + ns]]
     if c:
         n = b.load(operands[0], typ=I64)
         n = b.select(b.icmp_signed("<", n, i64(0)), i64(0), n)
-        limit = b.select(b.icmp_signed(">", n, i64(limit_const)), i64(limit_const), n)
+        limit = b.select(b.icmp_signed(">", n, i64(L)), i64(L), n)
     else:
-        limit = i64(limit_const)
+        limit = i64(L)
     for dst, src, size in zip(final, init, var_bytes):
         b.call(memcpy, [dst, src, i64(size)])
 
-    def row(p, t, size):
+    def row(p, t, size, k=None):
+        if k is not None and not live[k]:
+            return p                      # a dead step output: the one scratch row
         return b.gep(p, [b.mul(t, i64(size))], source_etype=I8)
 
     counter = b.alloca(I64)
@@ -132,39 +151,60 @@ def _lower_loop(sf, op, views, out_key):
     b.branch(header)
     b.position_at_end(header)
     t = b.load(counter)
+    odd = b.trunc(t, ir.IntType(1))
+    if keep_history:
+        current = final
+    else:   # the variables of step t are in `final` when t is even, else in `other`
+        other = [scratch(("other", i)) for i in range(nv)]
+        current = [b.select(odd, o, f) for f, o in zip(final, other)]
     go = b.icmp_signed("<", t, limit)
     if cond is not None:
         test = fn.append_basic_block(f"{name}.test")
         b.cbranch(go, test, done)
         b.position_at_end(test)
         flag = scratch("flag")
-        b.call(cond, final + caps + [flag, scratch("cond")])
+        b.call(cond, current + caps + [flag, scratch("cond")])
         b.cbranch(_truth(b, flag, lb.cond_fn.outputs[0].type.dtype), step_block, done)
     else:
         b.cbranch(go, step_block, done)
     b.position_at_end(step_block)
     r = b.sub(b.sub(limit, i64(1)), t) if lb.reverse else t
-    saved = [row(h, r, size) for h, size in zip(history, var_bytes)]
-    for dst, src, size in zip(saved, final, var_bytes):
-        b.call(memcpy, [dst, src, i64(size)])
-    args = [row(s, r, size) for s, size in zip(seqs, seq_rows)] + saved + caps
-    args += [row(o, r, size) for o, size in zip(stacked, out_rows)] + final
+    if keep_history:
+        reads = [row(h, r, size) for h, size in zip(history, var_bytes)]
+        for dst, src, size in zip(reads, final, var_bytes):
+            b.call(memcpy, [dst, src, i64(size)])
+        writes = final
+    else:
+        reads, writes = current, [b.select(odd, f, o) for f, o in zip(final, other)]
+    args = [row(s, r, size) for s, size in zip(seqs, seq_rows)] + reads + caps
+    args += [row(o, r, size, k) for k, (o, size) in enumerate(zip(stacked, out_rows))] + writes
     b.call(body, args + [scratch("body")])
     b.store(b.add(t, i64(1)), counter)
     b.branch(header)
 
     b.position_at_end(done)
     t = b.load(counter)
-    b.store(t, steps_out)
-    rest = b.sub(i64(limit_const), t)
-    for p, size in list(zip(stacked, out_rows)) + list(zip(history, var_bytes)):
+    if not keep_history and nv:             # an odd trip count ends in `other`
+        copy_back, joined = (fn.append_basic_block(f"{name}.{s}") for s in ("copy", "joined"))
+        b.cbranch(b.trunc(t, ir.IntType(1)), copy_back, joined)
+        b.position_at_end(copy_back)
+        for f, o, size in zip(final, other, var_bytes):
+            b.call(memcpy, [f, o, i64(size)])
+        b.branch(joined)
+        b.position_at_end(joined)
+    if steps_out is not None:
+        b.store(t, steps_out)
+    rest = b.sub(i64(L), t)
+    padded = [(stacked[k], out_rows[k]) for k in range(no) if live[k]]
+    padded += [(h, size) for h, size in zip(history, var_bytes) if keep_history]
+    for p, size in padded:
         if size:
             b.call(memset, [row(p, t, size), ir.Constant(ir.IntType(32), 0),
                             b.mul(rest, i64(size))])
     release()
 
 
-def _scratch(sf, op, views, **sizes):
+def _scratch(sf, op, views, sizes):
     """One malloc'd block for the regions' arenas (`sizes`: name -> bytes) and the op's
     literal operands. Returns (scratch(name) -> pointer, operand pointers, release())."""
     module, b = sf.b.module, sf.b
@@ -210,7 +250,7 @@ def _lower_cond(sf, op, views, out_key):
     name = module.scope.register("cond", deduplicate=True)
     then_fn, then_bytes = emit_region(module, cb.then_fn, f"{name}.then")
     else_fn, else_bytes = emit_region(module, cb.else_fn, f"{name}.else")
-    scratch, operands, release = _scratch(sf, op, views, arena=max(then_bytes, else_bytes))
+    scratch, operands, release = _scratch(sf, op, views, {"arena": max(then_bytes, else_bytes)})
     results = [sf.address(views[r].base, i64(views[r].offset)) for r in op.results]
     args = operands[1:] + results + [scratch("arena")]
     fn = b.function

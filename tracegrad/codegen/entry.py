@@ -127,8 +127,8 @@ def _stored_values(fn, groups) -> list:
             r = op.results[0]
             if r in outside or g.kind == "kernel" or op is g.reduction:
                 stored.append(r)
-            if g.kind == "kernel":       # a multi-result kernel (a loop) writes every result
-                stored.extend(op.results[1:])
+            if g.kind == "kernel":       # a multi-result kernel (a loop): its results read
+                stored.extend(r for r in op.results[1:] if r in outside)  # later
     return stored
 
 
