@@ -282,7 +282,9 @@ def _in_place_donors(step, views, t, first, last) -> list:
     contiguous = contiguous_strides(step.shape)
     ok, bad = {}, set()          # ok: insertion-ordered, so the plan is the same in every
     for op in step.ops:          # process (the disk cache holds code with these offsets)
-        indexed = INDEXED in op.opdef.traits
+        # a reduction loads its operand after the step's stores (fused._emit_body): never
+        # overwrite what it reads
+        indexed = INDEXED in op.opdef.traits or REDUCTION in op.opdef.traits
         for o in op.operands:
             if not isinstance(o, Value) or o not in views:
                 continue
