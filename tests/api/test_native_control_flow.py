@@ -354,3 +354,16 @@ def test_cond_inside_a_loop_body_matches_eager_on_every_call_including_fused_ste
         for a, b in zip(got[1], want[1]):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     assert jf.counts["traces"] == 1 and jf.counts["eager_fallbacks"] == 0
+
+
+def test_the_same_loop_traced_again_reuses_its_compiled_code():
+    def f(x):
+        _, y = nd.contrib.while_loop(lambda y: nd.sum(y) < 10, lambda y: (y, y * 1.7 + 0.1),
+                                     x, max_iterations=9)
+        return y
+    x = nd.array([0.25, 0.5])
+    want = mx.jit(f)(x).asnumpy()     # compiled here (or found in the disk cache)
+    before = mx.stats()["compiles"]
+    again = mx.jit(f)                 # a new trace: new handles, the same regions
+    np.testing.assert_array_equal(again(x).asnumpy(), want)
+    assert mx.stats()["compiles"] == before

@@ -13,7 +13,6 @@ Knows nothing of NDArray or Gluon; imports ir only.
 """
 import numpy as np
 
-from ..ir.printer import print_function
 from . import cache, control, entry
 from . import fastmath as fastmath_flags
 from .cache import COUNTERS
@@ -67,7 +66,7 @@ def compile_function(fn, use_cache=True, fastmath=()) -> CompiledModule:
     flags to allow (codegen/fastmath.py; default strict IEEE)."""
     flags = fastmath_flags.normalize(fastmath)
     fastmath_flags.warn_nan_tests(fn, flags)
-    text = print_function(fn) + control.region_text(fn)  # a loop's regions are code too
+    text = control.cache_text(fn)  # print_function(fn), and the regions of loops and conds
     plan = entry.make_plan(fn, flags)
     # the arena layout is baked into the object code: key on it too, so that a plan that ever
     # came out differently can never run code built for another layout

@@ -13,9 +13,12 @@ So a compiled graph holding a loop stays one native call: the trip test, every s
 stacking and the saving for the adjoint run without Python. Codegen reads the op through its
 OpDef's `loop_body(attrs)` (the LoopBody: regions, counts, direction), never importing it.
 """
+import re
+
 from llvmlite import ir
 
 from ..ir.function import Literal
+from ..ir.printer import print_function
 from . import entry
 from .emitter import MEMTYPES
 from .kernels import KERNELS
@@ -26,15 +29,23 @@ I8 = ir.IntType(8)
 ALIGN = 64
 
 
-def region_text(fn) -> str:
-    """The text of every loop region `fn` reaches (nested too): part of the compiled object's
-    cache key, since the op names its regions only by a per-process handle."""
+_HANDLE = re.compile(r"(= (?:while_loop|cond) [^{\n]*\{body = )\d+")
+
+
+def cache_text(fn) -> str:
+    """`fn`'s text for the compiled object's cache key: a loop's or cond's handle number is
+    blanked (it differs from process to process) and the text of every region it reaches is
+    appended (the handle alone says nothing of what the code does)."""
+    return _HANDLE.sub(r"\1#", print_function(fn) + _region_text(fn))
+
+
+def _region_text(fn) -> str:
     parts = []
     for op in fn.ops:
         regions = getattr(op.opdef, "regions", None)
         if regions is not None:
             parts.append(op.opdef.region_key(op.attrs))
-            parts.extend(region_text(r) for r in regions(op.attrs))
+            parts.extend(_region_text(r) for r in regions(op.attrs))
     return "\n".join(p for p in parts if p)
 
 
