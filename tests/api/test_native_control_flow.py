@@ -315,7 +315,8 @@ def test_compiled_code_is_keyed_on_the_loop_regions_not_the_handle_number():
         jf = mx.jit(f)
         jf(nd.array([1.0]))
         return jf, jf.ir("optimized")
-    (j2, f2), (j3, f3) = make(2.0), make(3.0)
+    made = [make(2.0), make(3.0)]     # the jits keep the loop bodies alive
+    f2, f3 = made[0][1], made[1][1]
     (op2,), (op3,) = ([op for op in fn.ops if op.name == "while_loop"] for fn in (f2, f3))
     h2 = op2.attrs["body"]
     key2 = compile_function(f2).key

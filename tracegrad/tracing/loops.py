@@ -213,7 +213,7 @@ class WhileLoop(OutCall):
         lb = resolve(body, "while_loop")
         c, ns, nv, no = int(lb.counted), lb.n_seq, lb.n_vars, lb.n_outs
         g = g if isinstance(g, tuple) else (g,)
-        seqs, vars_, caps = xs[c:c + ns], xs[c + ns:c + ns + nv], xs[c + ns + nv:]
+        seqs, caps = xs[c:c + ns], xs[c + ns + nv:]
         history, steps = out[no + nv:no + 2 * nv], out[no + 2 * nv]
         with_hist = any(x is not None for x in g[no + nv:no + 2 * nv])
         res_cots = any(x is not None for x in g[no - lb.n_residuals:no])
