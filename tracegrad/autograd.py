@@ -230,6 +230,7 @@ class CustomFunction(OutCall):
     name = "custom"
     attr_names = frozenset({"fn", "out_types"})
     handle_attr = "fn"
+    keeps_state = True   # backward reads what forward saved (tracing/loops.keeps_python_state)
 
     def infer(*types, fn, out_types):
         return tuple(parse_type(t) for t in out_types)

@@ -23,7 +23,7 @@ from .array import HOOKS, NDArray, wrap
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
 from .tracing.branches import Cond, CondBody
-from .tracing.loops import LoopBody, WhileLoop
+from .tracing.loops import LoopBody, WhileLoop, keeps_python_state
 from .runtime import tape
 
 __all__ = ["cond", "while_loop", "foreach"]
@@ -268,6 +268,8 @@ def _while_loop_op(cond, func, loop_vars, max_iterations):
     body_fn = _region("while_body", flat + new_vars, inputs, captured, start, keep)
     # both functions take every captured value, in one order
     cond_fn = _region("while_cond", [flag], inputs, captured, start, keep)
+    if keeps_python_state(body_fn) or keeps_python_state(cond_fn):
+        return None
     body = LoopBody(cond_fn, body_fn, len(loop_vars), len(flat), max_iterations, keep=keep,
                     save_residuals=True)
     operands = [v._value if v._value is not None else v._constant_value() for v in loop_vars]
@@ -359,6 +361,8 @@ def _foreach_op(body, data, flat_data, init_states, n, single):
     inputs = [t._value for t in slices + inner_states]
     captured, keep = [], []
     body_fn = _region("foreach_body", flat_out + flat_new, inputs, captured, start, keep)
+    if keeps_python_state(body_fn):
+        return None
     lb = LoopBody(None, body_fn, len(flat_states), len(flat_out), n, n_seq=len(flat_data),
                   keep=keep, save_residuals=True)
     operands = [a._value if a._value is not None else a._constant_value()

@@ -368,3 +368,30 @@ def test_the_same_loop_traced_again_reuses_its_compiled_code():
     again = mx.jit(f)                 # a new trace: new handles, the same regions
     np.testing.assert_array_equal(again(x).asnumpy(), want)
     assert mx.stats()["compiles"] == before
+
+
+class _Square(autograd.Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, dy):
+        (x,) = self.saved_tensors
+        return 2 * x * dy
+
+
+def test_a_loop_calling_a_custom_function_runs_as_python_with_right_gradients():
+    # one traced Function instance cannot serve every step (backward reads what forward
+    # saved): such a loop is not made an op
+    def f(x):
+        outs, y = nd.contrib.while_loop(lambda y: nd.sum(y) < 10,
+                                        lambda y: (y, _Square()(y) + 1), x, max_iterations=5)
+        return nd.sum(outs) + nd.sum(y)
+    jf = mx.jit(f)
+    for _ in range(2):
+        got = _value_and_grads(jf, nd.array([1.0, 0.5]))
+    want = _value_and_grads(f, nd.array([1.0, 0.5]))
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1][0], want[1][0], rtol=1e-6)
+    np.testing.assert_allclose(want[1][0][0], 91.0, rtol=1e-6)   # 1 + 2 + 8 + 80 by hand
+    assert "while_loop" not in str(jf.ir("traced"))

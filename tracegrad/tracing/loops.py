@@ -33,6 +33,20 @@ from ..runtime.handles import OutCall, register, resolve
 from ..runtime.segments import compile_callable
 
 
+def keeps_python_state(fn) -> bool:
+    """Whether `fn` (or a region it runs) calls Python code that keeps state from its forward
+    for its backward (a custom autograd.Function): traced once into a loop body, one instance
+    would serve every step, and its backward would see the last step's saved arrays. Such a
+    loop runs as Python instead (a fresh Function per step)."""
+    for op in fn.ops:
+        if getattr(op.opdef, "keeps_state", False):
+            return True
+        regions = getattr(op.opdef, "regions", None)
+        if regions is not None and any(keeps_python_state(r) for r in regions(op.attrs)):
+            return True
+    return False
+
+
 def _stacked_type(t, rows):
     return f"{t.dtype}[{','.join(map(str, (rows,) + tuple(t.shape)))}]"
 
