@@ -1,17 +1,22 @@
-"""Native loops: the `while_loop` op (tracing/loops.py) lowered inside the graph's own module.
+"""Native control flow: the `while_loop` op (tracing/loops.py) and the `cond` op
+(tracing/branches.py) lowered inside the graph's own module.
 
-The op's regions (its condition and body, IR Functions) are planned like any graph and emitted
-into the same LLVM module as region functions `void r(ptr in..., ptr out..., ptr arena)` (no
-guards: the loop hands them pointers it owns). The op's kernel is the loop itself: it copies
-the initial loop variables into the final-variable results, then per step tests the trip
-count and the condition, saves the variables into their history row, and calls the body with
-pointers to this step's rows (sequences in, step outputs out) and the history row as the
-variables read, the final-variable results as the variables written. Rows past the trip count
-are zeroed, the trip count stored. The regions' scratch is one malloc per loop run.
+An op's regions (IR Functions: a loop's condition and body, a cond's two branches) are planned
+like any graph and emitted into the same LLVM module as region functions
+`void r(ptr in..., ptr out..., ptr arena)` (no guards: the op hands them pointers it owns).
 
-So a compiled graph holding a loop stays one native call: the trip test, every step, the
-stacking and the saving for the adjoint run without Python. Codegen reads the op through its
-OpDef's `loop_body(attrs)` (the LoopBody: regions, counts, direction), never importing it.
+The loop kernel copies the initial loop variables into the final-variable results, then per
+step tests the trip count and the condition and calls the body with pointers to this step's
+rows (sequences in, step outputs out). When the graph reads the per-step history (an adjoint
+does), the variables are first copied into their history row, which the body reads while it
+writes the final-variable results; otherwise the variables alternate between two buffers
+with no copy. Rows past the trip count are zeroed and the trip count stored. Results the
+graph never reads get no storage. The cond kernel tests the predicate and calls one branch.
+The regions' scratch is one malloc per run of the op.
+
+So a compiled graph holding loops and conds stays one native call: trip tests, steps,
+stacking and what the adjoint needs run without Python. Codegen reads the ops through their
+OpDef's `regions`, `region_key`, `loop_body` / `cond_body` (attrs), never importing them.
 """
 import re
 
