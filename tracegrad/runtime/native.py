@@ -73,15 +73,21 @@ class NativeFunction:
         return self.module.memory_plan()
 
     def __call__(self, *args):
-        outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
-        packed = args + tuple(outs)
+        if len(self._outs) == 1:  # the common small case, without the list comprehension
+            shape, dtype = self._outs[0]
+            outs = [np.empty(shape, dtype)]
+            packed = args + (outs[0],)
+        else:
+            outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
+            packed = args + tuple(outs)
         with self._lock:
             rc = self._entry(id(packed), self._arena_address, self._ctx_address)
         if rc:
             return self._retry(args, rc)
         COUNTERS["native_calls"] += 1
-        for i, lit in self._literals:
-            outs[i][...] = lit
+        if self._literals:
+            for i, lit in self._literals:
+                outs[i][...] = lit
         return outs
 
     def _retry(self, args, rc):

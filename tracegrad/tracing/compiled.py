@@ -72,6 +72,32 @@ class Entry:
         self.updates = [(Feed.ARG, t.index) if type(t) is ArgSlot else
                         (Feed.PARAM, ids[id(t)]) if id(t) in ids else (Feed.CONST, t)
                         for t in tr.updates]
+        # the common feeds (arguments and parameters only) get a precomputed binder
+        self.arg_only = all(kind == Feed.ARG for kind, _ in feeds)
+        self.arg_refs = tuple(ref for _, ref in feeds) if self.arg_only else None
+        if self.arg_only or all(kind in (Feed.ARG, Feed.PARAM) for kind, _ in feeds):
+            self.arrays = self._bound_arrays
+            self.operands = self._bound_operands
+
+    def _bound_arrays(self, args, params, draw=None):
+        """arrays() when every feed is an argument or a parameter."""
+        if self.arg_only:
+            return [args[i]._data for i in self.arg_refs]
+        return [(args[ref] if kind == Feed.ARG else params[ref])._data
+                for kind, ref in self.feeds]
+
+    def _bound_operands(self, args, params, arrays):
+        """operands() when every feed is an argument or a parameter."""
+        out = []
+        for kind, ref in self.feeds:
+            array = args[ref] if kind == Feed.ARG else params[ref]
+            v = array._value
+            out.append(v if v is not None else array._constant_value())
+        return out
+
+    def operands(self, args, params, arrays):
+        """The tape values standing for the traced function's parameters in this call."""
+        return [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
 
     def arrays(self, args, params, draw=None):
         out = []
@@ -178,9 +204,13 @@ class TrainingEntry(Entry):
             outs = outs[:len(self.out_types)]
         if self.updates:
             self.write_updates(outs, args, params)
-        operands = [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
-        values = tape.record_multi(CompiledCall, operands, self.call_attrs, outs, True,
-                                   keep=prediction or self, types=self.result_types)
+        values = tape.record_multi(CompiledCall, self.operands(args, params, arrays),
+                                   self.call_attrs, outs, True, keep=prediction or self,
+                                   types=self.result_types)
+        if self.n_out == 1:
+            r = wrap(outs[0])
+            r._value = values[0]
+            return r if self.single else [r]
         res = [wrap(o) for o in outs[:self.n_out]]
         for r, v in zip(res, values):
             r._value = v
@@ -240,19 +270,24 @@ def direct_backward(head, retain_graph):
         return False
     if head.data is None:
         raise tape.GraphFreedError(tape._FREED)
-    e = resolve(op.attrs["entry"], "compiled_call")
+    prediction = head.keep
+    # the prediction names its entry; the handle look-up is for calls without one
+    e = prediction.entry if type(prediction) is Prediction else resolve(op.attrs["entry"],
+                                                                          "compiled_call")
     operands = op.operands
     for o in operands:
         if o.producer is not None:  # more graph behind the call
             e.saw_backward(False)
             return False
-    prediction = head.keep
     if type(prediction) is not Prediction or prediction.grads is None:
         e.saw_backward(True)
         return False
     # grad_req may have changed since the call; one array passed twice needs the ordinary sum
-    wants = tuple([tape.wants_grad(o) for o in operands])
-    if wants != e.wrt_mask or len(set(operands)) != len(operands):
+    if len(operands) == 1:
+        if (tape.wants_grad(operands[0]),) != e.wrt_mask:
+            return False
+    elif (tuple([tape.wants_grad(o) for o in operands]) != e.wrt_mask
+          or len(set(operands)) != len(operands)):
         return False
     grads, prediction.grads = list(prediction.grads), None
     e.saw_backward(True)

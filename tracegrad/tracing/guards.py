@@ -86,13 +86,54 @@ class Node:
     input directly, `src`); `children` maps outcomes to the next node. A leaf has no guard and
     its entry returns the user's outputs."""
     __slots__ = ("guard", "gid", "entry", "src", "out_ids", "children", "out_tree", "warned",
-                 "depth", "diff", "n_keys", "direct")
+                 "depth", "diff", "n_keys", "direct", "probe")
 
     def __init__(self, guard, depth):
         self.guard, self.depth, self.children, self.warned = guard, depth, {}, False
         self.entry = self.src = self.out_tree = None
         self.gid, self.out_ids, self.diff, self.n_keys = None, [], [], 0
         self.direct = False
+        self.probe = None   # (ext, params, draw) -> outcome: how run() reads this guard
+
+
+def _reader(kind, t, seen):
+    """outcome_of specialised to guard values of IR type `t` (fixed per node): a size-1 truth
+    value is bool(data); a value keys on its bytes after a precomputed dtype/shape prefix.
+    `seen` is the outcome the trace read: the prefix must agree with it, or the generic
+    outcome_of is used."""
+    if kind == "bool":
+        if t.size == 1:
+            return bool
+        return lambda data: bool(data.reshape(-1)[0])
+    dtype, shape = np.dtype(t.np_dtype).str, t.shape
+    if seen[0] != dtype or seen[1] != shape:
+        return lambda data: outcome_of(kind, data)
+    return lambda data: (dtype, shape, data.tobytes())
+
+
+def _make_probe(node, t, seen):
+    """node.probe: evaluate the guard of `node` for one call and return its outcome."""
+    read = _reader(node.guard.kind, t, seen)
+    if node.entry is None:  # the guard reads an input or a carried value directly
+        kind, ref = node.src
+        if kind == Feed.ARG:
+            return lambda ext, params, draw: read(ext[ref]._data)
+        return lambda ext, params, draw: read(_feed_data(kind, ref, params, draw))
+    entry = node.entry
+    if node.direct:  # the guard alone, needed by nothing later: no NDArrays
+        native = entry.native
+        refs = entry.arg_refs
+        if refs is not None and len(refs) == 1:
+            i = refs[0]
+            return lambda ext, params, draw: read(native(ext[i]._data)[0])
+        arrays = entry.arrays
+        return lambda ext, params, draw: read(native(*arrays(ext, params, draw))[0])
+
+    def probe(ext, params, draw):
+        outs = entry(ext, params, draw)
+        ext.extend(outs)
+        return read(outs[0]._data)
+    return probe
 
 
 class SegmentTrace:
@@ -162,23 +203,13 @@ class GuardTree:
             draw = KeyDraw(self.pending_keys)
             self.pending_keys = []
         while True:
-            guard = node.guard
-            if guard is None:
+            probe = node.probe
+            if probe is None:  # a leaf
                 out = node.entry(ext, params, draw)
                 if node.n_keys:  # draws the traced code made but no op kept: eager made them
                     draw(node.n_keys - 1)
                 return out, node
-            if node.entry is None:
-                kind, ref = node.src
-                data = ext[ref]._data if kind == Feed.ARG else _feed_data(kind, ref, params, draw)
-            elif node.direct:  # the guard alone, needed by nothing later: no NDArrays
-                entry = node.entry
-                data = entry.native(*entry.arrays(ext, params, draw))[0]
-            else:
-                outs = node.entry(ext, params, draw)
-                ext.extend(outs)
-                data = outs[0]._data
-            o = outcome_of(guard.kind, data)
+            o = probe(ext, params, draw)
             child = node.children.get(o)
             if child is None or child is EAGER:
                 return None, (node, o)
@@ -232,7 +263,7 @@ class GuardTree:
                 node = Node(guard, depth)
                 guard.expr = expression(gv, names)
                 self._build(node, path, params, ids, [gv], list(gvals[depth + 1:]) + heads,
-                            have, diff)
+                            have, diff, seen=o)
                 self._attach(parent, outcome, node)
             elif node.guard is None or node.gid != ids[gv]:
                 return False
@@ -259,7 +290,7 @@ class GuardTree:
             parent.children[outcome] = node
 
     def _build(self, node, path, params, ids, targets, later, have, diff, n_out=None,
-               updates=()):
+               updates=(), seen=None):
         """Compile the segment computing `targets` from the inputs and carried values."""
         fn, feeds, n_args = path.fn, path.feeds, path.n_args
         param_index = {p: i for i, p in enumerate(fn.params)}
@@ -280,6 +311,7 @@ class GuardTree:
             g = targets[0]
             node.src = (Feed.ARG, have[g]) if g in have else feeds[param_index[g]]
             node.out_ids, node.diff = [], []
+            node.probe = _make_probe(node, g.type, seen)
             return
         b = Builder(name=_name(fn.name, node))
         env, seg_feeds, wrt = {}, [], []
@@ -310,6 +342,8 @@ class GuardTree:
         node.diff = [train and f for f in float_out]
         if node.guard is not None and not train and len(outputs) == 1 and targets[0] not in used:
             node.direct, node.out_ids, node.diff = True, [], []  # run() reads the guard only
+        if node.guard is not None:
+            node.probe = _make_probe(node, targets[0].type, seen)
 
 
 def _name(base, node):

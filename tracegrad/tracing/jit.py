@@ -102,23 +102,33 @@ class JitFunction:
 
     def _signature(self, args, kwargs, params):
         structure = len(args)  # the common case: arrays only, no keyword arguments
-        if kwargs or any([not isinstance(a, NDArray) for a in args]):
+        arrays = args
+        if kwargs:
+            arrays = None
+        else:
+            for a in args:
+                if not isinstance(a, NDArray):
+                    arrays = None
+                    break
+        if arrays is None:
             arrays = []
             structure = flatten((args, kwargs), arrays)
-        else:
-            arrays = list(args)
         recording = STATE.recording
         types, needs = [], []
-        for a in arrays + params if params else arrays:
+        for a in (*arrays, *params) if params else arrays:
             if type(a) is not NDArray:  # a capture.Deferred result: type known, data not yet
                 t = a.type
                 types.append((t.np_dtype, t.shape))
                 needs.append(recording)
                 continue
-            d, v = a._data, a._value
+            d = a._data
             types.append((d.dtype, d.shape))
+            if not recording:
+                needs.append(False)
+                continue
             # gradients should reach a recorded result or a variable whose grad_req is not null
-            needs.append(recording and v is not None and (v.producer is not None or (
+            v = a._value
+            needs.append(v is not None and (v.producer is not None or (
                 v.var is not None and v.var.grad_req != "null")))
         extra = self.extra_key() if self.extra_key is not None else None
         key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra)
@@ -164,6 +174,8 @@ class JitFunction:
             _COUNTERS["cache_hits"] += 1
             self.counts["native"] += 1
             self.last = where.entry
+            if where.out_tree == "A":  # one array returned
+                return out[0]
             return unflatten(where.out_tree, iter(out))
         if where[0] is not None and where[0].entry is not None:
             # segments ran before the miss: take back the keys they drew, so the eager run
