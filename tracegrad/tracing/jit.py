@@ -15,7 +15,7 @@ import threading
 import warnings
 
 from .. import log
-from ..array import HOOKS, NDArray, wrap
+from ..array import HOOKS, NDArray, materializing, wrap
 from ..base import DeferredInitializationError, user_location
 from .compiled import ArgSlot, Feed
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
@@ -330,18 +330,18 @@ class JitFunction:
             return outs
         def scalar_hook(arr):
             return TracedScalar(arr, arr._data.reshape(-1)[0], concretize_hook)
-        old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar,
-               HOOKS.materialize)
+        old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar)
         HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
-        HOOKS.scalar, HOOKS.materialize = scalar_hook, materialize
+        HOOKS.scalar = scalar_hook
         _TRACING.depth += 1
         try:
-            tr = trace(flat_fn, arrays, name=self.name, names=[_top_name(n, first) for n in names],
-                       extra_heads=gvals, root=getattr(self.fn, "__self__", None))
+            with materializing(materialize):
+                tr = trace(flat_fn, arrays, name=self.name,
+                           names=[_top_name(n, first) for n in names],
+                           extra_heads=gvals, root=getattr(self.fn, "__self__", None))
         finally:
             _TRACING.depth -= 1
-            (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar,
-             HOOKS.materialize) = old
+            HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar = old
             for p, v in zip(params, saved):
                 p._value = v
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
