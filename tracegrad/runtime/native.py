@@ -121,3 +121,30 @@ class NativeFunction:
         if not arr.flags.aligned:
             arr = arr.copy()
         return arr.view(want.np_dtype)
+
+
+class NativeChain:
+    """A codegen.chain module made callable: `chain(*inputs) -> (code, outputs)`. code 0: every
+    segment ran; CHECK_FAILED + k: segment k's guard saw another outcome (outputs of segments
+    0..k are valid, later ones were never computed); None: an input failed its type guard
+    (nothing ran; the caller takes the ordinary path)."""
+
+    def __init__(self, module):
+        from ..codegen.chain import CHECK_FAILED
+        self.module, self.check_failed = module, CHECK_FAILED
+        self._arena = Arena(module.arena_bytes)
+        self._arena_address = self._arena.address
+        self._ctx_address = _CONTEXT.address
+        self._entry = _ENTRY_TYPE(module.entry_address)
+        self._outs = module.output_specs
+        self._lock = threading.Lock()
+
+    def __call__(self, *inputs):
+        outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
+        packed = inputs + tuple(outs)
+        with self._lock:
+            rc = self._entry(id(packed), self._arena_address, self._ctx_address)
+        if rc and rc < self.check_failed:
+            return None, outs
+        COUNTERS["native_calls"] += 1
+        return rc, outs

@@ -150,6 +150,19 @@ class InferenceEntry(Entry):
             self.write_updates(outs, args, params)
         return self.finish(outs)
 
+    def fused_mode(self):
+        return False
+
+    def segment_fn(self, fused):
+        """The Function a call runs natively, for a chain (guards.Chain)."""
+        return self.optimized
+
+    def finish_chain(self, args, params, outs, fused):
+        """A chain ran segment_fn natively: the call's results."""
+        if self.updates:
+            self.write_updates(outs, args, params)
+        return self.finish(outs)
+
 
 class TrainingEntry(Entry):
     """Forward emitting residuals + adjoint, both native, glued to the tape by two ops."""
@@ -185,6 +198,7 @@ class TrainingEntry(Entry):
         # the fused step (see Prediction): built once backward has come straight from this
         # call's single output twice in a row; dropped again after the first miss
         self.direct, self.fused, self.pending = 0, None, None
+        self.fused_fn = None
 
     def __call__(self, args, params, draw=None):
         if DEFER_CALL is not None:
@@ -202,6 +216,34 @@ class TrainingEntry(Entry):
             outs = self.fused(*arrays)
             prediction.grads = outs[len(self.out_types):]
             outs = outs[:len(self.out_types)]
+        return self._record(args, params, arrays, outs, prediction)
+
+    def fused_mode(self):
+        """Whether the next call computes its gradients too (what _predict will decide)."""
+        pending = self.pending
+        if pending is not None and pending.grads is not None:
+            return False
+        return self.direct >= 2 and self.n_out == 1
+
+    def segment_fn(self, fused):
+        """The Function the next call runs natively (fused step or forward), for a chain."""
+        if not fused:
+            return self.forward_fn
+        if self.fused_fn is None:
+            self.fused_fn = fused_step(self)
+        return self.fused_fn
+
+    def finish_chain(self, args, params, outs, fused):
+        """A chain (guards.Chain) ran this entry's segment_fn(fused) natively: record it."""
+        prediction = self._predict()
+        if (prediction is not None) != fused:  # will_fuse said otherwise: run it again
+            return self.run(args, params, self.arrays(args, params))
+        if prediction is not None:
+            prediction.grads = outs[len(self.out_types):]
+            outs = outs[:len(self.out_types)]
+        return self._record(args, params, None, outs, prediction)
+
+    def _record(self, args, params, arrays, outs, prediction):
         if self.updates:
             self.write_updates(outs, args, params)
         values = tape.record_multi(CompiledCall, self.operands(args, params, arrays),
@@ -224,7 +266,7 @@ class TrainingEntry(Entry):
         if self.direct < 2 or self.n_out != 1:
             return None
         if self.fused is None:
-            self.fused = _compile(fused_step(self), self.fastmath)
+            self.fused = _compile(self.segment_fn(True), self.fastmath)
         self.pending = Prediction(self)
         return self.pending
 
