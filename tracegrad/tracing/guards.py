@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from .. import log
 from ..base import MXNetError
 from . import compiled as _compiled
 from .compiled import Feed, InferenceEntry, TrainingEntry
@@ -112,7 +113,9 @@ class Chain:
                   for n, o in steps] + [None]
         try:
             module = compile_chain(fns, bindings, checks, types, fastmath)
-        except NotImplementedError:
+        except Exception as e:  # noqa: BLE001 - a chain is an optimisation: the path still runs
+            log.fallback("guard chain", f"not chained ({type(e).__name__}: {e}); the "
+                                        f"segments run one native call each")
             return False
         if module is None:
             return False
