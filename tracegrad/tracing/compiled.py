@@ -331,13 +331,15 @@ def direct_backward(head, retain_graph):
     elif (tuple([tape.wants_grad(o) for o in operands]) != e.wrt_mask
           or len(set(operands)) != len(operands)):
         return False
-    grads, prediction.grads = list(prediction.grads), None
-    e.saw_backward(True)
+    grads, prediction.grads = prediction.grads, None
+    e.direct += 1  # saw_backward(True)
     for k, i in enumerate(e.wrt):
-        g, grads[k] = grads[k], None
+        g, grads[k] = grads[k], None  # hand over the only reference (Variable.receive)
         operands[i].var.receive(g)
     if not retain_graph:
-        tape.free([op])
+        for r in op.results:  # tape.free([op])
+            r.data = None
+        op.results = ()
     return True
 
 

@@ -101,6 +101,19 @@ class JitFunction:
         functools.update_wrapper(self, fn, updated=())
 
     def _signature(self, args, kwargs, params):
+        if len(args) == 1 and not kwargs and not params and type(args[0]) is NDArray:
+            # the commonest case, one array: the same key as below, built directly
+            a = args[0]
+            d = a._data
+            recording = STATE.recording
+            need = False
+            if recording:
+                v = a._value
+                need = v is not None and (v.producer is not None or (
+                    v.var is not None and v.var.grad_req != "null"))
+            extra = self.extra_key() if self.extra_key is not None else None
+            return (1, ((d.dtype, d.shape),), (need,), recording, STATE.training,
+                    extra), args, [need]
         structure = len(args)  # the common case: arrays only, no keyword arguments
         arrays = args
         if kwargs:
