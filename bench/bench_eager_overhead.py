@@ -5,7 +5,9 @@ recorded, and `nd.sum(x, axis=0)`, in microseconds per call (best of several tim
     python bench/bench_eager_overhead.py /path/to/other  # also another checkout, same run
 
 Each checkout is timed in its own subprocess (so each imports its own tracegrad), and the
-two are interleaved round by round, so drift on a noisy machine hits both alike.
+two are interleaved round by round, so drift on a noisy machine hits both alike. The clock is
+the process's CPU time (time.process_time): on a shared machine, time spent waiting for a core
+is not the op's.
 """
 import json
 import os
@@ -15,7 +17,7 @@ import sys
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = r"""
-import json, sys, timeit
+import json, sys, time, timeit
 sys.path.insert(0, sys.argv[1])
 import tracegrad as mx
 from tracegrad import autograd, nd
@@ -46,9 +48,9 @@ for name, fn in [("a * b", mul), ("a * b recorded (op only)", mul_recorded_op),
     fn()
     if name == "a * b recorded (op only)":
         with autograd.record():
-            best = min(timeit.repeat(fn, number=n, repeat=5)) / n
+            best = min(timeit.repeat(fn, number=n, repeat=5, timer=time.process_time)) / n
     else:
-        best = min(timeit.repeat(fn, number=n, repeat=5)) / n
+        best = min(timeit.repeat(fn, number=n, repeat=5, timer=time.process_time)) / n
     out[name] = best * 1e6
 print(json.dumps(out))
 """

@@ -301,6 +301,8 @@ class GuardTree:
         while True:
             probe = node.probe
             if probe is None:  # a leaf
+                if not visited:  # no guard on the way (a tree without guards)
+                    return node.entry(ext, params, None), node
                 fused = node.entry.fused_mode()  # what this call runs (asked before it runs)
                 out = node.entry(ext, params, None)
                 self._reached(visited, node, fused)

@@ -181,7 +181,7 @@ class JitFunction:
         if tree.eager is not None:
             return self._eager(args, kwargs, tree.eager)
         self.last_tree = tree
-        counter = _RANDOM["counter"]
+        counter = _RANDOM["counter"] if tree.keyed else None  # only keyed trees draw
         out, where = tree.run(list(arrays), params)
         if where.__class__ is not tuple:
             _COUNTERS["cache_hits"] += 1
@@ -190,7 +190,7 @@ class JitFunction:
             if where.out_tree == "A":  # one array returned
                 return out[0]
             return unflatten(where.out_tree, iter(out))
-        if where[0] is not None and where[0].entry is not None:
+        if counter is not None and where[0] is not None and where[0].entry is not None:
             # segments ran before the miss: take back the keys they drew, so the eager run
             # that follows draws what eager code would have drawn
             _RANDOM["counter"] = counter
