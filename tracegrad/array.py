@@ -46,11 +46,18 @@ def assign_state(target, value):
 
 HOOKS = _Hooks()
 
-# traces (in any thread) that have installed HOOKS.materialize: apply tests this plain global
-# instead of the thread-local hook; a thread without the hook then merely takes the hooked
-# path, which reads its own (None) hook. Changed through materializing() only.
+# traces (in any thread) that have installed HOOKS.materialize; apply tests one plain global,
+# _HOOKED (step capture's deferral installed, or some trace materializing), instead of the
+# thread-local hook: a thread without the hook merely takes the hooked path, which reads its
+# own (None) hook. Changed through materializing() and set_defer_hook() only.
 _MATERIALIZING = [0]
 _MATERIALIZING_LOCK = threading.Lock()
+_HOOKED = False
+
+
+def _rehook():
+    global _HOOKED
+    _HOOKED = _DEFER is not None or _MATERIALIZING[0] > 0
 
 
 class materializing:
@@ -64,11 +71,13 @@ class materializing:
         self.saved, HOOKS.materialize = HOOKS.materialize, self.hook
         with _MATERIALIZING_LOCK:
             _MATERIALIZING[0] += 1
+            _rehook()
 
     def __exit__(self, *exc):
         HOOKS.materialize = self.saved
         with _MATERIALIZING_LOCK:
             _MATERIALIZING[0] -= 1
+            _rehook()
         return False
 
 # step capture (capture.py): while it has plans, every op is offered to it first; it returns a
@@ -79,7 +88,9 @@ _BEFORE_WRITE = None
 
 def set_defer_hook(hook, before_write=None):
     global _DEFER, _BEFORE_WRITE
-    _DEFER, _BEFORE_WRITE = hook, before_write
+    with _MATERIALIZING_LOCK:
+        _DEFER, _BEFORE_WRITE = hook, before_write
+        _rehook()
 
 
 _ATTRS_SEEN = set()  # (op, name, value, its types) already checked: eager ops repeat them
@@ -118,10 +129,11 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
     The hooks (a trace's scalar materialization, step capture's deferral) cost one test each
     when nothing is installed; a numpy scalar is weakened to a Python scalar (as in a trace)
     while the operands' buffers are gathered."""
-    if _DEFER is not None or _MATERIALIZING[0]:
+    if _HOOKED:
         args = _hooked_args(args)
-        if _DEFER is not None:
-            deferred = _DEFER(opdef, args, attrs)
+        defer = _DEFER
+        if defer is not None:
+            deferred = defer(opdef, args, attrs)
             if deferred is not None:
                 return deferred
     datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else a
@@ -148,7 +160,7 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
     if STATE.recording:
         tracked = False
         operands = []
-        for a, d in zip(args, datas):
+        for a in args:
             if type(a) is NDArray:
                 v = a._value
                 if v is None:
@@ -156,10 +168,12 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
                 else:
                     tracked = True
                 operands.append(v)
-            elif isinstance(d, np.ndarray) and d.ndim:
-                operands.append(tape.leaf(d))
+            elif isinstance(a, np.ndarray) and a.ndim:
+                operands.append(tape.leaf(a))
+            elif isinstance(a, np.generic):
+                operands.append(a.item())  # weak, as in datas
             else:
-                operands.append(d)  # a scalar, weakened as above
+                operands.append(a)
         if tracked:
             res._value = tape.record(opdef, operands, attrs, out)
     return res
