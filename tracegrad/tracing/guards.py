@@ -267,6 +267,17 @@ class GuardTree:
         self.eager = None       # why every call of this signature runs eagerly (jit sets it)
         self.constants = []     # (name, shape) of arrays read from the closure at trace time
 
+    def chains(self):
+        """How many chains (paths run as one native call) the tree has built."""
+        count, stack = 0, [self.root]
+        while stack:
+            n = stack.pop()
+            if n is None or n is EAGER or n.guard is None:
+                continue
+            count += sum(1 for c in n.chains.values() if c)
+            stack.extend(n.children.values())
+        return count
+
     # ------------------------------------------------------------------ calling
     def run(self, ext, params):
         """Follow the tree for this call: (result list, leaf) at a leaf, or (None, (node,

@@ -405,7 +405,9 @@ class JitFunction:
                  f"{self.max_guard_outcomes})",
                  f"calls {c['calls']}, traces {c['traces']}, native {c['native']}, "
                  f"eager fallbacks {c['eager_fallbacks']}, compiled segments "
-                 f"{sum(t.segments for t in self.cache.values())}",
+                 f"{sum(t.segments for t in self.cache.values())}, chains "
+                 f"{sum(t.chains() for t in self.cache.values())} (paths run as one "
+                 f"native call)",
                  f"last trace: {self.last_reason}"]
         for n, (key, tree) in enumerate(self.cache.items()):
             types = ", ".join(f"{d}{list(s)}" for d, s in key[1])
