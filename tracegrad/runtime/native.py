@@ -125,26 +125,32 @@ class NativeFunction:
 
 class NativeChain:
     """A codegen.chain module made callable: `chain(*inputs) -> (code, outputs)`. code 0: every
-    segment ran; CHECK_FAILED + k: segment k's guard saw another outcome (outputs of segments
-    0..k are valid, later ones were never computed); None: an input failed its type guard
-    (nothing ran; the caller takes the ordinary path)."""
+    segment ran, outputs are the fresh ones (after the scratch); CHECK_FAILED + k: segment k's
+    guard saw another outcome, outputs are the scratch ones (those of segments 0..k are valid,
+    later segments never ran); None: an input failed its type guard (nothing ran; the caller
+    takes the ordinary path)."""
 
-    def __init__(self, module):
+    def __init__(self, module, scratch=0):
         from ..codegen.chain import CHECK_FAILED
         self.module, self.check_failed = module, CHECK_FAILED
         self._arena = Arena(module.arena_bytes)
         self._arena_address = self._arena.address
         self._ctx_address = _CONTEXT.address
         self._entry = _ENTRY_TYPE(module.entry_address)
-        self._outs = module.output_specs
+        # the first `scratch` outputs (guard values the caller reads at once, under its own
+        # lock) are reused by every call; the rest are fresh arrays the caller keeps
+        self._scratch = tuple(np.empty(shape, dtype) for shape, dtype in
+                              module.output_specs[:scratch])
+        self._outs = module.output_specs[scratch:]
         self._lock = threading.Lock()
 
     def __call__(self, *inputs):
+        """(code, scratch outputs + fresh outputs); see the class docstring."""
         outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
-        packed = inputs + tuple(outs)
+        packed = inputs + self._scratch + tuple(outs)
         with self._lock:
             rc = self._entry(id(packed), self._arena_address, self._ctx_address)
         if rc and rc < self.check_failed:
-            return None, outs
+            return None, None
         COUNTERS["native_calls"] += 1
-        return rc, outs
+        return rc, outs if rc == 0 else self._scratch

@@ -84,6 +84,8 @@ class Chain:
     code past a guard that did not match runs. The leaf's segment is the one its entry would
     run (forward, or the fused forward+gradient step)."""
     __slots__ = ("nodes", "outcomes", "leaf", "native", "feeds", "leaf_at")
+    # a JitFunction runs one call at a time (its lock), so a chain's scratch guard values are
+    # read before any other call can overwrite them
 
     @staticmethod
     def build(steps, leaf, fused, fastmath):
@@ -122,7 +124,9 @@ class Chain:
         chain = Chain()
         chain.nodes = [n for n, _ in steps]
         chain.outcomes = [o for _, o in steps]
-        chain.leaf, chain.native, chain.feeds = leaf, NativeChain(module), feeds
+        # the guard values (one output per guard segment) are read at once: scratch buffers
+        chain.leaf, chain.native = leaf, NativeChain(module, scratch=len(entries))
+        chain.feeds = feeds
         chain.leaf_at = len(entries)
         return chain
 
@@ -135,9 +139,9 @@ class Chain:
         if rc is None:
             return None
         if rc == 0:
-            return None, outs[self.leaf_at:]
+            return None, outs  # the leaf's (fresh) outputs
         k = rc - self.native.check_failed
-        return k, outs[k]
+        return k, outs[k]  # guard k's value, in a scratch buffer read right away
 
 
 class Path:
