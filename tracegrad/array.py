@@ -46,6 +46,40 @@ def assign_state(target, value):
 
 HOOKS = _Hooks()
 
+# traces (in any thread) that have installed HOOKS.materialize; apply tests one plain global,
+# _HOOKED (step capture's deferral installed, or some trace materializing), instead of the
+# thread-local hook: a thread without the hook merely takes the hooked path, which reads its
+# own (None) hook. Changed through materializing() and set_defer_hook() only.
+_MATERIALIZING = [0]
+_MATERIALIZING_LOCK = threading.Lock()
+_HOOKED = False
+
+
+def _rehook():
+    global _HOOKED
+    _HOOKED = _DEFER is not None or _MATERIALIZING[0] > 0
+
+
+class materializing:
+    """`with materializing(hook):` installs HOOKS.materialize for this thread (jit traces)."""
+    __slots__ = ("hook", "saved")
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __enter__(self):
+        self.saved, HOOKS.materialize = HOOKS.materialize, self.hook
+        with _MATERIALIZING_LOCK:
+            _MATERIALIZING[0] += 1
+            _rehook()
+
+    def __exit__(self, *exc):
+        HOOKS.materialize = self.saved
+        with _MATERIALIZING_LOCK:
+            _MATERIALIZING[0] -= 1
+            _rehook()
+        return False
+
 # step capture (capture.py): while it has plans, every op is offered to it first; it returns a
 # deferred result, or None to run the op now. _BEFORE_WRITE runs before an in-place write.
 _DEFER = None
@@ -54,53 +88,69 @@ _BEFORE_WRITE = None
 
 def set_defer_hook(hook, before_write=None):
     global _DEFER, _BEFORE_WRITE
-    _DEFER, _BEFORE_WRITE = hook, before_write
+    with _MATERIALIZING_LOCK:
+        _DEFER, _BEFORE_WRITE = hook, before_write
+        _rehook()
 
 
 _ATTRS_SEEN = set()  # (op, name, value, its types) already checked: eager ops repeat them
+_ATTRS_SAME = {}     # (op, name, id(value)) -> value: this very immutable object passed
+_PLAIN_TYPES = frozenset({int, float, bool, str, type(None)})
 
 
 def _check_attr(opdef, name, value):
     """ir.attrs.check_attr, remembered per exact value and element types (so `True` never
-    passes for `1`, nor `(True,)` for `(1,)`): the eager hot path pays one set look-up."""
+    passes for `1`, nor `(True,)` for `(1,)`): the eager hot path pays one set look-up. An
+    immutable value (a plain scalar or a tuple of them) is also remembered by identity, so the
+    same object passed again (a constant, a memoized axes tuple) costs one dict look-up."""
     try:
-        key = (opdef, name, value, tuple(map(type, value)) if type(value) is tuple
-               else type(value))
-        if key in _ATTRS_SEEN:
-            return
+        types = tuple(map(type, value)) if type(value) is tuple else type(value)
+        key = (opdef, name, value, types)
+        seen = key in _ATTRS_SEEN
     except TypeError:  # unhashable: check every time
         return check_attr(opdef, name, value)
-    check_attr(opdef, name, value)
-    if len(_ATTRS_SEEN) > 4096:
-        _ATTRS_SEEN.clear()
-    _ATTRS_SEEN.add(key)
+    if not seen:
+        check_attr(opdef, name, value)
+        if len(_ATTRS_SEEN) > 4096:
+            _ATTRS_SEEN.clear()
+        _ATTRS_SEEN.add(key)
+    if type(types) is tuple and not _PLAIN_TYPES.issuperset(types) or \
+            type(types) is not tuple and types not in _PLAIN_TYPES:
+        return
+    if len(_ATTRS_SAME) > 4096:
+        _ATTRS_SAME.clear()
+    _ATTRS_SAME[(opdef, name, id(value))] = value  # held, so the id is not reused meanwhile
 
 
 def apply(opdef, args, attrs=_EMPTY, impl=None):
     """Run one op eagerly on NDArrays / scalars; record it when autograd is recording.
-    `impl` may pass the op's bare numpy function (F does): apply checks the result itself."""
-    materialize = HOOKS.materialize
-    if materialize is not None:  # a scalar Python read from a traced array: its guarded value
-        args = materialize(args)
-    for a in args:
-        if isinstance(a, np.generic):  # a numpy scalar is a weak scalar, as in a trace
-            args = tuple(a.item() if isinstance(a, np.generic) else a for a in args)
-            break
-    if _DEFER is not None:
-        deferred = _DEFER(opdef, args, attrs)
-        if deferred is not None:
-            return deferred
-    datas = [a._data if type(a) is NDArray else a for a in args]
+    `impl` may pass the op's bare numpy function (F does): apply checks the result itself.
+
+    The hooks (a trace's scalar materialization, step capture's deferral) cost one test each
+    when nothing is installed; a numpy scalar is weakened to a Python scalar (as in a trace)
+    while the operands' buffers are gathered."""
+    if _HOOKED:
+        args = _hooked_args(args)
+        defer = _DEFER
+        if defer is not None:
+            deferred = defer(opdef, args, attrs)
+            if deferred is not None:
+                return deferred
+    datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else a
+             for a in args]
     try:
-        for k in attrs:  # what a trace or a file would refuse, eager refuses too (ir/attrs.py)
-            _check_attr(opdef, k, attrs[k])
+        if attrs:  # what a trace or a file would refuse, eager refuses too (ir/attrs.py)
+            for k, v in attrs.items():
+                if _ATTRS_SAME.get((opdef, k, id(v))) is not v:
+                    _check_attr(opdef, k, v)
         out = (impl or opdef.impl)(*datas, **attrs)
     except (ValueError, TypeError, IndexError) as e:
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or e) \
             from None
     if type(out) is not np.ndarray:
         if type(out) is tuple:
-            return _apply_multi(opdef, args, attrs, out)
+            return _apply_multi(opdef, [a if type(a) is NDArray else d
+                                        for a, d in zip(args, datas)], attrs, out)
         out = np.asarray(out)
     if out.dtype not in _SUPPORTED:  # numpy promoted past what the type rule allows
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or
@@ -120,11 +170,25 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
                 operands.append(v)
             elif isinstance(a, np.ndarray) and a.ndim:
                 operands.append(tape.leaf(a))
+            elif isinstance(a, np.generic):
+                operands.append(a.item())  # weak, as in datas
             else:
                 operands.append(a)
         if tracked:
             res._value = tape.record(opdef, operands, attrs, out)
     return res
+
+
+def _hooked_args(args):
+    """apply's arguments while a trace or step capture has a hook installed: TracedScalars as
+    their guarded values, numpy scalars weak (step capture sees what eager code runs)."""
+    materialize = HOOKS.materialize
+    if materialize is not None:  # a scalar Python read from a traced array: its guarded value
+        args = materialize(args)
+    for a in args:
+        if isinstance(a, np.generic):  # a numpy scalar is a weak scalar, as in a trace
+            return tuple(a.item() if isinstance(a, np.generic) else a for a in args)
+    return args
 
 
 def _type_rule_says(opdef, datas, attrs):

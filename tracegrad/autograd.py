@@ -172,18 +172,26 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     if CAPTURE.state.step is not None and CAPTURE.backward(heads, head_grads, retain_graph,
                                                            train_mode):
         return
+    if isinstance(heads, NDArray):
+        heads = [heads]
+    if head_grads is None and len(heads) == 1 and isinstance(heads[0], NDArray):
+        # an op may hand over gradients it already computed (compiled.CompiledCall's fused
+        # step); found on the op, so autograd imports nothing above it. It runs no op, so
+        # the recording / training state need not change around it.
+        v = heads[0]._value
+        op = v.producer if v is not None else None
+        direct = getattr(op.opdef, "direct_backward", None) if op is not None else None
+        if direct is not None:
+            try:
+                if direct(v, retain_graph):
+                    return
+            except tape.GraphFreedError as e:
+                raise MXNetError(str(e)) from None
     values, grads = _heads(heads, head_grads)
     state = STATE
     prev = state.recording, state.training
     state.recording, state.training = False, train_mode
     try:
-        if len(values) == 1 and grads[0] is None:
-            # an op may hand over gradients it already computed (compiled.CompiledCall's
-            # fused step); found on the op, so autograd imports nothing above it
-            op = values[0].producer
-            direct = getattr(op.opdef, "direct_backward", None) if op is not None else None
-            if direct is not None and direct(values[0], retain_graph):
-                return
         leaves, grads = tape.run_backward(values, grads, None, retain_graph)
     except tape.GraphFreedError as e:
         raise MXNetError(str(e)) from None

@@ -140,8 +140,26 @@ def broadcast_shapes(*shapes) -> tuple:
     return tuple(out)
 
 
+_AXES: dict = {}
+
+
 def normalize_axes(axes, ndim: int) -> tuple:
-    """Axes as a sorted tuple of non-negative ints; None means all axes."""
+    """Axes as a sorted tuple of non-negative ints; None means all axes. Memoized for hashable
+    axes (the result only depends on int(a) of each, so equal keys give equal results): eager
+    reductions repeat the same few, and the same tuple object is cheap to check again."""
+    try:
+        hit = _AXES.get((axes, ndim))
+    except TypeError:  # a list of axes
+        return _normalize_axes(axes, ndim)
+    if hit is None:
+        hit = _normalize_axes(axes, ndim)
+        if len(_AXES) > 1024:
+            _AXES.clear()
+        _AXES[(axes, ndim)] = hit
+    return hit
+
+
+def _normalize_axes(axes, ndim: int) -> tuple:
     if axes is None:
         return tuple(range(ndim))
     if isinstance(axes, (int, np.integer)):

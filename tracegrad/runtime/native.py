@@ -73,15 +73,21 @@ class NativeFunction:
         return self.module.memory_plan()
 
     def __call__(self, *args):
-        outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
-        packed = args + tuple(outs)
+        if len(self._outs) == 1:  # the common small case, without the list comprehension
+            shape, dtype = self._outs[0]
+            outs = [np.empty(shape, dtype)]
+            packed = args + (outs[0],)
+        else:
+            outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
+            packed = args + tuple(outs)
         with self._lock:
             rc = self._entry(id(packed), self._arena_address, self._ctx_address)
         if rc:
             return self._retry(args, rc)
         COUNTERS["native_calls"] += 1
-        for i, lit in self._literals:
-            outs[i][...] = lit
+        if self._literals:
+            for i, lit in self._literals:
+                outs[i][...] = lit
         return outs
 
     def _retry(self, args, rc):
@@ -115,3 +121,36 @@ class NativeFunction:
         if not arr.flags.aligned:
             arr = arr.copy()
         return arr.view(want.np_dtype)
+
+
+class NativeChain:
+    """A codegen.chain module made callable: `chain(*inputs) -> (code, outputs)`. code 0: every
+    segment ran, outputs are the fresh ones (after the scratch); CHECK_FAILED + k: segment k's
+    guard saw another outcome, outputs are the scratch ones (those of segments 0..k are valid,
+    later segments never ran); None: an input failed its type guard (nothing ran; the caller
+    takes the ordinary path)."""
+
+    def __init__(self, module, scratch=0):
+        from ..codegen.chain import CHECK_FAILED
+        self.module, self.check_failed = module, CHECK_FAILED
+        self._arena = Arena(module.arena_bytes)
+        self._arena_address = self._arena.address
+        self._ctx_address = _CONTEXT.address
+        self._entry = _ENTRY_TYPE(module.entry_address)
+        # the first `scratch` outputs (guard values the caller reads at once, under its own
+        # lock) are reused by every call; the rest are fresh arrays the caller keeps
+        self._scratch = tuple(np.empty(shape, dtype) for shape, dtype in
+                              module.output_specs[:scratch])
+        self._outs = module.output_specs[scratch:]
+        self._lock = threading.Lock()
+
+    def __call__(self, *inputs):
+        """(code, scratch outputs + fresh outputs); see the class docstring."""
+        outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
+        packed = inputs + self._scratch + tuple(outs)
+        with self._lock:
+            rc = self._entry(id(packed), self._arena_address, self._ctx_address)
+        if rc and rc < self.check_failed:
+            return None, None
+        COUNTERS["native_calls"] += 1
+        return rc, outs if rc == 0 else self._scratch

@@ -51,12 +51,16 @@ class Variable:
                 self.grad += g
         elif g is None:
             self.grad[...] = 0
-        elif (type(g) is np.ndarray and g.base is None and g.dtype == self.grad.dtype
-              and g.shape == self.grad.shape and g.flags.c_contiguous and g.flags.writeable
-              and sys.getrefcount(g) <= _STEALABLE and sys.getrefcount(self.grad) <= 2):
-            self.grad = g
         else:
-            np.copyto(self.grad, g, casting="unsafe")
+            grad = self.grad
+            if (type(g) is np.ndarray and g.base is None and g.dtype == grad.dtype
+                    and g.shape == grad.shape and sys.getrefcount(g) <= _STEALABLE
+                    and sys.getrefcount(grad) <= 3):  # + this local
+                flags = g.flags
+                if flags.c_contiguous and flags.writeable:
+                    self.grad = g
+                    return
+            np.copyto(grad, g, casting="unsafe")
 
 
 # references to a gradient array inside Variable.receive when nothing but the caller holds it:

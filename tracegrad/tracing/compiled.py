@@ -72,6 +72,32 @@ class Entry:
         self.updates = [(Feed.ARG, t.index) if type(t) is ArgSlot else
                         (Feed.PARAM, ids[id(t)]) if id(t) in ids else (Feed.CONST, t)
                         for t in tr.updates]
+        # the common feeds (arguments and parameters only) get a precomputed binder
+        self.arg_only = all(kind == Feed.ARG for kind, _ in feeds)
+        self.arg_refs = tuple(ref for _, ref in feeds) if self.arg_only else None
+        if self.arg_only or all(kind in (Feed.ARG, Feed.PARAM) for kind, _ in feeds):
+            self.arrays = self._bound_arrays
+            self.operands = self._bound_operands
+
+    def _bound_arrays(self, args, params, draw=None):
+        """arrays() when every feed is an argument or a parameter."""
+        if self.arg_only:
+            return [args[i]._data for i in self.arg_refs]
+        return [(args[ref] if kind == Feed.ARG else params[ref])._data
+                for kind, ref in self.feeds]
+
+    def _bound_operands(self, args, params, arrays):
+        """operands() when every feed is an argument or a parameter."""
+        out = []
+        for kind, ref in self.feeds:
+            array = args[ref] if kind == Feed.ARG else params[ref]
+            v = array._value
+            out.append(v if v is not None else array._constant_value())
+        return out
+
+    def operands(self, args, params, arrays):
+        """The tape values standing for the traced function's parameters in this call."""
+        return [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
 
     def arrays(self, args, params, draw=None):
         out = []
@@ -124,6 +150,19 @@ class InferenceEntry(Entry):
             self.write_updates(outs, args, params)
         return self.finish(outs)
 
+    def fused_mode(self):
+        return False
+
+    def segment_fn(self, fused):
+        """The Function a call runs natively, for a chain (guards.Chain)."""
+        return self.optimized
+
+    def finish_chain(self, args, params, outs, fused):
+        """A chain ran segment_fn natively: the call's results."""
+        if self.updates:
+            self.write_updates(outs, args, params)
+        return self.finish(outs)
+
 
 class TrainingEntry(Entry):
     """Forward emitting residuals + adjoint, both native, glued to the tape by two ops."""
@@ -159,6 +198,7 @@ class TrainingEntry(Entry):
         # the fused step (see Prediction): built once backward has come straight from this
         # call's single output twice in a row; dropped again after the first miss
         self.direct, self.fused, self.pending = 0, None, None
+        self.fused_fn = None
 
     def __call__(self, args, params, draw=None):
         if DEFER_CALL is not None:
@@ -176,11 +216,43 @@ class TrainingEntry(Entry):
             outs = self.fused(*arrays)
             prediction.grads = outs[len(self.out_types):]
             outs = outs[:len(self.out_types)]
+        return self._record(args, params, arrays, outs, prediction)
+
+    def fused_mode(self):
+        """Whether the next call computes its gradients too (what _predict will decide)."""
+        pending = self.pending
+        if pending is not None and pending.grads is not None:
+            return False
+        return self.direct >= 2 and self.n_out == 1
+
+    def segment_fn(self, fused):
+        """The Function the next call runs natively (fused step or forward), for a chain."""
+        if not fused:
+            return self.forward_fn
+        if self.fused_fn is None:
+            self.fused_fn = fused_step(self)
+        return self.fused_fn
+
+    def finish_chain(self, args, params, outs, fused):
+        """A chain (guards.Chain) ran this entry's segment_fn(fused) natively: record it."""
+        prediction = self._predict()
+        if (prediction is not None) != fused:  # will_fuse said otherwise: run it again
+            return self.run(args, params, self.arrays(args, params))
+        if prediction is not None:
+            prediction.grads = outs[len(self.out_types):]
+            outs = outs[:len(self.out_types)]
+        return self._record(args, params, None, outs, prediction)
+
+    def _record(self, args, params, arrays, outs, prediction):
         if self.updates:
             self.write_updates(outs, args, params)
-        operands = [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
-        values = tape.record_multi(CompiledCall, operands, self.call_attrs, outs, True,
-                                   keep=prediction or self, types=self.result_types)
+        values = tape.record_multi(CompiledCall, self.operands(args, params, arrays),
+                                   self.call_attrs, outs, True, keep=prediction or self,
+                                   types=self.result_types)
+        if self.n_out == 1:
+            r = wrap(outs[0])
+            r._value = values[0]
+            return r if self.single else [r]
         res = [wrap(o) for o in outs[:self.n_out]]
         for r, v in zip(res, values):
             r._value = v
@@ -194,7 +266,7 @@ class TrainingEntry(Entry):
         if self.direct < 2 or self.n_out != 1:
             return None
         if self.fused is None:
-            self.fused = _compile(fused_step(self), self.fastmath)
+            self.fused = _compile(self.segment_fn(True), self.fastmath)
         self.pending = Prediction(self)
         return self.pending
 
@@ -240,27 +312,34 @@ def direct_backward(head, retain_graph):
         return False
     if head.data is None:
         raise tape.GraphFreedError(tape._FREED)
-    e = resolve(op.attrs["entry"], "compiled_call")
+    prediction = head.keep
+    # the prediction names its entry; the handle look-up is for calls without one
+    e = prediction.entry if type(prediction) is Prediction else resolve(op.attrs["entry"],
+                                                                          "compiled_call")
     operands = op.operands
     for o in operands:
         if o.producer is not None:  # more graph behind the call
             e.saw_backward(False)
             return False
-    prediction = head.keep
     if type(prediction) is not Prediction or prediction.grads is None:
         e.saw_backward(True)
         return False
     # grad_req may have changed since the call; one array passed twice needs the ordinary sum
-    wants = tuple([tape.wants_grad(o) for o in operands])
-    if wants != e.wrt_mask or len(set(operands)) != len(operands):
+    if len(operands) == 1:
+        if (tape.wants_grad(operands[0]),) != e.wrt_mask:
+            return False
+    elif (tuple([tape.wants_grad(o) for o in operands]) != e.wrt_mask
+          or len(set(operands)) != len(operands)):
         return False
-    grads, prediction.grads = list(prediction.grads), None
-    e.saw_backward(True)
+    grads, prediction.grads = prediction.grads, None
+    e.direct += 1  # saw_backward(True)
     for k, i in enumerate(e.wrt):
-        g, grads[k] = grads[k], None
+        g, grads[k] = grads[k], None  # hand over the only reference (Variable.receive)
         operands[i].var.receive(g)
     if not retain_graph:
-        tape.free([op])
+        for r in op.results:  # tape.free([op])
+            r.data = None
+        op.results = ()
     return True
 
 

@@ -15,10 +15,13 @@ keys, down to where each input is fed from), so a later path reuses the values a
 segment exports and recomputes the rest.
 """
 import hashlib
+import os
 
 import numpy as np
 
+from .. import log
 from ..base import MXNetError
+from . import compiled as _compiled
 from .compiled import Feed, InferenceEntry, TrainingEntry
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Literal, Value
@@ -69,6 +72,78 @@ class KeyDraw:
         return keys[i]
 
 
+# a path from a guard node to a leaf taken this often becomes one native call (0: never)
+CHAIN_AFTER = int(os.environ.get("TRACEGRAD_GUARD_CHAINS", "3"))
+MAX_CHAINS = 8  # chains per node
+
+
+class Chain:
+    """A path from a guard node down to a leaf as ONE native call (codegen/chain.py): each
+    guard segment runs, its value is checked against the outcome this path was compiled for,
+    and only when it matches does the next segment run; a mismatch returns at once, so no
+    code past a guard that did not match runs. The leaf's segment is the one its entry would
+    run (forward, or the fused forward+gradient step)."""
+    __slots__ = ("nodes", "outcomes", "leaf", "native", "feeds", "leaf_at")
+    # a JitFunction runs one call at a time (its lock), so a chain's scratch guard values are
+    # read before any other call can overwrite them
+
+    @staticmethod
+    def build(steps, leaf, fused, fastmath):
+        """A Chain for `steps` [(guard node, outcome)] then `leaf`, or False when some
+        segment cannot be chained (it reads random keys or constants, exports values, or
+        has an op without native code)."""
+        from ..codegen.chain import Check, compile_chain
+        from ..runtime.native import NativeChain
+        entries = [n.entry for n, _ in steps]
+        if not all(n.direct and n.entry is not None for n, _ in steps) or \
+                not hasattr(leaf.entry, "segment_fn") or leaf.n_keys:
+            return False
+        fns = [e.optimized for e in entries] + [leaf.entry.segment_fn(fused)]
+        feeds, bindings, types = [], [], []
+        for e, fn in zip(entries + [leaf.entry], fns):
+            if not all(kind in (Feed.ARG, Feed.PARAM) for kind, _ in e.feeds):
+                return False
+            binding = []
+            for (kind, ref), p in zip(e.feeds, fn.params):
+                if (kind, ref) not in feeds:
+                    feeds.append((kind, ref))
+                    types.append(p.type)
+                binding.append(feeds.index((kind, ref)))
+            bindings.append(binding)
+        # a guard segment's output 0 is its value
+        checks = [Check(0, n.guard.kind, o if n.guard.kind == "bool" else o[2])
+                  for n, o in steps] + [None]
+        try:
+            module = compile_chain(fns, bindings, checks, types, fastmath)
+        except Exception as e:  # noqa: BLE001 - a chain is an optimisation: the path still runs
+            log.fallback("guard chain", f"not chained ({type(e).__name__}: {e}); the "
+                                        f"segments run one native call each")
+            return False
+        if module is None:
+            return False
+        chain = Chain()
+        chain.nodes = [n for n, _ in steps]
+        chain.outcomes = [o for _, o in steps]
+        # the guard values (one output per guard segment) are read at once: scratch buffers
+        chain.leaf, chain.native = leaf, NativeChain(module, scratch=len(entries))
+        chain.feeds = feeds
+        chain.leaf_at = len(entries)
+        return chain
+
+    def run(self, ext, params):
+        """None: an input failed its native type guard (take the ordinary path); (None,
+        leaf outputs): every check passed; (k, guard value): check k failed."""
+        inputs = tuple([(ext[ref] if kind == Feed.ARG else params[ref])._data
+                        for kind, ref in self.feeds])
+        rc, outs = self.native(*inputs)
+        if rc is None:
+            return None
+        if rc == 0:
+            return None, outs  # the leaf's (fresh) outputs
+        k = rc - self.native.check_failed
+        return k, outs[k]  # guard k's value, in a scratch buffer read right away
+
+
 class Path:
     """One traced path: the ir.Function P (params fed by `feeds`; outputs: the user's, the
     state updates, then one value per guard), the guards with their outcomes, and how the
@@ -86,13 +161,59 @@ class Node:
     input directly, `src`); `children` maps outcomes to the next node. A leaf has no guard and
     its entry returns the user's outputs."""
     __slots__ = ("guard", "gid", "entry", "src", "out_ids", "children", "out_tree", "warned",
-                 "depth", "diff", "n_keys", "direct")
+                 "depth", "diff", "n_keys", "direct", "probe", "read", "last_leaf", "reach",
+                 "chains")
 
     def __init__(self, guard, depth):
         self.guard, self.depth, self.children, self.warned = guard, depth, {}, False
         self.entry = self.src = self.out_tree = None
         self.gid, self.out_ids, self.diff, self.n_keys = None, [], [], 0
         self.direct = False
+        self.probe = None   # (ext, params, draw) -> outcome: how run() reads this guard
+        self.read = None    # guard value array -> outcome
+        # chains (see Chain): the leaf the last call through this node reached, how often
+        # each leaf was reached from here, and the chains built: (leaf, fused) -> Chain/False
+        self.last_leaf, self.reach, self.chains = None, {}, {}
+
+
+def _reader(kind, t, seen):
+    """outcome_of specialised to guard values of IR type `t` (fixed per node): a size-1 truth
+    value is bool(data); a value keys on its bytes after a precomputed dtype/shape prefix.
+    `seen` is the outcome the trace read: the prefix must agree with it, or the generic
+    outcome_of is used."""
+    if kind == "bool":
+        if t.size == 1:
+            return bool
+        return lambda data: bool(data.reshape(-1)[0])
+    dtype, shape = np.dtype(t.np_dtype).str, t.shape
+    if seen[0] != dtype or seen[1] != shape:
+        return lambda data: outcome_of(kind, data)
+    return lambda data: (dtype, shape, data.tobytes())
+
+
+def _make_probe(node, t, seen):
+    """node.probe: evaluate the guard of `node` for one call and return its outcome."""
+    read = node.read = _reader(node.guard.kind, t, seen)
+    if node.entry is None:  # the guard reads an input or a carried value directly
+        kind, ref = node.src
+        if kind == Feed.ARG:
+            return lambda ext, params, draw: read(ext[ref]._data)
+        return lambda ext, params, draw: read(_feed_data(kind, ref, params, draw))
+    entry = node.entry
+    if node.direct:  # the guard alone, needed by nothing later: no NDArrays
+        native = entry.native
+        refs = entry.arg_refs
+        if refs is not None and len(refs) == 1:
+            i = refs[0]
+            return lambda ext, params, draw: read(native(ext[i]._data)[0])
+        arrays = entry.arrays
+        return lambda ext, params, draw: read(native(*arrays(ext, params, draw))[0])
+
+    def probe(ext, params, draw):
+        outs = entry(ext, params, draw)
+        ext.extend(outs)
+        return read(outs[0]._data)
+    return probe
 
 
 class SegmentTrace:
@@ -150,9 +271,20 @@ class GuardTree:
         self.eager = None       # why every call of this signature runs eagerly (jit sets it)
         self.constants = []     # (name, shape) of arrays read from the closure at trace time
 
+    def chains(self):
+        """How many chains (paths run as one native call) the tree has built."""
+        count, stack = 0, [self.root]
+        while stack:
+            n = stack.pop()
+            if n is None or n is EAGER or n.guard is None:
+                continue
+            count += sum(1 for c in n.chains.values() if c)
+            stack.extend(n.children.values())
+        return count
+
     # ------------------------------------------------------------------ calling
     def run(self, ext, params):
-        """Follow the tree for this call: (result list, None) at a leaf, or (None, (node,
+        """Follow the tree for this call: (result list, leaf) at a leaf, or (None, (node,
         outcome)) where no compiled child exists (node None: nothing traced yet)."""
         node = self.root
         if node is None:
@@ -161,28 +293,80 @@ class GuardTree:
         if self.keyed:  # some path draws random keys
             draw = KeyDraw(self.pending_keys)
             self.pending_keys = []
+        elif CHAIN_AFTER:
+            return self._run_chained(node, ext, params)
         while True:
-            guard = node.guard
-            if guard is None:
+            probe = node.probe
+            if probe is None:  # a leaf
                 out = node.entry(ext, params, draw)
                 if node.n_keys:  # draws the traced code made but no op kept: eager made them
                     draw(node.n_keys - 1)
                 return out, node
-            if node.entry is None:
-                kind, ref = node.src
-                data = ext[ref]._data if kind == Feed.ARG else _feed_data(kind, ref, params, draw)
-            elif node.direct:  # the guard alone, needed by nothing later: no NDArrays
-                entry = node.entry
-                data = entry.native(*entry.arrays(ext, params, draw))[0]
-            else:
-                outs = node.entry(ext, params, draw)
-                ext.extend(outs)
-                data = outs[0]._data
-            o = outcome_of(guard.kind, data)
+            o = probe(ext, params, draw)
             child = node.children.get(o)
             if child is None or child is EAGER:
                 return None, (node, o)
             node = child
+
+    def _run_chained(self, node, ext, params):
+        """run() through chains: from each node, the chain to the leaf the last call through
+        it reached (one native call), else node by node; a chain's failed check continues
+        at the child for the outcome its guard saw."""
+        visited = []     # (node, outcome) walked node by node or through a chain's miss
+        while True:
+            probe = node.probe
+            if probe is None:  # a leaf
+                if not visited:  # no guard on the way (a tree without guards)
+                    return node.entry(ext, params, None), node
+                fused = node.entry.fused_mode()  # what this call runs (asked before it runs)
+                out = node.entry(ext, params, None)
+                self._reached(visited, node, fused)
+                return out, node
+            leaf = node.last_leaf
+            if leaf is not None:
+                fused = leaf.entry.fused_mode()
+                chain = node.chains.get((leaf, fused))
+                if chain:
+                    got = chain.run(ext, params)
+                    if got is not None:
+                        k, data = got
+                        if k is None:  # every check passed: the leaf's outputs
+                            entry, out = leaf.entry, None
+                            defer = _compiled.DEFER_CALL
+                            if defer is not None and entry.__class__ is TrainingEntry:
+                                # step capture is offered the call as in Entry.__call__
+                                out = defer(entry, ext, params, None)
+                            if out is None:
+                                out = entry.finish_chain(ext, params, data, fused)
+                            if visited:
+                                self._reached(visited, leaf, fused)
+                            return out, leaf
+                        visited.extend(zip(chain.nodes[:k], chain.outcomes[:k]))
+                        node = chain.nodes[k]
+                        o = node.read(data)
+                        visited.append((node, o))
+                        child = node.children.get(o)
+                        if child is None or child is EAGER:
+                            return None, (node, o)
+                        node = child
+                        continue
+            o = probe(ext, params, None)
+            visited.append((node, o))
+            child = node.children.get(o)
+            if child is None or child is EAGER:
+                return None, (node, o)
+            node = child
+
+    def _reached(self, visited, leaf, fused):
+        """A call walked `visited` to `leaf` (running its fused step or not): remember it,
+        and chain a path taken often."""
+        for i, (n, _) in enumerate(visited):
+            n.last_leaf = leaf
+            count = n.reach[leaf] = n.reach.get(leaf, 0) + 1
+            if count >= CHAIN_AFTER:
+                if (leaf, fused) not in n.chains and len(n.chains) < MAX_CHAINS:
+                    n.chains[(leaf, fused)] = Chain.build(visited[i:], leaf, fused,
+                                                          self.fastmath)
 
     # ------------------------------------------------------------------ growing
     def _ids(self, path):
@@ -232,7 +416,7 @@ class GuardTree:
                 node = Node(guard, depth)
                 guard.expr = expression(gv, names)
                 self._build(node, path, params, ids, [gv], list(gvals[depth + 1:]) + heads,
-                            have, diff)
+                            have, diff, seen=o)
                 self._attach(parent, outcome, node)
             elif node.guard is None or node.gid != ids[gv]:
                 return False
@@ -259,7 +443,7 @@ class GuardTree:
             parent.children[outcome] = node
 
     def _build(self, node, path, params, ids, targets, later, have, diff, n_out=None,
-               updates=()):
+               updates=(), seen=None):
         """Compile the segment computing `targets` from the inputs and carried values."""
         fn, feeds, n_args = path.fn, path.feeds, path.n_args
         param_index = {p: i for i, p in enumerate(fn.params)}
@@ -280,6 +464,7 @@ class GuardTree:
             g = targets[0]
             node.src = (Feed.ARG, have[g]) if g in have else feeds[param_index[g]]
             node.out_ids, node.diff = [], []
+            node.probe = _make_probe(node, g.type, seen)
             return
         b = Builder(name=_name(fn.name, node))
         env, seg_feeds, wrt = {}, [], []
@@ -310,6 +495,8 @@ class GuardTree:
         node.diff = [train and f for f in float_out]
         if node.guard is not None and not train and len(outputs) == 1 and targets[0] not in used:
             node.direct, node.out_ids, node.diff = True, [], []  # run() reads the guard only
+        if node.guard is not None:
+            node.probe = _make_probe(node, targets[0].type, seen)
 
 
 def _name(base, node):

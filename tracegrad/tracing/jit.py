@@ -15,7 +15,7 @@ import threading
 import warnings
 
 from .. import log
-from ..array import HOOKS, NDArray, wrap
+from ..array import HOOKS, NDArray, materializing, wrap
 from ..base import DeferredInitializationError, user_location
 from .compiled import ArgSlot, Feed
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
@@ -101,24 +101,47 @@ class JitFunction:
         functools.update_wrapper(self, fn, updated=())
 
     def _signature(self, args, kwargs, params):
+        if len(args) == 1 and not kwargs and not params and type(args[0]) is NDArray:
+            # the commonest case, one array: the same key as below, built directly
+            a = args[0]
+            d = a._data
+            recording = STATE.recording
+            need = False
+            if recording:
+                v = a._value
+                need = v is not None and (v.producer is not None or (
+                    v.var is not None and v.var.grad_req != "null"))
+            extra = self.extra_key() if self.extra_key is not None else None
+            return (1, ((d.dtype, d.shape),), (need,), recording, STATE.training,
+                    extra), args, [need]
         structure = len(args)  # the common case: arrays only, no keyword arguments
-        if kwargs or any([not isinstance(a, NDArray) for a in args]):
+        arrays = args
+        if kwargs:
+            arrays = None
+        else:
+            for a in args:
+                if not isinstance(a, NDArray):
+                    arrays = None
+                    break
+        if arrays is None:
             arrays = []
             structure = flatten((args, kwargs), arrays)
-        else:
-            arrays = list(args)
         recording = STATE.recording
         types, needs = [], []
-        for a in arrays + params if params else arrays:
+        for a in (*arrays, *params) if params else arrays:
             if type(a) is not NDArray:  # a capture.Deferred result: type known, data not yet
                 t = a.type
                 types.append((t.np_dtype, t.shape))
                 needs.append(recording)
                 continue
-            d, v = a._data, a._value
+            d = a._data
             types.append((d.dtype, d.shape))
+            if not recording:
+                needs.append(False)
+                continue
             # gradients should reach a recorded result or a variable whose grad_req is not null
-            needs.append(recording and v is not None and (v.producer is not None or (
+            v = a._value
+            needs.append(v is not None and (v.producer is not None or (
                 v.var is not None and v.var.grad_req != "null")))
         extra = self.extra_key() if self.extra_key is not None else None
         key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra)
@@ -158,14 +181,16 @@ class JitFunction:
         if tree.eager is not None:
             return self._eager(args, kwargs, tree.eager)
         self.last_tree = tree
-        counter = _RANDOM["counter"]
+        counter = _RANDOM["counter"] if tree.keyed else None  # only keyed trees draw
         out, where = tree.run(list(arrays), params)
         if where.__class__ is not tuple:
             _COUNTERS["cache_hits"] += 1
             self.counts["native"] += 1
             self.last = where.entry
+            if where.out_tree == "A":  # one array returned
+                return out[0]
             return unflatten(where.out_tree, iter(out))
-        if where[0] is not None and where[0].entry is not None:
+        if counter is not None and where[0] is not None and where[0].entry is not None:
             # segments ran before the miss: take back the keys they drew, so the eager run
             # that follows draws what eager code would have drawn
             _RANDOM["counter"] = counter
@@ -318,18 +343,18 @@ class JitFunction:
             return outs
         def scalar_hook(arr):
             return TracedScalar(arr, arr._data.reshape(-1)[0], concretize_hook)
-        old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar,
-               HOOKS.materialize)
+        old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar)
         HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
-        HOOKS.scalar, HOOKS.materialize = scalar_hook, materialize
+        HOOKS.scalar = scalar_hook
         _TRACING.depth += 1
         try:
-            tr = trace(flat_fn, arrays, name=self.name, names=[_top_name(n, first) for n in names],
-                       extra_heads=gvals, root=getattr(self.fn, "__self__", None))
+            with materializing(materialize):
+                tr = trace(flat_fn, arrays, name=self.name,
+                           names=[_top_name(n, first) for n in names],
+                           extra_heads=gvals, root=getattr(self.fn, "__self__", None))
         finally:
             _TRACING.depth -= 1
-            (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar,
-             HOOKS.materialize) = old
+            HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar = old
             for p, v in zip(params, saved):
                 p._value = v
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
@@ -380,7 +405,9 @@ class JitFunction:
                  f"{self.max_guard_outcomes})",
                  f"calls {c['calls']}, traces {c['traces']}, native {c['native']}, "
                  f"eager fallbacks {c['eager_fallbacks']}, compiled segments "
-                 f"{sum(t.segments for t in self.cache.values())}",
+                 f"{sum(t.segments for t in self.cache.values())}, chains "
+                 f"{sum(t.chains() for t in self.cache.values())} (paths run as one "
+                 f"native call)",
                  f"last trace: {self.last_reason}"]
         for n, (key, tree) in enumerate(self.cache.items()):
             types = ", ".join(f"{d}{list(s)}" for d, s in key[1])

@@ -1,0 +1,163 @@
+"""Guard chains (tracing/guards.py Chain, codegen/chain.py): a path taken often runs as one
+native call whose checks return before any code past a guard that did not match. Each test
+proves the fast path is taken where it should be and falls back correctly otherwise: branch
+flips, value-guard changes, a new shape, a non-contiguous input, chains turned off."""
+import math
+
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, nd
+from tracegrad.array import wrap
+from tracegrad.codegen import COUNTERS
+from tracegrad.tracing import guards
+
+
+def tutorial(x):
+    y = x
+    if x < 0.75:
+        for _ in range(math.floor(1 / (1 - x.asscalar()))):
+            y = y * x
+    else:
+        y = y * 0
+    return y
+
+
+def _grad(fn, v):
+    x = nd.array([v])
+    x.attach_grad()
+    with autograd.record():
+        y = fn(x)
+    y.backward()
+    return y.asnumpy()[0], x.grad.asnumpy()[0]
+
+
+def _native_calls(thunk):
+    n0 = COUNTERS["native_calls"]
+    out = thunk()
+    return out, COUNTERS["native_calls"] - n0
+
+
+def test_tutorial_points_in_any_order_match_eager_and_chain():
+    f = mx.jit(tutorial)
+    points = [round(0.1 * i, 1) for i in range(10)]
+    rng = np.random.default_rng(0)
+    for _ in range(6):  # warm-up in order, then shuffled: every branch flips many times
+        for v in points:
+            assert _grad(f, v) == pytest.approx(_grad(tutorial, v), rel=1e-5, abs=1e-6)
+    for _ in range(4):
+        for v in rng.permutation(points):
+            got = _grad(f, float(v))
+            assert got == pytest.approx(_grad(tutorial, float(v)), rel=1e-5, abs=1e-6)
+    tree = next(iter(f.cache.values()))
+    assert any(tree.root.chains.values()), "no chain was built for a path taken often"
+    # the same point twice: the second call and its backward are ONE native call
+    _grad(f, 0.3)
+    (_, g), calls = _native_calls(lambda: _grad(f, 0.3))
+    assert calls == 1
+    assert g == pytest.approx(2 * 0.3, rel=1e-5)  # floor(1 / 0.7) = 1 loop: y = x * x
+    assert f.counts["eager_fallbacks"] == 0
+
+
+def test_branch_flip_same_shape_compiled_equals_eager():
+    def g(x, w):
+        if x.sum() > 0:
+            y = nd.relu(x * w) + 1
+        else:
+            y = nd.exp(x) * w
+        return y.sum()
+
+    f = mx.jit(g)
+    rng = np.random.default_rng(1)
+    w = nd.array(rng.standard_normal(5).astype(np.float32))
+    w.attach_grad()
+    for i in range(40):
+        sign = 1.0 if rng.random() < 0.5 else -1.0
+        x = nd.array((sign * np.abs(rng.standard_normal(5)) + 0.01 * sign).astype(np.float32))
+        with autograd.record():
+            y = f(x, w)
+        y.backward()
+        got_y, got_g = y.asnumpy(), w.grad.asnumpy().copy()
+        with autograd.record():
+            y2 = g(x, w)
+        y2.backward()
+        np.testing.assert_allclose(got_y, y2.asnumpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got_g, w.grad.asnumpy(), rtol=1e-5, atol=1e-6)
+    tree = next(iter(f.cache.values()))
+    assert any(tree.root.chains.values())
+
+
+def test_new_shape_and_unrecorded_calls_get_their_own_variants():
+    f = mx.jit(lambda x: x * 2 if x.sum() > 0 else x * -3)
+    for _ in range(5):
+        np.testing.assert_allclose(f(nd.array([1.0, 2.0])).asnumpy(), [2.0, 4.0])
+        np.testing.assert_allclose(f(nd.array([-1.0, -2.0])).asnumpy(), [3.0, 6.0])
+    # a new shape: another signature; the chained one is not used for it
+    for _ in range(4):
+        np.testing.assert_allclose(f(nd.array([1.0, 2.0, 3.0])).asnumpy(), [2.0, 4.0, 6.0])
+        np.testing.assert_allclose(f(nd.array([-1.0, 2.0, -3.0])).asnumpy(), [3.0, -6.0, 9.0])
+    assert len(f.cache) == 2
+    assert f.counts["eager_fallbacks"] == 0
+
+
+def test_non_contiguous_input_fails_the_native_guard_and_falls_back():
+    f = mx.jit(lambda x: x * 2 if x.sum() > 0 else x * -3)
+    for _ in range(5):
+        f(nd.array([1.0, 2.0]))
+        f(nd.array([-1.0, -2.0]))
+    base = np.array([5.0, 0.0, 7.0, 0.0], dtype=np.float32)
+    x = wrap(base[::2])  # a strided view: the chain's input guard refuses it
+    assert not x._data.flags.c_contiguous
+    np.testing.assert_allclose(f(x).asnumpy(), [10.0, 14.0])
+    x = wrap(-base[::2])
+    np.testing.assert_allclose(f(x).asnumpy(), [15.0, 21.0])
+
+
+def test_chains_off_gives_the_same_results(monkeypatch):
+    monkeypatch.setattr(guards, "CHAIN_AFTER", 0)
+    f = mx.jit(tutorial)
+    for _ in range(4):
+        for v in (0.1, 0.5, 0.7, 0.9):
+            assert _grad(f, v) == pytest.approx(_grad(tutorial, v), rel=1e-5, abs=1e-6)
+    tree = next(iter(f.cache.values()))
+    assert not tree.root.chains
+
+
+def test_a_failed_check_runs_no_later_segment():
+    """codegen.chain directly: segment 0 computes a guard, segment 1 (the branch) writes its
+    output only when the guard saw the expected outcome; its output buffer is untouched
+    otherwise."""
+    import ctypes
+
+    from tracegrad.codegen.chain import CHECK_FAILED, Check, compile_chain
+    from tracegrad.ir.function import Builder
+    from tracegrad.ir.types import TensorType
+    from tracegrad.runtime import native
+
+    t = TensorType("f32", (3,))
+    b = Builder(name="g")
+    x = b.param(t, "x")
+    guard = b.ret(b.cast(b.gt(b.sum(x, axes=(0,)), 0.0), dtype="f32"))
+    b2 = Builder(name="branch")
+    x2 = b2.param(t, "x")
+    branch = b2.ret(b2.mul(x2, 2.0))
+    module = compile_chain([guard, branch], [[0], [0]], [Check(0, "bool", True), None], [t])
+    entry = native._ENTRY_TYPE(module.entry_address)
+    arena = native.Arena(max(module.arena_bytes, 64))
+
+    def call(values):
+        xs = np.array(values, dtype=np.float32)
+        g = np.zeros((), np.float32).reshape(guard.outputs[0].type.shape)
+        out = np.full(3, -7.0, np.float32)  # a sentinel the branch would overwrite
+        packed = (xs, g, out)
+        rc = entry(id(packed), arena.address, native._CONTEXT.address)
+        return rc, g, out
+
+    rc, g, out = call([1.0, 2.0, 3.0])
+    assert rc == 0 and float(g.reshape(-1)[0]) == 1.0
+    np.testing.assert_allclose(out, [2.0, 4.0, 6.0])
+    rc, g, out = call([-1.0, -2.0, 0.5])
+    assert rc == CHECK_FAILED + 0 and float(g.reshape(-1)[0]) == 0.0
+    np.testing.assert_array_equal(out, [-7.0, -7.0, -7.0])  # the branch never ran
+    del ctypes
