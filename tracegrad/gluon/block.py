@@ -11,9 +11,12 @@ import re
 import threading
 from collections import OrderedDict
 
-from .. import initializer, nd
+from .. import array as _array, initializer, nd
+from ..array import NDArray
 from ..base import LOCATING, MXNetError
-from ..tracing import jit as _tracing_jit
+from ..runtime.tape import STATE as _STATE
+from ..stats import COUNTERS as _COUNTERS
+from ..tracing import capture as _capture, compiled as _compiled, jit as _tracing_jit
 from ..tracing.jit import STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
 from .arguments import check_inputs
@@ -310,6 +313,11 @@ class HybridBlock(Block):
                 p._finish_deferred_init()
 
     def __call__(self, *args):
+        memo = self.__dict__.get("_tg_step")
+        if memo is not None and _compiled.DEFER_CALL is not None:
+            out = _captured_call(self, memo, args)
+            if out is not None:
+                return out
         if LOCATING.on:  # a trace: ops recorded below carry this block's path
             LOCATING.blocks.append(self)
             try:
@@ -327,7 +335,10 @@ class HybridBlock(Block):
                     break
             if self._active and not _SCOPE.in_hybrid_call:
                 self.__dict__["_cached_args"] = args  # (export traces with these)
-                return _hybrid_call(self, *args)
+                out = _hybrid_call(self, *args)
+                if _compiled.DEFER_CALL is not None:
+                    _remember_captured_call(self, args, out)
+                return out
             return self.forward(*args)
         except MXNetError as e:
             raise _named_error(self, e) from None
@@ -355,6 +366,59 @@ def inside_hybrid_call():
         yield
     finally:
         _SCOPE.in_hybrid_call = prev
+
+
+def _remember_captured_call(block, args, out):
+    """After a hybridized call step capture deferred: remember how the JitFunction got there
+    (its guard-free, key-free variant for this signature), so the next step's call of this
+    block can go straight to capture (`_captured_call`)."""
+    block.__dict__.pop("_tg_step", None)
+    first = out[0] if isinstance(out, (list, tuple)) and out else out
+    if type(first) is not _capture.Deferred or _array.HOOKS.tracing:
+        return
+    jf = block.__dict__.get("_tg_jit")
+    tree = getattr(jf, "last_tree", None)
+    node = getattr(tree, "root", None)
+    if (node is None or getattr(node, "guard", 1) is not None or getattr(tree, "keyed", True)
+            or getattr(node, "n_keys", 1) or getattr(node, "entry", None) is not jf.last
+            or not isinstance(jf.last, _compiled.TrainingEntry)):
+        return
+    if not all(type(a) is NDArray or type(a) is _capture.Deferred for a in args):
+        return
+    block.__dict__["_tg_step"] = (jf, node.entry, node.out_tree, STRUCTURE_VERSION[0],
+                                  _STATE.training, len(args))
+
+
+def _captured_call(block, memo, args):
+    """A hybridized block's call in a captured step, without the JitFunction: valid while the
+    call would reach the same compiled variant, which holds when the block structure, the
+    training mode and the arguments' count and kinds (arrays only) are the ones remembered and
+    capture.defer_call accepts the operands (it pins their types: the plan's deferred values,
+    the same variables, constants of the same shape and dtype). None: take the usual path."""
+    jf, entry, out_tree, version, training, nargs = memo
+    state = _STATE
+    if (not state.recording or state.training != training or STRUCTURE_VERSION[0] != version
+            or len(args) != nargs or LOCATING.on or _SCOPE.in_hybrid_call
+            or _array.HOOKS.tracing or block.__dict__.get("_tg_jit") is not jf
+            or not block._active):
+        return None
+    for a in args:
+        if type(a) is not NDArray and type(a) is not _capture.Deferred:
+            return None
+    try:
+        params = jf.params()
+    except MXNetError:
+        return None
+    out = _capture.defer_call(entry, args, params, None)
+    if out is None:
+        return None
+    counts = jf.counts
+    counts["calls"] += 1
+    counts["native"] += 1
+    _COUNTERS["cache_hits"] += 1
+    jf.last = entry
+    block.__dict__["_cached_args"] = args
+    return _tracing_jit.unflatten(out_tree, iter(out if isinstance(out, list) else [out]))
 
 
 def _hybrid_call(block, *args):

@@ -76,8 +76,9 @@ _SLOT_LEAF = NDArray.__dict__["_leaf"]
 _VALUE, _LEAF, _LIT = 0, 1, 2
 
 
-def _type_of_deferred(a):
-    return _STATE.step.plan.value_types[_SLOT_LEAF.__get__(a)]
+# a Deferred array keeps its IR type in the `_value` slot (its `_value` property, the one
+# door others read through, materializes first and then finds the real tape value there)
+_type_of_deferred = _SLOT_VALUE.__get__
 
 
 class Deferred(NDArray):
@@ -171,7 +172,7 @@ class PlanOp:
     """One op of a plan: what it is, where each operand comes from ((kind, ref) pairs, also
     split into `kinds` and `refs`), and the plan values its results are."""
     __slots__ = ("opdef", "entry", "attrs", "operands", "kinds", "refs", "n", "results",
-                 "lit_cache", "raw_attrs", "writes")
+                 "lit_cache", "raw_attrs", "writes", "types")
 
     def __init__(self, opdef, entry, attrs, operands, results):
         self.opdef, self.entry, self.attrs = opdef, entry, attrs
@@ -180,6 +181,7 @@ class PlanOp:
         self.refs = tuple(r for _, r in operands)
         self.n = len(operands)
         self.lit_cache, self.raw_attrs, self.writes = {}, None, ()
+        self.types = ()      # the results' IR types (Plan fills them in)
 
 
 class Plan:
@@ -208,6 +210,7 @@ class Plan:
                 self.value_types.append(r.type)
             entry = op.attrs["entry"] if op.opdef is CompiledCall else None
             pop = PlanOp(op.opdef, entry, op.attrs, refs, results)
+            pop.types = tuple(self.value_types[j] for j in results)
             if entry is not None:    # the state updates: outputs after the user's
                 e = resolve(entry, "compiled_call")
                 pop.writes = tuple(results[e.n_out:e.n_out + len(e.updates)])
@@ -502,10 +505,10 @@ def defer_apply(opdef, args, attrs):
                 materialize(f"'{opdef.name}' used a deferred array outside the step")
                 break
         return None
-    plan = step.plan
     k = step.k
-    if k < len(plan.ops):
-        out = _match_apply(step, plan.ops[k], opdef, args, attrs)
+    ops = step.plan.ops
+    if k < len(ops):
+        out = _match_apply(step, ops[k], opdef, args, attrs)
         if out is not None:
             return out
     if not _tracked(args):     # an op on untracked arrays only is not recorded: not in the step
@@ -527,27 +530,30 @@ def _tracked(args):
 
 
 def _bind(step, pop, args):
-    """Check each operand against the plan; bind constant leaves. None when one differs."""
-    saved = []
-    kinds, refs = pop.kinds, pop.refs
-    for n, a in enumerate(args):
+    """Check each operand against the plan; bind constant leaves. None when one differs.
+    Returns the operands to replay the op with (deferred ones as _Refs)."""
+    saved = list(args)
+    n = -1
+    for a, kind, ref in zip(args, pop.kinds, pop.refs):
+        n += 1
         t = type(a)
-        kind, ref = kinds[n], refs[n]
         if t is Deferred:
             if kind != _VALUE or _GET_LEAF(a) != ref:
                 return None
-            saved.append(_REFS[ref])
+            saved[n] = _REFS[ref]
             continue
-        saved.append(a)
         if kind == _LIT:
-            if t is NDArray or (t is np.ndarray and a.ndim) or \
-                    not _same_literal(pop, ref, a, args):
+            if t is NDArray or (t is np.ndarray and a.ndim):
                 return None
+            cached = pop.lit_cache.get(n)
+            if cached is None or t is not cached[0] or a != cached[1]:
+                if not _same_literal(pop, n, ref, a, args):
+                    return None
             continue
         if kind != _LEAF:
             return None
         if t is NDArray:
-            v, data = a._value, a._data
+            v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
         elif t is np.ndarray and a.ndim:
             v, data = None, a
         else:
@@ -574,11 +580,9 @@ def _bind(step, pop, args):
     return saved
 
 
-def _same_literal(pop, lit, a, args):
-    """Whether scalar `a` is the literal the plan saw (value and the dtype it would get)."""
-    cached = pop.lit_cache.get(id(lit))
-    if cached is not None and type(a) is cached[0] and a == cached[1]:
-        return True
+def _same_literal(pop, n, lit, a, args):
+    """Whether scalar `a` (operand n) is the literal the plan saw (value and the dtype it
+    would get); remembered per operand, so a step's repeat is one comparison."""
     if not isinstance(a, (bool, int, float, np.number, np.bool_, np.ndarray)):
         return False
     operands = [Value(x.type) if isinstance(x, NDArray) else
@@ -589,7 +593,7 @@ def _same_literal(pop, lit, a, args):
         return False
     if got.key() != lit.key():
         return False
-    pop.lit_cache[id(lit)] = (type(a), a)
+    pop.lit_cache[n] = (type(a), a)
     return True
 
 
@@ -597,7 +601,8 @@ def _match_apply(step, pop, opdef, args, attrs):
     if pop.opdef is not opdef or len(args) != pop.n:    # (a compiled call's opdef never is)
         return None
     if attrs:
-        if attrs is not pop.raw_attrs and attrs != pop.raw_attrs:
+        raw = pop.raw_attrs
+        if attrs is not raw and attrs != raw:
             if tape.canonical(opdef, attrs) is not pop.attrs:
                 return None
             pop.raw_attrs = dict(attrs)
@@ -612,8 +617,9 @@ def _match_apply(step, pop, opdef, args, attrs):
         step.k += 1
         j = results[0]
         d = _NEW(Deferred)
-        d._var = None
+        _SET_VAR(d, None)
         _SET_LEAF(d, j)
+        _SET_VALUE(d, pop.types[0])
         step.refs[j] = _WEAKREF(d)
         return d
     return tuple(_results(step, pop))
@@ -627,10 +633,11 @@ def _results(step, pop, n=None):
     """Deferred arrays for the op's first `n` results (all by default)."""
     refs, new, ref = step.refs, Deferred.__new__, weakref.ref
     out = []
-    for j in (pop.results if n is None else pop.results[:n]):
+    for j, t in zip(pop.results if n is None else pop.results[:n], pop.types):
         d = new(Deferred)
-        d._var = None
+        _SET_VAR(d, None)
         _SET_LEAF(d, j)
+        _SET_VALUE(d, t)
         refs[j] = ref(d)
         out.append(d)
     step.k += 1
@@ -640,6 +647,7 @@ def _results(step, pop, n=None):
 _SET_LEAF = _SLOT_LEAF.__set__
 _SET_DATA = _SLOT_DATA.__set__
 _SET_VALUE = _SLOT_VALUE.__set__
+_SET_VAR = NDArray.__dict__["_var"].__set__
 
 
 def defer_call(entry, args, params, draw=None):
