@@ -123,6 +123,24 @@ class Optimizer:
         fused_scalars as scalar values of the weight's dtype."""
         raise NotImplementedError
 
+    def fused_scalar_vector(self, indices):
+        """fused_scalars of every index in order, as the float64 vector the fused call reads
+        (counting each update as update() does)."""
+        out = []
+        for i in indices:
+            out.extend(self.fused_scalars(i))
+        return np.array(out, dtype=np.float64)
+
+    def uncount(self, indices, num_update):
+        """Undo the update counts of fused_scalar_vector(indices) (its call did not run);
+        `num_update` is the value before it."""
+        counts = self._index_update_count
+        for i in indices:
+            counts[i] -= 1
+            if counts[i] == self.begin_num_update:
+                del counts[i]
+        self.num_update = num_update
+
     def _clipping(self):
         return self.clip_gradient is not None and self.clip_gradient >= 0
 
@@ -175,6 +193,31 @@ class SGD(Optimizer):
         lr, wd = self._get_lr(index), self._get_wd(index)
         return (lr, wd, self.rescale_grad, self.clip_gradient or 0.0, self.momentum,
                 -lr * self.rescale_grad, lr * wd)
+
+    def fused_scalar_vector(self, indices):
+        """The per-step numbers of every index, as fused_scalars computes them one by one,
+        in one loop (Trainer.step's hot path: a fixed learning rate)."""
+        if self.lr_scheduler is not None or type(self).fused_scalars is not SGD.fused_scalars \
+                or type(self)._get_lr is not Optimizer._get_lr \
+                or type(self)._get_wd is not Optimizer._get_wd \
+                or type(self)._update_count is not Optimizer._update_count:
+            return super().fused_scalar_vector(indices)
+        counts, begin, num = self._index_update_count, self.begin_num_update, self.num_update
+        params = self.param_dict
+        lr0, wd0, rescale = self.lr, self.wd, self.rescale_grad
+        clip, momentum = self.clip_gradient or 0.0, self.momentum
+        out = []
+        for i in indices:
+            count = counts.get(i, begin) + 1
+            counts[i] = count
+            if count > num:
+                num = count
+            p = params.get(i)
+            lr = lr0 * (p.lr_mult if p is not None else 1.0)
+            wd = wd0 * (p.wd_mult if p is not None else 1.0)
+            out += (lr, wd, rescale, clip, momentum, -lr * rescale, lr * wd)
+        self.num_update = num
+        return np.array(out, dtype=np.float64)
 
     def fused_rule(self, b, weight, grad, states, s):
         lr, wd, rescale, clip, momentum, neg_lr_rescale, lr_wd = s

@@ -42,6 +42,7 @@ TRACEGRAD_CAPTURE=0 or set_enabled(False) turns capture off; `with paused():` ru
 without it and keeps the plans (to compare both in one process).
 """
 import os
+import sys
 import threading
 import weakref
 
@@ -62,7 +63,7 @@ from ..runtime.handles import resolve
 from ..runtime.segments import compile_callable, native_op
 from ..runtime.tape import STATE, TapeValue, wants_grad
 from ..codegen import COUNTERS as _NATIVE
-from ..stats import bump
+from ..stats import COUNTERS as _COUNTS, bump
 
 ENABLED = os.environ.get("TRACEGRAD_CAPTURE", "1") != "0"
 REPEATS = 3           # backward passes of one graph structure before it is captured
@@ -231,6 +232,7 @@ class Plan:
         self._set_exports([self.head] + sorted(writes - {self.head}))
         # grad_req of each variable leaf as planned (the gradients computed depend on it)
         self.var_wants = [(v, w) for v, w in zip(self.leaf_vars, self.wants) if v is not None]
+        self.wrt_vars = [self.leaf_vars[i].var for i in self.wrt]
         # the tape value exported arrays get: a graph already consumed by backward
         self.freed = [_freed(t) for t in self.value_types]
         self.forward = self._forward(leaves, order, value_index)
@@ -241,6 +243,7 @@ class Plan:
     def _set_exports(self, exports):
         self.exports = exports
         self.export_set = frozenset(exports)
+        self.hidden = [j for j in range(len(self.value_types)) if j not in self.export_set]
         self.export_pos = {j: k for k, j in enumerate(exports)}
 
     def _forward(self, leaves, order, value_index):
@@ -814,8 +817,11 @@ def backward(heads, head_grads, retain_graph, train_mode):
         materialize("the step made fewer state updates (assign_state) than the captured one")
         return False
     refs = step.refs
-    missing = [j for j, r in enumerate(refs)
-               if r is not None and j not in plan.export_set and r() is not None]
+    missing = None
+    for j in plan.hidden:
+        r = refs[j]
+        if r is not None and r() is not None:
+            missing = [j] if missing is None else missing + [j]
     if missing:
         plan._set_exports(sorted(plan.export_set.union(missing)))
         materialize("arrays the captured step does not export are alive at backward(); "
@@ -853,16 +859,25 @@ def backward(heads, head_grads, retain_graph, train_mode):
             _SET_LEAF(d, None)
             d.__class__ = NDArray
         outs[k] = None
-    leaf_vars = plan.leaf_vars
-    for k, i in enumerate(plan.wrt):
-        g, outs[n + k] = outs[n + k], None
-        leaf_vars[i].var.receive(g)
+    # the gradients, as Variable.receive takes them: a fresh result replaces a 'write'
+    # buffer nobody else holds (our outputs are fresh, contiguous, of the variable's type)
+    for k, var in enumerate(plan.wrt_vars, n):
+        g, outs[k] = outs[k], None
+        old = var.grad
+        if var.grad_req == "write" and _getrefcount(old) <= 3 and old.dtype == g.dtype \
+                and old.shape == g.shape:
+            var.grad, var.fresh = g, True
+        else:
+            var.receive(g)
     plan.failures = 0
     plan.captured += 1
-    bump("captured_steps")
+    _COUNTS["captured_steps"] += 1
     _LOG["captured"] += 1
     _LOG["last_calls"] = _NATIVE["native_calls"] - before
     return True
+
+
+_getrefcount = sys.getrefcount
 
 
 def _retire(plan, reason):
