@@ -9,6 +9,8 @@ symbol_block.py.
 import contextlib
 import re
 import threading
+import weakref
+from operator import is_ as _is
 from collections import OrderedDict
 
 from .. import array as _array, initializer, nd
@@ -313,11 +315,14 @@ class HybridBlock(Block):
                 p._finish_deferred_init()
 
     def __call__(self, *args):
-        memo = self.__dict__.get("_tg_step")
-        if memo is not None and _compiled.DEFER_CALL is not None:
-            out = _captured_call(self, memo, args)
-            if out is not None:
-                return out
+        if _compiled.DEFER_CALL is not None:     # step capture holds plans (tracing/capture.py)
+            memo = self.__dict__.get("_tg_step")
+            if memo is not None:
+                out = _captured_call(self, memo, args)
+                if out is not None:
+                    return out
+            elif not self._active and not LOCATING.on and _pure(self):
+                return _replay_or_learn(self, args)
         if LOCATING.on:  # a trace: ops recorded below carry this block's path
             LOCATING.blocks.append(self)
             try:
@@ -366,6 +371,85 @@ def inside_hybrid_call():
         yield
     finally:
         _SCOPE.in_hybrid_call = prev
+
+
+# ---------------------------------------------------------------- block replay (capture.py)
+# gluon's own layers and losses whose forward is a pure function of (inputs, parameters,
+# configuration): a call in a captured step can be replayed from what capture learned
+_PURE_LAYERS = {
+    "tracegrad.gluon.nn.basic_layers": {"Dense", "HybridSequential", "Flatten", "Embedding"},
+    "tracegrad.gluon.nn.activations": {"Activation", "LeakyReLU", "ELU", "SELU", "GELU",
+                                        "Swish", "PReLU"},
+    "tracegrad.gluon.loss": {"L2Loss", "L1Loss", "SoftmaxCrossEntropyLoss",
+                             "SigmoidBinaryCrossEntropyLoss", "HuberLoss"},
+}
+_PURE_CLASSES: dict = {}
+_REPLAYS: dict = {}     # id(block) -> (weakref to it, BlockReplay, snapshot, parameters)
+
+
+def _pure(block):
+    """Whether the block and everything below it are such layers (none hybridized)."""
+    cls = type(block)
+    pure = _PURE_CLASSES.get(cls)
+    if pure is None:
+        pure = _PURE_CLASSES[cls] = cls.__qualname__ in _PURE_LAYERS.get(cls.__module__, ())
+    if not pure:
+        return False
+    for child in block._children.values():
+        if child._active or not isinstance(child, HybridBlock) or not _pure(child):
+            return False
+    return True
+
+
+def _tree(block):
+    out, stack = [], [block]
+    while stack:
+        b = stack.pop()
+        out.append(b)
+        stack.extend(b._children.values())
+    return out
+
+
+def _replay_or_learn(block, args):
+    """A pure block's call while capture holds plans: replayed from what was learned when
+    nothing it depends on moved (its and its children's attributes, by identity; parameter
+    data objects; block structure; training mode), else run normally and learned."""
+    rep = _REPLAYS.get(id(block))
+    if rep is not None and rep[0]() is block:
+        _, replay, snapshot, params, version, training = rep
+        if version == STRUCTURE_VERSION[0] and training == _STATE.training:
+            for b, values in snapshot:
+                d = b.__dict__
+                if len(d) != len(values) or not all(map(_is, d.values(), values)):
+                    break
+            else:
+                for p, data in params:
+                    if p._data is not data:
+                        break
+                else:
+                    out = _capture.replay(replay, args)
+                    if out is not None:
+                        return out
+    rec = _capture.learn_begin()
+    if rec is None:
+        return block._call(args)
+    try:
+        out = block._call(args)
+    except BaseException:
+        _capture.learn_end(rec, (), None, ())
+        raise
+    blocks = _tree(block)
+    params = [(p, p._data) for b in blocks for p in b._reg_params.values()]
+    replay = _capture.learn_end(rec, args, out, [d for _, d in params if d is not None])
+    if replay is None:
+        _REPLAYS.pop(id(block), None)
+        return out
+    if len(_REPLAYS) > 256:
+        _REPLAYS.clear()
+    _REPLAYS[id(block)] = (weakref.ref(block), replay,
+                           [(b, tuple(b.__dict__.values())) for b in blocks], params,
+                           STRUCTURE_VERSION[0], _STATE.training)
+    return out
 
 
 def _remember_captured_call(block, args, out):

@@ -320,6 +320,7 @@ class _State(threading.local):
     training side by side compute exactly what each would alone."""
     step = None          # the pending Step
     broken = False       # a step was materialized: defer nothing until the next backward
+    learning = None      # the _Learning of a block call being learned (block replay)
 
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
@@ -798,6 +799,244 @@ def _on_assign(target, value):
                 side.append(v)
         value = value._data
     np.copyto(target._data, value, casting="unsafe")
+
+
+# ------------------------------------------------------------------ block replay
+# A call of a built-in gluon block whose forward is a pure function of its inputs, parameters
+# and configuration (gluon decides which: block.py) makes the same ops every step. Once learned
+# (every op it made: the plan's ops it deferred, and the untracked ops it ran eagerly, with
+# where each operand came from), the next call of that block at the same point of the same
+# plan is replayed: its eager ops run again on the new arguments, its deferred ops are bound
+# and logged exactly as defer_apply would have, and its output is the same plan value; the
+# block's Python (argument checks, nd wrappers, one defer_apply per op) does not run.
+class _Arg:
+    """Operand from the block call's argument `i` (an untracked NDArray)."""
+    __slots__ = ("i",)
+
+    def __init__(self, i):
+        self.i = i
+
+
+class _Tmp:
+    """Operand from the result of the replay's eager op number `t`."""
+    __slots__ = ("t",)
+
+    def __init__(self, t):
+        self.t = t
+
+
+class _Learning:
+    __slots__ = ("ops", "failed", "inner", "step", "k0", "n_log", "n_writes", "n_assign")
+
+    def __init__(self, step):
+        self.ops, self.failed, self.inner, self.step = [], False, False, step
+        self.k0 = step.k if step is not None else 0
+        self.n_log = len(step.log) if step is not None else 0
+        self.n_writes = len(step.writes) if step is not None else 0
+        self.n_assign = step.n_assign if step is not None else 0
+
+
+class BlockReplay:
+    """A learned block call: the plan, the range of its ops, the checks and the program."""
+    __slots__ = ("plan", "k0", "k1", "arg_kinds", "program", "var_objs", "out", "leaf_ops",
+                 "n_tmp")
+
+
+def learn_begin():
+    """Start learning a block call (None when capture has nothing to learn against)."""
+    state = _STATE
+    if state.learning is not None or state.broken or not STATE.recording:
+        return None
+    rec = state.learning = _Learning(state.step)
+    _array._DEFER = _learn_apply
+    return rec
+
+
+def _learn_apply(opdef, args, attrs):
+    """defer_apply while a block call is learned: note every op (an untracked one is run
+    here, so its result is known)."""
+    state = _STATE
+    rec = state.learning
+    if rec is None or rec.inner:
+        return defer_apply(opdef, args, attrs)
+    out = defer_apply(opdef, args, attrs)
+    if out is not None:
+        rec.ops.append((True, opdef, args, attrs, out))
+        return out
+    if state.step is None or state.broken or _tracked(args):
+        rec.failed = True
+        return None
+    rec.inner = True
+    try:
+        res = _array.apply(opdef, args, attrs)
+    finally:
+        rec.inner = False
+    rec.ops.append((False, opdef, args, attrs, res))
+    return res
+
+
+def learn_end(rec, args, out, var_objs):
+    """Finish learning: a BlockReplay, or None when the call cannot be replayed. `var_objs`:
+    the parameter NDArrays the block may use (its parameters' data, as the call found them)."""
+    state = _STATE
+    state.learning = None
+    if _array._DEFER is _learn_apply:
+        _array._DEFER = defer_apply if _PLANNING else None
+    step = state.step
+    if rec.failed or step is None or state.broken or type(out) is not Deferred:
+        return None
+    if rec.step is not None and rec.step is not step:
+        return None
+    plan = step.plan
+    k0, k1 = rec.k0, step.k
+    if (k1 <= k0 or len(step.log) - rec.n_log != k1 - k0 or len(step.writes) != rec.n_writes
+            or step.n_assign != rec.n_assign):
+        return None
+    kinds = []
+    position = {}
+    for i, a in enumerate(args):
+        t = type(a)
+        if t is Deferred:
+            kinds.append(_GET_LEAF(a))
+        elif t is NDArray:
+            kinds.append(None)
+            position[id(a)] = i
+        else:
+            return None
+    tmps = {}
+    allowed_vars = {id(o) for o in var_objs}
+    program, var_checks, leaf_ops = [], [], []
+    k = k0
+    for deferred, opdef, op_args, attrs, res in rec.ops:
+        if not deferred:
+            spec = []
+            for a in op_args:
+                t = type(a)
+                if t is NDArray or t is Deferred or isinstance(a, np.ndarray):
+                    if id(a) in position:
+                        spec.append(_Arg(position[id(a)]))
+                    elif id(a) in tmps:
+                        spec.append(_Tmp(tmps[id(a)]))
+                    else:
+                        return None        # an array from elsewhere (a random key, ...)
+                else:
+                    spec.append(a)
+            if type(res) is not NDArray:
+                return None
+            tmps[id(res)] = len(tmps)
+            program.append((False, opdef, tuple(spec), attrs))
+            continue
+        pop = plan.ops[k]
+        if pop.entry is not None or pop.opdef is not opdef:
+            return None
+        saved, logged_attrs = step.log[k]
+        template, leaves = list(saved), []
+        for n, (a, kind, ref) in enumerate(zip(op_args, pop.kinds, pop.refs)):
+            if kind != _LEAF:
+                continue
+            var = plan.leaf_vars[ref]
+            if id(a) in position:
+                template[n] = _Arg(position[id(a)])
+            elif id(a) in tmps and var is None:
+                template[n] = _Tmp(tmps[id(a)])
+            elif var is not None and type(a) is NDArray and id(a) in allowed_vars:
+                var_checks.append((a, ref))
+                continue
+            else:
+                return None
+            leaves.append((n, ref))
+        program.append((True, k, template, logged_attrs, tuple(leaves)))
+        k += 1
+    if k != k1:
+        return None
+    j = _GET_LEAF(out)
+    if not any(j in plan.ops[n].results for n in range(k0, k1)):
+        return None
+    r = BlockReplay()
+    r.plan, r.k0, r.k1, r.arg_kinds, r.program = plan, k0, k1, tuple(kinds), program
+    r.var_objs, r.out, r.leaf_ops, r.n_tmp = var_checks, j, leaf_ops, len(tmps)
+    return r
+
+
+def replay(r, args):
+    """The learned block call on these arguments: its Deferred output, or None (nothing
+    done) when the call is not at the learned point of the plan or an operand differs."""
+    state = _STATE
+    if state.broken or state.learning is not None or not STATE.recording:
+        return None
+    plan = r.plan
+    step = state.step
+    fresh = step is None
+    if fresh:
+        if r.k0 or plan not in state.plans.get(plan.first_key, ()):
+            return None
+        step = Step(plan)
+    elif step.plan is not plan or step.k != r.k0:
+        return None
+    if len(args) != len(r.arg_kinds):
+        return None
+    for a, kind in zip(args, r.arg_kinds):
+        if kind is None:
+            if type(a) is not NDArray:
+                return None
+        elif type(a) is not Deferred or _GET_LEAF(a) != kind:
+            return None
+    leaf_vars = plan.leaf_vars
+    for obj, ref in r.var_objs:
+        if _SLOT_VALUE.__get__(obj) is not leaf_vars[ref]:
+            return None
+    # operands first (nothing is bound until every one is checked), eager ops as they come
+    tmps, binds, written = [], {}, step.written
+    leaf_data, leaf_types = step.leaf_data, plan.leaf_types
+    entries = []
+    for ins in r.program:
+        if not ins[0]:
+            _, opdef, spec, attrs = ins
+            res = _array.apply(opdef, [args[x.i] if type(x) is _Arg else tmps[x.t]
+                                       if type(x) is _Tmp else x for x in spec], attrs)
+            if type(res) is not NDArray:
+                return None
+            tmps.append(res)
+            continue
+        _, k, template, attrs, leaves = ins
+        if leaves:
+            saved = list(template)
+            for n, ref in leaves:
+                x = template[n]
+                a = args[x.i] if type(x) is _Arg else tmps[x.t]
+                saved[n] = a
+                v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
+                var = leaf_vars[ref]
+                if var is not None:
+                    if v is not var:
+                        return None
+                elif v is not None or (written and id(data) in written):
+                    return None
+                bound = binds.get(ref, leaf_data[ref])
+                if bound is None:
+                    t = leaf_types[ref]
+                    if data.shape != t.shape or data.dtype != t.np_dtype:
+                        return None
+                elif bound is not data and var is None:
+                    return None
+                binds[ref] = data
+            entries.append((saved, attrs))
+        else:
+            entries.append((template, attrs))
+    for obj, ref in r.var_objs:
+        leaf_data[ref] = _SLOT_DATA.__get__(obj)
+    for ref, data in binds.items():
+        leaf_data[ref] = data
+    step.log.extend(entries)
+    step.k = r.k1
+    if fresh:
+        state.step = step
+    d = _NEW(Deferred)
+    _SET_VAR(d, None)
+    _SET_LEAF(d, r.out)
+    _SET_VALUE(d, plan.value_types[r.out])
+    step.refs[r.out] = _WEAKREF(d)
+    return d
 
 
 # ------------------------------------------------------------------ the captured backward
