@@ -228,7 +228,7 @@ class SGD(Optimizer):
         if self._clipping():
             g = self._fused_clip(b, g, clip)
         g = b.add(g, b.mul(wd, weight))
-        if not self.momentum:
+        if not self.momentum or not states:    # (momentum set after a stateless start)
             return b.add(weight, b.mul(g, b.neg(lr))), []
         mom = b.sub(b.mul(states[0], momentum), b.mul(g, lr))
         return b.add(weight, mom), [mom]
@@ -259,7 +259,7 @@ class NAG(SGD):
         if self._clipping():
             g = self._fused_clip(b, g, clip)
         g = b.add(g, b.mul(wd, weight))
-        if not self.momentum:
+        if not self.momentum or not states:
             return b.sub(weight, b.mul(lr, g)), []
         mom = b.add(b.mul(states[0], momentum), g)
         g = b.add(g, b.mul(momentum, mom))
