@@ -321,8 +321,15 @@ class HybridBlock(Block):
                 out = _captured_call(self, memo, args)
                 if out is not None:
                     return out
-            elif not self._active and not LOCATING.on and _pure(self):
-                return _replay_or_learn(self, args)
+            elif not self._active and not LOCATING.on:
+                pure = _PURE_BLOCKS.get(id(self))
+                if pure is None or pure[0] != STRUCTURE_VERSION[0] or pure[2]() is not self:
+                    pure = _PURE_BLOCKS[id(self)] = (STRUCTURE_VERSION[0], _pure(self),
+                                                      weakref.ref(self))
+                    if len(_PURE_BLOCKS) > 1024:
+                        _PURE_BLOCKS.clear()
+                if pure[1]:
+                    return _replay_or_learn(self, args)
         if LOCATING.on:  # a trace: ops recorded below carry this block's path
             LOCATING.blocks.append(self)
             try:
@@ -384,6 +391,9 @@ _PURE_LAYERS = {
                              "SigmoidBinaryCrossEntropyLoss", "HuberLoss"},
 }
 _PURE_CLASSES: dict = {}
+# id(block) -> (structure version, _pure(block), weakref): a child hybridized later makes a
+# stale True harmless (its call is not an op the replay learned, so learning fails)
+_PURE_BLOCKS: dict = {}
 _REPLAYS: dict = {}     # id(block) -> (weakref to it, BlockReplay, snapshot, parameters)
 
 
