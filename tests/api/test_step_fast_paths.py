@@ -324,3 +324,24 @@ def test_trainer_binding_matches_per_parameter_updates_and_still_finds_stale_gra
     loss.backward()
     with pytest.raises(UserWarning, match="stale|not been updated"):
         trainer.step(4)
+
+
+def test_what_replay_remembers_goes_with_the_block():
+    import gc
+    import weakref
+    net = _net(False)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    for i in range(8):
+        x, y = _data(i)
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(4)
+    assert id(net) in _block._REPLAYS and id(loss_fn) in _block._REPLAYS
+    ref, key = weakref.ref(net), id(net)
+    capture._reset_for_tests()      # the plans hold parameters' tape values, not the block
+    del net, trainer, loss, x, y
+    gc.collect()
+    assert ref() is None
+    assert key not in _block._REPLAYS

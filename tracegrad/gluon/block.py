@@ -429,7 +429,7 @@ def _replay_or_learn(block, args):
         _, replay, snapshot, params, version, training = rep
         if version == STRUCTURE_VERSION[0] and training == _STATE.training:
             for b, values in snapshot:
-                d = b.__dict__
+                d = (b or block).__dict__
                 if len(d) != len(values) or not all(map(_is, d.values(), values)):
                     break
             else:
@@ -454,11 +454,13 @@ def _replay_or_learn(block, args):
     if replay is None:
         _REPLAYS.pop(id(block), None)
         return out
-    if len(_REPLAYS) > 256:
+    if len(_REPLAYS) >= 256:
         _REPLAYS.clear()
-    _REPLAYS[id(block)] = (weakref.ref(block), replay,
-                           [(b, tuple(b.__dict__.values())) for b in blocks], params,
-                           STRUCTURE_VERSION[0], _STATE.training)
+    # the entry holds the block's children and parameters, not the block: it goes with it
+    key = id(block)
+    _REPLAYS[key] = (weakref.ref(block, lambda _, k=key: _REPLAYS.pop(k, None)), replay,
+                     [(None if b is block else b, tuple(b.__dict__.values())) for b in blocks],
+                     params, STRUCTURE_VERSION[0], _STATE.training)
     return out
 
 

@@ -899,7 +899,8 @@ def learn_end(rec, args, out, var_objs):
         if t is Deferred:
             kinds.append(_GET_LEAF(a))
         elif t is NDArray:
-            kinds.append(None)
+            data = _SLOT_DATA.__get__(a)
+            kinds.append((data.shape, data.dtype))
             position[id(a)] = i
         else:
             return None
@@ -968,7 +969,8 @@ def replay(r, args):
     step = state.step
     fresh = step is None
     if fresh:
-        if r.k0 or plan not in state.plans.get(plan.first_key, ()):
+        plans = state.plans.get(plan.first_key)
+        if r.k0 or not plans or plans[0] is not plan:   # (the plan defer_apply would try)
             return None
         step = Step(plan)
     elif step.plan is not plan or step.k != r.k0:
@@ -976,8 +978,11 @@ def replay(r, args):
     if len(args) != len(r.arg_kinds):
         return None
     for a, kind in zip(args, r.arg_kinds):
-        if kind is None:
+        if type(kind) is tuple:     # an array: the eager ops below get what they got before
             if type(a) is not NDArray:
+                return None
+            data = _SLOT_DATA.__get__(a)
+            if data.shape != kind[0] or data.dtype != kind[1]:
                 return None
         elif type(a) is not Deferred or _GET_LEAF(a) != kind:
             return None
@@ -992,8 +997,11 @@ def replay(r, args):
     for ins in r.program:
         if not ins[0]:
             _, opdef, spec, attrs = ins
-            res = _array.apply(opdef, [args[x.i] if type(x) is _Arg else tmps[x.t]
-                                       if type(x) is _Tmp else x for x in spec], attrs)
+            try:    # (pure: run again by the block's own code if anything is off)
+                res = _array.apply(opdef, [args[x.i] if type(x) is _Arg else tmps[x.t]
+                                           if type(x) is _Tmp else x for x in spec], attrs)
+            except Exception:  # noqa: BLE001 - the block's call reports it at the user's line
+                return None
             if type(res) is not NDArray:
                 return None
             tmps.append(res)
