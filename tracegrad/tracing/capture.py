@@ -173,7 +173,8 @@ class PlanOp:
     """One op of a plan: what it is, where each operand comes from ((kind, ref) pairs, also
     split into `kinds` and `refs`), and the plan values its results are."""
     __slots__ = ("opdef", "entry", "attrs", "operands", "kinds", "refs", "n", "results",
-                 "lit_cache", "raw_attrs", "writes", "types")
+                 "lit_cache", "raw_attrs", "writes", "types",
+                 "feed_plan", "has_keys")
 
     def __init__(self, opdef, entry, attrs, operands, results):
         self.opdef, self.entry, self.attrs = opdef, entry, attrs
@@ -183,6 +184,8 @@ class PlanOp:
         self.n = len(operands)
         self.lit_cache, self.raw_attrs, self.writes = {}, None, ()
         self.types = ()      # the results' IR types (Plan fills them in)
+        self.feed_plan = None    # a compiled call's feeds against its operands (_bind_call)
+        self.has_keys = False    # a compiled call that draws random keys
 
 
 class Plan:
@@ -215,6 +218,7 @@ class Plan:
             if entry is not None:    # the state updates: outputs after the user's
                 e = resolve(entry, "compiled_call")
                 pop.writes = tuple(results[e.n_out:e.n_out + len(e.updates)])
+                pop.has_keys = any(kind == Feed.KEY for kind, _ in e.feeds)
             self.ops.append(pop)
         if len(self.value_types) > len(_REFS):
             raise _Refuse(f"the step has more than {len(_REFS)} values")
@@ -685,7 +689,7 @@ def defer_call(entry, args, params, draw=None):
     # random keys are drawn only now that the call is certain to be deferred: exactly once,
     # in the order Entry.arrays draws them
     leaf_data = step.leaf_data
-    for i, (kind, ref) in enumerate(entry.feeds):
+    for i, (kind, ref) in enumerate(entry.feeds) if pop.has_keys else ():
         if kind == Feed.KEY:
             key = draw(ref) if draw is not None else entry.pending_keys.pop(0) \
                 if entry.pending_keys else next_key()._data
@@ -698,50 +702,70 @@ def defer_call(entry, args, params, draw=None):
     return outs[0] if entry.single else outs
 
 
+def _feed_plan(plan, pop, entry):
+    """Per feed of the compiled call: (feed kind, feed ref, operand kind, operand ref, the
+    plan's variable for that leaf or None, the leaf's type or None)."""
+    out = []
+    for (kind, ref), (okind, oref) in zip(entry.feeds, pop.operands):
+        leaf = okind == _LEAF
+        out.append((kind, ref, okind, oref, plan.leaf_vars[oref] if leaf else None,
+                    plan.leaf_types[oref] if leaf else None))
+    return tuple(out)
+
+
+_ARG, _PARAM, _KEY, _CONST = Feed.ARG, Feed.PARAM, Feed.KEY, Feed.CONST
+
+
 def _bind_call(step, pop, entry, args, params):
     """(args with _Ref for deferred ones, input arrays without keys yet), or None when an
     operand differs from the plan. Binds the call's constant and variable leaves."""
-    plan, leaf_data = step.plan, step.leaf_data
-    leaf_vars, leaf_types = plan.leaf_vars, plan.leaf_types
-    saved_args = list(args)
-    arrays = [None] * len(entry.feeds)
+    fp = pop.feed_plan
+    if fp is None:
+        fp = pop.feed_plan = _feed_plan(step.plan, pop, entry)
+    leaf_data, written = step.leaf_data, step.written
+    saved_args = args
+    arrays = [None] * len(fp)
     binds = []
-    for i, (kind, ref) in enumerate(entry.feeds):
-        okind, oref = pop.operands[i]
-        if kind == Feed.ARG or kind == Feed.PARAM:
-            a = args[ref] if kind == Feed.ARG else params[ref]
-            if type(a) is PendingWrite:     # written by a deferred state update
-                return None
-            if type(a) is Deferred:
-                if kind != Feed.ARG or okind != _VALUE or _GET_LEAF(a) != oref:
+    i = -1
+    for kind, ref, okind, oref, var, ltype in fp:
+        i += 1
+        if kind == _ARG or kind == _PARAM:
+            a = args[ref] if kind == _ARG else params[ref]
+            t = type(a)
+            if t is Deferred:
+                if kind != _ARG or okind != _VALUE or _GET_LEAF(a) != oref:
                     return None
+                if saved_args is args:
+                    saved_args = list(args)
                 saved_args[ref] = _REFS[oref]
                 continue
+            if t is not NDArray or okind != _LEAF:   # (a PendingWrite: a state update's)
+                return None
+            v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
+            if var is not None:
+                if v is not var:
+                    return None
+            elif v is not None:
+                return None
+        elif kind == _KEY:
+            continue
+        elif kind == _CONST:
             if okind != _LEAF:
                 return None
-            v, data = a._value, a._data
-            var = leaf_vars[oref]
-            if (var is not None and v is not var) or (var is None and v is not None):
-                return None
-        elif kind == Feed.KEY:
-            continue
-        elif kind == Feed.CONST:
             data = ref
         else:    # a variable the function reached from its scope
-            if okind != _LEAF or leaf_vars[oref] is not ref:
+            if okind != _LEAF or var is not ref:
                 return None
             data = ref.data
-        if step.written and id(data) in step.written:
+        if written and id(data) in written:
             return None
+        if var is None:
+            bound = leaf_data[oref]
+            if (bound is not None and bound is not data) or data.shape != ltype.shape \
+                    or data.dtype != ltype.np_dtype:
+                return None
         arrays[i] = data
         binds.append((oref, data))
-    for oref, data in binds:
-        bound = leaf_data[oref]
-        if leaf_vars[oref] is None:
-            t = leaf_types[oref]
-            if (bound is not None and bound is not data) or data.shape != t.shape \
-                    or data.dtype != t.np_dtype:
-                return None
     for oref, data in binds:
         leaf_data[oref] = data
     return saved_args, arrays
