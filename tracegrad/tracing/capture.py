@@ -37,6 +37,17 @@ the one native call, and they are written into their arrays after it, in the ord
 them; a hybridized block's updates (extra outputs of its compiled call) likewise. Until then the
 target is a `PendingWrite`: reading it, or using it in an op, materializes the step first.
 
+Fast paths (a repeated step costs a few Python calls per block). A hybridized block whose
+call capture deferred remembers the guard-free variant it reached; its next call goes straight
+to defer_call (gluon/block.py: `_captured_call`). A call of gluon's own pure layers and losses
+(not hybridized) is learned once — the plan ops it deferred and the untracked ops it ran
+eagerly, each operand's origin (an argument, an earlier eager result, a parameter, a literal) —
+and then replayed (`learn_begin`/`learn_end`/`replay`): eager ops rerun on the new arguments,
+deferred ops are bound and logged exactly as defer_apply would, nothing of the block's Python
+runs. Either falls back to the block's own call when anything it depends on moved (block
+attributes and parameters by identity, structure version, training mode, argument types,
+the step's position in the plan).
+
 `explain()` says what was captured, what was dropped and why, and native calls per step.
 TRACEGRAD_CAPTURE=0 or set_enabled(False) turns capture off; `with paused():` runs steps
 without it and keeps the plans (to compare both in one process).
