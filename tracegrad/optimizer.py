@@ -15,6 +15,7 @@ import numpy as np
 from .base import MXNetError
 
 _REGISTRY = {}
+_PLAIN_SGD: dict = {}   # SGD subclass -> whether fused_scalar_vector's fast loop applies
 
 
 def register(klass):
@@ -197,10 +198,15 @@ class SGD(Optimizer):
     def fused_scalar_vector(self, indices):
         """The per-step numbers of every index, as fused_scalars computes them one by one,
         in one loop (Trainer.step's hot path: a fixed learning rate)."""
-        if self.lr_scheduler is not None or type(self).fused_scalars is not SGD.fused_scalars \
-                or type(self)._get_lr is not Optimizer._get_lr \
-                or type(self)._get_wd is not Optimizer._get_wd \
-                or type(self)._update_count is not Optimizer._update_count:
+        cls = type(self)
+        plain = _PLAIN_SGD.get(cls)
+        if plain is None:   # no override of what the loop below computes by hand
+            plain = _PLAIN_SGD[cls] = (cls.fused_scalars is SGD.fused_scalars
+                                       and cls._get_lr is Optimizer._get_lr
+                                       and cls._get_wd is Optimizer._get_wd
+                                       and cls._update_count is Optimizer._update_count
+                                       and cls.learning_rate is Optimizer.learning_rate)
+        if self.lr_scheduler is not None or not plain:
             return super().fused_scalar_vector(indices)
         counts, begin, num = self._index_update_count, self.begin_num_update, self.num_update
         params = self.param_dict

@@ -66,7 +66,7 @@ from ..array import NDArray
 from .compiled import CompiledCall, Feed
 from ..ir.autodiff import copy_ops, vjp
 from ..ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
-from ..ir.types import type_of
+from ..ir.types import FLOATS, type_of
 from ..ir.passes import run_pipeline
 from ..random import next_key
 from ..runtime import tape
@@ -248,6 +248,9 @@ class Plan:
         # grad_req of each variable leaf as planned (the gradients computed depend on it)
         self.var_wants = [(v, w) for v, w in zip(self.leaf_vars, self.wants) if v is not None]
         self.wrt_vars = [self.leaf_vars[i].var for i in self.wrt]
+        # wants_grad(leaf) == want by grad_req alone: a leaf's Variable and dtype never change,
+        # and a variable of another dtype never wants a gradient whatever its grad_req
+        self.var_reqs = [(v.var, w) for v, w in self.var_wants if v.type.dtype in FLOATS]
         # the tape value exported arrays get: a graph already consumed by backward
         self.freed = [_freed(t) for t in self.value_types]
         self.forward = self._forward(leaves, order, value_index)
@@ -1113,8 +1116,8 @@ def backward(heads, head_grads, retain_graph, train_mode):
         except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
             _retire(plan, f"recompiling failed: {type(e).__name__}: {e}")
         return False
-    for var, want in plan.var_wants:
-        if wants_grad(var) != want:
+    for variable, want in plan.var_reqs:   # (a leaf's Variable and dtype never change)
+        if (variable.grad_req != "null") != want:
             materialize("a variable's grad_req changed")
             return False
     _STATE.step = None
