@@ -345,3 +345,33 @@ def test_what_replay_remembers_goes_with_the_block():
     gc.collect()
     assert ref() is None
     assert key not in _block._REPLAYS
+
+
+def test_a_layer_called_twice_per_step_is_replayed_at_both_points(monkeypatch):
+    dense = _Count(monkeypatch, gluon.nn.Dense)
+
+    def train(on):
+        capture.set_enabled(on)
+        mx.random.seed(2)
+        shared = gluon.nn.Dense(5, activation="tanh", in_units=5)
+        head = gluon.nn.Dense(3, in_units=5)
+        shared.initialize()
+        head.initialize()
+        params = shared.collect_params()
+        params.update(head.collect_params())
+        trainer = gluon.Trainer(params, "sgd", {"learning_rate": 0.1})
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        counts = []
+        for i in range(14):
+            x, y = _data(i)
+            with autograd.record():
+                loss = loss_fn(head(shared(shared(x))), y)    # the same weights twice
+            loss.backward()
+            trainer.step(4)
+            counts.append(dense.n)
+        capture.set_enabled(True)
+        return [p.data().asnumpy() for p in params.values()], counts
+    got, counts = train(True)
+    want, _ = train(False)
+    _same(got, want)
+    assert counts[-1] == counts[-5], counts      # the last steps ran no Dense Python

@@ -423,10 +423,12 @@ def _tree(block):
 def _replay_or_learn(block, args):
     """A pure block's call while capture holds plans: replayed from what was learned when
     nothing it depends on moved (its and its children's attributes, by identity; parameter
-    data objects; block structure; training mode), else run normally and learned."""
+    data objects; block structure; training mode), else run normally and learned. A block
+    called at several points of a step (shared weights) keeps one replay per point."""
     rep = _REPLAYS.get(id(block))
+    valid = False
     if rep is not None and rep[0]() is block:
-        _, replay, snapshot, params, version, training = rep
+        _, replays, snapshot, params, version, training = rep
         if version == STRUCTURE_VERSION[0] and training == _STATE.training:
             for b, values in snapshot:
                 d = (b or block).__dict__
@@ -437,9 +439,11 @@ def _replay_or_learn(block, args):
                     if p._data is not data:
                         break
                 else:
-                    out = _capture.replay(replay, args)
-                    if out is not None:
-                        return out
+                    valid = True
+                    for replay in replays:
+                        out = _capture.replay(replay, args)
+                        if out is not None:
+                            return out
     rec = _capture.learn_begin()
     if rec is None:
         return block._call(args)
@@ -452,13 +456,16 @@ def _replay_or_learn(block, args):
     params = [(p, p._data) for b in blocks for p in b._reg_params.values()]
     replay = _capture.learn_end(rec, args, out, [d for _, d in params if d is not None])
     if replay is None:
-        _REPLAYS.pop(id(block), None)
+        return out
+    if valid:   # nothing moved since the other points were learned: one more point
+        replays = [r for r in rep[1] if r.plan is not replay.plan or r.k0 != replay.k0]
+        rep[1][:] = (replays + [replay])[-8:]
         return out
     if len(_REPLAYS) >= 256:
         _REPLAYS.clear()
     # the entry holds the block's children and parameters, not the block: it goes with it
     key = id(block)
-    _REPLAYS[key] = (weakref.ref(block, lambda _, k=key: _REPLAYS.pop(k, None)), replay,
+    _REPLAYS[key] = (weakref.ref(block, lambda _, k=key: _REPLAYS.pop(k, None)), [replay],
                      [(None if b is block else b, tuple(b.__dict__.values())) for b in blocks],
                      params, STRUCTURE_VERSION[0], _STATE.training)
     return out
