@@ -64,6 +64,63 @@ class FusedUpdate:
         self.layout = layout
 
 
+class Binding:
+    """One Trainer's parameters bound to their compiled update, for the steps that repeat the
+    last one (Trainer._update checks that they do: the same weight NDArrays, gradient
+    Variables and optimizer structure). A step is then: the argument list from the live
+    buffers, the scalar vector, one native call, the new buffers written back."""
+    __slots__ = ("fused", "structure", "indices", "weights", "vars", "n_states", "kind")
+
+    def __init__(self, fused, structure, indices, weights, variables, n_states):
+        self.fused, self.structure, self.indices = fused, structure, indices
+        self.weights, self.vars, self.n_states = weights, variables, n_states
+
+    def __call__(self, optimizer, states):
+        """True when done; False: nothing changed, take the general path."""
+        args = []
+        for i, w, var, n_state in zip(self.indices, self.weights, self.vars, self.n_states):
+            args.append(w._data)
+            args.append(var.grad)
+            if n_state:
+                st = states[i]
+                if type(st) is tuple:
+                    args.extend(st)
+                else:
+                    args.append(st)
+        num_update = optimizer.num_update
+        scalars = optimizer.fused_scalar_vector(self.indices)
+        try:
+            outs = self.fused.native(*args, scalars)
+        except TypeError:   # an array changed type: lay the call out again
+            optimizer.uncount(self.indices, num_update)
+            return False
+        k = 0
+        for i, w, n_state in zip(self.indices, self.weights, self.n_states):
+            new_w = outs[k]
+            w._data = new_w
+            leaf = w._value
+            if leaf is not None and leaf.producer is None:
+                leaf.data = new_w
+            if n_state:
+                if n_state == 1 and type(states[i]) is not tuple:
+                    states[i] = outs[k + 1]
+                else:
+                    states[i] = tuple(outs[k + 1:k + 1 + n_state])
+            k += 1 + n_state
+        return True
+
+
+def bind(optimizer, items, states):
+    """A Binding for the (index, weight NDArray, Variable) of the step `apply` just made, or
+    None when that step did not go through one fused call."""
+    indices = tuple([i for i, _, _ in items])
+    last = _LAST.get(id(states))
+    if last is None or last[0] != indices:
+        return None
+    return Binding(last[2], last[1], indices, [w for _, w, _ in items],
+                   [v for _, _, v in items], [n for _, _, n in last[3]])
+
+
 def apply(optimizer, items, states):
     """Update every (index, weight NDArray, grad array) in `items` in one native call.
 

@@ -15,6 +15,7 @@ import numpy as np
 from .base import MXNetError
 
 _REGISTRY = {}
+_PLAIN_SGD: dict = {}   # SGD subclass -> whether fused_scalar_vector's fast loop applies
 
 
 def register(klass):
@@ -123,6 +124,24 @@ class Optimizer:
         fused_scalars as scalar values of the weight's dtype."""
         raise NotImplementedError
 
+    def fused_scalar_vector(self, indices):
+        """fused_scalars of every index in order, as the float64 vector the fused call reads
+        (counting each update as update() does)."""
+        out = []
+        for i in indices:
+            out.extend(self.fused_scalars(i))
+        return np.array(out, dtype=np.float64)
+
+    def uncount(self, indices, num_update):
+        """Undo the update counts of fused_scalar_vector(indices) (its call did not run);
+        `num_update` is the value before it."""
+        counts = self._index_update_count
+        for i in indices:
+            counts[i] -= 1
+            if counts[i] == self.begin_num_update:
+                del counts[i]
+        self.num_update = num_update
+
     def _clipping(self):
         return self.clip_gradient is not None and self.clip_gradient >= 0
 
@@ -176,6 +195,36 @@ class SGD(Optimizer):
         return (lr, wd, self.rescale_grad, self.clip_gradient or 0.0, self.momentum,
                 -lr * self.rescale_grad, lr * wd)
 
+    def fused_scalar_vector(self, indices):
+        """The per-step numbers of every index, as fused_scalars computes them one by one,
+        in one loop (Trainer.step's hot path: a fixed learning rate)."""
+        cls = type(self)
+        plain = _PLAIN_SGD.get(cls)
+        if plain is None:   # no override of what the loop below computes by hand
+            plain = _PLAIN_SGD[cls] = (cls.fused_scalars is SGD.fused_scalars
+                                       and cls._get_lr is Optimizer._get_lr
+                                       and cls._get_wd is Optimizer._get_wd
+                                       and cls._update_count is Optimizer._update_count
+                                       and cls.learning_rate is Optimizer.learning_rate)
+        if self.lr_scheduler is not None or not plain:
+            return super().fused_scalar_vector(indices)
+        counts, begin, num = self._index_update_count, self.begin_num_update, self.num_update
+        params = self.param_dict
+        lr0, wd0, rescale = self.lr, self.wd, self.rescale_grad
+        clip, momentum = self.clip_gradient or 0.0, self.momentum
+        out = []
+        for i in indices:
+            count = counts.get(i, begin) + 1
+            counts[i] = count
+            if count > num:
+                num = count
+            p = params.get(i)
+            lr = lr0 * (p.lr_mult if p is not None else 1.0)
+            wd = wd0 * (p.wd_mult if p is not None else 1.0)
+            out += (lr, wd, rescale, clip, momentum, -lr * rescale, lr * wd)
+        self.num_update = num
+        return np.array(out, dtype=np.float64)
+
     def fused_rule(self, b, weight, grad, states, s):
         lr, wd, rescale, clip, momentum, neg_lr_rescale, lr_wd = s
         if not self.momentum and not self._clipping():
@@ -185,7 +234,7 @@ class SGD(Optimizer):
         if self._clipping():
             g = self._fused_clip(b, g, clip)
         g = b.add(g, b.mul(wd, weight))
-        if not self.momentum:
+        if not self.momentum or not states:    # (momentum set after a stateless start)
             return b.add(weight, b.mul(g, b.neg(lr))), []
         mom = b.sub(b.mul(states[0], momentum), b.mul(g, lr))
         return b.add(weight, mom), [mom]
@@ -216,7 +265,7 @@ class NAG(SGD):
         if self._clipping():
             g = self._fused_clip(b, g, clip)
         g = b.add(g, b.mul(wd, weight))
-        if not self.momentum:
+        if not self.momentum or not states:
             return b.sub(weight, b.mul(lr, g)), []
         mom = b.add(b.mul(states[0], momentum), g)
         g = b.add(g, b.mul(momentum, mom))

@@ -6,7 +6,9 @@ import numbers
 
 import numpy as np
 
+from ..array import NDArray
 from ..base import MXNetError
+from ..tracing.jit import STRUCTURE_VERSION
 
 _ARITY: dict = {}  # block class -> (min, max or None, input names)
 
@@ -71,8 +73,22 @@ def _arrays(a, NDArray):
 def check_inputs(block, args):
     """Raise MXNetError (the block names itself on the way out) when `args` cannot be its
     inputs: NDArrays (or nested lists/tuples of them), with None and Python numbers as static
-    arguments; the first input must be an NDArray (MXNet's rule)."""
-    from ..array import NDArray
+    arguments; the first input must be an NDArray (MXNet's rule).
+
+    The hot path (every training step): the block's arity is kept on the block while its
+    structure (STRUCTURE_VERSION) stands, and arguments that are all NDArrays need no more."""
+    memo = block.__dict__.get("_tg_arity")
+    if memo is not None and memo[0] == STRUCTURE_VERSION[0]:
+        low, high, names = memo[1]
+        n = len(args)
+        if low <= n and (high is None or n <= high):
+            for a in args:
+                if not isinstance(a, NDArray):
+                    break
+            else:
+                return
+    else:
+        block.__dict__["_tg_arity"] = (STRUCTURE_VERSION[0], _arity(block))
     low, high, names = _arity(block)
     if len(args) < low or (high is not None and len(args) > high):
         want = f"{low}" if high == low else (f"{low} to {high}" if high is not None

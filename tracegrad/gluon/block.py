@@ -9,11 +9,16 @@ symbol_block.py.
 import contextlib
 import re
 import threading
+import weakref
+from operator import is_ as _is
 from collections import OrderedDict
 
-from .. import initializer, nd
+from .. import array as _array, initializer, nd
+from ..array import NDArray
 from ..base import LOCATING, MXNetError
-from ..tracing import jit as _tracing_jit
+from ..runtime.tape import STATE as _STATE
+from ..stats import COUNTERS as _COUNTERS
+from ..tracing import capture as _capture, compiled as _compiled, jit as _tracing_jit
 from ..tracing.jit import STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
 from .arguments import check_inputs
@@ -310,6 +315,21 @@ class HybridBlock(Block):
                 p._finish_deferred_init()
 
     def __call__(self, *args):
+        if _compiled.DEFER_CALL is not None:     # step capture holds plans (tracing/capture.py)
+            memo = self.__dict__.get("_tg_step")
+            if memo is not None:
+                out = _captured_call(self, memo, args)
+                if out is not None:
+                    return out
+            elif not self._active and not LOCATING.on:
+                pure = _PURE_BLOCKS.get(id(self))
+                if pure is None or pure[0] != STRUCTURE_VERSION[0] or pure[2]() is not self:
+                    pure = _PURE_BLOCKS[id(self)] = (STRUCTURE_VERSION[0], _pure(self),
+                                                      weakref.ref(self))
+                    if len(_PURE_BLOCKS) > 1024:
+                        _PURE_BLOCKS.clear()
+                if pure[1]:
+                    return _replay_or_learn(self, args)
         if LOCATING.on:  # a trace: ops recorded below carry this block's path
             LOCATING.blocks.append(self)
             try:
@@ -327,7 +347,10 @@ class HybridBlock(Block):
                     break
             if self._active and not _SCOPE.in_hybrid_call:
                 self.__dict__["_cached_args"] = args  # (export traces with these)
-                return _hybrid_call(self, *args)
+                out = _hybrid_call(self, *args)
+                if _compiled.DEFER_CALL is not None:
+                    _remember_captured_call(self, args, out)
+                return out
             return self.forward(*args)
         except MXNetError as e:
             raise _named_error(self, e) from None
@@ -355,6 +378,150 @@ def inside_hybrid_call():
         yield
     finally:
         _SCOPE.in_hybrid_call = prev
+
+
+# ---------------------------------------------------------------- block replay (capture.py)
+# gluon's own layers and losses whose forward is a pure function of (inputs, parameters,
+# configuration): a call in a captured step can be replayed from what capture learned
+_PURE_LAYERS = {
+    "tracegrad.gluon.nn.basic_layers": {"Dense", "HybridSequential", "Flatten", "Embedding"},
+    "tracegrad.gluon.nn.activations": {"Activation", "LeakyReLU", "ELU", "SELU", "GELU",
+                                        "Swish", "PReLU"},
+    "tracegrad.gluon.loss": {"L2Loss", "L1Loss", "SoftmaxCrossEntropyLoss",
+                             "SigmoidBinaryCrossEntropyLoss", "HuberLoss"},
+}
+_PURE_CLASSES: dict = {}
+# id(block) -> (structure version, _pure(block), weakref): a child hybridized later makes a
+# stale True harmless (its call is not an op the replay learned, so learning fails)
+_PURE_BLOCKS: dict = {}
+_REPLAYS: dict = {}     # id(block) -> (weakref to it, BlockReplay, snapshot, parameters)
+
+
+def _pure(block):
+    """Whether the block and everything below it are such layers (none hybridized)."""
+    cls = type(block)
+    pure = _PURE_CLASSES.get(cls)
+    if pure is None:
+        pure = _PURE_CLASSES[cls] = cls.__qualname__ in _PURE_LAYERS.get(cls.__module__, ())
+    if not pure:
+        return False
+    for child in block._children.values():
+        if child._active or not isinstance(child, HybridBlock) or not _pure(child):
+            return False
+    return True
+
+
+def _tree(block):
+    out, stack = [], [block]
+    while stack:
+        b = stack.pop()
+        out.append(b)
+        stack.extend(b._children.values())
+    return out
+
+
+def _replay_or_learn(block, args):
+    """A pure block's call while capture holds plans: replayed from what was learned when
+    nothing it depends on moved (its and its children's attributes, by identity; parameter
+    data objects; block structure; training mode), else run normally and learned. A block
+    called at several points of a step (shared weights) keeps one replay per point."""
+    rep = _REPLAYS.get(id(block))
+    valid = False
+    if rep is not None and rep[0]() is block:
+        _, replays, snapshot, params, version, training = rep
+        if version == STRUCTURE_VERSION[0] and training == _STATE.training:
+            for b, values in snapshot:
+                d = (b or block).__dict__
+                if len(d) != len(values) or not all(map(_is, d.values(), values)):
+                    break
+            else:
+                for p, data in params:
+                    if p._data is not data:
+                        break
+                else:
+                    valid = True
+                    for replay in replays:
+                        out = _capture.replay(replay, args)
+                        if out is not None:
+                            return out
+    rec = _capture.learn_begin()
+    if rec is None:
+        return block._call(args)
+    try:
+        out = block._call(args)
+    except BaseException:
+        _capture.learn_end(rec, (), None, ())
+        raise
+    blocks = _tree(block)
+    params = [(p, p._data) for b in blocks for p in b._reg_params.values()]
+    replay = _capture.learn_end(rec, args, out, [d for _, d in params if d is not None])
+    if replay is None:
+        return out
+    if valid:   # nothing moved since the other points were learned: one more point
+        replays = [r for r in rep[1] if r.plan is not replay.plan or r.k0 != replay.k0]
+        rep[1][:] = (replays + [replay])[-8:]
+        return out
+    if len(_REPLAYS) >= 256:
+        _REPLAYS.clear()
+    # the entry holds the block's children and parameters, not the block: it goes with it
+    key = id(block)
+    _REPLAYS[key] = (weakref.ref(block, lambda _, k=key: _REPLAYS.pop(k, None)), [replay],
+                     [(None if b is block else b, tuple(b.__dict__.values())) for b in blocks],
+                     params, STRUCTURE_VERSION[0], _STATE.training)
+    return out
+
+
+def _remember_captured_call(block, args, out):
+    """After a hybridized call step capture deferred: remember how the JitFunction got there
+    (its guard-free, key-free variant for this signature), so the next step's call of this
+    block can go straight to capture (`_captured_call`)."""
+    block.__dict__.pop("_tg_step", None)
+    first = out[0] if isinstance(out, (list, tuple)) and out else out
+    if type(first) is not _capture.Deferred or _array.HOOKS.tracing:
+        return
+    jf = block.__dict__.get("_tg_jit")
+    tree = getattr(jf, "last_tree", None)
+    node = getattr(tree, "root", None)
+    if (node is None or getattr(node, "guard", 1) is not None or getattr(tree, "keyed", True)
+            or getattr(node, "n_keys", 1) or getattr(node, "entry", None) is not jf.last
+            or not isinstance(jf.last, _compiled.TrainingEntry)):
+        return
+    if not all(type(a) is NDArray or type(a) is _capture.Deferred for a in args):
+        return
+    block.__dict__["_tg_step"] = (jf, node.entry, node.out_tree, STRUCTURE_VERSION[0],
+                                  _STATE.training, len(args))
+
+
+def _captured_call(block, memo, args):
+    """A hybridized block's call in a captured step, without the JitFunction: valid while the
+    call would reach the same compiled variant, which holds when the block structure, the
+    training mode and the arguments' count and kinds (arrays only) are the ones remembered and
+    capture.defer_call accepts the operands (it pins their types: the plan's deferred values,
+    the same variables, constants of the same shape and dtype). None: take the usual path."""
+    jf, entry, out_tree, version, training, nargs = memo
+    state = _STATE
+    if (not state.recording or state.training != training or STRUCTURE_VERSION[0] != version
+            or len(args) != nargs or LOCATING.on or _SCOPE.in_hybrid_call
+            or _array.HOOKS.tracing or block.__dict__.get("_tg_jit") is not jf
+            or not block._active):
+        return None
+    for a in args:
+        if type(a) is not NDArray and type(a) is not _capture.Deferred:
+            return None
+    try:
+        params = jf.params()
+    except MXNetError:
+        return None
+    out = _capture.defer_call(entry, args, params, None)
+    if out is None:
+        return None
+    counts = jf.counts
+    counts["calls"] += 1
+    counts["native"] += 1
+    _COUNTERS["cache_hits"] += 1
+    jf.last = entry
+    block.__dict__["_cached_args"] = args
+    return _tracing_jit.unflatten(out_tree, iter(out if isinstance(out, list) else [out]))
 
 
 def _hybrid_call(block, *args):

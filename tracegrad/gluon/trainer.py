@@ -50,6 +50,8 @@ class Trainer:
         self._sync = _kvstore_sync(kvstore, self._params)
         # every parameter in one native call, unless the optimizer has no fused form
         self._fused = fused_update.supports(self._optimizer)
+        # the last step's parameters bound to their fused call (see _update_bound)
+        self._bound = None
 
     @property
     def optimizer(self):
@@ -85,7 +87,31 @@ class Trainer:
         _capture.before_write()
         self._update(ignore_stale_grad)
 
+    def _update_bound(self):
+        """The hot path: every parameter as in the last step (the same weight NDArray and
+        gradient Variable, or still grad_req='null'), every live gradient fresh, the same
+        optimizer structure: one fused call through the step's Binding. False: take the
+        general path (which raises or skips stale gradients, and binds again)."""
+        bound, params = self._bound, self._params
+        if not self._fused or bound.structure != (type(self._optimizer),
+                                                  self._optimizer.fused_structure()):
+            return False
+        for p, data, var in self._bound_params:
+            d = p._data
+            if d is not data or (d is not None and d._var is not var) or (
+                    var is not None and not var.fresh):
+                return False
+        if len(params) != len(self._bound_params) or not bound(self._optimizer, self._states):
+            return False
+        for var in bound.vars:
+            var.fresh = False
+        return True
+
     def _update(self, ignore_stale_grad):
+        if self._bound is not None:
+            if self._update_bound():
+                return
+            self._bound = None
         live = []
         stale = []
         for i, p in enumerate(self._params):
@@ -119,6 +145,12 @@ class Trainer:
                 var = p._data._var
                 if type(var) is _GradVar:
                     var.fresh = False
+            if len(live) == sum(p._grad_req != "null" for p in self._params) and all(
+                    type(p._data._var) is _GradVar for _, p in live):
+                self._bound = fused_update.bind(
+                    optimizer, [(i, p._data, p._data._var) for i, p in live], states)
+                self._bound_params = [(p, p._data, p._data._var if p._data is not None
+                                       else None) for p in self._params]
             return
         update = optimizer.update
         for i, p in live:

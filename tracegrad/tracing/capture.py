@@ -37,11 +37,23 @@ the one native call, and they are written into their arrays after it, in the ord
 them; a hybridized block's updates (extra outputs of its compiled call) likewise. Until then the
 target is a `PendingWrite`: reading it, or using it in an op, materializes the step first.
 
+Fast paths (a repeated step costs a few Python calls per block). A hybridized block whose
+call capture deferred remembers the guard-free variant it reached; its next call goes straight
+to defer_call (gluon/block.py: `_captured_call`). A call of gluon's own pure layers and losses
+(not hybridized) is learned once — the plan ops it deferred and the untracked ops it ran
+eagerly, each operand's origin (an argument, an earlier eager result, a parameter, a literal) —
+and then replayed (`learn_begin`/`learn_end`/`replay`): eager ops rerun on the new arguments,
+deferred ops are bound and logged exactly as defer_apply would, nothing of the block's Python
+runs. Either falls back to the block's own call when anything it depends on moved (block
+attributes and parameters by identity, structure version, training mode, argument types,
+the step's position in the plan).
+
 `explain()` says what was captured, what was dropped and why, and native calls per step.
 TRACEGRAD_CAPTURE=0 or set_enabled(False) turns capture off; `with paused():` runs steps
 without it and keeps the plans (to compare both in one process).
 """
 import os
+import sys
 import threading
 import weakref
 
@@ -54,7 +66,7 @@ from ..array import NDArray
 from .compiled import CompiledCall, Feed
 from ..ir.autodiff import copy_ops, vjp
 from ..ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
-from ..ir.types import type_of
+from ..ir.types import FLOATS, type_of
 from ..ir.passes import run_pipeline
 from ..random import next_key
 from ..runtime import tape
@@ -62,7 +74,7 @@ from ..runtime.handles import resolve
 from ..runtime.segments import compile_callable, native_op
 from ..runtime.tape import STATE, TapeValue, wants_grad
 from ..codegen import COUNTERS as _NATIVE
-from ..stats import bump
+from ..stats import COUNTERS as _COUNTS, bump
 
 ENABLED = os.environ.get("TRACEGRAD_CAPTURE", "1") != "0"
 REPEATS = 3           # backward passes of one graph structure before it is captured
@@ -76,8 +88,9 @@ _SLOT_LEAF = NDArray.__dict__["_leaf"]
 _VALUE, _LEAF, _LIT = 0, 1, 2
 
 
-def _type_of_deferred(a):
-    return _STATE.step.plan.value_types[_SLOT_LEAF.__get__(a)]
+# a Deferred array keeps its IR type in the `_value` slot (its `_value` property, the one
+# door others read through, materializes first and then finds the real tape value there)
+_type_of_deferred = _SLOT_VALUE.__get__
 
 
 class Deferred(NDArray):
@@ -171,7 +184,8 @@ class PlanOp:
     """One op of a plan: what it is, where each operand comes from ((kind, ref) pairs, also
     split into `kinds` and `refs`), and the plan values its results are."""
     __slots__ = ("opdef", "entry", "attrs", "operands", "kinds", "refs", "n", "results",
-                 "lit_cache", "raw_attrs", "writes")
+                 "lit_cache", "raw_attrs", "writes", "types",
+                 "feed_plan", "has_keys")
 
     def __init__(self, opdef, entry, attrs, operands, results):
         self.opdef, self.entry, self.attrs = opdef, entry, attrs
@@ -180,6 +194,9 @@ class PlanOp:
         self.refs = tuple(r for _, r in operands)
         self.n = len(operands)
         self.lit_cache, self.raw_attrs, self.writes = {}, None, ()
+        self.types = ()      # the results' IR types (Plan fills them in)
+        self.feed_plan = None    # a compiled call's feeds against its operands (_bind_call)
+        self.has_keys = False    # a compiled call that draws random keys
 
 
 class Plan:
@@ -208,9 +225,11 @@ class Plan:
                 self.value_types.append(r.type)
             entry = op.attrs["entry"] if op.opdef is CompiledCall else None
             pop = PlanOp(op.opdef, entry, op.attrs, refs, results)
+            pop.types = tuple(self.value_types[j] for j in results)
             if entry is not None:    # the state updates: outputs after the user's
                 e = resolve(entry, "compiled_call")
                 pop.writes = tuple(results[e.n_out:e.n_out + len(e.updates)])
+                pop.has_keys = any(kind == Feed.KEY for kind, _ in e.feeds)
             self.ops.append(pop)
         if len(self.value_types) > len(_REFS):
             raise _Refuse(f"the step has more than {len(_REFS)} values")
@@ -228,6 +247,10 @@ class Plan:
         self._set_exports([self.head] + sorted(writes - {self.head}))
         # grad_req of each variable leaf as planned (the gradients computed depend on it)
         self.var_wants = [(v, w) for v, w in zip(self.leaf_vars, self.wants) if v is not None]
+        self.wrt_vars = [self.leaf_vars[i].var for i in self.wrt]
+        # wants_grad(leaf) == want by grad_req alone: a leaf's Variable and dtype never change,
+        # and a variable of another dtype never wants a gradient whatever its grad_req
+        self.var_reqs = [(v.var, w) for v, w in self.var_wants if v.type.dtype in FLOATS]
         # the tape value exported arrays get: a graph already consumed by backward
         self.freed = [_freed(t) for t in self.value_types]
         self.forward = self._forward(leaves, order, value_index)
@@ -238,6 +261,7 @@ class Plan:
     def _set_exports(self, exports):
         self.exports = exports
         self.export_set = frozenset(exports)
+        self.hidden = [j for j in range(len(self.value_types)) if j not in self.export_set]
         self.export_pos = {j: k for k, j in enumerate(exports)}
 
     def _forward(self, leaves, order, value_index):
@@ -314,6 +338,7 @@ class _State(threading.local):
     training side by side compute exactly what each would alone."""
     step = None          # the pending Step
     broken = False       # a step was materialized: defer nothing until the next backward
+    learning = None      # the _Learning of a block call being learned (block replay)
 
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
@@ -502,10 +527,10 @@ def defer_apply(opdef, args, attrs):
                 materialize(f"'{opdef.name}' used a deferred array outside the step")
                 break
         return None
-    plan = step.plan
     k = step.k
-    if k < len(plan.ops):
-        out = _match_apply(step, plan.ops[k], opdef, args, attrs)
+    ops = step.plan.ops
+    if k < len(ops):
+        out = _match_apply(step, ops[k], opdef, args, attrs)
         if out is not None:
             return out
     if not _tracked(args):     # an op on untracked arrays only is not recorded: not in the step
@@ -527,27 +552,30 @@ def _tracked(args):
 
 
 def _bind(step, pop, args):
-    """Check each operand against the plan; bind constant leaves. None when one differs."""
-    saved = []
-    kinds, refs = pop.kinds, pop.refs
-    for n, a in enumerate(args):
+    """Check each operand against the plan; bind constant leaves. None when one differs.
+    Returns the operands to replay the op with (deferred ones as _Refs)."""
+    saved = list(args)
+    n = -1
+    for a, kind, ref in zip(args, pop.kinds, pop.refs):
+        n += 1
         t = type(a)
-        kind, ref = kinds[n], refs[n]
         if t is Deferred:
             if kind != _VALUE or _GET_LEAF(a) != ref:
                 return None
-            saved.append(_REFS[ref])
+            saved[n] = _REFS[ref]
             continue
-        saved.append(a)
         if kind == _LIT:
-            if t is NDArray or (t is np.ndarray and a.ndim) or \
-                    not _same_literal(pop, ref, a, args):
+            if t is NDArray or (t is np.ndarray and a.ndim):
                 return None
+            cached = pop.lit_cache.get(n)
+            if cached is None or t is not cached[0] or a != cached[1]:
+                if not _same_literal(pop, n, ref, a, args):
+                    return None
             continue
         if kind != _LEAF:
             return None
         if t is NDArray:
-            v, data = a._value, a._data
+            v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
         elif t is np.ndarray and a.ndim:
             v, data = None, a
         else:
@@ -574,11 +602,9 @@ def _bind(step, pop, args):
     return saved
 
 
-def _same_literal(pop, lit, a, args):
-    """Whether scalar `a` is the literal the plan saw (value and the dtype it would get)."""
-    cached = pop.lit_cache.get(id(lit))
-    if cached is not None and type(a) is cached[0] and a == cached[1]:
-        return True
+def _same_literal(pop, n, lit, a, args):
+    """Whether scalar `a` (operand n) is the literal the plan saw (value and the dtype it
+    would get); remembered per operand, so a step's repeat is one comparison."""
     if not isinstance(a, (bool, int, float, np.number, np.bool_, np.ndarray)):
         return False
     operands = [Value(x.type) if isinstance(x, NDArray) else
@@ -589,7 +615,7 @@ def _same_literal(pop, lit, a, args):
         return False
     if got.key() != lit.key():
         return False
-    pop.lit_cache[id(lit)] = (type(a), a)
+    pop.lit_cache[n] = (type(a), a)
     return True
 
 
@@ -597,7 +623,8 @@ def _match_apply(step, pop, opdef, args, attrs):
     if pop.opdef is not opdef or len(args) != pop.n:    # (a compiled call's opdef never is)
         return None
     if attrs:
-        if attrs is not pop.raw_attrs and attrs != pop.raw_attrs:
+        raw = pop.raw_attrs
+        if attrs is not raw and attrs != raw:
             if tape.canonical(opdef, attrs) is not pop.attrs:
                 return None
             pop.raw_attrs = dict(attrs)
@@ -612,8 +639,9 @@ def _match_apply(step, pop, opdef, args, attrs):
         step.k += 1
         j = results[0]
         d = _NEW(Deferred)
-        d._var = None
+        _SET_VAR(d, None)
         _SET_LEAF(d, j)
+        _SET_VALUE(d, pop.types[0])
         step.refs[j] = _WEAKREF(d)
         return d
     return tuple(_results(step, pop))
@@ -627,10 +655,11 @@ def _results(step, pop, n=None):
     """Deferred arrays for the op's first `n` results (all by default)."""
     refs, new, ref = step.refs, Deferred.__new__, weakref.ref
     out = []
-    for j in (pop.results if n is None else pop.results[:n]):
+    for j, t in zip(pop.results if n is None else pop.results[:n], pop.types):
         d = new(Deferred)
-        d._var = None
+        _SET_VAR(d, None)
         _SET_LEAF(d, j)
+        _SET_VALUE(d, t)
         refs[j] = ref(d)
         out.append(d)
     step.k += 1
@@ -640,6 +669,7 @@ def _results(step, pop, n=None):
 _SET_LEAF = _SLOT_LEAF.__set__
 _SET_DATA = _SLOT_DATA.__set__
 _SET_VALUE = _SLOT_VALUE.__set__
+_SET_VAR = NDArray.__dict__["_var"].__set__
 
 
 def defer_call(entry, args, params, draw=None):
@@ -673,7 +703,7 @@ def defer_call(entry, args, params, draw=None):
     # random keys are drawn only now that the call is certain to be deferred: exactly once,
     # in the order Entry.arrays draws them
     leaf_data = step.leaf_data
-    for i, (kind, ref) in enumerate(entry.feeds):
+    for i, (kind, ref) in enumerate(entry.feeds) if pop.has_keys else ():
         if kind == Feed.KEY:
             key = draw(ref) if draw is not None else entry.pending_keys.pop(0) \
                 if entry.pending_keys else next_key()._data
@@ -686,50 +716,70 @@ def defer_call(entry, args, params, draw=None):
     return outs[0] if entry.single else outs
 
 
+def _feed_plan(plan, pop, entry):
+    """Per feed of the compiled call: (feed kind, feed ref, operand kind, operand ref, the
+    plan's variable for that leaf or None, the leaf's type or None)."""
+    out = []
+    for (kind, ref), (okind, oref) in zip(entry.feeds, pop.operands):
+        leaf = okind == _LEAF
+        out.append((kind, ref, okind, oref, plan.leaf_vars[oref] if leaf else None,
+                    plan.leaf_types[oref] if leaf else None))
+    return tuple(out)
+
+
+_ARG, _PARAM, _KEY, _CONST = Feed.ARG, Feed.PARAM, Feed.KEY, Feed.CONST
+
+
 def _bind_call(step, pop, entry, args, params):
     """(args with _Ref for deferred ones, input arrays without keys yet), or None when an
     operand differs from the plan. Binds the call's constant and variable leaves."""
-    plan, leaf_data = step.plan, step.leaf_data
-    leaf_vars, leaf_types = plan.leaf_vars, plan.leaf_types
-    saved_args = list(args)
-    arrays = [None] * len(entry.feeds)
+    fp = pop.feed_plan
+    if fp is None:
+        fp = pop.feed_plan = _feed_plan(step.plan, pop, entry)
+    leaf_data, written = step.leaf_data, step.written
+    saved_args = args
+    arrays = [None] * len(fp)
     binds = []
-    for i, (kind, ref) in enumerate(entry.feeds):
-        okind, oref = pop.operands[i]
-        if kind == Feed.ARG or kind == Feed.PARAM:
-            a = args[ref] if kind == Feed.ARG else params[ref]
-            if type(a) is PendingWrite:     # written by a deferred state update
-                return None
-            if type(a) is Deferred:
-                if kind != Feed.ARG or okind != _VALUE or _GET_LEAF(a) != oref:
+    i = -1
+    for kind, ref, okind, oref, var, ltype in fp:
+        i += 1
+        if kind == _ARG or kind == _PARAM:
+            a = args[ref] if kind == _ARG else params[ref]
+            t = type(a)
+            if t is Deferred:
+                if kind != _ARG or okind != _VALUE or _GET_LEAF(a) != oref:
                     return None
+                if saved_args is args:
+                    saved_args = list(args)
                 saved_args[ref] = _REFS[oref]
                 continue
+            if t is not NDArray or okind != _LEAF:   # (a PendingWrite: a state update's)
+                return None
+            v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
+            if var is not None:
+                if v is not var:
+                    return None
+            elif v is not None:
+                return None
+        elif kind == _KEY:
+            continue
+        elif kind == _CONST:
             if okind != _LEAF:
                 return None
-            v, data = a._value, a._data
-            var = leaf_vars[oref]
-            if (var is not None and v is not var) or (var is None and v is not None):
-                return None
-        elif kind == Feed.KEY:
-            continue
-        elif kind == Feed.CONST:
             data = ref
         else:    # a variable the function reached from its scope
-            if okind != _LEAF or leaf_vars[oref] is not ref:
+            if okind != _LEAF or var is not ref:
                 return None
             data = ref.data
-        if step.written and id(data) in step.written:
+        if written and id(data) in written:
             return None
+        if var is None:
+            bound = leaf_data[oref]
+            if (bound is not None and bound is not data) or data.shape != ltype.shape \
+                    or data.dtype != ltype.np_dtype:
+                return None
         arrays[i] = data
         binds.append((oref, data))
-    for oref, data in binds:
-        bound = leaf_data[oref]
-        if leaf_vars[oref] is None:
-            t = leaf_types[oref]
-            if (bound is not None and bound is not data) or data.shape != t.shape \
-                    or data.dtype != t.np_dtype:
-                return None
     for oref, data in binds:
         leaf_data[oref] = data
     return saved_args, arrays
@@ -789,6 +839,252 @@ def _on_assign(target, value):
     np.copyto(target._data, value, casting="unsafe")
 
 
+# ------------------------------------------------------------------ block replay
+# A call of a built-in gluon block whose forward is a pure function of its inputs, parameters
+# and configuration (gluon decides which: block.py) makes the same ops every step. Once learned
+# (every op it made: the plan's ops it deferred, and the untracked ops it ran eagerly, with
+# where each operand came from), the next call of that block at the same point of the same
+# plan is replayed: its eager ops run again on the new arguments, its deferred ops are bound
+# and logged exactly as defer_apply would have, and its output is the same plan value; the
+# block's Python (argument checks, nd wrappers, one defer_apply per op) does not run.
+class _Arg:
+    """Operand from the block call's argument `i` (an untracked NDArray)."""
+    __slots__ = ("i",)
+
+    def __init__(self, i):
+        self.i = i
+
+
+class _Tmp:
+    """Operand from the result of the replay's eager op number `t`."""
+    __slots__ = ("t",)
+
+    def __init__(self, t):
+        self.t = t
+
+
+class _Learning:
+    __slots__ = ("ops", "failed", "inner", "step", "k0", "n_log", "n_writes", "n_assign")
+
+    def __init__(self, step):
+        self.ops, self.failed, self.inner, self.step = [], False, False, step
+        self.k0 = step.k if step is not None else 0
+        self.n_log = len(step.log) if step is not None else 0
+        self.n_writes = len(step.writes) if step is not None else 0
+        self.n_assign = step.n_assign if step is not None else 0
+
+
+class BlockReplay:
+    """A learned block call: the plan, the range of its ops, the checks and the program."""
+    __slots__ = ("plan", "k0", "k1", "arg_kinds", "program", "var_objs", "out", "leaf_ops",
+                 "n_tmp")
+
+
+def learn_begin():
+    """Start learning a block call (None when capture has nothing to learn against)."""
+    state = _STATE
+    if state.learning is not None or state.broken or not STATE.recording:
+        return None
+    rec = state.learning = _Learning(state.step)
+    _array._DEFER = _learn_apply
+    return rec
+
+
+def _learn_apply(opdef, args, attrs):
+    """defer_apply while a block call is learned: note every op (an untracked one is run
+    here, so its result is known)."""
+    state = _STATE
+    rec = state.learning
+    if rec is None or rec.inner:
+        return defer_apply(opdef, args, attrs)
+    out = defer_apply(opdef, args, attrs)
+    if out is not None:
+        rec.ops.append((True, opdef, args, attrs, out))
+        return out
+    if state.step is None or state.broken or _tracked(args):
+        rec.failed = True
+        return None
+    rec.inner = True
+    try:
+        res = _array.apply(opdef, args, attrs)
+    finally:
+        rec.inner = False
+    rec.ops.append((False, opdef, args, attrs, res))
+    return res
+
+
+def learn_end(rec, args, out, var_objs):
+    """Finish learning: a BlockReplay, or None when the call cannot be replayed. `var_objs`:
+    the parameter NDArrays the block may use (its parameters' data, as the call found them)."""
+    state = _STATE
+    state.learning = None
+    if _array._DEFER is _learn_apply:
+        _array._DEFER = defer_apply if _PLANNING else None
+    step = state.step
+    if rec.failed or step is None or state.broken or type(out) is not Deferred:
+        return None
+    if rec.step is not None and rec.step is not step:
+        return None
+    plan = step.plan
+    k0, k1 = rec.k0, step.k
+    if (k1 <= k0 or len(step.log) - rec.n_log != k1 - k0 or len(step.writes) != rec.n_writes
+            or step.n_assign != rec.n_assign):
+        return None
+    kinds = []
+    position = {}
+    for i, a in enumerate(args):
+        t = type(a)
+        if t is Deferred:
+            kinds.append(_GET_LEAF(a))
+        elif t is NDArray:
+            data = _SLOT_DATA.__get__(a)
+            kinds.append((data.shape, data.dtype))
+            position[id(a)] = i
+        else:
+            return None
+    tmps = {}
+    allowed_vars = {id(o) for o in var_objs}
+    program, var_checks, leaf_ops = [], [], []
+    k = k0
+    for deferred, opdef, op_args, attrs, res in rec.ops:
+        if not deferred:
+            spec = []
+            for a in op_args:
+                t = type(a)
+                if t is NDArray or t is Deferred or isinstance(a, np.ndarray):
+                    if id(a) in position:
+                        spec.append(_Arg(position[id(a)]))
+                    elif id(a) in tmps:
+                        spec.append(_Tmp(tmps[id(a)]))
+                    else:
+                        return None        # an array from elsewhere (a random key, ...)
+                else:
+                    spec.append(a)
+            if type(res) is not NDArray:
+                return None
+            tmps[id(res)] = len(tmps)
+            program.append((False, opdef, tuple(spec), attrs))
+            continue
+        pop = plan.ops[k]
+        if pop.entry is not None or pop.opdef is not opdef:
+            return None
+        saved, logged_attrs = step.log[k]
+        template, leaves = list(saved), []
+        for n, (a, kind, ref) in enumerate(zip(op_args, pop.kinds, pop.refs)):
+            if kind != _LEAF:
+                continue
+            var = plan.leaf_vars[ref]
+            if id(a) in position:
+                template[n] = _Arg(position[id(a)])
+            elif id(a) in tmps and var is None:
+                template[n] = _Tmp(tmps[id(a)])
+            elif var is not None and type(a) is NDArray and id(a) in allowed_vars:
+                var_checks.append((a, ref))
+                continue
+            else:
+                return None
+            leaves.append((n, ref))
+        program.append((True, k, template, logged_attrs, tuple(leaves)))
+        k += 1
+    if k != k1:
+        return None
+    j = _GET_LEAF(out)
+    if not any(j in plan.ops[n].results for n in range(k0, k1)):
+        return None
+    r = BlockReplay()
+    r.plan, r.k0, r.k1, r.arg_kinds, r.program = plan, k0, k1, tuple(kinds), program
+    r.var_objs, r.out, r.leaf_ops, r.n_tmp = var_checks, j, leaf_ops, len(tmps)
+    return r
+
+
+def replay(r, args):
+    """The learned block call on these arguments: its Deferred output, or None (nothing
+    done) when the call is not at the learned point of the plan or an operand differs."""
+    state = _STATE
+    if state.broken or state.learning is not None or not STATE.recording:
+        return None
+    plan = r.plan
+    step = state.step
+    fresh = step is None
+    if fresh:
+        plans = state.plans.get(plan.first_key)
+        if r.k0 or not plans or plans[0] is not plan:   # (the plan defer_apply would try)
+            return None
+        step = Step(plan)
+    elif step.plan is not plan or step.k != r.k0:
+        return None
+    if len(args) != len(r.arg_kinds):
+        return None
+    for a, kind in zip(args, r.arg_kinds):
+        if type(kind) is tuple:     # an array: the eager ops below get what they got before
+            if type(a) is not NDArray:
+                return None
+            data = _SLOT_DATA.__get__(a)
+            if data.shape != kind[0] or data.dtype != kind[1]:
+                return None
+        elif type(a) is not Deferred or _GET_LEAF(a) != kind:
+            return None
+    leaf_vars = plan.leaf_vars
+    for obj, ref in r.var_objs:
+        if _SLOT_VALUE.__get__(obj) is not leaf_vars[ref]:
+            return None
+    # operands first (nothing is bound until every one is checked), eager ops as they come
+    tmps, binds, written = [], {}, step.written
+    leaf_data, leaf_types = step.leaf_data, plan.leaf_types
+    entries = []
+    for ins in r.program:
+        if not ins[0]:
+            _, opdef, spec, attrs = ins
+            try:    # (pure: run again by the block's own code if anything is off)
+                res = _array.apply(opdef, [args[x.i] if type(x) is _Arg else tmps[x.t]
+                                           if type(x) is _Tmp else x for x in spec], attrs)
+            except Exception:  # noqa: BLE001 - the block's call reports it at the user's line
+                return None
+            if type(res) is not NDArray:
+                return None
+            tmps.append(res)
+            continue
+        _, k, template, attrs, leaves = ins
+        if leaves:
+            saved = list(template)
+            for n, ref in leaves:
+                x = template[n]
+                a = args[x.i] if type(x) is _Arg else tmps[x.t]
+                saved[n] = a
+                v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
+                var = leaf_vars[ref]
+                if var is not None:
+                    if v is not var:
+                        return None
+                elif v is not None or (written and id(data) in written):
+                    return None
+                bound = binds.get(ref, leaf_data[ref])
+                if bound is None:
+                    t = leaf_types[ref]
+                    if data.shape != t.shape or data.dtype != t.np_dtype:
+                        return None
+                elif bound is not data and var is None:
+                    return None
+                binds[ref] = data
+            entries.append((saved, attrs))
+        else:
+            entries.append((template, attrs))
+    for obj, ref in r.var_objs:
+        leaf_data[ref] = _SLOT_DATA.__get__(obj)
+    for ref, data in binds.items():
+        leaf_data[ref] = data
+    step.log.extend(entries)
+    step.k = r.k1
+    if fresh:
+        state.step = step
+    d = _NEW(Deferred)
+    _SET_VAR(d, None)
+    _SET_LEAF(d, r.out)
+    _SET_VALUE(d, plan.value_types[r.out])
+    step.refs[r.out] = _WEAKREF(d)
+    return d
+
+
 # ------------------------------------------------------------------ the captured backward
 def backward(heads, head_grads, retain_graph, train_mode):
     """autograd.backward's hook while a step is pending: True when the captured call did it."""
@@ -806,8 +1102,11 @@ def backward(heads, head_grads, retain_graph, train_mode):
         materialize("the step made fewer state updates (assign_state) than the captured one")
         return False
     refs = step.refs
-    missing = [j for j, r in enumerate(refs)
-               if r is not None and j not in plan.export_set and r() is not None]
+    missing = None
+    for j in plan.hidden:
+        r = refs[j]
+        if r is not None and r() is not None:
+            missing = [j] if missing is None else missing + [j]
     if missing:
         plan._set_exports(sorted(plan.export_set.union(missing)))
         materialize("arrays the captured step does not export are alive at backward(); "
@@ -817,8 +1116,8 @@ def backward(heads, head_grads, retain_graph, train_mode):
         except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
             _retire(plan, f"recompiling failed: {type(e).__name__}: {e}")
         return False
-    for var, want in plan.var_wants:
-        if wants_grad(var) != want:
+    for variable, want in plan.var_reqs:   # (a leaf's Variable and dtype never change)
+        if (variable.grad_req != "null") != want:
             materialize("a variable's grad_req changed")
             return False
     _STATE.step = None
@@ -845,16 +1144,25 @@ def backward(heads, head_grads, retain_graph, train_mode):
             _SET_LEAF(d, None)
             d.__class__ = NDArray
         outs[k] = None
-    leaf_vars = plan.leaf_vars
-    for k, i in enumerate(plan.wrt):
-        g, outs[n + k] = outs[n + k], None
-        leaf_vars[i].var.receive(g)
+    # the gradients, as Variable.receive takes them: a fresh result replaces a 'write'
+    # buffer nobody else holds (our outputs are fresh, contiguous, of the variable's type)
+    for k, var in enumerate(plan.wrt_vars, n):
+        g, outs[k] = outs[k], None
+        old = var.grad
+        if var.grad_req == "write" and _getrefcount(old) <= 3 and old.dtype == g.dtype \
+                and old.shape == g.shape:
+            var.grad, var.fresh = g, True
+        else:
+            var.receive(g)
     plan.failures = 0
     plan.captured += 1
-    bump("captured_steps")
+    _COUNTS["captured_steps"] += 1
     _LOG["captured"] += 1
     _LOG["last_calls"] = _NATIVE["native_calls"] - before
     return True
+
+
+_getrefcount = sys.getrefcount
 
 
 def _retire(plan, reason):
