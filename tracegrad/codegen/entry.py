@@ -29,7 +29,8 @@ ARRAY = {"type": 8, "data": 16, "nd": 24, "dims": 32, "descr": 56, "flags": 64}
 DESCR = {"byteorder": 26, "type_num": 28}
 FLAGS_NEEDED = 0x1 | 0x100           # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED
 ALIGN = 64
-CTX_NUM_THREADS = 8                  # runtime context: [ndarray type, thread count]
+CTX_NUM_THREADS = 8                  # runtime context: [ndarray type, thread count, pool]
+CTX_POOL = 16
 I8, I32 = ir.IntType(8), ir.IntType(32)
 
 
@@ -344,6 +345,8 @@ def _emit_entry(module, plan, calls):
     if threads.NUM_THREADS in module.globals:
         b.store(_field(b, ctx, CTX_NUM_THREADS, ir.IntType(64)),
                 module.globals[threads.NUM_THREADS])
+    if threads.POOL in module.globals:
+        b.store(_field(b, ctx, CTX_POOL, threads.RUN_PTR), module.globals[threads.POOL])
     for fn, keys in calls:
         b.call(fn, [ptrs[k] for k in keys])
     b.ret(ir.Constant(I32, 0))

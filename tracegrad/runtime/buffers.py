@@ -26,13 +26,21 @@ class Arena:
 
 
 class Context:
-    """Words the entry reads: the address of numpy's ndarray type (the exact-type guard) and
-    the number of threads large kernels may use (TRACEGRAD_NUM_THREADS, default all cores)."""
+    """Words the entry reads: the address of numpy's ndarray type (the exact-type guard), the
+    number of threads large kernels may use (TRACEGRAD_NUM_THREADS, default all cores) and the
+    address of the worker pool's run function (codegen/thread_pool.py; 0 until `start_pool`:
+    threaded steps then run their pieces on the calling thread)."""
 
     def __init__(self):
         from ..codegen.threads import default_num_threads
-        self.words = (ctypes.c_void_p * 2)(id(np.ndarray), default_num_threads())
+        self.words = (ctypes.c_void_p * 3)(id(np.ndarray), default_num_threads(), 0)
         self.address = ctypes.addressof(self.words)
+
+    def start_pool(self):
+        """Compile the worker pool once (its threads start on the first threaded step)."""
+        if not self.words[2]:
+            from ..codegen.thread_pool import pool_address
+            self.words[2] = pool_address()
 
     @property
     def num_threads(self) -> int:

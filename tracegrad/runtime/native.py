@@ -56,6 +56,7 @@ class NativeFunction:
         self.module = module
         self._arena = Arena(module.arena_bytes)
         self._arena_address = self._arena.address
+        _CONTEXT.start_pool()
         self._ctx_address = _CONTEXT.address
         self._entry = _ENTRY_TYPE(module.entry_address)
         self._outs = tuple((shape, dtype) for shape, dtype, _ in module.output_specs)
