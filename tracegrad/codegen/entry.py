@@ -18,7 +18,7 @@ from llvmlite import ir
 from ..ir.function import Literal, Value
 from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
 from ..ir.passes.fuse import fusion_groups
-from . import fused, threads
+from . import fused, mathfuns, threads
 from .kernels import KERNELS, blas_layout
 from .loops import i64
 from .views import PTR, StepFunction, View, contiguous_strides
@@ -319,7 +319,7 @@ def emit_module(plan) -> str:
                                   plan.aliases.get(t, {}))
             calls.append((sf.fn, sf.buffers))
     _emit_entry(module, plan, calls)
-    return str(module)
+    return mathfuns.with_function_attributes(module, str(module))
 
 
 def _emit_entry(module, plan, calls):
