@@ -19,7 +19,7 @@ from ..ir.function import Literal, Value
 from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
 from ..ir.passes.fuse import fusion_groups
 from . import fused, mathfuns, threads
-from .kernels import KERNELS, blas_layout
+from .kernels import blas_layout, kernel_for
 from .loops import i64
 from .views import PTR, StepFunction, View, contiguous_strides
 
@@ -80,7 +80,7 @@ def check_lowerable(fn):
                                       f"{opdef.accumulate!r}, not one of "
                                       f"{sorted(fused.ACCUMULATORS)}")
         known = (opdef.fusible() or VIEW in opdef.traits or REDUCTION in opdef.traits
-                 or name in KERNELS)
+                 or kernel_for(opdef) is not None)
         if CALL in opdef.traits and len({o.type.dtype for o in op.operands}) != 1:
             raise NotImplementedError(f"codegen: {name} of mixed dtypes "
                                       f"{' and '.join(str(o.type) for o in op.operands)}; "
@@ -312,7 +312,7 @@ def emit_module(plan) -> str:
             op = step.ops[0]
             key = step.writes[0][1]
             sf = StepFunction(module, f"step{t}_{op.name}", [key] + fused.step_reads(step, views))
-            KERNELS[op.name](sf, op, views, key)
+            kernel_for(op.opdef)(sf, op, views, key)
             calls.append((sf.finish(), sf.buffers))
         else:
             sf = fused.emit_fused(module, f"step{t}_fused", step, views, plan.fastmath,

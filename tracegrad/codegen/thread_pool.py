@@ -62,7 +62,6 @@ def emit_pool() -> str:
     broadcast, signal = fn("pthread_cond_broadcast", I32, PTR), fn("pthread_cond_signal", I32, PTR)
     create = fn("pthread_create", I32, PTR, PTR, PTR, PTR)
     detach = fn("pthread_detach", I32, I64)
-    self_ = fn("pthread_self", I64)
     setname = fn("pthread_setname_np", I32, I64, PTR)
     label = ir.GlobalVariable(m, ir.ArrayType(I8, len(THREAD_NAME) + 1), "thread_name")
     label.linkage, label.global_constant = "internal", True
@@ -103,7 +102,6 @@ def emit_pool() -> str:
     b = ir.IRBuilder(worker.append_basic_block("entry"))
     seen = b.alloca(I64)
     b.store(b.ptrtoint(worker.args[0], I64), seen)
-    b.call(setname, [b.call(self_, []), label])     # shows in top -H, /proc/<pid>/task
     top, sleep, woke = (worker.append_basic_block(x) for x in ("top", "sleep", "woke"))
     b.branch(top)
     b.position_at_end(top)
@@ -138,6 +136,8 @@ def emit_pool() -> str:
                     rc = b.call(create, [tid, ir.Constant(PTR, None), worker,
                                          b.inttoptr(gen, PTR)])
                     with b.if_then(b.icmp_signed("==", rc, ir.Constant(I32, 0))):
+                        # named by its creator (shows in top -H, /proc/<pid>/task/*/comm)
+                        b.call(setname, [b.load(tid, typ=I64), label])
                         b.call(detach, [b.load(tid, typ=I64)])
                         b.store(b.add(have, i64(1)), g["workers"])
             b.store(task, task_g)
