@@ -10,8 +10,8 @@ mlp:     784-256-256-10 MLP training step (forward + adjoint, relu, softmax cros
 eltwise: inline transcendentals (exp, log, tanh, sin) and a fused chain over 1M f32 vs numpy.
 workload: the issue's loss = sum(tanh(x)*sigmoid(x) + 0.5*x*x) with its gradient at 2^24 f32,
          under tracegrad.jit (steady state: the fused training step), against numpy by hand,
-         hand-written vectorised C (bench/workload.c, built here with cc -O3 -march=native, one
-         thread), torch.compile and jax.jit when importable; loss error vs float64.
+         hand-written vectorised C (bench/workload.c, built here with cc -O3 -march=native
+         -fno-trapping-math, no fast-math; one thread), torch.compile and jax.jit when importable; loss error vs float64.
 workload_cpu: the same contenders on ONE thread each, timed in CPU time of the calling thread
          (time.thread_time, min of 7): on a shared, throttled machine wall time measures the
          neighbours, CPU time the work.
@@ -160,9 +160,8 @@ def _build_c():
     import subprocess
     import tempfile
     out = os.path.join(tempfile.mkdtemp(prefix="tg_bench_"), "workload.so")
-    subprocess.run(["cc", "-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-shared",
-                    "-fPIC",
-                    os.path.join(HERE, "workload.c"), "-o", out], check=True)
+    subprocess.run(["cc", "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math",
+                    "-shared", "-fPIC", os.path.join(HERE, "workload.c"), "-o", out], check=True)
     lib = ctypes.CDLL(out)
     ptr = ctypes.c_void_p
     lib.workload.restype, lib.workload.argtypes = ctypes.c_float, [ptr, ptr, ctypes.c_long]

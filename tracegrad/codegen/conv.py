@@ -9,7 +9,7 @@ im2col gathers: its output (C, *kernel, N, *out) is written in order, each eleme
 at o * stride + k * dilate - pad_lo, or pad_value outside x (the index is clamped first, so
 nothing is read out of bounds). col2im is the matching scatter-add into a zeroed (N, C,
 *spatial) output. Both read their operand through its strided view (a transposed or sliced
-operand needs no copy). `KERNELS` is merged into codegen.kernels.KERNELS.
+operand needs no copy). `emit_window` is the WINDOW family's kernel (codegen/kernels.py).
 """
 from llvmlite import ir
 
@@ -26,7 +26,7 @@ def _padded(op, spatial):
     """Per-axis (n, k, o, s, d, lo) for AXES axes; missing leading axes are size 1."""
     a = op.attrs
     d = len(a["kernel"])
-    out = op.operands[0].type.shape[2 + d:] if op.name == "col2im" else \
+    out = op.operands[0].type.shape[2 + d:] if not op.opdef.gathers else \
         op.results[0].type.shape[2 + d:]
     rows = [(n, k, o, s, dl, lo) for n, k, o, s, dl, lo in
             zip(spatial, a["kernel"], out, a["stride"], a["dilate"], a["pad_lo"])]
@@ -201,4 +201,6 @@ def _col2im_windows(b, x, out, memty, rows, ks, osx, base, dst):
                     b.store(b.fadd(acc, b.load(src, typ=memty)), where)
 
 
-KERNELS = {"im2col": _im2col, "col2im": _col2im}
+def emit_window(sf, op, views, out_key):
+    """The WINDOW family's emitter: im2col gathers windows, col2im adds them back."""
+    (_im2col if op.opdef.gathers else _col2im)(sf, op, views, out_key)

@@ -18,8 +18,8 @@ from llvmlite import ir
 from ..ir.function import Literal, Value
 from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
 from ..ir.passes.fuse import fusion_groups
-from . import fused, threads
-from .kernels import KERNELS, blas_layout
+from . import fused, mathfuns, threads
+from .kernels import blas_layout, kernel_for
 from .loops import i64
 from .views import PTR, StepFunction, View, contiguous_strides
 
@@ -29,7 +29,8 @@ ARRAY = {"type": 8, "data": 16, "nd": 24, "dims": 32, "descr": 56, "flags": 64}
 DESCR = {"byteorder": 26, "type_num": 28}
 FLAGS_NEEDED = 0x1 | 0x100           # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED
 ALIGN = 64
-CTX_NUM_THREADS = 8                  # runtime context: [ndarray type, thread count]
+CTX_NUM_THREADS = 8                  # runtime context: [ndarray type, thread count, pool]
+CTX_POOL = 16
 I8, I32 = ir.IntType(8), ir.IntType(32)
 
 
@@ -79,7 +80,7 @@ def check_lowerable(fn):
                                       f"{opdef.accumulate!r}, not one of "
                                       f"{sorted(fused.ACCUMULATORS)}")
         known = (opdef.fusible() or VIEW in opdef.traits or REDUCTION in opdef.traits
-                 or name in KERNELS)
+                 or kernel_for(opdef) is not None)
         if CALL in opdef.traits and len({o.type.dtype for o in op.operands}) != 1:
             raise NotImplementedError(f"codegen: {name} of mixed dtypes "
                                       f"{' and '.join(str(o.type) for o in op.operands)}; "
@@ -318,7 +319,7 @@ def emit_module(plan) -> str:
     """The LLVM IR text of the whole graph: step functions plus the guarded entry."""
     module = ir.Module(name=plan.fn.name)
     _emit_entry(module, plan, emit_steps(module, plan))
-    return str(module)
+    return mathfuns.with_function_attributes(module, str(module))
 
 
 def emit_steps(module, plan, prefix=""):
@@ -331,7 +332,7 @@ def emit_steps(module, plan, prefix=""):
             key = step.writes[0][1]
             keys = [k for _, k in step.writes] + fused.step_reads(step, views)
             sf = StepFunction(module, f"{prefix}step{t}_{op.name}", keys)
-            KERNELS[op.name](sf, op, views, key)
+            kernel_for(op.opdef)(sf, op, views, key)
             calls.append((sf.finish(), sf.buffers))
         else:
             sf = fused.emit_fused(module, f"{prefix}step{t}_fused", step, views, plan.fastmath,
@@ -363,6 +364,8 @@ def _emit_entry(module, plan, calls):
     if threads.NUM_THREADS in module.globals:
         b.store(_field(b, ctx, CTX_NUM_THREADS, ir.IntType(64)),
                 module.globals[threads.NUM_THREADS])
+    if threads.POOL in module.globals:
+        b.store(_field(b, ctx, CTX_POOL, threads.RUN_PTR), module.globals[threads.POOL])
     for fn, keys in calls:
         b.call(fn, [ptrs[k] for k in keys])
     b.ret(ir.Constant(I32, 0))

@@ -1,24 +1,22 @@
-"""Lowerings of kernel ops (no ELEMENTWISE/INDEXED/VIEW/REDUCTION trait), by op name.
+"""Lowerings of kernel ops (no ELEMENTWISE/INDEXED/VIEW/REDUCTION trait), by family trait.
 
-- `KERNELS[name](sf, op, views, out_key)`: ops with their own loops: matmul (BLAS sgemm/dgemm
-  through the symbols target.py registers; transposes become BLAS flags via the row-major
-  trick; batch axes broadcast by a loop), argmax, concat, slice_scatter, scatter_add.
+- `kernel_for(opdef)(sf, op, views, out_key)`: the emitter of the op's kernel family (one
+  trait of ir.ops.KERNEL_FAMILIES): CALL is matmul (BLAS sgemm/dgemm through the symbols
+  target.py registers; transposes become BLAS flags via the row-major trick; batch axes
+  broadcast by a loop), ARG_REDUCTION argmax, JOIN concat, SCATTER the generic scatter
+  (scatter.py, driven by the op's `scatter` rule), SCAN cumsum, SORT argsort, WINDOW
+  im2col / col2im. No op names: a new op of a family is its OpDef class block.
 - `blas_layout(view)`: whether a view can be handed to BLAS as is (planning asks this).
 """
 from llvmlite import ir
 
+from ..ir.ops import (ARG_REDUCTION, CALL, JOIN, KERNEL_FAMILIES, SCAN, SCATTER, SORT,
+                      WINDOW)
 from ..ir.types import FLOATS
 from .emitter import SVal
 from .loops import for_range, i64, linear_index, loop_nest
 from .target import BLAS_SYMBOLS, blas
 from .views import PTR, contiguous_strides
-
-
-def _clip_index(e, idx: SVal, size) -> SVal:
-    """MXNet take mode='clip': an index as i64 clipped into [0, size)."""
-    i = e.cast(idx, "i64")
-    i = e.maximum(i, e.const(0, dtype="i64"))
-    return e.minimum(i, e.const(max(size - 1, 0), dtype="i64"))
 
 
 # ---------------------------------------------------------------- matmul through BLAS
@@ -144,11 +142,6 @@ def _argmax(sf, op, views, out_key):
         sf.store(out_key, where, SVal(b.load(arg_slot), "i64"))
 
 
-def _fill_zero(sf, out_key, t):
-    with for_range(sf.b, t.size, "zero") as i:
-        sf.store(out_key, i, sf.zero(t.dtype))
-
-
 def _concat(sf, op, views, out_key):
     axis, b = op.attrs["axis"], sf.b
     ostrides = contiguous_strides(op.results[0].type.shape)
@@ -160,39 +153,18 @@ def _concat(sf, op, views, out_key):
         lo += x.type.shape[axis]
 
 
-def _slice_scatter(sf, op, views, out_key):
-    x = op.operands[0]
-    out = op.results[0].type
-    _fill_zero(sf, out_key, out)
-    ostrides = contiguous_strides(out.shape)
-    offset = sum(lo * s for lo, s in zip(op.attrs["begin"], ostrides))
-    strides = [s * k for s, k in zip(ostrides, op.attrs["step"])]
-    with loop_nest(sf.b, x.type.shape, "s") as idx:
-        sf.store(out_key, linear_index(sf.b, idx, strides, offset), sf.read(views[x], idx))
+def kernel_for(opdef):
+    """The loop emitter of a kernel op, by its family trait (ir/ops: KERNEL_FAMILIES), or
+    None for ops that fuse or are views."""
+    families = opdef.traits & KERNEL_FAMILIES
+    if len(families) != 1:
+        return None
+    return _BY_FAMILY[next(iter(families))]
 
 
-def _scatter_add(sf, op, views, out_key):
-    from .emitter import ScalarEmitter
-    x, idx = op.operands
-    axis, size, nidx = op.attrs["axis"], op.attrs["size"], idx.type.ndim
-    out = op.results[0].type
-    _fill_zero(sf, out_key, out)
-    e = ScalarEmitter(sf.b)
-    with loop_nest(sf.b, x.type.shape, "s") as xi:
-        i = _clip_index(e, sf.read(views[idx], xi[axis:axis + nidx]), size)
-        oi = xi[:axis] + (i.v,) + xi[axis + nidx:]
-        where = linear_index(sf.b, oi, contiguous_strides(out.shape))
-        acc = sf.load(out_key, where)
-        sf.store(out_key, where, e.add(acc, sf.read(views[x], xi)))
+from . import index_kernels, scatter, sort_kernel  # noqa: E402
+from . import conv  # noqa: E402  (im2col / col2im)
 
-
-KERNELS = {"matmul": _matmul, "argmax": _argmax, "concat": _concat,
-           "slice_scatter": _slice_scatter, "scatter_add": _scatter_add}
-
-from . import index_kernels  # noqa: E402  (gather/scatter, scan and padding kernels)
-from . import sort_kernel  # noqa: E402  (argsort: a heap sort per row)
-from .conv import KERNELS as _WINDOW_KERNELS  # noqa: E402  (im2col / col2im)
-
-KERNELS.update(index_kernels.KERNELS)
-KERNELS.update(_WINDOW_KERNELS)
-KERNELS.update(sort_kernel.KERNELS)
+_BY_FAMILY = {CALL: _matmul, ARG_REDUCTION: _argmax, JOIN: _concat,
+              SCATTER: scatter.emit_scatter, SCAN: index_kernels.cumsum,
+              SORT: sort_kernel.argsort, WINDOW: conv.emit_window}

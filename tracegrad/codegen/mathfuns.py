@@ -65,6 +65,20 @@ class MathLib:
             acc = b.fadd(b.fmul(acc, x), self.c(x.type, k))
         return acc
 
+    def estrin(self, x, coeffs):
+        """coeffs[0] + coeffs[1]*x + ... by Estrin's scheme: a dependency chain log2(degree)
+        deep instead of Horner's degree (loops around sin/cos are latency bound)."""
+        b, terms, power = self.b, [self.c(x.type, v) for v in coeffs], x
+        while len(terms) > 1:
+            nxt = [b.fadd(terms[i], b.fmul(terms[i + 1], power))
+                   for i in range(0, len(terms) - 1, 2)]
+            if len(terms) % 2:
+                nxt.append(terms[-1])
+            terms = nxt
+            if len(terms) > 1:
+                power = b.fmul(power, power)
+        return terms[0]
+
     def _isnan(self, x):
         return self.b.fcmp_unordered("uno", x, x)
 
@@ -156,7 +170,14 @@ class MathLib:
         return self._trig(x, 1)
 
     def _trig(self, x, shift):
-        """Quadrant q = rint(x * 2/pi); sin/cos polynomial on r in [-pi/4, pi/4]."""
+        """Quadrant q = rint(x * 2/pi); sin/cos polynomial on r in [-pi/4, pi/4].
+
+        |x| < LIMIT (the common case) reduces by pi/2 in four parts right here. Larger |x|
+        (and inf) is a call of the module's accurate large-argument function
+        (`_large_trig`), whose result the select takes only for those lanes. That function
+        has vector variants (VFABI) the loop vectoriser calls instead; they test whether any
+        lane is large and return at once when none is, so the Payne-Hanek reduction costs
+        nothing for vectors of ordinary arguments."""
         b, ty = self.b, x.type
         xd = b.fpext(x, F64) if ty != F64 else x
         n = self.call("llvm.rint", b.fmul(xd, self.c(F64, 2 / math.pi)))
@@ -165,25 +186,33 @@ class MathLib:
             r = b.fsub(r, b.fmul(n, self.c(F64, part)))
         nc = self.call("llvm.minnum", self.call("llvm.maxnum", n, self.c(F64, -2.0 ** 30)),
                        self.c(F64, 2.0 ** 30))
-        q = b.fptosi(nc, I64)
-        big_r, big_q = trig_reduce.reduce_large(self, xd, single=ty != F64)
+        # i32, not i64: AVX2 converts f64 vectors to i32 in one instruction, to i64 per lane
+        q = b.add(b.fptosi(nc, I32), self.c(I32, shift))
+        val = self._trig_poly(r, q, single=ty != F64)
         big = b.fcmp_ordered(">=", self.call("llvm.fabs", xd), self.c(F64, trig_reduce.LIMIT))
-        r = b.select(big, big_r, r)
-        q = b.add(b.select(big, big_q, q), self.c(I64, shift))
-        r2 = b.fmul(r, r)
-        sin_c = [(-1) ** (k + 1) / math.factorial(2 * k + 3) for k in range(8)]
-        cos_c = [(-1) ** (k + 1) / math.factorial(2 * k + 2) for k in range(8)]
-        sinp = b.fadd(r, b.fmul(b.fmul(r, r2), self.poly(r2, sin_c)))
-        cosp = b.fadd(self.c(F64, 1.0), b.fmul(r2, self.poly(r2, cos_c)))
-        odd = b.trunc(q, ir.IntType(1))
-        val = b.select(odd, cosp, sinp)
-        neg = b.icmp_unsigned("!=", b.and_(q, self.c(I64, 2)), self.c(I64, 0))
-        val = b.select(neg, b.fneg(val), val)
-        nonfinite = b.fcmp_unordered("==", self.call("llvm.fabs", xd), self.c(F64, math.inf))
-        val = b.select(nonfinite, self.c(F64, math.nan), val)        # inf or nan -> nan
+        large = b.call(_large_trig(b.module, shift, ty != F64), [xd])
+        val = b.select(big, large, val)
+        val = b.select(self._isnan(xd), xd, val)                      # nan -> nan
         if shift == 0:                                                # sin(-0.0) = -0.0
             val = b.select(b.fcmp_ordered("==", xd, self.c(F64, 0.0)), xd, val)
         return b.fptrunc(val, ty) if ty != F64 else val
+
+    def _trig_poly(self, r, q, single=False):
+        """sin (q even) or cos (q odd) of r (f64, |r| <= pi/4), negated when bit 1 of q is
+        set. `single`: the result is rounded to f32, so Taylor terms through r^11 (sin) and
+        r^12 (cos) suffice (truncation < 2e-9 relative, 0.04 f32 ulp) instead of r^17/r^16;
+        both polynomials by Estrin (the dependency chain is what a vector loop waits on)."""
+        b = self.b
+        r2 = b.fmul(r, r)
+        terms = 5 if single else 8
+        sin_c = [(-1) ** (k + 1) / math.factorial(2 * k + 3) for k in range(terms)]
+        cos_c = [(-1) ** (k + 1) / math.factorial(2 * k + 2) for k in range(terms)]
+        sinp = b.fadd(r, b.fmul(b.fmul(r, r2), self.estrin(r2, sin_c)))
+        cosp = b.fadd(self.c(F64, 1.0), b.fmul(r2, self.estrin(r2, cos_c)))
+        odd = b.trunc(q, ir.IntType(1))
+        val = b.select(odd, cosp, sinp)
+        neg = b.icmp_unsigned("!=", b.and_(q, self.c(q.type, 2)), self.c(q.type, 0))
+        return b.select(neg, b.fneg(val), val)
 
     def sqrt(self, x):
         return self.call("llvm.sqrt", x)
@@ -278,3 +307,86 @@ class MathLib:
             result = b.select(on, b.mul(result, base), result)
             base = b.mul(base, base)
         return b.select(b.icmp_signed("<", y, self.c(ty, 0)), self.c(ty, 0), result)
+
+
+# ---------------------------------------------------------------- large-argument sin / cos
+VECTOR_WIDTHS = (2, 4, 8)
+FUNCTION_ATTRIBUTES = "tg_function_attributes"    # module attribute: {function name: text}
+
+
+def _large_trig(module, shift, single):
+    """`double tg_trig_large_<shift><f|d>(double x)`: sin (shift 0) or cos (1) of x for
+    |x| >= trig_reduce.LIMIT by Payne-Hanek (NaN for inf; 0.0 for smaller |x|, which callers
+    never select), plus its vector variants `..._v<w>`. It is noinline and reads only the
+    constant 2/pi table (memory(read)), and names its variants in the
+    "vector-function-abi-variant" attribute, so the loop vectoriser may call a variant. The
+    variants call the same code as `..._lane`, which has no such attribute (else the SLP
+    vectoriser would turn their per-lane calls back into a call of a variant: recursion)."""
+    name = f"tg_trig_large_{shift}{'f' if single else 'd'}"
+    if name in module.globals:
+        return module.globals[name]
+    lane = _large_trig_body(module, name + "_lane", shift, single)
+    fn = _large_trig_body(module, name, shift, single)
+    variants = [f"_ZGV_LLVM_N{w}v_{name}({_vector_variant(module, lane, name, w)})"
+                for w in VECTOR_WIDTHS]
+    attrs = getattr(module, FUNCTION_ATTRIBUTES, None)
+    if attrs is None:
+        attrs = {}
+        setattr(module, FUNCTION_ATTRIBUTES, attrs)
+    attrs[lane.name] = "noinline nounwind memory(read)"
+    attrs[name] = (f'noinline nounwind memory(read) '
+                   f'"vector-function-abi-variant"="{",".join(variants)}"')
+    return fn
+
+
+def _large_trig_body(module, name, shift, single):
+    fn = ir.Function(module, ir.FunctionType(F64, [F64]), name)
+    x = fn.args[0]
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    m = MathLib(b)
+    compute, skip = fn.append_basic_block("large"), fn.append_basic_block("small")
+    big = b.fcmp_unordered(">=", m.call("llvm.fabs", x), m.c(F64, trig_reduce.LIMIT))
+    b.cbranch(big, compute, skip)
+    b.position_at_end(skip)
+    b.ret(m.c(F64, 0.0))
+    b.position_at_end(compute)
+    r, q = trig_reduce.reduce_large(m, x, single=single)
+    val = m._trig_poly(r, b.add(q, m.c(I64, shift)), single=single)
+    inf = b.fcmp_ordered("==", m.call("llvm.fabs", x), m.c(F64, math.inf))
+    b.ret(b.select(inf, m.c(F64, math.nan), val))
+    return fn
+
+
+def _vector_variant(module, scalar, base, w):
+    """The w-lane variant: returns zeros at once when no lane has |x| >= LIMIT (the test
+    is one compare and a mask move); else calls `scalar` lane by lane."""
+    name = f"{base}_v{w}"
+    vec = ir.VectorType(F64, w)
+    fn = ir.Function(module, ir.FunctionType(vec, [vec]), name)
+    x = fn.args[0]
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    limit = ir.Constant(vec, [trig_reduce.LIMIT] * w)
+    big = b.or_(b.fcmp_unordered(">=", x, limit), b.fcmp_unordered("<=", x, b.fneg(limit)))
+    any_big = b.icmp_unsigned("!=", b.bitcast(big, ir.IntType(w)), ir.Constant(ir.IntType(w), 0))
+    lanes, none = fn.append_basic_block("lanes"), fn.append_basic_block("none")
+    b.cbranch(any_big, lanes, none)
+    b.position_at_end(none)
+    b.ret(ir.Constant(vec, None))
+    b.position_at_end(lanes)
+    out = ir.Constant(vec, None)
+    for k in range(w):
+        lane = b.call(scalar, [b.extract_element(x, ir.Constant(I32, k))])
+        out = b.insert_element(out, lane, ir.Constant(I32, k))
+    b.ret(out)
+    return name
+
+
+def with_function_attributes(module, text: str) -> str:
+    """`text` (str(module)) with the attributes llvmlite cannot express (string attributes,
+    memory(read)) added to the definitions that asked for them."""
+    for name, attrs in getattr(module, FUNCTION_ATTRIBUTES, {}).items():
+        head = f'define double @"{name}"(double %".1")'
+        if text.count(head) != 1:
+            raise RuntimeError(f"codegen: definition of {name} not found in the module text")
+        text = text.replace(head, f"{head} {attrs}")
+    return text

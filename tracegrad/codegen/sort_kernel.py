@@ -178,5 +178,3 @@ def argsort(sf, op, views, out_key):
             row.put(j, j)
         _heapsort(b, row, n, slot)
 
-
-KERNELS = {"argsort": argsort}

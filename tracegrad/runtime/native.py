@@ -1,6 +1,7 @@
 """Calling compiled graphs: `NativeFunction(fn_or_module)(*arrays) -> list of arrays`.
 
-Per call: allocate the outputs (fresh arrays the caller owns), pack inputs and outputs in one
+Per call: allocate the outputs (arrays the caller owns: fresh, or for large outputs an array
+of an earlier call that nothing references any more, buffers.OutputPool), pack inputs and outputs in one
 tuple and make ONE ctypes call into tg_entry, passing the tuple's address; native code reads
 the array structs directly and checks every input (exact ndarray type, rank, shape, dtype,
 byte order, C-contiguity, alignment) before touching data. When a guard fails, the slow path
@@ -17,7 +18,7 @@ import numpy as np
 from ..codegen import COUNTERS, CompiledModule, compile_function
 from ..codegen import entry as layout
 from ..ir.types import TensorType
-from .buffers import Arena, Context
+from .buffers import POOL_MIN_BYTES, Arena, Context, OutputPool
 
 _ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 
@@ -55,12 +56,18 @@ class NativeFunction:
         self.module = module
         self._arena = Arena(module.arena_bytes)
         self._arena_address = self._arena.address
+        _CONTEXT.start_pool()
         self._ctx_address = _CONTEXT.address
         self._entry = _ENTRY_TYPE(module.entry_address)
         self._outs = tuple((shape, dtype) for shape, dtype, _ in module.output_specs)
         self._literals = [(i, lit) for i, (_, _, lit) in enumerate(module.output_specs)
                           if lit is not None]
         self._nin = len(module.input_types)
+        # large outputs reuse an array of an earlier call nothing references any more
+        self._pools = [OutputPool(shape, dtype)
+                       if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize >= POOL_MIN_BYTES
+                       else None for shape, dtype in self._outs]
+        self._pooled = any(p is not None for p in self._pools)
         # ctypes drops the GIL during the call, and the scratch arena is per function
         self._lock = threading.Lock()
 
@@ -72,16 +79,37 @@ class NativeFunction:
         """The compiled graph's planned memory (CompiledModule.memory_plan)."""
         return self.module.memory_plan()
 
-    def __call__(self, *args):
-        if len(self._outs) == 1:  # the common small case, without the list comprehension
-            shape, dtype = self._outs[0]
-            outs = [np.empty(shape, dtype)]
-            packed = args + (outs[0],)
-        else:
-            outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
-            packed = args + tuple(outs)
+    def _outputs(self):
+        """Fresh arrays for the outputs (called under the lock: pools are not thread-safe)."""
+        if not self._pooled:
+            return [np.empty(shape, dtype) for shape, dtype in self._outs]
+        return [np.empty(shape, dtype) if pool is None else pool.take()
+                for (shape, dtype), pool in zip(self._outs, self._pools)]
+
+    def release_buffers(self):
+        """Drop the pooled output arrays (memory held for the next call)."""
         with self._lock:
-            rc = self._entry(id(packed), self._arena_address, self._ctx_address)
+            for pool in self._pools:
+                if pool is not None:
+                    pool.clear()
+
+    def __call__(self, *args):
+        if self._pooled:
+            with self._lock:
+                outs = self._outputs()
+                packed = args + tuple(outs)
+                rc = self._entry(id(packed), self._arena_address, self._ctx_address)
+                del packed
+        else:
+            if len(self._outs) == 1:  # the common small case, without the list comprehension
+                shape, dtype = self._outs[0]
+                outs = [np.empty(shape, dtype)]
+                packed = args + (outs[0],)
+            else:
+                outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
+                packed = args + tuple(outs)
+            with self._lock:
+                rc = self._entry(id(packed), self._arena_address, self._ctx_address)
         if rc:
             return self._retry(args, rc)
         COUNTERS["native_calls"] += 1
@@ -96,10 +124,11 @@ class NativeFunction:
             raise TypeError(f"@{self.module.fn.name} takes {self._nin} arrays "
                             f"({', '.join(self.module.input_names)}), got {len(args)}")
         fixed = tuple(self._conform(i, a) for i, a in enumerate(args))
-        outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
-        packed = fixed + tuple(outs)       # keep the tuple alive across the call
         with self._lock:
+            outs = self._outputs()
+            packed = fixed + tuple(outs)       # keep the tuple alive across the call
             rc = self._entry(id(packed), self._arena_address, self._ctx_address)
+            del packed
         if rc:
             raise RuntimeError(f"native guard {rc} failed after conversion (tracegrad bug)")
         COUNTERS["native_calls"] += 1

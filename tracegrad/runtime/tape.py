@@ -18,6 +18,7 @@ from ..ir.autodiff import vjp
 from ..ir.function import Function, Literal, Operation, Value, canonical_attrs, literal_dtype
 from ..ir.passes import run_pipeline
 from ..ir.types import FLOATS, type_of
+from .buffers import pool_refs
 from .interpret import Program
 
 
@@ -44,7 +45,8 @@ class Variable:
 
         'add' accumulates; 'write' overwrites. A fresh result nobody else holds replaces the
         buffer instead of being copied into it, when nobody else holds the buffer either
-        (the refcounts say so): PyTorch's AccumulateGrad steals gradients the same way."""
+        (the refcounts say so; an output pool's reference does not count, it reuses the array
+        only once nobody else holds it): PyTorch's AccumulateGrad steals gradients the same way."""
         self.fresh = True
         if self.grad_req == "add":
             if g is not None:
@@ -54,8 +56,9 @@ class Variable:
         else:
             grad = self.grad
             if (type(g) is np.ndarray and g.base is None and g.dtype == grad.dtype
-                    and g.shape == grad.shape and sys.getrefcount(g) <= _STEALABLE
-                    and sys.getrefcount(grad) <= 3):  # + this local
+                    and g.shape == grad.shape
+                    and sys.getrefcount(g) <= _STEALABLE + pool_refs(g)
+                    and sys.getrefcount(grad) <= 3 + pool_refs(grad)):  # + this local
                 flags = g.flags
                 if flags.c_contiguous and flags.writeable:
                     self.grad = g

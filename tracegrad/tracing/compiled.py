@@ -195,6 +195,12 @@ class TrainingEntry(Entry):
         self.grad_types = tuple(str(fn.params[i].type) for i in wrt)
         self.call_attrs = tape.canonical(CompiledCall, {"entry": self.id,
                                                         "out_types": self.out_types})
+        # a fused step returns the user's outputs and state updates but no residuals: its
+        # record lists fewer results, and its vjp recomputes the residuals (CompiledCall.vjp)
+        self.n_visible = len(fn.outputs)
+        self.step_attrs = tape.canonical(CompiledCall, {
+            "entry": self.id, "out_types": self.out_types[:self.n_visible]})
+        self.visible_types = self.result_types[:self.n_visible]
         # the fused step (see Prediction): built once backward has come straight from this
         # call's single output twice in a row; dropped again after the first miss
         self.direct, self.fused, self.pending = 0, None, None
@@ -212,11 +218,13 @@ class TrainingEntry(Entry):
         prediction = self._predict()
         if prediction is None:
             outs = self.native(*arrays)
+            attrs, types = self.call_attrs, self.result_types
         else:
             outs = self.fused(*arrays)
-            prediction.grads = outs[len(self.out_types):]
-            outs = outs[:len(self.out_types)]
-        return self._record(args, params, arrays, outs, prediction)
+            prediction.grads = outs[self.n_visible:]
+            outs = outs[:self.n_visible]
+            attrs, types = self.step_attrs, self.visible_types
+        return self._record(args, params, arrays, outs, prediction, attrs, types)
 
     def fused_mode(self):
         """Whether the next call computes its gradients too (what _predict will decide)."""
@@ -239,16 +247,17 @@ class TrainingEntry(Entry):
         if (prediction is not None) != fused:  # will_fuse said otherwise: run it again
             return self.run(args, params, self.arrays(args, params))
         if prediction is not None:
-            prediction.grads = outs[len(self.out_types):]
-            outs = outs[:len(self.out_types)]
-        return self._record(args, params, None, outs, prediction)
+            prediction.grads = outs[self.n_visible:]
+            outs = outs[:self.n_visible]
+            return self._record(args, params, None, outs, prediction, self.step_attrs,
+                                self.visible_types)
+        return self._record(args, params, None, outs, None, self.call_attrs, self.result_types)
 
-    def _record(self, args, params, arrays, outs, prediction):
+    def _record(self, args, params, arrays, outs, prediction, attrs, types):
         if self.updates:
             self.write_updates(outs, args, params)
         values = tape.record_multi(CompiledCall, self.operands(args, params, arrays),
-                                   self.call_attrs, outs, True, keep=prediction or self,
-                                   types=self.result_types)
+                                   attrs, outs, True, keep=prediction or self, types=types)
         if self.n_out == 1:
             r = wrap(outs[0])
             r._value = values[0]
@@ -278,8 +287,11 @@ class TrainingEntry(Entry):
 class Prediction:
     """Gradients a fused step computed ahead of backward(): the forward and the adjoint (for a
     head gradient of ones) in one native call. backward() straight from the call's output takes
-    them (direct_backward); any other backward runs the ordinary adjoint, which the residual
-    outputs still allow. Kept as the tape value's `keep`, so the entry stays alive too."""
+    them (direct_backward). The step writes no residuals (only the outputs and the gradients
+    leave it), so any other backward first runs the forward again on the call's operands (its
+    inputs, alive on the tape) and then the ordinary adjoint: the rare miss pays one forward,
+    the common hit moves no residual bytes. Kept as the tape value's `keep`, so the entry
+    stays alive too."""
     __slots__ = ("entry", "grads")
 
     def __init__(self, entry):
@@ -287,8 +299,9 @@ class Prediction:
 
 
 def fused_step(e):
-    """forward_fn's outputs, then the adjoint's gradients for a cotangent of ones, as one
-    Function (so fusion and LLVM see forward and backward together)."""
+    """The user's outputs and state updates, then the adjoint's gradients for a cotangent of
+    ones, as one Function (so fusion and LLVM see forward and backward together). Residuals
+    are values inside it, not outputs: the step reads its inputs once and writes only those."""
     b = Builder(name=e.forward_fn.name + "_step")
     env = {p: b.param(p.type, p.name_hint) for p in e.forward_fn.params}
     copy_ops(b, e.forward_fn.ops, env)
@@ -300,7 +313,7 @@ def fused_step(e):
     adj = dict(zip(e.adjoint.params, saved + ones))
     copy_ops(b, e.adjoint.ops, adj)
     grads = [o if isinstance(o, Literal) else adj[o] for o in e.adjoint.outputs]
-    return run_pipeline(b.ret(*outs, *grads), PIPELINE)
+    return run_pipeline(b.ret(*outs[:e.n_visible], *grads), PIPELINE)
 
 
 def direct_backward(head, retain_graph):
@@ -344,7 +357,8 @@ def direct_backward(head, retain_graph):
 
 
 class CompiledCall(OutCall):
-    """A compiled training forward on the tape: results are outputs then residuals."""
+    """A compiled training forward on the tape: results are outputs, state updates, then
+    residuals; a fused step's record (out_types shorter than the entry's) has no residuals."""
     name = "compiled_call"
     attr_names = frozenset({"entry", "out_types"})
     handle_attr = "entry"
@@ -353,13 +367,16 @@ class CompiledCall(OutCall):
         return tuple(parse_type(t) for t in out_types)
 
     def impl(*xs, entry, out_types):
-        return tuple(resolve(entry, "compiled_call").native(*xs))
+        return tuple(resolve(entry, "compiled_call").native(*xs)[:len(out_types)])
 
     def vjp(b, g, out, *xs, entry, out_types):
         e = resolve(entry, "compiled_call")
         g, out = (g, out) if isinstance(g, tuple) else ((g,), (out,))
         if any(c is not None for c in g[e.n_out:]):  # residuals differentiated: higher order
             return _inline_vjp(b, e.forward_fn, e.wrt, g, xs)
+        if len(out_types) < len(e.out_types):  # a fused step's record: recompute residuals
+            out = b.compiled_call(*xs, entry=entry, out_types=e.out_types)
+            out = out if isinstance(out, tuple) else (out,)
         saved = [xs[i] if kind == "param" else out[i] for kind, i in e.res_src]
         cots = [c if c is not None else _zeros(b, o.type) for c, o in zip(g[:e.n_out], out)]
         grads = b.compiled_adjoint(*saved, *cots, entry=entry, grad_types=e.grad_types)

@@ -11,12 +11,19 @@
   `ctx.uniform(i, word, dtype)` (a float in [0, 1) from Philox word `word` of key operand i).
 - `view(offset, strides, in_shape, *, out_shape, **attrs)`: for VIEW ops, the (offset, strides)
   in elements of the result given the operand's, or None when no strided view exists.
+- `scatter(ctx, *types, **attrs)`: for SCATTER ops, where the element of operand 0 at the
+  current loop index (over operand 0's shape; same `ctx` interface as `element`) goes: (index
+  tuple into the result as i64 SVals, bool SVal or None). The result starts as zeros; with
+  `scatter_mode = 'add'` the element is added there (counted only where the bool is true),
+  with 'store' it is written (positions must be distinct; no bool).
 
 Traits say what kind of op it is; passes and codegen read them, never lists of op names:
 ELEMENTWISE (fuses, `scalar`), VIEW (no code, `view`), REDUCTION (over `axes`, combined by
 `accumulate`: 'add' | 'max' | 'min'; fuses as the trailing op of a loop nest), INDEXED (fuses,
-`element`), RANDOM (reads a key; INDEXED too), CALL (an external routine, e.g. BLAS), and ops with
-none of ELEMENTWISE/VIEW/REDUCTION/INDEXED are kernels with their own loops (codegen/kernels.py).
+`element`), RANDOM (reads a key; INDEXED too), SCATTER (one generic loop over operand 0,
+`scatter`), and the kernel families with their own loop code in codegen, found by trait: CALL
+(an external routine: BLAS matmul), SORT (argsort), SCAN (cumsum), WINDOW (im2col / col2im),
+ARG_REDUCTION (argmax), JOIN (concat). An op has exactly one of these kinds.
 
 The ScalarEmitter interface (codegen/emitter.py; tests/ir/pyemitter.py) is all a rule may use.
 Values carry `.dtype` ('f32', 'f64', 'i32', 'i64', 'bool'). Methods: const(value, like=None,
@@ -44,10 +51,17 @@ REDUCTION = "reduction"      # reduces `axes` with `accumulate`; the tail of a f
 INDEXED = "indexed"          # computed per element from the loop index (`element` rule)
 CALL = "call"                # lowered to a call of an external routine (BLAS)
 NAN_TEST = "nan_test"        # tests for NaN (isnan-like): fast-math nnan warns about it
+SCATTER = "scatter"          # zeros, then each element of operand 0 added/stored (`scatter`)
+SORT = "sort"                # kernel families with their own loops (codegen/kernels.py)
+SCAN = "scan"
+WINDOW = "window"
+ARG_REDUCTION = "arg_reduction"
+JOIN = "join"
+KERNEL_FAMILIES = frozenset({CALL, SCATTER, SORT, SCAN, WINDOW, ARG_REDUCTION, JOIN})
 FUSIBLE = frozenset({ELEMENTWISE, INDEXED})
 
 REGISTRY: dict = {}
-RULES = ("infer", "impl", "vjp", "scalar", "element", "view")
+RULES = ("infer", "impl", "vjp", "scalar", "element", "view", "scatter")
 NUMERIC = FLOATS + INTS
 
 
@@ -63,6 +77,7 @@ class OpDef:
     attr_names = frozenset()         # required attributes
     nresults = 1
     accumulate = None                # REDUCTION ops: 'add', 'max' or 'min'
+    scatter_mode = "add"             # SCATTER ops: 'add' or 'store'
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

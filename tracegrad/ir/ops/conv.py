@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..types import FLOATS
-from . import OpDef, fail
+from . import WINDOW, OpDef, fail
 
 WINDOW_ATTRS = frozenset({"kernel", "stride", "dilate", "pad_lo", "pad_hi"})
 
@@ -54,6 +54,8 @@ def _window_attrs(kernel, stride, dilate, pad_lo, pad_hi):
 class Im2col(OpDef):
     """All windows of x (see module docstring); pad_value fills positions outside x."""
     name = "im2col"
+    traits = frozenset({WINDOW})
+    gathers = True                   # codegen/conv.py: im2col gathers, col2im scatter-adds
     attr_names = WINDOW_ATTRS
     defaults = {"pad_value": 0.0}
 
@@ -86,6 +88,8 @@ class Col2im(OpDef):
     """Adjoint of im2col onto an array of `shape`: each window element is added back where it
     came from; elements that came from padding are dropped."""
     name = "col2im"
+    traits = frozenset({WINDOW})
+    gathers = False
     attr_names = WINDOW_ATTRS | {"shape"}
 
     def infer(x, *, shape, kernel, stride, dilate, pad_lo, pad_hi):

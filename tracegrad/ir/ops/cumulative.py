@@ -3,12 +3,13 @@ so the op is closed under differentiation (any order)."""
 import numpy as np
 
 from ..types import FLOATS, INTS
-from . import OpDef, fail
+from . import SCAN, OpDef, fail
 
 
 class Cumsum(OpDef):
     """out[i] = sum of x[j] for j <= i along `axis` (j >= i with reverse=True)."""
     name = "cumsum"
+    traits = frozenset({SCAN})
     attr_names = frozenset({"axis"})
     defaults = {"reverse": False}
 

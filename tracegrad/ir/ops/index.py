@@ -6,7 +6,7 @@ wrap once when negative and are clipped into range, so no read or write is out o
 import numpy as np
 
 from ..types import FLOATS, INTS
-from . import OpDef, fail
+from . import INDEXED, SCATTER, OpDef, fail
 
 
 def _index_tuple(idx, shape):
@@ -30,6 +30,20 @@ def _check(opname, data_shape, idx):
 class GatherNd(OpDef):
     """out[i...] = data[indices[0, i...], ..., indices[M-1, i...], ...]."""
     name = "gather_nd"
+    traits = frozenset({INDEXED})
+
+    def element(ctx, data, idx):
+        """Column k of idx (k = the leading output indices) names the first M data axes."""
+        e, m, k = ctx.e, idx.shape[0], idx.ndim - 1
+        at = tuple(ctx.index(a) for a in range(k + data.ndim - m))
+        pos = []
+        for j in range(m):
+            i = e.cast(ctx.read(1, (e.const(j, dtype="i64"),) + at[:k]), "i64")
+            size = e.const(data.shape[j], dtype="i64")
+            i = e.select(e.lt(i, e.const(0, dtype="i64")), e.add(i, size), i)  # wraps once
+            pos.append(e.minimum(e.maximum(i, e.const(0, dtype="i64")),
+                                 e.const(max(data.shape[j] - 1, 0), dtype="i64")))
+        return ctx.read(0, tuple(pos) + at[k:])
 
     def infer(data, idx):
         _check("gather_nd", data.shape, idx)
@@ -48,7 +62,20 @@ class ScatterNdAdd(OpDef):
     """Zeros of `shape` with x added at the addressed positions (repeats accumulate): the
     adjoint of gather_nd, and MXNet's scatter_nd when positions are distinct."""
     name = "scatter_nd_add"
+    traits = frozenset({SCATTER})
     attr_names = frozenset({"shape"})
+
+    def scatter(ctx, x, idx, *, shape):
+        e, m, k = ctx.e, idx.shape[0], idx.ndim - 1
+        at = tuple(ctx.index(a) for a in range(x.ndim))
+        pos = []
+        for j in range(m):
+            i = e.cast(ctx.read(1, (e.const(j, dtype="i64"),) + at[:k]), "i64")
+            size = e.const(shape[j], dtype="i64")
+            i = e.select(e.lt(i, e.const(0, dtype="i64")), e.add(i, size), i)  # wraps once
+            pos.append(e.minimum(e.maximum(i, e.const(0, dtype="i64")),
+                                 e.const(max(shape[j] - 1, 0), dtype="i64")))
+        return tuple(pos) + at[k:], None
 
     def infer(x, idx, *, shape):
         _check("scatter_nd_add", shape, idx)

@@ -6,7 +6,7 @@ output position into the input position it read; the adjoint of that is pad agai
 """
 import numpy as np
 
-from . import OpDef, fail
+from . import INDEXED, SCATTER, OpDef, fail
 
 MODES = ("constant", "edge", "reflect")
 
@@ -34,8 +34,30 @@ def _maps(shape, pairs, mode):
 class Pad(OpDef):
     """x padded by pad_width = (before_0, after_0, before_1, after_1, ...)."""
     name = "pad"
+    traits = frozenset({INDEXED})
     attr_names = frozenset({"pad_width"})
     defaults = {"mode": "constant", "constant_value": 0.0}
+
+    def element(ctx, x, *, pad_width, mode="constant", constant_value=0.0):
+        """The input position output position i reads, per axis: i - lo, reflected or
+        clamped into range; outside the input in constant mode, the constant."""
+        e = ctx.e
+        fill = e.const(constant_value, dtype=x.dtype)
+        if x.size == 0:
+            return fill
+        zero = e.const(0, dtype="i64")
+        pos, inside = [], None
+        for k, d in enumerate(x.shape):
+            j = e.sub(ctx.index(k), e.const(int(pad_width[2 * k]), dtype="i64"))
+            last = e.const(d - 1, dtype="i64")
+            ok = e.select(e.ge(j, zero), e.le(j, last), e.ge(j, zero))   # 0 <= j < d
+            inside = ok if inside is None else e.select(inside, ok, inside)
+            if mode == "reflect":
+                j = e.select(e.lt(j, zero), e.neg(j), j)
+                j = e.select(e.gt(j, last), e.sub(e.const(2 * (d - 1), dtype="i64"), j), j)
+            pos.append(e.minimum(e.maximum(j, zero), last))
+        v = ctx.read(0, tuple(pos))
+        return e.select(inside, v, fill) if mode == "constant" else v
 
     def infer(x, *, pad_width, mode="constant", constant_value=0.0):
         pairs = _pairs("pad", x.shape, pad_width, mode)
@@ -55,8 +77,24 @@ class PadAdjoint(OpDef):
     """The transpose of pad: an array of `shape` where each position holds the sum of the
     cotangents of the padded positions that read it."""
     name = "pad_adjoint"
+    traits = frozenset({SCATTER})
     attr_names = frozenset({"pad_width", "shape"})
     defaults = {"mode": "constant"}
+
+    def scatter(ctx, g, *, pad_width, shape, mode="constant"):
+        """Padded position i adds into the input position pad read it from (pad's rule)."""
+        e, zero = ctx.e, ctx.e.const(0, dtype="i64")
+        pos, inside = [], None
+        for k, d in enumerate(shape):
+            j = e.sub(ctx.index(k), e.const(int(pad_width[2 * k]), dtype="i64"))
+            last = e.const(max(d - 1, 0), dtype="i64")
+            ok = e.select(e.ge(j, zero), e.le(j, last), e.ge(j, zero))   # 0 <= j < d
+            inside = ok if inside is None else e.select(inside, ok, inside)
+            if mode == "reflect":
+                j = e.select(e.lt(j, zero), e.neg(j), j)
+                j = e.select(e.gt(j, last), e.sub(e.const(2 * (d - 1), dtype="i64"), j), j)
+            pos.append(e.minimum(e.maximum(j, zero), last))
+        return tuple(pos), (inside if mode == "constant" else None)
 
     def infer(g, *, pad_width, shape, mode="constant"):
         pairs = _pairs("pad_adjoint", shape, pad_width, mode)

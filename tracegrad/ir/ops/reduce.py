@@ -5,7 +5,7 @@ mean is a composite (sum times 1/n), not a primitive.
 import numpy as np
 
 from ..types import TensorType
-from . import NONDIFF, OpDef, Reduce, fail, reduced_keepdims_shape
+from . import ARG_REDUCTION, NONDIFF, OpDef, Reduce, fail, reduced_keepdims_shape
 
 
 def _no_bool(cls):
@@ -82,7 +82,7 @@ class Min(_Extremum):
 class Argmax(OpDef):
     """Index of the first maximum along one axis, as i64 (no gradient)."""
     name = "argmax"
-    traits = frozenset({NONDIFF})
+    traits = frozenset({NONDIFF, ARG_REDUCTION})
     attr_names = frozenset({"axis"})
     defaults = {"keepdims": False}
 

@@ -7,7 +7,7 @@ Their vjps are other layout ops, so adjoints of adjoints stay in this family. VI
 import numpy as np
 
 from ..types import DTYPES, FLOATS, INTS, TensorType
-from . import INDEXED, NONDIFF, VIEW, OpDef, fail
+from . import INDEXED, JOIN, NONDIFF, SCATTER, VIEW, OpDef, fail
 
 
 def contiguous_strides(shape) -> tuple:
@@ -150,7 +150,15 @@ class Slice(OpDef):
 class SliceScatter(OpDef):
     """Zeros of `shape` with x written at [begin:end:step]: the adjoint of slice."""
     name = "slice_scatter"
+    traits = frozenset({SCATTER})
+    scatter_mode = "store"
     attr_names = frozenset({"shape", "begin", "end", "step"})
+
+    def scatter(ctx, x, *, shape, begin, end, step):
+        e = ctx.e
+        return tuple(e.add(e.const(int(lo), dtype="i64"),
+                           e.mul(ctx.index(k), e.const(int(s), dtype="i64")))
+                     for k, (lo, s) in enumerate(zip(begin, step))), None
 
     def infer(x, *, shape, begin, end, step):
         if _slice_shape("slice_scatter", shape, begin, end, step) != x.shape:
@@ -169,6 +177,7 @@ class SliceScatter(OpDef):
 class Concat(OpDef):
     """Join operands along `axis`."""
     name = "concat"
+    traits = frozenset({JOIN})
     attr_names = frozenset({"axis"})
 
     def infer(*xs, axis):
@@ -242,7 +251,16 @@ class Take(OpDef):
 class ScatterAdd(OpDef):
     """Adjoint of take: sums slices of x into `size` rows along `axis` at the (clipped) indices."""
     name = "scatter_add"
+    traits = frozenset({SCATTER})
     attr_names = frozenset({"axis", "size"})
+
+    def scatter(ctx, x, idx, *, axis, size):
+        e, n = ctx.e, idx.ndim
+        at = tuple(ctx.index(k) for k in range(x.ndim))
+        i = e.minimum(e.maximum(e.cast(ctx.read(1, at[axis:axis + n]), "i64"),
+                                e.const(0, dtype="i64")),
+                      e.const(max(size - 1, 0), dtype="i64"))
+        return at[:axis] + (i,) + at[axis + n:], None
 
     def infer(x, idx, *, axis, size):
         _check_index("scatter_add", idx)

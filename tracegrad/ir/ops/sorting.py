@@ -7,7 +7,7 @@ sort and topk are composites: take_along_axis(x, argsort(x)) differentiates thro
 import numpy as np
 
 from ..types import FLOATS, INTS, TensorType
-from . import NONDIFF, OpDef, fail
+from . import INDEXED, NONDIFF, SCATTER, SORT, OpDef, fail
 
 
 def _check_axis(opname, x, axis):
@@ -24,7 +24,7 @@ class Argsort(OpDef):
     """Indices that sort x along `axis` (stable; descending keeps ties in order), as i64.
     A permutation is piecewise constant in x, so it carries no gradient."""
     name = "argsort"
-    traits = frozenset({NONDIFF})
+    traits = frozenset({NONDIFF, SORT})
     attr_names = frozenset({"axis"})
     defaults = {"is_ascend": True}
 
@@ -57,7 +57,15 @@ class TakeAlongAxis(OpDef):
     """out[..., i, ...] = x[..., idx[..., i, ...], ...] along `axis` (numpy's take_along_axis,
     indices clipped into range)."""
     name = "take_along_axis"
+    traits = frozenset({INDEXED})
     attr_names = frozenset({"axis"})
+
+    def element(ctx, x, idx, *, axis):
+        e = ctx.e
+        at = tuple(ctx.index(k) for k in range(idx.ndim))
+        j = e.minimum(e.maximum(e.cast(ctx.read(1, at), "i64"), e.const(0, dtype="i64")),
+                      e.const(max(x.shape[axis] - 1, 0), dtype="i64"))
+        return ctx.read(0, at[:axis] + (j,) + at[axis + 1:])
 
     def infer(x, idx, *, axis):
         _along_infer("take_along_axis", x, idx, axis)
@@ -76,7 +84,15 @@ class ScatterAddAlongAxis(OpDef):
     """Zeros with `size` entries along `axis`, x added at idx along that axis: the adjoint of
     take_along_axis (repeated indices accumulate)."""
     name = "scatter_add_along_axis"
+    traits = frozenset({SCATTER})
     attr_names = frozenset({"axis", "size"})
+
+    def scatter(ctx, x, idx, *, axis, size):
+        e = ctx.e
+        at = tuple(ctx.index(k) for k in range(x.ndim))
+        j = e.minimum(e.maximum(e.cast(ctx.read(1, at), "i64"), e.const(0, dtype="i64")),
+                      e.const(max(size - 1, 0), dtype="i64"))
+        return at[:axis] + (j,) + at[axis + 1:], None
 
     def infer(x, idx, *, axis, size):
         _along_infer("scatter_add_along_axis", x, idx, axis)
