@@ -8,6 +8,7 @@ import pytest
 from tracegrad.ir import REGISTRY, Function, Operation, TensorType
 from tracegrad.ir.ops import ELEMENTWISE
 from tracegrad.codegen.entry import check_lowerable
+from tracegrad.codegen.kernels import kernel_for
 from tracegrad.runtime.handles import OutCall
 
 from cgutil import check_cases
@@ -32,6 +33,10 @@ POSITIVE = {"log": (0.01, 5.0), "sqrt": (0.0, 5.0), "log1p": (-0.99, 5.0),
             "erfinv": (-0.999, 0.999), "arccosh": (1.0, 5.0), "tan": (-1.5, 1.5)}
 # ops that call out of the graph (custom, compiled_call, while_loop, ...): one family
 PYTHON_CALLBACK_OPS = {n for n, o in REGISTRY.items() if issubclass(o, OutCall)}
+# ...of which codegen lowers those with IR regions (while_loop, cond: codegen/control.py;
+# tested in tests/api/test_native_control_flow.py); the others refuse clearly
+REGION_OPS = {n for n in PYTHON_CALLBACK_OPS if kernel_for(REGISTRY[n]) is not None}
+assert REGION_OPS == {"while_loop", "cond"}
 # ops that run through their numpy impl between native segments (runtime/segments.py);
 # tests/api/test_nd_ops.py checks jit == eager across them
 NOT_NATIVE = {"potrf", "trsm"}
@@ -246,7 +251,7 @@ def test_dense_sweep_accuracy():
     check_cases(cases)
 
 
-@pytest.mark.parametrize("name", sorted(PYTHON_CALLBACK_OPS | NOT_NATIVE))
+@pytest.mark.parametrize("name", sorted((PYTHON_CALLBACK_OPS - REGION_OPS) | NOT_NATIVE))
 def test_python_callback_ops_refuse_clearly(name):
     t = TensorType("f32", (2,))
     from tracegrad.ir.function import Value

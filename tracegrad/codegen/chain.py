@@ -16,13 +16,12 @@ one after the other, so the arena is the largest of theirs.
 import numpy as np
 from llvmlite import ir
 
-from . import cache, fused, threads
+from . import cache, mathfuns, threads
 from . import entry as E
 from .cache import COUNTERS
-from .kernels import KERNELS
 from .loops import i64
 from .target import JitObject, compile_object
-from .views import PTR, StepFunction
+from .views import PTR
 
 CHECK_FAILED = 1 << 20   # + segment index: that segment's guard saw another outcome
 
@@ -99,22 +98,8 @@ def compile_chain(fns, bindings, checks, input_types, fastmath=frozenset()):
 
 def emit_chain(plans, bindings, checks, input_types) -> str:
     module = ir.Module(name="chain")
-    seg_calls = []
-    for k, plan in enumerate(plans):
-        calls = []
-        for t, (step, views) in enumerate(plan.steps):
-            if step.kind == "kernel":
-                op = step.ops[0]
-                key = step.writes[0][1]
-                sf = StepFunction(module, f"c{k}_step{t}_{op.name}",
-                                  [key] + fused.step_reads(step, views))
-                KERNELS[op.name](sf, op, views, key)
-                calls.append((sf.finish(), sf.buffers))
-            else:
-                sf = fused.emit_fused(module, f"c{k}_step{t}_fused", step, views,
-                                      plan.fastmath, plan.aliases.get(t, {}))
-                calls.append((sf.fn, sf.buffers))
-        seg_calls.append(calls)
+    seg_calls = [E.emit_steps(module, plan, prefix=f"c{k}_")
+                 for k, plan in enumerate(plans)]
     n_in = len(input_types)
     n_total = n_in + sum(len(p.out_slots) for p in plans)
     fnty = ir.FunctionType(E.I32, [PTR, PTR, PTR])
@@ -150,7 +135,7 @@ def emit_chain(plans, bindings, checks, input_types) -> str:
     b.ret(ir.Constant(E.I32, 0))
     b.position_at_end(fail)
     b.ret(b.load(code_slot))
-    return str(module)
+    return mathfuns.with_function_attributes(module, str(module))
 
 
 def _emit_check(b, fn, ptr, t, check, code):

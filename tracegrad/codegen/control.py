@@ -26,7 +26,8 @@ from ..ir.function import Literal
 from ..ir.printer import print_function
 from . import entry
 from .emitter import MEMTYPES
-from .kernels import KERNELS
+from ..ir.ops import BRANCH, LOOP
+from .kernels import register_family
 from .loops import I64, i64
 from .views import PTR
 
@@ -281,5 +282,5 @@ def _lower_cond(sf, op, views, out_key):
     release()
 
 
-KERNELS["while_loop"] = _lower_loop
-KERNELS["cond"] = _lower_cond
+register_family(LOOP, _lower_loop)
+register_family(BRANCH, _lower_cond)

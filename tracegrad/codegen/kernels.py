@@ -168,3 +168,9 @@ from . import conv  # noqa: E402  (im2col / col2im)
 _BY_FAMILY = {CALL: _matmul, ARG_REDUCTION: _argmax, JOIN: _concat,
               SCATTER: scatter.emit_scatter, SCAN: index_kernels.cumsum,
               SORT: sort_kernel.argsort, WINDOW: conv.emit_window}
+
+
+def register_family(trait, emitter):
+    """The loop emitter for a kernel family defined above this module (codegen/control.py:
+    LOOP and BRANCH, which plan their regions with entry.py)."""
+    _BY_FAMILY[trait] = emitter

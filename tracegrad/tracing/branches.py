@@ -12,6 +12,7 @@ import numpy as np
 
 from ..ir.autodiff import vjp
 from ..ir.printer import print_function
+from ..ir.ops import BRANCH
 from ..ir.types import FLOATS, parse_type
 from ..runtime.handles import OutCall, register, resolve
 from ..runtime.segments import compile_callable
@@ -60,6 +61,7 @@ class Cond(OutCall):
     attr_names = frozenset({"body", "out_types"})
     handle_attr = "body"
     runs_native = True
+    traits = frozenset({BRANCH})
 
     def infer(*types, body, out_types):
         ts = tuple(parse_type(t) for t in out_types)

@@ -28,6 +28,7 @@ import numpy as np
 from ..ir.autodiff import copy_ops, vjp
 from ..ir.function import Builder, Function, Literal
 from ..ir.printer import print_function
+from ..ir.ops import LOOP
 from ..ir.types import FLOATS, parse_type
 from ..runtime.handles import OutCall, register, resolve
 from ..runtime.segments import compile_callable
@@ -215,6 +216,7 @@ class WhileLoop(OutCall):
     attr_names = frozenset({"body", "out_types"})
     handle_attr = "body"
     runs_native = True
+    traits = frozenset({LOOP})
 
     def infer(*types, body, out_types):
         return tuple(parse_type(t) for t in out_types)

@@ -57,7 +57,10 @@ SCAN = "scan"
 WINDOW = "window"
 ARG_REDUCTION = "arg_reduction"
 JOIN = "join"
-KERNEL_FAMILIES = frozenset({CALL, SCATTER, SORT, SCAN, WINDOW, ARG_REDUCTION, JOIN})
+LOOP = "loop"                # runs IR regions natively (codegen/control.py): a loop, a branch
+BRANCH = "branch"
+KERNEL_FAMILIES = frozenset({CALL, SCATTER, SORT, SCAN, WINDOW, ARG_REDUCTION, JOIN, LOOP,
+                             BRANCH})
 FUSIBLE = frozenset({ELEMENTWISE, INDEXED})
 
 REGISTRY: dict = {}
