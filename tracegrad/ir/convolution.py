@@ -11,6 +11,8 @@ and compile to native kernels (the generic im2col / col2im loops, BLAS GEMM, fus
 import itertools
 import math
 
+import numpy as np
+
 
 def _ones(b, shape, dtype):
     """Ones built from ops alone, so this works for a Builder and the eager dispatcher alike."""
@@ -102,16 +104,18 @@ def pool_out_sizes(spatial, kernel, stride, pad, convention):
 
 def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
             count_include_pad=True):
-    """max / avg / sum over each window (channel-first x). Windows that run past the padded
-    input ('full', 'same') are cut there; max ignores padding; avg divides by the window's size
-    within the padded input (count_include_pad) or within x itself."""
+    """max / avg / sum over each window (channel-first x), as MXNet 1.9.1's CPU kernels
+    (src/operator/nn/pool.h): window o covers [o * stride - pad, o * stride - pad + kernel),
+    cut to x for max and sum. 'same' (1-d, pad 0) only changes the number of windows to
+    ceil(n / stride): they start at 0 and the last ones are cut at the end of x, as for 'full'.
+    avg divides by the window's size within [-pad, n + pad) (count_include_pad) or within x.
+    A window with no element of x ('full' with stride > kernel) is 0 for avg and sum, and max
+    starts from the lowest finite value of the dtype (MXNet's MinValue), so it is that value
+    there, and wherever a window holds only -inf."""
     spatial = tuple(x.shape[2:])
     d = len(kernel)
     out = pool_out_sizes(spatial, kernel, stride, pad, convention)
     lo = tuple(pad)
-    if convention == "same":
-        lo = tuple(max((o - 1) * s + k - n, 0) // 2
-                   for n, k, s, o in zip(spatial, kernel, stride, out))
     hi = tuple(max(p, (o - 1) * s + k - n - p) for n, k, s, o, p in
                zip(spatial, kernel, stride, out, lo))
     inside = not any(lo) and all((o - 1) * s + k <= n for n, k, s, o in
@@ -126,19 +130,22 @@ def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
         total = _tiled_pooling(b, x, kernel, out, reduce_type)
     else:
         total = _im2col_pooling(b, x, kernel, stride, lo, hi, reduce_type)
+    if pool_type == "max":
+        return b.maximum(total, float(np.finfo(x.type.np_dtype).min))
     if pool_type != "avg":
         return total
     counts = _window_counts(spatial, kernel, stride, lo, out, count_include_pad)
     if counts is not None:
         return b.mul(total, 1.0 / counts)
-    # windows of different sizes: count them with an im2col over ones (a constant)
+    # windows of different sizes: count them with an im2col over ones (a constant); a window
+    # that counts nothing has a sum of 0 and stays 0
     region = spatial if not count_include_pad else tuple(n + 2 * p for n, p in zip(spatial, lo))
     ones = _ones(b, (1, 1) + region, x.type.dtype)
     cut = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
     if count_include_pad:
         cut.update(pad_lo=(0,) * d, pad_hi=tuple(h - p for h, p in zip(hi, lo)))
     count = b.sum(b.im2col(ones, **cut), axes=tuple(range(1, 1 + d)))
-    return b.div(total, count)
+    return b.div(total, b.maximum(count, 1.0))
 
 
 def _im2col_pooling(b, x, kernel, stride, lo, hi, reduce_type):
