@@ -110,6 +110,10 @@ CONV_GRID = [  # (spatial, kernel, stride, pad, dilate, groups, channels in/out)
     ((6, 6), (2, 2), (2, 2), (1, 0), (2, 1), 2, (4, 6)),
     ((5, 5), (3, 3), (1, 1), (1, 1), (1, 1), 4, (4, 4)),     # depthwise
     ((4, 5, 4), (2, 3, 2), (1, 2, 1), (1, 0, 1), (1, 1, 2), 1, (2, 2)),
+    ((6,), (1,), (1,), (0,), (1,), 1, (3, 2)),                # pointwise: a product per sample
+    ((4, 5), (1, 1), (1, 1), (0, 0), (1, 1), 1, (3, 5)),
+    ((2, 3, 2), (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), 1, (2, 4)),
+    ((5, 5), (1, 1), (2, 2), (0, 0), (1, 1), 1, (3, 2)),      # strided 1x1: im2col again
 ]
 
 
@@ -350,6 +354,8 @@ def test_bad_arguments_raise_clear_errors(rng, call, needle):
                                  no_bias=True), (2, 1, 2, 2)),
     (lambda x, w: nd.Deconvolution(x, F_weight(w), kernel=(3, 2), stride=(2, 1), pad=(1, 0),
                                    adj=(1, 0), num_filter=3), (2, 1, 3, 2)),
+    (lambda x, w: nd.Convolution(x, w, kernel=(1, 1), num_filter=3, no_bias=True),
+     (3, 2, 1, 1)),
     (lambda x, w: nd.Pooling(x * w.sum(), kernel=(2, 3), stride=(2, 1), pad=(1, 1),
                              pool_type="avg"), (3,)),
     (lambda x, w: nd.Pooling(x * w, kernel=(2, 2), stride=(1, 2), pad=(1, 1)), (4,)),
@@ -378,6 +384,11 @@ def F_weight(w):
 
 # ------------------------------------------------------------------ gluon layers
 LAYER_GRID = [
+    (lambda: nn.Conv2D(5, 1), (2, 3, 4, 2),                  # pointwise
+     lambda b, x: conv_ref(x, *_wb(b), (1, 1), (0, 0), (1, 1))),
+    (lambda: nn.Conv1D(3, 1, use_bias=False, layout="NWC"), (2, 5, 2),
+     lambda b, x: conv_ref(x.transpose(0, 2, 1), b.weight.data().asnumpy().transpose(
+         0, 2, 1), None, (1,), (0,), (1,)).transpose(0, 2, 1)),
     (lambda: nn.Conv1D(3, 3, strides=2, padding=1, in_channels=2), (2, 2, 7),
      lambda b, x: conv_ref(x, *_wb(b), (2,), (1,), (1,))),
     (lambda: nn.Conv1D(4, 2, dilation=2, groups=2, use_bias=False), (2, 2, 6),

@@ -40,6 +40,9 @@ def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
         raise ValueError(f"Convolution: data {tuple(x.shape)}, weight {tuple(w.shape)}, "
                          f"kernel {kernel}, num_group {groups} do not fit (weight must be "
                          f"(num_filter, channels / num_group, *kernel))")
+    if groups == 1 and all(k == 1 and s == 1 and p == 0 for k, s, p in
+                           zip(kernel, stride, pad)):
+        return _pointwise(b, x, w)
     cols = b.im2col(x, kernel=kernel, stride=stride, dilate=dilate, pad_lo=pad, pad_hi=pad)
     out_sp = tuple(cols.shape[2 + d:])
     ck, npos = (c // groups) * math.prod(kernel), n * math.prod(out_sp)
@@ -48,6 +51,18 @@ def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
                    b.reshape(cols, shape=_g(groups, ck, npos)))
     out = b.reshape(out, shape=(o, n) + out_sp)
     return _row_major(b, b.transpose(out, perm=(1, 0) + tuple(range(2, 2 + d))))
+
+
+def _pointwise(b, x, w):
+    """A 1x1 convolution (stride 1, no pad, one group) is a matrix product per sample:
+    out[n] = W (O, C) @ x[n] (C, positions). The samples stay in NC* layout: no im2col copy,
+    no transpose of the result (the weight is broadcast over the batch, a stride-0 view)."""
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    positions = math.prod(x.shape[2:])
+    wb = b.broadcast_to(b.reshape(w, shape=(1, o, c)), shape=(n, o, c))
+    out = b.matmul(wb, b.reshape(x, shape=(n, c, positions)))
+    return b.reshape(out, shape=(n, o) + tuple(x.shape[2:]))
 
 
 def _row_major(b, x):
