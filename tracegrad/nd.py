@@ -14,7 +14,7 @@ from . import mxnet_format
 from . import random  # noqa: F401  (mx.nd.random)
 from .array import F, NDArray, wrap
 from .base import MXNetError
-from .index_checks import check_value_range
+from .index_checks import check_value_range as _check_value_range
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
 from .runtime.tape import STATE
@@ -468,7 +468,7 @@ def take(a, indices, axis=0, mode="clip"):
         return F.take(a, indices, axis=axis)
     n = a.shape[axis]
     if mode == "raise":
-        check_value_range("take", "indices", indices, 0, n - 1,
+        _check_value_range("take", "indices", indices, 0, n - 1,
                           f"axis {axis} of data {a.shape}, mode='raise'")
     return F.take(a, F.mod(F.cast(indices, dtype="i64"), n), axis=axis)
 
