@@ -7,10 +7,12 @@
 2. ResNet-18 (model zoo resnet18_v1, CIFAR stem) inference at batch 1 on 3x32x32: hybridized
    against eager and PyTorch eager; the hybridized output is checked against eager.
 
-    python bench/bench_cnn.py [--quick] [--train-check]
+    python bench/bench_cnn.py [--quick] [--train-check] [--compile-time]
 
 --train-check also trains the full ResNet-18 three SGD steps eagerly and hybridized and checks
-that the losses agree (too slow for CI: compiling its training graph takes about a minute).
+that the losses agree (tests/api/test_model_zoo.py runs a smaller version of it in CI).
+--compile-time measures the first hybridized ResNet-18 training step (batch 2, cold disk cache,
+in a fresh process: trace, adjoint, LLVM) next to a warm step, in CPU and wall seconds.
 
 PyTorch runs in a process of its own when importable. Figures are medians of interleaved
 rounds (bench/common.compare); this machine is shared, so ratios move between runs.
@@ -293,7 +295,47 @@ def resnet18_train_check(steps=3):
     print("  ResNet-18 training: eager and hybridized agree")
 
 
+def _first_step_child():
+    """In a fresh process with TRACEGRAD_CACHE=0: the first hybridized ResNet-18 training
+    step (compiles forward, backward and the update) and then a warm one."""
+    import time
+    rng = np.random.default_rng(3)
+    x = nd.array(rng.standard_normal((2, 3, 32, 32)).astype(np.float32))
+    y = nd.array(np.array([0, 1], dtype=np.float32))
+    net = vision.resnet18_v1(classes=10, thumbnail=True)
+    net.initialize(mx.init.Zero())
+    net(x)
+    net.hybridize()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.05})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    for name in ("first", "warm", "warm"):
+        t0, c0 = time.perf_counter(), time.process_time()
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(2)
+        loss.wait_to_read()
+        print(name, time.process_time() - c0, time.perf_counter() - t0)
+
+
+def compile_time():
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+            f"import bench_cnn as b\nb._first_step_child()\n")
+    env = dict(os.environ, TRACEGRAD_CACHE="0")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        print(r.stderr)
+        return
+    rows = [line.split() for line in r.stdout.splitlines()]
+    print("\n== ResNet-18 (CIFAR stem) hybridized training step, batch 2x3x32x32, cold cache")
+    for name, cpu, wall in rows[:2]:
+        print(f"  {name:6s} step  {float(cpu):6.2f} s CPU  {float(wall):6.2f} s wall")
+
+
 if __name__ == "__main__":
+    if "--compile-time" in sys.argv:
+        compile_time()
+        sys.exit(0)
     main(quick="--quick" in sys.argv)
     if "--train-check" in sys.argv:
         resnet18_train_check()

@@ -14,6 +14,7 @@ from . import mxnet_format
 from . import random  # noqa: F401  (mx.nd.random)
 from .array import F, NDArray, wrap
 from .base import MXNetError
+from .index_checks import check_value_range as _check_value_range
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
 from .runtime.tape import STATE
@@ -455,11 +456,21 @@ def _is_contiguous_region(shape, begin, end, step):
 
 
 def take(a, indices, axis=0, mode="clip"):
-    if mode not in ("clip", "raise"):
-        raise MXNetError(f"take: mode {mode!r} is not supported (use 'clip')")
+    """MXNet take: indices truncated toward zero, then clipped into the axis ('clip'), wrapped
+    around it ('wrap'), or checked ('raise': an eager call with an index outside the axis
+    raises; a traced one, whose values come later, wraps as MXNet does after its check)."""
+    if mode not in ("clip", "wrap", "raise"):
+        raise MXNetError(f"take: mode {mode!r} is not one of 'clip', 'wrap', 'raise'")
     if not isinstance(indices, NDArray):
         indices = array(indices, dtype=np.int64)
-    return F.take(a, indices, axis=axis % a.ndim)
+    axis %= a.ndim
+    if mode == "clip":
+        return F.take(a, indices, axis=axis)
+    n = a.shape[axis]
+    if mode == "raise":
+        _check_value_range("take", "indices", indices, 0, n - 1,
+                          f"axis {axis} of data {a.shape}, mode='raise'")
+    return F.take(a, F.mod(F.cast(indices, dtype="i64"), n), axis=axis)
 
 
 def flip(data, axis):
@@ -512,7 +523,9 @@ def log10(data):
 
 
 def pick(data, index, axis=-1, keepdims=False, mode="clip"):
-    return C.pick(F, data, index, axis=axis, keepdims=keepdims)
+    if mode not in ("clip", "wrap"):
+        raise MXNetError(f"pick: mode {mode!r} is not one of 'clip', 'wrap'")
+    return C.pick(F, data, index, axis=axis, keepdims=keepdims, mode=mode)
 
 
 def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):

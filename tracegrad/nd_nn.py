@@ -61,6 +61,14 @@ def _check_data(data, d, op):
                          f"{d}-d kernel (batch, channel and {d} spatial)")
 
 
+def _check_floating(data, op):
+    """MXNet runs these ops for floating point data only (an integer array stops with "only
+    supports floating point types"); say so instead of pooling or normalising integers."""
+    if np.dtype(data.dtype).kind != "f":
+        raise MXNetError(f"{op}: data must be a floating point array (float32 or "
+                         f"float64), got {np.dtype(data.dtype).name} of shape {data.shape}")
+
+
 def _add_bias(out, bias, no_bias):
     if no_bias or bias is None:
         return out
@@ -156,6 +164,7 @@ def Pooling(data=None, kernel=None, pool_type="max", global_pool=False, cudnn_of
         raise MXNetError(f"Pooling: lp pooling needs p_value 1 or 2, got {p_value}")
     if data.ndim not in (3, 4, 5):
         raise MXNetError(f"Pooling: data of shape {data.shape} must be 3-d, 4-d or 5-d")
+    _check_floating(data, "Pooling")
     d = data.ndim - 2
     last = _layout(layout, d, "Pooling")
     x = _to_first(data) if last else data
@@ -258,6 +267,7 @@ def GroupNorm(data=None, gamma=None, beta=None, num_groups=1, eps=1e-5, output_m
               **kwargs):
     """MXNet GroupNorm: normalize each sample over (channels of a group, spatial axes), then
     scale and shift per group (gamma, beta of shape (num_groups,), as in MXNet 1.x)."""
+    _check_floating(data, "GroupNorm")
     n, c = data.shape[:2]
     if c % num_groups:
         raise MXNetError(f"GroupNorm: {c} channels do not split into {num_groups} groups")
@@ -270,4 +280,8 @@ def GroupNorm(data=None, gamma=None, beta=None, num_groups=1, eps=1e-5, output_m
 
 def InstanceNorm(data=None, gamma=None, beta=None, eps=1e-3, **kwargs):
     """MXNet InstanceNorm: normalize each (sample, channel) over its spatial axes."""
+    _check_floating(data, "InstanceNorm")
+    if data.ndim < 3:
+        raise MXNetError(f"InstanceNorm: data of shape {data.shape} needs rank >= 3 (batch, "
+                         f"channel and spatial axes)")
     return A.group_norm(F, data, gamma, beta, data.shape[1], float(eps))

@@ -4,11 +4,17 @@ Batches of variable-length sequences, the time axis `axis` (0: (T, N, ...), 1: (
 lengths in `sequence_length` (N,) when use_sequence_length. Written as composites of
 comparisons against a time ramp, `where`, `sum` and `take`, so the lengths may be traced
 values: hybridize compiles them and gradients reach `data` to any order.
+
+A length is read as MXNet's kernels read it: truncated toward zero. Lengths MXNet would read
+or write out of bounds with (SequenceMask: negative; SequenceLast: outside [1, T];
+SequenceReverse: outside [0, T]; NaN or infinite anywhere) raise eagerly; in a trace they are
+clamped into that range, so compiled code stays inside the array (index_checks.py).
 """
 import numpy as np
 
 from .array import F, NDArray, wrap
 from .base import MXNetError
+from .index_checks import check_truncated_range
 
 
 def _check(op, data, sequence_length, use_sequence_length, axis, axes=(0, 1)):
@@ -30,16 +36,27 @@ def _check(op, data, sequence_length, use_sequence_length, axis, axes=(0, 1)):
     return sequence_length
 
 
-def _time_ramp(data, length, axis):
-    """t (as length's dtype) shaped to broadcast against length along the batch axis."""
+def _steps(op, data, length, axis, lo, hi=None):
+    """The lengths as int64 steps: truncated toward zero (as MXNet reads them), checked
+    eagerly against [lo, hi] (hi None: no upper bound) and clamped into [lo, hi or T]."""
+    T = data.shape[axis]
+    why = (f"data has {T} steps along axis {axis}" if hi is not None else
+           "a negative length has no steps to keep")
+    check_truncated_range(op, "sequence_length", length, lo, hi, why)
+    steps = F.cast(length, dtype="i64")
+    return F.minimum(F.maximum(steps, lo), T if hi is None else hi)
+
+
+def _time_ramp(data, axis):
+    """t (int64) shaped to broadcast against the lengths along the batch axis."""
     T = data.shape[axis]
     shape = (T, 1) if axis == 0 else (1, T)
-    return wrap(np.arange(T, dtype=length.dtype).reshape(shape))
+    return wrap(np.arange(T, dtype=np.int64).reshape(shape))
 
 
-def _lengths(length, axis):
-    n = length.shape[0]
-    return F.reshape(length, shape=(1, n) if axis == 0 else (n, 1))
+def _lengths(steps, axis):
+    n = steps.shape[0]
+    return F.reshape(steps, shape=(1, n) if axis == 0 else (n, 1))
 
 
 def _over_data(mask, data):
@@ -52,7 +69,8 @@ def SequenceMask(data, sequence_length=None, use_sequence_length=False, value=0.
     length = _check("SequenceMask", data, sequence_length, use_sequence_length, axis)
     if length is None:
         return data
-    valid = F.lt(_time_ramp(data, length, axis), _lengths(length, axis))
+    steps = _steps("SequenceMask", data, length, axis, 0)
+    valid = F.lt(_time_ramp(data, axis), _lengths(steps, axis))
     return F.where(_over_data(valid, data), data, float(value))
 
 
@@ -64,8 +82,8 @@ def SequenceLast(data, sequence_length=None, use_sequence_length=False, axis=0):
         begin = tuple(T - 1 if i == axis else 0 for i in range(data.ndim))
         last = F.slice(data, begin=begin, end=data.shape, step=(1,) * data.ndim)
         return F.reshape(last, shape=data.shape[:axis] + data.shape[axis + 1:])
-    ramp = _time_ramp(data, length, axis)
-    pick = F.eq(F.add(ramp, 1), _lengths(length, axis))
+    steps = _steps("SequenceLast", data, length, axis, 1, T)
+    pick = F.eq(F.add(_time_ramp(data, axis), 1), _lengths(steps, axis))
     picked = F.where(_over_data(pick, data), data, 0.0)
     return F.sum(picked, axes=(axis,), keepdims=False)
 
@@ -77,11 +95,11 @@ def SequenceReverse(data, sequence_length=None, use_sequence_length=False, axis=
     T, N = data.shape[0], data.shape[1]
     if length is None:
         return F.take(data, wrap(np.arange(T - 1, -1, -1, dtype=np.int64)), axis=0)
-    ramp = _time_ramp(data, length, 0)                      # (T, 1)
-    lens = _lengths(length, 0)                              # (1, N)
+    ramp = _time_ramp(data, 0)                                              # (T, 1)
+    lens = _lengths(_steps("SequenceReverse", data, length, 0, 0, T), 0)    # (1, N)
     source = F.where(F.lt(ramp, lens), F.sub(F.sub(lens, 1), ramp), ramp)   # (T, N)
-    batch = wrap(np.arange(N, dtype=length.dtype).reshape(1, N))
-    flat_index = F.cast(F.add(F.mul(source, N), batch), dtype="i64")
+    batch = wrap(np.arange(N, dtype=np.int64).reshape(1, N))
+    flat_index = F.add(F.mul(source, N), batch)
     rows = F.reshape(data, shape=(T * N,) + data.shape[2:])
     out = F.take(rows, F.reshape(flat_index, shape=(T * N,)), axis=0)
     return F.reshape(out, shape=data.shape)

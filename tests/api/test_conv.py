@@ -66,25 +66,30 @@ def deconv_ref(x, w, b, stride, pad, dilate, adj, groups=1):
 
 def pool_ref(x, kernel, stride, pad, pool_type="max", convention="valid",
              count_include_pad=True):
-    """MXNet pooling by its definition: window [o*s - pad, o*s - pad + k) cut to x for
-    max/sum; avg divides by the window cut to [-pad, n + pad) or, without count_include_pad,
-    by the number of elements of x it covers."""
+    """MXNet 1.9.1's pooling by its CPU loops (src/operator/nn/pool.h): window o covers
+    [o*s - pad, o*s - pad + k), cut to x; max starts from the dtype's lowest finite value
+    (MinValue), sum from 0; avg divides by the window cut to [-pad, n + pad) or, without
+    count_include_pad, by the number of elements of x it covers, and a window with no element
+    of x stays 0. 'same' has ceil(n / s) windows ('full' ceils (n + 2p - k) / s)."""
     spatial = x.shape[2:]
     if convention == "valid":
         out_sp = [(n + 2 * p - k) // s + 1 for n, k, s, p in zip(spatial, kernel, stride, pad)]
-    else:
+    elif convention == "full":
         out_sp = [math.ceil((n + 2 * p - k) / s) + 1
                   for n, k, s, p in zip(spatial, kernel, stride, pad)]
+    else:
+        out_sp = [math.ceil((n + 2 * p) / s) for n, s, p in zip(spatial, stride, pad)]
     out = np.zeros(x.shape[:2] + tuple(out_sp))
+    lowest = np.finfo(x.dtype).min
     for n, c, *o in np.ndindex(*out.shape):
         starts = [oi * s - p for oi, s, p in zip(o, stride, pad)]
         vals = [x[(n, c) + tuple(q)] for q in itertools.product(
             *[range(max(st, 0), min(st + k, m)) for st, k, m in zip(starts, kernel, spatial)])]
         if pool_type == "max":
-            out[(n, c) + tuple(o)] = max(vals)
+            out[(n, c) + tuple(o)] = max([lowest] + vals)
         elif pool_type == "sum":
             out[(n, c) + tuple(o)] = sum(vals)
-        else:
+        elif vals:
             size = math.prod(min(st + k, m + p) - st for st, k, m, p in
                              zip(starts, kernel, spatial, pad)) if count_include_pad \
                 else len(vals)
@@ -105,6 +110,10 @@ CONV_GRID = [  # (spatial, kernel, stride, pad, dilate, groups, channels in/out)
     ((6, 6), (2, 2), (2, 2), (1, 0), (2, 1), 2, (4, 6)),
     ((5, 5), (3, 3), (1, 1), (1, 1), (1, 1), 4, (4, 4)),     # depthwise
     ((4, 5, 4), (2, 3, 2), (1, 2, 1), (1, 0, 1), (1, 1, 2), 1, (2, 2)),
+    ((6,), (1,), (1,), (0,), (1,), 1, (3, 2)),                # pointwise: a product per sample
+    ((4, 5), (1, 1), (1, 1), (0, 0), (1, 1), 1, (3, 5)),
+    ((2, 3, 2), (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), 1, (2, 4)),
+    ((5, 5), (1, 1), (2, 2), (0, 0), (1, 1), 1, (3, 2)),      # strided 1x1: im2col again
 ]
 
 
@@ -193,12 +202,90 @@ def test_global_pooling(rng, pool_type, shape):
     np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-12)
 
 
-def test_same_convention_and_lp_pooling(rng):
-    x = _data(rng, 2, 2, 7)
-    out = nd.Pooling(array(x), kernel=(3,), stride=(2,), pooling_convention="same")
-    assert out.shape == (2, 2, 4)  # ceil(7 / 2)
-    # 'same' pads (3 - 1) * 2 + 3 - 7 = 2 in total, 1 on each side
-    np.testing.assert_allclose(out.asnumpy(), pool_ref(x, (3,), (2,), (1,)), rtol=1e-12)
+# 'same' (1-d only, pad 0) and 'full' grids whose last windows hold no element of x
+EDGE_POOL_GRID = [  # (spatial, kernel, stride, pad, convention)
+    ((7,), (3,), (2,), (0,), "same"),
+    ((8,), (4,), (3,), (0,), "same"),
+    ((5,), (2,), (1,), (0,), "same"),
+    ((6,), (5,), (4,), (0,), "same"),
+    ((5,), (1,), (3,), (0,), "full"),
+    ((7, 5), (2, 1), (4, 3), (1, 0), "full"),
+    ((3, 4, 5), (1, 2, 1), (3, 1, 3), (0, 0, 0), "full"),
+]
+
+
+@pytest.mark.parametrize("spatial,kernel,stride,pad,convention", EDGE_POOL_GRID)
+@pytest.mark.parametrize("pool_type,include", [("max", True), ("sum", True), ("avg", True),
+                                               ("avg", False)])
+def test_same_and_empty_windows_eager_hybridized_and_gradients(rng, spatial, kernel, stride,
+                                                               pad, convention, pool_type,
+                                                               include):
+    """Against MXNet's loops in float64: forward eagerly and under jit, and the gradient of
+    sum(out * g) (g is 0 on windows without an element of x, whose max is the lowest float)
+    against central differences, eager and jit agreeing."""
+    x = _data(rng, 2, 3, *spatial)
+    kw = dict(kernel=kernel, stride=stride, pad=pad, pool_type=pool_type,
+              pooling_convention=convention, count_include_pad=include)
+    want = pool_ref(x, kernel, stride, pad, pool_type, convention, include)
+    assert want.shape[2:] == (nd.Pooling(array(x), **kw)).shape[2:]
+    g = rng.standard_normal(want.shape) * (want > np.finfo(np.float64).min)
+    jitted = mx.jit(lambda v: nd.Pooling(v, **kw))
+    grads = []
+    for fn in (lambda v: nd.Pooling(v, **kw), jitted, jitted):
+        xs = array(x)
+        xs.attach_grad()
+        with autograd.record():
+            out = fn(xs)
+        out.backward(array(g))
+        np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-12, atol=1e-12)
+        grads.append(xs.grad.asnumpy())
+    eps, numeric = 1e-6, np.zeros_like(x)
+    for i in np.ndindex(*x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        numeric[i] = ((pool_ref(x + d, kernel, stride, pad, pool_type, convention, include)
+                       - pool_ref(x - d, kernel, stride, pad, pool_type, convention, include))
+                      * g).sum() / (2 * eps)
+    np.testing.assert_allclose(grads[0], numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grads[2], grads[0], rtol=1e-12, atol=1e-14)
+
+
+def test_max_pooling_of_minus_infinity_is_the_lowest_float():
+    """MXNet's max starts from MinValue: a window of -inf gives the lowest finite value."""
+    x = np.array([[[-np.inf, -np.inf, 1.0, -np.inf]]], np.float32)
+    out = nd.Pooling(nd.array(x), kernel=(2,), stride=(2,))
+    np.testing.assert_array_equal(out.asnumpy(), [[[np.finfo(np.float32).min, 1.0]]])
+    out = mx.jit(lambda v: nd.Pooling(v, kernel=(2,), stride=(2,)))(nd.array(x))
+    np.testing.assert_array_equal(out.asnumpy(), [[[np.finfo(np.float32).min, 1.0]]])
+
+
+@pytest.mark.parametrize("shape,kw", [
+    ((1, 2, 6, 6), dict(kernel=(2, 2), stride=(2, 2))),        # 'same' is 1-d only in MXNet
+    ((1, 2, 4, 4, 4), dict(kernel=(2, 2, 2))),
+    ((1, 2, 6), dict(kernel=(2,), pad=(1,))),                  # and takes no pad
+])
+def test_same_convention_beyond_1d_or_with_pad_raises(shape, kw):
+    with pytest.raises(mx.base.MXNetError, match="same"):
+        nd.Pooling(nd.ones(shape), pooling_convention="same", **kw)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+@pytest.mark.parametrize("call", [
+    lambda x: nd.Pooling(x, kernel=(2, 2), pool_type="avg"),
+    lambda x: nd.Pooling(x, kernel=(2, 2), pool_type="max"),
+    lambda x: nd.Pooling(x, kernel=(2, 2), global_pool=True, pool_type="sum"),
+    lambda x: nd.InstanceNorm(x, nd.ones((3,)), nd.zeros((3,))),
+    lambda x: nd.GroupNorm(x, nd.ones((1,)), nd.zeros((1,)), num_groups=1),
+])
+def test_pooling_and_instance_norm_reject_integers(dtype, call):
+    """MXNet 1.9.1 runs Pooling, InstanceNorm and GroupNorm for floating point data only."""
+    x = nd.array(np.arange(2 * 3 * 4 * 4).reshape(2, 3, 4, 4) % 7, dtype=dtype)
+    with pytest.raises(mx.base.MXNetError, match=f"floating point.*{dtype}"):
+        call(x)
+
+
+def test_lp_pooling(rng):
     y = _data(rng, 1, 2, 4, 4)
     lp2 = nd.Pooling(array(y), kernel=(2, 2), stride=(2, 2), pool_type="lp", p_value=2)
     np.testing.assert_allclose(lp2.asnumpy(), np.sqrt(pool_ref(y * y, (2, 2), (2, 2), (0, 0),
@@ -267,6 +354,8 @@ def test_bad_arguments_raise_clear_errors(rng, call, needle):
                                  no_bias=True), (2, 1, 2, 2)),
     (lambda x, w: nd.Deconvolution(x, F_weight(w), kernel=(3, 2), stride=(2, 1), pad=(1, 0),
                                    adj=(1, 0), num_filter=3), (2, 1, 3, 2)),
+    (lambda x, w: nd.Convolution(x, w, kernel=(1, 1), num_filter=3, no_bias=True),
+     (3, 2, 1, 1)),
     (lambda x, w: nd.Pooling(x * w.sum(), kernel=(2, 3), stride=(2, 1), pad=(1, 1),
                              pool_type="avg"), (3,)),
     (lambda x, w: nd.Pooling(x * w, kernel=(2, 2), stride=(1, 2), pad=(1, 1)), (4,)),
@@ -295,6 +384,11 @@ def F_weight(w):
 
 # ------------------------------------------------------------------ gluon layers
 LAYER_GRID = [
+    (lambda: nn.Conv2D(5, 1), (2, 3, 4, 2),                  # pointwise
+     lambda b, x: conv_ref(x, *_wb(b), (1, 1), (0, 0), (1, 1))),
+    (lambda: nn.Conv1D(3, 1, use_bias=False, layout="NWC"), (2, 5, 2),
+     lambda b, x: conv_ref(x.transpose(0, 2, 1), b.weight.data().asnumpy().transpose(
+         0, 2, 1), None, (1,), (0,), (1,)).transpose(0, 2, 1)),
     (lambda: nn.Conv1D(3, 3, strides=2, padding=1, in_channels=2), (2, 2, 7),
      lambda b, x: conv_ref(x, *_wb(b), (2,), (1,), (1,))),
     (lambda: nn.Conv1D(4, 2, dilation=2, groups=2, use_bias=False), (2, 2, 6),

@@ -11,6 +11,8 @@ nothing is read out of bounds). col2im is the matching scatter-add into a zeroed
 *spatial) output. Both read their operand through its strided view (a transposed or sliced
 operand needs no copy). `emit_window` is the WINDOW family's kernel (codegen/kernels.py).
 """
+import hashlib
+
 from llvmlite import ir
 
 from .emitter import LLTYPES, MEMTYPES
@@ -34,10 +36,15 @@ def _padded(op, spatial):
 
 
 def _table(sf, name, values):
-    """A constant global i64 array; returns a pointer to it."""
+    """A constant global i64 array named by its contents (steps with the same table share it,
+    so their code is identical and emitted once); returns a pointer to it."""
     module = sf.b.module
+    values = [int(v) for v in values]
+    name = f"{name}." + hashlib.sha1(repr(values).encode()).hexdigest()[:16]
+    if name in module.globals:
+        return module.globals[name]
     ty = ir.ArrayType(I64, len(values))
-    g = ir.GlobalVariable(module, ty, name=module.get_unique_name(name))
+    g = ir.GlobalVariable(module, ty, name=name)
     g.linkage, g.global_constant = "internal", True
     g.initializer = ir.Constant(ty, [int(v) for v in values])
     return g

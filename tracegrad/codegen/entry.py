@@ -324,21 +324,48 @@ def emit_module(plan) -> str:
 
 def emit_steps(module, plan, prefix=""):
     """The plan's step functions in `module` (names start with `prefix`): [(function, the
-    storage keys it takes)] in schedule order."""
+    storage keys it takes)] in schedule order. A step whose generated code is that of an
+    earlier step (same loops, shapes and strides over other buffers: a ResNet's repeated
+    blocks) calls the earlier function instead (`_Dedupe`)."""
     calls = []
+    dedupe = _Dedupe(module)
     for t, (step, views) in enumerate(plan.steps):
+        own = f"{prefix}step{t}_"
         if step.kind == "kernel":
             op = step.ops[0]
             key = step.writes[0][1]
             keys = [k for _, k in step.writes] + fused.step_reads(step, views)
-            sf = StepFunction(module, f"{prefix}step{t}_{op.name}", keys)
+            sf = StepFunction(module, f"{own}{op.name}", keys)
             kernel_for(op.opdef)(sf, op, views, key)
-            calls.append((sf.finish(), sf.buffers))
+            fn = sf.finish()
         else:
-            sf = fused.emit_fused(module, f"{prefix}step{t}_fused", step, views, plan.fastmath,
+            sf = fused.emit_fused(module, f"{own}fused", step, views, plan.fastmath,
                                   plan.aliases.get(t, {}))
-            calls.append((sf.fn, sf.buffers))
+            fn = sf.fn
+        calls.append((dedupe.same_as_before(fn, own), sf.buffers))
     return calls
+
+
+class _Dedupe:
+    """Identical step functions emitted once. A step's own globals are named `step<t>_...`;
+    their text with that prefix made neutral is the step's code. When an earlier step had the
+    same code, the new globals are dropped and the earlier function is called (LLVM compile
+    time grows with the number of functions, and deep networks repeat their blocks)."""
+
+    def __init__(self, module):
+        self.module, self.seen = module, {}
+
+    def same_as_before(self, fn, prefix):
+        own = [name for name in self.module.globals if name.startswith(prefix)]
+        text = "\n".join(str(self.module.globals[name]) for name in own)
+        code = text.replace(f'@"{prefix}', '@"step_').replace(f"@{prefix}", "@step_")
+        earlier = self.seen.get(code)
+        if earlier is None:
+            self.seen[code] = fn
+            return fn
+        for name in own:
+            del self.module.globals[name]
+        return earlier
 
 
 def _emit_entry(module, plan, calls):
@@ -385,22 +412,83 @@ def _guard(b, fail, code_slot, actual, expected, code):
 
 
 def _guard_array(b, fail, code_slot, obj, t, ndarray_type, code):
-    """ndarray (exact type), rank, each dim, dtype number, byte order, contiguous+aligned."""
-    obj_type = _field(b, obj, ARRAY["type"], PTR)
-    _guard(b, fail, code_slot, b.ptrtoint(obj_type, ir.IntType(64)),
-           b.ptrtoint(ndarray_type, ir.IntType(64)), code)
-    _guard(b, fail, code_slot, _field(b, obj, ARRAY["nd"], I32), ir.Constant(I32, t.ndim), code)
-    dims = _field(b, obj, ARRAY["dims"], PTR)
-    for k, d in enumerate(t.shape):
-        _guard(b, fail, code_slot, _field(b, dims, 8 * k, ir.IntType(64)), i64(d), code)
+    """ndarray (exact type), rank, each dim, dtype number, byte order, contiguous+aligned: one
+    call of the module's shared checker with the expected values in a constant table (inline
+    checks for a few hundred inputs made the entry the largest function LLVM compiled)."""
+    spec = [t.ndim, t.np_dtype.num] + list(t.shape)
+    table = _spec_table(b.module, spec)
+    ok = b.call(_array_checker(b.module), [obj, ndarray_type, table])
+    _guard(b, fail, code_slot, ok, ir.Constant(ir.IntType(1), 1), code)
+
+
+def _spec_table(module, spec):
+    name = "tg_spec." + "_".join(str(int(v)) for v in spec)
+    if name in module.globals:
+        return module.globals[name]
+    ty = ir.ArrayType(ir.IntType(64), len(spec))
+    g = ir.GlobalVariable(module, ty, name=name)
+    g.linkage, g.global_constant = "internal", True
+    g.initializer = ir.Constant(ty, [int(v) for v in spec])
+    return g
+
+
+CHECK_ARRAY = "tg_check_array"
+
+
+def _array_checker(module):
+    """`i1 tg_check_array(ptr obj, ptr ndarray_type, ptr spec)`, spec = [ndim, dtype number,
+    *dims]: true when obj is exactly an ndarray of that rank, shape and dtype, native byte
+    order, C-contiguous and aligned. Every field is read only after the ones that make it
+    valid (type, then rank before dims)."""
+    if CHECK_ARRAY in module.globals:
+        return module.globals[CHECK_ARRAY]
+    I64 = ir.IntType(64)
+    fn = ir.Function(module, ir.FunctionType(ir.IntType(1), [PTR, PTR, PTR]), name=CHECK_ARRAY)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    obj, ndarray_type, spec = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    bad = fn.append_basic_block("bad")
+
+    def want(i):
+        at = i64(i) if isinstance(i, int) else i
+        return b.load(b.gep(spec, [at], source_etype=I64), typ=I64)
+
+    def check(cond):
+        ok = fn.append_basic_block("ok")
+        b.cbranch(cond, ok, bad)
+        b.position_at_end(ok)
+
+    check(b.icmp_unsigned("==", _field(b, obj, ARRAY["type"], PTR), ndarray_type))
+    ndim = want(0)
+    check(b.icmp_signed("==", b.sext(_field(b, obj, ARRAY["nd"], I32), I64), ndim))
     descr = _field(b, obj, ARRAY["descr"], PTR)
-    _guard(b, fail, code_slot, _field(b, descr, DESCR["type_num"], I32),
-           ir.Constant(I32, t.np_dtype.num), code)
-    swapped = b.icmp_unsigned("==", _field(b, descr, DESCR["byteorder"], I8),
-                              ir.Constant(I8, ord(">")))
-    _guard(b, fail, code_slot, swapped, ir.Constant(ir.IntType(1), 0), code)
+    check(b.icmp_signed("==", b.sext(_field(b, descr, DESCR["type_num"], I32), I64), want(1)))
+    check(b.icmp_unsigned("!=", _field(b, descr, DESCR["byteorder"], I8),
+                          ir.Constant(I8, ord(">"))))
     flags = b.and_(_field(b, obj, ARRAY["flags"], I32), ir.Constant(I32, FLAGS_NEEDED))
-    _guard(b, fail, code_slot, flags, ir.Constant(I32, FLAGS_NEEDED), code)
+    check(b.icmp_signed("==", flags, ir.Constant(I32, FLAGS_NEEDED)))
+    dims = _field(b, obj, ARRAY["dims"], PTR)
+    header = fn.append_basic_block("dim")
+    body = fn.append_basic_block("dim.body")
+    done = fn.append_basic_block("done")
+    start = b.block
+    b.branch(header)
+    b.position_at_end(header)
+    k = b.phi(I64)
+    k.add_incoming(i64(0), start)
+    b.cbranch(b.icmp_signed("<", k, ndim), body, done)
+    b.position_at_end(body)
+    got = b.load(b.gep(dims, [k], source_etype=I64), typ=I64)
+    nxt = b.add(k, i64(1))
+    k.add_incoming(nxt, body)
+    b.cbranch(b.icmp_signed("==", got, want(b.add(k, i64(2)))), header, bad)
+    b.position_at_end(done)
+    b.ret(ir.Constant(ir.IntType(1), 1))
+    b.position_at_end(bad)
+    b.ret(ir.Constant(ir.IntType(1), 0))
+    return fn
 
 
 def output_specs(plan):

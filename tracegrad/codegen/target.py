@@ -96,17 +96,17 @@ def host() -> tuple:
 
 
 @functools.lru_cache(maxsize=None)
-def target_machine():
-    """The process's target machine for optimisation and object emission."""
-    return new_target_machine()
+def target_machine(opt=OPT_LEVEL):
+    """The process's target machine for optimisation and object emission at `opt`."""
+    return new_target_machine(opt)
 
 
-def new_target_machine():
+def new_target_machine(opt=OPT_LEVEL):
     """A target machine tuned for the host CPU. MCJIT takes ownership of (and frees) the one
     it is given, so every engine gets its own (~0.3 ms)."""
     cpu, features = host()
     target = llvm.Target.from_default_triple()
-    return target.create_target_machine(cpu=cpu, features=features, opt=OPT_LEVEL,
+    return target.create_target_machine(cpu=cpu, features=features, opt=opt,
                                         codemodel="jitdefault", jit=True)
 
 
@@ -118,21 +118,37 @@ def parse(ir_text: str):
     return module
 
 
-def optimize(module):
-    """The new pass manager's default O3 pipeline with loop and SLP vectorisation."""
-    pto = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
+# A module of more step functions than this (a whole ResNet's forward or backward) is built
+# with O2 and no loop unrolling, in code generation too. Its time in LLVM grows with every
+# function, and O3's extra work (unrolling constant-trip loops, more inlining) bought nothing
+# measured on such graphs: ResNet-18 inference 25 ms and a LeNet-5 training step 13 ms of CPU
+# either way, while compiling them took 4-5x and 2.3x longer (bench/bench_cnn.py
+# --compile-time). Small graphs (a fused step, an MLP) keep O3: they compile in a blink.
+LARGE_MODULE_FUNCTIONS = 24
+
+
+def opt_level(ir_text: str) -> int:
+    """The optimisation level for this module: OPT_LEVEL, or 2 for a large one."""
+    return 2 if ir_text.count("\ndefine ") > LARGE_MODULE_FUNCTIONS else OPT_LEVEL
+
+
+def optimize(module, level=OPT_LEVEL):
+    """The new pass manager's default pipeline at `level` with loop and SLP vectorisation
+    (and loop unrolling at O3)."""
+    pto = llvm.create_pipeline_tuning_options(speed_level=level)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
-    pto.loop_unrolling = True
-    pb = llvm.create_pass_builder(target_machine(), pto)
+    pto.loop_unrolling = level >= 3
+    pb = llvm.create_pass_builder(target_machine(level), pto)
     pb.getModulePassManager().run(module, pb)
     return module
 
 
 def compile_object(ir_text: str) -> tuple:
     """LLVM IR text -> (optimised IR text, native object bytes)."""
-    module = optimize(parse(ir_text))
-    return str(module), target_machine().emit_object(module)
+    level = opt_level(ir_text)
+    module = optimize(parse(ir_text), level)
+    return str(module), target_machine(level).emit_object(module)
 
 
 class JitObject:

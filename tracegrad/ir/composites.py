@@ -53,10 +53,15 @@ def log_softmax(b, x, axis=-1, temperature=None):
     return b.sub(shifted, b.log(b.sum(b.exp(shifted), axes=axes, keepdims=True)))
 
 
-def pick(b, x, index, axis=-1, keepdims=False):
-    """x[..., index[...], ...] along `axis` (MXNet's pick), as a one-hot masked sum."""
+def pick(b, x, index, axis=-1, keepdims=False, mode="clip"):
+    """x[..., index[...], ...] along `axis` (MXNet's pick), as a one-hot masked sum. The index
+    is read as MXNet's kernel reads it: truncated toward zero, then clipped into the axis
+    (mode 'clip') or wrapped around it ('wrap')."""
     axis = _axes(x, axis)[0]
-    hot = b.one_hot(index, depth=x.shape[axis], dtype=x.type.dtype)
+    n = x.shape[axis]
+    i = b.cast(index, dtype="i64")
+    i = b.mod(i, n) if mode == "wrap" else b.minimum(b.maximum(i, 0), max(n - 1, 0))
+    hot = b.one_hot(i, depth=n, dtype=x.type.dtype)
     if axis != len(x.shape) - 1:
         perm = list(range(len(x.shape) - 1))
         perm.insert(axis, len(x.shape) - 1)

@@ -11,6 +11,8 @@ and compile to native kernels (the generic im2col / col2im loops, BLAS GEMM, fus
 import itertools
 import math
 
+import numpy as np
+
 
 def _ones(b, shape, dtype):
     """Ones built from ops alone, so this works for a Builder and the eager dispatcher alike."""
@@ -38,6 +40,9 @@ def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
         raise ValueError(f"Convolution: data {tuple(x.shape)}, weight {tuple(w.shape)}, "
                          f"kernel {kernel}, num_group {groups} do not fit (weight must be "
                          f"(num_filter, channels / num_group, *kernel))")
+    if groups == 1 and all(k == 1 and s == 1 and p == 0 for k, s, p in
+                           zip(kernel, stride, pad)):
+        return _pointwise(b, x, w)
     cols = b.im2col(x, kernel=kernel, stride=stride, dilate=dilate, pad_lo=pad, pad_hi=pad)
     out_sp = tuple(cols.shape[2 + d:])
     ck, npos = (c // groups) * math.prod(kernel), n * math.prod(out_sp)
@@ -46,6 +51,18 @@ def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
                    b.reshape(cols, shape=_g(groups, ck, npos)))
     out = b.reshape(out, shape=(o, n) + out_sp)
     return _row_major(b, b.transpose(out, perm=(1, 0) + tuple(range(2, 2 + d))))
+
+
+def _pointwise(b, x, w):
+    """A 1x1 convolution (stride 1, no pad, one group) is a matrix product per sample:
+    out[n] = W (O, C) @ x[n] (C, positions). The samples stay in NC* layout: no im2col copy,
+    no transpose of the result (the weight is broadcast over the batch, a stride-0 view)."""
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    positions = math.prod(x.shape[2:])
+    wb = b.broadcast_to(b.reshape(w, shape=(1, o, c)), shape=(n, o, c))
+    out = b.matmul(wb, b.reshape(x, shape=(n, c, positions)))
+    return b.reshape(out, shape=(n, o) + tuple(x.shape[2:]))
 
 
 def _row_major(b, x):
@@ -102,16 +119,18 @@ def pool_out_sizes(spatial, kernel, stride, pad, convention):
 
 def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
             count_include_pad=True):
-    """max / avg / sum over each window (channel-first x). Windows that run past the padded
-    input ('full', 'same') are cut there; max ignores padding; avg divides by the window's size
-    within the padded input (count_include_pad) or within x itself."""
+    """max / avg / sum over each window (channel-first x), as MXNet 1.9.1's CPU kernels
+    (src/operator/nn/pool.h): window o covers [o * stride - pad, o * stride - pad + kernel),
+    cut to x for max and sum. 'same' (1-d, pad 0) only changes the number of windows to
+    ceil(n / stride): they start at 0 and the last ones are cut at the end of x, as for 'full'.
+    avg divides by the window's size within [-pad, n + pad) (count_include_pad) or within x.
+    A window with no element of x ('full' with stride > kernel) is 0 for avg and sum, and max
+    starts from the lowest finite value of the dtype (MXNet's MinValue), so it is that value
+    there, and wherever a window holds only -inf."""
     spatial = tuple(x.shape[2:])
     d = len(kernel)
     out = pool_out_sizes(spatial, kernel, stride, pad, convention)
     lo = tuple(pad)
-    if convention == "same":
-        lo = tuple(max((o - 1) * s + k - n, 0) // 2
-                   for n, k, s, o in zip(spatial, kernel, stride, out))
     hi = tuple(max(p, (o - 1) * s + k - n - p) for n, k, s, o, p in
                zip(spatial, kernel, stride, out, lo))
     inside = not any(lo) and all((o - 1) * s + k <= n for n, k, s, o in
@@ -126,19 +145,22 @@ def pooling(b, x, kernel, stride, pad, pool_type="max", convention="valid",
         total = _tiled_pooling(b, x, kernel, out, reduce_type)
     else:
         total = _im2col_pooling(b, x, kernel, stride, lo, hi, reduce_type)
+    if pool_type == "max":
+        return b.maximum(total, float(np.finfo(x.type.np_dtype).min))
     if pool_type != "avg":
         return total
     counts = _window_counts(spatial, kernel, stride, lo, out, count_include_pad)
     if counts is not None:
         return b.mul(total, 1.0 / counts)
-    # windows of different sizes: count them with an im2col over ones (a constant)
+    # windows of different sizes: count them with an im2col over ones (a constant); a window
+    # that counts nothing has a sum of 0 and stays 0
     region = spatial if not count_include_pad else tuple(n + 2 * p for n, p in zip(spatial, lo))
     ones = _ones(b, (1, 1) + region, x.type.dtype)
     cut = dict(kernel=kernel, stride=stride, dilate=(1,) * d, pad_lo=lo, pad_hi=hi)
     if count_include_pad:
         cut.update(pad_lo=(0,) * d, pad_hi=tuple(h - p for h, p in zip(hi, lo)))
     count = b.sum(b.im2col(ones, **cut), axes=tuple(range(1, 1 + d)))
-    return b.div(total, count)
+    return b.div(total, b.maximum(count, 1.0))
 
 
 def _im2col_pooling(b, x, kernel, stride, lo, hi, reduce_type):

@@ -17,6 +17,26 @@ def same_dtype(e, *xs):
     return [x if x.dtype == dtype else e.cast(x, dtype) for x in xs]
 
 
+def saturating_int(x, dtype=np.int64):
+    """Floats to integers as compiled code converts them (llvm.fptosi.sat): toward zero,
+    values beyond the integer range to its nearest end, NaN to 0. numpy's astype leaves those
+    to the platform (x86 gives the minimum for NaN and for +inf), so an out-of-range index
+    would pick another element eagerly than compiled."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        return x.astype(dtype)
+    info = np.iinfo(dtype)
+    with np.errstate(invalid="ignore"):
+        hi = np.asarray(info.max).astype(x.dtype)   # 2**63 for int64: the first float above
+        lo = np.asarray(info.min).astype(x.dtype)
+        if x.size == 0 or (np.abs(x).max() < hi):    # NaN fails the test too
+            return x.astype(dtype)
+        out = np.where(np.isnan(x) | (x >= hi) | (x <= lo), 0, x).astype(dtype)
+    out[x >= hi] = info.max
+    out[x <= lo] = info.min
+    return out
+
+
 # ---------------------------------------------------------------- binary
 
 
@@ -258,7 +278,10 @@ class Cast(OpDef):
         return x.with_dtype(dtype)
 
     def impl(x, *, dtype):
-        return np.asarray(x).astype(DTYPES[dtype])
+        x = np.asarray(x)
+        if x.dtype.kind == "f" and np.dtype(DTYPES[dtype]).kind in "iu":
+            return saturating_int(x, DTYPES[dtype])
+        return x.astype(DTYPES[dtype])
 
     def vjp(b, g, out, x, *, dtype):
         if x.dtype not in FLOATS or dtype not in FLOATS:

@@ -7,10 +7,11 @@ import numpy as np
 
 from ..types import FLOATS, INTS
 from . import INDEXED, SCATTER, OpDef, fail
+from .elementwise import saturating_int
 
 
 def _index_tuple(idx, shape):
-    idx = np.asarray(idx).astype(np.int64)
+    idx = saturating_int(idx)
     out = []
     for k in range(idx.shape[0]):
         d = shape[k]

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..types import DTYPES, FLOATS, INTS, TensorType
 from . import INDEXED, JOIN, NONDIFF, SCATTER, VIEW, OpDef, fail
+from .elementwise import saturating_int
 
 
 def contiguous_strides(shape) -> tuple:
@@ -215,7 +216,7 @@ def _check_index(opname, idx):
 
 def _clipped(idx, size):
     """Indices as int64, clipped into [0, size): MXNet's take mode='clip', never out of bounds."""
-    return np.clip(np.asarray(idx).astype(np.int64), 0, max(size - 1, 0))
+    return np.clip(saturating_int(idx), 0, max(size - 1, 0))
 
 
 class Take(OpDef):
@@ -299,7 +300,7 @@ class OneHot(OpDef):
         return e.select(hit, e.const(on_value, dtype=dtype), e.const(off_value, dtype=dtype))
 
     def impl(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
-        hit = np.asarray(idx).astype(np.int64)[..., None] == np.arange(depth)
+        hit = saturating_int(idx)[..., None] == np.arange(depth)
         return np.where(hit, on_value, off_value).astype(DTYPES[dtype])
 
 

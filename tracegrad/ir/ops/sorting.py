@@ -8,6 +8,7 @@ import numpy as np
 
 from ..types import FLOATS, INTS, TensorType
 from . import INDEXED, NONDIFF, SCATTER, SORT, OpDef, fail
+from .elementwise import saturating_int
 
 
 def _check_axis(opname, x, axis):
@@ -17,7 +18,7 @@ def _check_axis(opname, x, axis):
 
 def _along_indices(idx, size):
     """Indices as int64 clipped into [0, size): never out of bounds."""
-    return np.clip(np.asarray(idx).astype(np.int64), 0, max(size - 1, 0))
+    return np.clip(saturating_int(idx), 0, max(size - 1, 0))
 
 
 class Argsort(OpDef):
