@@ -69,7 +69,7 @@ class Binding:
     last one (Trainer._update checks that they do: the same weight NDArrays, gradient
     Variables and optimizer structure). A step is then: the argument list from the live
     buffers, the scalar vector, one native call, the new buffers written back."""
-    __slots__ = ("fused", "structure", "indices", "weights", "vars", "n_states", "kind")
+    __slots__ = ("fused", "structure", "indices", "weights", "vars", "n_states")
 
     def __init__(self, fused, structure, indices, weights, variables, n_states):
         self.fused, self.structure, self.indices = fused, structure, indices

@@ -375,3 +375,28 @@ def test_a_layer_called_twice_per_step_is_replayed_at_both_points(monkeypatch):
     want, _ = train(False)
     _same(got, want)
     assert counts[-1] == counts[-5], counts      # the last steps ran no Dense Python
+
+
+def test_a_replayed_block_whose_input_is_a_variable_delivers_its_gradient():
+    def train(on):
+        capture.set_enabled(on)
+        net = _net(False)
+        loss_fn = gluon.loss.L2Loss()
+        grads = []
+        x = _data(0)[0]
+        x.attach_grad()                 # the same variable every step
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+        for i in range(10):
+            with autograd.record():
+                loss = loss_fn(net(x), nd.ones((4, 3)))
+            loss.backward()
+            trainer.step(4)
+            grads.append(x.grad.asnumpy())
+        capture.set_enabled(True)
+        return grads, mx.stats()["captured_steps"]
+    before = mx.stats()["captured_steps"]
+    got, after = train(True)
+    assert after - before >= 4
+    want, _ = train(False)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7)

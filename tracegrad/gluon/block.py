@@ -425,6 +425,8 @@ def _replay_or_learn(block, args):
     nothing it depends on moved (its and its children's attributes, by identity; parameter
     data objects; block structure; training mode), else run normally and learned. A block
     called at several points of a step (shared weights) keeps one replay per point."""
+    if not _STATE.recording:      # (nothing is deferred outside record())
+        return block._call(args)
     rep = _REPLAYS.get(id(block))
     valid = False
     if rep is not None and rep[0]() is block:
