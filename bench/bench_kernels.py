@@ -318,8 +318,8 @@ def bench_bandwidth():
     bw = 2 * n * 4 / copy
     chain = dict(timed)["tracegrad five-op chain"]
     print(f"  measured bandwidth {bw / 1e9:.1f} GB/s; the chain moves the same bytes at "
-          f"{2 * n * 4 / chain / 1e9:.1f} GB/s = {copy / chain:.0%} of it (its output array "
-          f"is freshly allocated on every call, as every compiled call's is)")
+          f"{2 * n * 4 / chain / 1e9:.1f} GB/s = {copy / chain:.0%} of it (its output comes "
+          f"from the output pool: an array of an earlier call nothing references)")
 
 
 if __name__ == "__main__":
