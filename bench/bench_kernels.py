@@ -11,7 +11,8 @@ eltwise: inline transcendentals (exp, log, tanh, sin) and a fused chain over 1M 
 workload: the issue's loss = sum(tanh(x)*sigmoid(x) + 0.5*x*x) with its gradient at 2^24 f32,
          under tracegrad.jit (steady state: the fused training step), against numpy by hand,
          hand-written vectorised C (bench/workload.c, built here with cc -O3 -march=native
-         -fno-trapping-math, no fast-math; one thread), torch.compile and jax.jit when importable; loss error vs float64.
+         -fno-trapping-math, no fast-math; one thread), torch.compile and jax.jit when
+         importable; loss error vs float64.
 workload_cpu: the same contenders on ONE thread each, timed in CPU time of the calling thread
          (time.thread_time, min of 7): on a shared, throttled machine wall time measures the
          neighbours, CPU time the work.
