@@ -16,6 +16,7 @@ workload: the issue's loss = sum(tanh(x)*sigmoid(x) + 0.5*x*x) with its gradient
 workload_cpu: the same contenders on ONE thread each, timed in CPU time of the calling thread
          (time.thread_time, min of 7): on a shared, throttled machine wall time measures the
          neighbours, CPU time the work.
+trig:    sin at 1M elements on one thread (CPU time), ordinary and large arguments, vs numpy.
 bandwidth: a five-op elementwise chain at 2^24 f32 as a fraction of the measured memory
          bandwidth (numpy copy of the same bytes into a preallocated array).
 """
@@ -153,6 +154,34 @@ def bench_eltwise():
     tc = median_time(lambda: f(x))
     tn = median_time(lambda: np.tanh(x * 2 + 1) * np.exp(-x))
     print(f"chain tanh(2x+1)*exp(-x) 1M f32: compiled {tc * 1e3:.3f} ms, numpy {tn * 1e3:.3f} ms")
+
+
+def bench_trig():
+    """sin at 1M elements, one thread, CPU time (min of 20): ordinary arguments (the inline
+    Cody-Waite path) and arrays of large ones (the Payne-Hanek variants), vs numpy."""
+    import time
+
+    from tracegrad.runtime import native
+    native._CONTEXT.num_threads = 1
+    n = 1 << 20
+    for lo, hi in ((-100, 100), (-1e7, 1e7), (-1e30, 1e30)):
+        for dt in ("f32", "f64"):
+            x = np.random.default_rng(0).uniform(lo, hi, n).astype(
+                np.float64 if dt == "f64" else np.float32)
+            b = Builder(name=f"sin_{dt}")
+            p = b.param(TensorType(dt, (n,)), "x")
+            f = NativeFunction(b.ret(b.sin(p)))
+            best = {}
+            for name, fn in (("compiled", lambda: f(x)), ("numpy", lambda: np.sin(x))):
+                fn()
+                t = float("inf")
+                for _ in range(20):
+                    t0 = time.thread_time()
+                    fn()
+                    t = min(t, time.thread_time() - t0)
+                best[name] = t
+            print(f"sin {dt} |x| < {hi:g}: compiled {best['compiled'] * 1e3:.2f} ms, "
+                  f"numpy {best['numpy'] * 1e3:.2f} ms")
 
 
 def _build_c():
