@@ -11,10 +11,12 @@ eltwise: inline transcendentals (exp, log, tanh, sin) and a fused chain over 1M 
 workload: the issue's loss = sum(tanh(x)*sigmoid(x) + 0.5*x*x) with its gradient at 2^24 f32,
          under tracegrad.jit (steady state: the fused training step), against numpy by hand,
          hand-written vectorised C (bench/workload.c, built here with cc -O3 -march=native
-         -fno-trapping-math, no fast-math; one thread), torch.compile and jax.jit when importable; loss error vs float64.
+         -fno-trapping-math, no fast-math; one thread), torch.compile and jax.jit when
+         importable; loss error vs float64.
 workload_cpu: the same contenders on ONE thread each, timed in CPU time of the calling thread
          (time.thread_time, min of 7): on a shared, throttled machine wall time measures the
          neighbours, CPU time the work.
+trig:    sin at 1M elements on one thread (CPU time), ordinary and large arguments, vs numpy.
 bandwidth: a five-op elementwise chain at 2^24 f32 as a fraction of the measured memory
          bandwidth (numpy copy of the same bytes into a preallocated array).
 """
@@ -152,6 +154,34 @@ def bench_eltwise():
     tc = median_time(lambda: f(x))
     tn = median_time(lambda: np.tanh(x * 2 + 1) * np.exp(-x))
     print(f"chain tanh(2x+1)*exp(-x) 1M f32: compiled {tc * 1e3:.3f} ms, numpy {tn * 1e3:.3f} ms")
+
+
+def bench_trig():
+    """sin at 1M elements, one thread, CPU time (min of 20): ordinary arguments (the inline
+    Cody-Waite path) and arrays of large ones (the Payne-Hanek variants), vs numpy."""
+    import time
+
+    from tracegrad.runtime import native
+    native._CONTEXT.num_threads = 1
+    n = 1 << 20
+    for lo, hi in ((-100, 100), (-1e7, 1e7), (-1e30, 1e30)):
+        for dt in ("f32", "f64"):
+            x = np.random.default_rng(0).uniform(lo, hi, n).astype(
+                np.float64 if dt == "f64" else np.float32)
+            b = Builder(name=f"sin_{dt}")
+            p = b.param(TensorType(dt, (n,)), "x")
+            f = NativeFunction(b.ret(b.sin(p)))
+            best = {}
+            for name, fn in (("compiled", lambda: f(x)), ("numpy", lambda: np.sin(x))):
+                fn()
+                t = float("inf")
+                for _ in range(20):
+                    t0 = time.thread_time()
+                    fn()
+                    t = min(t, time.thread_time() - t0)
+                best[name] = t
+            print(f"sin {dt} |x| < {hi:g}: compiled {best['compiled'] * 1e3:.2f} ms, "
+                  f"numpy {best['numpy'] * 1e3:.2f} ms")
 
 
 def _build_c():
@@ -318,8 +348,8 @@ def bench_bandwidth():
     bw = 2 * n * 4 / copy
     chain = dict(timed)["tracegrad five-op chain"]
     print(f"  measured bandwidth {bw / 1e9:.1f} GB/s; the chain moves the same bytes at "
-          f"{2 * n * 4 / chain / 1e9:.1f} GB/s = {copy / chain:.0%} of it (its output array "
-          f"is freshly allocated on every call, as every compiled call's is)")
+          f"{2 * n * 4 / chain / 1e9:.1f} GB/s = {copy / chain:.0%} of it (its output comes "
+          f"from the output pool: an array of an earlier call nothing references)")
 
 
 if __name__ == "__main__":

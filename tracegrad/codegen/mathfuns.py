@@ -325,7 +325,7 @@ def _large_trig(module, shift, single):
     name = f"tg_trig_large_{shift}{'f' if single else 'd'}"
     if name in module.globals:
         return module.globals[name]
-    lane = _large_trig_body(module, name + "_lane", shift, single)
+    lane = _large_trig_body(module, name + "_lane", shift, single, early_out=False)
     fn = _large_trig_body(module, name, shift, single)
     variants = [f"_ZGV_LLVM_N{w}v_{name}({_vector_variant(module, lane, name, w)})"
                 for w in VECTOR_WIDTHS]
@@ -333,23 +333,27 @@ def _large_trig(module, shift, single):
     if attrs is None:
         attrs = {}
         setattr(module, FUNCTION_ATTRIBUTES, attrs)
-    attrs[lane.name] = "noinline nounwind memory(read)"
+    attrs[lane.name] = "alwaysinline nounwind memory(read)"   # SLP may vectorise the lanes
     attrs[name] = (f'noinline nounwind memory(read) '
                    f'"vector-function-abi-variant"="{",".join(variants)}"')
     return fn
 
 
-def _large_trig_body(module, name, shift, single):
+def _large_trig_body(module, name, shift, single, early_out=True):
+    """The large-argument sin/cos of one f64. early_out: return 0.0 at once for |x| < LIMIT
+    (the scalar function a scalar loop calls per element); without it the body is straight
+    line code, so that the variants' per-lane copies can be SLP-vectorised."""
     fn = ir.Function(module, ir.FunctionType(F64, [F64]), name)
     x = fn.args[0]
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     m = MathLib(b)
-    compute, skip = fn.append_basic_block("large"), fn.append_basic_block("small")
-    big = b.fcmp_unordered(">=", m.call("llvm.fabs", x), m.c(F64, trig_reduce.LIMIT))
-    b.cbranch(big, compute, skip)
-    b.position_at_end(skip)
-    b.ret(m.c(F64, 0.0))
-    b.position_at_end(compute)
+    if early_out:
+        compute, skip = fn.append_basic_block("large"), fn.append_basic_block("small")
+        big = b.fcmp_unordered(">=", m.call("llvm.fabs", x), m.c(F64, trig_reduce.LIMIT))
+        b.cbranch(big, compute, skip)
+        b.position_at_end(skip)
+        b.ret(m.c(F64, 0.0))
+        b.position_at_end(compute)
     r, q = trig_reduce.reduce_large(m, x, single=single)
     val = m._trig_poly(r, b.add(q, m.c(I64, shift)), single=single)
     inf = b.fcmp_ordered("==", m.call("llvm.fabs", x), m.c(F64, math.inf))

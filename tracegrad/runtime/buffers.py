@@ -75,14 +75,20 @@ def _unreferenced(arrays, baseline):
 
 
 def _calibrate():
-    """The refcount _unreferenced sees for an array only its list holds (measured, so that a
-    change of interpreter cannot make the pool reuse a referenced array)."""
-    arrays, seen = [np.empty(1)], []
-    for a in arrays:
-        seen.append(getrefcount(a))
-    held = [arrays[0]]
-    assert _unreferenced(arrays, seen[0]) is None and held   # one more reference: in use
-    return seen[0]
+    """The baseline for _unreferenced, found with _unreferenced itself: the smallest count at
+    which an array only its list holds counts as free and one with one more reference does
+    not (so no change of interpreter can make the pool reuse a referenced array)."""
+    for baseline in range(1, 16):
+        alone = [np.empty(1)]
+        if _unreferenced(alone, baseline) is None:
+            continue
+        held = [np.empty(1)]
+        other = held[0]
+        if _unreferenced(held, baseline) is not None or other is None:
+            break
+        return baseline
+    raise ImportError("tracegrad.runtime.buffers: cannot tell a free array by its refcount "
+                      "on this interpreter")
 
 
 class OutputPool:

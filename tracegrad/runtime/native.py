@@ -1,8 +1,8 @@
 """Calling compiled graphs: `NativeFunction(fn_or_module)(*arrays) -> list of arrays`.
 
 Per call: allocate the outputs (arrays the caller owns: fresh, or for large outputs an array
-of an earlier call that nothing references any more, buffers.OutputPool), pack inputs and outputs in one
-tuple and make ONE ctypes call into tg_entry, passing the tuple's address; native code reads
+of an earlier call that nothing references any more, buffers.OutputPool), pack inputs and
+outputs in one tuple and make ONE ctypes call into tg_entry, passing the tuple's address; native code reads
 the array structs directly and checks every input (exact ndarray type, rank, shape, dtype,
 byte order, C-contiguity, alignment) before touching data. When a guard fails, the slow path
 here either converts the input (non-contiguous, misaligned, subclass, byte-swapped) and calls
