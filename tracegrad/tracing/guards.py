@@ -133,9 +133,12 @@ class Chain:
     def run(self, ext, params):
         """None: an input failed its native type guard (take the ordinary path); (None,
         leaf outputs): every check passed; (k, guard value): check k failed."""
-        inputs = tuple([(ext[ref] if kind == Feed.ARG else params[ref])._data
-                        for kind, ref in self.feeds])
-        rc, outs = self.native(*inputs)
+        feeds = self.feeds
+        if len(feeds) == 1 and feeds[0][0] == Feed.ARG:  # one argument: no comprehension
+            rc, outs = self.native(ext[feeds[0][1]]._data)
+        else:
+            rc, outs = self.native(*[(ext[ref] if kind == Feed.ARG else params[ref])._data
+                                     for kind, ref in feeds])
         if rc is None:
             return None
         if rc == 0:
