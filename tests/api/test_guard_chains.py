@@ -128,8 +128,6 @@ def test_a_failed_check_runs_no_later_segment():
     """codegen.chain directly: segment 0 computes a guard, segment 1 (the branch) writes its
     output only when the guard saw the expected outcome; its output buffer is untouched
     otherwise."""
-    import ctypes
-
     from tracegrad.codegen.chain import CHECK_FAILED, Check, compile_chain
     from tracegrad.ir.function import Builder
     from tracegrad.ir.types import TensorType
@@ -160,7 +158,6 @@ def test_a_failed_check_runs_no_later_segment():
     rc, g, out = call([-1.0, -2.0, 0.5])
     assert rc == CHECK_FAILED + 0 and float(g.reshape(-1)[0]) == 0.0
     np.testing.assert_array_equal(out, [-7.0, -7.0, -7.0])  # the branch never ran
-    del ctypes
 
 
 def test_hybridized_block_with_parameters_chains_and_matches_eager():

@@ -118,7 +118,6 @@ class Chain:
             parts.append((base, e.n_out, n.direct))
             base += len(fn.outputs)
         feeds, bindings, types = [], [], []
-        n_outputs = base + len(fns[-1].outputs)
         for e, fn in zip(entries + [leaf.entry], fns):
             if not all(kind in (Feed.ARG, Feed.PARAM) for kind, _ in e.feeds):
                 return False
@@ -137,7 +136,6 @@ class Chain:
         n_in = len(feeds)
         bindings = [[i if where == "in" else n_in + i for where, i in binding]
                     for binding in bindings]
-        del n_outputs
         # a guard segment's output 0 is its value
         checks = [Check(0, n.guard.kind, o if n.guard.kind == "bool" else o[2])
                   for n, o, _ in steps] + [None]
