@@ -507,29 +507,7 @@ class NDArray:
         return self._inplace("mod", other)
 
     # -------------------------------------------------------------- operators
-    def __add__(self, o):
-        return F.add(self, o)
-
-    def __radd__(self, o):
-        return F.add(o, self)
-
-    def __sub__(self, o):
-        return F.sub(self, o)
-
-    def __rsub__(self, o):
-        return F.sub(o, self)
-
-    def __mul__(self, o):
-        return F.mul(self, o)
-
-    def __rmul__(self, o):
-        return F.mul(o, self)
-
-    def __truediv__(self, o):
-        return F.div(self, o)
-
-    def __rtruediv__(self, o):
-        return F.div(o, self)
+    # + - * / straight into apply (no F attribute look-up, no keyword dict): see _operator
 
     def __mod__(self, o):
         return F.mod(self, o)
@@ -586,6 +564,27 @@ class NDArray:
 
 _INPLACE_OPS = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
                 "mod": "mod"}
+
+
+def _operator(opname, reflected):
+    """NDArray's arithmetic operator for op `opname`: F.<opname>(self, o) (or (o, self)),
+    calling apply directly: the commonest eager ops skip the dispatcher's overhead."""
+    opdef = REGISTRY[opname]
+    bare = getattr(opdef.impl, "__wrapped__", opdef.impl)
+    if reflected:
+        def method(self, o):
+            return apply(opdef, (o, self), _EMPTY, bare)
+    else:
+        def method(self, o):
+            return apply(opdef, (self, o), _EMPTY, bare)
+    return method
+
+
+for _dunder, _opname, _reflected in (
+        ("__add__", "add", False), ("__radd__", "add", True), ("__sub__", "sub", False),
+        ("__rsub__", "sub", True), ("__mul__", "mul", False), ("__rmul__", "mul", True),
+        ("__truediv__", "div", False), ("__rtruediv__", "div", True)):
+    setattr(NDArray, _dunder, _operator(_opname, _reflected))
 
 
 def _scatter(target, key, value):

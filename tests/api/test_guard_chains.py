@@ -128,8 +128,6 @@ def test_a_failed_check_runs_no_later_segment():
     """codegen.chain directly: segment 0 computes a guard, segment 1 (the branch) writes its
     output only when the guard saw the expected outcome; its output buffer is untouched
     otherwise."""
-    import ctypes
-
     from tracegrad.codegen.chain import CHECK_FAILED, Check, compile_chain
     from tracegrad.ir.function import Builder
     from tracegrad.ir.types import TensorType
@@ -160,4 +158,46 @@ def test_a_failed_check_runs_no_later_segment():
     rc, g, out = call([-1.0, -2.0, 0.5])
     assert rc == CHECK_FAILED + 0 and float(g.reshape(-1)[0]) == 0.0
     np.testing.assert_array_equal(out, [-7.0, -7.0, -7.0])  # the branch never ran
-    del ctypes
+
+
+def test_hybridized_block_with_parameters_chains_and_matches_eager():
+    from tracegrad import gluon
+
+    class Net(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.dense = gluon.nn.Dense(3, in_units=4)
+
+        def hybrid_forward(self, F, x):
+            h = self.dense(x)
+            if h.sum() > 0:
+                return (h * h).sum()
+            return (h * 2).sum()
+
+    def run(net, xs):
+        out = []
+        for x in xs:
+            with autograd.record():
+                y = net(x)
+            y.backward()
+            out.append((y.asnumpy().copy(), net.dense.weight.grad().asnumpy().copy(),
+                        net.dense.bias.grad().asnumpy().copy()))
+        return out
+
+    rng = np.random.default_rng(3)
+    xs = [nd.array(rng.standard_normal((2, 4)).astype(np.float32) * (1 if i % 3 else -1))
+          for i in range(24)]
+    eager = Net()
+    eager.initialize()
+    hybrid = Net()
+    hybrid.initialize()
+    hybrid.dense.weight.set_data(eager.dense.weight.data())
+    hybrid.dense.bias.set_data(eager.dense.bias.data())
+    hybrid.hybridize()
+    for (y1, w1, b1), (y2, w2, b2) in zip(run(hybrid, xs), run(eager, xs)):
+        np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(w1, w2, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b1, b2, rtol=1e-5, atol=1e-6)
+    jf = hybrid.__dict__["_tg_jit"]
+    assert sum(t.chains() for t in jf.cache.values()) > 0
+    assert jf.counts["eager_fallbacks"] == 0

@@ -154,10 +154,10 @@ class NativeFunction:
 
 class NativeChain:
     """A codegen.chain module made callable: `chain(*inputs) -> (code, outputs)`. code 0: every
-    segment ran, outputs are the fresh ones (after the scratch); CHECK_FAILED + k: segment k's
-    guard saw another outcome, outputs are the scratch ones (those of segments 0..k are valid,
-    later segments never ran); None: an input failed its type guard (nothing ran; the caller
-    takes the ordinary path)."""
+    segment ran, outputs are the fresh ones (those after the scratch); CHECK_FAILED + k:
+    segment k's guard saw another outcome, outputs are the scratch ones (all of them when
+    there is no scratch): those of segments 0..k are valid, later segments never ran; None:
+    an input failed its type guard (nothing ran; the caller takes the ordinary path)."""
 
     def __init__(self, module, scratch=0):
         from ..codegen.chain import CHECK_FAILED
@@ -182,4 +182,4 @@ class NativeChain:
         if rc and rc < self.check_failed:
             return None, None
         COUNTERS["native_calls"] += 1
-        return rc, outs if rc == 0 else self._scratch
+        return rc, outs if rc == 0 or not self._scratch else self._scratch

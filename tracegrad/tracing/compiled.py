@@ -202,7 +202,8 @@ class TrainingEntry(Entry):
             "entry": self.id, "out_types": self.out_types[:self.n_visible]})
         self.visible_types = self.result_types[:self.n_visible]
         # the fused step (see Prediction): built once backward has come straight from this
-        # call's single output twice in a row; dropped again after the first miss
+        # call's single output twice in a row; not used again after a miss until the next
+        # two such backward passes
         self.direct, self.fused, self.pending = 0, None, None
         self.fused_fn = None
 
@@ -271,7 +272,7 @@ class TrainingEntry(Entry):
         """A Prediction when this call should also compute its gradients (fused step)."""
         pending, self.pending = self.pending, None
         if pending is not None and pending.grads is not None:  # the last one was not used
-            self.direct, self.fused = 0, None
+            self.direct = 0  # (the compiled step is kept: recompiling it costs a plan)
         if self.direct < 2 or self.n_out != 1:
             return None
         if self.fused is None:

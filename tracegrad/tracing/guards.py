@@ -82,37 +82,63 @@ class Chain:
     guard segment runs, its value is checked against the outcome this path was compiled for,
     and only when it matches does the next segment run; a mismatch returns at once, so no
     code past a guard that did not match runs. The leaf's segment is the one its entry would
-    run (forward, or the fused forward+gradient step)."""
-    __slots__ = ("nodes", "outcomes", "leaf", "native", "feeds", "leaf_at")
+    run (forward, or the fused forward+gradient step). A guard segment that exports values
+    (read by later segments) hands them over inside the call; afterwards each such segment is
+    recorded on the tape (finish_chain) as its own call would have been."""
+    __slots__ = ("nodes", "outcomes", "leaf", "native", "feeds", "leaf_at", "parts",
+                 "exports")
     # a JitFunction runs one call at a time (its lock), so a chain's scratch guard values are
     # read before any other call can overwrite them
 
     @staticmethod
     def build(steps, leaf, fused, fastmath):
-        """A Chain for `steps` [(guard node, outcome)] then `leaf`, or False when some
-        segment cannot be chained (it reads random keys or constants, exports values, or
-        has an op without native code)."""
+        """A Chain for `steps` [(guard node, outcome, len(ext) before it)] then `leaf`, or
+        False when some segment cannot be chained (a guard read straight from an input, random
+        keys or constants fed, an op without native code)."""
         from ..codegen.chain import Check, compile_chain
         from ..runtime.native import NativeChain
-        entries = [n.entry for n, _ in steps]
-        if not all(n.direct and n.entry is not None for n, _ in steps) or \
-                not hasattr(leaf.entry, "segment_fn") or leaf.n_keys:
+        entries = [n.entry for n, _, _ in steps]
+        if any(e is None for e in entries) or not hasattr(leaf.entry, "segment_fn") or \
+                leaf.n_keys:
             return False
-        fns = [e.optimized for e in entries] + [leaf.entry.segment_fn(fused)]
+        fns = [e.optimized if n.direct else e.segment_fn(False)
+               for (n, _, _), e in zip(steps, entries)] + [leaf.entry.segment_fn(fused)]
+        exports = not all(n.direct for n, _, _ in steps)
+        start = steps[0][2]
+        position = {}            # ext position of an export -> its chain output index
+        parts = []               # per guard segment: (output base, user outputs, direct)
+        base, ext_len = 0, start
+        for (n, _, before), e, fn in zip(steps, entries, fns):
+            if before != ext_len:
+                return False
+            if not n.direct:
+                for j in range(e.n_out):
+                    position[ext_len + j] = base + j
+                ext_len += e.n_out
+            parts.append((base, e.n_out, n.direct))
+            base += len(fn.outputs)
         feeds, bindings, types = [], [], []
         for e, fn in zip(entries + [leaf.entry], fns):
             if not all(kind in (Feed.ARG, Feed.PARAM) for kind, _ in e.feeds):
                 return False
             binding = []
             for (kind, ref), p in zip(e.feeds, fn.params):
+                if kind == Feed.ARG and ref >= start:  # an export of an earlier segment
+                    if ref not in position:
+                        return False
+                    binding.append(("out", position[ref]))
+                    continue
                 if (kind, ref) not in feeds:
                     feeds.append((kind, ref))
                     types.append(p.type)
-                binding.append(feeds.index((kind, ref)))
+                binding.append(("in", feeds.index((kind, ref))))
             bindings.append(binding)
+        n_in = len(feeds)
+        bindings = [[i if where == "in" else n_in + i for where, i in binding]
+                    for binding in bindings]
         # a guard segment's output 0 is its value
         checks = [Check(0, n.guard.kind, o if n.guard.kind == "bool" else o[2])
-                  for n, o in steps] + [None]
+                  for n, o, _ in steps] + [None]
         try:
             module = compile_chain(fns, bindings, checks, types, fastmath)
         except Exception as e:  # noqa: BLE001 - a chain is an optimisation: the path still runs
@@ -122,26 +148,45 @@ class Chain:
         if module is None:
             return False
         chain = Chain()
-        chain.nodes = [n for n, _ in steps]
-        chain.outcomes = [o for _, o in steps]
-        # the guard values (one output per guard segment) are read at once: scratch buffers
-        chain.leaf, chain.native = leaf, NativeChain(module, scratch=len(entries))
-        chain.feeds = feeds
-        chain.leaf_at = len(entries)
+        chain.nodes = [n for n, _, _ in steps]
+        chain.outcomes = [o for _, o, _ in steps]
+        # without exports the guard values (one output per guard segment) are read at once:
+        # scratch buffers, and the fresh outputs are the leaf's
+        scratch = 0 if exports else len(entries)
+        chain.leaf, chain.native = leaf, NativeChain(module, scratch=scratch)
+        chain.feeds, chain.exports, chain.parts = feeds, exports, parts
+        chain.leaf_at = base - scratch
         return chain
 
     def run(self, ext, params):
         """None: an input failed its native type guard (take the ordinary path); (None,
-        leaf outputs): every check passed; (k, guard value): check k failed."""
-        inputs = tuple([(ext[ref] if kind == Feed.ARG else params[ref])._data
-                        for kind, ref in self.feeds])
-        rc, outs = self.native(*inputs)
+        outputs): every check passed; (k, outputs): check k failed (see guard_value)."""
+        feeds = self.feeds
+        if len(feeds) == 1 and feeds[0][0] == Feed.ARG:  # one argument: no comprehension
+            rc, outs = self.native(ext[feeds[0][1]]._data)
+        else:
+            rc, outs = self.native(*[(ext[ref] if kind == Feed.ARG else params[ref])._data
+                                     for kind, ref in feeds])
         if rc is None:
             return None
         if rc == 0:
-            return None, outs  # the leaf's (fresh) outputs
-        k = rc - self.native.check_failed
-        return k, outs[k]  # guard k's value, in a scratch buffer read right away
+            return None, outs
+        return rc - self.native.check_failed, outs
+
+    def finish_segments(self, stop, outs, ext, params, visited):
+        """Record guard segments 0..stop-1 that export values, as their own calls would
+        have (ext gets their outputs), noting each in `visited`."""
+        for k in range(stop):
+            node = self.nodes[k]
+            before = len(ext)
+            base, n_out, direct = self.parts[k]
+            if not direct:
+                ext.extend(node.entry.finish_chain(ext, params, outs[base:base + n_out],
+                                                   False))
+            visited.append((node, self.outcomes[k], before))
+
+    def guard_value(self, k, outs):
+        return outs[self.parts[k][0]] if self.exports else outs[k]
 
 
 class Path:
@@ -312,7 +357,7 @@ class GuardTree:
         """run() through chains: from each node, the chain to the leaf the last call through
         it reached (one native call), else node by node; a chain's failed check continues
         at the child for the outcome its guard saw."""
-        visited = []     # (node, outcome) walked node by node or through a chain's miss
+        visited = []     # (node, outcome, len(ext) before it) walked so far
         while True:
             probe = node.probe
             if probe is None:  # a leaf
@@ -326,32 +371,40 @@ class GuardTree:
             if leaf is not None:
                 fused = leaf.entry.fused_mode()
                 chain = node.chains.get((leaf, fused))
-                if chain:
+                defer = _compiled.DEFER_CALL
+                # step capture is offered every training call as in Entry.__call__: with
+                # exporting segments (training calls of their own) the path runs node by node
+                if chain and not (chain.exports and defer is not None):
                     got = chain.run(ext, params)
                     if got is not None:
-                        k, data = got
-                        if k is None:  # every check passed: the leaf's outputs
+                        k, outs = got
+                        if k is None:  # every check passed
+                            if chain.exports:
+                                chain.finish_segments(len(chain.nodes), outs, ext, params,
+                                                      visited)
+                                data = outs[chain.leaf_at:]
+                            else:
+                                data = outs
                             entry, out = leaf.entry, None
-                            defer = _compiled.DEFER_CALL
                             if defer is not None and entry.__class__ is TrainingEntry:
-                                # step capture is offered the call as in Entry.__call__
                                 out = defer(entry, ext, params, None)
                             if out is None:
                                 out = entry.finish_chain(ext, params, data, fused)
                             if visited:
                                 self._reached(visited, leaf, fused)
                             return out, leaf
-                        visited.extend(zip(chain.nodes[:k], chain.outcomes[:k]))
+                        chain.finish_segments(k + 1, outs, ext, params, visited)
                         node = chain.nodes[k]
-                        o = node.read(data)
-                        visited.append((node, o))
+                        o = node.read(chain.guard_value(k, outs))
+                        visited[-1] = (node, o, visited[-1][2])
                         child = node.children.get(o)
                         if child is None or child is EAGER:
                             return None, (node, o)
                         node = child
                         continue
+            before = len(ext)
             o = probe(ext, params, None)
-            visited.append((node, o))
+            visited.append((node, o, before))
             child = node.children.get(o)
             if child is None or child is EAGER:
                 return None, (node, o)
@@ -360,7 +413,7 @@ class GuardTree:
     def _reached(self, visited, leaf, fused):
         """A call walked `visited` to `leaf` (running its fused step or not): remember it,
         and chain a path taken often."""
-        for i, (n, _) in enumerate(visited):
+        for i, (n, _, _) in enumerate(visited):
             n.last_leaf = leaf
             count = n.reach[leaf] = n.reach.get(leaf, 0) + 1
             if count >= CHAIN_AFTER:
