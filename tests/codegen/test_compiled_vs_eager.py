@@ -30,8 +30,12 @@ def bools(*shape):
 POSITIVE = {"log": (0.01, 5.0), "sqrt": (0.0, 5.0), "log1p": (-0.99, 5.0),
             "arcsin": (-1.0, 1.0), "arccos": (-1.0, 1.0), "arctanh": (-0.99, 0.99),
             "erfinv": (-0.999, 0.999), "arccosh": (1.0, 5.0), "tan": (-1.5, 1.5)}
-# ops that call out of the graph (custom, compiled_call, while_loop, ...): one family
-PYTHON_CALLBACK_OPS = {n for n, o in REGISTRY.items() if issubclass(o, OutCall)}
+# ops that call out of the graph into Python (custom, compiled_call, ...): one family
+PYTHON_CALLBACK_OPS = {n for n, o in REGISTRY.items()
+                       if issubclass(o, OutCall) and not hasattr(o, "regions")}
+# ops with IR regions (while_loop, cond) lower natively with their regions:
+# tests/api/test_native_control_flow.py checks them against eager code
+REGION_OPS = {n for n, o in REGISTRY.items() if issubclass(o, OutCall) and hasattr(o, "regions")}
 # ops that run through their numpy impl between native segments (runtime/segments.py);
 # tests/api/test_nd_ops.py checks jit == eager across them
 NOT_NATIVE = {"potrf", "trsm"}
@@ -201,7 +205,7 @@ def samples_for(name):
     raise AssertionError(f"no codegen samples for op {name!r}: add a row to SAMPLES")
 
 
-COMPILED = sorted(n for n in REGISTRY if n not in PYTHON_CALLBACK_OPS | NOT_NATIVE
+COMPILED = sorted(n for n in REGISTRY if n not in PYTHON_CALLBACK_OPS | NOT_NATIVE | REGION_OPS
                   and not n.startswith("random_") and n != "bernoulli")
 
 
