@@ -394,3 +394,17 @@ def test_a_loop_calling_a_custom_function_runs_as_python_with_right_gradients():
     np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
     np.testing.assert_allclose(got[1][0], want[1][0], rtol=1e-6)
     np.testing.assert_allclose(want[1][0][0], 91.0, rtol=1e-6)   # 1 + 2 + 8 + 80 by hand
+
+
+def test_loop_regions_compile_with_the_graphs_fast_math_flags():
+    def f(x):
+        _, y = nd.contrib.while_loop(lambda y: nd.sum(y) < 10,
+                                     lambda y: (y, nd.exp(y) * 0.5 + y), x, max_iterations=20)
+        return y
+    x = nd.array([0.1, 0.2])
+    strict, fast = mx.jit(f), mx.jit(f, fastmath="fast")
+    for jf in (strict, fast):
+        jf(x)
+        np.testing.assert_allclose(jf(x).asnumpy(), f(x).asnumpy(), rtol=1e-5)
+    body = lambda jf: jf.llvm_ir()[jf.llvm_ir().find("loop.body"):]  # noqa: E731
+    assert "reassoc" in body(fast) and "reassoc" not in body(strict)
