@@ -1,6 +1,7 @@
 """while_loop microbenchmark: a compiled `nd.contrib.while_loop` of N iterations of a small
 body (x <- tanh(x * w + 0.1) on 16 floats, the step output stacked), forward alone and forward
-plus backward, per call after warm-up; also a jitted foreach over N steps.
+plus backward, per call after warm-up; also a jitted foreach over N steps, and a hybridized
+gluon.rnn.LSTM(32) over 35 steps (batch 4), forward plus backward: the time loop's overhead.
 
     python bench/bench_while_loop.py [--quick] [N]
 
@@ -77,6 +78,28 @@ def main(n=1000, quick=False):
           f"({per_step_calls} native calls)")
     print(f"foreach over {n} rows, forward + backward "
           f"{median(scan_fwd_bwd, reps, rounds) * 1e3:8.3f} ms")
+    lstm_step(reps, rounds)
+
+
+def lstm_step(reps, rounds):
+    from tracegrad.gluon import rnn
+    net = rnn.LSTM(32, input_size=16)
+    net.initialize()
+    net.hybridize()
+    x = nd.array(np.random.RandomState(0).randn(35, 4, 16).astype(np.float32))
+
+    def step():
+        with autograd.record():
+            y = nd.sum(net(x) ** 2)
+        y.backward()
+        net.l0_h2h_weight.grad().wait_to_read()
+    for _ in range(5):
+        step()
+    calls0 = mx.stats()["native_calls"]
+    step()
+    calls = mx.stats()["native_calls"] - calls0
+    print(f"hybridized LSTM(32), 35 steps, batch 4, forward + backward "
+          f"{median(step, reps, rounds) * 1e3:8.3f} ms ({calls} native calls)")
 
 
 if __name__ == "__main__":

@@ -77,13 +77,26 @@ def run_direction(F, step_fn, x, states, i2h_weight, i2h_bias, h2h_weight, h2h_b
     proj = F.FullyConnected(F.reshape(x, (T * N, x.shape[2])), i2h_weight, i2h_bias,
                             num_hidden=rows)
     proj = F.reshape(proj, (T, N, rows))
-    if length is None and T > 1 and HOOKS.compiling:
+    if T > 1 and HOOKS.compiling:
         # compiled: one loop op whose body (the step) compiles once, however long the sequence
-        # (contrib.foreach; short sequences unroll there)
-        data = F.flip(proj, axis=0) if reverse else proj
-        seq, states = F.contrib.foreach(
-            lambda i2h, st: step_fn(F, i2h, st, h2h_weight, h2h_bias), data, list(states))
-        return (F.flip(seq, axis=0) if reverse else seq), states
+        # (contrib.foreach; short sequences unroll there). With lengths, the step index is a
+        # sequence of the loop too, and the mask below is part of the body
+        if length is None:
+            data = F.flip(proj, axis=0) if reverse else proj
+            seq, states = F.contrib.foreach(
+                lambda i2h, st: step_fn(F, i2h, st, h2h_weight, h2h_bias), data, list(states))
+            return (F.flip(seq, axis=0) if reverse else seq), states
+        index = F.reshape(F.arange(T, dtype=np.dtype(length.dtype)), (T, 1))
+
+        def masked_step(rows, st):
+            out, new = step_fn(F, rows[0], st, h2h_weight, h2h_bias)
+            keep = F.reshape(F.lesser(rows[1], length), (N, 1))
+            new = [F.where(keep, n, s) for n, s in zip(new, st)]
+            return F.where(keep, out, F.zeros_like(out)), new
+        seq, states = F.contrib.foreach(masked_step, [proj, index], list(states))
+        if reverse:
+            seq = F.SequenceReverse(seq, sequence_length=length, use_sequence_length=True)
+        return seq, states
     steps = F.split(proj, num_outputs=T, axis=0, squeeze_axis=True) if T > 1 else [
         F.reshape(proj, (N, rows))]
     order = range(T - 1, -1, -1) if reverse and length is None else range(T)

@@ -394,3 +394,46 @@ def test_a_loop_calling_a_custom_function_runs_as_python_with_right_gradients():
     np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
     np.testing.assert_allclose(got[1][0], want[1][0], rtol=1e-6)
     np.testing.assert_allclose(want[1][0][0], 91.0, rtol=1e-6)   # 1 + 2 + 8 + 80 by hand
+
+
+def test_loop_regions_compile_with_the_graphs_fast_math_flags():
+    def f(x):
+        _, y = nd.contrib.while_loop(lambda y: nd.sum(y) < 10,
+                                     lambda y: (y, nd.exp(y) * 0.5 + y), x, max_iterations=20)
+        return y
+    x = nd.array([0.1, 0.2])
+    strict, fast = mx.jit(f), mx.jit(f, fastmath="fast")
+    for jf in (strict, fast):
+        jf(x)
+        np.testing.assert_allclose(jf(x).asnumpy(), f(x).asnumpy(), rtol=1e-5)
+    body = lambda jf: jf.llvm_ir()[jf.llvm_ir().find("loop.body"):]  # noqa: E731
+    assert "reassoc" in body(fast) and "reassoc" not in body(strict)
+
+
+def test_a_long_sequence_with_lengths_is_a_loop_op_matching_eager():
+    rs = np.random.RandomState(4)
+    layer = gluon.rnn.GRU(3, bidirectional=True, input_size=2, use_sequence_length=True)
+    layer.initialize(mx.init.Uniform(0.5))
+    T = nd.contrib.FOREACH_UNROLL + 4
+    x = rs.randn(T, 2, 2)
+    h0 = rs.randn(2, 2, 3)
+
+    def run(lengths):
+        xx = nd.array(x, dtype="float64")
+        xx.attach_grad()
+        with autograd.record():
+            out, (hn,) = layer(xx, [nd.array(h0, dtype="float64")],
+                               sequence_length=nd.array(lengths))
+            total = nd.sum(out * out) + nd.sum(hn)
+        total.backward()
+        return out.asnumpy(), hn.asnumpy(), xx.grad.asnumpy().copy()
+    layer.cast("float64")
+    wants = {tuple(n): run(n) for n in ([T, 5], [3, T - 1])}
+    layer.hybridize()
+    for lengths in ([T, 5], [3, T - 1], [T, 5]):
+        got = run(lengths)
+        for a, b in zip(got, wants[tuple(lengths)]):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    out = wants[(3, T - 1)][0]
+    assert not out[3:, 0].any() and out[:3, 0].any()
+    assert "while_loop" in str(layer.ir("traced"))

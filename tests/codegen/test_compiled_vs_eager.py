@@ -206,7 +206,7 @@ def samples_for(name):
     raise AssertionError(f"no codegen samples for op {name!r}: add a row to SAMPLES")
 
 
-COMPILED = sorted(n for n in REGISTRY if n not in PYTHON_CALLBACK_OPS | NOT_NATIVE
+COMPILED = sorted(n for n in REGISTRY if n not in PYTHON_CALLBACK_OPS | NOT_NATIVE | REGION_OPS
                   and not n.startswith("random_") and n != "bernoulli")
 
 

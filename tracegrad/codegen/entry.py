@@ -318,6 +318,7 @@ def _first_fit(live, size) -> int:
 def emit_module(plan) -> str:
     """The LLVM IR text of the whole graph: step functions plus the guarded entry."""
     module = ir.Module(name=plan.fn.name)
+    module.tg_fastmath = plan.fastmath   # what loop and cond regions compile with too
     _emit_entry(module, plan, emit_steps(module, plan))
     return mathfuns.with_function_attributes(module, str(module))
 
