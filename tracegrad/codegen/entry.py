@@ -306,7 +306,7 @@ def emit_module(plan) -> str:
     """The LLVM IR text of the whole graph: step functions plus the guarded entry. A step whose
     generated code is that of an earlier step (same loops, shapes and strides over other
     buffers: a ResNet's repeated blocks) calls the earlier function instead (`_Dedupe`)."""
-    module = ir.Module(name=plan.fn.name)
+    module = _RenderedModule(name=plan.fn.name)
     calls = []
     dedupe = _Dedupe(module)
     for t, (step, views) in enumerate(plan.steps):
@@ -326,6 +326,19 @@ def emit_module(plan) -> str:
     return str(module)
 
 
+class _RenderedModule(ir.Module):
+    """A module that prints its finished step functions from the text `_Dedupe` already
+    rendered to compare them (printing a large graph twice cost a tenth of its compile)."""
+
+    def __init__(self, name):
+        super().__init__(name=name)
+        self.rendered = {}
+
+    def _get_body_lines(self):
+        lines = [t.get_declaration() for t in self.get_identified_types().values()]
+        return lines + [self.rendered.get(name) or str(g) for name, g in self.globals.items()]
+
+
 class _Dedupe:
     """Identical step functions emitted once. A step's own globals are named `step<t>_...`;
     their text with that prefix made neutral is the step's code. When an earlier step had the
@@ -336,12 +349,14 @@ class _Dedupe:
         self.module, self.seen = module, {}
 
     def same_as_before(self, fn, prefix):
-        own = [name for name in self.module.globals if name.startswith(prefix)]
-        text = "\n".join(str(self.module.globals[name]) for name in own)
+        own = {name: str(g) for name, g in self.module.globals.items()
+               if name.startswith(prefix)}
+        text = "\n".join(own.values())
         code = text.replace(f'@"{prefix}', '@"step_').replace(f"@{prefix}", "@step_")
         earlier = self.seen.get(code)
         if earlier is None:
             self.seen[code] = fn
+            self.module.rendered.update(own)
             return fn
         for name in own:
             del self.module.globals[name]
