@@ -263,7 +263,11 @@ def _same_elements(a, b) -> bool:
 
 
 def _in_place_donors(step, views, t, first, last) -> list:
-    """Arena buffers that die in fused step t and are read there only at the written element."""
+    """Arena buffers that die in fused step t and are read there only at the written element.
+    Never a buffer a reduction of the step reads directly: blocked / pairwise sums load their
+    operand in their own order, so a member written in place over it overwrote elements the
+    sum had not read yet (a wrong weight gradient of a depthwise convolution written as
+    sliced windows: two products, one summed while the next was stored over it)."""
     if step.kind != "fused" or not step.ops:
         return []
     size = 1
@@ -272,7 +276,7 @@ def _in_place_donors(step, views, t, first, last) -> list:
     contiguous = contiguous_strides(step.shape)
     ok, bad = {}, set()          # ok: insertion-ordered, so the plan is the same in every
     for op in step.ops:          # process (the disk cache holds code with these offsets)
-        indexed = INDEXED in op.opdef.traits
+        indexed = INDEXED in op.opdef.traits or REDUCTION in op.opdef.traits
         for o in op.operands:
             if not isinstance(o, Value) or o not in views:
                 continue
