@@ -114,6 +114,12 @@ CONV_GRID = [  # (spatial, kernel, stride, pad, dilate, groups, channels in/out)
     ((4, 5), (1, 1), (1, 1), (0, 0), (1, 1), 1, (3, 5)),
     ((2, 3, 2), (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), 1, (2, 4)),
     ((5, 5), (1, 1), (2, 2), (0, 0), (1, 1), 1, (3, 2)),      # strided 1x1: im2col again
+    ((9,), (3,), (2,), (1,), (2,), 3, (3, 3)),                # depthwise: sliced windows
+    ((7, 6), (3, 3), (2, 2), (1, 1), (1, 1), 3, (3, 3)),
+    ((6, 7), (3, 2), (1, 2), (2, 0), (2, 1), 2, (2, 2)),
+    ((4, 3, 4), (2, 1, 2), (1, 1, 2), (1, 0, 0), (1, 1, 1), 2, (2, 2)),
+    ((6, 6), (5, 5), (1, 1), (2, 2), (1, 1), 2, (2, 2)),      # 5x5 depthwise: im2col
+    ((5, 5), (3, 3), (1, 1), (1, 1), (1, 1), 2, (2, 4)),      # two filters per channel
 ]
 
 
@@ -356,6 +362,8 @@ def test_bad_arguments_raise_clear_errors(rng, call, needle):
                                    adj=(1, 0), num_filter=3), (2, 1, 3, 2)),
     (lambda x, w: nd.Convolution(x, w, kernel=(1, 1), num_filter=3, no_bias=True),
      (3, 2, 1, 1)),
+    (lambda x, w: nd.Convolution(x, w, kernel=(3, 2), stride=(2, 1), pad=(1, 1), num_group=2,
+                                 num_filter=2, no_bias=True), (2, 1, 3, 2)),   # depthwise
     (lambda x, w: nd.Pooling(x * w.sum(), kernel=(2, 3), stride=(2, 1), pad=(1, 1),
                              pool_type="avg"), (3,)),
     (lambda x, w: nd.Pooling(x * w, kernel=(2, 2), stride=(1, 2), pad=(1, 1)), (4,)),
@@ -384,6 +392,8 @@ def F_weight(w):
 
 # ------------------------------------------------------------------ gluon layers
 LAYER_GRID = [
+    (lambda: nn.Conv2D(3, 3, strides=2, padding=1, groups=3, use_bias=False), (2, 3, 5, 6),
+     lambda b, x: conv_ref(x, _wb(b)[0], None, (2, 2), (1, 1), (1, 1), 3)),   # depthwise
     (lambda: nn.Conv2D(5, 1), (2, 3, 4, 2),                  # pointwise
      lambda b, x: conv_ref(x, *_wb(b), (1, 1), (0, 0), (1, 1))),
     (lambda: nn.Conv1D(3, 1, use_bias=False, layout="NWC"), (2, 5, 2),

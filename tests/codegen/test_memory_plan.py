@@ -105,3 +105,31 @@ def test_threaded_in_place_adjoint_matches_interpreter():
     for _ in range(3):
         for g, w in zip(f(*args), want):
             np.testing.assert_allclose(g, w, rtol=2e-4, atol=1e-4)
+
+
+def test_no_in_place_write_over_a_buffer_a_reduction_of_the_step_reads():
+    """Two products of g, the first summed in the step that computes the second: the second
+    must not be stored over the first (the sum loads its operand in its own order). This
+    graph is the weight gradient of a depthwise convolution written as sliced windows."""
+    text = """func @t(%g: f64[2,2,2,2], %a: f64[2,2,2,2], %b: f64[2,2,2,2], %c: f64[2,2,2,2]) -> (f64[2,1,2,2]) {
+  %0 = mul %g, %a : f64[2,2,2,2]
+  %1 = sum %0 {axes = [0, 2, 3]} : f64[2]
+  %2 = reshape %1 {shape = [2, 1, 1, 1]} : f64[2,1,1,1]
+  %3 = mul %g, %b : f64[2,2,2,2]
+  %4 = sum %3 {axes = [0, 2, 3]} : f64[2]
+  %5 = reshape %4 {shape = [2, 1, 1, 1]} : f64[2,1,1,1]
+  %6 = concat %5, %2 {axis = 3} : f64[2,1,1,2]
+  %7 = slice_scatter %6 {begin = [0, 0, 1, 0], end = [2, 1, 2, 2], shape = [2, 1, 2, 2], step = [1, 1, 1, 1]} : f64[2,1,2,2]
+  %8 = mul %g, %c : f64[2,2,2,2]
+  %9 = sum %8 {axes = [0, 2, 3]} : f64[2]
+  %10 = reshape %9 {shape = [2, 1, 1, 1]} : f64[2,1,1,1]
+  %11 = slice_scatter %10 {begin = [0, 0, 0, 1], end = [2, 1, 1, 2], shape = [2, 1, 2, 2], step = [1, 1, 1, 1]} : f64[2,1,2,2]
+  %12 = add %7, %11 : f64[2,1,2,2]
+  return %12
+}"""
+    from tracegrad.ir import parse
+    fn = parse(text)
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(p.type.shape) for p in fn.params]
+    np.testing.assert_allclose(NativeFunction(fn)(*args)[0], interpret(fn, args)[0],
+                               rtol=1e-12, atol=1e-12)

@@ -97,7 +97,7 @@ def compile_chain(fns, bindings, checks, input_types, fastmath=frozenset()):
 
 
 def emit_chain(plans, bindings, checks, input_types) -> str:
-    module = ir.Module(name="chain")
+    module = E.RenderedModule(name="chain")
     seg_calls = [E.emit_steps(module, plan, prefix=f"c{k}_")
                  for k, plan in enumerate(plans)]
     n_in = len(input_types)

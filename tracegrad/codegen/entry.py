@@ -274,7 +274,11 @@ def _same_elements(a, b) -> bool:
 
 
 def _in_place_donors(step, views, t, first, last) -> list:
-    """Arena buffers that die in fused step t and are read there only at the written element."""
+    """Arena buffers that die in fused step t and are read there only at the written element.
+    Never a buffer a reduction of the step reads directly: blocked / pairwise sums load their
+    operand in their own order, so a member written in place over it overwrote elements the
+    sum had not read yet (a wrong weight gradient of a depthwise convolution written as
+    sliced windows: two products, one summed while the next was stored over it)."""
     if step.kind != "fused" or not step.ops:
         return []
     size = 1
@@ -283,8 +287,6 @@ def _in_place_donors(step, views, t, first, last) -> list:
     contiguous = contiguous_strides(step.shape)
     ok, bad = {}, set()          # ok: insertion-ordered, so the plan is the same in every
     for op in step.ops:          # process (the disk cache holds code with these offsets)
-        # a reduction loads its operand after the step's stores (fused._emit_body): never
-        # overwrite what it reads
         indexed = INDEXED in op.opdef.traits or REDUCTION in op.opdef.traits
         for o in op.operands:
             if not isinstance(o, Value) or o not in views:
@@ -317,17 +319,17 @@ def _first_fit(live, size) -> int:
 # ---------------------------------------------------------------- LLVM module
 def emit_module(plan) -> str:
     """The LLVM IR text of the whole graph: step functions plus the guarded entry."""
-    module = ir.Module(name=plan.fn.name)
+    module = RenderedModule(name=plan.fn.name)
     module.tg_fastmath = plan.fastmath   # what loop and cond regions compile with too
     _emit_entry(module, plan, emit_steps(module, plan))
     return mathfuns.with_function_attributes(module, str(module))
 
 
 def emit_steps(module, plan, prefix=""):
-    """The plan's step functions in `module` (names start with `prefix`): [(function, the
-    storage keys it takes)] in schedule order. A step whose generated code is that of an
-    earlier step (same loops, shapes and strides over other buffers: a ResNet's repeated
-    blocks) calls the earlier function instead (`_Dedupe`)."""
+    """The plan's step functions in `module` (a RenderedModule; names start with `prefix`):
+    [(function, the storage keys it takes)] in schedule order. A step whose generated code is
+    that of an earlier step (same loops, shapes and strides over other buffers: a ResNet's
+    repeated blocks) calls the earlier function instead (`_Dedupe`)."""
     calls = []
     dedupe = _Dedupe(module)
     for t, (step, views) in enumerate(plan.steps):
@@ -347,6 +349,19 @@ def emit_steps(module, plan, prefix=""):
     return calls
 
 
+class RenderedModule(ir.Module):
+    """A module that prints its finished step functions from the text `_Dedupe` already
+    rendered to compare them (printing a large graph twice cost a tenth of its compile)."""
+
+    def __init__(self, name):
+        super().__init__(name=name)
+        self.rendered = {}
+
+    def _get_body_lines(self):
+        lines = [t.get_declaration() for t in self.get_identified_types().values()]
+        return lines + [self.rendered.get(name) or str(g) for name, g in self.globals.items()]
+
+
 class _Dedupe:
     """Identical step functions emitted once. A step's own globals are named `step<t>_...`;
     their text with that prefix made neutral is the step's code. When an earlier step had the
@@ -357,12 +372,14 @@ class _Dedupe:
         self.module, self.seen = module, {}
 
     def same_as_before(self, fn, prefix):
-        own = [name for name in self.module.globals if name.startswith(prefix)]
-        text = "\n".join(str(self.module.globals[name]) for name in own)
+        own = {name: str(g) for name, g in self.module.globals.items()
+               if name.startswith(prefix)}
+        text = "\n".join(own.values())
         code = text.replace(f'@"{prefix}', '@"step_').replace(f"@{prefix}", "@step_")
         earlier = self.seen.get(code)
         if earlier is None:
             self.seen[code] = fn
+            self.module.rendered.update(own)
             return fn
         for name in own:
             del self.module.globals[name]

@@ -72,7 +72,7 @@ from ..random import next_key
 from ..runtime import tape
 from ..runtime.handles import resolve
 from ..runtime.segments import compile_callable, native_op
-from ..runtime.tape import STATE, TapeValue, wants_grad
+from ..runtime.tape import STATE, TapeValue
 from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS as _COUNTS, bump
 
