@@ -280,3 +280,27 @@ def test_f64_pow_compiled_gradient_matches_interpreter():
     want = interpret(g, [x, y, g_ct])
     for a, w in zip(got, want):
         np.testing.assert_allclose(a, w, rtol=4e-16 * 8, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+def test_tanh_dense_near_its_seams(dtype):
+    """tanh = t/(t+2), t = 2^n expm1(r) + (2^n - 1), |x| clamped where tanh rounds to 1:
+    dense grids across the reduction's n = 0/1/2 seams and the clamp, odd bit for bit, exactly
+    +-1 past the clamp, and within the documented bound against a float64/libm reference."""
+    dt = NP[dtype]
+    seams = [np.log(2) / 4 * k for k in (1, 3, 5)] + [9.0, 9.5, 19.0, 19.5]
+    x = np.concatenate([np.linspace(s * (1 - 1e-3), s * (1 + 1e-3), 4001) for s in seams] +
+                       [np.geomspace(1e-30, 40, 20001)]).astype(dt)
+    x = np.concatenate([x, -x])
+    b = Builder(name=f"tanh_seams_{dtype}")
+    p = b.param(TensorType(dtype, x.shape), "x")
+    got = NativeFunction(b.ret(b.emit("tanh", p)))(x)[0]
+    want = np.tanh(x.astype(np.float64))
+    err = ulp_error(got, want, dt)
+    k = int(np.argmax(err))
+    assert err[k] <= BOUND[dtype]["tanh"], f"tanh {dtype}: {err[k]:.2f} ulp at x={x[k]!r}"
+    h = x.size // 2
+    assert np.array_equal(got[h:].view(np.uint8), (-got[:h]).view(np.uint8))
+    big = np.abs(x) >= (9.5 if dtype == "f32" else 19.5)
+    assert np.all(got[big] == np.sign(x[big]))
+    assert np.all(np.abs(got) <= 1)

@@ -21,6 +21,7 @@ I32, I64 = ir.IntType(32), ir.IntType(64)
 _LAYOUT = {"double": (I64, 52, 1023), "float": (I32, 23, 127)}
 _EXP_DEGREE = {"double": 13, "float": 7}
 _LOG_TERMS = {"double": 11, "float": 6}
+_TANH_CLAMP = {"double": 19.5, "float": 9.5}   # tanh rounds to 1 beyond ~19.06 / ~9.01
 _EXP_CLAMP = {"double": (-746.0, 710.0), "float": (-104.0, 89.0)}
 _LN2 = {"double": (6.93147180369123816490e-01, 1.90821492927058770002e-10),
         "float": (0.693359375, -2.12194440e-4)}
@@ -111,12 +112,26 @@ class MathLib:
         return b.select(small, b.fmul(x, q), b.fsub(self.exp(x), self.c(ty, 1.0)))
 
     def tanh(self, x):
-        """tanh|x| = -t / (2 + t) with t = expm1(-2|x|): accurate near 0, saturates to 1."""
+        """tanh|x| = t / (t + 2), t = expm1(2|x|) in one branch-free path: 2|x| = n ln2 + r,
+        t = 2**n expm1(r) + (2**n - 1) (expm1(r) a polynomial, 2**n - 1 exact), so there is
+        one reduction and one polynomial (no exp + expm1 + select). |x| is clamped where tanh
+        rounds to 1 (9.5 f32, 19.5 f64) so 2**n stays finite; NaN passes through."""
         b, ty = self.b, x.type
-        ax = self.call("llvm.fabs", x)
-        t = self.expm1(b.fmul(ax, self.c(ty, -2.0)))
-        r = b.fdiv(b.fneg(t), b.fadd(t, self.c(ty, 2.0)))
-        return self.call("llvm.copysign", r, x)
+        kind = _kind(ty)
+        itype, mbits, bias = _LAYOUT[kind]
+        ax = self.call("llvm.minnum", self.call("llvm.fabs", x), self.c(ty, _TANH_CLAMP[kind]))
+        y = b.fadd(ax, ax)
+        n = self.call("llvm.rint", b.fmul(y, self.c(ty, 1 / math.log(2))))
+        ln2_hi, ln2_lo = _LN2[kind]
+        r = b.fsub(b.fsub(y, b.fmul(n, self.c(ty, ln2_hi))), b.fmul(n, self.c(ty, ln2_lo)))
+        degree = _EXP_DEGREE[kind]
+        q = self.poly(r, [1 / math.factorial(k + 2) for k in range(degree - 1)])
+        em1 = b.fadd(r, b.fmul(b.fmul(r, r), q))                 # r + r^2/2 + ...: r exact
+        bits = b.shl(b.add(b.fptosi(n, itype), self.c(itype, bias)), self.c(itype, mbits))
+        scale = b.bitcast(bits, ty)
+        t = b.fadd(b.fmul(scale, em1), b.fsub(scale, self.c(ty, 1.0)))
+        res = b.fdiv(t, b.fadd(t, self.c(ty, 2.0)))
+        return b.select(self._isnan(x), x, self.call("llvm.copysign", res, x))
 
     # ------------------------------------------------------------ log family
     def log(self, x):
