@@ -344,8 +344,9 @@ IM2COL_RUNS = [  # (spatial, kernel, stride, dilate, pad): the compiled kernel's
 @pytest.mark.parametrize("transposed", [False, True])
 def test_compiled_im2col_matches_eager_and_numpy(rng, spatial, kernel, stride, dilate, pad,
                                                  transposed):
-    """The native im2col cuts each row into pad / interior / pad runs in closed form: check it
-    against eager numpy, and max-pooling (pad value -inf) through it, on a strided operand."""
+    """The native im2col cuts each row into pad / interior / pad runs in closed form, col2im
+    adds only the interior runs back: check both against eager numpy and float64 loops, and
+    max-pooling (pad value -inf) through im2col, also on strided operands."""
     x = _data(rng, 2, 3, *spatial).astype(np.float32)
     src = np.ascontiguousarray(np.swapaxes(x, 0, 1)) if transposed else x
 
@@ -363,6 +364,23 @@ def test_compiled_im2col_matches_eager_and_numpy(rng, spatial, kernel, stride, d
         slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in zip(offs, dilate, stride, out)
     )] for offs in itertools.product(*map(range, kernel))], axis=2)
     np.testing.assert_array_equal(got, ref.reshape(2, -1, math.prod(out)))
+    # col2im adds the windows back with the same runs; sum over a loop in float64
+    def back(c):
+        c = nd.swapaxes(nd.swapaxes(c, 0, 2) * 1.0, 0, 2) if transposed else c
+        return nd.col2im(c, output_size=spatial, kernel=kernel, stride=stride, dilate=dilate,
+                         pad=pad)
+    g = rng.standard_normal(got.shape).astype(np.float32)
+    grid = np.zeros(xp.shape)
+    g6 = g.astype(np.float64).reshape((2, 3, -1) + tuple(out))
+    for i, offs in enumerate(itertools.product(*map(range, kernel))):
+        grid[(slice(None), slice(None)) + tuple(
+            slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in
+            zip(offs, dilate, stride, out))] += g6[:, :, i]
+    inner = grid[(slice(None), slice(None)) + tuple(slice(p, p + n) for p, n in
+                                                    zip(pad, spatial))]
+    compiled = mx.jit(back)(array(g)).asnumpy()
+    np.testing.assert_allclose(compiled, back(array(g)).asnumpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(compiled, inner, rtol=1e-5, atol=1e-5)
     if all(p <= k // 2 for p, k in zip(pad, kernel)) and len(spatial) <= 3:
         def pool(a):
             a = nd.swapaxes(a, 0, 1) if transposed else a
