@@ -330,6 +330,65 @@ def test_im2col_col2im_mxnet_shapes(rng):
     np.testing.assert_allclose(back.asnumpy(), x * counts.asnumpy(), rtol=1e-12)
 
 
+IM2COL_RUNS = [  # (spatial, kernel, stride, dilate, pad): the compiled kernel's row runs
+    ((7, 9), (3, 3), (1, 1), (1, 1), (1, 1)),      # unit steps: contiguous copy
+    ((6, 11), (2, 3), (1, 2), (1, 1), (0, 2)),     # strided rows: gather
+    ((5, 8), (3, 2), (2, 1), (2, 3), (2, 3)),      # dilated, rows partly outside
+    ((4, 3), (2, 2), (1, 1), (1, 1), (3, 4)),      # pads wider than the window: rows all pad
+    ((10,), (4,), (3,), (2,), (5,)),
+    ((3, 4, 6), (2, 2, 3), (1, 2, 1), (1, 1, 2), (1, 0, 2)),
+]
+
+
+@pytest.mark.parametrize("spatial,kernel,stride,dilate,pad", IM2COL_RUNS)
+@pytest.mark.parametrize("transposed", [False, True])
+def test_compiled_im2col_matches_eager_and_numpy(rng, spatial, kernel, stride, dilate, pad,
+                                                 transposed):
+    """The native im2col cuts each row into pad / interior / pad runs in closed form, col2im
+    adds only the interior runs back: check both against eager numpy and float64 loops, and
+    max-pooling (pad value -inf) through im2col, also on strided operands."""
+    x = _data(rng, 2, 3, *spatial).astype(np.float32)
+    src = np.ascontiguousarray(np.swapaxes(x, 0, 1)) if transposed else x
+
+    def cols(a):
+        a = nd.swapaxes(a, 0, 1) if transposed else a
+        return nd.im2col(a * 1.0, kernel=kernel, stride=stride, dilate=dilate, pad=pad)
+    want = cols(array(src)).asnumpy()
+    got = mx.jit(cols)(array(src)).asnumpy()
+    np.testing.assert_array_equal(got, want)
+    # against a float64 loop: windows of the zero-padded input, row by row
+    xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0)] + [(p, p) for p in pad])
+    out = [(n + 2 * p - d * (k - 1) - 1) // s + 1
+           for n, k, s, d, p in zip(spatial, kernel, stride, dilate, pad)]
+    ref = np.stack([xp[(slice(None), slice(None)) + tuple(
+        slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in zip(offs, dilate, stride, out)
+    )] for offs in itertools.product(*map(range, kernel))], axis=2)
+    np.testing.assert_array_equal(got, ref.reshape(2, -1, math.prod(out)))
+    # col2im adds the windows back with the same runs; sum over a loop in float64
+    def back(c):
+        c = nd.swapaxes(nd.swapaxes(c, 0, 2) * 1.0, 0, 2) if transposed else c
+        return nd.col2im(c, output_size=spatial, kernel=kernel, stride=stride, dilate=dilate,
+                         pad=pad)
+    g = rng.standard_normal(got.shape).astype(np.float32)
+    grid = np.zeros(xp.shape)
+    g6 = g.astype(np.float64).reshape((2, 3, -1) + tuple(out))
+    for i, offs in enumerate(itertools.product(*map(range, kernel))):
+        grid[(slice(None), slice(None)) + tuple(
+            slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in
+            zip(offs, dilate, stride, out))] += g6[:, :, i]
+    inner = grid[(slice(None), slice(None)) + tuple(slice(p, p + n) for p, n in
+                                                    zip(pad, spatial))]
+    compiled = mx.jit(back)(array(g)).asnumpy()
+    np.testing.assert_allclose(compiled, back(array(g)).asnumpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(compiled, inner, rtol=1e-5, atol=1e-5)
+    if all(p <= k // 2 for p, k in zip(pad, kernel)) and len(spatial) <= 3:
+        def pool(a):
+            a = nd.swapaxes(a, 0, 1) if transposed else a
+            return nd.Pooling(a * 1.0, kernel=kernel, stride=stride, pad=pad, pool_type="max")
+        np.testing.assert_array_equal(mx.jit(pool)(array(src)).asnumpy(),
+                                      pool(array(src)).asnumpy())
+
+
 @pytest.mark.parametrize("call,needle", [
     (lambda x, w: nd.Convolution(x, w, kernel=(3, 3), num_filter=4, no_bias=True, num_group=2),
      "num_group"),

@@ -136,7 +136,15 @@ def _generic_im2col(module, dtype):
 
 
 def _im2col_windows(b, x, out, counter, pad, memty, rows, ks, base):
-    """The o0, o1, o2 loops of im2col: one output element each, written at `counter`."""
+    """The o0, o1, o2 loops of im2col: one output element each, written at `counter`. The
+    innermost axis is cut in closed form into its leading pad, interior and trailing pad runs,
+    so the interior reads without a bounds test, and with unit steps (stride 1, contiguous
+    rows: most convolutions) it is a plain copy that LLVM vectorises."""
+    r2 = rows[2]
+    first2 = b.sub(b.mul(ks[2], r2["d"]), r2["lo"])       # position of window 0 on axis 2
+    lo2, hi2 = _inside_run(b, first2, r2)
+    step = b.mul(r2["s"], r2["sx"])
+    unit = b.icmp_signed("==", step, i64(1))
     with for_range(b, rows[0]["o"], "o0") as o0:
         in0, p0 = _position(b, o0, ks[0], rows[0])
         at0 = b.add(base, b.mul(p0, rows[0]["sx"]))
@@ -144,14 +152,46 @@ def _im2col_windows(b, x, out, counter, pad, memty, rows, ks, base):
             in1, p1 = _position(b, o1, ks[1], rows[1])
             at1 = b.add(at0, b.mul(p1, rows[1]["sx"]))
             ok01 = b.and_(in0, in1)
+            lo = b.select(ok01, lo2, r2["o"])
+            hi = b.select(ok01, hi2, r2["o"])
             start = b.load(counter)
-            with for_range(b, rows[2]["o"], "o2") as o2:
-                in2, p2 = _position(b, o2, ks[2], rows[2])
-                at = b.add(at1, b.mul(p2, rows[2]["sx"]))
-                v = b.load(b.gep(x, [at], inbounds=True, source_etype=memty), typ=memty)
-                v = b.select(b.and_(ok01, in2), v, pad)
-                b.store(v, b.gep(out, [b.add(start, o2)], inbounds=True, source_etype=memty))
-            b.store(b.add(start, rows[2]["o"]), counter)
+            dst = b.gep(out, [start], inbounds=True, source_etype=memty)
+            with for_range(b, lo, "pre") as o2:
+                b.store(pad, b.gep(dst, [o2], inbounds=True, source_etype=memty))
+            # x at window o2 is at1 + (o2 * s + first2) * sx
+            src = b.gep(x, [b.add(at1, b.mul(first2, r2["sx"]))], source_etype=memty)
+            with b.if_else(unit) as (contiguous, strided):
+                with contiguous:
+                    with for_range(b, hi, "copy", start=lo) as o2:
+                        v = b.load(b.gep(src, [o2], source_etype=memty), typ=memty)
+                        b.store(v, b.gep(dst, [o2], inbounds=True, source_etype=memty))
+                with strided:
+                    with for_range(b, hi, "gather", start=lo) as o2:
+                        v = b.load(b.gep(src, [b.mul(o2, step)], source_etype=memty),
+                                   typ=memty)
+                        b.store(v, b.gep(dst, [o2], inbounds=True, source_etype=memty))
+            with for_range(b, r2["o"], "post", start=hi) as o2:
+                b.store(pad, b.gep(dst, [o2], inbounds=True, source_etype=memty))
+            b.store(b.add(start, r2["o"]), counter)
+
+
+def _ceil_div(b, a, s):
+    """ceil(a / s) for s > 0 and any sign of a."""
+    q = b.sdiv(a, s)
+    return b.select(b.and_(b.icmp_signed(">", a, b.mul(q, s)), b.icmp_signed(">", a, i64(0))),
+                    b.add(q, i64(1)), q)
+
+
+def _inside_run(b, first, row):
+    """[lo, hi) of the windows o in [0, o) whose element at o * s + first lies in [0, n)."""
+    s, o = row["s"], row["o"]
+
+    def clamp(v):
+        v = b.select(b.icmp_signed("<", v, i64(0)), i64(0), v)
+        return b.select(b.icmp_signed(">", v, o), o, v)
+    lo = clamp(_ceil_div(b, b.sub(i64(0), first), s))
+    hi = clamp(_ceil_div(b, b.sub(row["n"], first), s))
+    return lo, b.select(b.icmp_signed("<", hi, lo), lo, hi)
 
 
 def _generic_col2im(module, dtype):
