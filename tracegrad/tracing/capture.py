@@ -6,8 +6,9 @@
     trainer.step(batch_size)          # the fused multi-tensor update: a second native call
 
 Learning. Every backward() names the adjoint it used (the tape caches one per graph
-structure). When the same structure has been differentiated three times, its graph (taken
-before backward frees it) becomes a Plan: the recorded ops in program order, with compiled
+structure). When the same structure has been differentiated three times with respect to the
+same variables (a plan matches variables by identity; new ones restart the count), its graph
+(taken before backward frees it) becomes a Plan: the recorded ops in program order, with compiled
 calls inlined, and ONE Function computing the forward, the values to export and the gradient
 of every variable, compiled to native code.
 
@@ -349,7 +350,8 @@ class _State(threading.local):
 
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
-        self.seen = {}   # id(adjoint) -> [adjoint, backward passes that used it]
+        self.seen = {}   # id(adjoint) -> [adjoint, backward passes that used it with the
+        #                  same variables in a row, id()s of those variables]
         self.side = []   # tape values assign_state wrote since the last backward
 
 
@@ -417,10 +419,16 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         _age(state.plans)
     known = state.seen
     seen = known.get(id(hit))
+    # the variables differentiated: a plan matches its variables by identity, so a structure
+    # counts as repeated only with the same ones (x.attach_grad() anew each time: never)
+    var_ids = tuple(map(id, wrt_leaves))
     if seen is None or seen[0] is not hit:
         if len(known) >= 256:
             known.clear()
-        known[id(hit)] = [hit, 1]
+        known[id(hit)] = [hit, 1, var_ids]
+        return
+    if seen[2] != var_ids:
+        seen[1], seen[2] = min(seen[1] + 1, 1), var_ids
         return
     seen[1] += 1
     if seen[1] != REPEATS:
