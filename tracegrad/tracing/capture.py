@@ -31,8 +31,8 @@ its reason). A Deferred array alive at backward() that the plan does not export
 it. A plan that keeps failing (MAX_FAILURES drops in a row), or that no step has used for
 IDLE_LIMIT uncaptured backward passes (its first op never matches), is retired; with no plan
 left the eager hooks are uninstalled. A retired structure that did capture steps is learned
-again only after exponentially more repeats, at most RELEARN times. Code that never repeats a structure pays one
-dictionary look-up per backward() and one `is None` test per op.
+again only after exponentially more repeats, at most RELEARN times. Code that never repeats a
+structure pays a few dictionary look-ups per backward() and one `is None` test per op.
 
 State updates. A state update (array.assign_state: BatchNorm's running statistics) of a deferred
 value is part of the plan: the ops computing it are learned with the graph (they do not feed
