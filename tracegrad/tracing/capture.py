@@ -265,6 +265,12 @@ class Plan:
         self.idle = 0        # backward passes not captured by any plan since this one last was
         self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
             self.ops[0].opdef
+        # the first op's variable operands (position, leaf): an op on other arrays is turned
+        # away before a Step is made for it
+        first = self.ops[0]
+        self.start_vars = tuple((n, self.leaf_vars[ref]) for n, (kind, ref) in
+                                enumerate(first.operands)
+                                if kind == _LEAF and self.leaf_vars[ref] is not None)
 
     def _set_exports(self, exports):
         self.exports = exports
@@ -544,6 +550,8 @@ def defer_apply(opdef, args, attrs):
         if not plans or not STATE.recording or state.broken or not _tracked(args):
             return None
         for plan in plans:
+            if len(args) != plan.ops[0].n or not _may_start(plan.start_vars, args):
+                continue
             step = Step(plan)
             out = _match_apply(step, plan.ops[0], opdef, args, attrs)
             if out is not None:
@@ -570,6 +578,14 @@ def defer_apply(opdef, args, attrs):
     else:
         materialize(f"op '{opdef.name}' differs from the captured step's op {k}")
     return None
+
+
+def _may_start(start_vars, args):
+    for n, var in start_vars:
+        a = args[n]
+        if type(a) is not NDArray or _SLOT_VALUE.__get__(a) is not var:
+            return False
+    return True
 
 
 def _tracked(args):
