@@ -4,6 +4,9 @@ tracegrad eager, tracegrad.jit (compiled per guard outcome) and, when `import to
 PyTorch eager in the same run.
 
     python bench/bench_control_flow.py
+
+The row "capture paused" runs the eager pass with step capture paused in the same process
+(issue 8: code that never repeats must not pay for step capture).
 """
 import math
 import os
@@ -14,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from common import compare, report  # noqa: E402
 
 import tracegrad as mx  # noqa: E402
-from tracegrad import autograd, nd  # noqa: E402
+from tracegrad import autograd, capture, nd  # noqa: E402
 
 
 def f(x):
@@ -43,6 +46,14 @@ def tracegrad_pass(fn):
     return run
 
 
+def paused(run):
+    """The same pass with step capture paused: what capture costs code that never repeats."""
+    def paused_run():
+        with capture.paused():
+            return run()
+    return paused_run
+
+
 def torch_pass():
     import torch
     torch.set_num_threads(1)  # one-element tensors: its thread pool only slows the others
@@ -69,7 +80,9 @@ def torch_pass():
 
 
 def main():
-    rows = [("tracegrad eager", tracegrad_pass(f)), ("tracegrad jit", tracegrad_pass(mx.jit(f)))]
+    rows = [("tracegrad eager", tracegrad_pass(f)),
+            ("tracegrad eager, capture paused", paused(tracegrad_pass(f))),
+            ("tracegrad jit", tracegrad_pass(mx.jit(f)))]
     try:
         import torch  # noqa: F401
         rows.append(("PyTorch eager", torch_pass()))

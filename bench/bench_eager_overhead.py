@@ -52,6 +52,27 @@ for name, fn in [("a * b", mul), ("a * b recorded (op only)", mul_recorded_op),
     else:
         best = min(timeit.repeat(fn, number=n, repeat=5, timer=time.process_time)) / n
     out[name] = best * 1e6
+
+# a step capture learned, used and then left behind (a training phase that ended, followed by
+# eager code of other shapes): per-op cost with that plan around
+v = nd.array([1.0, 2.0, 3.0])
+v.attach_grad()
+for _ in range(6):
+    with autograd.record():
+        s = (v * 2).sum()
+    s.backward()
+for k in range(12):
+    with autograd.record():
+        s = v
+        for _ in range(k + 2):
+            s = nd.exp(s)
+        s = s.sum()
+    s.backward()
+for name, fn in [("a * b (capture plan left behind)", mul),
+                 ("a * b recorded (capture plan left behind)", mul_recorded)]:
+    n = 20000
+    fn()
+    out[name] = min(timeit.repeat(fn, number=n, repeat=5, timer=time.process_time)) / n * 1e6
 print(json.dumps(out))
 """
 

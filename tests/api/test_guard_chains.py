@@ -201,3 +201,35 @@ def test_hybridized_block_with_parameters_chains_and_matches_eager():
     jf = hybrid.__dict__["_tg_jit"]
     assert sum(t.chains() for t in jf.cache.values()) > 0
     assert jf.counts["eager_fallbacks"] == 0
+
+
+def test_an_exporting_guard_segment_records_its_residuals_with_capture_off():
+    # s = tanh(x * w) is computed before the guard and used after it; its segment's record
+    # must hold the residual its vjp reads (it used to get only the user's outputs)
+    from tracegrad import capture
+
+    def f(x, w):
+        h = nd.tanh(x * w)
+        if nd.sum(h) > 0:
+            return nd.sum(h * h * w)
+        return nd.sum(nd.exp(h) * x)
+
+    prev = capture.set_enabled(False)
+    try:
+        jf = mx.jit(f)
+        rs = np.random.RandomState(0)
+        w = nd.array(rs.randn(4), dtype="float64")
+        for i in range(12):
+            x = nd.array(rs.randn(4) + (1.5 if i % 3 else -1.5), dtype="float64")
+            got, want = [], []
+            for fn, out in ((jf, got), (f, want)):
+                for a in (x, w):
+                    a.attach_grad()
+                with autograd.record():
+                    y = fn(x, w)
+                y.backward()
+                out += [y.asnumpy(), x.grad.asnumpy().copy(), w.grad.asnumpy().copy()]
+            for g, e in zip(got, want):
+                np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-8)
+    finally:
+        capture.set_enabled(prev)

@@ -6,8 +6,9 @@
     trainer.step(batch_size)          # the fused multi-tensor update: a second native call
 
 Learning. Every backward() names the adjoint it used (the tape caches one per graph
-structure). When the same structure has been differentiated three times, its graph (taken
-before backward frees it) becomes a Plan: the recorded ops in program order, with compiled
+structure). When the same structure has been differentiated three times with respect to the
+same variables (a plan matches variables by identity; new ones restart the count), its graph
+(taken before backward frees it) becomes a Plan: the recorded ops in program order, with compiled
 calls inlined, and ONE Function computing the forward, the values to export and the gradient
 of every variable, compiled to native code.
 
@@ -27,8 +28,11 @@ Parameter.set_data or trainer.step while a step is pending, a new record() scope
 behind by an exception). The step then continues eagerly (counted as a dropped capture with
 its reason). A Deferred array alive at backward() that the plan does not export
 (e.g. the net output kept for metric.update) drops that step and recompiles the plan to export
-it. A plan that keeps failing is retired. Code that never repeats a structure pays one dictionary
-look-up per backward() and one `is None` test per op.
+it. A plan that keeps failing (MAX_FAILURES drops in a row), or that no step has used for
+IDLE_LIMIT uncaptured backward passes (its first op never matches), is retired; with no plan
+left the eager hooks are uninstalled. A retired structure that did capture steps is learned
+again only after exponentially more repeats, at most RELEARN times. Code that never repeats a
+structure pays a few dictionary look-ups per backward() and one `is None` test per op.
 
 State updates. A state update (array.assign_state: BatchNorm's running statistics) of a deferred
 value is part of the plan: the ops computing it are learned with the graph (they do not feed
@@ -79,6 +83,9 @@ from ..stats import COUNTERS as _COUNTS, bump
 ENABLED = os.environ.get("TRACEGRAD_CAPTURE", "1") != "0"
 REPEATS = 3           # backward passes of one graph structure before it is captured
 MAX_FAILURES = 4      # dropped captures in a row before a plan is retired
+IDLE_LIMIT = 8        # uncaptured backward passes in a row before an unused plan is retired
+RELEARN = 2           # times a retired structure is learned again before it is given up
+BACKOFF = 4           # ... each time after BACKOFF times more repeats than the last
 MAX_PLANS = 8
 PIPELINE = "fold,simplify,cse,dce"
 
@@ -255,8 +262,15 @@ class Plan:
         self.freed = [_freed(t) for t in self.value_types]
         self.forward = self._forward(leaves, order, value_index)
         self.native, self.failures, self.captured, self.hit = None, 0, 0, None
+        self.idle = 0        # backward passes not captured by any plan since this one last was
         self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
             self.ops[0].opdef
+        # the first op's variable operands (position, leaf): an op on other arrays is turned
+        # away before a Step is made for it
+        first = self.ops[0]
+        self.start_vars = tuple((n, self.leaf_vars[ref]) for n, (kind, ref) in
+                                enumerate(first.operands)
+                                if kind == _LEAF and self.leaf_vars[ref] is not None)
 
     def _set_exports(self, exports):
         self.exports = exports
@@ -342,12 +356,14 @@ class _State(threading.local):
 
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
-        self.seen = {}   # id(adjoint) -> [adjoint, backward passes that used it]
+        self.seen = {}   # id(adjoint) -> [adjoint, backward passes that used it with the
+        #                  same variables in a row, id()s of those variables]
         self.side = []   # tape values assign_state wrote since the last backward
 
 
 _STATE = _State()
-_RETIRED: list = []      # adjoints (graph structures) whose plans were retired
+_RETIRED: list = []      # adjoints (graph structures) whose plans are not learned again
+_RETIRES: dict = {}      # id(adjoint) -> [adjoint, times its plans were retired]
 _PLANNING = set()        # the threads holding plans: the eager hooks stay installed for them
 _LOG = {"drops": [], "captured": 0, "retired": [], "last_calls": None}
 
@@ -405,12 +421,20 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     hooks = _array.HOOKS
     if hooks.assign is None and not hooks.tracing:  # from now on state updates are reported
         hooks.assign = _on_assign
+    if state.plans:
+        _age(state.plans)
     known = state.seen
     seen = known.get(id(hit))
+    # the variables differentiated: a plan matches its variables by identity, so a structure
+    # counts as repeated only with the same ones (x.attach_grad() anew each time: never)
+    var_ids = tuple(map(id, wrt_leaves))
     if seen is None or seen[0] is not hit:
         if len(known) >= 256:
             known.clear()
-        known[id(hit)] = [hit, 1]
+        known[id(hit)] = [hit, 1, var_ids]
+        return
+    if seen[2] != var_ids:
+        seen[1], seen[2] = min(seen[1] + 1, 1), var_ids
         return
     seen[1] += 1
     if seen[1] != REPEATS:
@@ -436,6 +460,18 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         _RETIRED.append(hit)
         return _drop(None, f"not captured: building the plan failed: {type(e).__name__}: {e}")
     _install(plan)
+
+
+def _age(plans):
+    """An uncaptured backward: every plan of this thread has gone one more step unused. A plan
+    idle IDLE_LIMIT times in a row (its first op never matches, say: a new Variable every
+    step) only costs eager ops its check, so it is retired and the hooks go when none is left."""
+    stale = [p for ps in plans.values() for p in ps if p.idle >= IDLE_LIMIT - 1]
+    for ps in plans.values():
+        for p in ps:
+            p.idle += 1
+    for p in stale:
+        _retire(p, f"not captured in {IDLE_LIMIT} backward passes in a row")
 
 
 def _with_state_updates(ops, values, side):
@@ -514,6 +550,8 @@ def defer_apply(opdef, args, attrs):
         if not plans or not STATE.recording or state.broken or not _tracked(args):
             return None
         for plan in plans:
+            if len(args) != plan.ops[0].n or not _may_start(plan.start_vars, args):
+                continue
             step = Step(plan)
             out = _match_apply(step, plan.ops[0], opdef, args, attrs)
             if out is not None:
@@ -540,6 +578,14 @@ def defer_apply(opdef, args, attrs):
     else:
         materialize(f"op '{opdef.name}' differs from the captured step's op {k}")
     return None
+
+
+def _may_start(start_vars, args):
+    for n, var in start_vars:
+        a = args[n]
+        if type(a) is not NDArray or _SLOT_VALUE.__get__(a) is not var:
+            return False
+    return True
 
 
 def _tracked(args):
@@ -1154,7 +1200,7 @@ def backward(heads, head_grads, retain_graph, train_mode):
             var.grad, var.fresh = g, True
         else:
             var.receive(g)
-    plan.failures = 0
+    plan.failures = plan.idle = 0
     plan.captured += 1
     _COUNTS["captured_steps"] += 1
     _LOG["captured"] += 1
@@ -1166,12 +1212,26 @@ _getrefcount = sys.getrefcount
 
 
 def _retire(plan, reason):
-    """Stop trying a plan that keeps failing; its graph structure is not captured again."""
+    """Stop trying a plan that keeps failing or is never used. Its graph structure is learned
+    again only after BACKOFF**n times REPEATS more backward passes (n: its retirements so
+    far), and never after RELEARN re-learnings (nor when it never captured a step): a structure
+    costs at most RELEARN + 1 builds."""
     plans = _STATE.plans.get(plan.first_key, [])
     if plan in plans:
         plans.remove(plan)
-    _RETIRED.append(plan.hit)
-    del _RETIRED[:-32]
+    hit = plan.hit
+    times = _RETIRES.get(id(hit))
+    if times is None or times[0] is not hit:
+        if len(_RETIRES) >= 256:
+            _RETIRES.clear()
+        times = _RETIRES[id(hit)] = [hit, 0]
+    times[1] += 1 if plan.captured else RELEARN + 1   # (never used: learning it again won't help)
+    seen = _STATE.seen.get(id(hit))
+    if times[1] > RELEARN or seen is None or seen[0] is not hit:
+        _RETIRED.append(hit)
+        del _RETIRED[:-32]
+    else:      # observe() learns it again when the count is back at REPEATS
+        seen[1] = REPEATS - REPEATS * BACKOFF ** times[1]
     _LOG["retired"].append(reason)
     del _LOG["retired"][:-8]
     _uninstall_if_idle()
@@ -1286,6 +1346,7 @@ def _reset_for_tests():
     _STATE.side = []
     _STATE.plans.clear()
     _RETIRED.clear()
+    _RETIRES.clear()
     _uninstall_if_idle()
     _STATE.seen.clear()
     _LOG.update(drops=[], captured=0, retired=[], last_calls=None)

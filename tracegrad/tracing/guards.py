@@ -180,9 +180,9 @@ class Chain:
             node = self.nodes[k]
             before = len(ext)
             base, n_out, direct = self.parts[k]
-            if not direct:
-                ext.extend(node.entry.finish_chain(ext, params, outs[base:base + n_out],
-                                                   False))
+            if not direct:   # all the segment's outputs: its record holds the residuals too
+                end = self.parts[k + 1][0] if k + 1 < len(self.parts) else self.leaf_at
+                ext.extend(node.entry.finish_chain(ext, params, outs[base:end], False))
             visited.append((node, self.outcomes[k], before))
 
     def guard_value(self, k, outs):

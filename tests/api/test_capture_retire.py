@@ -1,0 +1,140 @@
+"""Step capture must not cost code that stops repeating (issue 8): a plan no step uses is
+retired and the eager hooks are uninstalled; a retired structure is learned again only after
+exponentially more repeats and a bounded number of times; a step whose variables are new
+every time (x.attach_grad() in the loop) is never planned."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import array, autograd, capture, nd
+from tracegrad.tracing import capture as cap
+
+
+@pytest.fixture(autouse=True)
+def fresh_capture():
+    capture._reset_for_tests()
+    capture.set_enabled(True)
+    yield
+    capture.set_enabled(True)
+    capture._reset_for_tests()
+
+
+_shapes = iter(range(2, 10 ** 6))
+
+
+def _noise(n):
+    """n backward passes of structures never seen before (a new shape each)."""
+    for _ in range(n):
+        v = nd.ones((next(_shapes),))
+        v.attach_grad()
+        with autograd.record():
+            s = (nd.exp(v) * 3).sum()
+        s.backward()
+
+
+class _Step:
+    def __init__(self):
+        self.w = nd.array(np.array([0.5, -1.0, 2.0], np.float32))
+        self.w.attach_grad()
+        self.x = nd.array(np.array([1.0, 2.0, 3.0], np.float32))
+
+    def __call__(self):
+        """One step; (captured?, its gradient)."""
+        before = mx.stats()["captured_steps"]
+        with autograd.record():
+            loss = ((self.w * self.x + 1.0) ** 2).sum()
+        loss.backward()
+        return mx.stats()["captured_steps"] - before, self.w.grad.asnumpy().copy()
+
+
+def _want(w, x):
+    return 2 * (w * x + 1.0) * x
+
+
+def _hooked():
+    return array._DEFER is not None or cap._compiled.DEFER_CALL is not None
+
+
+def _n_plans():
+    return sum(len(p) for p in cap._STATE.plans.values())
+
+
+def test_a_plan_no_step_uses_is_retired_and_the_hooks_go():
+    step = _Step()
+    got = [step() for _ in range(5)]
+    assert [c for c, _ in got] == [0, 0, 0, 1, 1]
+    for _, g in got:
+        np.testing.assert_allclose(g, _want(step.w.asnumpy(), step.x.asnumpy()), rtol=1e-6)
+    assert _hooked() and _n_plans() == 1
+    _noise(cap.IDLE_LIMIT - 1)
+    assert _hooked() and _n_plans() == 1, "retired too early"
+    _noise(1)
+    assert not _hooked() and _n_plans() == 0
+    assert cap._STATE.plans == {} and not cap._PLANNING
+    assert "not captured in" in capture.explain()
+    # the eager step still computes the right gradient, now without capture
+    c, g = step()
+    assert c == 0
+    np.testing.assert_allclose(g, _want(step.w.asnumpy(), step.x.asnumpy()), rtol=1e-6)
+
+
+def test_a_captured_step_is_not_aged_by_itself():
+    step = _Step()
+    for _ in range(3 * cap.IDLE_LIMIT):
+        step()
+        _noise(1)     # one foreign backward per step: the plan stays in use
+    assert _n_plans() == 1 and _hooked()
+    assert step()[0] == 1
+
+
+def test_relearning_after_retirement_backs_off_and_is_bounded():
+    step = _Step()
+    traces = mx.stats()["traces"]
+
+    def run_until_captured(limit):
+        for n in range(1, limit + 1):
+            if step()[0]:
+                return n
+        return None
+
+    # first learning: three repeats, the fourth step is captured
+    assert run_until_captured(10) == cap.REPEATS + 1
+    for times in range(1, cap.RELEARN + 1):
+        _noise(cap.IDLE_LIMIT)
+        assert not _hooked()
+        wait = cap.REPEATS * cap.BACKOFF ** times      # backward passes before re-learning
+        assert run_until_captured(wait + 5) == wait + 1, times
+        assert _hooked()
+    builds = mx.stats()["traces"] - traces
+    assert builds == cap.RELEARN + 1
+    # retired once more: given up for good, however often it repeats afterwards
+    _noise(cap.IDLE_LIMIT)
+    assert run_until_captured(cap.REPEATS * cap.BACKOFF ** (cap.RELEARN + 1) + 10) is None
+    assert not _hooked() and mx.stats()["traces"] - traces == builds
+    # and the eager gradient stays right all along
+    np.testing.assert_allclose(step()[1], _want(step.w.asnumpy(), step.x.asnumpy()), rtol=1e-6)
+
+
+def test_a_plan_that_never_captured_is_not_learned_again():
+    step = _Step()
+    for _ in range(cap.REPEATS):
+        step()
+    assert _n_plans() == 1
+    _noise(cap.IDLE_LIMIT)      # learned, then left unused: retired without one capture
+    assert not _hooked()
+    for _ in range(cap.REPEATS * cap.BACKOFF + 5):
+        assert step()[0] == 0
+    assert not _hooked()
+
+
+def test_new_variables_every_step_learn_no_plan():
+    xs = [nd.array([v]) for v in (0.1, 0.2, 0.3)]
+    traces = mx.stats()["traces"]
+    for _ in range(4):
+        for x in xs:
+            x.attach_grad()    # a new variable each time, as the autograd tutorial's loop does
+            with autograd.record():
+                y = x * x
+            y.backward()
+            np.testing.assert_allclose(x.grad.asnumpy(), 2 * x.asnumpy(), rtol=1e-6)
+    assert mx.stats()["traces"] == traces and not _hooked() and _n_plans() == 0
