@@ -138,3 +138,19 @@ def test_new_variables_every_step_learn_no_plan():
             y.backward()
             np.testing.assert_allclose(x.grad.asnumpy(), 2 * x.asnumpy(), rtol=1e-6)
     assert mx.stats()["traces"] == traces and not _hooked() and _n_plans() == 0
+
+
+def test_a_plan_used_often_may_stay_idle_as_long_as_it_was_used():
+    """Two nets trained in turns (an epoch each): the plan that captured n steps survives n
+    foreign backward passes, and is retired after that, hooks and all."""
+    step = _Step()
+    n = 3 * cap.IDLE_LIMIT
+    captured = sum(step()[0] for _ in range(cap.REPEATS + n))
+    assert captured == n
+    _noise(n - 1)
+    assert _n_plans() == 1 and _hooked(), "a well-used plan was retired early"
+    c, g = step()                  # still captured, and right
+    assert c == 1
+    np.testing.assert_allclose(g, _want(step.w.asnumpy(), step.x.asnumpy()), rtol=1e-6)
+    _noise(n + 1)                  # now idle longer than it was used (n + 1 captures)
+    assert _n_plans() == 0 and not _hooked()

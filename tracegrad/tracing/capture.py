@@ -29,7 +29,8 @@ behind by an exception). The step then continues eagerly (counted as a dropped c
 its reason). A Deferred array alive at backward() that the plan does not export
 (e.g. the net output kept for metric.update) drops that step and recompiles the plan to export
 it. A plan that keeps failing (MAX_FAILURES drops in a row), or that no step has used for
-IDLE_LIMIT uncaptured backward passes (its first op never matches), is retired; with no plan
+IDLE_LIMIT uncaptured backward passes (its first op never matches) or for as many as the steps
+it captured, whichever is more (two nets trained in turns keep their plans), is retired; with no plan
 left the eager hooks are uninstalled. A retired structure that did capture steps is learned
 again only after exponentially more repeats, at most RELEARN times. Code that never repeats a
 structure pays a few dictionary look-ups per backward() and one `is None` test per op.
@@ -465,13 +466,16 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
 def _age(plans):
     """An uncaptured backward: every plan of this thread has gone one more step unused. A plan
     idle IDLE_LIMIT times in a row (its first op never matches, say: a new Variable every
-    step) only costs eager ops its check, so it is retired and the hooks go when none is left."""
-    stale = [p for ps in plans.values() for p in ps if p.idle >= IDLE_LIMIT - 1]
+    step) only costs eager ops its check, so it is retired and the hooks go when none is left.
+    A plan that captured more steps than that may stay idle as long as it was used: the checks
+    it costs idle are bounded by the steps it ran natively."""
+    stale = [p for ps in plans.values() for p in ps
+             if p.idle >= max(IDLE_LIMIT, p.captured) - 1]
     for ps in plans.values():
         for p in ps:
             p.idle += 1
     for p in stale:
-        _retire(p, f"not captured in {IDLE_LIMIT} backward passes in a row")
+        _retire(p, f"not captured in {p.idle} backward passes in a row")
 
 
 def _with_state_updates(ops, values, side):
