@@ -58,7 +58,9 @@ def pool_ref(x, kernel, stride, pad, ptype, conv, include):
         clo = [max(l, 0) for l in lo]; chi = [min(h, sp[i]) for i, h in enumerate(hi)]
         win = x[(slice(None), slice(None)) + tuple(slice(a, b) for a, b in zip(clo, chi))]
         win = win.reshape(win.shape[:2] + (-1,))
-        if ptype == "max":
+        if win.shape[-1] == 0:   # a 'full' window past the input: MXNet gives 0 / the lowest
+            v = np.finfo(x.dtype).min if ptype == "max" else 0.0
+        elif ptype == "max":
             v = win.max(-1)
         elif ptype == "sum":
             v = win.sum(-1)
@@ -66,6 +68,15 @@ def pool_ref(x, kernel, stride, pad, ptype, conv, include):
             v = win.sum(-1) / (size if include else win.shape[-1])
         out[(slice(None), slice(None)) + pos] = v
     return out
+
+
+def _empty_full_window(sp, kernel, stride, pad):
+    """Whether 'full' pooling has a window lying wholly past the input."""
+    for n, k, s, p in zip(sp, kernel, stride, pad):
+        out = int(math.ceil((n + 2 * p - k) / s)) + 1
+        if (out - 1) * s - p >= n:
+            return True
+    return False
 
 
 def tup(d, lo, hi):
@@ -107,6 +118,10 @@ def main():
         psp = tuple(max(v, pk[i]) for i, v in enumerate(sp))
         for ptype in ("max", "avg", "sum"):
             conv = str(rng.choice(["valid", "full"]))
+            if ptype == "max" and conv == "full" and _empty_full_window(psp, pk, ps, pp):
+                # its value is the dtype's lowest (MXNet): exact in tests/api/test_conv.py,
+                # but no finite difference or f32/f64 comparison can run through it
+                conv = "valid"
             inc = bool(rng.random() < .5)
             check(f"pool {ptype} {conv} inc{inc} x{(N, C) + psp} k{pk} s{ps} p{pp}",
                   lambda x, pk=pk, ps=ps, pp=pp, ptype=ptype, conv=conv, inc=inc: nd.Pooling(x, kernel=pk, stride=ps, pad=pp, pool_type=ptype, pooling_convention=conv, count_include_pad=inc),
