@@ -256,6 +256,13 @@ def trunc(data, **kwargs):
 fix = trunc
 
 
+def rint(data, **kwargs):
+    """Nearest integer by MXNet's rule: n.5 goes to n and -n.5 to -n-1 (floor, unless the
+    fraction is above one half), where `round` takes halves away from zero."""
+    low = F.floor(data)   # (compared with low + 0.5, not data - low: inf - inf is NaN)
+    return F.where(F.le(data, F.add(low, 0.5)), low, F.add(low, 1))
+
+
 def cbrt(data, **kwargs):
     """Cube root (real, sign kept)."""
     return F.mul(F.sign(data), F.pow(F.abs(data), 1.0 / 3.0))
@@ -286,7 +293,7 @@ globals().update(_linalg_aliases())
 METHODS = {name: globals()[name] for name in (
     "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
     "erf", "erfinv", "degrees", "radians", "sort", "argsort", "topk", "cumsum", "prod",
-    "trunc", "fix", "cbrt", "smooth_l1")}
+    "trunc", "fix", "rint", "cbrt", "smooth_l1")}
 
 __all__ = sorted(set(METHODS) | {"moments", "gather_nd", "scatter_nd", "pad", "random_uniform",
                                  "random_normal", "uniform", "normal", "add_n",

@@ -242,3 +242,20 @@ def test_random_exponential_shuffle_multinomial():
         draws.asnumpy()[0]], rtol=1e-6)
     one = nd.random.multinomial(nd.array([0.5, 0.5]))
     assert one.shape == (1,) and one.asnumpy()[0] in (0, 1)
+
+
+def test_rint_follows_mxnet_halves_eager_and_compiled():
+    # MXNet's documented example, then halves, large values and the specials
+    x = np.array([-1.5, 1.5, -1.9, 1.9, 2.1, 2.5, -2.5, -0.5, 0.5, 0.0, 1e20, -7.0,
+                  np.inf, -np.inf, np.nan], np.float32)
+    low = np.floor(x.astype(np.float64))
+    with np.errstate(invalid="ignore"):
+        want = np.where(x - low <= 0.5, low, low + 1)
+    want[-3:] = x[-3:]
+    np.testing.assert_array_equal(want[:5], [-2.0, 1.0, -2.0, 2.0, 2.0])
+    eager = nd.rint(nd.array(x)).asnumpy()
+    np.testing.assert_array_equal(eager, want.astype(np.float32))
+    np.testing.assert_array_equal(nd.array(x).rint().asnumpy(), eager)
+    f = jit(lambda a: nd.rint(a))
+    f(nd.array(x[::-1].copy()))
+    np.testing.assert_array_equal(f(nd.array(x)).asnumpy(), eager)

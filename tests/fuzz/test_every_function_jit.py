@@ -152,6 +152,7 @@ CALLS = {
     "cbrt": (lambda: [f32(3, 4, lo=-3, hi=3)], {}, ()),
     "trunc": (lambda: [f32(3, 4, lo=-3, hi=3)], {}, ()),
     "fix": (lambda: [f32(3, 4, lo=-3, hi=3)], {}, ()),
+    "rint": (lambda: [f32(3, 4, lo=-3, hi=3)], {}, ()),
     "hard_sigmoid": (lambda: [f32(3, 4, lo=-4, hi=4)], {"alpha": 0.3, "beta": 0.4}, ()),
     "smooth_l1": (lambda: [f32(3, 4, lo=-2, hi=2)], {"scalar": 1.5}, ()),
     "sort": (X, {"axis": 1, "is_ascend": False}, ()),
