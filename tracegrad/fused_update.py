@@ -94,19 +94,7 @@ class Binding:
         except TypeError:   # an array changed type: lay the call out again
             optimizer.uncount(self.indices, num_update)
             return False
-        k = 0
-        for i, w, n_state in zip(self.indices, self.weights, self.n_states):
-            new_w = outs[k]
-            w._data = new_w
-            leaf = w._value
-            if leaf is not None and leaf.producer is None:
-                leaf.data = new_w
-            if n_state:
-                if n_state == 1 and type(states[i]) is not tuple:
-                    states[i] = outs[k + 1]
-                else:
-                    states[i] = tuple(outs[k + 1:k + 1 + n_state])
-            k += 1 + n_state
+        _write_back(outs, zip(self.indices, self.weights, self.n_states), states)
         return True
 
 
@@ -148,7 +136,7 @@ def apply(optimizer, items, states):
             outs = fused.native(*args, np.array(scalars, dtype=np.float64))
         except TypeError:    # an array changed type: lay the call out again
             return _apply_slow(optimizer, items, states, indices, structure, scalars)
-        _write_back(outs, items, shapes, states)
+        _write_back(outs, ((i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)), states)
         return True
     return _apply_slow(optimizer, items, states, indices, structure, None)
 
@@ -192,14 +180,15 @@ def _apply_slow(optimizer, items, states, indices, structure, scalars):
     if len(_LAST) > 64:
         _LAST.clear()
     _LAST[id(states)] = (indices, structure, fused, shapes)
-    _write_back(outs, items, shapes, states)
+    _write_back(outs, ((i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)), states)
     return True
 
 
-def _write_back(outs, items, shapes, states):
-    """The new weights and states replace the old buffers (see the module docstring)."""
+def _write_back(outs, targets, states):
+    """The new weights and states replace the old buffers (see the module docstring).
+    `targets`: (parameter index, weight NDArray, number of state arrays) in call order."""
     k = 0
-    for (i, nd_weight, _), (_, _, n_state) in zip(items, shapes):
+    for i, nd_weight, n_state in targets:
         new_w = outs[k]
         nd_weight._data = new_w
         leaf = nd_weight._value
