@@ -6,6 +6,7 @@ primitives, ir/ops/lapack.py).
 """
 from .array import F
 from .base import MXNetError
+from .ir.types import dtype_name
 
 
 def _check_axis(name, axis):
@@ -77,23 +78,38 @@ def potri(A, lower=True, **kwargs):
     return F.matmul(inv, inv, transpose_a=True)
 
 
+def _diagonal_mask(n, offset):
+    """n x n booleans: True where the column is the row plus `offset`."""
+    return F.eq(F.add(F.iota(shape=(n, n), axis=0), offset), F.iota(shape=(n, n), axis=1))
+
+
 def extractdiag(A, offset=0, **kwargs):
-    """The diagonal of each matrix (offset 0 only)."""
-    if offset:
-        raise MXNetError("linalg.extractdiag: only offset=0 is supported")
-    n = A.shape[-1]
-    eye = F.eq(F.iota(shape=(n, n), axis=0), F.iota(shape=(n, n), axis=1))
-    return F.sum(F.where(eye, A, 0.0), axes=(A.ndim - 1,))
+    """The `offset`-th diagonal of each square matrix (above the main one when positive)."""
+    n, k = A.shape[-1], int(offset)
+    if A.ndim < 2 or A.shape[-2] != n or abs(k) >= n:
+        raise MXNetError(f"linalg.extractdiag: needs square matrices and |offset| < {n}, got "
+                         f"shape {A.shape} and offset {k}")
+    rows = F.sum(F.where(_diagonal_mask(n, k), A, 0.0), axes=(A.ndim - 1,))
+    if k == 0:
+        return rows
+    lo, hi = max(0, -k), n - max(0, k)
+    return F.slice(rows, begin=(0,) * (rows.ndim - 1) + (lo,), end=rows.shape[:-1] + (hi,),
+                   step=(1,) * rows.ndim)
 
 
 def makediag(A, offset=0, **kwargs):
-    """Square matrices with A's last axis on the diagonal (offset 0 only)."""
-    if offset:
-        raise MXNetError("linalg.makediag: only offset=0 is supported")
-    n = A.shape[-1]
-    eye = F.eq(F.iota(shape=(n, n), axis=0), F.iota(shape=(n, n), axis=1))
-    col = F.expand_dims(A, axis=A.ndim)
-    return F.where(eye, F.broadcast_to(col, shape=A.shape + (n,)), 0.0)
+    """Square matrices with A's last axis on their `offset`-th diagonal (size m + |offset|)."""
+    k = int(offset)
+    m = A.shape[-1]
+    n = m + abs(k)
+    values = A
+    if k:
+        pad = F.constant(value=0.0, shape=A.shape[:-1] + (abs(k),), dtype=dtype_name(A.dtype))
+        values = F.concat(A, pad, axis=A.ndim - 1)
+    # the value of entry (i, i + k) is A[i] above the main diagonal, A[i + k] below it
+    spread = F.expand_dims(values, axis=A.ndim if k >= 0 else A.ndim - 1)
+    return F.where(_diagonal_mask(n, k), F.broadcast_to(spread, shape=A.shape[:-1] + (n, n)),
+                   0.0)
 
 
 def sumlogdiag(A, **kwargs):
