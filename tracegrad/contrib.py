@@ -214,18 +214,26 @@ def _cond_op(pred, then_func, else_func):
     then_fn = _region("cond_then", then_flat, [], captured, start, keep)
     else_fn = _region("cond_else", else_flat, [], captured, start, keep)
     body = CondBody(then_fn, else_fn, keep)
-    operands = [pred._value if pred._value is not None else pred._constant_value()] + captured
-    attrs = {"body": body.handle,
-             "out_types": tuple(str(o.type) for o in then_fn.outputs)}
-    outs = Cond.impl(*[o.data for o in operands], **attrs)
+    res = _run_recorded(Cond, [pred], captured, body,
+                        lambda _: tuple(str(o.type) for o in then_fn.outputs))
+    return _regroup(res, fmt)[0]
+
+
+def _run_recorded(opdef, arrays, captured, body, out_types):
+    """Run a region op (cond, while_loop) now on `arrays` and the captured tape values, and
+    record it: its results as NDArrays on the tape. `out_types(operands)` gives its attr."""
+    operands = [a._value if a._value is not None else a._constant_value()
+                for a in arrays] + captured
+    attrs = {"body": body.handle, "out_types": out_types(operands)}
+    outs = opdef.impl(*[o.data for o in operands], **attrs)
     outs = list(outs) if isinstance(outs, tuple) else [outs]
-    values = tape.record_multi(Cond, operands, attrs, outs, keep=body)
+    values = tape.record_multi(opdef, operands, attrs, outs, keep=body)
     res = []
     for o, v in zip(outs, values):
         r = wrap(o)
         r._value = v
         res.append(r)
-    return _regroup(res, fmt)[0]
+    return res
 
 
 class _NotStructured(Exception):
@@ -272,16 +280,8 @@ def _while_loop_op(cond, func, loop_vars, max_iterations):
         return None
     body = LoopBody(cond_fn, body_fn, len(loop_vars), len(flat), max_iterations, keep=keep,
                     save_residuals=True)
-    operands = [v._value if v._value is not None else v._constant_value() for v in loop_vars]
-    operands += captured
-    attrs = {"body": body.handle, "out_types": body.result_types([o.type for o in operands])}
-    outs = WhileLoop.impl(*[o.data for o in operands], **attrs)
-    values = tape.record_multi(WhileLoop, operands, attrs, list(outs), keep=body)
-    res = []
-    for o, v in zip(outs, values):
-        r = wrap(o)
-        r._value = v
-        res.append(r)
+    res = _run_recorded(WhileLoop, loop_vars, captured, body,
+                        lambda ops: body.result_types([o.type for o in ops]))
     n_out, n_var = len(flat), len(loop_vars)
     stacked = res[:n_out]    # then the saved residuals (loops.LoopBody), the loop variables
     if fmt is not None and stacked:
@@ -365,16 +365,8 @@ def _foreach_op(body, data, flat_data, init_states, n, single):
         return None
     lb = LoopBody(None, body_fn, len(flat_states), len(flat_out), n, n_seq=len(flat_data),
                   keep=keep, save_residuals=True)
-    operands = [a._value if a._value is not None else a._constant_value()
-                for a in flat_data + flat_states] + captured
-    attrs = {"body": lb.handle, "out_types": lb.result_types([o.type for o in operands])}
-    outs = WhileLoop.impl(*[o.data for o in operands], **attrs)
-    values = tape.record_multi(WhileLoop, operands, attrs, list(outs), keep=lb)
-    res = []
-    for o, v in zip(outs, values):
-        r = wrap(o)
-        r._value = v
-        res.append(r)
+    res = _run_recorded(WhileLoop, flat_data + flat_states, captured, lb,
+                        lambda ops: lb.result_types([o.type for o in ops]))
     no, nv = len(flat_out), len(flat_states)
     stacked = _regroup(res[:no], out_fmt)[0] if out_fmt is not None else []
     at = lb.n_outs           # past the saved residuals (loops.LoopBody)

@@ -78,23 +78,6 @@ class _DD:
         return self.fast_two_sum(sh, b.fadd(sl, b.fadd(x[1], y[1])))
 
 
-def estrin(m, x, coeffs):
-    """coeffs[0] + coeffs[1] x + ... by Estrin's scheme: pairs combined with x, x^2, x^4, ...,
-    so the dependency chain is log2(degree) deep, not degree deep as in Horner (this loop body
-    is latency bound: Horner made it ~2x slower)."""
-    b = m.b
-    terms = [ir.Constant(F64, v) for v in coeffs]
-    power = x
-    while len(terms) > 1:
-        nxt = [b.fadd(terms[i], b.fmul(terms[i + 1], power)) for i in range(0, len(terms) - 1, 2)]
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms = nxt
-        if len(terms) > 1:
-            power = b.fmul(power, power)
-    return terms[0]
-
-
 def log_dd(m, ax):
     """log(ax) as (hi, lo) for finite ax > 0; 0 / inf give -inf / inf in hi (lo = 0)."""
     b, d = m.b, _DD(m)
@@ -116,7 +99,7 @@ def log_dd(m, ax):
     res = b.fsub(d.fma(b.fneg(sh), dh, f), b.fmul(sh, dl))       # the residual corrects it
     s = d.fast_two_sum(sh, b.fmul(res, inv))                     # f / (2 + f)
     z = d.mul(s, s)
-    tail = estrin(m, z[0], [1.0 / (2 * j + 7) for j in range(LOG_TAIL_TERMS)])
+    tail = m.estrin(z[0], [1.0 / (2 * j + 7) for j in range(LOG_TAIL_TERMS)])
     v = d.add(d.mul(z, (tail, c(0.0))), _dd(Fraction(1, 5)))     # 1/5 + z/7 + ...
     v = d.add(d.mul(z, v), _dd(Fraction(1, 3)))                  # 1/3 + z/5 + ...
     two_s = (b.fmul(s[0], c(2.0)), b.fmul(s[1], c(2.0)))
@@ -148,7 +131,7 @@ def exp_dd(m, zh, zl):
     s1, e1 = d.fast_two_sum(c(1.0), rh)
     q, qe = d.two_prod(rh, rh)
     s2, e2 = d.fast_two_sum(s1, b.fmul(q, c(0.5)))
-    cubic = b.fmul(b.fmul(q, rh), estrin(m, rh, EXP_TAIL))
+    cubic = b.fmul(b.fmul(q, rh), m.estrin(rh, EXP_TAIL))
     low = b.fadd(b.fadd(e1, e2), b.fadd(b.fmul(qe, c(0.5)), b.fmul(rl, b.fadd(s2, cubic))))
     tail = b.fadd(cubic, low)
     p = b.fadd(s2, tail)
