@@ -83,20 +83,26 @@ def _run(op, fn):
         raise MXNetError(msg if msg.startswith(op) else f"{op}: {msg}") from None
 
 
+def _conv_windows(op, data, kernel, stride, dilate, pad):
+    """Convolution's and Deconvolution's window arguments as d-tuples, checked."""
+    if not kernel:
+        raise MXNetError(f"{op}: kernel is required")
+    kernel = _tuple(kernel, len(kernel) if not isinstance(kernel, int) else 1, 1, "kernel", op)
+    d = len(kernel)
+    _check_data(data, d, op)
+    stride = _tuple(stride, d, 1, "stride", op)
+    dilate = _tuple(dilate, d, 1, "dilate", op)
+    pad = _tuple(pad, d, 0, "pad", op)
+    _check_windows(op, kernel, stride, pad, dilate)
+    return kernel, stride, dilate, pad
+
+
 def Convolution(data=None, weight=None, bias=None, kernel=None, stride=None, dilate=None,
                 pad=None, num_filter=None, num_group=1, workspace=1024, no_bias=False,
                 cudnn_tune=None, cudnn_off=False, layout=None, **kwargs):
     """MXNet Convolution: data (N, C, *spatial), weight (num_filter, C / num_group, *kernel)."""
-    if not kernel:
-        raise MXNetError("Convolution: kernel is required")
-    kernel = _tuple(kernel, len(kernel) if not isinstance(kernel, int) else 1, 1, "kernel",
-                    "Convolution")
+    kernel, stride, dilate, pad = _conv_windows("Convolution", data, kernel, stride, dilate, pad)
     d = len(kernel)
-    _check_data(data, d, "Convolution")
-    stride = _tuple(stride, d, 1, "stride", "Convolution")
-    dilate = _tuple(dilate, d, 1, "dilate", "Convolution")
-    pad = _tuple(pad, d, 0, "pad", "Convolution")
-    _check_windows("Convolution", kernel, stride, pad, dilate)
     last = _layout(layout, d, "Convolution")
     x, w = (_to_first(data), _to_first(weight)) if last else (data, weight)
     if num_filter is not None and w.shape[0] != num_filter:
@@ -114,17 +120,9 @@ def Deconvolution(data=None, weight=None, bias=None, kernel=None, stride=None, d
                   **kwargs):
     """MXNet Deconvolution (transposed convolution): weight (C, num_filter / num_group,
     *kernel). target_shape, when given, sets pad and adj so the output has that size."""
-    if not kernel:
-        raise MXNetError("Deconvolution: kernel is required")
-    kernel = _tuple(kernel, len(kernel) if not isinstance(kernel, int) else 1, 1, "kernel",
-                    "Deconvolution")
+    kernel, stride, dilate, pad = _conv_windows("Deconvolution", data, kernel, stride, dilate, pad)
     d = len(kernel)
-    _check_data(data, d, "Deconvolution")
-    stride = _tuple(stride, d, 1, "stride", "Deconvolution")
-    dilate = _tuple(dilate, d, 1, "dilate", "Deconvolution")
-    pad = _tuple(pad, d, 0, "pad", "Deconvolution")
     adj = _tuple(adj, d, 0, "adj", "Deconvolution")
-    _check_windows("Deconvolution", kernel, stride, pad, dilate)
     if any(not 0 <= a < s for a, s in zip(adj, stride)):
         raise MXNetError(f"Deconvolution: adj {adj} must be >= 0 and smaller than stride "
                          f"{stride}")
