@@ -94,7 +94,7 @@ class Binding:
         except TypeError:   # an array changed type: lay the call out again
             optimizer.uncount(self.indices, num_update)
             return False
-        _write_back(outs, zip(self.indices, self.weights, self.n_states), states)
+        write_back(outs, zip(self.indices, self.weights, self.n_states), states)
         return True
 
 
@@ -136,7 +136,7 @@ def apply(optimizer, items, states):
             outs = fused.native(*args, np.array(scalars, dtype=np.float64))
         except TypeError:    # an array changed type: lay the call out again
             return _apply_slow(optimizer, items, states, indices, structure, scalars)
-        _write_back(outs, ((i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)), states)
+        write_back(outs, ((i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)), states)
         return True
     return _apply_slow(optimizer, items, states, indices, structure, None)
 
@@ -180,11 +180,11 @@ def _apply_slow(optimizer, items, states, indices, structure, scalars):
     if len(_LAST) > 64:
         _LAST.clear()
     _LAST[id(states)] = (indices, structure, fused, shapes)
-    _write_back(outs, ((i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)), states)
+    write_back(outs, ((i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)), states)
     return True
 
 
-def _write_back(outs, targets, states):
+def write_back(outs, targets, states):
     """The new weights and states replace the old buffers (see the module docstring).
     `targets`: (parameter index, weight NDArray, number of state arrays) in call order."""
     k = 0

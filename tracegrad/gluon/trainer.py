@@ -10,6 +10,7 @@ ignore_stale_grad=True, which skips it.
 import numpy as np
 
 from ..tracing import capture as _capture
+from ..tracing import update_fusion as _update_fusion
 from .. import fused_update
 from .. import optimizer as opt
 from ..base import MXNetError
@@ -67,6 +68,10 @@ class Trainer:
     def step(self, batch_size, ignore_stale_grad=False):
         """One update with gradients normalized by 1/batch_size."""
         self._optimizer.rescale_grad = self._scale / batch_size
+        if (self._bound is not None and self._sync is None and _update_fusion.held_step()
+                is not None and self._bound_holds(fresh=False) and _update_fusion.run(
+                    self._bound, self._optimizer, self._states, fused_update.write_back)):
+            return      # the captured step and this update were one native call
         _capture.before_write()  # a forward still deferred must see the weights before the update
         self._allreduce_grads()
         self._update(ignore_stale_grad)
@@ -92,20 +97,28 @@ class Trainer:
         gradient Variable, or still grad_req='null'), every live gradient fresh, the same
         optimizer structure: one fused call through the step's Binding. False: take the
         general path (which raises or skips stale gradients, and binds again)."""
-        bound, params = self._bound, self._params
-        if not self._fused or bound.structure != (type(self._optimizer),
-                                                  self._optimizer.fused_structure()):
+        bound = self._bound
+        if not self._bound_holds(fresh=True) or not bound(self._optimizer, self._states):
+            return False
+        for var in bound.vars:
+            var.fresh = False
+        if self._sync is None:
+            _update_fusion.note(bound)
+        return True
+
+    def _bound_holds(self, fresh):
+        """Whether the Binding still describes the parameters: the same weight NDArrays and
+        gradient Variables (and, with `fresh`, every live gradient written since the last
+        step), the same optimizer structure."""
+        if not self._fused or self._bound.structure != (type(self._optimizer),
+                                                        self._optimizer.fused_structure()):
             return False
         for p, data, var in self._bound_params:
             d = p._data
             if d is not data or (d is not None and d._var is not var) or (
-                    var is not None and not var.fresh):
+                    fresh and var is not None and not var.fresh):
                 return False
-        if len(params) != len(self._bound_params) or not bound(self._optimizer, self._states):
-            return False
-        for var in bound.vars:
-            var.fresh = False
-        return True
+        return len(self._params) == len(self._bound_params)
 
     def _update(self, ignore_stale_grad):
         if self._bound is not None:

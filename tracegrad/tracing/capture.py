@@ -263,6 +263,8 @@ class Plan:
         self.freed = [_freed(t) for t in self.value_types]
         self.forward = self._forward(leaves, order, value_index)
         self.native, self.failures, self.captured, self.hit = None, 0, 0, None
+        # the step fused with Trainer.step's update (update_fusion.Fusion), once learned
+        self.fusion, self.fusion_seen, self.fusion_refused = None, None, False
         self.idle = 0        # backward passes not captured by any plan since this one last was
         self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
             self.ops[0].opdef
@@ -323,6 +325,7 @@ class Plan:
                 raise _Refuse(f"op '{op.opdef.name}' has no native lowering")
         self.fn = fn
         self.native = compile_callable(fn)
+        self.fusion, self.fusion_seen = None, None     # (built on the old Function)
         bump("traces")
 
 
@@ -333,7 +336,7 @@ class _Refuse(Exception):
 class Step:
     """The ops of a plan deferred so far in this step."""
     __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training", "writes", "written",
-                 "n_assign")
+                 "n_assign", "held")
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
@@ -346,6 +349,7 @@ class Step:
         self.writes = []
         self.written = set()     # id() of the target buffers
         self.n_assign = 0        # assign_state calls deferred so far
+        self.held = None         # the Fusion holding the step from backward() to trainer.step
 
 
 class _State(threading.local):
@@ -354,6 +358,7 @@ class _State(threading.local):
     step = None          # the pending Step
     broken = False       # a step was materialized: defer nothing until the next backward
     learning = None      # the _Learning of a block call being learned (block replay)
+    delivered = None     # the plan whose native call made the last backward (update_fusion)
 
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
@@ -366,7 +371,7 @@ _STATE = _State()
 _RETIRED: list = []      # adjoints (graph structures) whose plans are not learned again
 _RETIRES: dict = {}      # id(adjoint) -> [adjoint, times its plans were retired]
 _PLANNING = set()        # the threads holding plans: the eager hooks stay installed for them
-_LOG = {"drops": [], "captured": 0, "retired": [], "last_calls": None}
+_LOG = {"drops": [], "captured": 0, "retired": [], "last_calls": None, "last_fused": False}
 
 
 def set_enabled(on: bool) -> bool:
@@ -416,6 +421,7 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         return
     state = _STATE
     state.broken = False
+    state.delivered = None
     side = state.side
     if side:
         state.side = []
@@ -448,9 +454,14 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         return
     try:
         ops, values, assigned = _with_state_updates(ops, values, side)
-        for plan in _STATE.plans.get(_first(ops), ()):
+        plans = _STATE.plans.get(_first(ops), [])
+        for plan in plans:
             if plan.hit is hit:
-                return
+                if len(plan.wrt_vars) == len(wrt_leaves) and all(
+                        a is b.var for a, b in zip(plan.wrt_vars, wrt_leaves)):
+                    return
+                plans.remove(plan)    # the same graph on other variables (grad_req set,
+                break                 # attach_grad again): the new plan replaces it
         plan = Plan(heads, values, ops, wrt_leaves, assigned)
         plan.hit = hit
         plan.build()
@@ -730,20 +741,25 @@ def defer_call(entry, args, params, draw=None):
     if state.broken:
         return None
     step = state.step
-    fresh = step is None
-    if fresh:
-        plans = state.plans.get(entry.id)
-        if not plans:
+    if step is None:    # the first op of a step: of the plans starting with this call, the
+        for plan in state.plans.get(entry.id, ()):       # one whose variables it reads
+            step = Step(plan)
+            pop = plan.ops[0]
+            saved = _bind_call(step, pop, entry, args, params)
+            if saved is not None:
+                break
+        else:
             return None
-        step = Step(plans[0])
-    plan = step.plan
-    pop = plan.ops[step.k] if step.k < len(plan.ops) else None
-    saved = _bind_call(step, pop, entry, args, params) if pop is not None and \
-        pop.entry == entry.id else None
-    if saved is None:
-        if not fresh:
+        fresh = True
+    else:
+        fresh = False
+        plan = step.plan
+        pop = plan.ops[step.k] if step.k < len(plan.ops) else None
+        saved = _bind_call(step, pop, entry, args, params) if pop is not None and \
+            pop.entry == entry.id else None
+        if saved is None:
             materialize("a compiled call differs from the captured step")
-        return None
+            return None
     targets = _update_targets(step, pop, entry, args, params) if entry.updates else ()
     if targets is None:
         if not fresh:
@@ -1058,7 +1074,7 @@ def replay(r, args):
     fresh = step is None
     if fresh:
         plans = state.plans.get(plan.first_key)
-        if r.k0 or not plans or plans[0] is not plan:   # (the plan defer_apply would try)
+        if r.k0 or not plans or plan not in plans:
             return None
         step = Step(plan)
     elif step.plan is not plan or step.k != r.k0:
@@ -1137,9 +1153,13 @@ def replay(r, args):
 
 # ------------------------------------------------------------------ the captured backward
 def backward(heads, head_grads, retain_graph, train_mode):
-    """autograd.backward's hook while a step is pending: True when the captured call did it."""
+    """autograd.backward's hook while a step is pending: True when the captured call did it
+    (or, with the update fused in, holds it for trainer.step: update_fusion.py)."""
     step = _STATE.step
     if step is None:
+        return False
+    if step.held is not None:
+        materialize("backward() again before trainer.step")
         return False
     plan = step.plan
     head = heads[0] if isinstance(heads, (list, tuple)) and len(heads) == 1 else heads
@@ -1170,14 +1190,33 @@ def backward(heads, head_grads, retain_graph, train_mode):
         if (variable.grad_req != "null") != want:
             materialize("a variable's grad_req changed")
             return False
+    fusion = plan.fusion
+    if fusion is not None and fusion.hold(step):
+        return True
     _STATE.step = None
     before = _NATIVE["native_calls"]
+    outs = run_native(step, plan.native, step.leaf_data)
+    deliver(step, outs, before)
+    _STATE.delivered = plan
+    return True
+
+
+def run_native(step, native, args):
+    """The step's native call; if it raises, the arrays its state updates were to write are
+    plain again (their old values)."""
     try:
-        outs = plan.native(*step.leaf_data)
+        return native(*args)
     except BaseException:
         for _, target, _ in step.writes:
             target.__class__ = NDArray
         raise
+
+
+def deliver(step, outs, before, fused=False):
+    """Hand over what the plan's part of a native call computed (`outs`: its exports, then
+    the gradients): the state updates in the order eager made them, each live Deferred array
+    its value, each variable its gradient as Variable.receive takes it."""
+    plan, refs = step.plan, step.refs
     if step.writes:     # the state updates, in the order eager made them
         pos = plan.export_pos
         for _, target, j in step.writes:
@@ -1209,7 +1248,7 @@ def backward(heads, head_grads, retain_graph, train_mode):
     _COUNTS["captured_steps"] += 1
     _LOG["captured"] += 1
     _LOG["last_calls"] = _NATIVE["native_calls"] - before
-    return True
+    _LOG["last_fused"] = fused
 
 
 _getrefcount = sys.getrefcount
@@ -1265,6 +1304,12 @@ def materialize(reason):
     state = _STATE
     step = state.step
     if step is None:
+        return
+    if step.held is not None:    # after backward(): its gradients, by the plan's own call
+        state.step = None
+        step.held.release(step, reason)
+        before = _NATIVE["native_calls"]
+        deliver(step, run_native(step, step.plan.native, step.leaf_data), before)
         return
     state.step, state.broken = None, True
     _drop(step.plan, reason)
@@ -1323,9 +1368,11 @@ def explain() -> str:
     """What step capture did: plans, captured steps, native calls per captured step, and
     why captures were dropped."""
     calls = _LOG["last_calls"]
+    what = ("forward, loss, adjoint and the optimizer update" if _LOG["last_fused"] else
+            "forward, loss and adjoint; trainer.step's update is one more")
     lines = [f"step capture: {'on' if ENABLED else 'off'}; captured steps: {_LOG['captured']}; "
-             + (f"native calls in the last captured step's backward: {calls} (plus one for "
-                f"trainer.step's fused update)" if calls is not None else
+             + (f"native calls in the last captured step: {calls} ({what})"
+                if calls is not None else
                 "no step captured yet (a step is captured once it has repeated "
                 f"{REPEATS} times)")]
     for plans in _STATE.plans.values():
@@ -1334,7 +1381,9 @@ def explain() -> str:
                          f" compiled calls), {len(p.leaf_types)} inputs, {len(p.wrt)} "
                          f"gradients, exports {len(p.exports)} values (state updates: "
                          f"{len(p.assigns) + sum(len(o.writes) for o in p.ops)}); captured "
-                         f"{p.captured} steps, {p.failures} drops in a row")
+                         f"{p.captured} steps, {p.failures} drops in a row"
+                         + (f"; trainer.step's update fused in ({p.fusion.hits} steps)"
+                            if p.fusion is not None else ""))
     if _LOG["drops"]:
         lines.append("recent drops:")
         lines += [f"  - {r}" for r in _LOG["drops"]]
@@ -1353,7 +1402,7 @@ def _reset_for_tests():
     _RETIRES.clear()
     _uninstall_if_idle()
     _STATE.seen.clear()
-    _LOG.update(drops=[], captured=0, retired=[], last_calls=None)
+    _LOG.update(drops=[], captured=0, retired=[], last_calls=None, last_fused=False)
 
 
 

@@ -1,0 +1,225 @@
+"""The captured step and trainer.step's update as one native call (tracing/update_fusion.py):
+every optimizer gives the parameters the step run with capture off gives, and every way of
+looking at a gradient, the loss or a weight between backward() and trainer.step() sees what
+eager would have shown."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, capture, gluon, nd
+
+
+@pytest.fixture(autouse=True)
+def fresh_capture():
+    capture._reset_for_tests()
+    capture.set_enabled(True)
+    yield
+    capture.set_enabled(True)
+    capture._reset_for_tests()
+
+
+class HalvingSchedule(mx.lr_scheduler.LRScheduler):
+    def __call__(self, num_update):
+        return self.base_lr * 0.5 ** (num_update // 3)
+
+
+OPTIMIZERS = [
+    ("sgd", {"learning_rate": 0.1}),
+    ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "wd": 0.01, "clip_gradient": 0.05}),
+    ("nag", {"learning_rate": 0.1, "momentum": 0.9, "wd": 0.01}),
+    ("adam", {"learning_rate": 0.01, "wd": 0.01, "clip_gradient": 0.5, "beta1": 0.8}),
+    ("rmsprop", {"learning_rate": 0.01, "centered": True, "clip_gradient": 0.5}),
+    ("adagrad", {"learning_rate": 0.1, "wd": 0.1}),
+    ("sgd", {"learning_rate": 0.2, "rescale_grad": 2.0, "momentum": 0.5,
+             "lr_scheduler": "halving"}),
+]
+
+
+def _net(hybridize, seed=3):
+    mx.random.seed(seed)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(8, activation="relu", in_units=5), gluon.nn.Dense(3, in_units=8))
+    net.initialize(mx.init.Xavier())
+    if hybridize:
+        net.hybridize()
+    return net
+
+
+def _batches(n, seed=0, sizes=None):
+    rs = np.random.RandomState(seed)
+    for i in range(n):
+        b = sizes[i] if sizes else 4
+        yield (nd.array(rs.randn(b, 5).astype(np.float32)),
+               nd.array(rs.randint(0, 3, b).astype(np.float32)))
+
+
+def _run(on, hybridize=True, opt="sgd", params=None, steps=12, between=None, after=None,
+         sizes=None, trainers=None):
+    """Parameters after `steps` usual steps, what `between` (called after backward, before
+    trainer.step) and `after` returned, and per step (native calls, fused update?)."""
+    capture.set_enabled(on)
+    net = _net(hybridize)
+    params = dict(params or {"learning_rate": 0.1})
+    if params.get("lr_scheduler") == "halving":
+        params["lr_scheduler"] = HalvingSchedule(base_lr=params["learning_rate"])
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    if trainers is None:
+        trainers = [gluon.Trainer(net.collect_params(), opt, params)]
+    else:
+        trainers = trainers(net)
+    seen, log = [], []
+    for i, (x, y) in enumerate(_batches(steps, sizes=sizes)):
+        before = mx.stats()
+        with autograd.record():
+            out = net(x)
+            loss = loss_fn(out, y)
+        loss.backward()
+        if between is not None:
+            seen.append(between(i, net, loss, out))
+        for t in trainers:
+            t.step(x.shape[0])
+        if after is not None:
+            seen.append(after(i, net, loss, out))
+        now = mx.stats()
+        log.append((now["native_calls"] - before["native_calls"],
+                    now["fused_update_steps"] - before["fused_update_steps"]))
+    capture.set_enabled(True)
+    return [p.data().asnumpy() for p in net.collect_params().values()], seen, log
+
+
+def _same(a, b, rtol=2e-5):
+    assert len(a) == len(b)
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=rtol, atol=1e-6)
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+@pytest.mark.parametrize("opt,params", OPTIMIZERS)
+def test_every_optimizer_fused_into_the_step_matches_capture_off(hybridize, opt, params):
+    got, _, log = _run(True, hybridize, opt, params)
+    assert "update fused in" in capture.explain()
+    want, _, _ = _run(False, hybridize, opt, params)
+    _same(got, want)
+    fused = [calls for calls, f in log if f]
+    assert len(fused) >= 5, log
+    assert fused == [1] * len(fused), log     # forward, loss, adjoint and update: one call
+    assert log[-1] == (1, 1)
+
+
+def test_batch_size_changes_rescale_every_step():
+    sizes = [4] * 6 + [6] * 4 + [3] * 9
+    got, _, log = _run(True, sizes=sizes, steps=len(sizes),
+                       params={"learning_rate": 0.1, "momentum": 0.9})
+    want, _, _ = _run(False, sizes=sizes, steps=len(sizes),
+                      params={"learning_rate": 0.1, "momentum": 0.9})
+    _same(got, want)
+    assert log[-1] == (1, 1), log
+
+
+def test_gradients_loss_and_weights_read_between_backward_and_step():
+    def between(i, net, loss, out):
+        if i % 3 == 0:
+            return [p.grad().asnumpy().copy() for p in net.collect_params().values()]
+        if i % 3 == 1:
+            return loss.asnumpy().copy()
+        return [p.data().asnumpy().copy() for p in net.collect_params().values()]
+
+    def after(i, net, loss, out):
+        return loss.asnumpy().sum(), out.asnumpy().copy()
+    got, seen, log = _run(True, between=between, after=after, steps=16)
+    want, seen_off, _ = _run(False, between=between, after=after, steps=16)
+    _same(got, want)
+    for a, b in zip(seen, seen_off):
+        if isinstance(a, tuple):
+            np.testing.assert_allclose(a[0], b[0], rtol=2e-5)
+            np.testing.assert_allclose(a[1], b[1], rtol=2e-5, atol=1e-6)
+        else:
+            _same(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b])
+    assert mx.stats()["update_fusion_misses"] >= 0
+
+
+def test_a_gradient_buffer_held_across_steps_is_never_stale():
+    """An NDArray of p.grad() kept from before the loop reads the buffer without passing
+    through its Variable: the step must not wait for trainer.step."""
+    held = {}
+
+    def between(i, net, loss, out):
+        if not held:
+            held["g"] = net[0].weight.grad()
+        return held["g"].asnumpy().copy()
+    got, seen, _ = _run(True, between=between, steps=14)
+    held.clear()
+    want, seen_off, _ = _run(False, between=between, steps=14)
+    _same(got, want)
+    _same(seen, seen_off)
+
+
+def test_writes_and_grad_req_changes_between_backward_and_step():
+    def between(i, net, loss, out):
+        w = net[1].weight
+        if i == 8:
+            w.set_data(w.data() * 0.5)
+        if i == 10:
+            w.data()[:] = w.data() + 0.01
+        if i == 12:
+            gluon.utils.clip_global_norm(
+                [p.grad() for p in net.collect_params().values()], 0.1)
+        return None
+    got, _, log = _run(True, between=between, steps=16)
+    want, _, _ = _run(False, between=between, steps=16)
+    _same(got, want)
+    assert log[-1] == (1, 1), log
+
+
+def test_grad_req_add_and_two_trainers_are_exact():
+    def two(net):
+        return [gluon.Trainer(net[0].collect_params(), "sgd", {"learning_rate": 0.1}),
+                gluon.Trainer(net[1].collect_params(), "adam", {"learning_rate": 0.01})]
+    got, _, log = _run(True, trainers=two, steps=14)
+    want, _, _ = _run(False, trainers=two, steps=14)
+    _same(got, want)
+
+    def after(i, net, loss, out):
+        if i == 7:      # from now on this weight's gradients add up (and never get zeroed)
+            net[0].weight.grad_req = "add"
+            net[0].weight.zero_grad()
+        return None
+    got, _, log = _run(True, after=after, steps=14)
+    want, _, _ = _run(False, after=after, steps=14)
+    _same(got, want)
+    assert log[7] == (1, 1) and log[-1] == (2, 0), log   # 'add' is not fused: two calls
+
+
+def test_second_backward_and_new_record_scope_while_held():
+    net = _net(True)
+    loss_fn = gluon.loss.L2Loss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    x, y = nd.ones((2, 5)), nd.zeros((2, 3))
+    for _ in range(8):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(2)
+    assert mx.stats()["fused_update_steps"] > 0
+    with autograd.record():
+        loss = loss_fn(net(x), y)
+    loss.backward()
+    with pytest.raises(mx.base.MXNetError):
+        loss.backward()          # the graph is freed, as eager says
+    grads = [p.grad().asnumpy().copy() for p in net.collect_params().values()]
+    # the same gradients eager computes for these weights
+    capture.set_enabled(False)
+    with autograd.record():
+        loss2 = loss_fn(net(x), y)
+    loss2.backward()
+    _same(grads, [p.grad().asnumpy() for p in net.collect_params().values()], rtol=1e-6)
+    capture.set_enabled(True)
+    # a new record() scope between backward and step: the step is finished first
+    for _ in range(6):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        with autograd.record():
+            extra = net(x).sum()
+        trainer.step(2)
+    assert extra.shape == (1,)

@@ -1,0 +1,223 @@
+"""The captured step and Trainer.step's update as ONE native call.
+
+The usual loop makes two native calls per captured step: backward() runs the plan (forward,
+loss, adjoint) and trainer.step() runs the fused multi-tensor update (fused_update.Binding).
+When a plan's backward() has twice been followed by trainer.step() through the same Binding,
+the plan learns a Fusion: its Function with the optimizer's update rules appended, each rule
+reading its gradient where the adjoint computed it and its weight where the forward read it.
+From then on backward() only holds the step, and trainer.step() (where the per-step numbers —
+scheduled learning rate, rescale_grad — are known) makes the one call, then hands over the
+exported values, the gradients, the new weights and the optimizer states exactly as the two
+calls would have.
+
+Exactness. While a step is held, each gradient Variable of the plan is a held variable: reading
+its gradient or `fresh`, or setting its grad_req, first finishes the backward with the plan's
+own native call (as if nothing were fused); so does everything that materializes a pending step
+(reading an exported array, an in-place write, a new record() scope, another backward(),
+trainer.step through another path). A gradient buffer somebody else holds (an NDArray of
+p.grad() kept across steps) could be read without passing through its Variable: backward()
+then does not hold the step. The weights the forward read must still be the Binding's.
+A Fusion that keeps missing (MAX_MISSES finishes in a row) is dropped for good.
+"""
+import sys
+
+from ..ir.function import Builder, Literal
+from ..ir.passes import run_pipeline
+from ..runtime import tape
+from ..runtime.buffers import pool_refs
+from ..runtime.segments import compile_callable
+from ..codegen import COUNTERS as _NATIVE
+from ..stats import bump
+from . import capture as _capture
+
+LEARN = 2         # steps followed by the same bound update before the fusion is built
+MAX_MISSES = 4    # held steps finished by another path, in a row, before it is dropped
+
+_GRAD = tape.Variable.__dict__["grad"]
+_REQ = tape.Variable.__dict__["grad_req"]
+_FRESH = tape.Variable.__dict__["fresh"]
+_HELD: dict = {}          # Variable class -> its held twin
+_PLAIN: dict = {}         # held twin -> the Variable class
+_getrefcount = sys.getrefcount
+
+
+def _held_class(cls):
+    """`cls` with its gradient, `fresh` and grad_req guarded: the same slots, so an instance
+    switches class and back without moving."""
+    held = _HELD.get(cls)
+    if held is None:
+        def _finish():
+            _capture.materialize("a gradient was used before trainer.step")
+
+        def grad_get(self):
+            _finish()
+            return _GRAD.__get__(self)
+
+        def grad_set(self, v):
+            _finish()
+            _GRAD.__set__(self, v)
+
+        def fresh_get(self):
+            _finish()
+            return _FRESH.__get__(self)
+
+        def fresh_set(self, v):
+            _finish()
+            _FRESH.__set__(self, v)
+
+        def req_set(self, v):
+            _finish()
+            _REQ.__set__(self, v)
+
+        held = _HELD[cls] = type(f"Held{cls.__name__}", (cls,), {
+            "__slots__": (), "__doc__": "A Variable whose gradient a held step computes.",
+            "grad": property(grad_get, grad_set), "fresh": property(fresh_get, fresh_set),
+            "grad_req": property(_REQ.__get__, req_set)})
+        _PLAIN[held] = cls
+    return held
+
+
+class Fusion:
+    """A plan fused with one Binding's update: the combined native function and how its
+    arguments and outputs line up with the plan's and the Binding's."""
+
+    def __init__(self, plan, binding):
+        self.plan, self.binding, self.misses, self.hits = plan, binding, 0, 0
+        leaf_of = {id(v.var): i for i, v in enumerate(plan.leaf_vars) if v is not None}
+        grad_of = {id(var): k for k, var in enumerate(plan.wrt_vars)}
+        self.weight_leaves = tuple(leaf_of[id(var)] for var in binding.vars)
+        fn, update = plan.fn, binding.fused.fn
+        if len(fn.params) != len(plan.leaf_types):
+            raise ValueError("the step's function does not take every graph input")
+        b = Builder(name="captured_step_update")
+        env = {p: b.param(p.type, p.name_hint) for p in fn.params}
+        from ..ir.autodiff import copy_ops
+        copy_ops(b, fn.ops, env)
+        outs = [o if type(o) is Literal else env[o] for o in fn.outputs]
+        n_exports = len(plan.exports)
+        # the update's parameters per Binding entry: weight, gradient, states; then the scalars
+        uparams = iter(update.params)
+        uenv = {}
+        for var, leaf, n_state in zip(binding.vars, self.weight_leaves, binding.n_states):
+            uenv[next(uparams)] = env[fn.params[leaf]]
+            g = outs[n_exports + grad_of[id(var)]]
+            if type(g) is Literal:
+                raise ValueError("a gradient is a constant")
+            uenv[next(uparams)] = g
+            for _ in range(n_state):
+                p = next(uparams)
+                uenv[p] = b.param(p.type, p.name_hint)
+        h = next(uparams)
+        uenv[h] = b.param(h.type, h.name_hint)
+        copy_ops(b, update.ops, uenv)
+        new = [o if type(o) is Literal else uenv[o] for o in update.outputs]
+        self.fn = run_pipeline(b.ret(*outs, *new), _capture.PIPELINE)
+        self.native = compile_callable(self.fn)
+        self.n_plan = len(outs)
+        bump("traces")
+
+    def hold(self, step):
+        """backward(): keep the step for trainer.step when nothing can observe the wait."""
+        plan = self.plan
+        for var in self.binding.vars:
+            if _REQ.__get__(var) != "write":
+                return False
+        for var in plan.wrt_vars:
+            g = _GRAD.__get__(var)
+            if g is not None and _getrefcount(g) > 3 + pool_refs(g):   # somebody holds it
+                return False
+        for var in plan.wrt_vars:
+            var.__class__ = _held_class(type(var))
+        step.held = self
+        return True
+
+    def release(self, step, reason=None):
+        """The held variables are plain again; `reason`: the step is finished another way."""
+        step.held = None
+        for var in self.plan.wrt_vars:
+            plain = _PLAIN.get(type(var))
+            if plain is not None:
+                var.__class__ = plain
+        if reason is not None:
+            self.misses += 1
+            bump("update_fusion_misses")
+            _capture._LOG["drops"].append(f"update not fused into the step: {reason}")
+            del _capture._LOG["drops"][:-8]
+            if self.misses >= MAX_MISSES:
+                self.plan.fusion, self.plan.fusion_refused = None, True
+
+
+def held_step():
+    """The step a Fusion holds (this thread), or None."""
+    step = _capture._STATE.step
+    return step if step is not None and step.held is not None else None
+
+
+def run(binding, optimizer, states, write_back):
+    """trainer.step() on a held step bound to `binding` (the Trainer checked the binding still
+    describes its parameters): the one native call. False: nothing done (the caller
+    materializes and updates as usual)."""
+    step = held_step()
+    if step is None:
+        return False
+    fusion = step.held
+    if fusion.binding is not binding:
+        return False
+    leaf_data = step.leaf_data
+    for w, i in zip(binding.weights, fusion.weight_leaves):
+        if w._data is not leaf_data[i]:
+            return False
+    args = list(leaf_data)
+    for i, n_state in zip(binding.indices, binding.n_states):
+        if n_state:
+            st = states[i]
+            if type(st) is tuple:
+                args.extend(st)
+            else:
+                args.append(st)
+    num_update = optimizer.num_update
+    scalars = optimizer.fused_scalar_vector(binding.indices)
+    _capture._STATE.step = None
+    fusion.release(step)
+    before = _NATIVE["native_calls"]
+    try:
+        outs = _capture.run_native(step, fusion.native, args + [scalars])
+    except TypeError:    # an optimizer state changed type: the two calls as before
+        optimizer.uncount(binding.indices, num_update)
+        _capture.deliver(step, _capture.run_native(step, step.plan.native, leaf_data), before)
+        return False
+    n = fusion.n_plan
+    _capture.deliver(step, outs[:n], before, fused=True)
+    write_back(outs[n:], zip(binding.indices, binding.weights, binding.n_states), states)
+    for var in binding.vars:
+        var.fresh = False
+    fusion.misses = 0
+    fusion.hits += 1
+    bump("fused_update_steps")
+    return True
+
+
+def note(binding):
+    """trainer.step() updated through `binding` by its own call: after a captured backward
+    of a plan covering its variables LEARN times in a row, fuse the two."""
+    state = _capture._STATE
+    plan, state.delivered = state.delivered, None
+    if plan is None or plan.fusion_refused or plan.native is None or (
+            plan.fusion is not None and plan.fusion.binding is binding):
+        return
+    wrt = {id(v) for v in plan.wrt_vars}
+    leaves = {id(v.var) for v in plan.leaf_vars if v is not None}
+    if not all(id(v) in wrt and id(v) in leaves and _REQ.__get__(v) == "write"
+               for v in binding.vars):
+        return
+    seen = plan.fusion_seen
+    if seen is None or seen[0] is not binding:
+        seen = plan.fusion_seen = [binding, 0]
+    seen[1] += 1
+    if seen[1] < LEARN:
+        return
+    try:
+        plan.fusion = Fusion(plan, binding)
+    except Exception as e:  # noqa: BLE001 - an optimization: the two calls stay
+        plan.fusion_refused = True
+        _capture._LOG["drops"].append(f"update not fused: {type(e).__name__}: {e}")
