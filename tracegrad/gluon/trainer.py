@@ -68,10 +68,12 @@ class Trainer:
     def step(self, batch_size, ignore_stale_grad=False):
         """One update with gradients normalized by 1/batch_size."""
         self._optimizer.rescale_grad = self._scale / batch_size
-        if (self._bound is not None and self._sync is None and _update_fusion.held_step()
-                is not None and self._bound_holds(fresh=False) and _update_fusion.run(
-                    self._bound, self._optimizer, self._states, fused_update.write_back)):
-            return      # the captured step and this update were one native call
+        bound = self._bound
+        if bound is not None and self._sync is None:
+            held = _update_fusion.held_for(bound)
+            if held is not None and self._bound_holds(fresh=False) and _update_fusion.run(
+                    held, self._optimizer, self._states, fused_update.write_back):
+                return      # the captured step and this update were one native call
         _capture.before_write()  # a forward still deferred must see the weights before the update
         self._allreduce_grads()
         self._update(ignore_stale_grad)

@@ -27,7 +27,7 @@ from ..runtime import tape
 from ..runtime.buffers import pool_refs
 from ..runtime.segments import compile_callable
 from ..codegen import COUNTERS as _NATIVE
-from ..stats import bump
+from ..stats import COUNTERS, bump
 from . import capture as _capture
 
 LEARN = 2         # steps followed by the same bound update before the fusion is built
@@ -114,30 +114,36 @@ class Fusion:
         self.fn = run_pipeline(b.ret(*outs, *new), _capture.PIPELINE)
         self.native = compile_callable(self.fn)
         self.n_plan = len(outs)
+        self.weight_checks = tuple(zip(binding.weights, self.weight_leaves))
+        self.state_items = tuple((i, n) for i, n in zip(binding.indices, binding.n_states) if n)
+        self.targets = tuple(zip(binding.indices, binding.weights, binding.n_states))
+        self.swaps = None     # (variable, its held class) for every gradient of the plan
         bump("traces")
 
     def hold(self, step):
         """backward(): keep the step for trainer.step when nothing can observe the wait."""
-        plan = self.plan
         for var in self.binding.vars:
             if _REQ.__get__(var) != "write":
                 return False
-        for var in plan.wrt_vars:
+        swaps = self.swaps
+        if swaps is None:
+            swaps = self.swaps = tuple((var, _held_class(type(var))) for var in
+                                       self.plan.wrt_vars)
+        for var, _ in swaps:
             g = _GRAD.__get__(var)
             if g is not None and _getrefcount(g) > 3 + pool_refs(g):   # somebody holds it
                 return False
-        for var in plan.wrt_vars:
-            var.__class__ = _held_class(type(var))
+        for var, held in swaps:
+            var.__class__ = held
         step.held = self
         return True
 
     def release(self, step, reason=None):
         """The held variables are plain again; `reason`: the step is finished another way."""
         step.held = None
-        for var in self.plan.wrt_vars:
-            plain = _PLAIN.get(type(var))
-            if plain is not None:
-                var.__class__ = plain
+        for var, held in self.swaps:
+            if type(var) is held:
+                var.__class__ = _PLAIN[held]
         if reason is not None:
             self.misses += 1
             bump("update_fusion_misses")
@@ -147,53 +153,51 @@ class Fusion:
                 self.plan.fusion, self.plan.fusion_refused = None, True
 
 
-def held_step():
-    """The step a Fusion holds (this thread), or None."""
+def held_for(binding):
+    """The step a Fusion with `binding` holds in this thread, or None."""
     step = _capture._STATE.step
-    return step if step is not None and step.held is not None else None
-
-
-def run(binding, optimizer, states, write_back):
-    """trainer.step() on a held step bound to `binding` (the Trainer checked the binding still
-    describes its parameters): the one native call. False: nothing done (the caller
-    materializes and updates as usual)."""
-    step = held_step()
     if step is None:
-        return False
+        return None
     fusion = step.held
-    if fusion.binding is not binding:
-        return False
+    return step if fusion is not None and fusion.binding is binding else None
+
+
+def run(step, optimizer, states, write_back):
+    """trainer.step() on a step held for its Binding (held_for; the Trainer checked that the
+    Binding still describes its parameters): the one native call. False: nothing done (the
+    caller materializes and updates as usual)."""
+    fusion = step.held
     leaf_data = step.leaf_data
-    for w, i in zip(binding.weights, fusion.weight_leaves):
+    for w, i in fusion.weight_checks:
         if w._data is not leaf_data[i]:
             return False
     args = list(leaf_data)
-    for i, n_state in zip(binding.indices, binding.n_states):
-        if n_state:
-            st = states[i]
-            if type(st) is tuple:
-                args.extend(st)
-            else:
-                args.append(st)
+    for i, n_state in fusion.state_items:
+        st = states[i]
+        if n_state == 1 and type(st) is not tuple:
+            args.append(st)
+        else:
+            args.extend(st)
+    binding = fusion.binding
     num_update = optimizer.num_update
-    scalars = optimizer.fused_scalar_vector(binding.indices)
+    args.append(optimizer.fused_scalar_vector(binding.indices))
     _capture._STATE.step = None
     fusion.release(step)
     before = _NATIVE["native_calls"]
     try:
-        outs = _capture.run_native(step, fusion.native, args + [scalars])
+        outs = _capture.run_native(step, fusion.native, args)
     except TypeError:    # an optimizer state changed type: the two calls as before
         optimizer.uncount(binding.indices, num_update)
         _capture.deliver(step, _capture.run_native(step, step.plan.native, leaf_data), before)
         return False
     n = fusion.n_plan
-    _capture.deliver(step, outs[:n], before, fused=True)
-    write_back(outs[n:], zip(binding.indices, binding.weights, binding.n_states), states)
+    _capture.deliver(step, outs, before, fused=True)
+    write_back(outs[n:], fusion.targets, states)
     for var in binding.vars:
         var.fresh = False
     fusion.misses = 0
     fusion.hits += 1
-    bump("fused_update_steps")
+    COUNTERS["fused_update_steps"] += 1
     return True
 
 
