@@ -210,20 +210,31 @@ class SGD(Optimizer):
             return super().fused_scalar_vector(indices)
         counts, begin, num = self._index_update_count, self.begin_num_update, self.num_update
         params = self.param_dict
-        lr0, wd0, rescale = self.lr, self.wd, self.rescale_grad
-        clip, momentum = self.clip_gradient or 0.0, self.momentum
-        out = []
+        mults = []
         for i in indices:
             count = counts.get(i, begin) + 1
             counts[i] = count
             if count > num:
                 num = count
             p = params.get(i)
-            lr = lr0 * (p.lr_mult if p is not None else 1.0)
-            wd = wd0 * (p.wd_mult if p is not None else 1.0)
-            out += (lr, wd, rescale, clip, momentum, -lr * rescale, lr * wd)
+            mults.append((p.lr_mult, p.wd_mult) if p is not None else (1.0, 1.0))
         self.num_update = num
-        return np.array(out, dtype=np.float64)
+        # the same numbers as last step (a fixed learning rate): the same vector (the native
+        # call only reads it)
+        key = (indices, self.lr, self.wd, self.rescale_grad, self.clip_gradient or 0.0,
+               self.momentum, mults)
+        last = self.__dict__.get("_fused_last")
+        if last is not None and last[0] == key:
+            return last[1]
+        lr0, wd0, rescale, clip, momentum = key[1:6]
+        out = []
+        for lr_mult, wd_mult in mults:
+            lr, wd = lr0 * lr_mult, wd0 * wd_mult
+            out += (lr, wd, rescale, clip, momentum, -lr * rescale, lr * wd)
+        vector = np.array(out, dtype=np.float64)
+        vector.flags.writeable = False
+        self._fused_last = (key, vector)
+        return vector
 
     def fused_rule(self, b, weight, grad, states, s):
         lr, wd, rescale, clip, momentum, neg_lr_rescale, lr_wd = s

@@ -510,10 +510,10 @@ def _captured_call(block, memo, args):
     for a in args:
         if type(a) is not NDArray and type(a) is not _capture.Deferred:
             return None
-    try:
-        params = jf.params()
-    except MXNetError:
-        return None
+    params = [p._data for p in jf.param_list]     # (jf.params(), without its checks)
+    for d in params:
+        if d is None:
+            return None      # (the usual path names the uninitialized parameter)
     out = _capture.defer_call(entry, args, params, None)
     if out is None:
         return None

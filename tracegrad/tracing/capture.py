@@ -242,6 +242,7 @@ class Plan:
         if len(self.value_types) > len(_REFS):
             raise _Refuse(f"the step has more than {len(_REFS)} values")
         self.leaf_types = [v.type for v in leaves]
+        self.n_leaves, self.n_values = len(self.leaf_types), len(self.value_types)
         # a variable leaf is matched by identity (the same array, the same gradient buffer)
         self.leaf_vars = [v if v.var is not None else None for v in leaves]
         self.wrt = [leaf_index[v] for v in wrt_leaves]
@@ -340,16 +341,19 @@ class Step:
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
-        self.leaf_data = [None] * len(plan.leaf_types)
-        self.refs = [None] * len(plan.value_types)
+        self.leaf_data = [None] * plan.n_leaves
+        self.refs = [None] * plan.n_values
         self.log = []            # per deferred op: (args with _Ref, attrs) or call payload
         self.training = STATE.training
         # deferred state updates in order: (position in log for an assign_state, None for a
-        # compiled call's update; the target array; the plan value written)
-        self.writes = []
-        self.written = set()     # id() of the target buffers
+        # compiled call's update; the target array; the plan value written); the id()s of
+        # their target buffers (both made by the step's first write)
+        self.writes, self.written = (), _NOTHING_WRITTEN
         self.n_assign = 0        # assign_state calls deferred so far
         self.held = None         # the Fusion holding the step from backward() to trainer.step
+
+
+_NOTHING_WRITTEN = frozenset()
 
 
 class _State(threading.local):
@@ -875,6 +879,8 @@ def _can_pend(step, target, j):
 
 def _pend_write(step, pos, target, j):
     data = _SLOT_DATA.__get__(target)
+    if not step.writes:
+        step.writes, step.written = [], set()
     step.writes.append((pos, target, j))
     step.written.add(id(data))
     target.__class__ = PendingWrite

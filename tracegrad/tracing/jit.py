@@ -542,7 +542,7 @@ def hybrid_call(block, *args):
                              max_variants=flags.get("max_variants"),
                              max_guard_outcomes=flags.get("max_guard_outcomes"),
                              fastmath=flags.get("fastmath"))
-            jf.block_structure = structure
+            jf.block_structure, jf.param_list = structure, plist
             if reason:
                 jf.first_reason = reason
             block.__dict__["_tg_jit"] = jf

@@ -117,23 +117,24 @@ class Fusion:
         self.weight_checks = tuple(zip(binding.weights, self.weight_leaves))
         self.state_items = tuple((i, n) for i, n in zip(binding.indices, binding.n_states) if n)
         self.targets = tuple(zip(binding.indices, binding.weights, binding.n_states))
-        self.swaps = None     # (variable, its held class) for every gradient of the plan
+        self.swaps = None     # (variable, its held class, in the Binding?) per plan gradient
         bump("traces")
 
     def hold(self, step):
-        """backward(): keep the step for trainer.step when nothing can observe the wait."""
-        for var in self.binding.vars:
-            if _REQ.__get__(var) != "write":
-                return False
+        """backward(): keep the step for trainer.step when nothing can observe the wait (the
+        Binding's gradients are written, not added; nobody else holds a gradient buffer)."""
         swaps = self.swaps
         if swaps is None:
-            swaps = self.swaps = tuple((var, _held_class(type(var))) for var in
-                                       self.plan.wrt_vars)
-        for var, _ in swaps:
+            bound = {id(v) for v in self.binding.vars}
+            swaps = self.swaps = tuple((var, _held_class(type(var)), id(var) in bound)
+                                       for var in self.plan.wrt_vars)
+        for var, _, bound in swaps:
+            if bound and _REQ.__get__(var) != "write":
+                return False
             g = _GRAD.__get__(var)
             if g is not None and _getrefcount(g) > 3 + pool_refs(g):   # somebody holds it
                 return False
-        for var, held in swaps:
+        for var, held, _ in swaps:
             var.__class__ = held
         step.held = self
         return True
@@ -141,7 +142,7 @@ class Fusion:
     def release(self, step, reason=None):
         """The held variables are plain again; `reason`: the step is finished another way."""
         step.held = None
-        for var, held in self.swaps:
+        for var, held, _ in self.swaps:
             if type(var) is held:
                 var.__class__ = _PLAIN[held]
         if reason is not None:
