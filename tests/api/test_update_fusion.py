@@ -223,3 +223,37 @@ def test_second_backward_and_new_record_scope_while_held():
             extra = net(x).sum()
         trainer.step(2)
     assert extra.shape == (1,)
+
+
+def test_a_gradient_read_from_another_thread_while_held_is_an_error_not_a_stale_value():
+    import threading
+    net = _net(True)
+    loss_fn = gluon.loss.L2Loss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    x, y = nd.ones((2, 5)), nd.zeros((2, 3))
+    for _ in range(8):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(2)
+    with autograd.record():
+        loss = loss_fn(net(x), y)
+    loss.backward()                         # held until trainer.step
+    errors = []
+
+    def other():
+        try:
+            net[0].weight.grad()
+        except RuntimeError as e:
+            errors.append(str(e))
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert errors and "another thread" in errors[0]
+    # this thread still gets exactly what eager computes
+    g = net[0].weight.grad().asnumpy().copy()
+    capture.set_enabled(False)
+    with autograd.record():
+        loss2 = loss_fn(net(x), y)
+    loss2.backward()
+    np.testing.assert_allclose(g, net[0].weight.grad().asnumpy(), rtol=1e-6)

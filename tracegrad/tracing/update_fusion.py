@@ -46,27 +46,33 @@ def _held_class(cls):
     switches class and back without moving."""
     held = _HELD.get(cls)
     if held is None:
-        def _finish():
+        def _finish(var):
             _capture.materialize("a gradient was used before trainer.step")
+            if type(var) in _PLAIN:     # held by a step of another thread: its value is not
+                raise RuntimeError(     # there yet, and only that thread can compute it
+                    "a gradient was used in one thread while a captured step of another "
+                    "thread still computes it (between that thread's backward() and "
+                    "trainer.step()); use it in that thread, or turn step capture off "
+                    "(TRACEGRAD_CAPTURE=0 or tracegrad.capture.set_enabled(False))")
 
         def grad_get(self):
-            _finish()
+            _finish(self)
             return _GRAD.__get__(self)
 
         def grad_set(self, v):
-            _finish()
+            _finish(self)
             _GRAD.__set__(self, v)
 
         def fresh_get(self):
-            _finish()
+            _finish(self)
             return _FRESH.__get__(self)
 
         def fresh_set(self, v):
-            _finish()
+            _finish(self)
             _FRESH.__set__(self, v)
 
         def req_set(self, v):
-            _finish()
+            _finish(self)
             _REQ.__set__(self, v)
 
         held = _HELD[cls] = type(f"Held{cls.__name__}", (cls,), {
