@@ -193,7 +193,7 @@ class PlanOp:
     split into `kinds` and `refs`), and the plan values its results are."""
     __slots__ = ("opdef", "entry", "attrs", "operands", "kinds", "refs", "n", "results",
                  "lit_cache", "raw_attrs", "writes", "types",
-                 "feed_plan", "has_keys")
+                 "feed_plan", "leaf_feeds", "has_keys")
 
     def __init__(self, opdef, entry, attrs, operands, results):
         self.opdef, self.entry, self.attrs = opdef, entry, attrs
@@ -204,6 +204,7 @@ class PlanOp:
         self.lit_cache, self.raw_attrs, self.writes = {}, None, ()
         self.types = ()      # the results' IR types (Plan fills them in)
         self.feed_plan = None    # a compiled call's feeds against its operands (_bind_call)
+        self.leaf_feeds = None   # ... split for its short path (_leaf_feeds)
         self.has_keys = False    # a compiled call that draws random keys
 
 
@@ -800,13 +801,58 @@ def _feed_plan(plan, pop, entry):
 _ARG, _PARAM, _KEY, _CONST = Feed.ARG, Feed.PARAM, Feed.KEY, Feed.CONST
 
 
+def _leaf_feeds(fp):
+    """A compiled call whose every feed is an argument or parameter array bound as a plan
+    leaf (a hybridized net's call: input and weights): (variable feeds (position, from
+    params?, ref, leaf, variable), constant feeds (position, from params?, ref, leaf, shape,
+    dtype)) for _bind_call's short path; None otherwise."""
+    var_feeds, const_feeds = [], []
+    for i, (kind, ref, okind, oref, var, ltype) in enumerate(fp):
+        if (kind != _ARG and kind != _PARAM) or okind != _LEAF:
+            return None
+        if var is not None:
+            var_feeds.append((i, kind == _PARAM, ref, oref, var))
+        else:
+            const_feeds.append((i, kind == _PARAM, ref, oref, ltype.shape, ltype.np_dtype))
+    return tuple(var_feeds), tuple(const_feeds)
+
+
 def _bind_call(step, pop, entry, args, params):
     """(args with _Ref for deferred ones, input arrays without keys yet), or None when an
     operand differs from the plan. Binds the call's constant and variable leaves."""
     fp = pop.feed_plan
     if fp is None:
         fp = pop.feed_plan = _feed_plan(step.plan, pop, entry)
+        pop.leaf_feeds = _leaf_feeds(fp)
     leaf_data, written = step.leaf_data, step.written
+    short = pop.leaf_feeds
+    if short is not None:     # every feed a leaf: the checks below, without the dispatch
+        arrays = [None] * len(fp)
+        var_feeds, const_feeds = short
+        for i, from_params, ref, oref, var in var_feeds:
+            a = params[ref] if from_params else args[ref]
+            if type(a) is not NDArray or _SLOT_VALUE.__get__(a) is not var:
+                return None
+            arrays[i] = _SLOT_DATA.__get__(a)
+        for i, from_params, ref, oref, shape, dtype in const_feeds:
+            a = params[ref] if from_params else args[ref]
+            if type(a) is not NDArray or _SLOT_VALUE.__get__(a) is not None:
+                return None
+            data = _SLOT_DATA.__get__(a)
+            bound = leaf_data[oref]
+            if (bound is not None and bound is not data) or data.shape != shape \
+                    or data.dtype != dtype:
+                return None
+            arrays[i] = data
+        if written:
+            for data in arrays:
+                if id(data) in written:
+                    return None
+        for i, _, _, oref, _ in var_feeds:
+            leaf_data[oref] = arrays[i]
+        for i, _, _, oref, _, _ in const_feeds:
+            leaf_data[oref] = arrays[i]
+        return args, arrays
     saved_args = args
     arrays = [None] * len(fp)
     binds = []
@@ -949,7 +995,7 @@ class _Learning:
 class BlockReplay:
     """A learned block call: the plan, the range of its ops, the checks and the program."""
     __slots__ = ("plan", "k0", "k1", "arg_kinds", "program", "var_objs", "out", "leaf_ops",
-                 "n_tmp")
+                 "n_tmp", "entries", "sites")
 
 
 def learn_begin():
@@ -1066,6 +1112,13 @@ def learn_end(rec, args, out, var_objs):
     r = BlockReplay()
     r.plan, r.k0, r.k1, r.arg_kinds, r.program = plan, k0, k1, tuple(kinds), program
     r.var_objs, r.out, r.leaf_ops, r.n_tmp = var_checks, j, leaf_ops, len(tmps)
+    # without eager ops (a layer, most losses): the log entries made once, and the ops
+    # whose operands are bound at each replay
+    r.entries = r.sites = None
+    if not tmps:
+        r.entries = [(ins[2], ins[3]) for ins in program]
+        r.sites = tuple((pos, ins[2], ins[3], ins[4]) for pos, ins in enumerate(program)
+                        if ins[4])
     return r
 
 
@@ -1103,6 +1156,53 @@ def replay(r, args):
     # operands first (nothing is bound until every one is checked), eager ops as they come
     tmps, binds, written = [], {}, step.written
     leaf_data, leaf_types = step.leaf_data, plan.leaf_types
+    if r.entries is not None:    # no eager ops: only the ops reading arguments are bound
+        entries = list(r.entries)
+        for pos, template, attrs, leaves in r.sites:
+            saved = list(template)
+            for n, ref in leaves:
+                a = args[template[n].i]
+                saved[n] = a
+                v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
+                var = leaf_vars[ref]
+                if var is not None:
+                    if v is not var:
+                        return None
+                elif v is not None or (written and id(data) in written):
+                    return None
+                bound = binds.get(ref, leaf_data[ref])
+                if bound is None:
+                    t = leaf_types[ref]
+                    if data.shape != t.shape or data.dtype != t.np_dtype:
+                        return None
+                elif bound is not data and var is None:
+                    return None
+                binds[ref] = data
+            entries[pos] = (saved, attrs)
+    else:
+        entries = _replay_program(r, args, tmps, binds, written, leaf_data, leaf_types,
+                                  leaf_vars)
+        if entries is None:
+            return None
+    for obj, ref in r.var_objs:
+        leaf_data[ref] = _SLOT_DATA.__get__(obj)
+    for ref, data in binds.items():
+        leaf_data[ref] = data
+    step.log.extend(entries)
+    step.k = r.k1
+    if fresh:
+        state.step = step
+    d = _NEW(Deferred)
+    _SET_VAR(d, None)
+    _SET_LEAF(d, r.out)
+    _SET_VALUE(d, plan.value_types[r.out])
+    step.refs[r.out] = _WEAKREF(d)
+    return d
+
+
+def _replay_program(r, args, tmps, binds, written, leaf_data, leaf_types, leaf_vars):
+    """replay's general case: the eager ops run as they come, each deferred op's operands
+    checked; its log entries, or None when an operand differs."""
     entries = []
     for ins in r.program:
         if not ins[0]:
@@ -1141,20 +1241,7 @@ def replay(r, args):
             entries.append((saved, attrs))
         else:
             entries.append((template, attrs))
-    for obj, ref in r.var_objs:
-        leaf_data[ref] = _SLOT_DATA.__get__(obj)
-    for ref, data in binds.items():
-        leaf_data[ref] = data
-    step.log.extend(entries)
-    step.k = r.k1
-    if fresh:
-        state.step = step
-    d = _NEW(Deferred)
-    _SET_VAR(d, None)
-    _SET_LEAF(d, r.out)
-    _SET_VALUE(d, plan.value_types[r.out])
-    step.refs[r.out] = _WEAKREF(d)
-    return d
+    return entries
 
 
 # ------------------------------------------------------------------ the captured backward
