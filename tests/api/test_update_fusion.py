@@ -257,3 +257,32 @@ def test_a_gradient_read_from_another_thread_while_held_is_an_error_not_a_stale_
         loss2 = loss_fn(net(x), y)
     loss2.backward()
     np.testing.assert_allclose(g, net[0].weight.grad().asnumpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+def test_two_identical_nets_trained_in_turns_are_both_captured_and_exact(hybridize):
+    """Same structure, same compiled code: each net's step finds its own plan."""
+    def train(on):
+        capture.set_enabled(on)
+        nets = [_net(hybridize, seed=s) for s in (1, 2)]
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        trainers = [gluon.Trainer(n.collect_params(), "sgd", {"learning_rate": 0.1,
+                                                                "momentum": 0.5})
+                    for n in nets]
+        log = []
+        for i, (x, y) in enumerate(_batches(16)):
+            for net, trainer in zip(nets, trainers):
+                before = mx.stats()
+                with autograd.record():
+                    loss = loss_fn(net(x), y)
+                loss.backward()
+                trainer.step(x.shape[0])
+                now = mx.stats()
+                log.append((now["native_calls"] - before["native_calls"],
+                            now["fused_update_steps"] - before["fused_update_steps"]))
+        capture.set_enabled(True)
+        return [p.data().asnumpy() for n in nets for p in n.collect_params().values()], log
+    got, log = train(True)
+    want, _ = train(False)
+    _same(got, want)
+    assert log[-4:] == [(1, 1)] * 4, log

@@ -61,6 +61,7 @@ import os
 import sys
 import threading
 import weakref
+from operator import is_ as _is
 
 import numpy as np
 
@@ -265,6 +266,7 @@ class Plan:
         self.freed = [_freed(t) for t in self.value_types]
         self.forward = self._forward(leaves, order, value_index)
         self.native, self.failures, self.captured, self.hit = None, 0, 0, None
+        self.seen_key = None     # its entry in _State.seen (observe)
         # the step fused with Trainer.step's update (update_fusion.Fusion), once learned
         self.fusion, self.fusion_seen, self.fusion_refused = None, None, False
         self.idle = 0        # backward passes not captured by any plan since this one last was
@@ -367,14 +369,14 @@ class _State(threading.local):
 
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
-        self.seen = {}   # id(adjoint) -> [adjoint, backward passes that used it with the
-        #                  same variables in a row, id()s of those variables]
+        self.seen = {}   # (id(adjoint), id()s of the variables) -> [adjoint, backward passes
+        #                  that used it with those variables, weak references to them]
         self.side = []   # tape values assign_state wrote since the last backward
 
 
 _STATE = _State()
-_RETIRED: list = []      # adjoints (graph structures) whose plans are not learned again
-_RETIRES: dict = {}      # id(adjoint) -> [adjoint, times its plans were retired]
+_RETIRED: list = []      # (adjoint, variable ids): graphs on variables not learned again
+_RETIRES: dict = {}      # (id(adjoint), variable ids) -> [adjoint, times its plans retired]
 _PLANNING = set()        # the threads holding plans: the eager hooks stay installed for them
 _LOG = {"drops": [], "captured": 0, "retired": [], "last_calls": None, "last_fused": False}
 
@@ -436,17 +438,18 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     if state.plans:
         _age(state.plans)
     known = state.seen
-    seen = known.get(id(hit))
     # the variables differentiated: a plan matches its variables by identity, so a structure
-    # counts as repeated only with the same ones (x.attach_grad() anew each time: never)
+    # counts as repeated only with the same ones (x.attach_grad() anew each time: never; two
+    # nets of one structure trained in turns: each on its own)
     var_ids = tuple(map(id, wrt_leaves))
-    if seen is None or seen[0] is not hit:
+    key = (id(hit), var_ids)
+    seen = known.get(key)
+    # (ids are recycled: the entry's weak references tell the same variables from new ones)
+    if seen is None or seen[0] is not hit or not all(
+            map(_is, [r() for r in seen[2]], wrt_leaves)):
         if len(known) >= 256:
             known.clear()
-        known[id(hit)] = [hit, 1, var_ids]
-        return
-    if seen[2] != var_ids:
-        seen[1], seen[2] = min(seen[1] + 1, 1), var_ids
+        known[key] = [hit, 1, tuple(map(_WEAKREF, wrt_leaves))]
         return
     seen[1] += 1
     if seen[1] != REPEATS:
@@ -455,26 +458,21 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         return _drop(None, "backward with several heads, head gradients or retain_graph")
     if not ops:
         return
-    if any(h is hit for h in _RETIRED):
+    if any(h is hit and v == var_ids for h, v in _RETIRED):
         return
     try:
         ops, values, assigned = _with_state_updates(ops, values, side)
-        plans = _STATE.plans.get(_first(ops), [])
-        for plan in plans:
-            if plan.hit is hit:
-                if len(plan.wrt_vars) == len(wrt_leaves) and all(
-                        a is b.var for a, b in zip(plan.wrt_vars, wrt_leaves)):
-                    return
-                plans.remove(plan)    # the same graph on other variables (grad_req set,
-                break                 # attach_grad again): the new plan replaces it
+        for plan in _STATE.plans.get(_first(ops), ()):
+            if plan.hit is hit and plan.seen_key == key:
+                return
         plan = Plan(heads, values, ops, wrt_leaves, assigned)
-        plan.hit = hit
+        plan.hit, plan.seen_key = hit, key
         plan.build()
     except _Refuse as e:
-        _RETIRED.append(hit)
+        _RETIRED.append((hit, var_ids))
         return _drop(None, f"not captured: {e}")
     except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
-        _RETIRED.append(hit)
+        _RETIRED.append((hit, var_ids))
         return _drop(None, f"not captured: building the plan failed: {type(e).__name__}: {e}")
     _install(plan)
 
@@ -1356,15 +1354,16 @@ def _retire(plan, reason):
     if plan in plans:
         plans.remove(plan)
     hit = plan.hit
-    times = _RETIRES.get(id(hit))
+    key = plan.seen_key
+    times = _RETIRES.get(key)
     if times is None or times[0] is not hit:
         if len(_RETIRES) >= 256:
             _RETIRES.clear()
-        times = _RETIRES[id(hit)] = [hit, 0]
+        times = _RETIRES[key] = [hit, 0]
     times[1] += 1 if plan.captured else RELEARN + 1   # (never used: learning it again won't help)
-    seen = _STATE.seen.get(id(hit))
+    seen = _STATE.seen.get(key)
     if times[1] > RELEARN or seen is None or seen[0] is not hit:
-        _RETIRED.append(hit)
+        _RETIRED.append((hit, key[1]))
         del _RETIRED[:-32]
     else:      # observe() learns it again when the count is back at REPEATS
         seen[1] = REPEATS - REPEATS * BACKOFF ** times[1]
