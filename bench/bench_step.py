@@ -9,7 +9,8 @@
 2. an MLP 784-256-256-10 (ReLU, softmax cross-entropy, SGD) at batch 64 and 512;
 3. serving: a hybridized MLP 256-512-512-10 called outside record() at batch 1.
 
-tracegrad runs hybridized and eager, each with step capture (the default) and without it
+tracegrad runs hybridized and eager, each with step capture (the default: forward, loss,
+adjoint and the optimizer update in one native call once the step repeats) and without it
 (inside `capture.paused()`); PyTorch eager and jax.jit each run in a process of their own when
 importable. numpy by hand and every tracegrad variant share the main process and are timed in
 interleaved rounds. Figures are medians; this machine is shared, expect +-10-20%.
@@ -296,7 +297,8 @@ def main(quick=False):
     report("serving MLP 256-512-512-10, batch 1, outside record()", rows,
            baseline="numpy by hand")
     s = mx.stats()
-    print(f"\ncaptured steps {s['captured_steps']}, dropped captures {s['capture_drops']}")
+    print(f"\ncaptured steps {s['captured_steps']} ({s['fused_update_steps']} with trainer.step's "
+          f"update in the same native call), dropped captures {s['capture_drops']}")
 
 
 if __name__ == "__main__":
