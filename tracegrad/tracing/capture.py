@@ -60,6 +60,7 @@ without it and keeps the plans (to compare both in one process).
 import os
 import sys
 import threading
+import time
 import weakref
 from operator import is_ as _is
 
@@ -266,6 +267,7 @@ class Plan:
         self.freed = [_freed(t) for t in self.value_types]
         self.forward = self._forward(leaves, order, value_index)
         self.native, self.failures, self.captured, self.hit = None, 0, 0, None
+        self.build_seconds = 0.0     # CPU time its compile took (update_fusion waits longer)
         self.seen_key = None     # its entry in _State.seen (observe)
         # the step fused with Trainer.step's update (update_fusion.Fusion), once learned
         self.fusion, self.fusion_seen, self.fusion_refused = None, None, False
@@ -328,7 +330,9 @@ class Plan:
             if not native_op(op):
                 raise _Refuse(f"op '{op.opdef.name}' has no native lowering")
         self.fn = fn
+        start = time.process_time()
         self.native = compile_callable(fn)
+        self.build_seconds = time.process_time() - start
         self.fusion, self.fusion_seen = None, None     # (built on the old Function)
         bump("traces")
 

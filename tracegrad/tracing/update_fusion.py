@@ -5,10 +5,11 @@ loss, adjoint) and trainer.step() runs the fused multi-tensor update (fused_upda
 When a plan's backward() has twice been followed by trainer.step() through the same Binding,
 the plan learns a Fusion: its Function with the optimizer's update rules appended, each rule
 reading its gradient where the adjoint computed it and its weight where the forward read it.
-From then on backward() only holds the step, and trainer.step() (where the per-step numbers —
-scheduled learning rate, rescale_grad — are known) makes the one call, then hands over the
-exported values, the gradients, the new weights and the optimizer states exactly as the two
-calls would have.
+(A plan that took long to compile waits LEARN_SLOW steps: the fused function compiles about
+as long.) From then on backward() only holds the step, and trainer.step() (where the per-step
+numbers — scheduled learning rate, rescale_grad — are known) makes the one call, then hands
+over the exported values, the gradients, the new weights and the optimizer states exactly as
+the two calls would have.
 
 Exactness. While a step is held, each gradient Variable of the plan is a held variable: reading
 its gradient or `fresh`, or setting its grad_req, first finishes the backward with the plan's
@@ -30,7 +31,9 @@ from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS, bump
 from . import capture as _capture
 
-LEARN = 2         # steps followed by the same bound update before the fusion is built
+LEARN = 2         # steps followed by the same bound update before the fusion is built ...
+SLOW_BUILD = 0.5  # ... or LEARN_SLOW steps when compiling the plan took more CPU seconds (the
+LEARN_SLOW = 64   # fused function compiles about as long: a short run does not pay for it)
 MAX_MISSES = 4    # held steps finished by another path, in a row, before it is dropped
 
 _GRAD = tape.Variable.__dict__["grad"]
@@ -225,7 +228,7 @@ def note(binding):
     if seen is None or seen[0] is not binding:
         seen = plan.fusion_seen = [binding, 0]
     seen[1] += 1
-    if seen[1] < LEARN:
+    if seen[1] < (LEARN if plan.build_seconds < SLOW_BUILD else LEARN_SLOW):
         return
     try:
         plan.fusion = Fusion(plan, binding)
