@@ -340,15 +340,15 @@ class HybridBlock(Block):
         return self._call(args)
 
     def _call(self, args):
-        serve = self.__dict__.get("_tg_serve")  # the inference fast path (tracing/serving.py)
-        if serve is not None and not _SCOPE.in_hybrid_call:
-            out = serve(args)
-            if out is not None:
-                self.__dict__["_cached_args"] = args
-                if _compiled.DEFER_CALL is not None:
-                    self.__dict__.pop("_tg_step", None)   # as _remember_captured_call does
-                return out
         try:
+            serve = self.__dict__.get("_tg_serve")  # inference fast path (tracing/serving.py)
+            if serve is not None and not _SCOPE.in_hybrid_call:
+                out = serve(args)
+                if out is not None:
+                    self.__dict__["_cached_args"] = args
+                    if _compiled.DEFER_CALL is not None:
+                        self.__dict__.pop("_tg_step", None)  # as _remember_captured_call does
+                    return out
             check_inputs(self, args)
             for p in self._reg_params.values():
                 if p._data is None:
