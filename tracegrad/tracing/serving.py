@@ -17,15 +17,13 @@ Parameters' arrays are read afresh on every call, so set_data, load_parameters, 
 reinitialization take effect as on the usual path. A refused call costs the usual path plus
 about a microsecond; the memo then follows the signature the usual path reached.
 """
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 
 from ..array import HOOKS, NDArray, wrap
 from ..runtime.tape import STATE
 from ..stats import COUNTERS as _COUNTERS
 from .compiled import Feed, InferenceEntry
 from .jit import _TRACING, STRUCTURE_VERSION, unflatten
-
-_DATA = attrgetter("_data._data")   # Parameter -> its numpy array (AttributeError: no data)
 
 
 class ServingCall:
@@ -40,20 +38,20 @@ class ServingCall:
         if (STATE.recording or STATE.training != self.training or len(args) != self.nargs
                 or STRUCTURE_VERSION[0] != self.version or HOOKS.tracing or _TRACING.depth):
             return None
-        try:
-            params = tuple(map(_DATA, self.plist))
-        except AttributeError:  # a parameter without data (deferred): the usual path says so
-            return None
         if self.nargs == 1:
             a = args[0]
             if type(a) is not NDArray or a._data.shape != self.shape0:  # (a cheap early miss)
                 return None
-            inputs = (a._data,) + params
+            inputs = (a._data,)
         else:
             for a in args:
                 if type(a) is not NDArray:
                     return None
-            inputs = tuple([a._data for a in args]) + params
+            inputs = tuple([a._data for a in args])
+        try:
+            inputs += tuple([p._data._data for p in self.plist])
+        except AttributeError:  # a parameter without data (deferred): the usual path says so
+            return None
         if self.pick is not None:
             inputs = self.pick(inputs)
         outs = self.native.try_call(inputs)
