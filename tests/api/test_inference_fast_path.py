@@ -266,14 +266,14 @@ def test_rehybridize_and_added_child_rebuild(usual_calls):
     net[3].initialize()
     out = net(nd.array(x))
     w, b = net[3].weight.data().asnumpy(), net[3].bias.data().asnumpy()
-    h = _reference(nn_prefix(net, 3), x)
+    h = _reference(_first_layers(net, 3), x)
     np.testing.assert_allclose(out.asnumpy(), h @ w.T + b, rtol=1e-5, atol=1e-6)
     assert out.shape == (1, 2)
     out2 = net(nd.array(x))
     np.testing.assert_allclose(out2.asnumpy(), out.asnumpy(), rtol=1e-6)
 
 
-def nn_prefix(net, n):
+def _first_layers(net, n):
     """A view of the first n layers of net (sharing their parameters) for _reference."""
     class Prefix:
         _children = {k: c for i, (k, c) in enumerate(net._children.items()) if i < n}
