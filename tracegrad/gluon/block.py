@@ -276,6 +276,7 @@ class HybridBlock(Block):
         """Compile this block's forward (and, under autograd.record(), its backward) to native
         code on the next call. Calling it again drops what was compiled."""
         self.__dict__.pop("_tg_jit", None)
+        self.__dict__.pop("_tg_serve", None)
         self._active = bool(active)
         self._flags = dict(static_alloc=static_alloc, static_shape=static_shape, **flags)
         super().hybridize(active, static_alloc=static_alloc, static_shape=static_shape, **flags)
@@ -340,6 +341,14 @@ class HybridBlock(Block):
 
     def _call(self, args):
         try:
+            serve = self.__dict__.get("_tg_serve")  # inference fast path (tracing/serving.py)
+            if serve is not None and not _SCOPE.in_hybrid_call:
+                out = serve(args)
+                if out is not None:
+                    self.__dict__["_cached_args"] = args
+                    if _compiled.DEFER_CALL is not None:
+                        self.__dict__.pop("_tg_step", None)  # as _remember_captured_call does
+                    return out
             check_inputs(self, args)
             for p in self._reg_params.values():
                 if p._data is None:

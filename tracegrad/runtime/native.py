@@ -17,10 +17,21 @@ import numpy as np
 
 from ..codegen import COUNTERS, CompiledModule, compile_function
 from ..codegen import entry as layout
+from ..ir.ops import BRANCH, CALL, LOOP
 from ..ir.types import TensorType
 from .buffers import POOL_MIN_BYTES, Arena, Context, OutputPool
 
 _ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+# the same entry called with the GIL held (see SHORT_BYTES)
+_HELD_ENTRY_TYPE = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
+                                     ctypes.c_void_p)
+# A call this small keeps the GIL: the GIL then serialises the calls of one function, so its
+# scratch arena needs no lock, and the call saves the lock and the GIL round trip (about half
+# a microsecond, a batch-1 inference's Python budget). Such a call is well under a millisecond
+# (CPython itself hands the GIL over every 5 ms); larger graphs, native loops and branches
+# (any number of iterations) and pooled outputs release the GIL and take the lock.
+SHORT_BYTES = 1 << 22    # inputs, outputs and scratch
+SHORT_FLOPS = 1 << 24    # of the graph's matrix products (an upper bound)
 
 
 def _check_layouts():
@@ -58,7 +69,6 @@ class NativeFunction:
         self._arena_address = self._arena.address
         _CONTEXT.start_pool()
         self._ctx_address = _CONTEXT.address
-        self._entry = _ENTRY_TYPE(module.entry_address)
         self._outs = tuple((shape, dtype) for shape, dtype, _ in module.output_specs)
         self._literals = [(i, lit) for i, (_, _, lit) in enumerate(module.output_specs)
                           if lit is not None]
@@ -70,6 +80,10 @@ class NativeFunction:
         self._pooled = any(p is not None for p in self._pools)
         # ctypes drops the GIL during the call, and the scratch arena is per function
         self._lock = threading.Lock()
+        self._held = not self._pooled and _short(module)
+        self._entry = (_HELD_ENTRY_TYPE if self._held else _ENTRY_TYPE)(module.entry_address)
+        # one output, no literal: the call without a list comprehension
+        self._single = self._outs[0] if len(self._outs) == 1 and not self._literals else None
 
     @property
     def llvm_ir(self) -> str:
@@ -94,33 +108,45 @@ class NativeFunction:
                     pool.clear()
 
     def __call__(self, *args):
-        if self._pooled:
+        outs = self.try_call(args)
+        return outs if outs is not None else self._retry(args)
+
+    def try_call(self, args):
+        """The call on a tuple of input arrays, or None when an input fails its native guard
+        (nothing ran; the caller may convert, explain, or take a path of its own). The checks
+        are exact (ndarray type, rank, shape, dtype, byte order, layout), so a caller that
+        holds the inputs' types in its own key need not check them in Python."""
+        if self._held:   # the GIL serialises the calls (SHORT_BYTES)
+            if self._single is not None:
+                shape, dtype = self._single
+                outs = [np.empty(shape, dtype)]
+                packed = args + (outs[0],)
+            else:
+                outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
+                packed = args + tuple(outs)
+            rc = self._entry(id(packed), self._arena_address, self._ctx_address)
+        elif self._pooled:
             with self._lock:
                 outs = self._outputs()
                 packed = args + tuple(outs)
                 rc = self._entry(id(packed), self._arena_address, self._ctx_address)
                 del packed
         else:
-            if len(self._outs) == 1:  # the common small case, without the list comprehension
-                shape, dtype = self._outs[0]
-                outs = [np.empty(shape, dtype)]
-                packed = args + (outs[0],)
-            else:
-                outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
-                packed = args + tuple(outs)
+            outs = [np.empty(shape, dtype) for shape, dtype in self._outs]
+            packed = args + tuple(outs)
             with self._lock:
                 rc = self._entry(id(packed), self._arena_address, self._ctx_address)
         if rc:
-            return self._retry(args, rc)
+            return None
         COUNTERS["native_calls"] += 1
         if self._literals:
             for i, lit in self._literals:
                 outs[i][...] = lit
         return outs
 
-    def _retry(self, args, rc):
+    def _retry(self, args):
         """Slow path after a failed guard: explain, or convert and call again."""
-        if rc < 0 or len(args) != self._nin:
+        if len(args) != self._nin:   # (the entry's code -1: a wrong argument count)
             raise TypeError(f"@{self.module.fn.name} takes {self._nin} arrays "
                             f"({', '.join(self.module.input_names)}), got {len(args)}")
         fixed = tuple(self._conform(i, a) for i, a in enumerate(args))
@@ -150,6 +176,26 @@ class NativeFunction:
         if not arr.flags.aligned:
             arr = arr.copy()
         return arr.view(want.np_dtype)
+
+
+def _short(module):
+    """Whether a call of `module` may keep the GIL (SHORT_BYTES, SHORT_FLOPS)."""
+    if not all(isinstance(t, TensorType) for t in module.input_types):
+        return False
+    nbytes = module.arena_bytes + sum(t.size * np.dtype(t.np_dtype).itemsize
+                                      for t in module.input_types)
+    nbytes += sum(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                  for shape, dtype, _ in module.output_specs)
+    flops = 0
+    for op in module.fn.ops:
+        traits = op.opdef.traits
+        if LOOP in traits or BRANCH in traits:
+            return False
+        if CALL in traits:  # out size times the longest axis of an operand's matrix: >= k
+            k = max((max(o.type.shape[-2:], default=1) for o in op.operands
+                     if isinstance(getattr(o, "type", None), TensorType)), default=1)
+            flops += 2 * sum(r.type.size for r in op.results) * k
+    return nbytes <= SHORT_BYTES and flops <= SHORT_FLOPS
 
 
 class NativeChain:

@@ -8,6 +8,7 @@ One concept, one package, arrows pointing one way (each module imports only thos
   loops     while_loop / foreach as one op with IR regions, lowered to a native loop
   branches  cond as one op with two IR branch regions, lowered to a native branch
   jit       tracegrad.jit and hybridize's call path: keys, variants, bounds, explain()
+  serving   a hybridized block's call outside record() straight to the leaf its last one ran
   capture   the usual eager/hybridized training step recognised and run as native calls
 It sits above nd/array/autograd's tape and below gluon.
 """

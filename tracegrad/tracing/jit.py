@@ -546,5 +546,16 @@ def hybrid_call(block, *args):
             if reason:
                 jf.first_reason = reason
             block.__dict__["_tg_jit"] = jf
+            block.__dict__.pop("_tg_serve", None)
         jf.structure_version = version
-    return jf(*args)
+    if STATE.recording:
+        return jf(*args)
+    # outside record(): a call that ran native code leaves its leaf as block._tg_serve
+    training, native = STATE.training, jf.counts["native"]
+    out = jf(*args)
+    if jf.counts["native"] == native + 1 and not (_TRACING.depth or HOOKS.tracing):
+        _serving.remember(block, jf, training, args)
+    return out
+
+
+from . import serving as _serving  # noqa: E402  (serving builds on this module)
