@@ -200,3 +200,47 @@ def test_empty_unit_and_split_axes(shape, axes):
     got = sum_fn(shape, axes, "f32", 1.0)(x)[0]
     assert got.shape == x.sum(axis=axes).shape
     check_bound(got, x.astype(np.float64), axes, "f32")
+
+
+def short_depth(n):
+    """The bound for fewer than CHUNK terms: one power-of-two chunk, a halving tree over
+    min(LANES, size) lanes (module docstring of codegen/reduction.py)."""
+    if n <= reduction.SEQUENTIAL_MAX:
+        return max(n - 1, 0)
+    size = reduction.chunk_size(n)
+    lanes = min(reduction.LANES, size)
+    return (size // lanes - 1) + int(math.log2(lanes)) + 2
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+@pytest.mark.parametrize("n", [9, 10, 16, 17, 31, 33, 100, 128, 255])
+def test_short_rows_within_their_tighter_bound(dtype, n):
+    """Rows shorter than a chunk (a softmax over 10 classes) are one power-of-two chunk: their
+    error stays within the short tree's depth, never more than the full chunk's."""
+    assert reduction.chunk_size(n) >= n and short_depth(n) <= depth(n)
+    rng = np.random.default_rng(n)
+    x = (rng.normal(size=(37, n)) * 1e4 + 1).astype(NP[dtype])
+    x[:, ::3] *= -1
+    got = sum_fn((37, n), (1,), dtype, 1.0)(x)[0]
+    x64 = x.astype(np.float64)
+    err = np.abs(got.astype(np.float64) - x64.sum(axis=1))
+    bound = short_depth(n) * EPS[dtype] * np.abs(x64).sum(axis=1) * 1.01 \
+        + EPS[dtype] * np.abs(x64.sum(axis=1))
+    assert np.all(err <= bound)
+
+
+def test_short_rows_reduced_over_two_axes_and_special_values():
+    """Short chunks pushed through the pairwise counter (two reduced axes), and the IEEE
+    special values of a short row: -0.0 sums to +0.0, inf and NaN propagate, as numpy."""
+    x = np.random.default_rng(9).normal(size=(6, 40, 10)).astype(np.float32)
+    got = sum_fn((6, 40, 10), (1, 2), "f32", 1.0)(x)[0]
+    check_bound(got, x.astype(np.float64), (1, 2), "f32")
+    rows = np.ones((4, 10), np.float32)
+    rows[0] = -0.0
+    rows[1, 3] = np.inf
+    rows[2, 7] = np.nan
+    rows[3, 2], rows[3, 5] = np.inf, -np.inf
+    with np.errstate(all="ignore"):
+        got, want = sum_fn((4, 10), (1,), "f32")(rows)[0], rows.sum(axis=1)
+    np.testing.assert_array_equal(got, want)
+    assert not np.signbit(got[0])

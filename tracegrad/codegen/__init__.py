@@ -13,7 +13,7 @@ Knows nothing of NDArray or Gluon; imports ir only.
 """
 import numpy as np
 
-from . import cache, control, entry
+from . import cache, control, entry, step_timer
 from . import fastmath as fastmath_flags
 from .cache import COUNTERS
 from .target import JitObject, compile_object
@@ -71,7 +71,7 @@ def compile_function(fn, use_cache=True, fastmath=()) -> CompiledModule:
     plan = entry.make_plan(fn, flags)
     # the arena layout is baked into the object code: key on it too, so that a plan that ever
     # came out differently can never run code built for another layout
-    layout = f"{plan.arena_bytes}:{list(plan.offsets.values())}"
+    layout = f"{plan.arena_bytes}:{list(plan.offsets.values())}{step_timer.cache_tag()}"
     key = cache.cache_key(text, ",".join(sorted(flags)) + "|" + layout)
     if use_cache and key in cache.MEMORY:
         COUNTERS["memory_cache_hits"] += 1

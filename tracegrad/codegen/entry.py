@@ -18,7 +18,7 @@ from llvmlite import ir
 from ..ir.function import Literal, Value
 from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
 from ..ir.passes.fuse import fusion_groups
-from . import fused, mathfuns, threads
+from . import fused, mathfuns, step_timer, threads
 from .kernels import blas_layout, kernel_for
 from .loops import i64
 from .views import PTR, StepFunction, View, contiguous_strides
@@ -411,8 +411,16 @@ def _emit_entry(module, plan, calls):
                 module.globals[threads.NUM_THREADS])
     if threads.POOL in module.globals:
         b.store(_field(b, ctx, CTX_POOL, threads.RUN_PTR), module.globals[threads.POOL])
-    for fn, keys in calls:
+    timer = step_timer.counters(module, len(calls))
+    for t, (fn, keys) in enumerate(calls):
+        if timer is None:
+            b.call(fn, [ptrs[k] for k in keys])
+            continue
+        start = step_timer.read_clock(b)
         b.call(fn, [ptrs[k] for k in keys])
+        step_timer.add(b, timer, t, b.sub(step_timer.read_clock(b), start))
+    if timer is not None:
+        step_timer.add(b, timer, len(calls), i64(1))
     b.ret(ir.Constant(I32, 0))
     b.position_at_end(fail)
     b.ret(b.load(code_slot))

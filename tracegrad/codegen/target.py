@@ -169,6 +169,12 @@ class JitObject:
             raise KeyError(f"symbol {name!r} not found in compiled object")
         return addr
 
+    def global_address(self, name: str) -> int:
+        addr = self.engine.get_global_value_address(name)
+        if not addr:
+            raise KeyError(f"global {name!r} not found in compiled object")
+        return addr
+
     def assembly(self) -> str:
         """Target assembly of the optimised module (needs the IR text, so not after a disk hit
         unless the caller regenerates the IR)."""

@@ -10,6 +10,7 @@ import math
 
 from ..function import Builder, Function, Literal, Operation, Value
 from ..ops import VIEW
+from ..types import FLOATS, INTS
 from . import register_pass
 from .fold import reads_back
 
@@ -88,6 +89,52 @@ def neg_neg(op, b):
     if isinstance(x, Value) and x.producer is not None and x.producer.opdef.name == "neg":
         return passthrough(op, x.producer.operands[0])
     return None
+
+
+def _signed(t) -> bool:
+    return t.dtype in FLOATS + INTS
+
+
+@rule("mul")
+def mul_minus_one(op, b):
+    # mul(x, -1) -> neg(x), mul(-1, x) -> neg(x): exact (floats; ints wrap alike), and then
+    # neg(mul(-1, x)) -> neg(neg(x)) -> x (an adjoint's sign flips cancel)
+    t = op.results[0].type
+    for i in (1, 0):
+        s = scalar_of(op.operands[i])
+        x = op.operands[1 - i]
+        if (s is not None and not isinstance(s, bool) and s == -1 and isinstance(x, Value)
+                and x.type == t and _signed(t)):
+            return b.neg(x)
+    return None
+
+
+@rule("add")
+def add_neg(op, b):
+    # add(x, neg(y)) -> sub(x, y), add(neg(x), y) -> sub(y, x): exact (IEEE x - y is
+    # x + (-y)); one pass instead of a negation and an add
+    for i in (1, 0):
+        n = _producer(op.operands[i], "neg")
+        other = op.operands[1 - i]
+        # (neg keeps its operand's type, so the sub's type is the add's)
+        if n is not None and _signed(n.results[0].type) and \
+                n.operands[0].type == n.results[0].type:
+            return b.sub(other, n.operands[0])
+    return None
+
+
+@rule("sum", "max", "min", "prod")
+def reduce_unit_axes(op, b):
+    # reduce(x) over axes of length 1 -> reshape(x): the one term is the result (max, min,
+    # prod, int sums); a float sum adds +0.0 first, as numpy's sum does (-0.0 -> +0.0)
+    x, t = op.operands[0], op.results[0].type
+    axes = op.attrs["axes"]
+    if not axes or not isinstance(x, Value) or x.type.dtype != t.dtype or any(
+            x.type.shape[a] != 1 for a in axes):
+        return None
+    if op.opdef.name == "sum" and t.dtype in FLOATS:
+        x = b.add(x, Literal(0.0, t.dtype))
+    return x if x.type == t else b.reshape(x, shape=t.shape)
 
 
 # cast(x : T, dtype=T) -> x;  reshape(x, x.shape) -> x;  broadcast_to(x, x.shape) -> x
