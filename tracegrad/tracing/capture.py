@@ -1161,25 +1161,10 @@ def replay(r, args):
     if r.entries is not None:    # no eager ops: only the ops reading arguments are bound
         entries = list(r.entries)
         for pos, template, attrs, leaves in r.sites:
-            saved = list(template)
-            for n, ref in leaves:
-                a = args[template[n].i]
-                saved[n] = a
-                v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
-                var = leaf_vars[ref]
-                if var is not None:
-                    if v is not var:
-                        return None
-                elif v is not None or (written and id(data) in written):
-                    return None
-                bound = binds.get(ref, leaf_data[ref])
-                if bound is None:
-                    t = leaf_types[ref]
-                    if data.shape != t.shape or data.dtype != t.np_dtype:
-                        return None
-                elif bound is not data and var is None:
-                    return None
-                binds[ref] = data
+            saved = _bind_site(template, leaves, args, tmps, binds, written, leaf_data,
+                               leaf_types, leaf_vars)
+            if saved is None:
+                return None
             entries[pos] = (saved, attrs)
     else:
         entries = _replay_program(r, args, tmps, binds, written, leaf_data, leaf_types,
@@ -1220,30 +1205,41 @@ def _replay_program(r, args, tmps, binds, written, leaf_data, leaf_types, leaf_v
             continue
         _, k, template, attrs, leaves = ins
         if leaves:
-            saved = list(template)
-            for n, ref in leaves:
-                x = template[n]
-                a = args[x.i] if type(x) is _Arg else tmps[x.t]
-                saved[n] = a
-                v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
-                var = leaf_vars[ref]
-                if var is not None:
-                    if v is not var:
-                        return None
-                elif v is not None or (written and id(data) in written):
-                    return None
-                bound = binds.get(ref, leaf_data[ref])
-                if bound is None:
-                    t = leaf_types[ref]
-                    if data.shape != t.shape or data.dtype != t.np_dtype:
-                        return None
-                elif bound is not data and var is None:
-                    return None
-                binds[ref] = data
+            saved = _bind_site(template, leaves, args, tmps, binds, written, leaf_data,
+                               leaf_types, leaf_vars)
+            if saved is None:
+                return None
             entries.append((saved, attrs))
         else:
             entries.append((template, attrs))
     return entries
+
+
+def _bind_site(template, leaves, args, tmps, binds, written, leaf_data, leaf_types,
+               leaf_vars):
+    """A replayed op's operands with its leaves (block arguments or eager results) filled in
+    and checked against the plan, noted in `binds`; None when one differs."""
+    saved = list(template)
+    for n, ref in leaves:
+        x = template[n]
+        a = args[x.i] if type(x) is _Arg else tmps[x.t]
+        saved[n] = a
+        v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
+        var = leaf_vars[ref]
+        if var is not None:
+            if v is not var:
+                return None
+        elif v is not None or (written and id(data) in written):
+            return None
+        bound = binds.get(ref, leaf_data[ref])
+        if bound is None:
+            t = leaf_types[ref]
+            if data.shape != t.shape or data.dtype != t.np_dtype:
+                return None
+        elif bound is not data and var is None:
+            return None
+        binds[ref] = data
+    return saved
 
 
 # ------------------------------------------------------------------ the captured backward
