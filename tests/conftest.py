@@ -23,6 +23,18 @@ import pytest
 os.environ["TRACEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="tracegrad-test-cache-")
 
 CASES = pathlib.Path(__file__).parent / "ir" / "cases"
+
+
+@pytest.fixture
+def fresh_capture():
+    """Step capture on, with no plan learned, before and after the test (the capture tests
+    count captured steps and native calls from a clean start)."""
+    from tracegrad import capture
+    capture._reset_for_tests()
+    capture.set_enabled(True)
+    yield
+    capture.set_enabled(True)
+    capture._reset_for_tests()
 SEPARATOR = "// -----"
 _DIRECTIVE = re.compile(r"^\s*// (RUN|PARSE|CHECK|CHECK-NEXT|CHECK-NOT|ERROR):(.*)$")
 

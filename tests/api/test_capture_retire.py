@@ -10,13 +10,8 @@ from tracegrad import array, autograd, capture, nd
 from tracegrad.tracing import capture as cap
 
 
-@pytest.fixture(autouse=True)
-def fresh_capture():
-    capture._reset_for_tests()
-    capture.set_enabled(True)
-    yield
-    capture.set_enabled(True)
-    capture._reset_for_tests()
+# each test starts and ends with no plan, capture on (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fresh_capture")
 
 
 _shapes = iter(range(2, 10 ** 6))

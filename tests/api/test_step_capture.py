@@ -8,13 +8,8 @@ import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
 
 
-@pytest.fixture(autouse=True)
-def fresh_capture():
-    capture._reset_for_tests()
-    capture.set_enabled(True)
-    yield
-    capture.set_enabled(True)
-    capture._reset_for_tests()
+# each test starts and ends with no plan, capture on (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fresh_capture")
 
 
 def _net(hybridize, dropout=False):

@@ -14,13 +14,8 @@ from tracegrad import autograd, capture, gluon, nd
 from tracegrad.gluon import block as _block
 
 
-@pytest.fixture(autouse=True)
-def fresh_capture():
-    capture._reset_for_tests()
-    capture.set_enabled(True)
-    yield
-    capture.set_enabled(True)
-    capture._reset_for_tests()
+# each test starts and ends with no plan, capture on (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fresh_capture")
 
 
 def _net(hybridize):

@@ -9,13 +9,8 @@ import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
 
 
-@pytest.fixture(autouse=True)
-def fresh_capture():
-    capture._reset_for_tests()
-    capture.set_enabled(True)
-    yield
-    capture.set_enabled(True)
-    capture._reset_for_tests()
+# each test starts and ends with no plan, capture on (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fresh_capture")
 
 
 class HalvingSchedule(mx.lr_scheduler.LRScheduler):
@@ -190,7 +185,8 @@ def test_grad_req_add_and_two_trainers_are_exact():
     assert log[7] == (1, 1) and log[-1] == (2, 0), log   # 'add' is not fused: two calls
 
 
-def test_second_backward_and_new_record_scope_while_held():
+def _held_step():
+    """An L2 step fused with its update, then one more step's backward(): held."""
     net = _net(True)
     loss_fn = gluon.loss.L2Loss()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
@@ -204,6 +200,12 @@ def test_second_backward_and_new_record_scope_while_held():
     with autograd.record():
         loss = loss_fn(net(x), y)
     loss.backward()
+    assert capture._STATE.step is not None and capture._STATE.step.held is not None
+    return net, loss_fn, trainer, x, y, loss
+
+
+def test_second_backward_and_new_record_scope_while_held():
+    net, loss_fn, trainer, x, y, loss = _held_step()
     with pytest.raises(mx.base.MXNetError):
         loss.backward()          # the graph is freed, as eager says
     grads = [p.grad().asnumpy().copy() for p in net.collect_params().values()]
@@ -227,18 +229,7 @@ def test_second_backward_and_new_record_scope_while_held():
 
 def test_a_gradient_read_from_another_thread_while_held_is_an_error_not_a_stale_value():
     import threading
-    net = _net(True)
-    loss_fn = gluon.loss.L2Loss()
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
-    x, y = nd.ones((2, 5)), nd.zeros((2, 3))
-    for _ in range(8):
-        with autograd.record():
-            loss = loss_fn(net(x), y)
-        loss.backward()
-        trainer.step(2)
-    with autograd.record():
-        loss = loss_fn(net(x), y)
-    loss.backward()                         # held until trainer.step
+    net, loss_fn, trainer, x, y, _ = _held_step()
     errors = []
 
     def other():

@@ -17,13 +17,8 @@ LOSSES = [gluon.loss.SoftmaxCrossEntropyLoss, gluon.loss.L2Loss, gluon.loss.L1Lo
           gluon.loss.HuberLoss]
 
 
-@pytest.fixture(autouse=True)
-def fresh_capture():
-    capture._reset_for_tests()
-    capture.set_enabled(True)
-    yield
-    capture.set_enabled(True)
-    capture._reset_for_tests()
+# each test starts and ends with no plan, capture on (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fresh_capture")
 
 
 def _net(cfg):

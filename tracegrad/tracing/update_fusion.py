@@ -44,44 +44,40 @@ _PLAIN: dict = {}         # held twin -> the Variable class
 _getrefcount = sys.getrefcount
 
 
+def _finish(var):
+    """`var` (held) is used: finish the step that holds it first."""
+    _capture.materialize("a gradient was used before trainer.step")
+    if type(var) in _PLAIN:     # held by a step of another thread: its value is not there
+        raise RuntimeError(     # yet, and only that thread can compute it
+            "a gradient was used in one thread while a captured step of another thread "
+            "still computes it (between that thread's backward() and trainer.step()); use "
+            "it in that thread, or turn step capture off (TRACEGRAD_CAPTURE=0 or "
+            "tracegrad.capture.set_enabled(False))")
+
+
+def _guarded(slot, on_read=True):
+    """A property over Variable's `slot` that finishes the held step on a write (and, with
+    `on_read`, on a read)."""
+    def get(self):
+        if on_read:
+            _finish(self)
+        return slot.__get__(self)
+
+    def set_(self, v):
+        _finish(self)
+        slot.__set__(self, v)
+    return property(get, set_)
+
+
 def _held_class(cls):
     """`cls` with its gradient, `fresh` and grad_req guarded: the same slots, so an instance
     switches class and back without moving."""
     held = _HELD.get(cls)
     if held is None:
-        def _finish(var):
-            _capture.materialize("a gradient was used before trainer.step")
-            if type(var) in _PLAIN:     # held by a step of another thread: its value is not
-                raise RuntimeError(     # there yet, and only that thread can compute it
-                    "a gradient was used in one thread while a captured step of another "
-                    "thread still computes it (between that thread's backward() and "
-                    "trainer.step()); use it in that thread, or turn step capture off "
-                    "(TRACEGRAD_CAPTURE=0 or tracegrad.capture.set_enabled(False))")
-
-        def grad_get(self):
-            _finish(self)
-            return _GRAD.__get__(self)
-
-        def grad_set(self, v):
-            _finish(self)
-            _GRAD.__set__(self, v)
-
-        def fresh_get(self):
-            _finish(self)
-            return _FRESH.__get__(self)
-
-        def fresh_set(self, v):
-            _finish(self)
-            _FRESH.__set__(self, v)
-
-        def req_set(self, v):
-            _finish(self)
-            _REQ.__set__(self, v)
-
         held = _HELD[cls] = type(f"Held{cls.__name__}", (cls,), {
             "__slots__": (), "__doc__": "A Variable whose gradient a held step computes.",
-            "grad": property(grad_get, grad_set), "fresh": property(fresh_get, fresh_set),
-            "grad_req": property(_REQ.__get__, req_set)})
+            "grad": _guarded(_GRAD), "fresh": _guarded(_FRESH),
+            "grad_req": _guarded(_REQ, on_read=False)})
         _PLAIN[held] = cls
     return held
 
