@@ -4,6 +4,8 @@ concat, take / scatter_add (gather and its adjoint), one_hot, iota.
 Their vjps are other layout ops, so adjoints of adjoints stay in this family. VIEW ops carry a
 `view` rule (strides in elements; 0 = broadcast) that codegen composes without copying.
 """
+import math
+
 import numpy as np
 
 from ..types import DTYPES, FLOATS, INTS, TensorType
@@ -69,7 +71,7 @@ class Reshape(OpDef):
         return x.with_shape(shape)
 
     def impl(x, *, shape):
-        return np.reshape(x, shape)
+        return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
 
     def vjp(b, g, out, x, *, shape):
         return (b.reshape(g, shape=x.shape),)
@@ -111,7 +113,9 @@ class ExpandDims(OpDef):
         return x.with_shape(x.shape[:axis] + (1,) + x.shape[axis:])
 
     def impl(x, *, axis):
-        return np.expand_dims(x, axis)
+        if type(x) is not np.ndarray:
+            return np.expand_dims(x, axis)
+        return x.reshape(x.shape[:axis] + (1,) + x.shape[axis:])  # a view, as expand_dims
 
     def vjp(b, g, out, x, *, axis):
         return (b.reshape(g, shape=x.shape),)
@@ -300,8 +304,39 @@ class OneHot(OpDef):
         return e.select(hit, e.const(on_value, dtype=dtype), e.const(off_value, dtype=dtype))
 
     def impl(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
-        hit = saturating_int(idx)[..., None] == np.arange(depth)
+        if type(idx) is not np.ndarray or idx.dtype.kind != "i":  # signed ints compare as is
+            idx = saturating_int(idx)
+        if on_value == 1 and off_value == 0 and math.copysign(1.0, off_value) > 0:
+            return _one_hot_mask(idx, depth, DTYPES[dtype])  # the default 1/0: just the mask
+        hit = idx[..., None] == _ramp(depth)
         return np.where(hit, on_value, off_value).astype(DTYPES[dtype])
+
+
+_RAMPS = {}  # depth -> arange(depth), which one_hot compares every index with
+
+
+def _ramp(depth):
+    ramp = _RAMPS.get(depth)
+    if ramp is None:
+        if len(_RAMPS) > 64:
+            _RAMPS.clear()
+        ramp = _RAMPS[depth] = np.arange(depth)
+        ramp.flags.writeable = False
+    return ramp
+
+
+def _one_hot_mask(idx, depth, dtype):
+    """1 where the signed-int idx equals the position along a new last axis, 0 elsewhere (all
+    0 for an index outside [0, depth)). Comparing with a ramp is quickest for small outputs;
+    numpy's broadcast compare crawls over a short last axis, so for large ones the 1s are
+    stored into zeros at their flat positions, once every index is known to be in range (the
+    unsigned view makes a negative index huge: one reduction checks both ends)."""
+    n = idx.size
+    if n * depth <= 2048 or idx.view(f"u{idx.itemsize}").max() >= depth:
+        return (idx[..., None] == _ramp(depth)).astype(dtype)
+    out = np.zeros(n * depth, dtype)
+    out[np.arange(0, n * depth, depth) + idx.reshape(-1)] = 1
+    return out.reshape(idx.shape + (depth,))
 
 
 class Iota(OpDef):
