@@ -285,34 +285,43 @@ class ScatterAdd(OpDef):
 
 
 class OneHot(OpDef):
-    """on_value where idx == position along a new last axis of size `depth`, else off_value."""
+    """on_value where idx == position along a new last axis of size `depth`, else off_value
+    (an index outside [0, depth) gives a row of off_value, as MXNet's one_hot). With clip=True
+    the index is first clamped into [0, depth): pick's mode='clip' in one op, so a label costs
+    one eager op per step instead of cast, maximum, minimum and one_hot."""
     name = "one_hot"
     traits = frozenset({NONDIFF, INDEXED})
     attr_names = frozenset({"depth"})
-    defaults = {"dtype": "f32", "on_value": 1.0, "off_value": 0.0}
+    defaults = {"dtype": "f32", "on_value": 1.0, "off_value": 0.0, "clip": False}
 
-    def infer(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
+    def infer(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0, clip=False):
         _check_index("one_hot", idx)
         if dtype not in DTYPES or depth < 0:
             fail("one_hot", f"needs a known dtype and depth >= 0, got {dtype!r}, {depth}")
         return TensorType(dtype, idx.shape + (depth,))
 
-    def element(ctx, idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
+    def element(ctx, idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0, clip=False):
         e = ctx.e
-        where = ctx.read(0, tuple(ctx.index(k) for k in range(idx.ndim)))
-        hit = e.eq(e.cast(where, "i64"), ctx.index(idx.ndim))
+        where = e.cast(ctx.read(0, tuple(ctx.index(k) for k in range(idx.ndim))), "i64")
+        if clip:
+            where = e.minimum(e.maximum(where, e.const(0, dtype="i64")),
+                              e.const(max(depth - 1, 0), dtype="i64"))
+        hit = e.eq(where, ctx.index(idx.ndim))
         return e.select(hit, e.const(on_value, dtype=dtype), e.const(off_value, dtype=dtype))
 
-    def impl(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
-        if type(idx) is not np.ndarray or idx.dtype.kind != "i":  # signed ints compare as is
+    def impl(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0, clip=False):
+        if clip:
+            idx = _clamped_index(idx, depth)
+        elif type(idx) is not np.ndarray or idx.dtype.kind != "i":  # signed ints compare as is
             idx = saturating_int(idx)
         if on_value == 1 and off_value == 0 and math.copysign(1.0, off_value) > 0:
-            return _one_hot_mask(idx, depth, DTYPES[dtype])  # the default 1/0: just the mask
+            return _one_hot_mask(idx, depth, DTYPES[dtype], clip)  # the default 1/0: the mask
         hit = idx[..., None] == _ramp(depth)
         return np.where(hit, on_value, off_value).astype(DTYPES[dtype])
 
 
 _RAMPS = {}  # depth -> arange(depth), which one_hot compares every index with
+_FLOAT_TOPS = {}  # (float dtype, top) -> top in that dtype, or None where it does not fit
 
 
 def _ramp(depth):
@@ -325,14 +334,38 @@ def _ramp(depth):
     return ramp
 
 
-def _one_hot_mask(idx, depth, dtype):
-    """1 where the signed-int idx equals the position along a new last axis, 0 elsewhere (all
+def _clamped_index(idx, depth):
+    """saturating_int(idx) clamped into [0, depth - 1]. A float index is clamped before the
+    cast, which then needs no range check: fmax sends NaN to 0 as the saturating cast does,
+    and truncation commutes with clamping to integer bounds, provided depth - 1 is exact in
+    the float type (else the index takes the general path)."""
+    top = max(depth - 1, 0)
+    if type(idx) is not np.ndarray:
+        idx = np.asarray(idx)
+    if idx.dtype.kind == "f":
+        key = (idx.dtype, top)
+        limit = _FLOAT_TOPS.get(key, False)
+        if limit is False:
+            limit = idx.dtype.type(top)
+            limit = _FLOAT_TOPS[key] = limit if int(limit) == top else None
+            if len(_FLOAT_TOPS) > 64:
+                _FLOAT_TOPS.clear()
+        if limit is not None:
+            return np.minimum(np.fmax(idx, 0), limit).astype(np.int64)
+        idx = saturating_int(idx)
+    return np.minimum(np.maximum(idx, 0), top)
+
+
+def _one_hot_mask(idx, depth, dtype, in_range=False):
+    """1 where the integer idx equals the position along a new last axis, 0 elsewhere (all
     0 for an index outside [0, depth)). Comparing with a ramp is quickest for small outputs;
     numpy's broadcast compare crawls over a short last axis, so for large ones the 1s are
-    stored into zeros at their flat positions, once every index is known to be in range (the
-    unsigned view makes a negative index huge: one reduction checks both ends)."""
+    stored into zeros at their flat positions, once every index is known to be in range
+    (clamped, or checked: the unsigned view makes a negative index huge, so one reduction
+    checks both ends)."""
     n = idx.size
-    if n * depth <= 2048 or idx.view(f"u{idx.itemsize}").max() >= depth:
+    if n * depth <= 2048 or not in_range and (
+            idx.dtype.kind != "i" or idx.view(f"u{idx.itemsize}").max() >= depth):
         return (idx[..., None] == _ramp(depth)).astype(dtype)
     out = np.zeros(n * depth, dtype)
     out[np.arange(0, n * depth, depth) + idx.reshape(-1)] = 1
