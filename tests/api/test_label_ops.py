@@ -201,6 +201,37 @@ def test_nd_one_hot_is_mxnets_one_hot():
     np.testing.assert_array_equal(got, [[-2, 5, -2], [-2, -2, -2], [-2, -2, -2], [-2, -2, 5]])
 
 
+def _bare(opname):
+    opdef = REGISTRY[opname]
+    return getattr(opdef.impl, "__wrapped__", opdef.impl)
+
+
+def test_take_and_scatter_add_clamp_every_kind_of_index():
+    """take / scatter_add share the clamped index with pick: MXNet's mode='clip'."""
+    x = R.standard_normal((7, 3))
+    for name, idx in index_samples(7).items():
+        i = np.clip(ref_saturating(idx, np.int64) if idx.dtype.kind == "f" else
+                    idx.astype(np.int64), 0, 6)
+        np.testing.assert_array_equal(_bare("take")(x, idx, axis=0), x[i], err_msg=name)
+        g = R.standard_normal(idx.shape + (3,))
+        want = np.zeros((7, 3))
+        np.add.at(want, i.reshape(-1), g.reshape(-1, 3))
+        np.testing.assert_array_equal(_bare("scatter_add")(g, idx, axis=0, size=7), want,
+                                      err_msg=name)
+
+
+def test_clamp_edges_float16_top_and_int32_index_with_a_huge_depth():
+    with np.errstate(over="ignore"):
+        idx = np.array([np.nan, 1e5, 6e4, -1, 3.5], dtype=np.float16)
+    got = _bare("one_hot")(idx[:0], depth=70001, clip=True)   # 70000 is no float16
+    assert got.shape == (0, 70001)
+    np.testing.assert_array_equal(_bare("take")(np.arange(70001.0), idx, axis=0),
+                                  [0, 70000, int(idx[2]), 0, 3])
+    i32 = np.array([5, -3, 2**31 - 1], dtype=np.int32)
+    got = _bare("one_hot")(i32[:0], depth=2**33, clip=True)   # no overflow on the int32 index
+    assert got.shape == (0, 2**33)
+
+
 # ------------------------------------------------------------------ pick
 
 

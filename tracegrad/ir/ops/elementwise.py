@@ -18,6 +18,7 @@ def same_dtype(e, *xs):
 
 
 _INT_RANGE = {}  # (float dtype, int dtype) -> (lo, hi, by_magnitude): see _int_range
+_MAX, _MIN = np.maximum.reduce, np.minimum.reduce  # x.max() without its Python wrapper
 
 
 def _int_range(fdt, dtype):
@@ -48,9 +49,9 @@ def saturating_int(x, dtype=np.int64):
     if x.size == 0:
         return x.astype(dtype)
     if by_magnitude:   # one reduction decides; NaN fails the test too
-        if np.abs(x).max() < hi:
+        if _MAX(np.abs(x), axis=None) < hi:
             return x.astype(dtype)
-    elif lo < x.min() and x.max() < hi:
+    elif lo < _MIN(x, axis=None) and _MAX(x, axis=None) < hi:
         return x.astype(dtype)
     info = np.iinfo(dtype)
     with np.errstate(invalid="ignore"):

@@ -218,9 +218,34 @@ def _check_index(opname, idx):
         fail(opname, f"indices must be integer or float, got {idx}")
 
 
-def _clipped(idx, size):
-    """Indices as int64, clipped into [0, size): MXNet's take mode='clip', never out of bounds."""
-    return np.clip(saturating_int(idx), 0, max(size - 1, 0))
+_FLOAT_TOPS = {}  # (float dtype, top) -> top in that dtype, or None where it does not fit
+
+
+def _clamped_index(idx, depth):
+    """saturating_int(idx) clamped into [0, depth - 1], as int64: MXNet's mode='clip' of take
+    and pick, never out of bounds. A float index is clamped before the cast, which then needs
+    no range check: fmax sends NaN to 0 as the saturating cast does, and truncation commutes
+    with clamping to integer bounds, provided depth - 1 is exact in the float type (else the
+    index takes the general path)."""
+    top = max(depth - 1, 0)
+    if type(idx) is not np.ndarray:
+        idx = np.asarray(idx)
+    if idx.dtype.kind == "f":
+        key = (idx.dtype, top)
+        limit = _FLOAT_TOPS.get(key, False)
+        if limit is False:
+            with np.errstate(over="ignore"):   # float16 tops out at 65504
+                limit = idx.dtype.type(top)
+            limit = _FLOAT_TOPS[key] = limit if np.isfinite(limit) and int(limit) == top \
+                else None
+            if len(_FLOAT_TOPS) > 64:
+                _FLOAT_TOPS.clear()
+        if limit is not None:
+            return np.minimum(np.fmax(idx, 0), limit).astype(np.int64)
+        idx = saturating_int(idx)
+    elif idx.dtype != np.int64:   # int64 first: a top beyond int32 must not overflow
+        idx = idx.astype(np.int64)
+    return np.minimum(np.maximum(idx, 0), top)
 
 
 class Take(OpDef):
@@ -247,7 +272,7 @@ class Take(OpDef):
         return x.with_shape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
 
     def impl(x, idx, *, axis):
-        return np.take(x, _clipped(idx, x.shape[axis]), axis=axis)
+        return np.take(x, _clamped_index(idx, x.shape[axis]), axis=axis)
 
     def vjp(b, g, out, x, idx, *, axis):
         return b.scatter_add(g, idx, axis=axis, size=x.shape[axis]), None
@@ -274,7 +299,7 @@ class ScatterAdd(OpDef):
         return x.with_shape(x.shape[:axis] + (size,) + x.shape[axis + idx.ndim:])
 
     def impl(x, idx, *, axis, size):
-        flat = _clipped(idx, size).reshape(-1)
+        flat = _clamped_index(idx, size).reshape(-1)
         lead, tail = x.shape[:axis], x.shape[axis + np.ndim(idx):]
         out = np.zeros(lead + (size,) + tail, dtype=x.dtype)
         np.add.at(out, (slice(None),) * axis + (flat,), x.reshape(lead + (flat.size,) + tail))
@@ -310,9 +335,13 @@ class OneHot(OpDef):
         return e.select(hit, e.const(on_value, dtype=dtype), e.const(off_value, dtype=dtype))
 
     def impl(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0, clip=False):
+        if type(idx) is not np.ndarray:
+            idx = np.asarray(idx)
+        if idx.size == 0:   # nothing to compare (and no ramp of a huge depth to build)
+            return np.zeros(idx.shape + (depth,), DTYPES[dtype])
         if clip:
             idx = _clamped_index(idx, depth)
-        elif type(idx) is not np.ndarray or idx.dtype.kind != "i":  # signed ints compare as is
+        elif idx.dtype.kind != "i":  # signed ints compare as they are
             idx = saturating_int(idx)
         if on_value == 1 and off_value == 0 and math.copysign(1.0, off_value) > 0:
             return _one_hot_mask(idx, depth, DTYPES[dtype], clip)  # the default 1/0: the mask
@@ -321,7 +350,6 @@ class OneHot(OpDef):
 
 
 _RAMPS = {}  # depth -> arange(depth), which one_hot compares every index with
-_FLOAT_TOPS = {}  # (float dtype, top) -> top in that dtype, or None where it does not fit
 
 
 def _ramp(depth):
@@ -332,28 +360,6 @@ def _ramp(depth):
         ramp = _RAMPS[depth] = np.arange(depth)
         ramp.flags.writeable = False
     return ramp
-
-
-def _clamped_index(idx, depth):
-    """saturating_int(idx) clamped into [0, depth - 1]. A float index is clamped before the
-    cast, which then needs no range check: fmax sends NaN to 0 as the saturating cast does,
-    and truncation commutes with clamping to integer bounds, provided depth - 1 is exact in
-    the float type (else the index takes the general path)."""
-    top = max(depth - 1, 0)
-    if type(idx) is not np.ndarray:
-        idx = np.asarray(idx)
-    if idx.dtype.kind == "f":
-        key = (idx.dtype, top)
-        limit = _FLOAT_TOPS.get(key, False)
-        if limit is False:
-            limit = idx.dtype.type(top)
-            limit = _FLOAT_TOPS[key] = limit if int(limit) == top else None
-            if len(_FLOAT_TOPS) > 64:
-                _FLOAT_TOPS.clear()
-        if limit is not None:
-            return np.minimum(np.fmax(idx, 0), limit).astype(np.int64)
-        idx = saturating_int(idx)
-    return np.minimum(np.maximum(idx, 0), top)
 
 
 def _one_hot_mask(idx, depth, dtype, in_range=False):
