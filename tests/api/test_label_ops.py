@@ -135,12 +135,15 @@ def index_samples(depth):
     """Index arrays of every kind the ops accept: ints and floats, in range and not, small
     (the compare path) and large (the flat-store path: more than 2048 output elements)."""
     small = R.integers(-3, depth + 3, (5, 4))
-    large = R.integers(0, depth, 700)
+    large = R.integers(0, max(depth, 1), 700)
     out = {"int64 small": small, "int32 small": small.astype(np.int32),
            "int64 large in range": large, "int32 large in range": large.astype(np.int32),
            "int64 large, one out": np.concatenate([large, [depth]]),
            "int64 large, one negative": np.concatenate([[-1], large]),
            "int64 large, int64 min": np.concatenate([large, [np.iinfo(np.int64).min]]),
+           "int64 extremes": np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min, 0]),
+           "int32 extremes": np.array([np.iinfo(np.int32).max, np.iinfo(np.int32).min, 0],
+                                      dtype=np.int32),
            "empty": np.zeros((0,), np.int64), "scalar": np.asarray(2)}
     for fdt in FLOAT_DTYPES:
         f = R.uniform(-2, depth + 2, 40).astype(fdt)
@@ -158,11 +161,11 @@ def _one_hot_impl(idx, **attrs):
 
 @pytest.mark.parametrize("clip", (False, True))
 def test_one_hot_matches_the_definition(clip):
-    for depth in (1, 5, 10):
+    combos = (("f32", 1.0, 0.0), ("f64", 1.0, 0.0), ("i32", 1.0, 0.0), ("bool", 1.0, 0.0),
+              ("f32", 2.5, -1.0), ("f64", 1.0, -0.0), ("i64", 7.0, 3.0))
+    for depth in (0, 1, 5, 10, 256, 300):   # 256: the deepest gathered from a table
         for name, idx in index_samples(depth).items():
-            for dtype, on, off in (("f32", 1.0, 0.0), ("f64", 1.0, 0.0), ("i32", 1.0, 0.0),
-                                   ("bool", 1.0, 0.0), ("f32", 2.5, -1.0), ("f64", 1.0, -0.0),
-                                   ("i64", 7.0, 3.0)):
+            for dtype, on, off in combos if depth <= 10 else combos[:2]:
                 npdt = {"f32": np.float32, "f64": np.float64, "i32": np.int32,
                         "i64": np.int64, "bool": np.bool_}[dtype]
                 with warnings.catch_warnings():

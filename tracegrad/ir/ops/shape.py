@@ -362,13 +362,36 @@ def _ramp(depth):
     return ramp
 
 
+_TABLES = {}  # (depth, dtype) -> a zero row, the identity, a zero row: one_hot's rows
+_TABLE_DEPTH = 256  # at most 256 x 258 elements a table
+
+
+def _one_hot_table(depth, dtype):
+    table = _TABLES.get((depth, dtype))
+    if table is None:
+        if len(_TABLES) > 16:
+            _TABLES.clear()
+        table = np.zeros((depth + 2, depth), dtype)
+        table[1:-1] = np.eye(depth, dtype=dtype)
+        table.flags.writeable = False
+        _TABLES[(depth, dtype)] = table
+    return table
+
+
 def _one_hot_mask(idx, depth, dtype, in_range=False):
     """1 where the integer idx equals the position along a new last axis, 0 elsewhere (all
-    0 for an index outside [0, depth)). Comparing with a ramp is quickest for small outputs;
-    numpy's broadcast compare crawls over a short last axis, so for large ones the 1s are
-    stored into zeros at their flat positions, once every index is known to be in range
-    (clamped, or checked: the unsigned view makes a negative index huge, so one reduction
-    checks both ends)."""
+    0 for an index outside [0, depth)). Up to _TABLE_DEPTH the rows are gathered from a cached
+    identity (a fraction of a compare's cost); take's mode='clip' sends an index + 1 outside
+    [1, depth] to a zero row (an int64 max wraps to the minimum: a zero row too). Deeper,
+    numpy's broadcast compare with a ramp is quickest for small outputs, and for large ones
+    the 1s are stored into zeros at their flat positions, once every index is known to be in
+    range (clamped, or checked: the unsigned view makes a negative index huge, so one
+    reduction checks both ends)."""
+    if depth <= _TABLE_DEPTH:
+        table = _one_hot_table(depth, dtype)
+        if in_range:
+            return np.take(table[1:-1], idx, axis=0, mode="clip")
+        return np.take(table, idx + 1, axis=0, mode="clip")
     n = idx.size
     if n * depth <= 2048 or not in_range and (
             idx.dtype.kind != "i" or idx.view(f"u{idx.itemsize}").max() >= depth):
