@@ -1,5 +1,6 @@
 """Eager per-op overhead on small arrays (issue 8: it may not grow): `a * b` unrecorded and
-recorded, and `nd.sum(x, axis=0)`, in microseconds per call (best of several timeit repeats).
+recorded, `nd.sum(x, axis=0)`, and the ops a loss applies to a batch-64 label every step, in
+microseconds per call (best of several timeit repeats).
 
     python bench/bench_eager_overhead.py                 # this checkout
     python bench/bench_eager_overhead.py /path/to/other  # also another checkout, same run
@@ -52,6 +53,21 @@ for name, fn in [("a * b", mul), ("a * b recorded (op only)", mul_recorded_op),
     else:
         best = min(timeit.repeat(fn, number=n, repeat=5, timer=time.process_time)) / n
     out[name] = best * 1e6
+
+# what a loss does to a batch-64 label every step (float labels, as data loaders give them):
+# the cast, one_hot, pick (its clamped one_hot), a clip, a reshape to (N, 1)
+y = nd.array([float(k % 10) for k in range(64)])
+yi = y.astype("int64")
+p = nd.array([[0.1 * j for j in range(10)] for _ in range(64)])
+for name, fn in [("label y.astype('int64')", lambda: y.astype("int64")),
+                 ("label nd.one_hot(yi, 10)", lambda: nd.one_hot(yi, 10)),
+                 ("label nd.pick(p, y)", lambda: nd.pick(p, y)),
+                 ("label nd.clip(y, 0, 9)", lambda: nd.clip(y, 0, 9)),
+                 ("label y.reshape((-1, 1))", lambda: y.reshape((-1, 1))),
+                 ("label y.expand_dims(1)", lambda: y.expand_dims(1))]:
+    n = 20000
+    fn()
+    out[name] = min(timeit.repeat(fn, number=n, repeat=5, timer=time.process_time)) / n * 1e6
 
 # a step capture learned, used and then left behind (a training phase that ended, followed by
 # eager code of other shapes): per-op cost with that plan around

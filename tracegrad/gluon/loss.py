@@ -28,13 +28,15 @@ class Loss(HybridBlock):
         self._weight, self._batch_axis = weight, batch_axis
 
     def _reshape_like(self, F, label, pred):
-        """label reshaped to pred's shape (MXNet losses accept (N,) labels for (N, 1) preds)."""
+        """label reshaped to pred's shape (MXNet losses accept (N,) labels for (N, 1) preds).
+        The reshape primitive itself: the shape is known, so nd.reshape's special codes (which
+        would also read a 0 in an empty batch's shape as 'copy') are not wanted per step."""
         if label.shape == pred.shape:
             return label
         if label.size != pred.size:
             raise MXNetError(f"label {_describe(label)} does not match prediction "
                              f"{_describe(pred)}")
-        return F.reshape(label, pred.shape)
+        return _ops.reshape(label, shape=pred.shape)
 
     def _finish(self, F, loss, sample_weight, weight=None):
         if sample_weight is not None:
@@ -93,7 +95,7 @@ class SoftmaxCrossEntropyLoss(Loss):
                                  f"does not match prediction {_describe(pred)} without axis "
                                  f"{self._axis}")
             if label.shape != want:
-                label = F.reshape(label, want)
+                label = _ops.reshape(label, shape=want)
             loss = -F.pick(pred, label, axis=self._axis, keepdims=True)
         else:
             label = self._reshape_like(F, label, pred)

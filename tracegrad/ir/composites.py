@@ -59,9 +59,10 @@ def pick(b, x, index, axis=-1, keepdims=False, mode="clip"):
     (mode 'clip') or wrapped around it ('wrap')."""
     axis = _axes(x, axis)[0]
     n = x.shape[axis]
-    i = b.cast(index, dtype="i64")
-    i = b.mod(i, n) if mode == "wrap" else b.minimum(b.maximum(i, 0), max(n - 1, 0))
-    hot = b.one_hot(i, depth=n, dtype=x.type.dtype)
+    if mode == "wrap":
+        hot = b.one_hot(b.mod(b.cast(index, dtype="i64"), n), depth=n, dtype=x.type.dtype)
+    else:  # one_hot clamps the index itself: one op on the label, not four
+        hot = b.one_hot(index, depth=n, dtype=x.type.dtype, clip=True)
     if axis != len(x.shape) - 1:
         perm = list(range(len(x.shape) - 1))
         perm.insert(axis, len(x.shape) - 1)

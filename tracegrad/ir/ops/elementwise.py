@@ -17,20 +17,44 @@ def same_dtype(e, *xs):
     return [x if x.dtype == dtype else e.cast(x, dtype) for x in xs]
 
 
+_INT_RANGE = {}  # (float dtype, int dtype) -> (lo, hi, by_magnitude): see _int_range
+_MAX, _MIN = np.maximum.reduce, np.minimum.reduce  # x.max() without its Python wrapper
+
+
+def _int_range(fdt, dtype):
+    """The floats strictly between lo and hi truncate into `dtype` as they are; lo and hi are
+    its limits rounded into the float type (2**63 for int64: the first float above). For a
+    signed type -lo >= hi, so |x| < hi alone proves x inside (by_magnitude)."""
+    info = np.iinfo(dtype)
+    with np.errstate(invalid="ignore", over="ignore"):   # float16 has no 2**63: inf
+        hi = np.asarray(info.max).astype(fdt)[()]
+        lo = np.asarray(info.min).astype(fdt)[()]
+    rng = _INT_RANGE[(fdt, dtype)] = (lo, hi, bool(info.min < 0 and -lo >= hi))
+    return rng
+
+
 def saturating_int(x, dtype=np.int64):
     """Floats to integers as compiled code converts them (llvm.fptosi.sat): toward zero,
     values beyond the integer range to its nearest end, NaN to 0. numpy's astype leaves those
     to the platform (x86 gives the minimum for NaN and for +inf), so an out-of-range index
-    would pick another element eagerly than compiled."""
-    x = np.asarray(x)
+    would pick another element eagerly than compiled. Labels are cast every training step, so
+    the common case (every value inside the range) costs one reduction and the astype; the
+    range per dtype pair is computed once."""
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
     if x.dtype.kind != "f":
+        return x.astype(dtype)
+    rng = _INT_RANGE.get((x.dtype, dtype))
+    lo, hi, by_magnitude = rng if rng is not None else _int_range(x.dtype, dtype)
+    if x.size == 0:
+        return x.astype(dtype)
+    if by_magnitude:   # one reduction decides; NaN fails the test too
+        if _MAX(np.abs(x), axis=None) < hi:
+            return x.astype(dtype)
+    elif lo < _MIN(x, axis=None) and _MAX(x, axis=None) < hi:
         return x.astype(dtype)
     info = np.iinfo(dtype)
     with np.errstate(invalid="ignore"):
-        hi = np.asarray(info.max).astype(x.dtype)   # 2**63 for int64: the first float above
-        lo = np.asarray(info.min).astype(x.dtype)
-        if x.size == 0 or (np.abs(x).max() < hi):    # NaN fails the test too
-            return x.astype(dtype)
         out = np.where(np.isnan(x) | (x >= hi) | (x <= lo), 0, x).astype(dtype)
     out[x >= hi] = info.max
     out[x <= lo] = info.min
@@ -278,10 +302,12 @@ class Cast(OpDef):
         return x.with_dtype(dtype)
 
     def impl(x, *, dtype):
-        x = np.asarray(x)
-        if x.dtype.kind == "f" and np.dtype(DTYPES[dtype]).kind in "iu":
-            return saturating_int(x, DTYPES[dtype])
-        return x.astype(DTYPES[dtype])
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
+        target = DTYPES[dtype]
+        if x.dtype.kind == "f" and target.kind in "iu":
+            return saturating_int(x, target)
+        return x.astype(target)
 
     def vjp(b, g, out, x, *, dtype):
         if x.dtype not in FLOATS or dtype not in FLOATS:

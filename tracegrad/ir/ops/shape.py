@@ -4,6 +4,8 @@ concat, take / scatter_add (gather and its adjoint), one_hot, iota.
 Their vjps are other layout ops, so adjoints of adjoints stay in this family. VIEW ops carry a
 `view` rule (strides in elements; 0 = broadcast) that codegen composes without copying.
 """
+import math
+
 import numpy as np
 
 from ..types import DTYPES, FLOATS, INTS, TensorType
@@ -69,7 +71,7 @@ class Reshape(OpDef):
         return x.with_shape(shape)
 
     def impl(x, *, shape):
-        return np.reshape(x, shape)
+        return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
 
     def vjp(b, g, out, x, *, shape):
         return (b.reshape(g, shape=x.shape),)
@@ -111,7 +113,9 @@ class ExpandDims(OpDef):
         return x.with_shape(x.shape[:axis] + (1,) + x.shape[axis:])
 
     def impl(x, *, axis):
-        return np.expand_dims(x, axis)
+        if type(x) is not np.ndarray:
+            return np.expand_dims(x, axis)
+        return x.reshape(x.shape[:axis] + (1,) + x.shape[axis:])  # a view, as expand_dims
 
     def vjp(b, g, out, x, *, axis):
         return (b.reshape(g, shape=x.shape),)
@@ -214,9 +218,34 @@ def _check_index(opname, idx):
         fail(opname, f"indices must be integer or float, got {idx}")
 
 
-def _clipped(idx, size):
-    """Indices as int64, clipped into [0, size): MXNet's take mode='clip', never out of bounds."""
-    return np.clip(saturating_int(idx), 0, max(size - 1, 0))
+_FLOAT_TOPS = {}  # (float dtype, top) -> top in that dtype, or None where it does not fit
+
+
+def _clamped_index(idx, depth):
+    """saturating_int(idx) clamped into [0, depth - 1], as int64: MXNet's mode='clip' of take
+    and pick, never out of bounds. A float index is clamped before the cast, which then needs
+    no range check: fmax sends NaN to 0 as the saturating cast does, and truncation commutes
+    with clamping to integer bounds, provided depth - 1 is exact in the float type (else the
+    index takes the general path)."""
+    top = max(depth - 1, 0)
+    if type(idx) is not np.ndarray:
+        idx = np.asarray(idx)
+    if idx.dtype.kind == "f":
+        key = (idx.dtype, top)
+        limit = _FLOAT_TOPS.get(key, False)
+        if limit is False:
+            with np.errstate(over="ignore"):   # float16 tops out at 65504
+                limit = idx.dtype.type(top)
+            limit = _FLOAT_TOPS[key] = limit if np.isfinite(limit) and int(limit) == top \
+                else None
+            if len(_FLOAT_TOPS) > 64:
+                _FLOAT_TOPS.clear()
+        if limit is not None:
+            return np.minimum(np.fmax(idx, 0), limit).astype(np.int64)
+        idx = saturating_int(idx)
+    elif idx.dtype != np.int64:   # int64 first: a top beyond int32 must not overflow
+        idx = idx.astype(np.int64)
+    return np.minimum(np.maximum(idx, 0), top)
 
 
 class Take(OpDef):
@@ -243,7 +272,7 @@ class Take(OpDef):
         return x.with_shape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
 
     def impl(x, idx, *, axis):
-        return np.take(x, _clipped(idx, x.shape[axis]), axis=axis)
+        return np.take(x, _clamped_index(idx, x.shape[axis]), axis=axis)
 
     def vjp(b, g, out, x, idx, *, axis):
         return b.scatter_add(g, idx, axis=axis, size=x.shape[axis]), None
@@ -270,7 +299,7 @@ class ScatterAdd(OpDef):
         return x.with_shape(x.shape[:axis] + (size,) + x.shape[axis + idx.ndim:])
 
     def impl(x, idx, *, axis, size):
-        flat = _clipped(idx, size).reshape(-1)
+        flat = _clamped_index(idx, size).reshape(-1)
         lead, tail = x.shape[:axis], x.shape[axis + np.ndim(idx):]
         out = np.zeros(lead + (size,) + tail, dtype=x.dtype)
         np.add.at(out, (slice(None),) * axis + (flat,), x.reshape(lead + (flat.size,) + tail))
@@ -281,27 +310,95 @@ class ScatterAdd(OpDef):
 
 
 class OneHot(OpDef):
-    """on_value where idx == position along a new last axis of size `depth`, else off_value."""
+    """on_value where idx == position along a new last axis of size `depth`, else off_value
+    (an index outside [0, depth) gives a row of off_value, as MXNet's one_hot). With clip=True
+    the index is first clamped into [0, depth): pick's mode='clip' in one op, so a label costs
+    one eager op per step instead of cast, maximum, minimum and one_hot."""
     name = "one_hot"
     traits = frozenset({NONDIFF, INDEXED})
     attr_names = frozenset({"depth"})
-    defaults = {"dtype": "f32", "on_value": 1.0, "off_value": 0.0}
+    defaults = {"dtype": "f32", "on_value": 1.0, "off_value": 0.0, "clip": False}
 
-    def infer(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
+    def infer(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0, clip=False):
         _check_index("one_hot", idx)
         if dtype not in DTYPES or depth < 0:
             fail("one_hot", f"needs a known dtype and depth >= 0, got {dtype!r}, {depth}")
         return TensorType(dtype, idx.shape + (depth,))
 
-    def element(ctx, idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
+    def element(ctx, idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0, clip=False):
         e = ctx.e
-        where = ctx.read(0, tuple(ctx.index(k) for k in range(idx.ndim)))
-        hit = e.eq(e.cast(where, "i64"), ctx.index(idx.ndim))
+        where = e.cast(ctx.read(0, tuple(ctx.index(k) for k in range(idx.ndim))), "i64")
+        if clip:
+            where = e.minimum(e.maximum(where, e.const(0, dtype="i64")),
+                              e.const(max(depth - 1, 0), dtype="i64"))
+        hit = e.eq(where, ctx.index(idx.ndim))
         return e.select(hit, e.const(on_value, dtype=dtype), e.const(off_value, dtype=dtype))
 
-    def impl(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0):
-        hit = saturating_int(idx)[..., None] == np.arange(depth)
+    def impl(idx, *, depth, dtype="f32", on_value=1.0, off_value=0.0, clip=False):
+        if type(idx) is not np.ndarray:
+            idx = np.asarray(idx)
+        if idx.size == 0:   # nothing to compare (and no ramp of a huge depth to build)
+            return np.zeros(idx.shape + (depth,), DTYPES[dtype])
+        if clip:
+            idx = _clamped_index(idx, depth)
+        elif idx.dtype.kind != "i":  # signed ints compare as they are
+            idx = saturating_int(idx)
+        if on_value == 1 and off_value == 0 and math.copysign(1.0, off_value) > 0:
+            return _one_hot_mask(idx, depth, DTYPES[dtype], clip)  # the default 1/0: the mask
+        hit = idx[..., None] == _ramp(depth)
         return np.where(hit, on_value, off_value).astype(DTYPES[dtype])
+
+
+_RAMPS = {}  # depth -> arange(depth), which one_hot compares every index with
+
+
+def _ramp(depth):
+    ramp = _RAMPS.get(depth)
+    if ramp is None:
+        if len(_RAMPS) > 64:
+            _RAMPS.clear()
+        ramp = _RAMPS[depth] = np.arange(depth)
+        ramp.flags.writeable = False
+    return ramp
+
+
+_TABLES = {}  # (depth, dtype) -> a zero row, the identity, a zero row: one_hot's rows
+_TABLE_DEPTH = 256  # at most 256 x 258 elements a table
+
+
+def _one_hot_table(depth, dtype):
+    table = _TABLES.get((depth, dtype))
+    if table is None:
+        if len(_TABLES) > 16:
+            _TABLES.clear()
+        table = np.zeros((depth + 2, depth), dtype)
+        table[1:-1] = np.eye(depth, dtype=dtype)
+        table.flags.writeable = False
+        _TABLES[(depth, dtype)] = table
+    return table
+
+
+def _one_hot_mask(idx, depth, dtype, in_range=False):
+    """1 where the integer idx equals the position along a new last axis, 0 elsewhere (all
+    0 for an index outside [0, depth)). Up to _TABLE_DEPTH the rows are gathered from a cached
+    identity (a fraction of a compare's cost); take's mode='clip' sends an index + 1 outside
+    [1, depth] to a zero row (an int64 max wraps to the minimum: a zero row too). Deeper,
+    numpy's broadcast compare with a ramp is quickest for small outputs, and for large ones
+    the 1s are stored into zeros at their flat positions, once every index is known to be in
+    range (clamped, or checked: the unsigned view makes a negative index huge, so one
+    reduction checks both ends)."""
+    if depth <= _TABLE_DEPTH:
+        table = _one_hot_table(depth, dtype)
+        if in_range:
+            return np.take(table[1:-1], idx, axis=0, mode="clip")
+        return np.take(table, idx + 1, axis=0, mode="clip")
+    n = idx.size
+    if n * depth <= 2048 or not in_range and (
+            idx.dtype.kind != "i" or idx.view(f"u{idx.itemsize}").max() >= depth):
+        return (idx[..., None] == _ramp(depth)).astype(dtype)
+    out = np.zeros(n * depth, dtype)
+    out[np.arange(0, n * depth, depth) + idx.reshape(-1)] = 1
+    return out.reshape(idx.shape + (depth,))
 
 
 class Iota(OpDef):
