@@ -10,5 +10,6 @@ One concept, one package, arrows pointing one way (each module imports only thos
   jit       tracegrad.jit and hybridize's call path: keys, variants, bounds, explain()
   serving   a hybridized block's call outside record() straight to the leaf its last one ran
   capture   the usual eager/hybridized training step recognised and run as native calls
+  update_fusion  that step and trainer.step's update as one native call (backward holds it)
 It sits above nd/array/autograd's tape and below gluon.
 """
