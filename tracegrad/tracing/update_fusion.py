@@ -22,6 +22,7 @@ A Fusion that keeps missing (MAX_MISSES finishes in a row) is dropped for good.
 """
 import sys
 
+from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Literal
 from ..ir.passes import run_pipeline
 from ..runtime import tape
@@ -96,7 +97,6 @@ class Fusion:
             raise ValueError("the step's function does not take every graph input")
         b = Builder(name="captured_step_update")
         env = {p: b.param(p.type, p.name_hint) for p in fn.params}
-        from ..ir.autodiff import copy_ops
         copy_ops(b, fn.ops, env)
         outs = [o if type(o) is Literal else env[o] for o in fn.outputs]
         n_exports = len(plan.exports)
