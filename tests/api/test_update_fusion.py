@@ -277,3 +277,41 @@ def test_two_identical_nets_trained_in_turns_are_both_captured_and_exact(hybridi
     want, _ = train(False)
     _same(got, want)
     assert log[-4:] == [(1, 1)] * 4, log
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_actions_between_backward_and_step_match_capture_off(seed):
+    """Each step does one action between backward() and trainer.step(), chosen at random:
+    every mix of held and finished steps ends with capture off's parameters and readings."""
+    # eight plain steps (the fusion is learned), then a random action per step (6..11: none)
+    actions = np.concatenate([np.full(8, 11), np.random.RandomState(seed).randint(0, 12, 24)])
+
+    def between(i, net, loss, out):
+        a, p = actions[i], list(net.collect_params().values())
+        if a == 0:
+            return p[i % len(p)].grad().asnumpy().copy()
+        if a == 1:
+            return float(loss.mean().asscalar())
+        if a == 2:
+            return out.asnumpy().copy()
+        if a == 3:
+            p[0].set_data(p[0].data() * 0.99)
+        if a == 4:
+            net.collect_params().zero_grad()
+        if a == 5:
+            with autograd.record():
+                net(nd.ones((1, 5)))
+        return None
+
+    def after(i, net, loss, out):
+        return float(loss.sum().asscalar()) if actions[i] % 2 else None
+    params = {"learning_rate": 0.05, "momentum": 0.9, "wd": 0.01}
+    got, seen, log = _run(True, between=between, after=after, steps=32, params=params)
+    want, seen_off, _ = _run(False, between=between, after=after, steps=32, params=params)
+    _same(got, want)
+    for a, b in zip(seen, seen_off):
+        if a is None:
+            assert b is None
+        else:
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+    assert sum(f for _, f in log) >= 2, log      # some steps were still fused
