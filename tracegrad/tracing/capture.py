@@ -344,7 +344,7 @@ class _Refuse(Exception):
 class Step:
     """The ops of a plan deferred so far in this step."""
     __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training", "writes", "written",
-                 "n_assign", "held")
+                 "n_assign", "held", "done")
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
@@ -358,6 +358,7 @@ class Step:
         self.writes, self.written = (), _NOTHING_WRITTEN
         self.n_assign = 0        # assign_state calls deferred so far
         self.held = None         # the Fusion holding the step from backward() to trainer.step
+        self.done = False        # a held step finished (maybe by another thread: HELD_LOCK)
 
 
 _NOTHING_WRITTEN = frozenset()
@@ -1397,11 +1398,11 @@ def materialize(reason):
     step = state.step
     if step is None:
         return
-    if step.held is not None:    # after backward(): its gradients, by the plan's own call
+    if step.held is not None or step.done:    # after backward(): its gradients
         state.step = None
-        step.held.release(step, reason)
-        before = _NATIVE["native_calls"]
-        deliver(step, run_native(step, step.plan.native, step.leaf_data), before)
+        with HELD_LOCK:
+            if not step.done:
+                finish_held(step, reason)
         return
     state.step, state.broken = None, True
     _drop(step.plan, reason)
@@ -1447,6 +1448,20 @@ def materialize(reason):
             _SET_VALUE(d, _SLOT_VALUE.__get__(src))
             _SET_LEAF(d, None)
             d.__class__ = NDArray
+
+
+# A held step may be finished from another thread (a gradient read there) while its own
+# thread runs trainer.step: whoever finishes it does so under this lock, and marks it done.
+HELD_LOCK = threading.RLock()
+
+
+def finish_held(step, reason):
+    """A held step's backward by the plan's own native call, from any thread (under
+    HELD_LOCK, `step` not done): the gradients and exported values as backward() gives them."""
+    step.done = True
+    step.held.release(step, reason)
+    before = _NATIVE["native_calls"]
+    deliver(step, run_native(step, step.plan.native, step.leaf_data), before)
 
 
 def before_write():

@@ -17,7 +17,9 @@ own native call (as if nothing were fused); so does everything that materializes
 (reading an exported array, an in-place write, a new record() scope, another backward(),
 trainer.step through another path). A gradient buffer somebody else holds (an NDArray of
 p.grad() kept across steps) could be read without passing through its Variable: backward()
-then does not hold the step. The weights the forward read must still be the Binding's.
+then does not hold the step. The weights the forward read must still be the Binding's. A
+gradient used in another thread finishes the step there (under capture.HELD_LOCK, which the
+fused call holds too); the owning thread then finds its step done and updates as usual.
 A Fusion that keeps missing (MAX_MISSES finishes in a row) is dropped for good.
 """
 import sys
@@ -42,18 +44,21 @@ _REQ = tape.Variable.__dict__["grad_req"]
 _FRESH = tape.Variable.__dict__["fresh"]
 _HELD: dict = {}          # Variable class -> its held twin
 _PLAIN: dict = {}         # held twin -> the Variable class
+_HOLDING: set = set()     # the Fusions holding a step now (any thread)
 _getrefcount = sys.getrefcount
 
 
 def _finish(var):
-    """`var` (held) is used: finish the step that holds it first."""
+    """`var` (held) is used: finish the step that holds it first, whichever thread's it is
+    (that thread then finds its step done)."""
     _capture.materialize("a gradient was used before trainer.step")
-    if type(var) in _PLAIN:     # held by a step of another thread: its value is not there
-        raise RuntimeError(     # yet, and only that thread can compute it
-            "a gradient was used in one thread while a captured step of another thread "
-            "still computes it (between that thread's backward() and trainer.step()); use "
-            "it in that thread, or turn step capture off (TRACEGRAD_CAPTURE=0 or "
-            "tracegrad.capture.set_enabled(False))")
+    if type(var) in _PLAIN:     # held by a step of another thread
+        with _capture.HELD_LOCK:
+            for fusion in tuple(_HOLDING):
+                step = fusion.step
+                if step is not None and not step.done and id(var) in fusion.var_ids:
+                    _capture.finish_held(step, "a gradient was used in another thread")
+                    break
 
 
 def _guarded(slot, on_read=True):
@@ -123,6 +128,8 @@ class Fusion:
         self.state_items = tuple((i, n) for i, n in zip(binding.indices, binding.n_states) if n)
         self.targets = tuple(zip(binding.indices, binding.weights, binding.n_states))
         self.swaps = None     # (variable, its held class, in the Binding?) per plan gradient
+        self.var_ids = frozenset(map(id, plan.wrt_vars))
+        self.step = None      # the step it holds
         bump("traces")
 
     def hold(self, step):
@@ -141,12 +148,14 @@ class Fusion:
                 return False
         for var, held, _ in swaps:
             var.__class__ = held
-        step.held = self
+        step.held, self.step = self, step
+        _HOLDING.add(self)
         return True
 
     def release(self, step, reason=None):
         """The held variables are plain again; `reason`: the step is finished another way."""
-        step.held = None
+        step.held = self.step = None
+        _HOLDING.discard(self)
         for var, held, _ in self.swaps:
             if type(var) is held:
                 var.__class__ = _PLAIN[held]
@@ -187,20 +196,30 @@ def run(step, optimizer, states, write_back):
     binding = fusion.binding
     num_update = optimizer.num_update
     args.append(optimizer.fused_scalar_vector(binding.indices))
-    _capture._STATE.step = None
-    fusion.release(step)
-    before = _NATIVE["native_calls"]
-    try:
-        outs = _capture.run_native(step, fusion.native, args)
-    except TypeError:    # an optimizer state changed type: the two calls as before
-        optimizer.uncount(binding.indices, num_update)
-        _capture.deliver(step, _capture.run_native(step, step.plan.native, leaf_data), before)
-        return False
-    n = fusion.n_plan
-    _capture.deliver(step, outs, before, fused=True)
-    write_back(outs[n:], fusion.targets, states)
-    for var in binding.vars:
-        var.fresh = False
+    with _capture.HELD_LOCK:    # (the gradients stay held until they are delivered)
+        if step.done:           # finished by another thread meanwhile: the usual update
+            optimizer.uncount(binding.indices, num_update)
+            return False
+        _capture._STATE.step = None
+        step.done = True
+        before = _NATIVE["native_calls"]
+        try:
+            outs = _capture.run_native(step, fusion.native, args)
+        except TypeError:    # an optimizer state changed type: the two calls as before
+            optimizer.uncount(binding.indices, num_update)
+            fusion.release(step)
+            _capture.deliver(step, _capture.run_native(step, step.plan.native, leaf_data),
+                             before)
+            return False
+        except BaseException:
+            fusion.release(step)
+            raise
+        fusion.release(step)
+        n = fusion.n_plan
+        _capture.deliver(step, outs, before, fused=True)
+        write_back(outs[n:], fusion.targets, states)
+        for var in binding.vars:
+            var.fresh = False
     fusion.misses = 0
     fusion.hits += 1
     COUNTERS["fused_update_steps"] += 1
