@@ -9,6 +9,9 @@
 2. an MLP 784-256-256-10 (ReLU, softmax cross-entropy, SGD) at batch 64 and 512;
 3. serving: a hybridized MLP 256-512-512-10 called outside record() at batch 1.
 
+After the tiny and MLP tables, one line splits a hybridized captured step (timed one call at a
+time) into its native call and the rest: the Python the step still costs.
+
 tracegrad runs hybridized and eager, each with step capture (the default: forward, loss,
 adjoint and the optimizer update in one native call once the step repeats) and without it
 (inside `capture.paused()`); PyTorch eager and jax.jit each run in a process of their own when
@@ -119,6 +122,50 @@ def mlp_tracegrad(batch, hybridize):
         loss.backward()
         trainer.step(batch)
     return step
+
+
+def python_share(step, calls=400):
+    """(median step, time inside its native call(s) in that step) in seconds, one call at a
+    time: what a captured step spends outside native code (the timer adds ~0.3 us to it).
+    Reads capture's internals: a bench's view, not an API."""
+    import time
+
+    from tracegrad.tracing import capture
+    for _ in range(10):
+        step()
+    inside = []
+    wrapped = []
+    for plans in capture._STATE.plans.values():
+        for plan in plans:
+            for holder in (plan, plan.fusion):
+                if holder is not None:
+                    wrapped.append((holder, holder.native))
+                    holder.native = _timed(holder.native, inside)
+    try:
+        steps = []
+        for _ in range(calls):
+            t = time.perf_counter()
+            n = len(inside)
+            step()
+            steps.append((time.perf_counter() - t, sum(inside[n:])))
+    finally:
+        for holder, native in wrapped:
+            holder.native = native
+    steps.sort()
+    return steps[len(steps) // 2]
+
+
+class _timed:
+    def __init__(self, native, log):
+        self.native, self.log, self.module = native, log, native.module
+
+    def __call__(self, *args):
+        import time
+        t = time.perf_counter()
+        try:
+            return self.native(*args)
+        finally:
+            self.log.append(time.perf_counter() - t)
 
 
 def paused(step):
@@ -264,6 +311,12 @@ def other_process(name, rounds, env=None):
     return {line.split()[0]: float(line.split()[1]) for line in r.stdout.splitlines()}
 
 
+def _report_share(step, calls):
+    total, native = python_share(step, calls)
+    print(f"  (hybridized, captured, one call at a time: median step {total * 1e6:.1f} us, of "
+          f"which native {native * 1e6:.1f} us, the rest {(total - native) * 1e6:.1f} us)")
+
+
 def main(quick=False):
     rounds = 5 if quick else 11
     jax_env = {}
@@ -281,6 +334,7 @@ def main(quick=False):
     rows += [(label, t["tiny"]) for label, t in peers if t]
     report("tiny regression: usual step (forward, L2 loss outside, backward, trainer.step)",
            rows, baseline="numpy by hand")
+    _report_share(tiny_tracegrad(True), calls=2000)
     for batch in (64, 512):
         rows = compare([("numpy by hand", mlp_numpy(batch)),
                         ("tracegrad hybridized net, captured", mlp_tracegrad(batch, True)),
@@ -291,6 +345,7 @@ def main(quick=False):
                        rounds)
         rows += [(label, t[f"mlp{batch}"]) for label, t in peers if t]
         report(f"MLP 784-256-256-10: usual step, batch {batch}", rows, baseline="numpy by hand")
+        _report_share(mlp_tracegrad(batch, True), calls=200 if batch < 256 else 40)
     rows = compare([("numpy by hand", serving_numpy()),
                     ("tracegrad hybridized", serving_tracegrad())], rounds)
     rows += [(label, t["serving"]) for label, t in peers if t]
