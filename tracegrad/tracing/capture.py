@@ -18,7 +18,9 @@ same variable, a constant of the same type, an equal scalar) — is not run: it 
 `Deferred` NDArray whose type is known (shape, dtype, ndim, size answer at once) and whose data
 is not computed yet. backward() on the plan's head, with every op of the plan seen, makes the
 plan's one native call: the gradients go to the variables as backward would deliver them, and
-each Deferred array still alive becomes an ordinary NDArray holding its value.
+each Deferred array still alive becomes an ordinary NDArray holding its value. Once the plan
+has learned trainer.step's update (update_fusion.py), backward() holds the step instead and
+trainer.step() makes the one call of forward, adjoint and update.
 
 Exactness. Anything else materializes the step first, exactly as eager would have run it (same
 recording and training modes, same random keys, in the same order): reading a Deferred array's
