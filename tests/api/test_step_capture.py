@@ -6,31 +6,11 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
+from capture_steps import batches as _batches, same_params as _same, small_net as _net
 
 
 # each test starts and ends with no plan, capture on (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("fresh_capture")
-
-
-def _net(hybridize, dropout=False):
-    mx.random.seed(3)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, activation="relu", in_units=5))
-    if dropout:
-        net.add(gluon.nn.Dropout(0.3))
-    net.add(gluon.nn.Dense(3, in_units=8))
-    net.initialize(mx.init.Xavier())
-    if hybridize:
-        net.hybridize()
-    return net
-
-
-def _batches(n, batch=4, seed=0, sizes=None):
-    rs = np.random.RandomState(seed)
-    for i in range(n):
-        b = sizes[i] if sizes else batch
-        yield (nd.array(rs.randn(b, 5).astype(np.float32)),
-               nd.array(rs.randint(0, 3, b).astype(np.float32)))
 
 
 def _train(hybridize, opt="sgd", steps=20, on=True, body=None, dropout=False, sizes=None,
@@ -57,9 +37,6 @@ def _train(hybridize, opt="sgd", steps=20, on=True, body=None, dropout=False, si
     return [p.data().asnumpy() for p in net.collect_params().values()], log
 
 
-def _same(a, b):
-    for u, v in zip(a, b):
-        np.testing.assert_allclose(u, v, rtol=2e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("hybridize", [True, False])

@@ -12,6 +12,7 @@ import pytest
 import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
 from tracegrad.gluon import block as _block
+from capture_steps import same_params as _same, small_net
 
 
 # each test starts and ends with no plan, capture on (tests/conftest.py)
@@ -19,13 +20,7 @@ pytestmark = pytest.mark.usefixtures("fresh_capture")
 
 
 def _net(hybridize):
-    mx.random.seed(5)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, activation="relu", in_units=5), gluon.nn.Dense(3, in_units=8))
-    net.initialize(mx.init.Xavier())
-    if hybridize:
-        net.hybridize()
-    return net
+    return small_net(hybridize, seed=5)
 
 
 def _data(i, batch=4):
@@ -61,12 +56,6 @@ def _run(hybridize, on, steps=16, change=None, loss_fn=None, opt="sgd", params=N
                     after["captured_steps"] - before["captured_steps"]))
     capture.set_enabled(True)
     return [p.data().asnumpy() for p in net.collect_params().values()], log
-
-
-def _same(a, b):
-    assert len(a) == len(b)
-    for u, v in zip(a, b):
-        np.testing.assert_allclose(u, v, rtol=2e-5, atol=1e-6)
 
 
 def _both(hybridize, **kw):

@@ -7,6 +7,7 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
+from capture_steps import batches as _batches, same_params as _same, small_net as _net
 
 
 # each test starts and ends with no plan, capture on (tests/conftest.py)
@@ -28,24 +29,6 @@ OPTIMIZERS = [
     ("sgd", {"learning_rate": 0.2, "rescale_grad": 2.0, "momentum": 0.5,
              "lr_scheduler": "halving"}),
 ]
-
-
-def _net(hybridize, seed=3):
-    mx.random.seed(seed)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, activation="relu", in_units=5), gluon.nn.Dense(3, in_units=8))
-    net.initialize(mx.init.Xavier())
-    if hybridize:
-        net.hybridize()
-    return net
-
-
-def _batches(n, seed=0, sizes=None):
-    rs = np.random.RandomState(seed)
-    for i in range(n):
-        b = sizes[i] if sizes else 4
-        yield (nd.array(rs.randn(b, 5).astype(np.float32)),
-               nd.array(rs.randint(0, 3, b).astype(np.float32)))
 
 
 def _run(on, hybridize=True, opt="sgd", params=None, steps=12, between=None, after=None,
@@ -80,12 +63,6 @@ def _run(on, hybridize=True, opt="sgd", params=None, steps=12, between=None, aft
                     now["fused_update_steps"] - before["fused_update_steps"]))
     capture.set_enabled(True)
     return [p.data().asnumpy() for p in net.collect_params().values()], seen, log
-
-
-def _same(a, b, rtol=2e-5):
-    assert len(a) == len(b)
-    for u, v in zip(a, b):
-        np.testing.assert_allclose(u, v, rtol=rtol, atol=1e-6)
 
 
 @pytest.mark.parametrize("hybridize", [True, False])

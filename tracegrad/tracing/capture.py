@@ -197,7 +197,7 @@ class PlanOp:
     split into `kinds` and `refs`), and the plan values its results are."""
     __slots__ = ("opdef", "entry", "attrs", "operands", "kinds", "refs", "n", "results",
                  "lit_cache", "raw_attrs", "writes", "types",
-                 "feed_plan", "leaf_feeds", "has_keys")
+                 "feed_plan", "has_keys")
 
     def __init__(self, opdef, entry, attrs, operands, results):
         self.opdef, self.entry, self.attrs = opdef, entry, attrs
@@ -208,7 +208,6 @@ class PlanOp:
         self.lit_cache, self.raw_attrs, self.writes = {}, None, ()
         self.types = ()      # the results' IR types (Plan fills them in)
         self.feed_plan = None    # a compiled call's feeds against its operands (_bind_call)
-        self.leaf_feeds = None   # ... split for its short path (_leaf_feeds)
         self.has_keys = False    # a compiled call that draws random keys
 
 
@@ -247,7 +246,6 @@ class Plan:
         if len(self.value_types) > len(_REFS):
             raise _Refuse(f"the step has more than {len(_REFS)} values")
         self.leaf_types = [v.type for v in leaves]
-        self.n_leaves, self.n_values = len(self.leaf_types), len(self.value_types)
         # a variable leaf is matched by identity (the same array, the same gradient buffer)
         self.leaf_vars = [v if v.var is not None else None for v in leaves]
         self.wrt = [leaf_index[v] for v in wrt_leaves]
@@ -350,8 +348,8 @@ class Step:
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
-        self.leaf_data = [None] * plan.n_leaves
-        self.refs = [None] * plan.n_values
+        self.leaf_data = [None] * len(plan.leaf_types)
+        self.refs = [None] * len(plan.value_types)
         self.log = []            # per deferred op: (args with _Ref, attrs) or call payload
         self.training = STATE.training
         # deferred state updates in order: (position in log for an assign_state, None for a
@@ -806,58 +804,13 @@ def _feed_plan(plan, pop, entry):
 _ARG, _PARAM, _KEY, _CONST = Feed.ARG, Feed.PARAM, Feed.KEY, Feed.CONST
 
 
-def _leaf_feeds(fp):
-    """A compiled call whose every feed is an argument or parameter array bound as a plan
-    leaf (a hybridized net's call: input and weights): (variable feeds (position, from
-    params?, ref, leaf, variable), constant feeds (position, from params?, ref, leaf, shape,
-    dtype)) for _bind_call's short path; None otherwise."""
-    var_feeds, const_feeds = [], []
-    for i, (kind, ref, okind, oref, var, ltype) in enumerate(fp):
-        if (kind != _ARG and kind != _PARAM) or okind != _LEAF:
-            return None
-        if var is not None:
-            var_feeds.append((i, kind == _PARAM, ref, oref, var))
-        else:
-            const_feeds.append((i, kind == _PARAM, ref, oref, ltype.shape, ltype.np_dtype))
-    return tuple(var_feeds), tuple(const_feeds)
-
-
 def _bind_call(step, pop, entry, args, params):
     """(args with _Ref for deferred ones, input arrays without keys yet), or None when an
     operand differs from the plan. Binds the call's constant and variable leaves."""
     fp = pop.feed_plan
     if fp is None:
         fp = pop.feed_plan = _feed_plan(step.plan, pop, entry)
-        pop.leaf_feeds = _leaf_feeds(fp)
     leaf_data, written = step.leaf_data, step.written
-    short = pop.leaf_feeds
-    if short is not None:     # every feed a leaf: the checks below, without the dispatch
-        arrays = [None] * len(fp)
-        var_feeds, const_feeds = short
-        for i, from_params, ref, oref, var in var_feeds:
-            a = params[ref] if from_params else args[ref]
-            if type(a) is not NDArray or _SLOT_VALUE.__get__(a) is not var:
-                return None
-            arrays[i] = _SLOT_DATA.__get__(a)
-        for i, from_params, ref, oref, shape, dtype in const_feeds:
-            a = params[ref] if from_params else args[ref]
-            if type(a) is not NDArray or _SLOT_VALUE.__get__(a) is not None:
-                return None
-            data = _SLOT_DATA.__get__(a)
-            bound = leaf_data[oref]
-            if (bound is not None and bound is not data) or data.shape != shape \
-                    or data.dtype != dtype:
-                return None
-            arrays[i] = data
-        if written:
-            for data in arrays:
-                if id(data) in written:
-                    return None
-        for i, _, _, oref, _ in var_feeds:
-            leaf_data[oref] = arrays[i]
-        for i, _, _, oref, _, _ in const_feeds:
-            leaf_data[oref] = arrays[i]
-        return args, arrays
     saved_args = args
     arrays = [None] * len(fp)
     binds = []

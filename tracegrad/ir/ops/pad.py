@@ -31,6 +31,24 @@ def _maps(shape, pairs, mode):
     return [np.pad(np.arange(d), p, mode=mode) for d, p in zip(shape, pairs)]
 
 
+def _source(ctx, shape, pad_width, mode):
+    """Pad's rule for the output position being computed (ctx.index): the input position it
+    reads per axis (i - lo, reflected or clamped into range), and whether it lies inside the
+    input (what constant mode fills instead)."""
+    e, zero = ctx.e, ctx.e.const(0, dtype="i64")
+    pos, inside = [], None
+    for k, d in enumerate(shape):
+        j = e.sub(ctx.index(k), e.const(int(pad_width[2 * k]), dtype="i64"))
+        last = e.const(max(d - 1, 0), dtype="i64")
+        ok = e.select(e.ge(j, zero), e.le(j, last), e.ge(j, zero))   # 0 <= j < d
+        inside = ok if inside is None else e.select(inside, ok, inside)
+        if mode == "reflect":
+            j = e.select(e.lt(j, zero), e.neg(j), j)
+            j = e.select(e.gt(j, last), e.sub(e.const(2 * (d - 1), dtype="i64"), j), j)
+        pos.append(e.minimum(e.maximum(j, zero), last))
+    return tuple(pos), inside
+
+
 class Pad(OpDef):
     """x padded by pad_width = (before_0, after_0, before_1, after_1, ...)."""
     name = "pad"
@@ -45,18 +63,8 @@ class Pad(OpDef):
         fill = e.const(constant_value, dtype=x.dtype)
         if x.size == 0:
             return fill
-        zero = e.const(0, dtype="i64")
-        pos, inside = [], None
-        for k, d in enumerate(x.shape):
-            j = e.sub(ctx.index(k), e.const(int(pad_width[2 * k]), dtype="i64"))
-            last = e.const(d - 1, dtype="i64")
-            ok = e.select(e.ge(j, zero), e.le(j, last), e.ge(j, zero))   # 0 <= j < d
-            inside = ok if inside is None else e.select(inside, ok, inside)
-            if mode == "reflect":
-                j = e.select(e.lt(j, zero), e.neg(j), j)
-                j = e.select(e.gt(j, last), e.sub(e.const(2 * (d - 1), dtype="i64"), j), j)
-            pos.append(e.minimum(e.maximum(j, zero), last))
-        v = ctx.read(0, tuple(pos))
+        pos, inside = _source(ctx, x.shape, pad_width, mode)
+        v = ctx.read(0, pos)
         return e.select(inside, v, fill) if mode == "constant" else v
 
     def infer(x, *, pad_width, mode="constant", constant_value=0.0):
@@ -83,18 +91,8 @@ class PadAdjoint(OpDef):
 
     def scatter(ctx, g, *, pad_width, shape, mode="constant"):
         """Padded position i adds into the input position pad read it from (pad's rule)."""
-        e, zero = ctx.e, ctx.e.const(0, dtype="i64")
-        pos, inside = [], None
-        for k, d in enumerate(shape):
-            j = e.sub(ctx.index(k), e.const(int(pad_width[2 * k]), dtype="i64"))
-            last = e.const(max(d - 1, 0), dtype="i64")
-            ok = e.select(e.ge(j, zero), e.le(j, last), e.ge(j, zero))   # 0 <= j < d
-            inside = ok if inside is None else e.select(inside, ok, inside)
-            if mode == "reflect":
-                j = e.select(e.lt(j, zero), e.neg(j), j)
-                j = e.select(e.gt(j, last), e.sub(e.const(2 * (d - 1), dtype="i64"), j), j)
-            pos.append(e.minimum(e.maximum(j, zero), last))
-        return tuple(pos), (inside if mode == "constant" else None)
+        pos, inside = _source(ctx, shape, pad_width, mode)
+        return pos, (inside if mode == "constant" else None)
 
     def infer(g, *, pad_width, shape, mode="constant"):
         pairs = _pairs("pad_adjoint", shape, pad_width, mode)

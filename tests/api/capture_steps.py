@@ -1,0 +1,35 @@
+"""What the step-capture tests share: a small classifier, its batches, and the comparison of
+two runs' parameters (capture on against capture off)."""
+import numpy as np
+
+import tracegrad as mx
+from tracegrad import gluon, nd
+
+
+def small_net(hybridize, dropout=False, seed=3):
+    """Dense(8, relu) [-> Dropout(0.3)] -> Dense(3) on 5 features, Xavier-initialized."""
+    mx.random.seed(seed)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(8, activation="relu", in_units=5))
+    if dropout:
+        net.add(gluon.nn.Dropout(0.3))
+    net.add(gluon.nn.Dense(3, in_units=8))
+    net.initialize(mx.init.Xavier())
+    if hybridize:
+        net.hybridize()
+    return net
+
+
+def batches(n, batch=4, seed=0, sizes=None):
+    """n (features, class label) batches; batch i has sizes[i] rows when sizes is given."""
+    rs = np.random.RandomState(seed)
+    for i in range(n):
+        b = sizes[i] if sizes else batch
+        yield (nd.array(rs.randn(b, 5).astype(np.float32)),
+               nd.array(rs.randint(0, 3, b).astype(np.float32)))
+
+
+def same_params(a, b, rtol=2e-5):
+    assert len(a) == len(b)
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=rtol, atol=1e-6)
