@@ -511,8 +511,8 @@ def _captured_call(block, memo, args):
     the same variables, constants of the same shape and dtype). None: take the usual path."""
     jf, entry, out_tree, version, training, nargs = memo
     state = _STATE
-    if (not state.recording or state.training != training or STRUCTURE_VERSION[0] != version
-            or len(args) != nargs or LOCATING.on or _SCOPE.in_hybrid_call
+    if (len(args) != nargs or STRUCTURE_VERSION[0] != version or not state.recording
+            or state.training != training or LOCATING.on or _SCOPE.in_hybrid_call
             or _array.HOOKS.tracing or block.__dict__.get("_tg_jit") is not jf
             or not block._active):
         return None
@@ -532,7 +532,9 @@ def _captured_call(block, memo, args):
     _COUNTERS["cache_hits"] += 1
     jf.last = entry
     block.__dict__["_cached_args"] = args
-    return _tracing_jit.unflatten(out_tree, iter(out if isinstance(out, list) else [out]))
+    if type(out) is not list:      # one array out
+        return out if out_tree == "A" else _tracing_jit.unflatten(out_tree, iter([out]))
+    return _tracing_jit.unflatten(out_tree, iter(out))
 
 
 def _hybrid_call(block, *args):

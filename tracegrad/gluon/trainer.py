@@ -67,12 +67,13 @@ class Trainer:
 
     def step(self, batch_size, ignore_stale_grad=False):
         """One update with gradients normalized by 1/batch_size."""
-        self._optimizer.rescale_grad = self._scale / batch_size
+        optimizer = self._optimizer
+        optimizer.rescale_grad = self._scale / batch_size
         bound = self._bound
         if bound is not None and self._sync is None:
             held = _update_fusion.held_for(bound)
             if held is not None and self._bound_holds(fresh=False) and _update_fusion.run(
-                    held, self._optimizer, self._states, fused_update.write_back):
+                    held, optimizer, self._states):
                 return      # the captured step and this update were one native call
         _capture.before_write()  # a forward still deferred must see the weights before the update
         self._allreduce_grads()
@@ -112,14 +113,22 @@ class Trainer:
         """Whether the Binding still describes the parameters: the same weight NDArrays and
         gradient Variables (and, with `fresh`, every live gradient written since the last
         step), the same optimizer structure."""
-        if not self._fused or self._bound.structure != (type(self._optimizer),
-                                                        self._optimizer.fused_structure()):
+        optimizer = self._optimizer
+        structure = self._bound.structure
+        if not self._fused or structure[0] is not type(optimizer) or \
+                structure[1] != optimizer.fused_structure():
             return False
-        for p, data, var in self._bound_params:
-            d = p._data
-            if d is not data or (d is not None and d._var is not var) or (
-                    fresh and var is not None and not var.fresh):
-                return False
+        if fresh:
+            for p, data, var in self._bound_params:
+                d = p._data
+                if d is not data or (d is not None and d._var is not var) or (
+                        var is not None and not var.fresh):
+                    return False
+        else:
+            for p, data, var in self._bound_params:
+                d = p._data
+                if d is not data or (d is not None and d._var is not var):
+                    return False
         return len(self._params) == len(self._bound_params)
 
     def _update(self, ignore_stale_grad):

@@ -59,6 +59,7 @@ POOL_DEPTH = 2              # arrays kept per output: a gradient and the one it 
 # id(array) -> how many OutputPools hold it. Exact: while the count is positive a pool holds
 # the array, so its id cannot be reused by another object
 _HELD: dict = {}
+POOL_HOLDS = _HELD    # (read-only for others: pool_refs without the call, on hot paths)
 
 
 def pool_refs(array) -> int:

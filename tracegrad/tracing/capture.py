@@ -256,7 +256,6 @@ class Plan:
             raise _Refuse("a state update writes a graph input")
         self.assigns = [value_index[v] for v in assigned]
         writes = set(self.assigns).union(*[pop.writes for pop in self.ops])
-        self._set_exports([self.head] + sorted(writes - {self.head}))
         # grad_req of each variable leaf as planned (the gradients computed depend on it)
         self.var_wants = [(v, w) for v, w in zip(self.leaf_vars, self.wants) if v is not None]
         self.wrt_vars = [self.leaf_vars[i].var for i in self.wrt]
@@ -265,6 +264,7 @@ class Plan:
         self.var_reqs = [(v.var, w) for v, w in self.var_wants if v.type.dtype in FLOATS]
         # the tape value exported arrays get: a graph already consumed by backward
         self.freed = [_freed(t) for t in self.value_types]
+        self._set_exports([self.head] + sorted(writes - {self.head}))
         self.forward = self._forward(leaves, order, value_index)
         self.native, self.failures, self.captured, self.hit = None, 0, 0, None
         self.build_seconds = 0.0     # CPU time its compile took (update_fusion waits longer)
@@ -283,6 +283,8 @@ class Plan:
 
     def _set_exports(self, exports):
         self.exports = exports
+        # (plan value, the tape value its array gets) per export, in output order
+        self.export_items = tuple((j, self.freed[j]) for j in exports)
         self.export_set = frozenset(exports)
         self.hidden = [j for j in range(len(self.value_types)) if j not in self.export_set]
         self.export_pos = {j: k for k, j in enumerate(exports)}
@@ -786,19 +788,41 @@ def defer_call(entry, args, params, draw=None):
     step.log.append(("call", entry, saved_args, params, arrays))
     for target, j in targets:
         _pend_write(step, None, target, j)
-    outs = _results(step, pop, entry.n_out)
-    return outs[0] if entry.single else outs
+    if entry.single:
+        step.k += 1
+        j = pop.results[0]
+        d = _NEW(Deferred)
+        _SET_VAR(d, None)
+        _SET_LEAF(d, j)
+        _SET_VALUE(d, pop.types[0])
+        step.refs[j] = _WEAKREF(d)
+        return d
+    return _results(step, pop, entry.n_out)
 
 
-def _feed_plan(plan, pop, entry):
-    """Per feed of the compiled call: (feed kind, feed ref, operand kind, operand ref, the
-    plan's variable for that leaf or None, the leaf's type or None)."""
-    out = []
-    for (kind, ref), (okind, oref) in zip(entry.feeds, pop.operands):
-        leaf = okind == _LEAF
-        out.append((kind, ref, okind, oref, plan.leaf_vars[oref] if leaf else None,
-                    plan.leaf_types[oref] if leaf else None))
-    return tuple(out)
+class _CallBinder:
+    """How a compiled call's feeds meet a plan op's operands, grouped by what each check needs
+    (built once per plan op): arguments that are the plan's deferred values, untracked array
+    arguments, parameters that are the plan's variables, and the rest in general form."""
+    __slots__ = ("n", "deferred", "arg_consts", "param_vars", "rest")
+
+    def __init__(self, plan, pop, entry):
+        self.n = len(entry.feeds)
+        self.deferred, self.arg_consts, self.param_vars, self.rest = [], [], [], []
+        for f, ((kind, ref), (okind, oref)) in enumerate(zip(entry.feeds, pop.operands)):
+            leaf = okind == _LEAF
+            var = plan.leaf_vars[oref] if leaf else None
+            ltype = plan.leaf_types[oref] if leaf else None
+            if kind == _ARG and okind == _VALUE:
+                self.deferred.append((ref, oref))
+            elif kind == _ARG and leaf and var is None:
+                self.arg_consts.append((f, ref, oref, ltype.shape, ltype.np_dtype))
+            elif kind == _PARAM and leaf and var is not None:
+                self.param_vars.append((f, ref, oref, var))
+            elif kind != _KEY:
+                self.rest.append((f, kind, ref, okind, oref, var, ltype))
+        self.deferred, self.arg_consts = tuple(self.deferred), tuple(self.arg_consts)
+        self.param_vars, self.rest = tuple(self.param_vars), tuple(self.rest)
 
 
 _ARG, _PARAM, _KEY, _CONST = Feed.ARG, Feed.PARAM, Feed.KEY, Feed.CONST
@@ -806,43 +830,53 @@ _ARG, _PARAM, _KEY, _CONST = Feed.ARG, Feed.PARAM, Feed.KEY, Feed.CONST
 
 def _bind_call(step, pop, entry, args, params):
     """(args with _Ref for deferred ones, input arrays without keys yet), or None when an
-    operand differs from the plan. Binds the call's constant and variable leaves."""
-    fp = pop.feed_plan
-    if fp is None:
-        fp = pop.feed_plan = _feed_plan(step.plan, pop, entry)
-    leaf_data, written = step.leaf_data, step.written
+    operand differs from the plan. Binds the call's constant and variable leaves (a call
+    that does not match ends its step: a fresh one is dropped, a pending one materialized)."""
+    b = pop.feed_plan
+    if b is None:
+        b = pop.feed_plan = _CallBinder(step.plan, pop, entry)
     saved_args = args
-    arrays = [None] * len(fp)
-    binds = []
-    i = -1
-    for kind, ref, okind, oref, var, ltype in fp:
-        i += 1
+    for i, oref in b.deferred:
+        a = args[i]
+        if type(a) is not Deferred or _GET_LEAF(a) != oref:
+            return None
+        if saved_args is args:
+            saved_args = list(args)
+        saved_args[i] = _REFS[oref]
+    leaf_data, written = step.leaf_data, step.written
+    arrays = [None] * b.n
+    for f, i, oref, shape, dtype in b.arg_consts:
+        a = args[i]
+        if type(a) is not NDArray or a._value is not None:
+            return None
+        data = a._data
+        bound = leaf_data[oref]
+        if (bound is not None and bound is not data) or data.shape != shape \
+                or data.dtype != dtype or (written and id(data) in written):
+            return None
+        leaf_data[oref] = arrays[f] = data
+    for f, i, oref, var in b.param_vars:
+        a = params[i]
+        if type(a) is not NDArray or a._value is not var:
+            return None
+        data = a._data
+        if written and id(data) in written:
+            return None
+        leaf_data[oref] = arrays[f] = data
+    for f, kind, ref, okind, oref, var, ltype in b.rest:
+        if okind != _LEAF:
+            return None      # (a parameter or a constant where the plan has a deferred value)
         if kind == _ARG or kind == _PARAM:
             a = args[ref] if kind == _ARG else params[ref]
-            t = type(a)
-            if t is Deferred:
-                if kind != _ARG or okind != _VALUE or _GET_LEAF(a) != oref:
-                    return None
-                if saved_args is args:
-                    saved_args = list(args)
-                saved_args[ref] = _REFS[oref]
-                continue
-            if t is not NDArray or okind != _LEAF:   # (a PendingWrite: a state update's)
+            if type(a) is not NDArray:    # (a Deferred, a PendingWrite: a state update's)
                 return None
-            v, data = _SLOT_VALUE.__get__(a), _SLOT_DATA.__get__(a)
-            if var is not None:
-                if v is not var:
-                    return None
-            elif v is not None:
+            if a._value is not var:
                 return None
-        elif kind == _KEY:
-            continue
+            data = a._data
         elif kind == _CONST:
-            if okind != _LEAF:
-                return None
             data = ref
         else:    # a variable the function reached from its scope
-            if okind != _LEAF or var is not ref:
+            if var is not ref:
                 return None
             data = ref.data
         if written and id(data) in written:
@@ -852,10 +886,7 @@ def _bind_call(step, pop, entry, args, params):
             if (bound is not None and bound is not data) or data.shape != ltype.shape \
                     or data.dtype != ltype.np_dtype:
                 return None
-        arrays[i] = data
-        binds.append((oref, data))
-    for oref, data in binds:
-        leaf_data[oref] = data
+        leaf_data[oref] = arrays[f] = data
     return saved_args, arrays
 
 
@@ -953,7 +984,7 @@ class _Learning:
 class BlockReplay:
     """A learned block call: the plan, the range of its ops, the checks and the program."""
     __slots__ = ("plan", "k0", "k1", "arg_kinds", "program", "var_objs", "out", "leaf_ops",
-                 "n_tmp", "entries", "sites")
+                 "n_tmp", "entries", "sites", "arg_leaves", "same_args")
 
 
 def learn_begin():
@@ -1072,11 +1103,22 @@ def learn_end(rec, args, out, var_objs):
     r.var_objs, r.out, r.leaf_ops, r.n_tmp = var_checks, j, leaf_ops, len(tmps)
     # without eager ops (a layer, most losses): the log entries made once, and the ops
     # whose operands are bound at each replay
-    r.entries = r.sites = None
+    r.entries = r.sites = r.arg_leaves = r.same_args = None
     if not tmps:
         r.entries = [(ins[2], ins[3]) for ins in program]
-        r.sites = tuple((pos, ins[2], ins[3], ins[4]) for pos, ins in enumerate(program)
-                        if ins[4])
+        # every leaf operand is an argument (checked by arg_kinds): per op reading one, its
+        # operand positions and argument indices; per (argument, leaf) pair its variable; and
+        # the arguments that must be one array because they fill the same leaf
+        r.sites = tuple((pos, ins[2], ins[3], tuple((n, ins[2][n].i) for n, _ in ins[4]))
+                        for pos, ins in enumerate(program) if ins[4])
+        pairs = {(ins[2][n].i, ref): None for ins in program if ins[0] for n, ref in ins[4]}
+        r.arg_leaves = tuple((i, ref, plan.leaf_vars[ref]) for i, ref in pairs)
+        first = {}
+        same = []
+        for i, ref in pairs:
+            if plan.leaf_vars[ref] is None and first.setdefault(ref, i) != i:
+                same.append((first[ref], i))
+        r.same_args = tuple(same)
     return r
 
 
@@ -1114,13 +1156,27 @@ def replay(r, args):
     # operands first (nothing is bound until every one is checked), eager ops as they come
     tmps, binds, written = [], {}, step.written
     leaf_data, leaf_types = step.leaf_data, plan.leaf_types
-    if r.entries is not None:    # no eager ops: only the ops reading arguments are bound
-        entries = list(r.entries)
-        for pos, template, attrs, leaves in r.sites:
-            saved = _bind_site(template, leaves, args, tmps, binds, written, leaf_data,
-                               leaf_types, leaf_vars)
-            if saved is None:
+    if r.entries is not None:    # no eager ops: the leaves are arguments (types checked)
+        for i, ref, var in r.arg_leaves:
+            a = args[i]
+            if a._value is not var:
                 return None
+            if var is None:
+                data = a._data
+                bound = leaf_data[ref]
+                if (bound is not None and bound is not data) or (
+                        written and id(data) in written):
+                    return None
+        for i, j in r.same_args:
+            if args[i]._data is not args[j]._data:
+                return None
+        for i, ref, _ in r.arg_leaves:
+            binds[ref] = args[i]._data
+        entries = list(r.entries)
+        for pos, template, attrs, fills in r.sites:
+            saved = list(template)
+            for n, i in fills:
+                saved[n] = args[i]
             entries[pos] = (saved, attrs)
     else:
         entries = _replay_program(r, args, tmps, binds, written, leaf_data, leaf_types,
@@ -1254,9 +1310,15 @@ def run_native(step, native, args):
     try:
         return native(*args)
     except BaseException:
-        for _, target, _ in step.writes:
-            target.__class__ = NDArray
+        unpend(step)
         raise
+
+
+def unpend(step):
+    """The step's native call failed: the arrays its state updates were to write are plain
+    again (their old values)."""
+    for _, target, _ in step.writes:
+        target.__class__ = NDArray
 
 
 def deliver(step, outs, before, fused=False):
@@ -1269,23 +1331,24 @@ def deliver(step, outs, before, fused=False):
         for _, target, j in step.writes:
             target.__class__ = NDArray
             np.copyto(_SLOT_DATA.__get__(target), outs[pos[j]], casting="unsafe")
-    n = len(plan.exports)
-    freed = plan.freed
-    for k, j in enumerate(plan.exports):
+    k = 0
+    for j, freed in plan.export_items:
         r = refs[j]
-        d = r() if r is not None else None
-        if d is not None:
-            _SET_DATA(d, outs[k])
-            _SET_VALUE(d, freed[j])
-            _SET_LEAF(d, None)
-            d.__class__ = NDArray
-        outs[k] = None
+        if r is not None:
+            d = r()
+            if d is not None:
+                _SET_DATA(d, outs[k])
+                _SET_VALUE(d, freed)
+                _SET_LEAF(d, None)
+                d.__class__ = NDArray
+        k += 1
     # the gradients, as Variable.receive takes them: a fresh result replaces a 'write'
     # buffer nobody else holds (our outputs are fresh, contiguous, of the variable's type)
-    for k, var in enumerate(plan.wrt_vars, n):
+    for var in plan.wrt_vars:
         g, outs[k] = outs[k], None
+        k += 1
         old = var.grad
-        if var.grad_req == "write" and _getrefcount(old) <= 3 and old.dtype == g.dtype \
+        if var.grad_req == "write" and _getrefcount(old) <= 3 and old.dtype is g.dtype \
                 and old.shape == g.shape:
             var.grad, var.fresh = g, True
         else:

@@ -28,7 +28,8 @@ from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Literal
 from ..ir.passes import run_pipeline
 from ..runtime import tape
-from ..runtime.buffers import pool_refs
+from ..runtime.buffers import POOL_HOLDS as _POOLED
+from ..fused_update import write_back
 from ..runtime.segments import compile_callable
 from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS, bump
@@ -41,6 +42,7 @@ MAX_MISSES = 4    # held steps finished by another path, in a row, before it is 
 
 _GRAD = tape.Variable.__dict__["grad"]
 _REQ = tape.Variable.__dict__["grad_req"]
+_GRAD_GET, _REQ_GET = _GRAD.__get__, _REQ.__get__
 _FRESH = tape.Variable.__dict__["fresh"]
 _HELD: dict = {}          # Variable class -> its held twin
 _PLAIN: dict = {}         # held twin -> the Variable class
@@ -123,11 +125,13 @@ class Fusion:
         new = [o if type(o) is Literal else uenv[o] for o in update.outputs]
         self.fn = run_pipeline(b.ret(*outs, *new), _capture.PIPELINE)
         self.native = compile_callable(self.fn)
+        # the call that refuses (None) instead of converting an input that fails its guard
+        self.try_call = getattr(self.native, "try_call", None) or _converting(self.native)
         self.n_plan = len(outs)
         self.weight_checks = tuple(zip(binding.weights, self.weight_leaves))
         self.state_items = tuple((i, n) for i, n in zip(binding.indices, binding.n_states) if n)
         self.targets = tuple(zip(binding.indices, binding.weights, binding.n_states))
-        self.swaps = None     # (variable, its held class, in the Binding?) per plan gradient
+        self.swaps = None     # (variable, its held class, its class) per plan gradient
         self.var_ids = frozenset(map(id, plan.wrt_vars))
         self.step = None      # the step it holds
         bump("traces")
@@ -137,14 +141,15 @@ class Fusion:
         Binding's gradients are written, not added; nobody else holds a gradient buffer)."""
         swaps = self.swaps
         if swaps is None:
-            bound = {id(v) for v in self.binding.vars}
-            swaps = self.swaps = tuple((var, _held_class(type(var)), id(var) in bound)
-                                       for var in self.plan.wrt_vars)
-        for var, _, bound in swaps:
-            if bound and _REQ.__get__(var) != "write":
+            swaps = self.swaps = tuple(
+                (var, _held_class(_PLAIN.get(type(var), type(var))),
+                 _PLAIN.get(type(var), type(var))) for var in self.plan.wrt_vars)
+        for var in self.binding.vars:
+            if _REQ_GET(var) != "write":
                 return False
-            g = _GRAD.__get__(var)
-            if g is not None and _getrefcount(g) > 3 + pool_refs(g):   # somebody holds it
+        for var, _, _ in swaps:
+            g = _GRAD_GET(var)
+            if g is not None and _getrefcount(g) > 3 + _POOLED.get(id(g), 0):  # held elsewhere
                 return False
         for var, held, _ in swaps:
             var.__class__ = held
@@ -156,9 +161,9 @@ class Fusion:
         """The held variables are plain again; `reason`: the step is finished another way."""
         step.held = self.step = None
         _HOLDING.discard(self)
-        for var, held, _ in self.swaps:
+        for var, held, plain in self.swaps:
             if type(var) is held:
-                var.__class__ = _PLAIN[held]
+                var.__class__ = plain
         if reason is not None:
             self.misses += 1
             bump("update_fusion_misses")
@@ -166,6 +171,17 @@ class Fusion:
             del _capture._LOG["drops"][:-8]
             if self.misses >= MAX_MISSES:
                 self.plan.fusion, self.plan.fusion_refused = None, True
+
+
+def _converting(native):
+    """try_call for a callable without one (segmented or interpreted fallbacks): a TypeError
+    (an input of another type) is a refusal."""
+    def try_call(args):
+        try:
+            return native(*args)
+        except TypeError:
+            return None
+    return try_call
 
 
 def held_for(binding):
@@ -177,7 +193,7 @@ def held_for(binding):
     return step if fusion is not None and fusion.binding is binding else None
 
 
-def run(step, optimizer, states, write_back):
+def run(step, optimizer, states):
     """trainer.step() on a step held for its Binding (held_for; the Trainer checked that the
     Binding still describes its parameters): the one native call. False: nothing done (the
     caller materializes and updates as usual)."""
@@ -204,20 +220,20 @@ def run(step, optimizer, states, write_back):
         step.done = True
         before = _NATIVE["native_calls"]
         try:
-            outs = _capture.run_native(step, fusion.native, args)
-        except TypeError:    # an optimizer state changed type: the two calls as before
-            optimizer.uncount(binding.indices, num_update)
-            fusion.release(step)
-            _capture.deliver(step, _capture.run_native(step, step.plan.native, leaf_data),
-                             before)
-            return False
+            outs = fusion.try_call(tuple(args))
+            if outs is None:     # an optimizer state changed type: the two calls as before
+                optimizer.uncount(binding.indices, num_update)
+                fusion.release(step)
+                _capture.deliver(step, _capture.run_native(step, step.plan.native, leaf_data),
+                                 before)
+                return False
         except BaseException:
             fusion.release(step)
+            _capture.unpend(step)
             raise
         fusion.release(step)
-        n = fusion.n_plan
         _capture.deliver(step, outs, before, fused=True)
-        write_back(outs[n:], fusion.targets, states)
+        write_back(outs[fusion.n_plan:], fusion.targets, states)
         for var in binding.vars:
             var.fresh = False
     fusion.misses = 0
