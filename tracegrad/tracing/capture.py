@@ -64,7 +64,7 @@ import sys
 import threading
 import time
 import weakref
-from operator import is_ as _is
+from operator import is_ as _is, itemgetter
 
 import numpy as np
 
@@ -352,7 +352,8 @@ class Step:
         self.plan, self.k = plan, 0
         self.leaf_data = [None] * len(plan.leaf_types)
         self.refs = [None] * len(plan.value_types)
-        self.log = []            # per deferred op: (args with _Ref, attrs) or call payload
+        self.log = []            # per deferred op: (args with _Ref, attrs) or call payload;
+        #                          a _Replayed item for a replayed block's ops
         self.training = STATE.training
         # deferred state updates in order: (position in log for an assign_state, None for a
         # compiled call's update; the target array; the plan value written); the id()s of
@@ -931,7 +932,7 @@ def _on_assign(target, value):
         plan, n, j = step.plan, step.n_assign, _GET_LEAF(value)
         if n < len(plan.assigns) and plan.assigns[n] == j and _can_pend(step, target, j):
             step.n_assign = n + 1
-            _pend_write(step, len(step.log), target, j)
+            _pend_write(step, step.k, target, j)
             return
         materialize("a state update (assign_state) differs from the captured step")
     if isinstance(value, NDArray):
@@ -984,7 +985,7 @@ class _Learning:
 class BlockReplay:
     """A learned block call: the plan, the range of its ops, the checks and the program."""
     __slots__ = ("plan", "k0", "k1", "arg_kinds", "program", "var_objs", "out", "leaf_ops",
-                 "n_tmp", "entries", "sites", "arg_leaves", "same_args")
+                 "n_tmp", "entries", "sites", "arg_leaves", "same_args", "keep")
 
 
 def learn_begin():
@@ -1075,7 +1076,7 @@ def learn_end(rec, args, out, var_objs):
         pop = plan.ops[k]
         if pop.entry is not None or pop.opdef is not opdef:
             return None
-        saved, logged_attrs = step.log[k]
+        saved, logged_attrs = step.log[rec.n_log + k - k0]
         template, leaves = list(saved), []
         for n, (a, kind, ref) in enumerate(zip(op_args, pop.kinds, pop.refs)):
             if kind != _LEAF:
@@ -1103,14 +1104,21 @@ def learn_end(rec, args, out, var_objs):
     r.var_objs, r.out, r.leaf_ops, r.n_tmp = var_checks, j, leaf_ops, len(tmps)
     # without eager ops (a layer, most losses): the log entries made once, and the ops
     # whose operands are bound at each replay
-    r.entries = r.sites = r.arg_leaves = r.same_args = None
+    r.entries = r.sites = r.arg_leaves = r.same_args = r.keep = None
     if not tmps:
         r.entries = [(ins[2], ins[3]) for ins in program]
         # every leaf operand is an argument (checked by arg_kinds): per op reading one, its
         # operand positions and argument indices; per (argument, leaf) pair its variable; and
         # the arguments that must be one array because they fill the same leaf
-        r.sites = tuple((pos, ins[2], ins[3], tuple((n, ins[2][n].i) for n, _ in ins[4]))
-                        for pos, ins in enumerate(program) if ins[4])
+        sites = [(pos, ins[2], ins[3], tuple((n, ins[2][n].i) for n, _ in ins[4]))
+                 for pos, ins in enumerate(program) if ins[4]]
+        # the arguments the log keeps (the leaves; never a Deferred: that would keep it alive)
+        kept = sorted({i for *_, fills in sites for _, i in fills})
+        slot = {i: k for k, i in enumerate(kept)}
+        r.sites = tuple((pos, template, attrs, tuple((n, slot[i]) for n, i in fills))
+                        for pos, template, attrs, fills in sites)
+        r.keep = itemgetter(*kept) if len(kept) > 1 else \
+            (lambda args, i=kept[0]: (args[i],)) if kept else (lambda args: ())
         pairs = {(ins[2][n].i, ref): None for ins in program if ins[0] for n, ref in ins[4]}
         r.arg_leaves = tuple((i, ref, plan.leaf_vars[ref]) for i, ref in pairs)
         first = {}
@@ -1172,22 +1180,17 @@ def replay(r, args):
                 return None
         for i, ref, _ in r.arg_leaves:
             binds[ref] = args[i]._data
-        entries = list(r.entries)
-        for pos, template, attrs, fills in r.sites:
-            saved = list(template)
-            for n, i in fills:
-                saved[n] = args[i]
-            entries[pos] = (saved, attrs)
+        step.log.append(_Replayed(r, r.keep(args)))   # (entries, if materialize needs them)
     else:
         entries = _replay_program(r, args, tmps, binds, written, leaf_data, leaf_types,
                                   leaf_vars)
         if entries is None:
             return None
+        step.log.extend(entries)
     for obj, ref in r.var_objs:
         leaf_data[ref] = _SLOT_DATA.__get__(obj)
     for ref, data in binds.items():
         leaf_data[ref] = data
-    step.log.extend(entries)
     step.k = r.k1
     if fresh:
         state.step = step
@@ -1197,6 +1200,37 @@ def replay(r, args):
     _SET_VALUE(d, plan.value_types[r.out])
     step.refs[r.out] = _WEAKREF(d)
     return d
+
+
+class _Replayed:
+    """A step's log item for a block replayed without eager ops: one item for its ops
+    k0..k1, expanded into their log entries only if the step is materialized. `leaves`: the
+    arguments its ops read as graph inputs (BlockReplay.keep)."""
+    __slots__ = ("r", "leaves")
+
+    def __init__(self, r, leaves):
+        self.r, self.leaves = r, leaves
+
+    def entries(self):
+        r, leaves = self.r, self.leaves
+        entries = list(r.entries)
+        for pos, template, attrs, fills in r.sites:
+            saved = list(template)
+            for n, k in fills:
+                saved[n] = leaves[k]
+            entries[pos] = (saved, attrs)
+        return entries
+
+
+def _log_entries(log):
+    """The step's log with one entry per deferred op (replayed blocks expanded)."""
+    out = []
+    for item in log:
+        if type(item) is _Replayed:
+            out.extend(item.entries())
+        else:
+            out.append(item)
+    return out
 
 
 def _replay_program(r, args, tmps, binds, written, leaf_data, leaf_types, leaf_vars):
@@ -1434,7 +1468,7 @@ def materialize(reason):
     prev = STATE.recording, STATE.training
     STATE.recording, STATE.training = True, step.training
     try:
-        for n, (entry_log, pop) in enumerate(zip(step.log, step.plan.ops)):
+        for n, (entry_log, pop) in enumerate(zip(_log_entries(step.log), step.plan.ops)):
             while assigns and assigns[-1][0] == n:
                 _, target, j = assigns.pop()
                 _on_assign(target, real[j])
