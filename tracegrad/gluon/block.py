@@ -532,9 +532,9 @@ def _captured_call(block, memo, args):
     _COUNTERS["cache_hits"] += 1
     jf.last = entry
     block.__dict__["_cached_args"] = args
-    if type(out) is not list:      # one array out
-        return out if out_tree == "A" else _tracing_jit.unflatten(out_tree, iter([out]))
-    return _tracing_jit.unflatten(out_tree, iter(out))
+    if out_tree == "A":      # one array out
+        return out[0] if type(out) is list else out
+    return _tracing_jit.unflatten(out_tree, iter(out if type(out) is list else [out]))
 
 
 def _hybrid_call(block, *args):

@@ -789,7 +789,7 @@ def defer_call(entry, args, params, draw=None):
     step.log.append(("call", entry, saved_args, params, arrays))
     for target, j in targets:
         _pend_write(step, None, target, j)
-    if entry.single:
+    if entry.n_out == 1:
         step.k += 1
         j = pop.results[0]
         d = _NEW(Deferred)
@@ -797,8 +797,9 @@ def defer_call(entry, args, params, draw=None):
         _SET_LEAF(d, j)
         _SET_VALUE(d, pop.types[0])
         step.refs[j] = _WEAKREF(d)
-        return d
-    return _results(step, pop, entry.n_out)
+        return d if entry.single else [d]
+    outs = _results(step, pop, entry.n_out)
+    return outs[0] if entry.single else outs
 
 
 class _CallBinder:
