@@ -156,6 +156,7 @@ class Optimizer:
 @register
 class SGD(Optimizer):
     """mom = momentum*mom - lr*(g + wd*w); w += mom  (momentum 0: w -= lr*(g + wd*w))."""
+    _fused_last = None      # (numbers, vector) of the last fused_scalar_vector
 
     def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
         super().__init__(**kwargs)
@@ -217,18 +218,21 @@ class SGD(Optimizer):
             if count > num:
                 num = count
             p = params.get(i)
-            mults.append((p.lr_mult, p.wd_mult) if p is not None else (1.0, 1.0))
+            if p is None:
+                mults += (1.0, 1.0)
+            else:
+                mults += (p.lr_mult, p.wd_mult)
         self.num_update = num
         # the same numbers as last step (a fixed learning rate): the same vector (the native
         # call only reads it)
         key = (indices, self.lr, self.wd, self.rescale_grad, self.clip_gradient or 0.0,
                self.momentum, mults)
-        last = self.__dict__.get("_fused_last")
+        last = self._fused_last
         if last is not None and last[0] == key:
             return last[1]
         lr0, wd0, rescale, clip, momentum = key[1:6]
         out = []
-        for lr_mult, wd_mult in mults:
+        for lr_mult, wd_mult in zip(mults[::2], mults[1::2]):
             lr, wd = lr0 * lr_mult, wd0 * wd_mult
             out += (lr, wd, rescale, clip, momentum, -lr * rescale, lr * wd)
         vector = np.array(out, dtype=np.float64)

@@ -1310,11 +1310,7 @@ def backward(heads, head_grads, retain_graph, train_mode):
         materialize("the step made fewer state updates (assign_state) than the captured one")
         return False
     refs = step.refs
-    missing = None
-    for j in plan.hidden:
-        r = refs[j]
-        if r is not None and r() is not None:
-            missing = [j] if missing is None else missing + [j]
+    missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
     if missing:
         plan._set_exports(sorted(plan.export_set.union(missing)))
         materialize("arrays the captured step does not export are alive at backward(); "
