@@ -64,7 +64,7 @@ import sys
 import threading
 import time
 import weakref
-from operator import is_ as _is, itemgetter
+from operator import is_ as _is
 
 import numpy as np
 
@@ -271,6 +271,7 @@ class Plan:
         self.seen_key = None     # its entry in _State.seen (observe)
         # the step fused with Trainer.step's update (update_fusion.Fusion), once learned
         self.fusion, self.fusion_seen, self.fusion_refused = None, None, False
+        self.hoists = []     # block replays whose eager ops a fusion may compute (HOISTABLE)
         self.idle = 0        # backward passes not captured by any plan since this one last was
         self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
             self.ops[0].opdef
@@ -346,14 +347,14 @@ class _Refuse(Exception):
 class Step:
     """The ops of a plan deferred so far in this step."""
     __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training", "writes", "written",
-                 "n_assign", "held", "done")
+                 "n_assign", "held", "done", "lazy")
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
         self.leaf_data = [None] * len(plan.leaf_types)
         self.refs = [None] * len(plan.value_types)
         self.log = []            # per deferred op: (args with _Ref, attrs) or call payload;
-        #                          a _Replayed item for a replayed block's ops
+        #                          (_REPLAYED, replay, leaves) for a replayed block
         self.training = STATE.training
         # deferred state updates in order: (position in log for an assign_state, None for a
         # compiled call's update; the target array; the plan value written); the id()s of
@@ -362,6 +363,7 @@ class Step:
         self.n_assign = 0        # assign_state calls deferred so far
         self.held = None         # the Fusion holding the step from backward() to trainer.step
         self.done = False        # a held step finished (maybe by another thread: HELD_LOCK)
+        self.lazy = ()           # (replay, its kept arguments): leaves the fused call computes
 
 
 _NOTHING_WRITTEN = frozenset()
@@ -986,7 +988,8 @@ class _Learning:
 class BlockReplay:
     """A learned block call: the plan, the range of its ops, the checks and the program."""
     __slots__ = ("plan", "k0", "k1", "arg_kinds", "program", "var_objs", "out", "leaf_ops",
-                 "n_tmp", "entries", "sites", "arg_leaves", "same_args", "keep")
+                 "n_tmp", "entries", "sites", "arg_leaves", "same_args", "keep", "eager",
+                 "tmp_leaves")
 
 
 def learn_begin():
@@ -1103,32 +1106,90 @@ def learn_end(rec, args, out, var_objs):
     r = BlockReplay()
     r.plan, r.k0, r.k1, r.arg_kinds, r.program = plan, k0, k1, tuple(kinds), program
     r.var_objs, r.out, r.leaf_ops, r.n_tmp = var_checks, j, leaf_ops, len(tmps)
-    # without eager ops (a layer, most losses): the log entries made once, and the ops
-    # whose operands are bound at each replay
-    r.entries = r.sites = r.arg_leaves = r.same_args = r.keep = None
-    if not tmps:
-        r.entries = [(ins[2], ins[3]) for ins in program]
-        # every leaf operand is an argument (checked by arg_kinds): per op reading one, its
-        # operand positions and argument indices; per (argument, leaf) pair its variable; and
-        # the arguments that must be one array because they fill the same leaf
-        sites = [(pos, ins[2], ins[3], tuple((n, ins[2][n].i) for n, _ in ins[4]))
-                 for pos, ins in enumerate(program) if ins[4]]
-        # the arguments the log keeps (the leaves; never a Deferred: that would keep it alive)
-        kept = sorted({i for *_, fills in sites for _, i in fills})
-        slot = {i: k for k, i in enumerate(kept)}
-        r.sites = tuple((pos, template, attrs, tuple((n, slot[i]) for n, i in fills))
-                        for pos, template, attrs, fills in sites)
-        r.keep = itemgetter(*kept) if len(kept) > 1 else \
-            (lambda args, i=kept[0]: (args[i],)) if kept else (lambda args: ())
-        pairs = {(ins[2][n].i, ref): None for ins in program if ins[0] for n, ref in ins[4]}
-        r.arg_leaves = tuple((i, ref, plan.leaf_vars[ref]) for i, ref in pairs)
-        first = {}
-        same = []
-        for i, ref in pairs:
-            if plan.leaf_vars[ref] is None and first.setdefault(ref, i) != i:
-                same.append((first[ref], i))
-        r.same_args = tuple(same)
+    _lazy_form(r, program)
+    if r.eager is not None:     # (one per point of the plan: a call learned again replaces it)
+        plan.hoists = [h for h in plan.hoists if h.k0 != r.k0][-7:] + [r]
     return r
+
+
+# Ops a replay may leave to the step's native call (update_fusion hoists them into the fused
+# function) instead of running them eagerly: their compiled code computes exactly what numpy
+# does (selection, conversion, layout; no rounding) and no value makes them raise.
+HOISTABLE = frozenset({"one_hot", "cast", "reshape", "expand_dims", "transpose"})
+
+
+def _lazy_form(r, program):
+    """Fill in how replay `r` is bound and logged without running its eager ops: the log
+    entries as templates (`entries`, `sites`: operand positions filled from the kept arguments
+    or, if the step is materialized, from the eager ops' results), the kept arguments, each
+    (argument, leaf) with its variable, arguments that must be one array, and the eager ops
+    (`eager`: None when the call has none; `tmp_leaves`: the leaves their results are). A
+    call whose eager ops are not all HOISTABLE keeps entries None: replay runs it in full."""
+    r.entries = r.sites = r.arg_leaves = r.same_args = r.keep = None
+    r.eager = r.tmp_leaves = None
+    eager = [ins for ins in program if not ins[0]]
+    if any(ins[1].name not in HOISTABLE for ins in eager):
+        return
+    deferred = [ins for ins in program if ins[0]]
+    arg_fed, tmp_fed = {}, {}
+    for ins in deferred:
+        for n, ref in ins[4]:
+            x = ins[2][n]
+            if type(x) is _Arg:
+                arg_fed[(x.i, ref)] = None
+            else:
+                tmp_fed[ref] = x.t
+    if any(ref in tmp_fed for _, ref in arg_fed):
+        return      # (a leaf fed both ways: bound eagerly)
+    used = {i for i, _ in arg_fed} | {x.i for ins in eager for x in ins[2] if type(x) is _Arg}
+    # the arguments the log keeps (never a Deferred: that would keep it alive)
+    kept = sorted(used)
+    slot = {i: k for k, i in enumerate(kept)}
+    r.keep = tuple(kept)
+    r.entries = [(ins[2], ins[3]) for ins in deferred]
+    # per op with leaf operands: positions filled from kept argument k (k >= 0) or from the
+    # result of eager op t (-1 - t)
+    r.sites = tuple(
+        (pos, ins[2], ins[3], tuple((n, slot[ins[2][n].i]) if type(ins[2][n]) is _Arg
+                                    else (n, -1 - ins[2][n].t) for n, _ in ins[4]))
+        for pos, ins in enumerate(deferred) if ins[4])
+    leaf_vars = r.plan.leaf_vars
+    r.arg_leaves = tuple((i, ref, leaf_vars[ref]) for i, ref in arg_fed)
+    first, same = {}, []
+    for i, ref in arg_fed:
+        if leaf_vars[ref] is None and first.setdefault(ref, i) != i:
+            same.append((first[ref], i))
+    r.same_args = tuple(same)
+    if eager:
+        # operands: (0, kept argument), (1, eager result) or (2, a scalar)
+        r.eager = tuple((ins[1], tuple((0, slot[x.i]) if type(x) is _Arg else
+                                       (1, x.t) if type(x) is _Tmp else (2, x)
+                                       for x in ins[2]), ins[3]) for ins in eager)
+        r.tmp_leaves = tuple(tmp_fed.items())
+
+
+def eager_results(r, leaves):
+    """Replay r's eager ops on its kept arguments `leaves` (as the block's call ran them)."""
+    tmps = []
+    for opdef, spec, attrs in r.eager:
+        datas = [leaves[v]._data if kind == 0 else tmps[v]._data if kind == 1 else
+                 v.item() if isinstance(v, np.generic) else v for kind, v in spec]
+        res = NDArray.__new__(NDArray)
+        res._data, res._value, res._var, res._leaf = np.asarray(opdef.impl(*datas, **attrs)), \
+            None, None, None
+        tmps.append(res)
+    return tmps
+
+
+def fill_lazy(step):
+    """The leaves a replay left to the fused call, computed eagerly after all: the step runs
+    the plan's own native call (which reads them), not the fused one."""
+    leaf_data = step.leaf_data
+    for r, leaves in step.lazy:
+        tmps = eager_results(r, leaves)
+        for ref, t in r.tmp_leaves:
+            leaf_data[ref] = tmps[t]._data
+    step.lazy = ()
 
 
 def replay(r, args):
@@ -1163,9 +1224,11 @@ def replay(r, args):
         if _SLOT_VALUE.__get__(obj) is not leaf_vars[ref]:
             return None
     # operands first (nothing is bound until every one is checked), eager ops as they come
-    tmps, binds, written = [], {}, step.written
-    leaf_data, leaf_types = step.leaf_data, plan.leaf_types
-    if r.entries is not None:    # no eager ops: the leaves are arguments (types checked)
+    written, leaf_data = step.written, step.leaf_data
+    if r.entries is not None and (r.eager is None or (
+            plan.fusion is not None and r in plan.fusion.hoisted)):
+        # no eager ops, or ones the fused call computes: the leaves bound here are arguments
+        # (types checked above)
         for i, ref, var in r.arg_leaves:
             a = args[i]
             if a._value is not var:
@@ -1180,18 +1243,23 @@ def replay(r, args):
             if args[i]._data is not args[j]._data:
                 return None
         for i, ref, _ in r.arg_leaves:
-            binds[ref] = args[i]._data
-        step.log.append(_Replayed(r, r.keep(args)))   # (entries, if materialize needs them)
+            leaf_data[ref] = args[i]._data
+        keep = r.keep      # (the log item's entries are made if materialize needs them)
+        leaves = (args[keep[0]],) if len(keep) == 1 else tuple([args[i] for i in keep])
+        step.log.append((_REPLAYED, r, leaves))
+        if r.eager is not None:
+            step.lazy += ((r, leaves),)
     else:
-        entries = _replay_program(r, args, tmps, binds, written, leaf_data, leaf_types,
+        binds = {}
+        entries = _replay_program(r, args, [], binds, written, leaf_data, plan.leaf_types,
                                   leaf_vars)
         if entries is None:
             return None
         step.log.extend(entries)
+        for ref, data in binds.items():
+            leaf_data[ref] = data
     for obj, ref in r.var_objs:
         leaf_data[ref] = _SLOT_DATA.__get__(obj)
-    for ref, data in binds.items():
-        leaf_data[ref] = data
     step.k = r.k1
     if fresh:
         state.step = step
@@ -1203,32 +1271,29 @@ def replay(r, args):
     return d
 
 
-class _Replayed:
-    """A step's log item for a block replayed without eager ops: one item for its ops
-    k0..k1, expanded into their log entries only if the step is materialized. `leaves`: the
-    arguments its ops read as graph inputs (BlockReplay.keep)."""
-    __slots__ = ("r", "leaves")
+_REPLAYED = object()    # marks a step's log item for a replayed block (_replayed_entries)
 
-    def __init__(self, r, leaves):
-        self.r, self.leaves = r, leaves
 
-    def entries(self):
-        r, leaves = self.r, self.leaves
-        entries = list(r.entries)
-        for pos, template, attrs, fills in r.sites:
-            saved = list(template)
-            for n, k in fills:
-                saved[n] = leaves[k]
-            entries[pos] = (saved, attrs)
-        return entries
+def _replayed_entries(r, leaves):
+    """The log entries of block replay `r` (its ops k0..k1) on its kept arguments `leaves`
+    (BlockReplay.keep), its eager ops run again if it has some: a replay logs one item and
+    the entries are made only if the step is materialized."""
+    tmps = eager_results(r, leaves) if r.eager is not None else ()
+    entries = list(r.entries)
+    for pos, template, attrs, fills in r.sites:
+        saved = list(template)
+        for n, k in fills:
+            saved[n] = leaves[k] if k >= 0 else tmps[-1 - k]
+        entries[pos] = (saved, attrs)
+    return entries
 
 
 def _log_entries(log):
     """The step's log with one entry per deferred op (replayed blocks expanded)."""
     out = []
     for item in log:
-        if type(item) is _Replayed:
-            out.extend(item.entries())
+        if len(item) == 3 and item[0] is _REPLAYED:
+            out.extend(_replayed_entries(item[1], item[2]))
         else:
             out.append(item)
     return out
@@ -1329,6 +1394,8 @@ def backward(heads, head_grads, retain_graph, train_mode):
         return True
     _STATE.step = None
     before = _NATIVE["native_calls"]
+    if step.lazy:
+        fill_lazy(step)
     outs = run_native(step, plan.native, step.leaf_data)
     deliver(step, outs, before)
     _STATE.delivered = plan
@@ -1510,6 +1577,8 @@ def finish_held(step, reason):
     step.done = True
     step.held.release(step, reason)
     before = _NATIVE["native_calls"]
+    if step.lazy:
+        fill_lazy(step)
     deliver(step, run_native(step, step.plan.native, step.leaf_data), before)
 
 
@@ -1539,7 +1608,10 @@ def explain() -> str:
                          f"{len(p.assigns) + sum(len(o.writes) for o in p.ops)}); captured "
                          f"{p.captured} steps, {p.failures} drops in a row"
                          + (f"; trainer.step's update fused in ({p.fusion.hits} steps)"
-                            if p.fusion is not None else ""))
+                            if p.fusion is not None else "")
+                         + (f"; {sum(len(r.eager) for r in p.fusion.hoisted)} eager label "
+                            f"op(s) of its blocks computed inside that call"
+                            if p.fusion is not None and p.fusion.hoisted else ""))
     if _LOG["drops"]:
         lines.append("recent drops:")
         lines += [f"  - {r}" for r in _LOG["drops"]]

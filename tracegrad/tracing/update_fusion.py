@@ -24,8 +24,11 @@ A Fusion that keeps missing (MAX_MISSES finishes in a row) is dropped for good.
 """
 import sys
 
+import numpy as np
+
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Literal
+from ..ir.types import type_of
 from ..ir.passes import run_pipeline
 from ..runtime import tape
 from ..runtime.buffers import POOL_HOLDS as _POOLED
@@ -103,7 +106,20 @@ class Fusion:
         if len(fn.params) != len(plan.leaf_types):
             raise ValueError("the step's function does not take every graph input")
         b = Builder(name="captured_step_update")
-        env = {p: b.param(p.type, p.name_hint) for p in fn.params}
+        # the loss's label ops a replay leaves to this call (capture.HOISTABLE): the leaves
+        # they computed become ops on the block's arguments, which are parameters instead
+        self.hoisted = tuple(r for r in sorted(plan.hoists, key=lambda r: r.k0)
+                             if r.plan is plan and _hoistable(r, fn))
+        computed = {ref for r in self.hoisted for ref, _ in r.tmp_leaves}
+        self.call_leaves = tuple(i for i in range(len(fn.params)) if i not in computed) \
+            if computed else None
+        env = {p: b.param(p.type, p.name_hint) for i, p in enumerate(fn.params)
+               if i not in computed}
+        for r in self.hoisted:
+            tmps = _emit_eager(b, r, [b.param(_arg_type(r.arg_kinds[i]), f"arg{i}")
+                                      for i in r.keep])
+            for ref, t in r.tmp_leaves:
+                env[fn.params[ref]] = tmps[t]
         copy_ops(b, fn.ops, env)
         outs = [o if type(o) is Literal else env[o] for o in fn.outputs]
         n_exports = len(plan.exports)
@@ -173,6 +189,35 @@ class Fusion:
                 self.plan.fusion, self.plan.fusion_refused = None, True
 
 
+def _arg_type(kind):
+    """The IR type of a replay's array argument, from its (shape, numpy dtype)."""
+    shape, dtype = kind
+    return type_of(np.empty(0, dtype)).with_shape(shape)
+
+
+def _emit_eager(b, r, kept):
+    """Replay r's eager ops as IR on `kept` (its kept arguments' values): their results."""
+    tmps = []
+    for opdef, spec, attrs in r.eager:
+        operands = [kept[v] if kind == 0 else tmps[v] if kind == 1 else v for kind, v in spec]
+        tmps.append(b.emit(opdef.name, *operands, **attrs))
+    return tmps
+
+
+def _hoistable(r, fn):
+    """Whether replay r's eager ops, as IR, give its leaves' exact types (checked on a
+    scratch Function first: the fused function's signature must not change on a refusal)."""
+    if r.eager is None:
+        return False
+    try:
+        b = Builder(name="hoist_check")
+        tmps = _emit_eager(b, r, [b.param(_arg_type(r.arg_kinds[i])) for i in r.keep])
+    except Exception:  # noqa: BLE001 - not hoisted: the replay runs its eager ops itself
+        return False
+    return all(not isinstance(tmps[t], tuple) and tmps[t].type == fn.params[ref].type
+               for ref, t in r.tmp_leaves)
+
+
 def _converting(native):
     """try_call for a callable without one (segmented or interpreted fallbacks): a TypeError
     (an input of another type) is a refusal."""
@@ -202,7 +247,17 @@ def run(step, optimizer, states):
     for w, i in fusion.weight_checks:
         if w._data is not leaf_data[i]:
             return False
-    args = list(leaf_data)
+    call_leaves = fusion.call_leaves
+    if call_leaves is None:
+        args = list(leaf_data)
+    else:       # the leaves the fused call computes from the arguments of the replays below
+        lazy = step.lazy
+        if len(lazy) != len(fusion.hoisted) or any(
+                item[0] is not r for item, r in zip(lazy, fusion.hoisted)):
+            return False
+        args = [leaf_data[i] for i in call_leaves]
+        for _, leaves in lazy:
+            args.extend([a._data for a in leaves])
     for i, n_state in fusion.state_items:
         st = states[i]
         if n_state == 1 and type(st) is not tuple:
@@ -224,6 +279,8 @@ def run(step, optimizer, states):
             if outs is None:     # an optimizer state changed type: the two calls as before
                 optimizer.uncount(binding.indices, num_update)
                 fusion.release(step)
+                if step.lazy:
+                    _capture.fill_lazy(step)
                 _capture.deliver(step, _capture.run_native(step, step.plan.native, leaf_data),
                                  before)
                 return False
