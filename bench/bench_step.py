@@ -6,7 +6,9 @@
     trainer.step(batch_size)
 
 1. the tutorial's tiny regression: Dense(1) on a 1x2 input, L2 loss, SGD;
-2. an MLP 784-256-256-10 (ReLU, softmax cross-entropy, SGD) at batch 64 and 512;
+2. an MLP 784-256-256-10 (ReLU, softmax cross-entropy, SGD) at batch 64 and 512, with the time
+   numpy by hand spends in its 8 matrix products alone (the floor for anything calling the
+   same BLAS);
 3. serving: a hybridized MLP 256-512-512-10 called outside record() at batch 1.
 
 After the tiny and MLP tables, one line splits a hybridized captured step (timed one call at a
@@ -61,6 +63,23 @@ def mlp_data(batch, seed=0):
 def mlp_numpy(batch):
     from bench_compiled import mlp_numpy as by_hand
     return by_hand(batch)
+
+
+def mlp_gemms(batch):
+    """Only the 8 matrix products of the MLP step by hand (3 forward, 2 for the activations'
+    gradients, 3 for the weights'), on arrays of the same shapes: the floor of any step that
+    calls the same BLAS (numpy's OpenBLAS, as tracegrad's compiled code does)."""
+    rs = np.random.RandomState(1)
+    w1, w2, w3 = [rs.uniform(-0.07, 0.07, s).astype(np.float32)
+                  for s in [(256, 784), (256, 256), (10, 256)]]
+    x, _ = mlp_data(batch)
+    h1, h2 = rs.rand(batch, 256).astype(np.float32), rs.rand(batch, 256).astype(np.float32)
+    p, g1, g2 = (rs.rand(batch, 10).astype(np.float32), rs.rand(batch, 256).astype(np.float32),
+                 rs.rand(batch, 256).astype(np.float32))
+
+    def step():
+        return (x @ w1.T, h1 @ w2.T, h2 @ w3.T, p @ w3, g2 @ w2, g1.T @ x, g2.T @ h1, p.T @ h2)
+    return step
 
 
 def serving_params():
@@ -341,7 +360,8 @@ def main(quick=False):
                         ("tracegrad eager, captured", mlp_tracegrad(batch, False)),
                         ("tracegrad hybridized net, capture off",
                          paused(mlp_tracegrad(batch, True))),
-                        ("tracegrad eager, capture off", paused(mlp_tracegrad(batch, False)))],
+                        ("tracegrad eager, capture off", paused(mlp_tracegrad(batch, False))),
+                        ("its 8 GEMMs alone (the BLAS floor)", mlp_gemms(batch))],
                        rounds)
         rows += [(label, t[f"mlp{batch}"]) for label, t in peers if t]
         report(f"MLP 784-256-256-10: usual step, batch {batch}", rows, baseline="numpy by hand")
