@@ -107,7 +107,9 @@ def _reads_at_written_element(step, views, param, slot) -> bool:
         size *= d
     if param.type.size != size:
         return False
-    contiguous = contiguous_strides(step.shape)
+    # the iteration index's own position (axes of length 1 do not move it)
+    contiguous = tuple(0 if d == 1 else s
+                       for d, s in zip(step.shape, contiguous_strides(step.shape)))
     for op in step.ops:
         traits = op.opdef.traits
         if REDUCTION in traits:

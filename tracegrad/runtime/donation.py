@@ -21,16 +21,23 @@ def _span(a):
     return lo, lo + a.nbytes
 
 
+def require_arrays(fn_name, names, args, donate):
+    """A donated argument that is not an ndarray (a list, a scalar) cannot receive a result."""
+    for p in sorted(set(donate.values())):
+        if p < len(args) and not isinstance(args[p], np.ndarray):
+            raise TypeError(f"@{fn_name}: donated parameter %{names[p]} (argument {p}) is "
+                            f"written in place, so it must be a numpy ndarray; got "
+                            f"{type(args[p]).__name__}")
+
+
 def check(fn_name, names, types, args, passed, donate):
     """Raise for the first donated parameter the call cannot write in place. `args`: what the
     caller passed; `passed`: the arrays the native entry gets (converted where needed);
     `donate`: {output: parameter}."""
+    require_arrays(fn_name, names, args, donate)
     for p in sorted(set(donate.values())):
         a, want = args[p], types[p]
         what = f"@{fn_name}: donated parameter %{names[p]} (argument {p})"
-        if not isinstance(a, np.ndarray):
-            raise TypeError(f"{what} is written in place, so it must be a numpy ndarray; got "
-                            f"{type(a).__name__}")
         if (a.shape != want.shape or a.dtype != want.np_dtype or not a.flags.c_contiguous
                 or not a.flags.aligned):
             layout = ("C-contiguous" if a.flags.c_contiguous else "non-contiguous") + (

@@ -180,6 +180,9 @@ class NativeFunction:
         if len(args) != self._nin:   # (the entry's code -1: a wrong argument count)
             raise TypeError(f"@{self.module.fn.name} takes {self._nin} arrays "
                             f"({', '.join(self.module.input_names)}), got {len(args)}")
+        if self.donate:
+            donation.require_arrays(self.module.fn.name, self.module.input_names, args,
+                                    self.donate)
         fixed = tuple(self._conform(i, a) for i, a in enumerate(args))
         if self.donate:
             donation.check(self.module.fn.name, self.module.input_names,
