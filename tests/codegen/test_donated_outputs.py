@@ -26,8 +26,11 @@ def _check(fn, donate, inputs, want=None, how=None):
     """Run `fn` donated and not: the donated parameters hold the un-donated outputs exactly,
     the returned outputs are the others, the other inputs are untouched; `want`: float64
     references per output; `how`: the expected {output: 'in place' | 'copied' | ...}."""
-    plain = NativeFunction(fn)(*[a.copy() for a in inputs])
+    unshared = NativeFunction(fn)
+    unshared._arena.array[:] = 0xFF   # NaNs wherever a step reads scratch not yet written
+    plain = unshared(*[a.copy() for a in inputs])
     f = NativeFunction(fn, donate=donate)
+    f._arena.array[:] = 0xFF
     args = [a.copy() for a in inputs]
     got = f(*args)
     kept = [i for i in range(len(fn.outputs)) if i not in donate]
@@ -131,6 +134,18 @@ def test_swapped_parameters():
     w0, v0 = _rand(rs, _t(5, 3)), _rand(rs, _t(5, 3))
     f = _check(fn, {0: 0, 1: 1}, [w0, v0], [v0, w0])
     assert sorted(h for _, h in f.memory_plan()["donated"].values()).count("copied") >= 1
+
+
+def test_swapped_materialised_views():
+    # each output a reshape of the other parameter's transpose: copies of views (materialised
+    # before their first reader) that must all be taken before either parameter is written
+    b = Builder(name="swap_views")
+    w0, w1 = b.param(_t(4, 6), "w0"), b.param(_t(4, 6), "w1")
+    fn = b.ret(b.reshape(b.transpose(w1, perm=(1, 0)), shape=(4, 6)),
+               b.reshape(b.transpose(w0, perm=(1, 0)), shape=(4, 6)))
+    rs = np.random.default_rng(13)
+    a0, a1 = _rand(rs, _t(4, 6)), _rand(rs, _t(4, 6))
+    _check(fn, {0: 0, 1: 1}, [a0, a1], [a1.T.reshape(4, 6), a0.T.reshape(4, 6)])
 
 
 def test_a_transpose_of_the_parameter_written_over_it():
@@ -359,7 +374,7 @@ def _random_graph(rs, n_params=3, n_ops=9):
     pool = [b.param(_t(4, 4), f"p{i}") for i in range(n_params)]
     for _ in range(n_ops):
         a, c = pool[rs.integers(len(pool))], pool[rs.integers(len(pool))]
-        kind = rs.integers(7)
+        kind = rs.integers(8)
         if kind == 0:
             v = b.add(a, c)
         elif kind == 1:
@@ -372,8 +387,10 @@ def _random_graph(rs, n_params=3, n_ops=9):
             v = b.broadcast_to(b.sum(a, axes=(1,), keepdims=True), shape=(4, 4))
         elif kind == 5:
             v = b.reshape(b.tanh(b.reshape(a, shape=(16,))), shape=(4, 4))
-        else:
+        elif kind == 6:
             v = b.add(b.transpose(a, perm=(1, 0)), b.mul(c, c))
+        else:                   # a view with no strided form: a materialised copy
+            v = b.reshape(b.reshape(b.transpose(a, perm=(1, 0)), shape=(16,)), shape=(4, 4))
         pool.append(v)
     n_out = int(rs.integers(2, 5))
     outs = [pool[i] for i in rs.choice(len(pool), size=n_out, replace=False)]

@@ -235,12 +235,20 @@ def _schedule(plan, step):
     for v in values:
         base = plan.views[v].base if isinstance(v, Value) and v in plan.views else None
         if base in plan.pending_copies:
-            src_value, source = plan.pending_copies.pop(base)
-            copy_views = dict(plan.views)
-            copy_views[src_value] = source
-            plan.steps.append((Step("fused", src_value.type.shape, [], [(src_value, base)]),
-                               copy_views))
+            _schedule_pending_copy(plan, base)
     plan.steps.append((step, plan.views))
+
+
+def _schedule_pending_copy(plan, slot):
+    """The copy that materialises a view, after the copy its own source is a view of (a
+    transpose of a transposed copy: its source copy must exist before it is read)."""
+    src_value, source = plan.pending_copies.pop(slot)
+    if source.base in plan.pending_copies:
+        _schedule_pending_copy(plan, source.base)
+    copy_views = dict(plan.views)
+    copy_views[src_value] = source
+    plan.steps.append((Step("fused", src_value.type.shape, [], [(src_value, slot)]),
+                       copy_views))
 
 
 def _schedule_output_copies(plan, fn):
@@ -255,7 +263,12 @@ def _schedule_output_copies(plan, fn):
     sources = {}
     for i in sorted(plan.staged):
         o = fn.outputs[i]
-        if plan.out_slots[i] is not None and plan.views[o].base in donated:
+        if plan.out_slots[i] is None:
+            continue
+        base = plan.views[o].base
+        if base in plan.pending_copies:   # a materialised view of it: copied now
+            _schedule_pending_copy(plan, base)
+        elif base in donated:
             scratch = Slot(o.type, "stage")
             _schedule(plan, Step("fused", o.type.shape, [], [(o, scratch)]))
             sources[o] = View(scratch, 0, contiguous_strides(o.type.shape), o.type.shape)
