@@ -332,6 +332,10 @@ def test_the_copying_form_matches_the_native_one(make):
     np.testing.assert_array_equal(args[0], inputs[1])
     with pytest.raises(ValueError, match="same array"):
         wrapped(args[0], args[0], args[2])
+    assert wrapped.try_call((args[0], args[0], args[2])) is None
+    before = [a.copy() for a in args]
+    assert len(wrapped.try_call(tuple(args))) == 1
+    np.testing.assert_array_equal(args[0], before[1])
     ro = args[1].copy()
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):

@@ -37,12 +37,12 @@ I8, I32 = ir.IntType(8), ir.IntType(32)
 
 
 class Slot:
-    """Storage that is not an IR value's own: output array `index`, or a materialised copy.
-    A donated output's slot is its parameter's memory (`donor`: that parameter)."""
-    __slots__ = ("type", "name", "output", "donor")
+    """Storage that is not an IR value's own: output array `index` (a donated output's is its
+    parameter's memory), or a materialised copy."""
+    __slots__ = ("type", "name", "output")
 
-    def __init__(self, type, name, output=None, donor=None):
-        self.type, self.name, self.output, self.donor = type, name, output, donor
+    def __init__(self, type, name, output=None):
+        self.type, self.name, self.output = type, name, output
 
     def __repr__(self):
         return f"<Slot {self.name}: {self.type}>"
@@ -168,8 +168,7 @@ def _bind_outputs(plan, fn, stored):
         for o in op.operands:
             readers[o] = readers.get(o, 0) + 1
     for i, o in enumerate(fn.outputs):
-        donor = fn.params[plan.donate[i]] if i in plan.donate else None
-        slot = None if isinstance(o, Literal) else Slot(o.type, f"out{i}", i, donor)
+        slot = None if isinstance(o, Literal) else Slot(o.type, f"out{i}", output=i)
         plan.out_slots.append(slot)
         if slot is None or i in plan.staged or i in plan.identity:
             continue

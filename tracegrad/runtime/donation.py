@@ -78,10 +78,24 @@ class Donating:
     def llvm_ir(self):
         return getattr(self.inner, "llvm_ir", "")
 
+    def try_call(self, args):
+        """The call on a tuple of arrays, or None when a donated input is refused (nothing
+        written), as NativeFunction.try_call."""
+        if len(args) != len(self.types):
+            return None
+        try:
+            check(self.fn_name, self.names, self.types, args, args, self.donate)
+        except (TypeError, ValueError):
+            return None
+        return self._run(args)
+
     def __call__(self, *arrays):
         if len(arrays) != len(self.types):
             raise TypeError(f"@{self.fn_name} takes {len(self.types)} arrays, got {len(arrays)}")
         check(self.fn_name, self.names, self.types, arrays, arrays, self.donate)
+        return self._run(arrays)
+
+    def _run(self, arrays):
         outs = list(self.inner(*arrays))
         targets = [arrays[p] for p in self.donate.values()]
         new = {}
