@@ -137,3 +137,24 @@ def test_a_read_only_weight_is_written_back(monkeypatch):
     assert counts["written_back"] == 1 and counts["in_place"] >= 3
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_update_without_native_code_donates_by_copying(monkeypatch):
+    from tracegrad.runtime import segments
+    from tracegrad.runtime.donation import Donating
+    params = {"learning_rate": 0.1}
+    want, want_states, _, _ = _train("adam", params)
+    # sqrt taken as an op without a native lowering: native segments around it, the
+    # donated outputs copied into the weights and states after the call
+    native_op = segments.native_op
+    monkeypatch.setattr(segments, "native_op", lambda op: op.name != "sqrt" and native_op(op))
+    monkeypatch.setattr(fused_update, "_CACHE", {})
+    monkeypatch.setattr(fused_update, "_LAST", {})
+    got, got_states, counts, _ = _train("adam", params)
+    assert counts["in_place"] >= 4
+    assert any(isinstance(f._in_place, Donating) for f in fused_update._CACHE.values())
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    for i in got_states:
+        for a, b in zip(got_states[i], want_states[i]):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
