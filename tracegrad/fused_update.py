@@ -142,7 +142,7 @@ class Binding:
     """One Trainer's parameters bound to their compiled update, for the steps that repeat the
     last one (Trainer._update checks that they do: the same weight NDArrays, gradient
     Variables and optimizer structure). A step is then: the argument list from the live
-    buffers, the scalar vector, one native call, the new buffers written back."""
+    buffers, the scalar vector, one native call (in place, or new buffers written back)."""
     __slots__ = ("fused", "structure", "indices", "weights", "vars", "n_states", "targets")
 
     def __init__(self, fused, structure, indices, weights, variables, n_states):
