@@ -178,6 +178,37 @@ def test_a_reduction_over_the_parameter_is_staged():
            how={0: "copied"})
 
 
+def test_a_gather_from_the_parameter_in_the_same_loop_is_staged():
+    # p + p[reversed rows]: the gathered rows would be overwritten before they are read
+    b = Builder(name="gather_over")
+    p, idx = b.param(_t(6, 3), "p"), b.param(_t(6, dtype="i32"), "idx")
+    fn = b.ret(b.add(p, b.take(p, idx, axis=0)), b.mul(p, 2.0))
+    p0 = _rand(np.random.default_rng(14), _t(6, 3))
+    rev = np.arange(5, -1, -1, dtype=np.int32)
+    _check(fn, {0: 0}, [p0, rev], [p0 + p0[::-1], 2.0 * p0], how={0: "copied"})
+
+
+def test_a_shifted_slice_of_the_parameter_is_staged():
+    # p[i] = p[i] + p[i+1] (p[n-1] doubled): a slice read one element ahead of the write
+    b = Builder(name="shifted_over")
+    p = b.param(_t(9), "p")
+    ahead = b.concat(b.slice(p, begin=(1,), end=(9,), step=(1,)),
+                     b.slice(p, begin=(8,), end=(9,), step=(1,)), axis=0)
+    fn = b.ret(b.add(p, ahead))
+    p0 = _rand(np.random.default_rng(15), _t(9))
+    _check(fn, {0: 0}, [p0], [p0 + np.concatenate([p0[1:], p0[8:]])])
+
+
+def test_a_broadcast_row_of_the_parameter_read_in_the_same_loop():
+    # p - p[0] (row 0 broadcast): row 0 is written before rows 1.. read it
+    b = Builder(name="row_over")
+    p = b.param(_t(4, 5), "p")
+    row = b.broadcast_to(b.slice(p, begin=(0, 0), end=(1, 5), step=(1, 1)), shape=(4, 5))
+    fn = b.ret(b.sub(p, row))
+    p0 = _rand(np.random.default_rng(16), _t(4, 5))
+    _check(fn, {0: 0}, [p0], [p0 - p0[:1]], how={0: "copied"})
+
+
 def test_an_update_after_a_reduction_of_the_weight():
     # the update reads w and mean(w) (a reduction step before it): in place is safe
     b = Builder(name="centered")
