@@ -6,19 +6,29 @@ parameter types, state layout). Its inputs are the weights, gradients and states
 float64 vector of the per-step numbers (`fused_scalars`: scheduled lr, wd, rescale_grad, bias
 corrections...), so a learning-rate schedule or a new batch size never recompiles.
 
-The call returns new weights and states; they replace the old buffers (no copy back): the
-parameter's NDArray and its tape leaf both take the new weight array, the Trainer keeps the
-new states. Nothing else holds a parameter's buffer across steps (compiled calls and the
-capture read `Parameter.data()._data` on every call).
+The call writes the new weights and states into the old buffers (donated outputs,
+codegen/donation.py), as MXNet's sgd_update / adam_update kernels do, when nothing but their
+owners holds those buffers (reference counts: the parameter's NDArray and its tape leaf, the
+Trainer's state dict or state tuple, an output pool; `_unshared`): nobody can then tell an
+in-place write from a new buffer. Otherwise (somebody kept a numpy view of a weight, a state
+tuple, an array a recorded graph still holds) the call returns new weights and states and they
+replace the old buffers (`write_back`, no copy back): the parameter's NDArray and its tape
+leaf both take the new weight array, the Trainer keeps the new states, and the holder keeps
+the old values. Both give the same numbers (one Function, compiled with and without the
+donations).
 """
+from sys import getrefcount
+
 import numpy as np
 
 from .ir.function import Builder
 from .ir.types import TensorType, type_of
+from .runtime.buffers import pool_refs
 from .runtime.segments import compile_callable
 
 _CACHE: dict = {}
 _CACHE_SIZE = 64
+COUNTS = {"in_place": 0, "written_back": 0}   # update calls of each kind
 
 
 def _states(state):
@@ -50,7 +60,7 @@ class FusedUpdate:
             grads.append(b.param(t, f"g{k}"))
             states.append([b.param(t, f"s{k}_{j}") for j in range(n_state)])
         h = b.param(TensorType("f64", (n_scalars * len(layout),)), "h")
-        outs = []
+        outs, self.donate = [], {}
         for k, (t, n_state) in enumerate(layout):
             base = k * n_scalars
             s = [b.cast(b.reshape(b.slice(h, begin=(base + j,), end=(base + j + 1,), step=(1,)),
@@ -58,22 +68,87 @@ class FusedUpdate:
             w, new_states = optimizer.fused_rule(b, weights[k], grads[k], states[k], s)
             # a state the rule does not use (momentum set to 0 after SGD created it) stays
             new_states = list(new_states) + states[k][len(new_states):]
-            outs += [w, *new_states]
+            # each new weight and state into its old buffer (when `_unshared`)
+            for new, old in zip([w, *new_states], [weights[k], *states[k]]):
+                self.donate[len(outs)] = old.index
+                outs.append(new)
         self.fn = b.ret(*outs)
-        self.native = compile_callable(self.fn)
         self.layout = layout
+        self._native = self._in_place = None
+
+    @property
+    def native(self):
+        """The call that returns new weights and states (compiled on first use)."""
+        if self._native is None:
+            self._native = compile_callable(self.fn)
+        return self._native
+
+    @property
+    def in_place(self):
+        """The call that writes them into the old buffers and returns nothing."""
+        if self._in_place is None:
+            self._in_place = compile_callable(self.fn, donate=self.donate)
+        return self._in_place
+
+    def __call__(self, args, scalars, targets, states):
+        """One update: in place when `_unshared`, else new buffers written back. `targets`:
+        (parameter index, weight NDArray, number of state arrays) in call order. Raises
+        TypeError when an array changed type (nothing written)."""
+        if _unshared(args, targets, states):
+            args.append(scalars)
+            done = self.in_place.try_call(tuple(args))
+            del args[-1]
+            if done is not None:
+                COUNTS["in_place"] += 1
+                return
+        outs = self.native(*args, scalars)
+        COUNTS["written_back"] += 1
+        write_back(outs, targets, states)
+
+
+def _unshared(args, targets, states) -> bool:
+    """Whether nothing but their owners references the weight and state arrays in `args`
+    (weight, gradient, states per target): the weight's NDArray and its tape leaf, the state
+    dict (or the state tuple, itself referenced by the dict only), output pools. Beyond those,
+    `args`, the local name and getrefcount's own argument hold each. An array that is a view
+    (another array may share its memory) is never unshared."""
+    ndarray = np.ndarray
+    k = 0
+    for i, nd_weight, n_state in targets:
+        a = args[k]
+        leaf = nd_weight._value
+        owners = 5 if leaf is not None and leaf.data is a else 4   # + NDArray._data
+        if type(a) is not ndarray or a.base is not None or \
+                getrefcount(a) > owners + pool_refs(a):
+            return False
+        if n_state:
+            st = states[i]
+            if type(st) is tuple:
+                if getrefcount(st) > 3:     # the dict, `st`, the argument
+                    return False
+                owners = 4                  # + the tuple
+            else:
+                owners = 5                  # + the dict and `st`
+            for j in range(k + 2, k + 2 + n_state):
+                a = args[j]
+                if type(a) is not ndarray or a.base is not None or \
+                        getrefcount(a) > owners + pool_refs(a):
+                    return False
+        k += 2 + n_state
+    return True
 
 
 class Binding:
     """One Trainer's parameters bound to their compiled update, for the steps that repeat the
     last one (Trainer._update checks that they do: the same weight NDArrays, gradient
     Variables and optimizer structure). A step is then: the argument list from the live
-    buffers, the scalar vector, one native call, the new buffers written back."""
-    __slots__ = ("fused", "structure", "indices", "weights", "vars", "n_states")
+    buffers, the scalar vector, one native call (in place, or new buffers written back)."""
+    __slots__ = ("fused", "structure", "indices", "weights", "vars", "n_states", "targets")
 
     def __init__(self, fused, structure, indices, weights, variables, n_states):
         self.fused, self.structure, self.indices = fused, structure, indices
         self.weights, self.vars, self.n_states = weights, variables, n_states
+        self.targets = tuple(zip(indices, weights, n_states))
 
     def __call__(self, optimizer, states):
         """True when done; False: nothing changed, take the general path."""
@@ -87,14 +162,14 @@ class Binding:
                     args.extend(st)
                 else:
                     args.append(st)
+                st = None           # (a reference _unshared would count)
         num_update = optimizer.num_update
         scalars = optimizer.fused_scalar_vector(self.indices)
         try:
-            outs = self.fused.native(*args, scalars)
+            self.fused(args, scalars, self.targets, states)
         except TypeError:   # an array changed type: lay the call out again
             optimizer.uncount(self.indices, num_update)
             return False
-        write_back(outs, zip(self.indices, self.weights, self.n_states), states)
         return True
 
 
@@ -130,13 +205,14 @@ def apply(optimizer, items, states):
                     args.extend(st)
                 else:
                     args.append(st)
+            st = None               # (a reference _unshared would count)
         fused, shapes = last[2], last[3]
         scalars = _scalars(optimizer, indices)
+        targets = [(i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)]
         try:
-            outs = fused.native(*args, np.array(scalars, dtype=np.float64))
+            fused(args, np.array(scalars, dtype=np.float64), targets, states)
         except TypeError:    # an array changed type: lay the call out again
             return _apply_slow(optimizer, items, states, indices, structure, scalars)
-        write_back(outs, ((i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)), states)
         return True
     return _apply_slow(optimizer, items, states, indices, structure, None)
 
@@ -167,6 +243,7 @@ def _apply_slow(optimizer, items, states, indices, structure, scalars):
         args.append(w)
         args.append(grad)
         args.extend(st)
+    w = st = None                   # (references _unshared would count)
     if scalars is None:
         scalars = _scalars(optimizer, indices)
     key = (structure, tuple(shapes), len(scalars))
@@ -176,11 +253,11 @@ def _apply_slow(optimizer, items, states, indices, structure, scalars):
             _CACHE.pop(next(iter(_CACHE)))
         layout = [(type_of(np.empty(0, dtype)).with_shape(shape), n) for shape, dtype, n in shapes]
         fused = _CACHE[key] = FusedUpdate(optimizer, layout, len(scalars) // len(items))
-    outs = fused.native(*args, np.array(scalars, dtype=np.float64))
+    targets = [(i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)]
+    fused(args, np.array(scalars, dtype=np.float64), targets, states)
     if len(_LAST) > 64:
         _LAST.clear()
     _LAST[id(states)] = (indices, structure, fused, shapes)
-    write_back(outs, ((i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)), states)
     return True
 
 

@@ -13,7 +13,7 @@ Knows nothing of NDArray or Gluon; imports ir only.
 """
 import numpy as np
 
-from . import cache, control, entry, step_timer
+from . import cache, control, donation, entry, step_timer
 from . import fastmath as fastmath_flags
 from .cache import COUNTERS
 from .target import JitObject, compile_object
@@ -35,6 +35,7 @@ class CompiledModule:
         self.input_types = [p.type for p in fn.params]
         self.input_names = [p.name_hint or f"arg{i}" for i, p in enumerate(fn.params)]
         self.output_specs = entry.output_specs(plan)
+        self.donate = dict(plan.donate)   # output -> parameter, written in place
 
     @property
     def llvm_ir(self) -> str:
@@ -49,29 +50,37 @@ class CompiledModule:
 
     def memory_plan(self) -> dict:
         """What one call needs: `arena_bytes` of scratch (allocated once, reused by every
-        call), `output_bytes` of fresh output arrays, `peak_bytes` (their sum), how many
-        intermediates live in the arena and how many of them are computed in place."""
+        call), `output_bytes` of fresh output arrays (donated outputs need none), `peak_bytes`
+        (their sum), how many intermediates live in the arena and how many of them are
+        computed in place; `donated`: {output: (parameter name, 'in place' | 'copied' |
+        'identity' | 'literal')} (codegen/donation.py)."""
         out = sum(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                  for shape, dtype, _ in self.output_specs)
+                  for i, (shape, dtype, _) in enumerate(self.output_specs)
+                  if i not in self.donate)
+        donated = {k: (self.input_names[p], how)
+                   for k, (p, how) in donation.describe(self.plan).items()}
         return {"arena_bytes": self.arena_bytes, "output_bytes": out,
                 "peak_bytes": self.arena_bytes + out,
-                "intermediates": len(self.plan.offsets), "in_place": self.plan.in_place}
+                "intermediates": len(self.plan.offsets), "in_place": self.plan.in_place,
+                "donated": donated}
 
     def __repr__(self):
         return (f"<CompiledModule @{self.fn.name}: {len(self.plan.steps)} steps, "
                 f"arena {self.arena_bytes} B>")
 
 
-def compile_function(fn, use_cache=True, fastmath=()) -> CompiledModule:
+def compile_function(fn, use_cache=True, fastmath=(), donate=None) -> CompiledModule:
     """Compile `fn` (memory cache, then disk cache, then LLVM). `fastmath`: LLVM fast-math
-    flags to allow (codegen/fastmath.py; default strict IEEE)."""
+    flags to allow (codegen/fastmath.py; default strict IEEE). `donate`: {output index:
+    parameter index}, outputs written into their parameter's array (codegen/donation.py)."""
     flags = fastmath_flags.normalize(fastmath)
     fastmath_flags.warn_nan_tests(fn, flags)
     text = control.cache_text(fn)  # print_function(fn), and the regions of loops and conds
-    plan = entry.make_plan(fn, flags)
+    plan = entry.make_plan(fn, flags, donate)
     # the arena layout is baked into the object code: key on it too, so that a plan that ever
-    # came out differently can never run code built for another layout
-    layout = f"{plan.arena_bytes}:{list(plan.offsets.values())}{step_timer.cache_tag()}"
+    # came out differently can never run code built for another layout (and the donations)
+    layout = (f"{plan.arena_bytes}:{list(plan.offsets.values())}{step_timer.cache_tag()}"
+              f"{donation.cache_tag(plan)}")
     key = cache.cache_key(text, ",".join(sorted(flags)) + "|" + layout)
     if use_cache and key in cache.MEMORY:
         COUNTERS["memory_cache_hits"] += 1

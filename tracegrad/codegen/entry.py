@@ -10,7 +10,9 @@ reads the input and output arrays straight out of a Python tuple (CPython tuple 
 PyArrayObject layouts below, checked by runtime/native.py at import), guards every input's
 type, rank, shape, dtype, byte order, C-contiguity and alignment, then runs every step.
 It returns 0, i+1 when input i fails its guard, or -1 for a wrong argument count; it never
-touches memory of an input that failed. Outputs are fresh arrays allocated by the caller.
+touches memory of an input that failed. Outputs are fresh arrays allocated by the caller,
+except donated ones (`make_plan(fn, donate={output: parameter})`, codegen/donation.py): those
+are written into their parameter's array in place and are not in the tuple.
 """
 import numpy as np
 from llvmlite import ir
@@ -18,7 +20,7 @@ from llvmlite import ir
 from ..ir.function import Literal, Value
 from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
 from ..ir.passes.fuse import fusion_groups
-from . import fused, mathfuns, step_timer, threads
+from . import donation, fused, mathfuns, step_timer, threads
 from .kernels import blas_layout, kernel_for
 from .loops import i64
 from .views import PTR, StepFunction, View, contiguous_strides
@@ -35,7 +37,8 @@ I8, I32 = ir.IntType(8), ir.IntType(32)
 
 
 class Slot:
-    """Storage that is not an IR value's own: output array `index`, or a materialised copy."""
+    """Storage that is not an IR value's own: output array `index` (a donated output's is its
+    parameter's memory), or a materialised copy."""
     __slots__ = ("type", "name", "output")
 
     def __init__(self, type, name, output=None):
@@ -63,6 +66,9 @@ class Plan:
         self.offsets, self.arena_bytes = {}, 0
         self.pending_copies = {}     # Slot -> (Value, source View), copied before first read
         self.fastmath = frozenset()  # LLVM fast-math flags asked for (codegen/fastmath.py)
+        self.donate = {}             # output index -> parameter index (codegen/donation.py)
+        self.identity = set()        # donated outputs that are their parameter already
+        self.staged = set()          # donated outputs computed in scratch, copied at the end
 
 
 def check_lowerable(fn):
@@ -95,10 +101,30 @@ def check_lowerable(fn):
                 f"run @{fn.name} eagerly or split it at this op")
 
 
-def make_plan(fn, fastmath=frozenset()) -> Plan:
+def make_plan(fn, fastmath=frozenset(), donate=None) -> Plan:
+    """The plan of `fn`; `donate` {output: parameter} writes those outputs in place
+    (codegen/donation.py): directly where the schedule allows it, else staged and copied."""
     check_lowerable(fn)
+    donate = donation.normalize(fn, donate)
+    staged = set()
+    while True:
+        plan = _make_plan(fn, fastmath, donate, staged)
+        bad = donation.unsafe(plan)
+        if not bad:
+            donation.share_pointers(plan)
+            return plan
+        if bad <= staged:
+            raise RuntimeError(f"codegen: donated outputs {sorted(bad)} of @{fn.name} are "
+                               f"unsafe even when staged (tracegrad bug)")
+        staged |= bad
+
+
+def _make_plan(fn, fastmath, donate, staged) -> Plan:
     plan = Plan(fn)
     plan.fastmath = frozenset(fastmath)
+    plan.donate, plan.staged = donate, set(staged)
+    plan.identity = {k for k, p in donate.items() if isinstance(fn.outputs[k], Value)
+                     and _same_layout_source(fn.outputs[k]) is fn.params[p]}
     groups = fusion_groups(fn)
     stored = _stored_values(fn, groups)
     _bind_outputs(plan, fn, stored)
@@ -144,7 +170,7 @@ def _bind_outputs(plan, fn, stored):
     for i, o in enumerate(fn.outputs):
         slot = None if isinstance(o, Literal) else Slot(o.type, f"out{i}", output=i)
         plan.out_slots.append(slot)
-        if slot is None:
+        if slot is None or i in plan.staged or i in plan.identity:
             continue
         base = _same_layout_source(o)
         if base is not o and (base not in stored_set or readers.get(base, 0) != 1
@@ -208,23 +234,65 @@ def _schedule(plan, step):
     for v in values:
         base = plan.views[v].base if isinstance(v, Value) and v in plan.views else None
         if base in plan.pending_copies:
-            src_value, source = plan.pending_copies.pop(base)
-            copy_views = dict(plan.views)
-            copy_views[src_value] = source
-            plan.steps.append((Step("fused", src_value.type.shape, [], [(src_value, base)]),
-                               copy_views))
+            _schedule_pending_copy(plan, base)
     plan.steps.append((step, plan.views))
 
 
+def _schedule_pending_copy(plan, slot):
+    """The copy that materialises a view, after the copy its own source is a view of (a
+    transpose of a transposed copy: its source copy must exist before it is read)."""
+    src_value, source = plan.pending_copies.pop(slot)
+    if source.base in plan.pending_copies:
+        _schedule_pending_copy(plan, source.base)
+    copy_views = dict(plan.views)
+    copy_views[src_value] = source
+    plan.steps.append((Step("fused", src_value.type.shape, [], [(src_value, slot)]),
+                       copy_views))
+
+
 def _schedule_output_copies(plan, fn):
-    for i, o in enumerate(fn.outputs):
-        slot = plan.out_slots[i]
-        if slot is None or plan.key_of.get(o) is slot:
+    """Outputs not written where they were computed, copied at the end: into the caller's
+    output arrays first, then the donated ones, after every other read of their parameters:
+    staged sources in a donated parameter's memory saved to scratch, the direct donations
+    copied, the staged ones copied from scratch (codegen/donation.py)."""
+    for i in range(len(fn.outputs)):
+        if i not in plan.donate:
+            _copy_output(plan, fn.outputs[i], plan.out_slots[i])
+    donated = {fn.params[p] for p in plan.donate.values()}
+    sources = {}
+    for i in sorted(plan.staged):
+        o = fn.outputs[i]
+        if plan.out_slots[i] is None:
             continue
-        view = plan.views.get(o)
-        if view is not None and view.base is slot and view.offset == 0 and view.is_contiguous():
-            continue                      # a reshape of a value already written there
-        _schedule(plan, Step("fused", o.type.shape, [], [(o, slot)]))
+        base = plan.views[o].base
+        if base in plan.pending_copies:   # a materialised view of it: copied now
+            _schedule_pending_copy(plan, base)
+        elif base in donated:
+            scratch = Slot(o.type, "stage")
+            _schedule(plan, Step("fused", o.type.shape, [], [(o, scratch)]))
+            sources[o] = View(scratch, 0, contiguous_strides(o.type.shape), o.type.shape)
+    for i in plan.donate:
+        if i not in plan.staged and i not in plan.identity:
+            _copy_output(plan, fn.outputs[i], plan.out_slots[i])
+    for i in sorted(plan.staged):
+        o, slot = fn.outputs[i], plan.out_slots[i]
+        if slot is None:
+            continue
+        if o in sources:
+            views = dict(plan.views)
+            views[o] = sources[o]
+            plan.steps.append((Step("fused", o.type.shape, [], [(o, slot)]), views))
+        else:
+            _schedule(plan, Step("fused", o.type.shape, [], [(o, slot)]))
+
+
+def _copy_output(plan, o, slot):
+    if slot is None or plan.key_of.get(o) is slot:
+        return
+    view = plan.views.get(o)
+    if view is not None and view.base is slot and view.offset == 0 and view.is_contiguous():
+        return                            # a reshape of a value already written there
+    _schedule(plan, Step("fused", o.type.shape, [], [(o, slot)]))
 
 
 def _step_keys(step, views):
@@ -322,6 +390,7 @@ def emit_module(plan) -> str:
     module = RenderedModule(name=plan.fn.name)
     module.tg_fastmath = plan.fastmath   # what loop and cond regions compile with too
     _emit_entry(module, plan, emit_steps(module, plan))
+    donation.add_metadata(module, plan)
     return mathfuns.with_function_attributes(module, str(module))
 
 
@@ -394,16 +463,24 @@ def _emit_entry(module, plan, calls):
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     fail = entry.append_basic_block("fail")
     code_slot = b.alloca(I32)
-    nin, nout = len(plan.fn.params), len(plan.out_slots)
+    nin = len(plan.fn.params)
+    kept = [i for i in range(len(plan.out_slots)) if i not in plan.donate]
+    nout = len(kept)
     _guard(b, fail, code_slot, _field(b, args, TUPLE_SIZE, ir.IntType(64)), i64(nin + nout), -1)
     objects = [_field(b, args, TUPLE_ITEMS + 8 * i, PTR) for i in range(nin + nout)]
     ndarray_type = b.load(ctx, typ=PTR)
     for i, p in enumerate(plan.fn.params):
         _guard_array(b, fail, code_slot, objects[i], p.type, ndarray_type, i + 1)
+    if plan.donate:
+        items = b.gep(args, [i64(TUPLE_ITEMS)], source_etype=I8)
+        donation.emit_guard(b, fail, code_slot, items, plan, (ARRAY["data"], ARRAY["flags"]))
     ptrs = {p: _field(b, objects[i], ARRAY["data"], PTR) for i, p in enumerate(plan.fn.params)}
-    for i, slot in enumerate(plan.out_slots):
-        if slot is not None:
-            ptrs[slot] = _field(b, objects[nin + i], ARRAY["data"], PTR)
+    for j, i in enumerate(kept):
+        if plan.out_slots[i] is not None:
+            ptrs[plan.out_slots[i]] = _field(b, objects[nin + j], ARRAY["data"], PTR)
+    for i, p in plan.donate.items():      # written in place: the parameter's own memory
+        if plan.out_slots[i] is not None:
+            ptrs[plan.out_slots[i]] = ptrs[plan.fn.params[p]]
     for key, off in plan.offsets.items():
         ptrs[key] = b.gep(arena, [i64(off)], source_etype=I8)
     if threads.NUM_THREADS in module.globals:

@@ -9,6 +9,13 @@ here either converts the input (non-contiguous, misaligned, subclass, byte-swapp
 again, or raises TypeError naming the parameter, the expected and the actual type. The tuple /
 PyArrayObject offsets the entry relies on are verified once at import (CPython, non free-
 threaded builds). One scratch arena per NativeFunction: a lock serialises its calls.
+
+Donation: `NativeFunction(fn, donate={output index: parameter index})` writes those outputs
+into the arrays passed for those parameters, in place (codegen/donation.py). The caller
+allocates only the other outputs, and a call returns only those, in order. A donated input is
+never converted (a copy would not receive the result): one that is not exactly of its type,
+is read-only, or overlaps another input fails the entry's guard, nothing is written, and the
+call raises TypeError / ValueError naming it (runtime/donation.py); try_call returns None.
 """
 import ctypes
 import threading
@@ -19,6 +26,7 @@ from ..codegen import COUNTERS, CompiledModule, compile_function
 from ..codegen import entry as layout
 from ..ir.ops import BRANCH, CALL, LOOP
 from ..ir.types import TensorType
+from . import donation
 from .buffers import POOL_MIN_BYTES, Arena, Context, OutputPool
 
 _ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
@@ -61,17 +69,28 @@ _CONTEXT = Context()
 class NativeFunction:
     """A compiled Function made callable. `module` is the CompiledModule (llvm_ir etc.)."""
 
-    def __init__(self, fn_or_module, fastmath=()):
-        module = fn_or_module if isinstance(fn_or_module, CompiledModule) \
-            else compile_function(fn_or_module, fastmath=fastmath)
+    def __init__(self, fn_or_module, fastmath=(), donate=None):
+        if isinstance(fn_or_module, CompiledModule):
+            module = fn_or_module
+            if donate is not None and \
+                    dict(sorted(dict(donate).items())) != module.donate:
+                raise ValueError(f"@{module.fn.name}: compiled with donate={module.donate}, "
+                                 f"not {dict(donate)}")
+        else:
+            module = compile_function(fn_or_module, fastmath=fastmath, donate=donate)
         self.module = module
         self._arena = Arena(module.arena_bytes)
         self._arena_address = self._arena.address
         _CONTEXT.start_pool()
         self._ctx_address = _CONTEXT.address
-        self._outs = tuple((shape, dtype) for shape, dtype, _ in module.output_specs)
-        self._literals = [(i, lit) for i, (_, _, lit) in enumerate(module.output_specs)
-                          if lit is not None]
+        self.donate = module.donate
+        specs = [s for i, s in enumerate(module.output_specs) if i not in self.donate]
+        self._outs = tuple((shape, dtype) for shape, dtype, _ in specs)
+        self._literals = [(i, lit) for i, (_, _, lit) in enumerate(specs) if lit is not None]
+        # a literal output donated to parameter p: filled into p after the call
+        self._donated_literals = [(p, module.output_specs[k][2])
+                                  for k, p in self.donate.items()
+                                  if module.output_specs[k][2] is not None]
         self._nin = len(module.input_types)
         # large outputs reuse an array of an earlier call nothing references any more
         self._pools = [OutputPool(shape, dtype)
@@ -83,7 +102,10 @@ class NativeFunction:
         self._held = not self._pooled and _short(module)
         self._entry = (_HELD_ENTRY_TYPE if self._held else _ENTRY_TYPE)(module.entry_address)
         # one output, no literal: the call without a list comprehension
-        self._single = self._outs[0] if len(self._outs) == 1 and not self._literals else None
+        self._single = self._outs[0] if len(self._outs) == 1 and not self._literals \
+            and not self._donated_literals else None
+        # every output donated (an optimizer update): the arguments are the whole tuple
+        self._none = not self._outs and not self._donated_literals
 
     @property
     def llvm_ir(self) -> str:
@@ -117,6 +139,11 @@ class NativeFunction:
         are exact (ndarray type, rank, shape, dtype, byte order, layout), so a caller that
         holds the inputs' types in its own key need not check them in Python."""
         if self._held:   # the GIL serialises the calls (SHORT_BYTES)
+            if self._none:
+                if self._entry(id(args), self._arena_address, self._ctx_address):
+                    return None
+                COUNTERS["native_calls"] += 1
+                return []
             if self._single is not None:
                 shape, dtype = self._single
                 outs = [np.empty(shape, dtype)]
@@ -142,14 +169,24 @@ class NativeFunction:
         if self._literals:
             for i, lit in self._literals:
                 outs[i][...] = lit
+        if self._donated_literals:
+            for p, lit in self._donated_literals:
+                args[p][...] = lit
         return outs
 
     def _retry(self, args):
-        """Slow path after a failed guard: explain, or convert and call again."""
+        """Slow path after a failed guard: explain, or convert and call again (never a donated
+        input: runtime/donation.check raises for it instead)."""
         if len(args) != self._nin:   # (the entry's code -1: a wrong argument count)
             raise TypeError(f"@{self.module.fn.name} takes {self._nin} arrays "
                             f"({', '.join(self.module.input_names)}), got {len(args)}")
+        if self.donate:
+            donation.require_arrays(self.module.fn.name, self.module.input_names, args,
+                                    self.donate)
         fixed = tuple(self._conform(i, a) for i, a in enumerate(args))
+        if self.donate:
+            donation.check(self.module.fn.name, self.module.input_names,
+                           self.module.input_types, args, fixed, self.donate)
         with self._lock:
             outs = self._outputs()
             packed = fixed + tuple(outs)       # keep the tuple alive across the call
@@ -160,6 +197,8 @@ class NativeFunction:
         COUNTERS["native_calls"] += 1
         for i, lit in self._literals:
             outs[i][...] = lit
+        for p, lit in self._donated_literals:
+            fixed[p][...] = lit
         return outs
 
     def _conform(self, i, a):

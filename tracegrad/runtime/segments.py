@@ -10,6 +10,7 @@ import warnings
 
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Function, Literal, Value
+from .donation import Donating
 from .interpret import Program
 
 
@@ -80,19 +81,23 @@ def native_op(op) -> bool:
     return True
 
 
-def compile_callable(fn, on_python_op=None, fastmath=()):
+def compile_callable(fn, on_python_op=None, fastmath=(), donate=None):
     """Native code for `fn`: one NativeFunction, or native segments around the ops that have
     no native lowering (each call of those reported to `on_python_op`). Should codegen turn a
-    graph down after all (NotImplementedError), the interpreter runs it, with a warning."""
+    graph down after all (NotImplementedError), the interpreter runs it, with a warning.
+    `donate` {output: parameter} (NativeFunction): the segmented and interpreted forms honour
+    it by copying each donated output into its input after the call (runtime/donation.py
+    Donating: the same checks and the same results, not in place)."""
     from .native import NativeFunction
     try:
         if all(native_op(op) for op in fn.ops):
-            return NativeFunction(fn, fastmath=fastmath)
-        return SegmentedFunction(fn, functools.partial(NativeFunction, fastmath=fastmath),
-                                 native_op, on_python_op=on_python_op)
+            return NativeFunction(fn, fastmath=fastmath, donate=donate)
+        run = SegmentedFunction(fn, functools.partial(NativeFunction, fastmath=fastmath),
+                                native_op, on_python_op=on_python_op)
     except NotImplementedError as e:
         warnings.warn(f"tracegrad: @{fn.name} runs in the interpreter: {e}", stacklevel=2)
-        return Interpreted(fn, on_python_op)
+        run = Interpreted(fn, on_python_op)
+    return Donating(run, fn, donate) if donate else run
 
 
 class Interpreted:
