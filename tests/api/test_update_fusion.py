@@ -296,3 +296,63 @@ def test_random_actions_between_backward_and_step_match_capture_off(seed):
         else:
             np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
     assert sum(f for _, f in log) >= 2, log      # some steps were still fused
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+@pytest.mark.parametrize("opt,params", [OPTIMIZERS[1], OPTIMIZERS[3]])
+def test_fused_step_writes_weights_states_and_gradients_in_place(hybridize, opt, params):
+    """Once fused, the one call writes the new weights, optimizer states and gradients into
+    the buffers they already had (donated outputs), as MXNet's update kernels do."""
+    def buffers(i, net, loss, out):
+        ps = list(net.collect_params().values())
+        return tuple(id(p.data()._data) for p in ps) + tuple(id(p.grad()._data) for p in ps)
+    got, seen, log = _run(True, hybridize, opt, params, after=buffers)
+    assert [f for _, f in log[-5:]] == [1] * 5, log
+    assert len(set(seen[-5:])) == 1, "the fused steps allocated new weights or gradients"
+    want, _, _ = _run(False, hybridize, opt, params)
+    _same(got, want)
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+@pytest.mark.parametrize("hold", ["detach", "numpy view", "state"])
+def test_a_buffer_the_user_holds_keeps_its_old_values(hybridize, hold):
+    """A weight buffer (or optimizer state) somebody else references cannot be written in
+    place: that step's step and update are two calls and the update writes new buffers, so
+    what the user holds keeps the values it had, exactly as with capture off; the new
+    buffers are nobody else's, so the next steps are fused again."""
+    kept = {}
+
+    def between(i, net, loss, out):
+        if i == 7:
+            if hold == "detach":
+                kept["a"] = net[0].weight.data().detach()
+            elif hold == "numpy view":
+                kept["a"] = net[0].weight.data()._data[1:3]
+        return None
+
+    def after(i, net, loss, out):
+        if i == 7 and hold == "state":
+            trainer_states = [s for s in _STATES if s]
+            kept["a"] = trainer_states[-1][0]
+        return kept["a"].asnumpy() if hasattr(kept.get("a"), "asnumpy") else \
+            np.array(kept["a"]) if "a" in kept else None
+
+    def trainers(net):
+        t = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "momentum": 0.9})
+        _STATES.append(t._states)
+        return [t]
+    got, seen, log = _run(True, hybridize, steps=12, between=between, after=after,
+                          trainers=trainers)
+    ref = [s for s in seen if s is not None]
+    kept.clear()
+    want, seen_off, _ = _run(False, hybridize, steps=12, between=between, after=after,
+                             trainers=trainers)
+    _same(got, want)
+    for a, b in zip(ref, [s for s in seen_off if s is not None]):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+    assert all(np.array_equal(a, ref[0]) for a in ref), "a held buffer was written in place"
+    first = 8 if hold == "state" else 7     # (the state is taken after trainer.step)
+    assert [calls for calls, _ in log[first:]] == [2] + [1] * (11 - first), log
+
+
+_STATES: list = []

@@ -1419,10 +1419,11 @@ def unpend(step):
         target.__class__ = NDArray
 
 
-def deliver(step, outs, before, fused=False):
+def deliver(step, outs, before, fused=False, grad_vars=None):
     """Hand over what the plan's part of a native call computed (`outs`: its exports, then
-    the gradients): the state updates in the order eager made them, each live Deferred array
-    its value, each variable its gradient as Variable.receive takes it."""
+    the gradients of `grad_vars`, by default every variable's: a fused call writes the rest
+    into their buffers itself): the state updates in the order eager made them, each live
+    Deferred array its value, each variable its gradient as Variable.receive takes it."""
     plan, refs = step.plan, step.refs
     if step.writes:     # the state updates, in the order eager made them
         pos = plan.export_pos
@@ -1442,7 +1443,7 @@ def deliver(step, outs, before, fused=False):
         k += 1
     # the gradients, as Variable.receive takes them: a fresh result replaces a 'write'
     # buffer nobody else holds (our outputs are fresh, contiguous, of the variable's type)
-    for var in plan.wrt_vars:
+    for var in plan.wrt_vars if grad_vars is None else grad_vars:
         g, outs[k] = outs[k], None
         k += 1
         old = var.grad

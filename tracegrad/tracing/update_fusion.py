@@ -32,7 +32,6 @@ from ..ir.types import type_of
 from ..ir.passes import run_pipeline
 from ..runtime import tape
 from ..runtime.buffers import POOL_HOLDS as _POOLED
-from ..fused_update import write_back
 from ..runtime.segments import compile_callable
 from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS, bump
@@ -125,28 +124,50 @@ class Fusion:
         n_exports = len(plan.exports)
         # the update's parameters per Binding entry: weight, gradient, states; then the scalars
         uparams = iter(update.params)
-        uenv = {}
+        uenv, written = {}, []
         for var, leaf, n_state in zip(binding.vars, self.weight_leaves, binding.n_states):
-            uenv[next(uparams)] = env[fn.params[leaf]]
+            w = env[fn.params[leaf]]
+            uenv[next(uparams)] = w
             g = outs[n_exports + grad_of[id(var)]]
             if type(g) is Literal:
                 raise ValueError("a gradient is a constant")
             uenv[next(uparams)] = g
+            written.append(w)
             for _ in range(n_state):
                 p = next(uparams)
                 uenv[p] = b.param(p.type, p.name_hint)
+                written.append(uenv[p])
         h = next(uparams)
         uenv[h] = b.param(h.type, h.name_hint)
         copy_ops(b, update.ops, uenv)
         new = [o if type(o) is Literal else uenv[o] for o in update.outputs]
+        # the new weights and states go into their old buffers, and the Binding's gradients
+        # into the variables' buffers (passed after the scalars): the call allocates only
+        # the plan's exports and the gradients of variables the Binding does not update
+        position = {p: k for k, p in enumerate(b.fn.params)}
+        donate = {len(outs) + k: position[old] for k, old in enumerate(written)}
+        bound_grads = {n_exports + grad_of[id(var)] for var in binding.vars}
+        for k in sorted(bound_grads):
+            donate[k] = len(b.fn.params)
+            b.param(outs[k].type, f"grad{k - n_exports}")
         self.fn = run_pipeline(b.ret(*outs, *new), _capture.PIPELINE)
-        self.native = compile_callable(self.fn)
+        self.native = compile_callable(self.fn, donate=donate)
         # the call that refuses (None) instead of converting an input that fails its guard
         self.try_call = getattr(self.native, "try_call", None) or _converting(self.native)
         self.n_plan = len(outs)
+        # the plan's gradients the call returns (after the exports), and their variables
+        self.out_vars = tuple(var for k, var in enumerate(plan.wrt_vars, n_exports)
+                              if k not in bound_grads)
         self.weight_checks = tuple(zip(binding.weights, self.weight_leaves))
         self.state_items = tuple((i, n) for i, n in zip(binding.indices, binding.n_states) if n)
         self.targets = tuple(zip(binding.indices, binding.weights, binding.n_states))
+        # per weight: (NDArray, leaf, references the step holds to its array besides the leaf
+        # data list: the input lists of the compiled calls that feed it)
+        fed = [sum(1 for pop in plan.ops if pop.entry is not None
+                   for kind, ref in pop.operands if kind == _capture._LEAF and ref == leaf)
+               for leaf in self.weight_leaves]
+        self.weight_owners = tuple(zip(binding.weights, self.weight_leaves, fed))
+        self.grad_vars = tuple(binding.vars)
         self.swaps = None     # (variable, its held class, its class) per plan gradient
         self.var_ids = frozenset(map(id, plan.wrt_vars))
         self.step = None      # the step it holds
@@ -240,8 +261,10 @@ def held_for(binding):
 
 def run(step, optimizer, states):
     """trainer.step() on a step held for its Binding (held_for; the Trainer checked that the
-    Binding still describes its parameters): the one native call. False: nothing done (the
-    caller materializes and updates as usual)."""
+    Binding still describes its parameters): the one native call, which writes the new
+    weights, states and gradients into their buffers. False: nothing done (the caller
+    materializes and updates as usual: somebody holds a weight or state buffer, or an array
+    changed)."""
     fusion = step.held
     leaf_data = step.leaf_data
     for w, i in fusion.weight_checks:
@@ -264,9 +287,14 @@ def run(step, optimizer, states):
             args.append(st)
         else:
             args.extend(st)
+    st = None
+    if not _unshared(fusion, leaf_data, states):
+        return False
     binding = fusion.binding
     num_update = optimizer.num_update
     args.append(optimizer.fused_scalar_vector(binding.indices))
+    for var in fusion.grad_vars:
+        args.append(_GRAD_GET(var))
     with _capture.HELD_LOCK:    # (the gradients stay held until they are delivered)
         if step.done:           # finished by another thread meanwhile: the usual update
             optimizer.uncount(binding.indices, num_update)
@@ -276,7 +304,7 @@ def run(step, optimizer, states):
         before = _NATIVE["native_calls"]
         try:
             outs = fusion.try_call(tuple(args))
-            if outs is None:     # an optimizer state changed type: the two calls as before
+            if outs is None:     # an array changed type: the two calls as before
                 optimizer.uncount(binding.indices, num_update)
                 fusion.release(step)
                 if step.lazy:
@@ -289,13 +317,43 @@ def run(step, optimizer, states):
             _capture.unpend(step)
             raise
         fusion.release(step)
-        _capture.deliver(step, outs, before, fused=True)
-        write_back(outs[fusion.n_plan:], fusion.targets, states)
+        _capture.deliver(step, outs, before, fused=True, grad_vars=fusion.out_vars)
         for var in binding.vars:
             var.fresh = False
     fusion.misses = 0
     fusion.hits += 1
     COUNTERS["fused_update_steps"] += 1
+    return True
+
+
+def _unshared(fusion, leaf_data, states):
+    """Whether nothing but their owners references the weight and state arrays the fused call
+    writes in place (as fused_update decides for its own call): a weight's NDArray and tape
+    leaf, the step's leaf list and the input lists of the compiled calls that read it; a
+    state's dict entry (or its tuple, itself held by the dict only); output pools. Besides
+    those, run's argument list, the local name and getrefcount's argument hold each."""
+    ndarray = np.ndarray
+    for nd_weight, leaf, fed in fusion.weight_owners:
+        a = leaf_data[leaf]
+        value = nd_weight._value
+        owners = 5 + fed + (value is not None and value.data is a)
+        if type(a) is not ndarray or a.base is not None or \
+                _getrefcount(a) > owners + _POOLED.get(id(a), 0):
+            return False
+    for i, n_state in fusion.state_items:
+        st = states[i]
+        if type(st) is not tuple:
+            # the dict, `st`, the argument list, getrefcount's argument
+            if type(st) is not ndarray or st.base is not None or \
+                    _getrefcount(st) > 4 + _POOLED.get(id(st), 0):
+                return False
+            continue
+        if _getrefcount(st) > 3:        # the dict, `st`, getrefcount's argument
+            return False
+        for a in st:      # the tuple, the argument list, `a`, getrefcount's argument
+            if type(a) is not ndarray or a.base is not None or \
+                    _getrefcount(a) > 4 + _POOLED.get(id(a), 0):
+                return False
     return True
 
 
