@@ -1608,7 +1608,8 @@ def explain() -> str:
                          f"gradients, exports {len(p.exports)} values (state updates: "
                          f"{len(p.assigns) + sum(len(o.writes) for o in p.ops)}); captured "
                          f"{p.captured} steps, {p.failures} drops in a row"
-                         + (f"; trainer.step's update fused in ({p.fusion.hits} steps)"
+                         + (f"; trainer.step's update fused in ({p.fusion.hits} steps, "
+                            f"weights, states and gradients written in place)"
                             if p.fusion is not None else "")
                          + (f"; {sum(len(r.eager) for r in p.fusion.hoisted)} eager label "
                             f"op(s) of its blocks computed inside that call"

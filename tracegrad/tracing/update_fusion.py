@@ -11,6 +11,18 @@ numbers — scheduled learning rate, rescale_grad — are known) makes the one c
 over the exported values, the gradients, the new weights and the optimizer states exactly as
 the two calls would have.
 
+In place. The call writes the new weights and optimizer states into their old buffers, and
+the Binding's gradients into the variables' gradient buffers (donated outputs,
+codegen/donation.py), as MXNet's update kernels do: it allocates only the exported values.
+That needs nobody but their owners to hold a weight or state buffer (reference counts,
+`_unshared`, as fused_update decides for its own call); when somebody does (a numpy view of a
+weight kept by the user), that step is the two calls, and the update writes new buffers.
+
+Hoisted label ops. A block replay whose eager ops are all capture.HOISTABLE (sparse softmax
+cross-entropy's one_hot of the label) leaves them to this call: the Fusion takes the block's
+argument (the label) as a parameter and computes the op in IR, where the replay would have
+bound its result. A held step finished by the plan's own call computes them eagerly then.
+
 Exactness. While a step is held, each gradient Variable of the plan is a held variable: reading
 its gradient or `fresh`, or setting its grad_req, first finishes the backward with the plan's
 own native call (as if nothing were fused); so does everything that materializes a pending step
