@@ -25,10 +25,10 @@ from .ir.function import Builder
 from .ir.types import TensorType, type_of
 from .runtime.buffers import pool_refs
 from .runtime.segments import compile_callable
+from .stats import COUNTERS
 
 _CACHE: dict = {}
 _CACHE_SIZE = 64
-COUNTS = {"in_place": 0, "written_back": 0}   # update calls of each kind
 
 
 def _states(state):
@@ -99,10 +99,10 @@ class FusedUpdate:
             done = self.in_place.try_call(tuple(args))
             del args[-1]
             if done is not None:
-                COUNTS["in_place"] += 1
+                COUNTERS["updates_in_place"] += 1
                 return
         outs = self.native(*args, scalars)
-        COUNTS["written_back"] += 1
+        COUNTERS["updates_written_back"] += 1
         write_back(outs, targets, states)
 
 
