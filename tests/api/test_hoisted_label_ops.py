@@ -135,3 +135,31 @@ def test_adam_and_a_batch_size_change_keep_hoisting_exact():
     _same(got[0], want[0])
     _same(got[1], want[1])
     assert got[3]
+
+
+def test_a_loss_learned_again_is_fused_again():
+    """An attribute set on the loss block makes its replay be learned again; the fused call
+    took the old replay's label, so it is learned again too, and later steps are one call."""
+    def run(on):
+        capture.set_enabled(on)
+        net = _net(True)
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+        rs = np.random.RandomState(5)
+        calls = []
+        for i in range(20):
+            if i == 9:
+                loss_fn.note = object()      # the block changed: its replay is stale
+            x = nd.array(rs.randn(4, 5).astype(np.float32))
+            y = nd.array(rs.randint(0, 3, 4).astype(np.float32))
+            before = mx.stats()["native_calls"]
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            trainer.step(4)
+            calls.append(mx.stats()["native_calls"] - before)
+        capture.set_enabled(True)
+        return [p.data().asnumpy() for p in net.collect_params().values()], calls
+    (params, calls), (params_off, _) = run(True), run(False)
+    _same(params, params_off)
+    assert calls[-5:] == [1] * 5, calls

@@ -1108,6 +1108,10 @@ def learn_end(rec, args, out, var_objs):
     r.var_objs, r.out, r.leaf_ops, r.n_tmp = var_checks, j, leaf_ops, len(tmps)
     _lazy_form(r, program)
     if r.eager is not None:     # (one per point of the plan: a call learned again replaces it)
+        fusion = plan.fusion
+        if fusion is not None and any(h.k0 == r.k0 for h in fusion.hoisted):
+            # the fused call takes the old replay's arguments: learn it again with this one
+            plan.fusion = plan.fusion_seen = None
         plan.hoists = [h for h in plan.hoists if h.k0 != r.k0][-7:] + [r]
     return r
 
