@@ -14,9 +14,10 @@ the two calls would have.
 In place. The call writes the new weights and optimizer states into their old buffers, and
 the Binding's gradients into the variables' gradient buffers (donated outputs,
 codegen/donation.py), as MXNet's update kernels do: it allocates only the exported values.
-That needs nobody but their owners to hold a weight or state buffer (reference counts,
-`_unshared`, as fused_update decides for its own call); when somebody does (a numpy view of a
-weight kept by the user), that step is the two calls, and the update writes new buffers.
+That needs nobody but their owners to hold a weight or state buffer (reference counts, in
+run and `_states_unshared`, as fused_update decides for its own call); when somebody does (a
+numpy view of a weight kept by the user), that step is the two calls, and the update writes
+new buffers.
 
 Hoisted label ops. A block replay whose eager ops are all capture.HOISTABLE (sparse softmax
 cross-entropy's one_hot of the label) leaves them to this call: the Fusion takes the block's
@@ -170,15 +171,16 @@ class Fusion:
         # the plan's gradients the call returns (after the exports), and their variables
         self.out_vars = tuple(var for k, var in enumerate(plan.wrt_vars, n_exports)
                               if k not in bound_grads)
-        self.weight_checks = tuple(zip(binding.weights, self.weight_leaves))
         self.state_items = tuple((i, n) for i, n in zip(binding.indices, binding.n_states) if n)
         self.targets = tuple(zip(binding.indices, binding.weights, binding.n_states))
-        # per weight: (NDArray, leaf, references the step holds to its array besides the leaf
-        # data list: the input lists of the compiled calls that feed it)
-        fed = [sum(1 for pop in plan.ops if pop.entry is not None
-                   for kind, ref in pop.operands if kind == _capture._LEAF and ref == leaf)
-               for leaf in self.weight_leaves]
-        self.weight_owners = tuple(zip(binding.weights, self.weight_leaves, fed))
+        # per weight: (NDArray, leaf, the references to its array that are expected: its
+        # NDArray, the step's leaf list, the input lists of the compiled calls that read it,
+        # run's local name and getrefcount's argument; its tape leaf is counted in run)
+        self.weight_owners = tuple(
+            (w, leaf, 4 + sum(1 for pop in plan.ops if pop.entry is not None
+                              for kind, ref in pop.operands
+                              if kind == _capture._LEAF and ref == leaf))
+            for w, leaf in zip(binding.weights, self.weight_leaves))
         self.grad_vars = tuple(binding.vars)
         self.swaps = None     # (variable, its held class, its class) per plan gradient
         self.var_ids = frozenset(map(id, plan.wrt_vars))
@@ -279,9 +281,18 @@ def run(step, optimizer, states):
     changed)."""
     fusion = step.held
     leaf_data = step.leaf_data
-    for w, i in fusion.weight_checks:
-        if w._data is not leaf_data[i]:
+    # each weight the forward read is the Binding's, and nothing but its owners holds it (it
+    # is written in place): its NDArray and tape leaf, the step's leaf list and the input
+    # lists of the compiled calls that read it, `a`, getrefcount's argument; output pools
+    for nd_weight, leaf, owners in fusion.weight_owners:
+        a = leaf_data[leaf]
+        if nd_weight._data is not a or type(a) is not _ndarray or a.base is not None:
             return False
+        value = nd_weight._value
+        if _getrefcount(a) > owners + (value is not None and value.data is a) + \
+                _POOLED.get(id(a), 0):
+            return False
+    a = None
     call_leaves = fusion.call_leaves
     if call_leaves is None:
         args = list(leaf_data)
@@ -293,15 +304,15 @@ def run(step, optimizer, states):
         args = [leaf_data[i] for i in call_leaves]
         for _, leaves in lazy:
             args.extend([a._data for a in leaves])
-    for i, n_state in fusion.state_items:
-        st = states[i]
-        if n_state == 1 and type(st) is not tuple:
-            args.append(st)
-        else:
-            args.extend(st)
-    st = None
-    if not _unshared(fusion, leaf_data, states):
-        return False
+    if fusion.state_items:
+        if not _states_unshared(fusion, states):
+            return False
+        for i, n_state in fusion.state_items:
+            st = states[i]
+            if type(st) is tuple:
+                args.extend(st)
+            else:
+                args.append(st)
     binding = fusion.binding
     num_update = optimizer.num_update
     args.append(optimizer.fused_scalar_vector(binding.indices))
@@ -338,33 +349,26 @@ def run(step, optimizer, states):
     return True
 
 
-def _unshared(fusion, leaf_data, states):
-    """Whether nothing but their owners references the weight and state arrays the fused call
-    writes in place (as fused_update decides for its own call): a weight's NDArray and tape
-    leaf, the step's leaf list and the input lists of the compiled calls that read it; a
-    state's dict entry (or its tuple, itself held by the dict only); output pools. Besides
-    those, run's argument list, the local name and getrefcount's argument hold each."""
-    ndarray = np.ndarray
-    for nd_weight, leaf, fed in fusion.weight_owners:
-        a = leaf_data[leaf]
-        value = nd_weight._value
-        owners = 5 + fed + (value is not None and value.data is a)
-        if type(a) is not ndarray or a.base is not None or \
-                _getrefcount(a) > owners + _POOLED.get(id(a), 0):
-            return False
+_ndarray = np.ndarray
+
+
+def _states_unshared(fusion, states):
+    """Whether nothing but the Trainer's state dict (or the state's tuple, itself held by the
+    dict only) and output pools references the state arrays the fused call writes in place
+    (as fused_update decides for its own call)."""
     for i, n_state in fusion.state_items:
         st = states[i]
         if type(st) is not tuple:
-            # the dict, `st`, the argument list, getrefcount's argument
-            if type(st) is not ndarray or st.base is not None or \
-                    _getrefcount(st) > 4 + _POOLED.get(id(st), 0):
+            # the dict, `st`, getrefcount's argument
+            if type(st) is not _ndarray or st.base is not None or \
+                    _getrefcount(st) > 3 + _POOLED.get(id(st), 0):
                 return False
             continue
         if _getrefcount(st) > 3:        # the dict, `st`, getrefcount's argument
             return False
-        for a in st:      # the tuple, the argument list, `a`, getrefcount's argument
-            if type(a) is not ndarray or a.base is not None or \
-                    _getrefcount(a) > 4 + _POOLED.get(id(a), 0):
+        for a in st:      # the tuple, `a`, getrefcount's argument
+            if type(a) is not _ndarray or a.base is not None or \
+                    _getrefcount(a) > 3 + _POOLED.get(id(a), 0):
                 return False
     return True
 
