@@ -510,8 +510,16 @@ def ceil(data):
 
 
 def round(data):
-    """Round half away from zero, as MXNet does."""
-    return F.mul(F.sign(data), F.floor(F.add(F.abs(data), 0.5)))
+    """Round half away from zero, as MXNet does (std::round). The fraction |x| - floor(|x|)
+    (exact in floating point) decides: floor(|x| + 0.5) would round up values just below a
+    half (0.49999997 in float32) and odd integers past 2**23 (the sum rounds to even)."""
+    a = F.abs(data)
+    t = F.floor(a)
+    # the fraction, 0 for integral values (infinities too: never inf - inf)
+    whole = F.eq(a, t)
+    frac = F.sub(F.where(whole, 0.0, a), F.where(whole, 0.0, t))
+    up = F.floor(F.mul(frac, 2.0))      # 1 when the fraction is at least a half
+    return F.mul(F.sign(data), F.add(t, up))
 
 
 def log2(data):

@@ -164,6 +164,30 @@ def test_make_ir_prints_typed_ssa():
     assert "matmul %x, %w : f32[2,4]" in text and "relu" in text
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_is_half_away_from_zero_exactly_eager_and_compiled(dtype):
+    """MXNet's round is std::round: the fraction decides. floor(|x| + 0.5) got the largest
+    value below a half (0.49999997 in float32) and odd integers past the mantissa wrong."""
+    big = 2.0 ** (24 if dtype == "float32" else 53)
+    vals = np.array([0.5, -0.5, 1.5, 2.5, -2.5, 0.4, -0.4, 3.7, -3.7, 0.0, 1e30, -1e30,
+                     np.inf, -np.inf, np.nan, big - 1, -(big - 1), big / 2 + 1, big / 2 + 3],
+                    dtype=dtype)
+    below_half = np.nextafter(np.array(0.5, dtype), np.array(0, dtype))
+    vals = np.concatenate([vals, [below_half, -below_half, 2 + below_half]]).astype(dtype)
+
+    def exact(v):
+        if not np.isfinite(v):
+            return v
+        whole = np.floor(np.abs(v))
+        return np.copysign(whole + (np.abs(v) - whole >= 0.5), v)
+    want = np.array([exact(v) for v in vals], dtype=dtype)
+    x = nd.array(vals, dtype=dtype)
+    with np.errstate(all="raise"):      # (no inf - inf on the way)
+        got = nd.round(x).asnumpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(mx.jit(lambda a: nd.round(a))(x).asnumpy(), want)
+
+
 def test_negative_steps_flip_tile_repeat_and_rounding():
     a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     x = nd.array(a)
