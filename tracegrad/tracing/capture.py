@@ -53,7 +53,10 @@ and then replayed (`learn_begin`/`learn_end`/`replay`): eager ops rerun on the n
 deferred ops are bound and logged exactly as defer_apply would, nothing of the block's Python
 runs. Either falls back to the block's own call when anything it depends on moved (block
 attributes and parameters by identity, structure version, training mode, argument types,
-the step's position in the plan).
+the step's position in the plan). A replay logs one item, expanded into the ops' entries only
+if the step is materialized; its eager ops, when all are HOISTABLE (a loss's one_hot of the
+label), are left to the fused call once update_fusion computes them there (`fill_lazy` runs
+them eagerly if the plan's own call runs instead).
 
 `explain()` says what was captured, what was dropped and why, and native calls per step.
 TRACEGRAD_CAPTURE=0 or set_enabled(False) turns capture off; `with paused():` runs steps
