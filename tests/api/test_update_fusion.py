@@ -356,3 +356,40 @@ def test_a_buffer_the_user_holds_keeps_its_old_values(hybridize, hold):
 
 
 _STATES: list = []
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+def test_gradients_land_in_their_own_buffers_whatever_the_trainers_order(hybridize):
+    """The Trainer lists the parameters in another order than the step computes their
+    gradients, and they all have the same shapes: each gradient still goes to its own
+    parameter (and each update uses it), as with capture off."""
+    def run(on):
+        capture.set_enabled(on)
+        mx.random.seed(4)
+        net = gluon.nn.HybridSequential()
+        net.add(gluon.nn.Dense(4, activation="tanh", in_units=4, use_bias=False),
+                gluon.nn.Dense(4, in_units=4, use_bias=False))
+        net.initialize(mx.init.Xavier())
+        if hybridize:
+            net.hybridize()
+        params = list(net.collect_params().values())
+        trainer = gluon.Trainer(params[::-1], "sgd", {"learning_rate": 0.1, "momentum": 0.5})
+        loss_fn = gluon.loss.L2Loss()
+        rs = np.random.RandomState(1)
+        fused = 0
+        for _ in range(10):
+            x = nd.array(rs.randn(3, 4).astype(np.float32))
+            y = nd.array(rs.randn(3, 4).astype(np.float32))
+            before = mx.stats()["fused_update_steps"]
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            trainer.step(3)
+            fused += mx.stats()["fused_update_steps"] - before
+        grads = [p.grad().asnumpy() for p in params]
+        capture.set_enabled(True)
+        return [p.data().asnumpy() for p in params], grads, fused
+    (params, grads, fused), (params_off, grads_off, _) = run(True), run(False)
+    assert fused >= 4
+    _same(params, params_off)
+    _same(grads, grads_off)

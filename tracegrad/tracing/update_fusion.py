@@ -159,10 +159,14 @@ class Fusion:
         # the plan's exports and the gradients of variables the Binding does not update
         position = {p: k for k, p in enumerate(b.fn.params)}
         donate = {len(outs) + k: position[old] for k, old in enumerate(written)}
-        bound_grads = {n_exports + grad_of[id(var)] for var in binding.vars}
-        for k in sorted(bound_grads):
+        # (in the plan's order of gradients, which run follows: `grad_vars`)
+        bound = {id(var) for var in binding.vars}
+        grad_order = [(n_exports + k, var) for k, var in enumerate(plan.wrt_vars)
+                      if id(var) in bound]
+        for k, _ in grad_order:
             donate[k] = len(b.fn.params)
             b.param(outs[k].type, f"grad{k - n_exports}")
+        bound_grads = {k for k, _ in grad_order}
         self.fn = run_pipeline(b.ret(*outs, *new), _capture.PIPELINE)
         self.native = compile_callable(self.fn, donate=donate)
         # the call that refuses (None) instead of converting an input that fails its guard
@@ -181,7 +185,7 @@ class Fusion:
                               for kind, ref in pop.operands
                               if kind == _capture._LEAF and ref == leaf))
             for w, leaf in zip(binding.weights, self.weight_leaves))
-        self.grad_vars = tuple(binding.vars)
+        self.grad_vars = tuple(var for _, var in grad_order)
         self.swaps = None     # (variable, its held class, its class) per plan gradient
         self.var_ids = frozenset(map(id, plan.wrt_vars))
         self.step = None      # the step it holds
