@@ -15,7 +15,8 @@ that the losses agree (tests/api/test_model_zoo.py runs a smaller version of it 
 in a fresh process: trace, adjoint, LLVM) next to a warm step, in CPU and wall seconds.
 
 PyTorch runs in a process of its own when importable. Figures are medians of interleaved
-rounds (bench/common.compare); this machine is shared, so ratios move between runs.
+rounds (bench/common.compare), the tracegrad training step first warmed past what step capture
+learns (common.warmed); this machine is shared, so ratios move between runs.
 """
 import os
 import subprocess
@@ -26,7 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core each, as the issu
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import compare, median_time, report  # noqa: E402
+from common import compare, median_time, report, warmed  # noqa: E402
 
 import tracegrad as mx  # noqa: E402
 from tracegrad import autograd, gluon, nd  # noqa: E402
@@ -156,7 +157,7 @@ def lenet_tracegrad(hybridize):
         loss.backward()
         trainer.step(BATCH)
         return loss
-    return step
+    return warmed(step)
 
 
 def resnet_tracegrad(hybridize):

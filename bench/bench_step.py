@@ -18,7 +18,9 @@ tracegrad runs hybridized and eager, each with step capture (the default: forwar
 adjoint and the optimizer update in one native call once the step repeats) and without it
 (inside `capture.paused()`); PyTorch eager and jax.jit each run in a process of their own when
 importable. numpy by hand and every tracegrad variant share the main process and are timed in
-interleaved rounds. Figures are medians; this machine is shared, expect +-10-20%.
+interleaved rounds, each tracegrad step first warmed past what capture learns (common.warmed:
+the plan and the update fused into it). Figures are medians; this machine is shared, expect
++-10-20%.
 
     python bench/bench_step.py [--quick]
     OPENBLAS_NUM_THREADS=1 python bench/bench_step.py   # every contender on one thread
@@ -35,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import compare, median_time, report  # noqa: E402
+from common import compare, median_time, report, warmed  # noqa: E402
 
 LR = 0.01
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -117,7 +119,7 @@ def tiny_tracegrad(hybridize):
             loss = loss_fn(net(x), y)
         loss.backward()
         trainer.step(1)
-    return step
+    return warmed(step)
 
 
 def mlp_tracegrad(batch, hybridize):
@@ -140,7 +142,7 @@ def mlp_tracegrad(batch, hybridize):
             loss = loss_fn(net(x), y)
         loss.backward()
         trainer.step(batch)
-    return step
+    return warmed(step)
 
 
 def python_share(step, calls=400):

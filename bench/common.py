@@ -30,6 +30,18 @@ def _time_batch(fn, number):
     return (CLOCK() - t0) / number
 
 
+def warmed(step, calls=None):
+    """`step` after enough calls that step capture has learned everything it will (the plan,
+    then the update fused into it, which a plan that compiled slowly learns only after
+    update_fusion.LEARN_SLOW steps): its compiles then never fall inside timed rounds."""
+    if calls is None:
+        from tracegrad.tracing import update_fusion
+        calls = update_fusion.LEARN_SLOW + 8
+    for _ in range(calls):
+        step()
+    return step
+
+
 def compare(named_fns, rounds=15, min_time=0.02):
     """Median seconds per call of each fn, timed in interleaved rounds (garbage collection
     off) so that drift on a noisy machine hits every contender alike.
