@@ -27,9 +27,10 @@ def _labels(rs, i, batch, hostile):
 
 
 def _run(on, hybridize, hostile=False, between=None, before=None, steps=14, batch=5,
-         opt="sgd", optimizer_params=None):
+         opt="sgd", optimizer_params=None, start=None):
     """Parameters after `steps` steps, per step (loss values, native calls, what `between`
-    (after backward) and `before` (after the loss, before backward) returned)."""
+    (after backward) and `before` (after the loss, before backward) returned); `start(i,
+    loss_fn)` runs first in each step."""
     capture.set_enabled(on)
     net = _net(hybridize)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
@@ -38,12 +39,14 @@ def _run(on, hybridize, hostile=False, between=None, before=None, steps=14, batc
     rs = np.random.RandomState(7)
     log = []
     for i in range(steps):
+        if start is not None:
+            start(i, loss_fn)
         x = nd.array(rs.randn(batch, 5).astype(np.float32))
         y = nd.array(_labels(rs, i, batch, hostile and i >= 6))
         calls = mx.stats()["native_calls"]
         with autograd.record():
             loss = loss_fn(net(x), y)
-        seen = before(i, loss) if before is not None else None
+        seen = before(i, loss, y) if before is not None else None
         loss.backward()
         got = between(i, net, loss) if between is not None else None
         trainer.step(batch)
@@ -90,7 +93,7 @@ def test_reading_gradients_and_loss_before_the_update(hybridize):
 def test_loss_read_before_backward_materializes_the_step(hybridize):
     """Reading the loss before backward() runs the step eagerly from its log: the replayed
     loss's one_hot is run then, on the labels it was given."""
-    def before(i, loss):
+    def before(i, loss, y):
         return loss.asnumpy() if i in (8, 11) else None
     got = _run(True, hybridize, True, before=before)
     _compare(got, _run(False, hybridize, True, before=before))
@@ -99,30 +102,11 @@ def test_loss_read_before_backward_materializes_the_step(hybridize):
 def test_labels_written_in_place_after_the_loss():
     """The loss's labels overwritten between the loss and backward(): the step is finished
     first (an in-place write), so the one_hot sees the labels the loss was given."""
-    capture.set_enabled(True)
-
-    def run(on):
-        capture.set_enabled(on)
-        net = _net(True)
-        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
-        rs = np.random.RandomState(3)
-        losses = []
-        for i in range(12):
-            x = nd.array(rs.randn(4, 5).astype(np.float32))
-            y = nd.array(rs.randint(0, 3, 4).astype(np.float32))
-            with autograd.record():
-                loss = loss_fn(net(x), y)
-            if i >= 8:
-                y[:] = 2.0
-            loss.backward()
-            trainer.step(4)
-            losses.append(loss.asnumpy())
-        capture.set_enabled(True)
-        return [p.data().asnumpy() for p in net.collect_params().values()], losses
-    (params, losses), (params_off, losses_off) = run(True), run(False)
-    _same(params, params_off)
-    np.testing.assert_allclose(np.array(losses), np.array(losses_off), rtol=2e-5, atol=1e-6)
+    def before(i, loss, y):
+        if i >= 8:
+            y[:] = 2.0
+    got = _run(True, True, before=before)
+    _compare(got, _run(False, True, before=before))
 
 
 def test_adam_and_a_batch_size_change_keep_hoisting_exact():
@@ -140,26 +124,9 @@ def test_adam_and_a_batch_size_change_keep_hoisting_exact():
 def test_a_loss_learned_again_is_fused_again():
     """An attribute set on the loss block makes its replay be learned again; the fused call
     took the old replay's label, so it is learned again too, and later steps are one call."""
-    def run(on):
-        capture.set_enabled(on)
-        net = _net(True)
-        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
-        rs = np.random.RandomState(5)
-        calls = []
-        for i in range(20):
-            if i == 9:
-                loss_fn.note = object()      # the block changed: its replay is stale
-            x = nd.array(rs.randn(4, 5).astype(np.float32))
-            y = nd.array(rs.randint(0, 3, 4).astype(np.float32))
-            before = mx.stats()["native_calls"]
-            with autograd.record():
-                loss = loss_fn(net(x), y)
-            loss.backward()
-            trainer.step(4)
-            calls.append(mx.stats()["native_calls"] - before)
-        capture.set_enabled(True)
-        return [p.data().asnumpy() for p in net.collect_params().values()], calls
-    (params, calls), (params_off, _) = run(True), run(False)
-    _same(params, params_off)
-    assert calls[-5:] == [1] * 5, calls
+    def start(i, loss_fn):
+        if i == 9:
+            loss_fn.note = object()      # the block changed: its replay is stale
+    got = _run(True, True, steps=20, start=start)
+    _compare(got, _run(False, True, steps=20, start=start))
+    assert [calls for _, calls, _, _ in got[1][-5:]] == [1] * 5, got[1]
