@@ -15,6 +15,7 @@ import os
 import pathlib
 import re
 import tempfile
+import threading
 
 import numpy as np
 import pytest
@@ -156,6 +157,19 @@ def filecheck():
 def match_error():
     """`match_error(message, expected)`: match ERROR lines against an exception's text."""
     return run_match_error
+
+
+@pytest.fixture
+def in_threads():
+    """`in_threads(work, n)`: work(0), ..., work(n - 1), each in a thread of its own, started
+    together and all joined before it returns."""
+    def run(work, n):
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return run
 
 
 @pytest.fixture

@@ -121,20 +121,30 @@ def _unshared(args, targets, states) -> bool:
         if type(a) is not ndarray or a.base is not None or \
                 getrefcount(a) > owners + pool_refs(a):
             return False
-        if n_state:
-            st = states[i]
-            if type(st) is tuple:
-                if getrefcount(st) > 3:     # the dict, `st`, the argument
-                    return False
-                owners = 4                  # + the tuple
-            else:
-                owners = 5                  # + the dict and `st`
-            for j in range(k + 2, k + 2 + n_state):
-                a = args[j]
-                if type(a) is not ndarray or a.base is not None or \
-                        getrefcount(a) > owners + pool_refs(a):
-                    return False
         k += 2 + n_state
+    return states_unshared(states, [(i, n) for i, _, n in targets if n], listed=1)
+
+
+def states_unshared(states, items, listed) -> bool:
+    """Whether nothing but the Trainer's state dict (or the state's tuple, itself held by the
+    dict only), output pools and `listed` more references (1: the caller's argument list)
+    holds the state arrays of `items` ((parameter index, number of state arrays)); an update
+    writes them in place only then."""
+    ndarray = np.ndarray
+    for i, _ in items:
+        st = states[i]
+        if type(st) is not tuple:
+            # the dict, `st`, getrefcount's argument
+            if type(st) is not ndarray or st.base is not None or \
+                    getrefcount(st) > 3 + listed + pool_refs(st):
+                return False
+            continue
+        if getrefcount(st) > 3:        # the dict, `st`, getrefcount's argument
+            return False
+        for a in st:      # the tuple, `a`, getrefcount's argument
+            if type(a) is not ndarray or a.base is not None or \
+                    getrefcount(a) > 3 + listed + pool_refs(a):
+                return False
     return True
 
 

@@ -6,11 +6,17 @@ import tracegrad as mx
 from tracegrad import gluon, nd
 
 
-def small_net(hybridize, dropout=False, seed=3):
-    """Dense(8, relu) [-> Dropout(0.3)] -> Dense(3) on 5 features, Xavier-initialized."""
+def small_net(hybridize, dropout=False, seed=3, batchnorm=False):
+    """Dense(8, relu) [-> Dropout(0.3)] -> Dense(3) on 5 features, Xavier-initialized; with
+    `batchnorm`, Dense(8) -> BatchNorm (training mode: running statistics updated every
+    step) -> relu first."""
     mx.random.seed(seed)
     net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, activation="relu", in_units=5))
+    if batchnorm:
+        net.add(gluon.nn.Dense(8, in_units=5), gluon.nn.BatchNorm(momentum=0.8, in_channels=8),
+                gluon.nn.Activation("relu"))
+    else:
+        net.add(gluon.nn.Dense(8, activation="relu", in_units=5))
     if dropout:
         net.add(gluon.nn.Dropout(0.3))
     net.add(gluon.nn.Dense(3, in_units=8))

@@ -578,9 +578,7 @@ def test_a_scalar_returned_from_compiled_code_is_the_eager_numpy_scalar():
         np.testing.assert_allclose(a.asnumpy(), ea.asnumpy())
 
 
-def test_guarded_function_called_from_threads_matches_eager():
-    import threading
-
+def test_guarded_function_called_from_threads_matches_eager(in_threads):
     def f(x):
         if nd.sum(x) > 0:
             return nd.tanh(x) * 2
@@ -594,9 +592,5 @@ def test_guarded_function_called_from_threads_matches_eager():
         for _ in range(30):
             if not np.allclose(jf(inputs[i]).asnumpy(), want[i], rtol=1e-6):
                 errors.append(i)
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(worker, 6)
     assert not errors and jf.counts["traces"] <= 2

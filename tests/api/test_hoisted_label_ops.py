@@ -1,4 +1,5 @@
-"""The loss's label ops inside the fused step (capture.HOISTABLE, update_fusion.Fusion.hoisted):
+"""The loss's label ops inside the fused step (capture.hoistable: EXACT and VIEW ops;
+update_fusion.Fusion.hoisted):
 sparse softmax cross-entropy turns its label into one_hot eagerly every step; once the step and
 trainer.step's update are one native call, the replay of the loss leaves that op to the call
 (the label becomes a parameter). Whatever the labels (NaN, infinities, negative, past the last

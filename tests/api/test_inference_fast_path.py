@@ -4,7 +4,6 @@ whenever that leaf is not the one the usual path would pick (input shape, dtype 
 parameters replaced or cast, training mode, recording, re-hybridizing, a child added, data-
 dependent control flow). Every result is checked against a float64 numpy reference or the
 same block run eagerly."""
-import threading
 
 import numpy as np
 import pytest
@@ -362,7 +361,7 @@ def test_deferred_initialization_then_fast_path(usual_calls):
     assert net._tg_jit.counts["traces"] == 1
 
 
-def test_concurrent_calls_from_threads_agree():
+def test_concurrent_calls_from_threads_agree(in_threads):
     net = _mlp()
     net.hybridize()
     xs = [_x(1, seed=s) for s in range(4)]
@@ -377,9 +376,5 @@ def test_concurrent_calls_from_threads_agree():
             if not np.allclose(got, ref, rtol=1e-5, atol=1e-6):
                 errors.append((k, got, ref))
                 return
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, 4)
     assert not errors

@@ -165,8 +165,7 @@ def test_ir_stages_are_inspectable():
     assert str(f.ir("optimized")).startswith("func @")
 
 
-def test_compiled_function_is_safe_to_call_from_threads():
-    import threading
+def test_compiled_function_is_safe_to_call_from_threads(in_threads):
     f = jit(lambda x: nd.sum(nd.tanh(x) * x, axis=1))
     inputs = [keep_dtype(RS.randn(64, 257).astype(np.float32)) for _ in range(4)]
     want = [nd.sum(nd.tanh(x) * x, axis=1).asnumpy() for x in inputs]
@@ -178,11 +177,7 @@ def test_compiled_function_is_safe_to_call_from_threads():
             got = f(inputs[i]).asnumpy()
             if not np.allclose(got, want[i], rtol=1e-5):
                 errors.append(i)
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(worker, 4)
     assert not errors
 
 

@@ -315,18 +315,7 @@ def test_paused_runs_without_capture_and_keeps_the_plans():
 
 
 def _bn_net(hybridize, dropout=False):
-    """Dense -> BatchNorm (training mode: running statistics updated every step) -> Dense."""
-    mx.random.seed(3)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, in_units=5), gluon.nn.BatchNorm(momentum=0.8, in_channels=8),
-            gluon.nn.Activation("relu"))
-    if dropout:
-        net.add(gluon.nn.Dropout(0.3))
-    net.add(gluon.nn.Dense(3, in_units=8))
-    net.initialize(mx.init.Xavier())
-    if hybridize:
-        net.hybridize()
-    return net
+    return _net(hybridize, dropout, batchnorm=True)
 
 
 def _running(net):

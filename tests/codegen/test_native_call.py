@@ -2,7 +2,6 @@
 native guard rejects, where __call__ converts or explains; small graphs keep the GIL (no lock)
 and larger ones, native loops and pooled outputs release it; threads calling one function
 concurrently never share its scratch arena."""
-import threading
 
 import numpy as np
 import pytest
@@ -62,7 +61,7 @@ def test_which_calls_keep_the_gil():
     assert not NativeFunction(b.ret(b.add(x, 1.0)))._held             # 8 MiB touched, pooled
 
 
-def test_threads_calling_one_held_function_agree():
+def test_threads_calling_one_held_function_agree(in_threads):
     f = _mlp_like(16)
     assert f._held
     cases = [_inputs(16, seed) for seed in range(4)]
@@ -75,11 +74,7 @@ def test_threads_calling_one_held_function_agree():
             if not np.allclose(got, wants[k], rtol=1e-5, atol=1e-5):
                 errors.append(k)
                 return
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, 4)
     assert not errors
 
 

@@ -118,17 +118,11 @@ class Trainer:
         if not self._fused or structure[0] is not type(optimizer) or \
                 structure[1] != optimizer.fused_structure():
             return False
-        if fresh:
-            for p, data, var in self._bound_params:
-                d = p._data
-                if d is not data or (d is not None and d._var is not var) or (
-                        var is not None and not var.fresh):
-                    return False
-        else:
-            for p, data, var in self._bound_params:
-                d = p._data
-                if d is not data or (d is not None and d._var is not var):
-                    return False
+        for p, data, var in self._bound_params:
+            d = p._data
+            if d is not data or (d is not None and d._var is not var) or (
+                    fresh and var is not None and not var.fresh):
+                return False
         return len(self._params) == len(self._bound_params)
 
     def _update(self, ignore_stale_grad):

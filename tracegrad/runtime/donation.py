@@ -79,10 +79,14 @@ class Donating:
         return getattr(self.inner, "llvm_ir", "")
 
     def try_call(self, args):
-        """The call on a tuple of arrays, or None when a donated input is refused (nothing
-        written), as NativeFunction.try_call."""
+        """The call on a tuple of arrays, or None when an input is not an array of its
+        parameter's type or a donated input is refused (nothing run), as
+        NativeFunction.try_call."""
         if len(args) != len(self.types):
             return None
+        for a, t in zip(args, self.types):
+            if type(a) is not np.ndarray or a.shape != t.shape or a.dtype != t.np_dtype:
+                return None
         try:
             check(self.fn_name, self.names, self.types, args, args, self.donate)
         except (TypeError, ValueError):

@@ -32,8 +32,8 @@ its reason). A Deferred array alive at backward() that the plan does not export
 (e.g. the net output kept for metric.update) drops that step and recompiles the plan to export
 it. A plan that keeps failing (MAX_FAILURES drops in a row), or that no step has used for
 IDLE_LIMIT uncaptured backward passes (its first op never matches) or for as many as the steps
-it captured, whichever is more (two nets trained in turns keep their plans), is retired; with no plan
-left the eager hooks are uninstalled. A retired structure that did capture steps is learned
+it captured, whichever is more (two nets trained in turns keep their plans), is retired; with
+no plan left the eager hooks are uninstalled. A retired structure that did capture steps is learned
 again only after exponentially more repeats, at most RELEARN times. Code that never repeats a
 structure pays a few dictionary look-ups per backward() and one `is None` test per op.
 
@@ -54,8 +54,8 @@ deferred ops are bound and logged exactly as defer_apply would, nothing of the b
 runs. Either falls back to the block's own call when anything it depends on moved (block
 attributes and parameters by identity, structure version, training mode, argument types,
 the step's position in the plan). A replay logs one item, expanded into the ops' entries only
-if the step is materialized; its eager ops, when all are HOISTABLE (a loss's one_hot of the
-label), are left to the fused call once update_fusion computes them there (`fill_lazy` runs
+if the step is materialized; its eager ops, when all are `hoistable` (a loss's one_hot of
+the label), are left to the fused call once update_fusion computes them there (`fill_lazy` runs
 them eagerly if the plan's own call runs instead).
 
 `explain()` says what was captured, what was dropped and why, and native calls per step.
@@ -78,6 +78,7 @@ from ..array import NDArray
 from .compiled import CompiledCall, Feed
 from ..ir.autodiff import copy_ops, vjp
 from ..ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
+from ..ir.ops import EXACT, VIEW
 from ..ir.types import FLOATS, type_of
 from ..ir.passes import run_pipeline
 from ..random import next_key
@@ -274,7 +275,7 @@ class Plan:
         self.seen_key = None     # its entry in _State.seen (observe)
         # the step fused with Trainer.step's update (update_fusion.Fusion), once learned
         self.fusion, self.fusion_seen, self.fusion_refused = None, None, False
-        self.hoists = []     # block replays whose eager ops a fusion may compute (HOISTABLE)
+        self.hoists = []     # block replays whose eager ops a fusion may compute (`hoistable`)
         self.idle = 0        # backward passes not captured by any plan since this one last was
         self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
             self.ops[0].opdef
@@ -1119,10 +1120,11 @@ def learn_end(rec, args, out, var_objs):
     return r
 
 
-# Ops a replay may leave to the step's native call (update_fusion hoists them into the fused
-# function) instead of running them eagerly: their compiled code computes exactly what numpy
-# does (selection, conversion, layout; no rounding) and no value makes them raise.
-HOISTABLE = frozenset({"one_hot", "cast", "reshape", "expand_dims", "transpose"})
+def hoistable(opdef):
+    """Whether a replay may leave the op to the step's native call (update_fusion hoists it
+    into the fused function) instead of running it eagerly: a layout-only VIEW, or an EXACT
+    op (one_hot, cast), whose compiled code computes what it does eagerly for every value."""
+    return VIEW in opdef.traits or EXACT in opdef.traits
 
 
 def _lazy_form(r, program):
@@ -1131,11 +1133,11 @@ def _lazy_form(r, program):
     or, if the step is materialized, from the eager ops' results), the kept arguments, each
     (argument, leaf) with its variable, arguments that must be one array, and the eager ops
     (`eager`: None when the call has none; `tmp_leaves`: the leaves their results are). A
-    call whose eager ops are not all HOISTABLE keeps entries None: replay runs it in full."""
+    call whose eager ops are not all `hoistable` keeps entries None: replay runs it in full."""
     r.entries = r.sites = r.arg_leaves = r.same_args = r.keep = None
     r.eager = r.tmp_leaves = None
     eager = [ins for ins in program if not ins[0]]
-    if any(ins[1].name not in HOISTABLE for ins in eager):
+    if not all(hoistable(ins[1]) for ins in eager):
         return
     deferred = [ins for ins in program if ins[0]]
     arg_fed, tmp_fed = {}, {}
@@ -1176,15 +1178,12 @@ def _lazy_form(r, program):
 
 
 def eager_results(r, leaves):
-    """Replay r's eager ops on its kept arguments `leaves` (as the block's call ran them)."""
+    """Replay r's eager ops on its kept arguments `leaves`, as the block's call ran them (on
+    untracked arrays, with no step pending: nothing is recorded or deferred)."""
     tmps = []
     for opdef, spec, attrs in r.eager:
-        datas = [leaves[v]._data if kind == 0 else tmps[v]._data if kind == 1 else
-                 v.item() if isinstance(v, np.generic) else v for kind, v in spec]
-        res = NDArray.__new__(NDArray)
-        res._data, res._value, res._var, res._leaf = np.asarray(opdef.impl(*datas, **attrs)), \
-            None, None, None
-        tmps.append(res)
+        tmps.append(_array.apply(opdef, [leaves[v] if kind == 0 else tmps[v] if kind == 1
+                                         else v for kind, v in spec], attrs))
     return tmps
 
 

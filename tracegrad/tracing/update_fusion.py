@@ -15,11 +15,11 @@ In place. The call writes the new weights and optimizer states into their old bu
 the Binding's gradients into the variables' gradient buffers (donated outputs,
 codegen/donation.py), as MXNet's update kernels do: it allocates only the exported values.
 That needs nobody but their owners to hold a weight or state buffer (reference counts, in
-run and `_states_unshared`, as fused_update decides for its own call); when somebody does (a
-numpy view of a weight kept by the user), that step is the two calls, and the update writes
-new buffers.
+run and fused_update.states_unshared, as fused_update decides for its own call); when
+somebody does (a numpy view of a weight kept by the user), that step is the two calls, and
+the update writes new buffers.
 
-Hoisted label ops. A block replay whose eager ops are all capture.HOISTABLE (sparse softmax
+Hoisted label ops. A block replay whose eager ops are all capture.hoistable (sparse softmax
 cross-entropy's one_hot of the label) leaves them to this call: the Fusion takes the block's
 argument (the label) as a parameter and computes the op in IR, where the replay would have
 bound its result. A held step finished by the plan's own call computes them eagerly then.
@@ -39,6 +39,7 @@ import sys
 
 import numpy as np
 
+from ..fused_update import states_unshared
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Literal
 from ..ir.types import type_of
@@ -118,10 +119,10 @@ class Fusion:
         if len(fn.params) != len(plan.leaf_types):
             raise ValueError("the step's function does not take every graph input")
         b = Builder(name="captured_step_update")
-        # the loss's label ops a replay leaves to this call (capture.HOISTABLE): the leaves
+        # the loss's label ops a replay leaves to this call (capture.hoistable): the leaves
         # they computed become ops on the block's arguments, which are parameters instead
         self.hoisted = tuple(r for r in sorted(plan.hoists, key=lambda r: r.k0)
-                             if r.plan is plan and _hoistable(r, fn))
+                             if r.plan is plan and _emits_leaf_types(r, fn))
         computed = {ref for r in self.hoisted for ref, _ in r.tmp_leaves}
         self.call_leaves = tuple(i for i in range(len(fn.params)) if i not in computed) \
             if computed else None
@@ -170,7 +171,7 @@ class Fusion:
         self.fn = run_pipeline(b.ret(*outs, *new), _capture.PIPELINE)
         self.native = compile_callable(self.fn, donate=donate)
         # the call that refuses (None) instead of converting an input that fails its guard
-        self.try_call = getattr(self.native, "try_call", None) or _converting(self.native)
+        self.try_call = self.native.try_call
         self.n_plan = len(outs)
         # the plan's gradients the call returns (after the exports), and their variables
         self.out_vars = tuple(var for k, var in enumerate(plan.wrt_vars, n_exports)
@@ -243,7 +244,7 @@ def _emit_eager(b, r, kept):
     return tmps
 
 
-def _hoistable(r, fn):
+def _emits_leaf_types(r, fn):
     """Whether replay r's eager ops, as IR, give its leaves' exact types (checked on a
     scratch Function first: the fused function's signature must not change on a refusal)."""
     if r.eager is None:
@@ -255,17 +256,6 @@ def _hoistable(r, fn):
         return False
     return all(not isinstance(tmps[t], tuple) and tmps[t].type == fn.params[ref].type
                for ref, t in r.tmp_leaves)
-
-
-def _converting(native):
-    """try_call for a callable without one (segmented or interpreted fallbacks): a TypeError
-    (an input of another type) is a refusal."""
-    def try_call(args):
-        try:
-            return native(*args)
-        except TypeError:
-            return None
-    return try_call
 
 
 def held_for(binding):
@@ -309,7 +299,7 @@ def run(step, optimizer, states):
         for _, leaves in lazy:
             args.extend([a._data for a in leaves])
     if fusion.state_items:
-        if not _states_unshared(fusion, states):
+        if not states_unshared(states, fusion.state_items, listed=0):
             return False
         for i, n_state in fusion.state_items:
             st = states[i]
@@ -354,27 +344,6 @@ def run(step, optimizer, states):
 
 
 _ndarray = np.ndarray
-
-
-def _states_unshared(fusion, states):
-    """Whether nothing but the Trainer's state dict (or the state's tuple, itself held by the
-    dict only) and output pools references the state arrays the fused call writes in place
-    (as fused_update decides for its own call)."""
-    for i, n_state in fusion.state_items:
-        st = states[i]
-        if type(st) is not tuple:
-            # the dict, `st`, getrefcount's argument
-            if type(st) is not _ndarray or st.base is not None or \
-                    _getrefcount(st) > 3 + _POOLED.get(id(st), 0):
-                return False
-            continue
-        if _getrefcount(st) > 3:        # the dict, `st`, getrefcount's argument
-            return False
-        for a in st:      # the tuple, `a`, getrefcount's argument
-            if type(a) is not _ndarray or a.base is not None or \
-                    _getrefcount(a) > 3 + _POOLED.get(id(a), 0):
-                return False
-    return True
 
 
 def note(binding):

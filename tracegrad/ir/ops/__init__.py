@@ -51,6 +51,8 @@ REDUCTION = "reduction"      # reduces `axes` with `accumulate`; the tail of a f
 INDEXED = "indexed"          # computed per element from the loop index (`element` rule)
 CALL = "call"                # lowered to a call of an external routine (BLAS)
 NAN_TEST = "nan_test"        # tests for NaN (isnan-like): fast-math nnan warns about it
+EXACT = "exact"              # compiled, computes exactly what its impl does for every value and
+#                              no value makes it raise: it may run later (step capture hoists it)
 SCATTER = "scatter"          # zeros, then each element of operand 0 added/stored (`scatter`)
 SORT = "sort"                # kernel families with their own loops (codegen/kernels.py)
 SCAN = "scan"

@@ -7,7 +7,7 @@ one loop. `scalar` rules see only a ScalarEmitter `e` (codegen/emitter.py), neve
 import numpy as np
 
 from ..types import DTYPES, FLOATS, TensorType, broadcast_shapes, promote
-from . import COMMUTATIVE, ELEMENTWISE, NONDIFF, NUMERIC, BinaryElementwise, OpDef, fail
+from . import COMMUTATIVE, ELEMENTWISE, EXACT, NONDIFF, NUMERIC, BinaryElementwise, OpDef, fail
 
 
 def same_dtype(e, *xs):
@@ -293,7 +293,7 @@ class Where(OpDef):
 class Cast(OpDef):
     """Convert to `dtype`; the gradient of a float cast is cast back."""
     name = "cast"
-    traits = frozenset({ELEMENTWISE})
+    traits = frozenset({ELEMENTWISE, EXACT})
     attr_names = frozenset({"dtype"})
 
     def infer(x, *, dtype):

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..types import DTYPES, FLOATS, INTS, TensorType
-from . import INDEXED, JOIN, NONDIFF, SCATTER, VIEW, OpDef, fail
+from . import EXACT, INDEXED, JOIN, NONDIFF, SCATTER, VIEW, OpDef, fail
 from .elementwise import saturating_int
 
 
@@ -315,7 +315,7 @@ class OneHot(OpDef):
     the index is first clamped into [0, depth): pick's mode='clip' in one op, so a label costs
     one eager op per step instead of cast, maximum, minimum and one_hot."""
     name = "one_hot"
-    traits = frozenset({NONDIFF, INDEXED})
+    traits = frozenset({NONDIFF, INDEXED, EXACT})
     attr_names = frozenset({"depth"})
     defaults = {"dtype": "f32", "on_value": 1.0, "off_value": 0.0, "clip": False}
 
