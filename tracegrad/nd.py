@@ -509,17 +509,26 @@ def ceil(data):
     return F.neg(F.floor(F.neg(data)))
 
 
+def _integral(data) -> bool:
+    """An int or bool array: every rounding op returns it unchanged, in its own dtype."""
+    return np.dtype(data.dtype).kind in "iub"
+
+
 def round(data):
     """Round half away from zero, as MXNet does (std::round). The fraction |x| - floor(|x|)
     (exact in floating point) decides: floor(|x| + 0.5) would round up values just below a
-    half (0.49999997 in float32) and odd integers past 2**23 (the sum rounds to even)."""
+    half (0.49999997 in float32) and odd integers past 2**23 (the sum rounds to even).
+    Integral values (±0 and ±inf among them) come back as they are, through floor: the sign
+    of a zero is kept and, as in MXNet, the gradient is zero everywhere."""
+    if _integral(data):
+        return F.floor(data)
     a = F.abs(data)
     t = F.floor(a)
     # the fraction, 0 for integral values (infinities too: never inf - inf)
     whole = F.eq(a, t)
     frac = F.sub(F.where(whole, 0.0, a), F.where(whole, 0.0, t))
     up = F.floor(F.mul(frac, 2.0))      # 1 when the fraction is at least a half
-    return F.mul(F.sign(data), F.add(t, up))
+    return F.where(whole, F.floor(data), F.mul(F.sign(data), F.add(t, up)))
 
 
 def log2(data):

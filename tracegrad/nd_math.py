@@ -249,8 +249,11 @@ def hard_sigmoid(data, alpha=0.2, beta=0.5, **kwargs):
 
 
 def trunc(data, **kwargs):
-    """Round toward zero."""
-    return F.mul(F.sign(data), F.floor(F.abs(data)))
+    """Round toward zero: ceil below zero, floor elsewhere (so -0.4 and -0.0 give -0.0, as
+    C's trunc does; int arrays come back unchanged, in their dtype)."""
+    if np.dtype(data.dtype).kind in "iub":
+        return F.floor(data)
+    return F.where(F.lt(data, 0.0), F.neg(F.floor(F.neg(data))), F.floor(data))
 
 
 fix = trunc
@@ -258,9 +261,12 @@ fix = trunc
 
 def rint(data, **kwargs):
     """Nearest integer by MXNet's rule: n.5 goes to n and -n.5 to -n-1 (floor, unless the
-    fraction is above one half), where `round` takes halves away from zero."""
+    fraction is above one half: then ceil, so -0.4 gives -0.0), where `round` takes halves
+    away from zero."""
+    if np.dtype(data.dtype).kind in "iub":
+        return F.floor(data)
     low = F.floor(data)   # (compared with low + 0.5, not data - low: inf - inf is NaN)
-    return F.where(F.le(data, F.add(low, 0.5)), low, F.add(low, 1))
+    return F.where(F.le(data, F.add(low, 0.5)), low, F.neg(F.floor(F.neg(data))))
 
 
 def cbrt(data, **kwargs):

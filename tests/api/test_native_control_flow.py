@@ -437,3 +437,50 @@ def test_a_long_sequence_with_lengths_is_a_loop_op_matching_eager():
     out = wants[(3, T - 1)][0]
     assert not out[3:, 0].any() and out[:3, 0].any()
     assert "while_loop" in str(layer.ir("traced"))
+
+
+_OUT_OF_MEMORY_SCRIPT = r'''
+import resource
+import numpy as np
+import tracegrad as mx
+from tracegrad import nd
+
+def f(v, w):
+    def body(i, s):
+        big = nd.broadcast_to(v, (3000, 3000)) * (i + 1.0)   # 36 MB in the loop's scratch
+        return [], [i + 1, s + nd.dot(big, w).sum()]
+    _, (i, s) = nd.contrib.while_loop(lambda i, s: i < 3, body,
+                                      [nd.array([0.0]), nd.array([0.0])], max_iterations=4)
+    return s
+v, w = nd.ones((1, 3000)), nd.ones((3000, 1))
+g = mx.jit(f)
+want = g(v, w).asnumpy()
+g(v, w)
+assert mx.stats()["native_calls"] >= 2
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (used + (20 << 20), hard))
+try:
+    g(v, w)
+    print("no error")
+except MemoryError as e:
+    print("MemoryError:", e)
+resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+print("after:", np.array_equal(g(v, w).asnumpy(), want), float(want[0]))
+'''
+
+
+def test_a_loop_whose_scratch_cannot_be_allocated_raises_memory_error(tmp_path):
+    """The loop's region scratch is malloc'd per run: a null pointer used to be written
+    through (a segfault). Now the step stops, the call raises MemoryError, and the next call
+    with memory to spare gives the right value."""
+    import subprocess
+    import sys
+    script = tmp_path / "oom.py"
+    script.write_text(_OUT_OF_MEMORY_SCRIPT)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("MemoryError: @") and "scratch memory" in lines[0], run.stdout
+    assert lines[1] == "after: True 54000000.0", run.stdout     # 3000 * 3000 * (1 + 2 + 3)

@@ -188,6 +188,31 @@ def test_round_is_half_away_from_zero_exactly_eager_and_compiled(dtype):
     np.testing.assert_array_equal(mx.jit(lambda a: nd.round(a))(x).asnumpy(), want)
 
 
+@pytest.mark.parametrize("name", ["round", "rint", "fix", "trunc"])
+def test_rounding_keeps_the_sign_of_zero_and_int_dtypes(name):
+    """std::round, trunc and MXNet's rint formula give -0.0 for -0.0 and for small negatives
+    (a zero times sign(x) gave +0.0); an int array comes back in its dtype (round gave
+    float64); the gradient is zero everywhere, integral points included."""
+    f = getattr(nd, name)
+    vals = np.array([-0.0, 0.0, -0.4, -0.5, 0.4, -2.0, 3.0, -np.inf], np.float32)
+    # rint's -0.5 is -1 by MXNet's rule (floor unless the fraction is above a half)
+    want_neg = {"round": [1, 0, 1, 1, 0, 1, 0, 1], "rint": [1, 0, 1, 1, 0, 1, 0, 1],
+                "fix": [1, 0, 1, 1, 0, 1, 0, 1], "trunc": [1, 0, 1, 1, 0, 1, 0, 1]}[name]
+    for got in (f(nd.array(vals)).asnumpy(), mx.jit(lambda a: f(a))(nd.array(vals)).asnumpy()):
+        assert got.dtype == np.float32
+        assert np.signbit(got).astype(int).tolist() == want_neg, got
+    for dtype in ("int32", "int64"):
+        ints = nd.array([3, 0, 7], dtype=dtype)
+        for got in (f(ints), mx.jit(lambda a: f(a))(ints)):
+            assert got.dtype == np.dtype(dtype) and got.asnumpy().tolist() == [3, 0, 7]
+    x = nd.array([0.3, -1.0, 2.5, 0.0])
+    x.attach_grad()
+    with mx.autograd.record():
+        y = f(x * 1.0).sum()
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
 def test_negative_steps_flip_tile_repeat_and_rounding():
     a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     x = nd.array(a)

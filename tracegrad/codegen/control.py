@@ -12,7 +12,10 @@ does), the variables are first copied into their history row, which the body rea
 writes the final-variable results; otherwise the variables alternate between two buffers
 with no copy. Rows past the trip count are zeroed and the trip count stored. Results the
 graph never reads get no storage. The cond kernel tests the predicate and calls one branch.
-The regions' scratch is one malloc per run of the op.
+The regions' scratch is one malloc per run of the op. When malloc fails, the op's step
+function sets the module's `tg_out_of_memory` flag and returns at once: the entry returns
+OUT_OF_MEMORY after that step (no later step reads what it did not write), and the caller
+raises MemoryError.
 
 So a compiled graph holding loops and conds stays one native call: trip tests, steps,
 stacking and what the adjoint needs run without Python. Codegen reads the ops through their
@@ -236,6 +239,7 @@ def _scratch(sf, op, views, sizes):
             layout[k] = total
             total += ALIGN
     raw = b.call(malloc, [i64(total + ALIGN)])
+    _return_when_null(b, raw)
     base = b.inttoptr(b.and_(b.add(b.ptrtoint(raw, I64), i64(ALIGN - 1)), i64(-ALIGN)), PTR)
 
     def scratch(key):
@@ -249,6 +253,18 @@ def _scratch(sf, op, views, sizes):
             view = views[x]
             operands.append(sf.address(view.base, i64(view.offset)))
     return scratch, operands, lambda: b.call(free, [raw])
+
+
+def _return_when_null(b, raw):
+    """After a malloc: a null pointer sets the out-of-memory flag and leaves the function
+    (a step or region function: void), which then touches none of the memory it lacks."""
+    failed = b.function.append_basic_block("out_of_memory")
+    ok = b.function.append_basic_block("allocated")
+    b.cbranch(b.icmp_unsigned("==", raw, ir.Constant(PTR, None)), failed, ok)
+    b.position_at_end(failed)
+    b.store(ir.Constant(ir.IntType(32), 1), entry.out_of_memory_flag(b.module))
+    b.ret_void()
+    b.position_at_end(ok)
 
 
 def _truth(b, pointer, dtype):

@@ -9,8 +9,9 @@ reuse, 64-byte aligned). `emit_module(plan)` writes one LLVM module whose export
 reads the input and output arrays straight out of a Python tuple (CPython tuple / numpy
 PyArrayObject layouts below, checked by runtime/native.py at import), guards every input's
 type, rank, shape, dtype, byte order, C-contiguity and alignment, then runs every step.
-It returns 0, i+1 when input i fails its guard, or -1 for a wrong argument count; it never
-touches memory of an input that failed. Outputs are fresh arrays allocated by the caller,
+It returns 0, i+1 when input i fails its guard, -1 for a wrong argument count, or
+OUT_OF_MEMORY when a step could not allocate its scratch (control.py); it never touches
+memory of an input that failed. Outputs are fresh arrays allocated by the caller,
 except donated ones (`make_plan(fn, donate={output: parameter})`, codegen/donation.py): those
 are written into their parameter's array in place and are not in the tuple.
 """
@@ -26,6 +27,8 @@ from .loops import i64
 from .views import PTR, StepFunction, View, contiguous_strides
 
 ENTRY = "tg_entry"
+OUT_OF_MEMORY = -2
+OOM_FLAG = "tg_out_of_memory"
 TUPLE_ITEMS, TUPLE_SIZE = 24, 16     # PyTupleObject: ob_size, ob_item[]
 ARRAY = {"type": 8, "data": 16, "nd": 24, "dims": 32, "descr": 56, "flags": 64}
 DESCR = {"byteorder": 26, "type_num": 28}
@@ -489,18 +492,40 @@ def _emit_entry(module, plan, calls):
     if threads.POOL in module.globals:
         b.store(_field(b, ctx, CTX_POOL, threads.RUN_PTR), module.globals[threads.POOL])
     timer = step_timer.counters(module, len(calls))
+    oom = module.globals.get(OOM_FLAG)
     for t, (fn, keys) in enumerate(calls):
-        if timer is None:
-            b.call(fn, [ptrs[k] for k in keys])
-            continue
-        start = step_timer.read_clock(b)
+        start = None if timer is None else step_timer.read_clock(b)
         b.call(fn, [ptrs[k] for k in keys])
-        step_timer.add(b, timer, t, b.sub(step_timer.read_clock(b), start))
+        if timer is not None:
+            step_timer.add(b, timer, t, b.sub(step_timer.read_clock(b), start))
+        if oom is not None:
+            _stop_when_out_of_memory(b, oom)
     if timer is not None:
         step_timer.add(b, timer, len(calls), i64(1))
     b.ret(ir.Constant(I32, 0))
     b.position_at_end(fail)
     b.ret(b.load(code_slot))
+
+
+def out_of_memory_flag(module):
+    """The module's i32 flag a step sets when its malloc fails (control.py's scratch)."""
+    if OOM_FLAG in module.globals:
+        return module.globals[OOM_FLAG]
+    g = ir.GlobalVariable(module, I32, OOM_FLAG)
+    g.linkage = "internal"
+    g.initializer = ir.Constant(I32, 0)
+    return g
+
+
+def _stop_when_out_of_memory(b, flag):
+    """After a step that may allocate: a set flag is cleared and the call ends, OUT_OF_MEMORY."""
+    stop = b.function.append_basic_block("out_of_memory")
+    go_on = b.function.append_basic_block("next_step")
+    b.cbranch(b.icmp_unsigned("!=", b.load(flag), ir.Constant(I32, 0)), stop, go_on)
+    b.position_at_end(stop)
+    b.store(ir.Constant(I32, 0), flag)
+    b.ret(ir.Constant(I32, OUT_OF_MEMORY))
+    b.position_at_end(go_on)
 
 
 def _field(b, obj, offset, typ):

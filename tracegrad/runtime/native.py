@@ -140,7 +140,10 @@ class NativeFunction:
         holds the inputs' types in its own key need not check them in Python."""
         if self._held:   # the GIL serialises the calls (SHORT_BYTES)
             if self._none:
-                if self._entry(id(args), self._arena_address, self._ctx_address):
+                rc = self._entry(id(args), self._arena_address, self._ctx_address)
+                if rc:
+                    if rc == layout.OUT_OF_MEMORY:
+                        self._out_of_memory()
                     return None
                 COUNTERS["native_calls"] += 1
                 return []
@@ -164,6 +167,8 @@ class NativeFunction:
             with self._lock:
                 rc = self._entry(id(packed), self._arena_address, self._ctx_address)
         if rc:
+            if rc == layout.OUT_OF_MEMORY:
+                self._out_of_memory()
             return None
         COUNTERS["native_calls"] += 1
         if self._literals:
@@ -192,6 +197,8 @@ class NativeFunction:
             packed = fixed + tuple(outs)       # keep the tuple alive across the call
             rc = self._entry(id(packed), self._arena_address, self._ctx_address)
             del packed
+        if rc == layout.OUT_OF_MEMORY:
+            self._out_of_memory()
         if rc:
             raise RuntimeError(f"native guard {rc} failed after conversion (tracegrad bug)")
         COUNTERS["native_calls"] += 1
@@ -200,6 +207,10 @@ class NativeFunction:
         for p, lit in self._donated_literals:
             fixed[p][...] = lit
         return outs
+
+    def _out_of_memory(self):
+        raise MemoryError(f"@{self.module.fn.name}: a loop or cond in this compiled graph could "
+                          f"not allocate its scratch memory (the call returned nothing)")
 
     def _conform(self, i, a):
         want: TensorType = self.module.input_types[i]

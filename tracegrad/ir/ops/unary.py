@@ -3,6 +3,7 @@ logical_not. All have the ELEMENTWISE trait and a `scalar` rule (see elementwise
 """
 import numpy as np
 
+from ..types import FLOATS
 from . import ELEMENTWISE, NONDIFF, NUMERIC, FloatUnary, UnaryElementwise
 
 
@@ -199,18 +200,20 @@ class Expm1(FloatUnary):
         return e.expm1(x)
 
 
-class Floor(FloatUnary):
-    """Largest integer <= x, as a float. Piecewise constant: the gradient is zero (vjp None)."""
+class Floor(UnaryElementwise):
+    """Largest integer <= x, in x's dtype: an int array comes back unchanged (MXNet's floor on
+    ints; numpy before 2.1 would give float64). Piecewise constant: the gradient is zero."""
     name = "floor"
+    dtypes = NUMERIC
 
     def impl(x):
-        return np.floor(x)
+        return np.floor(x) if x.dtype.kind == "f" else x.copy()
 
     def vjp(b, g, out, x):
         return (None,)
 
     def scalar(e, x):
-        return e.floor(x)
+        return e.floor(x) if x.dtype in FLOATS else x
 
 
 class StopGradient(UnaryElementwise):
