@@ -155,6 +155,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
     if out.dtype not in _SUPPORTED:  # numpy promoted past what the type rule allows
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or
                        f"numpy gave an unsupported {out.dtype} result") from None
+    if out.dtype is _F64 and _float_beside_bools(datas):
+        out = (impl or opdef.impl)(*_in_float32(datas), **attrs)
     res = NDArray.__new__(NDArray)
     res._data, res._value, res._var, res._leaf = out, None, None, None
     if STATE.recording:
@@ -177,6 +179,27 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         if tracked:
             res._value = tape.record(opdef, operands, attrs, out)
     return res
+
+
+_F64 = np.dtype(np.float64)
+
+
+def _float_beside_bools(datas) -> bool:
+    """A Python float whose only array operands are bool: the type rule (literal_dtype, mx.np's
+    default float) computes in float32 where numpy would give float64."""
+    has_float = False
+    for d in datas:
+        if type(d) is np.ndarray:
+            if d.dtype.kind != "b":
+                return False
+        elif type(d) is float:
+            has_float = True
+    return has_float
+
+
+def _in_float32(datas):
+    return [d.astype(np.float32) if type(d) is np.ndarray else
+            np.float32(d) if type(d) is float else d for d in datas]
 
 
 def _hooked_args(args):

@@ -609,11 +609,11 @@ def _getitem(x, key):
 
 # ------------------------------------------------------------------ neural network ops
 def softmax(data, axis=-1, temperature=None, **kwargs):
-    return C.softmax(F, data, axis=axis, temperature=temperature)
+    return C.softmax(F, _as_float(data), axis=axis, temperature=temperature)
 
 
 def log_softmax(data, axis=-1, temperature=None, **kwargs):
-    return C.log_softmax(F, data, axis=axis, temperature=temperature)
+    return C.log_softmax(F, _as_float(data), axis=axis, temperature=temperature)
 
 
 def softmax_cross_entropy(data, label):

@@ -310,3 +310,51 @@ def test_linalg_extractdiag_rejects_offsets_off_the_matrix():
         nd.linalg.extractdiag(nd.ones((4, 4)), offset=4)
     with pytest.raises(MXNetError, match="extractdiag.*square"):
         nd.linalg.extractdiag(nd.ones((3, 4)))
+
+
+_BINARY = ["add", "sub", "mul", "div", "pow", "mod", "maximum", "minimum"]
+
+
+@pytest.mark.parametrize("name", _BINARY)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "bool"])
+def test_eager_and_compiled_agree_on_the_dtype_beside_a_python_scalar(name, dtype):
+    """An elementwise op on an array and a Python scalar gives, eagerly, the dtype and values
+    the type rule (and so compiled code) gives: a bool array beside a float is float32 (numpy
+    alone would say float64)."""
+    from tracegrad.array import F
+    op = getattr(F, name)
+    x = nd.array(np.array([1, 0, 1, 1]).astype(dtype), dtype=dtype)
+    for scalar in (2, 2.5, True):
+        for flip in (False, True):
+            def f(a):
+                return op(scalar, a) if flip else op(a, scalar)
+            try:
+                eager = f(x)
+            except (TypeError, ValueError, mx.MXNetError) as e:
+                with pytest.raises(type(e)):
+                    mx.jit(f)(x)
+                continue
+            compiled = mx.jit(f)(x)
+            assert eager.dtype == compiled.dtype, (scalar, flip, eager.dtype, compiled.dtype)
+            np.testing.assert_array_equal(eager.asnumpy(), compiled.asnumpy())
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "round", "rint", "fix", "trunc", "softmax",
+                                  "log_softmax", "reciprocal", "softsign", "degrees",
+                                  "radians", "exp", "sigmoid", "abs", "sign"])
+@pytest.mark.parametrize("dtype", ["int32", "int64", "bool"])
+def test_eager_and_compiled_agree_on_int_and_bool_arrays(name, dtype):
+    """Eager ran numpy, which takes ints and bools wherever it can; compiled code follows the
+    type rule. Each now gives what the other does: the same dtype and values, or both raise."""
+    f = getattr(nd, name)
+    x = nd.array(np.array([0, 1, 1, 0]).astype(dtype), dtype=dtype)
+    try:
+        eager = f(x)
+    except (TypeError, ValueError, mx.MXNetError) as e:
+        with pytest.raises(type(e)):
+            mx.jit(lambda a: f(a))(x)
+        return
+    compiled = mx.jit(lambda a: f(a))(x)
+    assert eager.dtype == compiled.dtype, (eager.dtype, compiled.dtype)
+    np.testing.assert_allclose(eager.asnumpy().astype(float), compiled.asnumpy().astype(float),
+                               rtol=1e-6)

@@ -201,10 +201,10 @@ class Expm1(FloatUnary):
 
 
 class Floor(UnaryElementwise):
-    """Largest integer <= x, in x's dtype: an int array comes back unchanged (MXNet's floor on
+    """Largest integer <= x, in x's dtype: an int or bool array comes back unchanged (MXNet's floor on
     ints; numpy before 2.1 would give float64). Piecewise constant: the gradient is zero."""
     name = "floor"
-    dtypes = NUMERIC
+    dtypes = NUMERIC + ("bool",)
 
     def impl(x):
         return np.floor(x) if x.dtype.kind == "f" else x.copy()
