@@ -108,7 +108,7 @@ def _unary(opname, floats_only=False):
 def _as_float(data):
     """Transcendentals of an int or bool array compute in float32 (mx.np's rule; numpy would
     pick float16 for bool, which MXNet 1.x arrays do not hold)."""
-    if isinstance(data, NDArray) and data._data.dtype.kind not in "f":
+    if isinstance(data, NDArray) and np.dtype(data.dtype).kind != "f":   # (dtype: no read)
         return F.cast(data, dtype="f32")
     return data
 
@@ -141,7 +141,7 @@ def _binary(opname, compare=False):
         out = getattr(F, opname)(lhs, rhs)
         if compare:  # MXNet 1.x: 0/1 in the operand's dtype
             ref = lhs if isinstance(lhs, NDArray) else rhs
-            out = F.cast(out, dtype=dtype_name(ref._data.dtype))
+            out = F.cast(out, dtype=dtype_name(np.dtype(ref.dtype)))
         return out
     fn.__name__ = opname
     return fn

@@ -88,7 +88,7 @@ def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"
     end = tuple(k if i == axis else d for i, d in enumerate(flat.shape))
     top = F.slice(order, begin=begin, end=end, step=(1,) * flat.ndim)
     if ret_typ == "mask":  # 1 at the chosen entries (the positions are distinct), no gradient
-        ones = F.constant(value=1.0, shape=top.shape, dtype=dtype_name(flat._data.dtype))
+        ones = F.constant(value=1.0, shape=top.shape, dtype=dtype_name(np.dtype(flat.dtype)))
         mask = F.scatter_add_along_axis(ones, top, axis=axis, size=n)
         return F.reshape(mask, shape=data.shape) if mask.shape != data.shape else mask
     values = F.take_along_axis(flat, top, axis=axis)

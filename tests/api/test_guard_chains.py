@@ -141,15 +141,17 @@ def test_a_failed_check_runs_no_later_segment():
     x2 = b2.param(t, "x")
     branch = b2.ret(b2.mul(x2, 2.0))
     module = compile_chain([guard, branch], [[0], [0]], [Check(0, "bool", True), None], [t])
-    entry = native._ENTRY_TYPE(module.entry_address)
+    from tracegrad.codegen.builtin_entry import EntryBuiltin
     arena = native.Arena(max(module.arena_bytes, 64))
+    entry = EntryBuiltin(module.entry_address, arena.address, native._CONTEXT.address,
+                         release_gil=True, owners=(module, arena)).call
 
     def call(values):
         xs = np.array(values, dtype=np.float32)
         g = np.zeros((), np.float32).reshape(guard.outputs[0].type.shape)
         out = np.full(3, -7.0, np.float32)  # a sentinel the branch would overwrite
         packed = (xs, g, out)
-        rc = entry(id(packed), arena.address, native._CONTEXT.address)
+        rc = entry(packed)
         return rc, g, out
 
     rc, g, out = call([1.0, 2.0, 3.0])

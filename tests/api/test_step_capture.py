@@ -95,6 +95,27 @@ def test_reading_the_loss_before_backward_runs_the_step_eagerly():
 
 
 @pytest.mark.parametrize("hybridize", [True, False])
+def test_a_loss_written_with_nd_functions_is_captured(hybridize):
+    """A hand-written loss outside the net (log_softmax, exp, log, a comparison) is captured
+    like a Gluon loss: nd's dtype checks read the deferred arrays' types, never their data
+    (which ran the step so far eagerly and dropped every capture)."""
+    def body(i, net, loss_fn, x, y):
+        with autograd.record():
+            out = net(x)
+            logp = nd.log_softmax(out)
+            picked = nd.pick(logp, y)
+            confident = nd.greater(nd.exp(picked), 0.5)      # 0/1 in the output's dtype
+            loss = -picked + 0.1 * nd.log(1.0 + nd.exp(-out)).sum(axis=1) + 0.01 * confident
+        loss.backward()
+        return loss
+    got, log = _train(hybridize, body=body)
+    want, _ = _train(hybridize, on=False, body=body)
+    _same(got, want)
+    captured = [calls for calls, c in log if c]
+    assert len(captured) >= 14 and captured[-1] == 1, log
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
 def test_batch_size_change_loss_switch_regularizer_and_dropout(hybridize):
     """Each change falls back to eager at once and is captured again after a few steps;
     the hybridized run changes batch size and adds a regularizer, the eager run switches

@@ -92,3 +92,52 @@ def test_a_native_loop_releases_the_gil():
     entry = jf.last
     assert any(op.opdef.name == "while_loop" for op in entry.optimized.ops)
     assert not entry.native._held
+
+
+def test_a_long_call_lets_other_threads_run_during_it():
+    """The builtin entry (codegen/builtin_entry.py) of a long call drops the GIL: another
+    Python thread runs while the native code does (it takes timestamps inside the call)."""
+    import threading
+    import time
+    b = Builder(name="long_product")
+    x = b.param(TensorType("f64", (1024, 1024)), "x")
+    f = NativeFunction(b.ret(b.matmul(b.matmul(x, x), x)))
+    assert not f._held
+    a = np.random.RandomState(0).rand(1024, 1024)
+    f(a)
+    stamps, stop = [], threading.Event()
+
+    def tick():
+        while not stop.is_set():
+            stamps.append(time.perf_counter())
+    t = threading.Thread(target=tick)
+    t.start()
+    try:
+        time.sleep(0.01)
+        start = time.perf_counter()
+        out = f(a)[0]
+        end = time.perf_counter()
+    finally:
+        stop.set()
+        t.join()
+    # held, the GIL would let the other thread in only at the call's edges (before the entry,
+    # and while this thread takes the GIL back): look in its first half, past a margin
+    assert end - start > 0.08
+    inside = [s for s in stamps if start + 0.03 < s < start + (end - start) / 2]
+    assert inside, (end - start, len(stamps))
+    np.testing.assert_allclose(out, a @ a @ a, rtol=1e-9)
+
+
+def test_the_entry_builtin_keeps_what_it_calls_alive():
+    """The builtin holds the compiled code and the arena: it stays callable after the
+    NativeFunction that made it is gone."""
+    import gc
+    f = _mlp_like(8)
+    entry, outs = f._entry, f._outs
+    del f
+    gc.collect()
+    args = _inputs(8, 3)
+    got = np.empty(*outs[0])
+    assert entry(args + (got,)) == 0
+    np.testing.assert_allclose(got, _want(*args), rtol=1e-5, atol=1e-5)
+    assert entry(args) == -1          # a wrong argument count: refused, nothing touched

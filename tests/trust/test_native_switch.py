@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tracegrad as mx
-from tracegrad import autograd, nd
+from tracegrad import autograd, capture, nd
 from tracegrad.runtime import tape
 
 
@@ -32,8 +32,10 @@ def fresh_cache(monkeypatch):
 
 
 def test_switch_happens_once_at_the_documented_step(fresh_cache, monkeypatch):
+    """(Step capture off: it would take the repeated step natively from its 3rd time.)"""
     monkeypatch.setattr(tape, "NATIVE_AFTER", 8)
-    gs, switched = grads(14)
+    with capture.paused():
+        gs, switched = grads(14)
     assert switched == [0] * 7 + [1] + [0] * 6
     for g in gs[1:7]:
         np.testing.assert_array_equal(g, gs[0])       # interpreted: bitwise stable
@@ -43,8 +45,11 @@ def test_switch_happens_once_at_the_documented_step(fresh_cache, monkeypatch):
 
 
 def test_opt_out_keeps_every_step_bitwise_identical(fresh_cache, monkeypatch):
+    """Step capture on (as users run): it leaves such steps alone too, and says why."""
     monkeypatch.setattr(tape, "NATIVE_AFTER", 0)
+    before = mx.stats()["captured_steps"]
     gs, switched = grads(12)
-    assert not any(switched)
+    assert not any(switched) and mx.stats()["captured_steps"] == before
+    assert "TRACEGRAD_EAGER_NATIVE_AFTER=0" in capture.explain()
     for g in gs[1:]:
         np.testing.assert_array_equal(g, gs[0])

@@ -474,6 +474,10 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         return
     if any(h is hit and v == var_ids for h, v in _RETIRED):
         return
+    if tape.NATIVE_AFTER == 0 and any(op.opdef is not CompiledCall for op in ops):
+        _RETIRED.append((hit, var_ids))   # (eager ops would run natively from now on)
+        return _drop(None, "not captured: TRACEGRAD_EAGER_NATIVE_AFTER=0 keeps eager ops "
+                           "and their gradients interpreted, every step bitwise the same")
     try:
         ops, values, assigned = _with_state_updates(ops, values, side)
         for plan in _STATE.plans.get(_first(ops), ()):
