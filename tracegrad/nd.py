@@ -80,15 +80,16 @@ def eye(N, M=0, k=0, ctx=None, dtype=None):
 
 
 def zeros_like(data, **kwargs):
-    return wrap(np.zeros_like(data._data))
+    """(From the shape and dtype alone: a deferred array of a captured step stays deferred.)"""
+    return wrap(np.zeros(data.shape, data.dtype))
 
 
 def ones_like(data, **kwargs):
-    return wrap(np.ones_like(data._data))
+    return wrap(np.ones(data.shape, data.dtype))
 
 
 def full_like(data, fill_value, **kwargs):
-    return wrap(np.full_like(data._data, fill_value))
+    return wrap(np.full(data.shape, fill_value, data.dtype))
 
 
 def concatenate(arrays, axis=0, always_copy=True):
