@@ -3,6 +3,7 @@ the planned peak (memory_plan(), stats()) agrees with the allocation measured by
 import tracemalloc
 
 import numpy as np
+import pytest
 
 import tracegrad as mx
 from tracegrad.ir import Builder, TensorType
@@ -133,3 +134,20 @@ def test_no_in_place_write_over_a_buffer_a_reduction_of_the_step_reads():
     args = [rng.standard_normal(p.type.shape) for p in fn.params]
     np.testing.assert_allclose(NativeFunction(fn)(*args)[0], interpret(fn, args)[0],
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_a_length_one_axis_does_not_stop_writing_in_place(n):
+    """exp(x @ w + 1) over a (64, n) product is written over the product's buffer for every n:
+    a length-1 axis has one index, so its stride (0 once aligned) does not matter (n = 1 was
+    refused: its aligned strides differed from the contiguous ones on that axis only)."""
+    b = Builder(name=f"in_place_{n}")
+    x = b.param(TensorType("f32", (64, 8)), "x")
+    w = b.param(TensorType("f32", (8, n)), "w")
+    v = b.param(TensorType("f32", (n, 3)), "v")
+    f = NativeFunction(b.ret(b.matmul(b.exp(b.add(b.matmul(x, w), 1.0)), v)))
+    assert f.memory_plan()["in_place"] == 1
+    rs = np.random.RandomState(n)
+    xs, ws, vs = (rs.rand(*s).astype(np.float32) for s in ((64, 8), (8, n), (n, 3)))
+    want = np.exp(xs.astype(np.float64) @ ws + 1) @ vs
+    np.testing.assert_allclose(f(xs, ws, vs)[0], want, rtol=1e-5)

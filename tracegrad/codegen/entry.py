@@ -364,12 +364,19 @@ def _in_place_donors(step, views, t, first, last) -> list:
                 continue
             v = views[o]
             k = v.base
-            if not indexed and v.offset == 0 and v.aligned(step.shape) == contiguous:
+            if not indexed and v.offset == 0 and _walks_alike(v.aligned(step.shape),
+                                                              contiguous, step.shape):
                 ok[k] = True
             else:
                 bad.add(k)
     return [k for k in ok if k not in bad and _in_arena(k) and last.get(k) == t
             and first.get(k, t) < t and k.type.size == size]
+
+
+def _walks_alike(strides, others, shape) -> bool:
+    """Whether two stride tuples visit the same elements over `shape`: a length-1 axis has
+    one index, so its stride (0 for a broadcast, anything for a kept axis) never matters."""
+    return all(a == b for a, b, d in zip(strides, others, shape) if d != 1)
 
 
 def _in_arena(key) -> bool:
