@@ -233,8 +233,9 @@ def _short(module):
         return False
     nbytes = module.arena_bytes + sum(t.size * np.dtype(t.np_dtype).itemsize
                                       for t in module.input_types)
-    nbytes += sum(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                  for shape, dtype, _ in module.output_specs)
+    nbytes += sum(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize     # (a donated output
+                  for i, (shape, dtype, _) in enumerate(module.output_specs)  # is its input's)
+                  if i not in module.donate)
     flops = 0
     for op in module.fn.ops:
         traits = op.opdef.traits
