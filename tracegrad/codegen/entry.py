@@ -23,7 +23,7 @@ from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
 from ..ir.passes.fuse import fusion_groups
 from . import donation, fused, mathfuns, step_timer, threads
 from .kernels import blas_layout, kernel_for
-from .loops import i64
+from .loops import i64, module_global
 from .views import PTR, StepFunction, View, contiguous_strides
 
 ENTRY = "tg_entry"
@@ -516,12 +516,7 @@ def _emit_entry(module, plan, calls):
 
 def out_of_memory_flag(module):
     """The module's i32 flag a step sets when its malloc fails (control.py's scratch)."""
-    if OOM_FLAG in module.globals:
-        return module.globals[OOM_FLAG]
-    g = ir.GlobalVariable(module, I32, OOM_FLAG)
-    g.linkage = "internal"
-    g.initializer = ir.Constant(I32, 0)
-    return g
+    return module_global(module, OOM_FLAG, I32, 0)
 
 
 def _stop_when_out_of_memory(b, flag):

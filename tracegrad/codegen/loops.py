@@ -14,6 +14,17 @@ def i64(value) -> ir.Constant:
     return ir.Constant(I64, value)
 
 
+def module_global(module, name, typ, initial):
+    """The module's internal global `name` (made on first use, with `initial`): one copy per
+    module however many steps refer to it."""
+    if name in module.globals:
+        return module.globals[name]
+    g = ir.GlobalVariable(module, typ, name)
+    g.linkage = "internal"
+    g.initializer = ir.Constant(typ, initial)
+    return g
+
+
 @contextlib.contextmanager
 def for_range(b: ir.IRBuilder, count, name="i", start=0):
     """`for i in range(start, count)`: the body is emitted inside the `with`; yields i (i64)."""

@@ -15,7 +15,7 @@ bitwise identical for every thread count. Whether a step is threaded depends on 
 from llvmlite import ir
 
 from . import thread_pool
-from .loops import I64, for_range, i64
+from .loops import I64, for_range, i64, module_global
 
 THRESHOLD = 1 << 20          # elements before a step is split (a wake-up costs ~5-20 us)
 PTR = ir.PointerType()
@@ -29,22 +29,12 @@ RUN_PTR = ir.FunctionType(ir.VoidType(), [TASK_PTR, PTR, I64, I64]).as_pointer()
 
 
 def num_threads_global(module):
-    if NUM_THREADS in module.globals:
-        return module.globals[NUM_THREADS]
-    g = ir.GlobalVariable(module, I64, NUM_THREADS)
-    g.linkage = "internal"
-    g.initializer = ir.Constant(I64, 1)
-    return g
+    return module_global(module, NUM_THREADS, I64, 1)
 
 
 def pool_global(module):
     """The module's copy of the pool's run function pointer (tg_entry stores it)."""
-    if POOL in module.globals:
-        return module.globals[POOL]
-    g = ir.GlobalVariable(module, RUN_PTR, POOL)
-    g.linkage = "internal"
-    g.initializer = ir.Constant(RUN_PTR, None)
-    return g
+    return module_global(module, POOL, RUN_PTR, None)
 
 
 def parallel_for(module):
