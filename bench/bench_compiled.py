@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import compare, median_time, report, warmed  # noqa: E402
+from peers import jax_mlp, mlp_data, mlp_weights, torch_mlp  # noqa: E402
 
 import tracegrad as mx  # noqa: E402
 from tracegrad import autograd, gluon, nd  # noqa: E402
@@ -102,17 +103,8 @@ def tiny_jit():
 
 
 # ---------------------------------------------------------------- MLP
-def mlp_data(batch, seed=0):
-    rs = np.random.RandomState(seed)
-    x = rs.rand(batch, 784).astype(np.float32)
-    y = rs.randint(0, 10, batch)
-    return x, y
-
-
 def mlp_numpy(batch):
-    rs = np.random.RandomState(1)
-    w = [rs.uniform(-0.07, 0.07, s).astype(np.float32) for s in
-         [(256, 784), (256,), (256, 256), (256,), (10, 256), (10,)]]
+    w = mlp_weights()
     x, y = mlp_data(batch)
     rows = np.arange(batch)
 
@@ -195,19 +187,7 @@ def torch_steps():
         return step
 
     def mlp(batch):
-        net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
-                                  torch.nn.Linear(256, 256), torch.nn.ReLU(),
-                                  torch.nn.Linear(256, 10))
-        opt = torch.optim.SGD(net.parameters(), lr=LR)
-        x, y = mlp_data(batch)
-        x, y = torch.from_numpy(x), torch.from_numpy(y)
-        lossf = torch.nn.CrossEntropyLoss(reduction="sum")
-
-        def step():
-            opt.zero_grad()
-            lossf(net(x), y).backward()
-            opt.step()
-        return step
+        return torch_mlp(batch, LR)
     return tiny, mlp
 
 
@@ -226,27 +206,7 @@ def jax_steps():
         return lambda: jax.block_until_ready(g(params))
 
     def mlp(batch):
-        rs = np.random.RandomState(1)
-        params = [jnp.asarray(rs.uniform(-0.07, 0.07, s).astype(np.float32)) for s in
-                  [(256, 784), (256,), (256, 256), (256,), (10, 256), (10,)]]
-        x, y = mlp_data(batch)
-        x, y = jnp.asarray(x), jnp.asarray(y)
-
-        def loss(p):
-            h = jax.nn.relu(x @ p[0].T + p[1])
-            h = jax.nn.relu(h @ p[2].T + p[3])
-            logp = jax.nn.log_softmax(h @ p[4].T + p[5])
-            return -jnp.take_along_axis(logp, y[:, None], 1).sum()
-
-        @jax.jit
-        def update(p):
-            g = jax.grad(loss)(p)
-            return [a - LR / batch * b for a, b in zip(p, g)]
-        state = [params]
-
-        def step():
-            state[0] = jax.block_until_ready(update(state[0]))
-        return step
+        return jax_mlp(batch, LR)
     return tiny, mlp
 
 

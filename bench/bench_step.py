@@ -38,6 +38,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import compare, median_time, report, warmed  # noqa: E402
+from peers import jax_mlp, mlp_data, torch_mlp  # noqa: E402
 
 LR = 0.01
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,11 +56,6 @@ def tiny_numpy():
         b[...] -= LR * diff.sum(0)
         return loss
     return step
-
-
-def mlp_data(batch, seed=0):
-    rs = np.random.RandomState(seed)
-    return rs.rand(batch, 784).astype(np.float32), rs.randint(0, 10, batch)
 
 
 def mlp_numpy(batch):
@@ -230,19 +226,7 @@ def torch_cases():
         return step
 
     def mlp(batch):
-        net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
-                                  torch.nn.Linear(256, 256), torch.nn.ReLU(),
-                                  torch.nn.Linear(256, 10))
-        opt = torch.optim.SGD(net.parameters(), lr=LR / batch)
-        x, y = mlp_data(batch)
-        x, y = torch.from_numpy(x), torch.from_numpy(y)
-        lossf = torch.nn.CrossEntropyLoss(reduction="sum")
-
-        def step():
-            opt.zero_grad()
-            lossf(net(x), y).backward()
-            opt.step()
-        return step
+        return torch_mlp(batch, LR)
 
     def serving():
         net = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(),
@@ -276,27 +260,7 @@ def jax_cases():
         return step
 
     def mlp(batch):
-        rs = np.random.RandomState(1)
-        params = [jnp.asarray(rs.uniform(-0.07, 0.07, s).astype(np.float32)) for s in
-                  [(256, 784), (256,), (256, 256), (256,), (10, 256), (10,)]]
-        x, y = mlp_data(batch)
-        x, y = jnp.asarray(x), jnp.asarray(y)
-
-        def loss(p):
-            h = jax.nn.relu(x @ p[0].T + p[1])
-            h = jax.nn.relu(h @ p[2].T + p[3])
-            logp = jax.nn.log_softmax(h @ p[4].T + p[5])
-            return -jnp.take_along_axis(logp, y[:, None], 1).sum()
-
-        @jax.jit
-        def update(p):
-            g = jax.grad(loss)(p)
-            return [a - LR / batch * b for a, b in zip(p, g)]
-        state = [params]
-
-        def step():
-            state[0] = jax.block_until_ready(update(state[0]))
-        return step
+        return jax_mlp(batch, LR)
 
     def serving():
         w1, b1, w2, b2, w3, b3 = [jnp.asarray(a) for a in serving_params()]
