@@ -301,6 +301,8 @@ def _logical(opname, combine, python):
         dtype = arrays[0]._data.dtype   # 0/1 in the (left) array operand's dtype, as nd.equal
         if not isinstance(lhs, NDArray):
             lhs, rhs = rhs, lhs           # every one of these is symmetric
+        elif isinstance(rhs, NDArray):
+            _check_broadcast(opname, lhs, rhs)
         p = F.ne(lhs, 0)
         q = F.ne(rhs, 0) if isinstance(rhs, NDArray) else _truth(rhs, dtype)
         return F.cast(combine(p, q), dtype=dtype_name(dtype))
@@ -339,12 +341,16 @@ def _float_pair(lhs, rhs, opname):
     ref = lhs if isinstance(lhs, NDArray) else rhs
     lhs, rhs = (a if isinstance(a, NDArray) else array([a], dtype=ref._data.dtype)
                 for a in (lhs, rhs))
+    _check_broadcast(opname, lhs, rhs)
+    return lhs, rhs
+
+
+def _check_broadcast(opname, lhs, rhs):
     try:
         np.broadcast_shapes(lhs.shape, rhs.shape)
     except ValueError:
         raise MXNetError(f"{opname}: shapes {lhs.shape} and {rhs.shape} do not broadcast") \
             from None
-    return lhs, rhs
 
 
 def hypot(lhs, rhs):

@@ -48,6 +48,22 @@ def jit_matches(fn, *inputs, exact=False):
     return got
 
 
+def jit_grads_match(fn, *inputs):
+    """The gradient of sum(fn(...)²) through mx.jit(fn) equals the eager one."""
+    compiled = mx.jit(fn)
+    grads = []
+    for f in (fn, compiled, compiled):
+        xs = [array(x) for x in inputs]
+        for x in xs:
+            x.attach_grad()
+        with autograd.record():
+            y = f(*xs)
+            (y * y).sum().backward()
+        grads.append([x.grad.asnumpy() for x in xs])
+    for eager, native in zip(grads[0], grads[2]):
+        np.testing.assert_allclose(native, eager, rtol=1e-5, atol=1e-6)
+
+
 # ------------------------------------------------------------------ logical
 LOGICAL = {"logical_and": np.logical_and, "logical_or": np.logical_or,
            "logical_xor": np.logical_xor}
@@ -122,6 +138,53 @@ def test_hypot_values_broadcast_and_extremes():
     # ints compute in float32, as nd.sqrt does; a Python number broadcasts
     np.testing.assert_array_equal(nd.hypot(array(np.array([3, 5], np.int32)), 4).asnumpy(),
                                   np.array([5, np.hypot(5, 4)], np.float32))
+
+
+def test_compiled_gradients_match_eager():
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    y = RNG.standard_normal((1, 4)).astype(np.float32)
+    jit_grads_match(lambda a, b: nd.hypot(a, b), x, y)
+    jit_grads_match(lambda a, b: nd.arctan2(a, b), x, y)
+    both_sides = np.concatenate([np.abs(x) + 0.3, -np.abs(x) - 0.1])  # no integers
+    jit_grads_match(lambda a: nd.gammaln(a) + nd.gamma(a), both_sides)
+    jit_grads_match(lambda a: nd.diag(a, k=1) * 3, x)
+    jit_grads_match(lambda a: nd.diag(nd.diag(a, k=-1)), x)
+    jit_grads_match(lambda a: nd.slice_like(a, nd.zeros((2, 2)), axes=(0, 1)), x)
+    jit_grads_match(lambda a: nd.depth_to_space(nd.space_to_depth(a, 2), 2) * a,
+                    RNG.standard_normal((1, 2, 4, 2)).astype(np.float32))
+    jit_grads_match(lambda a, b: nd.identity(a) * nd.logical_xor(a, b), x, y)
+
+
+def test_hybridized_block_matches_eager():
+    class Net(mx.gluon.HybridBlock):
+        def hybrid_forward(self, F, x, y):
+            z = F.depth_to_space(F.space_to_depth(x, 2), 2)
+            return (F.hypot(z, y) + F.arctan2(y, z) + F.logical_and(z, y)
+                    + F.slice_like(F.gammaln(F.abs(z) + 1), x) + F.identity(x))
+
+    x = RNG.standard_normal((2, 4, 4, 6)).astype(np.float32)
+    y = RNG.standard_normal((1, 1, 1, 6)).astype(np.float32)
+    net = Net()
+    want = net(array(x), array(y)).asnumpy()
+    net.hybridize()
+    for _ in range(2):
+        got = net(array(x), array(y)).asnumpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_binary_shape_errors_name_the_op():
+    a, b = array(np.zeros((2, 3), np.float32)), array(np.zeros((4,), np.float32))
+    for name in ("logical_and", "broadcast_logical_or", "logical_xor", "hypot", "arctan2"):
+        with pytest.raises(MXNetError, match=name.replace("broadcast_", "")):
+            getattr(nd, name)(a, b)
+
+
+def test_compiled_odd_inverse_functions_keep_negative_zero():
+    # arctan2's sign of zero rests on arctan(-0.0) = -0.0, compiled as eagerly
+    x = np.array([-0.0, 0.0, -1e-30, 0.5, -0.5], np.float32)
+    for name in ("arctan", "arcsin", "sinh", "arcsinh", "arctanh"):
+        got = jit_matches(lambda a, name=name: getattr(nd, name)(a), x)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(x))
 
 
 def test_hypot_gradients():
