@@ -1,7 +1,8 @@
 """More of `mx.nd` under MXNet 1.x names: the trig/hyperbolic family, erf/erfinv, sorting
 (sort, argsort, topk), cumsum, prod, moments, gather_nd/scatter_nd, pad, the logical ops,
-hypot, arctan2, gamma/gammaln, identity, and the top-level random aliases. Each is a registry primitive or a composite of them, so it records, traces and
-differentiates like every other nd op. Imported into `nd` (nd.py re-exports these names).
+hypot, arctan2, gamma/gammaln, identity, and the top-level random aliases. Each is a registry
+primitive or a composite of them, so it records, traces and differentiates like every other nd
+op. Imported into `nd` (nd.py re-exports these names).
 """
 import numpy as np
 
