@@ -699,6 +699,8 @@ from .dlpack import from_dlpack, from_numpy, to_dlpack_for_read, to_dlpack_for_w
 from .nd_legacy import *  # noqa: E402,F401,F403  (Concat, SoftmaxOutput, BatchNorm, ...)
 from .nd_math import *  # noqa: E402,F401,F403  (trig, sort/topk, cumsum, prod, pad, ...)
 from .nd_math import METHODS as _MATH_METHODS  # noqa: E402
+from .nd_shape import *  # noqa: E402,F401,F403  (diag, slice_like, depth_to_space, ...)
+from .nd_shape import METHODS as _SHAPE_METHODS  # noqa: E402
 
 
 # ------------------------------------------------------------------ NDArray methods
@@ -726,6 +728,7 @@ _METHODS = {name: globals()[name] for name in (
     "split", "swapaxes", "reciprocal", "floor", "reshape_like", "dot", "flip", "tile",
     "repeat", "ceil", "round", "log2", "log10")}
 _METHODS.update(_MATH_METHODS)
+_METHODS.update(_SHAPE_METHODS)
 _METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
                 as_np_ndarray=lambda x: x)
 del _method_reshape, _method_transpose

@@ -1,7 +1,8 @@
 """More of `mx.nd` under MXNet 1.x names: the trig/hyperbolic family, erf/erfinv, sorting
-(sort, argsort, topk), cumsum, prod, moments, gather_nd/scatter_nd, pad, and the top-level
-random aliases. Each is a registry primitive or a composite of them, so it records, traces and
-differentiates like every other nd op. Imported into `nd` (nd.py re-exports these names).
+(sort, argsort, topk), cumsum, prod, moments, gather_nd/scatter_nd, pad, the logical ops,
+hypot, arctan2, gamma/gammaln, identity, and the top-level random aliases. Each is a registry
+primitive or a composite of them, so it records, traces and differentiates like every other nd
+op. Imported into `nd` (nd.py re-exports these names).
 """
 import numpy as np
 
@@ -286,6 +287,115 @@ def size_array(data, **kwargs):
     return array([data.size], dtype=np.int64)
 
 
+# ------------------------------------------------------------------ logic
+def _truth(value, dtype):
+    """A Python operand's truth as MXNet's scalar ops read it: converted to the array's dtype
+    first (0.5 beside an int array is 0, false)."""
+    return bool(np.asarray(value).astype(dtype))
+
+
+def _logical(opname, combine, python):
+    def fn(lhs, rhs):
+        arrays = [a for a in (lhs, rhs) if isinstance(a, NDArray)]
+        if not arrays:          # two numbers: a number, as MXNet's _ufunc_helper gives
+            return python(lhs, rhs)
+        dtype = arrays[0]._data.dtype   # 0/1 in the (left) array operand's dtype, as nd.equal
+        if not isinstance(lhs, NDArray):
+            lhs, rhs = rhs, lhs           # every one of these is symmetric
+        elif isinstance(rhs, NDArray):
+            _check_broadcast(opname, lhs, rhs)
+        p = F.ne(lhs, 0)
+        q = F.ne(rhs, 0) if isinstance(rhs, NDArray) else _truth(rhs, dtype)
+        return F.cast(combine(p, q), dtype=dtype_name(dtype))
+    fn.__name__ = opname
+    fn.__doc__ = (f"{opname.split('_')[-1].upper()} of the operands' truth (non-zero), "
+                  "broadcast, as 1/0 in the array operand's dtype; no gradient.")
+    return fn
+
+
+logical_and = broadcast_logical_and = _logical(
+    "logical_and", lambda p, q: F.where(p, q, False), lambda x, y: 1 if x and y else 0)
+logical_or = broadcast_logical_or = _logical(
+    "logical_or", lambda p, q: F.where(p, True, q), lambda x, y: 1 if x or y else 0)
+logical_xor = broadcast_logical_xor = _logical(
+    "logical_xor", lambda p, q: F.ne(p, q), lambda x, y: 1 if bool(x) ^ bool(y) else 0)
+
+
+def logical_not(data, **kwargs):
+    """1 where data is zero, else 0, in data's dtype (MXNet's logical_not); no gradient."""
+    return F.cast(F.logical_not(data), dtype=dtype_name(data._data.dtype))
+
+
+def identity(data, **kwargs):
+    """A copy of data (MXNet's identity / _copy): a new buffer, the gradient passes through."""
+    return F.cast(data, dtype=dtype_name(data._data.dtype))
+
+
+# ------------------------------------------------------------------ special functions
+def _float_pair(lhs, rhs, opname):
+    """Both operands as float arrays of one dtype (ints compute in float32, as nd.sqrt)."""
+    from .nd import _as_float, array
+    if not isinstance(lhs, NDArray) and not isinstance(rhs, NDArray):
+        raise MXNetError(f"{opname}: needs at least one NDArray operand, got "
+                         f"{type(lhs).__name__} and {type(rhs).__name__}")
+    lhs, rhs = (_as_float(a) if isinstance(a, NDArray) else a for a in (lhs, rhs))
+    ref = lhs if isinstance(lhs, NDArray) else rhs
+    lhs, rhs = (a if isinstance(a, NDArray) else array([a], dtype=ref._data.dtype)
+                for a in (lhs, rhs))
+    _check_broadcast(opname, lhs, rhs)
+    return lhs, rhs
+
+
+def _check_broadcast(opname, lhs, rhs):
+    try:
+        np.broadcast_shapes(lhs.shape, rhs.shape)
+    except ValueError:
+        raise MXNetError(f"{opname}: shapes {lhs.shape} and {rhs.shape} do not broadcast") \
+            from None
+
+
+def hypot(lhs, rhs):
+    """sqrt(lhs² + rhs²), broadcast, computed scaled so 1e30 (float32) neither overflows nor
+    underflows. hypot(0, 0) = 0 with a zero gradient (MXNet's x / hypot gives NaN there)."""
+    lhs, rhs = _float_pair(lhs, rhs, "hypot")
+    with np.errstate(all="ignore"):
+        return C.hypot(F, lhs, rhs)
+
+
+broadcast_hypot = hypot
+
+
+def arctan2(x1, x2, out=None, **kwargs):
+    """The angle of the point (x2, x1) in [-pi, pi], numpy's arctan2 (quadrants, signed zeros,
+    infinities), broadcast; gradient (x2, -x1) / (x1² + x2²)."""
+    x1, x2 = _float_pair(x1, x2, "arctan2")
+    with np.errstate(all="ignore"):
+        return C.arctan2(F, x1, x2)
+
+
+def _in_float64(fn, data):
+    """fn computed in float64 and returned in data's float dtype (int input: float32), so the
+    Lanczos series keeps float32 results to rounding."""
+    from .nd import _as_float
+    data = _as_float(data)
+    dtype = dtype_name(data._data.dtype)
+    with np.errstate(all="ignore"):
+        wide = data if dtype == "f64" else F.cast(data, dtype="f64")
+        out = fn(F, wide)
+        return out if dtype == "f64" else F.cast(out, dtype=dtype)
+
+
+def gamma(data, **kwargs):
+    """The gamma function (C's tgamma): ±inf at ±0, NaN at negative integers; gradient
+    Γ(x)ψ(x)."""
+    return _in_float64(C.gamma, data)
+
+
+def gammaln(data, **kwargs):
+    """log|Γ(x)| (C's lgamma): +inf at 0 and the negative integers; gradient ψ(x)."""
+    return _in_float64(C.gammaln, data)
+
+
 def _linalg_aliases():
     """MXNet's flat names for linalg: nd.linalg_gemm2 == nd.linalg.gemm2, ..."""
     from . import linalg
@@ -304,5 +414,9 @@ METHODS = {name: globals()[name] for name in (
 __all__ = sorted(set(METHODS) | {"moments", "gather_nd", "scatter_nd", "pad", "random_uniform",
                                  "random_normal", "uniform", "normal", "add_n",
                                  "ElementWiseSum", "argmax_channel", "sum_axis", "max_axis",
-                                 "min_axis", "hard_sigmoid", "shape_array", "size_array"}
+                                 "min_axis", "hard_sigmoid", "shape_array", "size_array",
+                                 "logical_and", "logical_or", "logical_xor",
+                                 "broadcast_logical_and", "broadcast_logical_or",
+                                 "broadcast_logical_xor", "hypot", "broadcast_hypot",
+                                 "arctan2", "identity", "logical_not", "gamma", "gammaln"}
                 | set(_linalg_aliases()))

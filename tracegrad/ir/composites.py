@@ -3,7 +3,7 @@
 Each takes `b` first: an ir.Builder while tracing, or the eager dispatcher (nd's `F`), which
 exposes the same op methods and runs them at once. Operands need only `.shape` and `.type`.
 """
-from .types import normalize_axes
+from .types import normalize_axes, promote
 
 
 def _axes(x, axis):
@@ -106,3 +106,137 @@ def flatten(b, x):
     for d in x.shape[1:]:
         n *= d
     return b.reshape(x, shape=(x.shape[0], n) if x.shape else (1, 1))
+
+
+# ---------------------------------------------------------------- special functions
+# Composites with guarded branches: each branch computes on inputs replaced by a harmless value
+# where it is not chosen (the "double where"), so its unused cotangent is 0 * finite, never
+# 0 * inf = NaN, and the gradient is exact wherever the function is differentiable.
+
+def _both(b, p, q):
+    """p and q for bool tensors (where(p, q, p)), broadcast."""
+    return b.where(p, q, p)
+
+
+def _either(b, p, q):
+    """p or q for bool tensors (where(p, p, q)), broadcast."""
+    return b.where(p, p, q)
+
+
+def _const(b, dtype, value):
+    """A 0-d constant of `dtype` (a Python float beside only literals would pick f32)."""
+    return b.constant(value=float(value), shape=(), dtype=dtype)
+
+
+def sign_bit(b, x):
+    """True where x is negative, -0.0 and -inf included: 1/x tells the zeros apart."""
+    return b.lt(b.where(b.eq(x, 0.0), b.div(1.0, x), x), 0.0)
+
+
+def hypot(b, x, y):
+    """sqrt(x² + y²) without overflow or underflow: both are scaled by m = max(|x|, |y|)
+    first. m is held constant (stop_gradient): m * sqrt((x/m)² + (y/m)²) equals sqrt(x² + y²)
+    for every positive m, so every derivative order is exact without m's. hypot(0, 0) = 0 with
+    a zero gradient; an infinite operand gives inf even beside NaN (IEEE, numpy)."""
+    ax, ay = b.abs(x), b.abs(y)
+    inf = float("inf")
+    infinite = _either(b, b.eq(ax, inf), b.eq(ay, inf))
+    m = b.stop_gradient(b.maximum(ax, ay))
+    zero = b.eq(m, 0.0)
+    safe_m = b.where(_either(b, zero, infinite), 1.0, m)
+    x = b.where(infinite, 0.0, x)
+    y = b.where(infinite, 0.0, y)
+    xs, ys = b.div(x, safe_m), b.div(y, safe_m)
+    inner = b.where(zero, 1.0, b.add(b.mul(xs, xs), b.mul(ys, ys)))
+    out = b.where(zero, 0.0, b.mul(safe_m, b.sqrt(inner)))
+    return b.where(infinite, inf, out)
+
+
+def arctan2(b, y, x):
+    """The angle of (x, y) in [-pi, pi], as C's atan2: atan(y/x) where |y| <= |x| (moved by
+    ±pi when x is negative), ±pi/2 - atan(x/y) elsewhere, so no quotient exceeds 1 in size.
+    Both zero: ±0 or ±pi by the zeros' signs; both infinite: ±pi/4 or ±3pi/4. The gradient
+    is (x, -y) / (x² + y²) (zero at the origin, where it is undefined)."""
+    import math
+    ay, ax = b.abs(y), b.abs(x)
+    both_zero = b.eq(b.add(ay, ax), 0.0)
+    both_inf = b.eq(b.minimum(ay, ax), float("inf"))
+    special = _either(b, both_zero, both_inf)
+    flat = b.le(ay, ax)                      # false for NaN: the other branch passes it on
+    steep = b.logical_not(flat)
+    use_flat = _both(b, flat, b.logical_not(special))
+    y_neg, x_neg = sign_bit(b, y), sign_bit(b, x)
+    dtype = promote(y.type.dtype, x.type.dtype)
+    pi = _const(b, dtype, math.pi)
+    half_pi = _const(b, dtype, math.pi / 2)
+    signed_pi = b.where(y_neg, b.neg(pi), pi)
+    flat_angle = b.arctan(b.div(b.where(use_flat, y, 0.0), b.where(use_flat, x, 1.0)))
+    flat_angle = b.where(x_neg, b.add(flat_angle, signed_pi), flat_angle)
+    steep_angle = b.sub(b.where(y_neg, b.neg(half_pi), half_pi),
+                        b.arctan(b.div(b.where(steep, x, 0.0), b.where(steep, y, 1.0))))
+    out = b.where(flat, flat_angle, steep_angle)
+    corner = b.where(x_neg, _const(b, dtype, 0.75 * math.pi), _const(b, dtype, 0.25 * math.pi))
+    edge = b.where(both_zero, b.where(x_neg, pi, _const(b, dtype, 0.0)), corner)
+    return b.where(special, b.where(y_neg, b.neg(edge), edge), out)
+
+
+# Lanczos' approximation (g = 7, 9 terms; Godfrey's coefficients): ~1e-15 relative in float64.
+_LANCZOS_G = 7.0
+_LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+            -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+            9.9843695780195716e-6, 1.5056327351493116e-7)
+
+
+def _lgamma_right(b, x):
+    """log Γ(x) for x >= 0.5 by Lanczos: Γ(z+1) = sqrt(2π) t^(z+1/2) e^-t A(z), t = z+g+1/2."""
+    import math
+    z = b.sub(x, 1.0)
+    series = _LANCZOS[0]
+    for i, c in enumerate(_LANCZOS[1:], start=1):
+        series = b.add(b.div(c, b.add(z, float(i))), series)
+    t = b.add(z, _LANCZOS_G + 0.5)
+    return b.add(b.sub(b.mul(b.add(z, 0.5), b.log(t)), t),
+                 b.add(b.log(series), 0.5 * math.log(2 * math.pi)))
+
+
+def _gamma_parts(b, x):
+    """(log|Γ(x)|, Γ(x) < 0, pole) on guarded branches: x >= 0.5 directly; x < 0.5 by the
+    reflection Γ(x) Γ(1-x) = π / sin(πx), with sin(πx) taken of x mod 2 (exact), so its sign
+    and size stay right far from zero. Poles: 0, the negative integers and -inf."""
+    import math
+    inf = float("inf")
+    pole = _both(b, b.le(x, 0.0), b.eq(b.floor(x), x))
+    right = _both(b, b.ge(x, 0.5), b.lt(x, inf))
+    left = _both(b, b.lt(x, 0.5), b.logical_not(pole))
+    xr = b.where(right, x, 1.0)
+    xl = b.where(left, x, 0.25)
+    sine = b.sin(b.mul(b.mod(xl, 2.0), math.pi))
+    reflected = b.sub(b.sub(math.log(math.pi), b.log(b.abs(sine))),
+                      _lgamma_right(b, b.sub(1.0, xl)))
+    log_abs = b.where(right, _lgamma_right(b, xr), reflected)
+    # exactly 0 at the roots 1 and 2 (as C's lgamma; Γ = 1 there), the gradient kept
+    root = _either(b, b.eq(x, 1.0), b.eq(x, 2.0))
+    log_abs = b.where(root, b.sub(log_abs, b.stop_gradient(log_abs)), log_abs)
+    negative = _both(b, left, b.lt(sine, 0.0))
+    return log_abs, negative, pole
+
+
+def gammaln(b, x):
+    """log|Γ(x)| (C's lgamma): +inf at the poles and at ±inf, NaN stays NaN."""
+    log_abs, _, pole = _gamma_parts(b, x)
+    inf = float("inf")
+    out = b.where(_either(b, pole, b.eq(x, inf)), inf, log_abs)
+    return b.where(b.ne(x, x), x, out)
+
+
+def gamma(b, x):
+    """Γ(x) (C's tgamma) = ±exp(log|Γ(x)|): ±inf at ±0, NaN at the negative integers and -inf,
+    +inf at +inf; the sign alternates between the negative poles."""
+    log_abs, negative, pole = _gamma_parts(b, x)
+    inf = float("inf")
+    size = b.exp(log_abs)
+    out = b.where(negative, b.neg(size), size)
+    out = b.where(pole, float("nan"), out)
+    out = b.where(b.eq(x, 0.0), b.where(sign_bit(b, x), -inf, inf), out)
+    out = b.where(b.eq(x, inf), inf, out)
+    return b.where(b.ne(x, x), x, out)

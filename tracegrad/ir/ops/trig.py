@@ -18,8 +18,10 @@ _BIG = 2.0 ** 28          # beyond this, asinh/acosh x == log(2x) to double prec
 
 
 def _sign_like(e, x, r):
-    """r with the sign of x (r >= 0)."""
-    return e.select(e.lt(x, e.const(0, like=x)), e.neg(r), r)
+    """r (>= 0) with the sign of x, for the odd functions here: x itself at ±0, so -0.0 maps
+    to -0.0 as numpy's do (lt alone gave +0.0)."""
+    zero = e.const(0, like=x)
+    return e.select(e.lt(x, zero), e.neg(r), e.select(e.eq(x, zero), x, r))
 
 
 def _atan(e, x):
