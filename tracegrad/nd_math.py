@@ -299,7 +299,7 @@ def _logical(opname, combine, python):
         arrays = [a for a in (lhs, rhs) if isinstance(a, NDArray)]
         if not arrays:          # two numbers: a number, as MXNet's _ufunc_helper gives
             return python(lhs, rhs)
-        dtype = arrays[0]._data.dtype   # 0/1 in the (left) array operand's dtype, as nd.equal
+        dtype = np.dtype(arrays[0].dtype)   # 0/1 in the (left) array operand's dtype, as nd.equal
         if not isinstance(lhs, NDArray):
             lhs, rhs = rhs, lhs           # every one of these is symmetric
         elif isinstance(rhs, NDArray):
@@ -323,12 +323,12 @@ logical_xor = broadcast_logical_xor = _logical(
 
 def logical_not(data, **kwargs):
     """1 where data is zero, else 0, in data's dtype (MXNet's logical_not); no gradient."""
-    return F.cast(F.logical_not(data), dtype=dtype_name(data._data.dtype))
+    return F.cast(F.logical_not(data), dtype=dtype_name(np.dtype(data.dtype)))
 
 
 def identity(data, **kwargs):
     """A copy of data (MXNet's identity / _copy): a new buffer, the gradient passes through."""
-    return F.cast(data, dtype=dtype_name(data._data.dtype))
+    return F.cast(data, dtype=dtype_name(np.dtype(data.dtype)))
 
 
 # ------------------------------------------------------------------ special functions
@@ -340,7 +340,7 @@ def _float_pair(lhs, rhs, opname):
                          f"{type(lhs).__name__} and {type(rhs).__name__}")
     lhs, rhs = (_as_float(a) if isinstance(a, NDArray) else a for a in (lhs, rhs))
     ref = lhs if isinstance(lhs, NDArray) else rhs
-    lhs, rhs = (a if isinstance(a, NDArray) else array([a], dtype=ref._data.dtype)
+    lhs, rhs = (a if isinstance(a, NDArray) else array([a], dtype=np.dtype(ref.dtype))
                 for a in (lhs, rhs))
     _check_broadcast(opname, lhs, rhs)
     return lhs, rhs
@@ -378,7 +378,7 @@ def _in_float64(fn, data):
     Lanczos series keeps float32 results to rounding."""
     from .nd import _as_float
     data = _as_float(data)
-    dtype = dtype_name(data._data.dtype)
+    dtype = dtype_name(np.dtype(data.dtype))
     with np.errstate(all="ignore"):
         wide = data if dtype == "f64" else F.cast(data, dtype="f64")
         out = fn(F, wide)
