@@ -454,7 +454,7 @@ class NDArray:
 
     def astype(self, dtype, copy=True):
         name = dtype_name(np.dtype(dtype))
-        if not copy and self._data.dtype == np.dtype(dtype):
+        if not copy and np.dtype(self.dtype) == np.dtype(dtype):
             return self
         return F.cast(self, dtype=name)
 
@@ -552,7 +552,7 @@ class NDArray:
 
     def _compare(self, opname, o):
         # MXNet 1.x comparisons return 0/1 in the operand's dtype, not bool
-        return F.cast(getattr(F, opname)(self, o), dtype=dtype_name(self._data.dtype))
+        return F.cast(getattr(F, opname)(self, o), dtype=dtype_name(np.dtype(self.dtype)))
 
     def __lt__(self, o):
         return self._compare("lt", o)

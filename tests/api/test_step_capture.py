@@ -105,7 +105,9 @@ def test_a_loss_written_with_nd_functions_is_captured(hybridize):
             logp = nd.log_softmax(out)
             picked = nd.pick(logp, y)
             confident = nd.greater(nd.exp(picked), 0.5)      # 0/1 in the output's dtype
-            loss = -picked + 0.1 * nd.log(1.0 + nd.exp(-out)).sum(axis=1) + 0.01 * confident
+            unsure = (nd.exp(picked) < 0.2).astype("float32", copy=False)
+            loss = -picked + 0.1 * nd.log(1.0 + nd.exp(-out)).sum(axis=1) + 0.01 * confident \
+                + 0.02 * unsure + 0.1 * nd.zeros_like(picked)
         loss.backward()
         return loss
     got, log = _train(hybridize, body=body)
