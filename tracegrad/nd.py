@@ -558,7 +558,8 @@ def Embedding(data, weight, input_dim=None, output_dim=None, **kwargs):
 def _getitem(x, key):
     """Basic indexing as slice (+ reshape); an array index is `take` along axis 0."""
     if isinstance(key, (NDArray, np.ndarray, list)):
-        if np.asarray(key._data if isinstance(key, NDArray) else key).dtype == np.bool_:
+        if (np.dtype(key.dtype) if isinstance(key, NDArray) else np.asarray(key).dtype) \
+                == np.bool_:
             raise MXNetError("indexing with a boolean mask is not supported (MXNet 1.x reads "
                              "an index array as positions); use nd.where or nd.take")
         return take(x, key, axis=0)
