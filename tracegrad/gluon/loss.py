@@ -2,7 +2,10 @@
 
 MXNet semantics: the per-element loss is multiplied by sample_weight (if given) and by the
 constructor's `weight`, then averaged over every axis except `batch_axis`, giving one loss per
-sample. backward() on that vector sums it.
+sample. backward() on that vector sums it. TripletLoss and CTCLoss compute one value per
+sample first and weight that (no mean); SDMLLoss is KLDivLoss on a batch-by-batch matrix.
+Every loss reads its inputs' shapes and dtypes only, never their data, so it compiles under
+hybridize() and step capture defers it.
 """
 import math
 
@@ -341,13 +344,13 @@ class CTCLoss(Loss):
         blank = F.ones_like(label) * (C - 1)
         label = F.where(padding, blank, label)
         ext = F.concat(F.reshape(F.stack(blank, label, axis=2), shape=(N, 2 * L)),
-                       F.slice_axis(blank, axis=1, begin=0, end=1) if L else
+                       _slice_axis(blank, 1, 0, 1) if L else
                        _const(F, np.full((N, 1), C - 1), dt), dim=1)           # (N, S)
         # log-probabilities of the extended label's classes at each time: (N, T, S)
         logp = F.log_softmax(F.swapaxes(pred, 0, 1), axis=-1)
         emit = F.batch_dot(logp, F.one_hot(ext, C, dtype=dt), transpose_b=True)
         before2 = F.concat(_const(F, np.full((N, 2), -2.0), dt),
-                           F.slice_axis(ext, axis=1, begin=0, end=S - 2), dim=1)
+                           _slice_axis(ext, 1, 0, S - 2), dim=1)
         skip = (ext != C - 1) * (ext != before2)                                   # s-2 -> s
         impossible = _const(F, np.full((N, S), _IMPOSSIBLE), dt)
         start = np.full((N, S), _IMPOSSIBLE)
@@ -377,14 +380,22 @@ def _const(F, values, dtype):
     return F.array(np.ascontiguousarray(values), dtype=dtype)
 
 
+def _slice_axis(x, axis, begin, end):
+    """x[begin:end] along axis, as the slice primitive: nd.slice_axis copies a view into a
+    buffer of its own, which reads the data (and so runs a captured step eagerly)."""
+    begins = tuple(begin if i == axis else 0 for i in range(x.ndim))
+    ends = tuple(end if i == axis else d for i, d in enumerate(x.shape))
+    return _ops.slice(x, begin=begins, end=ends, step=(1,) * x.ndim)
+
+
 def _emission(F, emit, t, N, S):
-    return F.reshape(F.slice_axis(emit, axis=1, begin=t, end=t + 1), shape=(N, S))
+    return F.reshape(_slice_axis(emit, 1, t, t + 1), shape=(N, S))
 
 
 def _shift(F, alpha, k, N, S, dtype):
     """alpha moved k states right along the extended label; the first k become impossible."""
     return F.concat(_const(F, np.full((N, k), _IMPOSSIBLE), dtype),
-                    F.slice_axis(alpha, axis=1, begin=0, end=S - k), dim=1)
+                    _slice_axis(alpha, 1, 0, S - k), dim=1)
 
 
 class SDMLLoss(Loss):
