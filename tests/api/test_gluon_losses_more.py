@@ -95,9 +95,9 @@ def _forward_backward(loss, args, wrt, cot):
 
 
 def check_loss(loss, args, ref, wrt=(0,), per_sample_weight=True, before_weight=(),
-               weight_shape=lambda n: (n, 1)):
+               weight_shape=lambda n: (n, 1), fd=True):
     """loss(*args) against ref(*args) (float64) in value and shape, its gradient w.r.t. args
-    in `wrt` against central differences of ref, and the hybridized loss against the eager
+    in `wrt` against central differences of ref (unless not `fd`), and the hybridized loss against the eager
     one; then loss(*args, *before_weight, sample_weight) with a sample_weight of
     weight_shape(N) against ref(*args, sample_weight=...), eager and hybridized."""
     rng = np.random.default_rng(7)
@@ -106,7 +106,7 @@ def check_loss(loss, args, ref, wrt=(0,), per_sample_weight=True, before_weight=
     out, grads = _forward_backward(loss, args, wrt, cot)
     assert out.shape == want.shape, (type(loss).__name__, out.shape, want.shape)
     np.testing.assert_allclose(out, want, rtol=RTOL, atol=1e-10)
-    for i, g in zip(wrt, grads):
+    for i, g in zip(wrt if fd else (), grads):
         arr = args[i]
         fd = _fd(lambda: float((ref(*args) * cot).sum()), arr)
         np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6,
@@ -281,7 +281,7 @@ def test_ctc_matches_the_alpha_recursion(rng):
     tnc = check_loss(L.CTCLoss(layout="TNC", label_layout="TN"),
                      [pred.transpose(1, 0, 2).copy(), label.T.copy()],
                      lambda p, y: ctc_reference(p.transpose(1, 0, 2), y.T),
-                     per_sample_weight=False)
+                     per_sample_weight=False, fd=False)
     np.testing.assert_allclose(tnc, out, rtol=1e-12)
     # explicit lengths: a label cut before its padding, fewer time steps
     pl, ll = np.array([7, 5, 6, 3, 7.0]), np.array([1, 3, 2, 0, 3.0])
@@ -297,9 +297,23 @@ def test_ctc_probabilities_sum_to_one_over_all_labels():
     loss = L.CTCLoss()
     total = sum(np.exp(-loss(keep_dtype(pred), nd.array([lab], dtype="float64")).asnumpy()[0])
                 for lab in labels)
-    # [0, 0] needs three steps (a blank between the repeats): probability 0
-    assert np.exp(-ctc_reference(pred, np.array([[0, 0.0]])))[0] == 0.0
     np.testing.assert_allclose(total, 1.0, rtol=1e-12)
+    # [0, 0] needs three steps (a blank between the repeats): probability 0, loss inf, and
+    # no gradient from that sample (eager and compiled)
+    assert ctc_reference(pred, np.array([[0, 0.0]]))[0] == np.inf
+    both = np.concatenate([pred, pred])
+    for hybrid in (False, True, True):
+        loss.hybridize(hybrid)
+        x = keep_dtype(both)
+        x.attach_grad()
+        with autograd.record():
+            out = loss(x, nd.array([[0, 0], [0, 1]], dtype="float64"))
+        out.backward()
+        got = out.asnumpy()
+        assert got[0] == np.inf
+        np.testing.assert_allclose(got[1], ctc_reference(pred, np.array([[0, 1.0]]))[0],
+                                   rtol=1e-12)
+        assert np.all(x.grad.asnumpy()[0] == 0) and np.all(np.isfinite(x.grad.asnumpy()))
 
 
 def test_ctc_float32_and_errors(rng):

@@ -140,7 +140,8 @@ class HuberLoss(Loss):
 
 # ------------------------------------------------------------------ the rest of MXNet 1.9.1's
 # gluon.loss. Written in nd ops on shapes and dtypes only (never on array data), so each one
-# differentiates, compiles under hybridize() and is deferred by step capture.
+# differentiates, compiles under hybridize() and is deferred by step capture. Comparisons are
+# nd functions (F.greater, ...): NDArray's `>` reads the data's dtype through `_data`.
 
 
 def _same_size(loss, name, x, pred):
@@ -259,7 +260,7 @@ class PoissonNLLLoss(Loss):
         else:
             loss = pred - target * F.log(pred + epsilon)
         if self._compute_full:
-            above = target > 1
+            above = F.greater(target, 1)
             t = F.where(above, target, F.ones_like(target) * 2.0)   # log stays finite
             stirling = t * F.log(t) - t + 0.5 * F.log(2.0 * math.pi * t)
             loss = loss + F.where(above, stirling, F.zeros_like(stirling))
@@ -280,7 +281,7 @@ class CosineEmbeddingLoss(Loss):
         dots = F.sum(input1 * input2, axis=-1)
         cos = F.reshape(dots / F.maximum(norms, 1e-12), shape=(-1, 1))
         label = _same_size(self, "label", label, cos)
-        loss = F.where(label == 1, 1.0 - cos,
+        loss = F.where(F.equal(label, 1), 1.0 - cos,
                        F.clip(cos - self._margin, 0.0, 1.0 - self._margin))
         return self._finish(F, loss, sample_weight)
 
@@ -335,7 +336,7 @@ class CTCLoss(Loss):
         dt = pred.dtype
         S = 2 * L + 1
         label = F.cast(label, dt)
-        padding = label < 0
+        padding = F.lesser(label, 0)
         positions = _const(F, np.broadcast_to(np.arange(L), (N, L)), dt)
         if label_lengths is None:   # up to the first -1
             lengths = F.min(F.where(padding, positions, F.ones_like(positions) * L), axis=1)
@@ -351,7 +352,7 @@ class CTCLoss(Loss):
         emit = F.batch_dot(logp, F.one_hot(ext, C, dtype=dt), transpose_b=True)
         before2 = F.concat(_const(F, np.full((N, 2), -2.0), dt),
                            _slice_axis(ext, 1, 0, S - 2), dim=1)
-        skip = (ext != C - 1) * (ext != before2)                                   # s-2 -> s
+        skip = F.not_equal(ext, C - 1) * F.not_equal(ext, before2)                                   # s-2 -> s
         impossible = _const(F, np.full((N, S), _IMPOSSIBLE), dt)
         start = np.full((N, S), _IMPOSSIBLE)
         start[:, :2] = 0.0
@@ -365,13 +366,16 @@ class CTCLoss(Loss):
             new = top + F.log(F.exp(alpha - top) + F.exp(a1 - top) + F.exp(a2 - top)) \
                 + _emission(F, emit, t, N, S)
             if pred_lengths is not None:
-                alpha = F.where(F.broadcast_to(pred_lengths > t, shape=(N, S)), new, alpha)
+                alpha = F.where(F.broadcast_to(F.greater(pred_lengths, t), shape=(N, S)), new, alpha)
             else:
                 alpha = new
         ends = F.one_hot(2 * lengths, S, dtype=dt) + F.one_hot(2 * lengths - 1, S, dtype=dt)
         final = F.where(ends, alpha, impossible)
         top = F.stop_gradient(F.max(final, axis=1, keepdims=True))
         loss = -(F.reshape(top, shape=(N,)) + F.log(F.sum(F.exp(final - top), axis=1)))
+        # a label no alignment fits in the time steps (repeats need blanks between them) has
+        # probability 0: its loss is inf, and its gradient 0 rather than a huge number
+        loss = F.where(F.greater(loss, -0.5 * _IMPOSSIBLE), _const(F, np.full(N, np.inf), dt), loss)
         return _weighted(self, F, loss, sample_weight)
 
 
