@@ -3,13 +3,20 @@ Triplet, PoissonNLL, CosineEmbedding, CTC, SDML): values and per-sample shapes a
 numpy references written here from MXNet 1.9.1's formulas, with sample_weight and weight,
 gradients against central differences of those references, the hybridized loss against the
 eager one, clear errors for bad shapes, and the usual training step with each loss captured."""
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
+from tracegrad.tracing.trace import trace
 from arrays import keep_dtype
 from capture_steps import batches, same_params, small_net
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
+from check import check_grads  # noqa: E402  (tests/grad/check.py, the gradient oracle)
 
 L = gluon.loss
 RTOL = 1e-6
@@ -331,6 +338,46 @@ def test_ctc_float32_and_errors(rng):
         L.CTCLoss()(nd.array(pred), nd.array(label), nd.array([5.0, 5, 5]))
     with pytest.raises(mx.MXNetError, match=r"only 'NTC' and 'TNC'"):
         L.CTCLoss(layout="NCT")
+
+
+# ------------------------------------------------------------------ second order
+def _second_order_cases():
+    rng = np.random.default_rng(4)
+    p, q, r = (rng.standard_normal((3, 4)) for _ in range(3))
+    signed = np.where(rng.random((3, 4)) > 0.5, 1.0, -1.0)
+    _away_from(p * signed, [1.0])
+    prob = np.exp(q) / np.exp(q).sum(1, keepdims=True)
+    # targets off 1, where MXNet's Stirling term switches on (the loss jumps there)
+    counts = np.array([[0, 2, 3, 0.5], [4, 0, 2.5, 7], [1.5, 2, 0, 3]])
+    return {
+        "KLDivLoss": (L.KLDivLoss(from_logits=False), [p, prob]),
+        "HingeLoss": (L.HingeLoss(), [p, signed]),
+        "SquaredHingeLoss": (L.SquaredHingeLoss(), [p, signed]),
+        "LogisticLoss": (L.LogisticLoss(), [p, signed]),
+        "TripletLoss": (L.TripletLoss(), [p, q, r]),
+        "PoissonNLLLoss": (L.PoissonNLLLoss(from_logits=False, compute_full=True),
+                           [np.exp(p), counts]),
+        # int labels: `label == 1` is a step in a float label
+        "CosineEmbeddingLoss": (L.CosineEmbeddingLoss(margin=0.1),
+                                [p, q, np.array([1, -1, -1], np.int32)]),
+        "SDMLLoss": (L.SDMLLoss(), [p, q]),
+        "CTCLoss": (L.CTCLoss(), [rng.standard_normal((2, 4, 3)),
+                                  np.array([[0, 1], [1, 1]], np.int32),
+                                  np.array([4, 3], np.int32)]),
+    }
+
+
+@pytest.mark.parametrize("name", list(_second_order_cases()))
+def test_second_order_on_the_traced_ir(name):
+    """check_grads(order=2) on the traced IR of loss(x, ...) * sum(x^2): the derivative of
+    the derivative of every float input, against finite differences (the composites
+    differentiate to any order)."""
+    loss, args = _second_order_cases()[name]
+
+    def f(*xs):
+        return loss(*xs) * nd.sum(xs[0] * xs[0])
+    tr = trace(f, [keep_dtype(a) for a in args])
+    check_grads(tr.function, list(args) + [v.data for v in tr.captured], order=2)
 
 
 # ------------------------------------------------------------------ bad shapes

@@ -333,32 +333,31 @@ class CTCLoss(Loss):
             if x is not None and x.size != N:
                 raise MXNetError(f"CTCLoss: {name} {_describe(x)} must have one entry per "
                                  f"sample ({N})")
-        dt = pred.dtype
-        S = 2 * L + 1
-        label = F.cast(label, dt)
+        dt, S = pred.dtype, 2 * L + 1
+        # classes, lengths and positions are int32: exact, and never perturbed as data
+        label = F.cast(label, "int32")
         padding = F.lesser(label, 0)
-        positions = _const(F, np.broadcast_to(np.arange(L), (N, L)), dt)
+        positions = _const(F, np.broadcast_to(np.arange(L), (N, L)), "int32")
         if label_lengths is None:   # up to the first -1
             lengths = F.min(F.where(padding, positions, F.ones_like(positions) * L), axis=1)
         else:
-            lengths = F.reshape(F.cast(label_lengths, dt), shape=(N,))
+            lengths = F.reshape(F.cast(label_lengths, "int32"), shape=(N,))
         blank = F.ones_like(label) * (C - 1)
         label = F.where(padding, blank, label)
         ext = F.concat(F.reshape(F.stack(blank, label, axis=2), shape=(N, 2 * L)),
-                       _slice_axis(blank, 1, 0, 1) if L else
-                       _const(F, np.full((N, 1), C - 1), dt), dim=1)           # (N, S)
+                       _const(F, np.full((N, 1), C - 1), "int32"), dim=1)        # (N, S)
         # log-probabilities of the extended label's classes at each time: (N, T, S)
         logp = F.log_softmax(F.swapaxes(pred, 0, 1), axis=-1)
         emit = F.batch_dot(logp, F.one_hot(ext, C, dtype=dt), transpose_b=True)
-        before2 = F.concat(_const(F, np.full((N, 2), -2.0), dt),
+        before2 = F.concat(_const(F, np.full((N, 2), -2), "int32"),
                            _slice_axis(ext, 1, 0, S - 2), dim=1)
-        skip = F.not_equal(ext, C - 1) * F.not_equal(ext, before2)                                   # s-2 -> s
+        skip = F.not_equal(ext, C - 1) * F.not_equal(ext, before2)   # may go s-2 -> s
         impossible = _const(F, np.full((N, S), _IMPOSSIBLE), dt)
         start = np.full((N, S), _IMPOSSIBLE)
         start[:, :2] = 0.0
         alpha = _emission(F, emit, 0, N, S) + _const(F, start, dt)
         if pred_lengths is not None:
-            pred_lengths = F.reshape(F.cast(pred_lengths, dt), shape=(N, 1))
+            pred_lengths = F.reshape(F.cast(pred_lengths, "int32"), shape=(N, 1))
         for t in range(1, T):
             a1 = _shift(F, alpha, 1, N, S, dt)
             a2 = F.where(skip, _shift(F, alpha, 2, N, S, dt), impossible)
