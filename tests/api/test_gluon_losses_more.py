@@ -104,8 +104,8 @@ def _forward_backward(loss, args, wrt, cot):
 def check_loss(loss, args, ref, wrt=(0,), per_sample_weight=True, before_weight=(),
                weight_shape=lambda n: (n, 1), fd=True):
     """loss(*args) against ref(*args) (float64) in value and shape, its gradient w.r.t. args
-    in `wrt` against central differences of ref (unless not `fd`), and the hybridized loss against the eager
-    one; then loss(*args, *before_weight, sample_weight) with a sample_weight of
+    in `wrt` against central differences of ref (unless not `fd`), and the hybridized loss
+    against the eager one; then loss(*args, *before_weight, sample_weight) with a sample_weight of
     weight_shape(N) against ref(*args, sample_weight=...), eager and hybridized."""
     rng = np.random.default_rng(7)
     want = ref(*args)

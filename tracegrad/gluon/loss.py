@@ -364,8 +364,9 @@ class CTCLoss(Loss):
             top = F.stop_gradient(F.maximum(alpha, F.maximum(a1, a2)))
             new = top + F.log(F.exp(alpha - top) + F.exp(a1 - top) + F.exp(a2 - top)) \
                 + _emission(F, emit, t, N, S)
-            if pred_lengths is not None:
-                alpha = F.where(F.broadcast_to(F.greater(pred_lengths, t), shape=(N, S)), new, alpha)
+            if pred_lengths is not None:   # a sample past its length keeps its alpha
+                running = F.broadcast_to(F.greater(pred_lengths, t), shape=(N, S))
+                alpha = F.where(running, new, alpha)
             else:
                 alpha = new
         ends = F.one_hot(2 * lengths, S, dtype=dt) + F.one_hot(2 * lengths - 1, S, dtype=dt)
@@ -374,7 +375,8 @@ class CTCLoss(Loss):
         loss = -(F.reshape(top, shape=(N,)) + F.log(F.sum(F.exp(final - top), axis=1)))
         # a label no alignment fits in the time steps (repeats need blanks between them) has
         # probability 0: its loss is inf, and its gradient 0 rather than a huge number
-        loss = F.where(F.greater(loss, -0.5 * _IMPOSSIBLE), _const(F, np.full(N, np.inf), dt), loss)
+        never = F.greater(loss, -0.5 * _IMPOSSIBLE)
+        loss = F.where(never, _const(F, np.full(N, np.inf), dt), loss)
         return _weighted(self, F, loss, sample_weight)
 
 
