@@ -2,7 +2,10 @@
 
 MXNet semantics: the per-element loss is multiplied by sample_weight (if given) and by the
 constructor's `weight`, then averaged over every axis except `batch_axis`, giving one loss per
-sample. backward() on that vector sums it.
+sample. backward() on that vector sums it. TripletLoss and CTCLoss compute one value per
+sample first and weight that (no mean); SDMLLoss is KLDivLoss on a batch-by-batch matrix.
+Every loss reads its inputs' shapes and dtypes only, never their data, so it compiles under
+hybridize() and step capture defers it.
 """
 import math
 
@@ -133,3 +136,293 @@ class HuberLoss(Loss):
         label = self._reshape_like(F, label, pred)
         loss = functional.huber(_ops, label - pred, float(self._rho))
         return self._finish(F, loss, sample_weight)
+
+
+# ------------------------------------------------------------------ the rest of MXNet 1.9.1's
+# gluon.loss. Written in nd ops on shapes and dtypes only (never on array data), so each one
+# differentiates, compiles under hybridize() and is deferred by step capture. Comparisons are
+# nd functions (F.greater, ...): NDArray's `>` reads the data's dtype through `_data`.
+
+
+def _same_size(loss, name, x, pred):
+    """`x` reshaped to pred's shape, or a clear error naming the loss and both arrays."""
+    if x.shape == pred.shape:
+        return x
+    if x.size != pred.size:
+        raise MXNetError(f"{type(loss).__name__}: {name} {_describe(x)} does not match "
+                         f"prediction {_describe(pred)}")
+    return _ops.reshape(x, shape=pred.shape)
+
+
+class KLDivLoss(Loss):
+    """label * (log(label + 1e-12) - pred), pred being log-probabilities (from_logits=True)
+    or logits put through log_softmax along `axis`."""
+
+    def __init__(self, from_logits=True, axis=-1, weight=None, batch_axis=0, **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self._from_logits, self._axis = from_logits, axis
+
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
+        if not self._from_logits:
+            pred = F.log_softmax(pred, axis=self._axis)
+        label = _same_size(self, "label", label, pred)
+        loss = label * (F.log(label + 1e-12) - pred)
+        return self._finish(F, loss, sample_weight)
+
+
+class HingeLoss(Loss):
+    """max(0, margin - pred * label), labels -1 or 1."""
+
+    def __init__(self, margin=1, weight=None, batch_axis=0, **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self._margin = margin
+
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
+        label = _same_size(self, "label", label, pred)
+        return self._finish(F, F.relu(self._margin - pred * label), sample_weight)
+
+
+class SquaredHingeLoss(Loss):
+    """max(0, margin - pred * label)^2, labels -1 or 1."""
+
+    def __init__(self, margin=1, weight=None, batch_axis=0, **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self._margin = margin
+
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
+        label = _same_size(self, "label", label, pred)
+        return self._finish(F, F.square(F.relu(self._margin - pred * label)), sample_weight)
+
+
+class LogisticLoss(Loss):
+    """log(1 + exp(-pred * label)) for labels -1/1 (label_format='signed'), or the same loss
+    on 0/1 labels ('binary'), computed in the stable form max(x, 0) - x z + log(1 + exp(-|x|))."""
+
+    def __init__(self, weight=None, batch_axis=0, label_format='signed', **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        if label_format not in ("signed", "binary"):
+            raise ValueError(f"label_format can only be signed or binary, received "
+                             f"{label_format!r}")
+        self._label_format = label_format
+
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
+        label = _same_size(self, "label", label, pred)
+        if self._label_format == "signed":
+            label = (label + 1.0) / 2.0
+        loss = F.relu(pred) - pred * label + F.log(1.0 + F.exp(-F.abs(pred)))
+        return self._finish(F, loss, sample_weight)
+
+
+class TripletLoss(Loss):
+    """max(sum |positive - pred|^2 - sum |negative - pred|^2 + margin, 0) per sample (sums over
+    every non-batch axis), then weighted; no mean."""
+
+    def __init__(self, margin=1, weight=None, batch_axis=0, **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self._margin = margin
+
+    def hybrid_forward(self, F, pred, positive, negative, sample_weight=None):
+        positive = _same_size(self, "positive", positive, pred)
+        negative = _same_size(self, "negative", negative, pred)
+        d = F.square(positive - pred) - F.square(negative - pred)
+        loss = F.relu(F.sum(d, axis=self._batch_axis, exclude=True) + self._margin)
+        return _weighted(self, F, loss, sample_weight)
+
+
+def _weighted(loss_block, F, loss, sample_weight):
+    """sample_weight and weight applied, without the mean (losses already one per sample)."""
+    if sample_weight is not None:
+        loss = F.broadcast_mul(loss, sample_weight)
+    if loss_block._weight is not None:
+        if not isinstance(loss_block._weight, (int, float)):
+            raise MXNetError(f"{type(loss_block).__name__}: weight must be a number, got "
+                             f"{loss_block._weight!r}")
+        loss = loss * loss_block._weight
+    return loss
+
+
+class PoissonNLLLoss(Loss):
+    """exp(pred) - target * pred (from_logits) or pred - target * log(pred + epsilon); with
+    compute_full, plus Stirling's approximation of log(target!) where target > 1:
+    target log(target) - target + 0.5 log(2 pi target). MXNet multiplies that term by
+    (target > 1), which is NaN at target 0 (0 * log 0); it is selected here instead, so
+    targets <= 1 add exactly 0, as the formula intends."""
+
+    def __init__(self, weight=None, from_logits=True, batch_axis=0, compute_full=False,
+                 **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self._from_logits, self._compute_full = from_logits, compute_full
+
+    def hybrid_forward(self, F, pred, target, sample_weight=None, epsilon=1e-08):
+        target = _same_size(self, "target", target, pred)
+        if self._from_logits:
+            loss = F.exp(pred) - target * pred
+        else:
+            loss = pred - target * F.log(pred + epsilon)
+        if self._compute_full:
+            above = F.greater(target, 1)
+            t = F.where(above, target, F.ones_like(target) * 2.0)   # log stays finite
+            stirling = t * F.log(t) - t + 0.5 * F.log(2.0 * math.pi * t)
+            loss = loss + F.where(above, stirling, F.zeros_like(stirling))
+        return self._finish(F, loss, sample_weight)
+
+
+class CosineEmbeddingLoss(Loss):
+    """1 - cos(input1, input2) where label is 1, else clip(cos - margin, 0, 1 - margin);
+    the cosine is taken along the last axis, its denominator at least 1e-12."""
+
+    def __init__(self, weight=None, batch_axis=0, margin=0, **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self._margin = margin
+
+    def hybrid_forward(self, F, input1, input2, label, sample_weight=None):
+        input1 = _same_size(self, "input1", input1, input2)
+        norms = F.norm(input1, axis=-1) * F.norm(input2, axis=-1)
+        dots = F.sum(input1 * input2, axis=-1)
+        cos = F.reshape(dots / F.maximum(norms, 1e-12), shape=(-1, 1))
+        label = _same_size(self, "label", label, cos)
+        loss = F.where(F.equal(label, 1), 1.0 - cos,
+                       F.clip(cos - self._margin, 0.0, 1.0 - self._margin))
+        return self._finish(F, loss, sample_weight)
+
+
+_IMPOSSIBLE = -1e30   # log-probability of a CTC state no path reaches (finite: no inf - inf)
+
+
+class CTCLoss(Loss):
+    """Connectionist Temporal Classification: -log of the total probability of every
+    alignment of `label` to softmax(pred) over time (Graves et al. 2006), one per sample.
+
+    pred is unnormalized, (N, T, C) for layout 'NTC' or (T, N, C) for 'TNC'; the last class
+    C-1 is the blank (MXNet's blank_label='last'). label holds 0-based classes, (N, L) for
+    label_layout 'NT' or (L, N) for 'TN', padded with -1; without label_lengths a label ends at
+    its first -1. pred_lengths (N,) limits the time steps each sample uses.
+
+    The forward (alpha) recursion over the extended label (blank, l1, blank, l2, ..., blank)
+    in log space, unrolled over the static T as nd ops: each step is a three-way logsumexp of
+    the state, its left neighbour and (between different labels) the one two to the left.
+    Every length mask comes from comparisons on arrays, never from reading them, so the loss
+    compiles and its gradient is autodiff's."""
+
+    def __init__(self, layout='NTC', label_layout='NT', weight=None, **kwargs):
+        if layout not in ("NTC", "TNC"):
+            raise MXNetError(f"CTCLoss: only 'NTC' and 'TNC' layouts for pred are supported, "
+                             f"got {layout!r}")
+        if label_layout not in ("NT", "TN"):
+            raise MXNetError(f"CTCLoss: only 'NT' and 'TN' layouts for label are supported, "
+                             f"got {label_layout!r}")
+        self._layout, self._label_layout = layout, label_layout
+        super().__init__(weight, label_layout.find("N"), **kwargs)
+
+    def hybrid_forward(self, F, pred, label, pred_lengths=None, label_lengths=None,
+                       sample_weight=None):
+        if pred.ndim != 3 or label.ndim != 2:
+            raise MXNetError(f"CTCLoss: pred must be 3-d ({self._layout}) and label 2-d "
+                             f"({self._label_layout}), got pred {_describe(pred)}, label "
+                             f"{_describe(label)}")
+        if self._layout == "NTC":
+            pred = F.swapaxes(pred, 0, 1)
+        if self._batch_axis == 1:
+            label = F.swapaxes(label, 0, 1)
+        T, N, C = pred.shape
+        L = label.shape[1]
+        if label.shape[0] != N:
+            raise MXNetError(f"CTCLoss: label {_describe(label)} ({self._label_layout}) has a "
+                             f"batch of {label.shape[0]}, pred has {N}")
+        for name, x in (("pred_lengths", pred_lengths), ("label_lengths", label_lengths)):
+            if x is not None and x.size != N:
+                raise MXNetError(f"CTCLoss: {name} {_describe(x)} must have one entry per "
+                                 f"sample ({N})")
+        dt, S = pred.dtype, 2 * L + 1
+        # classes, lengths and positions are int32: exact, and never perturbed as data
+        label = F.cast(label, "int32")
+        padding = F.lesser(label, 0)
+        positions = _const(F, np.broadcast_to(np.arange(L), (N, L)), "int32")
+        if label_lengths is None:   # up to the first -1
+            lengths = F.min(F.where(padding, positions, F.ones_like(positions) * L), axis=1)
+        else:
+            lengths = F.reshape(F.cast(label_lengths, "int32"), shape=(N,))
+        blank = F.ones_like(label) * (C - 1)
+        label = F.where(padding, blank, label)
+        ext = F.concat(F.reshape(F.stack(blank, label, axis=2), shape=(N, 2 * L)),
+                       _const(F, np.full((N, 1), C - 1), "int32"), dim=1)        # (N, S)
+        # log-probabilities of the extended label's classes at each time: (N, T, S)
+        logp = F.log_softmax(F.swapaxes(pred, 0, 1), axis=-1)
+        emit = F.batch_dot(logp, F.one_hot(ext, C, dtype=dt), transpose_b=True)
+        before2 = F.concat(_const(F, np.full((N, 2), -2), "int32"),
+                           _slice_axis(ext, 1, 0, S - 2), dim=1)
+        skip = F.not_equal(ext, C - 1) * F.not_equal(ext, before2)   # may go s-2 -> s
+        impossible = _const(F, np.full((N, S), _IMPOSSIBLE), dt)
+        start = np.full((N, S), _IMPOSSIBLE)
+        start[:, :2] = 0.0
+        alpha = _emission(F, emit, 0, N, S) + _const(F, start, dt)
+        if pred_lengths is not None:
+            pred_lengths = F.reshape(F.cast(pred_lengths, "int32"), shape=(N, 1))
+        for t in range(1, T):
+            a1 = _shift(F, alpha, 1, N, S, dt)
+            a2 = F.where(skip, _shift(F, alpha, 2, N, S, dt), impossible)
+            top = F.stop_gradient(F.maximum(alpha, F.maximum(a1, a2)))
+            new = top + F.log(F.exp(alpha - top) + F.exp(a1 - top) + F.exp(a2 - top)) \
+                + _emission(F, emit, t, N, S)
+            if pred_lengths is not None:   # a sample past its length keeps its alpha
+                running = F.broadcast_to(F.greater(pred_lengths, t), shape=(N, S))
+                alpha = F.where(running, new, alpha)
+            else:
+                alpha = new
+        ends = F.one_hot(2 * lengths, S, dtype=dt) + F.one_hot(2 * lengths - 1, S, dtype=dt)
+        final = F.where(ends, alpha, impossible)
+        top = F.stop_gradient(F.max(final, axis=1, keepdims=True))
+        loss = -(F.reshape(top, shape=(N,)) + F.log(F.sum(F.exp(final - top), axis=1)))
+        # a label no alignment fits in the time steps (repeats need blanks between them) has
+        # probability 0: its loss is inf, and its gradient 0 rather than a huge number
+        never = F.greater(loss, -0.5 * _IMPOSSIBLE)
+        loss = F.where(never, _const(F, np.full(N, np.inf), dt), loss)
+        return _weighted(self, F, loss, sample_weight)
+
+
+def _const(F, values, dtype):
+    """A constant array of the given values, made from shapes alone."""
+    return F.array(np.ascontiguousarray(values), dtype=dtype)
+
+
+def _slice_axis(x, axis, begin, end):
+    """x[begin:end] along axis, as the slice primitive: nd.slice_axis copies a view into a
+    buffer of its own, which reads the data (and so runs a captured step eagerly)."""
+    begins = tuple(begin if i == axis else 0 for i in range(x.ndim))
+    ends = tuple(end if i == axis else d for i, d in enumerate(x.shape))
+    return _ops.slice(x, begin=begins, end=ends, step=(1,) * x.ndim)
+
+
+def _emission(F, emit, t, N, S):
+    return F.reshape(_slice_axis(emit, 1, t, t + 1), shape=(N, S))
+
+
+def _shift(F, alpha, k, N, S, dtype):
+    """alpha moved k states right along the extended label; the first k become impossible."""
+    return F.concat(_const(F, np.full((N, k), _IMPOSSIBLE), dtype),
+                    _slice_axis(alpha, 1, 0, S - k), dim=1)
+
+
+class SDMLLoss(Loss):
+    """Batchwise Smoothed Deep Metric Learning (Bonadiman et al. 2019): row i of x1 is paired
+    with row i of x2 and every other row of x2 is a negative. The loss is KLDivLoss between
+    log_softmax(-squared distances) over the batch and the identity smoothed to
+    1 - smoothing_parameter on the diagonal (the rest spread evenly), one value per row.
+    As in MXNet, `weight` is stored but not applied."""
+
+    def __init__(self, smoothing_parameter=0.3, weight=1., batch_axis=0, **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self.kl_loss = KLDivLoss(from_logits=True)
+        self.smoothing_parameter = smoothing_parameter
+
+    def hybrid_forward(self, F, x1, x2):
+        if x1.ndim != 2 or x1.shape != x2.shape or x1.shape[0] < 2:
+            raise MXNetError(f"SDMLLoss: x1 and x2 must be (batch_size >= 2, dim) of one shape, "
+                             f"got x1 {_describe(x1)}, x2 {_describe(x2)}")
+        n = x1.shape[0]
+        gold = np.eye(n)
+        labels = gold * (1 - self.smoothing_parameter) \
+            + (1 - gold) * self.smoothing_parameter / (n - 1)
+        distances = F.sum(F.square(F.expand_dims(x1, axis=1) - F.expand_dims(x2, axis=0)),
+                          axis=2)
+        return self.kl_loss(F.log_softmax(-distances, axis=1), _const(F, labels, x1.dtype))
