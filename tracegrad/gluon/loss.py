@@ -140,8 +140,7 @@ class HuberLoss(Loss):
 
 # ------------------------------------------------------------------ the rest of MXNet 1.9.1's
 # gluon.loss. Written in nd ops on shapes and dtypes only (never on array data), so each one
-# differentiates, compiles under hybridize() and is deferred by step capture. Comparisons are
-# nd functions (F.greater, ...): NDArray's `>` reads the data's dtype through `_data`.
+# differentiates, compiles under hybridize() and is deferred by step capture.
 
 
 def _same_size(loss, name, x, pred):
