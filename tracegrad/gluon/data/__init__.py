@@ -5,12 +5,16 @@ shuffling draws from numpy's global generator, so `np.random.seed` fixes the ord
 """
 import numpy as np
 
-from .. import nd
-from ..array import NDArray, wrap
-from .split_sampler import SplitSampler
+from ... import nd
+from ...array import NDArray, wrap
+from ..split_sampler import SplitSampler
+from . import sampler
+from .sampler import (BatchSampler, FilterSampler, RandomSampler, Sampler,
+                      SequentialSampler)
 
 __all__ = ["Dataset", "SimpleDataset", "ArrayDataset", "DataLoader", "default_batchify_fn",
-           "SplitSampler"]
+           "SplitSampler", "Sampler", "SequentialSampler", "RandomSampler", "FilterSampler",
+           "BatchSampler", "sampler", "vision"]
 
 
 class Dataset:
@@ -91,49 +95,37 @@ def default_batchify_fn(samples):
 
 
 class DataLoader:
-    """Iterates a Dataset in mini-batches.
-
-    last_batch: 'keep' (a short final batch), 'discard' (drop it) or 'rollover' (carry its
-    samples into the next epoch)."""
+    """Iterates a Dataset in mini-batches, as MXNet 1.9.1's DataLoader builds them: from
+    `batch_sampler` when given, else BatchSampler(sampler or Random/SequentialSampler,
+    batch_size, last_batch). last_batch: 'keep' (a short final batch), 'discard' (drop it) or
+    'rollover' (carry its samples into the next epoch)."""
 
     def __init__(self, dataset, batch_size=None, shuffle=False, sampler=None, last_batch=None,
                  batch_sampler=None, batchify_fn=None, num_workers=0, **kwargs):
-        if batch_sampler is None and batch_size is None:
-            raise ValueError("DataLoader needs batch_size (or a batch_sampler)")
-        last_batch = last_batch or "keep"
-        if last_batch not in ("keep", "discard", "rollover"):
-            raise ValueError(f"last_batch must be 'keep', 'discard' or 'rollover', got "
-                             f"{last_batch!r}")
-        self._dataset, self._batch_size, self._shuffle = dataset, batch_size, shuffle
-        self._sampler, self._batch_sampler, self._last = sampler, batch_sampler, last_batch
+        if batch_sampler is None:
+            if batch_size is None:
+                raise ValueError("batch_size must be specified unless batch_sampler is "
+                                 "specified")
+            if sampler is None:
+                sampler = RandomSampler(len(dataset)) if shuffle else \
+                    SequentialSampler(len(dataset))
+            elif shuffle:
+                raise ValueError("shuffle must not be specified if sampler is specified")
+            batch_sampler = BatchSampler(sampler, batch_size,
+                                         last_batch if last_batch else "keep")
+        elif batch_size is not None or shuffle or sampler is not None or \
+                last_batch is not None:
+            raise ValueError("batch_size, shuffle, sampler and last_batch must not be "
+                             "specified if batch_sampler is specified.")
+        self._dataset, self._batch_sampler = dataset, batch_sampler
         self._batchify = batchify_fn or default_batchify_fn
-        self._carry = []
-
-    def _batches(self):
-        if self._batch_sampler is not None:
-            yield from self._batch_sampler
-            return
-        order = list(self._sampler) if self._sampler is not None else (
-            list(np.random.permutation(len(self._dataset))) if self._shuffle
-            else list(range(len(self._dataset))))
-        order = self._carry + order
-        self._carry = []
-        n = self._batch_size
-        for lo in range(0, len(order), n):
-            batch = order[lo:lo + n]
-            if len(batch) < n and self._last != "keep":
-                if self._last == "rollover":
-                    self._carry = batch
-                return
-            yield batch
 
     def __iter__(self):
-        for batch in self._batches():
+        for batch in self._batch_sampler:
             yield self._batchify([self._dataset[int(i)] for i in batch])
 
     def __len__(self):
-        if self._batch_sampler is not None:
-            return len(self._batch_sampler)
-        total = len(self._dataset) + len(self._carry)
-        full, rest = divmod(total, self._batch_size)
-        return full + (1 if rest and self._last == "keep" else 0)
+        return len(self._batch_sampler)
+
+
+from . import vision  # noqa: E402  (its datasets subclass Dataset)
