@@ -299,3 +299,10 @@ class RandomFlipLeftRight(_RandomFlip):
 class RandomFlipTopBottom(_RandomFlip):
     """Flips HWC images top-bottom (the H axis) with probability 0.5."""
     _axis_from_end = 3
+
+
+from .color import (RandomBrightness, RandomColorJitter, RandomContrast,  # noqa: E402,F401
+                    RandomLighting, RandomSaturation)
+
+__all__ += ["RandomBrightness", "RandomContrast", "RandomSaturation", "RandomColorJitter",
+            "RandomLighting"]
