@@ -253,3 +253,25 @@ def test_end_to_end_transform_first_batch_sampler_conv_net():
     assert all(np.isfinite(losses)) and len(losses) >= 3
     w = net[0].weight.data().asnumpy()
     assert np.all(np.isfinite(w))
+
+
+def test_crop_resize_and_random_apply():
+    img = np.arange(5 * 6 * 3).reshape(5, 6, 3).astype(np.float32)
+    np.testing.assert_array_equal(T.CropResize(1, 2, 3, 2)(img).asnumpy(), img[2:4, 1:4])
+    batch = np.stack([img, img + 1])
+    out = T.CropResize(1, 2, 3, 2, size=(4, 3))(batch).asnumpy()
+    assert out.shape == (2, 3, 4, 3)
+    np.testing.assert_allclose(out[1], _ref_resize(img[2:4, 1:4] + 1, 3, 4), rtol=1e-5)
+    hybrid = T.CropResize(0, 1, 4, 3, size=5)
+    hybrid.hybridize()
+    np.testing.assert_allclose(hybrid(img).asnumpy(), _ref_resize(img[1:4, 0:4], 5, 5),
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="does not fit"):
+        T.CropResize(4, 0, 3, 2)(img)
+    import random
+    random.seed(0)
+    apply = T.RandomApply(T.Cast("float64"), p=0.5)
+    kinds = {np.dtype(apply(img).dtype).name for _ in range(20)}
+    assert kinds == {"float32", "float64"}
+    assert {np.dtype(T.RandomApply(T.Cast("float64"), p=1.0)(img).dtype).name
+            for _ in range(5)} == {"float64"}

@@ -21,7 +21,7 @@ from ...block import Block, HybridBlock
 from ...nn.basic_layers import HybridSequential, Sequential
 
 __all__ = ["Compose", "Cast", "ToTensor", "Normalize", "RandomResizedCrop", "CenterCrop",
-           "Resize", "RandomFlipLeftRight", "RandomFlipTopBottom"]
+           "Resize", "RandomFlipLeftRight", "RandomFlipTopBottom", "CropResize", "RandomApply"]
 
 _INTERPOLATIONS = {0: "nearest", 1: "bilinear"}
 
@@ -277,6 +277,46 @@ class RandomResizedCrop(_TakesNumpy, Block):
                 x0, y0 = random.randint(0, w - cw), random.randint(0, h - ch)
                 return _fixed_crop(x, x0, y0, cw, ch, self._size, self._interpolation)
         return center_crop(x, self._size, self._interpolation)[0]
+
+
+class CropResize(_TakesNumpy, HybridBlock):
+    """The (width x height) crop at (x, y) of an HWC (or NHWC) image, resized to size
+    ((width, height) or an int) when given."""
+
+    def __init__(self, x, y, width, height, size=None, interpolation=None):
+        super().__init__()
+        if min(x, y) < 0 or min(width, height) <= 0:
+            raise ValueError(f"CropResize: needs x, y >= 0 and width, height > 0, got "
+                             f"x={x}, y={y}, width={width}, height={height}")
+        self._box = (int(x), int(y), int(width), int(height))
+        self._size = None if size is None else _size_wh("CropResize", size)
+        self._interpolation = 1 if interpolation is None else interpolation
+
+    def hybrid_forward(self, F, x):
+        _check_image("CropResize", x)
+        x0, y0, w, h = self._box
+        rows, cols = x.shape[x.ndim - 3], x.shape[x.ndim - 2]
+        if x0 + w > cols or y0 + h > rows:
+            raise ValueError(f"CropResize: the box x={x0}, y={y0}, width={w}, height={h} "
+                             f"does not fit an image of {rows}x{cols} (HxW)")
+        out = x[y0:y0 + h, x0:x0 + w] if x.ndim == 3 else x[:, y0:y0 + h, x0:x0 + w]
+        if self._size is not None:
+            out = resize(out, self._size[0], self._size[1], self._interpolation)
+        return out
+
+
+class RandomApply(_TakesNumpy, Sequential):
+    """Applies `transforms` with probability p (Python's `random` decides, per call)."""
+
+    def __init__(self, transforms, p=0.5):
+        super().__init__()
+        self.transforms = transforms
+        self.p = p
+
+    def forward(self, x):
+        if self.p < random.random():
+            return x
+        return self.transforms(x)
 
 
 class _RandomFlip(_TakesNumpy, HybridBlock):
