@@ -67,6 +67,11 @@ def test_normalize_per_channel_and_scalar():
     np.testing.assert_allclose(T.Normalize(mean, std)(nd.array(x)).asnumpy(), want, rtol=1e-5)
     np.testing.assert_allclose(T.Normalize(0.5, 2.0)(nd.array(x[None])).asnumpy(),
                                (x[None] - 0.5) / 2.0, rtol=1e-6)
+    ints = _image((3, 2, 2))
+    out = T.Normalize(0.5, 2.0)(ints)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.asnumpy(), (ints - 0.5) / 2.0, rtol=1e-6)
+    assert T.Normalize(mean, std)(nd.array(x, dtype="float64")).dtype == np.float64
     with pytest.raises(ValueError, match="Normalize: mean has 2 values .* 3 channels"):
         T.Normalize((0.1, 0.2), 1.0)(nd.array(x))
 

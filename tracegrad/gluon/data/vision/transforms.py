@@ -112,10 +112,12 @@ class Normalize(_TakesNumpy, HybridBlock):
         if np.any(values == 0) and name == "std":
             raise ValueError(f"Normalize: std must be non-zero, got {value}")
         shape = (-1, 1, 1) if x.ndim == 3 else (1, -1, 1, 1)
-        return nd.array(np.broadcast_to(values, (c,)).reshape(shape))
+        return nd.array(np.broadcast_to(values, (c,)).reshape(shape), dtype=x.dtype)
 
     def hybrid_forward(self, F, x):
         _check_image("Normalize", x, "CHW or NCHW")
+        if np.dtype(x.dtype).kind != "f":
+            x = nd.cast(x, "float32")
         mean = self._per_channel("mean", self._mean, x)
         std = self._per_channel("std", self._std, x)
         return nd.broadcast_div(nd.broadcast_sub(x, mean), std)
