@@ -60,3 +60,23 @@ def test_dataloader_takes_sampler_and_batch_sampler():
 def test_names_reachable_as_mxnet_spells_them():
     assert gluon.data.sampler.BatchSampler is BatchSampler
     assert gluon.data.RandomSampler is RandomSampler
+
+
+def test_dataset_filter_shard_take_sample_and_eager_transform():
+    from tracegrad.gluon.data import SimpleDataset
+    ds = SimpleDataset(list(range(10)))
+    assert list(ds.filter(lambda v: v % 4 == 1)) == [1, 5, 9]
+    shards = [list(ds.shard(3, i)) for i in range(3)]
+    assert shards == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    assert list(ds.take(3)) == [0, 1, 2] and len(ds.take(None)) == 10 and len(ds.take(99)) == 10
+    assert list(ds.sample(SequentialSampler(3, start=6))) == [6, 7, 8]
+    with pytest.raises(TypeError, match="Expected gluon.data.Sampler"):
+        ds.sample([1, 2])
+    with pytest.raises(ValueError, match="shard"):
+        ds.shard(3, 3)
+    calls = []
+    eager = ds.transform(lambda v: calls.append(v) or v * 2, lazy=False)
+    assert len(calls) == 10 and eager[3] == 6 and len(calls) == 10
+    pairs = ArrayDataset(np.arange(4.0), np.arange(4.0) + 10).transform_first(lambda a: -a,
+                                                                              lazy=False)
+    assert [tuple(map(float, pairs[i])) for i in range(4)][2] == (-2.0, 12.0)
