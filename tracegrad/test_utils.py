@@ -2,6 +2,7 @@
 tolerance defaults per dtype, assert_almost_equal / almost_equal / same, random arrays and
 shapes, and the default context. Comparisons run in numpy on the arrays' values."""
 import numbers
+import os
 
 import numpy as np
 import numpy.random as rnd
@@ -13,7 +14,8 @@ __all__ = ["default_context", "set_default_context", "default_dtype", "default_r
            "default_atols", "get_tolerance", "get_tols", "get_rtol", "get_atol", "get_etol",
            "random_arrays", "rand_ndarray", "rand_shape_2d", "rand_shape_3d", "rand_shape_nd",
            "same", "almost_equal", "assert_almost_equal", "assert_allclose",
-           "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry"]
+           "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
+           "list_gpus", "download", "get_mnist"]
 
 _INTS = (np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64)
 
@@ -211,3 +213,44 @@ def retry(n):
                         raise
         return wrapper
     return decorate
+
+
+def list_gpus():
+    """GPU ids: none here (tracegrad computes on the CPU)."""
+    return range(0)
+
+
+def download(url, fname=None, dirname=None, overwrite=False, retries=5):
+    """Fetch url to fname (default: the URL's last component) in dirname, unless the file is
+    already there and overwrite is False; returns the file name."""
+    if retries < 0:
+        raise ValueError(f"download: retries must be >= 0, got {retries}")
+    fname = url.split("/")[-1] if fname is None else fname
+    if dirname is None:
+        dirname = os.path.dirname(fname)
+    else:
+        fname = os.path.join(dirname, fname)
+    if dirname:
+        os.makedirs(dirname, exist_ok=True)
+    if not overwrite and os.path.exists(fname):
+        return fname
+    from .gluon.utils import download as fetch
+    return fetch(url, path=fname, overwrite=True, retries=retries)
+
+
+def get_mnist():
+    """MNIST as numpy arrays: {'train_data', 'train_label', 'test_data', 'test_label'}, images
+    (N, 1, 28, 28) float32 in [0, 1], labels int8; the idx files are read from the current
+    directory (fetched from data.mxnet.io first when missing)."""
+    from .gluon.data.vision.datasets import _read_idx
+    base = "http://data.mxnet.io/data/mnist/"
+
+    def read(labels_name, images_name):
+        labels = _read_idx(download(base + labels_name), 2049, (None,)).astype(np.int8)
+        images = _read_idx(download(base + images_name), 2051, (len(labels), 28, 28))
+        return labels, images.reshape(len(labels), 1, 28, 28).astype(np.float32) / 255
+
+    train_label, train_data = read("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz")
+    test_label, test_data = read("t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
+    return {"train_data": train_data, "train_label": train_label,
+            "test_data": test_data, "test_label": test_label}

@@ -73,3 +73,29 @@ def test_current_and_default_context():
     assert seen == [mx.cpu()]  # per thread, as MXNet's
     with pytest.raises(TypeError, match="Context"):
         set_default_context("gpu")
+
+
+def _write_idx(path, magic, arr):
+    import gzip
+    with gzip.open(path, "wb") as f:
+        f.write(np.array([magic] + list(arr.shape), dtype=">u4").tobytes() +
+                arr.astype(np.uint8).tobytes())
+
+
+def test_get_mnist_reads_local_idx_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rs = np.random.RandomState(0)
+    sets = {}
+    for prefix, n in (("train", 3), ("t10k", 2)):
+        images, labels = rs.randint(0, 256, (n, 28, 28)), rs.randint(0, 10, n)
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", 2051, images)
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", 2049, labels)
+        sets[prefix] = images, labels
+    mnist = mx.test_utils.get_mnist()
+    assert mnist["train_data"].shape == (3, 1, 28, 28) and mnist["test_label"].dtype == np.int8
+    np.testing.assert_allclose(mnist["train_data"][:, 0], sets["train"][0] / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(mnist["test_label"], sets["t10k"][1])
+    # an existing file is not fetched again
+    assert mx.test_utils.download("http://example.invalid/x/t10k-labels-idx1-ubyte.gz") == \
+        "t10k-labels-idx1-ubyte.gz"
+    assert list(mx.test_utils.list_gpus()) == []
