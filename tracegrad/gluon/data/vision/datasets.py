@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from .... import nd
-from .. import Dataset
+from ..dataset import Dataset
 
 __all__ = ["MNIST", "FashionMNIST", "CIFAR10", "CIFAR100"]
 
