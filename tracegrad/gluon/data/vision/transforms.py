@@ -5,8 +5,8 @@ Images are HWC (or NHWC batches) until ToTensor makes them CHW float32 in [0, 1]
 OpenCV's cv::resize as MXNet calls it: INTER_NEAREST (0) picks source pixel floor(i * in/out),
 INTER_LINEAR (1) blends the two pixels around (i + 0.5) * in/out - 0.5, clamped at the
 borders; it is written as one interpolation matrix per axis, so it hybridizes and
-differentiates. Integer results are rounded to nearest and saturated (OpenCV's fixed-point
-weights can differ from this by 1 in the last unit). Samples given as numpy arrays (as
+differentiates. Integer results are rounded to nearest (a blend of in-range pixels stays in
+range; OpenCV's fixed-point weights can differ from this by 1 in the last unit). Samples given as numpy arrays (as
 ArrayDataset yields them) are taken as NDArrays; tracegrad has no uint8 arrays, so uint8 images
 become int32 ones holding the same values (the datasets here yield those too).
 """
@@ -32,8 +32,8 @@ def _as_nd(x):
     if isinstance(x, NDArray):
         return x
     x = np.asarray(x)
-    if x.dtype.kind in "iub" and x.dtype not in (np.int32, np.int64, np.bool_):
-        x = x.astype(np.int32)
+    if x.dtype.kind in "iu" and x.dtype not in (np.int32, np.int64):
+        x = x.astype(np.int32 if x.dtype.itemsize < 4 else np.int64)
     return nd.array(x, dtype=x.dtype)
 
 
