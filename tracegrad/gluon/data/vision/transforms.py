@@ -346,5 +346,7 @@ class RandomFlipTopBottom(_RandomFlip):
 from .color import (RandomBrightness, RandomColorJitter, RandomContrast,  # noqa: E402,F401
                     RandomLighting, RandomSaturation)
 
-__all__ += ["RandomBrightness", "RandomContrast", "RandomSaturation", "RandomColorJitter",
+from .rotate import RandomRotation, Rotate  # noqa: E402,F401
+
+__all__ += ["Rotate", "RandomRotation", "RandomBrightness", "RandomContrast", "RandomSaturation", "RandomColorJitter",
             "RandomLighting"]
