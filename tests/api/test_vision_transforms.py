@@ -282,3 +282,36 @@ def test_crop_resize_and_random_apply():
     assert kinds == {"float32", "float64"}
     assert {np.dtype(T.RandomApply(T.Cast("float64"), p=1.0)(img).dtype).name
             for _ in range(5)} == {"float64"}
+
+
+def _keys(d, a=-0.75):
+    d = abs(d)
+    if d <= 1:
+        return (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1
+    return a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a if d < 2 else 0.0
+
+
+def _ref_bicubic(img, out_h, out_w):
+    """Keys' cubic kernel (a = -0.75) over the 4x4 neighbours, borders replicated."""
+    h, w = img.shape[:2]
+    out = np.zeros((out_h, out_w) + img.shape[2:])
+    for i in range(out_h):
+        y = (i + 0.5) * h / out_h - 0.5
+        for j in range(out_w):
+            x = (j + 0.5) * w / out_w - 0.5
+            for a in range(math.floor(y) - 1, math.floor(y) + 3):
+                for b in range(math.floor(x) - 1, math.floor(x) + 3):
+                    out[i, j] += _keys(y - a) * _keys(x - b) * \
+                        img[min(max(a, 0), h - 1), min(max(b, 0), w - 1)]
+    return out
+
+
+@pytest.mark.parametrize("out_wh", [(9, 7), (3, 2), (6, 5)])
+def test_resize_bicubic_against_keys_kernel(out_wh):
+    img = _image((5, 6, 3), 9)
+    f = T.Resize(out_wh, interpolation=2)(nd.array(img.astype(np.float32))).asnumpy()
+    want = _ref_bicubic(img.astype(np.float64), out_wh[1], out_wh[0])
+    np.testing.assert_allclose(f, want, rtol=1e-5, atol=1e-3)
+    ints = T.Resize(out_wh, interpolation=2)(img).asnumpy()
+    np.testing.assert_allclose(ints, np.clip(np.round(want), 0, 255), atol=1.0)
+    assert ints.min() >= 0 and ints.max() <= 255

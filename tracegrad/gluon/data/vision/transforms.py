@@ -4,7 +4,8 @@ with Compose and applied to datasets with `dataset.transform_first(...)`.
 Images are HWC (or NHWC batches) until ToTensor makes them CHW float32 in [0, 1]. Resize is
 OpenCV's cv::resize as MXNet calls it: INTER_NEAREST (0) picks source pixel floor(i * in/out),
 INTER_LINEAR (1) blends the two pixels around (i + 0.5) * in/out - 0.5, clamped at the
-borders; it is written as one interpolation matrix per axis, so it hybridizes and
+borders, INTER_CUBIC (2) the four around it with OpenCV's kernel (a = -0.75), the border
+replicated (integer images are then saturated to [0, 255], as uint8); it is written as one interpolation matrix per axis, so it hybridizes and
 differentiates. Integer results are rounded to nearest (a blend of in-range pixels stays in
 range; OpenCV's fixed-point weights can differ from this by 1 in the last unit). Samples given as numpy arrays (as
 ArrayDataset yields them) are taken as NDArrays; tracegrad has no uint8 arrays, so uint8 images
@@ -23,7 +24,8 @@ from ...nn.basic_layers import HybridSequential, Sequential
 __all__ = ["Compose", "Cast", "ToTensor", "Normalize", "RandomResizedCrop", "CenterCrop",
            "Resize", "RandomFlipLeftRight", "RandomFlipTopBottom", "CropResize", "RandomApply"]
 
-_INTERPOLATIONS = {0: "nearest", 1: "bilinear"}
+_INTERPOLATIONS = {0: "nearest", 1: "bilinear", 2: "bicubic"}
+_CUBIC_A = -0.75  # OpenCV's bicubic kernel parameter
 
 
 def _as_nd(x):
@@ -132,8 +134,18 @@ def _size_wh(who, size):
     return size
 
 
+def _cubic_weights(t):
+    """OpenCV's 4 bicubic weights for the taps at floor - 1 .. floor + 2, fraction t."""
+    a = _CUBIC_A
+    w0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+    w1 = ((a + 2) * t - (a + 3)) * t * t + 1
+    w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
+    return (w0, w1, w2, 1 - w0 - w1 - w2)
+
+
 def interpolation_matrix(n_in, n_out, interpolation):
-    """(n_out, n_in) weights of cv::resize along one axis (0 nearest, 1 bilinear)."""
+    """(n_out, n_in) weights of cv::resize along one axis (0 nearest, 1 bilinear, 2 bicubic
+    with border pixels replicated)."""
     m = np.zeros((n_out, n_in), dtype=np.float64)
     scale = n_in / n_out
     for i in range(n_out):
@@ -143,6 +155,10 @@ def interpolation_matrix(n_in, n_out, interpolation):
         pos = (i + 0.5) * scale - 0.5
         lo = int(math.floor(pos))
         frac = pos - lo
+        if interpolation == 2:
+            for k, wt in enumerate(_cubic_weights(frac)):
+                m[i, min(max(lo - 1 + k, 0), n_in - 1)] += wt
+            continue
         if lo < 0:
             lo, frac = 0, 0.0
         if lo >= n_in - 1:
@@ -165,7 +181,7 @@ def resize(x, width, height, interpolation=1):
     """Resize an HWC or NHWC image to (height, width) as cv::resize does."""
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"Resize: interpolation {interpolation} is not supported (0 nearest, "
-                         f"1 bilinear)")
+                         f"1 bilinear, 2 bicubic)")
     h_axis = x.ndim - 3
     h, w = x.shape[h_axis], x.shape[h_axis + 1]
     dtype = x.dtype
@@ -178,7 +194,9 @@ def resize(x, width, height, interpolation=1):
         out = _along(out, nd.array(interpolation_matrix(w, width, interpolation),
                                    dtype=fdtype), h_axis + 1)
     if np.dtype(dtype).kind in "iu":
-        out = nd.round(out)  # a blend of integers stays within their range
+        out = nd.round(out)  # a linear blend of pixels stays within their range
+        if interpolation == 2:  # a cubic one can overshoot: saturate as uint8 does
+            out = nd.clip(out, 0.0, 255.0)
     return nd.cast(out, np.dtype(dtype).name) if np.dtype(dtype).name != fdtype else out
 
 
@@ -205,7 +223,7 @@ class Resize(_TakesNumpy, HybridBlock):
         super().__init__()
         if interpolation not in _INTERPOLATIONS:
             raise ValueError(f"Resize: interpolation {interpolation} is not supported "
-                             f"(0 nearest, 1 bilinear)")
+                             f"(0 nearest, 1 bilinear, 2 bicubic)")
         if not isinstance(size, (int, np.integer)):
             _size_wh("Resize", size)
         elif size <= 0:
