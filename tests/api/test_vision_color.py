@@ -1,12 +1,15 @@
 """Colour jitter transforms: each output is the documented formula for one drawn factor,
 the factor stays within its range and varies between calls (also hybridized), and integer
 images are the float result saturated to [0, 255] and truncated."""
+import colorsys
+
 import numpy as np
 import pytest
 
 import tracegrad as mx
 from tracegrad import nd
 from tracegrad.gluon.data.vision import transforms as T
+from tracegrad.gluon.data.vision.color import _hue
 
 GRAY = np.array([0.299, 0.587, 0.114])
 
@@ -79,9 +82,47 @@ def test_color_jitter_float_matches_composition_and_bad_args():
     mx.random.seed(5)
     out = T.RandomColorJitter(brightness=0.0, contrast=0.0, saturation=0.0)(nd.array(x))
     np.testing.assert_array_equal(out.asnumpy(), x)
-    with pytest.raises(NotImplementedError, match="hue"):
-        T.RandomColorJitter(hue=0.1)
+    with pytest.raises(ValueError, match="RandomColorJitter: jitter amounts"):
+        T.RandomColorJitter(hue=-0.1)
     with pytest.raises(ValueError, match="RandomBrightness.*>= 0"):
         T.RandomBrightness(-0.1)
     with pytest.raises(ValueError, match="HWC"):
         T.RandomContrast(0.1)(nd.zeros((2, 3)))
+
+
+def _ref_hue(x, alpha):
+    out = np.zeros(x.shape)
+    for i, j in np.ndindex(x.shape[:2]):
+        h, light, sat = colorsys.rgb_to_hls(*(x[i, j].astype(np.float64) / 255.0))
+        out[i, j] = np.array(colorsys.hls_to_rgb((h + alpha) % 1.0, light, sat)) * 255.0
+    return out
+
+
+@pytest.mark.parametrize("alpha", [0.1, -0.37, 1.25, 0.0])
+def test_hue_rotation_matches_colorsys(alpha):
+    x = _img(6)
+    x[0, 0], x[0, 1], x[1, 0] = [10, 10, 10], [255, 0, 0], [0, 0, 255]  # grey and pure hues
+    out = _hue(nd.array(x), nd.array(np.full((1, 1, 1), alpha, np.float32))).asnumpy()
+    np.testing.assert_allclose(out, _ref_hue(x, alpha), atol=2e-3)
+
+
+@pytest.mark.parametrize("hybrid", [False, True])
+def test_random_hue_draws_its_factor_and_saturates_integers(hybrid):
+    x = _img(7)
+    block = T.RandomHue(0.2)
+    if hybrid:
+        block.hybridize()
+    for seed in range(3):
+        mx.random.seed(seed)
+        alpha = float(nd.random.uniform(0.8, 1.2, shape=(1, 1, 1)).asscalar())
+        mx.random.seed(seed)
+        out = block(nd.array(x)).asnumpy()
+        np.testing.assert_allclose(out, _ref_hue(x, alpha), atol=2e-2)
+        mx.random.seed(seed)
+        ints = block(x.astype(np.uint8)).asnumpy()
+        np.testing.assert_array_equal(ints, np.floor(np.clip(out, 0, 255)))
+    jitter = T.RandomColorJitter(hue=0.3)
+    mx.random.seed(4)
+    alpha = float(nd.random.uniform(-0.3, 0.3, shape=(1, 1, 1)).asscalar())
+    mx.random.seed(4)
+    np.testing.assert_allclose(jitter(nd.array(x)).asnumpy(), _ref_hue(x, alpha), atol=2e-2)

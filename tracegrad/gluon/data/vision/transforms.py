@@ -362,9 +362,9 @@ class RandomFlipTopBottom(_RandomFlip):
 
 
 from .color import (RandomBrightness, RandomColorJitter, RandomContrast,  # noqa: E402,F401
-                    RandomLighting, RandomSaturation)
+                    RandomHue, RandomLighting, RandomSaturation)
 
 from .rotate import RandomRotation, Rotate  # noqa: E402,F401
 
-__all__ += ["Rotate", "RandomRotation", "RandomBrightness", "RandomContrast", "RandomSaturation", "RandomColorJitter",
-            "RandomLighting"]
+__all__ += ["Rotate", "RandomRotation", "RandomBrightness", "RandomContrast", "RandomSaturation",
+            "RandomHue", "RandomColorJitter", "RandomLighting"]
