@@ -7,7 +7,7 @@ from . import autograd, base, context, gluon, initializer, ir, metric, nd, optim
 from . import lr_scheduler
 from .array import NDArray
 from .base import MXNetError
-from .context import Context, cpu, cpu_pinned, gpu, num_gpus
+from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 from .gradcheck import GradcheckError, gradcheck
 from .tracing.jit import jit
 from .tracing.trace import make_ir
@@ -15,6 +15,7 @@ from .stats import stats
 from . import kvstore  # noqa: E402  (after gluon: the Trainer reaches it lazily)
 from .tracing import capture  # noqa: E402  (mx.capture.set_enabled)
 from .tracing.capture import explain
+from . import test_utils  # noqa: E402
 
 kv = kvstore
 from .tracebacks import install as _install_tracebacks
@@ -29,4 +30,5 @@ ndarray = nd
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
            "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler",
-           "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError"]
+           "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError",
+           "current_context", "test_utils"]

@@ -1,5 +1,7 @@
 """Devices. tracegrad computes on the CPU; `mx.cpu()` and `ctx=` arguments are accepted so
 MXNet code runs unchanged, and asking for a GPU says clearly that there is none."""
+import threading
+
 from .base import MXNetError
 
 
@@ -51,5 +53,21 @@ def num_gpus():
     return 0
 
 
+class _Current(threading.local):
+    ctx = _CPU
+
+
+_CURRENT = _Current()
+
+
 def current_context():
-    return _CPU
+    """This thread's default context (cpu(0) unless set_current_context changed it)."""
+    return _CURRENT.ctx
+
+
+def set_current_context(ctx):
+    """Make ctx this thread's default context (test_utils.set_default_context)."""
+    if not isinstance(ctx, Context):
+        raise TypeError(f"set_current_context: expected a Context such as mx.cpu(), got "
+                        f"{ctx!r}")
+    _CURRENT.ctx = ctx

@@ -190,3 +190,6 @@ class MSRAPrelu(Xavier):
     def __init__(self, factor_type="avg", slope=0.25):
         super().__init__("gaussian", factor_type, 2.0 / (1 + slope ** 2))
         self._kwargs = {"factor_type": factor_type, "slope": slope}
+
+
+from .initializer_special import Bilinear, LSTMBias, Mixed, Orthogonal  # noqa: E402,F401

@@ -1,5 +1,5 @@
 """`gluon.contrib.nn`: Concurrent / HybridConcurrent (children on one input, outputs
-concatenated) and Identity, as in MXNet 1.9.1."""
+concatenated), Identity and PixelShuffle1D/2D/3D, as in MXNet 1.9.1."""
 from ..block import HybridBlock
 from ..nn.basic_layers import HybridSequential, Sequential
 
@@ -35,4 +35,7 @@ class Identity(HybridBlock):
         return x
 
 
-__all__ = ["Concurrent", "HybridConcurrent", "Identity"]
+from .pixel_shuffle import PixelShuffle1D, PixelShuffle2D, PixelShuffle3D  # noqa: E402
+
+__all__ = ["Concurrent", "HybridConcurrent", "Identity", "PixelShuffle1D", "PixelShuffle2D",
+           "PixelShuffle3D"]

@@ -1,0 +1,101 @@
+"""mx.test_utils (MXNet 1.9.1's subset) and mx.current_context."""
+import threading
+
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import nd
+from tracegrad.test_utils import (almost_equal, assert_almost_equal, assert_exception,
+                                  default_context, rand_ndarray, rand_shape_nd, same,
+                                  set_default_context)
+
+
+def test_assert_almost_equal_tolerances_by_dtype():
+    a = np.array([1.0, 2.0, 3.0], np.float32)
+    assert_almost_equal(a, a + 5e-4)  # float32 default atol 1e-3
+    with pytest.raises(AssertionError, match=r"rtol=1\.0+e-04, atol=1\.0+e-03.*1 of 3"):
+        assert_almost_equal(a, a + np.array([0, 0, 0.1], np.float32))
+    assert_almost_equal(nd.array(a), nd.array(a) * (1 + 1e-6))
+    with pytest.raises(AssertionError, match=r"at \(2,\): x=3\.0, y=3\.09"):
+        assert_almost_equal(nd.array(a), a + np.array([0, 0, 0.1], np.float32), names=("x", "y"))
+    f64 = np.array([1.0, 2.0])
+    with pytest.raises(AssertionError):
+        assert_almost_equal(f64, f64 * (1 + 1e-4))  # float64: rtol 1e-5
+    assert_almost_equal(f64, f64 * (1 + 1e-4), rtol=1e-3, atol=0)
+    ints = np.array([1, 2], np.int32)
+    with pytest.raises(AssertionError):
+        assert_almost_equal(ints, ints + 1)  # exact
+    nan = np.array([np.nan, 1.0])
+    with pytest.raises(AssertionError):
+        assert_almost_equal(nan, nan)
+    assert_almost_equal(nan, nan, equal_nan=True)
+    with pytest.raises(AssertionError, match="do not broadcast"):
+        assert_almost_equal(np.zeros(3), np.zeros(4))
+    with pytest.raises(AssertionError, match="shape"):
+        assert_almost_equal(np.zeros((1, 3)), np.zeros(3), use_broadcast=False)
+
+
+def test_almost_equal_same_and_assert_exception():
+    assert almost_equal(np.ones(3), np.ones(3) + 1e-21)
+    assert not almost_equal(np.ones(3), np.ones(3) + 1e-4)  # float64 defaults
+    assert almost_equal(np.ones(3), np.ones(3) + 1e-4, rtol=1e-3)
+    assert same(nd.array([1, 2]), np.array([1.0, 2.0])) and not same([1, 2], [1, 3])
+    assert_exception(lambda: 1 / 0, ZeroDivisionError)
+    with pytest.raises(AssertionError, match="did not raise"):
+        assert_exception(lambda: 1, ZeroDivisionError)
+
+
+def test_random_arrays_and_shapes():
+    np.random.seed(0)
+    shape = rand_shape_nd(4, dim=5)
+    assert len(shape) == 4 and all(1 <= s <= 5 for s in shape)
+    assert all(isinstance(s, int) for s in shape)
+    assert all(0 <= s <= 2 for s in rand_shape_nd(50, dim=2, allow_zero_size=True))
+    x = rand_ndarray((3, 4))
+    assert isinstance(x, mx.NDArray) and x.shape == (3, 4) and x.dtype == np.float32
+    assert rand_ndarray((2,), dtype="float64").dtype == np.float64
+    with pytest.raises(NotImplementedError, match="sparse"):
+        rand_ndarray((2, 2), stype="csr")
+
+
+def test_current_and_default_context():
+    assert mx.current_context() == mx.cpu() == default_context()
+    seen = []
+    try:
+        set_default_context(mx.cpu(1))
+        assert mx.current_context() == mx.cpu(1) and default_context() == mx.cpu(1)
+        t = threading.Thread(target=lambda: seen.append(mx.current_context()))
+        t.start()
+        t.join()
+    finally:
+        set_default_context(mx.cpu())
+    assert seen == [mx.cpu()]  # per thread, as MXNet's
+    with pytest.raises(TypeError, match="Context"):
+        set_default_context("gpu")
+
+
+def _write_idx(path, magic, arr):
+    import gzip
+    with gzip.open(path, "wb") as f:
+        f.write(np.array([magic] + list(arr.shape), dtype=">u4").tobytes() +
+                arr.astype(np.uint8).tobytes())
+
+
+def test_get_mnist_reads_local_idx_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rs = np.random.RandomState(0)
+    sets = {}
+    for prefix, n in (("train", 3), ("t10k", 2)):
+        images, labels = rs.randint(0, 256, (n, 28, 28)), rs.randint(0, 10, n)
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", 2051, images)
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", 2049, labels)
+        sets[prefix] = images, labels
+    mnist = mx.test_utils.get_mnist()
+    assert mnist["train_data"].shape == (3, 1, 28, 28) and mnist["test_label"].dtype == np.int8
+    np.testing.assert_allclose(mnist["train_data"][:, 0], sets["train"][0] / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(mnist["test_label"], sets["t10k"][1])
+    # an existing file is not fetched again
+    assert mx.test_utils.download("http://example.invalid/x/t10k-labels-idx1-ubyte.gz") == \
+        "t10k-labels-idx1-ubyte.gz"
+    assert list(mx.test_utils.list_gpus()) == []

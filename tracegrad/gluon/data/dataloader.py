@@ -1,0 +1,59 @@
+"""DataLoader and default_batchify_fn, as MXNet 1.9.1's gluon.data.dataloader.
+
+Batches are stacked into NDArrays (numbers into float32 arrays like MXNet's default batchify);
+shuffling draws from numpy's global generator, so `np.random.seed` fixes the order.
+"""
+import numpy as np
+
+from ... import nd
+from ...array import NDArray, wrap
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
+
+__all__ = ["DataLoader", "default_batchify_fn"]
+
+
+def default_batchify_fn(samples):
+    """Stack samples into an NDArray; tuples of fields into a tuple of NDArrays."""
+    first = samples[0]
+    if isinstance(first, tuple):
+        return tuple(default_batchify_fn(list(field)) for field in zip(*samples))
+    if isinstance(first, NDArray):
+        return nd.stack(*samples)
+    arr = np.asarray([s.asnumpy() if isinstance(s, NDArray) else s for s in samples])
+    if arr.dtype == np.float64 or arr.dtype.kind in "iub" and arr.ndim == 1:
+        arr = arr.astype(np.float32)  # MXNet batches numbers and labels as float32
+    return wrap(np.ascontiguousarray(arr))
+
+
+class DataLoader:
+    """Iterates a Dataset in mini-batches, as MXNet 1.9.1's DataLoader builds them: from
+    `batch_sampler` when given, else BatchSampler(sampler or Random/SequentialSampler,
+    batch_size, last_batch). last_batch: 'keep' (a short final batch), 'discard' (drop it) or
+    'rollover' (carry its samples into the next epoch)."""
+
+    def __init__(self, dataset, batch_size=None, shuffle=False, sampler=None, last_batch=None,
+                 batch_sampler=None, batchify_fn=None, num_workers=0, **kwargs):
+        if batch_sampler is None:
+            if batch_size is None:
+                raise ValueError("batch_size must be specified unless batch_sampler is "
+                                 "specified")
+            if sampler is None:
+                sampler = RandomSampler(len(dataset)) if shuffle else \
+                    SequentialSampler(len(dataset))
+            elif shuffle:
+                raise ValueError("shuffle must not be specified if sampler is specified")
+            batch_sampler = BatchSampler(sampler, batch_size,
+                                         last_batch if last_batch else "keep")
+        elif batch_size is not None or shuffle or sampler is not None or \
+                last_batch is not None:
+            raise ValueError("batch_size, shuffle, sampler and last_batch must not be "
+                             "specified if batch_sampler is specified.")
+        self._dataset, self._batch_sampler = dataset, batch_sampler
+        self._batchify = batchify_fn or default_batchify_fn
+
+    def __iter__(self):
+        for batch in self._batch_sampler:
+            yield self._batchify([self._dataset[int(i)] for i in batch])
+
+    def __len__(self):
+        return len(self._batch_sampler)

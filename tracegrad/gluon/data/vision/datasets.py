@@ -1,0 +1,143 @@
+"""MNIST, FashionMNIST, CIFAR10 and CIFAR100 read from MXNet 1.9.1's file layout under `root`
+(default $MXNET_HOME/datasets/<name>, MXNET_HOME defaulting to ~/.mxnet).
+
+Nothing is downloaded: a missing file raises an error naming it and the URL to fetch it from.
+Files are parsed with numpy (gzip idx for MNIST, CIFAR's binary records), every size is
+checked before anything is kept, and nothing is unpickled. Sample i is (image, label): an
+HWC int32 NDArray of the uint8 pixel values (tracegrad has no uint8
+arrays) and an int32 label; `transform(image, label)` is applied when given.
+"""
+import gzip
+import os
+
+import numpy as np
+
+from .... import nd
+from ..dataset import Dataset
+
+__all__ = ["MNIST", "FashionMNIST", "CIFAR10", "CIFAR100"]
+
+_REPO = "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/gluon/dataset/"
+
+
+def data_dir():
+    """MXNet's data directory: $MXNET_HOME or ~/.mxnet."""
+    return os.environ.get("MXNET_HOME", os.path.join("~", ".mxnet"))
+
+
+def _require(root, names, namespace, archive=None):
+    paths = [os.path.join(root, n) for n in names]
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        urls = [f"{_REPO}{namespace}/{archive}"] if archive else \
+            [f"{_REPO}{namespace}/{os.path.basename(p)}" for p in missing]
+        raise FileNotFoundError(
+            f"{namespace}: missing {', '.join(missing)}; tracegrad does not download. Fetch "
+            f"{' and '.join(urls)}{' and unpack it' if archive else ''} into {root}")
+    return paths
+
+
+class _FileDataset(Dataset):
+    def __init__(self, root, transform):
+        self._root = os.path.expanduser(root)
+        self._transform = transform
+        self._data, self._label = self._get_data()
+
+    def __getitem__(self, idx):
+        data, label = nd.array(self._data[idx], dtype=np.int32), self._label[idx]
+        if self._transform is not None:
+            return self._transform(data, label)
+        return data, label
+
+    def __len__(self):
+        return len(self._label)
+
+
+def _read_idx(path, magic, dims):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    header = 4 * (1 + len(dims))
+    if len(raw) < header:
+        raise ValueError(f"{path}: {len(raw)} bytes is too short for an idx header")
+    fields = np.frombuffer(raw[:header], dtype=">u4")
+    if fields[0] != magic:
+        raise ValueError(f"{path}: idx magic number {int(fields[0])}, expected {magic}")
+    shape = tuple(int(v) for v in fields[1:])
+    if any(d is not None and d != s for d, s in zip(dims, shape)):
+        raise ValueError(f"{path}: idx dimensions {shape}, expected {dims}")
+    if len(raw) - header != int(np.prod(shape)):
+        raise ValueError(f"{path}: {len(raw) - header} data bytes for idx shape {shape}")
+    return np.frombuffer(raw[header:], dtype=np.uint8).reshape(shape)
+
+
+class MNIST(_FileDataset):
+    """MNIST digits (http://yann.lecun.com/exdb/mnist): (28, 28, 1) uint8 images."""
+    _namespace = "mnist"
+    _files = {True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+              False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+
+    def __init__(self, root=os.path.join(data_dir(), "datasets", "mnist"), train=True,
+                 transform=None):
+        self._train = train
+        super().__init__(root, transform)
+
+    def _get_data(self):
+        data_path, label_path = _require(self._root, self._files[bool(self._train)],
+                                         self._namespace)
+        labels = _read_idx(label_path, 2049, (None,))
+        images = _read_idx(data_path, 2051, (len(labels), 28, 28))
+        return images.reshape(len(labels), 28, 28, 1), labels.astype(np.int32)
+
+
+class FashionMNIST(MNIST):
+    """Fashion-MNIST (https://github.com/zalandoresearch/fashion-mnist), MNIST's format."""
+    _namespace = "fashion-mnist"
+
+    def __init__(self, root=os.path.join(data_dir(), "datasets", "fashion-mnist"), train=True,
+                 transform=None):
+        super().__init__(root, train, transform)
+
+
+class CIFAR10(_FileDataset):
+    """CIFAR-10 (https://www.cs.toronto.edu/~kriz/cifar.html) from its binary version:
+    (32, 32, 3) uint8 images."""
+    _namespace, _archive, _label_bytes = "cifar10", "cifar-10-binary.tar.gz", 1
+    _files = {True: tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
+              False: ("test_batch.bin",)}
+
+    def __init__(self, root=os.path.join(data_dir(), "datasets", "cifar10"), train=True,
+                 transform=None):
+        self._train = train
+        super().__init__(root, transform)
+
+    def _label_column(self):
+        return 0
+
+    def _get_data(self):
+        record = 3072 + self._label_bytes
+        images, labels = [], []
+        for path in _require(self._root, self._files[bool(self._train)], self._namespace,
+                             self._archive):
+            raw = np.fromfile(path, dtype=np.uint8)
+            if raw.size == 0 or raw.size % record:
+                raise ValueError(f"{path}: {raw.size} bytes is not a whole number of "
+                                 f"{record}-byte CIFAR records")
+            raw = raw.reshape(-1, record)
+            images.append(raw[:, self._label_bytes:].reshape(-1, 3, 32, 32)
+                          .transpose(0, 2, 3, 1))
+            labels.append(raw[:, self._label_column()].astype(np.int32))
+        return np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels)
+
+
+class CIFAR100(CIFAR10):
+    """CIFAR-100, binary version; fine_label picks the 100 fine classes over the 20 coarse."""
+    _namespace, _archive, _label_bytes = "cifar100", "cifar-100-binary.tar.gz", 2
+    _files = {True: ("train.bin",), False: ("test.bin",)}
+
+    def __init__(self, root=os.path.join(data_dir(), "datasets", "cifar100"),
+                 fine_label=False, train=True, transform=None):
+        self._fine_label = fine_label
+        super().__init__(root, train, transform)
+
+    def _label_column(self):
+        return int(bool(self._fine_label))

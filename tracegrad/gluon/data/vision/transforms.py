@@ -1,0 +1,370 @@
+"""`gluon.data.vision.transforms`, as in MXNet 1.9.1: image transforms as Blocks, composed
+with Compose and applied to datasets with `dataset.transform_first(...)`.
+
+Images are HWC (or NHWC batches) until ToTensor makes them CHW float32 in [0, 1]. Resize is
+OpenCV's cv::resize as MXNet calls it: INTER_NEAREST (0) picks source pixel floor(i * in/out),
+INTER_LINEAR (1) blends the two pixels around (i + 0.5) * in/out - 0.5, clamped at the
+borders, INTER_CUBIC (2) the four around it with OpenCV's kernel (a = -0.75), the border
+replicated (integer images are then saturated to [0, 255], as uint8); it is written as one interpolation matrix per axis, so it hybridizes and
+differentiates. Integer results are rounded to nearest (a blend of in-range pixels stays in
+range; OpenCV's fixed-point weights can differ from this by 1 in the last unit). Samples given as numpy arrays (as
+ArrayDataset yields them) are taken as NDArrays; tracegrad has no uint8 arrays, so uint8 images
+become int32 ones holding the same values (the datasets here yield those too).
+"""
+import math
+import random
+
+import numpy as np
+
+from .... import nd
+from ....array import NDArray
+from ...block import Block, HybridBlock
+from ...nn.basic_layers import HybridSequential, Sequential
+
+__all__ = ["Compose", "Cast", "ToTensor", "Normalize", "RandomResizedCrop", "CenterCrop",
+           "Resize", "RandomFlipLeftRight", "RandomFlipTopBottom", "CropResize", "RandomApply"]
+
+_INTERPOLATIONS = {0: "nearest", 1: "bilinear", 2: "bicubic"}
+_CUBIC_A = -0.75  # OpenCV's bicubic kernel parameter
+
+
+def _as_nd(x):
+    """An NDArray of x; small integer images (uint8, as decoders give them) become int32,
+    since tracegrad's arrays have no uint8."""
+    if isinstance(x, NDArray):
+        return x
+    x = np.asarray(x)
+    if x.dtype.kind in "iu" and x.dtype not in (np.int32, np.int64):
+        x = x.astype(np.int32 if x.dtype.itemsize < 4 else np.int64)
+    return nd.array(x, dtype=x.dtype)
+
+
+class _TakesNumpy:
+    """Transforms accept numpy images too (datasets yield them)."""
+
+    def __call__(self, x, *args):
+        return super().__call__(_as_nd(x), *args)
+
+
+def _check_image(who, x, layouts="HWC or NHWC"):
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{who}: expects an image of {layouts} (3 or 4 dims), got shape "
+                         f"{tuple(x.shape)}")
+
+
+class Compose(Sequential):
+    """Applies transforms in order; runs of consecutive HybridBlocks are grouped in a
+    hybridized HybridSequential, as MXNet does."""
+
+    def __init__(self, transforms):
+        super().__init__()
+        hybrid = []
+        for t in list(transforms) + [None]:
+            if isinstance(t, HybridBlock):
+                hybrid.append(t)
+                continue
+            if len(hybrid) == 1:
+                self.add(hybrid[0])
+            elif len(hybrid) > 1:
+                chain = HybridSequential()
+                chain.add(*hybrid)
+                chain.hybridize()
+                self.add(chain)
+            hybrid = []
+            if t is not None:
+                self.add(t)
+
+    def __call__(self, x, *args):
+        return super().__call__(_as_nd(x), *args)
+
+
+class Cast(_TakesNumpy, HybridBlock):
+    """Casts to dtype (default float32)."""
+
+    def __init__(self, dtype="float32"):
+        super().__init__()
+        self._dtype = dtype
+
+    def hybrid_forward(self, F, x):
+        return nd.cast(x, self._dtype)
+
+
+class ToTensor(_TakesNumpy, HybridBlock):
+    """HWC (or NHWC) in [0, 255] -> CHW (or NCHW) float32 in [0, 1]."""
+
+    def hybrid_forward(self, F, x):
+        _check_image("ToTensor", x)
+        axes = (2, 0, 1) if x.ndim == 3 else (0, 3, 1, 2)
+        return nd.transpose(nd.cast(x, "float32"), axes=axes) / 255.0
+
+
+class Normalize(_TakesNumpy, HybridBlock):
+    """(x - mean[c]) / std[c] per channel of CHW (or NCHW); a scalar applies to all."""
+
+    def __init__(self, mean=0.0, std=1.0):
+        super().__init__()
+        self._mean, self._std = mean, std
+
+    def _per_channel(self, name, value, x):
+        c = x.shape[-3]
+        values = np.asarray(value, dtype=np.float32).reshape(-1)
+        if values.size not in (1, c):
+            raise ValueError(f"Normalize: {name} has {values.size} values for an input of "
+                             f"{c} channels (shape {tuple(x.shape)})")
+        if np.any(values == 0) and name == "std":
+            raise ValueError(f"Normalize: std must be non-zero, got {value}")
+        shape = (-1, 1, 1) if x.ndim == 3 else (1, -1, 1, 1)
+        return nd.array(np.broadcast_to(values, (c,)).reshape(shape), dtype=x.dtype)
+
+    def hybrid_forward(self, F, x):
+        _check_image("Normalize", x, "CHW or NCHW")
+        if np.dtype(x.dtype).kind != "f":
+            x = nd.cast(x, "float32")
+        mean = self._per_channel("mean", self._mean, x)
+        std = self._per_channel("std", self._std, x)
+        return nd.broadcast_div(nd.broadcast_sub(x, mean), std)
+
+
+def _size_wh(who, size):
+    if isinstance(size, (int, np.integer)):
+        size = (int(size), int(size))
+    size = tuple(int(s) for s in size)
+    if len(size) != 2 or min(size) <= 0:
+        raise ValueError(f"{who}: size must be a positive int or (width, height), got {size}")
+    return size
+
+
+def _cubic_weights(t):
+    """OpenCV's 4 bicubic weights for the taps at floor - 1 .. floor + 2, fraction t."""
+    a = _CUBIC_A
+    w0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+    w1 = ((a + 2) * t - (a + 3)) * t * t + 1
+    w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
+    return (w0, w1, w2, 1 - w0 - w1 - w2)
+
+
+def interpolation_matrix(n_in, n_out, interpolation):
+    """(n_out, n_in) weights of cv::resize along one axis (0 nearest, 1 bilinear, 2 bicubic
+    with border pixels replicated)."""
+    m = np.zeros((n_out, n_in), dtype=np.float64)
+    scale = n_in / n_out
+    for i in range(n_out):
+        if interpolation == 0:
+            m[i, min(int(math.floor(i * scale)), n_in - 1)] = 1.0
+            continue
+        pos = (i + 0.5) * scale - 0.5
+        lo = int(math.floor(pos))
+        frac = pos - lo
+        if interpolation == 2:
+            for k, wt in enumerate(_cubic_weights(frac)):
+                m[i, min(max(lo - 1 + k, 0), n_in - 1)] += wt
+            continue
+        if lo < 0:
+            lo, frac = 0, 0.0
+        if lo >= n_in - 1:
+            lo, frac = n_in - 1, 0.0
+        m[i, lo] += 1.0 - frac
+        m[i, min(lo + 1, n_in - 1)] += frac
+    return m
+
+
+def _along(x, matrix, axis):
+    """matrix (n_out, n_in) applied along `axis` of x."""
+    moved = nd.swapaxes(x, 0, axis) if axis else x
+    rest = moved.shape[1:]
+    out = nd.dot(matrix, nd.reshape(moved, (moved.shape[0], -1)))
+    out = nd.reshape(out, (matrix.shape[0],) + tuple(rest))
+    return nd.swapaxes(out, 0, axis) if axis else out
+
+
+def resize(x, width, height, interpolation=1):
+    """Resize an HWC or NHWC image to (height, width) as cv::resize does."""
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"Resize: interpolation {interpolation} is not supported (0 nearest, "
+                         f"1 bilinear, 2 bicubic)")
+    h_axis = x.ndim - 3
+    h, w = x.shape[h_axis], x.shape[h_axis + 1]
+    dtype = x.dtype
+    out = nd.cast(x, "float32") if np.dtype(dtype) != np.float64 else x
+    fdtype = "float64" if np.dtype(dtype) == np.float64 else "float32"
+    if height != h:
+        out = _along(out, nd.array(interpolation_matrix(h, height, interpolation),
+                                   dtype=fdtype), h_axis)
+    if w != width:
+        out = _along(out, nd.array(interpolation_matrix(w, width, interpolation),
+                                   dtype=fdtype), h_axis + 1)
+    if np.dtype(dtype).kind in "iu":
+        out = nd.round(out)  # a linear blend of pixels stays within their range
+        if interpolation == 2:  # a cubic one can overshoot: saturate as uint8 does
+            out = nd.clip(out, 0.0, 255.0)
+    return nd.cast(out, np.dtype(dtype).name) if np.dtype(dtype).name != fdtype else out
+
+
+def resized_size(h, w, size, keep_ratio):
+    """(height, width) of MXNet's image resize: an int size with keep_ratio sets the short
+    side and scales the other with integer division."""
+    if isinstance(size, (int, np.integer)):
+        if size <= 0:
+            raise ValueError(f"Resize: size must be positive, got {size}")
+        if not keep_ratio:
+            return int(size), int(size)
+        if h > w:
+            return h * int(size) // w, int(size)
+        return int(size), w * int(size) // h
+    width, height = _size_wh("Resize", size)
+    return height, width
+
+
+class Resize(_TakesNumpy, HybridBlock):
+    """Resize HWC (or NHWC) to size: an int (square, or the short side with keep_ratio) or
+    (width, height)."""
+
+    def __init__(self, size, keep_ratio=False, interpolation=1):
+        super().__init__()
+        if interpolation not in _INTERPOLATIONS:
+            raise ValueError(f"Resize: interpolation {interpolation} is not supported "
+                             f"(0 nearest, 1 bilinear, 2 bicubic)")
+        if not isinstance(size, (int, np.integer)):
+            _size_wh("Resize", size)
+        elif size <= 0:
+            raise ValueError(f"Resize: size must be positive, got {size}")
+        self._size, self._keep, self._interpolation = size, keep_ratio, interpolation
+
+    def hybrid_forward(self, F, x):
+        _check_image("Resize", x)
+        h, w = x.shape[x.ndim - 3], x.shape[x.ndim - 2]
+        height, width = resized_size(h, w, self._size, self._keep)
+        return resize(x, width, height, self._interpolation)
+
+
+def _fixed_crop(x, x0, y0, w, h, size, interpolation):
+    out = x[y0:y0 + h, x0:x0 + w]
+    if size is not None and (w, h) != tuple(size):
+        out = resize(out, size[0], size[1], interpolation)
+    return out
+
+
+def center_crop(x, size, interpolation=1):
+    """MXNet's image.center_crop: the largest centred crop of size's aspect ratio that fits
+    (shrunk when the image is smaller), resized to size; returns (out, (x0, y0, w, h))."""
+    h, w = x.shape[0], x.shape[1]
+    cw, ch = size
+    if h < ch:
+        cw, ch = float(cw * h) / ch, h
+    if w < cw:
+        cw, ch = w, float(ch * w) / cw
+    cw, ch = int(cw), int(ch)
+    x0, y0 = int((w - cw) / 2), int((h - ch) / 2)
+    return _fixed_crop(x, x0, y0, cw, ch, size, interpolation), (x0, y0, cw, ch)
+
+
+class CenterCrop(_TakesNumpy, Block):
+    """Centre crop of an HWC image to size (int or (width, height)), upsampling if smaller."""
+
+    def __init__(self, size, interpolation=1):
+        super().__init__()
+        self._size, self._interpolation = _size_wh("CenterCrop", size), interpolation
+
+    def forward(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"CenterCrop: expects an HWC image, got shape {tuple(x.shape)}")
+        return center_crop(x, self._size, self._interpolation)[0]
+
+
+class RandomResizedCrop(_TakesNumpy, Block):
+    """A crop of random area (scale of the image's) and aspect ratio (log-uniform in ratio),
+    resized to size; after 10 misses, a centre crop. Draws from Python's `random`."""
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
+                 interpolation=1):
+        super().__init__()
+        self._size = _size_wh("RandomResizedCrop", size)
+        if isinstance(scale, (int, float)):
+            scale = (scale, 1.0)
+        self._scale, self._ratio, self._interpolation = tuple(scale), tuple(ratio), interpolation
+
+    def forward(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"RandomResizedCrop: expects an HWC image, got shape "
+                             f"{tuple(x.shape)}")
+        h, w = x.shape[0], x.shape[1]
+        for _ in range(10):
+            area = random.uniform(*self._scale) * h * w
+            aspect = np.exp(random.uniform(np.log(self._ratio[0]), np.log(self._ratio[1])))
+            cw = int(round(np.sqrt(area * aspect)))
+            ch = int(round(np.sqrt(area / aspect)))
+            if cw <= w and ch <= h:
+                x0, y0 = random.randint(0, w - cw), random.randint(0, h - ch)
+                return _fixed_crop(x, x0, y0, cw, ch, self._size, self._interpolation)
+        return center_crop(x, self._size, self._interpolation)[0]
+
+
+class CropResize(_TakesNumpy, HybridBlock):
+    """The (width x height) crop at (x, y) of an HWC (or NHWC) image, resized to size
+    ((width, height) or an int) when given."""
+
+    def __init__(self, x, y, width, height, size=None, interpolation=None):
+        super().__init__()
+        if min(x, y) < 0 or min(width, height) <= 0:
+            raise ValueError(f"CropResize: needs x, y >= 0 and width, height > 0, got "
+                             f"x={x}, y={y}, width={width}, height={height}")
+        self._box = (int(x), int(y), int(width), int(height))
+        self._size = None if size is None else _size_wh("CropResize", size)
+        self._interpolation = 1 if interpolation is None else interpolation
+
+    def hybrid_forward(self, F, x):
+        _check_image("CropResize", x)
+        x0, y0, w, h = self._box
+        rows, cols = x.shape[x.ndim - 3], x.shape[x.ndim - 2]
+        if x0 + w > cols or y0 + h > rows:
+            raise ValueError(f"CropResize: the box x={x0}, y={y0}, width={w}, height={h} "
+                             f"does not fit an image of {rows}x{cols} (HxW)")
+        out = x[y0:y0 + h, x0:x0 + w] if x.ndim == 3 else x[:, y0:y0 + h, x0:x0 + w]
+        if self._size is not None:
+            out = resize(out, self._size[0], self._size[1], self._interpolation)
+        return out
+
+
+class RandomApply(_TakesNumpy, Sequential):
+    """Applies `transforms` with probability p (Python's `random` decides, per call)."""
+
+    def __init__(self, transforms, p=0.5):
+        super().__init__()
+        self.transforms = transforms
+        self.p = p
+
+    def forward(self, x):
+        if self.p < random.random():
+            return x
+        return self.transforms(x)
+
+
+class _RandomFlip(_TakesNumpy, HybridBlock):
+    """Flips along one image axis with probability 0.5 (a draw of the random stream, so it
+    stays random when hybridized)."""
+    _axis_from_end = None
+
+    def hybrid_forward(self, F, x):
+        _check_image(type(self).__name__, x)
+        axis = x.ndim - self._axis_from_end
+        coin = nd.random.uniform(0.0, 1.0, shape=(1,) * x.ndim) < 0.5
+        return nd.where(nd.broadcast_to(coin, x.shape), nd.flip(x, axis=axis), x)
+
+
+class RandomFlipLeftRight(_RandomFlip):
+    """Flips HWC images left-right (the W axis) with probability 0.5."""
+    _axis_from_end = 2
+
+
+class RandomFlipTopBottom(_RandomFlip):
+    """Flips HWC images top-bottom (the H axis) with probability 0.5."""
+    _axis_from_end = 3
+
+
+from .color import (RandomBrightness, RandomColorJitter, RandomContrast,  # noqa: E402,F401
+                    RandomHue, RandomLighting, RandomSaturation)
+
+from .rotate import RandomRotation, Rotate  # noqa: E402,F401
+
+__all__ += ["Rotate", "RandomRotation", "RandomBrightness", "RandomContrast", "RandomSaturation",
+            "RandomHue", "RandomColorJitter", "RandomLighting"]

@@ -1,0 +1,256 @@
+"""`mx.test_utils`: the subset of MXNet 1.9.1's test helpers that test scripts use:
+tolerance defaults per dtype, assert_almost_equal / almost_equal / same, random arrays and
+shapes, and the default context. Comparisons run in numpy on the arrays' values."""
+import numbers
+import os
+
+import numpy as np
+import numpy.random as rnd
+
+from . import context as _context
+from .array import NDArray
+
+__all__ = ["default_context", "set_default_context", "default_dtype", "default_rtols",
+           "default_atols", "get_tolerance", "get_tols", "get_rtol", "get_atol", "get_etol",
+           "random_arrays", "rand_ndarray", "rand_shape_2d", "rand_shape_3d", "rand_shape_nd",
+           "same", "almost_equal", "assert_almost_equal", "assert_allclose",
+           "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
+           "list_gpus", "download", "get_mnist"]
+
+_INTS = (np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64)
+
+
+def default_context():
+    """The context tests run in (the current one)."""
+    return _context.current_context()
+
+
+def set_default_context(ctx):
+    """Make ctx the current (default) context."""
+    _context.set_current_context(ctx)
+
+
+def default_dtype():
+    return np.float32
+
+
+def default_rtols():
+    """Relative tolerance per dtype (exact for ints and bools)."""
+    tols = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-4,
+            np.dtype(np.float64): 1e-5, np.dtype(np.bool_): 0}
+    tols.update({np.dtype(t): 0 for t in _INTS})
+    return tols
+
+
+def default_atols():
+    """Absolute tolerance per dtype (exact for ints and bools)."""
+    tols = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3,
+            np.dtype(np.float64): 1e-20, np.dtype(np.bool_): 0}
+    tols.update({np.dtype(t): 0 for t in _INTS})
+    return tols
+
+
+def get_tolerance(dat, tol, default_tol):
+    """tol if it is a number, else its (or the default's) entry for dat's dtype."""
+    if isinstance(tol, numbers.Number):
+        return tol
+    dtype = np.dtype(dat.dtype)
+    tol = {} if tol is None else tol
+    return tol.get(dtype, default_tol[dtype])
+
+
+def get_tols(x, y, rtol, atol):
+    """(rtol, atol) for comparing x and y: the looser of their dtypes' when not given."""
+    x = np.array(x) if isinstance(x, numbers.Number) else x
+    y = np.array(y) if isinstance(y, numbers.Number) else y
+    rtol = max(get_tolerance(x, rtol, default_rtols()), get_tolerance(y, rtol, default_rtols()))
+    atol = max(get_tolerance(x, atol, default_atols()), get_tolerance(y, atol, default_atols()))
+    return rtol, atol
+
+
+def get_atol(atol=None, dtype=np.dtype(np.float64)):
+    return default_atols()[np.dtype(dtype)] if atol is None else atol
+
+
+def get_rtol(rtol=None, dtype=np.dtype(np.float64)):
+    return default_rtols()[np.dtype(dtype)] if rtol is None else rtol
+
+
+def get_etol(etol=None):
+    return 0 if etol is None else etol
+
+
+def random_arrays(*shapes):
+    """Standard-normal numpy arrays of default_dtype, one per shape (one array for one)."""
+    arrays = [np.array(np.random.randn(), dtype=default_dtype()) if len(s) == 0
+              else np.random.randn(*s).astype(default_dtype()) for s in shapes]
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func=None,
+                 shuffle_csr_indices=False, distribution=None, ctx=None):
+    """A standard-normal NDArray of shape (dtype default float32)."""
+    if stype != "default":
+        raise NotImplementedError(f"rand_ndarray: stype {stype!r} is sparse storage, which "
+                                  f"tracegrad does not have; use stype='default'")
+    from . import nd
+    return nd.array(random_arrays(tuple(shape)), dtype=dtype or default_dtype())
+
+
+def rand_shape_2d(dim0=10, dim1=10, allow_zero_size=False):
+    low = 0 if allow_zero_size else 1
+    return rnd.randint(low, dim0 + 1), rnd.randint(low, dim1 + 1)
+
+
+def rand_shape_3d(dim0=10, dim1=10, dim2=10, allow_zero_size=False):
+    low = 0 if allow_zero_size else 1
+    return rnd.randint(low, dim0 + 1), rnd.randint(low, dim1 + 1), rnd.randint(low, dim2 + 1)
+
+
+def rand_shape_nd(num_dim, dim=10, allow_zero_size=False):
+    """num_dim random sizes in [1, dim] ([0, dim] with allow_zero_size)."""
+    low = 0 if allow_zero_size else 1
+    return tuple(int(v) for v in rnd.randint(low, dim + 1, size=num_dim))
+
+
+def _np(x):
+    return x.asnumpy() if isinstance(x, NDArray) else x
+
+
+def same(a, b):
+    """Equal shapes and elements."""
+    return np.array_equal(_np(a), _np(b))
+
+
+def _check_shapes(a, b):
+    if np.shape(a) != np.shape(b):
+        raise AssertionError(f"a.shape = {np.shape(a)} and b.shape = {np.shape(b)} are not "
+                             f"equal")
+
+
+def almost_equal(a, b, rtol=None, atol=None, equal_nan=False, use_broadcast=True):
+    """np.allclose with the default tolerances (float64's when not given)."""
+    a, b = _np(a), _np(b)
+    if not use_broadcast:
+        _check_shapes(a, b)
+    return bool(np.allclose(a, b, rtol=get_rtol(rtol), atol=get_atol(atol),
+                            equal_nan=equal_nan))
+
+
+def find_max_violation(a, b, rtol=None, atol=None):
+    """(index, ratio) of the element where |a - b| / (atol + rtol |b|) is largest."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    violation = np.abs(a - b) / (get_atol(atol) + get_rtol(rtol) * np.abs(b) + 1e-20)
+    violation = np.broadcast_to(np.nan_to_num(violation, nan=np.inf), np.broadcast(a, b).shape)
+    if violation.size == 0:
+        return (), 0.0
+    index = np.unravel_index(np.argmax(violation), violation.shape)
+    return index, float(violation[index])
+
+
+def assert_almost_equal(a, b, rtol=None, atol=None, names=("a", "b"), equal_nan=False,
+                        use_broadcast=True, mismatches=(10, 10)):
+    """Raise AssertionError, naming the worst element, unless a and b are close (tolerances
+    default per dtype: 1e-4/1e-3 for float32, exact for ints)."""
+    if not use_broadcast:
+        _check_shapes(a, b)
+    rtol, atol = get_tols(a, b, rtol, atol)
+    a, b = np.asarray(_np(a)), np.asarray(_np(b))
+    if a.dtype == np.bool_ and b.dtype == np.bool_:
+        np.testing.assert_equal(a, b)
+        return
+    try:
+        np.broadcast(a, b)
+    except ValueError:
+        raise AssertionError(f"{names[0]} of shape {a.shape} and {names[1]} of shape "
+                             f"{b.shape} do not broadcast") from None
+    if almost_equal(a, b, rtol, atol, equal_nan=equal_nan):
+        return
+    index, ratio = find_max_violation(a, b, rtol, atol)
+    av, bv = np.broadcast_arrays(a, b)
+    bad = ~np.isclose(av, bv, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    where = f" at {tuple(int(i) for i in index)}: {names[0]}={av[index].item()!r}, " \
+            f"{names[1]}={bv[index].item()!r}" if index != () else ""
+    raise AssertionError(
+        f"Error {ratio:f} exceeds tolerance rtol={rtol:e}, atol={atol:e} "
+        f"({int(bad.sum())} of {bad.size} elements differ); maximum error{where}")
+
+
+def assert_allclose(a, b, rtol=1e-07, atol=0, equal_nan=True):
+    assert_almost_equal(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def assert_almost_equal_ignore_nan(a, b, rtol=None, atol=None, names=("a", "b")):
+    """assert_almost_equal after zeroing the positions where either is NaN."""
+    a, b = np.copy(_np(a)), np.copy(_np(b))
+    nan = np.logical_or(np.isnan(a), np.isnan(b))
+    a[nan], b[nan] = 0, 0
+    assert_almost_equal(a, b, rtol, atol, names)
+
+
+def assert_exception(f, exception_type, *args, **kwargs):
+    """f(*args, **kwargs) must raise exception_type."""
+    try:
+        f(*args, **kwargs)
+    except exception_type:
+        return
+    raise AssertionError(f"{getattr(f, '__name__', f)} did not raise "
+                         f"{exception_type.__name__}")
+
+
+def retry(n):
+    """Decorator: rerun a stochastic test up to n times while it fails an assertion."""
+    if n <= 0:
+        raise ValueError(f"retry: n must be positive, got {n}")
+
+    def decorate(f):
+        def wrapper(*args, **kwargs):
+            for i in range(n):
+                try:
+                    return f(*args, **kwargs)
+                except AssertionError:
+                    if i == n - 1:
+                        raise
+        return wrapper
+    return decorate
+
+
+def list_gpus():
+    """GPU ids: none here (tracegrad computes on the CPU)."""
+    return range(0)
+
+
+def download(url, fname=None, dirname=None, overwrite=False, retries=5):
+    """Fetch url to fname (default: the URL's last component) in dirname, unless the file is
+    already there and overwrite is False; returns the file name."""
+    if retries < 0:
+        raise ValueError(f"download: retries must be >= 0, got {retries}")
+    fname = url.split("/")[-1] if fname is None else fname
+    if dirname is None:
+        dirname = os.path.dirname(fname)
+    else:
+        fname = os.path.join(dirname, fname)
+    if dirname:
+        os.makedirs(dirname, exist_ok=True)
+    if not overwrite and os.path.exists(fname):
+        return fname
+    from .gluon.utils import download as fetch
+    return fetch(url, path=fname, overwrite=True, retries=retries)
+
+
+def get_mnist():
+    """MNIST as numpy arrays: {'train_data', 'train_label', 'test_data', 'test_label'}, images
+    (N, 1, 28, 28) float32 in [0, 1], labels int8; the idx files are read from the current
+    directory (fetched from data.mxnet.io first when missing)."""
+    from .gluon.data.vision.datasets import _read_idx
+    base = "http://data.mxnet.io/data/mnist/"
+
+    def read(labels_name, images_name):
+        labels = _read_idx(download(base + labels_name), 2049, (None,)).astype(np.int8)
+        images = _read_idx(download(base + images_name), 2051, (len(labels), 28, 28))
+        return labels, images.reshape(len(labels), 1, 28, 28).astype(np.float32) / 255
+
+    train_label, train_data = read("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz")
+    test_label, test_data = read("t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
+    return {"train_data": train_data, "train_label": train_label,
+            "test_data": test_data, "test_label": test_label}
