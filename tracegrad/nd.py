@@ -418,7 +418,12 @@ SliceChannel = split
 def _own_buffer(out):
     """Give an op's result its own buffer: numpy slicing returns a view of the operand, but
     MXNet's operators (and non-contiguous indexing) return new arrays, so a later write into
-    the result must not reach the operand."""
+    the result must not reach the operand. A deferred result (step capture) sees to it when
+    it is computed, without reading its data now."""
+    if type(out) is not NDArray:
+        own = getattr(type(out), "_own_buffer", None)
+        if own is not None:
+            return own(out)
     if out._data.base is not None:
         out._data = out._data.copy()
     return out

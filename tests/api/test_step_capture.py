@@ -118,6 +118,35 @@ def test_a_loss_written_with_nd_functions_is_captured(hybridize):
 
 
 @pytest.mark.parametrize("hybridize", [True, False])
+def test_slices_of_the_output_are_captured_and_own_their_memory(hybridize):
+    """Slicing a deferred output (`out[:, 1:]`, nd.slice_axis) no longer runs the step so far
+    eagerly; and when a step IS run eagerly (the slice read before backward), the slice is a
+    copy, as MXNet's ops give: writing into it leaves the output alone."""
+    seen = []
+
+    def body(i, net, loss_fn, x, y):
+        with autograd.record():
+            out = net(x)
+            head = nd.slice_axis(out, axis=1, begin=0, end=2)
+            tail = out[:, 1:]
+            loss = loss_fn(out, y) + 0.1 * (head * head).sum(axis=1) - 0.05 * tail.sum(axis=1)
+            if i == 15:                          # read before backward: the step runs eagerly
+                before = out.asnumpy().copy()
+        loss.backward()
+        if i == 15:                              # then the slices are written
+            tail[:] = 7.0
+            head[:] = -7.0
+            seen.append(np.array_equal(out.asnumpy(), before))
+        return loss
+    got, log = _train(hybridize, body=body)
+    want, _ = _train(hybridize, on=False, body=body)
+    _same(got, want)
+    assert seen == [True, True]                # (the capture-on run, then the capture-off one)
+    captured = [calls for calls, c in log if c]
+    assert len(captured) >= 10 and captured[-1] == 1, log
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
 def test_batch_size_change_loss_switch_regularizer_and_dropout(hybridize):
     """Each change falls back to eager at once and is captured again after a few steps;
     the hybridized run changes batch size and adds a regularizer, the eager run switches

@@ -158,6 +158,20 @@ class Deferred(NDArray):
     def __len__(self):
         return _type_of_deferred(self).shape[0]
 
+    def _own_buffer(self):
+        """nd's slicing asks for a result sharing no memory with its operand (MXNet's ops
+        return new arrays). A native call's outputs never share; a step materialized eagerly
+        gives this value a copy of the view its slice made (materialize)."""
+        step, j = _STATE.step, _GET_LEAF(self)
+        if step is not None and j is not None and step.refs[j] is not None \
+                and step.refs[j]() is self:
+            step.own += (j,)
+            return self
+        data = self._data          # (not this thread's step: materialize, then as eager)
+        if data.base is not None:
+            self._data = data.copy()
+        return self
+
 
 class PendingWrite(NDArray):
     """An array a pending step's state update will write (at its native call): reading or
@@ -351,7 +365,7 @@ class _Refuse(Exception):
 class Step:
     """The ops of a plan deferred so far in this step."""
     __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training", "writes", "written",
-                 "n_assign", "held", "done", "lazy")
+                 "n_assign", "held", "done", "lazy", "own")
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
@@ -368,6 +382,7 @@ class Step:
         self.held = None         # the Fusion holding the step from backward() to trainer.step
         self.done = False        # a held step finished (maybe by another thread: HELD_LOCK)
         self.lazy = ()           # (replay, its kept arguments): leaves the fused call computes
+        self.own = ()            # values that get their own buffer if materialized (slices)
 
 
 _NOTHING_WRITTEN = frozenset()
@@ -1571,7 +1586,10 @@ def materialize(reason):
         d = r() if r is not None else None
         if d is not None and j in real:
             src = real[j]
-            _SET_DATA(d, _SLOT_DATA.__get__(src))
+            data = _SLOT_DATA.__get__(src)
+            if j in step.own and data.base is not None:   # (a slice's view: its own copy)
+                data = data.copy()
+            _SET_DATA(d, data)
             _SET_VALUE(d, _SLOT_VALUE.__get__(src))
             _SET_LEAF(d, None)
             d.__class__ = NDArray
