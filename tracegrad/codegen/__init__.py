@@ -7,7 +7,7 @@ so a second process skips LLVM entirely. Calling compiled code is runtime.native
 
     from tracegrad.runtime.native import NativeFunction
     f = NativeFunction(fn)          # or NativeFunction(compile_function(fn))
-    outs = f(*arrays)               # one ctypes call into tg_entry
+    outs = f(*arrays)               # one call into tg_entry (a builtin: builtin_entry.py)
 
 Knows nothing of NDArray or Gluon; imports ir only.
 """
