@@ -7,26 +7,10 @@ import tracegrad as mx
 from tracegrad import autograd, gluon, nd
 from tracegrad.gluon import nn
 from arrays import keep_dtype
+from numeric import central_differences
 
 
 RTOL = 1e-5
-
-
-def _fd(f, arrays, eps=1e-6):
-    """Central differences of the scalar f() w.r.t. every element of each (float64) array."""
-    grads = []
-    for a in arrays:
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            old = a[idx]
-            a[idx] = old + eps
-            hi = f()
-            a[idx] = old - eps
-            lo = f()
-            a[idx] = old
-            g[idx] = (hi - lo) / (2 * eps)
-        grads.append(g)
-    return grads
 
 
 def _run(block, inputs, cot, training, seed):
@@ -72,7 +56,7 @@ def check_block(block, inputs, reference=None, training=False, seed=0, fd=True):
             with autograd.train_mode() if training else autograd.predict_mode():
                 o = block(*[keep_dtype(x) for x in inputs])
             return float((o.asnumpy() * cot).sum())
-        numeric = _fd(f, float_inputs + datas)
+        numeric = central_differences(f, float_inputs + datas)
         analytic = xgrads + [pgrads[p.name] for p in params]
         for a, n in zip(analytic, numeric):
             np.testing.assert_allclose(a, n, rtol=RTOL, atol=1e-6)

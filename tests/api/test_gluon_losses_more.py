@@ -14,6 +14,7 @@ from tracegrad import autograd, capture, gluon, nd
 from tracegrad.tracing.trace import trace
 from arrays import keep_dtype
 from capture_steps import batches, same_params, small_net
+from numeric import central_differences
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
 from check import check_grads  # noqa: E402  (tests/grad/check.py, the gradient oracle)
@@ -77,19 +78,6 @@ def _sdml_ref(x1, x2, smoothing=0.3):
 
 
 # ------------------------------------------------------------------ the oracle
-def _fd(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    for idx in np.ndindex(a.shape):
-        old = a[idx]
-        a[idx] = old + eps
-        hi = f()
-        a[idx] = old - eps
-        lo = f()
-        a[idx] = old
-        g[idx] = (hi - lo) / (2 * eps)
-    return g
-
-
 def _forward_backward(loss, args, wrt, cot):
     xs = [keep_dtype(a) if isinstance(a, np.ndarray) else a for a in args]
     for i in wrt:
@@ -115,7 +103,7 @@ def check_loss(loss, args, ref, wrt=(0,), per_sample_weight=True, before_weight=
     np.testing.assert_allclose(out, want, rtol=RTOL, atol=1e-10)
     for i, g in zip(wrt if fd else (), grads):
         arr = args[i]
-        fd = _fd(lambda: float((ref(*args) * cot).sum()), arr)
+        (fd,) = central_differences(lambda: float((ref(*args) * cot).sum()), [arr])
         np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6,
                                    err_msg=f"{type(loss).__name__} gradient of argument {i}")
     loss.hybridize()
