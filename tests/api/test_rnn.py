@@ -12,7 +12,7 @@ from tracegrad import autograd, gluon, nd
 from tracegrad.gluon import nn, rnn
 from tracegrad.gluon.rnn.rnn_cell import gru_step, lstm_step, rnn_step
 from arrays import keep_dtype as array
-from test_gluon_layers import _fd as fd_grads
+from numeric import central_differences as fd_grads
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
 from check import check_grads  # noqa: E402  (tests/grad/check.py, the gradient oracle)
