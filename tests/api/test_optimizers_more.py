@@ -189,3 +189,39 @@ def test_trainer_one_native_call_gives_the_per_parameter_updates(name, kw):
                 if s is not None:
                     np.testing.assert_allclose(g, s, rtol=rtol, atol=1e-7)
         assert trainer.optimizer.num_update == eager_trainer.optimizer.num_update == 6
+
+
+def _captured_run(on, name, kw, steps=10):
+    """Parameters after `steps` usual steps (hybridized net, loss outside, backward,
+    trainer.step) and per step (native calls, update fused into the step?)."""
+    capture.set_enabled(on)
+    net = small_net(True)
+    kw = dict(kw, lr_scheduler=Halving(base_lr=kw.get("learning_rate", 0.01)))
+    trainer = gluon.Trainer(net.collect_params(), name, kw)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    log = []
+    for x, y in batches(steps):
+        before = mx.stats()
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(x.shape[0])
+        now = mx.stats()
+        log.append((now["native_calls"] - before["native_calls"],
+                    now["fused_update_steps"] - before["fused_update_steps"]))
+    capture.set_enabled(True)
+    return [p.data().asnumpy() for p in net.collect_params().values()], log
+
+
+@pytest.mark.usefixtures("fresh_capture")
+@pytest.mark.parametrize("name,kw", [c for c in CASES if c[1].get("wd") or c[0] == "ftrl"],
+                         ids=[i for i, c in zip(IDS, CASES) if c[1].get("wd") or c[0] == "ftrl"])
+def test_captured_step_fuses_the_update_and_matches_capture_off(name, kw):
+    got, log = _captured_run(True, name, kw)
+    assert "update fused in" in capture.explain()
+    want, _ = _captured_run(False, name, kw)
+    same_params(got, want)
+    fused = [calls for calls, f in log if f]
+    assert len(fused) >= 4, log
+    assert fused == [1] * len(fused), log   # forward, loss, adjoint and update: one call
+    assert log[-1] == (1, 1)
