@@ -433,3 +433,7 @@ class AdaGrad(Optimizer):
         history = b.add(states[0], b.mul(g, g))
         step = b.add(b.div(g, b.sqrt(b.add(history, eps))), b.mul(wd, weight))
         return b.sub(weight, b.mul(step, lr)), [history]
+
+
+# AdaDelta, Adamax, Nadam, Signum, Ftrl, LAMB (registered on import)
+from .optimizer_more import AdaDelta, Adamax, Nadam, Signum, Ftrl, LAMB  # noqa: E402,F401
