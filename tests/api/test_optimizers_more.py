@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import tracegrad as mx
-from tracegrad import autograd, capture, fused_update, gluon, nd
+from tracegrad import autograd, capture, fused_update, gluon
 from capture_steps import batches, same_params, small_net
+from test_fused_update import _train as train_steps
 
 
 class Halving(mx.lr_scheduler.LRScheduler):
@@ -144,32 +145,9 @@ def test_update_is_mxnets_formula(name, kw):
 
 
 def _train(fused, name, kw, steps=6, grad_req="write", dtype="float32"):
-    mx.random.seed(0)
-    rs = np.random.RandomState(0)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(5, activation="tanh"), gluon.nn.Dense(2))
-    net.initialize()
-    net.cast(dtype)
-    list(net.collect_params().values())[0].lr_mult = 0.5
+    """test_fused_update's training loop, with a halving schedule from the optimizer's lr."""
     kw = dict(kw, lr_scheduler=Halving(base_lr=kw.get("learning_rate", 0.01)))
-    trainer = gluon.Trainer(net.collect_params(), name, kw)
-    trainer._fused = fused
-    if grad_req == "add":
-        net.collect_params().setattr("grad_req", "add")
-    calls = []
-    for step in range(steps):
-        x = nd.array(rs.randn(4, 3).astype(dtype))
-        y = nd.array(rs.randn(4, 2).astype(dtype))
-        with autograd.record():
-            loss = ((net(x) - y) ** 2).sum()
-        loss.backward()
-        before = mx.stats()["native_calls"]
-        trainer.step(4)
-        calls.append(mx.stats()["native_calls"] - before)
-        if grad_req == "add" and step % 2 == 1:
-            for p in net.collect_params().values():
-                p.zero_grad()
-    return [p.data().asnumpy() for p in net.collect_params().values()], trainer, calls
+    return train_steps(fused, name, kw, steps=steps, grad_req=grad_req, dtype=dtype)
 
 
 @pytest.mark.parametrize("name,kw", CASES, ids=IDS)
