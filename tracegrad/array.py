@@ -425,8 +425,13 @@ class NDArray:
 
     def backward(self, out_grad=None, retain_graph=False, train_mode=True):
         """Compute gradients of this array w.r.t. the marked variables (summed if not scalar)."""
-        sys.modules["tracegrad.autograd"].backward(
-            [self], None if out_grad is None else [out_grad], retain_graph, train_mode)
+        autograd = sys.modules["tracegrad.autograd"]
+        capture = autograd.CAPTURE      # a captured step's head: its hook, without the lists
+        if out_grad is None and capture.state.step is not None and capture.backward(
+                self, None, retain_graph, train_mode):
+            return
+        autograd.backward([self], None if out_grad is None else [out_grad], retain_graph,
+                          train_mode)
 
     def wait_to_read(self):
         """No-op: tracegrad computes synchronously."""

@@ -188,7 +188,8 @@ class SGD(Optimizer):
             weight += state
 
     def fused_structure(self):
-        return (bool(self.momentum), self._clipping())
+        clip = self.clip_gradient       # (_clipping, inline: Trainer.step asks every step)
+        return (bool(self.momentum), clip is not None and clip >= 0)
 
     def fused_scalars(self, index):
         self._update_count(index)

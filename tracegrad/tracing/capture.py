@@ -1400,8 +1400,14 @@ def backward(heads, head_grads, retain_graph, train_mode):
         materialize("the step made fewer state updates (assign_state) than the captured one")
         return False
     refs = step.refs
-    missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
-    if missing:
+    for j in plan.hidden:
+        r = refs[j]
+        if r is not None and r() is not None:
+            break
+    else:
+        j = None
+    if j is not None:
+        missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
         plan._set_exports(sorted(plan.export_set.union(missing)))
         materialize("arrays the captured step does not export are alive at backward(); "
                     "the step is recompiled to export them")
