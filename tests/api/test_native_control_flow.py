@@ -229,6 +229,43 @@ def test_second_and_third_order_gradients_through_compiled_cond_and_foreach():
     assert "while_loop" in str(jf.ir("traced")) and " cond " in str(jf.ir("traced"))
 
 
+def test_loops_run_outside_compiled_code_are_interpreted_until_they_repeat(monkeypatch):
+    """A loop op run by the interpreter (the adjoint loops of a higher-order gradient) steps
+    its regions in numpy until they have run loops.COMPILE_AFTER ops, then compiles them:
+    the same values either way, and a loop run once never waits for codegen."""
+    from tracegrad.tracing import loops
+    compiled = []
+    real = loops.compile_callable
+    monkeypatch.setattr(loops, "compile_callable",
+                        lambda fn, *a, **k: compiled.append(fn.name) or real(fn, *a, **k))
+
+    def f(x, w):
+        _, (h,) = nd.contrib.foreach(lambda r, s: (r, [nd.tanh(r * w + s[0])]), x,
+                                     [nd.zeros((2,), dtype="float64")])
+        return nd.sum(h * h)
+    jf = mx.jit(f)
+    x = nd.array(np.random.RandomState(3).randn(nd.contrib.FOREACH_UNROLL + 2, 2),
+                 dtype="float64")
+
+    def second_order():
+        w = nd.array([0.5, -0.3], dtype="float64")
+        w.attach_grad()
+        with autograd.record():
+            (d1,) = autograd.grad(jf(x, w), [w], create_graph=True)
+            top = nd.sum(d1 * d1)
+        top.backward()
+        return w.grad.asnumpy().copy()
+
+    monkeypatch.setattr(loops, "COMPILE_AFTER", 10 ** 9)
+    first = second_order()
+    assert compiled == []           # interpreted throughout
+    monkeypatch.setattr(loops, "COMPILE_AFTER", 1)
+    second_order()                  # (a body that ran once before this is compiled next)
+    third = second_order()
+    assert compiled                 # the regions that ran are compiled now
+    np.testing.assert_allclose(third, first, rtol=1e-12, atol=1e-15)
+
+
 def test_foreach_over_an_lstm_cell_matches_the_unrolled_cell():
     cell = gluon.rnn.LSTMCell(6, input_size=3)
     cell.initialize(mx.init.Uniform(0.3))

@@ -31,6 +31,7 @@ from ..ir.printer import print_function
 from ..ir.ops import LOOP
 from ..ir.types import FLOATS, parse_type
 from ..runtime.handles import OutCall, register, resolve
+from ..runtime.interpret import Program
 from ..runtime.segments import compile_callable
 
 
@@ -46,6 +47,26 @@ def keeps_python_state(fn) -> bool:
         if regions is not None and any(keeps_python_state(r) for r in regions(op.attrs)):
             return True
     return False
+
+
+# body ops a loop runs in the numpy interpreter before its regions are compiled (~0.1 s of
+# interpreting against ~0.5 s of codegen per region)
+COMPILE_AFTER = 20000
+
+
+class _Interpreted:
+    """A region run by the numpy interpreter, called as a compiled one is."""
+    __slots__ = ("program",)
+
+    def __init__(self, fn):
+        self.program = Program(fn)
+
+    def __call__(self, *args):
+        return self.program(args)
+
+
+def _interpreted(fn):
+    return None if fn is None else _Interpreted(fn)
 
 
 def _stacked_type(t, rows):
@@ -64,6 +85,7 @@ class LoopBody:
         self.n_seq, self.reverse, self.counted = n_seq, bool(reverse), bool(counted)
         self.keep = list(keep)
         self._cond = self._body = self._adjoint = None
+        self._interpreted_ops = 0       # body ops run by the interpreter so far (run)
         self.n_residuals, self._residual_adjoint = 0, None
         if save_residuals:
             try:
@@ -117,12 +139,19 @@ class LoopBody:
 
     # ------------------------------------------------------------ Python driver
     def run(self, xs):
-        """The loop with the regions compiled one by one and Python stepping: the path for
-        the interpreter and for regions codegen cannot lower (a custom Function's code)."""
+        """The loop with Python stepping: the path for the interpreter (eager loops and their
+        adjoints) and for regions codegen cannot lower (a custom Function's code). The regions
+        run in the numpy interpreter until they have run COMPILE_AFTER ops, then compiled
+        (about as long as compiling them takes): a loop run a few times, as the adjoints of
+        higher-order gradients are, never waits for codegen."""
         if self._body is None:
-            self._body = compile_callable(self.body_fn)
-            if self.cond_fn is not None:
-                self._cond = compile_callable(self.cond_fn)
+            if self._interpreted_ops < COMPILE_AFTER:
+                self._body, self._cond = _interpreted(self.body_fn), _interpreted(self.cond_fn)
+            else:
+                self._body = compile_callable(self.body_fn)
+                if self.cond_fn is not None:
+                    self._cond = compile_callable(self.cond_fn)
+        interpreting = type(self._body) is _Interpreted
         c, ns, nv, limit = int(self.counted), self.n_seq, self.n_vars, self.max_iterations
         if c:
             limit = max(0, min(limit, int(np.asarray(xs[0]))))
@@ -144,6 +173,10 @@ class LoopBody:
                 st[r] = o
             vars_ = [np.array(v, dtype=h.dtype) for v, h in zip(res[self.n_outs:], history)]
             steps += 1
+        if interpreting:
+            self._interpreted_ops += steps * len(self.body_fn.ops)
+            if self._interpreted_ops >= COMPILE_AFTER:
+                self._body = self._cond = None      # compiled at the next run
         return stacked, vars_, history, steps
 
     # ------------------------------------------------------------ the adjoint loop
