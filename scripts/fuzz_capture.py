@@ -1,8 +1,18 @@
-"""Step capture vs capture off: random training loops must give the same parameters.
-Run from the repository root: PYTHONPATH=. python scripts/fuzz_capture.py (prints mismatches, then a count).
+"""Step capture vs capture off: random training loops must give the same parameters and the
+same values read along the way. A script, not CI: it compiles many plans.
+
+    PYTHONPATH=. python scripts/fuzz_capture.py [SEED] [CASES]
+
+Prints each mismatch (its configuration, the differing parameters, capture.explain()), then
+the count. The models: an MLP or a small CNN (BatchNorm, Dropout, activations at random), a
+block with two heads the loss adds, Embedding + Flatten + Dense, Dense + LayerNorm; losses
+with class labels, one-hot targets and sample weights; seven optimizer setups; batch-size
+changes and reads of the loss or the net output inside the loop.
 """
 import sys
+
 import numpy as np
+
 import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
 
@@ -10,12 +20,44 @@ OPTS = [("sgd", {"learning_rate": 0.1}), ("sgd", {"learning_rate": 0.05, "moment
         ("adam", {"learning_rate": 0.01}), ("rmsprop", {"learning_rate": 0.01}),
         ("adagrad", {"learning_rate": 0.1}), ("nag", {"learning_rate": 0.05, "momentum": 0.9}),
         ("adam", {"learning_rate": 0.01, "clip_gradient": 0.1, "wd": 0.01})]
+KINDS = ("sequential", "two_heads", "embedding", "layernorm")
+# (loss, how it reads the label y of class indices)
+LOSSES = [
+    lambda out, y: gluon.loss.SoftmaxCrossEntropyLoss()(out, y),
+    lambda out, y: gluon.loss.L2Loss()(out, nd.one_hot(y, 3)),
+    lambda out, y: gluon.loss.L1Loss()(out, nd.one_hot(y, 3)),
+    lambda out, y: gluon.loss.HuberLoss()(out, nd.one_hot(y, 3), nd.ones((y.shape[0], 1)) * 0.5),
+    lambda out, y: gluon.loss.SigmoidBinaryCrossEntropyLoss()(out, nd.one_hot(y, 3)),
+]
+
+
+class TwoHeads(gluon.HybridBlock):
+    """Two outputs: the step's loss reads their sum."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = gluon.nn.Dense(8, activation="tanh", in_units=5)
+        self.a, self.b = gluon.nn.Dense(3, in_units=8), gluon.nn.Dense(1, in_units=8)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.a(h), self.b(h)
 
 
 def build(cfg):
     mx.random.seed(cfg["seed"])
-    net = gluon.nn.HybridSequential()
-    if cfg["conv"]:
+    kind = cfg["kind"]
+    if kind == "two_heads":
+        net = TwoHeads()
+    else:
+        net = gluon.nn.HybridSequential()
+    if kind == "embedding":
+        net.add(gluon.nn.Embedding(10, 4), gluon.nn.Flatten(), gluon.nn.Dense(8, in_units=12))
+    elif kind == "layernorm":
+        net.add(gluon.nn.Dense(8, in_units=5), gluon.nn.LayerNorm(in_channels=8))
+    elif kind == "two_heads":
+        pass
+    elif cfg["conv"]:
         net.add(gluon.nn.Conv2D(4, 3, padding=1, in_channels=2, use_bias=not cfg["bn"]))
         if cfg["bn"]:
             net.add(gluon.nn.BatchNorm(in_channels=4))
@@ -25,10 +67,11 @@ def build(cfg):
         net.add(gluon.nn.Dense(8, activation=cfg["act"], in_units=5, use_bias=not cfg["bn"]))
         if cfg["bn"]:
             net.add(gluon.nn.BatchNorm(in_channels=8))
-    if cfg["drop"]:
-        net.add(gluon.nn.Dropout(0.3))
-    # (a bias right before BatchNorm has a ~0 gradient that Adam amplifies to lr-sized noise)
-    net.add(gluon.nn.Dense(3, in_units=8))
+    if kind != "two_heads":
+        if cfg["drop"]:
+            net.add(gluon.nn.Dropout(0.3))
+        # (a bias right before BatchNorm has a ~0 gradient that Adam amplifies to lr-sized noise)
+        net.add(gluon.nn.Dense(3, in_units=8))
     net.initialize(mx.init.Xavier())
     if cfg["hyb"]:
         net.hybridize()
@@ -41,20 +84,21 @@ def run(cfg, capture_on):
     net = build(cfg)
     opt, kw = OPTS[cfg["opt"]]
     tr = gluon.Trainer(net.collect_params(), opt, dict(kw))
-    loss_fn = [gluon.loss.SoftmaxCrossEntropyLoss(), gluon.loss.L2Loss(), gluon.loss.L1Loss(),
-               gluon.loss.HuberLoss()][cfg["loss"]]
+    loss_fn = LOSSES[cfg["loss"]]
     rs = np.random.RandomState(cfg["seed"])
     reads = []
     for i in range(cfg["steps"]):
         b = cfg["sizes"][i]
-        shape = (b, 2, 4, 4) if cfg["conv"] else (b, 5)
-        x = nd.array(rs.randn(*shape).astype(np.float32))
-        if cfg["loss"] == 0:
-            y = nd.array(rs.randint(0, 3, b).astype(np.float32))
+        if cfg["kind"] == "embedding":
+            x = nd.array(rs.randint(0, 10, (b, 3)).astype(np.float32))
         else:
-            y = nd.array(rs.randn(b, 3).astype(np.float32))
+            shape = (b, 2, 4, 4) if cfg["conv"] and cfg["kind"] == "sequential" else (b, 5)
+            x = nd.array(rs.randn(*shape).astype(np.float32))
+        y = nd.array(rs.randint(0, 3, b).astype(np.float32))
         with autograd.record():
             out = net(x)
+            if cfg["kind"] == "two_heads":
+                out = out[0] + out[1]
             loss = loss_fn(out, y)
         loss.backward()
         if cfg["read"][i] == 1:
@@ -75,9 +119,10 @@ def random_cfg(rs, steps=10):
     if rs.rand() < .5:
         for i in rs.choice(steps, 2, replace=False):
             sizes[i] = int(rs.choice([1, 3, 6]))
-    return dict(seed=int(rs.randint(1000)), conv=bool(rs.rand() < .3), bn=bool(rs.rand() < .4),
+    return dict(seed=int(rs.randint(1000)), kind=str(rs.choice(KINDS, p=[.55, .15, .15, .15])),
+                conv=bool(rs.rand() < .3), bn=bool(rs.rand() < .4),
                 drop=bool(rs.rand() < .4), hyb=bool(rs.rand() < .5), act=str(rs.choice(["relu", "tanh", "sigmoid"])),
-                opt=int(rs.randint(len(OPTS))), loss=int(rs.randint(4)), steps=steps, sizes=sizes,
+                opt=int(rs.randint(len(OPTS))), loss=int(rs.randint(len(LOSSES))), steps=steps, sizes=sizes,
                 read=[int(rs.choice([0, 0, 0, 1, 2, 3])) for _ in range(steps)])
 
 

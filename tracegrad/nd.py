@@ -701,6 +701,7 @@ def load(fname):
 
 # ------------------------------------------------------------------ more operators
 from . import linalg  # noqa: E402  (nd.linalg)
+from . import nd_image as image  # noqa: E402  (nd.image)
 from .dlpack import from_dlpack, from_numpy, to_dlpack_for_read, to_dlpack_for_write  # noqa
 from .nd_legacy import *  # noqa: E402,F401,F403  (Concat, SoftmaxOutput, BatchNorm, ...)
 from .nd_math import *  # noqa: E402,F401,F403  (trig, sort/topk, cumsum, prod, pad, ...)

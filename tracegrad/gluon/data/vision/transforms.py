@@ -11,22 +11,21 @@ range; OpenCV's fixed-point weights can differ from this by 1 in the last unit).
 ArrayDataset yields them) are taken as NDArrays; tracegrad has no uint8 arrays, so uint8 images
 become int32 ones holding the same values (the datasets here yield those too).
 """
-import math
 import random
 
 import numpy as np
 
 from .... import nd
+from ....nd_image import _INTERPOLATIONS, _size_wh, interpolation_matrix, resized_size  # noqa: F401
+from ....nd_image import _resize as resize
+from .... import nd_image
+from ....nd_image import check_image as _check_image
 from ....array import NDArray
 from ...block import Block, HybridBlock
 from ...nn.basic_layers import HybridSequential, Sequential
 
 __all__ = ["Compose", "Cast", "ToTensor", "Normalize", "RandomResizedCrop", "CenterCrop",
            "Resize", "RandomFlipLeftRight", "RandomFlipTopBottom", "CropResize", "RandomApply"]
-
-_INTERPOLATIONS = {0: "nearest", 1: "bilinear", 2: "bicubic"}
-_CUBIC_A = -0.75  # OpenCV's bicubic kernel parameter
-
 
 def _as_nd(x):
     """An NDArray of x; small integer images (uint8, as decoders give them) become int32,
@@ -44,12 +43,6 @@ class _TakesNumpy:
 
     def __call__(self, x, *args):
         return super().__call__(_as_nd(x), *args)
-
-
-def _check_image(who, x, layouts="HWC or NHWC"):
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{who}: expects an image of {layouts} (3 or 4 dims), got shape "
-                         f"{tuple(x.shape)}")
 
 
 class Compose(Sequential):
@@ -90,129 +83,22 @@ class Cast(_TakesNumpy, HybridBlock):
 
 
 class ToTensor(_TakesNumpy, HybridBlock):
-    """HWC (or NHWC) in [0, 255] -> CHW (or NCHW) float32 in [0, 1]."""
+    """HWC (or NHWC) in [0, 255] -> CHW (or NCHW) float32 in [0, 1] (nd.image.to_tensor)."""
 
     def hybrid_forward(self, F, x):
-        _check_image("ToTensor", x)
-        axes = (2, 0, 1) if x.ndim == 3 else (0, 3, 1, 2)
-        return nd.transpose(nd.cast(x, "float32"), axes=axes) / 255.0
+        return nd_image.to_tensor(x, "ToTensor")
 
 
 class Normalize(_TakesNumpy, HybridBlock):
-    """(x - mean[c]) / std[c] per channel of CHW (or NCHW); a scalar applies to all."""
+    """(x - mean[c]) / std[c] per channel of CHW (or NCHW); a scalar applies to all
+    (nd.image.normalize)."""
 
     def __init__(self, mean=0.0, std=1.0):
         super().__init__()
         self._mean, self._std = mean, std
 
-    def _per_channel(self, name, value, x):
-        c = x.shape[-3]
-        values = np.asarray(value, dtype=np.float32).reshape(-1)
-        if values.size not in (1, c):
-            raise ValueError(f"Normalize: {name} has {values.size} values for an input of "
-                             f"{c} channels (shape {tuple(x.shape)})")
-        if np.any(values == 0) and name == "std":
-            raise ValueError(f"Normalize: std must be non-zero, got {value}")
-        shape = (-1, 1, 1) if x.ndim == 3 else (1, -1, 1, 1)
-        return nd.array(np.broadcast_to(values, (c,)).reshape(shape), dtype=x.dtype)
-
     def hybrid_forward(self, F, x):
-        _check_image("Normalize", x, "CHW or NCHW")
-        if np.dtype(x.dtype).kind != "f":
-            x = nd.cast(x, "float32")
-        mean = self._per_channel("mean", self._mean, x)
-        std = self._per_channel("std", self._std, x)
-        return nd.broadcast_div(nd.broadcast_sub(x, mean), std)
-
-
-def _size_wh(who, size):
-    if isinstance(size, (int, np.integer)):
-        size = (int(size), int(size))
-    size = tuple(int(s) for s in size)
-    if len(size) != 2 or min(size) <= 0:
-        raise ValueError(f"{who}: size must be a positive int or (width, height), got {size}")
-    return size
-
-
-def _cubic_weights(t):
-    """OpenCV's 4 bicubic weights for the taps at floor - 1 .. floor + 2, fraction t."""
-    a = _CUBIC_A
-    w0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
-    w1 = ((a + 2) * t - (a + 3)) * t * t + 1
-    w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
-    return (w0, w1, w2, 1 - w0 - w1 - w2)
-
-
-def interpolation_matrix(n_in, n_out, interpolation):
-    """(n_out, n_in) weights of cv::resize along one axis (0 nearest, 1 bilinear, 2 bicubic
-    with border pixels replicated)."""
-    m = np.zeros((n_out, n_in), dtype=np.float64)
-    scale = n_in / n_out
-    for i in range(n_out):
-        if interpolation == 0:
-            m[i, min(int(math.floor(i * scale)), n_in - 1)] = 1.0
-            continue
-        pos = (i + 0.5) * scale - 0.5
-        lo = int(math.floor(pos))
-        frac = pos - lo
-        if interpolation == 2:
-            for k, wt in enumerate(_cubic_weights(frac)):
-                m[i, min(max(lo - 1 + k, 0), n_in - 1)] += wt
-            continue
-        if lo < 0:
-            lo, frac = 0, 0.0
-        if lo >= n_in - 1:
-            lo, frac = n_in - 1, 0.0
-        m[i, lo] += 1.0 - frac
-        m[i, min(lo + 1, n_in - 1)] += frac
-    return m
-
-
-def _along(x, matrix, axis):
-    """matrix (n_out, n_in) applied along `axis` of x."""
-    moved = nd.swapaxes(x, 0, axis) if axis else x
-    rest = moved.shape[1:]
-    out = nd.dot(matrix, nd.reshape(moved, (moved.shape[0], -1)))
-    out = nd.reshape(out, (matrix.shape[0],) + tuple(rest))
-    return nd.swapaxes(out, 0, axis) if axis else out
-
-
-def resize(x, width, height, interpolation=1):
-    """Resize an HWC or NHWC image to (height, width) as cv::resize does."""
-    if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"Resize: interpolation {interpolation} is not supported (0 nearest, "
-                         f"1 bilinear, 2 bicubic)")
-    h_axis = x.ndim - 3
-    h, w = x.shape[h_axis], x.shape[h_axis + 1]
-    dtype = x.dtype
-    out = nd.cast(x, "float32") if np.dtype(dtype) != np.float64 else x
-    fdtype = "float64" if np.dtype(dtype) == np.float64 else "float32"
-    if height != h:
-        out = _along(out, nd.array(interpolation_matrix(h, height, interpolation),
-                                   dtype=fdtype), h_axis)
-    if w != width:
-        out = _along(out, nd.array(interpolation_matrix(w, width, interpolation),
-                                   dtype=fdtype), h_axis + 1)
-    if np.dtype(dtype).kind in "iu":
-        out = nd.round(out)  # a linear blend of pixels stays within their range
-        if interpolation == 2:  # a cubic one can overshoot: saturate as uint8 does
-            out = nd.clip(out, 0.0, 255.0)
-    return nd.cast(out, np.dtype(dtype).name) if np.dtype(dtype).name != fdtype else out
-
-
-def resized_size(h, w, size, keep_ratio):
-    """(height, width) of MXNet's image resize: an int size with keep_ratio sets the short
-    side and scales the other with integer division."""
-    if isinstance(size, (int, np.integer)):
-        if size <= 0:
-            raise ValueError(f"Resize: size must be positive, got {size}")
-        if not keep_ratio:
-            return int(size), int(size)
-        if h > w:
-            return h * int(size) // w, int(size)
-        return int(size), w * int(size) // h
-    width, height = _size_wh("Resize", size)
-    return height, width
+        return nd_image.normalize(x, self._mean, self._std, "Normalize")
 
 
 class Resize(_TakesNumpy, HybridBlock):
@@ -340,15 +226,12 @@ class RandomApply(_TakesNumpy, Sequential):
 
 
 class _RandomFlip(_TakesNumpy, HybridBlock):
-    """Flips along one image axis with probability 0.5 (a draw of the random stream, so it
-    stays random when hybridized)."""
+    """Flips along one image axis with probability 0.5 (nd_image.random_flip: a draw of the
+    random stream, so it stays random when hybridized)."""
     _axis_from_end = None
 
     def hybrid_forward(self, F, x):
-        _check_image(type(self).__name__, x)
-        axis = x.ndim - self._axis_from_end
-        coin = nd.random.uniform(0.0, 1.0, shape=(1,) * x.ndim) < 0.5
-        return nd.where(nd.broadcast_to(coin, x.shape), nd.flip(x, axis=axis), x)
+        return nd_image.random_flip(type(self).__name__, x, self._axis_from_end)
 
 
 class RandomFlipLeftRight(_RandomFlip):
