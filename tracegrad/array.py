@@ -30,6 +30,7 @@ class _Hooks(threading.local):
     compiling = False   # inside a jit / hybridize trace: contrib loops become one op
     scalar = None       # (array) -> TracedScalar: asscalar() of a traced float array
     materialize = None  # (args) -> args with TracedScalars as their guarded values
+    profiling = False   # an op is being timed by mx.profiler (set_profile_hook)
 
 
 def assign_state(target, value):
@@ -57,7 +58,7 @@ _HOOKED = False
 
 def _rehook():
     global _HOOKED
-    _HOOKED = _DEFER is not None or _MATERIALIZING[0] > 0
+    _HOOKED = _DEFER is not None or _MATERIALIZING[0] > 0 or _PROFILE is not None
 
 
 class materializing:
@@ -84,6 +85,16 @@ class materializing:
 # deferred result, or None to run the op now. _BEFORE_WRITE runs before an in-place write.
 _DEFER = None
 _BEFORE_WRITE = None
+# mx.profiler (profiler.py) while it runs: every eager op goes through it (timed, then run
+# here again with HOOKS.profiling set); with no profiler, no cost beyond the _HOOKED test
+_PROFILE = None
+
+
+def set_profile_hook(hook):
+    global _PROFILE
+    with _MATERIALIZING_LOCK:
+        _PROFILE = hook
+        _rehook()
 
 
 def set_defer_hook(hook, before_write=None):
@@ -130,6 +141,9 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
     when nothing is installed; a numpy scalar is weakened to a Python scalar (as in a trace)
     while the operands' buffers are gathered."""
     if _HOOKED:
+        profile = _PROFILE
+        if profile is not None and not HOOKS.profiling:
+            return profile(opdef, args, attrs, impl)
         args = _hooked_args(args)
         defer = _DEFER
         if defer is not None:

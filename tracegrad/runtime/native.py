@@ -20,6 +20,7 @@ call raises TypeError / ValueError naming it (runtime/donation.py); try_call ret
 """
 import ctypes
 import threading
+import weakref
 
 import numpy as np
 
@@ -62,9 +63,36 @@ def _check_layouts():
 
 _check_layouts()
 _CONTEXT = Context()
+# every live compiled callable, so mx.profiler can time their native calls (set_entry_wrapper)
+_LIVE = weakref.WeakSet()
+_ENTRY_WRAPPER = [None]
 
 
-class NativeFunction:
+def set_entry_wrapper(wrap):
+    """`wrap(entry, name) -> entry` for the native entry of every compiled callable, live or
+    made later (mx.profiler times the calls); None restores the plain entries. No cost per
+    call when unset: the callables call whichever entry they hold."""
+    _ENTRY_WRAPPER[0] = wrap
+    for callable_ in list(_LIVE):
+        callable_._wrap_entry()
+
+
+class _Profiled:
+    """The entry holder both compiled callables share: the plain entry and its wrapping."""
+
+    def _set_entry(self, entry):
+        self._plain_entry = entry
+        _LIVE.add(self)
+        self._wrap_entry()
+
+    def _wrap_entry(self):
+        wrap = _ENTRY_WRAPPER[0]
+        fn = getattr(self.module, "fn", None)
+        self._entry = self._plain_entry if wrap is None else wrap(
+            self._plain_entry, fn.name if fn is not None else "chain")
+
+
+class NativeFunction(_Profiled):
     """A compiled Function made callable. `module` is the CompiledModule (llvm_ir etc.)."""
 
     def __init__(self, fn_or_module, fastmath=(), donate=None):
@@ -98,8 +126,9 @@ class NativeFunction:
         # a long call drops the GIL, and the scratch arena is per function
         self._lock = threading.Lock()
         self._held = not self._pooled and _short(module)
-        self._entry = EntryBuiltin(module.entry_address, self._arena_address, self._ctx_address,
-                                   release_gil=not self._held, owners=(module, self._arena)).call
+        self._set_entry(EntryBuiltin(module.entry_address, self._arena_address,
+                                     self._ctx_address, release_gil=not self._held,
+                                     owners=(module, self._arena)).call)
         # one output, no literal: the call without a list comprehension
         self._single = self._outs[0] if len(self._outs) == 1 and not self._literals \
             and not self._donated_literals else None
@@ -248,7 +277,7 @@ def _short(module):
     return nbytes <= SHORT_BYTES and flops <= SHORT_FLOPS
 
 
-class NativeChain:
+class NativeChain(_Profiled):
     """A codegen.chain module made callable: `chain(*inputs) -> (code, outputs)`. code 0: every
     segment ran, outputs are the fresh ones (those after the scratch); CHECK_FAILED + k:
     segment k's guard saw another outcome, outputs are the scratch ones (all of them when
@@ -261,8 +290,9 @@ class NativeChain:
         self._arena = Arena(module.arena_bytes)
         self._arena_address = self._arena.address
         self._ctx_address = _CONTEXT.address
-        self._entry = EntryBuiltin(module.entry_address, self._arena_address, self._ctx_address,
-                                   release_gil=True, owners=(module, self._arena)).call
+        self._set_entry(EntryBuiltin(module.entry_address, self._arena_address,
+                                     self._ctx_address, release_gil=True,
+                                     owners=(module, self._arena)).call)
         # the first `scratch` outputs (guard values the caller reads at once, under its own
         # lock) are reused by every call; the rest are fresh arrays the caller keeps
         self._scratch = tuple(np.empty(shape, dtype) for shape, dtype in

@@ -1,0 +1,125 @@
+"""mx.profiler: MXNet 1.x's profiler API. While it runs it times every eager op and every
+native call of compiled code; stopped, it records nothing and leaves no hook installed."""
+import json
+
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import array, autograd, gluon, nd, profiler
+from tracegrad.runtime import native
+
+
+@pytest.fixture
+def fresh_profiler(tmp_path):
+    profiler.set_state("stop")
+    profiler.dumps(reset=True)
+    profiler.set_config(filename=str(tmp_path / "profile.json"), profile_all=True,
+                        aggregate_stats=True)
+    yield tmp_path / "profile.json"
+    profiler.set_state("stop")
+    profiler.dumps(reset=True)
+
+
+def _stats():
+    return json.loads(profiler.dumps(format="json"))["Time"]
+
+
+def test_eager_ops_and_native_calls_are_timed_while_running(fresh_profiler):
+    net = gluon.nn.Dense(3, in_units=4)
+    net.initialize()
+    net.hybridize()
+    x = nd.ones((2, 4))
+    net(x)                                   # compiled before the profiler starts
+    nd.exp(x)                                # not recorded: stopped
+    profiler.set_state("run")
+    y = nd.exp(x) + 1
+    out = net(x)
+    profiler.set_state("stop")
+    nd.log(x)                                # not recorded: stopped again
+    stats = _stats()
+    assert stats["operator"]["exp"]["Total Count"] == 1
+    assert "log" not in stats["operator"]
+    native_names = list(stats["native"])
+    assert len(native_names) == 1 and native_names[0].startswith("native:@")
+    assert stats["native"][native_names[0]]["Total Count"] == 1
+    np.testing.assert_allclose(y.asnumpy(), np.e + 1, rtol=1e-6)   # results unchanged
+    assert out.shape == (2, 3)
+    table = profiler.dumps()
+    assert "operator" in table and "Total Count" in table and "exp" in table
+
+
+def test_stopped_profiler_leaves_no_hook(fresh_profiler):
+    profiler.set_state("run")
+    profiler.set_state("stop")
+    assert array._PROFILE is None and native._ENTRY_WRAPPER[0] is None
+    net = gluon.nn.Dense(2, in_units=2)
+    net.initialize()
+    net.hybridize()
+    net(nd.ones((1, 2)))
+    for f in list(native._LIVE):
+        assert f._entry is f._plain_entry
+
+
+def test_pause_resume_scope_and_user_events(fresh_profiler):
+    profiler.set_state("run")
+    nd.sqrt(nd.ones(3))
+    profiler.pause()
+    nd.sqrt(nd.ones(3))
+    profiler.resume()
+    with profiler.scope("train:"):
+        nd.sqrt(nd.ones(3))
+    domain = profiler.Domain("mine")
+    task = domain.new_task("load")
+    task.start()
+    task.stop()
+    with profiler.Event("epoch"):
+        pass
+    counter = domain.new_counter("seen", 0)
+    counter += 5
+    domain.new_marker("here").mark()
+    profiler.set_state("stop")
+    stats = _stats()
+    assert stats["operator"]["sqrt"]["Total Count"] == 1
+    assert stats["operator"]["train:sqrt"]["Total Count"] == 1
+    assert stats["mine"]["load"]["Total Count"] == 1
+    assert stats["event"]["epoch"]["Total Count"] == 1
+    profiler.dump()
+    trace = json.loads(fresh_profiler.read_text())
+    phases = {e["ph"] for e in trace["traceEvents"]}
+    assert {"X", "C", "i", "M"} <= phases
+    assert [e["args"]["seen"] for e in trace["traceEvents"] if e["ph"] == "C"] == [0, 5]
+
+
+def test_a_profiled_training_loop_trains_as_without_it(fresh_profiler):
+    def train(profile):
+        mx.random.seed(0)
+        net = gluon.nn.HybridSequential()
+        net.add(gluon.nn.Dense(8, activation="relu", in_units=4), gluon.nn.Dense(2, in_units=8))
+        net.initialize()
+        net.hybridize()
+        trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        x = nd.array(np.random.RandomState(1).randn(6, 4))
+        y = nd.array([0, 1, 0, 1, 1, 0])
+        if profile:
+            profiler.set_state("run")
+        for _ in range(8):
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            trainer.step(6)
+        profiler.set_state("stop")
+        return [p.data().asnumpy() for p in net.collect_params().values()]
+    for a, b in zip(train(True), train(False)):
+        np.testing.assert_array_equal(a, b)
+    assert sum(s["Total Count"] for s in _stats()["native"].values()) >= 8
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['profile_everything'\]"):
+        profiler.set_config(profile_everything=True)
+    with pytest.raises(ValueError, match="state must be 'run' or 'stop'"):
+        profiler.set_state("start")
+    with pytest.raises(ValueError, match="sort_by"):
+        profiler.dumps(sort_by="name")
