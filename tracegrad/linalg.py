@@ -7,6 +7,7 @@ primitives, ir/ops/lapack.py).
 from .array import F
 from .base import MXNetError
 from .ir.types import dtype_name
+from .op_kwargs import redo as _redo
 
 
 def _check_axis(name, axis):
@@ -17,6 +18,8 @@ def _check_axis(name, axis):
 
 def gemm2(A, B, transpose_a=False, transpose_b=False, alpha=1.0, axis=-2, **kwargs):
     """alpha * op(A) op(B)."""
+    if kwargs:
+        return _redo(gemm2, locals())
     _check_axis("gemm2", axis)
     out = F.matmul(A, B, transpose_a=bool(transpose_a), transpose_b=bool(transpose_b))
     return out if alpha == 1.0 else F.mul(out, float(alpha))
@@ -25,12 +28,16 @@ def gemm2(A, B, transpose_a=False, transpose_b=False, alpha=1.0, axis=-2, **kwar
 def gemm(A, B, C, transpose_a=False, transpose_b=False, alpha=1.0, beta=1.0, axis=-2,
          **kwargs):
     """alpha * op(A) op(B) + beta * C."""
+    if kwargs:
+        return _redo(gemm, locals())
     _check_axis("gemm", axis)
     return F.add(gemm2(A, B, transpose_a, transpose_b, alpha), F.mul(C, float(beta)))
 
 
 def syrk(A, transpose=False, alpha=1.0, **kwargs):
     """alpha * A A^T (alpha * A^T A with transpose=True)."""
+    if kwargs:
+        return _redo(syrk, locals())
     out = F.matmul(A, A, transpose_a=bool(transpose), transpose_b=not transpose)
     return out if alpha == 1.0 else F.mul(out, float(alpha))
 
@@ -43,12 +50,16 @@ def _swap_last(x):
 def potrf(A, lower=True, **kwargs):
     """The Cholesky factor of a symmetric positive definite A: L with A = L L^T (lower), or
     U = L^T with A = U^T U (lower=False)."""
+    if kwargs:
+        return _redo(potrf, locals())
     low = F.potrf(A)
     return low if lower else _swap_last(low)
 
 
 def trsm(A, B, transpose=False, rightside=False, lower=True, alpha=1.0, **kwargs):
     """Solve op(A) X = alpha B (X op(A) = alpha B with rightside) for triangular A."""
+    if kwargs:
+        return _redo(trsm, locals())
     return F.trsm(A, B, transpose=bool(transpose), rightside=bool(rightside),
                   lower=bool(lower), alpha=float(alpha))
 
@@ -61,6 +72,8 @@ def _triangle(A, lower):
 
 def trmm(A, B, transpose=False, rightside=False, lower=True, alpha=1.0, **kwargs):
     """alpha * op(A) B (alpha * B op(A) with rightside) for triangular A."""
+    if kwargs:
+        return _redo(trmm, locals())
     t = _triangle(A, lower)
     out = F.matmul(B, t, transpose_b=bool(transpose)) if rightside else \
         F.matmul(t, B, transpose_a=bool(transpose))
@@ -69,6 +82,8 @@ def trmm(A, B, transpose=False, rightside=False, lower=True, alpha=1.0, **kwargs
 
 def potri(A, lower=True, **kwargs):
     """(L L^T)^-1 from a Cholesky factor L (of U^T U from U with lower=False)."""
+    if kwargs:
+        return _redo(potri, locals())
     n = A.shape[-1]
     eye = F.cast(F.eq(F.iota(shape=(n, n), axis=0), F.iota(shape=(n, n), axis=1)),
                  dtype=A.type.dtype)
@@ -85,6 +100,8 @@ def _diagonal_mask(n, offset):
 
 def extractdiag(A, offset=0, **kwargs):
     """The `offset`-th diagonal of each square matrix (above the main one when positive)."""
+    if kwargs:
+        return _redo(extractdiag, locals())
     n, k = A.shape[-1], int(offset)
     if A.ndim < 2 or A.shape[-2] != n or abs(k) >= n:
         raise MXNetError(f"linalg.extractdiag: needs square matrices and |offset| < {n}, got "
@@ -99,6 +116,8 @@ def extractdiag(A, offset=0, **kwargs):
 
 def makediag(A, offset=0, **kwargs):
     """Square matrices with A's last axis on their `offset`-th diagonal (size m + |offset|)."""
+    if kwargs:
+        return _redo(makediag, locals())
     k = int(offset)
     m = A.shape[-1]
     n = m + abs(k)
@@ -114,6 +133,8 @@ def makediag(A, offset=0, **kwargs):
 
 def sumlogdiag(A, **kwargs):
     """sum(log(diag(A))) per matrix (the log-determinant of a Cholesky factor's square)."""
+    if kwargs:
+        return _redo(sumlogdiag, locals())
     d = extractdiag(A)
     out = F.sum(F.log(d), axes=(d.ndim - 1,))
     return F.reshape(out, shape=(1,)) if out.ndim == 0 else out  # MXNet 1.x: no 0-d arrays

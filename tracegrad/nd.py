@@ -18,6 +18,7 @@ from .index_checks import check_value_range as _check_value_range
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
 from .runtime.tape import STATE
+from .op_kwargs import redo as _redo
 
 waitall = lambda: None  # noqa: E731  (synchronous execution: nothing to wait for)
 
@@ -52,14 +53,20 @@ def _shape(shape):
 
 
 def zeros(shape, ctx=None, dtype=None, **kwargs):
+    if kwargs:
+        return _redo(zeros, locals())
     return wrap(np.zeros(_shape(shape), dtype=_np_dtype(dtype)))
 
 
 def ones(shape, ctx=None, dtype=None, **kwargs):
+    if kwargs:
+        return _redo(ones, locals())
     return wrap(np.ones(_shape(shape), dtype=_np_dtype(dtype)))
 
 
 def full(shape, val, ctx=None, dtype=None, **kwargs):
+    if kwargs:
+        return _redo(full, locals())
     return wrap(np.full(_shape(shape), val, dtype=_np_dtype(dtype)))
 
 
@@ -81,14 +88,20 @@ def eye(N, M=0, k=0, ctx=None, dtype=None):
 
 def zeros_like(data, **kwargs):
     """(From the shape and dtype alone: a deferred array of a captured step stays deferred.)"""
+    if kwargs:
+        return _redo(zeros_like, locals())
     return wrap(np.zeros(data.shape, data.dtype))
 
 
 def ones_like(data, **kwargs):
+    if kwargs:
+        return _redo(ones_like, locals())
     return wrap(np.ones(data.shape, data.dtype))
 
 
 def full_like(data, fill_value, **kwargs):
+    if kwargs:
+        return _redo(full_like, locals())
     return wrap(np.full(data.shape, fill_value, data.dtype))
 
 
@@ -99,6 +112,8 @@ def concatenate(arrays, axis=0, always_copy=True):
 # ------------------------------------------------------------------ elementwise
 def _unary(opname, floats_only=False):
     def fn(data, **kwargs):
+        if kwargs:
+            return _redo(fn, locals())
         if floats_only:
             data = _as_float(data)
         return getattr(F, opname)(data)
@@ -199,6 +214,8 @@ def _full_to_1(out):
 
 
 def sum(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    if kwargs:
+        return _redo(sum, locals())
     if data.dtype == np.bool_:  # a count, as numpy gives
         data = F.cast(data, dtype="i64")
     axes = _reduce_axes(data, axis, exclude, "sum")
@@ -208,16 +225,22 @@ def sum(data, axis=None, keepdims=False, exclude=False, **kwargs):
 
 
 def mean(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    if kwargs:
+        return _redo(mean, locals())
     if data.dtype == np.bool_:  # a fraction
         data = F.cast(data, dtype="f32")
     return _full_to_1(C.mean(F, data, _reduce_axes(data, axis, exclude, "mean"), keepdims))
 
 
 def max(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    if kwargs:
+        return _redo(max, locals())
     return _full_to_1(F.max(data, axes=_reduce_axes(data, axis, exclude, "max"), keepdims=keepdims))
 
 
 def min(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    if kwargs:
+        return _redo(min, locals())
     return _full_to_1(F.min(data, axes=_reduce_axes(data, axis, exclude, "min"), keepdims=keepdims))
 
 
@@ -234,6 +257,8 @@ def argmin(data, axis=None, keepdims=False):
 
 
 def norm(data, ord=2, axis=None, keepdims=False, **kwargs):
+    if kwargs:
+        return _redo(norm, locals())
     if ord == 1:
         return sum(F.abs(data), axis=axis, keepdims=keepdims)
     return F.sqrt(sum(square(data), axis=axis, keepdims=keepdims))
@@ -242,6 +267,8 @@ def norm(data, ord=2, axis=None, keepdims=False, **kwargs):
 # ------------------------------------------------------------------ linear algebra
 def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
     """MXNet dot: contracts the last axis of lhs with the first of rhs (2-d: matrix product)."""
+    if kwargs:
+        return _redo(dot, locals())
     if lhs.ndim == 1 and rhs.ndim == 1:
         return _full_to_1(F.sum(F.mul(lhs, rhs), axes=(0,)))
     a = lhs if lhs.ndim > 1 else F.reshape(lhs, shape=(1,) + lhs.shape)
@@ -271,12 +298,16 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
 
 
 def batch_dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
+    if kwargs:
+        return _redo(batch_dot, locals())
     return F.matmul(lhs, rhs, transpose_a=transpose_a, transpose_b=transpose_b)
 
 
 def FullyConnected(data, weight, bias=None, num_hidden=None, no_bias=False, flatten=True,
                    **kwargs):
     """y = x W^T + b; with flatten, x is reshaped to 2-d first; else applied on the last axis."""
+    if kwargs:
+        return _redo(FullyConnected, locals())
     if flatten and data.ndim != 2:
         data = C.flatten(F, data)
     if data.ndim == 2:
@@ -327,8 +358,10 @@ def _reshape_codes(src, shape, reverse=False):
     return tuple(int(d) for d in out)
 
 
-def reshape(data, shape=None, reverse=False, **kwargs):
-    shape = kwargs.pop("newshape", shape)
+def reshape(data, shape=None, reverse=False, newshape=None, **kwargs):
+    if kwargs:
+        return _redo(reshape, locals())
+    shape = shape if newshape is None else newshape
     new = _reshape_codes(data.shape, _shape(shape), reverse)
     if math.prod(new) != data.size:  # math.prod: np.prod costs 4 us a call
         raise MXNetError(f"reshape: cannot reshape array of shape {data.shape} into {new}")
@@ -395,15 +428,21 @@ broadcast_axes = broadcast_axis
 
 
 def concat(*data, dim=1, **kwargs):
+    if kwargs:
+        return _redo(concat, locals())
     return F.concat(*data, axis=dim % data[0].ndim)
 
 
 def stack(*data, axis=0, **kwargs):
+    if kwargs:
+        return _redo(stack, locals())
     axis = axis % (data[0].ndim + 1)
     return F.concat(*[F.expand_dims(d, axis=axis) for d in data], axis=axis)
 
 
-def split(data, num_outputs, axis=1, squeeze_axis=False):
+def split(data, num_outputs, axis=1, squeeze_axis=False, **kwargs):
+    if kwargs:
+        return _redo(split, locals())
     axis %= data.ndim
     n = data.shape[axis] // num_outputs
     outs = [slice_axis(data, axis, i * n, (i + 1) * n) for i in range(num_outputs)]
@@ -557,6 +596,8 @@ def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
 
 
 def Embedding(data, weight, input_dim=None, output_dim=None, **kwargs):
+    if kwargs:
+        return _redo(Embedding, locals())
     return F.take(weight, data, axis=0)
 
 
@@ -615,12 +656,67 @@ def _getitem(x, key):
 
 
 # ------------------------------------------------------------------ neural network ops
-def softmax(data, axis=-1, temperature=None, **kwargs):
-    return C.softmax(F, _as_float(data), axis=axis, temperature=temperature)
+def softmax(data, length=None, axis=-1, temperature=None, dtype=None, use_length=False,
+            **kwargs):
+    """Softmax along `axis`; with use_length, over the first length[...] entries of each
+    slice only (the rest are 0), as MXNet's length-aware kernel. (An int second positional
+    argument is the axis, as in MXNet before `length` was added.)"""
+    if kwargs:
+        return _redo(softmax, locals())
+    data, length, axis = _softmax_args("softmax", data, length, axis, dtype, use_length)
+    if length is None:
+        return C.softmax(F, data, axis=axis, temperature=temperature)
+    return _softmax_with_length(data, length, axis, temperature, log=False)
 
 
-def log_softmax(data, axis=-1, temperature=None, **kwargs):
-    return C.log_softmax(F, _as_float(data), axis=axis, temperature=temperature)
+def log_softmax(data, length=None, axis=-1, temperature=None, dtype=None, use_length=False,
+                **kwargs):
+    """Log-softmax along `axis`; with use_length as softmax (entries past the length are 0)."""
+    if kwargs:
+        return _redo(log_softmax, locals())
+    data, length, axis = _softmax_args("log_softmax", data, length, axis, dtype, use_length)
+    if length is None:
+        return C.log_softmax(F, data, axis=axis, temperature=temperature)
+    return _softmax_with_length(data, length, axis, temperature, log=True)
+
+
+def _softmax_args(op, data, length, axis, dtype, use_length):
+    if length is not None and not isinstance(length, NDArray):
+        axis, length = length, None      # softmax(x, 1): the 1.x signature's axis
+    data = _as_float(data) if dtype is None else data.astype(np.dtype(dtype).name)
+    if not use_length:
+        return data, None, axis
+    if length is None:
+        raise MXNetError(f"{op}: use_length=True needs length (an NDArray)")
+    ax = axis % data.ndim if -data.ndim <= axis < data.ndim else None
+    if ax is None:
+        raise MXNetError(f"{op}: axis {axis} is out of range for shape {tuple(data.shape)}")
+    want = tuple(data.shape[:ax]) + tuple(data.shape[ax + 1:])
+    if tuple(length.shape) != want:
+        raise MXNetError(f"{op}: length must have shape {want} (data {tuple(data.shape)} "
+                         f"without axis {axis}), got {tuple(length.shape)}")
+    return data, length, ax
+
+
+def _softmax_with_length(data, length, ax, temperature, log):
+    """MXNet's length-aware (log-)softmax: a mask of the first length[...] positions along
+    `ax` (lengths truncated toward zero and clamped into [0, n]); masked-out entries give 0
+    and no gradient, an empty slice gives zeros."""
+    n = data.shape[ax]
+    ramp = wrap(np.arange(n, dtype=np.int64).reshape(
+        [n if i == ax else 1 for i in range(data.ndim)]))
+    steps = F.minimum(F.maximum(F.cast(length, dtype="i64"), 0), n)
+    mask = F.lt(ramp, F.expand_dims(steps, axis=ax))
+    x = data if temperature is None or temperature == 1.0 else F.div(data, float(temperature))
+    lowest = float(np.finfo(np.dtype(data.dtype)).min)
+    top = F.stop_gradient(F.max(F.where(mask, x, lowest), axes=(ax,), keepdims=True))
+    z = F.where(mask, F.sub(x, top), 0.0)          # (no overflow where masked out)
+    e = F.where(mask, F.exp(z), 0.0)
+    total = F.maximum(F.sum(e, axes=(ax,), keepdims=True),
+                      float(np.finfo(np.dtype(data.dtype)).tiny))
+    if log:
+        return F.where(mask, F.sub(z, F.log(total)), 0.0)
+    return F.div(e, total)
 
 
 def softmax_cross_entropy(data, label):
@@ -629,6 +725,8 @@ def softmax_cross_entropy(data, label):
 
 def Activation(data, act_type="relu", **kwargs):
     """relu, sigmoid, tanh, softrelu, softsign."""
+    if kwargs:
+        return _redo(Activation, locals())
     if act_type == "softrelu":
         return C.softrelu(F, data)
     if act_type == "softsign":
@@ -642,6 +740,8 @@ def Activation(data, act_type="relu", **kwargs):
 def Dropout(data, p=0.5, mode="training", axes=(), **kwargs):
     """Zero elements with probability p and scale the rest by 1/(1-p), in training mode (or
     always with mode='always'); the identity otherwise."""
+    if kwargs:
+        return _redo(Dropout, locals())
     if p <= 0 or (mode != "always" and not STATE.training):
         return data
     return C.dropout(F, data, random.next_key(), p, tuple(a % data.ndim for a in axes))

@@ -17,15 +17,20 @@ from .base import MXNetError
 from .ir import composites as C
 from .ir.types import dtype_name
 from .runtime.tape import STATE
+from .op_kwargs import redo as _redo
 
 
 def Concat(*data, dim=1, num_args=None, **kwargs):
     """Join arrays along `dim` (default 1, as MXNet's Concat)."""
+    if kwargs:
+        return _redo(Concat, locals())
     return nd.concat(*data, dim=dim)
 
 
 def Reshape(data, shape=None, reverse=False, target_shape=None, keep_highest=False, **kwargs):
     """nd.reshape under its legacy name (shape codes 0, -1, -2, -3, -4 included)."""
+    if kwargs:
+        return _redo(Reshape, locals())
     return nd.reshape(data, shape if shape is not None else target_shape, reverse=reverse)
 
 
@@ -46,6 +51,8 @@ def SoftmaxOutput(data, label, grad_scale=1.0, ignore_label=-1.0, multi_output=F
     pass (normalization 'batch' divides by the batch size, 'valid' by the number of labels not
     equal to ignore_label when use_ignore). multi_output: softmax over axis 1 of (n, c, ...)
     with labels (n, ...); preserve_shape: softmax over the last axis."""
+    if kwargs:
+        return _redo(SoftmaxOutput, locals())
     if normalization not in ("null", "batch", "valid"):
         raise MXNetError(f"SoftmaxOutput: normalization must be 'null', 'batch' or 'valid', "
                          f"got {normalization!r}")
@@ -85,6 +92,8 @@ Softmax = SoftmaxOutput
 
 def LinearRegressionOutput(data, label, grad_scale=1.0, **kwargs):
     """data forward; grad_scale * (data - label) / (outputs per sample) backward."""
+    if kwargs:
+        return _redo(LinearRegressionOutput, locals())
     diff = F.sub(data, F.reshape(label, shape=data.shape))
     share = F.mul(F.mul(diff, diff), 0.5 * grad_scale / _per_sample(data))
     return _head(data, share)
@@ -93,6 +102,8 @@ def LinearRegressionOutput(data, label, grad_scale=1.0, **kwargs):
 def LogisticRegressionOutput(data, label, grad_scale=1.0, **kwargs):
     """sigmoid(data) forward; grad_scale * (sigmoid(data) - label) / (outputs per sample)
     backward."""
+    if kwargs:
+        return _redo(LogisticRegressionOutput, locals())
     label = F.reshape(label, shape=data.shape)
     share = F.mul(C.sigmoid_bce(F, data, label), grad_scale / _per_sample(data))
     return _head(F.sigmoid(data), share)
@@ -100,12 +111,16 @@ def LogisticRegressionOutput(data, label, grad_scale=1.0, **kwargs):
 
 def MAERegressionOutput(data, label, grad_scale=1.0, **kwargs):
     """data forward; grad_scale * sign(data - label) / (outputs per sample) backward."""
+    if kwargs:
+        return _redo(MAERegressionOutput, locals())
     diff = F.sub(data, F.reshape(label, shape=data.shape))
     return _head(data, F.mul(F.abs(diff), grad_scale / _per_sample(data)))
 
 
 def SoftmaxActivation(data, mode="instance", **kwargs):
     """Softmax over the last axis of each instance ('instance') or over axis 1 ('channel')."""
+    if kwargs:
+        return _redo(SoftmaxActivation, locals())
     if mode == "channel":
         return C.softmax(F, data, axis=1)
     return F.reshape(C.softmax(F, nd.flatten(data), axis=-1), shape=data.shape)
@@ -117,6 +132,8 @@ def BatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9
     """MXNet's legacy BatchNorm operator: batch statistics in training (autograd.record with
     train_mode), updating moving_mean/moving_var in place; the moving statistics otherwise.
     fix_gamma=True (the default here, as in MXNet) uses gamma = 1."""
+    if kwargs:
+        return _redo(BatchNorm, locals())
     axis %= data.ndim
     shape = tuple(d if i == axis else 1 for i, d in enumerate(data.shape))
     g = F.mul(F.stop_gradient(gamma), 0.0) if fix_gamma else gamma
@@ -146,6 +163,8 @@ def BatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9
 
 def LayerNorm(data, gamma, beta, axis=-1, eps=1e-5, output_mean_var=False, **kwargs):
     """Normalise each sample over `axis`, then gamma * x + beta."""
+    if kwargs:
+        return _redo(LayerNorm, locals())
     axis %= data.ndim
     shape = tuple(d if i == axis else 1 for i, d in enumerate(data.shape))
     mean = C.mean(F, data, (axis,), keepdims=True)
@@ -161,6 +180,8 @@ def LayerNorm(data, gamma, beta, axis=-1, eps=1e-5, output_mean_var=False, **kwa
 def UpSampling(*data, scale=1, sample_type="nearest", num_args=1, num_filter=0,
                multi_input_mode="concat", workspace=512, **kwargs):
     """Nearest-neighbour upsampling of NCHW input by an integer `scale` on H and W."""
+    if kwargs:
+        return _redo(UpSampling, locals())
     if sample_type != "nearest":
         raise MXNetError(f"UpSampling: sample_type {sample_type!r} is not supported (only "
                          f"'nearest'; bilinear is a Deconvolution)")
@@ -180,6 +201,8 @@ def UpSampling(*data, scale=1, sample_type="nearest", num_args=1, num_filter=0,
 
 def Pad(data, mode="constant", pad_width=(), constant_value=0, **kwargs):
     """nd.pad under its legacy name."""
+    if kwargs:
+        return _redo(Pad, locals())
     from .nd_math import pad
     return pad(data, mode=mode, pad_width=pad_width, constant_value=constant_value)
 
@@ -201,6 +224,8 @@ ExpandDims = nd.expand_dims
 def L2Normalization(data, eps=1e-10, mode="instance", **kwargs):
     """data / sqrt(sum(data²) + eps) over all axes but the first ('instance'), over the
     channel axis 1 ('channel') or over the spatial axes 2... ('spatial')."""
+    if kwargs:
+        return _redo(L2Normalization, locals())
     if mode == "instance":
         axes = tuple(range(1, data.ndim))
     elif mode == "channel":

@@ -11,10 +11,13 @@ from .array import F, NDArray, wrap
 from .base import MXNetError
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
+from .op_kwargs import redo as _redo
 
 
 def _unary(opname, doc):
     def fn(data, **kwargs):
+        if kwargs:
+            return _redo(fn, locals())
         from .nd import _as_float  # ints compute in float32, as nd.sqrt does (not int garbage)
         return getattr(F, opname)(_as_float(data))
     fn.__name__, fn.__doc__ = opname, doc
@@ -36,11 +39,15 @@ erfinv = _unary("erfinv", "The inverse error function on [-1, 1].")
 
 def degrees(data, **kwargs):
     """Radians to degrees."""
+    if kwargs:
+        return _redo(degrees, locals())
     return F.mul(data, 180.0 / np.pi)
 
 
 def radians(data, **kwargs):
     """Degrees to radians."""
+    if kwargs:
+        return _redo(radians, locals())
     return F.mul(data, np.pi / 180.0)
 
 
@@ -112,6 +119,8 @@ def cumsum(a, axis=None, dtype=None):
 
 def prod(data, axis=None, keepdims=False, exclude=False, **kwargs):
     """Product over `axis` (all by default); gradients are exact at zeros."""
+    if kwargs:
+        return _redo(prod, locals())
     from .nd import _full_to_1, _reduce_axes
     axes = _reduce_axes(data, axis, exclude, "prod")
     if not axes and data.ndim:
@@ -121,6 +130,8 @@ def prod(data, axis=None, keepdims=False, exclude=False, **kwargs):
 
 def moments(data, axes=None, keepdims=False, **kwargs):
     """[mean, variance] over `axes` (all by default); variance is the biased (population) one."""
+    if kwargs:
+        return _redo(moments, locals())
     from .nd import _full_to_1
     try:
         ax = normalize_axes(axes, data.ndim)
@@ -176,6 +187,8 @@ def _check_nd_indices(op, indices, shape, negative):
 def pad(data, mode="constant", pad_width=(), constant_value=0, **kwargs):
     """Pad with `pad_width` = (before_0, after_0, before_1, after_1, ...): mode 'constant'
     (constant_value), 'edge' (repeat the border) or 'reflect' (mirror without the border)."""
+    if kwargs:
+        return _redo(pad, locals())
     pad_width = tuple(int(p) for p in pad_width)
     if len(pad_width) != 2 * data.ndim:
         raise MXNetError(f"pad: pad_width needs {2 * data.ndim} entries (two per axis) for "
@@ -190,11 +203,15 @@ def _null_shape(shape):
 
 def random_uniform(low=0.0, high=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Uniform samples in [low, high) (MXNet's nd.random_uniform / nd.uniform)."""
+    if kwargs:
+        return _redo(random_uniform, locals())
     return _random.uniform(low, high, _null_shape(shape), dtype, ctx, out)
 
 
 def random_normal(loc=0.0, scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Normal samples (MXNet's nd.random_normal / nd.normal)."""
+    if kwargs:
+        return _redo(random_normal, locals())
     return _random.normal(loc, scale, _null_shape(shape), dtype, ctx, out)
 
 
@@ -203,6 +220,8 @@ uniform, normal = random_uniform, random_normal
 
 def add_n(*args, **kwargs):
     """The elementwise sum of all arguments (MXNet's add_n / ElementWiseSum)."""
+    if kwargs:
+        return _redo(add_n, locals())
     if not args:
         raise MXNetError("add_n: needs at least one array")
     out = args[0]
@@ -222,16 +241,22 @@ def argmax_channel(data):
 
 def sum_axis(data, axis=None, keepdims=False, exclude=False, **kwargs):
     """nd.sum under MXNet's older name."""
+    if kwargs:
+        return _redo(sum_axis, locals())
     from .nd import sum as _sum
     return _sum(data, axis=axis, keepdims=keepdims, exclude=exclude)
 
 
 def max_axis(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    if kwargs:
+        return _redo(max_axis, locals())
     from .nd import max as _max
     return _max(data, axis=axis, keepdims=keepdims, exclude=exclude)
 
 
 def min_axis(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    if kwargs:
+        return _redo(min_axis, locals())
     from .nd import min as _min
     return _min(data, axis=axis, keepdims=keepdims, exclude=exclude)
 
@@ -239,6 +264,8 @@ def min_axis(data, axis=None, keepdims=False, exclude=False, **kwargs):
 def smooth_l1(data, scalar=1.0, **kwargs):
     """0.5 (sigma x)² where |x| < 1/sigma², else |x| - 0.5/sigma² (sigma = scalar), as in
     MXNet's smooth_l1 (Fast R-CNN's box loss)."""
+    if kwargs:
+        return _redo(smooth_l1, locals())
     s2 = float(scalar) ** 2
     a = F.abs(data)
     return F.where(F.lt(a, 1.0 / s2), F.mul(F.mul(data, data), 0.5 * s2), F.sub(a, 0.5 / s2))
@@ -246,12 +273,16 @@ def smooth_l1(data, scalar=1.0, **kwargs):
 
 def hard_sigmoid(data, alpha=0.2, beta=0.5, **kwargs):
     """clip(alpha * x + beta, 0, 1)."""
+    if kwargs:
+        return _redo(hard_sigmoid, locals())
     return C.clip(F, F.add(F.mul(data, float(alpha)), float(beta)), 0.0, 1.0)
 
 
 def trunc(data, **kwargs):
     """Round toward zero: ceil below zero, floor elsewhere (so -0.4 and -0.0 give -0.0, as
     C's trunc does; int arrays come back unchanged, in their dtype)."""
+    if kwargs:
+        return _redo(trunc, locals())
     if np.dtype(data.dtype).kind in "iub":
         return F.floor(data)
     return F.where(F.lt(data, 0.0), F.neg(F.floor(F.neg(data))), F.floor(data))
@@ -264,6 +295,8 @@ def rint(data, **kwargs):
     """Nearest integer by MXNet's rule: n.5 goes to n and -n.5 to -n-1 (floor, unless the
     fraction is above one half: then ceil, so -0.4 gives -0.0), where `round` takes halves
     away from zero."""
+    if kwargs:
+        return _redo(rint, locals())
     if np.dtype(data.dtype).kind in "iub":
         return F.floor(data)
     low = F.floor(data)   # (compared with low + 0.5, not data - low: inf - inf is NaN)
@@ -272,17 +305,23 @@ def rint(data, **kwargs):
 
 def cbrt(data, **kwargs):
     """Cube root (real, sign kept)."""
+    if kwargs:
+        return _redo(cbrt, locals())
     return F.mul(F.sign(data), F.pow(F.abs(data), 1.0 / 3.0))
 
 
 def shape_array(data, **kwargs):
     """The shape as an int64 array."""
+    if kwargs:
+        return _redo(shape_array, locals())
     from .nd import array
     return array(data.shape, dtype=np.int64)
 
 
 def size_array(data, **kwargs):
     """The number of elements as a 1-element int64 array."""
+    if kwargs:
+        return _redo(size_array, locals())
     from .nd import array
     return array([data.size], dtype=np.int64)
 
@@ -323,11 +362,15 @@ logical_xor = broadcast_logical_xor = _logical(
 
 def logical_not(data, **kwargs):
     """1 where data is zero, else 0, in data's dtype (MXNet's logical_not); no gradient."""
+    if kwargs:
+        return _redo(logical_not, locals())
     return F.cast(F.logical_not(data), dtype=dtype_name(np.dtype(data.dtype)))
 
 
 def identity(data, **kwargs):
     """A copy of data (MXNet's identity / _copy): a new buffer, the gradient passes through."""
+    if kwargs:
+        return _redo(identity, locals())
     return F.cast(data, dtype=dtype_name(np.dtype(data.dtype)))
 
 
@@ -365,9 +408,11 @@ def hypot(lhs, rhs):
 broadcast_hypot = hypot
 
 
-def arctan2(x1, x2, out=None, **kwargs):
+def arctan2(x1, x2, **kwargs):
     """The angle of the point (x2, x1) in [-pi, pi], numpy's arctan2 (quadrants, signed zeros,
     infinities), broadcast; gradient (x2, -x1) / (x1² + x2²)."""
+    if kwargs:
+        return _redo(arctan2, locals())
     x1, x2 = _float_pair(x1, x2, "arctan2")
     with np.errstate(all="ignore"):
         return C.arctan2(F, x1, x2)
@@ -388,11 +433,15 @@ def _in_float64(fn, data):
 def gamma(data, **kwargs):
     """The gamma function (C's tgamma): ±inf at ±0, NaN at negative integers; gradient
     Γ(x)ψ(x)."""
+    if kwargs:
+        return _redo(gamma, locals())
     return _in_float64(C.gamma, data)
 
 
 def gammaln(data, **kwargs):
     """log|Γ(x)| (C's lgamma): +inf at 0 and the negative integers; gradient ψ(x)."""
+    if kwargs:
+        return _redo(gammaln, locals())
     return _in_float64(C.gammaln, data)
 
 

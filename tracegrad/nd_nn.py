@@ -12,6 +12,7 @@ from .array import F
 from .base import MXNetError
 from .ir import activations as A
 from .ir import convolution as CV
+from .op_kwargs import redo as _redo
 
 _CHANNEL_FIRST = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
 _CHANNEL_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
@@ -101,6 +102,8 @@ def Convolution(data=None, weight=None, bias=None, kernel=None, stride=None, dil
                 pad=None, num_filter=None, num_group=1, workspace=1024, no_bias=False,
                 cudnn_tune=None, cudnn_off=False, layout=None, **kwargs):
     """MXNet Convolution: data (N, C, *spatial), weight (num_filter, C / num_group, *kernel)."""
+    if kwargs:
+        return _redo(Convolution, locals())
     kernel, stride, dilate, pad = _conv_windows("Convolution", data, kernel, stride, dilate, pad)
     d = len(kernel)
     last = _layout(layout, d, "Convolution")
@@ -120,6 +123,8 @@ def Deconvolution(data=None, weight=None, bias=None, kernel=None, stride=None, d
                   **kwargs):
     """MXNet Deconvolution (transposed convolution): weight (C, num_filter / num_group,
     *kernel). target_shape, when given, sets pad and adj so the output has that size."""
+    if kwargs:
+        return _redo(Deconvolution, locals())
     kernel, stride, dilate, pad = _conv_windows("Deconvolution", data, kernel, stride, dilate, pad)
     d = len(kernel)
     adj = _tuple(adj, d, 0, "adj", "Deconvolution")
@@ -155,6 +160,8 @@ def Pooling(data=None, kernel=None, pool_type="max", global_pool=False, cudnn_of
             count_include_pad=None, layout=None, **kwargs):
     """MXNet Pooling: max / avg / sum / lp (p_value 1 or 2) over windows, or over all spatial
     axes with global_pool (the output keeps them as size 1)."""
+    if kwargs:
+        return _redo(Pooling, locals())
     if pool_type not in _POOL_TYPES or pooling_convention not in _CONVENTIONS:
         raise MXNetError(f"Pooling: pool_type {pool_type!r} / pooling_convention "
                          f"{pooling_convention!r} not in {_POOL_TYPES} / {_CONVENTIONS}")
@@ -203,6 +210,8 @@ def _global_pool(x, pool_type):
 
 def im2col(data, kernel, stride=None, dilate=None, pad=None, **kwargs):
     """MXNet im2col: (N, C, *spatial) -> (N, C * prod(kernel), number of windows)."""
+    if kwargs:
+        return _redo(im2col, locals())
     kernel = _tuple(kernel, len(kernel), 1, "kernel", "im2col")
     d = len(kernel)
     pad = _tuple(pad, d, 0, "pad", "im2col")
@@ -216,6 +225,8 @@ def im2col(data, kernel, stride=None, dilate=None, pad=None, **kwargs):
 
 def col2im(data, output_size, kernel, stride=None, dilate=None, pad=None, **kwargs):
     """MXNet col2im: (N, C * prod(kernel), windows) -> (N, C, *output_size), summing overlaps."""
+    if kwargs:
+        return _redo(col2im, locals())
     kernel = _tuple(kernel, len(kernel), 1, "kernel", "col2im")
     d = len(kernel)
     pad = _tuple(pad, d, 0, "pad", "col2im")
@@ -237,6 +248,8 @@ def LeakyReLU(data=None, gamma=None, act_type="leaky", slope=0.25, lower_bound=0
               upper_bound=0.334, **kwargs):
     """MXNet LeakyReLU: leaky (slope), prelu (learned gamma, per channel on axis 1), elu
     (slope = alpha), selu, gelu (erf form), rrelu (inference: the mean slope of its range)."""
+    if kwargs:
+        return _redo(LeakyReLU, locals())
     if act_type not in _LEAKY_TYPES:
         raise MXNetError(f"LeakyReLU: unknown act_type {act_type!r}; expected one of "
                          f"{', '.join(_LEAKY_TYPES)}")
@@ -265,6 +278,8 @@ def GroupNorm(data=None, gamma=None, beta=None, num_groups=1, eps=1e-5, output_m
               **kwargs):
     """MXNet GroupNorm: normalize each sample over (channels of a group, spatial axes), then
     scale and shift per group (gamma, beta of shape (num_groups,), as in MXNet 1.x)."""
+    if kwargs:
+        return _redo(GroupNorm, locals())
     _check_floating(data, "GroupNorm")
     n, c = data.shape[:2]
     if c % num_groups:
@@ -278,6 +293,8 @@ def GroupNorm(data=None, gamma=None, beta=None, num_groups=1, eps=1e-5, output_m
 
 def InstanceNorm(data=None, gamma=None, beta=None, eps=1e-3, **kwargs):
     """MXNet InstanceNorm: normalize each (sample, channel) over its spatial axes."""
+    if kwargs:
+        return _redo(InstanceNorm, locals())
     _check_floating(data, "InstanceNorm")
     if data.ndim < 3:
         raise MXNetError(f"InstanceNorm: data of shape {data.shape} needs rank >= 3 (batch, "

@@ -7,6 +7,7 @@ import numpy as np
 
 from .array import F, NDArray
 from .base import MXNetError
+from .op_kwargs import redo as _redo
 
 
 def _axis(opname, axis, ndim, what="axis"):
@@ -20,6 +21,8 @@ def diag(data, k=0, axis1=0, axis2=1, **kwargs):
     """1-d data: the square matrix with data on diagonal k (k > 0 above the main one), zeros
     elsewhere. N-d data: diagonal k of the sub-arrays over (axis1, axis2), those two axes
     removed and the diagonal appended last (numpy's diagonal; k > 0 offsets along axis2)."""
+    if kwargs:
+        return _redo(diag, locals())
     k = int(k)
     if data.ndim == 0:
         raise MXNetError("diag: input must be at least 1-d, got a 0-d array")
@@ -63,6 +66,8 @@ def _diag_matrix(v, k):
 def slice_like(data, shape_like, axes=(), **kwargs):
     """data[:s0, :s1, ...] cut to shape_like's sizes on `axes` (all axes when empty, which
     needs equal ranks); shape_like gets no gradient."""
+    if kwargs:
+        return _redo(slice_like, locals())
     target = shape_like.shape if isinstance(shape_like, NDArray) else tuple(shape_like)
     axes = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
     end = list(data.shape)
@@ -101,6 +106,8 @@ def depth_to_space(data, block_size, **kwargs):
     """(N, C, H, W) -> (N, C/b², H*b, W*b): channel blocks become b x b spatial tiles
     (MXNet's order, ONNX DepthToSpace's DCR: reshape (N, b, b, C/b², H, W), transpose
     (0, 3, 4, 1, 5, 2), reshape)."""
+    if kwargs:
+        return _redo(depth_to_space, locals())
     b = _block("depth_to_space", data, block_size)
     n, c, h, w = data.shape
     if c % (b * b):
@@ -114,6 +121,8 @@ def depth_to_space(data, block_size, **kwargs):
 def space_to_depth(data, block_size, **kwargs):
     """(N, C, H, W) -> (N, C*b², H/b, W/b), the inverse of depth_to_space: reshape
     (N, C, H/b, b, W/b, b), transpose (0, 3, 5, 1, 2, 4), reshape."""
+    if kwargs:
+        return _redo(space_to_depth, locals())
     b = _block("space_to_depth", data, block_size)
     n, c, h, w = data.shape
     if h % b or w % b:

@@ -10,8 +10,11 @@ that change between steps (lr from the schedule, wd, rescale_grad, bias correcti
 by `fused_scalars` exactly as `update` computes them: Trainer compiles the rules of all its
 parameters into one native call (fused_update.py), as MXNet's multi-tensor kernels do.
 """
+import functools
+
 import numpy as np
 
+from .array import NDArray
 from .base import MXNetError
 
 _REGISTRY = {}
@@ -34,9 +37,48 @@ def create(name, **kwargs):
     return klass(**kwargs)
 
 
+_STEP_METHODS = ("update", "create_state", "update_multi_precision",
+                 "create_state_multi_precision")
+
+
+def _numpy(x):
+    """An optimizer state or array as the built-in updates read it (NDArray -> its buffer)."""
+    if isinstance(x, NDArray):
+        return x._data
+    if isinstance(x, (tuple, list)):
+        return type(x)(_numpy(v) for v in x)
+    return x
+
+
+def _takes_numpy(method):
+    """A built-in update / create_state, also callable MXNet-style (with NDArrays: a user's
+    subclass calling super().update): their buffers are what it reads and writes."""
+    @functools.wraps(method)
+    def call(self, index, weight, *rest):
+        if isinstance(weight, NDArray):
+            weight, rest = weight._data, tuple(_numpy(r) for r in rest)
+        return method(self, index, weight, *rest)
+    return call
+
+
 class Optimizer:
-    """Base: learning rate (or lr_scheduler), weight decay, gradient rescaling and clipping."""
+    """Base: learning rate (or lr_scheduler), weight decay, gradient rescaling and clipping.
+
+    The built-in optimizers update numpy buffers (Trainer passes them, or fuses the update
+    into one native call). An optimizer class of the user's that writes update() or
+    create_state() itself is called as MXNet calls it: with the parameter's NDArray, its
+    gradient NDArray and the states its create_state made (`takes_ndarrays`)."""
     create_optimizer = staticmethod(create)
+    takes_ndarrays = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.split(".")[0] == "tracegrad":
+            for name in ("update", "create_state"):
+                if name in cls.__dict__:
+                    setattr(cls, name, _takes_numpy(cls.__dict__[name]))
+        elif any(name in cls.__dict__ for name in _STEP_METHODS):
+            cls.takes_ndarrays = True
 
     def __init__(self, learning_rate=None, wd=0.0, rescale_grad=1.0, clip_gradient=None,
                  lr_scheduler=None, param_dict=None, multi_precision=False, begin_num_update=0,
@@ -104,9 +146,15 @@ class Optimizer:
         return g
 
     def update(self, index, weight, grad, state):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement update(index, "
+                                  f"weight, grad, state)")
 
-    update_multi_precision = update
+    def update_multi_precision(self, index, weight, grad, state):
+        """update() (tracegrad has no float16 master weights to keep)."""
+        return self.update(index, weight, grad, state)
+
+    def create_state_multi_precision(self, index, weight):
+        return self.create_state(index, weight)
 
     # ------------------------------------------------------------ the fused (multi-tensor) form
     def fused_structure(self):

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 
 from .ir.types import dtype_name
+from .op_kwargs import redo as _redo
 
 _lock = threading.Lock()
 _state = {"seed": int(np.random.SeedSequence().entropy % (1 << 63)), "counter": 0}
@@ -39,6 +40,8 @@ def _dt(dtype):
 
 def uniform(low=0.0, high=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwargs):
     """Uniform samples in [low, high)."""
+    if kwargs:
+        return _redo(uniform, locals())
     from .array import F
     return _out(F.random_uniform(next_key(), shape=_shape(shape), dtype=_dt(dtype),
                                  low=float(low), high=float(high)), out)
@@ -46,12 +49,16 @@ def uniform(low=0.0, high=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwa
 
 def normal(loc=0.0, scale=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwargs):
     """Normal samples with mean loc and standard deviation scale."""
+    if kwargs:
+        return _redo(normal, locals())
     from .array import F
     return _out(F.random_normal(next_key(), shape=_shape(shape), dtype=_dt(dtype),
                                 loc=float(loc), scale=float(scale)), out)
 
 
 def randn(*shape, loc=0.0, scale=1.0, dtype=None, **kwargs):
+    if kwargs:
+        return _redo(randn, locals())
     return normal(loc, scale, shape or (1,), dtype)
 
 
@@ -66,6 +73,8 @@ def randint(low, high, shape=(1,), dtype="int32", ctx=None, out=None):
 
 def exponential(scale=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwargs):
     """Exponential samples with mean `scale` (rate 1/scale): -scale * log(1 - u)."""
+    if kwargs:
+        return _redo(exponential, locals())
     from .array import F
     u = F.random_uniform(next_key(), shape=_shape(shape), dtype=_dt(dtype))
     return _out(F.mul(F.neg(F.log1p(F.neg(u))), float(scale)), out)
@@ -73,6 +82,8 @@ def exponential(scale=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwargs)
 
 def shuffle(data, **kwargs):
     """`data` with its first axis randomly permuted (argsort of uniform draws, a gather)."""
+    if kwargs:
+        return _redo(shuffle, locals())
     from .array import F
     keys = F.random_uniform(next_key(), shape=(data.shape[0],), dtype="f64")
     return F.take(data, F.argsort(keys, axis=0), axis=0)
@@ -82,6 +93,8 @@ def multinomial(data, shape=(), get_prob=False, out=None, dtype="int32", **kwarg
     """Category indices drawn from the probabilities in `data`'s last axis; `shape` draws per
     distribution (result shape data.shape[:-1] + shape). get_prob=True also returns the log
     probability of each draw. By inverse CDF: the count of cumulative probabilities below u."""
+    if kwargs:
+        return _redo(multinomial, locals())
     from .array import F
     from .ir.types import dtype_name
     draws = _shape(shape) if shape not in ((), None) else ()

@@ -11,6 +11,7 @@ import numpy as np
 
 from .array import HOOKS
 from .base import MXNetError
+from .op_kwargs import redo as _redo
 
 GATE_ROWS = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}
 
@@ -144,6 +145,8 @@ def RNN(data, parameters, state, state_cell=None, sequence_length=None, state_si
     """MXNet's fused RNN operator: data (T, N, C), the flat `parameters` vector, state
     (L*D, N, H) and for LSTM state_cell. Returns the output (T, N, D*H), and with
     state_outputs the final states too ([out, hy] or [out, hy, cy])."""
+    if kwargs:
+        return _redo(RNN, locals())
     from . import nd as F
     if mode not in GATE_ROWS:
         raise MXNetError(f"RNN: mode must be one of {sorted(GATE_ROWS)}, got {mode!r}")

@@ -13,6 +13,7 @@ from ..tracing import capture as _capture
 from ..tracing import update_fusion as _update_fusion
 from .. import fused_update
 from .. import optimizer as opt
+from ..array import NDArray, wrap
 from ..base import MXNetError
 from ..nd import load_arrays, save_arrays
 from .parameter import Parameter, ParameterDict, _GradVar
@@ -154,6 +155,15 @@ class Trainer:
                 f"intentionally only using a subset, call step with ignore_stale_grad=True to "
                 f"suppress this warning and skip updating of Parameters with stale gradient")
         optimizer, states = self._optimizer, self._states
+        if optimizer.takes_ndarrays:   # the user's own update(), called as MXNet calls it
+            for i, p in live:
+                if i not in states:
+                    states[i] = optimizer.create_state_multi_precision(i, p._data)
+                optimizer.update_multi_precision(i, p._data, wrap(p._data._var.grad),
+                                                 states[i])
+                if type(p._data._var) is _GradVar:
+                    p._data._var.fresh = False
+            return
         for i, p in live:
             if i not in states:
                 states[i] = optimizer.create_state(i, p._data._data)
@@ -182,10 +192,10 @@ class Trainer:
         """Optimizer states (momenta, moments) to an .npz file."""
         arrays = {}
         for i, state in self._states.items():
-            parts = state if isinstance(state, tuple) else (state,)
+            parts = state if isinstance(state, (tuple, list)) else (state,)
             for k, s in enumerate(parts):
                 if s is not None:
-                    arrays[f"{i}:{k}"] = s
+                    arrays[f"{i}:{k}"] = s.asnumpy() if isinstance(s, NDArray) else s
         arrays["__num_update__"] = np.array(self._optimizer.num_update)
         save_arrays(fname, arrays)
 
@@ -195,11 +205,16 @@ class Trainer:
         for i, p in enumerate(self._params):
             if p._data is None or p.grad_req == "null":
                 continue
-            state = self._optimizer.create_state(i, p._data._data)
-            parts = state if isinstance(state, tuple) else (state,)
+            optimizer = self._optimizer
+            state = optimizer.create_state_multi_precision(i, p._data) if \
+                optimizer.takes_ndarrays else optimizer.create_state(i, p._data._data)
+            parts = state if isinstance(state, (tuple, list)) else (state,)
             for k, s in enumerate(parts):
                 if s is not None and f"{i}:{k}" in arrays:
-                    np.copyto(s, arrays[f"{i}:{k}"])
+                    if isinstance(s, NDArray):
+                        s[:] = arrays[f"{i}:{k}"]
+                    else:
+                        np.copyto(s, arrays[f"{i}:{k}"])
             self._states[i] = state
 
 

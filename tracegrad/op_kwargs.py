@@ -1,0 +1,92 @@
+"""The keyword arguments every MXNet 1.x operator function takes beyond its own: `out=`
+(write the result into this array and return it), `name=` (a symbol name: nothing to do
+eagerly), `ctx=` (tracegrad computes on the CPU) and hints with no effect on the values
+(`cudnn_off`, `workspace`, `sparse_grad`, ...).
+
+An nd function declared with `**kwargs` used to swallow them all, so `nd.exp(x, out=y)` left
+`y` unchanged and `nd.softmax(x, length=l, use_length=True)` ignored the lengths: silent wrong
+answers. Now each such function starts with
+
+    if kwargs:
+        return _redo(this_function, locals())
+
+(a test checks that every one does): a call with none of these keywords costs one test, and
+`redo` honours `out`, drops the hints, accepts `dtype` when the result has that dtype, and
+raises TypeError naming the function and any other argument.
+"""
+import inspect
+
+import numpy as np
+
+from .array import NDArray
+from .base import MXNetError
+
+# MXNet arguments that only steer how (or where) the result is computed, never its value
+HINTS = frozenset({"name", "attr", "cudnn_off", "cudnn_tune", "workspace", "sparse_grad",
+                   "forward_stype", "lazy_update", "num_args", "layout", "stype"})
+_SIGNATURES: dict = {}   # code object -> (its *args parameter or None, parameter names, label)
+_PREFIX = {"tracegrad.random": "nd.random", "tracegrad.linalg": "nd.linalg",
+           "tracegrad.contrib": "nd.contrib"}
+
+
+def redo(f, params):
+    """`f` called again with its own arguments (`params`: its locals() on entry, `kwargs`
+    among them) and MXNet's common keywords handled (module docstring)."""
+    star, names, label = _signature(f)
+    extras = params["kwargs"]
+    params = {k: params[k] for k in names}      # (a closure's locals() has its free names)
+    out = dtype = None
+    for key, value in extras.items():
+        if key == "out":
+            out = value
+        elif key == "dtype":
+            dtype = value
+        elif key == "ctx":
+            _check_cpu(label, value)
+        elif key not in HINTS:
+            raise TypeError(f"{label}() got an unexpected keyword argument {key!r} (tracegrad "
+                            f"does not implement it; ignoring it would change the result)")
+    result = f(*params.pop(star), **params) if star else f(**params)
+    if dtype is not None:
+        for r in result if isinstance(result, (list, tuple)) else (result,):
+            if isinstance(r, NDArray) and np.dtype(r.dtype) != np.dtype(dtype):
+                raise TypeError(f"{label}(): dtype={np.dtype(dtype).name} differs from the "
+                                f"result's {np.dtype(r.dtype).name}; cast the input instead")
+    return result if out is None else write_out(label, result, out)
+
+
+def _signature(f):
+    code = f.__code__
+    sig = _SIGNATURES.get(code)
+    if sig is None:
+        params = inspect.signature(f).parameters.values()
+        star = next((p.name for p in params if p.kind is p.VAR_POSITIONAL), None)
+        names = tuple(p.name for p in params if p.kind is not p.VAR_KEYWORD)
+        sig = _SIGNATURES[code] = (star, names,
+                                   f"{_PREFIX.get(f.__module__, 'nd')}.{f.__name__}")
+    return sig
+
+
+def write_out(label, result, out):
+    """MXNet's `out=`: the result written into `out` (same shape and dtype), `out` returned;
+    a list of results goes into a list of arrays."""
+    if isinstance(result, (list, tuple)):
+        outs = out if isinstance(out, (list, tuple)) else None
+        if outs is None or len(outs) != len(result):
+            raise TypeError(f"{label}(): out must be a list of {len(result)} NDArrays, got "
+                            f"{type(out).__name__}")
+        return type(outs)(write_out(label, r, o) for r, o in zip(result, outs))
+    if not isinstance(out, NDArray):
+        raise TypeError(f"{label}(): out must be an NDArray, got {type(out).__name__}")
+    if tuple(out.shape) != tuple(result.shape) or np.dtype(out.dtype) != np.dtype(result.dtype):
+        raise ValueError(f"{label}(): out is {np.dtype(out.dtype).name}{list(out.shape)} but "
+                         f"the result is {np.dtype(result.dtype).name}{list(result.shape)}")
+    if out is not result:
+        out[:] = result
+    return out
+
+
+def _check_cpu(label, ctx):
+    kind = getattr(ctx, "device_type", ctx)
+    if kind not in (None, "cpu", "cpu_pinned", "cpu_shared"):
+        raise MXNetError(f"{label}(): tracegrad runs on the CPU only; got ctx={ctx}")
