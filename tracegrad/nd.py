@@ -807,6 +807,7 @@ from .nd_legacy import *  # noqa: E402,F401,F403  (Concat, SoftmaxOutput, BatchN
 from .nd_math import *  # noqa: E402,F401,F403  (trig, sort/topk, cumsum, prod, pad, ...)
 from .nd_math import METHODS as _MATH_METHODS  # noqa: E402
 from .nd_shape import *  # noqa: E402,F401,F403  (diag, slice_like, depth_to_space, ...)
+from .nd_optimizer_ops import *  # noqa: E402,F401,F403  (sgd_update, adam_update, ...)
 from .nd_shape import METHODS as _SHAPE_METHODS  # noqa: E402
 
 
