@@ -1,0 +1,114 @@
+"""`nd.contrib` array operators with MXNet 1.9.1's names and semantics: boolean_mask,
+index_copy and arange_like (also `F.contrib.*` inside hybrid_forward, where F is nd).
+
+Each is a composite of registry primitives (take, where, iota, argsort, ...), so it records,
+differentiates to any order and compiles. boolean_mask's result has a data-dependent length:
+under jit / hybridize the number of selected rows is read as a guard (as Python reading a
+value is), so every count seen gets its own compiled variant and the selection itself runs
+inside the compiled code; MXNet's hybridized (non-static) graphs likewise allow this op.
+"""
+import numpy as np
+
+from .array import F, NDArray
+from .base import MXNetError
+from .index_checks import check_truncated_range
+from .ir.types import dtype_name
+
+__all__ = ["boolean_mask", "index_copy", "arange_like"]
+
+
+def _as_array(x, what, op):
+    if not isinstance(x, NDArray):
+        raise MXNetError(f"{op}: {what} must be an NDArray, got {type(x).__name__}")
+    return x
+
+
+def boolean_mask(data, index, axis=0, **kwargs):
+    """The slices of `data` along `axis` where the 1-d `index` is non-zero (NaN counts as
+    non-zero), in order; the gradient flows back to those slices (zero elsewhere).
+    MXNet 1.9.1 supports only axis=0; any axis works here."""
+    data, index = _as_array(data, "data", "boolean_mask"), _as_array(index, "index",
+                                                                     "boolean_mask")
+    if data.ndim == 0:
+        raise MXNetError("boolean_mask: data must have at least one axis, got a 0-d array")
+    if not -data.ndim <= int(axis) < data.ndim:
+        raise MXNetError(f"boolean_mask: axis {axis} is out of range for data of shape "
+                         f"{data.shape}")
+    axis = int(axis) % data.ndim
+    if index.ndim != 1 or index.shape[0] != data.shape[axis]:
+        raise MXNetError(f"boolean_mask: index must be 1-d with data.shape[{axis}] = "
+                         f"{data.shape[axis]} elements, got index of shape {index.shape} for "
+                         f"data of shape {data.shape}")
+    keep = F.ne(index, 0) if index.dtype != np.bool_ else index
+    # the count fixes the result's shape: a concrete value (a guard under jit / hybridize)
+    count = int(F.sum(F.cast(keep, dtype="i64"), axes=(0,)).asscalar())
+    # a stable sort of "dropped" puts the kept positions first, in their order
+    order = F.argsort(F.cast(F.logical_not(keep), dtype="i32"), axis=0, is_ascend=True)
+    chosen = F.slice(order, begin=(0,), end=(count,), step=(1,))
+    return F.take(data, chosen, axis=axis)
+
+
+def index_copy(old_tensor, index_vector, new_tensor, **kwargs):
+    """old_tensor with row index_vector[i] replaced by new_tensor[i] (rows along axis 0; the
+    index is truncated toward zero). When an index repeats, the last row written wins, as in
+    MXNet's sequential CPU kernel. Gradients: old_tensor's rows that were replaced get none,
+    new_tensor's rows get the output's gradient at the row they landed in (a row that a later
+    duplicate overwrote gets none; MXNet passes it the same gradient as the winner)."""
+    old = _as_array(old_tensor, "old_tensor", "index_copy")
+    idx = _as_array(index_vector, "index_vector", "index_copy")
+    new = _as_array(new_tensor, "new_tensor", "index_copy")
+    shapes = (f"old_tensor {old.shape}, index_vector {idx.shape}, new_tensor {new.shape}")
+    if idx.ndim != 1:
+        raise MXNetError(f"index_copy: index_vector must be 1-d ({shapes})")
+    if old.ndim != new.ndim or old.ndim == 0:
+        raise MXNetError(f"index_copy: old_tensor and new_tensor must have the same rank, "
+                         f"at least 1 ({shapes})")
+    if old.shape[1:] != new.shape[1:] or old.shape[0] < new.shape[0]:
+        raise MXNetError(f"index_copy: new_tensor's shape must equal old_tensor's except "
+                         f"for a first axis no longer than old_tensor's ({shapes})")
+    if idx.shape[0] != new.shape[0]:
+        raise MXNetError(f"index_copy: index_vector needs one entry per row of new_tensor "
+                         f"({shapes})")
+    if np.dtype(new.dtype) != np.dtype(old.dtype):
+        raise MXNetError(f"index_copy: new_tensor's dtype {np.dtype(new.dtype)} differs from "
+                         f"old_tensor's {np.dtype(old.dtype)}")
+    m, n = old.shape[0], new.shape[0]
+    check_truncated_range("index_copy", "index_vector", idx, 0, m - 1,
+                          f"rows of old_tensor {old.shape}")
+    if n == 0:
+        return F.cast(old, dtype=old.type.dtype)     # a new array, as MXNet's op gives
+    rows = F.cast(idx, dtype="i64")
+    hits = F.eq(F.reshape(rows, shape=(n, 1)), F.iota(shape=(n, m), axis=1))
+    # for each row of the result, the last i writing it (-1: none)
+    writer = F.max(F.where(hits, F.iota(shape=(n, m), axis=0), -1), axes=(0,))
+    written = F.reshape(F.ge(writer, 0), shape=(m,) + (1,) * (old.ndim - 1))
+    return F.where(written, F.take(new, F.maximum(writer, 0), axis=0), old)
+
+
+def arange_like(data, start=0.0, step=1.0, repeat=1, ctx=None, axis=None, **kwargs):
+    """start + (i // repeat) * step for i = 0, 1, ... in data's shape (or, with `axis`, a 1-d
+    array as long as that axis), in data's dtype, computed in that dtype as MXNet does; no
+    gradient reaches data."""
+    data = _as_array(data, "data", "arange_like")
+    repeat = int(repeat)
+    if repeat < 1:
+        raise MXNetError(f"arange_like: repeat must be >= 1, got {repeat}")
+    if axis is None:
+        shape = data.shape
+    else:
+        if not -data.ndim <= int(axis) < data.ndim:
+            raise MXNetError(f"arange_like: axis {axis} is out of range for data of shape "
+                             f"{data.shape}")
+        shape = (data.shape[int(axis) % data.ndim],)
+    dtype = np.dtype(data.dtype)
+    name = dtype_name(dtype)
+    size = int(np.prod(shape, dtype=np.int64))
+    i = F.iota(shape=(size,), axis=0)
+    if repeat != 1:
+        i = F.div(i, repeat)   # floors: i >= 0
+    as_dtype = (lambda v: float(np.asarray(v).astype(dtype))) if dtype.kind == "f" else (
+        lambda v: int(np.asarray(v).astype(dtype)))
+    scaled = F.mul(F.cast(i, dtype=name), F.constant(value=as_dtype(step), shape=(),
+                                                     dtype=name))
+    out = F.add(scaled, F.constant(value=as_dtype(start), shape=(), dtype=name))
+    return F.reshape(out, shape=shape) if shape != (size,) else out
