@@ -1,5 +1,6 @@
 """`nd.contrib` array operators with MXNet 1.9.1's names and semantics: boolean_mask,
-index_copy and arange_like (also `F.contrib.*` inside hybrid_forward, where F is nd).
+index_copy, arange_like and BilinearResize2D (also `F.contrib.*` inside hybrid_forward, where
+F is nd).
 
 Each is a composite of registry primitives (take, where, iota, argsort, ...), so it records,
 differentiates to any order and compiles. boolean_mask's result has a data-dependent length:
@@ -14,7 +15,7 @@ from .base import MXNetError
 from .index_checks import check_truncated_range
 from .ir.types import dtype_name
 
-__all__ = ["boolean_mask", "index_copy", "arange_like"]
+__all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D"]
 
 
 def _as_array(x, what, op):
@@ -112,3 +113,83 @@ def arange_like(data, start=0.0, step=1.0, repeat=1, ctx=None, axis=None, **kwar
                                                      dtype=name))
     out = F.add(scaled, F.constant(value=as_dtype(start), shape=(), dtype=name))
     return F.reshape(out, shape=shape) if shape != (size,) else out
+
+
+_RESIZE_MODES = ("size", "odd_scale", "like", "to_even_down", "to_even_up", "to_odd_down",
+                 "to_odd_up")
+
+
+def _resize_size(data, like, height, width, scale_height, scale_width, mode):
+    h, w = data.shape[2], data.shape[3]
+    if mode == "size":
+        if scale_height is not None:
+            if scale_width is None:
+                raise MXNetError("BilinearResize2D: scale_height needs scale_width too")
+            return int(scale_height * h), int(scale_width * w)
+        return int(height), int(width)
+    if mode == "odd_scale":
+        if scale_height is None or scale_width is None:
+            raise MXNetError("BilinearResize2D: mode 'odd_scale' needs scale_height and "
+                             "scale_width")
+        return (int(h * scale_height) if h % 2 == 0 else int((h - 1) * scale_height) + 1,
+                int(w * scale_width) if w % 2 == 0 else int((w - 1) * scale_width) + 1)
+    if mode == "like":
+        if like is None or like.ndim != 4:
+            raise MXNetError(f"BilinearResize2D: mode 'like' needs a 4-d second input, got "
+                             f"{None if like is None else like.shape}")
+        return like.shape[2], like.shape[3]
+    even, up = mode.startswith("to_even"), mode.endswith("_up")
+    fix = (lambda d: d if (d % 2 == 0) == even else d + (1 if up else -1))
+    return fix(h), fix(w)
+
+
+def _resize_matrix(size_in, size_out, align_corners, dtype):
+    """(size_out, size_in): row j holds the two weights MXNet's CPU kernel gives output j
+    (source positions and lambdas computed in float32, as there)."""
+    f32 = np.float32
+    m = np.zeros((size_out, size_in), np.float64)
+    if size_out > 1:
+        scale = (f32(size_in - 1) / f32(size_out - 1)) if align_corners else (
+            f32(size_in) / f32(size_out))
+    else:
+        scale = f32(0)
+    for j in range(size_out):
+        # (the kernel's float scale times a float index, or times j + 0.5 in double)
+        src = f32(scale * f32(j)) if align_corners else f32(np.float64(scale) * (j + 0.5) - 0.5)
+        src = max(src, f32(0))
+        i = int(src)
+        step = 1 if i < size_in - 1 else 0
+        lam = np.dtype(dtype).type(src - f32(i))
+        m[j, i] += 1 - lam
+        m[j, i + step] += lam
+    return m.astype(dtype)
+
+
+def BilinearResize2D(data, like=None, height=1, width=1, scale_height=None, scale_width=None,
+                     mode="size", align_corners=True, **kwargs):
+    """Bilinear resize of NCHW data to (height, width), or by the scales, or like the second
+    input (mode 'like'), or to the nearest even/odd size (modes 'to_even_down', ...), with
+    MXNet's source positions (align_corners=True: corners map to corners). Written as two
+    products with constant interpolation matrices (rows, then columns), so it compiles and
+    differentiates; `like` gets no gradient."""
+    data = _as_array(data, "data", "BilinearResize2D")
+    if mode not in _RESIZE_MODES:
+        raise MXNetError(f"BilinearResize2D: mode must be one of {_RESIZE_MODES}, got {mode!r}")
+    if data.ndim != 4:
+        raise MXNetError(f"BilinearResize2D: data must be 4-d (N, C, H, W), got shape "
+                         f"{data.shape}")
+    oh, ow = _resize_size(data, like, height, width, scale_height, scale_width, mode)
+    if oh < 1 or ow < 1:
+        raise MXNetError(f"BilinearResize2D: output size ({oh}, {ow}) must be positive, for "
+                         f"data of shape {data.shape}")
+    n, c, h, w = data.shape
+    if (oh, ow) == (h, w):
+        return F.cast(data, dtype=data.type.dtype)   # MXNet copies
+    dtype = np.dtype(data.dtype)
+    from .nd import array
+    rows = array(_resize_matrix(h, oh, align_corners, dtype), dtype=dtype)
+    cols = array(_resize_matrix(w, ow, align_corners, dtype), dtype=dtype)
+    x = F.matmul(F.reshape(data, shape=(n * c * h, w)), cols, transpose_b=True)  # (NCH, OW)
+    x = F.transpose(F.reshape(x, shape=(n * c, h, ow)), perm=(0, 2, 1))         # (NC, OW, H)
+    x = F.matmul(F.reshape(x, shape=(n * c * ow, h)), rows, transpose_b=True)    # (NC OW, OH)
+    return F.transpose(F.reshape(x, shape=(n, c, ow, oh)), perm=(0, 1, 3, 2))

@@ -709,8 +709,9 @@ from .nd_shape import *  # noqa: E402,F401,F403  (diag, slice_like, depth_to_spa
 from .nd_shape import METHODS as _SHAPE_METHODS  # noqa: E402
 from .nd_amp import *  # noqa: E402,F401,F403  (amp_cast, amp_multicast)
 from .nd_indexing import *  # noqa: E402,F401,F403  (batch_take, ravel_multi_index, split_v2, ...)
-from .nd_nn_more import *  # noqa: E402,F401,F403  (softmin, ...)
+from .nd_nn_more import *  # noqa: E402,F401,F403  (softmin, LRN, Crop)
 from .nd_products import *  # noqa: E402,F401,F403  (khatri_rao)
+from .nd_spatial import *  # noqa: E402,F401,F403  (GridGenerator, BilinearSampler, ...)
 
 
 # ------------------------------------------------------------------ NDArray methods
