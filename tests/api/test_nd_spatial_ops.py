@@ -131,8 +131,9 @@ def _resize_ref(x, oh, ow, align_corners):
             w1 = int(w1r)
             w1p = 1 if w1 < w - 1 else 0
             m1 = x.dtype.type(w1r - w1)
-            out[:, :, h2, w2] = (1 - l1) * ((1 - m1) * x[:, :, h1, w1] + m1 * x[:, :, h1, w1 + w1p]) \
-                + l1 * ((1 - m1) * x[:, :, h1 + h1p, w1] + m1 * x[:, :, h1 + h1p, w1 + w1p])
+            top, bottom = x[:, :, h1], x[:, :, h1 + h1p]
+            out[:, :, h2, w2] = (1 - l1) * ((1 - m1) * top[..., w1] + m1 * top[..., w1 + w1p]) \
+                + l1 * ((1 - m1) * bottom[..., w1] + m1 * bottom[..., w1 + w1p])
     return out
 
 
