@@ -110,3 +110,7 @@ def _out(value, out):
         out[:] = value
         return out
     return value
+
+
+from .random_dists import (gamma, generalized_negative_binomial,  # noqa: E402,F401
+                           negative_binomial, poisson)
