@@ -1,6 +1,6 @@
 """`nd.contrib` array operators with MXNet 1.9.1's names and semantics: boolean_mask,
-index_copy, arange_like and BilinearResize2D (also `F.contrib.*` inside hybrid_forward, where
-F is nd).
+index_copy, arange_like, BilinearResize2D and MultiBoxPrior (also `F.contrib.*` inside
+hybrid_forward, where F is nd).
 
 Each is a composite of registry primitives (take, where, iota, argsort, ...), so it records,
 differentiates to any order and compiles. boolean_mask's result has a data-dependent length:
@@ -15,7 +15,7 @@ from .base import MXNetError
 from .index_checks import check_truncated_range
 from .ir.types import dtype_name
 
-__all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D"]
+__all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior"]
 
 
 def _as_array(x, what, op):
@@ -193,3 +193,43 @@ def BilinearResize2D(data, like=None, height=1, width=1, scale_height=None, scal
     x = F.transpose(F.reshape(x, shape=(n * c, h, ow)), perm=(0, 2, 1))         # (NC, OW, H)
     x = F.matmul(F.reshape(x, shape=(n * c * ow, h)), rows, transpose_b=True)    # (NC OW, OH)
     return F.transpose(F.reshape(x, shape=(n, c, ow, oh)), perm=(0, 1, 3, 2))
+
+
+def MultiBoxPrior(data, sizes=(1.0,), ratios=(1.0,), clip=False, steps=(-1.0, -1.0),
+                  offsets=(0.5, 0.5), **kwargs):
+    """SSD anchor boxes for every position of NCHW data's feature map: (1, H*W*(len(sizes) +
+    len(ratios) - 1), 4) corners (xmin, ymin, xmax, ymax), normalized; per position first the
+    sizes at ratios[0], then ratios[1:] at sizes[0], computed in float32 as MXNet's kernel
+    (steps -1: 1/H and 1/W). No gradient reaches data."""
+    data = _as_array(data, "data", "MultiBoxPrior")
+    if data.ndim < 4 or data.shape[2] < 1 or data.shape[3] < 1:
+        raise MXNetError(f"MultiBoxPrior: data should be 4D batch-channel-y-x, got shape "
+                         f"{data.shape}")
+    f32 = np.float32
+    sizes = [f32(s) for s in ((sizes,) if np.isscalar(sizes) else sizes)]
+    ratios = [f32(r) for r in ((ratios,) if np.isscalar(ratios) else ratios)]
+    steps, offsets = [f32(s) for s in steps], [f32(o) for o in offsets]
+    if not sizes or not ratios or len(steps) != 2 or len(offsets) != 2:
+        raise MXNetError(f"MultiBoxPrior: needs sizes and ratios, and two steps and offsets, "
+                         f"got {sizes}, {ratios}, {steps}, {offsets}")
+    if any(s <= 0 for s in sizes) or any(r <= 0 for r in ratios) or \
+            not all(0 <= o <= 1 for o in offsets) or steps[0] * steps[1] < 0:
+        raise MXNetError(f"MultiBoxPrior: sizes and ratios must be positive, offsets in [0, 1] "
+                         f"and both steps given (or both -1), got sizes {sizes}, ratios "
+                         f"{ratios}, offsets {offsets}, steps {steps}")
+    h, w = data.shape[2], data.shape[3]
+    if steps[0] <= 0 or steps[1] <= 0:
+        steps = [f32(1.0) / f32(h), f32(1.0) / f32(w)]
+    shapes = [(s, np.sqrt(ratios[0])) for s in sizes] + [(sizes[0], np.sqrt(r))
+                                                          for r in ratios[1:]]
+    half = np.array([(s * f32(h) / f32(w) * q / f32(2), s / q / f32(2)) for s, q in shapes],
+                    f32)                                                    # (A, 2)
+    cy = (np.arange(h, dtype=f32) + offsets[0]) * steps[0]
+    cx = (np.arange(w, dtype=f32) + offsets[1]) * steps[1]
+    centres = np.stack(np.broadcast_arrays(cx[None, :, None], cy[:, None, None]), -1)
+    boxes = np.concatenate([centres - half, centres + half], axis=-1)      # (H, W, A, 4)
+    if clip:
+        boxes = np.clip(boxes, 0, 1)
+    from .nd import array
+    dtype = np.dtype(data.dtype)
+    return array(boxes.reshape(1, -1, 4).astype(dtype), dtype=dtype)

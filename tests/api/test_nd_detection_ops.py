@@ -1,0 +1,119 @@
+"""nd.ROIPooling and nd.contrib.MultiBoxPrior (MXNet 1.9.1 semantics): values against numpy
+references that follow MXNet's CPU kernels loop by loop, compiled (mx.jit) against eager,
+gradients (ROIPooling: to each bin's maximum, none to the boxes) against finite
+differences, and bad input raising errors that name the op and the shapes."""
+import math
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, nd
+from tracegrad.base import MXNetError
+from tracegrad.tracing.trace import trace
+
+from arrays import keep_dtype as array
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
+from check import check_grads  # noqa: E402
+
+RNG = np.random.default_rng(8)
+
+
+def _c_round(v):
+    return math.floor(abs(v) + 0.5) * (1 if v >= 0 else -1)
+
+
+def _roi_pool_ref(data, rois, ph_n, pw_n, scale):
+    n, c, h, w = data.shape
+    out = np.zeros((len(rois), c, ph_n, pw_n), data.dtype)
+    for k, roi in enumerate(rois):
+        b = int(roi[0])
+        sw, sh, ew, eh = (_c_round(v * scale) for v in roi[1:])
+        bh = max(eh - sh + 1, 1) / ph_n
+        bw = max(ew - sw + 1, 1) / pw_n
+        for i in range(ph_n):
+            for j in range(pw_n):
+                hs = min(max(math.floor(i * bh) + sh, 0), h)
+                he = min(max(math.ceil((i + 1) * bh) + sh, 0), h)
+                ws = min(max(math.floor(j * bw) + sw, 0), w)
+                we = min(max(math.ceil((j + 1) * bw) + sw, 0), w)
+                if he <= hs or we <= ws or not 0 <= b < n:
+                    continue
+                out[k, :, i, j] = data[b, :, hs:he, ws:we].max(axis=(1, 2))
+    return out
+
+
+ROIS = np.array([[0, 0, 0, 7, 7], [1, 2.4, 1.5, 9.6, 5.2], [0, 3, 3, 3, 3],
+                 [1, -4, -2, 2, 30], [2, 1, 1, 4, 4], [0, 9, 9, 12, 12]])
+
+
+def test_roi_pooling_values():
+    data = RNG.standard_normal((2, 3, 10, 11))
+    for size, scale in (((2, 2), 1.0), ((3, 2), 0.5), (4, 0.8)):
+        out = nd.ROIPooling(array(data), array(ROIS), pooled_size=size, spatial_scale=scale)
+        p = (size, size) if isinstance(size, int) else size
+        np.testing.assert_array_equal(out.asnumpy(), _roi_pool_ref(data, ROIS, *p, scale))
+    compiled = mx.jit(lambda d, r: nd.ROIPooling(d, r, pooled_size=(2, 3), spatial_scale=0.9))
+    for _ in range(2):
+        got = compiled(array(data.astype(np.float32)), array(ROIS.astype(np.float32)))
+    np.testing.assert_array_equal(got.asnumpy(), _roi_pool_ref(
+        data.astype(np.float32), ROIS.astype(np.float32), 2, 3, np.float32(0.9)))
+
+
+def test_roi_pooling_gradients():
+    data = RNG.standard_normal((2, 2, 6, 7))
+    rois = np.array([[0, 0, 0, 4, 5], [1, 1, 2, 6, 5]])
+    tr = trace(lambda d: nd.ROIPooling(d, array(rois), pooled_size=(2, 2), spatial_scale=1.0),
+               [array(data)])
+    check_grads(tr.function, [data] + [v.data for v in tr.captured], order=2)
+    d, r = array(data.astype(np.float32)), array(rois.astype(np.float32))
+    d.attach_grad()
+    r.attach_grad()
+    with autograd.record():
+        y = nd.ROIPooling(d, r, pooled_size=(2, 2), spatial_scale=1.0).sum()
+    y.backward()
+    # each bin's maximum gets 1 (2 boxes x 2 channels x 4 bins, no overlaps); boxes: none
+    assert d.grad.asnumpy().sum() == 16 and set(np.unique(d.grad.asnumpy())) <= {0.0, 1.0}
+    np.testing.assert_array_equal(r.grad.asnumpy(), np.zeros_like(rois))
+    with pytest.raises(MXNetError, match=r"ROIPooling: .*data \(2, 2, 6, 7\) and rois \(2, 4\)"):
+        nd.ROIPooling(d, nd.zeros((2, 4)), pooled_size=(2, 2), spatial_scale=1.0)
+
+
+def _prior_ref(h, w, sizes, ratios, steps=(-1, -1), offsets=(0.5, 0.5), clip=False):
+    f = np.float32
+    sy, sx = (f(1) / f(h), f(1) / f(w)) if steps[0] <= 0 else (f(steps[0]), f(steps[1]))
+    out = []
+    for r in range(h):
+        cy = (r + f(offsets[0])) * sy
+        for c in range(w):
+            cx = (c + f(offsets[1])) * sx
+            q = np.sqrt(f(ratios[0]))
+            shapes = [(f(s), q) for s in sizes] + [(f(sizes[0]), np.sqrt(f(t)))
+                                                   for t in ratios[1:]]
+            for s, q in shapes:
+                bw, bh = s * f(h) / f(w) * q / f(2), s / q / f(2)
+                out.append([cx - bw, cy - bh, cx + bw, cy + bh])
+    out = np.array(out, f).reshape(1, -1, 4)
+    return np.clip(out, 0, 1) if clip else out
+
+
+def test_multibox_prior():
+    x = nd.zeros((2, 5, 3, 4))
+    for kw in (dict(sizes=(0.5, 0.25), ratios=(1, 2, 0.5)),
+               dict(sizes=(0.9,), ratios=(1.5,), clip=True),
+               dict(sizes=(0.3, 0.6), ratios=(1, 3), steps=(0.2, 0.25), offsets=(0.3, 0.7))):
+        out = nd.contrib.MultiBoxPrior(x, **kw)
+        ref = _prior_ref(3, 4, **kw)
+        assert out.shape == ref.shape and out.dtype == np.float32
+        np.testing.assert_allclose(out.asnumpy(), ref, rtol=1e-7, atol=1e-7)
+    compiled = mx.jit(lambda d: nd.contrib.MultiBoxPrior(d, sizes=(0.5,), ratios=(1, 2)) * 2)
+    for _ in range(2):
+        got = compiled(x)
+    np.testing.assert_allclose(got.asnumpy(), 2 * _prior_ref(3, 4, (0.5,), (1, 2)), rtol=1e-7)
+    with pytest.raises(MXNetError, match=r"MultiBoxPrior: data should be 4D.*\(3, 4\)"):
+        nd.contrib.MultiBoxPrior(nd.zeros((3, 4)))
+    with pytest.raises(MXNetError, match="MultiBoxPrior: sizes and ratios must be positive"):
+        nd.contrib.MultiBoxPrior(x, sizes=(-1.0,))
