@@ -14,8 +14,10 @@ from .array import F, NDArray
 from .base import MXNetError
 from .index_checks import check_truncated_range
 from .ir.types import dtype_name
+from .nd_roi import ROIAlign  # noqa: F401  (nd.contrib.ROIAlign)
 
-__all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior"]
+__all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
+           "ROIAlign"]
 
 
 def _as_array(x, what, op):

@@ -129,3 +129,95 @@ def test_multibox_prior():
         nd.contrib.MultiBoxPrior(nd.zeros((3, 4)))
     with pytest.raises(MXNetError, match="MultiBoxPrior: sizes and ratios must be positive"):
         nd.contrib.MultiBoxPrior(x, sizes=(-1.0,))
+
+
+def _roi_align_ref(data, rois, ph_n, pw_n, scale, ratio=-1, ps=False, aligned=False):
+    """MXNet's ROIAlignForward with pre_calc_for_bilinear_interpolate, loop by loop."""
+    n, c, h, w = data.shape
+    co = c // (ph_n * pw_n) if ps else c
+    out = np.zeros((len(rois), co, ph_n, pw_n))
+    for k, roi in enumerate(rois):
+        b = int(roi[0]) if len(roi) == 5 else 0
+        if b < 0:
+            continue
+        off = 0.5 if aligned else 0.0
+        x1, y1, x2, y2 = (v * scale - off for v in roi[-4:])
+        rw, rh = x2 - x1, y2 - y1
+        if not aligned:
+            rw, rh = max(rw, 1.0), max(rh, 1.0)
+        bh, bw = rh / ph_n, rw / pw_n
+        gh = ratio if ratio > 0 else math.ceil(rh / ph_n)
+        gw = ratio if ratio > 0 else math.ceil(rw / pw_n)
+        for ch in range(co):
+            for i in range(ph_n):
+                for j in range(pw_n):
+                    src = ch * ph_n * pw_n + i * pw_n + j if ps else ch
+                    total = 0.0
+                    for iy in range(gh):
+                        y = y1 + i * bh + (iy + .5) * bh / gh
+                        for ix in range(gw):
+                            x = x1 + j * bw + (ix + .5) * bw / gw
+                            if y < -1.0 or y > h or x < -1.0 or x > w:
+                                continue
+                            y, x = max(y, 0.0), max(x, 0.0)
+                            yl, xl = int(y), int(x)
+                            if yl >= h - 1:
+                                yl = yh = h - 1
+                                y = float(yl)
+                            else:
+                                yh = yl + 1
+                            if xl >= w - 1:
+                                xl = xh = w - 1
+                                x = float(xl)
+                            else:
+                                xh = xl + 1
+                            ly, lx = y - yl, x - xl
+                            img = data[b, src]
+                            total += ((1 - ly) * (1 - lx) * img[yl, xl] + (1 - ly) * lx
+                                      * img[yl, xh] + ly * (1 - lx) * img[yh, xl]
+                                      + ly * lx * img[yh, xh])
+                    out[k, ch, i, j] = total / (gh * gw)
+    return out
+
+
+def test_roi_align_values():
+    data = RNG.standard_normal((2, 8, 9, 10))
+    rois = np.array([[0, 0.5, 1.2, 6.3, 7.9], [1, 3, 2, 9.5, 8.7], [0, 4, 4, 4.2, 4.1],
+                     [1, -3, -2, 12, 11], [-1, 1, 1, 3, 3], [1, 8.6, 7.7, 30, 20]])
+    for kw in (dict(), dict(sample_ratio=2), dict(aligned=True), dict(position_sensitive=True),
+               dict(sample_ratio=3, aligned=True, position_sensitive=True)):
+        got = nd.contrib.ROIAlign(array(data), array(rois), pooled_size=(2, 2),
+                                  spatial_scale=0.8, **kw)
+        ref = _roi_align_ref(data, rois, 2, 2, 0.8, kw.get("sample_ratio", -1),
+                             kw.get("position_sensitive", False), kw.get("aligned", False))
+        np.testing.assert_allclose(got.asnumpy(), ref, rtol=1e-12, atol=1e-12)
+    four = nd.contrib.ROIAlign(array(data), array(rois[:3, 1:]), pooled_size=(3, 2),
+                               spatial_scale=1.0)      # 4 columns: batch 0
+    np.testing.assert_allclose(four.asnumpy(), _roi_align_ref(
+        data, np.concatenate([np.zeros((3, 1)), rois[:3, 1:]], 1), 3, 2, 1.0), rtol=1e-12)
+
+
+def test_roi_align_compiled_and_gradients():
+    data = RNG.standard_normal((2, 3, 7, 8))
+    rois = np.array([[0, 0.5, 1.2, 6.3, 5.9], [1, 2.1, 0.4, 7.5, 6.7]])
+    compiled = mx.jit(lambda d, r: nd.contrib.ROIAlign(d, r, pooled_size=(2, 3),
+                                                       spatial_scale=0.9))
+    for _ in range(2):
+        got = compiled(array(data.astype(np.float32)), array(rois.astype(np.float32)))
+    np.testing.assert_allclose(got.asnumpy(), _roi_align_ref(data, rois, 2, 3, 0.9),
+                               rtol=1e-5, atol=1e-5)
+    tr = trace(lambda d: nd.contrib.ROIAlign(d, array(rois), pooled_size=(2, 2),
+                                             spatial_scale=1.0, sample_ratio=2), [array(data)])
+    check_grads(tr.function, [data] + [v.data for v in tr.captured], order=2)
+    d, r = array(data), array(rois)
+    d.attach_grad()
+    r.attach_grad()
+    with autograd.record():
+        y = nd.contrib.ROIAlign(d, r, pooled_size=(2, 2), spatial_scale=1.0).sum()
+    y.backward()
+    np.testing.assert_array_equal(r.grad.asnumpy(), np.zeros_like(rois))
+    with pytest.raises(MXNetError, match=r"ROIAlign: position_sensitive needs channels \(3\)"):
+        nd.contrib.ROIAlign(d, r, pooled_size=(2, 2), spatial_scale=1.0,
+                            position_sensitive=True)
+    with pytest.raises(MXNetError, match=r"ROIAlign: .*rois \(2, 3\)"):
+        nd.contrib.ROIAlign(d, nd.zeros((2, 3)), pooled_size=(2, 2), spatial_scale=1.0)
