@@ -14,10 +14,11 @@ from .array import F, NDArray
 from .base import MXNetError
 from .index_checks import check_truncated_range
 from .ir.types import dtype_name
+from .contrib_nms import box_nms, box_non_maximum_suppression  # noqa: F401
 from .nd_roi import ROIAlign  # noqa: F401  (nd.contrib.ROIAlign)
 
 __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
-           "ROIAlign"]
+           "ROIAlign", "box_nms", "box_non_maximum_suppression"]
 
 
 def _as_array(x, what, op):

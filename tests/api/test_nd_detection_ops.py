@@ -221,3 +221,105 @@ def test_roi_align_compiled_and_gradients():
                             position_sensitive=True)
     with pytest.raises(MXNetError, match=r"ROIAlign: .*rois \(2, 3\)"):
         nd.contrib.ROIAlign(d, nd.zeros((2, 3)), pooled_size=(2, 2), spatial_scale=1.0)
+
+
+def _nms_ref(data, thresh, valid_thresh=0, topk=-1, cs=2, si=1, ii=-1, bg=-1, force=False,
+             in_fmt="corner", out_fmt="corner"):
+    """MXNet's BoxNMSForward per batch: filter, stable sort by score, greedy suppression."""
+    shape = data.shape
+    x = data.reshape(-1, shape[-2], shape[-1])
+    out = -np.ones_like(x)
+    n = x.shape[1]
+    topk = n if topk < 0 else min(n, topk)
+    for b, boxes in enumerate(x):
+        ok = [i for i in range(n) if boxes[i, si] > valid_thresh
+              and (ii < 0 or boxes[i, ii] != bg)]
+        order = sorted(ok, key=lambda i: -boxes[i, si])[:topk]
+        alive = [True] * len(order)
+
+        def edges(box):
+            if in_fmt == "corner":
+                return box
+            return [box[0] - box[2] / 2, box[1] - box[3] / 2, box[0] + box[2] / 2,
+                    box[1] + box[3] / 2]
+
+        def area(box):
+            w, h = (box[2] - box[0], box[3] - box[1]) if in_fmt == "corner" else box[2:4]
+            return 0.0 if w < 0 or h < 0 else w * h
+        for r in range(len(order)):
+            if not alive[r]:
+                continue
+            a = boxes[order[r]]
+            for p in range(r + 1, len(order)):
+                q = boxes[order[p]]
+                if not alive[p] or (not force and ii >= 0 and int(a[ii]) != int(q[ii])):
+                    continue
+                ea, eq = edges(a[cs:cs + 4]), edges(q[cs:cs + 4])
+                iw = max(min(ea[2], eq[2]) - max(ea[0], eq[0]), 0)
+                ih = max(min(ea[3], eq[3]) - max(ea[1], eq[1]), 0)
+                inter = iw * ih
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    iou = inter / (area(a[cs:cs + 4]) + area(q[cs:cs + 4]) - inter)
+                if iou > thresh:
+                    alive[p] = False
+        kept = [order[r] for r in range(len(order)) if alive[r]]
+        out[b, :len(kept)] = boxes[kept]
+        for row in out[b, :len(kept)]:
+            c = row[cs:cs + 4].copy()
+            if in_fmt != out_fmt and c[0] >= 0:
+                row[cs:cs + 4] = ([(c[0] + c[2]) / 2, (c[1] + c[3]) / 2, c[2] - c[0],
+                                   c[3] - c[1]] if out_fmt == "center" else
+                                  [c[0] - c[2] / 2, c[1] - c[3] / 2, c[0] + c[2] / 2,
+                                   c[1] + c[3] / 2])
+    return out.reshape(shape)
+
+
+def _random_boxes(shape):
+    ids = RNG.integers(0, 3, shape[:-1] + (1,)).astype(np.float64)
+    scores = RNG.random(shape[:-1] + (1,))
+    xy = RNG.random(shape[:-1] + (2,)) * 8
+    wh = RNG.random(shape[:-1] + (2,)) * 4 + 0.5
+    return np.concatenate([ids, scores, xy, xy + wh], axis=-1)
+
+
+def test_box_nms_documented_example():
+    x = nd.array([[0, 0.5, 0.1, 0.1, 0.2, 0.2], [1, 0.4, 0.1, 0.1, 0.2, 0.2],
+                  [0, 0.3, 0.1, 0.1, 0.14, 0.14], [2, 0.6, 0.5, 0.5, 0.7, 0.8]])
+    out = nd.contrib.box_nms(x, overlap_thresh=0.1, coord_start=2, score_index=1, id_index=0,
+                             force_suppress=True, in_format="corner", out_format="center")
+    np.testing.assert_allclose(out.asnumpy(), [[2, 0.6, 0.6, 0.65, 0.2, 0.3],
+                                               [0, 0.5, 0.15, 0.15, 0.1, 0.1],
+                                               [-1] * 6, [-1] * 6], rtol=1e-6)
+    out = nd.contrib.box_non_maximum_suppression(x, overlap_thresh=0.1, id_index=0)
+    np.testing.assert_allclose(out.asnumpy(), [[2, 0.6, 0.5, 0.5, 0.7, 0.8],
+                                               [0, 0.5, 0.1, 0.1, 0.2, 0.2],
+                                               [1, 0.4, 0.1, 0.1, 0.2, 0.2], [-1] * 6])
+
+
+def test_box_nms_against_reference():
+    data = _random_boxes((2, 3, 30, 6))
+    for kw in (dict(thresh=0.3), dict(thresh=0.2, valid_thresh=0.3, topk=12),
+               dict(thresh=0.25, ii=0, bg=1), dict(thresh=0.25, ii=0, force=True),
+               dict(thresh=0.1, in_fmt="center", out_fmt="corner"),
+               dict(thresh=0.4, out_fmt="center")):
+        got = nd.contrib.box_nms(
+            array(data), overlap_thresh=kw["thresh"], valid_thresh=kw.get("valid_thresh", 0),
+            topk=kw.get("topk", -1), id_index=kw.get("ii", -1),
+            background_id=kw.get("bg", -1), force_suppress=kw.get("force", False),
+            in_format=kw.get("in_fmt", "corner"), out_format=kw.get("out_fmt", "corner"))
+        thresh = kw.pop("thresh")
+        np.testing.assert_allclose(got.asnumpy(), _nms_ref(data, thresh, **kw), rtol=1e-12)
+
+
+def test_box_nms_compiled_and_gradient():
+    data = _random_boxes((2, 20, 6))
+    compiled = mx.jit(lambda d: nd.contrib.box_nms(d, overlap_thresh=0.3, id_index=0))
+    for boxes in (data, data, _random_boxes((2, 20, 6)), data):
+        got = compiled(array(boxes.astype(np.float32)))
+        np.testing.assert_allclose(got.asnumpy(), _nms_ref(
+            boxes.astype(np.float32), 0.3, ii=0), rtol=1e-6)
+    # the output rows are input rows: their gradient goes back to the kept boxes
+    tr = trace(lambda d: nd.contrib.box_nms(d, overlap_thresh=0.3) * 2, [array(data)])
+    check_grads(tr.function, [data] + [v.data for v in tr.captured], order=1)
+    with pytest.raises(MXNetError, match=r"box_nms: score_index 7, .* \(2, 20, 6\)"):
+        nd.contrib.box_nms(array(data), score_index=7)
