@@ -125,5 +125,6 @@ def test_bad_parameters():
         nd.random.negative_binomial(2.0, 1.5)
     with pytest.raises(MXNetError, match="gamma: distribution parameters must all be"):
         nd.random.gamma(nd.array([1.0]), 2.0)
-    with pytest.raises(MXNetError, match=r"generalized_negative_binomial: parameter arrays must have one shape"):
+    with pytest.raises(MXNetError, match=r"generalized_negative_binomial: parameter arrays "
+                                         r"must have one shape"):
         nd.random.generalized_negative_binomial(nd.array([1.0]), nd.array([1.0, 2.0]))
