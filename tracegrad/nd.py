@@ -743,6 +743,7 @@ _METHODS = {name: globals()[name] for name in (
     "repeat", "ceil", "round", "log2", "log10")}
 _METHODS.update(_MATH_METHODS)
 _METHODS.update(_SHAPE_METHODS)
+_METHODS.update(split_v2=split_v2, softmin=softmin)  # noqa: F405  (x.split_v2, x.softmin)
 _METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
                 as_np_ndarray=lambda x: x)
 del _method_reshape, _method_transpose

@@ -118,3 +118,12 @@ def test_khatri_rao():
     grads_ok(lambda a, b, c: nd.khatri_rao(a, b, c), *mats)
     with pytest.raises(MXNetError, match=r"khatri_rao: .*\[\(2, 2\), \(3, 3\)\]"):
         nd.khatri_rao(nd.zeros((2, 2)), nd.zeros((3, 3)))
+
+
+def test_ndarray_methods():
+    x = RNG.standard_normal((2, 6))
+    a = array(x)
+    np.testing.assert_array_equal(a.softmin(axis=0).asnumpy(), nd.softmin(a, axis=0).asnumpy())
+    parts = a.split_v2((2, 5), axis=1)
+    assert [p.shape for p in parts] == [(2, 2), (2, 3), (2, 1)]
+    np.testing.assert_array_equal(parts[1].asnumpy(), x[:, 2:5])
