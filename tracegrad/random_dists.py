@@ -26,8 +26,9 @@ POISSON_SMALL_DRAWS = 64   # uniforms multiplied while lambda < 12
 POISSON_ROUNDS = 52        # Lorentzian rejection accepts ~51% per round: 0.49^52 ~ 8e-17
 
 
-def _params(op, params, shape, dtype):
-    """(parameters as f64 arrays broadcast to the output shape, output shape, dtype name)."""
+def _params(op, params, shape, dtype, out=None):
+    """(parameters as f64 arrays broadcast to the output shape, output shape, scalar values or
+    None)."""
     from .array import F, NDArray
     arrays = [p for p in params if isinstance(p, NDArray)]
     if arrays and len(arrays) != len(params):
@@ -41,7 +42,7 @@ def _params(op, params, shape, dtype):
         except (TypeError, ValueError):
             raise MXNetError(f"{op}: distribution parameters must be either NDArray or "
                              f"numbers, got {[type(p).__name__ for p in params]}") from None
-        out_shape = draws or (1,)
+        out_shape = draws or (tuple(out.shape) if out is not None else (1,))
         return [F.constant(value=v, shape=out_shape, dtype="f64") for v in values], \
             out_shape, values
     lead = arrays[0].shape
@@ -141,9 +142,11 @@ def _sample_poisson(lam, shape, values=None):
 
 
 def _lgamma(x):
+    """log Γ(x) for x >= 1 (all this module needs): Lanczos' series alone, without the
+    reflection branch and special cases of nd.gammaln (a much smaller graph to compile)."""
     from .array import F
     from .ir import composites as C
-    return C.gammaln(F, x)
+    return C._lgamma_right(F, x)
 
 
 def _finish(sample, dtype, out):
@@ -154,7 +157,7 @@ def _finish(sample, dtype, out):
 
 def gamma(alpha=1, beta=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Gamma samples with shape `alpha` and scale `beta` (mean alpha * beta)."""
-    (a, b), out_shape, values = _params("gamma", (alpha, beta), shape, dtype)
+    (a, b), out_shape, values = _params("gamma", (alpha, beta), shape, dtype, out)
     if values is not None and (values[0] <= 0 or values[1] <= 0):
         raise MXNetError(f"gamma: alpha and beta must be positive, got {values}")
     return _finish(_sample_gamma(a, b, out_shape), dtype, out)
@@ -162,7 +165,7 @@ def gamma(alpha=1, beta=1, shape=None, dtype=None, ctx=None, out=None, **kwargs)
 
 def poisson(lam=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Poisson counts with mean `lam`, as floats (MXNet's default dtype float32)."""
-    (lam_,), out_shape, values = _params("poisson", (lam,), shape, dtype)
+    (lam_,), out_shape, values = _params("poisson", (lam,), shape, dtype, out)
     if values is not None and values[0] < 0:
         raise MXNetError(f"poisson: lam must be >= 0, got {values[0]}")
     return _finish(_sample_poisson(lam_, out_shape, values), dtype, out)
@@ -172,7 +175,7 @@ def negative_binomial(k=1, p=1, shape=None, dtype=None, ctx=None, out=None, **kw
     """Failures before the k-th success with success probability p: Poisson of a
     Gamma(k, (1 - p) / p) rate, as MXNet samples it."""
     from .array import F
-    (k_, p_), out_shape, values = _params("negative_binomial", (k, p), shape, dtype)
+    (k_, p_), out_shape, values = _params("negative_binomial", (k, p), shape, dtype, out)
     if values is not None and (values[0] <= 0 or not 0 < values[1] <= 1):
         raise MXNetError(f"negative_binomial: needs k > 0 and 0 < p <= 1, got {values}")
     k_, p_ = (F.cast(F.cast(v, dtype="f32"), dtype="f64") for v in (k_, p_))
@@ -186,7 +189,7 @@ def generalized_negative_binomial(mu=1, alpha=1, shape=None, dtype=None, ctx=Non
     alpha = 0 is Poisson(mu)."""
     from .array import F
     (mu_, a_), out_shape, values = _params("generalized_negative_binomial", (mu, alpha),
-                                           shape, dtype)
+                                           shape, dtype, out)
     if values is not None and (values[0] < 0 or values[1] < 0):
         raise MXNetError(f"generalized_negative_binomial: needs mu >= 0 and alpha >= 0, got "
                          f"{values}")
@@ -196,6 +199,30 @@ def generalized_negative_binomial(mu=1, alpha=1, shape=None, dtype=None, ctx=Non
     rate = _sample_gamma(F.div(1.0, safe), F.mul(safe, mu_), out_shape)
     rate = F.where(zero, mu_, rate)
     return _finish(_sample_poisson(rate, out_shape), dtype, out)
+
+
+def uniform_of_arrays(low, high, shape=None, dtype=None, out=None):
+    """random.uniform with NDArray low and high: `shape` samples per pair, appended."""
+    from .array import F
+    from .random import next_key
+    (lo, hi), out_shape, _ = _params("uniform", (low, high), shape, dtype, out)
+    u = F.random_uniform(next_key(), shape=out_shape, dtype="f64")
+    return _finish(F.add(lo, F.mul(u, F.sub(hi, lo))), dtype, out)
+
+
+def normal_of_arrays(loc, scale, shape=None, dtype=None, out=None):
+    """random.normal with NDArray loc and scale."""
+    from .array import F
+    (mu, sigma), out_shape, _ = _params("normal", (loc, scale), shape, dtype, out)
+    return _finish(F.add(mu, F.mul(sigma, _normal(out_shape))), dtype, out)
+
+
+def exponential_of_rates(lam, shape=None, dtype=None, out=None):
+    """Exponential samples with NDArray rates `lam` (mean 1 / lam): nd.sample_exponential,
+    and random.exponential(scale=NDArray) with lam = 1 / scale, as MXNet passes it."""
+    from .array import F
+    (rate,), out_shape, _ = _params("exponential", (lam,), shape, dtype, out)
+    return _finish(F.div(F.neg(F.log1p(F.neg(_uniform(out_shape)))), rate), dtype, out)
 
 
 def _sampler(name, fn):
@@ -220,6 +247,9 @@ def _nd_names():
         fn = globals()[name]
         names["random_" + name] = fn
         names["sample_" + name] = _sampler(name, fn)
+    names["sample_uniform"] = _sampler("uniform", uniform_of_arrays)
+    names["sample_normal"] = _sampler("normal", normal_of_arrays)
+    names["sample_exponential"] = _sampler("exponential", exponential_of_rates)
     names["random_exponential"] = random.exponential
     names["random_randint"] = random.randint
     names["sample_multinomial"] = random.multinomial

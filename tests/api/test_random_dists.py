@@ -128,3 +128,28 @@ def test_bad_parameters():
     with pytest.raises(MXNetError, match=r"generalized_negative_binomial: parameter arrays "
                                          r"must have one shape"):
         nd.random.generalized_negative_binomial(nd.array([1.0]), nd.array([1.0, 2.0]))
+
+
+def test_uniform_normal_exponential_with_array_parameters():
+    mx.random.seed(12)
+    low, high = nd.array([0.0, 10.0]), nd.array([1.0, 14.0])
+    u = nd.random.uniform(low, high, shape=(3000,))
+    assert u.shape == (2, 3000)
+    v = u.asnumpy()
+    assert (v[0] >= 0).all() and (v[0] < 1).all() and (v[1] >= 10).all() and (v[1] < 14).all()
+    np.testing.assert_allclose(v.mean(axis=1), [0.5, 12.0], rtol=0.03)
+    z = nd.random.normal(nd.array([[1.0], [-5.0]]), nd.array([[2.0], [0.5]]), shape=4000)
+    assert z.shape == (2, 1, 4000)
+    np.testing.assert_allclose(z.asnumpy().mean(axis=-1).ravel(), [1.0, -5.0], atol=0.1)
+    np.testing.assert_allclose(z.asnumpy().std(axis=-1).ravel(), [2.0, 0.5], rtol=0.05)
+    e = nd.random.exponential(nd.array([1.0, 3.0]), shape=(4000,))      # scale: the mean
+    np.testing.assert_allclose(e.asnumpy().mean(axis=1), [1.0, 3.0], rtol=0.06)
+    r = nd.sample_exponential(nd.array([2.0]), shape=(4000,))            # lam: the rate
+    np.testing.assert_allclose(r.asnumpy().mean(), 0.5, rtol=0.06)
+    assert nd.sample_uniform(low, high).shape == (2,)
+    assert nd.sample_normal(low, high, shape=(2, 3)).shape == (2, 2, 3)
+    out = nd.zeros((4, 5))       # no shape: out's (MXNet), every element drawn
+    nd.random.uniform(0, 1, out=out)
+    assert len(np.unique(out.asnumpy())) == 20
+    with pytest.raises(MXNetError, match="sample_normal: parameters must be NDArrays"):
+        nd.sample_normal(0.0, 1.0)
