@@ -28,6 +28,10 @@ from .runtime import tape
 
 __all__ = ["cond", "while_loop", "foreach"]
 
+from .contrib_ops import *  # noqa: E402,F401,F403  (boolean_mask, index_copy, ...)
+from .contrib_ops import __all__ as _OPS  # noqa: E402
+__all__ += _OPS
+
 # under jit, a foreach this long or shorter unrolls into the graph (fastest to run); a longer
 # one is one loop op whose body compiles once (compile time independent of the length)
 FOREACH_UNROLL = 8

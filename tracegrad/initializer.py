@@ -193,3 +193,4 @@ class MSRAPrelu(Xavier):
 
 
 from .initializer_special import Bilinear, LSTMBias, Mixed, Orthogonal  # noqa: E402,F401
+from .initializer_load import Load  # noqa: E402,F401

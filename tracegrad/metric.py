@@ -540,3 +540,4 @@ def np_metric(numpy_feval, name=None, allow_extra_outputs=False):
 
 
 np = np_metric  # MXNet's name: mx.metric.np(feval)
+from .metric_mcc import MCC  # noqa: E402,F401

@@ -809,6 +809,14 @@ from .nd_math import METHODS as _MATH_METHODS  # noqa: E402
 from .nd_shape import *  # noqa: E402,F401,F403  (diag, slice_like, depth_to_space, ...)
 from .nd_optimizer_ops import *  # noqa: E402,F401,F403  (sgd_update, adam_update, ...)
 from .nd_shape import METHODS as _SHAPE_METHODS  # noqa: E402
+from .nd_amp import *  # noqa: E402,F401,F403  (amp_cast, amp_multicast)
+from .nd_indexing import *  # noqa: E402,F401,F403  (batch_take, ravel_multi_index, split_v2, ...)
+from .nd_nn_more import *  # noqa: E402,F401,F403  (softmin, LRN, Crop)
+from .nd_products import *  # noqa: E402,F401,F403  (khatri_rao)
+from .nd_roi import *  # noqa: E402,F401,F403  (ROIPooling)
+from .nd_spatial import *  # noqa: E402,F401,F403  (GridGenerator, BilinearSampler, ...)
+from .random_dists import _nd_names  # noqa: E402  (nd.random_gamma, nd.sample_poisson, ...)
+globals().update(_nd_names())
 
 
 # ------------------------------------------------------------------ NDArray methods
@@ -837,6 +845,7 @@ _METHODS = {name: globals()[name] for name in (
     "repeat", "ceil", "round", "log2", "log10")}
 _METHODS.update(_MATH_METHODS)
 _METHODS.update(_SHAPE_METHODS)
+_METHODS.update(split_v2=split_v2, softmin=softmin)  # noqa: F405  (x.split_v2, x.softmin)
 _METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
                 as_np_ndarray=lambda x: x)
 del _method_reshape, _method_transpose

@@ -25,8 +25,9 @@ from .base import MXNetError
 HINTS = frozenset({"name", "attr", "cudnn_off", "cudnn_tune", "workspace", "sparse_grad",
                    "forward_stype", "lazy_update", "num_args", "layout", "stype"})
 _SIGNATURES: dict = {}   # code object -> (its *args parameter or None, parameter names, label)
-_PREFIX = {"tracegrad.random": "nd.random", "tracegrad.linalg": "nd.linalg",
-           "tracegrad.contrib": "nd.contrib"}
+_PREFIX = {"tracegrad.random": "nd.random", "tracegrad.random_dists": "nd.random",
+           "tracegrad.linalg": "nd.linalg", "tracegrad.contrib": "nd.contrib",
+           "tracegrad.contrib_ops": "nd.contrib", "tracegrad.contrib_nms": "nd.contrib"}
 
 
 def redo(f, params):

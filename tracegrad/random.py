@@ -31,6 +31,8 @@ def next_key():
 
 
 def _shape(shape):
+    if shape is None:   # MXNet's unset shape: one sample
+        return (1,)
     return (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
 
 
@@ -38,20 +40,27 @@ def _dt(dtype):
     return dtype_name(np.dtype(dtype or np.float32))
 
 
-def uniform(low=0.0, high=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwargs):
-    """Uniform samples in [low, high)."""
+def uniform(low=0.0, high=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+    """Uniform samples in [low, high) (NDArray bounds: `shape` samples per pair)."""
     if kwargs:
         return _redo(uniform, locals())
-    from .array import F
+    from .array import F, NDArray
+    shape = out.shape if shape is None and out is not None else shape  # MXNet: out's
+    if isinstance(low, NDArray) or isinstance(high, NDArray):
+        return _dists.uniform_of_arrays(low, high, shape, dtype, out)
     return _out(F.random_uniform(next_key(), shape=_shape(shape), dtype=_dt(dtype),
                                  low=float(low), high=float(high)), out)
 
 
-def normal(loc=0.0, scale=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwargs):
-    """Normal samples with mean loc and standard deviation scale."""
+def normal(loc=0.0, scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+    """Normal samples with mean loc and standard deviation scale (NDArrays: `shape` samples
+    per pair)."""
     if kwargs:
         return _redo(normal, locals())
-    from .array import F
+    from .array import F, NDArray
+    shape = out.shape if shape is None and out is not None else shape  # MXNet: out's
+    if isinstance(loc, NDArray) or isinstance(scale, NDArray):
+        return _dists.normal_of_arrays(loc, scale, shape, dtype, out)
     return _out(F.random_normal(next_key(), shape=_shape(shape), dtype=_dt(dtype),
                                 loc=float(loc), scale=float(scale)), out)
 
@@ -71,11 +80,14 @@ def randint(low, high, shape=(1,), dtype="int32", ctx=None, out=None):
     return _out(F.cast(ints, dtype=dtype_name(np.dtype(dtype))), out)
 
 
-def exponential(scale=1.0, shape=(1,), dtype=None, ctx=None, out=None, **kwargs):
+def exponential(scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Exponential samples with mean `scale` (rate 1/scale): -scale * log(1 - u)."""
     if kwargs:
         return _redo(exponential, locals())
-    from .array import F
+    from .array import F, NDArray
+    shape = out.shape if shape is None and out is not None else shape  # MXNet: out's
+    if isinstance(scale, NDArray):
+        return _dists.exponential_of_rates(F.div(1.0, scale), shape, dtype, out)
     u = F.random_uniform(next_key(), shape=_shape(shape), dtype=_dt(dtype))
     return _out(F.mul(F.neg(F.log1p(F.neg(u))), float(scale)), out)
 
@@ -123,3 +135,10 @@ def _out(value, out):
         out[:] = value
         return out
     return value
+
+
+from . import random_dists as _dists  # noqa: E402
+from .random_dists import (gamma, generalized_negative_binomial,  # noqa: E402,F401
+                           negative_binomial, poisson)
+
+

@@ -197,6 +197,29 @@ CALLS = {
     "linalg_sumlogdiag": (lambda: [f32(2, 3, 3)], {}, ()),
     "linalg_extractdiag": (lambda: [f32(2, 3, 3)], {}, ()),
     "linalg_makediag": (lambda: [f32(2, 3)], {}, ()),
+    # index arithmetic, AMP casts, products (nd_indexing.py, nd_amp.py, nd_products.py)
+    "batch_take": (lambda: [f32(3, 4), idx(3, high=4)], {}, ()),
+    "ravel_multi_index": (lambda: [np.stack([idx(5, high=3), idx(5, high=4)])],
+                          {"shape": (3, 4)}, ()),
+    "unravel_index": (lambda: [idx(5, high=12).astype(np.float32)], {"shape": (3, 4)}, ()),
+    "split_v2": (lambda: [f32(6, 4)], {"indices_or_sections": (1, 4), "axis": 0}, ()),
+    "histogram": (lambda: [f32(3, 4)], {"bins": 5, "range": (0.5, 2.0)}, ()),
+    "amp_cast": (X, {"dtype": "float16"}, ()),
+    "amp_multicast": (lambda: [f32(3, 4), f32(2).astype(np.float64)], {"num_outputs": 2}, ()),
+    "khatri_rao": (lambda: [f32(2, 3), f32(4, 3)], {}, ()),
+    # nn and vision operators (nd_nn_more.py, nd_spatial.py, nd_roi.py)
+    "softmin": (X, {"axis": 0, "temperature": 2.0}, ()),
+    "LRN": (lambda: [f32(2, 5, 3, 3)], {"nsize": 3, "alpha": 0.1}, ()),
+    "Crop": (lambda: [f32(1, 2, 5, 6)], {"h_w": (3, 4), "offset": (1, 2)}, ()),
+    "GridGenerator": (lambda: [f32(2, 6, lo=-0.5, hi=0.5)],
+                      {"transform_type": "affine", "target_shape": (3, 4)}, ()),
+    "BilinearSampler": (lambda: [f32(2, 3, 4, 5), f32(2, 2, 3, 3, lo=-1.1, hi=1.1)], {}, ()),
+    "SpatialTransformer": (lambda: [f32(2, 3, 4, 5), f32(2, 6, lo=-0.6, hi=0.6)],
+                           {"target_shape": (3, 3), "transform_type": "affine",
+                            "sampler_type": "bilinear"}, ()),
+    "ROIPooling": (lambda: [f32(2, 3, 6, 7), np.array([[0, 0, 0, 4, 5], [1, 1.5, 2, 6, 5]],
+                                                      np.float32)],
+                   {"pooled_size": (2, 2), "spatial_scale": 1.0}, ()),
 }
 # Other code paths of the same functions (modes, layouts, optional outputs): label -> row.
 SEQ = lambda: [f32(3, 2, 4), (idx(2, high=3) + 1).astype(np.float32)]  # noqa: E731
@@ -359,6 +382,28 @@ RANDOM = {
     "random.exponential": lambda x: nd.random.exponential(2.0, shape=x.shape) * x,
     "random.shuffle": lambda x: nd.random.shuffle(x),
     "random.multinomial": lambda x: nd.random.multinomial(x, shape=3, get_prob=True),
+    # the aliases and sample_ names draw the same graphs (one compile each, LLVM's cost)
+    "random.gamma": lambda x: nd.random.gamma(x, x, shape=2),
+    "random.poisson": lambda x: nd.random.poisson(x * 10.0, shape=2),
+    "random.negative_binomial": lambda x: nd.random.negative_binomial(x, x / 3.0, shape=2),
+    "random.generalized_negative_binomial": lambda x: nd.random.generalized_negative_binomial(
+        x * 5.0, x / 4.0, shape=2),
+    "random_gamma": lambda x: nd.random_gamma(x, x, shape=2),
+    "random_poisson": lambda x: nd.random_poisson(x * 10.0, shape=2),
+    "random_negative_binomial": lambda x: nd.random_negative_binomial(x, x / 3.0, shape=2),
+    "random_generalized_negative_binomial": lambda x: nd.random_generalized_negative_binomial(
+        x * 5.0, x / 4.0, shape=2),
+    "random_exponential": lambda x: nd.random_exponential(2.0, shape=x.shape) * x,
+    "random_randint": lambda x: nd.random_randint(0, 5, shape=x.shape) * x,
+    "sample_uniform": lambda x: nd.sample_uniform(x, x * 2.0, shape=2),
+    "sample_normal": lambda x: nd.sample_normal(x, x, shape=2),
+    "sample_exponential": lambda x: nd.sample_exponential(x, shape=2),
+    "sample_gamma": lambda x: nd.sample_gamma(x, x, shape=2),
+    "sample_poisson": lambda x: nd.sample_poisson(x * 10.0, shape=2),
+    "sample_negative_binomial": lambda x: nd.sample_negative_binomial(x, x / 3.0, shape=2),
+    "sample_generalized_negative_binomial": lambda x: nd.sample_generalized_negative_binomial(
+        x * 5.0, x / 4.0, shape=2),
+    "sample_multinomial": lambda x: nd.sample_multinomial(x, shape=3),
 }
 RANDOM_HELPERS = {"seed", "next_key", "dtype_name"}  # nd.random's non-drawing functions
 # DLPack / numpy interchange hands out (or wraps) a real buffer, so it cannot be a traced

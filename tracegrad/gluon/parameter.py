@@ -123,6 +123,8 @@ class Parameter:
             return
         if init is None:
             init = default_init if self.init is None else self.init
+            if hasattr(default_init, "for_parameter"):   # mx.init.Load: by name first
+                init = default_init.for_parameter(self.init)
         self._deferred_init = (init,)
         if not _known(self._shape):
             if self._allow_deferred_init and self._data is None:
