@@ -11,7 +11,7 @@ write through NDArray assignment, so a pending captured step sees the old values
 """
 import numpy as np
 
-from .array import NDArray, wrap
+from .array import HOOKS, NDArray, wrap
 from .base import MXNetError
 from .op_kwargs import redo as _redo
 from .op_kwargs import write_out
@@ -22,6 +22,9 @@ __all__ = ["sgd_update", "sgd_mom_update", "nag_mom_update", "adam_update", "rms
 
 def _buffers(op, weight, grad, *states):
     """The numpy buffers of weight, grad and states, after checking they line up."""
+    if HOOKS.compiling or HOOKS.tracing:
+        raise MXNetError(f"{op}: an optimizer update writes its states in place and runs "
+                         f"eagerly; call it outside jit / hybridize")
     arrays = (weight, grad) + states
     for a in arrays:
         if not isinstance(a, NDArray):

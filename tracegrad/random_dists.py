@@ -237,6 +237,8 @@ def exponential_of_rates(lam, shape=None, dtype=None, out=None):
 def _sampler(name, fn):
     """MXNet's nd.sample_<name>: the distribution with NDArray parameters."""
     def sample(*params, shape=None, dtype=None, out=None, **kwargs):
+        if kwargs:
+            return _redo(sample, locals())
         from .array import NDArray
         if not params or not all(isinstance(p, NDArray) for p in params):
             raise MXNetError(f"sample_{name}: parameters must be NDArrays, got "

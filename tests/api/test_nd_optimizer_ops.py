@@ -133,3 +133,9 @@ def test_mismatched_arrays_are_named():
                                         r"argument 'bias_correction'"):
         nd.adam_update(nd.ones(2), nd.ones(2), nd.zeros(2), nd.zeros(2), lr=0.1,
                        bias_correction=True)
+
+
+def test_an_update_inside_a_trace_is_refused():
+    with pytest.raises(mx.MXNetError, match="sgd_update: an optimizer update writes its "
+                                            "states in place and runs eagerly"):
+        mx.jit(lambda w, g: nd.sgd_update(w, g, lr=0.1))(nd.ones(3), nd.ones(3))
