@@ -588,8 +588,10 @@ def _getitem(x, key):
             if picked.step < 0:  # the same elements ascending, then reversed by a take
                 picked = picked[::-1]
                 reverse.append(axis)
+            # the stop of a reversed range can pass the axis (range(4, -1, -2)[::-1] is
+            # range(0, 6, 2)): a trace's slice takes bounds inside the axis only
             lo = picked.start if len(picked) else 0
-            begin.append(lo), end.append(picked.stop if len(picked) else 0)
+            begin.append(lo), end.append(picked[-1] + 1 if len(picked) else 0)
             step.append(picked.step)
             shape.append(len(picked))
         else:
