@@ -17,6 +17,7 @@ from .base import MXNetError
 from .index_checks import check_value_range as _check_value_range
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
+from .nd_shape import _axis as _check_axis
 from .runtime.tape import STATE
 
 waitall = lambda: None  # noqa: E731  (synchronous execution: nothing to wait for)
@@ -225,7 +226,8 @@ def argmax(data, axis=None, keepdims=False):
     """Index of the maximum, as float32 like MXNet (flattened when axis is None)."""
     if axis is None:
         data, axis = F.reshape(data, shape=(data.size,)), 0
-    out = F.argmax(data, axis=normalize_axes(axis, data.ndim)[0], keepdims=keepdims)
+    axis = _check_axis("argmax", axis, data.ndim, shape=data.shape)
+    out = F.argmax(data, axis=axis, keepdims=keepdims)
     return _full_to_1(F.cast(out, dtype="f32"))
 
 
@@ -341,12 +343,14 @@ def reshape_like(lhs, rhs):
 
 def transpose(data, axes=None):
     axes = tuple(reversed(range(data.ndim))) if axes is None or axes == () else tuple(
-        a % data.ndim for a in axes)
+        _check_axis("transpose", a, data.ndim, "axes entry", data.shape) for a in axes)
     return F.transpose(data, perm=axes)
 
 
 def swapaxes(data, dim1=0, dim2=0):
     perm = list(range(data.ndim))
+    dim1 = _check_axis("swapaxes", dim1, data.ndim, "dim1", data.shape)
+    dim2 = _check_axis("swapaxes", dim2, data.ndim, "dim2", data.shape)
     perm[dim1], perm[dim2] = perm[dim2], perm[dim1]
     return F.transpose(data, perm=tuple(perm))
 
@@ -355,11 +359,13 @@ SwapAxis = swapaxes
 
 
 def expand_dims(data, axis):
-    return F.expand_dims(data, axis=axis % (data.ndim + 1))
+    return F.expand_dims(data, axis=_check_axis("expand_dims", axis, data.ndim + 1,
+                                                shape=data.shape))
 
 
 def squeeze(data, axis=None):
-    axes = normalize_axes(axis, data.ndim) if axis is not None else tuple(
+    axes = tuple(_check_axis("squeeze", a, data.ndim, shape=data.shape) for a in (
+        (axis,) if isinstance(axis, (int, np.integer)) else axis)) if axis is not None else tuple(
         i for i, d in enumerate(data.shape) if d == 1)
     shape = tuple(d for i, d in enumerate(data.shape) if i not in axes)
     return F.reshape(data, shape=shape or (1,))
@@ -387,7 +393,7 @@ def broadcast_axis(data, axis=(), size=()):
     sizes = (size,) if isinstance(size, int) else tuple(size)
     shape = list(data.shape)
     for a, s in zip(axes, sizes):
-        shape[a] = s
+        shape[_check_axis("broadcast_axis", a, data.ndim, shape=data.shape)] = s
     return F.broadcast_to(data, shape=tuple(shape))
 
 
@@ -395,16 +401,19 @@ broadcast_axes = broadcast_axis
 
 
 def concat(*data, dim=1, **kwargs):
-    return F.concat(*data, axis=dim % data[0].ndim)
+    return F.concat(*data, axis=_check_axis("concat", dim, data[0].ndim, "dim", data[0].shape))
 
 
 def stack(*data, axis=0, **kwargs):
-    axis = axis % (data[0].ndim + 1)
+    axis = _check_axis("stack", axis, data[0].ndim + 1, shape=data[0].shape)
     return F.concat(*[F.expand_dims(d, axis=axis) for d in data], axis=axis)
 
 
 def split(data, num_outputs, axis=1, squeeze_axis=False):
-    axis %= data.ndim
+    axis = _check_axis("split", axis, data.ndim, shape=data.shape)
+    if int(num_outputs) < 1 or data.shape[axis] % int(num_outputs):
+        raise MXNetError(f"split: num_outputs={num_outputs} does not divide axis {axis} of "
+                         f"input of shape {data.shape} into equal parts")
     n = data.shape[axis] // num_outputs
     outs = [slice_axis(data, axis, i * n, (i + 1) * n) for i in range(num_outputs)]
     if squeeze_axis:
@@ -429,9 +438,23 @@ def _own_buffer(out):
     return out
 
 
+def _slice_axis_bounds(shape, axis, begin, end):
+    """MXNet's slice_axis bounds: negative ones count from the end, end=None is the axis
+    size, and a non-empty axis needs 0 <= begin < end <= size (no clipping, as MXNet)."""
+    size = shape[axis]
+    if size == 0:
+        return 0, 0
+    lo = int(begin) + (size if int(begin) < 0 else 0)
+    hi = size if end is None else int(end) + (size if int(end) < 0 else 0)
+    if not 0 <= lo < hi <= size:
+        raise MXNetError(f"slice_axis: begin={begin}, end={end} do not select a non-empty "
+                         f"range of axis {axis} (size {size}) of input of shape {shape}")
+    return lo, hi
+
+
 def slice_axis(data, axis, begin, end):
-    axis %= data.ndim
-    start, stop, _ = builtins.slice(begin, end).indices(data.shape[axis])
+    axis = _check_axis("slice_axis", axis, data.ndim, shape=data.shape)
+    start, stop = _slice_axis_bounds(data.shape, axis, begin, end)
     begins = tuple(start if i == axis else 0 for i in range(data.ndim))
     ends = tuple(stop if i == axis else d for i, d in enumerate(data.shape))
     return _own_buffer(F.slice(data, begin=begins, end=ends, step=(1,) * data.ndim))
@@ -469,7 +492,7 @@ def take(a, indices, axis=0, mode="clip"):
         raise MXNetError(f"take: mode {mode!r} is not one of 'clip', 'wrap', 'raise'")
     if not isinstance(indices, NDArray):
         indices = array(indices, dtype=np.int64)
-    axis %= a.ndim
+    axis = _check_axis("take", axis, a.ndim, shape=a.shape)
     if mode == "clip":
         return F.take(a, indices, axis=axis)
     n = a.shape[axis]
@@ -481,7 +504,7 @@ def take(a, indices, axis=0, mode="clip"):
 
 def flip(data, axis):
     """Reverse the order of elements along `axis` (a take with descending indices)."""
-    axis %= data.ndim
+    axis = _check_axis("flip", axis, data.ndim, shape=data.shape)
     n = data.shape[axis]
     return F.take(data, wrap(np.arange(n - 1, -1, -1, dtype=np.int64)), axis=axis)
 
@@ -504,7 +527,9 @@ def repeat(data, repeats, axis=None):
     """Repeat each element `repeats` times along `axis` (flattened when axis is None)."""
     if axis is None:
         data, axis = F.reshape(data, shape=(data.size,)), 0
-    axis %= data.ndim
+    axis = _check_axis("repeat", axis, data.ndim, shape=data.shape)
+    if int(repeats) < 0:
+        raise MXNetError(f"repeat: repeats must be non-negative, got {repeats}")
     x = F.expand_dims(data, axis=axis + 1)
     x = F.broadcast_to(x, shape=data.shape[:axis + 1] + (repeats,) + data.shape[axis + 1:])
     return F.reshape(x, shape=data.shape[:axis] + (data.shape[axis] * repeats,)
@@ -646,7 +671,8 @@ def Dropout(data, p=0.5, mode="training", axes=(), **kwargs):
     always with mode='always'); the identity otherwise."""
     if p <= 0 or (mode != "always" and not STATE.training):
         return data
-    return C.dropout(F, data, random.next_key(), p, tuple(a % data.ndim for a in axes))
+    return C.dropout(F, data, random.next_key(), p, tuple(
+        _check_axis("Dropout", a, data.ndim, "axes entry", data.shape) for a in axes))
 
 
 from .nd_nn import (Convolution, Deconvolution, GroupNorm, InstanceNorm,  # noqa: E402,F401

@@ -18,3 +18,75 @@ def test_negative_step_index_compiles_where_the_stop_passes_the_axis(n, key):
     compiled = mx.jit(lambda a: a[key])(nd.array(x))
     np.testing.assert_array_equal(eager.asnumpy(), want.reshape(eager.shape))
     np.testing.assert_array_equal(compiled.asnumpy(), eager.asnumpy())
+
+
+X = nd.array(np.arange(6, dtype=np.float32).reshape(2, 3))
+AXIS_CASES = {  # an axis outside the input was wrapped around: an answer for another axis
+    "transpose": lambda a: nd.transpose(a, axes=(0, 5)),
+    "swapaxes": lambda a: nd.swapaxes(a, 0, 4),
+    "expand_dims": lambda a: nd.expand_dims(a, axis=5),
+    "expand_dims ": lambda a: nd.expand_dims(a, axis=-4),
+    "flip": lambda a: nd.flip(a, axis=3),
+    "repeat": lambda a: nd.repeat(a, repeats=2, axis=4),
+    "concat": lambda a: nd.concat(a, a, dim=3),
+    "stack": lambda a: nd.stack(a, a, axis=4),
+    "split": lambda a: nd.split(a, num_outputs=1, axis=5),
+    "slice_axis": lambda a: nd.slice_axis(a, axis=3, begin=0, end=1),
+    "take": lambda a: nd.take(a, nd.array([0]), axis=4),
+    "broadcast_axis": lambda a: nd.broadcast_axis(a[0:1], axis=-3, size=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AXIS_CASES))
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_an_axis_outside_the_input_is_refused_naming_the_op(name, mode):
+    f = AXIS_CASES[name]
+    f = mx.jit(f) if mode == "jit" else f
+    with pytest.raises(MXNetError, match=rf"{name.strip()}: .* out of range for input of shape"):
+        f(X)
+
+
+@pytest.mark.parametrize("begin,end", [(2, 1), (1, 1), (0, 100), (-5, 2), (0, -4)])
+def test_slice_axis_bounds_are_checked_as_mxnet_does(begin, end):
+    for f in (nd.slice_axis, mx.jit(lambda a, begin, end: nd.slice_axis(a, 1, begin, end))):
+        with pytest.raises(MXNetError, match="slice_axis: begin="):
+            f(X, 1, begin, end) if f is nd.slice_axis else f(X, begin, end)
+    np.testing.assert_array_equal(nd.slice_axis(X, 1, -2, None).asnumpy(), X.asnumpy()[:, 1:])
+    np.testing.assert_array_equal(nd.slice_axis(X, -1, 0, -1).asnumpy(), X.asnumpy()[:, :2])
+
+
+@pytest.mark.parametrize("n", [0, 2, 4])
+def test_split_into_unequal_parts_is_refused(n):
+    with pytest.raises(MXNetError, match=f"split: num_outputs={n} does not divide axis 1"):
+        nd.split(X, num_outputs=n, axis=1)
+    with pytest.raises(MXNetError, match="split: "):
+        mx.jit(lambda a: nd.split(a, num_outputs=n, axis=1))(X)
+
+
+@pytest.mark.parametrize("call,needle", [
+    (lambda: nd.argmax(X, axis=4), "argmax: axis 4 is out of range"),
+    (lambda: nd.squeeze(nd.ones((1, 3)), axis=2), "squeeze: axis 2 is out of range"),
+    (lambda: nd.softmax(X, axis=5), "softmax: axis 5 out of range"),
+    (lambda: nd.pick(X, nd.array([0, 1]), axis=3), "pick: axis 3 out of range"),
+    (lambda: nd.BatchNorm(nd.ones((2, 3, 4)), *[nd.ones(3)] * 4, axis=5),
+     r"BatchNorm: axis 5 is out of range"),
+    (lambda: nd.BatchNorm(nd.ones((2, 3, 4)), nd.ones(4), *[nd.ones(3)] * 3),
+     r"BatchNorm: gamma of shape \(4,\) does not match axis 1"),
+    (lambda: nd.LayerNorm(X, nd.ones(3), nd.ones(3), axis=4), "LayerNorm: axis 4 is out of"),
+    (lambda: nd.LayerNorm(X, nd.ones(4), nd.ones(3)), r"LayerNorm: gamma of shape \(4,\)"),
+])
+def test_bad_axes_and_per_channel_shapes_name_the_op(call, needle):
+    with pytest.raises((MXNetError, ValueError), match=needle):
+        call()
+
+
+@pytest.mark.parametrize("layer", ["BatchNorm", "LayerNorm"])
+def test_norm_layer_with_an_axis_outside_the_input_names_the_layer(layer):
+    from tracegrad import gluon
+    net = getattr(gluon.nn, layer)(axis=4)
+    net.initialize()
+    for _ in range(2):
+        with pytest.raises(MXNetError, match=f"{layer}: axis 4 is out of range for input of "
+                                             r"shape \(2, 3\)"):
+            net(X)
+        net.hybridize()

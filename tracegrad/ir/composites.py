@@ -3,11 +3,19 @@
 Each takes `b` first: an ir.Builder while tracing, or the eager dispatcher (nd's `F`), which
 exposes the same op methods and runs them at once. Operands need only `.shape` and `.type`.
 """
+import sys
+
 from .types import normalize_axes, promote
 
 
 def _axes(x, axis):
-    return normalize_axes(axis, len(x.shape))
+    """normalize_axes; a bad axis is refused naming the composite that asked (its function
+    name is the op's: softmax, pick, ...) and the operand's shape."""
+    try:
+        return normalize_axes(axis, len(x.shape))
+    except ValueError as e:
+        raise ValueError(f"{sys._getframe(1).f_code.co_name}: {e} of shape "
+                         f"{tuple(x.shape)}") from None
 
 
 def mean(b, x, axis=None, keepdims=False):
