@@ -493,6 +493,7 @@ def take(a, indices, axis=0, mode="clip"):
     if not isinstance(indices, NDArray):
         indices = array(indices, dtype=np.int64)
     axis = _check_axis("take", axis, a.ndim, shape=a.shape)
+    indices = _bool_as_index(indices)
     if mode == "clip":
         return F.take(a, indices, axis=axis)
     n = a.shape[axis]
@@ -581,8 +582,19 @@ def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
                      dtype=dtype_name(np.dtype(dtype)))
 
 
+def _bool_as_index(indices):
+    """Bool indices are the positions 0 and 1 (numpy's take reads them so; the type rule, and so
+    compiled code, takes integer or float indices only)."""
+    return F.cast(indices, dtype="i32") if indices.dtype == np.bool_ else indices
+
+
 def Embedding(data, weight, input_dim=None, output_dim=None, **kwargs):
-    return F.take(weight, data, axis=0)
+    want = (input_dim if input_dim is not None else weight.shape[0],
+            output_dim if output_dim is not None else weight.shape[-1])
+    if weight.ndim != 2 or tuple(weight.shape) != tuple(int(d) for d in want):
+        raise MXNetError(f"Embedding: weight of shape {weight.shape} does not match "
+                         f"(input_dim, output_dim) = {want}")
+    return F.take(weight, _bool_as_index(data), axis=0)
 
 
 def _getitem(x, key):

@@ -63,6 +63,28 @@ def test_split_into_unequal_parts_is_refused(n):
         mx.jit(lambda a: nd.split(a, num_outputs=n, axis=1))(X)
 
 
+def test_embedding_takes_bool_indices_eager_and_hybridized():
+    from tracegrad import gluon
+    net = gluon.nn.Embedding(4, 2)
+    net.initialize()
+    idx = nd.array([True, False, True], dtype=bool)
+    eager = net(idx).asnumpy()
+    np.testing.assert_array_equal(eager, net.weight.data().asnumpy()[[1, 0, 1]])
+    net.hybridize()
+    np.testing.assert_array_equal(net(idx).asnumpy(), eager)
+    np.testing.assert_array_equal(mx.jit(lambda a, i: nd.take(a, i))(X, idx).asnumpy(),
+                                  X.asnumpy()[[1, 0, 1]])
+
+
+def test_embedding_weight_that_does_not_match_input_dim_is_refused():
+    w = nd.ones((4, 2))
+    for f in (nd.Embedding, mx.jit(lambda i, w: nd.Embedding(i, w, input_dim=5, output_dim=2))):
+        with pytest.raises(MXNetError, match=r"Embedding: weight of shape \(4, 2\) does not "
+                                             r"match \(input_dim, output_dim\) = \(5, 2\)"):
+            f(nd.array([0.0]), w, input_dim=5, output_dim=2) if f is nd.Embedding else \
+                f(nd.array([0.0]), w)
+
+
 @pytest.mark.parametrize("call,needle", [
     (lambda: nd.argmax(X, axis=4), "argmax: axis 4 is out of range"),
     (lambda: nd.squeeze(nd.ones((1, 3)), axis=2), "squeeze: axis 2 is out of range"),
