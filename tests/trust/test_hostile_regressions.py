@@ -85,6 +85,18 @@ def test_embedding_weight_that_does_not_match_input_dim_is_refused():
                 f(nd.array([0.0]), w)
 
 
+def test_a_traced_op_its_type_rule_refuses_names_the_users_line():
+    """Eager numpy accepted what the op's type rule refuses; the trace failed later, when the
+    IR function was built, with a bare TypeError and no location."""
+    from tracegrad.array import F
+    f = mx.jit(lambda a: F.slice(a, begin=(0, 0), end=(2, 7), step=(1, 1)))
+    with pytest.raises(MXNetError) as e:
+        f(X)
+    msg = str(e.value)
+    assert "slice(f32[2,3]" in msg and "out of range" in msg
+    assert "test_hostile_regressions.py" in msg
+
+
 @pytest.mark.parametrize("call,needle", [
     (lambda: nd.argmax(X, axis=4), "argmax: axis 4 is out of range"),
     (lambda: nd.squeeze(nd.ones((1, 3)), axis=2), "squeeze: axis 2 is out of range"),
