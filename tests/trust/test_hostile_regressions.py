@@ -97,6 +97,18 @@ def test_a_traced_op_its_type_rule_refuses_names_the_users_line():
     assert "test_hostile_regressions.py" in msg
 
 
+@pytest.mark.parametrize("groups,c", [(1, 1), (3, 3), (1, 2)])  # depthwise, 1x1 and im2col paths
+def test_convolution_kernel_larger_than_the_input_is_refused_on_every_path(groups, c):
+    x = nd.ones((1, c, 3))
+    conv = lambda x, w: nd.Convolution(x, w, no_bias=True, kernel=w.shape[2:],  # noqa: E731
+                                       num_filter=c, num_group=groups)
+    for f in (conv, mx.jit(conv)):
+        with pytest.raises(MXNetError, match=r"kernel \(4,\) .*exceeds"):
+            f(x, nd.ones((c, c // groups, 4)))
+        np.testing.assert_allclose(f(x, nd.ones((c, c // groups, 3))).asnumpy(),
+                                   np.full((1, c, 1), 3.0 * (c // groups)))
+
+
 @pytest.mark.parametrize("call,needle", [
     (lambda: nd.argmax(X, axis=4), "argmax: axis 4 is out of range"),
     (lambda: nd.squeeze(nd.ones((1, 3)), axis=2), "squeeze: axis 2 is out of range"),
