@@ -109,6 +109,17 @@ def test_convolution_kernel_larger_than_the_input_is_refused_on_every_path(group
                                    np.full((1, c, 1), 3.0 * (c // groups)))
 
 
+def test_every_mxnet_error_names_the_users_line():
+    """Checks in nd / gluon code (not only op type rules) say where they fired."""
+    with pytest.raises(MXNetError) as e:
+        nd.split(X, num_outputs=2, axis=1)
+    assert "\n  at " in str(e.value) and "test_hostile_regressions.py" in str(e.value)
+    assert str(e.value).count("\n  at ") == 1
+    with pytest.raises(MXNetError) as e:  # already located by op_error: not located twice
+        nd.dot(X, X)
+    assert str(e.value).count("\n  at ") == 1
+
+
 @pytest.mark.parametrize("call,needle", [
     (lambda: nd.argmax(X, axis=4), "argmax: axis 4 is out of range"),
     (lambda: nd.squeeze(nd.ones((1, 3)), axis=2), "squeeze: axis 2 is out of range"),
