@@ -7,6 +7,7 @@ return 0/1 in the operand dtype, integer indexing of a 1-d array gives shape (1,
 """
 import builtins
 import math
+import sys
 
 import numpy as np
 
@@ -52,32 +53,75 @@ def _shape(shape):
     return (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
 
 
+def _new_shape(opname, shape, dtype):
+    """The shape of a new array: no negative sizes, and no more bytes than an address space
+    holds (numpy refuses both with a ValueError that names neither the op nor the shape).
+    zeros/ones/full ask it only once numpy has refused, so they stay as fast."""
+    shape = _shape(shape)
+    if builtins.any(int(d) < 0 for d in shape):
+        raise MXNetError(f"{opname}: shape {shape} has a negative size")
+    nbytes = math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
+    if nbytes > sys.maxsize:
+        raise MemoryError(f"{opname}: shape {shape} of {np.dtype(dtype)} needs {nbytes} "
+                          f"bytes, more than any allocation can hold")
+    return shape
+
+
+def _count(opname, what, n):
+    if int(n) < 0:
+        raise MXNetError(f"{opname}: {what} must be non-negative, got {n}")
+    return int(n)
+
+
 def zeros(shape, ctx=None, dtype=None, **kwargs):
-    return wrap(np.zeros(_shape(shape), dtype=_np_dtype(dtype)))
+    try:
+        return wrap(np.zeros(_shape(shape), dtype=_np_dtype(dtype)))
+    except ValueError:
+        _new_shape("zeros", shape, _np_dtype(dtype))  # the clear error, when it is the shape
+        raise
 
 
 def ones(shape, ctx=None, dtype=None, **kwargs):
-    return wrap(np.ones(_shape(shape), dtype=_np_dtype(dtype)))
+    try:
+        return wrap(np.ones(_shape(shape), dtype=_np_dtype(dtype)))
+    except ValueError:
+        _new_shape("ones", shape, _np_dtype(dtype))
+        raise
 
 
 def full(shape, val, ctx=None, dtype=None, **kwargs):
-    return wrap(np.full(_shape(shape), val, dtype=_np_dtype(dtype)))
+    try:
+        return wrap(np.full(_shape(shape), val, dtype=_np_dtype(dtype)))
+    except ValueError:
+        _new_shape("full", shape, _np_dtype(dtype))
+        raise
 
 
 empty = zeros
 
 
 def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None, infer_range=False):
+    if step == 0:
+        raise MXNetError(f"arange: step must not be 0 (start={start}, stop={stop})")
+    _count("arange", "repeat", repeat)
+    span = ((stop - start) if stop is not None else start) / step
+    if not math.isfinite(span):
+        raise MXNetError(f"arange: start={start}, stop={stop}, step={step} give no finite "
+                         f"number of elements")
+    _new_shape("arange", (builtins.max(0, math.ceil(span)) * int(repeat),), np.float64)
     data = np.arange(start, stop, step, dtype=np.float64).astype(_np_dtype(dtype))
     return wrap(np.repeat(data, repeat) if repeat != 1 else data)
 
 
 def linspace(start, stop, num, endpoint=True, ctx=None, dtype=None):
+    num = _count("linspace", "num", num)
     return wrap(np.linspace(start, stop, num, endpoint=endpoint).astype(_np_dtype(dtype)))
 
 
 def eye(N, M=0, k=0, ctx=None, dtype=None):
-    return wrap(np.eye(N, M or None, k, dtype=_np_dtype(dtype)))
+    dtype = _np_dtype(dtype)
+    _new_shape("eye", (_count("eye", "N", N), _count("eye", "M", M) or int(N)), dtype)
+    return wrap(np.eye(N, M or None, k, dtype=dtype))
 
 
 def zeros_like(data, **kwargs):

@@ -147,3 +147,26 @@ def test_norm_layer_with_an_axis_outside_the_input_names_the_layer(layer):
                                              r"shape \(2, 3\)"):
             net(X)
         net.hybridize()
+
+
+@pytest.mark.parametrize("call,kind,needle", [
+    (lambda: nd.ones((2, -3)), MXNetError, r"ones: shape \(2, -3\) has a negative size"),
+    (lambda: nd.zeros(-1), MXNetError, r"zeros: shape \(-1,\) has a negative size"),
+    (lambda: nd.full((-1,), 3.0), MXNetError, "full: shape"),
+    (lambda: nd.zeros((1 << 31, 1 << 31)), MemoryError, "zeros: shape .* more than any"),
+    (lambda: nd.arange(0, 10, 0), MXNetError, "arange: step must not be 0"),
+    (lambda: nd.arange(0, float("inf")), MXNetError, "arange: .* no finite number"),
+    (lambda: nd.arange(0, 1e30), MemoryError, "arange: shape"),
+    (lambda: nd.eye(-2), MXNetError, "eye: N must be non-negative"),
+    (lambda: nd.linspace(0, 1, -3), MXNetError, "linspace: num must be non-negative"),
+])
+def test_creation_with_a_bad_shape_is_refused_before_allocating(call, kind, needle):
+    with pytest.raises(kind, match=needle):
+        call()
+
+
+def test_creation_edge_shapes_still_work():
+    assert nd.zeros((0, 3)).shape == (0, 3) and nd.ones(()).shape == ()
+    np.testing.assert_allclose(nd.arange(5, 0, -1.5).asnumpy(), [5, 3.5, 2, 0.5])
+    np.testing.assert_allclose(nd.arange(0, 1, 0.5, repeat=2).asnumpy(), [0, 0, 0.5, 0.5])
+    assert nd.arange(3, 1).shape == (0,) and nd.eye(2, 3).shape == (2, 3)
