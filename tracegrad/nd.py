@@ -193,10 +193,27 @@ def _binary(opname, compare=False):
     return fn
 
 
-add = elemwise_add = broadcast_add = broadcast_plus = _binary("add")
-subtract = elemwise_sub = broadcast_sub = broadcast_minus = _binary("sub")
-multiply = elemwise_mul = broadcast_mul = _binary("mul")
-divide = elemwise_div = broadcast_div = _binary("div")
+add = broadcast_add = broadcast_plus = _binary("add")
+subtract = broadcast_sub = broadcast_minus = _binary("sub")
+multiply = broadcast_mul = _binary("mul")
+divide = broadcast_div = _binary("div")
+
+
+def _same_shape(name, binary):
+    """MXNet's elemwise_* take operands of one shape: they never broadcast."""
+    def fn(lhs, rhs):
+        if tuple(lhs.shape) != tuple(rhs.shape):
+            raise MXNetError(f"{name}: operands of shapes {tuple(lhs.shape)} and "
+                             f"{tuple(rhs.shape)} differ (elemwise ops do not broadcast; "
+                             f"use broadcast_{name.split('_')[1]})")
+        return binary(lhs, rhs)
+    fn.__name__ = name
+    return fn
+
+
+elemwise_add, elemwise_sub, elemwise_mul, elemwise_div = (
+    _same_shape(f"elemwise_{n}", f) for n, f in (("add", add), ("sub", subtract),
+                                                 ("mul", multiply), ("div", divide)))
 power = broadcast_power = _binary("pow")
 modulo = broadcast_mod = _binary("mod")
 maximum = broadcast_maximum = _binary("maximum")
@@ -212,6 +229,11 @@ lesser_equal = broadcast_lesser_equal = _binary("le", True)
 def where(condition, x, y):
     """x where condition is non-zero, else y."""
     cond = condition if condition.dtype == np.bool_ else F.ne(condition, 0)
+    if cond.ndim == 1 and x.ndim > 1:  # MXNet: a 1-d condition picks whole rows of x
+        if cond.shape[0] != x.shape[0]:  # (numpy would broadcast it along the last axis)
+            raise MXNetError(f"where: a 1-d condition of shape {tuple(cond.shape)} picks rows "
+                             f"of x {tuple(x.shape)}, so its size must be {x.shape[0]}")
+        cond = F.reshape(cond, shape=cond.shape + (1,) * (x.ndim - 1))
     return F.where(cond, x, y)
 
 
@@ -280,6 +302,8 @@ def argmin(data, axis=None, keepdims=False):
 
 
 def norm(data, ord=2, axis=None, keepdims=False, **kwargs):
+    if ord not in (1, 2):
+        raise MXNetError(f"norm: ord must be 1 or 2, got {ord}")
     if ord == 1:
         return sum(F.abs(data), axis=axis, keepdims=keepdims)
     return F.sqrt(sum(square(data), axis=axis, keepdims=keepdims))
@@ -317,12 +341,23 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
 
 
 def batch_dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
+    if lhs.ndim != rhs.ndim or lhs.ndim < 3 or lhs.shape[:-2] != rhs.shape[:-2]:
+        raise MXNetError(f"batch_dot: operands of shapes {tuple(lhs.shape)} and "
+                         f"{tuple(rhs.shape)} must both be N-d (N >= 3) with the same batch "
+                         f"axes")
     return F.matmul(lhs, rhs, transpose_a=transpose_a, transpose_b=transpose_b)
 
 
 def FullyConnected(data, weight, bias=None, num_hidden=None, no_bias=False, flatten=True,
                    **kwargs):
     """y = x W^T + b; with flatten, x is reshaped to 2-d first; else applied on the last axis."""
+    hidden = weight.shape[0] if weight.ndim == 2 else None
+    if hidden is None or num_hidden is not None and int(num_hidden) != hidden or not (
+            no_bias or bias is None or tuple(bias.shape) == (hidden,)):
+        raise MXNetError(f"FullyConnected: weight {tuple(weight.shape)}"
+                         + ("" if no_bias or bias is None else f", bias {tuple(bias.shape)}")
+                         + f" do not fit num_hidden={num_hidden} (weight must be "
+                           f"(num_hidden, in_units), bias (num_hidden,))")
     if flatten and data.ndim != 2:
         data = C.flatten(F, data)
     if data.ndim == 2:
@@ -725,6 +760,8 @@ def Activation(data, act_type="relu", **kwargs):
 def Dropout(data, p=0.5, mode="training", axes=(), **kwargs):
     """Zero elements with probability p and scale the rest by 1/(1-p), in training mode (or
     always with mode='always'); the identity otherwise."""
+    if not 0 <= p <= 1:
+        raise MXNetError(f"Dropout: p must be in [0, 1], got {p}")
     if p <= 0 or (mode != "always" and not STATE.training):
         return data
     return C.dropout(F, data, random.next_key(), p, tuple(

@@ -170,3 +170,46 @@ def test_creation_edge_shapes_still_work():
     np.testing.assert_allclose(nd.arange(5, 0, -1.5).asnumpy(), [5, 3.5, 2, 0.5])
     np.testing.assert_allclose(nd.arange(0, 1, 0.5, repeat=2).asnumpy(), [0, 0, 0.5, 0.5])
     assert nd.arange(3, 1).shape == (0,) and nd.eye(2, 3).shape == (2, 3)
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_where_with_a_1d_condition_picks_rows_as_mxnet(mode):
+    """numpy broadcasting read a 1-d condition along the last axis: columns, not rows."""
+    x = np.arange(4, dtype=np.float32).reshape(2, 2)
+    f = (lambda c, a, b: nd.where(c, a, b))
+    f = mx.jit(f) if mode == "jit" else f
+    got = f(nd.array([1.0, 0.0]), nd.array(x), nd.array(-x)).asnumpy()
+    np.testing.assert_array_equal(got, [[0, 1], [-2, -3]])
+    with pytest.raises(MXNetError, match=r"where: a 1-d condition of shape \(3,\) picks rows"):
+        f(nd.array([1.0, 0.0, 1.0]), X, X)
+
+
+@pytest.mark.parametrize("call,needle", [
+    (lambda a, b: nd.elemwise_add(a, b), r"elemwise_add: operands of shapes \(2, 3\) and \(1, 3\)"),
+    (lambda a, b: nd.elemwise_mul(a, b), "elemwise_mul: operands"),
+    (lambda a, b: nd.batch_dot(a[0], a[0].T), r"batch_dot: operands of shapes \(3,\)"),
+    (lambda a, b: nd.batch_dot(nd.ones((2, 2, 3)), nd.ones((3, 3, 2))), "batch_dot: "),
+    (lambda a, b: nd.norm(a, ord=3), "norm: ord must be 1 or 2, got 3"),
+    (lambda a, b: nd.FullyConnected(a, nd.ones((4, 3)), nd.ones(4), num_hidden=7),
+     r"FullyConnected: weight \(4, 3\), bias \(4,\) do not fit num_hidden=7"),
+    (lambda a, b: nd.FullyConnected(a, nd.ones((4, 3)), nd.ones(5), num_hidden=4),
+     "FullyConnected: weight"),
+    (lambda a, b: nd.Dropout(a, p=-0.5), r"Dropout: p must be in \[0, 1\], got -0.5"),
+    (lambda a, b: nd.Dropout(a, p=1.5), r"Dropout: p must be in \[0, 1\]"),
+])
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_shapes_and_attributes_mxnet_refuses_are_refused(call, needle, mode):
+    """Each answered silently (broadcast, a wrong-rank product, a 2-norm, the identity)."""
+    f = mx.jit(call) if mode == "jit" else call
+    with pytest.raises(MXNetError, match=needle):
+        f(X, nd.ones((1, 3)))
+
+
+def test_elemwise_and_friends_still_answer_on_good_input():
+    y = nd.ones((2, 3))
+    np.testing.assert_allclose(nd.elemwise_sub(X, y).asnumpy(), X.asnumpy() - 1)
+    np.testing.assert_allclose(nd.elemwise_div(X, y + 1).asnumpy(), X.asnumpy() / 2)
+    np.testing.assert_allclose(nd.norm(X, ord=1).asnumpy(), np.abs(X.asnumpy()).sum())
+    out = nd.FullyConnected(X, nd.ones((4, 3)), nd.ones(4), num_hidden=4)
+    np.testing.assert_allclose(out.asnumpy(), X.asnumpy().sum(1, keepdims=True) + np.ones(4))
+    assert nd.batch_dot(nd.ones((2, 2, 3)), nd.ones((2, 3, 4))).shape == (2, 2, 4)
