@@ -213,3 +213,22 @@ def test_elemwise_and_friends_still_answer_on_good_input():
     out = nd.FullyConnected(X, nd.ones((4, 3)), nd.ones(4), num_hidden=4)
     np.testing.assert_allclose(out.asnumpy(), X.asnumpy().sum(1, keepdims=True) + np.ones(4))
     assert nd.batch_dot(nd.ones((2, 2, 3)), nd.ones((2, 3, 4))).shape == (2, 2, 4)
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_empty_inputs_give_empty_or_nan_answers_not_python_errors(mode):
+    from tracegrad import gluon
+    pool = gluon.nn.GlobalAvgPool2D()  # ZeroDivisionError: 1 / (0 positions)
+    if mode == "jit":
+        pool.hybridize()
+    out = pool(nd.ones((1, 2, 0, 3)))
+    assert out.shape == (1, 2, 1, 1) and np.isnan(out.asnumpy()).all()
+    f = (lambda a: nd.softmax(a, axis=1) + nd.log_softmax(a, axis=1))
+    f = mx.jit(f) if mode == "jit" else f
+    assert f(nd.ones((2, 0))).shape == (2, 0)  # the max that shifts x has no identity
+
+
+def test_huber_loss_with_rho_zero_names_the_loss():
+    from tracegrad import gluon
+    with pytest.raises(ValueError, match="HuberLoss: rho must be positive, got 0"):
+        gluon.loss.HuberLoss(rho=0)(X, X)

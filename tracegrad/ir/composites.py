@@ -43,9 +43,17 @@ def clip(b, x, a_min, a_max):
     return b.minimum(b.maximum(x, a_min), a_max)
 
 
+def _empty_along(x, axes):
+    """A (log-)softmax over an empty axis has no element to normalize: the empty result, as
+    MXNet gives (the max that shifts x has no identity over no elements)."""
+    return any(x.shape[a] == 0 for a in axes)
+
+
 def softmax(b, x, axis=-1, temperature=None):
     """exp(x - max) / sum(exp(x - max)) along `axis`."""
     axes = _axes(x, axis)
+    if _empty_along(x, axes):
+        return x
     if temperature is not None and temperature != 1.0:
         x = b.div(x, float(temperature))
     e = b.exp(b.sub(x, b.stop_gradient(b.max(x, axes=axes, keepdims=True))))
@@ -57,6 +65,8 @@ def log_softmax(b, x, axis=-1, temperature=None):
     if temperature is not None and temperature != 1.0:
         x = b.div(x, float(temperature))
     axes = _axes(x, axis)
+    if _empty_along(x, axes):
+        return x
     shifted = b.sub(x, b.stop_gradient(b.max(x, axes=axes, keepdims=True)))
     return b.sub(shifted, b.log(b.sum(b.exp(shifted), axes=axes, keepdims=True)))
 
