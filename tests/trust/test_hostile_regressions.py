@@ -232,3 +232,20 @@ def test_huber_loss_with_rho_zero_names_the_loss():
     from tracegrad import gluon
     with pytest.raises(ValueError, match="HuberLoss: rho must be positive, got 0"):
         gluon.loss.HuberLoss(rho=0)(X, X)
+
+
+@pytest.mark.parametrize("call,needle", [
+    (lambda: nd.dot(nd.ones((2, 3), dtype="int32"), nd.ones((3, 2), dtype="int32")),
+     "matmul: operands must be floating point"),
+    (lambda: nd.batch_dot(nd.ones((1, 2, 3), dtype="int64"), nd.ones((1, 3, 2))),
+     "matmul: operands must be floating point"),
+    (lambda: nd.concat(nd.ones((2, 3)), nd.ones((2, 3), dtype="float64"), dim=0),
+     r"concat: operands f32\[2,3\], f64\[2,3\] differ"),
+])
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_eager_refuses_the_dtypes_compiled_code_refuses(call, needle, mode):
+    """numpy multiplied integers and promoted mixed concatenations where the type rule (and
+    MXNet) refuse them: eager answered, the same code under jit raised."""
+    f = mx.jit(lambda: call()) if mode == "jit" else call
+    with pytest.raises(MXNetError, match=needle):
+        f()
