@@ -47,11 +47,16 @@ def cases():
     def blk(name, make, *args, expect=None):
         C.append((name, "block", lambda: (make(), args), expect))
 
+    def train(name, make, *args, expect=None):
+        """Forward under autograd.record (training mode) and backward of the sum: outputs and
+        the gradient of every float input, eager vs hybridized."""
+        C.append((name, "train", lambda: (make(), args), expect))
+
     def call(name, thunk, expect="err"):
         C.append((name, "call", lambda: thunk, expect))
 
     r = np.random.RandomState(0)
-    A = lambda *s, dt="float32": nd.array(r.standard_normal(s).astype(dt))  # noqa: E731
+    A = lambda *s, dt="float32": nd.array(r.standard_normal(s) * (5 if dt[0] in "iu" else 1), dtype=dt)  # noqa: E731
     Z = lambda *s, dt="float32": nd.zeros(s, dtype=dt)  # noqa: E731
 
     # --- elementwise / broadcasting -------------------------------------------------------
@@ -164,7 +169,7 @@ def cases():
     fn("dot mismatched", lambda a, b: nd.dot(a, b), A(2, 3), A(2, 3), expect="err")
     fn("dot zero inner", lambda a, b: nd.dot(a, b), A(2, 0), A(0, 3), expect="ok")
     fn("dot 0-d", lambda a, b: nd.dot(a, b), nd.array(2.0), A(3), expect=None)
-    fn("dot int", lambda a, b: nd.dot(a, b), A(2, 3, dt="int32"), A(3, 2, dt="int32"), expect="ok")
+    fn("dot int", lambda a, b: nd.dot(a, b), A(2, 3, dt="int32"), A(3, 2, dt="int32"), expect="err")
     fn("dot mixed dtype", lambda a, b: nd.dot(a, b), A(2, 3), A(3, 2, dt="float64"), expect=None)
     fn("batch_dot batch mismatch", lambda a, b: nd.batch_dot(a, b), A(2, 2, 3), A(3, 3, 2), expect="err")
     fn("batch_dot rank 2", lambda a, b: nd.batch_dot(a, b), A(2, 3), A(3, 2), expect="err")
@@ -330,6 +335,8 @@ def cases():
 
     # --- gluon layers -------------------------------------------------------------------------
     nn = gluon.nn
+    rnn = gluon.rnn
+    L = gluon.loss
     blk("Dense in_units mismatch", lambda: nn.Dense(4, in_units=5), A(2, 3), expect="err")
     blk("Dense batch 0", lambda: nn.Dense(4, in_units=3), A(0, 3), expect="ok")
     blk("Dense 0 units", lambda: nn.Dense(0, in_units=3), A(2, 3), expect=None)
@@ -415,7 +422,36 @@ def cases():
     blk("PReLU channels mismatch", lambda: nn.PReLU(in_channels=4), A(2, 3, 5), expect=None)
     blk("ReflectionPad2D too big", lambda: nn.ReflectionPad2D(5), A(1, 1, 3, 3), expect="err")
 
-    rnn = gluon.rnn
+    train("train BatchNorm batch 1", lambda: nn.BatchNorm(in_channels=3), A(1, 3), expect="ok")
+    train("train BatchNorm batch 0", lambda: nn.BatchNorm(in_channels=3), A(0, 3), expect=None)
+    train("train BatchNorm nan", lambda: nn.BatchNorm(in_channels=2), nd.array(np.array([[np.nan, 1.0], [2.0, 3.0]])), expect="ok")
+    train("train Dense nan", lambda: nn.Dense(2, in_units=3), nd.array(np.array([[np.nan, 1.0, np.inf]])), expect="ok")
+    train("train Dense batch 0", lambda: nn.Dense(2, in_units=3), A(0, 3), expect="ok")
+    train("train Dense float64", lambda: nn.Dense(2, in_units=3, dtype="float64"), A(2, 3, dt="float64"), expect="ok")
+    train("train Conv2D batch 0", lambda: nn.Conv2D(2, 2, in_channels=1), A(0, 1, 3, 3), expect="ok")
+    train("train MaxPool ties", lambda: nn.MaxPool2D(2), nd.ones((1, 1, 4, 4)), expect="ok")
+    train("train MaxPool -inf", lambda: nn.MaxPool2D(2), nd.array(np.full((1, 1, 2, 2), -np.inf)), expect="ok")
+    train("train MaxPool nan", lambda: nn.MaxPool2D(2), nd.array(np.array([[[[np.nan, 1.0], [2.0, 3.0]]]])), expect="ok")
+    train("train AvgPool pad", lambda: nn.AvgPool2D(3, strides=2, padding=1, count_include_pad=False), A(1, 1, 4, 4), expect="ok")
+    train("train Embedding out of range", lambda: nn.Embedding(4, 2), idx(-1, 9, 2, 2), expect="ok")
+    train("train LayerNorm constant", lambda: nn.LayerNorm(in_channels=3), nd.ones((2, 3)), expect="ok")
+    train("train InstanceNorm constant", lambda: nn.InstanceNorm(in_channels=2), nd.ones((1, 2, 3)), expect="ok")
+    train("train GroupNorm constant", lambda: nn.GroupNorm(num_groups=1), nd.ones((1, 2, 3)), expect="ok")
+    train("train LSTM seq 1", lambda: rnn.LSTM(4, input_size=3), A(1, 2, 3), expect="ok")
+    train("train GRU bidirectional", lambda: rnn.GRU(4, input_size=3, bidirectional=True), A(3, 2, 3), expect="ok")
+    train("train LSTM nan", lambda: rnn.LSTM(4, input_size=3), nd.array(np.full((2, 1, 3), np.nan)), expect="ok")
+    train("train SoftmaxCE inf logits", lambda: L.SoftmaxCrossEntropyLoss(), nd.array([[np.inf, 0, 0], [-np.inf, 0, 1]]), idx(0, 1), expect="ok")
+    train("train SoftmaxCE label out", lambda: L.SoftmaxCrossEntropyLoss(), A(2, 3), idx(-1, 5), expect=None)
+    train("train L2Loss broadcast label", lambda: L.L2Loss(), A(2, 3), A(2, 1), expect=None)
+    train("train SigmoidBCE extreme", lambda: L.SigmoidBinaryCrossEntropyLoss(), nd.array([[1e30, -1e30, 0]]), nd.array([[0.0, 1, 0.5]]), expect="ok")
+    train("train KLDiv zeros", lambda: L.KLDivLoss(from_logits=False), A(2, 3), Z(2, 3), expect="ok")
+    train("train CTC", lambda: L.CTCLoss(), A(2, 5, 4), nd.array([[1, 2], [3, 3]]), expect="ok")
+    train("train Huber", lambda: L.HuberLoss(rho=1e-30), A(2, 3), A(2, 3), expect="ok")
+    train("train sqrt at 0", lambda: nn.HybridLambda(lambda F, x: F.sqrt(x)), nd.array([0.0, 1.0, -1.0]), expect="ok")
+    train("train Dropout p 0.999", lambda: nn.Dropout(0.999), A(3, 4), expect=None)
+    train("train Activation softrelu huge", lambda: nn.Activation("softrelu"), nd.array([1e30, -1e30, 88.0, 100.0]), expect="ok")
+    train("train PReLU", lambda: nn.PReLU(), nd.array([[-1.0, 0.0, 1.0]]), expect="ok")
+
     blk("LSTM wrong rank", lambda: rnn.LSTM(4, input_size=3), A(5, 3), expect="err")
     blk("LSTM input_size mismatch", lambda: rnn.LSTM(4, input_size=3), A(5, 2, 4), expect="err")
     blk("LSTM seq 0", lambda: rnn.LSTM(4, input_size=3), A(0, 2, 3), expect=None)
@@ -442,7 +478,6 @@ def cases():
     blk("LSTMCell state shape", lambda: rnn.LSTMCell(4, input_size=3), A(2, 3), [A(3, 4), A(3, 4)], expect="err")
     blk("GRUCell input mismatch", lambda: rnn.GRUCell(4, input_size=3), A(2, 5), [A(2, 4)], expect="err")
 
-    L = gluon.loss
     blk("L2Loss shape mismatch", lambda: L.L2Loss(), A(2, 3), A(3, 2), expect=None)
     blk("L2Loss incompatible", lambda: L.L2Loss(), A(2, 3), A(4, 5), expect="err")
     blk("L1Loss batch 0", lambda: L.L1Loss(), A(0, 3), A(0, 3), expect="ok")
@@ -480,6 +515,25 @@ def cases():
     call("autograd: backward twice", lambda: _backward_twice(mx, nd, A))
     call("autograd: nan gradient", lambda: _nan_grad(mx, nd), expect="ok")
     return C
+
+
+def _train(mx, block, args):
+    """Outputs, input gradients and parameter gradients of one training step."""
+    import numpy as np
+    mx.random.seed(1)
+    xs = [a for a in args if hasattr(a, "attach_grad") and np.dtype(a.dtype).kind == "f"]
+    for a in xs:
+        a.attach_grad()
+    with mx.autograd.record():
+        out = block(*args)
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        total = sum(o.sum() for o in outs if hasattr(o, "sum"))
+    total.backward()
+    grads = [a.grad for a in xs]
+    for p in block.collect_params().values():
+        if p.grad_req != "null" and p._data is not None:
+            grads.append(p.grad())
+    return list(outs) + grads
 
 
 def _readonly(a):
@@ -648,6 +702,11 @@ def run_case(case):
         block, args = build()
     except Exception as e:  # noqa: BLE001 - refused at construction: judged as one outcome
         return {"single": _outcome(lambda: (_ for _ in ()).throw(e))}
+    if kind == "train":
+        eager = _outcome(lambda: (block.initialize(mx.init.Uniform(0.5)), _train(mx, block, args))[1])
+        block.hybridize()
+        compiled = _outcome(lambda: _train(mx, block, args))
+        return {"eager": eager, "compiled": compiled}
     eager = _outcome(lambda: (block.initialize(mx.init.Uniform(0.5)), block(*args))[1])
 
     def compiled_run():  # the same block (and parameters), hybridized

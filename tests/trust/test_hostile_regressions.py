@@ -249,3 +249,23 @@ def test_eager_refuses_the_dtypes_compiled_code_refuses(call, needle, mode):
     f = mx.jit(lambda: call()) if mode == "jit" else call
     with pytest.raises(MXNetError, match=needle):
         f()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: nd.tile(nd.ones((1 << 16,)), reps=(1 << 40,)),
+    lambda: nd.repeat(nd.ones((4,)), repeats=1 << 62),
+    lambda: nd.one_hot(nd.array([1.0]), 1 << 62),
+])
+def test_an_axis_longer_than_any_tensor_says_so(call):
+    """The attribute check said 'must be a non-negative integer' of a non-negative integer."""
+    with pytest.raises(MXNetError, match=r"each at most 2\*\*40"):
+        call()
+
+
+def test_a_parameter_too_large_to_allocate_is_named():
+    from tracegrad import gluon
+    net = gluon.nn.Dense(1 << 31, in_units=1 << 31)
+    with pytest.raises(MemoryError, match=r"Parameter 'dense\d+_weight' of shape "
+                                          r"\(2147483648, 2147483648\) \(float32\) is larger"):
+        net.initialize()
+    assert net.weight._data is None
