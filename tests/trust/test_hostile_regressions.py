@@ -269,3 +269,10 @@ def test_a_parameter_too_large_to_allocate_is_named():
                                           r"\(2147483648, 2147483648\) \(float32\) is larger"):
         net.initialize()
     assert net.weight._data is None
+
+
+@pytest.mark.parametrize("obj", [3.0, [1, 2], None, np.float32(2.0)])
+def test_from_dlpack_of_something_else_is_a_type_error_naming_it(obj):
+    with pytest.raises(TypeError, match=f"from_dlpack: expected a DLPack capsule .* got "
+                                        f"{type(obj).__name__}"):
+        nd.from_dlpack(obj)
