@@ -182,8 +182,14 @@ def softsign(data):
     return C.softsign(F, data)
 
 
+_SEQUENCES = (list, tuple)
+
+
 def _binary(opname, compare=False):
     def fn(lhs, rhs):
+        if type(lhs) in _SEQUENCES or type(rhs) in _SEQUENCES:  # as MXNet (and a trace)
+            raise TypeError(f"{opname}: operands must be NDArrays or numbers, got "
+                            f"{type(lhs).__name__} and {type(rhs).__name__}")
         out = getattr(F, opname)(lhs, rhs)
         if compare:  # MXNet 1.x: 0/1 in the operand's dtype
             ref = lhs if isinstance(lhs, NDArray) else rhs

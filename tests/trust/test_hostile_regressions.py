@@ -276,3 +276,29 @@ def test_from_dlpack_of_something_else_is_a_type_error_naming_it(obj):
     with pytest.raises(TypeError, match=f"from_dlpack: expected a DLPack capsule .* got "
                                         f"{type(obj).__name__}"):
         nd.from_dlpack(obj)
+
+
+@pytest.mark.parametrize("call", [
+    lambda a: a + [1.0, 2.0, 3.0], lambda a: (1.0, 2.0, 3.0) - a, lambda a: a * (1, 2, 3),
+    lambda a: nd.add(a, [1.0, 2.0, 3.0]), lambda a: nd.maximum((1, 2, 3), a),
+])
+@pytest.mark.parametrize("mode", ["eager", "record", "jit"])
+def test_a_list_operand_is_refused_in_every_mode(call, mode):
+    """numpy read it as an array eagerly; recorded or traced it leaked float()'s TypeError."""
+    x = nd.ones((2, 3))
+    if mode == "jit":
+        with pytest.raises((TypeError, MXNetError), match="operand|unsupported operand|must be"):
+            mx.jit(call)(x)
+        return
+    x.attach_grad()
+    with mx.autograd.record() if mode == "record" else _nothing():
+        with pytest.raises(TypeError, match="unsupported operand|must be NDArrays"):
+            call(x)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
