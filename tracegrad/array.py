@@ -144,7 +144,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
                 if _ATTRS_SAME.get((opdef, k, id(v))) is not v:
                     _check_attr(opdef, k, v)
         out = (impl or opdef.impl)(*datas, **attrs)
-    except (ValueError, TypeError, IndexError) as e:
+    except (ValueError, TypeError, IndexError, OverflowError) as e:  # (a Python int past
+        # the operand's dtype: numpy's OverflowError named neither the op nor the operand)
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or e) \
             from None
     if type(out) is not np.ndarray:

@@ -302,3 +302,15 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+@pytest.mark.parametrize("call", [lambda a: a + 2 ** 70, lambda a: a * 2 ** 40,
+                                  lambda a: a + 2 ** 31])
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_a_python_int_past_the_operands_dtype_names_the_op(call, mode):
+    """numpy's OverflowError named neither the op nor the operand."""
+    f = mx.jit(call) if mode == "jit" else call
+    with pytest.raises(MXNetError, match=r"(add|mul)\(i32\[2\], \d+\): .*(too large|out of "
+                                         r"bounds)") as e:
+        f(nd.array([1, 2], dtype="int32"))
+    assert "test_hostile_regressions.py" in str(e.value)
