@@ -314,3 +314,19 @@ def test_a_python_int_past_the_operands_dtype_names_the_op(call, mode):
                                          r"bounds)") as e:
         f(nd.array([1, 2], dtype="int32"))
     assert "test_hostile_regressions.py" in str(e.value)
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_rnn_state_of_another_dtype_is_refused(hybridize):
+    """float64 states promoted a float32 LSTM's output to float64 silently."""
+    from tracegrad import gluon
+    net = gluon.rnn.LSTM(4, input_size=3)
+    net.initialize()
+    if hybridize:
+        net.hybridize()
+    states = [nd.zeros((1, 2, 4), dtype="float64")] * 2
+    with pytest.raises(MXNetError, match="state of dtype float64 does not match inputs of "
+                                         "dtype float32"):
+        net(nd.ones((5, 2, 3)), states)
+    out, new = net(nd.ones((5, 2, 3)), [s.astype("float32") for s in states])
+    assert out.dtype == np.float32 and out.shape == (5, 2, 4)
