@@ -37,16 +37,36 @@ def array(source_array, ctx=None, dtype=None):
     data from silently turning a model float64 (and off the compiled f32 path)."""
     if isinstance(source_array, NDArray):
         data = source_array._data.astype(_np_dtype(dtype, source_array._data.dtype))
-    elif isinstance(source_array, np.ndarray):
-        if source_array.dtype.kind not in "biuf":  # complex, object, text: nothing to cast
+    elif isinstance(source_array, (np.ndarray, np.generic)):
+        if source_array.dtype.kind not in "biuf":  # complex, object, text, dates: no cast
             dtype_name(source_array.dtype)           # raises TypeError naming the dtype
-        data = np.array(source_array, dtype=_np_dtype(dtype), order="C")
+        try:
+            data = np.array(source_array, dtype=_np_dtype(dtype), order="C")
+        except (ValueError, TypeError, OverflowError) as e:
+            raise _not_convertible(source_array, dtype, e) from None
     else:
-        data = np.array(source_array, dtype=_np_dtype(dtype))
+        if source_array is None or type(source_array) in _NOT_ARRAYS:
+            raise TypeError(f"array: cannot make an NDArray from a "
+                            f"{type(source_array).__name__}")  # (numpy gives NaN for None)
+        try:
+            data = np.array(source_array, dtype=_np_dtype(dtype))
+        except (ValueError, TypeError, OverflowError) as e:
+            raise _not_convertible(source_array, dtype, e) from None
     if data.dtype == np.float16:
         data = data.astype(np.float32)
     dtype_name(data.dtype)
     return wrap(data)
+
+
+_NOT_ARRAYS = frozenset({str, bytes, dict, set, frozenset})
+
+
+def _not_convertible(source, dtype, e):
+    """numpy's refusal (ragged nesting, NaN or a too large int for an integer dtype, text)
+    named as nd.array's."""
+    kind = TypeError if isinstance(e, TypeError) else ValueError
+    return kind(f"array: cannot make a {_np_dtype(dtype).name} NDArray from this "
+                f"{type(source).__name__}: {e}")
 
 
 def _shape(shape):

@@ -330,3 +330,19 @@ def test_rnn_state_of_another_dtype_is_refused(hybridize):
         net(nd.ones((5, 2, 3)), states)
     out, new = net(nd.ones((5, 2, 3)), [s.astype("float32") for s in states])
     assert out.dtype == np.float32 and out.shape == (5, 2, 4)
+
+
+@pytest.mark.parametrize("source,kw,kind,needle", [
+    (None, {}, TypeError, "array: cannot make an NDArray from a NoneType"),  # was NaN
+    ({"a": 1}, {}, TypeError, "from a dict"),
+    ("abc", {}, TypeError, "from a str"),
+    (np.datetime64("2020"), {}, TypeError, "unsupported dtype datetime64"),  # was 50.0
+    ([[1, 2], [3, 4, 5]], {}, ValueError, "array: cannot make a float32 NDArray from this "
+                                          "list: .*inhomogeneous"),
+    ([float("nan")], {"dtype": "int32"}, ValueError, "int32 NDArray .* NaN"),
+    ([2 ** 40], {"dtype": "int32"}, ValueError, "out of bounds for int32"),
+])
+def test_nd_array_of_what_is_not_an_array_names_array(source, kw, kind, needle):
+    with pytest.raises(kind, match=needle):
+        nd.array(source, **kw)
+    assert nd.array(np.float64(2.5)).asnumpy() == np.float32(2.5)
