@@ -15,8 +15,8 @@ def _axis(opname, axis, ndim, what="axis", shape=None):
     axis = int(axis)
     if not -ndim <= axis < ndim:
         of = f"input of shape {tuple(shape)}" if shape is not None else f"a {ndim}-d input"
-        raise MXNetError(f"{opname}: {what} {axis} is out of range for {of} "
-                         f"(valid: {-ndim} to {ndim - 1})")
+        valid = f"valid: {-ndim} to {ndim - 1}" if ndim else "a 0-d array has no axis"
+        raise MXNetError(f"{opname}: {what} {axis} is out of range for {of} ({valid})")
     return axis % ndim
 
 

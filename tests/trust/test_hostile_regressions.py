@@ -346,3 +346,14 @@ def test_nd_array_of_what_is_not_an_array_names_array(source, kw, kind, needle):
     with pytest.raises(kind, match=needle):
         nd.array(source, **kw)
     assert nd.array(np.float64(2.5)).asnumpy() == np.float32(2.5)
+
+
+def test_dense_without_a_batch_axis_says_so():
+    """It said 'has 1 features after flattening, but the weight (4, 1) expects in_units=1'."""
+    from tracegrad import gluon
+    net = gluon.nn.Dense(4)
+    net.initialize()
+    with pytest.raises(MXNetError, match=r"Dense: input of shape \(\) must have a batch axis"):
+        net(nd.array(1.0))
+    with pytest.raises(MXNetError, match=r"a 0-d array has no axis"):
+        nd.flip(nd.array(1.0), axis=0)

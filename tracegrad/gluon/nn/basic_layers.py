@@ -81,8 +81,11 @@ class Dense(HybridBlock):
         self.weight.shape = (self._units, n)
 
     def hybrid_forward(self, F, x, weight, bias=None):
+        if x.ndim < (2 if self._flatten else 1):
+            raise MXNetError(f"Dense: input of shape {x.shape} must have a batch axis and "
+                             f"features (at least {2 if self._flatten else 1}-d)")
         n = math.prod(x.shape[1:]) if self._flatten else x.shape[-1]
-        if weight.shape[1] != n or x.ndim < (2 if self._flatten else 1):
+        if weight.shape[1] != n:
             raise MXNetError(
                 f"Dense: input of shape {x.shape} ({dtype_name(np.dtype(x.dtype))}) has {n} "
                 f"features{' after flattening' if self._flatten else ' on its last axis'}, but "
