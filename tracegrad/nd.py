@@ -726,6 +726,9 @@ def _getitem(x, key):
             raise IndexError(f"too many indices for an array of shape {x.shape}")
         d = x.shape[axis]
         if isinstance(k, builtins.slice):
+            if k.step == 0:
+                raise ValueError(f"slice: step cannot be zero (index {k} on axis {axis} of an "
+                                 f"array of shape {x.shape})")
             picked = range(*k.indices(d))
             if picked.step < 0:  # the same elements ascending, then reversed by a take
                 picked = picked[::-1]

@@ -357,3 +357,16 @@ def test_dense_without_a_batch_axis_says_so():
         net(nd.array(1.0))
     with pytest.raises(MXNetError, match=r"a 0-d array has no axis"):
         nd.flip(nd.array(1.0), axis=0)
+
+
+def test_a_zero_step_and_a_bad_rnn_state_name_what_refused_them():
+    from tracegrad import gluon
+    for f in (lambda a: a[::0], mx.jit(lambda a: a[:, ::0])):
+        with pytest.raises(ValueError, match=r"slice: step cannot be zero .* of an array of "
+                                             r"shape \(2, 3\)"):
+            f(X)
+    net = gluon.rnn.GRU(4, input_size=3)
+    net.initialize()
+    with pytest.raises(ValueError, match=r"gru\d+: Invalid recurrent state shape. Expecting "
+                                         r"\(1, 2, 4\), got \(1, 3, 4\)"):
+        net(nd.ones((5, 2, 3)), [nd.zeros((1, 3, 4))])
