@@ -767,7 +767,11 @@ def run_case(case):
     try:
         block, args = build()
     except Exception as e:  # noqa: BLE001 - refused at construction: judged as one outcome
-        return {"single": _outcome(lambda: (_ for _ in ()).throw(e))}
+        err = e
+
+        def rethrow():
+            raise err
+        return {"single": _outcome(rethrow)}
     if kind == "train":
         eager = _outcome(lambda: (block.initialize(mx.init.Uniform(0.5)), _train(mx, block, args))[1])
         block.hybridize()
