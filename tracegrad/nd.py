@@ -255,11 +255,12 @@ lesser_equal = broadcast_lesser_equal = _binary("le", True)
 def where(condition, x, y):
     """x where condition is non-zero, else y."""
     cond = condition if condition.dtype == np.bool_ else F.ne(condition, 0)
-    if cond.ndim == 1 and x.ndim > 1:  # MXNet: a 1-d condition picks whole rows of x
-        if cond.shape[0] != x.shape[0]:  # (numpy would broadcast it along the last axis)
+    shape = getattr(x, "shape", None) or getattr(y, "shape", ())  # (either may be a number)
+    if cond.ndim == 1 and len(shape) > 1:  # MXNet: a 1-d condition picks whole rows of x
+        if cond.shape[0] != shape[0]:  # (numpy would broadcast it along the last axis)
             raise MXNetError(f"where: a 1-d condition of shape {tuple(cond.shape)} picks rows "
-                             f"of x {tuple(x.shape)}, so its size must be {x.shape[0]}")
-        cond = F.reshape(cond, shape=cond.shape + (1,) * (x.ndim - 1))
+                             f"of x {tuple(shape)}, so its size must be {shape[0]}")
+        cond = F.reshape(cond, shape=cond.shape + (1,) * (len(shape) - 1))
     return F.where(cond, x, y)
 
 

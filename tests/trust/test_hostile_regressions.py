@@ -370,3 +370,9 @@ def test_a_zero_step_and_a_bad_rnn_state_name_what_refused_them():
     with pytest.raises(ValueError, match=r"gru\d+: Invalid recurrent state shape. Expecting "
                                          r"\(1, 2, 4\), got \(1, 3, 4\)"):
         net(nd.ones((5, 2, 3)), [nd.zeros((1, 3, 4))])
+
+
+def test_where_with_a_number_for_x_or_y_still_answers():
+    c = nd.array([1.0, 0.0])
+    np.testing.assert_array_equal(nd.where(c, 1.0, nd.zeros(2)).asnumpy(), [1, 0])
+    np.testing.assert_array_equal(nd.where(c, nd.ones((2, 2)), 0.0).asnumpy(), [[1, 1], [0, 0]])
