@@ -228,6 +228,9 @@ divide = broadcast_div = _binary("div")
 def _same_shape(name, binary):
     """MXNet's elemwise_* take operands of one shape: they never broadcast."""
     def fn(lhs, rhs):
+        if not (hasattr(lhs, "shape") and hasattr(rhs, "shape")):
+            raise TypeError(f"{name}: operands must be NDArrays, got {type(lhs).__name__} and "
+                            f"{type(rhs).__name__} (use {name.split('_')[1]} with a number)")
         if tuple(lhs.shape) != tuple(rhs.shape):
             raise MXNetError(f"{name}: operands of shapes {tuple(lhs.shape)} and "
                              f"{tuple(rhs.shape)} differ (elemwise ops do not broadcast; "

@@ -376,3 +376,9 @@ def test_where_with_a_number_for_x_or_y_still_answers():
     c = nd.array([1.0, 0.0])
     np.testing.assert_array_equal(nd.where(c, 1.0, nd.zeros(2)).asnumpy(), [1, 0])
     np.testing.assert_array_equal(nd.where(c, nd.ones((2, 2)), 0.0).asnumpy(), [[1, 1], [0, 0]])
+
+
+def test_elemwise_with_a_number_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="elemwise_add: operands must be NDArrays, got NDArray "
+                                        "and float"):
+        nd.elemwise_add(X, 2.0)
