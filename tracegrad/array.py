@@ -158,7 +158,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
                 if _ATTRS_SAME.get((opdef, k, id(v))) is not v:
                     _check_attr(opdef, k, v)
         out = (impl or opdef.impl)(*datas, **attrs)
-    except (ValueError, TypeError, IndexError) as e:
+    except (ValueError, TypeError, IndexError, OverflowError) as e:  # (a Python int past
+        # the operand's dtype: numpy's OverflowError named neither the op nor the operand)
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or e) \
             from None
     if type(out) is not np.ndarray:
@@ -189,6 +190,9 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
             elif isinstance(a, np.generic):
                 operands.append(a.item())  # weak, as in datas
             else:
+                if not isinstance(a, (bool, int, float, np.ndarray)):  # a list numpy took
+                    raise op_error(opdef.name, datas, attrs, _type_rule_says(
+                        opdef, datas, attrs) or "an operand is not an array") from None
                 operands.append(a)
         if tracked:
             res._value = tape.record(opdef, operands, attrs, out)
@@ -613,13 +617,25 @@ def _operator(opname, reflected):
     calling apply directly: the commonest eager ops skip the dispatcher's overhead."""
     opdef = REGISTRY[opname]
     bare = getattr(opdef.impl, "__wrapped__", opdef.impl)
+    # a list or tuple operand is refused as MXNet refuses it (numpy would read it as an
+    # array eagerly, and a trace could not; NotImplemented would let `x * (1, 2)` try
+    # tuple repetition)
     if reflected:
         def method(self, o):
+            if type(o) is list or type(o) is tuple:
+                _refuse_sequence(opname, o)
             return apply(opdef, (o, self), _EMPTY, bare)
     else:
         def method(self, o):
+            if type(o) is list or type(o) is tuple:
+                _refuse_sequence(opname, o)
             return apply(opdef, (self, o), _EMPTY, bare)
     return method
+
+
+def _refuse_sequence(opname, o):
+    raise TypeError(f"unsupported operand type for {opname}: NDArray and "
+                    f"{type(o).__name__} (make it an array with nd.array)")
 
 
 for _dunder, _opname, _reflected in (

@@ -7,7 +7,17 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class MXNetError(RuntimeError):
-    """The error type MXNet code catches; tracegrad raises it (or a subclass) for misuse."""
+    """The error type MXNet code catches; tracegrad raises it (or a subclass) for misuse.
+
+    Its message ends with the user's line (the innermost frame outside tracegrad) unless it
+    names one already, so every check, wherever in tracegrad it sits, says where it fired."""
+
+    def __init__(self, *args):
+        if len(args) == 1 and isinstance(args[0], str) and "\n  at " not in args[0]:
+            where = user_location()
+            if where:
+                args = (f"{args[0]}\n  at {where}",)
+        super().__init__(*args)
 
 
 class DeferredInitializationError(MXNetError):

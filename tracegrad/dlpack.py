@@ -35,6 +35,9 @@ def _checked(data, what):
 def from_dlpack(dlpack):
     """An NDArray sharing the memory of a DLPack capsule or of any object with __dlpack__."""
     source = _Capsule(dlpack) if type(dlpack).__name__ == "PyCapsule" else dlpack
+    if not hasattr(source, "__dlpack__"):
+        raise TypeError(f"from_dlpack: expected a DLPack capsule or an object with "
+                        f"__dlpack__, got {type(dlpack).__name__}")
     return wrap(_checked(np.from_dlpack(source), "from_dlpack"))
 
 

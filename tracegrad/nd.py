@@ -7,6 +7,7 @@ return 0/1 in the operand dtype, integer indexing of a 1-d array gives shape (1,
 """
 import builtins
 import math
+import sys
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from .base import MXNetError
 from .index_checks import check_value_range as _check_value_range
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
+from .nd_shape import _axis as _check_axis
 from .runtime.tape import STATE
 from .op_kwargs import redo as _redo
 
@@ -36,54 +38,117 @@ def array(source_array, ctx=None, dtype=None):
     data from silently turning a model float64 (and off the compiled f32 path)."""
     if isinstance(source_array, NDArray):
         data = source_array._data.astype(_np_dtype(dtype, source_array._data.dtype))
-    elif isinstance(source_array, np.ndarray):
-        if source_array.dtype.kind not in "biuf":  # complex, object, text: nothing to cast
+    elif isinstance(source_array, (np.ndarray, np.generic)):
+        if source_array.dtype.kind not in "biuf":  # complex, object, text, dates: no cast
             dtype_name(source_array.dtype)           # raises TypeError naming the dtype
-        data = np.array(source_array, dtype=_np_dtype(dtype), order="C")
+        try:
+            data = np.array(source_array, dtype=_np_dtype(dtype), order="C")
+        except (ValueError, TypeError, OverflowError) as e:
+            raise _not_convertible(source_array, dtype, e) from None
     else:
-        data = np.array(source_array, dtype=_np_dtype(dtype))
+        if source_array is None or type(source_array) in _NOT_ARRAYS:
+            raise TypeError(f"array: cannot make an NDArray from a "
+                            f"{type(source_array).__name__}")  # (numpy gives NaN for None)
+        try:
+            data = np.array(source_array, dtype=_np_dtype(dtype))
+        except (ValueError, TypeError, OverflowError) as e:
+            raise _not_convertible(source_array, dtype, e) from None
     if data.dtype == np.float16:
         data = data.astype(np.float32)
     dtype_name(data.dtype)
     return wrap(data)
 
 
+_NOT_ARRAYS = frozenset({str, bytes, dict, set, frozenset})
+
+
+def _not_convertible(source, dtype, e):
+    """numpy's refusal (ragged nesting, NaN or a too large int for an integer dtype, text)
+    named as nd.array's."""
+    kind = TypeError if isinstance(e, TypeError) else ValueError
+    return kind(f"array: cannot make a {_np_dtype(dtype).name} NDArray from this "
+                f"{type(source).__name__}: {e}")
+
+
 def _shape(shape):
     return (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+
+
+def _new_shape(opname, shape, dtype):
+    """The shape of a new array: no negative sizes, and no more bytes than an address space
+    holds (numpy refuses both with a ValueError that names neither the op nor the shape).
+    zeros/ones/full ask it only once numpy has refused, so they stay as fast."""
+    shape = _shape(shape)
+    if builtins.any(int(d) < 0 for d in shape):
+        raise MXNetError(f"{opname}: shape {shape} has a negative size")
+    nbytes = math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
+    if nbytes > sys.maxsize:
+        raise MemoryError(f"{opname}: shape {shape} of {np.dtype(dtype)} needs {nbytes} "
+                          f"bytes, more than any allocation can hold")
+    return shape
+
+
+def _count(opname, what, n):
+    if int(n) < 0:
+        raise MXNetError(f"{opname}: {what} must be non-negative, got {n}")
+    return int(n)
 
 
 def zeros(shape, ctx=None, dtype=None, **kwargs):
     if kwargs:
         return _redo(zeros, locals())
-    return wrap(np.zeros(_shape(shape), dtype=_np_dtype(dtype)))
+    try:
+        return wrap(np.zeros(_shape(shape), dtype=_np_dtype(dtype)))
+    except ValueError:
+        _new_shape("zeros", shape, _np_dtype(dtype))  # the clear error, when it is the shape
+        raise
 
 
 def ones(shape, ctx=None, dtype=None, **kwargs):
     if kwargs:
         return _redo(ones, locals())
-    return wrap(np.ones(_shape(shape), dtype=_np_dtype(dtype)))
+    try:
+        return wrap(np.ones(_shape(shape), dtype=_np_dtype(dtype)))
+    except ValueError:
+        _new_shape("ones", shape, _np_dtype(dtype))
+        raise
 
 
 def full(shape, val, ctx=None, dtype=None, **kwargs):
     if kwargs:
         return _redo(full, locals())
-    return wrap(np.full(_shape(shape), val, dtype=_np_dtype(dtype)))
+    try:
+        return wrap(np.full(_shape(shape), val, dtype=_np_dtype(dtype)))
+    except ValueError:
+        _new_shape("full", shape, _np_dtype(dtype))
+        raise
 
 
 empty = zeros
 
 
 def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None, infer_range=False):
+    if step == 0:
+        raise MXNetError(f"arange: step must not be 0 (start={start}, stop={stop})")
+    _count("arange", "repeat", repeat)
+    span = ((stop - start) if stop is not None else start) / step
+    if not math.isfinite(span):
+        raise MXNetError(f"arange: start={start}, stop={stop}, step={step} give no finite "
+                         f"number of elements")
+    _new_shape("arange", (builtins.max(0, math.ceil(span)) * int(repeat),), np.float64)
     data = np.arange(start, stop, step, dtype=np.float64).astype(_np_dtype(dtype))
     return wrap(np.repeat(data, repeat) if repeat != 1 else data)
 
 
 def linspace(start, stop, num, endpoint=True, ctx=None, dtype=None):
+    num = _count("linspace", "num", num)
     return wrap(np.linspace(start, stop, num, endpoint=endpoint).astype(_np_dtype(dtype)))
 
 
 def eye(N, M=0, k=0, ctx=None, dtype=None):
-    return wrap(np.eye(N, M or None, k, dtype=_np_dtype(dtype)))
+    dtype = _np_dtype(dtype)
+    _new_shape("eye", (_count("eye", "N", N), _count("eye", "M", M) or int(N)), dtype)
+    return wrap(np.eye(N, M or None, k, dtype=dtype))
 
 
 def zeros_like(data, **kwargs):
@@ -152,8 +217,14 @@ def softsign(data):
     return C.softsign(F, data)
 
 
+_SEQUENCES = (list, tuple)
+
+
 def _binary(opname, compare=False):
     def fn(lhs, rhs):
+        if type(lhs) in _SEQUENCES or type(rhs) in _SEQUENCES:  # as MXNet (and a trace)
+            raise TypeError(f"{opname}: operands must be NDArrays or numbers, got "
+                            f"{type(lhs).__name__} and {type(rhs).__name__}")
         out = getattr(F, opname)(lhs, rhs)
         if compare:  # MXNet 1.x: 0/1 in the operand's dtype
             ref = lhs if isinstance(lhs, NDArray) else rhs
@@ -163,10 +234,30 @@ def _binary(opname, compare=False):
     return fn
 
 
-add = elemwise_add = broadcast_add = broadcast_plus = _binary("add")
-subtract = elemwise_sub = broadcast_sub = broadcast_minus = _binary("sub")
-multiply = elemwise_mul = broadcast_mul = _binary("mul")
-divide = elemwise_div = broadcast_div = _binary("div")
+add = broadcast_add = broadcast_plus = _binary("add")
+subtract = broadcast_sub = broadcast_minus = _binary("sub")
+multiply = broadcast_mul = _binary("mul")
+divide = broadcast_div = _binary("div")
+
+
+def _same_shape(name, binary):
+    """MXNet's elemwise_* take operands of one shape: they never broadcast."""
+    def fn(lhs, rhs):
+        if not (hasattr(lhs, "shape") and hasattr(rhs, "shape")):
+            raise TypeError(f"{name}: operands must be NDArrays, got {type(lhs).__name__} and "
+                            f"{type(rhs).__name__} (use {name.split('_')[1]} with a number)")
+        if tuple(lhs.shape) != tuple(rhs.shape):
+            raise MXNetError(f"{name}: operands of shapes {tuple(lhs.shape)} and "
+                             f"{tuple(rhs.shape)} differ (elemwise ops do not broadcast; "
+                             f"use broadcast_{name.split('_')[1]})")
+        return binary(lhs, rhs)
+    fn.__name__ = name
+    return fn
+
+
+elemwise_add, elemwise_sub, elemwise_mul, elemwise_div = (
+    _same_shape(f"elemwise_{n}", f) for n, f in (("add", add), ("sub", subtract),
+                                                 ("mul", multiply), ("div", divide)))
 power = broadcast_power = _binary("pow")
 modulo = broadcast_mod = _binary("mod")
 maximum = broadcast_maximum = _binary("maximum")
@@ -182,6 +273,12 @@ lesser_equal = broadcast_lesser_equal = _binary("le", True)
 def where(condition, x, y):
     """x where condition is non-zero, else y."""
     cond = condition if condition.dtype == np.bool_ else F.ne(condition, 0)
+    shape = getattr(x, "shape", None) or getattr(y, "shape", ())  # (either may be a number)
+    if cond.ndim == 1 and len(shape) > 1:  # MXNet: a 1-d condition picks whole rows of x
+        if cond.shape[0] != shape[0]:  # (numpy would broadcast it along the last axis)
+            raise MXNetError(f"where: a 1-d condition of shape {tuple(cond.shape)} picks rows "
+                             f"of x {tuple(shape)}, so its size must be {shape[0]}")
+        cond = F.reshape(cond, shape=cond.shape + (1,) * (len(shape) - 1))
     return F.where(cond, x, y)
 
 
@@ -248,7 +345,8 @@ def argmax(data, axis=None, keepdims=False):
     """Index of the maximum, as float32 like MXNet (flattened when axis is None)."""
     if axis is None:
         data, axis = F.reshape(data, shape=(data.size,)), 0
-    out = F.argmax(data, axis=normalize_axes(axis, data.ndim)[0], keepdims=keepdims)
+    axis = _check_axis("argmax", axis, data.ndim, shape=data.shape)
+    out = F.argmax(data, axis=axis, keepdims=keepdims)
     return _full_to_1(F.cast(out, dtype="f32"))
 
 
@@ -259,6 +357,8 @@ def argmin(data, axis=None, keepdims=False):
 def norm(data, ord=2, axis=None, keepdims=False, **kwargs):
     if kwargs:
         return _redo(norm, locals())
+    if ord not in (1, 2):
+        raise MXNetError(f"norm: ord must be 1 or 2, got {ord}")
     if ord == 1:
         return sum(F.abs(data), axis=axis, keepdims=keepdims)
     return F.sqrt(sum(square(data), axis=axis, keepdims=keepdims))
@@ -300,6 +400,10 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
 def batch_dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
     if kwargs:
         return _redo(batch_dot, locals())
+    if lhs.ndim != rhs.ndim or lhs.ndim < 3 or lhs.shape[:-2] != rhs.shape[:-2]:
+        raise MXNetError(f"batch_dot: operands of shapes {tuple(lhs.shape)} and "
+                         f"{tuple(rhs.shape)} must both be N-d (N >= 3) with the same batch "
+                         f"axes")
     return F.matmul(lhs, rhs, transpose_a=transpose_a, transpose_b=transpose_b)
 
 
@@ -308,6 +412,13 @@ def FullyConnected(data, weight, bias=None, num_hidden=None, no_bias=False, flat
     """y = x W^T + b; with flatten, x is reshaped to 2-d first; else applied on the last axis."""
     if kwargs:
         return _redo(FullyConnected, locals())
+    hidden = weight.shape[0] if weight.ndim == 2 else None
+    if hidden is None or num_hidden is not None and int(num_hidden) != hidden or not (
+            no_bias or bias is None or tuple(bias.shape) == (hidden,)):
+        raise MXNetError(f"FullyConnected: weight {tuple(weight.shape)}"
+                         + ("" if no_bias or bias is None else f", bias {tuple(bias.shape)}")
+                         + f" do not fit num_hidden={num_hidden} (weight must be "
+                           f"(num_hidden, in_units), bias (num_hidden,))")
     if flatten and data.ndim != 2:
         data = C.flatten(F, data)
     if data.ndim == 2:
@@ -374,12 +485,14 @@ def reshape_like(lhs, rhs):
 
 def transpose(data, axes=None):
     axes = tuple(reversed(range(data.ndim))) if axes is None or axes == () else tuple(
-        a % data.ndim for a in axes)
+        _check_axis("transpose", a, data.ndim, "axes entry", data.shape) for a in axes)
     return F.transpose(data, perm=axes)
 
 
 def swapaxes(data, dim1=0, dim2=0):
     perm = list(range(data.ndim))
+    dim1 = _check_axis("swapaxes", dim1, data.ndim, "dim1", data.shape)
+    dim2 = _check_axis("swapaxes", dim2, data.ndim, "dim2", data.shape)
     perm[dim1], perm[dim2] = perm[dim2], perm[dim1]
     return F.transpose(data, perm=tuple(perm))
 
@@ -388,11 +501,13 @@ SwapAxis = swapaxes
 
 
 def expand_dims(data, axis):
-    return F.expand_dims(data, axis=axis % (data.ndim + 1))
+    return F.expand_dims(data, axis=_check_axis("expand_dims", axis, data.ndim + 1,
+                                                shape=data.shape))
 
 
 def squeeze(data, axis=None):
-    axes = normalize_axes(axis, data.ndim) if axis is not None else tuple(
+    axes = tuple(_check_axis("squeeze", a, data.ndim, shape=data.shape) for a in (
+        (axis,) if isinstance(axis, (int, np.integer)) else axis)) if axis is not None else tuple(
         i for i, d in enumerate(data.shape) if d == 1)
     shape = tuple(d for i, d in enumerate(data.shape) if i not in axes)
     return F.reshape(data, shape=shape or (1,))
@@ -420,7 +535,7 @@ def broadcast_axis(data, axis=(), size=()):
     sizes = (size,) if isinstance(size, int) else tuple(size)
     shape = list(data.shape)
     for a, s in zip(axes, sizes):
-        shape[a] = s
+        shape[_check_axis("broadcast_axis", a, data.ndim, shape=data.shape)] = s
     return F.broadcast_to(data, shape=tuple(shape))
 
 
@@ -430,20 +545,23 @@ broadcast_axes = broadcast_axis
 def concat(*data, dim=1, **kwargs):
     if kwargs:
         return _redo(concat, locals())
-    return F.concat(*data, axis=dim % data[0].ndim)
+    return F.concat(*data, axis=_check_axis("concat", dim, data[0].ndim, "dim", data[0].shape))
 
 
 def stack(*data, axis=0, **kwargs):
     if kwargs:
         return _redo(stack, locals())
-    axis = axis % (data[0].ndim + 1)
+    axis = _check_axis("stack", axis, data[0].ndim + 1, shape=data[0].shape)
     return F.concat(*[F.expand_dims(d, axis=axis) for d in data], axis=axis)
 
 
 def split(data, num_outputs, axis=1, squeeze_axis=False, **kwargs):
     if kwargs:
         return _redo(split, locals())
-    axis %= data.ndim
+    axis = _check_axis("split", axis, data.ndim, shape=data.shape)
+    if int(num_outputs) < 1 or data.shape[axis] % int(num_outputs):
+        raise MXNetError(f"split: num_outputs={num_outputs} does not divide axis {axis} of "
+                         f"input of shape {data.shape} into equal parts")
     n = data.shape[axis] // num_outputs
     outs = [slice_axis(data, axis, i * n, (i + 1) * n) for i in range(num_outputs)]
     if squeeze_axis:
@@ -468,9 +586,23 @@ def _own_buffer(out):
     return out
 
 
+def _slice_axis_bounds(shape, axis, begin, end):
+    """MXNet's slice_axis bounds: negative ones count from the end, end=None is the axis
+    size, and a non-empty axis needs 0 <= begin < end <= size (no clipping, as MXNet)."""
+    size = shape[axis]
+    if size == 0:
+        return 0, 0
+    lo = int(begin) + (size if int(begin) < 0 else 0)
+    hi = size if end is None else int(end) + (size if int(end) < 0 else 0)
+    if not 0 <= lo < hi <= size:
+        raise MXNetError(f"slice_axis: begin={begin}, end={end} do not select a non-empty "
+                         f"range of axis {axis} (size {size}) of input of shape {shape}")
+    return lo, hi
+
+
 def slice_axis(data, axis, begin, end):
-    axis %= data.ndim
-    start, stop, _ = builtins.slice(begin, end).indices(data.shape[axis])
+    axis = _check_axis("slice_axis", axis, data.ndim, shape=data.shape)
+    start, stop = _slice_axis_bounds(data.shape, axis, begin, end)
     begins = tuple(start if i == axis else 0 for i in range(data.ndim))
     ends = tuple(stop if i == axis else d for i, d in enumerate(data.shape))
     return _own_buffer(F.slice(data, begin=begins, end=ends, step=(1,) * data.ndim))
@@ -508,7 +640,8 @@ def take(a, indices, axis=0, mode="clip"):
         raise MXNetError(f"take: mode {mode!r} is not one of 'clip', 'wrap', 'raise'")
     if not isinstance(indices, NDArray):
         indices = array(indices, dtype=np.int64)
-    axis %= a.ndim
+    axis = _check_axis("take", axis, a.ndim, shape=a.shape)
+    indices = _bool_as_index(indices)
     if mode == "clip":
         return F.take(a, indices, axis=axis)
     n = a.shape[axis]
@@ -520,7 +653,7 @@ def take(a, indices, axis=0, mode="clip"):
 
 def flip(data, axis):
     """Reverse the order of elements along `axis` (a take with descending indices)."""
-    axis %= data.ndim
+    axis = _check_axis("flip", axis, data.ndim, shape=data.shape)
     n = data.shape[axis]
     return F.take(data, wrap(np.arange(n - 1, -1, -1, dtype=np.int64)), axis=axis)
 
@@ -543,7 +676,9 @@ def repeat(data, repeats, axis=None):
     """Repeat each element `repeats` times along `axis` (flattened when axis is None)."""
     if axis is None:
         data, axis = F.reshape(data, shape=(data.size,)), 0
-    axis %= data.ndim
+    axis = _check_axis("repeat", axis, data.ndim, shape=data.shape)
+    if int(repeats) < 0:
+        raise MXNetError(f"repeat: repeats must be non-negative, got {repeats}")
     x = F.expand_dims(data, axis=axis + 1)
     x = F.broadcast_to(x, shape=data.shape[:axis + 1] + (repeats,) + data.shape[axis + 1:])
     return F.reshape(x, shape=data.shape[:axis] + (data.shape[axis] * repeats,)
@@ -595,10 +730,21 @@ def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
                      dtype=dtype_name(np.dtype(dtype)))
 
 
+def _bool_as_index(indices):
+    """Bool indices are the positions 0 and 1 (numpy's take reads them so; the type rule, and so
+    compiled code, takes integer or float indices only)."""
+    return F.cast(indices, dtype="i32") if indices.dtype == np.bool_ else indices
+
+
 def Embedding(data, weight, input_dim=None, output_dim=None, **kwargs):
     if kwargs:
         return _redo(Embedding, locals())
-    return F.take(weight, data, axis=0)
+    want = (input_dim if input_dim is not None else weight.shape[0],
+            output_dim if output_dim is not None else weight.shape[-1])
+    if weight.ndim != 2 or tuple(weight.shape) != tuple(int(d) for d in want):
+        raise MXNetError(f"Embedding: weight of shape {weight.shape} does not match "
+                         f"(input_dim, output_dim) = {want}")
+    return F.take(weight, _bool_as_index(data), axis=0)
 
 
 def _getitem(x, key):
@@ -625,12 +771,17 @@ def _getitem(x, key):
             raise IndexError(f"too many indices for an array of shape {x.shape}")
         d = x.shape[axis]
         if isinstance(k, builtins.slice):
+            if k.step == 0:
+                raise ValueError(f"slice: step cannot be zero (index {k} on axis {axis} of an "
+                                 f"array of shape {x.shape})")
             picked = range(*k.indices(d))
             if picked.step < 0:  # the same elements ascending, then reversed by a take
                 picked = picked[::-1]
                 reverse.append(axis)
+            # the stop of a reversed range can pass the axis (range(4, -1, -2)[::-1] is
+            # range(0, 6, 2)): a trace's slice takes bounds inside the axis only
             lo = picked.start if len(picked) else 0
-            begin.append(lo), end.append(picked.stop if len(picked) else 0)
+            begin.append(lo), end.append(picked[-1] + 1 if len(picked) else 0)
             step.append(picked.step)
             shape.append(len(picked))
         else:
@@ -742,9 +893,12 @@ def Dropout(data, p=0.5, mode="training", axes=(), **kwargs):
     always with mode='always'); the identity otherwise."""
     if kwargs:
         return _redo(Dropout, locals())
+    if not 0 <= p <= 1:
+        raise MXNetError(f"Dropout: p must be in [0, 1], got {p}")
     if p <= 0 or (mode != "always" and not STATE.training):
         return data
-    return C.dropout(F, data, random.next_key(), p, tuple(a % data.ndim for a in axes))
+    return C.dropout(F, data, random.next_key(), p, tuple(
+        _check_axis("Dropout", a, data.ndim, "axes entry", data.shape) for a in axes))
 
 
 from .nd_nn import (Convolution, Deconvolution, GroupNorm, InstanceNorm,  # noqa: E402,F401

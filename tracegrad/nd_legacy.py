@@ -16,6 +16,7 @@ from .array import F, assign_state
 from .base import MXNetError
 from .ir import composites as C
 from .ir.types import dtype_name
+from .nd_shape import _axis as _check_axis
 from .runtime.tape import STATE
 from .op_kwargs import redo as _redo
 
@@ -126,6 +127,15 @@ def SoftmaxActivation(data, mode="instance", **kwargs):
     return F.reshape(C.softmax(F, nd.flatten(data), axis=-1), shape=data.shape)
 
 
+def _per_channel(opname, data, axis, **params):
+    """Each of `params` must hold one value per entry of data's `axis`."""
+    for name, p in params.items():
+        if tuple(p.shape) != (data.shape[axis],):
+            raise MXNetError(f"{opname}: {name} of shape {tuple(p.shape)} does not match axis "
+                             f"{axis} of data of shape {tuple(data.shape)}: expected "
+                             f"({data.shape[axis]},)")
+
+
 def BatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9,
               fix_gamma=True, use_global_stats=False, output_mean_var=False, axis=1,
               cudnn_off=False, **kwargs):
@@ -134,7 +144,9 @@ def BatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9
     fix_gamma=True (the default here, as in MXNet) uses gamma = 1."""
     if kwargs:
         return _redo(BatchNorm, locals())
-    axis %= data.ndim
+    axis = _check_axis("BatchNorm", axis, data.ndim, shape=data.shape)
+    _per_channel("BatchNorm", data, axis, gamma=gamma, beta=beta, moving_mean=moving_mean,
+                 moving_var=moving_var)
     shape = tuple(d if i == axis else 1 for i, d in enumerate(data.shape))
     g = F.mul(F.stop_gradient(gamma), 0.0) if fix_gamma else gamma
     g = F.add(g, 1.0) if fix_gamma else g
@@ -165,7 +177,8 @@ def LayerNorm(data, gamma, beta, axis=-1, eps=1e-5, output_mean_var=False, **kwa
     """Normalise each sample over `axis`, then gamma * x + beta."""
     if kwargs:
         return _redo(LayerNorm, locals())
-    axis %= data.ndim
+    axis = _check_axis("LayerNorm", axis, data.ndim, shape=data.shape)
+    _per_channel("LayerNorm", data, axis, gamma=gamma, beta=beta)
     shape = tuple(d if i == axis else 1 for i, d in enumerate(data.shape))
     mean = C.mean(F, data, (axis,), keepdims=True)
     centered = F.sub(data, mean)

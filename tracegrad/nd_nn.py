@@ -205,7 +205,8 @@ def _global_pool(x, pool_type):
     if pool_type == "max":
         return F.max(x, axes=axes, keepdims=True)
     total = F.sum(x, axes=axes, keepdims=True)
-    return total if pool_type == "sum" else F.mul(total, 1.0 / math.prod(x.shape[2:]))
+    n = math.prod(x.shape[2:])  # the mean of no positions is NaN, as nd.mean's
+    return total if pool_type == "sum" else F.mul(total, 1.0 / n if n else math.nan)
 
 
 def im2col(data, kernel, stride=None, dilate=None, pad=None, **kwargs):

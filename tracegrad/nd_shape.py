@@ -10,10 +10,14 @@ from .base import MXNetError
 from .op_kwargs import redo as _redo
 
 
-def _axis(opname, axis, ndim, what="axis"):
+def _axis(opname, axis, ndim, what="axis", shape=None):
+    """`axis` in [-ndim, ndim) as a non-negative axis; anything else is refused, naming the op
+    (MXNet checks every axis; wrapping it around would answer for another axis)."""
     axis = int(axis)
     if not -ndim <= axis < ndim:
-        raise MXNetError(f"{opname}: {what} {axis} is out of range for a {ndim}-d input")
+        of = f"input of shape {tuple(shape)}" if shape is not None else f"a {ndim}-d input"
+        valid = f"valid: {-ndim} to {ndim - 1}" if ndim else "a 0-d array has no axis"
+        raise MXNetError(f"{opname}: {what} {axis} is out of range for {of} ({valid})")
     return axis % ndim
 
 

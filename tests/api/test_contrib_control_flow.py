@@ -49,7 +49,7 @@ def _py_while(x, w):
         x = x * w + 0.5
         outs.append(nd.tanh(x))
         steps += 1
-    pad = [nd.zeros(x.shape)] * (6 - steps)
+    pad = [nd.zeros(x.shape, dtype=x.dtype)] * (6 - steps)  # stack takes one dtype
     return nd.stack(*(outs + pad), axis=0), x
 
 

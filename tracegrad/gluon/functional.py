@@ -56,5 +56,7 @@ def layer_norm(b, x, gamma, beta, axis, eps):
 
 def huber(b, diff, rho):
     """|d| - rho/2 where |d| > rho, else d^2 / (2 rho): MXNet's HuberLoss per element."""
+    if not rho > 0:  # (MXNet divides by it in Python: a ZeroDivisionError naming nothing)
+        raise ValueError(f"HuberLoss: rho must be positive, got {rho}")
     a = b.abs(diff)
     return b.where(b.gt(a, rho), b.sub(a, 0.5 * rho), b.mul(b.mul(a, a), 0.5 / rho))

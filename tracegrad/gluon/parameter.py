@@ -147,7 +147,12 @@ class Parameter:
         old = self._data
         try:
             if self._data is None or self._data.shape != self._shape:
-                self._data = wrap(np.zeros(self._shape, dtype=self.dtype))
+                try:
+                    self._data = wrap(np.zeros(self._shape, dtype=self.dtype))
+                except ValueError:  # numpy's 'array is too big': say which parameter
+                    raise MemoryError(f"Parameter '{self.name}' of shape {self._shape} "
+                                      f"({np.dtype(self.dtype).name}) is larger than any "
+                                      f"allocation can hold") from None
             initializer.create(init)._init_weight(initializer.InitDesc(self.name), self._data)
             self._attach_grad()
         except BaseException:

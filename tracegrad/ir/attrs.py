@@ -76,6 +76,9 @@ def check_attr(opdef, name, value):
         ok, want = _plain(value, 0), "a number, string, or list of them"
     if not ok:
         shown = repr(value)
+        ints = value if isinstance(value, tuple) else (value,)
+        if any(_int(d) and abs(d) > MAX_DIM for d in ints):  # say why a valid-looking one fails
+            want += f", each at most 2**40 = {MAX_DIM} (no axis is longer)"
         raise TypeError(f"{opdef.name}: attribute {name} = "
                         f"{shown if len(shown) < 60 else shown[:57] + '...'} must be {want}")
 

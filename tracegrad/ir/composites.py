@@ -3,11 +3,19 @@
 Each takes `b` first: an ir.Builder while tracing, or the eager dispatcher (nd's `F`), which
 exposes the same op methods and runs them at once. Operands need only `.shape` and `.type`.
 """
+import sys
+
 from .types import normalize_axes, promote
 
 
 def _axes(x, axis):
-    return normalize_axes(axis, len(x.shape))
+    """normalize_axes; a bad axis is refused naming the composite that asked (its function
+    name is the op's: softmax, pick, ...) and the operand's shape."""
+    try:
+        return normalize_axes(axis, len(x.shape))
+    except ValueError as e:
+        raise ValueError(f"{sys._getframe(1).f_code.co_name}: {e} of shape "
+                         f"{tuple(x.shape)}") from None
 
 
 def mean(b, x, axis=None, keepdims=False):
@@ -35,9 +43,17 @@ def clip(b, x, a_min, a_max):
     return b.minimum(b.maximum(x, a_min), a_max)
 
 
+def _empty_along(x, axes):
+    """A (log-)softmax over an empty axis has no element to normalize: the empty result, as
+    MXNet gives (the max that shifts x has no identity over no elements)."""
+    return any(x.shape[a] == 0 for a in axes)
+
+
 def softmax(b, x, axis=-1, temperature=None):
     """exp(x - max) / sum(exp(x - max)) along `axis`."""
     axes = _axes(x, axis)
+    if _empty_along(x, axes):
+        return x
     if temperature is not None and temperature != 1.0:
         x = b.div(x, float(temperature))
     e = b.exp(b.sub(x, b.stop_gradient(b.max(x, axes=axes, keepdims=True))))
@@ -49,6 +65,8 @@ def log_softmax(b, x, axis=-1, temperature=None):
     if temperature is not None and temperature != 1.0:
         x = b.div(x, float(temperature))
     axes = _axes(x, axis)
+    if _empty_along(x, axes):
+        return x
     shifted = b.sub(x, b.stop_gradient(b.max(x, axes=axes, keepdims=True)))
     return b.sub(shifted, b.log(b.sum(b.exp(shifted), axes=axes, keepdims=True)))
 

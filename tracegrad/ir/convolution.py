@@ -40,6 +40,11 @@ def convolution(b, x, w, kernel, stride, dilate, pad, groups=1):
         raise ValueError(f"Convolution: data {tuple(x.shape)}, weight {tuple(w.shape)}, "
                          f"kernel {kernel}, num_group {groups} do not fit (weight must be "
                          f"(num_filter, channels / num_group, *kernel))")
+    spatial = tuple(x.shape[2:])
+    if any(m + 2 * p - dl * (k - 1) - 1 < 0 for m, k, dl, p in zip(spatial, kernel, dilate, pad)):
+        # checked here, before the fast paths: im2col's type rule checks it for the rest
+        raise ValueError(f"Convolution: kernel {kernel} (dilate {dilate}) exceeds the input "
+                         f"{spatial} padded by {pad}")
     if groups == 1 and all(k == 1 and s == 1 and p == 0 for k, s, p in
                            zip(kernel, stride, pad)):
         return _pointwise(b, x, w)

@@ -13,7 +13,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..base import LOCATING, op_location
+from ..base import LOCATING, op_error, op_location
 from ..ir.autodiff import vjp
 from ..ir.function import Function, Literal, Operation, Value, canonical_attrs, literal_dtype
 from ..ir.passes import run_pipeline
@@ -97,10 +97,23 @@ def record(opdef, operands, attrs, out) -> TapeValue:
         attrs = canonical(opdef, attrs)
     op = Operation.__new__(Operation)
     op.opdef, op.operands, op.attrs = opdef, tuple(ops), attrs
-    op.loc = op_location() if LOCATING.on else None
+    op.loc = None
+    if LOCATING.on:
+        op.loc = op_location()
+        _check_type_rule(opdef, op.operands, attrs)
     result = TapeValue(type_of(out), op, out)
     op.results = (result,)
     return result
+
+
+def _check_type_rule(opdef, operands, attrs):
+    """A traced op must pass its type rule where the user wrote it: eager numpy may accept
+    operands the rule refuses (bool indices, a slice past the axis), and the trace would
+    otherwise fail later, when the function is built, without naming the user's line."""
+    try:
+        opdef.infer(*[o.type for o in operands], **attrs)
+    except (TypeError, ValueError) as e:
+        raise op_error(opdef.name, [o.type for o in operands], attrs, e) from None
 
 
 def record_multi(opdef, operands, attrs, outs, is_canonical=False, keep=None,

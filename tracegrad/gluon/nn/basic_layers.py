@@ -9,6 +9,7 @@ from ...array import F as _ops
 from ...array import assign_state
 from ...base import MXNetError
 from ...ir.types import dtype_name
+from ...nd_shape import _axis as _check_axis
 from ...runtime.tape import STATE
 from .. import functional
 from ..block import Block, HybridBlock
@@ -80,8 +81,11 @@ class Dense(HybridBlock):
         self.weight.shape = (self._units, n)
 
     def hybrid_forward(self, F, x, weight, bias=None):
+        if x.ndim < (2 if self._flatten else 1):
+            raise MXNetError(f"Dense: input of shape {x.shape} must have a batch axis and "
+                             f"features (at least {2 if self._flatten else 1}-d)")
         n = math.prod(x.shape[1:]) if self._flatten else x.shape[-1]
-        if weight.shape[1] != n or x.ndim < (2 if self._flatten else 1):
+        if weight.shape[1] != n:
             raise MXNetError(
                 f"Dense: input of shape {x.shape} ({dtype_name(np.dtype(x.dtype))}) has {n} "
                 f"features{' after flattening' if self._flatten else ' on its last axis'}, but "
@@ -141,12 +145,12 @@ class BatchNorm(HybridBlock):
                                    differentiable=False)
 
     def infer_shape(self, x, *args):
-        channels = x.shape[self._axis]
+        channels = x.shape[_check_axis("BatchNorm", self._axis, x.ndim, shape=x.shape)]
         for p in (self.gamma, self.beta, self.running_mean, self.running_var):
             p.shape = (channels,)
 
     def hybrid_forward(self, F, x, gamma, beta, running_mean, running_var):
-        axis = self._axis % x.ndim
+        axis = _check_axis("BatchNorm", self._axis, x.ndim, shape=x.shape)
         if x.shape[axis] != gamma.shape[0]:
             raise MXNetError(f"BatchNorm: input of shape {x.shape} has {x.shape[axis]} "
                              f"channels on axis {axis}, expected {gamma.shape[0]}")
@@ -181,10 +185,11 @@ class LayerNorm(HybridBlock):
         affine_params(self, in_channels, center, scale, beta_initializer, gamma_initializer)
 
     def infer_shape(self, x, *args):
-        self.gamma.shape = self.beta.shape = (x.shape[self._axis],)
+        axis = _check_axis("LayerNorm", self._axis, x.ndim, shape=x.shape)
+        self.gamma.shape = self.beta.shape = (x.shape[axis],)
 
     def hybrid_forward(self, F, x, gamma, beta):
-        axis = self._axis % x.ndim
+        axis = _check_axis("LayerNorm", self._axis, x.ndim, shape=x.shape)
         if x.shape[axis] != gamma.shape[0]:
             raise MXNetError(f"LayerNorm: input of shape {x.shape} has {x.shape[axis]} "
                              f"features on axis {axis}, expected {gamma.shape[0]}")

@@ -110,8 +110,12 @@ class _RNNLayer(HybridBlock):
                              f"{len(states)}")
         for state, info in zip(states, infos):
             if state.shape != info["shape"]:
-                raise ValueError(f"Invalid recurrent state shape. Expecting {info['shape']}, "
-                                 f"got {state.shape}.")
+                raise ValueError(f"{self.name}: Invalid recurrent state shape. Expecting "
+                                 f"{info['shape']}, got {state.shape}.")
+            if state.dtype != inputs.dtype:  # MXNet's RNN op takes one dtype throughout
+                raise MXNetError(f"{self.name}: state of dtype {np.dtype(state.dtype).name} "
+                                 f"does not match inputs of dtype "
+                                 f"{np.dtype(inputs.dtype).name}")
         args = [inputs] + states
         if self._use_sequence_length:
             if sequence_length is None:

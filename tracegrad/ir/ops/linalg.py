@@ -32,6 +32,8 @@ class MatMul(OpDef):
         return TensorType(promote(x.dtype, y.dtype), batch + (m, n))
 
     def impl(x, y, *, transpose_a=False, transpose_b=False):
+        if x.dtype.kind != "f" or y.dtype.kind != "f":  # numpy would multiply integers: the
+            raise TypeError("matmul: operands must be floating point")  # rule refuses them
         return np.matmul(_mt(x) if transpose_a else x, _mt(y) if transpose_b else y)
 
     def vjp(b, g, out, x, y, *, transpose_a=False, transpose_b=False):

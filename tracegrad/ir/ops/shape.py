@@ -199,6 +199,10 @@ class Concat(OpDef):
         return first.with_shape(first.shape[:axis] + (total,) + first.shape[axis + 1:])
 
     def impl(*xs, axis):
+        dtype = xs[0].dtype
+        for x in xs:  # numpy would promote them; the type rule (and MXNet) refuse
+            if x.dtype != dtype:
+                raise TypeError("concat: operands of different dtypes")
         return np.concatenate(xs, axis=axis)
 
     def vjp(b, g, out, *xs, axis):
