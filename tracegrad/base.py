@@ -3,6 +3,8 @@ import os
 import sys
 import threading
 
+import numpy as np
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -101,3 +103,10 @@ def _describe(o):
     except TypeError:
         d = str(dtype)
     return f"{d}[{','.join(map(str, shape))}]"
+
+
+# the type tuples MXNet 1.x code imports from mxnet.base
+numeric_types = (float, int, np.generic)
+integer_types = (int, np.integer)
+string_types = (str,)
+

@@ -19,7 +19,7 @@ from .nd_roi import ROIAlign  # noqa: F401  (nd.contrib.ROIAlign)
 from .op_kwargs import redo as _redo
 
 __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
-           "ROIAlign", "box_nms", "box_non_maximum_suppression"]
+           "ROIAlign", "box_nms", "box_non_maximum_suppression", "div_sqrt_dim"]
 
 
 def _as_array(x, what, op):
@@ -247,3 +247,15 @@ def MultiBoxPrior(data, sizes=(1.0,), ratios=(1.0,), clip=False, steps=(-1.0, -1
     from .nd import array
     dtype = np.dtype(data.dtype)
     return array(boxes.reshape(1, -1, 4).astype(dtype), dtype=dtype)
+
+
+def div_sqrt_dim(data, **kwargs):
+    """data / sqrt(data.shape[-1]): the scaling of dot-product attention scores."""
+    if kwargs:
+        return _redo(div_sqrt_dim, locals())
+    import math
+    from .array import F
+    if data.ndim == 0:
+        raise MXNetError("div_sqrt_dim: data must have at least one axis, got a 0-d array")
+    return F.div(data, math.sqrt(data.shape[-1]))
+

@@ -1005,3 +1005,5 @@ _METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
 del _method_reshape, _method_transpose
 
 from . import contrib  # noqa: E402,F401  (nd.contrib: cond, while_loop, foreach)
+ndarray = sys.modules[__name__]    # mx.nd.ndarray.NDArray, as MXNet 1.x code spells it
+

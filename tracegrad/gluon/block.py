@@ -21,6 +21,7 @@ from ..stats import COUNTERS as _COUNTERS
 from ..tracing import capture as _capture, compiled as _compiled, jit as _tracing_jit
 from ..tracing.jit import STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
+from . import hooks as _hooks
 from .arguments import check_inputs
 from .parameter import Parameter, ParameterDict, load_into
 
@@ -196,6 +197,20 @@ class Block:
             child.apply(fn)
         fn(self)
         return self
+
+    def register_forward_pre_hook(self, hook):
+        """hook(block, inputs) before every call; returns a handle whose detach() removes it
+        (gluon/hooks.py)."""
+        return _hooks.register(self, hook, pre=True)
+
+    def register_forward_hook(self, hook):
+        """hook(block, inputs, outputs) after every call; returns a handle (detach())."""
+        return _hooks.register(self, hook, pre=False)
+
+    def summary(self, *inputs):
+        """Print every block's output shape and parameter count for one call on `inputs`
+        (before hybridize(), as in MXNet)."""
+        _hooks.summary(self, *inputs)
 
     def save_parameters(self, filename, deduplicate=False):
         """Save parameters under structural names to an .npz file (never pickle)."""
