@@ -1006,4 +1006,5 @@ del _method_reshape, _method_transpose
 
 from . import contrib  # noqa: E402,F401  (nd.contrib: cond, while_loop, foreach)
 ndarray = sys.modules[__name__]    # mx.nd.ndarray.NDArray, as MXNet 1.x code spells it
+from .operator import Custom  # noqa: E402,F401  (Python custom operators: operator.py)
 

@@ -1,0 +1,137 @@
+"""mx.operator: Python custom operators written for MXNet 1.x run through nd.Custom, eagerly,
+recorded for autograd and inside hybridized blocks; their gradients are what backward()
+assigns, checked against central differences."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, gluon, nd
+from numeric import central_differences
+
+
+class ScaledSigmoid(mx.operator.CustomOp):
+    def __init__(self, scale):
+        self.scale = scale
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        x = in_data[0].asnumpy()
+        y = self.scale / (1.0 + np.exp(-x))
+        self.assign(out_data[0], req[0], mx.nd.array(y, dtype=in_data[0].dtype))
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        y = out_data[0].asnumpy() / self.scale
+        dy = out_grad[0].asnumpy()
+        self.assign(in_grad[0], req[0], mx.nd.array(dy * self.scale * y * (1 - y),
+                                                    dtype=in_data[0].dtype))
+
+
+@mx.operator.register("scaled_sigmoid")
+class ScaledSigmoidProp(mx.operator.CustomOpProp):
+    def __init__(self, scale="1.0"):
+        super().__init__(need_top_grad=True)
+        self.scale = float(scale)         # MXNet passes keyword arguments as strings
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return ScaledSigmoid(self.scale)
+
+
+class PairSum(mx.operator.CustomOp):
+    """Two arguments, two outputs, and an auxiliary counter it updates in place."""
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        a, b = in_data
+        self.assign(out_data[0], req[0], a + b)
+        self.assign(out_data[1], req[1], a * b)
+        if is_train:
+            aux[0][:] = aux[0] + 1
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        a, b = in_data
+        self.assign(in_grad[0], req[0], out_grad[0] + out_grad[1] * b)
+        self.assign(in_grad[1], req[1], out_grad[0] + out_grad[1] * a)
+
+
+@mx.operator.register("pair_sum")
+class PairSumProp(mx.operator.CustomOpProp):
+    def list_arguments(self):
+        return ["a", "b"]
+
+    def list_outputs(self):
+        return ["sum", "product"]
+
+    def list_auxiliary_states(self):
+        return ["count"]
+
+    def infer_shape(self, in_shape):
+        return in_shape, [in_shape[0], in_shape[0]], [(1,)]
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return PairSum()
+
+
+def test_forward_and_gradient_match_the_formula_and_central_differences():
+    x64 = np.random.RandomState(0).randn(3, 4)
+    x = nd.array(x64, dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        y = nd.Custom(x, op_type="scaled_sigmoid", scale=2.5)
+        loss = nd.sum(y * y)
+    loss.backward()
+    np.testing.assert_allclose(y.asnumpy(), 2.5 / (1 + np.exp(-x64)), rtol=1e-12)
+    f = lambda: float(np.sum((2.5 / (1 + np.exp(-x64))) ** 2))  # noqa: E731
+    (want,) = central_differences(f, [x64])
+    np.testing.assert_allclose(x.grad.asnumpy(), want, rtol=1e-6)
+
+
+def test_several_arguments_outputs_and_an_auxiliary_state():
+    a, b = nd.array([1.0, 2.0]), nd.array([3.0, 5.0])
+    a.attach_grad()
+    b.attach_grad()
+    count = nd.zeros((1,))
+    with autograd.record():
+        s, p = nd.Custom(a, b, count, op_type="pair_sum")
+        total = nd.sum(s * 2 + p)
+    total.backward()
+    np.testing.assert_array_equal(s.asnumpy(), [4.0, 7.0])
+    np.testing.assert_array_equal(p.asnumpy(), [3.0, 10.0])
+    np.testing.assert_array_equal(a.grad.asnumpy(), [2 + 3.0, 2 + 5.0])
+    np.testing.assert_array_equal(b.grad.asnumpy(), [2 + 1.0, 2 + 2.0])
+    assert count.asscalar() == 1.0          # is_train: recorded in training mode
+    with autograd.predict_mode():
+        nd.Custom(a, b, count, op_type="pair_sum")
+    assert count.asscalar() == 1.0
+
+
+def test_inside_a_hybridized_block_and_a_training_loop():
+    class Net(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.dense = gluon.nn.Dense(3, in_units=4)
+
+        def hybrid_forward(self, F, x):
+            return F.Custom(self.dense(x), op_type="scaled_sigmoid", scale=2)
+
+    def train(hybridize):
+        mx.random.seed(3)
+        net = Net()
+        net.initialize()
+        if hybridize:
+            net.hybridize()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
+        x, y = nd.array(np.random.RandomState(1).randn(6, 4)), nd.ones((6, 3))
+        for _ in range(5):
+            with autograd.record():
+                loss = gluon.loss.L2Loss()(net(x), y)
+            loss.backward()
+            trainer.step(6)
+        return net.dense.weight.data().asnumpy()
+    np.testing.assert_allclose(train(True), train(False), rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_operator_and_wrong_inputs_are_named():
+    with pytest.raises(mx.MXNetError, match="no operator registered as 'nope'"):
+        nd.Custom(nd.ones(2), op_type="nope")
+    with pytest.raises(mx.MXNetError, match=r"takes 2 arguments \['a', 'b'\] and 1 "
+                                            r"auxiliary states"):
+        nd.Custom(nd.ones(2), op_type="pair_sum")
+    assert "scaled_sigmoid" in mx.operator.get_all_registered_operators()

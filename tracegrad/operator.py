@@ -1,0 +1,161 @@
+"""`mx.operator`: MXNet 1.x's Python custom operators.
+
+    class Sigmoid(mx.operator.CustomOp):
+        def forward(self, is_train, req, in_data, out_data, aux):
+            self.assign(out_data[0], req[0], 1 / (1 + mx.nd.exp(-in_data[0])))
+        def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+            y = out_data[0]
+            self.assign(in_grad[0], req[0], out_grad[0] * y * (1 - y))
+
+    @mx.operator.register("sigmoid")
+    class SigmoidProp(mx.operator.CustomOpProp):
+        def create_operator(self, ctx, shapes, dtypes):
+            return Sigmoid()
+
+    y = mx.nd.Custom(x, op_type="sigmoid")
+
+`nd.Custom` builds the registered CustomOpProp (keyword arguments reach its constructor as
+strings, as MXNet passes them), infers the output shapes and types, creates the operator and
+runs it as an autograd.Function: its backward() gives the inputs' gradients, so the op
+differentiates, records on the tape, and runs inside jit / hybridize as a call out to Python.
+Auxiliary states (list_auxiliary_states) follow the arguments among the inputs; the operator
+updates them in place and they get no gradient.
+"""
+import numpy as np
+
+from . import autograd
+from .array import NDArray, wrap
+from .base import MXNetError
+
+__all__ = ["CustomOp", "CustomOpProp", "register", "get_all_registered_operators", "Custom"]
+
+_REGISTRY: dict = {}
+
+
+class CustomOp:
+    """The operator: forward() fills out_data, backward() fills in_grad, through assign()."""
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(is_train, "
+                                  f"req, in_data, out_data, aux)")
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        raise NotImplementedError(f"{type(self).__name__} must implement backward(req, "
+                                  f"out_grad, in_data, out_data, in_grad, aux)")
+
+    def assign(self, dst, req, src):
+        """Write src into dst as `req` asks: 'write' / 'inplace' replace, 'add' accumulates,
+        'null' leaves dst alone."""
+        if req == "null":
+            return
+        if req in ("write", "inplace"):
+            dst[:] = src
+        elif req == "add":
+            dst[:] = dst + src
+        else:
+            raise MXNetError(f"CustomOp.assign: req must be 'null', 'write', 'inplace' or "
+                             f"'add', got {req!r}")
+
+
+class CustomOpProp:
+    """What the operator takes and gives (names, shapes, types) and how to create it."""
+
+    def __init__(self, need_top_grad=True):
+        self.need_top_grad_ = need_top_grad
+
+    def list_arguments(self):
+        return ["data"]
+
+    def list_outputs(self):
+        return ["output"]
+
+    def list_auxiliary_states(self):
+        return []
+
+    def infer_shape(self, in_shape):
+        """(argument shapes, output shapes, auxiliary shapes); by default every output has
+        the first argument's shape."""
+        return in_shape, [in_shape[0]] * len(self.list_outputs()), \
+            [in_shape[0]] * len(self.list_auxiliary_states())
+
+    def infer_type(self, in_type):
+        """(argument types, output types, auxiliary types); by default the first argument's."""
+        return in_type, [in_type[0]] * len(self.list_outputs()), \
+            [in_type[0]] * len(self.list_auxiliary_states())
+
+    def declare_backward_dependency(self, out_grad, in_data, out_data):
+        deps = list(out_grad) if self.need_top_grad_ else []
+        return deps + list(in_data) + list(out_data)
+
+    def create_operator(self, ctx, in_shapes, in_dtypes):
+        raise NotImplementedError(f"{type(self).__name__} must implement "
+                                  f"create_operator(ctx, in_shapes, in_dtypes)")
+
+
+def register(reg_name):
+    """Class decorator: the CustomOpProp subclass nd.Custom(..., op_type=reg_name) uses."""
+    def do_register(prop_cls):
+        if not (isinstance(prop_cls, type) and issubclass(prop_cls, CustomOpProp)):
+            raise TypeError(f"operator.register({reg_name!r}): expects a CustomOpProp "
+                            f"subclass, got {prop_cls!r}")
+        _REGISTRY[reg_name] = prop_cls
+        return prop_cls
+    return do_register
+
+
+def get_all_registered_operators():
+    return sorted(_REGISTRY)
+
+
+class _CustomCall(autograd.Function):
+    """One nd.Custom call as an autograd.Function."""
+
+    def __init__(self, op, is_train, out_types, aux):
+        super().__init__()
+        self.op, self.is_train, self.out_types, self.aux = op, is_train, out_types, aux
+
+    def forward(self, *in_data):
+        out_data = [wrap(np.zeros(shape, dtype)) for shape, dtype in self.out_types]
+        self.op.forward(self.is_train, ["write"] * len(out_data), list(in_data), out_data,
+                        self.aux)
+        self.save_for_backward(in_data, out_data)
+        return tuple(out_data) if len(out_data) > 1 else out_data[0]
+
+    def backward(self, *out_grad):
+        in_data, out_data = self.saved_tensors
+        in_grad = [wrap(np.zeros(x.shape, x.dtype)) for x in in_data]
+        self.op.backward(["write"] * len(in_grad), list(out_grad), list(in_data),
+                         list(out_data), in_grad, self.aux)
+        return tuple(in_grad) if len(in_grad) > 1 else in_grad[0]
+
+
+def Custom(*data, op_type=None, **kwargs):
+    """Run the custom operator registered as `op_type` on `data` (its arguments, then its
+    auxiliary states); keyword arguments go to its CustomOpProp as strings."""
+    prop_cls = _REGISTRY.get(op_type)
+    if prop_cls is None:
+        raise MXNetError(f"Custom: no operator registered as {op_type!r} (registered: "
+                         f"{get_all_registered_operators()})")
+    kwargs.pop("name", None)
+    prop = prop_cls(**{k: str(v) for k, v in kwargs.items()})
+    n_args, n_aux = len(prop.list_arguments()), len(prop.list_auxiliary_states())
+    if len(data) != n_args + n_aux or not all(isinstance(x, NDArray) for x in data):
+        raise MXNetError(f"Custom({op_type!r}): takes {n_args} arguments "
+                         f"{prop.list_arguments()} and {n_aux} auxiliary states as NDArrays, "
+                         f"got {[type(x).__name__ for x in data]}")
+    args, aux = list(data[:n_args]), list(data[n_args:])
+    in_shapes = [tuple(x.shape) for x in args]
+    in_types = [np.dtype(x.dtype) for x in args]
+    _, out_shapes, _ = prop.infer_shape(in_shapes)
+    _, out_types, _ = prop.infer_type(in_types)
+    n_out = len(prop.list_outputs())
+    if len(out_shapes) != n_out or len(out_types) != n_out:
+        raise MXNetError(f"Custom({op_type!r}): infer_shape / infer_type give "
+                         f"{len(out_shapes)} / {len(out_types)} outputs for "
+                         f"{prop.list_outputs()}")
+    from .context import current_context
+    op = prop.create_operator(current_context(), in_shapes, in_types)
+    call = _CustomCall(op, autograd.is_training(),
+                       [(tuple(int(d) for d in s), np.dtype(t)) for s, t in
+                        zip(out_shapes, out_types)], aux)
+    return call(*args)
