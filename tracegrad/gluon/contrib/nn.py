@@ -1,7 +1,7 @@
 """`gluon.contrib.nn`: Concurrent / HybridConcurrent (children on one input, outputs
 concatenated), Identity and PixelShuffle1D/2D/3D, as in MXNet 1.9.1."""
 from ..block import HybridBlock
-from ..nn.basic_layers import HybridSequential, Sequential
+from ..nn.basic_layers import BatchNorm, Embedding, HybridSequential, Sequential
 
 
 class Concurrent(Sequential):
@@ -37,5 +37,36 @@ class Identity(HybridBlock):
 
 from .pixel_shuffle import PixelShuffle1D, PixelShuffle2D, PixelShuffle3D  # noqa: E402
 
-__all__ = ["Concurrent", "HybridConcurrent", "Identity", "PixelShuffle1D", "PixelShuffle2D",
+__all__ = ["Concurrent", "HybridConcurrent", "Identity", "SyncBatchNorm", "SparseEmbedding", "PixelShuffle1D", "PixelShuffle2D",
            "PixelShuffle3D"]
+
+
+class SyncBatchNorm(BatchNorm):
+    """MXNet's cross-device batch normalization: the statistics of the batch across the
+    devices of one process. tracegrad computes on one CPU device, so that batch is this
+    call's and SyncBatchNorm is BatchNorm (num_devices is accepted, as MXNet's default
+    of one device per process here). Across distributed workers neither syncs, as in MXNet."""
+
+    def __init__(self, in_channels=0, num_devices=None, momentum=0.9, epsilon=1e-5,
+                 center=True, scale=True, use_global_stats=False, beta_initializer="zeros",
+                 gamma_initializer="ones", running_mean_initializer="zeros",
+                 running_variance_initializer="ones", **kwargs):
+        super().__init__(axis=1, momentum=momentum, epsilon=epsilon, center=center,
+                         scale=scale, use_global_stats=use_global_stats,
+                         beta_initializer=beta_initializer,
+                         gamma_initializer=gamma_initializer,
+                         running_mean_initializer=running_mean_initializer,
+                         running_variance_initializer=running_variance_initializer,
+                         in_channels=in_channels, **kwargs)
+        self._num_devices = num_devices
+
+
+class SparseEmbedding(Embedding):
+    """Embedding whose weight gradient MXNet keeps row-sparse; tracegrad's gradients are
+    dense arrays holding the same values (the rows not looked up are zero)."""
+
+    def __init__(self, input_dim, output_dim, dtype="float32", weight_initializer=None,
+                 **kwargs):
+        super().__init__(input_dim, output_dim, dtype=dtype,
+                         weight_initializer=weight_initializer, sparse_grad=True, **kwargs)
+
