@@ -7,7 +7,7 @@ from . import autograd, base, context, gluon, initializer, ir, metric, nd, optim
 from . import lr_scheduler
 from . import io  # noqa: E402  (mx.io: MXNet 1.x's data iterators)
 from . import profiler  # noqa: E402
-from . import engine, operator, util  # noqa: E402
+from . import engine, operator, recordio, util  # noqa: E402
 from .array import NDArray
 from .base import MXNetError
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
@@ -34,4 +34,4 @@ __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNe
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
            "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler",
            "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError",
-           "current_context", "test_utils", "io", "profiler", "engine", "util", "operator"]
+           "current_context", "test_utils", "io", "profiler", "engine", "util", "operator", "recordio"]

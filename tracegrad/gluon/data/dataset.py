@@ -3,7 +3,7 @@ SimpleDataset and ArrayDataset, as MXNet 1.9.1's gluon.data.dataset."""
 from ...array import NDArray
 from .sampler import FilterSampler, Sampler, SequentialSampler
 
-__all__ = ["Dataset", "SimpleDataset", "ArrayDataset"]
+__all__ = ["Dataset", "SimpleDataset", "ArrayDataset", "RecordFileDataset"]
 
 
 class Dataset:
@@ -107,3 +107,22 @@ class _Sampled(Dataset):
 
     def __len__(self):
         return len(self._indices)
+
+
+class RecordFileDataset(Dataset):
+    """The records of a RecordIO file (raw bytes), by position, through its index file
+    (the same name with .idx, as im2rec writes it)."""
+
+    def __init__(self, filename):
+        import os
+        from ...recordio import MXIndexedRecordIO
+        self.idx_file = os.path.splitext(filename)[0] + ".idx"
+        self.filename = filename
+        self._record = MXIndexedRecordIO(self.idx_file, self.filename, "r")
+
+    def __getitem__(self, idx):
+        return self._record.read_idx(self._record.keys[idx])
+
+    def __len__(self):
+        return len(self._record.keys)
+
