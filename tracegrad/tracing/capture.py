@@ -719,14 +719,12 @@ def _same_literal(pop, n, lit, a, args):
 def _match_apply(step, pop, opdef, args, attrs):
     if pop.opdef is not opdef or len(args) != pop.n:    # (a compiled call's opdef never is)
         return None
-    if attrs:
+    if attrs or pop.attrs:       # (no attributes may be all defaults: matmul's transposes)
         raw = pop.raw_attrs
         if attrs is not raw and attrs != raw:
-            if tape.canonical(opdef, attrs) is not pop.attrs:
+            if tape.canonical(opdef, attrs or {}) is not pop.attrs:
                 return None
-            pop.raw_attrs = dict(attrs)
-    elif pop.attrs:
-        return None
+            pop.raw_attrs = dict(attrs or {})
     saved = _bind(step, pop, args)
     if saved is None:
         return None
