@@ -158,6 +158,21 @@ class Deferred(NDArray):
     def __len__(self):
         return _type_of_deferred(self).shape[0]
 
+    def detach(self):
+        """The same future data cut from the graph (truncated BPTT's `h.detach()` inside
+        record()): an alias the step's call fills with this value's buffer, untracked as eager
+        makes it. Its `_leaf` is -1 - index, so no plan op binds it as the tracked value."""
+        step, j = _STATE.step, _GET_LEAF(self)
+        if step is None or j is None or step.held is not None or step.done or \
+                step.refs[j] is None or step.refs[j]() is not self:
+            return NDArray.detach(self)     # (reads the data: materializes first)
+        d = _NEW(Deferred)
+        _SET_VAR(d, None)
+        _SET_LEAF(d, -1 - j)
+        _SET_VALUE(d, _SLOT_VALUE.__get__(self))
+        step.aliases.append((j, _WEAKREF(d)))
+        return d
+
     def _own_buffer(self):
         """nd's slicing asks for a result sharing no memory with its operand (MXNet's ops
         return new arrays). A native call's outputs never share; a step materialized eagerly
@@ -365,7 +380,7 @@ class _Refuse(Exception):
 class Step:
     """The ops of a plan deferred so far in this step."""
     __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training", "writes", "written",
-                 "n_assign", "held", "done", "lazy", "own")
+                 "n_assign", "held", "done", "lazy", "own", "aliases")
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
@@ -383,6 +398,7 @@ class Step:
         self.done = False        # a held step finished (maybe by another thread: HELD_LOCK)
         self.lazy = ()           # (replay, its kept arguments): leaves the fused call computes
         self.own = ()            # values that get their own buffer if materialized (slices)
+        self.aliases = []        # (plan value, weak reference): detached Deferred arrays
 
 
 _NOTHING_WRITTEN = frozenset()
@@ -1399,6 +1415,9 @@ def backward(heads, head_grads, retain_graph, train_mode):
         return False
     refs = step.refs
     missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
+    if step.aliases:
+        missing = sorted(set(missing).union(j for j, r in step.aliases if r() is not None
+                                            and j not in plan.export_set))
     if missing:
         plan._set_exports(sorted(plan.export_set.union(missing)))
         materialize("arrays the captured step does not export are alive at backward(); "
@@ -1464,6 +1483,8 @@ def deliver(step, outs, before, fused=False, grad_vars=None):
                 _SET_LEAF(d, None)
                 d.__class__ = NDArray
         k += 1
+    if step.aliases:
+        _fill_aliases(step, lambda j: outs[plan.export_pos[j]])
     # the gradients, as Variable.receive takes them: a fresh result replaces a 'write'
     # buffer nobody else holds (our outputs are fresh, contiguous, of the variable's type)
     for var in plan.wrt_vars if grad_vars is None else grad_vars:
@@ -1589,6 +1610,19 @@ def materialize(reason):
                 data = data.copy()
             _SET_DATA(d, data)
             _SET_VALUE(d, _SLOT_VALUE.__get__(src))
+            _SET_LEAF(d, None)
+            d.__class__ = NDArray
+    if step.aliases:
+        _fill_aliases(step, lambda j: _SLOT_DATA.__get__(real[j]))
+
+
+def _fill_aliases(step, data_of):
+    """Each live detached alias (Deferred.detach) shares its value's buffer, untracked."""
+    for j, r in step.aliases:
+        d = r()
+        if d is not None:
+            _SET_DATA(d, data_of(j))
+            _SET_VALUE(d, None)
             _SET_LEAF(d, None)
             d.__class__ = NDArray
 
