@@ -20,7 +20,8 @@ is not computed yet. backward() on the plan's head, with every op of the plan se
 plan's one native call: the gradients go to the variables as backward would deliver them, and
 each Deferred array still alive becomes an ordinary NDArray holding its value. Once the plan
 has learned trainer.step's update (update_fusion.py), backward() holds the step instead and
-trainer.step() makes the one call of forward, adjoint and update.
+trainer.step() makes the one call of forward, adjoint and update. `detach()` of a Deferred
+array (truncated BPTT's carried states) is an untracked Deferred alias of the same value.
 
 Exactness. Anything else materializes the step first, exactly as eager would have run it (same
 recording and training modes, same random keys, in the same order): reading a Deferred array's
