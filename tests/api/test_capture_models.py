@@ -120,3 +120,66 @@ def test_a_detached_alias_used_in_the_step_gets_no_gradient():
     off, loss_off, _ = _bptt(False, True, mix=True)
     _same(on, off)
     _same(loss_on, loss_off)
+
+
+def _lstm_net():
+    mx.random.seed(3)
+    net = gluon.nn.Sequential()
+    net.add(gluon.rnn.LSTM(5, num_layers=2, input_size=4), gluon.nn.Dense(3, in_units=10))   # (T, N*H) rows
+    net.initialize(mx.init.Xavier())
+    return net
+
+
+def _sequence_batch(rs):
+    return (nd.array(rs.randn(3, 2, 4).astype(np.float32)),
+            nd.array(rs.randn(3, 3).astype(np.float32)))
+
+
+def test_an_eager_lstm_whose_final_states_nobody_reads_is_captured():
+    # the layer computes its final states (ops outside the loss's graph): they wait as extra
+    # deferred ops instead of failing the plan's match every step
+    on, loss_on, captured = _train(_lstm_net, _sequence_batch, True, steps=7)
+    off, loss_off, _ = _train(_lstm_net, _sequence_batch, False, steps=7)
+    assert captured >= 3
+    _same(on, off)
+    _same(loss_on, loss_off)
+
+
+def _with_side_ops(on, mode, steps=14):
+    """An accuracy-like side computation inside record(): dropped, read after the step, or
+    (from step 10, `mode` 'joins') added into the loss."""
+    capture.set_enabled(on)
+    net = _conv_net()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    loss_fn = gluon.loss.L2Loss()
+    rs = np.random.RandomState(0)
+    seen = []
+    before = mx.stats()["captured_steps"]
+    for i in range(steps):
+        x, y = _image_batch(rs)
+        with autograd.record():
+            out = net(x)
+            loss = loss_fn(out, y)
+            side = nd.max(out.argmax(axis=1).reshape((-1,)))
+            if mode == "joins" and i >= 10:
+                loss = loss + side * 0.5 + (out * side).mean()
+        if mode != "read":
+            del side
+        loss.backward()
+        trainer.step(x.shape[0])
+        if mode == "read":
+            seen.append(side.asnumpy())
+        seen.append(loss.asnumpy())
+    captured = mx.stats()["captured_steps"] - before
+    capture.set_enabled(True)
+    return [p.data().asnumpy() for p in net.collect_params().values()], seen, captured
+
+
+@pytest.mark.parametrize("mode", ["dropped", "read", "joins"])
+def test_ops_outside_the_loss_graph_give_what_eager_gives(mode):
+    on, seen_on, captured = _with_side_ops(True, mode)
+    off, seen_off, _ = _with_side_ops(False, mode)
+    if mode != "read":      # (a side result alive at backward runs the step eagerly)
+        assert captured >= 3
+    _same(on, off)
+    _same(seen_on, seen_off)

@@ -22,6 +22,9 @@ each Deferred array still alive becomes an ordinary NDArray holding its value. O
 has learned trainer.step's update (update_fusion.py), backward() holds the step instead and
 trainer.step() makes the one call of forward, adjoint and update. `detach()` of a Deferred
 array (truncated BPTT's carried states) is an untracked Deferred alias of the same value.
+An op outside the plan's graph on deferred values only (an RNN layer's unread final states,
+an argmax inside record()) is an extra: a Deferred that only a materialized step computes;
+one still alive at backward() runs the step eagerly (`_defer_extra`).
 
 Exactness. Anything else materializes the step first, exactly as eager would have run it (same
 recording and training modes, same random keys, in the same order): reading a Deferred array's
@@ -79,7 +82,7 @@ from ..array import NDArray
 from .compiled import CompiledCall, Feed
 from ..ir.autodiff import copy_ops, vjp
 from ..ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
-from ..ir.ops import EXACT, VIEW
+from ..ir.ops import EXACT, RANDOM, VIEW
 from ..ir.types import FLOATS, type_of
 from ..ir.passes import run_pipeline
 from ..random import next_key
@@ -164,8 +167,8 @@ class Deferred(NDArray):
         record()): an alias the step's call fills with this value's buffer, untracked as eager
         makes it. Its `_leaf` is -1 - index, so no plan op binds it as the tracked value."""
         step, j = _STATE.step, _GET_LEAF(self)
-        if step is None or j is None or step.held is not None or step.done or \
-                step.refs[j] is None or step.refs[j]() is not self:
+        if step is None or type(j) is not int or j < 0 or step.held is not None or \
+                step.done or step.refs[j] is None or step.refs[j]() is not self:
             return NDArray.detach(self)     # (reads the data: materializes first)
         d = _NEW(Deferred)
         _SET_VAR(d, None)
@@ -179,7 +182,7 @@ class Deferred(NDArray):
         return new arrays). A native call's outputs never share; a step materialized eagerly
         gives this value a copy of the view its slice made (materialize)."""
         step, j = _STATE.step, _GET_LEAF(self)
-        if step is not None and j is not None and step.refs[j] is not None \
+        if step is not None and type(j) is int and j >= 0 and step.refs[j] is not None \
                 and step.refs[j]() is self:
             step.own += (j,)
             return self
@@ -381,7 +384,7 @@ class _Refuse(Exception):
 class Step:
     """The ops of a plan deferred so far in this step."""
     __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training", "writes", "written",
-                 "n_assign", "held", "done", "lazy", "own", "aliases")
+                 "n_assign", "held", "done", "lazy", "own", "aliases", "extras")
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
@@ -400,6 +403,7 @@ class Step:
         self.lazy = ()           # (replay, its kept arguments): leaves the fused call computes
         self.own = ()            # values that get their own buffer if materialized (slices)
         self.aliases = []        # (plan value, weak reference): detached Deferred arrays
+        self.extras = []         # ops outside the plan's graph: (opdef, operands, attrs, ref)
 
 
 _NOTHING_WRITTEN = frozenset()
@@ -641,11 +645,67 @@ def defer_apply(opdef, args, attrs):
             return out
     if not _tracked(args):     # an op on untracked arrays only is not recorded: not in the step
         return None
+    out = _defer_extra(step, opdef, args, attrs)
+    if out is not None:
+        return out
     if any(type(a) is PendingWrite for a in args):
         materialize(f"op '{opdef.name}' read an array a pending state update writes")
     else:
         materialize(f"op '{opdef.name}' differs from the captured step's op {k}")
     return None
+
+
+def _defer_extra(step, opdef, args, attrs):
+    """An op the plan's graph does not hold, on this step's deferred values only (an RNN
+    layer's final states nobody asked for, an argmax inside record()): nothing the loss needs
+    depends on it, so it waits as a Deferred (its `_leaf` is ("extra", n)) that only a
+    materialized step computes. One alive at backward() materializes the step there; one
+    used by an op of the plan fails that op's match. None when it cannot wait."""
+    if RANDOM in opdef.traits or step.held is not None or step.done:
+        return None
+    refs, extras = step.refs, step.extras
+    operands, types = [], []
+    for a in args:
+        if type(a) is not Deferred:
+            return None
+        j = _GET_LEAF(a)
+        if type(j) is int:
+            if j < 0 or refs[j] is None or refs[j]() is not a:
+                return None            # (a detached alias)
+            operands.append(_Ref(j))
+        elif type(j) is tuple and j[1] < len(extras) and extras[j[1]][3]() is a:
+            operands.append(j)
+        else:
+            return None
+        types.append(_SLOT_VALUE.__get__(a))
+    try:
+        t = opdef.infer(*types, **tape.canonical(opdef, attrs or {}))
+    except Exception:  # noqa: BLE001 - not an op this step can hold: run it as eager would
+        return None
+    if isinstance(t, tuple):
+        return None
+    d = _NEW(Deferred)
+    _SET_VAR(d, None)
+    _SET_LEAF(d, ("extra", len(extras)))
+    _SET_VALUE(d, t)
+    extras.append((opdef, operands, attrs, _WEAKREF(d)))
+    return d
+
+
+def _run_extras(step, real):
+    """A materialized step's extra ops, in program order, on its values; each live Deferred
+    of one becomes the NDArray eager made."""
+    done = []
+    for opdef, operands, attrs, ref in step.extras:
+        args = [real[o.index] if type(o) is _Ref else done[o[1]] for o in operands]
+        res = _array.apply(opdef, args, attrs) if attrs else _array.apply(opdef, args)
+        done.append(res)
+        d = ref()
+        if d is not None:
+            _SET_DATA(d, _SLOT_DATA.__get__(res))
+            _SET_VALUE(d, _SLOT_VALUE.__get__(res))
+            _SET_LEAF(d, None)
+            d.__class__ = NDArray
 
 
 def _may_start(start_vars, args):
@@ -1049,6 +1109,8 @@ def _learn_apply(opdef, args, attrs):
         return defer_apply(opdef, args, attrs)
     out = defer_apply(opdef, args, attrs)
     if out is not None:
+        if type(_GET_LEAF(out)) is not int:
+            rec.failed = True           # (an extra op: not a call replay can repeat)
         rec.ops.append((True, opdef, args, attrs, out))
         return out
     if state.step is None or state.broken or _tracked(args):
@@ -1415,6 +1477,9 @@ def backward(heads, head_grads, retain_graph, train_mode):
         materialize("the step made fewer state updates (assign_state) than the captured one")
         return False
     refs = step.refs
+    if step.extras and any(e[3]() is not None for e in step.extras):
+        materialize("an op outside the captured step's graph has a result alive at backward()")
+        return False
     missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
     if step.aliases:
         missing = sorted(set(missing).union(j for j, r in step.aliases if r() is not None
@@ -1600,6 +1665,8 @@ def materialize(reason):
                 real[j] = r
         for _, target, j in reversed(assigns):
             _on_assign(target, real[j])
+        if step.extras:
+            _run_extras(step, real)
     finally:
         STATE.recording, STATE.training = prev
     for j, r in enumerate(step.refs):
