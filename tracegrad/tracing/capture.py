@@ -186,6 +186,9 @@ class Deferred(NDArray):
                 and step.refs[j]() is self:
             step.own += (j,)
             return self
+        if step is not None and type(j) is tuple and step.extras[j[1]][3]() is self:
+            step.extras[j[1]][4] = True     # (an extra: its own copy when computed)
+            return self
         data = self._data          # (not this thread's step: materialize, then as eager)
         if data.base is not None:
             self._data = data.copy()
@@ -403,7 +406,7 @@ class Step:
         self.lazy = ()           # (replay, its kept arguments): leaves the fused call computes
         self.own = ()            # values that get their own buffer if materialized (slices)
         self.aliases = []        # (plan value, weak reference): detached Deferred arrays
-        self.extras = []         # ops outside the plan's graph: (opdef, operands, attrs, ref)
+        self.extras = []         # ops outside the plan's graph: [opdef, operands, attrs, ref, own]
 
 
 _NOTHING_WRITTEN = frozenset()
@@ -688,7 +691,7 @@ def _defer_extra(step, opdef, args, attrs):
     _SET_VAR(d, None)
     _SET_LEAF(d, ("extra", len(extras)))
     _SET_VALUE(d, t)
-    extras.append((opdef, operands, attrs, _WEAKREF(d)))
+    extras.append([opdef, operands, attrs, _WEAKREF(d), False])
     return d
 
 
@@ -696,13 +699,14 @@ def _run_extras(step, real):
     """A materialized step's extra ops, in program order, on its values; each live Deferred
     of one becomes the NDArray eager made."""
     done = []
-    for opdef, operands, attrs, ref in step.extras:
+    for opdef, operands, attrs, ref, own in step.extras:
         args = [real[o.index] if type(o) is _Ref else done[o[1]] for o in operands]
         res = _array.apply(opdef, args, attrs) if attrs else _array.apply(opdef, args)
         done.append(res)
         d = ref()
         if d is not None:
-            _SET_DATA(d, _SLOT_DATA.__get__(res))
+            data = _SLOT_DATA.__get__(res)
+            _SET_DATA(d, data.copy() if own and data.base is not None else data)
             _SET_VALUE(d, _SLOT_VALUE.__get__(res))
             _SET_LEAF(d, None)
             d.__class__ = NDArray
