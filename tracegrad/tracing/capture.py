@@ -20,7 +20,11 @@ is not computed yet. backward() on the plan's head, with every op of the plan se
 plan's one native call: the gradients go to the variables as backward would deliver them, and
 each Deferred array still alive becomes an ordinary NDArray holding its value. Once the plan
 has learned trainer.step's update (update_fusion.py), backward() holds the step instead and
-trainer.step() makes the one call of forward, adjoint and update.
+trainer.step() makes the one call of forward, adjoint and update. `detach()` of a Deferred
+array (truncated BPTT's carried states) is an untracked Deferred alias of the same value.
+An op outside the plan's graph on deferred values only (an RNN layer's unread final states,
+an argmax inside record()) is an extra: a Deferred that only a materialized step computes;
+one still alive at backward() runs the step eagerly (`_defer_extra`).
 
 Exactness. Anything else materializes the step first, exactly as eager would have run it (same
 recording and training modes, same random keys, in the same order): reading a Deferred array's
@@ -78,7 +82,7 @@ from ..array import NDArray
 from .compiled import CompiledCall, Feed
 from ..ir.autodiff import copy_ops, vjp
 from ..ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
-from ..ir.ops import EXACT, VIEW
+from ..ir.ops import EXACT, RANDOM, VIEW
 from ..ir.types import FLOATS, type_of
 from ..ir.passes import run_pipeline
 from ..random import next_key
@@ -158,14 +162,32 @@ class Deferred(NDArray):
     def __len__(self):
         return _type_of_deferred(self).shape[0]
 
+    def detach(self):
+        """The same future data cut from the graph (truncated BPTT's `h.detach()` inside
+        record()): an alias the step's call fills with this value's buffer, untracked as eager
+        makes it. Its `_leaf` is -1 - index, so no plan op binds it as the tracked value."""
+        step, j = _STATE.step, _GET_LEAF(self)
+        if step is None or type(j) is not int or j < 0 or step.held is not None or \
+                step.done or step.refs[j] is None or step.refs[j]() is not self:
+            return NDArray.detach(self)     # (reads the data: materializes first)
+        d = _NEW(Deferred)
+        _SET_VAR(d, None)
+        _SET_LEAF(d, -1 - j)
+        _SET_VALUE(d, _SLOT_VALUE.__get__(self))
+        step.aliases += ((j, _WEAKREF(d)),)
+        return d
+
     def _own_buffer(self):
         """nd's slicing asks for a result sharing no memory with its operand (MXNet's ops
         return new arrays). A native call's outputs never share; a step materialized eagerly
         gives this value a copy of the view its slice made (materialize)."""
         step, j = _STATE.step, _GET_LEAF(self)
-        if step is not None and j is not None and step.refs[j] is not None \
+        if step is not None and type(j) is int and j >= 0 and step.refs[j] is not None \
                 and step.refs[j]() is self:
             step.own += (j,)
+            return self
+        if step is not None and type(j) is tuple and step.extras[j[1]][3]() is self:
+            step.extras[j[1]][4] = True     # (an extra: its own copy when computed)
             return self
         data = self._data          # (not this thread's step: materialize, then as eager)
         if data.base is not None:
@@ -365,7 +387,7 @@ class _Refuse(Exception):
 class Step:
     """The ops of a plan deferred so far in this step."""
     __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training", "writes", "written",
-                 "n_assign", "held", "done", "lazy", "own")
+                 "n_assign", "held", "done", "lazy", "own", "aliases", "extras")
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
@@ -383,6 +405,8 @@ class Step:
         self.done = False        # a held step finished (maybe by another thread: HELD_LOCK)
         self.lazy = ()           # (replay, its kept arguments): leaves the fused call computes
         self.own = ()            # values that get their own buffer if materialized (slices)
+        self.aliases = ()        # (plan value, weak reference): detached Deferred arrays
+        self.extras = ()         # ops outside the plan's graph: [opdef, operands, attrs, ref, own]
 
 
 _NOTHING_WRITTEN = frozenset()
@@ -624,11 +648,68 @@ def defer_apply(opdef, args, attrs):
             return out
     if not _tracked(args):     # an op on untracked arrays only is not recorded: not in the step
         return None
+    out = _defer_extra(step, opdef, args, attrs)
+    if out is not None:
+        return out
     if any(type(a) is PendingWrite for a in args):
         materialize(f"op '{opdef.name}' read an array a pending state update writes")
     else:
         materialize(f"op '{opdef.name}' differs from the captured step's op {k}")
     return None
+
+
+def _defer_extra(step, opdef, args, attrs):
+    """An op the plan's graph does not hold, on this step's deferred values only (an RNN
+    layer's final states nobody asked for, an argmax inside record()): nothing the loss needs
+    depends on it, so it waits as a Deferred (its `_leaf` is ("extra", n)) that only a
+    materialized step computes. One alive at backward() materializes the step there; one
+    used by an op of the plan fails that op's match. None when it cannot wait."""
+    if RANDOM in opdef.traits or step.held is not None or step.done:
+        return None
+    refs, extras = step.refs, step.extras
+    operands, types = [], []
+    for a in args:
+        if type(a) is not Deferred:
+            return None
+        j = _GET_LEAF(a)
+        if type(j) is int:
+            if j < 0 or refs[j] is None or refs[j]() is not a:
+                return None            # (a detached alias)
+            operands.append(_Ref(j))
+        elif type(j) is tuple and j[1] < len(extras) and extras[j[1]][3]() is a:
+            operands.append(j)
+        else:
+            return None
+        types.append(_SLOT_VALUE.__get__(a))
+    try:
+        t = opdef.infer(*types, **tape.canonical(opdef, attrs or {}))
+    except Exception:  # noqa: BLE001 - not an op this step can hold: run it as eager would
+        return None
+    if isinstance(t, tuple):
+        return None
+    d = _NEW(Deferred)
+    _SET_VAR(d, None)
+    _SET_LEAF(d, ("extra", len(extras)))
+    _SET_VALUE(d, t)
+    step.extras = extras + ([opdef, operands, attrs, _WEAKREF(d), False],)
+    return d
+
+
+def _run_extras(step, real):
+    """A materialized step's extra ops, in program order, on its values; each live Deferred
+    of one becomes the NDArray eager made."""
+    done = []
+    for opdef, operands, attrs, ref, own in step.extras:
+        args = [real[o.index] if type(o) is _Ref else done[o[1]] for o in operands]
+        res = _array.apply(opdef, args, attrs) if attrs else _array.apply(opdef, args)
+        done.append(res)
+        d = ref()
+        if d is not None:
+            data = _SLOT_DATA.__get__(res)
+            _SET_DATA(d, data.copy() if own and data.base is not None else data)
+            _SET_VALUE(d, _SLOT_VALUE.__get__(res))
+            _SET_LEAF(d, None)
+            d.__class__ = NDArray
 
 
 def _may_start(start_vars, args):
@@ -719,14 +800,12 @@ def _same_literal(pop, n, lit, a, args):
 def _match_apply(step, pop, opdef, args, attrs):
     if pop.opdef is not opdef or len(args) != pop.n:    # (a compiled call's opdef never is)
         return None
-    if attrs:
+    if attrs or pop.attrs:       # (no attributes may be all defaults: matmul's transposes)
         raw = pop.raw_attrs
         if attrs is not raw and attrs != raw:
-            if tape.canonical(opdef, attrs) is not pop.attrs:
+            if tape.canonical(opdef, attrs or {}) is not pop.attrs:
                 return None
-            pop.raw_attrs = dict(attrs)
-    elif pop.attrs:
-        return None
+            pop.raw_attrs = dict(attrs or {})
     saved = _bind(step, pop, args)
     if saved is None:
         return None
@@ -1034,6 +1113,8 @@ def _learn_apply(opdef, args, attrs):
         return defer_apply(opdef, args, attrs)
     out = defer_apply(opdef, args, attrs)
     if out is not None:
+        if type(_GET_LEAF(out)) is not int:
+            rec.failed = True           # (an extra op: not a call replay can repeat)
         rec.ops.append((True, opdef, args, attrs, out))
         return out
     if state.step is None or state.broken or _tracked(args):
@@ -1400,14 +1481,19 @@ def backward(heads, head_grads, retain_graph, train_mode):
         materialize("the step made fewer state updates (assign_state) than the captured one")
         return False
     refs = step.refs
-    for j in plan.hidden:
+    if step.extras and any(e[3]() is not None for e in step.extras):
+        materialize("an op outside the captured step's graph has a result alive at backward()")
+        return False
+    missing = ()
+    for j in plan.hidden:      # (usually none is alive: no list made)
         r = refs[j]
         if r is not None and r() is not None:
+            missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
             break
-    else:
-        j = None
-    if j is not None:
-        missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
+    if step.aliases:
+        missing = sorted(set(missing).union(j for j, r in step.aliases if r() is not None
+                                            and j not in plan.export_set))
+    if missing:
         plan._set_exports(sorted(plan.export_set.union(missing)))
         materialize("arrays the captured step does not export are alive at backward(); "
                     "the step is recompiled to export them")
@@ -1472,6 +1558,8 @@ def deliver(step, outs, before, fused=False, grad_vars=None):
                 _SET_LEAF(d, None)
                 d.__class__ = NDArray
         k += 1
+    if step.aliases:
+        _fill_aliases(step, lambda j: outs[plan.export_pos[j]])
     # the gradients, as Variable.receive takes them: a fresh result replaces a 'write'
     # buffer nobody else holds (our outputs are fresh, contiguous, of the variable's type)
     for var in plan.wrt_vars if grad_vars is None else grad_vars:
@@ -1586,6 +1674,8 @@ def materialize(reason):
                 real[j] = r
         for _, target, j in reversed(assigns):
             _on_assign(target, real[j])
+        if step.extras:
+            _run_extras(step, real)
     finally:
         STATE.recording, STATE.training = prev
     for j, r in enumerate(step.refs):
@@ -1597,6 +1687,19 @@ def materialize(reason):
                 data = data.copy()
             _SET_DATA(d, data)
             _SET_VALUE(d, _SLOT_VALUE.__get__(src))
+            _SET_LEAF(d, None)
+            d.__class__ = NDArray
+    if step.aliases:
+        _fill_aliases(step, lambda j: _SLOT_DATA.__get__(real[j]))
+
+
+def _fill_aliases(step, data_of):
+    """Each live detached alias (Deferred.detach) shares its value's buffer, untracked."""
+    for j, r in step.aliases:
+        d = r()
+        if d is not None:
+            _SET_DATA(d, data_of(j))
+            _SET_VALUE(d, None)
             _SET_LEAF(d, None)
             d.__class__ = NDArray
 
