@@ -1,6 +1,7 @@
 """Differential fuzz of the training programs MXNet 1.x users write: CNNs, Conv1D,
-Conv2DTranspose, LSTM/GRU/RNN (layers and cells), Embedding, custom HybridBlocks, Dropout,
-BatchNorm; seven optimizer settings (clip_gradient, lr_scheduler), grad_req='add', loss and
+Conv2DTranspose, LSTM/GRU/RNN (layers and cells), Embedding, custom HybridBlocks, MLPs, two
+output heads, LayerNorm, attention, Dropout, BatchNorm; losses on class labels, one-hot
+targets and sample weights; eleven optimizer settings (clip_gradient, lr_scheduler), grad_req='add', loss and
 metric reads, batch size changes. Each config runs four ways from identical parameters:
 
     E  eager, capture paused, not hybridized   (the reference)
@@ -40,7 +41,7 @@ OPTS = [("sgd", {"learning_rate": 0.1}),
         ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "sched": True}),
         ("adam", {"learning_rate": 0.01, "sched": True})]
 MODELS = ["cnn", "cnn_gap", "conv1d", "deconv", "rnn", "embed_rnn", "custom", "cells", "mlp_drop",
-          "resnet_block", "attn"]
+          "resnet_block", "attn", "mlp", "two_heads", "embed_flat", "layernorm"]
 
 
 # ------------------------------------------------------------------ models
@@ -68,6 +69,20 @@ class RNNHead(gluon.HybridBlock):
         axis = 0 if self.layout == "TNC" else 1
         last = F.squeeze(F.slice_axis(y, axis=axis, begin=-1, end=None), axis=axis)
         return (self.out(last), *new) if new else self.out(last)
+
+
+class TwoHeads(gluon.HybridBlock):
+    """Two outputs the loss reads as their sum."""
+
+    def __init__(self, nclass, **kw):
+        super().__init__(**kw)
+        with self.name_scope():
+            self.body = gluon.nn.Dense(8, activation="tanh")
+            self.a, self.b = gluon.nn.Dense(nclass), gluon.nn.Dense(1)
+
+    def hybrid_forward(self, F, x):
+        h = self.body(x)
+        return F.broadcast_add(self.a(h), self.b(h))
 
 
 class CellNet(gluon.HybridBlock):
@@ -188,6 +203,22 @@ def build(cfg):
         if cfg["bn"]:
             net.add(nn.BatchNorm())
         net.add(nn.Dropout(0.2), nn.Dense(cfg["nclass"]))
+    elif m == "mlp":
+        net = nn.HybridSequential()
+        net.add(nn.Dense(8, activation=cfg["act"], use_bias=not cfg["bn"]))
+        if cfg["bn"]:
+            net.add(nn.BatchNorm())
+        if cfg["drop"]:
+            net.add(nn.Dropout(0.3))
+        net.add(nn.Dense(cfg["nclass"]))
+    elif m == "two_heads":
+        net = TwoHeads(cfg["nclass"])
+    elif m == "embed_flat":
+        net = nn.HybridSequential()
+        net.add(nn.Embedding(10, 4), nn.Flatten(), nn.Dense(cfg["nclass"]))
+    elif m == "layernorm":
+        net = nn.HybridSequential()
+        net.add(nn.Dense(8), nn.LayerNorm(), nn.Dense(cfg["nclass"]))
     elif m == "attn":
         net = nn.HybridSequential()
         net.add(nn.Dense(4, flatten=False), Attention(4, cfg["nclass"]))
@@ -212,9 +243,11 @@ def batch(cfg, rs, b):
         x = rs.randn(b, cfg["T"], 3)
     elif m == "attn":
         x = rs.randn(b, cfg["T"], 3)
+    elif m == "embed_flat":
+        x = rs.randint(0, 10, (b, 3))
     else:
         x = rs.randn(b, 5)
-    if cfg["loss"] == "sce":
+    if cfg["loss"] in ("sce", "l1_onehot", "huber_weighted", "sigmoid_bce"):
         y = rs.randint(0, cfg["nclass"], b).astype(np.float32)
     else:
         y = rs.randn(b, cfg["nclass"]).astype(np.float32)
@@ -222,8 +255,19 @@ def batch(cfg, rs, b):
 
 
 def loss_fn(cfg):
-    return {"sce": gluon.loss.SoftmaxCrossEntropyLoss(), "l2": gluon.loss.L2Loss(),
-            "huber": gluon.loss.HuberLoss(), "l1": gluon.loss.L1Loss()}[cfg["loss"]]
+    """The step's loss of (output, label); the one-hot ones read class labels through
+    nd.one_hot (a label op the fused call can compute), the weighted one a sample weight."""
+    n = cfg["nclass"]
+    plain = {"sce": gluon.loss.SoftmaxCrossEntropyLoss(), "l2": gluon.loss.L2Loss(),
+             "huber": gluon.loss.HuberLoss(), "l1": gluon.loss.L1Loss()}
+    if cfg["loss"] in plain:
+        return plain[cfg["loss"]]
+    if cfg["loss"] == "l1_onehot":
+        return lambda out, y: gluon.loss.L1Loss()(out, nd.one_hot(y, n))
+    if cfg["loss"] == "sigmoid_bce":
+        return lambda out, y: gluon.loss.SigmoidBinaryCrossEntropyLoss()(out, nd.one_hot(y, n))
+    return lambda out, y: gluon.loss.HuberLoss()(out, nd.one_hot(y, n),
+                                                 nd.ones((y.shape[0], 1)) * 0.5)
 
 
 # ------------------------------------------------------------------ one run
@@ -381,7 +425,9 @@ def random_cfg(rs, model=None):
     sizes = [max(s, 3) for s in sizes]
     return dict(model=model, seed=int(rs.randint(10000)), bn=bool(rs.rand() < .5),
                 drop=bool(rs.rand() < .4), opt=int(rs.randint(len(OPTS))),
-                loss=str(rs.choice(["sce", "sce", "l2", "huber", "l1"])), nclass=int(rs.randint(2, 5)),
+                loss=str(rs.choice(["sce", "sce", "l2", "huber", "l1", "l1_onehot",
+                                    "huber_weighted", "sigmoid_bce"])),
+                act=str(rs.choice(["relu", "tanh", "sigmoid"])), nclass=int(rs.randint(2, 5)),
                 steps=steps, sizes=sizes, read=[int(rs.choice([0, 0, 0, 1, 2, 3])) for _ in range(steps)],
                 set_lr=int(rs.randint(steps)) if rs.rand() < .3 else -1,
                 freeze=int(rs.randint(steps)) if rs.rand() < .15 else -1,

@@ -2,7 +2,7 @@
 losses and optimizers, Dropout, BatchNorm, batch-size changes, reads of the loss and outputs at
 random steps) must leave the same parameters and read the same values as the same loop with
 capture off. Also a hybridized net whose forward branches on data (guards) trained with the
-usual step. scripts/fuzz_capture.py runs many more configurations."""
+usual step. scripts/fuzz_models.py runs many more configurations and models."""
 import numpy as np
 import pytest
 
