@@ -1,36 +1,18 @@
 """nd.amp_cast / amp_multicast, nd.softmin and nd.khatri_rao (MXNet 1.9.1 semantics): values
 against float64 numpy references, compiled (mx.jit) against eager, gradients against finite
 differences (tests/grad/check.py), bad input raising errors that name the op."""
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 
-import tracegrad as mx
 from tracegrad import autograd, nd
 from tracegrad.base import MXNetError
-from tracegrad.tracing.trace import trace
 
 from arrays import keep_dtype as array
+from compiled_checks import grads_ok, compiled_values
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
-from check import check_grads  # noqa: E402
 
 RNG = np.random.default_rng(7)
-
-
-def grads_ok(fn, *inputs, order=2, **tol):
-    tr = trace(fn, [array(np.asarray(x, np.float64)) for x in inputs])
-    check_grads(tr.function, [np.asarray(x, np.float64) for x in inputs]
-                + [v.data for v in tr.captured], order=order, **tol)
-
-
-def compiled_values(fn, *inputs):
-    compiled = mx.jit(fn)
-    for _ in range(2):      # the tracing call, then the native one
-        out = compiled(*[array(x) for x in inputs])
-    return out
 
 
 def test_amp_cast_to_float16_rounds_like_float16():

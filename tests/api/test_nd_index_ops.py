@@ -3,8 +3,6 @@ unravel_index, split_v2, histogram (MXNet 1.9.1 semantics): values against float
 references written from MXNet's kernels, compiled (mx.jit, hybridize) against eager,
 gradients against finite differences (tests/grad/check.py), bad input raising errors that name
 the op and the shapes."""
-import pathlib
-import sys
 
 import numpy as np
 import pytest
@@ -12,27 +10,12 @@ import pytest
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
 from tracegrad.base import MXNetError
-from tracegrad.tracing.trace import trace
 
 from arrays import keep_dtype as array
+from compiled_checks import grads_ok, jit_grads_match
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
-from check import check_grads  # noqa: E402
 
 RNG = np.random.default_rng(11)
-
-
-def _f64(x):
-    """Float inputs in float64 (finite differences perturb them); integer ones (indices,
-    masks) as they are, never perturbed."""
-    x = np.asarray(x)
-    return x if x.dtype.kind in "iub" else x.astype(np.float64)
-
-
-def grads_ok(fn, *inputs, order=2, **tol):
-    tr = trace(fn, [array(_f64(x)) for x in inputs])
-    check_grads(tr.function, [_f64(x) for x in inputs] + [v.data for v in tr.captured],
-                order=order, **tol)
 
 
 def jit_matches(fn, *inputs):
@@ -46,22 +29,6 @@ def jit_matches(fn, *inputs):
         assert g.dtype == w.dtype and g.shape == w.shape
         np.testing.assert_array_equal(g.asnumpy(), w.asnumpy())
     return compiled
-
-
-def jit_grads_match(fn, *inputs):
-    compiled = mx.jit(fn)
-    grads = []
-    for f in (fn, compiled, compiled):
-        xs = [array(x) for x in inputs]
-        for x in xs:
-            x.attach_grad()
-        with autograd.record():
-            y = f(*xs)
-            (y * y).sum().backward()
-        grads.append([x.grad.asnumpy() for x in xs])
-    for eager, native in zip(grads[0], grads[2]):
-        np.testing.assert_allclose(native, eager, rtol=1e-6, atol=1e-7)
-    return grads[0]
 
 
 # ------------------------------------------------------------------ boolean_mask

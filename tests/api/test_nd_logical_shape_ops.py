@@ -3,8 +3,6 @@ depth_to_space/space_to_depth (MXNet 1.9.1 semantics): values and dtypes against
 references, compiled (mx.jit) against eager, gradients against finite differences (the
 tests/grad/check.py oracle, to second order), and bad input raising an error naming the op."""
 import math
-import pathlib
-import sys
 
 import numpy as np
 import pytest
@@ -12,21 +10,12 @@ import pytest
 import tracegrad as mx
 from tracegrad import autograd, nd
 from tracegrad.base import MXNetError
-from tracegrad.tracing.trace import trace
 
 from arrays import keep_dtype as array
+from compiled_checks import grads_ok, jit_grads_match
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
-from check import check_grads  # noqa: E402  (tests/grad/check.py, the gradient oracle)
 
 RNG = np.random.default_rng(5)
-
-
-def grads_ok(fn, *inputs, order=2, **tol):
-    """fn's derivatives to `order` at these float64 inputs agree with finite differences."""
-    tr = trace(fn, [array(np.asarray(x, np.float64)) for x in inputs])
-    check_grads(tr.function, [np.asarray(x, np.float64) for x in inputs]
-                + [v.data for v in tr.captured], order=order, **tol)
 
 
 def jit_matches(fn, *inputs, exact=False):
@@ -46,22 +35,6 @@ def jit_matches(fn, *inputs, exact=False):
     if got.dtype.kind == "f":
         assert np.array_equal(np.signbit(got), np.signbit(want)), (got, want)
     return got
-
-
-def jit_grads_match(fn, *inputs):
-    """The gradient of sum(fn(...)²) through mx.jit(fn) equals the eager one."""
-    compiled = mx.jit(fn)
-    grads = []
-    for f in (fn, compiled, compiled):
-        xs = [array(x) for x in inputs]
-        for x in xs:
-            x.attach_grad()
-        with autograd.record():
-            y = f(*xs)
-            (y * y).sum().backward()
-        grads.append([x.grad.asnumpy() for x in xs])
-    for eager, native in zip(grads[0], grads[2]):
-        np.testing.assert_allclose(native, eager, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------ logical

@@ -3,51 +3,28 @@ and nd.SpatialTransformer (MXNet 1.9.1 semantics): values against float64 numpy 
 that follow MXNet's CPU kernels element by element, compiled (mx.jit, hybridize) against
 eager, gradients against finite differences (tests/grad/check.py), and bad input raising
 errors that name the op and the shapes."""
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 
-import tracegrad as mx
 from tracegrad import autograd, gluon, nd
 from tracegrad.base import MXNetError
-from tracegrad.tracing.trace import trace
 
 from arrays import keep_dtype as array
+from compiled_checks import compiled_values, grads_ok, jit_grads_match
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "grad"))
-from check import check_grads  # noqa: E402
 
 RNG = np.random.default_rng(3)
-
-
-def grads_ok(fn, *inputs, order=2, **tol):
-    tr = trace(fn, [array(np.asarray(x, np.float64)) for x in inputs])
-    check_grads(tr.function, [np.asarray(x, np.float64) for x in inputs]
-                + [v.data for v in tr.captured], order=order, **tol)
 
 
 def jit_close(fn, *inputs, rtol=1e-6):
     """mx.jit(fn) (tracing call, then native) against eager fn; then the gradients of
     sum(fn(...)²) through both."""
     want = fn(*[array(x) for x in inputs]).asnumpy()
-    compiled = mx.jit(fn)
-    for _ in range(2):
-        got = compiled(*[array(x) for x in inputs]).asnumpy()
+    got = compiled_values(fn, *inputs).asnumpy()
     assert got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
-    grads = []
-    for f in (fn, compiled, compiled):
-        xs = [array(x) for x in inputs]
-        for x in xs:
-            x.attach_grad()
-        with autograd.record():
-            y = f(*xs)
-            (y * y).sum().backward()
-        grads.append([x.grad.asnumpy() for x in xs])
-    for eager, native in zip(grads[0], grads[2]):
-        np.testing.assert_allclose(native, eager, rtol=1e-5, atol=1e-5)
+    jit_grads_match(fn, *inputs, rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------ LRN
