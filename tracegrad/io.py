@@ -112,6 +112,22 @@ class DataIter:
         raise NotImplementedError(f"{type(self).__name__} must implement getpad")
 
 
+class _FromCurrentBatch:
+    """The getters of an iterator that keeps the batch it made in `current_batch`."""
+
+    def getdata(self):
+        return self.current_batch.data
+
+    def getlabel(self):
+        return self.current_batch.label
+
+    def getindex(self):
+        return self.current_batch.index
+
+    def getpad(self):
+        return self.current_batch.pad
+
+
 def _named_inputs(data, allow_empty, default_name, who):
     """MXNet's canonical form of an iterator's inputs: (name, NDArray) pairs sorted by name;
     one array is `default_name`, a list's arrays are `_<i>_<default_name>`."""
@@ -270,7 +286,7 @@ class NDArrayIter(DataIter):
         self.label = [(k, nd.array(v.asnumpy()[self.idx])) for k, v in self.label]
 
 
-class ResizeIter(DataIter):
+class ResizeIter(_FromCurrentBatch, DataIter):
     """`size` batches per epoch from `data_iter`, restarting it when it runs out."""
 
     def __init__(self, data_iter, size, reset_internal=True):
@@ -298,20 +314,9 @@ class ResizeIter(DataIter):
         self.cur += 1
         return True
 
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad
 
 
-class PrefetchingIter(DataIter):
+class PrefetchingIter(_FromCurrentBatch, DataIter):
     """Batches of several iterators side by side (their data and labels concatenated in
     order), each read one batch ahead on a thread of its own. `rename_data` /
     `rename_label`: per iterator, {old name: new name} for provide_data / provide_label."""
@@ -417,17 +422,6 @@ class PrefetchingIter(DataIter):
             return self.current_batch
         raise StopIteration
 
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad
 
 
 def _read_csv(path, shape, who):
@@ -445,7 +439,7 @@ def _read_csv(path, shape, who):
     return rows.reshape((rows.shape[0],) + tuple(shape))
 
 
-class CSVIter(DataIter):
+class CSVIter(_FromCurrentBatch, DataIter):
     """Batches from CSV files: `data_csv` rows reshaped to `data_shape`, and `label_csv`'s to
     `label_shape` (no label file: zeros). As MXNet's batch loader does: with `round_batch`
     the last batch wraps around to the start of the data (`pad` counts the repeated rows)
@@ -472,7 +466,7 @@ class CSVIter(DataIter):
         self.batch_size = int(batch_size)
         self.provide_data = [DataDesc(data_name, (self.batch_size,) + data.shape[1:], dtype)]
         self.provide_label = [DataDesc(label_name, (self.batch_size,) + label.shape[1:], dtype)]
-        self._cursor, self._overflow, self._batch, self._last = 0, 0, None, None
+        self._cursor, self._overflow, self.current_batch, self._last = 0, 0, None, None
 
     def reset(self):
         if self._overflow:      # the wrapped rows were this epoch's: the next starts after
@@ -500,15 +494,7 @@ class CSVIter(DataIter):
                                     np.zeros((pad,) + r.shape[1:], r.dtype)])
                     for r, last in zip(rows, self._last or (None, None))]
         self._last = rows
-        self._batch = DataBatch([nd.array(rows[0], dtype=rows[0].dtype)],
+        self.current_batch = DataBatch([nd.array(rows[0], dtype=rows[0].dtype)],
                                 [nd.array(rows[1], dtype=rows[1].dtype)], pad=pad)
         return True
 
-    def getdata(self):
-        return self._batch.data
-
-    def getlabel(self):
-        return self._batch.label
-
-    def getpad(self):
-        return self._batch.pad
