@@ -179,7 +179,72 @@ def _with_side_ops(on, mode, steps=14):
 def test_ops_outside_the_loss_graph_give_what_eager_gives(mode):
     on, seen_on, captured = _with_side_ops(True, mode)
     off, seen_off, _ = _with_side_ops(False, mode)
-    if mode != "read":      # (a side result alive at backward runs the step eagerly)
-        assert captured >= 3
+    # (a side result alive at backward() runs after the call, on values the call exports)
+    assert captured >= 3
     _same(on, off)
     _same(seen_on, seen_off)
+
+
+def _carried_states(on, steps=8):
+    """The word-LM loop: an eager LSTM whose final states are kept (alive at backward())
+    and detached into the next batch."""
+    capture.set_enabled(on)
+    mx.random.seed(4)
+    lstm, head = gluon.rnn.LSTM(5, input_size=4), gluon.nn.Dense(3, in_units=5, flatten=False)
+    for block in (lstm, head):
+        block.initialize(mx.init.Xavier())
+    params = list(lstm.collect_params().values()) + list(head.collect_params().values())
+    trainer = gluon.Trainer(params, "sgd", {"learning_rate": 0.1})
+    rs = np.random.RandomState(2)
+    states = lstm.begin_state(batch_size=2)
+    before, losses = mx.stats()["captured_steps"], []
+    for _ in range(steps):
+        x, y = nd.array(rs.randn(3, 2, 4)), nd.array(rs.randn(3, 2, 3))
+        states = [s.detach() for s in states]
+        with autograd.record():
+            out, states = lstm(x, states)
+            loss = gluon.loss.L2Loss()(head(out), y)
+        loss.backward()
+        trainer.step(2)
+        losses.append(loss.asnumpy())
+    captured = mx.stats()["captured_steps"] - before
+    capture.set_enabled(True)
+    return [p.data().asnumpy() for p in params] + [s.asnumpy() for s in states], losses, \
+        captured
+
+
+def test_final_states_kept_for_the_next_batch_are_captured_and_exact():
+    on, losses_on, captured = _carried_states(True)
+    off, losses_off, _ = _carried_states(False)
+    assert captured >= 3
+    _same(on, off)
+    _same(losses_on, losses_off)
+
+
+def test_a_side_result_computed_after_the_call_has_eagers_freed_graph():
+    """Through a side result computed after the call, a second backward fails as eagerly."""
+    def attempt(on):
+        capture.set_enabled(on)
+        net = _conv_net()
+        rs = np.random.RandomState(1)
+        try:
+            for _ in range(6):
+                x, y = _image_batch(rs)
+                with autograd.record():
+                    out = net(x)
+                    loss = gluon.loss.L2Loss()(out, y)
+                    side = out.sum(axis=1)
+                loss.backward()
+            with autograd.record():
+                again = (side * 2).sum()
+            try:
+                again.backward()
+                return "ok", [p.grad().asnumpy() for p in net.collect_params().values()]
+            except mx.MXNetError as e:
+                return type(e).__name__, None
+        finally:
+            capture.set_enabled(True)
+    got, want = attempt(True), attempt(False)
+    assert got[0] == want[0]
+    if got[1] is not None:
+        _same(got[1], want[1])

@@ -23,8 +23,9 @@ has learned trainer.step's update (update_fusion.py), backward() holds the step 
 trainer.step() makes the one call of forward, adjoint and update. `detach()` of a Deferred
 array (truncated BPTT's carried states) is an untracked Deferred alias of the same value.
 An op outside the plan's graph on deferred values only (an RNN layer's unread final states,
-an argmax inside record()) is an extra: a Deferred that only a materialized step computes;
-one still alive at backward() runs the step eagerly (`_defer_extra`).
+an argmax inside record()) is an extra: a Deferred that only a materialized step computes,
+or, when one is still alive at backward(), the call's exported values after the call
+(`_defer_extra`, `_run_extras_after`).
 
 Exactness. Anything else materializes the step first, exactly as eager would have run it (same
 recording and training modes, same random keys, in the same order): reading a Deferred array's
@@ -710,6 +711,27 @@ def _run_extras(step, real):
             _SET_VALUE(d, _SLOT_VALUE.__get__(res))
             _SET_LEAF(d, None)
             d.__class__ = NDArray
+
+
+def _run_extras_after(step, outs):
+    """The extras of a step its native call finished, when a result of one is alive: run on
+    the exported values they read, recorded as eager recorded them (those values' graph is
+    freed, as after an eager backward: a later backward through a result raises as eager
+    does). Nothing is deferred meanwhile (`broken`)."""
+    plan, state = step.plan, _STATE
+    real = {}
+    for e in step.extras:
+        for o in e[1]:
+            if type(o) is _Ref and o.index not in real:
+                a = _array.wrap(outs[plan.export_pos[o.index]])
+                _SET_VALUE(a, plan.freed[o.index])
+                real[o.index] = a
+    prev = STATE.recording, STATE.training, state.broken
+    STATE.recording, STATE.training, state.broken = True, step.training, True
+    try:
+        _run_extras(step, real)
+    finally:
+        STATE.recording, STATE.training, state.broken = prev
 
 
 def _may_start(start_vars, args):
@@ -1481,9 +1503,6 @@ def backward(heads, head_grads, retain_graph, train_mode):
         materialize("the step made fewer state updates (assign_state) than the captured one")
         return False
     refs = step.refs
-    if step.extras and any(e[3]() is not None for e in step.extras):
-        materialize("an op outside the captured step's graph has a result alive at backward()")
-        return False
     missing = ()
     for j in plan.hidden:      # (usually none is alive: no list made)
         r = refs[j]
@@ -1493,6 +1512,12 @@ def backward(heads, head_grads, retain_graph, train_mode):
     if step.aliases:
         missing = sorted(set(missing).union(j for j, r in step.aliases if r() is not None
                                             and j not in plan.export_set))
+    if step.extras and any(e[3]() is not None for e in step.extras):
+        # ops outside the graph with a result alive (an RNN's final states kept for the next
+        # batch): they run after the call (deliver), on values the call exports
+        reads = {o.index for e in step.extras for o in e[1] if type(o) is _Ref}
+        if not reads <= plan.export_set:
+            missing = sorted(set(missing).union(reads - plan.export_set))
     if missing:
         plan._set_exports(sorted(plan.export_set.union(missing)))
         materialize("arrays the captured step does not export are alive at backward(); "
@@ -1560,6 +1585,8 @@ def deliver(step, outs, before, fused=False, grad_vars=None):
         k += 1
     if step.aliases:
         _fill_aliases(step, lambda j: outs[plan.export_pos[j]])
+    if step.extras and any(e[3]() is not None for e in step.extras):
+        _run_extras_after(step, outs)
     # the gradients, as Variable.receive takes them: a fresh result replaces a 'write'
     # buffer nobody else holds (our outputs are fresh, contiguous, of the variable's type)
     for var in plan.wrt_vars if grad_vars is None else grad_vars:
