@@ -141,6 +141,7 @@ class MXIndexedRecordIO(MXRecordIO):
         super().open()
         self.idx, self.keys = {}, []
         if self.flag == "r":
+            self._size = os.path.getsize(self.uri)
             with open(self.idx_path) as f:
                 for n, line in enumerate(f, 1):
                     fields = line.strip().split("\t")
@@ -173,7 +174,7 @@ class MXIndexedRecordIO(MXRecordIO):
         if idx not in self.idx:
             raise KeyError(f"MXIndexedRecordIO {self.uri}: no record with key {idx!r}")
         pos = self.idx[idx]
-        if pos > os.path.getsize(self.uri):
+        if pos > self._size:
             raise MXNetError(f"MXIndexedRecordIO {self.idx_path}: key {idx!r} points past the "
                              f"end of {self.uri}")
         self.handle.seek(pos)

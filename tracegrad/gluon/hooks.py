@@ -14,6 +14,7 @@ import itertools
 from collections import OrderedDict
 
 from ..base import MXNetError
+from ..tracing.jit import STRUCTURE_VERSION
 
 _HOOKED_CLASSES: dict = {}     # block class -> its hooked subclass
 _KEYS = itertools.count()
@@ -64,7 +65,6 @@ def _tables(block):
 
 def _refresh(block):
     """The block's class: hooked while it has hooks, its own otherwise."""
-    from ..tracing.jit import STRUCTURE_VERSION
     pre, post = _tables(block)
     plain = getattr(type(block), "_tg_plain_class", type(block))
     block.__class__ = _hooked_class(plain) if pre or post else plain

@@ -155,19 +155,11 @@ class Trainer:
                 f"intentionally only using a subset, call step with ignore_stale_grad=True to "
                 f"suppress this warning and skip updating of Parameters with stale gradient")
         optimizer, states = self._optimizer, self._states
-        if optimizer.takes_ndarrays:   # the user's own update(), called as MXNet calls it
-            for i, p in live:
-                if i not in states:
-                    states[i] = optimizer.create_state_multi_precision(i, p._data)
-                optimizer.update_multi_precision(i, p._data, wrap(p._data._var.grad),
-                                                 states[i])
-                if type(p._data._var) is _GradVar:
-                    p._data._var.fresh = False
-            return
+        by_ndarray = optimizer.takes_ndarrays   # the user's own update(), as MXNet calls it
         for i, p in live:
             if i not in states:
-                states[i] = optimizer.create_state(i, p._data._data)
-        if live and self._fused and fused_update.apply(
+                states[i] = self._new_state(i, p)
+        if live and not by_ndarray and self._fused and fused_update.apply(
                 optimizer, [(i, p._data, p._data._var.grad) for i, p in live], states):
             for _, p in live:
                 var = p._data._var
@@ -180,12 +172,23 @@ class Trainer:
                 self._bound_params = [(p, p._data, p._data._var if p._data is not None
                                        else None) for p in self._params]
             return
-        update = optimizer.update
+        update = optimizer.update_multi_precision if by_ndarray else optimizer.update
         for i, p in live:
-            var, weight = p._data._var, p._data._data
-            update(i, weight, var.grad, states[i])
+            var = p._data._var
+            if by_ndarray:
+                update(i, p._data, wrap(var.grad), states[i])
+            else:
+                update(i, p._data._data, var.grad, states[i])
             if type(var) is _GradVar:
                 var.fresh = False
+
+    def _new_state(self, i, p):
+        """Parameter i's optimizer state: made on its NDArray by an optimizer written the
+        MXNet way (takes_ndarrays), on its buffer by the built-in ones."""
+        optimizer = self._optimizer
+        if optimizer.takes_ndarrays:
+            return optimizer.create_state_multi_precision(i, p._data)
+        return optimizer.create_state(i, p._data._data)
             # else: the user re-attached a plain gradient to the data
 
     def save_states(self, fname):
@@ -205,9 +208,7 @@ class Trainer:
         for i, p in enumerate(self._params):
             if p._data is None or p.grad_req == "null":
                 continue
-            optimizer = self._optimizer
-            state = optimizer.create_state_multi_precision(i, p._data) if \
-                optimizer.takes_ndarrays else optimizer.create_state(i, p._data._data)
+            state = self._new_state(i, p)
             parts = state if isinstance(state, (tuple, list)) else (state,)
             for k, s in enumerate(parts):
                 if s is not None and f"{i}:{k}" in arrays:
