@@ -9,6 +9,7 @@ import numpy as np
 
 from .ir.types import dtype_name
 from .op_kwargs import redo as _redo
+from .op_kwargs import write_out as _write_out
 
 _lock = threading.Lock()
 _state = {"seed": int(np.random.SeedSequence().entropy % (1 << 63)), "counter": 0}
@@ -40,16 +41,27 @@ def _dt(dtype):
     return dtype_name(np.dtype(dtype or np.float32))
 
 
+def _like_out(shape, dtype, out):
+    """MXNet infers a sampler's unset shape and dtype from `out` (SampleOpType): the draws
+    fill all of it, in its dtype."""
+    if out is not None:
+        if shape is None:
+            shape = tuple(out.shape)
+        if dtype is None:
+            dtype = out.dtype
+    return shape, dtype
+
+
 def uniform(low=0.0, high=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Uniform samples in [low, high) (NDArray bounds: `shape` samples per pair)."""
     if kwargs:
         return _redo(uniform, locals())
     from .array import F, NDArray
-    shape = out.shape if shape is None and out is not None else shape  # MXNet: out's
     if isinstance(low, NDArray) or isinstance(high, NDArray):
         return _dists.uniform_of_arrays(low, high, shape, dtype, out)
-    return _out(F.random_uniform(next_key(), shape=_shape(shape), dtype=_dt(dtype),
-                                 low=float(low), high=float(high)), out)
+    shape, dtype = _like_out(shape, dtype, out)
+    return _out("random.uniform", F.random_uniform(
+        next_key(), shape=_shape(shape), dtype=_dt(dtype), low=float(low), high=float(high)), out)
 
 
 def normal(loc=0.0, scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
@@ -58,11 +70,11 @@ def normal(loc=0.0, scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwa
     if kwargs:
         return _redo(normal, locals())
     from .array import F, NDArray
-    shape = out.shape if shape is None and out is not None else shape  # MXNet: out's
     if isinstance(loc, NDArray) or isinstance(scale, NDArray):
         return _dists.normal_of_arrays(loc, scale, shape, dtype, out)
-    return _out(F.random_normal(next_key(), shape=_shape(shape), dtype=_dt(dtype),
-                                loc=float(loc), scale=float(scale)), out)
+    shape, dtype = _like_out(shape, dtype, out)
+    return _out("random.normal", F.random_normal(
+        next_key(), shape=_shape(shape), dtype=_dt(dtype), loc=float(loc), scale=float(scale)), out)
 
 
 def randn(*shape, loc=0.0, scale=1.0, dtype=None, **kwargs):
@@ -71,13 +83,19 @@ def randn(*shape, loc=0.0, scale=1.0, dtype=None, **kwargs):
     return normal(loc, scale, shape or (1,), dtype)
 
 
-def randint(low, high, shape=(1,), dtype="int32", ctx=None, out=None):
+def randint(low, high, shape=None, dtype=None, ctx=None, out=None):
     """Integers in [low, high), from uniform draws (ops on the drawn key, so a trace draws
-    fresh integers on every call, as eager code does)."""
+    fresh integers on every call, as eager code does); int32 unless `out` says otherwise."""
     from .array import F
+    shape, dtype = _like_out(shape, dtype, out)
+    if np.dtype(dtype or "int32") not in (np.int32, np.int64):
+        from .base import MXNetError
+        raise MXNetError(f"random.randint: the result's dtype must be int32 or int64, got "
+                         f"{np.dtype(dtype).name}{' (out=)' if out is not None else ''}")
     u = uniform(0.0, 1.0, shape, dtype="float64")
     ints = F.floor(F.add(F.mul(u, float(high - low)), float(low)))
-    return _out(F.cast(ints, dtype=dtype_name(np.dtype(dtype))), out)
+    return _out("random.randint", F.cast(ints, dtype=dtype_name(np.dtype(dtype or "int32"))),
+                out)
 
 
 def exponential(scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
@@ -85,11 +103,11 @@ def exponential(scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs)
     if kwargs:
         return _redo(exponential, locals())
     from .array import F, NDArray
-    shape = out.shape if shape is None and out is not None else shape  # MXNet: out's
     if isinstance(scale, NDArray):
         return _dists.exponential_of_rates(F.div(1.0, scale), shape, dtype, out)
+    shape, dtype = _like_out(shape, dtype, out)
     u = F.random_uniform(next_key(), shape=_shape(shape), dtype=_dt(dtype))
-    return _out(F.mul(F.neg(F.log1p(F.neg(u))), float(scale)), out)
+    return _out("random.exponential", F.mul(F.neg(F.log1p(F.neg(u))), float(scale)), out)
 
 
 def shuffle(data, **kwargs):
@@ -126,15 +144,13 @@ def multinomial(data, shape=(), get_prob=False, out=None, dtype="int32", **kwarg
         logp = F.log(F.take_along_axis(data, F.reshape(idx, shape=lead + (n,)),
                                        axis=data.ndim - 1))
         logp = F.reshape(logp, shape=samples.shape)
-        return [_out(result, out), logp]
-    return _out(result, out)
+        return [_out("random.multinomial", result, out), logp]
+    return _out("random.multinomial", result, out)
 
 
-def _out(value, out):
-    if out is not None:
-        out[:] = value
-        return out
-    return value
+def _out(label, value, out):
+    """MXNet's `out=`: the draws written into `out`, whose shape and dtype must be theirs."""
+    return value if out is None else _write_out(label, value, out)
 
 
 from . import random_dists as _dists  # noqa: E402

@@ -150,10 +150,12 @@ def _lgamma(x):
     return C._lgamma_right(F, x)
 
 
-def _finish(sample, dtype, out):
+def _finish(op, sample, dtype, out):
     from .array import F
     from .random import _out
-    return _out(F.cast(sample, dtype=_dtype(dtype)), out)
+    if dtype is None and out is not None:    # (MXNet: an unset dtype is out's)
+        dtype = out.dtype
+    return _out(f"random.{op}", F.cast(sample, dtype=_dtype(dtype)), out)
 
 
 def gamma(alpha=1, beta=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
@@ -163,7 +165,7 @@ def gamma(alpha=1, beta=1, shape=None, dtype=None, ctx=None, out=None, **kwargs)
     (a, b), out_shape, values = _params("gamma", (alpha, beta), shape, dtype, out)
     if values is not None and (values[0] <= 0 or values[1] <= 0):
         raise MXNetError(f"gamma: alpha and beta must be positive, got {values}")
-    return _finish(_sample_gamma(a, b, out_shape), dtype, out)
+    return _finish("gamma", _sample_gamma(a, b, out_shape), dtype, out)
 
 
 def poisson(lam=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
@@ -173,7 +175,7 @@ def poisson(lam=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     (lam_,), out_shape, values = _params("poisson", (lam,), shape, dtype, out)
     if values is not None and values[0] < 0:
         raise MXNetError(f"poisson: lam must be >= 0, got {values[0]}")
-    return _finish(_sample_poisson(lam_, out_shape, values), dtype, out)
+    return _finish("poisson", _sample_poisson(lam_, out_shape, values), dtype, out)
 
 
 def negative_binomial(k=1, p=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
@@ -187,7 +189,7 @@ def negative_binomial(k=1, p=1, shape=None, dtype=None, ctx=None, out=None, **kw
         raise MXNetError(f"negative_binomial: needs k > 0 and 0 < p <= 1, got {values}")
     k_, p_ = (F.cast(F.cast(v, dtype="f32"), dtype="f64") for v in (k_, p_))
     rate = _sample_gamma(k_, F.div(F.sub(1.0, p_), p_), out_shape)
-    return _finish(_sample_poisson(rate, out_shape), dtype, out)
+    return _finish("negative_binomial", _sample_poisson(rate, out_shape), dtype, out)
 
 
 def generalized_negative_binomial(mu=1, alpha=1, shape=None, dtype=None, ctx=None, out=None,
@@ -207,7 +209,8 @@ def generalized_negative_binomial(mu=1, alpha=1, shape=None, dtype=None, ctx=Non
     safe = F.where(zero, 1.0, a_)
     rate = _sample_gamma(F.div(1.0, safe), F.mul(safe, mu_), out_shape)
     rate = F.where(zero, mu_, rate)
-    return _finish(_sample_poisson(rate, out_shape), dtype, out)
+    return _finish("generalized_negative_binomial", _sample_poisson(rate, out_shape), dtype,
+                   out)
 
 
 def uniform_of_arrays(low, high, shape=None, dtype=None, out=None):
@@ -216,14 +219,14 @@ def uniform_of_arrays(low, high, shape=None, dtype=None, out=None):
     from .random import next_key
     (lo, hi), out_shape, _ = _params("uniform", (low, high), shape, dtype, out)
     u = F.random_uniform(next_key(), shape=out_shape, dtype="f64")
-    return _finish(F.add(lo, F.mul(u, F.sub(hi, lo))), dtype, out)
+    return _finish("uniform", F.add(lo, F.mul(u, F.sub(hi, lo))), dtype, out)
 
 
 def normal_of_arrays(loc, scale, shape=None, dtype=None, out=None):
     """random.normal with NDArray loc and scale."""
     from .array import F
     (mu, sigma), out_shape, _ = _params("normal", (loc, scale), shape, dtype, out)
-    return _finish(F.add(mu, F.mul(sigma, _normal(out_shape))), dtype, out)
+    return _finish("normal", F.add(mu, F.mul(sigma, _normal(out_shape))), dtype, out)
 
 
 def exponential_of_rates(lam, shape=None, dtype=None, out=None):
@@ -231,7 +234,8 @@ def exponential_of_rates(lam, shape=None, dtype=None, out=None):
     and random.exponential(scale=NDArray) with lam = 1 / scale, as MXNet passes it."""
     from .array import F
     (rate,), out_shape, _ = _params("exponential", (lam,), shape, dtype, out)
-    return _finish(F.div(F.neg(F.log1p(F.neg(_uniform(out_shape)))), rate), dtype, out)
+    return _finish("exponential", F.div(F.neg(F.log1p(F.neg(_uniform(out_shape)))), rate),
+                   dtype, out)
 
 
 def _sampler(name, fn):

@@ -153,3 +153,26 @@ def test_uniform_normal_exponential_with_array_parameters():
     assert len(np.unique(out.asnumpy())) == 20
     with pytest.raises(MXNetError, match="sample_normal: parameters must be NDArrays"):
         nd.sample_normal(0.0, 1.0)
+
+
+def test_out_sets_unset_shape_and_dtype_and_is_checked():
+    """MXNet's samplers infer an unset shape and dtype from `out` and refuse an `out` that
+    does not match (SampleOpType): never draws broadcast into a bigger array."""
+    ints = nd.zeros((3, 4), dtype="int64")
+    assert nd.random.randint(0, 1000, out=ints) is ints
+    assert ints.dtype == np.int64 and len(np.unique(ints.asnumpy())) > 6
+    assert nd.random.randint(0, 5).dtype == np.int32 and nd.random.randint(0, 5).shape == (1,)
+    wide = nd.zeros((2, 3), dtype="float64")
+    nd.random.normal(0, 1, out=wide)
+    assert len(np.unique(wide.asnumpy())) == 6
+    nd.random.gamma(2.0, 1.0, out=wide)      # the array-parameter family too
+    assert wide.asnumpy().min() > 0 and len(np.unique(wide.asnumpy())) == 6
+    per_pair = nd.zeros((2, 3))
+    nd.random.uniform(nd.zeros((2,)), nd.ones((2,)), shape=3, out=per_pair)
+    assert len(np.unique(per_pair.asnumpy())) == 6
+    with pytest.raises(ValueError, match=r"random.uniform\(\): out is float32\[2, 3\].*\[3\]"):
+        nd.random.uniform(shape=(3,), out=nd.zeros((2, 3)))
+    with pytest.raises(ValueError, match="random.normal"):
+        nd.random.normal(0, 1, dtype="float32", out=nd.zeros((2,), dtype="float64"))
+    with pytest.raises(MXNetError, match="random.randint: .* int32 or int64, got float32"):
+        nd.random.randint(0, 3, shape=(5,), out=nd.zeros((5,)))
