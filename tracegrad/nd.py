@@ -326,7 +326,20 @@ def mean(data, axis=None, keepdims=False, exclude=False, **kwargs):
         return _redo(mean, locals())
     if data.dtype == np.bool_:  # a fraction
         data = F.cast(data, dtype="f32")
-    return _full_to_1(C.mean(F, data, _reduce_axes(data, axis, exclude, "mean"), keepdims))
+    axes = _reduce_axes(data, axis, exclude, "mean")
+    if np.dtype(data.dtype).kind in "iu":   # MXNet: the sum over n, divided in the integer type
+        return _full_to_1(_integer_mean(data, axes, keepdims))
+    return _full_to_1(C.mean(F, data, axes, keepdims))
+
+
+def _integer_mean(data, axes, keepdims):
+    """An integer array's mean as MXNet's reduce computes it: in its own dtype, the quotient
+    truncated toward zero (C++ integer division)."""
+    n = 1
+    for a in (range(data.ndim) if axes is None else axes):
+        n *= data.shape[a]
+    total = F.cast(F.sum(data, axes=axes, keepdims=keepdims), dtype="f64")
+    return F.cast(F.div(total, float(n)), dtype=dtype_name(np.dtype(data.dtype)))  # (cast truncates)
 
 
 def max(data, axis=None, keepdims=False, exclude=False, **kwargs):

@@ -40,6 +40,19 @@ def test_full_reductions_have_shape_one():
     assert nd.argmax(a, axis=1).dtype == np.float32
 
 
+def test_integer_mean_stays_in_its_dtype_like_mxnet():
+    """MXNet's mean of an integer array divides in that dtype: truncated, not promoted."""
+    x = nd.array(np.arange(24).reshape(2, 3, 4), dtype="int32")
+    m = nd.mean(x)
+    assert m.dtype == np.int32 and m.asnumpy().tolist() == [11]           # 11.5 truncated
+    np.testing.assert_array_equal(x.mean(axis=1).asnumpy(), np.arange(24).reshape(2, 3, 4)
+                                  .sum(1) // 3)
+    neg = nd.array([[-3, -4]], dtype="int64")
+    assert nd.mean(neg, axis=1).asnumpy().tolist() == [-3]                # toward zero
+    compiled = mx.jit(lambda a: nd.mean(a, axis=1))
+    assert compiled(neg).dtype == np.int64 and compiled(neg).asnumpy().tolist() == [-3]
+
+
 def test_operators_and_comparisons():
     a, b = nd.array([1.0, 2.0, 3.0]), nd.array([3.0, 2.0, 1.0])
     np.testing.assert_array_equal((a + b).asnumpy(), [4, 4, 4])
