@@ -80,3 +80,11 @@ def test_hybrid_concurrent_concatenates_children(rng):
         return np.concatenate([a, v, b], axis=1)
     out = check_block(net, [x], ref)
     assert out.shape == (2, 9)
+
+
+def test_repr_like_mxnet():
+    """MXNet 1.x prints a Dense's activation as the Activation block it holds."""
+    net = nn.HybridSequential()
+    net.add(nn.Dense(4, activation="relu", in_units=5), nn.Dense(2))
+    assert repr(net) == ("HybridSequential(\n  (0): Dense(5 -> 4, Activation(relu))\n"
+                         "  (1): Dense(None -> 2, linear)\n)")

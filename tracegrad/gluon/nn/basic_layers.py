@@ -97,7 +97,7 @@ class Dense(HybridBlock):
     def __repr__(self):
         shape = self.weight.shape
         return (f"Dense({shape[1] if shape[1] else None} -> {shape[0]}, "
-                f"{self._act_type or 'linear'})")
+                f"{self.act if self.act is not None else 'linear'})")   # MXNet: Activation(relu)
 
 
 class Dropout(HybridBlock):
