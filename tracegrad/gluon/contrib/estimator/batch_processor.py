@@ -32,6 +32,11 @@ class BatchProcessor:
         with autograd.record():
             pred = [estimator.net(x) for x in data]
             loss = [estimator.loss(y_hat, y) for y_hat, y in zip(pred, label)]
-        for l in loss:
-            l.backward()
+        if len(loss) == 1:
+            loss[0].backward()
+        else:
+            # tracegrad's contexts share one set of parameters and gradient buffers: one
+            # backward over every shard sums their gradients, as MXNet's trainer sums the
+            # per-device ones (a backward per shard would keep only the last shard's)
+            autograd.backward(loss)
         return data, label, pred, loss
