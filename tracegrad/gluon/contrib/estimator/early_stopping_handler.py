@@ -25,8 +25,8 @@ class EarlyStoppingHandler(TrainBegin, EpochEnd, TrainEnd):
         self.wait = self.stopped_epoch = self.current_epoch = 0
         self.stop_training = False
         self.monitor_op = improvement_op(mode, monitor, "EarlyStopping")
-        # the margin is added in the direction that makes improving harder
-        self.min_delta = abs(min_delta) if self.monitor_op is np.greater else -abs(min_delta)
+        # value - min_delta must beat the best: a positive min_delta makes improving harder
+        self.min_delta = min_delta if self.monitor_op is np.greater else -min_delta
         self.best = None
 
     def train_begin(self, estimator, *args, **kwargs):
