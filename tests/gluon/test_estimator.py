@@ -533,3 +533,24 @@ def test_fit_steps_are_captured_when_hybridized(fresh_capture):
     captured = mx.stats()["captured_steps"] - before
     # 16 steps: the first few learn the plan, the rest run as one native call each
     assert captured >= 10, mx.explain()
+
+
+def test_symbol_file_is_skipped_not_fatal_for_python_control_flow(tmp_path):
+    class Branchy(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.dense = gluon.nn.Dense(1)
+
+        def hybrid_forward(self, F, x):
+            y = self.dense(x)
+            return y * 2.0 if float(y.sum().asscalar()) > 0 else y
+
+    net = Branchy()
+    net.initialize()
+    net.hybridize()
+    est = estimator(net, gluon.loss.L2Loss())
+    buf = quiet(est)
+    est.fit(loader(X, Y_REG), epochs=1, event_handlers=[CheckpointHandler(str(tmp_path))])
+    assert sorted(os.listdir(tmp_path)) == ["model-epoch0batch4.params",
+                                            "model-epoch0batch4.states"]
+    assert "symbol file) is not saved: " in buf.getvalue()

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from ....base import MXNetError
 from ....metric import EvalMetric
 from .events import BatchEnd, EpochEnd, TrainBegin
 from .monitor_mode import improvement_op, worst_value
@@ -115,7 +116,10 @@ class CheckpointHandler(TrainBegin, BatchEnd, EpochEnd):
         net = estimator.net
         if getattr(net, "_cached_args", None) is not None:
             from ...symbol_block import write_symbol
-            write_symbol(net, symbol_file)
+            try:
+                write_symbol(net, symbol_file)
+            except MXNetError as e:  # e.g. Python control flow on data: training goes on
+                estimator.logger.info("Model architecture(symbol file) is not saved: %s", e)
         else:
             estimator.logger.info("Model architecture(symbol file) is not saved, please use "
                                   "HybridBlock to construct your model, and call "
