@@ -1,6 +1,6 @@
 """`nd.contrib` array operators with MXNet 1.9.1's names and semantics: boolean_mask,
-index_copy, arange_like, BilinearResize2D, MultiBoxPrior, quadratic and index_array (also `F.contrib.*` inside
-hybrid_forward, where F is nd).
+index_copy, arange_like, BilinearResize2D, MultiBoxPrior, quadratic and index_array (also
+`F.contrib.*` inside hybrid_forward, where F is nd).
 
 Each is a composite of registry primitives (take, where, iota, argsort, ...), so it records,
 differentiates to any order and compiles. boolean_mask's result has a data-dependent length:

@@ -258,6 +258,9 @@ def test_handlers_run_in_priority_order_around_the_update_and_metrics():
 
 
 def test_default_handlers_are_added_and_sorted():
+    # MXNet's module path for the handlers
+    assert event_handler.LoggingHandler is LoggingHandler
+    assert issubclass(event_handler.CheckpointHandler, event_handler.EpochEnd)
     est = estimator(make_net(1), gluon.loss.L2Loss())
     est.max_epoch, est.max_batch = 1, None
     early = EarlyStoppingHandler(monitor=est.val_metrics[0], mode="min")

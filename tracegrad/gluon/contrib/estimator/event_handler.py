@@ -2,8 +2,8 @@
 own file here)."""
 from .checkpoint_handler import CheckpointHandler
 from .early_stopping_handler import EarlyStoppingHandler
-from .events import (BatchBegin, BatchEnd, EpochBegin, EpochEnd, EventHandler, TrainBegin,
-                     TrainEnd, _check_event_handlers)
+from .events import (BatchBegin, BatchEnd, EpochBegin, EpochEnd, EventHandler,  # noqa: F401
+                     TrainBegin, TrainEnd, _check_event_handlers)
 from .gradient_update_handler import GradientUpdateHandler
 from .logging_handler import LoggingHandler
 from .metric_handler import MetricHandler
