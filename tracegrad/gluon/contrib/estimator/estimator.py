@@ -137,7 +137,7 @@ class Estimator:
         return True
 
     def _get_data_and_label(self, batch, ctx, batch_axis=0):
-        return self.batch_processor._get_data_and_label(batch, ctx, batch_axis)
+        return BatchProcessor._get_data_and_label(self, batch, ctx, batch_axis)
 
     # ------------------------------------------------------------------ metrics
     def _add_default_training_metrics(self):
