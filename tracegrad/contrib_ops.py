@@ -1,6 +1,6 @@
 """`nd.contrib` array operators with MXNet 1.9.1's names and semantics: boolean_mask,
-index_copy, arange_like, BilinearResize2D and MultiBoxPrior (also `F.contrib.*` inside
-hybrid_forward, where F is nd).
+index_copy, arange_like, BilinearResize2D, MultiBoxPrior, quadratic and index_array (also
+`F.contrib.*` inside hybrid_forward, where F is nd).
 
 Each is a composite of registry primitives (take, where, iota, argsort, ...), so it records,
 differentiates to any order and compiles. boolean_mask's result has a data-dependent length:
@@ -19,7 +19,8 @@ from .nd_roi import ROIAlign  # noqa: F401  (nd.contrib.ROIAlign)
 from .op_kwargs import redo as _redo
 
 __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
-           "ROIAlign", "box_nms", "box_non_maximum_suppression", "div_sqrt_dim"]
+           "ROIAlign", "box_nms", "box_non_maximum_suppression", "div_sqrt_dim", "quadratic",
+           "index_array"]
 
 
 def _as_array(x, what, op):
@@ -259,3 +260,37 @@ def div_sqrt_dim(data, **kwargs):
         raise MXNetError("div_sqrt_dim: data must have at least one axis, got a 0-d array")
     return F.div(data, math.sqrt(data.shape[-1]))
 
+
+
+def quadratic(data, a=0.0, b=0.0, c=0.0, **kwargs):
+    """a * data^2 + b * data + c elementwise, evaluated as MXNet does: data * (a * data + b) + c
+    (gradient (2 a data + b) times the output's)."""
+    if kwargs:
+        return _redo(quadratic, locals())
+    data = _as_array(data, "data", "quadratic")
+    return F.add(F.mul(data, F.add(F.mul(data, float(a)), float(b))), float(c))
+
+
+def index_array(data, axes=None, **kwargs):
+    """int64 array of shape data.shape + (m,) whose [i_1, ..., i_n, j] entry is i_{axes[j]}
+    (all n axes in order when axes is None; negative axes count from the end). Only data's
+    shape is read: no gradient reaches it. An axis outside [-n, n) raises (MXNet wraps it
+    around modulo n)."""
+    if kwargs:
+        return _redo(index_array, locals())
+    data = _as_array(data, "data", "index_array")
+    n = data.ndim
+    if axes is None:
+        axes = tuple(range(n))
+    else:
+        axes = (int(axes),) if isinstance(axes, (int, np.integer)) else tuple(int(a)
+                                                                           for a in axes)
+        bad = [a for a in axes if not -n <= a < n]
+        if bad:
+            raise MXNetError(f"index_array: axes {bad} are out of range for data of shape "
+                             f"{data.shape}")
+    shape = tuple(data.shape) + (1,)
+    if not axes:
+        return F.constant(value=0, shape=tuple(data.shape) + (0,), dtype="i64")
+    parts = [F.iota(shape=shape, axis=a % n) for a in axes]
+    return parts[0] if len(parts) == 1 else F.concat(*parts, axis=n)

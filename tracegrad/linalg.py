@@ -1,8 +1,9 @@
 """`mx.nd.linalg`: MXNet 1.x's batched linear algebra on the last two axes.
 
-gemm/gemm2/syrk/trmm/sumlogdiag/extractdiag/makediag/potri are composites of matmul, iota
-masks, potrf and trsm, so everything here differentiates to any order (potrf and trsm are
-primitives, ir/ops/lapack.py).
+gemm/gemm2/syrk/trmm/sumlogdiag/extractdiag/makediag/potri/det/slogdet are composites of
+matmul, iota masks, potrf, trsm and the LU-based logabsdet / detsign, so everything here
+differentiates to any order (potrf, trsm, inverse, logabsdet and detsign are primitives,
+ir/ops/lapack.py).
 """
 from .array import F
 from .base import MXNetError
@@ -138,3 +139,31 @@ def sumlogdiag(A, **kwargs):
     d = extractdiag(A)
     out = F.sum(F.log(d), axes=(d.ndim - 1,))
     return F.reshape(out, shape=(1,)) if out.ndim == 0 else out  # MXNet 1.x: no 0-d arrays
+
+
+def _per_matrix(x):
+    """MXNet 1.x gives one value per matrix, and shape (1,) (no 0-d arrays) for one matrix."""
+    return F.reshape(x, shape=(1,)) if x.ndim == 0 else x
+
+
+def inverse(A, **kwargs):
+    """A^-1 per square matrix in the last two axes; a singular matrix raises (as MXNet)."""
+    if kwargs:
+        return _redo(inverse, locals())
+    return F.inverse(A)
+
+
+def det(A, **kwargs):
+    """det(A) per matrix, as MXNet computes it: sign(det) * exp(log|det|) from an LU
+    factorisation; 0 for a singular matrix, whose gradient is 0 (MXNet backpropagates none)."""
+    if kwargs:
+        return _redo(det, locals())
+    return _per_matrix(F.mul(F.detsign(A), F.exp(F.logabsdet(A))))
+
+
+def slogdet(A, **kwargs):
+    """(sign(det A), log|det A|) per matrix: (0, -inf) for a singular one. Only log|det| has a
+    gradient, A^-T, and it is 0 for a singular matrix (as MXNet)."""
+    if kwargs:
+        return _redo(slogdet, locals())
+    return _per_matrix(F.detsign(A)), _per_matrix(F.logabsdet(A))

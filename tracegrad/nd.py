@@ -13,6 +13,7 @@ import numpy as np
 
 from . import mxnet_format
 from . import random  # noqa: F401  (mx.nd.random)
+from .random import shuffle  # noqa: F401,E402  (nd.shuffle: MXNet's alias of nd.random.shuffle)
 from .array import F, NDArray, wrap
 from .base import MXNetError
 from .index_checks import check_value_range as _check_value_range

@@ -450,7 +450,7 @@ def _linalg_aliases():
     from . import linalg
     return {f"linalg_{n}": getattr(linalg, n) for n in (
         "gemm", "gemm2", "syrk", "potrf", "potri", "trsm", "trmm", "sumlogdiag",
-        "extractdiag", "makediag")}
+        "extractdiag", "makediag", "inverse", "det", "slogdet")}
 
 
 globals().update(_linalg_aliases())

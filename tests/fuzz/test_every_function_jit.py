@@ -197,6 +197,10 @@ CALLS = {
     "linalg_sumlogdiag": (lambda: [f32(2, 3, 3)], {}, ()),
     "linalg_extractdiag": (lambda: [f32(2, 3, 3)], {}, ()),
     "linalg_makediag": (lambda: [f32(2, 3)], {}, ()),
+    # inverse / det / slogdet run through numpy (LAPACK's LU) between native segments
+    "linalg_inverse": (lambda: [spd(2, 3)], {}, ()),
+    "linalg_det": (lambda: [spd(2, 3)], {}, ()),
+    "linalg_slogdet": (lambda: [spd(1, 3)[0]], {}, ()),
     # index arithmetic, AMP casts, products (nd_indexing.py, nd_amp.py, nd_products.py)
     "batch_take": (lambda: [f32(3, 4), idx(3, high=4)], {}, ()),
     "ravel_multi_index": (lambda: [np.stack([idx(5, high=3), idx(5, high=4)])],
@@ -381,6 +385,7 @@ RANDOM = {
     "random.randint": lambda x: nd.random.randint(0, 5, shape=x.shape) * x,
     "random.exponential": lambda x: nd.random.exponential(2.0, shape=x.shape) * x,
     "random.shuffle": lambda x: nd.random.shuffle(x),
+    "shuffle": lambda x: nd.shuffle(x),
     "random.multinomial": lambda x: nd.random.multinomial(x, shape=3, get_prob=True),
     # the aliases and sample_ names draw the same graphs (one compile each, LLVM's cost)
     "random.gamma": lambda x: nd.random.gamma(x, x, shape=2),

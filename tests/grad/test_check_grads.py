@@ -65,6 +65,15 @@ def tri(*shape):
     return lambda rng: rng.uniform(-0.5, 0.5, shape) + 3.0 * np.eye(shape[-1])
 
 
+def general(*shape):
+    """Well-conditioned general square matrices, some with a negative determinant (a row swap
+    in every other matrix)."""
+    def gen(rng):
+        m = rng.uniform(-1.0, 1.0, shape) + 2.0 * np.eye(shape[-1])
+        return m[..., [1, 0] + list(range(2, shape[-1])), :] if rng.random() < 0.5 else m
+    return gen
+
+
 def perm_index(*shape, axis):
     """A permutation of range(shape[axis]) along `axis` (as argsort returns)."""
     return lambda rng: np.argsort(rng.random(shape), axis=axis).astype(np.int64)
@@ -159,6 +168,8 @@ DOMAINS = {
     "pad_adjoint": [case(real(2, 6, 7), pad_width=(0, 0, 1, 2, 2, 1), shape=(2, 3, 4), mode=m)
                     for m in ("constant", "edge", "reflect")],
     "potrf": [case(spd(3, 3)), case(spd(2, 4, 4), order=1)],
+    "inverse": [case(general(3, 3)), case(general(2, 4, 4), order=1)],
+    "logabsdet": [case(general(3, 3)), case(general(2, 3, 3))],
     "trsm": [case(tri(3, 3), real(3, 2)),
              case(tri(3, 3), real(2, 3), rightside=True, transpose=True, alpha=0.5),
              case(tri(2, 3, 3), real(2, 3, 4), lower=False, transpose=True, order=1),

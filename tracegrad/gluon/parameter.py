@@ -196,6 +196,10 @@ class Parameter:
         return [self.grad()]
 
     def list_ctx(self):
+        """[cpu()]; raises RuntimeError, as MXNet does, before any initialize() (a deferred
+        initialization counts as initialized: the Estimator relies on this)."""
+        if self._data is None and not self._deferred_init:
+            raise RuntimeError(f"Parameter '{self.name}' has not been initialized")
         return [cpu()]
 
     def zero_grad(self):

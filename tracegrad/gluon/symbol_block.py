@@ -28,6 +28,14 @@ def _input_names(n):
 
 def export(block, path, epoch=0):
     """Trace block.forward on the inputs of its last hybridized call and write both files."""
+    sym_file, param_file = f"{path}-symbol.json", f"{path}-{epoch:04d}.params"
+    save_arrays(param_file, write_symbol(block, sym_file))
+    return sym_file, param_file
+
+
+def write_symbol(block, sym_file):
+    """Write the symbol file of block's last hybridized call; returns the arrays its params
+    file holds (the Estimator's CheckpointHandler writes the symbol alone)."""
     from ..tracing.trace import trace
     args = block._cached_args
     if args is None:
@@ -57,11 +65,9 @@ def export(block, path, epoch=0):
         arrays[f"{kind}:{name}"] = leaf.data
     meta = {"format": _FORMAT, "version": 1, "inputs": inputs, "params": specs,
             "ir": str(fn)}
-    sym_file, param_file = f"{path}-symbol.json", f"{path}-{epoch:04d}.params"
     with open(sym_file, "w") as f:
         json.dump(meta, f, indent=1)
-    save_arrays(param_file, arrays)
-    return sym_file, param_file
+    return arrays
 
 
 def _read_symbol_file(symbol_file):

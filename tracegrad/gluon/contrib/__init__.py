@@ -1,4 +1,4 @@
 """`gluon.contrib`: the containers MXNet 1.x keeps outside gluon.nn (model zoo models use them)."""
-from . import nn, rnn
+from . import estimator, nn, rnn
 
-__all__ = ["nn", "rnn"]
+__all__ = ["estimator", "nn", "rnn"]

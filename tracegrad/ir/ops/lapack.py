@@ -1,10 +1,11 @@
-"""Dense factorisations and solves (MXNet's linalg.potrf and linalg.trsm), batched over leading
-axes. Their vjps are written in trsm, matmul and triangular masks, so they differentiate again.
+"""Dense factorisations and solves (MXNet's linalg.potrf, trsm, inverse, and the LU-based
+log|det| and sign(det) of det / slogdet), batched over leading axes. Their vjps are written in
+trsm, inverse, matmul and masks, so they differentiate again.
 """
 import numpy as np
 
 from ..types import FLOATS, TensorType, promote
-from . import OpDef, fail
+from . import NONDIFF, OpDef, fail
 
 
 def _check_square(opname, a):
@@ -103,3 +104,70 @@ class Trsm(OpDef):
             d_op = b.neg(b.matmul(out, y, transpose_a=True))
         d_a = _mT(b, d_op) if transpose else d_op
         return _keep_triangle(b, d_a, lower), b.mul(y, alpha)
+
+
+class Inverse(OpDef):
+    """A^-1 of each square matrix. A singular matrix raises, as MXNet's getrf check does."""
+    name = "inverse"
+
+    def infer(a):
+        _check_square("inverse", a)
+        return a
+
+    def impl(a):
+        try:
+            return np.linalg.inv(a).astype(a.dtype, copy=False)
+        except np.linalg.LinAlgError:
+            raise ValueError("inverse: the input matrix is singular (not invertible)") from None
+
+    def vjp(b, g, out, a):
+        # B = A^-1: dA = -B^T G B^T
+        return (b.neg(b.matmul(out, b.matmul(g, out, transpose_b=True), transpose_a=True)),)
+
+
+def _det_type(opname, a):
+    _check_square(opname, a)
+    return TensorType(a.dtype, a.shape[:-2])
+
+
+def _slogdet(a):
+    if a.shape[-1] == 0:  # LAPACK is not called for empty matrices: det = 1
+        return np.ones(a.shape[:-2], a.dtype), np.zeros(a.shape[:-2], a.dtype)
+    sign, logabs = np.linalg.slogdet(a)
+    return sign.astype(a.dtype, copy=False), logabs.astype(a.dtype, copy=False)
+
+
+class LogAbsDet(OpDef):
+    """log|det A| per matrix, from an LU factorisation with partial pivoting (MXNet's slogdet);
+    -inf for a singular matrix. Its gradient A^-T is zero where det A = 0, as in MXNet."""
+    name = "logabsdet"
+
+    def infer(a):
+        return _det_type("logabsdet", a)
+
+    def impl(a):
+        return _slogdet(a)[1]
+
+    def vjp(b, g, out, a):
+        n, batch = a.shape[-1], tuple(a.shape[:-2])
+        full = batch + (n, n)
+        singular = b.broadcast_to(b.reshape(b.eq(b.detsign(a), 0.0), shape=batch + (1, 1)),
+                                  shape=full)
+        eye = b.broadcast_to(b.eq(b.iota(shape=(n, n), axis=0), b.iota(shape=(n, n), axis=1)),
+                             shape=full)
+        # invert the identity in place of a singular matrix: its gradient is masked to 0
+        invertible = b.where(singular, b.cast(eye, dtype=a.dtype), a)
+        grad = b.mul(b.reshape(g, shape=batch + (1, 1)), _mT(b, b.inverse(invertible)))
+        return (b.where(singular, 0.0, grad),)
+
+
+class DetSign(OpDef):
+    """sign(det A) per matrix: -1, 0 (singular) or 1 (MXNet's slogdet sign; no gradient)."""
+    name = "detsign"
+    traits = frozenset({NONDIFF})
+
+    def infer(a):
+        return _det_type("detsign", a)
+
+    def impl(a):
+        return _slogdet(a)[0]
