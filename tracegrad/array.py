@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from .base import LOCATING, MXNetError, op_error
-from .context import Context, current_context
+from .context import PLACED as _PLACED, Context, count_placed, current_context
 from .ir.attrs import check_attr
 from .ir.ops import REGISTRY
 from .ir.types import DTYPES, dtype_name, type_of
@@ -149,7 +149,7 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         if defer is not None:
             deferred = defer(opdef, args, attrs)
             if deferred is not None:
-                return deferred
+                return deferred if not _PLACED[0] else _placed_like(deferred, args)
     datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else a
              for a in args]
     try:
@@ -196,6 +196,18 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
                 operands.append(a)
         if tracked:
             res._value = tape.record(opdef, operands, attrs, out)
+    return res if not _PLACED[0] else _placed_like(res, args)
+
+
+def _placed_like(res, args):
+    """While arrays live on several contexts: an op's result on its first placed operand's
+    context (results are not counted in PLACED: the placed inputs they come from are)."""
+    for a in args:
+        ctx = getattr(a, "_ctx", None)
+        if ctx is not None:
+            for r in (res if type(res) is tuple or type(res) is list else (res,)):
+                r._ctx = ctx
+            break
     return res
 
 
@@ -258,7 +270,7 @@ def _apply_multi(opdef, args, attrs, outs):
                     if type(a) is NDArray else a for a in args]
         for r, v in zip(res, tape.record_multi(opdef, operands, attrs, [r._data for r in res])):
             r._value = v
-    return res
+    return res if not _PLACED[0] else _placed_like(res, args)
 
 
 class _Eager:
@@ -286,9 +298,27 @@ def wrap(data) -> "NDArray":
     return res
 
 
+def on_context(arr, ctx):
+    """`arr` placed on `ctx` (None: left where it is). Every context is the CPU; the place only
+    decides which copy of a Parameter a Block reads (one per context it was initialized on)."""
+    if ctx is not None:
+        if not isinstance(ctx, Context):
+            raise TypeError(f"ctx must be a Context such as mx.cpu(), got {ctx!r}")
+        if ctx.device_type not in ("cpu", "cpu_pinned", "cpu_shared"):
+            raise MXNetError(f"tracegrad runs on the CPU only; got ctx={ctx}")
+        old = getattr(arr, "_ctx", None)
+        if ctx.device_id != 0 and (old is None or old.device_id == 0):
+            count_placed(arr)
+        arr._ctx = ctx
+    return arr
+
+
 class NDArray:
     """An n-dimensional array on the CPU with MXNet 1.x semantics (`mx.nd.NDArray`)."""
-    __slots__ = ("_data", "_value", "_var", "_leaf", "__weakref__")
+    # _ctx is set only on an array placed on a context other than the default (as_in_context,
+    # split_and_load, ctx= of a creation function): a Block called on it reads its Parameters'
+    # copies for that context (gluon/parameter.py), so per-device gradients stay apart
+    __slots__ = ("_data", "_value", "_var", "_leaf", "_ctx", "__weakref__")
     __array_priority__ = 1000.0
 
     def __init__(self, data, ctx=None, dtype=None):
@@ -321,7 +351,10 @@ class NDArray:
 
     @property
     def context(self):
-        return current_context()
+        try:
+            return self._ctx
+        except AttributeError:  # (never placed: the default context)
+            return current_context()
 
     ctx = context
 
@@ -463,15 +496,22 @@ class NDArray:
             self._data.copy())
 
     def copyto(self, other):
+        """Write into `other` (an NDArray), or a copy on context `other`."""
         if isinstance(other, NDArray):
             other[:] = self
             return other
-        return self.copy()
+        if not isinstance(other, Context):
+            raise TypeError(f"copyto: expected an NDArray or a Context, got {other!r}")
+        return on_context(self.copy(), other)
 
     def as_in_context(self, ctx):
+        """This array on `ctx`: itself if it is there, else a copy placed there (recorded, so
+        gradients flow back, as MXNet's cross-device copy)."""
         if not isinstance(ctx, Context):
             raise TypeError(f"expected a Context, got {ctx!r}")
-        return self
+        if ctx == self.context:
+            return self
+        return on_context(self.copy(), ctx)
 
     as_nd_ndarray = as_in_context
 

@@ -1,6 +1,7 @@
 """Devices. tracegrad computes on the CPU; `mx.cpu()` and `ctx=` arguments are accepted so
 MXNet code runs unchanged, and asking for a GPU says clearly that there is none."""
 import threading
+import weakref
 
 from .base import MXNetError
 
@@ -71,3 +72,18 @@ def set_current_context(ctx):
         raise TypeError(f"set_current_context: expected a Context such as mx.cpu(), got "
                         f"{ctx!r}")
     _CURRENT.ctx = ctx
+
+
+# Arrays and Parameter copies alive on a context other than cpu(0) (array.on_context,
+# gluon/contexts.py). While there are none, Blocks skip looking for their call's context.
+PLACED = [0]
+
+
+def _unplace():
+    PLACED[0] -= 1
+
+
+def count_placed(obj):
+    """Count `obj` in PLACED while it is alive."""
+    PLACED[0] += 1
+    weakref.finalize(obj, _unplace)

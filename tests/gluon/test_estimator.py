@@ -11,6 +11,7 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
+from tracegrad.base import MXNetError
 from tracegrad.gluon.contrib.estimator import (
     BatchBegin, BatchEnd, BatchProcessor, CheckpointHandler, EarlyStoppingHandler, EpochBegin,
     EpochEnd, Estimator, GradientUpdateHandler, LoggingHandler, MetricHandler, StoppingHandler,
@@ -30,10 +31,10 @@ def loader(x, y, batch_size=8):
                                  batch_size=batch_size)
 
 
-def make_net(outputs, hybrid=False, like=None):
+def make_net(outputs, hybrid=False, like=None, ctx=None):
     net = gluon.nn.HybridSequential()
     net.add(gluon.nn.Dense(6, activation="tanh"), gluon.nn.Dense(outputs))
-    net.initialize(mx.init.Xavier())
+    net.initialize(mx.init.Xavier(), ctx=ctx)
     net(nd.array(X[:2]))
     if like is not None:
         for mine, theirs in zip(net.collect_params().values(), like.collect_params().values()):
@@ -515,15 +516,23 @@ def test_custom_batch_processor_replaces_fit_and_evaluate_batch():
 
 def test_several_contexts_train_as_one():
     """Batches split over [cpu(0), cpu(1)] along batch_axis train the same parameters as whole
-    batches: the shards' gradients are summed, as MXNet's trainer sums per-device ones."""
+    batches: each shard's backward fills its context's copy, and the trainer sums them as
+    MXNet's sums per-device gradients."""
     ref = make_net(3)
     one = estimator(make_net(3, like=ref), gluon.loss.SoftmaxCrossEntropyLoss())
-    two = estimator(make_net(3, like=ref), gluon.loss.SoftmaxCrossEntropyLoss(),
-                    context=[mx.cpu(0), mx.cpu(1)])
+    two = estimator(make_net(3, like=ref, ctx=[mx.cpu(0), mx.cpu(1)]),
+                    gluon.loss.SoftmaxCrossEntropyLoss(), context=[mx.cpu(0), mx.cpu(1)])
     one.fit(loader(X, Y_CLASS), epochs=2)
     two.fit(loader(X, Y_CLASS), epochs=2, batch_axis=0)
     for got, want in zip(params_of(two.net), params_of(one.net)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for p in two.net.collect_params().values():    # every context's copy took the update
+        np.testing.assert_array_equal(p.data(mx.cpu(1)).asnumpy(), p.data(mx.cpu(0)).asnumpy())
+    # a net initialized on cpu(0) only fails on cpu(1)'s shard, as in MXNet
+    lone = estimator(make_net(3), gluon.loss.SoftmaxCrossEntropyLoss(),
+                     context=[mx.cpu(0), mx.cpu(1)])
+    with pytest.raises(MXNetError, match="not initialized on context cpu\\(1\\)"):
+        lone.fit(loader(X, Y_CLASS), epochs=1)
     for a, b in zip(two.train_metrics, one.train_metrics):
         assert a.get()[1] == pytest.approx(b.get()[1], rel=1e-5)
 

@@ -21,7 +21,7 @@ from ..stats import COUNTERS as _COUNTERS
 from ..tracing import capture as _capture, compiled as _compiled, jit as _tracing_jit
 from ..tracing.jit import STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
-from . import hooks as _hooks
+from . import contexts as _contexts, hooks as _hooks
 from .arguments import check_inputs
 from .parameter import Parameter, ParameterDict, load_into
 
@@ -222,7 +222,7 @@ class Block:
                     seen.add(id(p))
                     unique[k] = p
             params = unique
-        save_arrays(filename, {k: p.data()._data for k, p in params.items()})
+        save_arrays(filename, {k: p._reduce() for k, p in params.items()})
 
     def load_parameters(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
                         cast_dtype=False, dtype_source="current"):
@@ -233,7 +233,7 @@ class Block:
                 k.startswith(self._prefix) for k in arrays) and set(arrays) != set(params):
             # a file from collect_params().save(): full prefixed names
             params = dict(self.collect_params().items())
-        load_into(params, arrays, allow_missing, ignore_extra, filename)
+        load_into(params, arrays, allow_missing, ignore_extra, filename, ctx)
 
     save_params = save_parameters
     load_params = load_parameters
@@ -246,6 +246,8 @@ class Block:
 
     def __call__(self, *args):
         try:
+            if _contexts.ACTIVE[0]:     # arrays on several contexts: read this call's copies
+                return _contexts.call_on_context(args, lambda: self.forward(*args))
             return self.forward(*args)
         except MXNetError as e:
             raise _named_error(self, e) from None
@@ -331,6 +333,9 @@ class HybridBlock(Block):
                 p._finish_deferred_init()
 
     def __call__(self, *args):
+        if _contexts.ACTIVE[0]:     # arrays on several contexts: the parameter copies of this
+            # call's (the capture shortcuts below bind parameters by their first copy: not taken)
+            return _contexts.call_on_context(args, lambda: self._located_call(args))
         if _compiled.DEFER_CALL is not None:     # step capture holds plans (tracing/capture.py)
             memo = self.__dict__.get("_tg_step")
             if memo is not None:
@@ -346,6 +351,9 @@ class HybridBlock(Block):
                         _PURE_BLOCKS.clear()
                 if pure[1]:
                     return _replay_or_learn(self, args)
+        return self._located_call(args)
+
+    def _located_call(self, args):
         if LOCATING.on:  # a trace: ops recorded below carry this block's path
             LOCATING.blocks.append(self)
             try:
@@ -357,7 +365,7 @@ class HybridBlock(Block):
     def _call(self, args):
         try:
             serve = self.__dict__.get("_tg_serve")  # inference fast path (tracing/serving.py)
-            if serve is not None and not _SCOPE.in_hybrid_call:
+            if serve is not None and not _SCOPE.in_hybrid_call and not _contexts.ACTIVE[0]:
                 out = serve(args)
                 if out is not None:
                     self.__dict__["_cached_args"] = args

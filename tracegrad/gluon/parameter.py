@@ -1,5 +1,8 @@
 """Gluon Parameter, Constant and ParameterDict (MXNet 1.x semantics).
 
+Initialized on several contexts, a Parameter keeps one copy per context (gluon/contexts.py):
+`_data` is the first context's, `_copies` the others' by context.
+
 A Parameter's data is one NDArray for its whole life: initialization, set_data and load write
 into its numpy buffer in place; the Trainer's fused update gives it a new buffer each step and
 points its tape leaf at it too (compiled calls read the buffer afresh on every call). A
@@ -14,9 +17,10 @@ import numpy as np
 
 from ..tracing import capture as _capture
 from .. import initializer
-from ..array import NDArray, wrap
+from ..array import NDArray, on_context, wrap
 from ..base import DeferredInitializationError, MXNetError
-from ..context import cpu
+from ..context import Context, cpu, current_context
+from . import contexts as _contexts
 from ..nd import load_arrays, save_arrays
 from ..runtime import tape
 
@@ -56,6 +60,8 @@ class Parameter:
         self._allow_deferred_init = allow_deferred_init
         self._differentiable = differentiable
         self._data = None
+        self._ctx_list = None    # the contexts of initialize(ctx=...); None: the default one
+        self._copies = {}        # context -> its copy, for every context after the first
         self._deferred_init = ()
         self._grad_req = None
         self.grad_req = grad_req if differentiable else "null"
@@ -97,8 +103,13 @@ class Parameter:
             self._attach_grad()
 
     def _attach_grad(self):
-        """Make the data NDArray a variable per grad_req (keeping the gradient buffer)."""
-        data = self._data
+        """Make the data NDArray (each copy's) a variable per grad_req (keeping the gradient
+        buffer)."""
+        self._attach_grad_to(self._data)
+        for copy in self._copies.values():
+            self._attach_grad_to(copy)
+
+    def _attach_grad_to(self, data):
         if self._grad_req == "null":
             data._var, data._value = None, None
             return
@@ -125,6 +136,7 @@ class Parameter:
             init = default_init if self.init is None else self.init
             if hasattr(default_init, "for_parameter"):   # mx.init.Load: by name first
                 init = default_init.for_parameter(self.init)
+        self._ctx_list = _context_list(ctx, self.name)
         self._deferred_init = (init,)
         if not _known(self._shape):
             if self._allow_deferred_init and self._data is None:
@@ -154,22 +166,48 @@ class Parameter:
                                       f"({np.dtype(self.dtype).name}) is larger than any "
                                       f"allocation can hold") from None
             initializer.create(init)._init_weight(initializer.InitDesc(self.name), self._data)
+            self._make_copies()
             self._attach_grad()
         except BaseException:
             self._data = old
             raise
         self._deferred_init = ()
 
+    def _make_copies(self):
+        """One copy of the data per context after the first (fresh gradients), placed there."""
+        ctxs = self._ctx_list or ()
+        if ctxs and ctxs[0] != cpu():
+            on_context(self._data, ctxs[0])
+        self._copies = {c: on_context(wrap(self._data._data.copy()), c) for c in ctxs[1:]}
+
     def reset_ctx(self, ctx):
-        """No-op: tracegrad runs on the CPU only."""
+        """Re-place the parameter on the context(s) `ctx`: copies of its current values."""
+        self._ctx_list = _context_list(ctx, self.name)
+        if self._data is not None:
+            self._make_copies()
+            self._attach_grad()
 
     # ------------------------------------------------------------------ data / grad
     def data(self, ctx=None) -> NDArray:
-        """The parameter's NDArray (the autograd variable when grad_req != 'null')."""
+        """The parameter's NDArray (the autograd variable when grad_req != 'null'); on several
+        contexts, the copy for `ctx`, by default the context of the Block call reading it."""
         data = self._data
         if data is None:
             self._raise_uninitialized()
+        if ctx is not None or _contexts.ACTIVE[0]:
+            return self._on(ctx if ctx is not None else _contexts.CALL.ctx, data)
         return data
+
+    def _on(self, ctx, data):
+        """The copy on context ctx (None, or the first context: `data`); MXNet's error for a
+        context the parameter is not on."""
+        if ctx is None or ctx == (self._ctx_list[0] if self._ctx_list else current_context()):
+            return data
+        copy = self._copies.get(ctx)
+        if copy is None:
+            raise MXNetError(f"Parameter '{self.name}' was not initialized on context {ctx}. "
+                             f"It was only initialized on {self.list_ctx()}.")
+        return copy
 
     def _raise_uninitialized(self):
         if self._deferred_init:
@@ -181,7 +219,8 @@ class Parameter:
                          f"initialize() on the Block (or on collect_params()) first.")
 
     def list_data(self):
-        return [self.data()]
+        """One array per context, in list_ctx() order."""
+        return [self.data()] + list(self._copies.values())
 
     def grad(self, ctx=None) -> NDArray:
         """The gradient buffer as an NDArray (raises RuntimeError for grad_req='null')."""
@@ -190,22 +229,36 @@ class Parameter:
         if self._grad_req == "null":
             raise RuntimeError(f"Cannot get gradient array for Parameter '{self.name}' "
                                f"because grad_req='null'")
-        return wrap(self._data._var.buf)
+        data = self._data if ctx is None else self._on(ctx, self._data)
+        return wrap(data._var.buf)
 
     def list_grad(self):
-        return [self.grad()]
+        """One gradient per context, in list_ctx() order."""
+        first = self.grad()
+        return [first] + [wrap(copy._var.buf) for copy in self._copies.values()]
 
     def list_ctx(self):
         """[cpu()]; raises RuntimeError, as MXNet does, before any initialize() (a deferred
         initialization counts as initialized: the Estimator relies on this)."""
         if self._data is None and not self._deferred_init:
             raise RuntimeError(f"Parameter '{self.name}' has not been initialized")
-        return [cpu()]
+        return list(self._ctx_list) if self._ctx_list else [current_context()]
 
     def zero_grad(self):
-        """Set the gradient buffer to 0 in place (needed between steps with grad_req='add')."""
+        """Set the gradient buffers to 0 in place (needed between steps with grad_req='add')."""
         if self._data is not None and self._data._var is not None:
             self._data._var.buf[...] = 0
+            for copy in self._copies.values():
+                copy._var.buf[...] = 0
+
+    def _reduce(self):
+        """The values to save: the mean over the copies (MXNet's Parameter._reduce)."""
+        data = self.data()._data if not self._copies else self._data._data
+        if self._copies:
+            data = sum((c._data for c in self._copies.values()), data.astype(np.float64)) / (
+                1 + len(self._copies))
+            data = data.astype(self._data._data.dtype)
+        return data
 
     def set_data(self, data):
         """Write `data` into the parameter in place (or set shape and data if not yet alloc'd)."""
@@ -215,18 +268,22 @@ class Parameter:
             self.shape = src.shape
             self._deferred_init = ()
             self._data = wrap(np.array(src, dtype=self.dtype))
+            self._make_copies()
             self._attach_grad()
             return
         if src.shape != self._data.shape:
             raise MXNetError(f"Parameter '{self.name}': cannot set data of shape {src.shape} "
                              f"into a parameter of shape {self._data.shape}")
         np.copyto(self._data._data, src, casting="unsafe")
+        for copy in self._copies.values():
+            np.copyto(copy._data, src, casting="unsafe")
 
     def cast(self, dtype):
         """Change the dtype of data and gradient (new buffers, the same NDArray object)."""
         self.dtype = np.dtype(dtype).type
         if self._data is not None:
-            self._data._data = self._data._data.astype(self.dtype)
+            for data in [self._data, *self._copies.values()]:
+                data._data = data._data.astype(self.dtype)
             self._attach_grad()
 
     def var(self):
@@ -349,10 +406,15 @@ class ParameterDict:
             p.zero_grad()
 
     def reset_ctx(self, ctx):
-        """No-op: tracegrad runs on the CPU only."""
+        """Re-place every parameter on the context(s) `ctx`."""
+        for p in self._params.values():
+            p.reset_ctx(ctx)
 
     def list_ctx(self):
-        return [cpu()]
+        """The contexts the parameters live on (those of the first one, as MXNet)."""
+        for p in self._params.values():
+            return p.list_ctx()
+        return [current_context()]
 
     def setattr(self, name, value):
         """Set one attribute on every parameter, e.g. setattr('grad_req', 'null')."""
@@ -366,7 +428,7 @@ class ParameterDict:
             if not name.startswith(strip_prefix):
                 raise MXNetError(f"save: prefix '{strip_prefix}' to strip is not found in "
                                  f"parameter name '{name}'")
-            arrays[name[len(strip_prefix):]] = p.data()._data
+            arrays[name[len(strip_prefix):]] = p._reduce()
         save_arrays(filename, arrays)
 
     def load(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
@@ -375,11 +437,12 @@ class ParameterDict:
         # MXNet Module checkpoints tag names 'arg:' / 'aux:'
         arrays = {restore_prefix + (k[4:] if k[:4] in ("arg:", "aux:") else k): v
                   for k, v in load_arrays(filename).items()}
-        load_into(dict(self._params), arrays, allow_missing, ignore_extra, filename)
+        load_into(dict(self._params), arrays, allow_missing, ignore_extra, filename, ctx)
 
 
-def load_into(params, arrays, allow_missing, ignore_extra, source):
-    """Copy arrays into params by name, with errors listing missing / extra / mis-shaped ones."""
+def load_into(params, arrays, allow_missing, ignore_extra, source, ctx=None):
+    """Copy arrays into params by name, with errors listing missing / extra / mis-shaped ones
+    (a parameter not yet initialized is placed on `ctx`, one context or a list)."""
     missing = [k for k in params if k not in arrays]
     if missing and not allow_missing:
         raise MXNetError(f"load from '{source}': parameters {missing} are missing from the "
@@ -406,8 +469,11 @@ def load_into(params, arrays, allow_missing, ignore_extra, source):
             raise MXNetError(f"load from '{source}': parameter '{k}' holds "
                              f"{getattr(value, 'dtype', type(value).__name__)} data, not numbers")
         plan.append((p, shape, value))
+    ctxs = [_context_list(ctx, p.name) for p, _, _ in plan[:1]] if ctx is not None else ()
     for p, shape, value in plan:
         p.shape = shape
+        if ctxs and p._data is None:
+            p._ctx_list = ctxs[0]
         p.set_data(value)
 
 
@@ -417,3 +483,18 @@ def select_params(params, select):
         return params
     pattern = re.compile(select)
     return [p for p in params if pattern.match(p.name)]
+
+
+def _context_list(ctx, name):
+    """initialize's / reset_ctx's `ctx` as a list of distinct Contexts (None: the default)."""
+    if ctx is None:
+        return None
+    ctxs = [ctx] if isinstance(ctx, Context) else list(ctx)
+    if not ctxs or not all(isinstance(c, Context) for c in ctxs):
+        raise MXNetError(f"Parameter '{name}': ctx must be a Context or a non-empty list of "
+                         f"Contexts, got {ctx!r}")
+    if len(set(ctxs)) != len(ctxs):
+        raise MXNetError(f"Parameter '{name}': ctx lists a context twice: {ctxs}")
+    for c in ctxs:
+        on_context(wrap(np.zeros(0)), c)    # (raises for a device tracegrad does not have)
+    return ctxs

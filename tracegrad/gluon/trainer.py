@@ -16,6 +16,7 @@ from .. import optimizer as opt
 from ..array import NDArray, wrap
 from ..base import MXNetError
 from ..nd import load_arrays, save_arrays
+from . import contexts as _contexts
 from .parameter import Parameter, ParameterDict, _GradVar
 
 
@@ -87,6 +88,8 @@ class Trainer:
     def _allreduce_grads(self):
         """The hook where every gradient is ready and not yet used: a distributed KVStore sums
         them across workers here."""
+        if _contexts.ACTIVE[0]:   # parameters on several contexts: sum their copies' gradients
+            _contexts.sum_gradients(self._params)
         if self._sync is not None:
             self._sync.allreduce_grads()
 
@@ -141,7 +144,7 @@ class Trainer:
                 if ignore_stale_grad:
                     continue
                 p.data()  # raises the uninitialized / deferred error
-            if getattr(data._var, "fresh", True):
+            if getattr(data._var, "fresh", True) and (not p._copies or _contexts.all_fresh(p)):
                 live.append((i, p))
             elif ignore_stale_grad:
                 continue
@@ -165,7 +168,9 @@ class Trainer:
                 var = p._data._var
                 if type(var) is _GradVar:
                     var.fresh = False
-            if len(live) == sum(p._grad_req != "null" for p in self._params) and all(
+            if _contexts.ACTIVE[0]:
+                self._to_every_context(live)
+            elif len(live) == sum(p._grad_req != "null" for p in self._params) and all(
                     type(p._data._var) is _GradVar for _, p in live):
                 self._bound = fused_update.bind(
                     optimizer, [(i, p._data, p._data._var) for i, p in live], states)
@@ -181,6 +186,17 @@ class Trainer:
                 update(i, p._data._data, var.grad, states[i])
             if type(var) is _GradVar:
                 var.fresh = False
+        if _contexts.ACTIVE[0]:
+            self._to_every_context(live)
+
+    @staticmethod
+    def _to_every_context(live):
+        """The updated first copies' values into every other copy (MXNet's pull to each
+        device); their gradients are used."""
+        params = [p for _, p in live if p._copies]
+        _contexts.broadcast_data(params)
+        for p in params:
+            _contexts.mark_used(p)
 
     def _new_state(self, i, p):
         """Parameter i's optimizer state: made on its NDArray by an optimizer written the

@@ -32,11 +32,6 @@ class BatchProcessor:
         with autograd.record():
             pred = [estimator.net(x) for x in data]
             loss = [estimator.loss(y_hat, y) for y_hat, y in zip(pred, label)]
-        if len(loss) == 1:
-            loss[0].backward()
-        else:
-            # tracegrad's contexts share one set of parameters and gradient buffers: one
-            # backward over every shard sums their gradients, as MXNet's trainer sums the
-            # per-device ones (a backward per shard would keep only the last shard's)
-            autograd.backward(loss)
+        for l in loss:     # (one gradient per context's copy; the trainer sums them)
+            l.backward()
         return data, label, pred, loss
