@@ -125,6 +125,9 @@ class Optimizer:
                              f"indexes to names, got {type(param_idx2name).__name__}")
         self.idx2name = dict(param_idx2name)
         # a Symbol's __lr_mult__ / __wd_mult__ attributes (set_lr_mult / set_wd_mult read them)
+        if sym is not None and not (hasattr(sym, "attr_dict") and hasattr(sym, "list_arguments")):
+            raise MXNetError(f"{type(self).__name__}: sym must be a Symbol (attr_dict(), "
+                             f"list_arguments()), got {type(sym).__name__}")
         self.sym_info = (sym.attr_dict(), sym.list_arguments()) if sym is not None else ()
         self.set_lr_mult({})
         self.set_wd_mult({})
@@ -183,10 +186,20 @@ class Optimizer:
         return 1.0
 
     def _update_count(self, index):
+        if isinstance(index, (list, tuple)):      # MXNet's aggregated form
+            for i in index:
+                self._update_count(i)
+            return None
         count = self._index_update_count.get(index, self.begin_num_update) + 1
         self._index_update_count[index] = count
         self.num_update = max(count, self.num_update)
         return count
+
+    def _get_lrs(self, indices):
+        return [self._get_lr(i) for i in indices]
+
+    def _get_wds(self, indices):
+        return [self._get_wd(i) for i in indices]
 
     def _get_lr(self, index):
         if not self.lr_mult and not self.idx2name:

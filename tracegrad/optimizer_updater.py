@@ -8,6 +8,7 @@ its plain settings and counters, and a built-in lr_scheduler's). set_states() re
 bytes as untrusted input and refuses pickled states (what MXNet's get_states returns) with a
 clear error. Loading is all or nothing: nothing changes unless every part reads.
 """
+import inspect
 import io
 import json
 import numbers
@@ -266,6 +267,10 @@ def _restore(obj, settings):
     for name, v in settings.items():
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("__"):
             raise MXNetError(f"Updater.set_states: bad setting name {str(name)[:80]!r}")
+        found = inspect.getattr_static(type(obj), name, None)
+        if callable(found) or isinstance(found, (property, staticmethod, classmethod)):
+            raise MXNetError(f"Updater.set_states: setting {name!r} would replace "
+                             f"{type(obj).__name__}.{name}")
         setattr(obj, name, _from_json(v))
 
 

@@ -3,6 +3,8 @@ Updater / get_updater (optimizer_updater.py) and the registry / lr_mult / wd_mul
 MXNet 1.9.1's Optimizer: each update against a float64 numpy statement of MXNet's formula
 written here, Trainer.step's one native call against the per-parameter updates, the captured
 training step against capture off, the Updater's saved states, and bad hyperparameters."""
+import io
+import json
 import math
 import pickle
 
@@ -233,6 +235,17 @@ def test_trainer_one_native_call_gives_the_per_parameter_updates(name, kw):
         assert trainer.optimizer.num_update == eager_trainer.optimizer.num_update
 
 
+@pytest.mark.parametrize("name,kw", [CASES[2], CASES[4], CASES[11]],
+                         ids=["lbsgd", "lbsgd_sqrt", "sgld"])
+def test_trainer_fused_with_accumulated_gradients(name, kw):
+    """grad_req='add' (zeroed every second step), with an lr schedule."""
+    fused, _, calls = _train(True, name, kw, grad_req="add")
+    eager, _, _ = _train(False, name, kw, grad_req="add")
+    assert calls == [1] * len(calls)
+    for a, b in zip(fused, eager):
+        np.testing.assert_allclose(a, b, rtol=3e-5, atol=1e-6)
+
+
 def test_sgld_fused_noise_is_the_per_parameter_noise_and_has_sqrt_lr_spread():
     """lr 0.04 on zero gradients: the update is the noise alone, std sqrt(0.04) = 0.2."""
     def run(fused):
@@ -254,8 +267,8 @@ def test_sgld_fused_noise_is_the_per_parameter_noise_and_has_sqrt_lr_spread():
 
 @pytest.mark.usefixtures("fresh_capture")
 @pytest.mark.parametrize("name,kw", [CASES[0], CASES[2], CASES[5], CASES[7], CASES[9],
-                                     CASES[11]],
-                         ids=["lars", "lbsgd", "lbsgd_lars", "dcasgd", "ftml", "sgld"])
+                                     CASES[11], CASES[12]],
+                         ids=["lars", "lbsgd", "lbsgd_lars", "dcasgd", "ftml", "sgld", "test"])
 def test_captured_step_fuses_the_update_and_matches_capture_off(name, kw):
     got, log = _captured_run(True, name, kw)
     assert "update fused in" in capture.explain()
@@ -300,6 +313,19 @@ def test_idx2name_gives_wd_mult_0_to_non_weights_and_set_lr_wd_mult():
     assert (opt._get_lr(0), opt._get_wd(0)) == pytest.approx((0.2, 0.8))
     with pytest.raises(DeprecationWarning):
         opt.set_lr_scale({})
+    assert opt._get_lrs([1, 3]) == pytest.approx([0.1, 0.05])
+    opt._update_count([1, 3])                 # MXNet's aggregated form counts each
+    assert opt._index_update_count == {1: 1, 3: 1} and opt.num_update == 1
+
+    class Sym:
+        def attr_dict(self):
+            return {"fc_bias": {"__lr_mult__": "2", "__wd_mult__": "3"}}
+
+        def list_arguments(self):
+            return ["fc_weight", "fc_bias"]
+    opt = mx.optimizer.create("sgd", learning_rate=0.1, wd=0.2, param_idx2name=names,
+                              sym=Sym())
+    assert (opt._get_lr(1), opt._get_wd(1)) == pytest.approx((0.2, 0.6))
     with pytest.raises(mx.MXNetError, match="param_idx2name should be a dict"):
         mx.optimizer.create("sgd", param_idx2name=[1, 2])
 
@@ -367,6 +393,16 @@ def test_updater_refuses_pickle_and_garbage_and_changes_nothing():
         with pytest.raises(mx.MXNetError, match="set_states"):
             upd.set_states(bad)
     assert upd.states.keys() == states.keys()
+    # a tampered description that would replace a method of the optimizer
+    arrays = dict(np.load(io.BytesIO(upd.get_states(dump_optimizer=True)), allow_pickle=False))
+    meta = json.loads(arrays["__updater__"].tobytes())
+    meta["optimizer"]["settings"]["update"] = 1.0
+    arrays["__updater__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    with pytest.raises(mx.MXNetError, match="would replace SGD.update"):
+        upd.set_states(buf.getvalue())
+    assert type(upd.optimizer.update).__name__ == "method"
     with pytest.raises(mx.MXNetError, match="cannot be saved without pickle"):
         opt = mx.optimizer.create("sgd", lr_scheduler=Halving(base_lr=0.1))
         mx.optimizer.get_updater(opt).get_states(dump_optimizer=True)
