@@ -219,7 +219,8 @@ def _trainer_kw(name, kw):
 def test_trainer_one_native_call_gives_the_per_parameter_updates(name, kw):
     assert fused_update.supports(mx.optimizer.create(name, **kw))
     kw = _trainer_kw(name, kw)
-    for opts in ({}, {"dtype": "float64"}):
+    # (SGLD's noise loops take seconds to compile: float32 only)
+    for opts in ({}, {"dtype": "float64"})[:1 if name == "sgld" else 2]:
         fused, trainer, calls = _train(True, name, kw, **opts)
         eager, eager_trainer, _ = _train(False, name, kw, **opts)
         assert calls == [1] * len(calls)
