@@ -435,3 +435,35 @@ def test_sgld_negative_learning_rate_and_ftml_zero_rate_raise():
     opt = mx.optimizer.create("ftml", learning_rate=0.0)
     with pytest.raises(mx.MXNetError, match="FTML: the learning rate.*is 0"):
         opt.update(0, w, w.copy(), opt.create_state(0, w))
+
+
+@pytest.mark.parametrize("name,kw", [("adam", {"learning_rate": 0.01}), CASES[9]],
+                         ids=["adam", "ftml"])
+def test_trainer_states_resume_with_each_parameters_update_count(name, kw, tmp_path):
+    """Bias corrections read each parameter's count: a resumed run equals an unbroken one."""
+    def net_and_trainer(weights=None):
+        net = mx.gluon.nn.Dense(2, in_units=3)
+        net.initialize(mx.init.One())
+        if weights is not None:
+            for p, w in zip(net.collect_params().values(), weights):
+                p.set_data(nd.array(w))
+        return net, mx.gluon.Trainer(net.collect_params(), name, dict(kw))
+
+    def steps(net, trainer, n, k0):
+        for k in range(k0, k0 + n):
+            with mx.autograd.record():
+                loss = (net(nd.full((2, 3), 0.1 * k + 0.2)) ** 2).sum()
+            loss.backward()
+            trainer.step(2)
+    net, trainer = net_and_trainer()
+    steps(net, trainer, 5, 0)
+    want = [p.data().asnumpy() for p in net.collect_params().values()]
+    net, trainer = net_and_trainer()
+    steps(net, trainer, 3, 0)
+    trainer.save_states(str(tmp_path / "s"))
+    net, trainer = net_and_trainer([p.data().asnumpy() for p in net.collect_params().values()])
+    trainer.load_states(str(tmp_path / "s"))
+    assert trainer.optimizer._index_update_count == {0: 3, 1: 3}
+    steps(net, trainer, 2, 3)
+    for a, b in zip((p.data().asnumpy() for p in net.collect_params().values()), want):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
