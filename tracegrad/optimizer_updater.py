@@ -17,7 +17,7 @@ import zipfile
 import numpy as np
 
 from . import fused_update
-from .array import NDArray
+from .array import NDArray, wrap
 from .base import MXNetError
 from .optimizer import Optimizer, _REGISTRY
 
@@ -80,11 +80,13 @@ class Updater:
         """Restore what get_states() returned (bytes of an .npz archive); pickled states (from
         MXNet) are refused."""
         meta, arrays = _read(states)
+        optimizer = _optimizer_from(meta["optimizer"], self.optimizer) \
+            if meta.get("optimizer") is not None else None
+        if (optimizer or self.optimizer).takes_ndarrays:   # its update() works on NDArrays
+            arrays = {k: wrap(v) for k, v in arrays.items()}
         loaded = {}
         for entry in meta["states"]:
             loaded[_key(entry["key"])] = _rebuild(entry["parts"], entry["tuple"], arrays)
-        optimizer = _optimizer_from(meta["optimizer"], self.optimizer) \
-            if meta.get("optimizer") is not None else None
         self.states = loaded
         self.states_synced = dict.fromkeys(loaded, False)
         if optimizer is not None:

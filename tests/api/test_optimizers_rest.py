@@ -383,6 +383,27 @@ def test_updater_states_round_trip_without_pickle():
     assert plain.states == {} and type(plain.optimizer) is mx.optimizer.Adam
 
 
+def test_updater_with_an_mxnet_style_optimizer_keeps_ndarray_states():
+    class ByHand(mx.optimizer.Optimizer):
+        def create_state(self, index, weight):
+            return nd.zeros(weight.shape)
+
+        def update(self, index, weight, grad, state):
+            state[:] = state * 0.5 + grad
+            weight[:] = weight - 0.1 * state
+    upd = mx.optimizer.get_updater(ByHand())
+    w = nd.ones((3,))
+    upd([0], [nd.ones((3,))], [w])
+    again = mx.optimizer.get_updater(ByHand())
+    again.set_states(upd.get_states())
+    assert isinstance(again.states[0], nd.NDArray)
+    w2 = w.copy()
+    upd(0, nd.ones((3,)), w)
+    again(0, nd.ones((3,)), w2)
+    np.testing.assert_allclose(w.asnumpy(), 1 - 0.1 - 0.1 * 1.5)
+    np.testing.assert_array_equal(w2.asnumpy(), w.asnumpy())
+
+
 def test_updater_refuses_pickle_and_garbage_and_changes_nothing():
     upd = mx.optimizer.get_updater(mx.optimizer.create("sgd", momentum=0.9))
     upd(0, nd.ones((2,)), nd.ones((2,)))
