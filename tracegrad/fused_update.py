@@ -66,13 +66,16 @@ def random_key(b, h, at):
 class FusedUpdate:
     """One compiled update for a fixed list of (weight type, number of state arrays)."""
 
-    def __init__(self, optimizer, layout, n_scalars):
+    def __init__(self, optimizer, layout, n_scalars, state_shapes=None):
         b = Builder(name=f"{type(optimizer).__name__.lower()}_update")
         weights, grads, states = [], [], []
         for k, (t, n_state) in enumerate(layout):
             weights.append(b.param(t, f"w{k}"))
             grads.append(b.param(t, f"g{k}"))
-            states.append([b.param(t, f"s{k}_{j}") for j in range(n_state)])
+            # (a state of its own shape: optimizer.fused_state_shapes, GroupAdaGrad's rows)
+            shapes = state_shapes[k] if state_shapes is not None else (t.shape,) * n_state
+            states.append([b.param(t.with_shape(shapes[j]), f"s{k}_{j}")
+                           for j in range(n_state)])
         h = b.param(TensorType("f64", (n_scalars * len(layout),)), "h")
         outs, self.donate = [], {}
         # an optimizer that draws random numbers (SGLD) ends its scalars with 3 numbers per
@@ -257,7 +260,8 @@ def _scalars(optimizer, indices):
 
 
 def _apply_slow(optimizer, items, states, indices, structure, scalars):
-    shapes, args = [], []
+    shapes, args, state_shapes = [], [], []
+    declared = optimizer.fused_state_shapes
     for i, nd_weight, grad in items:
         w = nd_weight._data
         dtype = w.dtype
@@ -268,25 +272,28 @@ def _apply_slow(optimizer, items, states, indices, structure, scalars):
             return False
         st = states[i]
         st = () if st is None else st if type(st) is tuple else (st,)
-        if any(type(a) is not np.ndarray or a.dtype != dtype or a.shape != w.shape
-               for a in st):   # (a state of another type or shape: per-parameter updates)
+        want = declared(w.shape, len(st))
+        if any(type(a) is not np.ndarray or a.dtype != dtype or a.shape != shape
+               for a, shape in zip(st, want)):  # (another type or shape: per-parameter updates)
             if scalars is not None:
                 raise RuntimeError("fused update: a parameter changed type mid-step")
             return False
         shapes.append((w.shape, dtype, len(st)))
+        state_shapes.append(want)
         args.append(w)
         args.append(grad)
         args.extend(st)
     w = st = None                   # (references _unshared would count)
     if scalars is None:
         scalars = _scalars(optimizer, indices)
-    key = (structure, tuple(shapes), len(scalars))
+    key = (structure, tuple(shapes), tuple(state_shapes), len(scalars))
     fused = _CACHE.get(key)
     if fused is None:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
         layout = [(type_of(np.empty(0, dtype)).with_shape(shape), n) for shape, dtype, n in shapes]
-        fused = _CACHE[key] = FusedUpdate(optimizer, layout, len(scalars) // len(items))
+        fused = _CACHE[key] = FusedUpdate(optimizer, layout, len(scalars) // len(items),
+                                          state_shapes)
     targets = [(i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)]
     fused(args, np.array(scalars, dtype=np.float64), targets, states)
     if len(_LAST) > 64:

@@ -246,6 +246,10 @@ class Optimizer:
         optimizer has no fused form, so Trainer calls update per parameter)."""
         return None
 
+    def fused_state_shapes(self, weight_shape, n_states):
+        """The shapes of a parameter's state arrays in the fused call (the weight's)."""
+        return (weight_shape,) * n_states
+
     def fused_scalars(self, index):
         """Count this update (as `update` does) and return the per-step numbers its
         fused_rule reads, as Python floats."""
@@ -575,3 +579,4 @@ from .optimizer_more import AdaDelta, Adamax, Nadam, Signum, Ftrl, LAMB  # noqa:
 from .optimizer_large_batch import LARS, LBSGD  # noqa: E402,F401
 from .optimizer_rare import DCASGD, FTML, SGLD, Test, ccSGD  # noqa: E402,F401
 from .optimizer_updater import Updater, get_updater  # noqa: E402,F401
+from . import optimizer_contrib as contrib  # noqa: E402,F401  (GroupAdaGrad)

@@ -488,3 +488,76 @@ def test_trainer_states_resume_with_each_parameters_update_count(name, kw, tmp_p
     steps(net, trainer, 2, 3)
     for a, b in zip((p.data().asnumpy() for p in net.collect_params().values()), want):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+# ------------------------------------------------------------------ contrib.GroupAdaGrad
+def _group_adagrad_reference(w, grads, lr, rescale, clip, eps):
+    hist = np.zeros((w.shape[0], 1))
+    for k, grad in enumerate(grads):
+        g = _clip(rescale * grad, clip)
+        hist = hist + (g * g).mean(axis=1, keepdims=True)
+        w = w - lr(k) * g / np.sqrt(hist + eps)
+    return w, hist
+
+
+def test_group_adagrad_is_mxnets_formula():
+    rs = np.random.RandomState(2)
+    opt = mx.optimizer.create("groupadagrad", learning_rate=0.1, eps=1e-4, rescale_grad=0.5,
+                              clip_gradient=0.4, lr_scheduler=Halving(base_lr=0.1))
+    assert type(opt) is mx.optimizer.contrib.GroupAdaGrad
+    w0, grads = rs.randn(4, 3), [rs.randn(4, 3) for _ in range(5)]
+    w, state = w0.copy(), opt.create_state(0, w0)
+    assert state.shape == (4, 1)
+    for g in grads:
+        opt.update(0, w, g, state)
+    want, hist = _group_adagrad_reference(w0, grads, lambda k: 0.1 * 0.5 ** ((k + 1) // 2),
+                                          0.5, 0.4, 1e-4)
+    np.testing.assert_allclose(w, want, rtol=1e-12)
+    np.testing.assert_allclose(state, hist, rtol=1e-12)
+    with pytest.raises(mx.MXNetError, match="only 2-D weights"):
+        opt.create_state(1, np.ones(3))
+    opt = mx.optimizer.create("groupadagrad", wd=0.1)
+    with pytest.raises(mx.MXNetError, match="weight decay is not supported"):
+        opt.update(0, w, w.copy(), opt.create_state(0, w))
+
+
+def _group_adagrad_run(fused=True, capture_on=None, steps=10):
+    if capture_on is not None:
+        capture.set_enabled(capture_on)
+    mx.random.seed(0)
+    net = mx.gluon.nn.HybridSequential()
+    net.add(mx.gluon.nn.Dense(6, in_units=5, use_bias=False, activation="tanh"),
+            mx.gluon.nn.Dense(3, in_units=6, use_bias=False))
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    trainer = mx.gluon.Trainer(net.collect_params(), "groupadagrad",
+                               {"learning_rate": 0.1, "clip_gradient": 0.5})
+    trainer._fused = fused
+    rs, log = np.random.RandomState(0), []
+    for _ in range(steps):
+        x = nd.array(rs.randn(4, 5).astype(np.float32))
+        before = mx.stats()
+        with mx.autograd.record():
+            loss = (net(x) ** 2).sum()
+        loss.backward()
+        mid = mx.stats()["native_calls"]
+        trainer.step(4)
+        now = mx.stats()
+        log.append((now["native_calls"] - before["native_calls"],
+                    now["fused_update_steps"] - before["fused_update_steps"],
+                    now["native_calls"] - mid))
+    capture.set_enabled(True)
+    return [p.data().asnumpy() for p in net.collect_params().values()], log
+
+
+@pytest.mark.usefixtures("fresh_capture")
+def test_group_adagrad_one_native_call_and_captured_step():
+    fused, log = _group_adagrad_run(True, capture_on=False)
+    assert [update for _, _, update in log] == [1] * len(log)   # Trainer.step: one call
+    eager, _ = _group_adagrad_run(False, capture_on=False)
+    same_params(fused, eager)
+    captured, log = _group_adagrad_run(True, capture_on=True)
+    assert "update fused in" in capture.explain()
+    same_params(captured, eager, rtol=1e-4)
+    fused = [calls for calls, f, _ in log if f]
+    assert len(fused) >= 4 and fused == [1] * len(fused), log   # the whole step: one call
