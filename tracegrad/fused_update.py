@@ -49,22 +49,44 @@ def supports(optimizer) -> bool:
     return owner["fused_rule"] <= owner["update"]
 
 
+def key_scalars(seed, counter):
+    """A random key (seed, counter) as 3 float64 numbers of the scalar vector, each exact:
+    the seed's high and low 32 bits and the counter (below 2**53)."""
+    return (float(seed >> 32), float(seed & 0xFFFFFFFF), float(counter))
+
+
+def random_key(b, h, at):
+    """The i64[2] key (seed, counter) of key_scalars, read from h[at:at+3]."""
+    parts = b.cast(b.slice(h, begin=(at,), end=(at + 3,), step=(1,)), dtype="i64")
+    hi, lo, counter = (b.slice(parts, begin=(j,), end=(j + 1,), step=(1,)) for j in range(3))
+    seed = b.add(b.mul(hi, b.const(1 << 32, dtype="i64")), lo)
+    return b.concat(seed, counter, axis=0)
+
+
 class FusedUpdate:
     """One compiled update for a fixed list of (weight type, number of state arrays)."""
 
-    def __init__(self, optimizer, layout, n_scalars):
+    def __init__(self, optimizer, layout, n_scalars, state_shapes=None):
         b = Builder(name=f"{type(optimizer).__name__.lower()}_update")
         weights, grads, states = [], [], []
         for k, (t, n_state) in enumerate(layout):
             weights.append(b.param(t, f"w{k}"))
             grads.append(b.param(t, f"g{k}"))
-            states.append([b.param(t, f"s{k}_{j}") for j in range(n_state)])
+            # (a state of its own shape: optimizer.fused_state_shapes, GroupAdaGrad's rows)
+            shapes = state_shapes[k] if state_shapes is not None else (t.shape,) * n_state
+            states.append([b.param(t.with_shape(shapes[j]), f"s{k}_{j}")
+                           for j in range(n_state)])
         h = b.param(TensorType("f64", (n_scalars * len(layout),)), "h")
         outs, self.donate = [], {}
+        # an optimizer that draws random numbers (SGLD) ends its scalars with 3 numbers per
+        # key: they become i64[2] keys, the last entries of `s` (random_key)
+        n_keys = getattr(optimizer, "fused_keys", 0)
+        n_plain = n_scalars - 3 * n_keys
         for k, (t, n_state) in enumerate(layout):
             base = k * n_scalars
             s = [b.cast(b.reshape(b.slice(h, begin=(base + j,), end=(base + j + 1,), step=(1,)),
-                                  shape=()), dtype=t.dtype) for j in range(n_scalars)]
+                                  shape=()), dtype=t.dtype) for j in range(n_plain)]
+            s += [random_key(b, h, base + n_plain + 3 * j) for j in range(n_keys)]
             w, new_states = optimizer.fused_rule(b, weights[k], grads[k], states[k], s)
             # a state the rule does not use (momentum set to 0 after SGD created it) stays
             new_states = list(new_states) + states[k][len(new_states):]
@@ -238,7 +260,8 @@ def _scalars(optimizer, indices):
 
 
 def _apply_slow(optimizer, items, states, indices, structure, scalars):
-    shapes, args = [], []
+    shapes, args, state_shapes = [], [], []
+    declared = optimizer.fused_state_shapes
     for i, nd_weight, grad in items:
         w = nd_weight._data
         dtype = w.dtype
@@ -249,20 +272,28 @@ def _apply_slow(optimizer, items, states, indices, structure, scalars):
             return False
         st = states[i]
         st = () if st is None else st if type(st) is tuple else (st,)
+        want = declared(w.shape, len(st))
+        if any(type(a) is not np.ndarray or a.dtype != dtype or a.shape != shape
+               for a, shape in zip(st, want)):  # (another type or shape: per-parameter updates)
+            if scalars is not None:
+                raise RuntimeError("fused update: a parameter changed type mid-step")
+            return False
         shapes.append((w.shape, dtype, len(st)))
+        state_shapes.append(want)
         args.append(w)
         args.append(grad)
         args.extend(st)
     w = st = None                   # (references _unshared would count)
     if scalars is None:
         scalars = _scalars(optimizer, indices)
-    key = (structure, tuple(shapes), len(scalars))
+    key = (structure, tuple(shapes), tuple(state_shapes), len(scalars))
     fused = _CACHE.get(key)
     if fused is None:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
         layout = [(type_of(np.empty(0, dtype)).with_shape(shape), n) for shape, dtype, n in shapes]
-        fused = _CACHE[key] = FusedUpdate(optimizer, layout, len(scalars) // len(items))
+        fused = _CACHE[key] = FusedUpdate(optimizer, layout, len(scalars) // len(items),
+                                          state_shapes)
     targets = [(i, w, n) for (i, w, _), (_, _, n) in zip(items, shapes)]
     fused(args, np.array(scalars, dtype=np.float64), targets, states)
     if len(_LAST) > 64:

@@ -11,6 +11,7 @@ by `fused_scalars` exactly as `update` computes them: Trainer compiles the rules
 parameters into one native call (fused_update.py), as MXNet's multi-tensor kernels do.
 """
 import functools
+import warnings
 
 import numpy as np
 
@@ -21,9 +22,21 @@ _REGISTRY = {}
 _PLAIN_SGD: dict = {}   # SGD subclass -> whether fused_scalar_vector's fast loop applies
 
 
+class UnknownOptimizer(MXNetError, ValueError):
+    """create() of a name nobody registered (MXNet raises ValueError)."""
+
+
 def register(klass):
-    """Register an Optimizer subclass under its lower-case class name."""
-    _REGISTRY[klass.__name__.lower()] = klass
+    """Register an Optimizer subclass under its lower-case class name (MXNet warns when a
+    name is taken by another class: the new one wins)."""
+    if not (isinstance(klass, type) and issubclass(klass, Optimizer)):
+        raise MXNetError(f"Optimizer.register: expected an Optimizer subclass, got {klass!r}")
+    name = klass.__name__.lower()
+    old = _REGISTRY.get(name)
+    if old is not None and old is not klass:
+        warnings.warn(f"WARNING: New optimizer {klass.__module__}.{klass.__name__} is "
+                      f"overriding existing optimizer {old.__module__}.{old.__name__}")
+    _REGISTRY[name] = klass
     return klass
 
 
@@ -33,7 +46,8 @@ def create(name, **kwargs):
         return name
     klass = _REGISTRY.get(str(name).lower())
     if klass is None:
-        raise MXNetError(f"unknown optimizer {name!r}; known: {sorted(_REGISTRY)}")
+        raise UnknownOptimizer(f"Cannot find optimizer {name}: unknown optimizer {name!r}; "
+                               f"known: {sorted(_REGISTRY)}")
     return klass(**kwargs)
 
 
@@ -69,7 +83,10 @@ class Optimizer:
     create_state() itself is called as MXNet calls it: with the parameter's NDArray, its
     gradient NDArray and the states its create_state made (`takes_ndarrays`)."""
     create_optimizer = staticmethod(create)
+    register = staticmethod(register)
+    opt_registry = _REGISTRY
     takes_ndarrays = False
+    aggregate_num = 0
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -82,7 +99,7 @@ class Optimizer:
 
     def __init__(self, learning_rate=None, wd=0.0, rescale_grad=1.0, clip_gradient=None,
                  lr_scheduler=None, param_dict=None, multi_precision=False, begin_num_update=0,
-                 **kwargs):
+                 param_idx2name=None, sym=None, **kwargs):
         if kwargs:
             raise MXNetError(f"{type(self).__name__}: unknown arguments {sorted(kwargs)}")
         if lr_scheduler is None and learning_rate is None:
@@ -100,6 +117,20 @@ class Optimizer:
         self.param_dict = param_dict or {}
         self.begin_num_update = self.num_update = begin_num_update
         self._index_update_count = {}
+        self.multi_precision = multi_precision
+        if param_idx2name is None:
+            param_idx2name = {}
+        if not isinstance(param_idx2name, dict):
+            raise MXNetError(f"{type(self).__name__}: param_idx2name should be a dict of param "
+                             f"indexes to names, got {type(param_idx2name).__name__}")
+        self.idx2name = dict(param_idx2name)
+        # a Symbol's __lr_mult__ / __wd_mult__ attributes (set_lr_mult / set_wd_mult read them)
+        if sym is not None and not (hasattr(sym, "attr_dict") and hasattr(sym, "list_arguments")):
+            raise MXNetError(f"{type(self).__name__}: sym must be a Symbol (attr_dict(), "
+                             f"list_arguments()), got {type(sym).__name__}")
+        self.sym_info = (sym.attr_dict(), sym.list_arguments()) if sym is not None else ()
+        self.set_lr_mult({})
+        self.set_wd_mult({})
 
     @property
     def learning_rate(self):
@@ -115,19 +146,72 @@ class Optimizer:
     def create_state(self, index, weight):
         return None
 
+    def set_lr_scale(self, args_lrscale):
+        """[DEPRECATED] Use set_lr_mult."""
+        raise DeprecationWarning
+
+    def _sym_mults(self, attr_key):
+        if not self.sym_info:
+            return {}
+        attr, arg_names = self.sym_info
+        return {name: float(attr[name][attr_key]) for name in arg_names
+                if name in attr and attr_key in attr[name]}
+
+    def set_lr_mult(self, args_lr_mult):
+        """Learning-rate multipliers by parameter name (or index); they replace the previous
+        ones. A Gluon Parameter's own lr_mult (param_dict) takes precedence."""
+        self.lr_mult = self._sym_mults("__lr_mult__")
+        self.lr_mult.update(args_lr_mult)
+
+    def _no_decay(self, name):
+        """Whether set_wd_mult gives parameter `name` (from param_idx2name) wd_mult 0."""
+        return not (name.endswith("_weight") or name.endswith("_gamma"))
+
+    def set_wd_mult(self, args_wd_mult):
+        """Weight-decay multipliers by parameter name (or index). With param_idx2name, every
+        name that does not end in _weight or _gamma starts at 0 (biases, betas...)."""
+        self.wd_mult = {n: 0.0 for n in self.idx2name.values() if self._no_decay(n)}
+        self.wd_mult.update(self._sym_mults("__wd_mult__"))
+        self.wd_mult.update(args_wd_mult)
+
+    def _mult(self, index, mults, attr):
+        """MXNet's lookup: the Parameter's own multiplier, else by index, else by name."""
+        p = self.param_dict.get(index)
+        if p is not None:
+            return getattr(p, attr)
+        if index in mults:
+            return mults[index]
+        if index in self.idx2name:
+            return mults.get(self.idx2name[index], 1.0)
+        return 1.0
+
     def _update_count(self, index):
+        if isinstance(index, (list, tuple)):      # MXNet's aggregated form
+            for i in index:
+                self._update_count(i)
+            return None
         count = self._index_update_count.get(index, self.begin_num_update) + 1
         self._index_update_count[index] = count
         self.num_update = max(count, self.num_update)
         return count
 
+    def _get_lrs(self, indices):
+        return [self._get_lr(i) for i in indices]
+
+    def _get_wds(self, indices):
+        return [self._get_wd(i) for i in indices]
+
     def _get_lr(self, index):
-        p = self.param_dict.get(index)
-        return self.learning_rate * (p.lr_mult if p is not None else 1.0)
+        if not self.lr_mult and not self.idx2name:
+            p = self.param_dict.get(index)
+            return self.learning_rate * (p.lr_mult if p is not None else 1.0)
+        return self.learning_rate * self._mult(index, self.lr_mult, "lr_mult")
 
     def _get_wd(self, index):
-        p = self.param_dict.get(index)
-        return self.wd * (p.wd_mult if p is not None else 1.0)
+        if not self.wd_mult and not self.idx2name:
+            p = self.param_dict.get(index)
+            return self.wd * (p.wd_mult if p is not None else 1.0)
+        return self.wd * self._mult(index, self.wd_mult, "wd_mult")
 
     def _scaled(self, grad):
         """clip(rescale_grad * grad): a new array (the gradient buffer is left alone)."""
@@ -161,6 +245,10 @@ class Optimizer:
         """What shapes the IR of fused_rule besides the parameters' types (None: this
         optimizer has no fused form, so Trainer calls update per parameter)."""
         return None
+
+    def fused_state_shapes(self, weight_shape, n_states):
+        """The shapes of a parameter's state arrays in the fused call (the weight's)."""
+        return (weight_shape,) * n_states
 
     def fused_scalars(self, index):
         """Count this update (as `update` does) and return the per-step numbers its
@@ -256,7 +344,8 @@ class SGD(Optimizer):
                                        and cls._get_wd is Optimizer._get_wd
                                        and cls._update_count is Optimizer._update_count
                                        and cls.learning_rate is Optimizer.learning_rate)
-        if self.lr_scheduler is not None or not plain:
+        if self.lr_scheduler is not None or not plain or self.lr_mult or self.wd_mult or \
+                self.idx2name:
             return super().fused_scalar_vector(indices)
         counts, begin, num = self._index_update_count, self.begin_num_update, self.num_update
         params = self.param_dict
@@ -486,3 +575,8 @@ class AdaGrad(Optimizer):
 
 # AdaDelta, Adamax, Nadam, Signum, Ftrl, LAMB (registered on import)
 from .optimizer_more import AdaDelta, Adamax, Nadam, Signum, Ftrl, LAMB  # noqa: E402,F401
+# LARS, LBSGD; DCASGD, FTML, SGLD, Test, ccSGD; the kvstore-style Updater
+from .optimizer_large_batch import LARS, LBSGD  # noqa: E402,F401
+from .optimizer_rare import DCASGD, FTML, SGLD, Test, ccSGD  # noqa: E402,F401
+from .optimizer_updater import Updater, get_updater  # noqa: E402,F401
+from . import optimizer_contrib as contrib  # noqa: E402,F401  (GroupAdaGrad)

@@ -31,6 +31,30 @@ def next_key():
     return hook(key) if hook is not None else wrap(key)
 
 
+def take_counter():
+    """(seed, counter) of the next draw, the counter advanced: what next_key() holds, for a
+    draw made outside any trace (an optimizer's noise, per parameter or in its fused update)."""
+    with _lock:
+        key = (_state["seed"], _state["counter"])
+        _state["counter"] += 1
+    return key
+
+
+def give_back_counter(after, count):
+    """Undo the last `count` take_counter() calls when nothing has drawn since (the counter
+    is still `after`); True when undone."""
+    with _lock:
+        if _state["counter"] != after:
+            return False
+        _state["counter"] -= count
+    return True
+
+
+def counter_now():
+    with _lock:
+        return _state["counter"]
+
+
 def _shape(shape):
     if shape is None:   # MXNet's unset shape: one sample
         return (1,)

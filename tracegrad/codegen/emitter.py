@@ -64,7 +64,8 @@ class ScalarEmitter:
             grow = ty.intrinsic_name == "f64"
             return SVal(b.fpext(x.v, ty) if grow else b.fptrunc(x.v, ty), dtype)
         if src in FLOATS:
-            fn = self.math.intrinsic("llvm.fptosi.sat", ty, [x.v.type])
+            # named by both types (llvm.fptosi.sat.i64.f64): one module may convert f32 and f64
+            fn = self.math.intrinsic("llvm.fptosi.sat", ty, [x.v.type], suffix=[ty, x.v.type])
             return SVal(b.call(fn, [x.v]), dtype)
         if dtype in FLOATS:
             return SVal(b.sitofp(x.v, ty), dtype)

@@ -216,11 +216,23 @@ class Trainer:
                 if s is not None:
                     arrays[f"{i}:{k}"] = s.asnumpy() if isinstance(s, NDArray) else s
         arrays["__num_update__"] = np.array(self._optimizer.num_update)
+        # each parameter's update count (Adam's, FTML's, LAMB's bias corrections): MXNet's
+        # saved optimizer carries them too
+        counts = self._optimizer._index_update_count
+        if counts and all(type(k) is int for k in counts):
+            arrays["__index_update_count__"] = np.array(sorted(counts.items()), dtype=np.int64)
         save_arrays(fname, arrays)
 
     def load_states(self, fname):
         arrays = load_arrays(fname)
+        counts = arrays.pop("__index_update_count__", None)
+        if counts is not None and (counts.ndim != 2 or counts.shape[1:] != (2,) or
+                                   counts.dtype.kind not in "iu"):
+            raise MXNetError(f"Trainer.load_states: '{fname}' holds update counts of shape "
+                             f"{counts.shape} ({counts.dtype}), not (n, 2) integers")
         self._optimizer.num_update = int(arrays.pop("__num_update__", 0))
+        if counts is not None:
+            self._optimizer._index_update_count = {int(i): int(c) for i, c in counts}
         for i, p in enumerate(self._params):
             if p._data is None or p.grad_req == "null":
                 continue
