@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 
+from .base import MXNetError
 from .ir.types import dtype_name
 from .op_kwargs import redo as _redo
 from .op_kwargs import write_out as _write_out
@@ -84,6 +85,9 @@ def uniform(low=0.0, high=1.0, shape=None, dtype=None, ctx=None, out=None, **kwa
     if isinstance(low, NDArray) or isinstance(high, NDArray):
         return _dists.uniform_of_arrays(low, high, shape, dtype, out)
     shape, dtype = _like_out(shape, dtype, out)
+    if not float(low) <= float(high):
+        raise MXNetError(f"random.uniform: low must be less or equal to high, got low={low}, "
+                         f"high={high}")
     return _out("random.uniform", F.random_uniform(
         next_key(), shape=_shape(shape), dtype=_dt(dtype), low=float(low), high=float(high)), out)
 
@@ -97,6 +101,8 @@ def normal(loc=0.0, scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwa
     if isinstance(loc, NDArray) or isinstance(scale, NDArray):
         return _dists.normal_of_arrays(loc, scale, shape, dtype, out)
     shape, dtype = _like_out(shape, dtype, out)
+    if not float(scale) > 0:      # (MXNet's check; NaN fails it too)
+        raise MXNetError(f"random.normal: scale must be positive, got {scale}")
     return _out("random.normal", F.random_normal(
         next_key(), shape=_shape(shape), dtype=_dt(dtype), loc=float(loc), scale=float(scale)), out)
 
@@ -113,7 +119,6 @@ def randint(low, high, shape=None, dtype=None, ctx=None, out=None):
     from .array import F
     shape, dtype = _like_out(shape, dtype, out)
     if np.dtype(dtype or "int32") not in (np.int32, np.int64):
-        from .base import MXNetError
         raise MXNetError(f"random.randint: the result's dtype must be int32 or int64, got "
                          f"{np.dtype(dtype).name}{' (out=)' if out is not None else ''}")
     u = uniform(0.0, 1.0, shape, dtype="float64")
@@ -130,6 +135,8 @@ def exponential(scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs)
     if isinstance(scale, NDArray):
         return _dists.exponential_of_rates(F.div(1.0, scale), shape, dtype, out)
     shape, dtype = _like_out(shape, dtype, out)
+    if not float(scale) > 0:      # (MXNet checks the rate 1 / scale)
+        raise MXNetError(f"random.exponential: scale must be positive, got {scale}")
     u = F.random_uniform(next_key(), shape=_shape(shape), dtype=_dt(dtype))
     return _out("random.exponential", F.mul(F.neg(F.log1p(F.neg(u))), float(scale)), out)
 

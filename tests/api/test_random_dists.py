@@ -176,3 +176,13 @@ def test_out_sets_unset_shape_and_dtype_and_is_checked():
         nd.random.normal(0, 1, dtype="float32", out=nd.zeros((2,), dtype="float64"))
     with pytest.raises(MXNetError, match="random.randint: .* int32 or int64, got float32"):
         nd.random.randint(0, 3, shape=(5,), out=nd.zeros((5,)))
+
+
+def test_scalar_parameters_checked_as_mxnet_checks_them():
+    with pytest.raises(MXNetError, match="random.normal: scale must be positive, got -1"):
+        nd.random.normal(0, -1, shape=(2,))
+    with pytest.raises(MXNetError, match="random.uniform: low must be less or equal to high"):
+        nd.random.uniform(2, 1, shape=(2,))
+    with pytest.raises(MXNetError, match="random.exponential: scale must be positive"):
+        nd.random.exponential(0.0, shape=(2,))
+    assert nd.random.uniform(1, 1, shape=(2,)).asnumpy().tolist() == [1.0, 1.0]

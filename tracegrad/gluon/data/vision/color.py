@@ -178,6 +178,7 @@ class RandomLighting(_TakesNumpy, HybridBlock):
         if x.shape[2] != 3:
             raise ValueError(f"RandomLighting: expects 1 or 3 channels, got shape "
                              f"{tuple(x.shape)}")
-        a = nd.random.normal(0.0, float(self._alpha), shape=(3, 1))
+        a = nd.random.normal(0.0, float(self._alpha), shape=(3, 1)) if self._alpha > 0 else \
+            nd.zeros((3, 1))     # (alpha 0: no lighting noise, as MXNet's kernel draws none)
         shift = nd.reshape(nd.dot(nd.array(_EIG), a), (1, 1, 3))
         return _back(_float(x) + shift, x)
