@@ -11,6 +11,8 @@ from tracegrad import autograd, nd
 from tracegrad.base import MXNetError
 from tracegrad.tracing.jit import jit
 
+from compiled_checks import compiled_values, jit_grads_match
+
 RNG = np.random.default_rng(11)
 
 _erf_ref = np.vectorize(math.erf)   # float64 references without scipy (an optional extra)
@@ -55,24 +57,12 @@ def grad_fd(fn, inputs, eps=1e-6):
 
 
 def check_jit(fn, *inputs, rtol=1e-6):
-    """jit(fn) == fn on these float32 inputs, and their gradients agree too."""
-    compiled = jit(fn)
-    eager = [nd.array(x) for x in inputs]
-    want = fn(*eager)
-    for _ in range(2):  # trace, then the cached compiled call
-        got = compiled(*[nd.array(x) for x in inputs])
-    np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=rtol, atol=1e-6)
-    grads = []
-    for f in (fn, compiled):
-        xs = [nd.array(x) for x in inputs]
-        for x in xs:
-            x.attach_grad()
-        with autograd.record():
-            y = f(*xs)
-            (y * y).sum().backward()
-        grads.append([x.grad.asnumpy() for x in xs])
-    for a, b in zip(*grads):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    """jit(fn) == fn on these inputs made float32, and their gradients agree too."""
+    inputs = [np.asarray(x, dtype=np.float32) for x in inputs]
+    want = fn(*[nd.array(x) for x in inputs])
+    np.testing.assert_allclose(compiled_values(fn, *inputs).asnumpy(), want.asnumpy(),
+                               rtol=rtol, atol=1e-6)
+    jit_grads_match(fn, *inputs, rtol=1e-4, atol=1e-5)
 
 
 UNARY = {"tan": (np.tan, -1.2, 1.2), "arcsin": (np.arcsin, -0.9, 0.9),
