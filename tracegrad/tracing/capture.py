@@ -166,8 +166,13 @@ class Deferred(NDArray):
     def detach(self):
         """The same future data cut from the graph (truncated BPTT's `h.detach()` inside
         record()): an alias the step's call fills with this value's buffer, untracked as eager
-        makes it. Its `_leaf` is -1 - index, so no plan op binds it as the tracked value."""
+        makes it. Its `_leaf` is -1 - index, so no plan op binds it as the tracked value.
+        Of an extra (an RNN layer's final states, outside the loss graph) it is one more
+        extra, the detach itself, run when that extra is (`_run_extras`)."""
         step, j = _STATE.step, _GET_LEAF(self)
+        if step is not None and type(j) is tuple and step.held is None and not step.done \
+                and j[1] < len(step.extras) and step.extras[j[1]][3]() is self:
+            return _extra_result(step, _DETACH, [j], None, _SLOT_VALUE.__get__(self))
         if step is None or type(j) is not int or j < 0 or step.held is not None or \
                 step.done or step.refs[j] is None or step.refs[j]() is not self:
             return NDArray.detach(self)     # (reads the data: materializes first)
@@ -284,6 +289,8 @@ class Plan:
                 pop.writes = tuple(results[e.n_out:e.n_out + len(e.updates)])
                 pop.has_keys = any(kind == Feed.KEY for kind, _ in e.feeds)
             self.ops.append(pop)
+        # plan value -> the op computing it (_extra_is_value)
+        self.producer = {j: pop for pop in self.ops for j in pop.results}
         if len(self.value_types) > len(_REFS):
             raise _Refuse(f"the step has more than {len(_REFS)} values")
         self.leaf_types = [v.type for v in leaves]
@@ -688,11 +695,19 @@ def _defer_extra(step, opdef, args, attrs):
         return None
     if isinstance(t, tuple):
         return None
+    return _extra_result(step, opdef, operands, attrs, t)
+
+
+_DETACH = None      # an extra's opdef for Deferred.detach of an extra
+
+
+def _extra_result(step, opdef, operands, attrs, t):
+    """A Deferred of type t for one more extra op of the step (its `_leaf`: ("extra", n))."""
     d = _NEW(Deferred)
     _SET_VAR(d, None)
-    _SET_LEAF(d, ("extra", len(extras)))
+    _SET_LEAF(d, ("extra", len(step.extras)))
     _SET_VALUE(d, t)
-    step.extras = extras + ([opdef, operands, attrs, _WEAKREF(d), False],)
+    step.extras = step.extras + ([opdef, operands, attrs, _WEAKREF(d), False],)
     return d
 
 
@@ -702,7 +717,10 @@ def _run_extras(step, real):
     done = []
     for opdef, operands, attrs, ref, own in step.extras:
         args = [real[o.index] if type(o) is _Ref else done[o[1]] for o in operands]
-        res = _array.apply(opdef, args, attrs) if attrs else _array.apply(opdef, args)
+        if opdef is _DETACH:
+            res = NDArray.detach(args[0])
+        else:
+            res = _array.apply(opdef, args, attrs) if attrs else _array.apply(opdef, args)
         done.append(res)
         d = ref()
         if d is not None:
@@ -761,7 +779,8 @@ def _bind(step, pop, args):
         t = type(a)
         if t is Deferred:
             if kind != _VALUE or _GET_LEAF(a) != ref:
-                return None
+                if kind != _VALUE or not _extra_is_value(step, _GET_LEAF(a), ref):
+                    return None
             saved[n] = _REFS[ref]
             continue
         if kind == _LIT:
@@ -800,6 +819,30 @@ def _bind(step, pop, args):
         elif bound is not data:
             return None
     return saved
+
+
+def _extra_is_value(step, leaf, j):
+    """Whether extra `leaf` computes plan value j: the same deterministic op with the same
+    attributes on the same values (extras or plan values, recursively). Eager code that
+    computes one value twice (a slice for zeros_like's shape, then the same slice as the
+    next cell's input) has its first copy matched to the plan's op and the second made an
+    extra; an op of the plan reading the second reads the plan's value, bit for bit."""
+    extras = step.extras
+    if type(leaf) is not tuple or leaf[1] >= len(extras):
+        return False
+    opdef, operands, attrs, _, _ = extras[leaf[1]]
+    pop = step.plan.producer.get(j)
+    if opdef is _DETACH or pop is None or pop.opdef is not opdef or len(pop.results) != 1 \
+            or pop.n != len(operands):
+        return False
+    canon = tape.canonical(opdef, attrs or {})
+    if canon is not pop.attrs and canon != pop.attrs:
+        return False
+    for o, (kind, r) in zip(operands, pop.operands):
+        if kind != _VALUE or not (o.index == r if type(o) is _Ref else
+                                  _extra_is_value(step, o, r)):
+            return False
+    return True
 
 
 def _same_literal(pop, n, lit, a, args):
@@ -967,7 +1010,8 @@ def _bind_call(step, pop, entry, args, params):
     for i, oref in b.deferred:
         a = args[i]
         if type(a) is not Deferred or _GET_LEAF(a) != oref:
-            return None
+            if type(a) is not Deferred or not _extra_is_value(step, _GET_LEAF(a), oref):
+                return None
         if saved_args is args:
             saved_args = list(args)
         saved_args[i] = _REFS[oref]
