@@ -122,7 +122,8 @@ class Deferred(NDArray):
 
     @property
     def _data(self):
-        materialize("a deferred array's data was read")
+        if _STATE.step is not None:
+            materialize(_at_user_line("a deferred array's data was read"))
         return _SLOT_DATA.__get__(self)
 
     @_data.setter
@@ -132,7 +133,8 @@ class Deferred(NDArray):
 
     @property
     def _value(self):
-        materialize("a deferred array's graph value was used")
+        if _STATE.step is not None:
+            materialize(_at_user_line("a deferred array's graph value was used"))
         return _SLOT_VALUE.__get__(self)
 
     @_value.setter
@@ -199,6 +201,20 @@ class Deferred(NDArray):
         if data.base is not None:
             self._data = data.copy()
         return self
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _at_user_line(reason):
+    """A drop's reason with the line outside tracegrad that caused it (the drop log says
+    which read of the user's ran the step eagerly)."""
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+        f = f.f_back
+    if f is None:
+        return reason
+    return f"{reason} ({os.path.basename(f.f_code.co_filename)}:{f.f_lineno}, {f.f_code.co_name})"
 
 
 class PendingWrite(NDArray):
@@ -667,38 +683,83 @@ def defer_apply(opdef, args, attrs):
 
 
 def _defer_extra(step, opdef, args, attrs):
-    """An op the plan's graph does not hold, on this step's deferred values only (an RNN
-    layer's final states nobody asked for, an argmax inside record()): nothing the loss needs
-    depends on it, so it waits as a Deferred (its `_leaf` is ("extra", n)) that only a
-    materialized step computes. One alive at backward() materializes the step there; one
-    used by an op of the plan fails that op's match. None when it cannot wait."""
+    """An op the plan's graph does not hold, on this step's deferred values (an RNN layer's
+    final states nobody asked for, their detach, an accuracy of the output against the
+    label inside record()), untracked arrays (copied now) and scalars: nothing the loss needs
+    depends on it, so it waits as a Deferred (its `_leaf` is ("extra", n)) that a materialized
+    step computes (`_run_extras`) or, alive at backward(), runs after the native call
+    (`_run_extras_after`). One used by an op of the plan fails that op's match unless it
+    computes the plan's operand (`_extra_is_value`). None when it cannot wait."""
     if RANDOM in opdef.traits or step.held is not None or step.done:
         return None
-    refs, extras = step.refs, step.extras
+    n0 = len(step.extras)
+    operands, types = _extra_operands(step, args)
+    if operands is not None:
+        try:
+            types = [v.type if type(v) is Value else Literal(v, literal_dtype(v, types)).type
+                     for v in types]
+            t = opdef.infer(*types, **tape.canonical(opdef, attrs or {}))
+        except Exception:  # noqa: BLE001 - not an op this step can hold: run it as eager would
+            t = None
+        if t is not None and not isinstance(t, tuple):
+            return _extra_result(step, opdef, operands, attrs, t)
+    step.extras = step.extras[:n0]       # (the detaches _extra_operands added)
+    return None
+
+
+def _extra_operands(step, args):
+    """(operands, their Values or scalars) of an extra op, or (None, None)."""
+    refs = step.refs
     operands, types = [], []
     for a in args:
-        if type(a) is not Deferred:
-            return None
+        ta = type(a)
+        if ta is NDArray or ta is bool or ta is int or ta is float:
+            if ta is NDArray:       # an untracked array (a label): its value now, as a copy
+                if _SLOT_VALUE.__get__(a) is not None:   # (a tracked one: the update may
+                    return None, None                     # write it in the same call)
+                data = _SLOT_DATA.__get__(a)
+                if type(data) is not np.ndarray:
+                    return None, None
+                a = _Const(data.copy())
+                types.append(Value(type_of(data)))
+            else:
+                types.append(a)
+            operands.append(a)
+            continue
+        if ta is not Deferred:
+            return None, None
         j = _GET_LEAF(a)
-        if type(j) is int:
-            if j < 0 or refs[j] is None or refs[j]() is not a:
-                return None            # (a detached alias)
+        if type(j) is int and j < 0:     # a detached alias of a plan value: detach it here
+            if not any(r() is a for _, r in step.aliases):
+                return None, None
+            _extra_result(step, _DETACH, [_Ref(-1 - j)], None, _SLOT_VALUE.__get__(a))
+            operands.append(("extra", len(step.extras) - 1))
+        elif type(j) is int:
+            if refs[j] is None or refs[j]() is not a:
+                return None, None
             operands.append(_Ref(j))
-        elif type(j) is tuple and j[1] < len(extras) and extras[j[1]][3]() is a:
+        elif type(j) is tuple and j[1] < len(step.extras) and step.extras[j[1]][3]() is a:
             operands.append(j)
         else:
-            return None
-        types.append(_SLOT_VALUE.__get__(a))
-    try:
-        t = opdef.infer(*types, **tape.canonical(opdef, attrs or {}))
-    except Exception:  # noqa: BLE001 - not an op this step can hold: run it as eager would
-        return None
-    if isinstance(t, tuple):
-        return None
-    return _extra_result(step, opdef, operands, attrs, t)
+            return None, None
+        types.append(Value(_SLOT_VALUE.__get__(a)))
+    return operands, types
 
 
 _DETACH = None      # an extra's opdef for Deferred.detach of an extra
+
+
+class _Const:
+    """An extra's untracked array operand: a copy of its data when the op was made."""
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+def _extra_args(operands, real, done):
+    return [real[o.index] if type(o) is _Ref else done[o[1]] if type(o) is tuple else
+            _array.wrap(o.data) if type(o) is _Const else o for o in operands]
 
 
 def _extra_result(step, opdef, operands, attrs, t):
@@ -716,7 +777,7 @@ def _run_extras(step, real):
     of one becomes the NDArray eager made."""
     done = []
     for opdef, operands, attrs, ref, own in step.extras:
-        args = [real[o.index] if type(o) is _Ref else done[o[1]] for o in operands]
+        args = _extra_args(operands, real, done)
         if opdef is _DETACH:
             res = NDArray.detach(args[0])
         else:
