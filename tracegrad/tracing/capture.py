@@ -1601,8 +1601,7 @@ def backward(heads, head_grads, retain_graph, train_mode):
     head = heads[0] if isinstance(heads, (list, tuple)) and len(heads) == 1 else heads
     if (type(head) is not Deferred or head_grads is not None or retain_graph
             or step.k != len(plan.ops) or _SLOT_LEAF.__get__(head) != plan.head):
-        materialize("backward() differs from the captured step (heads, head gradients, "
-                    "retain_graph or ops left)")
+        materialize(_why_backward_differs(step, head))
         return False
     if step.n_assign != len(plan.assigns):
         materialize("the step made fewer state updates (assign_state) than the captured one")
@@ -1647,6 +1646,19 @@ def backward(heads, head_grads, retain_graph, train_mode):
     deliver(step, outs, before)
     _STATE.delivered = plan
     return True
+
+
+def _why_backward_differs(step, head):
+    """The drop reason of a backward() the pending step cannot make."""
+    plan = step.plan
+    if step.k != len(plan.ops):
+        pop = plan.ops[step.k]
+        name = pop.opdef.name if pop.entry is None else "a compiled call"
+        return (f"backward() before the captured step's op {step.k} of {len(plan.ops)} "
+                f"('{name}') was seen" + (f" ({len(step.extras)} ops outside its graph "
+                                          "were made instead)" if step.extras else ""))
+    return ("backward() differs from the captured step (heads, head gradients or "
+            "retain_graph)")
 
 
 def run_native(step, native, args):
