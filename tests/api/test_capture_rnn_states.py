@@ -1,7 +1,9 @@
-"""Step capture of eager (not hybridized) recurrent training steps: an RNN layer given its
-detached final states as the next batch's begin_state (the word-LM loop, truncated BPTT),
-cells stepped by hand, and the net output read for a metric after backward(). Each step is
-captured and gives the parameters, losses and carried states that capture off gives."""
+"""Step capture of eager (not hybridized) training steps with ops beside the loss graph: an
+RNN layer given its final states, detached inside record(), as the next batch's begin_state
+(the word-LM loop), cells stepped by hand or unrolled, a value the step computes twice, and
+the output read for a metric (after backward(), or an accuracy inside record()). Each step
+is captured (mx.stats()) and gives the parameters, losses and carried states capture off
+gives."""
 import numpy as np
 import pytest
 
@@ -20,8 +22,8 @@ def _same(a, b, rtol=1e-5):
 
 
 def _run(on, body, step, read_every=4):
-    """(parameters + carried states, loss reads, captured steps) after STEPS steps of
-    `step(body, head, x, states) -> (loss, states)` with Adam."""
+    """(parameters + carried states, loss reads, captured steps) after STEPS steps with
+    Adam of `step(body, x, states) -> (output, detached final states)` and a Dense head."""
     capture.set_enabled(on)
     try:
         mx.random.seed(4)

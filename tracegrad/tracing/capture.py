@@ -22,10 +22,12 @@ each Deferred array still alive becomes an ordinary NDArray holding its value. O
 has learned trainer.step's update (update_fusion.py), backward() holds the step instead and
 trainer.step() makes the one call of forward, adjoint and update. `detach()` of a Deferred
 array (truncated BPTT's carried states) is an untracked Deferred alias of the same value.
-An op outside the plan's graph on deferred values only (an RNN layer's unread final states,
-an argmax inside record()) is an extra: a Deferred that only a materialized step computes,
-or, when one is still alive at backward(), the call's exported values after the call
-(`_defer_extra`, `_run_extras_after`).
+An op outside the plan's graph on deferred values, scalars and untracked arrays (an RNN
+layer's final states, their detach(), an accuracy against the label inside record()) is an
+extra: a Deferred that a materialized step computes, or, when one is still alive at
+backward(), that runs on the call's exported values after the call (`_defer_extra`,
+`_run_extras_after`). An extra that computes what a plan value computes (one slice made
+twice) is that value to the plan's ops (`_extra_is_value`).
 
 Exactness. Anything else materializes the step first, exactly as eager would have run it (same
 recording and training modes, same random keys, in the same order): reading a Deferred array's
