@@ -22,10 +22,12 @@ each Deferred array still alive becomes an ordinary NDArray holding its value. O
 has learned trainer.step's update (update_fusion.py), backward() holds the step instead and
 trainer.step() makes the one call of forward, adjoint and update. `detach()` of a Deferred
 array (truncated BPTT's carried states) is an untracked Deferred alias of the same value.
-An op outside the plan's graph on deferred values only (an RNN layer's unread final states,
-an argmax inside record()) is an extra: a Deferred that only a materialized step computes,
-or, when one is still alive at backward(), the call's exported values after the call
-(`_defer_extra`, `_run_extras_after`).
+An op outside the plan's graph on deferred values, scalars and untracked arrays (an RNN
+layer's final states, their detach(), an accuracy against the label inside record()) is an
+extra: a Deferred that a materialized step computes, or, when one is still alive at
+backward(), that runs on the call's exported values after the call (`_defer_extra`,
+`_run_extras_after`). An extra that computes what a plan value computes (one slice made
+twice) is that value to the plan's ops (`_extra_is_value`).
 
 Exactness. Anything else materializes the step first, exactly as eager would have run it (same
 recording and training modes, same random keys, in the same order): reading a Deferred array's
@@ -122,7 +124,8 @@ class Deferred(NDArray):
 
     @property
     def _data(self):
-        materialize("a deferred array's data was read")
+        if _STATE.step is not None:
+            materialize(_at_user_line("a deferred array's data was read"))
         return _SLOT_DATA.__get__(self)
 
     @_data.setter
@@ -132,7 +135,8 @@ class Deferred(NDArray):
 
     @property
     def _value(self):
-        materialize("a deferred array's graph value was used")
+        if _STATE.step is not None:
+            materialize(_at_user_line("a deferred array's graph value was used"))
         return _SLOT_VALUE.__get__(self)
 
     @_value.setter
@@ -166,8 +170,13 @@ class Deferred(NDArray):
     def detach(self):
         """The same future data cut from the graph (truncated BPTT's `h.detach()` inside
         record()): an alias the step's call fills with this value's buffer, untracked as eager
-        makes it. Its `_leaf` is -1 - index, so no plan op binds it as the tracked value."""
+        makes it. Its `_leaf` is -1 - index, so no plan op binds it as the tracked value.
+        Of an extra (an RNN layer's final states, outside the loss graph) it is one more
+        extra, the detach itself, run when that extra is (`_run_extras`)."""
         step, j = _STATE.step, _GET_LEAF(self)
+        if step is not None and type(j) is tuple and step.held is None and not step.done \
+                and j[1] < len(step.extras) and step.extras[j[1]][3]() is self:
+            return _extra_result(step, _DETACH, [j], None, _SLOT_VALUE.__get__(self))
         if step is None or type(j) is not int or j < 0 or step.held is not None or \
                 step.done or step.refs[j] is None or step.refs[j]() is not self:
             return NDArray.detach(self)     # (reads the data: materializes first)
@@ -194,6 +203,20 @@ class Deferred(NDArray):
         if data.base is not None:
             self._data = data.copy()
         return self
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _at_user_line(reason):
+    """A drop's reason with the line outside tracegrad that caused it (the drop log says
+    which read of the user's ran the step eagerly)."""
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+        f = f.f_back
+    if f is None:
+        return reason
+    return f"{reason} ({os.path.basename(f.f_code.co_filename)}:{f.f_lineno}, {f.f_code.co_name})"
 
 
 class PendingWrite(NDArray):
@@ -284,6 +307,8 @@ class Plan:
                 pop.writes = tuple(results[e.n_out:e.n_out + len(e.updates)])
                 pop.has_keys = any(kind == Feed.KEY for kind, _ in e.feeds)
             self.ops.append(pop)
+        # plan value -> the op computing it (_extra_is_value)
+        self.producer = {j: pop for pop in self.ops for j in pop.results}
         if len(self.value_types) > len(_REFS):
             raise _Refuse(f"the step has more than {len(_REFS)} values")
         self.leaf_types = [v.type for v in leaves]
@@ -660,39 +685,92 @@ def defer_apply(opdef, args, attrs):
 
 
 def _defer_extra(step, opdef, args, attrs):
-    """An op the plan's graph does not hold, on this step's deferred values only (an RNN
-    layer's final states nobody asked for, an argmax inside record()): nothing the loss needs
-    depends on it, so it waits as a Deferred (its `_leaf` is ("extra", n)) that only a
-    materialized step computes. One alive at backward() materializes the step there; one
-    used by an op of the plan fails that op's match. None when it cannot wait."""
+    """An op the plan's graph does not hold, on this step's deferred values (an RNN layer's
+    final states nobody asked for, their detach, an accuracy of the output against the
+    label inside record()), untracked arrays (copied now) and scalars: nothing the loss needs
+    depends on it, so it waits as a Deferred (its `_leaf` is ("extra", n)) that a materialized
+    step computes (`_run_extras`) or, alive at backward(), runs after the native call
+    (`_run_extras_after`). One used by an op of the plan fails that op's match unless it
+    computes the plan's operand (`_extra_is_value`). None when it cannot wait."""
     if RANDOM in opdef.traits or step.held is not None or step.done:
         return None
-    refs, extras = step.refs, step.extras
+    n0 = len(step.extras)
+    operands, types = _extra_operands(step, args)
+    if operands is not None:
+        try:
+            types = [v.type if type(v) is Value else Literal(v, literal_dtype(v, types)).type
+                     for v in types]
+            t = opdef.infer(*types, **tape.canonical(opdef, attrs or {}))
+        except Exception:  # noqa: BLE001 - not an op this step can hold: run it as eager would
+            t = None
+        if t is not None and not isinstance(t, tuple):
+            return _extra_result(step, opdef, operands, attrs, t)
+    step.extras = step.extras[:n0]       # (the detaches _extra_operands added)
+    return None
+
+
+def _extra_operands(step, args):
+    """(operands, their Values or scalars) of an extra op, or (None, None)."""
+    refs = step.refs
     operands, types = [], []
     for a in args:
-        if type(a) is not Deferred:
-            return None
+        ta = type(a)
+        if ta is NDArray or ta is bool or ta is int or ta is float:
+            if ta is NDArray:       # an untracked array (a label): its value now, as a copy
+                if _SLOT_VALUE.__get__(a) is not None:   # (a tracked one: the update may
+                    return None, None                     # write it in the same call)
+                data = _SLOT_DATA.__get__(a)
+                if type(data) is not np.ndarray:
+                    return None, None
+                a = _Const(data.copy())
+                types.append(Value(type_of(data)))
+            else:
+                types.append(a)
+            operands.append(a)
+            continue
+        if ta is not Deferred:
+            return None, None
         j = _GET_LEAF(a)
-        if type(j) is int:
-            if j < 0 or refs[j] is None or refs[j]() is not a:
-                return None            # (a detached alias)
+        if type(j) is int and j < 0:     # a detached alias of a plan value: detach it here
+            if not any(r() is a for _, r in step.aliases):
+                return None, None
+            _extra_result(step, _DETACH, [_Ref(-1 - j)], None, _SLOT_VALUE.__get__(a))
+            operands.append(("extra", len(step.extras) - 1))
+        elif type(j) is int:
+            if refs[j] is None or refs[j]() is not a:
+                return None, None
             operands.append(_Ref(j))
-        elif type(j) is tuple and j[1] < len(extras) and extras[j[1]][3]() is a:
+        elif type(j) is tuple and j[1] < len(step.extras) and step.extras[j[1]][3]() is a:
             operands.append(j)
         else:
-            return None
-        types.append(_SLOT_VALUE.__get__(a))
-    try:
-        t = opdef.infer(*types, **tape.canonical(opdef, attrs or {}))
-    except Exception:  # noqa: BLE001 - not an op this step can hold: run it as eager would
-        return None
-    if isinstance(t, tuple):
-        return None
+            return None, None
+        types.append(Value(_SLOT_VALUE.__get__(a)))
+    return operands, types
+
+
+_DETACH = None      # an extra's opdef for Deferred.detach of an extra
+
+
+class _Const:
+    """An extra's untracked array operand: a copy of its data when the op was made."""
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+def _extra_args(operands, real, done):
+    return [real[o.index] if type(o) is _Ref else done[o[1]] if type(o) is tuple else
+            _array.wrap(o.data) if type(o) is _Const else o for o in operands]
+
+
+def _extra_result(step, opdef, operands, attrs, t):
+    """A Deferred of type t for one more extra op of the step (its `_leaf`: ("extra", n))."""
     d = _NEW(Deferred)
     _SET_VAR(d, None)
-    _SET_LEAF(d, ("extra", len(extras)))
+    _SET_LEAF(d, ("extra", len(step.extras)))
     _SET_VALUE(d, t)
-    step.extras = extras + ([opdef, operands, attrs, _WEAKREF(d), False],)
+    step.extras = step.extras + ([opdef, operands, attrs, _WEAKREF(d), False],)
     return d
 
 
@@ -701,8 +779,11 @@ def _run_extras(step, real):
     of one becomes the NDArray eager made."""
     done = []
     for opdef, operands, attrs, ref, own in step.extras:
-        args = [real[o.index] if type(o) is _Ref else done[o[1]] for o in operands]
-        res = _array.apply(opdef, args, attrs) if attrs else _array.apply(opdef, args)
+        args = _extra_args(operands, real, done)
+        if opdef is _DETACH:
+            res = NDArray.detach(args[0])
+        else:
+            res = _array.apply(opdef, args, attrs) if attrs else _array.apply(opdef, args)
         done.append(res)
         d = ref()
         if d is not None:
@@ -761,7 +842,8 @@ def _bind(step, pop, args):
         t = type(a)
         if t is Deferred:
             if kind != _VALUE or _GET_LEAF(a) != ref:
-                return None
+                if kind != _VALUE or not _extra_is_value(step, _GET_LEAF(a), ref):
+                    return None
             saved[n] = _REFS[ref]
             continue
         if kind == _LIT:
@@ -800,6 +882,30 @@ def _bind(step, pop, args):
         elif bound is not data:
             return None
     return saved
+
+
+def _extra_is_value(step, leaf, j):
+    """Whether extra `leaf` computes plan value j: the same deterministic op with the same
+    attributes on the same values (extras or plan values, recursively). Eager code that
+    computes one value twice (a slice for zeros_like's shape, then the same slice as the
+    next cell's input) has its first copy matched to the plan's op and the second made an
+    extra; an op of the plan reading the second reads the plan's value, bit for bit."""
+    extras = step.extras
+    if type(leaf) is not tuple or leaf[1] >= len(extras):
+        return False
+    opdef, operands, attrs, _, _ = extras[leaf[1]]
+    pop = step.plan.producer.get(j)
+    if opdef is _DETACH or pop is None or pop.opdef is not opdef or len(pop.results) != 1 \
+            or pop.n != len(operands):
+        return False
+    canon = tape.canonical(opdef, attrs or {})
+    if canon is not pop.attrs and canon != pop.attrs:
+        return False
+    for o, (kind, r) in zip(operands, pop.operands):
+        if kind != _VALUE or not (o.index == r if type(o) is _Ref else
+                                  _extra_is_value(step, o, r)):
+            return False
+    return True
 
 
 def _same_literal(pop, n, lit, a, args):
@@ -967,7 +1073,8 @@ def _bind_call(step, pop, entry, args, params):
     for i, oref in b.deferred:
         a = args[i]
         if type(a) is not Deferred or _GET_LEAF(a) != oref:
-            return None
+            if type(a) is not Deferred or not _extra_is_value(step, _GET_LEAF(a), oref):
+                return None
         if saved_args is args:
             saved_args = list(args)
         saved_args[i] = _REFS[oref]
@@ -1496,8 +1603,7 @@ def backward(heads, head_grads, retain_graph, train_mode):
     head = heads[0] if isinstance(heads, (list, tuple)) and len(heads) == 1 else heads
     if (type(head) is not Deferred or head_grads is not None or retain_graph
             or step.k != len(plan.ops) or _SLOT_LEAF.__get__(head) != plan.head):
-        materialize("backward() differs from the captured step (heads, head gradients, "
-                    "retain_graph or ops left)")
+        materialize(_why_backward_differs(step, head))
         return False
     if step.n_assign != len(plan.assigns):
         materialize("the step made fewer state updates (assign_state) than the captured one")
@@ -1542,6 +1648,19 @@ def backward(heads, head_grads, retain_graph, train_mode):
     deliver(step, outs, before)
     _STATE.delivered = plan
     return True
+
+
+def _why_backward_differs(step, head):
+    """The drop reason of a backward() the pending step cannot make."""
+    plan = step.plan
+    if step.k != len(plan.ops):
+        pop = plan.ops[step.k]
+        name = pop.opdef.name if pop.entry is None else "a compiled call"
+        return (f"backward() before the captured step's op {step.k} of {len(plan.ops)} "
+                f"('{name}') was seen" + (f" ({len(step.extras)} ops outside its graph "
+                                          "were made instead)" if step.extras else ""))
+    return ("backward() differs from the captured step (heads, head gradients or "
+            "retain_graph)")
 
 
 def run_native(step, native, args):
