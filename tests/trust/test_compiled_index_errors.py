@@ -276,3 +276,25 @@ def test_clip_and_wrap_modes_still_clamp_silently(mode):
         f(nd.array(d), nd.array([0.0, 1.0, 2.0, 3.0]))
         np.testing.assert_array_equal(f(nd.array(d), nd.array(idx)).asnumpy(),
                                       op(nd.array(d), nd.array(idx)).asnumpy())
+
+
+def test_donated_parameter_is_not_written_before_a_check():
+    """An in-place (donated) update computed before a check in program order is staged to
+    the end of the call: a call that raises leaves the parameter as it was."""
+    from tracegrad.runtime.native import NativeFunction
+    b = Builder(name="upd")
+    p = b.param(TensorType("f32", (4,)), "p")
+    table = b.param(TensorType("f32", (4,)), "table")
+    i = b.param(TensorType("i64", (2,)), "i")
+    new_p = b.mul(p, 0.5)
+    checked = b.check_index(i, of="take", what="indices", why="axis 0", lo=(0,), hi=(3,))
+    fn = b.ret(new_p, b.take(table, checked, axis=0))
+    native = NativeFunction(fn, donate={0: 0})
+    assert native.memory_plan()["donated"][0][1] == "copied"
+    param, rows = np.arange(4, dtype=np.float32), np.arange(4, dtype=np.float32) + 10
+    with pytest.raises(MXNetError, match=r"take: indices must be in \[0, 3\]"):
+        native(param, rows, np.array([0, 4]))
+    np.testing.assert_array_equal(param, np.arange(4))
+    out, = native(param, rows, np.array([3, 1]))
+    np.testing.assert_array_equal(out, [13.0, 11.0])
+    np.testing.assert_array_equal(param, np.arange(4) * 0.5)

@@ -113,7 +113,7 @@ def make_plan(fn, fastmath=frozenset(), donate=None) -> Plan:
     staged = set()
     while True:
         plan = _make_plan(fn, fastmath, donate, staged)
-        bad = donation.unsafe(plan)
+        bad = donation.unsafe(plan) | index_errors.donated_before_check(plan)
         if not bad:
             donation.share_pointers(plan)
             return plan

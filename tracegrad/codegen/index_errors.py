@@ -10,6 +10,8 @@ every step that holds a check (`may_raise`) the entry tests the flag once: set, 
 and returns INDEX_ERROR - site, so no later step runs; runtime/native.py raises MXNetError
 naming the site's op, operand, range and where it was traced (`describe`). Ops that read the
 checked value still clamp it, so the step that finds the bad value stays inside every array.
+A donated output (a parameter updated in place) is never written before the last check of
+the call (`donated_before_check`: such outputs are staged to the end).
 """
 import math
 
@@ -66,6 +68,18 @@ def may_raise(step) -> bool:
         if regions is not None and any(True for r in regions(op.attrs) for _ in _walk(r)):
             return True
     return False
+
+
+def donated_before_check(plan) -> set:
+    """Donated outputs written in place (directly) by a step before the last step that may
+    raise: make_plan stages them (written at the end of the call), so a call that raises
+    leaves every donated parameter as it was."""
+    last = max((t for t, (step, _) in enumerate(plan.steps) if may_raise(step)), default=-1)
+    if last < 0 or not plan.donate:
+        return set()
+    slots = {plan.out_slots[k]: k for k in plan.donate if plan.out_slots[k] is not None}
+    return {slots[key] for step, _ in plan.steps[:last] for _, key in step.writes
+            if key in slots}
 
 
 def flag(module):
