@@ -15,18 +15,11 @@ checked index still clamp (or wrap) it into range, so no memory outside an array
 Modes whose MXNet semantics are clip or wrap (take / pick mode='clip' or 'wrap', Embedding)
 clamp silently, eagerly and compiled alike.
 """
-from .array import HOOKS, F, NDArray
+from .array import F
 from .base import MXNetError
 from .ir.ops import checks
 
 checks.ERROR[0] = MXNetError     # what check_index raises (ir imports nothing above itself)
-
-
-def known_values(arr):
-    """arr's values as a numpy array when they exist now (an eager array), else None."""
-    if HOOKS.tracing or type(arr) is not NDArray:
-        return None
-    return arr._data
 
 
 def check_truncated_range(op, what, arr, lo, hi, why):

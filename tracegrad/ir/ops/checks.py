@@ -10,11 +10,12 @@ and the caller raises with `message` (the values are gone by then; the range is 
 op that consumes the result still clamps its index, so no memory outside an array is touched
 even in the step that finds the bad value.
 
-Attributes: `of` (the op's name), `what` (the operand's name), `why` (what the range is; '{k}' is row k),
-`lo` / `hi` (one bound each, or one per row along axis 0 of the operand: gather_nd's column k
-addresses axis k), `upper` (False: no upper bound), `truncate` (compare the value truncated
-toward zero, as MXNet's kernels read a float index; NaN and infinities never pass; otherwise
-compare the value as it is, as MXNet's own bound checks do, so 2.5 is beyond 2).
+Attributes: `of` (the op's name), `what` (the operand's name), `why` (what the range is;
+'{k}' is row k), `lo` / `hi` (one bound each, or one per row along axis 0 of the operand:
+gather_nd's column k addresses axis k), `upper` (False: no upper bound), `truncate`
+(compare the value truncated toward zero, as MXNet's kernels read a float index; NaN and
+infinities never pass; otherwise compare the value as it is, as MXNet's own bound checks
+do, so 2.5 is beyond 2).
 """
 import numpy as np
 
