@@ -298,3 +298,25 @@ def test_donated_parameter_is_not_written_before_a_check():
     out, = native(param, rows, np.array([3, 1]))
     np.testing.assert_array_equal(out, [13.0, 11.0])
     np.testing.assert_array_equal(param, np.arange(4) * 0.5)
+
+
+def test_check_inside_a_native_loop_raises():
+    """A check in a foreach body (a while_loop region compiled into the same native call)
+    stops the call after the loop step."""
+    def body(i, states):
+        s = states[0]
+        return nd.take(s, i, mode="raise"), [s * 1.5]
+
+    def f(data, idxs):
+        return nd.contrib.foreach(body, idxs, [data])[0]
+    x = nd.array(_data((4, 3)))
+    good, bad = nd.array([[0, 3], [1, 2], [3, 3]]), nd.array([[0, 3], [1, 9], [3, 3]])
+    g = mx.jit(f)
+    np.testing.assert_array_equal(g(x, good).asnumpy(), f(x, good).asnumpy())
+    with pytest.raises(MXNetError, match=r"take: indices must be in \[0, 3\].*compiled code"):
+        g(x, bad)
+    np.testing.assert_array_equal(g(x, good).asnumpy(), f(x, good).asnumpy())
+    ref = np.stack([_data((4, 3)) * 1.5 ** t for t in range(3)])
+    np.testing.assert_allclose(g(x, good).asnumpy(),
+                               np.stack([ref[t][[[0, 3], [1, 2], [3, 3]][t]] for t in range(3)]),
+                               rtol=1e-6)
