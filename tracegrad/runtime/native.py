@@ -107,6 +107,9 @@ class NativeFunction(_Profiled):
         else:
             module = compile_function(fn_or_module, fastmath=fastmath, donate=donate)
         self.module = module
+        # the Function this callable was made from: a module from the cache may hold another
+        # with the same text, whose ops were traced at other lines (index errors name them)
+        self._fn = module.fn if isinstance(fn_or_module, CompiledModule) else fn_or_module
         self._arena = Arena(module.arena_bytes)
         self._arena_address = self._arena.address
         _CONTEXT.start_pool()
@@ -241,7 +244,7 @@ class NativeFunction(_Profiled):
     def _failed(self, rc):
         """The entry stopped after a step (rc < -1): raise what it found."""
         if rc <= index_errors.INDEX_ERROR:
-            raise MXNetError(index_errors.describe(index_errors.sites([self.module.fn]), rc))
+            raise MXNetError(index_errors.describe(index_errors.sites([self._fn]), rc))
         if rc == layout.OUT_OF_MEMORY:
             raise MemoryError(f"@{self.module.fn.name}: a loop or cond in this compiled graph "
                               f"could not allocate its scratch memory (the call returned "
