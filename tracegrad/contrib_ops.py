@@ -83,8 +83,8 @@ def index_copy(old_tensor, index_vector, new_tensor, **kwargs):
         raise MXNetError(f"index_copy: new_tensor's dtype {np.dtype(new.dtype)} differs from "
                          f"old_tensor's {np.dtype(old.dtype)}")
     m, n = old.shape[0], new.shape[0]
-    check_truncated_range("index_copy", "index_vector", idx, 0, m - 1,
-                          f"rows of old_tensor {old.shape}")
+    idx = check_truncated_range("index_copy", "index_vector", idx, 0, m - 1,
+                                f"rows of old_tensor {old.shape}")
     if n == 0:
         return F.cast(old, dtype=old.type.dtype)     # a new array, as MXNet's op gives
     rows = F.cast(idx, dtype="i64")

@@ -654,8 +654,8 @@ def _is_contiguous_region(shape, begin, end, step):
 
 def take(a, indices, axis=0, mode="clip"):
     """MXNet take: indices truncated toward zero, then clipped into the axis ('clip'), wrapped
-    around it ('wrap'), or checked ('raise': an eager call with an index outside the axis
-    raises; a traced one, whose values come later, wraps as MXNet does after its check)."""
+    around it ('wrap'), or checked ('raise': an index outside the axis raises, eagerly and in
+    compiled code alike: index_checks.py)."""
     if mode not in ("clip", "wrap", "raise"):
         raise MXNetError(f"take: mode {mode!r} is not one of 'clip', 'wrap', 'raise'")
     if not isinstance(indices, NDArray):
@@ -666,8 +666,8 @@ def take(a, indices, axis=0, mode="clip"):
         return F.take(a, indices, axis=axis)
     n = a.shape[axis]
     if mode == "raise":
-        _check_value_range("take", "indices", indices, 0, n - 1,
-                          f"axis {axis} of data {a.shape}, mode='raise'")
+        indices = _check_value_range("take", "indices", indices, 0, n - 1,
+                                     f"axis {axis} of data {a.shape}, mode='raise'")
     return F.take(a, F.mod(F.cast(indices, dtype="i64"), n), axis=axis)
 
 

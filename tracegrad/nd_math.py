@@ -7,7 +7,7 @@ op. Imported into `nd` (nd.py re-exports these names).
 import numpy as np
 
 from . import random as _random
-from .array import F, NDArray, wrap
+from .array import F, NDArray
 from .base import MXNetError
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
@@ -153,35 +153,33 @@ def _indices(indices):
 
 def gather_nd(data, indices):
     """out[i...] = data[indices[0, i...], ..., indices[M-1, i...], ...] (M = indices.shape[0]).
-    A negative index counts from the end; as in MXNet an eager call with an index outside
-    [-size, size - 1] of its axis raises (a traced call clips it into the axis)."""
+    A negative index counts from the end; as in MXNet an index outside [-size, size - 1] of
+    its axis raises, eagerly and in compiled code alike (index_checks.py)."""
     indices = _indices(indices)
-    _check_nd_indices("gather_nd", indices, data.shape, negative=True)
+    indices = _check_nd_indices("gather_nd", indices, data.shape, negative=True)
     return F.gather_nd(data, indices)
 
 
 def scatter_nd(data, indices, shape):
     """Zeros of `shape` with data written at the positions `indices` names (positions must be
     distinct, as MXNet requires; repeats are summed here). MXNet writes out of bounds for an
-    index outside [0, size - 1] of its axis: an eager call raises (a traced one clips)."""
+    index outside [0, size - 1] of its axis: that raises here, eagerly and in compiled code
+    alike (index_checks.py)."""
     indices = _indices(indices)
     shape = tuple(int(d) for d in shape)
-    _check_nd_indices("scatter_nd", indices, shape, negative=False)
+    indices = _check_nd_indices("scatter_nd", indices, shape, negative=False)
     return F.scatter_nd_add(data, indices, shape=shape)
 
 
 def _check_nd_indices(op, indices, shape, negative):
-    from .index_checks import check_truncated_range, check_value_range, known_values
-    known = known_values(indices)
-    if known is None or known.ndim < 1 or known.shape[0] > len(shape):
-        return      # traced values (clipped by the op), or a rank its type rule reports
-    for k in range(known.shape[0]):
-        row = wrap(np.ascontiguousarray(known[k]))
-        why = f"axis {k} of shape {shape}"
-        if negative:
-            check_value_range(op, f"indices[{k}]", row, -shape[k], shape[k] - 1, why)
-        else:
-            check_truncated_range(op, f"indices[{k}]", row, 0, shape[k] - 1, why)
+    """indices, read through a check of row k against axis k of `shape` (index_checks.py)."""
+    from .index_checks import check_rows
+    if indices.ndim < 1 or not 1 <= indices.shape[0] <= len(shape):
+        return indices  # a rank its type rule reports
+    m = indices.shape[0]
+    lo = [-shape[k] if negative else 0 for k in range(m)]
+    return check_rows(op, "indices", indices, lo, [shape[k] - 1 for k in range(m)],
+                      f"axis {{k}} of shape {shape}", truncate=not negative)
 
 
 def pad(data, mode="constant", pad_width=(), constant_value=0, **kwargs):

@@ -7,8 +7,9 @@ values: hybridize compiles them and gradients reach `data` to any order.
 
 A length is read as MXNet's kernels read it: truncated toward zero. Lengths MXNet would read
 or write out of bounds with (SequenceMask: negative; SequenceLast: outside [1, T];
-SequenceReverse: outside [0, T]; NaN or infinite anywhere) raise eagerly; in a trace they are
-clamped into that range, so compiled code stays inside the array (index_checks.py).
+SequenceReverse: outside [0, T]; NaN or infinite anywhere) raise an MXNetError, eagerly and
+in compiled code alike (index_checks.py); the steps are then clamped into that range, so no
+compiled step reads outside the array.
 """
 import numpy as np
 
@@ -38,11 +39,11 @@ def _check(op, data, sequence_length, use_sequence_length, axis, axes=(0, 1)):
 
 def _steps(op, data, length, axis, lo, hi=None):
     """The lengths as int64 steps: truncated toward zero (as MXNet reads them), checked
-    eagerly against [lo, hi] (hi None: no upper bound) and clamped into [lo, hi or T]."""
+    against [lo, hi] (hi None: no upper bound) and clamped into [lo, hi or T]."""
     T = data.shape[axis]
     why = (f"data has {T} steps along axis {axis}" if hi is not None else
            "a negative length has no steps to keep")
-    check_truncated_range(op, "sequence_length", length, lo, hi, why)
+    length = check_truncated_range(op, "sequence_length", length, lo, hi, why)
     steps = F.cast(length, dtype="i64")
     return F.minimum(F.maximum(steps, lo), T if hi is None else hi)
 

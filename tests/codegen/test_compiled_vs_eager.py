@@ -40,6 +40,7 @@ assert REGION_OPS == {"while_loop", "cond"}
 # ops that run through their numpy impl between native segments (runtime/segments.py);
 # tests/api/test_nd_ops.py checks jit == eager across them
 NOT_NATIVE = {"potrf", "trsm", "inverse", "logabsdet", "detsign"}
+CHECK = {"of": "take", "what": "indices", "why": "axis {k}"}
 
 
 def unary_float(name):
@@ -155,6 +156,17 @@ SAMPLES = {
                   ("gather_nd", [f(3, 4, dtype=np.float64), f(1, 2, 2, lo=0, hi=3)], {})],
     "scatter_nd_add": [("scatter_nd_add", [f(5, 2), ints(2, 5, lo=-3, hi=4)],
                         {"shape": (3, 3, 2)})],
+    # values in range (the raising side: tests/trust/test_compiled_index_errors.py)
+    "check_index": [("check_index", [f(7, 13)], dict(CHECK, lo=(-3,), hi=(3,))),
+                    ("check_index", [f(2, 5, lo=-2.9, hi=4.9)],
+                     dict(CHECK, lo=(-2, -3), hi=(4, 5), truncate=True)),
+                    ("check_index", [ints(3, 4, lo=0, hi=9, dtype=np.int32)],
+                     dict(CHECK, lo=(0,), hi=(0,), upper=False)),
+                    ("check_index", [ints(2, 6, lo=-4, hi=4)], dict(CHECK, lo=(-4, -5),
+                                                                      hi=(3, 4))),
+                    ("check_index", [bools(5)], dict(CHECK, lo=(0,), hi=(1,))),
+                    ("check_index", [f(0, 3)], dict(CHECK, lo=(0,), hi=(1,))),
+                    ("check_index", [2.0], dict(CHECK, lo=(0,), hi=(3,), truncate=True))],
     "pad": [("pad", [f(2, 3, 4)], {"pad_width": (0, 0, 1, 2, 2, 1), "mode": m,
                                    "constant_value": 1.5}) for m in ("constant", "edge",
                                                                      "reflect")]

@@ -163,6 +163,9 @@ DOMAINS = {
     "gather_nd": [case(real(4, 3, 2), index(2, 5, high=3)),
                   case(real(3, 4), index(1, 2, 2, high=3))],
     "scatter_nd_add": [case(real(5, 2), index(2, 5, high=3), shape=(3, 3, 2))],
+    "check_index": [case(real(3, 4), of="t", what="x", why="w", lo=(-3,), hi=(3,)),
+                    case(real(2, 3), of="t", what="x", why="w", lo=(-3, -2), hi=(3, 2),
+                         truncate=True)],
     "pad": [case(real(2, 3, 4), pad_width=(0, 0, 1, 2, 2, 1), mode=m) for m in
             ("constant", "edge", "reflect")],
     "pad_adjoint": [case(real(2, 6, 7), pad_width=(0, 0, 1, 2, 2, 1), shape=(2, 3, 4), mode=m)

@@ -342,6 +342,8 @@ CASES.update({
     "prod": ([F(2, 3, 2)], {"axes": (0, 2)}, prod_ref),
     "gather_nd": ([F(4, 3, 2), I(2, 5, high=3)], {}, gather_nd_ref),
     "scatter_nd_add": ([F(5, 2), I(2, 5, high=3)], {"shape": (3, 3, 2)}, scatter_nd_ref),
+    "check_index": ([F(3, 4)], {"of": "t", "what": "x", "why": "w", "lo": (-2, -3, -2),
+                                "hi": (2, 2, 3), "truncate": True}, lambda x, **attrs: x),
     "pad": ([F(2, 3, 4)], {"pad_width": (0, 0, 1, 2, 2, 1), "mode": "reflect"}, pad_ref),
     "pad_adjoint": ([F(2, 6, 7)], {"pad_width": (0, 0, 1, 2, 2, 1), "shape": (2, 3, 4),
                                    "mode": "edge"}, pad_adjoint_ref),

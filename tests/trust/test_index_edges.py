@@ -1,8 +1,9 @@
 """Indices and lengths MXNet 1.9.1 reads out of range (index_checks.py): an eager call with
 values MXNet leaves undefined raises naming the op and the values; values it defines (take's
 clip / wrap, pick's modes, one_hot's empty rows, truncation toward zero) are followed; a
-traced (jit) call never leaves the array, whatever a later call's values, and agrees with the
-eager result on the values MXNet defines."""
+traced (jit) call raises where eager raises, whatever a later call's values, and agrees with
+the eager result on the values MXNet defines (tests/trust/test_compiled_index_errors.py
+covers hybridize and step capture)."""
 import numpy as np
 import pytest
 
@@ -75,19 +76,26 @@ def test_sequence_lengths_mxnet_reads_out_of_bounds_raise_eagerly(rng, op, bad, 
 
 @pytest.mark.parametrize("op,lo,hi", [(nd.SequenceMask, 0, T), (nd.SequenceLast, 1, T),
                                       (nd.SequenceReverse, 0, T)])
-def test_sequence_lengths_out_of_range_are_clamped_in_compiled_code(rng, op, lo, hi):
-    """Compiled, any length (NaN, infinities, huge, negative) reads inside the data: the
-    result is the eager one at the length clamped into the op's range (NaN counts as 0)."""
+def test_sequence_lengths_out_of_range_raise_in_compiled_code(rng, op, lo, hi):
+    """Compiled, a length eager refuses (NaN, infinities, huge, negative, past the range)
+    raises too, naming the op and the range; one it accepts gives the eager result."""
     x = _seq(rng)
     f = _jit(op)
     f(nd.array(x), nd.array([1.0] * N))
     for start in range(0, len(HOSTILE), N):
-        bad = np.array((HOSTILE * 2)[start:start + N], np.float32)
-        got = f(nd.array(x), nd.array(bad)).asnumpy()
+        lengths = np.array((HOSTILE * 2)[start:start + N], np.float32)
         with np.errstate(invalid="ignore"):
-            safe = np.clip(np.nan_to_num(np.trunc(bad), nan=0.0, posinf=hi, neginf=lo), lo, hi)
-        want = op(nd.array(x), nd.array(safe), use_sequence_length=True).asnumpy()
-        np.testing.assert_array_equal(got, want)
+            ok = np.isfinite(lengths).all() and lo <= np.trunc(lengths).min() and (
+                op is nd.SequenceMask or np.trunc(lengths).max() <= hi)
+        if ok:
+            want = op(nd.array(x), nd.array(lengths), use_sequence_length=True).asnumpy()
+            np.testing.assert_array_equal(f(nd.array(x), nd.array(lengths)).asnumpy(), want)
+            continue
+        with pytest.raises(MXNetError):
+            op(nd.array(x), nd.array(lengths), use_sequence_length=True)
+        with pytest.raises(MXNetError, match=rf"{op.__name__}: sequence_length must be "
+                                             rf".*compiled code"):
+            f(nd.array(x), nd.array(lengths))
 
 
 def test_sequence_mask_gradient_with_fractional_lengths(rng):
@@ -146,10 +154,11 @@ def test_take_raise_mode():
     for bad in ([3, 0], [-1, 0], [np.nan, 0]):
         with pytest.raises(MXNetError, match=r"take: indices must be in \[0, 2\]"):
             nd.take(a, nd.array(bad), mode="raise")
-    f = mx.jit(lambda x, i: nd.take(x, i, mode="raise"))   # traced: wraps, as after the check
+    f = mx.jit(lambda x, i: nd.take(x, i, mode="raise"))   # traced: raises as eager does
     f(a, nd.array([0, 0]))
-    np.testing.assert_array_equal(f(a, nd.array([4, -1])).asnumpy(),
-                                  [[4, 5, 6, 7], [8, 9, 10, 11]])
+    with pytest.raises(MXNetError, match=r"take: indices must be in \[0, 2\]"):
+        f(a, nd.array([4, -1]))
+    np.testing.assert_array_equal(f(a, nd.array([1, 2])).asnumpy(), a.asnumpy()[[1, 2]])
     with pytest.raises(MXNetError, match="mode 'fast'"):
         nd.take(a, nd.array([0]), mode="fast")
 
@@ -188,7 +197,7 @@ def test_float_to_int_cast_agrees_eager_and_compiled():
 
 
 # ------------------------------------------------------------------ gather_nd / scatter_nd
-def test_gather_nd_negative_wraps_out_of_range_raises_and_jit_stays_inside(rng):
+def test_gather_nd_negative_wraps_out_of_range_raises_eager_and_jit(rng):
     a = rng.standard_normal((3, 4, 2))
     idx = np.array([[0, -3, 2, -1], [3, -4, 0, 1]])
     want = a[np.where(idx[0] < 0, idx[0] + 3, idx[0]), np.where(idx[1] < 0, idx[1] + 4, idx[1])]
@@ -202,8 +211,12 @@ def test_gather_nd_negative_wraps_out_of_range_raises_and_jit_stays_inside(rng):
     f = mx.jit(lambda x, i: nd.gather_nd(x, i))
     f(nd.array(a), nd.array(np.zeros((2, 3)), dtype="float32"))
     hostile = np.array([[1e30, -1e30, np.nan], [np.inf, -np.inf, 9]], np.float32)
-    got = f(nd.array(a), nd.array(hostile)).asnumpy()
-    np.testing.assert_array_equal(got, a[[2, 0, 0], [3, 0, 3]].astype(np.float32))
+    with pytest.raises(MXNetError, match=r"gather_nd: indices\[0\] must be in \[-3, 2\]"):
+        f(nd.array(a), nd.array(hostile))
+    with pytest.raises(MXNetError, match=r"gather_nd: indices\[1\] must be in \[-4, 3\]"):
+        f(nd.array(a), nd.array([[0, 1, 2], [0, 9, 0]], dtype="float32"))
+    got = f(nd.array(a), nd.array([[2, -3, 1], [3, -4, 0]], dtype="float32")).asnumpy()
+    np.testing.assert_array_equal(got, a[[2, 0, 1], [3, 0, 0]].astype(np.float32))
 
 
 def test_scatter_nd_out_of_range_raises():

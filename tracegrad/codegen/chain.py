@@ -11,12 +11,13 @@ it computes a guard, compares the guard's value with the outcome the path was co
 A different outcome returns CHECK_FAILED + k at once: no step of a later segment (the code of
 a branch whose guard did not match) runs. The caller reads segment k's guard value from its
 output and continues from there. Inputs are guarded as in entry.py (code i+1); segments run
-one after the other, so the arena is the largest of theirs.
+one after the other, so the arena is the largest of theirs. A step that finds an index out
+of range ends the call as in entry.py (INDEX_ERROR - site, sites numbered over all segments).
 """
 import numpy as np
 from llvmlite import ir
 
-from . import cache, mathfuns, threads
+from . import cache, index_errors, mathfuns, threads
 from . import entry as E
 from .cache import COUNTERS
 from .loops import i64
@@ -98,6 +99,7 @@ def compile_chain(fns, bindings, checks, input_types, fastmath=frozenset()):
 
 def emit_chain(plans, bindings, checks, input_types) -> str:
     module = E.RenderedModule(name="chain")
+    index_errors.number_sites(module, [p.fn for p in plans])
     seg_calls = [E.emit_steps(module, plan, prefix=f"c{k}_")
                  for k, plan in enumerate(plans)]
     n_in = len(input_types)
@@ -126,8 +128,10 @@ def emit_chain(plans, bindings, checks, input_types) -> str:
             ptrs[slot] = data[out_base + i]
         for key, off in plan.offsets.items():
             ptrs[key] = b.gep(arena, [i64(off)], source_etype=E.I8)
-        for callee, keys in calls:
+        for (callee, keys), (step, _) in zip(calls, plan.steps):
             b.call(callee, [ptrs[key] for key in keys])
+            if index_errors.may_raise(step):
+                index_errors.stop_when_set(b, module)
         if check is not None:
             _emit_check(b, fn, data[out_base + check.out], plan.fn.outputs[check.out].type,
                         check, CHECK_FAILED + k)

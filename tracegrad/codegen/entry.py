@@ -10,8 +10,9 @@ reads the input and output arrays straight out of a Python tuple (CPython tuple 
 PyArrayObject layouts below, checked by runtime/native.py at import), guards every input's
 type, rank, shape, dtype, byte order, C-contiguity and alignment, then runs every step.
 It returns 0, i+1 when input i fails its guard, -1 for a wrong argument count, or
-OUT_OF_MEMORY when a step could not allocate its scratch (control.py); it never touches
-memory of an input that failed. Outputs are fresh arrays allocated by the caller,
+OUT_OF_MEMORY when a step could not allocate its scratch (control.py), or INDEX_ERROR - site
+after a step that found an index out of range (index_errors.py); it never touches memory of
+an input that failed. Outputs are fresh arrays allocated by the caller,
 except donated ones (`make_plan(fn, donate={output: parameter})`, codegen/donation.py): those
 are written into their parameter's array in place and are not in the tuple.
 """
@@ -21,7 +22,7 @@ from llvmlite import ir
 from ..ir.function import Literal, Value
 from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
 from ..ir.passes.fuse import fusion_groups
-from . import donation, fused, mathfuns, step_timer, threads
+from . import donation, fused, index_errors, mathfuns, step_timer, threads
 from .kernels import blas_layout, kernel_for
 from .loops import i64, module_global
 from .views import PTR, StepFunction, View, contiguous_strides
@@ -112,7 +113,7 @@ def make_plan(fn, fastmath=frozenset(), donate=None) -> Plan:
     staged = set()
     while True:
         plan = _make_plan(fn, fastmath, donate, staged)
-        bad = donation.unsafe(plan)
+        bad = donation.unsafe(plan) | index_errors.donated_before_check(plan)
         if not bad:
             donation.share_pointers(plan)
             return plan
@@ -399,6 +400,7 @@ def emit_module(plan) -> str:
     """The LLVM IR text of the whole graph: step functions plus the guarded entry."""
     module = RenderedModule(name=plan.fn.name)
     module.tg_fastmath = plan.fastmath   # what loop and cond regions compile with too
+    index_errors.number_sites(module, [plan.fn])
     _emit_entry(module, plan, emit_steps(module, plan))
     donation.add_metadata(module, plan)
     return mathfuns.with_function_attributes(module, str(module))
@@ -507,6 +509,8 @@ def _emit_entry(module, plan, calls):
             step_timer.add(b, timer, t, b.sub(step_timer.read_clock(b), start))
         if oom is not None:
             _stop_when_out_of_memory(b, oom)
+        if index_errors.may_raise(plan.steps[t][0]):
+            index_errors.stop_when_set(b, module)
     if timer is not None:
         step_timer.add(b, timer, len(calls), i64(1))
     b.ret(ir.Constant(I32, 0))

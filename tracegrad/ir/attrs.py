@@ -21,6 +21,10 @@ def _real(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _text(v):
+    return isinstance(v, str) and len(v) <= 1024
+
+
 def _ints(v, low=None):
     return (isinstance(v, tuple) and len(v) <= MAX_RANK and all(
         _int(d) and abs(d) <= MAX_DIM and (low is None or d >= low) for d in v))
@@ -57,6 +61,13 @@ RULES = {
     "pad_hi": (_ints, "a list of integers"),
     "pad_width": (lambda v: _ints(v, 0) and len(v) % 2 == 0,
                   "a list of non-negative integers, two per axis"),
+    # check_index (ir/ops/checks.py): the range, one bound or one per row, and the words of
+    # its error message
+    "lo": (lambda v: _ints(v) and len(v) > 0, "a non-empty list of integers"),
+    "hi": (lambda v: _ints(v) and len(v) > 0, "a non-empty list of integers"),
+    "of": (lambda v: _text(v), "a string of at most 1024 characters"),
+    "what": (lambda v: _text(v), "a string of at most 1024 characters"),
+    "why": (lambda v: _text(v), "a string of at most 1024 characters"),
 }
 # attributes only made at run time by tracegrad itself (never parsed from a file)
 RUNTIME = frozenset({"entry", "fn", "grad_types", "in_types", "out_types"})

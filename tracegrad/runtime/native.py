@@ -25,7 +25,9 @@ import weakref
 import numpy as np
 
 from ..codegen import COUNTERS, CompiledModule, compile_function
+from ..base import MXNetError
 from ..codegen import entry as layout
+from ..codegen import index_errors
 from ..codegen.builtin_entry import EntryBuiltin
 from ..ir.ops import BRANCH, CALL, LOOP
 from ..ir.types import TensorType
@@ -105,6 +107,9 @@ class NativeFunction(_Profiled):
         else:
             module = compile_function(fn_or_module, fastmath=fastmath, donate=donate)
         self.module = module
+        # the Function this callable was made from: a module from the cache may hold another
+        # with the same text, whose ops were traced at other lines (index errors name them)
+        self._fn = module.fn if isinstance(fn_or_module, CompiledModule) else fn_or_module
         self._arena = Arena(module.arena_bytes)
         self._arena_address = self._arena.address
         _CONTEXT.start_pool()
@@ -170,8 +175,8 @@ class NativeFunction(_Profiled):
             if self._none:
                 rc = self._entry(args)
                 if rc:
-                    if rc == layout.OUT_OF_MEMORY:
-                        self._out_of_memory()
+                    if rc < -1:
+                        self._failed(rc)
                     return None
                 COUNTERS["native_calls"] += 1
                 return []
@@ -195,8 +200,8 @@ class NativeFunction(_Profiled):
             with self._lock:
                 rc = self._entry(packed)
         if rc:
-            if rc == layout.OUT_OF_MEMORY:
-                self._out_of_memory()
+            if rc < -1:
+                self._failed(rc)
             return None
         COUNTERS["native_calls"] += 1
         if self._literals:
@@ -225,8 +230,8 @@ class NativeFunction(_Profiled):
             packed = fixed + tuple(outs)       # keep the tuple alive across the call
             rc = self._entry(packed)
             del packed
-        if rc == layout.OUT_OF_MEMORY:
-            self._out_of_memory()
+        if rc < -1:
+            self._failed(rc)
         if rc:
             raise RuntimeError(f"native guard {rc} failed after conversion (tracegrad bug)")
         COUNTERS["native_calls"] += 1
@@ -236,9 +241,15 @@ class NativeFunction(_Profiled):
             fixed[p][...] = lit
         return outs
 
-    def _out_of_memory(self):
-        raise MemoryError(f"@{self.module.fn.name}: a loop or cond in this compiled graph could "
-                          f"not allocate its scratch memory (the call returned nothing)")
+    def _failed(self, rc):
+        """The entry stopped after a step (rc < -1): raise what it found."""
+        if rc <= index_errors.INDEX_ERROR:
+            raise MXNetError(index_errors.describe(index_errors.sites([self._fn]), rc))
+        if rc == layout.OUT_OF_MEMORY:
+            raise MemoryError(f"@{self.module.fn.name}: a loop or cond in this compiled graph "
+                              f"could not allocate its scratch memory (the call returned "
+                              f"nothing)")
+        raise RuntimeError(f"@{self.module.fn.name}: native entry returned {rc} (tracegrad bug)")
 
     def _conform(self, i, a):
         want: TensorType = self.module.input_types[i]
@@ -306,6 +317,9 @@ class NativeChain(_Profiled):
         packed = inputs + self._scratch + tuple(outs)
         with self._lock:
             rc = self._entry(packed)
+        if rc <= index_errors.INDEX_ERROR:
+            raise MXNetError(index_errors.describe(
+                index_errors.sites([p.fn for p in self.module.plans]), rc))
         if rc and rc < self.check_failed:
             return None, None
         COUNTERS["native_calls"] += 1

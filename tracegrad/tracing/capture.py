@@ -238,6 +238,27 @@ class PendingWrite(NDArray):
         _SLOT_DATA.__set__(self, v)
 
 
+class Failed(NDArray):
+    """A Deferred array of a step whose native call raised (an index out of range): eager
+    mode raised before making it, so reading it raises that error again. `_leaf` holds the
+    message."""
+    __slots__ = ()
+
+    @property
+    def _data(self):
+        from ..base import MXNetError
+        raise MXNetError(f"this array belongs to a captured step that raised: "
+                         f"{_SLOT_LEAF.__get__(self)}")
+
+    @_data.setter
+    def _data(self, v):
+        self._data    # noqa: B018 - raises
+
+    @property
+    def _value(self):
+        return self._data
+
+
 class _Ref:
     """A deferred operand in a pending op's saved arguments (weakly: the user may drop it)."""
     __slots__ = ("index",)
@@ -1668,16 +1689,25 @@ def run_native(step, native, args):
     plain again (their old values)."""
     try:
         return native(*args)
-    except BaseException:
-        unpend(step)
+    except BaseException as e:
+        unpend(step, e)
         raise
 
 
-def unpend(step):
+def unpend(step, error=None):
     """The step's native call failed: the arrays its state updates were to write are plain
-    again (their old values)."""
+    again (their old values); its live Deferred arrays raise `error` when read."""
     for _, target, _ in step.writes:
         target.__class__ = NDArray
+    if error is None:
+        return
+    refs = [r for r in step.refs if r is not None] + [e[3] for e in step.extras] + [
+        r for _, r in step.aliases]
+    for r in refs:
+        d = r()
+        if type(d) is Deferred:
+            _SET_LEAF(d, str(error).split("\n  at ")[0])
+            d.__class__ = Failed
 
 
 def deliver(step, outs, before, fused=False, grad_vars=None):
@@ -1822,8 +1852,19 @@ def materialize(reason):
             _on_assign(target, real[j])
         if step.extras:
             _run_extras(step, real)
+    except BaseException as e:   # (an op raised, as eager did: what ran before it is real)
+        _fill_refs(step, real)
+        unpend(step, e)
+        raise
     finally:
         STATE.recording, STATE.training = prev
+    _fill_refs(step, real)
+    if step.aliases:
+        _fill_aliases(step, lambda j: _SLOT_DATA.__get__(real[j]))
+
+
+def _fill_refs(step, real):
+    """Each live Deferred array of a materialized step the NDArray eager made."""
     for j, r in enumerate(step.refs):
         d = r() if r is not None else None
         if d is not None and j in real:
@@ -1835,8 +1876,6 @@ def materialize(reason):
             _SET_VALUE(d, _SLOT_VALUE.__get__(src))
             _SET_LEAF(d, None)
             d.__class__ = NDArray
-    if step.aliases:
-        _fill_aliases(step, lambda j: _SLOT_DATA.__get__(real[j]))
 
 
 def _fill_aliases(step, data_of):

@@ -319,19 +319,23 @@ def run(step, optimizer, states):
         _capture._STATE.step = None
         step.done = True
         before = _NATIVE["native_calls"]
+        counted = True
         try:
             outs = fusion.try_call(tuple(args))
             if outs is None:     # an array changed type: the two calls as before
                 optimizer.uncount(binding.indices, num_update)
+                counted = False
                 fusion.release(step)
                 if step.lazy:
                     _capture.fill_lazy(step)
                 _capture.deliver(step, _capture.run_native(step, step.plan.native, leaf_data),
                                  before)
                 return False
-        except BaseException:
+        except BaseException as e:  # (an index out of range: nothing written, nor counted)
+            if counted:
+                optimizer.uncount(binding.indices, num_update)
             fusion.release(step)
-            _capture.unpend(step)
+            _capture.unpend(step, e)
             raise
         fusion.release(step)
         _capture.deliver(step, outs, before, fused=True, grad_vars=fusion.out_vars)

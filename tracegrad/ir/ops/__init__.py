@@ -23,7 +23,8 @@ ELEMENTWISE (fuses, `scalar`), VIEW (no code, `view`), REDUCTION (over `axes`, c
 `element`), RANDOM (reads a key; INDEXED too), SCATTER (one generic loop over operand 0,
 `scatter`), and the kernel families with their own loop code in codegen, found by trait: CALL
 (an external routine: BLAS matmul), SORT (argsort), SCAN (cumsum), WINDOW (im2col / col2im),
-ARG_REDUCTION (argmax), JOIN (concat). An op has exactly one of these kinds.
+ARG_REDUCTION (argmax), JOIN (concat), CHECK (check_index: its values' range checked). An op
+has exactly one of these kinds.
 
 The ScalarEmitter interface (codegen/emitter.py; tests/ir/pyemitter.py) is all a rule may use.
 Values carry `.dtype` ('f32', 'f64', 'i32', 'i64', 'bool'). Methods: const(value, like=None,
@@ -61,8 +62,9 @@ ARG_REDUCTION = "arg_reduction"
 JOIN = "join"
 LOOP = "loop"                # runs IR regions natively (codegen/control.py): a loop, a branch
 BRANCH = "branch"
+CHECK = "check"              # passes its operand on once its values are in range (checks.py)
 KERNEL_FAMILIES = frozenset({CALL, SCATTER, SORT, SCAN, WINDOW, ARG_REDUCTION, JOIN, LOOP,
-                             BRANCH})
+                             BRANCH, CHECK})
 FUSIBLE = frozenset({ELEMENTWISE, INDEXED})
 
 REGISTRY: dict = {}
@@ -211,3 +213,4 @@ def reduced_keepdims_shape(dims, axes):
 # importing the families registers their ops
 from . import conv, elementwise, linalg, random, reduce, shape, unary  # noqa: E402,F401
 from . import cumulative, index, lapack, pad, product, sorting, special, trig  # noqa: E402,F401
+from . import checks  # noqa: E402,F401
