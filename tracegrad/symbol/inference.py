@@ -70,8 +70,7 @@ def _passes(sym, known, types):
                                           f"input '{node.name}'")
             shapes[id(node)] = [s if s is not None else var_shape_attr(node)]
             dt = types.get(node.name)
-            dtypes[id(node)] = [np.dtype(dt) if dt is not None else
-                                (var_dtype_attr(node) or np.dtype(np.float32))]
+            dtypes[id(node)] = [np.dtype(dt) if dt is not None else var_dtype_attr(node)]
     for _ in range(3):
         changed = False
         for node in order:
@@ -79,6 +78,11 @@ def _passes(sym, known, types):
                 continue
             where = f"node '{node.name}' (op {node.op})"
             ins = [shapes[id(c)][i] for c, i in node.inputs]
+            known_t = next((dtypes[id(c)][i] for c, i in node.inputs
+                            if dtypes[id(c)][i] is not None), np.dtype(np.float32))
+            for c, i in node.inputs:   # an argument's type follows the op's data
+                if c.op is None and dtypes[id(c)][0] is None:
+                    dtypes[id(c)] = [known_t]
             if any(s is None for s in ins) and node.spec.shapes and ins and ins[0] is not None:
                 try:
                     rule = node.spec.shapes(tuple(ins[0]), node.params)
@@ -126,7 +130,8 @@ def infer(sym, known, types, partial=False):
     """((arg_shapes, out_shapes, aux_shapes), {var name: shape}, {var name: dtype})."""
     order, shapes, dtypes = _passes(sym, known, types)
     var_shapes = {n.name: shapes[id(n)][0] for n in order if n.op is None}
-    var_types = {n.name: dtypes[id(n)][0] for n in order if n.op is None}
+    var_types = {n.name: dtypes[id(n)][0] or np.dtype(np.float32) for n in order
+                 if n.op is None}
     arg = [var_shapes[k] for k in sym.list_arguments()]
     aux = [var_shapes[k] for k in sym.list_auxiliary_states()]
     out = [shapes[id(n)][i] for n, i in sym._outputs]

@@ -30,7 +30,7 @@ def MakeLoss(data, grad_scale=1.0, valid_thresh=0.0, normalization="null", **kwa
         share = F.div(share, float(data.shape[0]))
     elif normalization == "valid":
         dt = dtype_name(np.dtype(data.dtype))
-        valid = F.cast(F.greater(F.stop_gradient(data), float(valid_thresh)), dtype=dt)
+        valid = F.cast(F.gt(F.stop_gradient(data), float(valid_thresh)), dtype=dt)
         count = F.sum(valid, axes=tuple(range(data.ndim)))
         share = F.div(share, F.stop_gradient(F.maximum(count, 1.0)))
     return _head(data, share)
