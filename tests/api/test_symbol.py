@@ -456,3 +456,149 @@ def test_bad_calls_name_the_node():
         mx.sym.FullyConnected(x, 3)
     with pytest.raises(mx.MXNetError, match="no value given for input 'x'"):
         mx.sym.relu(x).eval()
+
+
+# ---------------------------------------------------------------- gluon.SymbolBlock
+DATA = os.path.join(os.path.dirname(__file__), "..", "data", "mxnet")
+
+# The CNN of tests/data/mxnet/cnn.params as MXNet 1.9.1's export writes it (Gluon layers:
+# Conv2D(4, 3, padding=1, activation='relu'), MaxPool2D(2, 2), BatchNorm(), Dense(10)), with
+# the variables named as that file's keys
+CNN_JSON = {
+    "nodes": [
+        {"op": "null", "name": "data", "inputs": []},
+        {"op": "null", "name": "conv.weight", "attrs": {
+            "__dtype__": "0", "__lr_mult__": "1.0", "__shape__": "(4, 0, 3, 3)",
+            "__storage_type__": "0", "__wd_mult__": "1.0"}, "inputs": []},
+        {"op": "null", "name": "conv.bias", "attrs": {
+            "__dtype__": "0", "__init__": "zeros", "__lr_mult__": "1.0", "__shape__": "(4,)",
+            "__storage_type__": "0", "__wd_mult__": "1.0"}, "inputs": []},
+        {"op": "Convolution", "name": "conv_fwd", "attrs": {
+            "dilate": "(1, 1)", "kernel": "(3, 3)", "layout": "NCHW", "no_bias": "False",
+            "num_filter": "4", "num_group": "1", "pad": "(1, 1)", "stride": "(1, 1)"},
+         "inputs": [[0, 0, 0], [1, 0, 0], [2, 0, 0]]},
+        {"op": "Activation", "name": "conv_relu_fwd", "attrs": {"act_type": "relu"},
+         "inputs": [[3, 0, 0]]},
+        {"op": "Pooling", "name": "pool_fwd", "attrs": {
+            "global_pool": "False", "kernel": "(2, 2)", "layout": "NCHW", "pad": "(0, 0)",
+            "pool_type": "max", "pooling_convention": "valid", "stride": "(2, 2)"},
+         "inputs": [[4, 0, 0]]},
+        {"op": "null", "name": "bn.gamma", "attrs": {"__init__": "ones", "__shape__": "(0,)"},
+         "inputs": []},
+        {"op": "null", "name": "bn.beta", "attrs": {"__init__": "zeros", "__shape__": "(0,)"},
+         "inputs": []},
+        {"op": "null", "name": "bn.running_mean", "attrs": {"__init__": "zeros",
+                                                            "__shape__": "(0,)"},
+         "inputs": []},
+        {"op": "null", "name": "bn.running_var", "attrs": {"__init__": "ones",
+                                                           "__shape__": "(0,)"},
+         "inputs": []},
+        {"op": "BatchNorm", "name": "bn_fwd", "attrs": {
+            "axis": "1", "eps": "1e-05", "fix_gamma": "False", "momentum": "0.9",
+            "use_global_stats": "False"},
+         "inputs": [[5, 0, 0], [6, 0, 0], [7, 0, 0], [8, 0, 0], [9, 0, 0]]},
+        {"op": "null", "name": "fc.weight", "attrs": {"__shape__": "(10, 0)"}, "inputs": []},
+        {"op": "null", "name": "fc.bias", "attrs": {"__init__": "zeros", "__shape__": "(10,)"},
+         "inputs": []},
+        {"op": "FullyConnected", "name": "fc_fwd", "attrs": {
+            "flatten": "True", "no_bias": "False", "num_hidden": "10"},
+         "inputs": [[10, 0, 0], [11, 0, 0], [12, 0, 0]]},
+    ],
+    "arg_nodes": [0, 1, 2, 6, 7, 8, 9, 11, 12],
+    "node_row_ptr": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 15, 16],
+    "heads": [[13, 0, 0]],
+    "attrs": {"mxnet_version": ["int", 10901]},
+}
+
+
+def test_symbolblock_imports_mxnet_json_and_params_matches_mxnets_output(tmp_path):
+    path = tmp_path / "cnn-symbol.json"
+    path.write_text(json.dumps(CNN_JSON))
+    block = gluon.SymbolBlock.imports(str(path), ["data"], os.path.join(DATA, "cnn.params"))
+    params = block.collect_params()
+    assert params["bn.running_mean"].grad_req == "null"
+    assert params["conv.weight"].grad_req == "write"
+    io = np.load(os.path.join(DATA, "cnn_io.npz"))
+    out = block(nd.array(io["x"]))
+    np.testing.assert_allclose(out.asnumpy(), io["y"], rtol=1e-5, atol=1e-5)
+    block.hybridize()
+    np.testing.assert_allclose(block(nd.array(io["x"])).asnumpy(), io["y"], rtol=1e-5,
+                               atol=1e-5)
+    with autograd.record():
+        loss = block(nd.array(io["x"])).sum()
+    loss.backward()
+    assert np.abs(params["conv.weight"].grad().asnumpy()).sum() > 0
+
+
+def test_symbolblock_from_symbols_infers_shapes_and_trains():
+    data = mx.sym.var("data")
+    net = mx.sym.FullyConnected(mx.sym.relu(mx.sym.FullyConnected(
+        data, num_hidden=5, name="a")), num_hidden=2, name="b")
+    block = gluon.SymbolBlock(net, data)
+    assert sorted(block.collect_params().keys()) == ["a_bias", "a_weight", "b_bias",
+                                                     "b_weight"]
+    block.initialize(mx.init.Xavier())
+    x = nd.array(np.random.default_rng(8).standard_normal((4, 3)))
+    y = block(x)
+    assert block.collect_params()["a_weight"].shape == (5, 3)
+    np.testing.assert_array_equal(block.collect_params()["a_bias"].data().asnumpy(),
+                                  np.zeros(5))
+    p = {k: v.data().asnumpy() for k, v in block.collect_params().items()}
+    ref = np.maximum(x.asnumpy() @ p["a_weight"].T + p["a_bias"], 0) @ p["b_weight"].T \
+        + p["b_bias"]
+    np.testing.assert_allclose(y.asnumpy(), ref, rtol=1e-5, atol=1e-6)
+    # internals as outputs: a feature extractor, as MXNet programs build them
+    feat = gluon.SymbolBlock(net.get_internals()["a_output"], data,
+                             params=block.collect_params())
+    assert feat.collect_params()["a_weight"] is block.collect_params()["a_weight"]
+    np.testing.assert_allclose(feat(x).asnumpy(),
+                               x.asnumpy() @ p["a_weight"].T + p["a_bias"], rtol=1e-5)
+    trainer = gluon.Trainer(block.collect_params(), "sgd", {"learning_rate": 0.1})
+    with autograd.record():
+        loss = (block(x) ** 2).sum()
+    loss.backward()
+    trainer.step(4)
+    assert not np.allclose(block.collect_params()["b_weight"].data().asnumpy(), p["b_weight"])
+
+
+@pytest.mark.parametrize("hybrid_import", [False, True])
+def test_export_writes_mxnet_json_that_imports_to_the_same_outputs(tmp_path, hybrid_import):
+    net = gluon.nn.HybridSequential()
+    with net.name_scope():
+        net.add(gluon.nn.Conv2D(4, 3, padding=1, activation="relu"), gluon.nn.BatchNorm(),
+                gluon.nn.MaxPool2D(2), gluon.nn.Dense(10, activation="tanh"),
+                gluon.nn.Dropout(0.5), gluon.nn.Dense(3))
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    x = nd.array(np.random.default_rng(9).standard_normal((2, 1, 8, 8)))
+    with autograd.record():   # moves the BatchNorm running statistics off their init
+        net(x)
+    y = net(x)
+    sym_file, param_file = net.export(str(tmp_path / "m"))
+    doc = json.loads(open(sym_file).read())
+    assert "nodes" in doc and doc["attrs"]["mxnet_version"] == ["int", 10901]
+    ops = {n["op"] for n in doc["nodes"]}
+    assert {"im2col", "dot", "broadcast_add", "tanh", "relu"} <= ops
+    from tracegrad import mxnet_format
+    assert mxnet_format.is_mxnet_file(param_file)
+    _, keys = mxnet_format.read(param_file)
+    assert all(k.startswith("arg:") for k in keys)
+    block = gluon.SymbolBlock.imports(sym_file, ["data"], param_file)
+    if hybrid_import:
+        block.hybridize()
+    np.testing.assert_allclose(block(x).asnumpy(), y.asnumpy(), rtol=1e-6, atol=1e-6)
+    assert mx.sym.load(sym_file).tojson() == open(sym_file).read()
+
+
+def test_export_falls_back_to_tracegrad_ir_when_mxnet_ops_cannot_express_it(tmp_path):
+    class Net(gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return F.where(x > 0, x, x * 0.1)
+    net = Net()
+    net.hybridize()
+    x = nd.array([[-1.0, 2.0]])
+    y = net(x)
+    sym_file, param_file = net.export(str(tmp_path / "w"))
+    assert json.loads(open(sym_file).read())["format"] == "tracegrad-symbol"
+    block = gluon.SymbolBlock.imports(sym_file, ["data"], param_file)
+    np.testing.assert_allclose(block(x).asnumpy(), y.asnumpy())

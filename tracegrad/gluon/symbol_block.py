@@ -55,6 +55,9 @@ def export(block, path, epoch=0):
         fn.params[tr.n_inputs + i].name_hint = name
         specs.append([name, kind])
         arrays[f"{kind}:{name}"] = leaf.data
+    written = _export_mxnet(fn, inputs, specs, arrays, path, epoch)
+    if written is not None:
+        return written
     meta = {"format": _FORMAT, "version": 1, "inputs": inputs, "params": specs,
             "ir": str(fn)}
     sym_file, param_file = f"{path}-symbol.json", f"{path}-{epoch:04d}.params"
@@ -64,14 +67,41 @@ def export(block, path, epoch=0):
     return sym_file, param_file
 
 
-def _read_symbol_file(symbol_file):
+def _export_mxnet(fn, inputs, specs, arrays, path, epoch):
+    """Write MXNet's JSON and binary .params when every op has an MXNet counterpart
+    (tracegrad/symbol/from_ir.py); None when not (the caller writes tracegrad's IR)."""
+    from .. import mxnet_format
+    from ..symbol import Group
+    from ..symbol.from_ir import Unsupported, ir_to_symbol
+    from ..symbol.gluon_block import CONST_ATTR
+    try:
+        outs = ir_to_symbol(fn, inputs + [name for name, _ in specs], n_inputs=len(inputs))
+    except Unsupported:
+        return None
+    sym = outs[0] if len(outs) == 1 else Group(outs)
+    internals = {n.name: n for n in sym._order() if n.op is None}
+    keys, values = [], []
+    for name, kind in specs:
+        if name not in internals:
+            continue   # (folded away: not read by the graph)
+        if kind == "const":
+            internals[name].attrs[CONST_ATTR] = "1"
+        keys.append(f"arg:{name}")
+        values.append(arrays[f"{kind}:{name}"])
+    sym_file, param_file = f"{path}-symbol.json", f"{path}-{epoch:04d}.params"
+    sym.save(sym_file)
+    mxnet_format.write(param_file, values, keys)
+    return sym_file, param_file
+
+
+def _read_symbol_file(symbol_file, meta=None):
     """The checked contents of an exported symbol file (untrusted: every field is validated,
     the IR is parsed with every op's type rule and attribute rules, and only the primitive
     ops of tracegrad.ir.ops are accepted, never the runtime's Python-callback ops)."""
     from ..ir import parse
     from ..ir.parser import ParseError
     from ..untrusted import FileFormatError, read_json
-    meta = read_json(symbol_file)
+    meta = read_json(symbol_file) if meta is None else meta
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise FileFormatError(symbol_file, "not a tracegrad symbol file (written by "
                                            "HybridBlock.export)")
@@ -107,9 +137,18 @@ def _read_symbol_file(symbol_file):
 
 
 class SymbolBlock(HybridBlock):
-    """A block made from an exported IR function; its parameters are trainable Parameters."""
+    """A block made from a graph: MXNet's SymbolBlock(outputs, inputs, params=None) over mx.sym
+    Symbols (tracegrad/symbol/gluon_block.py), or an exported tracegrad IR function. Its
+    parameters are trainable Parameters."""
 
-    def __init__(self, function, input_names, param_specs):
+    def __init__(self, outputs, inputs=None, params=None):
+        from ..ir.function import Function
+        if not isinstance(outputs, Function):
+            from ..symbol import gluon_block
+            super().__init__(prefix="")
+            gluon_block.setup(self, outputs, inputs, params)
+            return
+        function, input_names, param_specs = outputs, inputs, params
         super().__init__(prefix="")
         input_names = [input_names] if isinstance(input_names, str) else list(input_names)
         n_in = len(function.params) - len(param_specs)
@@ -128,12 +167,26 @@ class SymbolBlock(HybridBlock):
                 self._params._add(p)
             self._order.append(p)
 
+    def infer_shape(self, *args):
+        if "_sym" in self.__dict__:
+            from ..symbol import gluon_block
+            return gluon_block.infer_param_shapes(self, args)
+        return super().infer_shape(*args)
+
     @staticmethod
     def imports(symbol_file, input_names, param_file=None, ctx=None, allow_missing=False,
                 ignore_extra=False):
         """Load an exported block: SymbolBlock.imports('m-symbol.json', ['data'],
-        'm-0000.params')."""
-        meta = _read_symbol_file(symbol_file)
+        'm-0000.params'). The symbol file is MXNet's JSON (written by MXNet or by export) or
+        tracegrad's IR format; the parameter file MXNet's binary format or tracegrad's .npz."""
+        from ..symbol import gluon_block
+        from ..symbol.json_format import is_mxnet_document
+        from ..untrusted import read_json
+        doc = read_json(symbol_file)
+        if is_mxnet_document(doc):
+            return gluon_block.imports(doc, symbol_file, input_names, param_file,
+                                       allow_missing, ignore_extra)
+        meta = _read_symbol_file(symbol_file, doc)
         input_names = [input_names] if isinstance(input_names, str) else list(input_names)
         if len(input_names) != len(meta["inputs"]):
             raise MXNetError(f"{symbol_file}: the graph takes {len(meta['inputs'])} inputs "
@@ -148,6 +201,9 @@ class SymbolBlock(HybridBlock):
         return block
 
     def forward(self, *args):
+        if "_sym" in self.__dict__:
+            from ..symbol import gluon_block
+            return gluon_block.forward(self, args)
         if len(args) != len(self._input_types):
             raise MXNetError(f"expected {len(self._input_types)} inputs "
                              f"{self._input_names}, got {len(args)}")

@@ -45,7 +45,10 @@ def to_json(sym):
            "node_row_ptr": row,
            "heads": [[index[id(n)], i, 0] for n, i in sym._outputs],
            "attrs": {"mxnet_version": ["int", MXNET_VERSION]}}
-    return json.dumps(doc, indent=2)
+    lines = ",\n".join("    " + json.dumps(n) for n in nodes)
+    rest = ",\n".join(f'  "{k}": {json.dumps(doc[k])}' for k in ("arg_nodes", "node_row_ptr",
+                                                                   "heads", "attrs"))
+    return "{\n  \"nodes\": [\n" + lines + "\n  ],\n" + rest + "\n}"
 
 
 def _fail(source, msg):

@@ -496,7 +496,17 @@ def _binary_table():
     for name, fn in binary.items():
         out[name] = OpSpec(name, _same_shape(name, fn), ("lhs", "rhs"), {})
     out["_copy"] = OpSpec("_copy", nd.identity, ("data",), {})
+    creation = dict(shape=_shape(0, 32), dtype=_opt(_dtype), ctx=_HINT)
+    out["_full"] = OpSpec("_full", _full, (), dict(creation, value=_float()))
+    out["_zeros"] = OpSpec("_zeros", lambda shape=(), dtype=None, ctx=None: nd.zeros(
+        shape, dtype=dtype or "float32"), (), creation)
+    out["_ones"] = OpSpec("_ones", lambda shape=(), dtype=None, ctx=None: nd.ones(
+        shape, dtype=dtype or "float32"), (), creation)
     return out
+
+
+def _full(shape=(), value=0.0, dtype=None, ctx=None):
+    return nd.full(shape, value, dtype=dtype or "float32")
 
 
 def _same_shape(name, fn):
