@@ -26,8 +26,10 @@ def _input_names(n):
     return ["data"] if n == 1 else [f"data{i}" for i in range(n)]
 
 
-def export(block, path, epoch=0):
-    """Trace block.forward on the inputs of its last hybridized call and write both files."""
+def export(block, path, epoch=0, fmt="auto"):
+    """Trace block.forward on the inputs of its last hybridized call and write both files:
+    MXNet's JSON and .params when the graph has MXNet counterparts (fmt 'auto'), else (or
+    with fmt 'tracegrad') tracegrad's IR format."""
     from ..tracing.trace import trace
     args = block._cached_args
     if args is None:
@@ -55,7 +57,7 @@ def export(block, path, epoch=0):
         fn.params[tr.n_inputs + i].name_hint = name
         specs.append([name, kind])
         arrays[f"{kind}:{name}"] = leaf.data
-    written = _export_mxnet(fn, inputs, specs, arrays, path, epoch)
+    written = _export_mxnet(fn, inputs, specs, arrays, path, epoch) if fmt == "auto" else None
     if written is not None:
         return written
     meta = {"format": _FORMAT, "version": 1, "inputs": inputs, "params": specs,

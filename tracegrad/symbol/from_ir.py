@@ -143,15 +143,14 @@ class _Converter:
 
 def ir_to_symbol(fn, names, n_inputs=0):
     """The Symbols computing ir.Function `fn`'s outputs, its parameters the variables `names`
-    (the first n_inputs data inputs, written without a shape, as MXNet's export does)."""
+    (each with its __shape__ and __dtype__: the traced graph's shapes are static)."""
     for v in fn.params:
         if v.type.dtype not in _FLOATS:
             raise Unsupported(f"a {v.type.dtype} input")
     conv = _Converter()
     vals = {}
-    for i, (v, name) in enumerate(zip(fn.params, names)):
-        vals[id(v)] = var(name, shape=v.type.shape if i >= n_inputs else None,
-                          dtype=np.dtype(DTYPES[v.type.dtype]) if i >= n_inputs else None)
+    for v, name in zip(fn.params, names):   # (shapes are static: the inputs' too)
+        vals[id(v)] = var(name, shape=v.type.shape, dtype=np.dtype(DTYPES[v.type.dtype]))
     for op in fn.ops:
         if op.opdef.nresults != 1 or len(op.results) != 1:
             raise Unsupported(f"op {op.opdef.name} with {len(op.results)} results")

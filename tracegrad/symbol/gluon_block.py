@@ -77,6 +77,7 @@ def setup(block, outputs, inputs, params=None):
     aux = set(outputs.list_auxiliary_states())
     shared = params if params is not None else {}
     block._sym, block._sym_inputs, block._sym_params = outputs, names, []
+    block._sym_input_shapes = [var_shape_attr(by_name[n]) for n in names]
     for name in outputs.list_inputs():
         if name in names:
             continue
@@ -122,6 +123,10 @@ def forward(block, args):
     if len(args) != len(block._sym_inputs):
         raise MXNetError(f"SymbolBlock: expected {len(block._sym_inputs)} inputs "
                          f"{block._sym_inputs}, got {len(args)}")
+    for name, a, want in zip(block._sym_inputs, args, block._sym_input_shapes):
+        if want is not None and tuple(a.shape) != want:
+            raise MXNetError(f"input '{name}' has shape {tuple(a.shape)} but the graph's "
+                             f"__shape__ says {want} (an exported graph's shapes are static)")
     values = dict(zip(block._sym_inputs, args))
     for name, p in block._sym_params:
         values[name] = p.data()
