@@ -210,3 +210,16 @@ def test_makeloss_module_without_labels():
     # MakeLoss(normalization='batch'): d/dfc = 2 fc / 8, summed over the batch for the bias
     np.testing.assert_allclose(mod.get_params()[0]["fc_bias"].asnumpy(),
                                b - 0.1 * (2 * fc_out).sum() / 8, rtol=1e-5)
+
+
+def test_variable_init_attribute_wins_over_the_module_initializer():
+    data = mx.sym.var("data")
+    w = mx.sym.var("fc_weight", init=mx.init.Constant(0.5))
+    net = mx.sym.FullyConnected(data, weight=w, num_hidden=3, name="fc")
+    assert w.attr("__init__") == mx.init.Constant(0.5).dumps()
+    mod = mx.mod.Module(net, label_names=None)
+    mod.bind(data_shapes=[("data", (2, 4))], for_training=False)
+    mod.init_params(mx.init.Uniform(0.01))
+    arg, _ = mod.get_params()
+    np.testing.assert_array_equal(arg["fc_weight"].asnumpy(), np.full((3, 4), 0.5))
+    np.testing.assert_array_equal(arg["fc_bias"].asnumpy(), np.zeros(3))

@@ -602,3 +602,18 @@ def test_export_falls_back_to_tracegrad_ir_when_mxnet_ops_cannot_express_it(tmp_
     assert json.loads(open(sym_file).read())["format"] == "tracegrad-symbol"
     block = gluon.SymbolBlock.imports(sym_file, ["data"], param_file)
     np.testing.assert_allclose(block(x).asnumpy(), y.asnumpy())
+
+
+def test_namespaces_and_hint_attributes():
+    a, b = mx.sym.var("a"), mx.sym.var("b")
+    g = mx.sym.linalg.gemm2(a, b, transpose_b=True)
+    assert json.loads(g.tojson())["nodes"][-1]["op"] == "_linalg_gemm2"
+    x, y = np.ones((2, 3)), np.arange(12.0).reshape(4, 3)
+    np.testing.assert_allclose(g.eval(a=nd.array(x), b=nd.array(y))[0].asnumpy(), x @ y.T)
+    # performance hints MXNet writes are accepted and kept, never passed to the op
+    c = mx.sym.Convolution(mx.sym.var("d"), kernel=(1, 1), num_filter=1, workspace=256,
+                           cudnn_off=True, name="c")
+    assert c.attr("workspace") == "256"
+    d = mx.sym.dot(a, b, transpose_b=True, forward_stype="default")
+    np.testing.assert_allclose(d.eval(a=nd.array(x), b=nd.array(y))[0].asnumpy(), x @ y.T)
+    assert mx.sym.load_json(c.tojson()).infer_shape(d=(1, 2, 3, 3))[1] == [(1, 1, 3, 3)]

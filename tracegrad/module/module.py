@@ -183,7 +183,7 @@ class Module(BaseModule):
             return
         if not self.binded:
             raise MXNetError("init_params: call bind before initializing the parameters")
-        from ..symbol.gluon_block import _initializer_of
+        from ..symbol.gluon_block import own_initializer
         nodes = {n.name: n for n in self._symbol._order() if n.op is None}
         for given, names in ((arg_params, self._param_names), (aux_params, self._aux_names)):
             if given:
@@ -215,14 +215,13 @@ class Module(BaseModule):
                 np.copyto(arr._data, value, casting="unsafe")
                 continue
             node = nodes.get(name)
-            own = node is not None and node.attrs.get("__init__")
-            if own:
-                init = _initializer_of(node)
-                init = _init.create(init) if init is not None else initializer
-                init._init_weight(_init.InitDesc(name), arr) if init is not initializer \
-                    else initializer(_init.InitDesc(name), arr)
+            own = own_initializer(node) if node is not None else None
+            if own is not None:   # the variable's init= (MXNet: desc.attrs['__init__'])
+                own._init_weight(_init.InitDesc(name), arr)
             else:
-                initializer(_init.InitDesc(name, dict(node.attrs) if node else {}), arr)
+                attrs = {k: v for k, v in (node.attrs if node else {}).items()
+                         if k != "__init__"}
+                initializer(_init.InitDesc(name, attrs), arr)
         self.params_initialized = True
 
     def get_params(self):
@@ -272,6 +271,10 @@ class Module(BaseModule):
         else:
             raise MXNetError(f"init_optimizer: optimizer must be a name or an Optimizer, got "
                              f"{type(optimizer).__name__}")
+        states = getattr(self, "_preload_opt_states", None)
+        if states is not None:
+            self._trainer.load_states(states)
+            self._preload_opt_states = None
         self.optimizer_initialized = True
 
     @property

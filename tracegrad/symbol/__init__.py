@@ -29,6 +29,22 @@ def __getattr__(name):
     return fn
 
 
+class _Namespace:
+    """mx.sym.contrib / mx.sym.linalg: ops MXNet registers as _contrib_X / _linalg_X."""
+
+    def __init__(self, prefix):
+        self._prefix = prefix
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return make_op(self._prefix + name)
+
+
+contrib = _Namespace("_contrib_")
+linalg = _Namespace("_linalg_")
+
+
 def zeros(shape, dtype=None, **kwargs):
     return make_op("zeros")(shape=shape, dtype=dtype, **kwargs)
 

@@ -19,9 +19,9 @@ from .symbol import Group, Symbol, evaluate
 CONST_ATTR = "__tracegrad_const__"   # a variable export wrote for a captured constant
 
 
-def _initializer_of(node):
-    """The variable's own initializer (its __init__ attribute, e.g. 'zeros' or MXNet's
-    '["normal", {"sigma": 0.01}]'), else MXNet's rule by name suffix."""
+def own_initializer(node):
+    """The variable's own initializer from its __init__ attribute ('zeros', or MXNet's
+    Initializer.dumps() form '["normal", {"sigma": 0.01}]'), or None."""
     from .. import initializer
     text = node.attrs.get("__init__")
     if text:
@@ -35,6 +35,14 @@ def _initializer_of(node):
                     return klass(**kwargs)
         except (ValueError, TypeError, IndexError):
             pass
+    return None
+
+
+def _initializer_of(node):
+    """own_initializer, else MXNet's rule by name suffix (bias 0, gamma 1, ...)."""
+    own = own_initializer(node)
+    if own is not None:
+        return own
     name = node.name
     if name.endswith(("bias", "beta", "moving_mean", "running_mean")):
         return "zeros"

@@ -119,7 +119,12 @@ def _axes(v):
     raise AttrError(f"expected an axis or a tuple of axes, got {v!r}")
 
 
-_HINT = _any   # performance hints: accepted, no effect on the values
+def _HINT(v):
+    """A performance hint: accepted, no effect on the values (never passed to the op)."""
+    return v
+
+
+_OP_HINTS = ("forward_stype", "sparse_grad", "lazy_update", "stype")
 _HINTS = {"workspace": _HINT, "cudnn_off": _HINT, "cudnn_tune": _HINT, "layout": _HINT}
 _KERNEL = _shape(1, 3, 1)
 _STRIDE = _shape(0, 3, 1)
@@ -231,6 +236,8 @@ class OpSpec:
                                                                        "wd_mult", "name"):
                 continue  # hidden / scope attributes: kept on the node, not the op's
             check = schema.get(key)
+            if check is _HINT:
+                continue  # a performance hint: kept in the node's attrs, not passed on
             if check is None:
                 raise MXNetError(f"{where}: op {self.name} has no attribute {key!r} (it takes "
                                  f"{sorted(schema)})")
@@ -276,6 +283,7 @@ def signature_attrs(spec):
             got[p.name] = (_any if p.default is p.empty or p.default is None
                            else _sig_default_check(p.default))
         got.update(_HINTS)
+        got.update({h: _HINT for h in _OP_HINTS})
         got["num_args"] = _int(0)
         _SIG_CACHE[spec.name] = got
     return got
