@@ -244,7 +244,36 @@ def test_softmax_output_multi_output():
     ex.backward()
     p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
     hot = np.transpose(np.eye(3)[label.astype(int)], (0, 2, 1))
-    np.testing.assert_allclose(ex.grad_dict["data"].asnumpy(), p - hot, rtol=1e-5, atol=1e-6)
+    # MXNet's kernel: grad_scale / positions (4) / valid_cnt (1 for 'null')
+    np.testing.assert_allclose(ex.grad_dict["data"].asnumpy(), (p - hot) / 4, rtol=1e-5,
+                               atol=1e-6)
+    # labels in MXNet's inferred (n, prod(spatial)) form, 'valid' normalization
+    net4 = mx.sym.SoftmaxOutput(mx.sym.var("data"), multi_output=True, normalization="valid",
+                                name="sm")
+    assert net4.infer_shape(data=(2, 3, 2, 2))[0][1] == (2, 4)
+    ex4 = net4.simple_bind(mx.cpu(), data=(2, 3, 2, 2))
+    z4 = z.reshape(2, 3, 2, 2)
+    label4 = label.copy()
+    label4[0, 1] = -1   # counted out by 'valid' (ignore_label -1) even without use_ignore
+    ex4.forward(is_train=True, data=z4, sm_label=label4)
+    ex4.backward()
+    hot4 = np.transpose(np.eye(3)[np.maximum(label4, 0).astype(int)], (0, 2, 1))
+    hot4[0, :, 1] = 0   # one_hot of -1 is all zeros
+    np.testing.assert_allclose(ex4.grad_dict["data"].asnumpy(),
+                               ((p - hot4) / 7).reshape(2, 3, 2, 2), rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_output_probability_label():
+    rng = np.random.default_rng(10)
+    z = rng.standard_normal((3, 4))
+    target = rng.dirichlet(np.ones(4), 3) * 0.5   # need not sum to 1: MXNet uses it as is
+    ex = mx.sym.SoftmaxOutput(mx.sym.var("data"), mx.sym.var("t"), grad_scale=3.0,
+                              normalization="batch").simple_bind(mx.cpu(), data=(3, 4),
+                                                                t=(3, 4))
+    ex.forward(is_train=True, data=z, t=target)
+    ex.backward()
+    np.testing.assert_allclose(ex.grad_dict["data"].asnumpy(), 3.0 * (_softmax(z) - target),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_regression_outputs_makeloss_and_blockgrad():

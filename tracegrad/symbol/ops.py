@@ -183,11 +183,11 @@ def _rnn_shapes(d, a):
 
 
 def _softmax_label(d, a):
+    """MXNet's SoftmaxOutput label shape: (n, prod(spatial)) for multi_output, else the data's
+    shape without its last axis."""
     if a.get("multi_output", False):
-        return {"label": (d[0],) + tuple(d[2:])}
-    if a.get("preserve_shape", False):
-        return {"label": tuple(d[:-1])}
-    return {"label": (d[0],)}
+        return {"label": (d[0], int(np.prod(d[2:])) if len(d) > 2 else 1)}
+    return {"label": tuple(d[:-1])}
 
 
 def _same_label(d, a):
