@@ -293,6 +293,9 @@ def test_regression_outputs_makeloss_and_blockgrad():
         np.testing.assert_allclose(ex.outputs[0].asnumpy(), fwd(x), rtol=1e-5, err_msg=op)
         np.testing.assert_allclose(ex.grad_dict["data"].asnumpy(), grad(x), rtol=1e-5,
                                    atol=1e-6, err_msg=op)
+    lro = mx.sym.LinearRegressionOutput(mx.sym.var("data"), name="r")
+    assert lro.infer_shape(data=(4, 1))[0][1] == (4,)    # MXNet: a 1-d label for (n, 1)
+    assert lro.infer_shape(data=(4, 3))[0][1] == (4, 3)
     d = mx.sym.var("data")
     loss = mx.sym.MakeLoss(mx.sym.square(d), grad_scale=0.5, normalization="batch")
     ex = loss.simple_bind(mx.cpu(), data=(4, 3))
@@ -550,13 +553,28 @@ def test_symbolblock_imports_mxnet_json_and_params_matches_mxnets_output(tmp_pat
     io = np.load(os.path.join(DATA, "cnn_io.npz"))
     out = block(nd.array(io["x"]))
     np.testing.assert_allclose(out.asnumpy(), io["y"], rtol=1e-5, atol=1e-5)
-    block.hybridize()
-    np.testing.assert_allclose(block(nd.array(io["x"])).asnumpy(), io["y"], rtol=1e-5,
-                               atol=1e-5)
+    x = nd.array(io["x"])
+    mean0 = params["bn.running_mean"].data().asnumpy().copy()
+    var0 = params["bn.running_var"].data().asnumpy().copy()
     with autograd.record():
-        loss = block(nd.array(io["x"])).sum()
+        loss = (block(x) ** 2).sum()
     loss.backward()
-    assert np.abs(params["conv.weight"].grad().asnumpy()).sum() > 0
+    eager_grads = {k: p.grad().asnumpy().copy() for k, p in params.items()
+                   if p.grad_req != "null"}
+    eager_mean = params["bn.running_mean"].data().asnumpy().copy()
+    assert not np.allclose(eager_mean, mean0)   # training mode moved the running mean
+    params["bn.running_mean"].set_data(mean0)
+    params["bn.running_var"].set_data(var0)
+    block.hybridize()
+    np.testing.assert_allclose(block(x).asnumpy(), io["y"], rtol=1e-5, atol=1e-5)
+    with autograd.record():
+        loss = (block(x) ** 2).sum()
+    loss.backward()
+    for k, g in eager_grads.items():   # compiled vs eager, BatchNorm in training mode
+        np.testing.assert_allclose(params[k].grad().asnumpy(), g, rtol=1e-4, atol=1e-5,
+                                   err_msg=k)
+    np.testing.assert_allclose(params["bn.running_mean"].data().asnumpy(), eager_mean,
+                               rtol=1e-5, atol=1e-7)
 
 
 def test_symbolblock_from_symbols_infers_shapes_and_trains():

@@ -191,6 +191,9 @@ def _softmax_label(d, a):
 
 
 def _same_label(d, a):
+    """MXNet's regression outputs: a (n,) label for (n, 1) data, else the data's shape."""
+    if len(d) == 2 and d[1] == 1:
+        return {"label": (d[0],)}
     return {"label": tuple(d)}
 
 
