@@ -664,3 +664,27 @@ def test_namespaces_and_hint_attributes():
     d = mx.sym.dot(a, b, transpose_b=True, forward_stype="default")
     np.testing.assert_allclose(d.eval(a=nd.array(x), b=nd.array(y))[0].asnumpy(), x @ y.T)
     assert mx.sym.load_json(c.tojson()).infer_shape(d=(1, 2, 3, 3))[1] == [(1, 1, 3, 3)]
+
+
+def test_name_prefix_and_attr_scope():
+    x = mx.sym.var("x")
+    with mx.name.Prefix("stage1_"):
+        fc = mx.sym.FullyConnected(x, num_hidden=2, name="fc")
+        act = mx.sym.relu(fc)
+    assert fc.name == "stage1_fc"
+    assert fc.list_arguments() == ["x", "stage1_fc_weight", "stage1_fc_bias"]
+    assert act.name.startswith("stage1_relu")
+    with mx.name.NameManager():
+        assert mx.sym.relu(x).name == "relu0"
+        assert mx.sym.relu(x).name == "relu1"
+    with mx.AttrScope(ctx_group="dev1", lr_mult="0.5"):
+        v = mx.sym.var("w")
+        with mx.AttrScope(ctx_group="dev2"):
+            y = mx.sym.FullyConnected(x, weight=v, num_hidden=2, no_bias=True, name="y")
+    assert v.attr("ctx_group") == "dev1" and v.attr("__lr_mult__") == "0.5"
+    assert y.attr("ctx_group") == "dev2" and y.attr("lr_mult") == "0.5"
+    node = json.loads(y.tojson())["nodes"][-1]
+    assert node["attrs"]["__ctx_group__"] == "dev2"
+    assert mx.sym.load_json(y.tojson()).attr("ctx_group") == "dev2"
+    with pytest.raises(ValueError):
+        mx.AttrScope(group=4)

@@ -15,14 +15,26 @@ from ..base import MXNetError
 from . import ops as _ops
 from .literal import to_attr_string
 
-_COUNTERS: dict = {}
+def _node_name(name, hint):
+    """MXNet's NameManager: the given name, or fullyconnected0, fullyconnected1, ... (with
+    the prefix of an open mx.name.Prefix)."""
+    from ..name import NameManager
+    return NameManager.current().get(name, hint)
 
 
-def _auto_name(hint):
-    """MXNet's NameManager: fullyconnected0, fullyconnected1, ..."""
-    n = _COUNTERS.get(hint, 0)
-    _COUNTERS[hint] = n + 1
-    return f"{hint}{n}"
+# attributes MXNet stores as __key__ (so operators' parameter parsers skip them)
+HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage",
+               "profiler_scope")
+
+
+def _stored_key(key):
+    return f"__{key}__" if key in HIDDEN_KEYS else key
+
+
+def _scope_attrs(attr):
+    """The open mx.AttrScope's attributes updated with `attr`, keys as MXNet stores them."""
+    from ..attribute import AttrScope
+    return {_stored_key(k): v for k, v in AttrScope.current().get(attr).items()}
 
 
 class Node:
@@ -158,7 +170,9 @@ class Symbol:
     def attr(self, key):
         if len(self._outputs) != 1:
             return None
-        return self._outputs[0][0].attrs.get(key)
+        attrs = self._outputs[0][0].attrs
+        got = attrs.get(key)
+        return attrs.get(f"__{key}__") if got is None and key in HIDDEN_KEYS else got
 
     def list_attr(self, recursive=False):
         if recursive:
@@ -174,7 +188,7 @@ class Symbol:
             for k, v in kwargs.items():
                 if not isinstance(v, str):
                     raise ValueError("Set Attr only accepts string values")
-                node.attrs[k] = v
+                node.attrs[_stored_key(k)] = v
 
     # ---------------------------------------------------------------- composition
     def __call__(self, *args, **kwargs):
@@ -350,7 +364,7 @@ def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, ini
     """A variable (an argument of the graph), with MXNet's hidden attributes."""
     if not isinstance(name, str):
         raise TypeError("Expect a string for variable `name`")
-    attrs = {k: str(v) for k, v in (attr or {}).items()}
+    attrs = {k: str(v) for k, v in _scope_attrs(attr).items()}
     if shape is not None:
         attrs["__shape__"] = to_attr_string(tuple(int(d) for d in shape))
     if lr_mult is not None:
@@ -392,7 +406,7 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
     if spec is None:
         raise MXNetError(f"mx.sym: unknown operator {opname!r}")
     raw = {k: to_attr_string(v) for k, v in attrs.items() if v is not None}
-    node_name = name if name is not None else _auto_name(hint or opname.lower())
+    node_name = _node_name(name, hint or opname.lower())
     params = spec.check_attrs(raw, f"node '{node_name}'")
     if isinstance(inputs, dict):
         slots = spec.active_inputs(params)
@@ -427,7 +441,7 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
             raise MXNetError(f"node '{node_name}' (op {canon}): an input is a group of "
                              f"{len(s)} outputs; pass one output (sym[i])")
     attrs_all = dict(raw)
-    for k, v in (extra_attrs or {}).items():
+    for k, v in _scope_attrs(extra_attrs).items():
         attrs_all[k] = str(v)
     node = Node(canon, node_name, attrs_all, refs, spec, params, names)
     n = len(node.visible_outputs())
