@@ -688,3 +688,33 @@ def test_name_prefix_and_attr_scope():
     assert mx.sym.load_json(y.tojson()).attr("ctx_group") == "dev2"
     with pytest.raises(ValueError):
         mx.AttrScope(group=4)
+
+
+def test_export_checks_the_mxnet_graph_computes_the_same_before_writing_it(tmp_path,
+                                                                           monkeypatch):
+    from tracegrad.symbol import from_ir
+    net = gluon.nn.Dense(3, activation="tanh", in_units=4)
+    net.initialize()
+    net.hybridize()
+    x = nd.ones((2, 4))
+    y = net(x)
+    monkeypatch.setitem(from_ir._UNARY, "tanh", "sigmoid")   # a wrong translation
+    sym_file, param_file = net.export(str(tmp_path / "d"))
+    assert json.loads(open(sym_file).read())["format"] == "tracegrad-symbol"
+    np.testing.assert_allclose(gluon.SymbolBlock.imports(sym_file, ["data"], param_file)(x)
+                               .asnumpy(), y.asnumpy(), rtol=1e-6)
+    monkeypatch.undo()
+    sym_file, _ = net.export(str(tmp_path / "e"))
+    assert "nodes" in json.loads(open(sym_file).read())
+
+
+def test_growth_of_a_loaded_graph_is_refused_before_allocating():
+    x = mx.sym.var("x")
+    for big in (mx.sym.broadcast_to(x, shape=(100000, 100000, 10), name="bt"),
+                mx.sym.tile(x, reps=(100000, 100000), name="bt"),
+                mx.sym.one_hot(x, depth=2 ** 31, name="bt")):
+        doc = big.tojson()
+        with pytest.raises(mx.MXNetError, match="node 'bt'.*elements"):
+            mx.sym.load_json(doc).infer_shape(x=(2, 2))
+        with pytest.raises(mx.MXNetError, match="node 'bt'.*elements"):
+            mx.sym.load_json(doc).eval(x=nd.ones((2, 2)))

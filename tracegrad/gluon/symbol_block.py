@@ -57,7 +57,8 @@ def export(block, path, epoch=0, fmt="auto"):
         fn.params[tr.n_inputs + i].name_hint = name
         specs.append([name, kind])
         arrays[f"{kind}:{name}"] = leaf.data
-    written = _export_mxnet(fn, inputs, specs, arrays, path, epoch) if fmt == "auto" else None
+    written = _export_mxnet(fn, inputs, specs, arrays, path, epoch, args) \
+        if fmt == "auto" else None
     if written is not None:
         return written
     meta = {"format": _FORMAT, "version": 1, "inputs": inputs, "params": specs,
@@ -69,18 +70,30 @@ def export(block, path, epoch=0, fmt="auto"):
     return sym_file, param_file
 
 
-def _export_mxnet(fn, inputs, specs, arrays, path, epoch):
+def _export_mxnet(fn, inputs, specs, arrays, path, epoch, args):
     """Write MXNet's JSON and binary .params when every op has an MXNet counterpart
-    (tracegrad/symbol/from_ir.py); None when not (the caller writes tracegrad's IR)."""
+    (tracegrad/symbol/from_ir.py) and the MXNet graph computes what the traced one does on
+    the traced inputs; None when not (the caller writes tracegrad's IR)."""
     from .. import mxnet_format
+    from ..autograd import pause
     from ..symbol import Group
     from ..symbol.from_ir import Unsupported, ir_to_symbol
     from ..symbol.gluon_block import CONST_ATTR
+    from ..symbol.symbol import evaluate
     try:
         outs = ir_to_symbol(fn, inputs + [name for name, _ in specs], n_inputs=len(inputs))
-    except Unsupported:
+        sym = outs[0] if len(outs) == 1 else Group(outs)
+        values = {n: a for n, a in zip(inputs, args)}
+        values.update({name: array.wrap(arrays[f"{kind}:{name}"]) for name, kind in specs})
+        with pause(train_mode=False), np.errstate(all="ignore"):
+            got = [o.asnumpy() for o in evaluate(sym, values)]
+            want = Program(fn)([a._data for a in args] + [values[n]._data for n, _ in specs])
+    except (Unsupported, MXNetError):
         return None
-    sym = outs[0] if len(outs) == 1 else Group(outs)
+    for g, w in zip(got, want):
+        w = np.asarray(w)
+        if g.shape != w.shape or not np.allclose(g, w, rtol=1e-4, atol=1e-5, equal_nan=True):
+            return None   # (never write a file that computes something else)
     internals = {n.name: n for n in sym._order() if n.op is None}
     keys, values = [], []
     for name, kind in specs:

@@ -90,7 +90,8 @@ def setup(block, outputs, inputs, params=None):
         if name in names:
             continue
         node = by_name[name]
-        p = shared.get(name) if hasattr(shared, "get") else None
+        p = (shared._lookup(name) if hasattr(shared, "_lookup")
+             else shared.get(name) if isinstance(shared, dict) else None)
         if p is None:
             shape = var_shape_attr(node)
             raw = node.attrs.get("__shape__")

@@ -107,12 +107,13 @@ def _passes(sym, known, types):
                 shapes[id(node)] = [None] * n
                 dtypes[id(node)] = [None] * n
                 continue
+            _ops.check_growth(node, ins)
             arrays = [nd.from_numpy(_zeros(s, dtypes[id(c)][i] or np.float32, where))
                       for s, (c, i) in zip(ins, node.inputs)]
             with pause(train_mode=False), np.errstate(all="ignore"):
                 try:
                     out = node.spec.fn(*arrays, **node.params)
-                except (MXNetError, TypeError, ValueError, IndexError) as e:
+                except (MXNetError, TypeError, ValueError, IndexError, MemoryError) as e:
                     raise MXNetError(f"{where}: inputs of shapes {[tuple(s) for s in ins]}: "
                                      f"{e}") from None
             outs = list(out) if isinstance(out, (list, tuple)) else [out]

@@ -555,7 +555,8 @@ def lookup(name):
         fn = getattr(nd.contrib, name[len("_contrib_"):], None)
     elif not name.startswith("_") and name not in _NOT_OPS:
         fn = getattr(nd, name, None)
-    if fn is None or not callable(fn) or isinstance(fn, type) or inspect.ismodule(fn):
+    if fn is None or not callable(fn) or isinstance(fn, type) or inspect.ismodule(fn) or \
+            not getattr(fn, "__module__", "").startswith("tracegrad."):
         return None
     try:
         inputs, variadic = _signature_inputs(fn)
@@ -568,6 +569,31 @@ def lookup(name):
 
 def canonical(name):
     return ALIASES.get(name, name)
+
+
+MAX_OUTPUT_ELEMENTS = 2 ** 31   # what one op of a loaded graph may produce
+
+
+def check_growth(node, in_shapes):
+    """Refuse, before running it, an op whose attributes make its result larger than any
+    real model's (a file's broadcast_to / tile / repeat / one_hot / _full of a huge shape):
+    numpy would try to allocate it."""
+    a = node.params
+    size = max((int(np.prod(s)) for s in in_shapes), default=1)
+    est = None
+    if isinstance(a.get("shape"), tuple) and node.op not in ("Reshape", "reshape"):
+        est = int(np.prod([max(d, 1) for d in a["shape"]]))
+    elif isinstance(a.get("reps"), tuple):
+        est = size * int(np.prod([max(d, 1) for d in a["reps"]]))
+    elif isinstance(a.get("repeats"), int):
+        est = size * max(a["repeats"], 1)
+    elif isinstance(a.get("depth"), int):
+        est = size * max(a["depth"], 1)
+    elif node.op == "UpSampling" and isinstance(a.get("scale"), int):
+        est = size * a["scale"] ** 2
+    if est is not None and est > MAX_OUTPUT_ELEMENTS:
+        raise MXNetError(f"node '{node.name}' (op {node.op}): its attributes ask for a result "
+                         f"of about {est} elements, more than {MAX_OUTPUT_ELEMENTS}")
 
 
 def check_shape_size(shape, where):

@@ -408,6 +408,10 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
     raw = {k: to_attr_string(v) for k, v in attrs.items() if v is not None}
     node_name = _node_name(name, hint or opname.lower())
     params = spec.check_attrs(raw, f"node '{node_name}'")
+    for s in (inputs.values() if isinstance(inputs, dict) else inputs):
+        if s is not None and len(s) != 1:
+            raise MXNetError(f"node '{node_name}' (op {canon}): an input is a group of "
+                             f"{len(s)} outputs; pass one output (sym[i])")
     if isinstance(inputs, dict):
         slots = spec.active_inputs(params)
         given = dict(inputs)
@@ -436,10 +440,6 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
         if spec.variadic and "num_args" in (spec.attrs or {}) and "num_args" not in raw:
             raw["num_args"] = str(len(refs))
             params["num_args"] = len(refs)
-    for s in (inputs.values() if isinstance(inputs, dict) else inputs):
-        if s is not None and len(s) != 1:
-            raise MXNetError(f"node '{node_name}' (op {canon}): an input is a group of "
-                             f"{len(s)} outputs; pass one output (sym[i])")
     attrs_all = dict(raw)
     for k, v in _scope_attrs(extra_attrs).items():
         attrs_all[k] = str(v)
@@ -512,11 +512,10 @@ def evaluate(symbol, values):
             results[id(node)] = [v]
             continue
         args = [results[id(c)][i] for c, i in node.inputs]
+        _ops.check_growth(node, [tuple(a.shape) for a in args])
         try:
             out = node.spec.fn(*args, **node.params)
-        except MXNetError as e:
-            raise MXNetError(f"node '{node.name}' (op {node.op}): {e}") from None
-        except (TypeError, ValueError, IndexError) as e:
+        except (MXNetError, TypeError, ValueError, IndexError, MemoryError) as e:
             raise MXNetError(f"node '{node.name}' (op {node.op}): {e}") from None
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
         want = len(node.visible_outputs())
