@@ -188,6 +188,19 @@ def test_symbol_graph_differentiates_to_second_order():
     check_grads(ir, [x, wt], order=2)
 
 
+def test_executor_reshape_shares_parameters():
+    net = _mlp()
+    ex = net.simple_bind(mx.cpu(), data=(4, 5))
+    _fill(ex, np.random.default_rng(11))
+    small = ex.reshape(data=(2, 5), softmax_label=(2,))
+    assert small.arg_dict["fc1_weight"] is ex.arg_dict["fc1_weight"]
+    x = np.random.default_rng(12).standard_normal((4, 5))
+    full = ex.forward(data=x)[0].asnumpy()
+    np.testing.assert_allclose(small.forward(data=x[:2])[0].asnumpy(), full[:2], rtol=1e-6)
+    with pytest.raises(mx.MXNetError, match="softmax_label.*partial_shaping"):
+        ex.reshape(data=(2, 5))
+
+
 def test_grad_req_add_and_null():
     x = mx.sym.var("x")
     y = mx.sym.var("y")

@@ -179,6 +179,30 @@ class Executor:
                                      f"expected {tuple(d[k].shape)}")
                 np.copyto(d[k]._data, v, casting="unsafe")
 
+    def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
+        """A new Executor for new input shapes; arrays whose shape is unchanged are shared
+        (parameters keep their values), others are new zeros."""
+        (arg_shapes, _, aux_shapes), _, _ = infer(
+            self._symbol, {k: tuple(v) for k, v in kwargs.items()},
+            {k: np.dtype(a.dtype) for k, a in self.arg_dict.items()})
+        if arg_shapes is None:
+            raise MXNetError(f"reshape: cannot infer every shape from {kwargs}")
+        names = self._symbol.list_arguments()
+        args, grads = {}, {}
+        for k, s in zip(names, arg_shapes):
+            old = self.arg_dict[k]
+            same = tuple(old.shape) == tuple(s)
+            if not same and k not in kwargs and not partial_shaping:
+                raise MXNetError(f"reshape: the shape of '{k}' changes from "
+                                 f"{tuple(old.shape)} to {tuple(s)}; pass partial_shaping=True")
+            args[k] = old if same else nd.zeros(s, dtype=old.dtype)
+            g = self.grad_dict.get(k)
+            grads[k] = None if g is None else (g if same else nd.zeros(s, dtype=g.dtype))
+        aux = {k: (self.aux_dict[k] if tuple(self.aux_dict[k].shape) == tuple(s)
+                   else nd.zeros(s, dtype=self.aux_dict[k].dtype))
+               for k, s in zip(self._symbol.list_auxiliary_states(), aux_shapes)}
+        return Executor(self._symbol, args, grads, dict(self._grad_req), aux)
+
     @property
     def output_dict(self):
         return dict(zip(self._symbol.list_outputs(), self.outputs))
