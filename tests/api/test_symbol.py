@@ -731,3 +731,48 @@ def test_growth_of_a_loaded_graph_is_refused_before_allocating():
             mx.sym.load_json(doc).infer_shape(x=(2, 2))
         with pytest.raises(mx.MXNetError, match="node 'bt'.*elements"):
             mx.sym.load_json(doc).eval(x=nd.ones((2, 2)))
+
+
+def test_every_simple_nd_operator_is_callable_symbolically():
+    """mx.sym.X records nd.X: for every nd operator of one data input (no required
+    attribute) and every one of (lhs, rhs), the symbol, its JSON round trip and nd agree."""
+    x = nd.array(np.random.default_rng(13).uniform(0.1, 0.9, (2, 3)))
+    y = nd.array(np.random.default_rng(14).uniform(0.1, 0.9, (2, 3)))
+    with np.errstate(all="ignore"):   # (arccosh below 1 is NaN, in both)
+        unary, binary = _every_simple_op(x, y)
+    assert len(unary) > 70 and len(binary) > 40, (unary, binary)
+
+
+def _every_simple_op(x, y):
+    import inspect
+    from tracegrad.symbol import ops
+    unary, binary = [], []
+    for name in sorted(dir(nd)):
+        spec = None if name.startswith("_") else ops.lookup(name)
+        if spec is None or spec.variadic or name.startswith(("sample_", "random_")):
+            continue
+        params = inspect.signature(spec.fn).parameters.values()
+        if any(p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD
+               and p.name not in spec.inputs for p in params):
+            continue
+        rhs = y.T if name in ("dot", "batch_dot") else y
+        if spec.inputs == ("data",):
+            args, feed, group = (mx.sym.var("a"),), {"a": x}, unary
+        elif spec.inputs == ("lhs", "rhs"):
+            args, feed, group = (mx.sym.var("a"), mx.sym.var("b")), {"a": x, "b": rhs}, binary
+        else:
+            continue
+        try:
+            want = spec.fn(*feed.values())
+        except (mx.MXNetError, TypeError, ValueError):
+            continue   # (an op that needs other inputs or attributes, e.g. GridGenerator)
+        group.append(name)
+        sym = getattr(mx.sym, name)(*args)
+        for s in (sym, mx.sym.load_json(sym.tojson())):
+            got = s.eval(**feed)
+            wants = want if isinstance(want, (list, tuple)) else [want]
+            assert len(got) == len(wants), name
+            for g, w in zip(got, wants):
+                np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), err_msg=name,
+                                           equal_nan=True)
+    return unary, binary
