@@ -209,6 +209,8 @@ class Module(BaseModule):
                     plan.append((p, None, name))
                 else:
                     raise MXNetError(f"init_params: no value and no initializer for '{name}'")
+        from ..tracing import capture as _capture
+        _capture.before_write()
         for p, value, name in plan:
             arr = p.data()
             if value is not None:

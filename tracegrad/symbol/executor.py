@@ -11,6 +11,7 @@ import numpy as np
 from .. import autograd, nd
 from ..array import NDArray
 from ..base import MXNetError
+from ..tracing import capture as _capture
 from .inference import infer
 from .symbol import evaluate
 
@@ -123,6 +124,8 @@ class Executor:
     # ------------------------------------------------------------------ running
     def forward(self, is_train=False, **kwargs):
         """Copy kwargs into the bound arguments, then compute the outputs."""
+        if kwargs:
+            _capture.before_write()   # a pending captured step reads the old values first
         for k, v in kwargs.items():
             if k not in self.arg_dict:
                 raise MXNetError(f"forward: unknown argument '{k}'")
@@ -166,6 +169,7 @@ class Executor:
             autograd.backward(heads, grads, train_mode=is_train)
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
+        _capture.before_write()
         for d, src in ((self.arg_dict, arg_params), (self.aux_dict, aux_params or {})):
             for k, v in src.items():
                 if k not in d:
