@@ -776,3 +776,74 @@ def _every_simple_op(x, y):
                 np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), err_msg=name,
                                            equal_nan=True)
     return unary, binary
+
+
+def _lstm_lm_json():
+    """Embedding(50, 8) -> rnn.LSTM(16, num_layers=2) -> Dense(50, flatten=False) as MXNet
+    1.9.1's export writes it: each weight flattened, _rnn_param_concat (weights, then biases),
+    begin states _zeros of batch size 0, the fused RNN op; variables named as the keys of
+    tests/data/mxnet/lstm_lm.params."""
+    nodes = [{"op": "null", "name": "data", "inputs": []},
+             {"op": "null", "name": "emb.weight", "inputs": []},
+             {"op": "Embedding", "name": "emb_fwd", "inputs": [[0, 0, 0], [1, 0, 0]],
+              "attrs": {"dtype": "float32", "input_dim": "50", "output_dim": "8",
+                        "sparse_grad": "False"}}]
+    flat = []
+    for kind in ("weight", "bias"):
+        for layer in (0, 1):
+            for gate in ("i2h", "h2h"):
+                shape = (64,) if kind == "bias" else (
+                    (64, 8) if (layer, gate) == (0, "i2h") else (64, 16))
+                nodes.append({"op": "null", "name": f"lstm._unfused.{layer}.{gate}_{kind}",
+                              "attrs": {"__dtype__": "0", "__lr_mult__": "1.0",
+                                        "__shape__": str(shape).replace(",)", ",)"),
+                                        "__storage_type__": "0", "__wd_mult__": "1.0"},
+                              "inputs": []})
+                nodes.append({"op": "Reshape", "name": f"lstm_reshape{len(flat)}",
+                              "attrs": {"shape": "(-1,)"},
+                              "inputs": [[len(nodes) - 1, 0, 0]]})
+                flat.append([len(nodes) - 1, 0, 0])
+    nodes.append({"op": "_rnn_param_concat", "name": "lstm_rnn_param_concat0",
+                  "attrs": {"dim": "0", "num_args": "8"}, "inputs": flat})
+    params = len(nodes) - 1
+    for i in range(2):
+        nodes.append({"op": "_zeros", "name": f"lstm_h0_{i}", "inputs": [],
+                      "attrs": {"ctx": "cpu(0)", "dtype": "float32", "shape": "(2, 0, 16)"}})
+    nodes.append({"op": "RNN", "name": "lstm_rnn0", "inputs": [[2, 0, 0], [params, 0, 0],
+                                                               [params + 1, 0, 0],
+                                                               [params + 2, 0, 0]],
+                  "attrs": {"bidirectional": "False", "lstm_state_clip_max": "None",
+                            "lstm_state_clip_min": "None", "lstm_state_clip_nan": "False",
+                            "mode": "lstm", "num_layers": "2", "p": "0.0",
+                            "projection_size": "None", "state_outputs": "True",
+                            "state_size": "16", "use_sequence_length": "False"}})
+    rnn = len(nodes) - 1
+    nodes.append({"op": "null", "name": "out.weight", "inputs": []})
+    nodes.append({"op": "null", "name": "out.bias", "inputs": []})
+    nodes.append({"op": "FullyConnected", "name": "out_fwd",
+                  "attrs": {"flatten": "False", "no_bias": "False", "num_hidden": "50"},
+                  "inputs": [[rnn, 0, 0], [rnn + 1, 0, 0], [rnn + 2, 0, 0]]})
+    return {"nodes": nodes, "arg_nodes": [i for i, n in enumerate(nodes) if n["op"] == "null"],
+            "heads": [[len(nodes) - 1, 0, 0]], "attrs": {"mxnet_version": ["int", 10901]}}
+
+
+def test_exported_gluon_lstm_language_model_loads_and_matches_mxnet(tmp_path):
+    path = tmp_path / "lm-symbol.json"
+    path.write_text(json.dumps(_lstm_lm_json()))
+    sym = mx.sym.load(str(path))
+    args, outs, _ = sym.infer_shape(data=(5, 3))
+    assert outs == [(5, 3, 50)]
+    assert dict(zip(sym.list_arguments(), args))["lstm._unfused.1.i2h_weight"] == (64, 16)
+    block = gluon.SymbolBlock.imports(str(path), ["data"],
+                                      os.path.join(DATA, "lstm_lm.params"))
+    io = np.load(os.path.join(DATA, "lstm_lm_io.npz"))
+    np.testing.assert_allclose(block(nd.array(io["tokens"])).asnumpy(), io["y"], rtol=1e-5,
+                               atol=1e-5)
+    # another batch size: the begin states' unknown batch dim follows the data
+    two = block(nd.array(io["tokens"][:, :2])).asnumpy()
+    np.testing.assert_allclose(two, io["y"][:, :2], rtol=1e-5, atol=1e-5)
+    bad = _lstm_lm_json()
+    bad["nodes"][-1]["inputs"][0] = [len(bad["nodes"]) - 6, 0, 0]   # the _zeros as data
+    with pytest.raises(mx.MXNetError, match="lstm_h0_1.*unknown dims|unknown dims.*lstm_h0"):
+        mx.sym.load_json(json.dumps(bad)).eval(
+            data=nd.ones((5, 3)), **{k: nd.ones((1,)) for k in sym.list_arguments()[1:]})

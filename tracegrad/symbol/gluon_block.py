@@ -158,6 +158,9 @@ def imports(doc, symbol_file, input_names, param_file, allow_missing, ignore_ext
         for k, v in load_arrays(param_file).items():
             key = k.split(":", 1)[1] if k.startswith(("arg:", "aux:")) else k
             arrays[key] = v
-        load_into(dict(block._params.items()), arrays, allow_missing, ignore_extra,
-                  param_file)
+        params = dict(block._params.items())
+        for name, p in params.items():   # a variable without __shape__: the file's
+            if p._shape is None and name in arrays:
+                p.shape = arrays[name].shape
+        load_into(params, arrays, allow_missing, ignore_extra, param_file)
     return block

@@ -92,7 +92,7 @@ def _passes(sym, known, types):
                                      f"{e})") from None
                 for k, (c, i) in enumerate(node.inputs):
                     slot = node.input_names[k] if k < len(node.input_names) else None
-                    if ins[k] is None and c.op is None and slot in rule:
+                    if ins[k] is None and (c.op is None or _ops.unsized(c)) and slot in rule:
                         s = rule[slot]
                         if any(not isinstance(d, int) or d < 0 for d in s):
                             raise MXNetError(f"{where}: inferred an invalid shape {s} for "
@@ -101,6 +101,10 @@ def _passes(sym, known, types):
                         ins[k] = shapes[id(c)][0]
                         changed = True
             if id(node) in shapes and all(s is not None for s in shapes[id(node)]):
+                continue
+            if _ops.unsized(node):   # its consumer's rule gives its shape
+                shapes[id(node)] = [None]
+                dtypes[id(node)] = [np.dtype(node.params.get("dtype") or np.float32)]
                 continue
             n = len(node.visible_outputs())
             if any(s is None for s in ins):

@@ -434,6 +434,9 @@ def _table():
         OpSpec("make_loss", loss_layers.make_loss, ("data",), {}, head_loss=True),
         OpSpec("BlockGrad", nd.BlockGrad, ("data",), {}),
         OpSpec("Concat", nd.Concat, (), dict(dim=_axis, num_args=_int(1)), variadic=True),
+        # what Gluon's RNN layers record to join their flattened weights for the RNN op
+        OpSpec("_rnn_param_concat", nd.Concat, (), dict(dim=_axis, num_args=_int(1)),
+               variadic=True),
         OpSpec("add_n", nd.add_n, (), dict(num_args=_int(1)), variadic=True),
         OpSpec("stack", nd.stack, (), dict(axis=_axis, num_args=_int(1)), variadic=True),
         OpSpec("Reshape", nd.Reshape, ("data",),
@@ -572,6 +575,25 @@ def canonical(name):
 
 
 MAX_OUTPUT_ELEMENTS = 2 ** 31   # what one op of a loaded graph may produce
+
+
+CREATION_OPS = ("_zeros", "_ones", "_full")
+
+
+def unsized(node):
+    """A _zeros / _ones / _full node whose shape has unknown (0) dims: MXNet takes them from
+    the op that consumes it (an RNN's begin state of batch size 0, as Gluon exports it)."""
+    return node.op in CREATION_OPS and any(d == 0 for d in node.params.get("shape", ()))
+
+
+def sized_creation(node, shape):
+    """The creation node's array with the shape its consumer's rule gave."""
+    want = node.params.get("shape", ())
+    if len(want) != len(shape) or any(w not in (0, s) for w, s in zip(want, shape)):
+        raise MXNetError(f"node '{node.name}' (op {node.op}): shape {want} does not fit the "
+                         f"{tuple(shape)} its consumer needs")
+    check_shape_size(tuple(shape), f"node '{node.name}'")
+    return node.spec.fn(**dict(node.params, shape=tuple(shape)))
 
 
 def check_growth(node, in_shapes):

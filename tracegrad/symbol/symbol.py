@@ -511,7 +511,12 @@ def evaluate(symbol, values):
                 raise MXNetError(f"symbol: no value given for input '{node.name}'")
             results[id(node)] = [v]
             continue
+        if _ops.unsized(node):
+            results[id(node)] = [_Unsized(node)]
+            continue
         args = [results[id(c)][i] for c, i in node.inputs]
+        if any(type(a) is _Unsized for a in args):
+            args = _size_creations(node, args)
         _ops.check_growth(node, [tuple(a.shape) for a in args])
         try:
             out = node.spec.fn(*args, **node.params)
@@ -523,4 +528,35 @@ def evaluate(symbol, values):
             raise MXNetError(f"node '{node.name}' (op {node.op}) gave {len(outs)} outputs, "
                              f"its attributes say {want}")
         results[id(node)] = outs
-    return [results[id(n)][i] for n, i in symbol._outputs]
+    outs = [results[id(n)][i] for n, i in symbol._outputs]
+    for o, (n, _) in zip(outs, symbol._outputs):
+        if type(o) is _Unsized:
+            raise MXNetError(f"node '{n.name}' (op {n.op}): its shape has unknown dims and "
+                             f"nothing consumes it to give them")
+    return outs
+
+
+class _Unsized:
+    """A creation node's result waiting for its consumer's shape rule."""
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+
+def _size_creations(node, args):
+    data = args[0]
+    if type(data) is _Unsized or node.spec.shapes is None:
+        who = next(a.node.name for a in args if type(a) is _Unsized)
+        raise MXNetError(f"node '{node.name}' (op {node.op}): cannot give a shape to the "
+                         f"unknown dims of its input '{who}'")
+    rule = node.spec.shapes(tuple(data.shape), node.params)
+    out = []
+    for a, slot in zip(args, node.input_names):
+        if type(a) is _Unsized:
+            if slot not in rule:
+                raise MXNetError(f"node '{node.name}' (op {node.op}): cannot give a shape to "
+                                 f"the unknown dims of its input '{a.node.name}'")
+            a = _ops.sized_creation(a.node, rule[slot])
+        out.append(a)
+    return out
