@@ -480,6 +480,17 @@ def test_conv_bn_symbol_matches_gluon_layers_with_same_params():
     assert np.abs(ex.grad_dict["conv_weight"].asnumpy()).sum() > 0
 
 
+def test_copy_and_pickle_go_through_json():
+    import copy
+    import pickle
+    net = _mlp()
+    assert copy.deepcopy(net).tojson() == net.tojson()
+    assert copy.copy(net).list_arguments() == net.list_arguments()
+    back = pickle.loads(pickle.dumps(net))
+    assert back.tojson() == net.tojson()
+    assert back.infer_shape(data=(2, 5)) == net.infer_shape(data=(2, 5))
+
+
 def test_compose_replaces_variables():
     x = mx.sym.var("x")
     inner = mx.sym.FullyConnected(x, num_hidden=3, name="fc")

@@ -224,6 +224,14 @@ class Symbol:
     def __copy__(self):
         return Symbol(list(self._outputs))
 
+    def __getstate__(self):
+        """Pickled as MXNet does: its JSON text (read back by the checked JSON loader)."""
+        return {"json": self.tojson()}
+
+    def __setstate__(self, state):
+        from .json_format import load_json
+        self._outputs = load_json(state["json"])._outputs
+
     def __deepcopy__(self, memo):
         from .json_format import load_json
         return load_json(self.tojson())
