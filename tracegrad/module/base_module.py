@@ -84,7 +84,6 @@ class BaseModule:
     def predict(self, eval_data, num_batch=None, merge_batches=True, reset=True,
                 always_output_list=False, sparse_row_id_fn=None):
         """The outputs over eval_data (an iterator, or an array taken as one batch)."""
-        from ..io import NDArrayIter
         if isinstance(eval_data, (NDArray, np.ndarray)):
             if isinstance(eval_data, np.ndarray):
                 eval_data = nd.array(eval_data)

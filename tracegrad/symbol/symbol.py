@@ -10,7 +10,6 @@ like any nd code.
 """
 import numpy as np
 
-from .. import nd
 from ..base import MXNetError
 from . import ops as _ops
 from .literal import to_attr_string
