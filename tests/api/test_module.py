@@ -124,6 +124,13 @@ def test_predict_and_score_drop_padding():
     # a different batch size rebinds, keeping the parameters
     one = mod.predict(nd.array(X[:3]))
     np.testing.assert_allclose(one.asnumpy(), ref[:3], rtol=1e-5, atol=1e-6)
+    # rebound for training, the same parameters now learn
+    mod.bind(it.provide_data, it.provide_label, for_training=True, force_rebind=True)
+    mod.init_optimizer(optimizer_params={"learning_rate": 1.0})
+    it.reset()
+    mod.forward_backward(next(it))
+    mod.update()
+    assert not np.allclose(mod.get_params()[0]["fc2_weight"].asnumpy(), p["fc2_weight"])
 
 
 def test_checkpoints_are_mxnet_files_and_load_back(tmp_path):

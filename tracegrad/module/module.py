@@ -128,13 +128,15 @@ class Module(BaseModule):
         old = self._params
         params = {}
         for name in self._param_names + self._aux_names:
-            if old is not None and name in old and old[name].shape == shapes[name]:
-                params[name] = old[name]
-                continue
-            a = attrs.get(name, {})
             aux = name in self._aux_names
             req = "null" if (aux or not for_training or name in self._fixed_param_names) \
                 else grad_req
+            if old is not None and name in old and old[name].shape == shapes[name]:
+                params[name] = old[name]   # (a rebind keeps the values)
+                if old[name].grad_req != req:
+                    old[name].grad_req = req
+                continue
+            a = attrs.get(name, {})
             p = Parameter(name, grad_req=req, shape=shapes[name], dtype=var_types[name],
                           lr_mult=float(a.get("__lr_mult__", 1.0)),
                           wd_mult=float(a.get("__wd_mult__", 1.0)))
