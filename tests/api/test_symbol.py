@@ -188,6 +188,25 @@ def test_symbol_graph_differentiates_to_second_order():
     check_grads(ir, [x, wt], order=2)
 
 
+def test_channel_last_layout_is_honoured_not_dropped():
+    rng = np.random.default_rng(15)
+    d = mx.sym.var("d")
+    c = mx.sym.Convolution(d, kernel=(3, 3), num_filter=4, layout="NHWC", name="c")
+    p = mx.sym.Pooling(c, kernel=(2, 2), stride=(2, 2), pool_type="avg", layout="NHWC")
+    args, outs, _ = p.infer_shape(d=(2, 6, 6, 3))
+    assert args[1] == (4, 3, 3, 3) and outs == [(2, 2, 2, 4)]
+    x = rng.standard_normal((2, 6, 6, 3))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = np.zeros(4)
+    got = mx.sym.load_json(p.tojson()).eval(d=nd.array(x), c_weight=nd.array(w),
+                                            c_bias=nd.array(b))[0].asnumpy()
+    first = nd.Pooling(nd.Convolution(nd.array(x.transpose(0, 3, 1, 2)),
+                                      nd.array(w.transpose(0, 3, 1, 2)), nd.array(b),
+                                      kernel=(3, 3), num_filter=4),
+                       kernel=(2, 2), stride=(2, 2), pool_type="avg").asnumpy()
+    np.testing.assert_allclose(got, first.transpose(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
+
+
 def test_executor_reshape_shares_parameters():
     net = _mlp()
     ex = net.simple_bind(mx.cpu(), data=(4, 5))

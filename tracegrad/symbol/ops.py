@@ -129,8 +129,10 @@ _HINTS = {"workspace": _HINT, "cudnn_off": _HINT, "cudnn_tune": _HINT, "layout":
 _KERNEL = _shape(1, 3, 1)
 _STRIDE = _shape(0, 3, 1)
 _PAD = _shape(0, 3, 0)
+_LAYOUT = _opt(_enum("NCW", "NCHW", "NCDHW", "NWC", "NHWC", "NDHWC"))
 _CONV = dict(kernel=_KERNEL, stride=_STRIDE, dilate=_STRIDE, pad=_PAD,
-             num_filter=_int(1), num_group=_int(1), no_bias=_bool, **_HINTS)
+             num_filter=_int(1), num_group=_int(1), no_bias=_bool,
+             workspace=_HINT, cudnn_off=_HINT, cudnn_tune=_HINT, layout=_LAYOUT)
 
 # ------------------------------------------------------------------ parameter shape rules
 
@@ -145,14 +147,22 @@ def _channels(d, a, key="layout"):
     return d[1] if len(d) > 1 else None
 
 
+def _channel_last(a):
+    return a.get("layout") in ("NWC", "NHWC", "NDHWC")
+
+
 def _conv_shapes(d, a):
-    k, g, c = tuple(a["kernel"]), a.get("num_group", 1) or 1, d[1]
-    return {"weight": (a["num_filter"], c // g) + k, "bias": (a["num_filter"],)}
+    k, g = tuple(a["kernel"]), a.get("num_group", 1) or 1
+    if _channel_last(a):   # weight (num_filter, *kernel, C / group)
+        return {"weight": (a["num_filter"],) + k + (d[-1] // g,), "bias": (a["num_filter"],)}
+    return {"weight": (a["num_filter"], d[1] // g) + k, "bias": (a["num_filter"],)}
 
 
 def _deconv_shapes(d, a):
-    k, g, c = tuple(a["kernel"]), a.get("num_group", 1) or 1, d[1]
-    return {"weight": (c, a["num_filter"] // g) + k, "bias": (a["num_filter"],)}
+    k, g = tuple(a["kernel"]), a.get("num_group", 1) or 1
+    if _channel_last(a):
+        return {"weight": (d[-1],) + k + (a["num_filter"] // g,), "bias": (a["num_filter"],)}
+    return {"weight": (d[1], a["num_filter"] // g) + k, "bias": (a["num_filter"],)}
 
 
 def _bn_shapes(d, a):
@@ -398,7 +408,8 @@ def _table():
                dict(kernel=_shape(0, 3, 1), pool_type=_enum("max", "avg", "sum", "lp"),
                     global_pool=_bool, pooling_convention=_enum("valid", "full", "same"),
                     stride=_STRIDE, pad=_PAD, p_value=_opt(_int(1)),
-                    count_include_pad=_opt(_bool), **_HINTS)),
+                    count_include_pad=_opt(_bool), workspace=_HINT, cudnn_off=_HINT,
+                    cudnn_tune=_HINT, layout=_LAYOUT)),
         OpSpec("Dropout", nd.Dropout, ("data",),
                dict(p=_float(0, 1), mode=_enum("training", "always"), axes=_shape(0, 8),
                     cudnn_off=_HINT), outputs=lambda a: (2, ["output"])),
