@@ -295,9 +295,9 @@ def signature_attrs(spec):
                 continue
             got[p.name] = (_any if p.default is p.empty or p.default is None
                            else _sig_default_check(p.default))
-        got.update(_HINTS)
-        got.update({h: _HINT for h in _OP_HINTS})
-        got["num_args"] = _int(0)
+        for h in tuple(_HINTS) + _OP_HINTS:   # (an op's own parameter of that name stays)
+            got.setdefault(h, _HINT)
+        got.setdefault("num_args", _int(0))
         _SIG_CACHE[spec.name] = got
     return got
 
