@@ -295,6 +295,19 @@ def test_softmax_output_multi_output():
                                ((p - hot4) / 7).reshape(2, 3, 2, 2), rtol=1e-5, atol=1e-6)
 
 
+def test_softmax_output_out_grad_multiplies_by_the_head_gradient():
+    rng = np.random.default_rng(16)
+    z = rng.standard_normal((3, 4))
+    label = np.array([0, 3, 1], np.float32)
+    head = rng.standard_normal((3, 4))
+    net = mx.sym.SoftmaxOutput(mx.sym.var("data"), name="sm", out_grad=True, grad_scale=2.0)
+    ex = net.simple_bind(mx.cpu(), data=(3, 4))
+    ex.forward(is_train=True, data=z, sm_label=label)
+    ex.backward([nd.array(head)])
+    want = 2.0 * (_softmax(z) - np.eye(4)[label.astype(int)]) * head
+    np.testing.assert_allclose(ex.grad_dict["data"].asnumpy(), want, rtol=1e-5, atol=1e-6)
+
+
 def test_softmax_output_probability_label():
     rng = np.random.default_rng(10)
     z = rng.standard_normal((3, 4))

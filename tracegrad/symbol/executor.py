@@ -4,7 +4,8 @@ forward(is_train) evaluates the graph with nd ops, recording for autograd when t
 backward(out_grads) differentiates the recorded outputs into the bound gradient arrays per
 grad_req ('write', 'add', 'null'). Heads whose op is a loss layer (SoftmaxOutput, MakeLoss,
 the regression outputs) get a head gradient of ones whatever out_grads says, as MXNet's loss
-layers ignore it; other heads take out_grads, or ones when none is given.
+layers ignore it (unless SoftmaxOutput's out_grad=True); other heads take out_grads, or ones
+when none is given.
 """
 import numpy as np
 
@@ -46,6 +47,7 @@ class Executor:
         self.outputs = []
         self._recorded = False
         self._loss_heads = [node.op is not None and node.spec.head_loss
+                            and not node.params.get("out_grad", False)
                             for node, _ in symbol._outputs]
         for name, g in grad_dict.items():
             req = grad_req.get(name, "write")
