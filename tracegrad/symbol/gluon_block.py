@@ -7,8 +7,6 @@ variables' __shape__ attributes, or from the first input by shape inference (def
 initialization). forward evaluates the graph with nd operators, so the block records for
 autograd and hybridize() compiles it like any HybridBlock.
 """
-import json
-
 import numpy as np
 
 from ..base import MXNetError
@@ -23,17 +21,19 @@ def own_initializer(node):
     """The variable's own initializer from its __init__ attribute ('zeros', or MXNet's
     Initializer.dumps() form '["normal", {"sigma": 0.01}]'), or None."""
     from .. import initializer
+    from ..untrusted import parse_json
     text = node.attrs.get("__init__")
     if text:
         try:
-            spec = json.loads(text) if text.lstrip().startswith("[") else [text, {}]
+            spec = parse_json(text, "__init__") if text.lstrip().startswith("[") \
+                else [text, {}]
             name, kwargs = spec[0], spec[1] if len(spec) > 1 else {}
             if isinstance(name, str) and isinstance(kwargs, dict) and all(
                     isinstance(v, (int, float, str)) for v in kwargs.values()):
                 klass = initializer._REGISTRY.get(name.lower())
                 if klass is not None:
                     return klass(**kwargs)
-        except (ValueError, TypeError, IndexError):
+        except (MXNetError, ValueError, TypeError, IndexError):
             pass
     return None
 

@@ -228,18 +228,13 @@ def _required(spec, slots):
 
 
 def _parse_text(text, source):
-    from ..untrusted import _MAX_JSON_DEPTH, _nesting, _no_constant, _parse_int
+    from ..untrusted import FileFormatError, parse_json
     if not isinstance(text, str):
         raise _fail(source, f"expected JSON text, got {type(text).__name__}")
-    depth = _nesting(text)
-    if depth > _MAX_JSON_DEPTH:
-        raise _fail(source, f"JSON nested {depth} deep")
     try:
-        return json.loads(text, parse_int=_parse_int, parse_constant=_no_constant)
-    except json.JSONDecodeError as e:
-        raise _fail(source, f"{e.lineno}:{e.colno}: {e.msg}") from None
-    except (ValueError, RecursionError) as e:
-        raise _fail(source, str(e)[:200]) from None
+        return parse_json(text, source)
+    except FileFormatError as e:
+        raise _fail(source, str(e)[len(source) + 2:]) from None
 
 
 def load_json(json_str):
