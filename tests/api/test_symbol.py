@@ -544,6 +544,12 @@ def test_bad_calls_name_the_node():
         mx.sym.FullyConnected(x, 3)
     with pytest.raises(mx.MXNetError, match="no value given for input 'x'"):
         mx.sym.relu(x).eval()
+    with pytest.raises(mx.MXNetError, match="cat.*num_args=3 but 2 inputs"):
+        mx.sym.Concat(x, x, num_args=3, name="cat")
+    with pytest.raises(mx.MXNetError, match="at least one input"):
+        mx.sym.Concat(name="empty")
+    with pytest.raises(mx.MXNetError, match="group of 2 outputs"):
+        mx.sym.relu(mx.sym.split(x, num_outputs=2))
 
 
 # ---------------------------------------------------------------- gluon.SymbolBlock

@@ -444,6 +444,11 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
         refs = [s._outputs[0] for s in inputs]
         names = ([f"arg{i}" for i in range(len(refs))] if spec.variadic
                  else list(spec.active_inputs(params))[:len(refs)])
+        if spec.variadic and not refs:
+            raise MXNetError(f"node '{node_name}' (op {canon}) needs at least one input")
+        if spec.variadic and params.get("num_args", len(refs)) != len(refs):
+            raise MXNetError(f"node '{node_name}' (op {canon}): num_args="
+                             f"{params['num_args']} but {len(refs)} inputs")
         if spec.variadic and "num_args" in (spec.attrs or {}) and "num_args" not in raw:
             raw["num_args"] = str(len(refs))
             params["num_args"] = len(refs)
