@@ -19,6 +19,13 @@ from . import kvstore  # noqa: E402  (after gluon: the Trainer reaches it lazily
 from .tracing import capture  # noqa: E402  (mx.capture.set_enabled)
 from .tracing.capture import explain
 from . import test_utils  # noqa: E402
+from . import symbol  # noqa: E402  (mx.sym: MXNet 1.x's symbolic API)
+from . import callback, model, module  # noqa: E402  (mx.mod.Module, checkpoints)
+from . import attribute, name  # noqa: E402  (mx.name.Prefix, mx.AttrScope)
+from .attribute import AttrScope  # noqa: E402
+
+sym = symbol
+mod = module
 
 kv = kvstore
 from .tracebacks import install as _install_tracebacks
@@ -34,4 +41,5 @@ __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNe
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
            "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler",
            "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError",
-           "current_context", "test_utils", "io", "profiler", "engine", "util", "operator", "recordio"]
+           "current_context", "test_utils", "io", "profiler", "engine", "util", "operator", "recordio", "sym", "symbol", "mod", "module", "model", "callback", "name", "attribute",
+           "AttrScope"]

@@ -50,8 +50,11 @@ def SoftmaxOutput(data, label, grad_scale=1.0, ignore_label=-1.0, multi_output=F
                   out_grad=False, smooth_alpha=0.0, **kwargs):
     """Softmax in the forward pass; grad_scale * (softmax - one_hot(label)) in the backward
     pass (normalization 'batch' divides by the batch size, 'valid' by the number of labels not
-    equal to ignore_label when use_ignore). multi_output: softmax over axis 1 of (n, c, ...)
-    with labels (n, ...); preserve_shape: softmax over the last axis."""
+    equal to ignore_label). multi_output: softmax over axis 1 of (n, c, ...) with labels
+    (n, ...) or (n, prod(...)), the gradient also divided by the positions prod(...) unless
+    'valid' (as MXNet's kernel); preserve_shape: softmax over the last axis. A label shaped
+    like the data is a probability target: grad_scale * (softmax - label), unnormalized.
+    out_grad=True multiplies the gradient by the head gradient element by element."""
     if kwargs:
         return _redo(SoftmaxOutput, locals())
     if normalization not in ("null", "batch", "valid"):
@@ -62,6 +65,17 @@ def SoftmaxOutput(data, label, grad_scale=1.0, ignore_label=-1.0, multi_output=F
     pred = C.softmax(F, x, axis=axis)
     logp = C.log_softmax(F, x, axis=axis)
     classes = x.shape[axis]
+    if tuple(label.shape) == tuple(data.shape):
+        # MXNet: a label shaped like the data holds probabilities; the gradient is
+        # grad_scale * (softmax - label), never normalized
+        target = F.reshape(label, shape=x.shape)
+        share = F.mul(_ce_share(x, logp, target, axis), float(grad_scale))
+        if out_grad:
+            share = F.mul(x, F.stop_gradient(F.mul(F.sub(pred, target), float(grad_scale))))
+        out = _head(pred, share)
+        return F.reshape(out, shape=data.shape) if out.shape != data.shape else out
+    if multi_output and x.ndim > 2 and label.ndim == 2 and x.ndim != 3:
+        label = F.reshape(label, shape=(x.shape[0],) + tuple(x.shape[2:]))  # (n, H*W) form
     hot = nd.one_hot(label, classes, dtype=np.dtype(x.dtype).name)
     if multi_output and x.ndim > 2:  # labels (n, ...) -> one-hot (n, ..., c) -> (n, c, ...)
         perm = (0, x.ndim - 1) + tuple(range(1, x.ndim - 1))
@@ -70,25 +84,46 @@ def SoftmaxOutput(data, label, grad_scale=1.0, ignore_label=-1.0, multi_output=F
     if smooth_alpha:
         hot = F.add(F.mul(hot, 1.0 - smooth_alpha - smooth_alpha / (classes - 1)),
                     smooth_alpha / (classes - 1))
-    ce = F.neg(F.mul(hot, logp))  # per element; its gradient sums to softmax - one_hot
-    keep = None
+    ce = _ce_share(x, logp, hot, axis)
+    grad = F.sub(pred, hot) if out_grad else None   # the gradient itself, for out_grad
     if use_ignore:
         keep = F.cast(F.ne(label, float(ignore_label)), dtype=dtype_name(np.dtype(x.dtype)))
-        ce = F.mul(ce, F.reshape(keep, shape=tuple(
-            1 if i == (1 if multi_output else x.ndim - 1) else d for i, d in enumerate(x.shape))))
+        keep = F.reshape(keep, shape=tuple(
+            1 if i == (1 if multi_output else x.ndim - 1) else d for i, d in enumerate(x.shape)))
+        ce = F.mul(ce, keep)
+        grad = F.mul(grad, keep) if out_grad else None
     scale = float(grad_scale)
     if normalization == "batch":
         scale /= x.shape[0]
+    if multi_output and normalization != "valid":   # MXNet divides by the positions too
+        scale /= max(int(np.prod(x.shape[2:])), 1) if x.ndim > 2 else 1
     ce = F.mul(ce, scale) if scale != 1.0 else ce
-    if normalization == "valid":  # a graph value: stays right under hybridize
-        valid = F.sum(keep, axes=tuple(range(keep.ndim))) if keep is not None else float(
-            label.size)
-        ce = F.div(ce, F.stop_gradient(F.maximum(valid, 1.0)) if keep is not None else valid)
+    grad = F.mul(grad, scale) if out_grad and scale != 1.0 else grad
+    if normalization == "valid":  # labels not equal to ignore_label (use_ignore or not, as
+        # MXNet counts them), at least 1; a graph value: stays right under hybridize
+        dt = dtype_name(np.dtype(x.dtype))
+        valid = F.sum(F.cast(F.ne(label, float(ignore_label)), dtype=dt),
+                      axes=tuple(range(label.ndim)))
+        ce = F.div(ce, F.stop_gradient(F.maximum(valid, 1.0)))
+        grad = F.div(grad, F.stop_gradient(F.maximum(valid, 1.0))) if out_grad else None
+    if out_grad:   # MXNet multiplies the gradient by the head gradient, element by element
+        ce = F.mul(x, F.stop_gradient(grad))
     out = _head(pred, ce)
     return F.reshape(out, shape=data.shape) if out.shape != data.shape else out
 
 
 Softmax = SoftmaxOutput
+
+
+def _ce_share(x, logp, target, axis):
+    """Per element, a loss whose gradient in x is exactly softmax - target at every position,
+    whatever the target sums to (an all-zero one-hot row of an out-of-range label gives the
+    softmax, as MXNet's kernel): logsumexp / classes - target * x, where logsumexp is the
+    row's mean of x - logp (each of its entries is the same value)."""
+    axis = axis % x.ndim
+    classes = x.shape[axis]
+    lse = C.mean(F, F.sub(x, logp), (axis,), keepdims=True)
+    return F.sub(F.div(lse, float(classes)), F.mul(target, x))
 
 
 def LinearRegressionOutput(data, label, grad_scale=1.0, **kwargs):

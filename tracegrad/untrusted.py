@@ -117,17 +117,23 @@ def read_json(filename):
     except UnicodeDecodeError as e:
         raise FileFormatError(filename, f"not UTF-8 text (bad byte at offset {e.start})") \
             from None
+    return parse_json(text, filename)
+
+
+def parse_json(text, source):
+    """A JSON document from untrusted text (a file's, or a string such as mx.sym.load_json's),
+    with read_json's limits; errors name `source`."""
     depth = _nesting(text)
     if depth > _MAX_JSON_DEPTH:
-        raise FileFormatError(filename, f"JSON nested {depth} deep (at most "
-                                        f"{_MAX_JSON_DEPTH} is accepted)")
+        raise FileFormatError(source, f"JSON nested {depth} deep (at most "
+                                      f"{_MAX_JSON_DEPTH} is accepted)")
     try:
         return json.loads(text, parse_int=_parse_int, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
-        raise FileFormatError(filename, f"{e.lineno}:{e.colno}: invalid JSON: {e.msg}") \
+        raise FileFormatError(source, f"{e.lineno}:{e.colno}: invalid JSON: {e.msg}") \
             from None
     except (ValueError, RecursionError) as e:
-        raise FileFormatError(filename, f"invalid JSON: {str(e)[:200]}") from None
+        raise FileFormatError(source, f"invalid JSON: {str(e)[:200]}") from None
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')

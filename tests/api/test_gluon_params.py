@@ -177,7 +177,9 @@ def test_export_imports_round_trip(tmp_path, rng):
     sym, params = net.export(str(tmp_path / "m"), epoch=2)
     assert params.endswith("m-0002.params")
     meta = json.load(open(sym))
-    assert meta["inputs"] == ["data"] and "func @forward(%data: f32[3,5]" in meta["ir"]
+    # MXNet's JSON (the graph has MXNet counterparts), the input's static shape recorded
+    data = [n for n in meta["nodes"] if n["name"] == "data"][0]
+    assert data["op"] == "null" and data["attrs"]["__shape__"] == "(3, 5)"
     block = gluon.SymbolBlock.imports(sym, ["data"], params)
     np.testing.assert_allclose(block(x).asnumpy(), y, rtol=1e-6)
     with autograd.record(train_mode=False):  # the exported graph is the inference one
@@ -189,7 +191,7 @@ def test_export_imports_round_trip(tmp_path, rng):
     w = f"{net[0].name}_weight"
     np.testing.assert_allclose(block.collect_params()[w].grad().asnumpy(),
                                net[0].weight.grad().asnumpy(), rtol=1e-5, atol=1e-7)
-    with pytest.raises(MXNetError, match=r"input 'data' is f32\[2,5\].*f32\[3,5\]"):
+    with pytest.raises(MXNetError, match=r"input 'data' has shape \(2, 5\).*\(3, 5\)"):
         block(nd.ones((2, 5)))
     with pytest.raises(MXNetError, match="not a tracegrad symbol file"):
         open(tmp_path / "bad.json", "w").write("{}")

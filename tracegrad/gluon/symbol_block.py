@@ -26,16 +26,37 @@ def _input_names(n):
     return ["data"] if n == 1 else [f"data{i}" for i in range(n)]
 
 
-def export(block, path, epoch=0):
-    """Trace block.forward on the inputs of its last hybridized call and write both files."""
+def export(block, path, epoch=0, fmt="auto"):
+    """Trace block.forward on the inputs of its last hybridized call and write both files:
+    MXNet's JSON and .params when the graph has MXNet counterparts (fmt 'auto'), else (or
+    with fmt 'tracegrad') tracegrad's IR format."""
     sym_file, param_file = f"{path}-symbol.json", f"{path}-{epoch:04d}.params"
-    save_arrays(param_file, write_symbol(block, sym_file))
+    graph = _traced_graph(block)
+    mxnet = _mxnet_symbol(*graph) if fmt == "auto" else None
+    if mxnet is not None:
+        from .. import mxnet_format
+        sym, keys, values = mxnet
+        sym.save(sym_file)
+        mxnet_format.write(param_file, values, keys)
+        return sym_file, param_file
+    save_arrays(param_file, _write_tracegrad_symbol(sym_file, *graph))
     return sym_file, param_file
 
 
 def write_symbol(block, sym_file):
-    """Write the symbol file of block's last hybridized call; returns the arrays its params
-    file holds (the Estimator's CheckpointHandler writes the symbol alone)."""
+    """Write only the symbol file of block's last hybridized call, in export's format (the
+    Estimator's CheckpointHandler saves the parameters itself)."""
+    graph = _traced_graph(block)
+    mxnet = _mxnet_symbol(*graph)
+    if mxnet is not None:
+        mxnet[0].save(sym_file)
+    else:
+        _write_tracegrad_symbol(sym_file, *graph)
+
+
+def _traced_graph(block):
+    """(IR Function of the inference forward, input names, [name, kind] of its captured
+    arrays, their arrays by 'kind:name', the traced arguments)."""
     from ..tracing.trace import trace
     args = block._cached_args
     if args is None:
@@ -63,6 +84,11 @@ def write_symbol(block, sym_file):
         fn.params[tr.n_inputs + i].name_hint = name
         specs.append([name, kind])
         arrays[f"{kind}:{name}"] = leaf.data
+    return fn, inputs, specs, arrays, args
+
+
+def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args):
+    """tracegrad's IR-format symbol file; returns the arrays its .params file holds."""
     meta = {"format": _FORMAT, "version": 1, "inputs": inputs, "params": specs,
             "ir": str(fn)}
     with open(sym_file, "w") as f:
@@ -70,14 +96,49 @@ def write_symbol(block, sym_file):
     return arrays
 
 
-def _read_symbol_file(symbol_file):
+def _mxnet_symbol(fn, inputs, specs, arrays, args):
+    """(Symbol, .params keys, arrays) in MXNet's format when every op has an MXNet
+    counterpart (tracegrad/symbol/from_ir.py) and the MXNet graph computes what the traced
+    one does on the traced inputs; None when not (tracegrad's IR is written instead)."""
+    from ..autograd import pause
+    from ..symbol import Group
+    from ..symbol.from_ir import Unsupported, ir_to_symbol
+    from ..symbol.gluon_block import CONST_ATTR
+    from ..symbol.symbol import evaluate
+    try:
+        outs = ir_to_symbol(fn, inputs + [name for name, _ in specs], n_inputs=len(inputs))
+        sym = outs[0] if len(outs) == 1 else Group(outs)
+        values = {n: a for n, a in zip(inputs, args)}
+        values.update({name: array.wrap(arrays[f"{kind}:{name}"]) for name, kind in specs})
+        with pause(train_mode=False), np.errstate(all="ignore"):
+            got = [o.asnumpy() for o in evaluate(sym, values)]
+            want = Program(fn)([a._data for a in args] + [values[n]._data for n, _ in specs])
+    except (Unsupported, MXNetError):
+        return None
+    for g, w in zip(got, want):
+        w = np.asarray(w)
+        if g.shape != w.shape or not np.allclose(g, w, rtol=1e-4, atol=1e-5, equal_nan=True):
+            return None   # (never write a file that computes something else)
+    internals = {n.name: n for n in sym._order() if n.op is None}
+    keys, kept = [], []
+    for name, kind in specs:
+        if name not in internals:
+            continue   # (folded away: not read by the graph)
+        if kind == "const":
+            internals[name].attrs[CONST_ATTR] = "1"
+        keys.append(f"arg:{name}")
+        kept.append(arrays[f"{kind}:{name}"])
+    return sym, keys, kept
+
+
+def _read_symbol_file(symbol_file, meta=None):
     """The checked contents of an exported symbol file (untrusted: every field is validated,
     the IR is parsed with every op's type rule and attribute rules, and only the primitive
     ops of tracegrad.ir.ops are accepted, never the runtime's Python-callback ops)."""
     from ..ir import parse
     from ..ir.parser import ParseError
     from ..untrusted import FileFormatError, read_json
-    meta = read_json(symbol_file)
+    meta = read_json(symbol_file) if meta is None else meta
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise FileFormatError(symbol_file, "not a tracegrad symbol file (written by "
                                            "HybridBlock.export)")
@@ -113,9 +174,18 @@ def _read_symbol_file(symbol_file):
 
 
 class SymbolBlock(HybridBlock):
-    """A block made from an exported IR function; its parameters are trainable Parameters."""
+    """A block made from a graph: MXNet's SymbolBlock(outputs, inputs, params=None) over mx.sym
+    Symbols (tracegrad/symbol/gluon_block.py), or an exported tracegrad IR function. Its
+    parameters are trainable Parameters."""
 
-    def __init__(self, function, input_names, param_specs):
+    def __init__(self, outputs, inputs=None, params=None):
+        from ..ir.function import Function
+        if not isinstance(outputs, Function):
+            from ..symbol import gluon_block
+            super().__init__(prefix="")
+            gluon_block.setup(self, outputs, inputs, params)
+            return
+        function, input_names, param_specs = outputs, inputs, params
         super().__init__(prefix="")
         input_names = [input_names] if isinstance(input_names, str) else list(input_names)
         n_in = len(function.params) - len(param_specs)
@@ -134,12 +204,26 @@ class SymbolBlock(HybridBlock):
                 self._params._add(p)
             self._order.append(p)
 
+    def infer_shape(self, *args):
+        if "_sym" in self.__dict__:
+            from ..symbol import gluon_block
+            return gluon_block.infer_param_shapes(self, args)
+        return super().infer_shape(*args)
+
     @staticmethod
     def imports(symbol_file, input_names, param_file=None, ctx=None, allow_missing=False,
                 ignore_extra=False):
         """Load an exported block: SymbolBlock.imports('m-symbol.json', ['data'],
-        'm-0000.params')."""
-        meta = _read_symbol_file(symbol_file)
+        'm-0000.params'). The symbol file is MXNet's JSON (written by MXNet or by export) or
+        tracegrad's IR format; the parameter file MXNet's binary format or tracegrad's .npz."""
+        from ..symbol import gluon_block
+        from ..symbol.json_format import is_mxnet_document
+        from ..untrusted import read_json
+        doc = read_json(symbol_file)
+        if is_mxnet_document(doc):
+            return gluon_block.imports(doc, symbol_file, input_names, param_file,
+                                       allow_missing, ignore_extra)
+        meta = _read_symbol_file(symbol_file, doc)
         input_names = [input_names] if isinstance(input_names, str) else list(input_names)
         if len(input_names) != len(meta["inputs"]):
             raise MXNetError(f"{symbol_file}: the graph takes {len(meta['inputs'])} inputs "
@@ -154,6 +238,9 @@ class SymbolBlock(HybridBlock):
         return block
 
     def forward(self, *args):
+        if "_sym" in self.__dict__:
+            from ..symbol import gluon_block
+            return gluon_block.forward(self, args)
         if len(args) != len(self._input_types):
             raise MXNetError(f"expected {len(self._input_types)} inputs "
                              f"{self._input_names}, got {len(args)}")

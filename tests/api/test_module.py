@@ -1,0 +1,232 @@
+"""mx.mod.Module: fit / update reach the parameters of a hand-written Gluon loop with the same
+init and optimizer; predict / score with padded batches; checkpoints in MXNet's formats."""
+import logging
+
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, gluon, mxnet_format, nd
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 6)).astype(np.float32)
+    y = ((X[:, 0] + X[:, 1] * X[:, 2]) > 0).astype(np.float32)
+    return X, y
+
+
+def _mlp_sym():
+    data = mx.sym.var("data")
+    h = mx.sym.Activation(mx.sym.FullyConnected(data, num_hidden=8, name="fc1"),
+                          act_type="tanh")
+    out = mx.sym.FullyConnected(h, num_hidden=2, name="fc2")
+    return mx.sym.SoftmaxOutput(out, name="softmax")
+
+
+def _init_params(seed=1):
+    rng = np.random.default_rng(seed)
+    return {"fc1_weight": rng.standard_normal((8, 6)).astype(np.float32) * 0.5,
+            "fc1_bias": rng.standard_normal(8).astype(np.float32) * 0.1,
+            "fc2_weight": rng.standard_normal((2, 8)).astype(np.float32) * 0.5,
+            "fc2_bias": np.zeros(2, np.float32)}
+
+
+def test_fit_reaches_the_parameters_of_the_same_gluon_loop():
+    X, y = _data()
+    init = _init_params()
+    opt = {"learning_rate": 0.1, "momentum": 0.9, "wd": 1e-3}
+    mod = mx.mod.Module(_mlp_sym(), data_names=("data",), label_names=("softmax_label",))
+    it = mx.io.NDArrayIter(X, y, batch_size=8)
+    mod.fit(it, num_epoch=3, optimizer="sgd", optimizer_params=opt,
+            arg_params={k: nd.array(v) for k, v in init.items()}, eval_metric="acc")
+    got, aux = mod.get_params()
+    assert aux == {}
+
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(8, activation="tanh", in_units=6), gluon.nn.Dense(2, in_units=8))
+    net.initialize()
+    for layer, name in zip(net, ("fc1", "fc2")):
+        layer.weight.set_data(init[f"{name}_weight"])
+        layer.bias.set_data(init[f"{name}_bias"])
+    trainer = gluon.Trainer(net.collect_params(), "sgd", opt)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    for _ in range(3):
+        for i in range(0, 40, 8):
+            xb, yb = nd.array(X[i:i + 8]), nd.array(y[i:i + 8])
+            with autograd.record():
+                loss = loss_fn(net(xb), yb)
+            loss.backward()
+            trainer.step(8)
+    for layer, name in zip(net, ("fc1", "fc2")):
+        np.testing.assert_allclose(got[f"{name}_weight"].asnumpy(),
+                                   layer.weight.data().asnumpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got[f"{name}_bias"].asnumpy(),
+                                   layer.bias.data().asnumpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(got["fc1_weight"].asnumpy(), init["fc1_weight"])
+
+
+def test_step_by_step_api_and_lr_mult_fixed_params():
+    X, y = _data(16)
+    data = mx.sym.var("data")
+    w = mx.sym.var("fc_weight", lr_mult=0.0)
+    net = mx.sym.LinearRegressionOutput(mx.sym.FullyConnected(data, weight=w, num_hidden=1,
+                                                                name="fc"), name="lro")
+    mod = mx.mod.Module(net, label_names=("lro_label",))
+    assert mod.data_names == ["data"] and mod.output_names == ["lro_output"]
+    mod.bind(data_shapes=[("data", (16, 6))], label_shapes=[("lro_label", (16, 1))])
+    mod.init_params(mx.init.Xavier())
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.5})
+    before, _ = mod.get_params()
+    batch = mx.io.DataBatch([nd.array(X)], [nd.array(y.reshape(16, 1))])
+    mod.forward(batch, is_train=True)
+    out = mod.get_outputs()[0].asnumpy()
+    w0, b0 = before["fc_weight"].asnumpy(), before["fc_bias"].asnumpy()
+    np.testing.assert_allclose(out, X @ w0.T + b0, rtol=1e-5, atol=1e-6)
+    mod.backward()
+    mod.update()
+    after, _ = mod.get_params()
+    np.testing.assert_array_equal(after["fc_weight"].asnumpy(), w0)   # lr_mult 0
+    # LinearRegressionOutput: grad (out - label), summed over the batch, rescale 1/16
+    want = b0 - 0.5 * (out[:, 0] - y).sum() / 16
+    np.testing.assert_allclose(after["fc_bias"].asnumpy(), want, rtol=1e-5)
+
+    fixed = mx.mod.Module(net, label_names=("lro_label",), fixed_param_names=["fc_bias"])
+    fixed.bind(data_shapes=[("data", (16, 6))], label_shapes=[("lro_label", (16, 1))])
+    fixed.init_params(arg_params=after)
+    fixed.init_optimizer(optimizer_params={"learning_rate": 0.5})
+    fixed.forward(batch)
+    fixed.backward()
+    fixed.update()
+    np.testing.assert_array_equal(fixed.get_params()[0]["fc_bias"].asnumpy(),
+                                  after["fc_bias"].asnumpy())
+
+
+def test_predict_and_score_drop_padding():
+    X, y = _data(10)
+    mod = mx.mod.Module(_mlp_sym())
+    it = mx.io.NDArrayIter(X, y, batch_size=4, last_batch_handle="pad")
+    mod.bind(it.provide_data, it.provide_label, for_training=False)
+    mod.init_params(arg_params={k: nd.array(v) for k, v in _init_params().items()})
+    pred = mod.predict(it)
+    assert pred.shape == (10, 2)
+    p = _init_params()
+    z = np.tanh(X @ p["fc1_weight"].T + p["fc1_bias"]) @ p["fc2_weight"].T + p["fc2_bias"]
+    ref = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    np.testing.assert_allclose(pred.asnumpy(), ref, rtol=1e-5, atol=1e-6)
+    ((name, acc),) = mod.score(it, "acc")
+    # as MXNet's score: the padded rows of the last batch are counted
+    rows = np.concatenate([np.arange(10), np.arange(2)])
+    assert name == "accuracy"
+    assert acc == pytest.approx((ref[rows].argmax(1) == y[rows]).mean())
+    outs = list(mod.iter_predict(it))
+    assert [o[0][0].shape[0] for o in outs] == [4, 4, 2]
+    # a different batch size rebinds, keeping the parameters
+    one = mod.predict(nd.array(X[:3]))
+    np.testing.assert_allclose(one.asnumpy(), ref[:3], rtol=1e-5, atol=1e-6)
+    # rebound for training, the same parameters now learn
+    mod.bind(it.provide_data, it.provide_label, for_training=True, force_rebind=True)
+    mod.init_optimizer(optimizer_params={"learning_rate": 1.0})
+    it.reset()
+    mod.forward_backward(next(it))
+    mod.update()
+    assert not np.allclose(mod.get_params()[0]["fc2_weight"].asnumpy(), p["fc2_weight"])
+
+
+def test_checkpoints_are_mxnet_files_and_load_back(tmp_path):
+    X, y = _data(16)
+    data = mx.sym.var("data")
+    bn = mx.sym.BatchNorm(mx.sym.FullyConnected(data, num_hidden=4, name="fc"), name="bn",
+                          fix_gamma=False)
+    net = mx.sym.SoftmaxOutput(bn, name="softmax")
+    mod = mx.mod.Module(net)
+    it = mx.io.NDArrayIter(X, y, batch_size=8)
+    prefix = str(tmp_path / "ck")
+    mod.fit(it, num_epoch=2, initializer=mx.init.Xavier(),
+            optimizer_params={"learning_rate": 0.1},
+            epoch_end_callback=mx.callback.do_checkpoint(prefix))
+    arg, aux = mod.get_params()
+    assert sorted(aux) == ["bn_moving_mean", "bn_moving_var"]
+    assert not np.allclose(aux["bn_moving_mean"].asnumpy(), 0)   # training updated them
+    assert mxnet_format.is_mxnet_file(f"{prefix}-0002.params")
+    _, keys = mxnet_format.read(f"{prefix}-0002.params")
+    assert sorted(keys) == sorted([f"arg:{k}" for k in arg] + [f"aux:{k}" for k in aux])
+    sym, arg2, aux2 = mx.model.load_checkpoint(prefix, 2)
+    assert sym.tojson() == net.tojson()
+    for k in arg:
+        np.testing.assert_array_equal(arg2[k].asnumpy(), arg[k].asnumpy())
+    for k in aux:
+        np.testing.assert_array_equal(aux2[k].asnumpy(), aux[k].asnumpy())
+    loaded = mx.mod.Module.load(prefix, 2)
+    loaded.bind(it.provide_data, it.provide_label, for_training=False)
+    np.testing.assert_allclose(loaded.predict(it).asnumpy(), mod.predict(it).asnumpy(),
+                               rtol=1e-6)
+    mod.save_checkpoint(str(tmp_path / "m"), 7)
+    s2, a2, x2 = mx.model.load_checkpoint(str(tmp_path / "m"), 7)
+    assert sorted(a2) == sorted(arg) and sorted(x2) == sorted(aux)
+    with pytest.raises(mx.MXNetError, match="not 'arg:<name>'"):
+        mxnet_format.write(str(tmp_path / "bad-0001.params"), [np.zeros(2)], ["w"])
+        (tmp_path / "bad-symbol.json").write_text(net.tojson())
+        mx.model.load_checkpoint(str(tmp_path / "bad"), 1)
+
+
+def test_init_params_errors_and_callbacks(caplog):
+    X, y = _data(16)
+    mod = mx.mod.Module(_mlp_sym())
+    it = mx.io.NDArrayIter(X, y, batch_size=4)
+    with pytest.raises(mx.MXNetError, match="bind"):
+        mod.init_params()
+    mod.bind(it.provide_data, it.provide_label)
+    with pytest.raises(mx.MXNetError, match="'fc1_bias' is not in the given"):
+        mod.init_params(arg_params={"fc1_weight": nd.zeros((8, 6))})
+    with pytest.raises(mx.MXNetError, match="shape"):
+        mod.init_params(arg_params={"fc1_weight": nd.zeros((3, 3))}, allow_missing=True)
+    mod.init_params(mx.init.Uniform(0.01))
+    arg, _ = mod.get_params()
+    np.testing.assert_array_equal(arg["fc1_bias"].asnumpy(), 0)   # MXNet's name rule
+    assert 0 < np.abs(arg["fc1_weight"].asnumpy()).max() <= 0.01
+    with pytest.raises(ValueError, match="not found"):
+        mx.mod.Module(_mlp_sym(), data_names=("x",))
+    seen = []
+    with caplog.at_level(logging.INFO):
+        mod2 = mx.mod.Module(_mlp_sym())
+        mod2.fit(it, num_epoch=1, batch_end_callback=[mx.callback.Speedometer(4, 2),
+                                                      lambda p: seen.append(p.nbatch)],
+                 eval_data=it)
+    assert seen == [0, 1, 2, 3]
+    assert any("samples/sec" in r.getMessage() for r in caplog.records)
+    assert any("Validation-accuracy" in r.getMessage() for r in caplog.records)
+
+
+def test_makeloss_module_without_labels():
+    X, _ = _data(8)
+    data = mx.sym.var("data")
+    fc = mx.sym.FullyConnected(data, num_hidden=1, name="fc")
+    loss = mx.sym.MakeLoss(mx.sym.square(fc), normalization="batch")
+    mod = mx.mod.Module(loss, label_names=None)
+    mod.bind(data_shapes=[("data", (8, 6))])
+    mod.init_params(mx.init.Xavier())
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.1, "rescale_grad": 1.0})
+    params = mod.get_params()[0]
+    w, b = params["fc_weight"].asnumpy(), params["fc_bias"].asnumpy()
+    mod.forward(mx.io.DataBatch([nd.array(X)]), is_train=True)
+    fc_out = X.astype(np.float64) @ w.T.astype(np.float64) + b
+    np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), fc_out ** 2, rtol=1e-5)
+    mod.backward()
+    mod.update()
+    # MakeLoss(normalization='batch'): d/dfc = 2 fc / 8, summed over the batch for the bias
+    np.testing.assert_allclose(mod.get_params()[0]["fc_bias"].asnumpy(),
+                               b - 0.1 * (2 * fc_out).sum() / 8, rtol=1e-5)
+
+
+def test_variable_init_attribute_wins_over_the_module_initializer():
+    data = mx.sym.var("data")
+    w = mx.sym.var("fc_weight", init=mx.init.Constant(0.5))
+    net = mx.sym.FullyConnected(data, weight=w, num_hidden=3, name="fc")
+    assert w.attr("__init__") == mx.init.Constant(0.5).dumps()
+    mod = mx.mod.Module(net, label_names=None)
+    mod.bind(data_shapes=[("data", (2, 4))], for_training=False)
+    mod.init_params(mx.init.Uniform(0.01))
+    arg, _ = mod.get_params()
+    np.testing.assert_array_equal(arg["fc_weight"].asnumpy(), np.full((3, 4), 0.5))
+    np.testing.assert_array_equal(arg["fc_bias"].asnumpy(), np.zeros(3))

@@ -1,0 +1,57 @@
+"""mx.model: checkpoints of symbolic models (MXNet 1.x's save_checkpoint / load_checkpoint)
+and the BatchEndParam tuple callbacks receive.
+
+A checkpoint is `prefix-symbol.json` (MXNet's JSON) and `prefix-%04d.params` (MXNet's binary
+NDArray format, keys 'arg:name' and 'aux:name'), so files written here load in MXNet and the
+other way round. Reading goes through the checked readers (symbol/json_format.py,
+mxnet_format.py): nothing is unpickled, a bad file raises MXNetError.
+"""
+from collections import namedtuple
+
+import numpy as np
+
+from . import mxnet_format
+from .array import NDArray
+from .base import MXNetError
+
+BatchEndParam = namedtuple("BatchEndParams", ["epoch", "nbatch", "eval_metric", "locals"])
+
+
+def save_params(fname, arg_params, aux_params):
+    keys, values = [], []
+    for prefix, params in (("arg", arg_params or {}), ("aux", aux_params or {})):
+        for k, v in params.items():
+            keys.append(f"{prefix}:{k}")
+            values.append(v.asnumpy() if isinstance(v, NDArray) else np.asarray(v))
+    mxnet_format.write(fname, values, keys)
+
+
+def load_params(fname):
+    """(arg_params, aux_params) from a .params file MXNet or save_checkpoint wrote."""
+    from .nd import array, load_arrays
+    arg, aux = {}, {}
+    for k, v in load_arrays(fname).items():
+        kind, sep, name = k.partition(":")
+        if not sep or kind not in ("arg", "aux"):
+            raise MXNetError(f"'{fname}': key {k!r} is not 'arg:<name>' or 'aux:<name>' (not "
+                             f"a checkpoint's parameter file)")
+        (arg if kind == "arg" else aux)[name] = array(v, dtype=v.dtype)
+    return arg, aux
+
+
+def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_cast=True):
+    """Write prefix-symbol.json and prefix-%04d.params."""
+    if symbol is not None:
+        symbol.save(f"{prefix}-symbol.json")
+    save_params(f"{prefix}-{epoch:04d}.params", arg_params, aux_params)
+
+
+def load_checkpoint(prefix, epoch):
+    """(symbol, arg_params, aux_params) of a checkpoint."""
+    from .symbol import load
+    symbol = load(f"{prefix}-symbol.json")
+    arg, aux = load_params(f"{prefix}-{epoch:04d}.params")
+    return symbol, arg, aux
+
+
+__all__ = ["BatchEndParam", "save_checkpoint", "load_checkpoint", "load_params"]

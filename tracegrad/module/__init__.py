@@ -1,0 +1,5 @@
+"""mx.mod: MXNet 1.x's Module API (a Symbol trained by bind / forward / backward / update)."""
+from .base_module import BaseModule
+from .module import Module
+
+__all__ = ["BaseModule", "Module"]

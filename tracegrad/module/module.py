@@ -1,0 +1,359 @@
+"""Module: a Symbol trained the MXNet 1.x way (mx.mod.Module).
+
+The parameters are gluon Parameters named as the symbol's arguments (with the variables'
+__lr_mult__ / __wd_mult__), bound into a symbol Executor; update() is a gluon.Trainer step,
+so the numbers are exactly those of a Gluon loop with the same optimizer. As in MXNet the
+optimizer's rescale_grad defaults to 1 / batch size (the loss layers' gradients are summed
+over the batch).
+"""
+import logging
+import warnings
+
+import numpy as np
+
+from .. import initializer as _init
+from .. import nd
+from ..array import NDArray
+from ..base import MXNetError
+from ..context import cpu
+from ..io import DataDesc
+from ..model import load_checkpoint, save_params
+from ..symbol.executor import Executor
+from ..symbol.inference import infer
+from .base_module import BaseModule
+
+
+def _descs(shapes):
+    if shapes is None:
+        return []
+    out = []
+    for s in shapes:
+        if isinstance(s, DataDesc):
+            out.append(s)
+        elif isinstance(s, (tuple, list)) and len(s) == 2 and isinstance(s[0], str):
+            out.append(DataDesc(s[0], tuple(s[1])))
+        else:
+            raise MXNetError(f"bind: shapes must be DataDesc or (name, shape) pairs, got {s!r}")
+    return out
+
+
+class Module(BaseModule):
+    """Module(symbol, data_names=('data',), label_names=('softmax_label',), context=cpu())."""
+
+    def __init__(self, symbol, data_names=("data",), label_names=("softmax_label",),
+                 logger=logging, context=None, work_load_list=None, fixed_param_names=None,
+                 state_names=None, group2ctxs=None, compression_params=None):
+        super().__init__(logger=logger)
+        self._symbol = symbol
+        self._context = context if context is not None else cpu()
+        data_names = list(data_names) if data_names is not None else []
+        label_names = list(label_names) if label_names is not None else []
+        state_names = list(state_names) if state_names is not None else []
+        args = symbol.list_arguments()
+        for kind, names in (("data", data_names), ("state", state_names)):
+            missing = [n for n in names if n not in args]
+            if missing:
+                raise ValueError(f"You created Module with Module(..., {kind}_names="
+                                 f"{names}) but input with name {missing[0]!r} is not found "
+                                 f"in symbol.list_arguments(). Did you mean one of: {args}?")
+        absent = [n for n in label_names if n not in args]
+        if absent:
+            warnings.warn(f"Module: label {absent} is not an argument of the symbol "
+                          f"({args}); it is ignored", stacklevel=2)
+            label_names = [n for n in label_names if n in args]
+        self._data_names, self._label_names = data_names, label_names
+        self._state_names = state_names
+        inputs = set(data_names + label_names + state_names)
+        self._param_names = [n for n in args if n not in inputs]
+        self._aux_names = symbol.list_auxiliary_states()
+        self._fixed_param_names = list(fixed_param_names or [])
+        self._output_names = symbol.list_outputs()
+        self._params = None            # {name: gluon Parameter}, args then aux
+        self._preloaded = None         # (arg_params, aux_params) of Module.load
+        self._exec = None
+        self._trainer = None
+        self._data_shapes = self._label_shapes = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def data_names(self):
+        return self._data_names
+
+    @property
+    def label_names(self):
+        return self._label_names
+
+    @property
+    def output_names(self):
+        return self._output_names
+
+    @property
+    def data_shapes(self):
+        return self._data_shapes
+
+    @property
+    def label_shapes(self):
+        return self._label_shapes
+
+    @property
+    def output_shapes(self):
+        return [(n, tuple(o.shape)) for n, o in zip(self._output_names, self._exec.outputs)]
+
+    # ------------------------------------------------------------------ binding
+    def bind(self, data_shapes, label_shapes=None, for_training=True, inputs_need_grad=False,
+             force_rebind=False, shared_module=None, grad_req="write"):
+        """Allocate the executor for these input shapes (parameters keep their values)."""
+        if self.binded and not force_rebind:
+            self.logger.warning("Already bound, ignoring bind()")
+            return
+        from ..gluon.parameter import Parameter
+        data, label = _descs(data_shapes), _descs(label_shapes)
+        if not for_training and inputs_need_grad:
+            raise MXNetError("bind: inputs_need_grad needs for_training")
+        names = [d.name for d in data]
+        if names != self._data_names:
+            raise MXNetError(f"bind: data_shapes name {names}, the module's data_names are "
+                             f"{self._data_names}")
+        label = [d for d in label if d.name in self._label_names]
+        known = {d.name: tuple(d.shape) for d in data + label}
+        types = {d.name: np.dtype(getattr(d, "dtype", np.float32)) for d in data + label}
+        (arg_shapes, _, aux_shapes), _, var_types = infer(self._symbol, known, types)
+        if arg_shapes is None:
+            (partial, _, _), _, _ = infer(self._symbol, known, types, partial=True)
+            unknown = [k for k, s in zip(self._symbol.list_arguments(), partial) if s == ()]
+            raise MXNetError(f"bind: cannot infer the shapes of {unknown} from {known}")
+        shapes = dict(zip(self._symbol.list_arguments(), arg_shapes))
+        shapes.update(zip(self._aux_names, aux_shapes))
+        attrs = self._symbol.attr_dict()
+        old = self._params
+        params = {}
+        for name in self._param_names + self._aux_names:
+            aux = name in self._aux_names
+            req = "null" if (aux or not for_training or name in self._fixed_param_names) \
+                else grad_req
+            if old is not None and name in old and old[name].shape == shapes[name]:
+                params[name] = old[name]   # (a rebind keeps the values)
+                if old[name].grad_req != req:
+                    old[name].grad_req = req
+                continue
+            a = attrs.get(name, {})
+            p = Parameter(name, grad_req=req, shape=shapes[name], dtype=var_types[name],
+                          lr_mult=float(a.get("__lr_mult__", 1.0)),
+                          wd_mult=float(a.get("__wd_mult__", 1.0)))
+            p.set_data(np.zeros(shapes[name], var_types[name]))
+            if old is not None and name in old and old[name]._data is not None:
+                raise MXNetError(f"bind: parameter '{name}' changes shape from "
+                                 f"{old[name].shape} to {shapes[name]}")
+            params[name] = p
+        self._params = params
+        args = {n: params[n].data() for n in self._param_names}
+        grads = {n: params[n].grad() for n in self._param_names
+                 if params[n].grad_req != "null"}
+        reqs = {n: params[n].grad_req for n in self._param_names}
+        for d in data + label:
+            args[d.name] = nd.zeros(d.shape, dtype=var_types[d.name])
+            reqs[d.name] = "write" if (inputs_need_grad and d.name in self._data_names) \
+                else "null"
+            if reqs[d.name] != "null":
+                grads[d.name] = nd.zeros(d.shape, dtype=var_types[d.name])
+        for n in self._symbol.list_arguments():
+            if n not in args:   # a label the iterator does not give (prediction)
+                args[n] = nd.zeros(shapes[n], dtype=var_types[n])
+                reqs[n] = "null"
+        aux = {n: params[n].data() for n in self._aux_names}
+        self._exec = Executor(self._symbol, args, grads, reqs, aux)
+        self._data_shapes, self._label_shapes = data, label
+        self.binded, self.for_training = True, for_training
+        self.inputs_need_grad = inputs_need_grad
+        if self._preloaded is not None:
+            self.set_params(*self._preloaded, allow_missing=False)
+            self._preloaded = None
+
+    def reshape(self, data_shapes, label_shapes=None):
+        """Rebind for new input shapes, keeping the parameters and the optimizer."""
+        self.bind(data_shapes, label_shapes, self.for_training, self.inputs_need_grad,
+                  force_rebind=True)
+
+    # ------------------------------------------------------------------ parameters
+    def init_params(self, initializer=_init.Uniform(0.01), arg_params=None, aux_params=None,
+                    allow_missing=False, force_init=False, allow_extra=False):
+        """Fill the parameters from arg_params / aux_params, else with the initializer (the
+        variable's own __init__ first, MXNet's name rules: bias 0, gamma 1, ...)."""
+        if self.params_initialized and not force_init:
+            warnings.warn("Parameters already initialized and force_init=False. init_params "
+                          "call ignored.", stacklevel=2)
+            return
+        if not self.binded:
+            raise MXNetError("init_params: call bind before initializing the parameters")
+        from ..symbol.gluon_block import own_initializer
+        nodes = {n.name: n for n in self._symbol._order() if n.op is None}
+        for given, names in ((arg_params, self._param_names), (aux_params, self._aux_names)):
+            if given:
+                extra = [k for k in given if k not in names]
+                if extra and not allow_extra:
+                    raise MXNetError(f"init_params: {extra} are not parameters of the module "
+                                     f"(pass allow_extra=True)")
+        plan = []
+        for given, names in ((arg_params, self._param_names), (aux_params, self._aux_names)):
+            for name in names:
+                p = self._params[name]
+                if given is not None and name in given:
+                    v = given[name]
+                    v = v.asnumpy() if isinstance(v, NDArray) else np.asarray(v)
+                    if v.shape != p.shape:
+                        raise MXNetError(f"init_params: '{name}' has shape {v.shape}, the "
+                                         f"module {p.shape}")
+                    plan.append((p, v, None))
+                elif given is not None and not allow_missing:
+                    raise MXNetError(f"init_params: '{name}' is not in the given parameters "
+                                     f"(pass allow_missing=True to initialize it)")
+                elif initializer is not None:
+                    plan.append((p, None, name))
+                else:
+                    raise MXNetError(f"init_params: no value and no initializer for '{name}'")
+        from ..tracing import capture as _capture
+        _capture.before_write()
+        for p, value, name in plan:
+            arr = p.data()
+            if value is not None:
+                np.copyto(arr._data, value, casting="unsafe")
+                continue
+            node = nodes.get(name)
+            own = own_initializer(node) if node is not None else None
+            if own is not None:   # the variable's init= (MXNet: desc.attrs['__init__'])
+                own._init_weight(_init.InitDesc(name), arr)
+            else:
+                attrs = {k: v for k, v in (node.attrs if node else {}).items()
+                         if k != "__init__"}
+                initializer(_init.InitDesc(name, attrs), arr)
+        self.params_initialized = True
+
+    def get_params(self):
+        """(arg_params, aux_params): copies of the current values."""
+        if not self.binded or not self.params_initialized:
+            raise MXNetError("get_params: bind and initialize the parameters first")
+        arg = {n: self._params[n].data().copy() for n in self._param_names}
+        aux = {n: self._params[n].data().copy() for n in self._aux_names}
+        return arg, aux
+
+    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
+                   allow_extra=False):
+        if not self.binded:
+            self._preloaded = (arg_params, aux_params)
+            self.params_initialized = True
+            return
+        self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                         allow_missing=allow_missing, force_init=force_init,
+                         allow_extra=allow_extra)
+
+    # ------------------------------------------------------------------ optimizer
+    def init_optimizer(self, kvstore="local", optimizer="sgd",
+                       optimizer_params=(("learning_rate", 0.01),), force_init=False):
+        """A gluon.Trainer over the parameters; rescale_grad defaults to 1 / batch size."""
+        from .. import optimizer as opt
+        from ..gluon.trainer import Trainer
+        if not (self.binded and self.params_initialized):
+            raise MXNetError("init_optimizer: bind and initialize the parameters first")
+        if self.optimizer_initialized and not force_init:
+            self.logger.warning("optimizer already initialized, ignoring...")
+            return
+        batch_size = self._data_shapes[0].shape[0]
+        rescale = 1.0 / batch_size
+        trainable = [self._params[n] for n in self._param_names
+                     if self._params[n].grad_req != "null"]
+        if isinstance(optimizer, str):
+            params = dict(optimizer_params or {})
+            params.setdefault("rescale_grad", rescale)
+            self._trainer = Trainer(trainable, optimizer, params)
+        elif isinstance(optimizer, opt.Optimizer):
+            if optimizer.rescale_grad != rescale:
+                warnings.warn(f"Optimizer created manually outside Module but rescale_grad is "
+                              f"not normalized to 1.0/batch_size/num_workers "
+                              f"({optimizer.rescale_grad} vs. {rescale}). Is this intended?",
+                              stacklevel=2)
+            self._trainer = Trainer(trainable, optimizer)
+        else:
+            raise MXNetError(f"init_optimizer: optimizer must be a name or an Optimizer, got "
+                             f"{type(optimizer).__name__}")
+        states = getattr(self, "_preload_opt_states", None)
+        if states is not None:
+            self._trainer.load_states(states)
+            self._preload_opt_states = None
+        self.optimizer_initialized = True
+
+    @property
+    def _optimizer(self):
+        return self._trainer.optimizer if self._trainer is not None else None
+
+    # ------------------------------------------------------------------ running
+    def forward(self, data_batch, is_train=None):
+        if not (self.binded and self.params_initialized):
+            raise MXNetError("forward: bind and initialize the parameters first")
+        if is_train is None:
+            is_train = self.for_training
+        data = list(data_batch.data)
+        if len(data) != len(self._data_names):
+            raise MXNetError(f"forward: the batch has {len(data)} data arrays, the module "
+                             f"takes {self._data_names}")
+        shapes = [tuple(d.shape) for d in data]
+        if shapes != [tuple(d.shape) for d in self._data_shapes]:
+            labels = data_batch.label or []
+            self.reshape([DataDesc(n, s) for n, s in zip(self._data_names, shapes)],
+                         [DataDesc(n, tuple(lb.shape)) for n, lb in
+                          zip(self._label_names, labels)] or None)
+        feed = dict(zip(self._data_names, data))
+        if data_batch.label:
+            feed.update(zip(self._label_names, data_batch.label))
+        self._exec.forward(is_train=is_train, **feed)
+
+    def backward(self, out_grads=None):
+        if not self.for_training:
+            raise MXNetError("backward: the module was bound with for_training=False")
+        self._exec.backward(out_grads)
+
+    def update(self):
+        """One optimizer step on the gradients of the last backward."""
+        if not self.optimizer_initialized:
+            raise MXNetError("update: call init_optimizer first")
+        self._trainer.step(1, ignore_stale_grad=True)
+
+    def get_outputs(self, merge_multi_context=True):
+        return list(self._exec.outputs)
+
+    def get_input_grads(self, merge_multi_context=True):
+        if not self.inputs_need_grad:
+            raise MXNetError("get_input_grads: bind with inputs_need_grad=True")
+        return [self._exec.grad_dict[n] for n in self._data_names]
+
+    def update_metric(self, eval_metric, labels, pre_sliced=False):
+        labels = list(labels or [])
+        eval_metric.update_dict(dict(zip(self._label_names, labels)),
+                                dict(zip(self._output_names, self._exec.outputs)))
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_params(self, fname):
+        arg, aux = self.get_params()
+        save_params(fname, arg, aux)
+
+    def load_params(self, fname):
+        from ..model import load_params
+        arg, aux = load_params(fname)
+        self.set_params(arg, aux)
+
+    def save_checkpoint(self, prefix, epoch, save_optimizer_states=False,
+                        remove_amp_cast=True):
+        self._symbol.save(f"{prefix}-symbol.json")
+        self.save_params(f"{prefix}-{epoch:04d}.params")
+        if save_optimizer_states:
+            self._trainer.save_states(f"{prefix}-{epoch:04d}.states")
+
+    @staticmethod
+    def load(prefix, epoch, load_optimizer_states=False, **kwargs):
+        """A Module of a checkpoint; its parameters are set when it is bound."""
+        sym, arg, aux = load_checkpoint(prefix, epoch)
+        mod = Module(symbol=sym, **kwargs)
+        mod._preloaded = (arg, aux)
+        mod.params_initialized = True
+        if load_optimizer_states:
+            mod._preload_opt_states = f"{prefix}-{epoch:04d}.states"
+        return mod

@@ -1,0 +1,57 @@
+"""mx.sym / mx.symbol: MXNet 1.x's symbolic API on tracegrad's nd operators.
+
+    data = mx.sym.var('data')
+    fc1 = mx.sym.FullyConnected(data, num_hidden=128, name='fc1')   # fc1_weight, fc1_bias
+    net = mx.sym.SoftmaxOutput(mx.sym.Activation(fc1, act_type='relu'), name='softmax')
+    ex = net.simple_bind(mx.cpu(), data=(32, 784))
+
+Every nd operator is available as mx.sym.<MXNet name> (module __getattr__ below).
+"""
+from .executor import Executor
+from .json_format import load, load_json
+from .symbol import Group, Symbol, Variable, make_op, var
+from . import loss_layers
+
+_OPS: dict = {}
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    fn = _OPS.get(name)
+    if fn is None:
+        try:
+            fn = make_op(name)
+        except AttributeError:
+            raise AttributeError(f"module 'tracegrad.symbol' has no attribute {name!r}") \
+                from None
+        _OPS[name] = fn
+    return fn
+
+
+class _Namespace:
+    """mx.sym.contrib / mx.sym.linalg: ops MXNet registers as _contrib_X / _linalg_X."""
+
+    def __init__(self, prefix):
+        self._prefix = prefix
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return make_op(self._prefix + name)
+
+
+contrib = _Namespace("_contrib_")
+linalg = _Namespace("_linalg_")
+
+
+def zeros(shape, dtype=None, **kwargs):
+    return make_op("zeros")(shape=shape, dtype=dtype, **kwargs)
+
+
+def ones(shape, dtype=None, **kwargs):
+    return make_op("ones")(shape=shape, dtype=dtype, **kwargs)
+
+
+__all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",
+           "loss_layers"]

@@ -1,0 +1,214 @@
+"""Executor: a Symbol bound to arrays (MXNet's `bind` / `simple_bind`).
+
+forward(is_train) evaluates the graph with nd ops, recording for autograd when training;
+backward(out_grads) differentiates the recorded outputs into the bound gradient arrays per
+grad_req ('write', 'add', 'null'). Heads whose op is a loss layer (SoftmaxOutput, MakeLoss,
+the regression outputs) get a head gradient of ones whatever out_grads says, as MXNet's loss
+layers ignore it (unless SoftmaxOutput's out_grad=True); other heads take out_grads, or ones
+when none is given.
+"""
+import numpy as np
+
+from .. import autograd, nd
+from ..array import NDArray
+from ..base import MXNetError
+from ..tracing import capture as _capture
+from .inference import infer
+from .symbol import evaluate
+
+_REQS = ("write", "add", "null")
+
+
+def _as_list(sym, what, given, names):
+    if given is None:
+        return {}
+    if isinstance(given, dict):
+        unknown = set(given) - set(names)
+        if unknown and what != "args_grad":
+            raise MXNetError(f"bind: {what} names {sorted(unknown)}, which are not in {names}")
+        return dict(given)
+    given = list(given)
+    if len(given) != len(names):
+        raise MXNetError(f"bind: {what} has {len(given)} arrays, the symbol takes "
+                         f"{len(names)} ({names})")
+    return dict(zip(names, given))
+
+
+class Executor:
+    """Runs one bound Symbol; `outputs`, `arg_dict`, `grad_dict`, `aux_dict` as in MXNet."""
+
+    def __init__(self, symbol, arg_dict, grad_dict, grad_req, aux_dict):
+        self._symbol = symbol
+        self.arg_dict, self.grad_dict, self.aux_dict = arg_dict, grad_dict, aux_dict
+        self._grad_req = grad_req
+        self.arg_arrays = [arg_dict[k] for k in symbol.list_arguments()]
+        self.grad_arrays = [grad_dict.get(k) for k in symbol.list_arguments()]
+        self.aux_arrays = [aux_dict[k] for k in symbol.list_auxiliary_states()]
+        self.outputs = []
+        self._recorded = False
+        self._loss_heads = [node.op is not None and node.spec.head_loss
+                            and not node.params.get("out_grad", False)
+                            for node, _ in symbol._outputs]
+        for name, g in grad_dict.items():
+            req = grad_req.get(name, "write")
+            if g is None or req == "null":
+                continue
+            arr = arg_dict[name]
+            cur = arr.grad
+            if cur is not None and np.shares_memory(cur._data, g._data):
+                continue   # (a Parameter's own buffer: already a variable writing into it)
+            autograd.mark_variables([arr], [g], req)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def bind(cls, symbol, args, args_grad=None, grad_req="write", aux_states=None):
+        arg_names = symbol.list_arguments()
+        aux_names = symbol.list_auxiliary_states()
+        arg_dict = _as_list(symbol, "args", args, arg_names)
+        missing = [k for k in arg_names if k not in arg_dict]
+        if missing:
+            raise MXNetError(f"bind: no array given for arguments {missing}")
+        aux_dict = _as_list(symbol, "aux_states", aux_states, aux_names)
+        missing = [k for k in aux_names if k not in aux_dict]
+        if missing:
+            raise MXNetError(f"bind: no array given for auxiliary states {missing}")
+        for d in (arg_dict, aux_dict):
+            for k, v in d.items():
+                if not isinstance(v, NDArray):
+                    raise MXNetError(f"bind: '{k}' must be an NDArray, got "
+                                     f"{type(v).__name__}")
+        reqs = cls._reqs(grad_req, arg_names)
+        grads = _as_list(symbol, "args_grad", args_grad, arg_names)
+        grads = {k: grads.get(k) for k in arg_names}
+        if args_grad is None:
+            reqs = {k: "null" for k in arg_names}
+        for k, g in grads.items():
+            if g is not None and tuple(g.shape) != tuple(arg_dict[k].shape):
+                raise MXNetError(f"bind: gradient of '{k}' has shape {tuple(g.shape)}, the "
+                                 f"argument {tuple(arg_dict[k].shape)}")
+        return cls(symbol, arg_dict, grads, reqs, aux_dict)
+
+    @classmethod
+    def simple_bind(cls, symbol, grad_req="write", type_dict=None, shapes=None):
+        (arg_shapes, _, aux_shapes), _, var_types = infer(symbol, dict(shapes or {}),
+                                                          dict(type_dict or {}))
+        if arg_shapes is None:
+            (partial, _, _), _, _ = infer(symbol, dict(shapes or {}), dict(type_dict or {}),
+                                          partial=True)
+            unknown = [k for k, s in zip(symbol.list_arguments(), partial) if s == ()]
+            raise MXNetError(f"simple_bind: cannot infer the shapes of {unknown} from "
+                             f"{dict(shapes or {})}")
+        arg_names, aux_names = symbol.list_arguments(), symbol.list_auxiliary_states()
+        args = {k: nd.zeros(s, dtype=var_types[k]) for k, s in zip(arg_names, arg_shapes)}
+        aux = {k: nd.zeros(s, dtype=var_types[k]) for k, s in zip(aux_names, aux_shapes)}
+        reqs = cls._reqs(grad_req, arg_names)
+        grads = {k: nd.zeros(args[k].shape, dtype=args[k].dtype) if reqs[k] != "null" else None
+                 for k in arg_names}
+        return cls(symbol, args, grads, reqs, aux)
+
+    @staticmethod
+    def _reqs(grad_req, names):
+        if isinstance(grad_req, str):
+            reqs = {k: grad_req for k in names}
+        elif isinstance(grad_req, dict):
+            reqs = {k: grad_req.get(k, "null") for k in names}
+        else:
+            grad_req = list(grad_req)
+            if len(grad_req) != len(names):
+                raise MXNetError(f"bind: grad_req has {len(grad_req)} entries for "
+                                 f"{len(names)} arguments")
+            reqs = dict(zip(names, grad_req))
+        for k, r in reqs.items():
+            if r not in _REQS:
+                raise MXNetError(f"bind: grad_req of '{k}' must be one of {_REQS}, got {r!r}")
+        return reqs
+
+    # ------------------------------------------------------------------ running
+    def forward(self, is_train=False, **kwargs):
+        """Copy kwargs into the bound arguments, then compute the outputs."""
+        if kwargs:
+            _capture.before_write()   # a pending captured step reads the old values first
+        for k, v in kwargs.items():
+            if k not in self.arg_dict:
+                raise MXNetError(f"forward: unknown argument '{k}'")
+            src = v._data if isinstance(v, NDArray) else np.asarray(v)
+            dst = self.arg_dict[k]
+            if tuple(src.shape) != tuple(dst.shape):
+                raise MXNetError(f"forward: '{k}' has shape {tuple(src.shape)}, it was bound "
+                                 f"with {tuple(dst.shape)}")
+            np.copyto(dst._data, src, casting="unsafe")
+        values = dict(self.arg_dict)
+        values.update(self.aux_dict)
+        if is_train:
+            with autograd.record(train_mode=True):
+                self.outputs = evaluate(self._symbol, values)
+        else:
+            with autograd.pause(train_mode=False):
+                self.outputs = evaluate(self._symbol, values)
+        self._recorded = bool(is_train)
+        return self.outputs
+
+    def backward(self, out_grads=None, is_train=True):
+        """Gradients of the outputs of the last forward(is_train=True) into grad_dict."""
+        if not self._recorded:
+            raise MXNetError("backward: call forward(is_train=True) first")
+        if out_grads is not None and isinstance(out_grads, NDArray):
+            out_grads = [out_grads]
+        if out_grads is not None and len(out_grads) != len(self.outputs):
+            raise MXNetError(f"backward: {len(out_grads)} out_grads for "
+                             f"{len(self.outputs)} outputs")
+        heads, grads = [], []
+        for i, out in enumerate(self.outputs):
+            if out._value is None:      # nothing differentiable reaches it (BlockGrad, data)
+                continue
+            g = None if out_grads is None or self._loss_heads[i] else out_grads[i]
+            if g is not None and not isinstance(g, NDArray):
+                g = nd.array(g, dtype=out.dtype)
+            heads.append(out)
+            grads.append(g)
+        self._recorded = False
+        if heads:
+            autograd.backward(heads, grads, train_mode=is_train)
+
+    def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
+        _capture.before_write()
+        for d, src in ((self.arg_dict, arg_params), (self.aux_dict, aux_params or {})):
+            for k, v in src.items():
+                if k not in d:
+                    if allow_extra_params:
+                        continue
+                    raise MXNetError(f"copy_params_from: Found name \"{k}\" that is not in "
+                                     f"the arguments")
+                v = v._data if isinstance(v, NDArray) else np.asarray(v)
+                if tuple(v.shape) != tuple(d[k].shape):
+                    raise MXNetError(f"copy_params_from: '{k}' has shape {tuple(v.shape)}, "
+                                     f"expected {tuple(d[k].shape)}")
+                np.copyto(d[k]._data, v, casting="unsafe")
+
+    def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
+        """A new Executor for new input shapes; arrays whose shape is unchanged are shared
+        (parameters keep their values), others are new zeros."""
+        (arg_shapes, _, aux_shapes), _, _ = infer(
+            self._symbol, {k: tuple(v) for k, v in kwargs.items()},
+            {k: np.dtype(a.dtype) for k, a in self.arg_dict.items()})
+        if arg_shapes is None:
+            raise MXNetError(f"reshape: cannot infer every shape from {kwargs}")
+        names = self._symbol.list_arguments()
+        args, grads = {}, {}
+        for k, s in zip(names, arg_shapes):
+            old = self.arg_dict[k]
+            same = tuple(old.shape) == tuple(s)
+            if not same and k not in kwargs and not partial_shaping:
+                raise MXNetError(f"reshape: the shape of '{k}' changes from "
+                                 f"{tuple(old.shape)} to {tuple(s)}; pass partial_shaping=True")
+            args[k] = old if same else nd.zeros(s, dtype=old.dtype)
+            g = self.grad_dict.get(k)
+            grads[k] = None if g is None else (g if same else nd.zeros(s, dtype=g.dtype))
+        aux = {k: (self.aux_dict[k] if tuple(self.aux_dict[k].shape) == tuple(s)
+                   else nd.zeros(s, dtype=self.aux_dict[k].dtype))
+               for k, s in zip(self._symbol.list_auxiliary_states(), aux_shapes)}
+        return Executor(self._symbol, args, grads, dict(self._grad_req), aux)
+
+    @property
+    def output_dict(self):
+        return dict(zip(self._symbol.list_outputs(), self.outputs))

@@ -1,0 +1,189 @@
+"""Shape and type inference of a Symbol (MXNet's infer_shape / infer_type).
+
+Argument shapes an op creates (a FullyConnected's weight, a BatchNorm's moving_mean, a
+SoftmaxOutput's label) come from the op's rule in symbol/ops.py once its data's shape is
+known; output shapes come from running the op's nd function once on zeros of the input shapes
+(inference mode, nothing recorded), so they are exactly what a forward pass gives. Every
+shape is checked for size before anything is allocated.
+"""
+import numpy as np
+
+from ..base import MXNetError
+from . import ops as _ops
+from .literal import LiteralError, parse_literal
+
+MAX_INFER_ELEMENTS = 2 ** 31   # an array inference would allocate: refuse past this
+
+
+def var_shape_attr(node):
+    """A variable's __shape__ as a tuple, or None when absent or holding unknown (0) dims."""
+    text = node.attrs.get("__shape__")
+    if text is None:
+        return None
+    try:
+        shape = parse_literal(text)
+    except LiteralError:
+        return None
+    if not isinstance(shape, tuple) or not shape:
+        return None
+    if any(not isinstance(d, int) or d <= 0 for d in shape):
+        return None
+    return shape
+
+
+def var_dtype_attr(node):
+    from .symbol import CODE_DTYPES
+    text = node.attrs.get("__dtype__")
+    if text is None:
+        return None
+    try:
+        code = parse_literal(text)
+    except LiteralError:
+        return None
+    if isinstance(code, int) and code in CODE_DTYPES:
+        return np.dtype(CODE_DTYPES[code])
+    return None
+
+
+def _zeros(shape, dtype, where):
+    n = 1
+    for d in shape:
+        n *= d
+    if n > MAX_INFER_ELEMENTS:
+        raise MXNetError(f"{where}: an array of shape {tuple(shape)} ({n} elements) is too "
+                         f"large to infer shapes with")
+    return np.zeros(shape, dtype)
+
+
+def _passes(sym, known, types):
+    """{id(node): [shape or None per visible output]}, {id(node): [dtype ...]} to a fixed
+    point (a variable a later op gives a shape to is seen by every op of the next pass)."""
+    from .. import nd
+    from ..autograd import pause
+    order = sym._order()
+    shapes, dtypes = {}, {}
+    for node in order:
+        if node.op is None:
+            s = known.get(node.name)
+            if s is not None:
+                s = _ops.check_shape_size(tuple(int(d) for d in s),
+                                          f"input '{node.name}'")
+            shapes[id(node)] = [s if s is not None else var_shape_attr(node)]
+            dt = types.get(node.name)
+            dtypes[id(node)] = [np.dtype(dt) if dt is not None else var_dtype_attr(node)]
+    for _ in range(3):
+        changed = False
+        for node in order:
+            if node.op is None:
+                continue
+            where = f"node '{node.name}' (op {node.op})"
+            ins = [shapes[id(c)][i] for c, i in node.inputs]
+            known_t = next((dtypes[id(c)][i] for c, i in node.inputs
+                            if dtypes[id(c)][i] is not None), np.dtype(np.float32))
+            for c, i in node.inputs:   # an argument's type follows the op's data
+                if c.op is None and dtypes[id(c)][0] is None:
+                    dtypes[id(c)] = [known_t]
+            if any(s is None for s in ins) and node.spec.shapes and ins and ins[0] is not None:
+                try:
+                    rule = node.spec.shapes(tuple(ins[0]), node.params)
+                except (KeyError, IndexError, TypeError, ZeroDivisionError) as e:
+                    raise MXNetError(f"{where}: cannot infer the shapes of its arguments from "
+                                     f"data of shape {tuple(ins[0])} ({type(e).__name__}: "
+                                     f"{e})") from None
+                for k, (c, i) in enumerate(node.inputs):
+                    slot = node.input_names[k] if k < len(node.input_names) else None
+                    if ins[k] is None and (c.op is None or _ops.unsized(c)) and slot in rule:
+                        s = rule[slot]
+                        if any(not isinstance(d, int) or d < 0 for d in s):
+                            raise MXNetError(f"{where}: inferred an invalid shape {s} for "
+                                             f"'{c.name}'")
+                        shapes[id(c)] = [_ops.check_shape_size(tuple(s), f"'{c.name}'")]
+                        ins[k] = shapes[id(c)][0]
+                        changed = True
+            if id(node) in shapes and all(s is not None for s in shapes[id(node)]):
+                continue
+            if _ops.unsized(node):   # its consumer's rule gives its shape
+                shapes[id(node)] = [None]
+                dtypes[id(node)] = [np.dtype(node.params.get("dtype") or np.float32)]
+                continue
+            n = len(node.visible_outputs())
+            if any(s is None for s in ins):
+                shapes[id(node)] = [None] * n
+                dtypes[id(node)] = [None] * n
+                continue
+            _ops.check_growth(node, ins)
+            arrays = [nd.from_numpy(_zeros(s, dtypes[id(c)][i] or np.float32, where))
+                      for s, (c, i) in zip(ins, node.inputs)]
+            with pause(train_mode=False), np.errstate(all="ignore"):
+                try:
+                    out = node.spec.fn(*arrays, **node.params)
+                except (MXNetError, TypeError, ValueError, IndexError, MemoryError) as e:
+                    raise MXNetError(f"{where}: inputs of shapes {[tuple(s) for s in ins]}: "
+                                     f"{e}") from None
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            if len(outs) != n:
+                raise MXNetError(f"{where} gave {len(outs)} outputs, its attributes say {n}")
+            shapes[id(node)] = [tuple(o.shape) for o in outs]
+            dtypes[id(node)] = [np.dtype(o.dtype) for o in outs]
+            changed = True
+        if not changed:
+            break
+    return order, shapes, dtypes
+
+
+def infer(sym, known, types, partial=False):
+    """((arg_shapes, out_shapes, aux_shapes), {var name: shape}, {var name: dtype})."""
+    order, shapes, dtypes = _passes(sym, known, types)
+    var_shapes = {n.name: shapes[id(n)][0] for n in order if n.op is None}
+    var_types = {n.name: dtypes[id(n)][0] or np.dtype(np.float32) for n in order
+                 if n.op is None}
+    arg = [var_shapes[k] for k in sym.list_arguments()]
+    aux = [var_shapes[k] for k in sym.list_auxiliary_states()]
+    out = [shapes[id(n)][i] for n, i in sym._outputs]
+    if partial:
+        fix = (lambda xs: [() if s is None else s for s in xs])
+        return (fix(arg), fix(out), fix(aux)), var_shapes, var_types
+    if any(s is None for s in arg + aux + out):
+        return (None, None, None), var_shapes, var_types
+    return (arg, out, aux), var_shapes, var_types
+
+
+_INDEX_OUT = {"argmax", "argmin", "argsort", "argmax_channel"}
+
+
+def infer_types(sym, known):
+    """(arg_types, out_types, aux_types) by propagation (no shapes needed): an op's unknown
+    argument takes its first known input's type, and its outputs too unless the op sets one
+    (Cast's dtype, index outputs are float32)."""
+    order = sym._order()
+    types = {}
+    for node in order:
+        if node.op is None:
+            t = known.get(node.name)
+            types[id(node)] = [np.dtype(t) if t is not None else var_dtype_attr(node)]
+    for _ in range(2):
+        for node in order:
+            if node.op is None:
+                continue
+            ins = [types[id(c)][i] for c, i in node.inputs]
+            first = next((t for t in ins if t is not None), None)
+            for (c, i), t in zip(node.inputs, ins):
+                if t is None and c.op is None and first is not None:
+                    types[id(c)] = [first]
+            n = len(node.visible_outputs())
+            if "dtype" in node.params and node.params["dtype"] is not None and \
+                    node.op not in ("topk",):
+                out = np.dtype(node.params["dtype"])
+            elif node.op in _INDEX_OUT:
+                out = np.dtype(np.float32)
+            else:
+                out = first
+            types[id(node)] = [out] * n
+    names = {n.name: types[id(n)][0] for n in order if n.op is None}
+    arg = [names[k] for k in sym.list_arguments()]
+    aux = [names[k] for k in sym.list_auxiliary_states()]
+    out = [types[id(n)][i] for n, i in sym._outputs]
+    if any(t is None for t in arg + aux + out):
+        return None, None, None
+    to = (lambda xs: [t.type for t in xs])
+    return to(arg), to(out), to(aux)

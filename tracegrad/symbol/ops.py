@@ -1,0 +1,641 @@
+"""What the symbolic API knows of each MXNet operator: the nd function that computes it, the
+names of its array inputs (and which are auxiliary states), its outputs, the shapes of the
+arguments it creates itself (`fc1_weight`, `bn_moving_mean`), and the types and ranges of its
+attributes, so a graph read from a file is checked before anything runs.
+
+Every nd operator is reachable under its MXNet name (`mx.sym.X` records a node whose op is
+nd.X); the table below adds what a signature cannot say. Attribute values arrive as strings
+(MXNet's JSON) and are read by symbol/literal.py, then checked by the op's spec.
+"""
+import inspect
+import math
+
+import numpy as np
+
+from .. import nd
+from ..base import MXNetError
+from .literal import LiteralError, parse_literal
+
+INT_MAX = 2 ** 31 - 1
+MAX_ELEMENTS = 2 ** 40   # a shape past this is not a real model's (and is never allocated)
+
+
+# ------------------------------------------------------------------ attribute specs
+class AttrError(ValueError):
+    pass
+
+
+def _int(lo=None, hi=INT_MAX):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise AttrError(f"expected an integer, got {v!r}")
+        if (lo is not None and v < lo) or v > hi or v < -INT_MAX:
+            raise AttrError(f"{v} is out of range [{lo if lo is not None else -INT_MAX}, {hi}]")
+        return v
+    return check
+
+
+def _float(lo=-math.inf, hi=math.inf, lo_open=False, hi_open=False):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise AttrError(f"expected a number, got {v!r}")
+        v = float(v)
+        if not (lo < v if lo_open else lo <= v) or not (v < hi if hi_open else v <= hi):
+            raise AttrError(f"{v} is out of range {'(' if lo_open else '['}{lo}, {hi}"
+                            f"{')' if hi_open else ']'}")
+        return v
+    return check
+
+
+def _bool(v):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    raise AttrError(f"expected True or False, got {v!r}")
+
+
+def _shape(min_len=0, max_len=8, lo=0, allow_negative_codes=False):
+    def check(v):
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = (v,)
+        if not isinstance(v, tuple) or not all(isinstance(d, int) and not isinstance(d, bool)
+                                               for d in v):
+            raise AttrError(f"expected a tuple of integers, got {v!r}")
+        if not min_len <= len(v) <= max_len:
+            raise AttrError(f"expected {min_len}..{max_len} entries, got {len(v)}")
+        for d in v:
+            if d > INT_MAX or d < (-4 if allow_negative_codes else lo):
+                raise AttrError(f"entry {d} is out of range")
+        return v
+    return check
+
+
+def _enum(*choices):
+    def check(v):
+        if v not in choices:
+            raise AttrError(f"expected one of {list(choices)}, got {v!r}")
+        return v
+    return check
+
+
+def _dtype(v):
+    try:
+        return np.dtype(v).name
+    except TypeError:
+        raise AttrError(f"{v!r} is not a dtype") from None
+
+
+def _opt(spec):
+    def check(v):
+        return None if v is None else spec(v)
+    return check
+
+
+def _any(v):
+    return v
+
+
+def _str(v):
+    if not isinstance(v, str):
+        raise AttrError(f"expected a string, got {v!r}")
+    return v
+
+
+def _axis(v):
+    if isinstance(v, bool) or not isinstance(v, int) or abs(v) > 32:
+        raise AttrError(f"expected an axis (an integer), got {v!r}")
+    return v
+
+
+def _axes(v):
+    if v is None or v == ():
+        return v
+    if isinstance(v, int) and not isinstance(v, bool):
+        return _axis(v)
+    if isinstance(v, tuple) and all(isinstance(a, int) and not isinstance(a, bool)
+                                    and abs(a) <= 32 for a in v):
+        return v
+    raise AttrError(f"expected an axis or a tuple of axes, got {v!r}")
+
+
+def _HINT(v):
+    """A performance hint: accepted, no effect on the values (never passed to the op)."""
+    return v
+
+
+_OP_HINTS = ("forward_stype", "sparse_grad", "lazy_update", "stype")
+_HINTS = {"workspace": _HINT, "cudnn_off": _HINT, "cudnn_tune": _HINT, "layout": _HINT}
+_KERNEL = _shape(1, 3, 1)
+_STRIDE = _shape(0, 3, 1)
+_PAD = _shape(0, 3, 0)
+_LAYOUT = _opt(_enum("NCW", "NCHW", "NCDHW", "NWC", "NHWC", "NDHWC"))
+_CONV = dict(kernel=_KERNEL, stride=_STRIDE, dilate=_STRIDE, pad=_PAD,
+             num_filter=_int(1), num_group=_int(1), no_bias=_bool,
+             workspace=_HINT, cudnn_off=_HINT, cudnn_tune=_HINT, layout=_LAYOUT)
+
+# ------------------------------------------------------------------ parameter shape rules
+
+
+def _fc_shapes(d, a):
+    n = a.get("num_hidden")
+    k = (int(np.prod(d[1:])) if a.get("flatten", True) else d[-1])
+    return {"weight": (n, k), "bias": (n,)}
+
+
+def _channels(d, a, key="layout"):
+    return d[1] if len(d) > 1 else None
+
+
+def _channel_last(a):
+    return a.get("layout") in ("NWC", "NHWC", "NDHWC")
+
+
+def _conv_shapes(d, a):
+    k, g = tuple(a["kernel"]), a.get("num_group", 1) or 1
+    if _channel_last(a):   # weight (num_filter, *kernel, C / group)
+        return {"weight": (a["num_filter"],) + k + (d[-1] // g,), "bias": (a["num_filter"],)}
+    return {"weight": (a["num_filter"], d[1] // g) + k, "bias": (a["num_filter"],)}
+
+
+def _deconv_shapes(d, a):
+    k, g = tuple(a["kernel"]), a.get("num_group", 1) or 1
+    if _channel_last(a):
+        return {"weight": (d[-1],) + k + (a["num_filter"] // g,), "bias": (a["num_filter"],)}
+    return {"weight": (d[1], a["num_filter"] // g) + k, "bias": (a["num_filter"],)}
+
+
+def _bn_shapes(d, a):
+    axis = a.get("axis", 1)
+    c = (d[axis],)
+    return dict(gamma=c, beta=c, moving_mean=c, moving_var=c)
+
+
+def _ln_shapes(d, a):
+    c = (d[a.get("axis", -1)],)
+    return dict(gamma=c, beta=c)
+
+
+def _in_shapes(d, a):
+    return dict(gamma=(d[1],), beta=(d[1],))
+
+
+def _rnn_shapes(d, a):
+    gates = {"lstm": 4, "gru": 3, "rnn_relu": 1, "rnn_tanh": 1}[a.get("mode", "lstm")]
+    h, layers = a["state_size"], a.get("num_layers", 1)
+    dirs = 2 if a.get("bidirectional", False) else 1
+    size = 0
+    for layer in range(layers):
+        inp = d[2] if layer == 0 else h * dirs
+        size += dirs * (gates * h * (inp + h) + 2 * gates * h)
+    state = (layers * dirs, d[1], h)
+    return dict(parameters=(size,), state=state, state_cell=state)
+
+
+def _softmax_label(d, a):
+    """MXNet's SoftmaxOutput label shape: (n, prod(spatial)) for multi_output, else the data's
+    shape without its last axis."""
+    if a.get("multi_output", False):
+        return {"label": (d[0], int(np.prod(d[2:])) if len(d) > 2 else 1)}
+    return {"label": tuple(d[:-1])}
+
+
+def _same_label(d, a):
+    """MXNet's regression outputs: a (n,) label for (n, 1) data, else the data's shape."""
+    if len(d) == 2 and d[1] == 1:
+        return {"label": (d[0],)}
+    return {"label": tuple(d)}
+
+
+def _embedding_shapes(d, a):
+    return {"weight": (a["input_dim"], a["output_dim"])}
+
+
+def _prelu_shapes(d, a):
+    return {"gamma": (d[1] if len(d) > 1 else 1,)}
+
+
+class OpSpec:
+    """One MXNet operator as the symbolic API sees it."""
+
+    def __init__(self, name, fn, inputs, attrs=None, aux=(), shapes=None, active=None,
+                 outputs=None, variadic=False, head_loss=False):
+        self.name, self.fn = name, fn
+        self.inputs = tuple(inputs)        # array input names, in order
+        self.attrs = attrs                 # {name: check} or None: from the signature
+        self.aux = frozenset(aux)
+        self.shapes = shapes               # (data shape, attrs) -> {input name: shape}
+        self._active = active              # attrs -> the input names this node takes
+        self._outputs = outputs            # attrs -> (total count, visible output names)
+        self.variadic = variadic           # inputs are *data (Concat, add_n, ...)
+        self.head_loss = head_loss         # a loss head: its head gradient is ignored
+
+    def active_inputs(self, attrs):
+        return list(self._active(attrs)) if self._active else list(self.inputs)
+
+    def outputs(self, attrs):
+        """(all outputs, names of the visible ones): node_row_ptr counts all."""
+        if self._outputs is None:
+            return 1, ["output"]
+        return self._outputs(attrs)
+
+    def check_attrs(self, raw, where):
+        """{name: parsed, checked value} from the node's {name: string}; MXNetError names the
+        node, the op and the attribute on anything malformed."""
+        out = {}
+        schema = self.attrs if self.attrs is not None else signature_attrs(self)
+        for key, text in raw.items():
+            if key.startswith("__") and key.endswith("__") or key in ("ctx_group", "lr_mult",
+                                                                       "wd_mult", "name"):
+                continue  # hidden / scope attributes: kept on the node, not the op's
+            check = schema.get(key)
+            if check is _HINT:
+                continue  # a performance hint: kept in the node's attrs, not passed on
+            if check is None:
+                raise MXNetError(f"{where}: op {self.name} has no attribute {key!r} (it takes "
+                                 f"{sorted(schema)})")
+            try:
+                out[key] = check(parse_literal(text))
+            except (AttrError, LiteralError) as e:
+                raise MXNetError(f"{where}: op {self.name}, attribute {key}={text!r}: {e}") \
+                    from None
+        return out
+
+
+def _sig_default_check(default):
+    if isinstance(default, bool):
+        return _bool
+    if isinstance(default, int):
+        return _int(None)
+    if isinstance(default, float):
+        return _float()
+    if isinstance(default, str):
+        return _str
+    if isinstance(default, tuple):
+        return _any
+    return _any
+
+
+_ARRAY_NAMES = {"data", "lhs", "rhs", "weight", "bias", "gamma", "beta", "moving_mean",
+                "moving_var", "label", "indices", "a", "index", "condition", "x", "y",
+                "sequence_length", "parameters", "state", "state_cell", "rois", "grid", "loc",
+                "A", "B", "C", "lengths", "mask", "length"}
+_SIG_CACHE: dict = {}
+
+
+def signature_attrs(spec):
+    """{attribute: check} from the nd function's signature (defaults give the types)."""
+    got = _SIG_CACHE.get(spec.name)
+    if got is None:
+        got = {}
+        for p in inspect.signature(spec.fn).parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in spec.inputs:
+                continue
+            if p.name in ("out", "name", "ctx"):
+                continue
+            got[p.name] = (_any if p.default is p.empty or p.default is None
+                           else _sig_default_check(p.default))
+        for h in tuple(_HINTS) + _OP_HINTS:   # (an op's own parameter of that name stays)
+            got.setdefault(h, _HINT)
+        got.setdefault("num_args", _int(0))
+        _SIG_CACHE[spec.name] = got
+    return got
+
+
+def _signature_inputs(fn):
+    names, variadic = [], False
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind == p.VAR_POSITIONAL:
+            variadic = True
+        elif p.name in _ARRAY_NAMES and p.kind != p.KEYWORD_ONLY:
+            names.append(p.name)
+    return names, variadic
+
+
+def _multi(names):
+    return lambda a: (len(names), list(names))
+
+
+def _norm_outputs(a):
+    return 3, (["output", "mean", "var"] if a.get("output_mean_var") else ["output"])
+
+
+def _ln_outputs(a):
+    return 3, (["output", "mean", "std"] if a.get("output_mean_var") else ["output"])
+
+
+def _slice_outputs(a):
+    n = a.get("num_outputs", 1)
+    return n, [f"output{i}" for i in range(n)]
+
+
+def _rnn_outputs(a):
+    if not a.get("state_outputs", False):
+        return 1, ["output"]
+    names = ["output", "state"] + (["state_cell"] if a.get("mode", "lstm") == "lstm" else [])
+    return len(names), names
+
+
+def _topk_outputs(a):
+    if a.get("ret_typ", "indices") == "both":
+        return 2, ["output0", "output1"]
+    return 1, ["output"]
+
+
+def _without(name, flag, when=True):
+    return lambda inputs: (lambda a: [i for i in inputs
+                                      if i != name or bool(a.get(flag, not when)) != when])
+
+
+_ACTS = ("relu", "sigmoid", "tanh", "softrelu", "softsign")
+_LOSS_COMMON = dict(grad_scale=_float())
+
+
+def _table():
+    from . import loss_layers
+    fc_active = _without("bias", "no_bias")(("data", "weight", "bias"))
+    rnn_in = ("data", "parameters", "state", "state_cell", "sequence_length")
+
+    def rnn_active(a):
+        names = ["data", "parameters", "state"]
+        if a.get("mode", "lstm") == "lstm":
+            names.append("state_cell")
+        if a.get("use_sequence_length", False):
+            names.append("sequence_length")
+        return names
+
+    def deconv_active(a):
+        return ["data", "weight"] + ([] if a.get("no_bias", True) else ["bias"])
+
+    softmax_attrs = dict(grad_scale=_float(), ignore_label=_float(), multi_output=_bool,
+                         use_ignore=_bool, preserve_shape=_bool,
+                         normalization=_enum("null", "batch", "valid"), out_grad=_bool,
+                         smooth_alpha=_float(0, 1))
+    specs = [
+        OpSpec("FullyConnected", nd.FullyConnected, ("data", "weight", "bias"),
+               dict(num_hidden=_int(1), no_bias=_bool, flatten=_bool), shapes=_fc_shapes,
+               active=fc_active),
+        OpSpec("Convolution", nd.Convolution, ("data", "weight", "bias"), dict(_CONV),
+               shapes=_conv_shapes, active=fc_active),
+        OpSpec("Deconvolution", nd.Deconvolution, ("data", "weight", "bias"),
+               dict(_CONV, adj=_PAD, target_shape=_PAD), shapes=_deconv_shapes,
+               active=deconv_active),
+        OpSpec("BatchNorm", nd.BatchNorm, ("data", "gamma", "beta", "moving_mean",
+                                           "moving_var"),
+               dict(eps=_float(0, lo_open=False), momentum=_float(0, 1), fix_gamma=_bool,
+                    use_global_stats=_bool, output_mean_var=_bool, axis=_axis,
+                    cudnn_off=_HINT, min_calib_range=_any, max_calib_range=_any),
+               aux=("moving_mean", "moving_var"), shapes=_bn_shapes, outputs=_norm_outputs),
+        OpSpec("LayerNorm", nd.LayerNorm, ("data", "gamma", "beta"),
+               dict(axis=_axis, eps=_float(0), output_mean_var=_bool), shapes=_ln_shapes,
+               outputs=_ln_outputs),
+        OpSpec("InstanceNorm", nd.InstanceNorm, ("data", "gamma", "beta"),
+               dict(eps=_float(0)), shapes=_in_shapes),
+        OpSpec("GroupNorm", nd.GroupNorm, ("data", "gamma", "beta"),
+               dict(num_groups=_int(1), eps=_float(0), output_mean_var=_bool),
+               shapes=_in_shapes, outputs=_ln_outputs),
+        OpSpec("Embedding", nd.Embedding, ("data", "weight"),
+               dict(input_dim=_int(1), output_dim=_int(1), dtype=_dtype, sparse_grad=_HINT),
+               shapes=_embedding_shapes),
+        OpSpec("Activation", nd.Activation, ("data",), dict(act_type=_enum(*_ACTS))),
+        OpSpec("LeakyReLU", nd.LeakyReLU, ("data", "gamma"),
+               dict(act_type=_enum("leaky", "prelu", "elu", "selu", "gelu", "rrelu"),
+                    slope=_float(), lower_bound=_float(), upper_bound=_float()),
+               shapes=_prelu_shapes,
+               active=lambda a: ["data", "gamma"] if a.get("act_type") == "prelu"
+               else ["data"]),
+        OpSpec("Pooling", nd.Pooling, ("data",),
+               dict(kernel=_shape(0, 3, 1), pool_type=_enum("max", "avg", "sum", "lp"),
+                    global_pool=_bool, pooling_convention=_enum("valid", "full", "same"),
+                    stride=_STRIDE, pad=_PAD, p_value=_opt(_int(1)),
+                    count_include_pad=_opt(_bool), workspace=_HINT, cudnn_off=_HINT,
+                    cudnn_tune=_HINT, layout=_LAYOUT)),
+        OpSpec("Dropout", nd.Dropout, ("data",),
+               dict(p=_float(0, 1), mode=_enum("training", "always"), axes=_shape(0, 8),
+                    cudnn_off=_HINT), outputs=lambda a: (2, ["output"])),
+        OpSpec("Flatten", nd.Flatten, ("data",), {}),
+        OpSpec("RNN", nd.RNN, rnn_in,
+               dict(state_size=_int(1), num_layers=_int(1, 64), bidirectional=_bool,
+                    mode=_enum("lstm", "gru", "rnn_relu", "rnn_tanh"), p=_float(0, 1),
+                    state_outputs=_bool, projection_size=_opt(_int(1)),
+                    lstm_state_clip_min=_opt(_float()), lstm_state_clip_max=_opt(_float()),
+                    lstm_state_clip_nan=_bool, use_sequence_length=_bool, **_HINTS),
+               shapes=_rnn_shapes, active=rnn_active, outputs=_rnn_outputs),
+        OpSpec("SliceChannel", nd.SliceChannel, ("data",),
+               dict(num_outputs=_int(1, 4096), axis=_axis, squeeze_axis=_bool),
+               outputs=_slice_outputs),
+        OpSpec("topk", nd.topk, ("data",), dict(axis=_opt(_axis), k=_int(0),
+                                                ret_typ=_enum("value", "indices", "mask",
+                                                              "both"),
+                                                is_ascend=_bool, dtype=_dtype),
+               outputs=_topk_outputs),
+        OpSpec("moments", nd.moments, ("data",), dict(axes=_axes, keepdims=_bool),
+               outputs=_multi(["output0", "output1"])),
+        OpSpec("SoftmaxOutput", nd.SoftmaxOutput, ("data", "label"), softmax_attrs,
+               shapes=_softmax_label, head_loss=True),
+        OpSpec("LinearRegressionOutput", nd.LinearRegressionOutput, ("data", "label"),
+               dict(_LOSS_COMMON), shapes=_same_label, head_loss=True),
+        OpSpec("LogisticRegressionOutput", nd.LogisticRegressionOutput, ("data", "label"),
+               dict(_LOSS_COMMON), shapes=_same_label, head_loss=True),
+        OpSpec("MAERegressionOutput", nd.MAERegressionOutput, ("data", "label"),
+               dict(_LOSS_COMMON), shapes=_same_label, head_loss=True),
+        OpSpec("MakeLoss", loss_layers.MakeLoss, ("data",),
+               dict(grad_scale=_float(), valid_thresh=_float(),
+                    normalization=_enum("null", "batch", "valid")), head_loss=True),
+        OpSpec("make_loss", loss_layers.make_loss, ("data",), {}, head_loss=True),
+        OpSpec("BlockGrad", nd.BlockGrad, ("data",), {}),
+        OpSpec("Concat", nd.Concat, (), dict(dim=_axis, num_args=_int(1)), variadic=True),
+        # what Gluon's RNN layers record to join their flattened weights for the RNN op
+        OpSpec("_rnn_param_concat", nd.Concat, (), dict(dim=_axis, num_args=_int(1)),
+               variadic=True),
+        OpSpec("add_n", nd.add_n, (), dict(num_args=_int(1)), variadic=True),
+        OpSpec("stack", nd.stack, (), dict(axis=_axis, num_args=_int(1)), variadic=True),
+        OpSpec("Reshape", nd.Reshape, ("data",),
+               dict(shape=_shape(0, 32, allow_negative_codes=True), reverse=_bool,
+                    target_shape=_shape(0, 32), keep_highest=_bool)),
+        OpSpec("Cast", nd.Cast, ("data",), dict(dtype=_dtype)),
+        OpSpec("softmax", nd.softmax, ("data", "length"),
+               dict(axis=_axis, temperature=_opt(_float()), dtype=_opt(_dtype),
+                    use_length=_opt(_bool)),
+               active=lambda a: ["data", "length"] if a.get("use_length") else ["data"]),
+        OpSpec("log_softmax", nd.log_softmax, ("data",),
+               dict(axis=_axis, temperature=_opt(_float()), dtype=_opt(_dtype),
+                    use_length=_opt(_bool))),
+    ]
+    return {s.name: s for s in specs}
+
+
+# MXNet names an op is also called by (the file and tojson use the canonical name)
+ALIASES = {
+    "Softmax": "SoftmaxOutput", "concat": "Concat", "flatten": "Flatten",
+    "split": "SliceChannel", "reshape": "Reshape", "cast": "Cast", "ElementWiseSum": "add_n",
+    "stop_gradient": "BlockGrad", "_Plus": "elemwise_add", "_plus": "elemwise_add",
+    "_add": "elemwise_add", "_Minus": "elemwise_sub", "_minus": "elemwise_sub",
+    "_sub": "elemwise_sub", "_Mul": "elemwise_mul", "_mul": "elemwise_mul",
+    "_Div": "elemwise_div", "_div": "elemwise_div", "_Power": "_power", "_Maximum": "_maximum",
+    "_Minimum": "_minimum", "_Mod": "_mod", "broadcast_plus": "broadcast_add",
+    "broadcast_minus": "broadcast_sub", "SwapAxis": "SwapAxis", "swapaxes": "SwapAxis",
+    "_PlusScalar": "_plus_scalar", "_MinusScalar": "_minus_scalar",
+    "_RMinusScalar": "_rminus_scalar", "_MulScalar": "_mul_scalar",
+    "_DivScalar": "_div_scalar", "_RDivScalar": "_rdiv_scalar",
+    "_PowerScalar": "_power_scalar", "_RPowerScalar": "_rpower_scalar",
+    "_ModScalar": "_mod_scalar", "_RModScalar": "_rmod_scalar",
+    "_MaximumScalar": "_maximum_scalar", "_MinimumScalar": "_minimum_scalar",
+    "_EqualScalar": "_equal_scalar", "_NotEqualScalar": "_not_equal_scalar",
+    "_GreaterScalar": "_greater_scalar", "_GreaterEqualScalar": "_greater_equal_scalar",
+    "_LesserScalar": "_lesser_scalar", "_LesserEqualScalar": "_lesser_equal_scalar",
+    "_Equal": "_equal", "_Not_Equal": "_not_equal", "_Greater": "_greater",
+    "_Greater_Equal": "_greater_equal", "_Lesser": "_lesser", "_Lesser_Equal": "_lesser_equal",
+    "identity": "_copy",
+}
+
+
+def _scalar_op(fn, reflected=False):
+    def run(data, scalar=1.0, is_int=None):
+        return fn(scalar, data) if reflected else fn(data, scalar)
+    return run
+
+
+def _binary_table():
+    """MXNet's internal arithmetic ops (what `a + b`, `a * 2` record)."""
+    scalar = {
+        "_plus_scalar": (nd.add, False), "_minus_scalar": (nd.subtract, False),
+        "_rminus_scalar": (nd.subtract, True), "_mul_scalar": (nd.multiply, False),
+        "_div_scalar": (nd.divide, False), "_rdiv_scalar": (nd.divide, True),
+        "_power_scalar": (nd.power, False), "_rpower_scalar": (nd.power, True),
+        "_mod_scalar": (nd.modulo, False), "_rmod_scalar": (nd.modulo, True),
+        "_maximum_scalar": (nd.maximum, False), "_minimum_scalar": (nd.minimum, False),
+        "_equal_scalar": (nd.equal, False), "_not_equal_scalar": (nd.not_equal, False),
+        "_greater_scalar": (nd.greater, False), "_greater_equal_scalar": (nd.greater_equal,
+                                                                          False),
+        "_lesser_scalar": (nd.lesser, False), "_lesser_equal_scalar": (nd.lesser_equal, False),
+    }
+    out = {name: OpSpec(name, _scalar_op(fn, refl), ("data",),
+                        dict(scalar=_float(), is_int=_bool))
+           for name, (fn, refl) in scalar.items()}
+    binary = {"_power": nd.broadcast_power, "_maximum": nd.broadcast_maximum,
+              "_minimum": nd.broadcast_minimum, "_mod": nd.broadcast_mod,
+              "_equal": nd.broadcast_equal, "_not_equal": nd.broadcast_not_equal,
+              "_greater": nd.broadcast_greater, "_greater_equal": nd.broadcast_greater_equal,
+              "_lesser": nd.broadcast_lesser, "_lesser_equal": nd.broadcast_lesser_equal}
+    for name, fn in binary.items():
+        out[name] = OpSpec(name, _same_shape(name, fn), ("lhs", "rhs"), {})
+    out["_copy"] = OpSpec("_copy", nd.identity, ("data",), {})
+    creation = dict(shape=_shape(0, 32), dtype=_opt(_dtype), ctx=_HINT)
+    out["_full"] = OpSpec("_full", _full, (), dict(creation, value=_float()))
+    out["_zeros"] = OpSpec("_zeros", lambda shape=(), dtype=None, ctx=None: nd.zeros(
+        shape, dtype=dtype or "float32"), (), creation)
+    out["_ones"] = OpSpec("_ones", lambda shape=(), dtype=None, ctx=None: nd.ones(
+        shape, dtype=dtype or "float32"), (), creation)
+    return out
+
+
+def _full(shape=(), value=0.0, dtype=None, ctx=None):
+    return nd.full(shape, value, dtype=dtype or "float32")
+
+
+def _same_shape(name, fn):
+    def run(lhs, rhs):
+        if tuple(lhs.shape) != tuple(rhs.shape):
+            raise MXNetError(f"{name}: operands of shapes {tuple(lhs.shape)} and "
+                             f"{tuple(rhs.shape)} differ (use the broadcast_ form)")
+        return fn(lhs, rhs)
+    return run
+
+
+# nd names that are not operators (utilities, modules, file I/O, Python callbacks)
+_NOT_OPS = {"array", "empty", "load", "save", "load_arrays", "save_arrays", "from_numpy",
+            "from_dlpack", "to_dlpack_for_read", "to_dlpack_for_write", "waitall", "wrap",
+            "dtype_name", "normalize_axes", "Custom", "NDArray", "MXNetError", "F", "C",
+            "STATE", "np", "sys", "builtins", "mxnet_format", "random", "linalg", "contrib",
+            "image", "ndarray", "math"}
+_SPECS = None
+
+
+def lookup(name):
+    """The OpSpec of an MXNet op name (aliases included), or None."""
+    global _SPECS
+    if _SPECS is None:
+        _SPECS = _table()
+        _SPECS.update(_binary_table())
+    name = ALIASES.get(name, name)
+    spec = _SPECS.get(name)
+    if spec is not None:
+        return spec
+    fn = None
+    if name.startswith("_linalg_"):
+        fn = getattr(nd, "linalg_" + name[len("_linalg_"):], None)
+    elif name.startswith("_contrib_"):
+        fn = getattr(nd.contrib, name[len("_contrib_"):], None)
+    elif not name.startswith("_") and name not in _NOT_OPS:
+        fn = getattr(nd, name, None)
+    if fn is None or not callable(fn) or isinstance(fn, type) or inspect.ismodule(fn) or \
+            not getattr(fn, "__module__", "").startswith("tracegrad."):
+        return None
+    try:
+        inputs, variadic = _signature_inputs(fn)
+    except (TypeError, ValueError):
+        return None
+    spec = OpSpec(name, fn, inputs, variadic=variadic)
+    _SPECS[name] = spec
+    return spec
+
+
+def canonical(name):
+    return ALIASES.get(name, name)
+
+
+MAX_OUTPUT_ELEMENTS = 2 ** 31   # what one op of a loaded graph may produce
+
+
+CREATION_OPS = ("_zeros", "_ones", "_full")
+
+
+def unsized(node):
+    """A _zeros / _ones / _full node whose shape has unknown (0) dims: MXNet takes them from
+    the op that consumes it (an RNN's begin state of batch size 0, as Gluon exports it)."""
+    return node.op in CREATION_OPS and any(d == 0 for d in node.params.get("shape", ()))
+
+
+def sized_creation(node, shape):
+    """The creation node's array with the shape its consumer's rule gave."""
+    want = node.params.get("shape", ())
+    if len(want) != len(shape) or any(w not in (0, s) for w, s in zip(want, shape)):
+        raise MXNetError(f"node '{node.name}' (op {node.op}): shape {want} does not fit the "
+                         f"{tuple(shape)} its consumer needs")
+    check_shape_size(tuple(shape), f"node '{node.name}'")
+    return node.spec.fn(**dict(node.params, shape=tuple(shape)))
+
+
+def check_growth(node, in_shapes):
+    """Refuse, before running it, an op whose attributes make its result larger than any
+    real model's (a file's broadcast_to / tile / repeat / one_hot / _full of a huge shape):
+    numpy would try to allocate it."""
+    a = node.params
+    size = max((int(np.prod(s)) for s in in_shapes), default=1)
+    est = None
+    if isinstance(a.get("shape"), tuple) and node.op not in ("Reshape", "reshape"):
+        est = int(np.prod([max(d, 1) for d in a["shape"]]))
+    elif isinstance(a.get("reps"), tuple):
+        est = size * int(np.prod([max(d, 1) for d in a["reps"]]))
+    elif isinstance(a.get("repeats"), int):
+        est = size * max(a["repeats"], 1)
+    elif isinstance(a.get("depth"), int):
+        est = size * max(a["depth"], 1)
+    elif node.op == "UpSampling" and isinstance(a.get("scale"), int):
+        est = size * a["scale"] ** 2
+    if est is not None and est > MAX_OUTPUT_ELEMENTS:
+        raise MXNetError(f"node '{node.name}' (op {node.op}): its attributes ask for a result "
+                         f"of about {est} elements, more than {MAX_OUTPUT_ELEMENTS}")
+
+
+def check_shape_size(shape, where):
+    """A shape that could be allocated: non-negative dims, a bounded element count."""
+    n = 1
+    for d in shape:
+        if not isinstance(d, int) or d < 0:
+            raise MXNetError(f"{where}: invalid shape {shape}")
+        n *= max(d, 1)
+    if n > MAX_ELEMENTS:
+        raise MXNetError(f"{where}: shape {tuple(shape)} ({n} elements) is implausibly large")
+    return tuple(shape)

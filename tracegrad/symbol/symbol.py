@@ -1,0 +1,574 @@
+"""mx.sym: MXNet 1.x's Symbol, a graph of named operator nodes built in Python or read from
+MXNet's JSON, evaluated with tracegrad's nd operators.
+
+A node is a variable (`op` None) or an operator (an OpSpec of symbol/ops.py) with its
+attributes kept as MXNet's strings (`attrs`, what tojson writes) and as checked Python values
+(`params`, what the nd function receives). A Symbol is a list of (node, output index).
+`mx.sym.X(...)` records a node whose op is nd.X; the graph runs by calling those nd functions
+in topological order (`evaluate`), so it records for autograd and traces under hybridize()
+like any nd code.
+"""
+import numpy as np
+
+from ..base import MXNetError
+from . import ops as _ops
+from .literal import to_attr_string
+
+def _node_name(name, hint):
+    """MXNet's NameManager: the given name, or fullyconnected0, fullyconnected1, ... (with
+    the prefix of an open mx.name.Prefix)."""
+    from ..name import NameManager
+    return NameManager.current().get(name, hint)
+
+
+# attributes MXNet stores as __key__ (so operators' parameter parsers skip them)
+HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage",
+               "profiler_scope")
+
+
+def _stored_key(key):
+    return f"__{key}__" if key in HIDDEN_KEYS else key
+
+
+def _scope_attrs(attr):
+    """The open mx.AttrScope's attributes updated with `attr`, keys as MXNet stores them."""
+    from ..attribute import AttrScope
+    return {_stored_key(k): v for k, v in AttrScope.current().get(attr).items()}
+
+
+class Node:
+    __slots__ = ("op", "name", "attrs", "inputs", "spec", "params", "input_names")
+
+    def __init__(self, op, name, attrs=None, inputs=(), spec=None, params=None,
+                 input_names=()):
+        self.op, self.name = op, name
+        self.attrs = dict(attrs or {})
+        self.inputs = list(inputs)           # [(Node, output index)]
+        self.spec, self.params = spec, params or {}
+        self.input_names = list(input_names)  # the op's slot name of each input
+
+    @property
+    def is_variable(self):
+        return self.op is None
+
+    def visible_outputs(self):
+        if self.op is None:
+            return [None]
+        return self.spec.outputs(self.params)[1]
+
+    def total_outputs(self):
+        return 1 if self.op is None else self.spec.outputs(self.params)[0]
+
+
+def topo_order(heads):
+    """Nodes reachable from the heads, inputs before users, in MXNet's DFS order (iterative:
+    deep graphs do not hit Python's recursion limit)."""
+    order, seen = [], set()
+    for head in heads:
+        if id(head) in seen:
+            continue
+        stack = [(head, iter(head.inputs))]
+        seen.add(id(head))
+        while stack:
+            node, it = stack[-1]
+            for child, _ in it:
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, iter(child.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def _aux_ids(order):
+    aux = set()
+    for node in order:
+        if node.op is not None and node.spec.aux:
+            for (child, _), slot in zip(node.inputs, node.input_names):
+                if slot in node.spec.aux and child.op is None:
+                    aux.add(id(child))
+    return aux
+
+
+class Symbol:
+    """A symbolic output list (MXNet's mx.sym.Symbol)."""
+
+    def __init__(self, outputs):
+        self._outputs = list(outputs)
+
+    # ---------------------------------------------------------------- structure
+    def _order(self):
+        return topo_order([n for n, _ in self._outputs])
+
+    @property
+    def name(self):
+        """The node's name when this is a single output (MXNet gives None otherwise)."""
+        return self._outputs[0][0].name if len(self._outputs) == 1 else None
+
+    def __len__(self):
+        return len(self._outputs)
+
+    def __iter__(self):
+        return (Symbol([o]) for o in self._outputs)
+
+    def __getitem__(self, index):
+        if isinstance(index, str):
+            names = self.list_outputs()
+            hits = [i for i, n in enumerate(names) if n == index]
+            if not hits:
+                raise ValueError(f"cannot find output {index!r} in {names}")
+            if len(hits) > 1:
+                raise ValueError(f"there are multiple outputs named {index!r}")
+            index = hits[0]
+        if isinstance(index, slice):
+            return Symbol(self._outputs[index])
+        if not isinstance(index, int) or not -len(self) <= index < len(self):
+            raise IndexError(f"Symbol output index {index} is out of range ({len(self)} "
+                             f"outputs)")
+        return Symbol([self._outputs[index]])
+
+    def __repr__(self):
+        name = self.name
+        return (f"<Symbol {name}>" if name is not None
+                else f"<Symbol group [{', '.join(self.list_outputs())}]>")
+
+    def list_outputs(self):
+        out = []
+        for node, i in self._outputs:
+            out.append(node.name if node.op is None
+                       else f"{node.name}_{node.visible_outputs()[i]}")
+        return out
+
+    def list_arguments(self):
+        order = self._order()
+        aux = _aux_ids(order)
+        return [n.name for n in order if n.op is None and id(n) not in aux]
+
+    def list_auxiliary_states(self):
+        order = self._order()
+        aux = _aux_ids(order)
+        return [n.name for n in order if n.op is None and id(n) in aux]
+
+    def list_inputs(self):
+        return [n.name for n in self._order() if n.op is None]
+
+    def get_internals(self):
+        outs = []
+        for node in self._order():
+            outs.extend((node, i) for i in range(len(node.visible_outputs())))
+        return Symbol(outs)
+
+    def get_children(self):
+        """The inputs of this (single-output) symbol's node, grouped; None for a variable."""
+        node = self._outputs[0][0]
+        return Symbol(node.inputs) if node.inputs else None
+
+    # ---------------------------------------------------------------- attributes
+    def attr(self, key):
+        if len(self._outputs) != 1:
+            return None
+        attrs = self._outputs[0][0].attrs
+        got = attrs.get(key)
+        return attrs.get(f"__{key}__") if got is None and key in HIDDEN_KEYS else got
+
+    def list_attr(self, recursive=False):
+        if recursive:
+            raise DeprecationWarning("Symbol.list_attr with recursive=True has been deprecated; "
+                                     "use attr_dict instead")
+        return dict(self._outputs[0][0].attrs) if len(self._outputs) == 1 else {}
+
+    def attr_dict(self):
+        return {n.name: dict(n.attrs) for n in self._order() if n.attrs}
+
+    def _set_attr(self, **kwargs):
+        for node, _ in self._outputs:
+            for k, v in kwargs.items():
+                if not isinstance(v, str):
+                    raise ValueError("Set Attr only accepts string values")
+                node.attrs[_stored_key(k)] = v
+
+    # ---------------------------------------------------------------- composition
+    def __call__(self, *args, **kwargs):
+        """Compose: a copy of this graph with variables replaced by the given symbols
+        (positionally in list_arguments order, or by name)."""
+        name = kwargs.pop("name", None)
+        args_names = self.list_arguments()
+        repl = {}
+        for a, n in zip(args, args_names):
+            repl[n] = a
+        repl.update(kwargs)
+        for k, v in repl.items():
+            if not isinstance(v, Symbol) or len(v) != 1:
+                raise TypeError(f"compose: {k} must be a single-output Symbol")
+        memo = {}   # id(old node) -> the (node, index) a reference to its output i becomes
+
+        def ref(c, i):
+            kind, target = memo[id(c)]
+            return target if kind == "var" else (target, i)
+        for node in self._order():
+            if node.op is None:
+                sub = repl.get(node.name)
+                memo[id(node)] = ("var", sub._outputs[0] if sub is not None else (node, 0))
+            else:
+                new = Node(node.op, node.name, node.attrs, [ref(c, i) for c, i in node.inputs],
+                           node.spec, node.params, node.input_names)
+                memo[id(node)] = ("op", new)
+        outs = [ref(node, i) for node, i in self._outputs]
+        if name is not None and len(outs) == 1 and outs[0][0].op is not None:
+            outs[0][0].name = name
+        return Symbol(outs)
+
+    def __copy__(self):
+        return Symbol(list(self._outputs))
+
+    def __getstate__(self):
+        """Pickled as MXNet does: its JSON text (read back by the checked JSON loader)."""
+        return {"json": self.tojson()}
+
+    def __setstate__(self, state):
+        from .json_format import load_json
+        self._outputs = load_json(state["json"])._outputs
+
+    def __deepcopy__(self, memo):
+        from .json_format import load_json
+        return load_json(self.tojson())
+
+    # ---------------------------------------------------------------- arithmetic
+    def _binary(self, other, op, scalar_op, reflected=False):
+        if isinstance(other, Symbol):
+            lhs, rhs = (other, self) if reflected else (self, other)
+            return _make(op, [lhs, rhs], {})
+        if isinstance(other, (int, float, np.number)) and not isinstance(other, bool):
+            return _make(scalar_op, [self], {"scalar": float(other)})
+        raise TypeError(f"type {type(other).__name__} not supported")
+
+    def __add__(self, o):
+        return self._binary(o, "_Plus", "_PlusScalar")
+
+    __radd__ = __add__
+
+    def __sub__(self, o):
+        return self._binary(o, "_Minus", "_MinusScalar")
+
+    def __rsub__(self, o):
+        return self._binary(o, "_Minus", "_RMinusScalar", True)
+
+    def __mul__(self, o):
+        return self._binary(o, "_Mul", "_MulScalar")
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o):
+        return self._binary(o, "_Div", "_DivScalar")
+
+    def __rtruediv__(self, o):
+        return self._binary(o, "_Div", "_RDivScalar", True)
+
+    __div__, __rdiv__ = __truediv__, __rtruediv__
+
+    def __mod__(self, o):
+        return self._binary(o, "_Mod", "_ModScalar")
+
+    def __rmod__(self, o):
+        return self._binary(o, "_Mod", "_RModScalar", True)
+
+    def __pow__(self, o):
+        return self._binary(o, "_Power", "_PowerScalar")
+
+    def __rpow__(self, o):
+        return self._binary(o, "_Power", "_RPowerScalar", True)
+
+    def __neg__(self):
+        return self.__mul__(-1.0)
+
+    def __gt__(self, o):
+        return self._binary(o, "_Greater", "_GreaterScalar")
+
+    def __ge__(self, o):
+        return self._binary(o, "_Greater_Equal", "_GreaterEqualScalar")
+
+    def __lt__(self, o):
+        return self._binary(o, "_Lesser", "_LesserScalar")
+
+    def __le__(self, o):
+        return self._binary(o, "_Lesser_Equal", "_LesserEqualScalar")
+
+    __hash__ = object.__hash__
+
+    def __getattr__(self, name):
+        """Fluent methods: x.reshape(...), x.sum(axis=1), x.relu() record nd.<name>."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        spec = _ops.lookup(name)
+        if spec is None:
+            raise AttributeError(f"'Symbol' object has no attribute {name!r}")
+        return lambda *args, **kwargs: make_op(name)(self, *args, **kwargs)
+
+    # ---------------------------------------------------------------- inference
+    def infer_shape(self, *args, **kwargs):
+        """(arg_shapes, out_shapes, aux_shapes) in list_arguments / list_outputs /
+        list_auxiliary_states order; (None, None, None) if some cannot be inferred."""
+        from .inference import infer
+        res = infer(self, _shape_args(self, args, kwargs), {}, partial=False)
+        return res[0]
+
+    def infer_shape_partial(self, *args, **kwargs):
+        from .inference import infer
+        return infer(self, _shape_args(self, args, kwargs), {}, partial=True)[0]
+
+    def infer_type(self, *args, **kwargs):
+        """(arg_types, out_types, aux_types) as numpy types."""
+        from .inference import infer_types
+        known = dict(zip(self.list_arguments(), args)) if args else {}
+        known.update(kwargs)
+        return infer_types(self, {k: np.dtype(v).type for k, v in known.items()
+                                  if v is not None})
+
+    # ---------------------------------------------------------------- files
+    def tojson(self):
+        from .json_format import to_json
+        return to_json(self)
+
+    def save(self, fname, remove_amp_cast=True):
+        with open(fname, "w") as f:
+            f.write(self.tojson())
+
+    # ---------------------------------------------------------------- running
+    def bind(self, ctx=None, args=None, args_grad=None, grad_req="write", aux_states=None,
+             group2ctx=None, shared_exec=None):
+        from .executor import Executor
+        return Executor.bind(self, args, args_grad, grad_req, aux_states)
+
+    def simple_bind(self, ctx=None, grad_req="write", type_dict=None, stype_dict=None,
+                    group2ctx=None, shared_arg_names=None, shared_exec=None,
+                    shared_buffer=None, **kwargs):
+        from .executor import Executor
+        return Executor.simple_bind(self, grad_req, type_dict, kwargs)
+
+    def eval(self, ctx=None, **kwargs):
+        """The outputs for the given input arrays (a list of NDArrays), inference mode."""
+        from ..autograd import pause
+        with pause(train_mode=False):
+            return evaluate(self, kwargs)
+
+
+def _shape_args(sym, args, kwargs):
+    known = {}
+    if args:
+        for name, s in zip(sym.list_arguments(), args):
+            if s is not None:
+                known[name] = tuple(s)
+    for k, v in kwargs.items():
+        known[k] = tuple(v) if v is not None else None
+    return known
+
+
+# ------------------------------------------------------------------ building nodes
+def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, init=None,
+        stype=None, **kwargs):
+    """A variable (an argument of the graph), with MXNet's hidden attributes."""
+    if not isinstance(name, str):
+        raise TypeError("Expect a string for variable `name`")
+    attrs = {k: str(v) for k, v in _scope_attrs(attr).items()}
+    if shape is not None:
+        attrs["__shape__"] = to_attr_string(tuple(int(d) for d in shape))
+    if lr_mult is not None:
+        attrs["__lr_mult__"] = str(float(lr_mult))
+    if wd_mult is not None:
+        attrs["__wd_mult__"] = str(float(wd_mult))
+    if dtype is not None:
+        attrs["__dtype__"] = str(DTYPE_CODES[np.dtype(dtype).name])
+    if init is not None:
+        attrs["__init__"] = init if isinstance(init, str) else init.dumps()
+    if stype is not None:
+        attrs["__storage_type__"] = str({"default": 0, "row_sparse": 1, "csr": 2}[stype])
+    for k, v in kwargs.items():
+        if k.startswith("__") and k.endswith("__"):
+            attrs[k] = str(v)
+        else:
+            raise ValueError(f"Attribute name={k} is not supported. Additional attributes "
+                             f"must start and end with double underscores, e.g, __yourattr__")
+    return Symbol([(Node(None, name, attrs), 0)])
+
+
+Variable = var
+DTYPE_CODES = {"float32": 0, "float64": 1, "float16": 2, "uint8": 3, "int32": 4, "int8": 5,
+               "int64": 6, "bool": 7}
+CODE_DTYPES = {v: k for k, v in DTYPE_CODES.items()}
+
+
+def Group(symbols):
+    """One symbol whose outputs are those of `symbols`, in order."""
+    if not symbols or any(not isinstance(s, Symbol) for s in symbols):
+        raise TypeError("Expected a list of symbols as input")
+    return Symbol([o for s in symbols for o in s._outputs])
+
+
+def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
+    """Record one op node over `inputs` (Symbols, by slot) and string attributes."""
+    spec = _ops.lookup(opname)
+    canon = _ops.canonical(opname)
+    if spec is None:
+        raise MXNetError(f"mx.sym: unknown operator {opname!r}")
+    raw = {k: to_attr_string(v) for k, v in attrs.items() if v is not None}
+    node_name = _node_name(name, hint or opname.lower())
+    params = spec.check_attrs(raw, f"node '{node_name}'")
+    for s in (inputs.values() if isinstance(inputs, dict) else inputs):
+        if s is not None and len(s) != 1:
+            raise MXNetError(f"node '{node_name}' (op {canon}): an input is a group of "
+                             f"{len(s)} outputs; pass one output (sym[i])")
+    if isinstance(inputs, dict):
+        slots = spec.active_inputs(params)
+        given = dict(inputs)
+        unknown = set(given) - set(spec.inputs)
+        if unknown:
+            raise MXNetError(f"node '{node_name}' (op {canon}): no input named "
+                             f"{sorted(unknown)}; inputs are {list(spec.inputs)}")
+        refs, names = [], []
+        table_op = spec.shapes is not None or spec.attrs is not None
+        required = _required_inputs(spec)
+        for slot in slots:
+            s = given.pop(slot, None)
+            if s is None:
+                if not (table_op or slot in required):
+                    break
+                s = var(f"{node_name}_{slot}")
+            refs.append(s._outputs[0])
+            names.append(slot)
+        if given:
+            raise MXNetError(f"node '{node_name}' (op {canon}): inputs {sorted(given)} are not "
+                             f"used with these attributes (it takes {slots})")
+    else:
+        refs = [s._outputs[0] for s in inputs]
+        names = ([f"arg{i}" for i in range(len(refs))] if spec.variadic
+                 else list(spec.active_inputs(params))[:len(refs)])
+        if spec.variadic and not refs:
+            raise MXNetError(f"node '{node_name}' (op {canon}) needs at least one input")
+        if spec.variadic and params.get("num_args", len(refs)) != len(refs):
+            raise MXNetError(f"node '{node_name}' (op {canon}): num_args="
+                             f"{params['num_args']} but {len(refs)} inputs")
+        if spec.variadic and "num_args" in (spec.attrs or {}) and "num_args" not in raw:
+            raw["num_args"] = str(len(refs))
+            params["num_args"] = len(refs)
+    attrs_all = dict(raw)
+    for k, v in _scope_attrs(extra_attrs).items():
+        attrs_all[k] = str(v)
+    node = Node(canon, node_name, attrs_all, refs, spec, params, names)
+    n = len(node.visible_outputs())
+    return Symbol([(node, i) for i in range(n)])
+
+
+_REQUIRED: dict = {}
+
+
+def _required_inputs(spec):
+    got = _REQUIRED.get(spec.name)
+    if got is None:
+        import inspect
+        try:
+            ps = inspect.signature(spec.fn).parameters
+            got = {n for n in spec.inputs if n in ps and ps[n].default is ps[n].empty}
+        except (TypeError, ValueError):
+            got = set()
+        _REQUIRED[spec.name] = got
+    return got
+
+
+def make_op(opname):
+    """mx.sym.<opname>: positional and keyword Symbols are the inputs, other keywords the
+    attributes; `name=` names the node, `attr=` adds string attributes."""
+    spec = _ops.lookup(opname)
+    if spec is None:
+        raise AttributeError(f"module 'tracegrad.symbol' has no operator {opname!r}")
+
+    def op(*args, name=None, attr=None, **kwargs):
+        sym_kw = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
+        attrs = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
+        if len(args) == 1 and isinstance(args[0], (list, tuple)) and spec.variadic:
+            args = tuple(args[0])
+        for a in args:
+            if not isinstance(a, Symbol):
+                raise TypeError(f"mx.sym.{opname}: positional arguments must be Symbols "
+                                f"(got {type(a).__name__}); pass attributes as keywords")
+        if spec.variadic:
+            if sym_kw:
+                raise TypeError(f"mx.sym.{opname} takes its inputs positionally")
+            return _make(opname, list(args), attrs, name, attr)
+        slots = list(spec.inputs)
+        if len(args) > len(slots):
+            raise TypeError(f"mx.sym.{opname}: {len(args)} inputs given, it takes "
+                            f"{slots}")
+        given = dict(zip(slots, args))
+        for k, v in sym_kw.items():
+            if k in given:
+                raise TypeError(f"mx.sym.{opname}: input {k!r} given twice")
+            given[k] = v
+        return _make(opname, given, attrs, name, attr)
+    op.__name__ = opname
+    op.__doc__ = f"Symbolic {opname}: records a node computed by nd.{opname}."
+    return op
+
+
+# ------------------------------------------------------------------ evaluation
+def evaluate(symbol, values):
+    """The head arrays of `symbol` computed from {variable name: NDArray} with nd ops (under
+    whatever autograd / trace state the caller set)."""
+    results = {}
+    for node in symbol._order():
+        if node.op is None:
+            v = values.get(node.name)
+            if v is None:
+                raise MXNetError(f"symbol: no value given for input '{node.name}'")
+            results[id(node)] = [v]
+            continue
+        if _ops.unsized(node):
+            results[id(node)] = [_Unsized(node)]
+            continue
+        args = [results[id(c)][i] for c, i in node.inputs]
+        if any(type(a) is _Unsized for a in args):
+            args = _size_creations(node, args)
+        _ops.check_growth(node, [tuple(a.shape) for a in args])
+        try:
+            out = node.spec.fn(*args, **node.params)
+        except (MXNetError, TypeError, ValueError, IndexError, MemoryError) as e:
+            raise MXNetError(f"node '{node.name}' (op {node.op}): {e}") from None
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        want = len(node.visible_outputs())
+        if len(outs) != want:
+            raise MXNetError(f"node '{node.name}' (op {node.op}) gave {len(outs)} outputs, "
+                             f"its attributes say {want}")
+        results[id(node)] = outs
+    outs = [results[id(n)][i] for n, i in symbol._outputs]
+    for o, (n, _) in zip(outs, symbol._outputs):
+        if type(o) is _Unsized:
+            raise MXNetError(f"node '{n.name}' (op {n.op}): its shape has unknown dims and "
+                             f"nothing consumes it to give them")
+    return outs
+
+
+class _Unsized:
+    """A creation node's result waiting for its consumer's shape rule."""
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+
+def _size_creations(node, args):
+    data = args[0]
+    if type(data) is _Unsized or node.spec.shapes is None:
+        who = next(a.node.name for a in args if type(a) is _Unsized)
+        raise MXNetError(f"node '{node.name}' (op {node.op}): cannot give a shape to the "
+                         f"unknown dims of its input '{who}'")
+    rule = node.spec.shapes(tuple(data.shape), node.params)
+    out = []
+    for a, slot in zip(args, node.input_names):
+        if type(a) is _Unsized:
+            if slot not in rule:
+                raise MXNetError(f"node '{node.name}' (op {node.op}): cannot give a shape to "
+                                 f"the unknown dims of its input '{a.node.name}'")
+            a = _ops.sized_creation(a.node, rule[slot])
+        out.append(a)
+    return out
