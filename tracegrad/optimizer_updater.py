@@ -12,7 +12,6 @@ import inspect
 import io
 import json
 import numbers
-import zipfile
 
 import numpy as np
 
@@ -169,21 +168,17 @@ def _read(data):
         raise MXNetError("Updater.set_states: these are pickled states (MXNet's format); "
                          "tracegrad never unpickles. Save them with tracegrad's "
                          "Updater.get_states(), which writes an .npz archive")
-    from .untrusted import FileFormatError, _members
+    from .untrusted import FileFormatError, parse_json, read_npz_bytes
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            arrays = _members("updater states", archive)
+        arrays = read_npz_bytes(data, "updater states")
     except FileFormatError as e:
         raise MXNetError(f"Updater.set_states: {e}") from None
-    except Exception as e:  # noqa: BLE001 - any failure of a hostile archive is one error
-        raise MXNetError(f"Updater.set_states: not the .npz archive get_states writes "
-                         f"({type(e).__name__}: {str(e)[:120]})") from None
     raw = arrays.get(_META)
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
         raise MXNetError("Updater.set_states: the archive has no updater description")
     try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (ValueError, RecursionError):
+        meta = parse_json(raw.tobytes().decode("utf-8"), "updater states")
+    except (FileFormatError, UnicodeDecodeError):
         raise MXNetError("Updater.set_states: the updater description is not JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or \
             not isinstance(meta.get("states"), list):

@@ -7,6 +7,7 @@ headers are read by numpy's header parser (a literal parser with a size cap), on
 numeric dtypes are accepted, and data is read in chunks, so a declared shape larger than the
 data actually present fails as a truncated file instead of allocating what it declares.
 """
+import io
 import json
 import re
 import zipfile
@@ -49,6 +50,21 @@ def read_npz(filename) -> dict:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
             ValueError, KeyError, NotImplementedError, RuntimeError) as e:
         raise FileFormatError(filename, f"corrupt archive ({str(e)[:200]})") from None
+
+
+def read_npz_bytes(data, source) -> dict:
+    """{name: numpy array} from an .npz archive held in memory (Updater.set_states), read as
+    read_npz reads a file; errors name `source`."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return _members(source, archive)
+    except FileFormatError:
+        raise
+    except MemoryError:
+        raise FileFormatError(source, "ran out of memory reading the arrays") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+            ValueError, KeyError, NotImplementedError, RuntimeError) as e:
+        raise FileFormatError(source, f"not an .npz archive ({str(e)[:200]})") from None
 
 
 def _members(filename, archive):
