@@ -14,7 +14,8 @@ import numpy as np
 from . import mxnet_format
 from . import random  # noqa: F401  (mx.nd.random)
 from .random import shuffle  # noqa: F401,E402  (nd.shuffle: MXNet's alias of nd.random.shuffle)
-from .array import F, NDArray, on_context, wrap
+from .array import F, NDArray, wrap
+from .array import on_context as _on_context
 from .base import MXNetError
 from .index_checks import check_value_range as _check_value_range
 from .ir import composites as C
@@ -57,7 +58,7 @@ def array(source_array, ctx=None, dtype=None):
     if data.dtype == np.float16:
         data = data.astype(np.float32)
     dtype_name(data.dtype)
-    return wrap(data) if ctx is None else on_context(wrap(data), ctx)
+    return wrap(data) if ctx is None else _on_context(wrap(data), ctx)
 
 
 _NOT_ARRAYS = frozenset({str, bytes, dict, set, frozenset})
@@ -103,7 +104,7 @@ def zeros(shape, ctx=None, dtype=None, **kwargs):
     except ValueError:
         _new_shape("zeros", shape, _np_dtype(dtype))  # the clear error, when it is the shape
         raise
-    return out if ctx is None else on_context(out, ctx)
+    return out if ctx is None else _on_context(out, ctx)
 
 
 def ones(shape, ctx=None, dtype=None, **kwargs):
@@ -114,7 +115,7 @@ def ones(shape, ctx=None, dtype=None, **kwargs):
     except ValueError:
         _new_shape("ones", shape, _np_dtype(dtype))
         raise
-    return out if ctx is None else on_context(out, ctx)
+    return out if ctx is None else _on_context(out, ctx)
 
 
 def full(shape, val, ctx=None, dtype=None, **kwargs):
@@ -125,7 +126,7 @@ def full(shape, val, ctx=None, dtype=None, **kwargs):
     except ValueError:
         _new_shape("full", shape, _np_dtype(dtype))
         raise
-    return out if ctx is None else on_context(out, ctx)
+    return out if ctx is None else _on_context(out, ctx)
 
 
 empty = zeros
@@ -142,20 +143,20 @@ def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None, infer_ran
     _new_shape("arange", (builtins.max(0, math.ceil(span)) * int(repeat),), np.float64)
     data = np.arange(start, stop, step, dtype=np.float64).astype(_np_dtype(dtype))
     out = wrap(np.repeat(data, repeat) if repeat != 1 else data)
-    return out if ctx is None else on_context(out, ctx)
+    return out if ctx is None else _on_context(out, ctx)
 
 
 def linspace(start, stop, num, endpoint=True, ctx=None, dtype=None):
     num = _count("linspace", "num", num)
     out = wrap(np.linspace(start, stop, num, endpoint=endpoint).astype(_np_dtype(dtype)))
-    return out if ctx is None else on_context(out, ctx)
+    return out if ctx is None else _on_context(out, ctx)
 
 
 def eye(N, M=0, k=0, ctx=None, dtype=None):
     dtype = _np_dtype(dtype)
     _new_shape("eye", (_count("eye", "N", N), _count("eye", "M", M) or int(N)), dtype)
     out = wrap(np.eye(N, M or None, k, dtype=dtype))
-    return out if ctx is None else on_context(out, ctx)
+    return out if ctx is None else _on_context(out, ctx)
 
 
 def zeros_like(data, **kwargs):

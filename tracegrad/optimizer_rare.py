@@ -184,7 +184,7 @@ class SGLD(Optimizer):
         g += wd * weight
         g *= -lr / 2
         weight += g
-        key = np.array(_random.take_counter(), dtype=np.int64)
+        key = np.array(_random._take_counter(), dtype=np.int64)
         noise = RandomNormal.impl(key, shape=weight.shape, dtype=dtype_name(weight.dtype))
         noise *= weight.dtype.type(math.sqrt(lr))
         weight += noise
@@ -195,16 +195,16 @@ class SGLD(Optimizer):
     def fused_scalars(self, index):
         lr, wd = self._numbers(index)
         return (-lr / 2, wd, self.rescale_grad, self.clip_gradient or 0.0, math.sqrt(lr),
-                *key_scalars(*_random.take_counter()))
+                *key_scalars(*_random._take_counter()))
 
     def fused_scalar_vector(self, indices):
-        self._counter_before = _random.counter_now()
+        self._counter_before = _random._counter_now()
         return super().fused_scalar_vector(indices)
 
     def uncount(self, indices, num_update):
         super().uncount(indices, num_update)
         # the call did not run: its draws are given back unless something drew since
-        _random.give_back_counter(self._counter_before + len(indices), len(indices))
+        _random._give_back_counter(self._counter_before + len(indices), len(indices))
 
     def fused_rule(self, b, weight, grad, states, s):
         neg_half_lr, wd, rescale, clip, sqrt_lr, key = s

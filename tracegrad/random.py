@@ -32,7 +32,7 @@ def next_key():
     return hook(key) if hook is not None else wrap(key)
 
 
-def take_counter():
+def _take_counter():
     """(seed, counter) of the next draw, the counter advanced: what next_key() holds, for a
     draw made outside any trace (an optimizer's noise, per parameter or in its fused update)."""
     with _lock:
@@ -41,8 +41,8 @@ def take_counter():
     return key
 
 
-def give_back_counter(after, count):
-    """Undo the last `count` take_counter() calls when nothing has drawn since (the counter
+def _give_back_counter(after, count):
+    """Undo the last `count` _take_counter() calls when nothing has drawn since (the counter
     is still `after`); True when undone."""
     with _lock:
         if _state["counter"] != after:
@@ -51,7 +51,7 @@ def give_back_counter(after, count):
     return True
 
 
-def counter_now():
+def _counter_now():
     with _lock:
         return _state["counter"]
 
