@@ -178,13 +178,13 @@ class MathLib:
         return b.select(b.fcmp_ordered("==", u, self.c(ty, 1.0)), x, res)
 
     # ------------------------------------------------------------ trig
-    def sin(self, x):
-        return self._trig(x, 0)
+    def sin(self, x, bounded=False):
+        return self._trig(x, 0, bounded)
 
-    def cos(self, x):
-        return self._trig(x, 1)
+    def cos(self, x, bounded=False):
+        return self._trig(x, 1, bounded)
 
-    def _trig(self, x, shift):
+    def _trig(self, x, shift, bounded=False):
         """Quadrant q = rint(x * 2/pi); sin/cos polynomial on r in [-pi/4, pi/4].
 
         |x| < LIMIT (the common case) reduces by pi/2 in four parts right here. Larger |x|
@@ -192,7 +192,11 @@ class MathLib:
         (`_large_trig`), whose result the select takes only for those lanes. That function
         has vector variants (VFABI) the loop vectoriser calls instead; they test whether any
         lane is large and return at once when none is, so the Payne-Hanek reduction costs
-        nothing for vectors of ordinary arguments."""
+        nothing for vectors of ordinary arguments.
+
+        `bounded`: the caller knows |x| < LIMIT (a Box-Muller angle in [0, 2 pi)), so the
+        large-argument call is left out: the values are the same, and LLVM no longer spends
+        most of the module's compile time on inlined copies of a reduction that never runs."""
         b, ty = self.b, x.type
         xd = b.fpext(x, F64) if ty != F64 else x
         n = self.call("llvm.rint", b.fmul(xd, self.c(F64, 2 / math.pi)))
@@ -204,9 +208,11 @@ class MathLib:
         # i32, not i64: AVX2 converts f64 vectors to i32 in one instruction, to i64 per lane
         q = b.add(b.fptosi(nc, I32), self.c(I32, shift))
         val = self._trig_poly(r, q, single=ty != F64)
-        big = b.fcmp_ordered(">=", self.call("llvm.fabs", xd), self.c(F64, trig_reduce.LIMIT))
-        large = b.call(_large_trig(b.module, shift, ty != F64), [xd])
-        val = b.select(big, large, val)
+        if not bounded:
+            big = b.fcmp_ordered(">=", self.call("llvm.fabs", xd),
+                                 self.c(F64, trig_reduce.LIMIT))
+            large = b.call(_large_trig(b.module, shift, ty != F64), [xd])
+            val = b.select(big, large, val)
         val = b.select(self._isnan(xd), xd, val)                      # nan -> nan
         if shift == 0:                                                # sin(-0.0) = -0.0
             val = b.select(b.fcmp_ordered("==", xd, self.c(F64, 0.0)), xd, val)
