@@ -336,24 +336,80 @@ FUNCTION_ATTRIBUTES = "tg_function_attributes"    # module attribute: {function 
 
 
 def _large_trig(module, shift, single):
-    """`double tg_trig_large_<shift><f|d>(double x)`: sin (shift 0) or cos (1) of x for
-    |x| >= trig_reduce.LIMIT by Payne-Hanek (NaN for inf; 0.0 for smaller |x|, which callers
-    never select), plus its vector variants `..._v<w>`. It is noinline and reads only the
-    constant 2/pi table (memory(read)), and names its variants in the
-    "vector-function-abi-variant" attribute, so the loop vectoriser may call a variant. The
-    variants call the same code as `..._lane`, which has no such attribute (else the SLP
-    vectoriser would turn their per-lane calls back into a call of a variant: recursion)."""
+    """`double tg_trig_large_<shift><f|d>(double x)`, declared in `module`: sin (shift 0) or
+    cos (1) of x for |x| >= trig_reduce.LIMIT by Payne-Hanek (NaN for inf; 0.0 for smaller
+    |x|, which callers never select), and its vector variants `..._v<w>`, named in the
+    "vector-function-abi-variant" attribute so the loop vectoriser may call one. They read
+    only a constant table (memory(read)). The definitions live in one module of their own
+    (large_trig_module(), compiled and linked once per process by codegen/trig_runtime.py):
+    defined in every module, their inlined per-lane reductions made LLVM spend most of the
+    compile time of any graph with a sin or cos (0.3-0.9 s of CPU each) on code that is the
+    same every time."""
     name = f"tg_trig_large_{shift}{'f' if single else 'd'}"
     if name in module.globals:
         return module.globals[name]
-    lane = _large_trig_body(module, name + "_lane", shift, single, early_out=False)
-    fn = _large_trig_body(module, name, shift, single)
-    variants = [f"_ZGV_LLVM_N{w}v_{name}({_vector_variant(module, lane, name, w)})"
-                for w in VECTOR_WIDTHS]
+    fn = ir.Function(module, ir.FunctionType(F64, [F64]), name)
+    variants = []
+    for w in VECTOR_WIDTHS:
+        vec = ir.VectorType(F64, w)
+        _keep(module, ir.Function(module, ir.FunctionType(vec, [vec]), f"{name}_v{w}"))
+        variants.append(f"_ZGV_LLVM_N{w}v_{name}({name}_v{w})")
+    _attributes(module)[name] = (f'nounwind memory(read) '
+                                 f'"vector-function-abi-variant"="{",".join(variants)}"')
+    return fn
+
+
+LARGE_TRIG = {f"tg_trig_large_{shift}{'f' if single else 'd'}": (shift, single)
+              for shift in (0, 1) for single in (True, False)}
+
+
+def _keep(module, fn):
+    """List `fn` in @llvm.compiler.used: an unused declaration is deleted early in the
+    pipeline, before the loop vectoriser would look its vector variants up by name."""
+    used = module.globals.get("llvm.compiler.used")
+    members = list(used.initializer.constant) if used is not None else []
+    if used is not None:
+        del module.globals["llvm.compiler.used"]
+        module.scope._useset.discard("llvm.compiler.used")
+    members.append(fn.bitcast(ir.IntType(8).as_pointer()))
+    ty = ir.ArrayType(ir.IntType(8).as_pointer(), len(members))
+    used = ir.GlobalVariable(module, ty, "llvm.compiler.used")
+    used.linkage = "appending"
+    used.section = "llvm.metadata"
+    used.initializer = ir.Constant(ty, members)
+
+
+def large_trig_symbols(name) -> list:
+    """The names large_trig_module(name) defines: the function and its vector variants."""
+    return [name] + [f"{name}_v{w}" for w in VECTOR_WIDTHS]
+
+
+def large_trig_module(name) -> str:
+    """LLVM IR text defining the large-argument function `name` (a key of LARGE_TRIG) and
+    its vector variants."""
+    module = ir.Module(name=name)
+    _define_large_trig(module, *LARGE_TRIG[name])
+    return with_function_attributes(module, str(module))
+
+
+def _attributes(module) -> dict:
     attrs = getattr(module, FUNCTION_ATTRIBUTES, None)
     if attrs is None:
         attrs = {}
         setattr(module, FUNCTION_ATTRIBUTES, attrs)
+    return attrs
+
+
+def _define_large_trig(module, shift, single):
+    """The definitions _large_trig() declares. The variants call the same code as `..._lane`,
+    which has no vector-variant attribute (else the SLP vectoriser would turn their per-lane
+    calls back into a call of a variant: recursion)."""
+    name = f"tg_trig_large_{shift}{'f' if single else 'd'}"
+    lane = _large_trig_body(module, name + "_lane", shift, single, early_out=False)
+    fn = _large_trig_body(module, name, shift, single)
+    variants = [f"_ZGV_LLVM_N{w}v_{name}({_vector_variant(module, lane, name, w)})"
+                for w in VECTOR_WIDTHS]
+    attrs = _attributes(module)
     attrs[lane.name] = "alwaysinline nounwind memory(read)"   # SLP may vectorise the lanes
     attrs[name] = (f'noinline nounwind memory(read) '
                    f'"vector-function-abi-variant"="{",".join(variants)}"')
@@ -410,8 +466,9 @@ def with_function_attributes(module, text: str) -> str:
     """`text` (str(module)) with the attributes llvmlite cannot express (string attributes,
     memory(read)) added to the definitions that asked for them."""
     for name, attrs in getattr(module, FUNCTION_ATTRIBUTES, {}).items():
-        head = f'define double @"{name}"(double %".1")'
-        if text.count(head) != 1:
+        heads = [f'{kind} double @"{name}"(double %".1")' for kind in ("define", "declare")]
+        found = [h for h in heads if text.count(h) == 1]
+        if len(found) != 1:
             raise RuntimeError(f"codegen: definition of {name} not found in the module text")
-        text = text.replace(head, f"{head} {attrs}")
+        text = text.replace(found[0], f"{found[0]} {attrs}")
     return text
