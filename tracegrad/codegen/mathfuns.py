@@ -195,8 +195,7 @@ class MathLib:
         nothing for vectors of ordinary arguments.
 
         `bounded`: the caller knows |x| < LIMIT (a Box-Muller angle in [0, 2 pi)), so the
-        large-argument call is left out: the values are the same, and LLVM no longer spends
-        most of the module's compile time on inlined copies of a reduction that never runs."""
+        large-argument call and its select are left out (the values are the same)."""
         b, ty = self.b, x.type
         xd = b.fpext(x, F64) if ty != F64 else x
         n = self.call("llvm.rint", b.fmul(xd, self.c(F64, 2 / math.pi)))
@@ -333,6 +332,7 @@ class MathLib:
 # ---------------------------------------------------------------- large-argument sin / cos
 VECTOR_WIDTHS = (2, 4, 8)
 FUNCTION_ATTRIBUTES = "tg_function_attributes"    # module attribute: {function name: text}
+KEPT = "tg_kept_declarations"                     # module attribute: [function]
 
 
 def _large_trig(module, shift, single):
@@ -364,19 +364,14 @@ LARGE_TRIG = {f"tg_trig_large_{shift}{'f' if single else 'd'}": (shift, single)
 
 
 def _keep(module, fn):
-    """List `fn` in @llvm.compiler.used: an unused declaration is deleted early in the
-    pipeline, before the loop vectoriser would look its vector variants up by name."""
-    used = module.globals.get("llvm.compiler.used")
-    members = list(used.initializer.constant) if used is not None else []
-    if used is not None:
-        del module.globals["llvm.compiler.used"]
-        module.scope._useset.discard("llvm.compiler.used")
-    members.append(fn.bitcast(ir.IntType(8).as_pointer()))
-    ty = ir.ArrayType(ir.IntType(8).as_pointer(), len(members))
-    used = ir.GlobalVariable(module, ty, "llvm.compiler.used")
-    used.linkage = "appending"
-    used.section = "llvm.metadata"
-    used.initializer = ir.Constant(ty, members)
+    """List `fn` in @llvm.compiler.used (with_function_attributes writes it): an unused
+    declaration is deleted early in the pipeline, before the loop vectoriser would look its
+    vector variants up by name."""
+    kept = getattr(module, KEPT, None)
+    if kept is None:
+        kept = []
+        setattr(module, KEPT, kept)
+    kept.append(fn)
 
 
 def large_trig_symbols(name) -> list:
@@ -464,11 +459,17 @@ def _vector_variant(module, scalar, base, w):
 
 def with_function_attributes(module, text: str) -> str:
     """`text` (str(module)) with the attributes llvmlite cannot express (string attributes,
-    memory(read)) added to the definitions that asked for them."""
+    memory(read)) added to the definitions that asked for them, and @llvm.compiler.used
+    listing the declarations _keep() kept."""
     for name, attrs in getattr(module, FUNCTION_ATTRIBUTES, {}).items():
         heads = [f'{kind} double @"{name}"(double %".1")' for kind in ("define", "declare")]
         found = [h for h in heads if text.count(h) == 1]
         if len(found) != 1:
             raise RuntimeError(f"codegen: definition of {name} not found in the module text")
         text = text.replace(found[0], f"{found[0]} {attrs}")
+    kept = getattr(module, KEPT, [])
+    if kept:
+        ptr = ir.IntType(8).as_pointer()
+        used = ir.Constant(ir.ArrayType(ptr, len(kept)), [fn.bitcast(ptr) for fn in kept])
+        text += f'\n@"llvm.compiler.used" = appending global {used}, section "llvm.metadata"\n'
     return text
