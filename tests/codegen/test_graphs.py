@@ -176,19 +176,37 @@ def _run(cache_dir):
     return tuple(int(v) for v in out.stdout.split())
 
 
-def test_disk_cache_across_processes_and_corruption(tmp_path):
+def _run_here(cache_dir, monkeypatch):
+    """SUBPROCESS's compile in this process with an empty memory cache: (compiles, disk hits,
+    disk rejects) it added. One process per check would cost an import of tracegrad each."""
+    monkeypatch.setenv("TRACEGRAD_CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv("TRACEGRAD_CACHE", "1")
+    monkeypatch.setattr(cache, "MEMORY", {})
+    names = ("compiles", "disk_cache_hits", "disk_cache_rejects")
+    before = [COUNTERS[k] for k in names]
+    b = Builder(name="disk")
+    x = b.param(TensorType("f32", (5,)), "x")
+    fn = b.ret(b.tanh(b.mul(x, 3.0)))
+    out = NativeFunction(fn)(np.arange(5, dtype=np.float32))[0]
+    assert np.allclose(out, np.tanh(3 * np.arange(5)), rtol=1e-6)
+    return tuple(COUNTERS[k] - v for k, v in zip(names, before))
+
+
+def test_disk_cache_across_processes_and_corruption(tmp_path, monkeypatch):
+    """Another process writes the object; this one loads it, then rejects it corrupted."""
     assert _run(tmp_path) == (1, 0, 0)
-    assert _run(tmp_path) == (0, 1, 0)
+    assert _run_here(tmp_path, monkeypatch) == (0, 1, 0)
     files = list(tmp_path.rglob("*.o"))
     assert len(files) == 1
     blob = files[0].read_bytes()
     files[0].write_bytes(blob[:-10])                      # truncated
-    assert _run(tmp_path) == (1, 0, 1)
+    assert _run_here(tmp_path, monkeypatch) == (1, 0, 1)
     blob = bytearray(files[0].read_bytes())
     blob[-5] ^= 0xFF                                       # flipped bits, length intact
     files[0].write_bytes(bytes(blob))
-    assert _run(tmp_path) == (1, 0, 1)
-    assert _run(tmp_path) == (0, 1, 0)
+    assert _run_here(tmp_path, monkeypatch) == (1, 0, 1)
+    assert _run_here(tmp_path, monkeypatch) == (0, 1, 0)
+    assert len(list(tmp_path.rglob("*.o"))) == 1
 
 
 def test_memory_cache_counts():

@@ -34,13 +34,20 @@ def run(args, n=None, timeout=120, script=WORKER, **env):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def two_worker_job(tmp_path_factory):
+    """The single-process reference, then one 2-worker job that trains every configuration
+    and then checks the KVStore API (each mpiexec job costs seconds of start-up)."""
     out = str(tmp_path_factory.mktemp("dist"))
     single = run(["train", out], KVSTORE="local")
     assert single.returncode == 0, single.stderr
-    double = run(["train", out], n=2)
+    double = run(["train+kv", out], n=2)
     assert double.returncode == 0, double.stderr
-    return out
+    return out, double
+
+
+@pytest.fixture(scope="module")
+def trained(two_worker_job):
+    return two_worker_job[0]
 
 
 def _load(out, name, rank, workers):
@@ -84,8 +91,9 @@ def test_training_moved_every_parameter_including_the_rarely_used_one(trained):
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_kvstore_api_across_workers(n):
-    res = run(["kv", "-"], n=n)
+def test_kvstore_api_across_workers(n, request):
+    # two workers: checked in the training job (after training, on a new store)
+    res = request.getfixturevalue("two_worker_job")[1] if n == 2 else run(["kv", "-"], n=n)
     assert res.returncode == 0, res.stderr
     for rank in range(n):
         assert f"KV OK rank {rank} of {n}" in res.stdout

@@ -3,6 +3,7 @@ mpiexec for the single-process reference. Modes:
 
   train    every training configuration; each worker saves its parameters to OUT_DIR
   kv       the KVStore API across workers (asserts here, prints "KV OK")
+  train+kv train, then the KVStore API on a new store (one job instead of two)
   raise    worker 1 raises at step 3
   hang     worker 1 stops answering at step 3 (sleeps); the others must time out
 """
@@ -154,10 +155,18 @@ def main():
     if mode == "kv":
         kv_api(kv)
         return
+    if mode == "train+kv":
+        train_all(kv, out_dir)
+        kv_api(mx.kv.create("dist_sync"))
+        return
     if mode in ("raise", "hang"):
         os.environ["FAIL_MODE"] = mode
         train("fail", "sgd", {"learning_rate": 0.1}, False, "write", kv, out_dir)
         return
+    train_all(kv, out_dir)
+
+
+def train_all(kv, out_dir):
     only = os.environ.get("WORKER_CONFIGS")
     for config in CONFIGS:
         if not only or config[0] in only.split(","):

@@ -165,10 +165,10 @@ class ScalarEmitter:
     def sqrt(self, x):
         return self._float_fn("sqrt", x)
 
-    def _float_fn(self, name, x):
+    def _float_fn(self, name, x, **kwargs):
         if x.dtype not in FLOATS:
             x = self.cast(x, "f64")
-        return SVal(getattr(self.math, name)(x.v), x.dtype)
+        return SVal(getattr(self.math, name)(x.v, **kwargs), x.dtype)
 
     def exp(self, x):
         return self._float_fn("exp", x)
@@ -185,11 +185,12 @@ class ScalarEmitter:
     def tanh(self, x):
         return self._float_fn("tanh", x)
 
-    def sin(self, x):
-        return self._float_fn("sin", x)
+    def sin(self, x, bounded=False):
+        """bounded: |x| < 2^19 for sure (mathfuns.MathLib._trig)."""
+        return self._float_fn("sin", x, bounded=bounded)
 
-    def cos(self, x):
-        return self._float_fn("cos", x)
+    def cos(self, x, bounded=False):
+        return self._float_fn("cos", x, bounded=bounded)
 
     def erf(self, x):
         return self._float_fn("erf", x)

@@ -178,13 +178,13 @@ class MathLib:
         return b.select(b.fcmp_ordered("==", u, self.c(ty, 1.0)), x, res)
 
     # ------------------------------------------------------------ trig
-    def sin(self, x):
-        return self._trig(x, 0)
+    def sin(self, x, bounded=False):
+        return self._trig(x, 0, bounded)
 
-    def cos(self, x):
-        return self._trig(x, 1)
+    def cos(self, x, bounded=False):
+        return self._trig(x, 1, bounded)
 
-    def _trig(self, x, shift):
+    def _trig(self, x, shift, bounded=False):
         """Quadrant q = rint(x * 2/pi); sin/cos polynomial on r in [-pi/4, pi/4].
 
         |x| < LIMIT (the common case) reduces by pi/2 in four parts right here. Larger |x|
@@ -192,7 +192,10 @@ class MathLib:
         (`_large_trig`), whose result the select takes only for those lanes. That function
         has vector variants (VFABI) the loop vectoriser calls instead; they test whether any
         lane is large and return at once when none is, so the Payne-Hanek reduction costs
-        nothing for vectors of ordinary arguments."""
+        nothing for vectors of ordinary arguments.
+
+        `bounded`: the caller knows |x| < LIMIT (a Box-Muller angle in [0, 2 pi)), so the
+        large-argument call and its select are left out (the values are the same)."""
         b, ty = self.b, x.type
         xd = b.fpext(x, F64) if ty != F64 else x
         n = self.call("llvm.rint", b.fmul(xd, self.c(F64, 2 / math.pi)))
@@ -204,9 +207,11 @@ class MathLib:
         # i32, not i64: AVX2 converts f64 vectors to i32 in one instruction, to i64 per lane
         q = b.add(b.fptosi(nc, I32), self.c(I32, shift))
         val = self._trig_poly(r, q, single=ty != F64)
-        big = b.fcmp_ordered(">=", self.call("llvm.fabs", xd), self.c(F64, trig_reduce.LIMIT))
-        large = b.call(_large_trig(b.module, shift, ty != F64), [xd])
-        val = b.select(big, large, val)
+        if not bounded:
+            big = b.fcmp_ordered(">=", self.call("llvm.fabs", xd),
+                                 self.c(F64, trig_reduce.LIMIT))
+            large = b.call(_large_trig(b.module, shift, ty != F64), [xd])
+            val = b.select(big, large, val)
         val = b.select(self._isnan(xd), xd, val)                      # nan -> nan
         if shift == 0:                                                # sin(-0.0) = -0.0
             val = b.select(b.fcmp_ordered("==", xd, self.c(F64, 0.0)), xd, val)
@@ -327,27 +332,79 @@ class MathLib:
 # ---------------------------------------------------------------- large-argument sin / cos
 VECTOR_WIDTHS = (2, 4, 8)
 FUNCTION_ATTRIBUTES = "tg_function_attributes"    # module attribute: {function name: text}
+KEPT = "tg_kept_declarations"                     # module attribute: [function]
 
 
 def _large_trig(module, shift, single):
-    """`double tg_trig_large_<shift><f|d>(double x)`: sin (shift 0) or cos (1) of x for
-    |x| >= trig_reduce.LIMIT by Payne-Hanek (NaN for inf; 0.0 for smaller |x|, which callers
-    never select), plus its vector variants `..._v<w>`. It is noinline and reads only the
-    constant 2/pi table (memory(read)), and names its variants in the
-    "vector-function-abi-variant" attribute, so the loop vectoriser may call a variant. The
-    variants call the same code as `..._lane`, which has no such attribute (else the SLP
-    vectoriser would turn their per-lane calls back into a call of a variant: recursion)."""
+    """`double tg_trig_large_<shift><f|d>(double x)`, declared in `module`: sin (shift 0) or
+    cos (1) of x for |x| >= trig_reduce.LIMIT by Payne-Hanek (NaN for inf; 0.0 for smaller
+    |x|, which callers never select), and its vector variants `..._v<w>`, named in the
+    "vector-function-abi-variant" attribute so the loop vectoriser may call one. They read
+    only a constant table (memory(read)). The definitions live in one module of their own
+    (large_trig_module(), compiled and linked once per process by codegen/trig_runtime.py):
+    defined in every module, their inlined per-lane reductions made LLVM spend most of the
+    compile time of any graph with a sin or cos (0.3-0.9 s of CPU each) on code that is the
+    same every time."""
     name = f"tg_trig_large_{shift}{'f' if single else 'd'}"
     if name in module.globals:
         return module.globals[name]
-    lane = _large_trig_body(module, name + "_lane", shift, single, early_out=False)
-    fn = _large_trig_body(module, name, shift, single)
-    variants = [f"_ZGV_LLVM_N{w}v_{name}({_vector_variant(module, lane, name, w)})"
-                for w in VECTOR_WIDTHS]
+    fn = ir.Function(module, ir.FunctionType(F64, [F64]), name)
+    variants = []
+    for w in VECTOR_WIDTHS:
+        vec = ir.VectorType(F64, w)
+        _keep(module, ir.Function(module, ir.FunctionType(vec, [vec]), f"{name}_v{w}"))
+        variants.append(f"_ZGV_LLVM_N{w}v_{name}({name}_v{w})")
+    _attributes(module)[name] = (f'nounwind memory(read) '
+                                 f'"vector-function-abi-variant"="{",".join(variants)}"')
+    return fn
+
+
+LARGE_TRIG = {f"tg_trig_large_{shift}{'f' if single else 'd'}": (shift, single)
+              for shift in (0, 1) for single in (True, False)}
+
+
+def _keep(module, fn):
+    """List `fn` in @llvm.compiler.used (with_function_attributes writes it): an unused
+    declaration is deleted early in the pipeline, before the loop vectoriser would look its
+    vector variants up by name."""
+    kept = getattr(module, KEPT, None)
+    if kept is None:
+        kept = []
+        setattr(module, KEPT, kept)
+    kept.append(fn)
+
+
+def large_trig_symbols(name) -> list:
+    """The names large_trig_module(name) defines: the function and its vector variants."""
+    return [name] + [f"{name}_v{w}" for w in VECTOR_WIDTHS]
+
+
+def large_trig_module(name) -> str:
+    """LLVM IR text defining the large-argument function `name` (a key of LARGE_TRIG) and
+    its vector variants."""
+    module = ir.Module(name=name)
+    _define_large_trig(module, *LARGE_TRIG[name])
+    return with_function_attributes(module, str(module))
+
+
+def _attributes(module) -> dict:
     attrs = getattr(module, FUNCTION_ATTRIBUTES, None)
     if attrs is None:
         attrs = {}
         setattr(module, FUNCTION_ATTRIBUTES, attrs)
+    return attrs
+
+
+def _define_large_trig(module, shift, single):
+    """The definitions _large_trig() declares. The variants call the same code as `..._lane`,
+    which has no vector-variant attribute (else the SLP vectoriser would turn their per-lane
+    calls back into a call of a variant: recursion)."""
+    name = f"tg_trig_large_{shift}{'f' if single else 'd'}"
+    lane = _large_trig_body(module, name + "_lane", shift, single, early_out=False)
+    fn = _large_trig_body(module, name, shift, single)
+    variants = [f"_ZGV_LLVM_N{w}v_{name}({_vector_variant(module, lane, name, w)})"
+                for w in VECTOR_WIDTHS]
+    attrs = _attributes(module)
     attrs[lane.name] = "alwaysinline nounwind memory(read)"   # SLP may vectorise the lanes
     attrs[name] = (f'noinline nounwind memory(read) '
                    f'"vector-function-abi-variant"="{",".join(variants)}"')
@@ -402,10 +459,17 @@ def _vector_variant(module, scalar, base, w):
 
 def with_function_attributes(module, text: str) -> str:
     """`text` (str(module)) with the attributes llvmlite cannot express (string attributes,
-    memory(read)) added to the definitions that asked for them."""
+    memory(read)) added to the definitions that asked for them, and @llvm.compiler.used
+    listing the declarations _keep() kept."""
     for name, attrs in getattr(module, FUNCTION_ATTRIBUTES, {}).items():
-        head = f'define double @"{name}"(double %".1")'
-        if text.count(head) != 1:
+        heads = [f'{kind} double @"{name}"(double %".1")' for kind in ("define", "declare")]
+        found = [h for h in heads if text.count(h) == 1]
+        if len(found) != 1:
             raise RuntimeError(f"codegen: definition of {name} not found in the module text")
-        text = text.replace(head, f"{head} {attrs}")
+        text = text.replace(found[0], f"{found[0]} {attrs}")
+    kept = getattr(module, KEPT, [])
+    if kept:
+        ptr = ir.IntType(8).as_pointer()
+        used = ir.Constant(ir.ArrayType(ptr, len(kept)), [fn.bitcast(ptr) for fn in kept])
+        text += f'\n@"llvm.compiler.used" = appending global {used}, section "llvm.metadata"\n'
     return text

@@ -154,8 +154,11 @@ def compile_object(ir_text: str) -> tuple:
 class JitObject:
     """A loaded native object: resolve symbols with `address(name)`."""
 
-    def __init__(self, object_bytes: bytes, ir_text: str | None = None):
+    def __init__(self, object_bytes: bytes, ir_text: str | None = None, links_runtime=True):
         _initialize()
+        if links_runtime:   # the large-argument sin/cos it may call (trig_runtime.py)
+            from . import trig_runtime
+            trig_runtime.ensure_loaded(object_bytes)
         self.object_bytes = object_bytes
         self.ir_text = ir_text
         self.target_machine = new_target_machine()

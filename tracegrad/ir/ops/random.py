@@ -106,7 +106,7 @@ class RandomNormal(_RandomOp):
         u1 = e.sub(f64(1.0), ctx.uniform(0, 0, "f64"))
         u2 = ctx.uniform(0, 1, "f64")
         radius = e.sqrt(e.mul(f64(-2.0), e.log(u1)))
-        z = e.mul(radius, e.cos(e.mul(f64(2.0 * np.pi), u2)))
+        z = e.mul(radius, e.cos(e.mul(f64(2.0 * np.pi), u2), bounded=True))  # angle < 2 pi
         return e.cast(e.add(e.mul(z, f64(scale)), f64(loc)), dtype)
 
     def impl(key, *, shape, dtype="f32", loc=0.0, scale=1.0):

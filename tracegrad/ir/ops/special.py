@@ -16,10 +16,21 @@ import numpy as np
 
 from . import FloatUnary
 
-try:
-    import scipy.special as _special
-except ImportError:  # scipy is optional: the per-element fallbacks below
-    _special = None
+# scipy.special, imported on first use: importing it takes longer than the rest of tracegrad's
+# import (every process pays that, subprocesses and MPI workers too). None: scipy is missing
+# (an optional extra), and the per-element fallbacks below run.
+_special = "not imported yet"
+
+
+def _scipy_special():
+    global _special
+    if isinstance(_special, str):
+        try:
+            import scipy.special as module
+        except ImportError:
+            module = None
+        _special = module
+    return _special
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
@@ -165,9 +176,10 @@ class Erf(FloatUnary):
     name = "erf"
 
     def impl(x):
-        if _special is None:
+        special = _scipy_special()
+        if special is None:
             return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype, copy=False)
-        return _special.erf(x).astype(x.dtype, copy=False)
+        return special.erf(x).astype(x.dtype, copy=False)
 
     def vjp(b, g, out, x):
         return (b.mul(g, b.mul(b.exp(b.neg(b.mul(x, x))), _TWO_OVER_SQRT_PI)),)
@@ -187,10 +199,11 @@ class Erfinv(FloatUnary):
     name = "erfinv"
 
     def impl(x):
-        if _special is None:
+        special = _scipy_special()
+        if special is None:
             return np.vectorize(_erfinv_scalar, otypes=[np.float64])(x).astype(x.dtype,
                                                                               copy=False)
-        return _special.erfinv(x).astype(x.dtype, copy=False)
+        return special.erfinv(x).astype(x.dtype, copy=False)
 
     def vjp(b, g, out, x):
         return (b.mul(g, b.mul(b.exp(b.mul(out, out)), 1.0 / _TWO_OVER_SQRT_PI)),)
