@@ -19,6 +19,7 @@ from . import kvstore  # noqa: E402  (after gluon: the Trainer reaches it lazily
 from .tracing import capture  # noqa: E402  (mx.capture.set_enabled)
 from .tracing.capture import explain
 from . import test_utils  # noqa: E402
+from . import numpy_api as np, numpy_extension as npx  # noqa: E402  (mx.np, mx.npx)
 
 kv = kvstore
 from .tracebacks import install as _install_tracebacks
@@ -34,4 +35,4 @@ __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNe
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
            "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler",
            "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError",
-           "current_context", "test_utils", "io", "profiler", "engine", "util", "operator", "recordio"]
+           "current_context", "test_utils", "io", "profiler", "engine", "util", "operator", "recordio", "np", "npx"]
