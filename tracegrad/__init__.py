@@ -20,7 +20,6 @@ from .tracing import capture  # noqa: E402  (mx.capture.set_enabled)
 from .tracing.capture import explain
 from . import test_utils  # noqa: E402
 from . import numpy_api as np, numpy_extension as npx  # noqa: E402  (mx.np, mx.npx)
-nd.np, nd.npx = np, npx  # (hybrid_forward's F.np / F.npx, as MXNet's F = mx.nd has them)
 
 kv = kvstore
 from .tracebacks import install as _install_tracebacks

@@ -24,7 +24,7 @@ from ..nd import load_arrays, save_arrays
 from . import contexts as _contexts, hooks as _hooks
 from .arguments import check_inputs
 from .parameter import Parameter, ParameterDict, load_into
-from ..numpy_api.gluon import np_inputs as _np_inputs, np_outputs as _np_outputs
+from ..numpy_api.gluon import F_NP as _NP_F, np_inputs as _np_inputs, np_outputs as _np_outputs
 from ..util import _NP
 
 
@@ -402,8 +402,9 @@ class HybridBlock(Block):
     def forward(self, x, *args):
         """1.x dispatch: hybrid_forward(nd, x, *args, **own parameters' data)."""
         params = {k: p.data() for k, p in self._reg_params.items()}
-        if _NP["array"]:     # set_np: hybrid_forward sees mx.np arrays
+        if _NP["array"]:     # set_np: hybrid_forward sees mx.np arrays, and F.np / F.npx
             x, args, params = _np_inputs(x, args, params)
+            return self.hybrid_forward(_NP_F, x, *args, **params)
         return self.hybrid_forward(nd, x, *args, **params)
 
     def hybrid_forward(self, F, x, *args, **kwargs):

@@ -234,10 +234,19 @@ def _rounding(name, fn):
     return wrapper
 
 
+def _rint_even(x):
+    """Round half to even (numpy's rint; MXNet's nd.rint rounds halves down): floor(x + 0.5),
+    less one where x sat exactly halfway and that gave an odd number."""
+    r = F.floor(F.add(x, 0.5))
+    tie_odd = F.logical_not(F.logical_not(F.minimum(F.eq(F.sub(r, x), 0.5),
+                                                    F.eq(F.mod(r, 2.0), 1.0))))
+    return F.sub(r, F.cast(tie_odd, dtype=x.type.dtype))
+
+
 floor = _rounding("floor", F.floor)
 ceil = _rounding("ceil", lambda x: F.neg(F.floor(F.neg(x))))
 trunc = fix = _rounding("trunc", nd.trunc)
-rint = _rounding("rint", nd.rint)
+rint = _rounding("rint", _rint_even)
 
 
 def around(x, decimals=0, out=None, **kwargs):
@@ -246,9 +255,9 @@ def around(x, decimals=0, out=None, **kwargs):
     if x._data.dtype.kind != "f":
         return as_np(x).copy()
     if decimals == 0:
-        return as_np(nd.rint(x))
+        return as_np(_rint_even(x))
     scale = 10.0 ** int(decimals)
-    return as_np(F.div(nd.rint(F.mul(x, scale)), scale))
+    return as_np(F.div(_rint_even(F.mul(x, scale)), scale))
 
 
 round = round_ = around
@@ -501,7 +510,7 @@ def matmul(a, b, out=None):
             y2 = F.broadcast_to(F.reshape(y2, shape=(1,) * (len(batch) + 2 - y2.ndim)
                                           + y2.shape), shape=batch + y2.shape[-2:])
         res = F.matmul(x2, y2)
-        shape = batch + (sx[-2],) * (x.ndim > 1) + (sy[-1],) * (y.ndim > 1)
+        shape = batch + (sx[-2:-1] if x.ndim > 1 else ()) + (sy[-1:] if y.ndim > 1 else ())
         return F.reshape(res, shape=shape) if res.shape != shape else res
     return _matmul_floats("matmul", a, b, fn)
 

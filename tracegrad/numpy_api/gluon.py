@@ -15,3 +15,21 @@ def np_inputs(x, args, params):
     def conv(a):
         return _view(ndarray, a) if isinstance(a, NDArray) and type(a) is not ndarray else a
     return conv(x), tuple(conv(a) for a in args), {k: conv(v) for k, v in params.items()}
+
+
+class _FWithNumpy:
+    """hybrid_forward's F under set_np: mx.nd's functions, plus F.np and F.npx (MXNet's F
+    module has both; tracegrad's nd keeps `np` for numpy itself, so this stands in)."""
+
+    def __getattr__(self, name):
+        from .. import nd
+        if name == "np":
+            from .. import numpy_api
+            return numpy_api
+        if name == "npx":
+            from .. import numpy_extension
+            return numpy_extension
+        return getattr(nd, name)
+
+
+F_NP = _FWithNumpy()
