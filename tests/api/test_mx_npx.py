@@ -216,3 +216,34 @@ def test_hostile_npx_inputs():
         npx.fully_connected(np.ones((2, 3)), np.ones((4, 5)), None, num_hidden=4)
     with pytest.raises(mx.MXNetError, match="set_np"):
         npx.set_np(dtype=True)
+
+
+def test_d2l_softmax_regression_from_scratch(np_mode):
+    """d2l's softmax regression from scratch: np.dot, exp, keepdims sums, the
+    `y_hat[range(len(y_hat)), y]` pick and the in-place sgd `param[:] = ...`; the gradients
+    equal the closed form (softmax - one_hot) of the cross-entropy."""
+    np.random.seed(0)
+    W, b = np.random.normal(0, 0.01, (4, 3)), np.zeros(3)
+    W.attach_grad()
+    b.attach_grad()
+    X = np.random.normal(0, 1, (8, 4))
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1], dtype="int32")
+
+    def net(X):
+        e = np.exp(np.dot(X.reshape((-1, W.shape[0])), W) + b)
+        return e / e.sum(1, keepdims=True)
+
+    first = None
+    for _ in range(40):
+        with autograd.record():
+            y_hat = net(X)
+            l = -np.log(y_hat[range(len(y_hat)), y])
+        l.backward()
+        p = y_hat.asnumpy() - onp.eye(3)[y.asnumpy()]
+        onp.testing.assert_allclose(W.grad.asnumpy(), X.asnumpy().T @ p, rtol=1e-4, atol=1e-5)
+        onp.testing.assert_allclose(b.grad.asnumpy(), p.sum(0), rtol=1e-4, atol=1e-5)
+        for param in (W, b):
+            param[:] = param - 0.5 * param.grad / 8
+        first = first if first is not None else float(l.mean())
+    assert float(l.mean()) < 0.6 * first
+    assert float((net(X).argmax(axis=1).astype(y.dtype) == y).sum()) >= 5
