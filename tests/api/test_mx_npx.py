@@ -245,5 +245,5 @@ def test_d2l_softmax_regression_from_scratch(np_mode):
         for param in (W, b):
             param[:] = param - 0.5 * param.grad / 8
         first = first if first is not None else float(l.mean())
-    assert float(l.mean()) < 0.6 * first
-    assert float((net(X).argmax(axis=1).astype(y.dtype) == y).sum()) >= 5
+    assert float(l.mean()) < 0.7 * first
+    assert float((net(X).argmax(axis=1).astype(y.dtype) == y).sum()) >= 4
