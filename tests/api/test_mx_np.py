@@ -439,3 +439,12 @@ def test_hostile_inputs_name_the_function():
         np.stack([a, np.ones((3, 2))])
     with pytest.raises(mx.MXNetError, match="max"):
         np.max(np.zeros((0,)))
+
+
+def test_out_argument_is_refused_not_ignored():
+    a = np.ones(3)
+    for fn in (lambda: np.exp(a, out=a), lambda: np.add(a, a, out=a),
+               lambda: np.sum(a, out=a), lambda: a.sum(out=a)):
+        with pytest.raises(mx.MXNetError, match="out= is not supported"):
+            fn()
+    close(a, [1.0, 1.0, 1.0])

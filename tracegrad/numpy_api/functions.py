@@ -963,3 +963,34 @@ METHODS = {name: globals()[name] for name in (
 METHODS.update(reshape=_method_reshape, transpose=_method_transpose, flatten=_flatten,
                square=square, sqrt=sqrt, exp=exp, log=log, abs=abs, sign=sign,
                tanh=tanh, expand_dims=expand_dims, flip=flip, split=split)
+
+
+def _refusing_out(fn):
+    """fn, refusing `out=` (results are always new arrays here: an ignored `out` would leave
+    the caller's array silently unwritten)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if kwargs.get("out") is not None:
+            raise MXNetError(f"{fn.__name__}: out= is not supported (assign the result)")
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def _guard_out():
+    import inspect
+    for name, fn in list(globals().items()):
+        if name.startswith("_") or not callable(fn) or getattr(fn, "__module__", None) != \
+                __name__:
+            continue
+        try:
+            if "out" in inspect.signature(fn).parameters:
+                globals()[name] = _refusing_out(fn)
+        except (TypeError, ValueError):
+            pass
+    METHODS.update({k: globals()[k] for k in METHODS if k in globals()
+                    and getattr(globals()[k], "__wrapped__", None) is METHODS[k]})
+
+
+_guard_out()
