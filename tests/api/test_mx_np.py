@@ -448,3 +448,11 @@ def test_out_argument_is_refused_not_ignored():
         with pytest.raises(mx.MXNetError, match="out= is not supported"):
             fn()
     close(a, [1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("i", [0, 3, 4])
+def test_second_order_gradients(i):
+    fn = GRAD_FNS[i]
+    x, y = _orig_rand(2, 3) + 0.3, _orig_rand(2, 3)
+    grads_ok(lambda a, b: fn(a.as_np_ndarray(), b.as_np_ndarray()) ** 2, x, y, order=2,
+             rtol=1e-4)
