@@ -140,7 +140,11 @@ def test_boolean_mask_and_array_index():
     x = rand(4, 3)
     a = np.array(x, dtype="float64")
     close(a[a > 0], x[x > 0])
-    close(a[np.array([True, False, True, False])], x[[True, False, True, False]])
+    close(a[np.array([True, False, True, False], dtype=bool)], x[[True, False, True, False]])
+    close(a[[True, False, True, False]], x[[True, False, True, False]])
+    assert np.array([True, False]).dtype == onp.float32       # (MXNet: lists are float32)
+    with pytest.raises(ValueError, match="as_np_ndarray"):
+        np.array(mx.nd.ones((2,)))
     close(a[np.array([3, 1], dtype="int64")], x[[3, 1]])
     close(a[np.array([[0, 1], [2, 3]], dtype="int32")], x[onp.array([[0, 1], [2, 3]])])
     with pytest.raises(IndexError, match="integer or boolean"):

@@ -82,7 +82,11 @@ def _new(fname, data, ctx):
 
 # ---------------------------------------------------------------------- creation
 def array(object, dtype=None, ctx=None, copy=True):
-    """An mx.np.ndarray from a list, a numpy array or another array (float32 by default)."""
+    """An mx.np.ndarray from a list (float32 unless dtype says otherwise, bools and ints
+    included, as MXNet makes it), a numpy or mx.np array (keeping its dtype)."""
+    if isinstance(object, NDArray) and type(object) is not ndarray:
+        raise ValueError("If you're trying to create a mxnet.numpy.ndarray from "
+                         "mx.nd.NDArray, please use the zero-copy as_np_ndarray function.")
     return _new("array", from_python("array", object, dtype), ctx)
 
 

@@ -319,10 +319,6 @@ def from_python(fname, obj, dtype=None):
         if isinstance(obj, (str, bytes, dict, set)):
             raise TypeError(f"{fname}: cannot make an array from a {type(obj).__name__}")
         try:
-            if dt is None and isinstance(obj, (list, tuple, bool)):
-                inferred = onp.asarray(obj)
-                if inferred.dtype == _BOOL:     # a list of bools stays bool (a mask)
-                    return inferred
             src = onp.array(obj, dtype=dt or _F32)
         except (TypeError, ValueError) as e:
             raise TypeError(f"{fname}: cannot make an array from {type(obj).__name__} "
