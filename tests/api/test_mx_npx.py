@@ -247,3 +247,31 @@ def test_d2l_softmax_regression_from_scratch(np_mode):
         first = first if first is not None else float(l.mean())
     assert float(l.mean()) < 0.7 * first
     assert float((net(X).argmax(axis=1).astype(y.dtype) == y).sum()) >= 4
+
+
+def test_cnn_with_batchnorm_dropout_eager_equals_hybridized(np_mode):
+    """Conv2D, BatchNorm (running statistics), pooling, Dropout (same seed, same masks) and
+    Dense on mx.np input: five SGD steps eager and hybridized give the same losses, running
+    statistics and weights."""
+    X = np.random.normal(size=(4, 1, 6, 6))
+    y = np.array([0, 1, 2, 0], dtype="int32")
+    results = []
+    for hybridize in (False, True):
+        mx.random.seed(0)
+        net = nn.HybridSequential()
+        net.add(nn.Conv2D(4, 3, padding=1), nn.BatchNorm(), nn.Activation("relu"),
+                nn.MaxPool2D(2), nn.Dropout(0.3), nn.Dense(3))
+        net.initialize()
+        if hybridize:
+            net.hybridize()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+        for _ in range(5):
+            with autograd.record():
+                l = gluon.loss.SoftmaxCrossEntropyLoss()(net(X), y)
+            l.backward()
+            trainer.step(4)
+        assert isinstance(l, np.ndarray)
+        results.append([l.asnumpy()] + [p.data().asnumpy()
+                                        for p in net.collect_params().values()])
+    for a, b in zip(*results):
+        onp.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
