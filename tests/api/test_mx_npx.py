@@ -275,3 +275,22 @@ def test_cnn_with_batchnorm_dropout_eager_equals_hybridized(np_mode):
                                         for p in net.collect_params().values()])
     for a, b in zip(*results):
         onp.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_parameters_under_set_np_are_np_views(np_mode):
+    net = nn.Dense(2, in_units=3)
+    net.initialize()
+    w = net.weight.data()
+    assert isinstance(w, np.ndarray) and w.shape == (2, 3)
+    x = np.ones((4, 3))
+    with autograd.record():
+        l = net(x).sum()
+    l.backward()
+    g = net.weight.grad()
+    assert isinstance(g, np.ndarray)
+    close(g, onp.full((2, 3), 4.0))
+    w[:] = 0                     # writes the parameter's buffer, as in MXNet
+    close(net(x), onp.broadcast_to(net.bias.data().asnumpy(), (4, 2)))
+    npx.reset_np()
+    assert type(net.weight.data()) is mx.nd.NDArray
+    npx.set_np()

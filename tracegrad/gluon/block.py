@@ -401,7 +401,7 @@ class HybridBlock(Block):
 
     def forward(self, x, *args):
         """1.x dispatch: hybrid_forward(nd, x, *args, **own parameters' data)."""
-        params = {k: p.data() for k, p in self._reg_params.items()}
+        params = {k: p._nd_data() for k, p in self._reg_params.items()}
         if _NP["array"]:     # set_np: hybrid_forward sees mx.np arrays, and F.np / F.npx
             x, args, params = _np_inputs(x, args, params)
             return self.hybrid_forward(_NP_F, x, *args, **params)
