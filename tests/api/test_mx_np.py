@@ -460,3 +460,15 @@ def test_second_order_gradients(i):
     x, y = _orig_rand(2, 3) + 0.3, _orig_rand(2, 3)
     grads_ok(lambda a, b: fn(a.as_np_ndarray(), b.as_np_ndarray()) ** 2, x, y, order=2,
              rtol=1e-4)
+
+
+def test_random_multinomial():
+    np.random.seed(3)
+    one = np.random.multinomial(1, [1.0 / 6] * 6)
+    assert one.shape == (6,) and one.dtype == onp.int64 and one.sum().item() == 1
+    counts = np.random.multinomial(10, [0.2, 0.0, 0.8], size=(400,))
+    assert counts.shape == (400, 3) and (counts.sum(axis=1).asnumpy() == 10).all()
+    freq = counts.sum(axis=0).asnumpy() / 4000
+    assert freq[1] == 0 and abs(freq[0] - 0.2) < 0.03
+    with pytest.raises(mx.MXNetError, match="multinomial"):
+        np.random.multinomial(2, [0.7, 0.7])

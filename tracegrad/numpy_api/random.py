@@ -10,7 +10,7 @@ from ..ir.types import dtype_name
 from .ndarray import _F32, as_np, binary, check_dtype, from_python
 
 __all__ = ["seed", "normal", "uniform", "randint", "choice", "shuffle", "rand", "randn",
-           "permutation"]
+           "permutation", "multinomial"]
 
 
 def seed(seed=None, ctx="all"):
@@ -150,3 +150,23 @@ def choice(a, size=None, replace=True, p=None, ctx=None, out=None):
         idx = F.minimum(F.sum(below, axes=(1,)), n - 1)
     idx = F.reshape(idx, shape=shape)
     return as_np(F.cast(idx, dtype="i64") if pool is None else F.take(pool, idx, axis=0))
+
+
+def multinomial(n, pvals, size=None):
+    """Counts of n draws over len(pvals) outcomes (int64, shape size + (len(pvals),)): n
+    categorical draws per sample (choice with p), one-hot and summed."""
+    n = int(n)
+    if n < 0:
+        raise MXNetError(f"random.multinomial: n must be non-negative, got {n}")
+    p = pvals if isinstance(pvals, NDArray) else as_np(wrap(onp.asarray(pvals, onp.float64)))
+    if p.ndim != 1:
+        raise MXNetError(f"random.multinomial: pvals must be 1-d, got shape {p.shape}")
+    if not isinstance(pvals, NDArray) and onp.asarray(pvals).sum() > 1.0 + 1e-8:
+        raise MXNetError("random.multinomial: sum(pvals[:-1]) > 1.0")
+    k = p.shape[0]
+    shape = _size("multinomial", size)
+    if n == 0:
+        return as_np(wrap(onp.zeros(shape + (k,), onp.int64)))
+    draws = choice(k, size=shape + (n,), p=p)
+    hot = F.one_hot(draws, depth=k, dtype="i64")
+    return as_np(F.sum(hot, axes=(len(shape),)))
