@@ -28,7 +28,9 @@ def _raw_key(key):
     def raw(k):
         if isinstance(k, NDArray):
             k._concretize("indexing with an array")
-            return k._data
+            d = k._data
+            # MXNet reads a float index array (mx.np.array of a list is float32) as integers
+            return d.astype(onp.int64) if d.dtype.kind == "f" else d
         if isinstance(k, list):
             return onp.asarray(k)
         if isinstance(k, range):
@@ -58,10 +60,6 @@ def getitem(x, key):
             out = F.reshape(out, shape=shape)
         return as_np(out)
     raw = _raw_key(key)
-    for k in (raw if isinstance(raw, tuple) else (raw,)):
-        if isinstance(k, onp.ndarray) and k.dtype.kind == "f":
-            raise IndexError(f"__getitem__: arrays used as indices must be of integer or "
-                             f"boolean type, got {k.dtype} (array of shape {x.shape})")
     n = x.size
     try:
         positions = onp.arange(n, dtype=onp.int64).reshape(x.shape)[raw]
@@ -74,12 +72,8 @@ def getitem(x, key):
 
 def setitem_key(x, key):
     """The key of x[key] = value as numpy data (NDArray.__setitem__ writes with it, in place or
-    as a recorded scatter); a float index array is refused as numpy refuses it."""
+    as a recorded scatter) (a float index array read as integers, as in getitem)."""
     raw = _raw_key(key)
-    for k in (raw if isinstance(raw, tuple) else (raw,)):
-        if isinstance(k, onp.ndarray) and k.dtype.kind == "f":
-            raise IndexError(f"__setitem__: arrays used as indices must be of integer or "
-                             f"boolean type, got {k.dtype}")
     try:
         _result_shape(x.shape, raw)
     except IndexError as e:
