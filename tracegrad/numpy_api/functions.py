@@ -939,8 +939,10 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
 
 # ---------------------------------------------------------------------- array methods
 def _method_reshape(a, *shape, **kwargs):
-    if "newshape" in kwargs or "shape" in kwargs:
-        shape = kwargs.pop("newshape", None) or kwargs.pop("shape")
+    if "newshape" in kwargs:
+        shape = kwargs.pop("newshape")
+    elif "shape" in kwargs:
+        shape = kwargs.pop("shape")
     elif len(shape) == 1:
         shape = shape[0]
     return reshape(a, shape, **kwargs)
