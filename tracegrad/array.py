@@ -150,7 +150,9 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
             deferred = defer(opdef, args, attrs)
             if deferred is not None:
                 return deferred if not _PLACED[0] else _placed_like(deferred, args)
-    datas = [a._data if type(a) is NDArray else _other_operand(a) for a in args]
+    # (an NDArray subclass operand, mx.np.ndarray or a capture Deferred, through its buffer)
+    datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else
+             a._data if isinstance(a, NDArray) else a for a in args]
     try:
         if attrs:  # what a trace or a file would refuse, eager refuses too (ir/attrs.py)
             for k, v in attrs.items():
@@ -196,16 +198,6 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         if tracked:
             res._value = tape.record(opdef, operands, attrs, out)
     return res if not _PLACED[0] else _placed_like(res, args)
-
-
-def _other_operand(a):
-    """apply's operand that is not a plain NDArray: a numpy scalar weakened to a Python one,
-    an NDArray subclass (mx.np.ndarray, a step capture's Deferred) read through its buffer."""
-    if isinstance(a, np.generic):
-        return a.item()
-    if isinstance(a, NDArray):
-        return a._data
-    return a
 
 
 def _placed_like(res, args):
