@@ -1030,6 +1030,7 @@ def _as_np_ndarray(x):
     from .numpy_api.ndarray import as_np
     return as_np(x)
 
+
 from . import contrib  # noqa: E402,F401  (nd.contrib: cond, while_loop, foreach)
 ndarray = sys.modules[__name__]    # mx.nd.ndarray.NDArray, as MXNet 1.x code spells it
 from .operator import Custom  # noqa: E402,F401  (Python custom operators: operator.py)

@@ -14,7 +14,7 @@ from .. import nd
 from ..array import F, NDArray, on_context, wrap
 from ..base import MXNetError
 from ..ir.types import dtype_name
-from .ndarray import (_BOOL, _F32, _F64, _I64, as_np, binary, cast, check_dtype, compare,
+from .ndarray import (_BOOL, _F32, _I64, as_np, binary, cast, check_dtype, compare,
                       from_python, ndarray, promote, _transpose)
 
 pi = math.pi
