@@ -100,9 +100,6 @@ class ndarray(NDArray):
     def __hash__(self):
         return id(self)
 
-    def __reduce__(self):
-        raise TypeError("mx.np.ndarray is not pickled; save with mx.npx.save")
-
     # ------------------------------------------------------------------ autograd / copies
     def detach(self):
         return as_np(NDArray.detach(self))
