@@ -23,6 +23,7 @@ from . import symbol  # noqa: E402  (mx.sym: MXNet 1.x's symbolic API)
 from . import callback, model, module  # noqa: E402  (mx.mod.Module, checkpoints)
 from . import attribute, name  # noqa: E402  (mx.name.Prefix, mx.AttrScope)
 from .attribute import AttrScope  # noqa: E402
+from . import numpy_api as np, numpy_extension as npx  # noqa: E402  (mx.np, mx.npx)
 
 sym = symbol
 mod = module
@@ -41,5 +42,6 @@ __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNe
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
            "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler",
            "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError",
-           "current_context", "test_utils", "io", "profiler", "engine", "util", "operator", "recordio", "sym", "symbol", "mod", "module", "model", "callback", "name", "attribute",
-           "AttrScope"]
+           "current_context", "test_utils", "io", "profiler", "engine", "util", "operator",
+           "recordio", "sym", "symbol", "mod", "module", "model", "callback", "name",
+           "attribute", "AttrScope", "np", "npx"]

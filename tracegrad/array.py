@@ -150,8 +150,9 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
             deferred = defer(opdef, args, attrs)
             if deferred is not None:
                 return deferred if not _PLACED[0] else _placed_like(deferred, args)
-    datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else a
-             for a in args]
+    # (an NDArray subclass operand, mx.np.ndarray or a capture Deferred, through its buffer)
+    datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else
+             a._data if isinstance(a, NDArray) else a for a in args]
     try:
         if attrs:  # what a trace or a file would refuse, eager refuses too (ir/attrs.py)
             for k, v in attrs.items():
@@ -164,7 +165,7 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
             from None
     if type(out) is not np.ndarray:
         if type(out) is tuple:
-            return _apply_multi(opdef, [a if type(a) is NDArray else d
+            return _apply_multi(opdef, [a if isinstance(a, NDArray) else d
                                         for a, d in zip(args, datas)], attrs, out)
         out = np.asarray(out)
     if out.dtype not in _SUPPORTED:  # numpy promoted past what the type rule allows
@@ -178,7 +179,7 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         tracked = False
         operands = []
         for a in args:
-            if type(a) is NDArray:
+            if type(a) is NDArray or isinstance(a, NDArray):  # (mx.np.ndarray: a subclass)
                 v = a._value
                 if v is None:
                     v = a._constant_value()
@@ -265,9 +266,9 @@ def _type_rule_says(opdef, datas, attrs):
 def _apply_multi(opdef, args, attrs, outs):
     """The multi-result case of apply (custom Functions' backward under create_graph)."""
     res = tuple(wrap(np.asarray(o)) for o in outs)
-    if STATE.recording and any(type(a) is NDArray and a._value is not None for a in args):
+    if STATE.recording and any(isinstance(a, NDArray) and a._value is not None for a in args):
         operands = [(a._value if a._value is not None else a._constant_value())
-                    if type(a) is NDArray else a for a in args]
+                    if isinstance(a, NDArray) else a for a in args]
         for r, v in zip(res, tape.record_multi(opdef, operands, attrs, [r._data for r in res])):
             r._value = v
     return res if not _PLACED[0] else _placed_like(res, args)
@@ -543,7 +544,7 @@ class NDArray:
         """Whether a write must go through ops: the target or the value is on the tape
         (recording, or inside a jit / hybridize trace), so the new value is part of the graph."""
         return STATE.recording and (self._value is not None or (
-            type(value) is NDArray and value._value is not None))
+            isinstance(value, NDArray) and value._value is not None))
 
     def _rebind(self, result, what):
         """Make this array the op result `result` (a graph value), keeping dtype and shape."""
@@ -691,7 +692,7 @@ def _scatter(target, key, value):
     wins for repeated positions, as numpy's assignment)."""
     shape, n = target.shape, target.size
     positions = np.arange(n, dtype=np.int64).reshape(shape)[key]
-    if type(value) is not NDArray:
+    if not isinstance(value, NDArray):
         value = wrap(np.asarray(value, dtype=target._data.dtype))
     if value._data.dtype != target._data.dtype:
         value = F.cast(value, dtype=dtype_name(target._data.dtype))

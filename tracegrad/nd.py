@@ -1022,8 +1022,15 @@ _METHODS.update(_MATH_METHODS)
 _METHODS.update(_SHAPE_METHODS)
 _METHODS.update(split_v2=split_v2, softmin=softmin)  # noqa: F405  (x.split_v2, x.softmin)
 _METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
-                as_np_ndarray=lambda x: x)
+                as_np_ndarray=lambda x: _as_np_ndarray(x))
 del _method_reshape, _method_transpose
+
+
+def _as_np_ndarray(x):
+    """x.as_np_ndarray(): the same data as an mx.np.ndarray (numpy_api/ndarray.py)."""
+    from .numpy_api.ndarray import as_np
+    return as_np(x)
+
 
 from . import contrib  # noqa: E402,F401  (nd.contrib: cond, while_loop, foreach)
 ndarray = sys.modules[__name__]    # mx.nd.ndarray.NDArray, as MXNet 1.x code spells it

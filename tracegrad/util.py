@@ -1,12 +1,82 @@
-"""`mx.util`: the switches MXNet 1.x code queries. tracegrad implements MXNet's NDArray (1.x)
-semantics, not the numpy-compatible `mx.np` interface, so both modes are off."""
+"""`mx.util`: the switches MXNet code queries, and MXNet's numpy-interface switch (`set_np`).
+
+With `set_np()` (MXNet's `npx.set_np`), Gluon blocks return `mx.np.ndarray`s, hybrid_forward
+receives them, and `gluon.data.DataLoader` batches are `mx.np` arrays. Without it everything is
+MXNet 1.x's `nd`. `mx.np` functions work in either mode.
+"""
+import functools
+
+_NP = {"shape": False, "array": False}
+
+
+def set_np(shape=True, array=True, dtype=False):
+    """Turn on numpy shape semantics and mx.np arrays in Gluon (dtype=True, float64 default
+    arrays, is not supported: tracegrad's mx.np keeps MXNet's float32 default)."""
+    if dtype:
+        from .base import MXNetError
+        raise MXNetError("set_np(dtype=True) (float64 as the default dtype) is not supported")
+    if array and not shape:
+        from .base import MXNetError
+        raise MXNetError("set_np: numpy array semantics need numpy shape semantics "
+                         "(shape=True)")
+    _NP["shape"], _NP["array"] = bool(shape), bool(array)
+
+
+def reset_np():
+    """Back to MXNet 1.x's nd semantics in Gluon."""
+    set_np(shape=False, array=False)
 
 
 def is_np_array():
-    """Whether arrays follow the numpy interface (mx.np): never, in tracegrad."""
-    return False
+    """Whether Gluon hands out mx.np arrays (set_np)."""
+    return _NP["array"]
 
 
 def is_np_shape():
-    """Whether zero-size and scalar shapes follow numpy's semantics: never, in tracegrad."""
+    """Whether numpy shape semantics are on (set_np)."""
+    return _NP["shape"]
+
+
+def is_np_default_dtype():
     return False
+
+
+class _scope:
+    def __init__(self, key, active):
+        self.key, self.active = key, bool(active)
+
+    def __enter__(self):
+        self.prev = _NP[self.key]
+        _NP[self.key] = self.active
+
+    def __exit__(self, *exc):
+        _NP[self.key] = self.prev
+        return False
+
+
+def np_array(active=True):
+    """`with np_array():` mx.np arrays in Gluon within the block."""
+    return _scope("array", active)
+
+
+def np_shape(active=True):
+    return _scope("shape", active)
+
+
+def use_np(func):
+    """Decorator: a function runs (a class's methods run) with set_np semantics on."""
+    if isinstance(func, type):
+        for name in ("forward", "hybrid_forward", "__call__"):
+            method = func.__dict__.get(name)
+            if method is not None:
+                setattr(func, name, use_np(method))
+        return func
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with np_shape(True), np_array(True):
+            return func(*args, **kwargs)
+    return wrapper
+
+
+use_np_array = use_np_shape = use_np

@@ -24,6 +24,8 @@ from ..nd import load_arrays, save_arrays
 from . import contexts as _contexts, hooks as _hooks
 from .arguments import check_inputs
 from .parameter import Parameter, ParameterDict, load_into
+from ..numpy_api.gluon import F_NP as _NP_F, np_inputs as _np_inputs, np_outputs as _np_outputs
+from ..util import _NP
 
 
 class _Scope(threading.local):
@@ -245,6 +247,11 @@ class Block:
             child.hybridize(active, **kwargs)
 
     def __call__(self, *args):
+        if _NP["array"]:     # set_np: a Block returns mx.np arrays (numpy_api/gluon.py)
+            return _np_outputs(self._call_nd(*args))
+        return self._call_nd(*args)
+
+    def _call_nd(self, *args):
         try:
             if _contexts.ACTIVE[0]:     # arrays on several contexts: read this call's copies
                 return _contexts.call_on_context(args, lambda: self.forward(*args))
@@ -333,6 +340,11 @@ class HybridBlock(Block):
                 p._finish_deferred_init()
 
     def __call__(self, *args):
+        if _NP["array"]:     # set_np: a Block returns mx.np arrays (numpy_api/gluon.py)
+            return _np_outputs(self._call_nd(*args))
+        return self._call_nd(*args)
+
+    def _call_nd(self, *args):
         if _contexts.ACTIVE[0]:     # arrays on several contexts: the parameter copies of this
             # call's (the capture shortcuts below bind parameters by their first copy: not taken)
             return _contexts.call_on_context(args, lambda: self._located_call(args))
@@ -389,7 +401,10 @@ class HybridBlock(Block):
 
     def forward(self, x, *args):
         """1.x dispatch: hybrid_forward(nd, x, *args, **own parameters' data)."""
-        params = {k: p.data() for k, p in self._reg_params.items()}
+        params = {k: p._nd_data() for k, p in self._reg_params.items()}
+        if _NP["array"]:     # set_np: hybrid_forward sees mx.np arrays, and F.np / F.npx
+            x, args, params = _np_inputs(x, args, params)
+            return self.hybrid_forward(_NP_F, x, *args, **params)
         return self.hybrid_forward(nd, x, *args, **params)
 
     def hybrid_forward(self, F, x, *args, **kwargs):

@@ -23,6 +23,8 @@ from ..context import Context, cpu, current_context
 from . import contexts as _contexts
 from ..nd import load_arrays, save_arrays
 from ..runtime import tape
+from ..numpy_api.ndarray import as_np as _as_np
+from ..util import _NP
 
 _GRAD_REQS = ("write", "add", "null")
 
@@ -190,7 +192,14 @@ class Parameter:
     # ------------------------------------------------------------------ data / grad
     def data(self, ctx=None) -> NDArray:
         """The parameter's NDArray (the autograd variable when grad_req != 'null'); on several
-        contexts, the copy for `ctx`, by default the context of the Block call reading it."""
+        contexts, the copy for `ctx`, by default the context of the Block call reading it.
+        Under set_np, an mx.np.ndarray view of it (same buffer, graph value and variable)."""
+        if _NP["array"]:
+            return _as_np(self._nd_data(ctx))
+        return self._nd_data(ctx)
+
+    def _nd_data(self, ctx=None) -> NDArray:
+        """data() itself, never an mx.np view: what a trace binds and compiled calls read."""
         data = self._data
         if data is None:
             self._raise_uninitialized()
@@ -230,7 +239,7 @@ class Parameter:
             raise RuntimeError(f"Cannot get gradient array for Parameter '{self.name}' "
                                f"because grad_req='null'")
         data = self._data if ctx is None else self._on(ctx, self._data)
-        return wrap(data._var.buf)
+        return _as_np(wrap(data._var.buf)) if _NP["array"] else wrap(data._var.buf)
 
     def list_grad(self):
         """One gradient per context, in list_ctx() order."""

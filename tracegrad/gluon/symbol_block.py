@@ -250,6 +250,6 @@ class SymbolBlock(HybridBlock):
                 raise MXNetError(f"input '{name}' is {dtype_name(np.dtype(a.dtype))}[{shape}] "
                                  f"but the exported graph was traced for {t} (shapes are "
                                  f"static)")
-        outs = self._program(list(args) + [p.data() for p in self._order],
+        outs = self._program(list(args) + [p._nd_data() for p in self._order],
                              apply=array.apply)
         return outs[0] if len(outs) == 1 else outs

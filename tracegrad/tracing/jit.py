@@ -537,7 +537,7 @@ def hybrid_call(block, *args):
             plist = list(params.values())
             flags = block.__dict__.get("_flags") or {}
             reason = None if jf is None else "the block's children or parameters changed"
-            jf = JitFunction(block.forward, params=lambda: [p.data() for p in plist],
+            jf = JitFunction(block.forward, params=lambda: [p._nd_data() for p in plist],
                              name=type(block).__name__.lower(), param_names=names,
                              max_variants=flags.get("max_variants"),
                              max_guard_outcomes=flags.get("max_guard_outcomes"),

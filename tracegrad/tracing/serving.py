@@ -97,7 +97,7 @@ def _build(jf, tree, node, entry, training, args):
     if (plist is None or type(entry) is not InferenceEntry or tree.keyed or node.n_keys
             or entry.updates or jf.extra_key is not None or not args
             or not all(type(a) is NDArray for a in args)
-            or not all(p.data() is p._data for p in plist)):
+            or not all(p._nd_data() is p._data for p in plist)):
         return None
     nargs = len(args)
     slots = []

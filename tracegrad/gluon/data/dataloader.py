@@ -7,6 +7,7 @@ import numpy as np
 
 from ... import nd
 from ...array import NDArray, wrap
+from ...util import _NP
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 __all__ = ["DataLoader", "default_batchify_fn"]
@@ -17,12 +18,22 @@ def default_batchify_fn(samples):
     first = samples[0]
     if isinstance(first, tuple):
         return tuple(default_batchify_fn(list(field)) for field in zip(*samples))
+    if _NP["array"]:     # set_np: mx.np batches, numbers keeping their numpy dtype (MXNet)
+        return _np_batch(samples)
     if isinstance(first, NDArray):
         return nd.stack(*samples)
     arr = np.asarray([s.asnumpy() if isinstance(s, NDArray) else s for s in samples])
     if arr.dtype == np.float64 or arr.dtype.kind in "iub" and arr.ndim == 1:
         arr = arr.astype(np.float32)  # MXNet batches numbers and labels as float32
     return wrap(np.ascontiguousarray(arr))
+
+
+def _np_batch(samples):
+    from ...numpy_api.ndarray import as_np, from_python
+    if isinstance(samples[0], NDArray):
+        return as_np(nd.stack(*samples))
+    arr = np.asarray([s.asnumpy() if isinstance(s, NDArray) else s for s in samples])
+    return as_np(wrap(np.ascontiguousarray(from_python("default_batchify_fn", arr))))
 
 
 class DataLoader:
