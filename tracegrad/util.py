@@ -19,7 +19,24 @@ def set_np(shape=True, array=True, dtype=False):
         from .base import MXNetError
         raise MXNetError("set_np: numpy array semantics need numpy shape semantics "
                          "(shape=True)")
-    _NP["shape"], _NP["array"] = bool(shape), bool(array)
+    _switch("shape", shape)
+    _switch("array", array)
+
+
+_LISTENERS = []     # called with the new 'array' setting when it changes (gluon/block.py)
+
+
+def on_np_switch(listener):
+    _LISTENERS.append(listener)
+
+
+def _switch(key, value):
+    value = bool(value)
+    changed = _NP[key] != value
+    _NP[key] = value
+    if changed and key == "array":
+        for listener in _LISTENERS:
+            listener(value)
 
 
 def reset_np():
@@ -47,10 +64,10 @@ class _scope:
 
     def __enter__(self):
         self.prev = _NP[self.key]
-        _NP[self.key] = self.active
+        _switch(self.key, self.active)
 
     def __exit__(self, *exc):
-        _NP[self.key] = self.prev
+        _switch(self.key, self.prev)
         return False
 
 

@@ -25,6 +25,7 @@ from . import contexts as _contexts, hooks as _hooks
 from .arguments import check_inputs
 from .parameter import Parameter, ParameterDict, load_into
 from ..numpy_api.gluon import F_NP as _NP_F, np_inputs as _np_inputs, np_outputs as _np_outputs
+from .. import util as _util
 from ..util import _NP
 
 
@@ -246,10 +247,9 @@ class Block:
         for child in self._children.values():
             child.hybridize(active, **kwargs)
 
-    def __call__(self, *args):
-        if _NP["array"]:     # set_np: a Block returns mx.np arrays (numpy_api/gluon.py)
-            return _np_outputs(self._call_nd(*args))
-        return self._call_nd(*args)
+    def _call_np(self, *args):
+        """__call__ while set_np is on: the outputs as mx.np arrays (numpy_api/gluon.py)."""
+        return _np_outputs(self._call_nd(*args))
 
     def _call_nd(self, *args):
         try:
@@ -258,6 +258,8 @@ class Block:
             return self.forward(*args)
         except MXNetError as e:
             raise _named_error(self, e) from None
+
+    __call__ = _call_nd     # (_call_np while set_np is on: _use_np_calls)
 
     def forward(self, *args):
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
@@ -339,11 +341,6 @@ class HybridBlock(Block):
             for p in params:
                 p._finish_deferred_init()
 
-    def __call__(self, *args):
-        if _NP["array"]:     # set_np: a Block returns mx.np arrays (numpy_api/gluon.py)
-            return _np_outputs(self._call_nd(*args))
-        return self._call_nd(*args)
-
     def _call_nd(self, *args):
         if _contexts.ACTIVE[0]:     # arrays on several contexts: the parameter copies of this
             # call's (the capture shortcuts below bind parameters by their first copy: not taken)
@@ -364,6 +361,8 @@ class HybridBlock(Block):
                 if pure[1]:
                     return _replay_or_learn(self, args)
         return self._located_call(args)
+
+    __call__ = _call_nd     # (Block._call_np while set_np is on: _use_np_calls)
 
     def _located_call(self, args):
         if LOCATING.on:  # a trace: ops recorded below carry this block's path
@@ -579,3 +578,13 @@ def _hybrid_call(block, *args):
     """Compiled execution; a hybridized child called while its parent is traced is inlined
     into the parent's graph by tracegrad.jit itself."""
     return _tracing_jit.hybrid_call(block, *args)
+
+
+def _use_np_calls(array):
+    """set_np's switch: Blocks return mx.np arrays (a wrapper around the call) while it is on;
+    off, the call is the plain one, with no per-call test."""
+    for cls in (Block, HybridBlock):
+        cls.__call__ = cls._call_np if array else cls._call_nd
+
+
+_util.on_np_switch(_use_np_calls)
