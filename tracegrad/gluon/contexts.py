@@ -63,10 +63,8 @@ def sum_gradients(params):
     (for the parameters with copies and a gradient)."""
     for p in params:
         if p._copies and p._grad_req != "null" and p._data is not None:
-            arrays = [p._data] + list(p._copies.values())
-            grads = [a._var.grad for a in arrays]
-            total = np.add.reduce(np.stack(grads), axis=0) if len(grads) > 2 else \
-                grads[0] + grads[1]
+            grads = [a._var.grad for a in p._every_copy()]
+            total = sum(grads[1:], grads[0])     # (a new array: grads[0] is read, not added to)
             for g in grads:
                 np.copyto(g, total, casting="unsafe")
 

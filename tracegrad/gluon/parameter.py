@@ -107,9 +107,12 @@ class Parameter:
     def _attach_grad(self):
         """Make the data NDArray (each copy's) a variable per grad_req (keeping the gradient
         buffer)."""
-        self._attach_grad_to(self._data)
-        for copy in self._copies.values():
-            self._attach_grad_to(copy)
+        for data in self._every_copy():
+            self._attach_grad_to(data)
+
+    def _every_copy(self):
+        """The data NDArray of every context, the first context's first."""
+        return [self._data, *self._copies.values()]
 
     def _attach_grad_to(self, data):
         if self._grad_req == "null":
@@ -256,18 +259,16 @@ class Parameter:
     def zero_grad(self):
         """Set the gradient buffers to 0 in place (needed between steps with grad_req='add')."""
         if self._data is not None and self._data._var is not None:
-            self._data._var.buf[...] = 0
-            for copy in self._copies.values():
-                copy._var.buf[...] = 0
+            for data in self._every_copy():
+                data._var.buf[...] = 0
 
     def _reduce(self):
         """The values to save: the mean over the copies (MXNet's Parameter._reduce)."""
-        data = self.data()._data if not self._copies else self._data._data
-        if self._copies:
-            data = sum((c._data for c in self._copies.values()), data.astype(np.float64)) / (
-                1 + len(self._copies))
-            data = data.astype(self._data._data.dtype)
-        return data
+        data = self._nd_data()._data      # (raises for a parameter without data)
+        if not self._copies:
+            return data
+        copies = self._every_copy()
+        return (sum(c._data.astype(np.float64) for c in copies) / len(copies)).astype(data.dtype)
 
     def set_data(self, data):
         """Write `data` into the parameter in place (or set shape and data if not yet alloc'd)."""
@@ -291,7 +292,7 @@ class Parameter:
         """Change the dtype of data and gradient (new buffers, the same NDArray object)."""
         self.dtype = np.dtype(dtype).type
         if self._data is not None:
-            for data in [self._data, *self._copies.values()]:
+            for data in self._every_copy():
                 data._data = data._data.astype(self.dtype)
             self._attach_grad()
 
