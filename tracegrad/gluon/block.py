@@ -473,6 +473,10 @@ def _replay_or_learn(block, args):
     called at several points of a step (shared weights) keeps one replay per point."""
     if not _STATE.recording:      # (nothing is deferred outside record())
         return block._call(args)
+    if _NP["array"] and _capture._has_np(args):    # set_np: replayed and learned on the nd
+        nd = _capture.nd_args(args)                # arrays the mx.np ones view
+        if nd is not None:
+            args = nd
     rep = _REPLAYS.get(id(block))
     valid = False
     if rep is not None and rep[0]() is block:
@@ -534,10 +538,15 @@ def _remember_captured_call(block, args, out):
             or getattr(node, "n_keys", 1) or getattr(node, "entry", None) is not jf.last
             or not isinstance(jf.last, _compiled.TrainingEntry)):
         return
-    if not all(type(a) is NDArray or type(a) is _capture.Deferred for a in args):
+    if not all(type(a) in _CAPTURED_ARGS for a in args):
         return
     block.__dict__["_tg_step"] = (jf, node.entry, node.out_tree, STRUCTURE_VERSION[0],
                                   _STATE.training, len(args))
+
+
+# the argument types of a call _captured_call takes (mx.np's are bound as the nd arrays they
+# view)
+_CAPTURED_ARGS = frozenset((NDArray, _capture.Deferred, _capture.NpArray, _capture.NpDeferred))
 
 
 def _captured_call(block, memo, args):
@@ -555,7 +564,12 @@ def _captured_call(block, memo, args):
         return None
     for a in args:
         if type(a) is not NDArray and type(a) is not _capture.Deferred:
-            return None
+            if type(a) not in _CAPTURED_ARGS:
+                return None
+            args = _capture.nd_args(args)     # (mx.np arrays: the nd arrays they view)
+            if args is None:
+                return None
+            break
     params = [p._data for p in jf.param_list]     # (jf.params(), without its checks)
     for d in params:
         if d is None:

@@ -19,6 +19,7 @@ import numpy as onp
 
 from ..array import F, NDArray, wrap
 from ..base import MXNetError
+from ..context import PLACED as _PLACED
 from ..ir.types import dtype_name
 
 _F32 = onp.dtype(onp.float32)
@@ -250,13 +251,27 @@ def _operand_data(o):
     return o
 
 
+# class -> view(a, cls) for arrays whose data is not computed yet (step capture's Deferred
+# values, tracing/capture.py): the view waits with them instead of reading `_data`; a None
+# view means: view as usual (which computes them first)
+LAZY_VIEWS = {}
+
+
 def _view(cls, a):
-    """`a`'s data, graph value and variable under class cls (a new object)."""
+    """`a`'s data, graph value and variable under class cls (a new object, or a lazy view)."""
+    t = type(a)
+    if t is not NDArray and t is not ndarray:
+        lazy = LAZY_VIEWS.get(t)
+        if lazy is not None:
+            res = lazy(a, cls)
+            if res is not None:
+                return res
     res = NDArray.__new__(cls)
     res._data, res._value, res._var, res._leaf = a._data, a._value, a._var, a._leaf
-    ctx = getattr(a, "_ctx", None)
-    if ctx is not None:
-        res._ctx = ctx
+    if _PLACED[0]:      # (an unset _ctx slot is the default context: no look-up then)
+        ctx = getattr(a, "_ctx", None)
+        if ctx is not None:
+            res._ctx = ctx
     return res
 
 
@@ -275,7 +290,7 @@ def as_np(a):
 def as_nd(a):
     """mx.np arrays (nested in lists/tuples/dicts) as mx.nd.NDArray views."""
     t = type(a)
-    if t is ndarray:
+    if t is ndarray or (t is not NDArray and isinstance(a, ndarray)):
         return _view(NDArray, a)
     if t is tuple or t is list:
         return t(as_nd(x) for x in a)
@@ -330,14 +345,21 @@ def from_python(fname, obj, dtype=None):
 
 
 # ---------------------------------------------------------------------- type promotion
+def dtype_of(x):
+    """An array's numpy dtype, known without computing it (a captured step's pending value
+    answers from its type)."""
+    dt = x.dtype
+    return dt if type(dt) is onp.dtype or isinstance(dt, onp.dtype) else onp.dtype(dt)
+
+
 def _kind(dt):
     return "f" if dt.kind == "f" else "b" if dt.kind == "b" else "i"
 
 
 def promote(fname, a, b):
     """MXNet numpy's result dtype of a binary op of `a` and `b` (arrays or Python scalars)."""
-    da = a._data.dtype if isinstance(a, NDArray) else None
-    db = b._data.dtype if isinstance(b, NDArray) else None
+    da = dtype_of(a) if isinstance(a, NDArray) else None
+    db = dtype_of(b) if isinstance(b, NDArray) else None
     if da is None and db is None:
         return None
     if da is None or db is None:
@@ -375,7 +397,7 @@ def _operand(fname, x):
 
 def _in_dtype(x, dt):
     if isinstance(x, NDArray):
-        return x if x._data.dtype == dt else F.cast(x, dtype=dtype_name(dt))
+        return x if dtype_of(x) == dt else F.cast(x, dtype=dtype_name(dt))
     if dt.kind == "f":
         return float(x)
     if dt.kind == "b":
@@ -427,7 +449,7 @@ def compare(op, a, b):
 
 
 def cast(x, dt):
-    if x._data.dtype == dt:
+    if dtype_of(x) == dt:
         return as_np(F.mul(x, 1) if x._value is not None else wrap(x._data.copy()))
     return as_np(F.cast(x, dtype=dtype_name(dt)))
 

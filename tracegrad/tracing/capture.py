@@ -82,6 +82,8 @@ from .. import array as _array
 from .. import autograd as _autograd
 from . import compiled as _compiled
 from ..array import NDArray
+from ..context import PLACED as _PLACED
+from ..numpy_api.ndarray import LAZY_VIEWS as _LAZY_VIEWS, ndarray as NpArray
 from .compiled import CompiledCall, Feed
 from ..ir.autodiff import copy_ops, vjp
 from ..ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
@@ -184,7 +186,7 @@ class Deferred(NDArray):
         _SET_VAR(d, None)
         _SET_LEAF(d, -1 - j)
         _SET_VALUE(d, _SLOT_VALUE.__get__(self))
-        step.aliases += ((j, _WEAKREF(d)),)
+        _add_alias(step, j, d)
         return d
 
     def _own_buffer(self):
@@ -203,6 +205,137 @@ class Deferred(NDArray):
         if data.base is not None:
             self._data = data.copy()
         return self
+
+
+class NpDeferred(Deferred, NpArray):
+    """A pending value seen through mx.np (a Block's output under set_np, an mx.np op's
+    result): an alias of the plan value in `_leaf` (Step.aliases) that the step's call, or a
+    materialization, fills as it fills the value's own Deferred, making it an mx.np.ndarray.
+    As an operand it stands for that value (`nd_args`: the value's Deferred, made again if
+    the first one is gone)."""
+    __slots__ = ()
+
+    @property
+    def dtype(self):
+        return _type_of_deferred(self).np_dtype
+
+    def __len__(self):
+        shape = _type_of_deferred(self).shape
+        if not shape:
+            raise TypeError("len() of unsized object (a 0-d mx.np.ndarray)")
+        return shape[0]
+
+    def detach(self):
+        return NpArray.detach(self)     # (reads the data: materializes first)
+
+    def _own_buffer(self):
+        return NDArray._own_buffer(self)
+
+
+def _pending_value(a):
+    """Plan value index of this thread's pending step that Deferred `a` stands for, or None
+    (not this step's, an extra, a detached alias, or the step is past backward())."""
+    step, j = _STATE.step, _GET_LEAF(a)
+    if step is None or type(j) is not int or j < 0 or step.held is not None or step.done \
+            or j >= len(step.refs):
+        return None
+    return j
+
+
+def _np_view(d, cls):
+    """Deferred `d` viewed as mx.np: an NpDeferred alias of its value (None: view as usual)."""
+    if cls is not NpArray:
+        return None
+    j = _pending_value(d)
+    if j is None:
+        return None
+    step = _STATE.step
+    r = step.refs[j]
+    if r is None or r() is not d:
+        return None
+    n = _NEW(NpDeferred)
+    _SET_VAR(n, None)
+    _SET_LEAF(n, j)
+    _SET_VALUE(n, _SLOT_VALUE.__get__(d))
+    if _PLACED[0]:
+        ctx = getattr(d, "_ctx", None)
+        if ctx is not None:
+            n._ctx = ctx
+    _add_alias(step, j, n)
+    return n
+
+
+def _twin(n):
+    """The Deferred of the value NpDeferred `n` stands for (made again, and registered as the
+    value's array, when the first one is gone), or None when `n` is not this step's."""
+    j = _pending_value(n)
+    if j is None:
+        return None
+    step = _STATE.step
+    r = step.refs[j]
+    d = r() if r is not None else None
+    if d is None:
+        d = _NEW(Deferred)
+        _SET_VAR(d, None)
+        _SET_LEAF(d, j)
+        _SET_VALUE(d, _SLOT_VALUE.__get__(n))
+        step.refs[j] = _WEAKREF(d)
+    return d
+
+
+def _np_lazy_view(n, cls):
+    """NpDeferred `n` viewed as cls: itself for mx.np, its value's Deferred for nd."""
+    if cls is NpArray:
+        return n
+    if cls is NDArray:
+        return _twin(n)
+    return None
+
+
+_LAZY_VIEWS[Deferred] = _np_view
+_LAZY_VIEWS[NpDeferred] = _np_lazy_view
+
+
+def _has_np(args):
+    for a in args:
+        t = type(a)
+        if t is NpArray or t is NpDeferred:
+            return True
+    return False
+
+
+def nd_args(args):
+    """`args` with mx.np arrays as the nd arrays capture binds (an ndarray: its NDArray view,
+    the same buffer, value and variable; an NpDeferred: its value's Deferred), or None when
+    an NpDeferred is not this step's."""
+    out = list(args)
+    for i, a in enumerate(args):
+        t = type(a)
+        if t is NpArray:
+            v = _NEW(NDArray)
+            _SET_DATA(v, _SLOT_DATA.__get__(a))
+            _SET_VALUE(v, _SLOT_VALUE.__get__(a))
+            _SET_VAR(v, a._var)
+            _SET_LEAF(v, a._leaf)
+            if _PLACED[0]:
+                ctx = getattr(a, "_ctx", None)
+                if ctx is not None:
+                    v._ctx = ctx
+            out[i] = v
+        elif t is NpDeferred:
+            d = _twin(a)
+            if d is None:
+                return None
+            out[i] = d
+    return out
+
+
+def _add_alias(step, j, d):
+    """One more array standing for plan value j (a detached or an mx.np alias)."""
+    if step.aliases:
+        step.aliases.append((j, _WEAKREF(d)))
+    else:
+        step.aliases = [(j, _WEAKREF(d))]
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -669,16 +802,21 @@ def defer_apply(opdef, args, attrs):
     if step is None:
         # between steps: only an op that starts some plan is of interest
         plans = state.plans.get(opdef)
-        if not plans or not STATE.recording or state.broken or not _tracked(args):
+        if not plans or not STATE.recording or state.broken:
             return None
-        for plan in plans:
-            if len(args) != plan.ops[0].n or not _may_start(plan.start_vars, args):
-                continue
-            step = Step(plan)
-            out = _match_apply(step, plan.ops[0], opdef, args, attrs)
-            if out is not None:
-                state.step = step
-                return out
+        if _tracked(args):
+            for plan in plans:
+                if len(args) != plan.ops[0].n or not _may_start(plan.start_vars, args):
+                    continue
+                step = Step(plan)
+                out = _match_apply(step, plan.ops[0], opdef, args, attrs)
+                if out is not None:
+                    state.step = step
+                    return out
+        if _has_np(args):    # mx.np operands: as the nd arrays they view
+            args = nd_args(args)
+            if args is not None:
+                return defer_apply(opdef, args, attrs)
         return None
     if not STATE.recording or state.broken:
         for a in args:
@@ -693,6 +831,10 @@ def defer_apply(opdef, args, attrs):
         out = _match_apply(step, ops[k], opdef, args, attrs)
         if out is not None:
             return out
+    if _has_np(args):    # mx.np operands: as the nd arrays they view
+        nd = nd_args(args)
+        if nd is not None:
+            return defer_apply(opdef, nd, attrs)
     if not _tracked(args):     # an op on untracked arrays only is not recorded: not in the step
         return None
     out = _defer_extra(step, opdef, args, attrs)
@@ -1013,7 +1155,7 @@ def defer_call(entry, args, params, draw=None):
             if saved is not None:
                 break
         else:
-            return None
+            return _defer_np_call(entry, args, params, draw)
         fresh = True
     else:
         fresh = False
@@ -1022,6 +1164,8 @@ def defer_call(entry, args, params, draw=None):
         saved = _bind_call(step, pop, entry, args, params) if pop is not None and \
             pop.entry == entry.id else None
         if saved is None:
+            if _has_np(args):
+                return _defer_np_call(entry, args, params, draw)
             materialize("a compiled call differs from the captured step")
             return None
     targets = _update_targets(step, pop, entry, args, params) if entry.updates else ()
@@ -1053,6 +1197,14 @@ def defer_call(entry, args, params, draw=None):
         return d if entry.single else [d]
     outs = _results(step, pop, entry.n_out)
     return outs[0] if entry.single else outs
+
+
+def _defer_np_call(entry, args, params, draw):
+    """defer_call with mx.np arguments as the nd arrays they view (None: not deferred)."""
+    if not _has_np(args):
+        return None
+    args = nd_args(args)
+    return None if args is None else defer_call(entry, args, params, draw)
 
 
 class _CallBinder:
@@ -1287,6 +1439,8 @@ def learn_end(rec, args, out, var_objs):
     if _array._DEFER is _learn_apply:
         _array._DEFER = defer_apply if _PLANNING else None
     step = state.step
+    if type(out) is NpDeferred:
+        out = _twin(out)
     if rec.failed or step is None or state.broken or type(out) is not Deferred:
         return None
     if rec.step is not None and rec.step is not step:
@@ -1298,6 +1452,7 @@ def learn_end(rec, args, out, var_objs):
         return None
     kinds = []
     position = {}
+    viewed = {}     # id(buffer) -> the array an mx.np view of it stands for (set_np's views)
     for i, a in enumerate(args):
         t = type(a)
         if t is Deferred:
@@ -1306,10 +1461,13 @@ def learn_end(rec, args, out, var_objs):
             data = _SLOT_DATA.__get__(a)
             kinds.append((data.shape, data.dtype))
             position[id(a)] = i
+            viewed.setdefault(id(data), a)
         else:
             return None
     tmps = {}
     allowed_vars = {id(o) for o in var_objs}
+    for o in var_objs:
+        viewed.setdefault(id(_SLOT_DATA.__get__(o)), o)
     program, var_checks, leaf_ops = [], [], []
     k = k0
     for deferred, opdef, op_args, attrs, res in rec.ops:
@@ -1317,6 +1475,9 @@ def learn_end(rec, args, out, var_objs):
             spec = []
             for a in op_args:
                 t = type(a)
+                if t is NpArray:     # an mx.np view of an argument or an earlier result
+                    a = viewed.get(id(_SLOT_DATA.__get__(a)), a)
+                    t = type(a)
                 if t is NDArray or t is Deferred or isinstance(a, np.ndarray):
                     if id(a) in position:
                         spec.append(_Arg(position[id(a)]))
@@ -1329,6 +1490,7 @@ def learn_end(rec, args, out, var_objs):
             if type(res) is not NDArray:
                 return None
             tmps[id(res)] = len(tmps)
+            viewed.setdefault(id(_SLOT_DATA.__get__(res)), res)
             program.append((False, opdef, tuple(spec), attrs))
             continue
         pop = plan.ops[k]
@@ -1339,6 +1501,8 @@ def learn_end(rec, args, out, var_objs):
         for n, (a, kind, ref) in enumerate(zip(op_args, pop.kinds, pop.refs)):
             if kind != _LEAF:
                 continue
+            if type(a) is NpArray:     # an mx.np view: the argument, result or parameter
+                a = viewed.get(id(_SLOT_DATA.__get__(a)), a)    # whose buffer it views
             var = plan.leaf_vars[ref]
             if id(a) in position:
                 template[n] = _Arg(position[id(a)])
@@ -1346,7 +1510,8 @@ def learn_end(rec, args, out, var_objs):
                 template[n] = _Tmp(tmps[id(a)])
             elif var is not None and type(a) is NDArray and id(a) in allowed_vars:
                 var_checks.append((a, ref))
-                continue
+                template[n] = a     # (the parameter's array, not an mx.np view of it: its
+                continue            # data when the entry runs)
             else:
                 return None
             leaves.append((n, ref))
@@ -1622,7 +1787,8 @@ def backward(heads, head_grads, retain_graph, train_mode):
         return False
     plan = step.plan
     head = heads[0] if isinstance(heads, (list, tuple)) and len(heads) == 1 else heads
-    if (type(head) is not Deferred or head_grads is not None or retain_graph
+    if ((type(head) is not Deferred and type(head) is not NpDeferred) or head_grads is not None
+            or retain_graph
             or step.k != len(plan.ops) or _SLOT_LEAF.__get__(head) != plan.head):
         materialize(_why_backward_differs(step, head))
         return False
@@ -1733,7 +1899,7 @@ def deliver(step, outs, before, fused=False, grad_vars=None):
                 d.__class__ = NDArray
         k += 1
     if step.aliases:
-        _fill_aliases(step, lambda j: outs[plan.export_pos[j]])
+        _fill_aliases(step, lambda j: outs[plan.export_pos[j]], plan.freed.__getitem__)
     if step.extras and any(e[3]() is not None for e in step.extras):
         _run_extras_after(step, outs)
     # the gradients, as Variable.receive takes them: a fresh result replaces a 'write'
@@ -1858,13 +2024,16 @@ def materialize(reason):
         raise
     finally:
         STATE.recording, STATE.training = prev
-    _fill_refs(step, real)
+    filled = _fill_refs(step, real)
     if step.aliases:
-        _fill_aliases(step, lambda j: _SLOT_DATA.__get__(real[j]))
+        _fill_aliases(step, lambda j: filled[j] if j in filled else _SLOT_DATA.__get__(real[j]),
+                      lambda j: _SLOT_VALUE.__get__(real[j]))
 
 
 def _fill_refs(step, real):
-    """Each live Deferred array of a materialized step the NDArray eager made."""
+    """Each live Deferred array of a materialized step the NDArray eager made; {value: the
+    buffer its array got} (an mx.np alias of it shares that buffer, as eager's view does)."""
+    filled = {}
     for j, r in enumerate(step.refs):
         d = r() if r is not None else None
         if d is not None and j in real:
@@ -1872,21 +2041,28 @@ def _fill_refs(step, real):
             data = _SLOT_DATA.__get__(src)
             if j in step.own and data.base is not None:   # (a slice's view: its own copy)
                 data = data.copy()
+            filled[j] = data
             _SET_DATA(d, data)
             _SET_VALUE(d, _SLOT_VALUE.__get__(src))
             _SET_LEAF(d, None)
             d.__class__ = NDArray
+    return filled
 
 
-def _fill_aliases(step, data_of):
-    """Each live detached alias (Deferred.detach) shares its value's buffer, untracked."""
+def _fill_aliases(step, data_of, value_of):
+    """Each live alias shares its value's buffer: a detached one (Deferred.detach) untracked,
+    an mx.np one (NpDeferred) with the value's graph value, as an mx.np.ndarray."""
     for j, r in step.aliases:
         d = r()
         if d is not None:
             _SET_DATA(d, data_of(j))
-            _SET_VALUE(d, None)
             _SET_LEAF(d, None)
-            d.__class__ = NDArray
+            if type(d) is NpDeferred:
+                _SET_VALUE(d, value_of(j))
+                d.__class__ = NpArray
+            else:
+                _SET_VALUE(d, None)
+                d.__class__ = NDArray
 
 
 # A held step may be finished from another thread (a gradient read there) while its own

@@ -1,0 +1,243 @@
+"""Step capture of mx.np programs (set_np, as d2l.ai writes them): the usual step on mx.np arrays
+is captured like the nd one (one native call with the update fused in), every array the user
+sees is an mx.np.ndarray holding what eager gives, and each variation falls back exactly."""
+import numpy as onp
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, capture, gluon, np, npx
+from tracegrad.tracing.capture import NpDeferred
+from capture_steps import same_params, small_net
+
+pytestmark = pytest.mark.usefixtures("fresh_capture")
+
+
+@pytest.fixture
+def np_mode():
+    npx.set_np()
+    yield
+    npx.reset_np()
+
+
+def _batches(n, batch=4, seed=0, sizes=None):
+    rs = onp.random.RandomState(seed)
+    for i in range(n):
+        b = sizes[i] if sizes else batch
+        yield (np.array(rs.randn(b, 5).astype(onp.float32)),
+               np.array(rs.randint(0, 3, b).astype(onp.int32)))
+
+
+def _train(hybridize, opt="sgd", steps=20, on=True, body=None, sizes=None, loss_fn=None,
+           batchnorm=False, dropout=False):
+    """Parameters after `steps` steps, and per step (native calls, captured?)."""
+    net = small_net(hybridize, dropout=dropout, batchnorm=batchnorm)
+    loss_fn = loss_fn or gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), opt, {"learning_rate": 0.1})
+    log = []
+    mx.random.seed(7)
+    with (capture.paused() if not on else _nothing()):
+        for i, (x, y) in enumerate(_batches(steps, sizes=sizes)):
+            before = mx.stats()
+            if body is None:
+                with autograd.record():
+                    loss = loss_fn(net(x), y)
+                loss.backward()
+            else:
+                loss = body(i, net, loss_fn, x, y)
+            trainer.step(x.shape[0])
+            after = mx.stats()
+            log.append((after["native_calls"] - before["native_calls"],
+                        after["captured_steps"] - before["captured_steps"]))
+            assert isinstance(loss, np.ndarray) and type(loss) is not NpDeferred
+    return [p.data().asnumpy() for p in net.collect_params().values()], log
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_np_usual_step_is_captured_and_matches_capture_off(np_mode, hybridize, opt):
+    got, log = _train(hybridize, opt)
+    want, off_log = _train(hybridize, opt, on=False)
+    same_params(got, want)
+    assert all(c == 0 for _, c in off_log)
+    captured = [calls for calls, c in log if c]
+    assert len(captured) >= 14, log
+    assert log[-1] == (1, 1), log       # forward, loss, adjoint and the update: one call
+
+
+def test_np_step_values_are_np_arrays_known_before_they_run(np_mode):
+    net = small_net(True)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    for x, y in _batches(8):
+        with autograd.record():
+            out = net(x)
+            loss = loss_fn(out, y)
+        pending = type(loss) is NpDeferred
+        # shape, dtype and len answer from the plan's types, without running the step
+        assert loss.shape == (4,) and loss.dtype == onp.dtype("float32") and len(out) == 4
+        assert out.ndim == 2 and out.size == 12
+        loss.backward()
+        trainer.step(4)
+    assert pending                  # (the last step was deferred)
+    assert type(loss) is np.ndarray and type(out) is np.ndarray
+    assert loss.dtype == onp.dtype("float32")
+    # their values are eager's: the net's output and the loss of it
+    p = out.asnumpy()
+    logp = p - onp.log(onp.exp(p - p.max(1, keepdims=True)).sum(1, keepdims=True)) - \
+        p.max(1, keepdims=True)
+    want = -logp[onp.arange(4), y.asnumpy().astype(int)]
+    onp.testing.assert_allclose(loss.asnumpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_np_reading_the_loss_metric_and_print_in_the_loop(np_mode, capsys):
+    metric = mx.metric.Accuracy()
+    seen = []
+
+    def body(i, net, loss_fn, x, y):
+        with autograd.record():
+            out = net(x)
+            loss = loss_fn(out, y)
+        loss.backward()
+        seen.append(float(loss.mean()))
+        metric.update(y, out)
+        if i % 5 == 0:
+            print(loss)
+        return loss
+    got, log = _train(True, body=body)
+    seen_on, acc_on = list(seen), metric.get()[1]
+    seen.clear()
+    metric.reset()
+    want, _ = _train(True, body=body, on=False)
+    same_params(got, want)
+    onp.testing.assert_allclose(seen_on, seen, rtol=1e-5)
+    assert acc_on == metric.get()[1]
+    assert sum(c for _, c in log) >= 10, log
+    lines = capsys.readouterr().out.split("\n")
+    printed = [[float(v) for v in line.strip("[] ").split()] for line in lines if line]
+    assert len(printed) == 8      # (steps 0, 5, 10, 15 of each run)
+    onp.testing.assert_allclose(printed[:4], printed[4:], rtol=1e-5)
+
+
+def test_np_d2l_epoch_reads_after_the_step(np_mode):
+    """d2l's train_epoch_ch3: the loss sum and the accuracy of y_hat read after
+    trainer.step (y_hat is alive at backward: the plan exports it)."""
+    def accuracy(y_hat, y):
+        return float((y_hat.argmax(axis=1).astype(y.dtype) == y).sum())
+
+    totals = []
+
+    def body(i, net, loss_fn, x, y):
+        with autograd.record():
+            y_hat = net(x)
+            loss = loss_fn(y_hat, y)
+        loss.backward()
+        body.last = (loss, y_hat, y)
+        return loss
+
+    def run(on):
+        totals.clear()
+
+        def step(i, net, loss_fn, x, y):
+            if i:
+                loss, y_hat, yy = body.last
+                totals.append((float(loss.sum()), accuracy(y_hat, yy)))
+            return body(i, net, loss_fn, x, y)
+        return _train(False, body=step, on=on)
+    got, log = run(True)
+    totals_on = list(totals)
+    want, _ = run(False)
+    same_params(got, want)
+    onp.testing.assert_allclose(onp.array(totals_on), onp.array(totals), rtol=1e-5)
+    assert sum(c for _, c in log) >= 10, log
+
+
+def test_np_batchnorm_dropout_eager_and_hybridized_match_capture_off(np_mode):
+    for hybridize in (True, False):
+        got, log = _train(hybridize, batchnorm=True, dropout=True, steps=12)
+        want, _ = _train(hybridize, batchnorm=True, dropout=True, steps=12, on=False)
+        same_params(got, want)
+
+
+def test_np_variations_fall_back_exactly(np_mode):
+    """A batch size change, a loss switch and a regularizer term mid-training."""
+    l2 = gluon.loss.L2Loss()
+
+    def body(i, net, loss_fn, x, y):
+        with autograd.record():
+            out = net(x)
+            if i >= 14:
+                loss = l2(out, npx.one_hot(y, 3))
+            else:
+                loss = loss_fn(out, y)
+            if 9 <= i < 12:
+                loss = loss + 0.01 * (net[0].weight.data() ** 2).sum()
+        loss.backward()
+        return loss
+    sizes = [4] * 6 + [6] * 3 + [4] * 11
+    got, log = _train(True, body=body, sizes=sizes)
+    want, _ = _train(True, body=body, sizes=sizes, on=False)
+    same_params(got, want)
+    assert sum(c for _, c in log) >= 4, log
+
+
+def test_np_linear_regression_from_scratch(np_mode):
+    """d2l 3.2: attach_grad'ed weights, a hand-written model and loss, an in-place update."""
+    rs = onp.random.RandomState(1)
+    true_w, true_b = onp.array([2.0, -3.4], onp.float32), 4.2
+    X = rs.normal(0, 1, (64, 2)).astype(onp.float32)
+    Y = (X @ true_w + true_b + rs.normal(0, 0.01, 64)).astype(onp.float32).reshape(-1, 1)
+
+    def run(on):
+        w = np.array(onp.full((2, 1), 0.01, onp.float32))
+        b = np.zeros(1)
+        w.attach_grad()
+        b.attach_grad()
+        losses = []
+        with (capture.paused() if not on else _nothing()):
+            for epoch in range(3):
+                for i in range(0, 64, 8):
+                    x, y = np.array(X[i:i + 8]), np.array(Y[i:i + 8])
+                    with autograd.record():
+                        y_hat = np.dot(x, w) + b
+                        l = (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+                    l.backward()
+                    for param in (w, b):
+                        param[:] = param - 0.3 * param.grad / 8
+                    losses.append(float(l.mean()))
+        return w.asnumpy(), b.asnumpy(), losses
+    got, want = run(True), run(False)
+    for a, c in zip(got, want):
+        onp.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+    assert abs(got[0][0, 0] - 2.0) < 0.5
+
+
+def test_np_wrong_input_after_capture_raises_at_the_call(np_mode):
+    net = small_net(True)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    for x, y in _batches(8):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(4)
+    before = [p.data().asnumpy().copy() for p in net.collect_params().values()]
+    with pytest.raises(mx.base.MXNetError):
+        with autograd.record():
+            loss_fn(net(np.ones((4, 7))), y)
+    # nothing was updated, and the next good step is right again
+    for p, b in zip(net.collect_params().values(), before):
+        onp.testing.assert_array_equal(p.data().asnumpy(), b)
+    x, y = next(_batches(1, seed=5))
+    with autograd.record():
+        loss = loss_fn(net(x), y)
+    loss.backward()
+    out = net(x).asnumpy()
+    assert onp.isfinite(out).all() and loss.shape == (4,)
