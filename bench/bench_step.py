@@ -17,7 +17,8 @@ time) into its native call and the rest: the Python the step still costs.
 tracegrad runs hybridized and eager, each with step capture (the default: forward, loss,
 adjoint and the optimizer update in one native call once the step repeats) and without it
 (inside `capture.paused()`); PyTorch eager and jax.jit each run in a process of their own when
-importable. numpy by hand and every tracegrad variant share the main process and are timed in
+importable, and so does the same step on mx.np arrays under set_np (d2l.ai's style; set_np is
+process-wide). numpy by hand and every other tracegrad variant share the main process and are timed in
 interleaved rounds, each tracegrad step first warmed past what capture learns (common.warmed:
 the plan and the update fused into it). Figures are medians; this machine is shared, expect
 +-10-20%.
@@ -275,8 +276,46 @@ def jax_cases():
     return tiny, mlp, serving
 
 
+def np_step(case, hybridize):
+    """The same usual step written on mx.np arrays under set_np (as d2l.ai writes it), warmed
+    as the nd ones; set_np is process-wide, so these run in a process of their own."""
+    import tracegrad as mx
+    from tracegrad import autograd, gluon, np as mnp, npx
+    npx.set_np()
+    mx.random.seed(0)
+    if case == "tiny":
+        net = gluon.nn.Dense(1, in_units=2)
+        loss_fn, batch = gluon.loss.L2Loss(), 1
+        x, y = mnp.array([[0.3, 0.5]]), mnp.array([[1.5]])
+    else:
+        batch = int(case[3:])
+        net = gluon.nn.HybridSequential()
+        net.add(gluon.nn.Dense(256, activation="relu"), gluon.nn.Dense(256, activation="relu"),
+                gluon.nn.Dense(10))
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        xs, ys = mlp_data(batch)
+        x, y = mnp.array(xs), mnp.array(ys.astype(np.float32))
+    net.initialize()
+    if hybridize:
+        net.hybridize()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR})
+
+    def step():
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(batch)
+    return warmed(step)
+
+
 def _child(name, rounds):
     """Run in a process of its own: print `case seconds` lines."""
+    if name == "tracegrad-np":
+        for case in ("tiny", "mlp64", "mlp512"):
+            for hybridize in (True, False):
+                print(case + ("" if hybridize else "_eager"),
+                      median_time(np_step(case, hybridize), repeat=rounds))
+        return
     try:
         tiny, mlp, serving = torch_cases() if name == "torch" else jax_cases()
     except ImportError:
@@ -311,13 +350,17 @@ def main(quick=False):
                                 "intra_op_parallelism_threads=1")
     peers = [("pytorch eager", other_process("torch", rounds)),
              ("jax.jit", other_process("jax", rounds, jax_env))]
+    on_np = other_process("tracegrad-np", rounds)
+    np_rows = lambda case: [(f"tracegrad mx.np (set_np) {label}, captured", on_np[key])  # noqa
+                            for label, key in (("hybridized net", case),
+                                               ("eager", case + "_eager")) if key in on_np]
     import tracegrad as mx
     rows = compare([("numpy by hand", tiny_numpy()),
                     ("tracegrad hybridized net, captured", tiny_tracegrad(True)),
                     ("tracegrad eager, captured", tiny_tracegrad(False)),
                     ("tracegrad hybridized net, capture off", paused(tiny_tracegrad(True))),
                     ("tracegrad eager, capture off", paused(tiny_tracegrad(False)))], rounds)
-    rows += [(label, t["tiny"]) for label, t in peers if t]
+    rows += np_rows("tiny") + [(label, t["tiny"]) for label, t in peers if t]
     report("tiny regression: usual step (forward, L2 loss outside, backward, trainer.step)",
            rows, baseline="numpy by hand")
     _report_share(tiny_tracegrad(True), calls=2000)
@@ -330,7 +373,7 @@ def main(quick=False):
                         ("tracegrad eager, capture off", paused(mlp_tracegrad(batch, False))),
                         ("its 8 GEMMs alone (the BLAS floor)", mlp_gemms(batch))],
                        rounds)
-        rows += [(label, t[f"mlp{batch}"]) for label, t in peers if t]
+        rows += np_rows(f"mlp{batch}") + [(label, t[f"mlp{batch}"]) for label, t in peers if t]
         report(f"MLP 784-256-256-10: usual step, batch {batch}", rows, baseline="numpy by hand")
         _report_share(mlp_tracegrad(batch, True), calls=200 if batch < 256 else 40)
     rows = compare([("numpy by hand", serving_numpy()),

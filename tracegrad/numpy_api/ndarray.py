@@ -9,8 +9,9 @@ float, or an int true division, gives float32).
 An op result is an NDArray; `as_np` gives the same data, graph value and gradient variable under
 this class (a new object: the op's own result may be shared, e.g. Dropout's identity). apply's
 hot path tests `type(a) is NDArray`, so np operands take its isinstance branch (two tests more
-per operand), and step capture defers only plain NDArrays: a deferred result converted here is
-computed at once (np programs run eagerly or hybridized, never as captured steps).
+per operand). A captured step's pending value viewed here stays pending (LAZY_VIEWS: step
+capture's NpDeferred), and its np operands are bound as the nd arrays they view, so np programs
+are captured as nd ones are; dtypes are read without computing a pending value (`dtype_of`).
 """
 import builtins
 import functools

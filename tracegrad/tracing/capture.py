@@ -65,6 +65,13 @@ if the step is materialized; its eager ops, when all are `hoistable` (a loss's o
 the label), are left to the fused call once update_fusion computes them there (`fill_lazy` runs
 them eagerly if the plan's own call runs instead).
 
+mx.np (set_np). An mx.np view of a pending value (a Block's output under set_np, an mx.np op's
+result) is an `NpDeferred`: an alias of the value (Step.aliases) that the call or a
+materialization fills and turns into an mx.np.ndarray. An op, compiled call or block replay
+given mx.np arrays binds the nd arrays they view (`nd_args`: an ndarray's NDArray view, an
+NpDeferred's value's Deferred), on the failure path only, so nd programs pay nothing for it;
+a replay learns through the views by their buffers.
+
 `explain()` says what was captured, what was dropped and why, and native calls per step.
 TRACEGRAD_CAPTURE=0 or set_enabled(False) turns capture off; `with paused():` runs steps
 without it and keeps the plans (to compare both in one process).
