@@ -13,9 +13,10 @@ and compares losses, parameters (BatchNorm running stats included) and optimizer
 every step and at the end against E; prints the worst relative error per config and mode,
 and the capture counters (a mode with capture on whose steps never captured is listed with
 capture.explain()'s drop reasons). `--fd` also checks float64 gradients of some models against
-central differences, eager and hybridized. Not a CI test: run from the repository root,
+central differences, eager and hybridized. `--np` runs every program under set_np on mx.np
+arrays (d2l.ai's style). Not a CI test: run from the repository root,
 
-    PYTHONPATH=. python scripts/fuzz_models.py [seed] [configs] [--fd] [--model NAME]
+    PYTHONPATH=. python scripts/fuzz_models.py [seed] [configs] [--fd] [--np] [--model NAME]
 """
 import sys
 import traceback
@@ -251,7 +252,13 @@ def batch(cfg, rs, b):
         y = rs.randint(0, cfg["nclass"], b).astype(np.float32)
     else:
         y = rs.randn(b, cfg["nclass"]).astype(np.float32)
-    return nd.array(x.astype(np.float32)), nd.array(y)
+    x, y = nd.array(x.astype(np.float32)), nd.array(y)
+    if NP:      # --np: mx.np arrays under set_np, as d2l.ai's programs feed them
+        return x.as_np_ndarray(), y.as_np_ndarray()
+    return x, y
+
+
+NP = "--np" in sys.argv
 
 
 def loss_fn(cfg):
@@ -497,6 +504,8 @@ def fd_check(cfg, hyb):
 
 
 def main():
+    if NP:
+        mx.npx.set_np()
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     seed = int(args[0]) if args else 0
     n = int(args[1]) if len(args) > 1 else 20

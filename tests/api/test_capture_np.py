@@ -160,10 +160,33 @@ def test_np_d2l_epoch_reads_after_the_step(np_mode):
 
 
 def test_np_batchnorm_dropout_eager_and_hybridized_match_capture_off(np_mode):
+    """BatchNorm's running statistics are written through mx.np views of its parameters
+    (hybrid_forward's, or the compiled call's update targets): captured all the same."""
     for hybridize in (True, False):
         got, log = _train(hybridize, batchnorm=True, dropout=True, steps=12)
         want, _ = _train(hybridize, batchnorm=True, dropout=True, steps=12, on=False)
-        same_params(got, want)
+        same_params(got, want)      # (running statistics included)
+        assert sum(c for _, c in log) >= 6, log
+
+
+def test_np_running_statistics_read_mid_step(np_mode):
+    """A running mean read between the forward and backward() of a captured step is the
+    updated one (the pending write runs the step first)."""
+    def body(i, net, loss_fn, x, y):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        if i % 4 == 3:
+            body.seen.append(net[1].running_mean.data().asnumpy().copy())
+        loss.backward()
+        return loss
+    body.seen = []
+    got, log = _train(False, batchnorm=True, body=body, steps=16)
+    seen_on = body.seen
+    body.seen = []
+    want, _ = _train(False, batchnorm=True, body=body, steps=16, on=False)
+    same_params(got, want)
+    onp.testing.assert_allclose(onp.array(seen_on), onp.array(body.seen), rtol=1e-5, atol=1e-7)
+    assert sum(c for _, c in log) >= 6, log
 
 
 def test_np_variations_fall_back_exactly(np_mode):

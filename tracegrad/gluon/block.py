@@ -402,8 +402,13 @@ class HybridBlock(Block):
         """1.x dispatch: hybrid_forward(nd, x, *args, **own parameters' data)."""
         params = {k: p._nd_data() for k, p in self._reg_params.items()}
         if _NP["array"]:     # set_np: hybrid_forward sees mx.np arrays, and F.np / F.npx
-            x, args, params = _np_inputs(x, args, params)
-            return self.hybrid_forward(_NP_F, x, *args, **params)
+            x, args, views = _np_inputs(x, args, params)
+            if _compiled.DEFER_CALL is not None:   # step capture: a state update written
+                # through a parameter's view (BatchNorm's running statistics) waits on the
+                # parameter's own array
+                return _capture.with_view_owners(
+                    views, params, lambda: self.hybrid_forward(_NP_F, x, *args, **views))
+            return self.hybrid_forward(_NP_F, x, *args, **views)
         return self.hybrid_forward(nd, x, *args, **params)
 
     def hybrid_forward(self, F, x, *args, **kwargs):

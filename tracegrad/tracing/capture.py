@@ -606,6 +606,7 @@ class _State(threading.local):
     broken = False       # a step was materialized: defer nothing until the next backward
     learning = None      # the _Learning of a block call being learned (block replay)
     delivered = None     # the plan whose native call made the last backward (update_fusion)
+    view_owners = None   # id(mx.np view of a parameter) -> its NDArray, in a block's call
 
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
@@ -1336,12 +1337,32 @@ def _pend_write(step, pos, target, j):
     target.__class__ = PendingWrite
 
 
+def with_view_owners(views, owners, call):
+    """call() with the mx.np views of a block's parameters (name -> view) known as views of
+    their arrays (name -> NDArray): a state update written through one pends on its array."""
+    state = _STATE
+    prev = state.view_owners
+    known = dict(prev) if prev else {}
+    for name, view in views.items():
+        known[id(view)] = owners[name]
+    state.view_owners = known
+    try:
+        return call()
+    finally:
+        state.view_owners = prev
+
+
 def _on_assign(target, value):
     """array.assign_state outside a trace while capture is on. A state update of a pending
     step's deferred value waits for the step's native call; any other is written now, as eager
     writes it, and its recorded value is kept so the plan learned next includes its ops."""
     state = _STATE
     step = state.step
+    if type(target) is NpArray and state.view_owners:   # a parameter's view: its array
+        owner = state.view_owners.get(id(target))
+        if owner is not None and type(owner) is NDArray and \
+                _SLOT_DATA.__get__(owner) is _SLOT_DATA.__get__(target):
+            target = owner
     if step is not None and type(value) is Deferred:
         plan, n, j = step.plan, step.n_assign, _GET_LEAF(value)
         if n < len(plan.assigns) and plan.assigns[n] == j and _can_pend(step, target, j):

@@ -69,9 +69,14 @@ class Entry:
         # the trace drew these keys; the first run reuses them, so it draws what eager would
         self.pending_keys = list(keys)
         ids = {id(p): i for i, p in enumerate(params)}
+        # (an array viewing a parameter's buffer is that parameter: set_np hands hybrid_forward
+        # mx.np views of the parameters, and the update goes to the parameter's buffer of the
+        # call, as eager writes it)
+        buffers = {id(p._data): i for i, p in enumerate(params)}
         self.updates = [(Feed.ARG, t.index) if type(t) is ArgSlot else
-                        (Feed.PARAM, ids[id(t)]) if id(t) in ids else (Feed.CONST, t)
-                        for t in tr.updates]
+                        (Feed.PARAM, ids[id(t)]) if id(t) in ids else
+                        (Feed.PARAM, buffers[id(t._data)]) if id(t._data) in buffers else
+                        (Feed.CONST, t) for t in tr.updates]
         # the common feeds (arguments and parameters only) get a precomputed binder
         self.arg_only = all(kind == Feed.ARG for kind, _ in feeds)
         self.arg_refs = tuple(ref for _, ref in feeds) if self.arg_only else None
