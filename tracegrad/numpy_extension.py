@@ -8,7 +8,7 @@ from . import nd
 from .array import F, NDArray
 from .base import MXNetError
 from .context import cpu, cpu_pinned, current_context, gpu, num_gpus  # noqa: F401
-from .numpy_api.ndarray import as_np, ndarray
+from .numpy_api.ndarray import as_np, dtype_of, ndarray
 from .util import (is_np_array, is_np_shape, np_array, np_shape, reset_np,  # noqa: F401
                    set_np, use_np)
 
@@ -53,9 +53,9 @@ def log_softmax(data, axis=-1, length=None, temperature=None, use_length=False, 
 
 def masked_softmax(data, mask, axis=-1, temperature=1.0, normalize=True):
     """softmax over the positions where mask is true (0 elsewhere)."""
-    m = mask if mask._data.dtype == onp.bool_ else F.ne(mask, 0)
+    m = mask if dtype_of(mask) == onp.bool_ else F.ne(mask, 0)
     m = F.broadcast_to(m, shape=data.shape) if m.shape != data.shape else m
-    low = F.where(m, data, float(onp.finfo(data._data.dtype).min))
+    low = F.where(m, data, float(onp.finfo(dtype_of(data)).min))
     out = nd.softmax(low, axis=axis, temperature=temperature)
     return as_np(F.where(m, out, 0.0))
 

@@ -264,3 +264,59 @@ def test_np_wrong_input_after_capture_raises_at_the_call(np_mode):
     loss.backward()
     out = net(x).asnumpy()
     assert onp.isfinite(out).all() and loss.shape == (4,)
+
+
+class _RNNModel(gluon.HybridBlock):
+    """d2l's RNNModel: an rnn layer, then Dense on every step's output."""
+
+    def __init__(self, mode):
+        super().__init__()
+        cls = {"lstm": gluon.rnn.LSTM, "gru": gluon.rnn.GRU, "rnn": gluon.rnn.RNN}[mode]
+        self.rnn = cls(6)
+        self.dense = gluon.nn.Dense(4)
+
+    def hybrid_forward(self, F, x, *state):
+        y, state = self.rnn(x, list(state)) if state else (self.rnn(x), [])
+        return (self.dense(y.reshape(-1, y.shape[-1])), *state) if state else \
+            self.dense(y.reshape(-1, y.shape[-1]))
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+@pytest.mark.parametrize("carry", [False, True])
+def test_np_rnn_steps_match_capture_off(np_mode, mode, carry):
+    """d2l's train_epoch_ch8 on the concise RNN: the states of one batch, detached, start
+    the next (or are dropped); grad clipping through the mx.np gradients."""
+    rs = onp.random.RandomState(0)
+    data = [(np.array(rs.randn(5, 3, 4).astype(onp.float32)),
+             np.array(rs.randint(0, 4, 15).astype(onp.int32))) for _ in range(14)]
+
+    def run(on):
+        mx.random.seed(2)
+        net = _RNNModel(mode)
+        net.initialize(mx.init.Xavier())
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
+        losses, n = [], 0
+        with (capture.paused() if not on else _nothing()):
+            state = None
+            for x, y in data:
+                if state is None or not carry:
+                    state = net.rnn.begin_state(batch_size=3)
+                else:
+                    state = [s.detach() for s in state]
+                with autograd.record():
+                    out = net(x, *state)
+                    y_hat, state = out[0], list(out[1:])
+                    loss = loss_fn(y_hat, y).mean()
+                loss.backward()
+                grads = [p.grad() for p in net.collect_params().values()]
+                gluon.utils.clip_global_norm(grads, 1.0)
+                trainer.step(1)
+                losses.append(float(loss))
+                n = mx.stats()["captured_steps"]
+        return [p.data().asnumpy() for p in net.collect_params().values()], losses, n
+    got, losses_on, captured = run(True)
+    want, losses_off, _ = run(False)
+    same_params(got, want)
+    onp.testing.assert_allclose(losses_on, losses_off, rtol=1e-5)
+    assert captured > 0

@@ -14,7 +14,7 @@ from .. import nd
 from ..array import F, NDArray, on_context, wrap
 from ..base import MXNetError
 from ..ir.types import dtype_name
-from .ndarray import (_BOOL, _F32, _I64, as_np, binary, cast, check_dtype, compare,
+from .ndarray import (_BOOL, _F32, _I64, as_np, binary, cast, check_dtype, compare, dtype_of,
                       from_python, ndarray, promote, _transpose)
 
 pi = math.pi
@@ -60,7 +60,7 @@ def _axes(fname, axis, ndim):
 
 def _float(x):
     """x for a float function: int and bool arrays in float32 (MXNet's default float)."""
-    return x if x._data.dtype.kind == "f" else F.cast(x, dtype="f32")
+    return x if dtype_of(x).kind == "f" else F.cast(x, dtype="f32")
 
 
 def _shape_arg(fname, shape):
@@ -111,7 +111,7 @@ empty = zeros
 
 def full(shape, fill_value, dtype=None, order="C", ctx=None, out=None):
     if isinstance(fill_value, NDArray):
-        dt = check_dtype("full", dtype, fill_value._data.dtype)
+        dt = check_dtype("full", dtype, dtype_of(fill_value))
         return as_np(F.broadcast_to(cast(fill_value, dt), shape=_shape_arg("full", shape)))
     if dtype is None and isinstance(fill_value, bool):
         dtype = _BOOL
@@ -121,7 +121,7 @@ def full(shape, fill_value, dtype=None, order="C", ctx=None, out=None):
 
 def _like(fname, a, value, dtype):
     a = _arr(fname, a)
-    return _new(fname, onp.full(a.shape, value, check_dtype(fname, dtype, a._data.dtype)), None)
+    return _new(fname, onp.full(a.shape, value, check_dtype(fname, dtype, dtype_of(a))), None)
 
 
 def zeros_like(a, dtype=None, order="C", ctx=None, out=None):
@@ -231,7 +231,7 @@ def reciprocal(x, out=None, **kwargs):
 def _rounding(name, fn):
     def wrapper(x, out=None, **kwargs):
         x = _arr(name, x)
-        if x._data.dtype.kind != "f":
+        if dtype_of(x).kind != "f":
             return as_np(x).copy()
         return as_np(fn(x))
     wrapper.__name__ = name
@@ -256,7 +256,7 @@ rint = _rounding("rint", _rint_even)
 def around(x, decimals=0, out=None, **kwargs):
     """Round half to even, as numpy (decimals > 0 scales by 10**decimals first)."""
     x = _arr("around", x)
-    if x._data.dtype.kind != "f":
+    if dtype_of(x).kind != "f":
         return as_np(x).copy()
     if decimals == 0:
         return as_np(_rint_even(x))
@@ -269,18 +269,18 @@ round = round_ = around
 
 def isnan(x, out=None, **kwargs):
     x = _arr("isnan", x)
-    return as_np(F.ne(x, x)) if x._data.dtype.kind == "f" else _like("isnan", x, False, _BOOL)
+    return as_np(F.ne(x, x)) if dtype_of(x).kind == "f" else _like("isnan", x, False, _BOOL)
 
 
 def isinf(x, out=None, **kwargs):
     x = _arr("isinf", x)
-    return as_np(F.eq(F.abs(x), inf)) if x._data.dtype.kind == "f" else \
+    return as_np(F.eq(F.abs(x), inf)) if dtype_of(x).kind == "f" else \
         _like("isinf", x, False, _BOOL)
 
 
 def isfinite(x, out=None, **kwargs):
     x = _arr("isfinite", x)
-    return as_np(F.lt(F.abs(x), inf)) if x._data.dtype.kind == "f" else \
+    return as_np(F.lt(F.abs(x), inf)) if dtype_of(x).kind == "f" else \
         _like("isfinite", x, True, _BOOL)
 
 
@@ -314,7 +314,7 @@ greater, greater_equal = _comparison("greater", "gt"), _comparison("greater_equa
 
 def _as_bool(fname, x):
     x = _arr(fname, x)
-    return x if x._data.dtype == _BOOL else F.ne(x, 0)
+    return x if dtype_of(x) == _BOOL else F.ne(x, 0)
 
 
 def logical_not(x, out=None, **kwargs):
@@ -358,7 +358,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
     a = _arr("sum", a)
     if dtype is not None:
         a = cast(a, check_dtype("sum", dtype))
-    elif a._data.dtype == _BOOL:
+    elif dtype_of(a) == _BOOL:
         a = cast(a, _I64)
     return _reduce("sum", "sum", a, axis, keepdims)
 
@@ -367,7 +367,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where
     a = _arr("prod", a)
     if dtype is not None:
         a = cast(a, check_dtype("prod", dtype))
-    elif a._data.dtype == _BOOL:
+    elif dtype_of(a) == _BOOL:
         a = cast(a, _I64)
     return _reduce("prod", "prod", a, axis, keepdims)
 
@@ -429,7 +429,7 @@ def _arg(fname, a, axis, keepdims, neg):
     if a.size == 0:
         raise MXNetError(f"{fname}: attempt to get {fname} of an empty sequence")
     if neg:
-        a = F.neg(a) if a._data.dtype != _BOOL else F.logical_not(a)
+        a = F.neg(a) if dtype_of(a) != _BOOL else F.logical_not(a)
     if axis is None:
         a = F.reshape(a, shape=(a.size,))
         out = F.argmax(a, axis=0, keepdims=False)
@@ -437,7 +437,7 @@ def _arg(fname, a, axis, keepdims, neg):
             raise MXNetError(f"{fname}: keepdims needs an axis")
     else:
         out = F.argmax(a, axis=_axis(fname, axis, a.ndim), keepdims=bool(keepdims))
-    return as_np(out if out._data.dtype == _I64 else F.cast(out, dtype="i64"))
+    return as_np(out if dtype_of(out) == _I64 else F.cast(out, dtype="i64"))
 
 
 def argmax(a, axis=None, out=None, keepdims=False):
@@ -462,7 +462,7 @@ def cumsum(a, axis=None, dtype=None, out=None):
     a = _arr("cumsum", a)
     if dtype is not None:
         a = cast(a, check_dtype("cumsum", dtype))
-    elif a._data.dtype == _BOOL:
+    elif dtype_of(a) == _BOOL:
         a = cast(a, _I64)
     if axis is None:
         a, axis = F.reshape(a, shape=(a.size,)), 0
@@ -473,7 +473,7 @@ def cumsum(a, axis=None, dtype=None, out=None):
 def _common(fname, a, b):
     a, b = _arr(fname, a), _arr(fname, b)
     dt = promote(fname, a, b)
-    return cast(a, dt) if a._data.dtype != dt else a, cast(b, dt) if b._data.dtype != dt \
+    return cast(a, dt) if dtype_of(a) != dt else a, cast(b, dt) if dtype_of(b) != dt \
         else b, dt
 
 
@@ -682,10 +682,10 @@ def _same_dtype(fname, arrays):
     arrays = [_arr(fname, a) for a in arrays]
     if not arrays:
         raise MXNetError(f"{fname}: need at least one array")
-    dt = arrays[0]._data.dtype
+    dt = dtype_of(arrays[0])
     for a in arrays[1:]:
         dt = promote(fname, wrap(onp.zeros(0, dt)), a)
-    return [cast(a, dt) if a._data.dtype != dt else a for a in arrays]
+    return [cast(a, dt) if dtype_of(a) != dt else a for a in arrays]
 
 
 def concatenate(seq, axis=0, out=None):
@@ -826,8 +826,8 @@ def _operand_for_where(x, y):
     if xs is None and ys is None:
         x = _arr("where", x)
     dt = promote("where", x if isinstance(x, NDArray) else x, y if isinstance(y, NDArray) else y)
-    x = cast(x, dt) if isinstance(x, NDArray) and x._data.dtype != dt else x
-    y = cast(y, dt) if isinstance(y, NDArray) and y._data.dtype != dt else y
+    x = cast(x, dt) if isinstance(x, NDArray) and dtype_of(x) != dt else x
+    y = cast(y, dt) if isinstance(y, NDArray) and dtype_of(y) != dt else y
     if not isinstance(x, NDArray):
         x = as_np(wrap(onp.asarray(x, dtype=dt)))
     if not isinstance(y, NDArray):
@@ -869,7 +869,7 @@ def argsort(a, axis=-1, kind=None, order=None):
     if axis is None:
         a, axis = ravel(a), 0
     out = F.argsort(a, axis=_axis("argsort", axis, a.ndim), is_ascend=True)
-    return as_np(out if out._data.dtype == _I64 else F.cast(out, dtype="i64"))
+    return as_np(out if dtype_of(out) == _I64 else F.cast(out, dtype="i64"))
 
 
 def nonzero(a):
@@ -899,7 +899,7 @@ def take(a, indices, axis=None, mode="raise", out=None):
     ax = _axis("take", axis, a.ndim)
     n = a.shape[ax]
     if isinstance(idx, NDArray):
-        if idx._data.dtype.kind == "f":
+        if dtype_of(idx).kind == "f":
             idx = F.cast(idx, dtype="i64")
         if mode == "raise":
             idx._concretize("take(mode='raise')")

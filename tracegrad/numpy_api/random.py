@@ -7,6 +7,7 @@ from .. import random as _random
 from ..array import F, NDArray, wrap
 from ..base import MXNetError
 from ..ir.types import dtype_name
+from .ndarray import dtype_of
 from .ndarray import _F32, as_np, binary, check_dtype, from_python
 
 __all__ = ["seed", "normal", "uniform", "randint", "choice", "shuffle", "rand", "randn",
@@ -35,8 +36,8 @@ def _size(fname, size, *params):
 
 def _float_dtype(fname, dtype, *params):
     for p in params:
-        if isinstance(p, NDArray) and p._data.dtype.kind == "f" and dtype is None:
-            return p._data.dtype
+        if isinstance(p, NDArray) and dtype_of(p).kind == "f" and dtype is None:
+            return dtype_of(p)
     dt = check_dtype(f"random.{fname}", dtype, _F32)
     if dt.kind != "f":
         raise MXNetError(f"random.{fname}: dtype must be floating, got {dt}")

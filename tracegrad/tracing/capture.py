@@ -250,11 +250,17 @@ def _pending_value(a):
 
 
 def _np_view(d, cls):
-    """Deferred `d` viewed as mx.np: an NpDeferred alias of its value (None: view as usual)."""
+    """Deferred `d` viewed as mx.np: an NpDeferred alias of its value, or of an extra one more
+    extra viewing it (None: view as usual)."""
     if cls is not NpArray:
         return None
     j = _pending_value(d)
     if j is None:
+        step, leaf = _STATE.step, _GET_LEAF(d)
+        if step is not None and type(leaf) is tuple and step.held is None and not step.done \
+                and leaf[1] < len(step.extras) and step.extras[leaf[1]][3]() is d:
+            return _extra_result(step, _NP_VIEW, [leaf], None, _SLOT_VALUE.__get__(d),
+                                 NpDeferred)
         return None
     step = _STATE.step
     r = step.refs[j]
@@ -276,8 +282,16 @@ def _twin(n):
     """The Deferred of the value NpDeferred `n` stands for (made again, and registered as the
     value's array, when the first one is gone), or None when `n` is not this step's."""
     j = _pending_value(n)
-    if j is None:
-        return None
+    if j is None:    # an mx.np view of an extra: the extra's Deferred, while it is alive
+        step, leaf = _STATE.step, _GET_LEAF(n)
+        if step is None or type(leaf) is not tuple or step.held is not None or step.done or \
+                leaf[1] >= len(step.extras) or step.extras[leaf[1]][3]() is not n:
+            return None
+        opdef, operands = step.extras[leaf[1]][:2]
+        src = operands[0]
+        if opdef is not _NP_VIEW or type(src) is not tuple:
+            return None
+        return step.extras[src[1]][3]()
     step = _STATE.step
     r = step.refs[j]
     d = r() if r is not None else None
@@ -312,13 +326,19 @@ def _has_np(args):
 
 
 def nd_args(args):
-    """`args` with mx.np arrays as the nd arrays capture binds (an ndarray: its NDArray view,
-    the same buffer, value and variable; an NpDeferred: its value's Deferred), or None when
-    an NpDeferred is not this step's."""
+    """`args` with mx.np arrays as the nd arrays capture binds (an ndarray: the parameter's
+    array it views in a block's call, else its NDArray view, the same buffer, value and
+    variable; an NpDeferred: its value's Deferred), or None when an NpDeferred is not this
+    step's."""
     out = list(args)
+    owners = _STATE.view_owners
     for i, a in enumerate(args):
         t = type(a)
         if t is NpArray:
+            v = owners.get(id(a)) if owners else None
+            if v is not None and _SLOT_DATA.__get__(v) is _SLOT_DATA.__get__(a):
+                out[i] = v      # (a parameter's view: the parameter's own array, as in nd)
+                continue
             v = _NEW(NDArray)
             _SET_DATA(v, _SLOT_DATA.__get__(a))
             _SET_VALUE(v, _SLOT_VALUE.__get__(a))
@@ -920,6 +940,7 @@ def _extra_operands(step, args):
 
 
 _DETACH = None      # an extra's opdef for Deferred.detach of an extra
+_NP_VIEW = "mx.np view"     # ... and for an mx.np view of one (capture.NpDeferred)
 
 
 class _Const:
@@ -935,9 +956,9 @@ def _extra_args(operands, real, done):
             _array.wrap(o.data) if type(o) is _Const else o for o in operands]
 
 
-def _extra_result(step, opdef, operands, attrs, t):
+def _extra_result(step, opdef, operands, attrs, t, cls=Deferred):
     """A Deferred of type t for one more extra op of the step (its `_leaf`: ("extra", n))."""
-    d = _NEW(Deferred)
+    d = _NEW(cls)
     _SET_VAR(d, None)
     _SET_LEAF(d, ("extra", len(step.extras)))
     _SET_VALUE(d, t)
@@ -953,6 +974,8 @@ def _run_extras(step, real):
         args = _extra_args(operands, real, done)
         if opdef is _DETACH:
             res = NDArray.detach(args[0])
+        elif opdef is _NP_VIEW:
+            res = args[0]       # (the same buffer and graph value, as as_np's view)
         else:
             res = _array.apply(opdef, args, attrs) if attrs else _array.apply(opdef, args)
         done.append(res)
@@ -962,7 +985,7 @@ def _run_extras(step, real):
             _SET_DATA(d, data.copy() if own and data.base is not None else data)
             _SET_VALUE(d, _SLOT_VALUE.__get__(res))
             _SET_LEAF(d, None)
-            d.__class__ = NDArray
+            d.__class__ = NpArray if type(d) is NpDeferred else NDArray
 
 
 def _run_extras_after(step, outs):

@@ -153,7 +153,7 @@ class HybridRecurrentCell(RecurrentCell, HybridBlock):
         return flat[0], list(flat[1:])
 
     def forward(self, inputs, *states):
-        params = {k: p.data() for k, p in self._reg_params.items()}
+        params = {k: p._nd_data() for k, p in self._reg_params.items()}   # (nd, as F)
         out, new_states = self.hybrid_forward(nd, inputs, list(states), **params)
         return (out, *new_states)
 

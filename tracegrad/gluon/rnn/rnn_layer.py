@@ -146,7 +146,7 @@ class _RNNLayer(HybridBlock):
         if x.shape[2] != self.l0_i2h_weight.shape[1]:
             raise MXNetError(f"{self.name}: inputs have {x.shape[2]} features but the layer "
                              f"expects input_size={self.l0_i2h_weight.shape[1]}")
-        params = {k: p.data() for k, p in self._reg_params.items()}
+        params = {k: p._nd_data() for k, p in self._reg_params.items()}   # (nd, as F)
 
         def weights(layer, d):
             return tuple(params[f"{'lr'[d]}{layer}_{n}"] for n in (
