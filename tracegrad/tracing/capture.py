@@ -233,6 +233,13 @@ class NpDeferred(Deferred, NpArray):
         return shape[0]
 
     def detach(self):
+        """Deferred.detach of the value it views, as mx.np (else: read, then detached)."""
+        twin = self if type(_GET_LEAF(self)) is tuple else _twin(self)   # (an extra's view:
+        if twin is not None:                                            # detached as one)
+            d = Deferred.detach(twin)
+            if type(d) is Deferred:      # (made just now: nobody else holds it)
+                d.__class__ = NpDeferred
+                return d
         return NpArray.detach(self)     # (reads the data: materializes first)
 
     def _own_buffer(self):
@@ -284,6 +291,14 @@ def _twin(n):
     j = _pending_value(n)
     if j is None:    # an mx.np view of an extra: the extra's Deferred, while it is alive
         step, leaf = _STATE.step, _GET_LEAF(n)
+        if step is not None and type(leaf) is int and leaf < 0 and step.held is None and \
+                not step.done and any(r() is n for _, r in step.aliases):
+            d = _NEW(Deferred)    # a detached one: one more detached alias of its value
+            _SET_VAR(d, None)
+            _SET_LEAF(d, leaf)
+            _SET_VALUE(d, _SLOT_VALUE.__get__(n))
+            _add_alias(step, -1 - leaf, d)
+            return d
         if step is None or type(leaf) is not tuple or step.held is not None or step.done or \
                 leaf[1] >= len(step.extras) or step.extras[leaf[1]][3]() is not n:
             return None
@@ -2106,14 +2121,11 @@ def _fill_aliases(step, data_of, value_of):
     for j, r in step.aliases:
         d = r()
         if d is not None:
+            detached = _GET_LEAF(d) < 0
             _SET_DATA(d, data_of(j))
             _SET_LEAF(d, None)
-            if type(d) is NpDeferred:
-                _SET_VALUE(d, value_of(j))
-                d.__class__ = NpArray
-            else:
-                _SET_VALUE(d, None)
-                d.__class__ = NDArray
+            _SET_VALUE(d, None if detached else value_of(j))
+            d.__class__ = NpArray if type(d) is NpDeferred else NDArray
 
 
 # A held step may be finished from another thread (a gradient read there) while its own
