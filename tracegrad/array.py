@@ -324,8 +324,6 @@ class NDArray:
 
     def __init__(self, data, ctx=None, dtype=None):
         arr = np.array(data, dtype=dtype)
-        if arr.dtype == np.float16:
-            arr = arr.astype(np.float32)
         dtype_name(arr.dtype)
         self._data, self._value, self._var, self._leaf = arr, None, None, None
 

@@ -73,12 +73,36 @@ class SegmentedFunction:
 
 def native_op(op) -> bool:
     """Whether codegen can lower `op` (asks codegen's own check on a one-op function)."""
+    return not_native_reason(op) is None
+
+
+def not_native_reason(op):
+    """Why codegen cannot lower `op` (codegen's own words: no lowering, or a dtype such as
+    float16 it has none for), or None when it can."""
     from ..codegen.entry import check_lowerable
     try:
         check_lowerable(Function("probe", [], [op], []))
-    except NotImplementedError:
-        return False
-    return True
+    except NotImplementedError as e:
+        return str(e)
+    return None
+
+
+def python_ops(run):
+    """The ops a compiled callable runs in Python (a SegmentedFunction's split ops; every op
+    of an interpreted one), as (op name, reason) pairs, each once."""
+    if isinstance(run, Donating):
+        run = run.inner
+    if isinstance(run, SegmentedFunction):
+        ops = [what for native, what, _, _ in run.steps if not native]
+    elif isinstance(run, Interpreted):
+        ops = list(run.program.fn.ops)
+    else:
+        return []
+    seen = {}
+    for op in ops:
+        reason = not_native_reason(op) or "interpreted"
+        seen.setdefault((op.opdef.name, reason), None)
+    return list(seen)
 
 
 def compile_callable(fn, on_python_op=None, fastmath=(), donate=None):
