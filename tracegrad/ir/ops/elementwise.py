@@ -36,6 +36,9 @@ def _int_range(fdt, dtype):
 _F16 = np.dtype(np.float16)
 
 
+_F16 = np.dtype(np.float16)
+
+
 def saturating_int(x, dtype=np.int64):
     """Floats to integers as compiled code converts them (llvm.fptosi.sat): toward zero,
     values beyond the integer range to its nearest end, NaN to 0. numpy's astype leaves those
