@@ -112,10 +112,27 @@ def _master_update(update, self, index, weight, grad, state):
     runs in float32 on the master copy with the gradient cast to float32, and the weight
     becomes the master copy rounded to float16."""
     if type(state) is not MasterState:
-        return update(self, index, weight, grad, state)
+        return _half_update(update, self, index, weight, grad, state)
     master = state[0]
     update(self, index, master, grad.astype(np.float32), state.inner)
     np.copyto(weight, master, casting="unsafe")
+
+
+def _half_update(update, self, index, weight, grad, state):
+    """A float16 weight without a master copy: as MXNet's update kernels, which compute each
+    expression in float32 and store float16, the update runs on float32 copies of the weight
+    and its float16 states, and the results are rounded into them. (numpy's float16 ops would
+    round every intermediate: epsilon 1e-8 becomes 0 and Adam divides 0 by 0.)"""
+    parts = () if state is None else state if isinstance(state, tuple) else (state,)
+    wide = tuple(a.astype(np.float32) if type(a) is np.ndarray and a.dtype is _F16 else a
+                 for a in parts)
+    w32 = weight.astype(np.float32)
+    update(self, index, w32, grad.astype(np.float32),
+           None if state is None else wide if isinstance(state, tuple) else wide[0])
+    np.copyto(weight, w32, casting="unsafe")
+    for a, w in zip(parts, wide):
+        if w is not a:
+            np.copyto(a, w, casting="unsafe")
 
 
 class Optimizer:

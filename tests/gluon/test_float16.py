@@ -145,6 +145,29 @@ def test_multi_precision_update_is_the_float32_update_of_the_master_copy(name, k
     assert w16.dtype == np.float16
 
 
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop"])
+def test_a_float16_update_without_master_copy_is_computed_in_float32_and_rounded(name):
+    """As MXNet's update kernels (float32 arithmetic, float16 stores): Adam's epsilon is not
+    rounded to 0, so a zero gradient leaves the weight as it is instead of 0/0 = nan."""
+    w0 = RS.uniform(-1, 1, 6).astype(np.float16)
+    opt, ref = mx.optimizer.create(name), mx.optimizer.create(name)
+    w16 = w0.copy()
+    with pytest.warns(UserWarning, match="multi_precision"):
+        s16 = opt.create_state(0, w16)
+    w32 = w0.astype(np.float32)
+    s32 = ref.create_state(0, w32)
+    for g in (RS.uniform(-1, 1, 6), np.zeros(6)):
+        g = g.astype(np.float16)
+        w32 = w16.astype(np.float32)
+        s32 = None if s16 is None else tuple(a.astype(np.float32) for a in (
+            s16 if isinstance(s16, tuple) else (s16,)))
+        s32 = s32 if s32 is None or isinstance(s16, tuple) else s32[0]
+        opt.update(0, w16, g, s16)
+        ref.update(0, w32, g.astype(np.float32), s32)
+        assert w16.dtype == np.float16 and np.isfinite(w16).all()
+        np.testing.assert_array_equal(w16, w32.astype(np.float16))
+
+
 def test_a_user_optimizer_gets_mxnets_update_multi_precision():
     class HalfStep(mx.optimizer.Optimizer):
         def create_state(self, index, weight):
@@ -209,6 +232,22 @@ def test_parameter_files_keep_float16_and_cast_dtype_is_honoured(tmp_path):
     assert params.get("weight").data().dtype == np.float32
     params.load(path, cast_dtype=True, dtype_source="saved")
     assert params.get("weight").data().dtype == np.float16
+
+
+def test_an_exported_float16_block_imports_and_gives_the_same_values(tmp_path):
+    net = _net(conv=False)
+    net.initialize()
+    net.cast("float16")
+    net.hybridize()
+    x = nd.array(RS.uniform(-1, 1, (2, 6)), dtype="float16")
+    want = net(x)
+    net.export(str(tmp_path / "half"))
+    block = gluon.SymbolBlock.imports(str(tmp_path / "half-symbol.json"), ["data"],
+                                      str(tmp_path / "half-0000.params"))
+    for _ in range(3):      # (the third call takes the inference fast path)
+        got = block(x)
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got.asnumpy(), want.asnumpy())
 
 
 def test_hybridized_float16_training_equals_eager(fresh_capture):

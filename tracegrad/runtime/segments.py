@@ -8,13 +8,31 @@ per segment and one Python call per split op.
 import functools
 import warnings
 
+import numpy as np
+
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Function, Literal, Value
 from .donation import Donating
 from .interpret import Program
 
 
-class SegmentedFunction:
+class _TypedCall:
+    """NativeFunction.try_call for a callable that computes (partly) in Python: None when an
+    input is not an ndarray of its parameter's exact shape and dtype (nothing runs), else
+    the call's outputs. (The fast paths that hold a compiled callable call it this way.)"""
+
+    def try_call(self, args):
+        params = self.fn.params
+        if len(args) != len(params):
+            return None
+        for a, p in zip(args, params):
+            t = p.type
+            if type(a) is not np.ndarray or a.shape != t.shape or a.dtype != t.np_dtype:
+                return None
+        return self(*args)
+
+
+class SegmentedFunction(_TypedCall):
     """Callable like a NativeFunction: `f(*arrays) -> list of arrays`."""
 
     def __init__(self, fn, compile_segment, is_native, on_python_op=None):
@@ -124,12 +142,13 @@ def compile_callable(fn, on_python_op=None, fastmath=(), donate=None):
     return Donating(run, fn, donate) if donate else run
 
 
-class Interpreted:
+class Interpreted(_TypedCall):
     """The interpreter behind the native-callable interface (`f(*arrays) -> list`)."""
     llvm_ir = ""
 
     def __init__(self, fn, on_python_op=None):
         self.program, self.on_python_op = Program(fn), on_python_op
+        self.fn = fn
 
     def __call__(self, *arrays):
         if self.on_python_op is not None:
