@@ -252,3 +252,18 @@ def test_codegen_refuses_narrow_dtypes_with_a_reason():
     fn = b.ret(b.add(p, p))
     with pytest.raises(NotImplementedError, match="float16 has no native lowering"):
         compile_function(fn)
+
+
+def test_random_draws_in_float16():
+    mx.random.seed(4)
+    for draw in (lambda: nd.random.uniform(shape=(500,), dtype="float16"),
+                 lambda: nd.random.normal(shape=(500,), dtype="float16"),
+                 lambda: nd.random.exponential(shape=(500,), dtype="float16"),
+                 lambda: nd.random.gamma(2.0, 1.0, shape=(500,), dtype="float16"),
+                 lambda: nd.random.poisson(3.0, shape=(500,), dtype="float16")):
+        a = draw()
+        assert a.dtype == np.float16 and np.isfinite(a.asnumpy()).all()
+    u = nd.random.uniform(shape=(500,), dtype="float16").asnumpy()
+    assert 0 <= u.min() and u.max() <= 1 and 0.4 < u.mean() < 0.6
+    with pytest.raises(MXNetError, match="float16, float32 or float64"):
+        nd.random.gamma(2.0, 1.0, shape=(2,), dtype="int8")
