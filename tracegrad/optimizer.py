@@ -67,7 +67,8 @@ def _numpy(x):
 def _takes_numpy(method):
     """A built-in update / create_state, also callable MXNet-style (with NDArrays: a user's
     subclass calling super().update): their buffers are what it reads and writes. A float16
-    weight under multi_precision gets a float32 master copy (_with_master_copy)."""
+    weight gets a float32 master copy under multi_precision (_master_state, _master_update),
+    else a float32 computation rounded into it (_half_update)."""
     master = _master_update if method.__name__ == "update" else _master_state
 
     @functools.wraps(method)
