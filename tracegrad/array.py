@@ -13,12 +13,16 @@ from .base import LOCATING, MXNetError, op_error
 from .context import PLACED as _PLACED, Context, count_placed, current_context
 from .ir.attrs import check_attr
 from .ir.ops import REGISTRY
-from .ir.types import DTYPES, dtype_name, type_of
+from .ir.types import DTYPES, NARROW, dtype_name, type_of
 from .runtime import tape
 from .runtime.tape import STATE
 
 _EMPTY = {}
-_SUPPORTED = frozenset(DTYPES.values())
+# the dtypes a result may have without a second look; a narrow one (float16, uint8, int8) is
+# checked against the op's type rule (_narrow_result), since numpy also gives them for bools
+# (exp of a bool is float16, bool % bool is int8) where the type rule, and so compiled code,
+# refuses: the float32 path pays nothing for it
+_SUPPORTED = frozenset(DTYPES[d] for d in DTYPES if d not in NARROW)
 
 
 class _Hooks(threading.local):
@@ -168,9 +172,11 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
             return _apply_multi(opdef, [a if isinstance(a, NDArray) else d
                                         for a, d in zip(args, datas)], attrs, out)
         out = np.asarray(out)
-    if out.dtype not in _SUPPORTED:  # numpy promoted past what the type rule allows
+    if out.dtype not in _SUPPORTED and not _narrow_result(opdef, datas, attrs, out):
+        # numpy promoted past what the type rule allows
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or
-                       f"numpy gave an unsupported {out.dtype} result") from None
+                       f"numpy gave a {out.dtype} result where the type rule gives "
+                       f"{_rule_type(opdef, datas, attrs)}") from None
     if out.dtype is _F64 and _float_beside_bools(datas):
         out = (impl or opdef.impl)(*_in_float32(datas), **attrs)
     res = NDArray.__new__(NDArray)
@@ -243,6 +249,30 @@ def _hooked_args(args):
         if isinstance(a, np.generic):  # a numpy scalar is a weak scalar, as in a trace
             return tuple(a.item() if isinstance(a, np.generic) else a for a in args)
     return args
+
+
+def _narrow_result(opdef, datas, attrs, out) -> bool:
+    """Whether a float16 / uint8 / int8 result is the one the op's type rule gives."""
+    if out.dtype not in _NARROW_DTYPES:
+        return False
+    t = _rule_type(opdef, datas, attrs)
+    return t is not None and t.np_dtype == out.dtype
+
+
+_NARROW_DTYPES = frozenset(DTYPES[d] for d in NARROW)
+
+
+def _rule_type(opdef, datas, attrs):
+    """The op's type rule's result type for these operands (None: it refuses them)."""
+    from .ir.function import Literal, canonical_attrs, literal_dtype
+    try:
+        arrays = [Literal(0, type_of(d).dtype) for d in datas if isinstance(d, np.ndarray)]
+        types = [type_of(d) if isinstance(d, np.ndarray) else      # scalars weak, as traced
+                 Literal(d, literal_dtype(d, arrays)).type for d in datas]
+        t = opdef.infer(*types, **canonical_attrs(opdef, attrs))
+    except Exception:  # noqa: BLE001 - refused (the caller names the rule's message)
+        return None
+    return t[0] if isinstance(t, tuple) else t
 
 
 def _type_rule_says(opdef, datas, attrs):
@@ -324,8 +354,6 @@ class NDArray:
 
     def __init__(self, data, ctx=None, dtype=None):
         arr = np.array(data, dtype=dtype)
-        if arr.dtype == np.float16:
-            arr = arr.astype(np.float32)
         dtype_name(arr.dtype)
         self._data, self._value, self._var, self._leaf = arr, None, None, None
 

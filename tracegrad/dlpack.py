@@ -28,7 +28,7 @@ def _checked(data, what):
         dtype_name(data.dtype)
     except (TypeError, KeyError, ValueError):
         raise MXNetError(f"{what}: dtype {data.dtype} is not supported by tracegrad (float32, "
-                         f"float64, int32, int64, bool)") from None
+                         f"float64, float16, int32, int64, int8, uint8, bool)") from None
     return data
 
 

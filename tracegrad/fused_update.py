@@ -29,6 +29,7 @@ from .stats import COUNTERS
 
 _CACHE: dict = {}
 _CACHE_SIZE = 64
+_F16 = np.dtype(np.float16)
 
 
 def _states(state):
@@ -265,7 +266,9 @@ def _apply_slow(optimizer, items, states, indices, structure, scalars):
     for i, nd_weight, grad in items:
         w = nd_weight._data
         dtype = w.dtype
-        if (type(w) is not np.ndarray or dtype.kind != "f" or type(grad) is not np.ndarray
+        if (type(w) is not np.ndarray or dtype.kind != "f" or dtype == _F16   # (optimizer.py
+                # updates float16 weights in float32, as MXNet's kernels: one at a time)
+                or type(grad) is not np.ndarray
                 or grad.dtype != dtype or grad.shape != w.shape):
             if scalars is not None:
                 raise RuntimeError("fused update: a parameter changed type mid-step")

@@ -23,11 +23,12 @@ V1_MAGIC, V2_MAGIC, V3_MAGIC = 0xF993FAC8, 0xF993FAC9, 0xF993FACA
 MAX_NDIM = 32
 MAX_EXTENT = 2 ** 48  # elements: far beyond any real array, far below numpy's int64 limit
 
-# mshadow type codes -> the dtype stored in the file, and the dtype tracegrad keeps it as
-# (tracegrad arrays are float32/float64/int32/int64/bool: narrower types widen losslessly)
+# mshadow type codes (mshadow/base.h TypeFlag) -> the dtype stored in the file, and the dtype
+# tracegrad keeps it as (MXNet's own for those tracegrad holds; int16/uint16/uint32/uint64 and
+# bfloat16 widen losslessly)
 _DTYPES = {
-    0: (np.float32, np.float32), 1: (np.float64, np.float64), 2: (np.float16, np.float32),
-    3: (np.uint8, np.int32), 4: (np.int32, np.int32), 5: (np.int8, np.int32),
+    0: (np.float32, np.float32), 1: (np.float64, np.float64), 2: (np.float16, np.float16),
+    3: (np.uint8, np.uint8), 4: (np.int32, np.int32), 5: (np.int8, np.int8),
     6: (np.int64, np.int64), 7: (np.bool_, np.bool_), 8: (np.int16, np.int32),
     9: (np.uint16, np.int32), 10: (np.uint32, np.int64), 11: (np.uint64, np.int64),
     12: ("bfloat16", np.float32),

@@ -28,9 +28,12 @@ waitall = lambda: None  # noqa: E731  (synchronous execution: nothing to wait fo
 
 
 def _np_dtype(dtype, default=np.float32):
+    """The numpy dtype `dtype=` names; TypeError for one tracegrad arrays cannot hold (int16)."""
     if dtype is None:
         return np.dtype(default)
-    return np.dtype(dtype.type if isinstance(dtype, np.dtype) else dtype)
+    dtype = np.dtype(dtype.type if isinstance(dtype, np.dtype) else dtype)
+    dtype_name(dtype)
+    return dtype
 
 
 # ------------------------------------------------------------------ creation
@@ -55,8 +58,6 @@ def array(source_array, ctx=None, dtype=None):
             data = np.array(source_array, dtype=_np_dtype(dtype))
         except (ValueError, TypeError, OverflowError) as e:
             raise _not_convertible(source_array, dtype, e) from None
-    if data.dtype == np.float16:
-        data = data.astype(np.float32)
     dtype_name(data.dtype)
     return wrap(data) if ctx is None else _on_context(wrap(data), ctx)
 

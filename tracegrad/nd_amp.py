@@ -1,11 +1,10 @@
 """`nd.amp_cast` and `nd.amp_multicast` (MXNet 1.9.1's AMP casts). They convert only between
-low-precision floats and float32 and leave every other dtype as it is.
+the AMP float types (float16, float32) and leave every other dtype as it is.
 
-tracegrad holds no float16 arrays (nd.array stores float16 data as float32), so a cast to
-float16 gives float32 values rounded to the nearest float16 (ties to even, ±inf past 65504,
-subnormals on the 2^-24 grid), which is what float16 would hold; its gradient passes straight
-through, as MXNet's cast-back gradient does. The rounding is a composite (add and subtract a
-binade's magic constant in float32), so it compiles and differentiates like every nd op.
+A cast to float16 is a real float16 array (numpy's conversion: ties to even, ±inf past 65504,
+subnormals); its gradient is cast back to the input's dtype, as MXNet's amp_cast backward.
+float16 ops have no native lowering, so compiled code runs them through numpy (see
+codegen/entry.py check_lowerable): the same values as eager.
 """
 import numpy as np
 
@@ -16,7 +15,7 @@ from .op_kwargs import redo as _redo
 
 __all__ = ["amp_cast", "amp_multicast"]
 
-_HALF_MAX = 65504.0
+_AMP_FLOATS = (np.dtype(np.float16), np.dtype(np.float32))
 
 
 def _target(dtype):
@@ -24,51 +23,41 @@ def _target(dtype):
     if name in ("bfloat16",):
         raise MXNetError("amp_cast: bfloat16 is not supported (tracegrad has no bfloat16 "
                          "arrays)")
-    np_dtype = np.dtype(name)
-    return "half" if np_dtype == np.float16 else dtype_name(np_dtype)
-
-
-def round_to_half(x):
-    """float32 x rounded to the nearest float16 value, held in float32; gradient 1."""
-    a = F.abs(x)
-    magic = F.constant(value=0.75, shape=(), dtype="f32")      # binades below 2^-13
-    for e in range(-13, 16):   # binade [2^e, 2^(e+1)): the float16 grid step is 2^(e-10)
-        magic = F.where(F.ge(a, 2.0 ** e), 1.5 * 2.0 ** (e + 13), magic)
-    magic = F.stop_gradient(magic)
-    r = F.sub(F.add(x, magic), magic)          # rounds x to a multiple of the grid step
-    r = F.where(F.eq(r, 0.0), F.mul(x, 0.0), r)   # a zero keeps x's sign
-    r = F.where(F.gt(r, _HALF_MAX), float("inf"), F.where(F.lt(r, -_HALF_MAX), float("-inf"),
-                                                           r))
-    r = F.stop_gradient(r)
-    finite = F.where(F.lt(a, float("inf")), x, 0.0)
-    return F.sub(r, F.sub(F.stop_gradient(finite), finite))   # value r, gradient 1
+    return dtype_name(np.dtype(name))
 
 
 def amp_cast(data, dtype, **kwargs):
-    """data cast to `dtype` when data is float32 (float16 as above); data of any other dtype
-    comes back unchanged (a new array), as MXNet's amp_cast."""
+    """data cast to `dtype` when data is float32 or float16; data of any other dtype comes
+    back unchanged (a new array), as MXNet's amp_cast."""
     if kwargs:
         return _redo(amp_cast, locals())
     if not isinstance(data, NDArray):
         raise MXNetError(f"amp_cast: data must be an NDArray, got {type(data).__name__}")
     target = _target(dtype)
     src = np.dtype(data.dtype)
-    if src != np.float32:
+    if src not in _AMP_FLOATS:
         return F.cast(data, dtype=dtype_name(src))
-    if target == "half":
-        with np.errstate(invalid="ignore"):    # inf * 0 (a zero's sign), discarded
-            return round_to_half(data)
-    return F.cast(data, dtype=target)
+    with np.errstate(over="ignore"):    # past float16's 65504: inf, as MXNet's cast
+        return F.cast(data, dtype=target)
 
 
 def amp_multicast(*data, num_outputs=None, cast_narrow=False, **kwargs):
-    """Each input cast to the widest float type among them (cast_narrow: the narrowest),
-    counting only float16/float32; other dtypes unchanged. With tracegrad's dtypes (no float16)
-    every input keeps its dtype: the results are copies. A list (one NDArray for one input)."""
+    """Each float16/float32 input cast to the widest of those types among the inputs
+    (cast_narrow: the narrowest); other dtypes unchanged (copies). A list (one NDArray for
+    one input)."""
     if kwargs:
         return _redo(amp_multicast, locals())
     if num_outputs is None or int(num_outputs) != len(data):
         raise MXNetError(f"amp_multicast: num_outputs ({num_outputs}) must equal the number "
                          f"of inputs ({len(data)})")
-    outs = [F.cast(d, dtype=dtype_name(np.dtype(d.dtype))) for d in data]
+    amp = [np.dtype(d.dtype) for d in data if np.dtype(d.dtype) in _AMP_FLOATS]
+    to = None
+    if amp:
+        to = min(amp, key=lambda t: t.itemsize) if cast_narrow else \
+            max(amp, key=lambda t: t.itemsize)
+    outs = []
+    for d in data:
+        src = np.dtype(d.dtype)
+        with np.errstate(over="ignore"):
+            outs.append(F.cast(d, dtype=dtype_name(to if src in _AMP_FLOATS else src)))
     return outs if len(outs) > 1 else outs[0]

@@ -66,13 +66,74 @@ def _numpy(x):
 
 def _takes_numpy(method):
     """A built-in update / create_state, also callable MXNet-style (with NDArrays: a user's
-    subclass calling super().update): their buffers are what it reads and writes."""
+    subclass calling super().update): their buffers are what it reads and writes. A float16
+    weight gets a float32 master copy under multi_precision (_master_state, _master_update),
+    else a float32 computation rounded into it (_half_update)."""
+    master = _master_update if method.__name__ == "update" else _master_state
+
     @functools.wraps(method)
     def call(self, index, weight, *rest):
         if isinstance(weight, NDArray):
             weight, rest = weight._data, tuple(_numpy(r) for r in rest)
+        if weight.dtype is _F16:
+            return master(method, self, index, weight, *rest)
         return method(self, index, weight, *rest)
     return call
+
+
+_F16 = np.dtype(np.float16)
+_F16_WARNING = ("Accumulating with float16 in optimizer can lead to poor accuracy or slow "
+                "convergence. Consider using multi_precision=True option of the optimizer")
+
+
+class MasterState(tuple):
+    """The state of a float16 weight under multi_precision: (float32 master copy, *the
+    optimizer's own state arrays); `inner` is that state as create_state made it (None, one
+    array or a tuple). A flat tuple, so Trainer.save_states / load_states see every array."""
+
+    def __new__(cls, master, inner):
+        parts = () if inner is None else inner if isinstance(inner, tuple) else (inner,)
+        self = super().__new__(cls, (master, *parts))
+        self.inner = inner
+        return self
+
+
+def _master_state(create_state, self, index, weight):
+    """MXNet's create_state_multi_precision: with multi_precision the optimizer's state is
+    made for a float32 copy of the float16 weight (held with it); without, MXNet's warning."""
+    if self.multi_precision:
+        master = weight.astype(np.float32)
+        return MasterState(master, create_state(self, index, master))
+    warnings.warn(_F16_WARNING, stacklevel=3)
+    return create_state(self, index, weight)
+
+
+def _master_update(update, self, index, weight, grad, state):
+    """MXNet's update_multi_precision (mp_sgd_update and the base wrapper alike): the update
+    runs in float32 on the master copy with the gradient cast to float32, and the weight
+    becomes the master copy rounded to float16."""
+    if type(state) is not MasterState:
+        return _half_update(update, self, index, weight, grad, state)
+    master = state[0]
+    update(self, index, master, grad.astype(np.float32), state.inner)
+    np.copyto(weight, master, casting="unsafe")
+
+
+def _half_update(update, self, index, weight, grad, state):
+    """A float16 weight without a master copy: as MXNet's update kernels, which compute each
+    expression in float32 and store float16, the update runs on float32 copies of the weight
+    and its float16 states, and the results are rounded into them. (numpy's float16 ops would
+    round every intermediate: epsilon 1e-8 becomes 0 and Adam divides 0 by 0.)"""
+    parts = () if state is None else state if isinstance(state, tuple) else (state,)
+    wide = tuple(a.astype(np.float32) if type(a) is np.ndarray and a.dtype is _F16 else a
+                 for a in parts)
+    w32 = weight.astype(np.float32)
+    update(self, index, w32, grad.astype(np.float32),
+           None if state is None else wide if isinstance(state, tuple) else wide[0])
+    np.copyto(weight, w32, casting="unsafe")
+    for a, w in zip(parts, wide):
+        if w is not a:
+            np.copyto(a, w, casting="unsafe")
 
 
 class Optimizer:
@@ -234,10 +295,27 @@ class Optimizer:
                                   f"weight, grad, state)")
 
     def update_multi_precision(self, index, weight, grad, state):
-        """update() (tracegrad has no float16 master weights to keep)."""
+        """MXNet's: with multi_precision and a float16 weight, update() of the float32 master
+        copy (state[0]) with the gradient in float32, then the weight is that copy in
+        float16; else update() (which does the same for a built-in's MasterState)."""
+        if self.multi_precision and np.dtype(weight.dtype) == _F16 and \
+                type(state) is tuple:
+            master = state[0]
+            self.update(index, master, grad.astype(np.float32), state[1])
+            weight[:] = master.astype(np.float16)
+            return None
         return self.update(index, weight, grad, state)
 
     def create_state_multi_precision(self, index, weight):
+        """MXNet's: (float32 master copy, its state) for a float16 weight with
+        multi_precision; else create_state() (a float16 weight without: MXNet's warning)."""
+        # (a built-in update() keeps a MasterState itself, made by the built-in create_state)
+        builtin = hasattr(type(self).update, "__wrapped__")
+        if np.dtype(weight.dtype) == _F16 and not builtin:
+            if self.multi_precision:
+                master = weight.astype(np.float32)
+                return (master, self.create_state(index, master))
+            warnings.warn(_F16_WARNING, stacklevel=2)
         return self.create_state(index, weight)
 
     # ------------------------------------------------------------ the fused (multi-tensor) form
@@ -287,6 +365,9 @@ class Optimizer:
 
     def __repr__(self):
         return f"{type(self).__name__}(learning_rate={self.learning_rate}, wd={self.wd})"
+
+
+Optimizer.create_state = _takes_numpy(Optimizer.create_state)   # (stateless built-ins too)
 
 
 @register

@@ -62,8 +62,8 @@ def _params(op, params, shape, dtype, out=None):
 
 def _dtype(dtype):
     name = dtype_name(np.dtype(dtype or np.float32))
-    if name not in ("f32", "f64"):
-        raise MXNetError(f"random: dtype must be float32 or float64, got {dtype!r}")
+    if name not in ("f32", "f64", "f16"):
+        raise MXNetError(f"random: dtype must be float16, float32 or float64, got {dtype!r}")
     return name
 
 

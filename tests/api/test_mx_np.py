@@ -28,7 +28,7 @@ def test_creation_defaults_and_properties():
     assert a.dtype == onp.float32 and isinstance(a.dtype, onp.dtype)   # lists: float32
     assert a.shape == (2, 3) and a.size == 6 and a.ndim == 2 and len(a) == 2
     assert np.array(onp.arange(3)).dtype == onp.int64                  # numpy keeps its dtype
-    assert np.array(onp.arange(3, dtype=onp.uint8)).dtype == onp.int32  # (widened)
+    assert np.array(onp.arange(3, dtype=onp.uint8)).dtype == onp.uint8  # (as MXNet)
     assert np.arange(4).dtype == onp.float32 and np.arange(4, dtype="int32").dtype == onp.int32
     assert np.zeros((2, 3)).dtype == onp.float32 and np.ones(3, dtype=np.int64).dtype == onp.int64
     close(np.linspace(0, 1, 5), onp.linspace(0, 1, 5))

@@ -48,14 +48,15 @@ def test_unnamed_list_roundtrip_and_dict(tmp_path):
     assert list(nd.load(str(tmp_path / "d.nd"))) == ["x", "y"]
 
 
-def test_narrow_dtypes_widen_losslessly(tmp_path):
+def test_mxnet_narrow_dtypes_load_as_themselves(tmp_path):
     f16 = np.float16([0.5, -2.0, 65504.0])
     u8 = np.uint8([0, 200, 255])
-    mxnet_format.write(tmp_path / "n.nd", [f16, u8], ["h", "u"])
+    i8 = np.int8([-128, 0, 127])
+    mxnet_format.write(tmp_path / "n.nd", [f16, u8, i8], ["h", "u", "i"])
     got = nd.load(str(tmp_path / "n.nd"))
-    assert got["h"].dtype == np.float32 and got["u"].dtype == np.int32
-    np.testing.assert_array_equal(got["h"].asnumpy(), f16.astype(np.float32))
-    np.testing.assert_array_equal(got["u"].asnumpy(), u8.astype(np.int32))
+    for key, want in (("h", f16), ("u", u8), ("i", i8)):
+        assert got[key].dtype == want.dtype
+        np.testing.assert_array_equal(got[key].asnumpy(), want)
 
 
 def test_our_saves_stay_npz(tmp_path):

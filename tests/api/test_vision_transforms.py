@@ -196,9 +196,10 @@ def test_mnist_reads_idx_files(tmp_path):
     assert len(ds) == 3
     img, label = ds[2]
     assert img.shape == (28, 28, 1) and label == 9 and label.dtype == np.int32
+    assert img.dtype == np.uint8                  # MXNet's: the file's uint8 pixels
     np.testing.assert_array_equal(img.asnumpy()[..., 0], images[2])
-    fashion = gluon.data.vision.FashionMNIST(root=str(tmp_path), train=False,
-                                             transform=lambda d, l: (d * 2, l + 1))
+    fashion = gluon.data.vision.FashionMNIST(
+        root=str(tmp_path), train=False, transform=lambda d, l: (d.astype("int32") * 2, l + 1))
     assert fashion[0][1] == 8 and fashion[0][0].asnumpy().max() == 2 * int(images[0].max())
     _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", 2049, labels[:2])  # 2 labels, 3 images
     with pytest.raises(ValueError, match="t10k-images.*dimensions"):

@@ -41,7 +41,8 @@ CASES = {
         lambda: nd.one_hot(nd.array([1, 2]), -3), MXNetError,
         ["one_hot", "depth = -3", "non-negative"]),
     "unsupported dtype": (lambda: nd.array(np.ones(2, dtype=complex)), TypeError,
-                          ["complex128", "float32, float64, int32, int64 and bool"]),
+                          ["complex128", "float32, float64, float16, int32, int64, int8, "
+                                         "uint8 and bool"]),
     "boolean mask index": (lambda: nd.ones(3)[nd.array([1, 0, 1], dtype=bool)], MXNetError,
                            ["boolean mask", "nd.where"]),
     "index out of bounds": (lambda: X[5], IndexError, ["index 5", "size 2"]),

@@ -266,7 +266,7 @@ IR_EDITS = {
                                         + "]" * 50), "nested"),
     "long number": (lambda t: t.replace("transpose_b = true", "transpose_b = " + "7" * 5000),
                     "number literal"),
-    "bad type": (lambda t: t.replace("f32[5,4]", "f16[5,4]", 1), "expected a type"),
+    "bad type": (lambda t: t.replace("f32[5,4]", "i16[5,4]", 1), "expected a type"),
     "truncated": (lambda t: t[:len(t) // 2], "invalid IR"),
     "wrong result type": (lambda t: t.replace(": f32[5,4]", ": f32[5,5]", 1), "declared"),
 }

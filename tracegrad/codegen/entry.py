@@ -21,6 +21,7 @@ from llvmlite import ir
 
 from ..ir.function import Literal, Value
 from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
+from ..ir.types import NARROW
 from ..ir.passes.fuse import fusion_groups
 from . import donation, fused, index_errors, mathfuns, step_timer, threads
 from .kernels import blas_layout, kernel_for
@@ -79,6 +80,11 @@ def check_lowerable(fn):
     """Raise NotImplementedError naming the first op codegen cannot lower (read from traits)."""
     for op in fn.ops:
         name, opdef = op.name, op.opdef
+        for v in op.results + op.operands:
+            if v.type.dtype in NARROW:
+                raise NotImplementedError(
+                    f"codegen: op '{name}': {v.type.np_dtype} has no native lowering; it "
+                    f"runs in Python (numpy), exactly as eager")
         if ELEMENTWISE in opdef.traits and getattr(opdef, "scalar", None) is None:
             raise NotImplementedError(f"codegen: elementwise op '{name}' has no scalar rule")
         if INDEXED in opdef.traits and getattr(opdef, "element", None) is None:

@@ -288,8 +288,14 @@ class Parameter:
         for copy in self._copies.values():
             np.copyto(copy._data, src, casting="unsafe")
 
+    # the dtype a cast to float16 gives this parameter instead (BatchNorm's statistics and
+    # affine terms stay float32 in a float16 network, as MXNet's BatchNorm.cast keeps them)
+    half_dtype = np.float16
+
     def cast(self, dtype):
         """Change the dtype of data and gradient (new buffers, the same NDArray object)."""
+        if np.dtype(dtype) == np.float16:
+            dtype = self.half_dtype
         self.dtype = np.dtype(dtype).type
         if self._data is not None:
             for data in self._every_copy():
@@ -447,12 +453,22 @@ class ParameterDict:
         # MXNet Module checkpoints tag names 'arg:' / 'aux:'
         arrays = {restore_prefix + (k[4:] if k[:4] in ("arg:", "aux:") else k): v
                   for k, v in load_arrays(filename).items()}
-        load_into(dict(self._params), arrays, allow_missing, ignore_extra, filename, ctx)
+        load_into(dict(self._params), arrays, allow_missing, ignore_extra, filename, ctx,
+                  cast_dtype, dtype_source)
 
 
-def load_into(params, arrays, allow_missing, ignore_extra, source, ctx=None):
+def load_into(params, arrays, allow_missing, ignore_extra, source, ctx=None, cast_dtype=None,
+              dtype_source="current"):
     """Copy arrays into params by name, with errors listing missing / extra / mis-shaped ones
-    (a parameter not yet initialized is placed on `ctx`, one context or a list)."""
+    (a parameter not yet initialized is placed on `ctx`, one context or a list).
+
+    A saved dtype other than the parameter's: with cast_dtype=False MXNet's AssertionError,
+    with True the value is cast to the parameter's dtype (dtype_source 'current') or the
+    parameter takes the saved dtype ('saved'); cast_dtype=None (a caller that does not pass
+    it) casts."""
+    if dtype_source not in ("current", "saved"):
+        raise MXNetError(f"load from '{source}': dtype_source must be 'current' or 'saved', "
+                         f"got {dtype_source!r}")
     missing = [k for k in params if k not in arrays]
     if missing and not allow_missing:
         raise MXNetError(f"load from '{source}': parameters {missing} are missing from the "
@@ -478,12 +494,19 @@ def load_into(params, arrays, allow_missing, ignore_extra, source, ctx=None):
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
             raise MXNetError(f"load from '{source}': parameter '{k}' holds "
                              f"{getattr(value, 'dtype', type(value).__name__)} data, not numbers")
+        if cast_dtype is False and np.dtype(p.dtype) != value.dtype:
+            raise AssertionError(f"Failed loading Parameter '{k}' from saved params: dtype "
+                             f"incompatible expected {np.dtype(p.dtype).name} vs saved "
+                             f"{value.dtype.name}. Set cast_dtype=True to cast the dtype of "
+                             f"saved params.")
         plan.append((p, shape, value))
     ctxs = [_context_list(ctx, p.name) for p, _, _ in plan[:1]] if ctx is not None else ()
     for p, shape, value in plan:
         p.shape = shape
         if ctxs and p._data is None:
             p._ctx_list = ctxs[0]
+        if cast_dtype and dtype_source == "saved" and np.dtype(p.dtype) != value.dtype:
+            p.cast(value.dtype)
         p.set_data(value)
 
 

@@ -10,11 +10,18 @@ DTYPES = {
     "i32": np.dtype(np.int32),
     "i64": np.dtype(np.int64),
     "bool": np.dtype(np.bool_),
+    "f16": np.dtype(np.float16),
+    "u8": np.dtype(np.uint8),
+    "i8": np.dtype(np.int8),
 }
 _NAME_OF = {v: k for k, v in DTYPES.items()}
-FLOATS = ("f32", "f64")
+FLOATS = ("f32", "f64", "f16")
 MAX_ELEMENTS = 1 << 56  # byte offsets of any element stay far below int64 overflow
-INTS = ("i32", "i64")
+INTS = ("i32", "i64", "u8", "i8")
+# MXNet's narrow dtypes: eager code and the interpreter compute them with numpy (float16
+# rounded after every op, as numpy does); codegen has no lowering for them, so compiled paths
+# run the ops that touch them through numpy too (codegen/entry.py check_lowerable)
+NARROW = frozenset({"f16", "u8", "i8"})
 
 
 def dtype_name(dtype) -> str:
@@ -23,7 +30,7 @@ def dtype_name(dtype) -> str:
         return _NAME_OF[np.dtype(dtype)]
     except KeyError:
         raise TypeError(f"unsupported dtype {np.dtype(dtype)}; tracegrad supports "
-                        f"float32, float64, int32, int64 and bool") from None
+                        f"float32, float64, float16, int32, int64, int8, uint8 and bool") from None
 
 
 class TensorType:
@@ -121,7 +128,12 @@ def promote(*dtypes: str) -> str:
     """Result dtype of mixing these dtypes: numpy's rule, so numpy impls and type rules agree."""
     r = _PROMOTED.get(dtypes)
     if r is None:
-        r = _PROMOTED[dtypes] = _NAME_OF[np.result_type(*(DTYPES[d] for d in dtypes))]
+        res = np.result_type(*(DTYPES[d] for d in dtypes))
+        if res not in _NAME_OF:  # uint8 with int8 is int16 in numpy: no tracegrad dtype
+            raise TypeError(f"dtypes {' and '.join(map(str, (DTYPES[d] for d in dtypes)))} "
+                            f"promote to {res}, which tracegrad does not hold; cast the "
+                            f"operands to one dtype first (MXNet requires one dtype)")
+        r = _PROMOTED[dtypes] = _NAME_OF[res]
     return r
 
 

@@ -28,7 +28,8 @@ _F64 = onp.dtype(onp.float64)
 _I32 = onp.dtype(onp.int32)
 _I64 = onp.dtype(onp.int64)
 _BOOL = onp.dtype(onp.bool_)
-SUPPORTED = (_F32, _F64, _I32, _I64, _BOOL)
+SUPPORTED = (_F32, _F64, _I32, _I64, _BOOL, onp.dtype(onp.float16), onp.dtype(onp.uint8),
+             onp.dtype(onp.int8))
 
 
 class ndarray(NDArray):
@@ -306,21 +307,18 @@ def check_dtype(fname, dtype, default=None):
         dt = onp.dtype(dtype)
     except TypeError:
         raise TypeError(f"{fname}: {dtype!r} is not a dtype") from None
-    if dt == onp.float16:
-        return _F32
     if dt not in SUPPORTED:
         raise TypeError(f"{fname}: dtype {dt} is not supported (tracegrad holds float32, "
-                        f"float64, int32, int64 and bool arrays)")
+                        f"float64, float16, int32, int64, int8, uint8 and bool arrays)")
     return dt
 
 
-_WIDEN = {onp.dtype(onp.float16): _F32, onp.dtype(onp.int8): _I32, onp.dtype(onp.int16): _I32,
-          onp.dtype(onp.uint8): _I32, onp.dtype(onp.uint16): _I32, onp.dtype(onp.uint32): _I64}
+_WIDEN = {onp.dtype(onp.int16): _I32, onp.dtype(onp.uint16): _I32, onp.dtype(onp.uint32): _I64}
 
 
 def from_python(fname, obj, dtype=None):
     """A numpy buffer for mx.np.array(obj, dtype): numpy arrays keep their dtype (narrow
-    integers widened to int32, float16 to float32), anything else is float32 by default, as
+    16-bit integers widened to int32, uint32 to int64), anything else is float32 by default, as
     MXNet's numpy interface makes it."""
     dt = check_dtype(fname, dtype)
     if isinstance(obj, NDArray):
@@ -341,7 +339,8 @@ def from_python(fname, obj, dtype=None):
         dt = _WIDEN.get(src.dtype, src.dtype)
         if dt not in SUPPORTED:
             raise TypeError(f"{fname}: a {src.dtype} array is not supported (tracegrad holds "
-                            f"float32, float64, int32, int64 and bool arrays)")
+                            f"float32, float64, float16, int32, int64, int8, uint8 and bool "
+                            f"arrays)")
     return onp.array(src, dtype=dt)
 
 

@@ -8,13 +8,31 @@ per segment and one Python call per split op.
 import functools
 import warnings
 
+import numpy as np
+
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Function, Literal, Value
 from .donation import Donating
 from .interpret import Program
 
 
-class SegmentedFunction:
+class _TypedCall:
+    """NativeFunction.try_call for a callable that computes (partly) in Python: None when an
+    input is not an ndarray of its parameter's exact shape and dtype (nothing runs), else
+    the call's outputs. (The fast paths that hold a compiled callable call it this way.)"""
+
+    def try_call(self, args):
+        params = self.fn.params
+        if len(args) != len(params):
+            return None
+        for a, p in zip(args, params):
+            t = p.type
+            if type(a) is not np.ndarray or a.shape != t.shape or a.dtype != t.np_dtype:
+                return None
+        return self(*args)
+
+
+class SegmentedFunction(_TypedCall):
     """Callable like a NativeFunction: `f(*arrays) -> list of arrays`."""
 
     def __init__(self, fn, compile_segment, is_native, on_python_op=None):
@@ -73,12 +91,36 @@ class SegmentedFunction:
 
 def native_op(op) -> bool:
     """Whether codegen can lower `op` (asks codegen's own check on a one-op function)."""
+    return not_native_reason(op) is None
+
+
+def not_native_reason(op):
+    """Why codegen cannot lower `op` (codegen's own words: no lowering, or a dtype such as
+    float16 it has none for), or None when it can."""
     from ..codegen.entry import check_lowerable
     try:
         check_lowerable(Function("probe", [], [op], []))
-    except NotImplementedError:
-        return False
-    return True
+    except NotImplementedError as e:
+        return str(e)
+    return None
+
+
+def python_ops(run):
+    """The ops a compiled callable runs in Python (a SegmentedFunction's split ops; every op
+    of an interpreted one), as (op name, reason) pairs, each once."""
+    if isinstance(run, Donating):
+        run = run.inner
+    if isinstance(run, SegmentedFunction):
+        ops = [what for native, what, _, _ in run.steps if not native]
+    elif isinstance(run, Interpreted):
+        ops = list(run.program.fn.ops)
+    else:
+        return []
+    seen = {}
+    for op in ops:
+        reason = not_native_reason(op) or "interpreted"
+        seen.setdefault((op.opdef.name, reason), None)
+    return list(seen)
 
 
 def compile_callable(fn, on_python_op=None, fastmath=(), donate=None):
@@ -100,12 +142,13 @@ def compile_callable(fn, on_python_op=None, fastmath=(), donate=None):
     return Donating(run, fn, donate) if donate else run
 
 
-class Interpreted:
+class Interpreted(_TypedCall):
     """The interpreter behind the native-callable interface (`f(*arrays) -> list`)."""
     llvm_ir = ""
 
     def __init__(self, fn, on_python_op=None):
         self.program, self.on_python_op = Program(fn), on_python_op
+        self.fn = fn
 
     def __call__(self, *arrays):
         if self.on_python_op is not None:

@@ -17,7 +17,7 @@ from ..ir.types import FLOATS, parse_type
 from ..random import next_key
 from ..runtime import tape
 from ..runtime.handles import OutCall, register, resolve
-from ..runtime.segments import compile_callable
+from ..runtime.segments import compile_callable, not_native_reason
 from ..stats import bump
 
 PIPELINE = "fold,simplify,cse,dce"
@@ -41,8 +41,15 @@ def _python_op(fn, op):
     itself (a while_loop runs its compiled body)."""
     if op is None or not getattr(op.opdef, "runs_native", False):
         bump("eager_fallbacks")
-        log.fallback(fn.name, f"op {op.opdef.name if op is not None else '?'} has no native "
-                              f"code: it runs in Python")
+        if log.enabled("fallbacks"):
+            log.fallback(fn.name, f"op {op.opdef.name if op is not None else '?'} runs in "
+                                  f"Python: {_why_python(op)}")
+
+
+def _why_python(op):
+    if op is None:
+        return "the function is interpreted"
+    return not_native_reason(op) or "no native code"
 
 
 class ArgSlot:

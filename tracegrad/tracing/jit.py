@@ -23,6 +23,7 @@ from .trace import _identifier, _names, trace
 from ..random import _state as _RANDOM
 from .scalars import TracedScalar, materialize
 from ..runtime import tape
+from ..runtime.segments import python_ops
 from ..runtime.tape import STATE
 from ..stats import COUNTERS as _COUNTERS, bump
 
@@ -417,7 +418,28 @@ class JitFunction:
                 lines.append("  closure arrays read at trace time: " +
                              ", ".join(tree.constants))
             _explain_node(tree.root, lines, "  ")
+            by_reason = {}
+            for name, reason in _python_ops(tree.root):   # "codegen: op 'x': why" -> why
+                why = reason.split("': ", 1)[-1] if reason.startswith("codegen: op '") \
+                    else reason
+                by_reason.setdefault(why, []).append(name)
+            for why, names in by_reason.items():
+                lines.append(f"  ops run in Python: {', '.join(dict.fromkeys(names))} ({why})")
         return "\n".join(lines)
+
+
+def _python_ops(node, found=None):
+    """(op name, reason) of the ops the compiled variants under `node` run in Python."""
+    found = {} if found is None else found
+    if node is None or node is EAGER:
+        return found
+    native = getattr(getattr(node, "entry", None), "native", None)
+    if native is not None:
+        for k in python_ops(native):
+            found.setdefault(k, None)
+    for child in getattr(node, "children", {}).values():
+        _python_ops(child, found)
+    return found
 
 
 def _closure_name(fn, data):

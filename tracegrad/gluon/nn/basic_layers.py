@@ -143,6 +143,8 @@ class BatchNorm(HybridBlock):
             self.running_var = get("running_var", grad_req="null", shape=(in_channels,),
                                    init=running_variance_initializer, allow_deferred_init=True,
                                    differentiable=False)
+        for p in (self.gamma, self.beta, self.running_mean, self.running_var):
+            p.half_dtype = np.float32   # MXNet's BatchNorm.cast: float16 keeps them float32
 
     def infer_shape(self, x, *args):
         channels = x.shape[_check_axis("BatchNorm", self._axis, x.ndim, shape=x.shape)]
@@ -154,12 +156,16 @@ class BatchNorm(HybridBlock):
         if x.shape[axis] != gamma.shape[0]:
             raise MXNetError(f"BatchNorm: input of shape {x.shape} has {x.shape[axis]} "
                              f"channels on axis {axis}, expected {gamma.shape[0]}")
+        half = np.dtype(x.dtype) == np.float16 and np.dtype(gamma.dtype) == np.float32
+        if half:   # MXNet: float16 data with float32 parameters, computed in float32
+            x = _ops.cast(x, dtype="f32")
         if not STATE.training or self._use_global_stats:
-            return functional.batch_norm(_ops, x, gamma, beta, running_mean, running_var,
-                                         axis, self._eps)
-        out, mean, var = functional.batch_norm_train(_ops, x, gamma, beta, axis, self._eps)
-        self._update_running(running_mean, running_var, mean, var)
-        return out
+            out = functional.batch_norm(_ops, x, gamma, beta, running_mean, running_var,
+                                        axis, self._eps)
+        else:
+            out, mean, var = functional.batch_norm_train(_ops, x, gamma, beta, axis, self._eps)
+            self._update_running(running_mean, running_var, mean, var)
+        return _ops.cast(out, dtype="f16") if half else out
 
     def _update_running(self, running_mean, running_var, mean, var):
         """running = m * running + (1 - m) * batch, written in place and off the graph; in a

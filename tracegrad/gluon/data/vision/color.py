@@ -2,7 +2,7 @@
 RandomBrightness, RandomContrast, RandomSaturation, RandomHue, RandomColorJitter, RandomLighting.
 
 Factors are drawn from tracegrad's random stream, so they stay random when hybridized.
-Integer images (uint8 values; int32 here) are saturated to [0, 255] and truncated, as MXNet's
+Integer images (uint8, or int32 holding uint8 values) are saturated to [0, 255] and truncated, as MXNet's
 uint8 cast does; float images are not clamped. Gray is 0.299 R + 0.587 G + 0.114 B.
 (MXNet 1.9.1's saturation loop assigns where it means to sum, so its per-pixel gray is
 0.114 B alone; here it is the full weighted sum, as its documentation describes.)

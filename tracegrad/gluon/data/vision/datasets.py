@@ -4,8 +4,8 @@
 Nothing is downloaded: a missing file raises an error naming it and the URL to fetch it from.
 Files are parsed with numpy (gzip idx for MNIST, CIFAR's binary records), every size is
 checked before anything is kept, and nothing is unpickled. Sample i is (image, label): an
-HWC int32 NDArray of the uint8 pixel values (tracegrad has no uint8
-arrays) and an int32 label; `transform(image, label)` is applied when given.
+HWC uint8 NDArray and an int32 label, as MXNet's; `transform(image, label)` is applied when
+given.
 """
 import gzip
 import os
@@ -44,7 +44,7 @@ class _FileDataset(Dataset):
         self._data, self._label = self._get_data()
 
     def __getitem__(self, idx):
-        data, label = nd.array(self._data[idx], dtype=np.int32), self._label[idx]
+        data, label = nd.array(self._data[idx], dtype=np.uint8), self._label[idx]
         if self._transform is not None:
             return self._transform(data, label)
         return data, label

@@ -7,9 +7,9 @@ INTER_LINEAR (1) blends the two pixels around (i + 0.5) * in/out - 0.5, clamped 
 borders, INTER_CUBIC (2) the four around it with OpenCV's kernel (a = -0.75), the border
 replicated (integer images are then saturated to [0, 255], as uint8); it is written as one interpolation matrix per axis, so it hybridizes and
 differentiates. Integer results are rounded to nearest (a blend of in-range pixels stays in
-range; OpenCV's fixed-point weights can differ from this by 1 in the last unit). Samples given as numpy arrays (as
-ArrayDataset yields them) are taken as NDArrays; tracegrad has no uint8 arrays, so uint8 images
-become int32 ones holding the same values (the datasets here yield those too).
+range; OpenCV's fixed-point weights can differ from this by 1 in the last unit). Samples given
+as numpy arrays (as ArrayDataset yields them) are taken as NDArrays of their dtype (uint8
+images stay uint8, as the datasets here yield them).
 """
 import random
 
@@ -28,12 +28,12 @@ __all__ = ["Compose", "Cast", "ToTensor", "Normalize", "RandomResizedCrop", "Cen
            "Resize", "RandomFlipLeftRight", "RandomFlipTopBottom", "CropResize", "RandomApply"]
 
 def _as_nd(x):
-    """An NDArray of x; small integer images (uint8, as decoders give them) become int32,
-    since tracegrad's arrays have no uint8."""
+    """An NDArray of x in its dtype (uint8 images, as decoders give them, stay uint8); the
+    integer dtypes tracegrad does not hold (int16, uint16, uint32...) widen to int32/int64."""
     if isinstance(x, NDArray):
         return x
     x = np.asarray(x)
-    if x.dtype.kind in "iu" and x.dtype not in (np.int32, np.int64):
+    if x.dtype.kind in "iu" and x.dtype not in (np.int32, np.int64, np.uint8, np.int8):
         x = x.astype(np.int32 if x.dtype.itemsize < 4 else np.int64)
     return nd.array(x, dtype=x.dtype)
 
