@@ -232,6 +232,16 @@ def test_parameter_files_keep_float16_and_cast_dtype_is_honoured(tmp_path):
     assert params.get("weight").data().dtype == np.float32
     params.load(path, cast_dtype=True, dtype_source="saved")
     assert params.get("weight").data().dtype == np.float16
+    # Block.load_parameters passes them on, as MXNet's does
+    wide = gluon.nn.Dense(3, in_units=2)
+    with pytest.raises(AssertionError, match="expected float32 vs saved float16"):
+        wide.load_parameters(path)
+    wide.load_parameters(path, cast_dtype=True)
+    assert wide.weight.data().dtype == np.float32
+    np.testing.assert_array_equal(wide.weight.data().asnumpy(),
+                                  net.weight.data().asnumpy().astype(np.float32))
+    wide.load_parameters(path, cast_dtype=True, dtype_source="saved")
+    assert wide.weight.data().dtype == np.float16
 
 
 def test_an_exported_float16_block_imports_and_gives_the_same_values(tmp_path):
@@ -279,7 +289,7 @@ def test_hybridized_float16_training_equals_eager(fresh_capture):
     assert losses[True][0].dtype == np.float16
     assert "float16 has no native lowering" in net.explain()
     # step capture (a native call per training step) declines, saying why
-    assert "no native lowering" in mx.explain()
+    assert "float16 has no native lowering" in mx.explain()
 
 
 def test_vision_data_stays_uint8_until_to_tensor():
@@ -299,3 +309,21 @@ def test_vision_data_stays_uint8_until_to_tensor():
     np.testing.assert_allclose(chw.asnumpy(),
                                images[:3].transpose(0, 3, 1, 2).astype(np.float32) / 255,
                                rtol=1e-6)
+
+
+def test_block_cast_calls_each_childs_cast():
+    """MXNet's Block.cast casts through the children's own cast (a layer may override it)."""
+    calls = []
+
+    class KeepsFloat32(gluon.nn.Dense):
+        def cast(self, dtype):
+            calls.append(dtype)
+            super().cast("float32")
+
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(4, in_units=3), KeepsFloat32(2, in_units=4))
+    net.initialize()
+    net.cast("float16")
+    assert calls == ["float16"]
+    assert net[0].weight.data().dtype == np.float16
+    assert net[1].weight.data().dtype == np.float32

@@ -191,8 +191,12 @@ class Block:
         self.collect_params().zero_grad()
 
     def cast(self, dtype):
-        """Cast every parameter to dtype (e.g. 'float64' for finite-difference checks)."""
-        for p in self._all_params():
+        """Cast every parameter to dtype (e.g. 'float64' for finite-difference checks): each
+        child's own cast first (a layer may override it, as MXNet's BatchNorm does), then this
+        block's parameters."""
+        for child in self._children.values():
+            child.cast(dtype)
+        for p in self._params.values():
             p.cast(dtype)
 
     def apply(self, fn):
@@ -236,7 +240,8 @@ class Block:
                 k.startswith(self._prefix) for k in arrays) and set(arrays) != set(params):
             # a file from collect_params().save(): full prefixed names
             params = dict(self.collect_params().items())
-        load_into(params, arrays, allow_missing, ignore_extra, filename, ctx)
+        load_into(params, arrays, allow_missing, ignore_extra, filename, ctx, cast_dtype,
+                  dtype_source)
 
     save_params = save_parameters
     load_params = load_parameters

@@ -100,7 +100,7 @@ from ..ir.passes import run_pipeline
 from ..random import next_key
 from ..runtime import tape
 from ..runtime.handles import resolve
-from ..runtime.segments import compile_callable, native_op
+from ..runtime.segments import compile_callable, native_op, not_native_reason
 from ..runtime.tape import STATE, TapeValue
 from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS as _COUNTS, bump
@@ -567,7 +567,7 @@ class Plan:
                     env[r] = o if type(o) is Literal else inner[o]
             else:
                 if not native_op(op):
-                    raise _Refuse(f"op '{op.opdef.name}' has no native lowering")
+                    raise _Refuse(_no_native(op))
                 copy_ops(b, [op], env)
         by_index = sorted(value_index.items(), key=lambda kv: kv[1])
         return b.ret(*[env[v] for v, _ in by_index])
@@ -593,7 +593,7 @@ class Plan:
         fn = run_pipeline(b.ret(*exports, *grads), PIPELINE)
         for op in fn.ops:
             if not native_op(op):
-                raise _Refuse(f"op '{op.opdef.name}' has no native lowering")
+                raise _Refuse(_no_native(op))
         self.fn = fn
         start = time.process_time()
         self.native = compile_callable(fn)
@@ -604,6 +604,12 @@ class Plan:
 
 class _Refuse(Exception):
     """The observed step cannot be captured (the message says why)."""
+
+
+def _no_native(op):
+    """The refusal for an op codegen cannot lower, in codegen's words (float16 has none)."""
+    return f"op '{op.opdef.name}' has no native lowering: " + (
+        not_native_reason(op) or "it runs in Python")
 
 
 class Step:
