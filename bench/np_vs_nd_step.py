@@ -1,5 +1,6 @@
 """Step time of one small Gluon training step written with mx.nd and with mx.np (set_np),
-eager and hybridized: mx.np programs are not step-captured (docs/mxnet_compat.md).
+eager and hybridized: both are step-captured (docs/mxnet_compat.md); the gap is mx.np's
+views and wrappers.
 
     python bench/np_vs_nd_step.py            (TRACEGRAD_CAPTURE=0 to compare without capture)
 """
