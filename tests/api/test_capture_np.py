@@ -320,3 +320,24 @@ def test_np_rnn_steps_match_capture_off(np_mode, mode, carry):
     same_params(got, want)
     onp.testing.assert_allclose(losses_on, losses_off, rtol=1e-5)
     assert captured > 0
+
+
+def test_np_functions_take_a_pending_value_as_an_np_array(np_mode):
+    """np.array / np.asarray of a value still pending in a captured step are mx.np arrays
+    of its value (not nd ones refused), and read it at that moment."""
+    net = small_net(True)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    pending = []
+    for x, y in _batches(8):
+        with autograd.record():
+            out = net(x)
+            loss = loss_fn(out, y)
+        pending.append(type(out) is NpDeferred)
+        same = np.asarray(out)
+        copy = np.array(out)
+        loss.backward()
+        trainer.step(4)
+        assert type(copy) is np.ndarray and same is out
+        onp.testing.assert_array_equal(copy.asnumpy(), out.asnumpy())
+    assert any(pending), pending      # (each read drops that capture: the plan then retires)

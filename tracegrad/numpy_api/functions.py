@@ -84,14 +84,14 @@ def _new(fname, data, ctx):
 def array(object, dtype=None, ctx=None, copy=True):
     """An mx.np.ndarray from a list (float32 unless dtype says otherwise, bools and ints
     included, as MXNet makes it), a numpy or mx.np array (keeping its dtype)."""
-    if isinstance(object, NDArray) and type(object) is not ndarray:
+    if isinstance(object, NDArray) and not isinstance(object, ndarray):
         raise ValueError("If you're trying to create a mxnet.numpy.ndarray from "
                          "mx.nd.NDArray, please use the zero-copy as_np_ndarray function.")
     return _new("array", from_python("array", object, dtype), ctx)
 
 
 def asarray(a, dtype=None, ctx=None):
-    if type(a) is ndarray and (dtype is None or onp.dtype(dtype) == a.dtype):
+    if isinstance(a, ndarray) and (dtype is None or onp.dtype(dtype) == a.dtype):
         return a
     return array(a, dtype, ctx)
 

@@ -470,4 +470,4 @@ def _transpose(x, axes):
 
 
 def is_np(x):
-    return type(x) is ndarray
+    return isinstance(x, ndarray)
