@@ -15,9 +15,14 @@ import numpy as np
 from ... import nd, recurrent
 from ...array import NDArray
 from ...base import MXNetError
+from ...runtime import tape
+from ...runtime.tape import STATE
 from ..block import HybridBlock
 
 __all__ = ["RNN", "LSTM", "GRU"]
+
+# an array's tape value read from its slot: a step capture's pending result is not run by it
+_tape_value_of = NDArray.__dict__["_value"].__get__
 
 
 
@@ -123,6 +128,8 @@ class _RNNLayer(HybridBlock):
                                  f"sequence_length")
             args.append(sequence_length)
         flat = super().__call__(*args)
+        if STATE.recording:  # one fused op in MXNet: freed together
+            tape.share_fate(flat, _tape_value_of)
         out, new_states = flat[0], list(flat[1:])
         return out if skip_states else (out, new_states)
 
