@@ -385,7 +385,8 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     return wrt_leaves, [grads[p] if p >= 0 else None for p in positions]
 
 
-# groups of weak references to arrays computed as one fused op in MXNet (share_fate)
+# groups of weak references to the tape values of arrays computed as one fused op in MXNet
+# (share_fate); a member still pending in a step capture is referred to by its array
 _FATES: list = []
 
 
@@ -395,10 +396,14 @@ def share_fate(arrays, value_of):
     them all, and the states are constants for the next batch's graph. tracegrad's layer is
     many ops, and the states a side branch that a backward of the output never reaches.
     `value_of(array)` reads an array's tape value without side effects (a step capture's
-    pending result holds no tape value yet: it is checked once it has one)."""
+    pending result has none yet: its array is kept, weakly, and read at the next free)."""
     if len(_FATES) >= 64:
-        _FATES[:] = [g for g in _FATES if any(r() is not None for r in g[0])]
-    _FATES.append(([weakref.ref(a) for a in arrays], value_of))
+        _FATES[:] = [g for g in _FATES if any(r() is not None for r, _ in g[0])]
+    refs = []
+    for a in arrays:
+        v = value_of(a)
+        refs.append((weakref.ref(v), False) if type(v) is TapeValue else (weakref.ref(a), True))
+    _FATES.append((refs, value_of))
 
 
 def _free_fates():
@@ -406,8 +411,13 @@ def _free_fates():
     kept = []
     for group in _FATES:
         refs, value_of = group
-        values = [value_of(a) for a in [r() for r in refs] if a is not None]
-        values = [v for v in values if type(v) is TapeValue and v.producer is not None]
+        values = []
+        for ref, is_array in refs:
+            v = ref()
+            if v is not None and is_array:
+                v = value_of(v)
+            if type(v) is TapeValue and v.producer is not None:
+                values.append(v)
         if any(v.data is None for v in values):
             for v in values:
                 v.data = None

@@ -17,6 +17,8 @@ from ...array import NDArray
 from ...base import MXNetError
 from ...runtime import tape
 from ...runtime.tape import STATE
+from ...numpy_api.ndarray import as_np
+from ...util import is_np_array
 from ..block import HybridBlock
 
 __all__ = ["RNN", "LSTM", "GRU"]
@@ -86,12 +88,14 @@ class _RNNLayer(HybridBlock):
 
     def begin_state(self, batch_size=0, func=nd.zeros, **kwargs):
         """Initial states (zeros by default): one (layers*directions, batch, hidden) array per
-        state (two for LSTM: h and c)."""
+        state (two for LSTM: h and c); mx.np arrays under set_np, as MXNet converts them."""
         states = []
         for i, info in enumerate(self.state_info(batch_size)):
             info.update(kwargs)
             info.pop("__layout__", None)
-            states.append(func(name=f"{self.prefix}h0_{i}", **info))
+            state = func(name=f"{self.prefix}h0_{i}", **info)
+            states.append(as_np(state) if is_np_array() and isinstance(state, NDArray)
+                          else state)
         return states
 
     def cast(self, dtype):
