@@ -290,3 +290,43 @@ def test_predict_ch8_style_warm_up_and_generation():
         assert y.shape == (1, VOCAB)
         outputs.append(int(y.argmax(axis=1).reshape(1)))
     assert len(outputs) == 9 and all(0 <= o < VOCAB for o in outputs)
+
+
+def _carried_lstm_losses(capture_on, steps=8):
+    """The nd-API word-LM loop with d2l's no-op detach, eager LSTM layer and a dense head."""
+    mx.capture.set_enabled(capture_on)
+    try:
+        mx.random.seed(0)
+        layer = rnn.LSTM(6, input_size=5)
+        head = gluon.nn.Dense(3, in_units=6, flatten=False)
+        for block in (layer, head):
+            block.initialize(init.Xavier())
+        params = list(layer.collect_params().values()) + list(head.collect_params().values())
+        trainer = gluon.Trainer(params, 'sgd', {'learning_rate': 0.05})
+        rs = onp.random.RandomState(0)
+        state = layer.begin_state(batch_size=3)
+        before, losses = mx.stats()["captured_steps"], []
+        for _ in range(steps):
+            X, Y = nd.array(rs.randn(4, 3, 5)), nd.array(rs.randn(4, 3, 3))
+            for s in state:
+                s.detach()
+            with autograd.record():
+                out, state = layer(X, state)
+                l = gluon.loss.L2Loss()(head(out), Y)
+            l.backward()
+            trainer.step(3)
+            losses.append(l.asnumpy())
+        return losses, mx.stats()["captured_steps"] - before
+    finally:
+        mx.capture.set_enabled(True)
+
+
+def test_carried_states_with_step_capture_match_eager(fresh_capture):
+    npx.reset_np()
+    try:
+        (on, captured), (off, _) = _carried_lstm_losses(True), _carried_lstm_losses(False)
+    finally:
+        npx.set_np()
+    assert captured >= 3
+    for a, b in zip(on, off):
+        onp.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
