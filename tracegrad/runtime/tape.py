@@ -385,9 +385,17 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     return wrt_leaves, [grads[p] if p >= 0 else None for p in positions]
 
 
-# groups of weak references to the tape values of arrays computed as one fused op in MXNet
-# (share_fate); a member still pending in a step capture is referred to by its array
-_FATES: list = []
+class _Fates(threading.local):
+    """Per thread (a thread frees only its own graphs): groups of weak references to the tape
+    values of arrays computed as one fused op in MXNet (share_fate); a member still pending in
+    a step capture is referred to by its array."""
+    groups: list
+
+    def __init__(self):
+        self.groups = []
+
+
+_FATES = _Fates()
 
 
 def share_fate(arrays, value_of):
@@ -397,19 +405,20 @@ def share_fate(arrays, value_of):
     many ops, and the states a side branch that a backward of the output never reaches.
     `value_of(array)` reads an array's tape value without side effects (a step capture's
     pending result has none yet: its array is kept, weakly, and read at the next free)."""
-    if len(_FATES) >= 64:
-        _FATES[:] = [g for g in _FATES if any(r() is not None for r, _ in g[0])]
+    groups = _FATES.groups
+    if len(groups) >= 64:
+        groups[:] = [g for g in groups if any(r() is not None for r, _ in g[0])]
     refs = []
     for a in arrays:
         v = value_of(a)
         refs.append((weakref.ref(v), False) if type(v) is TapeValue else (weakref.ref(a), True))
-    _FATES.append((refs, value_of))
+    groups.append((refs, value_of))
 
 
 def _free_fates():
     """After a free: every group with a freed member has all its members freed."""
-    kept = []
-    for group in _FATES:
+    groups, kept = _FATES.groups, []
+    for group in groups:
         refs, value_of = group
         values = []
         for ref, is_array in refs:
@@ -423,7 +432,7 @@ def _free_fates():
                 v.data = None
         elif values:
             kept.append(group)
-    _FATES[:] = kept
+    groups[:] = kept
 
 
 def free(ops):
@@ -436,5 +445,5 @@ def free(ops):
         for r in op.results:
             r.data = None
         op.results = ()
-    if _FATES:
+    if _FATES.groups:
         _free_fates()
