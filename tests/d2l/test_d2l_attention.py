@@ -6,7 +6,6 @@ encoder-decoder trained on a copy task with teacher forcing."""
 import math
 
 import numpy as onp
-import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, gluon, init, np, npx

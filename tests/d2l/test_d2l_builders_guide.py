@@ -7,7 +7,6 @@ npx.load, save_parameters / load_parameters)."""
 import numpy as onp
 import pytest
 
-import tracegrad as mx
 from tracegrad import autograd, gluon, init, np, npx
 from tracegrad.gluon import nn
 

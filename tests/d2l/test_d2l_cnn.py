@@ -6,7 +6,7 @@ import numpy as onp
 import pytest
 
 import tracegrad as mx
-from tracegrad import autograd, gluon, init, np, npx
+from tracegrad import autograd, init, np
 from tracegrad.gluon import nn
 
 from d2l_book import BatchNorm, Residual, batch_norm, corr2d, image_loaders, train_ch6

@@ -9,7 +9,7 @@ import numpy as onp
 import pytest
 
 import tracegrad as mx
-from tracegrad import autograd, gluon, init, np, npx
+from tracegrad import autograd, gluon, init, np
 
 
 def test_the_library_import_line():

@@ -9,7 +9,7 @@ import numpy as onp
 import pytest
 
 import tracegrad as mx
-from tracegrad import autograd, gluon, init, np, npx
+from tracegrad import autograd, gluon, init, np
 from tracegrad.gluon import nn
 from tracegrad.gluon.data.vision import transforms
 

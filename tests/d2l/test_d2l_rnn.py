@@ -75,7 +75,8 @@ def test_one_hot_of_transposed_tokens():
     X = np.arange(10).reshape((2, 5))
     oh = npx.one_hot(X.T, 28)
     assert oh.shape == (5, 2, 28) and oh.dtype == onp.float32
-    onp.testing.assert_array_equal(oh.asnumpy(), onp.eye(28, dtype='f4')[onp.arange(10).reshape(2, 5).T])
+    want = onp.eye(28, dtype='f4')[onp.arange(10).reshape(2, 5).T]
+    onp.testing.assert_array_equal(oh.asnumpy(), want)
 
 
 def test_scratch_rnn_gradients_match_finite_differences():
