@@ -24,9 +24,11 @@ from . import callback, model, module  # noqa: E402  (mx.mod.Module, checkpoints
 from . import attribute, name  # noqa: E402  (mx.name.Prefix, mx.AttrScope)
 from .attribute import AttrScope  # noqa: E402
 from . import numpy_api as np, numpy_extension as npx  # noqa: E402  (mx.np, mx.npx)
+from . import image  # noqa: E402  (mx.image / mx.img: crops and resizes; no codec)
 
 sym = symbol
 mod = module
+img = image
 
 kv = kvstore
 from .tracebacks import install as _install_tracebacks
@@ -44,4 +46,4 @@ __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNe
            "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError",
            "current_context", "test_utils", "io", "profiler", "engine", "util", "operator",
            "recordio", "sym", "symbol", "mod", "module", "model", "callback", "name",
-           "attribute", "AttrScope", "np", "npx"]
+           "attribute", "AttrScope", "np", "npx", "image", "img"]

@@ -187,8 +187,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         for a in args:
             if type(a) is NDArray or isinstance(a, NDArray):  # (mx.np.ndarray: a subclass)
                 v = a._value
-                if v is None:
-                    v = a._constant_value()
+                if v is None or v.data is None:  # (None: freed by a backward; MXNet's
+                    v = a._constant_value()      # later graphs see it as a constant)
                 else:
                     tracked = True
                 operands.append(v)
@@ -296,8 +296,8 @@ def _type_rule_says(opdef, datas, attrs):
 def _apply_multi(opdef, args, attrs, outs):
     """The multi-result case of apply (custom Functions' backward under create_graph)."""
     res = tuple(wrap(np.asarray(o)) for o in outs)
-    if STATE.recording and any(isinstance(a, NDArray) and a._value is not None for a in args):
-        operands = [(a._value if a._value is not None else a._constant_value())
+    if STATE.recording and any(isinstance(a, NDArray) and tape.live(a._value) for a in args):
+        operands = [(a._value if tape.live(a._value) else a._constant_value())
                     if isinstance(a, NDArray) else a for a in args]
         for r, v in zip(res, tape.record_multi(opdef, operands, attrs, [r._data for r in res])):
             r._value = v

@@ -326,7 +326,7 @@ class Function:
             if key is None:
                 key = self.__dict__["_handle"] = register(self)
             attrs = {"fn": key, "out_types": tuple(f"{_tname(o)}" for o in outs)}
-            operands = [x._value if x._value is not None else x._constant_value()
+            operands = [x._value if tape.live(x._value) else x._constant_value()
                         for x in inputs]
             res = [wrap(o) for o in outs]
             values = tape.record_multi(CustomFunction, operands, attrs, outs, keep=self)

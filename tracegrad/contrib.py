@@ -226,7 +226,7 @@ def _cond_op(pred, then_func, else_func):
 def _run_recorded(opdef, arrays, captured, body, out_types):
     """Run a region op (cond, while_loop) now on `arrays` and the captured tape values, and
     record it: its results as NDArrays on the tape. `out_types(operands)` gives its attr."""
-    operands = [a._value if a._value is not None else a._constant_value()
+    operands = [a._value if tape.live(a._value) else a._constant_value()
                 for a in arrays] + captured
     attrs = {"body": body.handle, "out_types": out_types(operands)}
     outs = opdef.impl(*[o.data for o in operands], **attrs)

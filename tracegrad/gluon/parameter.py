@@ -75,7 +75,12 @@ class Parameter:
     # ------------------------------------------------------------------ shape / grad_req
     @property
     def shape(self):
-        return self._shape
+        """The shape; a dim not known yet (deferred init) is 0, or -1 under numpy shape
+        semantics (set_np), as MXNet 1.9.1 reports it."""
+        shape = self._shape
+        if shape is not None and _NP["shape"] and 0 in shape:
+            return tuple([-1 if d == 0 else d for d in shape])
+        return shape
 
     @shape.setter
     def shape(self, new):
@@ -170,7 +175,10 @@ class Parameter:
                     raise MemoryError(f"Parameter '{self.name}' of shape {self._shape} "
                                       f"({np.dtype(self.dtype).name}) is larger than any "
                                       f"allocation can hold") from None
-            initializer.create(init)._init_weight(initializer.InitDesc(self.name), self._data)
+            # (under set_np MXNet hands the initializer an mx.np array: a view of the buffer)
+            initializer.create(init)._init_weight(
+                initializer.InitDesc(self.name, {"__init__": init}),
+                _as_np(self._data) if _NP["array"] else self._data)
             self._make_copies()
             self._attach_grad()
         except BaseException:

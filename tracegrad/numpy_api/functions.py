@@ -90,6 +90,13 @@ def array(object, dtype=None, ctx=None, copy=True):
     return _new("array", from_python("array", object, dtype), ctx)
 
 
+def genfromtxt(*args, ctx=None, **kwargs):
+    """numpy.genfromtxt read into an mx.np array keeping the dtype numpy gives (MXNet's
+    wrapper; d2l reads its airfoil data with it)."""
+    ret = onp.genfromtxt(*args, **kwargs)
+    return array(ret, dtype=ret.dtype, ctx=ctx)
+
+
 def asarray(a, dtype=None, ctx=None):
     if isinstance(a, ndarray) and (dtype is None or onp.dtype(dtype) == a.dtype):
         return a

@@ -100,6 +100,15 @@ class ndarray(NDArray):
         self._concretize("str()")
         return str(self._data)
 
+    def __format__(self, fmt):
+        """A 0-d array formats as its value (f'{loss:.3f}'); others only with an empty spec,
+        as MXNet's mx.np.ndarray."""
+        if self.ndim == 0:
+            return format(self.item(), fmt)
+        if not fmt:
+            return format(str(self), fmt)
+        raise TypeError("Cannot format mxnet.numpy.ndarray with format_spec")
+
     def __hash__(self):
         return id(self)
 

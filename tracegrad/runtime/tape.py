@@ -9,6 +9,7 @@ import itertools
 import os
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -79,6 +80,13 @@ class TapeValue(Value):
     def __init__(self, type, producer, data, var=None):
         self.type, self.producer, self.index, self.name_hint = type, producer, 0, None
         self.data, self.var, self.seq, self.keep = data, var, next(_seq), None
+
+
+def live(v) -> bool:
+    """Whether an array's tape value `v` still stands in a graph: not None, and not freed by a
+    backward without retain_graph. MXNet clears a freed graph's autograd entries, so an array
+    computed in it (an RNN's carried state) is a constant input to any op recorded later."""
+    return v is not None and v.data is not None
 
 
 def leaf(data, var=None) -> TapeValue:
@@ -377,12 +385,65 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     return wrt_leaves, [grads[p] if p >= 0 else None for p in positions]
 
 
+class _Fates(threading.local):
+    """Per thread (a thread frees only its own graphs): groups of weak references to the tape
+    values of arrays computed as one fused op in MXNet (share_fate); a member still pending in
+    a step capture is referred to by its array."""
+    groups: list
+
+    def __init__(self):
+        self.groups = []
+
+
+_FATES = _Fates()
+
+
+def share_fate(arrays, value_of):
+    """Make recorded arrays one fused op's outputs as far as freeing goes: MXNet computes an
+    RNN layer's output and final states in one op, so a backward through any of them frees
+    them all, and the states are constants for the next batch's graph. tracegrad's layer is
+    many ops, and the states a side branch that a backward of the output never reaches.
+    `value_of(array)` reads an array's tape value without side effects (a step capture's
+    pending result has none yet: its array is kept, weakly, and read at the next free)."""
+    groups = _FATES.groups
+    if len(groups) >= 64:
+        groups[:] = [g for g in groups if any(r() is not None for r, _ in g[0])]
+    refs = []
+    for a in arrays:
+        v = value_of(a)
+        refs.append((weakref.ref(v), False) if type(v) is TapeValue else (weakref.ref(a), True))
+    groups.append((refs, value_of))
+
+
+def _free_fates():
+    """After a free: every group with a freed member has all its members freed."""
+    groups, kept = _FATES.groups, []
+    for group in groups:
+        refs, value_of = group
+        values = []
+        for ref, is_array in refs:
+            v = ref()
+            if v is not None and is_array:
+                v = value_of(v)
+            if type(v) is TapeValue and v.producer is not None:
+                values.append(v)
+        if any(v.data is None for v in values):
+            for v in values:
+                v.data = None
+        elif values:
+            kept.append(group)
+    groups[:] = kept
+
+
 def free(ops):
     """Drop what a backward without retain_graph leaves behind: the recorded data, and the
     op -> result links, which would otherwise keep every op and value in a reference cycle
     for the garbage collector (the values keep their producer, so a second backward still
-    finds the graph and says it was freed)."""
+    finds the graph and says it was freed; an op recorded later takes such a value's array
+    as a constant, see `live`)."""
     for op in ops:
         for r in op.results:
             r.data = None
         op.results = ()
+    if _FATES.groups:
+        _free_fates()

@@ -104,7 +104,7 @@ class Entry:
         for kind, ref in self.feeds:
             array = args[ref] if kind == Feed.ARG else params[ref]
             v = array._value
-            out.append(v if v is not None else array._constant_value())
+            out.append(v if v is not None and v.data is not None else array._constant_value())
         return out
 
     def operands(self, args, params, arrays):
@@ -133,7 +133,7 @@ class Entry:
         if kind == Feed.ARG or kind == Feed.PARAM:
             array = args[ref] if kind == Feed.ARG else params[ref]
             v = array._value
-            return v if v is not None else array._constant_value()
+            return v if v is not None and v.data is not None else array._constant_value()
         return ref if kind == Feed.VAR else tape.leaf(data)
 
     def write_updates(self, outs, args, params):

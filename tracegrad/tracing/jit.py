@@ -330,7 +330,7 @@ class JitFunction:
             g = Guard(why, user_location())
             guards.append((g, outcome_of(g.kind, arr._data)))
             # an untracked array (a closure's) is read from its buffer on every call
-            gvals.append(arr._value if arr._value is not None else arr._constant_value())
+            gvals.append(arr._value if tape.live(arr._value) else arr._constant_value())
 
         structure = []
         fn = self.fn

@@ -15,9 +15,16 @@ import numpy as np
 from ... import nd, recurrent
 from ...array import NDArray
 from ...base import MXNetError
+from ...runtime import tape
+from ...runtime.tape import STATE
+from ...numpy_api.ndarray import as_np
+from ...util import is_np_array
 from ..block import HybridBlock
 
 __all__ = ["RNN", "LSTM", "GRU"]
+
+# an array's tape value read from its slot: a step capture's pending result is not run by it
+_tape_value_of = NDArray.__dict__["_value"].__get__
 
 
 
@@ -81,12 +88,14 @@ class _RNNLayer(HybridBlock):
 
     def begin_state(self, batch_size=0, func=nd.zeros, **kwargs):
         """Initial states (zeros by default): one (layers*directions, batch, hidden) array per
-        state (two for LSTM: h and c)."""
+        state (two for LSTM: h and c); mx.np arrays under set_np, as MXNet converts them."""
         states = []
         for i, info in enumerate(self.state_info(batch_size)):
             info.update(kwargs)
             info.pop("__layout__", None)
-            states.append(func(name=f"{self.prefix}h0_{i}", **info))
+            state = func(name=f"{self.prefix}h0_{i}", **info)
+            states.append(as_np(state) if is_np_array() and isinstance(state, NDArray)
+                          else state)
         return states
 
     def cast(self, dtype):
@@ -123,6 +132,8 @@ class _RNNLayer(HybridBlock):
                                  f"sequence_length")
             args.append(sequence_length)
         flat = super().__call__(*args)
+        if STATE.recording:  # one fused op in MXNet: freed together
+            tape.share_fate(flat, _tape_value_of)
         out, new_states = flat[0], list(flat[1:])
         return out if skip_states else (out, new_states)
 

@@ -4,8 +4,8 @@
 Nothing is downloaded: a missing file raises an error naming it and the URL to fetch it from.
 Files are parsed with numpy (gzip idx for MNIST, CIFAR's binary records), every size is
 checked before anything is kept, and nothing is unpickled. Sample i is (image, label): an
-HWC uint8 NDArray and an int32 label, as MXNet's; `transform(image, label)` is applied when
-given.
+HWC uint8 NDArray and an int32 label, as MXNet's (under set_np both are mx.np arrays, the label
+0-d, as MXNet gives them); `transform(image, label)` is applied when given.
 """
 import gzip
 import os
@@ -13,6 +13,9 @@ import os
 import numpy as np
 
 from .... import nd
+from ....array import wrap
+from ....numpy_api.ndarray import as_np
+from ....util import is_np_array
 from ..dataset import Dataset
 
 __all__ = ["MNIST", "FashionMNIST", "CIFAR10", "CIFAR100"]
@@ -45,6 +48,8 @@ class _FileDataset(Dataset):
 
     def __getitem__(self, idx):
         data, label = nd.array(self._data[idx], dtype=np.uint8), self._label[idx]
+        if is_np_array():  # MXNet keeps images and labels as mx.np arrays under set_np
+            data, label = as_np(data), as_np(wrap(np.asarray(label)))
         if self._transform is not None:
             return self._transform(data, label)
         return data, label

@@ -1,0 +1,123 @@
+"""`mx.image` (also `mx.img`): MXNet 1.9.1's image helpers on HWC arrays: imresize,
+resize_short, scale_down, fixed_crop, random_crop, center_crop, color_normalize.
+
+Resizing is nd.image's cv::resize arithmetic (0 nearest, 1 bilinear, 2 bicubic; 9 picks one
+from the sizes as MXNet does, 10 draws one). Decoding files (imread, imdecode) needs an image
+codec (MXNet links OpenCV): tracegrad has none, and says so. Programs that only import the
+module (the d2l.ai library does) or crop and resize arrays run unchanged. Results are mx.np
+arrays when the image is one.
+"""
+import random
+
+from . import nd_image
+from .array import NDArray
+from .base import MXNetError
+
+__all__ = ["imread", "imdecode", "imresize", "scale_down", "resize_short", "fixed_crop",
+           "random_crop", "center_crop", "color_normalize"]
+
+
+def _no_codec(who):
+    raise MXNetError(f"image.{who}: tracegrad cannot decode image files (MXNet decodes them "
+                     f"with OpenCV; tracegrad has no image codec). Decode the file with an "
+                     f"image library and pass the HWC uint8 pixels to mx.nd.array / mx.np.array")
+
+
+def imread(filename, *args, **kwargs):
+    _no_codec("imread")
+
+
+def imdecode(buf, *args, **kwargs):
+    _no_codec("imdecode")
+
+
+def _like(out, src):
+    if type(src) is not NDArray and isinstance(src, NDArray):   # an mx.np array in, out
+        from .numpy_api.ndarray import as_np
+        return as_np(out)
+    return out
+
+
+def _interp(interp, sizes=()):
+    """MXNet's _get_interp_method: 9 chooses by the sizes, 10 draws one of 0-4."""
+    if interp == 9:
+        if sizes:
+            oh, ow, nh, nw = sizes
+            if nh > oh and nw > ow:
+                return 2
+            if nh < oh and nw < ow:
+                return 3
+            return 1
+        return 2
+    if interp == 10:
+        return random.randint(0, 4)
+    if interp not in (0, 1, 2, 3, 4):
+        raise ValueError(f"Unknown interp method {interp}")
+    return interp
+
+
+def imresize(src, w, h, interp=1):
+    """Resize an HWC image to width w, height h."""
+    nd_image.check_image("imresize", src, "HWC")
+    interp = _interp(interp, (src.shape[0], src.shape[1], h, w))
+    if interp not in (0, 1, 2):
+        raise MXNetError(f"imresize: interpolation {interp} (3 area, 4 Lanczos) is not "
+                         f"supported; use 0 nearest, 1 bilinear or 2 bicubic")
+    return _like(nd_image._resize(src, int(w), int(h), interp), src)
+
+
+def scale_down(src_size, size):
+    """A crop size (w, h) shrunk, aspect kept, to fit in an image of src_size (w, h)."""
+    w, h = size
+    sw, sh = src_size
+    if sh < h:
+        w, h = float(w * sh) / h, sh
+    if sw < w:
+        w, h = sw, float(h * sw) / w
+    return int(w), int(h)
+
+
+def resize_short(src, size, interp=2):
+    """Resize so that the shorter edge is `size` (the other scaled, integer division)."""
+    h, w, _ = src.shape
+    if h > w:
+        new_h, new_w = size * h // w, size
+    else:
+        new_h, new_w = size, size * w // h
+    return imresize(src, new_w, new_h, interp=_interp(interp, (h, w, new_h, new_w)))
+
+
+def fixed_crop(src, x0, y0, w, h, size=None, interp=2):
+    """src[y0:y0+h, x0:x0+w], resized to size (w, h) when given and different."""
+    out = src[y0:y0 + h, x0:x0 + w]
+    if size is not None and (w, h) != tuple(size):
+        out = imresize(out, size[0], size[1], interp=_interp(interp, (h, w, size[1], size[0])))
+    return out
+
+
+def random_crop(src, size, interp=2):
+    """A crop of size (w, h) at a random place (Python's random, as MXNet); an image smaller
+    than size is cropped as large as fits and resized. Returns (out, (x0, y0, w, h))."""
+    h, w, _ = src.shape
+    new_w, new_h = scale_down((w, h), size)
+    x0 = random.randint(0, w - new_w)
+    y0 = random.randint(0, h - new_h)
+    return fixed_crop(src, x0, y0, new_w, new_h, size, interp), (x0, y0, new_w, new_h)
+
+
+def center_crop(src, size, interp=2):
+    """The centred crop of size (w, h) (shrunk to fit, then resized). Returns
+    (out, (x0, y0, w, h))."""
+    h, w, _ = src.shape
+    new_w, new_h = scale_down((w, h), size)
+    x0, y0 = int((w - new_w) / 2), int((h - new_h) / 2)
+    return fixed_crop(src, x0, y0, new_w, new_h, size, interp), (x0, y0, new_w, new_h)
+
+
+def color_normalize(src, mean, std=None):
+    """(src - mean) / std, in place as MXNet does it (src is modified and returned)."""
+    if mean is not None:
+        src -= mean
+    if std is not None:
+        src /= std
+    return src
