@@ -404,15 +404,27 @@ def share_fate(arrays, value_of):
     them all, and the states are constants for the next batch's graph. tracegrad's layer is
     many ops, and the states a side branch that a backward of the output never reaches.
     `value_of(array)` reads an array's tape value without side effects (a step capture's
-    pending result has none yet: its array is kept, weakly, and read at the next free)."""
+    pending result has none yet: its array is kept until the next free, which reads it then;
+    the output is often dropped before backward, so a weak reference would lose it)."""
     groups = _FATES.groups
     if len(groups) >= 64:
-        groups[:] = [g for g in groups if any(r() is not None for r, _ in g[0])]
+        groups[:] = [g for g in groups if any(r() is not None for r, _ in g[0])][-32:]
     refs = []
     for a in arrays:
         v = value_of(a)
-        refs.append((weakref.ref(v), False) if type(v) is TapeValue else (weakref.ref(a), True))
+        refs.append((weakref.ref(v), False) if type(v) is TapeValue else (_Held(a), True))
     groups.append((refs, value_of))
+
+
+class _Held:
+    """A strong reference with weakref's call interface (share_fate's pending arrays)."""
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def __call__(self):
+        return self.array
 
 
 def _free_fates():
@@ -433,6 +445,13 @@ def _free_fates():
         elif values:
             kept.append(group)
     groups[:] = kept
+
+
+def free_fates():
+    """A backward freed values without `free` (a captured step's native call hands over freed
+    values): apply the shared fates (share_fate) now."""
+    if _FATES.groups:
+        _free_fates()
 
 
 def free(ops):

@@ -1985,6 +1985,8 @@ def deliver(step, outs, before, fused=False, grad_vars=None):
             var.grad, var.fresh = g, True
         else:
             var.receive(g)
+    if _FATES.groups:     # (an eager RNN layer's states share their output's freeing)
+        tape.free_fates()
     plan.failures = plan.idle = 0
     plan.captured += 1
     _COUNTS["captured_steps"] += 1
@@ -1994,6 +1996,7 @@ def deliver(step, outs, before, fused=False, grad_vars=None):
 
 
 _getrefcount = sys.getrefcount
+_FATES = tape._FATES
 
 
 def _retire(plan, reason):
