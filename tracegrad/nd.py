@@ -1017,10 +1017,31 @@ _METHODS = {name: globals()[name] for name in (
     "log_softmax", "flatten", "expand_dims", "squeeze", "clip", "one_hot", "take", "pick",
     "broadcast_to", "broadcast_like", "broadcast_axis", "zeros_like", "ones_like", "slice_axis",
     "split", "swapaxes", "reciprocal", "floor", "reshape_like", "dot", "flip", "tile",
-    "repeat", "ceil", "round", "log2", "log10")}
+    "repeat", "ceil", "round", "log2", "log10", "slice", "broadcast_axes", "rsqrt")}
 _METHODS.update(_MATH_METHODS)
 _METHODS.update(_SHAPE_METHODS)
 _METHODS.update(split_v2=split_v2, softmin=softmin)  # noqa: F405  (x.split_v2, x.softmin)
+
+
+def _method_slice_assign(x, rhs, begin, end, step=()):
+    """x.slice_assign(rhs, begin, end, step): rhs (an array or, for slice_assign_scalar, a
+    number) written into x's region, in place; x returned (MXNet's fluent methods)."""
+    step = tuple(step or ()) + (None,) * (len(begin) - len(step or ()))
+    x[tuple(builtins.slice(b, e, s) for b, e, s in zip(begin, end, step))] = rhs
+    return x
+
+
+def _method_tostype(x, stype):
+    """x.tostype('default'): a dense copy; tracegrad has no sparse storage."""
+    if stype != "default":
+        raise MXNetError(f"tostype: storage type {stype!r} is not provided (tracegrad arrays "
+                         f"are dense: 'default' only)")
+    return x.copy()
+
+
+_METHODS.update(slice_assign=_method_slice_assign, slice_assign_scalar=lambda x, scalar, begin,
+                end, step=(): _method_slice_assign(x, scalar, begin, end, step),
+                tostype=_method_tostype)
 _METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
                 as_np_ndarray=lambda x: _as_np_ndarray(x))
 del _method_reshape, _method_transpose
@@ -1036,3 +1057,32 @@ from . import contrib  # noqa: E402,F401  (nd.contrib: cond, while_loop, foreach
 ndarray = sys.modules[__name__]    # mx.nd.ndarray.NDArray, as MXNet 1.x code spells it
 from .operator import Custom  # noqa: E402,F401  (Python custom operators: operator.py)
 
+
+
+# nd functions that are not operators: no `out=` / `name=` to accept
+_NOT_OPERATORS = frozenset({"array", "load", "save", "load_arrays", "save_arrays", "waitall",
+                            "from_numpy", "from_dlpack", "to_dlpack_for_read", "dtype_name",
+                            "to_dlpack_for_write", "normalize_axes", "wrap", "concatenate"})
+
+
+def _accept_common_keywords_everywhere():
+    """Every nd operator takes MXNet's common keywords (`out=`, `name=`, `ctx=`, hints:
+    op_kwargs.py), also those written without **kwargs (`nd.elemwise_add(x, y, out=z)`, as
+    MXNet's ndarray tutorial writes); the array methods (`x.flip(axis=0, out=y)`) too."""
+    import inspect
+    from .op_kwargs import accepting_common_keywords
+    module = globals()
+    for name, f in list(module.items()):
+        if name.startswith("_") or name in _NOT_OPERATORS or not inspect.isfunction(f) \
+                or not f.__module__.startswith("tracegrad"):
+            continue
+        params = inspect.signature(f).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            continue
+        wrapped = module[name] = accepting_common_keywords(f, f"nd.{name}")
+        for key, method in _METHODS.items():
+            if method is f:
+                _METHODS[key] = wrapped
+
+
+_accept_common_keywords_everywhere()

@@ -131,7 +131,8 @@ class Block:
             if value.name in self._params and self._params[value.name] is not value:
                 raise MXNetError(f"{self.name}: a different Parameter named '{value.name}' is "
                                  f"already registered")
-            if not value.name.startswith(self._prefix) and value._data is None:
+            if not value.name.startswith(self._prefix) and value._data is None \
+                    and self._params._params.get(value.name) is not value:  # (not shared)
                 value.name = self._prefix + value.name  # 2.x style attribute parameters
             self._reg_params[name] = value
             self._params._add(value)
