@@ -777,6 +777,8 @@ def _getitem(x, key):
                              "an index array as positions); use nd.where or nd.take")
         return take(x, key, axis=0)
     key = key if isinstance(key, tuple) else (key,)
+    if builtins.any(isinstance(k, (NDArray, np.ndarray, list)) for k in key):
+        return _advanced_getitem(x, key)
     if builtins.sum(k is Ellipsis for k in key) > 1:
         raise IndexError("an index can only have a single ellipsis")
     if Ellipsis in key:
@@ -825,6 +827,27 @@ def _getitem(x, key):
         out = flip(out, a)
     shape = tuple(shape) or (1,)
     return F.reshape(out, shape=shape) if shape != out.shape else out
+
+
+def _advanced_getitem(x, key):
+    """x[key] for a tuple key holding integer arrays/lists beside ints, slices, None and
+    Ellipsis: NumPy's advanced indexing (MXNet 1.x follows it, boolean arrays excepted), a
+    copy. The positions are worked out on the flat index space, then one `take` gathers them
+    (differentiable in x)."""
+    index = []
+    for k in key:
+        if isinstance(k, (NDArray, np.ndarray, list)):
+            k = np.asarray(k.asnumpy() if isinstance(k, NDArray) else k)
+            if k.dtype == np.bool_:
+                raise MXNetError("indexing with a boolean mask is not supported (MXNet 1.x "
+                                 "reads an index array as positions); use nd.where or nd.take")
+            if k.size and k.dtype.kind not in "iuf":
+                raise IndexError(f"an index array must hold integers, got {k.dtype}")
+            k = k.astype(np.int64)
+        index.append(k)
+    positions = np.arange(x.size, dtype=np.int64).reshape(x.shape)[tuple(index)]
+    flat = take(F.reshape(x, shape=(x.size,)), array(positions.ravel(), dtype="int64"))
+    return F.reshape(flat, shape=positions.shape or (1,))
 
 
 # ------------------------------------------------------------------ neural network ops

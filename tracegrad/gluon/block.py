@@ -329,7 +329,11 @@ class HybridBlock(Block):
         return jf
 
     def infer_shape(self, *args):
-        """Set unknown parameter shapes from the inputs (layers with deferred shapes override)."""
+        """Set unknown parameter shapes from the inputs (layers with deferred shapes override;
+        otherwise MXNet's way: hybrid_forward's graph on mx.sym infers them)."""
+        from .symbolic_shapes import infer_shapes_symbolically
+        if infer_shapes_symbolically(self, args):
+            return
         pending = [p.name for p in self._reg_params.values() if p._data is None]
         raise MXNetError(f"cannot infer the shapes of {pending} from inputs of shapes "
                          f"{[getattr(a, 'shape', None) for a in args]}; give their full shapes "
