@@ -36,7 +36,6 @@ class _Scope(threading.local):
 
 
 _SCOPE = _Scope()
-_GLOBAL_COUNTERS: dict = {}
 # STRUCTURE_VERSION is bumped whenever any block gains, loses or replaces a child or a
 # parameter: compiled blocks re-check what they were built from only when it moved
 
@@ -76,7 +75,10 @@ def _create_prefix(prefix, params, hint):
     parent = _SCOPE.block
     if parent is None:
         if prefix is None:
-            prefix = _next_name(_GLOBAL_COUNTERS, hint)
+            # MXNet counts top-level blocks in mx.name's current NameManager: a fresh
+            # `with mx.name.NameManager():` restarts at dense0_, a Prefix prepends its own
+            from ..name import NameManager
+            prefix = NameManager.current().get(None, hint) + "_"
     else:
         if prefix is None:
             prefix = _next_name(parent._scope_counters, hint)
