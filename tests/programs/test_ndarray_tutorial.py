@@ -127,3 +127,11 @@ def test_save_and_load_dicts_and_lists(tmp_path):
     nd.save(str(tmp_path / "l"), [x, y])
     a, b = nd.load(str(tmp_path / "l"))
     np.testing.assert_array_equal(b.asnumpy(), y.asnumpy())
+
+
+def test_mxnet_ndarray_module_is_importable_by_its_package_path():
+    import tracegrad.ndarray as nd_module
+    from tracegrad.ndarray import NDArray
+    import tracegrad.ndarray.random
+    assert nd_module is nd and NDArray is nd.NDArray
+    assert tracegrad.ndarray.random.uniform is nd.random.uniform
