@@ -71,7 +71,8 @@ def _arrays(a, NDArray):
 
 
 def check_inputs(block, args):
-    """Raise MXNetError (the block names itself on the way out) when `args` cannot be its
+    """True when `args` hold mx.sym Symbols (the block is to build its graph); otherwise
+    raise MXNetError (the block names itself on the way out) when `args` cannot be its
     inputs: NDArrays (or nested lists/tuples of them), with None and Python numbers as static
     arguments; the first input must be an NDArray (MXNet's rule).
 
@@ -90,6 +91,9 @@ def check_inputs(block, args):
     else:
         block.__dict__["_tg_arity"] = (STRUCTURE_VERSION[0], _arity(block))
     low, high, names = _arity(block)
+    from .symbolic_call import has_symbols
+    if has_symbols(args):
+        return True     # MXNet's symbolic call: the caller builds the Symbol (symbolic_call.py)
     if len(args) < low or (high is not None and len(args) > high):
         want = f"{low}" if high == low else (f"{low} to {high}" if high is not None
                                              else f"at least {low}")

@@ -23,6 +23,7 @@ from ..tracing.jit import STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
 from . import contexts as _contexts, hooks as _hooks
 from .arguments import check_inputs
+from .symbolic_call import symbolic_call
 from .parameter import Parameter, ParameterDict, load_into
 from ..numpy_api.gluon import F_NP as _NP_F, np_inputs as _np_inputs, np_outputs as _np_outputs
 from .. import util as _util
@@ -390,7 +391,8 @@ class HybridBlock(Block):
                     if _compiled.DEFER_CALL is not None:
                         self.__dict__.pop("_tg_step", None)  # as _remember_captured_call does
                     return out
-            check_inputs(self, args)
+            if check_inputs(self, args):       # Symbols in: the graph out (symbolic_call.py)
+                return symbolic_call(self, args)
             for p in self._reg_params.values():
                 if p._data is None:
                     self._deferred_infer(args)

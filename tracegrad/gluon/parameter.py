@@ -297,8 +297,12 @@ class Parameter:
             self._attach_grad()
 
     def var(self):
-        raise MXNetError(f"Parameter '{self.name}': symbols do not exist in tracegrad; "
-                         f"use data() (hybridize traces NDArray code)")
+        """This parameter as an mx.sym variable of its name, shape (0 where unknown), dtype,
+        lr_mult, wd_mult and init (a HybridBlock called on Symbols passes these)."""
+        from .. import symbol
+        init = self.init if isinstance(self.init, str) or hasattr(self.init, "dumps") else None
+        return symbol.var(self.name, shape=self.shape, dtype=self.dtype, lr_mult=self.lr_mult,
+                          wd_mult=self.wd_mult, init=init)
 
 
 class Constant(Parameter):
