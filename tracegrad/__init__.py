@@ -40,6 +40,7 @@ __version__ = "0.1.0"
 ndarray = nd
 # `import mxnet.ndarray as nd`, `from mxnet.ndarray import NDArray`, `mxnet.ndarray.contrib`
 _sys.modules[__name__ + ".ndarray"] = _sys.modules[__name__ + ".ndarray.ndarray"] = nd
+_sys.modules[__name__ + ".numpy"] = np      # `import mxnet.numpy as mnp`
 for _sub in ("contrib", "random", "linalg", "image", "sparse"):
     if isinstance(getattr(nd, _sub, None), type(_sys)):
         _sys.modules[f"{__name__}.ndarray.{_sub}"] = getattr(nd, _sub)

@@ -9,6 +9,7 @@ symbol_block.py.
 import contextlib
 import re
 import threading
+import warnings
 import weakref
 from operator import is_ as _is
 from collections import OrderedDict
@@ -83,6 +84,11 @@ def _create_prefix(prefix, params, hint):
     else:
         if prefix is None:
             prefix = _next_name(parent._scope_counters, hint)
+        if params is None:   # MXNet: a child's parameters follow its parent's ParameterDict
+            # (the prefix and the dict it shares), so a parent built with params=other's
+            # gets children that share other's children's parameters
+            own = parent._params
+            return parent.prefix + prefix, ParameterDict(own.prefix + prefix, own._shared)
         prefix = parent.prefix + prefix
     shared = None if params is None else (params if isinstance(params, ParameterDict)
                                           else None)
@@ -236,14 +242,27 @@ class Block:
         """Load save_parameters' file; errors name missing, extra and mis-shaped parameters."""
         arrays = load_arrays(filename)
         params = self._collect_params_with_prefix()
-        if arrays and not any("." in k for k in arrays) and all(
-                k.startswith(self._prefix) for k in arrays) and set(arrays) != set(params):
-            # a file from collect_params().save(): full prefixed names
+        if arrays and not any("." in k for k in arrays) and set(arrays) != set(params):
+            # a file of full names: collect_params().save()'s, or save_params()' with the
+            # block's prefix stripped (MXNet restores it)
             params = dict(self.collect_params().items())
+            if not all(k in params for k in arrays) and all(
+                    self._prefix + k in params for k in arrays):
+                arrays = {self._prefix + k: v for k, v in arrays.items()}
         load_into(params, arrays, allow_missing, ignore_extra, filename, ctx)
 
-    save_params = save_parameters
-    load_params = load_parameters
+    def save_params(self, filename):
+        """[Deprecated] MXNet 1.x's older format: collect_params() names minus this block's
+        prefix (load_parameters / load_params read it back)."""
+        warnings.warn("save_params is deprecated. Please use save_parameters. Note that if "
+                      "you want load from SymbolBlock later, please use export instead.",
+                      stacklevel=2)
+        self.collect_params().save(filename, strip_prefix=self._prefix)
+
+    def load_params(self, filename, ctx=None, allow_missing=False, ignore_extra=False):
+        """[Deprecated] load_parameters."""
+        warnings.warn("load_params is deprecated. Please use load_parameters.", stacklevel=2)
+        self.load_parameters(filename, ctx, allow_missing, ignore_extra)
 
     # ------------------------------------------------------------------ calling
     def hybridize(self, active=True, **kwargs):

@@ -457,7 +457,10 @@ class ParameterDict:
 def load_into(params, arrays, allow_missing, ignore_extra, source, ctx=None):
     """Copy arrays into params by name, with errors listing missing / extra / mis-shaped ones
     (a parameter not yet initialized is placed on `ctx`, one context or a list)."""
-    missing = [k for k in params if k not in arrays]
+    # a Parameter shared under several names was saved under one of them (MXNet >= 1.6
+    # deduplicates): it is missing only when none of its names is in the file
+    loaded = {id(p) for k, p in params.items() if k in arrays}
+    missing = [k for k, p in params.items() if k not in arrays and id(p) not in loaded]
     if missing and not allow_missing:
         raise MXNetError(f"load from '{source}': parameters {missing} are missing from the "
                          f"file (it has {sorted(arrays)}); pass allow_missing=True to skip them")
