@@ -377,6 +377,9 @@ class ParameterDict:
             return param
         for k, v in kwargs.items():
             if k == "shape" and v is not None:
+                old = param.shape
+                if old is not None and len(old) == len(v):  # MXNet: unknown (0) dims of either
+                    v = tuple(o if int(n) <= 0 else n for o, n in zip(old, v))  # side are filled
                 param.shape = v
             elif k == "init" and param.init is None:
                 param.init = v
