@@ -118,3 +118,37 @@ def test_module_paths_and_base_helpers():
     import tracegrad.numpy as mx_np
     from tracegrad.base import py_str
     assert mx_np is mx.np and py_str(b"abc") == "abc" and py_str("x") == "x"
+
+
+def test_attribute_type_changes_and_sequential_hybridize_warning():
+    b = gluon.Block()
+    b.b = gluon.Block()
+    with pytest.raises(TypeError, match="Changing attribute type"):
+        b.b = (2,)
+    b.p = gluon.Parameter("p", shape=(1,))
+    with pytest.raises(TypeError, match="Changing attribute type"):
+        b.p = 3
+    b.a = None          # regular attributes may change type
+    b.a = 1
+    c2 = gluon.Block()
+    b.b = c2
+    assert b.b is c2 and list(b._children.values())[0] is c2
+    seq = nn.Sequential()
+    seq.add(nn.Dense(20))
+    with pytest.warns(UserWarning, match="Consider using HybridSequential"):
+        seq.hybridize()
+
+
+def test_hybrid_block_with_none_first_input():
+    class Foo(gluon.HybridBlock):
+        def hybrid_forward(self, F, a, b):
+            if a is None:
+                return b * 2
+            return a + b
+
+    eager, compiled = Foo(), Foo()
+    compiled.hybridize()
+    x = nd.array([1.0, 2.0])
+    for args in [(None, x), (x, x)]:
+        np.testing.assert_array_equal(compiled(*args).asnumpy(), eager(*args).asnumpy())
+    np.testing.assert_array_equal(eager(None, x).asnumpy(), [2.0, 4.0])

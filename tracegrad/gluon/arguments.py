@@ -100,6 +100,7 @@ def check_inputs(block, args):
         raise MXNetError(f"called with {len(args)} input(s), but it takes {want} "
                          f"({', '.join(names) or 'none'})")
     for i, a in enumerate(args):
-        if not _acceptable(a, NDArray) or (i == 0 and names and not _arrays(a, NDArray)):
+        if not _acceptable(a, NDArray) or (i == 0 and names and not _arrays(a, NDArray) and not
+                                            (a is None and _arrays(list(args[1:]), NDArray))):
             label = names[i] if i < len(names) else f"#{i}"
             raise MXNetError(f"input {label!r} must be an NDArray, got {_kind(a)}")

@@ -129,6 +129,10 @@ class Block:
         return contextlib.nullcontext() if self._empty_prefix else _name_scope(self)
 
     def __setattr__(self, name, value):
+        existing = self.__dict__.get(name)
+        if isinstance(existing, (Block, Parameter)) and not isinstance(value, type(existing)):
+            raise TypeError(f"Changing attribute type for {name} from {type(existing)} to "
+                            f"{type(value)} is not allowed.")    # (MXNet's rule)
         if isinstance(value, (Block, Parameter)) and "_children" not in self.__dict__:
             raise MXNetError(f"{type(self).__name__}: call super().__init__() before assigning "
                              f"child blocks or parameters")
