@@ -521,6 +521,24 @@ def swapaxes(data, dim1=0, dim2=0):
 SwapAxis = swapaxes
 
 
+def moveaxis(tensor, source, destination):
+    """Axes `source` (an int or a list) moved to positions `destination`, the others kept in
+    order (MXNet's nd.moveaxis, numpy's rule); a transpose, so differentiable."""
+    n = tensor.ndim
+    many = isinstance(source, (list, tuple))
+    src = [_check_axis("moveaxis", a, n, "source", tensor.shape)
+           for a in (source if many else [source])]
+    dst = [_check_axis("moveaxis", a, n, "destination", tensor.shape)
+           for a in (destination if isinstance(destination, (list, tuple)) else [destination])]
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} must be "
+                         f"distinct axes, as many of each")
+    order = [a for a in range(n) if a not in src]
+    for d, a in sorted(zip(dst, src)):
+        order.insert(d, a)
+    return F.transpose(tensor, perm=tuple(order))
+
+
 def expand_dims(data, axis):
     return F.expand_dims(data, axis=_check_axis("expand_dims", axis, data.ndim + 1,
                                                 shape=data.shape))
@@ -1023,7 +1041,7 @@ def _method_reshape(x, *shape, **kwargs):
         shape = kwargs.pop("shape")
     elif len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = shape[0]
-    return reshape(x, shape, **kwargs)
+    return _reshape_view(x, shape, **kwargs)
 
 
 def _method_transpose(x, *axes, **kwargs):
@@ -1062,6 +1080,46 @@ def _method_tostype(x, stype):
     return x.copy()
 
 
+def _fresh(op):
+    """`op` whose result has its own buffer (_own_buffer): numpy gives reshape, transpose,
+    expand_dims, broadcast_to... as views of the operand, but MXNet's operators return new
+    arrays, so `y = nd.transpose(x); x += 1` must leave y as it was, and a write into y must
+    not reach x. (x.reshape() stays a view, as in MXNet; so does basic slicing.)"""
+    def fresh(*args, **kwargs):
+        out = op(*args, **kwargs)
+        return _own_buffer(out) if isinstance(out, NDArray) else out
+    fresh.__name__, fresh.__doc__, fresh.__wrapped__ = op.__name__, op.__doc__, op
+    return fresh
+
+
+_reshape_view = reshape      # (x.reshape(): MXNet's view)
+for _name in ("reshape", "transpose", "flatten", "expand_dims", "squeeze", "swapaxes",
+              "moveaxis", "broadcast_to", "broadcast_like", "broadcast_axis", "broadcast_axes",
+              "reshape_like", "tile", "stop_gradient"):
+    _view, globals()[_name] = globals()[_name], _fresh(globals()[_name])
+    for _key, _method in list(_METHODS.items()):
+        if _method is _view:
+            _METHODS[_key] = globals()[_name]
+SwapAxis, Flatten, BlockGrad = swapaxes, flatten, stop_gradient
+Transpose, ExpandDims = transpose, expand_dims     # (nd_legacy's names, bound before)
+del _name, _view
+
+
+def _shape_method(op):
+    """x.flatten() / x.expand_dims(axis) / x.squeeze(axis) with MXNet's `inplace`: True gives
+    the result as a reshape of x (a view sharing its memory), False a new array."""
+    def method(x, *args, inplace=False, **kwargs):
+        out = op(x, *args, **kwargs)
+        return x.reshape(out.shape) if inplace else out
+    method.__name__ = op.__name__
+    return method
+
+
+_METHODS.update(flatten=_shape_method(_METHODS["flatten"]),
+                expand_dims=_shape_method(_METHODS["expand_dims"]),
+                squeeze=_shape_method(_METHODS["squeeze"]),
+                to_dlpack_for_read=lambda x: to_dlpack_for_read(x),
+                to_dlpack_for_write=lambda x: to_dlpack_for_write(x))
 _METHODS.update(slice_assign=_method_slice_assign, slice_assign_scalar=lambda x, scalar, begin,
                 end, step=(): _method_slice_assign(x, scalar, begin, end, step),
                 tostype=_method_tostype)
@@ -1078,6 +1136,7 @@ def _as_np_ndarray(x):
 
 from . import contrib  # noqa: E402,F401  (nd.contrib: cond, while_loop, foreach)
 ndarray = sys.modules[__name__]    # mx.nd.ndarray.NDArray, as MXNet 1.x code spells it
+py_slice = builtins.slice          # (mxnet.ndarray.ndarray's name for Python's slice)
 from .operator import Custom  # noqa: E402,F401  (Python custom operators: operator.py)
 
 

@@ -11,7 +11,7 @@ import numpy.random as rnd
 from . import context as _context
 from .array import NDArray
 
-__all__ = ["environment", "default_context", "set_default_context", "default_dtype", "default_rtols",
+__all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "default_context", "set_default_context", "default_dtype", "default_rtols",
            "default_atols", "get_tolerance", "get_tols", "get_rtol", "get_atol", "get_etol",
            "random_arrays", "rand_ndarray", "rand_shape_2d", "rand_shape_3d", "rand_shape_nd",
            "same", "almost_equal", "assert_almost_equal", "assert_allclose",
@@ -281,3 +281,47 @@ def environment(*args):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def random_sample(population, k):
+    """k elements of the list `population` in random order (numpy's global generator)."""
+    if not 0 <= k <= len(population):
+        raise ValueError(f"random_sample: k={k} is outside [0, {len(population)}]")
+    shuffled = list(population)
+    np.random.shuffle(shuffled)
+    return shuffled[:k]
+
+
+def np_reduce(dat, axis, keepdims, numpy_reduce_func):
+    """numpy_reduce_func (np.sum, np.max, ...) over `axis` (an int, a list, or None: all), one
+    axis at a time from the last, as MXNet's helper does; keepdims keeps them as 1s."""
+    axes = [axis] if isinstance(axis, numbers.Integral) else (
+        list(axis) if axis is not None else list(range(dat.ndim)))
+    out = dat
+    for a in sorted(axes, reverse=True):
+        out = numpy_reduce_func(out, axis=a)
+    if keepdims:
+        shape = list(dat.shape)
+        for a in axes:
+            shape[a] = 1
+        out = out.reshape(tuple(shape))
+    return out
+
+
+@contextlib.contextmanager
+def discard_stderr():
+    """The body's writes to the stderr file descriptor are discarded."""
+    import sys
+    with open(os.devnull, "w") as sink:
+        try:
+            fd = sys.stderr.fileno()
+        except (AttributeError, ValueError):
+            yield
+            return
+        saved = os.dup(fd)
+        try:
+            os.dup2(sink.fileno(), fd)
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)

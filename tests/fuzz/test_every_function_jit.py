@@ -163,6 +163,7 @@ CALLS = {
     "nansum": (X, {"axis": 1}, ()),
     "nanprod": (X, {"axis": 0}, ()),
     "rcbrt": (lambda: [f32(3, 4, lo=0.5, hi=3)], {}, ()),
+    "moveaxis": (lambda: [f32(2, 3, 4)], {"source": 0, "destination": -1}, ()),
     "moments": (X, {"axes": (1,)}, ()),
     "sum_axis": (X, {"axis": 1}, ()),
     "max_axis": (X, {"axis": 0}, ()),
