@@ -29,7 +29,11 @@ def symbolic_call(block, args):
 
 
 def _layer_op(block):
+    from . import loss
     from .nn import activations, basic_layers, conv_layers
+    if type(block) in (loss.L2Loss, loss.L1Loss, loss.SoftmaxCrossEntropyLoss,
+                       loss.SigmoidBinaryCrossEntropyLoss):
+        return _LOSS_OPS[type(block).__name__]
     for cls in type(block).__mro__:
         if cls in (basic_layers.Dense, conv_layers._Conv, basic_layers.BatchNorm,
                    basic_layers.Dropout, basic_layers.Embedding, activations.Activation,
@@ -83,3 +87,48 @@ def _embedding(block, F, x, weight):
 
 _LAYER_OPS = {"Dense": _dense, "_Conv": _conv, "BatchNorm": _batch_norm, "Dropout": _dropout,
               "Embedding": _embedding, "Activation": _activation, "_Pooling": _pooling}
+
+
+# the common losses in MXNet's symbolic form (gluon/loss.py's eager forms read shapes in
+# Python): `loss = gluon.loss.L2Loss()(out_sym, mx.sym.var('label'))` for mx.mod.Module
+def _weighted_mean(block, F, loss, sample_weight, weight):
+    if sample_weight is not None:
+        loss = F.broadcast_mul(loss, sample_weight)
+    if weight is not None:
+        loss = loss * weight
+    return F.mean(loss, axis=block._batch_axis, exclude=True)
+
+
+def _l2_loss(block, F, pred, label, sample_weight=None):
+    loss = F.square(F.reshape_like(label, pred) - pred)
+    return _weighted_mean(block, F, loss, sample_weight, block._weight / 2.0)
+
+
+def _l1_loss(block, F, pred, label, sample_weight=None):
+    loss = F.abs(F.reshape_like(label, pred) - pred)
+    return _weighted_mean(block, F, loss, sample_weight, block._weight)
+
+
+def _softmax_ce_loss(block, F, pred, label, sample_weight=None):
+    if not block._from_logits:
+        pred = F.log_softmax(pred, axis=block._axis)
+    if block._sparse_label:
+        loss = -F.pick(pred, label, axis=block._axis, keepdims=True)
+    else:
+        loss = -F.sum(pred * F.reshape_like(label, pred), axis=block._axis, keepdims=True)
+    return _weighted_mean(block, F, loss, sample_weight, block._weight)
+
+
+def _sigmoid_bce_loss(block, F, pred, label, sample_weight=None):
+    label = F.reshape_like(label, pred)
+    if not block._from_sigmoid:      # max(x, 0) - x z + log(1 + exp(-|x|))
+        loss = F.relu(pred) - pred * label + F.Activation(-F.abs(pred), act_type="softrelu")
+    else:
+        eps = 1e-12
+        loss = -(F.log(pred + eps) * label + F.log(1.0 - pred + eps) * (1.0 - label))
+    return _weighted_mean(block, F, loss, sample_weight, block._weight)
+
+
+_LOSS_OPS = {"L2Loss": _l2_loss, "L1Loss": _l1_loss,
+             "SoftmaxCrossEntropyLoss": _softmax_ce_loss,
+             "SigmoidBinaryCrossEntropyLoss": _sigmoid_bce_loss}
