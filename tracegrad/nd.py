@@ -326,7 +326,15 @@ def sum(data, axis=None, keepdims=False, exclude=False, **kwargs):
     axes = _reduce_axes(data, axis, exclude, "sum")
     if not axes and data.ndim:  # a sum over no axes is the array itself
         return data
-    return _full_to_1(F.sum(data, axes=axes, keepdims=keepdims))
+    return _full_to_1(F.sum(data, axes=axes, keepdims=_flag(keepdims)))
+
+
+def _flag(value):
+    """A true-or-false argument as MXNet parses one: a bool, or 0 / 1 (`keepdims=0`); any
+    other value is left for the op's attribute check to refuse."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)
+    return value
 
 
 def mean(data, axis=None, keepdims=False, exclude=False, **kwargs):
@@ -336,8 +344,8 @@ def mean(data, axis=None, keepdims=False, exclude=False, **kwargs):
         data = F.cast(data, dtype="f32")
     axes = _reduce_axes(data, axis, exclude, "mean")
     if np.dtype(data.dtype).kind in "iu":   # MXNet: the sum over n, divided in the integer type
-        return _full_to_1(_integer_mean(data, axes, keepdims))
-    return _full_to_1(C.mean(F, data, axes, keepdims))
+        return _full_to_1(_integer_mean(data, axes, _flag(keepdims)))
+    return _full_to_1(C.mean(F, data, axes, _flag(keepdims)))
 
 
 def _integer_mean(data, axes, keepdims):
@@ -346,20 +354,22 @@ def _integer_mean(data, axes, keepdims):
     n = 1
     for a in (range(data.ndim) if axes is None else axes):
         n *= data.shape[a]
-    total = F.cast(F.sum(data, axes=axes, keepdims=keepdims), dtype="f64")
+    total = F.cast(F.sum(data, axes=axes, keepdims=_flag(keepdims)), dtype="f64")
     return F.cast(F.div(total, float(n)), dtype=dtype_name(np.dtype(data.dtype)))  # (cast truncates)
 
 
 def max(data, axis=None, keepdims=False, exclude=False, **kwargs):
     if kwargs:
         return _redo(max, locals())
-    return _full_to_1(F.max(data, axes=_reduce_axes(data, axis, exclude, "max"), keepdims=keepdims))
+    return _full_to_1(F.max(data, axes=_reduce_axes(data, axis, exclude, "max"),
+                           keepdims=_flag(keepdims)))
 
 
 def min(data, axis=None, keepdims=False, exclude=False, **kwargs):
     if kwargs:
         return _redo(min, locals())
-    return _full_to_1(F.min(data, axes=_reduce_axes(data, axis, exclude, "min"), keepdims=keepdims))
+    return _full_to_1(F.min(data, axes=_reduce_axes(data, axis, exclude, "min"),
+                           keepdims=_flag(keepdims)))
 
 
 def argmax(data, axis=None, keepdims=False):
@@ -367,7 +377,7 @@ def argmax(data, axis=None, keepdims=False):
     if axis is None:
         data, axis = F.reshape(data, shape=(data.size,)), 0
     axis = _check_axis("argmax", axis, data.ndim, shape=data.shape)
-    out = F.argmax(data, axis=axis, keepdims=keepdims)
+    out = F.argmax(data, axis=axis, keepdims=_flag(keepdims))
     return _full_to_1(F.cast(out, dtype="f32"))
 
 

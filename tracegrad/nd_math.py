@@ -121,11 +121,11 @@ def prod(data, axis=None, keepdims=False, exclude=False, **kwargs):
     """Product over `axis` (all by default); gradients are exact at zeros."""
     if kwargs:
         return _redo(prod, locals())
-    from .nd import _full_to_1, _reduce_axes
+    from .nd import _flag, _full_to_1, _reduce_axes
     axes = _reduce_axes(data, axis, exclude, "prod")
     if not axes and data.ndim:
         return data
-    return _full_to_1(F.prod(data, axes=axes, keepdims=keepdims))
+    return _full_to_1(F.prod(data, axes=axes, keepdims=_flag(keepdims)))
 
 
 def nansum(data, axis=None, keepdims=False, exclude=False, **kwargs):

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .attrs import check_attr, coerce_attr
+from .attrs import check_attr
 from .types import DTYPES, FLOATS, TensorType
 
 
@@ -150,10 +150,7 @@ def canonical_attrs(opdef, attrs: dict) -> dict:
             raise TypeError(f"{opdef.name}: unknown attribute {k!r}; "
                             f"expected one of {sorted(set(opdef.defaults) | opdef.attr_names)}")
         merged[k] = v = _freeze(v)
-        try:
-            check_attr(opdef, k, v)
-        except TypeError:     # MXNet's looser spellings (keepdims=0): ir/attrs.coerce_attr
-            merged[k] = coerce_attr(opdef, k, v)
+        check_attr(opdef, k, v)
     return dict(sorted(merged.items()))
 
 
