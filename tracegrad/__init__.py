@@ -3,6 +3,7 @@
     import tracegrad as mx
     from tracegrad import nd, autograd, gluon
 """
+import sys as _sys  # noqa: E402
 from . import autograd, base, context, gluon, initializer, ir, metric, nd, optimizer, random  # noqa: E402  (Gluon sits on nd/autograd)
 from . import lr_scheduler
 from . import io  # noqa: E402  (mx.io: MXNet 1.x's data iterators)
@@ -39,6 +40,12 @@ init = initializer
 
 __version__ = "0.1.0"
 ndarray = nd
+# `import mxnet.ndarray as nd`, `from mxnet.ndarray import NDArray`, `mxnet.ndarray.contrib`
+_sys.modules[__name__ + ".ndarray"] = _sys.modules[__name__ + ".ndarray.ndarray"] = nd
+_sys.modules[__name__ + ".numpy"] = np      # `import mxnet.numpy as mnp`
+for _sub in ("contrib", "random", "linalg", "image", "sparse"):
+    if isinstance(getattr(nd, _sub, None), type(_sys)):
+        _sys.modules[f"{__name__}.ndarray.{_sub}"] = getattr(nd, _sub)
 
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",

@@ -11,7 +11,7 @@ import numpy as np
 
 from .base import LOCATING, MXNetError, op_error
 from .context import PLACED as _PLACED, Context, count_placed, current_context
-from .ir.attrs import check_attr
+from .ir.attrs import check_attr, coerce_attr
 from .ir.ops import REGISTRY
 from .ir.types import DTYPES, NARROW, dtype_name, type_of
 from .runtime import tape
@@ -161,7 +161,11 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         if attrs:  # what a trace or a file would refuse, eager refuses too (ir/attrs.py)
             for k, v in attrs.items():
                 if _ATTRS_SAME.get((opdef, k, id(v))) is not v:
-                    _check_attr(opdef, k, v)
+                    try:
+                        _check_attr(opdef, k, v)
+                    except TypeError:   # numpy ints, keepdims=0: ir/attrs.coerce_attr
+                        attrs = {n: coerce_attr(opdef, n, a) for n, a in attrs.items()}
+                        break
         out = (impl or opdef.impl)(*datas, **attrs)
     except (ValueError, TypeError, IndexError, OverflowError) as e:  # (a Python int past
         # the operand's dtype: numpy's OverflowError named neither the op nor the operand)
@@ -443,6 +447,8 @@ class NDArray:
 
     def __bool__(self):
         if self._data.size != 1:
+            if self._data.size == 0:    # MXNet: an empty array is false
+                return False
             raise ValueError("The truth value of an NDArray with more than one element is "
                              "ambiguous.")
         self._concretize("bool()")

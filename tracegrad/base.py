@@ -110,3 +110,8 @@ numeric_types = (float, int, np.generic)
 integer_types = (int, np.integer)
 string_types = (str,)
 
+
+def py_str(x):
+    """MXNet's mx.base.py_str: bytes from the C API as a str (a str passes through)."""
+    return x.decode("utf-8") if isinstance(x, bytes) else x
+

@@ -20,7 +20,7 @@ from .op_kwargs import redo as _redo
 
 __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
            "ROIAlign", "box_nms", "box_non_maximum_suppression", "div_sqrt_dim", "quadratic",
-           "index_array"]
+           "index_array", "isinf", "isfinite", "isnan"]
 
 
 def _as_array(x, what, op):
@@ -294,3 +294,21 @@ def index_array(data, axes=None, **kwargs):
         return F.constant(value=0, shape=tuple(data.shape) + (0,), dtype="i64")
     parts = [F.iota(shape=shape, axis=a % n) for a in axes]
     return parts[0] if len(parts) == 1 else F.concat(*parts, axis=n)
+
+
+def isinf(data):
+    """1 where data is +-inf, else 0, in data's dtype (MXNet: data.abs() == inf)."""
+    data = _as_array(data, "data", "isinf")
+    return data.abs() == np.inf
+
+
+def isfinite(data):
+    """1 where data is neither inf nor nan, else 0, in data's dtype."""
+    data = _as_array(data, "data", "isfinite")
+    return (data.abs() != np.inf) * (data == data)
+
+
+def isnan(data):
+    """1 where data is nan, else 0, in data's dtype."""
+    data = _as_array(data, "data", "isnan")
+    return data != data

@@ -62,6 +62,14 @@ class Initializer:
     def __init__(self, **kwargs):
         self._kwargs = kwargs
 
+    def __eq__(self, other):
+        """MXNet: initializers of one type with the same arguments are equal."""
+        if not isinstance(other, Initializer):
+            return NotImplemented
+        return type(self) is type(other) and self._kwargs == other._kwargs
+
+    __hash__ = object.__hash__
+
     def __call__(self, desc, arr):
         arr = as_ndarray(arr)
         own = getattr(desc, "attrs", {}).get("__init__")

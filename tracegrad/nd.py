@@ -327,7 +327,15 @@ def sum(data, axis=None, keepdims=False, exclude=False, **kwargs):
     axes = _reduce_axes(data, axis, exclude, "sum")
     if not axes and data.ndim:  # a sum over no axes is the array itself
         return data
-    return _full_to_1(F.sum(data, axes=axes, keepdims=keepdims))
+    return _full_to_1(F.sum(data, axes=axes, keepdims=_flag(keepdims)))
+
+
+def _flag(value):
+    """A true-or-false argument as MXNet parses one: a bool, or 0 / 1 (`keepdims=0`); any
+    other value is left for the op's attribute check to refuse."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)
+    return value
 
 
 def mean(data, axis=None, keepdims=False, exclude=False, **kwargs):
@@ -337,8 +345,8 @@ def mean(data, axis=None, keepdims=False, exclude=False, **kwargs):
         data = F.cast(data, dtype="f32")
     axes = _reduce_axes(data, axis, exclude, "mean")
     if np.dtype(data.dtype).kind in "iu":   # MXNet: the sum over n, divided in the integer type
-        return _full_to_1(_integer_mean(data, axes, keepdims))
-    return _full_to_1(C.mean(F, data, axes, keepdims))
+        return _full_to_1(_integer_mean(data, axes, _flag(keepdims)))
+    return _full_to_1(C.mean(F, data, axes, _flag(keepdims)))
 
 
 def _integer_mean(data, axes, keepdims):
@@ -347,20 +355,22 @@ def _integer_mean(data, axes, keepdims):
     n = 1
     for a in (range(data.ndim) if axes is None else axes):
         n *= data.shape[a]
-    total = F.cast(F.sum(data, axes=axes, keepdims=keepdims), dtype="f64")
+    total = F.cast(F.sum(data, axes=axes, keepdims=_flag(keepdims)), dtype="f64")
     return F.cast(F.div(total, float(n)), dtype=dtype_name(np.dtype(data.dtype)))  # (cast truncates)
 
 
 def max(data, axis=None, keepdims=False, exclude=False, **kwargs):
     if kwargs:
         return _redo(max, locals())
-    return _full_to_1(F.max(data, axes=_reduce_axes(data, axis, exclude, "max"), keepdims=keepdims))
+    return _full_to_1(F.max(data, axes=_reduce_axes(data, axis, exclude, "max"),
+                           keepdims=_flag(keepdims)))
 
 
 def min(data, axis=None, keepdims=False, exclude=False, **kwargs):
     if kwargs:
         return _redo(min, locals())
-    return _full_to_1(F.min(data, axes=_reduce_axes(data, axis, exclude, "min"), keepdims=keepdims))
+    return _full_to_1(F.min(data, axes=_reduce_axes(data, axis, exclude, "min"),
+                           keepdims=_flag(keepdims)))
 
 
 def argmax(data, axis=None, keepdims=False):
@@ -368,7 +378,7 @@ def argmax(data, axis=None, keepdims=False):
     if axis is None:
         data, axis = F.reshape(data, shape=(data.size,)), 0
     axis = _check_axis("argmax", axis, data.ndim, shape=data.shape)
-    out = F.argmax(data, axis=axis, keepdims=keepdims)
+    out = F.argmax(data, axis=axis, keepdims=_flag(keepdims))
     return _full_to_1(F.cast(out, dtype="f32"))
 
 
@@ -520,6 +530,24 @@ def swapaxes(data, dim1=0, dim2=0):
 
 
 SwapAxis = swapaxes
+
+
+def moveaxis(tensor, source, destination):
+    """Axes `source` (an int or a list) moved to positions `destination`, the others kept in
+    order (MXNet's nd.moveaxis, numpy's rule); a transpose, so differentiable."""
+    n = tensor.ndim
+    many = isinstance(source, (list, tuple))
+    src = [_check_axis("moveaxis", a, n, "source", tensor.shape)
+           for a in (source if many else [source])]
+    dst = [_check_axis("moveaxis", a, n, "destination", tensor.shape)
+           for a in (destination if isinstance(destination, (list, tuple)) else [destination])]
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} must be "
+                         f"distinct axes, as many of each")
+    order = [a for a in range(n) if a not in src]
+    for d, a in sorted(zip(dst, src)):
+        order.insert(d, a)
+    return F.transpose(tensor, perm=tuple(order))
 
 
 def expand_dims(data, axis):
@@ -778,6 +806,8 @@ def _getitem(x, key):
                              "an index array as positions); use nd.where or nd.take")
         return take(x, key, axis=0)
     key = key if isinstance(key, tuple) else (key,)
+    if builtins.any(isinstance(k, (NDArray, np.ndarray, list)) for k in key):
+        return _advanced_getitem(x, key)
     if builtins.sum(k is Ellipsis for k in key) > 1:
         raise IndexError("an index can only have a single ellipsis")
     if Ellipsis in key:
@@ -826,6 +856,27 @@ def _getitem(x, key):
         out = flip(out, a)
     shape = tuple(shape) or (1,)
     return F.reshape(out, shape=shape) if shape != out.shape else out
+
+
+def _advanced_getitem(x, key):
+    """x[key] for a tuple key holding integer arrays/lists beside ints, slices, None and
+    Ellipsis: NumPy's advanced indexing (MXNet 1.x follows it, boolean arrays excepted), a
+    copy. The positions are worked out on the flat index space, then one `take` gathers them
+    (differentiable in x)."""
+    index = []
+    for k in key:
+        if isinstance(k, (NDArray, np.ndarray, list)):
+            k = np.asarray(k.asnumpy() if isinstance(k, NDArray) else k)
+            if k.dtype == np.bool_:
+                raise MXNetError("indexing with a boolean mask is not supported (MXNet 1.x "
+                                 "reads an index array as positions); use nd.where or nd.take")
+            if k.size and k.dtype.kind not in "iuf":
+                raise IndexError(f"an index array must hold integers, got {k.dtype}")
+            k = k.astype(np.int64)
+        index.append(k)
+    positions = np.arange(x.size, dtype=np.int64).reshape(x.shape)[tuple(index)]
+    flat = take(F.reshape(x, shape=(x.size,)), array(positions.ravel(), dtype="int64"))
+    return F.reshape(flat, shape=positions.shape or (1,))
 
 
 # ------------------------------------------------------------------ neural network ops
@@ -1001,7 +1052,7 @@ def _method_reshape(x, *shape, **kwargs):
         shape = kwargs.pop("shape")
     elif len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = shape[0]
-    return reshape(x, shape, **kwargs)
+    return _reshape_view(x, shape, **kwargs)
 
 
 def _method_transpose(x, *axes, **kwargs):
@@ -1018,10 +1069,71 @@ _METHODS = {name: globals()[name] for name in (
     "log_softmax", "flatten", "expand_dims", "squeeze", "clip", "one_hot", "take", "pick",
     "broadcast_to", "broadcast_like", "broadcast_axis", "zeros_like", "ones_like", "slice_axis",
     "split", "swapaxes", "reciprocal", "floor", "reshape_like", "dot", "flip", "tile",
-    "repeat", "ceil", "round", "log2", "log10")}
+    "repeat", "ceil", "round", "log2", "log10", "slice", "broadcast_axes", "rsqrt")}
 _METHODS.update(_MATH_METHODS)
 _METHODS.update(_SHAPE_METHODS)
 _METHODS.update(split_v2=split_v2, softmin=softmin)  # noqa: F405  (x.split_v2, x.softmin)
+
+
+def _method_slice_assign(x, rhs, begin, end, step=()):
+    """x.slice_assign(rhs, begin, end, step): rhs (an array or, for slice_assign_scalar, a
+    number) written into x's region, in place; x returned (MXNet's fluent methods)."""
+    step = tuple(step or ()) + (None,) * (len(begin) - len(step or ()))
+    x[tuple(builtins.slice(b, e, s) for b, e, s in zip(begin, end, step))] = rhs
+    return x
+
+
+def _method_tostype(x, stype):
+    """x.tostype('default'): a dense copy; tracegrad has no sparse storage."""
+    if stype != "default":
+        raise MXNetError(f"tostype: storage type {stype!r} is not provided (tracegrad arrays "
+                         f"are dense: 'default' only)")
+    return x.copy()
+
+
+def _fresh(op):
+    """`op` whose result has its own buffer (_own_buffer): numpy gives reshape, transpose,
+    expand_dims, broadcast_to... as views of the operand, but MXNet's operators return new
+    arrays, so `y = nd.transpose(x); x += 1` must leave y as it was, and a write into y must
+    not reach x. (x.reshape() stays a view, as in MXNet; so does basic slicing.)"""
+    def fresh(*args, **kwargs):
+        out = op(*args, **kwargs)
+        return _own_buffer(out) if isinstance(out, NDArray) else out
+    fresh.__name__, fresh.__doc__, fresh.__wrapped__ = op.__name__, op.__doc__, op
+    return fresh
+
+
+_reshape_view = reshape      # (x.reshape(): MXNet's view)
+for _name in ("reshape", "transpose", "flatten", "expand_dims", "squeeze", "swapaxes",
+              "moveaxis", "broadcast_to", "broadcast_like", "broadcast_axis", "broadcast_axes",
+              "reshape_like", "tile", "stop_gradient"):
+    _view, globals()[_name] = globals()[_name], _fresh(globals()[_name])
+    for _key, _method in list(_METHODS.items()):
+        if _method is _view:
+            _METHODS[_key] = globals()[_name]
+SwapAxis, Flatten, BlockGrad = swapaxes, flatten, stop_gradient
+Transpose, ExpandDims = transpose, expand_dims     # (nd_legacy's names, bound before)
+del _name, _view
+
+
+def _shape_method(op):
+    """x.flatten() / x.expand_dims(axis) / x.squeeze(axis) with MXNet's `inplace`: True gives
+    the result as a reshape of x (a view sharing its memory), False a new array."""
+    def method(x, *args, inplace=False, **kwargs):
+        out = op(x, *args, **kwargs)
+        return x.reshape(out.shape) if inplace else out
+    method.__name__ = op.__name__
+    return method
+
+
+_METHODS.update(flatten=_shape_method(_METHODS["flatten"]),
+                expand_dims=_shape_method(_METHODS["expand_dims"]),
+                squeeze=_shape_method(_METHODS["squeeze"]),
+                to_dlpack_for_read=lambda x: to_dlpack_for_read(x),
+                to_dlpack_for_write=lambda x: to_dlpack_for_write(x))
+_METHODS.update(slice_assign=_method_slice_assign, slice_assign_scalar=lambda x, scalar, begin,
+                end, step=(): _method_slice_assign(x, scalar, begin, end, step),
+                tostype=_method_tostype)
 _METHODS.update(reshape=_method_reshape, transpose=_method_transpose,
                 as_np_ndarray=lambda x: _as_np_ndarray(x))
 del _method_reshape, _method_transpose
@@ -1035,5 +1147,35 @@ def _as_np_ndarray(x):
 
 from . import contrib  # noqa: E402,F401  (nd.contrib: cond, while_loop, foreach)
 ndarray = sys.modules[__name__]    # mx.nd.ndarray.NDArray, as MXNet 1.x code spells it
+py_slice = builtins.slice          # (mxnet.ndarray.ndarray's name for Python's slice)
 from .operator import Custom  # noqa: E402,F401  (Python custom operators: operator.py)
 
+
+
+# nd functions that are not operators: no `out=` / `name=` to accept
+_NOT_OPERATORS = frozenset({"array", "load", "save", "load_arrays", "save_arrays", "waitall",
+                            "from_numpy", "from_dlpack", "to_dlpack_for_read", "dtype_name",
+                            "to_dlpack_for_write", "normalize_axes", "wrap", "concatenate"})
+
+
+def _accept_common_keywords_everywhere():
+    """Every nd operator takes MXNet's common keywords (`out=`, `name=`, `ctx=`, hints:
+    op_kwargs.py), also those written without **kwargs (`nd.elemwise_add(x, y, out=z)`, as
+    MXNet's ndarray tutorial writes); the array methods (`x.flip(axis=0, out=y)`) too."""
+    import inspect
+    from .op_kwargs import accepting_common_keywords
+    module = globals()
+    for name, f in list(module.items()):
+        if name.startswith("_") or name in _NOT_OPERATORS or not inspect.isfunction(f) \
+                or not f.__module__.startswith("tracegrad"):
+            continue
+        params = inspect.signature(f).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            continue
+        wrapped = module[name] = accepting_common_keywords(f, f"nd.{name}")
+        for key, method in _METHODS.items():
+            if method is f:
+                _METHODS[key] = wrapped
+
+
+_accept_common_keywords_everywhere()

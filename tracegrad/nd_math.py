@@ -121,11 +121,27 @@ def prod(data, axis=None, keepdims=False, exclude=False, **kwargs):
     """Product over `axis` (all by default); gradients are exact at zeros."""
     if kwargs:
         return _redo(prod, locals())
-    from .nd import _full_to_1, _reduce_axes
+    from .nd import _flag, _full_to_1, _reduce_axes
     axes = _reduce_axes(data, axis, exclude, "prod")
     if not axes and data.ndim:
         return data
-    return _full_to_1(F.prod(data, axes=axes, keepdims=keepdims))
+    return _full_to_1(F.prod(data, axes=axes, keepdims=_flag(keepdims)))
+
+
+def nansum(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    """Sum over `axis` counting NaNs as 0 (their gradient is 0, as MXNet's nansum gives)."""
+    if kwargs:
+        return _redo(nansum, locals())
+    from .nd import sum as _sum, where, zeros_like
+    return _sum(where(F.eq(data, data), data, zeros_like(data)), axis, keepdims, exclude)
+
+
+def nanprod(data, axis=None, keepdims=False, exclude=False, **kwargs):
+    """Product over `axis` counting NaNs as 1 (their gradient is 0)."""
+    if kwargs:
+        return _redo(nanprod, locals())
+    from .nd import where, ones_like
+    return prod(where(F.eq(data, data), data, ones_like(data)), axis, keepdims, exclude)
 
 
 def moments(data, axes=None, keepdims=False, **kwargs):
@@ -308,6 +324,13 @@ def cbrt(data, **kwargs):
     return F.mul(F.sign(data), F.pow(F.abs(data), 1.0 / 3.0))
 
 
+def rcbrt(data, **kwargs):
+    """1 / cbrt(x)."""
+    if kwargs:
+        return _redo(rcbrt, locals())
+    return F.div(1.0, cbrt(data))
+
+
 def shape_array(data, **kwargs):
     """The shape as an int64 array."""
     if kwargs:
@@ -456,7 +479,8 @@ globals().update(_linalg_aliases())
 METHODS = {name: globals()[name] for name in (
     "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
     "erf", "erfinv", "degrees", "radians", "sort", "argsort", "topk", "cumsum", "prod",
-    "trunc", "fix", "rint", "cbrt", "smooth_l1")}
+    "trunc", "fix", "rint", "cbrt", "smooth_l1", "rcbrt", "nansum", "nanprod", "shape_array",
+    "size_array", "argmax_channel", "pad")}
 
 __all__ = sorted(set(METHODS) | {"moments", "gather_nd", "scatter_nd", "pad", "random_uniform",
                                  "random_normal", "uniform", "normal", "add_n",

@@ -14,6 +14,7 @@ answers. Now each such function starts with
 `redo` honours `out`, drops the hints, accepts `dtype` when the result has that dtype, and
 raises TypeError naming the function and any other argument.
 """
+import functools
 import inspect
 
 import numpy as np
@@ -36,6 +37,31 @@ def redo(f, params):
     star, names, label = _signature(f)
     extras = params["kwargs"]
     params = {k: params[k] for k in names}      # (a closure's locals() has its free names)
+    out, dtype = _common(label, extras)
+    result = f(*params.pop(star), **params) if star else f(**params)
+    return _finish(label, result, out, dtype)
+
+
+def accepting_common_keywords(f, label=None):
+    """`f` (an nd function declared without **kwargs) wrapped to take MXNet's common keywords
+    too (`out=`, `name=`, `ctx=`, the hints), with redo's rules; its own keywords pass
+    through, a call with no keyword costs one test."""
+    own = frozenset(p.name for p in inspect.signature(f).parameters.values()
+                    if p.kind is not p.VAR_POSITIONAL)
+    label = label or f"{_PREFIX.get(f.__module__, 'nd')}.{f.__name__}"
+
+    @functools.wraps(f)
+    def with_common_keywords(*args, **kwargs):
+        if kwargs and not own.issuperset(kwargs):
+            out, dtype = _common(label, {k: v for k, v in kwargs.items() if k not in own})
+            result = f(*args, **{k: v for k, v in kwargs.items() if k in own})
+            return _finish(label, result, out, dtype)
+        return f(*args, **kwargs)
+    return with_common_keywords
+
+
+def _common(label, extras):
+    """(out, dtype) of the common keywords `extras`; TypeError for any other keyword."""
     out = dtype = None
     for key, value in extras.items():
         if key == "out":
@@ -47,7 +73,10 @@ def redo(f, params):
         elif key not in HINTS:
             raise TypeError(f"{label}() got an unexpected keyword argument {key!r} (tracegrad "
                             f"does not implement it; ignoring it would change the result)")
-    result = f(*params.pop(star), **params) if star else f(**params)
+    return out, dtype
+
+
+def _finish(label, result, out, dtype):
     if dtype is not None:
         for r in result if isinstance(result, (list, tuple)) else (result,):
             if isinstance(r, NDArray) and np.dtype(r.dtype) != np.dtype(dtype):

@@ -1,6 +1,7 @@
 """`mx.test_utils`: the subset of MXNet 1.9.1's test helpers that test scripts use:
 tolerance defaults per dtype, assert_almost_equal / almost_equal / same, random arrays and
 shapes, and the default context. Comparisons run in numpy on the arrays' values."""
+import contextlib
 import numbers
 import os
 
@@ -10,7 +11,7 @@ import numpy.random as rnd
 from . import context as _context
 from .array import NDArray
 
-__all__ = ["default_context", "set_default_context", "default_dtype", "default_rtols",
+__all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "default_context", "set_default_context", "default_dtype", "default_rtols",
            "default_atols", "get_tolerance", "get_tols", "get_rtol", "get_atol", "get_etol",
            "random_arrays", "rand_ndarray", "rand_shape_2d", "rand_shape_3d", "rand_shape_nd",
            "same", "almost_equal", "assert_almost_equal", "assert_allclose",
@@ -254,3 +255,73 @@ def get_mnist():
     test_label, test_data = read("t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
     return {"train_data": train_data, "train_label": train_label,
             "test_data": test_data, "test_label": test_label}
+
+
+@contextlib.contextmanager
+def environment(*args):
+    """`with environment('NAME', 'value'):` or `with environment({'NAME': 'value', ...}):`:
+    the variables set (None: unset) for the body, restored afterwards (MXNet's helper)."""
+    if len(args) == 2:
+        settings = {args[0]: args[1]}
+    elif len(args) == 1 and isinstance(args[0], dict):
+        settings = dict(args[0])
+    else:
+        raise ValueError(f"environment: expected (name, value) or a dict, got {args!r}")
+    saved = {k: os.environ.get(k) for k in settings}
+    try:
+        for k, v in settings.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def random_sample(population, k):
+    """k elements of the list `population` in random order (numpy's global generator)."""
+    if not 0 <= k <= len(population):
+        raise ValueError(f"random_sample: k={k} is outside [0, {len(population)}]")
+    shuffled = list(population)
+    np.random.shuffle(shuffled)
+    return shuffled[:k]
+
+
+def np_reduce(dat, axis, keepdims, numpy_reduce_func):
+    """numpy_reduce_func (np.sum, np.max, ...) over `axis` (an int, a list, or None: all), one
+    axis at a time from the last, as MXNet's helper does; keepdims keeps them as 1s."""
+    axes = [axis] if isinstance(axis, numbers.Integral) else (
+        list(axis) if axis is not None else list(range(dat.ndim)))
+    out = dat
+    for a in sorted(axes, reverse=True):
+        out = numpy_reduce_func(out, axis=a)
+    if keepdims:
+        shape = list(dat.shape)
+        for a in axes:
+            shape[a] = 1
+        out = out.reshape(tuple(shape))
+    return out
+
+
+@contextlib.contextmanager
+def discard_stderr():
+    """The body's writes to the stderr file descriptor are discarded."""
+    import sys
+    with open(os.devnull, "w") as sink:
+        try:
+            fd = sys.stderr.fileno()
+        except (AttributeError, ValueError):
+            yield
+            return
+        saved = os.dup(fd)
+        try:
+            os.dup2(sink.fileno(), fd)
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)

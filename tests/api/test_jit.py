@@ -99,7 +99,8 @@ def test_new_shape_dtype_and_noncontiguous_inputs_retrace_and_match_eager():
                 RS.randn(3, 4)):
         np.testing.assert_allclose(f(keep_dtype(arr)).asnumpy(), fn(keep_dtype(arr)).asnumpy(),
                                    rtol=1e-6)
-    view = keep_dtype(RS.randn(4, 6).astype(np.float32)).T  # transpose returns a numpy view
+    from tracegrad.array import wrap   # (nd.transpose returns a new array, as in MXNet)
+    view = wrap(RS.randn(4, 6).astype(np.float32).T)      # a transposed numpy buffer
     assert not view._data.flags.c_contiguous
     np.testing.assert_allclose(f(view).asnumpy(), fn(view).asnumpy(), rtol=1e-6)
     assert mx.stats()["traces"] == 4

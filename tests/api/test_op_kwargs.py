@@ -137,6 +137,6 @@ def test_every_nd_function_taking_extra_keywords_hands_them_to_op_kwargs():
             if name.startswith("_") or not inspect.isfunction(f) or name == "Custom":
                 continue    # (nd.Custom hands its keywords to the operator's CustomOpProp)
             if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(f).parameters.values()) \
-                    and "_redo" not in f.__code__.co_names:
+                    and "_redo" not in inspect.unwrap(f).__code__.co_names:
                 missing.append(f"{prefix}.{name}")
     assert missing == []

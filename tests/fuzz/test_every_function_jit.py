@@ -160,6 +160,10 @@ CALLS = {
     "topk": (X, {"axis": 1, "k": 2, "ret_typ": "both"}, ()),
     "cumsum": (X, {"axis": 1}, ()),
     "prod": (X, {"axis": 0}, ()),
+    "nansum": (X, {"axis": 1}, ()),
+    "nanprod": (X, {"axis": 0}, ()),
+    "rcbrt": (lambda: [f32(3, 4, lo=0.5, hi=3)], {}, ()),
+    "moveaxis": (lambda: [f32(2, 3, 4)], {"source": 0, "destination": -1}, ()),
     "moments": (X, {"axes": (1,)}, ()),
     "sum_axis": (X, {"axis": 1}, ()),
     "max_axis": (X, {"axis": 0}, ()),
@@ -549,8 +553,22 @@ def test_interchange_through_jit(name):
     _run(INTERCHANGE[name], X, {})
 
 
+# methods with no nd function of their name: their calls (slice_assign writes in place)
+METHOD_CALLS = {
+    "slice_assign": (lambda: [f32(3, 4), f32(1, 2)], {"begin": (0, 1), "end": (1, 3)}, ()),
+    "slice_assign_scalar": (X, {"scalar": 2.5, "begin": (1, 0), "end": (3, 2)}, ()),
+    "tostype": (X, {"stype": "default"}, ()),
+}
+
+
 @pytest.mark.parametrize("name", sorted(nd._METHODS))
 def test_method_through_jit_on_a_second_input(name):
+    if name in INTERCHANGE:     # x.to_dlpack_for_read(): a capsule, read back by from_dlpack
+        return _run(lambda x: nd.from_dlpack(getattr(x * 1.0, name)()) * 2.0, X, {})
+    if name in METHOD_CALLS:
+        make, kwargs, _ = METHOD_CALLS[name]
+        return _run(lambda x, *rest, **kw: getattr(x * 1.0, name)(*rest, **kw) * 1.0, make,
+                    kwargs)
     fn = getattr(nd, name, None) if name != "as_np_ndarray" else None
     spec = CALLS.get(name) or (call_spec(name) if fn is not None else (X, {}, ()))
     make, kwargs, _ = spec

@@ -38,8 +38,9 @@ class Case:
 def _nd(a, noncontig=False):
     """An NDArray of a; noncontig makes its buffer a transposed (non-C-contiguous) view."""
     if noncontig and a.ndim >= 2 and a.shape[-1] > 1 and a.shape[-2] > 1:
-        t = nd.array(np.ascontiguousarray(np.swapaxes(a, -1, -2)), dtype=a.dtype)
-        out = t.swapaxes(a.ndim - 1, a.ndim - 2)
+        from tracegrad.array import wrap   # (nd.swapaxes returns a new array, as in MXNet)
+        t = np.ascontiguousarray(np.swapaxes(a, -1, -2)).astype(a.dtype)
+        out = wrap(np.swapaxes(t, -1, -2))
         assert not out._data.flags["C_CONTIGUOUS"]
         return out
     return nd.array(a, dtype=a.dtype)

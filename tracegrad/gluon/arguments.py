@@ -71,7 +71,8 @@ def _arrays(a, NDArray):
 
 
 def check_inputs(block, args):
-    """Raise MXNetError (the block names itself on the way out) when `args` cannot be its
+    """True when `args` hold mx.sym Symbols (the block is to build its graph); otherwise
+    raise MXNetError (the block names itself on the way out) when `args` cannot be its
     inputs: NDArrays (or nested lists/tuples of them), with None and Python numbers as static
     arguments; the first input must be an NDArray (MXNet's rule).
 
@@ -90,12 +91,16 @@ def check_inputs(block, args):
     else:
         block.__dict__["_tg_arity"] = (STRUCTURE_VERSION[0], _arity(block))
     low, high, names = _arity(block)
+    from .symbolic_call import has_symbols
+    if has_symbols(args):
+        return True     # MXNet's symbolic call: the caller builds the Symbol (symbolic_call.py)
     if len(args) < low or (high is not None and len(args) > high):
         want = f"{low}" if high == low else (f"{low} to {high}" if high is not None
                                              else f"at least {low}")
         raise MXNetError(f"called with {len(args)} input(s), but it takes {want} "
                          f"({', '.join(names) or 'none'})")
     for i, a in enumerate(args):
-        if not _acceptable(a, NDArray) or (i == 0 and names and not _arrays(a, NDArray)):
+        if not _acceptable(a, NDArray) or (i == 0 and names and not _arrays(a, NDArray) and not
+                                            (a is None and _arrays(list(args[1:]), NDArray))):
             label = names[i] if i < len(names) else f"#{i}"
             raise MXNetError(f"input {label!r} must be an NDArray, got {_kind(a)}")

@@ -9,6 +9,7 @@ symbol_block.py.
 import contextlib
 import re
 import threading
+import warnings
 import weakref
 from operator import is_ as _is
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from ..tracing.jit import STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
 from . import contexts as _contexts, hooks as _hooks
 from .arguments import check_inputs
+from .symbolic_call import symbolic_call
 from .parameter import Parameter, ParameterDict, load_into
 from ..numpy_api.gluon import F_NP as _NP_F, np_inputs as _np_inputs, np_outputs as _np_outputs
 from .. import util as _util
@@ -36,7 +38,6 @@ class _Scope(threading.local):
 
 
 _SCOPE = _Scope()
-_GLOBAL_COUNTERS: dict = {}
 # STRUCTURE_VERSION is bumped whenever any block gains, loses or replaces a child or a
 # parameter: compiled blocks re-check what they were built from only when it moved
 
@@ -76,10 +77,18 @@ def _create_prefix(prefix, params, hint):
     parent = _SCOPE.block
     if parent is None:
         if prefix is None:
-            prefix = _next_name(_GLOBAL_COUNTERS, hint)
+            # MXNet counts top-level blocks in mx.name's current NameManager: a fresh
+            # `with mx.name.NameManager():` restarts at dense0_, a Prefix prepends its own
+            from ..name import NameManager
+            prefix = NameManager.current().get(None, hint) + "_"
     else:
         if prefix is None:
             prefix = _next_name(parent._scope_counters, hint)
+        if params is None:   # MXNet: a child's parameters follow its parent's ParameterDict
+            # (the prefix and the dict it shares), so a parent built with params=other's
+            # gets children that share other's children's parameters
+            own = parent._params
+            return parent.prefix + prefix, ParameterDict(own.prefix + prefix, own._shared)
         prefix = parent.prefix + prefix
     shared = None if params is None else (params if isinstance(params, ParameterDict)
                                           else None)
@@ -120,6 +129,10 @@ class Block:
         return contextlib.nullcontext() if self._empty_prefix else _name_scope(self)
 
     def __setattr__(self, name, value):
+        existing = self.__dict__.get(name)
+        if isinstance(existing, (Block, Parameter)) and not isinstance(value, type(existing)):
+            raise TypeError(f"Changing attribute type for {name} from {type(existing)} to "
+                            f"{type(value)} is not allowed.")    # (MXNet's rule)
         if isinstance(value, (Block, Parameter)) and "_children" not in self.__dict__:
             raise MXNetError(f"{type(self).__name__}: call super().__init__() before assigning "
                              f"child blocks or parameters")
@@ -131,7 +144,8 @@ class Block:
             if value.name in self._params and self._params[value.name] is not value:
                 raise MXNetError(f"{self.name}: a different Parameter named '{value.name}' is "
                                  f"already registered")
-            if not value.name.startswith(self._prefix) and value._data is None:
+            if not value.name.startswith(self._prefix) and value._data is None \
+                    and self._params._params.get(value.name) is not value:  # (not shared)
                 value.name = self._prefix + value.name  # 2.x style attribute parameters
             self._reg_params[name] = value
             self._params._add(value)
@@ -236,15 +250,28 @@ class Block:
         """Load save_parameters' file; errors name missing, extra and mis-shaped parameters."""
         arrays = load_arrays(filename)
         params = self._collect_params_with_prefix()
-        if arrays and not any("." in k for k in arrays) and all(
-                k.startswith(self._prefix) for k in arrays) and set(arrays) != set(params):
-            # a file from collect_params().save(): full prefixed names
+        if arrays and not any("." in k for k in arrays) and set(arrays) != set(params):
+            # a file of full names: collect_params().save()'s, or save_params()' with the
+            # block's prefix stripped (MXNet restores it)
             params = dict(self.collect_params().items())
+            if not all(k in params for k in arrays) and all(
+                    self._prefix + k in params for k in arrays):
+                arrays = {self._prefix + k: v for k, v in arrays.items()}
         load_into(params, arrays, allow_missing, ignore_extra, filename, ctx, cast_dtype,
                   dtype_source)
 
-    save_params = save_parameters
-    load_params = load_parameters
+    def save_params(self, filename):
+        """[Deprecated] MXNet 1.x's older format: collect_params() names minus this block's
+        prefix (load_parameters / load_params read it back)."""
+        warnings.warn("save_params is deprecated. Please use save_parameters. Note that if "
+                      "you want load from SymbolBlock later, please use export instead.",
+                      stacklevel=2)
+        self.collect_params().save(filename, strip_prefix=self._prefix)
+
+    def load_params(self, filename, ctx=None, allow_missing=False, ignore_extra=False):
+        """[Deprecated] load_parameters."""
+        warnings.warn("load_params is deprecated. Please use load_parameters.", stacklevel=2)
+        self.load_parameters(filename, ctx, allow_missing, ignore_extra)
 
     # ------------------------------------------------------------------ calling
     def hybridize(self, active=True, **kwargs):
@@ -333,7 +360,11 @@ class HybridBlock(Block):
         return jf
 
     def infer_shape(self, *args):
-        """Set unknown parameter shapes from the inputs (layers with deferred shapes override)."""
+        """Set unknown parameter shapes from the inputs (layers with deferred shapes override;
+        otherwise MXNet's way: hybrid_forward's graph on mx.sym infers them)."""
+        from .symbolic_shapes import infer_shapes_symbolically
+        if infer_shapes_symbolically(self, args):
+            return
         pending = [p.name for p in self._reg_params.values() if p._data is None]
         raise MXNetError(f"cannot infer the shapes of {pending} from inputs of shapes "
                          f"{[getattr(a, 'shape', None) for a in args]}; give their full shapes "
@@ -388,7 +419,8 @@ class HybridBlock(Block):
                     if _compiled.DEFER_CALL is not None:
                         self.__dict__.pop("_tg_step", None)  # as _remember_captured_call does
                     return out
-            check_inputs(self, args)
+            if check_inputs(self, args):       # Symbols in: the graph out (symbolic_call.py)
+                return symbolic_call(self, args)
             for p in self._reg_params.values():
                 if p._data is None:
                     self._deferred_infer(args)

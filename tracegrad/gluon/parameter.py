@@ -311,8 +311,12 @@ class Parameter:
             self._attach_grad()
 
     def var(self):
-        raise MXNetError(f"Parameter '{self.name}': symbols do not exist in tracegrad; "
-                         f"use data() (hybridize traces NDArray code)")
+        """This parameter as an mx.sym variable of its name, shape (0 where unknown), dtype,
+        lr_mult, wd_mult and init (a HybridBlock called on Symbols passes these)."""
+        from .. import symbol
+        init = self.init if isinstance(self.init, str) or hasattr(self.init, "dumps") else None
+        return symbol.var(self.name, shape=self.shape, dtype=self.dtype, lr_mult=self.lr_mult,
+                          wd_mult=self.wd_mult, init=init)
 
 
 class Constant(Parameter):
@@ -387,6 +391,9 @@ class ParameterDict:
             return param
         for k, v in kwargs.items():
             if k == "shape" and v is not None:
+                old = param.shape
+                if old is not None and len(old) == len(v):  # MXNet: unknown (0) dims of either
+                    v = tuple(o if int(n) <= 0 else n for o, n in zip(old, v))  # side are filled
                 param.shape = v
             elif k == "init" and param.init is None:
                 param.init = v
@@ -477,7 +484,10 @@ def load_into(params, arrays, allow_missing, ignore_extra, source, ctx=None, cas
     if dtype_source not in ("current", "saved"):
         raise MXNetError(f"load from '{source}': dtype_source must be 'current' or 'saved', "
                          f"got {dtype_source!r}")
-    missing = [k for k in params if k not in arrays]
+    # a Parameter shared under several names was saved under one of them (MXNet >= 1.6
+    # deduplicates): it is missing only when none of its names is in the file
+    loaded = {id(p) for k, p in params.items() if k in arrays}
+    missing = [k for k, p in params.items() if k not in arrays and id(p) not in loaded]
     if missing and not allow_missing:
         raise MXNetError(f"load from '{source}': parameters {missing} are missing from the "
                          f"file (it has {sorted(arrays)}); pass allow_missing=True to skip them")

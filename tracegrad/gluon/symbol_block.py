@@ -32,7 +32,7 @@ def export(block, path, epoch=0, fmt="auto"):
     with fmt 'tracegrad') tracegrad's IR format."""
     sym_file, param_file = f"{path}-symbol.json", f"{path}-{epoch:04d}.params"
     graph = _traced_graph(block)
-    mxnet = _mxnet_symbol(*graph) if fmt == "auto" else None
+    mxnet = _mxnet_symbol(*graph) or _block_symbol(block, *graph) if fmt == "auto" else None
     if mxnet is not None:
         from .. import mxnet_format
         sym, keys, values = mxnet
@@ -47,7 +47,7 @@ def write_symbol(block, sym_file):
     """Write only the symbol file of block's last hybridized call, in export's format (the
     Estimator's CheckpointHandler saves the parameters itself)."""
     graph = _traced_graph(block)
-    mxnet = _mxnet_symbol(*graph)
+    mxnet = _mxnet_symbol(*graph) or _block_symbol(block, *graph)
     if mxnet is not None:
         mxnet[0].save(sym_file)
     else:
@@ -128,6 +128,36 @@ def _mxnet_symbol(fn, inputs, specs, arrays, args):
             internals[name].attrs[CONST_ATTR] = "1"
         keys.append(f"arg:{name}")
         kept.append(arrays[f"{kind}:{name}"])
+    return sym, keys, kept
+
+
+def _block_symbol(block, fn, inputs, specs, arrays, args):
+    """(Symbol, .params keys, arrays) of the block called on mx.sym variables, MXNet's own
+    export graph (FullyConnected, Convolution, BatchNorm with its running statistics as
+    'aux:' states, ...), when the traced graph's primitives have no MXNet form; None unless
+    the Symbol runs and computes what the traced graph does on the traced inputs."""
+    from .. import symbol
+    from ..autograd import pause
+    from ..symbol.symbol import evaluate
+    params = {p.name: p for p in block.collect_params().values()}
+    try:
+        out = block(*[symbol.var(n) for n in inputs])
+        sym = symbol.Group(list(out)) if isinstance(out, (list, tuple)) else out
+        arg_names, aux_names = sym.list_arguments(), sym.list_auxiliary_states()
+        values = dict(zip(inputs, args))
+        values.update({n: params[n].data() for n in arg_names + aux_names if n not in values})
+        with pause(train_mode=False), np.errstate(all="ignore"):
+            got = [o.asnumpy() for o in evaluate(sym, values)]
+            want = Program(fn)([a._data for a in args] +
+                               [arrays[f"{kind}:{name}"] for name, kind in specs])
+    except Exception:     # noqa: BLE001  (a block or op with no symbolic form)
+        return None
+    for g, w in zip(got, want):
+        w = np.asarray(w)
+        if g.shape != w.shape or not np.allclose(g, w, rtol=1e-4, atol=1e-5, equal_nan=True):
+            return None
+    keys = [f"arg:{n}" for n in arg_names if n not in inputs] + [f"aux:{n}" for n in aux_names]
+    kept = [values[k.split(":", 1)[1]]._data for k in keys]
     return sym, keys, kept
 
 

@@ -94,6 +94,25 @@ def check_attr(opdef, name, value):
                         f"{shown if len(shown) < 60 else shown[:57] + '...'} must be {want}")
 
 
+def coerce_attr(opdef, name, value):
+    """`value` as the attribute holds it when a caller passed MXNet's looser spellings: numpy
+    integers and floats (a shape from np.prod, an axis from a numpy computation) as Python's,
+    0 / 1 for a true-or-false flag (`keepdims=0`); then checked (check_attr's error if it
+    still does not fit)."""
+    import numpy as np
+    if isinstance(value, (list, tuple)):
+        value = tuple(v.item() if isinstance(v, np.generic) else v for v in value)
+    elif isinstance(value, np.generic):
+        value = value.item()
+    rule = RULES.get(name)
+    flag = rule is not None and rule[1] == "true or false" or (
+        rule is None and isinstance(opdef.defaults.get(name), bool))
+    if flag and _int(value) and value in (0, 1):
+        value = bool(value)
+    check_attr(opdef, name, value)
+    return value
+
+
 def _like(value, default):
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)

@@ -191,6 +191,16 @@ class KVStore(KVStoreBase):
         self._optimizer, self._updater = optimizer, updater
         self._states = states
 
+    def _set_updater(self, updater):
+        """updater(key, pushed, stored) runs at every push instead of the overwrite (MXNet's
+        local store): `pushed` is the merged value and `stored` the key's value, both NDArrays
+        over the store's buffers, so `stored += pushed * 2` updates the store in place."""
+        from ..array import wrap
+
+        def on_push(key, merged, stored):
+            updater(key, wrap(merged), wrap(stored))
+        self._optimizer, self._updater = None, on_push
+
     def save_optimizer_states(self, fname, dump_optimizer=False):
         from ..nd import save_arrays
         if self._updater is None:

@@ -295,15 +295,17 @@ class Module(BaseModule):
         if len(data) != len(self._data_names):
             raise MXNetError(f"forward: the batch has {len(data)} data arrays, the module "
                              f"takes {self._data_names}")
+        # (a batch without labels may lack the attribute: MXNet's deployment tutorials feed
+        # a namedtuple('Batch', ['data']))
+        labels = getattr(data_batch, "label", None) or []
         shapes = [tuple(d.shape) for d in data]
         if shapes != [tuple(d.shape) for d in self._data_shapes]:
-            labels = data_batch.label or []
             self.reshape([DataDesc(n, s) for n, s in zip(self._data_names, shapes)],
                          [DataDesc(n, tuple(lb.shape)) for n, lb in
                           zip(self._label_names, labels)] or None)
         feed = dict(zip(self._data_names, data))
-        if data_batch.label:
-            feed.update(zip(self._label_names, data_batch.label))
+        if labels:
+            feed.update(zip(self._label_names, labels))
         self._exec.forward(is_train=is_train, **feed)
 
     def backward(self, out_grads=None):

@@ -1,6 +1,7 @@
 """Containers and basic layers: Sequential, HybridSequential, Dense, Dropout, BatchNorm,
 LayerNorm, Embedding, Flatten, Lambda, HybridLambda. All compute through nd / composites."""
 import math
+import warnings
 
 import numpy as np
 
@@ -50,6 +51,13 @@ class Sequential(_SequentialMixin, Block):
 
     def forward(self, x, *args):
         return self._run(x, args)
+
+    def hybridize(self, active=True, **kwargs):
+        if self._children and all(isinstance(c, HybridBlock) for c in self._children.values()):
+            warnings.warn(f"All children of this Sequential layer '{self.prefix}' are "
+                          f"HybridBlocks. Consider using HybridSequential for the best "
+                          f"performance.", stacklevel=2)
+        super().hybridize(active, **kwargs)
 
 
 class HybridSequential(_SequentialMixin, HybridBlock):

@@ -1,0 +1,134 @@
+"""A HybridBlock called on mx.sym Symbols, as MXNet 1.x allows: `net(mx.sym.var('data'))`
+returns the block's graph as a Symbol (the hybridize tutorial prints and saves it; Module code
+builds its network this way). Each block runs under its prefix (mx.name.Prefix, so an op named
+'fwd' becomes `dense0_fwd`), its parameters enter as variables named as the Parameters, and a
+1.x block's hybrid_forward gets F = mx.sym. The built-in layers whose eager forward checks
+shapes in Python emit MXNet's own operator for the layer instead (_LAYER_OPS)."""
+from ..base import MXNetError
+
+
+def has_symbols(args):
+    from ..symbol.symbol import Symbol
+    return any(isinstance(a, Symbol) or (isinstance(a, (list, tuple)) and has_symbols(a))
+               for a in args)
+
+
+def symbolic_call(block, args):
+    """The Symbol of `block` applied to `args` (Symbols, or numbers as static arguments)."""
+    from .. import symbol as sym
+    from ..name import Prefix
+    from .block import HybridBlock
+    params = {k: p.var() for k, p in block._reg_params.items()}
+    emit = _layer_op(block)
+    with Prefix(block.prefix):
+        if emit is not None:
+            return emit(block, sym, *args, **params)
+        if type(block).forward is HybridBlock.forward:
+            return block.hybrid_forward(sym, *args, **params)
+        return block.forward(*args)      # a container (HybridSequential) or a 2.x forward
+
+
+def _layer_op(block):
+    from . import loss
+    from .nn import activations, basic_layers, conv_layers
+    if type(block) in (loss.L2Loss, loss.L1Loss, loss.SoftmaxCrossEntropyLoss,
+                       loss.SigmoidBinaryCrossEntropyLoss):
+        return _LOSS_OPS[type(block).__name__]
+    for cls in type(block).__mro__:
+        if cls in (basic_layers.Dense, conv_layers._Conv, basic_layers.BatchNorm,
+                   basic_layers.Dropout, basic_layers.Embedding, activations.Activation,
+                   conv_layers._Pooling):
+            return _LAYER_OPS[cls.__name__]
+    return None
+
+
+def _activated(block, out):
+    return block.act(out) if block.act is not None else out
+
+
+def _dense(block, F, x, weight, bias=None):
+    out = F.FullyConnected(x, weight, bias, no_bias=bias is None, num_hidden=block._units,
+                           flatten=block._flatten, name="fwd")
+    return _activated(block, out)
+
+
+def _conv(block, F, x, weight, bias=None):
+    op = getattr(F, block._op_name)
+    kwargs = dict(block._kwargs, name="fwd")
+    out = op(x, weight, bias, **kwargs) if bias is not None else op(x, weight, **kwargs)
+    return _activated(block, out)
+
+
+def _batch_norm(block, F, x, gamma, beta, running_mean, running_var):
+    return F.BatchNorm(x, gamma, beta, running_mean, running_var, axis=block._axis,
+                       eps=block._eps, momentum=block._momentum,
+                       fix_gamma=block.gamma.grad_req == "null",
+                       use_global_stats=block._use_global_stats, name="fwd")
+
+
+def _dropout(block, F, x):
+    if block._rate <= 0:
+        return F.identity(x)
+    return F.Dropout(x, p=block._rate, axes=block._axes, name="fwd")
+
+
+def _pooling(block, F, x):
+    return F.Pooling(x, name="fwd", **block._kwargs)
+
+
+def _activation(block, F, x):
+    return F.Activation(x, act_type=block._act_type, name="fwd")
+
+
+def _embedding(block, F, x, weight):
+    return F.Embedding(x, weight, input_dim=block._input_dim, output_dim=block._output_dim,
+                       name="fwd")
+
+
+_LAYER_OPS = {"Dense": _dense, "_Conv": _conv, "BatchNorm": _batch_norm, "Dropout": _dropout,
+              "Embedding": _embedding, "Activation": _activation, "_Pooling": _pooling}
+
+
+# the common losses in MXNet's symbolic form (gluon/loss.py's eager forms read shapes in
+# Python): `loss = gluon.loss.L2Loss()(out_sym, mx.sym.var('label'))` for mx.mod.Module
+def _weighted_mean(block, F, loss, sample_weight, weight):
+    if sample_weight is not None:
+        loss = F.broadcast_mul(loss, sample_weight)
+    if weight is not None:
+        loss = loss * weight
+    return F.mean(loss, axis=block._batch_axis, exclude=True)
+
+
+def _l2_loss(block, F, pred, label, sample_weight=None):
+    loss = F.square(F.reshape_like(label, pred) - pred)
+    return _weighted_mean(block, F, loss, sample_weight, block._weight / 2.0)
+
+
+def _l1_loss(block, F, pred, label, sample_weight=None):
+    loss = F.abs(F.reshape_like(label, pred) - pred)
+    return _weighted_mean(block, F, loss, sample_weight, block._weight)
+
+
+def _softmax_ce_loss(block, F, pred, label, sample_weight=None):
+    if not block._from_logits:
+        pred = F.log_softmax(pred, axis=block._axis)
+    if block._sparse_label:
+        loss = -F.pick(pred, label, axis=block._axis, keepdims=True)
+    else:
+        loss = -F.sum(pred * F.reshape_like(label, pred), axis=block._axis, keepdims=True)
+    return _weighted_mean(block, F, loss, sample_weight, block._weight)
+
+
+def _sigmoid_bce_loss(block, F, pred, label, sample_weight=None):
+    label = F.reshape_like(label, pred)
+    if not block._from_sigmoid:      # max(x, 0) - x z + log(1 + exp(-|x|))
+        loss = F.relu(pred) - pred * label + F.Activation(-F.abs(pred), act_type="softrelu")
+    else:
+        eps = 1e-12
+        loss = -(F.log(pred + eps) * label + F.log(1.0 - pred + eps) * (1.0 - label))
+    return _weighted_mean(block, F, loss, sample_weight, block._weight)
+
+
+_LOSS_OPS = {"L2Loss": _l2_loss, "L1Loss": _l1_loss,
+             "SoftmaxCrossEntropyLoss": _softmax_ce_loss,
+             "SigmoidBinaryCrossEntropyLoss": _sigmoid_bce_loss}
