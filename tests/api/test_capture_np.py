@@ -281,8 +281,7 @@ class _RNNModel(gluon.HybridBlock):
             self.dense(y.reshape(-1, y.shape[-1]))
 
 
-@pytest.mark.parametrize("mode", ["lstm", "gru"])
-@pytest.mark.parametrize("carry", [False, True])
+@pytest.mark.parametrize("mode,carry", [("lstm", True), ("gru", False)])
 def test_np_rnn_steps_match_capture_off(np_mode, mode, carry):
     """d2l's train_epoch_ch8 on the concise RNN: the states of one batch, detached, start
     the next (or are dropped); grad clipping through the mx.np gradients."""
