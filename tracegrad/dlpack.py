@@ -69,6 +69,14 @@ def from_numpy(ndarray, zero_copy=True):
     if not ndarray.flags.c_contiguous:
         raise ValueError("from_numpy: only C-contiguous arrays are supported for zero-copy "
                          "(pass zero_copy=False, or np.ascontiguousarray first)")
+    if not ndarray.flags.writeable:
+        # (read-only since an earlier from_numpy of it: MXNet's NDArray writes the shared
+        # memory whatever numpy's flag says, so this wrapper must too; memory that is read-only
+        # for good, a view of a read-only array or a read-only memmap, stays so: read, shared)
+        try:
+            ndarray.flags.writeable = True
+        except ValueError:
+            pass
     shared = ndarray.view()
     ndarray.flags.writeable = False
     return wrap(shared)

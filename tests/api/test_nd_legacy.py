@@ -125,6 +125,24 @@ def test_layer_norm_upsampling_and_aliases():
     assert gluon.nn.SymbolBlock is gluon.SymbolBlock
 
 
+def test_a_second_from_numpy_of_the_same_array_shares_its_memory_too():
+    """The first from_numpy made the numpy array read-only; MXNet's second wrapper still
+    writes the shared memory (it used to write a private copy, silently)."""
+    a = np.ones(3, dtype=np.float32)
+    s = nd.from_numpy(a)
+    s += 1
+    s = nd.from_numpy(a)
+    s += 1
+    np.testing.assert_array_equal(a, [3, 3, 3])
+    s[:] = 7
+    np.testing.assert_array_equal(a, [7, 7, 7])
+    assert not a.flags.writeable      # (still read-only to numpy, as MXNet leaves it)
+    base = np.ones((2, 3), np.float32)
+    base.flags.writeable = False          # read-only for good (a view of a read-only array):
+    row = nd.from_numpy(base[0])          # shared for reading
+    assert row.asnumpy().tolist() == [1, 1, 1]
+
+
 def test_dlpack_and_from_numpy_share_memory():
     x = nd.array([1.0, 2.0, 3.0])
     view = np.from_dlpack(x)  # NDArray.__dlpack__
