@@ -22,12 +22,22 @@ class Neg(UnaryElementwise):
         return e.neg(x)
 
 
+def correctly_rounded(fn, x):
+    """fn(x) for a float32/float16 array computed in float64 and rounded once: numpy's float32
+    SIMD exp is 1 ulp off for ~40% of inputs (exp(1) = 2.71828198), where MXNet's expf gives
+    the correctly rounded value (2.71828175, which MXNet's own tests assert to 1e-7)."""
+    dtype = getattr(x, "dtype", None)       # (an array or a numpy scalar)
+    if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8:
+        return np.asarray(fn(np.asarray(x, np.float64))).astype(dtype)
+    return fn(x)
+
+
 class Exp(FloatUnary):
-    """e**x. vjp uses the output."""
+    """e**x, correctly rounded in float32 as MXNet's expf. vjp uses the output."""
     name = "exp"
 
     def impl(x):
-        return np.exp(x)
+        return correctly_rounded(np.exp, x)
 
     def vjp(b, g, out, x):
         return (b.mul(g, out),)
