@@ -99,9 +99,11 @@ def serving_numpy():
 
 
 # ---------------------------------------------------------------- tracegrad
-def tiny_tracegrad(hybridize):
+def tiny_tracegrad(hybridize, array=None):
+    """`array` makes the arrays (nd.array by default; mx.np.array under set_np)."""
     import tracegrad as mx
     from tracegrad import autograd, gluon, nd
+    array = array or nd.array
     mx.random.seed(0)
     net = gluon.nn.Dense(1, in_units=2)
     net.initialize()
@@ -109,7 +111,7 @@ def tiny_tracegrad(hybridize):
         net.hybridize()
     loss_fn = gluon.loss.L2Loss()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR})
-    x, y = nd.array([[0.3, 0.5]]), nd.array([[1.5]])
+    x, y = array([[0.3, 0.5]]), array([[1.5]])
 
     def step():
         with autograd.record():
@@ -119,9 +121,10 @@ def tiny_tracegrad(hybridize):
     return warmed(step)
 
 
-def mlp_tracegrad(batch, hybridize):
+def mlp_tracegrad(batch, hybridize, array=None):
     import tracegrad as mx
     from tracegrad import autograd, gluon, nd
+    array = array or nd.array
     mx.random.seed(0)
     net = gluon.nn.HybridSequential()
     net.add(gluon.nn.Dense(256, activation="relu"), gluon.nn.Dense(256, activation="relu"),
@@ -132,7 +135,7 @@ def mlp_tracegrad(batch, hybridize):
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR})
     x, y = mlp_data(batch)
-    x, y = nd.array(x), nd.array(y.astype(np.float32))
+    x, y = array(x), array(y.astype(np.float32))
 
     def step():
         with autograd.record():
@@ -277,35 +280,13 @@ def jax_cases():
 
 
 def np_step(case, hybridize):
-    """The same usual step written on mx.np arrays under set_np (as d2l.ai writes it), warmed
-    as the nd ones; set_np is process-wide, so these run in a process of their own."""
-    import tracegrad as mx
-    from tracegrad import autograd, gluon, np as mnp, npx
+    """The same usual step written on mx.np arrays under set_np (as d2l.ai writes it); set_np
+    is process-wide, so these run in a process of their own."""
+    from tracegrad import np as mnp, npx
     npx.set_np()
-    mx.random.seed(0)
     if case == "tiny":
-        net = gluon.nn.Dense(1, in_units=2)
-        loss_fn, batch = gluon.loss.L2Loss(), 1
-        x, y = mnp.array([[0.3, 0.5]]), mnp.array([[1.5]])
-    else:
-        batch = int(case[3:])
-        net = gluon.nn.HybridSequential()
-        net.add(gluon.nn.Dense(256, activation="relu"), gluon.nn.Dense(256, activation="relu"),
-                gluon.nn.Dense(10))
-        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-        xs, ys = mlp_data(batch)
-        x, y = mnp.array(xs), mnp.array(ys.astype(np.float32))
-    net.initialize()
-    if hybridize:
-        net.hybridize()
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR})
-
-    def step():
-        with autograd.record():
-            loss = loss_fn(net(x), y)
-        loss.backward()
-        trainer.step(batch)
-    return warmed(step)
+        return tiny_tracegrad(hybridize, array=mnp.array)
+    return mlp_tracegrad(int(case[3:]), hybridize, array=mnp.array)
 
 
 def _child(name, rounds):

@@ -26,13 +26,14 @@ def small_net(hybridize, dropout=False, seed=3, batchnorm=False):
     return net
 
 
-def batches(n, batch=4, seed=0, sizes=None):
-    """n (features, class label) batches; batch i has sizes[i] rows when sizes is given."""
+def batches(n, batch=4, seed=0, sizes=None, array=nd.array, label_dtype=np.float32):
+    """n (features, class label) batches; batch i has sizes[i] rows when sizes is given.
+    `array` makes the arrays (mx.np.array for set_np programs, with int32 labels)."""
     rs = np.random.RandomState(seed)
     for i in range(n):
         b = sizes[i] if sizes else batch
-        yield (nd.array(rs.randn(b, 5).astype(np.float32)),
-               nd.array(rs.randint(0, 3, b).astype(np.float32)))
+        yield (array(rs.randn(b, 5).astype(np.float32)),
+               array(rs.randint(0, 3, b).astype(label_dtype)))
 
 
 def same_params(a, b, rtol=2e-5):

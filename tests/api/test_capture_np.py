@@ -1,13 +1,15 @@
 """Step capture of mx.np programs (set_np, as d2l.ai writes them): the usual step on mx.np arrays
 is captured like the nd one (one native call with the update fused in), every array the user
 sees is an mx.np.ndarray holding what eager gives, and each variation falls back exactly."""
+from contextlib import nullcontext
+
 import numpy as onp
 import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, capture, gluon, np, npx
 from tracegrad.tracing.capture import NpDeferred
-from capture_steps import same_params, small_net
+from capture_steps import batches, same_params, small_net
 
 pytestmark = pytest.mark.usefixtures("fresh_capture")
 
@@ -19,12 +21,8 @@ def np_mode():
     npx.reset_np()
 
 
-def _batches(n, batch=4, seed=0, sizes=None):
-    rs = onp.random.RandomState(seed)
-    for i in range(n):
-        b = sizes[i] if sizes else batch
-        yield (np.array(rs.randn(b, 5).astype(onp.float32)),
-               np.array(rs.randint(0, 3, b).astype(onp.int32)))
+def _batches(n, seed=0, sizes=None):
+    return batches(n, seed=seed, sizes=sizes, array=np.array, label_dtype=onp.int32)
 
 
 def _train(hybridize, opt="sgd", steps=20, on=True, body=None, sizes=None, loss_fn=None,
@@ -35,7 +33,7 @@ def _train(hybridize, opt="sgd", steps=20, on=True, body=None, sizes=None, loss_
     trainer = gluon.Trainer(net.collect_params(), opt, {"learning_rate": 0.1})
     log = []
     mx.random.seed(7)
-    with (capture.paused() if not on else _nothing()):
+    with (capture.paused() if not on else nullcontext()):
         for i, (x, y) in enumerate(_batches(steps, sizes=sizes)):
             before = mx.stats()
             if body is None:
@@ -50,14 +48,6 @@ def _train(hybridize, opt="sgd", steps=20, on=True, body=None, sizes=None, loss_
                         after["captured_steps"] - before["captured_steps"]))
             assert isinstance(loss, np.ndarray) and type(loss) is not NpDeferred
     return [p.data().asnumpy() for p in net.collect_params().values()], log
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 @pytest.mark.parametrize("hybridize", [True, False])
@@ -224,7 +214,7 @@ def test_np_linear_regression_from_scratch(np_mode):
         w.attach_grad()
         b.attach_grad()
         losses = []
-        with (capture.paused() if not on else _nothing()):
+        with (capture.paused() if not on else nullcontext()):
             for epoch in range(3):
                 for i in range(0, 64, 8):
                     x, y = np.array(X[i:i + 8]), np.array(Y[i:i + 8])
@@ -296,7 +286,7 @@ def test_np_rnn_steps_match_capture_off(np_mode, mode, carry):
         loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
         trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
         losses, n = [], 0
-        with (capture.paused() if not on else _nothing()):
+        with (capture.paused() if not on else nullcontext()):
             state = None
             for x, y in data:
                 if state is None or not carry:

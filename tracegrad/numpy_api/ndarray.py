@@ -358,7 +358,7 @@ def dtype_of(x):
     """An array's numpy dtype, known without computing it (a captured step's pending value
     answers from its type)."""
     dt = x.dtype
-    return dt if type(dt) is onp.dtype or isinstance(dt, onp.dtype) else onp.dtype(dt)
+    return dt if isinstance(dt, onp.dtype) else onp.dtype(dt)
 
 
 def _kind(dt):

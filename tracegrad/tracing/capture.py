@@ -189,10 +189,7 @@ class Deferred(NDArray):
         if step is None or type(j) is not int or j < 0 or step.held is not None or \
                 step.done or step.refs[j] is None or step.refs[j]() is not self:
             return NDArray.detach(self)     # (reads the data: materializes first)
-        d = _NEW(Deferred)
-        _SET_VAR(d, None)
-        _SET_LEAF(d, -1 - j)
-        _SET_VALUE(d, _SLOT_VALUE.__get__(self))
+        d = _pending_array(Deferred, -1 - j, _SLOT_VALUE.__get__(self))
         _add_alias(step, j, d)
         return d
 
@@ -273,10 +270,7 @@ def _np_view(d, cls):
     r = step.refs[j]
     if r is None or r() is not d:
         return None
-    n = _NEW(NpDeferred)
-    _SET_VAR(n, None)
-    _SET_LEAF(n, j)
-    _SET_VALUE(n, _SLOT_VALUE.__get__(d))
+    n = _pending_array(NpDeferred, j, _SLOT_VALUE.__get__(d))
     if _PLACED[0]:
         ctx = getattr(d, "_ctx", None)
         if ctx is not None:
@@ -293,10 +287,8 @@ def _twin(n):
         step, leaf = _STATE.step, _GET_LEAF(n)
         if step is not None and type(leaf) is int and leaf < 0 and step.held is None and \
                 not step.done and any(r() is n for _, r in step.aliases):
-            d = _NEW(Deferred)    # a detached one: one more detached alias of its value
-            _SET_VAR(d, None)
-            _SET_LEAF(d, leaf)
-            _SET_VALUE(d, _SLOT_VALUE.__get__(n))
+            # a detached one: one more detached alias of its value
+            d = _pending_array(Deferred, leaf, _SLOT_VALUE.__get__(n))
             _add_alias(step, -1 - leaf, d)
             return d
         if step is None or type(leaf) is not tuple or step.held is not None or step.done or \
@@ -311,11 +303,18 @@ def _twin(n):
     r = step.refs[j]
     d = r() if r is not None else None
     if d is None:
-        d = _NEW(Deferred)
-        _SET_VAR(d, None)
-        _SET_LEAF(d, j)
-        _SET_VALUE(d, _SLOT_VALUE.__get__(n))
+        d = _pending_array(Deferred, j, _SLOT_VALUE.__get__(n))
         step.refs[j] = _WEAKREF(d)
+    return d
+
+
+def _pending_array(cls, leaf, t):
+    """A new pending array of class cls (Deferred, NpDeferred): untracked until filled, `_leaf`
+    saying what it stands for, `_value` holding its IR type. (The per-op paths inline this.)"""
+    d = _NEW(cls)
+    _SET_VAR(d, None)
+    _SET_LEAF(d, leaf)
+    _SET_VALUE(d, t)
     return d
 
 
@@ -979,10 +978,7 @@ def _extra_args(operands, real, done):
 
 def _extra_result(step, opdef, operands, attrs, t, cls=Deferred):
     """A Deferred of type t for one more extra op of the step (its `_leaf`: ("extra", n))."""
-    d = _NEW(cls)
-    _SET_VAR(d, None)
-    _SET_LEAF(d, ("extra", len(step.extras)))
-    _SET_VALUE(d, t)
+    d = _pending_array(cls, ("extra", len(step.extras)), t)
     step.extras = step.extras + ([opdef, operands, attrs, _WEAKREF(d), False],)
     return d
 
