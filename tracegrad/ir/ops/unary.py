@@ -109,8 +109,10 @@ class Relu(UnaryElementwise):
 
 
 class Sqrt(FloatUnary):
-    """Square root. vjp uses the output: g / (2 sqrt(x))."""
+    """Square root. vjp uses the output: g / (2 sqrt(x)). IEEE sqrt is correctly rounded in
+    every precision, so it computes in its own (no ROUNDED_ONCE)."""
     name = "sqrt"
+    traits = frozenset({ELEMENTWISE})
 
     def impl(x):
         return np.sqrt(x)
