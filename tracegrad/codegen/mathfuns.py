@@ -17,6 +17,7 @@ than 1 ulp off. `single` polynomials stop at that truncation error (degree 9 for
 rounded to f32 (a composite rule run in f64, emitter.ScalarEmitter.rounded_once) passes
 single=True on f64 operands too.
 """
+import functools
 import math
 
 from llvmlite import ir
@@ -26,17 +27,63 @@ from . import trig_reduce
 F64, F32 = ir.DoubleType(), ir.FloatType()
 I32, I64 = ir.IntType(32), ir.IntType(64)
 _BITS, _MANTISSA, _BIAS = I64, 52, 1023           # the f64 layout every function computes in
-# polynomial sizes by target (single: the f64 result is rounded to f32), truncation relative:
-# exp Taylor degree on |r| <= ln2/2: 13 -> 2^-56, 9 -> 2^-36
-_EXP_DEGREE = {False: 13, True: 9}
-# log: terms of 2 atanh(s), |s| <= 0.1716: 11 -> 2^-60, 7 -> 2^-39
-_LOG_TERMS = {False: 11, True: 7}
+# f64 series sizes (Taylor): exp degree 13 on |r| <= ln2/2 (truncation 2^-56); log 11 terms
+# of 2 atanh(s), |s| <= 0.1716 (2^-60). Results rounded to f32 use `_single_series` instead.
+_EXP_DEGREE = 13
+_LOG_TERMS = 11
 _TANH_CLAMP = {False: 19.5, True: 9.5}   # tanh rounds to 1 beyond ~19.06 (f64) / ~9.01 (f32)
 _EXP_CLAMP = (-746.0, 710.0)
+# single: 2**n in one scaling (n in [-1010, 1023]); beyond, exp is 0 / inf once rounded to f32
+_EXP_CLAMP_SINGLE = (-700.0, 709.0)
 _LN2 = (6.93147180369123816490e-01, 1.90821492927058770002e-10)
 # pi/2 in four parts: three of 33 bits (n * part exact for |n| < 2^20) and the remainder
 _PIO2 = (1.57079632673412561417e+00, 6.07710050630396597660e-11, 2.02226624871116645580e-21,
          8.47842766036889956997e-32)
+
+
+def _series_reference(name, v):
+    """The functions `_single_series` fits, accurate in f64 (series near their removable
+    singularity at 0)."""
+    import numpy as np
+    v = np.asarray(v, dtype=np.float64)
+    small = np.abs(v) < 1e-2
+    w = np.where(small, 0.5, v)            # keeps the unused branch finite
+    if name == "exp":
+        return np.exp(v)
+    if name == "expm1":                    # expm1(x) / x
+        series = sum(v ** k / math.factorial(k + 1) for k in range(12))
+        return np.where(small, series, np.expm1(w) / w)
+    if name == "tanh":                     # (expm1(r) - r) / r^2
+        series = sum(v ** k / math.factorial(k + 2) for k in range(12))
+        return np.where(small, series, (np.expm1(w) - w) / (w * w))
+    if name == "log":                      # atanh(s) / s against z = s^2
+        series = sum(v ** k / (2 * k + 1) for k in range(8))
+        root = np.sqrt(np.abs(w))
+        return np.where(small, series, np.arctanh(root) / root)
+    raise KeyError(name)
+
+
+# single-target series: (interval, degree) and the relative truncation error of the fit
+_LN2_HALF = math.log(2.0) / 2
+_SINGLE_SERIES = {
+    "exp": ((-_LN2_HALF, _LN2_HALF), 8),       # e^r                       2^-39.8
+    "expm1": ((-_LN2_HALF, _LN2_HALF), 7),     # expm1(x)/x, x*Q near 0    2^-37.5
+    "tanh": ((-_LN2_HALF, _LN2_HALF), 6),      # (expm1(r)-r)/r^2          2^-36.5
+    "log": ((0.0, (3 - 2 * math.sqrt(2)) ** 2), 4),   # atanh(s)/s in s^2  2^-37.8
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _single_series(name):
+    """Power-basis coefficients of the Chebyshev interpolant (near-minimax) of
+    `_series_reference(name)` on its interval, of the degree `_SINGLE_SERIES` gives: fewer
+    terms than Taylor's for the ~2^-35 relative accuracy an f32 result needs (exp: degree 8
+    against Taylor's 9 for 2^-36, 13 for f64)."""
+    from numpy.polynomial import Chebyshev, Polynomial
+    (lo, hi), degree = _SINGLE_SERIES[name]
+    fit = Chebyshev.interpolate(lambda v: _series_reference(name, v), degree, domain=[lo, hi])
+    power = fit.convert(kind=Polynomial, domain=[lo, hi], window=[lo, hi])
+    return [float(c) for c in power.coef]
 
 
 def _narrow_in_f64(method):
@@ -76,19 +123,25 @@ class MathLib:
     def c(self, ty, value):
         return ir.Constant(ty, value)
 
-    def poly(self, x, coeffs):
-        """Horner: coeffs[0] + x*(coeffs[1] + x*(...))."""
+    def poly(self, x, coeffs, fused=False):
+        """Horner: coeffs[0] + x*(coeffs[1] + x*(...)). `fused`: each step one llvm.fmuladd
+        (an FMA where the target has one, else the same multiply and add), for f64 results
+        that will be rounded to f32 anyway; f64 results keep their exact rounding steps."""
         b, acc = self.b, self.c(x.type, coeffs[-1])
+        fma = self.intrinsic("llvm.fmuladd", x.type, [x.type] * 3) if fused else None
         for k in reversed(coeffs[:-1]):
-            acc = b.fadd(b.fmul(acc, x), self.c(x.type, k))
+            acc = (b.call(fma, [acc, x, self.c(x.type, k)]) if fused
+                   else b.fadd(b.fmul(acc, x), self.c(x.type, k)))
         return acc
 
-    def estrin(self, x, coeffs):
+    def estrin(self, x, coeffs, fused=False):
         """coeffs[0] + coeffs[1]*x + ... by Estrin's scheme: a dependency chain log2(degree)
         deep instead of Horner's degree (loops around sin/cos are latency bound)."""
         b, terms, power = self.b, [self.c(x.type, v) for v in coeffs], x
+        fma = self.intrinsic("llvm.fmuladd", x.type, [x.type] * 3) if fused else None
         while len(terms) > 1:
-            nxt = [b.fadd(terms[i], b.fmul(terms[i + 1], power))
+            nxt = [b.call(fma, [terms[i + 1], power, terms[i]]) if fused else
+                   b.fadd(terms[i], b.fmul(terms[i + 1], power))
                    for i in range(0, len(terms) - 1, 2)]
             if len(terms) % 2:
                 nxt.append(terms[-1])
@@ -118,13 +171,17 @@ class MathLib:
 
     @_narrow_in_f64
     def exp(self, x, single=False):
-        """2**n * P(r), x = n ln2 + r, |r| <= ln2/2; scaled in two steps for subnormals."""
+        """2**n * P(r), x = n ln2 + r, |r| <= ln2/2; scaled in two steps for f64 subnormals
+        (single: one step, as no f32 result needs them)."""
         b = self.b
-        lo, hi = _EXP_CLAMP
+        lo, hi = _EXP_CLAMP_SINGLE if single else _EXP_CLAMP
         xc = self.call("llvm.minnum", self.call("llvm.maxnum", x, self.c(F64, lo)),
                        self.c(F64, hi))
         n, r = self._reduce_ln2(xc)
-        p = self.poly(r, [1 / math.factorial(k) for k in range(_EXP_DEGREE[single] + 1)])
+        if single:
+            p = self.poly(r, _single_series("exp"), fused=True)
+            return b.select(self._isnan(x), x, b.fmul(p, self._scale(n)))
+        p = self.poly(r, [1 / math.factorial(k) for k in range(_EXP_DEGREE + 1)])
         half = b.fmul(n, self.c(F64, 0.5))      # n = n1 + n2, each within the exponent range
         n1 = self.call("llvm.floor", half)
         for part in (n1, b.fsub(n, n1)):
@@ -135,8 +192,9 @@ class MathLib:
     def expm1(self, x, single=False):
         """x*Q(x) near zero (no cancellation), exp(x) - 1 elsewhere."""
         b = self.b
-        degree = _EXP_DEGREE[single]
-        q = self.poly(x, [1 / math.factorial(k + 1) for k in range(degree)])
+        coeffs = (_single_series("expm1") if single
+                  else [1 / math.factorial(k + 1) for k in range(_EXP_DEGREE)])
+        q = self.poly(x, coeffs, fused=single)
         small = b.fcmp_ordered("<", self.call("llvm.fabs", x), self.c(F64, 0.34657359))
         return b.select(small, b.fmul(x, q), b.fsub(self.exp(x, single), self.c(F64, 1.0)))
 
@@ -150,8 +208,9 @@ class MathLib:
         b = self.b
         ax = self.call("llvm.minnum", self.call("llvm.fabs", x), self.c(F64, _TANH_CLAMP[single]))
         n, r = self._reduce_ln2(b.fadd(ax, ax))
-        degree = _EXP_DEGREE[single]
-        q = self.poly(r, [1 / math.factorial(k + 2) for k in range(degree - 1)])
+        coeffs = (_single_series("tanh") if single
+                  else [1 / math.factorial(k + 2) for k in range(_EXP_DEGREE - 1)])
+        q = self.poly(r, coeffs, fused=single)
         em1 = b.fadd(r, b.fmul(b.fmul(r, r), q))                 # r + r^2/2 + ...: r exact
         scale = self._scale(n)
         t = b.fadd(b.fmul(scale, em1), b.fsub(scale, self.c(F64, 1.0)))
@@ -176,8 +235,9 @@ class MathLib:
         e = b.add(e, b.zext(big, _BITS))
         f = b.fsub(m, self.c(F64, 1.0))
         s = b.fdiv(f, b.fadd(f, self.c(F64, 2.0)))
-        logm = b.fmul(s, self.poly(b.fmul(s, s), [2.0 / (2 * k + 1)
-                                                  for k in range(_LOG_TERMS[single])]))
+        atanh = (_single_series("log") if single
+                 else [1.0 / (2 * k + 1) for k in range(_LOG_TERMS)])   # atanh(s)/s in s^2
+        logm = b.fmul(b.fadd(s, s), self.poly(b.fmul(s, s), atanh, fused=single))
         ef = b.sitofp(e, F64)
         ln2_hi, ln2_lo = _LN2
         res = b.fadd(b.fmul(ef, self.c(F64, ln2_hi)),
@@ -193,10 +253,16 @@ class MathLib:
 
     @_narrow_in_f64
     def log1p(self, x, single=False):
-        """log(u) - ((u - 1) - x) / u with u = 1 + x: the correction recovers x's lost bits."""
+        """log(u) - ((u - 1) - x) / u with u = 1 + x: the correction recovers x's lost bits.
+        single: no correction; 1 + x loses at most 2^-53 of x, relative 2^-41 where
+        |x| >= 2^-12, and below that x (1 - x/2 + x^2/3 - x^3/4 + x^4/5) (truncation 2^-50)."""
         b = self.b
         u = b.fadd(x, self.c(F64, 1.0))
         lu = self.log(u, single)
+        if single:
+            near = b.fmul(x, self.poly(x, [(-1.0) ** k / (k + 1) for k in range(5)], fused=True))
+            tiny = b.fcmp_ordered("<", self.call("llvm.fabs", x), self.c(F64, 2.0 ** -12))
+            return b.select(tiny, near, lu)
         corr = b.fdiv(b.fsub(b.fsub(u, self.c(F64, 1.0)), x), u)
         finite = b.and_(b.fcmp_ordered("<", self.call("llvm.fabs", u), self.c(F64, math.inf)),
                         b.fcmp_ordered("!=", u, self.c(F64, 0.0)))
