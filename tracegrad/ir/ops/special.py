@@ -169,7 +169,8 @@ class Erf(FloatUnary):
         erf, _ = _erf_parts(e, a)
         r = e.select(e.gt(a, e.const(6.5, like=a)), e.const(1.0, like=a), erf)
         r = e.select(e.ne(a, a), a, r)  # nan stays nan
-        return e.select(e.lt(x, e.const(0.0, like=x)), e.neg(r), r)
+        r = e.select(e.lt(x, e.const(0.0, like=x)), e.neg(r), r)
+        return e.select(e.eq(x, e.const(0.0, like=x)), x, r)   # erf(-0.0) = -0.0
 
 
 class Erfinv(FloatUnary):
