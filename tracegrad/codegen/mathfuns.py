@@ -12,10 +12,10 @@ Precision: f64 results are a few ulp off (Taylor polynomials of sufficient degre
 interval, Cody-Waite reductions). f32 operands are computed in f64 and rounded once (`single`):
 the f64 result is then within ~2^-35 relative of the true value, far below half an f32 ulp
 (2^-24), so the f32 result is the correctly rounded one but for rare near-ties, never more
-than 1 ulp off. `single` polynomials stop at that truncation error (degree 9 for exp instead of
-13), which is what makes f64-for-f32 affordable. A caller computing in f64 a value that will be
-rounded to f32 (a composite rule run in f64, emitter.ScalarEmitter.rounded_once) passes
-single=True on f64 operands too.
+than 1 ulp off. `single` polynomials stop at that truncation error (near-minimax fits: degree
+8 for exp where f64 has Taylor's 13), which is what keeps f64-for-f32 affordable. A caller
+computing in f64 a value that will be rounded to f32 (a ROUNDED_ONCE rule run on widened
+operands: ScalarEmitter.rounds_to) passes single=True on f64 operands too.
 """
 import functools
 import math
@@ -134,14 +134,12 @@ class MathLib:
                    else b.fadd(b.fmul(acc, x), self.c(x.type, k)))
         return acc
 
-    def estrin(self, x, coeffs, fused=False):
+    def estrin(self, x, coeffs):
         """coeffs[0] + coeffs[1]*x + ... by Estrin's scheme: a dependency chain log2(degree)
         deep instead of Horner's degree (loops around sin/cos are latency bound)."""
         b, terms, power = self.b, [self.c(x.type, v) for v in coeffs], x
-        fma = self.intrinsic("llvm.fmuladd", x.type, [x.type] * 3) if fused else None
         while len(terms) > 1:
-            nxt = [b.call(fma, [terms[i + 1], power, terms[i]]) if fused else
-                   b.fadd(terms[i], b.fmul(terms[i + 1], power))
+            nxt = [b.fadd(terms[i], b.fmul(terms[i + 1], power))
                    for i in range(0, len(terms) - 1, 2)]
             if len(terms) % 2:
                 nxt.append(terms[-1])
