@@ -2,10 +2,11 @@
 sinh, cosh, arcsinh, arccosh, arctanh (MXNet's unary math ops).
 
 Scalar rules are built from the ScalarEmitter's exp/log/log1p/expm1/sqrt/sin/cos, so they
-vectorise like any arithmetic; f32 operands run them in f64, rounded once (ROUNDED_ONCE). arctan, which has no emitter primitive, is two argument
-halvings (atan t = 2 atan(t / (1 + sqrt(1 + t^2)))) down to |t| <= tan(pi/16) and then its
-alternating Taylor series; arcsin and arccos are arctan of a ratio. Inverse hyperbolics use the
-log1p forms that stay accurate near 0 and switch to log|x| + log 2 where x^2 would overflow.
+vectorise like any arithmetic; f32 operands run them in f64, rounded once (ROUNDED_ONCE).
+arctan, which has no emitter primitive, is two argument halvings (atan t = 2 atan(t / (1 +
+sqrt(1 + t^2)))) down to |t| <= tan(pi/16) and then its alternating Taylor series; arcsin and
+arccos are arctan of a ratio. Inverse hyperbolics use the log1p forms that stay accurate near
+0 and switch to log|x| + log 2 where x^2 would overflow.
 """
 import math
 
