@@ -27,9 +27,6 @@ def erf_over_x(u):  # erf(x) / x as a function of u = x²
 TABLES = {
     "ERF_SMALL": (erf_over_x, [(0.0, 1.0, 12)]),
     "ERFCX": (sp.erfcx, [(1.0, 2.0, 16), (2.0, 3.5, 16), (3.5, 6.5, 18)]),
-    # f32 erf: erfc(4) is below half an ulp of 1 in f32, so two lower-degree pieces suffice
-    "ERF_SMALL_F32": (erf_over_x, [(0.0, 1.0, 6)]),
-    "ERFCX_F32": (sp.erfcx, [(1.0, 2.5, 9), (2.5, 4.0, 9)]),
     # erfinv(y) / y against w = -log((1 - y)(1 + y)), and against s = sqrt(w)
     "ERFINV_CENTRAL": (lambda w: _erfinv_over_y(w), [(0.0, 5.0, 16)]),
     "ERFINV_TAIL": (lambda s: _erfinv_tail(s * s), [(np.sqrt(5.0), 6.1, 16)]),

@@ -139,7 +139,7 @@ def test_erf_emitter_against_math_erf(dtype, bound):
         b.store(ScalarEmitter(b).erf(SVal(v, dtype)).v, b.gep(fn.args[1], [i], source_etype=ty))
     b.ret_void()
     optimized, obj = target.compile_object(str(m))
-    assert ("<4 x double>" if dtype == "f64" else "<8 x float>") in optimized
+    assert "<4 x double>" in optimized          # vectorised (f32 computes in f64 too)
     jit = target.JitObject(obj, optimized)
     run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)(
         jit.address("erfv"))

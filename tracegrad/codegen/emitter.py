@@ -4,7 +4,9 @@ against. It wraps an llvmlite IRBuilder; values are `SVal`s (an LLVM value plus 
 Semantics follow numpy on one element: binary methods promote operands with `ir.types.promote`;
 int `div` is floor division (x // 0 gives 0, never UB); float maximum/minimum propagate NaN;
 `ne` is unordered (NaN != NaN). Float transcendentals are inline polynomials (codegen/mathfuns),
-so loops that use them vectorise; fast-math flags only when asked for (codegen/fastmath.py).
+so loops that use them vectorise; f32 ones compute in f64 and round once, and f64 ones computed
+for an f32 result (`rounds_to`, set by ir.ops.rounded_once) use the shorter series that needs;
+fast-math flags only when asked for (codegen/fastmath.py).
 Imports only ir.types and
 codegen siblings.
 """
@@ -38,6 +40,7 @@ class ScalarEmitter:
         self.b = builder
         self.math = mathfuns.MathLib(builder)
         self.flags = tuple(flags)    # LLVM fast-math flags for float arithmetic (codegen/fastmath)
+        self.rounds_to = None        # the dtype f64 values are computed for (ir.ops.rounded_once)
 
     # ------------------------------------------------------------ constants and conversions
     def const(self, value, like=None, dtype=None) -> SVal:
@@ -163,12 +166,17 @@ class ScalarEmitter:
         return SVal(self.math.call("llvm.floor", x.v), x.dtype)
 
     def sqrt(self, x):
-        return self._float_fn("sqrt", x)
-
-    def _float_fn(self, name, x, **kwargs):
         if x.dtype not in FLOATS:
             x = self.cast(x, "f64")
-        return SVal(getattr(self.math, name)(x.v, **kwargs), x.dtype)
+        return SVal(self.math.sqrt(x.v), x.dtype)
+
+    def _float_fn(self, name, x, **kwargs):
+        """MathLib's `name` on x: an f32 operand is computed in f64 and rounded once; an f64
+        one with f32-sized series while `rounds_to` says its result will be rounded."""
+        if x.dtype not in FLOATS:
+            x = self.cast(x, "f64")
+        single = self.rounds_to is not None
+        return SVal(getattr(self.math, name)(x.v, single=single, **kwargs), x.dtype)
 
     def exp(self, x):
         return self._float_fn("exp", x)

@@ -3,12 +3,21 @@
 Why inline: a call to libm per element stops the loop vectoriser, so a fused loop with one exp
 in it would run scalar. These are branch-free range reductions + polynomials built from plain
 fadd/fmul and intrinsics that map to single vector instructions (rint, floor, fabs, maxnum,
-sqrt), so LLVM vectorises them like any arithmetic. Accuracy: a few ulp over the finite range
-(Taylor polynomials of sufficient degree on a reduced interval, Cody-Waite reductions). sin/cos
-reduce by pi/2 in four parts below 2^19 and by Payne-Hanek above (codegen/trig_reduce.py), so
-they are accurate over the whole range. f32 sin/cos are computed in f64. NaN/inf/zero behave
-like numpy. No fast-math flags anywhere (codegen/fastmath.py keeps them out of this file).
+sqrt), so LLVM vectorises them like any arithmetic. sin/cos reduce by pi/2 in four parts below
+2^19 and by Payne-Hanek above (codegen/trig_reduce.py), so they are accurate over the whole
+range. NaN/inf/zero behave like numpy. No fast-math flags anywhere (codegen/fastmath.py keeps
+them out of this file).
+
+Precision: f64 results are a few ulp off (Taylor polynomials of sufficient degree on a reduced
+interval, Cody-Waite reductions). f32 operands are computed in f64 and rounded once (`single`):
+the f64 result is then within ~2^-35 relative of the true value, far below half an f32 ulp
+(2^-24), so the f32 result is the correctly rounded one but for rare near-ties, never more
+than 1 ulp off. `single` polynomials stop at that truncation error (near-minimax fits: degree
+8 for exp where f64 has Taylor's 13), which is what keeps f64-for-f32 affordable. A caller
+computing in f64 a value that will be rounded to f32 (a ROUNDED_ONCE rule run on widened
+operands: ScalarEmitter.rounds_to) passes single=True on f64 operands too.
 """
+import functools
 import math
 
 from llvmlite import ir
@@ -17,21 +26,76 @@ from . import trig_reduce
 
 F64, F32 = ir.DoubleType(), ir.FloatType()
 I32, I64 = ir.IntType(32), ir.IntType(64)
-# per float type: (int type, mantissa bits, exponent bias)
-_LAYOUT = {"double": (I64, 52, 1023), "float": (I32, 23, 127)}
-_EXP_DEGREE = {"double": 13, "float": 7}
-_LOG_TERMS = {"double": 11, "float": 6}
-_TANH_CLAMP = {"double": 19.5, "float": 9.5}   # tanh rounds to 1 beyond ~19.06 / ~9.01
-_EXP_CLAMP = {"double": (-746.0, 710.0), "float": (-104.0, 89.0)}
-_LN2 = {"double": (6.93147180369123816490e-01, 1.90821492927058770002e-10),
-        "float": (0.693359375, -2.12194440e-4)}
+_BITS, _MANTISSA, _BIAS = I64, 52, 1023           # the f64 layout every function computes in
+# f64 series sizes (Taylor): exp degree 13 on |r| <= ln2/2 (truncation 2^-56); log 11 terms
+# of 2 atanh(s), |s| <= 0.1716 (2^-60). Results rounded to f32 use `_single_series` instead.
+_EXP_DEGREE = 13
+_LOG_TERMS = 11
+_TANH_CLAMP = {False: 19.5, True: 9.5}   # tanh rounds to 1 beyond ~19.06 (f64) / ~9.01 (f32)
+_EXP_CLAMP = (-746.0, 710.0)
+# single: 2**n in one scaling (n in [-1010, 1023]); beyond, exp is 0 / inf once rounded to f32
+_EXP_CLAMP_SINGLE = (-700.0, 709.0)
+_LN2 = (6.93147180369123816490e-01, 1.90821492927058770002e-10)
 # pi/2 in four parts: three of 33 bits (n * part exact for |n| < 2^20) and the remainder
 _PIO2 = (1.57079632673412561417e+00, 6.07710050630396597660e-11, 2.02226624871116645580e-21,
          8.47842766036889956997e-32)
 
 
-def _kind(ty):
-    return "double" if isinstance(ty, ir.DoubleType) else "float"
+def _series_reference(name, v):
+    """The functions `_single_series` fits, accurate in f64 (series near their removable
+    singularity at 0)."""
+    import numpy as np
+    v = np.asarray(v, dtype=np.float64)
+    small = np.abs(v) < 1e-2
+    w = np.where(small, 0.5, v)            # keeps the unused branch finite
+    if name == "exp":
+        return np.exp(v)
+    if name == "expm1":                    # expm1(x) / x
+        series = sum(v ** k / math.factorial(k + 1) for k in range(12))
+        return np.where(small, series, np.expm1(w) / w)
+    if name == "tanh":                     # (expm1(r) - r) / r^2
+        series = sum(v ** k / math.factorial(k + 2) for k in range(12))
+        return np.where(small, series, (np.expm1(w) - w) / (w * w))
+    if name == "log":                      # atanh(s) / s against z = s^2
+        series = sum(v ** k / (2 * k + 1) for k in range(8))
+        root = np.sqrt(np.abs(w))
+        return np.where(small, series, np.arctanh(root) / root)
+    raise KeyError(name)
+
+
+# single-target series: (interval, degree) and the relative truncation error of the fit
+_LN2_HALF = math.log(2.0) / 2
+_SINGLE_SERIES = {
+    "exp": ((-_LN2_HALF, _LN2_HALF), 8),       # e^r                       2^-39.8
+    "expm1": ((-_LN2_HALF, _LN2_HALF), 7),     # expm1(x)/x, x*Q near 0    2^-37.5
+    "tanh": ((-_LN2_HALF, _LN2_HALF), 6),      # (expm1(r)-r)/r^2          2^-36.5
+    "log": ((0.0, (3 - 2 * math.sqrt(2)) ** 2), 4),   # atanh(s)/s in s^2  2^-37.8
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _single_series(name):
+    """Power-basis coefficients of the Chebyshev interpolant (near-minimax) of
+    `_series_reference(name)` on its interval, of the degree `_SINGLE_SERIES` gives: fewer
+    terms than Taylor's for the ~2^-35 relative accuracy an f32 result needs (exp: degree 8
+    against Taylor's 9 for 2^-36, 13 for f64)."""
+    from numpy.polynomial import Chebyshev, Polynomial
+    (lo, hi), degree = _SINGLE_SERIES[name]
+    fit = Chebyshev.interpolate(lambda v: _series_reference(name, v), degree, domain=[lo, hi])
+    power = fit.convert(kind=Polynomial, domain=[lo, hi], window=[lo, hi])
+    return [float(c) for c in power.coef]
+
+
+def _narrow_in_f64(method):
+    """Wrap a MathLib method `f(self, x, single)` written for f64: an f32 operand is widened,
+    computed with single=True and rounded once; an f64 one computes with `single` as given."""
+    def run(self, x, single=False, **kwargs):
+        if x.type == F64:
+            return method(self, x, single, **kwargs)
+        wide = method(self, self.b.fpext(x, F64), True, **kwargs)
+        return self.b.fptrunc(wide, x.type)
+    run.__name__, run.__doc__ = method.__name__, method.__doc__
+    return run
 
 
 class MathLib:
@@ -59,11 +123,15 @@ class MathLib:
     def c(self, ty, value):
         return ir.Constant(ty, value)
 
-    def poly(self, x, coeffs):
-        """Horner: coeffs[0] + x*(coeffs[1] + x*(...))."""
+    def poly(self, x, coeffs, fused=False):
+        """Horner: coeffs[0] + x*(coeffs[1] + x*(...)). `fused`: each step one llvm.fmuladd
+        (an FMA where the target has one, else the same multiply and add), for f64 results
+        that will be rounded to f32 anyway; f64 results keep their exact rounding steps."""
         b, acc = self.b, self.c(x.type, coeffs[-1])
+        fma = self.intrinsic("llvm.fmuladd", x.type, [x.type] * 3) if fused else None
         for k in reversed(coeffs[:-1]):
-            acc = b.fadd(b.fmul(acc, x), self.c(x.type, k))
+            acc = (b.call(fma, [acc, x, self.c(x.type, k)]) if fused
+                   else b.fadd(b.fmul(acc, x), self.c(x.type, k)))
         return acc
 
     def estrin(self, x, coeffs):
@@ -84,79 +152,94 @@ class MathLib:
         return self.b.fcmp_unordered("uno", x, x)
 
     # ------------------------------------------------------------ exp family
-    def exp(self, x):
-        """2**n * P(r), x = n ln2 + r, |r| <= ln2/2; scaled in two steps for subnormals."""
-        b, ty = self.b, x.type
-        kind = _kind(ty)
-        itype, mbits, bias = _LAYOUT[kind]
-        lo, hi = _EXP_CLAMP[kind]
-        xc = self.call("llvm.minnum", self.call("llvm.maxnum", x, self.c(ty, lo)), self.c(ty, hi))
-        n = self.call("llvm.rint", b.fmul(xc, self.c(ty, 1 / math.log(2))))
-        ln2_hi, ln2_lo = _LN2[kind]
-        r = b.fsub(b.fsub(xc, b.fmul(n, self.c(ty, ln2_hi))), b.fmul(n, self.c(ty, ln2_lo)))
-        p = self.poly(r, [1 / math.factorial(k) for k in range(_EXP_DEGREE[kind] + 1)])
-        ni = b.fptosi(n, itype)
-        n1 = b.ashr(ni, self.c(itype, 1))
-        n2 = b.sub(ni, n1)
-        for part in (n1, n2):
-            bits = b.shl(b.add(part, self.c(itype, bias)), self.c(itype, mbits))
-            p = b.fmul(p, b.bitcast(bits, ty))
+    def _scale(self, n):
+        """2**n for an f64 integer n in [-1022, 1023], its bits built directly (through i32:
+        AVX2 converts f64 vectors to i32 in one instruction, to i64 per lane)."""
+        b = self.b
+        biased = b.sext(b.add(b.fptosi(n, I32), self.c(I32, _BIAS)), _BITS)
+        return b.bitcast(b.shl(biased, self.c(_BITS, _MANTISSA)), F64)
+
+    def _reduce_ln2(self, x):
+        """(n, r): x = n ln2 + r, |r| <= ln2/2, n an integer in f64 (Cody-Waite, two parts)."""
+        b = self.b
+        n = self.call("llvm.rint", b.fmul(x, self.c(F64, 1 / math.log(2))))
+        ln2_hi, ln2_lo = _LN2
+        r = b.fsub(b.fsub(x, b.fmul(n, self.c(F64, ln2_hi))), b.fmul(n, self.c(F64, ln2_lo)))
+        return n, r
+
+    @_narrow_in_f64
+    def exp(self, x, single=False):
+        """2**n * P(r), x = n ln2 + r, |r| <= ln2/2; scaled in two steps for f64 subnormals
+        (single: one step, as no f32 result needs them)."""
+        b = self.b
+        lo, hi = _EXP_CLAMP_SINGLE if single else _EXP_CLAMP
+        xc = self.call("llvm.minnum", self.call("llvm.maxnum", x, self.c(F64, lo)),
+                       self.c(F64, hi))
+        n, r = self._reduce_ln2(xc)
+        if single:
+            p = self.poly(r, _single_series("exp"), fused=True)
+            return b.select(self._isnan(x), x, b.fmul(p, self._scale(n)))
+        p = self.poly(r, [1 / math.factorial(k) for k in range(_EXP_DEGREE + 1)])
+        half = b.fmul(n, self.c(F64, 0.5))      # n = n1 + n2, each within the exponent range
+        n1 = self.call("llvm.floor", half)
+        for part in (n1, b.fsub(n, n1)):
+            p = b.fmul(p, self._scale(part))
         return b.select(self._isnan(x), x, p)
 
-    def expm1(self, x):
+    @_narrow_in_f64
+    def expm1(self, x, single=False):
         """x*Q(x) near zero (no cancellation), exp(x) - 1 elsewhere."""
-        b, ty = self.b, x.type
-        degree = _EXP_DEGREE[_kind(ty)]
-        q = self.poly(x, [1 / math.factorial(k + 1) for k in range(degree)])
-        small = b.fcmp_ordered("<", self.call("llvm.fabs", x), self.c(ty, 0.34657359))
-        return b.select(small, b.fmul(x, q), b.fsub(self.exp(x), self.c(ty, 1.0)))
+        b = self.b
+        coeffs = (_single_series("expm1") if single
+                  else [1 / math.factorial(k + 1) for k in range(_EXP_DEGREE)])
+        q = self.poly(x, coeffs, fused=single)
+        small = b.fcmp_ordered("<", self.call("llvm.fabs", x), self.c(F64, 0.34657359))
+        return b.select(small, b.fmul(x, q), b.fsub(self.exp(x, single), self.c(F64, 1.0)))
 
-    def tanh(self, x):
+    @_narrow_in_f64
+    def tanh(self, x, single=False):
         """tanh|x| = t / (t + 2), t = expm1(2|x|) in one branch-free path: 2|x| = n ln2 + r,
         t = 2**n expm1(r) + (2**n - 1) (expm1(r) a polynomial, 2**n - 1 exact), so there is
         one reduction and one polynomial (no exp + expm1 + select). |x| is clamped where tanh
-        rounds to 1 (9.5 f32, 19.5 f64) so 2**n stays finite; NaN passes through."""
-        b, ty = self.b, x.type
-        kind = _kind(ty)
-        itype, mbits, bias = _LAYOUT[kind]
-        ax = self.call("llvm.minnum", self.call("llvm.fabs", x), self.c(ty, _TANH_CLAMP[kind]))
-        y = b.fadd(ax, ax)
-        n = self.call("llvm.rint", b.fmul(y, self.c(ty, 1 / math.log(2))))
-        ln2_hi, ln2_lo = _LN2[kind]
-        r = b.fsub(b.fsub(y, b.fmul(n, self.c(ty, ln2_hi))), b.fmul(n, self.c(ty, ln2_lo)))
-        degree = _EXP_DEGREE[kind]
-        q = self.poly(r, [1 / math.factorial(k + 2) for k in range(degree - 1)])
+        rounds to 1 (9.5 for an f32 result, 19.5 for f64) so 2**n stays finite; NaN passes
+        through."""
+        b = self.b
+        ax = self.call("llvm.minnum", self.call("llvm.fabs", x), self.c(F64, _TANH_CLAMP[single]))
+        n, r = self._reduce_ln2(b.fadd(ax, ax))
+        coeffs = (_single_series("tanh") if single
+                  else [1 / math.factorial(k + 2) for k in range(_EXP_DEGREE - 1)])
+        q = self.poly(r, coeffs, fused=single)
         em1 = b.fadd(r, b.fmul(b.fmul(r, r), q))                 # r + r^2/2 + ...: r exact
-        bits = b.shl(b.add(b.fptosi(n, itype), self.c(itype, bias)), self.c(itype, mbits))
-        scale = b.bitcast(bits, ty)
-        t = b.fadd(b.fmul(scale, em1), b.fsub(scale, self.c(ty, 1.0)))
-        res = b.fdiv(t, b.fadd(t, self.c(ty, 2.0)))
+        scale = self._scale(n)
+        t = b.fadd(b.fmul(scale, em1), b.fsub(scale, self.c(F64, 1.0)))
+        res = b.fdiv(t, b.fadd(t, self.c(F64, 2.0)))
         return b.select(self._isnan(x), x, self.call("llvm.copysign", res, x))
 
     # ------------------------------------------------------------ log family
-    def log(self, x):
+    @_narrow_in_f64
+    def log(self, x, single=False):
         """x = 2**e * m, m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(f / (2 + f)), f = m - 1."""
-        b, ty = self.b, x.type
-        kind = _kind(ty)
-        itype, mbits, bias = _LAYOUT[kind]
-        tiny = b.fcmp_ordered("<", x, self.c(ty, 2.0 ** (1 - bias)))
-        xs = b.select(tiny, b.fmul(x, self.c(ty, 2.0 ** 54)), x)
-        bits = b.bitcast(xs, itype)
-        e = b.sub(b.lshr(bits, self.c(itype, mbits)), self.c(itype, bias))
-        e = b.sub(e, b.select(tiny, self.c(itype, 54), self.c(itype, 0)))
-        mant = b.or_(b.and_(bits, self.c(itype, (1 << mbits) - 1)),
-                     self.c(itype, bias << mbits))
-        m = b.bitcast(mant, ty)
-        big = b.fcmp_ordered(">", m, self.c(ty, math.sqrt(2.0)))
-        m = b.select(big, b.fmul(m, self.c(ty, 0.5)), m)
-        e = b.add(e, b.zext(big, itype))
-        f = b.fsub(m, self.c(ty, 1.0))
-        s = b.fdiv(f, b.fadd(f, self.c(ty, 2.0)))
-        logm = b.fmul(s, self.poly(b.fmul(s, s), [2.0 / (2 * k + 1)
-                                                  for k in range(_LOG_TERMS[kind])]))
-        ef = b.sitofp(e, ty)
-        ln2_hi, ln2_lo = _LN2[kind]
-        res = b.fadd(b.fmul(ef, self.c(ty, ln2_hi)), b.fadd(logm, b.fmul(ef, self.c(ty, ln2_lo))))
+        b = self.b
+        tiny = b.fcmp_ordered("<", x, self.c(F64, 2.0 ** (1 - _BIAS)))
+        xs = b.select(tiny, b.fmul(x, self.c(F64, 2.0 ** 54)), x)
+        bits = b.bitcast(xs, _BITS)
+        e = b.sub(b.lshr(bits, self.c(_BITS, _MANTISSA)), self.c(_BITS, _BIAS))
+        e = b.sub(e, b.select(tiny, self.c(_BITS, 54), self.c(_BITS, 0)))
+        mant = b.or_(b.and_(bits, self.c(_BITS, (1 << _MANTISSA) - 1)),
+                     self.c(_BITS, _BIAS << _MANTISSA))
+        m = b.bitcast(mant, F64)
+        big = b.fcmp_ordered(">", m, self.c(F64, math.sqrt(2.0)))
+        m = b.select(big, b.fmul(m, self.c(F64, 0.5)), m)
+        e = b.add(e, b.zext(big, _BITS))
+        f = b.fsub(m, self.c(F64, 1.0))
+        s = b.fdiv(f, b.fadd(f, self.c(F64, 2.0)))
+        atanh = (_single_series("log") if single
+                 else [1.0 / (2 * k + 1) for k in range(_LOG_TERMS)])   # atanh(s)/s in s^2
+        logm = b.fmul(b.fadd(s, s), self.poly(b.fmul(s, s), atanh, fused=single))
+        ef = b.sitofp(e, F64)
+        ln2_hi, ln2_lo = _LN2
+        res = b.fadd(b.fmul(ef, self.c(F64, ln2_hi)),
+                     b.fadd(logm, b.fmul(ef, self.c(F64, ln2_lo))))
         return self._log_specials(x, res)
 
     def _log_specials(self, x, res):
@@ -166,25 +249,34 @@ class MathLib:
         bad = b.fcmp_unordered("<", x, self.c(ty, 0.0))   # negative or NaN
         return b.select(bad, self.c(ty, math.nan), res)
 
-    def log1p(self, x):
-        """log(u) - ((u - 1) - x) / u with u = 1 + x: the correction recovers x's lost bits."""
-        b, ty = self.b, x.type
-        u = b.fadd(x, self.c(ty, 1.0))
-        lu = self.log(u)
-        corr = b.fdiv(b.fsub(b.fsub(u, self.c(ty, 1.0)), x), u)
-        finite = b.and_(b.fcmp_ordered("<", self.call("llvm.fabs", u), self.c(ty, math.inf)),
-                        b.fcmp_ordered("!=", u, self.c(ty, 0.0)))
+    @_narrow_in_f64
+    def log1p(self, x, single=False):
+        """log(u) - ((u - 1) - x) / u with u = 1 + x: the correction recovers x's lost bits.
+        single: no correction; 1 + x loses at most 2^-53 of x, relative 2^-41 where
+        |x| >= 2^-12, and below that x (1 - x/2 + x^2/3 - x^3/4 + x^4/5) (truncation 2^-50)."""
+        b = self.b
+        u = b.fadd(x, self.c(F64, 1.0))
+        lu = self.log(u, single)
+        if single:
+            near = b.fmul(x, self.poly(x, [(-1.0) ** k / (k + 1) for k in range(5)], fused=True))
+            tiny = b.fcmp_ordered("<", self.call("llvm.fabs", x), self.c(F64, 2.0 ** -12))
+            return b.select(tiny, near, lu)
+        corr = b.fdiv(b.fsub(b.fsub(u, self.c(F64, 1.0)), x), u)
+        finite = b.and_(b.fcmp_ordered("<", self.call("llvm.fabs", u), self.c(F64, math.inf)),
+                        b.fcmp_ordered("!=", u, self.c(F64, 0.0)))
         res = b.select(finite, b.fsub(lu, corr), lu)
-        return b.select(b.fcmp_ordered("==", u, self.c(ty, 1.0)), x, res)
+        return b.select(b.fcmp_ordered("==", u, self.c(F64, 1.0)), x, res)
 
     # ------------------------------------------------------------ trig
-    def sin(self, x, bounded=False):
-        return self._trig(x, 0, bounded)
+    @_narrow_in_f64
+    def sin(self, x, single=False, bounded=False):
+        return self._trig(x, 0, single, bounded)
 
-    def cos(self, x, bounded=False):
-        return self._trig(x, 1, bounded)
+    @_narrow_in_f64
+    def cos(self, x, single=False, bounded=False):
+        return self._trig(x, 1, single, bounded)
 
-    def _trig(self, x, shift, bounded=False):
+    def _trig(self, x, shift, single, bounded=False):
         """Quadrant q = rint(x * 2/pi); sin/cos polynomial on r in [-pi/4, pi/4].
 
         |x| < LIMIT (the common case) reduces by pi/2 in four parts right here. Larger |x|
@@ -196,8 +288,7 @@ class MathLib:
 
         `bounded`: the caller knows |x| < LIMIT (a Box-Muller angle in [0, 2 pi)), so the
         large-argument call and its select are left out (the values are the same)."""
-        b, ty = self.b, x.type
-        xd = b.fpext(x, F64) if ty != F64 else x
+        b, xd = self.b, x
         n = self.call("llvm.rint", b.fmul(xd, self.c(F64, 2 / math.pi)))
         r = xd
         for part in _PIO2:
@@ -206,16 +297,16 @@ class MathLib:
                        self.c(F64, 2.0 ** 30))
         # i32, not i64: AVX2 converts f64 vectors to i32 in one instruction, to i64 per lane
         q = b.add(b.fptosi(nc, I32), self.c(I32, shift))
-        val = self._trig_poly(r, q, single=ty != F64)
+        val = self._trig_poly(r, q, single=single)
         if not bounded:
             big = b.fcmp_ordered(">=", self.call("llvm.fabs", xd),
                                  self.c(F64, trig_reduce.LIMIT))
-            large = b.call(_large_trig(b.module, shift, ty != F64), [xd])
+            large = b.call(_large_trig(b.module, shift, single), [xd])
             val = b.select(big, large, val)
         val = b.select(self._isnan(xd), xd, val)                      # nan -> nan
         if shift == 0:                                                # sin(-0.0) = -0.0
             val = b.select(b.fcmp_ordered("==", xd, self.c(F64, 0.0)), xd, val)
-        return b.fptrunc(val, ty) if ty != F64 else val
+        return val
 
     def _trig_poly(self, r, q, single=False):
         """sin (q even) or cos (q odd) of r (f64, |r| <= pi/4), negated when bit 1 of q is
@@ -237,12 +328,11 @@ class MathLib:
     def sqrt(self, x):
         return self.call("llvm.sqrt", x)
 
-    def erf(self, x):
-        """codegen/erf.py; f32 is computed in f64 and rounded."""
+    @_narrow_in_f64
+    def erf(self, x, single=False):
+        """codegen/erf.py."""
         from .erf import emit_erf
-        if x.type == F64:
-            return emit_erf(self, x)
-        return self.b.fptrunc(emit_erf(self, self.b.fpext(x, F64)), x.type)
+        return emit_erf(self, x, single)
 
     # ------------------------------------------------------------ pow and integer helpers
     def pow(self, x, y):

@@ -24,7 +24,8 @@ ELEMENTWISE (fuses, `scalar`), VIEW (no code, `view`), REDUCTION (over `axes`, c
 `scatter`), and the kernel families with their own loop code in codegen, found by trait: CALL
 (an external routine: BLAS matmul), SORT (argsort), SCAN (cumsum), WINDOW (im2col / col2im),
 ARG_REDUCTION (argmax), JOIN (concat), CHECK (check_index: its values' range checked). An op
-has exactly one of these kinds.
+has exactly one of these kinds. ROUNDED_ONCE (every FloatUnary but sqrt): the rule sees f32/f16
+operands widened to f64 and its result is rounded once (see `rounded_once`).
 
 The ScalarEmitter interface (codegen/emitter.py; tests/ir/pyemitter.py) is all a rule may use.
 Values carry `.dtype` ('f32', 'f64', 'i32', 'i64', 'bool'). Methods: const(value, like=None,
@@ -32,7 +33,9 @@ dtype=None) (rules always pass like= or dtype=); add sub mul div mod pow maximum
 (promote both operands; int div floors; mod takes the divisor's sign, int x % 0 is 0); neg abs
 exp log log1p expm1 sqrt tanh sin cos erf floor; lt le gt ge eq ne (-> bool); select(c, a, b);
 cast(x, dtype); logical_not(x). Rules cast to one dtype before select and comparisons, which
-are not promised to promote.
+are not promised to promote. `e.rounds_to`: None, or while a ROUNDED_ONCE rule runs on widened
+operands the dtype its f64 result will be rounded to; the emitter's exp/log/... then stop their
+series at f32 accuracy, and rules with series of their own may too (`single_target(e)`).
 
 Subclassing registers the op under `name` and generates the Builder method `b.<name>(...)`.
 """
@@ -63,6 +66,7 @@ JOIN = "join"
 LOOP = "loop"                # runs IR regions natively (codegen/control.py): a loop, a branch
 BRANCH = "branch"
 CHECK = "check"              # passes its operand on once its values are in range (checks.py)
+ROUNDED_ONCE = "rounded_once"  # float rule run in f64 for f32/f16 operands, rounded once
 KERNEL_FAMILIES = frozenset({CALL, SCATTER, SORT, SCAN, WINDOW, ARG_REDUCTION, JOIN, LOOP,
                              BRANCH, CHECK})
 FUSIBLE = frozenset({ELEMENTWISE, INDEXED})
@@ -153,8 +157,42 @@ def _unary_infer(cls):
 
 
 class FloatUnary(UnaryElementwise):
-    """Transcendentals: defined on floats only."""
+    """Transcendentals: defined on floats only. Compiled f32 results are at least as accurate
+    as numpy's: the rule runs in f64 and rounds once (ROUNDED_ONCE; an op whose f32 rule is
+    exact, as sqrt, leaves the trait out)."""
+    traits = frozenset({ELEMENTWISE, ROUNDED_ONCE})
     dtypes = FLOATS
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        rule = cls.__dict__.get("scalar")
+        if rule is not None and ROUNDED_ONCE in cls.traits:
+            cls.scalar = staticmethod(rounded_once(rule.__func__))
+
+
+def rounded_once(rule):
+    """`rule` for f32/f16 operands evaluated in f64 and rounded once at the end: composed in
+    the operand's own precision, each step rounds (arctan from divisions, square roots and a
+    series was 4 ulp off), where numpy's libm is within 1. With `e.rounds_to` set meanwhile,
+    series stop at the accuracy the rounding needs (~2^-35 relative), not f64's."""
+    def scalar(e, x, **attrs):
+        if x.dtype not in FLOATS or x.dtype == "f64":
+            return rule(e, x, **attrs)
+        outer = getattr(e, "rounds_to", None)
+        e.rounds_to = x.dtype
+        try:
+            out = rule(e, e.cast(x, "f64"), **attrs)
+        finally:
+            e.rounds_to = outer
+        return e.cast(out, x.dtype)
+    scalar.__name__, scalar.__doc__, scalar.__wrapped__ = rule.__name__, rule.__doc__, rule
+    return scalar
+
+
+def single_target(e) -> bool:
+    """True while a ROUNDED_ONCE rule computes, in f64, a value that will be rounded to
+    f32/f16: its series may stop at ~2^-35 relative truncation."""
+    return getattr(e, "rounds_to", None) is not None
 
 
 class BinaryElementwise(OpDef):

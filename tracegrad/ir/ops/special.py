@@ -2,8 +2,8 @@
 
 The numpy implementations are scipy.special's when scipy is installed (an optional extra), else
 math.erf per element and Newton steps on it for erfinv (exact, slower). The scalar rules use polynomial tables fitted
-by tools/fit_special.py (erf has lower-degree f32 tables and runs in f32; erfinv computes in f64
-and rounds back, for its tails):
+by tools/fit_special.py (f32 operands compute in f64 and round once, ROUNDED_ONCE, with the
+series cut at f32 accuracy):
 - erf: x * P(x²) for |x| <= 1; 1 - exp(-x²) erfcx(x) with erfcx piecewise polynomial up to
   6.5; ±1 beyond (erfc(6.5) is below half an ulp of 1).
 - erfinv: an initial guess from a polynomial in w = -log(1 - y²) (Giles' choice of variable)
@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from . import FloatUnary
+from . import FloatUnary, single_target
 
 # scipy.special, imported on first use: importing it takes longer than the rest of tracegrad's
 # import (every process pays that, subprocesses and MPI workers too). None: scipy is missing
@@ -89,27 +89,21 @@ ERFINV_TAIL = (
         1.570192436290435e-06,
     )),
 )
-ERF_SMALL_F32 = (
-    (0.0, 1.0, (
-        0.9654687386375508, -0.1405360972815369, 0.019852497722780357, -0.00228541952889297,
-        0.00021751198975646937, -1.7669080811307288e-05, 1.2316401736841294e-06,
-    )),
-)
-ERFCX_F32 = (
-    (1.0, 2.5, (
-        0.28497223599855837, -0.09823226064953365, 0.03136697918656223, -0.00939090537479135,
-        0.0026596772307006513, -0.0007170588071993859, 0.0001835788783262394,
-        -4.547851188990948e-05, 1.2497523565478855e-05, -2.902562967122312e-06,
-    )),
-    (2.5, 4.0, (
-        0.1663353484452846, -0.03539955175767601, 0.007277225201276789, -0.0014493391201296306,
-        0.000280344716815974, -5.277429329253278e-05, 9.665287119523957e-06,
-        -1.7316745835205861e-06, 3.2717389277918563e-07, -5.6370810517154717e-08,
-    )),
-)
+# an f32 result (single_target) needs ~2^-35 relative: power-basis terms (|t| <= 1) are cut
+# where the dropped ones sum below this
+SINGLE_TOLERANCE = 2.0 ** -37
+
+
+def _needed(e, coefs):
+    n, dropped = len(coefs), 0.0
+    while single_target(e) and n > 1 and dropped + abs(coefs[n - 1]) < SINGLE_TOLERANCE:
+        dropped, n = dropped + abs(coefs[n - 1]), n - 1
+    return coefs[:n]
+
 
 def _poly(e, v, piece):
     lo, hi, coefs = piece
+    coefs = _needed(e, coefs)
     mid, half = (lo + hi) / 2, (hi - lo) / 2
     t = e.mul(e.sub(v, e.const(mid, like=v)), e.const(1.0 / half, like=v))
     acc = e.const(coefs[-1], like=v)
@@ -122,7 +116,8 @@ def _erfcx_far(e, a):
     """erfcx(a) = exp(a²) erfc(a) for a in [1, 6.5]: each coefficient (and the piece's centre
     and scale) is selected per element, then one Horner pass runs, instead of evaluating every
     piece and selecting the result."""
-    degree = max(len(c) for _, _, c in ERFCX)
+    pieces = [_needed(e, c) for _, _, c in ERFCX]
+    degree = max(len(c) for c in pieces)
     in_first = e.lt(a, e.const(ERFCX[0][1], like=a))
     in_second = e.lt(a, e.const(ERFCX[1][1], like=a))
 
@@ -132,7 +127,7 @@ def _erfcx_far(e, a):
     mids = [(lo + hi) / 2 for lo, hi, _ in ERFCX]
     scales = [2.0 / (hi - lo) for lo, hi, _ in ERFCX]
     t = e.mul(e.sub(a, pick(mids)), pick(scales))
-    coef = [tuple(c) + (0.0,) * (degree - len(c)) for _, _, c in ERFCX]
+    coef = [tuple(c) + (0.0,) * (degree - len(c)) for c in pieces]
     acc = pick([c[-1] for c in coef])
     for k in range(degree - 2, -1, -1):
         acc = e.add(e.mul(acc, t), pick([c[k] for c in coef]))
@@ -146,21 +141,6 @@ def _erf_parts(e, a):
     near = e.mul(a, _poly(e, e.mul(a, a), ERF_SMALL[0]))
     tail = e.mul(e.exp(e.neg(e.mul(a, a))), _erfcx_far(e, e.minimum(a, e.const(6.5, like=a))))
     return e.select(small, near, e.sub(one, tail)), e.select(small, e.sub(one, near), tail)
-
-
-def _erf_f32(e, x):
-    """erf in f32 arithmetic (lower-degree tables; 1 beyond 4, where erfc < half an ulp)."""
-    one = e.const(1.0, like=x)
-    a = e.abs(x)
-    near = e.mul(a, _poly(e, e.mul(a, a), ERF_SMALL_F32[0]))
-    c = e.minimum(a, e.const(4.0, like=x))
-    lower = e.lt(c, e.const(ERFCX_F32[0][1], like=x))
-    erfcx = e.select(lower, _poly(e, c, ERFCX_F32[0]), _poly(e, c, ERFCX_F32[1]))
-    tail = e.sub(one, e.mul(e.exp(e.neg(e.mul(c, c))), erfcx))
-    r = e.select(e.lt(a, one), near, tail)
-    r = e.select(e.ge(a, e.const(4.0, like=x)), one, r)
-    r = e.select(e.ne(a, a), a, r)  # nan stays nan
-    return e.select(e.lt(x, e.const(0.0, like=x)), e.neg(r), r)
 
 
 def _widen(e, x):
@@ -185,13 +165,12 @@ class Erf(FloatUnary):
         return (b.mul(g, b.mul(b.exp(b.neg(b.mul(x, x))), _TWO_OVER_SQRT_PI)),)
 
     def scalar(e, x):
-        if x.dtype == "f32":
-            return _erf_f32(e, x)
         a = e.abs(x)
         erf, _ = _erf_parts(e, a)
         r = e.select(e.gt(a, e.const(6.5, like=a)), e.const(1.0, like=a), erf)
         r = e.select(e.ne(a, a), a, r)  # nan stays nan
-        return e.select(e.lt(x, e.const(0.0, like=x)), e.neg(r), r)
+        r = e.select(e.lt(x, e.const(0.0, like=x)), e.neg(r), r)
+        return e.select(e.eq(x, e.const(0.0, like=x)), x, r)   # erf(-0.0) = -0.0
 
 
 class Erfinv(FloatUnary):

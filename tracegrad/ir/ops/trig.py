@@ -2,18 +2,20 @@
 sinh, cosh, arcsinh, arccosh, arctanh (MXNet's unary math ops).
 
 Scalar rules are built from the ScalarEmitter's exp/log/log1p/expm1/sqrt/sin/cos, so they
-vectorise like any arithmetic. arctan, which has no emitter primitive, is two argument
-halvings (atan t = 2 atan(t / (1 + sqrt(1 + t^2)))) down to |t| <= tan(pi/16) and then its
-alternating Taylor series; arcsin and arccos are arctan of a ratio. Inverse hyperbolics use the
-log1p forms that stay accurate near 0 and switch to log|x| + log 2 where x^2 would overflow.
+vectorise like any arithmetic; f32 operands run them in f64, rounded once (ROUNDED_ONCE).
+arctan, which has no emitter primitive, is two argument halvings (atan t = 2 atan(t / (1 +
+sqrt(1 + t^2)))) down to |t| <= tan(pi/16) and then its alternating Taylor series; arcsin and
+arccos are arctan of a ratio. Inverse hyperbolics use the log1p forms that stay accurate near
+0 and switch to log|x| + log 2 where x^2 would overflow.
 """
 import math
 
 import numpy as np
 
-from . import FloatUnary
+from . import FloatUnary, single_target
 
-_ATAN_TERMS = 12          # |t| <= 0.199: the 12th term is below 1e-17
+# |t| <= 0.199: the 12th term is below 1e-17; for an f32 result 7 (truncation < 2^-36)
+_ATAN_TERMS = {False: 12, True: 7}
 _BIG = 2.0 ** 28          # beyond this, asinh/acosh x == log(2x) to double precision
 
 
@@ -33,8 +35,9 @@ def _atan(e, x):
     for _ in range(2):
         t = e.div(t, e.add(one, e.sqrt(e.add(one, e.mul(t, t)))))
     t2 = e.mul(t, t)
-    acc = e.const((-1.0) ** (_ATAN_TERMS - 1) / (2 * _ATAN_TERMS - 1), like=x)
-    for k in range(_ATAN_TERMS - 2, -1, -1):
+    terms = _ATAN_TERMS[single_target(e)]
+    acc = e.const((-1.0) ** (terms - 1) / (2 * terms - 1), like=x)
+    for k in range(terms - 2, -1, -1):
         acc = e.add(e.mul(acc, t2), e.const((-1.0) ** k / (2 * k + 1), like=x))
     r = e.mul(e.mul(t, acc), e.const(4.0, like=x))
     r = e.select(inverted, e.sub(e.const(math.pi / 2, like=x), r), r)

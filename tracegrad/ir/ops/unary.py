@@ -74,15 +74,18 @@ class Tanh(FloatUnary):
         return e.tanh(x)
 
 
+def _sigmoid(x):
+    """1 / (1 + t) for x >= 0, t / (1 + t) below, t = e**-|x| (never overflows)."""
+    t = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, t) / (1.0 + t)
+
+
 class Sigmoid(FloatUnary):
     """1 / (1 + e**-x). vjp uses the output: out * (1 - out)."""
     name = "sigmoid"
 
     def impl(x):
-        # split by sign so neither branch overflows
-        with np.errstate(over="ignore", invalid="ignore"):  # the unused branch may be nan
-            return np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))).astype(
-                x.dtype, copy=False)
+        return correctly_rounded(_sigmoid, x)   # (in float32 arithmetic: 3 ulp off)
 
     def vjp(b, g, out, x):
         return (b.mul(g, b.mul(out, b.sub(1.0, out))),)
@@ -109,8 +112,10 @@ class Relu(UnaryElementwise):
 
 
 class Sqrt(FloatUnary):
-    """Square root. vjp uses the output: g / (2 sqrt(x))."""
+    """Square root. vjp uses the output: g / (2 sqrt(x)). IEEE sqrt is correctly rounded in
+    every precision, so it computes in its own (no ROUNDED_ONCE)."""
     name = "sqrt"
+    traits = frozenset({ELEMENTWISE})
 
     def impl(x):
         return np.sqrt(x)
