@@ -345,3 +345,17 @@ def test_only_the_untrusted_reader_opens_data_files():
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
                  if p.name != "untrusted.py" and pattern.search(p.read_text())]
     assert not offenders, offenders
+
+
+def test_the_disk_cache_key_covers_every_source_that_decides_machine_code():
+    """The ops' scalar rules are read while lowering and never show in the printed IR: a
+    cache written before an edit of one (another tracegrad version) must not be served."""
+    import tracegrad
+    from tracegrad.codegen import cache
+    root = os.path.dirname(tracegrad.__file__)
+    hashed = {os.path.relpath(p, root) for p in cache.hashed_sources()}
+    for name in ("codegen/mathfuns.py", "codegen/fused.py", "ir/ops/unary.py",
+                 "ir/ops/trig.py", "ir/ops/__init__.py", "ir/passes/fuse.py", "ir/types.py"):
+        assert name in hashed
+    ops = os.path.join(root, "ir", "ops")
+    assert {f"ir/ops/{n}" for n in os.listdir(ops) if n.endswith(".py")} <= hashed

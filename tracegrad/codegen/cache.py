@@ -28,17 +28,27 @@ _HEADER = struct.Struct("<8s32sQ32s")
 
 @functools.lru_cache(maxsize=None)
 def _source_hash() -> str:
-    """Hash of the sources that decide the machine code: codegen, and the fusion grouping it
-    plans buffers from (an object built under other groups expects another arena layout, so
-    editing either invalidates old objects)."""
+    """Hash of the sources that decide the machine code: codegen, and the whole IR package
+    (the ops' scalar rules and kernels' attributes are read while lowering without showing in
+    the printed IR; the fusion grouping decides the arena layout): editing any of them
+    invalidates old objects, so a cache written by another version never serves a rule it no
+    longer has."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    h = hashlib.sha256()
+    for path in hashed_sources():
+        with open(path, "rb") as f:
+            h.update(os.path.relpath(path, root).encode() + b"\0" + f.read())
+    return h.hexdigest()
+
+
+def hashed_sources() -> list:
+    """The files _source_hash reads: codegen/*.py and every .py under ir/, in a fixed order."""
     here = os.path.dirname(os.path.abspath(__file__))
     files = [os.path.join(here, n) for n in sorted(os.listdir(here)) if n.endswith(".py")]
-    files.append(os.path.join(os.path.dirname(here), "ir", "passes", "fuse.py"))
-    h = hashlib.sha256()
-    for path in files:
-        with open(path, "rb") as f:
-            h.update(os.path.basename(path).encode() + b"\0" + f.read())
-    return h.hexdigest()
+    for folder, dirs, names in os.walk(os.path.join(os.path.dirname(here), "ir")):
+        dirs.sort()
+        files += [os.path.join(folder, n) for n in sorted(names) if n.endswith(".py")]
+    return files
 
 
 @functools.lru_cache(maxsize=None)
