@@ -219,7 +219,7 @@ def reciprocal(data):
 
 
 def rsqrt(data):
-    return F.div(1.0, F.sqrt(_as_float(data)))
+    return F.rsqrt(_as_float(data))
 
 
 def softsign(data):
@@ -762,11 +762,11 @@ def round(data):
 
 
 def log2(data):
-    return F.mul(F.log(_as_float(data)), 1.0 / math.log(2.0))
+    return F.log2(_as_float(data))
 
 
 def log10(data):
-    return F.mul(F.log(_as_float(data)), 1.0 / math.log(10.0))
+    return F.log10(_as_float(data))
 
 
 def pick(data, index, axis=-1, keepdims=False, mode="clip"):

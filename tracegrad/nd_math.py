@@ -317,18 +317,8 @@ def rint(data, **kwargs):
     return F.where(F.le(data, F.add(low, 0.5)), low, F.neg(F.floor(F.neg(data))))
 
 
-def cbrt(data, **kwargs):
-    """Cube root (real, sign kept)."""
-    if kwargs:
-        return _redo(cbrt, locals())
-    return F.mul(F.sign(data), F.pow(F.abs(data), 1.0 / 3.0))
-
-
-def rcbrt(data, **kwargs):
-    """1 / cbrt(x)."""
-    if kwargs:
-        return _redo(rcbrt, locals())
-    return F.div(1.0, cbrt(data))
+cbrt = _unary("cbrt", "Cube root (real, sign kept).")
+rcbrt = _unary("rcbrt", "1 / cbrt(x), rounded once.")
 
 
 def shape_array(data, **kwargs):

@@ -52,6 +52,11 @@ OPS = {
     "arctanh": ((-1.0, 1.0), np.arctanh, np.arctanh),
     "erf": ((-math.inf, math.inf), _erf, None),
     "erfinv": ((-1.0, 1.0), _erfinv, None),
+    "log2": ((0.0, math.inf), np.log2, np.log2),
+    "log10": ((0.0, math.inf), np.log10, np.log10),
+    "cbrt": ((-math.inf, math.inf), np.cbrt, np.cbrt),
+    "rcbrt": ((-math.inf, math.inf), lambda v: 1.0 / np.cbrt(v), None),
+    "rsqrt": ((0.0, math.inf), lambda v: 1.0 / np.sqrt(v), None),
 }
 SPECIALS = [0.0, -0.0, math.inf, -math.inf, math.nan, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, TINY,
             -TINY, 1e-40, -1e-40, 1e-30, -1e-30, BIG, -BIG, 88.7, 89.0, -103.9, -104.0, 9.1,

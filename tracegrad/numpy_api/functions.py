@@ -219,11 +219,11 @@ sign = _unary("sign", floats=False)
 
 
 def log2(x, out=None, **kwargs):
-    return as_np(F.div(F.log(_float(_arr("log2", x))), math.log(2)))
+    return as_np(F.log2(_float(_arr("log2", x))))
 
 
 def log10(x, out=None, **kwargs):
-    return as_np(F.div(F.log(_float(_arr("log10", x))), math.log(10)))
+    return as_np(F.log10(_float(_arr("log10", x))))
 
 
 def square(x, out=None, **kwargs):

@@ -1,6 +1,8 @@
 """Unary elementwise primitives: neg, transcendentals, relu/abs/sign/floor, stop_gradient,
 logical_not. All have the ELEMENTWISE trait and a `scalar` rule (see elementwise.py).
 """
+import math
+
 import numpy as np
 
 from ..types import FLOATS
@@ -125,6 +127,100 @@ class Sqrt(FloatUnary):
 
     def scalar(e, x):
         return e.sqrt(x)
+
+
+# 1/ln 2 and 1/ln 10 as a float64 and the (exactly representable) rest: log(x) * (hi + lo)
+# keeps the constant's own rounding out of float64 log2/log10
+_INV_LN2 = (1.4426950408889634, 2.0355273740931033e-17)
+_INV_LN10 = (0.4342944819032518, 1.098319650216765e-17)
+
+
+def _times_constant(e, v, parts):
+    hi, lo = parts
+    return e.add(e.mul(v, e.const(hi, like=v)), e.mul(v, e.const(lo, like=v)))
+
+
+class Log2(FloatUnary):
+    """log2 x as one op: log(x) * (1/ln 2) as two ops rounds twice (3 ulp off in float32)."""
+    name = "log2"
+
+    def impl(x):
+        return np.log2(x)
+
+    def vjp(b, g, out, x):
+        return (b.div(g, b.mul(x, math.log(2.0))),)
+
+    def scalar(e, x):
+        return _times_constant(e, e.log(x), _INV_LN2)
+
+
+class Log10(FloatUnary):
+    """log10 x as one op (two ops were 4 ulp off in float32)."""
+    name = "log10"
+
+    def impl(x):
+        return np.log10(x)
+
+    def vjp(b, g, out, x):
+        return (b.div(g, b.mul(x, math.log(10.0))),)
+
+    def scalar(e, x):
+        return _times_constant(e, e.log(x), _INV_LN10)
+
+
+def _cbrt(e, x):
+    """Real cube root: c = exp(log|x| / 3), one Newton step (c' = c - (c - a/c^2) / 3 squares its
+    relative error; the small correction keeps its own roundings small: exact cubes come out exact, as pow(x, 1/3) does not), x's sign; 0, inf
+    and NaN pass through."""
+    a = e.abs(x)
+    c = e.exp(e.div(e.log(a), e.const(3.0, like=x)))
+    c = e.sub(c, e.div(e.sub(c, e.div(a, e.mul(c, c))), e.const(3.0, like=x)))
+    c = e.select(e.lt(x, e.const(0.0, like=x)), e.neg(c), c)
+    through = e.logical_not(e.lt(e.abs(e.sub(a, a)), e.const(1.0, like=x)))   # inf or NaN
+    return e.select(e.eq(x, e.const(0.0, like=x)), x, e.select(through, x, c))
+
+
+class Cbrt(FloatUnary):
+    """Cube root (real, sign kept). vjp uses the output: g / (3 out^2)."""
+    name = "cbrt"
+
+    def impl(x):
+        return np.cbrt(x)
+
+    def vjp(b, g, out, x):
+        return (b.div(g, b.mul(b.mul(out, out), 3.0)),)
+
+    def scalar(e, x):
+        return _cbrt(e, x)
+
+
+class Rcbrt(FloatUnary):
+    """1 / cbrt(x), rounded once in float32. vjp uses the output: -g out^4 / 3."""
+    name = "rcbrt"
+
+    def impl(x):
+        return correctly_rounded(lambda v: 1.0 / np.cbrt(v), x)
+
+    def vjp(b, g, out, x):
+        o2 = b.mul(out, out)
+        return (b.mul(g, b.mul(b.mul(o2, o2), -1.0 / 3.0)),)
+
+    def scalar(e, x):
+        return e.div(e.const(1.0, like=x), _cbrt(e, x))
+
+
+class Rsqrt(FloatUnary):
+    """1 / sqrt(x), rounded once in float32. vjp uses the output: -g out^3 / 2."""
+    name = "rsqrt"
+
+    def impl(x):
+        return correctly_rounded(lambda v: 1.0 / np.sqrt(v), x)
+
+    def vjp(b, g, out, x):
+        return (b.mul(g, b.mul(b.mul(b.mul(out, out), out), -0.5)),)
+
+    def scalar(e, x):
+        return e.div(e.const(1.0, like=x), e.sqrt(x))
 
 
 class Abs(UnaryElementwise):
