@@ -11,7 +11,7 @@ import re
 import threading
 import warnings
 import weakref
-from operator import is_ as _is
+from operator import attrgetter as _attrgetter, is_ as _is
 from collections import OrderedDict
 
 from .. import array as _array, initializer, nd
@@ -481,6 +481,7 @@ _PURE_LAYERS = {
 _PURE_CLASSES: dict = {}
 # id(block) -> (structure version, _pure(block), weakref): a child hybridized later makes a
 # stale True harmless (its call is not an op the replay learned, so learning fails)
+_DATA_OF = _attrgetter("_data")   # a Parameter's data NDArray, without data()'s checks
 _PURE_BLOCKS: dict = {}
 _REPLAYS: dict = {}     # id(block) -> (weakref to it, BlockReplay, snapshot, parameters)
 
@@ -612,7 +613,7 @@ def _captured_call(block, memo, args):
             if args is None:
                 return None
             break
-    params = [p._data for p in jf.param_list]     # (jf.params(), without its checks)
+    params = list(map(_DATA_OF, jf.param_list))   # (jf.params(), without its checks)
     for d in params:
         if d is None:
             return None      # (the usual path names the uninitialized parameter)

@@ -19,6 +19,8 @@ from ..nd import load_arrays, save_arrays
 from . import contexts as _contexts
 from .parameter import Parameter, ParameterDict, _GradVar
 
+_CAPTURE_STATE = _capture._STATE   # (per thread: a threading.local)
+
 
 class Trainer:
     """Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1, 'momentum': 0.9})."""
@@ -73,9 +75,10 @@ class Trainer:
         optimizer.rescale_grad = self._scale / batch_size
         bound = self._bound
         if bound is not None and self._sync is None:
-            held = _update_fusion.held_for(bound)
-            if held is not None and self._bound_holds(fresh=False) and _update_fusion.run(
-                    held, optimizer, self._states):
+            held = _CAPTURE_STATE.step      # (update_fusion.held_for, inline: the hot path)
+            if held is not None and held.held is not None and held.held.binding is bound \
+                    and self._bound_holds(fresh=False) \
+                    and _update_fusion.run(held, optimizer, self._states):
                 return      # the captured step and this update were one native call
         _capture.before_write()  # a forward still deferred must see the weights before the update
         self._allreduce_grads()

@@ -203,9 +203,11 @@ class Fusion:
         for var in self.binding.vars:
             if _REQ_GET(var) != "write":
                 return False
+        pooled = _POOLED      # (output pools hold nothing in most programs: no lookup)
         for var, _, _ in swaps:
             g = _GRAD_GET(var)
-            if g is not None and _getrefcount(g) > 3 + _POOLED.get(id(g), 0):  # held elsewhere
+            if g is not None and _getrefcount(g) > (
+                    3 + pooled.get(id(g), 0) if pooled else 3):   # held elsewhere
                 return False
         for var, held, _ in swaps:
             var.__class__ = held
@@ -278,13 +280,14 @@ def run(step, optimizer, states):
     # each weight the forward read is the Binding's, and nothing but its owners holds it (it
     # is written in place): its NDArray and tape leaf, the step's leaf list and the input
     # lists of the compiled calls that read it, `a`, getrefcount's argument; output pools
+    pooled = _POOLED
     for nd_weight, leaf, owners in fusion.weight_owners:
         a = leaf_data[leaf]
         if nd_weight._data is not a or type(a) is not _ndarray or a.base is not None:
             return False
         value = nd_weight._value
-        if _getrefcount(a) > owners + (value is not None and value.data is a) + \
-                _POOLED.get(id(a), 0):
+        if _getrefcount(a) > owners + (value is not None and value.data is a) + (
+                pooled.get(id(a), 0) if pooled else 0):
             return False
     a = None
     call_leaves = fusion.call_leaves
@@ -310,8 +313,7 @@ def run(step, optimizer, states):
     binding = fusion.binding
     num_update = optimizer.num_update
     args.append(optimizer.fused_scalar_vector(binding.indices))
-    for var in fusion.grad_vars:
-        args.append(_GRAD_GET(var))
+    args += map(_GRAD_GET, fusion.grad_vars)
     with _capture.HELD_LOCK:    # (the gradients stay held until they are delivered)
         if step.done:           # finished by another thread meanwhile: the usual update
             optimizer.uncount(binding.indices, num_update)
