@@ -1,0 +1,206 @@
+"""More `nd.contrib` operators of MXNet 1.9.1, as composites of registry primitives (so they
+record, differentiate and compile like every nd op):
+
+- the transformer kernels gluon-nlp's BERT / Transformer call: interleaved_matmul_selfatt_qk /
+  _valatt and interleaved_matmul_encdec_qk / _valatt. Their projections are interleaved per
+  head: (seq, batch, heads * 3 * head_dim) read as (seq, batch, heads, [q k v], head_dim);
+  attention scores are (batch * heads, q_len, k_len), batch-major; the query is scaled by
+  1 / sqrt(head_dim).
+- box_iou (corner or center boxes), AdaptiveAvgPooling2D (bins floor(i H / out) to
+  ceil((i + 1) H / out)), gradientmultiplier (identity forward, gradient times `scalar`) and
+  the straight-through round_ste / sign_ste (gradient passed unchanged).
+"""
+import math
+
+import numpy as np
+
+from . import nd
+from .array import NDArray
+from .base import MXNetError
+from .op_kwargs import redo as _redo
+
+__all__ = ["interleaved_matmul_selfatt_qk", "interleaved_matmul_selfatt_valatt",
+           "interleaved_matmul_encdec_qk", "interleaved_matmul_encdec_valatt", "box_iou",
+           "AdaptiveAvgPooling2D", "gradientmultiplier", "round_ste", "sign_ste"]
+
+
+def _heads_split(op, x, heads, parts, what):
+    """(seq, batch, heads * parts * d) -> (batch * heads, parts, seq, d), and d."""
+    if not isinstance(x, NDArray) or x.ndim != 3:
+        raise MXNetError(f"{op}: {what} must be a 3-d (seq_len, batch, projections) NDArray, "
+                         f"got {getattr(x, 'shape', type(x).__name__)}")
+    seq, batch, width = x.shape
+    heads = int(heads)
+    if heads < 1 or width % (heads * parts):
+        raise MXNetError(f"{op}: the last axis of {what} {x.shape} must split into {heads} "
+                         f"heads of {parts} equal projections")
+    d = width // (heads * parts)
+    y = nd.reshape(x, shape=(seq, batch, heads, parts, d))
+    y = nd.transpose(y, axes=(1, 2, 3, 0, 4))               # (batch, heads, parts, seq, d)
+    return nd.reshape(y, shape=(batch * heads, parts, seq, d)), d
+
+
+def _part(y, i):
+    n, _, seq, d = y.shape
+    return nd.reshape(nd.slice_axis(y, axis=1, begin=i, end=i + 1), shape=(n, seq, d))
+
+
+def _merge_heads(out, batch, heads):
+    """(batch * heads, seq, d) -> (seq, batch, heads * d)."""
+    n, seq, d = out.shape
+    y = nd.transpose(nd.reshape(out, shape=(batch, heads, seq, d)), axes=(2, 0, 1, 3))
+    return nd.reshape(y, shape=(seq, batch, heads * d))
+
+
+def _check_att(op, attention, n, q_len, k_len):
+    if not isinstance(attention, NDArray) or tuple(attention.shape) != (n, q_len, k_len):
+        raise MXNetError(f"{op}: attention must be (batch * heads, q_len, k_len) = "
+                         f"{(n, q_len, k_len)}, got {getattr(attention, 'shape', attention)}")
+
+
+def interleaved_matmul_selfatt_qk(queries_keys_values, heads, **kwargs):
+    """Scores q k^T / sqrt(head_dim) of self-attention: (batch * heads, seq, seq)."""
+    if kwargs:
+        return _redo(interleaved_matmul_selfatt_qk, locals())
+    op = "interleaved_matmul_selfatt_qk"
+    y, d = _heads_split(op, queries_keys_values, heads, 3, "queries_keys_values")
+    q = (_part(y, 0) * (1.0 / math.sqrt(d)))
+    return nd.batch_dot(q, _part(y, 1), transpose_b=True)
+
+
+def interleaved_matmul_selfatt_valatt(queries_keys_values, attention, heads, **kwargs):
+    """attention @ v of self-attention, heads merged back: (seq, batch, heads * head_dim)."""
+    if kwargs:
+        return _redo(interleaved_matmul_selfatt_valatt, locals())
+    op = "interleaved_matmul_selfatt_valatt"
+    y, _ = _heads_split(op, queries_keys_values, heads, 3, "queries_keys_values")
+    seq, batch = queries_keys_values.shape[:2]
+    _check_att(op, attention, y.shape[0], seq, seq)
+    return _merge_heads(nd.batch_dot(attention, _part(y, 2)), batch, int(heads))
+
+
+def interleaved_matmul_encdec_qk(queries, keys_values, heads, **kwargs):
+    """Scores of encoder-decoder attention from queries (q_len, batch, heads * d) and
+    interleaved keys_values (k_len, batch, heads * 2 * d): (batch * heads, q_len, k_len)."""
+    if kwargs:
+        return _redo(interleaved_matmul_encdec_qk, locals())
+    op = "interleaved_matmul_encdec_qk"
+    q, d = _heads_split(op, queries, heads, 1, "queries")
+    kv, dk = _heads_split(op, keys_values, heads, 2, "keys_values")
+    if d != dk or queries.shape[1] != keys_values.shape[1]:
+        raise MXNetError(f"{op}: queries {queries.shape} and keys_values {keys_values.shape} "
+                         f"disagree on the batch or the head size")
+    return nd.batch_dot((_part(q, 0) * (1.0 / math.sqrt(d))), _part(kv, 0), transpose_b=True)
+
+
+def interleaved_matmul_encdec_valatt(keys_values, attention, heads, **kwargs):
+    """attention @ v of encoder-decoder attention: (q_len, batch, heads * head_dim)."""
+    if kwargs:
+        return _redo(interleaved_matmul_encdec_valatt, locals())
+    op = "interleaved_matmul_encdec_valatt"
+    kv, _ = _heads_split(op, keys_values, heads, 2, "keys_values")
+    k_len, batch = keys_values.shape[:2]
+    if not isinstance(attention, NDArray) or attention.ndim != 3:
+        raise MXNetError(f"{op}: attention must be 3-d (batch * heads, q_len, k_len)")
+    _check_att(op, attention, kv.shape[0], attention.shape[1], k_len)
+    return _merge_heads(nd.batch_dot(attention, _part(kv, 1)), batch, int(heads))
+
+
+def _corners(box, fmt):
+    x0, y0, x1, y1 = (nd.slice_axis(box, axis=-1, begin=i, end=i + 1) for i in range(4))
+    if fmt == "center":       # (cx, cy, w, h)
+        x0, y0, x1, y1 = (nd.broadcast_sub(x0, (x1 * 0.5)), nd.broadcast_sub(y0, (y1 * 0.5)),
+                          nd.broadcast_add(x0, (x1 * 0.5)), nd.broadcast_add(y0, (y1 * 0.5)))
+    return x0, y0, x1, y1
+
+
+def box_iou(lhs, rhs, format="corner", **kwargs):
+    """Intersection over union of every lhs box (..., 4) with every rhs box (..., 4):
+    shape lhs.shape[:-1] + rhs.shape[:-1]; boxes that do not overlap give 0, a box with a
+    negative side has area 0."""
+    if kwargs:
+        return _redo(box_iou, locals())
+    if format not in ("corner", "center"):
+        raise MXNetError(f"box_iou: format must be 'corner' or 'center', got {format!r}")
+    for name, box in (("lhs", lhs), ("rhs", rhs)):
+        if not isinstance(box, NDArray) or box.ndim < 1 or box.shape[-1] != 4:
+            raise MXNetError(f"box_iou: {name} must have 4 numbers on its last axis, got "
+                             f"{getattr(box, 'shape', type(box).__name__)}")
+    lead_l, lead_r = tuple(lhs.shape[:-1]), tuple(rhs.shape[:-1])
+    l = nd.reshape(lhs, shape=(int(np.prod(lead_l, dtype=np.int64)), 1, 4))
+    r = nd.reshape(rhs, shape=(1, int(np.prod(lead_r, dtype=np.int64)), 4))
+    lx0, ly0, lx1, ly1 = _corners(l, format)
+    rx0, ry0, rx1, ry1 = _corners(r, format)
+    iw = nd.relu(nd.broadcast_sub(nd.broadcast_minimum(lx1, rx1), nd.broadcast_maximum(lx0, rx0)))
+    ih = nd.relu(nd.broadcast_sub(nd.broadcast_minimum(ly1, ry1), nd.broadcast_maximum(ly0, ry0)))
+    inter = nd.broadcast_mul(iw, ih)
+
+    def area(x0, y0, x1, y1):
+        w, h = nd.broadcast_sub(x1, x0), nd.broadcast_sub(y1, y0)
+        ok = nd.broadcast_mul((w >= 0), (h >= 0))
+        return nd.where(ok, nd.broadcast_mul(w, h), nd.zeros_like(w))
+    union = nd.broadcast_sub(nd.broadcast_add(area(lx0, ly0, lx1, ly1), area(rx0, ry0, rx1, ry1)), inter)
+    positive = (inter > 0)
+    iou = nd.where(positive, nd.broadcast_div(inter, nd.where(positive, union, nd.ones_like(union))),
+                  nd.zeros_like(inter))
+    return nd.reshape(iou, shape=lead_l + lead_r)
+
+
+def _bins(n, out):
+    """(out, n) averaging matrix of MXNet's adaptive pooling bins."""
+    m = np.zeros((out, n), np.float64)
+    for i in range(out):
+        start, end = (i * n) // out, -(-((i + 1) * n) // out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+def AdaptiveAvgPooling2D(data, output_size=(), **kwargs):
+    """Average pooling of NCHW data to output_size (an int, (h, w), or () for 1 x 1), bin i
+    covering rows floor(i H / h) to ceil((i + 1) H / h)."""
+    if kwargs:
+        return _redo(AdaptiveAvgPooling2D, locals())
+    if not isinstance(data, NDArray) or data.ndim != 4:
+        raise MXNetError(f"AdaptiveAvgPooling2D: data must be 4-d NCHW, got "
+                         f"{getattr(data, 'shape', type(data).__name__)}")
+    size = (output_size,) if isinstance(output_size, (int, np.integer)) else tuple(output_size)
+    if len(size) == 0:
+        size = (1, 1)
+    elif len(size) == 1:
+        size = size * 2
+    if len(size) != 2 or min(size) < 1:
+        raise MXNetError(f"AdaptiveAvgPooling2D: output_size must be an int or (height, "
+                         f"width) of positive ints, got {output_size}")
+    h, w = data.shape[2:]
+    dt = np.dtype(data.dtype).name
+    ph = nd.array(_bins(h, size[0]).T, dtype=dt)           # (H, oh)
+    pw = nd.array(_bins(w, size[1]).T, dtype=dt)           # (W, ow)
+    y = nd.dot(data, pw)                                    # (N, C, H, ow)
+    y = nd.dot(nd.transpose(y, axes=(0, 1, 3, 2)), ph)       # (N, C, ow, oh)
+    return nd.transpose(y, axes=(0, 1, 3, 2))
+
+
+def gradientmultiplier(data, scalar=1.0, **kwargs):
+    """data in the forward pass; the gradient flowing back is multiplied by `scalar`."""
+    if kwargs:
+        return _redo(gradientmultiplier, locals())
+    scaled = (data * float(scalar))
+    return nd.broadcast_add(nd.stop_gradient(data), nd.broadcast_sub(scaled, nd.stop_gradient(scaled)))
+
+
+def _straight_through(value, data):
+    return nd.broadcast_add(nd.stop_gradient(value), nd.broadcast_sub(data, nd.stop_gradient(data)))
+
+
+def round_ste(data, **kwargs):
+    """round(data) (halves away from zero) with the gradient of the identity."""
+    if kwargs:
+        return _redo(round_ste, locals())
+    return _straight_through(nd.round(data), data)
+
+
+def sign_ste(data, **kwargs):
+    """sign(data) with the gradient of the identity."""
+    if kwargs:
+        return _redo(sign_ste, locals())
+    return _straight_through(nd.sign(data), data)
