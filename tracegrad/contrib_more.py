@@ -21,7 +21,8 @@ from .op_kwargs import redo as _redo
 
 __all__ = ["interleaved_matmul_selfatt_qk", "interleaved_matmul_selfatt_valatt",
            "interleaved_matmul_encdec_qk", "interleaved_matmul_encdec_valatt", "box_iou",
-           "AdaptiveAvgPooling2D", "gradientmultiplier", "round_ste", "sign_ste"]
+           "AdaptiveAvgPooling2D", "gradientmultiplier", "round_ste", "sign_ste",
+           "bipartite_matching"]
 
 
 def _heads_split(op, x, heads, parts, what):
@@ -139,9 +140,11 @@ def box_iou(lhs, rhs, format="corner", **kwargs):
         w, h = nd.broadcast_sub(x1, x0), nd.broadcast_sub(y1, y0)
         ok = nd.broadcast_mul((w >= 0), (h >= 0))
         return nd.where(ok, nd.broadcast_mul(w, h), nd.zeros_like(w))
-    union = nd.broadcast_sub(nd.broadcast_add(area(lx0, ly0, lx1, ly1), area(rx0, ry0, rx1, ry1)), inter)
+    union = nd.broadcast_sub(nd.broadcast_add(area(lx0, ly0, lx1, ly1),
+                                              area(rx0, ry0, rx1, ry1)), inter)
     positive = (inter > 0)
-    iou = nd.where(positive, nd.broadcast_div(inter, nd.where(positive, union, nd.ones_like(union))),
+    safe_union = nd.where(positive, union, nd.ones_like(union))
+    iou = nd.where(positive, nd.broadcast_div(inter, safe_union),
                   nd.zeros_like(inter))
     return nd.reshape(iou, shape=lead_l + lead_r)
 
@@ -185,11 +188,11 @@ def gradientmultiplier(data, scalar=1.0, **kwargs):
     if kwargs:
         return _redo(gradientmultiplier, locals())
     scaled = (data * float(scalar))
-    return nd.broadcast_add(nd.stop_gradient(data), nd.broadcast_sub(scaled, nd.stop_gradient(scaled)))
+    return nd.stop_gradient(data) + (scaled - nd.stop_gradient(scaled))
 
 
 def _straight_through(value, data):
-    return nd.broadcast_add(nd.stop_gradient(value), nd.broadcast_sub(data, nd.stop_gradient(data)))
+    return nd.stop_gradient(value) + (data - nd.stop_gradient(data))
 
 
 def round_ste(data, **kwargs):
@@ -204,3 +207,48 @@ def sign_ste(data, **kwargs):
     if kwargs:
         return _redo(sign_ste, locals())
     return _straight_through(nd.sign(data), data)
+
+
+def bipartite_matching(data, is_ascend=False, threshold=None, topk=-1, **kwargs):
+    """Greedy matching of rows to columns of scores (..., N, M), as MXNet's: edges are taken
+    best first (largest, or smallest with is_ascend), each row and column at most once, until
+    a score passes `threshold` (below it, or above it with is_ascend) or `topk` matches are
+    made. Returns (row_marker (..., N), col_marker (..., M)): the matched column / row index,
+    -1 where unmatched, in data's dtype; no gradient. Written as min(N, M, topk) rounds of
+    'take the best edge left' (ties go to the lowest flat index, as MXNet's stable sort)."""
+    if kwargs:
+        return _redo(bipartite_matching, locals())
+    if threshold is None:
+        raise MXNetError("bipartite_matching: threshold is required")
+    if not isinstance(data, NDArray) or data.ndim < 2:
+        raise MXNetError(f"bipartite_matching: data must be at least 2-d (..., N, M), got "
+                         f"{getattr(data, 'shape', type(data).__name__)}")
+    lead, (n, m) = tuple(data.shape[:-2]), data.shape[-2:]
+    batch = int(np.prod(lead, dtype=np.int64))
+    dt = np.dtype(data.dtype).name
+    scores = nd.reshape(nd.stop_gradient(data), shape=(batch, n * m))
+    sign = -1.0 if is_ascend else 1.0
+    key = nd.cast(scores, dtype="float64") * sign     # larger key = better edge
+    lowest = float(np.finfo(np.float64).min)
+    key = nd.where(key >= sign * float(threshold), key, nd.ones_like(key) * lowest)
+    rows_of = nd.array(np.repeat(np.arange(n), m), dtype="float64")
+    cols_of = nd.array(np.tile(np.arange(m), n), dtype="float64")
+    row_marker = nd.ones((batch, n), dtype="float64") * -1
+    col_marker = nd.ones((batch, m), dtype="float64") * -1
+    rounds = min(n, m) if topk is None or int(topk) < 0 else min(n, m, int(topk))
+    for _ in range(rounds):
+        best = nd.argmax(key, axis=1)                               # (batch,)
+        found = nd.max(key, axis=1) > lowest                        # an edge is left
+        r, c = nd.take(rows_of, best), nd.take(cols_of, best)
+        hit_r = nd.one_hot(r, n, dtype="float64") * nd.expand_dims(found, 1)
+        hit_c = nd.one_hot(c, m, dtype="float64") * nd.expand_dims(found, 1)
+        row_marker = nd.where(hit_r, nd.broadcast_to(nd.expand_dims(c, 1), shape=(batch, n)),
+                              row_marker)
+        col_marker = nd.where(hit_c, nd.broadcast_to(nd.expand_dims(r, 1), shape=(batch, m)),
+                              col_marker)
+        # drop every edge of the matched row and column
+        used = nd.reshape(nd.broadcast_add(nd.expand_dims(hit_r, 2), nd.expand_dims(hit_c, 1)),
+                          shape=(batch, n * m))
+        key = nd.where(used, nd.ones_like(key) * lowest, key)
+    return (nd.cast(nd.reshape(row_marker, shape=lead + (n,)), dtype=dt),
+            nd.cast(nd.reshape(col_marker, shape=lead + (m,)), dtype=dt))

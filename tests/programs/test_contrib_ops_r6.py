@@ -2,7 +2,8 @@
 cells, detection code, quantization-aware training), against float64 numpy statements of
 MXNet 1.9.1's kernels: the interleaved_matmul_* attention products (forward, gradient,
 hybridized), box_iou in corner and center format, AdaptiveAvgPooling2D bins,
-gradientmultiplier and the straight-through round_ste / sign_ste."""
+gradientmultiplier, the straight-through round_ste / sign_ste, bipartite_matching
+(test_contrib_operator.py's cases and a greedy loop) and the npx names of detection ops."""
 import numpy as np
 import pytest
 
@@ -143,3 +144,80 @@ def test_gradient_multiplier_and_straight_through_estimators():
     np.testing.assert_array_equal(s.asnumpy(), [1, 1, -1, -1])
     np.testing.assert_array_equal(g.asnumpy(), v)
     np.testing.assert_allclose(x.grad.asnumpy(), np.full(4, 3 + 2 - 0.5))
+
+
+def test_box_iou_of_many_dimensional_box_sets_as_mxnets_unittest():
+    def numpy_iou(a, b):
+        shape = a.shape[:-1] + b.shape[:-1]
+        a, b = a.reshape(-1, 1, 4), b.reshape(1, -1, 4)
+        w = np.maximum(0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]))
+        h = np.maximum(0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]))
+        inter = w * h
+        area = lambda r: (np.maximum(0, r[..., 2] - r[..., 0]) *
+                          np.maximum(0, r[..., 3] - r[..., 1]))
+        union = area(a) + area(b) - inter
+        union[inter <= 0] = 1e-12
+        return (inter / union).reshape(shape)
+    rs = np.random.RandomState(11)
+    for dims_a, dims_b in [([2], [1, 2, 2]), ([2, 1, 2], [2]), ([1, 2, 1, 2, 2], [2, 2])]:
+        xy_a, wh_a = rs.rand(*dims_a, 2) * 50, rs.rand(*dims_a, 2) * 40 + 5
+        xy_b, wh_b = rs.rand(*dims_b, 2) * 50, rs.rand(*dims_b, 2) * 40 + 5
+        ltrb_a = np.concatenate([xy_a - wh_a / 2, xy_a + wh_a / 2], -1)
+        ltrb_b = np.concatenate([xy_b - wh_b / 2, xy_b + wh_b / 2], -1)
+        want = numpy_iou(ltrb_a, ltrb_b)
+        np.testing.assert_allclose(nd.contrib.box_iou(nd.array(ltrb_a), nd.array(ltrb_b))
+                                   .asnumpy(), want, rtol=1e-5, atol=1e-5)
+        center = nd.contrib.box_iou(nd.array(np.concatenate([xy_a, wh_a], -1)),
+                                    nd.array(np.concatenate([xy_b, wh_b], -1)), format="center")
+        np.testing.assert_allclose(center.asnumpy(), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_bipartite_matching_as_mxnets_unittest(dtype):
+    scores = nd.array([[0.5, 0.6], [0.1, 0.2], [0.3, 0.4]], dtype=dtype)
+    rows, cols = nd.contrib.bipartite_matching(scores, threshold=1e-12)
+    assert rows.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(rows.asnumpy(), [1, -1, 0])
+    np.testing.assert_array_equal(cols.asnumpy(), [2, 0])
+    rows, cols = nd.contrib.bipartite_matching(scores, threshold=100, is_ascend=True)
+    np.testing.assert_array_equal(rows.asnumpy(), [-1, 0, 1])
+    np.testing.assert_array_equal(cols.asnumpy(), [1, 2])
+
+
+def test_bipartite_matching_threshold_topk_and_batches_against_a_greedy_loop():
+    def greedy(s, thresh, topk):
+        rows, cols = -np.ones(s.shape[0]), -np.ones(s.shape[1])
+        order = sorted(range(s.size), key=lambda f: -s.flat[f])      # stable: ties by index
+        made = 0
+        for f in order:
+            i, j = divmod(f, s.shape[1])
+            if s.flat[f] < thresh or (topk >= 0 and made == topk):
+                break
+            if rows[i] < 0 and cols[j] < 0:
+                rows[i], cols[j] = j, i
+                made += 1
+        return rows, cols
+    rs = np.random.RandomState(3)
+    data = np.round(rs.rand(2, 3, 4, 5), 1)                         # ties included
+    for thresh, topk in [(0.3, -1), (0.0, 2), (0.95, -1)]:
+        rows, cols = nd.contrib.bipartite_matching(nd.array(data, dtype="float64"),
+                                                   threshold=thresh, topk=topk)
+        assert rows.shape == (2, 3, 4) and cols.shape == (2, 3, 5)
+        for idx in np.ndindex(2, 3):
+            want_r, want_c = greedy(data[idx], thresh, topk)
+            np.testing.assert_array_equal(rows.asnumpy()[idx], want_r)
+            np.testing.assert_array_equal(cols.asnumpy()[idx], want_c)
+
+
+def test_npx_detection_aliases_return_np_arrays():
+    from tracegrad import np as mnp, npx
+    anchors = npx.multibox_prior(mnp.zeros((1, 3, 4, 4)), sizes=[0.5, 0.25], ratios=[1, 2])
+    assert isinstance(anchors, mnp.ndarray) and anchors.shape == (1, 4 * 4 * 3, 4)
+    np.testing.assert_allclose(
+        anchors.asnumpy(), nd.contrib.MultiBoxPrior(nd.zeros((1, 3, 4, 4)), sizes=[0.5, 0.25],
+                                                    ratios=[1, 2]).asnumpy())
+    iou = npx.box_iou(mnp.array([[0, 0, 1, 1.0]]), mnp.array([[0, 0, 1, 0.5]]))
+    assert isinstance(iou, mnp.ndarray) and float(iou[0, 0]) == pytest.approx(0.5)
+    rows, cols = npx.bipartite_matching(mnp.array([[0.5, 0.6], [0.1, 0.2], [0.3, 0.4]]),
+                                        threshold=1e-12)
+    assert isinstance(rows, mnp.ndarray) and rows.asnumpy().tolist() == [1, -1, 0]
