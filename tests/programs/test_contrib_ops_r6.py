@@ -221,3 +221,21 @@ def test_npx_detection_aliases_return_np_arrays():
     rows, cols = npx.bipartite_matching(mnp.array([[0.5, 0.6], [0.1, 0.2], [0.3, 0.4]]),
                                         threshold=1e-12)
     assert isinstance(rows, mnp.ndarray) and rows.asnumpy().tolist() == [1, -1, 0]
+
+
+def test_the_new_contrib_ops_build_symbols_with_shapes_and_outputs():
+    x = mx.sym.var("x")
+    scores = mx.sym.contrib.interleaved_matmul_selfatt_qk(x, heads=2)
+    out = mx.sym.contrib.interleaved_matmul_selfatt_valatt(x, mx.sym.softmax(scores), heads=2)
+    assert scores.infer_shape(x=(5, 2, 24))[1] == [(4, 5, 5)]
+    assert out.infer_shape(x=(5, 2, 24))[1] == [(5, 2, 8)]
+    enc = mx.sym.contrib.interleaved_matmul_encdec_qk(mx.sym.var("q"), mx.sym.var("kv"),
+                                                      heads=2)
+    assert enc.infer_shape(q=(3, 2, 8), kv=(5, 2, 16))[1] == [(4, 3, 5)]
+    iou = mx.sym.contrib.box_iou(mx.sym.var("a"), mx.sym.var("b"))
+    assert iou.infer_shape(a=(3, 4), b=(2, 2, 4))[1] == [(3, 2, 2)]
+    match = mx.sym.contrib.bipartite_matching(mx.sym.var("s"), threshold=0.1)
+    assert len(match.list_outputs()) == 2
+    ex = match.bind(mx.cpu(), {"s": nd.array([[0.5, 0.6], [0.1, 0.2], [0.3, 0.4]])})
+    rows, cols = ex.forward()
+    assert rows.asnumpy().tolist() == [1, -1, 0] and cols.asnumpy().tolist() == [2, 0]

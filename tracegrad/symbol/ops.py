@@ -279,7 +279,9 @@ def _sig_default_check(default):
 _ARRAY_NAMES = {"data", "lhs", "rhs", "weight", "bias", "gamma", "beta", "moving_mean",
                 "moving_var", "label", "indices", "a", "index", "condition", "x", "y",
                 "sequence_length", "parameters", "state", "state_cell", "rois", "grid", "loc",
-                "A", "B", "C", "lengths", "mask", "length"}
+                "A", "B", "C", "lengths", "mask", "length",
+                # nd.contrib's attention kernels
+                "queries_keys_values", "attention", "queries", "keys_values"}
 _SIG_CACHE: dict = {}
 
 
@@ -430,6 +432,9 @@ def _table():
                                                 is_ascend=_bool, dtype=_dtype),
                outputs=_topk_outputs),
         OpSpec("moments", nd.moments, ("data",), dict(axes=_axes, keepdims=_bool),
+               outputs=_multi(["output0", "output1"])),
+        OpSpec("_contrib_bipartite_matching", nd.contrib.bipartite_matching, ("data",),
+               dict(is_ascend=_bool, threshold=_float(), topk=_int(-1)),
                outputs=_multi(["output0", "output1"])),
         OpSpec("SoftmaxOutput", nd.SoftmaxOutput, ("data", "label"), softmax_attrs,
                shapes=_softmax_label, head_loss=True),
