@@ -21,6 +21,8 @@ from .tracing import capture  # noqa: E402  (mx.capture.set_enabled)
 from .tracing.capture import explain
 from . import test_utils  # noqa: E402
 from . import symbol  # noqa: E402  (mx.sym: MXNet 1.x's symbolic API)
+from . import contrib  # noqa: E402  (mx.contrib.nd / .sym: the contrib operator namespaces)
+contrib.sym = contrib.symbol = symbol.contrib
 from . import callback, model, module  # noqa: E402  (mx.mod.Module, checkpoints)
 from . import attribute, name  # noqa: E402  (mx.name.Prefix, mx.AttrScope)
 from .attribute import AttrScope  # noqa: E402

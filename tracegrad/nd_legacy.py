@@ -281,7 +281,7 @@ def UpSampling(*data, scale=1, sample_type="nearest", num_args=1, num_filter=0,
     return outs[0] if len(outs) == 1 else nd.concat(*outs, dim=1)
 
 
-def Pad(data, mode="constant", pad_width=(), constant_value=0, **kwargs):
+def Pad(data, mode="constant", pad_width=(), constant_value=0.0, **kwargs):
     """nd.pad under its legacy name."""
     if kwargs:
         return _redo(Pad, locals())

@@ -433,6 +433,10 @@ def _table():
                outputs=_topk_outputs),
         OpSpec("moments", nd.moments, ("data",), dict(axes=_axes, keepdims=_bool),
                outputs=_multi(["output0", "output1"])),
+        # (their `beta` / `loc` are numbers, not BatchNorm's beta or a sampler's loc input)
+        OpSpec("random_gamma", nd.random_gamma, ()),
+        OpSpec("random_normal", nd.random_normal, ()),
+        OpSpec("normal", nd.random_normal, ()),
         OpSpec("_contrib_bipartite_matching", nd.contrib.bipartite_matching, ("data",),
                dict(is_ascend=_bool, threshold=_float(), topk=_int(-1)),
                outputs=_multi(["output0", "output1"])),
