@@ -1,8 +1,9 @@
 """Symbolic programs that draw random numbers (a symbolic VAE's noise, a GAN's latent input)
 as MXNet 1.9.1 writes them: mx.sym.random.<dist>(...) with MXNet's positional order, the flat
 mx.sym.random_<dist> operators with their number attributes (random_gamma's beta,
-random_normal's loc, a float Pad constant), and nd.random_exponential's rate `lam`; sample
-means and spreads against the distributions' moments."""
+random_normal's loc, a float Pad constant; LRN / hard_sigmoid / gemm's beta and quadratic's
+a, numbers though other ops take arrays by those names), and nd.random_exponential's rate
+`lam`; sample means and spreads against the distributions' moments."""
 import numpy as np
 import pytest
 
@@ -62,3 +63,19 @@ def test_flat_exponential_takes_a_rate_and_pad_a_float_constant():
     want = np.full((1, 1, 3, 3), 0.5)
     want[0, 0, 1, 1] = 1
     np.testing.assert_array_equal(out, want)
+
+
+def test_number_attributes_named_like_array_inputs():
+    # beta / a / loc are array inputs of other ops (BatchNorm, ...); here they are numbers
+    x = mx.sym.var("x")
+    ones = {"x": nd.ones((1, 3, 2, 2))}
+    quad = mx.sym.contrib.quadratic(x, a=1, b=2, c=3).bind(mx.cpu(), ones).forward()[0]
+    np.testing.assert_allclose(quad.asnumpy(), 6.0)
+    hard = mx.sym.hard_sigmoid(x, alpha=0.3, beta=0.4).bind(mx.cpu(), ones).forward()[0]
+    np.testing.assert_allclose(hard.asnumpy(), 0.7, rtol=1e-6)
+    lrn = mx.sym.LRN(x, nsize=3, beta=0.5).bind(mx.cpu(), ones).forward()[0].asnumpy()
+    np.testing.assert_allclose(lrn, nd.LRN(nd.ones((1, 3, 2, 2)), nsize=3, beta=0.5).asnumpy())
+    gemm = mx.sym.linalg.gemm(mx.sym.var("A"), mx.sym.var("B"), mx.sym.var("C"), alpha=2.0,
+                              beta=0.5)
+    out = gemm.bind(mx.cpu(), {k: nd.ones((2, 2)) for k in "ABC"}).forward()[0]
+    np.testing.assert_allclose(out.asnumpy(), 2.0 * 2 + 0.5)

@@ -309,7 +309,8 @@ def _signature_inputs(fn):
     for p in inspect.signature(fn).parameters.values():
         if p.kind == p.VAR_POSITIONAL:
             variadic = True
-        elif p.name in _ARRAY_NAMES and p.kind != p.KEYWORD_ONLY:
+        elif p.name in _ARRAY_NAMES and p.kind != p.KEYWORD_ONLY and \
+                not isinstance(p.default, (int, float)):   # LRN's beta, quadratic's a: numbers
             names.append(p.name)
     return names, variadic
 
