@@ -1,16 +1,17 @@
 """`mx.viz` / `mx.visualization` (MXNet 1.9.1): print_summary and plot_network of a Symbol.
 
-Both read the symbol's MXNet JSON (`tojson()`) and, given input shapes, the shapes of every
-internal output (`get_internals().infer_shape`). print_summary prints MXNet's table: one row
+Both read the symbol's MXNet JSON document (what `tojson()` writes) and, given input
+shapes, the shapes of every internal output (`get_internals().infer_shape`).
+print_summary prints MXNet's table: one row
 per operator (and per head variable), its output shape without the batch axis, its parameter
 count (Convolution, FullyConnected, BatchNorm and Embedding, counted as MXNet counts them from
 the channels of the preceding layers) and the layers it reads. plot_network needs the
 `graphviz` Python package, as MXNet's does, and raises ImportError without it.
 """
 import copy
-import json
 
 from .symbol import Symbol
+from .symbol.json_format import to_doc
 
 __all__ = ["print_summary", "plot_network"]
 
@@ -35,7 +36,7 @@ def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74,
         raise TypeError("symbol must be Symbol")
     show_shape = shape is not None
     shape_dict = _shape_dict(symbol, shape) if show_shape else {}
-    conf = json.loads(symbol.tojson())
+    conf = to_doc(symbol)
     nodes = conf["nodes"]
     heads = set(conf["heads"][0])
     positions = list(positions)
@@ -143,7 +144,7 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
     if not isinstance(symbol, Symbol):
         raise TypeError("symbol must be a Symbol")
     shape_dict = _shape_dict(symbol, shape) if shape is not None else None
-    conf = json.loads(symbol.tojson())
+    conf = to_doc(symbol)
     nodes = conf["nodes"]
     node_attr = {"shape": "box", "fixedsize": "true", "width": "1.3", "height": "0.8034",
                  "style": "filled"}

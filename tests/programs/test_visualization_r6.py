@@ -46,7 +46,7 @@ def test_print_summary_without_shapes_and_of_a_gluon_net(capsys):
     mx.viz.print_summary(_symbol())
     out = capsys.readouterr().out
     assert "Total params: " + str(4 + 8 + 80) in out     # biases and embeddings only
-    net = nn.HybridSequential()
+    net = nn.HybridSequential(prefix="net_")
     with net.name_scope():
         net.add(nn.Conv2D(4, 3, in_channels=2), nn.BatchNorm(), nn.Activation("relu"),
                 nn.Flatten(), nn.Dense(3))
@@ -54,7 +54,7 @@ def test_print_summary_without_shapes_and_of_a_gluon_net(capsys):
     mx.viz.print_summary(net(mx.sym.var("data")), shape={"data": (1, 2, 6, 6)},
                          line_length=160)
     out = capsys.readouterr().out
-    assert "hybridsequential0_conv0_fwd(Convolution)" in out
+    assert "net_conv0_fwd(Convolution)" in out
     assert f"Total params: {76 + 8 + (64 + 1) * 3}" in out
     with pytest.raises(TypeError):
         mx.viz.print_summary(net)
