@@ -79,3 +79,21 @@ def test_number_attributes_named_like_array_inputs():
                               beta=0.5)
     out = gemm.bind(mx.cpu(), {k: nd.ones((2, 2)) for k in "ABC"}).forward()[0]
     np.testing.assert_allclose(out.asnumpy(), 2.0 * 2 + 0.5)
+
+
+def test_a_file_with_mxnets_registered_random_op_names_loads():
+    import json
+    text = json.dumps({
+        "nodes": [{"op": "null", "name": "x", "inputs": []},
+                  {"op": "_random_normal", "name": "eps",
+                   "attrs": {"loc": "0", "scale": "1", "shape": "(2, 3)"}, "inputs": []},
+                  {"op": "elemwise_add", "name": "z", "inputs": [[0, 0, 0], [1, 0, 0]]},
+                  {"op": "_random_exponential", "name": "e",
+                   "attrs": {"lam": "4", "shape": "(20000,)"}, "inputs": []}],
+        "arg_nodes": [0], "node_row_ptr": [0, 1, 2, 3, 4], "heads": [[2, 0, 0], [3, 0, 0]],
+        "attrs": {"mxnet_version": ["int", 10901]}})
+    sym = mx.sym.load_json(text)
+    assert sym.infer_shape(x=(2, 3))[1] == [(2, 3), (20000,)]
+    mx.random.seed(2)
+    z, e = sym.bind(mx.cpu(), {"x": nd.ones((2, 3))}).forward()
+    assert z.shape == (2, 3) and abs(e.asnumpy().mean() - 0.25) < 0.01

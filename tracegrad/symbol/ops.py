@@ -497,6 +497,13 @@ ALIASES = {
     "_Equal": "_equal", "_Not_Equal": "_not_equal", "_Greater": "_greater",
     "_Greater_Equal": "_greater_equal", "_Lesser": "_lesser", "_Lesser_Equal": "_lesser_equal",
     "identity": "_copy",
+    # the registered names MXNet writes to a file for the random operators
+    "_random_uniform": "random_uniform", "_random_normal": "random_normal",
+    "_random_gamma": "random_gamma", "_random_exponential": "random_exponential",
+    "_random_poisson": "random_poisson", "_random_negative_binomial": "random_negative_binomial",
+    "_random_generalized_negative_binomial": "random_generalized_negative_binomial",
+    "_random_randint": "random_randint", "_sample_multinomial": "sample_multinomial",
+    "_shuffle": "shuffle",
 }
 
 
