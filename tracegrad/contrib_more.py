@@ -22,7 +22,7 @@ from .op_kwargs import redo as _redo
 __all__ = ["interleaved_matmul_selfatt_qk", "interleaved_matmul_selfatt_valatt",
            "interleaved_matmul_encdec_qk", "interleaved_matmul_encdec_valatt", "box_iou",
            "AdaptiveAvgPooling2D", "gradientmultiplier", "round_ste", "sign_ste",
-           "bipartite_matching"]
+           "bipartite_matching", "box_encode", "box_decode"]
 
 
 def _heads_split(op, x, heads, parts, what):
@@ -252,3 +252,81 @@ def bipartite_matching(data, is_ascend=False, threshold=None, topk=-1, **kwargs)
         key = nd.where(used, nd.ones_like(key) * lowest, key)
     return (nd.cast(nd.reshape(row_marker, shape=lead + (n,)), dtype=dt),
             nd.cast(nd.reshape(col_marker, shape=lead + (m,)), dtype=dt))
+
+
+def _cols(box):
+    return [nd.slice_axis(box, axis=-1, begin=i, end=i + 1) for i in range(4)]
+
+
+def box_encode(samples, matches, anchors, refs, means, stds, **kwargs):
+    """Regression targets of matched anchors, as MXNet's kernel: for samples > 0.5,
+    ((ref centre - anchor centre) / anchor size - means[:2]) / stds[:2] and
+    (log(ref size / anchor size) - means[2:]) / stds[2:], boxes in corner format; zero
+    elsewhere. Returns (targets, masks), both (B, N, 4); no gradient (training labels)."""
+    if kwargs:
+        return _redo(box_encode, locals())
+    for name, arr, ndim in (("samples", samples, 2), ("matches", matches, 2),
+                            ("anchors", anchors, 3), ("refs", refs, 3)):
+        if not isinstance(arr, NDArray) or arr.ndim != ndim:
+            raise MXNetError(f"box_encode: {name} must be a {ndim}-d NDArray, got "
+                             f"{getattr(arr, 'shape', type(arr).__name__)}")
+    b, n = samples.shape
+    if tuple(matches.shape) != (b, n) or tuple(anchors.shape) != (b, n, 4) or \
+            refs.shape[0] != b or refs.shape[2] != 4:
+        raise MXNetError(f"box_encode: expects samples and matches (B, N), anchors (B, N, 4) "
+                         f"and refs (B, M, 4); got {samples.shape}, {matches.shape}, "
+                         f"{anchors.shape}, {refs.shape}")
+    for name, arr in (("means", means), ("stds", stds)):
+        if not isinstance(arr, NDArray) or tuple(arr.shape) != (4,):
+            raise MXNetError(f"box_encode: {name} must be an NDArray of 4 values, got "
+                             f"{getattr(arr, 'shape', type(arr).__name__)}")
+    dt = np.dtype(anchors.dtype).name
+    samples, matches, anchors, refs, means, stds = (
+        nd.stop_gradient(a) for a in (samples, matches, anchors, refs, means, stds))
+    pick = nd.one_hot(matches, refs.shape[1], dtype=dt)              # (B, N, M)
+    ref = nd.batch_dot(pick, refs)                                   # (B, N, 4)
+    valid = nd.expand_dims(nd.cast(samples > 0.5, dt), axis=2)       # (B, N, 1)
+    r0, r1, r2, r3 = _cols(ref)
+    a0, a1, a2, a3 = _cols(anchors)
+    rw, rh, aw, ah = r2 - r0, r3 - r1, a2 - a0, a3 - a1
+    safe = lambda v: nd.where(nd.broadcast_to(valid, v.shape) > 0, v, nd.ones_like(v))
+    aw, ah = safe(aw), safe(ah)
+    tx = (r0 + rw * 0.5 - (a0 + aw * 0.5)) / aw
+    ty = (r1 + rh * 0.5 - (a1 + ah * 0.5)) / ah
+    tw, th = nd.log(safe(rw) / aw), nd.log(safe(rh) / ah)
+    t = nd.concat(tx, ty, tw, th, dim=2)
+    t = nd.broadcast_div(nd.broadcast_sub(t, means), stds)
+    mask = nd.broadcast_to(valid, t.shape)
+    return nd.where(mask > 0, t, nd.zeros_like(t)), mask
+
+
+def box_decode(data, anchors, std0=1.0, std1=1.0, std2=1.0, std3=1.0, clip=-1.0,
+               format="center", **kwargs):
+    """Boxes (B, N, 4) in corner format from regression deltas `data` (B, N, 4) and anchors
+    (1, N, 4) in `format` ('center' (x, y, w, h) or 'corner'): centre + delta * std * size,
+    size * exp(delta * std) (the exponent at most `clip` when clip > 0), as MXNet's kernel."""
+    if kwargs:
+        return _redo(box_decode, locals())
+    if format not in ("corner", "center"):
+        raise MXNetError(f"box_decode: format must be 'corner' or 'center', got {format!r}")
+    if not isinstance(data, NDArray) or data.ndim != 3 or data.shape[2] != 4:
+        raise MXNetError(f"box_decode: data must be (B, N, 4), got "
+                         f"{getattr(data, 'shape', type(data).__name__)}")
+    n = data.shape[1]
+    if not isinstance(anchors, NDArray) or anchors.ndim < 3 or anchors.size != n * 4:
+        raise MXNetError(f"box_decode: anchors must hold (1, {n}, 4) boxes, got "
+                         f"{getattr(anchors, 'shape', type(anchors).__name__)}")
+    a = nd.reshape(anchors, shape=(1, n, 4))
+    ax, ay, aw, ah = _cols(a)
+    if format == "corner":
+        aw, ah = aw - ax, ah - ay
+        ax, ay = ax + aw * 0.5, ay + ah * 0.5
+    d0, d1, d2, d3 = _cols(data)
+    ox = nd.broadcast_add(nd.broadcast_mul(d0 * float(std0), aw), ax)
+    oy = nd.broadcast_add(nd.broadcast_mul(d1 * float(std1), ah), ay)
+    dw, dh = d2 * float(std2), d3 * float(std3)
+    if clip > 0:
+        dw, dh = nd.minimum(dw, float(clip)), nd.minimum(dh, float(clip))
+    ow = nd.broadcast_mul(nd.exp(dw), aw) * 0.5
+    oh = nd.broadcast_mul(nd.exp(dh), ah) * 0.5
+    return nd.concat(ox - ow, oy - oh, ox + ow, oy + oh, dim=2)

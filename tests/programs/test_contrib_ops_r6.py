@@ -3,7 +3,8 @@ cells, detection code, quantization-aware training), against float64 numpy state
 MXNet 1.9.1's kernels: the interleaved_matmul_* attention products (forward, gradient,
 hybridized), box_iou in corner and center format, AdaptiveAvgPooling2D bins,
 gradientmultiplier, the straight-through round_ste / sign_ste, bipartite_matching
-(test_contrib_operator.py's cases and a greedy loop) and the npx names of detection ops."""
+(test_contrib_operator.py's cases and a greedy loop), box_encode / box_decode and the npx
+names of detection ops."""
 import numpy as np
 import pytest
 
@@ -239,3 +240,56 @@ def test_the_new_contrib_ops_build_symbols_with_shapes_and_outputs():
     ex = match.bind(mx.cpu(), {"s": nd.array([[0.5, 0.6], [0.1, 0.2], [0.3, 0.4]])})
     rows, cols = ex.forward()
     assert rows.asnumpy().tolist() == [1, -1, 0] and cols.asnumpy().tolist() == [2, 0]
+
+
+def _encode_ref(samples, matches, anchors, refs, means, stds):
+    out, mask = np.zeros(anchors.shape), np.zeros(anchors.shape)
+    for b, n in np.ndindex(*samples.shape):
+        if samples[b, n] <= 0.5:
+            continue
+        a, r = anchors[b, n], refs[b, int(matches[b, n])]
+        aw, ah, rw, rh = a[2] - a[0], a[3] - a[1], r[2] - r[0], r[3] - r[1]
+        t = [((r[0] + rw / 2) - (a[0] + aw / 2)) / aw, ((r[1] + rh / 2) - (a[1] + ah / 2)) / ah,
+             np.log(rw / aw), np.log(rh / ah)]
+        out[b, n] = (np.array(t) - means) / stds
+        mask[b, n] = 1
+    return out, mask
+
+
+def test_box_encode_and_decode_as_mxnets_kernels_and_round_trip():
+    rs = np.random.RandomState(9)
+    xy = rs.rand(2, 5, 2) * 10
+    anchors = np.concatenate([xy, xy + rs.rand(2, 5, 2) * 5 + 1], -1)
+    xy = rs.rand(2, 3, 2) * 10
+    refs = np.concatenate([xy, xy + rs.rand(2, 3, 2) * 5 + 1], -1)
+    samples = np.array([[1, -1, 0, 1, 1], [0, 1, -1, 1, 0]], np.float64)
+    matches = np.array([[0, 2, 1, 1, 2], [1, 0, -1, 2, 0]], np.float64)   # -1: unmatched
+    means, stds = np.array([0.0, 0.1, 0.0, -0.1]), np.array([0.1, 0.1, 0.2, 0.2])
+    targets, masks = nd.contrib.box_encode(*(nd.array(v, dtype="float64") for v in
+                                             (samples, matches, anchors, refs, means, stds)))
+    want_t, want_m = _encode_ref(samples, matches, anchors, refs, means, stds)
+    np.testing.assert_allclose(targets.asnumpy(), want_t, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(masks.asnumpy(), want_m)
+    # decoding the zero-mean targets of batch 0 with the same stds gives the matched refs
+    zero_mean, _ = nd.contrib.box_encode(*(nd.array(v, dtype="float64") for v in
+                                           (samples, matches, anchors, refs, np.zeros(4),
+                                            stds)))
+    boxes = nd.contrib.box_decode(zero_mean[:1], nd.array(anchors[:1], dtype="float64"),
+                                  *stds, format="corner").asnumpy()
+    for n in np.flatnonzero(samples[0] > 0.5):
+        np.testing.assert_allclose(boxes[0, n], refs[0, int(matches[0, n])], rtol=1e-10)
+    # center-format anchors, clipping of the size exponent
+    deltas = rs.randn(2, 5, 4) * 3
+    a = anchors[:1]
+    center = np.concatenate([(a[..., :2] + a[..., 2:]) / 2, a[..., 2:] - a[..., :2]], -1)
+    got = nd.contrib.box_decode(nd.array(deltas, dtype="float64"),
+                                nd.array(center, dtype="float64"), 0.1, 0.1, 0.2, 0.2,
+                                clip=0.5).asnumpy()
+    ox = deltas[..., 0] * 0.1 * center[..., 2] + center[..., 0]
+    oy = deltas[..., 1] * 0.1 * center[..., 3] + center[..., 1]
+    ow = np.exp(np.minimum(deltas[..., 2] * 0.2, 0.5)) * center[..., 2] / 2
+    oh = np.exp(np.minimum(deltas[..., 3] * 0.2, 0.5)) * center[..., 3] / 2
+    np.testing.assert_allclose(got, np.stack([ox - ow, oy - oh, ox + ow, oy + oh], -1),
+                               rtol=1e-10)
+    sym = mx.sym.contrib.box_encode(*(mx.sym.var(k) for k in "smarMS"))
+    assert len(sym.list_outputs()) == 2
