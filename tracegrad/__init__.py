@@ -21,15 +21,19 @@ from .tracing import capture  # noqa: E402  (mx.capture.set_enabled)
 from .tracing.capture import explain
 from . import test_utils  # noqa: E402
 from . import symbol  # noqa: E402  (mx.sym: MXNet 1.x's symbolic API)
+from . import contrib  # noqa: E402  (mx.contrib.nd / .sym: the contrib operator namespaces)
+contrib.sym = contrib.symbol = symbol.contrib
 from . import callback, model, module  # noqa: E402  (mx.mod.Module, checkpoints)
 from . import attribute, name  # noqa: E402  (mx.name.Prefix, mx.AttrScope)
 from .attribute import AttrScope  # noqa: E402
 from . import numpy_api as np, numpy_extension as npx  # noqa: E402  (mx.np, mx.npx)
 from . import image  # noqa: E402  (mx.image / mx.img: crops and resizes; no codec)
+from . import visualization  # noqa: E402  (mx.viz.print_summary / plot_network)
 
 sym = symbol
 mod = module
 img = image
+viz = visualization
 
 kv = kvstore
 from .tracebacks import install as _install_tracebacks
@@ -53,4 +57,4 @@ __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNe
            "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError",
            "current_context", "test_utils", "io", "profiler", "engine", "util", "operator",
            "recordio", "sym", "symbol", "mod", "module", "model", "callback", "name",
-           "attribute", "AttrScope", "np", "npx", "image", "img"]
+           "attribute", "AttrScope", "np", "npx", "image", "img", "viz", "visualization"]

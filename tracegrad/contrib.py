@@ -16,9 +16,11 @@ reverse replay. As in MXNet's hybridized (symbolic) form, its step outputs then 
 when no step runs (all zeros). A body that reads concrete values, draws random numbers or
 updates state runs as Python instead, with a guard per test.
 """
+import sys as _sys
+
 import numpy as np
 
-from . import nd
+from . import nd as _nd
 from .array import HOOKS, NDArray, wrap
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
@@ -30,7 +32,9 @@ __all__ = ["cond", "while_loop", "foreach"]
 
 from .contrib_ops import *  # noqa: E402,F401,F403  (boolean_mask, index_copy, ...)
 from .contrib_ops import __all__ as _OPS  # noqa: E402
-__all__ += _OPS
+from .contrib_more import *  # noqa: E402,F401,F403  (transformer kernels, box_iou, ...)
+from .contrib_more import __all__ as _MORE  # noqa: E402
+__all__ += _OPS + _MORE
 
 # under jit, a foreach this long or shorter unrolls into the graph (fastest to run); a longer
 # one is one loop op whose body compiles once (compile time independent of the length)
@@ -135,11 +139,11 @@ def while_loop(cond, func, loop_vars, max_iterations=None):
         if len(shapes) != 1:
             raise ValueError(f"while_loop: the {k}-th step outputs have inconsistent shapes "
                              f"{[x.shape for x in items]}")
-        rows = [nd.expand_dims(x, axis=0) for x in items]
+        rows = [_nd.expand_dims(x, axis=0) for x in items]
         if steps < max_iterations:
-            rows.append(nd.zeros((max_iterations - steps,) + items[0].shape,
+            rows.append(_nd.zeros((max_iterations - steps,) + items[0].shape,
                                  dtype=items[0].dtype))
-        stacked.append(nd.concat(*rows, dim=0))
+        stacked.append(_nd.concat(*rows, dim=0))
     if fmt is not None and stacked:
         stacked = _regroup(stacked, fmt)[0]
     return stacked, (loop_vars[0] if single else loop_vars)
@@ -168,7 +172,7 @@ def foreach(body, data, init_states):
         out, states = body(item, states)
         flat, fmt = _flatten(out, "foreach output")
         outputs.append(flat)
-    stacked = [nd.stack(*items, axis=0) for items in zip(*outputs)]
+    stacked = [_nd.stack(*items, axis=0) for items in zip(*outputs)]
     if fmt is None:
         return [], states
     return _regroup(stacked, fmt)[0], states
@@ -376,3 +380,8 @@ def _foreach_op(body, data, flat_data, init_states, n, single):
     at = lb.n_outs           # past the saved residuals (loops.LoopBody)
     final = _regroup(res[at:at + nv], state_fmt)[0] if state_fmt is not None else init_states
     return stacked, final
+
+
+# `mx.contrib.nd.box_nms(...)` / `mx.contrib.ndarray.*`, as MXNet 1.x's mx.contrib package
+# names its operator namespaces (mx.contrib.sym / symbol are set in tracegrad/__init__.py)
+nd = ndarray = _sys.modules[__name__]

@@ -78,7 +78,7 @@ def _convert(out, coord_start, b, n, to_center):
     return F.concat(*parts, axis=2)
 
 
-def box_nms(data, overlap_thresh=0.5, valid_thresh=0, topk=-1, coord_start=2, score_index=1,
+def box_nms(data, overlap_thresh=0.5, valid_thresh=0.0, topk=-1, coord_start=2, score_index=1,
             id_index=-1, background_id=-1, force_suppress=False, in_format="corner",
             out_format="corner", **kwargs):
     """Non-maximum suppression of the boxes in data (..., N, K): see the module docstring."""

@@ -121,3 +121,8 @@ def color_normalize(src, mean, std=None):
     if std is not None:
         src /= std
     return src
+
+
+from .image_aug import *  # noqa: E402,F401,F403  (the augmenters and CreateAugmenter)
+from .image_aug import __all__ as _AUGS  # noqa: E402
+__all__ += _AUGS

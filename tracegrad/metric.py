@@ -475,18 +475,58 @@ class NegativeLogLikelihood(CrossEntropy):
 @register
 @alias("pearsonr")
 class PearsonCorrelation(EvalMetric):
-    """Pearson correlation of flattened labels and predictions, averaged over batches."""
+    """Pearson correlation of flattened labels and predictions. average='macro' (the default)
+    averages each pair's correlation; 'micro' computes one correlation over everything seen
+    since the last reset, from running means, sums of squares and co-deviations (Welford)."""
 
-    def __init__(self, name="pearsonr", output_names=None, label_names=None):
+    def __init__(self, name="pearsonr", output_names=None, label_names=None, average="macro"):
+        if average not in ("macro", "micro"):
+            raise ValueError(f"PearsonCorrelation: average must be 'macro' or 'micro', got "
+                             f"{average!r}")
+        self.average = average
         super().__init__(name, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
+
+    def reset(self):
+        super().reset()
+        self._count, self._mean_l, self._mean_p = 0, 0.0, 0.0
+        self._sse_l, self._sse_p, self._co = 0.0, 0.0, 0.0
 
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
         for label, pred in zip(labels, preds):
             label, pred = _numpy(label), _numpy(pred)
             check_label_shapes(label, pred, False, True)
-            self._add(float(numpy.corrcoef(pred.ravel(), label.ravel())[0, 1]), 1)
+            label = label.ravel().astype(numpy.float64)
+            pred = pred.ravel().astype(numpy.float64)
+            if self.average == "macro":
+                self._add(float(numpy.corrcoef(pred, label)[0, 1]), 1)
+                continue
+            self.num_inst += 1
+            self.global_num_inst += 1
+            self._count += label.size
+            delta_l = label - self._mean_l
+            self._mean_l += float(numpy.sum(delta_l / self._count))
+            self._sse_l += float(numpy.sum(delta_l * (label - self._mean_l)))
+            # co-deviation against the new label mean and the old prediction mean
+            self._co += float(numpy.sum((label - self._mean_l) * (pred - self._mean_p)))
+            delta_p = pred - self._mean_p
+            self._mean_p += float(numpy.sum(delta_p / self._count))
+            self._sse_p += float(numpy.sum(delta_p * (pred - self._mean_p)))
+
+    def get(self):
+        if self.average == "macro":
+            return super().get()
+        if self.num_inst == 0:
+            return self.name, float("nan")
+        return self.name, self._co / numpy.sqrt(self._sse_p * self._sse_l)
+
+    def get_global(self):
+        """'micro' keeps one set of running sums (reset_local keeps them, as MXNet's): the
+        global value is the correlation over everything since reset()."""
+        if self.average == "macro" or self.global_num_inst == 0:
+            return super().get_global()
+        return self.name, self._co / numpy.sqrt(self._sse_p * self._sse_l)
 
 
 @register
@@ -540,4 +580,4 @@ def np_metric(numpy_feval, name=None, allow_extra_outputs=False):
 
 
 np = np_metric  # MXNet's name: mx.metric.np(feval)
-from .metric_mcc import MCC  # noqa: E402,F401
+from .metric_mcc import MCC, PCC  # noqa: E402,F401

@@ -702,10 +702,15 @@ def take(a, indices, axis=0, mode="clip"):
 
 
 def flip(data, axis):
-    """Reverse the order of elements along `axis` (a take with descending indices)."""
-    axis = _check_axis("flip", axis, data.ndim, shape=data.shape)
-    n = data.shape[axis]
-    return F.take(data, wrap(np.arange(n - 1, -1, -1, dtype=np.int64)), axis=axis)
+    """Reverse the order of elements along `axis`, an int or a tuple of axes as MXNet's
+    reverse takes (each a take with descending indices; an axis named twice reverses twice,
+    as in MXNet's kernel)."""
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    for ax in axes:
+        ax = _check_axis("flip", ax, data.ndim, shape=data.shape)
+        n = data.shape[ax]
+        data = F.take(data, wrap(np.arange(n - 1, -1, -1, dtype=np.int64)), axis=ax)
+    return data
 
 
 reverse = flip

@@ -227,27 +227,61 @@ def LayerNorm(data, gamma, beta, axis=-1, eps=1e-5, output_mean_var=False, **kwa
 
 def UpSampling(*data, scale=1, sample_type="nearest", num_args=1, num_filter=0,
                multi_input_mode="concat", workspace=512, **kwargs):
-    """Nearest-neighbour upsampling of NCHW input by an integer `scale` on H and W."""
+    """Upsample NCHW input by an integer `scale` on H and W, as MXNet's UpSampling.
+
+    'nearest' takes one or more inputs: the output is the first input's size times `scale`,
+    each input repeated by whatever factor brings it to that size (it must divide it), then
+    concatenated on channels ('concat') or summed ('sum'). 'bilinear' takes (data, weight) and
+    is MXNet's depthwise Deconvolution: kernel 2*scale - scale % 2, stride scale, pad
+    ceil((scale - 1) / 2), num_filter groups (weight (num_filter, 1, k, k), e.g. from
+    mx.init.Bilinear)."""
     if kwargs:
         return _redo(UpSampling, locals())
-    if sample_type != "nearest":
-        raise MXNetError(f"UpSampling: sample_type {sample_type!r} is not supported (only "
-                         f"'nearest'; bilinear is a Deconvolution)")
     if int(scale) < 1:
         raise MXNetError(f"UpSampling: scale must be a positive integer, got {scale}")
     scale = int(scale)
-    outs = []
+    if sample_type == "bilinear":
+        if len(data) != 2:
+            raise MXNetError(f"UpSampling: sample_type 'bilinear' takes (data, weight), got "
+                             f"{len(data)} inputs")
+        kernel, pad = 2 * scale - scale % 2, scale // 2   # pad = ceil((scale - 1) / 2)
+        return nd.Deconvolution(data[0], data[1], kernel=(kernel, kernel), stride=(scale, scale),
+                                pad=(pad, pad), num_filter=int(num_filter),
+                                num_group=int(num_filter), no_bias=True)
+    if sample_type != "nearest":
+        raise MXNetError(f"UpSampling: sample_type must be 'nearest' or 'bilinear', got "
+                         f"{sample_type!r}")
+    if multi_input_mode not in ("concat", "sum"):
+        raise MXNetError(f"UpSampling: multi_input_mode must be 'concat' or 'sum', got "
+                         f"{multi_input_mode!r}")
+    if not data:
+        raise MXNetError("UpSampling: needs at least one input")
     for x in data:
         if x.ndim != 4:
             raise MXNetError(f"UpSampling: expects NCHW input, got shape {x.shape}")
+    oh, ow = data[0].shape[2] * scale, data[0].shape[3] * scale
+    outs = []
+    for x in data:
         n, c, h, w = x.shape
+        if oh % h or ow % w:
+            raise MXNetError(f"UpSampling: input of shape {x.shape} does not divide the "
+                             f"output size ({oh}, {ow})")
+        sh, sw = oh // h, ow // w
         y = F.reshape(x, shape=(n, c, h, 1, w, 1))
-        y = F.broadcast_to(y, shape=(n, c, h, scale, w, scale))
-        outs.append(F.reshape(y, shape=(n, c, h * scale, w * scale)))
+        y = F.broadcast_to(y, shape=(n, c, h, sh, w, sw))
+        outs.append(F.reshape(y, shape=(n, c, oh, ow)))
+    if multi_input_mode == "sum":
+        if len({o.shape for o in outs}) != 1:
+            raise MXNetError(f"UpSampling: multi_input_mode 'sum' needs the same number of "
+                             f"channels in every input, got {[x.shape for x in data]}")
+        total = outs[0]
+        for o in outs[1:]:
+            total = F.add(total, o)
+        return total
     return outs[0] if len(outs) == 1 else nd.concat(*outs, dim=1)
 
 
-def Pad(data, mode="constant", pad_width=(), constant_value=0, **kwargs):
+def Pad(data, mode="constant", pad_width=(), constant_value=0.0, **kwargs):
     """nd.pad under its legacy name."""
     if kwargs:
         return _redo(Pad, locals())

@@ -198,7 +198,7 @@ def _check_nd_indices(op, indices, shape, negative):
                       f"axis {{k}} of shape {shape}", truncate=not negative)
 
 
-def pad(data, mode="constant", pad_width=(), constant_value=0, **kwargs):
+def pad(data, mode="constant", pad_width=(), constant_value=0.0, **kwargs):
     """Pad with `pad_width` = (before_0, after_0, before_1, after_1, ...): mode 'constant'
     (constant_value), 'edge' (repeat the border) or 'reflect' (mirror without the border)."""
     if kwargs:

@@ -39,6 +39,19 @@ gammaln = _np(nd.gammaln, "gammaln")
 erf = _np(nd.erf, "erf")
 erfinv = _np(nd.erfinv, "erfinv")
 stop_gradient = _np(nd.stop_gradient, "stop_gradient")
+# the detection operators MXNet 1.9.1 also registers under npx names
+multibox_prior = _np(nd.contrib.MultiBoxPrior, "multibox_prior")
+box_nms = _np(nd.contrib.box_nms, "box_nms")
+box_iou = _np(nd.contrib.box_iou, "box_iou")
+roi_align = _np(nd.contrib.ROIAlign, "roi_align")
+roi_pooling = _np(nd.ROIPooling, "roi_pooling")
+
+
+def bipartite_matching(data, is_ascend=False, threshold=None, topk=-1):
+    """MXNet's npx.bipartite_matching (nd.contrib.bipartite_matching on mx.np arrays)."""
+    rows, cols = nd.contrib.bipartite_matching(data, is_ascend=is_ascend, threshold=threshold,
+                                               topk=topk)
+    return as_np(rows), as_np(cols)
 
 
 def softmax(data, axis=-1, length=None, temperature=None, use_length=False, dtype=None):

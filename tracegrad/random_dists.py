@@ -158,7 +158,7 @@ def _finish(op, sample, dtype, out):
     return _out(f"random.{op}", F.cast(sample, dtype=_dtype(dtype)), out)
 
 
-def gamma(alpha=1, beta=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+def gamma(alpha=1.0, beta=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Gamma samples with shape `alpha` and scale `beta` (mean alpha * beta)."""
     if kwargs:
         return _redo(gamma, locals())
@@ -168,7 +168,7 @@ def gamma(alpha=1, beta=1, shape=None, dtype=None, ctx=None, out=None, **kwargs)
     return _finish("gamma", _sample_gamma(a, b, out_shape), dtype, out)
 
 
-def poisson(lam=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+def poisson(lam=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Poisson counts with mean `lam`, as floats (MXNet's default dtype float32)."""
     if kwargs:
         return _redo(poisson, locals())
@@ -178,7 +178,7 @@ def poisson(lam=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     return _finish("poisson", _sample_poisson(lam_, out_shape, values), dtype, out)
 
 
-def negative_binomial(k=1, p=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+def negative_binomial(k=1, p=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Failures before the k-th success with success probability p: Poisson of a
     Gamma(k, (1 - p) / p) rate, as MXNet samples it."""
     if kwargs:
@@ -192,7 +192,7 @@ def negative_binomial(k=1, p=1, shape=None, dtype=None, ctx=None, out=None, **kw
     return _finish("negative_binomial", _sample_poisson(rate, out_shape), dtype, out)
 
 
-def generalized_negative_binomial(mu=1, alpha=1, shape=None, dtype=None, ctx=None, out=None,
+def generalized_negative_binomial(mu=1.0, alpha=1.0, shape=None, dtype=None, ctx=None, out=None,
                                   **kwargs):
     """Poisson of a Gamma(1 / alpha, alpha * mu) rate (mean mu, variance mu + alpha mu²);
     alpha = 0 is Poisson(mu)."""
@@ -253,6 +253,21 @@ def _sampler(name, fn):
     return sample
 
 
+def random_exponential(lam=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+    """MXNet's flat operator nd.random_exponential takes the rate `lam` (mean 1 / lam);
+    nd.random.exponential takes the scale."""
+    if kwargs:
+        return _redo(random_exponential, locals())
+    from . import random
+    from .array import NDArray
+    if isinstance(lam, NDArray):
+        raise MXNetError("random_exponential: lam must be a number (nd.sample_exponential "
+                         "takes an array of rates)")
+    if not lam > 0:
+        raise MXNetError(f"random_exponential: lam must be positive, got {lam}")
+    return random.exponential(1.0 / lam, shape=shape, dtype=dtype, out=out)
+
+
 def _nd_names():
     """mx.nd's flat names for these (nd.random_gamma, nd.sample_gamma, ...) and
     nd.sample_multinomial."""
@@ -265,7 +280,7 @@ def _nd_names():
     names["sample_uniform"] = _sampler("uniform", uniform_of_arrays)
     names["sample_normal"] = _sampler("normal", normal_of_arrays)
     names["sample_exponential"] = _sampler("exponential", exponential_of_rates)
-    names["random_exponential"] = random.exponential
+    names["random_exponential"] = random_exponential
     names["random_randint"] = random.randint
     names["sample_multinomial"] = random.multinomial
     return names

@@ -17,6 +17,9 @@ GATE_ROWS = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}
 
 
 def _act(F, x, name):
+    """An activation by MXNet name ('tanh', 'relu', ...) or a callable such as a Block."""
+    if callable(name):
+        return name(x)
     return F.Activation(x, act_type=name)
 
 
@@ -26,10 +29,10 @@ def rnn_gates(F, i2h, h2h, states, activation="tanh"):
     return out, [out]
 
 
-def lstm_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sigmoid"):
-    """LSTM update from the projections; the 4*hidden rows are input, forget, cell candidate,
-    output gates (MXNet's order)."""
-    i, f, g, o = F.split(i2h + h2h, num_outputs=4, axis=1)
+def lstm_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sigmoid", axis=1):
+    """LSTM update from the projections; the 4*hidden rows (along `axis`, the channels) are
+    input, forget, cell candidate, output gates (MXNet's order)."""
+    i, f, g, o = F.split(i2h + h2h, num_outputs=4, axis=axis)
     in_gate = _act(F, i, recurrent_activation)
     forget_gate = _act(F, f, recurrent_activation)
     in_transform = _act(F, g, activation)
@@ -39,12 +42,12 @@ def lstm_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sig
     return next_h, [next_h, next_c]
 
 
-def gru_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sigmoid"):
+def gru_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sigmoid", axis=1):
     """GRU update as cuDNN and MXNet compute it (the reset gate multiplies h W_hn^T + b_hn);
-    the 3*hidden rows are reset, update, new."""
+    the 3*hidden rows (along `axis`) are reset, update, new."""
     prev = states[0]
-    i2h_r, i2h_z, i2h_n = F.split(i2h, num_outputs=3, axis=1)
-    h2h_r, h2h_z, h2h_n = F.split(h2h, num_outputs=3, axis=1)
+    i2h_r, i2h_z, i2h_n = F.split(i2h, num_outputs=3, axis=axis)
+    h2h_r, h2h_z, h2h_n = F.split(h2h, num_outputs=3, axis=axis)
     reset_gate = _act(F, i2h_r + h2h_r, recurrent_activation)
     update_gate = _act(F, i2h_z + h2h_z, recurrent_activation)
     candidate = _act(F, i2h_n + reset_gate * h2h_n, activation)

@@ -1,5 +1,5 @@
-"""`gluon.utils`: helpers MXNet training loops call: splitting a batch across devices and
-clipping gradients by their global norm."""
+"""`gluon.utils`: helpers MXNet training loops call: splitting a batch across devices,
+clipping gradients by their global norm, downloads, shape_is_known, replace_file, HookHandle."""
 import warnings
 
 import numpy as np
@@ -133,3 +133,30 @@ def _clip_buffers(arrays, max_norm, check_isfinite):
         for arr in arrays:
             arr *= scale.astype(arr._data.dtype)
     return total_norm if check_isfinite else nd.array([total_norm], dtype=dtype)
+
+
+def shape_is_known(shape):
+    """Whether every dim of `shape` is known: unknown is 0 in MXNet 1.x's legacy shape
+    semantics and -1 under numpy semantics (set_np), where () is a known scalar shape."""
+    from ..util import is_np_shape
+    if shape is None:
+        return False
+    unknown = -1 if is_np_shape() else 0
+    if len(shape) == 0:
+        return unknown == -1
+    for dim in shape:
+        if dim == unknown:
+            return False
+        if dim < unknown:
+            raise ValueError(f"shape_is_known: a dimension cannot be less than {unknown}, got "
+                             f"{dim} in {tuple(shape)}")
+    return True
+
+
+def replace_file(src, dst):
+    """Move src over dst atomically (os.replace), as MXNet's helper for downloads."""
+    import os
+    os.replace(src, dst)
+
+
+from .hooks import HookHandle  # noqa: E402,F401  (MXNet keeps it in gluon.utils)

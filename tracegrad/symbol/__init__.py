@@ -11,6 +11,7 @@ from .executor import Executor
 from .json_format import load, load_json
 from .symbol import Group, Symbol, Variable, make_op, var
 from . import loss_layers
+from . import random  # noqa: E402  (mx.sym.random.uniform / normal / ...)
 
 _OPS: dict = {}
 
@@ -54,4 +55,4 @@ def ones(shape, dtype=None, **kwargs):
 
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",
-           "loss_layers"]
+           "loss_layers", "random"]

@@ -28,8 +28,9 @@ _NODE_KEYS = {"op", "name", "inputs", "attrs", "attr", "param", "backward_source
               "control_deps"}
 
 
-def to_json(sym):
-    """The JSON text MXNet 1.9.1's Symbol.tojson writes for this graph."""
+def to_doc(sym):
+    """The graph as the dict MXNet's symbol JSON holds (nodes, arg_nodes, node_row_ptr,
+    heads, attrs): what to_json writes, for readers such as mx.viz."""
     order = topo_order([n for n, _ in sym._outputs])
     index = {id(n): i for i, n in enumerate(order)}
     nodes, row = [], [0]
@@ -45,7 +46,13 @@ def to_json(sym):
            "node_row_ptr": row,
            "heads": [[index[id(n)], i, 0] for n, i in sym._outputs],
            "attrs": {"mxnet_version": ["int", MXNET_VERSION]}}
-    lines = ",\n".join("    " + json.dumps(n) for n in nodes)
+    return doc
+
+
+def to_json(sym):
+    """The JSON text MXNet 1.9.1's Symbol.tojson writes for this graph."""
+    doc = to_doc(sym)
+    lines = ",\n".join("    " + json.dumps(n) for n in doc["nodes"])
     rest = ",\n".join(f'  "{k}": {json.dumps(doc[k])}' for k in ("arg_nodes", "node_row_ptr",
                                                                    "heads", "attrs"))
     return "{\n  \"nodes\": [\n" + lines + "\n  ],\n" + rest + "\n}"

@@ -279,7 +279,9 @@ def _sig_default_check(default):
 _ARRAY_NAMES = {"data", "lhs", "rhs", "weight", "bias", "gamma", "beta", "moving_mean",
                 "moving_var", "label", "indices", "a", "index", "condition", "x", "y",
                 "sequence_length", "parameters", "state", "state_cell", "rois", "grid", "loc",
-                "A", "B", "C", "lengths", "mask", "length"}
+                "A", "B", "C", "lengths", "mask", "length",
+                # nd.contrib's attention kernels
+                "queries_keys_values", "attention", "queries", "keys_values"}
 _SIG_CACHE: dict = {}
 
 
@@ -307,7 +309,8 @@ def _signature_inputs(fn):
     for p in inspect.signature(fn).parameters.values():
         if p.kind == p.VAR_POSITIONAL:
             variadic = True
-        elif p.name in _ARRAY_NAMES and p.kind != p.KEYWORD_ONLY:
+        elif p.name in _ARRAY_NAMES and p.kind != p.KEYWORD_ONLY and \
+                not isinstance(p.default, (int, float)):   # LRN's beta, quadratic's a: numbers
             names.append(p.name)
     return names, variadic
 
@@ -431,6 +434,17 @@ def _table():
                outputs=_topk_outputs),
         OpSpec("moments", nd.moments, ("data",), dict(axes=_axes, keepdims=_bool),
                outputs=_multi(["output0", "output1"])),
+        # (their `beta` / `loc` are numbers, not BatchNorm's beta or a sampler's loc input)
+        OpSpec("random_gamma", nd.random_gamma, ()),
+        OpSpec("random_normal", nd.random_normal, ()),
+        OpSpec("normal", nd.random_normal, ()),
+        OpSpec("_contrib_box_encode", nd.contrib.box_encode,
+               ("samples", "matches", "anchors", "refs", "means", "stds"), {},
+               outputs=_multi(["output0", "output1"])),
+        OpSpec("_contrib_box_decode", nd.contrib.box_decode, ("data", "anchors")),
+        OpSpec("_contrib_bipartite_matching", nd.contrib.bipartite_matching, ("data",),
+               dict(is_ascend=_bool, threshold=_float(), topk=_int(-1)),
+               outputs=_multi(["output0", "output1"])),
         OpSpec("SoftmaxOutput", nd.SoftmaxOutput, ("data", "label"), softmax_attrs,
                shapes=_softmax_label, head_loss=True),
         OpSpec("LinearRegressionOutput", nd.LinearRegressionOutput, ("data", "label"),
@@ -487,6 +501,13 @@ ALIASES = {
     "_Equal": "_equal", "_Not_Equal": "_not_equal", "_Greater": "_greater",
     "_Greater_Equal": "_greater_equal", "_Lesser": "_lesser", "_Lesser_Equal": "_lesser_equal",
     "identity": "_copy",
+    # the registered names MXNet writes to a file for the random operators
+    "_random_uniform": "random_uniform", "_random_normal": "random_normal",
+    "_random_gamma": "random_gamma", "_random_exponential": "random_exponential",
+    "_random_poisson": "random_poisson", "_random_negative_binomial": "random_negative_binomial",
+    "_random_generalized_negative_binomial": "random_generalized_negative_binomial",
+    "_random_randint": "random_randint", "_sample_multinomial": "sample_multinomial",
+    "_shuffle": "shuffle",
 }
 
 

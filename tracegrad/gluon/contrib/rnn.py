@@ -17,7 +17,10 @@ from ..block import HybridBlock
 from ..rnn.rnn_cell import (BidirectionalCell, HybridRecurrentCell, ModifierCell,
                             SequentialRNNCell, _as_steps, _mask_steps)
 
-__all__ = ["LSTMPCell", "VariationalDropoutCell"]
+from .conv_rnn import *  # noqa: E402,F401,F403  (the Conv*RNN/LSTM/GRUCell family)
+from .conv_rnn import __all__ as _conv_all
+
+__all__ = ["LSTMPCell", "VariationalDropoutCell"] + _conv_all
 
 
 class LSTMPCell(HybridRecurrentCell):

@@ -37,9 +37,9 @@ def _as_steps(length, inputs, layout):
     """A sequence as a list of `length` (N, C) steps, its time axis and its batch size."""
     axis = layout.find("T")
     if isinstance(inputs, NDArray):
-        if inputs.ndim != 3:
-            raise MXNetError(f"unroll: inputs must be 3-d in layout {layout}, got shape "
-                             f"{inputs.shape}")
+        if inputs.ndim < 3:   # (N, T, C) or, for the convolutional cells, (N, T, C, H, W)
+            raise MXNetError(f"unroll: inputs must be at least 3-d in layout {layout}, got "
+                             f"shape {inputs.shape}")
         if inputs.shape[axis] != length:
             raise MXNetError(f"unroll: length {length} differs from the {inputs.shape[axis]} "
                              f"steps of inputs {inputs.shape} (layout {layout})")

@@ -25,7 +25,8 @@ from ...block import Block, HybridBlock
 from ...nn.basic_layers import HybridSequential, Sequential
 
 __all__ = ["Compose", "Cast", "ToTensor", "Normalize", "RandomResizedCrop", "CenterCrop",
-           "Resize", "RandomFlipLeftRight", "RandomFlipTopBottom", "CropResize", "RandomApply"]
+           "Resize", "RandomFlipLeftRight", "RandomFlipTopBottom", "CropResize", "RandomApply",
+           "HybridCompose", "HybridRandomApply", "RandomCrop", "RandomGray"]
 
 def _as_nd(x):
     """An NDArray of x in its dtype (uint8 images, as decoders give them, stay uint8); the
@@ -223,6 +224,103 @@ class RandomApply(_TakesNumpy, Sequential):
         if self.p < random.random():
             return x
         return self.transforms(x)
+
+
+class HybridCompose(HybridSequential):
+    """Compose of HybridBlocks only, hybridized (MXNet 1.9.1's HybridCompose)."""
+
+    def __init__(self, transforms):
+        super().__init__()
+        for t in transforms:
+            if not isinstance(t, HybridBlock):
+                raise ValueError(f"{t} is not a HybridBlock, try use `Compose` instead")
+            self.add(t)
+        self.hybridize()
+
+    def __call__(self, x, *args):
+        return super().__call__(_as_nd(x), *args)
+
+
+class HybridRandomApply(_TakesNumpy, HybridBlock):
+    """Applies the HybridBlock `transforms` with probability p: a draw of the random stream
+    picks the transformed or the original image, so it stays random hybridized (the
+    transforms must keep the image's shape and dtype, as MXNet's cond needs)."""
+
+    def __init__(self, transforms, p=0.5):
+        super().__init__()
+        if not isinstance(transforms, HybridBlock):
+            raise ValueError(f"HybridRandomApply: {transforms} is not a HybridBlock, use "
+                             f"RandomApply instead")
+        self.transforms, self.p = transforms, p
+
+    def hybrid_forward(self, F, x):
+        out = self.transforms(x)
+        if tuple(out.shape) != tuple(x.shape) or out.dtype != x.dtype:
+            raise ValueError(f"HybridRandomApply: the transforms turn {tuple(x.shape)} "
+                             f"{np.dtype(x.dtype).name} into {tuple(out.shape)} "
+                             f"{np.dtype(out.dtype).name}; they must keep both")
+        keep = nd.random.uniform(0.0, 1.0, shape=(1,) * x.ndim) > self.p
+        return nd.where(nd.broadcast_to(keep, x.shape), x, out)
+
+
+class RandomCrop(_TakesNumpy, Block):
+    """A random (width x height) window of an HWC image (size an int or (width, height)),
+    after padding it with pad_value: `pad` an int (top, bottom, left and right) or (top,
+    bottom, left, right). An image smaller than the window is resized up to it. The corner
+    is drawn from Python's `random`, as RandomResizedCrop's."""
+
+    def __init__(self, size, pad=None, pad_value=0, interpolation=1):
+        super().__init__()
+        self._size = _size_wh("RandomCrop", size)
+        if pad is None:
+            self._pad = None
+        elif isinstance(pad, (int, np.integer)):
+            self._pad = (int(pad),) * 4
+        elif len(pad) >= 4:
+            self._pad = tuple(int(v) for v in pad[:4])
+        else:
+            raise ValueError(f"RandomCrop: pad must be an int or (top, bottom, left, right), "
+                             f"got {pad}")
+        if self._pad is not None and min(self._pad) < 0:
+            raise ValueError(f"RandomCrop: pad must be >= 0, got {pad}")
+        self._pad_value, self._interpolation = pad_value, interpolation
+
+    def forward(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"RandomCrop: expects an HWC image, got shape {tuple(x.shape)}")
+        if self._pad is not None and any(self._pad):
+            top, bottom, left, right = self._pad
+            wide = nd.pad(nd.expand_dims(nd.expand_dims(nd.cast(x, "float32"), 0), 0),
+                          mode="constant", pad_width=(0, 0, 0, 0, top, bottom, left, right,
+                                                      0, 0),
+                          constant_value=float(self._pad_value))
+            x = nd.cast(nd.reshape(wide, shape=wide.shape[2:]), np.dtype(x.dtype).name)
+        h, w = x.shape[0], x.shape[1]
+        cw, ch = self._size
+        if w < cw or h < ch:
+            return resize(x, cw, ch, self._interpolation)
+        x0, y0 = random.randint(0, w - cw), random.randint(0, h - ch)
+        return x[y0:y0 + ch, x0:x0 + cw]
+
+
+class RandomGray(_TakesNumpy, HybridBlock):
+    """With probability p, MXNet 1.9.1's gray: float32 dot(x, M) with every row of M
+    (0.2989, 0.587, 0.114), so channel j is weight j times R + G + B (MXNet's matrix; not the
+    luma replicated); otherwise x as float32."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+    def hybrid_forward(self, F, x):
+        if x.ndim < 3 or x.shape[-1] != 3:
+            raise ValueError(f"RandomGray: expects (..., H, W, 3) images, got shape "
+                             f"{tuple(x.shape)}")
+        x = nd.cast(x, "float32")
+        mat = nd.array(np.tile([[0.2989, 0.5870, 0.114]], (3, 1)), dtype="float32")
+        gray = nd.dot(x, mat)
+        keep = nd.random.uniform(0.0, 1.0, shape=(1,) * x.ndim) > self.p
+        return nd.where(nd.broadcast_to(keep, x.shape), x, gray)
 
 
 class _RandomFlip(_TakesNumpy, HybridBlock):
