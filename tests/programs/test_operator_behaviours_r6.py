@@ -329,3 +329,16 @@ def test_rint_rounds_halves_down_and_mod_takes_the_divisors_sign():
     np.testing.assert_allclose(nd.broadcast_mod(nd.array(a), nd.array(b)).asnumpy(),
                                np.mod(a, b))
     np.testing.assert_allclose((nd.array(a) % 2).asnumpy(), np.mod(a, 2))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_mod_by_zero_is_zero_as_mxnets_kernel(compiled):
+    """MXNet's mod returns 0 where the divisor is 0, for floats too (numpy gives NaN); the
+    other elements keep the divisor's sign, as numpy's."""
+    x = nd.array([3.5, -2.0, 0.0, 7.0, -7.5])
+    y = nd.array([0.0, 0.0, 0.0, -3.0, 2.0])
+    f = mx.jit(lambda a, b: a % b) if compiled else (lambda a, b: a % b)
+    np.testing.assert_array_equal(f(x, y).asnumpy(), [0.0, 0.0, 0.0, -2.0, 0.5])
+    np.testing.assert_array_equal(nd.broadcast_mod(nd.array([1.0, 2.0]), nd.zeros(1)).asnumpy(),
+                                  [0.0, 0.0])
+    np.testing.assert_array_equal((nd.array([5, -5], dtype="int32") % 0).asnumpy(), [0, 0])

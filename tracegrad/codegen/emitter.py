@@ -107,7 +107,8 @@ class ScalarEmitter:
         return SVal(self.math.floor_div(x.v, y.v), dt)
 
     def mod(self, x, y):
-        """numpy mod: the remainder takes the divisor's sign; int x % 0 gives 0, never UB."""
+        """numpy mod: the remainder takes the divisor's sign; x % 0 gives 0 (MXNet's kernel,
+        float too; int never UB)."""
         x, y, dt = self._promote(x, y)
         b = self.b
         if dt == "bool":
@@ -117,7 +118,8 @@ class ScalarEmitter:
             r = b.frem(x.v, y.v)
             fix = b.and_(b.fcmp_ordered("!=", r, zero),
                          b.xor(b.fcmp_ordered("<", r, zero), b.fcmp_ordered("<", y.v, zero)))
-            return SVal(b.select(fix, b.fadd(r, y.v), r), dt)
+            r = b.select(fix, b.fadd(r, y.v), r)
+            return SVal(b.select(b.fcmp_ordered("==", y.v, zero), zero, r), dt)
         return SVal(self.math.floor_mod(x.v, y.v), dt)
 
     def pow(self, x, y):

@@ -134,14 +134,18 @@ class Div(BinaryElementwise):
 
 
 class Mod(BinaryElementwise):
-    """x % y as numpy's mod (Python's): the result takes the sign of y; int x % 0 is 0.
-    d/dx is 1 and d/dy is -floor(x / y), away from the jumps where y divides x."""
+    """x % y as numpy's mod (Python's): the result takes the sign of y; x % 0 is 0, float
+    too (MXNet's mod kernel; numpy gives NaN). d/dx is 1 and d/dy is -floor(x / y), away
+    from the jumps where y divides x."""
     name = "mod"
     dtypes = NUMERIC
 
     def impl(x, y):
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.mod(x, y)
+            out = np.mod(x, y)
+        if out.dtype.kind == "f":
+            out = np.where(np.asarray(y) == 0, out.dtype.type(0), out)
+        return out
 
     def vjp(b, g, out, x, y):
         return g, b.neg(b.mul(g, b.floor(b.div(x, y))))
