@@ -133,9 +133,8 @@ def emit_fused(module, name, step, views, flags=frozenset(), alias=None):
     task = StepFunction.task(module, f"{name}_task", task_buffers, alias)
     b = sf.b
     if kind == "chunks":
-        dtype = reduce_op.results[0].type.dtype
-        with b.goto_entry_block():
-            partials = b.alloca(ir.ArrayType(LLTYPES[dtype], count), name="partials")
+        with b.goto_entry_block():    # (task partials in the sums' accumulator type)
+            partials = b.alloca(ir.ArrayType(LLTYPES[reduction.ACC], count), name="partials")
         reduction.emit_sum_tasks(task, step, views, members, reduce_op, task.ptr["partials"],
                                  lambda idx: FusedContext(task, step.shape, views, idx, flags),
                                  _eval_member)

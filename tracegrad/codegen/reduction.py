@@ -14,11 +14,16 @@ is emitted here instead, as follows, for each output element:
    are added while m's low bits are zero, so the chunk sums form a pairwise tree; at the end
    the (at most 64) partials left on the stack are added from the top (smallest) down.
 
-Error bound. Every element reaches the result through at most
+Chunks accumulate in f64 for f32 sums too (each element widened as it enters the chunk, the
+total rounded once at the end): compiled f32 sums along memory are then correctly rounded but
+for rare near-ties, where numpy's f32 pairwise sum is off by up to a few ulp (a mean divides
+that sum by n: composites.mean). Sums down the rows (`rowwise`) stay in the summed dtype: there
+numpy adds sequentially, and the pairwise rows already beat it by far. Error bound. Every element reaches the result through at most
     d = (CHUNK/LANES - 1) + log2(LANES) + ceil(log2(nchunks)) + 2  =  14 + ceil(log2(n/256))
-float additions, so |computed - exact| <= d * u * sum(|x_i|) (to first order; u = 2^-24 for
-f32, 2^-53 for f64). For n = 2^24 that is d = 30; numpy's pairwise summation (8 accumulators
-over blocks of 128, then halving) has d = 35 for the same n. A large 1-d sum is cut into tasks
+f64 additions, so |computed - exact| <= d * 2^-53 * sum(|x_i|) (to first order), plus, for
+f32, the final rounding (half an f32 ulp of the result). For n = 2^24 that is d = 30; numpy's
+pairwise summation (8 accumulators over blocks of 128, then halving) has d = 35 for the same
+n, in the summed dtype. A large 1-d sum is cut into tasks
 of `task_chunks` chunks (a thread each; the +2 covers folding a task's partials and the tasks'
 own pairwise combination). The order is fixed by the shape alone, so results are reproducible
 and bitwise independent of the thread count. No fast-math flag is used: each
@@ -38,12 +43,13 @@ from .emitter import LLTYPES, SVal
 from .loops import I64, for_range, i64, linear_index, loop_nest
 
 CHUNK = 256           # elements per chunk (a multiple of LANES)
-LANES = 32            # independent accumulators (4 AVX2 vectors of f32, 8 of f64)
+LANES = 32            # independent accumulators (8 AVX2 vectors of f64)
 SEQUENTIAL_MAX = 8    # at most this many terms per output: plain sequential accumulation
 STACK_DEPTH = 64      # binary-counter depth: enough for 2^64 chunks
 
 
 ROW_CHUNK = 8                 # rows accumulated sequentially before a row joins the tree
+ACC = "f64"                   # blocked sums along memory accumulate in f64 (module doc)
 ROW_SCRATCH = 1 << 18         # bytes of stack for the row tree; larger: the column path
 
 
@@ -89,7 +95,7 @@ class PairwiseSum:
     def __init__(self, sf, dtype, size=CHUNK):
         self.sf, self.b, self.dtype = sf, sf.b, dtype
         self.size, self.lanes = size, min(LANES, size)
-        self.ty = LLTYPES[dtype]
+        self.ty = LLTYPES[ACC]
         self.vec = ir.VectorType(self.ty, self.lanes)
         b = self.b
         with b.goto_entry_block():
@@ -101,6 +107,14 @@ class PairwiseSum:
 
     def neg_zero(self):
         return ir.Constant(self.ty, -0.0)
+
+    def widen(self, v):
+        """An element of the summed dtype as an accumulator value."""
+        return _widen(self.b, v, self.ty)
+
+    def narrow(self, v):
+        """The accumulated value rounded once to the summed dtype."""
+        return _narrow(self.b, v, self.dtype)
 
     def slot(self, j):
         return self.b.gep(self.chunk, [i64(0), j], inbounds=True)
@@ -195,7 +209,7 @@ def _sum_chunk(sf, acc, c, length, pos_of, members, other_writes, x, make_ctx, e
             ctx.env[m.results[0]] = eval_member(ctx, m)
         for v, key in other_writes:
             sf.store(key, ctx.linear(), ctx.value(v))
-        b.store(ctx.value(x).v, acc.slot(j))
+        b.store(acc.widen(ctx.value(x).v), acc.slot(j))
     acc.pad(n)
     acc.push(acc.chunk_sum())
 
@@ -225,13 +239,14 @@ def emit_blocked_sum(sf, step, views, members, op, out_key, make_ctx, eval_membe
             with for_range(b, -(-length // acc.size), "c") as c:
                 _sum_chunk(sf, acc, c, length, pos_of, members, other_writes, x, make_ctx,
                            eval_member)
-        total = acc.total()
+        total = acc.narrow(acc.total())
         sf.store(out_key, linear_index(b, kidx, _kept_strides(shape, axes)),
                  SVal(total, x.type.dtype))
 
 
 def emit_rowwise_sum(sf, step, views, members, op, out_key, make_ctx, eval_member, first=None):
-    """Pairwise sum over rows when the last axis is kept: for each index of the other kept
+    """Pairwise sum over rows when the last axis is kept (in the summed dtype: numpy sums
+    down a column sequentially, and f64 rows cost twice the time): for each index of the other kept
     axes, chunks of ROW_CHUNK rows are added into a row accumulator (vectorised along the last
     axis), and the chunk rows are combined by the same binary counter as scalar chunks, with
     rows as the unit (stack of rows on the function's stack). Every term passes through at
@@ -369,7 +384,16 @@ def combine_tasks(sf, partials, ntasks, dtype, out_key):
     acc.reset()
     with for_range(b, ntasks, "part") as t:
         acc.push(b.load(b.gep(partials, [t], source_etype=acc.ty), typ=acc.ty))
-    sf.store(out_key, i64(0), SVal(acc.total(), dtype))
+    sf.store(out_key, i64(0), SVal(acc.narrow(acc.total()), dtype))
+
+
+def _widen(b, v, ty):
+    return v if v.type == ty else b.fpext(v, ty)
+
+
+def _narrow(b, v, dtype):
+    ty = LLTYPES[dtype]
+    return v if v.type == ty else b.fptrunc(v, ty)
 
 
 def _lanes(start, count):

@@ -19,15 +19,15 @@ def _axes(x, axis):
 
 
 def mean(b, x, axis=None, keepdims=False):
-    """Mean over axes (all by default) = sum * (1/n); over no axes, x itself. The mean of
-    no elements is NaN, as in numpy and IEEE (0 * NaN)."""
+    """Mean over axes (all by default) = sum / n, divided as numpy and MXNet do (times 1/n
+    rounds twice); over no axes, x itself. The mean of no elements is NaN (0 / 0)."""
     axes = _axes(x, axis)
     if not axes:
         return x
     n = 1
     for a in axes:
         n *= x.shape[a]
-    return b.mul(b.sum(x, axes=axes, keepdims=keepdims), 1.0 / n if n else float("nan"))
+    return b.div(b.sum(x, axes=axes, keepdims=keepdims), float(n))
 
 
 def square(b, x):
