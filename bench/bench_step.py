@@ -26,6 +26,9 @@ the plan and the update fused into it). Figures are medians; this machine is sha
     python bench/bench_step.py [--quick]
     OPENBLAS_NUM_THREADS=1 python bench/bench_step.py   # every contender on one thread
 
+bench_gemm_calls.py times the MLP rows' 8 products one by one (compiled vs numpy, alone and in
+place inside each step) and each step's time outside them.
+
 With OPENBLAS_NUM_THREADS set (numpy's and tracegrad's BLAS), PyTorch uses that many threads
 and JAX runs single-threaded when it is 1: on a loaded machine, thread pools that spin while
 their threads wait for a core distort the multi-threaded figures.
