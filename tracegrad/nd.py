@@ -78,10 +78,21 @@ def _shape(shape):
 
 
 def _new_shape(opname, shape, dtype):
-    """The shape of a new array: no negative sizes, and no more bytes than an address space
-    holds (numpy refuses both with a ValueError that names neither the op nor the shape).
-    zeros/ones/full ask it only once numpy has refused, so they stay as fast."""
-    shape = _shape(shape)
+    """The shape of a new array: integer sizes, none negative, and no more bytes than an
+    address space holds (numpy refuses these with errors that name neither the op nor the
+    shape). zeros/ones/full ask it only once numpy has refused, so they stay as fast."""
+    try:
+        dtype = _np_dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"{opname}: dtype {dtype!r} is not one an NDArray holds ({e})") from None
+    try:
+        shape = _shape(shape)
+    except TypeError:
+        raise TypeError(f"{opname}: shape {shape!r} is not an int or a tuple of ints") from None
+    for d in shape:
+        if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+            raise TypeError(f"{opname}: shape {shape} has a size that is not an integer: "
+                            f"{d!r}")
     if builtins.any(int(d) < 0 for d in shape):
         raise MXNetError(f"{opname}: shape {shape} has a negative size")
     nbytes = math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
@@ -102,8 +113,8 @@ def zeros(shape, ctx=None, dtype=None, **kwargs):
         return _redo(zeros, locals())
     try:
         out = wrap(np.zeros(_shape(shape), dtype=_np_dtype(dtype)))
-    except ValueError:
-        _new_shape("zeros", shape, _np_dtype(dtype))  # the clear error, when it is the shape
+    except (ValueError, TypeError):
+        _new_shape("zeros", shape, dtype)  # the clear error, when it is the shape or dtype
         raise
     return out if ctx is None else _on_context(out, ctx)
 
@@ -113,8 +124,8 @@ def ones(shape, ctx=None, dtype=None, **kwargs):
         return _redo(ones, locals())
     try:
         out = wrap(np.ones(_shape(shape), dtype=_np_dtype(dtype)))
-    except ValueError:
-        _new_shape("ones", shape, _np_dtype(dtype))
+    except (ValueError, TypeError):
+        _new_shape("ones", shape, dtype)
         raise
     return out if ctx is None else _on_context(out, ctx)
 
@@ -124,8 +135,8 @@ def full(shape, val, ctx=None, dtype=None, **kwargs):
         return _redo(full, locals())
     try:
         out = wrap(np.full(_shape(shape), val, dtype=_np_dtype(dtype)))
-    except ValueError:
-        _new_shape("full", shape, _np_dtype(dtype))
+    except (ValueError, TypeError):
+        _new_shape("full", shape, dtype)
         raise
     return out if ctx is None else _on_context(out, ctx)
 

@@ -159,6 +159,11 @@ def test_norm_layer_with_an_axis_outside_the_input_names_the_layer(layer):
     (lambda: nd.arange(0, 1e30), MemoryError, "arange: shape"),
     (lambda: nd.eye(-2), MXNetError, "eye: N must be non-negative"),
     (lambda: nd.linspace(0, 1, -3), MXNetError, "linspace: num must be non-negative"),
+    (lambda: nd.zeros((float("nan"),)), TypeError, r"zeros: shape \(nan,\) has a size that "
+                                                   "is not an integer"),
+    (lambda: nd.ones((2.5, 3)), TypeError, "ones: shape .* not an integer: 2.5"),
+    (lambda: nd.full(None, 1.0), TypeError, "full: shape None is not an int or a tuple"),
+    (lambda: nd.zeros((2,), dtype="float128x"), TypeError, "zeros: dtype 'float128x' is not"),
 ])
 def test_creation_with_a_bad_shape_is_refused_before_allocating(call, kind, needle):
     with pytest.raises(kind, match=needle):
