@@ -17,8 +17,10 @@ is emitted here instead, as follows, for each output element:
 Chunks accumulate in f64 for f32 sums too (each element widened as it enters the chunk, the
 total rounded once at the end): compiled f32 sums along memory are then correctly rounded but
 for rare near-ties, where numpy's f32 pairwise sum is off by up to a few ulp (a mean divides
-that sum by n: composites.mean). Sums down the rows (`rowwise`) stay in the summed dtype: there
-numpy adds sequentially, and the pairwise rows already beat it by far. Error bound. Every element reaches the result through at most
+that sum by n: composites.mean). Sums down the rows (`rowwise`) stay in the summed dtype:
+there numpy adds sequentially, and the pairwise rows already beat it by far.
+
+Error bound. Every element reaches the result through at most
     d = (CHUNK/LANES - 1) + log2(LANES) + ceil(log2(nchunks)) + 2  =  14 + ceil(log2(n/256))
 f64 additions, so |computed - exact| <= d * 2^-53 * sum(|x_i|) (to first order), plus, for
 f32, the final rounding (half an f32 ulp of the result). For n = 2^24 that is d = 30; numpy's
@@ -246,8 +248,8 @@ def emit_blocked_sum(sf, step, views, members, op, out_key, make_ctx, eval_membe
 
 def emit_rowwise_sum(sf, step, views, members, op, out_key, make_ctx, eval_member, first=None):
     """Pairwise sum over rows when the last axis is kept (in the summed dtype: numpy sums
-    down a column sequentially, and f64 rows cost twice the time): for each index of the other kept
-    axes, chunks of ROW_CHUNK rows are added into a row accumulator (vectorised along the last
+    down a column sequentially, and f64 rows cost twice the time): for each index of the other
+    kept axes, chunks of ROW_CHUNK rows are added into a row accumulator (vectorised along the last
     axis), and the chunk rows are combined by the same binary counter as scalar chunks, with
     rows as the unit (stack of rows on the function's stack). Every term passes through at
     most ROW_CHUNK - 1 + ceil(log2(nchunks)) + 1 additions: within the documented bound."""

@@ -479,9 +479,9 @@ _PURE_LAYERS = {
                              "SigmoidBinaryCrossEntropyLoss", "HuberLoss"},
 }
 _PURE_CLASSES: dict = {}
+_DATA_OF = _attrgetter("_data")   # a Parameter's data NDArray, without data()'s checks
 # id(block) -> (structure version, _pure(block), weakref): a child hybridized later makes a
 # stale True harmless (its call is not an op the replay learned, so learning fails)
-_DATA_OF = _attrgetter("_data")   # a Parameter's data NDArray, without data()'s checks
 _PURE_BLOCKS: dict = {}
 _REPLAYS: dict = {}     # id(block) -> (weakref to it, BlockReplay, snapshot, parameters)
 

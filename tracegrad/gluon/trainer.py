@@ -75,7 +75,7 @@ class Trainer:
         optimizer.rescale_grad = self._scale / batch_size
         bound = self._bound
         if bound is not None and self._sync is None:
-            held = _CAPTURE_STATE.step      # (update_fusion.held_for, inline: the hot path)
+            held = _CAPTURE_STATE.step      # a captured step held for this Binding
             if held is not None and held.held is not None and held.held.binding is bound \
                     and self._bound_holds(fresh=False) \
                     and _update_fusion.run(held, optimizer, self._states):

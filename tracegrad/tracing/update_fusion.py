@@ -260,18 +260,9 @@ def _emits_leaf_types(r, fn):
                for ref, t in r.tmp_leaves)
 
 
-def held_for(binding):
-    """The step a Fusion with `binding` holds in this thread, or None."""
-    step = _capture._STATE.step
-    if step is None:
-        return None
-    fusion = step.held
-    return step if fusion is not None and fusion.binding is binding else None
-
-
 def run(step, optimizer, states):
-    """trainer.step() on a step held for its Binding (held_for; the Trainer checked that the
-    Binding still describes its parameters): the one native call, which writes the new
+    """trainer.step() on a step held for its Binding (Trainer.step found it held and checked
+    that the Binding still describes its parameters): the one native call, which writes the new
     weights, states and gradients into their buffers. False: nothing done (the caller
     materializes and updates as usual: somebody holds a weight or state buffer, or an array
     changed)."""

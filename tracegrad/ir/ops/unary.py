@@ -169,9 +169,9 @@ class Log10(FloatUnary):
 
 
 def _cbrt(e, x):
-    """Real cube root: c = exp(log|x| / 3), one Newton step (c' = c - (c - a/c^2) / 3 squares its
-    relative error; the small correction keeps its own roundings small: exact cubes come out exact, as pow(x, 1/3) does not), x's sign; 0, inf
-    and NaN pass through."""
+    """Real cube root: c = exp(log|x| / 3), then one Newton step c' = c - (c - a/c^2) / 3,
+    which squares c's relative error (the small correction keeps its own roundings small;
+    exact cubes come out exact, as pow(x, 1/3) does not); x's sign; 0, inf and NaN pass."""
     a = e.abs(x)
     c = e.exp(e.div(e.log(a), e.const(3.0, like=x)))
     c = e.sub(c, e.div(e.sub(c, e.div(a, e.mul(c, c))), e.const(3.0, like=x)))
