@@ -269,18 +269,19 @@ def environment(*args):
         raise ValueError(f"environment: expected (name, value) or a dict, got {args!r}")
     saved = {k: os.environ.get(k) for k in settings}
     try:
-        for k, v in settings.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _set_environ(settings)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _set_environ(saved)
+
+
+def _set_environ(settings):
+    """Each name to its value; a None value unsets the name."""
+    for k, v in settings.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def random_sample(population, k):

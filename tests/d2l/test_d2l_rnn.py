@@ -13,6 +13,7 @@ from tracegrad import autograd, gluon, init, nd, np, npx
 from tracegrad.gluon import rnn
 
 from d2l_book import RNNModel, grad_clipping
+from numeric import central_differences
 
 VOCAB, HIDDEN, STEPS, BATCH = 6, 5, 4, 3
 
@@ -55,20 +56,9 @@ def _numpy_loss(params, tokens, targets, H0):
     return -logp[onp.arange(len(y)), y].mean(), H
 
 
-def _numeric_grads(params, tokens, targets, H0, eps=1e-6):
-    out = []
-    for p in params:
-        g = onp.zeros_like(p)
-        for idx in onp.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + eps
-            hi = _numpy_loss(params, tokens, targets, H0)[0]
-            p[idx] = old - eps
-            lo = _numpy_loss(params, tokens, targets, H0)[0]
-            p[idx] = old
-            g[idx] = (hi - lo) / (2 * eps)
-        out.append(g)
-    return out
+def _numeric_grads(params, tokens, targets, H0):
+    """Central differences of the float64 reference loss in each parameter."""
+    return central_differences(lambda: _numpy_loss(params, tokens, targets, H0)[0], params)
 
 
 def test_one_hot_of_transposed_tokens():

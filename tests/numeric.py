@@ -1,5 +1,5 @@
 """Central differences for gradient tests against numpy references (one copy for the test
-files that need them)."""
+files that need them; at tests/, which conftest.py puts on the path for every test folder)."""
 import numpy as np
 
 
