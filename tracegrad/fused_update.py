@@ -17,13 +17,15 @@ leaf both take the new weight array, the Trainer keeps the new states, and the h
 the old values. Both give the same numbers (one Function, compiled with and without the
 donations).
 """
+from itertools import chain, repeat
+from operator import attrgetter, ge, is_, itemgetter
 from sys import getrefcount
 
 import numpy as np
 
 from .ir.function import Builder
 from .ir.types import TensorType, type_of
-from .runtime.buffers import pool_refs
+from .runtime.buffers import MAP_ADDS, POOL_HOLDS, pool_refs
 from .runtime.segments import compile_callable
 from .stats import COUNTERS
 
@@ -148,11 +150,26 @@ def _unshared(args, targets, states) -> bool:
     return states_unshared(states, [(i, n) for i, _, n in targets if n], listed=1)
 
 
+_FIRST, _BASE = itemgetter(0), attrgetter("base")
+
+
 def states_unshared(states, items, listed) -> bool:
     """Whether nothing but the Trainer's state dict (or the state's tuple, itself held by the
     dict only), output pools and `listed` more references (1: the caller's argument list)
     holds the state arrays of `items` ((parameter index, number of state arrays)); an update
     writes them in place only then."""
+    if not POOL_HOLDS:     # (pools hold nothing: each kind of state checked by C loops)
+        got = list(map(states.__getitem__, map(_FIRST, items)))
+        kind = type(got[0]) if got else None
+        if all(map(is_, map(type, got), repeat(kind))):
+            if kind is tuple:   # (the dict and `got` hold each tuple; then its arrays)
+                if not all(map(ge, repeat(2 + MAP_ADDS), map(getrefcount, got))):
+                    return False
+                got = list(chain.from_iterable(got))
+            # (the tuple or the dict, and `got`, hold each array)
+            return all(map(is_, map(type, got), repeat(np.ndarray))) and \
+                all(map(is_, map(_BASE, got), repeat(None))) and \
+                all(map(ge, repeat(2 + MAP_ADDS + listed), map(getrefcount, got)))
     ndarray = np.ndarray
     for i, _ in items:
         st = states[i]

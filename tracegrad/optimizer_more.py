@@ -58,6 +58,8 @@ class AdaDelta(Optimizer):
     def fused_structure(self):
         return (self._clipping(),)
 
+    fused_scalars_per_count = True
+
     def fused_scalars(self, index):
         wd = self._get_wd(index)
         self._update_count(index)
@@ -221,6 +223,8 @@ class Signum(_ClipIfSet, Optimizer):
     def fused_structure(self):
         return (self.momentum != 0.0, self._clipping())
 
+    fused_scalars_per_count = True
+
     def fused_scalars(self, index):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
@@ -267,6 +271,8 @@ class Ftrl(_ClipIfSet, Optimizer):
 
     def fused_structure(self):
         return (self._clipping(),)
+
+    fused_scalars_per_count = True
 
     def fused_scalars(self, index):
         self._update_count(index)
@@ -338,6 +344,8 @@ class LAMB(_ClipIfSet, Optimizer):
         lower, upper = self._bounds()
         return (self._clipping(), bool(self.bias_correction), lower is not None,
                 upper is not None)
+
+    fused_scalars_per_count = True
 
     def fused_scalars(self, index):
         t = self._update_count(index)

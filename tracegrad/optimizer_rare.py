@@ -74,6 +74,8 @@ class DCASGD(Optimizer):
     def fused_structure(self):
         return (self._clipping(),)
 
+    fused_scalars_per_count = True
+
     def fused_scalars(self, index):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)

@@ -314,7 +314,7 @@ def test_fused_step_writes_weights_states_and_gradients_in_place(hybridize, opt,
 
 
 @pytest.mark.parametrize("hybridize", [True, False])
-@pytest.mark.parametrize("hold", ["detach", "numpy view", "state"])
+@pytest.mark.parametrize("hold", ["detach", "numpy view", "state", "adam state"])
 def test_a_buffer_the_user_holds_keeps_its_old_values(hybridize, hold):
     """A weight buffer (or optimizer state) somebody else references cannot be written in
     place: that step's step and update are two calls and the update writes new buffers, so
@@ -334,11 +334,16 @@ def test_a_buffer_the_user_holds_keeps_its_old_values(hybridize, hold):
         if i == 7 and hold == "state":
             trainer_states = [s for s in _STATES if s]
             kept["a"] = trainer_states[-1][0]
+        elif i == 7 and hold == "adam state":    # (a state tuple's array: the variances)
+            trainer_states = [s for s in _STATES if s]
+            kept["a"] = trainer_states[-1][1][1]
         return kept["a"].asnumpy() if hasattr(kept.get("a"), "asnumpy") else \
             np.array(kept["a"]) if "a" in kept else None
 
     def trainers(net):
-        t = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "momentum": 0.9})
+        t = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01}) \
+            if hold == "adam state" else \
+            gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "momentum": 0.9})
         _STATES.append(t._states)
         return [t]
     got, seen, log = _run(True, hybridize, steps=12, between=between, after=after,
@@ -351,7 +356,7 @@ def test_a_buffer_the_user_holds_keeps_its_old_values(hybridize, hold):
     for a, b in zip(ref, [s for s in seen_off if s is not None]):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
     assert all(np.array_equal(a, ref[0]) for a in ref), "a held buffer was written in place"
-    first = 8 if hold == "state" else 7     # (the state is taken after trainer.step)
+    first = 8 if "state" in hold else 7     # (the state is taken after trainer.step)
     assert [calls for calls, _ in log[first:]] == [2] + [1] * (11 - first), log
 
 

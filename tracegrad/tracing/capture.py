@@ -81,7 +81,10 @@ import sys
 import threading
 import time
 import weakref
-from operator import is_ as _is
+from collections import deque
+from itertools import repeat as _repeat
+from functools import partial
+from operator import attrgetter, eq as _eq, is_ as _is, methodcaller, ne
 
 import numpy as np
 
@@ -523,6 +526,9 @@ class Plan:
         # wants_grad(leaf) == want by grad_req alone: a leaf's Variable and dtype never change,
         # and a variable of another dtype never wants a gradient whatever its grad_req
         self.var_reqs = [(v.var, w) for v, w in self.var_wants if v.type.dtype in FLOATS]
+        # the same as columns: (Variables, whether each has a gradient), for backward's C loop
+        self.req_columns = (tuple(v for v, _ in self.var_reqs),
+                            tuple(w for _, w in self.var_reqs))
         # the tape value exported arrays get: a graph already consumed by backward
         self.freed = [_freed(t) for t in self.value_types]
         self._set_exports([self.head] + sorted(writes - {self.head}))
@@ -1183,6 +1189,11 @@ def _results(step, pop, n=None):
 
 _SET_LEAF = _SLOT_LEAF.__set__
 _SET_DATA = _SLOT_DATA.__set__
+_DATA_OF, _VALUE_OF = _SLOT_DATA.__get__, _SLOT_VALUE.__get__
+_consume = deque(maxlen=0).extend      # runs a map for its effects (bindings by C loops)
+_DEREF = methodcaller("__call__")      # a weak reference's referent
+_REQ_OF = attrgetter("grad_req")
+_HAS_GRAD = partial(ne, "null")
 _SET_VALUE = _SLOT_VALUE.__set__
 _SET_VAR = NDArray.__dict__["_var"].__set__
 
@@ -1259,7 +1270,7 @@ class _CallBinder:
     """How a compiled call's feeds meet a plan op's operands, grouped by what each check needs
     (built once per plan op): arguments that are the plan's deferred values, untracked array
     arguments, parameters that are the plan's variables, and the rest in general form."""
-    __slots__ = ("n", "deferred", "arg_consts", "param_vars", "rest")
+    __slots__ = ("n", "deferred", "arg_consts", "param_vars", "rest", "param_columns")
 
     def __init__(self, plan, pop, entry):
         self.n = len(entry.feeds)
@@ -1278,6 +1289,13 @@ class _CallBinder:
                 self.rest.append((f, kind, ref, okind, oref, var, ltype))
         self.deferred, self.arg_consts = tuple(self.deferred), tuple(self.arg_consts)
         self.param_vars, self.rest = tuple(self.param_vars), tuple(self.rest)
+        # param_vars as columns (parameter positions, variables, plan leaves, feeds): bound
+        # by C loops, so a call's cost does not grow with its parameters' number
+        if self.param_vars:
+            feeds, at, orefs, variables = zip(*self.param_vars)
+            self.param_columns = (at, variables, orefs, feeds)
+        else:
+            self.param_columns = None
 
 
 _ARG, _PARAM, _KEY, _CONST = Feed.ARG, Feed.PARAM, Feed.KEY, Feed.CONST
@@ -1311,14 +1329,17 @@ def _bind_call(step, pop, entry, args, params):
                 or data.dtype != dtype or (written and id(data) in written):
             return None
         leaf_data[oref] = arrays[f] = data
-    for f, i, oref, var in b.param_vars:
-        a = params[i]
-        if type(a) is not NDArray or a._value is not var:
+    if b.param_columns is not None:
+        at, variables, orefs, feeds = b.param_columns
+        bound = list(map(params.__getitem__, at))
+        if not all(map(_is, map(type, bound), _repeat(NDArray))) or \
+                not all(map(_is, map(_VALUE_OF, bound), variables)):
             return None
-        data = a._data
-        if written and id(data) in written:
+        bound = list(map(_DATA_OF, bound))
+        if written and any(id(data) in written for data in bound):
             return None
-        leaf_data[oref] = arrays[f] = data
+        _consume(map(leaf_data.__setitem__, orefs, bound))
+        _consume(map(arrays.__setitem__, feeds, bound))
     for f, kind, ref, okind, oref, var, ltype in b.rest:
         if okind != _LEAF:
             return None      # (a parameter or a constant where the plan has a deferred value)
@@ -1865,11 +1886,10 @@ def backward(heads, head_grads, retain_graph, train_mode):
         return False
     refs = step.refs
     missing = ()
-    for j in plan.hidden:      # (usually none is alive: no list made)
-        r = refs[j]
-        if r is not None and r() is not None:
-            missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
-            break
+    # (usually none is alive: no list made)
+    if not all(map(_is, map(_DEREF, filter(None, map(refs.__getitem__, plan.hidden))),
+                   _repeat(None))):
+        missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
     if step.aliases:
         missing = sorted(set(missing).union(j for j, r in step.aliases if r() is not None
                                             and j not in plan.export_set))
@@ -1888,10 +1908,10 @@ def backward(heads, head_grads, retain_graph, train_mode):
         except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
             _retire(plan, f"recompiling failed: {type(e).__name__}: {e}")
         return False
-    for variable, want in plan.var_reqs:   # (a leaf's Variable and dtype never change)
-        if (variable.grad_req != "null") != want:
-            materialize("a variable's grad_req changed")
-            return False
+    variables, wants = plan.req_columns    # (a leaf's Variable and dtype never change)
+    if not all(map(_eq, map(_HAS_GRAD, map(_REQ_OF, variables)), wants)):
+        materialize("a variable's grad_req changed")
+        return False
     fusion = plan.fusion
     if fusion is not None and fusion.hold(step):
         return True
