@@ -17,15 +17,13 @@ leaf both take the new weight array, the Trainer keeps the new states, and the h
 the old values. Both give the same numbers (one Function, compiled with and without the
 donations).
 """
-from itertools import chain, repeat
-from operator import attrgetter, ge, is_, itemgetter
 from sys import getrefcount
 
 import numpy as np
 
 from .ir.function import Builder
 from .ir.types import TensorType, type_of
-from .runtime.buffers import MAP_ADDS, POOL_HOLDS, pool_refs
+from .runtime.buffers import POOL_HOLDS
 from .runtime.segments import compile_callable
 from .stats import COUNTERS
 
@@ -138,19 +136,17 @@ def _unshared(args, targets, states) -> bool:
     `args`, the local name and getrefcount's own argument hold each. An array that is a view
     (another array may share its memory) is never unshared."""
     ndarray = np.ndarray
+    pooled = POOL_HOLDS     # (pool_refs inline: output pools hold nothing in most programs)
     k = 0
     for i, nd_weight, n_state in targets:
         a = args[k]
         leaf = nd_weight._value
         owners = 5 if leaf is not None and leaf.data is a else 4   # + NDArray._data
-        if type(a) is not ndarray or a.base is not None or \
-                getrefcount(a) > owners + pool_refs(a):
+        if type(a) is not ndarray or a.base is not None or getrefcount(a) > owners + (
+                pooled.get(id(a), 0) if pooled else 0):
             return False
         k += 2 + n_state
     return states_unshared(states, [(i, n) for i, _, n in targets if n], listed=1)
-
-
-_FIRST, _BASE = itemgetter(0), attrgetter("base")
 
 
 def states_unshared(states, items, listed) -> bool:
@@ -158,32 +154,21 @@ def states_unshared(states, items, listed) -> bool:
     dict only), output pools and `listed` more references (1: the caller's argument list)
     holds the state arrays of `items` ((parameter index, number of state arrays)); an update
     writes them in place only then."""
-    if not POOL_HOLDS:     # (pools hold nothing: each kind of state checked by C loops)
-        got = list(map(states.__getitem__, map(_FIRST, items)))
-        kind = type(got[0]) if got else None
-        if all(map(is_, map(type, got), repeat(kind))):
-            if kind is tuple:   # (the dict and `got` hold each tuple; then its arrays)
-                if not all(map(ge, repeat(2 + MAP_ADDS), map(getrefcount, got))):
-                    return False
-                got = list(chain.from_iterable(got))
-            # (the tuple or the dict, and `got`, hold each array)
-            return all(map(is_, map(type, got), repeat(np.ndarray))) and \
-                all(map(is_, map(_BASE, got), repeat(None))) and \
-                all(map(ge, repeat(2 + MAP_ADDS + listed), map(getrefcount, got)))
     ndarray = np.ndarray
+    pooled = POOL_HOLDS     # (pool_refs inline: output pools hold nothing in most programs)
     for i, _ in items:
         st = states[i]
         if type(st) is not tuple:
             # the dict, `st`, getrefcount's argument
-            if type(st) is not ndarray or st.base is not None or \
-                    getrefcount(st) > 3 + listed + pool_refs(st):
+            if type(st) is not ndarray or st.base is not None or getrefcount(st) > 3 + listed + (
+                    pooled.get(id(st), 0) if pooled else 0):
                 return False
             continue
         if getrefcount(st) > 3:        # the dict, `st`, getrefcount's argument
             return False
         for a in st:      # the tuple, `a`, getrefcount's argument
-            if type(a) is not ndarray or a.base is not None or \
-                    getrefcount(a) > 3 + listed + pool_refs(a):
+            if type(a) is not ndarray or a.base is not None or getrefcount(a) > 3 + listed + (
+                    pooled.get(id(a), 0) if pooled else 0):
                 return False
     return True
 

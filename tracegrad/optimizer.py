@@ -12,8 +12,6 @@ parameters into one native call (fused_update.py), as MXNet's multi-tensor kerne
 """
 import functools
 import warnings
-from itertools import repeat as _repeat
-from operator import attrgetter
 
 import numpy as np
 
@@ -150,7 +148,6 @@ class Optimizer:
     opt_registry = _REGISTRY
     takes_ndarrays = False
     aggregate_num = 0
-    _same_counts = None     # (indices, [count] * n) as _count_updates left them (its fast path)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -259,29 +256,6 @@ class Optimizer:
         self.num_update = max(count, self.num_update)
         return count
 
-    def _count_updates(self, indices):
-        """_update_count of every index in `indices` (a tuple), as one dict update when each
-        was counted the same number of times, as the last call of this left them (the fused
-        step's hot path: its cost does not grow with the number of parameters)."""
-        counts = self._index_update_count
-        same = self._same_counts
-        if same is not None and same[0] is indices and \
-                list(map(counts.get, indices)) == same[1]:
-            count = same[1][0] + 1
-            counts.update(zip(indices, _repeat(count)))
-        else:
-            begin = self.begin_num_update
-            new = [counts.get(i, begin) + 1 for i in indices]
-            counts.update(zip(indices, new))
-            count = new[0]
-            if new.count(count) != len(new):    # (no fast path next time)
-                self._same_counts = None
-                self.num_update = max(self.num_update, *new)
-                return
-        if count > self.num_update:
-            self.num_update = count
-        self._same_counts = (indices, [count] * len(indices))
-
     def _get_lrs(self, indices):
         return [self._get_lr(i) for i in indices]
 
@@ -359,42 +333,45 @@ class Optimizer:
         fused_rule reads, as Python floats."""
         raise NotImplementedError
 
-    #: fused_scalars depends on the index only through its update count, _get_lr and _get_wd
-    #: (set by a class that defines fused_scalars; fused_scalar_vector then computes once)
-    fused_scalars_per_count = False
-
     def fused_rule(self, b, weight, grad, states, s):
         """The update as IR: (new weight, new states) from IR values; `s` holds the
         fused_scalars as scalar values of the weight's dtype."""
         raise NotImplementedError
 
+    #: fused_scalars depends on the index only through its update count, _get_lr and _get_wd
+    #: (declared by a class that defines fused_scalars: fused_scalar_vector may compute once)
+    fused_scalars_per_count = False
+
     def fused_scalar_vector(self, indices):
         """fused_scalars of every index in order, as the float64 vector the fused call reads
-        (counting each update as update() does). When every index would get the same numbers
-        (an optimizer whose numbers depend on the index only through its update count,
-        learning rate and weight decay, each the same for all), they are computed once."""
+        (counting each update as update() does). When every index gets the same numbers (the
+        optimizer declares fused_scalars_per_count; the indices have the same update count,
+        lr_mult and wd_mult), they are computed once: an update of many parameters (Adam's)
+        costs one fused_scalars call, not one per parameter."""
         if len(indices) > 1 and _per_count(type(self)) and not self.lr_mult and \
-                not self.wd_mult and not self.idx2name and self._same_counts is not None and \
-                self._same_counts[0] is indices:
-            counts = self._index_update_count
-            try:        # (Trainer names every index it updates)
-                mults = list(map(_MULTS, map(self.param_dict.__getitem__, indices)))
-            except KeyError:
-                mults = None
-            if mults is not None and mults.count(mults[0]) == len(mults) and \
-                    list(map(counts.get, indices)) == self._same_counts[1]:
-                first = self.fused_scalars(indices[0])      # (counts indices[0])
-                count = counts[indices[0]]
-                counts.update(zip(indices, _repeat(count)))
-                if count > self.num_update:
-                    self.num_update = count
-                self._same_counts = (indices, [count] * len(indices))
-                return np.tile(np.array(first, dtype=np.float64), len(indices))
+                not self.wd_mult and not self.idx2name:
+            counts, params = self._index_update_count, self.param_dict
+            first = indices[0]
+            count, p = counts.get(first), params.get(first)
+            if count is not None and p is not None:
+                lr_mult, wd_mult = p.lr_mult, p.wd_mult
+                for i in indices:
+                    p = params.get(i)
+                    if counts.get(i) != count or p is None or p.lr_mult != lr_mult or \
+                            p.wd_mult != wd_mult:
+                        break
+                else:
+                    numbers = self.fused_scalars(first)     # (counts the first index)
+                    count = counts[first]
+                    for i in indices:
+                        counts[i] = count
+                    out = np.empty((len(indices), len(numbers)), dtype=np.float64)
+                    out[:] = numbers
+                    out.shape = (out.size,)
+                    return out
         out = []
         for i in indices:
             out.extend(self.fused_scalars(i))
-        got = list(map(self._index_update_count.get, indices))
-        self._same_counts = (indices, got) if got and got.count(got[0]) == len(got) else None
         return np.array(out, dtype=np.float64)
 
     def uncount(self, indices, num_update):
@@ -421,7 +398,6 @@ class Optimizer:
 Optimizer.create_state = _takes_numpy(Optimizer.create_state)   # (stateless built-ins too)
 
 
-_MULTS = attrgetter("lr_mult", "wd_mult")
 _PER_COUNT: dict = {}
 
 
@@ -499,13 +475,20 @@ class SGD(Optimizer):
         if self.lr_scheduler is not None or not plain or self.lr_mult or self.wd_mult or \
                 self.idx2name:
             return super().fused_scalar_vector(indices)
-        self._count_updates(indices)
-        try:        # (Trainer names every index it updates)
-            mults = tuple(map(_MULTS, map(self.param_dict.__getitem__, indices)))
-        except KeyError:
-            params = self.param_dict
-            mults = tuple((p.lr_mult, p.wd_mult) if p is not None else (1.0, 1.0)
-                          for p in map(params.get, indices))
+        counts, begin, num = self._index_update_count, self.begin_num_update, self.num_update
+        params = self.param_dict
+        mults = []
+        for i in indices:
+            count = counts.get(i, begin) + 1
+            counts[i] = count
+            if count > num:
+                num = count
+            p = params.get(i)
+            if p is None:
+                mults += (1.0, 1.0)
+            else:
+                mults += (p.lr_mult, p.wd_mult)
+        self.num_update = num
         # the same numbers as last step (a fixed learning rate): the same vector (the native
         # call only reads it)
         key = (indices, self.lr, self.wd, self.rescale_grad, self.clip_gradient or 0.0,
@@ -515,7 +498,7 @@ class SGD(Optimizer):
             return last[1]
         lr0, wd0, rescale, clip, momentum = key[1:6]
         out = []
-        for lr_mult, wd_mult in mults:
+        for lr_mult, wd_mult in zip(mults[::2], mults[1::2]):
             lr, wd = lr0 * lr_mult, wd0 * wd_mult
             out += (lr, wd, rescale, clip, momentum, -lr * rescale, lr * wd)
         vector = np.array(out, dtype=np.float64)

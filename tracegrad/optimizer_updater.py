@@ -239,7 +239,7 @@ def _optimizer_json(optimizer):
                              f"{scls.__name__} is not one of mx.lr_scheduler's and cannot be "
                              f"saved without pickle")
         sched_json = {"class": scls.__name__, "settings": _settings(sched, ())}
-    skip = {"param_dict", "lr_scheduler", "sym_info", "_fused_last", "_same_counts", "_saved"}
+    skip = {"param_dict", "lr_scheduler", "sym_info", "_fused_last", "_saved"}
     return {"name": name, "settings": _settings(optimizer, skip), "lr_scheduler": sched_json}
 
 

@@ -11,8 +11,7 @@ import re
 import threading
 import warnings
 import weakref
-from itertools import repeat
-from operator import attrgetter as _attrgetter, is_ as _is, is_not
+from operator import attrgetter as _attrgetter, is_ as _is
 from collections import OrderedDict
 
 from .. import array as _array, initializer, nd
@@ -615,8 +614,9 @@ def _captured_call(block, memo, args):
                 return None
             break
     params = list(map(_DATA_OF, jf.param_list))   # (jf.params(), without its checks)
-    if not all(map(is_not, params, repeat(None))):
-        return None      # (the usual path names the uninitialized parameter)
+    for d in params:
+        if d is None:
+            return None      # (the usual path names the uninitialized parameter)
     out = _capture.defer_call(entry, args, params, None)
     if out is None:
         return None

@@ -7,8 +7,6 @@ parameter by optimizer.update for an optimizer without a fused form. A parameter
 backward has not written since the last step is stale: step raises unless
 ignore_stale_grad=True, which skips it.
 """
-from operator import attrgetter, is_ as _is
-
 import numpy as np
 
 from ..tracing import capture as _capture
@@ -22,8 +20,6 @@ from . import contexts as _contexts
 from .parameter import Parameter, ParameterDict, _GradVar
 
 _CAPTURE_STATE = _capture._STATE   # (per thread: a threading.local)
-_DATA_OF, _FRESH_OF = attrgetter("_data"), attrgetter("fresh")
-_VAR_OF = NDArray.__dict__["_var"].__get__
 
 
 class Trainer:
@@ -129,12 +125,12 @@ class Trainer:
         if not self._fused or structure[0] is not type(optimizer) or \
                 structure[1] != optimizer.fused_structure():
             return False
-        params, datas, arrays, variables, live = self._bound_check
-        if not all(map(_is, map(_DATA_OF, params), datas)) or \
-                not all(map(_is, map(_VAR_OF, arrays), variables)) or \
-                (fresh and not all(map(_FRESH_OF, live))):
-            return False
-        return len(self._params) == len(params)
+        for p, data, var in self._bound_params:
+            d = p._data
+            if d is not data or (d is not None and d._var is not var) or (
+                    fresh and var is not None and not var.fresh):
+                return False
+        return len(self._params) == len(self._bound_params)
 
     def _update(self, ignore_stale_grad):
         if self._bound is not None:
@@ -181,13 +177,8 @@ class Trainer:
                     type(p._data._var) is _GradVar for _, p in live):
                 self._bound = fused_update.bind(
                     optimizer, [(i, p._data, p._data._var) for i, p in live], states)
-                # what _bound_holds compares each step, as flat tuples (checked by C loops)
-                params = tuple(self._params)
-                datas = tuple(p._data for p in params)
-                arrays = tuple(d for d in datas if d is not None)
-                variables = tuple(d._var for d in arrays)
-                self._bound_check = (params, datas, arrays, variables,
-                                     tuple(v for v in variables if v is not None))
+                self._bound_params = [(p, p._data, p._data._var if p._data is not None
+                                       else None) for p in self._params]
             return
         update = optimizer.update_multi_precision if by_ndarray else optimizer.update
         for i, p in live:

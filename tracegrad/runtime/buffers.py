@@ -62,12 +62,6 @@ _HELD: dict = {}
 POOL_HOLDS = _HELD    # (read-only for others: pool_refs without the call, on hot paths)
 
 
-# The references counting through map() adds to an object's own (the item map holds while it
-# calls): `all(map(ge, repeat(owners + 1 + MAP_ADDS), map(getrefcount, listed)))` checks a
-# list's objects in one C loop (the list holds one more). Measured: Python versions differ.
-MAP_ADDS = next(map(getrefcount, [object()])) - 1
-
-
 def pool_refs(array) -> int:
     """References to `array` that output pools hold (Variable.receive allows for them)."""
     return _HELD.get(id(array), 0)

@@ -81,10 +81,7 @@ import sys
 import threading
 import time
 import weakref
-from collections import deque
-from itertools import repeat as _repeat
-from functools import partial
-from operator import attrgetter, eq as _eq, is_ as _is, methodcaller, ne
+from operator import is_ as _is
 
 import numpy as np
 
@@ -315,8 +312,8 @@ def _pending_array(cls, leaf, t):
     """A new pending array of class cls (Deferred, NpDeferred): untracked until filled, `_leaf`
     saying what it stands for, `_value` holding its IR type. (The per-op paths inline this.)"""
     d = _NEW(cls)
-    _SET_VAR(d, None)
-    _SET_LEAF(d, leaf)
+    d._var = None
+    d._leaf = leaf
     _SET_VALUE(d, t)
     return d
 
@@ -526,9 +523,6 @@ class Plan:
         # wants_grad(leaf) == want by grad_req alone: a leaf's Variable and dtype never change,
         # and a variable of another dtype never wants a gradient whatever its grad_req
         self.var_reqs = [(v.var, w) for v, w in self.var_wants if v.type.dtype in FLOATS]
-        # the same as columns: (Variables, whether each has a gradient), for backward's C loop
-        self.req_columns = (tuple(v for v, _ in self.var_reqs),
-                            tuple(w for _, w in self.var_reqs))
         # the tape value exported arrays get: a graph already consumed by backward
         self.freed = [_freed(t) for t in self.value_types]
         self._set_exports([self.head] + sorted(writes - {self.head}))
@@ -1160,8 +1154,8 @@ def _match_apply(step, pop, opdef, args, attrs):
         step.k += 1
         j = results[0]
         d = _NEW(Deferred)
-        _SET_VAR(d, None)
-        _SET_LEAF(d, j)
+        d._var = None
+        d._leaf = j
         _SET_VALUE(d, pop.types[0])
         step.refs[j] = _WEAKREF(d)
         return d
@@ -1178,8 +1172,8 @@ def _results(step, pop, n=None):
     out = []
     for j, t in zip(pop.results if n is None else pop.results[:n], pop.types):
         d = new(Deferred)
-        _SET_VAR(d, None)
-        _SET_LEAF(d, j)
+        d._var = None
+        d._leaf = j
         _SET_VALUE(d, t)
         refs[j] = ref(d)
         out.append(d)
@@ -1189,11 +1183,6 @@ def _results(step, pop, n=None):
 
 _SET_LEAF = _SLOT_LEAF.__set__
 _SET_DATA = _SLOT_DATA.__set__
-_DATA_OF, _VALUE_OF = _SLOT_DATA.__get__, _SLOT_VALUE.__get__
-_consume = deque(maxlen=0).extend      # runs a map for its effects (bindings by C loops)
-_DEREF = methodcaller("__call__")      # a weak reference's referent
-_REQ_OF = attrgetter("grad_req")
-_HAS_GRAD = partial(ne, "null")
 _SET_VALUE = _SLOT_VALUE.__set__
 _SET_VAR = NDArray.__dict__["_var"].__set__
 
@@ -1249,8 +1238,8 @@ def defer_call(entry, args, params, draw=None):
         step.k += 1
         j = pop.results[0]
         d = _NEW(Deferred)
-        _SET_VAR(d, None)
-        _SET_LEAF(d, j)
+        d._var = None
+        d._leaf = j
         _SET_VALUE(d, pop.types[0])
         step.refs[j] = _WEAKREF(d)
         return d if entry.single else [d]
@@ -1270,7 +1259,7 @@ class _CallBinder:
     """How a compiled call's feeds meet a plan op's operands, grouped by what each check needs
     (built once per plan op): arguments that are the plan's deferred values, untracked array
     arguments, parameters that are the plan's variables, and the rest in general form."""
-    __slots__ = ("n", "deferred", "arg_consts", "param_vars", "rest", "param_columns")
+    __slots__ = ("n", "deferred", "arg_consts", "param_vars", "rest")
 
     def __init__(self, plan, pop, entry):
         self.n = len(entry.feeds)
@@ -1289,13 +1278,6 @@ class _CallBinder:
                 self.rest.append((f, kind, ref, okind, oref, var, ltype))
         self.deferred, self.arg_consts = tuple(self.deferred), tuple(self.arg_consts)
         self.param_vars, self.rest = tuple(self.param_vars), tuple(self.rest)
-        # param_vars as columns (parameter positions, variables, plan leaves, feeds): bound
-        # by C loops, so a call's cost does not grow with its parameters' number
-        if self.param_vars:
-            feeds, at, orefs, variables = zip(*self.param_vars)
-            self.param_columns = (at, variables, orefs, feeds)
-        else:
-            self.param_columns = None
 
 
 _ARG, _PARAM, _KEY, _CONST = Feed.ARG, Feed.PARAM, Feed.KEY, Feed.CONST
@@ -1311,8 +1293,8 @@ def _bind_call(step, pop, entry, args, params):
     saved_args = args
     for i, oref in b.deferred:
         a = args[i]
-        if type(a) is not Deferred or _GET_LEAF(a) != oref:
-            if type(a) is not Deferred or not _extra_is_value(step, _GET_LEAF(a), oref):
+        if type(a) is not Deferred or a._leaf != oref:
+            if type(a) is not Deferred or not _extra_is_value(step, a._leaf, oref):
                 return None
         if saved_args is args:
             saved_args = list(args)
@@ -1329,17 +1311,14 @@ def _bind_call(step, pop, entry, args, params):
                 or data.dtype != dtype or (written and id(data) in written):
             return None
         leaf_data[oref] = arrays[f] = data
-    if b.param_columns is not None:
-        at, variables, orefs, feeds = b.param_columns
-        bound = list(map(params.__getitem__, at))
-        if not all(map(_is, map(type, bound), _repeat(NDArray))) or \
-                not all(map(_is, map(_VALUE_OF, bound), variables)):
+    for f, i, oref, var in b.param_vars:
+        a = params[i]
+        if type(a) is not NDArray or a._value is not var:
             return None
-        bound = list(map(_DATA_OF, bound))
-        if written and any(id(data) in written for data in bound):
+        data = a._data
+        if written and id(data) in written:
             return None
-        _consume(map(leaf_data.__setitem__, orefs, bound))
-        _consume(map(arrays.__setitem__, feeds, bound))
+        leaf_data[oref] = arrays[f] = data
     for f, kind, ref, okind, oref, var, ltype in b.rest:
         if okind != _LEAF:
             return None      # (a parameter or a constant where the plan has a deferred value)
@@ -1724,10 +1703,10 @@ def replay(r, args):
         if type(kind) is tuple:     # an array: the eager ops below get what they got before
             if type(a) is not NDArray:
                 return None
-            data = _SLOT_DATA.__get__(a)
+            data = a._data
             if data.shape != kind[0] or data.dtype != kind[1]:
                 return None
-        elif type(a) is not Deferred or _GET_LEAF(a) != kind:
+        elif type(a) is not Deferred or a._leaf != kind:
             return None
     leaf_vars = plan.leaf_vars
     for obj, ref in r.var_objs:
@@ -1774,8 +1753,8 @@ def replay(r, args):
     if fresh:
         state.step = step
     d = _NEW(Deferred)
-    _SET_VAR(d, None)
-    _SET_LEAF(d, r.out)
+    d._var = None
+    d._leaf = r.out
     _SET_VALUE(d, plan.value_types[r.out])
     step.refs[r.out] = _WEAKREF(d)
     return d
@@ -1878,7 +1857,7 @@ def backward(heads, head_grads, retain_graph, train_mode):
     head = heads[0] if isinstance(heads, (list, tuple)) and len(heads) == 1 else heads
     if ((type(head) is not Deferred and type(head) is not NpDeferred) or head_grads is not None
             or retain_graph
-            or step.k != len(plan.ops) or _SLOT_LEAF.__get__(head) != plan.head):
+            or step.k != len(plan.ops) or head._leaf != plan.head):
         materialize(_why_backward_differs(step, head))
         return False
     if step.n_assign != len(plan.assigns):
@@ -1886,10 +1865,11 @@ def backward(heads, head_grads, retain_graph, train_mode):
         return False
     refs = step.refs
     missing = ()
-    # (usually none is alive: no list made)
-    if not all(map(_is, map(_DEREF, filter(None, map(refs.__getitem__, plan.hidden))),
-                   _repeat(None))):
-        missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
+    for j in plan.hidden:      # (usually none is alive: no list made)
+        r = refs[j]
+        if r is not None and r() is not None:
+            missing = [j for j in plan.hidden if refs[j] is not None and refs[j]() is not None]
+            break
     if step.aliases:
         missing = sorted(set(missing).union(j for j, r in step.aliases if r() is not None
                                             and j not in plan.export_set))
@@ -1908,10 +1888,10 @@ def backward(heads, head_grads, retain_graph, train_mode):
         except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
             _retire(plan, f"recompiling failed: {type(e).__name__}: {e}")
         return False
-    variables, wants = plan.req_columns    # (a leaf's Variable and dtype never change)
-    if not all(map(_eq, map(_HAS_GRAD, map(_REQ_OF, variables)), wants)):
-        materialize("a variable's grad_req changed")
-        return False
+    for variable, want in plan.var_reqs:   # (a leaf's Variable and dtype never change)
+        if (variable.grad_req != "null") != want:
+            materialize("a variable's grad_req changed")
+            return False
     fusion = plan.fusion
     if fusion is not None and fusion.hold(step):
         return True
@@ -1981,10 +1961,8 @@ def deliver(step, outs, before, fused=False, grad_vars=None):
         if r is not None:
             d = r()
             if d is not None:
-                _SET_DATA(d, outs[k])
-                _SET_VALUE(d, freed)
-                _SET_LEAF(d, None)
-                d.__class__ = NDArray
+                d.__class__ = NDArray       # (then its slots are plain attributes)
+                d._data, d._value, d._leaf = outs[k], freed, None
         k += 1
     if step.aliases:
         _fill_aliases(step, lambda j: outs[plan.export_pos[j]], plan.freed.__getitem__)

@@ -36,20 +36,16 @@ fused call holds too); the owning thread then finds its step done and updates as
 A Fusion that keeps missing (MAX_MISSES finishes in a row) is dropped for good.
 """
 import sys
-from collections import deque
-from itertools import chain, repeat
-from operator import attrgetter, ge, is_
 
 import numpy as np
 
 from ..fused_update import states_unshared
-from ..array import NDArray
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Literal
 from ..ir.types import type_of
 from ..ir.passes import run_pipeline
 from ..runtime import tape
-from ..runtime.buffers import MAP_ADDS as _MAP_ADDS, POOL_HOLDS as _POOLED
+from ..runtime.buffers import POOL_HOLDS as _POOLED
 from ..runtime.segments import compile_callable
 from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS, bump
@@ -60,15 +56,6 @@ SLOW_BUILD = 0.5  # ... or LEARN_SLOW steps when compiling the plan took more CP
 LEARN_SLOW = 64   # fused function compiles about as long: a short run does not pay for it)
 MAX_MISSES = 4    # held steps finished by another path, in a row, before it is dropped
 
-_getrefcount = sys.getrefcount
-_consume = deque(maxlen=0).extend      # runs a map for its effects
-
-
-def _set_classes(objects, classes):
-    """obj.__class__ = cls for each pair (one C loop)."""
-    _consume(map(setattr, objects, repeat("__class__"), classes))
-
-
 _GRAD = tape.Variable.__dict__["grad"]
 _REQ = tape.Variable.__dict__["grad_req"]
 _GRAD_GET, _REQ_GET = _GRAD.__get__, _REQ.__get__
@@ -76,6 +63,7 @@ _FRESH = tape.Variable.__dict__["fresh"]
 _HELD: dict = {}          # Variable class -> its held twin
 _PLAIN: dict = {}         # held twin -> the Variable class
 _HOLDING: set = set()     # the Fusions holding a step now (any thread)
+_getrefcount = sys.getrefcount
 
 
 def _finish(var):
@@ -189,7 +177,6 @@ class Fusion:
         self.out_vars = tuple(var for k, var in enumerate(plan.wrt_vars, n_exports)
                               if k not in bound_grads)
         self.state_items = tuple((i, n) for i, n in zip(binding.indices, binding.n_states) if n)
-        self.state_indices = tuple(i for i, _ in self.state_items)
         self.targets = tuple(zip(binding.indices, binding.weights, binding.n_states))
         # per weight: (NDArray, leaf, the references to its array that are expected: its
         # NDArray, the step's leaf list, the input lists of the compiled calls that read it,
@@ -199,13 +186,8 @@ class Fusion:
                               for kind, ref in pop.operands
                               if kind == _capture._LEAF and ref == leaf))
             for w, leaf in zip(binding.weights, self.weight_leaves))
-        # the same as flat tuples for run's C loops, with the references counting through
-        # map() makes (instead of the local name and the argument) and the tape leaf's
-        self.weight_checks = (
-            tuple(w for w, _, _ in self.weight_owners), self.weight_leaves,
-            tuple(n - 2 + 1 + _MAP_ADDS + 1 for _, _, n in self.weight_owners))
         self.grad_vars = tuple(var for _, var in grad_order)
-        self.swaps = None     # (plan gradients' variables, their held classes, their classes)
+        self.swaps = None     # (variable, its held class, its class) per plan gradient
         self.var_ids = frozenset(map(id, plan.wrt_vars))
         self.step = None      # the step it holds
         bump("traces")
@@ -215,23 +197,20 @@ class Fusion:
         Binding's gradients are written, not added; nobody else holds a gradient buffer)."""
         swaps = self.swaps
         if swaps is None:
-            plain = tuple(_PLAIN.get(type(var), type(var)) for var in self.plan.wrt_vars)
-            swaps = self.swaps = (tuple(self.plan.wrt_vars), tuple(map(_held_class, plain)),
-                                  plain)
-        variables, held, _ = swaps
-        if not all(map(is_, map(_REQ_GET, self.binding.vars), repeat("write"))):
-            if any(_REQ_GET(var) != "write" for var in self.binding.vars):
+            swaps = self.swaps = tuple(
+                (var, _held_class(_PLAIN.get(type(var), type(var))),
+                 _PLAIN.get(type(var), type(var))) for var in self.plan.wrt_vars)
+        for var in self.binding.vars:
+            if _REQ_GET(var) != "write":
                 return False
-        # a gradient buffer held by more than its Variable (counted through map())
         pooled = _POOLED      # (output pools hold nothing in most programs: no lookup)
-        if pooled or not all(map(ge, repeat(1 + _MAP_ADDS),
-                                 map(_getrefcount, map(_GRAD_GET, variables)))):
-            for var in variables:
-                g = _GRAD_GET(var)
-                if g is not None and _getrefcount(g) > (
-                        3 + pooled.get(id(g), 0) if pooled else 3):   # held elsewhere
-                    return False
-        _set_classes(variables, held)
+        for var, _, _ in swaps:
+            g = _GRAD_GET(var)
+            if g is not None and _getrefcount(g) > (
+                    3 + pooled.get(id(g), 0) if pooled else 3):   # held elsewhere
+                return False
+        for var, held, _ in swaps:
+            var.__class__ = held
         step.held, self.step = self, step
         _HOLDING.add(self)
         return True
@@ -240,13 +219,9 @@ class Fusion:
         """The held variables are plain again; `reason`: the step is finished another way."""
         step.held = self.step = None
         _HOLDING.discard(self)
-        variables, held, plain = self.swaps
-        if all(map(is_, map(type, variables), held)):
-            _set_classes(variables, plain)
-        else:
-            for var, h, cls in zip(variables, held, plain):
-                if type(var) is h:
-                    var.__class__ = cls
+        for var, held, plain in self.swaps:
+            if type(var) is held:
+                var.__class__ = plain
         if reason is not None:
             self.misses += 1
             bump("update_fusion_misses")
@@ -295,25 +270,17 @@ def run(step, optimizer, states):
     leaf_data = step.leaf_data
     # each weight the forward read is the Binding's, and nothing but its owners holds it (it
     # is written in place): its NDArray and tape leaf, the step's leaf list and the input
-    # lists of the compiled calls that read it, and the counting's own (weight_checks);
-    # output pools
-    nd_weights, leaves, owners = fusion.weight_checks
-    arrays = list(map(leaf_data.__getitem__, leaves))
-    if not all(map(is_, map(_DATA_OF, nd_weights), arrays)) or \
-            not all(map(is_, map(type, arrays), repeat(_ndarray))) or \
-            not all(map(is_, map(_BASE_OF, arrays), repeat(None))):
-        return False
-    if _POOLED or not all(map(is_, map(_TAPE_DATA_OF, map(_VALUE_OF, nd_weights)), arrays)) \
-            or not all(map(ge, owners, map(_getrefcount, arrays))):
-        arrays = None
-        pooled = _POOLED     # (the general form: a weight an output pool holds, or untracked)
-        for nd_weight, leaf, n in fusion.weight_owners:
-            a = leaf_data[leaf]
-            value = nd_weight._value
-            if _getrefcount(a) > n + (value is not None and value.data is a) + (
-                    pooled.get(id(a), 0) if pooled else 0):
-                return False
-    arrays = a = None
+    # lists of the compiled calls that read it, `a`, getrefcount's argument; output pools
+    pooled = _POOLED
+    for nd_weight, leaf, owners in fusion.weight_owners:
+        a = leaf_data[leaf]
+        if nd_weight._data is not a or type(a) is not _ndarray or a.base is not None:
+            return False
+        value = nd_weight._value
+        if _getrefcount(a) > owners + (value is not None and value.data is a) + (
+                pooled.get(id(a), 0) if pooled else 0):
+            return False
+    a = None
     call_leaves = fusion.call_leaves
     if call_leaves is None:
         args = list(leaf_data)
@@ -328,16 +295,12 @@ def run(step, optimizer, states):
     if fusion.state_items:
         if not states_unshared(states, fusion.state_items, listed=0):
             return False
-        got = list(map(states.__getitem__, fusion.state_indices))
-        if all(map(is_, map(type, got), repeat(tuple))):
-            args += chain.from_iterable(got)
-        else:
-            for st in got:
-                if type(st) is tuple:
-                    args.extend(st)
-                else:
-                    args.append(st)
-        got = None
+        for i, n_state in fusion.state_items:
+            st = states[i]
+            if type(st) is tuple:
+                args.extend(st)
+            else:
+                args.append(st)
     binding = fusion.binding
     num_update = optimizer.num_update
     args.append(optimizer.fused_scalar_vector(binding.indices))
@@ -369,7 +332,8 @@ def run(step, optimizer, states):
             raise
         fusion.release(step)
         _capture.deliver(step, outs, before, fused=True, grad_vars=fusion.out_vars)
-        _consume(map(_FRESH.__set__, binding.vars, repeat(False)))
+        for var in binding.vars:
+            var.fresh = False
     fusion.misses = 0
     fusion.hits += 1
     COUNTERS["fused_update_steps"] += 1
@@ -377,10 +341,6 @@ def run(step, optimizer, states):
 
 
 _ndarray = np.ndarray
-_DATA_OF = NDArray.__dict__["_data"].__get__
-_VALUE_OF = NDArray.__dict__["_value"].__get__
-_TAPE_DATA_OF = tape.TapeValue.__dict__["data"].__get__
-_BASE_OF = attrgetter("base")
 
 
 def note(binding):
