@@ -11,7 +11,7 @@ import re
 import threading
 import warnings
 import weakref
-from operator import attrgetter as _attrgetter, is_ as _is
+from operator import attrgetter as _attrgetter
 from collections import OrderedDict
 
 from .. import array as _array, initializer, nd
@@ -527,8 +527,14 @@ def _replay_or_learn(block, args):
         if version == STRUCTURE_VERSION[0] and training == _STATE.training:
             for b, values in snapshot:
                 d = (b or block).__dict__
-                if len(d) != len(values) or not all(map(_is, d.values(), values)):
+                if len(d) != len(values):
                     break
+                for have, had in zip(d.values(), values):   # (a loop: faster than map here)
+                    if have is not had:
+                        break
+                else:
+                    continue
+                break
             else:
                 for p, data in params:
                     if p._data is not data:
@@ -583,6 +589,8 @@ def _remember_captured_call(block, args, out):
         return
     if not all(type(a) in _CAPTURED_ARGS for a in args):
         return
+    if _tracing_jit.alias_pattern((*args, *[p._data for p in jf.param_list])) is not None:
+        return      # (an array passed twice reached a trace that reads it once: see jit)
     block.__dict__["_tg_step"] = (jf, node.entry, node.out_tree, STRUCTURE_VERSION[0],
                                   _STATE.training, len(args))
 

@@ -92,6 +92,7 @@ from ..array import NDArray
 from ..context import PLACED as _PLACED
 from ..numpy_api.ndarray import LAZY_VIEWS as _LAZY_VIEWS, ndarray as NpArray
 from .compiled import CompiledCall, Feed
+from .straight_line import call_binder, replay_binder
 from ..ir.autodiff import copy_ops, vjp
 from ..ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
 from ..ir.ops import EXACT, RANDOM, VIEW
@@ -451,12 +452,15 @@ _FREED_OP.opdef, _FREED_OP.operands, _FREED_OP.attrs, _FREED_OP.loc = CompiledCa
 _FREED_OP.results = ()
 
 
+_UNBUILT = object()      # a PlanOp's fast_call before its first use
+
+
 class PlanOp:
     """One op of a plan: what it is, where each operand comes from ((kind, ref) pairs, also
     split into `kinds` and `refs`), and the plan values its results are."""
     __slots__ = ("opdef", "entry", "attrs", "operands", "kinds", "refs", "n", "results",
                  "lit_cache", "raw_attrs", "writes", "types",
-                 "feed_plan", "has_keys")
+                 "feed_plan", "has_keys", "fast_call")
 
     def __init__(self, opdef, entry, attrs, operands, results):
         self.opdef, self.entry, self.attrs = opdef, entry, attrs
@@ -468,6 +472,7 @@ class PlanOp:
         self.types = ()      # the results' IR types (Plan fills them in)
         self.feed_plan = None    # a compiled call's feeds against its operands (_bind_call)
         self.has_keys = False    # a compiled call that draws random keys
+        self.fast_call = _UNBUILT    # its straight-line binder (straight_line.call_binder)
 
 
 class Plan:
@@ -1199,6 +1204,14 @@ def defer_call(entry, args, params, draw=None):
         for plan in state.plans.get(entry.id, ()):       # one whose variables it reads
             step = Step(plan)
             pop = plan.ops[0]
+            fast = pop.fast_call
+            if fast is _UNBUILT:
+                fast = _build_fast_call(step, pop, entry)
+            if fast is not None:
+                d = fast(step, args, params)
+                if d is not None:
+                    state.step = step
+                    return d if entry.single else [d]
             saved = _bind_call(step, pop, entry, args, params)
             if saved is not None:
                 break
@@ -1209,6 +1222,14 @@ def defer_call(entry, args, params, draw=None):
         fresh = False
         plan = step.plan
         pop = plan.ops[step.k] if step.k < len(plan.ops) else None
+        if pop is not None and pop.entry == entry.id:
+            fast = pop.fast_call
+            if fast is _UNBUILT:
+                fast = _build_fast_call(step, pop, entry)
+            if fast is not None:
+                d = fast(step, args, params)
+                if d is not None:
+                    return d if entry.single else [d]
         saved = _bind_call(step, pop, entry, args, params) if pop is not None and \
             pop.entry == entry.id else None
         if saved is None:
@@ -1245,6 +1266,15 @@ def defer_call(entry, args, params, draw=None):
         return d if entry.single else [d]
     outs = _results(step, pop, entry.n_out)
     return outs[0] if entry.single else outs
+
+
+def _build_fast_call(step, pop, entry):
+    """pop's straight-line binder (None: not a plain call), built on its first use."""
+    b = pop.feed_plan
+    if b is None:
+        b = pop.feed_plan = _CallBinder(step.plan, pop, entry)
+    pop.fast_call = call_binder(_STRAIGHT_NAMES, pop, b, entry)
+    return pop.fast_call
 
 
 def _defer_np_call(entry, args, params, draw):
@@ -1461,7 +1491,7 @@ class BlockReplay:
     """A learned block call: the plan, the range of its ops, the checks and the program."""
     __slots__ = ("plan", "k0", "k1", "arg_kinds", "program", "var_objs", "out", "leaf_ops",
                  "n_tmp", "entries", "sites", "arg_leaves", "same_args", "keep", "eager",
-                 "tmp_leaves")
+                 "tmp_leaves", "fast", "aliased")
 
 
 def learn_begin():
@@ -1521,6 +1551,7 @@ def learn_end(rec, args, out, var_objs):
     kinds = []
     position = {}
     viewed = {}     # id(buffer) -> the array an mx.np view of it stands for (set_np's views)
+    aliased, first = [], {}
     for i, a in enumerate(args):
         t = type(a)
         if t is Deferred:
@@ -1530,6 +1561,11 @@ def learn_end(rec, args, out, var_objs):
             kinds.append((data.shape, data.dtype))
             position[id(a)] = i
             viewed.setdefault(id(data), a)
+            # arguments sharing a buffer (one array passed twice: a label as its own sample
+            # weight) are told apart by nothing below: the replay requires them shared again
+            j = first.setdefault(id(data), i)
+            if j != i:
+                aliased.append((j, i))
         else:
             return None
     tmps = {}
@@ -1594,6 +1630,8 @@ def learn_end(rec, args, out, var_objs):
     r.plan, r.k0, r.k1, r.arg_kinds, r.program = plan, k0, k1, tuple(kinds), program
     r.var_objs, r.out, r.leaf_ops, r.n_tmp = var_checks, j, leaf_ops, len(tmps)
     _lazy_form(r, program)
+    r.fast = _UNBUILT        # (straight_line.replay_binder, on its first replay)
+    r.aliased = tuple(aliased)
     if r.eager is not None:     # (one per point of the plan: a call learned again replaces it)
         fusion = plan.fusion
         if fusion is not None and any(h.k0 == r.k0 for h in fusion.hoisted):
@@ -1684,6 +1722,14 @@ def fill_lazy(step):
 def replay(r, args):
     """The learned block call on these arguments: its Deferred output, or None (nothing
     done) when the call is not at the learned point of the plan or an operand differs."""
+    fast = r.fast
+    if fast is not None:     # (the plain case, straight-line: straight_line.py)
+        if fast is _UNBUILT:
+            fast = r.fast = replay_binder(_STRAIGHT_NAMES, r)
+        if fast is not None:
+            out = fast(args)
+            if out is not None:
+                return out
     state = _STATE
     if state.broken or state.learning is not None or not STATE.recording:
         return None
@@ -1707,6 +1753,9 @@ def replay(r, args):
             if data.shape != kind[0] or data.dtype != kind[1]:
                 return None
         elif type(a) is not Deferred or a._leaf != kind:
+            return None
+    for i, j in r.aliased:     # (one array learned as both: its uses are not told apart)
+        if args[i]._data is not args[j]._data or args[i]._value is not args[j]._value:
             return None
     leaf_vars = plan.leaf_vars
     for obj, ref in r.var_objs:
@@ -1761,6 +1810,12 @@ def replay(r, args):
 
 
 _REPLAYED = object()    # marks a step's log item for a replayed block (_replayed_entries)
+# what straight_line's generated code reads
+_STRAIGHT_NAMES = {"NDArray": NDArray, "Deferred": Deferred, "_REFS": _REFS, "_NEW": _NEW,
+                   "_SET_VALUE": _SLOT_VALUE.__set__, "_WEAKREF": _WEAKREF,
+                   "_VALUE_OF": _SLOT_VALUE.__get__, "_DATA_OF": _SLOT_DATA.__get__,
+                   "_STATE": _STATE, "_TAPE_STATE": STATE, "_Step": Step,
+                   "_REPLAYED": _REPLAYED}
 
 
 def _replayed_entries(r, leaves):

@@ -80,6 +80,17 @@ _PARTS = ("argument structure", "array types", "which inputs need gradients", "r
           "training mode", "block structure")
 
 
+def alias_pattern(arrays):
+    """None when the arrays (a call's arguments, then its parameters' arrays) are distinct
+    objects; else each one's first position. It is part of the signature: a trace of f(x, x)
+    reads one array for both arguments (each use of x is the same object's, one input), so
+    f(x, y) must not reach its compiled code."""
+    if len(set(map(id, arrays))) == len(arrays):
+        return None
+    first = {}
+    return tuple(first.setdefault(id(a), i) for i, a in enumerate(arrays))
+
+
 class JitFunction:
     """A function of NDArrays compiled per input signature (see module docstring)."""
 
@@ -114,7 +125,7 @@ class JitFunction:
                     v.var is not None and v.var.grad_req != "null"))
             extra = self.extra_key() if self.extra_key is not None else None
             return (1, ((d.dtype, d.shape),), (need,), recording, STATE.training,
-                    extra), args, [need]
+                    extra, None), args, [need]
         structure = len(args)  # the common case: arrays only, no keyword arguments
         arrays = args
         if kwargs:
@@ -145,7 +156,8 @@ class JitFunction:
             needs.append(v is not None and (v.producer is not None or (
                 v.var is not None and v.var.grad_req != "null")))
         extra = self.extra_key() if self.extra_key is not None else None
-        key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra)
+        key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra,
+               alias_pattern((*arrays, *params) if params else arrays))
         return key, arrays, needs
 
     def __call__(self, *args, **kwargs):

@@ -1,0 +1,174 @@
+"""Straight-line Python for the two checks every captured step repeats most: binding a
+hybridized block's compiled call (capture._bind_call) and replaying a pure block's call
+(capture.replay), generated once per plan op / block replay from the same tuples the general
+code walks.
+
+The general code interprets those tuples with loops, branches on each item's kind and
+rebinds as it checks; in CPython that costs several times the checks themselves. The code
+made here does exactly the same checks with the constants inlined (leaf indices, shapes,
+dtypes, variables), and only for the plain cases: every operand a deferred value of the plan,
+an untracked array of the planned shape and dtype, or (a call's) parameter that is the plan's
+variable; no random keys, no state updates, one output. It changes nothing until every check
+has passed, so `None` (something differs) hands the call to the general code untouched, which
+checks again and handles everything these do not (extras, mx.np views, materializing).
+
+An operand read twice (one array passed as two arguments) is checked against its first
+binding, as the general code's binding-while-checking does."""
+
+def call_binder(ns, pop, binder, entry):
+    """`fast(step, args, params)` -> the call's Deferred output (bound and logged as
+    defer_call does), or None; None when the call is not plain (the general path only).
+    `ns`: capture's names the code reads (NDArray, Deferred, _REFS, ...)."""
+    if entry.updates or pop.has_keys or entry.n_out != 1 or binder.rest:
+        return None
+    lines, consts, first = [], {}, {}
+    n_args = 1 + max([i for i, _ in binder.deferred] + [i for _, i, _, _, _ in binder.arg_consts]
+                     + [-1])
+
+    def const(value):
+        name = f"K{len(consts)}"
+        consts[name] = value
+        return name
+
+    lines.append(f"    if len(args) < {n_args}: return None")
+    lines.append("    leaf_data, written = step.leaf_data, step.written")
+    for i, oref in binder.deferred:
+        lines.append(f"    a = args[{i}]")
+        lines.append(f"    if type(a) is not Deferred or a._leaf != {oref}: return None")
+    feeds = {}
+    for f, i, oref, shape, dtype in binder.arg_consts:
+        d = f"d{f}"
+        feeds[f] = d
+        lines.append(f"    a = args[{i}]")
+        lines.append("    if type(a) is not NDArray or a._value is not None: return None")
+        lines.append(f"    {d} = a._data")
+        if oref in first:     # (the same leaf again: the same array)
+            lines.append(f"    if {d} is not {first[oref]}: return None")
+            continue
+        first[oref] = d
+        lines.append(f"    bound = leaf_data[{oref}]")
+        lines.append(f"    if (bound is not None and bound is not {d}) or {d}.shape != "
+                     f"{const(shape)} or {d}.dtype != {const(dtype)} or "
+                     f"(written and id({d}) in written): return None")
+    for f, i, oref, var in binder.param_vars:
+        d = f"d{f}"
+        feeds[f] = d
+        lines.append(f"    a = params[{i}]")
+        lines.append(f"    if type(a) is not NDArray or a._value is not {const(var)}: "
+                     f"return None")
+        lines.append(f"    {d} = a._data")
+        lines.append(f"    if written and id({d}) in written: return None")
+        first.setdefault(oref, d)
+    # every check passed: bind, log and make the output (as defer_call and _bind_call do)
+    for oref, d in first.items():
+        lines.append(f"    leaf_data[{oref}] = {d}")
+    if binder.deferred:
+        lines.append("    saved = list(args)")
+        for i, oref in binder.deferred:
+            lines.append(f"    saved[{i}] = _REFS[{oref}]")
+    else:
+        lines.append("    saved = args")
+    arrays = ", ".join(feeds.get(f, "None") for f in range(binder.n))   # (deferred: None)
+    lines.append(f"    step.log.append(('call', {const(entry)}, saved, params, [{arrays}]))")
+    lines.append("    step.k += 1")
+    j = pop.results[0]
+    lines.append("    d = _NEW(Deferred)")
+    lines.append("    d._var = None")
+    lines.append(f"    d._leaf = {j}")
+    lines.append(f"    _SET_VALUE(d, {const(pop.types[0])})")
+    lines.append(f"    step.refs[{j}] = _WEAKREF(d)")
+    lines.append("    return d")
+    return _compile("bind_call", lines, ns, consts,
+                    header="def bind_call(step, args, params):\n")
+
+
+def _compile(name, lines, ns, consts, header):
+    source = header + "\n".join(lines) + "\n"
+    scope = dict(ns)
+    scope.update(consts)
+    exec(compile(source, f"<tracegrad straight-line {name}>", "exec"), scope)  # noqa: S102
+    fn = scope[name]
+    fn.source = source      # (for a reader: what a plan op's check does)
+    return fn
+
+
+def replay_binder(ns, r):
+    """`fast(args)` -> block replay r's Deferred output (bound and logged as capture.replay
+    does on its lazy path), or None; None when r is not plain (its eager ops run in replay:
+    the general path only). `ns`: capture's names the code reads."""
+    if r.entries is None:
+        return None
+    plan = r.plan
+    consts = {"PLAN": plan, "R": r}
+    lines = []
+
+    def const(value):
+        name = f"K{len(consts)}"
+        consts[name] = value
+        return name
+
+    lines.append("    state = _STATE")
+    lines.append("    if state.broken or state.learning is not None or not _TAPE_STATE.recording:")
+    lines.append("        return None")
+    lines.append("    step = state.step")
+    lines.append("    if step is None:")
+    if r.k0 == 0:
+        lines.append(f"        plans = state.plans.get({const(plan.first_key)})")
+        lines.append("        if not plans or PLAN not in plans: return None")
+        lines.append("        step = fresh = _Step(PLAN)")
+    else:
+        lines.append("        return None")
+    lines.append(f"    elif step.plan is not PLAN or step.k != {r.k0}: return None")
+    if r.k0 == 0:
+        lines.append("    else:")
+        lines.append("        fresh = None")
+    lines.append(f"    if len(args) != {len(r.arg_kinds)}: return None")
+    for i, kind in enumerate(r.arg_kinds):
+        lines.append(f"    a{i} = args[{i}]")
+        if type(kind) is tuple:
+            lines.append(f"    if type(a{i}) is not NDArray: return None")
+            lines.append(f"    d{i} = a{i}._data")
+            lines.append(f"    if d{i}.shape != {const(kind[0])} or d{i}.dtype != "
+                         f"{const(kind[1])}: return None")
+        else:
+            lines.append(f"    if type(a{i}) is not Deferred or a{i}._leaf != {kind}: "
+                         f"return None")
+    for i, j in r.aliased:
+        lines.append(f"    if d{i} is not d{j} or a{i}._value is not a{j}._value: return None")
+    for n, (obj, ref) in enumerate(r.var_objs):
+        lines.append(f"    if _VALUE_OF({const(obj)}) is not {const(plan.leaf_vars[ref])}: "
+                     f"return None")
+    if r.eager is not None:     # (its eager ops are left to the fused call, while it has them)
+        lines.append("    fusion = PLAN.fusion")
+        lines.append("    if fusion is None or R not in fusion.hoisted: return None")
+    lines.append("    leaf_data, written = step.leaf_data, step.written")
+    for i, ref, var in r.arg_leaves:
+        if var is not None:
+            lines.append(f"    if a{i}._value is not {const(var)}: return None")
+            continue
+        lines.append(f"    if a{i}._value is not None: return None")
+        lines.append(f"    bound = leaf_data[{ref}]")
+        lines.append(f"    if (bound is not None and bound is not d{i}) or "
+                     f"(written and id(d{i}) in written): return None")
+    for i, j in r.same_args:
+        lines.append(f"    if d{i} is not d{j}: return None")
+    # every check passed: bind, log and make the output
+    for i, ref, _ in r.arg_leaves:
+        lines.append(f"    leaf_data[{ref}] = d{i}")
+    leaves = "".join(f"a{i}, " for i in r.keep)
+    lines.append(f"    leaves = ({leaves})")
+    lines.append("    step.log.append((_REPLAYED, R, leaves))")
+    if r.eager is not None:
+        lines.append("    step.lazy += ((R, leaves),)")
+    for obj, ref in r.var_objs:
+        lines.append(f"    leaf_data[{ref}] = _DATA_OF({const(obj)})")
+    lines.append(f"    step.k = {r.k1}")
+    if r.k0 == 0:
+        lines.append("    if fresh is not None: state.step = fresh")
+    lines.append("    d = _NEW(Deferred)")
+    lines.append("    d._var = None")
+    lines.append(f"    d._leaf = {r.out}")
+    lines.append(f"    _SET_VALUE(d, {const(plan.value_types[r.out])})")
+    lines.append(f"    step.refs[{r.out}] = _WEAKREF(d)")
+    lines.append("    return d")
+    return _compile("replay", lines, ns, consts, header="def replay(args):\n")
