@@ -30,7 +30,9 @@ fixed rounds; greedy NMS is solved as a fixed point (as box_nms), its "changed?"
 guard. MXNet's checks that depend on values (a padding row that is not all -1; too few
 negative candidates for the mining ratio) read one flag, also a guard. MXNet registers only
 float32 for these ops (its default type inference) and gives no gradient: inputs pass through
-stop_gradient, so backward gives zeros.
+stop_gradient, so backward gives zeros (to cls_pred too when the forward does not read it, as
+MXNet's backward writes them; MXNet leaves anchor's and label's gradients of MultiBoxTarget
+unwritten, here they are zeros).
 """
 import numpy as np
 
@@ -79,6 +81,17 @@ def _cols(x, first, count):
                        step=(1,) * len(shape))
         out.append(F.reshape(part, shape=lead))
     return out
+
+
+def _depending_on(out, x):
+    """out, unchanged, recorded as depending on x through stop_gradient: MXNet's backward of
+    these ops writes zeros to the gradient of an input the forward need not read."""
+    if x.size == 0:
+        return out
+    first = F.slice(F.stop_gradient(x), begin=(0,) * x.ndim, end=(1,) * x.ndim,
+                    step=(1,) * x.ndim)
+    always = F.constant(value=True, shape=(), dtype="bool")
+    return F.where(always, out, F.reshape(first, shape=()))
 
 
 def _any(mask):
@@ -249,7 +262,8 @@ def MultiBoxTarget(anchor, label, cls_pred, overlap_threshold=0.5, ignore_label=
                                     axis=2), shape=(b, 4 * n))
     mask = F.cast(F.reshape(positive, shape=(b, n, 1)), dtype="f32")
     loc_mask = F.reshape(F.broadcast_to(mask, shape=(b, n, 4)), shape=(b, 4 * n))
-    return [loc_target, loc_mask, cls_target]
+    outs = [loc_target, loc_mask, cls_target]
+    return outs if mining else [_depending_on(o, cls_pred) for o in outs]
 
 
 def _raise_on_bad_values(trouble, short, label):
@@ -286,8 +300,9 @@ def _decode(anchors, loc, v, clip):
 
 
 def _suppressions(head, count, nms_threshold, force):
-    """(B, K, K): row p suppresses column q (p before q, both among the first `count`, same
-    class unless `force`, IoU >= nms_threshold; IoU 0 where the union is <= 0)."""
+    """(B, K, K) float 0/1: row p suppresses column q (p before q, both among the first
+    `count` (B, 1), same class unless `force`, IoU >= nms_threshold, IoU 0 where the union is
+    <= 0), and the candidates (B, K) bool."""
     b, k = head.shape[:2]
     cls, _, x0, y0, x1, y1 = _cols(head, 0, 6)
     row = (lambda t: F.reshape(t, shape=(b, k, 1)))
@@ -297,16 +312,17 @@ def _suppressions(head, count, nms_threshold, force):
     inter = F.mul(w, h)
     area = F.mul(F.sub(x1, x0), F.sub(y1, y0))
     union = F.sub(F.add(row(area), col(area)), inter)
-    flat = F.le(union, 0.0)
-    iou = F.where(flat, 0.0, F.div(inter, F.where(flat, 1.0, union)))
-    over = F.ge(iou, nms_threshold)
-    later = F.lt(F.iota(shape=(1, k, k), axis=1), F.iota(shape=(1, k, k), axis=2))
-    over = F.where(over, later, False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # (nms_threshold > 0: a union <= 0, IoU 0 for MXNet, never suppresses)
+        over = F.where(F.gt(union, 0.0), F.ge(F.div(inter, union), nms_threshold), False)
+    # p < q < count, as one comparison of small iotas
+    slots = F.iota(shape=(b, k), axis=1)
+    inside = F.lt(slots, count)                                           # (B, K)
+    later = F.where(inside, slots, -1)
+    over = F.where(F.lt(F.iota(shape=(1, k, 1), axis=1), col(later)), over, False)
     if not force:
-        over = F.where(over, F.eq(row(cls), col(cls)), False)
-    inside = F.lt(F.iota(shape=(b, k), axis=1), count)                   # (B, K)
-    over = F.where(over, F.where(row(inside), col(inside), False), False)
-    return over, inside
+        over = F.where(F.eq(row(cls), col(cls)), over, False)
+    return F.cast(over, dtype="f32"), inside
 
 
 def _greedy_keep(over, cand):
@@ -316,14 +332,26 @@ def _greedy_keep(over, cand):
     b, k = cand.shape
     keep = cand
     for _ in range(k + 1):
-        hit = F.where(F.reshape(keep, shape=(b, k, 1)), over, False)
-        suppressed = F.gt(F.max(F.cast(hit, dtype="i32"), axes=(1,)), 0)
-        new = F.where(cand, F.logical_not(suppressed), False)
+        hits = F.matmul(F.reshape(F.cast(keep, dtype="f32"), shape=(b, 1, k)), over)
+        new = F.where(cand, F.le(F.reshape(hits, shape=(b, k)), 0.0), False)
         changed = F.max(F.cast(F.ne(new, keep), dtype="i32"), axes=(0, 1))
         keep = new
         if not int(changed.asscalar()):
             break
     return keep
+
+
+def _matrix_side(count, n):
+    """The NMS matrix's side: the power of two >= the largest count (B, 1), at most n. Its
+    exponent is read as a guard, so eager calls pay for the boxes kept and jit / hybridize
+    compile one variant per size class."""
+    levels = (n - 1).bit_length()
+    if levels == 0:
+        return 1
+    from .nd import array
+    powers = array(2 ** np.arange(levels), dtype="int64")
+    exponent = F.sum(F.cast(F.gt(count, powers), dtype="i64"), axes=(0, 1))
+    return min(n, 1 << int(exponent.asscalar()))
 
 
 def _rows_at(rows, order):
@@ -377,7 +405,7 @@ def MultiBoxDetection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, bac
         valid = F.where(F.gt(score, -1.0), F.ge(score, _f32(threshold)), False)
     else:                                    # no class but the background: nothing detected
         score = F.constant(value=-1.0, shape=(b, n), dtype="f32")
-        cls_id = score
+        cls_id = score = _depending_on(score, cls_prob)
         valid = F.constant(value=False, shape=(b, n), dtype="bool")
     boxes = _decode(_cols(anchors, 0, 4), _cols(loc, 0, 4), v, clip)
     rows = F.concat(*[F.reshape(t, shape=(b, n, 1)) for t in [cls_id, score] + boxes], axis=2)
@@ -391,8 +419,8 @@ def MultiBoxDetection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, bac
 
     by_score = _rows_at(rows, F.argsort(F.where(valid, score, -_INF), axis=1, is_ascend=False))
     topk = int(nms_topk)
-    k = n if topk <= 0 else min(n, topk)
     nkeep = count if topk <= 0 else F.minimum(count, topk)
+    k = _matrix_side(F.max(nkeep, axes=(0,), keepdims=True), n)
     head = F.slice(by_score, begin=(0, 0, 0), end=(b, k, 6), step=(1, 1, 1))
     over, cand = _suppressions(head, nkeep, nms_threshold, bool(force_suppress))
     keep = _greedy_keep(over, cand)
