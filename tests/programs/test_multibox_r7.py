@@ -44,7 +44,7 @@ def target_ref(anchors, labels, cls_preds, overlap_threshold=0.5, ignore_label=-
     checks fail."""
     anchors = anchors.reshape(-1, 4).astype(f32)
     labels, cls_preds = labels.astype(f32), cls_preds.astype(f32)
-    n, (batch, m) = len(anchors), labels.shape[:2]
+    n, batch = len(anchors), labels.shape[0]
     v = [f32(x) for x in variances]
     loc = np.zeros((batch, n * 4), f32)
     mask = np.zeros((batch, n * 4), f32)
