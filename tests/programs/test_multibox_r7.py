@@ -528,3 +528,51 @@ def test_a_tiny_ssd_trains_with_checked_targets_hybridized_or_not():
     assert all(np.isfinite(eager)) and eager[-1] < eager[0]
     np.testing.assert_allclose(hybrid, eager, rtol=1e-4)
     np.testing.assert_allclose(w_hybrid, w_eager, rtol=1e-4, atol=1e-5)
+
+
+def test_d2l_np_style_ssd_step_and_prediction():
+    """d2l's SSD chapter with mx.np / npx (set_np): anchors, targets, a loss step, and
+    predict()'s multibox_detection on softmax probabilities, each against the loops."""
+    from tracegrad import np as mnp, npx
+    npx.set_np()
+    try:
+        mx.random.seed(2)
+        body = gluon.nn.Conv2D(8, 3, strides=2, padding=1, activation="relu")
+        cls_head = gluon.nn.Conv2D(3 * 2, 3, padding=1)
+        box_head = gluon.nn.Conv2D(3 * 4, 3, padding=1)
+        blocks = [body, cls_head, box_head]
+        for blk in blocks:
+            blk.initialize()
+        params = {}
+        for blk in blocks:
+            params.update(blk.collect_params())
+        trainer = gluon.Trainer(params, "sgd", {"learning_rate": 0.1})
+        X = mnp.array(np.random.RandomState(1).rand(2, 3, 16, 16), dtype="float32")
+        Y = mnp.array([[[0, 0.1, 0.2, 0.6, 0.7]], [[0, 0.4, 0.3, 0.9, 0.8]]], dtype="float32")
+        cls_loss = gluon.loss.SoftmaxCrossEntropyLoss()
+        with autograd.record():
+            feat = body(X)
+            anchors = npx.multibox_prior(feat, sizes=[0.3, 0.5], ratios=[1, 2])
+            cls_preds = cls_head(feat).transpose(0, 2, 3, 1).reshape(2, -1, 2)
+            bbox_preds = box_head(feat).transpose(0, 2, 3, 1).reshape(2, -1)
+            bbox_labels, bbox_masks, cls_labels = npx.multibox_target(
+                anchors, Y, cls_preds.transpose(0, 2, 1))
+            loss = cls_loss(cls_preds, cls_labels) + (
+                mnp.abs((bbox_preds - bbox_labels) * bbox_masks)).mean(axis=1)
+        loss.backward()
+        trainer.step(2)
+        assert all(isinstance(t, mnp.ndarray) for t in (bbox_labels, bbox_masks, cls_labels))
+        _assert_targets((bbox_labels, bbox_masks, cls_labels),
+                        target_ref(anchors.asnumpy(), Y.asnumpy(),
+                                   cls_preds.transpose(0, 2, 1).asnumpy()))
+        assert (cls_labels.asnumpy() == 1).sum() >= 2 and np.isfinite(loss.asnumpy()).all()
+        assert np.abs(box_head.weight.grad().asnumpy()).sum() > 0
+        cls_probs = npx.softmax(cls_preds).transpose(0, 2, 1)
+        output = npx.multibox_detection(cls_probs, bbox_preds, anchors)
+        want = detection_ref(cls_probs.asnumpy(), bbox_preds.asnumpy(), anchors.asnumpy())
+        np.testing.assert_array_equal(output.asnumpy()[..., :2], want[..., :2])
+        np.testing.assert_allclose(output.asnumpy(), want, rtol=1e-5, atol=1e-6)
+        idx = [i for i, row in enumerate(output[0]) if row[0] != -1]
+        assert 0 < len(idx) < output.shape[1]
+    finally:
+        npx.reset_np()
