@@ -228,6 +228,12 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     return out
 
 
+def get_symbol(x):
+    """The recorded computation graph of x as a Symbol (symbol/from_tape.py)."""
+    from .symbol.from_tape import tape_symbol
+    return tape_symbol(x)
+
+
 # ------------------------------------------------------------------ custom Functions
 # a Function instance lives as long as the recorded graph that calls it (TapeValue.keep);
 # ops name it by a handle (runtime/handles.py)

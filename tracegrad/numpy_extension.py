@@ -41,10 +41,17 @@ erfinv = _np(nd.erfinv, "erfinv")
 stop_gradient = _np(nd.stop_gradient, "stop_gradient")
 # the detection operators MXNet 1.9.1 also registers under npx names
 multibox_prior = _np(nd.contrib.MultiBoxPrior, "multibox_prior")
+multibox_detection = _np(nd.contrib.MultiBoxDetection, "multibox_detection")
 box_nms = _np(nd.contrib.box_nms, "box_nms")
 box_iou = _np(nd.contrib.box_iou, "box_iou")
 roi_align = _np(nd.contrib.ROIAlign, "roi_align")
 roi_pooling = _np(nd.ROIPooling, "roi_pooling")
+
+
+def multibox_target(*args, **kwargs):
+    """MXNet's npx.multibox_target (nd.contrib.MultiBoxTarget on mx.np arrays): [loc_target,
+    loc_mask, cls_target]."""
+    return [as_np(x) for x in nd.contrib.MultiBoxTarget(*args, **kwargs)]
 
 
 def bipartite_matching(data, is_ascend=False, threshold=None, topk=-1):

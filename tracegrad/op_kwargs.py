@@ -28,7 +28,8 @@ HINTS = frozenset({"name", "attr", "cudnn_off", "cudnn_tune", "workspace", "spar
 _SIGNATURES: dict = {}   # code object -> (its *args parameter or None, parameter names, label)
 _PREFIX = {"tracegrad.random": "nd.random", "tracegrad.random_dists": "nd.random",
            "tracegrad.linalg": "nd.linalg", "tracegrad.contrib": "nd.contrib",
-           "tracegrad.contrib_ops": "nd.contrib", "tracegrad.contrib_nms": "nd.contrib"}
+           "tracegrad.contrib_ops": "nd.contrib", "tracegrad.contrib_nms": "nd.contrib",
+           "tracegrad.contrib_multibox": "nd.contrib"}
 
 
 def redo(f, params):

@@ -445,6 +445,11 @@ def _table():
         OpSpec("_contrib_bipartite_matching", nd.contrib.bipartite_matching, ("data",),
                dict(is_ascend=_bool, threshold=_float(), topk=_int(-1)),
                outputs=_multi(["output0", "output1"])),
+        OpSpec("_contrib_MultiBoxTarget", nd.contrib.MultiBoxTarget,
+               ("anchor", "label", "cls_pred"),
+               outputs=_multi(["loc_target", "loc_mask", "cls_target"])),
+        OpSpec("_contrib_MultiBoxDetection", nd.contrib.MultiBoxDetection,
+               ("cls_prob", "loc_pred", "anchor")),
         OpSpec("SoftmaxOutput", nd.SoftmaxOutput, ("data", "label"), softmax_attrs,
                shapes=_softmax_label, head_loss=True),
         OpSpec("LinearRegressionOutput", nd.LinearRegressionOutput, ("data", "label"),
@@ -508,6 +513,10 @@ ALIASES = {
     "_random_generalized_negative_binomial": "random_generalized_negative_binomial",
     "_random_randint": "random_randint", "_sample_multinomial": "sample_multinomial",
     "_shuffle": "shuffle",
+    # the numpy-extension names of the detection operators
+    "_npx_multibox_prior": "_contrib_MultiBoxPrior",
+    "_npx_multibox_target": "_contrib_MultiBoxTarget",
+    "_npx_multibox_detection": "_contrib_MultiBoxDetection",
 }
 
 
