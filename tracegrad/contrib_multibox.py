@@ -28,8 +28,9 @@ Both are written with registry primitives (argsort, argmax, take_along_axis, whe
 record, run under jit / hybridize and compile. The greedy matching is min(anchors, labels)
 fixed rounds; greedy NMS is solved as a fixed point (as box_nms) on a matrix whose side is
 the power of two above the most boxes kept (its exponent read as a guard, so eager calls pay
-for the boxes kept), each round's "changed?" also a guard. MXNet's checks that depend on values (a padding row that is not all -1; too few
-negative candidates for the mining ratio) read one flag, also a guard. MXNet registers only
+for the boxes kept), each round's "changed?" also a guard. MXNet's checks that depend on
+values (a padding row that is not all -1; too few negative candidates for the mining ratio)
+read one flag, also a guard. MXNet registers only
 float32 for these ops (its default type inference) and gives no gradient: inputs pass through
 stop_gradient, so backward gives zeros (to cls_pred too when the forward does not read it, as
 MXNet's backward writes them; MXNet leaves anchor's and label's gradients of MultiBoxTarget

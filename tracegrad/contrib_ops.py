@@ -20,8 +20,9 @@ from .nd_roi import ROIAlign  # noqa: F401  (nd.contrib.ROIAlign)
 from .op_kwargs import redo as _redo
 
 __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
-           "MultiBoxTarget", "MultiBoxDetection", "ROIAlign", "box_nms", "box_non_maximum_suppression", "div_sqrt_dim", "quadratic",
-           "index_array", "isinf", "isfinite", "isnan"]
+           "MultiBoxTarget", "MultiBoxDetection", "ROIAlign", "box_nms",
+           "box_non_maximum_suppression", "div_sqrt_dim", "quadratic", "index_array", "isinf",
+           "isfinite", "isnan"]
 
 
 def _as_array(x, what, op):
