@@ -5,7 +5,8 @@ tests/fuzz/programs.py; CI runs a few hundred of them in tests/fuzz/test_differe
 
 Every program runs eagerly (float32/float64) against a float64 numpy reference and through
 every pass pipeline (interpreted); every `--compiled-every`-th one also through tracegrad.jit
-(native, first and second call), with gradients and second derivatives compared to eager and
+(native, first and second call, after a call passing one array as two same-typed inputs),
+with gradients and second derivatives compared to eager and
 to finite differences. A failure is shrunk by hypothesis and printed as a pytest function.
 """
 import argparse
@@ -46,10 +47,12 @@ def main():
         counts["zero-size"] += any(x.size == 0 for x in prog.inputs)
         counts["0-d"] += any(x.ndim == 0 for x in prog.inputs)
         try:
-            check_program(prog, compiled=compiled)
+            check_program(prog, compiled=compiled, aliased=compiled)
         except AssertionError as e:
             counts["failures seen (before shrinking)"] += 1
-            raise AssertionError(f"{e}\n\nreproduce with:\n\n{prog.source()}\n") from None
+            checks = ", compiled=True, aliased=True" if compiled else ""
+            raise AssertionError(f"{e}\n\nreproduce with:\n\n{prog.source(checks)}\n") \
+                from None
 
     from hypothesis import seed as hypothesis_seed
     failures = {}

@@ -29,17 +29,22 @@ def _arrays(seed, shape=(2, 4), dtype="float32"):
     return nd.array(rs.randn(*shape), dtype=dtype)
 
 
+def _model():
+    """TwoInputs, hybridized, with an L2 loss and SGD (seeded: the same each time)."""
+    mx.random.seed(0)
+    net = TwoInputs()
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    return net, gluon.loss.L2Loss(), gluon.Trainer(net.collect_params(), "sgd",
+                                                   {"learning_rate": 0.1})
+
+
 def _run(on, feeds):
     """Parameters and losses after one usual step per item of `feeds` (step -> (a, b, y,
     sample weight or None))."""
     capture.set_enabled(on)
     try:
-        mx.random.seed(0)
-        net = TwoInputs()
-        net.initialize(mx.init.Xavier())
-        net.hybridize()
-        loss_fn = gluon.loss.L2Loss()
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+        net, loss_fn, trainer = _model()
         losses = []
         for i in range(len(feeds)):
             a, b, y, w = feeds[i]
@@ -135,11 +140,7 @@ def test_another_shape_dtype_or_a_tracked_argument():
 def test_the_plain_steps_are_bound_by_generated_code():
     """(Else the tests above would check only the general binders.)"""
     x, x2, y = _arrays(0), _arrays(1), _arrays(2, (2, 3))
-    net = TwoInputs()
-    net.initialize(mx.init.Xavier())
-    net.hybridize()
-    loss_fn = gluon.loss.L2Loss()
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    net, loss_fn, trainer = _model()
     for _ in range(8):
         with autograd.record():
             loss = loss_fn(net(x, x2), y)
@@ -158,12 +159,7 @@ def test_a_parameter_replaced_between_steps():
     x, x2, y = _arrays(0), _arrays(1), _arrays(2, (2, 3))
     for on in (True, False):
         capture.set_enabled(on)
-        mx.random.seed(0)
-        net = TwoInputs()
-        net.initialize(mx.init.Xavier())
-        net.hybridize()
-        loss_fn = gluon.loss.L2Loss()
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+        net, loss_fn, trainer = _model()
         for i in range(12):
             if i == 7:
                 net.dense.weight.set_data(nd.ones((3, 4)) * 0.1)

@@ -116,8 +116,9 @@ class Program:
         """Inputs within 1e-6 of 0, where abs/relu kinks make finite differences meaningless."""
         return any(np.any(np.abs(v) < 1e-6) for v in self.inputs)
 
-    def source(self) -> str:
-        """A pytest function replaying this program (eager vs jit vs numpy reference)."""
+    def source(self, checks="") -> str:
+        """A pytest function replaying this program (eager vs jit vs numpy reference);
+        `checks`: check_program's keyword arguments as text (", compiled=True")."""
         lines = ["def test_difftest_repro():",
                  "    import numpy as np",
                  "    import sys; sys.path.insert(0, 'tests/fuzz')",
@@ -129,7 +130,7 @@ class Program:
                          f"{v.shape!r}),")
         lines.append("    ]")
         lines.append(f"    steps = {self.steps!r}")
-        lines.append(f"    check_program(Program(inputs, steps, {self.dtype!r}))")
+        lines.append(f"    check_program(Program(inputs, steps, {self.dtype!r}){checks})")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -308,13 +309,30 @@ def run_pipelines(prog):
     return outs
 
 
-def run_jit(prog, second=None):
+def run_jit(prog, second=None, aliased=False):
+    """The jitted program's output on prog.inputs (and on `second`). With `aliased`, a call
+    passing one array as two inputs of the same type comes first: its compiled code must not
+    serve the call with distinct arrays (jit.alias_pattern)."""
     f = mx.jit(program_fn(prog))
     xs = [nd.array(x, dtype=x.dtype) for x in prog.inputs]
+    pair = _same_type_pair(prog.inputs) if aliased else None
+    if pair is not None:
+        i, j = pair
+        f(*[xs[i] if k == j else x for k, x in enumerate(xs)])
     first = f(*xs).asnumpy()
     if second is None:
         return first
     return first, f(*[nd.array(x, dtype=x.dtype) for x in second]).asnumpy()
+
+
+def _same_type_pair(inputs):
+    """Two positions whose inputs have one shape and dtype, or None."""
+    seen = {}
+    for k, x in enumerate(inputs):
+        i = seen.setdefault((x.shape, x.dtype), k)
+        if i != k:
+            return i, k
+    return None
 
 
 def gradients(prog, fn, inputs=None, create_graph=False, seed=0):
@@ -375,9 +393,9 @@ def assert_close(got, want, rtol, atol, what):
                              f"({int(bad.sum())} of {bad.size} elements differ)")
 
 
-def check_program(prog, compiled=False, grads=True):
+def check_program(prog, compiled=False, grads=True, aliased=False):
     """Every check this program qualifies for; raises AssertionError naming the first that
-    fails (the caller prints prog.source())."""
+    fails (the caller prints prog.source()). `aliased`: run_jit's aliased call first."""
     rtol, atol = tolerance(prog)
     eager = run_eager(prog)
     ranges = []
@@ -392,7 +410,7 @@ def check_program(prog, compiled=False, grads=True):
         assert_close(out, eager, rtol, atol, f"IR after pipeline {spec!r} vs eager")
     if compiled:
         second = [np.flip(x).copy() if x.ndim else x * 0.5 for x in prog.inputs]
-        first, again = run_jit(prog, second)
+        first, again = run_jit(prog, second, aliased)
         assert_close(first, eager, rtol, atol, "jit vs eager")
         assert_close(again, run_eager(prog, second), rtol, atol, "jit (second call) vs eager")
     if grads and prog.smooth and not prog.special() and not prog.near_kinks():

@@ -63,7 +63,10 @@ attributes and parameters by identity, structure version, training mode, argumen
 the step's position in the plan). A replay logs one item, expanded into the ops' entries only
 if the step is materialized; its eager ops, when all are `hoistable` (a loss's one_hot of
 the label), are left to the fused call once update_fusion computes them there (`fill_lazy` runs
-them eagerly if the plan's own call runs instead).
+them eagerly if the plan's own call runs instead). For plain calls and replays both binders
+run as straight-line code generated once per plan op / replay (straight_line.py), the general
+binders deciding whatever it declines. Arguments that were one array when a replay was learned
+must be one array again (`aliased`): its program cannot tell their uses apart.
 
 mx.np (set_np). An mx.np view of a pending value (a Block's output under set_np, an mx.np op's
 result) is an `NpDeferred`: an alias of the value (Step.aliases) that the call or a
@@ -1204,14 +1207,10 @@ def defer_call(entry, args, params, draw=None):
         for plan in state.plans.get(entry.id, ()):       # one whose variables it reads
             step = Step(plan)
             pop = plan.ops[0]
-            fast = pop.fast_call
-            if fast is _UNBUILT:
-                fast = _build_fast_call(step, pop, entry)
-            if fast is not None:
-                d = fast(step, args, params)
-                if d is not None:
-                    state.step = step
-                    return d if entry.single else [d]
+            out = _bound_straight(step, pop, entry, args, params)
+            if out is not None:
+                state.step = step
+                return out
             saved = _bind_call(step, pop, entry, args, params)
             if saved is not None:
                 break
@@ -1223,13 +1222,9 @@ def defer_call(entry, args, params, draw=None):
         plan = step.plan
         pop = plan.ops[step.k] if step.k < len(plan.ops) else None
         if pop is not None and pop.entry == entry.id:
-            fast = pop.fast_call
-            if fast is _UNBUILT:
-                fast = _build_fast_call(step, pop, entry)
-            if fast is not None:
-                d = fast(step, args, params)
-                if d is not None:
-                    return d if entry.single else [d]
+            out = _bound_straight(step, pop, entry, args, params)
+            if out is not None:
+                return out
         saved = _bind_call(step, pop, entry, args, params) if pop is not None and \
             pop.entry == entry.id else None
         if saved is None:
@@ -1268,13 +1263,22 @@ def defer_call(entry, args, params, draw=None):
     return outs[0] if entry.single else outs
 
 
-def _build_fast_call(step, pop, entry):
-    """pop's straight-line binder (None: not a plain call), built on its first use."""
-    b = pop.feed_plan
-    if b is None:
-        b = pop.feed_plan = _CallBinder(step.plan, pop, entry)
-    pop.fast_call = call_binder(_STRAIGHT_NAMES, pop, b, entry)
-    return pop.fast_call
+def _bound_straight(step, pop, entry, args, params):
+    """The call bound and logged by pop's straight-line binder (straight_line.call_binder,
+    built on its first use): its output as defer_call returns it, or None (not a plain call,
+    or an operand differs: the general binder decides, nothing was changed)."""
+    fast = pop.fast_call
+    if fast is _UNBUILT:
+        b = pop.feed_plan
+        if b is None:
+            b = pop.feed_plan = _CallBinder(step.plan, pop, entry)
+        fast = pop.fast_call = call_binder(_STRAIGHT_NAMES, pop, b, entry)
+    if fast is None:
+        return None
+    d = fast(step, entry, args, params)
+    if d is None:
+        return None
+    return d if entry.single else [d]
 
 
 def _defer_np_call(entry, args, params, draw):
@@ -1727,7 +1731,7 @@ def replay(r, args):
         if fast is _UNBUILT:
             fast = r.fast = replay_binder(_STRAIGHT_NAMES, r)
         if fast is not None:
-            out = fast(args)
+            out = fast(r, args)
             if out is not None:
                 return out
     state = _STATE

@@ -16,9 +16,10 @@ An operand read twice (one array passed as two arguments) is checked against its
 binding, as the general code's binding-while-checking does."""
 
 def call_binder(ns, pop, binder, entry):
-    """`fast(step, args, params)` -> the call's Deferred output (bound and logged as
+    """`fast(step, entry, args, params)` -> the call's Deferred output (bound and logged as
     defer_call does), or None; None when the call is not plain (the general path only).
-    `ns`: capture's names the code reads (NDArray, Deferred, _REFS, ...)."""
+    `ns`: capture's names the code reads (NDArray, Deferred, _REFS, ...). The code holds no
+    compiled entry (the call passes it): a plan must not keep compiled code alive."""
     if entry.updates or pop.has_keys or entry.n_out != 1 or binder.rest:
         return None
     lines, consts, first = [], {}, {}
@@ -69,7 +70,7 @@ def call_binder(ns, pop, binder, entry):
     else:
         lines.append("    saved = args")
     arrays = ", ".join(feeds.get(f, "None") for f in range(binder.n))   # (deferred: None)
-    lines.append(f"    step.log.append(('call', {const(entry)}, saved, params, [{arrays}]))")
+    lines.append(f"    step.log.append(('call', entry, saved, params, [{arrays}]))")
     lines.append("    step.k += 1")
     j = pop.results[0]
     lines.append("    d = _NEW(Deferred)")
@@ -79,7 +80,7 @@ def call_binder(ns, pop, binder, entry):
     lines.append(f"    step.refs[{j}] = _WEAKREF(d)")
     lines.append("    return d")
     return _compile("bind_call", lines, ns, consts,
-                    header="def bind_call(step, args, params):\n")
+                    header="def bind_call(step, entry, args, params):\n")
 
 
 def _compile(name, lines, ns, consts, header):
@@ -93,14 +94,15 @@ def _compile(name, lines, ns, consts, header):
 
 
 def replay_binder(ns, r):
-    """`fast(args)` -> block replay r's Deferred output (bound and logged as capture.replay
+    """`fast(r, args)` -> block replay r's Deferred output (bound and logged as capture.replay
     does on its lazy path), or None; None when r is not plain (its eager ops run in replay:
-    the general path only). `ns`: capture's names the code reads."""
+    the general path only). `ns`: capture's names the code reads. The code holds neither r
+    nor its plan (no reference cycle through r.fast keeps a plan's native code alive)."""
     if r.entries is None:
         return None
     plan = r.plan
-    consts = {"PLAN": plan, "R": r}
-    lines = []
+    consts = {}
+    lines = ["    PLAN = R.plan"]
 
     def const(value):
         name = f"K{len(consts)}"
@@ -171,4 +173,4 @@ def replay_binder(ns, r):
     lines.append(f"    _SET_VALUE(d, {const(plan.value_types[r.out])})")
     lines.append(f"    step.refs[{r.out}] = _WEAKREF(d)")
     lines.append("    return d")
-    return _compile("replay", lines, ns, consts, header="def replay(args):\n")
+    return _compile("replay", lines, ns, consts, header="def replay(R, args):\n")
