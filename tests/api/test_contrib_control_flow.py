@@ -106,11 +106,10 @@ def test_foreach_is_a_python_loop_over_axis_0_with_stacked_outputs_and_states():
     data, h0 = nd.array(rs.randn(5, 3)), nd.array(rs.randn(3))
     w = nd.array(rs.randn(3))
 
-    def body(x, states):
-        h = nd.tanh(x * w + states[0])
-        return h * 2, [h]
-
     def with_foreach(data, h0, w):
+        def body(x, states):    # (w: the argument, not the test's array)
+            h = nd.tanh(x * w + states[0])
+            return h * 2, [h]
         outs, states = nd.contrib.foreach(body, data, [h0])
         return outs, states[0]
 
@@ -224,11 +223,10 @@ def test_a_long_foreach_under_jit_is_one_loop_op_with_exact_gradients():
     w = nd.array(rs.randn(4, 6) * 0.3, dtype="float64")
     u = nd.array(rs.randn(6, 6) * 0.3, dtype="float64")
 
-    def body(x, states):
-        h = nd.tanh(nd.dot(x, w) + nd.dot(states[0], u))
-        return [h * 2, nd.sum(h, axis=1)], [h]
-
     def f(data, h0, w, u):
+        def body(x, states):    # (w, u: the arguments, not the test's arrays)
+            h = nd.tanh(nd.dot(x, w) + nd.dot(states[0], u))
+            return [h * 2, nd.sum(h, axis=1)], [h]
         (outs, sums), states = nd.contrib.foreach(body, data, [h0])
         return nd.sum(outs) + nd.sum(sums * sums) + nd.sum(states[0] * states[0])
     jf = mx.jit(f)

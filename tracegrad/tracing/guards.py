@@ -199,6 +199,7 @@ class Path:
         self.n_keys = n_keys    # random draws the traced code made (used by ops or not)
         self.keep = list(keep)  # what the path's ops name (custom Functions): kept alive
         self.guards, self.out_tree, self.n_args = guards, out_tree, n_args
+        self.closure_args = ()  # arguments the trace also read from elsewhere (trace.py)
 
 
 class Node:

@@ -258,10 +258,18 @@ class JitFunction:
     def _stays_eager(self, tree, path):
         """A signature whose code calls a custom autograd.Function runs eagerly: the traced
         Function instance would be replayed by every call and share one call's saved tensors
-        with the next (a wrong gradient), so each eager call makes its own instance."""
-        if not any(op.opdef.name == "custom" for op in path.fn.ops):
+        with the next (a wrong gradient), so each eager call makes its own instance. So does
+        one whose trace read an argument from elsewhere too (its closure, a block attribute:
+        trace.closure_args): compiled, a call with another array would read that one there."""
+        if path.closure_args:
+            names = ", ".join(str(i) for i in path.closure_args)
+            tree.eager = (f"argument(s) {names} are also read from its closure or a block "
+                          f"attribute (compiled code cannot tell those reads from the "
+                          f"argument's)")
+        elif any(op.opdef.name == "custom" for op in path.fn.ops):
+            tree.eager = "it calls a custom autograd.Function (each call needs its own instance)"
+        else:
             return False
-        tree.eager = "it calls a custom autograd.Function (each call needs its own instance)"
         warnings.warn(f"tracegrad.jit: {self.name} {tree.eager}; this signature runs eagerly",
                       stacklevel=5)
         return True
@@ -390,8 +398,10 @@ class JitFunction:
         # this trace saw
         position = {id(a): i for i, a in enumerate(arrays)}
         updates = [ArgSlot(position[id(t)]) if id(t) in position else t for t in tr.updates]
-        return Path(tr.function, feeds, len(tr.outputs), updates, guards, structure[0],
+        path = Path(tr.function, feeds, len(tr.outputs), updates, guards, structure[0],
                     len(arrays), tr.keep, len(keys))
+        path.closure_args = tr.closure_args
+        return path
 
     # ------------------------------------------------------------------ inspecting
     def ir(self, stage="optimized"):

@@ -10,6 +10,7 @@ from ..autograd import _scope
 from ..base import LOCATING, user_location
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder
+from ..numpy_api.ndarray import ndarray as _NpArray
 from ..runtime import tape
 
 
@@ -17,7 +18,7 @@ class Trace:
     """A traced function: `fn` (ir.Function) whose parameters are the array arguments, then the
     captured arrays (`captured`: tape leaves holding their data and, for variables, gradients)."""
     __slots__ = ("function", "captured", "n_inputs", "outputs", "single", "updates", "keep",
-                 "guards")
+                 "guards", "closure_args")
 
     def __init__(self, function, captured, n_inputs, outputs, single, updates):
         self.function, self.captured = function, captured
@@ -25,6 +26,7 @@ class Trace:
         self.updates = updates  # arrays whose new values follow the outputs, in order
         self.keep = []          # objects the traced ops name and need alive (custom Functions)
         self.guards = []        # (why, where) of concrete values read (when no caller hook)
+        self.closure_args = ()  # positions of arguments fn also read from elsewhere
 
 
 def _names(fn, n):
@@ -46,16 +48,24 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None,
     is the Gluon block whose forward fn runs (default fn's own `__self__`): op locations name
     block paths from it."""
     names = names or _names(fn, len(args))
-    # the argument arrays themselves stand for the inputs while fn runs (their tape values
-    # swapped for fresh leaves), so an array fn also reads from its closure is the same input
-    inputs, saved = [], []
-    for a, nm in zip(args, names):
+    # fn gets a stand-in per array argument (the argument's buffer, a fresh leaf: the input),
+    # so one array passed twice is two inputs. The argument itself gets another fresh leaf
+    # while fn runs: fn reading it otherwise than through its parameter (from its closure, a
+    # block attribute) is then seen (`closure_args`). Such a read is taken as the input (so
+    # the traced graph is what fn computed), but the trace holds only while that argument IS
+    # that array: a caller compiling for every array of the signature must not use it.
+    inputs, saved, traced_args, seen_as = [], [], list(args), {}
+    for i, (a, nm) in enumerate(zip(args, names)):
         if isinstance(a, NDArray):
+            s = _stand_in(a)
+            s._value = tape.leaf(s._data)
+            s._value.name_hint = nm
+            inputs.append(s._value)
+            traced_args[i] = s
             saved.append((a, a._value))
             a._value = tape.leaf(a._data)
-            a._value.name_hint = nm
-            inputs.append(a._value)
-    traced_args = list(args)
+            seen_as[a._value] = (i, s._value)
+    originals = {id(s): a for s, a in zip(traced_args, args) if s is not a}
     updates = []
     old_assign, HOOKS.assign = HOOKS.assign, lambda target, value: updates.append(
         (target, value))
@@ -85,15 +95,33 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None,
     leaves, ops = tape.collect(heads)
     b = Builder(name=_identifier(name or getattr(fn, "__name__", "f")))
     env = {v: b.param(v.type, v.name_hint) for v in inputs}
+    closure_args = set()
+    for v in leaves:
+        if v in seen_as:    # an argument read as itself: its input
+            i, input_leaf = seen_as[v]
+            env[v] = env[input_leaf]
+            closure_args.add(i)
     captured = [v for v in leaves if v not in env]
     for i, v in enumerate(captured):
         env[v] = b.param(v.type, v.name_hint or f"c{i}")
     copy_ops(b, ops, env)
+    # (a state update of a stand-in is its argument's)
     tr = Trace(b.ret(*[env[h] for h in heads]), captured, len(inputs), outs, single,
-               [t for t, _ in updates])
+               [originals.get(id(t), t) for t, _ in updates])
+    tr.closure_args = tuple(sorted(closure_args))
     tr.keep = [op.results[0].keep for op in ops if op.results and op.results[0].keep is not None]
     tr.guards = guards
     return tr
+
+
+def _stand_in(a):
+    """A new array of a's kind (nd or mx.np) on a's buffer, variable and context."""
+    s = NDArray.__new__(_NpArray if isinstance(a, _NpArray) else NDArray)
+    s._data, s._value, s._var, s._leaf = a._data, None, a._var, None
+    ctx = getattr(a, "_ctx", None)
+    if ctx is not None:
+        s._ctx = ctx
+    return s
 
 
 def _identifier(name):
