@@ -77,14 +77,15 @@ def unflatten(tree, it):
 
 
 _PARTS = ("argument structure", "array types", "which inputs need gradients", "recording",
-          "training mode", "block structure")
+          "training mode", "block structure", "which arguments are one array")
 
 
 def alias_pattern(arrays):
     """None when the arrays (a call's arguments, then its parameters' arrays) are distinct
-    objects; else each one's first position. It is part of the signature: a trace of f(x, x)
-    reads one array for both arguments (each use of x is the same object's, one input), so
-    f(x, y) must not reach its compiled code."""
+    objects; else each one's first position. Part of the signature, and checked by the
+    shortcuts that skip it (serving, the captured call): code traced on f(x, x) never serves
+    f(x, y). (trace() already makes the two arguments two inputs; this keeps the promise
+    independent of how a trace reads its arguments.)"""
     if len(set(map(id, arrays))) == len(arrays):
         return None
     first = {}
