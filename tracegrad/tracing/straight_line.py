@@ -9,9 +9,9 @@ rebinds as it checks (the tiny step's net call and loss replay took 5.3 and 4.8 
 inlined (leaf indices, shapes, dtypes, variables), and only for the plain cases: every
 operand a deferred value of the plan, an untracked array of the planned shape and dtype, or
 (a call's) parameter that is the plan's variable; no random keys, no state updates, one
-output. It changes nothing until every check
-has passed, so `None` (something differs) hands the call to the general code untouched, which
-checks again and handles everything these do not (extras, mx.np views, materializing).
+output. It changes nothing until every check has passed, so `None` (something differs)
+hands the call to the general code untouched, which checks again and handles everything
+these do not (extras, mx.np views, materializing).
 
 An operand read twice (one array passed as two arguments) is checked against its first
 binding, as the general code's binding-while-checking does."""
