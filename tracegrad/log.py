@@ -88,7 +88,7 @@ def guard_miss(name, key, cache):
 
 def _difference(key, old):
     """What differs between two signature keys (jit.JitFunction._signature's layout)."""
-    structure, types, needs, recording, training, extra, alias = key
+    structure, types, needs, recording, training, extra = key
     if structure != old[0]:
         return "argument structure changed (tuples, lists, keywords or static values)"
     if len(types) != len(old[1]):
@@ -104,9 +104,6 @@ def _difference(key, old):
         if n != o:
             return f"input {i} {'needs' if n else 'does not need'} a gradient, compiled " \
                    f"for {'needing' if o else 'not needing'} one"
-    if alias != old[6]:
-        return "an array passed as several arguments (or as a parameter) differs: " \
-            f"first positions {alias}, compiled for {old[6]}"
     return "block structure changed" if extra != old[5] else "signature changed"
 
 

@@ -311,8 +311,8 @@ def run_pipelines(prog):
 
 def run_jit(prog, second=None, aliased=False):
     """The jitted program's output on prog.inputs (and on `second`). With `aliased`, a call
-    passing one array as two inputs of the same type comes first: its compiled code must not
-    serve the call with distinct arrays (jit.alias_pattern)."""
+    passing one array as two inputs of the same type comes first: the code traced on it must
+    serve the call with distinct arrays right (trace.py's stand-ins)."""
     f = mx.jit(program_fn(prog))
     xs = [nd.array(x, dtype=x.dtype) for x in prog.inputs]
     pair = _same_type_pair(prog.inputs) if aliased else None

@@ -526,15 +526,8 @@ def _replay_or_learn(block, args):
         _, replays, snapshot, params, version, training = rep
         if version == STRUCTURE_VERSION[0] and training == _STATE.training:
             for b, values in snapshot:
-                d = (b or block).__dict__
-                if len(d) != len(values):
+                if not _same_objects((b or block).__dict__.values(), values):
                     break
-                for have, had in zip(d.values(), values):   # (a loop: faster than map here)
-                    if have is not had:
-                        break
-                else:
-                    continue
-                break
             else:
                 for p, data in params:
                     if p._data is not data:
@@ -572,6 +565,17 @@ def _replay_or_learn(block, args):
     return out
 
 
+def _same_objects(now, then):
+    """Whether `now` holds exactly the objects of the tuple `then`, in order (a loop: faster
+    than map(is_) for a block's few attributes)."""
+    if len(now) != len(then):
+        return False
+    for have, had in zip(now, then):
+        if have is not had:
+            return False
+    return True
+
+
 def _remember_captured_call(block, args, out):
     """After a hybridized call step capture deferred: remember how the JitFunction got there
     (its guard-free, key-free variant for this signature), so the next step's call of this
@@ -589,8 +593,6 @@ def _remember_captured_call(block, args, out):
         return
     if not all(type(a) in _CAPTURED_ARGS for a in args):
         return
-    if _tracing_jit.alias_pattern((*args, *[p._data for p in jf.param_list])) is not None:
-        return      # (an array passed twice reached a trace that reads it once: see jit)
     block.__dict__["_tg_step"] = (jf, node.entry, node.out_tree, STRUCTURE_VERSION[0],
                                   _STATE.training, len(args))
 

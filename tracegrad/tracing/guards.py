@@ -194,12 +194,13 @@ class Path:
     state updates, then one value per guard), the guards with their outcomes, and how the
     user's outputs nest (`out_tree`)."""
 
-    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, n_args, keep=(), n_keys=0):
+    def __init__(self, fn, feeds, n_out, updates, guards, out_tree, n_args, keep=(), n_keys=0,
+                 closure_args=()):
         self.fn, self.feeds, self.n_out, self.updates = fn, feeds, n_out, updates
         self.n_keys = n_keys    # random draws the traced code made (used by ops or not)
         self.keep = list(keep)  # what the path's ops name (custom Functions): kept alive
         self.guards, self.out_tree, self.n_args = guards, out_tree, n_args
-        self.closure_args = ()  # arguments the trace also read from elsewhere (trace.py)
+        self.closure_args = closure_args    # arguments also read from elsewhere (trace.py)
 
 
 class Node:

@@ -77,19 +77,7 @@ def unflatten(tree, it):
 
 
 _PARTS = ("argument structure", "array types", "which inputs need gradients", "recording",
-          "training mode", "block structure", "which arguments are one array")
-
-
-def alias_pattern(arrays):
-    """None when the arrays (a call's arguments, then its parameters' arrays) are distinct
-    objects; else each one's first position. Part of the signature, and checked by the
-    shortcuts that skip it (serving, the captured call): code traced on f(x, x) never serves
-    f(x, y). (trace() already makes the two arguments two inputs; this keeps the promise
-    independent of how a trace reads its arguments.)"""
-    if len(set(map(id, arrays))) == len(arrays):
-        return None
-    first = {}
-    return tuple(first.setdefault(id(a), i) for i, a in enumerate(arrays))
+          "training mode", "block structure")
 
 
 class JitFunction:
@@ -126,7 +114,7 @@ class JitFunction:
                     v.var is not None and v.var.grad_req != "null"))
             extra = self.extra_key() if self.extra_key is not None else None
             return (1, ((d.dtype, d.shape),), (need,), recording, STATE.training,
-                    extra, None), args, [need]
+                    extra), args, [need]
         structure = len(args)  # the common case: arrays only, no keyword arguments
         arrays = args
         if kwargs:
@@ -157,8 +145,7 @@ class JitFunction:
             needs.append(v is not None and (v.producer is not None or (
                 v.var is not None and v.var.grad_req != "null")))
         extra = self.extra_key() if self.extra_key is not None else None
-        key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra,
-               alias_pattern((*arrays, *params) if params else arrays))
+        key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra)
         return key, arrays, needs
 
     def __call__(self, *args, **kwargs):
@@ -399,10 +386,8 @@ class JitFunction:
         # this trace saw
         position = {id(a): i for i, a in enumerate(arrays)}
         updates = [ArgSlot(position[id(t)]) if id(t) in position else t for t in tr.updates]
-        path = Path(tr.function, feeds, len(tr.outputs), updates, guards, structure[0],
-                    len(arrays), tr.keep, len(keys))
-        path.closure_args = tr.closure_args
-        return path
+        return Path(tr.function, feeds, len(tr.outputs), updates, guards, structure[0],
+                    len(arrays), tr.keep, len(keys), tr.closure_args)
 
     # ------------------------------------------------------------------ inspecting
     def ir(self, stage="optimized"):

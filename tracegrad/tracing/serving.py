@@ -23,7 +23,7 @@ from ..array import HOOKS, NDArray, wrap
 from ..runtime.tape import STATE
 from ..stats import COUNTERS as _COUNTERS
 from .compiled import Feed, InferenceEntry
-from .jit import _TRACING, STRUCTURE_VERSION, alias_pattern, unflatten
+from .jit import _TRACING, STRUCTURE_VERSION, unflatten
 
 
 class ServingCall:
@@ -97,9 +97,8 @@ def _build(jf, tree, node, entry, training, args):
     if (plist is None or type(entry) is not InferenceEntry or tree.keyed or node.n_keys
             or entry.updates or jf.extra_key is not None or not args
             or not all(type(a) is NDArray for a in args)
-            or not all(p._nd_data() is p._data for p in plist)
-            or alias_pattern((*args, *[p._data for p in plist])) is not None):
-        return None     # (an array passed twice: its trace tells the uses apart by nothing)
+            or not all(p._nd_data() is p._data for p in plist)):
+        return None
     nargs = len(args)
     slots = []
     for kind, ref in entry.feeds:
