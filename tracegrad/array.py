@@ -480,7 +480,7 @@ class NDArray:
         per buffer, reused while the array keeps it (an input used by many ops and steps)."""
         leaf = self._leaf
         if leaf is None or leaf.data is not self._data:
-            leaf = self._leaf = tape.leaf(self._data)
+            leaf = self._leaf = tape.leaf(self._data, None, self)
         return leaf
 
     def __str__(self):
@@ -500,7 +500,7 @@ class NDArray:
             _check_grad_req(grad_req)
         data = self._data
         self._var = var = tape.Variable(np.zeros(data.shape, data.dtype), grad_req)
-        self._value = tape.leaf(data, var)
+        self._value = tape.leaf(data, var, self)
 
     def detach(self):
         """The same data, cut from the graph. Inside a trace (jit / hybridize) that is a

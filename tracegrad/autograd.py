@@ -111,7 +111,7 @@ def mark_variables(variables, gradients, grad_reqs="write"):
     for var, g, req in zip(variables, gradients, grad_reqs):
         _check_grad_req(req)
         var._var = tape.Variable(g._data, req)
-        var._value = tape.leaf(var._data, var._var)
+        var._value = tape.leaf(var._data, var._var, var)
 
 
 def _heads(heads, head_grads):

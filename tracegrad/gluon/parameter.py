@@ -130,7 +130,7 @@ class Parameter:
         else:
             buf = np.zeros_like(data._data)
         data._var = _GradVar(buf, self._grad_req)
-        data._value = tape.leaf(data._data, data._var)
+        data._value = tape.leaf(data._data, data._var, data)
 
     # ------------------------------------------------------------------ initialization
     def initialize(self, init=None, ctx=None, default_init=initializer.Uniform(),

@@ -89,9 +89,21 @@ def live(v) -> bool:
     return v is not None and v.data is not None
 
 
-def leaf(data, var=None) -> TapeValue:
-    """A graph input: a variable (var given) or an untracked array captured by a recorded op."""
-    return TapeValue(type_of(data), None, data, var)
+class OwnedLeaf(TapeValue):
+    """A graph input that an NDArray made for itself (attach_grad, its constant value):
+    `owner` (a weak reference) lets a trace that captured it feed the compiled code from that
+    array at every call, whatever variable or buffer the array has by then."""
+    __slots__ = ("owner",)
+
+
+def leaf(data, var=None, owner=None) -> TapeValue:
+    """A graph input: a variable (var given) or an untracked array captured by a recorded op;
+    `owner`: the NDArray it stands for, when one does."""
+    if owner is None:
+        return TapeValue(type_of(data), None, data, var)
+    v = OwnedLeaf(type_of(data), None, data, var)
+    v.owner = weakref.ref(owner)
+    return v
 
 
 def record(opdef, operands, attrs, out) -> TapeValue:
@@ -170,12 +182,40 @@ def canonical(opdef, attrs):
     return hit
 
 
-def collect(heads):
+def collect(heads, since=None):
     """The recorded graph behind `heads`: (leaves in creation order, ops in a topological
     order). Creation order makes a trace's inputs follow the program: random keys are drawn
-    in the order eager code drew them."""
-    _, values, ops, _, _ = _walk(heads, frozenset())
-    return sorted((v for v in values if v.producer is None), key=_creation), ops
+    in the order eager code drew them. With `since` (a `mark()`), a value recorded before it
+    is an input too: a trace holds the ops its function ran, not how the arrays it read from
+    elsewhere were computed."""
+    if since is None:
+        _, values, ops, _, _ = _walk(heads, frozenset())
+        return sorted((v for v in values if v.producer is None), key=_creation), ops
+    seen, leaves, ops = set(), [], []
+    stack = [(h, False) for h in reversed(heads)]
+    while stack:
+        v, ready = stack.pop()
+        if v in seen:
+            continue
+        p = v.producer
+        if p is None or v.seq < since:
+            seen.add(v)
+            leaves.append(v)
+        elif not ready:
+            stack.append((v, True))
+            stack.extend((o, False) for o in reversed(p.operands)
+                         if type(o) is not Literal and o not in seen)
+        else:
+            if v.data is None:
+                raise GraphFreedError(_FREED)
+            seen.update(p.results)
+            ops.append(p)
+    return sorted(leaves, key=_creation), ops
+
+
+def mark() -> int:
+    """A point in recording order: values recorded after it have a larger `seq`."""
+    return next(_seq)
 
 
 def _creation(v):

@@ -1314,7 +1314,7 @@ class _CallBinder:
         self.param_vars, self.rest = tuple(self.param_vars), tuple(self.rest)
 
 
-_ARG, _PARAM, _KEY, _CONST = Feed.ARG, Feed.PARAM, Feed.KEY, Feed.CONST
+_ARG, _PARAM, _KEY, _CONST, _HELD = Feed.ARG, Feed.PARAM, Feed.KEY, Feed.CONST, Feed.HELD
 
 
 def _bind_call(step, pop, entry, args, params):
@@ -1365,7 +1365,18 @@ def _bind_call(step, pop, entry, args, params):
             data = a._data
         elif kind == _CONST:
             data = ref
-        else:    # a variable the function reached from its scope
+        elif kind == _HELD:     # an array the function reached from its scope, as it is now
+            a = ref.array
+            if type(a) is not NDArray:
+                return None
+            v = a._value
+            if var is not None:
+                if v is not var:
+                    return None
+            elif v is not None and v.data is not None:
+                return None      # (a tracked array where the plan has a constant)
+            data = a._data
+        else:    # a variable no array stands for any more
             if var is not ref:
                 return None
             data = ref.data

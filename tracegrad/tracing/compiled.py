@@ -61,8 +61,41 @@ class ArgSlot:
 
 
 class Feed:
-    """Where each parameter of a traced Function gets its data at call time."""
-    ARG, PARAM, KEY, CONST, VAR = range(5)
+    """Where each parameter of a traced Function gets its data at call time. HELD: an array
+    the code reached from its scope (a closure, a global, a block attribute), fed from that
+    array (a Held); CONST and VAR: a buffer or a variable's tape leaf no array stands for."""
+    ARG, PARAM, KEY, CONST, VAR, HELD = range(6)
+
+
+class Held:
+    """An array the traced code read from its scope, read again at every call: its buffer then,
+    and its tape value then (a variable attached again, a constant since made a variable, a
+    buffer a recorded write replaced). Its type and whether it needs a gradient are part of the
+    jit signature (JitFunction.held), so a call reaching this feed has the traced type."""
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def data(self):
+        return self.array._data
+
+    def operand(self):
+        a = self.array
+        v = a._value
+        return v if v is not None and v.data is not None else a._constant_value()
+
+
+def held_state(a, recording):
+    """What a held array contributes to a jit signature: its dtype and shape, and whether a
+    gradient reaches it (the rule arguments follow)."""
+    d = a._data
+    need = False
+    if recording:
+        v = a._value
+        need = v is not None and v.data is not None and (v.producer is not None or (
+            v.var is not None and v.var.grad_req != "null"))
+    return d.dtype, d.shape, need
 
 
 class Entry:
@@ -123,6 +156,8 @@ class Entry:
                            if self.pending_keys else next_key()._data)
             elif kind == Feed.CONST:
                 out.append(ref)
+            elif kind == Feed.HELD:
+                out.append(ref.array._data)
             else:
                 out.append(ref.data)
         return out
@@ -134,6 +169,8 @@ class Entry:
             array = args[ref] if kind == Feed.ARG else params[ref]
             v = array._value
             return v if v is not None and v.data is not None else array._constant_value()
+        if kind == Feed.HELD:
+            return ref.operand()
         return ref if kind == Feed.VAR else tape.leaf(data)
 
     def write_updates(self, outs, args, params):

@@ -22,7 +22,7 @@ import numpy as np
 from .. import log
 from ..base import MXNetError
 from . import compiled as _compiled
-from .compiled import Feed, InferenceEntry, TrainingEntry
+from .compiled import Feed, InferenceEntry, TrainingEntry, held_state
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Literal, Value
 from ..ir.types import FLOATS
@@ -195,12 +195,13 @@ class Path:
     user's outputs nest (`out_tree`)."""
 
     def __init__(self, fn, feeds, n_out, updates, guards, out_tree, n_args, keep=(), n_keys=0,
-                 closure_args=()):
+                 closure_args=(), unreachable=0):
         self.fn, self.feeds, self.n_out, self.updates = fn, feeds, n_out, updates
         self.n_keys = n_keys    # random draws the traced code made (used by ops or not)
         self.keep = list(keep)  # what the path's ops name (custom Functions): kept alive
         self.guards, self.out_tree, self.n_args = guards, out_tree, n_args
         self.closure_args = closure_args    # arguments also read from elsewhere (trace.py)
+        self.unreachable = unreachable      # arrays recorded before the call, found nowhere
 
 
 class Node:
@@ -585,6 +586,8 @@ def _needs(kind, ref, needs, n_args, recording):
         return needs[n_args + ref]
     if kind == Feed.VAR:
         return recording and ref.var.grad_req != "null"
+    if kind == Feed.HELD:
+        return held_state(ref.array, recording)[2]
     return False
 
 
@@ -593,6 +596,8 @@ def _feed_key(kind, ref):
         return ref
     if kind == Feed.CONST:
         return (ref.dtype.str, ref.shape, hashlib.sha1(np.ascontiguousarray(ref)).digest())
+    if kind == Feed.HELD:   # (a held array is kept alive by its feed: its id is its own)
+        return ("held", id(ref.array))
     return id(ref.var)
 
 
@@ -603,4 +608,6 @@ def _feed_data(kind, ref, params, draw):
         return draw(ref)
     if kind == Feed.CONST:
         return ref
+    if kind == Feed.HELD:
+        return ref.array._data
     return ref.data

@@ -17,7 +17,7 @@ import warnings
 from .. import log
 from ..array import HOOKS, NDArray, materializing, wrap
 from ..base import DeferredInitializationError, user_location
-from .compiled import ArgSlot, Feed
+from .compiled import ArgSlot, Feed, Held, held_state
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
 from .trace import _identifier, _names, trace
 from ..random import _state as _RANDOM
@@ -31,6 +31,7 @@ from ..stats import COUNTERS as _COUNTERS, bump
 STRUCTURE_VERSION = [0]
 
 MAX_VARIANTS = 32        # compiled paths per function (over all signatures)
+MAX_REBINDS = 3          # traces after a scope name got another array, before running eagerly
 MAX_GUARD_OUTCOMES = 16  # compiled outcomes per guard
 
 
@@ -77,7 +78,8 @@ def unflatten(tree, it):
 
 
 _PARTS = ("argument structure", "array types", "which inputs need gradients", "recording",
-          "training mode", "block structure")
+          "training mode", "block structure",
+          "arrays read from its scope (their types or whether they need gradients)")
 
 
 class JitFunction:
@@ -94,6 +96,9 @@ class JitFunction:
         self.max_guard_outcomes = (MAX_GUARD_OUTCOMES if max_guard_outcomes is None
                                    else int(max_guard_outcomes))
         self.cache, self.last, self.last_tree = {}, None, None
+        self.held, self._held_grew = [], False     # arrays traced code read from its scope
+        self.places = []        # [(getter, array, name)]: where fn's scope held them
+        self.rebinds, self.scope_eager = 0, None
         self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0}
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
         self.first_reason = "first call"
@@ -113,6 +118,9 @@ class JitFunction:
                 need = v is not None and (v.producer is not None or (
                     v.var is not None and v.var.grad_req != "null"))
             extra = self.extra_key() if self.extra_key is not None else None
+            if self.held:
+                return (1, ((d.dtype, d.shape),), (need,), recording, STATE.training, extra,
+                        self._held_key(recording)), args, [need]
             return (1, ((d.dtype, d.shape),), (need,), recording, STATE.training,
                     extra), args, [need]
         structure = len(args)  # the common case: arrays only, no keyword arguments
@@ -146,7 +154,56 @@ class JitFunction:
                 v.var is not None and v.var.grad_req != "null")))
         extra = self.extra_key() if self.extra_key is not None else None
         key = (structure, tuple(types), tuple(needs), recording, STATE.training, extra)
+        if self.held:
+            key += (self._held_key(recording),)
         return key, arrays, needs
+
+    def _rekey(self, tree, key, args, kwargs, params):
+        """After a trace that read new arrays from fn's scope: `tree` under the signature that
+        includes them, the trees keyed without them dropped (no key can match them now)."""
+        if self._held_grew:
+            self._held_grew = False
+            self.cache = {self._signature(args, kwargs, params)[0]: tree}
+
+    def _held_key(self, recording):
+        """The signature part of the arrays traced code read from its scope (see Held)."""
+        return tuple([held_state(a, recording) for a in self.held])
+
+    def _hold(self, array):
+        """Note an array a trace read from fn's scope: its state joins the signature. The
+        trees keyed without it cannot be matched again; only `tree`, traced now, is rekeyed."""
+        if not any(a is array for a in self.held):
+            self.held.append(array)
+            self.places += [(get, array, name) for get, name in _places(self.fn, array)]
+            self._held_grew = True
+
+    def _scope_moved(self):
+        """None while every place of fn's scope a trace read an array from (self.places) still
+        holds that array. Else the compiled code is stale: it is dropped (the next call
+        traces again), or, once names were rebound MAX_REBINDS times, fn runs eagerly from now
+        on. Returns why the call runs eagerly, or None."""
+        if self.scope_eager is not None:
+            return self.scope_eager
+        for get, array, name in self.places:
+            try:
+                now = get()
+            except (ValueError, KeyError):  # (an emptied closure cell, a deleted attribute)
+                now = None
+            if now is not array:
+                break
+        else:
+            return None
+        self.rebinds += 1
+        self.cache, self.held, self.places, self.last_tree = {}, [], [], None
+        self.first_reason = (f"{name} was bound to another array since the last trace (the "
+                             f"compiled code read the old one)")
+        if self.rebinds <= MAX_REBINDS:
+            return None
+        self.scope_eager = (f"{name} is bound to another array between calls; compiled code "
+                            f"would read the array of its trace. Pass it as an argument")
+        warnings.warn(f"tracegrad.jit: {self.name}: {self.scope_eager}; it runs eagerly from "
+                      f"now on", stacklevel=4)
+        return self.scope_eager
 
     def __call__(self, *args, **kwargs):
         if _TRACING.depth or HOOKS.tracing:  # inside a trace: inline, the outer graph has it
@@ -168,6 +225,10 @@ class JitFunction:
                 _TRACING.depth -= 1
             self._compile_for(args, kwargs)
             return out
+        if self.places or self.scope_eager is not None:
+            why = self._scope_moved()
+            if why is not None:
+                return self._eager(args, kwargs, why)
         try:
             key, arrays, needs = self._signature(args, kwargs, params)
         except TypeError:  # an unhashable static argument: nothing to key on
@@ -222,6 +283,7 @@ class JitFunction:
         t0 = log.now()
         before = _RANDOM["counter"]
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
+        self._rekey(tree, key, args, kwargs, params)
         if self._stays_eager(tree, path):
             _RANDOM["counter"] = before  # the eager run draws what the trace drew
             return self._eager(args, kwargs, tree.eager)
@@ -249,7 +311,11 @@ class JitFunction:
         with the next (a wrong gradient), so each eager call makes its own instance. So does
         one whose trace read an argument from elsewhere too (its closure, a block attribute:
         trace.closure_args): compiled, a call with another array would read that one there."""
-        if path.closure_args:
+        if path.unreachable:
+            tree.eager = (f"it reads {path.unreachable} array(s) recorded before the call "
+                          f"that are not in its closure, globals or attributes (compiled code "
+                          f"could not read them again at the next call)")
+        elif path.closure_args:
             names = ", ".join(str(i) for i in path.closure_args)
             tree.eager = (f"argument(s) {names} are also read from its closure or a block "
                           f"attribute (compiled code cannot tell those reads from the "
@@ -309,6 +375,7 @@ class JitFunction:
         t0 = log.now()
         counter = _RANDOM["counter"]  # this call ran eagerly: the trace must not draw again
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
+        self._rekey(tree, key, args, kwargs, params)
         _RANDOM["counter"] = counter
         tree.pending_keys = []
         if not self._stays_eager(tree, path) and tree.add(path, params):
@@ -367,12 +434,26 @@ class JitFunction:
             for p, v in zip(params, saved):
                 p._value = v
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
-        keyset, consts = {k: n for n, k in enumerate(keys)}, []
+        keyset, consts, unreachable = {k: n for n, k in enumerate(keys)}, [], 0
         for leaf in tr.captured:
             if leaf in param_leaves:
                 feeds.append((Feed.PARAM, param_leaves[leaf]))
             elif leaf in keyset:
                 feeds.append((Feed.KEY, keyset[leaf]))
+            elif leaf.producer is not None:     # recorded before the call: fed from its array
+                owner = _scope_array(self.fn, leaf)
+                if owner is None:
+                    unreachable += 1
+                    feeds.append((Feed.CONST, leaf.data))
+                    continue
+                feeds.append((Feed.HELD, Held(owner)))
+                self._hold(owner)
+            elif _owner(leaf) is not None:
+                owner = _owner(leaf)
+                feeds.append((Feed.HELD, Held(owner)))
+                self._hold(owner)
+                if leaf.var is None:
+                    consts.append(_closure_name(self.fn, leaf.data) + str(leaf.type))
             elif leaf.var is not None:
                 feeds.append((Feed.VAR, leaf))
             else:
@@ -387,7 +468,7 @@ class JitFunction:
         position = {id(a): i for i, a in enumerate(arrays)}
         updates = [ArgSlot(position[id(t)]) if id(t) in position else t for t in tr.updates]
         return Path(tr.function, feeds, len(tr.outputs), updates, guards, structure[0],
-                    len(arrays), tr.keep, len(keys), tr.closure_args)
+                    len(arrays), tr.keep, len(keys), tr.closure_args, unreachable)
 
     # ------------------------------------------------------------------ inspecting
     def ir(self, stage="optimized"):
@@ -448,6 +529,60 @@ def _python_ops(node, found=None):
     for child in getattr(node, "children", {}).values():
         _python_ops(child, found)
     return found
+
+
+def _owner(leaf):
+    """The array a captured tape leaf stands for (tape.OwnedLeaf), while it still stands for
+    it: the array's variable, or its constant value on the same buffer. None: feed the leaf."""
+    ref = getattr(leaf, "owner", None)
+    a = ref() if ref is not None else None
+    if a is None:
+        return None
+    v = a._value
+    if v is leaf or (leaf.var is None and not tape.live(v) and a._leaf is leaf
+                     and a._data is leaf.data):
+        return a
+    return None
+
+
+def _places(fn, array):
+    """[(getter, name)]: where fn's scope holds `array` (its closure cells, its globals, its
+    bound object's attributes), read again before every call. An array reached otherwise (an
+    attribute of a closure's object) has no place: rebinding that is not seen."""
+    out = []
+    code = getattr(fn, "__code__", None)
+    cells = getattr(fn, "__closure__", None)
+    if code is not None and cells:
+        for n, c in zip(code.co_freevars, cells):
+            if _filled(c) and c.cell_contents is array:
+                out.append((_cell_getter(c), n))
+    g = getattr(fn, "__globals__", None)
+    if g is not None:
+        out += [(functools.partial(g.__getitem__, n), n) for n, v in list(g.items())
+                if v is array]
+    owner = getattr(fn, "__self__", None)
+    d = getattr(owner, "__dict__", None)
+    if d is not None:
+        out += [(functools.partial(d.__getitem__, k), f"self.{k}") for k, v in list(d.items())
+                if v is array]
+    return out
+
+
+def _scope_array(fn, value):
+    """The array of fn's closure cells, globals or bound object's attributes whose tape value
+    is `value` (one recorded before the call), or None."""
+    cells = getattr(fn, "__closure__", None) or ()
+    candidates = [c.cell_contents for c in cells if _filled(c)]
+    candidates += list(getattr(fn, "__globals__", {}).values())
+    candidates += list(getattr(getattr(fn, "__self__", None), "__dict__", {}).values())
+    for a in candidates:
+        if isinstance(a, NDArray) and a._value is value:
+            return a
+    return None
+
+
+def _cell_getter(cell):
+    return lambda: cell.cell_contents
 
 
 def _closure_name(fn, data):

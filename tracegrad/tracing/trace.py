@@ -54,6 +54,7 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None,
     # block attribute) is then seen (`closure_args`). Such a read is taken as the input (so
     # the traced graph is what fn computed), but the trace holds only while that argument IS
     # that array: a caller compiling for every array of the signature must not use it.
+    start = tape.mark()
     inputs, saved, traced_args, seen_as = [], [], list(args), {}
     for i, (a, nm) in enumerate(zip(args, names)):
         if isinstance(a, NDArray):
@@ -92,7 +93,7 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None,
             LOCATING.blocks.pop()
         for a, v in reversed(saved):
             a._value = v
-    leaves, ops = tape.collect(heads)
+    leaves, ops = tape.collect(heads, since=start)
     b = Builder(name=_identifier(name or getattr(fn, "__name__", "f")))
     env = {v: b.param(v.type, v.name_hint) for v in inputs}
     closure_args = set()

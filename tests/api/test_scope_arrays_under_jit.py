@@ -1,0 +1,273 @@
+"""Arrays a compiled function reads from its scope (closure, globals, a block attribute)
+rather than through its arguments. Compiled code must use what the array is at the call,
+as eager code does: its buffer, its variable (attached again, or attached after the trace),
+the array a name is bound to now, and a value recorded before the call. Each case is checked
+against the same code run eagerly and against a float64 reference."""
+import warnings
+
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, capture, gluon, nd
+from tracegrad.tracing import jit as _jit
+
+pytestmark = pytest.mark.usefixtures("fresh_capture")
+
+RS = np.random.RandomState(7)
+X64 = RS.rand(4, 3)
+W64 = RS.rand(3, 2)
+
+
+def _tanh_sum_grad_w(x, w):
+    """d/dw sum(tanh(x @ w)) in float64."""
+    return x.T @ (1 - np.tanh(x @ w) ** 2)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_closure_variable_attached_again_before_every_step(compiled):
+    x, w = nd.array(X64), nd.array(W64)
+    f = mx.jit(lambda x: nd.sum(nd.tanh(nd.dot(x, w)))) if compiled else \
+        (lambda x: nd.sum(nd.tanh(nd.dot(x, w))))
+    for _ in range(4):
+        w.attach_grad()
+        with autograd.record():
+            y = f(x)
+        y.backward()
+        np.testing.assert_allclose(w.grad.asnumpy(), _tanh_sum_grad_w(X64, W64), rtol=1e-5)
+    if compiled:
+        assert f.counts["traces"] == 1      # the variable is fed, not traced again
+
+
+def test_a_closure_constant_made_a_variable_after_the_trace():
+    x, w = nd.array(X64), nd.array(W64)
+    f = mx.jit(lambda x: nd.sum(nd.tanh(nd.dot(x, w))))
+    x.attach_grad()
+    with autograd.record():
+        f(x).backward()
+    w.attach_grad()
+    for _ in range(2):
+        with autograd.record():
+            y = f(x)
+        y.backward()
+        np.testing.assert_allclose(w.grad.asnumpy(), _tanh_sum_grad_w(X64, W64), rtol=1e-5)
+    # and back: grad_req 'null' again delivers none, as eager
+    w.attach_grad("null")
+    with autograd.record():
+        y = f(x)
+    y.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), (1 - np.tanh(X64 @ W64) ** 2) @ W64.T,
+                               rtol=1e-5)
+
+
+def test_the_gradient_of_a_closure_variable_against_finite_differences():
+    w = nd.array(W64)
+    w.attach_grad()
+    x = nd.array(X64)
+    f = mx.jit(lambda x: nd.sum(nd.tanh(nd.dot(x, w)) * nd.dot(x, w)))
+    with autograd.record():
+        y = f(x)
+    y.backward()
+    w.attach_grad()
+    with autograd.record():
+        y = f(x)
+    y.backward()
+
+    def value(w64):
+        return np.sum(np.tanh(X64 @ w64) * (X64 @ w64))
+    eps, numeric = 1e-6, np.zeros_like(W64)
+    for i in np.ndindex(W64.shape):
+        d = np.zeros_like(W64)
+        d[i] = eps
+        numeric[i] = (value(W64 + d) - value(W64 - d)) / (2 * eps)
+    np.testing.assert_allclose(w.grad.asnumpy(), numeric, rtol=1e-4, atol=1e-5)
+
+
+W_GLOBAL = None
+
+
+def _global_loss(x, y):
+    return nd.mean((nd.dot(x, W_GLOBAL) - y) ** 2)
+
+
+def test_a_global_rebound_every_step_is_read_as_it_is_now():
+    """The tutorial's manual SGD with the weight as a global: `W = W - lr * W.grad` binds the
+    name to a new array at every step. The compiled code follows it, and after MAX_REBINDS
+    retraces the function runs eagerly with a warning saying why."""
+    global W_GLOBAL
+    x, y = nd.array(X64), nd.array(X64 @ W64[:, :1] + 0.1)
+    W_GLOBAL = nd.zeros((3, 1))
+    f = mx.jit(_global_loss)
+    w64 = np.zeros((3, 1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(_jit.MAX_REBINDS + 3):
+            W_GLOBAL.attach_grad()
+            with autograd.record():
+                loss = f(x, y)
+            loss.backward()
+            r = X64 @ w64 - y.asnumpy()
+            np.testing.assert_allclose(loss.asscalar(), np.mean(r ** 2), rtol=1e-5)
+            np.testing.assert_allclose(W_GLOBAL.grad.asnumpy(), 2 * X64.T @ r / len(r),
+                                       rtol=1e-4, atol=1e-6)
+            W_GLOBAL = W_GLOBAL - 0.3 * W_GLOBAL.grad
+            w64 = w64 - 0.3 * (2 * X64.T @ r / len(r))
+    assert any("W_GLOBAL is bound to another array" in str(w.message) for w in caught)
+    assert f.counts["traces"] == _jit.MAX_REBINDS + 1
+    assert f.counts["eager_fallbacks"] == 2
+
+
+def test_a_closure_array_recomputed_under_record_every_step():
+    """h is recorded before the call (from a variable and a Python number that changes): the
+    compiled code reads h, it does not replay how h was computed."""
+    x, w = nd.array([1., 2., 3.]), nd.array([0.5, 0.25, 2.])
+    w.attach_grad()
+    f = mx.jit(lambda x: nd.sum(x * h))
+    for i in range(3):
+        with autograd.record():
+            h = w * 2 + i
+            y = f(x)
+        y.backward()
+        assert y.asscalar() == pytest.approx(float(np.sum([1, 2, 3] * (np.array(
+            [0.5, 0.25, 2.]) * 2 + i))), rel=1e-6)
+        np.testing.assert_allclose(w.grad.asnumpy(), [2., 4., 6.])
+
+
+def test_a_closure_array_recorded_once_and_read_by_many_calls():
+    """h recorded before the calls, w then changed in place: eager reads h as it was computed;
+    so does compiled code (it does not recompute h from w). One trace serves the calls."""
+    w = nd.array([0.5, 0.25, 2.])
+    w.attach_grad()
+    x = nd.array([1., 2., 3.])
+    with autograd.record():
+        h = w * 2
+    f = mx.jit(lambda x: nd.sum(x * h))
+    first = f(x).asscalar()
+    w[:] = 10        # outside record: in place; h keeps its values
+    assert f(x).asscalar() == first == pytest.approx(1 + 1 + 12)
+    with autograd.record():
+        y = f(x)
+    y.backward()
+    np.testing.assert_allclose(w.grad.asnumpy(), [2., 4., 6.])
+    assert f.counts["traces"] <= 2
+
+
+def test_a_recorded_array_out_of_reach_runs_eagerly():
+    """An array recorded before the call that the function reaches through a container: the
+    compiled code could not read it again, so that signature runs eagerly (with a warning),
+    and every call gets eager's answer."""
+    w = nd.array([0.5, 0.25, 2.])
+    w.attach_grad()
+    box = {}
+    f = mx.jit(lambda x: nd.sum(x * box["h"]))
+    x = nd.array([1., 2., 3.])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(3):
+            with autograd.record():
+                box["h"] = w * (i + 1)
+                y = f(x)
+            y.backward()
+            assert y.asscalar() == pytest.approx(7.0 * (i + 1), rel=1e-6)
+            np.testing.assert_allclose(w.grad.asnumpy(), [1. * (i + 1), 2. * (i + 1),
+                                                          3. * (i + 1)])
+    assert any("recorded before the call" in str(w.message) for w in caught)
+
+
+def test_a_closure_constant_written_while_recording():
+    """A write while recording gives the array a new buffer (the recorded graph keeps the old
+    one): the next compiled call reads the new one."""
+    c = nd.array([1., 2., 3.])
+    x = nd.array([1., 1., 1.])
+    x.attach_grad()
+    f = mx.jit(lambda x: nd.sum(x * c))
+    with autograd.record():
+        y = f(x)
+    y.backward()
+    for v in (5., 7.):
+        with autograd.record():
+            c[:] = v
+            y = f(x)
+        y.backward()
+        assert y.asscalar() == pytest.approx(3 * v)
+        np.testing.assert_allclose(x.grad.asnumpy(), [v] * 3)
+
+
+class Scaled(gluon.HybridBlock):
+    """A Dense layer scaled by an NDArray attribute (not a Parameter)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = gluon.nn.Dense(2, in_units=3)
+        self.scale = nd.array([1.5, -0.5])
+
+    def hybrid_forward(self, F, x):
+        return self.dense(x) * self.scale
+
+
+@pytest.mark.parametrize("capture_on", [True, False])
+def test_a_block_attribute_rebound_attached_and_written(capture_on):
+    capture.set_enabled(capture_on)
+    try:
+        mx.random.seed(1)
+        net = Scaled()
+        net.initialize()
+        net.hybridize()
+        x = nd.array(X64)
+        weight, bias = (p.data().asnumpy().astype(np.float64)
+                        for p in net.collect_params().values())
+
+        def expect(scale):
+            return (X64 @ weight.T + bias) * scale
+        for _ in range(3):
+            with autograd.record():
+                out = net(x)
+            out.backward()
+            np.testing.assert_allclose(out.asnumpy(), expect([1.5, -0.5]), rtol=1e-5)
+        net.scale = nd.array([2., 3.])              # rebound
+        for _ in range(2):
+            with autograd.record():
+                out = net(x)
+            out.backward()
+            np.testing.assert_allclose(out.asnumpy(), expect([2., 3.]), rtol=1e-5)
+        net.scale[:] = 4.                           # written in place
+        np.testing.assert_allclose(net(x).asnumpy(), expect([4., 4.]), rtol=1e-5)
+        net.scale.attach_grad()                     # made a variable after the traces
+        for _ in range(2):
+            with autograd.record():
+                out = net(x)
+            out.backward()
+            np.testing.assert_allclose(net.scale.grad.asnumpy(),
+                                       (X64 @ weight.T + bias).sum(axis=0), rtol=1e-5)
+    finally:
+        capture.set_enabled(True)
+
+
+@pytest.mark.parametrize("capture_on", [True, False])
+def test_the_usual_step_with_a_constant_attribute_matches_capture_off(capture_on):
+    """The usual step (hybridized net with an NDArray attribute, loss outside, Trainer) for
+    20 steps, with the attribute written in place half-way: the same parameters as eager."""
+    def run(hybrid):
+        capture.set_enabled(capture_on)
+        try:
+            mx.random.seed(2)
+            net = Scaled()
+            net.initialize()
+            if hybrid:
+                net.hybridize()
+            loss_fn = gluon.loss.L2Loss()
+            trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.05})
+            rs = np.random.RandomState(3)
+            for i in range(20):
+                if i == 10:
+                    net.scale[:] = nd.array([0.25, 2.])
+                x, y = nd.array(rs.randn(4, 3)), nd.array(rs.randn(4, 2))
+                with autograd.record():
+                    loss = loss_fn(net(x), y)
+                loss.backward()
+                trainer.step(4)
+            return [p.data().asnumpy() for p in net.collect_params().values()]
+        finally:
+            capture.set_enabled(True)
+    for a, b in zip(run(True), run(False)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
