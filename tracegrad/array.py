@@ -205,7 +205,9 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
                     raise op_error(opdef.name, datas, attrs, _type_rule_says(
                         opdef, datas, attrs) or "an operand is not an array") from None
                 operands.append(a)
-        if tracked:
+        # (a trace records ops on untracked arrays too: arrays of its function's scope are
+        # inputs it reads at every call, not constants)
+        if tracked or HOOKS.tracing:
             res._value = tape.record(opdef, operands, attrs, out)
     return res if not _PLACED[0] else _placed_like(res, args)
 
@@ -300,7 +302,8 @@ def _type_rule_says(opdef, datas, attrs):
 def _apply_multi(opdef, args, attrs, outs):
     """The multi-result case of apply (custom Functions' backward under create_graph)."""
     res = tuple(wrap(np.asarray(o)) for o in outs)
-    if STATE.recording and any(isinstance(a, NDArray) and tape.live(a._value) for a in args):
+    if STATE.recording and (HOOKS.tracing or any(isinstance(a, NDArray) and tape.live(a._value)
+                                                 for a in args)):
         operands = [(a._value if tape.live(a._value) else a._constant_value())
                     if isinstance(a, NDArray) else a for a in args]
         for r, v in zip(res, tape.record_multi(opdef, operands, attrs, [r._data for r in res])):
