@@ -112,7 +112,8 @@ def test_a_global_rebound_every_step_is_read_as_it_is_now():
                                        rtol=1e-4, atol=1e-6)
             W_GLOBAL = W_GLOBAL - 0.3 * W_GLOBAL.grad
             w64 = w64 - 0.3 * (2 * X64.T @ r / len(r))
-    assert any("W_GLOBAL is bound to another array" in str(w.message) for w in caught)
+    assert any("W_GLOBAL was bound to another array between calls" in str(w.message)
+               for w in caught)
     assert f.counts["traces"] == _jit.MAX_REBINDS + 1
     assert f.counts["eager_fallbacks"] == 2
 
@@ -271,3 +272,60 @@ def test_the_usual_step_with_a_constant_attribute_matches_capture_off(capture_on
             capture.set_enabled(True)
     for a, b in zip(run(True), run(False)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+class Model:
+    """A plain object holding the weight: the function reads `model.w`, which is no place
+    jit watches (closure cell, global, own attribute) — only the array itself is."""
+
+
+def test_a_weight_rebound_on_an_object_the_closure_holds():
+    """`model.w = model.w - lr * grad` leaves the old array to die: the compiled code that
+    read it is dropped rather than fed a dead array or a stale copy."""
+    model = Model()
+    model.w = nd.array(W64[:, :1])
+    x, y = nd.array(X64), nd.array(X64 @ W64[:, 1:] - 0.2)
+    f = mx.jit(lambda x, y: nd.mean((nd.dot(x, model.w) - y) ** 2))
+    w64 = W64[:, :1].copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(6):
+            model.w.attach_grad()
+            with autograd.record():
+                loss = f(x, y)
+            loss.backward()
+            r = X64 @ w64 - y.asnumpy()
+            np.testing.assert_allclose(loss.asscalar(), np.mean(r ** 2), rtol=1e-5)
+            np.testing.assert_allclose(model.w.grad.asnumpy(), 2 * X64.T @ r / len(r),
+                                       rtol=1e-4, atol=1e-6)
+            model.w = model.w - 0.3 * model.w.grad
+            w64 = w64 - 0.3 * (2 * X64.T @ r / len(r))
+
+
+def test_an_object_weight_updated_in_place_keeps_one_trace():
+    model = Model()
+    model.w = nd.array(W64[:, :1])
+    x = nd.array(X64)
+    f = mx.jit(lambda x: nd.sum(nd.dot(x, model.w)))
+    for k in range(5):
+        model.w[:] = k
+        assert f(x).asscalar() == pytest.approx(k * X64.sum(), rel=1e-5)
+    assert f.counts["traces"] == 1
+
+
+def test_arrays_the_function_makes_itself_are_no_scope_arrays():
+    """An array made inside the function (its own constant) dies after the trace: its feed
+    reads the buffer the trace saw, and the calls that follow neither trace again nor run
+    eagerly."""
+    f = mx.jit(lambda x: x * nd.array([1., 2., 3.]) + nd.ones((3,)))
+    x = nd.array([2., 2., 2.])
+    x.attach_grad()
+    for _ in range(4):
+        with autograd.record():
+            y = f(x)
+        y.backward()
+        np.testing.assert_allclose(y.asnumpy(), [3., 5., 7.])
+        np.testing.assert_allclose(x.grad.asnumpy(), [1., 2., 3.])
+    assert f.counts["traces"] == 1 and f.counts["eager_fallbacks"] == 0
+    assert not f.held
+

@@ -3,8 +3,8 @@
 A scenario is a small program of x and two scope arrays c1, c2 (a closure's variables, or a
 hybridized block's attributes), called several times; before each call one event changes the
 scope the way user code does: a write in place (outside or inside record()), attach_grad with
-each grad_req, binding the name to a new array, recomputing it under record() from the other
-one, or nothing. The same seeded scenario runs eagerly and compiled; every call's output and
+each grad_req, binding the name to a new array (of the same shape or a broadcast one),
+recomputing it under record() from the other one, or nothing. The same seeded scenario runs eagerly and compiled; every call's output and
 every gradient (x's, and c1's and c2's while they are variables) must agree.
 
 tests/fuzz/test_scope_fuzz.py runs a few seeds in CI; `python scripts/fuzz_scope.py` runs many.
@@ -30,7 +30,7 @@ OPS = [
 ]
 
 EVENTS = ["none", "write", "write_recording", "attach_write", "attach_add", "attach_null",
-          "rebind", "rebind_attached", "recompute"]
+          "rebind", "rebind_attached", "rebind_broadcast", "recompute"]
 
 
 class Scenario:
@@ -136,8 +136,9 @@ def _apply(event, name, other, value, get, put, x, f, recorded):
             get(c).grad.asnumpy().astype(np.float64)
             if get(c)._var is not None and get(c)._var.grad_req != "null" else None
             for c in ("c1", "c2")]
+    value_like = value[:get(name).shape[0]]     # (the array may have the broadcast shape)
     if event == "write":
-        get(name)[:] = nd.array(value)
+        get(name)[:] = nd.array(value_like)
     elif event.startswith("attach_"):
         get(name).attach_grad(event[len("attach_"):])
     elif event == "rebind":
@@ -145,13 +146,15 @@ def _apply(event, name, other, value, get, put, x, f, recorded):
     elif event == "rebind_attached":
         put(name, nd.array(value))
         get(name).attach_grad()
+    elif event == "rebind_broadcast":      # another shape (broadcast by the program's ops)
+        put(name, nd.array(value[:1]))
     if event in ("write_recording", "recompute"):
         with autograd.record():
             if event == "write_recording":
                 target = get(name)
                 if target._value is not None:   # (a recorded array cannot be written there)
                     return None
-                target[:] = nd.array(value)
+                target[:] = nd.array(value_like)
             else:
                 put(name, get(other) * 0.5 + nd.array(value))
             y = f(x)

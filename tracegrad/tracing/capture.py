@@ -1366,16 +1366,21 @@ def _bind_call(step, pop, entry, args, params):
         elif kind == _CONST:
             data = ref
         elif kind == _HELD:     # an array the function reached from its scope, as it is now
-            a = ref.array
-            if type(a) is not NDArray:
-                return None
-            v = a._value
-            if var is not None:
-                if v is not var:
+            a = ref.ref()
+            if a is None:       # (the function's own temporary: the buffer its trace saw)
+                if var is not None:
                     return None
-            elif v is not None and v.data is not None:
-                return None      # (a tracked array where the plan has a constant)
-            data = a._data
+                data = ref.data
+            else:
+                if type(a) is not NDArray:
+                    return None
+                v = a._value
+                if var is not None:
+                    if v is not var:
+                        return None
+                elif v is not None and v.data is not None:
+                    return None      # (a tracked array where the plan has a constant)
+                data = a._data
         else:    # a variable no array stands for any more
             if var is not ref:
                 return None

@@ -6,6 +6,8 @@ tape, whose vjp rule emits ONE `compiled_adjoint` op, so backward() is one nativ
 whole graph and grad_req / head gradients are handled by the tape as usual. Higher-order
 gradients through compiled code differentiate the adjoint IR inline instead.
 """
+import weakref
+
 import numpy as np
 
 from .. import log
@@ -71,17 +73,29 @@ class Held:
     """An array the traced code read from its scope, read again at every call: its buffer then,
     and its tape value then (a variable attached again, a constant since made a variable, a
     buffer a recorded write replaced). Its type and whether it needs a gradient are part of the
-    jit signature (JitFunction.held), so a call reaching this feed has the traced type."""
-    __slots__ = ("array",)
+    jit signature (JitFunction.held), so a call reaching this feed has the traced type.
+
+    A weak reference: compiled code does not keep the array alive. One that dies after its
+    trace was fn's own temporary (its buffer, `data`, is fed); one that dies later was
+    rebound where it was held (JitFunction._moved drops the code before it is fed)."""
+    __slots__ = ("ref", "data")
 
     def __init__(self, array):
-        self.array = array
+        self.ref = weakref.ref(array)   # (one weak reference per array: a stable key)
+        self.data = array._data
 
-    def data(self):
-        return self.array._data
+    @property
+    def array(self):
+        return self.ref()
+
+    def buffer(self):
+        a = self.ref()
+        return self.data if a is None else a._data
 
     def operand(self):
-        a = self.array
+        a = self.ref()
+        if a is None:
+            return tape.leaf(self.data)
         v = a._value
         return v if v is not None and v.data is not None else a._constant_value()
 
@@ -157,7 +171,7 @@ class Entry:
             elif kind == Feed.CONST:
                 out.append(ref)
             elif kind == Feed.HELD:
-                out.append(ref.array._data)
+                out.append(ref.buffer())
             else:
                 out.append(ref.data)
         return out

@@ -587,7 +587,8 @@ def _needs(kind, ref, needs, n_args, recording):
     if kind == Feed.VAR:
         return recording and ref.var.grad_req != "null"
     if kind == Feed.HELD:
-        return held_state(ref.array, recording)[2]
+        a = ref.array
+        return a is not None and held_state(a, recording)[2]
     return False
 
 
@@ -596,8 +597,8 @@ def _feed_key(kind, ref):
         return ref
     if kind == Feed.CONST:
         return (ref.dtype.str, ref.shape, hashlib.sha1(np.ascontiguousarray(ref)).digest())
-    if kind == Feed.HELD:   # (a held array is kept alive by its feed: its id is its own)
-        return ("held", id(ref.array))
+    if kind == Feed.HELD:   # (the array's one weak reference: the same for every trace)
+        return ("held", id(ref.ref))
     return id(ref.var)
 
 
@@ -609,5 +610,5 @@ def _feed_data(kind, ref, params, draw):
     if kind == Feed.CONST:
         return ref
     if kind == Feed.HELD:
-        return ref.array._data
+        return ref.buffer()
     return ref.data

@@ -13,6 +13,7 @@ bound the call runs eagerly and one warning says where and why.
 import functools
 import threading
 import warnings
+import weakref
 
 from .. import log
 from ..array import HOOKS, NDArray, materializing, wrap
@@ -158,52 +159,73 @@ class JitFunction:
             key += (self._held_key(recording),)
         return key, arrays, needs
 
-    def _rekey(self, tree, key, args, kwargs, params):
-        """After a trace that read new arrays from fn's scope: `tree` under the signature that
-        includes them, the trees keyed without them dropped (no key can match them now)."""
-        if self._held_grew:
-            self._held_grew = False
-            self.cache = {self._signature(args, kwargs, params)[0]: tree}
+    def _graft(self, tree, key, path, args, kwargs, params):
+        """Add a traced path to `tree`: True, False (the retrace took another route), or None
+        (this signature runs eagerly: _stays_eager). Then the arrays only the trace itself
+        held (temporaries fn made) leave the watch list: their feeds read the buffer the trace
+        saw. After a trace that read new arrays from fn's scope, `tree` takes the signature
+        that includes them, and the trees keyed without them are dropped (no key can match
+        them now)."""
+        try:
+            return None if self._stays_eager(tree, path) else tree.add(path, params)
+        finally:
+            path.alive = None
+            self.held = [r for r in self.held if r() is not None]
+            if self._held_grew:
+                self._held_grew = False
+                new = self._signature(args, kwargs, params)[0]
+                if new != key:
+                    self.cache = {new: tree}
 
     def _held_key(self, recording):
         """The signature part of the arrays traced code read from its scope (see Held)."""
-        return tuple([held_state(a, recording) for a in self.held])
+        return tuple([held_state(r(), recording) if r() is not None else None
+                      for r in self.held])
 
     def _hold(self, array):
         """Note an array a trace read from fn's scope: its state joins the signature. The
         trees keyed without it cannot be matched again; only `tree`, traced now, is rekeyed."""
-        if not any(a is array for a in self.held):
-            self.held.append(array)
+        if not any(r() is array for r in self.held):
+            self.held.append(weakref.ref(array))
             self.places += [(get, array, name) for get, name in _places(self.fn, array)]
             self._held_grew = True
 
     def _scope_moved(self):
-        """None while every place of fn's scope a trace read an array from (self.places) still
-        holds that array. Else the compiled code is stale: it is dropped (the next call
-        traces again), or, once names were rebound MAX_REBINDS times, fn runs eagerly from now
-        on. Returns why the call runs eagerly, or None."""
+        """None while every array a trace read from fn's scope is alive and every place it
+        was read from (self.places) still holds it. Else the compiled code is stale: it is
+        dropped (the next call traces again), or, after MAX_REBINDS such retraces, fn runs
+        eagerly from now on. Returns why the call runs eagerly, or None."""
         if self.scope_eager is not None:
             return self.scope_eager
+        what = self._moved()
+        if what is None:
+            return None
+        self.rebinds += 1
+        self.cache, self.held, self.places, self.last_tree = {}, [], [], None
+        self.first_reason = f"{what} since the last trace (the compiled code read the old one)"
+        if self.rebinds <= MAX_REBINDS:
+            return None
+        self.scope_eager = (f"{what} between calls, {self.rebinds} times: compiled code would "
+                            f"read the array of its trace, so it runs eagerly from now on; "
+                            f"pass the array as an argument to compile it")
+        warnings.warn(f"tracegrad.jit: {self.name}: {self.scope_eager}", stacklevel=4)
+        return self.scope_eager
+
+    def _moved(self):
+        """What changed in fn's scope: a place holding another array, or a held array that
+        died (it was reached through another object, which now holds another one); None."""
         for get, array, name in self.places:
             try:
                 now = get()
             except (ValueError, KeyError):  # (an emptied closure cell, a deleted attribute)
                 now = None
             if now is not array:
-                break
-        else:
-            return None
-        self.rebinds += 1
-        self.cache, self.held, self.places, self.last_tree = {}, [], [], None
-        self.first_reason = (f"{name} was bound to another array since the last trace (the "
-                             f"compiled code read the old one)")
-        if self.rebinds <= MAX_REBINDS:
-            return None
-        self.scope_eager = (f"{name} is bound to another array between calls; compiled code "
-                            f"would read the array of its trace. Pass it as an argument")
-        warnings.warn(f"tracegrad.jit: {self.name}: {self.scope_eager}; it runs eagerly from "
-                      f"now on", stacklevel=4)
-        return self.scope_eager
+                return f"{name} was bound to another array"
+        for r in self.held:
+            if r() is None:
+                return ("an array it read through another object was replaced there (the old "
+                        "one died)")
+        return None
 
     def __call__(self, *args, **kwargs):
         if _TRACING.depth or HOOKS.tracing:  # inside a trace: inline, the outer graph has it
@@ -225,7 +247,7 @@ class JitFunction:
                 _TRACING.depth -= 1
             self._compile_for(args, kwargs)
             return out
-        if self.places or self.scope_eager is not None:
+        if self.held or self.scope_eager is not None:
             why = self._scope_moved()
             if why is not None:
                 return self._eager(args, kwargs, why)
@@ -283,11 +305,11 @@ class JitFunction:
         t0 = log.now()
         before = _RANDOM["counter"]
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
-        self._rekey(tree, key, args, kwargs, params)
-        if self._stays_eager(tree, path):
+        added = self._graft(tree, key, path, args, kwargs, params)
+        if added is None:
             _RANDOM["counter"] = before  # the eager run draws what the trace drew
             return self._eager(args, kwargs, tree.eager)
-        if not tree.add(path, params):
+        if not added:
             self.last_reason += " (the retrace took another route: not compiled)"
             return self._eager(args, kwargs, None)
         self.counts["traces"] += 1
@@ -375,10 +397,9 @@ class JitFunction:
         t0 = log.now()
         counter = _RANDOM["counter"]  # this call ran eagerly: the trace must not draw again
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
-        self._rekey(tree, key, args, kwargs, params)
         _RANDOM["counter"] = counter
         tree.pending_keys = []
-        if not self._stays_eager(tree, path) and tree.add(path, params):
+        if self._graft(tree, key, path, args, kwargs, params):
             self.counts["traces"] += 1
             log.compiled(self.name, log.describe(key), self._paths(), t0)
 
@@ -435,6 +456,7 @@ class JitFunction:
                 p._value = v
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
         keyset, consts, unreachable = {k: n for n, k in enumerate(keys)}, [], 0
+        alive = []      # the held arrays, alive until the path is grafted (JitFunction._graft)
         for leaf in tr.captured:
             if leaf in param_leaves:
                 feeds.append((Feed.PARAM, param_leaves[leaf]))
@@ -448,10 +470,12 @@ class JitFunction:
                     continue
                 feeds.append((Feed.HELD, Held(owner)))
                 self._hold(owner)
+                alive.append(owner)
             elif _owner(leaf) is not None:
                 owner = _owner(leaf)
                 feeds.append((Feed.HELD, Held(owner)))
                 self._hold(owner)
+                alive.append(owner)
                 if leaf.var is None:
                     consts.append(_closure_name(self.fn, leaf.data) + str(leaf.type))
             elif leaf.var is not None:
@@ -467,8 +491,10 @@ class JitFunction:
         # this trace saw
         position = {id(a): i for i, a in enumerate(arrays)}
         updates = [ArgSlot(position[id(t)]) if id(t) in position else t for t in tr.updates]
-        return Path(tr.function, feeds, len(tr.outputs), updates, guards, structure[0],
+        path = Path(tr.function, feeds, len(tr.outputs), updates, guards, structure[0],
                     len(arrays), tr.keep, len(keys), tr.closure_args, unreachable)
+        path.alive = alive
+        return path
 
     # ------------------------------------------------------------------ inspecting
     def ir(self, stage="optimized"):
