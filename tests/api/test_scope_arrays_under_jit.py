@@ -329,3 +329,52 @@ def test_arrays_the_function_makes_itself_are_no_scope_arrays():
     assert f.counts["traces"] == 1 and f.counts["eager_fallbacks"] == 0
     assert not f.held
 
+
+LR_GLOBAL = 0.5
+
+
+def test_python_numbers_and_flags_of_the_scope_are_watched():
+    """A global or closure number or flag the function reads is fixed in its trace: when it
+    changes, the next call traces again (here a learning rate decayed between calls, and a
+    closure flag that picks a branch)."""
+    global LR_GLOBAL
+    LR_GLOBAL = 0.5
+    square = True
+    f = mx.jit(lambda w, g: w - LR_GLOBAL * (g * g if square else g))
+    w, g = nd.array([1., 2.]), nd.array([3., 4.])
+    for lr, sq in ((0.5, True), (0.25, True), (0.25, False), (0.1, False)):
+        LR_GLOBAL, square = lr, sq
+        want = np.array([1., 2.]) - lr * (np.array([9., 16.]) if sq else np.array([3., 4.]))
+        np.testing.assert_allclose(f(w, g).asnumpy(), want, rtol=1e-6)
+        np.testing.assert_allclose(f(w, g).asnumpy(), want, rtol=1e-6)
+    assert f.counts["traces"] == 4
+
+
+def test_a_number_changed_at_every_call_ends_in_eager_with_a_warning():
+    scale = 1.0
+    f = mx.jit(lambda x: x * scale)
+    x = nd.array([1., 2.])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in range(8):
+            scale = float(k)
+            np.testing.assert_allclose(f(x).asnumpy(), [k, 2 * k])
+    assert any("scale was bound to another value" in str(w.message) for w in caught)
+    assert f.counts["traces"] == _jit.MAX_REBINDS + 1
+
+
+def test_a_block_attribute_number_stays_fixed_as_in_mxnet():
+    """hybridize() follows MXNet: a cached graph keeps the Python numbers it was built with."""
+    class Scale(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.k = 2.0
+
+        def hybrid_forward(self, F, x):
+            return x * self.k
+    blk = Scale()
+    blk.hybridize()
+    x = nd.array([1., 2.])
+    np.testing.assert_allclose(blk(x).asnumpy(), [2., 4.])
+    blk.k = 3.0
+    np.testing.assert_allclose(blk(x).asnumpy(), [2., 4.])

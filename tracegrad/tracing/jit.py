@@ -10,10 +10,13 @@ inputs, fed fresh on every call; arrays the function reads from its closure are 
 is traced (explain() lists them). Variants are bounded per function and per guard; past a
 bound the call runs eagerly and one warning says where and why.
 """
+import dis
 import functools
 import threading
 import warnings
 import weakref
+
+import numpy as np
 
 from .. import log
 from ..array import HOOKS, NDArray, materializing, wrap
@@ -33,6 +36,7 @@ STRUCTURE_VERSION = [0]
 
 MAX_VARIANTS = 32        # compiled paths per function (over all signatures)
 MAX_REBINDS = 3          # traces after a scope name got another array, before running eagerly
+REBIND_WINDOW = 100      # calls after which a name's next change counts from 1 again
 MAX_GUARD_OUTCOMES = 16  # compiled outcomes per guard
 
 
@@ -99,7 +103,8 @@ class JitFunction:
         self.cache, self.last, self.last_tree = {}, None, None
         self.held, self._held_grew = [], False     # arrays traced code read from its scope
         self.places = []        # [(getter, array, name)]: where fn's scope held them
-        self.rebinds, self.scope_eager = 0, None
+        self.values = []        # [(getter, value, name)]: numbers, flags, strings it may read
+        self.rebinds, self.rebound_at, self.scope_eager = 0, 0, None
         self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0}
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
         self.first_reason = "first call"
@@ -200,8 +205,12 @@ class JitFunction:
         what = self._moved()
         if what is None:
             return None
-        self.rebinds += 1
+        calls = self.counts["calls"]
+        if calls - self.rebound_at > REBIND_WINDOW:   # (a change now and then: not counted)
+            self.rebinds = 0
+        self.rebinds, self.rebound_at = self.rebinds + 1, calls
         self.cache, self.held, self.places, self.last_tree = {}, [], [], None
+        self.values = []
         self.first_reason = f"{what} since the last trace (the compiled code read the old one)"
         if self.rebinds <= MAX_REBINDS:
             return None
@@ -225,6 +234,10 @@ class JitFunction:
             if r() is None:
                 return ("an array it read through another object was replaced there (the old "
                         "one died)")
+        for get, value, name in self.values:
+            now = get()
+            if now is not value and (type(now) is not type(value) or now != value):
+                return f"{name} was bound to another value"
         return None
 
     def __call__(self, *args, **kwargs):
@@ -247,7 +260,7 @@ class JitFunction:
                 _TRACING.depth -= 1
             self._compile_for(args, kwargs)
             return out
-        if self.held or self.scope_eager is not None:
+        if self.held or self.values or self.scope_eager is not None:
             why = self._scope_moved()
             if why is not None:
                 return self._eager(args, kwargs, why)
@@ -483,6 +496,7 @@ class JitFunction:
             else:
                 feeds.append((Feed.CONST, leaf.data))
                 consts.append(_closure_name(self.fn, leaf.data) + str(leaf.type))
+        self.values = _values(self.fn)
         tree.pending_keys = [k.data for k in keys]
         tree.constants = sorted(set(tree.constants) | {str(t) for t in consts})
         for g, _ in guards:
@@ -592,6 +606,53 @@ def _places(fn, array):
         out += [(functools.partial(d.__getitem__, k), f"self.{k}") for k, v in list(d.items())
                 if v is array]
     return out
+
+
+_VALUE_TYPES = (bool, int, float, complex, str, np.number, np.bool_, type(None))
+_MISSING = object()
+
+
+def _values(fn):
+    """[(getter, value, name)]: the Python numbers, flags and strings fn's own code names in
+    its closure, its globals, or (for a method) its object's attributes: a trace fixes them,
+    so a call where one changed traces again. A hybridized block's are not watched: MXNet's
+    cached graph keeps them too. Names only a function fn calls reads are not seen."""
+    code = getattr(fn, "__code__", None)
+    owner = getattr(fn, "__self__", None)
+    if code is None or hasattr(owner, "_children"):
+        return []
+    out = []
+    for n, c in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        if _filled(c) and isinstance(c.cell_contents, _VALUE_TYPES):
+            out.append((_cell_getter(c), c.cell_contents, n))
+    g = getattr(fn, "__globals__", {})
+    global_names, attribute_names = _names_read(code)
+    for n in global_names:
+        if n in g and isinstance(g[n], _VALUE_TYPES):
+            out.append((functools.partial(g.get, n, _MISSING), g[n], n))
+    d = getattr(owner, "__dict__", None) if owner is not None else None
+    for n in attribute_names if d is not None else ():
+        if n in d and isinstance(d[n], _VALUE_TYPES):
+            out.append((functools.partial(d.get, n, _MISSING), d[n], f"self.{n}"))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _names_read(code):
+    """(global names, attribute names) `code` loads, with its nested functions' and
+    comprehensions' (co_names alone mixes the two)."""
+    globals_, attributes = set(), set()
+    for instruction in dis.get_instructions(code):
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            globals_.add(instruction.argval)
+        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD"):
+            attributes.add(instruction.argval)
+    for const in code.co_consts:
+        if isinstance(const, type(code)):
+            inner_globals, inner_attributes = _names_read(const)
+            globals_.update(inner_globals)
+            attributes.update(inner_attributes)
+    return tuple(sorted(globals_)), tuple(sorted(attributes))
 
 
 def _scope_array(fn, value):
