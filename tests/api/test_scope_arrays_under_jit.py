@@ -378,3 +378,14 @@ def test_a_block_attribute_number_stays_fixed_as_in_mxnet():
     np.testing.assert_allclose(blk(x).asnumpy(), [2., 4.])
     blk.k = 3.0
     np.testing.assert_allclose(blk(x).asnumpy(), [2., 4.])
+    blk.hybridize()                     # (builds it again, as MXNet's _clear_cached_op)
+    np.testing.assert_allclose(blk(x).asnumpy(), [3., 6.])
+
+
+def test_explain_names_what_it_watches():
+    rate = 0.5
+    w = nd.array([1., 2.])
+    f = mx.jit(lambda x: x * w * rate)
+    f(nd.array([1., 1.]))
+    text = f.explain()
+    assert "scope watched (a change traces again): 1 array(s), rate=0.5" in text

@@ -539,6 +539,12 @@ class JitFunction:
                  f"{sum(t.chains() for t in self.cache.values())} (paths run as one "
                  f"native call)",
                  f"last trace: {self.last_reason}"]
+        if self.held or self.values:
+            lines.append(f"scope watched (a change traces again): {len(self.held)} array(s)"
+                         + "".join(f", {name}={value!r}" for _, value, name in self.values)
+                         + f"; rebound {self.rebinds} time(s) lately")
+        if self.scope_eager is not None:
+            lines.append(f"runs eagerly: {self.scope_eager}")
         for n, (key, tree) in enumerate(self.cache.items()):
             types = ", ".join(f"{d}{list(s)}" for d, s in key[1])
             lines.append(f"signature {n}: ({types}) recording={key[3]} training={key[4]}: "
