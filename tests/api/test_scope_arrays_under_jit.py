@@ -389,3 +389,72 @@ def test_explain_names_what_it_watches():
     f(nd.array([1., 1.]))
     text = f.explain()
     assert "scope watched (a change traces again): 1 array(s), rate=0.5" in text
+
+
+@pytest.mark.parametrize("capture_on", [True, False])
+@pytest.mark.parametrize("change", ["rebind", "rebind_child", "attach"])
+def test_the_usual_step_with_an_attribute_rebound_mid_training(capture_on, change):
+    """The captured step binds a block's call without the JitFunction: an attribute array
+    rebound (the old one dies) or made a variable mid-training must reach it too."""
+    def run(hybrid):
+        capture.set_enabled(capture_on)
+        try:
+            mx.random.seed(2)
+            net = Scaled()
+            if change == "rebind_child":     # (the block a child of the hybridized one)
+                outer = gluon.nn.HybridSequential()
+                outer.add(net)
+            else:
+                outer = net
+            outer.initialize()
+            if hybrid:
+                outer.hybridize()
+            loss_fn = gluon.loss.L2Loss()
+            trainer = gluon.Trainer(outer.collect_params(), "sgd", {"learning_rate": 0.05})
+            rs = np.random.RandomState(3)
+            for i in range(16):
+                if i == 8:
+                    if change == "attach":
+                        net.scale.attach_grad()
+                    else:
+                        net.scale = nd.array([0.25, 2.])
+                x, y = nd.array(rs.randn(4, 3)), nd.array(rs.randn(4, 2))
+                with autograd.record():
+                    loss = loss_fn(outer(x), y)
+                loss.backward()
+                trainer.step(4)
+            out = [p.data().asnumpy() for p in outer.collect_params().values()]
+            if change == "attach":
+                out.append(net.scale.grad.asnumpy())
+            return out
+        finally:
+            capture.set_enabled(True)
+    for a, b in zip(run(True), run(False)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_child_attribute_recorded_before_the_call_is_an_input():
+    """A child block's attribute computed under record() before the parent's hybridized call:
+    read as it is at each call, its gradient flowing into its own graph."""
+    w = nd.array([0.5, -1.0])
+    outer = gluon.nn.HybridSequential()
+    net = Scaled()
+    outer.add(net)
+    outer.initialize()
+    outer.hybridize()
+    x = nd.array(X64)
+    weight, bias = (p.data().asnumpy().astype(np.float64)
+                    for p in outer.collect_params().values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # (no eager fallback: the attribute is reached)
+        for k in range(3):
+            w.attach_grad()
+            with autograd.record():
+                net.scale = w * (k + 1)
+                y = outer(x).sum()
+            y.backward()
+            dense = X64 @ weight.T + bias
+            assert y.asscalar() == pytest.approx((dense * w.asnumpy() * (k + 1)).sum(),
+                                                 rel=1e-5)
+            np.testing.assert_allclose(w.grad.asnumpy(), dense.sum(axis=0) * (k + 1),
+                                       rtol=1e-5)

@@ -3,8 +3,9 @@ trainer.step) repeated, with user-level changes between steps drawn at random â€
 rate set, a multiplier or grad_req changed, weights written or set, another batch size,
 another loss, a regularizer term, the loss read, a metric updated, the net hybridized again,
 two forward calls in one step, zero_grad, the parameters saved and loaded back or
-initialized again, a new Trainer. The same seeded loop runs with capture on and off;
-every step's loss and every parameter after it must agree.
+initialized again, a new Trainer, a block's array attribute written or rebound. The same
+seeded loop runs with capture on and off; every step's loss and every parameter after it
+must agree.
 
 tests/fuzz/test_step_fuzz.py runs a few seeds in CI; `python scripts/fuzz_steps.py` runs many.
 """
@@ -28,7 +29,7 @@ OPTIMIZERS = [
 EVENTS = ["set_lr", "lr_mult", "wd_mult", "freeze", "unfreeze",
           "accumulate", "write_weight", "set_data", "batch_size", "switch_loss", "regularize",
           "read_loss", "metric", "rehybridize", "two_calls", "zero_grad", "reload", "reinit",
-          "new_trainer"]
+          "new_trainer", "scale_write", "scale_rebind"]
 
 LOSSES = ["l2", "l1", "softmax_ce", "huber"]
 
@@ -51,6 +52,17 @@ class Loop:
                 f" events: {', '.join(e for e, _ in self.events)}")
 
 
+class Scale(gluon.HybridBlock):
+    """Multiplies by an NDArray attribute (not a Parameter) that the loop writes or rebinds."""
+
+    def __init__(self, units):
+        super().__init__()
+        self.scale = nd.array(np.linspace(0.5, 1.5, units))
+
+    def hybrid_forward(self, F, x):
+        return x * self.scale
+
+
 def _loss(kind):
     return {"l2": gluon.loss.L2Loss(), "l1": gluon.loss.L1Loss(),
             "softmax_ce": gluon.loss.SoftmaxCrossEntropyLoss(),
@@ -70,7 +82,9 @@ def run(loop, capture_on):
 def _run(loop, tmp):
     mx.random.seed(loop.seed % 1000)
     net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(6, activation="tanh", in_units=4), gluon.nn.Dense(3, in_units=6))
+    scale = Scale(6)
+    net.add(gluon.nn.Dense(6, activation="tanh", in_units=4), scale,
+            gluon.nn.Dense(3, in_units=6))
     net.initialize(mx.init.Xavier())
     if loop.hybridize:
         net.hybridize()
@@ -122,6 +136,10 @@ def _run(loop, tmp):
             net.initialize(mx.init.Xavier(), force_reinit=True)
         elif event == "new_trainer":        # (its optimizer's state starts again)
             trainer = gluon.Trainer(net.collect_params(), name, dict(kw))
+        elif event == "scale_write":
+            scale.scale[:] = nd.array(ev.uniform(0.5, 1.5, 6))
+        elif event == "scale_rebind":
+            scale.scale = nd.array(ev.uniform(0.5, 1.5, 6))
         elif event == "zero_grad":
             for q in params:
                 if q.grad_req != "null":

@@ -11,6 +11,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 from step_scenarios import check  # noqa: E402
 
 
-@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("seed", range(10))
 def test_training_loop_with_capture_matches_capture_off(seed):
     check(seed)

@@ -615,6 +615,8 @@ def _captured_call(block, memo, args):
             or _array.HOOKS.tracing or block.__dict__.get("_tg_jit") is not jf
             or not block._active):
         return None
+    if jf.held and jf._moved() is not None:    # an attribute array rebound: jf drops its code
+        return None
     for a in args:
         if type(a) is not NDArray and type(a) is not _capture.Deferred:
             if type(a) not in _CAPTURED_ARGS:

@@ -1367,8 +1367,8 @@ def _bind_call(step, pop, entry, args, params):
             data = ref
         elif kind == _HELD:     # an array the function reached from its scope, as it is now
             a = ref.ref()
-            if a is None:       # (the function's own temporary: the buffer its trace saw)
-                if var is not None:
+            if a is None:       # the function's own temporary: the buffer its trace saw (one
+                if var is not None or not ref.temporary:    # rebound since: the usual path)
                     return None
                 data = ref.data
             else:

@@ -75,25 +75,34 @@ class Held:
     buffer a recorded write replaced). Its type and whether it needs a gradient are part of the
     jit signature (JitFunction.held), so a call reaching this feed has the traced type.
 
-    A weak reference: compiled code does not keep the array alive. One that dies after its
-    trace was fn's own temporary (its buffer, `data`, is fed); one that dies later was
-    rebound where it was held (JitFunction._moved drops the code before it is fed)."""
-    __slots__ = ("ref", "data")
+    A weak reference: compiled code does not keep the array alive. One that dies right after
+    its trace was fn's own temporary (`temporary`: its buffer, `data`, is fed); one that dies
+    later was rebound where it was held (JitFunction._moved drops the code before it is fed,
+    and capture's binder declines it)."""
+    __slots__ = ("ref", "data", "temporary")
 
     def __init__(self, array):
         self.ref = weakref.ref(array)   # (one weak reference per array: a stable key)
         self.data = array._data
+        self.temporary = False
 
     @property
     def array(self):
         return self.ref()
 
-    def buffer(self):
+    def _alive(self):
         a = self.ref()
+        if a is None and not self.temporary:   # (JitFunction._moved runs before any feed)
+            raise RuntimeError("tracegrad: compiled code would read an array rebound since "
+                               "its trace")
+        return a
+
+    def buffer(self):
+        a = self._alive()
         return self.data if a is None else a._data
 
     def operand(self):
-        a = self.ref()
+        a = self._alive()
         if a is None:
             return tape.leaf(self.data)
         v = a._value

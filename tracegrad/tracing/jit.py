@@ -176,6 +176,9 @@ class JitFunction:
         finally:
             path.alive = None
             self.held = [r for r in self.held if r() is not None]
+            for kind, ref in path.feeds:
+                if kind == Feed.HELD and ref.ref() is None:
+                    ref.temporary = True    # (fn's own array: its feed reads the trace's buffer)
             if self._held_grew:
                 self._held_grew = False
                 new = self._signature(args, kwargs, params)[0]
@@ -667,7 +670,11 @@ def _scope_array(fn, value):
     cells = getattr(fn, "__closure__", None) or ()
     candidates = [c.cell_contents for c in cells if _filled(c)]
     candidates += list(getattr(fn, "__globals__", {}).values())
-    candidates += list(getattr(getattr(fn, "__self__", None), "__dict__", {}).values())
+    blocks = [getattr(fn, "__self__", None)]
+    while blocks:       # a block's attributes, and its children's (inlined in its trace)
+        b = blocks.pop()
+        candidates += list(getattr(b, "__dict__", {}).values())
+        blocks += list(getattr(b, "_children", {}).values())
     for a in candidates:
         if isinstance(a, NDArray) and a._value is value:
             return a
