@@ -458,3 +458,50 @@ def test_a_child_attribute_recorded_before_the_call_is_an_input():
                                                  rel=1e-5)
             np.testing.assert_allclose(w.grad.asnumpy(), dense.sum(axis=0) * (k + 1),
                                        rtol=1e-5)
+
+
+class Caching(gluon.HybridBlock):
+    """Its forward rebinds its own attribute (a side effect in traced code), reading the one
+    the previous call left."""
+
+    def __init__(self):
+        super().__init__()
+        self.last = nd.array([1., 1.])
+
+    def hybrid_forward(self, F, x):
+        out = x * self.last
+        self.last = x + 1
+        return out
+
+
+def test_a_forward_that_rebinds_its_own_attribute_matches_eager():
+    eager, compiled = Caching(), Caching()
+    compiled.hybridize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k in range(6):
+            x = nd.array([k, 2. * k])
+            np.testing.assert_allclose(compiled(x).asnumpy(), eager(x).asnumpy())
+
+
+def test_an_attribute_only_written_by_the_forward_keeps_it_compiled():
+    """MXNet's VAE example stores `self.output = y` in hybrid_forward (in MXNet a Symbol after
+    hybridize): a name the forward writes but does not read leaves it compiled."""
+    class Storing(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.output = None
+
+        def hybrid_forward(self, F, x):
+            y = F.tanh(x)
+            self.output = y
+            return y * 2
+    blk = Storing()
+    blk.hybridize()
+    x = nd.array([0.5, -1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            np.testing.assert_allclose(blk(x).asnumpy(), 2 * np.tanh([0.5, -1.0]), rtol=1e-6)
+    jf = blk.__dict__["_tg_jit"]
+    assert jf.counts["native"] == 3 and jf.counts["eager_fallbacks"] == 0

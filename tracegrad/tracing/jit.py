@@ -102,6 +102,7 @@ class JitFunction:
                                    else int(max_guard_outcomes))
         self.cache, self.last, self.last_tree = {}, None, None
         self.held, self._held_grew = [], False     # arrays traced code read from its scope
+        self._new_held = []     # those the trace under way added (JitFunction._graft)
         self.places = []        # [(getter, array, name)]: where fn's scope held them
         self.values = []        # [(getter, value, name)]: numbers, flags, strings it may read
         self.rebinds, self.rebound_at, self.scope_eager = 0, 0, None
@@ -175,9 +176,13 @@ class JitFunction:
             return None if self._stays_eager(tree, path) else tree.add(path, params)
         finally:
             path.alive = None
-            self.held = [r for r in self.held if r() is not None]
+            # (an array held before this trace that died meanwhile stays: the next call sees
+            # it moved and drops the code that read it)
+            temporary = {id(r) for r in self._new_held if r() is None}
+            self._new_held = []
+            self.held = [r for r in self.held if id(r) not in temporary]
             for kind, ref in path.feeds:
-                if kind == Feed.HELD and ref.ref() is None:
+                if kind == Feed.HELD and id(ref.ref) in temporary:
                     ref.temporary = True    # (fn's own array: its feed reads the trace's buffer)
             if self._held_grew:
                 self._held_grew = False
@@ -195,6 +200,7 @@ class JitFunction:
         trees keyed without it cannot be matched again; only `tree`, traced now, is rekeyed."""
         if not any(r() is array for r in self.held):
             self.held.append(weakref.ref(array))
+            self._new_held.append(self.held[-1])
             self.places += [(get, array, name) for get, name in _places(self.fn, array)]
             self._held_grew = True
 
@@ -349,7 +355,10 @@ class JitFunction:
         with the next (a wrong gradient), so each eager call makes its own instance. So does
         one whose trace read an argument from elsewhere too (its closure, a block attribute:
         trace.closure_args): compiled, a call with another array would read that one there."""
-        if path.unreachable:
+        if path.rebound:
+            tree.eager = (f"it binds {', '.join(path.rebound)} to another array while it runs "
+                          f"(a side effect compiled code would not repeat)")
+        elif path.unreachable:
             tree.eager = (f"it reads {path.unreachable} array(s) recorded before the call "
                           f"that are not in its closure, globals or attributes (compiled code "
                           f"could not read them again at the next call)")
@@ -456,6 +465,7 @@ class JitFunction:
             return outs
         def scalar_hook(arr):
             return TracedScalar(arr, arr._data.reshape(-1)[0], concretize_hook)
+        scope_before = _scope_arrays(self.fn)
         old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar)
         HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
         HOOKS.scalar = scalar_hook
@@ -470,6 +480,7 @@ class JitFunction:
             HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar = old
             for p, v in zip(params, saved):
                 p._value = v
+        scope_after = _scope_arrays(self.fn)
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
         keyset, consts, unreachable = {k: n for n, k in enumerate(keys)}, [], 0
         alive = []      # the held arrays, alive until the path is grafted (JitFunction._graft)
@@ -510,6 +521,12 @@ class JitFunction:
         updates = [ArgSlot(position[id(t)]) if id(t) in position else t for t in tr.updates]
         path = Path(tr.function, feeds, len(tr.outputs), updates, guards, structure[0],
                     len(arrays), tr.keep, len(keys), tr.closure_args, unreachable)
+        # a name fn read an array from and bound to another while it ran (compiled code
+        # would read the first again); a name only written (VAE's self.output) is MXNet's
+        # case, where it would hold a Symbol: it keeps what the trace left
+        read = {id(a) for a in alive}
+        path.rebound = sorted(n for n, a in scope_before.items()
+                              if id(a) in read and scope_after.get(n) is not a)
         path.alive = alive
         return path
 
@@ -648,11 +665,11 @@ def _values(fn):
 
 @functools.lru_cache(maxsize=256)
 def _names_read(code):
-    """(global names, attribute names) `code` loads, with its nested functions' and
-    comprehensions' (co_names alone mixes the two)."""
+    """(global names `code` loads or stores, attribute names it loads), with its nested
+    functions' and comprehensions' (co_names alone mixes the two)."""
     globals_, attributes = set(), set()
     for instruction in dis.get_instructions(code):
-        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL"):
             globals_.add(instruction.argval)
         elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD"):
             attributes.add(instruction.argval)
@@ -662,6 +679,29 @@ def _names_read(code):
             globals_.update(inner_globals)
             attributes.update(inner_attributes)
     return tuple(sorted(globals_)), tuple(sorted(attributes))
+
+
+def _scope_arrays(fn):
+    """{name: array} of the arrays in fn's closure cells, in the globals its code names, and
+    in its block's (and children's) attributes: compared around a trace, it shows a function
+    that rebinds them while it runs."""
+    out = {}
+    code = getattr(fn, "__code__", None)
+    for n, c in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or ()):
+        if _filled(c) and isinstance(c.cell_contents, NDArray):
+            out[n] = c.cell_contents
+    g = getattr(fn, "__globals__", {})
+    for n in _names_read(code)[0] if code is not None else ():
+        if isinstance(g.get(n), NDArray):
+            out[n] = g[n]
+    blocks = [("self", getattr(fn, "__self__", None))]
+    while blocks:
+        prefix, b = blocks.pop()
+        for k, v in list(getattr(b, "__dict__", {}).items()):
+            if isinstance(v, NDArray):
+                out[f"{prefix}.{k}"] = v
+        blocks += [(f"{prefix}.{k}", c) for k, c in getattr(b, "_children", {}).items()]
+    return out
 
 
 def _scope_array(fn, value):
