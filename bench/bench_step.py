@@ -30,8 +30,9 @@ bench_gemm_calls.py times the MLP rows' 8 products one by one (compiled vs numpy
 place inside each step) and each step's time outside them.
 
 With OPENBLAS_NUM_THREADS set (numpy's and tracegrad's BLAS), PyTorch uses that many threads
-and JAX runs single-threaded when it is 1: on a loaded machine, thread pools that spin while
-their threads wait for a core distort the multi-threaded figures.
+and the peers' processes are pinned to that many cores (JAX's CPU backend ignores its thread
+flags): on a loaded machine, thread pools that spin while their threads wait for a core
+distort the multi-threaded figures.
 """
 import os
 import subprocess
@@ -309,11 +310,21 @@ def _child(name, rounds):
         print(case, median_time(fn, repeat=rounds))
 
 
+def _pin_to_thread_count():
+    """With OPENBLAS_NUM_THREADS=n, a peer's process runs on n cores: jax 0.10's CPU backend
+    ignores its thread flags (measured: 1.8 cores busy in a 512x784 @ 784x256 matmul loop)."""
+    n = os.environ.get("OPENBLAS_NUM_THREADS")
+    if n and n.isdigit() and hasattr(os, "sched_setaffinity"):
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, cores[:max(1, int(n))])
+
+
 def other_process(name, rounds, env=None):
     code = f"import sys; sys.path.insert(0, {HERE!r}); import bench_step as b; " \
            f"b._child({name!r}, {rounds})"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env=dict(os.environ, **(env or {})), cwd=os.path.dirname(HERE))
+                       env=dict(os.environ, **(env or {})), cwd=os.path.dirname(HERE),
+                       preexec_fn=_pin_to_thread_count)
     if r.returncode != 0:
         print(f"({name}: failed: {r.stderr.strip().splitlines()[-1:]})")
         return {}
