@@ -694,9 +694,12 @@ def _scope_arrays(fn):
     for n in _names_read(code)[0] if code is not None else ():
         if isinstance(g.get(n), NDArray):
             out[n] = g[n]
-    blocks = [("self", getattr(fn, "__self__", None))]
+    blocks, seen = [("self", getattr(fn, "__self__", None))], set()
     while blocks:
         prefix, b = blocks.pop()
+        if id(b) in seen:       # (a block shared by two parents: once)
+            continue
+        seen.add(id(b))
         for k, v in list(getattr(b, "__dict__", {}).items()):
             if isinstance(v, NDArray):
                 out[f"{prefix}.{k}"] = v
@@ -710,9 +713,12 @@ def _scope_array(fn, value):
     cells = getattr(fn, "__closure__", None) or ()
     candidates = [c.cell_contents for c in cells if _filled(c)]
     candidates += list(getattr(fn, "__globals__", {}).values())
-    blocks = [getattr(fn, "__self__", None)]
+    blocks, seen = [getattr(fn, "__self__", None)], set()
     while blocks:       # a block's attributes, and its children's (inlined in its trace)
         b = blocks.pop()
+        if id(b) in seen:
+            continue
+        seen.add(id(b))
         candidates += list(getattr(b, "__dict__", {}).values())
         blocks += list(getattr(b, "_children", {}).values())
     for a in candidates:
