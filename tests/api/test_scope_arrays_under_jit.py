@@ -505,3 +505,47 @@ def test_an_attribute_only_written_by_the_forward_keeps_it_compiled():
             np.testing.assert_allclose(blk(x).asnumpy(), 2 * np.tanh([0.5, -1.0]), rtol=1e-6)
     jf = blk.__dict__["_tg_jit"]
     assert jf.counts["native"] == 3 and jf.counts["eager_fallbacks"] == 0
+
+
+def test_an_array_the_forward_stores_is_cut_from_the_trace():
+    """The array a traced forward left in `self.output` holds its values, not a tape value of
+    the trace: eager code recording with it later treats it as a constant."""
+    class Storing(gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            y = F.tanh(x)
+            self.output = y
+            return y * 2
+    blk = Storing()
+    blk.hybridize()
+    x = nd.array([0.5, -1.0])
+    x.attach_grad()
+    with autograd.record():
+        blk(x)
+    assert blk.output._value is None
+    np.testing.assert_allclose(blk.output.asnumpy(), np.tanh([0.5, -1.0]), rtol=1e-6)
+    w = nd.array([1., 2.])
+    w.attach_grad()
+    with autograd.record():
+        z = (blk.output * w).sum()
+    z.backward()
+    np.testing.assert_allclose(w.grad.asnumpy(), np.tanh([0.5, -1.0]), rtol=1e-6)
+
+
+def test_a_parameter_array_the_forward_stores_keeps_its_variable():
+    class Storing(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.dense = gluon.nn.Dense(2, in_units=2)
+
+        def hybrid_forward(self, F, x):
+            self.weight_seen = self.dense.weight.data()
+            return self.dense(x).sum()
+    blk = Storing()
+    blk.initialize()
+    blk.hybridize()
+    x = nd.array([[0.5, -1.0]])
+    for _ in range(2):
+        with autograd.record():
+            y = blk(x)
+        y.backward()
+        np.testing.assert_allclose(blk.dense.weight.grad().asnumpy(), [[0.5, -1.0]] * 2)

@@ -465,7 +465,7 @@ class JitFunction:
             return outs
         def scalar_hook(arr):
             return TracedScalar(arr, arr._data.reshape(-1)[0], concretize_hook)
-        scope_before = _scope_arrays(self.fn)
+        scope_before, traced_from = _scope_arrays(self.fn), tape.mark()
         old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar)
         HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
         HOOKS.scalar = scalar_hook
@@ -527,6 +527,10 @@ class JitFunction:
         read = {id(a) for a in alive}
         path.rebound = sorted(n for n, a in scope_before.items()
                               if id(a) in read and scope_after.get(n) is not a)
+        for n, a in scope_after.items():    # an array fn computed and stored while traced:
+            v = a._value                        # cut from the trace's graph (eager code would
+            if scope_before.get(n) is not a and v is not None and v.seq > traced_from:
+                a._value = None                 # record onto it)
         path.alive = alive
         return path
 
