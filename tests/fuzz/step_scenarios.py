@@ -5,7 +5,8 @@ another loss, a regularizer term, the loss read, a metric updated, the net hybri
 two forward calls in one step, zero_grad, the parameters saved and loaded back or
 initialized again, a new Trainer, a block's array attribute written or rebound. The same
 seeded loop runs with capture on and off; every step's loss and every parameter after it
-must agree.
+must agree. (tests/trust/test_capture_differential.py varies the model instead: convolutions,
+BatchNorm, Dropout, losses and optimizers over an unchanged loop.)
 
 tests/fuzz/test_step_fuzz.py runs a few seeds in CI; `python scripts/fuzz_steps.py` runs many.
 """
