@@ -302,28 +302,9 @@ def _region(name, heads, inputs, captured, start, keep=None):
     the loop (created before `start`, or constants), appended to `captured`. What its ops
     need alive (a nested loop's body) is appended to `keep`."""
     head_values = [h._value if h._value is not None else tape.leaf(h._data) for h in heads]
-    inside, ops, seen = set(inputs), [], set()
-    stack = [(v, False) for v in reversed(head_values)]
-    while stack:
-        v, ready = stack.pop()
-        if v in inside:
-            continue
-        op = v.producer
-        if op is None or v.seq < start:
-            if v not in captured:
-                captured.append(v)
-            continue
-        if ready:
-            if op not in seen:
-                seen.add(op)
-                ops.append(op)
-            continue
-        if op in seen:
-            continue
-        stack.append((v, True))
-        for o in reversed(op.operands):
-            if hasattr(o, "producer") and o not in inside:
-                stack.append((o, False))
+    leaves, ops = tape.collect([v for v in head_values if v not in inputs], since=start,
+                               inputs=inputs)
+    captured += [v for v in leaves if v not in captured]
     if keep is not None:
         keep.extend(op.results[0].keep for op in ops
                     if op.results and op.results[0].keep is not None)

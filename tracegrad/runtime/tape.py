@@ -182,16 +182,18 @@ def canonical(opdef, attrs):
     return hit
 
 
-def collect(heads, since=None):
+def collect(heads, since=None, inputs=()):
     """The recorded graph behind `heads`: (leaves in creation order, ops in a topological
     order). Creation order makes a trace's inputs follow the program: random keys are drawn
     in the order eager code drew them. With `since` (a `mark()`), a value recorded before it
-    is an input too: a trace holds the ops its function ran, not how the arrays it read from
-    elsewhere were computed."""
-    if since is None:
+    is an input too: a trace (or a loop body) holds the ops its function ran, not how the
+    arrays it read from elsewhere were computed. `inputs`: values that are neither leaves nor
+    walked through (a loop body's own inputs)."""
+    if since is None and not inputs:
         _, values, ops, _, _ = _walk(heads, frozenset())
         return sorted((v for v in values if v.producer is None), key=_creation), ops
-    seen, leaves, ops = set(), [], []
+    since = -1 if since is None else since
+    seen, leaves, ops = set(inputs), [], []
     stack = [(h, False) for h in reversed(heads)]
     while stack:
         v, ready = stack.pop()
