@@ -124,6 +124,9 @@ def test_inside_a_hybridized_block_and_a_training_loop():
                 loss = gluon.loss.L2Loss()(net(x), y)
             loss.backward()
             trainer.step(6)
+        if hybridize:   # (the eager signature traced once: the arrays its trace held die
+            # later, and that is no scope change)
+            assert net.__dict__["_tg_jit"].rebinds == 0
         return net.dense.weight.data().asnumpy()
     np.testing.assert_allclose(train(True), train(False), rtol=1e-5, atol=1e-6)
 

@@ -169,26 +169,32 @@ class JitFunction:
         """Add a traced path to `tree`: True, False (the retrace took another route), or None
         (this signature runs eagerly: _stays_eager). Then the arrays only the trace itself
         held (temporaries fn made) leave the watch list: their feeds read the buffer the trace
-        saw. After a trace that read new arrays from fn's scope, `tree` takes the signature
-        that includes them, and the trees keyed without them are dropped (no key can match
-        them now)."""
+        saw; so do all the arrays this trace added when nothing of it was compiled. After a
+        trace that read new arrays from fn's scope, `tree` takes the signature that includes
+        them, and the trees keyed without them are dropped (no key can match them now)."""
+        added = False
         try:
-            return None if self._stays_eager(tree, path) else tree.add(path, params)
+            added = None if self._stays_eager(tree, path) else tree.add(path, params)
         finally:
             path.alive = None
             # (an array held before this trace that died meanwhile stays: the next call sees
             # it moved and drops the code that read it)
-            temporary = {id(r) for r in self._new_held if r() is None}
-            self._new_held = []
-            self.held = [r for r in self.held if id(r) not in temporary]
+            new, self._new_held = self._new_held, []
+            temporary = {id(r) for r in new if r() is None}
+            unwatched = temporary if added else {id(r) for r in new}
+            if unwatched:
+                self.held = [r for r in self.held if id(r) not in unwatched]
+                self.places = [p for p in self.places
+                               if id(weakref.ref(p[1])) not in unwatched]
             for kind, ref in path.feeds:
                 if kind == Feed.HELD and id(ref.ref) in temporary:
                     ref.temporary = True    # (fn's own array: its feed reads the trace's buffer)
             if self._held_grew:
                 self._held_grew = False
-                new = self._signature(args, kwargs, params)[0]
-                if new != key:
-                    self.cache = {new: tree}
+                new_key = self._signature(args, kwargs, params)[0]
+                if new_key != key:
+                    self.cache = {new_key: tree}
+        return added
 
     def _held_key(self, recording):
         """The signature part of the arrays traced code read from its scope (see Held)."""
