@@ -458,18 +458,22 @@ def test_a_forward_that_rebinds_its_own_attribute_matches_eager():
             np.testing.assert_allclose(compiled(x).asnumpy(), eager(x).asnumpy())
 
 
+class Storing(gluon.HybridBlock):
+    """Keeps an array its forward computes, as MXNet's VAE example keeps `self.output`."""
+
+    def __init__(self):
+        super().__init__()
+        self.output = None
+
+    def hybrid_forward(self, F, x):
+        y = F.tanh(x)
+        self.output = y
+        return y * 2
+
+
 def test_an_attribute_only_written_by_the_forward_keeps_it_compiled():
     """MXNet's VAE example stores `self.output = y` in hybrid_forward (in MXNet a Symbol after
     hybridize): a name the forward writes but does not read leaves it compiled."""
-    class Storing(gluon.HybridBlock):
-        def __init__(self):
-            super().__init__()
-            self.output = None
-
-        def hybrid_forward(self, F, x):
-            y = F.tanh(x)
-            self.output = y
-            return y * 2
     blk = Storing()
     blk.hybridize()
     x = nd.array([0.5, -1.0])
@@ -484,11 +488,6 @@ def test_an_attribute_only_written_by_the_forward_keeps_it_compiled():
 def test_an_array_the_forward_stores_is_cut_from_the_trace():
     """The array a traced forward left in `self.output` holds its values, not a tape value of
     the trace: eager code recording with it later treats it as a constant."""
-    class Storing(gluon.HybridBlock):
-        def hybrid_forward(self, F, x):
-            y = F.tanh(x)
-            self.output = y
-            return y * 2
     blk = Storing()
     blk.hybridize()
     x = nd.array([0.5, -1.0])

@@ -101,7 +101,7 @@ class JitFunction:
         self.max_guard_outcomes = (MAX_GUARD_OUTCOMES if max_guard_outcomes is None
                                    else int(max_guard_outcomes))
         self.cache, self.last, self.last_tree = {}, None, None
-        self.held, self._held_grew = [], False     # arrays traced code read from its scope
+        self.held = []          # arrays traced code read from its scope (weak references)
         self._new_held = []     # those the trace under way added (JitFunction._graft)
         self.places = []        # [(getter, array, name)]: where fn's scope held them
         self.values = []        # [(getter, value, name)]: numbers, flags, strings it may read
@@ -189,8 +189,7 @@ class JitFunction:
             for kind, ref in path.feeds:
                 if kind == Feed.HELD and id(ref.ref) in temporary:
                     ref.temporary = True    # (fn's own array: its feed reads the trace's buffer)
-            if self._held_grew:
-                self._held_grew = False
+            if new:         # (the signature now has the arrays this trace held)
                 new_key = self._signature(args, kwargs, params)[0]
                 if new_key != key:
                     self.cache = {new_key: tree}
@@ -198,17 +197,16 @@ class JitFunction:
 
     def _held_key(self, recording):
         """The signature part of the arrays traced code read from its scope (see Held)."""
-        return tuple([held_state(r(), recording) if r() is not None else None
+        return tuple([None if (a := r()) is None else held_state(a, recording)
                       for r in self.held])
 
     def _hold(self, array):
-        """Note an array a trace read from fn's scope: its state joins the signature. The
-        trees keyed without it cannot be matched again; only `tree`, traced now, is rekeyed."""
+        """Note an array a trace read from fn's scope: its state joins the signature (_graft
+        rekeys the tree traced now) and its places are watched."""
         if not any(r() is array for r in self.held):
             self.held.append(weakref.ref(array))
             self._new_held.append(self.held[-1])
             self.places += [(get, array, name) for get, name in _places(self.fn, array)]
-            self._held_grew = True
 
     def _scope_moved(self):
         """None while every array a trace read from fn's scope is alive and every place it
@@ -250,7 +248,10 @@ class JitFunction:
                 return ("an array it read through another object was replaced there (the old "
                         "one died)")
         for get, value, name in self.values:
-            now = get()
+            try:
+                now = get()
+            except (ValueError, KeyError):
+                return f"{name} was deleted"
             if now is not value and (type(now) is not type(value) or now != value):
                 return f"{name} was bound to another value"
         return None
@@ -495,22 +496,16 @@ class JitFunction:
                 feeds.append((Feed.PARAM, param_leaves[leaf]))
             elif leaf in keyset:
                 feeds.append((Feed.KEY, keyset[leaf]))
-            elif leaf.producer is not None:     # recorded before the call: fed from its array
-                owner = _scope_array(self.fn, leaf)
-                if owner is None:
-                    unreachable += 1
-                    feeds.append((Feed.CONST, leaf.data))
-                    continue
+            elif (owner := _scope_array(self.fn, leaf) if leaf.producer is not None
+                  else _owner(leaf)) is not None:   # fed from its array at every call
                 feeds.append((Feed.HELD, Held(owner)))
                 self._hold(owner)
                 alive.append(owner)
-            elif _owner(leaf) is not None:
-                owner = _owner(leaf)
-                feeds.append((Feed.HELD, Held(owner)))
-                self._hold(owner)
-                alive.append(owner)
-                if leaf.var is None:
+                if leaf.var is None and leaf.producer is None:
                     consts.append(_closure_name(self.fn, leaf.data) + str(leaf.type))
+            elif leaf.producer is not None:     # recorded before the call, found nowhere
+                unreachable += 1
+                feeds.append((Feed.CONST, leaf.data))
             elif leaf.var is not None:
                 feeds.append((Feed.VAR, leaf))
             else:
@@ -621,31 +616,39 @@ def _owner(leaf):
     return None
 
 
-def _places(fn, array):
-    """[(getter, name)]: where fn's scope holds `array` (its closure cells, its globals, its
-    bound object's attributes), read again before every call. An array reached otherwise (an
-    attribute of a closure's object) has no place: rebinding that is not seen."""
-    out = []
+def _scope(fn):
+    """(name, getter, value) for each place of fn's scope: its closure cells, the globals its
+    code loads or stores, and its bound object's attributes (a block's children's too: they
+    are inlined in its trace). `getter` reads the place again (ValueError or KeyError once
+    emptied)."""
     code = getattr(fn, "__code__", None)
-    cells = getattr(fn, "__closure__", None)
-    if code is not None and cells:
-        for n, c in zip(code.co_freevars, cells):
-            if _filled(c) and c.cell_contents is array:
-                out.append((_cell_getter(c), n))
-    g = getattr(fn, "__globals__", None)
-    if g is not None:
-        out += [(functools.partial(g.__getitem__, n), n) for n, v in list(g.items())
-                if v is array]
-    owner = getattr(fn, "__self__", None)
-    d = getattr(owner, "__dict__", None)
-    if d is not None:
-        out += [(functools.partial(d.__getitem__, k), f"self.{k}") for k, v in list(d.items())
-                if v is array]
-    return out
+    for n, c in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or ()):
+        if _filled(c):
+            yield n, _cell_getter(c), c.cell_contents
+    g = getattr(fn, "__globals__", {})
+    for n in _names_read(code)[0] if code is not None else ():
+        if n in g:
+            yield n, functools.partial(g.__getitem__, n), g[n]
+    blocks, seen = [("self", getattr(fn, "__self__", None))], set()
+    while blocks:
+        prefix, b = blocks.pop()
+        d = getattr(b, "__dict__", None)
+        if d is None or id(b) in seen:      # (a block shared by two parents: once)
+            continue
+        seen.add(id(b))
+        for k, v in list(d.items()):
+            yield f"{prefix}.{k}", functools.partial(d.__getitem__, k), v
+        blocks += [(f"{prefix}.{k}", c) for k, c in getattr(b, "_children", {}).items()]
+
+
+def _places(fn, array):
+    """[(getter, name)]: where fn's scope holds `array`, read again before every call. An
+    array reached otherwise (an attribute of a closure's object) has no place: its rebinding
+    is seen when the array dies (Held)."""
+    return [(get, name) for name, get, v in _scope(fn) if v is array]
 
 
 _VALUE_TYPES = (bool, int, float, complex, str, np.number, np.bool_, type(None))
-_MISSING = object()
 
 
 def _values(fn):
@@ -654,23 +657,11 @@ def _values(fn):
     so a call where one changed traces again. A hybridized block's are not watched: MXNet's
     cached graph keeps them too. Names only a function fn calls reads are not seen."""
     code = getattr(fn, "__code__", None)
-    owner = getattr(fn, "__self__", None)
-    if code is None or hasattr(owner, "_children"):
+    if code is None or hasattr(getattr(fn, "__self__", None), "_children"):
         return []
-    out = []
-    for n, c in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
-        if _filled(c) and isinstance(c.cell_contents, _VALUE_TYPES):
-            out.append((_cell_getter(c), c.cell_contents, n))
-    g = getattr(fn, "__globals__", {})
-    global_names, attribute_names = _names_read(code)
-    for n in global_names:
-        if n in g and isinstance(g[n], _VALUE_TYPES):
-            out.append((functools.partial(g.get, n, _MISSING), g[n], n))
-    d = getattr(owner, "__dict__", None) if owner is not None else None
-    for n in attribute_names if d is not None else ():
-        if n in d and isinstance(d[n], _VALUE_TYPES):
-            out.append((functools.partial(d.get, n, _MISSING), d[n], f"self.{n}"))
-    return out
+    attributes = _names_read(code)[1]
+    return [(get, v, name) for name, get, v in _scope(fn) if isinstance(v, _VALUE_TYPES)
+            and (not name.startswith("self.") or name[5:] in attributes)]
 
 
 @functools.lru_cache(maxsize=256)
@@ -692,49 +683,16 @@ def _names_read(code):
 
 
 def _scope_arrays(fn):
-    """{name: array} of the arrays in fn's closure cells, in the globals its code names, and
-    in its block's (and children's) attributes: compared around a trace, it shows a function
-    that rebinds them while it runs."""
-    out = {}
-    code = getattr(fn, "__code__", None)
-    for n, c in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or ()):
-        if _filled(c) and isinstance(c.cell_contents, NDArray):
-            out[n] = c.cell_contents
-    g = getattr(fn, "__globals__", {})
-    for n in _names_read(code)[0] if code is not None else ():
-        if isinstance(g.get(n), NDArray):
-            out[n] = g[n]
-    blocks, seen = [("self", getattr(fn, "__self__", None))], set()
-    while blocks:
-        prefix, b = blocks.pop()
-        if id(b) in seen:       # (a block shared by two parents: once)
-            continue
-        seen.add(id(b))
-        for k, v in list(getattr(b, "__dict__", {}).items()):
-            if isinstance(v, NDArray):
-                out[f"{prefix}.{k}"] = v
-        blocks += [(f"{prefix}.{k}", c) for k, c in getattr(b, "_children", {}).items()]
-    return out
+    """{name: array} of fn's scope: compared around a trace, it shows a function that rebinds
+    them while it runs."""
+    return {name: v for name, _, v in _scope(fn) if isinstance(v, NDArray)}
 
 
 def _scope_array(fn, value):
-    """The array of fn's closure cells, globals or bound object's attributes whose tape value
-    is `value` (one recorded before the call), or None."""
-    cells = getattr(fn, "__closure__", None) or ()
-    candidates = [c.cell_contents for c in cells if _filled(c)]
-    candidates += list(getattr(fn, "__globals__", {}).values())
-    blocks, seen = [getattr(fn, "__self__", None)], set()
-    while blocks:       # a block's attributes, and its children's (inlined in its trace)
-        b = blocks.pop()
-        if id(b) in seen:
-            continue
-        seen.add(id(b))
-        candidates += list(getattr(b, "__dict__", {}).values())
-        blocks += list(getattr(b, "_children", {}).values())
-    for a in candidates:
-        if isinstance(a, NDArray) and a._value is value:
-            return a
-    return None
+    """The array of fn's scope whose tape value is `value` (one recorded before the call), or
+    None."""
+    return next((v for _, _, v in _scope(fn) if isinstance(v, NDArray) and v._value is value),
+                None)
 
 
 def _cell_getter(cell):
@@ -742,23 +700,10 @@ def _cell_getter(cell):
 
 
 def _closure_name(fn, data):
-    """'name: ' of the closure variable, global or attribute of a bound method's object that
-    holds the array `data` (explain() lists arrays read at trace time), or ''."""
-    places = []
-    code = getattr(fn, "__code__", None)
-    if code is not None and getattr(fn, "__closure__", None):
-        places += [(n, c.cell_contents) for n, c in zip(code.co_freevars, fn.__closure__)
-                   if _filled(c)]
-    if code is not None:
-        g = getattr(fn, "__globals__", {})
-        places += [(n, g[n]) for n in code.co_names if n in g]
-    owner = getattr(fn, "__self__", None)
-    if owner is not None:
-        places += [(f"self.{k}", v) for k, v in vars(owner).items()]
-    for name, value in places:
-        if isinstance(value, NDArray) and value._data is data:
-            return f"{name}: "
-    return ""
+    """'name: ' of the place of fn's scope holding the array `data` (explain() lists arrays
+    read at trace time), or ''."""
+    return next((f"{name}: " for name, _, v in _scope(fn)
+                 if isinstance(v, NDArray) and v._data is data), "")
 
 
 def _filled(cell):
