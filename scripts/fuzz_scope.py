@@ -1,6 +1,7 @@
-"""Many random scope scenarios (tests/fuzz/scope_scenarios.py): arrays a compiled function
-reads from its closure or a block's attributes, changed between calls the ways user code
-changes them; compiled and eager must agree on every output and gradient.
+"""Many random scope scenarios (tests/fuzz/scope_scenarios.py): arrays and numbers a compiled
+function reads from its scope (a closure, a block, an object, a helper it calls), changed
+between calls the ways user code changes them; compiled and eager must agree on every output
+and gradient.
 
     python scripts/fuzz_scope.py [first_seed] [count]
 """

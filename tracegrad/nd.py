@@ -14,7 +14,7 @@ import numpy as np
 from . import mxnet_format
 from . import random  # noqa: F401  (mx.nd.random)
 from .random import shuffle  # noqa: F401,E402  (nd.shuffle: MXNet's alias of nd.random.shuffle)
-from .array import F, NDArray, wrap
+from .array import F, HOOKS, NDArray, wrap
 from .array import on_context as _on_context
 from .base import MXNetError
 from .index_checks import check_value_range as _check_value_range
@@ -50,6 +50,11 @@ def array(source_array, ctx=None, dtype=None):
             data = np.array(source_array, dtype=_np_dtype(dtype), order="C")
         except (ValueError, TypeError, OverflowError) as e:
             raise _not_convertible(source_array, dtype, e) from None
+        if HOOKS.tracing and type(source_array) is np.ndarray and source_array.ndim:
+            # traced code copies the numpy array at every call, as eager code does (a cast of
+            # the array itself: an input the compiled code reads then, in-place changes too)
+            return cast(source_array, data.dtype) if ctx is None else \
+                _on_context(cast(source_array, data.dtype), ctx)
     else:
         if source_array is None or type(source_array) in _NOT_ARRAYS:
             raise TypeError(f"array: cannot make an NDArray from a "

@@ -485,23 +485,29 @@ def test_an_attribute_only_written_by_the_forward_keeps_it_compiled():
     assert jf.counts["native"] == 3 and jf.counts["eager_fallbacks"] == 0
 
 
-def test_an_array_the_forward_stores_is_cut_from_the_trace():
-    """The array a traced forward left in `self.output` holds its values, not a tape value of
-    the trace: eager code recording with it later treats it as a constant."""
+@pytest.mark.parametrize("hybridized", [True, False])
+def test_an_array_the_forward_stores_is_each_calls_own(hybridized):
+    """The array a forward leaves in `self.output` is that call's, recorded like eager's:
+    a later op on it differentiates into the call's input (compiled: an output of the call,
+    bound to the attribute after it)."""
     blk = Storing()
-    blk.hybridize()
-    x = nd.array([0.5, -1.0])
-    x.attach_grad()
-    with autograd.record():
-        blk(x)
-    assert blk.output._value is None
-    np.testing.assert_allclose(blk.output.asnumpy(), np.tanh([0.5, -1.0]), rtol=1e-6)
+    if hybridized:
+        blk.hybridize()
     w = nd.array([1., 2.])
     w.attach_grad()
-    with autograd.record():
-        z = (blk.output * w).sum()
-    z.backward()
-    np.testing.assert_allclose(w.grad.asnumpy(), np.tanh([0.5, -1.0]), rtol=1e-6)
+    for v in ([0.5, -1.0], [2.0, 0.25], [-0.3, 0.7]):
+        x = nd.array(v)
+        x.attach_grad()
+        with autograd.record():
+            blk(x)
+            z = (blk.output * w).sum()
+        z.backward()
+        np.testing.assert_allclose(blk.output.asnumpy(), np.tanh(v), rtol=1e-6)
+        np.testing.assert_allclose(w.grad.asnumpy(), np.tanh(v), rtol=1e-6)
+        np.testing.assert_allclose(x.grad.asnumpy(), [1., 2.] * (1 - np.tanh(v) ** 2),
+                                   rtol=1e-5)
+    if hybridized:
+        assert blk.__dict__["_tg_jit"].counts["traces"] == 1
 
 
 def test_a_parameter_array_the_forward_stores_keeps_its_variable():

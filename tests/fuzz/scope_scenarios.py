@@ -1,14 +1,21 @@
 """Random scenarios for arrays a compiled function reads from its scope, not its arguments.
 
-A scenario is a small program of x and two scope arrays c1, c2 (a closure's variables, or a
-hybridized block's attributes), called several times; before each call one event changes the
-scope the way user code does: a write in place (outside or inside record()), attach_grad with
-each grad_req, binding the name to a new array (of the same shape or a broadcast one),
-recomputing it under record() from the other one, or nothing. The same seeded scenario runs eagerly and compiled; every call's output and
-every gradient (x's, and c1's and c2's while they are variables) must agree.
+A scenario is a small program of x, two scope arrays c1, c2 and a scope number k, called
+several times. The scope is a closure's variables, a hybridized block's attributes, an
+object's attributes (`holder.c1`, the holder in the closure), or a closure helper function
+the program calls to read them. Before each call one event changes the scope the way user
+code does: a write in place (outside or inside record()), attach_grad with each grad_req,
+binding the name to a new array (of the same shape or a broadcast one; an object's old array
+is kept alive elsewhere), recomputing it under record() from the other one, a new value of k,
+or nothing. The program also binds its last intermediate array in that scope (`self.stored =
+v`, through a function it calls). The same seeded scenario runs eagerly and compiled; every
+call's output and stored array and every gradient (x's, and c1's and c2's while they are
+variables) must agree. (A hybridized block's numbers are fixed at its trace, as in MXNet: its
+k never changes.)
 
 tests/fuzz/test_scope_fuzz.py runs a few seeds in CI; `python scripts/fuzz_scope.py` runs many.
 """
+import types
 import warnings
 
 import numpy as np
@@ -30,7 +37,8 @@ OPS = [
 ]
 
 EVENTS = ["none", "write", "write_recording", "attach_write", "attach_add", "attach_null",
-          "rebind", "rebind_attached", "rebind_broadcast", "recompute"]
+          "rebind", "rebind_attached", "rebind_broadcast", "recompute", "number"]
+WHERES = ["closure", "block", "object", "helper"]
 
 
 class Scenario:
@@ -51,21 +59,25 @@ class Scenario:
         self.steps.append((1, 3 + n, 0))
         self.events = [(EVENTS[rs.randint(len(EVENTS))], rs.randint(2), rs.randint(1 << 30),
                         bool(rs.randint(2))) for _ in range(calls)]
-        self.block = bool(rs.randint(2))
+        self.where = WHERES[rs.randint(len(WHERES))]
+        if self.where == "block":
+            self.events = [e if e[0] != "number" else ("none",) + e[1:] for e in self.events]
 
     def describe(self):
         ops = ", ".join(f"{OPS[o][0]}(v{a}, v{b})" for o, a, b in self.steps)
         ev = ", ".join(f"{e}(c{w + 1}){' recorded' if rec else ''}"
                        for e, w, _, rec in self.events)
-        return (f"seed {self.seed} ({'block attributes' if self.block else 'closure'}): "
+        return (f"seed {self.seed} ({self.where}): "
                 f"{ops}; events: {ev}")
 
 
-def program(steps, x, c1, c2):
+def program(steps, x, c1, c2, k=1.0, keep=None):
     values = [x, c1, c2]
     for o, a, b in steps:
         values.append(OPS[o][1](values[a], values[b]))
-    return nd.sum(values[-1] * values[-1])
+    if keep is not None:        # (the caller binds it in its scope: `self.stored = v`)
+        keep(values[-1])
+    return nd.sum(values[-1] * values[-1]) * k
 
 
 def _data(seed, k):
@@ -77,17 +89,22 @@ class Attributes(gluon.HybridBlock):
 
     def __init__(self, steps, c1, c2):
         super().__init__()
-        self.steps, self.c1, self.c2 = steps, c1, c2
+        self.steps, self.c1, self.c2, self.stored = steps, c1, c2, None
 
     def hybrid_forward(self, F, x):
-        return program(self.steps, x, self.c1, self.c2)
+        return program(self.steps, x, self.c1, self.c2, keep=self._keep)
+
+    def _keep(self, v):
+        self.stored = v
 
 
 def run(scn, compiled):
-    """Every call's (output, x.grad, c1.grad or None, c2.grad or None), as float64 arrays."""
+    """Every call's (output, the array it stored, x.grad, c1.grad or None, c2.grad or None),
+    as float64 arrays."""
     x = nd.array(_data(scn.seed, 0))
-    scope = {"c1": nd.array(_data(scn.seed, 1)), "c2": nd.array(_data(scn.seed, 2))}
-    if scn.block:
+    scope = {"c1": nd.array(_data(scn.seed, 1)), "c2": nd.array(_data(scn.seed, 2)), "k": 1.5}
+    kept = []       # old arrays an object's rebinding leaves alive elsewhere
+    if scn.where == "block":
         blk = Attributes(scn.steps, scope["c1"], scope["c2"])
         if compiled:
             blk.hybridize()
@@ -98,20 +115,51 @@ def run(scn, compiled):
 
         def put(name, value):
             setattr(blk, name, value)
-    else:
+    elif scn.where == "object":
+        holder = types.SimpleNamespace(stored=None, **scope)
+
+        def keep(v):
+            holder.stored = v
+
         def body(x):
-            return program(scn.steps, x, c1, c2)
-        c1, c2 = scope["c1"], scope["c2"]
+            return program(scn.steps, x, holder.c1, holder.c2, holder.k, keep)
 
         def get(name):
-            return c1 if name == "c1" else c2
+            return getattr(holder, name)
 
         def put(name, value):
-            nonlocal c1, c2
+            kept.append(getattr(holder, name))
+            setattr(holder, name, value)
+        f = mx.jit(body) if compiled else body
+    else:
+        c1, c2, k, stored = scope["c1"], scope["c2"], scope["k"], None
+
+        def read():
+            return c1, c2, k
+
+        def keep(v):
+            nonlocal stored
+            stored = v
+
+        if scn.where == "helper":
+            def body(x):
+                a, b, kk = read()
+                return program(scn.steps, x, a, b, kk, keep)
+        else:
+            def body(x):
+                return program(scn.steps, x, c1, c2, k, keep)
+
+        def get(name):
+            return {"c1": c1, "c2": c2, "k": k, "stored": stored}[name]
+
+        def put(name, value):
+            nonlocal c1, c2, k
             if name == "c1":
                 c1 = value
-            else:
+            elif name == "c2":
                 c2 = value
+            else:
+                k = value
         f = mx.jit(body) if compiled else body
     results = []
     with warnings.catch_warnings():
@@ -124,7 +172,7 @@ def run(scn, compiled):
             if tracked is None:
                 continue
             out, grads = tracked
-            results.append([out] + grads)
+            results.append([out, get("stored").asnumpy().astype(np.float64)] + grads)
     return results
 
 
@@ -137,7 +185,9 @@ def _apply(event, name, other, value, get, put, x, f, recorded):
             if get(c)._var is not None and get(c)._var.grad_req != "null" else None
             for c in ("c1", "c2")]
     value_like = value[:get(name).shape[0]]     # (the array may have the broadcast shape)
-    if event == "write":
+    if event == "number":
+        put("k", float(value.flat[0]) + 2.0)
+    elif event == "write":
         get(name)[:] = nd.array(value_like)
     elif event.startswith("attach_"):
         get(name).attach_grad(event[len("attach_"):])
@@ -175,7 +225,7 @@ def check(seed, calls=6):
     assert len(eager) == len(compiled), scn.describe()
     for k, (e, c) in enumerate(zip(eager, compiled)):
         for j, (a, b) in enumerate(zip(e, c)):
-            what = ["output", "x.grad", "c1.grad", "c2.grad"][j]
+            what = ["output", "stored", "x.grad", "c1.grad", "c2.grad"][j]
             if a is None or b is None:
                 assert a is None and b is None, f"{scn.describe()}\ncall {k}: {what} {a} {b}"
                 continue

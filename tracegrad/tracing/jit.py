@@ -6,13 +6,18 @@ keyword arguments, Python scalars — arrays anywhere inside are inputs), the ar
 which of them need gradients, recording and training mode. Each signature owns a guards.
 GuardTree: Python control flow on data met while tracing becomes guards, and each outcome
 seen gets its own compiled continuation (see guards.py). Parameters and random keys are
-inputs, fed fresh on every call; arrays the function reads from its closure are read when it
-is traced (explain() lists them). Variants are bounded per function and per guard; past a
-bound the call runs eagerly and one warning says where and why.
+inputs, fed fresh on every call; so are arrays the function reads from its scope (its
+closure, globals, attributes, and what its helpers read: _scope), and a place of that scope
+rebound, or a number there changed, traces again (explain() lists them). Variants are
+bounded per function and per guard; past a bound the call runs eagerly and one warning says
+where and why.
 """
 import dis
 import functools
+import os
+import sysconfig
 import threading
+import types
 import warnings
 import weakref
 
@@ -20,6 +25,7 @@ import numpy as np
 
 from .. import log
 from ..array import HOOKS, NDArray, materializing, wrap
+from ..numpy_api.ndarray import as_np, ndarray as NpArray
 from ..base import DeferredInitializationError, user_location
 from .compiled import ArgSlot, Feed, Held, held_state
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
@@ -76,6 +82,11 @@ def unflatten(tree, it):
     kind = tree[0]
     if kind == "static":
         return tree[2]
+    if kind == "stores":     # the outputs, then the arrays fn binds in its scope (jit._trace)
+        out = unflatten(tree[1], it)
+        for put in tree[2]:
+            put(next(it))
+        return out
     if kind is dict:
         return {k: unflatten(t, it) for k, t in tree[1]}
     items = [unflatten(t, it) for t in tree[1]]
@@ -105,6 +116,8 @@ class JitFunction:
         self._new_held = []     # those the trace under way added (JitFunction._graft)
         self.places = []        # [(getter, array, name)]: where fn's scope held them
         self.values = []        # [(getter, value, name)]: numbers, flags, strings it may read
+        self.objects = []       # [(getter, object, name)]: the rest of its scope (functions,
+        #                         modules, numpy arrays, objects), watched by identity
         self.rebinds, self.rebound_at, self.scope_eager = 0, 0, None
         self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0}
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
@@ -223,7 +236,7 @@ class JitFunction:
             self.rebinds = 0
         self.rebinds, self.rebound_at = self.rebinds + 1, calls
         self.cache, self.held, self.places, self.last_tree = {}, [], [], None
-        self.values = []
+        self.values, self.objects = [], []
         self.first_reason = f"{what} since the last trace (the compiled code read the old one)"
         if self.rebinds <= MAX_REBINDS:
             return None
@@ -254,6 +267,9 @@ class JitFunction:
                 return f"{name} was deleted"
             if now is not value and (type(now) is not type(value) or now != value):
                 return f"{name} was bound to another value"
+        for get, obj, name in self.objects:
+            if _now(get) is not obj:
+                return f"{name} was bound to another object"
         return None
 
     def __call__(self, *args, **kwargs):
@@ -276,7 +292,7 @@ class JitFunction:
                 _TRACING.depth -= 1
             self._compile_for(args, kwargs)
             return out
-        if self.held or self.values or self.scope_eager is not None:
+        if self.held or self.values or self.objects or self.scope_eager is not None:
             why = self._scope_moved()
             if why is not None:
                 return self._eager(args, kwargs, why)
@@ -335,6 +351,9 @@ class JitFunction:
         before = _RANDOM["counter"]
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
         added = self._graft(tree, key, path, args, kwargs, params)
+        if not added:   # (the eager run starts from the scope the trace started from)
+            for put, value in path.undo:
+                put(value)
         if added is None:
             _RANDOM["counter"] = before  # the eager run draws what the trace drew
             return self._eager(args, kwargs, tree.eager)
@@ -348,6 +367,8 @@ class JitFunction:
         out, where = tree.run(list(arrays), params)
         if where.__class__ is tuple:  # native code read another outcome than the trace did
             _RANDOM["counter"] = counter
+            for put, value in path.undo:
+                put(value)
             node, outcome = where
             if node is not None:
                 node.children[outcome] = EAGER
@@ -365,6 +386,10 @@ class JitFunction:
         if path.rebound:
             tree.eager = (f"it binds {', '.join(path.rebound)} to another array while it runs "
                           f"(a side effect compiled code would not repeat)")
+        elif path.mutated:     # (every call would change it again: no signature compiles)
+            tree.eager = self.scope_eager = (
+                f"it changes {', '.join(path.mutated)} while it runs (a side effect compiled "
+                f"code would not repeat)")
         elif path.unreachable:
             tree.eager = (f"it reads {path.unreachable} array(s) recorded before the call "
                           f"that are not in its closure, globals or attributes (compiled code "
@@ -378,7 +403,8 @@ class JitFunction:
             tree.eager = "it calls a custom autograd.Function (each call needs its own instance)"
         else:
             return False
-        warnings.warn(f"tracegrad.jit: {self.name} {tree.eager}; this signature runs eagerly",
+        warnings.warn(f"tracegrad.jit: {self.name} {tree.eager}; "
+                      f"{'it' if self.scope_eager else 'this signature'} runs eagerly",
                       stacklevel=5)
         return True
 
@@ -463,16 +489,34 @@ class JitFunction:
         structure = []
         fn = self.fn
         first = _names(fn, len(names))
+        param_ids = {id(p) for p in params}
+        scope_after = {}        # {name: array} of fn's scope when it returned
 
         def flat_fn(*flat):
             a, kw = unflatten(struct, iter(flat))
             out = fn(*a, **kw)
             outs = []
-            structure.append(flatten(out, outs))
+            tree = flatten(out, outs)
+            # arrays fn bound in its scope (`self.output = y`): outputs too, bound there by
+            # every compiled call as fn's own code binds them (a parameter's or variable's
+            # array is the same object at every call: it stays)
+            after = _scope_places(fn)
+            scope_after.update((name, v) for name, (v, _) in after.items())
+            stores = [(name, put, v) for name, (v, put) in after.items()
+                      if scope_before.get(name) is not v and v._var is None
+                      and id(v) not in param_ids]
+            if stores:
+                tree = ("stores", tree, tuple(_store(put, v) for _, put, v in stores),
+                        tuple(name for name, _, _ in stores))
+                outs += [v for _, _, v in stores]
+            structure.append(tree)
             return outs
         def scalar_hook(arr):
             return TracedScalar(arr, arr._data.reshape(-1)[0], concretize_hook)
-        scope_before, traced_from = _scope_arrays(self.fn), tape.mark()
+        places_before, traced_from = _scope(self.fn), tape.mark()
+        scope_before = {name: v for name, _, v, _ in places_before if isinstance(v, NDArray)}
+        values_before = _values(self.fn, places_before)
+        objects_before = _objects(self.fn, places_before)
         old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar)
         HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
         HOOKS.scalar = scalar_hook
@@ -487,7 +531,6 @@ class JitFunction:
             HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar = old
             for p, v in zip(params, saved):
                 p._value = v
-        scope_after = _scope_arrays(self.fn)
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
         keyset, consts, unreachable = {k: n for n, k in enumerate(keys)}, [], 0
         alive = []      # the held arrays, alive until the path is grafted (JitFunction._graft)
@@ -511,7 +554,7 @@ class JitFunction:
             else:
                 feeds.append((Feed.CONST, leaf.data))
                 consts.append(_closure_name(self.fn, leaf.data) + str(leaf.type))
-        self.values = _values(self.fn)
+        self.values, self.objects = _values(self.fn), _objects(self.fn)
         tree.pending_keys = [k.data for k in keys]
         tree.constants = sorted(set(tree.constants) | {str(t) for t in consts})
         for g, _ in guards:
@@ -523,11 +566,16 @@ class JitFunction:
         path = Path(tr.function, feeds, len(tr.outputs), updates, guards, structure[0],
                     len(arrays), tr.keep, len(keys), tr.closure_args, unreachable)
         # a name fn read an array from and bound to another while it ran (compiled code
-        # would read the first again); a name only written (VAE's self.output) is MXNet's
-        # case, where it would hold a Symbol: it keeps what the trace left
+        # would read the first again); a name only written (VAE's self.output) is an output
+        # (flat_fn), bound again by every call
         read = {id(a) for a in alive}
         path.rebound = sorted(n for n, a in scope_before.items()
                               if id(a) in read and scope_after.get(n) is not a)
+        path.mutated = sorted(name for get, v, name in values_before + objects_before
+                              if _changed(get, v)
+                              and not isinstance(_now(get), NDArray))   # (arrays: stores)
+        # what an eager run instead of the compiled code must see first: the scope as it was
+        path.undo = [(put, v) for _, get, v, put in places_before if _changed(get, v)]
         for n, a in scope_after.items():    # an array fn computed and stored while traced:
             v = a._value                        # cut from the trace's graph (eager code would
             if scope_before.get(n) is not a and v is not None and v.seq > traced_from:
@@ -564,9 +612,10 @@ class JitFunction:
                  f"{sum(t.chains() for t in self.cache.values())} (paths run as one "
                  f"native call)",
                  f"last trace: {self.last_reason}"]
-        if self.held or self.values:
+        if self.held or self.values or self.objects:
             lines.append(f"scope watched (a change traces again): {len(self.held)} array(s)"
                          + "".join(f", {name}={value!r}" for _, value, name in self.values)
+                         + "".join(f", {name}" for _, _, name in self.objects)
                          + f"; rebound {self.rebinds} time(s) lately")
         if self.scope_eager is not None:
             lines.append(f"runs eagerly: {self.scope_eager}")
@@ -617,19 +666,120 @@ def _owner(leaf):
 
 
 def _scope(fn):
-    """(name, getter, value) for each place of fn's scope: its closure cells, the globals its
-    code loads or stores, and its bound object's attributes (a block's children's too: they
-    are inlined in its trace). `getter` reads the place again (ValueError or KeyError once
-    emptied)."""
-    code = getattr(fn, "__code__", None)
-    for n, c in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or ()):
-        if _filled(c):
-            yield n, _cell_getter(c), c.cell_contents
-    g = getattr(fn, "__globals__", {})
-    for n in _names_read(code)[0] if code is not None else ():
-        if n in g:
-            yield n, functools.partial(g.__getitem__, n), g[n]
-    blocks, seen = [("self", getattr(fn, "__self__", None))], set()
+    """[(name, getter, value, setter)] for each place of fn's scope, as eager code would read
+    it again: the closure cells and globals fn's code names; the same of the functions it
+    reaches by those names (helpers it calls: user code, not tracegrad's or an installed
+    library's); the attributes their code names of the objects and user modules reached so
+    (`cfg.lr`, a method's `self.k`: its code is walked too); and a bound block's attributes,
+    its children's too (they are inlined in its trace). `getter` reads the place again
+    (ValueError or KeyError once emptied); `setter` binds it as fn's own code would."""
+    out, attributes, done = [], set(), set()
+    functions, objects, known = [(fn, "")], [], []   # (function, " (in helper)"); (name, obj,
+    owner = getattr(fn, "__self__", None)           # depth) met, and those looked at
+    if hasattr(owner, "_children"):
+        _block_tree(owner, out)
+    elif owner is not None and hasattr(owner, "__dict__"):
+        objects.append(("self", owner, 0))
+    while functions or objects:
+        while functions and len(done) < _MAX_SCOPE:
+            f, where = functions.pop()
+            code = getattr(f, "__code__", None)
+            if code is None or code in done:
+                continue
+            done.add(code)
+            names, attrs = _names_read(code)
+            attributes.update(attrs)
+            found = [(n, _cell_getter(c), c.cell_contents, _cell_setter(c))
+                     for n, c in zip(code.co_freevars, getattr(f, "__closure__", None) or ())
+                     if _filled(c)]
+            g = getattr(f, "__globals__", {})
+            found += [(n, functools.partial(g.__getitem__, n), g[n],
+                       functools.partial(g.__setitem__, n)) for n in names if n in g]
+            for n, get, v, put in found:
+                out.append((n + where, get, v, put))
+                _follow(v, n, functions, objects, 0)
+        functions = []
+        known += objects
+        objects = []
+        for prefix, obj, depth in known:    # (again after each round: walked code names more)
+            d = obj.__dict__
+            for k in sorted(attributes.intersection(d)):
+                if (id(obj), k) in done or len(done) >= _MAX_SCOPE:
+                    continue
+                done.add((id(obj), k))
+                name = f"{prefix}.{k}"
+                out.append((name, functools.partial(d.__getitem__, k), d[k],
+                            functools.partial(d.__setitem__, k)))
+                if depth < 3:
+                    _follow(d[k], name, functions, objects, depth + 1)
+            for k in sorted(attributes.difference(d)):   # a method its code calls: walked too
+                if (id(type(obj)), k) not in done and len(done) < _MAX_SCOPE:
+                    done.add((id(type(obj)), k))
+                    method = _class_function(type(obj), k)
+                    if method is not None:
+                        functions.append((method, f" (in {prefix}.{k})"))
+    return out
+
+
+_MAX_SCOPE = 512     # functions and places one walk visits at most
+
+
+def _class_function(cls, name):
+    """The user function `cls` defines as `name` (a method, static or class method), found
+    without running a descriptor; None."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            f = klass.__dict__[name]
+            f = getattr(f, "__func__", f)
+            return f if _is_user_function(f) else None
+    return None
+
+
+def _follow(v, name, functions, objects, depth):
+    """Queue what a place's value leads to: a user function (walked), a user module or an
+    object (the attributes walked code names)."""
+    if isinstance(v, JitFunction):      # (inlined in the trace: its scope is read there)
+        functions.append((v.fn, f" (in {name})"))
+    elif isinstance(v, types.MethodType):
+        if _is_user_function(v.__func__):
+            functions.append((v.__func__, f" (in {name})"))
+            if hasattr(v.__self__, "__dict__"):
+                objects.append((f"{name}.__self__", v.__self__, depth))
+    elif isinstance(v, types.FunctionType):
+        if _is_user_function(v):
+            functions.append((v, f" (in {name})"))
+    elif isinstance(v, types.ModuleType):
+        if _user_file(getattr(v, "__file__", None) or "<frozen>"):
+            objects.append((name, v, depth))
+    elif not isinstance(v, (type, NDArray)) and type(getattr(v, "__dict__", None)) is dict:
+        objects.append((name, v, depth))
+
+
+def _is_user_function(f):
+    return isinstance(f, types.FunctionType) and _user_file(f.__code__.co_filename)
+
+
+@functools.lru_cache(maxsize=1024)
+def _user_file(filename):
+    """Whether code from `filename` is the user's: not tracegrad's, the standard library's or
+    an installed package's (their globals are not watched)."""
+    if filename.startswith("<frozen") or filename.startswith("<tracegrad"):
+        return False
+    if filename.startswith("<"):        # exec'd code, an interactive session's
+        return True
+    path = os.path.realpath(filename)
+    return not path.startswith(_LIBRARY_DIRS)
+
+
+_LIBRARY_DIRS = tuple(sorted({os.path.realpath(p) + os.sep for p in (
+    *(sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")),
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) if p}))
+
+
+def _block_tree(block, out):
+    """A bound block's attributes and its children's, all of them (arrays a trace reads
+    there are found by identity)."""
+    blocks, seen = [("self", block)], set()
     while blocks:
         prefix, b = blocks.pop()
         d = getattr(b, "__dict__", None)
@@ -637,42 +787,74 @@ def _scope(fn):
             continue
         seen.add(id(b))
         for k, v in list(d.items()):
-            yield f"{prefix}.{k}", functools.partial(d.__getitem__, k), v
+            out.append((f"{prefix}.{k}", functools.partial(d.__getitem__, k), v,
+                        functools.partial(d.__setitem__, k)))
         blocks += [(f"{prefix}.{k}", c) for k, c in getattr(b, "_children", {}).items()]
 
 
 def _places(fn, array):
     """[(getter, name)]: where fn's scope holds `array`, read again before every call. An
-    array reached otherwise (an attribute of a closure's object) has no place: its rebinding
-    is seen when the array dies (Held)."""
-    return [(get, name) for name, get, v in _scope(fn) if v is array]
+    array reached where no code names it (a list's item) has no place: its replacement is
+    seen when the array dies (Held)."""
+    return [(get, name) for name, get, v, _ in _scope(fn) if v is array]
 
 
 _VALUE_TYPES = (bool, int, float, complex, str, np.number, np.bool_, type(None))
 
 
-def _values(fn):
-    """[(getter, value, name)]: the Python numbers, flags and strings fn's own code names in
-    its closure, its globals, or (for a method) its object's attributes: a trace fixes them,
-    so a call where one changed traces again. A hybridized block's are not watched: MXNet's
-    cached graph keeps them too. Names only a function fn calls reads are not seen."""
-    code = getattr(fn, "__code__", None)
-    if code is None or hasattr(getattr(fn, "__self__", None), "_children"):
+def _values(fn, places=None):
+    """[(getter, value, name)]: the Python numbers, flags and strings of fn's scope (_scope:
+    its code's and its helpers' names, the attributes they name): a trace fixes them, so a
+    call where one changed traces again. A hybridized block's are not watched: MXNet's cached
+    graph keeps them too."""
+    if getattr(fn, "__code__", None) is None or \
+            hasattr(getattr(fn, "__self__", None), "_children"):
         return []
-    attributes = _names_read(code)[1]
-    return [(get, v, name) for name, get, v in _scope(fn) if isinstance(v, _VALUE_TYPES)
-            and (not name.startswith("self.") or name[5:] in attributes)]
+    return [(get, v, name) for name, get, v, _ in (_scope(fn) if places is None else places)
+            if isinstance(v, _VALUE_TYPES)]
+
+
+def _objects(fn, places=None):
+    """[(getter, object, name)]: the rest of fn's scope that is neither an array nor a value
+    (a function it calls, a module, a numpy array it reads, an object): a trace used them as
+    they were, so a call where a place holds another one traces again. Not a hybridized
+    block's (as _values)."""
+    if getattr(fn, "__code__", None) is None or \
+            hasattr(getattr(fn, "__self__", None), "_children"):
+        return []
+    return [(get, v, name) for name, get, v, _ in (_scope(fn) if places is None else places)
+            if not isinstance(v, (NDArray, *_VALUE_TYPES))]
+
+
+def _now(get):
+    """What the place `get` reads holds now (_EMPTIED once emptied)."""
+    try:
+        return get()
+    except (ValueError, KeyError):
+        return _EMPTIED
+
+
+_EMPTIED = object()
+
+
+def _changed(get, value):
+    """Whether the place `get` reads no longer holds `value` (a number: an equal value of its
+    type; anything else: itself)."""
+    now = _now(get)
+    if not isinstance(value, _VALUE_TYPES):
+        return now is not value
+    return now is not value and (type(now) is not type(value) or now != value)
 
 
 @functools.lru_cache(maxsize=256)
 def _names_read(code):
-    """(global names `code` loads or stores, attribute names it loads), with its nested
-    functions' and comprehensions' (co_names alone mixes the two)."""
+    """(global names `code` loads or stores, attribute names it loads or stores), with its
+    nested functions' and comprehensions' (co_names alone mixes the two)."""
     globals_, attributes = set(), set()
     for instruction in dis.get_instructions(code):
         if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL"):
             globals_.add(instruction.argval)
-        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD"):
+        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR"):
             attributes.add(instruction.argval)
     for const in code.co_consts:
         if isinstance(const, type(code)):
@@ -682,27 +864,41 @@ def _names_read(code):
     return tuple(sorted(globals_)), tuple(sorted(attributes))
 
 
-def _scope_arrays(fn):
-    """{name: array} of fn's scope: compared around a trace, it shows a function that rebinds
-    them while it runs."""
-    return {name: v for name, _, v in _scope(fn) if isinstance(v, NDArray)}
+def _scope_places(fn):
+    """{name: (array, setter)} of fn's scope: compared with it before a trace, it shows the
+    arrays fn binds there while it runs."""
+    return {name: (v, put) for name, _, v, put in _scope(fn) if isinstance(v, NDArray)}
+
+
+def _store(put, traced):
+    """The setter a compiled call binds a stored output with: an mx.np array where fn stored
+    one (the call's outputs are nd arrays)."""
+    if isinstance(traced, NpArray):
+        return lambda a: put(as_np(a))
+    return put
 
 
 def _scope_array(fn, value):
     """The array of fn's scope whose tape value is `value` (one recorded before the call), or
     None."""
-    return next((v for _, _, v in _scope(fn) if isinstance(v, NDArray) and v._value is value),
-                None)
+    return next((v for _, _, v, _ in _scope(fn)
+                 if isinstance(v, NDArray) and v._value is value), None)
 
 
 def _cell_getter(cell):
     return lambda: cell.cell_contents
 
 
+def _cell_setter(cell):
+    def put(value):
+        cell.cell_contents = value
+    return put
+
+
 def _closure_name(fn, data):
     """'name: ' of the place of fn's scope holding the array `data` (explain() lists arrays
     read at trace time), or ''."""
-    return next((f"{name}: " for name, _, v in _scope(fn)
+    return next((f"{name}: " for name, _, v, _ in _scope(fn)
                  if isinstance(v, NDArray) and v._data is data), "")
 
 
