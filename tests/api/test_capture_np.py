@@ -330,3 +330,35 @@ def test_np_functions_take_a_pending_value_as_an_np_array(np_mode):
         assert type(copy) is np.ndarray and same is out
         onp.testing.assert_array_equal(copy.asnumpy(), out.asnumpy())
     assert any(pending), pending      # (each read drops that capture: the plan then retires)
+
+
+@pytest.mark.parametrize("hybridize", [True, False])
+def test_np_step_binds_the_np_arrays_themselves(np_mode, hybridize):
+    """The net's and the loss's pending outputs are the values' own mx.np arrays (no nd twin
+    and alias made, watched and filled per step), and they hold eager's values after it,
+    whether the output is kept (a metric) or not."""
+    net = small_net(hybridize)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    for i, (x, y) in enumerate(_batches(16)):
+        keep = i >= 8           # (then the plan exports the output: learned anew)
+        with autograd.record():
+            if keep:
+                out = net(x)
+                loss = loss_fn(out, y)
+            else:
+                loss = loss_fn(net(x), y)
+        step = capture._STATE.step
+        if i in (6, 7, 14, 15):
+            assert type(loss) is NpDeferred and step is not None and not step.aliases
+        loss.backward()
+        trainer.step(x.shape[0])
+        assert type(loss) is np.ndarray
+        if keep:
+            assert type(out) is np.ndarray
+            p = out.asnumpy().astype(onp.float64)
+            logp = p - p.max(1, keepdims=True)
+            logp -= onp.log(onp.exp(logp).sum(1, keepdims=True))
+            onp.testing.assert_allclose(
+                loss.asnumpy(), -logp[onp.arange(len(p)), y.asnumpy().astype(int)],
+                rtol=1e-5, atol=1e-6)

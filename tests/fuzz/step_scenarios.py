@@ -3,9 +3,9 @@ trainer.step) repeated, with user-level changes between steps drawn at random â€
 rate set, a multiplier or grad_req changed, weights written or set, another batch size,
 another loss, a regularizer term, the loss read, a metric updated, the net hybridized again,
 two forward calls in one step, zero_grad, the parameters saved and loaded back or
-initialized again, a new Trainer, a block's array attribute written or rebound. The same
-seeded loop runs with capture on and off; every step's loss and every parameter after it
-must agree. (tests/trust/test_capture_differential.py varies the model instead: convolutions,
+initialized again, a new Trainer, a block's array attribute written or rebound; one loop in
+three on mx.np arrays under set_np (d2l's style). The same seeded loop runs with capture on
+and off; every step's loss and every parameter after it must agree. (tests/trust/test_capture_differential.py varies the model instead: convolutions,
 BatchNorm, Dropout, losses and optimizers over an unchanged loop.)
 
 tests/fuzz/test_step_fuzz.py runs a few seeds in CI; `python scripts/fuzz_steps.py` runs many.
@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 
 import tracegrad as mx
-from tracegrad import autograd, capture, gluon, nd
+from tracegrad import autograd, capture, gluon, nd, npx
 
 OPTIMIZERS = [
     ("sgd", {"learning_rate": 0.05}),
@@ -46,11 +46,13 @@ class Loop:
         # a change before one step in four: the steps between repeat, so capture learns them
         self.events = [(EVENTS[rs.randint(len(EVENTS))] if rs.rand() < 0.25 else "none",
                         rs.randint(1 << 30)) for _ in range(steps)]
+        self.np = rs.randint(3) == 0                # 1 in 3 on mx.np arrays, under set_np
 
     def describe(self):
         name, kw = self.optimizer
-        return (f"seed {self.seed}: {name} {kw}, {'hybridized' if self.hybridize else 'eager'};"
-                f" events: {', '.join(e for e, _ in self.events)}")
+        return (f"seed {self.seed}: {name} {kw}, {'hybridized' if self.hybridize else 'eager'}"
+                f"{', mx.np' if self.np else ''}; events: "
+                f"{', '.join(e for e, _ in self.events)}")
 
 
 class Scale(gluon.HybridBlock):
@@ -73,11 +75,15 @@ def _loss(kind):
 def run(loop, capture_on):
     """[(step's loss as read, parameters after the step)] for every step."""
     capture.set_enabled(capture_on)
+    if loop.np:
+        npx.set_np()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             return _run(loop, tmp)
     finally:
         capture.set_enabled(True)
+        if loop.np:
+            npx.reset_np()
 
 
 def _run(loop, tmp):
@@ -94,6 +100,7 @@ def _run(loop, tmp):
     trainer = gluon.Trainer(net.collect_params(), name, dict(kw))
     loss_kind, batch, regularize = "l2", 5, False
     metric = mx.metric.Accuracy()
+    array = (lambda v: mx.np.array(np.asarray(v, np.float32))) if loop.np else nd.array
     rs = np.random.RandomState(loop.seed)
     out_log = []
     for event, seed in loop.events:
@@ -115,9 +122,9 @@ def _run(loop, tmp):
         elif event == "accumulate":
             accumulate = True
         elif event == "write_weight":
-            p.data()[:] = nd.array(ev.uniform(-0.5, 0.5, p.shape))
+            p.data()[:] = array(ev.uniform(-0.5, 0.5, p.shape))
         elif event == "set_data":
-            p.set_data(nd.array(ev.uniform(-0.5, 0.5, p.shape)))
+            p.set_data(array(ev.uniform(-0.5, 0.5, p.shape)))
         elif event == "batch_size":
             batch = int(ev.choice([1, 3, 5, 8]))
         elif event == "switch_loss":
@@ -154,10 +161,10 @@ def _run(loop, tmp):
                     q.zero_grad()
         read, losses = [], []
         for _ in range(rounds):
-            x = nd.array(rs.uniform(-1, 1, (batch, 4)))
+            x = array(rs.uniform(-1, 1, (batch, 4)))
             labels = rs.randint(0, 3, batch)
-            y = nd.array(labels.astype(np.float32)) if loss_kind == "softmax_ce" else \
-                nd.array(np.eye(3)[labels])
+            y = array(labels.astype(np.float32)) if loss_kind == "softmax_ce" else \
+                array(np.eye(3)[labels])
             with autograd.record():
                 out = net(x)
                 if event == "two_calls":
@@ -169,7 +176,7 @@ def _run(loop, tmp):
                     read.append(loss.asnumpy().copy())
             loss.backward()
             if event == "metric":
-                metric.update([nd.array(labels.astype(np.float32))], [out])
+                metric.update([array(labels.astype(np.float32))], [out])
             losses.append(loss)
         if any(q.grad_req != "null" for q in params):
             trainer.step(batch * rounds, ignore_stale_grad=True)

@@ -8,6 +8,7 @@ symbol_block.py.
 """
 import contextlib
 import re
+import sys
 import threading
 import warnings
 import weakref
@@ -280,8 +281,12 @@ class Block:
             child.hybridize(active, **kwargs)
 
     def _call_np(self, *args):
-        """__call__ while set_np is on: the outputs as mx.np arrays (numpy_api/gluon.py)."""
-        return _np_outputs(self._call_nd(*args))
+        """__call__ while set_np is on: the outputs as mx.np arrays (numpy_api/gluon.py; a
+        captured step's pending output becomes one in place)."""
+        out = self._call_nd(*args)
+        if type(out) is _capture.Deferred and _getrefcount(out) == 2 and _capture.own_as_np(out):
+            return out
+        return _np_outputs(out)
 
     def _call_nd(self, *args):
         try:
@@ -516,10 +521,6 @@ def _replay_or_learn(block, args):
     called at several points of a step (shared weights) keeps one replay per point."""
     if not _STATE.recording:      # (nothing is deferred outside record())
         return block._call(args)
-    if _NP["array"] and _capture._has_np(args):    # set_np: replayed and learned on the nd
-        nd = _capture.nd_args(args)                # arrays the mx.np ones view
-        if nd is not None:
-            args = nd
     rep = _REPLAYS.get(id(block))
     valid = False
     if rep is not None and rep[0]() is block:
@@ -538,6 +539,10 @@ def _replay_or_learn(block, args):
                         out = _capture.replay(replay, args)
                         if out is not None:
                             return out
+    if _NP["array"] and _capture._has_np(args):    # set_np: learned on the nd arrays the
+        nd = _capture.nd_args(args)                # mx.np ones view (replay converts itself)
+        if nd is not None:
+            args = nd
     rec = _capture.learn_begin()
     if rec is None:
         return block._call(args)
@@ -597,8 +602,9 @@ def _remember_captured_call(block, args, out):
                                   _STATE.training, len(args))
 
 
-# the argument types of a call _captured_call takes (mx.np's are bound as the nd arrays they
-# view)
+# the argument types of a call _captured_call takes (mx.np's: bound as they are by the
+# straight-line binders, as the nd arrays they view by the general ones)
+_getrefcount = sys.getrefcount
 _CAPTURED_ARGS = frozenset((NDArray, _capture.Deferred, _capture.NpArray, _capture.NpDeferred))
 
 
@@ -618,13 +624,8 @@ def _captured_call(block, memo, args):
     if jf.held and jf._moved() is not None:    # an attribute array rebound: jf drops its code
         return None
     for a in args:
-        if type(a) is not NDArray and type(a) is not _capture.Deferred:
-            if type(a) not in _CAPTURED_ARGS:
-                return None
-            args = _capture.nd_args(args)     # (mx.np arrays: the nd arrays they view)
-            if args is None:
-                return None
-            break
+        if type(a) not in _CAPTURED_ARGS:
+            return None
     params = list(map(_DATA_OF, jf.param_list))   # (jf.params(), without its checks)
     for d in params:
         if d is None:

@@ -68,12 +68,15 @@ run as straight-line code generated once per plan op / replay (straight_line.py)
 binders deciding whatever it declines. Arguments that were one array when a replay was learned
 must be one array again (`aliased`): its program cannot tell their uses apart.
 
-mx.np (set_np). An mx.np view of a pending value (a Block's output under set_np, an mx.np op's
-result) is an `NpDeferred`: an alias of the value (Step.aliases) that the call or a
-materialization fills and turns into an mx.np.ndarray. An op, compiled call or block replay
-given mx.np arrays binds the nd arrays they view (`nd_args`: an ndarray's NDArray view, an
-NpDeferred's value's Deferred), on the failure path only, so nd programs pay nothing for it;
-a replay learns through the views by their buffers.
+mx.np (set_np). A Block's pending output under set_np that nobody holds yet becomes the
+value's own array as an `NpDeferred` (`own_as_np`), which the call or a materialization
+turns into an mx.np.ndarray. Another mx.np view of a pending value (an mx.np op's result, a
+held output) is an NpDeferred alias of the value (Step.aliases), filled likewise. The
+straight-line binders take mx.np arrays as they are (the usual d2l step pays no
+conversion); an op, the general binders and block replays bind the nd arrays they view
+(`nd_args`: an ndarray's NDArray view, an NpDeferred's value's Deferred, made again when the
+NpDeferred is the value's own array, which then becomes an alias), on the failure path only,
+so nd programs pay nothing for it; a replay learns through the views by their buffers.
 
 `explain()` says what was captured, what was dropped and why, and native calls per step.
 TRACEGRAD_CAPTURE=0 or set_enabled(False) turns capture off; `with paused():` runs steps
@@ -306,10 +309,26 @@ def _twin(n):
     step = _STATE.step
     r = step.refs[j]
     d = r() if r is not None else None
-    if d is None:
+    if d is None or d is n:     # (n the value's own array: an nd one takes its place, n an
+        if d is n:              # alias filled as the value's)
+            _add_alias(step, j, n)
         d = _pending_array(Deferred, j, _SLOT_VALUE.__get__(n))
         step.refs[j] = _WEAKREF(d)
     return d
+
+
+def own_as_np(d):
+    """Deferred `d`, the only array of this step's value (a block's output under set_np,
+    which nobody else holds yet), made that value's mx.np array in place: no alias to make,
+    watch and fill. False: view it as usual."""
+    j = _pending_value(d)
+    if j is None:
+        return False
+    r = _STATE.step.refs[j]
+    if r is None or r() is not d:
+        return False
+    d.__class__ = NpDeferred
+    return True
 
 
 def _pending_array(cls, leaf, t):
@@ -1750,6 +1769,10 @@ def replay(r, args):
             out = fast(r, args)
             if out is not None:
                 return out
+    if _has_np(args):       # (the general path binds the nd arrays mx.np ones view)
+        args = nd_args(args)
+        if args is None:
+            return None
     state = _STATE
     if state.broken or state.learning is not None or not STATE.recording:
         return None
@@ -1835,7 +1858,7 @@ _STRAIGHT_NAMES = {"NDArray": NDArray, "Deferred": Deferred, "_REFS": _REFS, "_N
                    "_SET_VALUE": _SLOT_VALUE.__set__, "_WEAKREF": _WEAKREF,
                    "_VALUE_OF": _SLOT_VALUE.__get__, "_DATA_OF": _SLOT_DATA.__get__,
                    "_STATE": _STATE, "_TAPE_STATE": STATE, "_Step": Step,
-                   "_REPLAYED": _REPLAYED}
+                   "_REPLAYED": _REPLAYED, "NpArray": NpArray, "NpDeferred": NpDeferred}
 
 
 def _replayed_entries(r, leaves):
@@ -2035,8 +2058,8 @@ def deliver(step, outs, before, fused=False, grad_vars=None):
         r = refs[j]
         if r is not None:
             d = r()
-            if d is not None:
-                d.__class__ = NDArray       # (then its slots are plain attributes)
+            if d is not None:       # (then its slots are plain attributes)
+                d.__class__ = NpArray if type(d) is NpDeferred else NDArray
                 d._data, d._value, d._leaf = outs[k], freed, None
         k += 1
     if step.aliases:
@@ -2189,7 +2212,7 @@ def _fill_refs(step, real):
             _SET_DATA(d, data)
             _SET_VALUE(d, _SLOT_VALUE.__get__(src))
             _SET_LEAF(d, None)
-            d.__class__ = NDArray
+            d.__class__ = NpArray if type(d) is NpDeferred else NDArray
     return filled
 
 

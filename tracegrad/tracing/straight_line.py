@@ -14,7 +14,9 @@ hands the call to the general code untouched, which checks again and handles eve
 these do not (extras, mx.np views, materializing).
 
 An operand read twice (one array passed as two arguments) is checked against its first
-binding, as the general code's binding-while-checking does."""
+binding, as the general code's binding-while-checking does. mx.np arrays are taken as they
+are (an ndarray as an untracked array, an NpDeferred as the value it stands for): set_np
+code pays no conversion on this path (capture.nd_args converts for the general one)."""
 
 
 def call_binder(ns, pop, binder, entry):
@@ -37,13 +39,15 @@ def call_binder(ns, pop, binder, entry):
     lines.append("    leaf_data, written = step.leaf_data, step.written")
     for i, oref in binder.deferred:
         lines.append(f"    a = args[{i}]")
-        lines.append(f"    if type(a) is not Deferred or a._leaf != {oref}: return None")
+        lines.append(f"    if (type(a) is not Deferred and type(a) is not NpDeferred) or "
+                     f"a._leaf != {oref}: return None")
     feeds = {}
     for f, i, oref, shape, dtype in binder.arg_consts:
         d = f"d{f}"
         feeds[f] = d
         lines.append(f"    a = args[{i}]")
-        lines.append("    if type(a) is not NDArray or a._value is not None: return None")
+        lines.append("    if (type(a) is not NDArray and type(a) is not NpArray) or "
+                     "a._value is not None: return None")
         lines.append(f"    {d} = a._data")
         if oref in first:     # (the same leaf again: the same array)
             lines.append(f"    if {d} is not {first[oref]}: return None")
@@ -130,13 +134,14 @@ def replay_binder(ns, r):
     for i, kind in enumerate(r.arg_kinds):
         lines.append(f"    a{i} = args[{i}]")
         if type(kind) is tuple:
-            lines.append(f"    if type(a{i}) is not NDArray: return None")
+            lines.append(f"    if type(a{i}) is not NDArray and type(a{i}) is not NpArray: "
+                         f"return None")
             lines.append(f"    d{i} = a{i}._data")
             lines.append(f"    if d{i}.shape != {const(kind[0])} or d{i}.dtype != "
                          f"{const(kind[1])}: return None")
         else:
-            lines.append(f"    if type(a{i}) is not Deferred or a{i}._leaf != {kind}: "
-                         f"return None")
+            lines.append(f"    if (type(a{i}) is not Deferred and type(a{i}) is not "
+                         f"NpDeferred) or a{i}._leaf != {kind}: return None")
     for i, j in r.aliased:
         lines.append(f"    if d{i} is not d{j} or a{i}._value is not a{j}._value: return None")
     for n, (obj, ref) in enumerate(r.var_objs):
