@@ -511,6 +511,7 @@ class JitFunction:
                 outs += [v for _, _, v in stores]
             structure.append(tree)
             return outs
+
         def scalar_hook(arr):
             return TracedScalar(arr, arr._data.reshape(-1)[0], concretize_hook)
         places_before, traced_from = _scope(self.fn), tape.mark()
@@ -554,7 +555,8 @@ class JitFunction:
             else:
                 feeds.append((Feed.CONST, leaf.data))
                 consts.append(_closure_name(self.fn, leaf.data) + str(leaf.type))
-        self.values, self.objects = _values(self.fn), _objects(self.fn)
+        places = _scope(self.fn)
+        self.values, self.objects = _values(self.fn, places), _objects(self.fn, places)
         tree.pending_keys = [k.data for k in keys]
         tree.constants = sorted(set(tree.constants) | {str(t) for t in consts})
         for g, _ in guards:
