@@ -42,10 +42,16 @@ def warmed(step, calls=None):
     return step
 
 
+class Timings(list):
+    """[(name, median seconds)], and `per_round` {name: seconds per call in each round}: the
+    rows report() reads its ratios from (extending it with rows timed elsewhere keeps both)."""
+    per_round: dict
+
+
 def compare(named_fns, rounds=15, min_time=0.02):
     """Median seconds per call of each fn, timed in interleaved rounds (garbage collection
     off) so that drift on a noisy machine hits every contender alike.
-    named_fns: [(name, fn)] -> [(name, seconds)]."""
+    named_fns: [(name, fn)] -> Timings [(name, seconds)]."""
     numbers = [_batch_size(fn, min_time) for _, fn in named_fns]
     samples = [[] for _ in named_fns]
     gc_was = gc.isenabled()
@@ -57,7 +63,9 @@ def compare(named_fns, rounds=15, min_time=0.02):
     finally:
         if gc_was:
             gc.enable()
-    return [(name, statistics.median(s)) for (name, _), s in zip(named_fns, samples)]
+    out = Timings((name, statistics.median(s)) for (name, _), s in zip(named_fns, samples))
+    out.per_round = {name: s for (name, _), s in zip(named_fns, samples)}
+    return out
 
 
 def median_time(fn, repeat=7, min_time=0.05):
@@ -72,9 +80,18 @@ def fmt(seconds):
 
 
 def report(title, rows, baseline=None):
-    """rows: [(name, seconds)]; ratios are against the row named `baseline`."""
+    """rows: [(name, seconds)]; ratios are against the row named `baseline`: for rows timed in
+    the same rounds as it (compare), the median of the per-round ratios (a drift of the
+    machine's speed between rounds cancels), else the ratio of the medians."""
     print(f"\n== {title}")
     base = dict(rows).get(baseline)
+    per_round = getattr(rows, "per_round", {})
     for name, t in rows:
-        ratio = f"  {t / base:6.2f}x {baseline}" if base else ""
+        if not base:
+            ratio = ""
+        elif name in per_round and baseline in per_round:
+            r = statistics.median(a / b for a, b in zip(per_round[name], per_round[baseline]))
+            ratio = f"  {r:6.2f}x {baseline}"
+        else:
+            ratio = f"  {t / base:6.2f}x {baseline}"
         print(f"  {name:38s} {fmt(t)}{ratio}")
