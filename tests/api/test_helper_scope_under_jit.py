@@ -259,3 +259,11 @@ def test_a_jitted_helper_inlined_in_another_reads_its_scope_again():
     for value in (2.0, 5.0):
         k = value
         np.testing.assert_allclose(outer(x).asnumpy(), X64 * value + 1, rtol=1e-6)
+
+
+def test_installed_modules_are_not_watched_but_a_global_function_is():
+    """`nd` and `np` named by the code are not checked at every call (nobody binds those names
+    to another module); a global function is, once, however many walked functions name it."""
+    f = mx.jit(lambda x: nd.relu(_scaled(x)) + np.float32(1.0))
+    f(nd.array(X64))
+    assert [name for _, _, name in f.objects] == ["_scaled"]

@@ -268,8 +268,11 @@ class JitFunction:
             if now is not value and (type(now) is not type(value) or now != value):
                 return f"{name} was bound to another value"
         for get, obj, name in self.objects:
-            if _now(get) is not obj:
-                return f"{name} was bound to another object"
+            try:
+                if get() is not obj:
+                    return f"{name} was bound to another object"
+            except (ValueError, KeyError):
+                return f"{name} was deleted"
         return None
 
     def __call__(self, *args, **kwargs):
@@ -675,8 +678,8 @@ def _scope(fn):
     (`cfg.lr`, a method's `self.k`: its code is walked too); and a bound block's attributes,
     its children's too (they are inlined in its trace). `getter` reads the place again
     (ValueError or KeyError once emptied); `setter` binds it as fn's own code would."""
-    out, attributes, done = [], set(), set()
-    functions, objects, known = [(fn, "")], [], []   # (function, " (in helper)"); (name, obj,
+    out, attributes, done = [], set(), set()   # (done: code objects, places and attributes
+    functions, objects, known = [(fn, "")], [], []  # walked, by identity)   # (function, " (in helper)"); (name, obj,
     owner = getattr(fn, "__self__", None)           # depth) met, and those looked at
     if hasattr(owner, "_children"):
         _block_tree(owner, out)
@@ -693,10 +696,11 @@ def _scope(fn):
             attributes.update(attrs)
             found = [(n, _cell_getter(c), c.cell_contents, _cell_setter(c))
                      for n, c in zip(code.co_freevars, getattr(f, "__closure__", None) or ())
-                     if _filled(c)]
+                     if _filled(c) and _first((id(c),), done)]
             g = getattr(f, "__globals__", {})
             found += [(n, functools.partial(g.__getitem__, n), g[n],
-                       functools.partial(g.__setitem__, n)) for n in names if n in g]
+                       functools.partial(g.__setitem__, n)) for n in names
+                      if n in g and _first((id(g), n), done)]
             for n, get, v, put in found:
                 out.append((n + where, get, v, put))
                 _follow(v, n, functions, objects, 0)
@@ -724,6 +728,15 @@ def _scope(fn):
 
 
 _MAX_SCOPE = 512     # functions and places one walk visits at most
+
+
+def _first(key, done):
+    """Whether `key` is met for the first time (then noted in `done`): a place two walked
+    functions name (a module's global) is listed once."""
+    if key in done:
+        return False
+    done.add(key)
+    return True
 
 
 def _class_function(cls, name):
@@ -818,14 +831,17 @@ def _values(fn, places=None):
 
 def _objects(fn, places=None):
     """[(getter, object, name)]: the rest of fn's scope that is neither an array nor a value
-    (a function it calls, a module, a numpy array it reads, an object): a trace used them as
-    they were, so a call where a place holds another one traces again. Not a hybridized
-    block's (as _values)."""
+    (a function it calls, a numpy array it reads, an object, a module of the user's): a trace
+    used them as they were, so a call where a place holds another one traces again. Not an
+    installed module (`nd`, `np`: nobody binds those names to another module), nor a
+    hybridized block's (as _values)."""
     if getattr(fn, "__code__", None) is None or \
             hasattr(getattr(fn, "__self__", None), "_children"):
         return []
     return [(get, v, name) for name, get, v, _ in (_scope(fn) if places is None else places)
-            if not isinstance(v, (NDArray, *_VALUE_TYPES))]
+            if not isinstance(v, (NDArray, *_VALUE_TYPES)) and not (
+                isinstance(v, types.ModuleType)
+                and not _user_file(getattr(v, "__file__", None) or "<frozen>"))]
 
 
 def _now(get):
