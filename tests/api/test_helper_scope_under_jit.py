@@ -267,3 +267,23 @@ def test_installed_modules_are_not_watched_but_a_global_function_is():
     f = mx.jit(lambda x: nd.relu(_scaled(x)) + np.float32(1.0))
     f(nd.array(X64))
     assert [name for _, _, name in f.objects] == ["_scaled"]
+
+
+class _Resisting:
+    """An object of the scope whose attribute look-ups raise (a proxy): not followed, and the
+    function still compiles."""
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        raise RuntimeError(f"no attribute {name} here")
+
+
+RESISTING = _Resisting()
+
+
+def test_an_object_that_raises_on_attribute_access_is_not_followed():
+    f = mx.jit(lambda x: x * 2 if RESISTING is not None else x)
+    x = nd.array(X64)
+    for _ in range(2):
+        np.testing.assert_allclose(f(x).asnumpy(), X64 * 2, rtol=1e-6)
+    assert f.counts["native"] == 2

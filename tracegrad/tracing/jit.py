@@ -678,13 +678,15 @@ def _scope(fn):
     (`cfg.lr`, a method's `self.k`: its code is walked too); and a bound block's attributes,
     its children's too (they are inlined in its trace). `getter` reads the place again
     (ValueError or KeyError once emptied); `setter` binds it as fn's own code would."""
-    out, attributes, done = [], set(), set()   # (done: code objects, places and attributes
-    functions, objects, known = [(fn, "")], [], []  # walked, by identity)   # (function, " (in helper)"); (name, obj,
-    owner = getattr(fn, "__self__", None)           # depth) met, and those looked at
-    if hasattr(owner, "_children"):
+    out, attributes, done = [], set(), set()    # (done: code, places, attributes walked)
+    functions = [(fn, "")]                      # (function, " (in helper)") to walk
+    objects, known = [], []                     # (name, object, its dict, depth): new, all
+    owner = getattr(fn, "__self__", None)
+    d = _own_dict(owner) if owner is not None else None
+    if d is not None and "_children" in d:
         _block_tree(owner, out)
-    elif owner is not None and hasattr(owner, "__dict__"):
-        objects.append(("self", owner, 0))
+    elif d is not None:
+        objects.append(("self", owner, d, 0))
     while functions or objects:
         while functions and len(done) < _MAX_SCOPE:
             f, where = functions.pop()
@@ -707,8 +709,7 @@ def _scope(fn):
         functions = []
         known += objects
         objects = []
-        for prefix, obj, depth in known:    # (again after each round: walked code names more)
-            d = obj.__dict__
+        for prefix, obj, d, depth in known:  # (again after each round: walked code names more)
             for k in sorted(attributes.intersection(d)):
                 if (id(obj), k) in done or len(done) >= _MAX_SCOPE:
                     continue
@@ -752,22 +753,39 @@ def _class_function(cls, name):
 
 def _follow(v, name, functions, objects, depth):
     """Queue what a place's value leads to: a user function (walked), a user module or an
-    object (the attributes walked code names)."""
-    if isinstance(v, JitFunction):      # (inlined in the trace: its scope is read there)
-        functions.append((v.fn, f" (in {name})"))
-    elif isinstance(v, types.MethodType):
-        if _is_user_function(v.__func__):
-            functions.append((v.__func__, f" (in {name})"))
-            if hasattr(v.__self__, "__dict__"):
-                objects.append((f"{name}.__self__", v.__self__, depth))
-    elif isinstance(v, types.FunctionType):
-        if _is_user_function(v):
-            functions.append((v, f" (in {name})"))
-    elif isinstance(v, types.ModuleType):
-        if _user_file(getattr(v, "__file__", None) or "<frozen>"):
-            objects.append((name, v, depth))
-    elif not isinstance(v, (type, NDArray)) and type(getattr(v, "__dict__", None)) is dict:
-        objects.append((name, v, depth))
+    object (the attributes walked code names, from its own dict). Nothing of the value's
+    own code runs (no __getattr__): a value that resists is not followed."""
+    try:
+        if isinstance(v, JitFunction):      # (inlined in the trace: its scope is read there)
+            functions.append((v.fn, f" (in {name})"))
+        elif isinstance(v, types.MethodType):
+            if _is_user_function(v.__func__):
+                functions.append((v.__func__, f" (in {name})"))
+                d = _own_dict(v.__self__)
+                if d is not None:
+                    objects.append((f"{name}.__self__", v.__self__, d, depth))
+        elif isinstance(v, types.FunctionType):
+            if _is_user_function(v):
+                functions.append((v, f" (in {name})"))
+        elif isinstance(v, types.ModuleType):
+            d = _own_dict(v)
+            if d is not None and _user_file(d.get("__file__") or "<frozen>"):
+                objects.append((name, v, d, depth))
+        elif not isinstance(v, (type, NDArray)):
+            d = _own_dict(v)
+            if d is not None:
+                objects.append((name, v, d, depth))
+    except Exception:  # noqa: BLE001 - a proxy object raising from isinstance: not followed
+        return
+
+
+def _own_dict(v):
+    """v's own attribute dict, read without running its __getattr__; None when it has none."""
+    try:
+        d = object.__getattribute__(v, "__dict__")
+    except Exception:  # noqa: BLE001 - no instance dict (slots), or a descriptor that raises
+        return None
+    return d if type(d) is dict else None
 
 
 def _is_user_function(f):
