@@ -157,3 +157,36 @@ def test_the_first_call_of_a_forward_that_rebinds_what_it_reads_sees_the_old_arr
             x = nd.array([k, 2. * k])
             np.testing.assert_allclose(compiled(x).asnumpy(), eager(x).asnumpy())
             np.testing.assert_allclose(compiled.last.asnumpy(), eager.last.asnumpy())
+
+
+class DeferredStoring(gluon.HybridBlock):
+    """A stored output in a block whose parameters get their shapes at the first call (that
+    call runs eagerly, then the trace: the trace's bindings are undone)."""
+
+    def __init__(self):
+        super().__init__()
+        with self.name_scope():
+            self.dense = gluon.nn.Dense(3)
+        self.output = None
+
+    def hybrid_forward(self, F, x):
+        y = self.dense(x)
+        self.output = y * 2
+        return y.sum()
+
+
+def test_a_stored_output_of_the_call_that_infers_shapes_is_recorded():
+    blk = DeferredStoring()
+    blk.initialize()
+    blk.hybridize()
+    for v in (1.0, 2.0, 3.0):
+        x = nd.full((2, 4), v)
+        x.attach_grad()
+        with autograd.record():
+            blk(x)
+            z = blk.output.sum()
+        z.backward()
+        w, b = blk.dense.weight.data().asnumpy(), blk.dense.bias.data().asnumpy()
+        np.testing.assert_allclose(blk.output.asnumpy(), (x.asnumpy() @ w.T + b) * 2,
+                                   rtol=1e-6)
+        np.testing.assert_allclose(x.grad.asnumpy(), np.tile(2 * w.sum(0), (2, 1)), rtol=1e-6)

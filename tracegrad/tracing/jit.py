@@ -459,6 +459,8 @@ class JitFunction:
         counter = _RANDOM["counter"]  # this call ran eagerly: the trace must not draw again
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
         _RANDOM["counter"] = counter
+        for put, value in path.undo:    # (the call's own eager run bound its scope already)
+            put(value)
         tree.pending_keys = []
         if self._graft(tree, key, path, args, kwargs, params):
             self.counts["traces"] += 1
