@@ -458,6 +458,17 @@ def test_a_forward_that_rebinds_its_own_attribute_matches_eager():
             np.testing.assert_allclose(compiled(x).asnumpy(), eager(x).asnumpy())
 
 
+def test_the_first_call_of_a_forward_that_rebinds_what_it_reads_sees_the_old_array():
+    eager, compiled = Caching(), Caching()
+    compiled.hybridize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k in range(1, 5):
+            x = nd.array([k, 2. * k])
+            np.testing.assert_allclose(compiled(x).asnumpy(), eager(x).asnumpy())
+            np.testing.assert_allclose(compiled.last.asnumpy(), eager.last.asnumpy())
+
+
 class Storing(gluon.HybridBlock):
     """Keeps an array its forward computes, as MXNet's VAE example keeps `self.output`."""
 

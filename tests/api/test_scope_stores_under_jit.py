@@ -1,9 +1,9 @@
 """What a compiled function does to its scope while it runs. An array it binds there
 (`self.output = y`, a global) is an output of the compiled call, bound again by every call
 as eager code would bind it; a number it changes (`self.calls += 1`) is a side effect
-compiled code would not repeat, so the function runs eagerly; a function that reads a place
-and rebinds it runs eagerly, and its first call (the trace) sees the scope as it was. Each
-case is checked against the same code run eagerly."""
+compiled code would not repeat, so the function runs eagerly, starting from the scope as it
+was before the trace (test_scope_arrays_under_jit.py has a forward that reads a place and
+rebinds it). Each case is checked against the same code run eagerly."""
 import warnings
 
 import numpy as np
@@ -135,28 +135,6 @@ def test_a_number_the_function_changes_makes_it_run_eagerly_once_warned():
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1 and "self.calls" in messages[0], messages
     assert f.counts["native"] == 0
-
-
-class Caching(gluon.HybridBlock):
-    def __init__(self):
-        super().__init__()
-        self.last = nd.array([1., 1.])
-
-    def hybrid_forward(self, F, x):
-        out = x * self.last
-        self.last = x + 1
-        return out
-
-
-def test_the_first_call_of_a_forward_that_rebinds_what_it_reads_sees_the_old_array():
-    eager, compiled = Caching(), Caching()
-    compiled.hybridize()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for k in range(1, 5):
-            x = nd.array([k, 2. * k])
-            np.testing.assert_allclose(compiled(x).asnumpy(), eager(x).asnumpy())
-            np.testing.assert_allclose(compiled.last.asnumpy(), eager.last.asnumpy())
 
 
 class DeferredStoring(gluon.HybridBlock):
