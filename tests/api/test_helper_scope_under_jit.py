@@ -287,3 +287,26 @@ def test_an_object_that_raises_on_attribute_access_is_not_followed():
     for _ in range(2):
         np.testing.assert_allclose(f(x).asnumpy(), X64 * 2, rtol=1e-6)
     assert f.counts["native"] == 2
+
+
+def test_a_dicts_items_the_code_subscripts_are_watched_and_stored():
+    """`config["lr"]` and `config["w"]` (keys the code has as constants) are read again at
+    every call; an array stored in a dict item (`cache["last"] = ...`) is bound there by
+    every compiled call."""
+    config = {"lr": 0.5, "w": nd.array(np.ones(3))}
+    cache = {}
+
+    def f(x):
+        cache["last"] = x * 10
+        return x * config["lr"] * config["w"]
+
+    jf = mx.jit(f)
+    for lr, w in ((0.5, None), (2.0, None), (2.0, np.arange(3.0))):
+        config["lr"] = lr
+        if w is not None:
+            config["w"] = nd.array(w)
+        x = nd.array(X64)
+        np.testing.assert_allclose(jf(x).asnumpy(), X64 * lr * config["w"].asnumpy(),
+                                   rtol=1e-6)
+        np.testing.assert_allclose(cache["last"].asnumpy(), X64 * 10, rtol=1e-6)
+    assert jf.counts["native"] == 3

@@ -153,26 +153,33 @@ def test_a_closure_array_recorded_once_and_read_by_many_calls():
     assert f.counts["traces"] <= 2
 
 
-def test_a_recorded_array_out_of_reach_runs_eagerly():
-    """An array recorded before the call that the function reaches through a container: the
-    compiled code could not read it again, so that signature runs eagerly (with a warning),
-    and every call gets eager's answer."""
+@pytest.mark.parametrize("container", ["list", "dict"])
+def test_a_recorded_array_in_a_container(container):
+    """An array recorded before the call that the function reaches through a container. A
+    list's item is out of reach: compiled code could not read it again, so that signature
+    runs eagerly (with a warning). A dict's item under a constant key (`box["h"]`) is a place
+    of its scope: read again at every call, compiled. Every call gets eager's answer."""
     w = nd.array([0.5, 0.25, 2.])
     w.attach_grad()
-    box = {}
-    f = mx.jit(lambda x: nd.sum(x * box["h"]))
+    box = [None] if container == "list" else {}
+    key = 0 if container == "list" else "h"
+    f = mx.jit((lambda x: nd.sum(x * box[0])) if container == "list" else
+               (lambda x: nd.sum(x * box["h"])))
     x = nd.array([1., 2., 3.])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for i in range(3):
             with autograd.record():
-                box["h"] = w * (i + 1)
+                box[key] = w * (i + 1)
                 y = f(x)
             y.backward()
             assert y.asscalar() == pytest.approx(7.0 * (i + 1), rel=1e-6)
             np.testing.assert_allclose(w.grad.asnumpy(), [1. * (i + 1), 2. * (i + 1),
                                                           3. * (i + 1)])
-    assert any("recorded before the call" in str(w.message) for w in caught)
+    eager = any("recorded before the call" in str(w.message) for w in caught)
+    assert eager == (container == "list")
+    if container == "dict":
+        assert f.counts["native"] >= 1
 
 
 def test_a_closure_constant_written_while_recording():

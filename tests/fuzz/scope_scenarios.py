@@ -2,8 +2,8 @@
 
 A scenario is a small program of x, two scope arrays c1, c2 and a scope number k, called
 several times. The scope is a closure's variables, a hybridized block's attributes, an
-object's attributes (`holder.c1`, the holder in the closure), or a closure helper function
-the program calls to read them. Before each call one event changes the scope the way user
+object's attributes (`holder.c1`, the holder in the closure), a dict's items
+(`table["c1"]`), or a closure helper function the program calls to read them. Before each call one event changes the scope the way user
 code does: a write in place (outside or inside record()), attach_grad with each grad_req,
 binding the name to a new array (of the same shape or a broadcast one; an object's old array
 is kept alive elsewhere), recomputing it under record() from the other one, a new value of k,
@@ -38,7 +38,7 @@ OPS = [
 
 EVENTS = ["none", "write", "write_recording", "attach_write", "attach_add", "attach_null",
           "rebind", "rebind_attached", "rebind_broadcast", "recompute", "number"]
-WHERES = ["closure", "block", "object", "helper"]
+WHERES = ["closure", "block", "object", "helper", "dict"]
 
 
 class Scenario:
@@ -130,6 +130,22 @@ def run(scn, compiled):
         def put(name, value):
             kept.append(getattr(holder, name))
             setattr(holder, name, value)
+        f = mx.jit(body) if compiled else body
+    elif scn.where == "dict":
+        table = dict(scope, stored=None)
+
+        def keep(v):
+            table["stored"] = v
+
+        def body(x):
+            return program(scn.steps, x, table["c1"], table["c2"], table["k"], keep)
+
+        def get(name):
+            return table[name]
+
+        def put(name, value):
+            kept.append(table[name])
+            table[name] = value
         f = mx.jit(body) if compiled else body
     else:
         c1, c2, k, stored = scope["c1"], scope["c2"], scope["k"], None

@@ -677,18 +677,19 @@ def _scope(fn):
     it again: the closure cells and globals fn's code names; the same of the functions it
     reaches by those names (helpers it calls: user code, not tracegrad's or an installed
     library's); the attributes their code names of the objects and user modules reached so
-    (`cfg.lr`, a method's `self.k`: its code is walked too); and a bound block's attributes,
-    its children's too (they are inlined in its trace). `getter` reads the place again
-    (ValueError or KeyError once emptied); `setter` binds it as fn's own code would."""
-    out, attributes, done = [], set(), set()    # (done: code, places, attributes walked)
+    (`cfg.lr`, a method's `self.k`: its code is walked too), and the items of the dicts
+    reached so whose keys that code has as constants (`config["lr"]`); and a bound block's
+    attributes, its children's too (they are inlined in its trace). `getter` reads the place
+    again (ValueError or KeyError once emptied); `setter` binds it as fn's own code would."""
+    out, attributes, keys, done = [], set(), set(), set()   # (done: code, places walked)
     functions = [(fn, "")]                      # (function, " (in helper)") to walk
-    objects, known = [], []                     # (name, object, its dict, depth): new, all
+    objects, known = [], []     # (name, object, its dict, depth, items?): new, all
     owner = getattr(fn, "__self__", None)
     d = _own_dict(owner) if owner is not None else None
     if d is not None and "_children" in d:
         _block_tree(owner, out)
     elif d is not None:
-        objects.append(("self", owner, d, 0))
+        objects.append(("self", owner, d, 0, False))
     while functions or objects:
         while functions and len(done) < _MAX_SCOPE:
             f, where = functions.pop()
@@ -696,8 +697,9 @@ def _scope(fn):
             if code is None or code in done:
                 continue
             done.add(code)
-            names, attrs = _names_read(code)
+            names, attrs, consts = _names_read(code)
             attributes.update(attrs)
+            keys.update(consts)
             found = [(n, _cell_getter(c), c.cell_contents, _cell_setter(c))
                      for n, c in zip(code.co_freevars, getattr(f, "__closure__", None) or ())
                      if _filled(c) and _first((id(c),), done)]
@@ -711,16 +713,18 @@ def _scope(fn):
         functions = []
         known += objects
         objects = []
-        for prefix, obj, d, depth in known:  # (again after each round: walked code names more)
-            for k in sorted(attributes.intersection(d)):
-                if (id(obj), k) in done or len(done) >= _MAX_SCOPE:
+        for prefix, obj, d, depth, items in known:  # (again after each round: walked code
+            for k in sorted((keys if items else attributes).intersection(d)):   # names more)
+                if (id(d), k) in done or len(done) >= _MAX_SCOPE:
                     continue
-                done.add((id(obj), k))
-                name = f"{prefix}.{k}"
+                done.add((id(d), k))
+                name = f"{prefix}[{k!r}]" if items else f"{prefix}.{k}"
                 out.append((name, functools.partial(d.__getitem__, k), d[k],
                             functools.partial(d.__setitem__, k)))
                 if depth < 3:
                     _follow(d[k], name, functions, objects, depth + 1)
+            if items:
+                continue
             for k in sorted(attributes.difference(d)):   # a method its code calls: walked too
                 if (id(type(obj)), k) not in done and len(done) < _MAX_SCOPE:
                     done.add((id(type(obj)), k))
@@ -755,28 +759,31 @@ def _class_function(cls, name):
 
 def _follow(v, name, functions, objects, depth):
     """Queue what a place's value leads to: a user function (walked), a user module or an
-    object (the attributes walked code names, from its own dict). Nothing of the value's
-    own code runs (no __getattr__): a value that resists is not followed."""
+    object (the attributes walked code names, from its own dict), a dict (the items whose
+    keys walked code has as constants: `config["lr"]`). Nothing of the value's own code runs
+    (no __getattr__): a value that resists is not followed."""
     try:
-        if isinstance(v, JitFunction):      # (inlined in the trace: its scope is read there)
+        if type(v) is dict:
+            objects.append((name, v, v, depth, True))
+        elif isinstance(v, JitFunction):      # (inlined in the trace: its scope is read there)
             functions.append((v.fn, f" (in {name})"))
         elif isinstance(v, types.MethodType):
             if _is_user_function(v.__func__):
                 functions.append((v.__func__, f" (in {name})"))
                 d = _own_dict(v.__self__)
                 if d is not None:
-                    objects.append((f"{name}.__self__", v.__self__, d, depth))
+                    objects.append((f"{name}.__self__", v.__self__, d, depth, False))
         elif isinstance(v, types.FunctionType):
             if _is_user_function(v):
                 functions.append((v, f" (in {name})"))
         elif isinstance(v, types.ModuleType):
             d = _own_dict(v)
             if d is not None and _user_file(d.get("__file__") or "<frozen>"):
-                objects.append((name, v, d, depth))
+                objects.append((name, v, d, depth, False))
         elif not isinstance(v, (type, NDArray)):
             d = _own_dict(v)
             if d is not None:
-                objects.append((name, v, d, depth))
+                objects.append((name, v, d, depth, False))
     except Exception:  # noqa: BLE001 - a proxy object raising from isinstance: not followed
         return
 
@@ -886,9 +893,11 @@ def _changed(get, value):
 
 @functools.lru_cache(maxsize=256)
 def _names_read(code):
-    """(global names `code` loads or stores, attribute names it loads or stores), with its
-    nested functions' and comprehensions' (co_names alone mixes the two)."""
+    """(global names `code` loads or stores, attribute names it loads or stores, its string
+    constants: the dict keys it may subscript), with its nested functions' and
+    comprehensions' (co_names alone mixes the first two)."""
     globals_, attributes = set(), set()
+    keys = {c for c in code.co_consts if type(c) is str}
     for instruction in dis.get_instructions(code):
         if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL"):
             globals_.add(instruction.argval)
@@ -896,10 +905,11 @@ def _names_read(code):
             attributes.add(instruction.argval)
     for const in code.co_consts:
         if isinstance(const, type(code)):
-            inner_globals, inner_attributes = _names_read(const)
-            globals_.update(inner_globals)
-            attributes.update(inner_attributes)
-    return tuple(sorted(globals_)), tuple(sorted(attributes))
+            inner = _names_read(const)
+            globals_.update(inner[0])
+            attributes.update(inner[1])
+            keys.update(inner[2])
+    return tuple(sorted(globals_)), tuple(sorted(attributes)), tuple(sorted(keys))
 
 
 def _scope_places(fn):
