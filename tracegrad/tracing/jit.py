@@ -777,9 +777,8 @@ def _follow(v, name, functions, objects, depth):
             if _is_user_function(v):
                 functions.append((v, f" (in {name})"))
         elif isinstance(v, types.ModuleType):
-            d = _own_dict(v)
-            if d is not None and _user_file(d.get("__file__") or "<frozen>"):
-                objects.append((name, v, d, depth, False))
+            if _user_module(v):
+                objects.append((name, v, _own_dict(v), depth, False))
         elif not isinstance(v, (type, NDArray)):
             d = _own_dict(v)
             if d is not None:
@@ -795,6 +794,13 @@ def _own_dict(v):
     except Exception:  # noqa: BLE001 - no instance dict (slots), or a descriptor that raises
         return None
     return d if type(d) is dict else None
+
+
+def _user_module(m):
+    """Whether module `m` is the user's (its file is: _user_file), read from its own dict."""
+    d = _own_dict(m)
+    path = d.get("__file__") if d is not None else None
+    return type(path) is str and _user_file(path)
 
 
 def _is_user_function(f):
@@ -867,8 +873,7 @@ def _objects(fn, places=None):
         return []
     return [(get, v, name) for name, get, v, _ in (_scope(fn) if places is None else places)
             if not isinstance(v, (NDArray, *_VALUE_TYPES)) and not (
-                isinstance(v, types.ModuleType)
-                and not _user_file(getattr(v, "__file__", None) or "<frozen>"))]
+                isinstance(v, types.ModuleType) and not _user_module(v))]
 
 
 def _now(get):
