@@ -53,8 +53,8 @@ def array(source_array, ctx=None, dtype=None):
         if HOOKS.tracing and type(source_array) is np.ndarray and source_array.ndim:
             # traced code copies the numpy array at every call, as eager code does (a cast of
             # the array itself: an input the compiled code reads then, in-place changes too)
-            return cast(source_array, data.dtype) if ctx is None else \
-                _on_context(cast(source_array, data.dtype), ctx)
+            out = cast(source_array, data.dtype)
+            return out if ctx is None else _on_context(out, ctx)
     else:
         if source_array is None or type(source_array) in _NOT_ARRAYS:
             raise TypeError(f"array: cannot make an NDArray from a "

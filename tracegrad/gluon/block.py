@@ -602,9 +602,10 @@ def _remember_captured_call(block, args, out):
                                   _STATE.training, len(args))
 
 
+_getrefcount = sys.getrefcount
+
 # the argument types of a call _captured_call takes (mx.np's: bound as they are by the
 # straight-line binders, as the nd arrays they view by the general ones)
-_getrefcount = sys.getrefcount
 _CAPTURED_ARGS = frozenset((NDArray, _capture.Deferred, _capture.NpArray, _capture.NpDeferred))
 
 

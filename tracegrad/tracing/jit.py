@@ -115,9 +115,7 @@ class JitFunction:
         self.held = []          # arrays traced code read from its scope (weak references)
         self._new_held = []     # those the trace under way added (JitFunction._graft)
         self.places = []        # [(getter, array, name)]: where fn's scope held them
-        self.values = []        # [(getter, value, name)]: numbers, flags, strings it may read
-        self.objects = []       # [(getter, object, name)]: the rest of its scope (functions,
-        #                         modules, numpy arrays, objects), watched by identity
+        self.watched = []       # [(getter, value, name)]: the rest of its scope (_watched)
         self.rebinds, self.rebound_at, self.scope_eager = 0, 0, None
         self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0}
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
@@ -213,13 +211,15 @@ class JitFunction:
         return tuple([None if (a := r()) is None else held_state(a, recording)
                       for r in self.held])
 
-    def _hold(self, array):
+    def _hold(self, array, scope):
         """Note an array a trace read from fn's scope: its state joins the signature (_graft
-        rekeys the tree traced now) and its places are watched."""
+        rekeys the tree traced now) and its places in `scope` (_scope) are watched. A place
+        of none (a list's item) is watched through the weak reference: its replacement is
+        seen when the array dies (Held)."""
         if not any(r() is array for r in self.held):
             self.held.append(weakref.ref(array))
             self._new_held.append(self.held[-1])
-            self.places += [(get, array, name) for get, name in _places(self.fn, array)]
+            self.places += [(get, array, name) for name, get, v, _ in scope if v is array]
 
     def _scope_moved(self):
         """None while every array a trace read from fn's scope is alive and every place it
@@ -236,7 +236,7 @@ class JitFunction:
             self.rebinds = 0
         self.rebinds, self.rebound_at = self.rebinds + 1, calls
         self.cache, self.held, self.places, self.last_tree = {}, [], [], None
-        self.values, self.objects = [], []
+        self.watched = []
         self.first_reason = f"{what} since the last trace (the compiled code read the old one)"
         if self.rebinds <= MAX_REBINDS:
             return None
@@ -260,19 +260,13 @@ class JitFunction:
             if r() is None:
                 return ("an array it read through another object was replaced there (the old "
                         "one died)")
-        for get, value, name in self.values:
+        for get, value, name in self.watched:
             try:
                 now = get()
             except (ValueError, KeyError):
                 return f"{name} was deleted"
-            if now is not value and (type(now) is not type(value) or now != value):
+            if now is not value and _differs(now, value):
                 return f"{name} was bound to another value"
-        for get, obj, name in self.objects:
-            try:
-                if get() is not obj:
-                    return f"{name} was bound to another object"
-            except (ValueError, KeyError):
-                return f"{name} was deleted"
         return None
 
     def __call__(self, *args, **kwargs):
@@ -295,7 +289,7 @@ class JitFunction:
                 _TRACING.depth -= 1
             self._compile_for(args, kwargs)
             return out
-        if self.held or self.values or self.objects or self.scope_eager is not None:
+        if self.held or self.watched or self.scope_eager is not None:
             why = self._scope_moved()
             if why is not None:
                 return self._eager(args, kwargs, why)
@@ -355,8 +349,7 @@ class JitFunction:
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
         added = self._graft(tree, key, path, args, kwargs, params)
         if not added:   # (the eager run starts from the scope the trace started from)
-            for put, value in path.undo:
-                put(value)
+            _restore(path)
         if added is None:
             _RANDOM["counter"] = before  # the eager run draws what the trace drew
             return self._eager(args, kwargs, tree.eager)
@@ -370,8 +363,7 @@ class JitFunction:
         out, where = tree.run(list(arrays), params)
         if where.__class__ is tuple:  # native code read another outcome than the trace did
             _RANDOM["counter"] = counter
-            for put, value in path.undo:
-                put(value)
+            _restore(path)
             node, outcome = where
             if node is not None:
                 node.children[outcome] = EAGER
@@ -459,8 +451,7 @@ class JitFunction:
         counter = _RANDOM["counter"]  # this call ran eagerly: the trace must not draw again
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
         _RANDOM["counter"] = counter
-        for put, value in path.undo:    # (the call's own eager run bound its scope already)
-            put(value)
+        _restore(path)      # (the call's own eager run bound its scope already)
         tree.pending_keys = []
         if self._graft(tree, key, path, args, kwargs, params):
             self.counts["traces"] += 1
@@ -495,7 +486,7 @@ class JitFunction:
         fn = self.fn
         first = _names(fn, len(names))
         param_ids = {id(p) for p in params}
-        scope_after = {}        # {name: array} of fn's scope when it returned
+        after = []              # fn's scope (_scope) when it returned
 
         def flat_fn(*flat):
             a, kw = unflatten(struct, iter(flat))
@@ -505,10 +496,9 @@ class JitFunction:
             # arrays fn bound in its scope (`self.output = y`): outputs too, bound there by
             # every compiled call as fn's own code binds them (a parameter's or variable's
             # array is the same object at every call: it stays)
-            after = _scope_places(fn)
-            scope_after.update((name, v) for name, (v, _) in after.items())
-            stores = [(name, put, v) for name, (v, put) in after.items()
-                      if scope_before.get(name) is not v and v._var is None
+            after.extend(_scope(fn))
+            stores = [(name, put, v) for name, _, v, put in after if isinstance(v, NDArray)
+                      and scope_before.get(name) is not v and v._var is None
                       and id(v) not in param_ids]
             if stores:
                 tree = ("stores", tree, tuple(_store(put, v) for _, put, v in stores),
@@ -521,8 +511,7 @@ class JitFunction:
             return TracedScalar(arr, arr._data.reshape(-1)[0], concretize_hook)
         places_before, traced_from = _scope(self.fn), tape.mark()
         scope_before = {name: v for name, _, v, _ in places_before if isinstance(v, NDArray)}
-        values_before = _values(self.fn, places_before)
-        objects_before = _objects(self.fn, places_before)
+        watched_before = _watched(self.fn, places_before)
         old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar)
         HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
         HOOKS.scalar = scalar_hook
@@ -545,13 +534,13 @@ class JitFunction:
                 feeds.append((Feed.PARAM, param_leaves[leaf]))
             elif leaf in keyset:
                 feeds.append((Feed.KEY, keyset[leaf]))
-            elif (owner := _scope_array(self.fn, leaf) if leaf.producer is not None
+            elif (owner := _scope_array(after, leaf) if leaf.producer is not None
                   else _owner(leaf)) is not None:   # fed from its array at every call
                 feeds.append((Feed.HELD, Held(owner)))
-                self._hold(owner)
+                self._hold(owner, after)
                 alive.append(owner)
                 if leaf.var is None and leaf.producer is None:
-                    consts.append(_closure_name(self.fn, leaf.data) + str(leaf.type))
+                    consts.append(_closure_name(after, leaf.data) + str(leaf.type))
             elif leaf.producer is not None:     # recorded before the call, found nowhere
                 unreachable += 1
                 feeds.append((Feed.CONST, leaf.data))
@@ -559,9 +548,8 @@ class JitFunction:
                 feeds.append((Feed.VAR, leaf))
             else:
                 feeds.append((Feed.CONST, leaf.data))
-                consts.append(_closure_name(self.fn, leaf.data) + str(leaf.type))
-        places = _scope(self.fn)
-        self.values, self.objects = _values(self.fn, places), _objects(self.fn, places)
+                consts.append(_closure_name(after, leaf.data) + str(leaf.type))
+        self.watched = _watched(self.fn, after)
         tree.pending_keys = [k.data for k in keys]
         tree.constants = sorted(set(tree.constants) | {str(t) for t in consts})
         for g, _ in guards:
@@ -576,10 +564,10 @@ class JitFunction:
         # would read the first again); a name only written (VAE's self.output) is an output
         # (flat_fn), bound again by every call
         read = {id(a) for a in alive}
+        scope_after = {name: v for name, _, v, _ in after if isinstance(v, NDArray)}
         path.rebound = sorted(n for n, a in scope_before.items()
                               if id(a) in read and scope_after.get(n) is not a)
-        path.mutated = sorted(name for get, v, name in values_before + objects_before
-                              if _changed(get, v)
+        path.mutated = sorted(name for get, v, name in watched_before if _changed(get, v)
                               and not isinstance(_now(get), NDArray))   # (arrays: stores)
         # what an eager run instead of the compiled code must see first: the scope as it was
         path.undo = [(put, v) for _, get, v, put in places_before if _changed(get, v)]
@@ -619,10 +607,10 @@ class JitFunction:
                  f"{sum(t.chains() for t in self.cache.values())} (paths run as one "
                  f"native call)",
                  f"last trace: {self.last_reason}"]
-        if self.held or self.values or self.objects:
+        if self.held or self.watched:
             lines.append(f"scope watched (a change traces again): {len(self.held)} array(s)"
-                         + "".join(f", {name}={value!r}" for _, value, name in self.values)
-                         + "".join(f", {name}" for _, _, name in self.objects)
+                         + "".join(f", {name}={value!r}" if isinstance(value, _VALUE_TYPES)
+                                   else f", {name}" for _, value, name in self.watched)
                          + f"; rebound {self.rebinds} time(s) lately")
         if self.scope_eager is not None:
             lines.append(f"runs eagerly: {self.scope_eager}")
@@ -715,9 +703,8 @@ def _scope(fn):
         objects = []
         for prefix, obj, d, depth, items in known:  # (again after each round: walked code
             for k in sorted((keys if items else attributes).intersection(d)):   # names more)
-                if (id(d), k) in done or len(done) >= _MAX_SCOPE:
+                if len(done) >= _MAX_SCOPE or not _first((id(d), k), done):
                     continue
-                done.add((id(d), k))
                 name = f"{prefix}[{k!r}]" if items else f"{prefix}.{k}"
                 out.append((name, functools.partial(d.__getitem__, k), d[k],
                             functools.partial(d.__setitem__, k)))
@@ -726,8 +713,7 @@ def _scope(fn):
             if items:
                 continue
             for k in sorted(attributes.difference(d)):   # a method its code calls: walked too
-                if (id(type(obj)), k) not in done and len(done) < _MAX_SCOPE:
-                    done.add((id(type(obj)), k))
+                if len(done) < _MAX_SCOPE and _first((id(type(obj)), k), done):
                     method = _class_function(type(obj), k)
                     if method is not None:
                         functions.append((method, f" (in {prefix}.{k})"))
@@ -840,40 +826,35 @@ def _block_tree(block, out):
         blocks += [(f"{prefix}.{k}", c) for k, c in getattr(b, "_children", {}).items()]
 
 
-def _places(fn, array):
-    """[(getter, name)]: where fn's scope holds `array`, read again before every call. An
-    array reached where no code names it (a list's item) has no place: its replacement is
-    seen when the array dies (Held)."""
-    return [(get, name) for name, get, v, _ in _scope(fn) if v is array]
-
-
 _VALUE_TYPES = (bool, int, float, complex, str, np.number, np.bool_, type(None))
 
 
-def _values(fn, places=None):
-    """[(getter, value, name)]: the Python numbers, flags and strings of fn's scope (_scope:
-    its code's and its helpers' names, the attributes they name): a trace fixes them, so a
-    call where one changed traces again. A hybridized block's are not watched: MXNet's cached
-    graph keeps them too."""
+def _watched(fn, places):
+    """[(getter, value, name)]: the places of fn's scope (`places`, _scope) that hold no
+    array: Python numbers, flags and strings, compared by value, and the rest (a function it
+    calls, a numpy array it reads, an object, a module of the user's) by identity. A trace
+    used them as they were, so a call where one changed traces again. Not an installed
+    module (`nd`, `np`: nobody binds those names to another module), nor a hybridized
+    block's: MXNet's cached graph keeps them too."""
     if getattr(fn, "__code__", None) is None or \
             hasattr(getattr(fn, "__self__", None), "_children"):
         return []
-    return [(get, v, name) for name, get, v, _ in (_scope(fn) if places is None else places)
-            if isinstance(v, _VALUE_TYPES)]
-
-
-def _objects(fn, places=None):
-    """[(getter, object, name)]: the rest of fn's scope that is neither an array nor a value
-    (a function it calls, a numpy array it reads, an object, a module of the user's): a trace
-    used them as they were, so a call where a place holds another one traces again. Not an
-    installed module (`nd`, `np`: nobody binds those names to another module), nor a
-    hybridized block's (as _values)."""
-    if getattr(fn, "__code__", None) is None or \
-            hasattr(getattr(fn, "__self__", None), "_children"):
-        return []
-    return [(get, v, name) for name, get, v, _ in (_scope(fn) if places is None else places)
-            if not isinstance(v, (NDArray, *_VALUE_TYPES)) and not (
+    return [(get, v, name) for name, get, v, _ in places
+            if not isinstance(v, NDArray) and not (
                 isinstance(v, types.ModuleType) and not _user_module(v))]
+
+
+def _differs(now, value):
+    """Whether `now`, which is not `value`, counts as another one: a number, flag or string
+    by value (of its type), anything else by identity."""
+    return not isinstance(value, _VALUE_TYPES) or type(now) is not type(value) or now != value
+
+
+def _restore(path):
+    """Bind the places of fn's scope its trace changed back to what they held before it (an
+    eager run of the call follows, or ran already)."""
+    for put, value in path.undo:
+        put(value)
 
 
 def _now(get):
@@ -888,12 +869,9 @@ _EMPTIED = object()
 
 
 def _changed(get, value):
-    """Whether the place `get` reads no longer holds `value` (a number: an equal value of its
-    type; anything else: itself)."""
+    """Whether the place `get` reads no longer holds `value` (_differs)."""
     now = _now(get)
-    if not isinstance(value, _VALUE_TYPES):
-        return now is not value
-    return now is not value and (type(now) is not type(value) or now != value)
+    return now is not value and _differs(now, value)
 
 
 @functools.lru_cache(maxsize=256)
@@ -917,12 +895,6 @@ def _names_read(code):
     return tuple(sorted(globals_)), tuple(sorted(attributes)), tuple(sorted(keys))
 
 
-def _scope_places(fn):
-    """{name: (array, setter)} of fn's scope: compared with it before a trace, it shows the
-    arrays fn binds there while it runs."""
-    return {name: (v, put) for name, _, v, put in _scope(fn) if isinstance(v, NDArray)}
-
-
 def _store(put, traced):
     """The setter a compiled call binds a stored output with: an mx.np array where fn stored
     one (the call's outputs are nd arrays)."""
@@ -931,11 +903,11 @@ def _store(put, traced):
     return put
 
 
-def _scope_array(fn, value):
-    """The array of fn's scope whose tape value is `value` (one recorded before the call), or
-    None."""
-    return next((v for _, _, v, _ in _scope(fn)
-                 if isinstance(v, NDArray) and v._value is value), None)
+def _scope_array(scope, value):
+    """The array of a scope (_scope) whose tape value is `value` (one recorded before the
+    call), or None."""
+    return next((v for _, _, v, _ in scope if isinstance(v, NDArray) and v._value is value),
+                None)
 
 
 def _cell_getter(cell):
@@ -948,10 +920,10 @@ def _cell_setter(cell):
     return put
 
 
-def _closure_name(fn, data):
-    """'name: ' of the place of fn's scope holding the array `data` (explain() lists arrays
-    read at trace time), or ''."""
-    return next((f"{name}: " for name, _, v, _ in _scope(fn)
+def _closure_name(scope, data):
+    """'name: ' of the place of a scope (_scope) holding the array `data` (explain() lists
+    arrays read at trace time), or ''."""
+    return next((f"{name}: " for name, _, v, _ in scope
                  if isinstance(v, NDArray) and v._data is data), "")
 
 
