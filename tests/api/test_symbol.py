@@ -686,16 +686,49 @@ def test_export_writes_mxnet_json_that_imports_to_the_same_outputs(tmp_path):
     doc = json.loads(open(sym_file).read())
     assert "nodes" in doc and doc["attrs"]["mxnet_version"] == ["int", 10901]
     ops = {n["op"] for n in doc["nodes"]}
-    assert {"im2col", "dot", "broadcast_add", "tanh", "relu"} <= ops
+    # MXNet's own export graph: the layers' operators, not the traced primitives
+    assert {"Convolution", "BatchNorm", "Pooling", "Dropout", "FullyConnected",
+            "Activation"} <= ops
+    assert "im2col" not in ops
+    data_node = next(n for n in doc["nodes"] if n["name"] == "data")
+    assert "__shape__" not in data_node.get("attrs", {})
     from tracegrad import mxnet_format
     assert mxnet_format.is_mxnet_file(param_file)
     _, keys = mxnet_format.read(param_file)
-    assert all(k.startswith("arg:") for k in keys)
+    assert {k for k in keys if k.startswith("aux:")} == {
+        "aux:" + p.name for p in net.collect_params().values() if p.grad_req == "null"}
     assert mx.sym.load(sym_file).tojson() == open(sym_file).read()
     block = gluon.SymbolBlock.imports(sym_file, ["data"], param_file)
     np.testing.assert_allclose(block(x).asnumpy(), y.asnumpy(), rtol=1e-6, atol=1e-6)
     block.hybridize()
     np.testing.assert_allclose(block(x).asnumpy(), y.asnumpy(), rtol=1e-6, atol=1e-6)
+    # as in MXNet, the exported graph serves any batch size
+    x5 = nd.array(np.random.default_rng(10).standard_normal((5, 1, 6, 6)))
+    np.testing.assert_allclose(gluon.SymbolBlock.imports(sym_file, ["data"], param_file)(
+        x5).asnumpy(), net(x5).asnumpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(block(x5).asnumpy(), net(x5).asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_export_maps_the_traced_primitives_when_the_forward_has_no_symbolic_form(tmp_path):
+    class Net(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.dense = gluon.nn.Dense(3, in_units=4)
+
+        def forward(self, x):      # (2.x style on nd: no symbolic form)
+            return nd.tanh(self.dense(x)) + nd.relu(x).sum(axis=1, keepdims=True)
+    net = Net()
+    net.initialize()
+    net.hybridize()
+    x = nd.array(np.random.default_rng(11).standard_normal((2, 4)))
+    y = net(x)
+    sym_file, param_file = net.export(str(tmp_path / "p"))
+    ops = {n["op"] for n in json.loads(open(sym_file).read())["nodes"]}
+    assert {"dot", "tanh", "relu"} <= ops
+    block = gluon.SymbolBlock.imports(sym_file, ["data"], param_file)
+    np.testing.assert_allclose(block(x).asnumpy(), y.asnumpy(), rtol=1e-6, atol=1e-6)
+    with pytest.raises(mx.MXNetError, match="shapes are static"):   # (traced shapes)
+        block(nd.ones((3, 4)))
 
 
 def test_export_falls_back_to_tracegrad_ir_when_mxnet_ops_cannot_express_it(tmp_path):

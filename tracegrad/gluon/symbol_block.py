@@ -27,12 +27,14 @@ def _input_names(n):
 
 
 def export(block, path, epoch=0, fmt="auto"):
-    """Trace block.forward on the inputs of its last hybridized call and write both files:
-    MXNet's JSON and .params when the graph has MXNet counterparts (fmt 'auto'), else (or
-    with fmt 'tracegrad') tracegrad's IR format."""
+    """Trace block.forward on the inputs of its last hybridized call and write both files.
+    fmt 'auto': MXNet's JSON and .params, preferably the block called on mx.sym variables
+    (MXNet's own export graph: it loads for any batch size), else the traced graph's
+    primitives mapped to MXNet ops (shapes fixed to the traced call's); when neither computes
+    what the traced graph does (or with fmt 'tracegrad'), tracegrad's IR format."""
     sym_file, param_file = f"{path}-symbol.json", f"{path}-{epoch:04d}.params"
     graph = _traced_graph(block)
-    mxnet = _mxnet_symbol(*graph) or _block_symbol(block, *graph) if fmt == "auto" else None
+    mxnet = _block_symbol(block, *graph) or _mxnet_symbol(*graph) if fmt == "auto" else None
     if mxnet is not None:
         from .. import mxnet_format
         sym, keys, values = mxnet
@@ -47,7 +49,7 @@ def write_symbol(block, sym_file):
     """Write only the symbol file of block's last hybridized call, in export's format (the
     Estimator's CheckpointHandler saves the parameters itself)."""
     graph = _traced_graph(block)
-    mxnet = _mxnet_symbol(*graph) or _block_symbol(block, *graph)
+    mxnet = _block_symbol(block, *graph) or _mxnet_symbol(*graph)
     if mxnet is not None:
         mxnet[0].save(sym_file)
     else:
@@ -134,8 +136,8 @@ def _mxnet_symbol(fn, inputs, specs, arrays, args):
 def _block_symbol(block, fn, inputs, specs, arrays, args):
     """(Symbol, .params keys, arrays) of the block called on mx.sym variables, MXNet's own
     export graph (FullyConnected, Convolution, BatchNorm with its running statistics as
-    'aux:' states, ...), when the traced graph's primitives have no MXNet form; None unless
-    the Symbol runs and computes what the traced graph does on the traced inputs."""
+    'aux:' states, ...; shapes follow the inputs, as MXNet's do); None unless the Symbol
+    runs and computes what the traced graph does on the traced inputs."""
     from .. import symbol
     from ..autograd import pause
     from ..symbol.symbol import evaluate

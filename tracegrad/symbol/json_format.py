@@ -76,8 +76,15 @@ def _entry(source, what, e, n_nodes):
     return e[0], e[1]
 
 
+_TYPED_VAR_ATTRS = ("__shape__", "__dtype__", "__lr_mult__", "__wd_mult__", "__storage_type__")
+
+
 def _check_var_attrs(source, where, attrs):
+    """The attributes tracegrad reads as values are checked; others stay text (MXNet's
+    `__init__` is an initializer's dumps(), '["zero", {}]'; user attributes are any text)."""
     for key, text in attrs.items():
+        if key not in _TYPED_VAR_ATTRS:
+            continue
         try:
             value = parse_literal(text)
         except LiteralError as e:
