@@ -231,3 +231,57 @@ def test_an_eager_nets_output_read_for_a_metric_is_captured(read):
     np.testing.assert_equal(acc_on, acc_off)     # (nan == nan: no metric updated)
     if read == "before":     # (the read before trainer.step says why the update is not fused)
         assert "data was read (test_capture_rnn_states.py" in text
+
+
+class _Classifier(gluon.HybridBlock):
+    """Embedding -> 2-layer LSTM that makes its own zero begin state -> last step -> Dense."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = gluon.nn.Embedding(11, 4)
+        self.rnn = gluon.rnn.LSTM(5, num_layers=2, layout="NTC", dropout=0.3)
+        self.out = gluon.nn.Dense(3, flatten=True)
+
+    def hybrid_forward(self, F, x):
+        y = self.rnn(self.embed(x))
+        return self.out(F.squeeze(F.slice_axis(y, axis=1, begin=-1, end=None), axis=1))
+
+
+def test_hybridized_rnn_that_makes_its_begin_state_compiles_over_batch_sizes(recwarn):
+    """The layer's own zeros (one shape per batch size) are the trace's constants, not arrays
+    read from the program's scope: a hybridized call inlines the layer, which keeps no trace
+    array alive (it kept them as its cached call arguments, so a change of batch size looked
+    like a replaced array and the net ran eagerly, with a warning, after four)."""
+    sizes = [5, 3, 5, 5, 3, 5, 5, 5, 3, 5, 5, 5]
+
+    def run(on):
+        capture.set_enabled(on)
+        try:
+            mx.random.seed(7)
+            net = _Classifier()
+            net.initialize(mx.init.Xavier())
+            net.hybridize()
+            trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+            rs = np.random.RandomState(3)
+            losses = []
+            for b in sizes:
+                x, y = nd.array(rs.randint(0, 11, (b, 3))), nd.array(rs.randint(0, 3, b))
+                with autograd.record():
+                    loss = gluon.loss.SoftmaxCrossEntropyLoss()(net(x), y)
+                loss.backward()
+                trainer.step(b)
+                losses.append(loss.asnumpy())
+            return net, losses, [p.data().asnumpy() for p in net.collect_params().values()]
+        finally:
+            capture.set_enabled(True)
+
+    before = mx.stats()
+    net, losses, params = run(True)
+    after = mx.stats()
+    jf = net.__dict__["_tg_jit"]
+    assert jf.scope_eager is None and jf.counts["eager_fallbacks"] == 0, jf.first_reason
+    assert not [w for w in recwarn if "tracegrad.jit" in str(w.message)]
+    assert after["captured_steps"] - before["captured_steps"] >= 4
+    _, ref_losses, ref_params = run(False)
+    for a, b in zip(losses + params, ref_losses + ref_params):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -113,8 +113,9 @@ def _run(loop, tmp):
             p.lr_mult = float(ev.choice([0.0, 0.5, 2.0]))
         elif event == "wd_mult":
             p.wd_mult = float(ev.choice([0.0, 3.0]))
-        elif event == "freeze":
-            p.grad_req = "null"
+        elif event == "freeze":     # (one parameter stays trainable: backward needs a graph)
+            if sum(q.grad_req != "null" for q in params if q is not p) > 0:
+                p.grad_req = "null"
         elif event == "unfreeze":
             for q in params:
                 if q.grad_req == "null":

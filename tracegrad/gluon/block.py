@@ -430,8 +430,10 @@ class HybridBlock(Block):
                 if p._data is None:
                     self._deferred_infer(args)
                     break
-            if self._active and not _SCOPE.in_hybrid_call:
-                self.__dict__["_cached_args"] = args  # (export traces with these)
+            if self._active and not _SCOPE.in_hybrid_call and not _array.HOOKS.tracing:
+                # (export traces with these; inside another block's trace this call is
+                # inlined: as in MXNet, it caches no graph, nor the trace's own arrays)
+                self.__dict__["_cached_args"] = args
                 out = _hybrid_call(self, *args)
                 if _compiled.DEFER_CALL is not None:
                     _remember_captured_call(self, args, out)
