@@ -326,3 +326,11 @@ def discard_stderr():
         finally:
             os.dup2(saved, fd)
             os.close(saved)
+
+
+# the symbolic checks (bound Executors): symbol_checks.py
+from .symbol_checks import (check_numeric_gradient, check_symbolic_backward,  # noqa: E402
+                            check_symbolic_forward, numeric_grad, simple_forward)
+
+__all__ += ["check_numeric_gradient", "check_symbolic_backward", "check_symbolic_forward",
+            "numeric_grad", "simple_forward"]

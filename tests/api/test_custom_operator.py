@@ -138,3 +138,104 @@ def test_unknown_operator_and_wrong_inputs_are_named():
                                             r"auxiliary states"):
         nd.Custom(nd.ones(2), op_type="pair_sum")
     assert "scaled_sigmoid" in mx.operator.get_all_registered_operators()
+
+
+# ---------------------------------------------------------------- mx.sym.Custom
+class NumpySoftmax(mx.operator.CustomOp):
+    """MXNet's custom softmax example: a loss head that ignores its head gradient."""
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        x = in_data[0].asnumpy()
+        y = np.exp(x - x.max(axis=1, keepdims=True))
+        self.assign(out_data[0], req[0], mx.nd.array(y / y.sum(axis=1, keepdims=True)))
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        label = in_data[1].asnumpy().ravel().astype(int)
+        y = out_data[0].asnumpy()
+        y[np.arange(label.shape[0]), label] -= 1.0
+        self.assign(in_grad[0], req[0], mx.nd.array(y))
+
+
+@mx.operator.register("numpy_softmax")
+class NumpySoftmaxProp(mx.operator.CustomOpProp):
+    def __init__(self):
+        super().__init__(need_top_grad=False)
+
+    def list_arguments(self):
+        return ["data", "label"]
+
+    def list_outputs(self):
+        return ["output"]
+
+    def infer_shape(self, in_shape):
+        return [in_shape[0], (in_shape[0][0],)], [in_shape[0]], []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return NumpySoftmax()
+
+
+def _mlp(head):
+    data = mx.sym.var("data")
+    fc1 = mx.sym.FullyConnected(data, name="fc1", num_hidden=6)
+    fc2 = mx.sym.FullyConnected(mx.sym.Activation(fc1, act_type="relu"), name="fc2",
+                                num_hidden=3)
+    return head(fc2)
+
+
+def test_symbolic_custom_op_is_a_graph_node_like_mxnets():
+    custom = _mlp(lambda x: mx.sym.Custom(data=x, name="softmax", op_type="numpy_softmax"))
+    builtin = _mlp(lambda x: mx.sym.SoftmaxOutput(x, name="softmax"))
+    # the label is a variable named after the node, as MXNet makes it; shapes from the prop
+    assert custom.list_arguments() == builtin.list_arguments()
+    assert custom.list_arguments()[-1] == "softmax_label"
+    assert custom.infer_shape(data=(4, 5)) == builtin.infer_shape(data=(4, 5))
+    rs = np.random.RandomState(0)
+    args = {"data": rs.randn(4, 5), "fc1_weight": rs.randn(6, 5) * 0.5,
+            "fc1_bias": rs.randn(6) * 0.1, "fc2_weight": rs.randn(3, 6) * 0.5,
+            "fc2_bias": rs.randn(3) * 0.1, "softmax_label": np.array([0, 2, 1, 2])}
+
+    def grads(sym):
+        arrays = {k: nd.array(v) for k, v in args.items()}
+        g = {k: nd.zeros(v.shape) for k, v in args.items() if k != "softmax_label"}
+        exe = sym.bind(mx.cpu(), args=arrays, args_grad=g)
+        exe.forward(is_train=True)
+        exe.backward()
+        return exe.outputs[0].asnumpy(), {k: v.asnumpy() for k, v in g.items()}
+    (out_c, g_c), (out_b, g_b) = grads(custom), grads(builtin)
+    np.testing.assert_allclose(out_c, out_b, rtol=1e-6)
+    for k in g_b:
+        np.testing.assert_allclose(g_c[k], g_b[k], rtol=1e-5, atol=1e-7)
+    # through JSON and back: the same graph
+    back = mx.sym.load_json(custom.tojson())
+    assert back.list_arguments() == custom.list_arguments()
+    out_back, g_back = grads(back)
+    np.testing.assert_allclose(out_back, out_c, rtol=1e-6)
+    np.testing.assert_allclose(g_back["fc1_weight"], g_c["fc1_weight"], rtol=1e-6)
+
+
+def test_module_trains_a_custom_head_as_it_trains_softmax_output():
+    rs = np.random.RandomState(1)
+    x, y = rs.rand(40, 5).astype(np.float32), rs.randint(0, 3, 40).astype(np.float32)
+    init = {"fc1_weight": rs.randn(6, 5) * 0.3, "fc1_bias": np.zeros(6),
+            "fc2_weight": rs.randn(3, 6) * 0.3, "fc2_bias": np.zeros(3)}
+    trained = []
+    for head in (lambda s: mx.sym.Custom(s, name="softmax", op_type="numpy_softmax"),
+                 lambda s: mx.sym.SoftmaxOutput(s, name="softmax")):
+        mod = mx.mod.Module(_mlp(head), context=mx.cpu())
+        it = mx.io.NDArrayIter(x, y, batch_size=10, label_name="softmax_label")
+        mod.fit(it, num_epoch=3, optimizer="sgd", optimizer_params={"learning_rate": 0.1},
+                arg_params={k: nd.array(v) for k, v in init.items()}, force_init=True)
+        trained.append({k: v.asnumpy() for k, v in mod.get_params()[0].items()})
+    for k in init:
+        np.testing.assert_allclose(trained[0][k], trained[1][k], rtol=1e-5, atol=1e-6)
+        assert not np.allclose(trained[0][k], init[k])
+
+
+def test_symbolic_custom_op_errors_name_the_op_type():
+    with pytest.raises(mx.MXNetError, match="no operator registered as 'not_registered'"):
+        mx.sym.Custom(mx.sym.var("x"), op_type="not_registered")
+    with pytest.raises(mx.MXNetError, match="needs op_type"):
+        mx.sym.Custom(mx.sym.var("x"))
+    doc = mx.sym.Custom(mx.sym.var("x"), op_type="numpy_softmax", name="s").tojson()
+    with pytest.raises(mx.MXNetError, match="not_registered"):
+        mx.sym.load_json(doc.replace("numpy_softmax", "not_registered"))

@@ -12,6 +12,7 @@ from .json_format import load, load_json
 from .symbol import Group, Symbol, Variable, make_op, var
 from . import loss_layers
 from . import random  # noqa: E402  (mx.sym.random.uniform / normal / ...)
+from .custom_op import symbol_custom as Custom
 
 _OPS: dict = {}
 
@@ -55,4 +56,4 @@ def ones(shape, dtype=None, **kwargs):
 
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",
-           "loss_layers", "random"]
+           "loss_layers", "random", "Custom"]

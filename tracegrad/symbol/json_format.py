@@ -181,6 +181,7 @@ def from_document(doc, source="<json>"):
             raise _fail(source, f"{where}: unknown operator {op!r}")
         try:
             params = spec.check_attrs(attrs, f"{where}")
+            spec = spec.for_attrs(params, f"{where}")
         except MXNetError as e:
             raise _fail(source, str(e)) from None
         if spec.variadic:

@@ -233,6 +233,11 @@ class OpSpec:
     def active_inputs(self, attrs):
         return list(self._active(attrs)) if self._active else list(self.inputs)
 
+    def for_attrs(self, params, where=""):
+        """The spec of a node with these checked attributes: itself, unless the op's inputs
+        and outputs depend on them (Custom: its op_type's CustomOpProp lists them)."""
+        return self
+
     def outputs(self, attrs):
         """(all outputs, names of the visible ones): node_row_ptr counts all."""
         if self._outputs is None:
@@ -591,6 +596,10 @@ def lookup(name):
     name = ALIASES.get(name, name)
     spec = _SPECS.get(name)
     if spec is not None:
+        return spec
+    if name == "Custom":        # (its spec per op_type: custom_op.py)
+        from .custom_op import CustomSpec
+        spec = _SPECS[name] = CustomSpec()
         return spec
     fn = None
     if name.startswith("_linalg_"):

@@ -415,6 +415,7 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
     raw = {k: to_attr_string(v) for k, v in attrs.items() if v is not None}
     node_name = _node_name(name, hint or opname.lower())
     params = spec.check_attrs(raw, f"node '{node_name}'")
+    spec = spec.for_attrs(params, f"node '{node_name}'")
     for s in (inputs.values() if isinstance(inputs, dict) else inputs):
         if s is not None and len(s) != 1:
             raise MXNetError(f"node '{node_name}' (op {canon}): an input is a group of "
