@@ -20,8 +20,12 @@ import threading
 import numpy as np
 import pytest
 
-# every test run compiles afresh into its own disk cache, never into the user's
-os.environ["TRACEGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="tracegrad-test-cache-")
+# every test run compiles afresh into its own disk cache, never into the user's; the xdist
+# workers share the run's (made once, in the process that starts them: entries are written
+# atomically and bound to their key), so a graph two workers compile is compiled once
+if "TRACEGRAD_TEST_RUN_CACHE" not in os.environ:
+    os.environ["TRACEGRAD_TEST_RUN_CACHE"] = tempfile.mkdtemp(prefix="tracegrad-test-cache-")
+os.environ["TRACEGRAD_CACHE_DIR"] = os.environ["TRACEGRAD_TEST_RUN_CACHE"]
 
 CASES = pathlib.Path(__file__).parent / "ir" / "cases"
 

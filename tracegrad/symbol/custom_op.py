@@ -8,7 +8,7 @@ Module API and SymbolBlock differentiate it through the operator's own backward.
 from ..base import MXNetError
 from .ops import OpSpec
 
-_SPECS: dict = {}     # (op_type, its keyword strings) -> CustomSpec
+_SPECS: dict = {}     # (op_type, its CustomOpProp class, its keyword strings) -> CustomSpec
 _SCOPE_KEYS = ("ctx_group", "lr_mult", "wd_mult", "name")
 
 
@@ -52,8 +52,9 @@ class CustomSpec(OpSpec):
         return out
 
     def for_attrs(self, params, where="mx.sym.Custom"):
+        from ..operator import _REGISTRY
         kwargs = {k: v for k, v in params.items() if k != "op_type"}
-        key = (params["op_type"], tuple(sorted(kwargs.items())))
+        key = (params["op_type"], _REGISTRY.get(params["op_type"]), tuple(sorted(kwargs.items())))
         spec = _SPECS.get(key)
         if spec is None:
             spec = _SPECS[key] = CustomSpec(_prop(params["op_type"], kwargs, where))
