@@ -329,6 +329,17 @@ for _name, _opdef in REGISTRY.items():
 F = _Eager()
 
 
+def _grad_stype(stype, data, who):
+    """A gradient storage type checked: None for dense ('default' / None)."""
+    if stype in (None, "default"):
+        return None
+    if stype not in ("row_sparse", "csr"):
+        raise ValueError(f"{who}: stype must be 'default', 'row_sparse' or 'csr', got {stype!r}")
+    if stype == "csr" and data.ndim != 2:
+        raise ValueError(f"{who}: a csr gradient needs a 2-d array, got shape {data.shape}")
+    return stype
+
+
 def wrap(data) -> "NDArray":
     """An NDArray over a numpy array (no copy)."""
     res = NDArray.__new__(NDArray)
@@ -407,6 +418,9 @@ class NDArray:
         var = self._var
         if var is None or var.grad is None:
             return None
+        if var.grad_stype is not None:      # attach_grad(stype='row_sparse' / 'csr')
+            from .sparse import _storage_view
+            return _storage_view(var.grad, var.grad_stype)
         return wrap(var.grad)
 
     @property
@@ -497,12 +511,14 @@ class NDArray:
 
     # -------------------------------------------------------------- autograd
     def attach_grad(self, grad_req="write", stype=None):
-        """Allocate a gradient buffer and make this array a variable autograd differentiates."""
+        """Allocate a gradient buffer and make this array a variable autograd differentiates
+        (`stype`: the storage type its gradient is shown in, 'row_sparse' or 'csr')."""
         if grad_req not in ("write", "add", "null"):
             from .autograd import _check_grad_req
             _check_grad_req(grad_req)
         data = self._data
-        self._var = var = tape.Variable(np.zeros(data.shape, data.dtype), grad_req)
+        stype = _grad_stype(stype, data, "attach_grad")
+        self._var = var = tape.Variable(np.zeros(data.shape, data.dtype), grad_req, stype)
         self._value = tape.leaf(data, var, self)
 
     def detach(self):

@@ -417,6 +417,8 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
     """MXNet dot: contracts the last axis of lhs with the first of rhs (2-d: matrix product)."""
     if kwargs:
         return _redo(dot, locals())
+    if isinstance(lhs, sparse.BaseSparseNDArray) or isinstance(rhs, sparse.BaseSparseNDArray):
+        return sparse.dot(lhs, rhs, transpose_a, transpose_b)   # (its output storage rule)
     if lhs.ndim == 1 and rhs.ndim == 1:
         return _full_to_1(F.sum(F.mul(lhs, rhs), axes=(0,)))
     a = lhs if lhs.ndim > 1 else F.reshape(lhs, shape=(1,) + lhs.shape)
@@ -1049,6 +1051,7 @@ def load(fname):
 
 # ------------------------------------------------------------------ more operators
 from . import linalg  # noqa: E402  (nd.linalg)
+from . import sparse  # noqa: E402  (nd.sparse: CSRNDArray, RowSparseNDArray)
 from . import nd_image as image  # noqa: E402  (nd.image)
 from .dlpack import from_dlpack, from_numpy, to_dlpack_for_read, to_dlpack_for_write  # noqa
 from .nd_legacy import *  # noqa: E402,F401,F403  (Concat, SoftmaxOutput, BatchNorm, ...)
@@ -1105,11 +1108,14 @@ def _method_slice_assign(x, rhs, begin, end, step=()):
 
 
 def _method_tostype(x, stype):
-    """x.tostype('default'): a dense copy; tracegrad has no sparse storage."""
-    if stype != "default":
-        raise MXNetError(f"tostype: storage type {stype!r} is not provided (tracegrad arrays "
-                         f"are dense: 'default' only)")
-    return x.copy()
+    """x.tostype(stype): a copy in storage type 'default', 'csr' or 'row_sparse'
+    (sparse.py)."""
+    return sparse.cast_storage(x, stype)
+
+
+def cast_storage(data, stype):
+    """MXNet's cast_storage: `data` as a new array of storage type `stype`."""
+    return sparse.cast_storage(data, stype)
 
 
 def _fresh(op):

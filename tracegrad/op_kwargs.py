@@ -24,7 +24,7 @@ from .base import MXNetError
 
 # MXNet arguments that only steer how (or where) the result is computed, never its value
 HINTS = frozenset({"name", "attr", "cudnn_off", "cudnn_tune", "workspace", "sparse_grad",
-                   "forward_stype", "lazy_update", "num_args", "layout", "stype"})
+                   "forward_stype", "lazy_update", "num_args", "layout"})
 _SIGNATURES: dict = {}   # code object -> (its *args parameter or None, parameter names, label)
 _PREFIX = {"tracegrad.random": "nd.random", "tracegrad.random_dists": "nd.random",
            "tracegrad.linalg": "nd.linalg", "tracegrad.contrib": "nd.contrib",
@@ -38,9 +38,9 @@ def redo(f, params):
     star, names, label = _signature(f)
     extras = params["kwargs"]
     params = {k: params[k] for k in names}      # (a closure's locals() has its free names)
-    out, dtype = _common(label, extras)
+    out, dtype, stype = _common(label, extras)
     result = f(*params.pop(star), **params) if star else f(**params)
-    return _finish(label, result, out, dtype)
+    return _finish(label, result, out, dtype, stype)
 
 
 def accepting_common_keywords(f, label=None):
@@ -54,35 +54,42 @@ def accepting_common_keywords(f, label=None):
     @functools.wraps(f)
     def with_common_keywords(*args, **kwargs):
         if kwargs and not own.issuperset(kwargs):
-            out, dtype = _common(label, {k: v for k, v in kwargs.items() if k not in own})
+            out, dtype, stype = _common(label, {k: v for k, v in kwargs.items()
+                                                if k not in own})
             result = f(*args, **{k: v for k, v in kwargs.items() if k in own})
-            return _finish(label, result, out, dtype)
+            return _finish(label, result, out, dtype, stype)
         return f(*args, **kwargs)
     return with_common_keywords
 
 
 def _common(label, extras):
-    """(out, dtype) of the common keywords `extras`; TypeError for any other keyword."""
-    out = dtype = None
+    """(out, dtype, stype) of the common keywords `extras`; TypeError for any other
+    keyword."""
+    out = dtype = stype = None
     for key, value in extras.items():
         if key == "out":
             out = value
         elif key == "dtype":
             dtype = value
+        elif key == "stype":
+            stype = value
         elif key == "ctx":
             _check_cpu(label, value)
         elif key not in HINTS:
             raise TypeError(f"{label}() got an unexpected keyword argument {key!r} (tracegrad "
                             f"does not implement it; ignoring it would change the result)")
-    return out, dtype
+    return out, dtype, stype
 
 
-def _finish(label, result, out, dtype):
+def _finish(label, result, out, dtype, stype=None):
     if dtype is not None:
         for r in result if isinstance(result, (list, tuple)) else (result,):
             if isinstance(r, NDArray) and np.dtype(r.dtype) != np.dtype(dtype):
                 raise TypeError(f"{label}(): dtype={np.dtype(dtype).name} differs from the "
                                 f"result's {np.dtype(r.dtype).name}; cast the input instead")
+    if stype not in (None, "default") and isinstance(result, NDArray):
+        from .sparse import cast_storage     # (stype='csr' / 'row_sparse': that storage)
+        result = cast_storage(result, stype)
     return result if out is None else write_out(label, result, out)
 
 

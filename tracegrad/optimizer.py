@@ -423,6 +423,7 @@ class SGD(Optimizer):
     def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
         super().__init__(**kwargs)
         self.momentum = float(momentum)
+        self.lazy_update = lazy_update   # (row_sparse gradients: only their rows; Trainer)
 
     def create_state(self, index, weight):
         return np.zeros_like(weight) if self.momentum else None
@@ -561,6 +562,7 @@ class Adam(Optimizer):
                  lazy_update=True, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.lazy_update = lazy_update   # (row_sparse gradients: only their rows; Trainer)
 
     def create_state(self, index, weight):
         return np.zeros_like(weight), np.zeros_like(weight)

@@ -49,6 +49,7 @@ CALLS = {
     "Activation": (X, {"act_type": "softrelu"}, ()),
     "Cast": (X, {"dtype": "float64"}, ()),
     "cast": (X, {"dtype": "int32"}, ()),
+    "cast_storage": (X, {"stype": "default"}, ()),
     "Dropout": (X, {"p": 0.5, "mode": "always"}, ()),
     "Embedding": (lambda: [idx(2, 3, high=4), f32(4, 5)], {}, ()),
     "FullyConnected": (lambda: [f32(2, 3), f32(5, 3), f32(5)], {"num_hidden": 5}, ()),

@@ -53,6 +53,11 @@ class Parameter:
                  lr_mult=1.0, wd_mult=1.0, init=None, allow_deferred_init=False,
                  differentiable=True, stype="default", grad_stype="default"):
         self.name = name
+        if stype not in ("default", "row_sparse", "csr") or \
+                grad_stype not in ("default", "row_sparse", "csr"):
+            raise ValueError(f"Parameter '{name}': stype and grad_stype must be 'default', "
+                             f"'row_sparse' or 'csr', got {stype!r} and {grad_stype!r}")
+        self._stype, self._grad_stype = stype, grad_stype
         self._shape = None if shape is None else (
             (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
                 max(int(d), 0) for d in shape))
@@ -209,6 +214,17 @@ class Parameter:
             return _as_np(self._nd_data(ctx))
         return self._nd_data(ctx)
 
+    def row_sparse_data(self, row_id):
+        """The parameter as a RowSparseNDArray for the rows `row_id` (MXNet's way to read a
+        row_sparse weight). The values are dense: every row is there, so an op that reads
+        only those rows (dot with a csr batch) gives MXNet's result, and autograd reaches
+        the parameter as through data()."""
+        from ..sparse import _recorded_as
+        return _recorded_as(self._nd_data(), "row_sparse")
+
+    def list_row_sparse_data(self, row_id):
+        return [self.row_sparse_data(row_id)]
+
     def _nd_data(self, ctx=None) -> NDArray:
         """data() itself, never an mx.np view: what a trace binds and compiled calls read."""
         data = self._data
@@ -250,6 +266,9 @@ class Parameter:
             raise RuntimeError(f"Cannot get gradient array for Parameter '{self.name}' "
                                f"because grad_req='null'")
         data = self._data if ctx is None else self._on(ctx, self._data)
+        if self._grad_stype != "default" and not _NP["array"]:   # (sparse_grad=True)
+            from ..sparse import _storage_view
+            return _storage_view(data._var.buf, self._grad_stype)
         return _as_np(wrap(data._var.buf)) if _NP["array"] else wrap(data._var.buf)
 
     def list_grad(self):

@@ -165,6 +165,13 @@ class Trainer:
         for i, p in live:
             if i not in states:
                 states[i] = self._new_state(i, p)
+        lazy = _lazy_params(optimizer, live, states)
+        if lazy:
+            live = [(i, p) for i, p in live if i not in lazy]
+            for i, p in lazy.values():
+                _update_present_rows(optimizer, i, p, states, by_ndarray)
+            if _contexts.ACTIVE[0]:
+                self._to_every_context(list(lazy.values()))
         if live and not by_ndarray and self._fused and fused_update.apply(
                 optimizer, [(i, p._data, p._data._var.grad) for i, p in live], states):
             for _, p in live:
@@ -248,6 +255,68 @@ class Trainer:
                     else:
                         np.copyto(s, arrays[f"{i}:{k}"])
             self._states[i] = state
+
+
+def _lazy_params(optimizer, live, states):
+    """{index: (index, parameter)} of the live parameters whose row_sparse gradient
+    (Embedding(sparse_grad=True), grad_stype='row_sparse') an optimizer with lazy_update
+    (SGD, Adam) updates lazily, as MXNet's sgd / adam kernels do: only the rows the gradient
+    holds. An optimizer state of another kind than arrays is updated densely."""
+    if not getattr(optimizer, "lazy_update", False):
+        return {}
+    return {i: (i, p) for i, p in live if p._grad_stype == "row_sparse"
+            and p._data._data.ndim >= 1 and _row_state(states[i])}
+
+
+def _row_state(state):
+    """Whether every part of an optimizer state is an array with one row per weight row
+    (or None)."""
+    if state is None or isinstance(state, (np.ndarray, NDArray)):
+        return True
+    return isinstance(state, (tuple, list)) and all(map(_row_state, state))
+
+
+def _rows_of(state, rows):
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        return type(state)(_rows_of(s, rows) for s in state)
+    if isinstance(state, NDArray):
+        return wrap(state._data[rows])
+    return state[rows]
+
+
+def _write_rows(state, part, rows):
+    if state is None:
+        return
+    if isinstance(state, (tuple, list)):
+        for s, q in zip(state, part):
+            _write_rows(s, q, rows)
+        return
+    if isinstance(state, NDArray):
+        state._data[rows] = part._data
+    else:
+        state[rows] = part
+
+
+def _update_present_rows(optimizer, i, p, states, by_ndarray):
+    """Parameter i's update on the rows its gradient holds (the rows with a nonzero
+    gradient: those a batch looked up); the other rows and their states are left as they
+    are. The update is counted as any other."""
+    var = p._data._var
+    grad, weight = var.grad, p._data._data
+    rows = np.flatnonzero(np.any(grad.reshape(grad.shape[0], -1) != 0, axis=1))
+    w, g, st = weight[rows], grad[rows], _rows_of(states[i], rows)
+    if by_ndarray:
+        w_nd = wrap(w)
+        optimizer.update_multi_precision(i, w_nd, wrap(g), st)
+        w = w_nd._data
+    else:
+        optimizer.update(i, w, g, st)
+    weight[rows] = w
+    _write_rows(states[i], st, rows)
+    if type(var) is _GradVar:
+        var.fresh = False
 
 
 def _kvstore_sync(kvstore, params):

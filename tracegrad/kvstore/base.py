@@ -170,7 +170,23 @@ class KVStore(KVStoreBase):
         self.pull(key, out, priority)
 
     def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
-        raise MXNetError("kvstore.row_sparse_pull: tracegrad has no sparse storage")
+        """Pull only the rows `row_ids` of each key's value: out (a RowSparseNDArray, or a
+        list of them, with one row_ids array each) holds those rows, the others zero."""
+        from ..sparse import RowSparseNDArray, retain
+        if out is None or row_ids is None:
+            raise MXNetError("kvstore.row_sparse_pull: out and row_ids are required")
+        for k, o in self._pairs(key, out, "row_sparse_pull"):
+            stored = self._stored(k, "row_sparse_pull")
+            outs, _ = _as_list(o)
+            ids = row_ids if isinstance(row_ids, (list, tuple)) else [row_ids] * len(outs)
+            if len(ids) != len(outs):
+                raise MXNetError(f"kvstore.row_sparse_pull: {len(outs)} outputs for key {k!r} "
+                                 f"but {len(ids)} row_ids arrays")
+            for x, rows in zip(outs, ids):
+                if not isinstance(x, RowSparseNDArray):
+                    raise MXNetError(f"kvstore.row_sparse_pull: out must be RowSparseNDArrays, "
+                                     f"got {type(x).__name__} for key {k!r}")
+                x[:] = retain(RowSparseNDArray.from_dense(stored), rows)
 
     def set_gradient_compression(self, compression_params):
         raise MXNetError("kvstore.set_gradient_compression: gradient compression is not "

@@ -35,11 +35,13 @@ _seq = itertools.count()
 
 class Variable:
     """Gradient storage of an array marked with attach_grad / mark_variables. `fresh` turns
-    True whenever backward delivers a gradient (Trainer clears it to spot stale ones)."""
-    __slots__ = ("grad", "grad_req", "fresh")
+    True whenever backward delivers a gradient (Trainer clears it to spot stale ones);
+    `grad_stype` is the storage type the gradient is shown in (None: dense; sparse.py)."""
+    __slots__ = ("grad", "grad_req", "fresh", "grad_stype")
 
-    def __init__(self, grad, grad_req="write"):
+    def __init__(self, grad, grad_req="write", grad_stype=None):
         self.grad, self.grad_req, self.fresh = grad, grad_req, False
+        self.grad_stype = grad_stype
 
     def receive(self, g):
         """Take the gradient backward computed (None: no path reached this variable).

@@ -1,0 +1,201 @@
+"""mx.nd.sparse: CSRNDArray / RowSparseNDArray as MXNet 1.x makes, shows and combines them
+(values dense underneath: tracegrad/sparse.py), row_sparse gradients, and the lazy updates
+SGD and Adam make of them (only the rows a batch looked up), against references by hand."""
+import numpy as np
+import pytest
+import scipy.sparse as spsp
+
+import tracegrad as mx
+from tracegrad import autograd, gluon, nd
+from tracegrad.base import MXNetError
+
+
+def _csr():
+    return nd.sparse.csr_matrix((np.array([7.0, 8, 9], np.float32), np.array([0, 2, 1]),
+                                 np.array([0, 2, 2, 3])), shape=(3, 4))
+
+
+def test_csr_matrix_forms_and_its_listing():
+    a = _csr()
+    assert isinstance(a, nd.sparse.CSRNDArray) and a.stype == "csr" and a.shape == (3, 4)
+    want = np.array([[7, 0, 8, 0], [0, 0, 0, 0], [0, 9, 0, 0]], np.float32)
+    np.testing.assert_array_equal(a.asnumpy(), want)
+    np.testing.assert_array_equal(a.data.asnumpy(), [7, 8, 9])
+    np.testing.assert_array_equal(a.indices.asnumpy(), [0, 2, 1])
+    np.testing.assert_array_equal(a.indptr.asnumpy(), [0, 2, 2, 3])
+    assert a.indices.dtype == np.int64 and a.dtype == np.float32
+    assert repr(a) == "\n<CSRNDArray 3x4 @cpu(0)>"
+    # the other forms: coordinates (duplicates summed), scipy, dense, a shape
+    coo = nd.sparse.csr_matrix(([1.0, 2.0, 3.0], ([0, 0, 2], [1, 1, 0])), shape=(3, 2))
+    np.testing.assert_array_equal(coo.asnumpy(), [[0, 3], [0, 0], [3, 0]])
+    s = nd.sparse.csr_matrix(spsp.csr_matrix(want))
+    np.testing.assert_array_equal(s.asnumpy(), want)
+    assert nd.sparse.array(spsp.csr_matrix(want.astype(np.float64))).dtype == np.float64
+    np.testing.assert_array_equal(nd.sparse.csr_matrix(nd.array(want)).indptr.asnumpy(),
+                                  [0, 2, 2, 3])
+    z = nd.sparse.csr_matrix((2, 5))
+    assert z.shape == (2, 5) and z.data.size == 0 and z.indptr.asnumpy().tolist() == [0, 0, 0]
+    np.testing.assert_array_equal(a.asscipy().toarray(), want)
+    # an entry stored as an explicit zero stays listed, as MXNet keeps it
+    e = nd.sparse.csr_matrix(([0.0, 5.0], [1, 0], [0, 1, 2]), shape=(2, 2))
+    assert e.indices.asnumpy().tolist() == [1, 0] and e.data.asnumpy().tolist() == [0, 5]
+
+
+def test_row_sparse_array_forms_retain_and_listing():
+    b = nd.sparse.row_sparse_array((np.array([[1.0, 2], [3, 4]], np.float32), [1, 4]),
+                                   shape=(6, 2))
+    assert b.stype == "row_sparse" and repr(b) == "\n<RowSparseNDArray 6x2 @cpu(0)>"
+    dense = np.zeros((6, 2), np.float32)
+    dense[1], dense[4] = [1, 2], [3, 4]
+    np.testing.assert_array_equal(b.asnumpy(), dense)
+    assert b.indices.asnumpy().tolist() == [1, 4]
+    np.testing.assert_array_equal(b.data.asnumpy(), [[1, 2], [3, 4]])
+    kept = nd.sparse.retain(b, nd.array([4]))
+    assert kept.indices.asnumpy().tolist() == [4] and b.retain([1]).data.shape == (1, 2)
+    assert nd.sparse.row_sparse_array((3, 2)).indices.size == 0
+    assert nd.sparse.row_sparse_array(nd.array(dense)).indices.asnumpy().tolist() == [1, 4]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: nd.sparse.csr_matrix(([1.0], [5], [0, 1]), shape=(1, 3)), "indices must lie"),
+    (lambda: nd.sparse.csr_matrix(([1.0, 2.0], [0, 1], [0, 3])), "indptr"),
+    (lambda: nd.sparse.csr_matrix(np.ones(3)), "2-d"),
+    (lambda: nd.sparse.row_sparse_array(([[1.0], [2.0]], [1, 1])), "must not repeat"),
+    (lambda: nd.sparse.row_sparse_array(([[1.0]], [0, 1])), "one row per index"),
+    (lambda: nd.ones((2, 2, 2)).tostype("csr"), "2-d"),
+    (lambda: nd.ones(2).tostype("coo"), "unknown storage type"),
+    (lambda: _csr()[::2], "step 1"),
+])
+def test_malformed_sparse_inputs_are_named(make, match):
+    with pytest.raises(MXNetError, match=match):
+        make()
+
+
+def test_conversions_and_the_storage_of_results():
+    a = _csr()
+    d = a.tostype("default")
+    assert type(d) is nd.NDArray and d.stype == "default"
+    assert d.tostype("csr").stype == "csr" and nd.cast_storage(d, "row_sparse").stype == \
+        "row_sparse"
+    assert nd.zeros((3, 2), stype="row_sparse").stype == "row_sparse"
+    assert nd.sparse.zeros("csr", (2, 3)).stype == "csr"
+    assert (a * 2).stype == "csr" and (a / 2).stype == "csr" and (-a).stype == "csr"
+    assert (a + a).stype == "csr" and (a - a).stype == "csr"
+    assert nd.sparse.elemwise_add(a, a).stype == "csr"
+    assert (a + 1).stype == "default" and nd.sparse.exp(a).stype == "default"
+    assert nd.sparse.sqrt(a).stype == "csr" and nd.sparse.abs(a).stype == "csr"
+    np.testing.assert_allclose((a * 2 + a).asnumpy(), 3 * a.asnumpy())
+    np.testing.assert_allclose(nd.sparse.sqrt(a).asnumpy(), np.sqrt(a.asnumpy()))
+    x = nd.array(np.arange(8.0).reshape(4, 2))
+    y = nd.sparse.dot(a, x)
+    assert y.stype == "default" and nd.dot(a, x).stype == "default"
+    np.testing.assert_allclose(y.asnumpy(), a.asnumpy() @ x.asnumpy())
+    t = nd.sparse.dot(a, nd.ones((3, 2)), transpose_a=True)   # csr.T @ dense: row_sparse
+    assert t.stype == "row_sparse" and t.indices.asnumpy().tolist() == [0, 1, 2]
+    np.testing.assert_allclose(t.asnumpy(), a.asnumpy().T @ np.ones((3, 2)))
+    rows = a[1:3]
+    assert rows.stype == "csr" and rows.shape == (2, 4) and a[0].shape == (1, 4)
+    np.testing.assert_array_equal(rows.asnumpy(), a.asnumpy()[1:3])
+    c = a.copy()
+    c[:] = nd.zeros((3, 4))
+    assert c.data.size == 0 and a.data.size == 3
+
+
+def test_row_sparse_gradients_of_attach_grad_and_of_a_sparse_dot():
+    a = _csr()
+    w = nd.array(np.random.RandomState(0).rand(4, 2))
+    w.attach_grad(stype="row_sparse")
+    with autograd.record():
+        loss = (nd.sparse.dot(a, w) ** 2).sum()
+    loss.backward()
+    g = w.grad
+    assert g.stype == "row_sparse" and g.indices.asnumpy().tolist() == [0, 1, 2]
+    y = a.asnumpy() @ w.asnumpy()
+    np.testing.assert_allclose(g.asnumpy(), a.asnumpy().T @ (2 * y), rtol=1e-6)
+
+
+def _embedding_run(sparse, opt, kw, batches):
+    mx.random.seed(0)
+    emb = gluon.nn.Embedding(6, 2, sparse_grad=sparse)
+    emb.initialize(mx.init.Uniform(0.5))
+    w0 = emb.weight.data().asnumpy().copy()
+    trainer = gluon.Trainer(emb.collect_params(), opt, dict(kw))
+    for idx in batches:
+        with autograd.record():
+            loss = (emb(nd.array(idx)) ** 2).sum()
+        loss.backward()
+        if sparse:
+            g = emb.weight.grad()
+            assert g.stype == "row_sparse" and g.indices.asnumpy().tolist() == sorted(set(idx))
+        trainer.step(1)
+    return w0, emb.weight.data().asnumpy()
+
+
+BATCHES = ([1, 3], [2, 3], [4, 4], [1, 5])
+
+
+def test_lazy_adam_updates_only_the_rows_a_batch_looked_up():
+    w0, got = _embedding_run(True, "adam", {"learning_rate": 0.1}, BATCHES)
+    w = w0.astype(np.float64)
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t, idx in enumerate(BATCHES, 1):
+        g = np.zeros_like(w)
+        for k in idx:
+            g[k] += 2 * w[k]
+        rows = sorted(set(idx))
+        lr_t = 0.1 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+        m[rows] = 0.9 * m[rows] + 0.1 * g[rows]
+        v[rows] = 0.999 * v[rows] + 0.001 * g[rows] ** 2
+        w[rows] -= lr_t * m[rows] / (np.sqrt(v[rows]) + 1e-8)
+    np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+    _, dense = _embedding_run(False, "adam", {"learning_rate": 0.1}, BATCHES)
+    assert not np.allclose(got, dense)      # (dense Adam moves rows a batch did not touch)
+
+
+@pytest.mark.parametrize("kw", [{"learning_rate": 0.1, "wd": 0.1},
+                                {"learning_rate": 0.1, "momentum": 0.9, "wd": 0.01}])
+def test_lazy_sgd_leaves_other_rows_and_lazy_update_false_is_dense(kw):
+    w0, lazy = _embedding_run(True, "sgd", kw, BATCHES)
+    np.testing.assert_array_equal(lazy[0], w0[0])        # never looked up: untouched
+    _, dense = _embedding_run(False, "sgd", kw, BATCHES)
+    assert not np.allclose(dense[0], w0[0])             # wd decays it densely
+    _, eager_dense = _embedding_run(True, "sgd", dict(kw, lazy_update=False), BATCHES)
+    np.testing.assert_allclose(eager_dense, dense, rtol=1e-6)
+
+
+def test_row_sparse_pull_and_row_sparse_data():
+    kv = mx.kv.create("local")
+    kv.init("w", nd.array(np.arange(12.0).reshape(4, 3)))
+    out = nd.sparse.zeros("row_sparse", (4, 3))
+    kv.row_sparse_pull("w", out=out, row_ids=nd.array([1, 3]))
+    assert out.indices.asnumpy().tolist() == [1, 3]
+    np.testing.assert_array_equal(out.data.asnumpy(), [[3, 4, 5], [9, 10, 11]])
+    p = gluon.Parameter("w", shape=(4, 2), grad_stype="row_sparse")
+    p.initialize()
+    x = nd.sparse.csr_matrix(([1.0, 2.0], [0, 3], [0, 1, 2]), shape=(2, 4))
+    with autograd.record():
+        loss = nd.sparse.dot(x, p.row_sparse_data(x.indices)).sum()
+    loss.backward()
+    g = p.grad()
+    assert g.stype == "row_sparse" and g.indices.asnumpy().tolist() == [0, 3]
+    np.testing.assert_allclose(g.data.asnumpy(), [[1, 1], [2, 2]])
+
+
+def test_sparse_values_are_recorded_and_traced_like_dense_ones():
+    """A sparse array's ops go through the dense ops: autograd reaches the dense source, and
+    a jitted function reads each call's values (none is baked in at trace time)."""
+    x = nd.array(np.random.RandomState(1).rand(3, 4))
+    x.attach_grad()
+    with autograd.record():
+        c = x.tostype("csr")
+        y = ((c * 3 + c) / 2).tostype("default").sum() + \
+            nd.sparse.dot(c, nd.ones((4, 1))).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), np.full((3, 4), 3.0), rtol=1e-6)
+
+    f = mx.jit(lambda a: nd.sparse.dot(a.tostype("csr"), nd.ones((4, 2)),
+                                       transpose_a=False) * 2)
+    for seed in (2, 3):
+        a = np.random.RandomState(seed).rand(3, 4).astype(np.float32)
+        np.testing.assert_allclose(f(nd.array(a)).asnumpy(), 2 * a @ np.ones((4, 2)),
+                                   rtol=1e-6)

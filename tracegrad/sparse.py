@@ -1,0 +1,550 @@
+"""mx.nd.sparse: MXNet 1.x's sparse storage types, CSRNDArray ('csr', 2-d) and
+RowSparseNDArray ('row_sparse'), and the functions that make and combine them.
+
+The values are kept dense (every op, autograd and compiled code read them as any NDArray);
+the storage type is what the array reports and how it is shown: `data`, `indices` and
+`indptr` are computed from the values and from the entries (rows) the array was made with,
+so an entry stored as an explicit zero stays listed, as in MXNet. Results follow MXNet's
+storage rules where users see them: a sparse array times or divided by a number, negated,
+or added to / subtracted from / multiplied by one of its own type keeps its type; zero-
+preserving unary ops (abs, sqrt, square, sign, relu, ...) keep it; `dot(csr.T, dense)` is
+row_sparse; everything else is dense. Not provided: sparse kernels (the work is dense), the
+lazy (rows-present-only) optimizer updates of row_sparse gradients, LibSVMIter, and sparse
+arrays in nd.save files (they are saved dense).
+"""
+import numpy as np
+
+from . import nd
+from .array import NDArray, wrap
+from .base import MXNetError
+
+__all__ = ["BaseSparseNDArray", "CSRNDArray", "RowSparseNDArray", "csr_matrix",
+           "row_sparse_array", "array", "zeros", "empty", "dot", "retain", "cast_storage",
+           "add", "subtract", "multiply", "divide", "elemwise_add", "elemwise_sub",
+           "elemwise_mul", "elemwise_div", "negative"]
+
+STYPES = ("default", "row_sparse", "csr")
+
+
+def _default_dtype(src, dtype):
+    """MXNet's rule: the given dtype, else the source's (numpy / NDArray / scipy), else
+    float32 (a plain Python list)."""
+    if dtype is not None:
+        return np.dtype(dtype)
+    if isinstance(src, NDArray):
+        return np.dtype(src.dtype)
+    if isinstance(src, np.ndarray) or _is_scipy_sparse(src):
+        return src.dtype
+    return np.dtype(np.float32)
+
+
+def _is_scipy_sparse(x):
+    return type(x).__module__.startswith("scipy.sparse")
+
+
+def _numpy(x):
+    return x.asnumpy() if isinstance(x, NDArray) else np.asarray(x)
+
+
+def _index_array(x, what, who):
+    a = _numpy(x)
+    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu" and not np.all(a == np.floor(a))):
+        raise MXNetError(f"{who}: {what} must be a 1-d array of integers, got "
+                         f"{a.dtype} of shape {a.shape}")
+    return a.astype(np.int64)
+
+
+class BaseSparseNDArray(NDArray):
+    """A sparse NDArray (dense values, a storage type; module docstring). `_stored`: the
+    entries (csr: a boolean matrix) or rows (row_sparse: a boolean vector) the array was
+    made with, listed even where their value is zero; None: its nonzeros only. Every value
+    an op computes from it goes through the dense NDArray ops, so autograd records it and a
+    trace (jit, hybridize) reads it at every call; only the listing is sparse."""
+    __slots__ = ("_stored",)
+    _STYPE = None
+
+    @property
+    def stype(self):
+        return self._STYPE
+
+    def __repr__(self):
+        shape = "x".join(str(d) for d in self.shape)
+        return f"\n<{type(self).__name__} {shape} @{self.context}>"
+
+    __str__ = __repr__
+
+    def _listed(self, why):
+        """The values, concrete (a trace guards on them, as on any value read)."""
+        self._concretize(why)
+        return self._data
+
+    def copy(self):
+        return _relabel(_dense(self).copy(), type(self), self._stored)
+
+    def astype(self, dtype, copy=True):
+        if not copy and np.dtype(dtype) == self._data.dtype:
+            return self
+        return _relabel(_dense(self).astype(dtype), type(self), self._stored)
+
+    def as_in_context(self, context):
+        return self
+
+    def copyto(self, other):
+        if isinstance(other, NDArray):
+            if tuple(other.shape) != tuple(self.shape):
+                raise MXNetError(f"copyto: shape {tuple(self.shape)} into an array of shape "
+                                 f"{tuple(other.shape)}")
+            other[:] = self
+            return other
+        return self.copy()
+
+    def tostype(self, stype):
+        return cast_storage(self, stype)
+
+    def todense(self):
+        return cast_storage(self, "default")
+
+    def check_format(self, full_check=True):
+        """Always valid: the values are dense, the listing is computed from them."""
+
+    def __setitem__(self, key, value):
+        if not (isinstance(key, slice) and key == slice(None)):
+            raise MXNetError(f"{type(self).__name__} supports only x[:] = value assignment, "
+                             f"got key {key!r}")
+        NDArray.__setitem__(self, key, _dense(value))
+        self._stored = value._stored if isinstance(value, type(self)) else None
+
+    # ------------------------------------------------------------------ storage rules
+    def __mul__(self, other):
+        if _is_number(other):
+            return _relabel(NDArray.__mul__(_dense(self), other), type(self), self._stored)
+        if isinstance(other, type(self)):
+            return _relabel(NDArray.__mul__(_dense(self), _dense(other)), type(self))
+        return NDArray.__mul__(_dense(self), _dense(other))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        if _is_number(other):
+            return _relabel(NDArray.__truediv__(_dense(self), other), type(self),
+                            self._stored)
+        return NDArray.__truediv__(_dense(self), _dense(other))
+
+    __div__ = __truediv__
+
+    def __add__(self, other):
+        if isinstance(other, type(self)):
+            return _relabel(NDArray.__add__(_dense(self), _dense(other)), type(self),
+                            _union(self, other))
+        return NDArray.__add__(_dense(self), _dense(other))
+
+    def __radd__(self, other):
+        return NDArray.__radd__(_dense(self), _dense(other))
+
+    def __sub__(self, other):
+        if isinstance(other, type(self)):
+            return _relabel(NDArray.__sub__(_dense(self), _dense(other)), type(self),
+                            _union(self, other))
+        return NDArray.__sub__(_dense(self), _dense(other))
+
+    def __rsub__(self, other):
+        return NDArray.__rsub__(_dense(self), _dense(other))
+
+    def __neg__(self):
+        return _relabel(NDArray.__neg__(_dense(self)), type(self), self._stored)
+
+
+def _is_number(x):
+    return isinstance(x, (int, float, np.number)) and not isinstance(x, bool)
+
+
+def _make(cls, values, stored=None):
+    out = cls.__new__(cls)
+    out._data, out._value, out._var, out._leaf = values, None, None, None
+    out._stored = stored
+    return out
+
+
+def _relabel(out, cls, stored=None):
+    """`out` (an op's result, recorded or traced) shown as storage class `cls`: the same
+    values and tape value, so autograd and traces still reach it."""
+    res = _make(cls, out._data, stored)
+    res._value, res._var, res._leaf = out._value, out._var, out._leaf
+    return res
+
+
+def _union(a, b):
+    """The listed entries of a + b: both operands' (their nonzeros are read when listed)."""
+    if a._stored is None:
+        return b._stored
+    if b._stored is None:
+        return a._stored
+    return a._stored | b._stored
+
+
+def _nonzero_mask(a, values):
+    return values != 0 if isinstance(a, CSRNDArray) else np.any(
+        values.reshape(values.shape[0], -1) != 0, axis=1)
+
+
+class CSRNDArray(BaseSparseNDArray):
+    """A 2-d array in compressed sparse row storage (`data`, `indices`, `indptr`)."""
+    __slots__ = ()
+    _STYPE = "csr"
+
+    def _mask(self):
+        m = self._listed("a CSRNDArray's listing") != 0
+        return m if self._stored is None else (m | self._stored)
+
+    @property
+    def data(self):
+        return wrap(self._data[self._mask()].copy())
+
+    @property
+    def indices(self):
+        return wrap(np.nonzero(self._mask())[1].astype(np.int64))
+
+    @property
+    def indptr(self):
+        counts = self._mask().sum(axis=1)
+        return wrap(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+    def asscipy(self):
+        import scipy.sparse as spsp
+        return spsp.csr_matrix((self.data.asnumpy(), self.indices.asnumpy(),
+                                self.indptr.asnumpy()), shape=self.shape)
+
+    def __getitem__(self, key):
+        """Rows: an int (a 1-row CSRNDArray, as MXNet gives) or a slice of step 1."""
+        n = self.shape[0]
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            k = int(key) + (n if key < 0 else 0)
+            if not 0 <= k < n:
+                raise IndexError(f"index {key} is out of bounds for a CSRNDArray of "
+                                 f"{n} rows")
+            key = slice(k, k + 1)
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise MXNetError(f"CSRNDArray supports row slicing with step 1 only, got "
+                             f"{key!r}")
+        start, stop, _ = key.indices(n)
+        stop = max(stop, start)
+        stored = None if self._stored is None else self._stored[start:stop].copy()
+        return _relabel(NDArray.__getitem__(_dense(self), slice(start, stop)).copy(),
+                        CSRNDArray, stored)
+
+
+class RowSparseNDArray(BaseSparseNDArray):
+    """An array storing some of its rows (`indices`, ascending) and their values (`data`)."""
+    __slots__ = ()
+    _STYPE = "row_sparse"
+
+    def _rows(self):
+        m = _nonzero_mask(self, self._listed("a RowSparseNDArray's listing"))
+        if self._stored is not None:
+            m = m | self._stored
+        return np.nonzero(m)[0].astype(np.int64)
+
+    @property
+    def data(self):
+        return wrap(self._data[self._rows()].copy())
+
+    @property
+    def indices(self):
+        return wrap(self._rows())
+
+    def retain(self, indices):
+        return retain(self, indices)
+
+    @staticmethod
+    def from_dense(values):
+        """A RowSparseNDArray over the numpy array `values` (no copy)."""
+        return _make(RowSparseNDArray, values)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice) and key == slice(None):
+            return self
+        raise MXNetError(f"RowSparseNDArray supports only x[:], got {key!r}")
+
+
+# ------------------------------------------------------------------ making them
+def csr_matrix(arg1, shape=None, ctx=None, dtype=None):
+    """A CSRNDArray from (data, indices, indptr), (data, (row, col)) coordinates, a scipy
+    sparse matrix, a 2-d dense array or CSRNDArray, or a shape (all zeros)."""
+    who = "csr_matrix"
+    if isinstance(arg1, tuple) and all(isinstance(d, (int, np.integer)) for d in arg1):
+        return zeros("csr", arg1, dtype=dtype)
+    if isinstance(arg1, tuple) and len(arg1) == 3:
+        data, indices, indptr = arg1
+        dt = _default_dtype(data, dtype)
+        values = _numpy(data).reshape(-1)
+        indices = _index_array(indices, "indices", who)
+        indptr = _index_array(indptr, "indptr", who)
+        if len(indptr) < 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0) or \
+                indptr[-1] != len(indices) or len(values) != len(indices):
+            raise MXNetError(f"{who}: indptr must start at 0, not decrease, and end at the "
+                             f"number of indices ({len(indices)}) = number of values "
+                             f"({len(values)}); got indptr {indptr.tolist()[:16]}")
+        rows = len(indptr) - 1
+        cols = int(indices.max()) + 1 if len(indices) else 0
+        shape = _shape(shape, (rows, cols), who)
+        if shape[0] != rows or (len(indices) and (indices.min() < 0 or indices.max() >=
+                                                 shape[1])):
+            raise MXNetError(f"{who}: indices must lie in [0, {shape[1]}) and indptr describe "
+                             f"{shape[0]} rows, got {rows} rows")
+        row_of = np.repeat(np.arange(rows), np.diff(indptr))
+        return _from_coordinates(values, row_of, indices, shape, dt, sum_duplicates=False,
+                                 who=who)
+    if isinstance(arg1, tuple) and len(arg1) == 2:
+        data, (row, col) = arg1
+        dt = _default_dtype(data, dtype)
+        row, col = _index_array(row, "row", who), _index_array(col, "col", who)
+        values = _numpy(data).reshape(-1)
+        if not len(row) == len(col) == len(values):
+            raise MXNetError(f"{who}: data, row and col must have one entry each, got "
+                             f"{len(values)}, {len(row)}, {len(col)}")
+        shape = _shape(shape, (int(row.max()) + 1 if len(row) else 0,
+                               int(col.max()) + 1 if len(col) else 0), who)
+        return _from_coordinates(values, row, col, shape, dt, sum_duplicates=True, who=who)
+    if _is_scipy_sparse(arg1):
+        coo = arg1.tocoo()
+        return _from_coordinates(coo.data, coo.row.astype(np.int64), coo.col.astype(np.int64),
+                                 _shape(shape, coo.shape, who), _default_dtype(arg1, dtype),
+                                 sum_duplicates=True, who=who)
+    if isinstance(arg1, RowSparseNDArray):
+        raise MXNetError(f"{who}: expects dense or csr data, got a RowSparseNDArray")
+    return _from_dense(arg1, dtype, "csr")
+
+
+def _from_dense(src, dtype, stype):
+    """cast_storage of a dense (or same-type sparse) source in its default dtype: recorded,
+    as MXNet's dense.tostype(stype) is."""
+    dt = _default_dtype(src, dtype)
+    if not isinstance(src, NDArray):
+        src = nd.array(_numpy(src), dtype=dt)
+    elif np.dtype(src.dtype) != dt:
+        src = src.astype(dt)
+    return cast_storage(src, stype)
+
+
+def _from_coordinates(values, row, col, shape, dtype, sum_duplicates, who):
+    if len(shape) != 2:
+        raise MXNetError(f"{who}: shape must be 2-d, got {shape}")
+    if len(row) and (row.min() < 0 or row.max() >= shape[0] or col.min() < 0 or
+                     col.max() >= shape[1]):
+        raise MXNetError(f"{who}: an entry lies outside the shape {shape}")
+    dense = np.zeros(shape, dtype)
+    if sum_duplicates:
+        np.add.at(dense, (row, col), values.astype(dtype))
+    else:
+        dense[row, col] = values.astype(dtype)
+    stored = np.zeros(shape, bool)
+    stored[row, col] = True
+    return _make(CSRNDArray, dense, stored)
+
+
+def row_sparse_array(arg1, shape=None, ctx=None, dtype=None):
+    """A RowSparseNDArray from (data, indices) (data's rows stored at those row indices), a
+    dense array or RowSparseNDArray, or a shape (all zeros)."""
+    who = "row_sparse_array"
+    if isinstance(arg1, tuple) and all(isinstance(d, (int, np.integer)) for d in arg1):
+        return zeros("row_sparse", arg1, dtype=dtype)
+    if isinstance(arg1, tuple) and len(arg1) == 2:
+        data, indices = arg1
+        dt = _default_dtype(data, dtype)
+        values = _numpy(data)
+        indices = _index_array(indices, "indices", who)
+        if values.ndim < 1 or values.shape[0] != len(indices):
+            raise MXNetError(f"{who}: data must have one row per index ({len(indices)}), got "
+                             f"shape {values.shape}")
+        if len(np.unique(indices)) != len(indices):
+            raise MXNetError(f"{who}: indices must not repeat, got {indices.tolist()[:16]}")
+        rows = int(indices.max()) + 1 if len(indices) else 0
+        shape = _shape(shape, (rows,) + values.shape[1:], who)
+        if tuple(shape[1:]) != values.shape[1:] or (len(indices) and (
+                indices.min() < 0 or indices.max() >= shape[0])):
+            raise MXNetError(f"{who}: rows of shape {values.shape[1:]} at indices "
+                             f"{indices.tolist()[:16]} do not fit shape {shape}")
+        dense = np.zeros(shape, dt)
+        dense[indices] = values.astype(dt)
+        stored = np.zeros(shape[0], bool)
+        stored[indices] = True
+        return _make(RowSparseNDArray, dense, stored)
+    if isinstance(arg1, CSRNDArray):
+        raise MXNetError(f"{who}: expects dense or row_sparse data, got a CSRNDArray")
+    return _from_dense(arg1, dtype, "row_sparse")
+
+
+def _shape(shape, inferred, who):
+    if shape is None:
+        return tuple(int(d) for d in inferred)
+    try:
+        shape = tuple(int(d) for d in shape)
+    except TypeError:
+        raise MXNetError(f"{who}: shape must be a tuple of ints, got {shape!r}") from None
+    if any(d < 0 for d in shape):
+        raise MXNetError(f"{who}: shape {shape} has a negative dimension")
+    return shape
+
+
+def array(source_array, ctx=None, dtype=None):
+    """A sparse array from a scipy sparse matrix (csr) or a sparse NDArray (a copy)."""
+    if isinstance(source_array, BaseSparseNDArray):
+        return _from_dense(source_array, dtype, source_array.stype)
+    if _is_scipy_sparse(source_array):
+        return csr_matrix(source_array, dtype=dtype)
+    raise MXNetError(f"sparse.array: expects a scipy sparse matrix or a sparse NDArray, got "
+                     f"{type(source_array).__name__} (use mx.nd.array for dense data)")
+
+
+def zeros(stype, shape, ctx=None, dtype=None, **kwargs):
+    """An all-zero array of storage type `stype`."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    values = np.zeros(shape, np.dtype(dtype) if dtype is not None else np.float32)
+    if stype == "default":
+        return wrap(values)
+    return cast_storage(wrap(values), stype)
+
+
+def empty(stype, shape, ctx=None, dtype=None):
+    return zeros(stype, shape, ctx, dtype)
+
+
+def cast_storage(data, stype):
+    """`data` as a new array of storage type `stype` ('default', 'csr' or 'row_sparse'): a
+    copy, recorded as one (autograd and traces reach the source)."""
+    if stype not in STYPES:
+        raise MXNetError(f"cast_storage: unknown storage type {stype!r} (known: {STYPES})")
+    if not isinstance(data, NDArray):
+        data = nd.array(data)
+    if stype == "csr" and data.ndim != 2:
+        raise MXNetError(f"cast_storage: csr storage is 2-d, got shape {data.shape}")
+    if stype == "row_sparse" and data.ndim < 1:
+        raise MXNetError("cast_storage: row_sparse storage needs at least 1 dimension")
+    out = _dense(data).copy()
+    if stype == "default":
+        return out
+    same = isinstance(data, BaseSparseNDArray) and data.stype == stype
+    stored = data._stored.copy() if same and data._stored is not None else None
+    return _relabel(out, CSRNDArray if stype == "csr" else RowSparseNDArray, stored)
+
+
+def _storage_view(values, stype):
+    """A sparse array of `stype` over the numpy array `values` itself (a gradient buffer)."""
+    cls = CSRNDArray if stype == "csr" else RowSparseNDArray
+    return _make(cls, values)
+
+
+# ------------------------------------------------------------------ ops
+def dot(lhs, rhs, transpose_a=False, transpose_b=False, forward_stype=None):
+    """nd.dot with MXNet's output storage: row_sparse for dot(csr.T, dense), else dense
+    (or `forward_stype` when given)."""
+    out = nd.dot(_dense(lhs), _dense(rhs), transpose_a=transpose_a, transpose_b=transpose_b)
+    stype = forward_stype
+    if stype is None and isinstance(lhs, CSRNDArray) and transpose_a and \
+            not isinstance(rhs, BaseSparseNDArray):
+        stype = "row_sparse"
+    if stype in (None, "default"):
+        return out
+    return _recorded_as(out, stype)
+
+
+def _dense(x):
+    """x as a plain NDArray over the same values and tape value (ops differentiate it)."""
+    if not isinstance(x, BaseSparseNDArray):
+        return x
+    out = wrap(x._data)
+    out._value, out._var, out._leaf = x._value, x._var, x._leaf
+    return out
+
+
+def _recorded_as(out, stype):
+    """`out` (a result, maybe recorded) relabelled with a storage type: same values, same
+    tape value, so autograd still reaches it."""
+    cls = CSRNDArray if stype == "csr" else RowSparseNDArray
+    if cls is CSRNDArray and out.ndim != 2:
+        raise MXNetError(f"dot: forward_stype 'csr' needs a 2-d result, got {out.shape}")
+    res = _make(cls, out._data)
+    res._value, res._var, res._leaf = out._value, out._var, out._leaf
+    return res
+
+
+def retain(data, indices):
+    """The rows of a RowSparseNDArray at `indices` kept, the others zero and unlisted."""
+    if not isinstance(data, RowSparseNDArray):
+        raise MXNetError(f"retain: expects a RowSparseNDArray, got {type(data).__name__}")
+    keep = _index_array(indices, "indices", "retain")
+    if len(keep) and (keep.min() < 0 or keep.max() >= data.shape[0]):
+        raise MXNetError(f"retain: indices outside [0, {data.shape[0]})")
+    mask = np.zeros(data.shape[0], bool)
+    mask[keep] = True
+    scale = wrap(mask.reshape((-1,) + (1,) * (data.ndim - 1)).astype(data._data.dtype))
+    stored = None if data._stored is None else (data._stored & mask)
+    return _relabel(NDArray.__mul__(_dense(data), scale), RowSparseNDArray, stored)
+
+
+def _binary(name, op):
+    def f(lhs, rhs):
+        if isinstance(lhs, BaseSparseNDArray) and type(lhs) is type(rhs):
+            return op(lhs, rhs)
+        return getattr(nd, name)(_dense(lhs), _dense(rhs))
+    f.__name__ = name
+    f.__doc__ = f"nd.{name}; two sparse arrays of one storage type give that type."
+    return f
+
+
+add = elemwise_add = _binary("elemwise_add", lambda a, b: a + b)
+subtract = elemwise_sub = _binary("elemwise_sub", lambda a, b: a - b)
+multiply = elemwise_mul = _binary("elemwise_mul", lambda a, b: a * b)
+
+
+def divide(lhs, rhs):
+    return nd.elemwise_div(_dense(lhs), _dense(rhs))
+
+
+elemwise_div = divide
+
+
+def negative(data):
+    return -data if isinstance(data, BaseSparseNDArray) else nd.negative(data)
+
+
+# zero-preserving unary ops: a sparse input keeps its storage type (and listed entries)
+_KEEPS_STYPE = ("abs", "sign", "sqrt", "square", "relu", "sin", "tan", "arcsin", "arctan",
+                "sinh", "tanh", "arcsinh", "arctanh", "expm1", "log1p", "floor", "ceil",
+                "round", "rint", "fix", "trunc", "degrees", "radians", "clip")
+
+
+def _unary(name):
+    def f(data, *args, **kwargs):
+        out = getattr(nd, name)(_dense(data), *args, **kwargs)
+        if isinstance(data, BaseSparseNDArray) and isinstance(out, NDArray) and \
+                (name != "clip" or _clip_keeps_zero(args, kwargs)):
+            res = _recorded_as(out, data.stype)
+            res._stored = data._stored
+            return res
+        return out
+    f.__name__ = name
+    return f
+
+
+def _clip_keeps_zero(args, kwargs):
+    lo = kwargs.get("a_min", args[0] if args else None)
+    hi = kwargs.get("a_max", args[1] if len(args) > 1 else None)
+    return lo is not None and hi is not None and lo <= 0 <= hi
+
+
+for _name in _KEEPS_STYPE:
+    globals()[_name] = _unary(_name)
+    __all__.append(_name)
+
+
+def __getattr__(name):
+    """Any other nd op: computed densely, a dense result (MXNet's fallback storage)."""
+    op = getattr(nd, name, None)
+    if op is None or name.startswith("_") or not callable(op):
+        raise AttributeError(f"module 'tracegrad.nd.sparse' has no attribute {name!r}")
+
+    def dense_op(*args, **kwargs):
+        return op(*[_dense(a) for a in args], **{k: _dense(v) for k, v in kwargs.items()})
+    dense_op.__name__ = name
+    return dense_op
