@@ -22,7 +22,7 @@ from . import nd
 from .array import NDArray
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "PrefetchingIter",
-           "CSVIter"]
+           "CSVIter", "LibSVMIter"]
 
 
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
@@ -494,7 +494,94 @@ class CSVIter(_FromCurrentBatch, DataIter):
                                     np.zeros((pad,) + r.shape[1:], r.dtype)])
                     for r, last in zip(rows, self._last or (None, None))]
         self._last = rows
-        self.current_batch = DataBatch([nd.array(rows[0], dtype=rows[0].dtype)],
-                                [nd.array(rows[1], dtype=rows[1].dtype)], pad=pad)
+        self.current_batch = DataBatch(*self._arrays(rows), pad=pad)
         return True
+
+    def _arrays(self, rows):
+        """([data], [label]) NDArrays of a batch's rows."""
+        return [nd.array(rows[0], dtype=rows[0].dtype)], [nd.array(rows[1], dtype=rows[1].dtype)]
+
+
+def _read_libsvm(path, width, who):
+    """(labels, rows) of a LibSVM text file (a directory: its files, by name) with
+    zero-based, ascending feature indices below `width`: rows dense, float32."""
+    import os
+    paths = [os.path.join(path, f) for f in sorted(os.listdir(path))] \
+        if os.path.isdir(path) else [path]
+    labels, rows = [], []
+    for p in paths:
+        try:
+            with open(p, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise FileNotFoundError(f"{who}: cannot read {p!r}: {e}") from None
+        for k, line in enumerate(lines, 1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            row = np.zeros(width, np.float32)
+            try:
+                labels.append(float(tokens[0]))
+                last = -1
+                for t in tokens[1:]:
+                    i, v = t.split(":")
+                    i = int(i)
+                    if not last < i < width:
+                        raise ValueError(f"feature index {i} is not ascending or not below "
+                                         f"{width}")
+                    row[i], last = float(v), i
+            except ValueError as e:
+                raise ValueError(f"{who}: {p}:{k}: not a LibSVM line ({e}): "
+                                 f"{line[:80]!r}") from None
+            rows.append(row)
+    return np.asarray(labels, np.float32), np.asarray(rows, np.float32).reshape(-1, width)
+
+
+class LibSVMIter(CSVIter):
+    """Batches of a LibSVM file (zero-based, ascending feature indices, as MXNet's): the data
+    a CSRNDArray of (batch_size, data_shape[0]), the labels the file's first column, or the
+    CSRNDArrays of `label_libsvm`; round_batch as CSVIter's (MXNet's LibSVMIter allows it
+    only). `num_parts` / `part_index` keep one contiguous share of the rows."""
+
+    def __init__(self, data_libsvm, data_shape, label_libsvm=None, label_shape=(1,),
+                 batch_size=1, round_batch=True, num_parts=1, part_index=0,
+                 data_name="data", label_name="softmax_label", **kwargs):
+        DataIter.__init__(self, batch_size)
+        who = "LibSVMIter"
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"{who}: batch_size must be a positive integer, got "
+                             f"{batch_size!r}")
+        if len(tuple(data_shape)) != 1 or len(tuple(label_shape)) != 1:
+            raise ValueError(f"{who}: data_shape and label_shape must be 1-d, got "
+                             f"{tuple(data_shape)} and {tuple(label_shape)}")
+        if not 0 <= part_index < num_parts:
+            raise ValueError(f"{who}: part_index {part_index} is not in [0, {num_parts})")
+        labels, data = _read_libsvm(data_libsvm, int(data_shape[0]), who)
+        self._sparse_label = label_libsvm is not None
+        if self._sparse_label:
+            _, label = _read_libsvm(label_libsvm, int(label_shape[0]), who)
+            if label.shape[0] != data.shape[0]:
+                raise ValueError(f"{who}: {data_libsvm!r} has {data.shape[0]} rows but "
+                                 f"{label_libsvm!r} has {label.shape[0]}")
+        else:
+            label = labels.reshape(-1, *([] if tuple(label_shape) == (1,) else
+                                         [int(label_shape[0])]))
+        n = data.shape[0]
+        lo, hi = n * part_index // num_parts, n * (part_index + 1) // num_parts
+        data, label = data[lo:hi], label[lo:hi]
+        if data.shape[0] == 0:
+            raise ValueError(f"{who}: no rows to read in {data_libsvm!r} (part {part_index} "
+                             f"of {num_parts})")
+        self._sources, self.round_batch = (data, label), bool(round_batch)
+        self.batch_size = int(batch_size)
+        self.provide_data = [DataDesc(data_name, (self.batch_size,) + data.shape[1:],
+                                      np.float32)]
+        self.provide_label = [DataDesc(label_name, (self.batch_size,) + label.shape[1:],
+                                       np.float32)]
+        self._cursor, self._overflow, self.current_batch, self._last = 0, 0, None, None
+
+    def _arrays(self, rows):
+        from .sparse import csr_matrix
+        label = csr_matrix(rows[1]) if self._sparse_label else nd.array(rows[1])
+        return [csr_matrix(rows[0])], [label]
 

@@ -8,9 +8,9 @@ so an entry stored as an explicit zero stays listed, as in MXNet. Results follow
 storage rules where users see them: a sparse array times or divided by a number, negated,
 or added to / subtracted from / multiplied by one of its own type keeps its type; zero-
 preserving unary ops (abs, sqrt, square, sign, relu, ...) keep it; `dot(csr.T, dense)` is
-row_sparse; everything else is dense. Not provided: sparse kernels (the work is dense), the
-lazy (rows-present-only) optimizer updates of row_sparse gradients, LibSVMIter, and sparse
-arrays in nd.save files (they are saved dense).
+row_sparse; everything else is dense. Row_sparse gradients are updated lazily by SGD and
+Adam (gluon/trainer.py); io.LibSVMIter yields csr batches. Not provided: sparse kernels (the
+work is dense), sparse arrays in nd.save files (they are saved dense).
 """
 import numpy as np
 

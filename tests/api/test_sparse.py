@@ -199,3 +199,41 @@ def test_sparse_values_are_recorded_and_traced_like_dense_ones():
         a = np.random.RandomState(seed).rand(3, 4).astype(np.float32)
         np.testing.assert_allclose(f(nd.array(a)).asnumpy(), 2 * a @ np.ones((4, 2)),
                                    rtol=1e-6)
+
+
+def test_libsvm_iter_batches_as_mxnets_documentation_shows(tmp_path):
+    path = tmp_path / "data.t"
+    path.write_text("1.0 0:0.5 2:1.2\n-2.0\n-3.0 0:0.6 1:2.4 2:1.2\n4 2:-1.2\n")
+    it = mx.io.LibSVMIter(data_libsvm=str(path), data_shape=(3,), batch_size=3)
+    assert it.provide_data[0].shape == (3, 3)
+    b = it.next()
+    assert b.data[0].stype == "csr" and b.pad == 0
+    np.testing.assert_allclose(b.data[0].asnumpy(), [[0.5, 0, 1.2], [0, 0, 0], [0.6, 2.4, 1.2]])
+    np.testing.assert_array_equal(b.label[0].asnumpy(), [1, -2, -3])
+    b = it.next()      # round_batch: the last batch wraps to the start
+    np.testing.assert_allclose(b.data[0].asnumpy(), [[0, 0, -1.2], [0.5, 0, 1.2], [0, 0, 0]])
+    np.testing.assert_array_equal(b.label[0].asnumpy(), [4, 1, -2])
+    assert b.pad == 2
+    with pytest.raises(StopIteration):
+        it.next()
+    it.reset()         # the next epoch begins after the wrapped rows
+    np.testing.assert_array_equal(it.next().label[0].asnumpy(), [-3, 4, 1])
+    # labels from a LibSVM file of their own (csr), one part of two
+    labels = tmp_path / "label.t"
+    labels.write_text("0 0:1\n0 1:1\n0 0:1\n0 1:1\n")
+    it = mx.io.LibSVMIter(data_libsvm=str(path), data_shape=(3,), label_libsvm=str(labels),
+                          label_shape=(2,), batch_size=2, num_parts=2, part_index=1)
+    b = it.next()
+    assert b.label[0].stype == "csr"
+    np.testing.assert_array_equal(b.label[0].asnumpy(), [[1, 0], [0, 1]])
+    np.testing.assert_allclose(b.data[0].asnumpy(), [[0.6, 2.4, 1.2], [0, 0, -1.2]])
+
+
+@pytest.mark.parametrize("line, match", [("1 3:1.0", "below 3"), ("1 2:1 0:1", "ascending"),
+                                         ("1 x:1", "LibSVM line"), ("a 0:1", "LibSVM line")])
+def test_libsvm_iter_names_the_bad_line(tmp_path, line, match):
+    path = tmp_path / "bad.t"
+    path.write_text("1 0:1\n" + line + "\n")
+    with pytest.raises(ValueError, match=match) as e:
+        mx.io.LibSVMIter(data_libsvm=str(path), data_shape=(3,))
+    assert "bad.t:2" in str(e.value)
