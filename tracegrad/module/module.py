@@ -137,9 +137,13 @@ class Module(BaseModule):
                     old[name].grad_req = req
                 continue
             a = attrs.get(name, {})
+            # a row_sparse weight (mx.sym.var(stype='row_sparse')) has a row_sparse gradient,
+            # which SGD and Adam update lazily, as MXNet's kernels do
+            sparse = a.get("__storage_type__") == "1"
             p = Parameter(name, grad_req=req, shape=shapes[name], dtype=var_types[name],
                           lr_mult=float(a.get("__lr_mult__", 1.0)),
-                          wd_mult=float(a.get("__wd_mult__", 1.0)))
+                          wd_mult=float(a.get("__wd_mult__", 1.0)),
+                          grad_stype="row_sparse" if sparse else "default")
             p.set_data(np.zeros(shapes[name], var_types[name]))
             if old is not None and name in old and old[name]._data is not None:
                 raise MXNetError(f"bind: parameter '{name}' changes shape from "

@@ -45,6 +45,7 @@ class _Namespace:
 
 contrib = _Namespace("_contrib_")
 linalg = _Namespace("_linalg_")
+sparse = _Namespace("")     # mx.sym.sparse.dot: the op itself (its nd form takes sparse arrays)
 
 
 def zeros(shape, dtype=None, **kwargs):
