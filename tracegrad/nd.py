@@ -1025,14 +1025,21 @@ def load_arrays(filename) -> dict:
     return read_npz(filename)
 
 
+_STYPE_CODES = {"row_sparse": 1, "csr": 2}     # (MXNet's storage type codes)
+
+
 def save(fname, data):
-    """Save a list or dict of NDArrays to a numpy .npz file (no pickle)."""
+    """Save a list or dict of NDArrays to a numpy .npz file (no pickle); a sparse array's
+    storage type is kept beside it ('stype:<key>', MXNet's code)."""
     if isinstance(data, NDArray):
         data = [data]
-    if isinstance(data, dict):
-        save_arrays(fname, {f"dict:{k}": v._data for k, v in data.items()})
-    else:
-        save_arrays(fname, {f"list:{i:06d}": v._data for i, v in enumerate(data)})
+    items = [(f"dict:{k}", v) for k, v in data.items()] if isinstance(data, dict) else \
+        [(f"list:{i:06d}", v) for i, v in enumerate(data)]
+    arrays = {key: v._data for key, v in items}
+    for key, v in items:
+        if v.stype != "default":
+            arrays[f"stype:{key}"] = np.array(_STYPE_CODES[v.stype], np.int8)
+    save_arrays(fname, arrays)
 
 
 def load(fname):
@@ -1044,9 +1051,19 @@ def load(fname):
             return {k: wrap(v) for k, v in zip(names, arrays)}
         return [wrap(v) for v in arrays]
     arrays = load_arrays(fname)
+    stypes = {k[len("stype:"):]: arrays.pop(k) for k in list(arrays) if k.startswith("stype:")}
+    names = {code: name for name, code in _STYPE_CODES.items()}
+    for key, code in stypes.items():
+        if key not in arrays or code.shape != () or int(code) not in names:
+            raise MXNetError(f"load '{fname}': entry 'stype:{key}' is not a storage type of "
+                             f"an array of the file")
+
+    def array_of(key):
+        a = wrap(arrays[key])
+        return a if key not in stypes else sparse.cast_storage(a, names[int(stypes[key])])
     if arrays and all(k.startswith("list:") for k in arrays):
-        return [wrap(arrays[k]) for k in sorted(arrays)]
-    return {k.split(":", 1)[1] if ":" in k else k: wrap(v) for k, v in arrays.items()}
+        return [array_of(k) for k in sorted(arrays)]
+    return {k.split(":", 1)[1] if ":" in k else k: array_of(k) for k in arrays}
 
 
 # ------------------------------------------------------------------ more operators

@@ -10,7 +10,8 @@ or added to / subtracted from / multiplied by one of its own type keeps its type
 preserving unary ops (abs, sqrt, square, sign, relu, ...) keep it; `dot(csr.T, dense)` is
 row_sparse; everything else is dense. Row_sparse gradients are updated lazily by SGD and
 Adam (gluon/trainer.py); io.LibSVMIter yields csr batches. Not provided: sparse kernels (the
-work is dense), sparse arrays in nd.save files (they are saved dense).
+work is dense; nd.save keeps the storage type, not the explicit zeros), sparse arrays in
+files MXNet wrote.
 """
 import numpy as np
 

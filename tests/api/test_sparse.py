@@ -237,3 +237,16 @@ def test_libsvm_iter_names_the_bad_line(tmp_path, line, match):
     with pytest.raises(ValueError, match=match) as e:
         mx.io.LibSVMIter(data_libsvm=str(path), data_shape=(3,))
     assert "bad.t:2" in str(e.value)
+
+
+def test_nd_save_and_load_keep_the_storage_type(tmp_path):
+    a = _csr()
+    b = nd.sparse.row_sparse_array(([[1.0, 2.0]], [2]), shape=(4, 2))
+    path = str(tmp_path / "s.nd")
+    nd.save(path, {"a": a, "b": b, "c": nd.ones(2)})
+    got = nd.load(path)
+    assert [got[k].stype for k in "abc"] == ["csr", "row_sparse", "default"]
+    np.testing.assert_array_equal(got["a"].asnumpy(), a.asnumpy())
+    assert got["b"].indices.asnumpy().tolist() == [2]
+    nd.save(path, [a, nd.ones(2)])
+    assert [v.stype for v in nd.load(path)] == ["csr", "default"]
