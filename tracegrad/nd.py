@@ -417,7 +417,9 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
     """MXNet dot: contracts the last axis of lhs with the first of rhs (2-d: matrix product)."""
     if kwargs:
         return _redo(dot, locals())
-    if isinstance(lhs, sparse.BaseSparseNDArray) or isinstance(rhs, sparse.BaseSparseNDArray):
+    if (type(lhs) is not NDArray or type(rhs) is not NDArray) and (
+            isinstance(lhs, sparse.BaseSparseNDArray) or
+            isinstance(rhs, sparse.BaseSparseNDArray)):
         return sparse.dot(lhs, rhs, transpose_a, transpose_b)   # (its output storage rule)
     if lhs.ndim == 1 and rhs.ndim == 1:
         return _full_to_1(F.sum(F.mul(lhs, rhs), axes=(0,)))
