@@ -935,3 +935,29 @@ def test_exported_gluon_lstm_language_model_loads_and_matches_mxnet(tmp_path):
     with pytest.raises(mx.MXNetError, match="lstm_h0_1.*unknown dims|unknown dims.*lstm_h0"):
         mx.sym.load_json(json.dumps(bad)).eval(
             data=nd.ones((5, 3)), **{k: nd.ones((1,)) for k in sym.list_arguments()[1:]})
+
+
+def test_export_leaves_the_blocks_attributes_as_they_were(tmp_path):
+    """export calls the block on Symbols (MXNet's graph); a forward that stores what it
+    computes (self.output = y, as MXNet's VAE example does) keeps its array, not a Symbol."""
+    class Net(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.dense = gluon.nn.Dense(3, in_units=4)
+            self.output = None
+
+        def hybrid_forward(self, F, x):
+            y = self.dense(x)
+            self.output = y
+            return F.relu(y)
+    net = Net()
+    net.initialize()
+    net.hybridize()
+    x = nd.array(np.random.default_rng(12).standard_normal((2, 4)))
+    net(x)
+    kept = net.output
+    net.export(str(tmp_path / "v"))
+    assert net.output is kept and isinstance(kept, nd.NDArray)
+    block = gluon.SymbolBlock.imports(str(tmp_path / "v-symbol.json"), ["data"],
+                                      str(tmp_path / "v-0000.params"))
+    np.testing.assert_allclose(block(x).asnumpy(), net(x).asnumpy(), rtol=1e-6)

@@ -134,7 +134,8 @@ class Parameter:
             buf = old.buf
         else:
             buf = np.zeros_like(data._data)
-        data._var = _GradVar(buf, self._grad_req)
+        data._var = _GradVar(buf, self._grad_req,
+                             None if self._grad_stype == "default" else self._grad_stype)
         data._value = tape.leaf(data._data, data._var, data)
 
     # ------------------------------------------------------------------ initialization

@@ -141,9 +141,18 @@ def _block_symbol(block, fn, inputs, specs, arrays, args):
     from .. import symbol
     from ..autograd import pause
     from ..symbol.symbol import evaluate
+    from .block import _tree
     params = {p.name: p for p in block.collect_params().values()}
+    # (a forward that stores what it computes, self.output = y, would store a Symbol: the
+    # blocks' attributes are put back as they were after the symbolic call)
+    saved = [(b, dict(b.__dict__)) for b in _tree(block)]
     try:
-        out = block(*[symbol.var(n) for n in inputs])
+        try:
+            out = block(*[symbol.var(n) for n in inputs])
+        finally:
+            for b, attrs in saved:
+                b.__dict__.clear()
+                b.__dict__.update(attrs)
         sym = symbol.Group(list(out)) if isinstance(out, (list, tuple)) else out
         arg_names, aux_names = sym.list_arguments(), sym.list_auxiliary_states()
         values = dict(zip(inputs, args))
