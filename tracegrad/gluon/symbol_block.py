@@ -1,12 +1,15 @@
-"""export / SymbolBlock.imports: a block's forward saved as tracegrad IR text, loaded back.
+"""export / SymbolBlock.imports: a block's forward saved, loaded back.
 
-prefix-symbol.json holds {"inputs", "params", "ir"}: the ir.Function of the forward traced in
-inference mode, whose parameters are the inputs then the captured arrays (the block's
+export writes MXNet's JSON and binary .params when it can (export's docstring: the block's
+own graph on mx.sym variables, else the traced primitives mapped to MXNet ops). Otherwise
+prefix-symbol.json holds tracegrad's IR format {"inputs", "params", "ir"}: the ir.Function of
+the forward traced in inference mode, whose parameters are the inputs then the captured arrays (the block's
 Parameters, or constants). prefix-%04d.params is an .npz keyed 'arg:name' (trainable),
 'aux:name' (grad_req null) or 'const:name'. Loading parses the text with ir.parse (only
 registered ops, nothing eval'd or unpickled) and runs it through the recording interpreter, so
 the imported block's parameters get gradients.
 """
+import contextlib
 import json
 
 import numpy as np
@@ -64,7 +67,7 @@ def _traced_graph(block):
     if args is None:
         raise MXNetError(f"{block.name}: export needs the block hybridized and run once: call "
                          f"net.hybridize() and net(x) before net.export(path)")
-    with inside_hybrid_call():
+    with inside_hybrid_call(), _attributes_kept(block):
         tr = trace(block.forward, list(args), name="forward", training=False)
     if tr.guards:  # an exported graph holds one path: refuse rather than bake one branch
         why, where = tr.guards[0]
@@ -87,6 +90,21 @@ def _traced_graph(block):
         specs.append([name, kind])
         arrays[f"{kind}:{name}"] = leaf.data
     return fn, inputs, specs, arrays, args
+
+
+@contextlib.contextmanager
+def _attributes_kept(block):
+    """The attributes of block and its children as they were before, after export ran the
+    forward (a forward storing what it computes, self.output = y, as MXNet's VAE example
+    does, would keep the trace's array or a Symbol there)."""
+    from .block import _tree
+    saved = [(b, dict(b.__dict__)) for b in _tree(block)]
+    try:
+        yield
+    finally:
+        for b, attrs in saved:
+            b.__dict__.clear()
+            b.__dict__.update(attrs)
 
 
 def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args):
@@ -141,18 +159,10 @@ def _block_symbol(block, fn, inputs, specs, arrays, args):
     from .. import symbol
     from ..autograd import pause
     from ..symbol.symbol import evaluate
-    from .block import _tree
     params = {p.name: p for p in block.collect_params().values()}
-    # (a forward that stores what it computes, self.output = y, would store a Symbol: the
-    # blocks' attributes are put back as they were after the symbolic call)
-    saved = [(b, dict(b.__dict__)) for b in _tree(block)]
     try:
-        try:
+        with _attributes_kept(block):   # (self.output = y would keep a Symbol)
             out = block(*[symbol.var(n) for n in inputs])
-        finally:
-            for b, attrs in saved:
-                b.__dict__.clear()
-                b.__dict__.update(attrs)
         sym = symbol.Group(list(out)) if isinstance(out, (list, tuple)) else out
         arg_names, aux_names = sym.list_arguments(), sym.list_auxiliary_states()
         values = dict(zip(inputs, args))
