@@ -6,7 +6,10 @@ Layout (little-endian), as MXNet's NDArray::Save writes it:
     u64 0x112 (list magic), u64 reserved,
     u64 n, then n arrays:
         u32 0xF993FAC9 (V2) or 0xF993FACA (V3); i32 storage type (0 = dense);
-        i32 ndim, i64 dims[ndim]; i32 dev_type, i32 dev_id; i32 dtype code; raw data
+        [sparse: the stored values' shape (i32 ndim, i64 dims)]
+        i32 ndim, i64 dims[ndim]; i32 dev_type, i32 dev_id; i32 dtype code;
+        [sparse: per index array (row_sparse: indices; csr: indptr, indices) i32 dtype
+        code and shape]; raw data (the stored values); [sparse: the index arrays' data]
     u64 m (0 or n), then m names: u64 length, bytes.
 
 Older files (before V2) start each array with its shape: u32 0xF993FAC8 then as V2, or a bare
@@ -101,13 +104,27 @@ def _read_shape(r, legacy_ndim=None):
     return dims
 
 
+class SparseArray:
+    """A sparse array of the file: its storage type ('csr' / 'row_sparse'), its values as a
+    dense numpy array, and which entries (csr) or rows (row_sparse) the file stored."""
+    __slots__ = ("stype", "dense", "stored")
+
+    def __init__(self, stype, dense, stored):
+        self.stype, self.dense, self.stored = stype, dense, stored
+
+
+MAX_SPARSE_DENSE = 2 ** 28   # elements a sparse array of a file may expand to (held dense)
+
+
 def _read_array(r, index):
     magic = r.int(4, f"array {index} header")
+    stype, sshape, aux = 0, None, []
     if magic in (V2_MAGIC, V3_MAGIC):
         stype = r.int(4, "storage type", signed=True)
-        if stype != 0:
-            raise r.fail(f"array {index} has storage type "
-                         f"{_STYPES.get(stype, stype)}; only dense arrays are supported")
+        if stype not in (0, 1, 2):
+            raise r.fail(f"array {index} has unknown storage type {stype}")
+        if stype:
+            sshape = _read_shape(r)
         shape = _read_shape(r)
     elif magic == V1_MAGIC:
         shape = _read_shape(r)
@@ -117,6 +134,20 @@ def _read_array(r, index):
     code = r.int(4, "dtype code", signed=True)
     if code not in _DTYPES:
         raise r.fail(f"array {index} has unknown dtype code {code}")
+    for k in range({1: 1, 2: 2}.get(stype, 0)):   # (row_sparse: indices; csr: indptr, indices)
+        aux_code = r.int(4, "aux dtype code", signed=True)
+        if aux_code not in (4, 6):
+            raise r.fail(f"array {index}: an index array of dtype code {aux_code} (int32 or "
+                         f"int64 expected)")
+        aux.append((aux_code, _read_shape(r)))
+    data = _read_values(r, index, sshape if stype else shape, code)
+    if not stype:
+        return data
+    indices = [_read_values(r, index, s, c).astype(np.int64) for c, s in aux]
+    return _sparse(r, index, _STYPES[stype], shape, data, indices)
+
+
+def _read_values(r, index, shape, code):
     stored, kept = _DTYPES[code]
     itemsize = 2 if stored == "bfloat16" else np.dtype(stored).itemsize
     size = 1
@@ -136,9 +167,50 @@ def _read_array(r, index):
     return data.astype(kept)  # a copy: the result owns its memory, native byte order
 
 
-def read(filename):
+def _sparse(r, index, stype, shape, data, indices):
+    """The checked SparseArray of a csr (indptr, indices) or row_sparse (indices) record."""
+    size = 1
+    for d in shape:
+        size *= d
+    if size > MAX_SPARSE_DENSE:
+        raise r.fail(f"array {index}: a {stype} array of shape {shape} is too large to hold "
+                     f"densely (tracegrad keeps sparse values dense)")
+    bad = f"array {index}: a malformed {stype} array of shape {shape}"
+    if stype == "csr":
+        indptr, cols = indices
+        if len(shape) != 2 or data.ndim != 1 or indptr.shape != (shape[0] + 1,) or \
+                cols.shape != data.shape:
+            raise r.fail(f"{bad} (values {data.shape}, indptr {indptr.shape}, indices "
+                         f"{cols.shape})")
+        if indptr[0] != 0 or indptr[-1] != len(cols) or np.any(np.diff(indptr) < 0):
+            raise r.fail(f"{bad}: indptr must start at 0, not decrease and end at "
+                         f"{len(cols)}")
+        rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
+        if len(cols) and (cols.min() < 0 or cols.max() >= shape[1] or np.any(
+                (np.diff(cols) <= 0) & (np.diff(rows) == 0))):
+            raise r.fail(f"{bad}: column indices must be in [0, {shape[1]}) and ascending "
+                         f"within a row")
+        dense = np.zeros(shape, data.dtype)
+        dense[rows, cols] = data
+        stored = np.zeros(shape, bool)
+        stored[rows, cols] = True
+        return SparseArray(stype, dense, stored)
+    rows, = indices
+    if data.shape[1:] != tuple(shape[1:]) or rows.shape != (data.shape[0],):
+        raise r.fail(f"{bad} (values {data.shape}, indices {rows.shape})")
+    if len(rows) and (rows.min() < 0 or rows.max() >= shape[0] or np.any(np.diff(rows) <= 0)):
+        raise r.fail(f"{bad}: row indices must be in [0, {shape[0]}) and ascending")
+    dense = np.zeros(shape, data.dtype)
+    dense[rows] = data
+    stored = np.zeros(shape[0], bool)
+    stored[rows] = True
+    return SparseArray(stype, dense, stored)
+
+
+def read(filename, keep_sparse=False):
     """(arrays, names) from an MXNet NDArray file: a list of numpy arrays and a list of names
-    (empty when the file holds an unnamed list). Raises MXNetError on any malformed byte."""
+    (empty when the file holds an unnamed list). Raises MXNetError on any malformed byte.
+    A sparse array is read as its dense values, or, with keep_sparse, as a SparseArray."""
     with open(filename, "rb") as f:
         buf = f.read()
     r = _Reader(buf, filename)
@@ -148,6 +220,8 @@ def read(filename):
     r.int(8, "reserved word")
     n = r.count("the array count", 20)  # the smallest array: a legacy 1-d empty one
     arrays = [_read_array(r, i) for i in range(n)]
+    if not keep_sparse:
+        arrays = [a.dense if type(a) is SparseArray else a for a in arrays]
     m = r.count("the name count", 8)
     if m not in (0, n):
         raise r.fail(f"it has {n} arrays but {m} names")

@@ -1048,10 +1048,10 @@ def load(fname):
     """Load what `save` wrote, or a file MXNet's nd.save / save_parameters wrote: a list or a
     dict of NDArrays (a dict when the file has names, as in MXNet)."""
     if mxnet_format.is_mxnet_file(fname):
-        arrays, names = mxnet_format.read(fname)
-        if names:
-            return {k: wrap(v) for k, v in zip(names, arrays)}
-        return [wrap(v) for v in arrays]
+        arrays, names = mxnet_format.read(fname, keep_sparse=True)
+        arrays = [sparse.from_file(v) if type(v) is mxnet_format.SparseArray else wrap(v)
+                  for v in arrays]
+        return dict(zip(names, arrays)) if names else arrays
     arrays = load_arrays(fname)
     stypes = {k[len("stype:"):]: arrays.pop(k) for k in list(arrays) if k.startswith("stype:")}
     names = {code: name for name, code in _STYPE_CODES.items()}

@@ -10,8 +10,8 @@ or added to / subtracted from / multiplied by one of its own type keeps its type
 preserving unary ops (abs, sqrt, square, sign, relu, ...) keep it; `dot(csr.T, dense)` is
 row_sparse; everything else is dense. Row_sparse gradients are updated lazily by SGD and
 Adam (gluon/trainer.py); io.LibSVMIter yields csr batches. Not provided: sparse kernels (the
-work is dense; nd.save keeps the storage type, not the explicit zeros), sparse arrays in
-files MXNet wrote.
+work is dense; nd.save keeps the storage type, not the explicit zeros). Files MXNet wrote
+load with their csr / row_sparse arrays (mxnet_format.py).
 """
 import numpy as np
 
@@ -427,6 +427,13 @@ def cast_storage(data, stype):
     same = isinstance(data, BaseSparseNDArray) and data.stype == stype
     stored = data._stored.copy() if same and data._stored is not None else None
     return _relabel(out, CSRNDArray if stype == "csr" else RowSparseNDArray, stored)
+
+
+def from_file(record):
+    """The sparse NDArray of an mxnet_format.SparseArray (an MXNet file's csr / row_sparse
+    array), listing the entries the file stored."""
+    cls = CSRNDArray if record.stype == "csr" else RowSparseNDArray
+    return _make(cls, record.dense, record.stored)
 
 
 def _storage_view(values, stype):

@@ -250,3 +250,74 @@ def test_nd_save_and_load_keep_the_storage_type(tmp_path):
     assert got["b"].indices.asnumpy().tolist() == [2]
     nd.save(path, [a, nd.ones(2)])
     assert [v.stype for v in nd.load(path)] == ["csr", "default"]
+
+
+def _shape_bytes(shape):
+    return len(shape).to_bytes(4, "little") + b"".join(
+        int(d).to_bytes(8, "little", signed=True) for d in shape)
+
+
+def _mxnet_sparse_record(stype, shape, values, aux):
+    """One array as MXNet's NDArray::Save writes a sparse one (V2): storage type, stored
+    values' shape, shape, context, dtype, each index array's dtype and shape, the values,
+    the index arrays."""
+    out = (0xF993FAC9).to_bytes(4, "little") + {"row_sparse": 1, "csr": 2}[stype].to_bytes(
+        4, "little") + _shape_bytes(values.shape) + _shape_bytes(shape)
+    out += (1).to_bytes(4, "little") + (0).to_bytes(4, "little") + (0).to_bytes(4, "little")
+    for a in aux:
+        out += (6).to_bytes(4, "little") + _shape_bytes(a.shape)
+    out += values.astype("<f4").tobytes()
+    for a in aux:
+        out += a.astype("<i8").tobytes()
+    return out
+
+
+def _mxnet_file(records, names):
+    out = (0x112).to_bytes(8, "little") + bytes(8) + len(records).to_bytes(8, "little")
+    out += b"".join(records) + len(names).to_bytes(8, "little")
+    for n in names:
+        out += len(n).to_bytes(8, "little") + n.encode()
+    return out
+
+
+def test_sparse_arrays_of_mxnet_files_load_with_their_storage(tmp_path):
+    csr = _mxnet_sparse_record("csr", (3, 4), np.array([7.0, 0.0, 9.0]),
+                               [np.array([0, 2, 2, 3]), np.array([0, 2, 1])])
+    rsp = _mxnet_sparse_record("row_sparse", (5, 2), np.array([[1.0, 2.0], [3.0, 4.0]]),
+                               [np.array([1, 4])])
+    path = tmp_path / "sparse.nd"
+    path.write_bytes(_mxnet_file([csr, rsp], ["c", "r"]))
+    got = nd.load(str(path))
+    assert got["c"].stype == "csr" and got["r"].stype == "row_sparse"
+    np.testing.assert_array_equal(got["c"].asnumpy(), [[7, 0, 0, 0], [0, 0, 0, 0],
+                                                       [0, 9, 0, 0]])
+    # the explicit zero the file stored stays listed
+    assert got["c"].indices.asnumpy().tolist() == [0, 2, 1]
+    assert got["r"].indices.asnumpy().tolist() == [1, 4]
+    np.testing.assert_array_equal(got["r"].data.asnumpy(), [[1, 2], [3, 4]])
+    # load_parameters-style readers get the dense values
+    from tracegrad import mxnet_format
+    arrays, _ = mxnet_format.read(str(path))
+    assert all(type(a) is np.ndarray for a in arrays)
+
+
+@pytest.mark.parametrize("record, match", [
+    (lambda: _mxnet_sparse_record("csr", (3, 4), np.array([1.0]),
+                                  [np.array([0, 1, 1, 1]), np.array([4])]), "column indices"),
+    (lambda: _mxnet_sparse_record("csr", (3, 4), np.array([1.0, 2.0]),
+                                  [np.array([0, 2, 1, 2]), np.array([0, 1])]), "indptr"),
+    (lambda: _mxnet_sparse_record("csr", (2, 4), np.array([1.0, 2.0]),
+                                  [np.array([0, 2, 2]), np.array([1, 1])]), "ascending"),
+    (lambda: _mxnet_sparse_record("row_sparse", (3, 2), np.array([[1.0, 2.0]] * 2),
+                                  [np.array([2, 1])]), "ascending"),
+    (lambda: _mxnet_sparse_record("row_sparse", (3, 2), np.array([[1.0, 2.0]]),
+                                  [np.array([3])]), r"\[0, 3\)"),
+    (lambda: _mxnet_sparse_record("row_sparse", (2 ** 20, 2 ** 10), np.array([[1.0] * 1024]),
+                                  [np.array([0])]), "too large"),
+])
+def test_malformed_sparse_records_are_refused_naming_the_file(tmp_path, record, match):
+    path = tmp_path / "bad.nd"
+    path.write_bytes(_mxnet_file([record()], []))
+    with pytest.raises(MXNetError, match=match) as e:
+        nd.load(str(path))
+    assert "bad.nd" in str(e.value)
