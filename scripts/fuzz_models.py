@@ -295,10 +295,11 @@ def snapshot_states(states):
 
 
 def run(cfg, init, mode):
-    """mode in E, HC, EC, HP; returns per-step records and the capture counters."""
+    """mode in E, HC, EC, HP (F64: E in float64, the truth a flagged config is judged by);
+    returns per-step records and the capture counters."""
     capture._reset_for_tests()
     mx.stats(reset=True)
-    hyb, cap = mode in ("HC", "HP"), mode in ("HC", "EC")
+    hyb, cap, f64 = mode in ("HC", "HP"), mode in ("HC", "EC"), mode == "F64"
     net = build(cfg)
     mx.random.seed(cfg["seed"])     # (a config checks alike alone or after others)
     net.initialize(mx.init.Xavier())
@@ -311,6 +312,8 @@ def run(cfg, init, mode):
         init = [p.data().asnumpy().copy() for p in params]
     for p, v in zip(params, init):
         p.set_data(nd.array(v))
+    if f64:
+        net.cast("float64")
     if cfg["grad_req"] == "add":
         for p in params:
             if p.grad_req != "null":
@@ -332,9 +335,13 @@ def run(cfg, init, mode):
         for i in range(cfg["steps"]):
             b = cfg["sizes"][i]
             x, y = batch(cfg, rs, b)
+            if f64:
+                x, y = x.astype("float64"), y.astype("float64")
             if cfg["pass_state"] and not (cfg.get("carry") and carried and
                                           carried[0].shape == begin_states(cfg, net, x)[0].shape):
                 carried = begin_states(cfg, net, x)
+                if f64:
+                    carried = [c.astype("float64") for c in carried]
             with autograd.record():
                 out = net(x, *carried)
                 if cfg["pass_state"]:
@@ -487,14 +494,27 @@ def check(cfg):
         init, ref, _, _ = run(cfg, None, "E")
     except Exception:
         return {"E": (np.inf, "EXC " + traceback.format_exc()[-1500:], 0, 0, 0, "")}
-    res = {}
+    res, recs = {}, {}
     for mode in ("HC", "EC", "HP"):
         try:
             _, rec, st, info = run(cfg, init, mode)
             w, where = compare(rec, ref)
             res[mode] = (w, where, st["captured_steps"], st["capture_drops"], st["fused_update_steps"], info)
+            recs[mode] = rec
         except Exception:  # noqa: BLE001 - reported as the mode's result
             res[mode] = (np.inf, "EXC " + traceback.format_exc()[-1500:], 0, 0, 0, "")
+    flagged = [m for m, r in res.items() if TOL < r[0] < np.inf and m in recs]
+    if flagged:     # judged by the float64 truth: at most twice eager's own float32 error
+        try:
+            _, truth, _, _ = run(cfg, init, "F64")
+        except Exception:  # noqa: BLE001 - no truth: the flag stands
+            return res
+        eager_err = compare(ref, truth)[0]
+        for m in flagged:
+            err = compare(recs[m], truth)[0]
+            if err <= max(2 * eager_err, TOL):
+                res[m] = (0.0, f"within float32 noise: {err:.1e} from float64, eager "
+                               f"{eager_err:.1e}",) + res[m][2:]
     return res
 
 
