@@ -321,3 +321,39 @@ def test_malformed_sparse_records_are_refused_naming_the_file(tmp_path, record, 
     with pytest.raises(MXNetError, match=match) as e:
         nd.load(str(path))
     assert "bad.nd" in str(e.value)
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_captured_steps_with_a_sparse_embedding_match_capture_off(hybridize):
+    """The usual step with Embedding(sparse_grad=True) and Adam: captured (forward and
+    backward in native calls), the lazy row update after them, equal to capture off."""
+    from tracegrad import capture
+
+    def run(on):
+        capture.set_enabled(on)
+        try:
+            mx.random.seed(0)
+            net = gluon.nn.HybridSequential()
+            net.add(gluon.nn.Embedding(20, 4, sparse_grad=True), gluon.nn.Dense(3, flatten=True))
+            net.initialize(mx.init.Xavier())
+            if hybridize:
+                net.hybridize()
+            trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.05})
+            loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+            rs = np.random.RandomState(1)
+            before = mx.stats()["captured_steps"]
+            for _ in range(10):
+                x, y = nd.array(rs.randint(0, 20, (5, 2))), nd.array(rs.randint(0, 3, 5))
+                with autograd.record():
+                    loss = loss_fn(net(x), y)
+                loss.backward()
+                trainer.step(5)
+            return ([p.data().asnumpy() for p in net.collect_params().values()],
+                    mx.stats()["captured_steps"] - before)
+        finally:
+            capture.set_enabled(True)
+    on, captured = run(True)
+    off, _ = run(False)
+    assert captured >= 5
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
