@@ -419,8 +419,8 @@ class NDArray:
         if var is None or var.grad is None:
             return None
         if var.grad_stype is not None:      # attach_grad(stype='row_sparse' / 'csr')
-            from .sparse import _storage_view
-            return _storage_view(var.grad, var.grad_stype)
+            from .sparse import storage_view
+            return storage_view(var.grad, var.grad_stype)
         return wrap(var.grad)
 
     @property

@@ -424,6 +424,11 @@ class PrefetchingIter(_FromCurrentBatch, DataIter):
 
 
 
+def _check_batch_size(batch_size, who):
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"{who}: batch_size must be a positive integer, got {batch_size!r}")
+
+
 def _read_csv(path, shape, who):
     """The rows of a numeric CSV file, each reshaped to `shape`."""
     try:
@@ -450,9 +455,7 @@ class CSVIter(_FromCurrentBatch, DataIter):
                  round_batch=True, dtype="float32", data_name="data",
                  label_name="softmax_label", **kwargs):
         super().__init__(batch_size)
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"CSVIter: batch_size must be a positive integer, got "
-                             f"{batch_size!r}")
+        _check_batch_size(batch_size, "CSVIter")
         dtype = np.dtype(dtype)
         data = _read_csv(data_csv, data_shape, "CSVIter").astype(dtype)
         if label_csv is None:
@@ -462,10 +465,16 @@ class CSVIter(_FromCurrentBatch, DataIter):
             if label.shape[0] != data.shape[0]:
                 raise ValueError(f"CSVIter: {data_csv!r} has {data.shape[0]} rows but "
                                  f"{label_csv!r} has {label.shape[0]}")
+        self._rows(data, label, batch_size, round_batch, data_name, label_name)
+
+    def _rows(self, data, label, batch_size, round_batch, data_name, label_name):
+        """Batch these rows (data and label arrays, one row per example) from the start."""
         self._sources, self.round_batch = (data, label), bool(round_batch)
         self.batch_size = int(batch_size)
-        self.provide_data = [DataDesc(data_name, (self.batch_size,) + data.shape[1:], dtype)]
-        self.provide_label = [DataDesc(label_name, (self.batch_size,) + label.shape[1:], dtype)]
+        self.provide_data = [DataDesc(data_name, (self.batch_size,) + data.shape[1:],
+                                      data.dtype)]
+        self.provide_label = [DataDesc(label_name, (self.batch_size,) + label.shape[1:],
+                                       label.dtype)]
         self._cursor, self._overflow, self.current_batch, self._last = 0, 0, None, None
 
     def reset(self):
@@ -548,9 +557,7 @@ class LibSVMIter(CSVIter):
                  data_name="data", label_name="softmax_label", **kwargs):
         DataIter.__init__(self, batch_size)
         who = "LibSVMIter"
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"{who}: batch_size must be a positive integer, got "
-                             f"{batch_size!r}")
+        _check_batch_size(batch_size, who)
         if len(tuple(data_shape)) != 1 or len(tuple(label_shape)) != 1:
             raise ValueError(f"{who}: data_shape and label_shape must be 1-d, got "
                              f"{tuple(data_shape)} and {tuple(label_shape)}")
@@ -572,13 +579,7 @@ class LibSVMIter(CSVIter):
         if data.shape[0] == 0:
             raise ValueError(f"{who}: no rows to read in {data_libsvm!r} (part {part_index} "
                              f"of {num_parts})")
-        self._sources, self.round_batch = (data, label), bool(round_batch)
-        self.batch_size = int(batch_size)
-        self.provide_data = [DataDesc(data_name, (self.batch_size,) + data.shape[1:],
-                                      np.float32)]
-        self.provide_label = [DataDesc(label_name, (self.batch_size,) + label.shape[1:],
-                                       np.float32)]
-        self._cursor, self._overflow, self.current_batch, self._last = 0, 0, None, None
+        self._rows(data, label, batch_size, round_batch, data_name, label_name)
 
     def _arrays(self, rows):
         from .sparse import csr_matrix

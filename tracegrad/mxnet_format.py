@@ -19,6 +19,7 @@ the file and the offset, never allocates huge buffers, and never returns a parti
 """
 import numpy as np
 
+from . import sparse_layout
 from .base import MXNetError
 
 LIST_MAGIC = 0x112
@@ -39,7 +40,7 @@ _DTYPES = {
 _CODES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1, np.dtype(np.int32): 4,
           np.dtype(np.int64): 6, np.dtype(np.bool_): 7, np.dtype(np.uint8): 3,
           np.dtype(np.int8): 5, np.dtype(np.float16): 2}
-_STYPES = {1: "row_sparse", 2: "csr"}
+STYPES = {1: "row_sparse", 2: "csr"}   # MXNet's storage type codes (0: dense)
 
 
 def is_mxnet_file(filename) -> bool:
@@ -144,7 +145,7 @@ def _read_array(r, index):
     if not stype:
         return data
     indices = [_read_values(r, index, s, c).astype(np.int64) for c, s in aux]
-    return _sparse(r, index, _STYPES[stype], shape, data, indices)
+    return _sparse(r, index, STYPES[stype], shape, data, indices)
 
 
 def _read_values(r, index, shape, code):
@@ -175,35 +176,14 @@ def _sparse(r, index, stype, shape, data, indices):
     if size > MAX_SPARSE_DENSE:
         raise r.fail(f"array {index}: a {stype} array of shape {shape} is too large to hold "
                      f"densely (tracegrad keeps sparse values dense)")
-    bad = f"array {index}: a malformed {stype} array of shape {shape}"
-    if stype == "csr":
-        indptr, cols = indices
-        if len(shape) != 2 or data.ndim != 1 or indptr.shape != (shape[0] + 1,) or \
-                cols.shape != data.shape:
-            raise r.fail(f"{bad} (values {data.shape}, indptr {indptr.shape}, indices "
-                         f"{cols.shape})")
-        if indptr[0] != 0 or indptr[-1] != len(cols) or np.any(np.diff(indptr) < 0):
-            raise r.fail(f"{bad}: indptr must start at 0, not decrease and end at "
-                         f"{len(cols)}")
-        rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
-        if len(cols) and (cols.min() < 0 or cols.max() >= shape[1] or np.any(
-                (np.diff(cols) <= 0) & (np.diff(rows) == 0))):
-            raise r.fail(f"{bad}: column indices must be in [0, {shape[1]}) and ascending "
-                         f"within a row")
-        dense = np.zeros(shape, data.dtype)
-        dense[rows, cols] = data
-        stored = np.zeros(shape, bool)
-        stored[rows, cols] = True
-        return SparseArray(stype, dense, stored)
-    rows, = indices
-    if data.shape[1:] != tuple(shape[1:]) or rows.shape != (data.shape[0],):
-        raise r.fail(f"{bad} (values {data.shape}, indices {rows.shape})")
-    if len(rows) and (rows.min() < 0 or rows.max() >= shape[0] or np.any(np.diff(rows) <= 0)):
-        raise r.fail(f"{bad}: row indices must be in [0, {shape[0]}) and ascending")
-    dense = np.zeros(shape, data.dtype)
-    dense[rows] = data
-    stored = np.zeros(shape[0], bool)
-    stored[rows] = True
+    try:
+        if stype == "csr":
+            dense, stored = sparse_layout.csr(shape, data, *indices, ascending=True)
+        else:
+            dense, stored = sparse_layout.row_sparse(shape, data, *indices, ascending=True)
+    except ValueError as e:
+        raise r.fail(f"array {index}: a malformed {stype} array of shape {shape}: {e}") \
+            from None
     return SparseArray(stype, dense, stored)
 
 

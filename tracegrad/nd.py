@@ -1027,7 +1027,7 @@ def load_arrays(filename) -> dict:
     return read_npz(filename)
 
 
-_STYPE_CODES = {"row_sparse": 1, "csr": 2}     # (MXNet's storage type codes)
+_STYPE_CODES = {name: code for code, name in mxnet_format.STYPES.items()}
 
 
 def save(fname, data):
@@ -1054,15 +1054,17 @@ def load(fname):
         return dict(zip(names, arrays)) if names else arrays
     arrays = load_arrays(fname)
     stypes = {k[len("stype:"):]: arrays.pop(k) for k in list(arrays) if k.startswith("stype:")}
-    names = {code: name for name, code in _STYPE_CODES.items()}
     for key, code in stypes.items():
-        if key not in arrays or code.shape != () or int(code) not in names:
+        stype = mxnet_format.STYPES.get(int(code)) if code.shape == () else None
+        if key not in arrays or stype is None or arrays[key].ndim != 2 and (
+                stype == "csr" or arrays[key].ndim < 1):
             raise MXNetError(f"load '{fname}': entry 'stype:{key}' is not a storage type of "
                              f"an array of the file")
 
     def array_of(key):
-        a = wrap(arrays[key])
-        return a if key not in stypes else sparse.cast_storage(a, names[int(stypes[key])])
+        if key not in stypes:
+            return wrap(arrays[key])
+        return sparse.storage_view(arrays[key], mxnet_format.STYPES[int(stypes[key])])
     if arrays and all(k.startswith("list:") for k in arrays):
         return [array_of(k) for k in sorted(arrays)]
     return {k.split(":", 1)[1] if ":" in k else k: array_of(k) for k in arrays}

@@ -15,7 +15,7 @@ load with their csr / row_sparse arrays (mxnet_format.py).
 """
 import numpy as np
 
-from . import nd
+from . import nd, sparse_layout
 from .array import NDArray, wrap
 from .base import MXNetError
 
@@ -116,43 +116,47 @@ class BaseSparseNDArray(NDArray):
         self._stored = value._stored if isinstance(value, type(self)) else None
 
     # ------------------------------------------------------------------ storage rules
+    def _ruled(self, op, other, with_number=None, with_own=None):
+        """op on the dense values. The result keeps this storage type when `other` is a
+        number and `with_number` is given, or is of this type and `with_own` is given (each
+        gives the listing it keeps); otherwise it is dense (MXNet's storage rules)."""
+        out = op(_dense(self), _dense(other))
+        rule = with_number if _is_number(other) else \
+            with_own if isinstance(other, type(self)) else None
+        return out if rule is None else _relabel(out, type(self), rule(self, other))
+
     def __mul__(self, other):
-        if _is_number(other):
-            return _relabel(NDArray.__mul__(_dense(self), other), type(self), self._stored)
-        if isinstance(other, type(self)):
-            return _relabel(NDArray.__mul__(_dense(self), _dense(other)), type(self))
-        return NDArray.__mul__(_dense(self), _dense(other))
+        return self._ruled(NDArray.__mul__, other, _own_listing, _nonzeros)
 
     __rmul__ = __mul__
 
     def __truediv__(self, other):
-        if _is_number(other):
-            return _relabel(NDArray.__truediv__(_dense(self), other), type(self),
-                            self._stored)
-        return NDArray.__truediv__(_dense(self), _dense(other))
+        return self._ruled(NDArray.__truediv__, other, _own_listing)
 
     __div__ = __truediv__
 
     def __add__(self, other):
-        if isinstance(other, type(self)):
-            return _relabel(NDArray.__add__(_dense(self), _dense(other)), type(self),
-                            _union(self, other))
-        return NDArray.__add__(_dense(self), _dense(other))
+        return self._ruled(NDArray.__add__, other, with_own=_union)
+
+    def __sub__(self, other):
+        return self._ruled(NDArray.__sub__, other, with_own=_union)
 
     def __radd__(self, other):
         return NDArray.__radd__(_dense(self), _dense(other))
-
-    def __sub__(self, other):
-        if isinstance(other, type(self)):
-            return _relabel(NDArray.__sub__(_dense(self), _dense(other)), type(self),
-                            _union(self, other))
-        return NDArray.__sub__(_dense(self), _dense(other))
 
     def __rsub__(self, other):
         return NDArray.__rsub__(_dense(self), _dense(other))
 
     def __neg__(self):
         return _relabel(NDArray.__neg__(_dense(self)), type(self), self._stored)
+
+
+def _own_listing(a, _):
+    return a._stored
+
+
+def _nonzeros(a, b):
+    return None
 
 
 def _is_number(x):
@@ -256,15 +260,13 @@ class RowSparseNDArray(BaseSparseNDArray):
     def retain(self, indices):
         return retain(self, indices)
 
-    @staticmethod
-    def from_dense(values):
-        """A RowSparseNDArray over the numpy array `values` (no copy)."""
-        return _make(RowSparseNDArray, values)
-
     def __getitem__(self, key):
         if isinstance(key, slice) and key == slice(None):
             return self
         raise MXNetError(f"RowSparseNDArray supports only x[:], got {key!r}")
+
+
+_CLASS = {"csr": CSRNDArray, "row_sparse": RowSparseNDArray}
 
 
 # ------------------------------------------------------------------ making them
@@ -280,21 +282,10 @@ def csr_matrix(arg1, shape=None, ctx=None, dtype=None):
         values = _numpy(data).reshape(-1)
         indices = _index_array(indices, "indices", who)
         indptr = _index_array(indptr, "indptr", who)
-        if len(indptr) < 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0) or \
-                indptr[-1] != len(indices) or len(values) != len(indices):
-            raise MXNetError(f"{who}: indptr must start at 0, not decrease, and end at the "
-                             f"number of indices ({len(indices)}) = number of values "
-                             f"({len(values)}); got indptr {indptr.tolist()[:16]}")
-        rows = len(indptr) - 1
-        cols = int(indices.max()) + 1 if len(indices) else 0
-        shape = _shape(shape, (rows, cols), who)
-        if shape[0] != rows or (len(indices) and (indices.min() < 0 or indices.max() >=
-                                                 shape[1])):
-            raise MXNetError(f"{who}: indices must lie in [0, {shape[1]}) and indptr describe "
-                             f"{shape[0]} rows, got {rows} rows")
-        row_of = np.repeat(np.arange(rows), np.diff(indptr))
-        return _from_coordinates(values, row_of, indices, shape, dt, sum_duplicates=False,
-                                 who=who)
+        shape = _shape(shape, (max(len(indptr) - 1, 0),
+                               int(indices.max()) + 1 if len(indices) else 0), who)
+        return _laid_out(CSRNDArray, who, sparse_layout.csr, shape, values.astype(dt),
+                         indptr, indices)
     if isinstance(arg1, tuple) and len(arg1) == 2:
         data, (row, col) = arg1
         dt = _default_dtype(data, dtype)
@@ -305,12 +296,14 @@ def csr_matrix(arg1, shape=None, ctx=None, dtype=None):
                              f"{len(values)}, {len(row)}, {len(col)}")
         shape = _shape(shape, (int(row.max()) + 1 if len(row) else 0,
                                int(col.max()) + 1 if len(col) else 0), who)
-        return _from_coordinates(values, row, col, shape, dt, sum_duplicates=True, who=who)
+        return _laid_out(CSRNDArray, who, sparse_layout.coordinates, shape, values.astype(dt),
+                         row, col, True)
     if _is_scipy_sparse(arg1):
         coo = arg1.tocoo()
-        return _from_coordinates(coo.data, coo.row.astype(np.int64), coo.col.astype(np.int64),
-                                 _shape(shape, coo.shape, who), _default_dtype(arg1, dtype),
-                                 sum_duplicates=True, who=who)
+        return _laid_out(CSRNDArray, who, sparse_layout.coordinates,
+                         _shape(shape, coo.shape, who),
+                         coo.data.astype(_default_dtype(arg1, dtype)),
+                         coo.row.astype(np.int64), coo.col.astype(np.int64), True)
     if isinstance(arg1, RowSparseNDArray):
         raise MXNetError(f"{who}: expects dense or csr data, got a RowSparseNDArray")
     return _from_dense(arg1, dtype, "csr")
@@ -327,20 +320,13 @@ def _from_dense(src, dtype, stype):
     return cast_storage(src, stype)
 
 
-def _from_coordinates(values, row, col, shape, dtype, sum_duplicates, who):
-    if len(shape) != 2:
-        raise MXNetError(f"{who}: shape must be 2-d, got {shape}")
-    if len(row) and (row.min() < 0 or row.max() >= shape[0] or col.min() < 0 or
-                     col.max() >= shape[1]):
-        raise MXNetError(f"{who}: an entry lies outside the shape {shape}")
-    dense = np.zeros(shape, dtype)
-    if sum_duplicates:
-        np.add.at(dense, (row, col), values.astype(dtype))
-    else:
-        dense[row, col] = values.astype(dtype)
-    stored = np.zeros(shape, bool)
-    stored[row, col] = True
-    return _make(CSRNDArray, dense, stored)
+def _laid_out(cls, who, layout, shape, *args):
+    """The sparse array of `layout`'s (dense, stored) from these index arrays."""
+    try:
+        dense, stored = layout(shape, *args)
+    except ValueError as e:
+        raise MXNetError(f"{who}: {e}") from None
+    return _make(cls, dense, stored)
 
 
 def row_sparse_array(arg1, shape=None, ctx=None, dtype=None):
@@ -354,22 +340,10 @@ def row_sparse_array(arg1, shape=None, ctx=None, dtype=None):
         dt = _default_dtype(data, dtype)
         values = _numpy(data)
         indices = _index_array(indices, "indices", who)
-        if values.ndim < 1 or values.shape[0] != len(indices):
-            raise MXNetError(f"{who}: data must have one row per index ({len(indices)}), got "
-                             f"shape {values.shape}")
-        if len(np.unique(indices)) != len(indices):
-            raise MXNetError(f"{who}: indices must not repeat, got {indices.tolist()[:16]}")
-        rows = int(indices.max()) + 1 if len(indices) else 0
-        shape = _shape(shape, (rows,) + values.shape[1:], who)
-        if tuple(shape[1:]) != values.shape[1:] or (len(indices) and (
-                indices.min() < 0 or indices.max() >= shape[0])):
-            raise MXNetError(f"{who}: rows of shape {values.shape[1:]} at indices "
-                             f"{indices.tolist()[:16]} do not fit shape {shape}")
-        dense = np.zeros(shape, dt)
-        dense[indices] = values.astype(dt)
-        stored = np.zeros(shape[0], bool)
-        stored[indices] = True
-        return _make(RowSparseNDArray, dense, stored)
+        shape = _shape(shape, (int(indices.max()) + 1 if len(indices) else 0,)
+                       + values.shape[1:], who)
+        return _laid_out(RowSparseNDArray, who, sparse_layout.row_sparse, shape,
+                         values.astype(dt), indices)
     if isinstance(arg1, CSRNDArray):
         raise MXNetError(f"{who}: expects dense or row_sparse data, got a CSRNDArray")
     return _from_dense(arg1, dtype, "row_sparse")
@@ -426,20 +400,19 @@ def cast_storage(data, stype):
         return out
     same = isinstance(data, BaseSparseNDArray) and data.stype == stype
     stored = data._stored.copy() if same and data._stored is not None else None
-    return _relabel(out, CSRNDArray if stype == "csr" else RowSparseNDArray, stored)
+    return _relabel(out, _CLASS[stype], stored)
 
 
 def from_file(record):
     """The sparse NDArray of an mxnet_format.SparseArray (an MXNet file's csr / row_sparse
     array), listing the entries the file stored."""
-    cls = CSRNDArray if record.stype == "csr" else RowSparseNDArray
-    return _make(cls, record.dense, record.stored)
+    return _make(_CLASS[record.stype], record.dense, record.stored)
 
 
-def _storage_view(values, stype):
-    """A sparse array of `stype` over the numpy array `values` itself (a gradient buffer)."""
-    cls = CSRNDArray if stype == "csr" else RowSparseNDArray
-    return _make(cls, values)
+def storage_view(values, stype):
+    """A sparse array of `stype` over the numpy array `values` itself (a gradient buffer, a
+    stored value), listing its nonzeros."""
+    return _make(_CLASS[stype], values)
 
 
 # ------------------------------------------------------------------ ops
@@ -453,7 +426,9 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, forward_stype=None):
         stype = "row_sparse"
     if stype in (None, "default"):
         return out
-    return _recorded_as(out, stype)
+    if stype == "csr" and out.ndim != 2:
+        raise MXNetError(f"dot: forward_stype 'csr' needs a 2-d result, got {out.shape}")
+    return _relabel(out, _CLASS[stype])
 
 
 def _dense(x):
@@ -463,17 +438,6 @@ def _dense(x):
     out = wrap(x._data)
     out._value, out._var, out._leaf = x._value, x._var, x._leaf
     return out
-
-
-def _recorded_as(out, stype):
-    """`out` (a result, maybe recorded) relabelled with a storage type: same values, same
-    tape value, so autograd still reaches it."""
-    cls = CSRNDArray if stype == "csr" else RowSparseNDArray
-    if cls is CSRNDArray and out.ndim != 2:
-        raise MXNetError(f"dot: forward_stype 'csr' needs a 2-d result, got {out.shape}")
-    res = _make(cls, out._data)
-    res._value, res._var, res._leaf = out._value, out._var, out._leaf
-    return res
 
 
 def retain(data, indices):
@@ -527,9 +491,7 @@ def _unary(name):
         out = getattr(nd, name)(_dense(data), *args, **kwargs)
         if isinstance(data, BaseSparseNDArray) and isinstance(out, NDArray) and \
                 (name != "clip" or _clip_keeps_zero(args, kwargs)):
-            res = _recorded_as(out, data.stype)
-            res._stored = data._stored
-            return res
+            return _relabel(out, type(data), data._stored)
         return out
     f.__name__ = name
     return f

@@ -57,7 +57,7 @@ class Parameter:
                 grad_stype not in ("default", "row_sparse", "csr"):
             raise ValueError(f"Parameter '{name}': stype and grad_stype must be 'default', "
                              f"'row_sparse' or 'csr', got {stype!r} and {grad_stype!r}")
-        self._stype, self._grad_stype = stype, grad_stype
+        self._grad_stype = grad_stype
         self._shape = None if shape is None else (
             (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
                 max(int(d), 0) for d in shape))
@@ -220,8 +220,8 @@ class Parameter:
         row_sparse weight). The values are dense: every row is there, so an op that reads
         only those rows (dot with a csr batch) gives MXNet's result, and autograd reaches
         the parameter as through data()."""
-        from ..sparse import _recorded_as
-        return _recorded_as(self._nd_data(), "row_sparse")
+        from ..sparse import RowSparseNDArray, _relabel
+        return _relabel(self._nd_data(), RowSparseNDArray)
 
     def list_row_sparse_data(self, row_id):
         return [self.row_sparse_data(row_id)]
@@ -267,10 +267,8 @@ class Parameter:
             raise RuntimeError(f"Cannot get gradient array for Parameter '{self.name}' "
                                f"because grad_req='null'")
         data = self._data if ctx is None else self._on(ctx, self._data)
-        if self._grad_stype != "default" and not _NP["array"]:   # (sparse_grad=True)
-            from ..sparse import _storage_view
-            return _storage_view(data._var.buf, self._grad_stype)
-        return _as_np(wrap(data._var.buf)) if _NP["array"] else wrap(data._var.buf)
+        # (data.grad: shown in the parameter's grad_stype, its variable carries it)
+        return _as_np(wrap(data._var.buf)) if _NP["array"] else data.grad
 
     def list_grad(self):
         """One gradient per context, in list_ctx() order."""

@@ -172,7 +172,7 @@ class KVStore(KVStoreBase):
     def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
         """Pull only the rows `row_ids` of each key's value: out (a RowSparseNDArray, or a
         list of them, with one row_ids array each) holds those rows, the others zero."""
-        from ..sparse import RowSparseNDArray, retain
+        from ..sparse import RowSparseNDArray, retain, storage_view
         if out is None or row_ids is None:
             raise MXNetError("kvstore.row_sparse_pull: out and row_ids are required")
         for k, o in self._pairs(key, out, "row_sparse_pull"):
@@ -186,7 +186,7 @@ class KVStore(KVStoreBase):
                 if not isinstance(x, RowSparseNDArray):
                     raise MXNetError(f"kvstore.row_sparse_pull: out must be RowSparseNDArrays, "
                                      f"got {type(x).__name__} for key {k!r}")
-                x[:] = retain(RowSparseNDArray.from_dense(stored), rows)
+                x[:] = retain(storage_view(stored, "row_sparse"), rows)
 
     def set_gradient_compression(self, compression_params):
         raise MXNetError("kvstore.set_gradient_compression: gradient compression is not "

@@ -77,11 +77,13 @@ class CustomSpec(OpSpec):
 def symbol_custom(*data, op_type=None, name=None, attr=None, **kwargs):
     """mx.sym.Custom(*data, op_type=...): positional inputs in the prop's list_arguments()
     (then list_auxiliary_states()) order, or by those names as keywords."""
+    from .ops import lookup
     from .symbol import Symbol, _make
     given = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
     attrs = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
     attrs["op_type"] = op_type
-    spec = CustomSpec().for_attrs(CustomSpec().check_attrs(
+    generic = lookup("Custom")      # (the op_type's spec names the positional inputs)
+    spec = generic.for_attrs(generic.check_attrs(
         {k: v for k, v in attrs.items() if v is not None}, "mx.sym.Custom"))
     for a in data:
         if not isinstance(a, Symbol):
