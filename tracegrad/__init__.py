@@ -29,6 +29,7 @@ from .attribute import AttrScope  # noqa: E402
 from . import numpy_api as np, numpy_extension as npx  # noqa: E402  (mx.np, mx.npx)
 from . import image  # noqa: E402  (mx.image / mx.img: crops and resizes; no codec)
 from . import visualization  # noqa: E402  (mx.viz.print_summary / plot_network)
+from . import rnn  # noqa: E402  (mx.rnn: legacy symbolic cells, BucketSentenceIter)
 
 sym = symbol
 mod = module
@@ -57,4 +58,5 @@ __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNe
            "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError",
            "current_context", "test_utils", "io", "profiler", "engine", "util", "operator",
            "recordio", "sym", "symbol", "mod", "module", "model", "callback", "name",
-           "attribute", "AttrScope", "np", "npx", "image", "img", "viz", "visualization"]
+           "attribute", "AttrScope", "np", "npx", "image", "img", "viz", "visualization",
+           "rnn"]

@@ -27,10 +27,19 @@ def create(init):
     if init is None or isinstance(init, Initializer):
         return init
     if isinstance(init, str):
-        klass = _REGISTRY.get(init.lower())
+        name, kwargs = init, {}
+        if init.lstrip().startswith("["):    # Initializer.dumps(): '["name", {kwargs}]'
+            from .untrusted import parse_json
+            spec = parse_json(init, "an initializer")
+            if not (isinstance(spec, list) and spec and isinstance(spec[0], str)
+                    and (len(spec) == 1 or isinstance(spec[1], dict))):
+                raise MXNetError(f"an initializer's text must be '[name, {{kwargs}}]', "
+                                 f"got {init!r}")
+            name, kwargs = spec[0], (spec[1] if len(spec) > 1 else {})
+        klass = _REGISTRY.get(name.lower())
         if klass is None:
-            raise MXNetError(f"unknown initializer {init!r}; known: {sorted(_REGISTRY)}")
-        return klass()
+            raise MXNetError(f"unknown initializer {name!r}; known: {sorted(_REGISTRY)}")
+        return klass(**kwargs)
     raise TypeError(f"expected an Initializer or its name, got {init!r}")
 
 
@@ -200,5 +209,5 @@ class MSRAPrelu(Xavier):
         self._kwargs = {"factor_type": factor_type, "slope": slope}
 
 
-from .initializer_special import Bilinear, LSTMBias, Mixed, Orthogonal  # noqa: E402,F401
+from .initializer_special import Bilinear, FusedRNN, LSTMBias, Mixed, Orthogonal  # noqa: E402,F401
 from .initializer_load import Load  # noqa: E402,F401

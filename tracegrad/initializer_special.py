@@ -90,3 +90,45 @@ class Mixed(Initializer):
         """What a Gluon Parameter calls: the matching initializer's own fill."""
         from .initializer import create
         create(self._pick(name))._init_weight(name, arr)
+
+
+@register
+class FusedRNN(Initializer):
+    """A FusedRNNCell's flat `parameters` vector initialized piece by piece: each gate's
+    weight by `init` (else the initializer the module was given), biases zero, an LSTM's
+    forget-gate bias `forget_bias`, as MXNet's FusedRNN initializer does through the cell's
+    unpack_weights / pack_weights."""
+
+    def __init__(self, init, num_hidden, num_layers, mode, bidirectional=False,
+                 forget_bias=1.0):
+        from .initializer import create
+        if isinstance(init, str):
+            init = create(init)
+        super().__init__(init=init.dumps() if init is not None else None,
+                         num_hidden=num_hidden, num_layers=num_layers, mode=mode,
+                         bidirectional=bidirectional, forget_bias=forget_bias)
+        self._init = init
+        self._num_hidden, self._num_layers = num_hidden, num_layers
+        self._mode, self._bidirectional = mode, bidirectional
+        self._forget_bias = forget_bias
+
+    def _init_weight(self, desc, arr):
+        from .initializer import InitDesc
+        from .rnn.rnn_cell import FusedRNNCell
+        cell = FusedRNNCell(self._num_hidden, self._num_layers, self._mode,
+                            self._bidirectional, forget_bias=self._forget_bias, prefix="")
+        pieces = cell.unpack_weights({"parameters": arr})
+        fallback = getattr(desc, "global_init", None)
+        for name, piece in pieces.items():
+            if self._mode == "lstm" and name.endswith("_f_bias"):
+                _fill(piece, self._forget_bias)
+            elif name.endswith("bias"):
+                _fill(piece, 0.0)
+            elif self._init is not None:
+                self._init(InitDesc(name), piece)
+            elif fallback is not None:
+                fallback(InitDesc(name, global_init=fallback), piece)
+            else:
+                raise MXNetError(f"FusedRNN: no initializer for '{name}' (give init= or "
+                                 f"initialize through a module with an initializer)")
+        _fill(arr, cell.pack_weights(pieces)["parameters"])

@@ -1,5 +1,6 @@
 """mx.mod.Module: fit / update reach the parameters of a hand-written Gluon loop with the same
 init and optimizer; predict / score with padded batches; checkpoints in MXNet's formats."""
+import contextlib
 import logging
 
 import numpy as np
@@ -49,6 +50,9 @@ def test_fit_reaches_the_parameters_of_the_same_gluon_loop():
     for layer, name in zip(net, ("fc1", "fc2")):
         layer.weight.set_data(init[f"{name}_weight"])
         layer.bias.set_data(init[f"{name}_bias"])
+        # Module's optimizer, made by name with the symbol, decays only *_weight (MXNet's
+        # Optimizer.set_wd_mult); Gluon decays every parameter with wd_mult 1
+        layer.bias.wd_mult = 0.0
     trainer = gluon.Trainer(net.collect_params(), "sgd", opt)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     for _ in range(3):
@@ -64,6 +68,27 @@ def test_fit_reaches_the_parameters_of_the_same_gluon_loop():
         np.testing.assert_allclose(got[f"{name}_bias"].asnumpy(),
                                    layer.bias.data().asnumpy(), rtol=1e-5, atol=1e-6)
     assert not np.allclose(got["fc1_weight"].asnumpy(), init["fc1_weight"])
+
+
+def test_module_decays_only_weights_unless_a_variable_sets_wd_mult():
+    """MXNet: an optimizer Module creates by name gets wd_mult 0 for every parameter not named
+    *_weight (biases, gammas, custom names), unless its variable has __wd_mult__."""
+    data = mx.sym.var("data")
+    scale = mx.sym.var("scale", wd_mult=2.0, shape=(1, 3), init=mx.init.One())
+    shift = mx.sym.var("shift", shape=(1, 3), init=mx.init.One())
+    out = mx.sym.broadcast_add(mx.sym.broadcast_mul(data, scale), shift)
+    out = mx.sym.MakeLoss(mx.sym.sum(out * 0))       # no gradient: only decay moves them
+    mod = mx.mod.Module(out, data_names=("data",), label_names=None)
+    mod.bind(data_shapes=[("data", (4, 3))])
+    mod.init_params(mx.init.Zero())
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.5, "wd": 0.1,
+                                                          "rescale_grad": 1.0})
+    batch = mx.io.DataBatch([nd.ones((4, 3))], [])
+    mod.forward_backward(batch)
+    mod.update()
+    arg, _ = mod.get_params()
+    np.testing.assert_allclose(arg["scale"].asnumpy(), 1 - 0.5 * 0.1 * 2.0, rtol=1e-6)
+    np.testing.assert_allclose(arg["shift"].asnumpy(), 1.0)
 
 
 def test_step_by_step_api_and_lr_mult_fixed_params():
@@ -230,3 +255,36 @@ def test_variable_init_attribute_wins_over_the_module_initializer():
     arg, _ = mod.get_params()
     np.testing.assert_array_equal(arg["fc_weight"].asnumpy(), np.full((3, 4), 0.5))
     np.testing.assert_array_equal(arg["fc_bias"].asnumpy(), np.zeros(3))
+
+
+def _lstm_module_fit(capture):
+    """A Module over an unrolled mx.rnn LSTM (Adam, weight decay), 3 epochs of 5 batches."""
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 7, (40, 4)).astype(np.float32)
+    y = (X.sum(1) % 3).astype(np.float32)
+    cell = mx.rnn.LSTMCell(6, prefix="l_")
+    emb = mx.sym.Embedding(mx.sym.var("data"), input_dim=7, output_dim=5, name="emb")
+    outs, _ = cell.unroll(4, emb, merge_outputs=False)
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(outs[-1], num_hidden=3, name="fc"),
+                               name="softmax")
+    mod = mx.mod.Module(net)
+    init = {"emb_weight": rng.uniform(-.5, .5, (7, 5)), "l_i2h_weight": rng.uniform(-.5, .5, (24, 5)),
+            "l_i2h_bias": np.zeros(24), "l_h2h_weight": rng.uniform(-.5, .5, (24, 6)),
+            "l_h2h_bias": np.zeros(24), "fc_weight": rng.uniform(-.5, .5, (3, 6)),
+            "fc_bias": np.zeros(3)}
+    it = mx.io.NDArrayIter(X, y, batch_size=8)
+    before = mx.stats()["captured_steps"]
+    with (mx.capture.paused() if not capture else contextlib.nullcontext()):
+        mod.fit(it, num_epoch=3, optimizer="adam",
+                optimizer_params={"learning_rate": 0.05, "wd": 1e-3},
+                arg_params={k: nd.array(v) for k, v in init.items()}, eval_metric="acc")
+    return mod.get_params()[0], mx.stats()["captured_steps"] - before
+
+
+def test_module_steps_are_captured_and_equal_capture_off():
+    off, n_off = _lstm_module_fit(capture=False)
+    on, n_on = _lstm_module_fit(capture=True)
+    assert n_off == 0 and n_on >= 8, (n_off, n_on)
+    for k in off:
+        np.testing.assert_allclose(on[k].asnumpy(), off[k].asnumpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=k)

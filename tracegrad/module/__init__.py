@@ -1,5 +1,6 @@
 """mx.mod: MXNet 1.x's Module API (a Symbol trained by bind / forward / backward / update)."""
 from .base_module import BaseModule
+from .bucketing_module import BucketingModule
 from .module import Module
 
-__all__ = ["BaseModule", "Module"]
+__all__ = ["BaseModule", "BucketingModule", "Module"]

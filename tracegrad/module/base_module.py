@@ -10,7 +10,7 @@ from .. import nd
 from ..array import NDArray
 from ..base import MXNetError
 from ..initializer import Uniform
-from ..model import BatchEndParam
+from ..model import BatchEndParam, load_params, save_params
 
 
 def _as_list(obj):
@@ -37,6 +37,16 @@ class BaseModule:
 
     def prepare(self, data_batch, sparse_row_id_fn=None):
         """Nothing to prefetch on the CPU."""
+
+    def save_params(self, fname):
+        """The parameters to an MXNet .params file ('arg:<name>' / 'aux:<name>')."""
+        arg, aux = self.get_params()
+        save_params(fname, arg, aux)
+
+    def load_params(self, fname):
+        """The parameters of a .params file (MXNet's or save_params')."""
+        arg, aux = load_params(fname)
+        self.set_params(arg, aux)
 
     def score(self, eval_data, eval_metric, num_batch=None, batch_end_callback=None,
               score_end_callback=None, reset=True, epoch=0, sparse_row_id_fn=None):

@@ -17,7 +17,7 @@ from ..array import NDArray
 from ..base import MXNetError
 from ..context import cpu
 from ..io import DataDesc
-from ..model import load_checkpoint, save_params
+from ..model import load_checkpoint
 from ..symbol.executor import Executor
 from ..symbol.inference import infer
 from .base_module import BaseModule
@@ -73,6 +73,7 @@ class Module(BaseModule):
         self._exec = None
         self._trainer = None
         self._data_shapes = self._label_shapes = None
+        self._output_shapes = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -97,7 +98,10 @@ class Module(BaseModule):
 
     @property
     def output_shapes(self):
-        return [(n, tuple(o.shape)) for n, o in zip(self._output_names, self._exec.outputs)]
+        """(name, shape) of each output, inferred at bind (known before any forward)."""
+        if not self.binded:
+            raise MXNetError("output_shapes: bind the module first")
+        return list(self._output_shapes)
 
     # ------------------------------------------------------------------ binding
     def bind(self, data_shapes, label_shapes=None, for_training=True, inputs_need_grad=False,
@@ -117,7 +121,7 @@ class Module(BaseModule):
         label = [d for d in label if d.name in self._label_names]
         known = {d.name: tuple(d.shape) for d in data + label}
         types = {d.name: np.dtype(getattr(d, "dtype", np.float32)) for d in data + label}
-        (arg_shapes, _, aux_shapes), _, var_types = infer(self._symbol, known, types)
+        (arg_shapes, out_shapes, aux_shapes), _, var_types = infer(self._symbol, known, types)
         if arg_shapes is None:
             (partial, _, _), _, _ = infer(self._symbol, known, types, partial=True)
             unknown = [k for k, s in zip(self._symbol.list_arguments(), partial) if s == ()]
@@ -126,8 +130,12 @@ class Module(BaseModule):
         shapes.update(zip(self._aux_names, aux_shapes))
         attrs = self._symbol.attr_dict()
         old = self._params
+        shared = self._shared_params(shared_module, shapes, var_types)
         params = {}
         for name in self._param_names + self._aux_names:
+            if shared is not None:
+                params[name] = shared[name]   # (its grad_req is the shared module's)
+                continue
             aux = name in self._aux_names
             req = "null" if (aux or not for_training or name in self._fixed_param_names) \
                 else grad_req
@@ -167,11 +175,51 @@ class Module(BaseModule):
         aux = {n: params[n].data() for n in self._aux_names}
         self._exec = Executor(self._symbol, args, grads, reqs, aux)
         self._data_shapes, self._label_shapes = data, label
+        self._output_shapes = [(n, tuple(s)) for n, s in zip(self._output_names, out_shapes)]
         self.binded, self.for_training = True, for_training
         self.inputs_need_grad = inputs_need_grad
-        if self._preloaded is not None:
+        if shared is not None:
+            # the values are the shared module's; a checkpoint's would overwrite them
+            self._preloaded = None
+            self.params_initialized = True
+            if shared_module.optimizer_initialized:
+                self.borrow_optimizer(shared_module)
+        elif self._preloaded is not None:
             self.set_params(*self._preloaded, allow_missing=False)
             self._preloaded = None
+
+    def _shared_params(self, shared_module, shapes, var_types):
+        """The shared module's Parameters for this module's parameters (MXNet's bucketing:
+        one set of weights, each bucket's executor bound to them), or None. As MXNet's
+        shared executor, every parameter must exist there with the same shape and dtype."""
+        if shared_module is None:
+            return None
+        if not isinstance(shared_module, Module):
+            raise MXNetError(f"bind: shared_module must be a Module, got "
+                             f"{type(shared_module).__name__}")
+        if not (shared_module.binded and shared_module.params_initialized):
+            raise MXNetError("bind: shared_module must be bound and have its parameters "
+                             "initialized")
+        theirs = shared_module._params
+        out = {}
+        for name in self._param_names + self._aux_names:
+            p = theirs.get(name)
+            if p is None:
+                raise MXNetError(
+                    f"bind: parameter '{name}' is not in shared_module, which has "
+                    f"{sorted(theirs)}; a module bound with a shared_module can only use its "
+                    f"parameters (BucketingModule: the default bucket's symbol must hold every "
+                    f"parameter of every bucket, so make the largest bucket the default)")
+            if tuple(p.shape) != tuple(shapes[name]):
+                raise MXNetError(f"bind: parameter '{name}' has shape {tuple(shapes[name])} "
+                                 f"here and {tuple(p.shape)} in shared_module; a shared "
+                                 f"parameter must keep its shape")
+            if np.dtype(p.dtype) != np.dtype(var_types[name]):
+                raise MXNetError(f"bind: parameter '{name}' has dtype "
+                                 f"{np.dtype(var_types[name])} here and {np.dtype(p.dtype)} "
+                                 f"in shared_module")
+            out[name] = p
+        return out
 
     def reshape(self, data_shapes, label_shapes=None):
         """Rebind for new input shapes, keeping the parameters and the optimizer."""
@@ -224,8 +272,10 @@ class Module(BaseModule):
                 continue
             node = nodes.get(name)
             own = own_initializer(node) if node is not None else None
-            if own is not None:   # the variable's init= (MXNet: desc.attrs['__init__'])
-                own._init_weight(_init.InitDesc(name), arr)
+            if own is not None:   # the variable's init= (MXNet: desc.attrs['__init__']),
+                # given the module's initializer as desc.global_init, as MXNet's
+                # Initializer.__call__ does (FusedRNN's uses it for its weights)
+                own._init_weight(_init.InitDesc(name, global_init=initializer), arr)
             else:
                 attrs = {k: v for k, v in (node.attrs if node else {}).items()
                          if k != "__init__"}
@@ -268,6 +318,13 @@ class Module(BaseModule):
         if isinstance(optimizer, str):
             params = dict(optimizer_params or {})
             params.setdefault("rescale_grad", rescale)
+            # MXNet's optimizer, created by name with the symbol, decays only parameters
+            # named *_weight unless the variable sets __wd_mult__ (Optimizer.set_wd_mult)
+            attrs = self._symbol.attr_dict()
+            for p in trainable:
+                if not p.name.endswith("_weight") and \
+                        "__wd_mult__" not in attrs.get(p.name, {}):
+                    p.wd_mult = 0.0
             self._trainer = Trainer(trainable, optimizer, params)
         elif isinstance(optimizer, opt.Optimizer):
             if optimizer.rescale_grad != rescale:
@@ -283,6 +340,15 @@ class Module(BaseModule):
         if states is not None:
             self._trainer.load_states(states)
             self._preload_opt_states = None
+        self.optimizer_initialized = True
+
+    def borrow_optimizer(self, shared_module):
+        """Update through shared_module's Trainer (MXNet's bucketing: one optimizer, with one
+        state per parameter, for every bucket)."""
+        if not shared_module.optimizer_initialized:
+            raise MXNetError("borrow_optimizer: the shared module has no optimizer yet "
+                             "(call its init_optimizer first)")
+        self._trainer = shared_module._trainer
         self.optimizer_initialized = True
 
     @property
@@ -337,15 +403,6 @@ class Module(BaseModule):
                                 dict(zip(self._output_names, self._exec.outputs)))
 
     # ------------------------------------------------------------------ checkpoints
-    def save_params(self, fname):
-        arg, aux = self.get_params()
-        save_params(fname, arg, aux)
-
-    def load_params(self, fname):
-        from ..model import load_params
-        arg, aux = load_params(fname)
-        self.set_params(arg, aux)
-
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False,
                         remove_amp_cast=True):
         self._symbol.save(f"{prefix}-symbol.json")

@@ -49,11 +49,30 @@ sparse = _Namespace("")     # mx.sym.sparse.dot: the op itself (its nd form take
 
 
 def zeros(shape, dtype=None, **kwargs):
-    return make_op("zeros")(shape=shape, dtype=dtype, **kwargs)
+    """MXNet's _zeros node: a 0 in `shape` is a dim inferred from the graph (an RNN begin
+    state's batch)."""
+    return make_op("_zeros")(shape=shape, dtype=dtype, **kwargs)
 
 
 def ones(shape, dtype=None, **kwargs):
-    return make_op("ones")(shape=shape, dtype=dtype, **kwargs)
+    return make_op("_ones")(shape=shape, dtype=dtype, **kwargs)
+
+
+def full(shape, val, dtype=None, **kwargs):
+    return make_op("_full")(shape=shape, value=val, dtype=dtype, **kwargs)
+
+
+class _Internal:
+    """mx.sym._internal: MXNet's registered internal ops by their own names (_plus, _mul,
+    _zeros, ...), which legacy code such as mx.rnn's cells calls directly."""
+
+    def __getattr__(self, name):
+        if not name.startswith("_") or name.startswith("__"):
+            raise AttributeError(name)
+        return make_op(name)
+
+
+_internal = _Internal()
 
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",

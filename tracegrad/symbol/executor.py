@@ -159,7 +159,7 @@ class Executor:
                              f"{len(self.outputs)} outputs")
         heads, grads = [], []
         for i, out in enumerate(self.outputs):
-            if out._value is None:      # nothing differentiable reaches it (BlockGrad, data)
+            if not _capture.tracked(out):   # nothing differentiable reaches it (BlockGrad)
                 continue
             g = None if out_grads is None or self._loss_heads[i] else out_grads[i]
             if g is not None and not isinstance(g, NDArray):
@@ -167,8 +167,9 @@ class Executor:
             heads.append(out)
             grads.append(g)
         self._recorded = False
-        if heads:
-            autograd.backward(heads, grads, train_mode=is_train)
+        if heads:   # (no head gradients given: None, the form step capture recognizes)
+            autograd.backward(heads, grads if any(g is not None for g in grads) else None,
+                              train_mode=is_train)
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
         _capture.before_write()

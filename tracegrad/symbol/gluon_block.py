@@ -29,7 +29,7 @@ def own_initializer(node):
                 else [text, {}]
             name, kwargs = spec[0], spec[1] if len(spec) > 1 else {}
             if isinstance(name, str) and isinstance(kwargs, dict) and all(
-                    isinstance(v, (int, float, str)) for v in kwargs.values()):
+                    v is None or isinstance(v, (int, float, str)) for v in kwargs.values()):
                 klass = initializer._REGISTRY.get(name.lower())
                 if klass is not None:
                     return klass(**kwargs)

@@ -55,9 +55,10 @@ def _zeros(shape, dtype, where):
     return np.zeros(shape, dtype)
 
 
-def _passes(sym, known, types):
+def _passes(sym, known, types, sizes=None):
     """{id(node): [shape or None per visible output]}, {id(node): [dtype ...]} to a fixed
-    point (a variable a later op gives a shape to is seen by every op of the next pass)."""
+    point (a variable a later op gives a shape to is seen by every op of the next pass).
+    `sizes`: {id(creation node): shape} for creations with unknown dims (probed)."""
     from .. import nd
     from ..autograd import pause
     order = sym._order()
@@ -102,8 +103,8 @@ def _passes(sym, known, types):
                         changed = True
             if id(node) in shapes and all(s is not None for s in shapes[id(node)]):
                 continue
-            if _ops.unsized(node):   # its consumer's rule gives its shape
-                shapes[id(node)] = [None]
+            if _ops.unsized(node):   # its consumer's rule gives its shape (or a probe)
+                shapes[id(node)] = [sizes.get(id(node)) if sizes else None]
                 dtypes[id(node)] = [np.dtype(node.params.get("dtype") or np.float32)]
                 continue
             n = len(node.visible_outputs())
@@ -131,9 +132,75 @@ def _passes(sym, known, types):
     return order, shapes, dtypes
 
 
+def _probe_candidates(known):
+    """The sizes an unknown creation dim may take: the given inputs' dims, first dims (the
+    batch, as MXNet's 'NC' / 'LNC' state layouts have it) before the others."""
+    shapes = [tuple(s) for s in known.values() if s]
+    seen = []
+    for axis in range(max((len(s) for s in shapes), default=0)):
+        for s in shapes:
+            if axis < len(s) and int(s[axis]) > 0 and int(s[axis]) not in seen:
+                seen.append(int(s[axis]))
+    return seen
+
+
+def _probed_passes(sym, known, types):
+    """_passes, with creations whose unknown (0) dims no consumer rule gives (a legacy RNN
+    cell's begin state feeding a FullyConnected) sized by probing: MXNet infers them
+    backwards through the elementwise op that meets the input's rows; here each candidate
+    size (`_probe_candidates`) is tried in turn and the first one with which the whole graph
+    infers without an error is kept. An elementwise op rejects every wrong row count, so
+    the size kept is the one MXNet's backward inference gives."""
+    order, shapes, dtypes = _passes(sym, known, types)
+    open_ = [n for n in order if _ops.unsized(n) and shapes[id(n)][0] is None]
+    if not open_:
+        return order, shapes, dtypes
+    def attempt(size):
+        sizes = {id(n): tuple(size if d == 0 else d for d in n.params["shape"])
+                 for n in open_}
+        got = _passes(sym, known, types, sizes)
+        return got if all(s is not None for n in got[0] for s in got[1][id(n)]) else None
+
+    candidates = _probe_candidates(known)
+    for size in candidates:
+        try:
+            got = attempt(size)
+        except MXNetError:
+            continue
+        if got is None:
+            continue
+        # a size that appears nowhere must fail: else nothing constrains the dims (MXNet
+        # cannot infer them either) and the candidate was a guess
+        unused = next(k for k in range(2, len(candidates) + 3) if k not in candidates)
+        try:
+            guess = attempt(unused) is not None
+        except MXNetError:
+            guess = False
+        if guess:
+            break
+        return got
+    names = ", ".join(f"'{n.name}' {tuple(n.params['shape'])}" for n in open_)
+    if all(s is not None for s in known.values()):
+        raise MXNetError(f"cannot infer the unknown dims (the 0s) of {names}: no "
+                         f"consumer fixes them for inputs {dict(known)}; give the shape, or "
+                         f"feed the state as a variable")
+    return order, shapes, dtypes
+
+
+def creation_sizes(sym, known, types):
+    """{id(node): shape} of sym's creations with unknown dims, for inputs of these shapes
+    (symbol.evaluate sizes them with it)."""
+    try:
+        order, shapes, _ = _probed_passes(sym, known, types)
+    except MXNetError:      # evaluate names the op that cannot size its input
+        return {}
+    return {id(n): shapes[id(n)][0] for n in order
+            if _ops.unsized(n) and shapes[id(n)][0] is not None}
+
+
 def infer(sym, known, types, partial=False):
     """((arg_shapes, out_shapes, aux_shapes), {var name: shape}, {var name: dtype})."""
-    order, shapes, dtypes = _passes(sym, known, types)
+    order, shapes, dtypes = _probed_passes(sym, known, types)
     var_shapes = {n.name: shapes[id(n)][0] for n in order if n.op is None}
     var_types = {n.name: dtypes[id(n)][0] or np.dtype(np.float32) for n in order
                  if n.op is None}

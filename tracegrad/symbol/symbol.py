@@ -517,7 +517,9 @@ def evaluate(symbol, values):
     """The head arrays of `symbol` computed from {variable name: NDArray} with nd ops (under
     whatever autograd / trace state the caller set)."""
     results = {}
-    for node in symbol._order():
+    order = symbol._order()
+    sizes = _creation_sizes(symbol, order, values)
+    for node in order:
         if node.op is None:
             v = values.get(node.name)
             if v is None:
@@ -525,7 +527,9 @@ def evaluate(symbol, values):
             results[id(node)] = [v]
             continue
         if _ops.unsized(node):
-            results[id(node)] = [_Unsized(node)]
+            size = sizes.get(id(node))
+            results[id(node)] = [_Unsized(node) if size is None
+                                 else _ops.sized_creation(node, size)]
             continue
         args = [results[id(c)][i] for c, i in node.inputs]
         if any(type(a) is _Unsized for a in args):
@@ -547,6 +551,25 @@ def evaluate(symbol, values):
             raise MXNetError(f"node '{n.name}' (op {n.op}): its shape has unknown dims and "
                              f"nothing consumes it to give them")
     return outs
+
+
+def _creation_sizes(symbol, order, values):
+    """{id(node): shape} of the creations with unknown dims that no consumer's rule sizes
+    (a legacy RNN cell's begin state), inferred for these inputs' shapes; cached on the
+    symbol per input signature."""
+    if not any(_ops.unsized(n) for n in order):
+        return {}
+    key = tuple(sorted((k, tuple(v.shape), np.dtype(v.dtype).name)
+                       for k, v in values.items() if hasattr(v, "shape")))
+    cache = symbol.__dict__.setdefault("_creation_size_cache", {})
+    sizes = cache.get(key)
+    if sizes is None:
+        from .inference import creation_sizes
+        sizes = creation_sizes(symbol, {k: s for k, s, _ in key}, {k: t for k, _, t in key})
+        if len(cache) >= 16:
+            cache.clear()
+        cache[key] = sizes
+    return sizes
 
 
 class _Unsized:

@@ -132,6 +132,15 @@ _VALUE, _LEAF, _LIT = 0, 1, 2
 _type_of_deferred = _SLOT_VALUE.__get__
 
 
+def tracked(a):
+    """Whether array `a` is recorded (has a tape value), without running a pending step: a
+    Deferred plan value is; its detached alias and an op outside the plan's graph are not."""
+    if type(a) is Deferred or type(a) is NpDeferred:
+        j = _SLOT_LEAF.__get__(a)
+        return type(j) is int and j >= 0
+    return a._value is not None
+
+
 class Deferred(NDArray):
     """An op result whose computation waits for the captured step's native call. `_leaf`
     holds its index among the plan's values; reading `_data` or `_value` runs the step so far
