@@ -1,6 +1,8 @@
 """mx.rnn's symbolic cells (MXNet 1.x's legacy RNN API): unrolled graphs against numpy
 recurrences, the fused cell against its unfused stack, gradients against finite differences,
 begin states sized by shape inference, and training through Module."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -266,3 +268,28 @@ def test_conv_lstm_cell_keeps_the_spatial_state_shape():
     out, states = cell.unroll(3, mx.sym.var("data"), merge_outputs=True)
     _, outs, _ = mx.sym.Group([out] + states).infer_shape(data=(2, 3, 3, 6, 6))
     assert outs == [(2, 3, 4, 6, 6), (2, 4, 6, 6), (2, 4, 6, 6)]
+
+
+@pytest.mark.parametrize("mode,bidirectional", [("lstm", False), ("lstm", True),
+                                                ("gru", True), ("rnn_tanh", False)])
+def test_unfused_stack_equals_gluons_recurrent_layer_with_the_same_weights(mode, bidirectional):
+    """mx.rnn's unrolled cells against gluon.rnn's layer (checked against numpy elsewhere),
+    weights moved by name: `<prefix>l0_i2h_weight` is the layer's layer 0 left i2h weight."""
+    rng = np.random.default_rng(7)
+    fused = mx.rnn.FusedRNNCell(5, num_layers=2, mode=mode, bidirectional=bidirectional,
+                                prefix="m_")
+    stack = fused.unfuse()
+    out, _ = stack.unroll(4, mx.sym.var("data"), layout="NTC", merge_outputs=True)
+    ex = _bind(out, rng, data=(3, 4, 6))
+    x = nd.array(rng.standard_normal((3, 4, 6)))
+    got = ex.forward(is_train=False, data=x)[0].asnumpy()
+    kind = {"lstm": mx.gluon.rnn.LSTM, "gru": mx.gluon.rnn.GRU,
+            "rnn_tanh": functools.partial(mx.gluon.rnn.RNN, activation="tanh")}[mode]
+    layer = kind(5, num_layers=2, layout="NTC", bidirectional=bidirectional, input_size=6)
+    layer.initialize()
+    for name, p in layer._collect_params_with_prefix().items():
+        # MXNet's own names: '_unfused.<layer>[.l_cell|.r_cell].i2h_weight'
+        parts = name.split(".")
+        side = "r" if "r_cell" in parts else "l"
+        p.set_data(ex.arg_dict[f"m_{side}{parts[1]}_{parts[-1]}"].asnumpy())
+    np.testing.assert_allclose(layer(x).asnumpy(), got, rtol=1e-5, atol=1e-6)

@@ -13,6 +13,7 @@ from . import ops as _ops
 from .literal import LiteralError, parse_literal
 
 MAX_INFER_ELEMENTS = 2 ** 31   # an array inference would allocate: refuse past this
+MAX_PROBES = 8     # sizes tried for a begin state's unknown dims (each is one inference)
 
 
 def var_shape_attr(node):
@@ -134,14 +135,15 @@ def _passes(sym, known, types, sizes=None):
 
 def _probe_candidates(known):
     """The sizes an unknown creation dim may take: the given inputs' dims, first dims (the
-    batch, as MXNet's 'NC' / 'LNC' state layouts have it) before the others."""
+    batch, as MXNet's 'NC' / 'LNC' state layouts have it) before the others; at most
+    MAX_PROBES (a file with many inputs must not make inference run that many times)."""
     shapes = [tuple(s) for s in known.values() if s]
     seen = []
     for axis in range(max((len(s) for s in shapes), default=0)):
         for s in shapes:
             if axis < len(s) and int(s[axis]) > 0 and int(s[axis]) not in seen:
                 seen.append(int(s[axis]))
-    return seen
+    return seen[:MAX_PROBES]
 
 
 def _probed_passes(sym, known, types):
