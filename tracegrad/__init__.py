@@ -30,11 +30,13 @@ from . import numpy_api as np, numpy_extension as npx  # noqa: E402  (mx.np, mx.
 from . import image  # noqa: E402  (mx.image / mx.img: crops and resizes; no codec)
 from . import visualization  # noqa: E402  (mx.viz.print_summary / plot_network)
 from . import rnn  # noqa: E402  (mx.rnn: legacy symbolic cells, BucketSentenceIter)
+from . import monitor  # noqa: E402  (mx.mon.Monitor: executor statistics while training)
 
 sym = symbol
 mod = module
 img = image
 viz = visualization
+mon = monitor
 
 kv = kvstore
 from .tracebacks import install as _install_tracebacks
@@ -59,4 +61,4 @@ __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNe
            "current_context", "test_utils", "io", "profiler", "engine", "util", "operator",
            "recordio", "sym", "symbol", "mod", "module", "model", "callback", "name",
            "attribute", "AttrScope", "np", "npx", "image", "img", "viz", "visualization",
-           "rnn"]
+           "rnn", "mon", "monitor"]

@@ -38,6 +38,10 @@ class BaseModule:
     def prepare(self, data_batch, sparse_row_id_fn=None):
         """Nothing to prefetch on the CPU."""
 
+    def install_monitor(self, mon):
+        """Report the module's executors to mon (mx.mon.Monitor); each module kind says how."""
+        raise MXNetError(f"install_monitor: {type(self).__name__} does not support a Monitor")
+
     def save_params(self, fname):
         """The parameters to an MXNet .params file ('arg:<name>' / 'aux:<name>')."""
         arg, aux = self.get_params()
@@ -125,11 +129,15 @@ class BaseModule:
             begin_epoch=0, num_epoch=None, validation_metric=None, monitor=None,
             sparse_row_id_fn=None):
         """Train for num_epoch epochs: bind, init_params, init_optimizer, then per batch
-        forward_backward, update and the metric, as MXNet 1.x's BaseModule.fit."""
+        forward_backward, update and the metric, as MXNet 1.x's BaseModule.fit; a monitor
+        (mx.mon.Monitor) is installed after bind and ticks before each forward_backward, its
+        toc_print logging after the update."""
         if num_epoch is None:
             raise MXNetError("fit: please specify number of epochs (num_epoch)")
         self.bind(data_shapes=train_data.provide_data, label_shapes=train_data.provide_label,
                   for_training=True, force_rebind=force_rebind)
+        if monitor is not None:
+            self.install_monitor(monitor)
         self.init_params(initializer=initializer, arg_params=arg_params,
                          aux_params=aux_params, allow_missing=allow_missing,
                          force_init=force_init)
@@ -148,6 +156,8 @@ class BaseModule:
             next_batch = next(data_iter)
             while not end_of_batch:
                 batch = next_batch
+                if monitor is not None:
+                    monitor.tic()
                 self.forward_backward(batch)
                 self.update()
                 self.update_metric(eval_metric, batch.label)
@@ -156,6 +166,8 @@ class BaseModule:
                     self.prepare(next_batch)
                 except StopIteration:
                     end_of_batch = True
+                if monitor is not None:
+                    monitor.toc_print()
                 if batch_end_callback is not None:
                     param = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
                                           locals=locals())

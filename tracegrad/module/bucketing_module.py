@@ -67,6 +67,7 @@ class BucketingModule(BaseModule):
         self._curr_bucket_key = None
         self._grad_req = "write"
         self._preloaded = None     # (arg_params, aux_params) of BucketingModule.load
+        self._monitor = None       # installed on every bucket, also those bound later
 
     def _call_sym_gen(self, bucket_key):
         """sym_gen under a fresh NameManager: automatic names are the same in every call."""
@@ -219,8 +220,19 @@ class BucketingModule(BaseModule):
             module.bind(data_shapes, label_shapes, default.for_training,
                         default.inputs_need_grad, shared_module=default,
                         grad_req=self._grad_req)
+            if self._monitor is not None:
+                module.install_monitor(self._monitor)
             self._buckets[bucket_key] = module
         self._curr_module, self._curr_bucket_key = module, bucket_key
+
+    def install_monitor(self, mon):
+        """Install mon (mx.mon.Monitor) on every bound bucket and on each bucket bound
+        later, as MXNet does."""
+        self._check_bound("install_monitor", params=False)
+        self._monitor = mon
+        for module in self._buckets.values():
+            if module.binded:
+                module.install_monitor(mon)
 
     # ------------------------------------------------------------------ optimizer
     def init_optimizer(self, kvstore="local", optimizer="sgd",

@@ -71,6 +71,7 @@ class Module(BaseModule):
         self._params = None            # {name: gluon Parameter}, args then aux
         self._preloaded = None         # (arg_params, aux_params) of Module.load
         self._exec = None
+        self._monitor = None           # the Monitor of install_monitor, kept across rebinds
         self._trainer = None
         self._data_shapes = self._label_shapes = None
         self._output_shapes = None
@@ -173,7 +174,10 @@ class Module(BaseModule):
                 args[n] = nd.zeros(shapes[n], dtype=var_types[n])
                 reqs[n] = "null"
         aux = {n: params[n].data() for n in self._aux_names}
+        old_exec = self._exec
         self._exec = Executor(self._symbol, args, grads, reqs, aux)
+        if self._monitor is not None:   # (a rebind: the monitor follows the new executor)
+            self._monitor._replace(old_exec, self._exec)
         self._data_shapes, self._label_shapes = data, label
         self._output_shapes = [(n, tuple(s)) for n, s in zip(self._output_names, out_shapes)]
         self.binded, self.for_training = True, for_training
@@ -354,6 +358,13 @@ class Module(BaseModule):
     @property
     def _optimizer(self):
         return self._trainer.optimizer if self._trainer is not None else None
+
+    def install_monitor(self, mon):
+        """Report this module's executor to mon (mx.mon.Monitor), also after a rebind."""
+        if not self.binded:
+            raise MXNetError("install_monitor: bind the module first")
+        self._monitor = mon
+        mon.install(self._exec)
 
     # ------------------------------------------------------------------ running
     def forward(self, data_batch, is_train=None):

@@ -46,6 +46,8 @@ class Executor:
         self.aux_arrays = [aux_dict[k] for k in symbol.list_auxiliary_states()]
         self.outputs = []
         self._recorded = False
+        self._monitor_callback = None
+        self._monitor_all = False
         self._loss_heads = [node.op is not None and node.spec.head_loss
                             and not node.params.get("out_grad", False)
                             for node, _ in symbol._outputs]
@@ -139,14 +141,53 @@ class Executor:
             np.copyto(dst._data, src, casting="unsafe")
         values = dict(self.arg_dict)
         values.update(self.aux_dict)
+        seen = [] if self._monitor_callback is not None else None
+        on_node = None if seen is None else self._monitor_collector(seen)
         if is_train:
             with autograd.record(train_mode=True):
-                self.outputs = evaluate(self._symbol, values)
+                self.outputs = evaluate(self._symbol, values, on_node)
         else:
             with autograd.pause(train_mode=False):
-                self.outputs = evaluate(self._symbol, values)
+                self.outputs = evaluate(self._symbol, values, on_node)
         self._recorded = bool(is_train)
+        if seen:
+            # outside record(): what the callback computes (a Monitor's norms) is not part
+            # of the graph backward differentiates
+            with autograd.pause(train_mode=bool(is_train)):
+                for name, arr in seen:
+                    self._monitor_callback(name, arr)
         return self.outputs
+
+    def set_monitor_callback(self, callback, monitor_all=False):
+        """callback(name, array) after each forward, for every operator node's outputs in
+        MXNet's order and names (``fc1_output``, ``softmax_output``); with monitor_all also,
+        before a node's outputs, its inputs: a variable input under its own name, then each
+        input as ``<node>_<input>`` (``fc1_data``, ``fc1_weight``). As in MXNet, arguments
+        that are not an operator's output are only reported with monitor_all (Monitor.toc
+        adds them). Unlike MXNet, backward does not report its nodes: the gradient runs as
+        one adjoint, not node by node (read grad_dict for the gradients)."""
+        if not callable(callback):
+            raise MXNetError(f"set_monitor_callback: callback must be callable, got "
+                             f"{type(callback).__name__}")
+        self._monitor_callback = callback
+        self._monitor_all = bool(monitor_all)
+
+    def _monitor_collector(self, seen):
+        """The evaluate hook appending (name, array) pairs to `seen`; they are reported after
+        the graph has run."""
+        monitor_all = self._monitor_all
+
+        def on_node(node, inputs, outputs):
+            if monitor_all:
+                slots = node.input_names
+                for i, ((child, _), arr) in enumerate(zip(node.inputs, inputs)):
+                    if child.op is None:
+                        seen.append((child.name, arr))
+                    slot = slots[i] if i < len(slots) else f"input{i}"
+                    seen.append((f"{node.name}_{slot}", arr))
+            for out_name, arr in zip(node.visible_outputs(), outputs):
+                seen.append((f"{node.name}_{out_name}", arr))
+        return on_node
 
     def backward(self, out_grads=None, is_train=True):
         """Gradients of the outputs of the last forward(is_train=True) into grad_dict."""
@@ -208,7 +249,10 @@ class Executor:
         aux = {k: (self.aux_dict[k] if tuple(self.aux_dict[k].shape) == tuple(s)
                    else nd.zeros(s, dtype=self.aux_dict[k].dtype))
                for k, s in zip(self._symbol.list_auxiliary_states(), aux_shapes)}
-        return Executor(self._symbol, args, grads, dict(self._grad_req), aux)
+        exe = Executor(self._symbol, args, grads, dict(self._grad_req), aux)
+        if self._monitor_callback is not None:   # (MXNet moves the callback over too)
+            exe.set_monitor_callback(self._monitor_callback, self._monitor_all)
+        return exe
 
     @property
     def output_dict(self):

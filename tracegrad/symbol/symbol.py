@@ -513,9 +513,11 @@ def make_op(opname):
 
 
 # ------------------------------------------------------------------ evaluation
-def evaluate(symbol, values):
+def evaluate(symbol, values, on_node=None):
     """The head arrays of `symbol` computed from {variable name: NDArray} with nd ops (under
-    whatever autograd / trace state the caller set)."""
+    whatever autograd / trace state the caller set). on_node(node, inputs, outputs), when
+    given, sees every operator node's arrays as they are computed (the executor's monitor
+    callback: MXNet reports internal nodes' outputs, which this loop has at no extra cost)."""
     results = {}
     order = symbol._order()
     sizes = _creation_sizes(symbol, order, values)
@@ -530,6 +532,8 @@ def evaluate(symbol, values):
             size = sizes.get(id(node))
             results[id(node)] = [_Unsized(node) if size is None
                                  else _ops.sized_creation(node, size)]
+            if on_node is not None and size is not None:
+                on_node(node, [], results[id(node)])
             continue
         args = [results[id(c)][i] for c, i in node.inputs]
         if any(type(a) is _Unsized for a in args):
@@ -545,6 +549,8 @@ def evaluate(symbol, values):
             raise MXNetError(f"node '{node.name}' (op {node.op}) gave {len(outs)} outputs, "
                              f"its attributes say {want}")
         results[id(node)] = outs
+        if on_node is not None:
+            on_node(node, args, outs)
     outs = [results[id(n)][i] for n, i in symbol._outputs]
     for o, (n, _) in zip(outs, symbol._outputs):
         if type(o) is _Unsized:
