@@ -257,8 +257,9 @@ def test_variable_init_attribute_wins_over_the_module_initializer():
     np.testing.assert_array_equal(arg["fc_bias"].asnumpy(), np.zeros(3))
 
 
-def _lstm_module_fit(capture):
-    """A Module over an unrolled mx.rnn LSTM (Adam, weight decay), 3 epochs of 5 batches."""
+def _lstm_module_fit(compiled):
+    """A Module over an unrolled mx.rnn LSTM (Adam, weight decay), 3 epochs of 5 batches:
+    (its parameters, the native calls it made, whether its executor compiled)."""
     rng = np.random.default_rng(3)
     X = rng.integers(0, 7, (40, 4)).astype(np.float32)
     y = (X.sum(1) % 3).astype(np.float32)
@@ -268,23 +269,30 @@ def _lstm_module_fit(capture):
     net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(outs[-1], num_hidden=3, name="fc"),
                                name="softmax")
     mod = mx.mod.Module(net)
-    init = {"emb_weight": rng.uniform(-.5, .5, (7, 5)), "l_i2h_weight": rng.uniform(-.5, .5, (24, 5)),
-            "l_i2h_bias": np.zeros(24), "l_h2h_weight": rng.uniform(-.5, .5, (24, 6)),
-            "l_h2h_bias": np.zeros(24), "fc_weight": rng.uniform(-.5, .5, (3, 6)),
-            "fc_bias": np.zeros(3)}
+    init = {"emb_weight": rng.uniform(-.5, .5, (7, 5)),
+            "l_i2h_weight": rng.uniform(-.5, .5, (24, 5)), "l_i2h_bias": np.zeros(24),
+            "l_h2h_weight": rng.uniform(-.5, .5, (24, 6)), "l_h2h_bias": np.zeros(24),
+            "fc_weight": rng.uniform(-.5, .5, (3, 6)), "fc_bias": np.zeros(3)}
     it = mx.io.NDArrayIter(X, y, batch_size=8)
-    before = mx.stats()["captured_steps"]
-    with (mx.capture.paused() if not capture else contextlib.nullcontext()):
+    before = mx.stats()["native_calls"]
+    with (contextlib.nullcontext() if compiled else mx.capture.paused()):
         mod.fit(it, num_epoch=3, optimizer="adam",
                 optimizer_params={"learning_rate": 0.05, "wd": 1e-3},
                 arg_params={k: nd.array(v) for k, v in init.items()}, eval_metric="acc")
-    return mod.get_params()[0], mx.stats()["captured_steps"] - before
+    return (mod.get_params()[0], mx.stats()["native_calls"] - before,
+            mod._exec._jit is not None)
 
 
-def test_module_steps_are_captured_and_equal_capture_off():
-    off, n_off = _lstm_module_fit(capture=False)
-    on, n_on = _lstm_module_fit(capture=True)
-    assert n_off == 0 and n_on >= 8, (n_off, n_on)
+def test_module_executor_compiles_its_graph_and_trains_as_node_by_node(monkeypatch):
+    """After EAGER_FORWARDS forwards the executor runs its graph as one compiled call (with
+    step capture paused and compiling disabled, the same fit runs op by op)."""
+    from tracegrad.symbol import executor
+    monkeypatch.setattr(executor, "EAGER_FORWARDS", 10 ** 9)
+    off, _, compiled_off = _lstm_module_fit(compiled=False)
+    monkeypatch.undo()
+    on, calls, compiled_on = _lstm_module_fit(compiled=True)
+    assert not compiled_off and compiled_on
+    assert calls >= 2 * 12, calls     # forward + adjoint, and the update, per compiled step
     for k in off:
         np.testing.assert_allclose(on[k].asnumpy(), off[k].asnumpy(), rtol=1e-4, atol=1e-5,
                                    err_msg=k)

@@ -1,6 +1,7 @@
 """Executor: a Symbol bound to arrays (MXNet's `bind` / `simple_bind`).
 
-forward(is_train) evaluates the graph with nd ops, recording for autograd when training;
+forward(is_train) evaluates the graph with nd ops, recording for autograd when training
+(after EAGER_FORWARDS forwards, as one tracegrad.jit function: one compiled call);
 backward(out_grads) differentiates the recorded outputs into the bound gradient arrays per
 grad_req ('write', 'add', 'null'). Heads whose op is a loss layer (SoftmaxOutput, MakeLoss,
 the regression outputs) get a head gradient of ones whatever out_grads says, as MXNet's loss
@@ -17,6 +18,7 @@ from .inference import infer
 from .symbol import evaluate
 
 _REQS = ("write", "add", "null")
+EAGER_FORWARDS = 2   # forwards of an executor evaluated node by node before it compiles
 
 
 def _as_list(sym, what, given, names):
@@ -48,6 +50,9 @@ class Executor:
         self._recorded = False
         self._monitor_callback = None
         self._monitor_all = False
+        self._jit = None
+        self._forwards = 0
+        self._input_names = list(arg_dict) + [k for k in aux_dict if k not in arg_dict]
         self._loss_heads = [node.op is not None and node.spec.head_loss
                             and not node.params.get("out_grad", False)
                             for node, _ in symbol._outputs]
@@ -143,12 +148,15 @@ class Executor:
         values.update(self.aux_dict)
         seen = [] if self._monitor_callback is not None else None
         on_node = None if seen is None else self._monitor_collector(seen)
+        run = self._compiled() if on_node is None else None
         if is_train:
             with autograd.record(train_mode=True):
-                self.outputs = evaluate(self._symbol, values, on_node)
+                self.outputs = evaluate(self._symbol, values, on_node) if run is None \
+                    else list(run(*[values[k] for k in self._input_names]))
         else:
             with autograd.pause(train_mode=False):
-                self.outputs = evaluate(self._symbol, values, on_node)
+                self.outputs = evaluate(self._symbol, values, on_node) if run is None \
+                    else list(run(*[values[k] for k in self._input_names]))
         self._recorded = bool(is_train)
         if seen:
             # outside record(): what the callback computes (a Monitor's norms) is not part
@@ -157,6 +165,25 @@ class Executor:
                 for name, arr in seen:
                     self._monitor_callback(name, arr)
         return self.outputs
+
+    def _compiled(self):
+        """The bound graph as one tracegrad.jit function of the arguments and auxiliary
+        states (MXNet's executor runs the graph as one bound program): forward and adjoint
+        are one compiled call. Only from the EAGER_FORWARDS + 1st forward on: an executor
+        run once or twice (Symbol checks, a prediction) pays no compile. None: evaluate
+        node by node (also while a monitor needs every node's arrays)."""
+        fn = self._jit
+        if fn is None:
+            self._forwards += 1
+            if self._forwards <= EAGER_FORWARDS:
+                return None
+            from ..tracing.jit import jit
+            symbol, names = self._symbol, self._input_names
+
+            def bound_graph(*arrays):
+                return evaluate(symbol, dict(zip(names, arrays)))
+            fn = self._jit = jit(bound_graph, name="executor")
+        return fn
 
     def set_monitor_callback(self, callback, monitor_all=False):
         """callback(name, array) after each forward, for every operator node's outputs in
