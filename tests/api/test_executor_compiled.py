@@ -95,3 +95,48 @@ def test_compiled_executor_follows_a_null_grad_req_and_a_monitor(monkeypatch):
     ex.set_monitor_callback(lambda name, arr: seen.append(name))
     ex.forward(is_train=False, x=x)     # a monitored forward runs node by node
     assert "fc_output" in seen
+
+
+class _Square(mx.operator.CustomOp):
+    def forward(self, is_train, req, in_data, out_data, aux):
+        self.assign(out_data[0], req[0], in_data[0] * in_data[0])
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        self.assign(in_grad[0], req[0], 2 * in_data[0] * out_grad[0])
+
+
+@mx.operator.register("executor_square")
+class _SquareProp(mx.operator.CustomOpProp):
+    def __init__(self):
+        super().__init__(need_top_grad=True)
+
+    def list_arguments(self):
+        return ["data"]
+
+    def list_outputs(self):
+        return ["output"]
+
+    def infer_shape(self, in_shape):
+        return in_shape, in_shape, []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return _Square()
+
+
+def test_an_executor_whose_graph_cannot_compile_runs_node_by_node_without_warnings():
+    """A custom operator keeps jit eager; the user asked for no compiling, so no warning."""
+    import warnings
+    x = mx.sym.var("data")
+    y = mx.sym.sum(mx.sym.Custom(mx.sym.FullyConnected(x, num_hidden=3, name="fc"),
+                                 op_type="executor_square"))
+    ex = y.simple_bind(mx.cpu(), data=(2, 4))
+    ex.arg_dict["fc_weight"][:] = 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(5):
+            out = ex.forward(is_train=True, data=nd.ones((2, 4)) * i)
+            ex.backward(nd.ones(1))
+            h = 0.5 * 4 * i + ex.arg_dict["fc_bias"].asnumpy()   # every fc output
+            np.testing.assert_allclose(out[0].asnumpy(), [6 * h[0] ** 2], rtol=1e-6)
+            np.testing.assert_allclose(ex.grad_dict["fc_weight"].asnumpy(),
+                                       np.full((3, 4), 2 * h[0] * 2 * i), rtol=1e-6)

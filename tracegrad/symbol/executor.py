@@ -183,6 +183,7 @@ class Executor:
             def bound_graph(*arrays):
                 return evaluate(symbol, dict(zip(names, arrays)))
             fn = self._jit = jit(bound_graph, name="executor")
+            fn.quiet = True     # (the user asked for no compiling: no jit warnings)
         return fn
 
     def set_monitor_callback(self, callback, monitor_all=False):

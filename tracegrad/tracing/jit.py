@@ -120,6 +120,7 @@ class JitFunction:
         self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0}
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
         self.first_reason = "first call"
+        self.quiet = False      # (tracegrad's own functions: no warnings, see _warn)
         # one call at a time: a trace swaps the parameters' tape values for its own leaves
         self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
@@ -243,7 +244,7 @@ class JitFunction:
         self.scope_eager = (f"{what} between calls, {self.rebinds} times: compiled code would "
                             f"read the array of its trace, so it runs eagerly from now on; "
                             f"pass the array as an argument to compile it")
-        warnings.warn(f"tracegrad.jit: {self.name}: {self.scope_eager}", stacklevel=4)
+        self._warn(f"tracegrad.jit: {self.name}: {self.scope_eager}", stacklevel=4)
         return self.scope_eager
 
     def _moved(self):
@@ -334,7 +335,7 @@ class JitFunction:
             if len(node.children) >= self.max_guard_outcomes:
                 if not node.warned:
                     node.warned = True
-                    warnings.warn(
+                    self._warn(
                         f"tracegrad.jit: {self.name}: the guard {node.guard.expr} "
                         f"({node.guard.why}) at {node.guard.where} has seen "
                         f"{len(node.children)} outcomes ({_seen(node)}; now "
@@ -398,10 +399,18 @@ class JitFunction:
             tree.eager = "it calls a custom autograd.Function (each call needs its own instance)"
         else:
             return False
-        warnings.warn(f"tracegrad.jit: {self.name} {tree.eager}; "
+        self._warn(f"tracegrad.jit: {self.name} {tree.eager}; "
                       f"{'it' if self.scope_eager else 'this signature'} runs eagerly",
                       stacklevel=5)
         return True
+
+    def _warn(self, message, stacklevel=2):
+        """A user-facing warning; a JitFunction made for tracegrad's own use (quiet: an
+        Executor compiling its graph) keeps it to log and explain()."""
+        if self.quiet:
+            log.fallback(self.name, message)
+            return
+        warnings.warn(message, stacklevel=stacklevel + 1)
 
     def _paths(self):
         return sum(t.paths for t in self.cache.values())
@@ -411,7 +420,7 @@ class JitFunction:
             return False
         if not self.warned:
             self.warned = True
-            warnings.warn(f"tracegrad.jit: {self.name} compiled {self.max_variants} variants "
+            self._warn(f"tracegrad.jit: {self.name} compiled {self.max_variants} variants "
                           f"(max_variants); new signatures and outcomes now run eagerly. Last "
                           f"reason to trace: {self.last_reason}", stacklevel=5)
         return True
