@@ -366,3 +366,8 @@ def _foreach_op(body, data, flat_data, init_states, n, single):
 # `mx.contrib.nd.box_nms(...)` / `mx.contrib.ndarray.*`, as MXNet 1.x's mx.contrib package
 # names its operator namespaces (mx.contrib.sym / symbol are set in tracegrad/__init__.py)
 nd = ndarray = _sys.modules[__name__]
+
+# `from mxnet.contrib import amp` / `mx.contrib.amp` / `import mxnet.contrib.amp`: MXNet's
+# automatic mixed precision (tracegrad/contrib_amp; importing it wraps nothing until amp.init)
+from . import contrib_amp as amp  # noqa: E402
+_sys.modules[__name__ + ".amp"] = amp

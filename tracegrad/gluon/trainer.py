@@ -25,6 +25,11 @@ _CAPTURE_STATE = _capture._STATE   # (per thread: a threading.local)
 class Trainer:
     """Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1, 'momentum': 0.9})."""
 
+    # mx.contrib.amp.init_trainer's dynamic loss scaler: with one, an update is skipped when
+    # a gradient overflowed (_update), and the step is not fused into backward (whose call
+    # would write the weights before the check)
+    _amp_loss_scaler = None
+
     def __init__(self, params, optimizer, optimizer_params=None, kvstore="device",
                  compression_params=None, update_on_kvstore=None):
         if isinstance(params, (dict, ParameterDict)):
@@ -74,7 +79,7 @@ class Trainer:
         optimizer = self._optimizer
         optimizer.rescale_grad = self._scale / batch_size
         bound = self._bound
-        if bound is not None and self._sync is None:
+        if bound is not None and self._sync is None and self._amp_loss_scaler is None:
             held = _CAPTURE_STATE.step      # a captured step held for this Binding
             if held is not None and held.held is not None and held.held.binding is bound \
                     and self._bound_holds(fresh=False) \
@@ -112,7 +117,7 @@ class Trainer:
             return False
         for var in bound.vars:
             var.fresh = False
-        if self._sync is None:
+        if self._sync is None and self._amp_loss_scaler is None:
             _update_fusion.note(bound)
         return True
 
@@ -133,6 +138,9 @@ class Trainer:
         return len(self._params) == len(self._bound_params)
 
     def _update(self, ignore_stale_grad):
+        scaler = self._amp_loss_scaler
+        if scaler is not None and scaler.has_overflow(self._params):
+            return      # AMP: a gradient overflowed; weights and states stay as they are
         if self._bound is not None:
             if self._update_bound():
                 return

@@ -73,7 +73,7 @@ def _passes(sym, known, types, sizes=None):
             shapes[id(node)] = [s if s is not None else var_shape_attr(node)]
             dt = types.get(node.name)
             dtypes[id(node)] = [np.dtype(dt) if dt is not None else var_dtype_attr(node)]
-    for _ in range(3):
+    for _ in range(len(order) + 2):    # (each pass with a change sizes another node)
         changed = False
         for node in order:
             if node.op is None:
@@ -94,14 +94,20 @@ def _passes(sym, known, types, sizes=None):
                                      f"{e})") from None
                 for k, (c, i) in enumerate(node.inputs):
                     slot = node.input_names[k] if k < len(node.input_names) else None
-                    if ins[k] is None and (c.op is None or _ops.unsized(c)) and slot in rule:
-                        s = rule[slot]
-                        if any(not isinstance(d, int) or d < 0 for d in s):
-                            raise MXNetError(f"{where}: inferred an invalid shape {s} for "
-                                             f"'{c.name}'")
-                        shapes[id(c)] = [_ops.check_shape_size(tuple(s), f"'{c.name}'")]
+                    if ins[k] is not None or slot not in rule:
+                        continue
+                    # the argument itself, or one behind casts (AMP's amp_cast of a weight)
+                    src = _ops.shape_source((c, i))
+                    if src is None or shapes[id(src)][0] is not None:
+                        continue
+                    s = rule[slot]
+                    if any(not isinstance(d, int) or d < 0 for d in s):
+                        raise MXNetError(f"{where}: inferred an invalid shape {s} for "
+                                         f"'{src.name}'")
+                    shapes[id(src)] = [_ops.check_shape_size(tuple(s), f"'{src.name}'")]
+                    if src is c:
                         ins[k] = shapes[id(c)][0]
-                        changed = True
+                    changed = True
             if id(node) in shapes and all(s is not None for s in shapes[id(node)]):
                 continue
             if _ops.unsized(node):   # its consumer's rule gives its shape (or a probe)

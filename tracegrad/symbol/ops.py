@@ -432,6 +432,13 @@ def _table():
         OpSpec("SliceChannel", nd.SliceChannel, ("data",),
                dict(num_outputs=_int(1, 4096), axis=_axis, squeeze_axis=_bool),
                outputs=_slice_outputs),
+        # AMP's widest-type cast: output i is input i in the widest float type of them all
+        OpSpec("amp_multicast", nd.amp_multicast, (),
+               dict(num_outputs=_int(1), cast_narrow=_bool),
+               outputs=lambda a: (a.get("num_outputs", 1),
+                                  ["output"] if a.get("num_outputs", 1) == 1 else
+                                  [f"output{i}" for i in range(a.get("num_outputs", 1))]),
+               variadic=True),
         OpSpec("topk", nd.topk, ("data",), dict(axis=_opt(_axis), k=_int(0),
                                                 ret_typ=_enum("value", "indices", "mask",
                                                               "both"),
@@ -644,6 +651,22 @@ def sized_creation(node, shape):
                          f"{tuple(shape)} its consumer needs")
     check_shape_size(tuple(shape), f"node '{node.name}'")
     return node.spec.fn(**dict(node.params, shape=tuple(shape)))
+
+
+# ops whose output k has the shape of input k (casts, copies): shape inference passes a
+# consumer's rule for an argument through them (an AMP-converted graph's amp_cast of a weight)
+SHAPE_KEEPING = ("amp_cast", "amp_multicast", "Cast", "_copy", "BlockGrad")
+
+
+def shape_source(entry):
+    """The variable (or unsized creation) node whose shape an input entry (node, output)
+    has, through SHAPE_KEEPING ops; None when the entry's shape is computed otherwise."""
+    node, k = entry
+    while node.op is not None and not unsized(node):
+        if canonical(node.op) not in SHAPE_KEEPING or k >= len(node.inputs):
+            return None
+        node, k = node.inputs[k if node.op == "amp_multicast" else 0]
+    return node
 
 
 def check_growth(node, in_shapes):

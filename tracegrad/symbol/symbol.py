@@ -327,13 +327,37 @@ class Symbol:
                                   if v is not None})
 
     # ---------------------------------------------------------------- files
-    def tojson(self):
+    def tojson(self, remove_amp_cast=True):
         from .json_format import to_json
-        return to_json(self)
+        return to_json(self._without_amp_casts() if remove_amp_cast else self)
 
     def save(self, fname, remove_amp_cast=True):
+        """The graph as MXNet's JSON; like MXNet, without AMP's cast nodes unless
+        remove_amp_cast=False (the file then loads in float32 programs)."""
         with open(fname, "w") as f:
-            f.write(self.tojson())
+            f.write(self.tojson(remove_amp_cast=remove_amp_cast))
+
+    def _without_amp_casts(self):
+        """This graph with every amp_cast / amp_multicast bypassed (their users read what the
+        cast read; output k of a multicast is its input k); itself when it has none."""
+        order = self._order()
+        casts = ("amp_cast", "amp_multicast")
+        if not any(n.op in casts for n in order):
+            return self
+        copies = {}
+
+        def source(entry):
+            node, k = entry
+            while node.op in casts:
+                node, k = node.inputs[k if node.op == "amp_multicast" else 0]
+            return copies[id(node)], k
+        for node in order:
+            if node.op in casts:
+                continue
+            copies[id(node)] = Node(node.op, node.name, node.attrs,
+                                    [source(e) for e in node.inputs], node.spec, node.params,
+                                    node.input_names)
+        return Symbol([source(e) for e in self._outputs])
 
     # ---------------------------------------------------------------- running
     def bind(self, ctx=None, args=None, args_grad=None, grad_req="write", aux_states=None,
