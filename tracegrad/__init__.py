@@ -27,7 +27,7 @@ from . import callback, model, module  # noqa: E402  (mx.mod.Module, checkpoints
 from . import attribute, name  # noqa: E402  (mx.name.Prefix, mx.AttrScope)
 from .attribute import AttrScope  # noqa: E402
 from . import numpy_api as np, numpy_extension as npx  # noqa: E402  (mx.np, mx.npx)
-from . import image  # noqa: E402  (mx.image / mx.img: crops and resizes; no codec)
+from . import image  # noqa: E402  (mx.image / mx.img: decoding through Pillow, crops)
 from . import visualization  # noqa: E402  (mx.viz.print_summary / plot_network)
 from . import rnn  # noqa: E402  (mx.rnn: legacy symbolic cells, BucketSentenceIter)
 from . import monitor  # noqa: E402  (mx.mon.Monitor: executor statistics while training)

@@ -1,34 +1,86 @@
 """`mx.image` (also `mx.img`): MXNet 1.9.1's image helpers on HWC arrays: imresize,
-resize_short, scale_down, fixed_crop, random_crop, center_crop, color_normalize.
+resize_short, scale_down, fixed_crop, random_crop, center_crop, color_normalize, and
+imread / imdecode.
 
 Resizing is nd.image's cv::resize arithmetic (0 nearest, 1 bilinear, 2 bicubic; 9 picks one
-from the sizes as MXNet does, 10 draws one). Decoding files (imread, imdecode) needs an image
-codec (MXNet links OpenCV): tracegrad has none, and says so. Programs that only import the
-module (the d2l.ai library does) or crop and resize arrays run unchanged. Results are mx.np
-arrays when the image is one.
+from the sizes as MXNet does, 10 draws one). Decoding uses Pillow where MXNet links OpenCV
+(image_codec.py: PNG exact, JPEG within a few levels); Pillow is imported only when an image is
+decoded, so programs that only crop and resize arrays need no Pillow. Results are mx.np arrays
+when the image is one (imread / imdecode: under set_np).
 """
 import random
 
-from . import nd_image
+import numpy as np
+
+from . import image_codec, nd_image
 from .array import NDArray
 from .base import MXNetError
+from .util import is_np_array
 
 __all__ = ["imread", "imdecode", "imresize", "scale_down", "resize_short", "fixed_crop",
            "random_crop", "center_crop", "color_normalize"]
 
 
-def _no_codec(who):
-    raise MXNetError(f"image.{who}: tracegrad cannot decode image files (MXNet decodes them "
-                     f"with OpenCV; tracegrad has no image codec). Decode the file with an "
-                     f"image library and pass the HWC uint8 pixels to mx.nd.array / mx.np.array")
+def _check_flag(who, flag):
+    if int(flag) != flag or flag < 0:
+        raise MXNetError(f"image.{who}: flag must be 0 (greyscale) or 1 (colour), got {flag!r}")
+    return int(flag)
 
 
-def imread(filename, *args, **kwargs):
-    _no_codec("imread")
+def _to_array(who, pixels, flag, to_rgb, out):
+    """The decoded pixels as MXNet returns them: HWC uint8, RGB unless to_rgb is false,
+    (H, W, 1) for flag 0, written into `out` when given; an mx.np array under set_np."""
+    if flag == 0:
+        pixels = pixels[:, :, None]
+    elif not to_rgb:
+        pixels = pixels[:, :, ::-1]
+    if out is not None:
+        if tuple(out.shape) != pixels.shape:
+            raise MXNetError(f"image.{who}: out has shape {tuple(out.shape)}, the image is "
+                             f"{pixels.shape}")
+        out[:] = pixels
+        return out
+    from . import nd
+    res = nd.array(pixels, dtype="uint8")
+    if is_np_array():
+        from .numpy_api.ndarray import as_np
+        res = as_np(res)
+    return res
 
 
-def imdecode(buf, *args, **kwargs):
-    _no_codec("imdecode")
+def imdecode(buf, flag=1, to_rgb=True, out=None):
+    """Decode an image (JPEG, PNG, BMP, PPM, TIFF, WebP bytes) to an HWC uint8 array:
+    RGB, BGR (OpenCV's order) when to_rgb is false, (H, W, 1) greyscale for flag 0.
+    Decoded with Pillow (image_codec); JPEG pixels may differ from OpenCV's by a few levels."""
+    flag = _check_flag("imdecode", flag)
+    if isinstance(buf, NDArray):
+        if buf.dtype != np.uint8:
+            raise MXNetError(f"image.imdecode: an NDArray buffer must be uint8, got {buf.dtype}")
+        data = buf.asnumpy().tobytes()
+    elif isinstance(buf, (bytes, bytearray, np.ndarray)):
+        data = np.frombuffer(buf, dtype=np.uint8).tobytes() if isinstance(buf, np.ndarray) \
+            else bytes(buf)
+    else:
+        raise ValueError("buf must be of type bytes, bytearray or numpy.ndarray, if you would "
+                         f"like to input type str, please convert to bytes (got "
+                         f"{type(buf).__name__})")
+    pixels = image_codec.decode(data, "gray" if flag == 0 else "color",
+                                f"the buffer of {len(data)} bytes", "image.imdecode")
+    return _to_array("imdecode", pixels, flag, to_rgb, out)
+
+
+def imread(filename, flag=1, to_rgb=True, out=None):
+    """Read and decode an image file (see imdecode)."""
+    flag = _check_flag("imread", flag)
+    try:
+        with open(filename, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise MXNetError(f"image.imread: {str(filename)!r} couldn't open file: "
+                         f"{e.strerror or e}") from None
+    pixels = image_codec.decode(data, "gray" if flag == 0 else "color", f"file {filename!r}",
+                                "image.imread")
+    return _to_array("imread", pixels, flag, to_rgb, out)
 
 
 def _like(out, src):

@@ -10,7 +10,8 @@ RecordIOWriter does, so files interoperate with MXNet's both ways. An indexed fi
 Reading validates every header against the file: a wrong magic word, a flag out of sequence
 or a length past the end raises MXNetError naming the file and the offset; nothing is read
 past what the header promises. pack / unpack handle MXNet's IRHeader (flag, label, id, id2):
-a label array is stored after the header when flag > 0.
+a label array is stored after the header when flag > 0. pack_img / unpack_img encode and
+decode the image with Pillow (image_codec.py) where MXNet uses OpenCV, in OpenCV's BGR order.
 """
 import numbers
 import os
@@ -19,6 +20,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from . import image_codec
 from .base import MXNetError
 
 __all__ = ["MXRecordIO", "MXIndexedRecordIO", "IRHeader", "pack", "unpack", "pack_img",
@@ -224,33 +226,23 @@ def unpack(s):
     return header, s
 
 
-def _cv2(who):
-    try:
-        import cv2
-    except ImportError:
-        raise MXNetError(f"recordio.{who}: encoding and decoding images needs OpenCV "
-                         f"(pip install opencv-python-headless)") from None
-    return cv2
-
-
 def pack_img(header, img, quality=95, img_fmt=".jpg"):
-    """pack() of an image encoded with OpenCV (img_fmt '.jpg' or '.png')."""
-    cv2 = _cv2("pack_img")
-    fmt = img_fmt.upper()
-    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if fmt in (".JPG", ".JPEG") else \
-        [cv2.IMWRITE_PNG_COMPRESSION, quality] if fmt == ".PNG" else []
-    ok, buf = cv2.imencode(img_fmt, np.asarray(img), params)
-    if not ok:
-        raise MXNetError(f"recordio.pack_img: OpenCV could not encode the image as {img_fmt}")
-    return pack(header, buf.tobytes())
+    """pack() of an image (HWC in OpenCV's BGR order, or HW greyscale, uint8) encoded as
+    img_fmt '.jpg' (quality 1-100) or '.png' (quality = compression 0-9), with Pillow where
+    MXNet uses OpenCV."""
+    return pack(header, image_codec.encode(img, img_fmt, quality, "recordio.pack_img"))
 
 
 def unpack_img(s, iscolor=-1):
-    """(IRHeader, image as a numpy array) of a pack_img record."""
+    """(IRHeader, numpy image) of a pack_img record, as cv2.imdecode(buf, iscolor) gives it:
+    iscolor 1 (H, W, 3) BGR, 0 (H, W) greyscale, -1 as stored (HW grey, BGR or BGRA)."""
     header, s = unpack(s)
-    cv2 = _cv2("unpack_img")
-    img = cv2.imdecode(np.frombuffer(s, dtype=np.uint8), iscolor)
-    if img is None:
-        raise MXNetError("recordio.unpack_img: the record's bytes are not an image OpenCV "
-                         "can decode")
+    if iscolor not in (-1, 0, 1):
+        raise MXNetError(f"recordio.unpack_img: iscolor must be -1 (as stored), 0 (greyscale) "
+                         f"or 1 (colour), got {iscolor!r}")
+    mode = {-1: "unchanged", 0: "gray", 1: "color"}[iscolor]
+    img = image_codec.decode(s, mode, f"the image of record id {header.id}",
+                             "recordio.unpack_img")
+    if img.ndim == 3:
+        img = np.ascontiguousarray(img[:, :, [2, 1, 0, 3][:img.shape[2]]])   # RGB(A) -> BGR(A)
     return header, img

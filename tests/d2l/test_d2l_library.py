@@ -46,8 +46,8 @@ def test_image_crop_and_resize_helpers():
     normed = mx.image.color_normalize(img, np.array([10.0, 20.0, 30.0]), np.array([2.0, 4, 8]))
     onp.testing.assert_allclose(normed.asnumpy(), (pixels - [10, 20, 30]) / [2, 4, 8],
                                 rtol=1e-6)
-    with pytest.raises(mx.MXNetError, match="no image codec"):
-        mx.image.imread('banana.jpg')
+    with pytest.raises(mx.MXNetError, match="banana.jpg.*couldn't open file"):
+        mx.image.imread('banana.jpg')      # (no such file here: the error names it)
 
 
 def test_zero_d_arrays_format_like_numbers():

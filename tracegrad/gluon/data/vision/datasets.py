@@ -1,4 +1,7 @@
-"""MNIST, FashionMNIST, CIFAR10 and CIFAR100 read from MXNet 1.9.1's file layout under `root`
+"""ImageRecordDataset and ImageFolderDataset decode images with mx.image.imdecode / imread
+(Pillow); a corrupt image raises MXNetError naming its file or record.
+
+MNIST, FashionMNIST, CIFAR10 and CIFAR100 read from MXNet 1.9.1's file layout under `root`
 (default $MXNET_HOME/datasets/<name>, MXNET_HOME defaulting to ~/.mxnet).
 
 Nothing is downloaded: a missing file raises an error naming it and the URL to fetch it from.
@@ -9,6 +12,7 @@ HWC uint8 NDArray and an int32 label, as MXNet's (under set_np both are mx.np ar
 """
 import gzip
 import os
+import warnings
 
 import numpy as np
 
@@ -16,9 +20,10 @@ from .... import nd
 from ....array import wrap
 from ....numpy_api.ndarray import as_np
 from ....util import is_np_array
-from ..dataset import Dataset
+from ..dataset import Dataset, RecordFileDataset
 
-__all__ = ["MNIST", "FashionMNIST", "CIFAR10", "CIFAR100"]
+__all__ = ["MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "ImageRecordDataset",
+           "ImageFolderDataset"]
 
 _REPO = "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/gluon/dataset/"
 
@@ -146,3 +151,69 @@ class CIFAR100(CIFAR10):
 
     def _label_column(self):
         return int(bool(self._fine_label))
+
+
+class ImageRecordDataset(RecordFileDataset):
+    """The (image, label) samples of a RecordIO file of pack_img records (im2rec's .rec and
+    its .idx): the image decoded (flag 0 greyscale, 1 colour RGB), the label from the header
+    (a float, or a float32 array for a multi-value label)."""
+
+    def __init__(self, filename, flag=1, transform=None):
+        super().__init__(filename)
+        self._flag = flag
+        self._transform = transform
+
+    def __getitem__(self, idx):
+        from .... import image, recordio
+        from ....base import MXNetError
+        header, img = recordio.unpack(super().__getitem__(idx))
+        try:
+            data = image.imdecode(img, self._flag)
+        except MXNetError as e:
+            raise MXNetError(f"ImageRecordDataset {self.filename}: record {idx}: {e}") from None
+        if self._transform is not None:
+            return self._transform(data, header.label)
+        return data, header.label
+
+
+class ImageFolderDataset(Dataset):
+    """Images in one folder per class (root/car/0001.jpg, root/bus/0002.png, ...): the
+    class folders sorted give `synsets` (label i is synsets[i]); `items` is the sorted
+    (filename, label) list of .jpg/.jpeg/.png files. Other files are skipped with a warning,
+    as MXNet does. Images are read on access (flag 0 greyscale, 1 colour RGB)."""
+
+    def __init__(self, root, flag=1, transform=None):
+        self._root = os.path.expanduser(root)
+        self._flag = flag
+        self._transform = transform
+        self._exts = [".jpg", ".jpeg", ".png"]
+        self._list_images(self._root)
+
+    def _list_images(self, root):
+        self.synsets, self.items = [], []
+        for folder in sorted(os.listdir(root)):
+            path = os.path.join(root, folder)
+            if not os.path.isdir(path):
+                warnings.warn(f"Ignoring {path}, which is not a directory.", stacklevel=3)
+                continue
+            label = len(self.synsets)
+            self.synsets.append(folder)
+            for name in sorted(os.listdir(path)):
+                filename = os.path.join(path, name)
+                ext = os.path.splitext(filename)[1]
+                if ext.lower() not in self._exts:
+                    warnings.warn(f"Ignoring {filename} of type {ext}. Only support "
+                                  f"{', '.join(self._exts)}")
+                    continue
+                self.items.append((filename, label))
+
+    def __getitem__(self, idx):
+        from .... import image
+        filename, label = self.items[idx]
+        img = image.imread(filename, self._flag)
+        if self._transform is not None:
+            return self._transform(img, label)
+        return img, label
+
+    def __len__(self):
+        return len(self.items)
