@@ -371,3 +371,11 @@ nd = ndarray = _sys.modules[__name__]
 # automatic mixed precision (tracegrad/contrib_amp; importing it wraps nothing until amp.init)
 from . import contrib_amp as amp  # noqa: E402
 _sys.modules[__name__ + ".amp"] = amp
+
+# `from mxnet.contrib import text` / `mx.contrib.text.vocab` / `from mxnet.contrib.text import
+# embedding`: MXNet's token indexing and embeddings (tracegrad/contrib_text; never downloads)
+from . import contrib_text as text  # noqa: E402
+_sys.modules[__name__ + ".text"] = text
+for _name in ("utils", "vocab", "embedding"):
+    _sys.modules[__name__ + ".text." + _name] = getattr(text, _name)
+del _name
