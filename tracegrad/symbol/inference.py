@@ -163,32 +163,36 @@ def _probed_passes(sym, known, types):
     open_ = [n for n in order if _ops.unsized(n) and shapes[id(n)][0] is None]
     if not open_:
         return order, shapes, dtypes
+
     def attempt(size):
+        """_passes with the open creations' 0s set to `size`; None when that raises."""
         sizes = {id(n): tuple(size if d == 0 else d for d in n.params["shape"])
                  for n in open_}
-        got = _passes(sym, known, types, sizes)
-        return got if all(s is not None for n in got[0] for s in got[1][id(n)]) else None
-
-    candidates = _probe_candidates(known)
-    for size in candidates:
         try:
-            got = attempt(size)
+            return _passes(sym, known, types, sizes)
         except MXNetError:
-            continue
+            return None
+
+    def complete(got):
+        return all(s is not None for n in got[0] for s in got[1][id(n)])
+
+    got = None
+    candidates = _probe_candidates(known)
+    unused = next(k for k in range(2, len(candidates) + 3) if k not in candidates)
+    for size in candidates:
+        got = attempt(size)
         if got is None:
             continue
         # a size that appears nowhere must fail: else nothing constrains the dims (MXNet
-        # cannot infer them either) and the candidate was a guess
-        unused = next(k for k in range(2, len(candidates) + 3) if k not in candidates)
-        try:
-            guess = attempt(unused) is not None
-        except MXNetError:
-            guess = False
-        if guess:
+        # cannot infer them either) and the candidate would be a guess
+        if attempt(unused) is None:
+            return got
+        if complete(got):       # only the creation dims are unknown: say so
             break
-        return got
+        return order, shapes, dtypes    # (other inputs are missing: a partial answer)
     names = ", ".join(f"'{n.name}' {tuple(n.params['shape'])}" for n in open_)
-    if all(s is not None for s in known.values()):
+    if all(s is not None for n in order if n.op is None for s in shapes[id(n)]) or \
+            (got is not None and complete(got)):
         raise MXNetError(f"cannot infer the unknown dims (the 0s) of {names}: no "
                          f"consumer fixes them for inputs {dict(known)}; give the shape, or "
                          f"feed the state as a variable")
