@@ -64,7 +64,7 @@ def _data(batch_size, buckets):
 
 def test_lstm_bucketing_trains_and_perplexity_falls():
     _seed(0)
-    batch_size, num_hidden, num_embed = 16, 32, 16
+    batch_size, num_hidden, num_embed = 16, 16, 8
     buckets = [4, 8]
     data_train, data_val, vocab = _data(batch_size, buckets)
     stack = mx.rnn.SequentialRNNCell()
