@@ -178,3 +178,4 @@ def color_normalize(src, mean, std=None):
 from .image_aug import *  # noqa: E402,F401,F403  (the augmenters and CreateAugmenter)
 from .image_aug import __all__ as _AUGS  # noqa: E402
 __all__ += _AUGS
+from .image_iter import ImageIter  # noqa: E402,F401  (iterating records / lists into batches)

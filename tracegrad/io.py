@@ -586,3 +586,4 @@ class LibSVMIter(CSVIter):
         label = csr_matrix(rows[1]) if self._sparse_label else nd.array(rows[1])
         return [csr_matrix(rows[0])], [label]
 
+from .image_iter import ImageRecordIter  # noqa: E402,F401  (image_iter imports DataIter from here)
