@@ -22,7 +22,7 @@ from ..io import DataDesc
 from ..model import load_params
 from ..name import NameManager
 from .base_module import BaseModule
-from .module import Module
+from .module import Module, check_input_names
 
 
 class BucketingModule(BaseModule):
@@ -44,18 +44,8 @@ class BucketingModule(BaseModule):
         label_names = list(label_names) if label_names is not None else []
         state_names = list(state_names) if state_names is not None else []
         fixed_param_names = list(fixed_param_names) if fixed_param_names is not None else []
-        for kind, names in (("data", data_names), ("state", state_names),
-                            ("fixed_param", fixed_param_names)):
-            missing = [n for n in names if n not in args]
-            if missing:
-                raise ValueError(f"You created BucketingModule with sym_gen giving "
-                                 f"{kind}_names={names} for the default bucket, but input with "
-                                 f"name {missing[0]!r} is not found in symbol.list_arguments(). "
-                                 f"Did you mean one of: {args}?")
-        absent = [n for n in label_names if n not in args]
-        if absent:
-            warnings.warn(f"BucketingModule: label {absent} is not an argument of the default "
-                          f"bucket's symbol ({args})", stacklevel=2)
+        check_input_names("BucketingModule (its default bucket)", args, label_names,
+                          data=data_names, state=state_names, fixed_param=fixed_param_names)
         self._context = context if context is not None else cpu()
         self._module_kwargs = dict(logger=logger, context=self._context,
                                    work_load_list=work_load_list,

@@ -37,6 +37,23 @@ def _descs(shapes):
     return out
 
 
+def check_input_names(who, args, label_names, **groups):
+    """MXNet's check of a module's input names against its symbol's arguments: a data /
+    state / fixed_param name that is not one is an error, a label that is not one is
+    dropped with a warning. The label names kept."""
+    for kind, names in groups.items():
+        missing = [n for n in names if n not in args]
+        if missing:
+            raise ValueError(f"You created {who} with {kind}_names={names}, but input with "
+                             f"name {missing[0]!r} is not found in symbol.list_arguments(). "
+                             f"Did you mean one of: {args}?")
+    absent = [n for n in label_names if n not in args]
+    if absent:
+        warnings.warn(f"{who}: label {absent} is not an argument of the symbol ({args}); it "
+                      f"is ignored", stacklevel=3)
+    return [n for n in label_names if n in args]
+
+
 class Module(BaseModule):
     """Module(symbol, data_names=('data',), label_names=('softmax_label',), context=cpu())."""
 
@@ -50,17 +67,8 @@ class Module(BaseModule):
         label_names = list(label_names) if label_names is not None else []
         state_names = list(state_names) if state_names is not None else []
         args = symbol.list_arguments()
-        for kind, names in (("data", data_names), ("state", state_names)):
-            missing = [n for n in names if n not in args]
-            if missing:
-                raise ValueError(f"You created Module with Module(..., {kind}_names="
-                                 f"{names}) but input with name {missing[0]!r} is not found "
-                                 f"in symbol.list_arguments(). Did you mean one of: {args}?")
-        absent = [n for n in label_names if n not in args]
-        if absent:
-            warnings.warn(f"Module: label {absent} is not an argument of the symbol "
-                          f"({args}); it is ignored", stacklevel=2)
-            label_names = [n for n in label_names if n in args]
+        label_names = check_input_names("Module", args, label_names, data=data_names,
+                                        state=state_names)
         self._data_names, self._label_names = data_names, label_names
         self._state_names = state_names
         inputs = set(data_names + label_names + state_names)

@@ -51,7 +51,7 @@ def normalize_sequence(length, inputs, layout, merge, in_layout=None):
     if inputs is None:
         raise MXNetError("unroll(inputs=None) is not supported: create the input variables "
                          "outside unroll")
-    if layout not in ("NTC", "TNC") and "T" not in layout:
+    if "T" not in layout:
         raise MXNetError(f"unroll: layout {layout!r} has no time axis 'T'")
     axis = layout.find("T")
     in_axis = in_layout.find("T") if in_layout is not None else axis

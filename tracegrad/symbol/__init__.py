@@ -32,13 +32,15 @@ def __getattr__(name):
 
 
 class _Namespace:
-    """mx.sym.contrib / mx.sym.linalg: ops MXNet registers as _contrib_X / _linalg_X."""
+    """mx.sym.contrib / mx.sym.linalg: ops MXNet registers as _contrib_X / _linalg_X;
+    `internal`: mx.sym._internal, MXNet's internal ops by their own names (_plus, _mul,
+    _zeros, ...), which legacy code such as mx.rnn's cells calls directly."""
 
-    def __init__(self, prefix):
-        self._prefix = prefix
+    def __init__(self, prefix, internal=False):
+        self._prefix, self._internal = prefix, internal
 
     def __getattr__(self, name):
-        if name.startswith("_"):
+        if name.startswith("__") or name.startswith("_") != self._internal:
             raise AttributeError(name)
         return make_op(self._prefix + name)
 
@@ -62,17 +64,7 @@ def full(shape, val, dtype=None, **kwargs):
     return make_op("_full")(shape=shape, value=val, dtype=dtype, **kwargs)
 
 
-class _Internal:
-    """mx.sym._internal: MXNet's registered internal ops by their own names (_plus, _mul,
-    _zeros, ...), which legacy code such as mx.rnn's cells calls directly."""
-
-    def __getattr__(self, name):
-        if not name.startswith("_") or name.startswith("__"):
-            raise AttributeError(name)
-        return make_op(name)
-
-
-_internal = _Internal()
+_internal = _Namespace("", internal=True)
 
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",

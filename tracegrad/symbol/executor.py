@@ -149,14 +149,9 @@ class Executor:
         seen = [] if self._monitor_callback is not None else None
         on_node = None if seen is None else self._monitor_collector(seen)
         run = self._compiled() if on_node is None else None
-        if is_train:
-            with autograd.record(train_mode=True):
-                self.outputs = evaluate(self._symbol, values, on_node) if run is None \
-                    else list(run(*[values[k] for k in self._input_names]))
-        else:
-            with autograd.pause(train_mode=False):
-                self.outputs = evaluate(self._symbol, values, on_node) if run is None \
-                    else list(run(*[values[k] for k in self._input_names]))
+        with autograd.record(train_mode=True) if is_train else autograd.pause(train_mode=False):
+            self.outputs = evaluate(self._symbol, values, on_node) if run is None \
+                else list(run(*[values[k] for k in self._input_names]))
         self._recorded = bool(is_train)
         if seen:
             # outside record(): what the callback computes (a Monitor's norms) is not part

@@ -658,15 +658,20 @@ def sized_creation(node, shape):
 SHAPE_KEEPING = ("amp_cast", "amp_multicast", "Cast", "_copy", "BlockGrad")
 
 
+def behind(entry, ops):
+    """The entry (node, output) an input entry reads through a chain of `ops` (casts and
+    copies: output k of an amp_multicast is its input k, the others have one input)."""
+    node, k = entry
+    while node.op is not None and canonical(node.op) in ops and k < len(node.inputs):
+        node, k = node.inputs[k if node.op == "amp_multicast" else 0]
+    return node, k
+
+
 def shape_source(entry):
     """The variable (or unsized creation) node whose shape an input entry (node, output)
     has, through SHAPE_KEEPING ops; None when the entry's shape is computed otherwise."""
-    node, k = entry
-    while node.op is not None and not unsized(node):
-        if canonical(node.op) not in SHAPE_KEEPING or k >= len(node.inputs):
-            return None
-        node, k = node.inputs[k if node.op == "amp_multicast" else 0]
-    return node
+    node, _ = behind(entry, SHAPE_KEEPING)
+    return node if node.op is None or unsized(node) else None
 
 
 def check_growth(node, in_shapes):

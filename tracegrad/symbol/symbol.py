@@ -347,9 +347,7 @@ class Symbol:
         copies = {}
 
         def source(entry):
-            node, k = entry
-            while node.op in casts:
-                node, k = node.inputs[k if node.op == "amp_multicast" else 0]
+            node, k = _ops.behind(entry, casts)
             return copies[id(node)], k
         for node in order:
             if node.op in casts:
@@ -544,7 +542,7 @@ def evaluate(symbol, values, on_node=None):
     callback: MXNet reports internal nodes' outputs, which this loop has at no extra cost)."""
     results = {}
     order = symbol._order()
-    sizes = _creation_sizes(symbol, order, values)
+    sizes = None
     for node in order:
         if node.op is None:
             v = values.get(node.name)
@@ -553,6 +551,8 @@ def evaluate(symbol, values, on_node=None):
             results[id(node)] = [v]
             continue
         if _ops.unsized(node):
+            if sizes is None:
+                sizes = _creation_sizes(symbol, values)
             size = sizes.get(id(node))
             results[id(node)] = [_Unsized(node) if size is None
                                  else _ops.sized_creation(node, size)]
@@ -583,12 +583,10 @@ def evaluate(symbol, values, on_node=None):
     return outs
 
 
-def _creation_sizes(symbol, order, values):
+def _creation_sizes(symbol, values):
     """{id(node): shape} of the creations with unknown dims that no consumer's rule sizes
     (a legacy RNN cell's begin state), inferred for these inputs' shapes; cached on the
     symbol per input signature."""
-    if not any(_ops.unsized(n) for n in order):
-        return {}
     key = tuple(sorted((k, tuple(v.shape), np.dtype(v.dtype).name)
                        for k, v in values.items() if hasattr(v, "shape")))
     cache = symbol.__dict__.setdefault("_creation_size_cache", {})
