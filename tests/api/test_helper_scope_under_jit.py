@@ -14,7 +14,7 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, nd
-from tracegrad.tracing import jit as _jit
+from tracegrad.tracing import jit as _jit, scope as _scope
 
 pytestmark = pytest.mark.usefixtures("fresh_capture")
 
@@ -191,7 +191,7 @@ def test_library_code_is_not_walked():
     def body(x):
         return nd.relu(x) + np.float32(1.0) * float(np.pi)
 
-    names = [name for name, *_ in _jit._scope(body)]
+    names = [name for name, *_ in _scope.walk(body)]
     assert "nd" in names and "np" in names
     assert all(" (in " not in name for name in names), names   # numpy's and tracegrad's code
     assert all(not name.startswith(("nd.", "np.")) for name in names), names
@@ -267,7 +267,7 @@ def test_installed_modules_are_not_watched_but_a_global_function_is():
     f = mx.jit(lambda x: nd.relu(_scaled(x)) + np.float32(1.0))
     f(nd.array(X64))
     assert [name for _, value, name in f.watched
-            if not isinstance(value, _jit._VALUE_TYPES)] == ["_scaled"]
+            if not isinstance(value, _scope.VALUE_TYPES)] == ["_scaled"]
 
 
 class _Resisting:

@@ -3,7 +3,9 @@
 A scenario is a small program of x, two scope arrays c1, c2 and a scope number k, called
 several times. The scope is a closure's variables, a hybridized block's attributes, an
 object's attributes (`holder.c1`, the holder in the closure), a dict's items
-(`table["c1"]`), or a closure helper function the program calls to read them. Before each call one event changes the scope the way user
+(`table["c1"]`), a list's items (`box[0]`), the attributes of an object held in a list
+(`holders[0].c1`) or passed as an argument (`f(x, holder)`), or a closure helper function the
+program calls to read them. Before each call one event changes the scope the way user
 code does: a write in place (outside or inside record()), attach_grad with each grad_req,
 binding the name to a new array (of the same shape or a broadcast one; an object's old array
 is kept alive elsewhere), recomputing it under record() from the other one, a new value of k,
@@ -38,7 +40,7 @@ OPS = [
 
 EVENTS = ["none", "write", "write_recording", "attach_write", "attach_add", "attach_null",
           "rebind", "rebind_attached", "rebind_broadcast", "recompute", "number"]
-WHERES = ["closure", "block", "object", "helper", "dict"]
+WHERES = ["closure", "block", "object", "helper", "dict", "list", "nested", "argument"]
 
 
 class Scenario:
@@ -131,6 +133,33 @@ def run(scn, compiled):
             kept.append(getattr(holder, name))
             setattr(holder, name, value)
         f = mx.jit(body) if compiled else body
+    elif scn.where in ("list", "nested", "argument"):
+        holder = types.SimpleNamespace(stored=None, **scope)
+        box = [scope["c1"], scope["c2"], scope["k"]]
+        holders = [holder]
+        slot = {"c1": 0, "c2": 1, "k": 2}
+
+        def keep(v):       # (an attribute: an output compiled calls bind there too)
+            holder.stored = v
+
+        def body(x, h=None):
+            if scn.where == "list":
+                return program(scn.steps, x, box[0], box[1], box[2], keep)
+            h = holders[0] if h is None else h
+            return program(scn.steps, x, h.c1, h.c2, h.k, keep)
+
+        def get(name):
+            return box[slot[name]] if scn.where == "list" and name in slot else \
+                getattr(holder, name)
+
+        def put(name, value):
+            kept.append(get(name))
+            if scn.where == "list":
+                box[slot[name]] = value
+            else:
+                setattr(holder, name, value)
+        g = mx.jit(body) if compiled else body
+        f = (lambda x: g(x, holder)) if scn.where == "argument" else g
     elif scn.where == "dict":
         table = dict(scope, stored=None)
 

@@ -7,21 +7,15 @@ which of them need gradients, recording and training mode. Each signature owns a
 GuardTree: Python control flow on data met while tracing becomes guards, and each outcome
 seen gets its own compiled continuation (see guards.py). Parameters and random keys are
 inputs, fed fresh on every call; so are arrays the function reads from its scope (its
-closure, globals, attributes, and what its helpers read: _scope), and a place of that scope
+closure, globals, attributes, and what its helpers read: scope.py), and a place of that scope
 rebound, or a number there changed, traces again (explain() lists them). Variants are
 bounded per function and per guard; past a bound the call runs eagerly and one warning says
 where and why.
 """
-import dis
 import functools
-import os
-import sysconfig
 import threading
-import types
 import warnings
 import weakref
-
-import numpy as np
 
 from .. import log
 from ..array import HOOKS, NDArray, materializing, wrap
@@ -32,6 +26,9 @@ from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
 from .trace import _identifier, _names, trace
 from ..random import _state as _RANDOM
 from .scalars import TracedScalar, materialize
+from .scope import (INLINED, Contents, Places, Same, VALUE_TYPES as _VALUE_TYPES, argument_key,
+                    block_bound, changed as _changed, differs as _differs, now as _now,
+                    walk as _scope, watched as _watched)
 from ..runtime import tape
 from ..runtime.segments import python_ops
 from ..runtime.tape import STATE
@@ -70,8 +67,19 @@ def flatten(obj, arrays, names=None, path="arg"):
                             for k in sorted(obj, key=repr)))
     if type(obj) is TracedScalar:  # a traced scalar returned: its guarded numpy value
         obj = obj.concrete()
+    attributes = argument_key(obj)    # an object's attributes (`cfg.lr`) are read by fn too
+    if attributes is not None:      # (one without a hash of its own: by identity)
+        return ("static", type(obj), obj if _hashable(obj) else Same(obj), attributes)
     hash(obj)  # an unhashable static argument: TypeError, the call runs eagerly
     return ("static", type(obj), obj)
+
+
+def _hashable(obj):
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True
 
 
 def unflatten(tree, it):
@@ -81,7 +89,7 @@ def unflatten(tree, it):
         return next(it)
     kind = tree[0]
     if kind == "static":
-        return tree[2]
+        return tree[2].obj if type(tree[2]) is Same else tree[2]
     if kind == "stores":     # the outputs, then the arrays fn binds in its scope (jit._trace)
         out = unflatten(tree[1], it)
         for put in tree[2]:
@@ -115,7 +123,7 @@ class JitFunction:
         self.held = []          # arrays traced code read from its scope (weak references)
         self._new_held = []     # those the trace under way added (JitFunction._graft)
         self.places = []        # [(getter, array, name)]: where fn's scope held them
-        self.watched = []       # [(getter, value, name)]: the rest of its scope (_watched)
+        self.watched = []       # [(getter, value, name)]: the rest of its scope (scope.watched)
         self.rebinds, self.rebound_at, self.scope_eager = 0, 0, None
         self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0}
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
@@ -214,7 +222,7 @@ class JitFunction:
 
     def _hold(self, array, scope):
         """Note an array a trace read from fn's scope: its state joins the signature (_graft
-        rekeys the tree traced now) and its places in `scope` (_scope) are watched. A place
+        rekeys the tree traced now) and its places in `scope` (scope.walk) are watched. A place
         of none (a list's item) is watched through the weak reference: its replacement is
         seen when the array dies (Held)."""
         if not any(r() is array for r in self.held):
@@ -267,7 +275,8 @@ class JitFunction:
             except (ValueError, KeyError):
                 return f"{name} was deleted"
             if now is not value and _differs(now, value):
-                return f"{name} was bound to another value"
+                return f"{name} changed" if type(value) is Contents else \
+                    f"{name} was bound to another value"
         return None
 
     def __call__(self, *args, **kwargs):
@@ -345,6 +354,8 @@ class JitFunction:
                 return self._eager(args, kwargs, None)
         if self._full():
             return self._eager(args, kwargs, None)
+        if self._reads_state(tree):
+            return self._eager(args, kwargs, tree.eager)
         t0 = log.now()
         before = _RANDOM["counter"]
         path = self._trace(tree, key[0], args, kwargs, arrays, params)
@@ -382,6 +393,8 @@ class JitFunction:
         if path.rebound:
             tree.eager = (f"it binds {', '.join(path.rebound)} to another array while it runs "
                           f"(a side effect compiled code would not repeat)")
+        elif path.stateful:    # (made while it ran: every call reads another value)
+            tree.eager = self.scope_eager = _reads_state_reason(path.stateful)
         elif path.mutated:     # (every call would change it again: no signature compiles)
             tree.eager = self.scope_eager = (
                 f"it changes {', '.join(path.mutated)} while it runs (a side effect compiled "
@@ -402,6 +415,19 @@ class JitFunction:
         self._warn(f"tracegrad.jit: {self.name} {tree.eager}; "
                       f"{'it' if self.scope_eager else 'this signature'} runs eagerly",
                       stacklevel=5)
+        return True
+
+    def _reads_state(self, tree):
+        """Before a trace: whether fn reads Python state that changes as it is read (a random
+        generator, an iterator: scope.Places), which no watch sees. Then it runs eagerly from
+        now on (tracing would also advance that state once more than eager code does)."""
+        if block_bound(self.fn):
+            return False        # (a hybridized block: its graph is fixed, as in MXNet)
+        stateful = _scope(self.fn).stateful
+        if not stateful:
+            return False
+        tree.eager = self.scope_eager = _reads_state_reason(stateful)
+        self._warn(f"tracegrad.jit: {self.name} {tree.eager}; it runs eagerly", stacklevel=5)
         return True
 
     def _warn(self, message, stacklevel=2):
@@ -455,6 +481,8 @@ class JitFunction:
         if key in self.cache or self._full():
             return
         tree = self.cache[key] = GuardTree(needs, key[3], self.fastmath)
+        if self._reads_state(tree):
+            return
         self.last_reason = "first call (after deferred initialization)"
         t0 = log.now()
         counter = _RANDOM["counter"]  # this call ran eagerly: the trace must not draw again
@@ -495,7 +523,7 @@ class JitFunction:
         fn = self.fn
         first = _names(fn, len(names))
         param_ids = {id(p) for p in params}
-        after = []              # fn's scope (_scope) when it returned
+        after = Places()        # fn's scope (scope.walk) when it returned
 
         def flat_fn(*flat):
             a, kw = unflatten(struct, iter(flat))
@@ -505,7 +533,9 @@ class JitFunction:
             # arrays fn bound in its scope (`self.output = y`): outputs too, bound there by
             # every compiled call as fn's own code binds them (a parameter's or variable's
             # array is the same object at every call: it stays)
-            after.extend(_scope(fn))
+            walked = _scope(fn)
+            after.extend(walked)
+            after.stateful = walked.stateful
             stores = [(name, put, v) for name, _, v, put in after if isinstance(v, NDArray)
                       and scope_before.get(name) is not v and v._var is None
                       and id(v) not in param_ids]
@@ -558,7 +588,8 @@ class JitFunction:
             else:
                 feeds.append((Feed.CONST, leaf.data))
                 consts.append(_closure_name(after, leaf.data) + str(leaf.type))
-        self.watched = _watched(self.fn, after)
+        self.watched = _watched(self.fn, after, fed=frozenset(
+            id(data) for kind, data in feeds if kind == Feed.CONST))
         tree.pending_keys = [k.data for k in keys]
         tree.constants = sorted(set(tree.constants) | {str(t) for t in consts})
         for g, _ in guards:
@@ -576,6 +607,8 @@ class JitFunction:
         scope_after = {name: v for name, _, v, _ in after if isinstance(v, NDArray)}
         path.rebound = sorted(n for n, a in scope_before.items()
                               if id(a) in read and scope_after.get(n) is not a)
+        # Python state read as it changes (random, an iterator): no watch would see it
+        path.stateful = [] if block_bound(self.fn) else list(after.stateful)
         path.mutated = sorted(name for get, v, name in watched_before if _changed(get, v)
                               and not isinstance(_now(get), NDArray))   # (arrays: stores)
         # what an eager run instead of the compiled code must see first: the scope as it was
@@ -641,6 +674,14 @@ class JitFunction:
         return "\n".join(lines)
 
 
+
+def _reads_state_reason(names):
+    return (f"reads {', '.join(names)}, Python state that changes as it is read (compiled "
+            f"code would repeat the value its trace read; mx.nd.random draws compile)")
+
+
+INLINED.append(JitFunction)     # (the scope walk follows one into its function)
+
 def _python_ops(node, found=None):
     """(op name, reason) of the ops the compiled variants under `node` run in Python."""
     found = {} if found is None else found
@@ -669,239 +710,12 @@ def _owner(leaf):
     return None
 
 
-def _scope(fn):
-    """[(name, getter, value, setter)] for each place of fn's scope, as eager code would read
-    it again: the closure cells and globals fn's code names; the same of the functions it
-    reaches by those names (helpers it calls: user code, not tracegrad's or an installed
-    library's); the attributes their code names of the objects and user modules reached so
-    (`cfg.lr`, a method's `self.k`: its code is walked too), and the items of the dicts
-    reached so whose keys that code has as constants (`config["lr"]`); and a bound block's
-    attributes, its children's too (they are inlined in its trace). `getter` reads the place
-    again (ValueError or KeyError once emptied); `setter` binds it as fn's own code would."""
-    out, attributes, keys, done = [], set(), set(), set()   # (done: code, places walked)
-    functions = [(fn, "")]                      # (function, " (in helper)") to walk
-    objects, known = [], []     # (name, object, its dict, depth, items?): new, all
-    owner = getattr(fn, "__self__", None)
-    d = _own_dict(owner) if owner is not None else None
-    if d is not None and "_children" in d:
-        _block_tree(owner, out)
-    elif d is not None:
-        objects.append(("self", owner, d, 0, False))
-    while functions or objects:
-        while functions and len(done) < _MAX_SCOPE:
-            f, where = functions.pop()
-            code = getattr(f, "__code__", None)
-            if code is None or code in done:
-                continue
-            done.add(code)
-            names, attrs, consts = _names_read(code)
-            attributes.update(attrs)
-            keys.update(consts)
-            found = [(n, _cell_getter(c), c.cell_contents, _cell_setter(c))
-                     for n, c in zip(code.co_freevars, getattr(f, "__closure__", None) or ())
-                     if _filled(c) and _first((id(c),), done)]
-            g = getattr(f, "__globals__", {})
-            found += [(n, functools.partial(g.__getitem__, n), g[n],
-                       functools.partial(g.__setitem__, n)) for n in names
-                      if n in g and _first((id(g), n), done)]
-            for n, get, v, put in found:
-                out.append((n + where, get, v, put))
-                _follow(v, n, functions, objects, 0)
-        functions = []
-        known += objects
-        objects = []
-        for prefix, obj, d, depth, items in known:  # (again after each round: walked code
-            for k in sorted((keys if items else attributes).intersection(d)):   # names more)
-                if len(done) >= _MAX_SCOPE or not _first((id(d), k), done):
-                    continue
-                name = f"{prefix}[{k!r}]" if items else f"{prefix}.{k}"
-                out.append((name, functools.partial(d.__getitem__, k), d[k],
-                            functools.partial(d.__setitem__, k)))
-                if depth < 3:
-                    _follow(d[k], name, functions, objects, depth + 1)
-            if items:
-                continue
-            for k in sorted(attributes.difference(d)):   # a method its code calls: walked too
-                if len(done) < _MAX_SCOPE and _first((id(type(obj)), k), done):
-                    method = _class_function(type(obj), k)
-                    if method is not None:
-                        functions.append((method, f" (in {prefix}.{k})"))
-    return out
-
-
-_MAX_SCOPE = 512     # functions and places one walk visits at most
-
-
-def _first(key, done):
-    """Whether `key` is met for the first time (then noted in `done`): a place two walked
-    functions name (a module's global) is listed once."""
-    if key in done:
-        return False
-    done.add(key)
-    return True
-
-
-def _class_function(cls, name):
-    """The user function `cls` defines as `name` (a method, static or class method), found
-    without running a descriptor; None."""
-    for klass in cls.__mro__:
-        if name in klass.__dict__:
-            f = klass.__dict__[name]
-            f = getattr(f, "__func__", f)
-            return f if _is_user_function(f) else None
-    return None
-
-
-def _follow(v, name, functions, objects, depth):
-    """Queue what a place's value leads to: a user function (walked), a user module or an
-    object (the attributes walked code names, from its own dict), a dict (the items whose
-    keys walked code has as constants: `config["lr"]`). Nothing of the value's own code runs
-    (no __getattr__): a value that resists is not followed."""
-    try:
-        if type(v) is dict:
-            objects.append((name, v, v, depth, True))
-        elif isinstance(v, JitFunction):      # (inlined in the trace: its scope is read there)
-            functions.append((v.fn, f" (in {name})"))
-        elif isinstance(v, types.MethodType):
-            if _is_user_function(v.__func__):
-                functions.append((v.__func__, f" (in {name})"))
-                d = _own_dict(v.__self__)
-                if d is not None:
-                    objects.append((f"{name}.__self__", v.__self__, d, depth, False))
-        elif isinstance(v, types.FunctionType):
-            if _is_user_function(v):
-                functions.append((v, f" (in {name})"))
-        elif isinstance(v, types.ModuleType):
-            if _user_module(v):
-                objects.append((name, v, _own_dict(v), depth, False))
-        elif not isinstance(v, (type, NDArray)):
-            d = _own_dict(v)
-            if d is not None:
-                objects.append((name, v, d, depth, False))
-    except Exception:  # noqa: BLE001 - a proxy object raising from isinstance: not followed
-        return
-
-
-def _own_dict(v):
-    """v's own attribute dict, read without running its __getattr__; None when it has none."""
-    try:
-        d = object.__getattribute__(v, "__dict__")
-    except Exception:  # noqa: BLE001 - no instance dict (slots), or a descriptor that raises
-        return None
-    return d if type(d) is dict else None
-
-
-def _user_module(m):
-    """Whether module `m` is the user's (its file is: _user_file), read from its own dict."""
-    d = _own_dict(m)
-    path = d.get("__file__") if d is not None else None
-    return type(path) is str and _user_file(path)
-
-
-def _is_user_function(f):
-    return isinstance(f, types.FunctionType) and _user_file(f.__code__.co_filename)
-
-
-@functools.lru_cache(maxsize=1024)
-def _user_file(filename):
-    """Whether code from `filename` is the user's: not tracegrad's, the standard library's or
-    an installed package's (their globals are not watched)."""
-    if filename.startswith("<frozen") or filename.startswith("<tracegrad"):
-        return False
-    if filename.startswith("<"):        # exec'd code, an interactive session's
-        return True
-    path = os.path.realpath(filename)
-    return not path.startswith(_LIBRARY_DIRS)
-
-
-_LIBRARY_DIRS = tuple(sorted({os.path.realpath(p) + os.sep for p in (
-    *(sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")),
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) if p}))
-
-
-def _block_tree(block, out):
-    """A bound block's attributes and its children's, all of them (arrays a trace reads
-    there are found by identity)."""
-    blocks, seen = [("self", block)], set()
-    while blocks:
-        prefix, b = blocks.pop()
-        d = getattr(b, "__dict__", None)
-        if d is None or id(b) in seen:      # (a block shared by two parents: once)
-            continue
-        seen.add(id(b))
-        for k, v in list(d.items()):
-            out.append((f"{prefix}.{k}", functools.partial(d.__getitem__, k), v,
-                        functools.partial(d.__setitem__, k)))
-        blocks += [(f"{prefix}.{k}", c) for k, c in getattr(b, "_children", {}).items()]
-
-
-_VALUE_TYPES = (bool, int, float, complex, str, np.number, np.bool_, type(None))
-
-
-def _watched(fn, places):
-    """[(getter, value, name)]: the places of fn's scope (`places`, _scope) that hold no
-    array: Python numbers, flags and strings, compared by value, and the rest (a function it
-    calls, a numpy array it reads, an object, a module of the user's) by identity. A trace
-    used them as they were, so a call where one changed traces again. Not an installed
-    module (`nd`, `np`: nobody binds those names to another module), nor a hybridized
-    block's: MXNet's cached graph keeps them too."""
-    if getattr(fn, "__code__", None) is None or \
-            hasattr(getattr(fn, "__self__", None), "_children"):
-        return []
-    return [(get, v, name) for name, get, v, _ in places
-            if not isinstance(v, NDArray) and not (
-                isinstance(v, types.ModuleType) and not _user_module(v))]
-
-
-def _differs(now, value):
-    """Whether `now`, which is not `value`, counts as another one: a number, flag or string
-    by value (of its type), anything else by identity."""
-    return not isinstance(value, _VALUE_TYPES) or type(now) is not type(value) or now != value
-
-
 def _restore(path):
     """Bind the places of fn's scope its trace changed back to what they held before it (an
     eager run of the call follows, or ran already)."""
     for put, value in path.undo:
         put(value)
 
-
-def _now(get):
-    """What the place `get` reads holds now (_EMPTIED once emptied)."""
-    try:
-        return get()
-    except (ValueError, KeyError):
-        return _EMPTIED
-
-
-_EMPTIED = object()
-
-
-def _changed(get, value):
-    """Whether the place `get` reads no longer holds `value` (_differs)."""
-    now = _now(get)
-    return now is not value and _differs(now, value)
-
-
-@functools.lru_cache(maxsize=256)
-def _names_read(code):
-    """(global names `code` loads or stores, attribute names it loads or stores, its string
-    constants: the dict keys it may subscript), with its nested functions' and
-    comprehensions' (co_names alone mixes the first two)."""
-    globals_, attributes = set(), set()
-    keys = {c for c in code.co_consts if type(c) is str}
-    for instruction in dis.get_instructions(code):
-        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL"):
-            globals_.add(instruction.argval)
-        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR"):
-            attributes.add(instruction.argval)
-    for const in code.co_consts:
-        if isinstance(const, type(code)):
-            inner = _names_read(const)
-            globals_.update(inner[0])
-            attributes.update(inner[1])
-            keys.update(inner[2])
-    return tuple(sorted(globals_)), tuple(sorted(attributes)), tuple(sorted(keys))
 
 
 def _store(put, traced):
@@ -913,35 +727,17 @@ def _store(put, traced):
 
 
 def _scope_array(scope, value):
-    """The array of a scope (_scope) whose tape value is `value` (one recorded before the
+    """The array of a scope (scope.walk) whose tape value is `value` (one recorded before the
     call), or None."""
     return next((v for _, _, v, _ in scope if isinstance(v, NDArray) and v._value is value),
                 None)
 
 
-def _cell_getter(cell):
-    return lambda: cell.cell_contents
-
-
-def _cell_setter(cell):
-    def put(value):
-        cell.cell_contents = value
-    return put
-
-
 def _closure_name(scope, data):
-    """'name: ' of the place of a scope (_scope) holding the array `data` (explain() lists
+    """'name: ' of the place of a scope (scope.walk) holding the array `data` (explain() lists
     arrays read at trace time), or ''."""
     return next((f"{name}: " for name, _, v, _ in scope
                  if isinstance(v, NDArray) and v._data is data), "")
-
-
-def _filled(cell):
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True
 
 
 def _show(part, x):

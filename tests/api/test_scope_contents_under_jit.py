@@ -1,0 +1,257 @@
+"""Python values a jitted function reads through containers, objects passed as arguments,
+class attributes and default arguments; and Python state that changes as it is read.
+
+Eager code reads them again at every call. Compiled code must never return the value its
+trace computed from an old one: a change traces again, a side effect on them while it runs
+makes the function run eagerly, and a random generator or an iterator (no watch can see those
+change) makes it run eagerly from the start. Each case is checked against the same function
+run eagerly (`fn`) and against numpy in float64."""
+import random
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, nd
+from tracegrad.tracing import scope as _scope
+
+pytestmark = pytest.mark.usefixtures("fresh_capture")
+
+X64 = np.array([[0.3, -1.2, 0.5], [2.0, 0.1, -0.7]])
+
+
+def _check(jf, x, want):
+    """The jitted call, the same function run eagerly, and the float64 reference agree."""
+    got = jf(nd.array(x)).asnumpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(jf.fn(nd.array(x)).asnumpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_a_number_in_a_list_changed_in_place():
+    scales = [0.5, 2.0]
+    jf = mx.jit(lambda x: x * scales[0] + scales[1])
+    for a, b in ((0.5, 2.0), (0.5, 2.0), (3.0, 2.0), (3.0, -1.0)):
+        scales[0], scales[1] = a, b
+        _check(jf, X64, X64 * a + b)
+    assert jf.counts["traces"] == 3     # one per contents seen, none for a repeat
+    assert jf.counts["native"] == 4
+
+
+def test_an_int_replaced_by_an_equal_float_traces_again():
+    """1 and 1.0 are equal, but the trace's literal dtype differs (a float32 multiply either
+    way here; an integer power would not be): the contents compare by type too."""
+    k = [2]
+    jf = mx.jit(lambda x: x ** k[0])
+    _check(jf, X64, X64 ** 2)
+    k[0] = 2.0
+    _check(jf, X64, X64 ** 2)
+    assert jf.counts["traces"] == 2
+
+
+def test_a_dict_item_under_a_key_the_code_computes():
+    table = {"a": 1.0, "b": -3.0}
+    which = ["a"]
+    jf = mx.jit(lambda x: x * table[which[0]])
+    _check(jf, X64, X64)
+    which[0] = "b"
+    _check(jf, X64, X64 * -3.0)
+    table["b"] = 0.25
+    _check(jf, X64, X64 * 0.25)
+    del table["a"]       # (another key removed: the contents changed, the value did not)
+    _check(jf, X64, X64 * 0.25)
+    assert jf.counts["native"] == 4
+
+
+def test_an_object_held_in_a_list_and_a_tuple_replaced_in_a_list():
+    objs = [types.SimpleNamespace(s=1.0)]
+    pairs = [(1.0, 2.0)]
+    jf = mx.jit(lambda x: x * objs[0].s + pairs[0][1])
+    _check(jf, X64, X64 + 2.0)
+    objs[0].s = 4.0
+    _check(jf, X64, X64 * 4.0 + 2.0)
+    pairs[0] = (1.0, 9.0)
+    _check(jf, X64, X64 * 4.0 + 9.0)
+    objs[0] = types.SimpleNamespace(s=-1.0)
+    _check(jf, X64, -X64 + 9.0)
+
+
+def test_a_number_read_from_a_small_numpy_array_changed_in_place():
+    scale = np.array(2.0)
+    offsets = np.array([0.5, -0.5])
+    jf = mx.jit(lambda x: x * float(scale) + offsets[1].item())
+    _check(jf, X64, X64 * 2.0 - 0.5)
+    scale[...] = 5.0
+    _check(jf, X64, X64 * 5.0 - 0.5)
+    offsets[1] = 3.0
+    _check(jf, X64, X64 * 5.0 + 3.0)
+
+
+def test_getattr_with_a_constant_name_and_a_class_attribute():
+    class Config:
+        lr = 0.5
+
+    ns = types.SimpleNamespace(k=1.0)
+    cfg = Config()
+    jf = mx.jit(lambda x: x * getattr(ns, "k") * cfg.lr)
+    _check(jf, X64, X64 * 0.5)
+    ns.k = 2.5
+    _check(jf, X64, X64 * 1.25)
+    Config.lr = 2.0       # (the instance has none of its own: read on its class)
+    _check(jf, X64, X64 * 5.0)
+    cfg.lr = -1.0         # (now its own)
+    _check(jf, X64, X64 * -2.5)
+
+
+def test_a_mutable_default_argument():
+    def f(x, weights=[1.0, 2.0]):   # noqa: B006 - the point of the test
+        return x * weights[1]
+
+    jf = mx.jit(f)
+    _check(jf, X64, X64 * 2.0)
+    f.__defaults__[0][1] = 7.0
+    _check(jf, X64, X64 * 7.0)
+
+
+def test_an_object_passed_as_an_argument_keys_the_call_by_its_attributes():
+    cfg = types.SimpleNamespace(lr=1.0, opt=types.SimpleNamespace(momentum=0.5), name="a")
+    jf = mx.jit(lambda x, c: x * c.lr + c.opt.momentum)
+    x = nd.array(X64)
+    np.testing.assert_allclose(jf(x, cfg).asnumpy(), X64 + 0.5, rtol=1e-6)
+    cfg.lr = 3.0
+    np.testing.assert_allclose(jf(x, cfg).asnumpy(), X64 * 3 + 0.5, rtol=1e-6)
+    cfg.opt.momentum = -2.0
+    np.testing.assert_allclose(jf(x, cfg).asnumpy(), X64 * 3 - 2.0, rtol=1e-6)
+    cfg.lr, cfg.opt.momentum = 1.0, 0.5      # (back to the first: its compiled variant)
+    np.testing.assert_allclose(jf(x, cfg).asnumpy(), X64 + 0.5, rtol=1e-6)
+    assert jf.counts["traces"] == 3 and jf.counts["native"] == 4
+
+
+def test_a_container_changed_while_the_function_runs_makes_it_eager_and_counts_once():
+    counter = [0]
+
+    def f(x):
+        counter[0] += 1
+        return x * counter[0]
+
+    jf = mx.jit(f)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n in (1, 2, 3):
+            np.testing.assert_allclose(jf(nd.array(X64)).asnumpy(), X64 * n, rtol=1e-6)
+    assert counter[0] == 3      # (the trace's increment was put back before the eager run)
+    assert any("the items of counter" in str(w.message) for w in caught)
+
+
+def test_an_array_appended_to_a_global_list_is_appended_at_every_call():
+    outputs = []
+
+    def f(x):
+        y = x * 2
+        outputs.append(y)
+        return y + 1
+
+    jf = mx.jit(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            _check_one = jf(nd.array(X64)).asnumpy()
+            np.testing.assert_allclose(_check_one, X64 * 2 + 1, rtol=1e-6)
+    assert len(outputs) == 3
+    for y in outputs:
+        np.testing.assert_allclose(y.asnumpy(), X64 * 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("source", ["random", "np.random", "RandomState", "bound", "iterator"])
+def test_python_state_that_changes_as_it_is_read_runs_eagerly(source):
+    rs = np.random.RandomState(0)
+    it = iter(range(100))
+    draw = {
+        "random": lambda: random.random(),
+        "np.random": lambda: float(np.random.rand()),
+        "RandomState": lambda: float(rs.rand()),
+        "bound": random.random,
+        "iterator": lambda: next(it),
+    }[source]
+    jf = mx.jit(lambda x: x * draw())
+
+    def run(fn, seed):
+        random.seed(seed)
+        np.random.seed(seed)
+        nonlocal rs, it
+        rs, it = np.random.RandomState(seed), iter(range(100))
+        return [fn(nd.array(X64)).asnumpy() for _ in range(3)]
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = run(jf, 3)
+    eager = run(jf.fn, 3)
+    for a, b in zip(compiled, eager):
+        np.testing.assert_array_equal(a, b)     # (the same draws, none spent on a trace)
+    assert not np.array_equal(compiled[0], compiled[1])
+    assert jf.counts["traces"] == 0
+    assert any("changes as it is read" in str(w.message) for w in caught)
+
+
+def test_tracegrads_own_random_and_numpy_constants_still_compile():
+    jf = mx.jit(lambda x: x * np.float32(2) + nd.random.uniform(shape=(2, 3)))
+    a, b = jf(nd.array(X64)).asnumpy(), jf(nd.array(X64)).asnumpy()
+    assert not np.array_equal(a, b)
+    assert jf.counts["traces"] == 1 and jf.counts["native"] == 2
+
+
+def test_a_large_list_is_watched_by_identity_and_length():
+    big = [1.0] * (_scope.MAX_ITEMS + 1)
+    jf = mx.jit(lambda x: x * big[0])
+    _check(jf, X64, X64)
+    assert "the length of big" in jf.explain()
+    big.append(2.0)       # (its length changed: traced again)
+    _check(jf, X64, X64)
+    assert jf.counts["traces"] == 2
+
+
+def test_a_watched_number_in_a_list_gives_the_gradient_of_its_value_now():
+    k = [2.0]
+    jf = mx.jit(lambda x: nd.sum(nd.tanh(x * k[0])))
+    for value in (2.0, -0.5):
+        k[0] = value
+        x = nd.array(X64)
+        x.attach_grad()
+        with autograd.record():
+            y = jf(x)
+        y.backward()
+        want = value * (1 - np.tanh(X64 * value) ** 2)
+        np.testing.assert_allclose(x.grad.asnumpy(), want, rtol=1e-5, atol=1e-6)
+        # and against finite differences of the float64 function
+        eps, i = 1e-6, (1, 2)
+        up, down = X64.copy(), X64.copy()
+        up[i] += eps
+        down[i] -= eps
+        fd = (np.tanh(up * value).sum() - np.tanh(down * value).sum()) / (2 * eps)
+        np.testing.assert_allclose(x.grad.asnumpy()[i], fd, rtol=1e-4)
+
+
+def test_a_callable_object_and_a_partial():
+    import functools
+
+    class Scaler:
+        def __init__(self):
+            self.k = 1.0
+
+        def __call__(self, x):
+            return x * self.k
+
+    s = Scaler()
+    jf = mx.jit(s)
+    _check(jf, X64, X64)
+    s.k = 5.0
+    _check(jf, X64, X64 * 5.0)
+
+    def f(x, weights):
+        return x * weights[0]
+    w = [2.0]
+    jp = mx.jit(functools.partial(f, weights=w))
+    _check(jp, X64, X64 * 2.0)
+    w[0] = -3.0
+    _check(jp, X64, X64 * -3.0)
