@@ -131,10 +131,10 @@ class ScalarEmitter:
         return SVal(self.math.int_pow(x.v, y.v), dt)
 
     def maximum(self, x, y):
-        return self._extremum(x, y, ">=")
+        return self._extremum(x, y, ">")
 
     def minimum(self, x, y):
-        return self._extremum(x, y, "<=")
+        return self._extremum(x, y, "<")
 
     def _extremum(self, x, y, cmp):
         x, y, dt = self._promote(x, y)
