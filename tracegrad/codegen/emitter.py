@@ -107,8 +107,8 @@ class ScalarEmitter:
         return SVal(self.math.floor_div(x.v, y.v), dt)
 
     def mod(self, x, y):
-        """numpy mod: the remainder takes the divisor's sign; x % 0 gives 0 (MXNet's kernel,
-        float too; int never UB)."""
+        """numpy mod: the remainder takes the divisor's sign, a zero one too; x % 0 gives 0
+        (MXNet's kernel, float too; int never UB)."""
         x, y, dt = self._promote(x, y)
         b = self.b
         if dt == "bool":
@@ -119,6 +119,10 @@ class ScalarEmitter:
             fix = b.and_(b.fcmp_ordered("!=", r, zero),
                          b.xor(b.fcmp_ordered("<", r, zero), b.fcmp_ordered("<", y.v, zero)))
             r = b.select(fix, b.fadd(r, y.v), r)
+            # a zero remainder is a zero of the divisor's sign (numpy's copysign(0, y))
+            signed_zero = b.select(b.fcmp_ordered("<", y.v, zero), ir.Constant(x.v.type, -0.0),
+                                   zero)
+            r = b.select(b.fcmp_ordered("==", r, zero), signed_zero, r)
             return SVal(b.select(b.fcmp_ordered("==", y.v, zero), zero, r), dt)
         return SVal(self.math.floor_mod(x.v, y.v), dt)
 
