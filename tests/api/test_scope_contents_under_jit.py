@@ -255,3 +255,36 @@ def test_a_callable_object_and_a_partial():
     _check(jp, X64, X64 * 2.0)
     w[0] = -3.0
     _check(jp, X64, X64 * -3.0)
+
+
+def test_a_function_that_changes_its_arguments_runs_eagerly_and_changes_them_once():
+    """A list it appends to, a dict it sets, an array it stores in a list, an object's
+    counter: what eager code does to the caller's objects, once per call (the trace works on
+    copies of the containers, and an object's attributes are put back before the eager run)."""
+    def f(x, log, table, slots, state):
+        log.append(float(x.sum().asscalar()))
+        table["last"] = len(log)
+        slots[0] = x * 2
+        state.calls += 1
+        return x * 3
+
+    jf = mx.jit(f)
+    log, table, slots, state = [], {}, [None], types.SimpleNamespace(calls=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n in (1, 2, 3):
+            x = nd.array(X64 * n)
+            np.testing.assert_allclose(jf(x, log, table, slots, state).asnumpy(), X64 * n * 3,
+                                       rtol=1e-6)
+            np.testing.assert_allclose(slots[0].asnumpy(), X64 * n * 2, rtol=1e-6)
+    np.testing.assert_allclose(log, [X64.sum() * n for n in (1, 2, 3)], rtol=1e-5)
+    assert table == {"last": 3} and state.calls == 3
+    assert any("changes an argument" in str(w.message) for w in caught)
+
+
+def test_arguments_read_but_not_changed_still_compile():
+    jf = mx.jit(lambda x, coeffs, opts: x * coeffs[0] + opts["shift"])
+    for _ in range(3):
+        _check_args = jf(nd.array(X64), [2.0, 1.0], {"shift": 0.5}).asnumpy()
+        np.testing.assert_allclose(_check_args, X64 * 2 + 0.5, rtol=1e-6)
+    assert jf.counts["traces"] == 1 and jf.counts["native"] == 3

@@ -16,6 +16,7 @@ import functools
 import threading
 import warnings
 import weakref
+from operator import is_ as _is
 
 from .. import log
 from ..array import HOOKS, NDArray, materializing, wrap
@@ -26,9 +27,9 @@ from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
 from .trace import _identifier, _names, trace
 from ..random import _state as _RANDOM
 from .scalars import TracedScalar, materialize
-from .scope import (INLINED, Contents, Places, Same, VALUE_TYPES as _VALUE_TYPES, argument_key,
-                    block_bound, changed as _changed, differs as _differs, now as _now,
-                    walk as _scope, watched as _watched)
+from .scope import (INLINED, Contents, Places, Same, VALUE_TYPES as _VALUE_TYPES,
+                    argument_dicts, argument_key, block_bound, changed as _changed,
+                    differs as _differs, now as _now, walk as _scope, watched as _watched)
 from ..runtime import tape
 from ..runtime.segments import python_ops
 from ..runtime.tape import STATE
@@ -395,6 +396,9 @@ class JitFunction:
                           f"(a side effect compiled code would not repeat)")
         elif path.stateful:    # (made while it ran: every call reads another value)
             tree.eager = self.scope_eager = _reads_state_reason(path.stateful)
+        elif path.changed_args:
+            tree.eager = ("it changes an argument it was passed (a list's or a dict's items, an "
+                          "object's attributes): a side effect compiled code would not repeat")
         elif path.mutated:     # (every call would change it again: no signature compiles)
             tree.eager = self.scope_eager = (
                 f"it changes {', '.join(path.mutated)} while it runs (a side effect compiled "
@@ -525,9 +529,23 @@ class JitFunction:
         param_ids = {id(p) for p in params}
         after = Places()        # fn's scope (scope.walk) when it returned
 
+        # the objects among the arguments whose attributes key the call (scope.argument_key),
+        # as they were: put back if fn changes them while traced (an eager run follows)
+        objects = [(d, dict(d)) for d in argument_dicts((args, kwargs))]
+        changed_args = []
+
         def flat_fn(*flat):
             a, kw = unflatten(struct, iter(flat))
             out = fn(*a, **kw)
+            if type(struct) is not int:     # a list, dict or object argument fn changed
+                again = []
+                try:
+                    same = flatten((a, kw), again) == struct and len(again) == len(flat) \
+                        and all(map(_is, again, flat))
+                except TypeError:
+                    same = False
+                if not same:
+                    changed_args.append(True)
             outs = []
             tree = flatten(out, outs)
             # arrays fn bound in its scope (`self.output = y`): outputs too, bound there by
@@ -613,6 +631,9 @@ class JitFunction:
                               and not isinstance(_now(get), NDArray))   # (arrays: stores)
         # what an eager run instead of the compiled code must see first: the scope as it was
         path.undo = [(put, v) for _, get, v, put in places_before if _changed(get, v)]
+        path.changed_args = bool(changed_args)
+        if changed_args:
+            path.undo += [(functools.partial(_refill_dict, d), saved) for d, saved in objects]
         for n, a in scope_after.items():    # an array fn computed and stored while traced:
             v = a._value                        # cut from the trace's graph (eager code would
             if scope_before.get(n) is not a and v is not None and v.seq > traced_from:
@@ -716,6 +737,11 @@ def _restore(path):
     for put, value in path.undo:
         put(value)
 
+
+
+def _refill_dict(d, saved):
+    d.clear()
+    d.update(saved)
 
 
 def _store(put, traced):

@@ -403,15 +403,35 @@ def argument_key(obj):
     numbers, flags and strings by value, anything else by identity, the objects and
     containers in them one level down. None: not such an object (a class, a function, a
     module, a block: by identity or by its own hash). TypeError: too large to watch."""
+    if not argument_key_of(obj):
+        return None
+    return _deep(own_dict(obj), [MAX_ITEMS], 3)
+
+
+def argument_dicts(args):
+    """The attribute dicts of the objects among a call's arguments (nested in its lists,
+    tuples and dicts) whose attributes key the call (argument_key)."""
+    out, stack = [], [args]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is list or t is tuple:
+            stack.extend(v)
+        elif t is dict:
+            stack.extend(v.values())
+        elif argument_key_of(v):
+            out.append(own_dict(v))
+    return out
+
+
+def argument_key_of(obj):
+    """Whether object `obj`, an argument, is keyed by its attributes (argument_key)."""
     if isinstance(obj, (type, types.FunctionType, types.MethodType, types.ModuleType,
-                        types.BuiltinFunctionType, NDArray)) or \
-            any(isinstance(obj, w) for w in INLINED):
-        return None
+                        types.BuiltinFunctionType, NDArray)) or isinstance(obj, VALUE_TYPES) \
+            or any(isinstance(obj, w) for w in INLINED):
+        return False
     d = own_dict(obj)
-    if d is None or "_children" in d:
-        return None
-    budget = [MAX_ITEMS]
-    return _deep(d, budget, 3)
+    return d is not None and "_children" not in d
 
 
 def _deep(v, budget, depth):
