@@ -288,3 +288,28 @@ def test_arguments_read_but_not_changed_still_compile():
         _check_args = jf(nd.array(X64), [2.0, 1.0], {"shift": 0.5}).asnumpy()
         np.testing.assert_allclose(_check_args, X64 * 2 + 0.5, rtol=1e-6)
     assert jf.counts["traces"] == 1 and jf.counts["native"] == 3
+
+
+def test_hostile_scope_values_are_walked_without_running_their_code():
+    """A list holding itself, a 0-d object array, an object whose attribute look-up and
+    comparison raise, tuple keys, a set of objects, a bounded deque: the walk neither loops
+    nor raises, and what the function reads is still watched."""
+    class Raising:
+        def __getattr__(self, name):
+            raise RuntimeError("no attributes here")
+
+        def __eq__(self, other):
+            raise RuntimeError("no comparisons here")
+
+        __hash__ = object.__hash__
+
+    import collections
+    loop = [1.0]
+    loop.append(loop)
+    odd = (np.array(object()), Raising(), {(1, 2): 3.0}, {Raising(), Raising()},
+           collections.deque([1.0, 2.0], maxlen=3))
+    jf = mx.jit(lambda x: x * loop[0] + odd[2][(1, 2)] + odd[4][-1] + len(odd[3]))
+    _check(jf, X64, X64 + 3.0 + 2.0 + 2)
+    loop[0] = 2.0
+    odd[4].append(7.0)
+    _check(jf, X64, X64 * 2 + 3.0 + 7.0 + 2)

@@ -11,17 +11,18 @@ names:
 - objects and user modules: the attributes walked code names or has as string constants
   (`cfg.lr`, `getattr(cfg, "lr")`, a method's `self.k`), from the instance's own dict, or a
   plain value its class holds;
-- containers: a list's, a dict's or a set's items, and a small numpy array's values, are one
-  place each (their *contents*: numbers, flags and strings by value, anything else by
-  identity; `counter[0]`, `table[key]`, `float(scale)`), and the objects and containers in
-  them are followed in turn; a dict's items under keys the code has as constants are places
-  of their own too (an array stored there is an output: `cache["last"] = y`);
+- containers: a list's, a dict's, a set's or a deque's items, and a numpy array's values
+  (up to MAX_ARRAY, unless the compiled code reads the array itself), are one place each
+  (their *contents*: numbers, flags and strings by value, anything else by identity;
+  `counter[0]`, `table[key]`, `float(scale)`), and the objects and containers in them are
+  followed in turn; a dict's items under keys the code has as constants are places of their
+  own too (an array stored there is an output: `cache["last"] = y`);
 - a bound block's attributes and its children's (they are inlined in its trace).
 
-Arrays are not compared here: jit feeds the arrays a trace read at every call (compiled.Held),
-and watches where they were read from by identity. A container larger than MAX_ITEMS is
-watched by identity and length only (explain() lists it), and a walk stops after MAX_PLACES
-places. `argument_key` does the same for an object passed as an argument: its attributes join
+NDArrays are not compared here: jit feeds the arrays a trace read at every call
+(compiled.Held), and watches where they were read from by identity. A container larger than
+MAX_ITEMS (a numpy array larger than MAX_ARRAY) is watched by identity and length only
+(explain() lists it), and a walk stops after MAX_PLACES places. `argument_key` does the same for an object passed as an argument: its attributes join
 the call's signature."""
 import dis
 import functools
@@ -38,7 +39,7 @@ from ..array import NDArray
 
 MAX_PLACES = 512     # functions and places one walk visits at most
 MAX_ITEMS = 256      # items of a container watched by content (and followed)
-MAX_ARRAY = 64       # values of a numpy array watched by content
+MAX_ARRAY = 4096     # values of a numpy array watched by content (a Python read of one)
 MAX_DEPTH = 3        # objects and containers followed from a place of fn's own code
 
 VALUE_TYPES = (bool, int, float, complex, str, np.number, np.bool_, type(None))
@@ -89,7 +90,7 @@ def contents(c, exclude=frozenset()):
         return Contents(sorted(map(_item, c), key=repr))
     if t is np.ndarray:
         return Contents((c.dtype.str, c.shape, c.tobytes()))
-    return Contents((Same(c), len(c)))     # (too large: identity and length)
+    return _identity_and_length(c)     # (too large: identity and length)
 
 
 class ContentsOf:
@@ -371,7 +372,7 @@ def _stateful(name, v, pairs):
 
 
 def _identity_and_length(c):
-    return Contents((Same(c), len(c)))
+    return Contents((Same(c), c.size if type(c) is np.ndarray else len(c)))
 
 
 def _ignore(_value):
