@@ -313,3 +313,40 @@ def test_hostile_scope_values_are_walked_without_running_their_code():
     loop[0] = 2.0
     odd[4].append(7.0)
     _check(jf, X64, X64 * 2 + 3.0 + 7.0 + 2)
+
+
+def test_an_object_arguments_array_rebound_while_the_old_one_lives():
+    """The old array kept alive elsewhere: its weak reference does not die, so the object's
+    attribute itself keys the call (by the array's identity)."""
+    h = types.SimpleNamespace(w=nd.array(np.ones(3)))
+    jf = mx.jit(lambda x, holder: x * holder.w)
+    x = nd.array(X64)
+    np.testing.assert_allclose(jf(x, h).asnumpy(), X64, rtol=1e-6)
+    old = h.w
+    h.w = nd.array(np.arange(3.0))
+    np.testing.assert_allclose(jf(x, h).asnumpy(), X64 * np.arange(3.0), rtol=1e-6)
+    assert old is not None
+
+
+def test_a_jitted_method_gets_self_and_watches_the_attributes_it_reads():
+    class Model:
+        def __init__(self, k):
+            self.k, self.w = k, nd.array(np.ones(3))
+            self.unread = 0
+
+        @mx.jit
+        def apply(self, x):
+            return x * self.k + self.w
+
+    m = Model(2.0)
+    x = nd.array(X64)
+    np.testing.assert_allclose(m.apply(x).asnumpy(), X64 * 2 + 1, rtol=1e-6)
+    m.unread += 1        # (an attribute the code does not read: no new trace)
+    np.testing.assert_allclose(m.apply(x).asnumpy(), X64 * 2 + 1, rtol=1e-6)
+    assert Model.apply.counts["traces"] == 1
+    m.k = -1.0
+    np.testing.assert_allclose(m.apply(x).asnumpy(), -X64 + 1, rtol=1e-6)
+    other = Model(3.0)
+    np.testing.assert_allclose(other.apply(x).asnumpy(), X64 * 3 + 1, rtol=1e-6)
+    m.w = nd.array(np.arange(3.0))
+    np.testing.assert_allclose(m.apply(x).asnumpy(), -X64 + np.arange(3.0), rtol=1e-6)

@@ -17,6 +17,7 @@ import threading
 import warnings
 import weakref
 from operator import is_ as _is
+from types import MethodType
 
 from .. import log
 from ..array import HOOKS, NDArray, materializing, wrap
@@ -52,23 +53,24 @@ _TRACING = _Tracing()
 
 
 # ---------------------------------------------------------------------- argument structure
-def flatten(obj, arrays, names=None, path="arg"):
+def flatten(obj, arrays, names=None, path="arg", attrs=None):
     """The hashable structure of `obj` with every NDArray replaced by a slot (appended to
-    `arrays`); Python scalars, strings and None are part of the structure."""
+    `arrays`); Python scalars, strings and None are part of the structure, and so are the
+    attributes (`attrs`: the names fn's code reads) of an object (scope.argument_key)."""
     if isinstance(obj, NDArray):
         arrays.append(obj)
         if names is not None:
             names.append(path)
         return "A"
     if isinstance(obj, (tuple, list)):
-        return (type(obj), tuple(flatten(x, arrays, names, f"{path}_{i}")
+        return (type(obj), tuple(flatten(x, arrays, names, f"{path}_{i}", attrs)
                                  for i, x in enumerate(obj)))
     if isinstance(obj, dict):
-        return (dict, tuple((k, flatten(obj[k], arrays, names, f"{path}_{k}"))
+        return (dict, tuple((k, flatten(obj[k], arrays, names, f"{path}_{k}", attrs))
                             for k in sorted(obj, key=repr)))
     if type(obj) is TracedScalar:  # a traced scalar returned: its guarded numpy value
         obj = obj.concrete()
-    attributes = argument_key(obj)    # an object's attributes (`cfg.lr`) are read by fn too
+    attributes = argument_key(obj, attrs)   # an object's attributes (`cfg.lr`) fn reads
     if attributes is not None:      # (one without a hash of its own: by identity)
         return ("static", type(obj), obj if _hashable(obj) else Same(obj), attributes)
     hash(obj)  # an unhashable static argument: TypeError, the call runs eagerly
@@ -130,6 +132,7 @@ class JitFunction:
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
         self.first_reason = "first call"
         self.quiet = False      # (tracegrad's own functions: no warnings, see _warn)
+        self._names = None      # (_attribute_names)
         # one call at a time: a trace swaps the parameters' tape values for its own leaves
         self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
@@ -162,7 +165,7 @@ class JitFunction:
                     break
         if arrays is None:
             arrays = []
-            structure = flatten((args, kwargs), arrays)
+            structure = flatten((args, kwargs), arrays, attrs=self._attribute_names())
         recording = STATE.recording
         types, needs = [], []
         for a in (*arrays, *params) if params else arrays:
@@ -215,6 +218,19 @@ class JitFunction:
                 if new_key != key:
                     self.cache = {new_key: tree}
         return added
+
+    def _attribute_names(self):
+        """The attribute names fn's code (and the code it reaches) reads: an object
+        argument's attributes of those names key a call (scope.argument_key)."""
+        names = self._names
+        if names is None:
+            names = self._names = _scope(self.fn).names
+        return names
+
+    def __get__(self, obj, objtype=None):
+        """A jitted function defined in a class is a method: `self` is its first argument
+        (its attributes the code reads key each call, as any object argument's do)."""
+        return self if obj is None else MethodType(self, obj)
 
     def _held_key(self, recording):
         """The signature part of the arrays traced code read from its scope (see Held)."""
@@ -306,8 +322,8 @@ class JitFunction:
                 return self._eager(args, kwargs, why)
         try:
             key, arrays, needs = self._signature(args, kwargs, params)
-        except TypeError:  # an unhashable static argument: nothing to key on
-            return self._eager(args, kwargs, "an argument is unhashable")
+        except TypeError as e:  # an unhashable static argument: nothing to key on
+            return self._eager(args, kwargs, f"an argument cannot key a call: {e}")
         tree = self.cache.get(key)
         if tree is None:
             self.last_reason = self._why_new(key)
@@ -540,7 +556,8 @@ class JitFunction:
             if type(struct) is not int:     # a list, dict or object argument fn changed
                 again = []
                 try:
-                    same = flatten((a, kw), again) == struct and len(again) == len(flat) \
+                    same = flatten((a, kw), again, attrs=self._attribute_names()) == struct \
+                        and len(again) == len(flat) \
                         and all(map(_is, again, flat))
                 except TypeError:
                     same = False

@@ -30,6 +30,7 @@ import os
 import random
 import sysconfig
 import types
+import weakref
 from collections import deque
 from operator import is_ as _is
 
@@ -334,6 +335,7 @@ def walk(fn):
             w.stateful.add(state)
     out = Places(w.out)
     out.stateful = sorted(w.stateful)
+    out.names = frozenset(w.attributes | w.keys)
     return out
 
 
@@ -342,6 +344,7 @@ class Places(list):
     changes as it is read (a random generator, an iterator, the clock), which no watch sees:
     compiled code would repeat the value its trace read."""
     stateful = ()
+    names = frozenset()     # the attribute names and string constants of the walked code
 
 
 _STATEFUL_MODULES = frozenset({"random", "secrets", "uuid", "time", "numpy.random"})
@@ -399,14 +402,15 @@ def _class_value(own, klass, name):
     return klass.__dict__[name]
 
 
-def argument_key(obj):
-    """The part of a call's signature an object argument adds (jit.flatten): its attributes,
-    numbers, flags and strings by value, anything else by identity, the objects and
-    containers in them one level down. None: not such an object (a class, a function, a
-    module, a block: by identity or by its own hash). TypeError: too large to watch."""
+def argument_key(obj, names=None):
+    """The part of a call's signature an object argument adds (jit.flatten): its attributes
+    (those in `names`, the attribute names fn's code reads, when given), numbers, flags and
+    strings by value, arrays and anything else by identity, the objects and containers in
+    them one level down. None: not such an object (a class, a function, a module, a block:
+    by identity or by its own hash). TypeError: too large to watch."""
     if not argument_key_of(obj):
         return None
-    return _deep(own_dict(obj), [MAX_ITEMS], 3)
+    return _deep(own_dict(obj), [MAX_ITEMS], 3, names)
 
 
 def argument_dicts(args):
@@ -435,21 +439,24 @@ def argument_key_of(obj):
     return d is not None and "_children" not in d
 
 
-def _deep(v, budget, depth):
-    """`v` as a hashable snapshot: numbers, flags and strings by value, arrays by kind only
-    (jit feeds and watches those itself), containers and user objects item by item down to
-    `depth`, anything else by identity."""
+def _deep(v, budget, depth, names=None):
+    """`v` as a hashable snapshot: numbers, flags and strings by value, arrays by identity
+    (SameArray), containers and user objects item by item down to `depth` (an attribute
+    dict, `attributes`: only the names in `names`, when given), anything else by identity."""
     budget[0] -= 1
     if budget[0] < 0:
-        raise TypeError("an argument object too large to watch")
+        raise TypeError(f"an argument object with more than {MAX_ITEMS} attributes and items "
+                        f"to watch")
     if isinstance(v, VALUE_TYPES):
         return (type(v), v)
     if isinstance(v, NDArray):
-        return "A"
+        return SameArray(v)
     t = type(v)
     if depth > 0:
         if t is dict:
-            return (dict, tuple((_item(k), _deep(x, budget, depth - 1)) for k, x in v.items()))
+            items = v.items() if names is None else \
+                [(k, x) for k, x in v.items() if k in names]
+            return (dict, tuple((_item(k), _deep(x, budget, depth - 1)) for k, x in items))
         if t is list or t is tuple or t is deque:
             return (t, tuple(_deep(x, budget, depth - 1) for x in v))
         if t is np.ndarray and _watchable(v):
@@ -457,8 +464,26 @@ def _deep(v, budget, depth):
         d = own_dict(v) if not isinstance(v, (type, types.FunctionType, types.ModuleType,
                                                types.MethodType)) else None
         if d is not None and "_children" not in d:
-            return (t, Same(v), _deep(d, budget, depth - 1))
+            return (t, Same(v), _deep(d, budget, depth - 1, names))
     return Same(v)
+
+
+class SameArray:
+    """An array in a call's signature, by identity, without keeping it alive (a dead one
+    matches nothing: its id may be reused)."""
+    __slots__ = ("ref", "ident")
+
+    def __init__(self, array):
+        self.ref, self.ident = weakref.ref(array), id(array)
+
+    def __eq__(self, other):
+        if type(other) is not SameArray:
+            return False
+        a = self.ref()
+        return a is not None and a is other.ref()
+
+    def __hash__(self):
+        return self.ident
 
 
 def own_dict(v):
