@@ -350,3 +350,16 @@ def test_a_jitted_method_gets_self_and_watches_the_attributes_it_reads():
     np.testing.assert_allclose(other.apply(x).asnumpy(), X64 * 3 + 1, rtol=1e-6)
     m.w = nd.array(np.arange(3.0))
     np.testing.assert_allclose(m.apply(x).asnumpy(), -X64 + np.arange(3.0), rtol=1e-6)
+
+
+def test_a_generator_seeded_inside_the_function_compiles():
+    """`np.random.default_rng(seed)` and `random.Random(seed)` made at every call draw the
+    same numbers every call: nothing there changes as it is read."""
+    def f(x):
+        w = np.random.default_rng(3).normal(size=3)
+        return x * nd.array(w) + random.Random(4).random()
+    jf = mx.jit(f)
+    want = X64 * np.random.default_rng(3).normal(size=3) + random.Random(4).random()
+    _check(jf, X64, want)
+    _check(jf, X64, want)
+    assert jf.counts["traces"] == 1 and jf.counts["eager_fallbacks"] == 0

@@ -151,7 +151,7 @@ class _Walk:
     def __init__(self):
         self.out = []            # (name, getter, value, setter)
         self.attributes, self.keys, self.done = set(), set(), set()
-        self.pairs = set()       # (name, attribute): `np.random` read as such
+        self.chains = set()      # attribute chains read from a name: ("np", "random", "rand")
         self.modules = []        # (name, module) of the places holding a module
         self.stateful = set()    # names of places holding state that changes as it is read
         self.functions = []      # (function, " (in helper)")
@@ -174,7 +174,7 @@ class _Walk:
         self.out.append((name, get, value, put))
         if type(value) is types.ModuleType:
             self.modules.append((name if prefix is None else prefix, value))
-        state = _stateful(name if prefix is None else prefix, value, self.pairs)
+        state = _stateful(name if prefix is None else prefix, value, self.chains)
         if state is not None:
             self.stateful.add(state)
         if depth <= MAX_DEPTH:
@@ -223,10 +223,10 @@ class _Walk:
         if code is None or code in self.done:
             return
         self.done.add(code)
-        names, attrs, consts, pairs = _names_read(code)
+        names, attrs, consts, chains = _names_read(code)
         self.attributes.update(attrs)
         self.keys.update(consts)
-        self.pairs.update(pairs)
+        self.chains.update(chains)
         for n, c in zip(code.co_freevars, getattr(f, "__closure__", None) or ()):
             if _filled(c) and self.first((id(c),)):
                 self.place(n + where, _cell_getter(c), c.cell_contents, _cell_setter(c), 0, n)
@@ -330,7 +330,7 @@ def walk(fn):
             w.items(name, c, depth)
     w.container_places()
     for raw, v in w.modules:      # (numpy named before the code reading `np.random` was walked)
-        state = _stateful(raw, v, w.pairs)
+        state = _stateful(raw, v, w.chains)
         if state is not None:
             w.stateful.add(state)
     out = Places(w.out)
@@ -347,22 +347,32 @@ class Places(list):
     names = frozenset()     # the attribute names and string constants of the walked code
 
 
-_STATEFUL_MODULES = frozenset({"random", "secrets", "uuid", "time", "numpy.random"})
+_STATEFUL_MODULES = frozenset({"secrets", "uuid", "time"})
+# what makes a seeded generator (deterministic given its seed), in random and numpy.random
+_SEEDED = frozenset({"Random", "default_rng", "RandomState", "Generator", "SeedSequence",
+                     "PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64", "BitGenerator"})
 _GENERATORS = (random.Random, np.random.RandomState, np.random.Generator)
 
 
-def _stateful(name, v, pairs):
+def _stateful(name, v, chains):
     """`name` when place value `v` is Python state that changes as it is read (see Places),
-    else None: the modules random, time, numpy.random, a generator object or a function
-    bound to one (`from random import random`), an iterator; numpy, when code reads
-    `name.random` (`pairs`, which may grow: walk checks again at the end)."""
+    else None: the time module; the random and numpy.random modules, numpy's `.random`, when
+    the code reads more of them than the constructors of a seeded generator
+    (`np.random.default_rng(seed)` is the same at every call; `chains`, which may grow: walk
+    checks again at the end); a generator object or a function bound to one (`from random
+    import random`); an iterator."""
     try:
         if isinstance(v, types.ModuleType):
             module = v.__name__
             if module in _STATEFUL_MODULES:
                 return name
-            if module == "numpy" and (name, "random") in pairs:
-                return f"{name}.random"
+            if module in ("random", "numpy.random"):
+                reads = [c[1:] for c in chains if c[0] == name]
+                return name if not reads or any(r[0] not in _SEEDED for r in reads) else None
+            if module == "numpy":
+                reads = [c[2:] for c in chains if c[:2] == (name, "random")]
+                return f"{name}.random" if any(not r or r[0] not in _SEEDED for r in reads) \
+                    else None
             return None
         if isinstance(v, _GENERATORS) or isinstance(getattr(v, "__self__", None), _GENERATORS):
             return name
@@ -593,32 +603,38 @@ def changed(get, value):
 @functools.lru_cache(maxsize=256)
 def _names_read(code):
     """(global names `code` loads or stores, attribute names it loads or stores, its string
-    constants: the dict keys and attribute names it may look up, the (name, attribute) pairs
-    it reads as `name.attribute` of a global or closure name), with its nested functions' and
-    comprehensions' (co_names alone mixes the first two)."""
-    globals_, attributes, pairs = set(), set(), set()
+    constants: the dict keys and attribute names it may look up, the attribute chains it
+    reads from a global or closure name: ("np", "random", "rand") for `np.random.rand`),
+    with its nested functions' and comprehensions' (co_names alone mixes the first two)."""
+    globals_, attributes, chains = set(), set(), set()
     keys = {c for c in code.co_consts if type(c) is str}
-    previous = None
+    chain = []
     for instruction in dis.get_instructions(code):
         op = instruction.opname
+        if op in ("CACHE", "EXTENDED_ARG", "PRECALL"):
+            continue
+        if op in ("LOAD_ATTR", "LOAD_METHOD") and chain:
+            chain.append(instruction.argval)
+        else:
+            if len(chain) > 1:
+                chains.add(tuple(chain))
+            chain = [instruction.argval] if op in (
+                "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLOSURE") else []
         if op in ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL"):
             globals_.add(instruction.argval)
         elif op in ("LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR"):
             attributes.add(instruction.argval)
-            if previous is not None and previous.opname in (
-                    "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLOSURE"):
-                pairs.add((previous.argval, instruction.argval))
-        if op not in ("CACHE", "EXTENDED_ARG", "PRECALL"):
-            previous = instruction
+    if len(chain) > 1:
+        chains.add(tuple(chain))
     for const in code.co_consts:
         if isinstance(const, type(code)):
             inner = _names_read(const)
             globals_.update(inner[0])
             attributes.update(inner[1])
             keys.update(inner[2])
-            pairs.update(inner[3])
+            chains.update(inner[3])
     return (tuple(sorted(globals_)), tuple(sorted(attributes)), tuple(sorted(keys)),
-            frozenset(pairs))
+            frozenset(chains))
 
 
 def _cell_getter(cell):
