@@ -262,7 +262,7 @@ class JitFunction:
             self.rebinds = 0
         self.rebinds, self.rebound_at = self.rebinds + 1, calls
         self.cache, self.held, self.places, self.last_tree = {}, [], [], None
-        self.watched = []
+        self.watched, self._names = [], None     # (a helper rebound may read other names)
         self.first_reason = f"{what} since the last trace (the compiled code read the old one)"
         if self.rebinds <= MAX_REBINDS:
             return None
@@ -712,13 +712,13 @@ class JitFunction:
         return "\n".join(lines)
 
 
-
 def _reads_state_reason(names):
     return (f"reads {', '.join(names)}, Python state that changes as it is read (compiled "
             f"code would repeat the value its trace read; mx.nd.random draws compile)")
 
 
 INLINED.append(JitFunction)     # (the scope walk follows one into its function)
+
 
 def _python_ops(node, found=None):
     """(op name, reason) of the ops the compiled variants under `node` run in Python."""
