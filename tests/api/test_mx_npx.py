@@ -294,3 +294,27 @@ def test_parameters_under_set_np_are_np_views(np_mode):
     npx.reset_np()
     assert type(net.weight.data()) is mx.nd.NDArray
     npx.set_np()
+
+
+def test_a_jitted_function_returns_np_arrays_as_it_did_eagerly(np_mode):
+    """Under set_np the compiled call returns mx.np arrays where the function returned them
+    (it returned mx.nd arrays before: `y.sum()` then had nd's shape (1,), not ())."""
+    def f(x):
+        return (x * x).sum(), {"rows": x.mean(axis=0)}, [x == 2]
+
+    jf = mx.jit(f)
+    x64 = onp.array([[1.0, 2.0], [3.0, 4.0]])
+    for _ in range(2):
+        x = np.array(x64)
+        x.attach_grad()
+        with autograd.record():
+            total, rest, (mask,) = jf(x)
+        total.backward()
+        eager_total, eager_rest, (eager_mask,) = f(np.array(x64))
+        for got, want in ((total, eager_total), (rest["rows"], eager_rest["rows"]),
+                          (mask, eager_mask)):
+            assert type(got) is type(want) is np.ndarray
+            assert got.shape == want.shape and got.dtype == want.dtype
+            onp.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6)
+        onp.testing.assert_allclose(x.grad.asnumpy(), 2 * x64, rtol=1e-6)
+    assert jf.counts["native"] == 2

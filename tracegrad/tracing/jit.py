@@ -53,20 +53,22 @@ _TRACING = _Tracing()
 
 
 # ---------------------------------------------------------------------- argument structure
-def flatten(obj, arrays, names=None, path="arg", attrs=None):
+def flatten(obj, arrays, names=None, path="arg", attrs=None, np_slots=False):
     """The hashable structure of `obj` with every NDArray replaced by a slot (appended to
     `arrays`); Python scalars, strings and None are part of the structure, and so are the
-    attributes (`attrs`: the names fn's code reads) of an object (scope.argument_key)."""
+    attributes (`attrs`: the names fn's code reads) of an object (scope.argument_key). With
+    `np_slots` (a function's outputs), an mx.np array's slot is "N": the compiled call
+    returns an mx.np array there, as the function did."""
     if isinstance(obj, NDArray):
         arrays.append(obj)
         if names is not None:
             names.append(path)
-        return "A"
+        return "N" if np_slots and isinstance(obj, NpArray) else "A"
     if isinstance(obj, (tuple, list)):
-        return (type(obj), tuple(flatten(x, arrays, names, f"{path}_{i}", attrs)
+        return (type(obj), tuple(flatten(x, arrays, names, f"{path}_{i}", attrs, np_slots)
                                  for i, x in enumerate(obj)))
     if isinstance(obj, dict):
-        return (dict, tuple((k, flatten(obj[k], arrays, names, f"{path}_{k}", attrs))
+        return (dict, tuple((k, flatten(obj[k], arrays, names, f"{path}_{k}", attrs, np_slots))
                             for k in sorted(obj, key=repr)))
     if type(obj) is TracedScalar:  # a traced scalar returned: its guarded numpy value
         obj = obj.concrete()
@@ -90,6 +92,8 @@ def unflatten(tree, it):
         return tuple(it), {}
     if tree == "A":
         return next(it)
+    if tree == "N":     # (an mx.np array the function returned)
+        return as_np(next(it))
     kind = tree[0]
     if kind == "static":
         return tree[2].obj if type(tree[2]) is Same else tree[2]
@@ -563,8 +567,8 @@ class JitFunction:
                     same = False
                 if not same:
                     changed_args.append(True)
-            outs = []
-            tree = flatten(out, outs)
+            outs = []      # (a block's call makes its mx.np outputs itself: Block._call_np)
+            tree = flatten(out, outs, np_slots=not block_bound(fn))
             # arrays fn bound in its scope (`self.output = y`): outputs too, bound there by
             # every compiled call as fn's own code binds them (a parameter's or variable's
             # array is the same object at every call: it stays)
