@@ -363,3 +363,23 @@ def test_a_generator_seeded_inside_the_function_compiles():
     _check(jf, X64, want)
     _check(jf, X64, want)
     assert jf.counts["traces"] == 1 and jf.counts["eager_fallbacks"] == 0
+
+
+def test_dicts_and_keyword_arguments_keep_their_order():
+    """`for k in kwargs` sees the call's order, and a returned dict (or OrderedDict) has the
+    order the function gave it (both were sorted by key before: values in the wrong places)."""
+    from collections import OrderedDict
+    x = nd.array(X64)
+    by_keywords = mx.jit(lambda x, **kw: [kw[k] * x for k in kw])
+    for _ in range(2):
+        got = by_keywords(x, b=2.0, a=1.0)
+        np.testing.assert_allclose(got[0].asnumpy(), X64 * 2.0, rtol=1e-6)
+        np.testing.assert_allclose(got[1].asnumpy(), X64, rtol=1e-6)
+    got = by_keywords(x, a=1.0, b=2.0)          # (another order: another signature)
+    np.testing.assert_allclose(got[0].asnumpy(), X64, rtol=1e-6)
+    returns = mx.jit(lambda x: ({"b": x, "a": x * 2, 3: x}, OrderedDict([("z", x), ("a", x)])))
+    for _ in range(2):
+        plain, ordered = returns(x)
+        assert list(plain) == ["b", "a", 3] and type(ordered) is OrderedDict
+        assert list(ordered) == ["z", "a"]
+        np.testing.assert_allclose(plain["a"].asnumpy(), X64 * 2, rtol=1e-6)

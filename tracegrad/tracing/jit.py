@@ -16,6 +16,7 @@ import functools
 import threading
 import warnings
 import weakref
+from collections import OrderedDict
 from operator import is_ as _is
 from types import MethodType
 
@@ -67,9 +68,10 @@ def flatten(obj, arrays, names=None, path="arg", attrs=None, np_slots=False):
     if isinstance(obj, (tuple, list)):
         return (type(obj), tuple(flatten(x, arrays, names, f"{path}_{i}", attrs, np_slots)
                                  for i, x in enumerate(obj)))
-    if isinstance(obj, dict):
-        return (dict, tuple((k, flatten(obj[k], arrays, names, f"{path}_{k}", attrs, np_slots))
-                            for k in sorted(obj, key=repr)))
+    if isinstance(obj, dict):   # (in its own order: `for k in kwargs` sees the call's)
+        return (OrderedDict if type(obj) is OrderedDict else dict,
+                tuple((k, flatten(v, arrays, names, f"{path}_{k}", attrs, np_slots))
+                      for k, v in obj.items()))
     if type(obj) is TracedScalar:  # a traced scalar returned: its guarded numpy value
         obj = obj.concrete()
     attributes = argument_key(obj, attrs)   # an object's attributes (`cfg.lr`) fn reads
@@ -102,8 +104,8 @@ def unflatten(tree, it):
         for put in tree[2]:
             put(next(it))
         return out
-    if kind is dict:
-        return {k: unflatten(t, it) for k, t in tree[1]}
+    if kind is dict or kind is OrderedDict:
+        return kind((k, unflatten(t, it)) for k, t in tree[1])
     items = [unflatten(t, it) for t in tree[1]]
     return items if kind is list else kind(items) if kind is tuple else kind(*items)
 
