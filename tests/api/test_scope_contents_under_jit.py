@@ -383,3 +383,20 @@ def test_dicts_and_keyword_arguments_keep_their_order():
         assert list(plain) == ["b", "a", 3] and type(ordered) is OrderedDict
         assert list(ordered) == ["z", "a"]
         np.testing.assert_allclose(plain["a"].asnumpy(), X64 * 2, rtol=1e-6)
+
+
+def test_attributes_read_by_computed_names():
+    """getattr(obj, name) with a name the code computes: every attribute of the objects it
+    reaches is watched (and keys an object argument)."""
+    cfg = types.SimpleNamespace(a0=2.0, a1=-1.0)
+    names = ["a0"]
+    jf = mx.jit(lambda x: x * getattr(cfg, names[0]))
+    _check(jf, X64, X64 * 2.0)
+    cfg.a0 = 7.0
+    _check(jf, X64, X64 * 7.0)
+    names[0] = "a1"
+    _check(jf, X64, -X64)
+    by_argument = mx.jit(lambda x, c: x * getattr(c, "a" + "1"))
+    np.testing.assert_allclose(by_argument(nd.array(X64), cfg).asnumpy(), -X64, rtol=1e-6)
+    cfg.a1 = 0.5
+    np.testing.assert_allclose(by_argument(nd.array(X64), cfg).asnumpy(), X64 * 0.5, rtol=1e-6)

@@ -138,7 +138,7 @@ class JitFunction:
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
         self.first_reason = "first call"
         self.quiet = False      # (tracegrad's own functions: no warnings, see _warn)
-        self._names = None      # (_attribute_names)
+        self._names = _UNWALKED     # (_attribute_names)
         # one call at a time: a trace swaps the parameters' tape values for its own leaves
         self._lock = threading.RLock()
         functools.update_wrapper(self, fn, updated=())
@@ -229,7 +229,7 @@ class JitFunction:
         """The attribute names fn's code (and the code it reaches) reads: an object
         argument's attributes of those names key a call (scope.argument_key)."""
         names = self._names
-        if names is None:
+        if names is _UNWALKED:      # (None: every attribute, the code reads computed names)
             names = self._names = _scope(self.fn).names
         return names
 
@@ -268,7 +268,7 @@ class JitFunction:
             self.rebinds = 0
         self.rebinds, self.rebound_at = self.rebinds + 1, calls
         self.cache, self.held, self.places, self.last_tree = {}, [], [], None
-        self.watched, self._names = [], None     # (a helper rebound may read other names)
+        self.watched, self._names = [], _UNWALKED     # (a helper rebound may read others)
         self.first_reason = f"{what} since the last trace (the compiled code read the old one)"
         if self.rebinds <= MAX_REBINDS:
             return None
@@ -716,6 +716,9 @@ class JitFunction:
             for why, names in by_reason.items():
                 lines.append(f"  ops run in Python: {', '.join(dict.fromkeys(names))} ({why})")
         return "\n".join(lines)
+
+
+_UNWALKED = object()
 
 
 def _reads_state_reason(names):

@@ -152,6 +152,7 @@ class _Walk:
         self.out = []            # (name, getter, value, setter)
         self.attributes, self.keys, self.done = set(), set(), set()
         self.chains = set()      # attribute chains read from a name: ("np", "random", "rand")
+        self.dynamic = False     # the code reads attributes by computed names (getattr)
         self.modules = []        # (name, module) of the places holding a module
         self.stateful = set()    # names of places holding state that changes as it is read
         self.functions = []      # (function, " (in helper)")
@@ -227,6 +228,8 @@ class _Walk:
         self.attributes.update(attrs)
         self.keys.update(consts)
         self.chains.update(chains)
+        if not self.dynamic and not _DYNAMIC_ACCESS.isdisjoint(names):
+            self.dynamic = True     # (getattr(obj, name) of a computed name, vars(obj))
         for n, c in zip(code.co_freevars, getattr(f, "__closure__", None) or ()):
             if _filled(c) and self.first((id(c),)):
                 self.place(n + where, _cell_getter(c), c.cell_contents, _cell_setter(c), 0, n)
@@ -243,7 +246,12 @@ class _Walk:
                 self.follow(v, f"{getattr(f, '__name__', 'f')}'s default {k}{where}", 0)
 
     def members(self, prefix, obj, d, depth, items):
-        """The attributes (or, of a dict, the items) walked code names of one object."""
+        """The attributes (or, of a dict, the items) walked code names of one object; when
+        that code reads attributes by computed names (getattr, vars), all of an object's
+        attributes: its attribute dict is watched like a dict (one place, its contents)."""
+        if not items and self.dynamic and type(obj) is not types.ModuleType \
+                and "_children" not in d and self.first((id(d), "contents")):
+            self.containers.append((f"the attributes of {prefix}", d, depth))
         names = self.keys if items else self.attributes | self.keys
         for k in sorted(names.intersection(d), key=repr):
             if self.full() or not self.first((id(d), k)):
@@ -335,7 +343,7 @@ def walk(fn):
             w.stateful.add(state)
     out = Places(w.out)
     out.stateful = sorted(w.stateful)
-    out.names = frozenset(w.attributes | w.keys)
+    out.names = None if w.dynamic else frozenset(w.attributes | w.keys)
     return out
 
 
@@ -344,10 +352,13 @@ class Places(list):
     changes as it is read (a random generator, an iterator, the clock), which no watch sees:
     compiled code would repeat the value its trace read."""
     stateful = ()
-    names = frozenset()     # the attribute names and string constants of the walked code
+    # the attribute names and string constants of the walked code (None: it reads attributes
+    # by computed names too, so every attribute counts)
+    names = frozenset()
 
 
 _STATEFUL_MODULES = frozenset({"secrets", "uuid", "time"})
+_DYNAMIC_ACCESS = frozenset({"getattr", "vars", "hasattr", "attrgetter"})
 # what makes a seeded generator (deterministic given its seed), in random and numpy.random
 _SEEDED = frozenset({"Random", "default_rng", "RandomState", "Generator", "SeedSequence",
                      "PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64", "BitGenerator"})
