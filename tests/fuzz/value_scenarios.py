@@ -5,7 +5,8 @@ A scenario is a random nested configuration: lists, tuples, dicts and objects of
 reads a few of its numbers by the paths a program would use: `cfg[1]["k0"]`, `cfg.a0[2]`,
 dict keys and attribute names that the function computes (`getattr(c, name)`). Before each
 call one of the numbers changes (a list item or dict item set, an attribute set, a tuple
-replaced in its parent), or nothing does. The same calls run eagerly and jitted; every
+replaced in its parent), a container grows (an item appended, a key or an attribute added),
+or nothing changes. The same calls run eagerly and jitted; every
 output must agree (tracing/scope.py watches the contents, so a change traces again).
 
 tests/fuzz/test_value_fuzz.py runs a few seeds in CI; `python scripts/fuzz_values.py` runs
@@ -98,6 +99,23 @@ def _replace(v, path, value):
     return v
 
 
+def _grow(v, r):
+    """Append a number to a list of the configuration, or add a key to a dict or an
+    attribute to an object."""
+    for _ in range(4):
+        if isinstance(v, list):
+            v.append(r.choice(VALUES))
+            return
+        if isinstance(v, dict):
+            v[f"new{len(v)}"] = r.choice(VALUES)
+            return
+        if isinstance(v, types.SimpleNamespace):
+            setattr(v, f"new{len(vars(v))}", r.choice(VALUES))
+            return
+        if isinstance(v, tuple) and v:
+            v = v[0]
+
+
 def run(seed, compiled, calls=6):
     """Every call's output (the same seed makes the same configuration and changes)."""
     r = random.Random(seed)
@@ -128,8 +146,11 @@ def run(seed, compiled, calls=6):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")    # (a value changed at every call: eager, saying so)
         for call in range(calls):
-            if call and paths and r.random() < 0.8:
+            event = r.random() if call else 1.0
+            if event < 0.7 and paths:
                 _write(cfg, r.choice(paths), r.choice(VALUES))
+            elif event < 0.85:      # (contents grow; the numbers read stay where they were)
+                _grow(cfg, r)
             y = f(x, cfg) if where == "argument" else f(x)
             outs.append(y.asnumpy())
     return where, outs
