@@ -10,7 +10,8 @@ names:
   package's), walked the same way, and their default arguments;
 - objects and user modules: the attributes walked code names or has as string constants
   (`cfg.lr`, `getattr(cfg, "lr")`, a method's `self.k`), from the instance's own dict, or a
-  plain value its class holds;
+  plain value its class holds; all of an object's attributes when the code reads some by
+  computed names (`getattr(cfg, name)`, `vars`);
 - containers: a list's, a dict's, a set's or a deque's items, and a numpy array's values
   (up to MAX_ARRAY, unless the compiled code reads the array itself), are one place each
   (their *contents*: numbers, flags and strings by value, anything else by identity;
@@ -22,8 +23,10 @@ names:
 NDArrays are not compared here: jit feeds the arrays a trace read at every call
 (compiled.Held), and watches where they were read from by identity. A container larger than
 MAX_ITEMS (a numpy array larger than MAX_ARRAY) is watched by identity and length only
-(explain() lists it), and a walk stops after MAX_PLACES places. `argument_key` does the same for an object passed as an argument: its attributes join
-the call's signature."""
+(explain() lists it), and a walk stops after MAX_PLACES places. Python state that changes as
+it is read (a random generator, an iterator) cannot be watched: `Places.stateful` names it,
+and jit runs such a function eagerly. `argument_key` is the same watch for an object passed
+as an argument: the attributes the code reads join the call's signature."""
 import dis
 import functools
 import os
