@@ -37,6 +37,19 @@ class _Hooks(threading.local):
     profiling = False   # an op is being timed by mx.profiler (set_profile_hook)
 
 
+class SideEffect(BaseException):
+    """Raised inside a jit / hybridize trace by an operation whose effect compiled code would
+    not repeat (`backward()` writing gradients, `trainer.step()` writing weights), before it
+    has any: the call runs eagerly instead (tracing/jit.py). A BaseException, so that the
+    user's `except Exception` around it does not swallow it."""
+
+
+def no_side_effect_in_trace(what):
+    """Raise SideEffect(what) inside a jit / hybridize trace; nothing otherwise."""
+    if HOOKS.compiling:
+        raise SideEffect(what)
+
+
 def assign_state(target, value):
     """Write `value` into `target`'s buffer in place, off the differentiated graph: a state
     update such as BatchNorm's running statistics. Inside a trace the write is deferred and

@@ -400,3 +400,83 @@ def test_attributes_read_by_computed_names():
     np.testing.assert_allclose(by_argument(nd.array(X64), cfg).asnumpy(), -X64, rtol=1e-6)
     cfg.a1 = 0.5
     np.testing.assert_allclose(by_argument(nd.array(X64), cfg).asnumpy(), X64 * 0.5, rtol=1e-6)
+
+
+def test_backward_and_trainer_step_inside_a_jitted_step_run_eagerly_once_per_call():
+    """A whole training step jitted: backward() writes gradients and trainer.step() writes
+    weights, which compiled code would not repeat (it returned the first step's loss at every
+    call before). The trace stops at backward() before anything is written, so each call
+    updates the weights exactly once, as the eager step does."""
+    from tracegrad import gluon
+
+    def make():
+        mx.random.seed(0)
+        net = gluon.nn.Dense(2, in_units=3)
+        net.initialize()
+        return net, gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    x = nd.array(np.random.RandomState(0).randn(4, 3))
+    y = nd.array(np.random.RandomState(1).randn(4, 2))
+    losses, weights = [], []
+    for jitted in (False, True):
+        net, trainer = make()
+
+        def step(x, y):
+            with autograd.record():
+                loss = gluon.loss.L2Loss()(net(x), y)
+            loss.backward()
+            trainer.step(4)
+            return loss.mean()
+        f = mx.jit(step) if jitted else step
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            losses.append([float(f(x, y).asscalar()) for _ in range(4)])
+        weights.append(net.weight.data().asnumpy())
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-6)
+    assert losses[0][0] > losses[0][-1]
+    np.testing.assert_allclose(weights[1], weights[0], rtol=1e-6)
+    assert any("backward()" in str(w.message) for w in caught)
+
+
+def test_a_scope_array_written_in_place_is_written_once_per_call():
+    total = nd.zeros(3)
+
+    def accumulate(x):
+        total[:] = total + x
+        return total * 2
+
+    jf = mx.jit(accumulate)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n in (1, 2, 3):
+            np.testing.assert_allclose(jf(nd.array(np.ones(3))).asnumpy(), [2.0 * n] * 3)
+    np.testing.assert_allclose(total.asnumpy(), [3.0] * 3)    # (not 4: the trace's write
+    assert any("in place" in str(w.message) for w in caught)  # was put back)
+
+    counts = nd.zeros(2)
+
+    def constant_write(x):      # (a write of a constant goes straight into the buffer)
+        counts[0] = 7.0
+        return x + 1
+
+    jc = mx.jit(constant_write)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jc(nd.array(np.ones(2)))
+        counts[0] = 0.0
+        jc(nd.array(np.ones(2)))
+    assert counts.asnumpy()[0] == 7.0
+
+
+def test_an_array_argument_written_in_place_is_refused_with_a_clear_error():
+    """Writing into an input of a compiled function is refused, naming the write and the
+    line (eager code allows it): never a silent difference."""
+    from tracegrad.base import MXNetError
+
+    def clip_in_place(x):
+        x[:] = nd.clip(x, 0, 1)
+        return x * 2
+
+    x = nd.array(X64)
+    with pytest.raises(MXNetError, match="input of a compiled function"):
+        mx.jit(clip_in_place)(x)
+    np.testing.assert_array_equal(x.asnumpy(), X64.astype(np.float32))

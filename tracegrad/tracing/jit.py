@@ -20,8 +20,10 @@ from collections import OrderedDict
 from operator import is_ as _is
 from types import MethodType
 
+import numpy as np
+
 from .. import log
-from ..array import HOOKS, NDArray, materializing, wrap
+from ..array import HOOKS, NDArray, SideEffect, materializing, wrap
 from ..numpy_api.ndarray import as_np, ndarray as NpArray
 from ..base import DeferredInitializationError, user_location
 from .compiled import ArgSlot, Feed, Held, held_state
@@ -29,7 +31,7 @@ from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
 from .trace import _identifier, _names, trace
 from ..random import _state as _RANDOM
 from .scalars import TracedScalar, materialize
-from .scope import (INLINED, Contents, Places, Same, VALUE_TYPES as _VALUE_TYPES,
+from .scope import (INLINED, MAX_ARRAY, Contents, Places, Same, VALUE_TYPES as _VALUE_TYPES,
                     argument_dicts, argument_key, block_bound, changed as _changed,
                     differs as _differs, now as _now, walk as _scope, watched as _watched)
 from ..runtime import tape
@@ -381,7 +383,12 @@ class JitFunction:
             return self._eager(args, kwargs, tree.eager)
         t0 = log.now()
         before = _RANDOM["counter"]
-        path = self._trace(tree, key[0], args, kwargs, arrays, params)
+        try:
+            path = self._trace(tree, key[0], args, kwargs, arrays, params)
+        except SideEffect as e:
+            _RANDOM["counter"] = before     # (the eager run draws what the trace drew)
+            self._side_effect(tree, e)
+            return self._eager(args, kwargs, tree.eager)
         added = self._graft(tree, key, path, args, kwargs, params)
         if not added:   # (the eager run starts from the scope the trace started from)
             _restore(path)
@@ -418,9 +425,14 @@ class JitFunction:
                           f"(a side effect compiled code would not repeat)")
         elif path.stateful:    # (made while it ran: every call reads another value)
             tree.eager = self.scope_eager = _reads_state_reason(path.stateful)
+        elif path.written:     # (every call would write it again: no signature compiles)
+            tree.eager = self.scope_eager = (
+                f"it writes {', '.join(path.written)} in place while it runs (a side effect "
+                f"compiled code would not repeat)")
         elif path.changed_args:
-            tree.eager = ("it changes an argument it was passed (a list's or a dict's items, an "
-                          "object's attributes): a side effect compiled code would not repeat")
+            tree.eager = ("it changes an argument it was passed (writes an array in place, a "
+                          "list's or a dict's items, an object's attributes): a side effect "
+                          "compiled code would not repeat")
         elif path.mutated:     # (every call would change it again: no signature compiles)
             tree.eager = self.scope_eager = (
                 f"it changes {', '.join(path.mutated)} while it runs (a side effect compiled "
@@ -455,6 +467,13 @@ class JitFunction:
         tree.eager = self.scope_eager = _reads_state_reason(stateful)
         self._warn(f"tracegrad.jit: {self.name} {tree.eager}; it runs eagerly", stacklevel=5)
         return True
+
+    def _side_effect(self, tree, e):
+        """fn did what compiled code would not repeat (SideEffect: backward(), trainer.step()),
+        stopped before it took effect: it runs eagerly from now on."""
+        tree.eager = self.scope_eager = (f"it calls {e}, a side effect compiled code would not "
+                                         f"repeat")
+        self._warn(f"tracegrad.jit: {self.name} {tree.eager}; it runs eagerly", stacklevel=6)
 
     def _warn(self, message, stacklevel=2):
         """A user-facing warning; a JitFunction made for tracegrad's own use (quiet: an
@@ -512,7 +531,12 @@ class JitFunction:
         self.last_reason = "first call (after deferred initialization)"
         t0 = log.now()
         counter = _RANDOM["counter"]  # this call ran eagerly: the trace must not draw again
-        path = self._trace(tree, key[0], args, kwargs, arrays, params)
+        try:
+            path = self._trace(tree, key[0], args, kwargs, arrays, params)
+        except SideEffect as e:
+            _RANDOM["counter"] = counter
+            self._side_effect(tree, e)
+            return
         _RANDOM["counter"] = counter
         _restore(path)      # (the call's own eager run bound its scope already)
         tree.pending_keys = []
@@ -558,7 +582,11 @@ class JitFunction:
 
         def flat_fn(*flat):
             a, kw = unflatten(struct, iter(flat))
+            inputs = [(s, _DATA.__get__(s), _VALUE.__get__(s)) for s in flat]
             out = fn(*a, **kw)
+            if any(_DATA.__get__(s) is not d or _VALUE.__get__(s) is not v
+                   for s, d, v in inputs):  # an array argument written in place (its
+                changed_args.append(True)   # stand-in: the caller's array is untouched)
             if type(struct) is not int:     # a list, dict or object argument fn changed
                 again = []
                 try:
@@ -592,6 +620,7 @@ class JitFunction:
         places_before, traced_from = _scope(self.fn), tape.mark()
         scope_before = {name: v for name, _, v, _ in places_before if isinstance(v, NDArray)}
         watched_before = _watched(self.fn, places_before)
+        arrays_before = _array_states(scope_before)
         old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar)
         HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
         HOOKS.scalar = scalar_hook
@@ -601,11 +630,22 @@ class JitFunction:
                 tr = trace(flat_fn, arrays, name=self.name,
                            names=[_top_name(n, first) for n in names],
                            extra_heads=gvals, root=getattr(self.fn, "__self__", None))
+        except SideEffect:      # (backward(), trainer.step(): the call runs eagerly, on the
+            for _, get, v, put in places_before:            # scope as it was before)
+                if _changed(get, v):
+                    put(v)
+            _written(arrays_before, restore=True)
+            for d, saved_dict in objects:
+                _refill_dict(d, saved_dict)
+            raise
         finally:
             _TRACING.depth -= 1
             HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar = old
             for p, v in zip(params, saved):
                 p._value = v
+        # arrays of the scope fn wrote in place (`W[:] = W + x`): compiled code would not
+        # write them; put back as they were for the eager run that follows
+        written = _written(arrays_before, restore=True)
         feeds = [(Feed.ARG, i) for i in range(len(arrays))]
         keyset, consts, unreachable = {k: n for n, k in enumerate(keys)}, [], 0
         alive = []      # the held arrays, alive until the path is grafted (JitFunction._graft)
@@ -654,6 +694,7 @@ class JitFunction:
                               and not isinstance(_now(get), NDArray))   # (arrays: stores)
         # what an eager run instead of the compiled code must see first: the scope as it was
         path.undo = [(put, v) for _, get, v, put in places_before if _changed(get, v)]
+        path.written = [name for name, a in scope_before.items() if id(a) in written]
         path.changed_args = bool(changed_args)
         if changed_args:
             path.undo += [(functools.partial(_refill_dict, d), saved) for d, saved in objects]
@@ -763,6 +804,40 @@ def _restore(path):
     for put, value in path.undo:
         put(value)
 
+
+
+_DATA, _VALUE, _LEAF = (NDArray.__dict__[k] for k in ("_data", "_value", "_leaf"))
+
+
+def _array_states(arrays):
+    """(array, buffer, tape value, leaf, a copy of a buffer of at most scope.MAX_ARRAY values)
+    of each array (a dict's values), read through the slots (a pending step's array is not
+    run by this)."""
+    out = []
+    for a in {id(a): a for a in arrays.values()}.values():
+        data = _DATA.__get__(a)
+        small = type(data) is np.ndarray and data.size <= MAX_ARRAY
+        out.append((a, data, _VALUE.__get__(a), _LEAF.__get__(a),
+                    data.copy() if small else None))
+    return out
+
+
+def _written(states, restore):
+    """ids of the arrays of `states` (_array_states) written since: given another buffer or
+    tape value (a write under record()), or other values in a small buffer; with `restore`,
+    put back as they were."""
+    out = set()
+    for a, data, value, leaf, copy in states:
+        if _DATA.__get__(a) is not data or _VALUE.__get__(a) is not value or (
+                copy is not None and data.tobytes() != copy.tobytes()):
+            out.add(id(a))
+            if restore:
+                _DATA.__set__(a, data)
+                _VALUE.__set__(a, value)
+                _LEAF.__set__(a, leaf)
+                if copy is not None:
+                    np.copyto(data, copy)
+    return out
 
 
 def _refill_dict(d, saved):
