@@ -480,3 +480,24 @@ def test_an_array_argument_written_in_place_is_refused_with_a_clear_error():
     with pytest.raises(MXNetError, match="input of a compiled function"):
         mx.jit(clip_in_place)(x)
     np.testing.assert_array_equal(x.asnumpy(), X64.astype(np.float32))
+
+
+def test_a_pending_steps_array_read_by_a_jitted_function_is_left_as_it_is():
+    """A captured step's deferred output read by a jitted function is materialized by the
+    read (not a write of the function): it stays the array eager made, with its value."""
+    from tracegrad import gluon
+    net = gluon.nn.Dense(2, in_units=3)
+    net.initialize()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    x = nd.array(np.random.RandomState(0).randn(4, 3))
+    holder = {}
+    reader = mx.jit(lambda y: y * 2 + holder["out"])
+    for _ in range(6):
+        with autograd.record():
+            out = net(x)
+            loss = (out * out).sum()
+        holder["out"] = out
+        got = reader(nd.ones((4, 2)))
+        np.testing.assert_allclose(got.asnumpy(), 2 + out.asnumpy(), rtol=1e-6)
+        loss.backward()
+        trainer.step(4)

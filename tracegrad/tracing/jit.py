@@ -815,6 +815,8 @@ def _array_states(arrays):
     run by this)."""
     out = []
     for a in {id(a): a for a in arrays.values()}.values():
+        if type(a) is not NDArray and type(a) is not NpArray:
+            continue        # (a pending step's array: materialized by a read, not written)
         data = _DATA.__get__(a)
         small = type(data) is np.ndarray and data.size <= MAX_ARRAY
         out.append((a, data, _VALUE.__get__(a), _LEAF.__get__(a),
