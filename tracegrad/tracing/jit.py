@@ -805,7 +805,6 @@ def _restore(path):
         put(value)
 
 
-
 _DATA, _VALUE, _LEAF = (NDArray.__dict__[k] for k in ("_data", "_value", "_leaf"))
 
 
