@@ -7,7 +7,7 @@ dispatcher, so the gradients are themselves recorded and can be differentiated a
 
 import numpy as np
 
-from .array import NDArray, apply, no_side_effect_in_trace, wrap
+from .array import HOOKS, NDArray, SideEffect, apply, no_side_effect_in_trace, wrap
 from .base import MXNetError
 from .ir.function import Literal
 from .ir.types import parse_type
@@ -63,6 +63,10 @@ class _scope:
 
     def __enter__(self):
         state = STATE
+        if self.recording and not HOOKS.call_recorded:
+            # a jitted function recording its own graph in a call outside record(): the
+            # compiled call would return untracked outputs (eager's are recorded)
+            raise SideEffect("autograd.record() in a call made outside record()")
         if self.recording and not state.recording and CAPTURE.state.step is not None:
             CAPTURE.materialize("a new record() scope began while a step was pending")
         self.prev = (state.recording, state.training)

@@ -580,10 +580,19 @@ class JitFunction:
         objects = [(d, dict(d)) for d in argument_dicts((args, kwargs))]
         changed_args = []
 
+        # whether fn's own record() scopes may record (the trace runs fn recording, but a
+        # call outside record() compiles code whose outputs are untracked; a block's scopes
+        # record nothing compiled, as in MXNet's cached graph)
+        call_recorded = STATE.recording or block_bound(fn)
+
         def flat_fn(*flat):
             a, kw = unflatten(struct, iter(flat))
             inputs = [(s, _DATA.__get__(s), _VALUE.__get__(s)) for s in flat]
-            out = fn(*a, **kw)
+            recorded, HOOKS.call_recorded = HOOKS.call_recorded, call_recorded
+            try:
+                out = fn(*a, **kw)
+            finally:
+                HOOKS.call_recorded = recorded
             if any(_DATA.__get__(s) is not d or _VALUE.__get__(s) is not v
                    for s, d, v in inputs):  # an array argument written in place (its
                 changed_args.append(True)   # stand-in: the caller's array is untouched)
