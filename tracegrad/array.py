@@ -45,12 +45,6 @@ class SideEffect(BaseException):
     user's `except Exception` around it does not swallow it."""
 
 
-def no_side_effect_in_trace(what):
-    """Raise SideEffect(what) inside a jit / hybridize trace; nothing otherwise."""
-    if HOOKS.compiling:
-        raise SideEffect(what)
-
-
 def assign_state(target, value):
     """Write `value` into `target`'s buffer in place, off the differentiated graph: a state
     update such as BatchNorm's running statistics. Inside a trace the write is deferred and

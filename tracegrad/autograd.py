@@ -7,7 +7,7 @@ dispatcher, so the gradients are themselves recorded and can be differentiated a
 
 import numpy as np
 
-from .array import HOOKS, NDArray, SideEffect, apply, no_side_effect_in_trace, wrap
+from .array import HOOKS, NDArray, SideEffect, apply, wrap
 from .base import MXNetError
 from .ir.function import Literal
 from .ir.types import parse_type
@@ -173,7 +173,8 @@ def _as_operand(v):
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     """Accumulate gradients of heads into the variables' .grad buffers (per grad_req)."""
-    no_side_effect_in_trace("backward()")     # (compiled code would not write .grad again)
+    if HOOKS.compiling:     # (inside a jit trace: compiled code would not write .grad again)
+        raise SideEffect("backward()")
     if CAPTURE.state.step is not None and CAPTURE.backward(heads, head_grads, retain_graph,
                                                            train_mode):
         return

@@ -13,7 +13,7 @@ from ..tracing import capture as _capture
 from ..tracing import update_fusion as _update_fusion
 from .. import fused_update
 from .. import optimizer as opt
-from ..array import NDArray, no_side_effect_in_trace as _no_side_effect_in_trace, wrap
+from ..array import HOOKS, NDArray, SideEffect, wrap
 from ..base import MXNetError
 from ..nd import load_arrays, save_arrays
 from . import contexts as _contexts
@@ -76,7 +76,8 @@ class Trainer:
 
     def step(self, batch_size, ignore_stale_grad=False):
         """One update with gradients normalized by 1/batch_size."""
-        _no_side_effect_in_trace("trainer.step()")    # (compiled code would not update)
+        if HOOKS.compiling:     # (inside a jit trace: compiled code would not update)
+            raise SideEffect("trainer.step()")
         optimizer = self._optimizer
         optimizer.rescale_grad = self._scale / batch_size
         bound = self._bound
@@ -104,7 +105,8 @@ class Trainer:
 
     def update(self, batch_size, ignore_stale_grad=False):
         """The update half of step (after allreduce_grads)."""
-        _no_side_effect_in_trace("trainer.update()")
+        if HOOKS.compiling:
+            raise SideEffect("trainer.update()")
         self._optimizer.rescale_grad = self._scale / batch_size
         _capture.before_write()
         self._update(ignore_stale_grad)

@@ -33,7 +33,8 @@ from ..random import _state as _RANDOM
 from .scalars import TracedScalar, materialize
 from .scope import (INLINED, MAX_ARRAY, Contents, Places, Same, VALUE_TYPES as _VALUE_TYPES,
                     argument_dicts, argument_key, block_bound, changed as _changed,
-                    differs as _differs, now as _now, walk as _scope, watched as _watched)
+                    differs as _differs, now as _now, refill, walk as _scope,
+                    watched as _watched)
 from ..runtime import tape
 from ..runtime.segments import python_ops
 from ..runtime.tape import STATE
@@ -645,7 +646,7 @@ class JitFunction:
                     put(v)
             _written(arrays_before, restore=True)
             for d, saved_dict in objects:
-                _refill_dict(d, saved_dict)
+                refill(d, saved_dict)
             raise
         finally:
             _TRACING.depth -= 1
@@ -706,7 +707,7 @@ class JitFunction:
         path.written = [name for name, a in scope_before.items() if id(a) in written]
         path.changed_args = bool(changed_args)
         if changed_args:
-            path.undo += [(functools.partial(_refill_dict, d), saved) for d, saved in objects]
+            path.undo += [(functools.partial(refill, d, saved), None) for d, saved in objects]
         for n, a in scope_after.items():    # an array fn computed and stored while traced:
             v = a._value                        # cut from the trace's graph (eager code would
             if scope_before.get(n) is not a and v is not None and v.seq > traced_from:
@@ -848,11 +849,6 @@ def _written(states, restore):
                 if copy is not None:
                     np.copyto(data, copy)
     return out
-
-
-def _refill_dict(d, saved):
-    d.clear()
-    d.update(saved)
 
 
 def _store(put, traced):

@@ -92,9 +92,7 @@ def contents(c, exclude=frozenset()):
         return Contents((_item(k), _item(v)) for k, v in c.items() if k not in exclude)
     if t is set:
         return Contents(sorted(map(_item, c), key=repr))
-    if t is np.ndarray:
-        return Contents((c.dtype.str, c.shape, c.tobytes()))
-    return _identity_and_length(c)     # (too large: identity and length)
+    return Contents((c.dtype.str, c.shape, c.tobytes()))    # (a numpy array)
 
 
 class ContentsOf:
@@ -122,7 +120,7 @@ class ContentsOf:
         return contents(c, self.exclude)
 
 
-def _refill(c, saved, _value=None):
+def refill(c, saved, _value=None):
     """Put container `c`'s contents back to `saved` (a shallow copy): the scope as it was
     before a trace that changed it, for the eager run that follows."""
     t = type(c)
@@ -176,11 +174,12 @@ class _Walk:
     def place(self, name, get, value, put, depth, prefix=None):
         """A place found; what its value leads to is named from `prefix` (default: name)."""
         self.out.append((name, get, value, put))
-        if type(value) is types.ModuleType:
-            self.modules.append((name if prefix is None else prefix, value))
-        state = _stateful(name if prefix is None else prefix, value, self.chains)
-        if state is not None:
-            self.stateful.add(state)
+        if type(value) is types.ModuleType:     # (judged at the end of the walk, on every
+            self.modules.append((name if prefix is None else prefix, value))   # chain read)
+        else:
+            state = _stateful(name if prefix is None else prefix, value, self.chains)
+            if state is not None:
+                self.stateful.add(state)
         if depth <= MAX_DEPTH:
             self.follow(value, name if prefix is None else prefix, depth)
 
@@ -299,7 +298,7 @@ class _Walk:
                 continue
             get = ContentsOf(c, frozenset(self.keys) if type(c) is dict else frozenset())
             self.out.append((f"the items of {name}", get, get.snapshot,
-                             functools.partial(_refill, c, _shallow(c))))
+                             functools.partial(refill, c, _shallow(c))))
 
 
 def walk(fn):
@@ -340,7 +339,7 @@ def walk(fn):
         for name, c, depth in new:
             w.items(name, c, depth)
     w.container_places()
-    for raw, v in w.modules:      # (numpy named before the code reading `np.random` was walked)
+    for raw, v in w.modules:
         state = _stateful(raw, v, w.chains)
         if state is not None:
             w.stateful.add(state)
@@ -372,9 +371,9 @@ def _stateful(name, v, chains):
     """`name` when place value `v` is Python state that changes as it is read (see Places),
     else None: the time module; the random and numpy.random modules, numpy's `.random`, when
     the code reads more of them than the constructors of a seeded generator
-    (`np.random.default_rng(seed)` is the same at every call; `chains`, which may grow: walk
-    checks again at the end); a generator object or a function bound to one (`from random
-    import random`); an iterator."""
+    (`np.random.default_rng(seed)` is the same at every call; `chains`: walk judges modules
+    at its end, on every chain the walked code reads); a generator object or a function
+    bound to one (`from random import random`); an iterator."""
     try:
         if isinstance(v, types.ModuleType):
             module = v.__name__
@@ -455,9 +454,9 @@ def argument_dicts(args):
 
 def argument_key_of(obj):
     """Whether object `obj`, an argument, is keyed by its attributes (argument_key)."""
-    if isinstance(obj, (type, types.FunctionType, types.MethodType, types.ModuleType,
-                        types.BuiltinFunctionType, NDArray)) or isinstance(obj, VALUE_TYPES) \
-            or any(isinstance(obj, w) for w in INLINED):
+    if isinstance(obj, VALUE_TYPES) or isinstance(obj, (
+            type, types.FunctionType, types.MethodType, types.ModuleType,
+            types.BuiltinFunctionType, NDArray)) or any(isinstance(obj, w) for w in INLINED):
         return False
     d = own_dict(obj)
     return d is not None and "_children" not in d
@@ -485,10 +484,8 @@ def _deep(v, budget, depth, names=None):
             return (t, tuple(_deep(x, budget, depth - 1) for x in v))
         if t is np.ndarray and _watchable(v):
             return (t, Same(v), contents(v))
-        d = own_dict(v) if not isinstance(v, (type, types.FunctionType, types.ModuleType,
-                                               types.MethodType)) else None
-        if d is not None and "_children" not in d:
-            return (t, Same(v), _deep(d, budget, depth - 1, names))
+        if argument_key_of(v):      # (a user object: its attributes)
+            return (t, Same(v), _deep(own_dict(v), budget, depth - 1, names))
     return Same(v)
 
 
