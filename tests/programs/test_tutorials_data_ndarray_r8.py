@@ -1,0 +1,58 @@
+"""Patterns from MXNet 1.9.1's tutorials (docs/python_docs/python/tutorials/): getting-started
+logistic_regression_explained, to-mxnet/pytorch, crash-course 5-predict and 6-use_gpus;
+packages/ndarray gotchas_numpy_in_mxnet and sparse/csr, row_sparse, train, train_gluon;
+extend/customop; packages/gluon/image info_gan and mnist; packages/gluon/data
+data_augmentation and gluon/image image-augmentation. Expected values are MXNet's formulas
+restated in numpy, or MXNet's documented outputs.
+"""
+import numpy as np
+
+import tracegrad as mx
+from tracegrad.gluon import nn
+
+
+# ---------------------------------------------------------------- sparse/train.md, train_gluon.md
+def test_rand_ndarray_csr_is_scipy_uniform_draw():
+    """train.md: mx.test_utils.rand_ndarray((1000, 100), 'csr', 0.01) is a CSRNDArray drawn by
+    scipy.sparse.rand (as MXNet's _get_uniform_dataset_csr)."""
+    import scipy.sparse as spsp
+    np.random.seed(7)
+    a = mx.test_utils.rand_ndarray((50, 40), "csr", 0.05)
+    np.random.seed(7)
+    ref = spsp.rand(50, 40, 0.05, dtype=np.float32, format="csr")
+    assert isinstance(a, mx.nd.sparse.CSRNDArray) and a.stype == "csr"
+    assert a.dtype == np.float32 and a.shape == (50, 40)
+    np.testing.assert_array_equal(a.asnumpy(), ref.toarray())
+    np.testing.assert_array_equal(a.indptr.asnumpy(), ref.indptr)
+    assert a.data.size == 100
+
+
+def test_rand_ndarray_row_sparse_and_powerlaw():
+    np.random.seed(3)
+    r = mx.test_utils.rand_ndarray((20, 3), "row_sparse", 0.3)
+    np.random.seed(3)
+    rows = np.argwhere(np.random.rand(20) < 0.3).flatten()
+    vals = np.random.rand(len(rows), 3).astype(np.float32)
+    assert isinstance(r, mx.nd.sparse.RowSparseNDArray)
+    np.testing.assert_array_equal(r.indices.asnumpy(), rows)
+    np.testing.assert_array_equal(r.data.asnumpy(), vals)
+    # MXNet's docstring: with powerlaw, each row has twice the nonzeros of the one before
+    p, _ = mx.test_utils.rand_sparse_ndarray((5, 16), "csr", density=0.5,
+                                             distribution="powerlaw")
+    nnz = np.diff(p.indptr.asnumpy())
+    assert nnz[2] == 2 * nnz[1] and nnz[3] == 2 * nnz[2]
+
+
+# ---------------------------------------------------------------- gluon/image/info_gan.md
+def test_conv_repr_is_mxnets():
+    """info_gan.md prints discriminator.D[:11]: MXNet's _Conv.__repr__ shows padding /
+    dilation / groups only when set, `bias=False` without bias, the activation last, and
+    maps weight.shape[1] -> weight.shape[0]."""
+    assert repr(nn.Conv2D(64, 4, 2, 1, use_bias=False)) == \
+        "Conv2D(None -> 64, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)"
+    assert repr(nn.Conv2D(8, 3, in_channels=3, dilation=2, activation="relu")) == \
+        "Conv2D(3 -> 8, kernel_size=(3, 3), stride=(1, 1), dilation=(2, 2), Activation(relu))"
+    assert repr(nn.Conv1D(8, 3, groups=2, in_channels=4)) == \
+        "Conv1D(2 -> 8, kernel_size=(3,), stride=(1,), groups=2)"
+    assert repr(nn.Conv2DTranspose(512, 4, 1, 0, use_bias=False, in_channels=100)) == \
+        "Conv2DTranspose(512 -> 100, kernel_size=(4, 4), stride=(1, 1), bias=False)"
