@@ -56,3 +56,61 @@ def test_conv_repr_is_mxnets():
         "Conv1D(2 -> 8, kernel_size=(3,), stride=(1,), groups=2)"
     assert repr(nn.Conv2DTranspose(512, 4, 1, 0, use_bias=False, in_channels=100)) == \
         "Conv2DTranspose(512 -> 100, kernel_size=(4, 4), stride=(1, 1), bias=False)"
+
+
+# ---------------------------------------------------------------- sparse/row_sparse.md
+def _sgd_mom_rows(w, g, m, rows, lr, mom, wd):
+    """MXNet's sgd_mom_update on `rows` (all rows: the standard update), float64."""
+    w, m = w.astype(np.float64), m.astype(np.float64)
+    for r in rows:
+        m[r] = mom * m[r] - lr * (g[r] + wd * w[r])
+        w[r] = w[r] + m[r]
+    return w, m
+
+
+def test_sgd_by_hand_on_row_sparse_gradient_updates_lazily():
+    """row_sparse.md: momentum = sgd.create_state(0, weight) is an NDArray and
+    sgd.update(0, weight, grad, momentum) changes only the rows grad lists (MXNet's
+    documented output), also a listed row whose gradient is zero."""
+    shape = (4, 2)
+    weight = mx.nd.ones(shape).tostype("row_sparse")
+    grad = mx.nd.sparse.row_sparse_array(([[1, 2], [4, 5]], [1, 2]), shape=shape)
+    sgd = mx.optimizer.SGD(learning_rate=0.01, momentum=0.01)
+    momentum = sgd.create_state(0, weight)
+    assert isinstance(momentum, mx.nd.NDArray) and momentum.stype == "row_sparse"
+    np.testing.assert_array_equal(momentum.asnumpy(), np.zeros(shape))
+    sgd.update(0, weight, grad, momentum)
+    np.testing.assert_allclose(weight.asnumpy(), [[1, 1], [0.99, 0.98], [0.96, 0.95], [1, 1]],
+                               rtol=1e-6)
+    np.testing.assert_allclose(momentum.asnumpy(),
+                               [[0, 0], [-0.01, -0.02], [-0.04, -0.05], [0, 0]], rtol=1e-6)
+
+    g = np.array([[0, 0], [0, 0], [3, 1], [0, 0]], np.float32)
+    for lazy, rows in ((True, [1, 2]), (False, range(4))):
+        opt = mx.optimizer.SGD(learning_rate=0.1, momentum=0.5, wd=0.2, lazy_update=lazy)
+        w0 = np.arange(8, dtype=np.float32).reshape(4, 2) / 4
+        w = mx.nd.array(w0)
+        state = opt.create_state(0, w)
+        grad = mx.nd.sparse.row_sparse_array(([[0, 0], [3, 1]], [1, 2]), shape=(4, 2))
+        m0 = np.zeros((4, 2))
+        for _ in range(2):
+            opt.update(0, w, grad, state)
+            w0, m0 = _sgd_mom_rows(w0, g, m0, rows, 0.1, 0.5, 0.2)
+        np.testing.assert_allclose(w.asnumpy(), w0, rtol=1e-6)
+        np.testing.assert_allclose(state.asnumpy(), m0, rtol=1e-6, atol=1e-7)
+
+
+def test_optimizer_states_by_hand_are_ndarrays_updated_in_place():
+    """MXNet's create_state returns NDArrays; Adam's (mean, var) are updated in place."""
+    adam = mx.optimizer.Adam(learning_rate=0.1)
+    w = mx.nd.array([1.0, -2.0])
+    mean, var = adam.create_state(0, w)
+    assert isinstance(mean, mx.nd.NDArray) and isinstance(var, mx.nd.NDArray)
+    g = np.array([0.5, 0.25])
+    adam.update(0, w, mx.nd.array(g), (mean, var))
+    m, v = 0.1 * g, 0.001 * g * g
+    lr = 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9)
+    np.testing.assert_allclose(mean.asnumpy(), m, rtol=1e-6)
+    np.testing.assert_allclose(var.asnumpy(), v, rtol=1e-6)
+    np.testing.assert_allclose(w.asnumpy(), np.array([1.0, -2.0]) - lr * m / (np.sqrt(v) + 1e-8),
+                               rtol=1e-6)
