@@ -114,3 +114,46 @@ def test_optimizer_states_by_hand_are_ndarrays_updated_in_place():
     np.testing.assert_allclose(var.asnumpy(), v, rtol=1e-6)
     np.testing.assert_allclose(w.asnumpy(), np.array([1.0, -2.0]) - lr * m / (np.sqrt(v) + 1e-8),
                                rtol=1e-6)
+
+
+# ---------------------------------------------------------------- to-mxnet/pytorch.md
+def test_linalg_syevd_matches_mxnet_doc_and_backward():
+    """pytorch.md's table: `v, e = nd.linalg.syevd(a)`. MXNet's documented example, and its
+    syevd_backward (dA = U^T Y U, Y_ij = (X_ij - X_ji) / 2(L_i - L_j) off the diagonal,
+    dL on it, X = dU U^T) in float64 numpy."""
+    A = mx.nd.array([[[1., 2.], [2., 4.]], [[1., 2.], [2., 5.]]])
+    U, L = mx.nd.linalg.syevd(A)
+    np.testing.assert_allclose(U.asnumpy(), [[[0.89442719, -0.4472136], [0.4472136, 0.89442719]],
+                                             [[0.92387953, -0.38268343],
+                                              [0.38268343, 0.92387953]]], rtol=1e-6)
+    np.testing.assert_allclose(L.asnumpy(), [[0., 5.], [0.17157288, 5.82842712]], atol=1e-6)
+
+    rng = np.random.RandomState(0)
+    b = rng.randn(2, 3, 3)
+    a0 = b + b.transpose(0, 2, 1)
+    w_u, w_l = rng.randn(2, 3, 3), rng.randn(2, 3)
+    vals, vecs = np.linalg.eigh(a0)
+    u = vecs.transpose(0, 2, 1)
+    u = np.where(np.take_along_axis(u, np.argmax(np.abs(u), -1)[..., None], -1) < 0, -u, u)
+    x = w_u @ u.transpose(0, 2, 1)
+    y = np.zeros_like(x)
+    for k in range(2):
+        for i in range(3):
+            for j in range(3):
+                if i != j:
+                    lo, hi = max(i, j), min(i, j)
+                    y[k, i, j] = (x[k, lo, hi] - x[k, hi, lo]) / (2 * (vals[k, lo] - vals[k, hi]))
+            y[k, i, i] = w_l[k, i]
+    a = mx.nd.array(a0, dtype="float64")
+    a.attach_grad()
+    with mx.autograd.record():
+        U, L = mx.nd.linalg.syevd(a)
+        loss = (U * mx.nd.array(w_u, dtype="float64")).sum() + \
+            (L * mx.nd.array(w_l, dtype="float64")).sum()
+    loss.backward()
+    np.testing.assert_allclose(U.asnumpy(), u, atol=1e-12)
+    np.testing.assert_allclose(L.asnumpy(), vals, atol=1e-12)
+    np.testing.assert_allclose(a.grad.asnumpy(), u.transpose(0, 2, 1) @ y @ u, atol=1e-10)
+    # the symbolic op has MXNet's two outputs
+    s = mx.sym.linalg.syevd(mx.sym.var("a"))
+    assert len(s.list_outputs()) == 2
