@@ -157,3 +157,36 @@ def test_linalg_syevd_matches_mxnet_doc_and_backward():
     # the symbolic op has MXNet's two outputs
     s = mx.sym.linalg.syevd(mx.sym.var("a"))
     assert len(s.list_outputs()) == 2
+
+
+# ---------------------------------------------------------------- sparse/train.md
+def test_sparse_symbols_bind_sparse_arrays_and_infer_output_stypes():
+    """train.md: a csr / row_sparse variable binds to a sparse array; negative(csr) is csr,
+    elemwise_add(rsp, rsp) row_sparse, a dense add and the fallbacks (csr + rsp, log) dense
+    (MXNet's storage inference, as the tutorial prints it)."""
+    a = mx.sym.Variable("a")
+    b = mx.sym.Variable("b", stype="csr")
+    c = mx.sym.Variable("c", stype="row_sparse")
+    shape = (2, 2)
+    b_exec = b.simple_bind(ctx=mx.cpu(), b=shape)
+    b_exec.forward()
+    assert b_exec.arg_dict["b"].stype == "csr" and b_exec.outputs[0].stype == "csr"
+    b_exec.arg_dict["b"][:] = mx.nd.ones(shape).tostype("csr")
+    b_exec.forward()
+    np.testing.assert_array_equal(b_exec.outputs[0].asnumpy(), np.ones(shape))
+    group = mx.sym.Group([mx.sym.elemwise_add(a, a), mx.sym.sparse.negative(b),
+                          mx.sym.sparse.elemwise_add(c, c), mx.sym.elemwise_add(b, c),
+                          mx.sym.log(b), 2 * c])
+    ex = group.simple_bind(ctx=mx.cpu(), a=shape, b=shape, c=shape)
+    ex.arg_dict["b"][:] = mx.nd.array([[1, 0], [0, 2]]).tostype("csr")
+    ex.arg_dict["c"][:] = mx.nd.array([[0, 0], [3, 4]]).tostype("row_sparse")
+    outs = ex.forward()
+    assert [o.stype for o in outs] == ["default", "csr", "row_sparse", "default", "default",
+                                       "row_sparse"]
+    np.testing.assert_array_equal(outs[1].asnumpy(), [[-1, 0], [0, -2]])
+    np.testing.assert_array_equal(outs[2].asnumpy(), [[0, 0], [6, 8]])
+    np.testing.assert_array_equal(outs[3].asnumpy(), [[1, 0], [3, 6]])
+    np.testing.assert_array_equal(outs[2].indices.asnumpy(), [1])
+    # stype_dict declares the storage of a plain variable
+    ex = mx.sym.sparse.negative(a).simple_bind(mx.cpu(), a=shape, stype_dict={"a": "csr"})
+    assert ex.arg_dict["a"].stype == "csr" and ex.forward()[0].stype == "csr"
