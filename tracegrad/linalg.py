@@ -2,8 +2,8 @@
 
 gemm/gemm2/syrk/trmm/sumlogdiag/extractdiag/makediag/potri/det/slogdet are composites of
 matmul, iota masks, potrf, trsm and the LU-based logabsdet / detsign, so everything here
-differentiates to any order (potrf, trsm, inverse, logabsdet and detsign are primitives,
-ir/ops/lapack.py).
+differentiates to any order (potrf, trsm, inverse, logabsdet, detsign and syevd's two
+halves are primitives, ir/ops/lapack.py).
 """
 from .array import F
 from .base import MXNetError
@@ -167,3 +167,12 @@ def slogdet(A, **kwargs):
     if kwargs:
         return _redo(slogdet, locals())
     return _per_matrix(F.detsign(A)), _per_matrix(F.logabsdet(A))
+
+
+def syevd(A, **kwargs):
+    """(U, L): the symmetric eigendecomposition U A = diag(L) U of each matrix, the
+    eigenvectors as U's rows (each row's largest entry positive), L ascending. Gradients
+    are MXNet's, defined for distinct eigenvalues."""
+    if kwargs:
+        return _redo(syevd, locals())
+    return F.syevd_vectors(A), F.syevd_values(A)

@@ -55,26 +55,80 @@ _STEP_METHODS = ("update", "create_state", "update_multi_precision",
                  "create_state_multi_precision")
 
 
+def _map_state(f, x):
+    """f applied to every array of an optimizer state (None, an array, a tuple / list of
+    them, a MasterState), the structure kept."""
+    if x is None:
+        return None
+    if type(x) is MasterState:
+        return MasterState(f(x[0]), _map_state(f, x.inner))
+    if isinstance(x, (tuple, list)):
+        return type(x)(_map_state(f, v) for v in x)
+    return f(x)
+
+
+def _arrays_of(x):
+    """The arrays of a state, in _map_state's order."""
+    out = []
+    _map_state(out.append, x)
+    return out
+
+
 def _numpy(x):
     """An optimizer state or array as the built-in updates read it (NDArray -> its buffer)."""
-    if isinstance(x, NDArray):
-        return x._data
-    if isinstance(x, (tuple, list)):
-        return type(x)(_numpy(v) for v in x)
-    return x
+    return _map_state(lambda a: a._data if isinstance(a, NDArray) else a, x)
+
+
+def _state_ndarrays(state, weight):
+    """A state made for an NDArray weight as MXNet's create_state returns it: NDArrays over
+    the state's buffers (update() writes them in place), of the weight's storage type (as
+    MXNet's zeros(..., stype=weight.stype))."""
+    from .sparse import BaseSparseNDArray, storage_view
+    if isinstance(weight, BaseSparseNDArray):
+        return _map_state(lambda a: storage_view(a, weight.stype), state)
+    from .array import wrap
+    return _map_state(wrap, state)
+
+
+def _lazy_rows(optimizer, grad):
+    """The rows a row_sparse gradient lists, when the optimizer updates lazily (MXNet's
+    sgd / adam kernels with lazy_update=True: only those rows of the weight and its states
+    change); else None."""
+    from .sparse import RowSparseNDArray
+    if isinstance(grad, RowSparseNDArray) and getattr(optimizer, "lazy_update", False):
+        return grad._rows()
+    return None
+
+
+def _update_rows(update, self, index, rows, weight, grad, state):
+    """update() on the listed rows of the weight, gradient and states, written back."""
+    part = _map_state(lambda a: a[rows], state)
+    w = weight[rows]
+    update(self, index, w, grad[rows], part)
+    weight[rows] = w
+    for a, p in zip(_arrays_of(state), _arrays_of(part)):
+        a[rows] = p
 
 
 def _takes_numpy(method):
     """A built-in update / create_state, also callable MXNet-style (with NDArrays: a user's
-    subclass calling super().update): their buffers are what it reads and writes. A float16
-    weight gets a float32 master copy under multi_precision (_master_state, _master_update),
-    else a float32 computation rounded into it (_half_update)."""
-    master = _master_update if method.__name__ == "update" else _master_state
+    subclass calling super().update, or the optimizer used by hand): their buffers are what
+    it reads and writes, create_state returns NDArrays, and a row_sparse gradient updates
+    lazily (_lazy_rows). A float16 weight gets a float32 master copy under multi_precision
+    (_master_state, _master_update), else a float32 computation rounded into it
+    (_half_update)."""
+    creates = method.__name__ == "create_state"
+    master = _master_state if creates else _master_update
 
     @functools.wraps(method)
     def call(self, index, weight, *rest):
         if isinstance(weight, NDArray):
+            if creates:
+                return _state_ndarrays(call(self, index, weight._data), weight)
+            rows = _lazy_rows(self, rest[0]) if rest else None
             weight, rest = weight._data, tuple(_numpy(r) for r in rest)
+            if rows is not None:
+                return _update_rows(call, self, index, rows, weight, *rest)
         if weight.dtype is _F16:
             return master(method, self, index, weight, *rest)
         return method(self, index, weight, *rest)

@@ -503,6 +503,19 @@ def _clip_keeps_zero(args, kwargs):
     return lo is not None and hi is not None and lo <= 0 <= hi
 
 
+def keeps_stype(name, kwargs):
+    """Whether the unary op `name` with these attributes keeps a sparse input's storage type
+    (zero-preserving: its value at 0 is 0)."""
+    return name in _KEEPS_STYPE and (name != "clip" or _clip_keeps_zero((), kwargs))
+
+
+def relabel(out, stype):
+    """`out` shown as storage type `stype` ('default': a plain NDArray): the same values and
+    tape value, so autograd and traces still reach it."""
+    out = _dense(out)
+    return out if stype == "default" else _relabel(out, _CLASS[stype])
+
+
 for _name in _KEEPS_STYPE:
     globals()[_name] = _unary(_name)
     __all__.append(_name)

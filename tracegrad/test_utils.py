@@ -90,10 +90,12 @@ def random_arrays(*shapes):
 
 def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func=None,
                  shuffle_csr_indices=False, distribution=None, ctx=None):
-    """A standard-normal NDArray of shape (dtype default float32)."""
+    """A standard-normal NDArray of shape (dtype default float32); a random sparse one
+    (test_utils_sparse.py) for stype 'csr' or 'row_sparse'."""
     if stype != "default":
-        raise NotImplementedError(f"rand_ndarray: stype {stype!r} is sparse storage, which "
-                                  f"tracegrad does not have; use stype='default'")
+        return rand_sparse_ndarray(shape, stype, density=density, modifier_func=modifier_func,
+                                   dtype=dtype, shuffle_csr_indices=shuffle_csr_indices,
+                                   distribution=distribution, ctx=ctx)[0]
     from . import nd
     return nd.array(random_arrays(tuple(shape)), dtype=dtype or default_dtype())
 
@@ -332,5 +334,12 @@ def discard_stderr():
 from .symbol_checks import (check_numeric_gradient, check_symbolic_backward,  # noqa: E402
                             check_symbolic_forward, numeric_grad, simple_forward)
 
+# random sparse arrays: test_utils_sparse.py
+from .test_utils_sparse import (assign_each, assign_each2, create_sparse_array,  # noqa: E402
+                                create_sparse_array_zd, rand_sparse_ndarray,
+                                shuffle_csr_column_indices)
+
+__all__ += ["assign_each", "assign_each2", "create_sparse_array", "create_sparse_array_zd",
+            "rand_sparse_ndarray", "shuffle_csr_column_indices"]
 __all__ += ["check_numeric_gradient", "check_symbolic_backward", "check_symbolic_forward",
             "numeric_grad", "simple_forward"]

@@ -55,8 +55,8 @@ def test_random_arrays_and_shapes():
     x = rand_ndarray((3, 4))
     assert isinstance(x, mx.NDArray) and x.shape == (3, 4) and x.dtype == np.float32
     assert rand_ndarray((2,), dtype="float64").dtype == np.float64
-    with pytest.raises(NotImplementedError, match="sparse"):
-        rand_ndarray((2, 2), stype="csr")
+    csr = rand_ndarray((4, 5), stype="csr", density=0.5)
+    assert csr.stype == "csr" and csr.shape == (4, 5) and csr.dtype == np.float32
 
 
 def test_current_and_default_context():

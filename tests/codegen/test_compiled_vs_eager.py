@@ -39,7 +39,8 @@ REGION_OPS = {n for n in PYTHON_CALLBACK_OPS if kernel_for(REGISTRY[n]) is not N
 assert REGION_OPS == {"while_loop", "cond"}
 # ops that run through their numpy impl between native segments (runtime/segments.py);
 # tests/api/test_nd_ops.py checks jit == eager across them
-NOT_NATIVE = {"potrf", "trsm", "inverse", "logabsdet", "detsign"}
+NOT_NATIVE = {"potrf", "trsm", "inverse", "logabsdet", "detsign", "syevd_values",
+              "syevd_vectors"}
 CHECK = {"of": "take", "what": "indices", "why": "axis {k}"}
 
 

@@ -60,6 +60,14 @@ def spd(*shape):
     return gen
 
 
+def sym(*shape):
+    """Symmetric matrices with well separated eigenvalues (syevd's gradient needs gaps)."""
+    def gen(rng):
+        m = rng.uniform(-0.3, 0.3, shape) + np.diag(3.0 * np.arange(shape[-1]))
+        return m + np.swapaxes(m, -1, -2)
+    return gen
+
+
 def tri(*shape):
     """Triangular solves stay well conditioned: a dominant diagonal."""
     return lambda rng: rng.uniform(-0.5, 0.5, shape) + 3.0 * np.eye(shape[-1])
@@ -178,6 +186,8 @@ DOMAINS = {
     "potrf": [case(spd(3, 3)), case(spd(2, 4, 4), order=1)],
     "inverse": [case(general(3, 3)), case(general(2, 4, 4), order=1)],
     "logabsdet": [case(general(3, 3)), case(general(2, 3, 3))],
+    "syevd_vectors": [case(sym(3, 3)), case(sym(2, 3, 3), order=1)],
+    "syevd_values": [case(sym(3, 3)), case(sym(2, 4, 4), order=1)],
     "trsm": [case(tri(3, 3), real(3, 2)),
              case(tri(3, 3), real(2, 3), rightside=True, transpose=True, alpha=0.5),
              case(tri(2, 3, 3), real(2, 3, 4), lower=False, transpose=True, order=1),

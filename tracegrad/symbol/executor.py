@@ -14,6 +14,7 @@ from .. import autograd, nd
 from ..array import NDArray
 from ..base import MXNetError
 from ..tracing import capture as _capture
+from . import storage
 from .inference import infer
 from .symbol import evaluate
 
@@ -53,6 +54,8 @@ class Executor:
         self._jit = None
         self._forwards = 0
         self._input_names = list(arg_dict) + [k for k in aux_dict if k not in arg_dict]
+        stypes = storage.infer_stypes(symbol, {**aux_dict, **arg_dict})
+        self._out_stypes = stypes if any(s != "default" for s in stypes) else None
         self._loss_heads = [node.op is not None and node.spec.head_loss
                             and not node.params.get("out_grad", False)
                             for node, _ in symbol._outputs]
@@ -96,7 +99,8 @@ class Executor:
         return cls(symbol, arg_dict, grads, reqs, aux_dict)
 
     @classmethod
-    def simple_bind(cls, symbol, grad_req="write", type_dict=None, shapes=None):
+    def simple_bind(cls, symbol, grad_req="write", type_dict=None, shapes=None,
+                    stype_dict=None):
         (arg_shapes, _, aux_shapes), _, var_types = infer(symbol, dict(shapes or {}),
                                                           dict(type_dict or {}))
         if arg_shapes is None:
@@ -106,7 +110,11 @@ class Executor:
             raise MXNetError(f"simple_bind: cannot infer the shapes of {unknown} from "
                              f"{dict(shapes or {})}")
         arg_names, aux_names = symbol.list_arguments(), symbol.list_auxiliary_states()
-        args = {k: nd.zeros(s, dtype=var_types[k]) for k, s in zip(arg_names, arg_shapes)}
+        # an argument declared sparse (var(stype=...), stype_dict) is bound to a sparse array
+        declared = {n.name: storage.declared(n) for n in symbol._order() if n.op is None}
+        declared.update(stype_dict or {})
+        args = {k: nd.sparse.zeros(declared.get(k, "default"), s, dtype=var_types[k])
+                for k, s in zip(arg_names, arg_shapes)}
         aux = {k: nd.zeros(s, dtype=var_types[k]) for k, s in zip(aux_names, aux_shapes)}
         reqs = cls._reqs(grad_req, arg_names)
         grads = {k: nd.zeros(args[k].shape, dtype=args[k].dtype) if reqs[k] != "null" else None
@@ -152,6 +160,8 @@ class Executor:
         with autograd.record(train_mode=True) if is_train else autograd.pause(train_mode=False):
             self.outputs = evaluate(self._symbol, values, on_node) if run is None \
                 else list(run(*[values[k] for k in self._input_names]))
+        if self._out_stypes is not None:
+            self.outputs = storage.shown_as(self.outputs, self._out_stypes)
         self._recorded = bool(is_train)
         if seen:
             # outside record(): what the callback computes (a Monitor's norms) is not part

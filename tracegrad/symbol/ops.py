@@ -446,6 +446,10 @@ def _table():
                outputs=_topk_outputs),
         OpSpec("moments", nd.moments, ("data",), dict(axes=_axes, keepdims=_bool),
                outputs=_multi(["output0", "output1"])),
+        OpSpec("_linalg_syevd", nd.linalg.syevd, ("A",),
+               outputs=_multi(["output0", "output1"])),
+        OpSpec("_linalg_slogdet", nd.linalg.slogdet, ("A",),
+               outputs=_multi(["output0", "output1"])),
         # (their `beta` / `loc` are numbers, not BatchNorm's beta or a sampler's loc input)
         OpSpec("random_gamma", nd.random_gamma, ()),
         OpSpec("random_normal", nd.random_normal, ()),
@@ -517,7 +521,7 @@ ALIASES = {
     "_LesserScalar": "_lesser_scalar", "_LesserEqualScalar": "_lesser_equal_scalar",
     "_Equal": "_equal", "_Not_Equal": "_not_equal", "_Greater": "_greater",
     "_Greater_Equal": "_greater_equal", "_Lesser": "_lesser", "_Lesser_Equal": "_lesser_equal",
-    "identity": "_copy",
+    "identity": "_copy", "linalg_syevd": "_linalg_syevd", "linalg_slogdet": "_linalg_slogdet",
     # the registered names MXNet writes to a file for the random operators
     "_random_uniform": "random_uniform", "_random_normal": "random_normal",
     "_random_gamma": "random_gamma", "_random_exponential": "random_exponential",

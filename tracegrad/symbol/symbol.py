@@ -367,7 +367,7 @@ class Symbol:
                     group2ctx=None, shared_arg_names=None, shared_exec=None,
                     shared_buffer=None, **kwargs):
         from .executor import Executor
-        return Executor.simple_bind(self, grad_req, type_dict, kwargs)
+        return Executor.simple_bind(self, grad_req, type_dict, kwargs, stype_dict)
 
     def eval(self, ctx=None, **kwargs):
         """The outputs for the given input arrays (a list of NDArrays), inference mode."""

@@ -83,10 +83,24 @@ class _Conv(HybridBlock):
         return self.act(out) if self.act is not None else out
 
     def __repr__(self):
-        k = self._kwargs
-        in_ch = self.weight.shape[0 if self._op_name == "Deconvolution" else 1] or None
-        return (f"{type(self).__name__}({in_ch} -> {self._channels}, kernel_size={k['kernel']}, "
-                f"stride={k['stride']}, padding={k['pad']})")
+        """MXNet's: padding, dilation, groups only when not their defaults, `bias=False`
+        without a bias, the activation last; the mapping is weight.shape[1] -> shape[0]
+        (so a transposed convolution shows `channels -> in_channels`, as MXNet's does)."""
+        k, n = self._kwargs, len(self._kwargs["kernel"])
+        shape = self.weight.shape
+        s = (f"{type(self).__name__}({shape[1] or None} -> {shape[0]}, "
+             f"kernel_size={k['kernel']}, stride={k['stride']}")
+        if k["pad"] != (0,) * n:
+            s += f", padding={k['pad']}"
+        if k["dilate"] != (1,) * n:
+            s += f", dilation={k['dilate']}"
+        if k["num_group"] != 1:
+            s += f", groups={k['num_group']}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.act is not None:
+            s += f", {self.act}"
+        return s + ")"
 
 
 def _conv_class(name, d, layout, transpose):

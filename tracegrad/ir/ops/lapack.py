@@ -171,3 +171,66 @@ class DetSign(OpDef):
 
     def impl(a):
         return _slogdet(a)[0]
+
+
+def _eigh(a):
+    """MXNet's syevd of the symmetrised operand ((A + A^T) / 2, as potrf's: A itself for the
+    symmetric matrices syevd is defined on, and the gradient is then the symmetric one MXNet
+    returns, agreeing with finite differences): eigenvalues ascending, eigenvectors as the
+    rows of U, each row's sign set so its first entry of largest magnitude is positive.
+    Computed in float64 and rounded once."""
+    if a.shape[-1] == 0:
+        return np.zeros(a.shape, a.dtype), np.zeros(a.shape[:-1], a.dtype)
+    wide = a.astype(np.float64)
+    values, vectors = np.linalg.eigh((wide + _mt(wide)) / 2)
+    u = _mt(vectors)
+    lead = np.take_along_axis(u, np.argmax(np.abs(u), axis=-1)[..., None], axis=-1)
+    u = np.where(lead < 0, -u, u)
+    return u.astype(a.dtype, copy=False), values.astype(a.dtype, copy=False)
+
+
+class SyevdVectors(OpDef):
+    """U of MXNet's (U, L) = syevd(A): the orthonormal eigenvectors of symmetric A as rows,
+    U A = diag(L) U. Its vjp is MXNet's syevd_backward with
+    dL = 0: U^T Y U, Y symmetric with Y_ij = (X_ij - X_ji) / (2 max(L_i - L_j, eps)) below
+    the diagonal (X = dU U^T, eps 1e-30 / 1e-100) and 0 on it."""
+    name = "syevd_vectors"
+
+    def infer(a):
+        _check_square("syevd", a)
+        return a
+
+    def impl(a):
+        return _eigh(a)[0]
+
+    def vjp(b, g, out, a):
+        n = a.shape[-1]
+        eps = 1e-100 if a.dtype == "f64" else 1e-30
+        x = b.matmul(g, out, transpose_b=True)
+        anti = b.sub(x, _mT(b, x))
+        values = b.syevd_values(a)
+        nd_ = len(a.shape)
+        gap = b.sub(b.expand_dims(values, axis=nd_ - 1), b.expand_dims(values, axis=nd_ - 2))
+        rows, cols = b.iota(shape=(n, n), axis=0), b.iota(shape=(n, n), axis=1)
+        below = b.div(anti, b.mul(b.maximum(gap, eps), 2.0))
+        above = b.div(b.neg(anti), b.mul(b.maximum(b.neg(gap), eps), 2.0))
+        y = b.where(b.gt(rows, cols), below, b.where(b.lt(rows, cols), above, 0.0))
+        return (b.matmul(out, b.matmul(y, out), transpose_a=True),)
+
+
+class SyevdValues(OpDef):
+    """L of MXNet's (U, L) = syevd(A): the eigenvalues, ascending. Its vjp (MXNet's
+    syevd_backward with dU = 0) is U^T diag(dL) U."""
+    name = "syevd_values"
+
+    def infer(a):
+        _check_square("syevd", a)
+        return TensorType(a.dtype, a.shape[:-1])
+
+    def impl(a):
+        return _eigh(a)[1]
+
+    def vjp(b, g, out, a):
+        u = b.syevd_vectors(a)
+        scaled = b.mul(u, b.expand_dims(g, axis=len(a.shape) - 1))
+        return (b.matmul(scaled, u, transpose_a=True),)
