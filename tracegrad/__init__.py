@@ -4,6 +4,12 @@
     from tracegrad import nd, autograd, gluon
 """
 import sys as _sys  # noqa: E402
+import warnings as _warnings
+
+# MXNet computes inf and NaN silently; numpy, which runs eager ops, warns about them. Only the
+# floating-point warnings raised inside tracegrad are silenced (a user's own numpy still warns).
+_warnings.filterwarnings("ignore", r"(divide by zero|invalid value|overflow|underflow) "
+                         r"encountered", RuntimeWarning, r"tracegrad(\.|$)")
 from . import autograd, base, context, gluon, initializer, ir, metric, nd, optimizer, random  # noqa: E402  (Gluon sits on nd/autograd)
 from . import lr_scheduler
 from . import io  # noqa: E402  (mx.io: MXNet 1.x's data iterators)

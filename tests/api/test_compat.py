@@ -81,3 +81,27 @@ def test_copying_slices_still_differentiate_and_compile():
     np.testing.assert_allclose(x.grad.asnumpy(), want)
     f = mx.jit(lambda a: a[:, 1:3] * 2 + nd.slice_axis(a, axis=1, begin=0, end=2))
     np.testing.assert_allclose(f(x).asnumpy(), x.asnumpy()[:, 1:3] * 2 + x.asnumpy()[:, :2])
+
+
+def test_eager_ops_compute_inf_and_nan_silently_as_mxnet_does():
+    """log(0), 0/0, sqrt(-1), exp(1000) eagerly and in a backward pass give inf / NaN without
+    numpy's RuntimeWarnings (MXNet prints nothing); a user's own numpy code still warns."""
+    import subprocess
+    import sys
+    code = (
+        "import numpy as np, tracegrad as mx\n"
+        "z = mx.nd.array([0.0, -1.0])\n"
+        "outs = [mx.nd.log(z), z / 0, mx.nd.sqrt(z), mx.nd.exp(z + 1000)]\n"
+        "z.attach_grad()\n"
+        "with mx.autograd.record():\n"
+        "    y = mx.nd.log(z * 0)\n"
+        "y.backward()\n"
+        "print([o.asnumpy().tolist() for o in outs], z.grad.asnumpy().tolist())\n"
+        "np.log(np.zeros(1))\n")
+    run = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == ("[[-inf, nan], [nan, -inf], [0.0, nan], [inf, inf]] "
+                                  "[nan, nan]"), run.stdout
+    warned = [line for line in run.stderr.splitlines() if "encountered" in line]
+    assert len(warned) == 1 and warned[0].startswith("<string>:"), run.stderr
