@@ -721,6 +721,9 @@ def slice(data, begin, end, step=None):
     return _own_buffer(_getitem(data, key))
 
 
+crop = slice    # MXNet's deprecated name of slice (nd.Crop is another op)
+
+
 def _is_contiguous_region(shape, begin, end, step):
     """MXNet 1.x's rule for whether basic indexing returns a view: reading axes right to left,
     once one axis selects a proper subset, every axis to its left selects a single element;
