@@ -644,3 +644,214 @@ def test_hybridized(doc):
     for _ in range(2):       # the tracing call, then the compiled one
         got = block(*_inputs(doc))
     _check(doc, got, HYBRID)
+
+
+# ---------------------------------------------------------------- examples with no array input,
+# of gradients, of sparse storage, of shapes only: eager (and mx.sym where the doc uses it)
+def _close(got, want, rtol=1e-5, atol=1e-6):
+    got = got.asnumpy() if hasattr(got, "asnumpy") else np.asarray(got)
+    want = np.asarray(want, np.float64)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=rtol, atol=atol)
+
+
+# matrix_op.cc (Reshape) and ndarray.py (NDArray.reshape): shapes from the special codes
+RESHAPES = [((2, 3, 4), (4, 0, 2), (4, 3, 2)), ((2, 3, 4), (2, 0, 0), (2, 3, 4)),
+            ((2, 3, 4), (6, 1, -1), (6, 1, 4)), ((2, 3, 4), (3, -1, 8), (3, 1, 8)),
+            ((2, 3, 4), (-1,), (24,)), ((2, 3, 4), (-2,), (2, 3, 4)),
+            ((2, 3, 4), (2, -2), (2, 3, 4)), ((2, 3, 4), (-2, 1, 1), (2, 3, 4, 1, 1)),
+            ((2, 3, 4), (-3, 4), (6, 4)), ((2, 3, 4, 5), (-3, -3), (6, 20)),
+            ((2, 3, 4), (0, -3), (2, 12)), ((2, 3, 4), (-3, -2), (6, 4)),
+            ((2, 3, 4), (-4, 1, 2, -2), (1, 2, 3, 4)),
+            ((2, 3, 4), (2, -4, -1, 3, -2), (2, 1, 3, 4)), ((10, 5, 4), (-1, 0), (40, 5))]
+
+
+@pytest.mark.parametrize("src,codes,want", RESHAPES, ids=[str(c) for _, c, _ in RESHAPES])
+def test_reshape_special_codes(src, codes, want):
+    x = nd.arange(math.prod(src)).reshape(src)
+    assert nd.reshape(x, shape=codes).shape == want
+    assert x.reshape(codes).shape == want
+    ex = mx.sym.reshape(mx.sym.var("x"), shape=codes).bind(mx.cpu(), args={"x": x})
+    assert ex.forward()[0].shape == want
+
+
+def test_reshape_reverse():
+    x = nd.zeros((10, 5, 4))
+    assert nd.reshape(x, shape=(-1, 0), reverse=True).shape == (50, 4)
+    assert x.reshape((-1, 0), reverse=True).shape == (50, 4)
+    y = nd.arange(0, 6).reshape(2, 3)
+    _close(y.reshape(3, -1), [[0, 1], [2, 3], [4, 5]])
+    _close(y.reshape(shape=(3, 2)), [[0, 1], [2, 3], [4, 5]])
+
+
+def test_flatten_and_expand_dims_inplace_share_data():
+    x = nd.arange(30).reshape(5, 2, 3)
+    y, z = x.flatten(inplace=True), x.flatten()
+    assert y.shape == (5, 6)
+    y[:] = -1
+    _close(x[0], [[-1] * 3] * 2)
+    _close(z[0], [0, 1, 2, 3, 4, 5])
+    x = nd.arange(6).reshape(2, 3)
+    y, z = x.expand_dims(1, inplace=True), x.expand_dims(1)
+    assert y.shape == (2, 1, 3)
+    y[:] = -1
+    _close(x, [[-1] * 3] * 2)
+    _close(z[0], [[0, 1, 2]])
+
+
+def test_creation_examples():
+    _close(nd.ones(1), [1])
+    assert nd.ones((1, 2), dtype="float16").dtype == np.float16
+    _close(nd.full(1, 2.0), [2])
+    assert nd.full((1, 2), 2.0, dtype="float16").dtype == np.float16
+    _close(nd.zeros(1), [0])
+    _close(nd.eye(2), np.eye(2))
+    _close(nd.eye(2, 3, 1), [[0, 1, 0], [0, 0, 1]])
+    _close(nd.arange(3), [0, 1, 2])
+    _close(nd.arange(2, 6), [2, 3, 4, 5])
+    _close(nd.arange(2, 6, step=2), [2, 4])
+    _close(nd.arange(2, 6, step=1.5, repeat=2), [2, 2, 3.5, 3.5, 5, 5])
+    out = nd.arange(2, 6, step=2, repeat=3, dtype="int32")
+    assert out.dtype == np.int32
+    _close(out, [2, 2, 2, 4, 4, 4])
+    _close(nd.linspace(2.0, 3.0, 5), [2, 2.25, 2.5, 2.75, 3])
+    _close(nd.linspace(2.0, 3.0, 5, endpoint=False), [2, 2.2, 2.4, 2.6, 2.8])
+    assert nd.moveaxis(nd.array([[1, 2, 3], [4, 5, 6]]), 0, 1).shape == (3, 2)
+    assert nd.moveaxis(nd.zeros((3, 4, 5)), [0, 1], [-1, -2]).shape == (5, 4, 3)
+
+
+def test_ndarray_arithmetic_examples():
+    x, y = nd.ones((2, 3)), nd.arange(2).reshape((2, 1))
+    z = nd.arange(2).reshape((1, 2))
+    _close(z + y, [[0, 1], [1, 2]])
+    _close(z - y, [[0, 1], [-1, 0]])
+    _close(z * y, [[0, 0], [0, 1]])
+    _close((x * 6) % 5, np.ones((2, 3)))
+    _close(nd.modulo(x * 6, nd.ones((2, 1)) * 4), np.full((2, 3), 2))
+    b, e = nd.ones((2, 3)) * 2, nd.arange(1, 3).reshape((2, 1))
+    _close(b ** 2, np.full((2, 3), 4))
+    _close(nd.power(b, e), [[2, 2, 2], [4, 4, 4]])
+    _close(e ** e, [[1], [4]])
+    _close(nd.maximum(y, z), [[0, 1], [1, 1]])
+    _close(nd.minimum(z, y), [[0, 0], [0, 1]])
+    _close(x == 1, np.ones((2, 3)))
+    _close(z == y, [[1, 0], [0, 1]])
+    _close(z != y, [[0, 1], [1, 0]])
+    _close(z > y, [[0, 1], [0, 0]])
+    _close(z >= y, [[1, 1], [0, 1]])
+    _close(z < y, [[0, 0], [1, 0]])
+    _close(z <= y, [[1, 0], [1, 1]])
+    _close(nd.logical_and(x, 1), np.ones((2, 3)))
+    _close(nd.logical_and(z, y), [[0, 0], [0, 1]])
+    _close(nd.logical_or(z, y), [[0, 1], [1, 1]])
+    _close(nd.logical_xor(x, y), [[1, 1, 1], [0, 0, 0]])
+    s = mx.sym.var("x")
+    _close(mx.sym.maximum(s, 4).eval(x=nd.array([3, 5, 2, 10]))[0], [4, 5, 4, 10])
+    assert mx.sym.maximum(2, 3.5) == 3.5
+
+
+def test_sparse_examples():
+    dense = nd.array([[0, 1, 0], [2, 0, 3], [0, 0, 0], [0, 0, 0]])
+    rsp = nd.cast_storage(dense, "row_sparse")
+    _close(rsp.indices, [0, 1])
+    _close(rsp.data, [[0, 1, 0], [2, 0, 3]])
+    csr = nd.cast_storage(dense, "csr")
+    _close(csr.indices, [1, 0, 2])
+    _close(csr.data, [1, 2, 3])
+    _close(csr.indptr, [0, 1, 3, 3, 3])
+    c = nd.array([[1, 2, 0], [3, 0, 1], [4, 1, 0]]).tostype("csr")
+    _close(nd.sum(c, axis=0), [8, 3, 1])
+    _close(nd.sum(c, axis=1), [3, 4, 5])
+    x = nd.array([[1, 2, 2, 2], [3, 4, 5, 6]])        # norm's x, as 2-d
+    _close(nd.norm(x.tostype("row_sparse")), [math.sqrt(99)])
+    _close(nd.norm(x.tostype("csr")), [math.sqrt(99)])
+    cond = nd.array([[0, 1], [-1, 0]]).tostype("csr")
+    _close(nd.where(cond, nd.array([[1, 2], [3, 4]]), nd.array([[5, 6], [7, 8]])),
+           [[5, 2], [3, 8]])
+    _close(nd.take(nd.array([[1, 2], [3, 4], [5, 6]]).tostype("csr"), nd.array([2, 0])),
+           [[5, 6], [1, 2]])
+    rsp_in = nd.sparse.row_sparse_array((np.array([[1, 2], [3, 4], [5, 6]], np.float32),
+                                         np.array([0, 1, 3])), shape=(4, 2))
+    kept = nd.sparse.retain(rsp_in, nd.array([0, 3]))
+    _close(kept.data, [[1, 2], [5, 6]])
+    _close(kept.indices, [0, 3])
+
+
+def test_histogram_examples():
+    x = nd.array([[0, 1], [2, 2], [3, 4]])
+    counts, edges = nd.histogram(x, bins=5, range=(0, 5))
+    _close(counts, [1, 1, 2, 1, 1])
+    _close(edges, [0, 1, 2, 3, 4, 5])   # the doc lists 5 of the 6 edges
+    counts, _ = nd.histogram(x, bins=nd.array([0.0, 2.1, 3.0]))
+    _close(counts, [4, 1])
+
+
+def test_gradient_examples():
+    # SoftmaxOutput (softmax_output.cc): label 1 ignored, gradient softmax - one_hot
+    d = nd.array([[1, 2, 3, 4], [2, 2, 2, 2], [3, 3, 3, 3], [4, 4, 4, 4]])
+    d.attach_grad()
+    with autograd.record():
+        y = nd.SoftmaxOutput(data=d, label=nd.array([1, 0, 2, 3]), multi_output=True,
+                             use_ignore=True, ignore_label=1)
+    y.backward()
+    _close(y, [[0.0320586, 0.08714432, 0.23688284, 0.64391428]] + [[0.25] * 4] * 3)
+    _close(d.grad, [[0, 0, 0, 0], [-0.75, 0.25, 0.25, 0.25], [0.25, 0.25, -0.75, 0.25],
+                    [0.25, 0.25, 0.25, -0.75]])
+    # box_nms (bounding_box.cc): gradients follow their boxes, suppressed ones get none
+    x = nd.array([[0, 0.5, 0.1, 0.1, 0.2, 0.2], [1, 0.4, 0.1, 0.1, 0.2, 0.2],
+                  [0, 0.3, 0.1, 0.1, 0.14, 0.14], [2, 0.6, 0.5, 0.5, 0.7, 0.8]])
+    x.attach_grad()
+    with autograd.record():
+        y = nd.contrib.box_nms(x, overlap_thresh=0.1, coord_start=2, score_index=1,
+                               id_index=0, force_suppress=True)
+    y.backward(nd.array([[0.1] * 6, [0.2] * 6, [0.3] * 6, [0.4] * 6]))
+    _close(x.grad, [[0.2] * 6, [0] * 6, [0] * 6, [0.1] * 6])
+    # round_ste / sign_ste (stes_op.cc): gradient 1 everywhere
+    for f, v, want in ((nd.contrib.round_ste, [-1.5, 1.5, -1.9, 1.9, 2.7], [-2, 2, -2, 2, 3]),
+                       (nd.contrib.sign_ste, [-2, 0, 3], [-1, 0, 1])):
+        a = nd.array(v)
+        a.attach_grad()
+        with autograd.record():
+            y = f(a)
+        y.backward()
+        _close(y, want)
+        _close(a.grad, np.ones(len(v)))
+    # stop_gradient (elemwise_unary_op_basic.cc), through an executor
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    loss = mx.sym.MakeLoss(mx.sym.stop_gradient(3 * b) + a)
+    ex = loss.simple_bind(ctx=mx.cpu(), a=(1, 2), b=(1, 2))
+    ex.forward(is_train=True, a=nd.array([[1, 2]]), b=nd.array([[0, 1]]))
+    _close(ex.outputs[0], [[1, 5]])
+    ex.backward()
+    _close(ex.grad_dict["a"], [[1, 1]])
+    _close(ex.grad_dict["b"], [[0, 0]])
+
+
+def test_dropout_example():
+    inp = nd.array([[3.0, 0.5, -0.5, 2.0, 7.0], [2.0, -0.4, 7.0, 3.0, 0.2]])
+    ex = mx.sym.Dropout(mx.sym.Variable("a"), p=0.2).simple_bind(ctx=mx.cpu(), a=(2, 5))
+    ex.forward(is_train=False, a=inp)
+    _close(ex.outputs[0], inp.asnumpy())
+    ex.forward(is_train=True, a=inp)
+    out, x = ex.outputs[0].asnumpy(), inp.asnumpy()
+    assert ((out == 0) | np.isclose(out, x / 0.8)).all()    # kept values scaled by 1/(1-p)
+
+
+def test_contrib_python_examples():
+    outs, states = nd.contrib.while_loop(
+        lambda i, s: i <= 5, lambda i, s: ([i + s], [i + 1, s + i]),
+        (nd.array([0], dtype="int64"), nd.array([1], dtype="int64")), max_iterations=10)
+    assert outs[0].shape == (10, 1)     # max_iterations rows, the first 6 defined
+    _close(outs[0][:6], [[1], [2], [4], [7], [11], [16]])
+    _close(states[0], [6])
+    _close(states[1], [16])
+    a, b = nd.array([1]), nd.array([2])
+    out = nd.contrib.cond(a * b < 5, lambda: (a + 5) * (b + 5), lambda: (a - 5) * (b - 5))
+    _close(out[0] if isinstance(out, (list, tuple)) else out, [42])
+    outs, states = nd.contrib.foreach(lambda d, s: (d + s[0], [s[0] * 2]), nd.ones((2, 3)),
+                                      [nd.ones((3,))])
+    _close(outs, [[2, 2, 2], [3, 3, 3]])
+    _close(states[0], [4, 4, 4])
+    _close(nd.contrib.isinf(nd.array([np.inf, -np.inf, -np.inf, -1])), [1, 1, 1, 0])
+    _close(nd.contrib.isfinite(nd.array([np.inf, -np.inf, -np.inf, -1])), [0, 0, 0, 1])
+    _close(nd.contrib.isnan(nd.array([np.nan, -1])), [1, 0])
