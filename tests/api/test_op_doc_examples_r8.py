@@ -440,6 +440,35 @@ CASES = [
          [[0.0, 1.0, 0.0], [0.0, 0.0, 2.0], [0.0, 0.0, 0.0]]),
     Case("linalg.makediag-batch", lambda F, a: F.linalg.makediag(a), [[[1.0, 2.0], [3.0, 4.0]]],
          [[[1.0, 0.0], [0.0, 2.0]], [[3.0, 0.0], [0.0, 4.0]]]),
+    Case("linalg.extracttrian", lambda F, a: F.linalg.extracttrian(a),
+         [[[1.0, 2.0], [3.0, 4.0]]], [1.0, 3.0, 4.0]),
+    Case("linalg.extracttrian-upper", lambda F, a: F.linalg.extracttrian(a, lower=False),
+         [[[1.0, 2.0], [3.0, 4.0]]], [1.0, 2.0, 4.0]),
+    Case("linalg.extracttrian-1", lambda F, a: F.linalg.extracttrian(a, 1),
+         [[[1.0, 2.0], [3.0, 4.0]]], [2.0]),
+    Case("linalg.extracttrian--1", lambda F, a: F.linalg.extracttrian(a, -1),
+         [[[1.0, 2.0], [3.0, 4.0]]], [3.0]),
+    Case("linalg.extracttrian-batch", lambda F, a: F.linalg.extracttrian(a),
+         [[[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]],
+         [[1.0, 3.0, 4.0], [5.0, 7.0, 8.0]]),
+    # 3 x 3 (the doc's are 2 x 2): CopyTrian reads the upper triangle column by column
+    Case("linalg.extracttrian-upper-3", lambda F, a: F.linalg.extracttrian(a, lower=False),
+         [np.arange(1.0, 10.0, dtype=np.float32).reshape(3, 3)], [1, 2, 5, 3, 6, 9]),
+    Case("linalg.maketrian", lambda F, a: F.linalg.maketrian(a), [[1.0, 2.0, 3.0]],
+         [[1.0, 0.0], [2.0, 3.0]]),
+    Case("linalg.maketrian-upper", lambda F, a: F.linalg.maketrian(a, lower=False),
+         [[1.0, 2.0, 3.0]], [[1.0, 2.0], [0.0, 3.0]]),
+    Case("linalg.maketrian-1", lambda F, a: F.linalg.maketrian(a, offset=1), [[1.0, 2.0, 3.0]],
+         [[0.0, 1.0, 2.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0]]),
+    Case("linalg.maketrian--1", lambda F, a: F.linalg.maketrian(a, offset=-1),
+         [[1.0, 2.0, 3.0]], [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [2.0, 3.0, 0.0]]),
+    Case("linalg.maketrian-batch", lambda F, a: F.linalg.maketrian(a),
+         [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]],
+         [[[1.0, 0.0], [2.0, 3.0]], [[4.0, 0.0], [5.0, 6.0]]]),
+    Case("linalg.maketrian-batch-1", lambda F, a: F.linalg.maketrian(a, offset=1),
+         [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]],
+         [[[0.0, 1.0, 2.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0]],
+          [[0.0, 4.0, 5.0], [0.0, 0.0, 6.0], [0.0, 0.0, 0.0]]]),
     Case("linalg.syrk", lambda F, a: F.linalg.syrk(a, alpha=1.0, transpose=False),
          [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]], [[14.0, 32.0], [32.0, 77.0]]),
     Case("linalg.syrk-T", lambda F, a: F.linalg.syrk(a, alpha=1.0, transpose=True),
@@ -855,3 +884,10 @@ def test_contrib_python_examples():
     _close(nd.contrib.isinf(nd.array([np.inf, -np.inf, -np.inf, -1])), [1, 1, 1, 0])
     _close(nd.contrib.isfinite(nd.array([np.inf, -np.inf, -np.inf, -1])), [0, 0, 0, 1])
     _close(nd.contrib.isnan(nd.array([np.nan, -1])), [1, 0])
+    samples, count_true, count_sampled = nd.contrib.rand_zipfian(nd.array([3]), 4, 5)
+    assert samples.shape == (4,) and samples.dtype == np.int64
+    assert ((samples.asnumpy() >= 0) & (samples.asnumpy() < 5)).all()
+    # the doc's [0.12453879] is P(3) = log(5/4) / log(6); its code multiplies by num_sampled
+    _close(count_true, [4 * math.log(5 / 4) / math.log(6)])
+    c = samples.asnumpy()
+    _close(count_sampled, 4 * np.log((c + 2) / (c + 1)) / math.log(6))

@@ -205,6 +205,8 @@ CALLS = {
     "linalg_sumlogdiag": (lambda: [f32(2, 3, 3)], {}, ()),
     "linalg_extractdiag": (lambda: [f32(2, 3, 3)], {}, ()),
     "linalg_makediag": (lambda: [f32(2, 3)], {}, ()),
+    "linalg_extracttrian": (lambda: [f32(2, 3, 3)], {"offset": 0, "lower": False}, ()),
+    "linalg_maketrian": (lambda: [f32(2, 6)], {"offset": -1}, ()),
     # inverse / det / slogdet run through numpy (LAPACK's LU) between native segments
     "linalg_inverse": (lambda: [spd(2, 3)], {}, ()),
     "linalg_det": (lambda: [spd(2, 3)], {}, ()),
