@@ -774,9 +774,29 @@ def test_ndarray_arithmetic_examples():
     _close(nd.logical_and(z, y), [[0, 0], [0, 1]])
     _close(nd.logical_or(z, y), [[0, 1], [1, 1]])
     _close(nd.logical_xor(x, y), [[1, 1, 1], [0, 0, 0]])
-    s = mx.sym.var("x")
-    _close(mx.sym.maximum(s, 4).eval(x=nd.array([3, 5, 2, 10]))[0], [4, 5, 4, 10])
+
+
+def test_symbol_scalar_function_examples():
+    """python/mxnet/symbol/symbol.py: pow / power / maximum / minimum / hypot of Symbols and
+    numbers."""
+    x, y = mx.sym.var("x"), mx.sym.var("y")
+    for f in (mx.sym.pow, mx.sym.power):
+        assert f(2, 3) == 8
+        _close(f(x, 2).eval(x=nd.array([1, 2]))[0], [1, 4])
+        _close(f(3, y).eval(y=nd.array([2, 3]))[0], [9, 27])
+        _close(f(x, y).eval(x=nd.array([3, 4]), y=nd.array([2, 3]))[0], [9, 64])
     assert mx.sym.maximum(2, 3.5) == 3.5
+    _close(mx.sym.maximum(x, 4).eval(x=nd.array([3, 5, 2, 10]))[0], [4, 5, 4, 10])
+    _close(mx.sym.maximum(x, y).eval(x=nd.array([3, 4]), y=nd.array([10, 2]))[0], [10, 4])
+    assert mx.sym.minimum(2, 3.5) == 2
+    _close(mx.sym.minimum(x, 4).eval(x=nd.array([3, 5, 2, 10]))[0], [3, 4, 2, 4])
+    _close(mx.sym.minimum(x, y).eval(x=nd.array([3, 4]), y=nd.array([10, 2]))[0], [3, 2])
+    assert mx.sym.hypot(3, 4) == 5.0
+    _close(mx.sym.hypot(x, 4).eval(x=nd.array([3, 5, 2]))[0], [5, 6.40312433, 4.47213602])
+    _close(mx.sym.hypot(x, y).eval(x=nd.array([3, 4]), y=nd.array([10, 2]))[0],
+           [10.44030666, 4.47213602])
+    loaded = mx.sym.load_json(mx.sym.hypot(x, 4).tojson())     # _hypot_scalar in the file
+    _close(loaded.eval(x=nd.array([3]))[0], [5])
 
 
 def test_sparse_examples():

@@ -7,6 +7,8 @@
 
 Every nd operator is available as mx.sym.<MXNet name> (module __getattr__ below).
 """
+import math
+
 from .executor import Executor
 from .json_format import load, load_json
 from .symbol import Group, Symbol, Variable, make_op, var
@@ -68,8 +70,8 @@ _internal = _Namespace("", internal=True)
 
 
 def _symbol_or_scalar(fn_name, both, scalar, rscalar, on_numbers):
-    """MXNet's mx.sym.maximum / minimum / power: either side a Symbol or a number (a number
-    makes the op's _scalar form; two numbers give a number)."""
+    """MXNet's mx.sym.maximum / minimum / power / hypot: either side a Symbol or a number (a
+    number makes the op's _scalar form; two numbers give a number)."""
     from numbers import Number
 
     def fn(left, right):
@@ -91,6 +93,7 @@ minimum = _symbol_or_scalar("minimum", "_Minimum", "_MinimumScalar", "_MinimumSc
 power = _symbol_or_scalar("power", "_Power", "_PowerScalar", "_RPowerScalar",
                           lambda a, b: a ** b)
 pow = power    # noqa: A001  (MXNet's mx.sym.pow)
+hypot = _symbol_or_scalar("hypot", "_Hypot", "_HypotScalar", "_HypotScalar", math.hypot)
 
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",

@@ -552,6 +552,7 @@ ALIASES = {
     "_PowerScalar": "_power_scalar", "_RPowerScalar": "_rpower_scalar",
     "_ModScalar": "_mod_scalar", "_RModScalar": "_rmod_scalar",
     "_MaximumScalar": "_maximum_scalar", "_MinimumScalar": "_minimum_scalar",
+    "_Hypot": "_hypot", "_HypotScalar": "_hypot_scalar",
     "_EqualScalar": "_equal_scalar", "_NotEqualScalar": "_not_equal_scalar",
     "_GreaterScalar": "_greater_scalar", "_GreaterEqualScalar": "_greater_equal_scalar",
     "_LesserScalar": "_lesser_scalar", "_LesserEqualScalar": "_lesser_equal_scalar",
@@ -591,6 +592,7 @@ def _binary_table():
         "_greater_scalar": (nd.greater, False), "_greater_equal_scalar": (nd.greater_equal,
                                                                           False),
         "_lesser_scalar": (nd.lesser, False), "_lesser_equal_scalar": (nd.lesser_equal, False),
+        "_hypot_scalar": (nd.hypot, False),
     }
     out = {name: OpSpec(name, _scalar_op(fn, refl), ("data",),
                         dict(scalar=_float(), is_int=_bool))
@@ -599,7 +601,8 @@ def _binary_table():
               "_minimum": nd.broadcast_minimum, "_mod": nd.broadcast_mod,
               "_equal": nd.broadcast_equal, "_not_equal": nd.broadcast_not_equal,
               "_greater": nd.broadcast_greater, "_greater_equal": nd.broadcast_greater_equal,
-              "_lesser": nd.broadcast_lesser, "_lesser_equal": nd.broadcast_lesser_equal}
+              "_lesser": nd.broadcast_lesser, "_lesser_equal": nd.broadcast_lesser_equal,
+              "_hypot": nd.broadcast_hypot}
     for name, fn in binary.items():
         out[name] = OpSpec(name, _same_shape(name, fn), ("lhs", "rhs"), {})
     out["_copy"] = OpSpec("_copy", nd.identity, ("data",), {})
