@@ -22,7 +22,7 @@ from .op_kwargs import redo as _redo
 __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
            "MultiBoxTarget", "MultiBoxDetection", "ROIAlign", "box_nms",
            "box_non_maximum_suppression", "div_sqrt_dim", "quadratic", "index_array", "isinf",
-           "isfinite", "isnan"]
+           "isfinite", "isnan", "rand_zipfian"]
 
 
 def _as_array(x, what, op):
@@ -314,3 +314,22 @@ def isnan(data):
     """1 where data is nan, else 0, in data's dtype."""
     data = _as_array(data, "data", "isnan")
     return data != data
+
+
+def rand_zipfian(true_classes, num_sampled, range_max, ctx=None):
+    """num_sampled classes drawn with replacement from the log-uniform (Zipfian) distribution
+    over [0, range_max), P(c) = log((c + 2) / (c + 1)) / log(range_max + 1), with the
+    expected counts of the true and of the sampled classes (P(c) * num_sampled): int64,
+    float64, float64, as MXNet's python function computes them."""
+    import math
+    from . import random
+    true_classes = _as_array(true_classes, "true_classes", "rand_zipfian")
+    log_range = math.log(range_max + 1)
+    draw = random.uniform(0, log_range, shape=(int(num_sampled),), dtype="float64")
+    sampled = F.mod(F.cast(F.sub(F.exp(draw), 1.0), dtype="i64"), int(range_max))
+
+    def expected(classes):
+        c = F.cast(classes, dtype="f64")
+        return F.mul(F.div(F.log(F.div(F.add(c, 2.0), F.add(c, 1.0))), log_range),
+                     float(num_sampled))
+    return sampled, expected(true_classes), expected(sampled)

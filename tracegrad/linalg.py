@@ -1,10 +1,14 @@
 """`mx.nd.linalg`: MXNet 1.x's batched linear algebra on the last two axes.
 
-gemm/gemm2/syrk/trmm/sumlogdiag/extractdiag/makediag/potri/det/slogdet are composites of
-matmul, iota masks, potrf, trsm and the LU-based logabsdet / detsign, so everything here
-differentiates to any order (potrf, trsm, inverse, logabsdet, detsign and syevd's two
-halves are primitives, ir/ops/lapack.py).
+gemm/gemm2/syrk/trmm/sumlogdiag/extractdiag/makediag/extracttrian/maketrian/potri/det/slogdet
+are composites of matmul, iota masks, take, potrf, trsm and the LU-based logabsdet / detsign,
+so everything here differentiates to any order (potrf, trsm, inverse, logabsdet, detsign and
+syevd's two halves are primitives, ir/ops/lapack.py).
 """
+import math
+
+import numpy as np
+
 from .array import F
 from .base import MXNetError
 from .ir.types import dtype_name
@@ -130,6 +134,56 @@ def makediag(A, offset=0, **kwargs):
     spread = F.expand_dims(values, axis=A.ndim if k >= 0 else A.ndim - 1)
     return F.where(_diagonal_mask(n, k), F.broadcast_to(spread, shape=A.shape[:-1] + (n, n)),
                    0.0)
+
+
+def _trian_positions(n, offset, lower):
+    """Flat positions in an n x n matrix of the triangle's entries, in MXNet's CopyTrian order:
+    the lower one (offset < 0, or 0 with lower) row by row, the upper one column by column
+    (its kernel reads it in transposed coordinates)."""
+    k = abs(offset)
+    upper = offset > 0 or (offset == 0 and not lower)
+    pos = []
+    for r in range(k, n):                  # the row of the (transposed) lower triangle
+        for c in range(r - k + 1):
+            pos.append(c * n + r if upper else r * n + c)
+    return np.array(pos, np.int64)
+
+
+def extracttrian(A, offset=0, lower=True, **kwargs):
+    """The triangle of each square matrix (the lower one for offset < 0 or 0 with lower, the
+    upper one otherwise; |offset| diagonals away from the main one) as a vector of
+    m (m + 1) / 2 entries, m = n - |offset|, in MXNet's order (_trian_positions)."""
+    if kwargs:
+        return _redo(extracttrian, locals())
+    n, k = A.shape[-1], int(offset)
+    if A.ndim < 2 or A.shape[-2] != n or abs(k) >= n:
+        raise MXNetError(f"linalg.extracttrian: needs square matrices and |offset| < {n}, got "
+                         f"shape {A.shape} and offset {k}")
+    from .nd import array
+    flat = F.reshape(A, shape=A.shape[:-2] + (n * n,))
+    return F.take(flat, array(_trian_positions(n, k, bool(lower)), dtype=np.int64),
+                  axis=A.ndim - 2)
+
+
+def maketrian(A, offset=0, lower=True, **kwargs):
+    """Square matrices of size m + |offset| holding A's last axis (m (m + 1) / 2 entries) in
+    the triangle extracttrian reads, zeros elsewhere."""
+    if kwargs:
+        return _redo(maketrian, locals())
+    t, k = A.shape[-1], int(offset)
+    m = int(math.floor(0.5 + (math.sqrt(8 * t + 1) - 1.0) * 0.5))
+    if A.ndim < 1 or m * (m + 1) // 2 != t:
+        raise MXNetError(f"linalg.maketrian: the last axis of shape {A.shape} holds no "
+                         f"triangle (m (m + 1) / 2 entries)")
+    n = m + abs(k)
+    source = np.zeros(n * n, np.int64)          # the entry each matrix position reads
+    inside = np.zeros(n * n, np.bool_)
+    pos = _trian_positions(n, k, bool(lower))
+    source[pos], inside[pos] = np.arange(len(pos)), True
+    from .nd import array
+    picked = F.take(A, array(source, dtype=np.int64), axis=A.ndim - 1)
+    out = F.where(array(inside, dtype=np.bool_), picked, 0.0)
+    return F.reshape(out, shape=A.shape[:-1] + (n, n))
 
 
 def sumlogdiag(A, **kwargs):

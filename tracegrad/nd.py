@@ -531,8 +531,28 @@ def reshape(data, shape=None, reverse=False, newshape=None, **kwargs):
     return F.reshape(data, shape=new) if new != data.shape else data
 
 
-def reshape_like(lhs, rhs):
-    return reshape(lhs, rhs.shape)
+def reshape_like(lhs, rhs, lhs_begin=None, lhs_end=None, rhs_begin=None, rhs_end=None):
+    """lhs reshaped to rhs's shape; with begin/end (Python-style ranges, None the start/end,
+    negatives from the end) only lhs's axes [lhs_begin, lhs_end) are replaced by rhs's axes
+    [rhs_begin, rhs_end) (MXNet's ReshapeLikeShapeCompute)."""
+    if lhs_begin is lhs_end is rhs_begin is rhs_end is None:
+        return reshape(lhs, rhs.shape)
+    lb, le = _like_range("lhs", lhs.ndim, lhs_begin, lhs_end)
+    rb, re = _like_range("rhs", rhs.ndim, rhs_begin, rhs_end)
+    shape = lhs.shape[:lb] + rhs.shape[rb:re] + lhs.shape[le:]
+    if math.prod(shape) != lhs.size:
+        raise MXNetError(f"reshape_like: cannot reshape lhs of shape {lhs.shape} to {shape}: "
+                         f"the sizes differ")
+    return F.reshape(lhs, shape=shape) if shape != lhs.shape else lhs
+
+
+def _like_range(side, ndim, begin, end):
+    b = 0 if begin is None else int(begin) + (ndim if int(begin) < 0 else 0)
+    e = ndim if end is None else int(end) + (ndim if int(end) < 0 else 0)
+    if not 0 <= b < e <= ndim:
+        raise MXNetError(f"reshape_like: {side}_begin={begin}, {side}_end={end} is no "
+                         f"non-empty range of a {ndim}-d input")
+    return b, e
 
 
 def transpose(data, axes=None):
@@ -596,8 +616,25 @@ def broadcast_to(data, shape):
     return F.broadcast_to(data, shape=shape) if shape != data.shape else data
 
 
-def broadcast_like(lhs, rhs):
-    return broadcast_to(lhs, rhs.shape)
+def broadcast_like(lhs, rhs, lhs_axes=None, rhs_axes=None):
+    """lhs broadcast to rhs's shape; with lhs_axes and rhs_axes, only lhs's size-1 axes
+    lhs_axes[i] take the size of rhs's axes rhs_axes[i] (MXNet's BroadcastLikeShape)."""
+    if lhs_axes is None or rhs_axes is None:
+        return broadcast_to(lhs, rhs.shape)
+    lhs_axes = (lhs_axes,) if isinstance(lhs_axes, int) else tuple(lhs_axes)
+    rhs_axes = (rhs_axes,) if isinstance(rhs_axes, int) else tuple(rhs_axes)
+    if len(lhs_axes) != len(rhs_axes) or not lhs_axes:
+        raise MXNetError(f"broadcast_like: lhs_axes {lhs_axes} and rhs_axes {rhs_axes} must "
+                         f"be non-empty and of one length")
+    shape = list(lhs.shape)
+    for la, ra in zip(lhs_axes, rhs_axes):
+        la = _check_axis("broadcast_like", la, lhs.ndim, shape=lhs.shape)
+        ra = _check_axis("broadcast_like", ra, rhs.ndim, shape=rhs.shape)
+        if lhs.shape[la] != 1:
+            raise MXNetError(f"broadcast_like: lhs axis {la} has size {lhs.shape[la]}, "
+                             f"not 1 (lhs shape {lhs.shape})")
+        shape[la] = rhs.shape[ra]
+    return broadcast_to(lhs, tuple(shape))
 
 
 def broadcast_axis(data, axis=(), size=()):
@@ -682,6 +719,9 @@ def slice(data, begin, end, step=None):
     step = step or (None,) * len(begin)
     key = tuple(builtins.slice(b, e, s) for b, e, s in zip(begin, end, step))
     return _own_buffer(_getitem(data, key))
+
+
+crop = slice    # MXNet's deprecated name of slice (nd.Crop is another op)
 
 
 def _is_contiguous_region(shape, begin, end, step):
@@ -798,6 +838,9 @@ def pick(data, index, axis=-1, keepdims=False, mode="clip"):
     if mode not in ("clip", "wrap"):
         raise MXNetError(f"pick: mode {mode!r} is not one of 'clip', 'wrap'")
     return C.pick(F, data, index, axis=axis, keepdims=keepdims, mode=mode)
+
+
+choose_element_0index = pick    # MXNet's older name of pick (an alias of the same op)
 
 
 def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):

@@ -461,7 +461,8 @@ def _linalg_aliases():
     from . import linalg
     return {f"linalg_{n}": getattr(linalg, n) for n in (
         "gemm", "gemm2", "syrk", "potrf", "potri", "trsm", "trmm", "sumlogdiag",
-        "extractdiag", "makediag", "inverse", "det", "slogdet", "syevd")}
+        "extractdiag", "makediag", "extracttrian", "maketrian", "inverse", "det", "slogdet",
+        "syevd")}
 
 
 globals().update(_linalg_aliases())

@@ -103,8 +103,10 @@ def _sample(data, grid):
     rows = F.reshape(F.transpose(F.reshape(data, shape=(n, c, h * w)), perm=(0, 2, 1)),
                      shape=(n * h * w, c))
     base = F.mul(F.iota(shape=(n, m), axis=0), h * w)
-    x0i = F.cast(F.maximum(F.minimum(x0, float(w)), -1.0), dtype="i64")   # no overflow
-    y0i = F.cast(F.maximum(F.minimum(y0, float(h)), -1.0), dtype="i64")
+    # clamped only so the cast cannot overflow: a corner below -1 clamped to -1 would put its
+    # right/bottom neighbour at 0, inside; at -2 both neighbours stay outside, as in MXNet
+    x0i = F.cast(F.maximum(F.minimum(x0, float(w)), -2.0), dtype="i64")
+    y0i = F.cast(F.maximum(F.minimum(y0, float(h)), -2.0), dtype="i64")
 
     def corner(dy, dx):
         yi, xi = F.add(y0i, dy), F.add(x0i, dx)

@@ -77,6 +77,9 @@ def pick(b, x, index, axis=-1, keepdims=False, mode="clip"):
     (mode 'clip') or wrapped around it ('wrap')."""
     axis = _axes(x, axis)[0]
     n = x.shape[axis]
+    if keepdims and len(index.shape) == len(x.shape) and index.shape[axis] == 1:
+        # with keepdims MXNet takes the index in the result's shape (size 1 along axis)
+        index = b.reshape(index, shape=index.shape[:axis] + index.shape[axis + 1:])
     if mode == "wrap":
         hot = b.one_hot(b.mod(b.cast(index, dtype="i64"), n), depth=n, dtype=x.type.dtype)
     else:  # one_hot clamps the index itself: one op on the label, not four

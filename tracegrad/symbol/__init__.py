@@ -7,6 +7,8 @@
 
 Every nd operator is available as mx.sym.<MXNet name> (module __getattr__ below).
 """
+import math
+
 from .executor import Executor
 from .json_format import load, load_json
 from .symbol import Group, Symbol, Variable, make_op, var
@@ -65,6 +67,33 @@ def full(shape, val, dtype=None, **kwargs):
 
 
 _internal = _Namespace("", internal=True)
+
+
+def _symbol_or_scalar(fn_name, both, scalar, rscalar, on_numbers):
+    """MXNet's mx.sym.maximum / minimum / power / hypot: either side a Symbol or a number (a
+    number makes the op's _scalar form; two numbers give a number)."""
+    from numbers import Number
+
+    def fn(left, right):
+        if isinstance(left, Symbol) and isinstance(right, Symbol):
+            return make_op(both)(left, right)
+        if isinstance(left, Symbol) and isinstance(right, Number):
+            return make_op(scalar)(left, scalar=right)
+        if isinstance(left, Number) and isinstance(right, Symbol):
+            return make_op(rscalar)(right, scalar=left)
+        if isinstance(left, Number) and isinstance(right, Number):
+            return on_numbers(left, right)
+        raise TypeError(f"mx.sym.{fn_name}: types ({type(left)}, {type(right)}) not supported")
+    fn.__name__ = fn_name
+    return fn
+
+
+maximum = _symbol_or_scalar("maximum", "_Maximum", "_MaximumScalar", "_MaximumScalar", max)
+minimum = _symbol_or_scalar("minimum", "_Minimum", "_MinimumScalar", "_MinimumScalar", min)
+power = _symbol_or_scalar("power", "_Power", "_PowerScalar", "_RPowerScalar",
+                          lambda a, b: a ** b)
+pow = power    # noqa: A001  (MXNet's mx.sym.pow)
+hypot = _symbol_or_scalar("hypot", "_Hypot", "_HypotScalar", "_HypotScalar", math.hypot)
 
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",

@@ -284,7 +284,8 @@ def _sig_default_check(default):
 _ARRAY_NAMES = {"data", "lhs", "rhs", "weight", "bias", "gamma", "beta", "moving_mean",
                 "moving_var", "label", "indices", "a", "index", "condition", "x", "y",
                 "sequence_length", "parameters", "state", "state_cell", "rois", "grid", "loc",
-                "A", "B", "C", "lengths", "mask", "length",
+                "A", "B", "C", "lengths", "mask", "length", "shape_like", "ary",
+                "old_tensor", "index_vector", "new_tensor",
                 # nd.contrib's attention kernels
                 "queries_keys_values", "attention", "queries", "keys_values"}
 _SIG_CACHE: dict = {}
@@ -300,13 +301,42 @@ def signature_attrs(spec):
                 continue
             if p.name in ("out", "name", "ctx"):
                 continue
+            # None too: MXNet's "None" of an optional attribute (sort's axis)
             got[p.name] = (_any if p.default is p.empty or p.default is None
-                           else _sig_default_check(p.default))
+                           else _opt(_sig_default_check(p.default)))
         for h in tuple(_HINTS) + _OP_HINTS:   # (an op's own parameter of that name stays)
             got.setdefault(h, _HINT)
         got.setdefault("num_args", _int(0))
         _SIG_CACHE[spec.name] = got
     return got
+
+
+def _parameters(spec):
+    got = _PARAMS.get(spec.name)
+    if got is None:
+        try:
+            ps = [p for p in inspect.signature(spec.fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            ps = []
+        got = _PARAMS[spec.name] = ([p.name for p in ps],
+                                    {p.name: None if p.default is p.empty else p.default
+                                     for p in ps})
+    return got
+
+
+_PARAMS: dict = {}
+
+
+def parameter_names(spec):
+    """The nd function's positional parameters in order: its inputs, then the attributes
+    MXNet's generated functions also take positionally."""
+    return _parameters(spec)[0]
+
+
+def default_of(spec, name):
+    """The nd function's default for parameter `name` (None when it has none)."""
+    return _parameters(spec)[1].get(name)
 
 
 def _signature_inputs(fn):
@@ -334,6 +364,12 @@ def _ln_outputs(a):
 
 def _slice_outputs(a):
     n = a.get("num_outputs", 1)
+    return n, [f"output{i}" for i in range(n)]
+
+
+def _split_v2_outputs(a):
+    parts = a.get("indices_or_sections", 1)
+    n = len(parts) + 1 if isinstance(parts, (tuple, list)) else parts
     return n, [f"output{i}" for i in range(n)]
 
 
@@ -429,6 +465,10 @@ def _table():
                     lstm_state_clip_min=_opt(_float()), lstm_state_clip_max=_opt(_float()),
                     lstm_state_clip_nan=_bool, use_sequence_length=_bool, **_HINTS),
                shapes=_rnn_shapes, active=rnn_active, outputs=_rnn_outputs),
+        OpSpec("split_v2", nd.split_v2, ("ary",), outputs=_split_v2_outputs),
+        # 4 outputs (the LU factors kept for the gradient), sign and log|det| visible
+        OpSpec("_linalg_slogdet", nd.linalg.slogdet, ("A",),
+               outputs=lambda a: (4, ["output0", "output1"])),
         OpSpec("SliceChannel", nd.SliceChannel, ("data",),
                dict(num_outputs=_int(1, 4096), axis=_axis, squeeze_axis=_bool),
                outputs=_slice_outputs),
@@ -516,6 +556,7 @@ ALIASES = {
     "_PowerScalar": "_power_scalar", "_RPowerScalar": "_rpower_scalar",
     "_ModScalar": "_mod_scalar", "_RModScalar": "_rmod_scalar",
     "_MaximumScalar": "_maximum_scalar", "_MinimumScalar": "_minimum_scalar",
+    "_Hypot": "_hypot", "_HypotScalar": "_hypot_scalar",
     "_EqualScalar": "_equal_scalar", "_NotEqualScalar": "_not_equal_scalar",
     "_GreaterScalar": "_greater_scalar", "_GreaterEqualScalar": "_greater_equal_scalar",
     "_LesserScalar": "_lesser_scalar", "_LesserEqualScalar": "_lesser_equal_scalar",
@@ -555,6 +596,7 @@ def _binary_table():
         "_greater_scalar": (nd.greater, False), "_greater_equal_scalar": (nd.greater_equal,
                                                                           False),
         "_lesser_scalar": (nd.lesser, False), "_lesser_equal_scalar": (nd.lesser_equal, False),
+        "_hypot_scalar": (nd.hypot, False),
     }
     out = {name: OpSpec(name, _scalar_op(fn, refl), ("data",),
                         dict(scalar=_float(), is_int=_bool))
@@ -563,7 +605,8 @@ def _binary_table():
               "_minimum": nd.broadcast_minimum, "_mod": nd.broadcast_mod,
               "_equal": nd.broadcast_equal, "_not_equal": nd.broadcast_not_equal,
               "_greater": nd.broadcast_greater, "_greater_equal": nd.broadcast_greater_equal,
-              "_lesser": nd.broadcast_lesser, "_lesser_equal": nd.broadcast_lesser_equal}
+              "_lesser": nd.broadcast_lesser, "_lesser_equal": nd.broadcast_lesser_equal,
+              "_hypot": nd.broadcast_hypot}
     for name, fn in binary.items():
         out[name] = OpSpec(name, _same_shape(name, fn), ("lhs", "rhs"), {})
     out["_copy"] = OpSpec("_copy", nd.identity, ("data",), {})

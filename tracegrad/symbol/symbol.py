@@ -434,7 +434,10 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
     canon = _ops.canonical(opname)
     if spec is None:
         raise MXNetError(f"mx.sym: unknown operator {opname!r}")
-    raw = {k: to_attr_string(v) for k, v in attrs.items() if v is not None}
+    # None is an unset attribute, unless the op's default is something else (sort's axis=-1):
+    # then it is MXNet's "None" (sort/argsort/topk axis=None flatten)
+    raw = {k: to_attr_string(v) for k, v in attrs.items()
+           if v is not None or _ops.default_of(spec, k) is not None}
     node_name = _node_name(name, hint or opname.lower())
     params = spec.check_attrs(raw, f"node '{node_name}'")
     spec = spec.for_attrs(params, f"node '{node_name}'")
@@ -511,6 +514,8 @@ def make_op(opname):
         attrs = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
         if len(args) == 1 and isinstance(args[0], (list, tuple)) and spec.variadic:
             args = tuple(args[0])
+        if not spec.variadic:
+            args = _positional_attrs(opname, spec, args, attrs)
         for a in args:
             if not isinstance(a, Symbol):
                 raise TypeError(f"mx.sym.{opname}: positional arguments must be Symbols "
@@ -532,6 +537,30 @@ def make_op(opname):
     op.__name__ = opname
     op.__doc__ = f"Symbolic {opname}: records a node computed by nd.{opname}."
     return op
+
+
+def _positional_attrs(opname, spec, args, attrs):
+    """The Symbols leading `args`; the values after them are the op's next parameters in
+    order (added to `attrs`), as MXNet's generated mx.sym functions take them: clip(x, 1, 8),
+    swapaxes(x, 0, 1), one_hot(i, 3)."""
+    k = next((i for i, a in enumerate(args) if not isinstance(a, Symbol)), len(args))
+    if k == len(args):
+        return args
+    names = _ops.parameter_names(spec)
+    extra = args[k:]
+    for n, v in zip(names[k:], extra):
+        if isinstance(v, Symbol) or n in spec.inputs:
+            break
+        if n in attrs:
+            raise TypeError(f"mx.sym.{opname}: got {n!r} positionally and as a keyword")
+        attrs[n] = v
+    else:
+        if len(extra) <= len(names) - k:
+            return args[:k]
+    bad = next((a for a in extra if not isinstance(a, Symbol)), extra[0])
+    raise TypeError(f"mx.sym.{opname}: positional arguments must be Symbols, then the op's "
+                    f"attributes {names[k:]} in order (got {type(bad).__name__}); pass "
+                    f"attributes as keywords")
 
 
 # ------------------------------------------------------------------ evaluation

@@ -34,6 +34,7 @@ def _int_range(fdt, dtype):
 
 
 _F16 = np.dtype(np.float16)
+_I32 = np.dtype(np.int32)
 
 
 _F16 = np.dtype(np.float16)
@@ -316,6 +317,11 @@ class Cast(OpDef):
             x = np.asarray(x)
         target = DTYPES[dtype]
         if x.dtype.kind == "f" and target.kind in "iu":
+            if target.itemsize < 4:
+                # MXNet's static_cast<uint8_t/int8_t>(float) goes through int32 on x86 and
+                # keeps the low bits: its cast doc's [300, -1, -3] -> uint8 [44, 255, 253].
+                # (Narrow dtypes never compile, so eager and compiled still agree.)
+                return saturating_int(x, _I32).astype(target)
             return saturating_int(x, target)
         if target is _F16:
             with np.errstate(over="ignore"):   # past 65504: inf, as MXNet's cast gives
