@@ -1,6 +1,7 @@
 """MXNet 1.9.1's example/gluon programs, shortened to a few synthetic steps:
 embedding_learning (MarginNet with DistanceWeightedSampling, a MarginLoss built on
-gluon.loss._apply_weighting and called with the class-specific `beta` Parameter itself)."""
+gluon.loss._apply_weighting and called with the class-specific `beta` Parameter itself);
+sn_gan (an ArrayDataset of NDArray images whose transform resizes them with mx.image)."""
 import numpy as np
 
 import tracegrad as mx
@@ -72,3 +73,30 @@ def test_apply_weighting_and_reshape_like_are_mxnets_helpers():
     assert gluon.loss._apply_weighting(nd, loss) is loss
     np.testing.assert_array_equal(
         gluon.loss._reshape_like(nd, nd.arange(4), loss).asnumpy(), [[0, 1], [2, 3]])
+
+
+def test_array_dataset_of_nd_images_yields_ndarrays_to_its_transform():
+    """sn_gan/data.py: transformer(data, label) calls mx.image.imresize and nd.transpose on
+    each sample; MXNet's ArrayDataset turns only 1-D NDArrays into numpy."""
+    rs = np.random.RandomState(1)
+    imgs = rs.randint(0, 255, (6, 4, 4, 3)).astype(np.uint8)
+
+    def transformer(data, label):
+        assert isinstance(data, nd.NDArray) and not isinstance(label, nd.NDArray)
+        data = mx.image.imresize(data, 8, 8)
+        data = nd.transpose(data, (2, 0, 1))
+        return data.astype(np.float32) / 128.0 - 1, label
+
+    ds = gluon.data.ArrayDataset(nd.array(imgs, dtype=np.uint8), nd.arange(6))
+    assert isinstance(ds[2][0], nd.NDArray) and ds[2][0].dtype == np.uint8
+    assert isinstance(ds[2][1], np.float32)
+    loader = gluon.data.DataLoader(ds.transform(transformer), batch_size=4,
+                                   last_batch="discard")
+    batches = list(loader)
+    assert len(batches) == 1
+    data, label = batches[0]
+    assert data.shape == (4, 3, 8, 8) and data.dtype == np.float32
+    # nearest-pixel doubling by bilinear resize keeps the corner pixels exactly
+    np.testing.assert_allclose(data.asnumpy()[:, :, 0, 0],
+                               imgs[:4, 0, 0, :].astype(np.float32) / 128.0 - 1, rtol=1e-6)
+    np.testing.assert_array_equal(label.asnumpy(), [0, 1, 2, 3])
