@@ -1,7 +1,9 @@
 """MXNet 1.9.1's example/gluon programs, shortened to a few synthetic steps:
 embedding_learning (MarginNet with DistanceWeightedSampling, a MarginLoss built on
 gluon.loss._apply_weighting and called with the class-specific `beta` Parameter itself);
-sn_gan (an ArrayDataset of NDArray images whose transform resizes them with mx.image)."""
+sn_gan (an ArrayDataset of NDArray images whose transform resizes them with mx.image);
+tree_lstm (a child-sum tree LSTM Block whose forward takes F = mx.nd and recurses over a
+Python tree, combining states with F._internal._plus / _mul)."""
 import numpy as np
 
 import tracegrad as mx
@@ -100,3 +102,128 @@ def test_array_dataset_of_nd_images_yields_ndarrays_to_its_transform():
     np.testing.assert_allclose(data.asnumpy()[:, :, 0, 0],
                                imgs[:4, 0, 0, :].astype(np.float32) / 128.0 - 1, rtol=1e-6)
     np.testing.assert_array_equal(label.asnumpy(), [0, 1, 2, 3])
+
+
+class _Tree:
+    def __init__(self, idx, children=()):
+        self.idx, self.children = idx, list(children)
+
+
+class ChildSumLSTMCell(gluon.Block):
+    """tree_lstm/tree_lstm.py's cell, as written there (names passed to every op)."""
+
+    def __init__(self, hidden_size, input_size):
+        super().__init__()
+        with self.name_scope():
+            self._hidden_size = hidden_size
+            self.i2h_weight = self.params.get("i2h_weight", shape=(4 * hidden_size, input_size))
+            self.hs2h_weight = self.params.get("hs2h_weight", shape=(3 * hidden_size,
+                                                                     hidden_size))
+            self.hc2h_weight = self.params.get("hc2h_weight", shape=(hidden_size, hidden_size))
+            self.i2h_bias = self.params.get("i2h_bias", shape=(4 * hidden_size,),
+                                            init="zeros")
+            self.hs2h_bias = self.params.get("hs2h_bias", shape=(3 * hidden_size,),
+                                            init="zeros")
+            self.hc2h_bias = self.params.get("hc2h_bias", shape=(hidden_size,),
+                                            init="zeros")
+
+    def forward(self, F, inputs, tree):
+        children_outputs = [self.forward(F, inputs, child) for child in tree.children]
+        children_states = list(zip(*children_outputs))[1] if children_outputs else None
+        with inputs.context as ctx:
+            return self.node_forward(F, F.expand_dims(inputs[tree.idx], axis=0),
+                                     children_states, *[p.data(ctx) for p in (
+                                         self.i2h_weight, self.hs2h_weight, self.hc2h_weight,
+                                         self.i2h_bias, self.hs2h_bias, self.hc2h_bias)])
+
+    def node_forward(self, F, inputs, children_states, i2h_weight, hs2h_weight, hc2h_weight,
+                     i2h_bias, hs2h_bias, hc2h_bias):
+        name = "cell_"
+        i2h = F.FullyConnected(data=inputs, weight=i2h_weight, bias=i2h_bias,
+                               num_hidden=self._hidden_size * 4, name="%si2h" % name)
+        i2h_slices = F.split(i2h, num_outputs=4, name="%siuo_slice" % name)
+        i2h_iuo = F.concat(*[i2h_slices[i] for i in [0, 2, 3]], dim=1)
+        if children_states:
+            hs = F.add_n(*[state[0] for state in children_states], name="%shs" % name)
+            hc = F.concat(*[F.expand_dims(state[0], axis=1) for state in children_states],
+                          dim=1, name="%shc")
+            cs = F.concat(*[F.expand_dims(state[1], axis=1) for state in children_states],
+                          dim=1, name="%scs")
+            f_act = i2h_slices[1] + hc2h_bias + F.dot(hc, hc2h_weight)
+            forget_gates = F.Activation(f_act, act_type="sigmoid", name="%sf" % name)
+        else:
+            hs = F.zeros_like(i2h_slices[0])
+        hs2h_iuo = F.FullyConnected(data=hs, weight=hs2h_weight, bias=hs2h_bias,
+                                    num_hidden=self._hidden_size * 3, name="%shs2h" % name)
+        i2h_iuo = i2h_iuo + hs2h_iuo
+        iuo = F.SliceChannel(i2h_iuo, num_outputs=3, name="%sslice" % name)
+        in_gate = F.Activation(iuo[0], act_type="sigmoid", name="%si" % name)
+        in_transform = F.Activation(iuo[1], act_type="tanh", name="%sc" % name)
+        out_gate = F.Activation(iuo[2], act_type="sigmoid", name="%so" % name)
+        next_c = in_gate * in_transform
+        if children_states:
+            next_c = F._internal._plus(F.sum(forget_gates * cs, axis=1), next_c,
+                                       name="%sstate" % name)
+        next_h = F._internal._mul(out_gate, F.Activation(next_c, act_type="tanh"),
+                                  name="%sout" % name)
+        return next_h, [next_h, next_c]
+
+
+def _np_node(x, children, W, C):
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    wi, ws, wc, bi, bs, bc = W
+    i2h = x @ wi.T + bi
+    sl = np.split(i2h, 4, axis=1)
+    hs = sum(h for h, _ in children) if children else np.zeros((1, C))
+    iuo = np.concatenate([sl[0], sl[2], sl[3]], axis=1) + hs @ ws.T + bs
+    i, u, o = np.split(iuo, 3, axis=1)
+    c = sig(i) * np.tanh(u)
+    for h_k, c_k in children:
+        c = c + sig(sl[1] + bc + h_k @ wc) * c_k
+    h = sig(o) * np.tanh(c)
+    return h, c
+
+
+def test_tree_lstm_cell_with_nd_internal_ops_matches_numpy():
+    C, E = 3, 4
+    cell = ChildSumLSTMCell(C, E)
+    cell.initialize(mx.init.Xavier(magnitude=2.24))
+    rs = np.random.RandomState(3)
+    for p in (cell.i2h_bias, cell.hs2h_bias, cell.hc2h_bias):
+        p.set_data(nd.array(rs.randn(*p.shape) * 0.5))
+    emb = rs.randn(5, E)
+    tree = _Tree(0, [_Tree(1, [_Tree(3), _Tree(4)]), _Tree(2)])
+    inputs = nd.array(emb)
+    inputs.attach_grad()
+    with autograd.record():
+        h, (h2, c) = cell(nd, inputs, tree)
+        c.sum().backward()
+
+    W = [p.data().asnumpy().astype(np.float64) for p in (
+        cell.i2h_weight, cell.hs2h_weight, cell.hc2h_weight, cell.i2h_bias, cell.hs2h_bias,
+        cell.hc2h_bias)]
+
+    def run(e, t):
+        kids = [run(e, k) for k in t.children]
+        return _np_node(e[t.idx:t.idx + 1], kids, W, C)
+    want_h, want_c = run(emb, tree)
+    np.testing.assert_allclose(h.asnumpy(), want_h, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c.asnumpy(), want_c, rtol=1e-5, atol=1e-6)
+    # d sum(c) / d inputs by central differences of the float64 statement
+    eps, grad = 1e-6, np.zeros_like(emb)
+    for idx in np.ndindex(*emb.shape):
+        d = np.zeros_like(emb)
+        d[idx] = eps
+        grad[idx] = (run(emb + d, tree)[1].sum() - run(emb - d, tree)[1].sum()) / (2 * eps)
+    np.testing.assert_allclose(inputs.grad.asnumpy(), grad, rtol=1e-4, atol=1e-5)
+
+
+def test_nd_internal_names_mxnets_internal_ops():
+    a, b = nd.array([1.0, 2.0]), nd.array([3.0, 5.0])
+    np.testing.assert_array_equal(nd._internal._plus(a, b, name="s").asnumpy(), [4, 7])
+    np.testing.assert_array_equal(nd._internal._mul(a, b).asnumpy(), [3, 10])
+    np.testing.assert_array_equal(nd._internal._minus(a, b).asnumpy(), [-2, -3])
+    np.testing.assert_array_equal(nd._internal._plus_scalar(a, scalar=2.0).asnumpy(), [3, 4])
+    np.testing.assert_array_equal(nd._internal._rminus_scalar(a, scalar=1.0).asnumpy(), [0, -1])
+    np.testing.assert_array_equal(nd._internal._div_scalar(a, scalar=4.0).asnumpy(),
+                                  [0.25, 0.5])
