@@ -3,7 +3,12 @@ embedding_learning (MarginNet with DistanceWeightedSampling, a MarginLoss built 
 gluon.loss._apply_weighting and called with the class-specific `beta` Parameter itself);
 sn_gan (an ArrayDataset of NDArray images whose transform resizes them with mx.image);
 tree_lstm (a child-sum tree LSTM Block whose forward takes F = mx.nd and recurses over a
-Python tree, combining states with F._internal._plus / _mul)."""
+Python tree, combining states with F._internal._plus / _mul); image_classification.py with
+--dataset mnist (test_utils.get_mnist_iterator's mx.io.MNISTIter over ./data's idx files, and
+data.py's `from mxnet.contrib.io import DataLoaderIter`)."""
+import os
+import struct
+
 import numpy as np
 
 import tracegrad as mx
@@ -227,3 +232,69 @@ def test_nd_internal_names_mxnets_internal_ops():
     np.testing.assert_array_equal(nd._internal._rminus_scalar(a, scalar=1.0).asnumpy(), [0, -1])
     np.testing.assert_array_equal(nd._internal._div_scalar(a, scalar=4.0).asnumpy(),
                                   [0.25, 0.5])
+
+
+def _write_idx(path, images, labels):
+    with open(path + "-images-idx3-ubyte", "wb") as f:
+        f.write(struct.pack(">IIII", 2051, *images.shape) + images.tobytes())
+    with open(path + "-labels-idx1-ubyte", "wb") as f:
+        f.write(struct.pack(">II", 2049, len(labels)) + labels.tobytes())
+
+
+def test_mnist_iterator_reads_idx_files_as_mxnets_mnistiter(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    os.makedirs("data")
+    rs = np.random.RandomState(0)
+    train_x = rs.randint(0, 256, (10, 28, 28)).astype(np.uint8)
+    train_y = rs.randint(0, 10, 10).astype(np.uint8)
+    _write_idx("data/train", train_x, train_y)
+    _write_idx("data/t10k", train_x[:7], train_y[:7])
+    train, val = mx.test_utils.get_mnist_iterator(4, (1, 28, 28))
+    assert train.provide_data[0].name == "data" and train.provide_data[0].shape == (4, 1, 28, 28)
+    assert train.provide_label[0].name == "softmax_label"
+    assert train.provide_label[0].shape == (4,)
+
+    seen = []
+    for batch in train:
+        x, y = batch.data[0], batch.label[0]
+        assert x.shape == (4, 1, 28, 28) and x.dtype == np.float32 and batch.pad == 0
+        assert y.shape == (4,) and y.dtype == np.float32
+        for img, lab in zip(x.asnumpy(), y.asnumpy()):
+            k = int(np.flatnonzero((train_x / 256.0 == img[0]).all(axis=(1, 2)))[0])
+            assert lab == train_y[k]
+            seen.append(k)
+    # two full batches of 10 rows (no padded third), each row once
+    assert len(seen) == 8 and len(set(seen)) == 8
+    train.reset()
+    again = [int(np.flatnonzero((train_x / 256.0 == img[0]).all(axis=(1, 2)))[0])
+             for batch in train for img in batch.data[0].asnumpy()]
+    assert again == seen        # MXNet shuffles once, when the iterator is made
+
+    flat, _ = mx.test_utils.get_mnist_iterator(5, (784,))
+    batch = next(iter(flat))
+    assert batch.data[0].shape == (5, 784)
+    assert len(list(val)) == 1
+
+    part = mx.io.MNISTIter(image="data/train-images-idx3-ubyte",
+                           label="data/train-labels-idx1-ubyte", batch_size=2, shuffle=False,
+                           flat=True, num_parts=3, part_index=1, silent=True)
+    rows = [b.data[0].asnumpy() for b in part]
+    # rows [int(10/3), int(20/3)) = [3, 6): one batch of two
+    assert len(rows) == 1
+    np.testing.assert_array_equal(rows[0], train_x[3:5].reshape(2, 784) / np.float32(256))
+
+
+def test_contrib_io_dataloader_iter_pads_the_last_batch():
+    from tracegrad.contrib.io import DataLoaderIter
+    X = np.arange(20, dtype=np.float32).reshape(5, 4)
+    y = np.arange(5, dtype=np.float32)
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y), batch_size=2)
+    it = DataLoaderIter(loader, dtype="float32")
+    assert it.batch_size == 2
+    assert it.provide_data[0].shape == (2, 4) and it.provide_label[0].shape == (2,)
+    batches = list(it)
+    assert [b.pad for b in batches] == [0, 0, 1]
+    np.testing.assert_array_equal(batches[2].data[0].asnumpy()[0], X[4])
+    assert batches[2].data[0].shape == (2, 4) and batches[2].label[0].shape == (2,)
+    it.reset()
+    assert len(list(it)) == 3
