@@ -5,7 +5,9 @@ sn_gan (an ArrayDataset of NDArray images whose transform resizes them with mx.i
 tree_lstm (a child-sum tree LSTM Block whose forward takes F = mx.nd and recurses over a
 Python tree, combining states with F._internal._plus / _mul); image_classification.py with
 --dataset mnist (test_utils.get_mnist_iterator's mx.io.MNISTIter over ./data's idx files, and
-data.py's `from mxnet.contrib.io import DataLoaderIter`)."""
+data.py's `from mxnet.contrib.io import DataLoaderIter`); mnist/mnist.py (vision.MNIST with a
+transformer through DataLoader: labels batch in their own dtype, int32)."""
+import gzip
 import os
 import struct
 
@@ -298,3 +300,34 @@ def test_contrib_io_dataloader_iter_pads_the_last_batch():
     assert batches[2].data[0].shape == (2, 4) and batches[2].label[0].shape == (2,)
     it.reset()
     assert len(list(it)) == 3
+
+
+def test_mnist_loader_batches_keep_the_labels_dtype(tmp_path):
+    """mnist.py: MXNet's default_batchify_fn is nd.array(np.asarray(samples), dtype=its dtype),
+    and returns a list for (data, label) samples."""
+    rs = np.random.RandomState(2)
+    images = rs.randint(0, 256, (6, 28, 28)).astype(np.uint8)
+    labels = rs.randint(0, 10, 6).astype(np.uint8)
+    with gzip.open(str(tmp_path / "train-images-idx3-ubyte.gz"), "wb") as f:
+        f.write(struct.pack(">IIII", 2051, 6, 28, 28) + images.tobytes())
+    with gzip.open(str(tmp_path / "train-labels-idx1-ubyte.gz"), "wb") as f:
+        f.write(struct.pack(">II", 2049, 6) + labels.tobytes())
+
+    def transformer(data, label):
+        data = data.reshape((-1,)).astype(np.float32) / 255
+        return data, label
+
+    loader = gluon.data.DataLoader(
+        gluon.data.vision.MNIST(str(tmp_path), train=True, transform=transformer),
+        batch_size=4, shuffle=False, last_batch="discard")
+    batches = list(loader)
+    assert len(batches) == 1 and isinstance(batches[0], list)
+    data, label = batches[0]
+    assert data.dtype == np.float32 and data.shape == (4, 784)
+    np.testing.assert_allclose(data.asnumpy(), images[:4].reshape(4, -1) / np.float32(255),
+                               rtol=1e-6)
+    assert label.dtype == np.int32
+    np.testing.assert_array_equal(label.asnumpy(), labels[:4])
+    # Python numbers: int64 and float64, as np.asarray makes them
+    assert next(iter(gluon.data.DataLoader([1, 2, 3], batch_size=3))).dtype == np.int64
+    assert next(iter(gluon.data.DataLoader([0.5, 1.5], batch_size=2))).dtype == np.float64
