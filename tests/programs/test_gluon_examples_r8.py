@@ -6,7 +6,8 @@ tree_lstm (a child-sum tree LSTM Block whose forward takes F = mx.nd and recurse
 Python tree, combining states with F._internal._plus / _mul); image_classification.py with
 --dataset mnist (test_utils.get_mnist_iterator's mx.io.MNISTIter over ./data's idx files, and
 data.py's `from mxnet.contrib.io import DataLoaderIter`); mnist/mnist.py (vision.MNIST with a
-transformer through DataLoader: labels batch in their own dtype, int32)."""
+transformer through DataLoader: labels batch in their own dtype, int32); image_classification.py
+--dtype float16 (half-precision products)."""
 import gzip
 import os
 import struct
@@ -331,3 +332,21 @@ def test_mnist_loader_batches_keep_the_labels_dtype(tmp_path):
     # Python numbers: int64 and float64, as np.asarray makes them
     assert next(iter(gluon.data.DataLoader([1, 2, 3], batch_size=3))).dtype == np.int64
     assert next(iter(gluon.data.DataLoader([0.5, 1.5], batch_size=2))).dtype == np.float64
+
+
+def test_float16_products_accumulate_in_float32():
+    """net.cast('float16') (image_classification.py --dtype float16): a half-precision product
+    is the float32 product rounded once to half, as MXNet's pseudo-fp16 GEMM computes it (and
+    fast: numpy's own half matmul is an unblocked loop)."""
+    rs = np.random.RandomState(4)
+    a = rs.randn(64, 1500).astype(np.float16)
+    b = rs.randn(1500, 48).astype(np.float16)
+    want = (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
+    got = nd.dot(nd.array(a, dtype=np.float16), nd.array(b, dtype=np.float16))
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got.asnumpy(), want)
+    dense = gluon.nn.Dense(48, in_units=1500, use_bias=False)
+    dense.initialize()
+    dense.cast("float16")
+    dense.weight.set_data(nd.array(b.T, dtype=np.float16))
+    np.testing.assert_array_equal(dense(nd.array(a, dtype=np.float16)).asnumpy(), want)
