@@ -379,3 +379,7 @@ _sys.modules[__name__ + ".text"] = text
 for _name in ("utils", "vocab", "embedding"):
     _sys.modules[__name__ + ".text." + _name] = getattr(text, _name)
 del _name
+
+# `from mxnet.contrib.io import DataLoaderIter` (tracegrad/contrib_io.py)
+from . import contrib_io as io  # noqa: E402
+_sys.modules[__name__ + ".io"] = io

@@ -22,7 +22,7 @@ from . import nd
 from .array import NDArray
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "PrefetchingIter",
-           "CSVIter", "LibSVMIter"]
+           "CSVIter", "LibSVMIter", "MNISTIter"]
 
 
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
@@ -587,3 +587,4 @@ class LibSVMIter(CSVIter):
         return [csr_matrix(rows[0])], [label]
 
 from .image_iter import ImageRecordIter  # noqa: E402,F401  (image_iter imports DataIter from here)
+from .io_mnist import MNISTIter  # noqa: E402,F401

@@ -1237,6 +1237,7 @@ def _as_np_ndarray(x):
 
 
 from . import contrib  # noqa: E402,F401  (nd.contrib: cond, while_loop, foreach)
+from .nd_internal import _internal  # noqa: E402,F401  (nd._internal._plus, ...)
 ndarray = sys.modules[__name__]    # mx.nd.ndarray.NDArray, as MXNet 1.x code spells it
 py_slice = builtins.slice          # (mxnet.ndarray.ndarray's name for Python's slice)
 from .operator import Custom  # noqa: E402,F401  (Python custom operators: operator.py)

@@ -16,7 +16,8 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "random_arrays", "rand_ndarray", "rand_shape_2d", "rand_shape_3d", "rand_shape_nd",
            "same", "almost_equal", "assert_almost_equal", "assert_allclose",
            "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
-           "list_gpus", "download", "get_mnist"]
+           "list_gpus", "download", "get_mnist", "get_mnist_ubyte", "get_mnist_iterator",
+           "get_cifar10"]
 
 _INTS = (np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64)
 
@@ -257,6 +258,47 @@ def get_mnist():
     test_label, test_data = read("t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
     return {"train_data": train_data, "train_label": train_label,
             "test_data": test_data, "test_label": test_label}
+
+
+def _unzip_unless_present(url, paths):
+    """MXNet's data helpers: fetch and unpack the zip at `url` into ./data unless every one of
+    `paths` is there already."""
+    os.makedirs("data", exist_ok=True)
+    if not all(os.path.exists(p) for p in paths):
+        import zipfile
+        with zipfile.ZipFile(download(url, dirname="data")) as zf:
+            zf.extractall("data")
+
+
+def get_mnist_ubyte():
+    """MNIST's four uncompressed idx files in ./data (data.mxnet.io's mnist.zip when one is
+    missing), as mx.io.MNISTIter reads them."""
+    _unzip_unless_present("http://data.mxnet.io/mxnet/data/mnist.zip", [
+        "data/train-images-idx3-ubyte", "data/train-labels-idx1-ubyte",
+        "data/t10k-images-idx3-ubyte", "data/t10k-labels-idx1-ubyte"])
+
+
+def get_cifar10():
+    """CIFAR-10's RecordIO files in ./data/cifar (data.mxnet.io's cifar10.zip when one is
+    missing), as mx.io.ImageRecordIter reads them."""
+    _unzip_unless_present("http://data.mxnet.io/mxnet/data/cifar10.zip", [
+        "data/cifar/train.rec", "data/cifar/test.rec", "data/cifar/train.lst",
+        "data/cifar/test.lst"])
+
+
+def get_mnist_iterator(batch_size, input_shape, num_parts=1, part_index=0):
+    """(train, val) mx.io.MNISTIter over ./data's idx files: flat (batch, 784) images unless
+    `input_shape` has 3 dimensions; the training one shuffled."""
+    from .io import MNISTIter
+    get_mnist_ubyte()
+    flat = len(input_shape) != 3
+    train = MNISTIter(image="data/train-images-idx3-ubyte", label="data/train-labels-idx1-ubyte",
+                      input_shape=input_shape, batch_size=batch_size, shuffle=True, flat=flat,
+                      num_parts=num_parts, part_index=part_index)
+    val = MNISTIter(image="data/t10k-images-idx3-ubyte", label="data/t10k-labels-idx1-ubyte",
+                    input_shape=input_shape, batch_size=batch_size, flat=flat,
+                    num_parts=num_parts, part_index=part_index)
+    return train, val
 
 
 @contextlib.contextmanager

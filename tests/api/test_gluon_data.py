@@ -14,7 +14,7 @@ def test_array_dataset_and_loader_batches():
     assert len(ds) == 10 and ds[3][1] == 3
     batches = list(DataLoader(ds, batch_size=4))
     assert [b[0].shape for b in batches] == [(4, 2), (4, 2), (2, 2)]
-    assert batches[0][1].dtype == np.float32 and batches[2][1].asnumpy().tolist() == [8, 9]
+    assert batches[0][1].dtype == np.int64 and batches[2][1].asnumpy().tolist() == [8, 9]
     assert len(DataLoader(ds, batch_size=4, last_batch="discard")) == 2
     roll = DataLoader(ds, batch_size=4, last_batch="rollover")
     first, second = list(roll), list(roll)

@@ -70,11 +70,20 @@ def _arrays(a, NDArray):
     return isinstance(a, NDArray)
 
 
+def _holds_array(a, NDArray):
+    """An NDArray, or a (nested) list/tuple with one in it."""
+    if isinstance(a, (list, tuple)):
+        return any(_holds_array(x, NDArray) for x in a)
+    return isinstance(a, NDArray)
+
+
 def check_inputs(block, args):
     """True when `args` hold mx.sym Symbols (the block is to build its graph); otherwise
     raise MXNetError (the block names itself on the way out) when `args` cannot be its
     inputs: NDArrays (or nested lists/tuples of them), with None and Python numbers as static
-    arguments; the first input must be an NDArray (MXNet's rule).
+    arguments; the first input must be an NDArray (MXNet's rule). A block that is not
+    hybridized takes anything else beside an NDArray (MXNet's HybridBlock.forward only looks
+    for one: a Parameter, a string, a dict reach hybrid_forward as given).
 
     The hot path (every training step): the block's arity is kept on the block while its
     structure (STRUCTURE_VERSION) stands, and arguments that are all NDArrays need no more."""
@@ -99,6 +108,8 @@ def check_inputs(block, args):
                                              else f"at least {low}")
         raise MXNetError(f"called with {len(args)} input(s), but it takes {want} "
                          f"({', '.join(names) or 'none'})")
+    if not block._active and any(_holds_array(a, NDArray) for a in args):
+        return      # MXNet's un-hybridized call passes whatever else it is given through
     for i, a in enumerate(args):
         if not _acceptable(a, NDArray) or (i == 0 and names and not _arrays(a, NDArray) and not
                                             (a is None and _arrays(list(args[1:]), NDArray))):

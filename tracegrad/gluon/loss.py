@@ -8,15 +8,35 @@ Every loss reads its inputs' shapes and dtypes only, never their data, so it com
 hybridize() and step capture defers it.
 """
 import math
+import numbers
 
 import numpy as np
 
-from ..array import F as _ops
+from ..array import F as _ops, NDArray
 from ..base import MXNetError
 from ..ir import composites as C
 from ..ir.types import dtype_name
 from . import functional
 from .block import HybridBlock
+
+
+def _apply_weighting(F, loss, weight=None, sample_weight=None):
+    """MXNet's helper, which custom losses outside gluon import (`gluon.loss._apply_weighting`):
+    loss times sample_weight (broadcast) and times the scalar weight, no mean."""
+    if sample_weight is not None:
+        loss = loss * sample_weight if hasattr(F, "npx") else F.broadcast_mul(loss, sample_weight)
+    if weight is not None:
+        if not isinstance(weight, (numbers.Number, np.generic)):
+            raise AssertionError("weight must be a number")
+        loss = loss * weight
+    return loss
+
+
+def _reshape_like(F, x, y):
+    """MXNet's helper for custom losses: x reshaped to y's shape."""
+    if isinstance(y, NDArray):
+        return x.reshape(y.shape)
+    return (F.npx if hasattr(F, "npx") else F).reshape_like(x, y)
 
 
 def _describe(x):

@@ -1,7 +1,7 @@
 """DataLoader and default_batchify_fn, as MXNet 1.9.1's gluon.data.dataloader.
 
-Batches are stacked into NDArrays (numbers into float32 arrays like MXNet's default batchify);
-shuffling draws from numpy's global generator, so `np.random.seed` fixes the order.
+Batches are stacked into NDArrays (numbers into arrays of numpy's dtype for them, as MXNet's
+default batchify does); shuffling draws from numpy's global generator, so `np.random.seed` fixes the order.
 """
 import numpy as np
 
@@ -14,17 +14,17 @@ __all__ = ["DataLoader", "default_batchify_fn"]
 
 
 def default_batchify_fn(samples):
-    """Stack samples into an NDArray; tuples of fields into a tuple of NDArrays."""
+    """Stack samples into an NDArray; tuples of fields into a list of NDArrays. Numbers and
+    numpy samples keep numpy's dtype, as MXNet's `nd.array(data, dtype=data.dtype)` does:
+    MNIST's int32 labels batch as int32, Python ints as int64, Python floats as float64."""
     first = samples[0]
     if isinstance(first, tuple):
-        return tuple(default_batchify_fn(list(field)) for field in zip(*samples))
+        return [default_batchify_fn(list(field)) for field in zip(*samples)]
     if _NP["array"]:     # set_np: mx.np batches, numbers keeping their numpy dtype (MXNet)
         return _np_batch(samples)
     if isinstance(first, NDArray):
         return nd.stack(*samples)
     arr = np.asarray([s.asnumpy() if isinstance(s, NDArray) else s for s in samples])
-    if arr.dtype == np.float64 or arr.dtype.kind in "iub" and arr.ndim == 1:
-        arr = arr.astype(np.float32)  # MXNet batches numbers and labels as float32
     return wrap(np.ascontiguousarray(arr))
 
 

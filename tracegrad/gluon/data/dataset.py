@@ -75,7 +75,10 @@ class ArrayDataset(Dataset):
         if len(lengths) != 1:
             raise ValueError(f"ArrayDataset: arrays have different lengths "
                              f"{[len(a) for a in args]}")
-        self._data = [a.asnumpy() if isinstance(a, NDArray) else a for a in args]
+        # MXNet turns only 1-D NDArrays (labels) into numpy: a sample of a 2-D+ NDArray is an
+        # NDArray, which a transform then works on with nd / mx.image functions
+        self._data = [a.asnumpy() if isinstance(a, NDArray) and a.ndim == 1 else a
+                      for a in args]
 
     def __getitem__(self, idx):
         if len(self._data) == 1:
