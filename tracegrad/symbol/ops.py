@@ -488,8 +488,6 @@ def _table():
                outputs=_multi(["output0", "output1"])),
         OpSpec("_linalg_syevd", nd.linalg.syevd, ("A",),
                outputs=_multi(["output0", "output1"])),
-        OpSpec("_linalg_slogdet", nd.linalg.slogdet, ("A",),
-               outputs=_multi(["output0", "output1"])),
         # (their `beta` / `loc` are numbers, not BatchNorm's beta or a sampler's loc input)
         OpSpec("random_gamma", nd.random_gamma, ()),
         OpSpec("random_normal", nd.random_normal, ()),
