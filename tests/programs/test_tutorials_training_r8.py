@@ -41,3 +41,23 @@ def test_lr_finder_initializes_kvstore_before_saving_states(tmp_path):
     loss.backward()
     trainer2.step(5)
     assert trainer2._kv_initialized is True
+
+
+def test_activation_softrelu_gradient_is_sigmoid_at_zero():
+    """activations.md: visualize_activation(Activation('softrelu')) plots y and x.grad over
+    np.linspace(-10, 10, 501), which holds 0. MXNet's gradient is softrelu_grad = 1 - exp(-y)
+    = sigmoid(x), 1/2 at 0; hybridized the same."""
+    data = np.linspace(-10, 10, 501)
+    for hybridize in (False, True):
+        act = gluon.nn.Activation("softrelu")
+        if hybridize:
+            act.hybridize()
+        x = nd.array(data)
+        x.attach_grad()
+        with autograd.record():
+            y = act(x)
+        y.backward()
+        ref = np.log1p(np.exp(data.astype(np.float32).astype(np.float64)))
+        np.testing.assert_allclose(y.asnumpy(), ref, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(x.grad.asnumpy(), -np.expm1(-ref), rtol=1e-6, atol=1e-7)
+        assert x.grad.asnumpy()[250] == 0.5

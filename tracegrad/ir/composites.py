@@ -89,8 +89,14 @@ def pick(b, x, index, axis=-1, keepdims=False, mode="clip"):
 
 
 def softrelu(b, x):
-    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), stable for large |x|."""
-    return b.add(b.relu(x), b.log1p(b.exp(b.neg(b.abs(x)))))
+    """log(1 + exp(x)): x + log1p(exp(-x)) for x > 0, log1p(exp(x)) elsewhere, so exp never
+    overflows. Each branch sees its own side only (double where): the gradient is sigmoid(x)
+    everywhere, 1/2 at 0 as MXNet's softrelu_grad gives (max(x, 0) + log1p(exp(-|x|)) would
+    differentiate to 0 there: relu's and abs's slopes at the kink are both 0)."""
+    pos = b.gt(x, 0.0)
+    xp = b.where(pos, x, 0.0)
+    xn = b.where(pos, 0.0, x)
+    return b.where(pos, b.add(xp, b.log1p(b.exp(b.neg(xp)))), b.log1p(b.exp(xn)))
 
 
 def softsign(b, x):
