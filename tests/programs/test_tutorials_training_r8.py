@@ -61,3 +61,59 @@ def test_activation_softrelu_gradient_is_sigmoid_at_zero():
         np.testing.assert_allclose(y.asnumpy(), ref, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(x.grad.asnumpy(), -np.expm1(-ref), rtol=1e-6, atol=1e-7)
         assert x.grad.asnumpy()[250] == 0.5
+
+
+def _small_resnet_checkpoint(prefix):
+    """A model with imagenet1k-resnet-18's layer names (conv0, bn0, fc1, softmax)."""
+    import tracegrad as mx
+    data = mx.sym.var("data")
+    x = mx.sym.Convolution(data, num_filter=4, kernel=(3, 3), pad=(1, 1), no_bias=True,
+                           name="conv0")
+    x = mx.sym.BatchNorm(x, fix_gamma=False, name="bn0")
+    x = mx.sym.Activation(x, act_type="relu", name="relu0")
+    x = mx.sym.Pooling(x, global_pool=True, kernel=(1, 1), pool_type="avg", name="pool1")
+    x = mx.sym.FullyConnected(mx.sym.Flatten(x), num_hidden=3, name="fc1")
+    sym = mx.sym.SoftmaxOutput(x, name="softmax")
+    rs = np.random.RandomState(0)
+    arg = {"conv0_weight": nd.array(rs.randn(4, 3, 3, 3)), "bn0_gamma": nd.ones((4,)),
+           "bn0_beta": nd.zeros((4,)), "fc1_weight": nd.array(rs.randn(3, 4)),
+           "fc1_bias": nd.array(rs.randn(3))}
+    aux = {"bn0_moving_mean": nd.zeros((4,)), "bn0_moving_var": nd.ones((4,))}
+    mx.model.save_checkpoint(prefix, 0, sym, arg, aux)
+    return sym, arg, aux
+
+
+def test_amp_convert_model_module_arg_params_and_checkpoint_keeping_casts(tmp_path):
+    """amp.md: convert_model(..., target_dtype_ops=['Convolution'], fp32_ops=['SoftmaxOutput',
+    'FullyConnected'], cast_optional_params=True), bind, set_params, forward, then
+    `assert mod._arg_params['conv0_weight'].dtype == np.float16` (fc1_bias float32) and
+    mod.save_checkpoint(..., remove_amp_cast=False), which keeps the amp_cast nodes
+    (MXNet passes remove_amp_cast to Symbol.save; the default removes them)."""
+    import tracegrad as mx
+    from tracegrad.contrib import amp
+    prefix = str(tmp_path / "imagenet1k-resnet-18")
+    _small_resnet_checkpoint(prefix)
+    sym, arg_params, aux_params = mx.model.load_checkpoint(prefix, 0)
+    result_sym, result_arg, result_aux = amp.convert_model(
+        sym, arg_params, aux_params, target_dtype_ops=["Convolution"],
+        fp32_ops=["SoftmaxOutput", "FullyConnected"], cast_optional_params=True)
+    mod = mx.mod.Module(result_sym, data_names=["data"], label_names=["softmax_label"])
+    assert mod._arg_params is None
+    mod.bind(data_shapes=[["data", (1, 3, 8, 8)]], label_shapes=[["softmax_label", (1,)]])
+    mod.set_params(result_arg, result_aux)
+    np.testing.assert_array_equal(mod._aux_params["bn0_moving_var"].asnumpy(), np.ones(4))
+    mod.forward(mx.io.DataBatch(data=[nd.ones((1, 3, 8, 8))], label=[nd.ones((1,))]))
+    mod.get_outputs()[0].wait_to_read()
+    assert mod._arg_params["conv0_weight"].dtype == np.float16
+    assert mod._arg_params["fc1_bias"].dtype == np.float32
+    np.testing.assert_array_equal(mod._arg_params["fc1_bias"].asnumpy(),
+                                  arg_params["fc1_bias"].asnumpy())
+    out = str(tmp_path / "amp_tutorial_model")
+    mod.save_checkpoint(out, 0, remove_amp_cast=False)
+    kept = mx.sym.load(out + "-symbol.json")
+    assert "amp_cast" in [n.op for n in kept._order()]
+    mod.save_checkpoint(out, 0)
+    assert "amp_cast" not in [n.op for n in mx.sym.load(out + "-symbol.json")._order()]
+    mx.model.save_checkpoint(out, 1, result_sym, result_arg, result_aux,
+                             remove_amp_cast=False)
+    assert "amp_cast" in [n.op for n in mx.model.load_checkpoint(out, 1)[0]._order()]
