@@ -74,7 +74,7 @@ def _sdml_ref(x1, x2, smoothing=0.3):
     d = ((x1[:, None, :] - x2[None, :, :]) ** 2).sum(2)
     lp = _log_softmax(-d, 1)
     lab = np.eye(n) * (1 - smoothing) + (1 - np.eye(n)) * smoothing / (n - 1)
-    return (lab * (np.log(lab + 1e-12) - lp)).mean(1)
+    return (lab * (np.log(lab + 1e-12) - lp)).sum(1)    # KLDivLoss sums (MXNet 1.9.1)
 
 
 # ------------------------------------------------------------------ the oracle
@@ -129,29 +129,34 @@ def rng():
     return np.random.default_rng(0)
 
 
-def _weighted(per_element, w, sample_weight):
-    """MXNet's weighting then the mean over non-batch axes."""
+def _weighted(per_element, w, sample_weight, reduce=_mean_rows):
+    """MXNet's weighting then the mean (KLDivLoss: the sum) over non-batch axes."""
     x = per_element * (1.0 if sample_weight is None else sample_weight)
-    return _mean_rows(x * (1.0 if w is None else w))
+    return reduce(x * (1.0 if w is None else w))
+
+
+def _sum_rows(x):
+    return x.reshape(x.shape[0], -1).sum(1)
 
 
 # ------------------------------------------------------------------ the simple losses
 def test_kl_div(rng):
+    """MXNet 1.9.1 sums over the non-batch axes (F.sum(loss, axis=batch_axis, exclude=True))."""
     p = rng.standard_normal((4, 5))
     y = np.exp(_log_softmax(rng.standard_normal((4, 5))))
     logp = _log_softmax(p)
     check_loss(L.KLDivLoss(), [logp, y],
                lambda a, b, sample_weight=None: _weighted(b * (np.log(b + 1e-12) - a), None,
-                                                          sample_weight), wrt=(0, 1))
+                                                          sample_weight, _sum_rows), wrt=(0, 1))
     check_loss(L.KLDivLoss(from_logits=False, weight=0.5), [p, y],
                lambda a, b, sample_weight=None: _weighted(
-                   b * (np.log(b + 1e-12) - _log_softmax(a)), 0.5, sample_weight))
+                   b * (np.log(b + 1e-12) - _log_softmax(a)), 0.5, sample_weight, _sum_rows))
     p3 = rng.standard_normal((2, 3, 4))
     y3 = np.exp(_log_softmax(rng.standard_normal((2, 3, 4)), 1))
     check_loss(L.KLDivLoss(from_logits=False, axis=1), [p3, y3],
                lambda a, b, sample_weight=None: _weighted(
                    b * (np.log(b + 1e-12) - _log_softmax(a, 1)), None,
-                   None if sample_weight is None else sample_weight[:, :, None]),
+                   None if sample_weight is None else sample_weight[:, :, None], _sum_rows),
                per_sample_weight=False)
 
 

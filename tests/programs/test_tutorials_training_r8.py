@@ -117,3 +117,40 @@ def test_amp_convert_model_module_arg_params_and_checkpoint_keeping_casts(tmp_pa
     mx.model.save_checkpoint(out, 1, result_sym, result_arg, result_aux,
                              remove_amp_cast=False)
     assert "amp_cast" in [n.op for n in mx.model.load_checkpoint(out, 1)[0]._order()]
+
+
+def test_kl_divergence_tutorial_sums_over_categories():
+    """kl_divergence.md: KLDivLoss(from_logits=True) of log(dist_1) against dist_2, and
+    from_logits=False on logits whose softmax is dist_1. MXNet 1.9.1's KLDivLoss returns
+    F.sum(loss, axis=batch_axis, exclude=True) (backport #19356): the true divergence
+    sum(dist_2 * (log dist_2 - log dist_1)), not the tutorial's older 'divided by the
+    number of categories'. SDMLLoss, built on it, sums over the batch's columns too."""
+    dist_1 = np.array([0.2, 0.5, 0.2, 0.1])
+    dist_2 = np.array([0.3, 0.4, 0.1, 0.2])
+    true_divergence = (dist_2 * (np.log(dist_2) - np.log(dist_1))).sum()
+    pred = nd.array(dist_1).expand_dims(0).log()
+    target = nd.array(dist_2).expand_dims(0)
+    for hybridize in (False, True):
+        loss_fn = gluon.loss.KLDivLoss(from_logits=True)
+        if hybridize:
+            loss_fn.hybridize()
+        np.testing.assert_allclose(loss_fn(pred, target).asscalar(), true_divergence,
+                                   rtol=1e-6)
+    output = nd.array([0.39056206, 1.3068528, 0.39056206, -0.30258512])
+    loss_fn = gluon.loss.KLDivLoss(from_logits=False)
+    np.testing.assert_allclose(loss_fn(output.expand_dims(0), target).asscalar(),
+                               true_divergence, rtol=1e-6)
+    # the gradient of the sum: -label for pred, per category
+    x = nd.array(np.log(dist_1)).expand_dims(0)
+    x.attach_grad()
+    with autograd.record():
+        gluon.loss.KLDivLoss()(x, target).backward()
+    np.testing.assert_allclose(x.grad.asnumpy()[0], -dist_2, rtol=1e-6)
+    # SDMLLoss: KLDivLoss of log_softmax(-squared distances) against the smoothed identity
+    rs = np.random.RandomState(0)
+    x1, x2 = rs.randn(4, 3), rs.randn(4, 3)
+    d = ((x1[:, None, :] - x2[None, :, :]) ** 2).sum(2)
+    lp = -d - np.log(np.exp(-d).sum(1, keepdims=True))
+    lab = np.eye(4) * 0.7 + (1 - np.eye(4)) * 0.1
+    np.testing.assert_allclose(gluon.loss.SDMLLoss()(nd.array(x1), nd.array(x2)).asnumpy(),
+                               (lab * (np.log(lab + 1e-12) - lp)).sum(1), rtol=1e-5)

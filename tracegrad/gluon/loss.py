@@ -3,7 +3,9 @@
 MXNet semantics: the per-element loss is multiplied by sample_weight (if given) and by the
 constructor's `weight`, then averaged over every axis except `batch_axis`, giving one loss per
 sample. backward() on that vector sums it. TripletLoss and CTCLoss compute one value per
-sample first and weight that (no mean); SDMLLoss is KLDivLoss on a batch-by-batch matrix.
+sample first and weight that (no mean); KLDivLoss sums over the non-batch axes (MXNet 1.9.1,
+whose tutorials still describe the older mean); SDMLLoss is KLDivLoss on a batch-by-batch
+matrix.
 Every loss reads its inputs' shapes and dtypes only, never their data, so it compiles under
 hybridize() and step capture defers it.
 """
@@ -41,7 +43,7 @@ class Loss(HybridBlock):
                              f"{_describe(pred)}")
         return _ops.reshape(label, shape=pred.shape)
 
-    def _finish(self, F, loss, sample_weight, weight=None):
+    def _finish(self, F, loss, sample_weight, weight=None, reduce="mean"):
         if sample_weight is not None:
             loss = F.broadcast_mul(loss, sample_weight)
         weight = self._weight if weight is None else weight
@@ -50,7 +52,7 @@ class Loss(HybridBlock):
                 raise MXNetError(f"{type(self).__name__}: weight must be a number, got "
                                  f"{weight!r}")
             loss = loss * weight
-        return F.mean(loss, axis=self._batch_axis, exclude=True)
+        return getattr(F, reduce)(loss, axis=self._batch_axis, exclude=True)
 
     def __repr__(self):
         return f"{type(self).__name__}(batch_axis={self._batch_axis}, w={self._weight})"
@@ -155,7 +157,9 @@ def _same_size(loss, name, x, pred):
 
 class KLDivLoss(Loss):
     """label * (log(label + 1e-12) - pred), pred being log-probabilities (from_logits=True)
-    or logits put through log_softmax along `axis`."""
+    or logits put through log_softmax along `axis`, summed over the non-batch axes: the
+    divergence itself, as MXNet 1.9.1 gives it (its 1.x releases before the backport of
+    #19356 averaged, which the kl_divergence tutorial still describes)."""
 
     def __init__(self, from_logits=True, axis=-1, weight=None, batch_axis=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
@@ -166,7 +170,7 @@ class KLDivLoss(Loss):
             pred = F.log_softmax(pred, axis=self._axis)
         label = _same_size(self, "label", label, pred)
         loss = label * (F.log(label + 1e-12) - pred)
-        return self._finish(F, loss, sample_weight)
+        return self._finish(F, loss, sample_weight, reduce="sum")
 
 
 class HingeLoss(Loss):
