@@ -64,9 +64,12 @@ def ctc_reference(pred, label, pred_lengths=None, label_lengths=None):
 
 
 def _cosine_ref(a, b, y, margin):
+    """MXNet 1.9.1: (1 - cos) * (y == 1) + max(0, (y == -1) * (cos - margin)), shape (N, 1)
+    (weighted, not averaged)."""
     cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1),
                                        1e-12)
-    return np.where(y == 1, 1 - cos, np.clip(cos - margin, 0, 1 - margin))
+    cos, y = cos.reshape(-1, 1), y.reshape(-1, 1)
+    return (1 - cos) * (y == 1) + np.maximum(0, (y == -1) * (cos - margin))
 
 
 def _sdml_ref(x1, x2, smoothing=0.3):
@@ -248,7 +251,7 @@ def test_cosine_embedding(rng, margin):
     assert cos[1] - margin > 0.1
     check_loss(L.CosineEmbeddingLoss(margin=margin), [a, b, y],
                lambda u, v, t, sample_weight=None: _cosine_ref(u, v, t, margin) *
-               (1.0 if sample_weight is None else sample_weight[:, 0]), wrt=(0, 1))
+               (1.0 if sample_weight is None else sample_weight), wrt=(0, 1))
 
 
 def test_sdml(rng):

@@ -154,3 +154,52 @@ def test_kl_divergence_tutorial_sums_over_categories():
     lab = np.eye(4) * 0.7 + (1 - np.eye(4)) * 0.1
     np.testing.assert_allclose(gluon.loss.SDMLLoss()(nd.array(x1), nd.array(x2)).asnumpy(),
                                (lab * (np.log(lab + 1e-12) - lp)).sum(1), rtol=1e-5)
+
+
+def test_cosine_embedding_loss_is_mxnets_per_pair_column():
+    """MXNet 1.9.1's CosineEmbeddingLoss: (1 - cos) * (label == 1) + max(0, (label == -1) *
+    (cos - margin)), weighted and returned as (N, 1), not averaged; a label neither 1 nor -1
+    gives 0 (MXNet's test_cosine_loss compares against the (N, 1) column)."""
+    rs = np.random.RandomState(3)
+    a, b = rs.randn(5, 3), rs.randn(5, 3)
+    label = np.array([1, -1, 0, -1, 1])
+    cos = ((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1))[:, None]
+    lab = label[:, None]
+    want = (1 - cos) * (lab == 1) + np.maximum(0, (lab == -1) * (cos - 0.1))
+    for hybridize in (False, True):
+        loss_fn = gluon.loss.CosineEmbeddingLoss(margin=0.1)
+        if hybridize:
+            loss_fn.hybridize()
+        out = loss_fn(nd.array(a), nd.array(b), nd.array(label))
+        assert out.shape == (5, 1)
+        np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-5, atol=1e-7)
+
+
+def test_losses_called_on_symbols_and_sym_maximum_with_a_number():
+    """A gluon loss called on mx.sym Symbols (a Module program's
+    `gluon.loss.HuberLoss()(net_sym, label_sym)`) builds its graph: MXNet's losses reshape
+    the label with reshape_like there. mx.sym.maximum / minimum / power / hypot take a
+    number on either side (MXNet's symbol.py helpers, _MaximumScalar and the rest)."""
+    import tracegrad as mx
+    rs = np.random.RandomState(1)
+    p, t = rs.randn(4, 3), np.sign(rs.randn(4, 3))
+    pred, label = mx.sym.var("pred"), mx.sym.var("label")
+    d = np.abs(t - p)
+    huber = np.where(d > 1, d - 0.5, 0.5 * d ** 2).mean(1)
+    hinge = np.maximum(0, 1 - p * t).mean(1)
+    for loss_fn, want in ((gluon.loss.HuberLoss(), huber), (gluon.loss.HingeLoss(), hinge)):
+        out = loss_fn(pred, label).eval(pred=nd.array(p), label=nd.array(t))[0]
+        np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-5)
+    x = mx.sym.var("x")
+    xv = np.array([[-1.0, 2.0], [3.0, -4.0]])
+    for fn, ref in ((mx.sym.maximum, np.maximum), (mx.sym.minimum, np.minimum),
+                    (mx.sym.hypot, np.hypot)):
+        np.testing.assert_allclose(fn(x, 0.5).eval(x=nd.array(xv))[0].asnumpy(),
+                                   ref(xv, 0.5), rtol=1e-6)
+        np.testing.assert_allclose(fn(0.5, x).eval(x=nd.array(xv))[0].asnumpy(),
+                                   ref(0.5, xv), rtol=1e-6)
+    np.testing.assert_allclose(mx.sym.power(2.0, x).eval(x=nd.array(xv))[0].asnumpy(),
+                               2.0 ** xv, rtol=1e-6)
+    np.testing.assert_allclose(mx.sym.power(x, 2).eval(x=nd.array(xv))[0].asnumpy(),
+                               xv ** 2, rtol=1e-6)
+    assert mx.sym.maximum(2, 3) == 3 and mx.sym.minimum(2, 3) == 2

@@ -21,6 +21,11 @@ from . import functional
 from .block import HybridBlock
 
 
+def _symbolic(*xs):
+    from ..symbol.symbol import Symbol
+    return any(isinstance(x, Symbol) for x in xs)
+
+
 def _describe(x):
     return f"{dtype_name(np.dtype(x.dtype))}[{','.join(map(str, x.shape))}]"
 
@@ -36,6 +41,8 @@ class Loss(HybridBlock):
         """label reshaped to pred's shape (MXNet losses accept (N,) labels for (N, 1) preds).
         The reshape primitive itself: the shape is known, so nd.reshape's special codes (which
         would also read a 0 in an empty batch's shape as 'copy') are not wanted per step."""
+        if _symbolic(label, pred):
+            return _same_size(self, "label", label, pred)
         if label.shape == pred.shape:
             return label
         if label.size != pred.size:
@@ -146,7 +153,12 @@ class HuberLoss(Loss):
 
 
 def _same_size(loss, name, x, pred):
-    """`x` reshaped to pred's shape, or a clear error naming the loss and both arrays."""
+    """`x` reshaped to pred's shape, or a clear error naming the loss and both arrays. On
+    mx.sym Symbols (a loss called on a network's Symbol for a Module), which have no
+    shapes yet: reshape_like, as MXNet's _reshape_like emits."""
+    if _symbolic(x, pred):
+        from .. import symbol
+        return symbol.reshape_like(x, pred)
     if x.shape == pred.shape:
         return x
     if x.size != pred.size:
@@ -271,8 +283,10 @@ class PoissonNLLLoss(Loss):
 
 
 class CosineEmbeddingLoss(Loss):
-    """1 - cos(input1, input2) where label is 1, else clip(cos - margin, 0, 1 - margin);
-    the cosine is taken along the last axis, its denominator at least 1e-12."""
+    """1 - cos(input1, input2) where label is 1, max(0, cos - margin) where it is -1, 0 for
+    any other label; the cosine is taken along the last axis, its denominator at least
+    1e-12. One loss per pair of shape (N, 1), weighted but not averaged: MXNet 1.9.1's
+    formula, (1 - cos) * (label == 1) + max(0, (label == -1) * (cos - margin))."""
 
     def __init__(self, weight=None, batch_axis=0, margin=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
@@ -284,9 +298,12 @@ class CosineEmbeddingLoss(Loss):
         dots = F.sum(input1 * input2, axis=-1)
         cos = F.reshape(dots / F.maximum(norms, 1e-12), shape=(-1, 1))
         label = _same_size(self, "label", label, cos)
-        loss = F.where(F.equal(label, 1), 1.0 - cos,
-                       F.clip(cos - self._margin, 0.0, 1.0 - self._margin))
-        return self._finish(F, loss, sample_weight)
+        # the masks against ones_like: an mx.sym Symbol takes no number there; max(0, x) as
+        # relu: MXNet's broadcast_maximum(0, x) passes no gradient at the tie either
+        one = F.ones_like(label)
+        loss = (1.0 - cos) * F.equal(label, one) + \
+            F.relu(F.equal(label, -one) * (cos - self._margin))
+        return _weighted(self, F, loss, sample_weight)
 
 
 _IMPOSSIBLE = -1e30   # log-probability of a CTC state no path reaches (finite: no inf - inf)

@@ -32,7 +32,7 @@ def _layer_op(block):
     from . import loss
     from .nn import activations, basic_layers, conv_layers
     if type(block) in (loss.L2Loss, loss.L1Loss, loss.SoftmaxCrossEntropyLoss,
-                       loss.SigmoidBinaryCrossEntropyLoss):
+                       loss.SigmoidBinaryCrossEntropyLoss, loss.HuberLoss):
         return _LOSS_OPS[type(block).__name__]
     for cls in type(block).__mro__:
         if cls in (basic_layers.Dense, conv_layers._Conv, basic_layers.BatchNorm,
@@ -119,6 +119,13 @@ def _softmax_ce_loss(block, F, pred, label, sample_weight=None):
     return _weighted_mean(block, F, loss, sample_weight, block._weight)
 
 
+def _huber_loss(block, F, pred, label, sample_weight=None):
+    loss = F.abs(F.reshape_like(label, pred) - pred)
+    rho = block._rho
+    loss = F.where(loss > rho, loss - 0.5 * rho, (0.5 / rho) * F.square(loss))
+    return _weighted_mean(block, F, loss, sample_weight, block._weight)
+
+
 def _sigmoid_bce_loss(block, F, pred, label, sample_weight=None):
     label = F.reshape_like(label, pred)
     if not block._from_sigmoid:      # max(x, 0) - x z + log(1 + exp(-|x|))
@@ -131,4 +138,4 @@ def _sigmoid_bce_loss(block, F, pred, label, sample_weight=None):
 
 _LOSS_OPS = {"L2Loss": _l2_loss, "L1Loss": _l1_loss,
              "SoftmaxCrossEntropyLoss": _softmax_ce_loss,
-             "SigmoidBinaryCrossEntropyLoss": _sigmoid_bce_loss}
+             "SigmoidBinaryCrossEntropyLoss": _sigmoid_bce_loss, "HuberLoss": _huber_loss}

@@ -67,5 +67,45 @@ def full(shape, val, dtype=None, **kwargs):
 _internal = _Namespace("", internal=True)
 
 
+def _pair(left, right, op, scalar_op, rscalar_op, numbers, who):
+    """MXNet's symbol.py helpers for a binary op that takes a number on either side: two
+    Symbols give the elementwise op, a Symbol and a number its scalar form (the reflected
+    one for a number on the left), two numbers the plain result."""
+    if isinstance(left, Symbol):
+        return left._binary(right, op, scalar_op)
+    if isinstance(right, Symbol):
+        return right._binary(left, op, rscalar_op, reflected=True)
+    if isinstance(left, (int, float)) and isinstance(right, (int, float)):
+        return numbers(left, right)
+    raise TypeError(f"mx.sym.{who}: types ({type(left).__name__}, {type(right).__name__}) "
+                    f"not supported")
+
+
+def maximum(left, right):
+    """max of two Symbols (_Maximum, same shapes), or of a Symbol and a number."""
+    return _pair(left, right, "_Maximum", "_MaximumScalar", "_MaximumScalar",
+                 lambda a, b: a if a > b else b, "maximum")
+
+
+def minimum(left, right):
+    return _pair(left, right, "_Minimum", "_MinimumScalar", "_MinimumScalar",
+                 lambda a, b: a if a < b else b, "minimum")
+
+
+def power(base, exp):
+    """base ** exp, either of them a number (_PowerScalar / _RPowerScalar)."""
+    return _pair(base, exp, "_Power", "_PowerScalar", "_RPowerScalar",
+                 lambda a, b: a ** b, "power")
+
+
+pow = power
+
+
+def hypot(left, right):
+    import numpy as np
+    return _pair(left, right, "_Hypot", "_HypotScalar", "_HypotScalar",
+                 lambda a, b: np.hypot(a, b), "hypot")
+
+
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",
            "loss_layers", "random", "Custom"]

@@ -512,6 +512,7 @@ ALIASES = {
     "_PowerScalar": "_power_scalar", "_RPowerScalar": "_rpower_scalar",
     "_ModScalar": "_mod_scalar", "_RModScalar": "_rmod_scalar",
     "_MaximumScalar": "_maximum_scalar", "_MinimumScalar": "_minimum_scalar",
+    "_Hypot": "_hypot", "_HypotScalar": "_hypot_scalar",
     "_EqualScalar": "_equal_scalar", "_NotEqualScalar": "_not_equal_scalar",
     "_GreaterScalar": "_greater_scalar", "_GreaterEqualScalar": "_greater_equal_scalar",
     "_LesserScalar": "_lesser_scalar", "_LesserEqualScalar": "_lesser_equal_scalar",
@@ -547,6 +548,7 @@ def _binary_table():
         "_power_scalar": (nd.power, False), "_rpower_scalar": (nd.power, True),
         "_mod_scalar": (nd.modulo, False), "_rmod_scalar": (nd.modulo, True),
         "_maximum_scalar": (nd.maximum, False), "_minimum_scalar": (nd.minimum, False),
+        "_hypot_scalar": (nd.hypot, False),
         "_equal_scalar": (nd.equal, False), "_not_equal_scalar": (nd.not_equal, False),
         "_greater_scalar": (nd.greater, False), "_greater_equal_scalar": (nd.greater_equal,
                                                                           False),
@@ -557,6 +559,7 @@ def _binary_table():
            for name, (fn, refl) in scalar.items()}
     binary = {"_power": nd.broadcast_power, "_maximum": nd.broadcast_maximum,
               "_minimum": nd.broadcast_minimum, "_mod": nd.broadcast_mod,
+              "_hypot": nd.broadcast_hypot,
               "_equal": nd.broadcast_equal, "_not_equal": nd.broadcast_not_equal,
               "_greater": nd.broadcast_greater, "_greater_equal": nd.broadcast_greater_equal,
               "_lesser": nd.broadcast_lesser, "_lesser_equal": nd.broadcast_lesser_equal}
