@@ -227,14 +227,19 @@ def test_poisson_nll(rng):
     def stirling(t):
         t1 = np.where(t > 1, t, 2.0)
         return np.where(t > 1, t1 * np.log(t1) - t1 + 0.5 * np.log(2 * np.pi * t1), 0.0)
+    def mean_all(x):    # MXNet 1.9.1: F.mean(loss), one value for the batch
+        return np.array([x.mean()])
+
     check_loss(L.PoissonNLLLoss(), [logit, target],
                lambda a, t, sample_weight=None: _weighted(np.exp(a) - t * a, None,
-                                                          sample_weight))
+                                                          sample_weight, mean_all),
+               weight_shape=lambda n: (4, 1))
     rate = np.exp(logit)
     check_loss(L.PoissonNLLLoss(from_logits=False, compute_full=True, weight=0.5),
                [rate, target],
                lambda a, t, sample_weight=None: _weighted(
-                   a - t * np.log(a + 1e-8) + stirling(t), 0.5, sample_weight))
+                   a - t * np.log(a + 1e-8) + stirling(t), 0.5, sample_weight, mean_all),
+               weight_shape=lambda n: (4, 1))
     # the Stirling term at target 4: 4 log 4 - 4 + log(8 pi) / 2
     one = L.PoissonNLLLoss(compute_full=True)(nd.array([[0.0]]), nd.array([[4.0]])).asnumpy()
     np.testing.assert_allclose(one, [1.0 + 4 * np.log(4) - 4 + 0.5 * np.log(8 * np.pi)],

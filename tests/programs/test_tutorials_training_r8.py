@@ -203,3 +203,32 @@ def test_losses_called_on_symbols_and_sym_maximum_with_a_number():
     np.testing.assert_allclose(mx.sym.power(x, 2).eval(x=nd.array(xv))[0].asnumpy(),
                                xv ** 2, rtol=1e-6)
     assert mx.sym.maximum(2, 3) == 3 and mx.sym.minimum(2, 3) == 2
+
+
+def test_sigmoid_bce_pos_weight_and_poisson_nll_batch_mean():
+    """MXNet 1.9.1's SigmoidBinaryCrossEntropyLoss takes pos_weight after sample_weight:
+    x - x z + (1 + (pos_weight - 1) z) (log(1 + exp(-|x|)) + max(-x, 0)) on logits,
+    -(pos_weight z log(p + eps) + (1 - z) log(1 - p + eps)) on probabilities. Its
+    PoissonNLLLoss returns F.mean(loss): one value for the batch (test_loss.py calls
+    .asscalar() on it)."""
+    rs = np.random.RandomState(2)
+    x, z = rs.randn(4, 3), (rs.rand(4, 3) > 0.5) * 1.0
+    pw, sw = np.array([[0.5, 2.0, 3.0]]), rs.rand(4, 1)
+    logits_ref = (x - x * z + (1 + (pw - 1) * z) * (np.log1p(np.exp(-np.abs(x)))
+                                                    + np.maximum(-x, 0))).mean(1)
+    p = 1 / (1 + np.exp(-x))
+    prob_ref = -(np.log(p + 1e-12) * z * pw + np.log(1 - p + 1e-12) * (1 - z)) * sw
+    for hybridize in (False, True):
+        loss_fn = gluon.loss.SigmoidBCELoss()
+        if hybridize:
+            loss_fn.hybridize()
+        out = loss_fn(nd.array(x), nd.array(z), None, nd.array(pw))
+        np.testing.assert_allclose(out.asnumpy(), logits_ref, rtol=1e-5)
+        loss_fn = gluon.loss.SigmoidBCELoss(from_sigmoid=True)
+        out = loss_fn(nd.array(p), nd.array(z), nd.array(sw), nd.array(pw))
+        np.testing.assert_allclose(out.asnumpy(), prob_ref.mean(1), rtol=1e-5)
+        poisson = gluon.loss.PoissonNLLLoss()
+        if hybridize:
+            poisson.hybridize()
+        np.testing.assert_allclose(poisson(nd.array(x), nd.array(z)).asscalar(),
+                                   np.mean(np.exp(x) - z * x), rtol=1e-5)

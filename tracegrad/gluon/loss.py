@@ -125,9 +125,10 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
         super().__init__(weight, batch_axis, **kwargs)
         self._from_sigmoid = from_sigmoid
 
-    def hybrid_forward(self, F, pred, label, sample_weight=None):
+    def hybrid_forward(self, F, pred, label, sample_weight=None, pos_weight=None):
         label = self._reshape_like(F, label, pred)
-        loss = C.sigmoid_bce(_ops, pred, label, from_sigmoid=self._from_sigmoid)
+        loss = C.sigmoid_bce(_ops, pred, label, from_sigmoid=self._from_sigmoid,
+                             pos_weight=pos_weight)
         return self._finish(F, loss, sample_weight)
 
 
@@ -261,7 +262,8 @@ class PoissonNLLLoss(Loss):
     compute_full, plus Stirling's approximation of log(target!) where target > 1:
     target log(target) - target + 0.5 log(2 pi target). MXNet multiplies that term by
     (target > 1), which is NaN at target 0 (0 * log 0); it is selected here instead, so
-    targets <= 1 add exactly 0, as the formula intends."""
+    targets <= 1 add exactly 0, as the formula intends. The result is the mean over every
+    element (MXNet's F.mean(loss)): one value for the batch, shape (1,)."""
 
     def __init__(self, weight=None, from_logits=True, batch_axis=0, compute_full=False,
                  **kwargs):
@@ -279,7 +281,8 @@ class PoissonNLLLoss(Loss):
             t = F.where(above, target, F.ones_like(target) * 2.0)   # log stays finite
             stirling = t * F.log(t) - t + 0.5 * F.log(2.0 * math.pi * t)
             loss = loss + F.where(above, stirling, F.zeros_like(stirling))
-        return self._finish(F, loss, sample_weight)
+        # one number for the whole batch: MXNet 1.9.1 returns F.mean(loss) over every axis
+        return F.mean(_weighted(self, F, loss, sample_weight))
 
 
 class CosineEmbeddingLoss(Loss):

@@ -126,13 +126,21 @@ def _huber_loss(block, F, pred, label, sample_weight=None):
     return _weighted_mean(block, F, loss, sample_weight, block._weight)
 
 
-def _sigmoid_bce_loss(block, F, pred, label, sample_weight=None):
+def _sigmoid_bce_loss(block, F, pred, label, sample_weight=None, pos_weight=None):
     label = F.reshape_like(label, pred)
-    if not block._from_sigmoid:      # max(x, 0) - x z + log(1 + exp(-|x|))
-        loss = F.relu(pred) - pred * label + F.Activation(-F.abs(pred), act_type="softrelu")
+    if not block._from_sigmoid:
+        soft = F.Activation(-F.abs(pred), act_type="softrelu")
+        if pos_weight is None:      # max(x, 0) - x z + log(1 + exp(-|x|))
+            loss = F.relu(pred) - pred * label + soft
+        else:
+            log_weight = 1 + F.broadcast_mul(pos_weight - 1, label)
+            loss = pred - pred * label + log_weight * (soft + F.relu(-pred))
     else:
         eps = 1e-12
-        loss = -(F.log(pred + eps) * label + F.log(1.0 - pred + eps) * (1.0 - label))
+        positive = F.log(pred + eps) * label
+        if pos_weight is not None:
+            positive = F.broadcast_mul(positive, pos_weight)
+        loss = -(positive + F.log(1.0 - pred + eps) * (1.0 - label))
     return _weighted_mean(block, F, loss, sample_weight, block._weight)
 
 

@@ -103,14 +103,23 @@ def softsign(b, x):
     return b.div(x, b.add(b.abs(x), 1.0))
 
 
-def sigmoid_bce(b, pred, label, from_sigmoid=False):
-    """Binary cross-entropy per element, MXNet's SigmoidBinaryCrossEntropyLoss formula."""
+def sigmoid_bce(b, pred, label, from_sigmoid=False, pos_weight=None):
+    """Binary cross-entropy per element, MXNet's SigmoidBinaryCrossEntropyLoss formula;
+    pos_weight (broadcast) multiplies the positive term: on logits
+    x - x*z + (1 + (pos_weight - 1) z) (log(1 + exp(-|x|)) + max(-x, 0))."""
     if not from_sigmoid:
-        # relu(x) - x*z + log(1 + exp(-|x|))
-        return b.add(b.sub(b.relu(pred), b.mul(pred, label)),
-                     b.log1p(b.exp(b.neg(b.abs(pred)))))
+        tail = b.log1p(b.exp(b.neg(b.abs(pred))))
+        if pos_weight is None:
+            # relu(x) - x*z + log(1 + exp(-|x|))
+            return b.add(b.sub(b.relu(pred), b.mul(pred, label)), tail)
+        log_weight = b.add(b.mul(b.sub(pos_weight, 1.0), label), 1.0)
+        return b.add(b.sub(pred, b.mul(pred, label)),
+                     b.mul(log_weight, b.add(tail, b.relu(b.neg(pred)))))
     eps = 1e-12
-    return b.neg(b.add(b.mul(b.log(b.add(pred, eps)), label),
+    positive = b.mul(b.log(b.add(pred, eps)), label)
+    if pos_weight is not None:
+        positive = b.mul(positive, pos_weight)
+    return b.neg(b.add(positive,
                        b.mul(b.log(b.add(b.sub(1.0, pred), eps)), b.sub(1.0, label))))
 
 
