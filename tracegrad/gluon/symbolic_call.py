@@ -4,7 +4,6 @@ builds its network this way). Each block runs under its prefix (mx.name.Prefix, 
 'fwd' becomes `dense0_fwd`), its parameters enter as variables named as the Parameters, and a
 1.x block's hybrid_forward gets F = mx.sym. The built-in layers whose eager forward checks
 shapes in Python emit MXNet's own operator for the layer instead (_LAYER_OPS)."""
-from ..base import MXNetError
 
 
 def has_symbols(args):
