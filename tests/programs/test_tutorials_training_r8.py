@@ -232,3 +232,55 @@ def test_sigmoid_bce_pos_weight_and_poisson_nll_batch_mean():
             poisson.hybridize()
         np.testing.assert_allclose(poisson(nd.array(x), nd.array(z)).asscalar(),
                                    np.mean(np.exp(x) - z * x), rtol=1e-5)
+
+
+def test_profiler_shows_a_custom_operator_by_its_name(tmp_path):
+    """profiler.md: nd.Custom(inp, op_type='MyAddOne') profiled with aggregate_stats; MXNet's
+    profiler puts the call in the 'Custom Operator' domain as MyAddOne::pure_python, and the
+    operators it runs as MyAddOne::<op>."""
+    import json
+
+    import tracegrad as mx
+    from tracegrad import profiler
+
+    class MyAddOne(mx.operator.CustomOp):
+        def forward(self, is_train, req, in_data, out_data, aux):
+            self.assign(out_data[0], req[0], in_data[0] + 1)
+
+        def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+            self.assign(in_grad[0], req[0], out_grad[0])
+
+    @mx.operator.register("MyAddOne_r8")
+    class CustomAddOneProp(mx.operator.CustomOpProp):
+        def __init__(self):
+            super(CustomAddOneProp, self).__init__(need_top_grad=True)
+
+        def list_arguments(self):
+            return ["data"]
+
+        def list_outputs(self):
+            return ["output"]
+
+        def infer_shape(self, in_shape):
+            return [in_shape[0]], [in_shape[0]], []
+
+        def create_operator(self, ctx, shapes, dtypes):
+            return MyAddOne()
+
+    inp = nd.zeros(shape=(5, 5))
+    fname = str(tmp_path / "profile.json")
+    profiler.set_config(profile_all=True, continuous_dump=True, aggregate_stats=True,
+                        filename=fname)
+    profiler.dumps(reset=True)
+    profiler.set_state("run")
+    w = nd.Custom(inp, op_type="MyAddOne_r8")
+    nd.waitall()
+    profiler.set_state("stop")
+    profiler.dump()
+    table = profiler.dumps(reset=True)
+    np.testing.assert_array_equal(w.asnumpy(), np.ones((5, 5)))
+    assert "Custom Operator" in table and "MyAddOne_r8::pure_python" in table
+    events = json.load(open(fname))["traceEvents"]
+    cats = {e["name"]: e.get("cat") for e in events}
+    assert cats["MyAddOne_r8::pure_python"] == "Custom Operator"
+    assert any(n.startswith("MyAddOne_r8::") and c == "operator" for n, c in cats.items())
