@@ -6,6 +6,7 @@ NDArray format, keys 'arg:name' and 'aux:name'), so files written here load in M
 other way round. Reading goes through the checked readers (symbol/json_format.py,
 mxnet_format.py): nothing is unpickled, a bad file raises MXNetError.
 """
+import logging
 from collections import namedtuple
 
 import numpy as np
@@ -40,10 +41,13 @@ def load_params(fname):
 
 
 def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_cast=True):
-    """Write prefix-symbol.json and prefix-%04d.params."""
+    """Write prefix-symbol.json (amp_cast nodes kept with remove_amp_cast=False, as a
+    float16 model saved for deployment needs them) and prefix-%04d.params."""
     if symbol is not None:
-        symbol.save(f"{prefix}-symbol.json")
-    save_params(f"{prefix}-{epoch:04d}.params", arg_params, aux_params)
+        symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
+    param_name = f"{prefix}-{epoch:04d}.params"
+    save_params(param_name, arg_params, aux_params)
+    logging.info('Saved checkpoint to "%s"', param_name)
 
 
 def load_checkpoint(prefix, epoch):

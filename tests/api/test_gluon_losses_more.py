@@ -64,9 +64,12 @@ def ctc_reference(pred, label, pred_lengths=None, label_lengths=None):
 
 
 def _cosine_ref(a, b, y, margin):
+    """MXNet 1.9.1: (1 - cos) * (y == 1) + max(0, (y == -1) * (cos - margin)), shape (N, 1)
+    (weighted, not averaged)."""
     cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1),
                                        1e-12)
-    return np.where(y == 1, 1 - cos, np.clip(cos - margin, 0, 1 - margin))
+    cos, y = cos.reshape(-1, 1), y.reshape(-1, 1)
+    return (1 - cos) * (y == 1) + np.maximum(0, (y == -1) * (cos - margin))
 
 
 def _sdml_ref(x1, x2, smoothing=0.3):
@@ -74,7 +77,7 @@ def _sdml_ref(x1, x2, smoothing=0.3):
     d = ((x1[:, None, :] - x2[None, :, :]) ** 2).sum(2)
     lp = _log_softmax(-d, 1)
     lab = np.eye(n) * (1 - smoothing) + (1 - np.eye(n)) * smoothing / (n - 1)
-    return (lab * (np.log(lab + 1e-12) - lp)).mean(1)
+    return (lab * (np.log(lab + 1e-12) - lp)).sum(1)    # KLDivLoss sums (MXNet 1.9.1)
 
 
 # ------------------------------------------------------------------ the oracle
@@ -129,29 +132,34 @@ def rng():
     return np.random.default_rng(0)
 
 
-def _weighted(per_element, w, sample_weight):
-    """MXNet's weighting then the mean over non-batch axes."""
+def _weighted(per_element, w, sample_weight, reduce=_mean_rows):
+    """MXNet's weighting then the mean (KLDivLoss: the sum) over non-batch axes."""
     x = per_element * (1.0 if sample_weight is None else sample_weight)
-    return _mean_rows(x * (1.0 if w is None else w))
+    return reduce(x * (1.0 if w is None else w))
+
+
+def _sum_rows(x):
+    return x.reshape(x.shape[0], -1).sum(1)
 
 
 # ------------------------------------------------------------------ the simple losses
 def test_kl_div(rng):
+    """MXNet 1.9.1 sums over the non-batch axes (F.sum(loss, axis=batch_axis, exclude=True))."""
     p = rng.standard_normal((4, 5))
     y = np.exp(_log_softmax(rng.standard_normal((4, 5))))
     logp = _log_softmax(p)
     check_loss(L.KLDivLoss(), [logp, y],
                lambda a, b, sample_weight=None: _weighted(b * (np.log(b + 1e-12) - a), None,
-                                                          sample_weight), wrt=(0, 1))
+                                                          sample_weight, _sum_rows), wrt=(0, 1))
     check_loss(L.KLDivLoss(from_logits=False, weight=0.5), [p, y],
                lambda a, b, sample_weight=None: _weighted(
-                   b * (np.log(b + 1e-12) - _log_softmax(a)), 0.5, sample_weight))
+                   b * (np.log(b + 1e-12) - _log_softmax(a)), 0.5, sample_weight, _sum_rows))
     p3 = rng.standard_normal((2, 3, 4))
     y3 = np.exp(_log_softmax(rng.standard_normal((2, 3, 4)), 1))
     check_loss(L.KLDivLoss(from_logits=False, axis=1), [p3, y3],
                lambda a, b, sample_weight=None: _weighted(
                    b * (np.log(b + 1e-12) - _log_softmax(a, 1)), None,
-                   None if sample_weight is None else sample_weight[:, :, None]),
+                   None if sample_weight is None else sample_weight[:, :, None], _sum_rows),
                per_sample_weight=False)
 
 
@@ -219,14 +227,19 @@ def test_poisson_nll(rng):
     def stirling(t):
         t1 = np.where(t > 1, t, 2.0)
         return np.where(t > 1, t1 * np.log(t1) - t1 + 0.5 * np.log(2 * np.pi * t1), 0.0)
+    def mean_all(x):    # MXNet 1.9.1: F.mean(loss), one value for the batch
+        return np.array([x.mean()])
+
     check_loss(L.PoissonNLLLoss(), [logit, target],
                lambda a, t, sample_weight=None: _weighted(np.exp(a) - t * a, None,
-                                                          sample_weight))
+                                                          sample_weight, mean_all),
+               weight_shape=lambda n: (4, 1))
     rate = np.exp(logit)
     check_loss(L.PoissonNLLLoss(from_logits=False, compute_full=True, weight=0.5),
                [rate, target],
                lambda a, t, sample_weight=None: _weighted(
-                   a - t * np.log(a + 1e-8) + stirling(t), 0.5, sample_weight))
+                   a - t * np.log(a + 1e-8) + stirling(t), 0.5, sample_weight, mean_all),
+               weight_shape=lambda n: (4, 1))
     # the Stirling term at target 4: 4 log 4 - 4 + log(8 pi) / 2
     one = L.PoissonNLLLoss(compute_full=True)(nd.array([[0.0]]), nd.array([[4.0]])).asnumpy()
     np.testing.assert_allclose(one, [1.0 + 4 * np.log(4) - 4 + 0.5 * np.log(8 * np.pi)],
@@ -243,7 +256,7 @@ def test_cosine_embedding(rng, margin):
     assert cos[1] - margin > 0.1
     check_loss(L.CosineEmbeddingLoss(margin=margin), [a, b, y],
                lambda u, v, t, sample_weight=None: _cosine_ref(u, v, t, margin) *
-               (1.0 if sample_weight is None else sample_weight[:, 0]), wrt=(0, 1))
+               (1.0 if sample_weight is None else sample_weight), wrt=(0, 1))
 
 
 def test_sdml(rng):

@@ -3,7 +3,9 @@
 MXNet semantics: the per-element loss is multiplied by sample_weight (if given) and by the
 constructor's `weight`, then averaged over every axis except `batch_axis`, giving one loss per
 sample. backward() on that vector sums it. TripletLoss and CTCLoss compute one value per
-sample first and weight that (no mean); SDMLLoss is KLDivLoss on a batch-by-batch matrix.
+sample first and weight that (no mean); KLDivLoss sums over the non-batch axes (MXNet 1.9.1,
+whose tutorials still describe the older mean); SDMLLoss is KLDivLoss on a batch-by-batch
+matrix.
 Every loss reads its inputs' shapes and dtypes only, never their data, so it compiles under
 hybridize() and step capture defers it.
 """
@@ -39,6 +41,11 @@ def _reshape_like(F, x, y):
     return (F.npx if hasattr(F, "npx") else F).reshape_like(x, y)
 
 
+def _symbolic(*xs):
+    from ..symbol.symbol import Symbol
+    return any(isinstance(x, Symbol) for x in xs)
+
+
 def _describe(x):
     return f"{dtype_name(np.dtype(x.dtype))}[{','.join(map(str, x.shape))}]"
 
@@ -54,6 +61,8 @@ class Loss(HybridBlock):
         """label reshaped to pred's shape (MXNet losses accept (N,) labels for (N, 1) preds).
         The reshape primitive itself: the shape is known, so nd.reshape's special codes (which
         would also read a 0 in an empty batch's shape as 'copy') are not wanted per step."""
+        if _symbolic(label, pred):
+            return _same_size(self, "label", label, pred)
         if label.shape == pred.shape:
             return label
         if label.size != pred.size:
@@ -61,7 +70,7 @@ class Loss(HybridBlock):
                              f"{_describe(pred)}")
         return _ops.reshape(label, shape=pred.shape)
 
-    def _finish(self, F, loss, sample_weight, weight=None):
+    def _finish(self, F, loss, sample_weight, weight=None, reduce="mean"):
         if sample_weight is not None:
             loss = F.broadcast_mul(loss, sample_weight)
         weight = self._weight if weight is None else weight
@@ -70,7 +79,7 @@ class Loss(HybridBlock):
                 raise MXNetError(f"{type(self).__name__}: weight must be a number, got "
                                  f"{weight!r}")
             loss = loss * weight
-        return F.mean(loss, axis=self._batch_axis, exclude=True)
+        return getattr(F, reduce)(loss, axis=self._batch_axis, exclude=True)
 
     def __repr__(self):
         return f"{type(self).__name__}(batch_axis={self._batch_axis}, w={self._weight})"
@@ -136,9 +145,10 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
         super().__init__(weight, batch_axis, **kwargs)
         self._from_sigmoid = from_sigmoid
 
-    def hybrid_forward(self, F, pred, label, sample_weight=None):
+    def hybrid_forward(self, F, pred, label, sample_weight=None, pos_weight=None):
         label = self._reshape_like(F, label, pred)
-        loss = C.sigmoid_bce(_ops, pred, label, from_sigmoid=self._from_sigmoid)
+        loss = C.sigmoid_bce(_ops, pred, label, from_sigmoid=self._from_sigmoid,
+                             pos_weight=pos_weight)
         return self._finish(F, loss, sample_weight)
 
 
@@ -164,7 +174,12 @@ class HuberLoss(Loss):
 
 
 def _same_size(loss, name, x, pred):
-    """`x` reshaped to pred's shape, or a clear error naming the loss and both arrays."""
+    """`x` reshaped to pred's shape, or a clear error naming the loss and both arrays. On
+    mx.sym Symbols (a loss called on a network's Symbol for a Module), which have no
+    shapes yet: reshape_like, as MXNet's _reshape_like emits."""
+    if _symbolic(x, pred):
+        from .. import symbol
+        return symbol.reshape_like(x, pred)
     if x.shape == pred.shape:
         return x
     if x.size != pred.size:
@@ -175,7 +190,9 @@ def _same_size(loss, name, x, pred):
 
 class KLDivLoss(Loss):
     """label * (log(label + 1e-12) - pred), pred being log-probabilities (from_logits=True)
-    or logits put through log_softmax along `axis`."""
+    or logits put through log_softmax along `axis`, summed over the non-batch axes: the
+    divergence itself, as MXNet 1.9.1 gives it (its 1.x releases before the backport of
+    #19356 averaged, which the kl_divergence tutorial still describes)."""
 
     def __init__(self, from_logits=True, axis=-1, weight=None, batch_axis=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
@@ -186,7 +203,7 @@ class KLDivLoss(Loss):
             pred = F.log_softmax(pred, axis=self._axis)
         label = _same_size(self, "label", label, pred)
         loss = label * (F.log(label + 1e-12) - pred)
-        return self._finish(F, loss, sample_weight)
+        return self._finish(F, loss, sample_weight, reduce="sum")
 
 
 class HingeLoss(Loss):
@@ -265,7 +282,8 @@ class PoissonNLLLoss(Loss):
     compute_full, plus Stirling's approximation of log(target!) where target > 1:
     target log(target) - target + 0.5 log(2 pi target). MXNet multiplies that term by
     (target > 1), which is NaN at target 0 (0 * log 0); it is selected here instead, so
-    targets <= 1 add exactly 0, as the formula intends."""
+    targets <= 1 add exactly 0, as the formula intends. The result is the mean over every
+    element (MXNet's F.mean(loss)): one value for the batch, shape (1,)."""
 
     def __init__(self, weight=None, from_logits=True, batch_axis=0, compute_full=False,
                  **kwargs):
@@ -283,12 +301,15 @@ class PoissonNLLLoss(Loss):
             t = F.where(above, target, F.ones_like(target) * 2.0)   # log stays finite
             stirling = t * F.log(t) - t + 0.5 * F.log(2.0 * math.pi * t)
             loss = loss + F.where(above, stirling, F.zeros_like(stirling))
-        return self._finish(F, loss, sample_weight)
+        # one number for the whole batch: MXNet 1.9.1 returns F.mean(loss) over every axis
+        return F.mean(_weighted(self, F, loss, sample_weight))
 
 
 class CosineEmbeddingLoss(Loss):
-    """1 - cos(input1, input2) where label is 1, else clip(cos - margin, 0, 1 - margin);
-    the cosine is taken along the last axis, its denominator at least 1e-12."""
+    """1 - cos(input1, input2) where label is 1, max(0, cos - margin) where it is -1, 0 for
+    any other label; the cosine is taken along the last axis, its denominator at least
+    1e-12. One loss per pair of shape (N, 1), weighted but not averaged: MXNet 1.9.1's
+    formula, (1 - cos) * (label == 1) + max(0, (label == -1) * (cos - margin))."""
 
     def __init__(self, weight=None, batch_axis=0, margin=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
@@ -300,9 +321,12 @@ class CosineEmbeddingLoss(Loss):
         dots = F.sum(input1 * input2, axis=-1)
         cos = F.reshape(dots / F.maximum(norms, 1e-12), shape=(-1, 1))
         label = _same_size(self, "label", label, cos)
-        loss = F.where(F.equal(label, 1), 1.0 - cos,
-                       F.clip(cos - self._margin, 0.0, 1.0 - self._margin))
-        return self._finish(F, loss, sample_weight)
+        # the masks against ones_like: an mx.sym Symbol takes no number there; max(0, x) as
+        # relu: MXNet's broadcast_maximum(0, x) passes no gradient at the tie either
+        one = F.ones_like(label)
+        loss = (1.0 - cos) * F.equal(label, one) + \
+            F.relu(F.equal(label, -one) * (cos - self._margin))
+        return _weighted(self, F, loss, sample_weight)
 
 
 _IMPOSSIBLE = -1e30   # log-probability of a CTC state no path reaches (finite: no inf - inf)

@@ -4,7 +4,6 @@ builds its network this way). Each block runs under its prefix (mx.name.Prefix, 
 'fwd' becomes `dense0_fwd`), its parameters enter as variables named as the Parameters, and a
 1.x block's hybrid_forward gets F = mx.sym. The built-in layers whose eager forward checks
 shapes in Python emit MXNet's own operator for the layer instead (_LAYER_OPS)."""
-from ..base import MXNetError
 
 
 def has_symbols(args):
@@ -32,7 +31,7 @@ def _layer_op(block):
     from . import loss
     from .nn import activations, basic_layers, conv_layers
     if type(block) in (loss.L2Loss, loss.L1Loss, loss.SoftmaxCrossEntropyLoss,
-                       loss.SigmoidBinaryCrossEntropyLoss):
+                       loss.SigmoidBinaryCrossEntropyLoss, loss.HuberLoss):
         return _LOSS_OPS[type(block).__name__]
     for cls in type(block).__mro__:
         if cls in (basic_layers.Dense, conv_layers._Conv, basic_layers.BatchNorm,
@@ -119,16 +118,31 @@ def _softmax_ce_loss(block, F, pred, label, sample_weight=None):
     return _weighted_mean(block, F, loss, sample_weight, block._weight)
 
 
-def _sigmoid_bce_loss(block, F, pred, label, sample_weight=None):
+def _huber_loss(block, F, pred, label, sample_weight=None):
+    loss = F.abs(F.reshape_like(label, pred) - pred)
+    rho = block._rho
+    loss = F.where(loss > rho, loss - 0.5 * rho, (0.5 / rho) * F.square(loss))
+    return _weighted_mean(block, F, loss, sample_weight, block._weight)
+
+
+def _sigmoid_bce_loss(block, F, pred, label, sample_weight=None, pos_weight=None):
     label = F.reshape_like(label, pred)
-    if not block._from_sigmoid:      # max(x, 0) - x z + log(1 + exp(-|x|))
-        loss = F.relu(pred) - pred * label + F.Activation(-F.abs(pred), act_type="softrelu")
+    if not block._from_sigmoid:
+        soft = F.Activation(-F.abs(pred), act_type="softrelu")
+        if pos_weight is None:      # max(x, 0) - x z + log(1 + exp(-|x|))
+            loss = F.relu(pred) - pred * label + soft
+        else:
+            log_weight = 1 + F.broadcast_mul(pos_weight - 1, label)
+            loss = pred - pred * label + log_weight * (soft + F.relu(-pred))
     else:
         eps = 1e-12
-        loss = -(F.log(pred + eps) * label + F.log(1.0 - pred + eps) * (1.0 - label))
+        positive = F.log(pred + eps) * label
+        if pos_weight is not None:
+            positive = F.broadcast_mul(positive, pos_weight)
+        loss = -(positive + F.log(1.0 - pred + eps) * (1.0 - label))
     return _weighted_mean(block, F, loss, sample_weight, block._weight)
 
 
 _LOSS_OPS = {"L2Loss": _l2_loss, "L1Loss": _l1_loss,
              "SoftmaxCrossEntropyLoss": _softmax_ce_loss,
-             "SigmoidBinaryCrossEntropyLoss": _sigmoid_bce_loss}
+             "SigmoidBinaryCrossEntropyLoss": _sigmoid_bce_loss, "HuberLoss": _huber_loss}

@@ -58,10 +58,28 @@ class Trainer:
             self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
         self._states = {}
         self._sync = _kvstore_sync(kvstore, self._params)
+        self._reset_kvstore()
         # every parameter in one native call, unless the optimizer has no fused form
         self._fused = fused_update.supports(self._optimizer)
         # the last step's parameters bound to their fused call (see _update_bound)
         self._bound = None
+
+    def _reset_kvstore(self):
+        """MXNet's kvstore bookkeeping, which programs read: an LR finder checks
+        _kv_initialized and calls _init_kvstore() before save_states; scripts branch on
+        _update_on_kvstore. It stays unset until the first step, update or state save."""
+        self._kv_initialized = False
+        self._kvstore = self._update_on_kvstore = self._distributed = None
+
+    def _init_kvstore(self):
+        """One process without a distributed store has no kvstore (MXNet's _create_kvstore
+        makes none for one device); a distributed one sums gradients and each worker updates
+        its own weights (update_on_kvstore False)."""
+        sync = self._sync
+        self._kvstore = sync.kv if sync is not None else None
+        self._update_on_kvstore = False if sync is not None else None
+        self._distributed = sync is not None and "dist" in sync.kv.type
+        self._kv_initialized = True
 
     @property
     def optimizer(self):
@@ -78,6 +96,8 @@ class Trainer:
         """One update with gradients normalized by 1/batch_size."""
         if HOOKS.compiling:     # (inside a jit trace: compiled code would not update)
             raise SideEffect("trainer.step()")
+        if not self._kv_initialized:
+            self._init_kvstore()
         optimizer = self._optimizer
         optimizer.rescale_grad = self._scale / batch_size
         bound = self._bound
@@ -93,6 +113,8 @@ class Trainer:
 
     def allreduce_grads(self):
         """Sum the gradients across workers (a distributed kvstore); else nothing to do."""
+        if not self._kv_initialized:
+            self._init_kvstore()
         self._allreduce_grads()
 
     def _allreduce_grads(self):
@@ -107,6 +129,8 @@ class Trainer:
         """The update half of step (after allreduce_grads)."""
         if HOOKS.compiling:
             raise SideEffect("trainer.update()")
+        if not self._kv_initialized:
+            self._init_kvstore()
         self._optimizer.rescale_grad = self._scale / batch_size
         _capture.before_write()
         self._update(ignore_stale_grad)
@@ -231,6 +255,8 @@ class Trainer:
 
     def save_states(self, fname):
         """Optimizer states (momenta, moments) to an .npz file."""
+        if not self._kv_initialized:
+            self._init_kvstore()
         arrays = {}
         for i, state in self._states.items():
             parts = state if isinstance(state, (tuple, list)) else (state,)
@@ -246,6 +272,8 @@ class Trainer:
         save_arrays(fname, arrays)
 
     def load_states(self, fname):
+        if not self._kv_initialized:
+            self._init_kvstore()
         arrays = load_arrays(fname)
         counts = arrays.pop("__index_update_count__", None)
         if counts is not None and (counts.ndim != 2 or counts.shape[1:] != (2,) or

@@ -92,22 +92,37 @@ def pick(b, x, index, axis=-1, keepdims=False, mode="clip"):
 
 
 def softrelu(b, x):
-    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), stable for large |x|."""
-    return b.add(b.relu(x), b.log1p(b.exp(b.neg(b.abs(x)))))
+    """log(1 + exp(x)): x + log1p(exp(-x)) for x > 0, log1p(exp(x)) elsewhere, so exp never
+    overflows. Each branch sees its own side only (double where): the gradient is sigmoid(x)
+    everywhere, 1/2 at 0 as MXNet's softrelu_grad gives (max(x, 0) + log1p(exp(-|x|)) would
+    differentiate to 0 there: relu's and abs's slopes at the kink are both 0)."""
+    pos = b.gt(x, 0.0)
+    xp = b.where(pos, x, 0.0)
+    xn = b.where(pos, 0.0, x)
+    return b.where(pos, b.add(xp, b.log1p(b.exp(b.neg(xp)))), b.log1p(b.exp(xn)))
 
 
 def softsign(b, x):
     return b.div(x, b.add(b.abs(x), 1.0))
 
 
-def sigmoid_bce(b, pred, label, from_sigmoid=False):
-    """Binary cross-entropy per element, MXNet's SigmoidBinaryCrossEntropyLoss formula."""
+def sigmoid_bce(b, pred, label, from_sigmoid=False, pos_weight=None):
+    """Binary cross-entropy per element, MXNet's SigmoidBinaryCrossEntropyLoss formula;
+    pos_weight (broadcast) multiplies the positive term: on logits
+    x - x*z + (1 + (pos_weight - 1) z) (log(1 + exp(-|x|)) + max(-x, 0))."""
     if not from_sigmoid:
-        # relu(x) - x*z + log(1 + exp(-|x|))
-        return b.add(b.sub(b.relu(pred), b.mul(pred, label)),
-                     b.log1p(b.exp(b.neg(b.abs(pred)))))
+        tail = b.log1p(b.exp(b.neg(b.abs(pred))))
+        if pos_weight is None:
+            # relu(x) - x*z + log(1 + exp(-|x|))
+            return b.add(b.sub(b.relu(pred), b.mul(pred, label)), tail)
+        log_weight = b.add(b.mul(b.sub(pos_weight, 1.0), label), 1.0)
+        return b.add(b.sub(pred, b.mul(pred, label)),
+                     b.mul(log_weight, b.add(tail, b.relu(b.neg(pred)))))
     eps = 1e-12
-    return b.neg(b.add(b.mul(b.log(b.add(pred, eps)), label),
+    positive = b.mul(b.log(b.add(pred, eps)), label)
+    if pos_weight is not None:
+        positive = b.mul(positive, pos_weight)
+    return b.neg(b.add(positive,
                        b.mul(b.log(b.add(b.sub(1.0, pred), eps)), b.sub(1.0, label))))
 
 

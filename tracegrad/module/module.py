@@ -302,6 +302,23 @@ class Module(BaseModule):
         aux = {n: self._params[n].data().copy() for n in self._aux_names}
         return arg, aux
 
+    @property
+    def _arg_params(self):
+        """MXNet's {name: NDArray} of the argument parameters, which programs read (amp.md
+        checks mod._arg_params['conv0_weight'].dtype after convert_model): the bound values,
+        None until the parameters are initialized."""
+        return self._param_arrays(self._param_names)
+
+    @property
+    def _aux_params(self):
+        """MXNet's {name: NDArray} of the auxiliary states (BatchNorm's moving statistics)."""
+        return self._param_arrays(self._aux_names)
+
+    def _param_arrays(self, names):
+        if self._params is None or not self.params_initialized:
+            return None
+        return {n: self._params[n].data() for n in names}
+
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
                    allow_extra=False):
         if not self.binded:
@@ -424,10 +441,16 @@ class Module(BaseModule):
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False,
                         remove_amp_cast=True):
-        self._symbol.save(f"{prefix}-symbol.json")
-        self.save_params(f"{prefix}-{epoch:04d}.params")
+        """prefix-symbol.json (amp_cast nodes kept with remove_amp_cast=False),
+        prefix-%04d.params and, asked, the optimizer states."""
+        self._symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
+        param_name = f"{prefix}-{epoch:04d}.params"
+        self.save_params(param_name)
+        logging.info('Saved checkpoint to "%s"', param_name)
         if save_optimizer_states:
-            self._trainer.save_states(f"{prefix}-{epoch:04d}.states")
+            state_name = f"{prefix}-{epoch:04d}.states"
+            self._trainer.save_states(state_name)
+            logging.info('Saved optimizer state to "%s"', state_name)
 
     @staticmethod
     def load(prefix, epoch, load_optimizer_states=False, **kwargs):

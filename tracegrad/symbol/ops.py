@@ -590,21 +590,21 @@ def _binary_table():
         "_power_scalar": (nd.power, False), "_rpower_scalar": (nd.power, True),
         "_mod_scalar": (nd.modulo, False), "_rmod_scalar": (nd.modulo, True),
         "_maximum_scalar": (nd.maximum, False), "_minimum_scalar": (nd.minimum, False),
+        "_hypot_scalar": (nd.hypot, False),
         "_equal_scalar": (nd.equal, False), "_not_equal_scalar": (nd.not_equal, False),
         "_greater_scalar": (nd.greater, False), "_greater_equal_scalar": (nd.greater_equal,
                                                                           False),
         "_lesser_scalar": (nd.lesser, False), "_lesser_equal_scalar": (nd.lesser_equal, False),
-        "_hypot_scalar": (nd.hypot, False),
     }
     out = {name: OpSpec(name, _scalar_op(fn, refl), ("data",),
                         dict(scalar=_float(), is_int=_bool))
            for name, (fn, refl) in scalar.items()}
     binary = {"_power": nd.broadcast_power, "_maximum": nd.broadcast_maximum,
               "_minimum": nd.broadcast_minimum, "_mod": nd.broadcast_mod,
+              "_hypot": nd.broadcast_hypot,
               "_equal": nd.broadcast_equal, "_not_equal": nd.broadcast_not_equal,
               "_greater": nd.broadcast_greater, "_greater_equal": nd.broadcast_greater_equal,
-              "_lesser": nd.broadcast_lesser, "_lesser_equal": nd.broadcast_lesser_equal,
-              "_hypot": nd.broadcast_hypot}
+              "_lesser": nd.broadcast_lesser, "_lesser_equal": nd.broadcast_lesser_equal}
     for name, fn in binary.items():
         out[name] = OpSpec(name, _same_shape(name, fn), ("lhs", "rhs"), {})
     out["_copy"] = OpSpec("_copy", nd.identity, ("data",), {})
