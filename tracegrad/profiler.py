@@ -150,9 +150,8 @@ def dumps(reset=False, format="table", sort_by="total", ascending=False):
         raise ValueError(f"profiler.dumps: format must be 'table' or 'json', got {format!r}")
     with _LOCK:
         stats = {k: list(v) for k, v in _STATS.items()}
-        if reset:
+        if reset:       # (the aggregate only: the events wait for dump(), as in MXNet)
             _STATS.clear()
-            _EVENTS.clear()
     by_category: dict = {}
     for (category, name), stat in stats.items():
         by_category.setdefault(category, []).append((name, stat))
@@ -180,10 +179,12 @@ def dumps(reset=False, format="table", sort_by="total", ascending=False):
 
 
 def dump(finished=True, profile_process="worker"):
-    """Write the recorded events as a Chrome trace to the configured filename (written whole:
-    a temporary file renamed over it)."""
+    """Write the events recorded since the last dump as a Chrome trace to the configured
+    filename (written whole: a temporary file renamed over it). The events written are taken,
+    as MXNet's DumpProfile dequeues them."""
     with _LOCK:
         events = list(_EVENTS)
+        _EVENTS.clear()
     trace = {"traceEvents": [{"name": "process_name", "ph": "M", "pid": _PID,
                               "args": {"name": "tracegrad"}}] + events,
              "displayTimeUnit": "ms"}

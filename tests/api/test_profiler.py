@@ -16,6 +16,7 @@ def fresh_profiler(tmp_path):
     profiler.dumps(reset=True)
     profiler.set_config(filename=str(tmp_path / "profile.json"), profile_all=True,
                         aggregate_stats=True)
+    profiler.dump()          # (takes the events earlier tests left)
     yield tmp_path / "profile.json"
     profiler.set_state("stop")
     profiler.dumps(reset=True)
@@ -123,3 +124,21 @@ def test_bad_arguments_are_named():
         profiler.set_state("start")
     with pytest.raises(ValueError, match="sort_by"):
         profiler.dumps(sort_by="name")
+
+
+def test_dumps_reset_clears_the_statistics_and_dump_takes_the_events(fresh_profiler):
+    """MXNet: dumps(reset=True) clears the aggregate statistics only; dump() writes the events
+    recorded since the last dump (its DumpProfile dequeues them)."""
+    x = nd.ones((2, 2))
+    profiler.set_state("run")
+    nd.exp(x)
+    profiler.set_state("stop")
+    assert _stats()["operator"]["exp"]["Total Count"] == 1
+    profiler.dumps(reset=True)
+    assert "operator" not in _stats()
+    profiler.dump()
+    names = [e["name"] for e in json.loads(fresh_profiler.read_text())["traceEvents"]]
+    assert "exp" in names
+    profiler.dump()
+    names = [e["name"] for e in json.loads(fresh_profiler.read_text())["traceEvents"]]
+    assert "exp" not in names
