@@ -211,6 +211,8 @@ CALLS = {
     "linalg_inverse": (lambda: [spd(2, 3)], {}, ()),
     "linalg_det": (lambda: [spd(2, 3)], {}, ()),
     "linalg_slogdet": (lambda: [spd(1, 3)[0]], {}, ()),
+    # syevd (eigh of the symmetrised operand) runs through numpy between native segments
+    "linalg_syevd": (lambda: [spd(2, 3)], {}, ()),
     # index arithmetic, AMP casts, products (nd_indexing.py, nd_amp.py, nd_products.py)
     "batch_take": (lambda: [f32(3, 4), idx(3, high=4)], {}, ()),
     "ravel_multi_index": (lambda: [np.stack([idx(5, high=3), idx(5, high=4)])],
