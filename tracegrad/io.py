@@ -22,7 +22,7 @@ from . import nd
 from .array import NDArray
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "PrefetchingIter",
-           "CSVIter", "LibSVMIter"]
+           "CSVIter", "LibSVMIter", "MNISTIter"]
 
 
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
@@ -446,10 +446,10 @@ def _read_csv(path, shape, who):
 
 class CSVIter(_FromCurrentBatch, DataIter):
     """Batches from CSV files: `data_csv` rows reshaped to `data_shape`, and `label_csv`'s to
-    `label_shape` (no label file: zeros). As MXNet's batch loader does: with `round_batch`
-    the last batch wraps around to the start of the data (`pad` counts the repeated rows)
-    and the next epoch begins after them; without, its missing rows keep the previous
-    batch's values (`pad` counts them too)."""
+    `label_shape` (no label file: zeros; label_shape (1,): (batch_size,) labels). As MXNet's
+    batch loader does: with `round_batch` the last batch wraps around to the start of the
+    data (`pad` counts the repeated rows) and the next epoch begins after them; without, its
+    missing rows keep the previous batch's values (`pad` counts them too)."""
 
     def __init__(self, data_csv, data_shape, label_csv=None, label_shape=(1,), batch_size=1,
                  round_batch=True, dtype="float32", data_name="data",
@@ -465,6 +465,8 @@ class CSVIter(_FromCurrentBatch, DataIter):
             if label.shape[0] != data.shape[0]:
                 raise ValueError(f"CSVIter: {data_csv!r} has {data.shape[0]} rows but "
                                  f"{label_csv!r} has {label.shape[0]}")
+        if label.shape[1:] == (1,):     # MXNet's C API makes (batch, 1) labels 1-d
+            label = label.reshape(-1)
         self._rows(data, label, batch_size, round_batch, data_name, label_name)
 
     def _rows(self, data, label, batch_size, round_batch, data_name, label_name):
@@ -587,3 +589,4 @@ class LibSVMIter(CSVIter):
         return [csr_matrix(rows[0])], [label]
 
 from .image_iter import ImageRecordIter  # noqa: E402,F401  (image_iter imports DataIter from here)
+from .mnist_iter import MNISTIter  # noqa: E402,F401  (as image_iter)

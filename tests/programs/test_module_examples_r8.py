@@ -1,0 +1,95 @@
+"""Patterns of MXNet 1.9.1's example programs (symbolic API, Module API and others): the
+example/module scripts (mnist_mlp.py, python_loss.py, sequential_module.py: MNISTIter,
+PythonLossModule in a SequentialModule), example/svm_mnist, example/restricted-boltzmann-machine,
+example/svrg_module, example/capsnet, example/cnn_text_classification,
+example/deep-embedded-clustering, example/nce-loss, example/neural_collaborative_filtering,
+example/recommenders, example/vae-gan, example/bayesian-methods, example/autoencoder,
+example/adversary, example/multi-task and example/bi-lstm-sort, each cut to a few synthetic
+batches and checked against numpy statements of MXNet's formulas."""
+import struct
+
+import numpy as np
+
+import tracegrad as mx
+
+
+def _write_mnist(tmp_path, n, seed=0):
+    rs = np.random.RandomState(seed)
+    img = rs.randint(0, 256, (n, 28, 28)).astype(np.uint8)
+    lab = rs.randint(0, 10, n).astype(np.uint8)
+    (tmp_path / "img").write_bytes(struct.pack(">iiii", 2051, n, 28, 28) + img.tobytes())
+    (tmp_path / "lab").write_bytes(struct.pack(">ii", 2049, n) + lab.tobytes())
+    return str(tmp_path / "img"), str(tmp_path / "lab"), img, lab
+
+
+def test_mnist_iter_reads_idx_files_scaled_by_1_over_256_and_drops_the_last_batch(tmp_path):
+    image, label, img, lab = _write_mnist(tmp_path, 250)
+    it = mx.io.MNISTIter(image=image, label=label, data_shape=(784,), batch_size=100,
+                         shuffle=False, flat=True, silent=True)
+    assert it.provide_data[0].name == "data" and it.provide_data[0].shape == (100, 784)
+    assert it.provide_label[0].name == "softmax_label" and it.provide_label[0].shape == (100,)
+    batches = list(it)
+    assert len(batches) == 2                        # 250 images: the last 50 are dropped
+    np.testing.assert_array_equal(batches[1].data[0].asnumpy(),
+                                  img[100:200].reshape(100, 784).astype(np.float32) / 256)
+    np.testing.assert_array_equal(batches[1].label[0].asnumpy(), lab[100:200])
+    it.reset()
+    assert len(list(it)) == 2
+    square = mx.io.MNISTIter(image=image, label=label, batch_size=50, silent=True, seed=10)
+    assert square.provide_data[0].shape == (50, 1, 28, 28)     # flat=False by default
+    first = [b.label[0].asnumpy() for b in square]
+    square.reset()                                  # shuffled once, at creation
+    assert all((a == b.label[0].asnumpy()).all() for a, b in zip(first, square))
+    assert sorted(np.concatenate(first).tolist()) == sorted(lab.astype(float).tolist())
+    part = mx.io.MNISTIter(image=image, label=label, batch_size=25, shuffle=False,
+                           num_parts=2, part_index=1, silent=True)
+    np.testing.assert_array_equal(next(part).label[0].asnumpy(), lab[125:150])
+
+
+def test_csv_iter_labels_of_width_one_are_one_dimensional(tmp_path):
+    np.savetxt(tmp_path / "d.csv", np.arange(12).reshape(6, 2), delimiter=",")
+    np.savetxt(tmp_path / "l.csv", np.arange(6), delimiter=",")
+    it = mx.io.CSVIter(data_csv=str(tmp_path / "d.csv"), data_shape=(2,),
+                       label_csv=str(tmp_path / "l.csv"), batch_size=3)
+    assert it.provide_label[0].shape == (3,)
+    assert next(it).label[0].shape == (3,)
+
+
+def test_python_loss_module_gives_grad_func_to_the_module_before_it():
+    # example/module/python_loss.py: an MLP module, then a PythonLossModule (hinge gradient)
+    rs = np.random.RandomState(0)
+    x = rs.rand(4, 5).astype(np.float32)
+    y = np.array([0, 2, 1, 2], np.float32)
+
+    def hinge_grad(scores, labels):
+        scores, labels = scores.asnumpy(), labels.asnumpy().astype(int)
+        grad = np.zeros_like(scores)
+        for i in range(scores.shape[0]):
+            score = 1 + scores[i] - scores[i, labels[i]]
+            score[labels[i]] = 0
+            grad[i, labels[i]] -= 1
+            grad[i, score.argmax()] += 1
+        return grad
+
+    fc = mx.sym.FullyConnected(mx.sym.Variable("data"), name="fc", num_hidden=3)
+    mlp = mx.mod.Module(fc, label_names=None)
+    loss = mx.mod.PythonLossModule(grad_func=hinge_grad)
+    mod = mx.mod.SequentialModule().add(mlp).add(loss, take_labels=True, auto_wiring=True)
+    it = mx.io.NDArrayIter(x, y, batch_size=4)
+    mod.bind(it.provide_data, it.provide_label)
+    w0 = rs.randn(3, 5).astype(np.float32)
+    mod.init_params(arg_params={"fc_weight": mx.nd.array(w0), "fc_bias": mx.nd.zeros(3)})
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.1})
+    assert mod.output_shapes == [("pyloss_output", (4, 3))]
+    batch = next(it)
+    mod.forward(batch)
+    scores = x @ w0.T
+    np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), scores, rtol=1e-5)
+    mod.backward()
+    mod.update()
+    g = hinge_grad(mx.nd.array(scores), mx.nd.array(y))
+    want = w0 - 0.1 * (g.T @ x) / 4                 # rescale_grad = 1 / batch_size
+    np.testing.assert_allclose(mod.get_params()[0]["fc_weight"].asnumpy(), want, rtol=1e-5)
+    metric = mx.metric.create("acc")
+    mod.update_metric(metric, batch.label)
+    assert metric.get()[1] == np.mean(scores.argmax(1) == y)
