@@ -8,32 +8,12 @@ or (batch_size, rows * cols) with `flat`; its label (batch_size,) (MXNet's C API
 (batch_size, 1) labels of its C++ iterators 1-d). `data_shape` and other unknown arguments
 are ignored, as the C++ iterator ignores them.
 """
-import gzip
 import sys
 
 import numpy as np
 
 from . import nd
 from .io import DataBatch, DataDesc, DataIter, _check_batch_size, _FromCurrentBatch
-
-
-def _read_idx(path, ndim, who):
-    """The uint8 array of an idx file (gzip-compressed or not) with `ndim` dimensions."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    try:
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise FileNotFoundError(f"{who}: cannot read {path!r}: {e}") from None
-    header = 4 * (ndim + 1)
-    if len(raw) < header:
-        raise ValueError(f"{who}: {path!r} is not an MNIST idx file (invalid mnist format)")
-    dims = [int.from_bytes(raw[4 * (i + 1):4 * (i + 2)], "big") for i in range(ndim)]
-    size = int(np.prod(dims))
-    if len(raw) - header < size:
-        raise ValueError(f"{who}: {path!r} is truncated: its header says {dims}, "
-                         f"{len(raw) - header} bytes follow")
-    return np.frombuffer(raw, np.uint8, size, header).reshape(dims)
 
 
 def _part(count, num_parts, part_index):
@@ -54,8 +34,9 @@ class MNISTIter(_FromCurrentBatch, DataIter):
         _check_batch_size(batch_size, who)
         if not 0 <= part_index < num_parts:
             raise ValueError(f"{who}: part_index {part_index} is not in [0, {num_parts})")
-        images = _read_idx(image, 3, who)
-        labels = _read_idx(label, 1, who)
+        from .gluon.data.vision.datasets import _read_idx
+        images = _read_idx(image, 2051, (None, None, None))
+        labels = _read_idx(label, 2049, (None,))
         images = images[slice(*_part(images.shape[0], num_parts, part_index))]
         labels = labels[slice(*_part(labels.shape[0], num_parts, part_index))]
         if images.shape[0] != labels.shape[0]:
