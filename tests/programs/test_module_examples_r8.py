@@ -93,3 +93,44 @@ def test_python_loss_module_gives_grad_func_to_the_module_before_it():
     metric = mx.metric.create("acc")
     mod.update_metric(metric, batch.label)
     assert metric.get()[1] == np.mean(scores.argmax(1) == y)
+
+
+def _svm_grad(x, y, margin, reg, linear):
+    """MXNet's L1_SVM / L2_SVM kernels (src/operator/svm_output.cc), in float64."""
+    x = x.astype(np.float64)
+    g = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            if j == int(y[i]):
+                g[i, j] = (-float(margin > x[i, j]) * reg if linear
+                           else -reg * 2 * (margin - x[i, j]) * (margin > x[i, j]))
+            else:
+                g[i, j] = (float(margin > -x[i, j]) * reg if linear
+                           else 2 * reg * (margin + x[i, j]) * (margin > -x[i, j]))
+    return g
+
+
+def test_svm_output_is_the_identity_with_mxnets_svm_gradients():
+    # example/svm_mnist: SVMOutput(fc3, name='svm_l2'), SVMOutput(..., use_linear=True)
+    rs = np.random.RandomState(0)
+    x = (rs.randn(6, 4) * 1.5).astype(np.float32)
+    y = np.array([0, 3, 1, 2, 2, 0], np.float32)
+    for linear in (False, True):
+        net = mx.sym.SVMOutput(mx.sym.Variable("data"), name="svm", margin=0.7,
+                               regularization_coefficient=0.3, use_linear=linear)
+        assert net.list_arguments() == ["data", "svm_label"]
+        assert net.infer_shape(data=(6, 4))[0] == [(6, 4), (6,)]
+        ex = net.simple_bind(mx.cpu(), data=(6, 4))
+        ex.arg_dict["data"][:] = x
+        ex.arg_dict["svm_label"][:] = y
+        np.testing.assert_array_equal(ex.forward(is_train=True)[0].asnumpy(), x)
+        ex.backward()
+        np.testing.assert_allclose(ex.grad_dict["data"].asnumpy(),
+                                   _svm_grad(x, y, 0.7, 0.3, linear), rtol=1e-6, atol=1e-7)
+        a = mx.nd.array(x)
+        a.attach_grad()
+        with mx.autograd.record():
+            out = mx.nd.SVMOutput(a, mx.nd.array(y), use_linear=linear)
+        out.backward()
+        np.testing.assert_allclose(a.grad.asnumpy(), _svm_grad(x, y, 1.0, 1.0, linear),
+                                   rtol=1e-6, atol=1e-7)
