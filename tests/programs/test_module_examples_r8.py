@@ -134,3 +134,79 @@ def test_svm_output_is_the_identity_with_mxnets_svm_gradients():
         out.backward()
         np.testing.assert_allclose(a.grad.asnumpy(), _svm_grad(x, y, 1.0, 1.0, linear),
                                    rtol=1e-6, atol=1e-7)
+
+
+def test_trainer_and_module_rescale_by_an_optimizer_instances_rescale_grad():
+    # MXNet's Trainer keeps the optimizer's rescale_grad as its scale (step divides it by the
+    # batch size); a Module given an Optimizer instance updates with its rescale_grad as is
+    w0 = np.array([[1.0, -2.0]], np.float32)
+    x = np.array([[0.5, 1.5], [2.0, -1.0]], np.float32)
+    p = mx.gluon.Parameter("w", shape=(1, 2))
+    p.initialize(mx.init.Constant(0))
+    p.set_data(mx.nd.array(w0))
+    trainer = mx.gluon.Trainer([p], mx.optimizer.SGD(learning_rate=0.1, rescale_grad=0.5))
+    with mx.autograd.record():
+        loss = mx.nd.dot(mx.nd.array(x), p.data().T).sum()
+    loss.backward()
+    trainer.step(2)
+    np.testing.assert_allclose(p.data().asnumpy(), w0 - 0.1 * 0.5 / 2 * x.sum(0), rtol=1e-6)
+
+    net = mx.sym.LinearRegressionOutput(
+        mx.sym.FullyConnected(mx.sym.Variable("data"), name="fc", num_hidden=1, no_bias=True),
+        name="lro")
+    mod = mx.mod.Module(net, label_names=["lro_label"])
+    it = mx.io.NDArrayIter(x, np.zeros(2, np.float32), batch_size=2, label_name="lro_label")
+    mod.bind(it.provide_data, it.provide_label)
+    mod.init_params(arg_params={"fc_weight": mx.nd.array(w0)})
+    mod.init_optimizer(optimizer=mx.optimizer.SGD(learning_rate=0.1, rescale_grad=0.5))
+    mod.forward_backward(next(it))
+    mod.update()
+    grad = (x @ w0.T).T @ x                          # d/dw of sum((x w^T - 0)^2) / 2
+    np.testing.assert_allclose(mod.get_params()[0]["fc_weight"].asnumpy(),
+                               w0 - 0.1 * 0.5 * grad, rtol=1e-6)
+
+
+def test_svrg_module_fit_matches_mxnets_variance_reduced_sgd():
+    # example/svrg_module: SVRGModule(symbol=lro, ..., update_freq=2).fit(di, optimizer='sgd')
+    from tracegrad.contrib.svrg_optimization.svrg_module import SVRGModule
+    rs = np.random.RandomState(0)
+    X = rs.randint(1, 5, (10, 2)).astype(np.float32)
+    y = X @ np.array([1.0, 2.0], np.float32) + 0.5
+    data = mx.sym.Variable("data")
+    weight = mx.sym.Variable("fc_weight", shape=(1, 2))
+    bias = mx.sym.Variable("fc_bias", shape=(1,), wd_mult=0.0, lr_mult=10.0)
+    net = mx.sym.broadcast_plus(mx.sym.dot(data, weight.transpose()), bias)
+    net = mx.sym.LinearRegressionOutput(data=net, label=mx.sym.Variable("label"))
+    di = mx.io.NDArrayIter(X, y, batch_size=4, label_name="label")     # last batch: pad 2
+    mod = SVRGModule(symbol=net, data_names=["data"], label_names=["label"], update_freq=2)
+    w0, b0 = np.array([[0.1, -0.2]], np.float32), np.array([0.05], np.float32)
+    lr, wd, bs = 0.01, 0.1, 4
+    mod.fit(di, eval_metric="mse", optimizer="sgd", num_epoch=3,
+            arg_params={"fc_weight": mx.nd.array(w0), "fc_bias": mx.nd.array(b0)},
+            optimizer_params=(("learning_rate", lr), ("wd", wd)))
+
+    # float64 numpy: MXNet's update_full_grads (the sum starts from the previous average),
+    # g(w) - g(snapshot) + full, SGD with rescale 1/4, wd on the weight only, lr_mult ignored
+    rows = np.concatenate([np.arange(10), np.arange(2)]).reshape(3, 4)
+
+    def grads(w, b, r):
+        err = X[r].astype(np.float64) @ w[0] + b[0] - y[r]
+        return err[None] @ X[r], np.array([err.sum()])
+
+    w, b = w0.astype(np.float64), b0.astype(np.float64)
+    full = [np.zeros((1, 2)), np.zeros(1)]
+    for epoch in range(3):
+        if epoch % 2 == 0:
+            snap = (w.copy(), b.copy())
+            for r in rows:
+                gw, gb = grads(*snap, r)
+                full = [full[0] + gw, full[1] + gb]
+            full = [f / (3 - 2 / 4) for f in full]
+        for r in rows:
+            gw, gb = grads(w, b, r)
+            sw, sb = grads(*snap, r)
+            w = w - lr * ((gw - sw + full[0]) / bs + wd * w)
+            b = b - lr * (gb - sb + full[1]) / bs
+    arg = mod.get_params()[0]
+    np.testing.assert_allclose(arg["fc_weight"].asnumpy(), w, rtol=1e-5)
+    np.testing.assert_allclose(arg["fc_bias"].asnumpy(), b, rtol=1e-5)
