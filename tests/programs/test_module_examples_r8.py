@@ -210,3 +210,23 @@ def test_svrg_module_fit_matches_mxnets_variance_reduced_sgd():
     arg = mod.get_params()[0]
     np.testing.assert_allclose(arg["fc_weight"].asnumpy(), w, rtol=1e-5)
     np.testing.assert_allclose(arg["fc_bias"].asnumpy(), b, rtol=1e-5)
+
+
+def test_module_weight_decay_applies_to_weight_and_gamma_parameters():
+    # MXNet's Optimizer.set_wd_mult: wd_mult 0 for names ending neither in _weight nor _gamma
+    data = mx.sym.Variable("data")
+    out = mx.sym.FullyConnected(data, weight=mx.sym.Variable("fc_gamma"), num_hidden=1,
+                                name="fc")
+    net = mx.sym.LinearRegressionOutput(out, name="lro")
+    mod = mx.mod.Module(net, label_names=["lro_label"])
+    it = mx.io.NDArrayIter(np.zeros((2, 3), np.float32), np.zeros(2, np.float32),
+                           batch_size=2, label_name="lro_label")
+    mod.bind(it.provide_data, it.provide_label)
+    mod.init_params(arg_params={"fc_gamma": mx.nd.ones((1, 3)), "fc_bias": mx.nd.ones(1)})
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.1, "wd": 0.5})
+    mod.forward_backward(next(it))
+    mod.update()
+    arg = mod.get_params()[0]
+    # gradients: fc_gamma 0 (zero data), fc_bias sum(1 - 0) / 2 = 1
+    np.testing.assert_allclose(arg["fc_gamma"].asnumpy(), np.full((1, 3), 1 - 0.1 * 0.5))
+    np.testing.assert_allclose(arg["fc_bias"].asnumpy(), [1 - 0.1 * 1.0], rtol=1e-6)

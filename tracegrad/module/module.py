@@ -331,10 +331,11 @@ class Module(BaseModule):
             params = dict(optimizer_params or {})
             params.setdefault("rescale_grad", rescale)
             # MXNet's optimizer, created by name with the symbol, decays only parameters
-            # named *_weight unless the variable sets __wd_mult__ (Optimizer.set_wd_mult)
+            # named *_weight or *_gamma unless the variable sets __wd_mult__
+            # (Optimizer.set_wd_mult)
             attrs = self._symbol.attr_dict()
             for p in trainable:
-                if not p.name.endswith("_weight") and \
+                if not p.name.endswith(("_weight", "_gamma")) and \
                         "__wd_mult__" not in attrs.get(p.name, {}):
                     p.wd_mult = 0.0
             self._trainer = Trainer(trainable, optimizer, params)
