@@ -230,3 +230,30 @@ def test_module_weight_decay_applies_to_weight_and_gamma_parameters():
     # gradients: fc_gamma 0 (zero data), fc_bias sum(1 - 0) / 2 = 1
     np.testing.assert_allclose(arg["fc_gamma"].asnumpy(), np.full((1, 3), 1 - 0.1 * 0.5))
     np.testing.assert_allclose(arg["fc_bias"].asnumpy(), [1 - 0.1 * 1.0], rtol=1e-6)
+
+
+def test_symbol_ops_take_attributes_positionally_and_scalar_maximum():
+    # example/capsnet: mx.sym.sum(mx.sym.square(digitcaps), 2) and margin_loss's
+    # mx.sym.maximum(0., 0.9 - y_pred)
+    caps = mx.sym.Variable("caps")
+    out_caps = mx.sym.sqrt(data=mx.sym.sum(mx.sym.square(caps), 2))
+    assert out_caps.infer_shape(caps=(2, 10, 16))[1] == [(2, 10)]
+    y_true, y_pred = mx.sym.Variable("y_true"), mx.sym.Variable("y_pred")
+    loss = y_true * mx.sym.square(mx.sym.maximum(0., 0.9 - y_pred)) + \
+        0.5 * (1 - y_true) * mx.sym.square(mx.sym.maximum(0., y_pred - 0.1))
+    loss = mx.sym.mean(data=mx.sym.sum(loss, 1))
+    rs = np.random.RandomState(0)
+    t = np.eye(4, dtype=np.float32)[[0, 3, 1]]
+    p = rs.rand(3, 4).astype(np.float32)
+    got = loss.eval(y_true=mx.nd.array(t), y_pred=mx.nd.array(p))[0].asnumpy()
+    want = (t * np.maximum(0, 0.9 - p) ** 2 + 0.5 * (1 - t) * np.maximum(0, p - 0.1) ** 2)
+    np.testing.assert_allclose(got, [want.sum(1).mean()], rtol=1e-6)
+    x = mx.sym.Variable("x")
+    v = mx.nd.array([[0.5, 3.0]])
+    np.testing.assert_allclose(mx.sym.minimum(x, 2.0).eval(x=v)[0].asnumpy(), [[0.5, 2.0]])
+    np.testing.assert_allclose(mx.sym.pow(2.0, x).eval(x=v)[0].asnumpy(), [[2 ** 0.5, 8.0]],
+                               rtol=1e-6)
+    np.testing.assert_allclose(mx.sym.power(x, 2).eval(x=v)[0].asnumpy(), [[0.25, 9.0]])
+    assert mx.sym.maximum(3, 2) == 3 and mx.sym.pow(3, 2) == 9
+    fc = mx.sym.FullyConnected(x, mx.sym.Variable("w"), mx.sym.Variable("b"), 7)
+    assert fc.infer_shape(x=(2, 3))[1] == [(2, 7)]

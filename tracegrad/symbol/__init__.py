@@ -67,5 +67,39 @@ def full(shape, val, dtype=None, **kwargs):
 _internal = _Namespace("", internal=True)
 
 
+def _binary(name, left, right, both, scalar, rscalar, numbers):
+    """MXNet's symbol.maximum / minimum / pow: two Symbols, a Symbol and a number (either
+    side, as its *Scalar node), or two numbers (computed in Python)."""
+    from numbers import Number
+    if isinstance(left, Symbol) and isinstance(right, Symbol):
+        return make_op(both)(left, right)
+    if isinstance(left, Symbol) and isinstance(right, Number):
+        return make_op(scalar)(left, scalar=right)
+    if isinstance(left, Number) and isinstance(right, Symbol):
+        return make_op(rscalar)(right, scalar=left)
+    if isinstance(left, Number) and isinstance(right, Number):
+        return numbers(left, right)
+    raise TypeError(f"{name}: types ({type(left).__name__}, {type(right).__name__}) not "
+                    f"supported")
+
+
+def maximum(left, right):
+    return _binary("maximum", left, right, "_Maximum", "_MaximumScalar", "_MaximumScalar",
+                   lambda a, b: a if a > b else b)
+
+
+def minimum(left, right):
+    return _binary("minimum", left, right, "_Minimum", "_MinimumScalar", "_MinimumScalar",
+                   lambda a, b: a if a < b else b)
+
+
+def pow(base, exp):  # noqa: A001  (MXNet's name)
+    return _binary("pow", base, exp, "_Power", "_PowerScalar", "_RPowerScalar",
+                   lambda a, b: a ** b)
+
+
+power = pow
+
+
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",
            "loss_layers", "random", "Custom"]

@@ -499,6 +499,25 @@ def _required_inputs(spec):
     return got
 
 
+_POSITIONAL: dict = {}
+
+
+def _positional_attrs(spec):
+    """The attributes an op takes positionally after its inputs: its nd function's named
+    parameters past the inputs (they follow MXNet's order of the op's parameters)."""
+    got = _POSITIONAL.get(spec.name)
+    if got is None:
+        import inspect
+        try:
+            ps = inspect.signature(spec.fn).parameters.values()
+            got = [p.name for p in ps if p.kind is p.POSITIONAL_OR_KEYWORD
+                   and p.name not in spec.inputs and p.name not in ("out", "name", "ctx")]
+        except (TypeError, ValueError):
+            got = []
+        _POSITIONAL[spec.name] = got
+    return got
+
+
 def make_op(opname):
     """mx.sym.<opname>: positional and keyword Symbols are the inputs, other keywords the
     attributes; `name=` names the node, `attr=` adds string attributes."""
@@ -511,6 +530,15 @@ def make_op(opname):
         attrs = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
         if len(args) == 1 and isinstance(args[0], (list, tuple)) and spec.variadic:
             args = tuple(args[0])
+        if not spec.variadic and len(args) > len(spec.inputs):
+            # MXNet's generated signature: the inputs, then the attributes in order
+            extra = args[len(spec.inputs):]
+            names = _positional_attrs(spec)[:len(extra)]
+            for k, v in zip(names, extra):
+                if k in attrs:
+                    raise TypeError(f"mx.sym.{opname}: attribute {k!r} given twice")
+                attrs[k] = v
+            args = args[:len(spec.inputs)] + extra[len(names):]
         for a in args:
             if not isinstance(a, Symbol):
                 raise TypeError(f"mx.sym.{opname}: positional arguments must be Symbols "
