@@ -257,3 +257,82 @@ def test_symbol_ops_take_attributes_positionally_and_scalar_maximum():
     assert mx.sym.maximum(3, 2) == 3 and mx.sym.pow(3, 2) == 9
     fc = mx.sym.FullyConnected(x, mx.sym.Variable("w"), mx.sym.Variable("b"), 7)
     assert fc.infer_shape(x=(2, 3))[1] == [(2, 7)]
+
+
+
+
+class _DECLoss(mx.operator.NumpyOp):
+    """example/deep-embedded-clustering's DECLoss (Student's t soft assignment)."""
+
+    def __init__(self, num_centers, alpha):
+        super().__init__(need_top_grad=False)
+        self.num_centers, self.alpha = num_centers, alpha
+
+    def forward(self, in_data, out_data):
+        z, mu, q = in_data[0], in_data[1], out_data[0]
+        d2 = ((z[:, None, :] - mu[None]) ** 2).sum(-1)
+        self.mask = 1.0 / (1.0 + d2 / self.alpha)
+        q[:] = self.mask ** ((self.alpha + 1.0) / 2.0)
+        q[:] = (q.T / q.sum(axis=1)).T
+
+    def backward(self, out_grad, in_data, out_data, in_grad):
+        q, z, mu, p = out_data[0], in_data[0], in_data[1], in_data[2]
+        self.mask *= (self.alpha + 1.0) / self.alpha * (p - q)
+        in_grad[0][:] = (z.T * self.mask.sum(axis=1)).T - self.mask.dot(mu)
+        in_grad[1][:] = (mu.T * self.mask.sum(axis=0)).T - self.mask.T.dot(z)
+
+    def infer_shape(self, in_shape):
+        n, d = in_shape[0]
+        return [in_shape[0], (self.num_centers, d), (n, self.num_centers)], \
+            [(n, self.num_centers)]
+
+    def list_arguments(self):
+        return ["data", "mu", "label"]
+
+
+def test_numpy_op_is_a_symbol_node_running_the_objects_forward_and_backward():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        op = _DECLoss(3, 1.0)
+    loss = op(data=mx.sym.Variable("data"), label=mx.sym.Variable("label"), name="dec")
+    assert loss.list_arguments() == ["data", "dec_mu", "label"]
+    assert loss.list_outputs() == ["dec_output"]
+    assert loss.infer_shape(data=(5, 2))[:2] == ([(5, 2), (3, 2), (5, 3)], [(5, 3)])
+    rs = np.random.RandomState(0)
+    z, mu = rs.randn(5, 2), rs.randn(3, 2)
+    p = rs.dirichlet(np.ones(3), 5)
+    grads = {"data": mx.nd.zeros((5, 2)), "dec_mu": mx.nd.zeros((3, 2))}
+    exe = loss.bind(mx.cpu(), args={"data": mx.nd.array(z), "dec_mu": mx.nd.array(mu),
+                                    "label": mx.nd.array(p)}, args_grad=grads)
+    exe.forward(is_train=True)
+    exe.backward()
+    d2 = ((z[:, None] - mu[None]) ** 2).sum(-1)
+    q = 1 / (1 + d2)
+    q = q / q.sum(1, keepdims=True)
+    m = 1 / (1 + d2) * 2 * (p - q)
+    np.testing.assert_allclose(exe.outputs[0].asnumpy(), q, rtol=1e-5)
+    np.testing.assert_allclose(grads["data"].asnumpy(), z * m.sum(1)[:, None] - m @ mu,
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(grads["dec_mu"].asnumpy(), mu * m.sum(0)[:, None] - m.T @ z,
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_executor_outputs_exist_after_bind_and_forward_writes_into_them():
+    # example/deep-embedded-clustering's Solver: bind with every model argument (extra names
+    # are ignored), keep exe.outputs in a dict before the loop, copy them after each forward
+    data = mx.sym.Variable("data")
+    net = mx.sym.FullyConnected(data, name="enc", num_hidden=2)
+    w = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
+    args = {"data": mx.nd.zeros((1, 2)), "enc_weight": mx.nd.array(w),
+            "enc_bias": mx.nd.zeros(2), "dec_weight": mx.nd.ones((7, 7))}
+    exe = net.bind(mx.cpu(), args=args, args_grad={"enc_weight": mx.nd.zeros((2, 2))})
+    kept = dict(zip(net.list_outputs(), exe.outputs))
+    assert list(kept) == ["enc_output"] and kept["enc_output"].shape == (1, 2)
+    for x in ([1.0, 0.0], [0.5, 2.0]):
+        mx.nd.array([x]).copyto(args["data"])
+        exe.forward(is_train=True)
+        exe.backward(mx.nd.ones((1, 2)))
+        np.testing.assert_allclose(kept["enc_output"].asnumpy(), [w @ np.array(x)], rtol=1e-6)
+        assert exe.outputs[0] is kept["enc_output"]
+    np.testing.assert_allclose(exe.grad_dict["enc_weight"].asnumpy(), [[0.5, 2.0]] * 2)
