@@ -336,3 +336,20 @@ def test_executor_outputs_exist_after_bind_and_forward_writes_into_them():
         np.testing.assert_allclose(kept["enc_output"].asnumpy(), [w @ np.array(x)], rtol=1e-6)
         assert exe.outputs[0] is kept["enc_output"]
     np.testing.assert_allclose(exe.grad_dict["enc_weight"].asnumpy(), [[0.5, 2.0]] * 2)
+
+
+def test_module_feeds_batch_arrays_in_the_order_bind_got_their_shapes():
+    # example/neural_collaborative_filtering: Module(data_names=['user', 'item']) bound with
+    # provide_data [item, user] and fed DataBatch(data=[item_id, user_id])
+    user, item = mx.sym.Variable("user"), mx.sym.Variable("item")
+    net = mx.sym.MakeLoss(user * 10 + item, name="out")
+    mod = mx.mod.Module(net, data_names=["user", "item"], label_names=None)
+    mod.bind(data_shapes=[mx.io.DataDesc(name="item", shape=(3,)),
+                          mx.io.DataDesc(name="user", shape=(3,))], inputs_need_grad=True)
+    mod.init_params()
+    items, users = mx.nd.array([1, 2, 3]), mx.nd.array([4, 5, 6])
+    mod.forward(mx.io.DataBatch(data=[items, users]), is_train=True)
+    np.testing.assert_array_equal(mod.get_outputs()[0].asnumpy(), [41, 52, 63])
+    mod.backward()
+    grads = [g.asnumpy() for g in mod.get_input_grads()]      # item's, then user's
+    np.testing.assert_array_equal(grads, [[1, 1, 1], [10, 10, 10]])

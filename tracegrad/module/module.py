@@ -124,7 +124,7 @@ class Module(BaseModule):
         if not for_training and inputs_need_grad:
             raise MXNetError("bind: inputs_need_grad needs for_training")
         names = [d.name for d in data]
-        if names != self._data_names:
+        if sorted(names) != sorted(self._data_names):   # (any order: the batches' order)
             raise MXNetError(f"bind: data_shapes name {names}, the module's data_names are "
                              f"{self._data_names}")
         label = [d for d in label if d.name in self._label_names]
@@ -389,13 +389,14 @@ class Module(BaseModule):
         # a namedtuple('Batch', ['data']))
         labels = getattr(data_batch, "label", None) or []
         shapes = [tuple(d.shape) for d in data]
+        data_names, label_names = self._bound_names()
         if shapes != [tuple(d.shape) for d in self._data_shapes]:
-            self.reshape([DataDesc(n, s) for n, s in zip(self._data_names, shapes)],
+            self.reshape([DataDesc(n, s) for n, s in zip(data_names, shapes)],
                          [DataDesc(n, tuple(lb.shape)) for n, lb in
-                          zip(self._label_names, labels)] or None)
-        feed = dict(zip(self._data_names, data))
+                          zip(label_names, labels)] or None)
+        feed = dict(zip(data_names, data))
         if labels:
-            feed.update(zip(self._label_names, labels))
+            feed.update(zip(label_names, labels))
         self._exec.forward(is_train=is_train, **feed)
 
     def backward(self, out_grads=None):
@@ -415,11 +416,17 @@ class Module(BaseModule):
     def get_input_grads(self, merge_multi_context=True):
         if not self.inputs_need_grad:
             raise MXNetError("get_input_grads: bind with inputs_need_grad=True")
-        return [self._exec.grad_dict[n] for n in self._data_names]
+        return [self._exec.grad_dict[n] for n in self._bound_names()[0]]
+
+    def _bound_names(self):
+        """The data and label names in the order bind got their shapes: MXNet feeds a
+        batch's arrays to them by position."""
+        return ([d.name for d in self._data_shapes],
+                [d.name for d in self._label_shapes] or self._label_names)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
         labels = list(labels or [])
-        eval_metric.update_dict(dict(zip(self._label_names, labels)),
+        eval_metric.update_dict(dict(zip(self._bound_names()[1], labels)),
                                 dict(zip(self._output_names, self._exec.outputs)))
 
     # ------------------------------------------------------------------ checkpoints
