@@ -353,3 +353,33 @@ def test_module_feeds_batch_arrays_in_the_order_bind_got_their_shapes():
     mod.backward()
     grads = [g.asnumpy() for g in mod.get_input_grads()]      # item's, then user's
     np.testing.assert_array_equal(grads, [[1, 1, 1], [10, 10, 10]])
+
+
+def test_gpu_context_exists_without_a_gpu_and_fails_only_when_used():
+    # example/recommenders/matrix_fact.py: def train(..., ctx=mx.gpu(0), ...) at import time
+    ctx = mx.gpu(0)
+    assert str(ctx) == "gpu(0)" and ctx.device_type == "gpu" and ctx != mx.cpu()
+    import pytest
+    with pytest.raises(mx.MXNetError, match="CPU only"):
+        mx.nd.ones((2,), ctx=ctx)
+
+
+def test_recurrent_layers_called_on_symbols_emit_mxnets_rnn_op():
+    # example/recommenders/demo2-dssm: a block holding gluon.rnn.LSTM called on mx.sym.var's
+    rs = np.random.RandomState(0)
+    x = mx.nd.array(rs.rand(2, 3, 5))
+    for layer in (mx.gluon.rnn.LSTM(4, 2, layout="NTC", bidirectional=True),
+                  mx.gluon.rnn.GRU(3, 1)):
+        layer.initialize(mx.init.Xavier())
+        want = layer(x).asnumpy()
+        out = layer(mx.sym.var("data"))
+        assert [a for a in out.list_arguments() if a != "data"] == \
+            sorted(layer.collect_params(), key=out.list_arguments().index)
+        values = {k: p.data() for k, p in layer.collect_params().items()}
+        got = out.eval(data=x, **values)[0].asnumpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    h0 = layer.begin_state(3)
+    _, want_states = layer(x, h0)
+    out, states = layer(mx.sym.var("data"), [mx.sym.var("h")])
+    got = mx.sym.Group([out] + states).eval(data=x, h=h0[0], **values)[1].asnumpy()
+    np.testing.assert_allclose(got, want_states[0].asnumpy(), rtol=1e-5, atol=1e-6)
