@@ -95,21 +95,23 @@ class DataIter:
     def __next__(self):
         return self.next()
 
+    # (as MXNet's base class, each getter gives None unless a subclass overrides it: an
+    # iterator of data only, such as a GAN's noise, writes iter_next and getdata alone)
     def iter_next(self):
         """Move to the next batch: whether there is one."""
-        raise NotImplementedError(f"{type(self).__name__} must implement iter_next or next")
+        return None
 
     def getdata(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement getdata")
+        return None
 
     def getlabel(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement getlabel")
+        return None
 
     def getindex(self):
         return None
 
     def getpad(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement getpad")
+        return None
 
 
 class _FromCurrentBatch:

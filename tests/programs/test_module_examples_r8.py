@@ -383,3 +383,36 @@ def test_recurrent_layers_called_on_symbols_emit_mxnets_rnn_op():
     out, states = layer(mx.sym.var("data"), [mx.sym.var("h")])
     got = mx.sym.Group([out] + states).eval(data=x, h=h0[0], **values)[1].asnumpy()
     np.testing.assert_allclose(got, want_states[0].asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_vae_gan_patterns_exec_group_grads_and_a_data_only_iterator():
+    # example/vae-gan: a DataIter writing iter_next and getdata only (MXNet's base getters
+    # give None), and gradients read through module._exec_group.grad_arrays
+    class RandIter(mx.io.DataIter):
+        def __init__(self, batch_size, ndim):
+            self.batch_size, self.ndim = batch_size, ndim
+            self.provide_data = [("rand", (batch_size, ndim, 1, 1))]
+            self.provide_label = []
+
+        def iter_next(self):
+            return True
+
+        def getdata(self):
+            return [mx.nd.ones((self.batch_size, self.ndim, 1, 1))]
+
+    batch = RandIter(2, 3).next()
+    assert batch.label is None and batch.pad is None and batch.data[0].shape == (2, 3, 1, 1)
+    net = mx.sym.MakeLoss(mx.sym.sum(mx.sym.FullyConnected(
+        mx.sym.Flatten(mx.sym.Variable("rand")), num_hidden=2, name="g") ** 2))
+    mod = mx.mod.Module(net, data_names=("rand",), label_names=None)
+    mod.bind(data_shapes=[("rand", (2, 3, 1, 1))])
+    w = np.array([[1.0, 0.0, 2.0], [0.5, -1.0, 1.0]], np.float32)
+    mod.init_params(arg_params={"g_weight": mx.nd.array(w), "g_bias": mx.nd.zeros(2)})
+    mod.forward(batch, is_train=True)
+    mod.backward()
+    group = mod._exec_group
+    assert group.param_names == ["g_weight", "g_bias"]
+    y = np.ones((2, 3)) @ w.T                        # d sum(y^2) / dW = 2 y^T x
+    np.testing.assert_allclose(group.grad_arrays[0][0].asnumpy(), 2 * y.T @ np.ones((2, 3)),
+                               rtol=1e-6)
+    np.testing.assert_allclose(group.param_arrays[0][0].asnumpy(), w)

@@ -365,6 +365,14 @@ class Module(BaseModule):
         self.optimizer_initialized = True
 
     @property
+    def _exec_group(self):
+        """MXNet's executor group as programs reach into it (SVRG, VAE-GAN):
+        param_names, and per parameter a one-device list of its array / gradient."""
+        if not self.binded:
+            raise MXNetError("_exec_group: bind the module first")
+        return _ExecGroup(self)
+
+    @property
     def _optimizer(self):
         return self._trainer.optimizer if self._trainer is not None else None
 
@@ -447,3 +455,21 @@ class Module(BaseModule):
         if load_optimizer_states:
             mod._preload_opt_states = f"{prefix}-{epoch:04d}.states"
         return mod
+
+
+class _ExecGroup:
+    """A view of a bound Module shaped as MXNet's DataParallelExecutorGroup (one device)."""
+
+    def __init__(self, module):
+        ex = module._exec
+        self.execs = [ex]
+        self.param_names = list(module._param_names)
+        self.aux_names = list(module._aux_names)
+        self.data_names = [d.name for d in module._data_shapes]
+        self.label_names = [d.name for d in module._label_shapes]
+        self.batch_size = module._data_shapes[0].shape[0]
+        self.param_arrays = [[ex.arg_dict[n]] for n in self.param_names]
+        self.grad_arrays = [[ex.grad_dict.get(n)] for n in self.param_names]
+        self.aux_arrays = [[ex.aux_dict[n]] for n in self.aux_names]
+        self.data_arrays = [[(slice(0, self.batch_size), ex.arg_dict[n])]
+                            for n in self.data_names]
