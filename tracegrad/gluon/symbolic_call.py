@@ -5,7 +5,6 @@ builds its network this way). Each block runs under its prefix (mx.name.Prefix, 
 1.x block's hybrid_forward gets F = mx.sym. The built-in layers whose eager forward checks
 shapes in Python emit MXNet's own operator for the layer instead (_LAYER_OPS; the recurrent
 layers MXNet's RNN op, their begin states zeros whose batch the graph gives)."""
-from ..base import MXNetError
 
 
 def has_symbols(args):
