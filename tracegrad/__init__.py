@@ -30,6 +30,10 @@ from . import symbol  # noqa: E402  (mx.sym: MXNet 1.x's symbolic API)
 from . import contrib  # noqa: E402  (mx.contrib.nd / .sym: the contrib operator namespaces)
 contrib.sym = contrib.symbol = symbol.contrib
 from . import callback, model, module  # noqa: E402  (mx.mod.Module, checkpoints)
+from . import contrib_svrg  # noqa: E402  (mx.contrib.svrg_optimization: after module)
+contrib.svrg_optimization = contrib_svrg
+_sys.modules[contrib.__name__ + ".svrg_optimization"] = contrib_svrg
+_sys.modules[contrib.__name__ + ".svrg_optimization.svrg_module"] = contrib_svrg.svrg_module
 from . import attribute, name  # noqa: E402  (mx.name.Prefix, mx.AttrScope)
 from .attribute import AttrScope  # noqa: E402
 from . import numpy_api as np, numpy_extension as npx  # noqa: E402  (mx.np, mx.npx)

@@ -1,9 +1,9 @@
 """Devices. tracegrad computes on the CPU; `mx.cpu()` and `ctx=` arguments are accepted so
-MXNet code runs unchanged, and asking for a GPU says clearly that there is none."""
+MXNet code runs unchanged; `mx.gpu()` is a context, and placing an array on it says clearly
+that there is no GPU."""
 import threading
 import weakref
 
-from .base import MXNetError
 
 
 class Context:
@@ -46,8 +46,9 @@ def cpu_pinned(device_id=0):
 
 
 def gpu(device_id=0):
-    raise MXNetError("tracegrad runs on the CPU only: there is no GPU context "
-                     "(check mx.context.num_gpus() before asking for one)")
+    """A GPU context, as MXNet gives one without a GPU (a default argument such as
+    `ctx=mx.gpu(0)` is common); placing an array on it raises, as there is no GPU."""
+    return Context("gpu", device_id)
 
 
 def num_gpus():

@@ -95,21 +95,23 @@ class DataIter:
     def __next__(self):
         return self.next()
 
+    # (as MXNet's base class, each getter gives None unless a subclass overrides it: an
+    # iterator of data only, such as a GAN's noise, writes iter_next and getdata alone)
     def iter_next(self):
         """Move to the next batch: whether there is one."""
-        raise NotImplementedError(f"{type(self).__name__} must implement iter_next or next")
+        return None
 
     def getdata(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement getdata")
+        return None
 
     def getlabel(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement getlabel")
+        return None
 
     def getindex(self):
         return None
 
     def getpad(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement getpad")
+        return None
 
 
 class _FromCurrentBatch:
@@ -446,10 +448,10 @@ def _read_csv(path, shape, who):
 
 class CSVIter(_FromCurrentBatch, DataIter):
     """Batches from CSV files: `data_csv` rows reshaped to `data_shape`, and `label_csv`'s to
-    `label_shape` (no label file: zeros). As MXNet's batch loader does: with `round_batch`
-    the last batch wraps around to the start of the data (`pad` counts the repeated rows)
-    and the next epoch begins after them; without, its missing rows keep the previous
-    batch's values (`pad` counts them too)."""
+    `label_shape` (no label file: zeros; label_shape (1,): (batch_size,) labels). As MXNet's
+    batch loader does: with `round_batch` the last batch wraps around to the start of the
+    data (`pad` counts the repeated rows) and the next epoch begins after them; without, its
+    missing rows keep the previous batch's values (`pad` counts them too)."""
 
     def __init__(self, data_csv, data_shape, label_csv=None, label_shape=(1,), batch_size=1,
                  round_batch=True, dtype="float32", data_name="data",
@@ -465,6 +467,8 @@ class CSVIter(_FromCurrentBatch, DataIter):
             if label.shape[0] != data.shape[0]:
                 raise ValueError(f"CSVIter: {data_csv!r} has {data.shape[0]} rows but "
                                  f"{label_csv!r} has {label.shape[0]}")
+        if label.shape[1:] == (1,):     # MXNet's C API makes (batch, 1) labels 1-d
+            label = label.reshape(-1)
         self._rows(data, label, batch_size, round_batch, data_name, label_name)
 
     def _rows(self, data, label, batch_size, round_batch, data_name, label_name):

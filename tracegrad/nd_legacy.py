@@ -2,7 +2,7 @@
 `nd.BatchNorm`, ...), with their arguments and defaults, as composites of nd's operators.
 
 The *Output heads (SoftmaxOutput, LinearRegressionOutput, LogisticRegressionOutput,
-MAERegressionOutput) return the prediction in the forward pass and, as in MXNet, the gradient
+MAERegressionOutput, SVMOutput) return the prediction in the forward pass and, as in MXNet, the gradient
 of their loss with respect to `data` in the backward pass. It is built as
 stop_gradient(pred) + (h - stop_gradient(h)) with h a per-element share of that loss, so the
 value is the prediction and `backward()` with its default head gradient of ones gives exactly
@@ -151,6 +151,32 @@ def MAERegressionOutput(data, label, grad_scale=1.0, **kwargs):
         return _redo(MAERegressionOutput, locals())
     diff = F.sub(data, F.reshape(label, shape=data.shape))
     return _head(data, F.mul(F.abs(diff), grad_scale / _per_sample(data)))
+
+
+def SVMOutput(data, label, margin=1.0, regularization_coefficient=1.0, use_linear=False,
+              **kwargs):
+    """data forward; backward the gradient of MXNet's SVM kernels (classes on the last axis,
+    labels the data's shape without it; r the regularization coefficient, m the margin):
+    L2 (default) -2r·max(m - x, 0) at the label, 2r·max(m + x, 0) elsewhere; use_linear (L1)
+    -r·[x < m] at the label, r·[x > -m] elsewhere. Not normalized by the batch size."""
+    if kwargs:
+        return _redo(SVMOutput, locals())
+    dt = dtype_name(np.dtype(data.dtype))
+    x = F.stop_gradient(data)
+    label = F.reshape(F.stop_gradient(label), shape=tuple(data.shape[:-1]))
+    hot = nd.one_hot(label, data.shape[-1], dtype=np.dtype(data.dtype).name)
+    other = F.neg(F.sub(hot, 1.0))                              # 1 - hot
+    m, r = float(margin), float(regularization_coefficient)
+    if use_linear:
+        at_label = F.cast(F.lt(x, m), dtype=dt)
+        elsewhere = F.cast(F.gt(x, -m), dtype=dt)
+        scale = r
+    else:
+        at_label = F.relu(F.add(F.neg(x), m))                   # max(m - x, 0)
+        elsewhere = F.relu(F.add(x, m))                         # max(m + x, 0)
+        scale = 2.0 * r
+    grad = F.mul(F.sub(F.mul(other, elsewhere), F.mul(hot, at_label)), scale)
+    return _head(data, F.mul(data, F.stop_gradient(grad)))
 
 
 def SoftmaxActivation(data, mode="instance", **kwargs):
@@ -322,7 +348,7 @@ def L2Normalization(data, eps=1e-10, mode="instance", **kwargs):
 
 
 __all__ = ["Concat", "Reshape", "SoftmaxOutput", "Softmax", "LinearRegressionOutput",
-           "LogisticRegressionOutput", "MAERegressionOutput", "SoftmaxActivation",
+           "LogisticRegressionOutput", "MAERegressionOutput", "SVMOutput", "SoftmaxActivation",
            "BatchNorm", "LayerNorm", "UpSampling", "Pad", "Activation", "FullyConnected",
            "Dropout", "Flatten", "SliceChannel", "SwapAxis", "Embedding", "Cast", "LeakyReLU",
            "BlockGrad", "Transpose", "ExpandDims", "L2Normalization"]

@@ -27,7 +27,8 @@ from . import autograd
 from .array import NDArray, wrap
 from .base import MXNetError
 
-__all__ = ["CustomOp", "CustomOpProp", "register", "get_all_registered_operators", "Custom"]
+__all__ = ["CustomOp", "CustomOpProp", "register", "get_all_registered_operators", "Custom",
+           "PythonOp", "NumpyOp", "NDArrayOp"]
 
 _REGISTRY: dict = {}
 
@@ -175,3 +176,6 @@ def Custom(*data, op_type=None, **kwargs):
                        [(tuple(int(d) for d in s), np.dtype(t)) for s, t in
                         zip(out_shapes, out_types)], aux, op_type)
     return call(*args)
+
+
+from .operator_legacy import NDArrayOp, NumpyOp, PythonOp  # noqa: E402  (they register here)

@@ -21,8 +21,9 @@ def test_array_dtypes_and_properties():
     np.testing.assert_allclose(nd.arange(0, 1, 0.25).asnumpy(), [0, 0.25, 0.5, 0.75])
     assert nd.ones_like(a).asnumpy().tolist() == [1, 1, 1]
     assert issubclass(mx.base.MXNetError, Exception) and mx.context.num_gpus() == 0
-    with pytest.raises(mx.MXNetError, match="GPU"):
-        mx.gpu()
+    assert str(mx.gpu(1)) == "gpu(1)"      # (a context, as MXNet's; using it raises)
+    with pytest.raises(mx.MXNetError, match="CPU only"):
+        nd.zeros((2,), ctx=mx.gpu())
 
 
 def test_str_like_mxnet():

@@ -110,6 +110,8 @@ CALLS = {
     "SoftmaxOutput": (lambda: [f32(3, 4, lo=-2, hi=2), idx(3, high=4).astype(np.float32)],
                       {"normalization": "batch"}, ()),
     "Softmax": (lambda: [f32(3, 4, lo=-2, hi=2), idx(3, high=4).astype(np.float32)], {}, ()),
+    "SVMOutput": (lambda: [f32(3, 4, lo=-2, hi=2), idx(3, high=4).astype(np.float32)],
+                  {"margin": 0.5}, ()),
     "SoftmaxActivation": (lambda: [f32(2, 3, 2, lo=-2, hi=2)], {"mode": "channel"}, ()),
     "UpSampling": (lambda: [f32(1, 2, 2, 3)], {"scale": 2, "sample_type": "nearest"}, ()),
     "Pad": (lambda: [f32(1, 2, 3, 4)],

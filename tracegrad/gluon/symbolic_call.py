@@ -3,7 +3,8 @@ returns the block's graph as a Symbol (the hybridize tutorial prints and saves i
 builds its network this way). Each block runs under its prefix (mx.name.Prefix, so an op named
 'fwd' becomes `dense0_fwd`), its parameters enter as variables named as the Parameters, and a
 1.x block's hybrid_forward gets F = mx.sym. The built-in layers whose eager forward checks
-shapes in Python emit MXNet's own operator for the layer instead (_LAYER_OPS)."""
+shapes in Python emit MXNet's own operator for the layer instead (_LAYER_OPS; the recurrent
+layers MXNet's RNN op, their begin states zeros whose batch the graph gives)."""
 
 
 def has_symbols(args):
@@ -30,13 +31,14 @@ def symbolic_call(block, args):
 def _layer_op(block):
     from . import loss
     from .nn import activations, basic_layers, conv_layers
+    from .rnn import rnn_layer
     if type(block) in (loss.L2Loss, loss.L1Loss, loss.SoftmaxCrossEntropyLoss,
                        loss.SigmoidBinaryCrossEntropyLoss, loss.HuberLoss):
         return _LOSS_OPS[type(block).__name__]
     for cls in type(block).__mro__:
         if cls in (basic_layers.Dense, conv_layers._Conv, basic_layers.BatchNorm,
                    basic_layers.Dropout, basic_layers.Embedding, activations.Activation,
-                   conv_layers._Pooling):
+                   conv_layers._Pooling, rnn_layer._RNNLayer):
             return _LAYER_OPS[cls.__name__]
     return None
 
@@ -84,8 +86,28 @@ def _embedding(block, F, x, weight):
                        name="fwd")
 
 
+def _rnn(block, F, x, *rest, **params):
+    """MXNet's _RNNLayer._forward_kernel: one RNN op on the parameters flattened and joined
+    (weights then biases; by layer, direction, i2h before h2h); the output then the states."""
+    n = 2 if block._mode == "lstm" else 1
+    if block._layout == "NTC":
+        x = F.swapaxes(x, 0, 1)
+    flat = [params[f"{d}{layer}_{g}_{t}"].reshape(-1) for t in ("weight", "bias")
+            for layer in range(block._num_layers) for d in "lr"[:block._dir]
+            for g in ("i2h", "h2h")]
+    out = F.RNN(x, F._internal._rnn_param_concat(*flat, dim=0), *rest,
+                use_sequence_length=block._use_sequence_length, state_size=block._hidden_size,
+                num_layers=block._num_layers, bidirectional=block._dir == 2,
+                p=block._dropout, state_outputs=True, mode=block._mode)
+    outputs = out[0]
+    if block._layout == "NTC":
+        outputs = F.swapaxes(outputs, 0, 1)
+    return F.Group([outputs] + [out[i] for i in range(1, n + 1)])
+
+
 _LAYER_OPS = {"Dense": _dense, "_Conv": _conv, "BatchNorm": _batch_norm, "Dropout": _dropout,
-              "Embedding": _embedding, "Activation": _activation, "_Pooling": _pooling}
+              "Embedding": _embedding, "Activation": _activation, "_Pooling": _pooling,
+              "_RNNLayer": _rnn}
 
 
 # the common losses in MXNet's symbolic form (gluon/loss.py's eager forms read shapes in

@@ -46,7 +46,6 @@ class Trainer:
                 seen.add(id(p))
                 self._params.append(p)
         optimizer_params = dict(optimizer_params or {})
-        self._scale = float(optimizer_params.get("rescale_grad", 1.0))
         param_dict = dict(enumerate(self._params))
         if isinstance(optimizer, opt.Optimizer):
             if optimizer_params:
@@ -56,6 +55,8 @@ class Trainer:
             optimizer.param_dict = param_dict
         else:
             self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
+        # step(batch_size) rescales by this / batch_size: an instance's own rescale_grad too
+        self._scale = float(self._optimizer.rescale_grad)
         self._states = {}
         self._sync = _kvstore_sync(kvstore, self._params)
         self._reset_kvstore()

@@ -124,7 +124,7 @@ class Module(BaseModule):
         if not for_training and inputs_need_grad:
             raise MXNetError("bind: inputs_need_grad needs for_training")
         names = [d.name for d in data]
-        if names != self._data_names:
+        if sorted(names) != sorted(self._data_names):   # (any order: the batches' order)
             raise MXNetError(f"bind: data_shapes name {names}, the module's data_names are "
                              f"{self._data_names}")
         label = [d for d in label if d.name in self._label_names]
@@ -348,10 +348,11 @@ class Module(BaseModule):
             params = dict(optimizer_params or {})
             params.setdefault("rescale_grad", rescale)
             # MXNet's optimizer, created by name with the symbol, decays only parameters
-            # named *_weight unless the variable sets __wd_mult__ (Optimizer.set_wd_mult)
+            # named *_weight or *_gamma unless the variable sets __wd_mult__
+            # (Optimizer.set_wd_mult)
             attrs = self._symbol.attr_dict()
             for p in trainable:
-                if not p.name.endswith("_weight") and \
+                if not p.name.endswith(("_weight", "_gamma")) and \
                         "__wd_mult__" not in attrs.get(p.name, {}):
                     p.wd_mult = 0.0
             self._trainer = Trainer(trainable, optimizer, params)
@@ -381,6 +382,14 @@ class Module(BaseModule):
         self.optimizer_initialized = True
 
     @property
+    def _exec_group(self):
+        """MXNet's executor group as programs reach into it (SVRG, VAE-GAN):
+        param_names, and per parameter a one-device list of its array / gradient."""
+        if not self.binded:
+            raise MXNetError("_exec_group: bind the module first")
+        return _ExecGroup(self)
+
+    @property
     def _optimizer(self):
         return self._trainer.optimizer if self._trainer is not None else None
 
@@ -405,13 +414,14 @@ class Module(BaseModule):
         # a namedtuple('Batch', ['data']))
         labels = getattr(data_batch, "label", None) or []
         shapes = [tuple(d.shape) for d in data]
+        data_names, label_names = self._bound_names()
         if shapes != [tuple(d.shape) for d in self._data_shapes]:
-            self.reshape([DataDesc(n, s) for n, s in zip(self._data_names, shapes)],
+            self.reshape([DataDesc(n, s) for n, s in zip(data_names, shapes)],
                          [DataDesc(n, tuple(lb.shape)) for n, lb in
-                          zip(self._label_names, labels)] or None)
-        feed = dict(zip(self._data_names, data))
+                          zip(label_names, labels)] or None)
+        feed = dict(zip(data_names, data))
         if labels:
-            feed.update(zip(self._label_names, labels))
+            feed.update(zip(label_names, labels))
         self._exec.forward(is_train=is_train, **feed)
 
     def backward(self, out_grads=None):
@@ -431,11 +441,17 @@ class Module(BaseModule):
     def get_input_grads(self, merge_multi_context=True):
         if not self.inputs_need_grad:
             raise MXNetError("get_input_grads: bind with inputs_need_grad=True")
-        return [self._exec.grad_dict[n] for n in self._data_names]
+        return [self._exec.grad_dict[n] for n in self._bound_names()[0]]
+
+    def _bound_names(self):
+        """The data and label names in the order bind got their shapes: MXNet feeds a
+        batch's arrays to them by position."""
+        return ([d.name for d in self._data_shapes],
+                [d.name for d in self._label_shapes] or self._label_names)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
         labels = list(labels or [])
-        eval_metric.update_dict(dict(zip(self._label_names, labels)),
+        eval_metric.update_dict(dict(zip(self._bound_names()[1], labels)),
                                 dict(zip(self._output_names, self._exec.outputs)))
 
     # ------------------------------------------------------------------ checkpoints
@@ -462,3 +478,21 @@ class Module(BaseModule):
         if load_optimizer_states:
             mod._preload_opt_states = f"{prefix}-{epoch:04d}.states"
         return mod
+
+
+class _ExecGroup:
+    """A view of a bound Module shaped as MXNet's DataParallelExecutorGroup (one device)."""
+
+    def __init__(self, module):
+        ex = module._exec
+        self.execs = [ex]
+        self.param_names = list(module._param_names)
+        self.aux_names = list(module._aux_names)
+        self.data_names = [d.name for d in module._data_shapes]
+        self.label_names = [d.name for d in module._label_shapes]
+        self.batch_size = module._data_shapes[0].shape[0]
+        self.param_arrays = [[ex.arg_dict[n]] for n in self.param_names]
+        self.grad_arrays = [[ex.grad_dict.get(n)] for n in self.param_names]
+        self.aux_arrays = [[ex.aux_dict[n]] for n in self.aux_names]
+        self.data_arrays = [[(slice(0, self.batch_size), ex.arg_dict[n])]
+                            for n in self.data_names]

@@ -19,17 +19,63 @@ from .inference import infer
 from .symbol import evaluate
 
 _REQS = ("write", "add", "null")
+_SLOT_DATA = NDArray.__dict__["_data"]
+
+
+class _Output(NDArray):
+    """One of an executor's output arrays. As MXNet's, they exist from bind on and every
+    forward writes into the same arrays (code keeps them, e.g. in a dict, across forwards):
+    forward points each at its new result, whose value it takes when first read. Untracked:
+    backward starts from the recorded results themselves."""
+    __slots__ = ("_src",)
+
+    def __init__(self, shape, dtype):
+        super().__init__(np.zeros(shape, dtype))
+        self._src = None
+
+    def _take(self, result):
+        """The value of `result` (an op result, maybe not computed yet) from now on."""
+        own = _SLOT_DATA.__get__(self)
+        if tuple(result.shape) != own.shape or np.dtype(result.dtype) != own.dtype:
+            _SLOT_DATA.__set__(self, np.zeros(tuple(result.shape), np.dtype(result.dtype)))
+        self._src = result
+
+    @property
+    def _data(self):
+        src = self._src
+        if src is not None:
+            self._src = None
+            np.copyto(_SLOT_DATA.__get__(self), src._data, casting="unsafe")
+        return _SLOT_DATA.__get__(self)
+
+    @_data.setter
+    def _data(self, v):
+        self._src = None
+        _SLOT_DATA.__set__(self, v)
+
+    @property
+    def shape(self):
+        return _SLOT_DATA.__get__(self).shape
+
+    @property
+    def dtype(self):
+        return _SLOT_DATA.__get__(self).dtype.type
+
+    @property
+    def size(self):
+        return _SLOT_DATA.__get__(self).size
+
+    @property
+    def ndim(self):
+        return _SLOT_DATA.__get__(self).ndim
 EAGER_FORWARDS = 2   # forwards of an executor evaluated node by node before it compiles
 
 
 def _as_list(sym, what, given, names):
     if given is None:
         return {}
-    if isinstance(given, dict):
-        unknown = set(given) - set(names)
-        if unknown and what != "args_grad":
-            raise MXNetError(f"bind: {what} names {sorted(unknown)}, which are not in {names}")
-        return dict(given)
+    if isinstance(given, dict):     # (MXNet takes the symbol's names and ignores the rest)
+        return {k: given[k] for k in names if k in given}
     given = list(given)
     if len(given) != len(names):
         raise MXNetError(f"bind: {what} has {len(given)} arrays, the symbol takes "
@@ -47,7 +93,8 @@ class Executor:
         self.arg_arrays = [arg_dict[k] for k in symbol.list_arguments()]
         self.grad_arrays = [grad_dict.get(k) for k in symbol.list_arguments()]
         self.aux_arrays = [aux_dict[k] for k in symbol.list_auxiliary_states()]
-        self.outputs = []
+        self._outputs = None    # the _Output arrays (allocated when first asked for)
+        self._heads = []        # the last forward's results (backward starts from them)
         self._recorded = False
         self._monitor_callback = None
         self._monitor_all = False
@@ -158,10 +205,16 @@ class Executor:
         on_node = None if seen is None else self._monitor_collector(seen)
         run = self._compiled() if on_node is None else None
         with autograd.record(train_mode=True) if is_train else autograd.pause(train_mode=False):
-            self.outputs = evaluate(self._symbol, values, on_node) if run is None \
+            heads = evaluate(self._symbol, values, on_node) if run is None \
                 else list(run(*[values[k] for k in self._input_names]))
-        if self._out_stypes is not None:
-            self.outputs = storage.shown_as(self.outputs, self._out_stypes)
+        self._heads = heads
+        if self._out_stypes is not None:    # sparse outputs: the results shown in their types
+            self._outputs = storage.shown_as(heads, self._out_stypes)
+        else:
+            if self._outputs is None or len(self._outputs) != len(heads):
+                self._outputs = [_Output(tuple(h.shape), np.dtype(h.dtype)) for h in heads]
+            for out, h in zip(self._outputs, heads):
+                out._take(h)
         self._recorded = bool(is_train)
         if seen:
             # outside record(): what the callback computes (a Monitor's norms) is not part
@@ -170,6 +223,20 @@ class Executor:
                 for name, arr in seen:
                     self._monitor_callback(name, arr)
         return self.outputs
+
+    @property
+    def outputs(self):
+        """The output arrays (before any forward: zeros of the inferred shapes)."""
+        if self._outputs is None:
+            shapes = {k: tuple(v.shape) for k, v in self.arg_dict.items()}
+            types = {k: np.dtype(v.dtype) for k, v in self.arg_dict.items()}
+            (_, out_shapes, _), _, _ = infer(self._symbol, shapes, types)
+            out_types = self._symbol.infer_type(**types)[1]
+            if out_shapes is None or out_types is None:
+                return []
+            self._outputs = [_Output(tuple(s), np.dtype(t))
+                             for s, t in zip(out_shapes, out_types)]
+        return self._outputs
 
     def _compiled(self):
         """The bound graph as one tracegrad.jit function of the arguments and auxiliary
@@ -228,11 +295,11 @@ class Executor:
             raise MXNetError("backward: call forward(is_train=True) first")
         if out_grads is not None and isinstance(out_grads, NDArray):
             out_grads = [out_grads]
-        if out_grads is not None and len(out_grads) != len(self.outputs):
+        if out_grads is not None and len(out_grads) != len(self._heads):
             raise MXNetError(f"backward: {len(out_grads)} out_grads for "
-                             f"{len(self.outputs)} outputs")
+                             f"{len(self._heads)} outputs")
         heads, grads = [], []
-        for i, out in enumerate(self.outputs):
+        for i, out in enumerate(self._heads):
             if not _capture.tracked(out):   # nothing differentiable reaches it (BlockGrad)
                 continue
             g = None if out_grads is None or self._loss_heads[i] else out_grads[i]

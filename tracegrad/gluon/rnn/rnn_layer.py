@@ -104,6 +104,16 @@ class _RNNLayer(HybridBlock):
 
     def __call__(self, inputs, states=None, sequence_length=None):
         skip_states = states is None
+        from ..symbolic_call import has_symbols
+        if has_symbols([inputs]):      # MXNet: the RNN op, zero begin states of batch 0
+            from ... import symbol
+            if skip_states:
+                states = self.begin_state(0, func=symbol.zeros)
+            states = [states] if isinstance(states, symbol.Symbol) else list(states)
+            args = [inputs] + states + ([sequence_length] if self._use_sequence_length else [])
+            flat = super().__call__(*args)
+            out, new_states = flat[0], [flat[i] for i in range(1, len(states) + 1)]
+            return out if skip_states else (out, new_states)
         if not isinstance(inputs, NDArray) or inputs.ndim != 3:
             raise MXNetError(f"{self.name}: inputs must be a 3-d NDArray in layout "
                              f"{self._layout}, got {getattr(inputs, 'shape', inputs)!r}")

@@ -64,7 +64,8 @@ class _FileDataset(Dataset):
 
 
 def _read_idx(path, magic, dims):
-    with gzip.open(path, "rb") as f:
+    """The uint8 array of an idx file (gzip-compressed when its name ends with .gz)."""
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "rb") as f:
         raw = f.read()
     header = 4 * (1 + len(dims))
     if len(raw) < header:
