@@ -296,3 +296,31 @@ def test_module_executor_compiles_its_graph_and_trains_as_node_by_node(monkeypat
     for k in off:
         np.testing.assert_allclose(on[k].asnumpy(), off[k].asnumpy(), rtol=1e-4, atol=1e-5,
                                    err_msg=k)
+
+
+def test_an_optimizer_object_ignores_the_symbols_lr_mult_as_in_mxnet():
+    """MXNet's Module hands an Optimizer made outside it only idx2name: the variable's
+    __lr_mult__ reaches an optimizer made by name (created with sym=), not an object made
+    without sym, which updates the weight as if no multiplier were set."""
+    def weight_after_one_update(optimizer, **attrs):
+        data = mx.sym.var("data")
+        w = mx.sym.var("fc_weight", **attrs)
+        out = mx.sym.LinearRegressionOutput(
+            mx.sym.FullyConnected(data, weight=w, num_hidden=1, name="fc"), name="lro")
+        mod = mx.mod.Module(out, data_names=["data"], label_names=["lro_label"])
+        mod.bind(data_shapes=[("data", (4, 3))], label_shapes=[("lro_label", (4, 1))])
+        mod.init_params(mx.init.Constant(0.5))
+        mod.init_optimizer(optimizer=optimizer, optimizer_params=(
+            {"learning_rate": 0.1} if isinstance(optimizer, str) else None))
+        batch = mx.io.DataBatch([mx.nd.array(np.arange(12).reshape(4, 3) / 10)],
+                                [mx.nd.ones((4, 1))])
+        mod.forward(batch, is_train=True)
+        mod.backward()
+        mod.update()
+        return mod.get_params()[0]["fc_weight"].asnumpy()
+
+    plain = weight_after_one_update("sgd")
+    assert not np.allclose(plain, 0.5)
+    np.testing.assert_array_equal(weight_after_one_update("sgd", lr_mult=0.0), 0.5)
+    sgd = mx.optimizer.SGD(learning_rate=0.1, rescale_grad=0.25)
+    np.testing.assert_allclose(weight_after_one_update(sgd, lr_mult=0.0), plain, rtol=1e-6)

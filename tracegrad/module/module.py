@@ -362,6 +362,13 @@ class Module(BaseModule):
                               f"not normalized to 1.0/batch_size/num_workers "
                               f"({optimizer.rescale_grad} vs. {rescale}). Is this intended?",
                               stacklevel=2)
+            # an Optimizer made outside the Module knows the symbol's __lr_mult__ /
+            # __wd_mult__ only if it was made with sym=: its own multipliers by name decide
+            lr_mults = getattr(optimizer, "lr_mult", None) or {}
+            wd_mults = getattr(optimizer, "wd_mult", None) or {}
+            for p in trainable:
+                p.lr_mult = float(lr_mults.get(p.name, 1.0))
+                p.wd_mult = float(wd_mults.get(p.name, 1.0))
             self._trainer = Trainer(trainable, optimizer)
         else:
             raise MXNetError(f"init_optimizer: optimizer must be a name or an Optimizer, got "

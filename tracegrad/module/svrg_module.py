@@ -65,15 +65,14 @@ class SVRGModule(Module):
         """Zero the full-gradient averages and install the optimizer as MXNet's
         _SVRGOptimizer configures it (see the module docstring)."""
         self._param_dict = [{k: nd.zeros(v.shape) for k, v in self.get_params()[0].items()}]
-        for name in self._svrg_names():
-            p = self._params[name]
-            p.lr_mult = 1.0
-            p.wd_mult = 1.0 if (not isinstance(optimizer, str)
-                                or name.endswith(("_weight", "_gamma"))) else 0.0
         if isinstance(optimizer, str):
             params = dict(optimizer_params or {})
             params.setdefault("rescale_grad", 1.0 / self._data_shapes[0].shape[0])
             optimizer = opt.create(optimizer, **params)
+            # (created with param_idx2name: only *_weight / *_gamma decay; Module.init_optimizer
+            # takes an Optimizer object's multipliers by name)
+            optimizer.wd_mult.update({name: 0.0 for name in self._svrg_names()
+                                      if not name.endswith(("_weight", "_gamma"))})
             super().init_optimizer(kvstore, optimizer, optimizer_params, force_init)
             return
         with warnings.catch_warnings():   # (MXNet checks the wrapper's rescale_grad)
