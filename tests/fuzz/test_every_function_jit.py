@@ -225,6 +225,18 @@ CALLS = {
     "amp_cast": (X, {"dtype": "float16"}, ()),
     "amp_multicast": (lambda: [f32(3, 4), f32(2).astype(np.float64)], {"num_outputs": 2}, ()),
     "khatri_rao": (lambda: [f32(2, 3), f32(4, 3)], {}, ()),
+    # densities of samples (random_pdf.py): parameters of the samples' leading shape
+    "random_pdf_uniform": (lambda: [f32(2, 3), f32(2, lo=0.0, hi=0.4), f32(2, lo=2.5, hi=3.0)],
+                           {}, ()),
+    "random_pdf_normal": (lambda: [f32(2, 3), f32(2), f32(2)], {"is_log": True}, ()),
+    "random_pdf_gamma": (lambda: [f32(2, 3), f32(2), f32(2)], {}, ()),
+    "random_pdf_exponential": (lambda: [f32(2, 3), f32(2)], {}, ()),
+    "random_pdf_poisson": (lambda: [idx(2, 3, high=5).astype(np.float32), f32(2)], {}, ()),
+    "random_pdf_negative_binomial": (
+        lambda: [idx(2, 3, high=5).astype(np.float32), f32(2), f32(2, lo=0.2, hi=0.8)], {}, ()),
+    "random_pdf_generalized_negative_binomial": (
+        lambda: [idx(2, 3, high=5).astype(np.float32), f32(2), f32(2)], {}, ()),
+    "random_pdf_dirichlet": (lambda: [f32(2, 3, 4, lo=0.1, hi=0.9), f32(2, 4)], {}, ()),
     # nn and vision operators (nd_nn_more.py, nd_spatial.py, nd_roi.py)
     "softmin": (X, {"axis": 0, "temperature": 2.0}, ()),
     "LRN": (lambda: [f32(2, 5, 3, 3)], {"nsize": 3, "alpha": 0.1}, ()),

@@ -538,7 +538,17 @@ def _table():
                dict(axis=_axis, temperature=_opt(_float()), dtype=_opt(_dtype),
                     use_length=_opt(_bool))),
     ]
+    # densities of samples (random_pdf.py), MXNet's canonical names _random_pdf_<distr>
+    for distr, params in _PDF_PARAMS.items():
+        specs.append(OpSpec(f"_random_pdf_{distr}", getattr(nd, f"random_pdf_{distr}"),
+                            ("sample",) + params, dict(is_log=_bool)))
     return {s.name: s for s in specs}
+
+
+_PDF_PARAMS = {"uniform": ("low", "high"), "normal": ("mu", "sigma"),
+               "gamma": ("alpha", "beta"), "exponential": ("lam",), "poisson": ("lam",),
+               "negative_binomial": ("k", "p"),
+               "generalized_negative_binomial": ("mu", "alpha"), "dirichlet": ("alpha",)}
 
 
 # MXNet names an op is also called by (the file and tojson use the canonical name)
@@ -558,6 +568,7 @@ ALIASES = {
     "_ModScalar": "_mod_scalar", "_RModScalar": "_rmod_scalar",
     "_MaximumScalar": "_maximum_scalar", "_MinimumScalar": "_minimum_scalar",
     "_Hypot": "_hypot", "_HypotScalar": "_hypot_scalar",
+    **{f"random_pdf_{d}": f"_random_pdf_{d}" for d in _PDF_PARAMS},
     "_EqualScalar": "_equal_scalar", "_NotEqualScalar": "_not_equal_scalar",
     "_GreaterScalar": "_greater_scalar", "_GreaterEqualScalar": "_greater_equal_scalar",
     "_LesserScalar": "_lesser_scalar", "_LesserEqualScalar": "_lesser_equal_scalar",
