@@ -7,11 +7,12 @@ along the last axis, which the density consumes.
 Written as composites of recorded ops, so they trace, compile and differentiate. As in
 MXNet's kernels: uniform's density does not check the support, gamma's beta is a rate, and
 the discrete distributions (poisson, the negative binomials) give the sample no gradient.
-Imported into `nd`.
+Imported into `nd`; `out=` and MXNet's other common keywords go through op_kwargs.
 """
 import math
 
 from .base import MXNetError
+from .op_kwargs import redo as _redo
 
 __all__ = ["random_pdf_uniform", "random_pdf_normal", "random_pdf_gamma",
            "random_pdf_exponential", "random_pdf_poisson", "random_pdf_negative_binomial",
@@ -56,6 +57,8 @@ def _finish(log_density, is_log):
 
 def random_pdf_uniform(sample, low, high, is_log=False, **kwargs):
     """1 / (high - low) for every sample (the support is not checked, as in MXNet)."""
+    if kwargs:
+        return _redo(random_pdf_uniform, locals())
     nd = _nd()
     lo, hi = _spread("random_pdf_uniform", sample, [low, high])
     width = nd.broadcast_to(hi - lo, tuple(sample.shape))
@@ -64,6 +67,8 @@ def random_pdf_uniform(sample, low, high, is_log=False, **kwargs):
 
 def random_pdf_normal(sample, mu, sigma, is_log=False, **kwargs):
     """exp(-(x - mu)^2 / (2 sigma^2)) / (sqrt(2 pi) sigma)."""
+    if kwargs:
+        return _redo(random_pdf_normal, locals())
     nd = _nd()
     m, s = _spread("random_pdf_normal", sample, [mu, sigma])
     z = (sample - m) / s
@@ -72,6 +77,8 @@ def random_pdf_normal(sample, mu, sigma, is_log=False, **kwargs):
 
 def random_pdf_gamma(sample, alpha, beta, is_log=False, **kwargs):
     """beta^alpha x^(alpha - 1) exp(-beta x) / Gamma(alpha) (beta a rate, as MXNet's kernel)."""
+    if kwargs:
+        return _redo(random_pdf_gamma, locals())
     nd = _nd()
     a, b = _spread("random_pdf_gamma", sample, [alpha, beta])
     lpdf = a * nd.log(b) + (a - 1) * nd.log(sample) - b * sample - nd.gammaln(a)
@@ -80,6 +87,8 @@ def random_pdf_gamma(sample, alpha, beta, is_log=False, **kwargs):
 
 def random_pdf_exponential(sample, lam, is_log=False, **kwargs):
     """lam exp(-lam x)."""
+    if kwargs:
+        return _redo(random_pdf_exponential, locals())
     nd = _nd()
     (rate,) = _spread("random_pdf_exponential", sample, [lam])
     return _finish(nd.log(rate) - rate * sample, is_log)
@@ -87,6 +96,8 @@ def random_pdf_exponential(sample, lam, is_log=False, **kwargs):
 
 def random_pdf_poisson(sample, lam, is_log=False, **kwargs):
     """lam^x exp(-lam) / x!; the sample gets no gradient."""
+    if kwargs:
+        return _redo(random_pdf_poisson, locals())
     nd = _nd()
     (rate,) = _spread("random_pdf_poisson", sample, [lam])
     x = nd.stop_gradient(sample)
@@ -101,6 +112,8 @@ def _negative_binomial_log(nd, x, k, p):
 def random_pdf_negative_binomial(sample, k, p, is_log=False, **kwargs):
     """Gamma(x + k) / (x! Gamma(k)) p^k (1 - p)^x: x failures before the k-th success of
     probability p; the sample gets no gradient."""
+    if kwargs:
+        return _redo(random_pdf_negative_binomial, locals())
     nd = _nd()
     limit, prob = _spread("random_pdf_negative_binomial", sample, [k, p])
     return _finish(_negative_binomial_log(nd, nd.stop_gradient(sample), limit, prob), is_log)
@@ -109,6 +122,8 @@ def random_pdf_negative_binomial(sample, k, p, is_log=False, **kwargs):
 def random_pdf_generalized_negative_binomial(sample, mu, alpha, is_log=False, **kwargs):
     """The negative binomial of mean mu and dispersion alpha: k = 1 / alpha,
     p = 1 / (1 + alpha mu); the sample gets no gradient."""
+    if kwargs:
+        return _redo(random_pdf_generalized_negative_binomial, locals())
     nd = _nd()
     m, a = _spread("random_pdf_generalized_negative_binomial", sample, [mu, alpha])
     limit, prob = 1.0 / a, 1.0 / (m * a + 1.0)
@@ -119,6 +134,8 @@ def random_pdf_dirichlet(sample, alpha, is_log=False, **kwargs):
     """Gamma(sum alpha) / prod Gamma(alpha_j) * prod x_j^(alpha_j - 1) over the last axis
     (the samples are not checked to lie on the simplex, as in MXNet). A single vector sample
     gives shape (1,)."""
+    if kwargs:
+        return _redo(random_pdf_dirichlet, locals())
     nd = _nd()
     (a,) = _spread("random_pdf_dirichlet", sample, [alpha], vector=True)
     lpdf = nd.sum((a - 1) * nd.log(sample), axis=-1) + \

@@ -186,3 +186,12 @@ def test_parameter_shapes_are_checked():
         nd.random_pdf_gamma(x, nd.ones((2,)), nd.ones((1,)))
     with pytest.raises(MXNetError, match="random_pdf_dirichlet"):
         nd.random_pdf_dirichlet(nd.ones((2, 3)), nd.ones((2,)))
+
+
+def test_out_and_unknown_keywords():
+    out = nd.zeros((1, 3))
+    got = nd.random_pdf_exponential(nd.array([[1, 2, 3]]), nd.array([1]), out=out)
+    assert got is out
+    np.testing.assert_allclose(out.asnumpy(), np.exp(-np.array([[1, 2, 3]])), rtol=1e-6)
+    with pytest.raises(TypeError, match="bogus"):
+        nd.random_pdf_normal(nd.ones((1, 2)), nd.ones((1,)), nd.ones((1,)), bogus=1)
