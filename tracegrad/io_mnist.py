@@ -8,24 +8,8 @@ batch_size is never given (no padding)."""
 import numpy as np
 
 from . import nd
+from .gluon.data.vision.datasets import _read_idx
 from .io import DataBatch, DataDesc, DataIter
-
-
-def _read(path, magic, ndim, who):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise FileNotFoundError(f"{who}: cannot read {path!r}: {e}") from None
-    header = 4 * (1 + ndim)
-    fields = np.frombuffer(raw[:header], dtype=">u4") if len(raw) >= header else ()
-    if len(fields) != 1 + ndim or fields[0] != magic:
-        raise ValueError(f"{who}: {path!r} is not an MNIST idx file (magic {magic})")
-    shape = tuple(int(v) for v in fields[1:])
-    body = np.frombuffer(raw, dtype=np.uint8, offset=header)
-    if body.size < int(np.prod(shape)):
-        raise ValueError(f"{who}: {path!r} holds {body.size} bytes for shape {shape}")
-    return body[:int(np.prod(shape))].reshape(shape)
 
 
 class MNISTIter(DataIter):
@@ -41,8 +25,8 @@ class MNISTIter(DataIter):
             raise ValueError(f"{who}: batch_size must be at least 1, got {batch_size!r}")
         if not 0 <= int(part_index) < int(num_parts):
             raise ValueError(f"{who}: part_index {part_index} is not in [0, {num_parts})")
-        images = _read(image, 2051, 3, who)
-        labels = _read(label, 2049, 1, who)
+        images = _read_idx(image, 2051, (None, None, None))
+        labels = _read_idx(label, 2049, (None,))
 
         def part(n):
             return (int(n / num_parts * part_index), int(n / num_parts * (part_index + 1)))

@@ -103,14 +103,20 @@ def _diagonal_mask(n, offset):
     return F.eq(F.add(F.iota(shape=(n, n), axis=0), offset), F.iota(shape=(n, n), axis=1))
 
 
+def _square_offset(who, A, offset):
+    """(n, offset) of A's n x n matrices, an offset diagonal of which an extraction reads."""
+    n, k = A.shape[-1], int(offset)
+    if A.ndim < 2 or A.shape[-2] != n or abs(k) >= n:
+        raise MXNetError(f"linalg.{who}: needs square matrices and |offset| < {n}, got "
+                         f"shape {A.shape} and offset {k}")
+    return n, k
+
+
 def extractdiag(A, offset=0, **kwargs):
     """The `offset`-th diagonal of each square matrix (above the main one when positive)."""
     if kwargs:
         return _redo(extractdiag, locals())
-    n, k = A.shape[-1], int(offset)
-    if A.ndim < 2 or A.shape[-2] != n or abs(k) >= n:
-        raise MXNetError(f"linalg.extractdiag: needs square matrices and |offset| < {n}, got "
-                         f"shape {A.shape} and offset {k}")
+    n, k = _square_offset("extractdiag", A, offset)
     rows = F.sum(F.where(_diagonal_mask(n, k), A, 0.0), axes=(A.ndim - 1,))
     if k == 0:
         return rows
@@ -155,10 +161,7 @@ def extracttrian(A, offset=0, lower=True, **kwargs):
     m (m + 1) / 2 entries, m = n - |offset|, in MXNet's order (_trian_positions)."""
     if kwargs:
         return _redo(extracttrian, locals())
-    n, k = A.shape[-1], int(offset)
-    if A.ndim < 2 or A.shape[-2] != n or abs(k) >= n:
-        raise MXNetError(f"linalg.extracttrian: needs square matrices and |offset| < {n}, got "
-                         f"shape {A.shape} and offset {k}")
+    n, k = _square_offset("extracttrian", A, offset)
     from .nd import array
     flat = F.reshape(A, shape=A.shape[:-2] + (n * n,))
     return F.take(flat, array(_trian_positions(n, k, bool(lower)), dtype=np.int64),

@@ -100,14 +100,24 @@ def _lazy_rows(optimizer, grad):
     return None
 
 
+def state_rows(state, rows):
+    """The listed rows of every array of an optimizer state (copies), the structure kept."""
+    return _map_state(lambda a: a[rows], state)
+
+
+def write_state_rows(state, part, rows):
+    """state_rows' arrays (updated) written back into the state's rows."""
+    for a, p in zip(_arrays_of(state), _arrays_of(part)):
+        a[rows] = p
+
+
 def _update_rows(update, self, index, rows, weight, grad, state):
     """update() on the listed rows of the weight, gradient and states, written back."""
-    part = _map_state(lambda a: a[rows], state)
+    part = state_rows(state, rows)
     w = weight[rows]
     update(self, index, w, grad[rows], part)
     weight[rows] = w
-    for a, p in zip(_arrays_of(state), _arrays_of(part)):
-        a[rows] = p
+    write_state_rows(state, part, rows)
 
 
 def _takes_numpy(method):

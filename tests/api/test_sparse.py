@@ -357,3 +357,22 @@ def test_captured_steps_with_a_sparse_embedding_match_capture_off(hybridize):
     assert captured >= 5
     for a, b in zip(on, off):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_a_float16_sparse_embedding_updates_lazily_under_multi_precision():
+    """multi_precision's state (a float32 master copy and the momentum) is cut to the
+    looked-up rows and written back like any other state: rows 1 and 3 move, row 0 stays."""
+    emb = gluon.nn.Embedding(10, 4, sparse_grad=True, dtype="float16")
+    emb.initialize(mx.init.Constant(0.5))
+    trainer = gluon.Trainer(emb.collect_params(), "sgd",
+                            {"learning_rate": 0.1, "momentum": 0.9, "multi_precision": True})
+    x = nd.array([[1, 3]])
+    for _ in range(2):
+        with autograd.record():
+            y = emb(x).astype("float32").sum()
+        y.backward()
+        trainer.step(1)
+    w = emb.weight.data().asnumpy()
+    # momentum m1 = -lr g = -0.1, m2 = 0.9 m1 - 0.1 = -0.19: 0.5 - 0.1 - 0.19
+    np.testing.assert_allclose(w[[1, 3]], 0.21, rtol=1e-3)
+    np.testing.assert_array_equal(w[[0, 2, 4]], 0.5)

@@ -317,29 +317,6 @@ def _row_state(state):
     return isinstance(state, (tuple, list)) and all(map(_row_state, state))
 
 
-def _rows_of(state, rows):
-    if state is None:
-        return None
-    if isinstance(state, (tuple, list)):
-        return type(state)(_rows_of(s, rows) for s in state)
-    if isinstance(state, NDArray):
-        return wrap(state._data[rows])
-    return state[rows]
-
-
-def _write_rows(state, part, rows):
-    if state is None:
-        return
-    if isinstance(state, (tuple, list)):
-        for s, q in zip(state, part):
-            _write_rows(s, q, rows)
-        return
-    if isinstance(state, NDArray):
-        state._data[rows] = part._data
-    else:
-        state[rows] = part
-
-
 def _update_present_rows(optimizer, i, p, states, by_ndarray):
     """Parameter i's update on the rows its gradient holds (the rows with a nonzero
     gradient: those a batch looked up); the other rows and their states are left as they
@@ -347,7 +324,7 @@ def _update_present_rows(optimizer, i, p, states, by_ndarray):
     var = p._data._var
     grad, weight = var.grad, p._data._data
     rows = np.flatnonzero(np.any(grad.reshape(grad.shape[0], -1) != 0, axis=1))
-    w, g, st = weight[rows], grad[rows], _rows_of(states[i], rows)
+    w, g, st = weight[rows], grad[rows], opt.state_rows(states[i], rows)
     if by_ndarray:
         w_nd = wrap(w)
         optimizer.update_multi_precision(i, w_nd, wrap(g), st)
@@ -355,7 +332,7 @@ def _update_present_rows(optimizer, i, p, states, by_ndarray):
     else:
         optimizer.update(i, w, g, st)
     weight[rows] = w
-    _write_rows(states[i], st, rows)
+    opt.write_state_rows(states[i], st, rows)
     if type(var) is _GradVar:
         var.fresh = False
 
