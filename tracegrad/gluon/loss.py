@@ -20,6 +20,7 @@ from ..ir import composites as C
 from ..ir.types import dtype_name
 from . import functional
 from .block import HybridBlock
+from .symbolic_call import has_symbols
 
 
 def _apply_weighting(F, loss, weight=None, sample_weight=None):
@@ -41,11 +42,6 @@ def _reshape_like(F, x, y):
     return (F.npx if hasattr(F, "npx") else F).reshape_like(x, y)
 
 
-def _symbolic(*xs):
-    from ..symbol.symbol import Symbol
-    return any(isinstance(x, Symbol) for x in xs)
-
-
 def _describe(x):
     return f"{dtype_name(np.dtype(x.dtype))}[{','.join(map(str, x.shape))}]"
 
@@ -61,7 +57,7 @@ class Loss(HybridBlock):
         """label reshaped to pred's shape (MXNet losses accept (N,) labels for (N, 1) preds).
         The reshape primitive itself: the shape is known, so nd.reshape's special codes (which
         would also read a 0 in an empty batch's shape as 'copy') are not wanted per step."""
-        if _symbolic(label, pred):
+        if not isinstance(pred, NDArray) and has_symbols((label, pred)):   # (mx.sym)
             return _same_size(self, "label", label, pred)
         if label.shape == pred.shape:
             return label
@@ -177,7 +173,7 @@ def _same_size(loss, name, x, pred):
     """`x` reshaped to pred's shape, or a clear error naming the loss and both arrays. On
     mx.sym Symbols (a loss called on a network's Symbol for a Module), which have no
     shapes yet: reshape_like, as MXNet's _reshape_like emits."""
-    if _symbolic(x, pred):
+    if not isinstance(pred, NDArray) and has_symbols((x, pred)):
         from .. import symbol
         return symbol.reshape_like(x, pred)
     if x.shape == pred.shape:
