@@ -37,9 +37,6 @@ _F16 = np.dtype(np.float16)
 _I32 = np.dtype(np.int32)
 
 
-_F16 = np.dtype(np.float16)
-
-
 def saturating_int(x, dtype=np.int64):
     """Floats to integers as compiled code converts them (llvm.fptosi.sat): toward zero,
     values beyond the integer range to its nearest end, NaN to 0. numpy's astype leaves those
