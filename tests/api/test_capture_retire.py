@@ -149,3 +149,24 @@ def test_a_plan_used_often_may_stay_idle_as_long_as_it_was_used():
     np.testing.assert_allclose(g, _want(step.w.asnumpy(), step.x.asnumpy()), rtol=1e-6)
     _noise(n + 1)                  # now idle longer than it was used (n + 1 captures)
     assert _n_plans() == 0 and not _hooked()
+
+
+def test_a_thread_that_ends_with_plans_takes_its_hooks_with_it():
+    """A thread that trained (and learned a plan) and then ended must not leave the eager
+    hooks installed for the rest of the process: every eager op would pay their check."""
+    import gc
+    import threading
+    result = {}
+
+    def train():
+        step = _Step()
+        result["captured"] = sum(step()[0] for _ in range(6))
+        result["hooked"] = _hooked()
+
+    t = threading.Thread(target=train)
+    t.start()
+    t.join()
+    del t
+    gc.collect()
+    assert result == {"captured": 3, "hooked": True}
+    assert not _hooked()

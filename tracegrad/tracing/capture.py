@@ -689,6 +689,21 @@ class _State(threading.local):
         self.seen = {}   # (id(adjoint), id()s of the variables) -> [adjoint, backward passes
         #                  that used it with those variables, weak references to them]
         self.side = []   # tape values assign_state wrote since the last backward
+        # this thread's plans die with it: its ident must then leave _PLANNING, or the eager
+        # hooks would stay installed for every other thread for the rest of the process
+        self.thread_alive = _ThreadAlive()
+        weakref.finalize(self.thread_alive, _thread_ended, threading.get_ident()).atexit = False
+
+
+class _ThreadAlive:
+    """Lives exactly as long as one thread's capture state."""
+
+
+def _thread_ended(ident):
+    _PLANNING.discard(ident)
+    if not _PLANNING:
+        _array.set_defer_hook(None)
+        _compiled.DEFER_CALL = None
 
 
 _STATE = _State()
