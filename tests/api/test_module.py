@@ -236,7 +236,8 @@ def test_makeloss_module_without_labels():
     w, b = params["fc_weight"].asnumpy(), params["fc_bias"].asnumpy()
     mod.forward(mx.io.DataBatch([nd.array(X)]), is_train=True)
     fc_out = X.astype(np.float64) @ w.T.astype(np.float64) + b
-    np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), fc_out ** 2, rtol=1e-5)
+    # (atol: an output near 0 is a float32 sum that cancelled; its error is absolute)
+    np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), fc_out ** 2, rtol=1e-5, atol=1e-6)
     mod.backward()
     mod.update()
     # MakeLoss(normalization='batch'): d/dfc = 2 fc / 8, summed over the batch for the bias
