@@ -54,12 +54,3 @@ def test_guards_of_many_inputs_name_the_one_that_differs():
         wrong[k] = bad
         with pytest.raises(TypeError, match=rf"parameter %p{k} .*expects"):
             f(*wrong)
-
-
-def test_large_modules_are_built_at_o2_small_ones_at_o3():
-    small = "\n".join(f"\ndefine void @f{i}() {{\n  ret void\n}}" for i in range(3))
-    large = "\n".join(f"\ndefine void @f{i}() {{\n  ret void\n}}"
-                      for i in range(target.LARGE_MODULE_FUNCTIONS + 1))
-    assert target.opt_level(small) == target.OPT_LEVEL == 3
-    assert target.opt_level(large) == 2
-    target.compile_object(large)            # builds and emits at that level

@@ -44,9 +44,8 @@ class CompiledModule:
         return self._llvm_ir
 
     def assembly(self) -> str:
-        from .target import opt_level, optimize, parse, target_machine
-        level = opt_level(self.llvm_ir)
-        return target_machine(level).emit_assembly(optimize(parse(self.llvm_ir), level))
+        from .target import optimize, parse, target_machine
+        return target_machine().emit_assembly(optimize(parse(self.llvm_ir)))
 
     def memory_plan(self) -> dict:
         """What one call needs: `arena_bytes` of scratch (allocated once, reused by every

@@ -12,7 +12,7 @@ import os
 
 import llvmlite.binding as llvm
 
-OPT_LEVEL = 3
+OPT_LEVEL = 2      # (see optimize)
 BLAS_SYMBOLS = {"sgemm": "tracegrad_sgemm", "dgemm": "tracegrad_dgemm",
                 "sgemv": "tracegrad_sgemv", "dgemv": "tracegrad_dgemv"}
 
@@ -118,27 +118,20 @@ def parse(ir_text: str):
     return module
 
 
-# A module of more step functions than this (a whole ResNet's forward or backward) is built
-# with O2 and no loop unrolling, in code generation too. Its time in LLVM grows with every
-# function, and O3's extra work (unrolling constant-trip loops, more inlining) bought nothing
-# measured on such graphs: ResNet-18 inference 25 ms and a LeNet-5 training step 13 ms of CPU
-# either way, while compiling them took 4-5x and 2.3x longer (bench/bench_cnn.py
-# --compile-time). Small graphs (a fused step, an MLP) keep O3: they compile in a blink.
-LARGE_MODULE_FUNCTIONS = 24
-
-
-def opt_level(ir_text: str) -> int:
-    """The optimisation level for this module: OPT_LEVEL, or 2 for a large one."""
-    return 2 if ir_text.count("\ndefine ") > LARGE_MODULE_FUNCTIONS else OPT_LEVEL
-
-
 def optimize(module, level=OPT_LEVEL):
-    """The new pass manager's default pipeline at `level` with loop and SLP vectorisation
-    (and loop unrolling at O3)."""
+    """The new pass manager's default pipeline at `level`, with loop and SLP vectorisation.
+
+    O2 without loop unrolling (the vectoriser still interleaves): O3's extra work, unrolling
+    constant-trip loops and inlining harder, bought nothing measured on our kernels, while it
+    made every compile 30-40% longer (a hybridized block's first call, an eager adjoint's 8th
+    run). Measured in alternating processes: elementwise transcendentals and the fused 2^24
+    workload (CPU time), sin over large arguments, LeNet-5 and ResNet-18 steps, the LSTM
+    language model: every difference within the run-to-run noise. ResNet-18's modules
+    compiled 4-5x faster at O2 (bench/bench_cnn.py --compile-time)."""
     pto = llvm.create_pipeline_tuning_options(speed_level=level)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
-    pto.loop_unrolling = level >= 3
+    pto.loop_unrolling = False
     pb = llvm.create_pass_builder(target_machine(level), pto)
     pb.getModulePassManager().run(module, pb)
     return module
@@ -146,9 +139,8 @@ def optimize(module, level=OPT_LEVEL):
 
 def compile_object(ir_text: str) -> tuple:
     """LLVM IR text -> (optimised IR text, native object bytes)."""
-    level = opt_level(ir_text)
-    module = optimize(parse(ir_text), level)
-    return str(module), target_machine(level).emit_object(module)
+    module = optimize(parse(ir_text))
+    return str(module), target_machine().emit_object(module)
 
 
 class JitObject:
