@@ -1,11 +1,11 @@
 """What keeps the first call of a deep network short: identical step functions emitted once,
-input guards in one shared checker, large modules built at O2 (codegen/entry.py, target.py)."""
+input guards in one shared checker, modules built at O2 (codegen/entry.py, target.py)."""
 import re
 
 import numpy as np
 import pytest
 
-from tracegrad.codegen import compile_function, target
+from tracegrad.codegen import compile_function
 from tracegrad.ir import Builder, TensorType
 from tracegrad.runtime.native import NativeFunction
 
