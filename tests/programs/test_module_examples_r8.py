@@ -9,6 +9,7 @@ batches and checked against numpy statements of MXNet's formulas."""
 import struct
 
 import numpy as np
+import pytest
 
 import tracegrad as mx
 
@@ -359,7 +360,6 @@ def test_gpu_context_exists_without_a_gpu_and_fails_only_when_used():
     # example/recommenders/matrix_fact.py: def train(..., ctx=mx.gpu(0), ...) at import time
     ctx = mx.gpu(0)
     assert str(ctx) == "gpu(0)" and ctx.device_type == "gpu" and ctx != mx.cpu()
-    import pytest
     with pytest.raises(mx.MXNetError, match="CPU only"):
         mx.nd.ones((2,), ctx=ctx)
 
@@ -416,3 +416,30 @@ def test_vae_gan_patterns_exec_group_grads_and_a_data_only_iterator():
     np.testing.assert_allclose(group.grad_arrays[0][0].asnumpy(), 2 * y.T @ np.ones((2, 3)),
                                rtol=1e-6)
     np.testing.assert_allclose(group.param_arrays[0][0].asnumpy(), w)
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (2, True), (3, False)])
+def test_recurrent_layers_on_symbols_infer_their_deferred_weights(layer, num_layers,
+                                                                   bidirectional):
+    # demo2-dssm plots its network: infer_shape must size the first layer's input weights
+    # (deferred: `(4*H, 0)`) backwards from the RNN op's parameters, as MXNet's
+    # _rnn_param_concat and Reshape do; a bidirectional layer's two share the rest
+    net = getattr(mx.gluon.rnn, layer)(6, num_layers, layout="NTC", bidirectional=bidirectional)
+    net.initialize()
+    out = net(mx.sym.var("data"))
+    arg_shapes, out_shapes, _ = out.infer_shape(data=(2, 5, 3))
+    got = dict(zip(out.list_arguments(), arg_shapes))
+    want = net(mx.nd.ones((2, 5, 3)))       # (eager: the deferred shapes now known)
+    assert {k: got[k] for k in net.collect_params()} == \
+        {k: p.shape for k, p in net.collect_params().items()}
+    assert out_shapes == [want.shape]
+
+
+def test_a_concatenation_that_cannot_hold_the_parameters_is_reported():
+    w = mx.sym.var("w", shape=(4, 0))
+    b = mx.sym.var("b", shape=(5,))
+    flat = mx.sym._internal._rnn_param_concat(mx.sym.reshape(w, shape=-1), b, dim=0)
+    with pytest.raises(mx.MXNetError, match="cannot hold"):
+        mx.sym.RNN(mx.sym.var("data"), flat, mx.sym.var("s"), state_size=2, num_layers=1,
+                   mode="rnn_tanh").infer_shape(data=(3, 2, 3), s=(1, 2, 2))

@@ -46,6 +46,67 @@ def var_dtype_attr(node):
     return None
 
 
+def _partial_shape_attr(node):
+    """A variable's __shape__ with its unknown dims as 0 (a Gluon parameter whose input size
+    is deferred: `(32, 0)`), or None."""
+    text = node.attrs.get("__shape__")
+    try:
+        shape = parse_literal(text) if text is not None else None
+    except LiteralError:
+        return None
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        return None
+    return shape
+
+
+def _backwards(entry, want, shapes, where):
+    """[(variable node, shape)]: the unsized variables behind `entry` whose shapes follow
+    from the entry's having shape `want`, as MXNet's backward shape inference gives them
+    through the chain a Gluon RNN layer builds for its fused op's `parameters`
+    (`_rnn_param_concat` of `Reshape(-1)`s of weights whose input size is deferred): a
+    concatenation with one input unknown gives it the rest of the axis; a reshape gives its
+    variable's one unknown dim the size left."""
+    node, k = _ops.behind(entry, _ops.SHAPE_KEEPING)
+    op = node.op and _ops.canonical(node.op)
+    if node.op is None:
+        if shapes[id(node)][0] is not None:
+            return []
+        partial = _partial_shape_attr(node)
+        if partial is None or len(partial) != len(want) or any(
+                p and p != w for p, w in zip(partial, want)):
+            return []
+        return [(node, want)]
+    if op in ("Concat", "concat", "_rnn_param_concat"):
+        ins = [shapes[id(c)][i] for c, i in node.inputs]
+        unknown = [j for j, s in enumerate(ins) if s is None]
+        axis = node.params.get("dim", 1)
+        # (MXNet's RNNParamConcatShape: a bidirectional layer's two first-layer weights are
+        # both unknown, and of one shape: they share what is left)
+        most = 2 if op == "_rnn_param_concat" else 1
+        if not 0 < len(unknown) <= most or not want or not -len(want) <= axis < len(want):
+            return []
+        axis %= len(want)
+        rest = want[axis] - sum(s[axis] for s in ins if s is not None and len(s) == len(want))
+        if rest <= 0 or rest % len(unknown) or any(
+                s is not None and len(s) != len(want) for s in ins):
+            raise MXNetError(f"{where}: its input of {want} cannot be the concatenation of "
+                             f"{[tuple(s) if s else None for s in ins]}")
+        part = want[:axis] + (rest // len(unknown),) + want[axis + 1:]
+        return [got for j in unknown for got in _backwards(node.inputs[j], part, shapes, where)]
+    if op in ("Reshape", "reshape") and node.inputs:
+        src, _ = _ops.behind(node.inputs[0], _ops.SHAPE_KEEPING)
+        partial = _partial_shape_attr(src) if src.op is None else None
+        if partial is None or shapes[id(src)][0] is not None or partial.count(0) != 1:
+            return []
+        size = int(np.prod(want, dtype=np.int64))
+        known = int(np.prod([d for d in partial if d], dtype=np.int64))
+        if known <= 0 or size % known:
+            raise MXNetError(f"{where}: '{src.name}' of shape {partial} cannot hold the "
+                             f"{size} elements its consumer needs")
+        return [(src, tuple(d or size // known for d in partial))]
+    return []
+
+
 def _zeros(shape, dtype, where):
     n = 1
     for d in shape:
@@ -98,7 +159,12 @@ def _passes(sym, known, types, sizes=None):
                         continue
                     # the argument itself, or one behind casts (AMP's amp_cast of a weight)
                     src = _ops.shape_source((c, i))
-                    if src is None or shapes[id(src)][0] is not None:
+                    if src is None:     # computed from arguments: size them backwards
+                        for var, s in _backwards((c, i), tuple(rule[slot]), shapes, where):
+                            shapes[id(var)] = [_ops.check_shape_size(s, f"'{var.name}'")]
+                            changed = True
+                        continue
+                    if shapes[id(src)][0] is not None:
                         continue
                     s = rule[slot]
                     if any(not isinstance(d, int) or d < 0 for d in s):
