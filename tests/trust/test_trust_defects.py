@@ -243,6 +243,10 @@ def test_hybridized_block_wrong_inputs_are_named():
     with pytest.raises(mx.base.MXNetError, match="numpy.ndarray"):
         net(np.ones((1, 3)))
     assert net(x).shape == (1, 2)  # and it still works
+    for hybridized in (True, False):    # MXNet's HybridBlock.forward raises ValueError here
+        net.hybridize(hybridized)
+        with pytest.raises(ValueError, match="must be an NDArray, got int 3"):
+            net(3)
 
 
 def test_sequential_takes_its_first_childs_inputs():

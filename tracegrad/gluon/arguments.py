@@ -10,6 +10,11 @@ from ..array import NDArray
 from ..base import MXNetError
 from ..tracing.jit import STRUCTURE_VERSION
 
+
+class BlockInputError(MXNetError, ValueError):
+    """A block given no array where MXNet's HybridBlock.forward raises ValueError (no NDArray
+    and no Symbol among the inputs); code catching either type still catches it."""
+
 _ARITY: dict = {}  # block class -> (min, max or None, input names)
 
 
@@ -114,4 +119,4 @@ def check_inputs(block, args):
         if not _acceptable(a, NDArray) or (i == 0 and names and not _arrays(a, NDArray) and not
                                             (a is None and _arrays(list(args[1:]), NDArray))):
             label = names[i] if i < len(names) else f"#{i}"
-            raise MXNetError(f"input {label!r} must be an NDArray, got {_kind(a)}")
+            raise BlockInputError(f"input {label!r} must be an NDArray, got {_kind(a)}")
