@@ -428,7 +428,8 @@ class NDArray:
             return None
         if var.grad_stype is not None:      # attach_grad(stype='row_sparse' / 'csr')
             from .sparse import storage_view
-            return storage_view(var.grad, var.grad_stype)
+            from .sparse_rows import looked_up
+            return storage_view(var.grad, var.grad_stype, looked_up(var))
         return wrap(var.grad)
 
     @property

@@ -14,6 +14,7 @@ from .ir.types import parse_type
 from .runtime import tape
 from .runtime.handles import OutCall, register, resolve
 from .runtime.tape import STATE
+from .sparse_rows import _MARKS as _ROW_MARKS, reset as _reset_row_marks
 
 _GRAD_REQS = ("write", "add", "null")
 
@@ -67,8 +68,11 @@ class _scope:
             # a jitted function recording its own graph in a call outside record(): the
             # compiled call would return untracked outputs (eager's are recorded)
             raise SideEffect("autograd.record() in a call made outside record()")
-        if self.recording and not state.recording and CAPTURE.state.step is not None:
-            CAPTURE.materialize("a new record() scope began while a step was pending")
+        if self.recording and not state.recording:
+            if CAPTURE.state.step is not None:
+                CAPTURE.materialize("a new record() scope began while a step was pending")
+            if _ROW_MARKS:      # the rows Embedding looks up in this graph (sparse_rows.py)
+                _reset_row_marks()
         self.prev = (state.recording, state.training)
         if self.recording is not None:
             state.recording = self.recording

@@ -409,10 +409,11 @@ def from_file(record):
     return _make(_CLASS[record.stype], record.dense, record.stored)
 
 
-def storage_view(values, stype):
+def storage_view(values, stype, stored=None):
     """A sparse array of `stype` over the numpy array `values` itself (a gradient buffer, a
-    stored value), listing its nonzeros."""
-    return _make(_CLASS[stype], values)
+    stored value), listing its nonzeros and the `stored` entries (a row_sparse gradient:
+    the rows Embedding looked up, sparse_rows.py)."""
+    return _make(_CLASS[stype], values, stored)
 
 
 # ------------------------------------------------------------------ ops

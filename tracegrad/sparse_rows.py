@@ -1,0 +1,76 @@
+"""The rows a row_sparse gradient lists: those Embedding(sparse_grad=True) looked up.
+
+MXNet's Embedding backward with sparse_grad writes a row_sparse gradient whose indices are the
+unique looked-up indices (SparseEmbeddingOpBackwardRspImpl), including a row whose gradient
+values are all zero (a padding token whose loss is masked out). SGD and Adam with lazy_update
+update exactly those rows: such a row still gets weight decay and its momentum / moment update.
+tracegrad's gradients are dense, so the rows are marked as the forward looks them up:
+
+- a Variable whose gradient is row_sparse (tape.Variable, grad_stype='row_sparse') owns a
+  float32 vector `rows` of one count per weight row (`new_marks`);
+- nd.Embedding(sparse_grad=True) while recording adds its lookups' counts into it
+  (`mark`) through array.assign_state, a state update, so that a hybridized block's compiled
+  call and a captured step write it as eager code does (as BatchNorm's running statistics);
+- the outermost autograd.record() scope starts every vector from zero (`reset`): the
+  gradient backward writes (grad_req='write', as MXNet requires of it) is that graph's;
+- the gradient's listing (NDArray.grad, Parameter.grad) and the Trainer's lazy update read
+  the marked rows together with the rows whose gradient is nonzero (`looked_up`).
+"""
+import weakref
+
+import numpy as np
+
+from .array import F, assign_state, wrap
+
+# every marks vector alive (the outermost record() scope zeroes them): id -> NDArray
+_MARKS = weakref.WeakValueDictionary()
+
+
+def new_marks(grad):
+    """The marks vector of a row_sparse gradient buffer `grad` (None for a 0-d one)."""
+    if grad.ndim < 1:
+        return None
+    marks = wrap(np.zeros(grad.shape[0], dtype=np.float32))
+    _MARKS[id(marks)] = marks
+    return marks
+
+
+def mark(weight, data):
+    """Count the rows `data` (the indices, as Embedding reads them) looks up in the marks of
+    `weight`'s variable, when it has any."""
+    var = weight._var
+    marks = None if var is None else var.rows
+    if marks is None:
+        return
+    counts = F.scatter_add(F.broadcast_to(1.0, shape=tuple(data.shape)), data, axis=0,
+                           size=marks.shape[0])
+    assign_state(marks, F.add(marks, counts))
+
+
+def reset():
+    """Every marks vector back to zero (a new outermost record() scope). Reading `_data`
+    runs a captured step still writing one first."""
+    for marks in list(_MARKS.values()):
+        data = marks._data
+        if data.any():
+            data[...] = 0
+
+
+def looked_up(var):
+    """The boolean row mask `var`'s marks hold, or None when it has none."""
+    marks = var.rows
+    if marks is None:
+        return None
+    return marks._data != 0
+
+
+def listed_rows(grad, variables):
+    """The rows a row_sparse gradient `grad` (a numpy buffer) lists: those with a nonzero
+    value and those looked up in any of `variables` (a parameter's copies, whose gradients
+    were summed into it), ascending."""
+    listed = np.any(grad.reshape(grad.shape[0], -1) != 0, axis=1)
+    for var in variables:
+        looked = None if var is None else looked_up(var)
+        if looked is not None:
+            listed |= looked
+    return np.flatnonzero(listed)
