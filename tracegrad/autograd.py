@@ -68,11 +68,8 @@ class _scope:
             # a jitted function recording its own graph in a call outside record(): the
             # compiled call would return untracked outputs (eager's are recorded)
             raise SideEffect("autograd.record() in a call made outside record()")
-        if self.recording and not state.recording:
-            if CAPTURE.state.step is not None:
-                CAPTURE.materialize("a new record() scope began while a step was pending")
-            if _ROW_MARKS:      # the rows Embedding looks up in this graph (sparse_rows.py)
-                _reset_row_marks()
+        if self.recording and not state.recording and CAPTURE.state.step is not None:
+            CAPTURE.materialize("a new record() scope began while a step was pending")
         self.prev = (state.recording, state.training)
         if self.recording is not None:
             state.recording = self.recording
@@ -85,6 +82,18 @@ class _scope:
         return False
 
 
+class _record(_scope):
+    """record()'s scope: where recording starts, a new graph begins, and with it the rows
+    Embedding(sparse_grad=True) looks up (sparse_rows.py; not a trace's own scope)."""
+    __slots__ = ()
+
+    def __enter__(self):
+        _scope.__enter__(self)
+        if _ROW_MARKS and not self.prev[0] and not HOOKS.tracing:
+            _reset_row_marks()
+        return self
+
+
 def record(train_mode=True):
     """Record the ops run in this scope for a later backward(), in training mode by default.
 
@@ -92,7 +101,7 @@ def record(train_mode=True):
             y = net(x)
         y.backward()
     """
-    return _scope(True, train_mode)
+    return _record(True, train_mode)
 
 
 def pause(train_mode=False):

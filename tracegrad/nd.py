@@ -867,7 +867,7 @@ def Embedding(data, weight, input_dim=None, output_dim=None, sparse_grad=False, 
                          f"(input_dim, output_dim) = {want}")
     data = _bool_as_index(data)
     out = F.take(weight, data, axis=0)
-    if sparse_grad and STATE.recording:
+    if sparse_grad and STATE.recording and HOOKS.recorded:
         _sparse_rows.mark(weight, data)
     return out
 

@@ -21,6 +21,7 @@ import weakref
 import numpy as np
 
 from .array import F, assign_state, wrap
+from .index_checks import check_value_range
 
 # every marks vector alive (the outermost record() scope zeroes them): id -> NDArray
 _MARKS = weakref.WeakValueDictionary()
@@ -37,13 +38,17 @@ def new_marks(grad):
 
 def mark(weight, data):
     """Count the rows `data` (the indices, as Embedding reads them) looks up in the marks of
-    `weight`'s variable, when it has any."""
+    `weight`'s variable, when it has any. An index outside the rows is an error there, as in
+    MXNet's sparse backward ("Embedding input contains data out of bound"), eager and
+    compiled alike (index_checks.py)."""
     var = weight._var
     marks = None if var is None else var.rows
     if marks is None:
         return
-    counts = F.scatter_add(F.broadcast_to(1.0, shape=tuple(data.shape)), data, axis=0,
-                           size=marks.shape[0])
+    n = marks.shape[0]
+    data = check_value_range("Embedding", "data", data, 0, n - 1,
+                             f"the {n} rows of the weight, with sparse_grad=True")
+    counts = F.scatter_add(F.broadcast_to(1.0, shape=tuple(data.shape)), data, axis=0, size=n)
     assign_state(marks, F.add(marks, counts))
 
 
