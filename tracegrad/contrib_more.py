@@ -338,8 +338,10 @@ def SparseEmbedding(data, weight, input_dim, output_dim, deterministic=False, **
     row_sparse (Embedding with sparse_grad=True, sparse_rows.py). `deterministic` orders the
     gradient's accumulation on a GPU: no effect here. Its parameters have no sparse_grad
     (MXNet's parser rejects it, though the generated signature lists it)."""
-    if "sparse_grad" in kwargs:
-        raise MXNetError("SparseEmbedding: has no argument 'sparse_grad' (its gradient is "
-                         "always row_sparse; use Embedding(..., sparse_grad=...) instead)")
+    if kwargs:
+        if "sparse_grad" in kwargs:
+            raise MXNetError("SparseEmbedding: has no argument 'sparse_grad' (its gradient is "
+                             "always row_sparse; use Embedding(..., sparse_grad=...) instead)")
+        return _redo(SparseEmbedding, locals())
     return nd.Embedding(data, weight, input_dim=input_dim, output_dim=output_dim,
-                        sparse_grad=True, **kwargs)
+                        sparse_grad=True)
