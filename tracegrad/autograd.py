@@ -57,10 +57,11 @@ def is_training() -> bool:
 class _scope:
     """Set recording/training (None keeps it) for a `with` block; restores on exit. A plain
     class rather than @contextmanager: every training step enters one, so it must be cheap."""
-    __slots__ = ("recording", "training", "prev")
+    __slots__ = ("recording", "training", "prev", "new_graph")
 
-    def __init__(self, recording, training):
+    def __init__(self, recording, training, new_graph=False):
         self.recording, self.training = recording, training
+        self.new_graph = new_graph      # record()'s (not a trace's or create_graph's)
 
     def __enter__(self):
         state = STATE
@@ -68,8 +69,12 @@ class _scope:
             # a jitted function recording its own graph in a call outside record(): the
             # compiled call would return untracked outputs (eager's are recorded)
             raise SideEffect("autograd.record() in a call made outside record()")
-        if self.recording and not state.recording and CAPTURE.state.step is not None:
-            CAPTURE.materialize("a new record() scope began while a step was pending")
+        if self.recording and not state.recording:
+            if CAPTURE.state.step is not None:
+                CAPTURE.materialize("a new record() scope began while a step was pending")
+            if _ROW_MARKS and self.new_graph and not HOOKS.tracing:
+                # a new graph: the rows Embedding(sparse_grad=True) looks up (sparse_rows.py)
+                _reset_row_marks()
         self.prev = (state.recording, state.training)
         if self.recording is not None:
             state.recording = self.recording
@@ -82,18 +87,6 @@ class _scope:
         return False
 
 
-class _record(_scope):
-    """record()'s scope: where recording starts, a new graph begins, and with it the rows
-    Embedding(sparse_grad=True) looks up (sparse_rows.py; not a trace's own scope)."""
-    __slots__ = ()
-
-    def __enter__(self):
-        _scope.__enter__(self)
-        if _ROW_MARKS and not self.prev[0] and not HOOKS.tracing:
-            _reset_row_marks()
-        return self
-
-
 def record(train_mode=True):
     """Record the ops run in this scope for a later backward(), in training mode by default.
 
@@ -101,7 +94,7 @@ def record(train_mode=True):
             y = net(x)
         y.backward()
     """
-    return _record(True, train_mode)
+    return _scope(True, train_mode, True)
 
 
 def pause(train_mode=False):

@@ -23,8 +23,10 @@ import numpy as np
 from .array import F, assign_state, wrap
 from .index_checks import check_value_range
 
-# every marks vector alive (the outermost record() scope zeroes them): id -> NDArray
-_MARKS = weakref.WeakValueDictionary()
+# every marks vector alive (the outermost record() scope zeroes them): id -> weak reference.
+# A plain dict, so that record() tests it as cheaply as any (a WeakValueDictionary's len()
+# is Python code)
+_MARKS: dict = {}
 
 
 def new_marks(grad):
@@ -32,7 +34,8 @@ def new_marks(grad):
     if grad.ndim < 1:
         return None
     marks = wrap(np.zeros(grad.shape[0], dtype=np.float32))
-    _MARKS[id(marks)] = marks
+    key = id(marks)
+    _MARKS[key] = weakref.ref(marks, lambda _, key=key: _MARKS.pop(key, None))
     return marks
 
 
@@ -55,7 +58,10 @@ def mark(weight, data):
 def reset():
     """Every marks vector back to zero (a new outermost record() scope). Reading `_data`
     runs a captured step still writing one first."""
-    for marks in list(_MARKS.values()):
+    for ref in list(_MARKS.values()):
+        marks = ref()
+        if marks is None:
+            continue
         data = marks._data
         if data.any():
             data[...] = 0
