@@ -20,7 +20,7 @@ import weakref
 
 import numpy as np
 
-from .array import F, assign_state, wrap
+from .array import F, HOOKS, assign_state, wrap
 from .index_checks import check_value_range
 
 # every marks vector alive (the outermost record() scope zeroes them): id -> weak reference.
@@ -52,12 +52,26 @@ def mark(weight, data):
     data = check_value_range("Embedding", "data", data, 0, n - 1,
                              f"the {n} rows of the weight, with sparse_grad=True")
     counts = F.scatter_add(F.broadcast_to(1.0, shape=tuple(data.shape)), data, axis=0, size=n)
-    assign_state(marks, F.add(marks, counts))
+    base = marks
+    if HOOKS.tracing:   # a trace's state updates are written after its call: a second
+        # lookup in one traced call adds to the first's value, not to the marks it read
+        latest = _IN_TRACE.get(id(marks))
+        if latest is not None and latest[0] is HOOKS.assign and latest[1] is marks:
+            base = latest[2]
+    value = F.add(base, counts)
+    if HOOKS.tracing:
+        _IN_TRACE[id(marks)] = (HOOKS.assign, marks, value)
+    assign_state(marks, value)
+
+
+# id(marks) -> (the trace's assign hook, marks, the value its latest lookup wrote)
+_IN_TRACE: dict = {}
 
 
 def reset():
     """Every marks vector back to zero (a new outermost record() scope). Reading `_data`
     runs a captured step still writing one first."""
+    _IN_TRACE.clear()
     for ref in list(_MARKS.values()):
         marks = ref()
         if marks is None:

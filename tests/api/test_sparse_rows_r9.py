@@ -145,6 +145,31 @@ def test_each_record_scope_lists_its_own_lookups_and_calls_outside_add_none(hybr
     assert emb.weight.grad().indices.asnumpy().tolist() == [0, 6]
 
 
+class _TwoLookups(gluon.HybridBlock):
+    """One embedding looked up twice in one call (shared source / target vocabulary)."""
+
+    def __init__(self):
+        super().__init__()
+        with self.name_scope():
+            self.emb = gluon.nn.Embedding(8, 2, sparse_grad=True)
+
+    def hybrid_forward(self, F, a, b):
+        return (self.emb(a) * 0).sum() + (self.emb(b) * 0).sum()
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_two_lookups_in_one_compiled_call_list_both(hybridize):
+    net = _TwoLookups()
+    net.initialize()
+    if hybridize:
+        net.hybridize()
+    for step in range(5):
+        with autograd.record():
+            loss = net(nd.array([1, 2]), nd.array([5, 6 + step % 2]))
+        loss.backward()
+        assert net.emb.weight.grad().indices.asnumpy().tolist() == [1, 2, 5, 6 + step % 2]
+
+
 @pytest.mark.parametrize("hybridize", [False, True])
 def test_an_index_out_of_range_raises_with_sparse_grad_while_recording(hybridize):
     """MXNet's sparse backward: "Embedding input contains data out of bound"; a forward
@@ -195,3 +220,30 @@ def test_sym_contrib_sparse_embedding_infers_the_weight_and_matches_embedding():
     feed = {"data": nd.array([[1, 3], [0, 2]]), "emb_weight": nd.array(_weight())}
     got = sparse.eval(ctx=mx.cpu(), **feed)[0].asnumpy()
     np.testing.assert_array_equal(got, dense.eval(ctx=mx.cpu(), **feed)[0].asnumpy())
+
+
+@pytest.mark.parametrize("op", ["Embedding", "SparseEmbedding"])
+def test_a_module_updates_the_rows_its_symbolic_embedding_looked_up(op):
+    """mx.mod.Module with a row_sparse weight: the same per-row updates as the Trainer."""
+    data, mask = mx.sym.var("data"), mx.sym.var("mask")
+    weight = mx.sym.var("embed_weight", stype="row_sparse")
+    emb = mx.sym.Embedding(data, weight, input_dim=VOCAB, output_dim=DIM, sparse_grad=True) \
+        if op == "Embedding" else \
+        mx.sym.contrib.SparseEmbedding(data, weight, input_dim=VOCAB, output_dim=DIM)
+    loss = mx.sym.MakeLoss(mx.sym.sum(mx.sym.broadcast_mul(mx.sym.sum(emb * emb, axis=2),
+                                                           mask)))
+    mod = mx.mod.Module(loss, data_names=["data", "mask"], label_names=None)
+    mod.bind(data_shapes=[("data", (2, 3)), ("mask", (2, 3))])
+    mod.init_params(mx.init.Uniform(0.5))
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.1,
+                                                          "momentum": 0.9, "wd": 0.05})
+    w0 = mod.get_params()[0]["embed_weight"].asnumpy()
+    for batch in BATCHES:
+        x = np.array(batch, np.float32)
+        mod.forward(mx.io.DataBatch([nd.array(x), nd.array(x != PAD)], None), is_train=True)
+        mod.backward()
+        mod.update()
+    got = mod.get_params()[0]["embed_weight"].asnumpy()
+    want = _reference(w0, _sgd_momentum(0.1, 0.9, 0.05))
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+    np.testing.assert_array_equal(got[6], w0[6])

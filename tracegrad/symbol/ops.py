@@ -439,7 +439,7 @@ def _table():
                dict(num_groups=_int(1), eps=_float(0), output_mean_var=_bool),
                shapes=_in_shapes, outputs=_ln_outputs),
         OpSpec("Embedding", nd.Embedding, ("data", "weight"),
-               dict(input_dim=_int(1), output_dim=_int(1), dtype=_dtype, sparse_grad=_HINT),
+               dict(input_dim=_int(1), output_dim=_int(1), dtype=_dtype, sparse_grad=_bool),
                shapes=_embedding_shapes),
         OpSpec("_contrib_SparseEmbedding", nd.contrib.SparseEmbedding, ("data", "weight"),
                dict(input_dim=_int(1), output_dim=_int(1), dtype=_dtype, deterministic=_bool),
