@@ -9,7 +9,8 @@ storage rules where users see them: a sparse array times or divided by a number,
 or added to / subtracted from / multiplied by one of its own type keeps its type; zero-
 preserving unary ops (abs, sqrt, square, sign, relu, ...) keep it; `dot(csr.T, dense)` is
 row_sparse; everything else is dense. Row_sparse gradients are updated lazily by SGD and
-Adam (gluon/trainer.py); io.LibSVMIter yields csr batches. Not provided: sparse kernels (the
+Adam (gluon/trainer.py); Embedding(sparse_grad=True)'s list the rows it looked up
+(sparse_rows.py); io.LibSVMIter yields csr batches. Not provided: sparse kernels (the
 work is dense; nd.save keeps the storage type, not the explicit zeros). Files MXNet wrote
 load with their csr / row_sparse arrays (mxnet_format.py).
 """
