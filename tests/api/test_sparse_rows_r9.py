@@ -66,8 +66,10 @@ def _reference(w0, update):
 
 
 def _sgd_momentum(lr, momentum, wd):
-    def update(t, rows, w, g, mom={}):
-        m = mom.setdefault("m", np.zeros_like(w))
+    state = {}
+
+    def update(t, rows, w, g):
+        m = state.setdefault("m", np.zeros_like(w))
         m[rows] = momentum * m[rows] - lr * (g[rows] + wd * w[rows])
         w[rows] += m[rows]
     return update
