@@ -33,6 +33,8 @@ class _Hooks(threading.local):
     tracing = False     # inside make_ir.trace: detach() records a stop_gradient
     compiling = False   # inside a jit / hybridize trace: contrib loops become one op
     call_recorded = True    # inside a jit trace: whether the call itself is recorded
+    recorded = True     # inside a jit trace: whether autograd records the call (a block's
+    #                     call outside record() traces recording, yet nothing is recorded)
     scalar = None       # (array) -> TracedScalar: asscalar() of a traced float array
     materialize = None  # (args) -> args with TracedScalars as their guarded values
     profiling = False   # an op is being timed by mx.profiler (set_profile_hook)
@@ -428,7 +430,8 @@ class NDArray:
             return None
         if var.grad_stype is not None:      # attach_grad(stype='row_sparse' / 'csr')
             from .sparse import storage_view
-            return storage_view(var.grad, var.grad_stype)
+            from .sparse_rows import looked_up
+            return storage_view(var.grad, var.grad_stype, looked_up(var))
         return wrap(var.grad)
 
     @property

@@ -14,6 +14,7 @@ from .ir.types import parse_type
 from .runtime import tape
 from .runtime.handles import OutCall, register, resolve
 from .runtime.tape import STATE
+from .sparse_rows import _MARKS as _ROW_MARKS, reset as _reset_row_marks
 
 _GRAD_REQS = ("write", "add", "null")
 
@@ -56,10 +57,11 @@ def is_training() -> bool:
 class _scope:
     """Set recording/training (None keeps it) for a `with` block; restores on exit. A plain
     class rather than @contextmanager: every training step enters one, so it must be cheap."""
-    __slots__ = ("recording", "training", "prev")
+    __slots__ = ("recording", "training", "prev", "new_graph")
 
-    def __init__(self, recording, training):
+    def __init__(self, recording, training, new_graph=False):
         self.recording, self.training = recording, training
+        self.new_graph = new_graph      # record()'s (not a trace's or create_graph's)
 
     def __enter__(self):
         state = STATE
@@ -67,8 +69,12 @@ class _scope:
             # a jitted function recording its own graph in a call outside record(): the
             # compiled call would return untracked outputs (eager's are recorded)
             raise SideEffect("autograd.record() in a call made outside record()")
-        if self.recording and not state.recording and CAPTURE.state.step is not None:
-            CAPTURE.materialize("a new record() scope began while a step was pending")
+        if self.recording and not state.recording:
+            if CAPTURE.state.step is not None:
+                CAPTURE.materialize("a new record() scope began while a step was pending")
+            if _ROW_MARKS and self.new_graph and not HOOKS.tracing:
+                # a new graph: the rows Embedding(sparse_grad=True) looks up (sparse_rows.py)
+                _reset_row_marks()
         self.prev = (state.recording, state.training)
         if self.recording is not None:
             state.recording = self.recording
@@ -88,7 +94,7 @@ def record(train_mode=True):
             y = net(x)
         y.backward()
     """
-    return _scope(True, train_mode)
+    return _scope(True, train_mode, True)
 
 
 def pause(train_mode=False):

@@ -9,6 +9,7 @@ record, differentiate and compile like every nd op):
 - box_iou (corner or center boxes), AdaptiveAvgPooling2D (bins floor(i H / out) to
   ceil((i + 1) H / out)), gradientmultiplier (identity forward, gradient times `scalar`) and
   the straight-through round_ste / sign_ste (gradient passed unchanged).
+- SparseEmbedding, MXNet's deprecated alias of Embedding(sparse_grad=True).
 """
 import math
 
@@ -22,7 +23,7 @@ from .op_kwargs import redo as _redo
 __all__ = ["interleaved_matmul_selfatt_qk", "interleaved_matmul_selfatt_valatt",
            "interleaved_matmul_encdec_qk", "interleaved_matmul_encdec_valatt", "box_iou",
            "AdaptiveAvgPooling2D", "gradientmultiplier", "round_ste", "sign_ste",
-           "bipartite_matching", "box_encode", "box_decode"]
+           "bipartite_matching", "box_encode", "box_decode", "SparseEmbedding"]
 
 
 def _heads_split(op, x, heads, parts, what):
@@ -330,3 +331,17 @@ def box_decode(data, anchors, std0=1.0, std1=1.0, std2=1.0, std3=1.0, clip=-1.0,
     ow = nd.broadcast_mul(nd.exp(dw), aw) * 0.5
     oh = nd.broadcast_mul(nd.exp(dh), ah) * 0.5
     return nd.concat(ox - ow, oy - oh, ox + ow, oy + oh, dim=2)
+
+
+def SparseEmbedding(data, weight, input_dim, output_dim, deterministic=False, **kwargs):
+    """MXNet's deprecated contrib.SparseEmbedding: Embedding whose weight gradient is always
+    row_sparse (Embedding with sparse_grad=True, sparse_rows.py). `deterministic` orders the
+    gradient's accumulation on a GPU: no effect here. Its parameters have no sparse_grad
+    (MXNet's parser rejects it, though the generated signature lists it)."""
+    if kwargs:
+        if "sparse_grad" in kwargs:
+            raise MXNetError("SparseEmbedding: has no argument 'sparse_grad' (its gradient is "
+                             "always row_sparse; use Embedding(..., sparse_grad=...) instead)")
+        return _redo(SparseEmbedding, locals())
+    return nd.Embedding(data, weight, input_dim=input_dim, output_dim=output_dim,
+                        sparse_grad=True)

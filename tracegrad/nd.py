@@ -23,6 +23,7 @@ from .ir.types import dtype_name, normalize_axes
 from .nd_shape import _axis as _check_axis
 from .runtime.tape import STATE
 from .op_kwargs import redo as _redo
+from . import sparse_rows as _sparse_rows
 
 waitall = lambda: None  # noqa: E731  (synchronous execution: nothing to wait for)
 
@@ -854,7 +855,9 @@ def _bool_as_index(indices):
     return F.cast(indices, dtype="i32") if indices.dtype == np.bool_ else indices
 
 
-def Embedding(data, weight, input_dim=None, output_dim=None, **kwargs):
+def Embedding(data, weight, input_dim=None, output_dim=None, sparse_grad=False, **kwargs):
+    """Rows of `weight` at the indices `data`. With sparse_grad, a weight whose gradient is
+    row_sparse gets the looked-up rows listed in it while recording (sparse_rows.py)."""
     if kwargs:
         return _redo(Embedding, locals())
     want = (input_dim if input_dim is not None else weight.shape[0],
@@ -862,7 +865,11 @@ def Embedding(data, weight, input_dim=None, output_dim=None, **kwargs):
     if weight.ndim != 2 or tuple(weight.shape) != tuple(int(d) for d in want):
         raise MXNetError(f"Embedding: weight of shape {weight.shape} does not match "
                          f"(input_dim, output_dim) = {want}")
-    return F.take(weight, _bool_as_index(data), axis=0)
+    data = _bool_as_index(data)
+    out = F.take(weight, data, axis=0)
+    if sparse_grad and STATE.recording and HOOKS.recorded:
+        _sparse_rows.mark(weight, data)
+    return out
 
 
 def _getitem(x, key):

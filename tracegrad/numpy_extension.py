@@ -142,7 +142,8 @@ def embedding(data, weight, input_dim=None, output_dim=None, dtype="float32",
               sparse_grad=False):
     if input_dim is None or output_dim is None:
         input_dim, output_dim = weight.shape
-    return as_np(nd.Embedding(data, weight, input_dim=input_dim, output_dim=output_dim))
+    return as_np(nd.Embedding(data, weight, input_dim=input_dim, output_dim=output_dim,
+                              sparse_grad=sparse_grad))
 
 
 def batch_flatten(x):

@@ -9,7 +9,8 @@ storage rules where users see them: a sparse array times or divided by a number,
 or added to / subtracted from / multiplied by one of its own type keeps its type; zero-
 preserving unary ops (abs, sqrt, square, sign, relu, ...) keep it; `dot(csr.T, dense)` is
 row_sparse; everything else is dense. Row_sparse gradients are updated lazily by SGD and
-Adam (gluon/trainer.py); io.LibSVMIter yields csr batches. Not provided: sparse kernels (the
+Adam (gluon/trainer.py); Embedding(sparse_grad=True)'s list the rows it looked up
+(sparse_rows.py); io.LibSVMIter yields csr batches. Not provided: sparse kernels (the
 work is dense; nd.save keeps the storage type, not the explicit zeros). Files MXNet wrote
 load with their csr / row_sparse arrays (mxnet_format.py).
 """
@@ -409,10 +410,11 @@ def from_file(record):
     return _make(_CLASS[record.stype], record.dense, record.stored)
 
 
-def storage_view(values, stype):
+def storage_view(values, stype, stored=None):
     """A sparse array of `stype` over the numpy array `values` itself (a gradient buffer, a
-    stored value), listing its nonzeros."""
-    return _make(_CLASS[stype], values)
+    stored value), listing its nonzeros and the `stored` entries (a row_sparse gradient:
+    the rows Embedding looked up, sparse_rows.py)."""
+    return _make(_CLASS[stype], values, stored)
 
 
 # ------------------------------------------------------------------ ops

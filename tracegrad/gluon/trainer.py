@@ -16,6 +16,7 @@ from .. import optimizer as opt
 from ..array import HOOKS, NDArray, SideEffect, wrap
 from ..base import MXNetError
 from ..nd import load_arrays, save_arrays
+from ..sparse_rows import listed_rows
 from . import contexts as _contexts
 from .parameter import Parameter, ParameterDict, _GradVar
 
@@ -318,12 +319,12 @@ def _row_state(state):
 
 
 def _update_present_rows(optimizer, i, p, states, by_ndarray):
-    """Parameter i's update on the rows its gradient holds (the rows with a nonzero
-    gradient: those a batch looked up); the other rows and their states are left as they
-    are. The update is counted as any other."""
+    """Parameter i's update on the rows its gradient lists (those the batch looked up, even
+    where their gradient is zero, and any other nonzero row: sparse_rows.py); the other rows
+    and their states are left as they are. The update is counted as any other."""
     var = p._data._var
     grad, weight = var.grad, p._data._data
-    rows = np.flatnonzero(np.any(grad.reshape(grad.shape[0], -1) != 0, axis=1))
+    rows = listed_rows(grad, [d._var for d in p._every_copy()])
     w, g, st = weight[rows], grad[rows], opt.state_rows(states[i], rows)
     if by_ndarray:
         w_nd = wrap(w)

@@ -36,12 +36,17 @@ _seq = itertools.count()
 class Variable:
     """Gradient storage of an array marked with attach_grad / mark_variables. `fresh` turns
     True whenever backward delivers a gradient (Trainer clears it to spot stale ones);
-    `grad_stype` is the storage type the gradient is shown in (None: dense; sparse.py)."""
-    __slots__ = ("grad", "grad_req", "fresh", "grad_stype")
+    `grad_stype` is the storage type the gradient is shown in (None: dense; sparse.py);
+    a row_sparse one has `rows`, the rows Embedding looked up (sparse_rows.py)."""
+    __slots__ = ("grad", "grad_req", "fresh", "grad_stype", "rows")
 
     def __init__(self, grad, grad_req="write", grad_stype=None):
         self.grad, self.grad_req, self.fresh = grad, grad_req, False
         self.grad_stype = grad_stype
+        self.rows = None
+        if grad_stype == "row_sparse":
+            from ..sparse_rows import new_marks
+            self.rows = new_marks(grad)
 
     def receive(self, g):
         """Take the gradient backward computed (None: no path reached this variable).

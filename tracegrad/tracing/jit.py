@@ -585,15 +585,18 @@ class JitFunction:
         # call outside record() compiles code whose outputs are untracked; a block's scopes
         # record nothing compiled, as in MXNet's cached graph)
         call_recorded = STATE.recording or block_bound(fn)
+        recording = STATE.recording and HOOKS.recorded
 
         def flat_fn(*flat):
             a, kw = unflatten(struct, iter(flat))
             inputs = [(s, _DATA.__get__(s), _VALUE.__get__(s)) for s in flat]
             recorded, HOOKS.call_recorded = HOOKS.call_recorded, call_recorded
+            was_recording, HOOKS.recorded = HOOKS.recorded, recording
             try:
                 out = fn(*a, **kw)
             finally:
                 HOOKS.call_recorded = recorded
+                HOOKS.recorded = was_recording
             if any(_DATA.__get__(s) is not d or _VALUE.__get__(s) is not v
                    for s, d, v in inputs):  # an array argument written in place (its
                 changed_args.append(True)   # stand-in: the caller's array is untouched)

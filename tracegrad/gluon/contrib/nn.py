@@ -62,8 +62,8 @@ class SyncBatchNorm(BatchNorm):
 
 
 class SparseEmbedding(Embedding):
-    """Embedding whose weight gradient MXNet keeps row-sparse; tracegrad's gradients are
-    dense arrays holding the same values (the rows not looked up are zero)."""
+    """Embedding(sparse_grad=True): its weight gradient is row_sparse, listing the rows
+    looked up (sparse_rows.py)."""
 
     def __init__(self, input_dim, output_dim, dtype="float32", weight_initializer=None,
                  **kwargs):
