@@ -1272,3 +1272,21 @@ def _accept_common_keywords_everywhere():
 
 
 _accept_common_keywords_everywhere()
+
+
+def _follow_sparse_storage():
+    """The nd functions (and array methods) of operators MXNet keeps sparse storage through
+    (sparse_storage.py's table) relabel their result csr / row_sparse, as MXNet returns it."""
+    from .sparse_storage import ND_FUNCTIONS, following_storage
+    module = globals()
+    for name in ND_FUNCTIONS:
+        f = module.get(name)
+        if f is None:
+            continue
+        wrapped = module[name] = following_storage(f, name)
+        for key, method in _METHODS.items():
+            if method is f:
+                _METHODS[key] = wrapped
+
+
+_follow_sparse_storage()
