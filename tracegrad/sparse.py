@@ -120,12 +120,15 @@ class BaseSparseNDArray(NDArray):
 
     # ------------------------------------------------------------------ operators
     # MXNet's BaseSparseNDArray: +, -, *, / are sparse.add / subtract / multiply / divide;
-    # the reflected ones are NDArray's (x + y for 2 + x and 2 * x, nd.subtract(2, x), ...);
-    # -x is _mul_scalar(x, -1). The output storage is sparse_storage.py's.
+    # the reflected ones are NDArray's (x + 2 for 2 + x, x * 2 for 2 * x, nd.subtract(2, x),
+    # ...); -x is _mul_scalar(x, -1). The output storage is sparse_storage.py's. Python asks
+    # a subclass's reflected method first, so `dense * x` lands here: MXNet's NDArray (no
+    # reflected methods of its own in BaseSparseNDArray) computes it as nd.multiply(dense, x).
     def __add__(self, other):
         return add(self, other)
 
-    __radd__ = __add__
+    def __radd__(self, other):
+        return nd.add(other, self) if isinstance(other, NDArray) else add(self, other)
 
     def __sub__(self, other):
         return subtract(self, other)
@@ -133,7 +136,9 @@ class BaseSparseNDArray(NDArray):
     def __mul__(self, other):
         return multiply(self, other)
 
-    __rmul__ = __mul__
+    def __rmul__(self, other):
+        return nd.multiply(other, self) if isinstance(other, NDArray) else \
+            multiply(self, other)
 
     def __truediv__(self, other):
         return divide(self, other)

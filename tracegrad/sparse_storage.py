@@ -67,10 +67,11 @@ def _clip(ins, params):
 
 
 def _slice(ins, params):
-    """slice of a csr with unit steps is csr."""
-    steps = params.get("step") or ()
-    unit = all(s in (None, 1) for s in steps)
-    return "csr" if ins[0] == "csr" and unit else DENSE
+    """slice of a csr is csr when its step is MXNet's `trivial_step`: none given, or one
+    step of 1 (or None); any other step tuple, (1, 1) too, falls back to dense."""
+    steps = tuple(params.get("step") or ())
+    trivial = not steps or (len(steps) == 1 and steps[0] in (None, 1))
+    return "csr" if ins[0] == "csr" and trivial else DENSE
 
 
 def _flag(params, key):
