@@ -7,11 +7,12 @@ the storage type is what the array reports and how it is shown: `data`, `indices
 so an entry stored as an explicit zero stays listed, as in MXNet. Results have MXNet's
 storage types (sparse_storage.py's table, read by the nd functions, the array methods and
 operators, and the executors): zero-preserving unary ops (abs, negative, sqrt, relu, ...),
-a sparse array times or divided by a number, elemwise_add / sub / mul of one sparse type,
-`dot(csr.T, dense)` is row_sparse; exp, cos, ... (f(0) != 0) are dense. Row_sparse gradients are updated lazily by SGD and
-Adam (gluon/trainer.py); io.LibSVMIter yields csr batches. Not provided: sparse kernels (the
-work is dense; nd.save keeps the storage type, not the explicit zeros). Files MXNet wrote
-load with their csr / row_sparse arrays (mxnet_format.py).
+a sparse array times or divided by a number and elemwise_add / sub / mul of one sparse
+type keep it, `dot(csr.T, dense)` is row_sparse; exp, cos, ... (f(0) != 0) are dense.
+Row_sparse gradients are updated lazily by SGD and Adam (gluon/trainer.py); io.LibSVMIter
+yields csr batches. Not provided: sparse kernels (the work is dense; nd.save keeps the
+storage type, not the explicit zeros). Files MXNet wrote load with their csr / row_sparse
+arrays (mxnet_format.py).
 """
 import numpy as np
 
