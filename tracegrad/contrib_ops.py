@@ -1,5 +1,5 @@
 """`nd.contrib` array operators with MXNet 1.9.1's names and semantics: boolean_mask,
-index_copy, arange_like, BilinearResize2D, MultiBoxPrior, quadratic and index_array (also
+index_copy, arange_like, BilinearResize2D, MultiBoxPrior, quadratic, index_array and allclose (also
 `F.contrib.*` inside hybrid_forward, where F is nd).
 
 Each is a composite of registry primitives (take, where, iota, argsort, ...), so it records,
@@ -22,7 +22,7 @@ from .op_kwargs import redo as _redo
 __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
            "MultiBoxTarget", "MultiBoxDetection", "ROIAlign", "box_nms",
            "box_non_maximum_suppression", "div_sqrt_dim", "quadratic", "index_array", "isinf",
-           "isfinite", "isnan", "rand_zipfian"]
+           "isfinite", "isnan", "rand_zipfian", "allclose"]
 
 
 def _as_array(x, what, op):
@@ -333,3 +333,37 @@ def rand_zipfian(true_classes, num_sampled, range_max, ctx=None):
         return F.mul(F.div(F.log(F.div(F.add(c, 2.0), F.add(c, 1.0))), log_range),
                      float(num_sampled))
     return sampled, expected(true_classes), expected(sampled)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=True, **kwargs):
+    """1 (uint8, shape ()) when every |a - b| <= atol + rtol * |b|, else 0: MXNet 1.9.1's
+    _contrib_allclose. As its kernel computes it: a == b is close (inf with inf), NaNs are
+    close only to NaNs and only with equal_nan (True by default, unlike numpy), rtol and atol
+    are float32 numbers, the bound is computed in float32 (float64 for float64 arrays), so
+    an infinite b allows any finite a. a and b must have one shape and one dtype."""
+    if kwargs:
+        return _redo(allclose, locals())
+    a, b = _as_array(a, "a", "allclose"), _as_array(b, "b", "allclose")
+    if tuple(a.shape) != tuple(b.shape):
+        raise MXNetError(f"allclose: a and b must have one shape, got {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    if np.dtype(a.dtype) != np.dtype(b.dtype):
+        raise MXNetError(f"allclose: a and b must have one dtype, got {np.dtype(a.dtype)} "
+                         f"and {np.dtype(b.dtype)}")
+    wide = "f64" if np.dtype(a.dtype) == np.float64 else "f32"
+    rtol, atol = float(np.float32(rtol)), float(np.float32(atol))
+    same = F.eq(a, b)
+    a0, b0 = F.where(same, 0, a), F.where(same, 0, b)     # (inf - inf never computed)
+    diff = F.where(F.gt(a0, b0), F.sub(a0, b0), F.sub(b0, a0))
+    bound = F.add(F.mul(F.abs(F.cast(b, dtype=wide)), rtol), atol)
+    close = F.maximum(F.cast(same, dtype="u8"),
+                      F.cast(F.le(F.cast(diff, dtype=wide), bound), dtype="u8"))
+    if np.dtype(a.dtype).kind == "f":
+        nan_a, nan_b = F.ne(a, a), F.ne(b, b)
+        either = F.maximum(F.cast(nan_a, dtype="u8"), F.cast(nan_b, dtype="u8"))
+        nan_close = F.cast(F.eq(nan_a, nan_b), dtype="u8") if equal_nan else \
+            F.mul(close, 0)
+        close = F.where(F.cast(either, dtype="bool"), nan_close, close)
+    if not a.size:
+        return F.constant(value=1, shape=(), dtype="u8")
+    return F.min(close, axes=tuple(range(a.ndim)))

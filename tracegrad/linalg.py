@@ -3,7 +3,7 @@
 gemm/gemm2/syrk/trmm/sumlogdiag/extractdiag/makediag/extracttrian/maketrian/potri/det/slogdet
 are composites of matmul, iota masks, take, potrf, trsm and the LU-based logabsdet / detsign,
 so everything here differentiates to any order (potrf, trsm, inverse, logabsdet, detsign and
-syevd's two halves are primitives, ir/ops/lapack.py).
+syevd's and gelqf's two halves are primitives, ir/ops/lapack.py).
 """
 import math
 
@@ -233,3 +233,17 @@ def syevd(A, **kwargs):
     if kwargs:
         return _redo(syevd, locals())
     return F.syevd_vectors(A), F.syevd_values(A)
+
+
+def gelqf(A, **kwargs):
+    """(Q, L): the LQ factorization A = L Q of each (x, y) matrix, x <= y: Q (x, y) with
+    orthonormal rows, L (x, x) lower triangular with LAPACK's signs (MXNet's). Gradients are
+    MXNet's gelqf_backward, defined for full-rank A."""
+    if kwargs:
+        return _redo(gelqf, locals())
+    if A.ndim < 2 or A.shape[-2] > A.shape[-1]:
+        raise MXNetError(f"linalg.gelqf: A must have shape (..., x, y) with x <= y (the last "
+                         f"dimension >= the second to last), got {tuple(A.shape)}")
+    if np.dtype(A.dtype) not in (np.float32, np.float64):
+        raise MXNetError(f"linalg.gelqf: supports float32 and float64 only, got {A.dtype}")
+    return F.gelqf_q(A), F.gelqf_l(A)

@@ -201,10 +201,31 @@ def concatenate(arrays, axis=0, always_copy=True):
 
 
 # ------------------------------------------------------------------ elementwise
+# The csr / row_sparse array classes, and {nd function: its form that gives MXNet's storage
+# type} (set by _follow_sparse_storage). The hot nd functions test an operand's type
+# themselves (`_checks_sparse`): a dense call pays that test, not another wrapper's frame.
+_SPARSE_TYPES = ()
+_SPARSE_CALLS = {}
+
+
+def _checks_sparse(key):
+    """Mark an nd function that sends sparse operands to _SPARSE_CALLS[key] itself."""
+    def mark(fn):
+        fn._sparse_key = key
+        return fn
+    return mark
+
+
 def _unary(opname, floats_only=False):
+    key = ("unary", opname, floats_only)
+
+    @_checks_sparse(key)
     def fn(data, **kwargs):
         if kwargs:
             return _redo(fn, locals())
+        if type(data) is not NDArray and isinstance(data, _SPARSE_TYPES) and \
+                key in _SPARSE_CALLS:
+            return _SPARSE_CALLS[key](data)
         if floats_only:
             data = _as_float(data)
         return getattr(F, opname)(data)
@@ -227,7 +248,10 @@ abs, sign, relu, negative, floor = (_unary(n) for n in ("abs", "sign", "relu", "
 stop_gradient = BlockGrad = _unary("stop_gradient")
 
 
+@_checks_sparse("square")
 def square(data):
+    if type(data) is not NDArray and isinstance(data, _SPARSE_TYPES):
+        return _SPARSE_CALLS["square"](data)
     return C.square(F, data)
 
 
@@ -247,7 +271,14 @@ _SEQUENCES = (list, tuple)
 
 
 def _binary(opname, compare=False):
+    key = ("binary", opname, compare)
+
+    @_checks_sparse(key)
     def fn(lhs, rhs):
+        if (type(lhs) is not NDArray and isinstance(lhs, _SPARSE_TYPES)) or \
+                (type(rhs) is not NDArray and isinstance(rhs, _SPARSE_TYPES)):
+            if key in _SPARSE_CALLS:
+                return _SPARSE_CALLS[key](lhs, rhs)
         if type(lhs) in _SEQUENCES or type(rhs) in _SEQUENCES:  # as MXNet (and a trace)
             raise TypeError(f"{opname}: operands must be NDArrays or numbers, got "
                             f"{type(lhs).__name__} and {type(rhs).__name__}")
@@ -268,7 +299,12 @@ divide = broadcast_div = _binary("div")
 
 def _same_shape(name, binary):
     """MXNet's elemwise_* take operands of one shape: they never broadcast."""
+    @_checks_sparse(name)
     def fn(lhs, rhs):
+        if (type(lhs) is not NDArray and isinstance(lhs, _SPARSE_TYPES)) or \
+                (type(rhs) is not NDArray and isinstance(rhs, _SPARSE_TYPES)):
+            if name in _SPARSE_CALLS:
+                return _SPARSE_CALLS[name](lhs, rhs)
         if not (hasattr(lhs, "shape") and hasattr(rhs, "shape")):
             raise TypeError(f"{name}: operands must be NDArrays, got {type(lhs).__name__} and "
                             f"{type(rhs).__name__} (use {name.split('_')[1]} with a number)")
@@ -308,7 +344,10 @@ def where(condition, x, y):
     return F.where(cond, x, y)
 
 
+@_checks_sparse("clip")
 def clip(data, a_min, a_max):
+    if type(data) is not NDArray and isinstance(data, _SPARSE_TYPES):
+        return _SPARSE_CALLS["clip"](data, a_min, a_max)
     return C.clip(F, data, a_min, a_max)
 
 
@@ -1279,3 +1318,30 @@ def _accept_common_keywords_everywhere():
 
 
 _accept_common_keywords_everywhere()
+
+
+def _follow_sparse_storage():
+    """The nd functions (and array methods) of operators MXNet keeps sparse storage through
+    (sparse_storage.py's table) relabel their result csr / row_sparse, as MXNet returns it."""
+    global _SPARSE_TYPES
+    from .sparse import BaseSparseNDArray
+    from .sparse_storage import ND_FUNCTIONS, following_storage
+    _SPARSE_TYPES = BaseSparseNDArray
+    module = globals()
+    for name in ND_FUNCTIONS:
+        f = module.get(name)
+        if f is None:
+            continue
+        inner = getattr(f, "__wrapped__", f)    # (accepting_common_keywords' wrapper)
+        key = getattr(inner, "_sparse_key", None)
+        if key is not None:
+            # (one function under several names, add / broadcast_add: they resolve alike)
+            _SPARSE_CALLS.setdefault(key, following_storage(inner, name))
+            continue
+        wrapped = module[name] = following_storage(f, name)
+        for key, method in _METHODS.items():
+            if method is f:
+                _METHODS[key] = wrapped
+
+
+_follow_sparse_storage()

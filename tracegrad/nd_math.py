@@ -462,7 +462,7 @@ def _linalg_aliases():
     return {f"linalg_{n}": getattr(linalg, n) for n in (
         "gemm", "gemm2", "syrk", "potrf", "potri", "trsm", "trmm", "sumlogdiag",
         "extractdiag", "makediag", "extracttrian", "maketrian", "inverse", "det", "slogdet",
-        "syevd")}
+        "syevd", "gelqf")}
 
 
 globals().update(_linalg_aliases())

@@ -25,7 +25,7 @@ from .base import MXNetError
 # MXNet arguments that only steer how (or where) the result is computed, never its value
 HINTS = frozenset({"name", "attr", "cudnn_off", "cudnn_tune", "workspace", "sparse_grad",
                    "forward_stype", "lazy_update", "num_args", "layout"})
-_SIGNATURES: dict = {}   # code object -> (its *args parameter or None, parameter names, label)
+_SIGNATURES: dict = {}   # function -> (its *args parameter or None, parameter names, label)
 _PREFIX = {"tracegrad.random": "nd.random", "tracegrad.random_dists": "nd.random",
            "tracegrad.linalg": "nd.linalg", "tracegrad.contrib": "nd.contrib",
            "tracegrad.contrib_ops": "nd.contrib", "tracegrad.contrib_nms": "nd.contrib",
@@ -94,13 +94,14 @@ def _finish(label, result, out, dtype, stype=None):
 
 
 def _signature(f):
-    code = f.__code__
-    sig = _SIGNATURES.get(code)
+    # (by the function, not its code: the functions one factory makes share their code,
+    # and each has its own name for the messages)
+    sig = _SIGNATURES.get(f)
     if sig is None:
         params = inspect.signature(f).parameters.values()
         star = next((p.name for p in params if p.kind is p.VAR_POSITIONAL), None)
         names = tuple(p.name for p in params if p.kind is not p.VAR_KEYWORD)
-        sig = _SIGNATURES[code] = (star, names,
+        sig = _SIGNATURES[f] = (star, names,
                                    f"{_PREFIX.get(f.__module__, 'nd')}.{f.__name__}")
     return sig
 

@@ -4,26 +4,30 @@ RowSparseNDArray ('row_sparse'), and the functions that make and combine them.
 The values are kept dense (every op, autograd and compiled code read them as any NDArray);
 the storage type is what the array reports and how it is shown: `data`, `indices` and
 `indptr` are computed from the values and from the entries (rows) the array was made with,
-so an entry stored as an explicit zero stays listed, as in MXNet. Results follow MXNet's
-storage rules where users see them: a sparse array times or divided by a number, negated,
-or added to / subtracted from / multiplied by one of its own type keeps its type; zero-
-preserving unary ops (abs, sqrt, square, sign, relu, ...) keep it; `dot(csr.T, dense)` is
-row_sparse; everything else is dense. Row_sparse gradients are updated lazily by SGD and
-Adam (gluon/trainer.py); Embedding(sparse_grad=True)'s list the rows it looked up
-(sparse_rows.py); io.LibSVMIter yields csr batches. Not provided: sparse kernels (the
-work is dense; nd.save keeps the storage type, not the explicit zeros). Files MXNet wrote
-load with their csr / row_sparse arrays (mxnet_format.py).
+so an entry stored as an explicit zero stays listed, as in MXNet. Results have MXNet's
+storage types (sparse_storage.py's table, read by the nd functions, the array methods and
+operators, and the executors): zero-preserving unary ops (abs, negative, sqrt, relu, ...),
+a sparse array times or divided by a number and elemwise_add / sub / mul of one sparse
+type keep it, `dot(csr.T, dense)` is row_sparse; exp, cos, ... (f(0) != 0) are dense.
+Row_sparse gradients are updated lazily by SGD and Adam (gluon/trainer.py); those of
+Embedding(sparse_grad=True) list the rows it looked up (sparse_rows.py); io.LibSVMIter
+yields csr batches. Not provided: sparse kernels (the work is dense; nd.save keeps the
+storage type, not the explicit zeros). Files MXNet wrote load with their csr / row_sparse
+arrays (mxnet_format.py).
 """
 import numpy as np
 
-from . import nd, sparse_layout
+from . import nd, sparse_layout, sparse_storage
 from .array import NDArray, wrap
 from .base import MXNetError
 
 __all__ = ["BaseSparseNDArray", "CSRNDArray", "RowSparseNDArray", "csr_matrix",
            "row_sparse_array", "array", "zeros", "empty", "dot", "retain", "cast_storage",
            "add", "subtract", "multiply", "divide", "elemwise_add", "elemwise_sub",
-           "elemwise_mul", "elemwise_div", "negative"]
+           "elemwise_mul", "elemwise_div", "negative", "relabel"]
+# the zero-preserving unary ops (nd's, keeping a sparse input's storage type) and clip
+__all__ += [n for n in sparse_storage.ND_FUNCTIONS if n not in __all__ and
+            sparse_storage.RULES.get(n) in (sparse_storage._keep, sparse_storage._clip)]
 
 STYPES = ("default", "row_sparse", "csr")
 
@@ -116,52 +120,41 @@ class BaseSparseNDArray(NDArray):
         NDArray.__setitem__(self, key, _dense(value))
         self._stored = value._stored if isinstance(value, type(self)) else None
 
-    # ------------------------------------------------------------------ storage rules
-    def _ruled(self, op, other, with_number=None, with_own=None):
-        """op on the dense values. The result keeps this storage type when `other` is a
-        number and `with_number` is given, or is of this type and `with_own` is given (each
-        gives the listing it keeps); otherwise it is dense (MXNet's storage rules)."""
-        out = op(_dense(self), _dense(other))
-        rule = with_number if _is_number(other) else \
-            with_own if isinstance(other, type(self)) else None
-        return out if rule is None else _relabel(out, type(self), rule(self, other))
+    # ------------------------------------------------------------------ operators
+    # MXNet's BaseSparseNDArray: +, -, *, / are sparse.add / subtract / multiply / divide;
+    # the reflected ones are NDArray's (x + 2 for 2 + x, x * 2 for 2 * x, nd.subtract(2, x),
+    # ...); -x is _mul_scalar(x, -1). The output storage is sparse_storage.py's. Python asks
+    # a subclass's reflected method first, so `dense * x` lands here: MXNet's NDArray (no
+    # reflected methods of its own in BaseSparseNDArray) computes it as nd.multiply(dense, x).
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return nd.add(other, self) if isinstance(other, NDArray) else add(self, other)
+
+    def __sub__(self, other):
+        return subtract(self, other)
 
     def __mul__(self, other):
-        return self._ruled(NDArray.__mul__, other, _own_listing, _nonzeros)
+        return multiply(self, other)
 
-    __rmul__ = __mul__
+    def __rmul__(self, other):
+        return nd.multiply(other, self) if isinstance(other, NDArray) else \
+            multiply(self, other)
 
     def __truediv__(self, other):
-        return self._ruled(NDArray.__truediv__, other, _own_listing)
+        return divide(self, other)
 
     __div__ = __truediv__
 
-    def __add__(self, other):
-        return self._ruled(NDArray.__add__, other, with_own=_union)
-
-    def __sub__(self, other):
-        return self._ruled(NDArray.__sub__, other, with_own=_union)
-
-    def __radd__(self, other):
-        return NDArray.__radd__(_dense(self), _dense(other))
-
     def __rsub__(self, other):
-        return NDArray.__rsub__(_dense(self), _dense(other))
+        return nd.subtract(other, self)
+
+    def __rtruediv__(self, other):
+        return nd.divide(other, self)
 
     def __neg__(self):
-        return _relabel(NDArray.__neg__(_dense(self)), type(self), self._stored)
-
-
-def _own_listing(a, _):
-    return a._stored
-
-
-def _nonzeros(a, b):
-    return None
-
-
-def _is_number(x):
-    return isinstance(x, (int, float, np.number)) and not isinstance(x, bool)
+        return nd.negative(self)
 
 
 def _make(cls, values, stored=None):
@@ -177,15 +170,6 @@ def _relabel(out, cls, stored=None):
     res = _make(cls, out._data, stored)
     res._value, res._var, res._leaf = out._value, out._var, out._leaf
     return res
-
-
-def _union(a, b):
-    """The listed entries of a + b: both operands' (their nonzeros are read when listed)."""
-    if a._stored is None:
-        return b._stored
-    if b._stored is None:
-        return a._stored
-    return a._stored | b._stored
 
 
 def _nonzero_mask(a, values):
@@ -419,14 +403,13 @@ def storage_view(values, stype, stored=None):
 
 # ------------------------------------------------------------------ ops
 def dot(lhs, rhs, transpose_a=False, transpose_b=False, forward_stype=None):
-    """nd.dot with MXNet's output storage: row_sparse for dot(csr.T, dense), else dense
-    (or `forward_stype` when given)."""
+    """nd.dot with MXNet's output storage: row_sparse for dot(csr.T, dense), csr for
+    dot(dense, csr), else dense (or `forward_stype` when given)."""
     out = nd.dot(_dense(lhs), _dense(rhs), transpose_a=transpose_a, transpose_b=transpose_b)
-    stype = forward_stype
-    if stype is None and isinstance(lhs, CSRNDArray) and transpose_a and \
-            not isinstance(rhs, BaseSparseNDArray):
-        stype = "row_sparse"
-    if stype in (None, "default"):
+    stype = sparse_storage.infer(
+        "dot", [getattr(lhs, "stype", "default"), getattr(rhs, "stype", "default")],
+        dict(transpose_a=transpose_a, transpose_b=transpose_b, forward_stype=forward_stype))
+    if stype == "default":
         return out
     if stype == "csr" and out.ndim != 2:
         raise MXNetError(f"dot: forward_stype 'csr' needs a 2-d result, got {out.shape}")
@@ -456,59 +439,23 @@ def retain(data, indices):
     return _relabel(NDArray.__mul__(_dense(data), scale), RowSparseNDArray, stored)
 
 
-def _binary(name, op):
+def _same_shape_or(elemwise, other):
+    """MXNet's sparse.add / subtract / multiply / divide: two arrays of one shape go through
+    elemwise_<op>, anything else (a number, broadcasting) through nd.<op>."""
     def f(lhs, rhs):
-        if isinstance(lhs, BaseSparseNDArray) and type(lhs) is type(rhs):
-            return op(lhs, rhs)
-        return getattr(nd, name)(_dense(lhs), _dense(rhs))
-    f.__name__ = name
-    f.__doc__ = f"nd.{name}; two sparse arrays of one storage type give that type."
+        if isinstance(lhs, NDArray) and isinstance(rhs, NDArray) and \
+                tuple(lhs.shape) == tuple(rhs.shape):
+            return getattr(nd, elemwise)(lhs, rhs)
+        return getattr(nd, other)(lhs, rhs)
+    f.__name__ = other
+    f.__doc__ = f"{elemwise} for two arrays of one shape, else nd.{other}."
     return f
 
 
-add = elemwise_add = _binary("elemwise_add", lambda a, b: a + b)
-subtract = elemwise_sub = _binary("elemwise_sub", lambda a, b: a - b)
-multiply = elemwise_mul = _binary("elemwise_mul", lambda a, b: a * b)
-
-
-def divide(lhs, rhs):
-    return nd.elemwise_div(_dense(lhs), _dense(rhs))
-
-
-elemwise_div = divide
-
-
-def negative(data):
-    return -data if isinstance(data, BaseSparseNDArray) else nd.negative(data)
-
-
-# zero-preserving unary ops: a sparse input keeps its storage type (and listed entries)
-_KEEPS_STYPE = ("abs", "sign", "sqrt", "square", "relu", "sin", "tan", "arcsin", "arctan",
-                "sinh", "tanh", "arcsinh", "arctanh", "expm1", "log1p", "floor", "ceil",
-                "round", "rint", "fix", "trunc", "degrees", "radians", "clip")
-
-
-def _unary(name):
-    def f(data, *args, **kwargs):
-        out = getattr(nd, name)(_dense(data), *args, **kwargs)
-        if isinstance(data, BaseSparseNDArray) and isinstance(out, NDArray) and \
-                (name != "clip" or _clip_keeps_zero(args, kwargs)):
-            return _relabel(out, type(data), data._stored)
-        return out
-    f.__name__ = name
-    return f
-
-
-def _clip_keeps_zero(args, kwargs):
-    lo = kwargs.get("a_min", args[0] if args else None)
-    hi = kwargs.get("a_max", args[1] if len(args) > 1 else None)
-    return lo is not None and hi is not None and lo <= 0 <= hi
-
-
-def keeps_stype(name, kwargs):
-    """Whether the unary op `name` with these attributes keeps a sparse input's storage type
-    (zero-preserving: its value at 0 is 0)."""
-    return name in _KEEPS_STYPE and (name != "clip" or _clip_keeps_zero((), kwargs))
+add = _same_shape_or("elemwise_add", "add")
+subtract = _same_shape_or("elemwise_sub", "subtract")
+multiply = _same_shape_or("elemwise_mul", "multiply")
+divide = _same_shape_or("elemwise_div", "divide")
 
 
 def relabel(out, stype):
@@ -518,16 +465,15 @@ def relabel(out, stype):
     return out if stype == "default" else _relabel(out, _CLASS[stype])
 
 
-for _name in _KEEPS_STYPE:
-    globals()[_name] = _unary(_name)
-    __all__.append(_name)
-
-
 def __getattr__(name):
-    """Any other nd op: computed densely, a dense result (MXNet's fallback storage)."""
+    """Any other nd op: nd's own, whose result keeps a sparse storage type where MXNet's
+    does (sparse_storage.py's table); the rest computed densely, a dense result (MXNet's
+    fallback storage)."""
     op = getattr(nd, name, None)
     if op is None or name.startswith("_") or not callable(op):
         raise AttributeError(f"module 'tracegrad.nd.sparse' has no attribute {name!r}")
+    if name in sparse_storage.ND_FUNCTIONS:
+        return op
 
     def dense_op(*args, **kwargs):
         return op(*[_dense(a) for a in args], **{k: _dense(v) for k, v in kwargs.items()})

@@ -215,6 +215,9 @@ CALLS = {
     "linalg_slogdet": (lambda: [spd(1, 3)[0]], {}, ()),
     # syevd (eigh of the symmetrised operand) runs through numpy between native segments
     "linalg_syevd": (lambda: [spd(2, 3)], {}, ()),
+    # gelqf (QR of the transpose in float64) runs through numpy between native segments
+    "linalg_gelqf": (lambda: [f32(2, 3, 4, lo=-1, hi=1) + np.eye(3, 4, dtype=np.float32)],
+                     {}, ()),
     # index arithmetic, AMP casts, products (nd_indexing.py, nd_amp.py, nd_products.py)
     "batch_take": (lambda: [f32(3, 4), idx(3, high=4)], {}, ()),
     "ravel_multi_index": (lambda: [np.stack([idx(5, high=3), idx(5, high=4)])],

@@ -68,6 +68,12 @@ def sym(*shape):
     return gen
 
 
+def wide(*shape):
+    """Full-rank (x, y) matrices, x <= y, with diagonals away from zero (gelqf's L stays
+    invertible and its signs do not flip under a finite-difference step)."""
+    return lambda rng: rng.uniform(-0.5, 0.5, shape) + 2.0 * np.eye(shape[-2], shape[-1])
+
+
 def tri(*shape):
     """Triangular solves stay well conditioned: a dominant diagonal."""
     return lambda rng: rng.uniform(-0.5, 0.5, shape) + 3.0 * np.eye(shape[-1])
@@ -188,6 +194,8 @@ DOMAINS = {
     "logabsdet": [case(general(3, 3)), case(general(2, 3, 3))],
     "syevd_vectors": [case(sym(3, 3)), case(sym(2, 3, 3), order=1)],
     "syevd_values": [case(sym(3, 3)), case(sym(2, 4, 4), order=1)],
+    "gelqf_q": [case(wide(3, 4)), case(wide(2, 2, 3), order=1)],
+    "gelqf_l": [case(wide(3, 4)), case(wide(2, 3, 3), order=1)],
     "trsm": [case(tri(3, 3), real(3, 2)),
              case(tri(3, 3), real(2, 3), rightside=True, transpose=True, alpha=0.5),
              case(tri(2, 3, 3), real(2, 3, 4), lower=False, transpose=True, order=1),

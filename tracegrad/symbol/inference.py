@@ -294,6 +294,7 @@ def infer(sym, known, types, partial=False):
 
 
 _INDEX_OUT = {"argmax", "argmin", "argsort", "argmax_channel"}
+_FIXED_OUT = {"_contrib_allclose": np.dtype(np.uint8)}   # ops whose output dtype is fixed
 
 
 def infer_types(sym, known):
@@ -321,6 +322,8 @@ def infer_types(sym, known):
                 out = np.dtype(node.params["dtype"])
             elif node.op in _INDEX_OUT:
                 out = np.dtype(np.float32)
+            elif node.op in _FIXED_OUT:
+                out = _FIXED_OUT[node.op]
             else:
                 out = first
             types[id(node)] = [out] * n

@@ -491,6 +491,8 @@ def _table():
                outputs=_multi(["output0", "output1"])),
         OpSpec("_linalg_syevd", nd.linalg.syevd, ("A",),
                outputs=_multi(["output0", "output1"])),
+        OpSpec("_linalg_gelqf", nd.linalg.gelqf, ("A",),
+               outputs=_multi(["output0", "output1"])),
         # (their `beta` / `loc` are numbers, not BatchNorm's beta or a sampler's loc input)
         OpSpec("random_gamma", nd.random_gamma, ()),
         OpSpec("random_normal", nd.random_normal, ()),
@@ -499,6 +501,8 @@ def _table():
                ("samples", "matches", "anchors", "refs", "means", "stds"), {},
                outputs=_multi(["output0", "output1"])),
         OpSpec("_contrib_box_decode", nd.contrib.box_decode, ("data", "anchors")),
+        OpSpec("_contrib_allclose", nd.contrib.allclose, ("a", "b"),
+               dict(rtol=_float(), atol=_float(), equal_nan=_bool)),
         OpSpec("_contrib_bipartite_matching", nd.contrib.bipartite_matching, ("data",),
                dict(is_ascend=_bool, threshold=_float(), topk=_int(-1)),
                outputs=_multi(["output0", "output1"])),
@@ -577,7 +581,8 @@ ALIASES = {
     "_LesserScalar": "_lesser_scalar", "_LesserEqualScalar": "_lesser_equal_scalar",
     "_Equal": "_equal", "_Not_Equal": "_not_equal", "_Greater": "_greater",
     "_Greater_Equal": "_greater_equal", "_Lesser": "_lesser", "_Lesser_Equal": "_lesser_equal",
-    "identity": "_copy", "linalg_syevd": "_linalg_syevd", "linalg_slogdet": "_linalg_slogdet",
+    "identity": "_copy", "linalg_syevd": "_linalg_syevd",
+    "linalg_gelqf": "_linalg_gelqf", "linalg_slogdet": "_linalg_slogdet",
     # the registered names MXNet writes to a file for the random operators
     "_random_uniform": "random_uniform", "_random_normal": "random_normal",
     "_random_gamma": "random_gamma", "_random_exponential": "random_exponential",

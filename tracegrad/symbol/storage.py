@@ -2,17 +2,15 @@
 
 A variable's storage type is its bound array's when that is sparse, else the one it was
 declared with (mx.sym.var(stype=...), simple_bind's stype_dict). Every node follows
-sparse.py's rules (MXNet's FInferStorageType where they agree): zero-preserving unary ops
-and multiplication / division by a number keep their input's type, elemwise_add / sub / mul
-of two arrays of one sparse type keep it, dot(csr.T, dense) is row_sparse (or dot's
-forward_stype), everything else is dense. The executor computes the values densely and shows
-its outputs with these types, as MXNet allocates them.
+sparse_storage.py's table, the one the nd functions follow (MXNet's FInferStorageType):
+zero-preserving unary ops and multiplication / division by a number keep their input's
+type, elemwise_add / sub / mul of two arrays of one sparse type keep it, dot(csr.T, dense)
+is row_sparse (or dot's forward_stype), everything else is dense. The executor computes the
+values densely and shows its outputs with these types, as MXNet allocates them.
 """
-from .. import sparse
+from .. import sparse, sparse_storage
 
 _CODES = {"0": "default", "1": "row_sparse", "2": "csr"}
-_KEEP = frozenset({"negative", "_copy", "BlockGrad", "_mul_scalar", "_div_scalar"})
-_SAME = frozenset({"elemwise_add", "elemwise_sub", "elemwise_mul"})
 
 
 def declared(node):
@@ -21,18 +19,10 @@ def declared(node):
 
 
 def _node_stypes(node, ins):
-    op = node.op
-    if op in _KEEP or sparse.keeps_stype(op, node.params):
-        return [ins[0]]
-    if op in _SAME and len(ins) == 2 and ins[0] == ins[1]:
-        return [ins[0]]
-    if op == "dot":
-        want = node.params.get("forward_stype")
-        if want is not None:
-            return [want]
-        if ins[:2] == ["csr", "default"] and node.params.get("transpose_a", False):
-            return ["row_sparse"]
-    return ["default"] * len(node.visible_outputs())
+    outputs = len(node.visible_outputs())
+    if outputs != 1:
+        return ["default"] * outputs
+    return [sparse_storage.infer(node.op, ins, node.params)]
 
 
 def infer_stypes(symbol, arrays):

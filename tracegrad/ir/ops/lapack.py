@@ -1,6 +1,6 @@
-"""Dense factorisations and solves (MXNet's linalg.potrf, trsm, inverse, and the LU-based
-log|det| and sign(det) of det / slogdet), batched over leading axes. Their vjps are written in
-trsm, inverse, matmul and masks, so they differentiate again.
+"""Dense factorisations and solves (MXNet's linalg.potrf, trsm, inverse, the LU-based
+log|det| and sign(det) of det / slogdet, syevd's and gelqf's halves), batched over leading
+axes. Their vjps are written in trsm, inverse, matmul and masks, so they differentiate again.
 """
 import numpy as np
 
@@ -234,3 +234,74 @@ class SyevdValues(OpDef):
         u = b.syevd_vectors(a)
         scaled = b.mul(u, b.expand_dims(g, axis=len(a.shape) - 1))
         return (b.matmul(scaled, u, transpose_a=True),)
+
+
+def _check_lq(a):
+    if a.ndim < 2 or a.shape[-2] > a.shape[-1]:
+        fail("gelqf", f"expects matrices (x, y) with x <= y in the last two axes (A = L Q, "
+                      f"Q with orthonormal rows), got {a}")
+    if a.dtype not in ("f32", "f64"):
+        fail("gelqf", f"supports float32 and float64 only (as MXNet), got {a}")
+
+
+def _lq(a):
+    """MXNet's gelqf (LAPACK gelqf + orglq): A = L Q with Q's rows orthonormal and L lower
+    triangular, L's diagonal signs LAPACK's Householder ones. LQ of A is QR of A^T with the
+    same reflectors, so numpy's QR of A^T (geqrf + orgqr) in float64 gives both, rounded once."""
+    m, n = a.shape[-2], a.shape[-1]
+    if a.ndim < 2 or m > n:
+        raise ValueError(f"gelqf: expects matrices (x, y) with x <= y, got shape {a.shape}")
+    if m == 0:
+        return np.zeros(a.shape, a.dtype), np.zeros(a.shape[:-1] + (0,), a.dtype)
+    q, r = np.linalg.qr(_mt(a.astype(np.float64)), mode="reduced")
+    return _mt(q).astype(a.dtype, copy=False), _mt(r).astype(a.dtype, copy=False)
+
+
+def _gelqf_vjp(b, g_q, g_l, q, low):
+    """MXNet's gelqf_backward: dA = L^-T (dQ + copyLTU(M) Q), M = L^T dL - dQ Q^T, where
+    copyLTU mirrors M's lower triangle onto its upper one. dQ or dL may be None (zero)."""
+    n = low.shape[-1]
+    m = None
+    if g_l is not None:
+        m = b.matmul(low, g_l, transpose_a=True)
+    if g_q is not None:
+        m_q = b.neg(b.matmul(g_q, q, transpose_b=True))
+        m = m_q if m is None else b.add(m, m_q)
+    rows, cols = b.iota(shape=(n, n), axis=0), b.iota(shape=(n, n), axis=1)
+    sym = b.where(b.ge(rows, cols), m, _mT(b, m))
+    y = b.matmul(sym, q)
+    if g_q is not None:
+        y = b.add(y, g_q)
+    return b.trsm(low, y, transpose=True, rightside=False, lower=True, alpha=1.0)
+
+
+class GelqfQ(OpDef):
+    """Q of MXNet's (Q, L) = gelqf(A): A's shape, orthonormal rows. Its vjp is gelqf_backward
+    with dL = 0."""
+    name = "gelqf_q"
+
+    def infer(a):
+        _check_lq(a)
+        return a
+
+    def impl(a):
+        return _lq(a)[0]
+
+    def vjp(b, g, out, a):
+        return (_gelqf_vjp(b, g, None, out, b.gelqf_l(a)),)
+
+
+class GelqfL(OpDef):
+    """L of MXNet's (Q, L) = gelqf(A): (..., x, x), lower triangular. Its vjp is
+    gelqf_backward with dQ = 0 (dL's upper triangle does not reach dA)."""
+    name = "gelqf_l"
+
+    def infer(a):
+        _check_lq(a)
+        return TensorType(a.dtype, a.shape[:-1] + (a.shape[-2],))
+
+    def impl(a):
+        return _lq(a)[1]
+
+    def vjp(b, g, out, a):
+        return (_gelqf_vjp(b, None, g, b.gelqf_q(a), out),)
