@@ -85,6 +85,15 @@ def _passes(sym, known, types, sizes=None):
             for c, i in node.inputs:   # an argument's type follows the op's data
                 if c.op is None and dtypes[id(c)][0] is None:
                     dtypes[id(c)] = [known_t]
+            if any(s is None for s in ins) and _ops.canonical(node.op) in _ops.SAME_SHAPE_INPUTS:
+                known_in = next((s for s in ins if s is not None), None)
+                for k, entry in enumerate(node.inputs):
+                    src = _ops.shape_source(entry) if known_in is not None else None
+                    if ins[k] is None and src is not None and shapes[id(src)][0] is None:
+                        shapes[id(src)] = [tuple(known_in)]
+                        if src is entry[0]:
+                            ins[k] = shapes[id(src)][0]
+                        changed = True
             if any(s is None for s in ins) and node.spec.shapes and ins and ins[0] is not None:
                 try:
                     rule = node.spec.shapes(tuple(ins[0]), node.params)
