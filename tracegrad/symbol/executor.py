@@ -15,6 +15,7 @@ from ..array import NDArray
 from ..base import MXNetError
 from ..tracing import capture as _capture
 from . import storage
+from .ops import canonical
 from .inference import infer
 from .symbol import evaluate
 
@@ -106,6 +107,8 @@ class Executor:
         self._loss_heads = [node.op is not None and node.spec.head_loss
                             and not node.params.get("out_grad", False)
                             for node, _ in symbol._outputs]
+        self._blocked_heads = [node.op is not None and canonical(node.op) == "BlockGrad"
+                               for node, _ in symbol._outputs]
         self._wants_grads = any(g is not None and grad_req.get(k, "write") != "null"
                                 for k, g in grad_dict.items())
         for name, g in grad_dict.items():
@@ -302,13 +305,20 @@ class Executor:
                              "bound without gradient arrays has no backward)")
         if out_grads is not None and isinstance(out_grads, NDArray):
             out_grads = [out_grads]
-        if out_grads is not None and len(out_grads) != len(self._heads):
+        if out_grads is not None and len(out_grads) > len(self._heads):
             raise MXNetError(f"backward: {len(out_grads)} out_grads for "
                              f"{len(self._heads)} outputs")
         heads, grads = [], []
         for i, out in enumerate(self._heads):
-            if not _capture.tracked(out):   # nothing differentiable reaches it (BlockGrad)
+            if not _capture.tracked(out) or self._blocked_heads[i]:   # (BlockGrad: no gradient)
                 continue
+            if out_grads is not None and i >= len(out_grads) and not self._loss_heads[i]:
+                # (MXNet: a shorter list may leave out only the outputs that take no head
+                # gradient, losses and BlockGrad)
+                raise MXNetError(f"backward: output {i} ('{self._symbol.list_outputs()[i]}') "
+                                 f"is not a loss, so it needs a head gradient; "
+                                 f"{len(out_grads)} out_grads given for "
+                                 f"{len(self._heads)} outputs")
             g = None if out_grads is None or self._loss_heads[i] else out_grads[i]
             if g is not None and not isinstance(g, NDArray):
                 g = nd.array(g, dtype=out.dtype)
