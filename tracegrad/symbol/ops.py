@@ -717,6 +717,12 @@ def sized_creation(node, shape):
 SHAPE_KEEPING = ("amp_cast", "amp_multicast", "Cast", "_copy", "BlockGrad")
 
 
+# inputs that hold indices, whose dtype says nothing about the op's other arguments (MXNet's
+# EmbeddingOpType gives the weight the op's `dtype` attribute, float32 by default, whatever
+# integer type the data has)
+INDEX_INPUTS = {"Embedding": ("data",), "_contrib_SparseEmbedding": ("data",)}
+
+
 # MXNet's ElemwiseShape ops: every input has the output's shape, so an input of unknown
 # shape (a target Variable in `target - prediction`) takes the shape of a known one
 SAME_SHAPE_INPUTS = frozenset({
