@@ -47,6 +47,7 @@ mod = module
 img = image
 viz = visualization
 mon = monitor
+rnd = random   # MXNet: `from . import random as rnd`
 
 kv = kvstore
 from .tracebacks import install as _install_tracebacks

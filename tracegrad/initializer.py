@@ -3,8 +3,8 @@
 An initializer fills a parameter's buffer in place; `_init_weight(name, arr)` receives an
 NDArray over that buffer, as in MXNet, so custom initializers can write `arr[:] = ...`.
 Called with a parameter name it dispatches on the suffix as MXNet does (weight ->
-_init_weight, bias/beta/running_mean -> 0, gamma/running_var -> 1); a parameter's own `init` is
-applied through _init_weight. Random draws go through tracegrad.random, so mx.random.seed
+_init_weight, bias -> _init_bias, gamma -> _init_gamma, ...: methods a custom initializer
+overrides); a parameter's own `init` is applied through _init_weight. Random draws go through tracegrad.random, so mx.random.seed
 makes initialization reproducible.
 """
 import numpy as np
@@ -65,11 +65,50 @@ def as_ndarray(arr):
     return arr if isinstance(arr, NDArray) else wrap(arr)
 
 
+# MXNet's Initializer.__call__ for an InitDesc: the first suffix that matches picks the
+# method (a subclass overrides _init_bias etc. to change one kind of parameter);
+# running_/moving_ statistics are tracegrad's additions (MXNet's backend gives BatchNorm's
+# auxiliary states an __init__ attribute instead)
+_DESC_SUFFIXES = (("weight", "_init_weight"), ("bias", "_init_bias"),
+                  ("gamma", "_init_gamma"), ("beta", "_init_beta"),
+                  ("running_mean", "_init_zero"), ("moving_mean", "_init_zero"),
+                  ("running_var", "_init_one"), ("moving_var", "_init_one"),
+                  ("min", "_init_zero"), ("max", "_init_one"))
+# MXNet's _legacy_init (a plain name, not an InitDesc): its own order, bias before weight
+_LEGACY_SUFFIXES = (("bias", "_init_bias"), ("gamma", "_init_gamma"),
+                    ("beta", "_init_beta"), ("weight", "_init_weight"),
+                    ("running_mean", "_init_zero"), ("moving_mean", "_init_zero"),
+                    ("running_var", "_init_one"), ("moving_var", "_init_one"),
+                    ("moving_inv_var", "_init_zero"), ("moving_avg", "_init_zero"),
+                    ("min", "_init_zero"), ("max", "_init_one"))
+
+
 class Initializer:
-    """Base class: call it as init(name, array) with a numpy array or NDArray to fill."""
+    """Base class: call it as init(desc, array) with a numpy array or NDArray to fill.
+
+    As in MXNet, the parameter's name picks the method by its suffix: _init_weight (which
+    subclasses implement), _init_bias / _init_beta / _init_zero (zeros), _init_gamma /
+    _init_one (ones); a custom initializer overrides any of them. A plain-string name (not an
+    InitDesc) follows MXNet's legacy order, where 'upsampling*' names get bilinear kernels."""
 
     def __init__(self, **kwargs):
         self._kwargs = kwargs
+        self._verbose = False
+        self._print_func = None
+
+    def set_verbosity(self, verbose=False, print_func=None):
+        """Log each initialized array with print_func(arr) (default: its norm / sqrt(size))."""
+        self._verbose = verbose
+        if print_func is None:
+            def print_func(x):
+                return str(float(np.linalg.norm(x.asnumpy().ravel())) / np.sqrt(x.size))
+        self._print_func = print_func
+        return self
+
+    def _verbose_print(self, desc, init, arr):
+        if getattr(self, "_verbose", False) and getattr(self, "_print_func", None):
+            import logging
+            logging.info("Initialized %s as %s: %s", desc, init, self._print_func(arr))
 
     def __eq__(self, other):
         """MXNet: initializers of one type with the same arguments are equal."""
@@ -81,19 +120,64 @@ class Initializer:
 
     def __call__(self, desc, arr):
         arr = as_ndarray(arr)
-        own = getattr(desc, "attrs", {}).get("__init__")
+        if not isinstance(desc, InitDesc):
+            self._legacy_init(desc, arr)
+            return
+        if desc.global_init is None:
+            desc.global_init = self
+        own = desc.attrs.get("__init__")
         if own:
             create(own)._init_weight(desc, arr)
+            self._verbose_print(desc, own, arr)
             return
-        name = str(desc)
-        if name.endswith("weight"):
-            self._init_weight(name, arr)
-        elif name.endswith(("bias", "beta", "running_mean", "moving_mean")):
-            _fill(arr, 0.0)
-        elif name.endswith(("gamma", "running_var", "moving_var")):
-            _fill(arr, 1.0)
-        else:
-            self._init_default(name, arr)
+        for suffix, method in _DESC_SUFFIXES:
+            if desc.endswith(suffix):
+                getattr(self, method)(desc, arr)
+                self._verbose_print(desc, suffix, arr)
+                return
+        self._init_default(desc, arr)
+
+    def _legacy_init(self, name, arr):
+        if not isinstance(name, str):
+            raise TypeError(f"an initializer's name must be a string, got "
+                            f"{type(name).__name__}")
+        if name.startswith("upsampling"):
+            self._init_bilinear(name, arr)
+            return
+        if name.startswith("stn_loc") and name.endswith(("weight", "bias")):
+            (self._init_zero if name.endswith("weight") else self._init_loc_bias)(name, arr)
+            return
+        for suffix, method in _LEGACY_SUFFIXES:
+            if name.endswith(suffix):
+                getattr(self, method)(name, arr)
+                return
+        self._init_default(name, arr)
+
+    def _init_bilinear(self, name, arr):
+        from .initializer_special import Bilinear
+        Bilinear()._init_weight(name, arr)
+
+    def _init_loc_bias(self, name, arr):
+        """A spatial transformer's localisation bias: the identity affine transform."""
+        if tuple(arr.shape) != (6,):
+            raise MXNetError(f"initializer: {name!r} (an stn_loc bias) must have shape (6,), "
+                             f"got {tuple(arr.shape)}")
+        _fill(arr, np.array([1.0, 0, 0, 0, 1.0, 0]))
+
+    def _init_zero(self, name, arr):
+        _fill(arr, 0.0)
+
+    def _init_one(self, name, arr):
+        _fill(arr, 1.0)
+
+    def _init_bias(self, name, arr):
+        _fill(arr, 0.0)
+
+    def _init_gamma(self, name, arr):
+        _fill(arr, 1.0)
+
+    def _init_beta(self, name, arr):
+        _fill(arr, 0.0)
 
     def _init_weight(self, name, arr):
         raise NotImplementedError(f"{type(self).__name__} must implement _init_weight")
@@ -101,8 +185,8 @@ class Initializer:
     def _init_default(self, name, arr):
         raise MXNetError(
             f"unknown initialization pattern for parameter {name!r}: default initialization "
-            f"covers names ending in weight, bias, gamma, beta, running_mean/var; give the "
-            f"parameter an init= (e.g. mx.init.Zero())")
+            f"covers names ending in weight, bias, gamma, beta, running_mean/var, min, max; "
+            f"give the parameter an init= (e.g. mx.init.Zero())")
 
     def dumps(self):
         import json

@@ -59,3 +59,6 @@ def load_checkpoint(prefix, epoch):
 
 
 __all__ = ["BatchEndParam", "save_checkpoint", "load_checkpoint", "load_params"]
+
+
+from .model_feedforward import FeedForward  # noqa: E402,F401  (the deprecated 1.x model API)

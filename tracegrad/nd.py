@@ -883,9 +883,45 @@ def pick(data, index, axis=-1, keepdims=False, mode="clip"):
 choose_element_0index = pick    # MXNet's older name of pick (an alias of the same op)
 
 
+def fill_element_0index(lhs, mhs, rhs, out=None):
+    """MXNet's legacy fill_element_0index: a copy of the 2-d lhs whose element
+    (i, int(rhs[i])) in each row i is set to mhs[i] (an index that is no column leaves
+    the row as it was); out= receives it."""
+    n = lhs.shape[0] if lhs.ndim == 2 else None
+    for name, arr in (("mhs", mhs), ("rhs", rhs)):
+        if n is None or not isinstance(arr, NDArray) or tuple(arr.shape) != (n,):
+            raise MXNetError(f"fill_element_0index: lhs must be 2-d and {name} of shape "
+                             f"(rows,), got lhs {tuple(lhs.shape)}, {name} "
+                             f"{getattr(arr, 'shape', type(arr).__name__)}")
+    columns = arange(lhs.shape[1], dtype="int64").reshape((1, -1))
+    hit = broadcast_equal(rhs.astype("int64").reshape((-1, 1)), columns)
+    values = broadcast_to(mhs.astype(np.dtype(lhs.dtype).name).reshape((-1, 1)), lhs.shape)
+    result = where(hit, values, lhs)
+    if out is not None:
+        out[:] = result
+        return out
+    return result
+
+
 def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
     return F.one_hot(indices, depth=depth, on_value=float(on_value), off_value=float(off_value),
                      dtype=dtype_name(np.dtype(dtype)))
+
+
+def onehot_encode(indices, out):
+    """MXNet's deprecated onehot_encode (use one_hot): row i of `out` (n, depth) becomes 1
+    where the column equals indices[i] and 0 elsewhere (an index that is no column, out of
+    range or fractional, leaves a row of zeros); returns out."""
+    if not isinstance(out, NDArray) or out.ndim != 2:
+        raise MXNetError(f"onehot_encode: out must be a 2-d NDArray, got "
+                         f"{getattr(out, 'shape', type(out).__name__)}")
+    if not isinstance(indices, NDArray) or tuple(indices.shape) != (out.shape[0],):
+        raise MXNetError(f"onehot_encode: indices must be an NDArray of shape "
+                         f"({out.shape[0]},) for out of shape {tuple(out.shape)}, got "
+                         f"{getattr(indices, 'shape', type(indices).__name__)}")
+    columns = arange(out.shape[1], dtype=np.dtype(indices.dtype).name).reshape((1, -1))
+    out[:] = broadcast_equal(indices.reshape((-1, 1)), columns)
+    return out
 
 
 def _bool_as_index(indices):

@@ -29,10 +29,36 @@ def Concat(*data, dim=1, num_args=None, **kwargs):
 
 
 def Reshape(data, shape=None, reverse=False, target_shape=None, keep_highest=False, **kwargs):
-    """nd.reshape under its legacy name (shape codes 0, -1, -2, -3, -4 included)."""
+    """nd.reshape under its legacy name (shape codes 0, -1, -2, -3, -4 included). The
+    deprecated target_shape (used when no shape is given) means what it meant in MXNet: its
+    one 0 is the dim inferred from the others (not a copied dim), and keep_highest keeps the
+    data's first dim."""
     if kwargs:
         return _redo(Reshape, locals())
-    return nd.reshape(data, shape if shape is not None else target_shape, reverse=reverse)
+    if shape is None or tuple(shape) == ():
+        if target_shape is None or tuple(target_shape) == ():
+            raise MXNetError("Reshape: give shape (or the deprecated target_shape)")
+        return nd.reshape(data, _legacy_target(tuple(target_shape), tuple(data.shape),
+                                               keep_highest))
+    return nd.reshape(data, shape, reverse=reverse)
+
+
+def _legacy_target(target, dshape, keep_highest):
+    """MXNet's ReshapeShape for target_shape: the first dim kept with keep_highest, a single
+    0 (after it) inferred from the size."""
+    out = list(target)
+    start = 1 if keep_highest else 0
+    if keep_highest and out:
+        out[0] = dshape[0]
+    zeros = [i for i in range(start, len(out)) if out[i] == 0]
+    size = int(np.prod(dshape))
+    if len(zeros) == 1:
+        rest = int(np.prod([d for i, d in enumerate(out) if i != zeros[0]]))
+        out[zeros[0]] = size // rest if rest else 0
+    if int(np.prod(out)) != size:
+        raise MXNetError(f"Reshape: target_shape {target} does not fit data of shape "
+                         f"{dshape} ({size} elements)")
+    return tuple(out)
 
 
 def _head(pred, loss_share):

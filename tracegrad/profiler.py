@@ -15,6 +15,7 @@ Task / Frame / Event / Counter / Marker objects. It hooks the eager op dispatche
 only while running: stopped, it costs nothing. A deferred op of a captured step is timed as
 the few microseconds of deferring it; its work shows in the step's native call.
 """
+import atexit
 import json
 import os
 import threading
@@ -35,7 +36,10 @@ _CONFIG = {"filename": "profile.json", "aggregate_stats": False}
 _LOCK = threading.Lock()
 _EVENTS: list = []       # Chrome trace events, in order
 _STATS: dict = {}        # (category, name) -> [count, total ns, min ns, max ns]
-_STATE = {"running": False, "paused": False}
+# "output": set by set_state('run'), cleared by a dump (unless continuous_dump keeps
+# appending): MXNet's enable_output_, which its Profiler's destructor checks to write the
+# trace file at exit when the program never called dump()
+_STATE = {"running": False, "paused": False, "output": False}
 _SCOPE = threading.local()
 _PID = os.getpid()
 _T0 = time.perf_counter_ns()
@@ -59,6 +63,8 @@ def set_state(state="stop", profile_process="worker"):
     if running == _STATE["running"]:
         return
     _STATE["running"], _STATE["paused"] = running, False
+    if running:
+        _STATE["output"] = True
     _install(running)
 
 
@@ -193,9 +199,22 @@ def dump(finished=True, profile_process="worker"):
     with open(tmp, "w") as f:
         json.dump(trace, f)
     os.replace(tmp, filename)
+    _STATE["output"] = bool(_CONFIG.get("continuous_dump")) and not finished
 
 
 dump_profile = dump
+
+
+@atexit.register
+def _dump_at_exit():
+    """MXNet writes the trace at exit when profiling ran and no dump() took the output
+    (example/profiler's scripts only set_state('stop')); a file that cannot be written then
+    is skipped quietly, as there is no caller left to tell."""
+    if _STATE["output"]:
+        try:
+            dump()
+        except OSError:
+            pass
 
 
 @contextmanager

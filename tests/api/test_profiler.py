@@ -142,3 +142,24 @@ def test_dumps_reset_clears_the_statistics_and_dump_takes_the_events(fresh_profi
     profiler.dump()
     names = [e["name"] for e in json.loads(fresh_profiler.read_text())["traceEvents"]]
     assert "exp" not in names
+
+
+def test_a_run_never_dumped_is_written_at_exit_once(fresh_profiler):
+    """MXNet's Profiler writes the trace at exit when profiling ran and no dump() took the
+    output (example/profiler's scripts only call set_state('stop'))."""
+    fresh_profiler.unlink()
+    profiler.set_state("run")
+    nd.ones((2, 2)).sum().wait_to_read()
+    profiler.set_state("stop")
+    profiler._dump_at_exit()           # what atexit runs
+    events = json.loads(fresh_profiler.read_text())["traceEvents"]
+    assert any(e["name"] == "sum" for e in events)
+    fresh_profiler.unlink()
+    profiler._dump_at_exit()           # the output was taken: nothing more is written
+    assert not fresh_profiler.exists()
+    profiler.set_state("run")
+    profiler.set_state("stop")
+    profiler.dump()                    # an explicit dump takes it too
+    fresh_profiler.unlink()
+    profiler._dump_at_exit()
+    assert not fresh_profiler.exists()

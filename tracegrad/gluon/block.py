@@ -36,6 +36,8 @@ class _Scope(threading.local):
     """The Block whose name_scope() is open, and whether a hybrid call is running."""
     block = None
     in_hybrid_call = False
+    compiling = None      # the hybridized block whose compiled call is running (its forward
+    # is what that call runs: HybridBlock.forward must not dispatch to it again)
 
 
 _SCOPE = _Scope()
@@ -434,7 +436,11 @@ class HybridBlock(Block):
                 # (export traces with these; inside another block's trace this call is
                 # inlined: as in MXNet, it caches no graph, nor the trace's own arrays)
                 self.__dict__["_cached_args"] = args
-                out = _hybrid_call(self, *args)
+                prev, _SCOPE.compiling = _SCOPE.compiling, self
+                try:
+                    out = _hybrid_call(self, *args)
+                finally:
+                    _SCOPE.compiling = prev
                 if _compiled.DEFER_CALL is not None:
                     _remember_captured_call(self, args, out)
                 return out
@@ -443,7 +449,11 @@ class HybridBlock(Block):
             raise _named_error(self, e) from None
 
     def forward(self, x, *args):
-        """1.x dispatch: hybrid_forward(nd, x, *args, **own parameters' data)."""
+        """1.x dispatch: hybrid_forward(nd, x, *args, **own parameters' data). Called
+        directly on a hybridized block (`net.forward(x)`, as MXNet's AMP example does) it
+        runs the compiled call, as MXNet's forward runs the cached graph."""
+        if self._active and self._called_directly(x):
+            return self._call((x,) + args)
         params = {k: p._nd_data() for k, p in self._reg_params.items()}
         if _NP["array"]:     # set_np: hybrid_forward sees mx.np arrays, and F.np / F.npx
             x, args, views = _np_inputs(x, args, params)
@@ -455,6 +465,13 @@ class HybridBlock(Block):
             return self.hybrid_forward(_NP_F, x, *args, **views)
         return self.hybrid_forward(nd, x, *args, **params)
 
+    def _called_directly(self, x):
+        """Whether this hybridized block's forward was called by the program itself on an
+        NDArray, not by its own compiled call, a trace or a Symbol call (then forward runs
+        the compiled call, as MXNet's HybridBlock.forward runs the cached graph)."""
+        return isinstance(x, NDArray) and _SCOPE.compiling is not self \
+            and not _SCOPE.in_hybrid_call and not _array.HOOKS.tracing
+
     def hybrid_forward(self, F, x, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement hybrid_forward(self, "
                                   f"F, x, ...) or forward(self, x, ...)")
@@ -462,7 +479,7 @@ class HybridBlock(Block):
     def export(self, path, epoch=0, remove_amp_cast=True):
         """Write path-symbol.json (the forward as tracegrad IR text) and path-%04d.params."""
         from .symbol_block import export
-        return export(self, path, epoch)
+        return export(self, path, epoch, remove_amp_cast=remove_amp_cast)
 
 
 @contextlib.contextmanager

@@ -29,13 +29,17 @@ def _input_names(n):
     return ["data"] if n == 1 else [f"data{i}" for i in range(n)]
 
 
-def export(block, path, epoch=0, fmt="auto"):
+def export(block, path, epoch=0, fmt="auto", remove_amp_cast=True):
     """Trace block.forward on the inputs of its last hybridized call and write both files.
     fmt 'auto': MXNet's JSON and .params, preferably the block called on mx.sym variables
     (MXNet's own export graph: it loads for any batch size), else the traced graph's
     primitives mapped to MXNet ops (shapes fixed to the traced call's); when neither computes
-    what the traced graph does (or with fmt 'tracegrad'), tracegrad's IR format."""
+    what the traced graph does (or with fmt 'tracegrad'), tracegrad's IR format. A
+    SymbolBlock over mx.sym Symbols not called yet writes its own Symbol (MXNet's SymbolBlock
+    holds its graph from the start: amp.convert_hybrid_block's result exports at once)."""
     sym_file, param_file = f"{path}-symbol.json", f"{path}-{epoch:04d}.params"
+    if block.__dict__.get("_sym") is not None and block._cached_args is None and fmt == "auto":
+        return _export_own_symbol(block, sym_file, param_file, remove_amp_cast)
     graph = _traced_graph(block)
     mxnet = _block_symbol(block, *graph) or _mxnet_symbol(*graph) if fmt == "auto" else None
     if mxnet is not None:
@@ -45,6 +49,18 @@ def export(block, path, epoch=0, fmt="auto"):
         mxnet_format.write(param_file, values, keys)
         return sym_file, param_file
     save_arrays(param_file, _write_tracegrad_symbol(sym_file, *graph))
+    return sym_file, param_file
+
+
+def _export_own_symbol(block, sym_file, param_file, remove_amp_cast):
+    from .. import mxnet_format
+    sym = block._sym
+    params = {p.name: p for p in block.collect_params().values()}
+    keys = [f"arg:{n}" for n in sym.list_arguments() if n not in block._sym_inputs] + \
+        [f"aux:{n}" for n in sym.list_auxiliary_states()]
+    values = [params[k.split(":", 1)[1]].data()._data for k in keys]
+    sym.save(sym_file, remove_amp_cast=remove_amp_cast)
+    mxnet_format.write(param_file, values, keys)
     return sym_file, param_file
 
 

@@ -314,6 +314,14 @@ class Module(BaseModule):
         """MXNet's {name: NDArray} of the auxiliary states (BatchNorm's moving statistics)."""
         return self._param_arrays(self._aux_names)
 
+    def _sync_params_from_devices(self):
+        """MXNet copies the executors' parameter values into _arg_params / _aux_params
+        (programs call it after update(), as example/reinforcement-learning's actor-critic
+        does); here both are the same arrays already, so there is nothing to copy."""
+        if not self.binded or not self.params_initialized:
+            raise MXNetError("_sync_params_from_devices: bind and initialize the parameters "
+                             "first")
+
     def _param_arrays(self, names):
         if self._params is None or not self.params_initialized:
             return None

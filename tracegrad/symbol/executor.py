@@ -15,6 +15,7 @@ from ..array import NDArray
 from ..base import MXNetError
 from ..tracing import capture as _capture
 from . import storage
+from .ops import canonical
 from .inference import infer
 from .symbol import evaluate
 
@@ -106,6 +107,10 @@ class Executor:
         self._loss_heads = [node.op is not None and node.spec.head_loss
                             and not node.params.get("out_grad", False)
                             for node, _ in symbol._outputs]
+        self._blocked_heads = [node.op is not None and canonical(node.op) == "BlockGrad"
+                               for node, _ in symbol._outputs]
+        self._wants_grads = any(g is not None and grad_req.get(k, "write") != "null"
+                                for k, g in grad_dict.items())
         for name, g in grad_dict.items():
             req = grad_req.get(name, "write")
             if g is None or req == "null":
@@ -204,7 +209,11 @@ class Executor:
         seen = [] if self._monitor_callback is not None else None
         on_node = None if seen is None else self._monitor_collector(seen)
         run = self._compiled() if on_node is None else None
-        with autograd.record(train_mode=True) if is_train else autograd.pause(train_mode=False):
+        # an executor with gradient arrays records in inference mode too: MXNet's backward
+        # may follow forward(is_train=False) (neural-style's loop), from those same values
+        record = bool(is_train) or self._wants_grads
+        with autograd.record(train_mode=bool(is_train)) if record \
+                else autograd.pause(train_mode=False):
             heads = evaluate(self._symbol, values, on_node) if run is None \
                 else list(run(*[values[k] for k in self._input_names]))
         self._heads = heads
@@ -215,7 +224,7 @@ class Executor:
                 self._outputs = [_Output(tuple(h.shape), np.dtype(h.dtype)) for h in heads]
             for out, h in zip(self._outputs, heads):
                 out._take(h)
-        self._recorded = bool(is_train)
+        self._recorded = record
         if seen:
             # outside record(): what the callback computes (a Monitor's norms) is not part
             # of the graph backward differentiates
@@ -290,18 +299,26 @@ class Executor:
         return on_node
 
     def backward(self, out_grads=None, is_train=True):
-        """Gradients of the outputs of the last forward(is_train=True) into grad_dict."""
+        """Gradients of the outputs of the last forward into grad_dict (once per forward)."""
         if not self._recorded:
-            raise MXNetError("backward: call forward(is_train=True) first")
+            raise MXNetError("backward: call forward first (once per backward; an executor "
+                             "bound without gradient arrays has no backward)")
         if out_grads is not None and isinstance(out_grads, NDArray):
             out_grads = [out_grads]
-        if out_grads is not None and len(out_grads) != len(self._heads):
+        if out_grads is not None and len(out_grads) > len(self._heads):
             raise MXNetError(f"backward: {len(out_grads)} out_grads for "
                              f"{len(self._heads)} outputs")
         heads, grads = [], []
         for i, out in enumerate(self._heads):
-            if not _capture.tracked(out):   # nothing differentiable reaches it (BlockGrad)
+            if not _capture.tracked(out) or self._blocked_heads[i]:   # (BlockGrad: no gradient)
                 continue
+            if out_grads is not None and i >= len(out_grads) and not self._loss_heads[i]:
+                # (MXNet: a shorter list may leave out only the outputs that take no head
+                # gradient, losses and BlockGrad)
+                raise MXNetError(f"backward: output {i} ('{self._symbol.list_outputs()[i]}') "
+                                 f"is not a loss, so it needs a head gradient; "
+                                 f"{len(out_grads)} out_grads given for "
+                                 f"{len(self._heads)} outputs")
             g = None if out_grads is None or self._loss_heads[i] else out_grads[i]
             if g is not None and not isinstance(g, NDArray):
                 g = nd.array(g, dtype=out.dtype)

@@ -141,11 +141,24 @@ def _passes(sym, known, types, sizes=None):
                 continue
             where = f"node '{node.name}' (op {node.op})"
             ins = [shapes[id(c)][i] for c, i in node.inputs]
-            known_t = next((dtypes[id(c)][i] for c, i in node.inputs
-                            if dtypes[id(c)][i] is not None), np.dtype(np.float32))
+            skip = _ops.INDEX_INPUTS.get(_ops.canonical(node.op), ())
+            known_t = next((dtypes[id(c)][i] for k, (c, i) in enumerate(node.inputs)
+                            if dtypes[id(c)][i] is not None and not (
+                                k < len(node.input_names) and node.input_names[k] in skip)),
+                           np.dtype(node.params.get("dtype") or np.float32) if skip
+                           else np.dtype(np.float32))
             for c, i in node.inputs:   # an argument's type follows the op's data
                 if c.op is None and dtypes[id(c)][0] is None:
                     dtypes[id(c)] = [known_t]
+            if any(s is None for s in ins) and _ops.canonical(node.op) in _ops.SAME_SHAPE_INPUTS:
+                known_in = next((s for s in ins if s is not None), None)
+                for k, entry in enumerate(node.inputs):
+                    src = _ops.shape_source(entry) if known_in is not None else None
+                    if ins[k] is None and src is not None and shapes[id(src)][0] is None:
+                        shapes[id(src)] = [tuple(known_in)]
+                        if src is entry[0]:
+                            ins[k] = shapes[id(src)][0]
+                        changed = True
             if any(s is None for s in ins) and node.spec.shapes and ins and ins[0] is not None:
                 try:
                     rule = node.spec.shapes(tuple(ins[0]), node.params)
@@ -312,9 +325,13 @@ def infer_types(sym, known):
             if node.op is None:
                 continue
             ins = [types[id(c)][i] for c, i in node.inputs]
-            first = next((t for t in ins if t is not None), None)
-            for (c, i), t in zip(node.inputs, ins):
-                if t is None and c.op is None and first is not None:
+            skip = _ops.INDEX_INPUTS.get(_ops.canonical(node.op), ())
+            index = [k < len(node.input_names) and node.input_names[k] in skip
+                     for k in range(len(ins))]
+            first = next((t for t, idx in zip(ins, index) if t is not None and not idx),
+                         np.dtype(node.params.get("dtype") or np.float32) if skip else None)
+            for (c, i), t, idx in zip(node.inputs, ins, index):
+                if t is None and c.op is None and first is not None and not idx:
                     types[id(c)] = [first]
             n = len(node.visible_outputs())
             if "dtype" in node.params and node.params["dtype"] is not None and \

@@ -725,6 +725,20 @@ def sized_creation(node, shape):
 SHAPE_KEEPING = ("amp_cast", "amp_multicast", "Cast", "_copy", "BlockGrad")
 
 
+# inputs that hold indices, whose dtype says nothing about the op's other arguments (MXNet's
+# EmbeddingOpType gives the weight the op's `dtype` attribute, float32 by default, whatever
+# integer type the data has)
+INDEX_INPUTS = {"Embedding": ("data",), "_contrib_SparseEmbedding": ("data",)}
+
+
+# MXNet's ElemwiseShape ops: every input has the output's shape, so an input of unknown
+# shape (a target Variable in `target - prediction`) takes the shape of a known one
+SAME_SHAPE_INPUTS = frozenset({
+    "elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "add_n", "_power",
+    "_maximum", "_minimum", "_mod", "_hypot", "_equal", "_not_equal", "_greater",
+    "_greater_equal", "_lesser", "_lesser_equal"})
+
+
 def behind(entry, ops):
     """The entry (node, output) an input entry reads through a chain of `ops` (casts and
     copies: output k of an amp_multicast is its input k, the others have one input)."""

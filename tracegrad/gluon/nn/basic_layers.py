@@ -64,6 +64,8 @@ class HybridSequential(_SequentialMixin, HybridBlock):
     """Sequential of HybridBlocks; hybridize() compiles the whole chain."""
 
     def forward(self, x, *args):
+        if self._active and self._called_directly(x):   # net.forward(x) once hybridized
+            return self._call((x,) + args)
         return self._run(x, args)
 
 

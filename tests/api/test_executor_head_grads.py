@@ -1,0 +1,58 @@
+"""Executor.backward's out_grads as MXNet 1.9.1 takes them: by position, and a shorter list
+may leave out the outputs that take no head gradient (MakeLoss / SoftmaxOutput losses,
+BlockGrad), as example/reinforcement-learning's actor-critic does; a left-out output that
+needs one is an error naming it."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+
+
+def _actor_critic_heads():
+    x = mx.sym.Variable("data")
+    h = mx.sym.FullyConnected(x, num_hidden=3, no_bias=True, name="fc")
+    policy = mx.sym.SoftmaxActivation(h)
+    log_policy = mx.sym.log(policy)
+    value = mx.sym.FullyConnected(x, num_hidden=1, no_bias=True, name="value")
+    entropy = mx.sym.MakeLoss(policy * log_policy, grad_scale=0.1)
+    return mx.sym.Group([log_policy, value, entropy, mx.sym.BlockGrad(policy)])
+
+
+def test_leaving_out_loss_and_blockgrad_outputs():
+    rs = np.random.RandomState(0)
+    sym = _actor_critic_heads()
+    xv, wf, wv = rs.randn(4, 5), rs.randn(3, 5) * 0.5, rs.randn(1, 5)
+    adv, vg = rs.randn(4, 3), rs.randn(4, 1)
+    mod = mx.mod.Module(sym, label_names=None)
+    mod.bind([("data", (4, 5))])
+    mod.init_params(mx.init.Zero())
+    mod.set_params({"fc_weight": mx.nd.array(wf), "value_weight": mx.nd.array(wv)}, {})
+    mod.forward(mx.io.DataBatch([mx.nd.array(xv)]), is_train=True)
+    mod.backward([mx.nd.array(adv), mx.nd.array(vg)])
+    grads = dict(zip(mod._exec_group.param_names, mod._exec_group.grad_arrays))
+
+    def objective(wf):
+        z = xv @ wf.T
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        return np.sum(adv * np.log(p)) + 0.1 * np.sum(p * np.log(p))
+
+    numeric = np.zeros_like(wf)
+    for idx in np.ndindex(*wf.shape):
+        d = np.zeros_like(wf)
+        d[idx] = 1e-6
+        numeric[idx] = (objective(wf + d) - objective(wf - d)) / 2e-6
+    np.testing.assert_allclose(grads["fc_weight"][0].asnumpy(), numeric, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(grads["value_weight"][0].asnumpy(), vg.T @ xv, rtol=1e-5)
+    mod._sync_params_from_devices()
+
+
+def test_leaving_out_an_output_that_needs_a_head_gradient_names_it():
+    sym = _actor_critic_heads()
+    exe = sym.simple_bind(mx.cpu(), data=(2, 5))
+    exe.forward(is_train=True)
+    with pytest.raises(mx.MXNetError, match="output 1 .*needs a head gradient"):
+        exe.backward([mx.nd.ones((2, 3))])
+    exe.forward(is_train=True)
+    with pytest.raises(mx.MXNetError, match="5 out_grads for 4 outputs"):
+        exe.backward([mx.nd.ones((2, 3))] * 5)

@@ -1,0 +1,84 @@
+"""mx.model.FeedForward (MXNet 1.x's deprecated model API, example/rnn/old): fit on numpy
+data is SGD with rescale_grad 1 / batch, predict / score run the trained parameters, save /
+load round-trip them; a symbol function of the bucket key trains through bucketing."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+
+
+def _softmax_fc():
+    fc = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3, name="fc")
+    return mx.sym.SoftmaxOutput(fc, name="softmax")
+
+
+def test_fit_is_one_sgd_step_per_batch_and_predict_score_use_the_result(tmp_path):
+    rs = np.random.RandomState(0)
+    x = rs.randn(4, 5).astype(np.float32)
+    y = np.array([0, 2, 1, 2], np.float32)
+    w0, b0 = rs.randn(3, 5).astype(np.float32) * 0.1, np.zeros(3, np.float32)
+    with pytest.warns(DeprecationWarning):
+        model = mx.model.FeedForward(_softmax_fc(), num_epoch=1, numpy_batch_size=4,
+                                     learning_rate=0.1,
+                                     arg_params={"fc_weight": mx.nd.array(w0),
+                                                 "fc_bias": mx.nd.array(b0)})
+    model.fit(x, y)
+    z = x @ w0.T + b0
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    g = p - np.eye(3)[y.astype(int)]
+    np.testing.assert_allclose(model.arg_params["fc_weight"].asnumpy(),
+                               w0 - 0.1 * (g.T @ x) / 4, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.arg_params["fc_bias"].asnumpy(), b0 - 0.1 * g.sum(0) / 4,
+                               rtol=1e-5, atol=1e-6)
+    w1, b1 = model.arg_params["fc_weight"].asnumpy(), model.arg_params["fc_bias"].asnumpy()
+    z1 = x @ w1.T + b1
+    want = np.exp(z1 - z1.max(1, keepdims=True))
+    want /= want.sum(1, keepdims=True)
+    np.testing.assert_allclose(model.predict(x), want, rtol=1e-5)
+    it = mx.io.NDArrayIter(x, y, batch_size=3)          # a padded last batch: cut off
+    out, data, label = model.predict(it, return_data=True)
+    np.testing.assert_allclose(out, want, rtol=1e-5)
+    np.testing.assert_array_equal(data, x)
+    np.testing.assert_array_equal(label, y)
+    assert model.score(mx.io.NDArrayIter(x, y, batch_size=4)) == \
+        np.mean(want.argmax(1) == y)
+    model.save(str(tmp_path / "ff"))
+    with pytest.warns(DeprecationWarning):
+        loaded = mx.model.FeedForward.load(str(tmp_path / "ff"), 1)
+    np.testing.assert_allclose(loaded.predict(x), want, rtol=1e-6)
+    with pytest.raises(ValueError, match="y must be specified"):
+        model.fit(x)
+
+
+def test_a_symbol_function_trains_through_bucketing():
+    def sym_gen(seq_len):
+        data = mx.sym.Variable("data")
+        emb = mx.sym.Embedding(data, input_dim=6, output_dim=4, name="embed")
+        pooled = mx.sym.sum(emb, axis=1)
+        return mx.sym.SoftmaxOutput(mx.sym.FullyConnected(pooled, num_hidden=2, name="fc"),
+                                    name="softmax")
+
+    class Buckets(mx.io.DataIter):
+        def __init__(self):
+            super().__init__(batch_size=2)
+            self.default_bucket_key = 3
+            self.provide_data = [mx.io.DataDesc("data", (2, 3))]
+            self.provide_label = [mx.io.DataDesc("softmax_label", (2,))]
+
+        def __iter__(self):
+            for key in (3, 2, 3):
+                data = mx.nd.array(np.arange(2 * key).reshape(2, key) % 6)
+                yield mx.io.DataBatch([data], [mx.nd.array([0, 1])], bucket_key=key,
+                                      provide_data=[mx.io.DataDesc("data", (2, key))],
+                                      provide_label=self.provide_label)
+
+        def reset(self):
+            pass
+
+    with pytest.warns(DeprecationWarning):
+        model = mx.model.FeedForward(sym_gen, num_epoch=2, learning_rate=0.5,
+                                     initializer=mx.init.Xavier())
+    model.fit(Buckets())
+    assert set(model.arg_params) == {"embed_weight", "fc_weight", "fc_bias"}
+    assert model.score(Buckets()) == 1.0     # two fixed rows, learned
