@@ -154,8 +154,7 @@ class Initializer:
         self._init_default(name, arr)
 
     def _init_bilinear(self, name, arr):
-        from .initializer_special import Bilinear
-        Bilinear()._init_weight(name, arr)
+        Bilinear()._init_weight(name, arr)      # (imported at the end: it subclasses ours)
 
     def _init_loc_bias(self, name, arr):
         """A spatial transformer's localisation bias: the identity affine transform."""
