@@ -22,6 +22,8 @@ def declared(node):
 
 def _node_stypes(node, ins):
     op = node.op
+    if node.spec.stypes is not None:    # the op's own rule (MXNet's FInferStorageType)
+        return node.spec.stypes(node.params, ins)
     if op in _KEEP or sparse.keeps_stype(op, node.params):
         return [ins[0]]
     if op in _SAME and len(ins) == 2 and ins[0] == ins[1]:
