@@ -440,6 +440,14 @@ class Module(BaseModule):
         """One optimizer step on the gradients of the last backward."""
         if not self.optimizer_initialized:
             raise MXNetError("update: call init_optimizer first")
+        # MXNet's Module updates every trainable parameter from its gradient buffer, whether
+        # or not a backward wrote it since the last update (stochastic depth's module whose
+        # gate stayed closed moves again with its last gradients and momentum): no gradient
+        # is stale to the Trainer here
+        for p in self._params.values():
+            var = p._data._var if p._data is not None and p.grad_req != "null" else None
+            if var is not None and hasattr(var, "fresh"):
+                var.fresh = True
         self._trainer.step(1, ignore_stale_grad=True)
 
     def get_outputs(self, merge_multi_context=True):
