@@ -1,0 +1,480 @@
+"""MXNet 1.9.1's example programs, shortened to a few synthetic steps and checked against
+float64 numpy: sparse/ (factorization_machine: a csr batch, row_sparse weights,
+_internal._square_sum, lazy Adam; linear_classification: a Custom weighted softmax loss under
+MakeLoss; matrix_factorization: sparse Embedding lookups from a dict NDArrayIter of strings;
+wide_deep: slice / split / Embedding of float indices / concat), gluon/ (house_prices' RMSE of
+logs, lstm_crf's CRF against brute force, style_transfer's layers), numpy-ops/ (custom
+softmax, a custom op keeping csr storage, a prop whose infer_shape gives two lists),
+stochastic-depth/ (a BaseModule subclass inside a SequentialModule) and dsd/ (a pruning SGD
+subclass). The programs' own code is copied as written there."""
+import itertools
+import logging
+from math import ceil
+from operator import itemgetter
+
+import numpy as np
+
+import tracegrad as mx
+from tracegrad import autograd, gluon, nd
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+# ------------------------------------------------------------------ sparse/factorization_machine
+def factorization_machine_model(factor_size, num_features,
+                                lr_mult_config, wd_mult_config, init_config):
+    """factorization_machine/model.py, as written there."""
+    x = mx.symbol.Variable("data", stype='csr')
+    v = mx.symbol.Variable("v", shape=(num_features, factor_size), stype='row_sparse',
+                           init=init_config['v'], lr_mult=lr_mult_config['v'],
+                           wd_mult=wd_mult_config['v'])
+    w = mx.symbol.Variable('w', shape=(num_features, 1), stype='row_sparse',
+                           init=init_config['w'], lr_mult=lr_mult_config['w'],
+                           wd_mult=wd_mult_config['w'])
+    w0 = mx.symbol.Variable('w0', shape=(1,), init=init_config['w0'],
+                            lr_mult=lr_mult_config['w0'], wd_mult=wd_mult_config['w0'])
+    w1 = mx.symbol.broadcast_add(mx.symbol.dot(x, w), w0)
+    v_s = mx.symbol._internal._square_sum(data=v, axis=1, keepdims=True)
+    x_s = x.square()
+    bd_sum = mx.sym.dot(x_s, v_s)
+    w2 = mx.symbol.dot(x, v)
+    w2_squared = 0.5 * mx.symbol.square(data=w2)
+    w_all = mx.symbol.Concat(w1, w2_squared, dim=1)
+    sum1 = w_all.sum(axis=1, keepdims=True)
+    sum2 = -0.5 * bd_sum
+    model = sum1 + sum2
+    y = mx.symbol.Variable("softmax_label")
+    model = mx.symbol.LogisticRegressionOutput(data=model, label=y)
+    return model
+
+
+@mx.metric.register
+@mx.metric.alias('log_loss')
+class LogLossMetric(mx.metric.EvalMetric):
+    """factorization_machine/metric.py, as written there (docstrings cut)."""
+    def __init__(self, eps=1e-12, name='log-loss',
+                 output_names=None, label_names=None):
+        super(LogLossMetric, self).__init__(
+            name, eps=eps,
+            output_names=output_names, label_names=label_names)
+        self.eps = eps
+
+    def update(self, labels, preds):
+        mx.metric.check_label_shapes(labels, preds)
+        for label, pred in zip(labels, preds):
+            label = label.asnumpy()
+            pred = pred.asnumpy()
+            pred = np.column_stack((1 - pred, pred))
+            label = label.ravel()
+            num_examples = pred.shape[0]
+            assert label.shape[0] == num_examples, (label.shape[0], num_examples)
+            prob = pred[np.arange(num_examples, dtype=np.int64), np.int64(label)]
+            self.sum_metric += (-np.log(prob + self.eps)).sum()
+            self.num_inst += num_examples
+
+
+@mx.metric.register
+@mx.metric.alias('auc')
+class AUCMetric(mx.metric.EvalMetric):
+    def __init__(self, eps=1e-12):
+        super(AUCMetric, self).__init__(
+            'auc')
+        self.eps = eps
+
+    def update(self, labels, preds):
+        mx.metric.check_label_shapes(labels, preds)
+        label_weight = labels[0].asnumpy()
+        preds = preds[0].asnumpy()
+        tmp = []
+        for i in range(preds.shape[0]):
+            tmp.append((label_weight[i], preds[i]))
+        tmp = sorted(tmp, key=itemgetter(1), reverse=True)
+        label_sum = label_weight.sum()
+        if label_sum == 0 or label_sum == label_weight.size:
+            raise Exception("AUC with one class is undefined")
+        label_one_num = np.count_nonzero(label_weight)
+        label_zero_num = len(label_weight) - label_one_num
+        total_area = label_zero_num * label_one_num
+        height = 0
+        width = 0
+        area = 0
+        for a, _ in tmp:
+            if a == 1.0:
+                height += 1.0
+            else:
+                width += 1.0
+                area += height
+        self.sum_metric += area / total_area
+        self.num_inst += 1
+
+
+def _write_libsvm(path, n, nf, per_row, rs, untouched=()):
+    dense = np.zeros((n, nf))
+    label = np.arange(n) % 2
+    lines = []
+    cols = [c for c in range(nf) if c not in untouched]
+    for i in range(n):
+        idx = sorted(rs.choice(cols, per_row, replace=False))
+        vals = np.float32(rs.rand(per_row) + 0.1)
+        dense[i, idx] = vals
+        lines.append(f"{label[i]} " + " ".join(f"{j}:{float(a)!r}" for j, a in zip(idx, vals)))
+    path.write_text("\n".join(lines) + "\n")
+    return dense, label
+
+
+def test_factorization_machine_forward_and_lazy_adam_match_numpy(tmp_path):
+    rs = np.random.RandomState(0)
+    nf, k, bs = 20, 3, 5
+    _write_libsvm(tmp_path / "train.svm", 10, nf, 3, rs, untouched=(nf - 1,))
+    lr_config = {'v': 0.01, 'w': 0.1, 'w0': 0.1}
+    wd_config = {'v': 0.001, 'w': 0.001, 'w0': 0.01}
+    init_config = {'v': mx.initializer.Normal(0.1), 'w': mx.initializer.Normal(0.1),
+                   'w0': mx.initializer.Normal(0.1)}
+    model = factorization_machine_model(k, nf, lr_config, wd_config, init_config)
+    train = mx.io.LibSVMIter(data_libsvm=str(tmp_path / "train.svm"), data_shape=(nf,),
+                             batch_size=bs)
+    mod = mx.mod.Module(symbol=model)
+    mod.bind(data_shapes=train.provide_data, label_shapes=train.provide_label)
+    mod.init_params()
+    mod.init_optimizer(optimizer='adam', kvstore=mx.kvstore.create('local'),
+                       optimizer_params=(('learning_rate', 1), ('wd', 1), ('beta1', 0.9),
+                                         ('beta2', 0.999), ('epsilon', 1e-8)))
+    P = {n: a.asnumpy().astype(np.float64) for n, a in mod.get_params()[0].items()}
+    untouched_row = P['v'][nf - 1].copy()
+    M = {n: np.zeros_like(a) for n, a in P.items()}
+    V = {n: np.zeros_like(a) for n, a in P.items()}
+    metric = mx.metric.create(['log_loss', 'auc'])
+    losses, aucs = [], []
+
+    def batch_row_ids(data_batch):
+        idx = data_batch.data[0].indices
+        return {'w': idx, 'v': idx}
+
+    for t, batch in enumerate(train, start=1):
+        assert batch.data[0].stype == "csr"
+        mod.prepare(batch, sparse_row_id_fn=batch_row_ids)
+        mod.forward_backward(batch)
+        xb = batch.data[0].asnumpy().astype(np.float64)
+        yb = batch.label[0].asnumpy().reshape(-1, 1)
+        w, w0, v = P['w'], P['w0'], P['v']
+        w2 = xb @ v
+        z = xb @ w + w0 + 0.5 * (w2 ** 2).sum(1, keepdims=True) \
+            - 0.5 * (xb ** 2) @ (v ** 2).sum(1, keepdims=True)
+        p = _sigmoid(z)
+        np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), p, rtol=1e-5)
+        mod.update()
+        mod.update_metric(metric, batch.label)
+        losses.append(-np.log(np.where(yb == 1, p, 1 - p) + 1e-12))
+        order = np.argsort(-p.ravel(), kind="stable")
+        ranked = yb.ravel()[order]
+        aucs.append(sum(ranked[:i].sum() for i in range(len(ranked)) if ranked[i] == 0)
+                    / ((ranked == 1).sum() * (ranked == 0).sum()))
+        g = p - yb        # LogisticRegressionOutput's gradient; rescale_grad = 1 / batch
+        grads = {'w': xb.T @ g, 'w0': g.sum(0), 'v': xb.T @ (g * w2) - ((xb ** 2).T @ g) * v}
+        rows = np.flatnonzero(np.any(xb != 0, axis=0))    # Adam's lazy rows
+        for name, gr in grads.items():
+            sel = rows if name != 'w0' else slice(None)
+            gg = gr[sel] / bs + wd_config[name] * P[name][sel]
+            M[name][sel] = 0.9 * M[name][sel] + 0.1 * gg
+            V[name][sel] = 0.999 * V[name][sel] + 0.001 * gg ** 2
+            lr = lr_config[name] * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+            P[name][sel] -= lr * M[name][sel] / (np.sqrt(V[name][sel]) + 1e-8)
+        got = mod.get_params()[0]
+        for name in P:
+            np.testing.assert_allclose(got[name].asnumpy(), P[name], rtol=1e-4, atol=1e-6)
+    assert t == 2
+    np.testing.assert_array_equal(mod.get_params()[0]['v'].asnumpy()[nf - 1],
+                                  untouched_row.astype(np.float32))
+    names, values = metric.get()
+    assert names == ['log-loss', 'auc']
+    np.testing.assert_allclose(values, [np.mean(losses), np.mean(aucs)], rtol=1e-5)
+
+
+# ------------------------------------------------------------------ sparse/linear_classification
+class WeightedSoftmaxCrossEntropyLoss(mx.operator.CustomOp):
+    """linear_classification/weighted_softmax_ce.py, as written there."""
+
+    def __init__(self, positive_cls_weight):
+        self.positive_cls_weight = float(positive_cls_weight)
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        data = in_data[0]
+        label = in_data[1]
+        pred = mx.nd.SoftmaxOutput(data, label)
+        self.assign(out_data[0], req[0], pred)
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        label = in_data[1]
+        pred = out_data[0]
+        dx = pred - mx.nd.one_hot(label, 2)
+        pos_cls_weight = self.positive_cls_weight
+        scale_factor = ((1 + label * pos_cls_weight) / pos_cls_weight).reshape((pred.shape[0], 1))
+        rescaled_dx = scale_factor * dx
+        self.assign(in_grad[0], req[0], rescaled_dx)
+
+
+@mx.operator.register("weighted_softmax_ce_loss")
+class WeightedSoftmaxCrossEntropyLossProp(mx.operator.CustomOpProp):
+    def __init__(self, positive_cls_weight):
+        super(WeightedSoftmaxCrossEntropyLossProp, self).__init__(True)
+        self.positive_cls_weight = positive_cls_weight
+        assert(float(positive_cls_weight) > 0)
+
+    def list_arguments(self):
+        return ['data', 'label']
+
+    def list_outputs(self):
+        return ['output']
+
+    def infer_shape(self, in_shapes):
+        data_shape = in_shapes[0]
+        label_shape = (in_shapes[0][0],)
+        output_shape = in_shapes[0]
+        return [data_shape, label_shape], [output_shape], []
+
+    def create_operator(self, ctx, in_shapes, in_dtypes):
+        return WeightedSoftmaxCrossEntropyLoss(self.positive_cls_weight)
+
+
+def linear_model(num_features, positive_cls_weight):
+    """linear_classification/linear_model.py, as written there."""
+    x = mx.symbol.Variable("data", stype='csr')
+    norm_init = mx.initializer.Normal(sigma=0.01)
+    weight = mx.symbol.Variable("weight", shape=(num_features, 2),
+                                init=norm_init, stype='row_sparse')
+    bias = mx.symbol.Variable("bias", shape=(2,))
+    dot = mx.symbol.sparse.dot(x, weight)
+    pred = mx.symbol.broadcast_add(dot, bias)
+    y = mx.symbol.Variable("softmax_label")
+    model = mx.sym.Custom(pred, y, op_type='weighted_softmax_ce_loss',
+                          positive_cls_weight=positive_cls_weight, name='out')
+    return mx.sym.MakeLoss(model)
+
+
+def test_linear_classification_weighted_custom_loss_trains_as_numpy(tmp_path):
+    rs = np.random.RandomState(1)
+    nf, bs, lr = 30, 5, 0.5
+    _write_libsvm(tmp_path / "avazu", 10, nf, 4, rs)
+    train = mx.io.LibSVMIter(data_libsvm=str(tmp_path / "avazu"), data_shape=(nf,),
+                             batch_size=bs, num_parts=1, part_index=0)
+    mod = mx.mod.Module(symbol=linear_model(nf, 2), data_names=['data'],
+                        label_names=['softmax_label'])
+    mod.bind(data_shapes=train.provide_data, label_shapes=train.provide_label)
+    mod.init_params()
+    mod.init_optimizer(optimizer=mx.optimizer.create('sgd', learning_rate=lr,
+                                                     rescale_grad=1.0 / bs), kvstore=None)
+    P = {n: a.asnumpy().astype(np.float64) for n, a in mod.get_params()[0].items()}
+    metric = mx.metric.create(['nll_loss'])
+    nll = []
+    for batch in train:
+        mod.prepare(batch, sparse_row_id_fn=lambda b: {'weight': b.data[0].indices})
+        mod.forward_backward(batch)
+        mod.update()
+        mod.update_metric(metric, batch.label)
+        x = batch.data[0].asnumpy().astype(np.float64)
+        y = batch.label[0].asnumpy().astype(int)
+        p = _softmax(x @ P['weight'] + P['bias'])
+        np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), p, rtol=1e-5)
+        nll.append(-np.log(p[np.arange(bs), y]))
+        g = (p - np.eye(2)[y]) * ((1 + y * 2.0) / 2.0)[:, None]
+        P['weight'] -= lr * x.T @ g / bs
+        P['bias'] -= lr * g.sum(0) / bs
+        got = mod.get_params()[0]
+        for name in P:
+            np.testing.assert_allclose(got[name].asnumpy(), P[name], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(metric.get()[1][0], np.concatenate(nll).mean(), rtol=1e-5)
+
+
+# ------------------------------------------------------------------ sparse/matrix_factorization
+def matrix_fact_net(factor_size, num_hidden, max_user, max_item, dense):
+    """matrix_factorization/model.py, as written there."""
+    user = mx.sym.Variable('user')
+    item = mx.sym.Variable('item')
+    score = mx.sym.Variable('score')
+    stype = 'default' if dense else 'row_sparse'
+    sparse_grad = not dense
+    user_weight = mx.sym.Variable('user_weight', stype=stype)
+    item_weight = mx.sym.Variable('item_weight', stype=stype)
+    user = mx.sym.Embedding(data=user, weight=user_weight, sparse_grad=sparse_grad,
+                            input_dim=max_user, output_dim=factor_size)
+    item = mx.sym.Embedding(data=item, weight=item_weight, sparse_grad=sparse_grad,
+                            input_dim=max_item, output_dim=factor_size)
+    user = mx.sym.Activation(data=user, act_type='relu')
+    user_act = mx.sym.FullyConnected(data=user, num_hidden=num_hidden)
+    item = mx.sym.Activation(data=item, act_type='relu')
+    item_act = mx.sym.FullyConnected(data=item, num_hidden=num_hidden)
+    pred = user_act * item_act
+    pred = mx.sym.sum(data=pred, axis=1)
+    pred = mx.sym.Flatten(data=pred)
+    pred = mx.sym.LinearRegressionOutput(data=pred, label=score)
+    return pred
+
+
+def get_movielens_iter(filename, batch_size):
+    """matrix_factorization/data.py's reader, as written there (strings to NDArrays)."""
+    user = []
+    item = []
+    score = []
+    with open(filename, 'r') as f:
+        num_samples = 0
+        for line in f:
+            tks = line.strip().split('::')
+            if len(tks) != 4:
+                continue
+            num_samples += 1
+            user.append((tks[0]))
+            item.append((tks[1]))
+            score.append((tks[2]))
+    user = mx.nd.array(user, dtype='int32')
+    item = mx.nd.array(item)
+    score = mx.nd.array(score)
+    data_train = {'user': user, 'item': item}
+    label_train = {'score': score}
+    iter_train = mx.io.NDArrayIter(data=data_train, label=label_train,
+                                   batch_size=batch_size, shuffle=True)
+    return mx.io.PrefetchingIter(iter_train)
+
+
+def test_matrix_factorization_reads_strings_and_updates_only_looked_up_rows(tmp_path):
+    rs = np.random.RandomState(2)
+    max_user, max_item, k, bs, lr = 12, 10, 4, 8, 0.1
+    rows = [(rs.randint(1, 11), rs.randint(1, 9), rs.randint(1, 11) / 2) for _ in range(16)]
+    (tmp_path / "r1.train").write_text(
+        "".join(f"{u}::{i}::{s:g}::978300760\n" for u, i, s in rows) + "bad line\n")
+    train_iter = get_movielens_iter(str(tmp_path / "r1.train"), bs)
+    assert [d.name for d in train_iter.provide_data] == ['item', 'user']
+    net = matrix_fact_net(k, k, max_user, max_item, dense=False)
+    mod = mx.module.Module(net, context=[mx.cpu()], data_names=['user', 'item'],
+                           label_names=['score'])
+    mod.bind(data_shapes=train_iter.provide_data, label_shapes=train_iter.provide_label)
+    mod.init_params(initializer=mx.init.Xavier(factor_type="in", magnitude=2.34))
+    mod.init_optimizer(optimizer=mx.optimizer.create('sgd', learning_rate=lr,
+                                                     rescale_grad=1.0 / bs), kvstore='device')
+    P = {n: a.asnumpy().astype(np.float64) for n, a in mod.get_params()[0].items()}
+    fc = sorted(n for n in P if n.startswith('fullyconnected'))
+    (uw, ub), (iw, ib) = [(n + "_weight", n + "_bias") for n in
+                          sorted({n.rsplit('_', 1)[0] for n in fc})]
+    seen_users = set()
+    for batch in train_iter:
+        item, user = (a.asnumpy().astype(int) for a in batch.data)
+        # shuffling remade every array with nd.array(numpy): float32, as MXNet's does
+        assert batch.data[1].dtype == np.float32
+        score = batch.label[0].asnumpy().astype(np.float64)
+        mod.prepare(batch, sparse_row_id_fn=lambda b: {
+            'user_weight': b.data[1].astype(np.int64), 'item_weight': b.data[0].astype(np.int64)})
+        mod.forward_backward(batch)
+        mod.update()
+        eu, ei = P['user_weight'][user], P['item_weight'][item]
+        hu, hi = np.maximum(eu, 0), np.maximum(ei, 0)
+        ua, ia = hu @ P[uw].T + P[ub], hi @ P[iw].T + P[ib]
+        pred = (ua * ia).sum(1)
+        np.testing.assert_allclose(mod.get_outputs()[0].asnumpy().ravel(), pred, rtol=1e-5)
+        g = (pred - score)[:, None] / bs
+        gua, gia = g * ia, g * ua
+        ghu, ghi = (gua @ P[uw]) * (eu > 0), (gia @ P[iw]) * (ei > 0)
+        P[uw] -= lr * gua.T @ hu
+        P[ub] -= lr * gua.sum(0)
+        P[iw] -= lr * gia.T @ hi
+        P[ib] -= lr * gia.sum(0)
+        np.subtract.at(P['user_weight'], user, lr * ghu)
+        np.subtract.at(P['item_weight'], item, lr * ghi)
+        seen_users |= set(user.tolist())
+        got = mod.get_params()[0]
+        for name in P:
+            np.testing.assert_allclose(got[name].asnumpy(), P[name], rtol=1e-4, atol=1e-6)
+    assert 0 not in seen_users      # (row 0 is never looked up, so it never moved)
+
+
+# ------------------------------------------------------------------ sparse/wide_deep
+def wide_deep_model(num_linear_features, num_embed_features, num_cont_features,
+                    input_dims, hidden_units):
+    """wide_deep/model.py, as written there."""
+    csr_data = mx.symbol.Variable("csr_data", stype='csr')
+    label = mx.symbol.Variable("softmax_label")
+    norm_init = mx.initializer.Normal(sigma=0.01)
+    weight = mx.symbol.Variable("linear_weight", shape=(num_linear_features, 2),
+                                init=norm_init, stype='row_sparse')
+    bias = mx.symbol.Variable("linear_bias", shape=(2,))
+    dot = mx.symbol.sparse.dot(csr_data, weight)
+    linear_out = mx.symbol.broadcast_add(dot, bias)
+    dns_data = mx.symbol.Variable("dns_data")
+    x = mx.symbol.slice(data=dns_data, begin=(0, 0),
+                        end=(None, num_embed_features))
+    embeds = mx.symbol.split(data=x, num_outputs=num_embed_features, squeeze_axis=1)
+    x = mx.symbol.slice(data=dns_data, begin=(0, num_embed_features),
+                        end=(None, num_embed_features + num_cont_features))
+    features = [x]
+    for i, embed in enumerate(embeds):
+        embed_weight = mx.symbol.Variable('embed_%d_weight' % i, stype='row_sparse')
+        features.append(mx.symbol.sparse.Embedding(data=embed, weight=embed_weight,
+                        input_dim=input_dims[i], output_dim=hidden_units[0], sparse_grad=True))
+    hidden = mx.symbol.concat(*features, dim=1)
+    hidden = mx.symbol.FullyConnected(data=hidden, num_hidden=hidden_units[1])
+    hidden = mx.symbol.Activation(data=hidden, act_type='relu')
+    hidden = mx.symbol.FullyConnected(data=hidden, num_hidden=hidden_units[2])
+    hidden = mx.symbol.Activation(data=hidden, act_type='relu')
+    deep_out = mx.symbol.FullyConnected(data=hidden, num_hidden=2)
+    out = mx.symbol.SoftmaxOutput(linear_out + deep_out, label, name='model')
+    return out
+
+
+def test_wide_deep_forward_is_numpys_and_a_checkpoint_predicts_the_same(tmp_path):
+    rs = np.random.RandomState(3)
+    n, n_lin, n_emb, n_cont, dims, hidden = 12, 40, 2, 3, [7, 9], [4, 6, 5]
+    csr_dense = np.zeros((n, n_lin), np.float32)
+    for r in range(n):
+        csr_dense[r, rs.choice(n_lin, 3, replace=False)] = 1.0
+    dns = np.concatenate([rs.randint(0, 7, (n, 1)), rs.randint(0, 9, (n, 1)),
+                          rs.randn(n, n_cont)], axis=1)      # float64, as data.py makes it
+    label = rs.randint(0, 2, n)
+    model = wide_deep_model(n_lin, n_emb, n_cont, dims, hidden)
+    it = mx.io.NDArrayIter({'csr_data': mx.nd.sparse.csr_matrix(csr_dense), 'dns_data': dns},
+                           {'softmax_label': label}, 4, shuffle=True,
+                           last_batch_handle='discard')
+    mod = mx.mod.Module(symbol=model, context=mx.cpu(), data_names=['csr_data', 'dns_data'],
+                        label_names=['softmax_label'])
+    mod.bind(data_shapes=it.provide_data, label_shapes=it.provide_label)
+    mod.init_params()
+    mod.init_optimizer(optimizer=mx.optimizer.create('adam', learning_rate=0.01,
+                                                     rescale_grad=1.0 / 4))
+    metric = mx.metric.create(['acc'])
+    for batch in it:
+        mod.forward_backward(batch)
+        mod.update()
+        mod.update_metric(metric, batch.label)
+    P = {k: a.asnumpy().astype(np.float64) for k, a in mod.get_params()[0].items()}
+    fcs = sorted({k.rsplit('_', 1)[0] for k in P if k.startswith('fullyconnected')},
+                 key=lambda s: int(s[len('fullyconnected'):]))
+    x = csr_dense.astype(np.float64)
+    d = dns.astype(np.float32).astype(np.float64)
+    h = np.concatenate([d[:, 2:], P['embed_0_weight'][d[:, 0].astype(int)],
+                        P['embed_1_weight'][d[:, 1].astype(int)]], axis=1)
+    for j, name in enumerate(fcs):
+        h = h @ P[name + '_weight'].T + P[name + '_bias']
+        if j < 2:
+            h = np.maximum(h, 0)
+    want = _softmax(x @ P['linear_weight'] + P['linear_bias'] + h)
+    pred = mod.predict(mx.io.NDArrayIter({'csr_data': mx.nd.sparse.csr_matrix(csr_dense),
+                                          'dns_data': dns}, None, 4,
+                                         last_batch_handle='discard'))
+    np.testing.assert_allclose(pred.asnumpy(), want, rtol=1e-4, atol=1e-6)
+
+    mod.save_checkpoint(str(tmp_path / "checkpoint"), 0, save_optimizer_states=True)
+    sym, arg_params, aux_params = mx.model.load_checkpoint(str(tmp_path / "checkpoint"), 0)
+    mod2 = mx.mod.Module(symbol=sym, context=mx.cpu(), data_names=['csr_data', 'dns_data'],
+                         label_names=['softmax_label'])
+    mod2.bind(data_shapes=it.provide_data, label_shapes=it.provide_label)
+    mod2.set_params(arg_params=arg_params, aux_params=aux_params)
+    it.reset()
+    batch = next(iter(it))
+    mod.forward(batch, is_train=False)
+    mod2.forward(batch, is_train=False)
+    np.testing.assert_allclose(mod2.get_outputs()[0].asnumpy(),
+                               mod.get_outputs()[0].asnumpy(), rtol=1e-6)
