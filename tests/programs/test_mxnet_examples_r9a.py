@@ -478,3 +478,423 @@ def test_wide_deep_forward_is_numpys_and_a_checkpoint_predicts_the_same(tmp_path
     mod2.forward(batch, is_train=False)
     np.testing.assert_allclose(mod2.get_outputs()[0].asnumpy(),
                                mod.get_outputs()[0].asnumpy(), rtol=1e-6)
+
+
+# ------------------------------------------------------------------ gluon/house_prices
+def test_house_prices_k_fold_training_and_rmse_of_logs():
+    """kaggle_k_fold_cross_validation.py's get_net / train / get_rmse_log as written there,
+    on synthetic features (its pandas preprocessing replaced by arrays)."""
+    square_loss = gluon.loss.L2Loss()
+
+    def get_rmse_log(net, X_train, y_train):
+        num_train = X_train.shape[0]
+        clipped_preds = nd.clip(net(X_train), 1, float('inf'))
+        return np.sqrt(2 * nd.sum(square_loss(
+            nd.log(clipped_preds), nd.log(y_train))).asscalar() / num_train)
+
+    def get_net():
+        net = gluon.nn.Sequential()
+        with net.name_scope():
+            net.add(gluon.nn.Dense(50, activation="relu"))
+            net.add(gluon.nn.Dense(1))
+        net.initialize()
+        return net
+
+    def train(net, X_train, y_train, epochs, verbose_epoch, learning_rate,
+              weight_decay, batch_size):
+        dataset_train = gluon.data.ArrayDataset(X_train, y_train)
+        data_iter_train = gluon.data.DataLoader(dataset_train, batch_size, shuffle=True)
+        trainer = gluon.Trainer(net.collect_params(), 'adam',
+                                {'learning_rate': learning_rate, 'wd': weight_decay})
+        net.initialize(force_reinit=True)
+        for epoch in range(epochs):
+            for data, label in data_iter_train:
+                with autograd.record():
+                    output = net(data)
+                    loss = square_loss(output, label)
+                loss.backward()
+                trainer.step(batch_size)
+                avg_loss = get_rmse_log(net, X_train, y_train)
+        return avg_loss
+
+    rs = np.random.RandomState(4)
+    X = rs.randn(16, 6)
+    y = np.exp(rs.randn(16) * 0.3 + 3)
+    X_train, y_train = nd.array(X), nd.array(y)
+    assert X_train.dtype == np.float32          # nd.array of float64 numpy: float32
+    k, fold = 2, 8
+    test_losses = []
+    for test_idx in range(k):
+        parts = [i for i in range(k) if i != test_idx]
+        X_val_train = nd.concat(*[X_train[i * fold:(i + 1) * fold, :] for i in parts], dim=0)
+        y_val_train = nd.concat(*[y_train[i * fold:(i + 1) * fold] for i in parts], dim=0)
+        net = get_net()
+        train_loss = train(net, X_val_train, y_val_train, 2, 0, 0.3, 100, 3)
+        assert np.isfinite(train_loss)
+        X_val_test = X_train[test_idx * fold:(test_idx + 1) * fold, :]
+        y_val_test = y_train[test_idx * fold:(test_idx + 1) * fold]
+        pred = net(X_val_test).asnumpy().astype(np.float64)
+        assert pred.shape == (fold, 1)
+        want = np.sqrt(np.mean((np.log(np.maximum(pred[:, 0], 1))
+                                - np.log(y[test_idx * fold:(test_idx + 1) * fold])) ** 2))
+        got = get_rmse_log(net, X_val_test, y_val_test)
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        test_losses.append(got)
+    # L2Loss reshapes the (B,) label like the (B, 1) prediction: no broadcast to (B, B)
+    out = square_loss(nd.array([[1.0], [2.0]]), nd.array([0.0, 4.0]))
+    np.testing.assert_allclose(out.asnumpy(), [0.5, 2.0])
+
+
+# ------------------------------------------------------------------ gluon/lstm_crf
+START_TAG = "<START>"
+STOP_TAG = "<STOP>"
+
+
+def to_scalar(x):
+    return int(x.asscalar())
+
+
+def argmax(vec):
+    idx = nd.argmax(vec, axis=1)
+    return to_scalar(idx)
+
+
+def prepare_sequence(seq, word2Idx):
+    return nd.array([word2Idx[w] for w in seq])
+
+
+def log_sum_exp(vec):
+    max_score = nd.max(vec).asscalar()
+    return nd.log(nd.sum(nd.exp(vec - max_score))) + max_score
+
+
+class BiLSTM_CRF(gluon.Block):
+    """lstm_crf/lstm_crf.py's model, as written there."""
+
+    def __init__(self, vocab_size, tag2Idx, embedding_dim, hidden_dim):
+        super(BiLSTM_CRF, self).__init__()
+        with self.name_scope():
+            self.embedding_dim = embedding_dim
+            self.hidden_dim = hidden_dim
+            self.vocab_size = vocab_size
+            self.tag2idx = tag2Idx
+            self.tagset_size = len(tag2Idx)
+            self.word_embeds = gluon.nn.Embedding(vocab_size, embedding_dim)
+            self.lstm = gluon.rnn.LSTM(hidden_dim // 2, num_layers=1, bidirectional=True)
+            self.hidden2tag = gluon.nn.Dense(self.tagset_size)
+            self.transitions = self.params.get("crf_transition_matrix",
+                                               shape=(self.tagset_size, self.tagset_size))
+            self.hidden = self.init_hidden()
+
+    def init_hidden(self):
+        return [nd.random.normal(shape=(2, 1, self.hidden_dim // 2)),
+                nd.random.normal(shape=(2, 1, self.hidden_dim // 2))]
+
+    def _forward_alg(self, feats):
+        alphas = [[-10000.] * self.tagset_size]
+        alphas[0][self.tag2idx[START_TAG]] = 0.
+        alphas = nd.array(alphas)
+        for feat in feats:
+            alphas_t = []
+            for next_tag in range(self.tagset_size):
+                emit_score = feat[next_tag].reshape((1, -1))
+                trans_score = self.transitions.data()[next_tag].reshape((1, -1))
+                next_tag_var = alphas + trans_score + emit_score
+                alphas_t.append(log_sum_exp(next_tag_var))
+            alphas = nd.concat(*alphas_t, dim=0).reshape((1, -1))
+        terminal_var = alphas + self.transitions.data()[self.tag2idx[STOP_TAG]]
+        alpha = log_sum_exp(terminal_var)
+        return alpha
+
+    def _get_lstm_features(self, sentences):
+        self.hidden = self.init_hidden()
+        length = sentences.shape[0]
+        embeds = self.word_embeds(sentences).reshape((length, 1, -1))
+        lstm_out, self.hidden = self.lstm(embeds, self.hidden)
+        lstm_out = lstm_out.reshape((length, self.hidden_dim))
+        lstm_feats = self.hidden2tag(lstm_out)
+        return nd.split(lstm_feats, num_outputs=length, axis=0, squeeze_axis=True)
+
+    def _score_sentence(self, feats, tags_array):
+        score = nd.array([0])
+        tags_array = nd.concat(nd.array([self.tag2idx[START_TAG]]), *tags_array, dim=0)
+        for idx, feat in enumerate(feats):
+            score = score + \
+                self.transitions.data()[to_scalar(tags_array[idx + 1]),
+                                        to_scalar(tags_array[idx])] + \
+                feat[to_scalar(tags_array[idx + 1])]
+        score = score + self.transitions.data()[self.tag2idx[STOP_TAG],
+                                                to_scalar(tags_array[int(tags_array.shape[0] - 1)])]
+        return score
+
+    def _viterbi_decode(self, feats):
+        backpointers = []
+        vvars = nd.full((1, self.tagset_size), -10000.)
+        vvars[0, self.tag2idx[START_TAG]] = 0
+        for feat in feats:
+            bptrs_t = []
+            viterbivars_t = []
+            for next_tag in range(self.tagset_size):
+                next_tag_var = vvars + self.transitions.data()[next_tag]
+                best_tag_id = argmax(next_tag_var)
+                bptrs_t.append(best_tag_id)
+                viterbivars_t.append(next_tag_var[0, best_tag_id])
+            vvars = (nd.concat(*viterbivars_t, dim=0) + feat).reshape((1, -1))
+            backpointers.append(bptrs_t)
+        terminal_var = vvars + self.transitions.data()[self.tag2idx[STOP_TAG]]
+        best_tag_id = argmax(terminal_var)
+        path_score = terminal_var[0, best_tag_id]
+        best_path = [best_tag_id]
+        for bptrs_t in reversed(backpointers):
+            best_tag_id = bptrs_t[best_tag_id]
+            best_path.append(best_tag_id)
+        start = best_path.pop()
+        assert start == self.tag2idx[START_TAG]
+        best_path.reverse()
+        return path_score, best_path
+
+    def neg_log_likelihood(self, sentences, tags_list):
+        feats = self._get_lstm_features(sentences)
+        forward_score = self._forward_alg(feats)
+        gold_score = self._score_sentence(feats, tags_list)
+        return forward_score - gold_score
+
+    def forward(self, sentences):
+        lstm_feats = self._get_lstm_features(sentences)
+        score, tag_seq = self._viterbi_decode(lstm_feats)
+        return score, tag_seq
+
+
+def _path_scores(T, E, start, stop):
+    """Every tag path's score by brute force: T[to, from] transitions, E[t, tag] emissions."""
+    L, K = E.shape
+    paths = list(itertools.product(range(K), repeat=L))
+    scores = []
+    for path in paths:
+        prev, s = start, 0.0
+        for t, tag in enumerate(path):
+            s += T[tag, prev] + E[t, tag]
+            prev = tag
+        scores.append(s + T[stop, prev])
+    return paths, np.array(scores)
+
+
+def test_lstm_crf_partition_gold_score_viterbi_and_gradient_are_brute_forces():
+    mx.random.seed(1)
+    training_data = [("georgia tech is a university".split(), "B I O O O".split()),
+                     ("the wall street".split(), "B I I".split())]
+    word2idx = {}
+    for sentence, tags in training_data:
+        for word in sentence:
+            word2idx.setdefault(word, len(word2idx))
+    tag2idx = {"B": 0, "I": 1, "O": 2, START_TAG: 3, STOP_TAG: 4}
+    model = BiLSTM_CRF(len(word2idx), tag2idx, 5, 4)
+    model.initialize(mx.init.Xavier(magnitude=2.24), ctx=mx.cpu())
+    sentence, tags = training_data[1]
+    feats = model._get_lstm_features(prepare_sequence(sentence, word2idx))
+    assert len(feats) == 3 and feats[0].shape == (5,)
+    E = np.stack([f.asnumpy() for f in feats]).astype(np.float64)
+    tags_nd = nd.array([tag2idx[t] for t in tags])
+    with autograd.record():
+        nll = model._forward_alg(feats) - model._score_sentence(feats, tags_nd)
+    nll.backward()
+    T = model.transitions.data().asnumpy().astype(np.float64)
+    paths, scores = _path_scores(T, E, 3, 4)
+    logz = np.log(np.exp(scores - scores.max()).sum()) + scores.max()
+    gold = scores[paths.index(tuple(tag2idx[t] for t in tags))]
+    np.testing.assert_allclose(nll.asnumpy(), [logz - gold], rtol=1e-5)
+    # d nll / d T = expected transition counts under the CRF minus the gold path's counts
+    want = np.zeros_like(T)
+    weights = np.exp(scores - logz)
+    gold_path = tuple(tag2idx[t] for t in tags)
+    for path, w in zip(paths, weights):
+        for to, frm in zip(path + (4,), (3,) + path):
+            want[to, frm] += w - (path == gold_path)
+    np.testing.assert_allclose(model.transitions.grad().asnumpy(), want, rtol=1e-4, atol=1e-6)
+
+    score, tag_seq = model._viterbi_decode(feats)
+    best = int(np.argmax(scores))
+    assert tag_seq == list(paths[best])
+    assert score.shape == (1,)
+    np.testing.assert_allclose(score.asnumpy(), [scores[best]], rtol=1e-5)
+
+    # the program's training loop: one epoch of SGD steps on both sentences
+    optimizer = gluon.Trainer(model.collect_params(), 'sgd', {'learning_rate': 0.01, 'wd': 1e-4})
+    before = model.transitions.data().asnumpy().copy()
+    for sentence, tags in training_data:
+        with autograd.record():
+            sentence_in = prepare_sequence(sentence, word2idx)
+            targets = nd.array([tag2idx[t] for t in tags])
+            neg_log_likelihood = model.neg_log_likelihood(sentence_in, targets)
+            neg_log_likelihood.backward()
+        optimizer.step(1)
+        assert neg_log_likelihood.shape == (1,) and neg_log_likelihood.asscalar() > 0
+    assert not np.allclose(model.transitions.data().asnumpy(), before)
+
+
+# ------------------------------------------------------------------ gluon/style_transfer
+class InstanceNorm(gluon.HybridBlock):
+    """style_transfer/net.py's layers, as written there (__repr__ cut)."""
+
+    def __init__(self, axis=1, momentum=0.9, epsilon=1e-5, center=True, scale=False,
+                 beta_initializer='zeros', gamma_initializer='ones',
+                 in_channels=0, **kwargs):
+        super(InstanceNorm, self).__init__(**kwargs)
+        self._kwargs = {'eps': epsilon}
+        if in_channels != 0:
+            self.in_channels = in_channels
+        self.gamma = self.params.get('gamma', grad_req='write' if scale else 'null',
+                                     shape=(in_channels,), init=gamma_initializer,
+                                     allow_deferred_init=True)
+        self.beta = self.params.get('beta', grad_req='write' if center else 'null',
+                                    shape=(in_channels,), init=beta_initializer,
+                                    allow_deferred_init=True)
+
+    def hybrid_forward(self, F, x, gamma, beta):
+        return F.InstanceNorm(x, gamma, beta,
+                              name='fwd', **self._kwargs)
+
+
+class ReflectancePadding(gluon.HybridBlock):
+    def __init__(self, pad_width=None, **kwargs):
+        super(ReflectancePadding, self).__init__(**kwargs)
+        self.pad_width = pad_width
+
+    def forward(self, x):
+        return nd.pad(x, mode='reflect', pad_width=self.pad_width)
+
+
+class ConvLayer(gluon.Block):
+    def __init__(self, in_channels, out_channels, kernel_size, stride):
+        super(ConvLayer, self).__init__()
+        padding = int(np.floor(kernel_size / 2))
+        self.pad = ReflectancePadding(pad_width=(0, 0, 0, 0, padding, padding, padding, padding))
+        self.conv2d = gluon.nn.Conv2D(in_channels=in_channels, channels=out_channels,
+                                      kernel_size=kernel_size, strides=(stride, stride),
+                                      padding=0)
+
+    def forward(self, x):
+        x = self.pad(x)
+        out = self.conv2d(x)
+        return out
+
+
+class UpsampleConvLayer(gluon.Block):
+    def __init__(self, in_channels, out_channels, kernel_size,
+                 stride, upsample=None):
+        super(UpsampleConvLayer, self).__init__()
+        self.upsample = upsample
+        self.reflection_padding = int(np.floor(kernel_size / 2))
+        self.conv2d = gluon.nn.Conv2D(in_channels=in_channels,
+                                      channels=out_channels,
+                                      kernel_size=kernel_size, strides=(stride, stride),
+                                      padding=self.reflection_padding)
+
+    def forward(self, x):
+        if self.upsample:
+            x = nd.UpSampling(x, scale=self.upsample, sample_type='nearest')
+        out = self.conv2d(x)
+        return out
+
+
+def gram_matrix(y):
+    (b, ch, h, w) = y.shape
+    features = y.reshape((b, ch, w * h))
+    gram = nd.batch_dot(features, features, transpose_b=True) / (ch * h * w)
+    return gram
+
+
+class Inspiration(gluon.Block):
+    def __init__(self, C, B=1):
+        super(Inspiration, self).__init__()
+        self.C = C
+        self.weight = self.params.get('weight', shape=(1, C, C),
+                                      init=mx.initializer.Uniform(),
+                                      allow_deferred_init=True)
+        self.gram = nd.random.uniform(shape=(B, C, C))
+
+    def set_target(self, target):
+        self.gram = target
+
+    def forward(self, X):
+        self.P = nd.batch_dot(nd.broadcast_to(self.weight.data(), shape=(self.gram.shape)),
+                              self.gram)
+        return nd.batch_dot(nd.SwapAxis(self.P, 1, 2).broadcast_to((X.shape[0], self.C, self.C)),
+                            X.reshape((0, 0, X.shape[2] * X.shape[3]))).reshape(X.shape)
+
+
+def _conv2d(x, w, b):
+    """A stride-1 'valid' 2-d convolution in float64 (NCHW, OIHW)."""
+    k = w.shape[2]
+    n, _, h, wd = x.shape
+    out = np.zeros((n, w.shape[0], h - k + 1, wd - k + 1))
+    for i in range(k):
+        for j in range(k):
+            out += np.einsum("nchw,oc->nohw", x[:, :, i:i + h - k + 1, j:j + wd - k + 1],
+                             w[:, :, i, j])
+    return out + b.reshape(1, -1, 1, 1)
+
+
+def test_style_transfer_layers_are_numpys_and_a_style_step_trains():
+    rs = np.random.RandomState(5)
+    x = rs.uniform(0, 255, (2, 3, 5, 5))
+    X = nd.array(x)
+    conv = ConvLayer(3, 4, kernel_size=3, stride=1)
+    norm = InstanceNorm(in_channels=4)
+    up = UpsampleConvLayer(4, 4, kernel_size=3, stride=1, upsample=2)
+    ins = Inspiration(4)
+    for blk in (conv, norm, up, ins):
+        blk.initialize(mx.initializer.MSRAPrelu())
+    assert norm.gamma.grad_req == 'null' and norm.beta.grad_req == 'write'
+    c = conv(X)
+    padded = np.pad(x.astype(np.float32).astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)),
+                    mode='reflect')
+    cw, cb = (p.data().asnumpy().astype(np.float64) for p in
+              (conv.conv2d.weight, conv.conv2d.bias))
+    c_np = _conv2d(padded, cw, cb)
+    np.testing.assert_allclose(c.asnumpy(), c_np, rtol=1e-4, atol=1e-3)
+    n = norm(c)
+    mean, var = c_np.mean((2, 3), keepdims=True), c_np.var((2, 3), keepdims=True)
+    n_np = (c_np - mean) / np.sqrt(var + 1e-5)
+    np.testing.assert_allclose(n.asnumpy(), n_np, rtol=1e-4, atol=1e-4)
+    u = up(n)
+    uw, ub = (p.data().asnumpy().astype(np.float64) for p in (up.conv2d.weight, up.conv2d.bias))
+    u_np = _conv2d(np.pad(n_np.repeat(2, 2).repeat(2, 3), ((0, 0), (0, 0), (1, 1), (1, 1))),
+                   uw, ub)
+    np.testing.assert_allclose(u.asnumpy(), u_np, rtol=1e-4, atol=1e-4)
+    g = gram_matrix(u)
+    f = u_np.reshape(2, 4, -1)
+    g_np = np.einsum("bcx,bdx->bcd", f, f) / (4 * 10 * 10)
+    np.testing.assert_allclose(g.asnumpy(), g_np, rtol=1e-4, atol=1e-6)
+
+    ins.set_target(g[:1])
+    cw_out = rs.randn(2, 4, 10, 10)
+    with autograd.record():
+        out = ins(u)
+        total = (out * nd.array(cw_out)).sum()
+    total.backward()
+    W = ins.weight.data().asnumpy().astype(np.float64)[0]
+    P = W @ g_np[0]
+    np.testing.assert_allclose(out.asnumpy(), np.einsum("dc,bdx->bcx", P, f).reshape(u.shape),
+                               rtol=1e-4, atol=1e-4)
+    dP = sum(f[b] @ cw_out[b].reshape(4, -1).T for b in range(2))    # d total / d P
+    np.testing.assert_allclose(ins.weight.grad().asnumpy()[0], dP @ g_np[0].T, rtol=1e-4,
+                               atol=1e-5)
+
+    # main.py's style loss (2 * style_weight * L2Loss of grams) trains the blocks with Adam
+    params = gluon.ParameterDict()
+    for blk in (conv, norm, up, ins):
+        params.update(blk.collect_params())
+    trainer = gluon.Trainer(params, 'adam', {'learning_rate': 0.05})
+    mse_loss = gluon.loss.L2Loss()
+    target = nd.array(g_np[1:].repeat(2, 0) * 0.5)
+    losses = []
+    for _ in range(3):
+        with autograd.record():
+            ins.set_target(gram_matrix(up(norm(conv(X))))[:1])
+            y = ins(up(norm(conv(X))))
+            style_loss = 2 * 5.0 * mse_loss(gram_matrix(y), target)
+            style_loss.backward()
+        trainer.step(2)
+        losses.append(style_loss.sum().asscalar())
+    assert losses[-1] < losses[0]
