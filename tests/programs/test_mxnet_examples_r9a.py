@@ -857,6 +857,10 @@ def test_style_transfer_layers_are_numpys_and_a_style_step_trains():
     mean, var = c_np.mean((2, 3), keepdims=True), c_np.var((2, 3), keepdims=True)
     n_np = (c_np - mean) / np.sqrt(var + 1e-5)
     np.testing.assert_allclose(n.asnumpy(), n_np, rtol=1e-4, atol=1e-4)
+    hybrid = InstanceNorm(in_channels=4)
+    hybrid.initialize()
+    hybrid.hybridize()
+    np.testing.assert_allclose(hybrid(c).asnumpy(), n.asnumpy(), rtol=1e-5, atol=1e-5)
     u = up(n)
     uw, ub = (p.data().asnumpy().astype(np.float64) for p in (up.conv2d.weight, up.conv2d.bias))
     u_np = _conv2d(np.pad(n_np.repeat(2, 2).repeat(2, 3), ((0, 0), (0, 0), (1, 1), (1, 1))),
@@ -898,3 +902,666 @@ def test_style_transfer_layers_are_numpys_and_a_style_step_trains():
         trainer.step(2)
         losses.append(style_loss.sum().asscalar())
     assert losses[-1] < losses[0]
+
+
+# ------------------------------------------------------------------ numpy-ops
+class Softmax(mx.operator.CustomOp):
+    """numpy-ops/custom_softmax.py, as written there (np.int, gone from numpy, read int)."""
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        x = in_data[0].asnumpy()
+        y = np.exp(x - x.max(axis=1).reshape((x.shape[0], 1)))
+        y /= y.sum(axis=1).reshape((x.shape[0], 1))
+        self.assign(out_data[0], req[0], mx.nd.array(y))
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        l = in_data[1].asnumpy().ravel().astype(int)
+        y = out_data[0].asnumpy()
+        y[np.arange(l.shape[0]), l] -= 1.0
+        self.assign(in_grad[0], req[0], mx.nd.array(y))
+
+
+@mx.operator.register("softmax")
+class SoftmaxProp(mx.operator.CustomOpProp):
+    def __init__(self):
+        super(SoftmaxProp, self).__init__(need_top_grad=False)
+
+    def list_arguments(self):
+        return ['data', 'label']
+
+    def list_outputs(self):
+        return ['output']
+
+    def infer_shape(self, in_shape):
+        data_shape = in_shape[0]
+        label_shape = (in_shape[0][0],)
+        output_shape = in_shape[0]
+        return [data_shape, label_shape], [output_shape], []
+
+    def infer_type(self, in_type):
+        return in_type, [in_type[0]], []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return Softmax()
+
+
+def _mlp(head):
+    data = mx.symbol.Variable('data')
+    fc1 = mx.symbol.FullyConnected(data=data, name='fc1', num_hidden=16)
+    act1 = mx.symbol.Activation(data=fc1, name='relu1', act_type="relu")
+    fc3 = mx.symbol.FullyConnected(data=act1, name='fc3', num_hidden=10)
+    return head(fc3)
+
+
+def test_custom_softmax_module_fits_as_softmax_output():
+    rs = np.random.RandomState(6)
+    X, Y = rs.rand(30, 12).astype(np.float32), rs.randint(0, 10, 30)
+    results = []
+    for head in (lambda s: mx.symbol.Custom(data=s, name='softmax', op_type='softmax'),
+                 lambda s: mx.symbol.SoftmaxOutput(data=s, name='softmax')):
+        mx.random.seed(0)
+        train = mx.io.NDArrayIter(X, Y, 10, label_name='softmax_label')
+        mod = mx.mod.Module(_mlp(head), context=mx.cpu())
+        mod.fit(train_data=train, optimizer='sgd',
+                optimizer_params={'learning_rate': 0.1, 'momentum': 0.9, 'wd': 0.00001},
+                initializer=mx.init.Xavier(), num_epoch=1)
+        results.append(mod.get_params()[0])
+        assert mod.output_shapes == [('softmax_output', (10, 10))]
+    for name in results[1]:
+        np.testing.assert_allclose(results[0][name].asnumpy(), results[1][name].asnumpy(),
+                                   rtol=1e-5, atol=1e-6)
+
+
+class Sqr(mx.operator.CustomOp):
+    """numpy-ops/custom_sparse_sqr.py, as written there."""
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        inp = in_data[0]
+        if inp.stype == 'csr':
+            csr_m = inp.data
+            out = mx.nd.sparse.csr_matrix((csr_m * csr_m, inp.indices, inp.indptr),
+                                          shape=inp.shape)
+        else:
+            out = inp * inp
+        self.assign(out_data[0], req[0], out)
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        self.assign(in_grad[0], req[0], 2 * mx.nd.sparse.elemwise_mul(in_data[0], out_grad[0]))
+
+
+@mx.operator.register("sqr")
+class SqrProp(mx.operator.CustomOpProp):
+    def __init__(self):
+        super(SqrProp, self).__init__(need_top_grad=True)
+
+    def list_arguments(self):
+        return ['data']
+
+    def list_outputs(self):
+        return ['output']
+
+    def infer_shape(self, in_shape):
+        return in_shape, [in_shape[0]], []
+
+    def infer_type(self, in_type):
+        return in_type, [in_type[0]], []
+
+    def infer_storage_type(self, in_stype):
+        if in_stype[0] == 'default':
+            return ['default'], ['default'], []
+        return ['csr'], ['csr'], []
+
+    def infer_storage_type_backward(self, ograd_stype, in_stype, out_stype, igrad_stype,
+                                    aux_stype):
+        if in_stype[0] == 'default':
+            return ['default'], ['default'], ['default'], ['default'], []
+        return ['csr'], ['csr'], ['csr'], ['default'], []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return Sqr()
+
+
+def test_custom_sparse_sqr_keeps_csr_storage_through_its_storage_inference():
+    rs = np.random.RandomState(7)
+    for to_csr in (False, True):
+        dense = rs.uniform(1, 10, size=(4, 10)) * (rs.rand(4, 10) < 0.5)
+        x = mx.nd.array(dense)
+        z = mx.nd.ones((4, 10))
+        if to_csr:
+            x, z = x.tostype('csr'), z.tostype('csr')
+        x.attach_grad(stype='default')
+        with mx.autograd.record():
+            y = mx.nd.Custom(x, op_type='sqr')
+            y.backward(out_grad=z)
+        assert y.stype == ('csr' if to_csr else 'default') and x.grad.stype == 'default'
+        d32 = dense.astype(np.float32).astype(np.float64)
+        np.testing.assert_allclose(y.asnumpy(), d32 ** 2, rtol=1e-6)
+        np.testing.assert_allclose(x.grad.asnumpy(), 2 * d32, rtol=1e-6)
+        if to_csr:
+            np.testing.assert_array_equal(y.indptr.asnumpy(), x.indptr.asnumpy())
+
+
+class WeightedLogisticRegression(mx.operator.CustomOp):
+    """numpy-ops/weighted_logistic_regression.py, as written there."""
+
+    def __init__(self, pos_grad_scale, neg_grad_scale):
+        self.pos_grad_scale = float(pos_grad_scale)
+        self.neg_grad_scale = float(neg_grad_scale)
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        self.assign(out_data[0], req[0], mx.nd.divide(1, (1 + mx.nd.exp(- in_data[0]))))
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        in_grad[0][:] = ((out_data[0] - 1) * in_data[1] * self.pos_grad_scale
+                         + out_data[0] * (1 - in_data[1]) * self.neg_grad_scale) / \
+            out_data[0].shape[1]
+
+
+@mx.operator.register("weighted_logistic_regression")
+class WeightedLogisticRegressionProp(mx.operator.CustomOpProp):
+    def __init__(self, pos_grad_scale, neg_grad_scale):
+        self.pos_grad_scale = pos_grad_scale
+        self.neg_grad_scale = neg_grad_scale
+        super(WeightedLogisticRegressionProp, self).__init__(False)
+
+    def list_arguments(self):
+        return ['data', 'label']
+
+    def list_outputs(self):
+        return ['output']
+
+    def infer_shape(self, in_shape):
+        shape = in_shape[0]
+        return [shape, shape], [shape]
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return WeightedLogisticRegression(self.pos_grad_scale, self.neg_grad_scale)
+
+
+def test_weighted_logistic_regression_prop_with_two_shape_lists_binds_and_scales():
+    m, n = 2, 5
+    pos, neg = 1, 0.1
+    data = mx.sym.Variable('data')
+    wlr = mx.sym.Custom(data, pos_grad_scale=pos, neg_grad_scale=neg, name='wlr',
+                        op_type='weighted_logistic_regression')
+    lr = mx.sym.LogisticRegressionOutput(data, name='lr')
+    exe1 = wlr.simple_bind(ctx=mx.cpu(), data=(2 * m, n))
+    exe2 = lr.simple_bind(ctx=mx.cpu(), data=(2 * m, n))
+    assert exe1.arg_dict['wlr_label'].shape == (2 * m, n)
+    x = np.random.RandomState(8).randn(2 * m, n)
+    label = np.vstack([np.ones([m, n]), np.zeros([m, n])])
+    for exe, name in ((exe1, 'wlr_label'), (exe2, 'lr_label')):
+        exe.arg_dict['data'][:] = x
+        exe.arg_dict[name][:] = label
+        exe.forward(is_train=True)
+        exe.backward()
+    p = _sigmoid(x.astype(np.float32).astype(np.float64))
+    for exe in (exe1, exe2):
+        np.testing.assert_allclose(exe.outputs[0].asnumpy(), p, rtol=1e-6)
+    np.testing.assert_allclose(exe1.grad_dict['data'].asnumpy(),
+                               ((p - 1) * label * pos + p * (1 - label) * neg) / n, rtol=1e-5)
+    np.testing.assert_allclose(exe2.grad_dict['data'].asnumpy(), (p - label) / n, rtol=1e-5)
+
+
+# ------------------------------------------------------------------ stochastic-depth
+class RandomNumberQueue(object):
+    """stochastic-depth/sd_module.py, as written there."""
+
+    def __init__(self, pool_size=1000):
+        self._pool = np.random.rand(pool_size)
+        self._index = 0
+
+    def get_sample(self):
+        if self._index >= len(self._pool):
+            self._pool = np.random.rand(len(self._pool))
+            self._index = 0
+        self._index += 1
+        return self._pool[self._index-1]
+
+
+class StochasticDepthModule(mx.module.BaseModule):
+    """stochastic-depth/sd_module.py, as written there. Stochastic depth module is a two branch computation: one is actual computing and the
+    other is the skip computing (usually an identity map). This is similar to a Residual block,
+    except that a random variable is used to randomly turn off the computing branch, in order
+    to save computation during training.
+
+    Parameters
+    ----------
+    symbol_compute: Symbol
+        The computation branch.
+    symbol_skip: Symbol
+        The skip branch. Could be None, in which case an identity map will be automatically
+        used. Note the two branch should produce exactly the same output shapes.
+    data_names: list of str
+        Default is `['data']`. Indicating the input names. Note if `symbol_skip` is not None,
+        it should have the same input names as `symbol_compute`.
+    label_names: list of str
+        Default is None, indicating that this module does not take labels.
+    death_rate: float
+        Default 0. The probability of turning off the computing branch.
+    """
+    def __init__(self, symbol_compute, symbol_skip=None,
+                 data_names=('data',), label_names=None,
+                 logger=logging, context=mx.context.cpu(),
+                 work_load_list=None, fixed_param_names=None,
+                 death_rate=0):
+        super(StochasticDepthModule, self).__init__(logger=logger)
+
+        self._module_compute = mx.module.Module(
+            symbol_compute, data_names=data_names,
+            label_names=label_names, logger=logger,
+            context=context, work_load_list=work_load_list,
+            fixed_param_names=fixed_param_names)
+
+        if symbol_skip is not None:
+            self._module_skip = mx.module.Module(
+                symbol_skip, data_names=data_names,
+                label_names=label_names, logger=logger,
+                context=context, work_load_list=work_load_list,
+                fixed_param_names=fixed_param_names)
+        else:
+            self._module_skip = None
+
+        self._open_rate = 1 - death_rate
+        self._gate_open = True
+        self._outputs = None
+        self._input_grads = None
+        self._rnd_queue = RandomNumberQueue()
+
+    @property
+    def data_names(self):
+        return self._module_compute.data_names
+
+    @property
+    def output_names(self):
+        return self._module_compute.output_names
+
+    @property
+    def data_shapes(self):
+        return self._module_compute.data_shapes
+
+    @property
+    def label_shapes(self):
+        return self._module_compute.label_shapes
+
+    @property
+    def output_shapes(self):
+        return self._module_compute.output_shapes
+
+    def get_params(self):
+        params = self._module_compute.get_params()
+        if self._module_skip:
+            params = [x.copy() for x in params]
+            skip_params = self._module_skip.get_params()
+            for a, b in zip(params, skip_params):
+                # make sure they do not contain duplicated param names
+                assert len(set(a.keys()) & set(b.keys())) == 0
+                a.update(b)
+        return params
+
+    def init_params(self, *args, **kwargs):
+        self._module_compute.init_params(*args, **kwargs)
+        if self._module_skip:
+            self._module_skip.init_params(*args, **kwargs)
+
+    def bind(self, *args, **kwargs):
+        self._module_compute.bind(*args, **kwargs)
+        if self._module_skip:
+            self._module_skip.bind(*args, **kwargs)
+
+    def init_optimizer(self, *args, **kwargs):
+        self._module_compute.init_optimizer(*args, **kwargs)
+        if self._module_skip:
+            self._module_skip.init_optimizer(*args, **kwargs)
+
+    def borrow_optimizer(self, shared_module):
+        self._module_compute.borrow_optimizer(shared_module._module_compute)
+        if self._module_skip:
+            self._module_skip.borrow_optimizer(shared_module._module_skip)
+
+    def forward(self, data_batch, is_train=None):
+        if is_train is None:
+            is_train = self._module_compute.for_training
+
+        if self._module_skip:
+            self._module_skip.forward(data_batch, is_train=True)
+            self._outputs = self._module_skip.get_outputs()
+        else:
+            self._outputs = data_batch.data
+
+        if is_train:
+            self._gate_open = self._rnd_queue.get_sample() < self._open_rate
+            if self._gate_open:
+                self._module_compute.forward(data_batch, is_train=True)
+                computed_outputs = self._module_compute.get_outputs()
+                for i in range(len(self._outputs)):
+                    self._outputs[i] += computed_outputs[i]
+
+        else:  # do expectation for prediction
+            self._module_compute.forward(data_batch, is_train=False)
+            computed_outputs = self._module_compute.get_outputs()
+            for i in range(len(self._outputs)):
+                self._outputs[i] += self._open_rate * computed_outputs[i]
+
+    def backward(self, out_grads=None):
+        if self._module_skip:
+            self._module_skip.backward(out_grads=out_grads)
+            self._input_grads = self._module_skip.get_input_grads()
+        else:
+            self._input_grads = out_grads
+
+        if self._gate_open:
+            self._module_compute.backward(out_grads=out_grads)
+            computed_input_grads = self._module_compute.get_input_grads()
+            for i in range(len(self._input_grads)):
+                self._input_grads[i] += computed_input_grads[i]
+
+    def update(self):
+        self._module_compute.update()
+        if self._module_skip:
+            self._module_skip.update()
+
+    def update_metric(self, eval_metric, labels):
+        self._module_compute.update_metric(eval_metric, labels)
+        if self._module_skip:
+            self._module_skip.update_metric(eval_metric, labels)
+
+    def get_outputs(self, merge_multi_context=True):
+        assert merge_multi_context, "Force merging for now"
+        return self._outputs
+
+    def get_input_grads(self, merge_multi_context=True):
+        assert merge_multi_context, "Force merging for now"
+        return self._input_grads
+
+
+def get_conv(name, data, num_filter, kernel, stride, pad, with_relu, bn_momentum):
+    """stochastic-depth/sd_mnist.py, as written there."""
+    conv = mx.symbol.Convolution(name=name, data=data, num_filter=num_filter, kernel=kernel,
+                                 stride=stride, pad=pad, no_bias=True)
+    bn = mx.symbol.BatchNorm(name=name + '_bn', data=conv, fix_gamma=False,
+                             momentum=bn_momentum, eps=2e-5)
+    return (mx.symbol.Activation(name=name + '_relu', data=bn, act_type='relu')
+            if with_relu else bn)
+
+
+def _sd_branch(data, i):
+    conv = get_conv(name='conv0_%d' % i, data=data, num_filter=2, kernel=(3, 3),
+                    stride=(1, 1), pad=(1, 1), with_relu=True, bn_momentum=0.9)
+    return get_conv(name='conv1_%d' % i, data=conv, num_filter=2, kernel=(3, 3),
+                    stride=(1, 1), pad=(1, 1), with_relu=False, bn_momentum=0.9)
+
+
+def _sd_head(data):
+    act = mx.sym.Activation(data, act_type='relu')
+    pred = mx.sym.FullyConnected(mx.sym.Flatten(act), num_hidden=3, name='head_fc')
+    return mx.sym.SoftmaxOutput(pred, name='softmax')
+
+
+def test_stochastic_depth_module_is_a_residual_block_and_a_closed_gate_keeps_updating():
+    """sd_mnist.py's network as a SequentialModule: with the gate open the three modules
+    compute (and train) as one residual Module; with it closed the block is the identity,
+    yet its module still updates from its last gradients, as MXNet's Module.update does."""
+    rs = np.random.RandomState(9)
+    X, Y = rs.rand(4, 1, 4, 4).astype(np.float32), np.array([0, 1, 2, 1])
+    it = mx.io.NDArrayIter(X, Y, 4, label_name='softmax_label')
+    conv = get_conv(name='conv0', data=mx.symbol.Variable('data'), num_filter=2,
+                    kernel=(3, 3), stride=(1, 1), pad=(1, 1), with_relu=True, bn_momentum=0.9)
+    mod_seq = mx.mod.SequentialModule()
+    mod_seq.add(mx.mod.Module(conv, label_names=None))
+    sd = StochasticDepthModule(_sd_branch(mx.sym.Variable('data_0'), 0),
+                               data_names=['data_0'], death_rate=0.5)
+    sd._rnd_queue._pool = np.array([0.1, 0.9])     # the gate: open, then closed
+    mod_seq.add(sd, auto_wiring=True)
+    mod_seq.add(mx.mod.Module(_sd_head(mx.sym.Variable('data_final')),
+                              data_names=['data_final']), auto_wiring=True, take_labels=True)
+    mod_seq.bind(data_shapes=it.provide_data, label_shapes=it.provide_label)
+    mod_seq.init_params(initializer=mx.init.Xavier(magnitude=2.0))
+    opt = {'learning_rate': 0.1, 'momentum': 0.9}
+    mod_seq.init_optimizer(optimizer='sgd', optimizer_params=opt)
+
+    single = mx.mod.Module(_sd_head(conv + _sd_branch(conv, 0)))
+    single.bind(data_shapes=it.provide_data, label_shapes=it.provide_label)
+    arg, aux = mod_seq.get_params()
+    single.init_params(arg_params=arg, aux_params=aux)
+    single.init_optimizer(optimizer='sgd', optimizer_params=opt)
+    batch = next(iter(it))
+
+    mod_seq.forward(batch, is_train=True)
+    single.forward(batch, is_train=True)
+    np.testing.assert_allclose(mod_seq.get_outputs()[0].asnumpy(),
+                               single.get_outputs()[0].asnumpy(), rtol=1e-5, atol=1e-7)
+    mod_seq.backward()
+    single.backward()
+    mod_seq.update()
+    single.update()
+    got, want = mod_seq.get_params()[0], single.get_params()[0]
+    for name in want:
+        np.testing.assert_allclose(got[name].asnumpy(), want[name].asnumpy(), rtol=1e-5,
+                                   atol=1e-6)
+
+    # gate closed: the block passes its input through; conv0_0's weight moves on with the
+    # stale gradient and momentum: w2 = w1 + 0.9 * m1 - lr * g1 = w1 + 1.9 * (w1 - w0)
+    w0 = arg['conv0_0_weight'].asnumpy().astype(np.float64)
+    w1 = got['conv0_0_weight'].asnumpy().astype(np.float64)
+    batch = next(iter(mx.io.NDArrayIter(X, Y, 4, label_name='softmax_label')))
+    mod_seq.forward(batch, is_train=True)
+    assert not sd._gate_open
+    base = mod_seq._modules[0].get_outputs()[0].asnumpy()
+    head = mod_seq._modules[2]
+    np.testing.assert_allclose(head._exec.arg_dict['data_final'].asnumpy(), base, rtol=1e-6)
+    mod_seq.backward()
+    mod_seq.update()
+    w2 = mod_seq.get_params()[0]['conv0_0_weight'].asnumpy()
+    np.testing.assert_allclose(w2, w1 + 1.9 * (w1 - w0), rtol=1e-4, atol=1e-6)
+
+    # prediction: the expectation, input + open_rate * branch
+    mod_seq.forward(batch, is_train=False)
+    assert np.isfinite(mod_seq.get_outputs()[0].asnumpy()).all()
+
+
+# ------------------------------------------------------------------ dsd
+from tracegrad.ndarray import NDArray, topk, abs as NDabs   # noqa: E402  (dsd's imports)
+from tracegrad.optimizer import SGD   # noqa: E402
+
+log = 'Sparsity Update:\t'
+
+
+@mx.optimizer.register
+class SparseSGD(SGD):
+    """dsd/sparse_sgd.py, as written there. The SGD optimizer with weight pruning.
+
+    This class implements the optimizer described in the paper *DSD: Dense-Sparse-Dense Training for
+    Deep Neural Networks*, available at https://arxiv.org/pdf/1607.04381.pdf
+
+    The optimizer updates the weights the same way as done in SGD, but does the following
+    preprocessing::
+
+        if threshold given, all weights below the threshold in absolute value are pruned,
+            mask    =   abs(weight) >= threshold
+        if sparsity level given, the smallest (sparsity)% weights in absolute value are pruned
+        (or the largest (100-sparsity)% weights in absolute value are used)
+            mask    =   topk(abs(weight), ret_typ='mask', k=weight.size*(100-sparsity)/100)
+
+        => mask[i,j]    =   {0 if weight[i,j] is pruned, 1 otherwise} (for a matrix representation)
+
+        weight  =   weight  *   mask
+        grad    =   grad    *   mask
+        state   =   state   *   mask
+
+    This optimizer accepts the following parameters in addition to those accepted
+    by :class:`.SGD`.
+
+    Parameters
+    ----------
+    pruning_switch_epoch : list of ints, optional
+        The epochs at which there is a change in sparsity level (should be in ascending order).
+
+    weight_sparsity : list of floats, optional
+        The sparsity on the weights required on each iteration of sparse training.
+
+    bias_sparsity : list of floats, optional
+        The sparsity on the biases required on each iteration of sparse training.
+
+    weight_threshold : list of floats, optional
+        The absolute value threshold on the weights required on each iteration of sparse training.
+
+    bias_threshold : list of floats, optional
+        The absolute value threshold on the biases required on each iteration of sparse training.
+
+    batches_per_epoch : int, optional
+        The number of batches in each epoch.
+        (The ceiling integer value of number_of_examples / batch_size)
+    """
+    def __init__(self, pruning_switch_epoch, batches_per_epoch,
+                 weight_sparsity=None, bias_sparsity=None,
+                 weight_threshold=None, bias_threshold=None, **kwargs):
+        super(SparseSGD, self).__init__(**kwargs)
+
+        self.masks = []
+        self.masks_updated = False
+        self.epoch = 0
+        self.pruning_switch_epoch = pruning_switch_epoch
+        self.batches_per_epoch = batches_per_epoch
+
+        # get weight and bias sparsity percentages
+        self.weight_sparsity = weight_sparsity
+        self.bias_sparsity = bias_sparsity
+        if weight_sparsity is not None:
+            assert len(weight_sparsity) == len(bias_sparsity), \
+                'weight_sparsity and bias_sparsity should have same length'
+            assert len(weight_sparsity) == len(pruning_switch_epoch), \
+                'pruning_switch_epoch and weight_sparsity should have same length'
+
+        # get weight and bias sparsity thresholds
+        self.weight_threshold = weight_threshold
+        self.bias_threshold = bias_threshold
+        if weight_threshold is not None:
+            assert len(weight_threshold) == len(bias_threshold), \
+                'weight_threshold and bias_threshold should have same length'
+            assert len(weight_threshold) == len(pruning_switch_epoch), \
+                'pruning_switch_epoch and weight_sparsity_threshold should have same length'
+
+        # either percentages or thresholds must be given
+        assert weight_sparsity is not None or weight_threshold is not None,\
+            'weight_sparsity or weight_sparsity_threshold should be given'
+
+    def update_masks(self, index, weight):
+        """Updates the masks for sparse training.
+
+        Parameters
+        ----------
+        index : int
+            The index for weight.
+        weight : NDArray
+            The weight matrix.
+
+        Returns
+        -------
+        boolean
+            If the masks were changed
+        """
+        # determine number of updates without actually updating the count
+        if index not in self._index_update_count:
+            num_update = self.begin_num_update
+        else:
+            num_update = self._index_update_count[index]
+        num_update += 1
+        num_update = max(num_update, self.num_update)
+
+        # calculate epoch
+        epoch = int((num_update - 1) / self.batches_per_epoch) + 1
+
+        # determine if masks need to be updated, and get corresponding parameters
+        if index == 0:
+            self.masks_updated = True
+        if self.epoch != epoch:
+            self.epoch = epoch
+            if epoch == 1:
+                self.masks_updated = False
+                if self.weight_sparsity is not None:
+                    logging.info(log + 'bias-sparsity={}, weight-sparsity={}'.format(self.bias_sparsity[0], self.weight_sparsity[0]))
+                else:
+                    logging.info(log + 'bias-threshold={}, weight-threshold={}'.format(self.bias_threshold[0], self.weight_threshold[0]))
+            if self.pruning_switch_epoch[0] + 1 == epoch:
+                self.masks_updated = False
+                self.pruning_switch_epoch.pop(0)
+                if self.weight_sparsity is not None:
+                    self.weight_sparsity.pop(0)
+                    self.bias_sparsity.pop(0)
+                    logging.info(log + 'bias-sparsity={}, weight-sparsity={}'.format(self.bias_sparsity[0], self.weight_sparsity[0]))
+                else:
+                    self.weight_threshold.pop(0)
+                    self.bias_threshold.pop(0)
+                    logging.info(log + 'bias-threshold={}, weight-threshold={}'.format(self.bias_threshold[0], self.weight_threshold[0]))
+
+        # update masks if needed
+        if not self.masks_updated:
+            # initialize masks
+            if epoch == 1:
+                self.masks.append(None)
+            # if percentages are given
+            if self.weight_sparsity is not None:
+                if len(weight.shape) == 1:
+                    sparsity = self.bias_sparsity[0]
+                else:
+                    sparsity = self.weight_sparsity[0]
+                number_unpruned = int((100.0 - sparsity) * weight.size / 100.0)
+                self.masks[index] = topk(NDabs(weight), axis=None, ret_typ='mask',
+                                         k=number_unpruned)
+            # if thresholds are given
+            else:
+                if len(weight.shape) == 1:
+                    threshold = self.bias_threshold[0]
+                else:
+                    threshold = self.weight_threshold[0]
+                self.masks[index] = NDabs(weight) >= threshold
+
+        return not self.masks_updated
+
+    def update(self, index, weight, grad, state):
+        assert(isinstance(weight, NDArray))
+        assert(isinstance(grad, NDArray))
+
+        # preprocessing for pruning
+        if self.update_masks(index, weight):
+            weight[:] = weight * self.masks[index]
+        grad[:] = grad * self.masks[index]
+        if state is not None:
+            state[:] = state * self.masks[index]
+
+        super(SparseSGD, self).update(index, weight, grad, state)
+
+
+def test_dsd_sparse_sgd_prunes_to_the_scheduled_sparsity(caplog):
+    """dsd/mlp.py's fit with optimizer='sparsesgd': each epoch's masks keep the largest
+    (100 - sparsity)% weights; pruned weights, their gradients and momenta stay zero."""
+    data = mx.symbol.Variable('data')
+    fc1 = mx.symbol.FullyConnected(data, name='fc1', num_hidden=16)
+    act1 = mx.symbol.Activation(fc1, name='relu1', act_type="relu")
+    fc3 = mx.symbol.FullyConnected(act1, name='fc3', num_hidden=4)
+    sym = mx.symbol.SoftmaxOutput(fc3, name='sm')
+    rs = np.random.RandomState(10)
+    X, Y = rs.rand(20, 10).astype(np.float32), rs.randint(0, 4, 20)
+    batch_size = 10
+    train = mx.io.NDArrayIter(X, Y, batch_size, shuffle=True, label_name='sm_label')
+    model = mx.mod.Module(sym, context=[mx.cpu()], data_names=['data'],
+                          label_names=['sm_label'])
+    seen = []
+
+    def epoch_end(epoch, symbol, arg, aux):
+        seen.append({k: (v.asnumpy() == 0).mean() for k, v in arg.items()})
+
+    optimizer_params = {
+        'learning_rate': 0.1, 'wd': 0.004, 'momentum': 0.9,
+        'pruning_switch_epoch': [1, 2, 3], 'batches_per_epoch': ceil(20.0 / batch_size),
+        'weight_sparsity': [0, 50, 75], 'bias_sparsity': [0, 0, 50],
+        'weight_threshold': None, 'bias_threshold': None}
+    with caplog.at_level(logging.INFO):
+        model.fit(train, eval_metric='acc', epoch_end_callback=epoch_end, num_epoch=3,
+                  optimizer='sparsesgd', optimizer_params=optimizer_params)
+    assert [s['fc1_weight'] for s in seen] == [0.0, 0.5, 0.75]
+    assert [s['fc3_weight'] for s in seen] == [0.0, 0.5, 0.75]
+    # (a bias starts at 0: a dead unit's stays 0 unpruned; pruning makes half of them 0)
+    assert seen[2]['fc1_bias'] >= 0.5 and seen[2]['fc3_bias'] >= 0.5
+    assert "bias-sparsity=50, weight-sparsity=75" in caplog.text
