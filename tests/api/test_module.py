@@ -348,3 +348,18 @@ def test_update_without_a_new_backward_applies_the_buffered_gradient_again():
         mom = 0.9 * mom - 0.1 * g
         w = w + mom
         np.testing.assert_allclose(mod.get_params()[0]["fc_weight"].asnumpy(), w, rtol=1e-5)
+
+
+def test_get_params_gives_a_row_sparse_variable_as_a_row_sparse_array():
+    """MXNet's Module keeps a parameter declared mx.sym.var(stype='row_sparse') as a
+    RowSparseNDArray; get_params pulls every row of it."""
+    x = mx.sym.Variable("data", stype="csr")
+    w = mx.sym.Variable("w_weight", shape=(5, 2), stype="row_sparse")
+    out = mx.sym.LinearRegressionOutput(mx.sym.dot(x, w), mx.sym.var("label"))
+    mod = mx.mod.Module(out, label_names=["label"])
+    mod.bind([("data", (2, 5))], [("label", (2, 2))])
+    mod.init_params(mx.init.Uniform(0.5))
+    arg = mod.get_params()[0]["w_weight"]
+    assert arg.stype == "row_sparse" and arg.indices.asnumpy().tolist() == [0, 1, 2, 3, 4]
+    mod.set_params({"w_weight": arg * 2}, {})
+    np.testing.assert_allclose(mod.get_params()[0]["w_weight"].asnumpy(), arg.asnumpy() * 2)

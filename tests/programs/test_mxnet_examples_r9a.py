@@ -146,7 +146,9 @@ def test_factorization_machine_forward_and_lazy_adam_match_numpy(tmp_path):
     mod.init_optimizer(optimizer='adam', kvstore=mx.kvstore.create('local'),
                        optimizer_params=(('learning_rate', 1), ('wd', 1), ('beta1', 0.9),
                                          ('beta2', 0.999), ('epsilon', 1e-8)))
-    P = {n: a.asnumpy().astype(np.float64) for n, a in mod.get_params()[0].items()}
+    params = mod.get_params()[0]
+    assert params['v'].stype == 'row_sparse' and params['w0'].stype == 'default'
+    P = {n: a.asnumpy().astype(np.float64) for n, a in params.items()}
     untouched_row = P['v'][nf - 1].copy()
     M = {n: np.zeros_like(a) for n, a in P.items()}
     V = {n: np.zeros_like(a) for n, a in P.items()}

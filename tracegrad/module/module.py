@@ -300,6 +300,13 @@ class Module(BaseModule):
             raise MXNetError("get_params: bind and initialize the parameters first")
         arg = {n: self._params[n].data().copy() for n in self._param_names}
         aux = {n: self._params[n].data().copy() for n in self._aux_names}
+        # a variable declared row_sparse is a RowSparseNDArray, as MXNet's get_params pulls
+        # it (every row present)
+        attrs = self._symbol.attr_dict()
+        for n in self._param_names:
+            if attrs.get(n, {}).get("__storage_type__") == "1":
+                arg[n] = nd.sparse.row_sparse_array((arg[n], np.arange(arg[n].shape[0])),
+                                                    shape=arg[n].shape, dtype=arg[n].dtype)
         return arg, aux
 
     @property
