@@ -14,7 +14,7 @@ from . import autograd, base, context, gluon, initializer, ir, metric, nd, optim
 from . import lr_scheduler
 from . import io  # noqa: E402  (mx.io: MXNet 1.x's data iterators)
 from . import profiler  # noqa: E402
-from . import engine, operator, recordio, util  # noqa: E402
+from . import engine, operator, recordio, rtc, util  # noqa: E402
 from .array import NDArray
 from .base import MXNetError
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus

@@ -84,6 +84,22 @@ class CustomOpProp:
         return in_type, [in_type[0]] * len(self.list_outputs()), \
             [in_type[0]] * len(self.list_auxiliary_states())
 
+    def infer_storage_type(self, in_stype):
+        """(argument stypes, output stypes, auxiliary stypes); by default every input must be
+        dense ('default') and so are the outputs, as MXNet's default implementation asserts."""
+        _only_default(in_stype, "in_stype", "infer_storage_type")
+        return list(in_stype), ["default"] * len(self.list_outputs()), \
+            ["default"] * len(self.list_auxiliary_states())
+
+    def infer_storage_type_backward(self, ograd_stype, in_stype, out_stype, igrad_stype,
+                                    aux_stype):
+        """(output-gradient, input, output, input-gradient, auxiliary) stypes backward sees;
+        by default the gradients must be dense, everything else keeps its stype."""
+        _only_default(ograd_stype, "ograd_stype", "infer_storage_type_backward")
+        _only_default(igrad_stype, "igrad_stype", "infer_storage_type_backward")
+        return list(ograd_stype), list(in_stype), list(out_stype), \
+            ["default"] * len(igrad_stype), list(aux_stype)
+
     def declare_backward_dependency(self, out_grad, in_data, out_data):
         deps = list(out_grad) if self.need_top_grad_ else []
         return deps + list(in_data) + list(out_data)
@@ -91,6 +107,57 @@ class CustomOpProp:
     def create_operator(self, ctx, in_shapes, in_dtypes):
         raise NotImplementedError(f"{type(self).__name__} must implement "
                                   f"create_operator(ctx, in_shapes, in_dtypes)")
+
+
+def inferred(prop, method, given):
+    """prop.infer_shape / infer_type(given) as (arguments, outputs, auxiliary states): MXNet
+    takes two lists (no auxiliary states) or three."""
+    got = getattr(prop, method)(given)
+    if not isinstance(got, (tuple, list)) or len(got) not in (2, 3):
+        raise MXNetError(f"{type(prop).__name__}.{method} must return 2 or 3 lists "
+                         f"(arguments, outputs[, auxiliary states]), got {got!r}")
+    return (got[0], got[1], got[2] if len(got) == 3 else [])
+
+
+def _only_default(stypes, what, method):
+    for i, stype in enumerate(stypes):
+        if stype != "default":
+            raise MXNetError(f"CustomOpProp.{method}: the default implementation takes only "
+                             f"default (dense) storage, got {stype!r} for {what}[{i}]; "
+                             f"implement infer_storage_type and infer_storage_type_backward "
+                             f"in the operator's CustomOpProp for sparse inputs or outputs")
+
+
+def _shown(arrays, stypes):
+    """The arrays as the operator sees them: each in its inferred storage type (same
+    values; a sparse array lists its nonzeros)."""
+    from .sparse import relabel
+    return [a if getattr(a, "stype", "default") == s else relabel(a, s)
+            for a, s in zip(arrays, stypes)]
+
+
+def _buffers(types, stypes):
+    """Zero-filled output / gradient buffers of the given (shape, dtype)s and stypes."""
+    from .sparse import zeros
+    return [wrap(np.zeros(shape, dtype)) if s == "default" else zeros(s, shape, dtype=dtype)
+            for (shape, dtype), s in zip(types, stypes)]
+
+
+def _storage_lists(prop, method, args, lengths):
+    """prop.<method>(*args) checked: lists of the given lengths of known stypes."""
+    from .sparse import STYPES
+    try:
+        got = getattr(prop, method)(*args)
+    except MXNetError:
+        raise
+    except AssertionError as e:
+        raise MXNetError(f"{type(prop).__name__}.{method}: {e}") from None
+    got = list(got) + [[]] * (len(lengths) - len(got))
+    if len(got) != len(lengths) or any(len(g) != n for g, n in zip(got, lengths)) or \
+            any(s not in STYPES for g in got for s in g):
+        raise MXNetError(f"{type(prop).__name__}.{method}: expected lists of {lengths} storage "
+                         f"types among {STYPES}, got {got}")
+    return [list(g) for g in got]
 
 
 def register(reg_name):
@@ -111,23 +178,32 @@ def get_all_registered_operators():
 class _CustomCall(autograd.Function):
     """One nd.Custom call as an autograd.Function."""
 
-    def __init__(self, op, is_train, out_types, aux, op_type):
+    def __init__(self, op, is_train, out_types, aux, op_type, prop, stypes):
         super().__init__()
         self.op, self.is_train, self.out_types, self.aux = op, is_train, out_types, aux
-        self.op_type = op_type
+        self.op_type, self.prop = op_type, prop
+        self.in_stypes, self.out_stypes, self.aux_stypes = stypes
 
     def forward(self, *in_data):
-        out_data = [wrap(np.zeros(shape, dtype)) for shape, dtype in self.out_types]
+        in_data = _shown(in_data, self.in_stypes)
+        out_data = _buffers(self.out_types, self.out_stypes)
         _profiled(self.op_type, self.op.forward, self.is_train, ["write"] * len(out_data),
-                  list(in_data), out_data, self.aux)
+                  in_data, out_data, self.aux)
         self.save_for_backward(in_data, out_data)
         return tuple(out_data) if len(out_data) > 1 else out_data[0]
 
     def backward(self, *out_grad):
         in_data, out_data = self.saved_tensors
-        in_grad = [wrap(np.zeros(x.shape, x.dtype)) for x in in_data]
-        _profiled(self.op_type, self.op.backward, ["write"] * len(in_grad), list(out_grad),
-                  list(in_data), list(out_data), in_grad, self.aux)
+        n_in, n_out = len(in_data), len(out_data)
+        ograd_s, in_s, out_s, igrad_s, _ = _storage_lists(
+            self.prop, "infer_storage_type_backward",
+            (["default"] * n_out, list(self.in_stypes), list(self.out_stypes),
+             ["default"] * n_in, list(self.aux_stypes)),
+            (n_out, n_in, n_out, n_in, len(self.aux_stypes)))
+        in_grad = _buffers([(tuple(x.shape), x.dtype) for x in in_data], igrad_s)
+        _profiled(self.op_type, self.op.backward, ["write"] * len(in_grad),
+                  _shown(out_grad, ograd_s), _shown(in_data, in_s), _shown(out_data, out_s),
+                  in_grad, self.aux)
         return tuple(in_grad) if len(in_grad) > 1 else in_grad[0]
 
 
@@ -163,19 +239,26 @@ def Custom(*data, op_type=None, **kwargs):
     args, aux = list(data[:n_args]), list(data[n_args:])
     in_shapes = [tuple(x.shape) for x in args]
     in_types = [np.dtype(x.dtype) for x in args]
-    _, out_shapes, _ = prop.infer_shape(in_shapes)
-    _, out_types, _ = prop.infer_type(in_types)
+    _, out_shapes, _ = inferred(prop, "infer_shape", in_shapes)
+    _, out_types, _ = inferred(prop, "infer_type", in_types)
     n_out = len(prop.list_outputs())
     if len(out_shapes) != n_out or len(out_types) != n_out:
         raise MXNetError(f"Custom({op_type!r}): infer_shape / infer_type give "
                          f"{len(out_shapes)} / {len(out_types)} outputs for "
                          f"{prop.list_outputs()}")
     from .context import current_context
+    stypes = _storage_lists(prop, "infer_storage_type",
+                            ([getattr(x, "stype", "default") for x in args],),
+                            (n_args, n_out, n_aux))
     op = prop.create_operator(current_context(), in_shapes, in_types)
     call = _CustomCall(op, autograd.is_training(),
                        [(tuple(int(d) for d in s), np.dtype(t)) for s, t in
-                        zip(out_shapes, out_types)], aux, op_type)
-    return call(*args)
+                        zip(out_shapes, out_types)], aux, op_type, prop, stypes)
+    outs = call(*args)
+    if all(s == "default" for s in stypes[1]):
+        return outs
+    shown = _shown(outs if isinstance(outs, tuple) else (outs,), stypes[1])
+    return tuple(shown) if isinstance(outs, tuple) else shown[0]
 
 
 from .operator_legacy import NDArrayOp, NumpyOp, PythonOp  # noqa: E402  (they register here)

@@ -239,3 +239,61 @@ def test_symbolic_custom_op_errors_name_the_op_type():
     doc = mx.sym.Custom(mx.sym.var("x"), op_type="numpy_softmax", name="s").tojson()
     with pytest.raises(mx.MXNetError, match="not_registered"):
         mx.sym.load_json(doc.replace("numpy_softmax", "not_registered"))
+
+
+class RowwiseSquare(mx.operator.CustomOp):
+    """Records the storage types forward / backward see."""
+    seen = []
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        RowwiseSquare.seen.append(("forward", in_data[0].stype, out_data[0].stype))
+        self.assign(out_data[0], req[0], in_data[0] * in_data[0])
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        RowwiseSquare.seen.append(("backward", out_grad[0].stype, in_data[0].stype,
+                                   in_grad[0].stype))
+        self.assign(in_grad[0], req[0], 2 * in_data[0] * out_grad[0])
+
+
+@mx.operator.register("rowwise_square")
+class RowwiseSquareProp(mx.operator.CustomOpProp):
+    """Keeps a row_sparse input's storage; infer_shape returns two lists (no aux)."""
+
+    def infer_shape(self, in_shape):
+        return [in_shape[0]], [in_shape[0]]
+
+    def infer_storage_type(self, in_stype):
+        return in_stype, in_stype, []
+
+    def infer_storage_type_backward(self, ograd_stype, in_stype, out_stype, igrad_stype,
+                                    aux_stype):
+        return in_stype, in_stype, out_stype, ['default'], []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return RowwiseSquare()
+
+
+def test_storage_inference_decides_what_forward_and_backward_see():
+    dense = np.array([[0, 0, 0], [1, -2, 3], [0, 0, 0], [4, 0.5, 0]], np.float32)
+    x = nd.sparse.row_sparse_array(dense)
+    x.attach_grad()
+    RowwiseSquare.seen.clear()
+    with autograd.record():
+        y = nd.Custom(x, op_type="rowwise_square")
+    y.backward(nd.ones((4, 3)))
+    assert y.stype == "row_sparse" and y.indices.asnumpy().tolist() == [1, 3]
+    np.testing.assert_allclose(y.asnumpy(), dense ** 2)
+    np.testing.assert_allclose(x.grad.asnumpy(), 2 * dense)
+    assert RowwiseSquare.seen == [("forward", "row_sparse", "row_sparse"),
+                                  ("backward", "row_sparse", "row_sparse", "default")]
+    # dense in, dense out; two shape lists are MXNet's form without auxiliary states
+    assert nd.Custom(nd.array(dense), op_type="rowwise_square").stype == "default"
+
+
+def test_default_storage_inference_refuses_a_sparse_input_as_mxnet_asserts():
+    x = nd.sparse.csr_matrix(np.eye(3, dtype=np.float32))
+    with pytest.raises(mx.base.MXNetError, match="default implementation takes only default"):
+        nd.Custom(x, op_type="scaled_sigmoid", scale=2.0)
+    with pytest.raises(mx.base.MXNetError, match="infer_storage_type"):
+        mx.sym.Custom(mx.sym.var("x", stype="csr"), op_type="scaled_sigmoid").simple_bind(
+            mx.cpu(), x=(3, 3))

@@ -325,3 +325,42 @@ def test_an_optimizer_object_ignores_the_symbols_lr_mult_as_in_mxnet():
     np.testing.assert_array_equal(weight_after_one_update("sgd", lr_mult=0.0), 0.5)
     sgd = mx.optimizer.SGD(learning_rate=0.1, rescale_grad=0.25)
     np.testing.assert_allclose(weight_after_one_update(sgd, lr_mult=0.0), plain, rtol=1e-6)
+
+
+def test_update_without_a_new_backward_applies_the_buffered_gradient_again():
+    """MXNet's Module.update reads every gradient buffer, fresh or not: a second update with
+    no backward in between (stochastic depth's module whose gate stayed closed) moves the
+    weight again with the last gradient and the momentum."""
+    net = mx.sym.LinearRegressionOutput(
+        mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=1, name="fc"), name="lro")
+    x = np.random.RandomState(0).rand(4, 3).astype(np.float32)
+    it = mx.io.NDArrayIter(x, np.ones((4, 1), np.float32), 4, label_name="lro_label")
+    mod = mx.mod.Module(net, label_names=["lro_label"])
+    mod.bind(it.provide_data, it.provide_label)
+    mod.init_params(mx.init.Constant(0.1))
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.1,
+                                                          "momentum": 0.9})
+    mod.forward_backward(next(iter(it)))
+    # (the bias starts at 0: MXNet initializers give every *_bias zeros)
+    g = (x.astype(np.float64) @ np.full((3, 1), 0.1) - 1).T @ x / 4   # rescale 1/4
+    w, mom = np.full((1, 3), 0.1), np.zeros((1, 3))
+    for _ in range(3):
+        mod.update()
+        mom = 0.9 * mom - 0.1 * g
+        w = w + mom
+        np.testing.assert_allclose(mod.get_params()[0]["fc_weight"].asnumpy(), w, rtol=1e-5)
+
+
+def test_get_params_gives_a_row_sparse_variable_as_a_row_sparse_array():
+    """MXNet's Module keeps a parameter declared mx.sym.var(stype='row_sparse') as a
+    RowSparseNDArray; get_params pulls every row of it."""
+    x = mx.sym.Variable("data", stype="csr")
+    w = mx.sym.Variable("w_weight", shape=(5, 2), stype="row_sparse")
+    out = mx.sym.LinearRegressionOutput(mx.sym.dot(x, w), mx.sym.var("label"))
+    mod = mx.mod.Module(out, label_names=["label"])
+    mod.bind([("data", (2, 5))], [("label", (2, 2))])
+    mod.init_params(mx.init.Uniform(0.5))
+    arg = mod.get_params()[0]["w_weight"]
+    assert arg.stype == "row_sparse" and arg.indices.asnumpy().tolist() == [0, 1, 2, 3, 4]
+    mod.set_params({"w_weight": arg * 2}, {})
+    np.testing.assert_allclose(mod.get_params()[0]["w_weight"].asnumpy(), arg.asnumpy() * 2)

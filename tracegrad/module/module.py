@@ -300,6 +300,13 @@ class Module(BaseModule):
             raise MXNetError("get_params: bind and initialize the parameters first")
         arg = {n: self._params[n].data().copy() for n in self._param_names}
         aux = {n: self._params[n].data().copy() for n in self._aux_names}
+        # a variable declared row_sparse is a RowSparseNDArray, as MXNet's get_params pulls
+        # it (every row present)
+        attrs = self._symbol.attr_dict()
+        for n in self._param_names:
+            if attrs.get(n, {}).get("__storage_type__") == "1":
+                arg[n] = nd.sparse.row_sparse_array((arg[n], np.arange(arg[n].shape[0])),
+                                                    shape=arg[n].shape, dtype=arg[n].dtype)
         return arg, aux
 
     @property
@@ -448,6 +455,14 @@ class Module(BaseModule):
         """One optimizer step on the gradients of the last backward."""
         if not self.optimizer_initialized:
             raise MXNetError("update: call init_optimizer first")
+        # MXNet's Module updates every trainable parameter from its gradient buffer, whether
+        # or not a backward wrote it since the last update (stochastic depth's module whose
+        # gate stayed closed moves again with its last gradients and momentum): no gradient
+        # is stale to the Trainer here
+        for p in self._params.values():
+            var = p._data._var if p._data is not None and p.grad_req != "null" else None
+            if var is not None and hasattr(var, "fresh"):
+                var.fresh = True
         self._trainer.step(1, ignore_stale_grad=True)
 
     def get_outputs(self, merge_multi_context=True):

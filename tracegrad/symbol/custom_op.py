@@ -40,7 +40,8 @@ class CustomSpec(OpSpec):
         outs = prop.list_outputs() if prop else ["output"]
         super().__init__("Custom", _run, list(args) + list(aux), attrs={}, aux=aux,
                          outputs=lambda a: (len(outs), list(outs)),
-                         shapes=self._shapes if prop else None)
+                         shapes=self._shapes if prop else None,
+                         stypes=self._stypes if prop else None)
         self.prop = prop
 
     def check_attrs(self, raw, where):
@@ -60,13 +61,24 @@ class CustomSpec(OpSpec):
             spec = _SPECS[key] = CustomSpec(_prop(params["op_type"], kwargs, where))
         return spec
 
+    def _stypes(self, attrs, in_stypes):
+        """The outputs' storage types by the prop's infer_storage_type (its default refuses
+        sparse inputs, as MXNet's does)."""
+        from ..operator import _storage_lists
+        n_args = len(self.prop.list_arguments())
+        lengths = (n_args, len(self.prop.list_outputs()),
+                   len(self.prop.list_auxiliary_states()))
+        return _storage_lists(self.prop, "infer_storage_type", (list(in_stypes[:n_args]),),
+                              lengths)[1]
+
     def _shapes(self, data_shape, attrs):
         """The other inputs' shapes from the first one's, by the prop's infer_shape (unknown
         shapes reach it as empty tuples, as MXNet passes them)."""
+        from ..operator import inferred
         n = len(self.inputs)
         try:
-            arg_shapes, _, aux_shapes = self.prop.infer_shape(
-                [list(data_shape)] + [[] for _ in range(n - 1)])[:3]
+            arg_shapes, _, aux_shapes = inferred(self.prop, "infer_shape",
+                                                 [list(data_shape)] + [[] for _ in range(n - 1)])
         except Exception:  # noqa: BLE001 - a prop that needs every shape: none inferred here
             return {}
         shapes = list(arg_shapes) + list(aux_shapes or [])

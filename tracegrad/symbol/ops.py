@@ -219,7 +219,7 @@ class OpSpec:
     """One MXNet operator as the symbolic API sees it."""
 
     def __init__(self, name, fn, inputs, attrs=None, aux=(), shapes=None, active=None,
-                 outputs=None, variadic=False, head_loss=False):
+                 outputs=None, variadic=False, head_loss=False, stypes=None):
         self.name, self.fn = name, fn
         self.inputs = tuple(inputs)        # array input names, in order
         self.attrs = attrs                 # {name: check} or None: from the signature
@@ -229,6 +229,7 @@ class OpSpec:
         self._outputs = outputs            # attrs -> (total count, visible output names)
         self.variadic = variadic           # inputs are *data (Concat, add_n, ...)
         self.head_loss = head_loss         # a loss head: its head gradient is ignored
+        self.stypes = stypes               # (attrs, input stypes) -> output stypes, or None
 
     def active_inputs(self, attrs):
         return list(self._active(attrs)) if self._active else list(self.inputs)
@@ -630,6 +631,10 @@ def _binary_table():
     for name, fn in binary.items():
         out[name] = OpSpec(name, _same_shape(name, fn), ("lhs", "rhs"), {})
     out["_copy"] = OpSpec("_copy", nd.identity, ("data",), {})
+    from ..sparse_square_sum import square_sum, square_sum_stypes
+    out["_square_sum"] = OpSpec("_square_sum", square_sum, ("data",),
+                                dict(axis=_axes, keepdims=_bool, exclude=_bool),
+                                stypes=square_sum_stypes)
     creation = dict(shape=_shape(0, 32), dtype=_opt(_dtype), ctx=_HINT)
     out["_full"] = OpSpec("_full", _full, (), dict(creation, value=_float()))
     out["_zeros"] = OpSpec("_zeros", lambda shape=(), dtype=None, ctx=None: nd.zeros(

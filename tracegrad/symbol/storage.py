@@ -19,6 +19,8 @@ def declared(node):
 
 
 def _node_stypes(node, ins):
+    if node.spec.stypes is not None:    # the op's own rule (MXNet's FInferStorageType)
+        return node.spec.stypes(node.params, ins)
     outputs = len(node.visible_outputs())
     if outputs != 1:
         return ["default"] * outputs
