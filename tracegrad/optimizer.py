@@ -90,12 +90,12 @@ def _state_ndarrays(state, weight):
     return _map_state(wrap, state)
 
 
-def _lazy_rows(optimizer, grad):
-    """The rows a row_sparse gradient lists, when the optimizer updates lazily (MXNet's
-    sgd / adam kernels with lazy_update=True: only those rows of the weight and its states
-    change); else None."""
+def _lazy_rows(optimizer, index, weight, grad):
+    """The rows a row_sparse gradient lists, when the optimizer updates only those rows of
+    the weight and its states (Optimizer.updates_rows); else None."""
     from .sparse import RowSparseNDArray
-    if isinstance(grad, RowSparseNDArray) and getattr(optimizer, "lazy_update", False):
+    if isinstance(grad, RowSparseNDArray) and optimizer.updates_rows(
+            index, getattr(weight, "stype", "default")):
         return grad._rows()
     return None
 
@@ -135,7 +135,7 @@ def _takes_numpy(method):
         if isinstance(weight, NDArray):
             if creates:
                 return _state_ndarrays(call(self, index, weight._data), weight)
-            rows = _lazy_rows(self, rest[0]) if rest else None
+            rows = _lazy_rows(self, index, weight, rest[0]) if rest else None
             weight, rest = weight._data, tuple(_numpy(r) for r in rest)
             if rows is not None:
                 return _update_rows(call, self, index, rows, weight, *rest)
@@ -331,6 +331,13 @@ class Optimizer:
             p = self.param_dict.get(index)
             return self.learning_rate * (p.lr_mult if p is not None else 1.0)
         return self.learning_rate * self._mult(index, self.lr_mult, "lr_mult")
+
+    def updates_rows(self, index, weight_stype):
+        """Whether a row_sparse gradient updates only its rows of the weight and the states
+        (MXNet's sparse kernels), for a weight of storage `weight_stype`: sgd / adam with
+        lazy_update=True. Optimizers without a sparse kernel update every row (MXNet's
+        storage fallback makes the gradient dense)."""
+        return getattr(self, "lazy_update", False)
 
     def _get_wd(self, index):
         if not self.wd_mult and not self.idx2name:
@@ -741,6 +748,14 @@ class AdaGrad(Optimizer):
 
     def create_state(self, index, weight):
         return np.zeros_like(weight)
+
+    def updates_rows(self, index, weight_stype):
+        """Always, as MXNet's sparse adagrad_update, which refuses a weight decay."""
+        if self._get_wd(index):
+            raise MXNetError(f"AdaGrad: a row_sparse gradient with wd={self._get_wd(index)} "
+                             f"(parameter {self.idx2name.get(index, index)!r}): MXNet's "
+                             f"sparse adagrad_update does not support wd")
+        return True
 
     def update(self, index, weight, grad, state):
         self._update_count(index)

@@ -259,6 +259,12 @@ class Ftrl(_ClipIfSet, Optimizer):
     def create_state(self, index, weight):
         return np.zeros_like(weight), np.zeros_like(weight)    # z, n
 
+    def updates_rows(self, index, weight_stype):
+        """For a row_sparse weight (a Module's stype='row_sparse' variable): MXNet's
+        ftrl_update has a kernel only when weight, gradient and states are all row_sparse;
+        a dense weight falls back to the dense update of every row."""
+        return weight_stype == "row_sparse"
+
     def update(self, index, weight, grad, state):
         self._update_count(index)
         wd, lr = self._get_wd(index), self._get_lr(index)

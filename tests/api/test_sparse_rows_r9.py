@@ -249,3 +249,104 @@ def test_a_module_updates_the_rows_its_symbolic_embedding_looked_up(op):
     want = _reference(w0, _sgd_momentum(0.1, 0.9, 0.05))
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
     np.testing.assert_array_equal(got[6], w0[6])
+
+
+# ------------------------------------------------------------------ AdaGrad and Ftrl
+def _adagrad_rows(w, h, g, rows, lr, eps):
+    """MXNet's sparse adagrad_update in float64: only the listed rows."""
+    w, h = w.copy(), h.copy()
+    h[rows] += g[rows] ** 2
+    w[rows] -= lr * g[rows] / np.sqrt(h[rows] + eps)
+    return w, h
+
+
+@pytest.mark.parametrize("mode", ["eager", "hybridized"])
+def test_adagrad_updates_only_the_looked_up_rows_and_refuses_wd(mode):
+    mx.random.seed(4)
+    emb = gluon.nn.Embedding(VOCAB, DIM, sparse_grad=True)
+    emb.initialize(mx.init.Uniform(0.5))
+    if mode == "hybridized":
+        emb.hybridize()
+    trainer = gluon.Trainer(emb.collect_params(), "adagrad", {"learning_rate": 0.1})
+    w = emb.weight.data().asnumpy().astype(np.float64)
+    h = np.zeros_like(w)
+    for batch in BATCHES:
+        x = nd.array(batch)
+        with autograd.record():
+            loss = _masked_loss(emb(x), x)
+        loss.backward()
+        g = emb.weight.grad().asnumpy().astype(np.float64)
+        trainer.step(1)
+        w, h = _adagrad_rows(w, h, g, np.unique(batch), 0.1, 1e-7)
+        np.testing.assert_allclose(emb.weight.data().asnumpy(), w, rtol=1e-5, atol=1e-6)
+    assert np.array_equal(emb.weight.data().asnumpy()[6], w[6])   # never looked up
+    trainer = gluon.Trainer(emb.collect_params(), "adagrad", {"learning_rate": 0.1, "wd": 0.01})
+    with autograd.record():
+        loss = _masked_loss(emb(x), x)
+    loss.backward()
+    with pytest.raises(MXNetError, match="adagrad_update does not support wd"):
+        trainer.step(1)
+
+
+def _ftrl(w, z, n, g, lr, l1, beta):
+    """ftrl_update in float64 on every row given."""
+    z = z + g - (np.sqrt(n + g * g) - np.sqrt(n)) * w / lr
+    n = n + g * g
+    w = (np.sign(z) * l1 - z) / ((beta + np.sqrt(n)) / lr) * (np.abs(z) > l1)
+    return w, z, n
+
+
+def test_ftrl_updates_the_rows_of_a_row_sparse_module_weight_only():
+    # sparse/wide_deep with --optimizer ftrl: MXNet's ftrl_update of an all-row_sparse
+    # weight, gradient and states touches the gradient's rows; the others keep their values
+    data = mx.sym.var("data")
+    weight = mx.sym.var("emb_weight", shape=(VOCAB, DIM), stype="row_sparse")
+    out = mx.sym.make_loss(mx.sym.sum(mx.sym.Embedding(data, weight, input_dim=VOCAB,
+                                                       output_dim=DIM, sparse_grad=True) ** 2))
+    mod = mx.mod.Module(out, data_names=["data"], label_names=None)
+    mod.bind(data_shapes=[("data", (2, 3))])
+    mod.init_params(mx.init.Uniform(0.5))
+    mod.init_optimizer(optimizer="ftrl", optimizer_params={"learning_rate": 0.1,
+                                                           "lamda1": 0.001})
+    w = mod.get_params()[0]["emb_weight"].asnumpy().astype(np.float64)
+    z, n = np.zeros_like(w), np.zeros_like(w)
+    for batch in BATCHES[:4]:
+        mod.forward(mx.io.DataBatch([nd.array(batch)]), is_train=True)
+        mod.backward()
+        rows = np.unique(batch)
+        g = np.zeros_like(w)
+        # (Module's rescale_grad is 1 / batch size)
+        np.add.at(g, np.asarray(batch).ravel(), 2 * w[np.asarray(batch).ravel()] / 2)
+        mod.update()
+        w[rows], z[rows], n[rows] = _ftrl(w[rows], z[rows], n[rows], g[rows], 0.1, 0.001, 1)
+        np.testing.assert_allclose(mod.get_params()[0]["emb_weight"].asnumpy(), w, rtol=1e-5,
+                                   atol=1e-6)
+    assert np.abs(w[6]).sum() > 0       # the row never looked up kept its initial values
+
+
+def test_ftrl_of_a_dense_weight_updates_every_row_as_mxnets_fallback():
+    # gluon's Embedding(sparse_grad=True) has a dense weight: MXNet's ftrl_update falls back
+    # to the dense kernel, where a row with z = 0 becomes 0
+    emb = gluon.nn.Embedding(VOCAB, DIM, sparse_grad=True)
+    emb.initialize(mx.init.Uniform(0.5))
+    trainer = gluon.Trainer(emb.collect_params(), "ftrl", {"learning_rate": 0.1})
+    x = nd.array(BATCHES[0])
+    with autograd.record():
+        loss = _masked_loss(emb(x), x)
+    loss.backward()
+    trainer.step(1)
+    assert np.array_equal(emb.weight.data().asnumpy()[6], np.zeros(DIM, np.float32))
+
+
+def test_adagrad_by_hand_with_a_row_sparse_gradient_updates_its_rows():
+    opt = mx.optimizer.AdaGrad(learning_rate=0.1)
+    w = nd.array(np.arange(12, dtype=np.float32).reshape(4, 3))
+    state = opt.create_state(0, w)
+    g = nd.sparse.row_sparse_array((np.ones((1, 3), np.float32), [2]), shape=(4, 3))
+    before = w.asnumpy().copy()
+    opt.update(0, w, g, state)
+    got = w.asnumpy()
+    assert np.array_equal(got[[0, 1, 3]], before[[0, 1, 3]])
+    np.testing.assert_allclose(got[2], before[2] - 0.1 / np.sqrt(1 + 1e-7), rtol=1e-6)
+    with pytest.raises(MXNetError, match="does not support wd"):
+        mx.optimizer.AdaGrad(learning_rate=0.1, wd=0.1).update(0, w, g, state)

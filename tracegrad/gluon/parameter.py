@@ -57,7 +57,7 @@ class Parameter:
                 grad_stype not in ("default", "row_sparse", "csr"):
             raise ValueError(f"Parameter '{name}': stype and grad_stype must be 'default', "
                              f"'row_sparse' or 'csr', got {stype!r} and {grad_stype!r}")
-        self._grad_stype = grad_stype
+        self._grad_stype, self._stype = grad_stype, stype
         self._shape = None if shape is None else (
             (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
                 max(int(d), 0) for d in shape))

@@ -301,13 +301,13 @@ class Trainer:
 
 def _lazy_params(optimizer, live, states):
     """{index: (index, parameter)} of the live parameters whose row_sparse gradient
-    (Embedding(sparse_grad=True), grad_stype='row_sparse') an optimizer with lazy_update
-    (SGD, Adam) updates lazily, as MXNet's sgd / adam kernels do: only the rows the gradient
-    holds. An optimizer state of another kind than arrays is updated densely."""
-    if not getattr(optimizer, "lazy_update", False):
-        return {}
+    (Embedding(sparse_grad=True), grad_stype='row_sparse') the optimizer updates on the rows
+    the gradient holds only, as MXNet's sparse kernels do (Optimizer.updates_rows: SGD and
+    Adam with lazy_update, AdaGrad, Ftrl of a row_sparse weight). An optimizer state of
+    another kind than arrays is updated densely."""
     return {i: (i, p) for i, p in live if p._grad_stype == "row_sparse"
-            and p._data._data.ndim >= 1 and _row_state(states[i])}
+            and p._data._data.ndim >= 1 and optimizer.updates_rows(i, p._stype)
+            and _row_state(states[i])}
 
 
 def _row_state(state):

@@ -160,7 +160,8 @@ class Module(BaseModule):
             p = Parameter(name, grad_req=req, shape=shapes[name], dtype=var_types[name],
                           lr_mult=float(a.get("__lr_mult__", 1.0)),
                           wd_mult=float(a.get("__wd_mult__", 1.0)),
-                          grad_stype="row_sparse" if sparse else "default")
+                          grad_stype="row_sparse" if sparse else "default",
+                          stype="row_sparse" if sparse else "default")
             p.set_data(np.zeros(shapes[name], var_types[name]))
             if old is not None and name in old and old[name]._data is not None:
                 raise MXNetError(f"bind: parameter '{name}' changes shape from "
