@@ -361,8 +361,10 @@ def test_matrix_factorization_reads_strings_and_updates_only_looked_up_rows(tmp_
                                                      rescale_grad=1.0 / bs), kvstore='device')
     P = {n: a.asnumpy().astype(np.float64) for n, a in mod.get_params()[0].items()}
     fc = sorted(n for n in P if n.startswith('fullyconnected'))
-    (uw, ub), (iw, ib) = [(n + "_weight", n + "_bias") for n in
-                          sorted({n.rsplit('_', 1)[0] for n in fc})]
+    # the user's layer was made first (auto names count up across the process: compare
+    # their numbers, not their text: fullyconnected10 < fullyconnected9 as strings)
+    (uw, ub), (iw, ib) = [(n + "_weight", n + "_bias") for n in sorted(
+        {n.rsplit('_', 1)[0] for n in fc}, key=lambda n: int(n[len("fullyconnected"):]))]
     seen_users = set()
     for batch in train_iter:
         item, user = (a.asnumpy().astype(int) for a in batch.data)
