@@ -188,23 +188,12 @@ class FeedForward:
     def score(self, X, eval_metric="acc", num_batch=None, batch_end_callback=None, reset=True):
         """eval_metric's value over X (its first value when it has several)."""
         from . import metric
-        from .model import BatchEndParam
         eval_metric = metric.create(eval_metric)
         X = self._init_iter(X, None, is_train=False)
         if reset:
             X.reset()
-        mod = self._predict_module(X)
-        for i, batch in enumerate(X):
-            if num_batch is not None and i == num_batch:
-                break
-            mod.forward(batch, is_train=False)
-            mod.update_metric(eval_metric, batch.label)
-            if batch_end_callback is not None:
-                params = BatchEndParam(epoch=0, nbatch=i, eval_metric=eval_metric,
-                                       locals=locals())
-                for cb in (batch_end_callback if isinstance(batch_end_callback, list)
-                           else [batch_end_callback]):
-                    cb(params)
+        self._predict_module(X).score(X, eval_metric, num_batch=num_batch,
+                                      batch_end_callback=batch_end_callback, reset=False)
         return eval_metric.get()[1]
 
     # ------------------------------------------------------------------ files

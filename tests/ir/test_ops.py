@@ -16,6 +16,8 @@ from tracegrad.ir.ops import RANDOM, REGISTRY
 from tracegrad.ir.ops.random import philox, philox_block
 from tracegrad.ir.types import TensorType, type_of
 
+from linalg_refs import householder_lq
+
 RNG = np.random.default_rng(3)
 
 
@@ -369,30 +371,6 @@ def jacobi_ref(a):
 
 def WIDE(dt):  # noqa: N802  (a 2 x 3 x 4 batch of full-rank matrices, x <= y)
     return (RNG.uniform(-1, 1, (2, 3, 4)) + 2.0 * np.eye(3, 4)).astype(dt)
-
-
-def householder_lq(a):
-    """LAPACK's gelqf by hand in float64, one matrix at a time: row i's reflector makes
-    beta = -sign(alpha) ||row tail|| (alpha its diagonal entry; no reflection when the rest
-    of the row is 0) the diagonal of L; then Q = L^-1 A. Returns (Q, L)."""
-    qs, ls = [], []
-    m, n = a.shape[-2:]
-    for w in a.reshape(-1, m, n).astype(np.float64):
-        w = w.copy()
-        for i in range(m):
-            x = w[i, i:].copy()
-            alpha, rest = x[0], np.linalg.norm(x[1:])
-            if rest == 0:
-                continue
-            beta = -math.copysign(math.hypot(alpha, rest), alpha)
-            v = x / (alpha - beta)
-            v[0] = 1.0
-            tau = (beta - alpha) / beta
-            w[i:, i:] -= tau * np.outer(w[i:, i:] @ v, v)
-        low = np.tril(w[:, :m])
-        ls.append(low)
-        qs.append(np.linalg.solve(low, a.reshape(-1, m, n)[len(qs)].astype(np.float64)))
-    return np.reshape(qs, a.shape), np.reshape(ls, a.shape[:-1] + (m,))
 
 
 CASES.update({
