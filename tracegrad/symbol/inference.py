@@ -18,16 +18,19 @@ MAX_PROBES = 8     # sizes tried for a begin state's unknown dims (each is one i
 
 def var_shape_attr(node):
     """A variable's __shape__ as a tuple, or None when absent or holding unknown (0) dims."""
+    shape = _partial_shape_attr(node)
+    return shape if shape and all(d > 0 for d in shape) else None
+
+
+def _partial_shape_attr(node):
+    """A variable's __shape__ with its unknown dims as 0 (a Gluon parameter whose input size
+    is deferred: `(32, 0)`), or None."""
     text = node.attrs.get("__shape__")
-    if text is None:
-        return None
     try:
-        shape = parse_literal(text)
+        shape = parse_literal(text) if text is not None else None
     except LiteralError:
         return None
-    if not isinstance(shape, tuple) or not shape:
-        return None
-    if any(not isinstance(d, int) or d <= 0 for d in shape):
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
         return None
     return shape
 
@@ -44,19 +47,6 @@ def var_dtype_attr(node):
     if isinstance(code, int) and code in CODE_DTYPES:
         return np.dtype(CODE_DTYPES[code])
     return None
-
-
-def _partial_shape_attr(node):
-    """A variable's __shape__ with its unknown dims as 0 (a Gluon parameter whose input size
-    is deferred: `(32, 0)`), or None."""
-    text = node.attrs.get("__shape__")
-    try:
-        shape = parse_literal(text) if text is not None else None
-    except LiteralError:
-        return None
-    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        return None
-    return shape
 
 
 def _backwards(entry, want, shapes, where):
