@@ -170,3 +170,45 @@ def test_a_thread_that_ends_with_plans_takes_its_hooks_with_it():
     gc.collect()
     assert result == {"captured": 3, "hooked": True}
     assert not _hooked()
+
+
+def test_a_thread_ending_while_another_learns_leaves_the_learners_hooks(monkeypatch):
+    """Thread B ends (its finalizer finds no other thread planning and removes the hooks)
+    just as thread A learns its first plan and installs them: A's hooks must survive, or A's
+    steps would never be captured again. The interleaving is forced: B's hook removal waits
+    until A's install has run (or, with the two serialized, until A is seen to be blocked)."""
+    import threading
+    installed = threading.Event()
+    go = threading.Event()
+    real_install, real_set = cap._install, array.set_defer_hook
+    result = {}
+
+    def install(plan):
+        real_install(plan)
+        installed.set()
+
+    def set_hook(hook, before_write=None):
+        if hook is None and threading.current_thread() is threading.main_thread() \
+                and "started" not in result:
+            result["started"] = True
+            a.start()
+            installed.wait(timeout=3.0)    # (A blocked behind B's removal: times out)
+        real_set(hook, before_write)
+
+    def learner():
+        step = _Step()
+        for _ in range(4):
+            step()
+        go.wait(timeout=30)
+        result["hooked"] = _hooked()
+        result["captured"] = sum(step()[0] for _ in range(3))
+
+    a = threading.Thread(target=learner)
+    monkeypatch.setattr(cap, "_install", install)
+    monkeypatch.setattr(array, "set_defer_hook", set_hook)
+    fake = -12345      # thread B: an ident that plans, then ends
+    cap._PLANNING.add(fake)
+    cap._thread_ended(fake)
+    go.set()
+    a.join(timeout=60)
+    assert result == {"started": True, "hooked": True, "captured": 3}

@@ -700,16 +700,21 @@ class _ThreadAlive:
 
 
 def _thread_ended(ident):
-    _PLANNING.discard(ident)
-    if not _PLANNING:
-        _array.set_defer_hook(None)
-        _compiled.DEFER_CALL = None
+    with _HOOKS_LOCK:
+        _PLANNING.discard(ident)
+        if not _PLANNING:
+            _array.set_defer_hook(None)
+            _compiled.DEFER_CALL = None
 
 
 _STATE = _State()
 _RETIRED: list = []      # (adjoint, variable ids): graphs on variables not learned again
 _RETIRES: dict = {}      # (id(adjoint), variable ids) -> [adjoint, times its plans retired]
 _PLANNING = set()        # the threads holding plans: the eager hooks stay installed for them
+# _PLANNING and the hooks change together: a thread that finds _PLANNING empty and removes the
+# hooks must not do so after another thread joined it and installed them (that thread's plans
+# would never see an op again). Reentrant: a thread's end (_thread_ended) may run in any thread.
+_HOOKS_LOCK = threading.RLock()
 _LOG = {"drops": [], "captured": 0, "retired": [], "last_calls": None, "last_fused": False}
 
 
@@ -876,9 +881,10 @@ def _install(plan):
     del plans[4:]
     if sum(len(p) for p in mine.values()) > MAX_PLANS:
         mine.pop(next(iter(mine)))
-    _PLANNING.add(threading.get_ident())
-    _array.set_defer_hook(defer_apply, before_write)
-    _compiled.DEFER_CALL = defer_call
+    with _HOOKS_LOCK:
+        _PLANNING.add(threading.get_ident())
+        _array.set_defer_hook(defer_apply, before_write)
+        _compiled.DEFER_CALL = defer_call
 
 
 def _drop(plan, reason):
@@ -2147,11 +2153,12 @@ def _uninstall_if_idle():
     mine = _STATE.plans
     for key in [k for k, v in mine.items() if not v]:
         del mine[key]
-    if not mine and _STATE.step is None:
-        _PLANNING.discard(threading.get_ident())
-    if not _PLANNING:
-        _array.set_defer_hook(None)
-        _compiled.DEFER_CALL = None
+    with _HOOKS_LOCK:
+        if not mine and _STATE.step is None:
+            _PLANNING.discard(threading.get_ident())
+        if not _PLANNING:
+            _array.set_defer_hook(None)
+            _compiled.DEFER_CALL = None
 
 
 def _freed(t):
