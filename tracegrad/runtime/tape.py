@@ -17,8 +17,9 @@ import numpy as np
 from ..base import LOCATING, op_error, op_location
 from ..ir.autodiff import vjp
 from ..ir.function import Function, Literal, Operation, Value, canonical_attrs, literal_dtype
+from ..ir.ops import ELEMENTWISE
 from ..ir.passes import run_pipeline
-from ..ir.types import FLOATS, type_of
+from ..ir.types import DTYPES, FLOATS, type_of
 from .buffers import pool_refs
 from .interpret import Program
 
@@ -197,7 +198,7 @@ def collect(heads, since=None, inputs=()):
     arrays it read from elsewhere were computed. `inputs`: values that are neither leaves nor
     walked through (a loop body's own inputs)."""
     if since is None and not inputs:
-        _, values, ops, _, _ = _walk(heads, frozenset())
+        _, values, ops, _, _, _ = _walk(heads, frozenset())
         return sorted((v for v in values if v.producer is None), key=_creation), ops
     since = -1 if since is None else since
     seen, leaves, ops = set(inputs), [], []
@@ -273,12 +274,13 @@ def _ops_of(heads):
 
 def _walk(heads, wrt_set):
     """One postorder walk over the graph of `heads`: its values in a canonical order, its ops,
-    the variable leaves, and a hashable key of its structure (equal keys share one adjoint).
+    the variable leaves, a hashable key of its structure (equal keys share one adjoint), and
+    the lifted literals (`_lifted_key`) in walk order: their values are the adjoint's inputs.
 
     wrt_set None selects variables whose grad_req is not 'null'. Runs on every backward, so
     its loop keeps what it calls in locals.
     """
-    index, values, ops, variables, sig = {}, [], [], [], []
+    index, values, ops, variables, sig, lits = {}, [], [], [], [], []
     stack = [(h, False) for h in reversed(heads)]
     push, pop, add_value, add_sig = stack.append, stack.pop, values.append, sig.append
     literal, tokens = Literal, _ATTR_TOKEN
@@ -307,22 +309,70 @@ def _walk(heads, wrt_set):
                 raise GraphFreedError(_FREED)
             attrs = p.attrs
             token = tokens.get(id(attrs)) if attrs else 0
-            refs = [index[o] if type(o) is not literal else o.key() for o in p.operands]
+            refs = [index[o] if type(o) is not literal else _lifted_key(o, p.opdef, lits)
+                    for o in p.operands]
             add_sig((p.opdef, token or tuple(attrs.items()), tuple(refs)))
             for r in p.results:
                 index[r] = len(values)
                 add_value(r)
             ops.append(p)
     add_sig(tuple([index[h] for h in heads]))
-    return index, values, ops, variables, tuple(sig)
+    return index, values, ops, variables, tuple(sig), lits
+
+
+_LIFTS: dict = {}   # opdef -> whether its float literal operands are lifted
+
+
+def lifts_literal(opdef, lit) -> bool:
+    """Whether literal operand `lit` of an `opdef` op is an input, not structure: a float
+    scalar of an elementwise op (`loss + beta * kl` with beta annealed, `x * (1 / n)`).
+    Keyed by value, every new scalar would derive, optimize and compile the adjoint (or a
+    captured step) anew, every step. Integers and the operands of other ops stay structure."""
+    lifts = _LIFTS.get(opdef)
+    if lifts is None:
+        lifts = _LIFTS[opdef] = ELEMENTWISE in opdef.traits
+    return lifts and lit.type.dtype in FLOATS
+
+
+def _lifted_key(lit, opdef, lits):
+    """A literal operand's part of the structure key: its dtype if it is lifted (its value
+    then goes to `lits`), else the literal itself."""
+    if lifts_literal(opdef, lit):
+        lits.append(lit)
+        return lit.type.dtype
+    return lit.key()
+
+
+def _lift_literals(ops, lits):
+    """The ops with every lifted literal (by identity, as _walk listed them) replaced by a
+    0-d parameter of its type: (new ops, the parameters in `lits` order, the result map from
+    each new op's results to the recorded ones). Ops without one are the recorded objects."""
+    param = {id(lit): Value(lit.type, None, 0, "scalar") for lit in lits}
+    env, new_ops = {}, []
+    for op in ops:
+        operands = op.operands
+        if not any(id(o) in param for o in operands if type(o) is Literal) and \
+                not any(o in env for o in operands if type(o) is not Literal):
+            new_ops.append(op)
+            continue
+        operands = tuple(param[id(o)] if type(o) is Literal and id(o) in param else
+                         env.get(o, o) if type(o) is not Literal else o for o in operands)
+        copy = Operation.__new__(Operation)
+        copy.opdef, copy.operands, copy.attrs, copy.loc = op.opdef, operands, op.attrs, op.loc
+        copy.results = tuple(Value(r.type, copy, i) for i, r in enumerate(op.results))
+        env.update(zip(op.results, copy.results))
+        new_ops.append(copy)
+    back = {n: o for o, n in env.items()}
+    return new_ops, [param[id(lit)] for lit in lits], env, back
 
 
 def adjoint_for(heads, wrt_leaves=None):
-    """((program, residual ids, positions), graph values, wrt leaves, ops) for `heads`.
+    """((program, residual ids, positions), graph values, wrt leaves, ops, lifted literals)
+    for `heads`.
 
     wrt_leaves None means every variable leaf whose grad_req is not 'null'.
     """
-    index, values, ops, variables, sig = _walk(
+    index, values, ops, variables, sig, lits = _walk(
         heads, None if wrt_leaves is None else set(wrt_leaves))
     if wrt_leaves is None:
         wrt_leaves = variables
@@ -333,15 +383,48 @@ def adjoint_for(heads, wrt_leaves=None):
         position = {v: i for i, v in enumerate(leaves)}
         reachable = [v for v in wrt_leaves if v in position]
         residuals = []
-        adj = vjp(Function("backward", leaves, ops, heads), [position[v] for v in reachable],
-                  residuals=residuals)
+        fn_ops, fn_heads, scalars, back = ops, heads, [], {}
+        if lits:
+            fn_ops, scalars, env, back = _lift_literals(ops, lits)
+            fn_heads = [env.get(h, h) for h in heads]
+        adj = vjp(Function("backward", leaves + scalars, fn_ops, fn_heads),
+                  [position[v] for v in reachable], residuals=residuals)
         adj = run_pipeline(adj, "fold,simplify,cse,dce")
-        hit = (HotAdjoint(adj), tuple(index[v] for v in residuals),
+        # a residual is a graph value (its index) or lifted literal k (len(values) + k: the
+        # literals follow the values in run_backward's argument sources)
+        lifted = {p: len(values) + k for k, p in enumerate(scalars)}
+        hit = (HotAdjoint(adj), tuple(lifted[v] if v in lifted else index[back.get(v, v)]
+                                      for v in residuals),
                tuple(reachable.index(v) if v in position else -1 for v in wrt_leaves))
         _ADJOINTS[key] = hit
         if len(_ADJOINTS) > _ADJOINT_CACHE_SIZE:
             _ADJOINTS.popitem(last=False)
-    return hit, values, wrt_leaves, ops
+    return hit, values, wrt_leaves, ops, lits
+
+
+def _lit_array(lit):
+    return scalar_array(lit.value, lit.type.dtype)
+
+
+_SCALARS: dict = {}     # (value, dtype) -> its read-only 0-d array
+
+
+def scalar_array(value, dtype):
+    """A lifted literal's value as a 0-d input of compiled code (shared and read-only: the
+    code only reads its inputs). `value` as Literal keeps it (a Python float for floats).
+    Zeros and NaNs are not shared: -0.0 == 0.0 as keys, and a NaN never equals one."""
+    if not value or value != value:
+        a = np.asarray(value, DTYPES[dtype])
+        a.flags.writeable = False
+        return a
+    key = (value, dtype)
+    a = _SCALARS.get(key)
+    if a is None:
+        if len(_SCALARS) > 1024:
+            _SCALARS.clear()
+        a = _SCALARS[key] = np.asarray(value, DTYPES[dtype])
+        a.flags.writeable = False
+    return a
 
 
 # an adjoint interpreted this many times is compiled to native code (0: never)
@@ -419,15 +502,21 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     A leaf the heads do not depend on gets None.
     """
     observe = OBSERVER if wrt_leaves is None and apply is None else None
-    hit, values, wrt_leaves, ops = adjoint_for(heads, wrt_leaves)
+    hit, values, wrt_leaves, ops, lits = adjoint_for(heads, wrt_leaves)
     if observe is not None:
         observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph)
     program, residual_ids, positions = hit
     cots = [g if g is not None else _ones(h.type) for h, g in zip(heads, head_grads)]
-    if apply is None:
-        args = [values[i].data for i in residual_ids] + cots
-    else:
-        args = [wrap(values[i]) for i in residual_ids] + [wrap(c) for c in cots]
+    if not lits:
+        if apply is None:
+            args = [values[i].data for i in residual_ids] + cots
+        else:
+            args = [wrap(values[i]) for i in residual_ids] + [wrap(c) for c in cots]
+    else:     # residual len(values) + k: lifted literal k (a constant to create_graph)
+        n = len(values)
+        args = [(values[i].data if apply is None else wrap(values[i])) if i < n else
+                _lit_array(lits[i - n]) if apply is None else wrap(_lit_array(lits[i - n]))
+                for i in residual_ids] + (cots if apply is None else [wrap(c) for c in cots])
     grads = program(args, apply)
     if not retain_graph:
         free(ops)

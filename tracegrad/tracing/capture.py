@@ -124,7 +124,9 @@ PIPELINE = "fold,simplify,cse,dce"
 _SLOT_DATA = NDArray.__dict__["_data"]
 _SLOT_VALUE = NDArray.__dict__["_value"]
 _SLOT_LEAF = NDArray.__dict__["_leaf"]
-_VALUE, _LEAF, _LIT = 0, 1, 2
+# operand kinds: a plan value, a graph input (leaf), a literal the step must repeat, a
+# lifted literal (a scalar leaf: Plan.lift_literals)
+_VALUE, _LEAF, _LIT, _SCALAR = 0, 1, 2, 3
 
 
 # a Deferred array keeps its IR type in the `_value` slot (its `_value` property, the one
@@ -568,7 +570,10 @@ class Plan:
         self.seen_key = None     # its entry in _State.seen (observe)
         # the step fused with Trainer.step's update (update_fusion.Fusion), once learned
         self.fusion, self.fusion_seen, self.fusion_refused = None, None, False
+        self.n_scalars = 0       # lifted literals (lift_literals)
         self.hoists = []     # block replays whose eager ops a fusion may compute (`hoistable`)
+        self.lift_wanted = []    # (PlanOp, operand) literals that differed: lift_literals
+        self.replays = weakref.WeakSet()    # the block replays learned on this plan
         self.idle = 0        # backward passes not captured by any plan since this one last was
         self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
             self.ops[0].opdef
@@ -606,6 +611,47 @@ class Plan:
                 copy_ops(b, [op], env)
         by_index = sorted(value_index.items(), key=lambda kv: kv[1])
         return b.ret(*[env[v] for v, _ in by_index])
+
+    def lift_literals(self):
+        """The float literals that differed from the step's (lift_wanted: an annealed loss
+        weight, a schedule's scalar) become scalar leaves, inputs of the native call bound per
+        step, as tape.lifts_literal makes them inputs of the eager adjoint. Only literals seen
+        to vary are lifted: the others stay constants the code is optimized for. Block
+        replays over a lifted op are given up (their programs bind no scalar)."""
+        wanted, self.lift_wanted = self.lift_wanted, []
+        fwd, subs = self.forward, {}
+        for pop, n in wanted:
+            kind, lit = pop.operands[n]
+            if kind != _LIT or id(lit) in subs:
+                continue
+            ref = len(self.leaf_types)
+            self.leaf_types.append(lit.type)
+            self.leaf_vars.append(None)
+            self.wants.append(False)
+            pop.operands = list(pop.operands)
+            pop.operands[n] = (_SCALAR, ref)
+            pop.kinds = tuple(k for k, _ in pop.operands)
+            pop.refs = tuple(r for _, r in pop.operands)
+            pop.lit_cache.pop(n, None)
+            subs[id(lit)] = lit
+            k = self.ops.index(pop)
+            for r in list(self.replays):
+                if r.k0 <= k < r.k1:
+                    r.k0, r.fast = -1, None      # (replay() then declines it)
+        if not subs:
+            return
+        b = Builder(name="captured_forward")
+        env = {p: b.param(p.type, p.name_hint) for p in fwd.params}
+        scalar = {i: b.param(lit.type, f"scalar{j}") for j, (i, lit) in enumerate(subs.items())}
+        for op in fwd.ops:
+            operands = [(scalar.get(id(o), o) if type(o) is Literal else env[o])
+                        for o in op.operands]
+            new = b.emit(op.opdef.name, *operands, **op.attrs)
+            for r, v in zip(op.results, new if isinstance(new, tuple) else (new,)):
+                env[r] = v
+        self.forward = b.ret(*[o if type(o) is Literal else env[o] for o in fwd.outputs])
+        self.hoists = [h for h in self.hoists if h.k0 >= 0]
+        self.n_scalars += len(subs)
 
     def build(self):
         """Compile forward + exported values + every variable's gradient as one Function."""
@@ -918,6 +964,8 @@ def defer_apply(opdef, args, attrs):
                 if out is not None:
                     state.step = step
                     return out
+                if plan.lift_wanted:    # (its first op's scalar differed: no step to drop)
+                    _lift(plan)
         if _has_np(args):    # mx.np operands: as the nd arrays they view
             args = nd_args(args)
             if args is not None:
@@ -1120,7 +1168,20 @@ def _bind(step, pop, args):
             cached = pop.lit_cache.get(n)
             if cached is None or t is not cached[0] or a != cached[1]:
                 if not _same_literal(pop, n, ref, a, args):
+                    if tape.lifts_literal(pop.opdef, ref) and \
+                            _scalar_input(pop, n, ref.type.dtype, a, args) is not None:
+                        wanted = step.plan.lift_wanted     # (lifted after this drop)
+                        if (pop, n) not in wanted:
+                            wanted.append((pop, n))
                     return None
+            continue
+        if kind == _SCALAR:
+            if t is NDArray or (t is np.ndarray and a.ndim):
+                return None
+            value = _scalar_input(pop, n, step.plan.leaf_types[ref].dtype, a, args)
+            if value is None:
+                return None
+            step.leaf_data[ref] = value
             continue
         if kind != _LEAF:
             return None
@@ -1191,6 +1252,29 @@ def _same_literal(pop, n, lit, a, args):
         return False
     pop.lit_cache[n] = (type(a), a)
     return True
+
+
+def _scalar_input(pop, n, dtype, a, args):
+    """Scalar `a` (operand n) as a lifted literal's 0-d input: the literal eager records for
+    it (its value in the dtype it gets beside `args`), or None when it is not a scalar or
+    would get another dtype. The dtype is remembered per operand type (floats keep the
+    array's dtype whatever their value)."""
+    t = type(a)
+    cached = pop.lit_cache.get(n)
+    if cached is None or cached[0] is not t:
+        if not isinstance(a, (bool, int, float, np.number, np.bool_, np.ndarray)):
+            return None
+        operands = [Value(x.type) if isinstance(x, NDArray) else
+                    Value(type_of(x)) if isinstance(x, np.ndarray) and x.ndim else x
+                    for x in args]
+        try:
+            if literal_dtype(a, operands) != dtype:
+                return None
+            Literal(a, dtype)
+        except (TypeError, ValueError):
+            return None
+        pop.lit_cache[n] = (t, None)
+    return tape.scalar_array(float(a), dtype)
 
 
 def _match_apply(step, pop, opdef, args, attrs):
@@ -1560,7 +1644,7 @@ class BlockReplay:
     """A learned block call: the plan, the range of its ops, the checks and the program."""
     __slots__ = ("plan", "k0", "k1", "arg_kinds", "program", "var_objs", "out", "leaf_ops",
                  "n_tmp", "entries", "sites", "arg_leaves", "same_args", "keep", "eager",
-                 "tmp_leaves", "fast", "aliased")
+                 "tmp_leaves", "fast", "aliased", "__weakref__")
 
 
 def learn_begin():
@@ -1667,8 +1751,8 @@ def learn_end(rec, args, out, var_objs):
             program.append((False, opdef, tuple(spec), attrs))
             continue
         pop = plan.ops[k]
-        if pop.entry is not None or pop.opdef is not opdef:
-            return None
+        if pop.entry is not None or pop.opdef is not opdef or _SCALAR in pop.kinds:
+            return None     # (a lifted literal: its program would not bind the scalar)
         saved, logged_attrs = step.log[rec.n_log + k - k0]
         template, leaves = list(saved), []
         for n, (a, kind, ref) in enumerate(zip(op_args, pop.kinds, pop.refs)):
@@ -1701,6 +1785,7 @@ def learn_end(rec, args, out, var_objs):
     _lazy_form(r, program)
     r.fast = _UNBUILT        # (straight_line.replay_binder, on its first replay)
     r.aliased = tuple(aliased)
+    plan.replays.add(r)
     if r.eager is not None:     # (one per point of the plan: a call learned again replaces it)
         fusion = plan.fusion
         if fusion is not None and any(h.k0 == r.k0 for h in fusion.hoisted):
@@ -2181,7 +2266,10 @@ def materialize(reason):
                 finish_held(step, reason)
         return
     state.step, state.broken = None, True
-    _drop(step.plan, reason)
+    plan = step.plan
+    _drop(plan, reason)
+    if plan.lift_wanted:
+        _lift(plan)
     real = {}
     assigns = []     # replayed where eager made them (a compiled call writes its own)
     for pos, target, j in step.writes:
@@ -2226,6 +2314,22 @@ def materialize(reason):
     if step.aliases:
         _fill_aliases(step, lambda j: filled[j] if j in filled else _SLOT_DATA.__get__(real[j]),
                       lambda j: _SLOT_VALUE.__get__(real[j]))
+
+
+def _lift(plan):
+    """After a drop at a literal that differed: the plan with it lifted (lift_literals),
+    compiled again; a lift is progress, not a failure (a step with k varying scalars meets
+    them one drop at a time)."""
+    if plan not in _STATE.plans.get(plan.first_key, ()):
+        plan.lift_wanted = []      # (retired by this drop)
+        return
+    try:
+        plan.lift_literals()
+        plan.build()
+    except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail the step
+        _retire(plan, f"lifting a scalar failed: {type(e).__name__}: {e}")
+        return
+    plan.failures = max(plan.failures - 1, 0)
 
 
 def _fill_refs(step, real):
@@ -2301,6 +2405,8 @@ def explain() -> str:
                          f"gradients, exports {len(p.exports)} values (state updates: "
                          f"{len(p.assigns) + sum(len(o.writes) for o in p.ops)}); captured "
                          f"{p.captured} steps, {p.failures} drops in a row"
+                         + (f"; {p.n_scalars} scalar(s) that vary between steps are inputs"
+                            if p.n_scalars else "")
                          + (f"; trainer.step's update fused in ({p.fusion.hits} steps, "
                             f"weights, states and gradients written in place)"
                             if p.fusion is not None else "")
