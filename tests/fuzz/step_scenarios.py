@@ -30,7 +30,7 @@ OPTIMIZERS = [
 EVENTS = ["set_lr", "lr_mult", "wd_mult", "freeze", "unfreeze",
           "accumulate", "write_weight", "set_data", "batch_size", "switch_loss", "regularize",
           "read_loss", "metric", "rehybridize", "two_calls", "zero_grad", "reload", "reinit",
-          "new_trainer", "scale_write", "scale_rebind"]
+          "new_trainer", "scale_write", "scale_rebind", "anneal", "term_weight"]
 
 LOSSES = ["l2", "l1", "softmax_ce", "huber"]
 
@@ -99,6 +99,7 @@ def _run(loop, tmp):
     name, kw = loop.optimizer
     trainer = gluon.Trainer(net.collect_params(), name, dict(kw))
     loss_kind, batch, regularize = "l2", 5, False
+    annealing, term_weight = False, None    # loss terms weighted by Python scalars
     metric = mx.metric.Accuracy()
     array = (lambda v: mx.np.array(np.asarray(v, np.float32))) if loop.np else nd.array
     rs = np.random.RandomState(loop.seed)
@@ -132,6 +133,11 @@ def _run(loop, tmp):
             loss_kind = LOSSES[ev.randint(len(LOSSES))]
         elif event == "regularize":
             regularize = not regularize
+        elif event == "anneal":      # from now on a weight that changes every step
+            annealing = not annealing
+        elif event == "term_weight":    # a fixed weight until the next such event
+            term_weight = [0.0, -0.0, 1, True, np.float32(0.3), 2.5, 1e-30, None][
+                ev.randint(8)]
         elif event == "rehybridize" and loop.hybridize:
             net.hybridize()
         elif event == "reload":            # the parameters through a file and back
@@ -173,6 +179,10 @@ def _run(loop, tmp):
                 loss = loss_fn(out, y)
                 if regularize:
                     loss = loss + 0.01 * (params[0].data() ** 2).sum()
+                if annealing:
+                    loss = loss + (0.3 / (len(out_log) + 1)) * (out * out).mean(axis=1)
+                if term_weight is not None:
+                    loss = loss + term_weight * out.mean(axis=1)
                 if event == "read_loss":
                     read.append(loss.asnumpy().copy())
             loss.backward()

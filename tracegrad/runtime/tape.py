@@ -3,7 +3,8 @@
 There is no separate tape list: a recorded value points to its producer, the producer to its
 operands, so the graph of a head is found by walking back from it, and it is freed when nobody
 holds the head. `backward` extracts that graph as an ir.Function (reusing the recorded objects),
-builds its adjoint with ir.vjp once per graph structure (cached), and interprets it.
+builds its adjoint with ir.vjp once per graph structure (cached), and interprets it. A float
+scalar of an elementwise op is an input of that adjoint, not structure (`lifts_literal`).
 """
 import itertools
 import os

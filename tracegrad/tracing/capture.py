@@ -44,6 +44,11 @@ no plan left the eager hooks are uninstalled. A retired structure that did captu
 again only after exponentially more repeats, at most RELEARN times. Code that never repeats a
 structure pays a few dictionary look-ups per backward() and one `is None` test per op.
 
+Scalars. A float literal of an elementwise op that differs from the plan's (an annealed loss
+weight) drops that step and becomes an input of the native call (Plan.lift_literals: a scalar
+leaf bound per step), as the eager tape's adjoint takes such literals as inputs
+(tape.lifts_literal); literals that never vary stay constants the code is optimized for.
+
 State updates. A state update (array.assign_state: BatchNorm's running statistics) of a deferred
 value is part of the plan: the ops computing it are learned with the graph (they do not feed
 the loss: array.assign_state reports them while capture is on), the new values are exports of
