@@ -1,6 +1,8 @@
 """Inline vector math over the whole float range: ulp error bounds (docs/kernels.md) against a
 float64 reference (f32) or numpy's libm (f64), exact special values (NaN, +-inf, -0.0,
 subnormals) like numpy, and a vectorised f32 pow with numpy's special cases."""
+import re
+
 import numpy as np
 import pytest
 
@@ -110,9 +112,17 @@ def test_f32_pow_vectorised_with_numpy_special_cases():
         want = np.power(x, y)
         w64 = np.power(x.astype(np.float64), y.astype(np.float64))
     m = xs.size
-    np.testing.assert_array_equal(got[:m], want[:m])
+    # the special grid bit for bit against the correctly rounded result (numpy's own float32
+    # power is 1 ulp off it for some, sqrt(3) = 3 ** 0.5 among them, where numpy runs its
+    # AVX-512 loops); the special cases (NaN, infinities, signed zeros) are numpy's
+    exact = w64[:m].astype(np.float32)
+    np.testing.assert_array_equal(got[:m], exact)
+    assert np.array_equal(np.isnan(exact), np.isnan(want[:m]))
+    assert np.array_equal(np.isinf(exact), np.isinf(want[:m]))
+    assert np.array_equal(exact == 0, want[:m] == 0)
     num = ~np.isnan(want[:m])
     assert np.array_equal(np.signbit(got[:m][num]), np.signbit(want[:m][num]))
+    assert ulp_error(want[:m][num], exact[num], np.float32).max() <= 1     # (numpy's, at most)
     ok = np.isfinite(w64[m:]) & (np.abs(w64[m:]) < 3e38) & (np.abs(w64[m:]) > 1.2e-38)
     err = ulp_error(got[m:][ok], w64[m:][ok], np.float32)
     assert err.max() <= 1.0
@@ -139,7 +149,8 @@ def test_erf_emitter_against_math_erf(dtype, bound):
         b.store(ScalarEmitter(b).erf(SVal(v, dtype)).v, b.gep(fn.args[1], [i], source_etype=ty))
     b.ret_void()
     optimized, obj = target.compile_object(str(m))
-    assert "<4 x double>" in optimized          # vectorised (f32 computes in f64 too)
+    assert re.search(r"<\d+ x double>", optimized)    # vectorised (f32 computes in f64 too;
+    # the width is the machine's: 4 with AVX2, 8 with AVX-512)
     jit = target.JitObject(obj, optimized)
     run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)(
         jit.address("erfv"))
@@ -257,7 +268,7 @@ def test_f64_pow_loop_vectorises_without_calls():
         b.store(r, b.gep(fn.args[2], [i], source_etype=ty))
     b.ret_void()
     optimized, _ = target.compile_object(str(m))
-    assert "<4 x double>" in optimized
+    assert re.search(r"<\d+ x double>", optimized)    # (4 lanes with AVX2, 8 with AVX-512)
     callees = set(re.findall(r"call [^@\n]*@\"?([\w.]+)", optimized))
     assert callees and all(c.startswith("llvm.") for c in callees), callees
     assert not any(c.startswith("llvm.pow") for c in callees)
