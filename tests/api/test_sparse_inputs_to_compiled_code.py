@@ -104,3 +104,17 @@ def test_jit_function_with_sparse_arguments():
         np.testing.assert_array_equal(out.asnumpy(), DENSE * 2)
     assert f.counts["sparse_calls"] == 3 and f.counts["native"] == 0
     assert "dense-only" in f.explain()
+
+
+def test_a_deferred_dense_layer_first_called_with_csr():
+    # the first call infers the weight's shape from the csr input (eagerly, as any first
+    # call of a deferred block), then every sparse call runs eagerly too
+    net = nn.Dense(2)
+    net.initialize()
+    net.hybridize()
+    for _ in range(3):
+        out = net(nd.array(DENSE).tostype("csr"))
+        w, b = net.weight.data().asnumpy(), net.bias.data().asnumpy()
+        assert out.stype == "default"
+        np.testing.assert_allclose(out.asnumpy(), DENSE @ w.T + b, rtol=1e-6, atol=1e-7)
+    assert net._tg_jit.counts["native"] == 0
