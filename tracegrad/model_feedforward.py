@@ -4,8 +4,11 @@ function of the bucket key), as MXNet's own FeedForward is the older form of the
 
 fit / predict / score take a DataIter or numpy / NDArray data (with labels for training,
 wrapped in an NDArrayIter of numpy_batch_size rows); the trained parameters are kept in
-arg_params / aux_params; save / load write and read checkpoints. Not supported: epoch_size
-(an epoch shorter than the iterator), which raises."""
+arg_params / aux_params; save / load write and read checkpoints. epoch_size, as MXNet's
+_train_multi_device, makes every epoch exactly that many batches: the iterator is reset when
+it runs out within an epoch, and an epoch that ends before the iterator does leaves it where
+it is for the next one."""
+import logging
 import warnings
 
 import numpy as np
@@ -33,9 +36,9 @@ class FeedForward:
         else:
             raise TypeError(f"FeedForward: symbol must be a Symbol or a function of the "
                             f"bucket key, got {type(symbol).__name__}")
-        if epoch_size is not None:
-            raise MXNetError("FeedForward: epoch_size is not supported (each epoch runs the "
-                             "iterator to its end); leave it None")
+        if epoch_size is not None and (int(epoch_size) != epoch_size or epoch_size < 1):
+            raise MXNetError(f"FeedForward: epoch_size must be a positive number of batches, "
+                             f"got {epoch_size!r}")
         self.ctx = ctx
         self.num_epoch, self.epoch_size = num_epoch, epoch_size
         self.optimizer, self.initializer = optimizer, initializer
@@ -114,13 +117,16 @@ class FeedForward:
         if self.num_epoch is None:
             raise MXNetError("FeedForward.fit: give num_epoch when constructing the model")
         mod = self._module(data)
+        if self.epoch_size is not None:
+            data = _Epochs(data, int(self.epoch_size), logger)
         params = dict(self.kwargs)
         params.setdefault("rescale_grad", 1.0 / data.batch_size)
         old_logger = getattr(mod, "logger", None)
         if logger is not None:
             mod.logger = logger
         mod.fit(data, eval_data=eval_data, eval_metric=eval_metric,
-                epoch_end_callback=epoch_end_callback, batch_end_callback=batch_end_callback,
+                epoch_end_callback=epoch_end_callback,
+                batch_end_callback=_counted_from_one(batch_end_callback),
                 kvstore=kvstore, optimizer=self.optimizer, optimizer_params=params,
                 eval_end_callback=eval_end_callback,
                 eval_batch_end_callback=eval_batch_end_callback,
@@ -232,3 +238,50 @@ class FeedForward:
                   eval_batch_end_callback=eval_batch_end_callback)
         return model
 
+
+def _counted_from_one(callbacks):
+    """Training batch callbacks as MXNet's FeedForward calls them: nbatch counts the batches
+    done in the epoch (1 after the first; Module.fit's count starts at 0)."""
+    if callbacks is None:
+        return None
+    callbacks = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+
+    def each(param):
+        param = param._replace(nbatch=param.nbatch + 1)
+        for cb in callbacks:
+            cb(param)
+    return each
+
+
+class _Epochs:
+    """A training iterator whose epochs are `epoch_size` batches (MXNet's FeedForward loop):
+    when the data runs out within an epoch it is reset and read on; the epoch's end (the
+    reset Module.fit makes) leaves the data where it is. Everything else is the iterator's."""
+
+    def __init__(self, data, epoch_size, logger):
+        self._data, self._size, self._logger = data, epoch_size, logger
+        self._count = 0
+        data.reset()                # (MXNet resets once before the first epoch)
+
+    def __getattr__(self, name):
+        return getattr(self._data, name)
+
+    def __iter__(self):
+        return self
+
+    def reset(self):
+        self._count = 0
+
+    def next(self):
+        if self._count >= self._size:
+            raise StopIteration
+        try:
+            batch = self._data.next()
+        except StopIteration:
+            (self._logger or logging).info("Resetting Data Iterator")
+            self._data.reset()
+            batch = self._data.next()   # (an empty iterator: StopIteration, no epoch)
+        self._count += 1
+        return batch
+
+    __next__ = next

@@ -135,6 +135,11 @@ def _takes_numpy(method):
         if isinstance(weight, NDArray):
             if creates:
                 return _state_ndarrays(call(self, index, weight._data), weight)
+            if self.rescales_grad_in_place and rest and isinstance(rest[0], NDArray) \
+                    and rest[0].stype == "default":
+                out = call(self, index, weight._data, *(_numpy(r) for r in rest))
+                rescale_in_place(self, [rest[0]], [weight])
+                return out
             rows = _lazy_rows(self, index, weight, rest[0]) if rest else None
             weight, rest = weight._data, tuple(_numpy(r) for r in rest)
             if rows is not None:
@@ -143,6 +148,20 @@ def _takes_numpy(method):
             return master(method, self, index, weight, *rest)
         return method(self, index, weight, *rest)
     return call
+
+
+def rescale_in_place(optimizer, grads, weights):
+    """What MXNet's update() leaves in the gradients it was given (rescales_grad_in_place):
+    each dense gradient NDArray times rescale_grad, as its own dtype computes it; not the
+    gradient of a float16 weight under multi_precision (MXNet updates from a float32 copy)."""
+    mp = optimizer.multi_precision
+    for g, w in zip(grads, weights):
+        if mp and np.dtype(w.dtype) == _F16:
+            continue
+        if isinstance(g, NDArray) and g.stype == "default":
+            d = g._data
+            if d.flags.writeable:
+                d *= d.dtype.type(optimizer.rescale_grad)
 
 
 _F16 = np.dtype(np.float16)
@@ -212,6 +231,12 @@ class Optimizer:
     opt_registry = _REGISTRY
     takes_ndarrays = False
     aggregate_num = 0
+    # MXNet's update() leaves the caller's gradient NDArray multiplied by rescale_grad
+    # (AdaDelta's `grad *= self.rescale_grad`): update() called with NDArrays and the Updater
+    # do that to the gradient they were given (rescale_in_place), after the update, which
+    # itself reads the numpy buffers and writes no gradient (Trainer's paths, fused or not,
+    # leave the gradients alone)
+    rescales_grad_in_place = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -36,6 +36,8 @@ class AdaDelta(Optimizer):
     """acc_g = rho*acc_g + (1-rho)*g^2; delta = sqrt(acc_delta + eps)/sqrt(acc_g + eps)*g;
     acc_delta = rho*acc_delta + (1-rho)*delta^2; w -= delta + wd*w (no learning rate)."""
 
+    rescales_grad_in_place = True   # (MXNet's update: `grad *= self.rescale_grad`)
+
     def __init__(self, rho=0.90, epsilon=1e-5, **kwargs):
         super().__init__(**kwargs)
         self.rho, self.epsilon = rho, epsilon

@@ -18,7 +18,7 @@ import numpy as np
 from . import fused_update
 from .array import NDArray, wrap
 from .base import MXNetError
-from .optimizer import Optimizer, _REGISTRY
+from .optimizer import Optimizer, _REGISTRY, rescale_in_place
 
 FORMAT = "tracegrad-updater-states/1"
 _META = "__updater__"
@@ -64,12 +64,16 @@ class Updater:
                 and fused_update.supports(opt) and fused_update.apply(
                     opt, [(i, w, g._data) for i, w, g in zip(indices, weights, grads)],
                     self.states):
+            if opt.rescales_grad_in_place:     # (as MXNet's update() leaves them)
+                rescale_in_place(opt, grads, weights)
             return
         for i, w, g in zip(indices, weights, grads):
             if opt.takes_ndarrays:
                 opt.update_multi_precision(i, w, g, self.states[i])
             else:
                 opt.update(i, w._data, g._data, self.states[i])
+                if opt.rescales_grad_in_place:
+                    rescale_in_place(opt, [g], [w])
 
     def sync_state_context(self, state, context):
         """The state itself: tracegrad has one device."""

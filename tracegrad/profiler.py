@@ -32,7 +32,7 @@ __all__ = ["set_config", "profiler_set_config", "set_state", "profiler_set_state
 _CONFIG_KEYS = {"filename", "profile_all", "profile_symbolic", "profile_imperative",
                 "profile_memory", "profile_api", "contiguous_dump", "continuous_dump",
                 "dump_period", "aggregate_stats", "profile_process"}
-_CONFIG = {"filename": "profile.json", "aggregate_stats": False}
+_CONFIG = {"filename": "profile.json", "aggregate_stats": False}   # (set_config: _DEFAULTS)
 _LOCK = threading.Lock()
 _EVENTS: list = []       # Chrome trace events, in order
 _STATS: dict = {}        # (category, name) -> [count, total ns, min ns, max ns]
@@ -46,13 +46,27 @@ _T0 = time.perf_counter_ns()
 _now = time.perf_counter_ns
 
 
+_DEFAULTS = {"filename": "profile.json", "aggregate_stats": False}
+
+
 def set_config(**kwargs):
-    """Profiler options (MXNet's names). Unknown options raise, naming them."""
+    """Profiler options (MXNet's names). Unknown options raise, naming them. As MXNet's
+    SetConfig (src/profiler/profiler.cc), each call sets the whole configuration: an option
+    left out takes its default (filename 'profile.json'), and the output file it names is
+    removed, so a run's trace never mixes with an older file's."""
     unknown = sorted(set(kwargs) - _CONFIG_KEYS)
     if unknown:
         raise ValueError(f"profiler.set_config: unknown option(s) {unknown}; known: "
                          f"{sorted(_CONFIG_KEYS)}")
-    _CONFIG.update(kwargs)
+    config = {**_DEFAULTS, **kwargs}
+    config["filename"] = str(config["filename"])
+    _CONFIG.clear()
+    _CONFIG.update(config)
+    if config["filename"]:
+        try:
+            os.unlink(config["filename"])
+        except OSError:         # (none there, or a directory: MXNet's unlink ignores it too)
+            pass
 
 
 def set_state(state="stop", profile_process="worker"):

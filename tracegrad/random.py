@@ -51,6 +51,20 @@ def _give_back_counter(after, count):
     return True
 
 
+def _position():
+    """(seed, counter): where the draws stand now (an executor keeps its forward's, so that a
+    second backward recomputes that forward with the same draws)."""
+    return _state["seed"], _state["counter"]
+
+
+def _set_position(position):
+    """Put the draws back at a `_position()`; returns the position they were at."""
+    with _lock:
+        prev = _state["seed"], _state["counter"]
+        _state["seed"], _state["counter"] = position
+    return prev
+
+
 def _counter_now():
     with _lock:
         return _state["counter"]

@@ -639,3 +639,28 @@ def test_convert_hybrid_block_gives_a_symbol_block_close_to_float32():
         out = block(x)
         assert out.dtype == np.float32
         np.testing.assert_allclose(out.asnumpy(), ref, rtol=1e-2, atol=1e-2)
+
+
+def test_convert_symbol_default_data_names_are_the_inputs_without_a_dtype():
+    """MXNet's convert_symbol (data_names=None): every input without a __dtype__ attribute is
+    data (float32, left without __dtype__); the others are the model's parameters, whose
+    __dtype__ is set from the converted graph (c_api_symbolic.cc _UpdateSymDTypeAttrs)."""
+    def mlp(data):
+        fc = mx.sym.FullyConnected(data, num_hidden=4, name="fc1")
+        return mx.sym.softmax(mx.sym.FullyConnected(mx.sym.relu(fc), num_hidden=3, name="fc2"))
+    weights = ["fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias"]
+    plain = amp.convert_symbol(mlp(mx.sym.var("data")))
+    assert not any("__dtype__" in a for a in plain.attr_dict().values())
+    exe = plain.simple_bind(mx.cpu(), data=(2, 5))    # (untyped inputs bind as float32)
+    assert all(a.dtype == np.float32 for a in exe.arg_dict.values())
+    assert exe.forward()[0].dtype == np.float32
+    # a typed input is a model parameter: the weights are the data, and get no __dtype__
+    typed = amp.convert_symbol(mlp(mx.sym.var("data", dtype="float32")))
+    attrs = typed.attr_dict()
+    assert attrs["data"]["__dtype__"] == "0"
+    assert not any("__dtype__" in attrs.get(w, {}) for w in weights)
+    # naming the data: the rest are parameters, each given its float32 code
+    named = amp.convert_symbol(mlp(mx.sym.var("data")), data_names=["data"])
+    attrs = named.attr_dict()
+    assert [attrs[w]["__dtype__"] for w in weights] == ["0"] * 4
+    assert "__dtype__" not in attrs.get("data", {})

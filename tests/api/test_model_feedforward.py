@@ -82,3 +82,28 @@ def test_a_symbol_function_trains_through_bucketing():
     model.fit(Buckets())
     assert set(model.arg_params) == {"embed_weight", "fc_weight", "fc_bias"}
     assert model.score(Buckets()) == 1.0     # two fixed rows, learned
+
+
+def test_epoch_size_makes_epochs_of_that_many_batches_and_reads_on():
+    # MXNet's _train_multi_device: an epoch is epoch_size batches; the iterator is reset when
+    # it runs out within an epoch, and not at an epoch's end (the next one reads on). The
+    # labels are the rows' numbers: a metric sees which rows each batch held
+    x = np.ones((10, 5), np.float32)
+    it = mx.io.NDArrayIter(x, np.arange(10, dtype=np.float32), batch_size=2,
+                           label_name="softmax_label")
+    rows, counts = [], []
+    metric = mx.metric.CustomMetric(lambda label, pred: rows.append(int(label[0])) or 0.0)
+    sym = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=10),
+                               name="softmax")
+    with pytest.warns(DeprecationWarning):
+        model = mx.model.FeedForward(sym, num_epoch=3, epoch_size=3, learning_rate=0.0)
+    model.fit(it, eval_metric=metric,
+              batch_end_callback=lambda p: counts.append((p.epoch, p.nbatch)))
+    assert rows == [0, 2, 4, 6, 8, 0, 2, 4, 6]     # 5 batches of data, 3 per epoch
+    # (MXNet's FeedForward counts a batch done before its callback: 1, 2, 3)
+    assert counts == [(e, n) for e in range(3) for n in (1, 2, 3)]
+
+
+def test_epoch_size_must_be_a_positive_count():
+    with pytest.warns(DeprecationWarning), pytest.raises(mx.MXNetError, match="epoch_size"):
+        mx.model.FeedForward(_softmax_fc(), num_epoch=1, epoch_size=0)

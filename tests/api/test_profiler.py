@@ -163,3 +163,32 @@ def test_a_run_never_dumped_is_written_at_exit_once(fresh_profiler):
     fresh_profiler.unlink()
     profiler._dump_at_exit()
     assert not fresh_profiler.exists()
+
+
+def test_set_config_removes_the_file_it_names_and_resets_what_it_leaves_out(tmp_path,
+                                                                          monkeypatch):
+    """MXNet's Profiler::SetConfig unlinks the output file; each set_config call sets every
+    option (ProfileConfigParam.Init): a call without filename names 'profile.json' again."""
+    profiler.set_state("stop")
+    monkeypatch.chdir(tmp_path)
+    old = tmp_path / "mine.json"
+    old.write_text("an older trace")
+    default = tmp_path / "profile.json"
+    default.write_text("another")
+    profiler.set_config(filename=str(old), profile_all=True)
+    assert not old.exists() and default.exists()
+    profiler.set_state("run")
+    nd.ones((2, 2)).sum().wait_to_read()
+    profiler.set_state("stop")
+    profiler.dump()
+    assert any(e["name"] == "sum" for e in json.loads(old.read_text())["traceEvents"])
+    profiler.set_config(profile_all=True)       # filename: the default again
+    assert not default.exists() and old.exists()
+    profiler.set_state("run")
+    nd.ones((2, 2)).exp().wait_to_read()
+    profiler.set_state("stop")
+    profiler.dump()
+    assert any(e["name"] == "exp" for e in json.loads(default.read_text())["traceEvents"])
+    assert not any(e["name"] == "exp" for e in json.loads(old.read_text())["traceEvents"])
+    profiler.dumps(reset=True)
+    profiler.set_config(filename=str(tmp_path / "later.json"))   # (not the cwd's file)

@@ -40,15 +40,19 @@ def test_backward_after_an_inference_forward_uses_that_forward():
     args = {"x": mx.nd.array(xv), "target": mx.nd.array(t)}
     grad = {"x": mx.nd.zeros((3, 5))}
     exe = loss.bind(mx.cpu(), args=args, args_grad=grad, grad_req="write")
-    for _ in range(4):        # each forward allows one backward (compiled from the 3rd)
+    for _ in range(4):        # (compiled from the 3rd forward)
         out = exe.forward()   # is_train=False, MXNet's default
         exe.backward([mx.nd.ones((1,)) * 0.5])
         g = xv @ xv.T
         np.testing.assert_allclose(out[0].asnumpy(), [np.sum((t - g) ** 2)], rtol=1e-5)
         np.testing.assert_allclose(grad["x"].asnumpy(), 0.5 * -4 * (t - g) @ xv, rtol=1e-4,
                                    atol=1e-4)
+    # a second backward of that forward, with another head gradient (MXNet's graph stays)
+    exe.backward([mx.nd.ones((1,))])
+    np.testing.assert_allclose(grad["x"].asnumpy(), -4 * (t - g) @ xv, rtol=1e-4, atol=1e-4)
+    fresh = loss.bind(mx.cpu(), args=args, args_grad={"x": mx.nd.zeros((3, 5))})
     with pytest.raises(mx.MXNetError, match="call forward first"):
-        exe.backward([mx.nd.ones((1,))])
+        fresh.backward([mx.nd.ones((1,))])
 
 
 def test_inference_forward_keeps_dropout_off_for_its_backward():

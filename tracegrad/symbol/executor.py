@@ -11,6 +11,7 @@ when none is given.
 import numpy as np
 
 from .. import autograd, nd
+from .. import random as _random
 from ..array import NDArray
 from ..base import MXNetError
 from ..tracing import capture as _capture
@@ -97,6 +98,7 @@ class Executor:
         self._outputs = None    # the _Output arrays (allocated when first asked for)
         self._heads = []        # the last forward's results (backward starts from them)
         self._recorded = False
+        self._replay = None     # (is_train, random position) of the last recorded forward
         self._monitor_callback = None
         self._monitor_all = False
         self._jit = None
@@ -204,18 +206,14 @@ class Executor:
                 raise MXNetError(f"forward: '{k}' has shape {tuple(src.shape)}, it was bound "
                                  f"with {tuple(dst.shape)}")
             np.copyto(dst._data, src, casting="unsafe")
-        values = dict(self.arg_dict)
-        values.update(self.aux_dict)
         seen = [] if self._monitor_callback is not None else None
         on_node = None if seen is None else self._monitor_collector(seen)
         run = self._compiled() if on_node is None else None
         # an executor with gradient arrays records in inference mode too: MXNet's backward
         # may follow forward(is_train=False) (neural-style's loop), from those same values
         record = bool(is_train) or self._wants_grads
-        with autograd.record(train_mode=bool(is_train)) if record \
-                else autograd.pause(train_mode=False):
-            heads = evaluate(self._symbol, values, on_node) if run is None \
-                else list(run(*[values[k] for k in self._input_names]))
+        self._replay = (bool(is_train), _random._position()) if record else None
+        heads = self._run_graph(bool(is_train), record, run, on_node)
         self._heads = heads
         if self._out_stypes is not None:    # sparse outputs: the results shown in their types
             self._outputs = storage.shown_as(heads, self._out_stypes)
@@ -232,6 +230,32 @@ class Executor:
                 for name, arr in seen:
                     self._monitor_callback(name, arr)
         return self.outputs
+
+    def _run_graph(self, is_train, record, run, on_node=None):
+        """The graph's results on the bound arrays (recorded when `record`)."""
+        values = dict(self.arg_dict)
+        values.update(self.aux_dict)
+        with autograd.record(train_mode=is_train) if record \
+                else autograd.pause(train_mode=False):
+            return evaluate(self._symbol, values, on_node) if run is None \
+                else list(run(*[values[k] for k in self._input_names]))
+
+    def _recompute(self):
+        """The last forward's recorded results again, for a second backward of one forward
+        (MXNet's executor keeps its graph, so backward may run any number of times; the
+        first backward here frees the recorded graph, which keeps step capture). Recomputed
+        only when asked: the same draws (random position of that forward), and the
+        auxiliary states it updated (BatchNorm's running statistics) left as they are."""
+        is_train, position = self._replay
+        saved = [(a, a.asnumpy()) for a in self.aux_arrays]
+        prev = _random._set_position(position)
+        try:
+            self._heads = self._run_graph(is_train, True, self._jit)
+        finally:
+            _random._set_position(prev)
+            for a, v in saved:
+                a[:] = v
+        self._recorded = True
 
     @property
     def outputs(self):
@@ -299,10 +323,14 @@ class Executor:
         return on_node
 
     def backward(self, out_grads=None, is_train=True):
-        """Gradients of the outputs of the last forward into grad_dict (once per forward)."""
+        """Gradients of the outputs of the last forward into grad_dict (per grad_req: 'add'
+        accumulates each backward's gradients, also several backward calls of one forward)."""
         if not self._recorded:
-            raise MXNetError("backward: call forward first (once per backward; an executor "
-                             "bound without gradient arrays has no backward)")
+            if self._replay is None:
+                raise MXNetError("backward: call forward first (an executor bound without "
+                                 "gradient arrays has no backward unless forward had "
+                                 "is_train=True)")
+            self._recompute()
         if out_grads is not None and isinstance(out_grads, NDArray):
             out_grads = [out_grads]
         if out_grads is not None and len(out_grads) > len(self._heads):

@@ -137,7 +137,8 @@ class JitFunction:
         self.places = []        # [(getter, array, name)]: where fn's scope held them
         self.watched = []       # [(getter, value, name)]: the rest of its scope (scope.watched)
         self.rebinds, self.rebound_at, self.scope_eager = 0, 0, None
-        self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0}
+        self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0,
+                       "sparse_calls": 0}
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
         self.first_reason = "first call"
         self.quiet = False      # (tracegrad's own functions: no warnings, see _warn)
@@ -179,6 +180,8 @@ class JitFunction:
         types, needs = [], []
         for a in (*arrays, *params) if params else arrays:
             if type(a) is not NDArray:  # a capture.Deferred result: type known, data not yet
+                if isinstance(a, _Sparse):
+                    raise _SparseArgument(a.stype)
                 t = a.type
                 types.append((t.np_dtype, t.shape))
                 needs.append(recording)
@@ -331,6 +334,8 @@ class JitFunction:
                 return self._eager(args, kwargs, why)
         try:
             key, arrays, needs = self._signature(args, kwargs, params)
+        except _SparseArgument as e:
+            return self._sparse_call(args, kwargs, e)
         except TypeError as e:  # an unhashable static argument: nothing to key on
             return self._eager(args, kwargs, f"an argument cannot key a call: {e}")
         tree = self.cache.get(key)
@@ -505,6 +510,17 @@ class JitFunction:
         log.fallback(self.name, f"runs eagerly: {self.last_reason}")
         return self.fn(*args, **kwargs)
 
+    def _sparse_call(self, args, kwargs, e):
+        """A call with a csr / row_sparse array (an argument, or a parameter) runs fn's graph
+        eagerly: compiled code is dense-only, and the eager sparse ops give the storage types
+        MXNet's CachedOp infers for the graph (dot(csr, dense) dense, csr * 2 csr, retain
+        row_sparse), with their gradients recorded as eager code records them."""
+        self.counts["sparse_calls"] += 1
+        bump("sparse_eager_calls")
+        return self._eager(args, kwargs, f"a {e.stype} input: compiled code is dense-only, so "
+                                         f"calls with sparse arrays run eagerly (sparse ops, "
+                                         f"MXNet's storage types)")
+
     def _why_new(self, key):
         if not self.cache:
             return self.first_reason
@@ -523,7 +539,11 @@ class JitFunction:
     def _compile_for(self, args, kwargs):
         """Trace and compile (not run) for these arguments, as the next call would."""
         params = self.params()
-        key, arrays, needs = self._signature(args, kwargs, params)
+        try:
+            key, arrays, needs = self._signature(args, kwargs, params)
+        except _SparseArgument as e:    # (this call ran eagerly, and so will the next)
+            self.last_reason = f"a {e.stype} input: not compiled (dense-only)"
+            return
         if key in self.cache or self._full():
             return
         tree = self.cache[key] = GuardTree(needs, key[3], self.fastmath)
@@ -747,6 +767,10 @@ class JitFunction:
                  f"{sum(t.chains() for t in self.cache.values())} (paths run as one "
                  f"native call)",
                  f"last trace: {self.last_reason}"]
+        if c["sparse_calls"]:
+            lines.append(f"sparse calls {c['sparse_calls']}: run eagerly (a csr / row_sparse "
+                         f"input; compiled code is dense-only, the eager sparse ops give "
+                         f"MXNet's storage types)")
         if self.held or self.watched:
             lines.append(f"scope watched (a change traces again): {len(self.held)} array(s)"
                          + "".join(f", {name}={value!r}" if isinstance(value, _VALUE_TYPES)
@@ -773,6 +797,14 @@ class JitFunction:
 
 
 _UNWALKED = object()
+
+
+class _SparseArgument(Exception):
+    """_signature met a sparse array: the call is not compiled (JitFunction._sparse_call)."""
+
+    def __init__(self, stype):
+        super().__init__(stype)
+        self.stype = stype
 
 
 def _reads_state_reason(names):
@@ -987,3 +1019,5 @@ def hybrid_call(block, *args):
 
 
 from . import serving as _serving  # noqa: E402  (serving builds on this module)
+from ..sparse import BaseSparseNDArray as _Sparse  # noqa: E402  (sparse imports nd, which
+# reaches this module)
