@@ -201,6 +201,7 @@ def _listing(op, arrays, stype, out_shape):
 def following_storage(f, name):
     """nd function `f` (ND_FUNCTIONS[name] says which operator it is) with MXNet's output
     storage for sparse inputs; a call without one costs a scan of its positional args."""
+    from . import sparse_kernels
     from .sparse import BaseSparseNDArray, _dense, _relabel, _CLASS
     resolve = ND_FUNCTIONS[name]
     signature = inspect.signature(f)
@@ -215,12 +216,20 @@ def following_storage(f, name):
             if not kwargs or not any(isinstance(v, BaseSparseNDArray)
                                      for v in kwargs.values()):
                 return f(*args, **kwargs)
+        try:
+            bound = signature.bind_partial(*args, **{k: v for k, v in kwargs.items()
+                                                     if k in own})
+            bound.apply_defaults()
+            opname, arrays, params = resolve(bound.arguments)
+        except (TypeError, KeyError):    # (f says what is wrong with the arguments)
+            return f(*[_dense(a) for a in args], **{k: _dense(v) for k, v in kwargs.items()})
+        if "out" not in kwargs:          # (MXNet's kernels that compute stored entries only)
+            out = sparse_kernels.compute(opname, arrays, params)
+            if out is not None:
+                return out
         out = f(*[_dense(a) for a in args], **{k: _dense(v) for k, v in kwargs.items()})
         if "out" in kwargs or not hasattr(out, "stype"):
             return out
-        bound = signature.bind_partial(*args, **{k: v for k, v in kwargs.items() if k in own})
-        bound.apply_defaults()
-        opname, arrays, params = resolve(bound.arguments)
         stype = infer(opname, [getattr(x, "stype", DENSE) for x in arrays], params)
         if stype == DENSE:
             return out

@@ -1,0 +1,162 @@
+"""Sparse operators whose MXNet kernels compute only the stored entries (sparse_kernels.py):
+non-finite values in the other operand (or the scalar) at unstored entries tell them apart
+from the dense computation. References: float64 numpy over the stored pattern."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad.base import MXNetError
+
+nd = mx.nd
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (0 * inf in references)
+
+# csr (3, 4): stored (0,0)=1, (0,2)=2, (1,1)=0 (an explicit zero), (2,3)=-3
+DATA, INDICES, INDPTR = [1.0, 2.0, 0.0, -3.0], [0, 2, 1, 3], [0, 2, 3, 4]
+MASK = np.zeros((3, 4), bool)
+MASK[[0, 0, 1, 2], [0, 2, 1, 3]] = True
+
+
+def csr():
+    return nd.sparse.csr_matrix((np.array(DATA, np.float32), INDICES, INDPTR), shape=(3, 4))
+
+
+def dense_values():
+    v = np.zeros((3, 4))
+    v[MASK] = DATA
+    return v
+
+
+def expect(values, mask=MASK):
+    with np.errstate(all="ignore"):
+        return np.where(mask, values, 0.0)
+
+
+def check_csr(out, want):
+    assert out.stype == "csr"
+    np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-6, atol=1e-7, equal_nan=True)
+    # the pattern is the operand's: every stored entry listed, even where the result is 0
+    assert out.indptr.asnumpy().tolist() == INDPTR
+    assert out.indices.asnumpy().tolist() == INDICES
+
+
+@pytest.mark.parametrize("scalar", [np.nan, np.inf, -np.inf])
+def test_csr_times_non_finite_scalar(scalar):
+    a = dense_values()
+    with np.errstate(all="ignore"):
+        want = expect(a * scalar)
+    check_csr(csr() * scalar, want)
+    check_csr(nd.sparse.multiply(csr(), scalar), want)
+    check_csr(nd.multiply(csr(), scalar), want)
+    check_csr(scalar * csr(), want)
+
+
+@pytest.mark.parametrize("scalar", [0.0, np.nan])
+def test_csr_divided_by_zero_or_nan(scalar):
+    with np.errstate(all="ignore"):
+        want = expect(dense_values() / scalar)
+    check_csr(csr() / scalar, want)
+    check_csr(nd.divide(csr(), scalar), want)
+
+
+def test_finite_scalar_unchanged():
+    check_csr(csr() * 2.5, dense_values() * 2.5)
+    check_csr(csr() / 4, dense_values() / 4)
+
+
+def test_elemwise_mul_csr_dense_both_orders():
+    d = np.full((3, 4), np.inf)
+    d[0, 0], d[0, 2] = 2.0, np.nan
+    want = expect(dense_values() * d)
+    check_csr(nd.elemwise_mul(csr(), nd.array(d)), want)
+    check_csr(nd.elemwise_mul(nd.array(d), csr()), want)
+    check_csr(csr() * nd.array(d), want)               # sparse.multiply, one shape
+    check_csr(nd.sparse.elemwise_mul(csr(), nd.array(d)), want)
+
+
+def test_broadcast_mul_csr_row_and_column_vectors():
+    row = np.array([np.inf, np.nan, 2.0, -1.0])
+    col = np.array([[0.5], [np.inf], [np.nan]])
+    check_csr(nd.broadcast_mul(csr(), nd.array(row)), expect(dense_values() * row))
+    check_csr(nd.broadcast_mul(csr(), nd.array(col)), expect(dense_values() * col))
+    check_csr(nd.broadcast_mul(csr(), nd.array([[np.inf]])), expect(dense_values() * np.inf))
+    check_csr(csr() * nd.array(col), expect(dense_values() * col))   # shapes differ: broadcast
+
+
+def test_broadcast_div_csr_by_vectors_with_zeros():
+    row = np.array([0.0, 0.0, 4.0, 0.0])
+    col = np.array([[2.0], [0.0], [np.inf]])
+    with np.errstate(all="ignore"):
+        check_csr(nd.broadcast_div(csr(), nd.array(row)), expect(dense_values() / row))
+        check_csr(nd.broadcast_div(csr(), nd.array(col)), expect(dense_values() / col))
+
+
+def test_broadcast_mul_csr_same_shape_dense_is_elemwise():
+    d = np.full((3, 4), np.nan)
+    d[0, 0] = 3.0
+    check_csr(nd.broadcast_mul(csr(), nd.array(d)), expect(dense_values() * d))
+
+
+def test_broadcast_div_csr_same_shape_dense_raises_like_mxnet():
+    # BinaryBroadcastComputeSparseEx: "Please use elemwise_div for division between csr and
+    # dense of the same shape"
+    with pytest.raises(MXNetError, match="Please use elemwise_div"):
+        nd.broadcast_div(csr(), nd.ones((3, 4)))
+    with pytest.raises(MXNetError, match="elemwise_div"):
+        nd.divide(csr(), nd.ones((3, 4)))
+    # csr / dense of one shape is sparse.divide: elemwise_div, a dense result
+    out = csr() / nd.array(np.full((3, 4), 2.0))
+    assert out.stype == "default"
+    np.testing.assert_allclose(out.asnumpy(), dense_values() / 2.0)
+
+
+def test_broadcast_csr_with_3d_dense_raises():
+    with pytest.raises(MXNetError, match="less than or equal to 2 dimensions"):
+        nd.broadcast_mul(csr(), nd.ones((1, 3, 4)))
+
+
+def rsp():
+    return nd.sparse.row_sparse_array((np.array([[1.0, -2.0], [0.0, 0.0]], np.float32),
+                                       [1, 3]), shape=(4, 2))
+
+
+RSP_ROWS = np.array([False, True, False, True])
+
+
+def rsp_values():
+    v = np.zeros((4, 2))
+    v[1] = [1.0, -2.0]
+    return v
+
+
+def check_rsp(out, want):
+    assert out.stype == "row_sparse"
+    np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-6, atol=1e-7, equal_nan=True)
+    assert out.indices.asnumpy().tolist() == [1, 3]
+
+
+def test_row_sparse_times_dense_with_non_finite_rows():
+    d = np.full((4, 2), np.nan)
+    d[1] = [3.0, np.inf]
+    want = expect(rsp_values() * d, RSP_ROWS[:, None])
+    check_rsp(nd.elemwise_mul(rsp(), nd.array(d)), want)
+    check_rsp(nd.elemwise_mul(nd.array(d), rsp()), want)
+    check_rsp(rsp() * nd.array(d), want)
+
+
+@pytest.mark.parametrize("scalar", [np.nan, np.inf])
+def test_row_sparse_scalar_ops(scalar):
+    with np.errstate(all="ignore"):
+        check_rsp(rsp() * scalar, expect(rsp_values() * scalar, RSP_ROWS[:, None]))
+        check_rsp(rsp() / 0.0, expect(rsp_values() / 0.0, RSP_ROWS[:, None]))
+
+
+def test_gradient_stays_finite_and_stored_only():
+    """d sum(elemwise_mul(csr, w)) / dw is csr's values at its stored entries, 0 elsewhere."""
+    w = nd.array(np.full((3, 4), 7.0))
+    w.attach_grad()
+    with mx.autograd.record():
+        y = nd.elemwise_mul(csr(), w)
+        loss = y.sum()
+    loss.backward()
+    np.testing.assert_allclose(w.grad.asnumpy(), dense_values(), atol=0)
+    np.testing.assert_allclose(loss.asnumpy(), [(dense_values() * 7.0).sum()])

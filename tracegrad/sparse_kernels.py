@@ -1,0 +1,108 @@
+"""The sparse operators whose MXNet kernels compute a csr / row_sparse operand's stored
+entries only, so the values differ from the dense computation wherever the other operand
+makes an unstored 0 into something else (0 * nan, 0 * inf, 0 / 0):
+
+- `_mul_scalar` / `_div_scalar` of a csr or row_sparse array (elemwise_binary_scalar_op.h
+  BinaryScalarOp::ComputeEx maps the op over the stored data): csr * nan keeps the pattern,
+  its stored values nan, the rest 0;
+- elemwise_mul(csr, dense) / (dense, csr) (DnsCsrCsrOp) and elemwise_mul(row_sparse, dense) /
+  (dense, row_sparse) (RspRspOp with a dense side): the sparse operand's entries / rows only;
+- broadcast_mul / broadcast_div(csr, dense) (BinaryBroadcastComputeSparseEx): a scalar, row
+  or column vector over the stored entries; a dense matrix of csr's shape is elemwise_mul
+  for broadcast_mul and an error for broadcast_div (MXNet points to elemwise_div).
+
+The result keeps the sparse operand's pattern (its stored entries listed even where the
+product is 0, as MXNet copies the indices). Values are still computed by the dense nd ops,
+so autograd and traces reach them: the other operand is replaced by 1 at the unstored
+entries (x * 1 = x / 1 = 0 there), which keeps nan/inf out of the gradient too.
+"""
+import numpy as np
+
+from .base import MXNetError
+
+DENSE = "default"
+
+
+def _pattern(a):
+    """(mask broadcastable to a's shape, the result's `_stored`) of a sparse array's listing."""
+    if a.stype == "csr":
+        m = a._mask()
+        return m, m
+    rows = np.zeros(a.shape[0], bool)
+    rows[a._rows()] = True
+    return rows.reshape((-1,) + (1,) * (a.ndim - 1)), rows
+
+
+def _check_broadcast(op, lhs, rhs):
+    """BinaryBroadcastComputeSparseEx's checks for (csr, dense); True: rhs is a matrix of
+    csr's shape (elementwise, not broadcast)."""
+    if rhs.ndim > 2:
+        raise MXNetError(f"{op}: input dense matrix should have less than or equal to 2 "
+                         f"dimensions (csr {tuple(lhs.shape)} with dense "
+                         f"{tuple(rhs.shape)})")
+    matrix = rhs.ndim == 2 and rhs.shape[0] != 1 and rhs.shape[1] != 1
+    if matrix and op == "broadcast_div":
+        raise MXNetError(f"broadcast_div: Please use elemwise_div for division between csr "
+                         f"and dense of the same shape (csr {tuple(lhs.shape)}, dense "
+                         f"{tuple(rhs.shape)})")
+    return matrix
+
+
+def _zero_stays_zero(fn, scalar):
+    with np.errstate(all="ignore"):
+        return fn(np.float64(0), np.float64(scalar)) == 0
+
+
+def compute(op, arrays, params):
+    """MXNet's result of operator `op` on `arrays` (at least one sparse) when a sparse kernel
+    computes only the stored entries and the dense values would differ; None: the dense
+    computation (and sparse_storage's listing) is MXNet's."""
+    from . import nd
+    stypes = tuple(getattr(x, "stype", DENSE) for x in arrays)
+    if op in ("_mul_scalar", "_MulScalar", "_div_scalar", "_DivScalar"):
+        div = op in ("_div_scalar", "_DivScalar")
+        fn = np.divide if div else np.multiply
+        a, scalar = arrays[0], params.get("scalar")
+        if stypes[0] == DENSE or not np.issubdtype(np.dtype(a.dtype), np.floating) or \
+                _zero_stays_zero(fn, scalar):
+            return None
+        mask, stored = _pattern(a)
+        other = np.where(np.broadcast_to(mask, a.shape), np.asarray(scalar, np.float64),
+                         1).astype(a.dtype)
+        return _finish(nd.divide if div else nd.multiply, a, nd.array(other, dtype=a.dtype),
+                       stored, True)
+    if op in ("broadcast_mul", "broadcast_div") and stypes == ("csr", DENSE):
+        lhs, rhs = arrays
+        _check_broadcast(op, lhs, rhs)
+        try:
+            if np.broadcast_shapes(tuple(lhs.shape), tuple(rhs.shape)) != tuple(lhs.shape):
+                return None     # (a result larger than the csr: nd's shape error / dense)
+        except ValueError:
+            return None
+        return _stored_entries(nd.divide if op == "broadcast_div" else nd.multiply,
+                               lhs, rhs, True)
+    if op in ("elemwise_mul", "_mul", "_Mul") and len(arrays) == 2 and \
+            set(stypes) in ({"csr", DENSE}, {"row_sparse", DENSE}):
+        first = stypes[0] != DENSE
+        sparse, dense = arrays if first else arrays[::-1]
+        return _stored_entries(nd.multiply, sparse, dense, first)
+    return None
+
+
+def _stored_entries(fn, sparse, dense, sparse_first):
+    from . import nd
+    from .sparse import _dense
+    mask, stored = _pattern(sparse)
+    shape = tuple(sparse.shape)
+    other = _dense(dense)
+    if tuple(other.shape) != shape:
+        other = nd.broadcast_to(other, shape)
+    keep = nd.array(np.broadcast_to(mask, shape).astype(np.float32))
+    other = nd.where(keep, other, nd.ones_like(other))
+    return _finish(fn, sparse, other, stored, sparse_first)
+
+
+def _finish(fn, sparse, other, stored, sparse_first):
+    from .sparse import _dense, _relabel, _CLASS
+    out = fn(_dense(sparse), other) if sparse_first else fn(other, _dense(sparse))
+    return _relabel(_dense(out), _CLASS[sparse.stype], stored.copy())
