@@ -11,9 +11,10 @@ a sparse array times or divided by a number and elemwise_add / sub / mul of one 
 type keep it, `dot(csr.T, dense)` is row_sparse; exp, cos, ... (f(0) != 0) are dense.
 Row_sparse gradients are updated lazily by SGD and Adam (gluon/trainer.py); those of
 Embedding(sparse_grad=True) list the rows it looked up (sparse_rows.py); io.LibSVMIter
-yields csr batches. Not provided: sparse kernels (the work is dense; nd.save keeps the
-storage type, not the explicit zeros). Files MXNet wrote load with their csr / row_sparse
-arrays (mxnet_format.py).
+yields csr batches. The operators whose MXNet kernels compute stored entries only (csr *
+nan, elemwise_mul(csr, dense), ...) do so (sparse_kernels.py). nd.save writes a list with a
+sparse array in MXNet's format (its stored entries and index arrays, `to_record`), and files
+MXNet wrote load with their csr / row_sparse arrays (mxnet_format.py).
 """
 import numpy as np
 
@@ -392,6 +393,25 @@ def from_file(record):
     """The sparse NDArray of an mxnet_format.SparseArray (an MXNet file's csr / row_sparse
     array), listing the entries the file stored."""
     return _make(_CLASS[record.stype], record.dense, record.stored)
+
+
+def to_record(x):
+    """The mxnet_format.SparseRecord of sparse array `x`: the entries (rows) it lists, as
+    MXNet's NDArray::Save writes them."""
+    from .mxnet_format import SparseRecord
+    if isinstance(x, CSRNDArray):
+        return SparseRecord("csr", x.shape, x.data.asnumpy(),
+                            [x.indptr.asnumpy(), x.indices.asnumpy()])
+    return SparseRecord("row_sparse", x.shape, x.data.asnumpy(), [x.indices.asnumpy()])
+
+
+def parameter_record(values, stype):
+    """The SparseRecord MXNet's save_parameters writes for a sparse Parameter's values (numpy):
+    row_sparse with every row (Parameter._reduce pulls all rows), csr with its nonzeros."""
+    if stype == "row_sparse":
+        stored = np.ones(values.shape[0] if values.ndim else 0, bool)
+        return to_record(storage_view(values, stype, stored))
+    return to_record(storage_view(values, stype))
 
 
 def storage_view(values, stype, stored=None):

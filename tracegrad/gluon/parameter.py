@@ -505,13 +505,14 @@ class ParameterDict:
 
     def save(self, filename, strip_prefix=""):
         """Save the data to an .npz file keyed by name minus strip_prefix (never pickle)."""
-        arrays = {}
+        arrays, stypes = {}, {}
         for name, p in self._params.items():
             if not name.startswith(strip_prefix):
                 raise MXNetError(f"save: prefix '{strip_prefix}' to strip is not found in "
                                  f"parameter name '{name}'")
             arrays[name[len(strip_prefix):]] = p._reduce()
-        save_arrays(filename, arrays)
+            stypes[name[len(strip_prefix):]] = p._stype
+        save_arrays(filename, arrays, stypes)
 
     def load(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
              restore_prefix="", cast_dtype=False, dtype_source="current"):
