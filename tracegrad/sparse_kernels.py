@@ -18,19 +18,38 @@ entries (x * 1 = x / 1 = 0 there), which keeps nan/inf out of the gradient too.
 """
 import numpy as np
 
+from .array import NDArray
 from .base import MXNetError
 
 DENSE = "default"
 
 
-def _pattern(a):
-    """(mask broadcastable to a's shape, the result's `_stored`) of a sparse array's listing."""
+def _keep(a):
+    """0/1 of the entries (csr) or rows (row_sparse) sparse array `a` lists, broadcastable to
+    its shape: its nonzeros (nan and inf too) and the entries it was made with. Computed by
+    nd ops, so a trace reads every call's values (nothing is guarded)."""
+    from . import nd
+    from .sparse import _dense
+    m = nd.not_equal(_dense(a), 0)
+    if a.stype == "row_sparse" and a.ndim > 1:
+        m = nd.max(m, axis=tuple(range(1, a.ndim)), keepdims=True)
+    if a._stored is not None:
+        stored = a._stored.reshape(m.shape).astype(np.dtype(m.dtype))
+        m = nd.maximum(m, nd.array(stored, dtype=m.dtype))
+    return m
+
+
+def _listing(a):
+    """The result's `_stored`: `a`'s whole listing (MXNet copies the operand's indices), read
+    from its values; inside a trace only the entries `a` was made with (no value is read)."""
+    from .array import HOOKS
+    if HOOKS.compiling:
+        return None if a._stored is None else a._stored.copy()
     if a.stype == "csr":
-        m = a._mask()
-        return m, m
+        return a._mask().copy()
     rows = np.zeros(a.shape[0], bool)
     rows[a._rows()] = True
-    return rows.reshape((-1,) + (1,) * (a.ndim - 1)), rows
+    return rows
 
 
 def _check_broadcast(op, lhs, rhs):
@@ -61,16 +80,12 @@ def compute(op, arrays, params):
     stypes = tuple(getattr(x, "stype", DENSE) for x in arrays)
     if op in ("_mul_scalar", "_MulScalar", "_div_scalar", "_DivScalar"):
         div = op in ("_div_scalar", "_DivScalar")
-        fn = np.divide if div else np.multiply
         a, scalar = arrays[0], params.get("scalar")
         if stypes[0] == DENSE or not np.issubdtype(np.dtype(a.dtype), np.floating) or \
-                _zero_stays_zero(fn, scalar):
+                _zero_stays_zero(np.divide if div else np.multiply, scalar):
             return None
-        mask, stored = _pattern(a)
-        other = np.where(np.broadcast_to(mask, a.shape), np.asarray(scalar, np.float64),
-                         1).astype(a.dtype)
-        return _finish(nd.divide if div else nd.multiply, a, nd.array(other, dtype=a.dtype),
-                       stored, True)
+        return _stored_entries(nd.divide if div else nd.multiply, a,
+                               float(np.float64(scalar)), True)
     if op in ("broadcast_mul", "broadcast_div") and stypes == ("csr", DENSE):
         lhs, rhs = arrays
         _check_broadcast(op, lhs, rhs)
@@ -89,20 +104,22 @@ def compute(op, arrays, params):
     return None
 
 
-def _stored_entries(fn, sparse, dense, sparse_first):
+def _stored_entries(fn, sparse, other, sparse_first):
+    """fn(sparse, other) with `other` (an array or a number) replaced by 1 where `sparse`
+    stores nothing; the result keeps `sparse`'s type and listing."""
     from . import nd
-    from .sparse import _dense
-    mask, stored = _pattern(sparse)
-    shape = tuple(sparse.shape)
-    other = _dense(dense)
-    if tuple(other.shape) != shape:
-        other = nd.broadcast_to(other, shape)
-    keep = nd.array(np.broadcast_to(mask, shape).astype(np.float32))
-    other = nd.where(keep, other, nd.ones_like(other))
-    return _finish(fn, sparse, other, stored, sparse_first)
-
-
-def _finish(fn, sparse, other, stored, sparse_first):
     from .sparse import _dense, _relabel, _CLASS
-    out = fn(_dense(sparse), other) if sparse_first else fn(other, _dense(sparse))
-    return _relabel(_dense(out), _CLASS[sparse.stype], stored.copy())
+    x = _dense(sparse)
+    ones = nd.ones_like(x)
+    if isinstance(other, NDArray):
+        other = _dense(other)
+        if tuple(other.shape) != tuple(x.shape):
+            other = nd.broadcast_to(other, tuple(x.shape))
+    else:
+        other = ones * other
+    keep = _keep(sparse)
+    if tuple(keep.shape) != tuple(x.shape):
+        keep = nd.broadcast_to(keep, tuple(x.shape))
+    other = nd.where(keep, other, ones)
+    out = fn(x, other) if sparse_first else fn(other, x)
+    return _relabel(_dense(out), _CLASS[sparse.stype], _listing(sparse))

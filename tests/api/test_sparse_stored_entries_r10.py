@@ -160,3 +160,17 @@ def test_gradient_stays_finite_and_stored_only():
     loss.backward()
     np.testing.assert_allclose(w.grad.asnumpy(), dense_values(), atol=0)
     np.testing.assert_allclose(loss.asnumpy(), [(dense_values() * 7.0).sum()])
+
+
+def test_jitted_stored_entries_read_every_calls_values():
+    """The pattern is computed by nd ops: a jitted function gives each call's own result."""
+    f = mx.jit(lambda a, w: nd.elemwise_mul(a.tostype("csr"), w).tostype("default") +
+               (a.tostype("csr") * np.inf).tostype("default"))
+    for seed in (4, 5):
+        rs = np.random.RandomState(seed)
+        a = rs.rand(3, 4) * (rs.rand(3, 4) > 0.5)
+        w = np.where(rs.rand(3, 4) > 0.5, np.inf, rs.rand(3, 4))
+        with np.errstate(all="ignore"):
+            want = expect(a * w, a != 0) + expect(a * np.inf, a != 0)
+        got = f(nd.array(a, dtype=np.float32), nd.array(w, dtype=np.float32)).asnumpy()
+        np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
