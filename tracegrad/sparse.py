@@ -18,7 +18,7 @@ MXNet wrote load with their csr / row_sparse arrays (mxnet_format.py).
 """
 import numpy as np
 
-from . import nd, sparse_layout, sparse_storage
+from . import nd, sparse_kernels, sparse_layout, sparse_storage
 from .array import NDArray, wrap
 from .base import MXNetError
 
@@ -425,7 +425,14 @@ def storage_view(values, stype, stored=None):
 def dot(lhs, rhs, transpose_a=False, transpose_b=False, forward_stype=None):
     """nd.dot with MXNet's output storage: row_sparse for dot(csr.T, dense), csr for
     dot(dense, csr), else dense (or `forward_stype` when given)."""
-    out = nd.dot(_dense(lhs), _dense(rhs), transpose_a=transpose_a, transpose_b=transpose_b)
+    fixed = sparse_kernels.dot_operands(lhs, rhs, transpose_a, transpose_b, forward_stype)
+    if fixed is None:
+        out = nd.dot(_dense(lhs), _dense(rhs), transpose_a=transpose_a,
+                     transpose_b=transpose_b)
+    else:       # (a non-finite value meets the csr's stored entries only, as in MXNet)
+        lhs_, rhs_, correction = fixed
+        out = nd.dot(_dense(lhs_), _dense(rhs_), transpose_a=transpose_a,
+                     transpose_b=transpose_b) + nd.array(correction, dtype=lhs.dtype)
     stype = sparse_storage.infer(
         "dot", [getattr(lhs, "stype", "default"), getattr(rhs, "stype", "default")],
         dict(transpose_a=transpose_a, transpose_b=transpose_b, forward_stype=forward_stype))

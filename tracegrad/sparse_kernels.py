@@ -9,7 +9,9 @@ makes an unstored 0 into something else (0 * nan, 0 * inf, 0 / 0):
   (dense, row_sparse) (RspRspOp with a dense side): the sparse operand's entries / rows only;
 - broadcast_mul / broadcast_div(csr, dense) (BinaryBroadcastComputeSparseEx): a scalar, row
   or column vector over the stored entries; a dense matrix of csr's shape is elemwise_mul
-  for broadcast_mul and an error for broadcast_div (MXNet points to elemwise_div).
+  for broadcast_mul and an error for broadcast_div (MXNet points to elemwise_div);
+- dot(csr, dense | row_sparse), dot(csr.T, ...), dot(dense, csr) (dot-inl.h's csr kernels):
+  a non-finite value of the other operand meets the stored entries only (`dot_operands`).
 
 The result keeps the sparse operand's pattern (its stored entries listed even where the
 product is 0, as MXNet copies the indices). Values are still computed by the dense nd ops,
@@ -123,3 +125,58 @@ def _stored_entries(fn, sparse, other, sparse_first):
     other = nd.where(keep, other, ones)
     out = fn(x, other) if sparse_first else fn(other, x)
     return _relabel(_dense(out), _CLASS[sparse.stype], _listing(sparse))
+
+
+def _dot_uses_sparse_kernel(ls, rs, ta, tb, want):
+    """DotForwardInferStorageType's FComputeEx cases (cpu): csr.T or csr times a dense or
+    row_sparse matrix, a dense matrix times csr."""
+    want = None if want in (None, "None") else want
+    if ls == "csr" and rs in (DENSE, "row_sparse") and not tb:
+        return want in ((None, "row_sparse", DENSE) if ta else (None, DENSE))
+    if ls == DENSE and rs == "csr" and not ta:
+        return (want in (None, "csr") and not tb) or want == DENSE
+    return False
+
+
+def dot_operands(lhs, rhs, transpose_a, transpose_b, forward_stype):
+    """MXNet's sparse dot multiplies the csr operand's stored entries only: a non-finite
+    value of the other operand meets only them (dense code gives 0 * inf = nan elsewhere).
+    None when the dense product is MXNet's (no non-finite value, or inside a trace); else
+    (lhs, rhs, correction): the operands with those values replaced by 0 (the product is
+    recorded) and the numpy array to add, their products with the stored entries."""
+    from . import nd
+    from .array import HOOKS
+    from .sparse import _dense
+    ls, rs = getattr(lhs, "stype", DENSE), getattr(rhs, "stype", DENSE)
+    if HOOKS.compiling or lhs.ndim != 2 or rhs.ndim != 2 or \
+            not _dot_uses_sparse_kernel(ls, rs, transpose_a, transpose_b, forward_stype):
+        return None
+    sparse_left = ls == "csr"
+    other = rhs if sparse_left else lhs
+    values = _dense(other).asnumpy()
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return None
+    csr = lhs if sparse_left else rhs
+    stored, cvals = csr._mask(), csr._listed("dot's stored entries")
+    if sparse_left:                      # out = S @ D, S (m x k) stored, D (k x n)
+        S, SV = (stored.T, cvals.T) if transpose_a else (stored, cvals)
+        D, B = (values.T, bad.T) if transpose_b else (values, bad)
+        out = np.zeros((S.shape[0], D.shape[1]), np.result_type(cvals, values))
+        for kk in np.flatnonzero(B.any(axis=1)):
+            rows, cols = np.flatnonzero(S[:, kk]), np.flatnonzero(B[kk])
+            with np.errstate(all="ignore"):
+                out[np.ix_(rows, cols)] += SV[rows, kk][:, None] * D[kk, cols][None, :]
+    else:                                # out = D @ S, D (m x k), S (k x n) stored
+        D, B = (values.T, bad.T) if transpose_a else (values, bad)
+        S, SV = (stored.T, cvals.T) if transpose_b else (stored, cvals)
+        out = np.zeros((D.shape[0], S.shape[1]), np.result_type(cvals, values))
+        for kk in np.flatnonzero(B.any(axis=0)):
+            rows, cols = np.flatnonzero(B[:, kk]), np.flatnonzero(S[kk])
+            with np.errstate(all="ignore"):
+                out[np.ix_(rows, cols)] += D[rows, kk][:, None] * SV[kk, cols][None, :]
+    x = _dense(other)
+    finite = nd.where(nd.array(~bad, dtype=x.dtype), x, nd.zeros_like(x))
+    if sparse_left:
+        return lhs, finite, out
+    return finite, rhs, out

@@ -174,3 +174,80 @@ def test_jitted_stored_entries_read_every_calls_values():
             want = expect(a * w, a != 0) + expect(a * np.inf, a != 0)
         got = f(nd.array(a, dtype=np.float32), nd.array(w, dtype=np.float32)).asnumpy()
         np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
+
+
+# ------------------------------------------------------------------ dot (dot-inl.h sparse kernels)
+def _stored_product(S, SV, D, sparse_left):
+    """sum over the csr's stored entries only (float64): S @ D or D @ S."""
+    out = np.zeros((S.shape[0], D.shape[1]) if sparse_left else (D.shape[0], S.shape[1]))
+    with np.errstate(all="ignore"):
+        for i, k in zip(*np.nonzero(S)):
+            if sparse_left:
+                out[i] += SV[i, k] * D[k]
+            else:
+                out[:, k] += D[:, i] * SV[i, k]
+    return out
+
+
+def _sparse_dense_pair(rs):
+    mask = rs.rand(4, 5) > 0.6
+    values = np.where(mask, rs.rand(4, 5) + 0.5, 0.0)
+    a = nd.sparse.csr_matrix(values, dtype=np.float32)
+    return a, mask, values.astype(np.float32).astype(np.float64)
+
+
+@pytest.mark.parametrize("kind", ["csr.dns", "csr.T.dns", "dns.csr", "dns.csr.T", "csr.rsp"])
+def test_sparse_dot_with_non_finite_dense_operand(kind):
+    rs = np.random.RandomState(7)
+    a, S, SV = _sparse_dense_pair(rs)
+    if kind == "csr.dns":
+        d = rs.rand(5, 3)
+        d[1, 0], d[3, 2] = np.inf, np.nan
+        got = nd.sparse.dot(a, nd.array(d, dtype=np.float32))
+        want = _stored_product(S, SV, d, True)
+    elif kind == "csr.rsp":
+        d = np.zeros((5, 3))
+        d[[1, 3]] = [[np.inf, 1.0, 2.0], [0.5, np.nan, -1.0]]
+        rsp = nd.sparse.row_sparse_array((d[[1, 3]].astype(np.float32), [1, 3]), shape=(5, 3))
+        got = nd.sparse.dot(a, rsp)
+        want = _stored_product(S, SV, d, True)
+    elif kind == "csr.T.dns":
+        d = rs.rand(4, 3)
+        d[0, 1], d[2, 2] = -np.inf, np.nan
+        got = nd.sparse.dot(a, nd.array(d, dtype=np.float32), transpose_a=True)
+        assert got.stype == "row_sparse"
+        want = _stored_product(S.T, SV.T, d, True)
+    elif kind == "dns.csr":
+        d = rs.rand(2, 4)
+        d[0, 1], d[1, 3] = np.inf, np.nan
+        got = nd.sparse.dot(nd.array(d, dtype=np.float32), a)
+        assert got.stype == "csr"
+        want = _stored_product(S, SV, d, False)
+    else:       # dense output hint: MXNet's dot(dns, csr.T) kernel
+        d = rs.rand(2, 5)
+        d[1, 4] = np.inf
+        got = nd.sparse.dot(nd.array(d, dtype=np.float32), a, transpose_b=True,
+                            forward_stype="default")
+        want = _stored_product(S.T, SV.T, d, False)
+    assert not np.isnan(want).all()
+    np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-5, atol=1e-6, equal_nan=True)
+    assert np.array_equal(np.isnan(got.asnumpy()), np.isnan(want))
+
+
+def test_sparse_dot_gradient_of_the_finite_dense_values():
+    """d sum(dot(csr, w)) / dw: csr's column sums at w's finite entries (0 where w is inf:
+    those values never reach a finite result)."""
+    rs = np.random.RandomState(8)
+    a, S, SV = _sparse_dense_pair(rs)
+    w0 = rs.rand(5, 2)
+    w0[2, 1] = np.inf
+    w = nd.array(w0, dtype=np.float32)
+    w.attach_grad()
+    with mx.autograd.record():
+        y = nd.sparse.dot(a, w)
+    y.backward()
+    want = np.repeat(SV.sum(0)[:, None], 2, axis=1)
+    want[2, 1] = 0.0
+    np.testing.assert_allclose(w.grad.asnumpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(y.asnumpy(), _stored_product(S, SV, w0, True), rtol=1e-5,
+                               equal_nan=True)
