@@ -120,6 +120,8 @@ ALIASES = {"identity": "_copy", "stop_gradient": "BlockGrad", "MakeLoss": "make_
            "_Minus": "elemwise_sub", "ElementWiseSum": "add_n",
            "_PlusScalar": "_plus_scalar", "_MinusScalar": "_minus_scalar",
            "crop": "slice", "_Maximum": "_maximum", "_Minimum": "_minimum"}
+# two arrays of one sparse type merged by MXNet's sparse-sparse kernels (their listing)
+_MERGED = frozenset({"elemwise_add", "elemwise_sub", "elemwise_mul", "_grad_add", "add_n"})
 _ADDITIVE = frozenset({"elemwise_add", "elemwise_sub", "_grad_add", "add_n", "_maximum",
                        "_minimum", "_hypot"})
 
@@ -185,6 +187,18 @@ def _listing(op, arrays, stype, out_shape):
     result."""
     from .sparse import _CLASS
     cls = _CLASS[stype]
+    base = ALIASES.get(op, op)
+    same = len(arrays) > 1 and all(type(a) is cls and tuple(a.shape) == tuple(out_shape)
+                                   for a in arrays)
+    if same and base in _MERGED:
+        if stype == "csr":      # CsrCsrOp keeps the nonzero results only
+            return None
+        from .sparse_kernels import _listing as rows   # RspRspOp / ElementwiseSumRspImpl:
+        out = rows(arrays[0])                          # every row either operand stores
+        for a in arrays[1:]:
+            more = rows(a)
+            out = more if out is None else out if more is None else out | more
+        return out
     stored = [a._stored for a in arrays if type(a) is cls and a._stored is not None
               and tuple(a.shape) == tuple(out_shape)]
     sparse_operands = sum(type(a) is cls for a in arrays)

@@ -251,3 +251,22 @@ def test_sparse_dot_gradient_of_the_finite_dense_values():
     np.testing.assert_allclose(w.grad.asnumpy(), want, rtol=1e-6)
     np.testing.assert_allclose(y.asnumpy(), _stored_product(S, SV, w0, True), rtol=1e-5,
                                equal_nan=True)
+
+
+def test_sparse_sparse_results_list_what_mxnets_kernels_store():
+    """RspRspOp (and add_n's ElementwiseSumRspImpl) store every row either operand stores,
+    even where the result is 0; CsrCsrOp stores the nonzero results only."""
+    a = nd.sparse.row_sparse_array((np.float32([[1, 2]]), [1]), shape=(4, 2))
+    b = nd.sparse.row_sparse_array((np.float32([[0, 0], [-1, -2]]), [1, 3]), shape=(4, 2))
+    for out, want in ((a * b, [[0, 0], [0, 0], [0, 0], [0, 0]]),
+                      (a + b, [[0, 0], [1, 2], [0, 0], [-1, -2]]),
+                      (nd.add_n(a, b), [[0, 0], [1, 2], [0, 0], [-1, -2]]),
+                      (nd.elemwise_sub(a, a), np.zeros((4, 2)))):
+        assert out.stype == "row_sparse"
+        np.testing.assert_array_equal(out.asnumpy(), want)
+    assert (a * b).indices.asnumpy().tolist() == [1, 3]
+    assert nd.elemwise_sub(a, a).indices.asnumpy().tolist() == [1]
+    c = nd.sparse.csr_matrix((np.float32([1, 0]), [0, 1], [0, 2]), shape=(1, 2))
+    assert c.indices.asnumpy().tolist() == [0, 1]            # the explicit zero is stored
+    for out in (c + c, c * c):
+        assert out.stype == "csr" and out.indices.asnumpy().tolist() == [0]
