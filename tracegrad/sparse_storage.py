@@ -5,8 +5,10 @@ operators, mx.nd.sparse and the executor's storage inference (symbol/storage.py)
 A rule gets the input storage types ('default', 'row_sparse', 'csr', one per array input)
 and the operator's parameters and names the output's. An operator not in the table gives a
 dense result, as MXNet's fallback does; so do those whose value at 0 is not 0 (exp, cos,
-...). The values are always computed densely (sparse.py); a kept storage type relabels the
-result, listing the entries its sparse operands listed (see `_listing`).
+...). The values are computed densely (sparse.py), except where MXNet's sparse kernels
+compute the stored entries only and the values would differ (sparse_kernels.py: csr * nan,
+elemwise_mul(csr, dense), ...); a kept storage type relabels the result, listing the entries
+MXNet's kernel stores (see `_listing`).
 """
 import functools
 import inspect
