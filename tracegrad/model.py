@@ -19,24 +19,40 @@ BatchEndParam = namedtuple("BatchEndParams", ["epoch", "nbatch", "eval_metric", 
 
 
 def save_params(fname, arg_params, aux_params):
+    """A csr / row_sparse parameter (a Module's stype='row_sparse' weight) is written sparse,
+    its listed rows, as MXNet's nd.save of the parameter dict writes it."""
+    from .sparse import to_record
     keys, values = [], []
     for prefix, params in (("arg", arg_params or {}), ("aux", aux_params or {})):
         for k, v in params.items():
             keys.append(f"{prefix}:{k}")
-            values.append(v.asnumpy() if isinstance(v, NDArray) else np.asarray(v))
+            if getattr(v, "stype", "default") != "default":
+                values.append(to_record(v))
+            else:
+                values.append(v.asnumpy() if isinstance(v, NDArray) else np.asarray(v))
     mxnet_format.write(fname, values, keys)
 
 
 def load_params(fname):
-    """(arg_params, aux_params) from a .params file MXNet or save_checkpoint wrote."""
+    """(arg_params, aux_params) from a .params file MXNet or save_checkpoint wrote (a sparse
+    record loads as its csr / row_sparse array, as MXNet's nd.load gives it)."""
     from .nd import array, load_arrays
+    from .sparse import from_file
     arg, aux = {}, {}
-    for k, v in load_arrays(fname).items():
+    if mxnet_format.is_mxnet_file(fname):
+        arrays, names = mxnet_format.read(fname, keep_sparse=True)
+        if not names and arrays:
+            load_arrays(fname)          # (its error: an unnamed list)
+        items = zip(names, arrays)
+    else:
+        items = load_arrays(fname).items()
+    for k, v in items:
         kind, sep, name = k.partition(":")
         if not sep or kind not in ("arg", "aux"):
             raise MXNetError(f"'{fname}': key {k!r} is not 'arg:<name>' or 'aux:<name>' (not "
                              f"a checkpoint's parameter file)")
-        (arg if kind == "arg" else aux)[name] = array(v, dtype=v.dtype)
+        (arg if kind == "arg" else aux)[name] = from_file(v) \
+            if type(v) is mxnet_format.SparseArray else array(v, dtype=v.dtype)
     return arg, aux
 
 

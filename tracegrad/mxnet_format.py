@@ -12,6 +12,9 @@ Layout (little-endian), as MXNet's NDArray::Save writes it:
         code and shape]; raw data (the stored values); [sparse: the index arrays' data]
     u64 m (0 or n), then m names: u64 length, bytes.
 
+`write` writes dense arrays and SparseRecords (a csr / row_sparse array's stored values
+and int64 index arrays) this way, as MXNet's nd.save and save_parameters do.
+
 Older files (before V2) start each array with its shape: u32 0xF993FAC8 then as V2, or a bare
 u32 ndim followed by u32 dims. Every count, shape and length is checked against the bytes that
 remain before anything is allocated, so a truncated or hostile file raises MXNetError naming
@@ -221,22 +224,71 @@ def read(filename, keep_sparse=False):
     return arrays, names
 
 
+class SparseRecord:
+    """A csr / row_sparse array to write as MXNet stores it: its shape, the stored values
+    (csr: (nnz,); row_sparse: (rows stored,) + shape[1:]) and the index arrays in MXNet's
+    aux order (csr: indptr, indices; row_sparse: indices), int64."""
+    __slots__ = ("stype", "shape", "values", "aux")
+
+    def __init__(self, stype, shape, values, aux):
+        self.stype, self.shape = stype, tuple(int(d) for d in shape)
+        self.values = np.asarray(values)
+        self.aux = [np.asarray(a, np.int64) for a in aux]
+
+
+_STYPE_CODES = {name: code for code, name in STYPES.items()}
+
+
+def writable(a) -> bool:
+    """True when `write` keeps `a` exactly: a SparseRecord, or an array of at least one
+    dimension whose dtype has an MXNet code (MXNet 1.x has no 0-d array)."""
+    if type(a) is SparseRecord:
+        return a.values.dtype in _CODES
+    return np.asarray(a).dtype in _CODES and np.ndim(a) >= 1
+
+
+def _shape_bytes(shape):
+    return [len(shape).to_bytes(4, "little")] + [int(d).to_bytes(8, "little") for d in shape]
+
+
+def _raw(a):
+    return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()
+
+
+def _record(filename, a):
+    """One array as NDArray::Save writes it (V2: storage type; a sparse array's storage
+    shape, then per index array its type code and shape, after the values its indices)."""
+    sparse = type(a) is SparseRecord
+    values = a.values if sparse else np.asarray(a)
+    if values.dtype not in _CODES:
+        raise MXNetError(f"write '{filename}': dtype {values.dtype} has no MXNet code")
+    if not sparse and values.ndim == 0:
+        values = values.reshape(1)
+    out = [V2_MAGIC.to_bytes(4, "little")]
+    if sparse:
+        out += [_STYPE_CODES[a.stype].to_bytes(4, "little")] + _shape_bytes(values.shape)
+        out += _shape_bytes(a.shape)
+    else:
+        out += [bytes(4)] + _shape_bytes(values.shape)
+    out += [(1).to_bytes(4, "little"), bytes(4), _CODES[values.dtype].to_bytes(4, "little")]
+    if sparse:
+        for aux in a.aux:
+            out += [_CODES[np.dtype(np.int64)].to_bytes(4, "little")] + _shape_bytes(aux.shape)
+    out.append(_raw(values))
+    if sparse:
+        out += [_raw(aux) for aux in a.aux]
+    return out
+
+
 def write(filename, arrays, names=()):
-    """Write numpy arrays (and names, or none) in MXNet's V2 format, which MXNet 1.x loads."""
+    """Write numpy arrays and SparseRecords (and names, or none) in MXNet's V2 format, which
+    MXNet 1.x loads."""
     names = list(names)
     if names and len(names) != len(arrays):
         raise MXNetError(f"write '{filename}': {len(arrays)} arrays but {len(names)} names")
     out = [LIST_MAGIC.to_bytes(8, "little"), bytes(8), len(arrays).to_bytes(8, "little")]
     for a in arrays:
-        a = np.asarray(a)
-        if a.dtype not in _CODES:
-            raise MXNetError(f"write '{filename}': dtype {a.dtype} has no MXNet code")
-        if a.ndim == 0:
-            a = a.reshape(1)
-        out += [V2_MAGIC.to_bytes(4, "little"), bytes(4), a.ndim.to_bytes(4, "little")]
-        out += [int(d).to_bytes(8, "little") for d in a.shape]
-        out += [(1).to_bytes(4, "little"), bytes(4), _CODES[a.dtype].to_bytes(4, "little")]
-        out.append(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
+        out += _record(filename, a)
     out.append(len(names).to_bytes(8, "little"))
     for k in names:
         raw = k.encode("utf-8")

@@ -1131,9 +1131,18 @@ from .sequence import SequenceLast, SequenceMask, SequenceReverse  # noqa: E402,
 
 
 # ------------------------------------------------------------------ saving (never pickle)
-def save_arrays(filename, arrays):
+def save_arrays(filename, arrays, stypes=None):
     """{name: numpy array} to an .npz file at exactly `filename` (np.savez alone would append
-    .npz to a path)."""
+    .npz to a path). `stypes` {name: storage type}: a sparse one (a Parameter's
+    stype='row_sparse') makes the file MXNet's format, that array stored sparse as MXNet's
+    save_parameters writes it (sparse.parameter_record), when the format holds every array."""
+    sparse_ones = {k: s for k, s in (stypes or {}).items() if s != "default" and k in arrays}
+    if sparse_ones:
+        records = [sparse.parameter_record(np.asarray(v), sparse_ones[k])
+                   if k in sparse_ones else np.asarray(v) for k, v in arrays.items()]
+        if all(mxnet_format.writable(r) for r in records):
+            mxnet_format.write(filename, records, list(arrays))
+            return
     with open(filename, "wb") as f:
         np.savez(f, **arrays)
 
@@ -1156,10 +1165,18 @@ _STYPE_CODES = {name: code for code, name in mxnet_format.STYPES.items()}
 
 
 def save(fname, data):
-    """Save a list or dict of NDArrays to a numpy .npz file (no pickle); a sparse array's
-    storage type is kept beside it ('stype:<key>', MXNet's code)."""
+    """Save a list or dict of NDArrays to a numpy .npz file (no pickle). With a sparse array,
+    MXNet's binary format (mxnet_format.py: the storage type, the stored values and index
+    arrays, as MXNet's nd.save writes them), unless an array has a dtype or a 0-d shape that
+    format cannot hold: then the .npz, the storage type kept beside ('stype:<key>')."""
     if isinstance(data, NDArray):
         data = [data]
+    if any(v.stype != "default" for v in (data.values() if isinstance(data, dict) else data)):
+        records = [sparse.to_record(v) if v.stype != "default" else v.asnumpy()
+                   for v in (data.values() if isinstance(data, dict) else data)]
+        if all(mxnet_format.writable(r) for r in records):
+            mxnet_format.write(fname, records, list(data) if isinstance(data, dict) else ())
+            return
     items = [(f"dict:{k}", v) for k, v in data.items()] if isinstance(data, dict) else \
         [(f"list:{i:06d}", v) for i, v in enumerate(data)]
     arrays = {key: v._data for key, v in items}

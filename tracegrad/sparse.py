@@ -11,13 +11,14 @@ a sparse array times or divided by a number and elemwise_add / sub / mul of one 
 type keep it, `dot(csr.T, dense)` is row_sparse; exp, cos, ... (f(0) != 0) are dense.
 Row_sparse gradients are updated lazily by SGD and Adam (gluon/trainer.py); those of
 Embedding(sparse_grad=True) list the rows it looked up (sparse_rows.py); io.LibSVMIter
-yields csr batches. Not provided: sparse kernels (the work is dense; nd.save keeps the
-storage type, not the explicit zeros). Files MXNet wrote load with their csr / row_sparse
-arrays (mxnet_format.py).
+yields csr batches. The operators whose MXNet kernels compute stored entries only (csr *
+nan, elemwise_mul(csr, dense), ...) do so (sparse_kernels.py). nd.save writes a list with a
+sparse array in MXNet's format (its stored entries and index arrays, `to_record`), and files
+MXNet wrote load with their csr / row_sparse arrays (mxnet_format.py).
 """
 import numpy as np
 
-from . import nd, sparse_layout, sparse_storage
+from . import nd, sparse_kernels, sparse_layout, sparse_storage
 from .array import NDArray, wrap
 from .base import MXNetError
 
@@ -394,6 +395,25 @@ def from_file(record):
     return _make(_CLASS[record.stype], record.dense, record.stored)
 
 
+def to_record(x):
+    """The mxnet_format.SparseRecord of sparse array `x`: the entries (rows) it lists, as
+    MXNet's NDArray::Save writes them."""
+    from .mxnet_format import SparseRecord
+    if isinstance(x, CSRNDArray):
+        return SparseRecord("csr", x.shape, x.data.asnumpy(),
+                            [x.indptr.asnumpy(), x.indices.asnumpy()])
+    return SparseRecord("row_sparse", x.shape, x.data.asnumpy(), [x.indices.asnumpy()])
+
+
+def parameter_record(values, stype):
+    """The SparseRecord MXNet's save_parameters writes for a sparse Parameter's values (numpy):
+    row_sparse with every row (Parameter._reduce pulls all rows), csr with its nonzeros."""
+    if stype == "row_sparse":
+        stored = np.ones(values.shape[0] if values.ndim else 0, bool)
+        return to_record(storage_view(values, stype, stored))
+    return to_record(storage_view(values, stype))
+
+
 def storage_view(values, stype, stored=None):
     """A sparse array of `stype` over the numpy array `values` itself (a gradient buffer, a
     stored value), listing its nonzeros and the `stored` entries (a row_sparse gradient:
@@ -405,7 +425,14 @@ def storage_view(values, stype, stored=None):
 def dot(lhs, rhs, transpose_a=False, transpose_b=False, forward_stype=None):
     """nd.dot with MXNet's output storage: row_sparse for dot(csr.T, dense), csr for
     dot(dense, csr), else dense (or `forward_stype` when given)."""
-    out = nd.dot(_dense(lhs), _dense(rhs), transpose_a=transpose_a, transpose_b=transpose_b)
+    fixed = sparse_kernels.dot_operands(lhs, rhs, transpose_a, transpose_b, forward_stype)
+    if fixed is None:
+        out = nd.dot(_dense(lhs), _dense(rhs), transpose_a=transpose_a,
+                     transpose_b=transpose_b)
+    else:       # (a non-finite value meets the csr's stored entries only, as in MXNet)
+        lhs_, rhs_, correction = fixed
+        out = nd.dot(_dense(lhs_), _dense(rhs_), transpose_a=transpose_a,
+                     transpose_b=transpose_b) + nd.array(correction, dtype=lhs.dtype)
     stype = sparse_storage.infer(
         "dot", [getattr(lhs, "stype", "default"), getattr(rhs, "stype", "default")],
         dict(transpose_a=transpose_a, transpose_b=transpose_b, forward_stype=forward_stype))

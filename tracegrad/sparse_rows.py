@@ -9,8 +9,10 @@ tracegrad's gradients are dense, so the rows are marked as the forward looks the
 - a Variable whose gradient is row_sparse (tape.Variable, grad_stype='row_sparse') owns a
   float32 vector `rows` of one count per weight row (`new_marks`);
 - nd.Embedding(sparse_grad=True) while recording adds its lookups' counts into it
-  (`mark`) through array.assign_state, a state update, so that a hybridized block's compiled
-  call and a captured step write it as eager code does (as BatchNorm's running statistics);
+  (`mark`; a row_sparse gradient with grad_req='add' is refused there, as MXNet's
+  SparseEmbeddingOpBackwardRspImpl refuses req != kWriteTo) through array.assign_state, a
+  state update, so that a hybridized block's compiled call and a captured step write it as
+  eager code does (as BatchNorm's running statistics);
 - the outermost autograd.record() scope starts every vector from zero (`reset`): the
   gradient backward writes (grad_req='write', as MXNet requires of it) is that graph's;
 - the gradient's listing (NDArray.grad, Parameter.grad) and the Trainer's lazy update read
@@ -21,6 +23,7 @@ import weakref
 import numpy as np
 
 from .array import F, HOOKS, assign_state, wrap
+from .base import MXNetError
 from .index_checks import check_value_range
 
 # every marks vector alive (the outermost record() scope zeroes them): id -> weak reference.
@@ -48,6 +51,12 @@ def mark(weight, data):
     marks = None if var is None else var.rows
     if marks is None:
         return
+    if var.grad_req == "add":   # (MXNet's backward checks it: the graph recorded here fails)
+        raise MXNetError(
+            f"Embedding (sparse_grad=True): Check failed: req == kWriteTo: SparseEmbedding "
+            f"layer doesn't support weight gradient calculation with req != write (the "
+            f"weight of shape {tuple(weight.shape)} has a row_sparse gradient and "
+            f"grad_req='add')")
     n = marks.shape[0]
     data = check_value_range("Embedding", "data", data, 0, n - 1,
                              f"the {n} rows of the weight, with sparse_grad=True")

@@ -5,8 +5,10 @@ operators, mx.nd.sparse and the executor's storage inference (symbol/storage.py)
 A rule gets the input storage types ('default', 'row_sparse', 'csr', one per array input)
 and the operator's parameters and names the output's. An operator not in the table gives a
 dense result, as MXNet's fallback does; so do those whose value at 0 is not 0 (exp, cos,
-...). The values are always computed densely (sparse.py); a kept storage type relabels the
-result, listing the entries its sparse operands listed (see `_listing`).
+...). The values are computed densely (sparse.py), except where MXNet's sparse kernels
+compute the stored entries only and the values would differ (sparse_kernels.py: csr * nan,
+elemwise_mul(csr, dense), ...); a kept storage type relabels the result, listing the entries
+MXNet's kernel stores (see `_listing`).
 """
 import functools
 import inspect
@@ -120,6 +122,8 @@ ALIASES = {"identity": "_copy", "stop_gradient": "BlockGrad", "MakeLoss": "make_
            "_Minus": "elemwise_sub", "ElementWiseSum": "add_n",
            "_PlusScalar": "_plus_scalar", "_MinusScalar": "_minus_scalar",
            "crop": "slice", "_Maximum": "_maximum", "_Minimum": "_minimum"}
+# two arrays of one sparse type merged by MXNet's sparse-sparse kernels (their listing)
+_MERGED = frozenset({"elemwise_add", "elemwise_sub", "elemwise_mul", "_grad_add", "add_n"})
 _ADDITIVE = frozenset({"elemwise_add", "elemwise_sub", "_grad_add", "add_n", "_maximum",
                        "_minimum", "_hypot"})
 
@@ -185,6 +189,18 @@ def _listing(op, arrays, stype, out_shape):
     result."""
     from .sparse import _CLASS
     cls = _CLASS[stype]
+    base = ALIASES.get(op, op)
+    same = len(arrays) > 1 and all(type(a) is cls and tuple(a.shape) == tuple(out_shape)
+                                   for a in arrays)
+    if same and base in _MERGED:
+        if stype == "csr":      # CsrCsrOp keeps the nonzero results only
+            return None
+        from .sparse_kernels import _listing as rows   # RspRspOp / ElementwiseSumRspImpl:
+        out = rows(arrays[0])                          # every row either operand stores
+        for a in arrays[1:]:
+            more = rows(a)
+            out = more if out is None else out if more is None else out | more
+        return out
     stored = [a._stored for a in arrays if type(a) is cls and a._stored is not None
               and tuple(a.shape) == tuple(out_shape)]
     sparse_operands = sum(type(a) is cls for a in arrays)
@@ -201,6 +217,7 @@ def _listing(op, arrays, stype, out_shape):
 def following_storage(f, name):
     """nd function `f` (ND_FUNCTIONS[name] says which operator it is) with MXNet's output
     storage for sparse inputs; a call without one costs a scan of its positional args."""
+    from . import sparse_kernels
     from .sparse import BaseSparseNDArray, _dense, _relabel, _CLASS
     resolve = ND_FUNCTIONS[name]
     signature = inspect.signature(f)
@@ -215,12 +232,20 @@ def following_storage(f, name):
             if not kwargs or not any(isinstance(v, BaseSparseNDArray)
                                      for v in kwargs.values()):
                 return f(*args, **kwargs)
+        try:
+            bound = signature.bind_partial(*args, **{k: v for k, v in kwargs.items()
+                                                     if k in own})
+            bound.apply_defaults()
+            opname, arrays, params = resolve(bound.arguments)
+        except (TypeError, KeyError):    # (f says what is wrong with the arguments)
+            return f(*[_dense(a) for a in args], **{k: _dense(v) for k, v in kwargs.items()})
+        if "out" not in kwargs:          # (MXNet's kernels that compute stored entries only)
+            out = sparse_kernels.compute(opname, arrays, params)
+            if out is not None:
+                return out
         out = f(*[_dense(a) for a in args], **{k: _dense(v) for k, v in kwargs.items()})
         if "out" in kwargs or not hasattr(out, "stype"):
             return out
-        bound = signature.bind_partial(*args, **{k: v for k, v in kwargs.items() if k in own})
-        bound.apply_defaults()
-        opname, arrays, params = resolve(bound.arguments)
         stype = infer(opname, [getattr(x, "stype", DENSE) for x in arrays], params)
         if stype == DENSE:
             return out

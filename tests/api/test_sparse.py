@@ -170,8 +170,9 @@ def test_row_sparse_pull_and_row_sparse_data():
     kv.row_sparse_pull("w", out=out, row_ids=nd.array([1, 3]))
     assert out.indices.asnumpy().tolist() == [1, 3]
     np.testing.assert_array_equal(out.data.asnumpy(), [[3, 4, 5], [9, 10, 11]])
-    p = gluon.Parameter("w", shape=(4, 2), grad_stype="row_sparse")
+    p = gluon.Parameter("w", shape=(4, 2), grad_stype="row_sparse", stype="row_sparse")
     p.initialize()
+    gluon.Trainer([p], "sgd")       # (MXNet reads a row_sparse weight through its Trainer)
     x = nd.sparse.csr_matrix(([1.0, 2.0], [0, 3], [0, 1, 2]), shape=(2, 4))
     with autograd.record():
         loss = nd.sparse.dot(x, p.row_sparse_data(x.indices)).sum()

@@ -237,7 +237,8 @@ class Block:
         _hooks.summary(self, *inputs)
 
     def save_parameters(self, filename, deduplicate=False):
-        """Save parameters under structural names to an .npz file (never pickle)."""
+        """Save parameters under structural names to an .npz file (never pickle); with a
+        sparse parameter (stype='row_sparse'), MXNet's format (nd.save_arrays)."""
         params = self._collect_params_with_prefix()
         if deduplicate:
             seen, unique = set(), {}
@@ -246,7 +247,8 @@ class Block:
                     seen.add(id(p))
                     unique[k] = p
             params = unique
-        save_arrays(filename, {k: p._reduce() for k, p in params.items()})
+        save_arrays(filename, {k: p._reduce() for k, p in params.items()},
+                    {k: p._stype for k, p in params.items()})
 
     def load_parameters(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
                         cast_dtype=False, dtype_source="current"):

@@ -70,6 +70,7 @@ class Parameter:
         self._ctx_list = None    # the contexts of initialize(ctx=...); None: the default one
         self._copies = {}        # context -> its copy, for every context after the first
         self._deferred_init = ()
+        self._trainer = None     # the Trainer made with it (a sparse parameter's one)
         self._grad_req = None
         self.grad_req = grad_req if differentiable else "null"
 
@@ -210,7 +211,12 @@ class Parameter:
     def data(self, ctx=None) -> NDArray:
         """The parameter's NDArray (the autograd variable when grad_req != 'null'); on several
         contexts, the copy for `ctx`, by default the context of the Block call reading it.
-        Under set_np, an mx.np.ndarray view of it (same buffer, graph value and variable)."""
+        Under set_np, an mx.np.ndarray view of it (same buffer, graph value and variable).
+        A sparse parameter (stype != 'default') is read by row_sparse_data, as in MXNet."""
+        if self._stype != "default":
+            raise RuntimeError(f"Cannot return a copy of Parameter '{self.name}' on ctx {ctx} "
+                               f"via data() because its storage type is {self._stype}. "
+                               f"Please use row_sparse_data() instead.")
         if _NP["array"]:
             return _as_np(self._nd_data(ctx))
         return self._nd_data(ctx)
@@ -219,12 +225,35 @@ class Parameter:
         """The parameter as a RowSparseNDArray for the rows `row_id` (MXNet's way to read a
         row_sparse weight). The values are dense: every row is there, so an op that reads
         only those rows (dot with a csr batch) gives MXNet's result, and autograd reaches
-        the parameter as through data()."""
+        the parameter as through data(). MXNet's checks: a row_sparse parameter, an NDArray
+        of row ids, a Trainer made with it (which pulls the rows in MXNet)."""
         from ..sparse import RowSparseNDArray, _relabel
+        self._check_row_sparse_read(row_id, "row_sparse_data()", "data()")
         return _relabel(self._nd_data(), RowSparseNDArray)
 
     def list_row_sparse_data(self, row_id):
+        self._check_row_sparse_read(row_id, "list_row_sparse_data()", "list_data()")
         return [self.row_sparse_data(row_id)]
+
+    def _check_row_sparse_read(self, row_id, how, instead):
+        if self._stype != "row_sparse":
+            raise RuntimeError(f"Cannot return a copy of Parameter {self.name} via {how} "
+                               f"because its storage type is {self._stype}. Please use "
+                               f"{instead} instead.")
+        if not isinstance(row_id, NDArray):
+            raise TypeError(f"row_id must have NDArray type, but {type(row_id)} is given")
+        if self._trainer is None:
+            raise RuntimeError(f"Cannot get row_sparse data for Parameter '{self.name}' when "
+                               f"no Trainer is created with it.")
+
+    def _set_trainer(self, trainer):
+        """MXNet's rule: a sparse parameter belongs to one Trainer (its kvstore holds it)."""
+        if self._stype != "default" and self._trainer is not None and trainer is not None \
+                and self._trainer is not trainer:
+            raise RuntimeError(f"Failed to set the trainer for Parameter '{self.name}' because "
+                               f"it was already set. More than one trainers for a "
+                               f"{self._stype} Parameter is not supported.")
+        self._trainer = trainer
 
     def _nd_data(self, ctx=None) -> NDArray:
         """data() itself, never an mx.np view: what a trace binds and compiled calls read."""
@@ -257,6 +286,10 @@ class Parameter:
 
     def list_data(self):
         """One array per context, in list_ctx() order."""
+        if self._stype != "default":
+            raise RuntimeError(f"Cannot return copies of Parameter '{self.name}' on all "
+                               f"contexts via list_data() because its storage type is "
+                               f"{self._stype}. Please use row_sparse_data() instead.")
         return [self.data()] + list(self._copies.values())
 
     def grad(self, ctx=None) -> NDArray:
@@ -472,13 +505,14 @@ class ParameterDict:
 
     def save(self, filename, strip_prefix=""):
         """Save the data to an .npz file keyed by name minus strip_prefix (never pickle)."""
-        arrays = {}
+        arrays, stypes = {}, {}
         for name, p in self._params.items():
             if not name.startswith(strip_prefix):
                 raise MXNetError(f"save: prefix '{strip_prefix}' to strip is not found in "
                                  f"parameter name '{name}'")
             arrays[name[len(strip_prefix):]] = p._reduce()
-        save_arrays(filename, arrays)
+            stypes[name[len(strip_prefix):]] = p._stype
+        save_arrays(filename, arrays, stypes)
 
     def load(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
              restore_prefix="", cast_dtype=False, dtype_source="current"):

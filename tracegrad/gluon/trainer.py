@@ -46,6 +46,8 @@ class Trainer:
             if id(p) not in seen:
                 seen.add(id(p))
                 self._params.append(p)
+                p._set_trainer(self)
+        self._kvstore_params = {"kvstore": kvstore, "update_on_kvstore": update_on_kvstore}
         optimizer_params = dict(optimizer_params or {})
         param_dict = dict(enumerate(self._params))
         if isinstance(optimizer, opt.Optimizer):
@@ -77,11 +79,28 @@ class Trainer:
         """One process without a distributed store has no kvstore (MXNet's _create_kvstore
         makes none for one device); a distributed one sums gradients and each worker updates
         its own weights (update_on_kvstore False)."""
+        self._check_sparse_weights()
         sync = self._sync
         self._kvstore = sync.kv if sync is not None else None
         self._update_on_kvstore = False if sync is not None else None
         self._distributed = sync is not None and "dist" in sync.kv.type
         self._kv_initialized = True
+
+    def _check_sparse_weights(self):
+        """MXNet's _init_kvstore with a sparse weight (stype='row_sparse'): the weight lives
+        on a kvstore (given as a KVStore or its name) that updates it."""
+        sparse = [p.name for p in self._params if p._stype != "default"]
+        if not sparse:
+            return
+        from ..kvstore.base import KVStore
+        config = self._kvstore_params
+        kvstore = config["kvstore"]
+        if not isinstance(kvstore, (str, KVStore)):
+            raise TypeError(f"Cannot create '{kvstore}' KVStore with row_sparse parameters. "
+                            f"The type must be KVStore or str.")
+        if config["update_on_kvstore"] is False:
+            raise ValueError("Cannot set update_on_kvstore=False when sparse weights are "
+                             "present.")
 
     @property
     def optimizer(self):

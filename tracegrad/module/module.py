@@ -168,7 +168,7 @@ class Module(BaseModule):
                                  f"{old[name].shape} to {shapes[name]}")
             params[name] = p
         self._params = params
-        args = {n: params[n].data() for n in self._param_names}
+        args = {n: params[n]._nd_data() for n in self._param_names}
         grads = {n: params[n].grad() for n in self._param_names
                  if params[n].grad_req != "null"}
         reqs = {n: params[n].grad_req for n in self._param_names}
@@ -182,7 +182,7 @@ class Module(BaseModule):
             if n not in args:   # a label the iterator does not give (prediction)
                 args[n] = nd.zeros(shapes[n], dtype=var_types[n])
                 reqs[n] = "null"
-        aux = {n: params[n].data() for n in self._aux_names}
+        aux = {n: params[n]._nd_data() for n in self._aux_names}
         old_exec = self._exec
         self._exec = Executor(self._symbol, args, grads, reqs, aux)
         if self._monitor is not None:   # (a rebind: the monitor follows the new executor)
@@ -279,7 +279,7 @@ class Module(BaseModule):
         from ..tracing import capture as _capture
         _capture.before_write()
         for p, value, name in plan:
-            arr = p.data()
+            arr = p._nd_data()
             if value is not None:
                 np.copyto(arr._data, value, casting="unsafe")
                 continue
@@ -299,8 +299,8 @@ class Module(BaseModule):
         """(arg_params, aux_params): copies of the current values."""
         if not self.binded or not self.params_initialized:
             raise MXNetError("get_params: bind and initialize the parameters first")
-        arg = {n: self._params[n].data().copy() for n in self._param_names}
-        aux = {n: self._params[n].data().copy() for n in self._aux_names}
+        arg = {n: self._params[n]._nd_data().copy() for n in self._param_names}
+        aux = {n: self._params[n]._nd_data().copy() for n in self._aux_names}
         # a variable declared row_sparse is a RowSparseNDArray, as MXNet's get_params pulls
         # it (every row present)
         attrs = self._symbol.attr_dict()
@@ -333,7 +333,7 @@ class Module(BaseModule):
     def _param_arrays(self, names):
         if self._params is None or not self.params_initialized:
             return None
-        return {n: self._params[n].data() for n in names}
+        return {n: self._params[n]._nd_data() for n in names}
 
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
                    allow_extra=False):
