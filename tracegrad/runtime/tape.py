@@ -161,7 +161,7 @@ def record_multi(opdef, operands, attrs, outs, is_canonical=False, keep=None,
     return op.results
 
 
-_ADJOINTS: "OrderedDict[tuple, tuple]" = OrderedDict()
+_ADJOINTS: "OrderedDict[tuple, Adjoint]" = OrderedDict()
 _ADJOINT_CACHE_SIZE = 512
 _CANONICAL: dict = {}
 _ATTR_TOKEN: dict = {}      # id(canonical attrs dict) -> small int, for cheap structure keys
@@ -367,9 +367,34 @@ def _lift_literals(ops, lits):
     return new_ops, [param[id(lit)] for lit in lits], env, back
 
 
+class Adjoint:
+    """The adjoint of one graph structure: its program, where its residuals come from
+    (run_backward), and where each wrt leaf's gradient is among its outputs. One object per
+    structure for its whole life: observers (step capture) key on its identity.
+
+    A structure seen once is differentiated by vjp alone; its optimizing passes (fold,
+    simplify, cse: about 80% of such a backward, and seven times an LSTM's forward when the
+    sequence length changes every step) run when the structure is seen again. The two
+    programs compute the same gradients, rounded alike up to the last bits (as the switch to
+    native code: HotAdjoint)."""
+    __slots__ = ("program", "residual_ids", "positions", "optimized")
+
+    def __init__(self, program, residual_ids, positions):
+        self.program, self.residual_ids, self.positions = program, residual_ids, positions
+        self.optimized = False
+
+    def optimize(self):
+        old = self.program
+        self.optimized = True
+        if old.native is not None:      # (compiled already: TRACEGRAD_EAGER_NATIVE_AFTER=1)
+            return
+        new = HotAdjoint(run_pipeline(old.fn, "fold,simplify,cse,dce"))
+        new.runs = old.runs
+        self.program = new
+
+
 def adjoint_for(heads, wrt_leaves=None):
-    """((program, residual ids, positions), graph values, wrt leaves, ops, lifted literals)
-    for `heads`.
+    """(Adjoint, graph values, wrt leaves, ops, lifted literals) for `heads`.
 
     wrt_leaves None means every variable leaf whose grad_req is not 'null'.
     """
@@ -379,7 +404,10 @@ def adjoint_for(heads, wrt_leaves=None):
         wrt_leaves = variables
     key = (sig, tuple(index.get(v, -1) for v in wrt_leaves))
     hit = _ADJOINTS.get(key)
-    if hit is None:
+    if hit is not None:
+        if not hit.optimized:
+            hit.optimize()
+    else:
         leaves = [v for v in values if v.producer is None]
         position = {v: i for i, v in enumerate(leaves)}
         reachable = [v for v in wrt_leaves if v in position]
@@ -390,13 +418,12 @@ def adjoint_for(heads, wrt_leaves=None):
             fn_heads = [env.get(h, h) for h in heads]
         adj = vjp(Function("backward", leaves + scalars, fn_ops, fn_heads),
                   [position[v] for v in reachable], residuals=residuals)
-        adj = run_pipeline(adj, "fold,simplify,cse,dce")
         # a residual is a graph value (its index) or lifted literal k (len(values) + k: the
         # literals follow the values in run_backward's argument sources)
         lifted = {p: len(values) + k for k, p in enumerate(scalars)}
-        hit = (HotAdjoint(adj), tuple(lifted[v] if v in lifted else index[back.get(v, v)]
-                                      for v in residuals),
-               tuple(reachable.index(v) if v in position else -1 for v in wrt_leaves))
+        hit = Adjoint(HotAdjoint(adj), tuple(lifted[v] if v in lifted else
+                                             index[back.get(v, v)] for v in residuals),
+                      tuple(reachable.index(v) if v in position else -1 for v in wrt_leaves))
         _ADJOINTS[key] = hit
         if len(_ADJOINTS) > _ADJOINT_CACHE_SIZE:
             _ADJOINTS.popitem(last=False)
@@ -506,7 +533,7 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     hit, values, wrt_leaves, ops, lits = adjoint_for(heads, wrt_leaves)
     if observe is not None:
         observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph)
-    program, residual_ids, positions = hit
+    program, residual_ids, positions = hit.program, hit.residual_ids, hit.positions
     cots = [g if g is not None else _ones(h.type) for h, g in zip(heads, head_grads)]
     if not lits:
         if apply is None:
