@@ -103,7 +103,10 @@ class Operation:
 
     def __init__(self, opdef, operands, attrs, result_types, loc=None):
         self.opdef, self.operands, self.attrs, self.loc = opdef, tuple(operands), attrs, loc
-        self.results = tuple(Value(t, self, i) for i, t in enumerate(result_types))
+        if len(result_types) == 1:      # (most ops: no generator per op built)
+            self.results = (Value(result_types[0], self, 0),)
+        else:
+            self.results = tuple([Value(t, self, i) for i, t in enumerate(result_types)])
 
     @property
     def name(self):
