@@ -378,12 +378,13 @@ def test_custom_function_instances_live_only_as_long_as_their_graph():
     assert alive() is None
 
 
-def test_a_structure_seen_once_is_not_optimized_and_its_adjoint_keeps_one_identity(
+def test_a_structure_seen_twice_is_not_optimized_and_its_adjoint_keeps_one_identity(
         monkeypatch):
     """Graphs that change every step (a sequence length drawn per batch) pay vjp alone: the
-    optimizing passes run once the structure is seen again, on the same Adjoint object
+    optimizing passes run at a structure's third backward, on the same Adjoint object
     (step capture counts repeats by its identity). Both programs give the gradient."""
     from tracegrad.runtime import tape
+    monkeypatch.setattr(tape, "NATIVE_AFTER", 8)     # (the default policy)
     calls = []
     real = tape.run_pipeline
     monkeypatch.setattr(tape, "run_pipeline", lambda fn, p: calls.append(p) or real(fn, p))
@@ -420,6 +421,8 @@ def test_a_structure_seen_once_is_not_optimized_and_its_adjoint_keeps_one_identi
     first = tape._ADJOINTS[key]
     assert not first.optimized
     g2 = grad()
+    assert calls == [] and not first.optimized       # twice: still vjp only
+    g3 = grad()
     assert calls and tape._ADJOINTS[key] is first and first.optimized
-    for g in (g1, g2):
+    for g in (g1, g2, g3):
         np.testing.assert_allclose(g, want(), rtol=1e-5)

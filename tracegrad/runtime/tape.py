@@ -367,14 +367,18 @@ def _lift_literals(ops, lits):
     return new_ops, [param[id(lit)] for lit in lits], env, back
 
 
+# a structure's adjoint is optimized at its backward after this many (HotAdjoint.runs)
+OPTIMIZE_AFTER = 2
+
+
 class Adjoint:
     """The adjoint of one graph structure: its program, where its residuals come from
     (run_backward), and where each wrt leaf's gradient is among its outputs. One object per
     structure for its whole life: observers (step capture) key on its identity.
 
-    A structure seen once is differentiated by vjp alone; its optimizing passes (fold,
-    simplify, cse: about 80% of such a backward, and seven times an LSTM's forward when the
-    sequence length changes every step) run when the structure is seen again. The two
+    A structure seen once or twice is differentiated by vjp alone; its optimizing passes
+    (fold, simplify, cse: about 80% of such a backward, and seven times an LSTM's forward when
+    the sequence length changes every step) run at its third backward. The two
     programs compute the same gradients, rounded alike up to the last bits (as the switch to
     native code: HotAdjoint)."""
     __slots__ = ("program", "residual_ids", "positions", "optimized")
@@ -405,8 +409,9 @@ def adjoint_for(heads, wrt_leaves=None):
     key = (sig, tuple(index.get(v, -1) for v in wrt_leaves))
     hit = _ADJOINTS.get(key)
     if hit is not None:
-        if not hit.optimized:
-            hit.optimize()
+        if not hit.optimized and (hit.program.runs >= OPTIMIZE_AFTER or
+                                  hit.program.runs + 1 == NATIVE_AFTER):
+            hit.optimize()      # (before it is compiled: native code from the optimized one)
     else:
         leaves = [v for v in values if v.producer is None]
         position = {v: i for i, v in enumerate(leaves)}
@@ -424,6 +429,8 @@ def adjoint_for(heads, wrt_leaves=None):
         hit = Adjoint(HotAdjoint(adj), tuple(lifted[v] if v in lifted else
                                              index[back.get(v, v)] for v in residuals),
                       tuple(reachable.index(v) if v in position else -1 for v in wrt_leaves))
+        if NATIVE_AFTER == 1:       # (compiled at its first run)
+            hit.optimize()
         _ADJOINTS[key] = hit
         if len(_ADJOINTS) > _ADJOINT_CACHE_SIZE:
             _ADJOINTS.popitem(last=False)
