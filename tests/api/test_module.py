@@ -364,3 +364,20 @@ def test_get_params_gives_a_row_sparse_variable_as_a_row_sparse_array():
     assert arg.stype == "row_sparse" and arg.indices.asnumpy().tolist() == [0, 1, 2, 3, 4]
     mod.set_params({"w_weight": arg * 2}, {})
     np.testing.assert_allclose(mod.get_params()[0]["w_weight"].asnumpy(), arg.asnumpy() * 2)
+
+
+def test_fit_logs_the_epochs_train_metric_though_a_speedometer_resets_it(caplog):
+    """MXNet 1.9.1's fit logs `Train-acc` from get_global_name_value() taken after the last
+    batch (base_module.py:546): a Speedometer's auto_reset only resets the local count, so
+    the epoch's value covers every batch even when the last batch was just logged."""
+    X, y = _data(n=30)
+    arg = {k: nd.array(v) for k, v in _init_params().items()}
+    mod = mx.mod.Module(_mlp_sym())
+    train = mx.io.NDArrayIter(X, y, batch_size=10)
+    with caplog.at_level(logging.INFO):
+        mod.fit(train, num_epoch=1, arg_params=arg, optimizer_params={"learning_rate": 0.0},
+                eval_metric="acc", batch_end_callback=mx.callback.Speedometer(10, 1))
+    logged = [r.getMessage() for r in caplog.records if "Train-accuracy" in r.getMessage()]
+    h = np.tanh(X @ _init_params()["fc1_weight"].T + _init_params()["fc1_bias"])
+    pred = (h @ _init_params()["fc2_weight"].T).argmax(1)
+    assert logged == [f"Epoch[0] Train-accuracy={(pred == y).mean():f}"]
