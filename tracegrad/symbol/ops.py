@@ -743,6 +743,18 @@ SHAPE_KEEPING = ("amp_cast", "amp_multicast", "Cast", "_copy", "BlockGrad")
 # integer type the data has)
 INDEX_INPUTS = {"Embedding": ("data",), "_contrib_SparseEmbedding": ("data",)}
 
+# inputs whose type is not the data's: BatchNorm keeps gamma, beta and the moving statistics
+# of float16 data in float32 (MXNet's BatchNormType, src/operator/nn/batch_norm.cc)
+_WIDENED = {"BatchNorm": frozenset({"gamma", "beta", "moving_mean", "moving_var"})}
+
+
+def input_dtype(op, input_name, data_dtype):
+    """The type an untyped argument `input_name` of op `op` gets from its data's type."""
+    if data_dtype is not None and np.dtype(data_dtype) == np.float16 and \
+            input_name in _WIDENED.get(canonical(op), ()):
+        return np.dtype(np.float32)
+    return data_dtype
+
 
 # MXNet's ElemwiseShape ops: every input has the output's shape, so an input of unknown
 # shape (a target Variable in `target - prediction`) takes the shape of a known one
