@@ -381,3 +381,20 @@ def test_fit_logs_the_epochs_train_metric_though_a_speedometer_resets_it(caplog)
     h = np.tanh(X @ _init_params()["fc1_weight"].T + _init_params()["fc1_bias"])
     pred = (h @ _init_params()["fc2_weight"].T).argmax(1)
     assert logged == [f"Epoch[0] Train-accuracy={(pred == y).mean():f}"]
+
+
+def test_unmerged_outputs_and_input_grads_are_per_device_lists():
+    """merge_multi_context=False gives, per output (per input gradient), the list of its
+    per-device arrays (MXNet's DataParallelExecutorGroup.get_outputs / get_input_grads)."""
+    X, y = _data(n=4)
+    mod = mx.mod.Module(_mlp_sym())
+    mod.bind([("data", (4, 6))], [("softmax_label", (4,))], inputs_need_grad=True)
+    mod.init_params(arg_params={k: nd.array(v) for k, v in _init_params().items()})
+    mod.forward(mx.io.DataBatch([nd.array(X)], [nd.array(y)]), is_train=True)
+    mod.backward()
+    merged, per_device = mod.get_outputs(), mod.get_outputs(merge_multi_context=False)
+    assert len(per_device) == 1 and len(per_device[0]) == 1
+    np.testing.assert_array_equal(per_device[0][0].asnumpy(), merged[0].asnumpy())
+    grads = mod.get_input_grads(merge_multi_context=False)
+    assert len(grads) == 1 and grads[0][0].shape == (4, 6)
+    np.testing.assert_array_equal(grads[0][0].asnumpy(), mod.get_input_grads()[0].asnumpy())

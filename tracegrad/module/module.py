@@ -467,12 +467,17 @@ class Module(BaseModule):
         self._trainer.step(1, ignore_stale_grad=True)
 
     def get_outputs(self, merge_multi_context=True):
-        return list(self._exec.outputs)
+        """The outputs; merge_multi_context=False: per output the list of its per-device
+        arrays, as MXNet's executor group gives them (one executor runs the whole batch
+        here, so each list holds one array)."""
+        outs = list(self._exec.outputs)
+        return outs if merge_multi_context else [[o] for o in outs]
 
     def get_input_grads(self, merge_multi_context=True):
         if not self.inputs_need_grad:
             raise MXNetError("get_input_grads: bind with inputs_need_grad=True")
-        return [self._exec.grad_dict[n] for n in self._bound_names()[0]]
+        grads = [self._exec.grad_dict[n] for n in self._bound_names()[0]]
+        return grads if merge_multi_context else [[g] for g in grads]
 
     def _bound_names(self):
         """The data and label names in the order bind got their shapes: MXNet feeds a
