@@ -1,0 +1,487 @@
+"""MXNet 1.9.1's example/image-classification and example/ctc programs, shortened to a few
+synthetic steps and checked against float64 numpy or MXNet's documented formulas:
+symbols/ (mlp, lenet, resnet, alexnet built by get_symbol; parameter counts from the layer
+formulas; a float16 resnet), common/fit.py (argparse args, the MultiFactorScheduler from
+lr_step_epochs, kvstore 'device', Speedometer, do_checkpoint / load_checkpoint and a resume
+at load_epoch) over common/data.py's SyntheticDataIter, fine-tune.py's get_fine_tune_model,
+score.py (an ImageRecordIter over a .rec file with per-channel means) and benchmark_score.py
+(a model zoo net called on a Symbol, bound without labels); ctc/ (lstm.py's unrolled LSTM
+with contrib.ctc_loss under MakeLoss, OCRIter, CtcMetrics, lstm_ocr_infer's get_internals).
+The programs' own code is copied as written there (trimmed to the parts run)."""
+import argparse
+import logging
+import math
+import re
+from collections import namedtuple
+
+import numpy as np
+
+import tracegrad as mx
+from tracegrad.io import DataBatch, DataIter
+
+
+# ------------------------------------------------------------------ symbols/ (as written)
+def mlp_get_symbol(num_classes=10, **kwargs):
+    data = mx.symbol.Variable('data')
+    data = mx.sym.Flatten(data=data)
+    fc1 = mx.symbol.FullyConnected(data=data, name='fc1', num_hidden=128)
+    act1 = mx.symbol.Activation(data=fc1, name='relu1', act_type="relu")
+    fc2 = mx.symbol.FullyConnected(data=act1, name='fc2', num_hidden=64)
+    act2 = mx.symbol.Activation(data=fc2, name='relu2', act_type="relu")
+    fc3 = mx.symbol.FullyConnected(data=act2, name='fc3', num_hidden=num_classes)
+    mlp = mx.symbol.SoftmaxOutput(data=fc3, name='softmax')
+    return mlp
+
+
+def lenet_get_symbol(num_classes=10, add_stn=False, **kwargs):
+    data = mx.symbol.Variable('data')
+    conv1 = mx.symbol.Convolution(data=data, kernel=(5, 5), num_filter=20)
+    tanh1 = mx.symbol.Activation(data=conv1, act_type="tanh")
+    pool1 = mx.symbol.Pooling(data=tanh1, pool_type="max", kernel=(2, 2), stride=(2, 2))
+    conv2 = mx.symbol.Convolution(data=pool1, kernel=(5, 5), num_filter=50)
+    tanh2 = mx.symbol.Activation(data=conv2, act_type="tanh")
+    pool2 = mx.symbol.Pooling(data=tanh2, pool_type="max", kernel=(2, 2), stride=(2, 2))
+    flatten = mx.symbol.Flatten(data=pool2)
+    fc1 = mx.symbol.FullyConnected(data=flatten, num_hidden=500)
+    tanh3 = mx.symbol.Activation(data=fc1, act_type="tanh")
+    fc2 = mx.symbol.FullyConnected(data=tanh3, num_hidden=num_classes)
+    lenet = mx.symbol.SoftmaxOutput(data=fc2, name='softmax')
+    return lenet
+
+
+def alexnet_get_symbol(num_classes, dtype='float32', **kwargs):
+    input_data = mx.sym.Variable(name="data")
+    if dtype == 'float16':
+        input_data = mx.sym.Cast(data=input_data, dtype=np.float16)
+    conv1 = mx.sym.Convolution(name='conv1', data=input_data, kernel=(11, 11), stride=(4, 4),
+                               num_filter=96)
+    relu1 = mx.sym.Activation(data=conv1, act_type="relu")
+    lrn1 = mx.sym.LRN(data=relu1, alpha=0.0001, beta=0.75, knorm=2, nsize=5)
+    pool1 = mx.sym.Pooling(data=lrn1, pool_type="max", kernel=(3, 3), stride=(2, 2))
+    conv2 = mx.sym.Convolution(name='conv2', data=pool1, kernel=(5, 5), pad=(2, 2),
+                               num_filter=256)
+    relu2 = mx.sym.Activation(data=conv2, act_type="relu")
+    lrn2 = mx.sym.LRN(data=relu2, alpha=0.0001, beta=0.75, knorm=2, nsize=5)
+    pool2 = mx.sym.Pooling(data=lrn2, kernel=(3, 3), stride=(2, 2), pool_type="max")
+    conv3 = mx.sym.Convolution(name='conv3', data=pool2, kernel=(3, 3), pad=(1, 1),
+                               num_filter=384)
+    relu3 = mx.sym.Activation(data=conv3, act_type="relu")
+    conv4 = mx.sym.Convolution(name='conv4', data=relu3, kernel=(3, 3), pad=(1, 1),
+                               num_filter=384)
+    relu4 = mx.sym.Activation(data=conv4, act_type="relu")
+    conv5 = mx.sym.Convolution(name='conv5', data=relu4, kernel=(3, 3), pad=(1, 1),
+                               num_filter=256)
+    relu5 = mx.sym.Activation(data=conv5, act_type="relu")
+    pool3 = mx.sym.Pooling(data=relu5, kernel=(3, 3), stride=(2, 2), pool_type="max")
+    flatten = mx.sym.Flatten(data=pool3)
+    fc1 = mx.sym.FullyConnected(name='fc1', data=flatten, num_hidden=4096)
+    relu6 = mx.sym.Activation(data=fc1, act_type="relu")
+    dropout1 = mx.sym.Dropout(data=relu6, p=0.5)
+    fc2 = mx.sym.FullyConnected(name='fc2', data=dropout1, num_hidden=4096)
+    relu7 = mx.sym.Activation(data=fc2, act_type="relu")
+    dropout2 = mx.sym.Dropout(data=relu7, p=0.5)
+    fc3 = mx.sym.FullyConnected(name='fc3', data=dropout2, num_hidden=num_classes)
+    if dtype == 'float16':
+        fc3 = mx.sym.Cast(data=fc3, dtype=np.float32)
+    softmax = mx.sym.SoftmaxOutput(data=fc3, name='softmax')
+    return softmax
+
+
+def residual_unit(data, num_filter, stride, dim_match, name, bottle_neck=True, bn_mom=0.9,
+                  workspace=256, memonger=False):
+    """symbols/resnet.py's unit (the basic, non-bottleneck branch run here)."""
+    bn1 = mx.sym.BatchNorm(data=data, fix_gamma=False, momentum=bn_mom, eps=2e-5,
+                           name=name + '_bn1')
+    act1 = mx.sym.Activation(data=bn1, act_type='relu', name=name + '_relu1')
+    conv1 = mx.sym.Convolution(data=act1, num_filter=num_filter, kernel=(3, 3), stride=stride,
+                               pad=(1, 1), no_bias=True, workspace=workspace,
+                               name=name + '_conv1')
+    bn2 = mx.sym.BatchNorm(data=conv1, fix_gamma=False, momentum=bn_mom, eps=2e-5,
+                           name=name + '_bn2')
+    act2 = mx.sym.Activation(data=bn2, act_type='relu', name=name + '_relu2')
+    conv2 = mx.sym.Convolution(data=act2, num_filter=num_filter, kernel=(3, 3), stride=(1, 1),
+                               pad=(1, 1), no_bias=True, workspace=workspace,
+                               name=name + '_conv2')
+    if dim_match:
+        shortcut = data
+    else:
+        shortcut = mx.sym.Convolution(data=act1, num_filter=num_filter, kernel=(1, 1),
+                                      stride=stride, no_bias=True, workspace=workspace,
+                                      name=name + '_sc')
+    return conv2 + shortcut
+
+
+def resnet(units, num_stages, filter_list, num_classes, image_shape, bottle_neck=True,
+           bn_mom=0.9, workspace=256, dtype='float32', memonger=False):
+    num_unit = len(units)
+    assert(num_unit == num_stages)
+    data = mx.sym.Variable(name='data')
+    if dtype == 'float32':
+        data = mx.sym.identity(data=data, name='id')
+    else:
+        if dtype == 'float16':
+            data = mx.sym.Cast(data=data, dtype=np.float16)
+    data = mx.sym.BatchNorm(data=data, fix_gamma=True, eps=2e-5, momentum=bn_mom,
+                            name='bn_data')
+    body = mx.sym.Convolution(data=data, num_filter=filter_list[0], kernel=(3, 3),
+                              stride=(1, 1), pad=(1, 1), no_bias=True, name="conv0",
+                              workspace=workspace)
+    for i in range(num_stages):
+        body = residual_unit(body, filter_list[i + 1], (1 if i == 0 else 2, 1 if i == 0 else 2),
+                             False, name='stage%d_unit%d' % (i + 1, 1),
+                             bottle_neck=bottle_neck, workspace=workspace, memonger=memonger)
+        for j in range(units[i] - 1):
+            body = residual_unit(body, filter_list[i + 1], (1, 1), True,
+                                 name='stage%d_unit%d' % (i + 1, j + 2),
+                                 bottle_neck=bottle_neck, workspace=workspace,
+                                 memonger=memonger)
+    bn1 = mx.sym.BatchNorm(data=body, fix_gamma=False, eps=2e-5, momentum=bn_mom, name='bn1')
+    relu1 = mx.sym.Activation(data=bn1, act_type='relu', name='relu1')
+    pool1 = mx.sym.Pooling(data=relu1, global_pool=True, kernel=(7, 7), pool_type='avg',
+                           name='pool1')
+    flat = mx.sym.Flatten(data=pool1)
+    fc1 = mx.sym.FullyConnected(data=flat, num_hidden=num_classes, name='fc1')
+    if dtype == 'float16':
+        fc1 = mx.sym.Cast(data=fc1, dtype=np.float32)
+    return mx.sym.SoftmaxOutput(data=fc1, name='softmax')
+
+
+def resnet_get_symbol(num_classes, num_layers, image_shape, conv_workspace=256,
+                      dtype='float32', **kwargs):
+    """The cifar branch (height <= 28) of symbols/resnet.py's get_symbol."""
+    image_shape = [int(l) for l in image_shape.split(',')]
+    (nchannel, height, width) = image_shape
+    assert height <= 28 and (num_layers - 2) % 6 == 0 and num_layers < 164
+    num_stages = 3
+    per_unit = [(num_layers - 2) // 6]
+    filter_list = [16, 16, 32, 64]
+    units = per_unit * num_stages
+    return resnet(units=units, num_stages=num_stages, filter_list=filter_list,
+                  num_classes=num_classes, image_shape=image_shape, bottle_neck=False,
+                  workspace=conv_workspace, dtype=dtype)
+
+
+NETWORKS = {"mlp": mlp_get_symbol, "lenet": lenet_get_symbol, "resnet": resnet_get_symbol}
+
+
+def _weights(sym, shape):
+    arg_shapes = sym.infer_shape(data=shape)[0]
+    return sum(int(np.prod(s)) for n, s in zip(sym.list_arguments(), arg_shapes)
+               if n not in ("data", "softmax_label"))
+
+
+def _conv_out(n, k, s=1, p=0):
+    return (n + 2 * p - k) // s + 1
+
+
+def test_symbols_have_the_layer_formulas_parameter_counts_and_output_shapes():
+    nc = 7
+    assert _weights(mlp_get_symbol(nc), (2, 1, 28, 28)) == \
+        784 * 128 + 128 + 128 * 64 + 64 + 64 * nc + nc
+    side = (((28 - 4) // 2) - 4) // 2                                    # 4
+    assert _weights(lenet_get_symbol(nc), (2, 1, 28, 28)) == \
+        (20 * 25 + 20) + (50 * 20 * 25 + 50) + (50 * side * side * 500 + 500) + (500 * nc + nc)
+    for layers in (8, 14):
+        n = (layers - 2) // 6
+        want = 2 * 3 + 16 * 3 * 9 + 2 * 64 + 64 * nc + nc
+        for cin, cout in ((16, 16), (16, 32), (32, 64)):
+            first = 2 * cin + cout * cin * 9 + 2 * cout + cout * cout * 9 + cout * cin
+            want += first + (n - 1) * (2 * cout + cout * cout * 9 + 2 * cout + cout * cout * 9)
+        sym = resnet_get_symbol(nc, layers, '3,16,16')
+        assert _weights(sym, (2, 3, 16, 16)) == want
+        aux = sym.infer_shape(data=(2, 3, 16, 16))[2]
+        assert len(aux) == 2 * (1 + 3 * 2 * n + 1)          # moving mean / var of each BN
+    # alexnet at 224: conv1 54, pools 26 / 12 / 5: fc1 sees 256 * 5 * 5
+    s = _conv_out(_conv_out(_conv_out(_conv_out(_conv_out(224, 11, 4), 3, 2), 3, 2), 3, 2), 1)
+    assert s == 5
+    convs = [(96, 3, 11), (256, 96, 5), (384, 256, 3), (384, 384, 3), (256, 384, 3)]
+    want = sum(o * i * k * k + o for o, i, k in convs) + (256 * s * s * 4096 + 4096) + \
+        (4096 * 4096 + 4096) + (4096 * nc + nc)
+    alex = alexnet_get_symbol(nc)
+    assert _weights(alex, (1, 3, 224, 224)) == want
+    assert alex.infer_shape(data=(1, 3, 224, 224))[1] == [(1, nc)]
+
+
+# ------------------------------------------------------------------ common/data.py (as written)
+class SyntheticDataIter(DataIter):
+    def __init__(self, num_classes, data_shape, max_iter, dtype):
+        self.batch_size = data_shape[0]
+        self.cur_iter = 0
+        self.max_iter = max_iter
+        self.dtype = dtype
+        label = np.random.randint(0, num_classes, [self.batch_size, ])
+        data = np.random.uniform(-1, 1, data_shape)
+        self.data = mx.nd.array(data, dtype=self.dtype, ctx=mx.Context('cpu_pinned', 0))
+        self.label = mx.nd.array(label, dtype=self.dtype, ctx=mx.Context('cpu_pinned', 0))
+
+    def __iter__(self):
+        return self
+
+    @property
+    def provide_data(self):
+        return [mx.io.DataDesc('data', self.data.shape, self.dtype)]
+
+    @property
+    def provide_label(self):
+        return [mx.io.DataDesc('softmax_label', (self.batch_size,), self.dtype)]
+
+    def next(self):
+        self.cur_iter += 1
+        if self.cur_iter <= self.max_iter:
+            return DataBatch(data=(self.data,), label=(self.label,), pad=0, index=None,
+                             provide_data=self.provide_data, provide_label=self.provide_label)
+        else:
+            raise StopIteration
+
+    def __next__(self):
+        return self.next()
+
+    def reset(self):
+        self.cur_iter = 0
+
+
+def get_rec_iter(args, kv=None):
+    """The --benchmark 1 branch of data.get_rec_iter."""
+    image_shape = tuple([int(l) for l in args.image_shape.split(',')])
+    assert 'benchmark' in args and args.benchmark
+    data_shape = (args.batch_size,) + image_shape
+    train = SyntheticDataIter(args.num_classes, data_shape,
+                              args.num_examples / args.batch_size, np.float32)
+    return (train, None)
+
+
+# ------------------------------------------------------------------ common/fit.py (as written)
+def get_epoch_size(args, kv):
+    return math.ceil(int(args.num_examples / kv.num_workers) / args.batch_size)
+
+
+def _get_lr_scheduler(args, kv):
+    if 'lr_factor' not in args or args.lr_factor >= 1:
+        return (args.lr, None)
+    epoch_size = get_epoch_size(args, kv)
+    begin_epoch = args.load_epoch if args.load_epoch else 0
+    if 'pow' in args.lr_step_epochs:
+        lr = args.lr
+        max_up = args.num_epochs * epoch_size
+        pwr = float(re.sub('pow[- ]*', '', args.lr_step_epochs))
+        poly_sched = mx.lr_scheduler.PolyScheduler(max_up, lr, pwr)
+        return (lr, poly_sched)
+    step_epochs = [int(l) for l in args.lr_step_epochs.split(',')]
+    lr = args.lr
+    for s in step_epochs:
+        if begin_epoch >= s:
+            lr *= args.lr_factor
+    if lr != args.lr:
+        logging.info('Adjust learning rate to %e for epoch %d', lr, begin_epoch)
+    steps = [epoch_size * (x - begin_epoch) for x in step_epochs if x - begin_epoch > 0]
+    if steps:
+        return (lr, mx.lr_scheduler.MultiFactorScheduler(step=steps, factor=args.lr_factor,
+                                                         base_lr=args.lr))
+    else:
+        return (lr, None)
+
+
+def _load_model(args, rank=0):
+    if 'load_epoch' not in args or args.load_epoch is None:
+        return (None, None, None)
+    assert args.model_prefix is not None
+    model_prefix = args.model_prefix
+    sym, arg_params, aux_params = mx.model.load_checkpoint(model_prefix, args.load_epoch)
+    logging.info('Loaded model %s_%04d.params', model_prefix, args.load_epoch)
+    return (sym, arg_params, aux_params)
+
+
+def _save_model(args, rank=0):
+    if args.model_prefix is None:
+        return None
+    return mx.callback.do_checkpoint(args.model_prefix if rank == 0 else "%s-%d" % (
+        args.model_prefix, rank), period=args.save_period)
+
+
+def add_fit_args(parser):
+    train = parser.add_argument_group('Training', 'model training')
+    train.add_argument('--network', type=str)
+    train.add_argument('--num-layers', type=int)
+    train.add_argument('--gpus', type=str)
+    train.add_argument('--kv-store', type=str, default='device')
+    train.add_argument('--num-epochs', type=int, default=100)
+    train.add_argument('--lr', type=float, default=0.1)
+    train.add_argument('--lr-factor', type=float, default=0.1)
+    train.add_argument('--lr-step-epochs', type=str)
+    train.add_argument('--initializer', type=str, default='default')
+    train.add_argument('--optimizer', type=str, default='sgd')
+    train.add_argument('--mom', type=float, default=0.9)
+    train.add_argument('--wd', type=float, default=0.0001)
+    train.add_argument('--batch-size', type=int, default=128)
+    train.add_argument('--disp-batches', type=int, default=20)
+    train.add_argument('--model-prefix', type=str)
+    train.add_argument('--save-period', type=int, default=1)
+    train.add_argument('--load-epoch', type=int)
+    train.add_argument('--top-k', type=int, default=0)
+    train.add_argument('--loss', type=str, default='')
+    train.add_argument('--image-shape', type=str)
+    train.add_argument('--num-classes', type=int)
+    train.add_argument('--num-examples', type=int)
+    train.add_argument('--benchmark', type=int, default=0)
+    return train
+
+
+def fit(args, network, data_loader, **kwargs):
+    """fit.fit without the profiler, gradient compression and test-io branches."""
+    kv = mx.kvstore.create(args.kv_store)
+    (train, val) = data_loader(args, kv)
+    if 'arg_params' in kwargs and 'aux_params' in kwargs:
+        arg_params = kwargs['arg_params']
+        aux_params = kwargs['aux_params']
+    else:
+        sym, arg_params, aux_params = _load_model(args, kv.rank)
+        if sym is not None:
+            assert sym.tojson() == network.tojson()
+    checkpoint = _save_model(args, kv.rank)
+    devs = mx.cpu() if args.gpus is None or args.gpus == "" else [
+        mx.gpu(int(i)) for i in args.gpus.split(',')]
+    lr, lr_scheduler = _get_lr_scheduler(args, kv)
+    model = mx.mod.Module(context=devs, symbol=network)
+    optimizer_params = {'learning_rate': lr, 'wd': args.wd, 'lr_scheduler': lr_scheduler,
+                        'multi_precision': True}
+    has_momentum = {'sgd', 'dcasgd', 'nag', 'signum', 'lbsgd'}
+    if args.optimizer in has_momentum:
+        optimizer_params['momentum'] = args.mom
+    initializer = mx.init.Xavier(rnd_type='gaussian', factor_type="in", magnitude=2)
+    eval_metrics = ['accuracy']
+    if args.top_k > 0:
+        eval_metrics.append(mx.metric.create('top_k_accuracy', top_k=args.top_k))
+    if len(args.loss) > 0:
+        loss_type_list = args.loss.split(',')
+        if 'softmax_output' in network.list_outputs():
+            for loss_type in loss_type_list:
+                loss_type = loss_type.strip()
+                if loss_type == 'nll':
+                    loss_type = 'nll_loss'
+                eval_metrics.append(mx.metric.create(loss_type))
+    batch_end_callbacks = [mx.callback.Speedometer(args.batch_size, args.disp_batches)]
+    model.fit(train, begin_epoch=args.load_epoch if args.load_epoch else 0,
+              num_epoch=args.num_epochs, eval_data=val, eval_metric=eval_metrics, kvstore=kv,
+              optimizer=args.optimizer, optimizer_params=optimizer_params,
+              initializer=initializer, arg_params=arg_params, aux_params=aux_params,
+              batch_end_callback=batch_end_callbacks, epoch_end_callback=checkpoint,
+              allow_missing=True)
+    return model, train
+
+
+def _parse(extra):
+    parser = argparse.ArgumentParser()
+    add_fit_args(parser)
+    parser.set_defaults(network='mlp', num_classes=4, num_examples=32, image_shape='1,4,4',
+                        batch_size=8, num_epochs=3, lr=.05, lr_step_epochs='1,2', benchmark=1,
+                        disp_batches=2, top_k=2, loss='ce')
+    return parser.parse_args(extra)
+
+
+def _mlp_params(rs, nin, nc):
+    shapes = {"fc1_weight": (128, nin), "fc1_bias": (128,), "fc2_weight": (64, 128),
+              "fc2_bias": (64,), "fc3_weight": (nc, 64), "fc3_bias": (nc,)}
+    return {k: rs.randn(*s) * (0.3 if k.endswith("weight") else 0.05) for k, s in shapes.items()}
+
+
+def _mlp_sgd(params, x, y, lrs, mom=0.9, wd=1e-4, moms=None):
+    """SGD with momentum on the mlp in float64, MXNet's update order; wd decays weights only
+    (a Module's optimizer made by name). Returns params, momenta and per-step
+    (accuracy, top-2 hits, cross-entropy) of the pre-update predictions."""
+    p = {k: v.copy() for k, v in params.items()}
+    moms = {k: np.zeros_like(v) for k, v in p.items()} if moms is None else moms
+    stats, n = [], len(y)
+    for lr in lrs:
+        a1 = x @ p["fc1_weight"].T + p["fc1_bias"]
+        h1 = np.maximum(a1, 0)
+        a2 = h1 @ p["fc2_weight"].T + p["fc2_bias"]
+        h2 = np.maximum(a2, 0)
+        z = h2 @ p["fc3_weight"].T + p["fc3_bias"]
+        e = np.exp(z - z.max(1, keepdims=True))
+        prob = e / e.sum(1, keepdims=True)
+        top2 = np.argsort(-prob, 1)[:, :2]
+        stats.append(((prob.argmax(1) == y).mean(), (top2 == y[:, None]).any(1).mean(),
+                      -np.log(prob[np.arange(n), y]).mean()))
+        dz = prob.copy()
+        dz[np.arange(n), y] -= 1
+        g = {"fc3_weight": dz.T @ h2, "fc3_bias": dz.sum(0)}
+        d2 = (dz @ p["fc3_weight"]) * (a2 > 0)
+        g.update(fc2_weight=d2.T @ h1, fc2_bias=d2.sum(0))
+        d1 = (d2 @ p["fc2_weight"]) * (a1 > 0)
+        g.update(fc1_weight=d1.T @ x, fc1_bias=d1.sum(0))
+        for k in p:
+            decay = wd if k.endswith("weight") else 0.0
+            moms[k] = mom * moms[k] - lr * (g[k] / n + decay * p[k])
+            p[k] = p[k] + moms[k]
+    return p, moms, stats
+
+
+def _logged(caplog, pattern):
+    return [m.groups() for r in caplog.records for m in [re.search(pattern, r.getMessage())]
+            if m]
+
+
+def test_fit_with_lr_steps_speedometer_checkpoints_and_a_resume_is_numpys_sgd(tmp_path, caplog):
+    prefix = str(tmp_path / "mlp")
+    args = _parse(['--model-prefix', prefix])
+    rs = np.random.RandomState(0)
+    init = _mlp_params(rs, 16, 4)
+    np.random.seed(1)
+    loaders = []
+
+    def loader(a, kv):
+        loaders.append(get_rec_iter(a, kv)[0])
+        return loaders[-1], None
+    with mx.name.NameManager():
+        net = NETWORKS[args.network](num_classes=args.num_classes)
+    with caplog.at_level(logging.INFO):
+        model, _ = fit(args, net, loader, arg_params={k: mx.nd.array(v) for k, v in init.items()},
+                       aux_params={})
+    it = loaders[0]
+    x = it.data.asnumpy().reshape(8, -1).astype(np.float64)
+    y = it.label.asnumpy().astype(int)
+    # MultiFactorScheduler(step=[4, 8], factor=0.1): update t uses 0.05 * 0.1^#{s < t}
+    lrs = [0.05 * 0.1 ** sum(t > s for s in (4, 8)) for t in range(1, 13)]
+    want, _, stats = _mlp_sgd(init, x, y, lrs)
+    got = model.get_params()[0]
+    for k in want:
+        np.testing.assert_allclose(got[k].asnumpy(), want[k], rtol=2e-4, atol=2e-6)
+    # Speedometer(8, 2): at batch 2 of each epoch, the metrics of batches 0..2
+    speed = _logged(caplog, r"Epoch\[(\d)\] Batch \[0-2\]\tSpeed: [\d.]+ samples/sec\t"
+                            r"accuracy=([\d.]+)\ttop_k_accuracy_2=([\d.]+)\t"
+                            r"cross-entropy=([\d.]+)")
+    assert [int(s[0]) for s in speed] == [0, 1, 2]
+    for e, *vals in speed:
+        first3 = np.array(stats[4 * int(e):4 * int(e) + 3]).mean(0)
+        np.testing.assert_allclose([float(v) for v in vals], first3, atol=2e-5)
+    train = _logged(caplog, r"Epoch\[(\d)\] Train-accuracy=([\d.]+)")
+    assert [(int(e), float(v)) for e, v in train] == \
+        [(e, round(np.mean([s[0] for s in stats[4 * e:4 * e + 4]]), 6)) for e in range(3)]
+    assert [m[0] for m in _logged(caplog, r"Update\[(\d+)\]")] == ["5", "9"]
+    # do_checkpoint(prefix, period=1): one .params an epoch, loaded back as they were
+    sym, arg, aux = mx.model.load_checkpoint(prefix, 3)
+    assert sym.tojson() == net.tojson() and aux == {}
+    for k in want:
+        np.testing.assert_array_equal(arg[k].asnumpy(), got[k].asnumpy())
+    # resume at epoch 2: lr already stepped twice, no scheduler left, fresh momentum
+    at2, moms2, _ = _mlp_sgd(init, x, y, lrs[:8])
+    caplog.clear()
+    args = _parse(['--model-prefix', prefix, '--load-epoch', '2'])
+    with mx.name.NameManager(), caplog.at_level(logging.INFO):
+        net2 = NETWORKS[args.network](num_classes=args.num_classes)
+        loaders.clear()
+
+        def same_data(a, kv):
+            return it, None
+        it.reset()
+        model2, _ = fit(args, net2, same_data)
+    ck2 = mx.model.load_checkpoint(prefix, 2)[1]
+    for k in at2:
+        np.testing.assert_allclose(ck2[k].asnumpy(), at2[k], rtol=2e-4, atol=2e-6)
+    assert _logged(caplog, r"Adjust learning rate to ([\d.e+-]+) for epoch (\d)") == \
+        [("%e" % (0.05 * 0.01), "2")]
+    resumed, _, _ = _mlp_sgd({k: v.asnumpy().astype(np.float64) for k, v in ck2.items()},
+                             x, y, [0.05 * 0.01] * 4)
+    got2 = model2.get_params()[0]
+    for k in resumed:
+        np.testing.assert_allclose(got2[k].asnumpy(), resumed[k], rtol=2e-4, atol=2e-6)
