@@ -398,3 +398,25 @@ def test_unmerged_outputs_and_input_grads_are_per_device_lists():
     grads = mod.get_input_grads(merge_multi_context=False)
     assert len(grads) == 1 and grads[0][0].shape == (4, 6)
     np.testing.assert_array_equal(grads[0][0].asnumpy(), mod.get_input_grads()[0].asnumpy())
+
+
+def test_set_params_of_a_sub_network_takes_its_own_from_a_whole_checkpoint():
+    """MXNet's init_params reads only the module's own names, so set_params with a whole
+    model's arg_params binds a feature extractor (get_internals()[...]); with allow_missing
+    the arrays go to the executors directly, where an extra name is an error unless
+    allow_extra."""
+    X, _ = _data(n=4)
+    init = _init_params()
+    feats = _mlp_sym().get_internals()["fc1_output"]
+    mod = mx.mod.Module(feats, label_names=None)
+    mod.bind([("data", (4, 6))], for_training=False)
+    whole = {k: nd.array(v) for k, v in init.items()}
+    mod.set_params(whole, {})
+    mod.forward(mx.io.DataBatch([nd.array(X)], []), is_train=False)
+    np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(),
+                               X @ init["fc1_weight"].T + init["fc1_bias"], rtol=1e-5)
+    with pytest.raises(mx.base.MXNetError, match=r"fc2_weight.*allow_extra"):
+        mod.set_params(whole, {}, allow_missing=True)
+    mod.set_params(whole, {}, allow_missing=True, allow_extra=True)
+    with pytest.raises(mx.base.MXNetError, match="fc1_bias"):
+        mod.set_params({"fc1_weight": whole["fc1_weight"]}, {})

@@ -485,3 +485,205 @@ def test_fit_with_lr_steps_speedometer_checkpoints_and_a_resume_is_numpys_sgd(tm
     got2 = model2.get_params()[0]
     for k in resumed:
         np.testing.assert_allclose(got2[k].asnumpy(), resumed[k], rtol=2e-4, atol=2e-6)
+
+
+# ------------------------------------------------------------------ score.py (as written)
+def score(model, data_val, metrics, gpus, batch_size, rgb_mean=None, mean_img=None,
+          image_shape='3,224,224', data_nthreads=4, label_name='softmax_label',
+          max_num_examples=None):
+    data_shape = tuple([int(i) for i in image_shape.split(',')])
+    if mean_img is not None:
+        mean_args = {'mean_img': mean_img}
+    elif rgb_mean is not None:
+        rgb_mean = [float(i) for i in rgb_mean.split(',')]
+        mean_args = {'mean_r': rgb_mean[0], 'mean_g': rgb_mean[1], 'mean_b': rgb_mean[2]}
+    data = mx.io.ImageRecordIter(
+        path_imgrec=data_val, label_width=1, preprocess_threads=data_nthreads,
+        batch_size=batch_size, data_shape=data_shape, label_name=label_name,
+        rand_crop=False, rand_mirror=False, **mean_args)
+    if isinstance(model, tuple) or isinstance(model, list):
+        assert len(model) == 3
+        (sym, arg_params, aux_params) = model
+    else:
+        raise TypeError('model type [%s] is not supported' % str(type(model)))
+    if gpus == '':
+        devs = mx.cpu()
+    else:
+        devs = [mx.gpu(int(i)) for i in gpus.split(',')]
+    mod = mx.mod.Module(symbol=sym, context=devs, label_names=[label_name, ])
+    mod.bind(for_training=False, data_shapes=data.provide_data,
+             label_shapes=data.provide_label)
+    mod.set_params(arg_params, aux_params)
+    if not isinstance(metrics, list):
+        metrics = [metrics, ]
+    num = 0
+    for batch in data:
+        mod.forward(batch, is_train=False)
+        for m in metrics:
+            mod.update_metric(m, batch.label)
+        num += batch_size
+        if max_num_examples is not None and num > max_num_examples:
+            break
+    return (num, )
+
+
+def test_score_reads_a_rec_file_center_cropped_rgb_minus_means(tmp_path):
+    """ImageRecordIter without rand_crop takes the centre data_shape crop, gives channels in
+    RGB order (pack_img / imdecode hold BGR), subtracts mean_r/g/b, and fills the last batch
+    from the start (round_batch): score counts those samples too."""
+    rs = np.random.RandomState(0)
+    rec = str(tmp_path / "val.rec")
+    w = mx.recordio.MXIndexedRecordIO(str(tmp_path / "val.idx"), rec, 'w')
+    imgs, labels = [], []
+    for i in range(10):
+        img = rs.randint(0, 255, (20, 20, 3)).astype(np.uint8)
+        imgs.append(img)
+        labels.append(float(i % 3))
+        w.write_idx(i, mx.recordio.pack_img(mx.recordio.IRHeader(0, labels[-1], i, 0), img,
+                                            img_fmt='.png'))
+    w.close()
+    sym = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Flatten(mx.sym.Variable('data')),
+                                                     num_hidden=3, name='fc'), name='softmax')
+    W, b = rs.randn(3, 3 * 16 * 16) * 0.01, rs.randn(3) * 0.1
+    metrics = [mx.metric.create('acc'), mx.metric.create('top_k_accuracy', top_k=2)]
+    (num,) = score((sym, {'fc_weight': mx.nd.array(W), 'fc_bias': mx.nd.array(b)}, {}),
+                   rec, metrics, '', 4, rgb_mean='10,20,30', image_shape='3,16,16',
+                   data_nthreads=1)
+    assert num == 12
+    order = list(range(10)) + [0, 1]
+    x = np.stack([imgs[i][2:18, 2:18, ::-1].transpose(2, 0, 1).astype(np.float64)
+                  - np.array([10, 20, 30.]).reshape(3, 1, 1) for i in order])
+    z = x.reshape(12, -1) @ W.T + b
+    y = np.array([labels[i] for i in order])
+    assert metrics[0].get() == ('accuracy', (z.argmax(1) == y).mean())
+    top2 = np.argsort(-z, 1)[:, :2]
+    assert metrics[1].get() == ('top_k_accuracy_2', (top2 == y[:, None]).any(1).mean())
+
+
+# ------------------------------------------------------------------ benchmark_score.py
+def test_benchmark_score_binds_a_model_zoo_net_built_as_a_symbol_without_labels():
+    """get_symbol's model zoo branch: a hybridized gluon net called on mx.sym.var('data')
+    (squeezenet's HybridConcurrent fire modules), SoftmaxOutput on top, bound
+    for_training=False with no label, fed DataBatch(data, []); its output is the gluon net's
+    softmax."""
+    from tracegrad.gluon.model_zoo import vision as models
+    net = models.get_model('squeezenet1.1')
+    net.hybridize()
+    sym = mx.sym.SoftmaxOutput(net(mx.sym.var('data')), name='softmax')
+    mod = mx.mod.Module(symbol=sym, context=mx.cpu())
+    mod.bind(for_training=False, inputs_need_grad=False,
+             data_shapes=[('data', (1, 3, 224, 224))])
+    mod.init_params(initializer=mx.init.Xavier(magnitude=2.))
+    data = [mx.random.uniform(-1.0, 1.0, shape=shape, ctx=mx.cpu())
+            for _, shape in mod.data_shapes]
+    batch = mx.io.DataBatch(data, [])  # empty label
+    mod.forward(batch, is_train=False)
+    out = mod.get_outputs()[0]
+    assert out.shape == (1, 1000)
+    arg_params = mod.get_params()[0]
+    assert set(arg_params) == set(net.collect_params().keys())
+    net.initialize()
+    net(data[0])
+    for k, p in net.collect_params().items():
+        p.set_data(arg_params[k])
+    np.testing.assert_allclose(out.asnumpy(), mx.nd.softmax(net(data[0])).asnumpy(),
+                               rtol=1e-4, atol=1e-7)
+
+
+# ------------------------------------------------------------------ fine-tune.py (as written)
+def get_fine_tune_model(symbol, arg_params, num_classes, layer_name, dtype='float32'):
+    all_layers = symbol.get_internals()
+    net = all_layers[layer_name + '_output']
+    net = mx.symbol.FullyConnected(data=net, num_hidden=num_classes, name='fc')
+    if dtype == 'float16':
+        net = mx.sym.Cast(data=net, dtype=np.float32)
+    net = mx.symbol.SoftmaxOutput(data=net, name='softmax')
+    new_args = dict({k: arg_params[k] for k in arg_params if 'fc' not in k})
+    return (net, new_args)
+
+
+def _ce(mod, y):
+    p = mod.get_outputs()[0].asnumpy().astype(np.float64)
+    return -np.log(p[np.arange(len(y)), y]).mean()
+
+
+def test_resnet_trains_checkpoints_and_fine_tunes_from_its_flatten_layer(tmp_path):
+    np.random.seed(2)
+    it = SyntheticDataIter(4, (8, 3, 8, 8), 4, np.float32)
+    y = it.label.asnumpy().astype(int)
+    with mx.name.NameManager():
+        sym = resnet_get_symbol(4, 8, '3,8,8')
+    mod = mx.mod.Module(sym, context=mx.cpu())
+    mod.bind(data_shapes=it.provide_data, label_shapes=it.provide_label)
+    mod.init_params(mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2))
+    mod.init_optimizer(kvstore='device', optimizer='sgd',
+                       optimizer_params={'learning_rate': 0.05, 'momentum': 0.9, 'wd': 1e-4,
+                                         'multi_precision': True})
+    losses = []
+    for batch in it:
+        mod.forward(batch, is_train=True)
+        losses.append(_ce(mod, y))
+        mod.backward()
+        mod.update()
+    assert losses[-1] < 0.5 * losses[0]
+    # the BN moving statistics moved from their (0, 1) start
+    aux = mod.get_params()[1]
+    assert not np.allclose(aux['bn_data_moving_mean'].asnumpy(), 0)
+    prefix = str(tmp_path / "resnet")
+    mod.save_checkpoint(prefix, 1)
+    sym1, arg_params, aux_params = mx.model.load_checkpoint(prefix, 1)
+    (new_sym, new_args) = get_fine_tune_model(sym1, arg_params, 3, 'flatten0')
+    assert sorted(set(arg_params) - set(new_args)) == ['fc1_bias', 'fc1_weight']
+    assert new_sym.infer_shape(data=(8, 3, 8, 8))[1] == [(8, 3)]
+    ft = mx.mod.Module(new_sym, context=mx.cpu())
+    ft.bind(data_shapes=it.provide_data, label_shapes=[('softmax_label', (8,))])
+    ft.init_params(mx.init.Xavier(), arg_params=new_args, aux_params=aux_params,
+                   allow_missing=True)
+    got = ft.get_params()[0]
+    for k, v in new_args.items():
+        np.testing.assert_array_equal(got[k].asnumpy(), v.asnumpy())
+    assert got['fc_weight'].shape == (3, 64)
+    # the kept body computes what the trained one did: flatten0 through the new head
+    it.reset()
+    batch = next(it)
+    mod.forward(batch, is_train=False)
+    ft.forward(batch, is_train=False)
+    flat = mx.mod.Module(sym.get_internals()['flatten0_output'], label_names=None)
+    flat.bind(data_shapes=it.provide_data, for_training=False)
+    flat.set_params(*mod.get_params())
+    flat.forward(batch, is_train=False)
+    h = flat.get_outputs()[0].asnumpy().astype(np.float64)
+    z = h @ got['fc_weight'].asnumpy().T + got['fc_bias'].asnumpy()
+    e = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(ft.get_outputs()[0].asnumpy(), e / e.sum(1, keepdims=True),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_float16_resnet_binds_half_weights_float32_batchnorm_and_trains():
+    np.random.seed(3)
+    it = SyntheticDataIter(4, (8, 3, 8, 8), 3, np.float32)
+    y = it.label.asnumpy().astype(int)
+    with mx.name.NameManager():
+        sym = resnet_get_symbol(4, 8, '3,8,8', dtype='float16')
+    arg_types, out_types, aux_types = sym.infer_type(data=np.float32)
+    types = dict(zip(sym.list_arguments(), arg_types))
+    assert types['conv0_weight'] == np.float16 and types['fc1_weight'] == np.float16
+    assert types['bn_data_gamma'] == np.float32 and types['stage1_unit1_bn1_beta'] == np.float32
+    assert set(aux_types) == {np.float32} and out_types == [np.float32]
+    mod = mx.mod.Module(sym, context=mx.cpu())
+    mod.bind(data_shapes=it.provide_data, label_shapes=it.provide_label)
+    mod.init_params(mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2))
+    mod.init_optimizer(optimizer='sgd', optimizer_params={'learning_rate': 0.05,
+                                                          'momentum': 0.9,
+                                                          'multi_precision': True})
+    losses = []
+    for batch in it:
+        mod.forward(batch, is_train=True)
+        assert mod.get_outputs()[0].dtype == np.float32
+        losses.append(_ce(mod, y))
+        mod.backward()
+        mod.update()
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    arg, aux = mod.get_params()
+    assert arg['conv0_weight'].dtype == np.float16 and arg['bn1_gamma'].dtype == np.float32
+    assert aux['bn1_moving_var'].dtype == np.float32
