@@ -361,8 +361,7 @@ class CTCLoss(Loss):
             pred = F.swapaxes(pred, 0, 1)
         if self._batch_axis == 1:
             label = F.swapaxes(label, 0, 1)
-        T, N, C = pred.shape
-        L = label.shape[1]
+        N = pred.shape[1]
         if label.shape[0] != N:
             raise MXNetError(f"CTCLoss: label {_describe(label)} ({self._label_layout}) has a "
                              f"batch of {label.shape[0]}, pred has {N}")
