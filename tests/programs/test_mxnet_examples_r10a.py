@@ -457,7 +457,8 @@ def test_fit_with_lr_steps_speedometer_checkpoints_and_a_resume_is_numpys_sgd(tm
     train = _logged(caplog, r"Epoch\[(\d)\] Train-accuracy=([\d.]+)")
     assert [(int(e), float(v)) for e, v in train] == \
         [(e, round(np.mean([s[0] for s in stats[4 * e:4 * e + 4]]), 6)) for e in range(3)]
-    assert [m[0] for m in _logged(caplog, r"Update\[(\d+)\]")] == ["5", "9"]
+    assert _logged(caplog, r"Update\[(\d+)\]: Change learning rate to (\S+)") == \
+        [("5", "5.00000e-03"), ("9", "5.00000e-04")]
     # do_checkpoint(prefix, period=1): one .params an epoch, loaded back as they were
     sym, arg, aux = mx.model.load_checkpoint(prefix, 3)
     assert sym.tojson() == net.tojson() and aux == {}
