@@ -287,7 +287,10 @@ class ImageRecordIter(ImageIter):
     seeded with `seed`, so they are reproducible but not MXNet's streams; shuffle needs
     path_imgidx (images are reordered, not chunks); decoding is Pillow in the calling thread
     (preprocess_threads is accepted). An image smaller than data_shape raises MXNetError.
-    Other C++ options (max_rotate_angle, max_random_scale, pad, fill_value, mean_img, dtype
+    mean_img names a file of the mean image (C, H, W), subtracted pixel by pixel instead of
+    mean_r/g/b: read when it exists (nd.save format), else computed as MXNet's does, the
+    average of every image as the iterator would give it without it, and saved there (key
+    'mean_img'). Other C++ options (max_rotate_angle, max_random_scale, pad, fill_value, dtype
     other than float32, ...) are accepted and ignored with a warning."""
 
     def __init__(self, path_imgrec, data_shape, batch_size, label_width=1, shuffle=False,
@@ -295,7 +298,7 @@ class ImageRecordIter(ImageIter):
                  mean_g=0.0, mean_b=0.0, std_r=1.0, std_g=1.0, std_b=1.0, scale=1.0,
                  resize=-1, inter_method=1, round_batch=True, data_name="data",
                  label_name="softmax_label", path_imgidx=None, part_index=0, num_parts=1,
-                 preprocess_threads=4, **kwargs):
+                 preprocess_threads=4, mean_img=None, **kwargs):
         ignored = sorted(k for k in kwargs if k not in ("verbose", "prefetch_buffer", "ctx"))
         if kwargs.get("dtype") in (None, "float32"):
             ignored = [k for k in ignored if k != "dtype"]
@@ -313,13 +316,38 @@ class ImageRecordIter(ImageIter):
         self._mean = mean
         self._mult = (np.float32(scale) / np.array([std_r, std_g, std_b][:channels],
                                                     np.float32)).astype(np.float32)
-        self._prev = None
+        self._prev = self._mean_img = None
         super().__init__(batch_size, data_shape, label_width=label_width,
                          path_imgrec=path_imgrec, path_imgidx=path_imgidx, shuffle=shuffle,
                          part_index=part_index, num_parts=num_parts, aug_list=[],
                          data_name=data_name, label_name=label_name, last_batch_handle="pad")
         self.provide_data = [DataDesc(n, s) for n, s in self.provide_data]
         self.provide_label = [DataDesc(n, s) for n, s in self.provide_label]
+        if mean_img:
+            self._mean_img = self._load_or_make_mean(str(mean_img))
+
+    def _load_or_make_mean(self, path):
+        """The mean image (H, W, C) of the file `path`, made and saved first when missing."""
+        if os.path.exists(path):
+            saved = nd.load(path)
+            arrays = list(saved.values()) if isinstance(saved, dict) else list(saved)
+            if len(arrays) != 1 or tuple(arrays[0].shape) != tuple(self.data_shape):
+                raise MXNetError(f"ImageRecordIter: mean_img {path!r} must hold one array of "
+                                 f"data_shape {tuple(self.data_shape)}, got "
+                                 f"{[tuple(a.shape) for a in arrays]}")
+            mean = arrays[0].asnumpy().astype(np.float32)
+        else:
+            total, count = None, 0
+            for batch in self:
+                rows = batch.data[0].asnumpy()[:self.batch_size - batch.pad]
+                part = rows.astype(np.float64).sum(0)
+                total = part if total is None else total + part
+                count += len(rows)
+            mean = (total / count).astype(np.float32)
+            nd.save(path, {"mean_img": nd.array(mean)})
+            self._overflow, self._prev = False, None   # (MXNet's BeforeFirst: from the top)
+            self.reset()
+        return mean.transpose(1, 2, 0)
 
     def check_data_shape(self, data_shape):
         if len(data_shape) != 3 or data_shape[0] not in (1, 3):
@@ -358,9 +386,12 @@ class ImageRecordIter(ImageIter):
         else:
             y0, x0 = (rows - h) // 2, (cols - w) // 2
         data = data[y0:y0 + h, x0:x0 + w]
+        # the mean image is taken at the unflipped place, then the result flipped (MXNet)
+        mean = self._mean if self._mean_img is None else self._mean_img
+        data = (data.astype(np.float32) - mean) * self._mult
         if self._mirror or (self._rand_mirror and self._rng.randint(0, 2)):
             data = data[:, ::-1]
-        return (data.astype(np.float32) - self._mean) * self._mult
+        return data
 
     def postprocess_data(self, datum):
         return np.ascontiguousarray(datum.transpose(2, 0, 1))
