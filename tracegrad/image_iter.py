@@ -44,6 +44,41 @@ def _output(arr):
     return res
 
 
+# augmentation options of the C++ iterator at values where they change nothing (their
+# defaults): passing them (example/image-classification's data.py passes every one) is fine
+_NO_EFFECT = {
+    **{k: (0, 0.0, False) for k in ("brightness", "contrast", "saturation", "pca_noise",
+                                    "random_h", "random_s", "random_l", "pad",
+                                    "max_rotate_angle", "max_shear_ratio", "max_aspect_ratio",
+                                    "random_resized_crop")},
+    **{k: (1, 1.0) for k in ("max_random_scale", "min_random_scale", "max_random_area",
+                             "min_random_area")},
+    "min_crop_size": (-1,), "max_crop_size": (-1,), "min_aspect_ratio": (None,),
+    "fill_value": tuple(range(256)),
+}
+
+
+class _ScannedRecordIO(recordio.MXRecordIO):
+    """A .rec file read by record number, the offsets found by one pass over it: MXNet's C++
+    ImageRecordIter shuffles and splits a file that has no .idx."""
+
+    def __init__(self, uri):
+        super().__init__(uri, "r")
+        self.idx = {}
+        while True:
+            pos = self.handle.tell()
+            if self.read() is None:
+                break
+            self.idx[len(self.idx)] = pos
+        self.keys = list(self.idx)
+        self.reset()
+
+    def read_idx(self, idx):
+        self._check(False)
+        self.handle.seek(self.idx[idx])
+        return self.read()
+
+
 class ImageIter(DataIter):
     """MXNet 1.9.1's ImageIter: images from a .rec file (`path_imgrec`, with `path_imgidx` for
     shuffling and parts) or a .lst file / `imglist` of files under `path_root`, augmented by
@@ -52,6 +87,7 @@ class ImageIter(DataIter):
     last batch completed from the start, `pad` counting the repeats), 'discard', or
     'roll_over' (the incomplete batch is finished with the next epoch's first images; as in
     MXNet that batch still reports `pad`)."""
+    _index_by_scanning = False    # (MXNet's ImageIter needs the .idx to shuffle or split)
 
     def __init__(self, batch_size, data_shape, label_width=1, path_imgrec=None,
                  path_imglist=None, path_root=None, path_imgidx=None, shuffle=False,
@@ -79,6 +115,9 @@ class ImageIter(DataIter):
             if path_imgidx:
                 idx = _existing(path_imgidx, "path_imgidx", who)
                 self.imgrec = recordio.MXIndexedRecordIO(idx, rec, "r")
+                self.imgidx = list(self.imgrec.keys)
+            elif (shuffle or num_parts > 1) and self._index_by_scanning:
+                self.imgrec = _ScannedRecordIO(rec)
                 self.imgidx = list(self.imgrec.keys)
             else:
                 self.imgrec = recordio.MXRecordIO(rec, "r")
@@ -284,14 +323,17 @@ class ImageRecordIter(ImageIter):
     without it the missing rows keep the previous batch's values and pad is 0, as MXNet's.
 
     Differences from MXNet: random crops, flips and shuffling come from numpy's RandomState
-    seeded with `seed`, so they are reproducible but not MXNet's streams; shuffle needs
-    path_imgidx (images are reordered, not chunks); decoding is Pillow in the calling thread
+    seeded with `seed`, so they are reproducible but not MXNet's streams; shuffle reorders
+    images, not chunks, and num_parts splits by image count, not bytes (a file without
+    path_imgidx is scanned once for its records' places); decoding is Pillow in the calling thread
     (preprocess_threads is accepted). An image smaller than data_shape raises MXNetError.
     mean_img names a file of the mean image (C, H, W), subtracted pixel by pixel instead of
     mean_r/g/b: read when it exists (nd.save format), else computed as MXNet's does, the
     average of every image as the iterator would give it without it, and saved there (key
     'mean_img'). Other C++ options (max_rotate_angle, max_random_scale, pad, fill_value, dtype
-    other than float32, ...) are accepted and ignored with a warning."""
+    other than float32, ...) are accepted, and ignored with a warning when set to a value
+    that would change the images."""
+    _index_by_scanning = True
 
     def __init__(self, path_imgrec, data_shape, batch_size, label_width=1, shuffle=False,
                  seed=0, rand_crop=False, rand_mirror=False, mirror=False, mean_r=0.0,
@@ -299,7 +341,9 @@ class ImageRecordIter(ImageIter):
                  resize=-1, inter_method=1, round_batch=True, data_name="data",
                  label_name="softmax_label", path_imgidx=None, part_index=0, num_parts=1,
                  preprocess_threads=4, mean_img=None, **kwargs):
-        ignored = sorted(k for k in kwargs if k not in ("verbose", "prefetch_buffer", "ctx"))
+        ignored = sorted(k for k, v in kwargs.items()
+                         if k not in ("verbose", "prefetch_buffer", "ctx")
+                         and not (k in _NO_EFFECT and v in _NO_EFFECT[k]))
         if kwargs.get("dtype") in (None, "float32"):
             ignored = [k for k in ignored if k != "dtype"]
         if ignored:

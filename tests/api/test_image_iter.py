@@ -150,6 +150,36 @@ def test_imagerecorditer_mean_img_is_made_saved_read_and_subtracted_before_the_f
         mx.io.ImageRecordIter(**kw)
 
 
+def test_imagerecorditer_shuffles_and_splits_a_file_without_an_index(rec):
+    """The C++ ImageRecordIter needs no .idx to shuffle or split (data.py passes
+    path_imgidx=''); the augmentation options it passes at their no-op defaults warn of
+    nothing."""
+    import warnings
+    kw = dict(path_imgrec=rec[0], path_imgidx='', data_shape=(3, 4, 6), batch_size=5,
+              brightness=0, pad=0, fill_value=127, max_random_scale=1, min_crop_size=-1,
+              min_aspect_ratio=None, random_resized_crop=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        it = mx.io.ImageRecordIter(shuffle=True, seed=1, **kw)
+    orders = []
+    for _ in range(3):
+        batch = it.next()
+        labels = batch.label[0].asnumpy().astype(int)
+        assert sorted(labels) == list(range(N))
+        for k, i in enumerate(labels):     # each image still carries its own label
+            np.testing.assert_array_equal(batch.data[0].asnumpy()[k],
+                                          _center(IMGS[i], 4, 6).transpose(2, 0, 1))
+        orders.append(tuple(labels))
+        it.reset()
+    assert len(set(orders)) > 1
+    parts = [mx.io.ImageRecordIter(num_parts=2, part_index=p, **dict(kw, batch_size=2))
+             for p in (0, 1)]
+    got = [tuple(parts[p].next().label[0].asnumpy().astype(int)) for p in (0, 1)]
+    assert got == [(0, 1), (2, 3)]
+    with pytest.warns(UserWarning, match="brightness"):
+        mx.io.ImageRecordIter(**dict(kw, brightness=0.4))
+
+
 def test_imagerecorditer_mirror_and_seeded_rand_mirror(rec):
     kw = dict(path_imgrec=rec[0], data_shape=(3, 6, 8), batch_size=5)
     plain = mx.io.ImageRecordIter(**kw).next().data[0].asnumpy()
