@@ -44,6 +44,41 @@ def _output(arr):
     return res
 
 
+# augmentation options of the C++ iterator at values where they change nothing (their
+# defaults): passing them (example/image-classification's data.py passes every one) is fine
+_NO_EFFECT = {
+    **{k: (0, 0.0, False) for k in ("brightness", "contrast", "saturation", "pca_noise",
+                                    "random_h", "random_s", "random_l", "pad",
+                                    "max_rotate_angle", "max_shear_ratio", "max_aspect_ratio",
+                                    "random_resized_crop")},
+    **{k: (1, 1.0) for k in ("max_random_scale", "min_random_scale", "max_random_area",
+                             "min_random_area")},
+    "min_crop_size": (-1,), "max_crop_size": (-1,), "min_aspect_ratio": (None,),
+    "fill_value": tuple(range(256)),
+}
+
+
+class _ScannedRecordIO(recordio.MXRecordIO):
+    """A .rec file read by record number, the offsets found by one pass over it: MXNet's C++
+    ImageRecordIter shuffles and splits a file that has no .idx."""
+
+    def __init__(self, uri):
+        super().__init__(uri, "r")
+        self.idx = {}
+        while True:
+            pos = self.handle.tell()
+            if self.read() is None:
+                break
+            self.idx[len(self.idx)] = pos
+        self.keys = list(self.idx)
+        self.reset()
+
+    def read_idx(self, idx):
+        self._check(False)
+        self.handle.seek(self.idx[idx])
+        return self.read()
+
+
 class ImageIter(DataIter):
     """MXNet 1.9.1's ImageIter: images from a .rec file (`path_imgrec`, with `path_imgidx` for
     shuffling and parts) or a .lst file / `imglist` of files under `path_root`, augmented by
@@ -52,6 +87,7 @@ class ImageIter(DataIter):
     last batch completed from the start, `pad` counting the repeats), 'discard', or
     'roll_over' (the incomplete batch is finished with the next epoch's first images; as in
     MXNet that batch still reports `pad`)."""
+    _index_by_scanning = False    # (MXNet's ImageIter needs the .idx to shuffle or split)
 
     def __init__(self, batch_size, data_shape, label_width=1, path_imgrec=None,
                  path_imglist=None, path_root=None, path_imgidx=None, shuffle=False,
@@ -79,6 +115,9 @@ class ImageIter(DataIter):
             if path_imgidx:
                 idx = _existing(path_imgidx, "path_imgidx", who)
                 self.imgrec = recordio.MXIndexedRecordIO(idx, rec, "r")
+                self.imgidx = list(self.imgrec.keys)
+            elif (shuffle or num_parts > 1) and self._index_by_scanning:
+                self.imgrec = _ScannedRecordIO(rec)
                 self.imgidx = list(self.imgrec.keys)
             else:
                 self.imgrec = recordio.MXRecordIO(rec, "r")
@@ -284,19 +323,27 @@ class ImageRecordIter(ImageIter):
     without it the missing rows keep the previous batch's values and pad is 0, as MXNet's.
 
     Differences from MXNet: random crops, flips and shuffling come from numpy's RandomState
-    seeded with `seed`, so they are reproducible but not MXNet's streams; shuffle needs
-    path_imgidx (images are reordered, not chunks); decoding is Pillow in the calling thread
+    seeded with `seed`, so they are reproducible but not MXNet's streams; shuffle reorders
+    images, not chunks, and num_parts splits by image count, not bytes (a file without
+    path_imgidx is scanned once for its records' places); decoding is Pillow in the calling thread
     (preprocess_threads is accepted). An image smaller than data_shape raises MXNetError.
-    Other C++ options (max_rotate_angle, max_random_scale, pad, fill_value, mean_img, dtype
-    other than float32, ...) are accepted and ignored with a warning."""
+    mean_img names a file of the mean image (C, H, W), subtracted pixel by pixel instead of
+    mean_r/g/b: read when it exists (nd.save format), else computed as MXNet's does, the
+    average of every image as the iterator would give it without it, and saved there (key
+    'mean_img'). Other C++ options (max_rotate_angle, max_random_scale, pad, fill_value, dtype
+    other than float32, ...) are accepted, and ignored with a warning when set to a value
+    that would change the images."""
+    _index_by_scanning = True
 
     def __init__(self, path_imgrec, data_shape, batch_size, label_width=1, shuffle=False,
                  seed=0, rand_crop=False, rand_mirror=False, mirror=False, mean_r=0.0,
                  mean_g=0.0, mean_b=0.0, std_r=1.0, std_g=1.0, std_b=1.0, scale=1.0,
                  resize=-1, inter_method=1, round_batch=True, data_name="data",
                  label_name="softmax_label", path_imgidx=None, part_index=0, num_parts=1,
-                 preprocess_threads=4, **kwargs):
-        ignored = sorted(k for k in kwargs if k not in ("verbose", "prefetch_buffer", "ctx"))
+                 preprocess_threads=4, mean_img=None, **kwargs):
+        ignored = sorted(k for k, v in kwargs.items()
+                         if k not in ("verbose", "prefetch_buffer", "ctx")
+                         and not (k in _NO_EFFECT and v in _NO_EFFECT[k]))
         if kwargs.get("dtype") in (None, "float32"):
             ignored = [k for k in ignored if k != "dtype"]
         if ignored:
@@ -313,13 +360,38 @@ class ImageRecordIter(ImageIter):
         self._mean = mean
         self._mult = (np.float32(scale) / np.array([std_r, std_g, std_b][:channels],
                                                     np.float32)).astype(np.float32)
-        self._prev = None
+        self._prev = self._mean_img = None
         super().__init__(batch_size, data_shape, label_width=label_width,
                          path_imgrec=path_imgrec, path_imgidx=path_imgidx, shuffle=shuffle,
                          part_index=part_index, num_parts=num_parts, aug_list=[],
                          data_name=data_name, label_name=label_name, last_batch_handle="pad")
         self.provide_data = [DataDesc(n, s) for n, s in self.provide_data]
         self.provide_label = [DataDesc(n, s) for n, s in self.provide_label]
+        if mean_img:
+            self._mean_img = self._load_or_make_mean(str(mean_img))
+
+    def _load_or_make_mean(self, path):
+        """The mean image (H, W, C) of the file `path`, made and saved first when missing."""
+        if os.path.exists(path):
+            saved = nd.load(path)
+            arrays = list(saved.values()) if isinstance(saved, dict) else list(saved)
+            if len(arrays) != 1 or tuple(arrays[0].shape) != tuple(self.data_shape):
+                raise MXNetError(f"ImageRecordIter: mean_img {path!r} must hold one array of "
+                                 f"data_shape {tuple(self.data_shape)}, got "
+                                 f"{[tuple(a.shape) for a in arrays]}")
+            mean = arrays[0].asnumpy().astype(np.float32)
+        else:
+            total, count = None, 0
+            for batch in self:
+                rows = batch.data[0].asnumpy()[:self.batch_size - batch.pad]
+                part = rows.astype(np.float64).sum(0)
+                total = part if total is None else total + part
+                count += len(rows)
+            mean = (total / count).astype(np.float32)
+            nd.save(path, {"mean_img": nd.array(mean)})
+            self._overflow, self._prev = False, None   # (MXNet's BeforeFirst: from the top)
+            self.reset()
+        return mean.transpose(1, 2, 0)
 
     def check_data_shape(self, data_shape):
         if len(data_shape) != 3 or data_shape[0] not in (1, 3):
@@ -358,9 +430,12 @@ class ImageRecordIter(ImageIter):
         else:
             y0, x0 = (rows - h) // 2, (cols - w) // 2
         data = data[y0:y0 + h, x0:x0 + w]
+        # the mean image is taken at the unflipped place, then the result flipped (MXNet)
+        mean = self._mean if self._mean_img is None else self._mean_img
+        data = (data.astype(np.float32) - mean) * self._mult
         if self._mirror or (self._rand_mirror and self._rng.randint(0, 2)):
             data = data[:, ::-1]
-        return (data.astype(np.float32) - self._mean) * self._mult
+        return data
 
     def postprocess_data(self, datum):
         return np.ascontiguousarray(datum.transpose(2, 0, 1))

@@ -67,8 +67,15 @@ class FactorScheduler(LRScheduler):
             return self.get_warmup_lr(num_update)
         while num_update > self.count + self.step:  # a loop: a resumed count may skip steps
             self.count += self.step
-            self.base_lr = max(self.base_lr * self.factor, self.stop_factor_lr)
-            logging.info("Update[%d]: learning rate is now %0.5e", num_update, self.base_lr)
+            lowered = self.base_lr * self.factor
+            self.base_lr = max(lowered, self.stop_factor_lr)
+            # (the log lines MXNet's schedulers write, which training logs are read for)
+            if lowered < self.stop_factor_lr:
+                logging.info("Update[%d]: now learning rate arrived at %0.5e, will not change "
+                             "in the future", num_update, self.base_lr)
+            else:
+                logging.info("Update[%d]: Change learning rate to %0.5e", num_update,
+                             self.base_lr)
         return self.base_lr
 
 
@@ -98,7 +105,7 @@ class MultiFactorScheduler(LRScheduler):
             self.count = self.step[self.cur_step_ind]
             self.cur_step_ind += 1
             self.base_lr *= self.factor
-            logging.info("Update[%d]: learning rate is now %0.5e", num_update, self.base_lr)
+            logging.info("Update[%d]: Change learning rate to %0.5e", num_update, self.base_lr)
         return self.base_lr
 
 

@@ -1228,6 +1228,7 @@ from .nd_indexing import *  # noqa: E402,F401,F403  (batch_take, ravel_multi_ind
 from .nd_nn_more import *  # noqa: E402,F401,F403  (softmin, LRN, Crop)
 from .nd_products import *  # noqa: E402,F401,F403  (khatri_rao)
 from .nd_roi import *  # noqa: E402,F401,F403  (ROIPooling)
+from .nd_ctc import *  # noqa: E402,F401,F403  (CTCLoss, ctc_loss)
 from .random_pdf import *  # noqa: E402,F401,F403  (random_pdf_normal, ...)
 from .nd_spatial import *  # noqa: E402,F401,F403  (GridGenerator, BilinearSampler, ...)
 from .random_dists import _nd_names  # noqa: E402  (nd.random_gamma, nd.sample_poisson, ...)

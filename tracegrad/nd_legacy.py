@@ -235,6 +235,11 @@ def BatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9
     _per_channel("BatchNorm", data, axis, gamma=gamma, beta=beta, moving_mean=moving_mean,
                  moving_var=moving_var)
     shape = tuple(d if i == axis else 1 for i, d in enumerate(data.shape))
+    half = np.dtype(data.dtype) == np.float16
+    if half:   # MXNet: float16 data is normalized in float32 (its parameters' type), then cast
+        data = F.cast(data, dtype="f32")
+        gamma, beta = (p if np.dtype(p.dtype) == np.float32 else F.cast(p, dtype="f32")
+                       for p in (gamma, beta))
     g = F.mul(F.stop_gradient(gamma), 0.0) if fix_gamma else gamma
     g = F.add(g, 1.0) if fix_gamma else g
     if STATE.training and not use_global_stats:
@@ -252,8 +257,13 @@ def BatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9
             assign_state(running, F.cast(new, dtype=dtype_name(np.dtype(running.dtype))))
     else:
         mean, var = F.reshape(moving_mean, shape=shape), F.reshape(moving_var, shape=shape)
+        if half:
+            mean, var = (m if np.dtype(m.dtype) == np.float32 else F.cast(m, dtype="f32")
+                         for m in (mean, var))
     scale = F.div(F.reshape(g, shape=shape), F.sqrt(F.add(var, eps)))
     out = F.add(F.mul(F.sub(data, mean), scale), F.reshape(beta, shape=shape))
+    if half:
+        out = F.cast(out, dtype="f16")
     if output_mean_var:
         return [out, F.reshape(mean, shape=(data.shape[axis],)),
                 F.reshape(var, shape=(data.shape[axis],))]

@@ -124,6 +124,62 @@ def test_imagerecorditer_normalisation(rec):
         np.testing.assert_allclose(b.data[0].asnumpy()[k], want.transpose(2, 0, 1), rtol=1e-6)
 
 
+def test_imagerecorditer_mean_img_is_made_saved_read_and_subtracted_before_the_flip(rec,
+                                                                                    tmp_path):
+    """mean_img (example/stochastic-depth, score.py): a missing file is made from the whole
+    file's images as the iterator gives them (mean_r/g/b and scale applied, batches'
+    wrapped rows not counted) and saved under the key 'mean_img'; then each image has it
+    subtracted pixel by pixel at its unflipped place, and mirror flips the result."""
+    path = str(tmp_path / "mean.bin")
+    kw = dict(path_imgrec=rec[0], data_shape=(3, 4, 6), batch_size=2, mean_img=path,
+              mean_r=1.0, scale=0.5)
+    crops = np.stack([_center(img, 4, 6).astype(np.float64) for img in IMGS])
+    made = ((crops - np.array([1.0, 0, 0])) * 0.5).mean(0)                  # (H, W, C)
+    it = mx.io.ImageRecordIter(**kw)
+    saved = mx.nd.load(path)
+    assert list(saved) == ["mean_img"] and saved["mean_img"].shape == (3, 4, 6)
+    np.testing.assert_allclose(saved["mean_img"].asnumpy(), made.transpose(2, 0, 1), rtol=1e-6)
+    got = np.concatenate([b.data[0].asnumpy()[:2 - b.pad] for b in it])
+    want = (crops - made) * 0.5
+    np.testing.assert_allclose(got, want.transpose(0, 3, 1, 2), rtol=1e-5, atol=1e-5)
+    flipped = mx.io.ImageRecordIter(mirror=True, **kw).next().data[0].asnumpy()
+    np.testing.assert_allclose(flipped, want[:2, :, ::-1].transpose(0, 3, 1, 2), rtol=1e-5,
+                               atol=1e-5)
+    mx.nd.save(path, [mx.nd.zeros((3, 2, 2))])
+    with pytest.raises(mx.base.MXNetError, match="mean_img"):
+        mx.io.ImageRecordIter(**kw)
+
+
+def test_imagerecorditer_shuffles_and_splits_a_file_without_an_index(rec):
+    """The C++ ImageRecordIter needs no .idx to shuffle or split (data.py passes
+    path_imgidx=''); the augmentation options it passes at their no-op defaults warn of
+    nothing."""
+    import warnings
+    kw = dict(path_imgrec=rec[0], path_imgidx='', data_shape=(3, 4, 6), batch_size=5,
+              brightness=0, pad=0, fill_value=127, max_random_scale=1, min_crop_size=-1,
+              min_aspect_ratio=None, random_resized_crop=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        it = mx.io.ImageRecordIter(shuffle=True, seed=1, **kw)
+    orders = []
+    for _ in range(3):
+        batch = it.next()
+        labels = batch.label[0].asnumpy().astype(int)
+        assert sorted(labels) == list(range(N))
+        for k, i in enumerate(labels):     # each image still carries its own label
+            np.testing.assert_array_equal(batch.data[0].asnumpy()[k],
+                                          _center(IMGS[i], 4, 6).transpose(2, 0, 1))
+        orders.append(tuple(labels))
+        it.reset()
+    assert len(set(orders)) > 1
+    parts = [mx.io.ImageRecordIter(num_parts=2, part_index=p, **dict(kw, batch_size=2))
+             for p in (0, 1)]
+    got = [tuple(parts[p].next().label[0].asnumpy().astype(int)) for p in (0, 1)]
+    assert got == [(0, 1), (2, 3)]
+    with pytest.warns(UserWarning, match="brightness"):
+        mx.io.ImageRecordIter(**dict(kw, brightness=0.4))
+
+
 def test_imagerecorditer_mirror_and_seeded_rand_mirror(rec):
     kw = dict(path_imgrec=rec[0], data_shape=(3, 6, 8), batch_size=5)
     plain = mx.io.ImageRecordIter(**kw).next().data[0].asnumpy()

@@ -95,3 +95,21 @@ def test_begin_num_update_offsets_the_count():
     opt.update(0, w, g, None)  # count 11 > 10: decayed once
     np.testing.assert_allclose(w, [-0.1])
     assert opt.num_update == 11
+
+
+def test_schedulers_log_mxnets_lines(caplog):
+    """Training logs are read for these lines (MXNet 1.9.1 lr_scheduler.py): each change,
+    and FactorScheduler's floor once reached."""
+    import logging
+    from tracegrad import lr_scheduler
+    with caplog.at_level(logging.INFO):
+        multi = lr_scheduler.MultiFactorScheduler(step=[2], factor=0.5, base_lr=1.0)
+        multi(3)
+        factor = lr_scheduler.FactorScheduler(step=1, factor=0.1, stop_factor_lr=0.05,
+                                              base_lr=1.0)
+        factor(2)
+        factor(3)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Update[3]: Change learning rate to 5.00000e-01",
+        "Update[2]: Change learning rate to 1.00000e-01",
+        "Update[3]: now learning rate arrived at 5.00000e-02, will not change in the future"]

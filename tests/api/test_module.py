@@ -364,3 +364,59 @@ def test_get_params_gives_a_row_sparse_variable_as_a_row_sparse_array():
     assert arg.stype == "row_sparse" and arg.indices.asnumpy().tolist() == [0, 1, 2, 3, 4]
     mod.set_params({"w_weight": arg * 2}, {})
     np.testing.assert_allclose(mod.get_params()[0]["w_weight"].asnumpy(), arg.asnumpy() * 2)
+
+
+def test_fit_logs_the_epochs_train_metric_though_a_speedometer_resets_it(caplog):
+    """MXNet 1.9.1's fit logs `Train-acc` from get_global_name_value() taken after the last
+    batch (base_module.py:546): a Speedometer's auto_reset only resets the local count, so
+    the epoch's value covers every batch even when the last batch was just logged."""
+    X, y = _data(n=30)
+    arg = {k: nd.array(v) for k, v in _init_params().items()}
+    mod = mx.mod.Module(_mlp_sym())
+    train = mx.io.NDArrayIter(X, y, batch_size=10)
+    with caplog.at_level(logging.INFO):
+        mod.fit(train, num_epoch=1, arg_params=arg, optimizer_params={"learning_rate": 0.0},
+                eval_metric="acc", batch_end_callback=mx.callback.Speedometer(10, 1))
+    logged = [r.getMessage() for r in caplog.records if "Train-accuracy" in r.getMessage()]
+    h = np.tanh(X @ _init_params()["fc1_weight"].T + _init_params()["fc1_bias"])
+    pred = (h @ _init_params()["fc2_weight"].T).argmax(1)
+    assert logged == [f"Epoch[0] Train-accuracy={(pred == y).mean():f}"]
+
+
+def test_unmerged_outputs_and_input_grads_are_per_device_lists():
+    """merge_multi_context=False gives, per output (per input gradient), the list of its
+    per-device arrays (MXNet's DataParallelExecutorGroup.get_outputs / get_input_grads)."""
+    X, y = _data(n=4)
+    mod = mx.mod.Module(_mlp_sym())
+    mod.bind([("data", (4, 6))], [("softmax_label", (4,))], inputs_need_grad=True)
+    mod.init_params(arg_params={k: nd.array(v) for k, v in _init_params().items()})
+    mod.forward(mx.io.DataBatch([nd.array(X)], [nd.array(y)]), is_train=True)
+    mod.backward()
+    merged, per_device = mod.get_outputs(), mod.get_outputs(merge_multi_context=False)
+    assert len(per_device) == 1 and len(per_device[0]) == 1
+    np.testing.assert_array_equal(per_device[0][0].asnumpy(), merged[0].asnumpy())
+    grads = mod.get_input_grads(merge_multi_context=False)
+    assert len(grads) == 1 and grads[0][0].shape == (4, 6)
+    np.testing.assert_array_equal(grads[0][0].asnumpy(), mod.get_input_grads()[0].asnumpy())
+
+
+def test_set_params_of_a_sub_network_takes_its_own_from_a_whole_checkpoint():
+    """MXNet's init_params reads only the module's own names, so set_params with a whole
+    model's arg_params binds a feature extractor (get_internals()[...]); with allow_missing
+    the arrays go to the executors directly, where an extra name is an error unless
+    allow_extra."""
+    X, _ = _data(n=4)
+    init = _init_params()
+    feats = _mlp_sym().get_internals()["fc1_output"]
+    mod = mx.mod.Module(feats, label_names=None)
+    mod.bind([("data", (4, 6))], for_training=False)
+    whole = {k: nd.array(v) for k, v in init.items()}
+    mod.set_params(whole, {})
+    mod.forward(mx.io.DataBatch([nd.array(X)], []), is_train=False)
+    np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(),
+                               X @ init["fc1_weight"].T + init["fc1_bias"], rtol=1e-5)
+    with pytest.raises(mx.base.MXNetError, match=r"fc2_weight.*allow_extra"):
+        mod.set_params(whole, {}, allow_missing=True)
+    mod.set_params(whole, {}, allow_missing=True, allow_extra=True)
+    with pytest.raises(mx.base.MXNetError, match="fc1_bias"):
+        mod.set_params({"fc1_weight": whole["fc1_weight"]}, {})

@@ -82,6 +82,24 @@ def test_hybrid_concurrent_concatenates_children(rng):
     assert out.shape == (2, 9)
 
 
+def test_hybrid_concurrent_called_on_a_symbol_is_its_graph(rng):
+    """MXNet's HybridConcurrent concatenates with F.concat, so `net(mx.sym.var('data'))`
+    builds a Symbol (benchmark_score.py does this for densenet / squeezenet); bound with the
+    block's parameters it computes what the block computes."""
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    net = HybridConcurrent(axis=1, prefix="cc_")
+    with net.name_scope():
+        net.add(nn.Dense(4, in_units=3), Identity(), nn.Dense(2, in_units=3))
+    net.initialize()
+    sym = net(mx.sym.var("data"))
+    assert isinstance(sym, mx.sym.Symbol)
+    assert sym.infer_shape(data=(2, 3))[1] == [(2, 9)]
+    args = {name: p.data() for name, p in net.collect_params().items()}
+    args["data"] = nd.array(x)
+    got = sym.bind(mx.cpu(), args).forward()[0].asnumpy()
+    np.testing.assert_allclose(got, net(nd.array(x)).asnumpy(), rtol=1e-6)
+
+
 def test_repr_like_mxnet():
     """MXNet 1.x prints a Dense's activation as the Activation block it holds."""
     net = nn.HybridSequential()

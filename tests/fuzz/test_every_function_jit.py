@@ -255,6 +255,11 @@ CALLS = {
     "ROIPooling": (lambda: [f32(2, 3, 6, 7), np.array([[0, 0, 0, 4, 5], [1, 1.5, 2, 6, 5]],
                                                       np.float32)],
                    {"pooled_size": (2, 2), "spatial_scale": 1.0}, ()),
+    # nd_ctc.py: the label (1..C-1, padded with 0) and its length are read as arrays
+    "CTCLoss": (lambda: [f32(4, 3, 4), np.array([[1, 2, 0], [3, 3, 0], [2, 0, 0]],
+                                                  np.float32)], {}, ()),
+    "ctc_loss": (lambda: [f32(4, 2, 3), (idx(2, 2, high=2) + 1).astype(np.float32)],
+                 {}, ()),
 }
 # Other code paths of the same functions (modes, layouts, optional outputs): label -> row.
 SEQ = lambda: [f32(3, 2, 4), (idx(2, high=3) + 1).astype(np.float32)]  # noqa: E731

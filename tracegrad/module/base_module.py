@@ -169,13 +169,15 @@ class BaseModule:
                     end_of_batch = True
                 if monitor is not None:
                     monitor.toc_print()
+                if end_of_batch:   # the epoch's value, before a Speedometer resets the local
+                    eval_name_vals = eval_metric.get_global_name_value()
                 if batch_end_callback is not None:
                     param = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
                                           locals=locals())
                     for cb in _as_list(batch_end_callback):
                         cb(param)
                 nbatch += 1
-            for name, val in eval_metric.get_name_value():
+            for name, val in eval_name_vals:
                 self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, val)
             self.logger.info("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)
             arg_params, aux_params = self.get_params()

@@ -252,12 +252,8 @@ class Module(BaseModule):
             raise MXNetError("init_params: call bind before initializing the parameters")
         from ..symbol.gluon_block import own_initializer
         nodes = {n.name: n for n in self._symbol._order() if n.op is None}
-        for given, names in ((arg_params, self._param_names), (aux_params, self._aux_names)):
-            if given:
-                extra = [k for k in given if k not in names]
-                if extra and not allow_extra:
-                    raise MXNetError(f"init_params: {extra} are not parameters of the module "
-                                     f"(pass allow_extra=True)")
+        # (names the module lacks are skipped, as MXNet's init_params reads only its own:
+        # a sub-network bound with a whole checkpoint's set_params)
         plan = []
         for given, names in ((arg_params, self._param_names), (aux_params, self._aux_names)):
             for name in names:
@@ -341,6 +337,13 @@ class Module(BaseModule):
             self._preloaded = (arg_params, aux_params)
             self.params_initialized = True
             return
+        if allow_missing and not allow_extra:   # (MXNet copies these into the executors)
+            for given, names in ((arg_params, self._param_names),
+                                 (aux_params, self._aux_names)):
+                extra = [k for k in (given or {}) if k not in names]
+                if extra:
+                    raise MXNetError(f"set_params: {extra} are not parameters of the module "
+                                     f"(pass allow_extra=True)")
         self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
                          allow_missing=allow_missing, force_init=force_init,
                          allow_extra=allow_extra)
@@ -467,12 +470,17 @@ class Module(BaseModule):
         self._trainer.step(1, ignore_stale_grad=True)
 
     def get_outputs(self, merge_multi_context=True):
-        return list(self._exec.outputs)
+        """The outputs; merge_multi_context=False: per output the list of its per-device
+        arrays, as MXNet's executor group gives them (one executor runs the whole batch
+        here, so each list holds one array)."""
+        outs = list(self._exec.outputs)
+        return outs if merge_multi_context else [[o] for o in outs]
 
     def get_input_grads(self, merge_multi_context=True):
         if not self.inputs_need_grad:
             raise MXNetError("get_input_grads: bind with inputs_need_grad=True")
-        return [self._exec.grad_dict[n] for n in self._bound_names()[0]]
+        grads = [self._exec.grad_dict[n] for n in self._bound_names()[0]]
+        return grads if merge_multi_context else [[g] for g in grads]
 
     def _bound_names(self):
         """The data and label names in the order bind got their shapes: MXNet feeds a

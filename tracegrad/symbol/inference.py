@@ -137,9 +137,10 @@ def _passes(sym, known, types, sizes=None):
                                 k < len(node.input_names) and node.input_names[k] in skip)),
                            np.dtype(node.params.get("dtype") or np.float32) if skip
                            else np.dtype(np.float32))
-            for c, i in node.inputs:   # an argument's type follows the op's data
+            for k, (c, i) in enumerate(node.inputs):   # an argument's type follows the data
                 if c.op is None and dtypes[id(c)][0] is None:
-                    dtypes[id(c)] = [known_t]
+                    slot = node.input_names[k] if k < len(node.input_names) else None
+                    dtypes[id(c)] = [_ops.input_dtype(node.op, slot, known_t)]
             if any(s is None for s in ins) and _ops.canonical(node.op) in _ops.SAME_SHAPE_INPUTS:
                 known_in = next((s for s in ins if s is not None), None)
                 for k, entry in enumerate(node.inputs):
@@ -320,9 +321,10 @@ def infer_types(sym, known):
                      for k in range(len(ins))]
             first = next((t for t, idx in zip(ins, index) if t is not None and not idx),
                          np.dtype(node.params.get("dtype") or np.float32) if skip else None)
-            for (c, i), t, idx in zip(node.inputs, ins, index):
+            for k, ((c, i), t, idx) in enumerate(zip(node.inputs, ins, index)):
                 if t is None and c.op is None and first is not None and not idx:
-                    types[id(c)] = [first]
+                    slot = node.input_names[k] if k < len(node.input_names) else None
+                    types[id(c)] = [_ops.input_dtype(node.op, slot, first)]
             n = len(node.visible_outputs())
             if "dtype" in node.params and node.params["dtype"] is not None and \
                     node.op not in ("topk",):

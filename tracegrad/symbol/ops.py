@@ -462,6 +462,13 @@ def _table():
                dict(p=_float(0, 1), mode=_enum("training", "always"), axes=_shape(0, 8),
                     cudnn_off=_HINT), outputs=lambda a: (2, ["output"])),
         OpSpec("Flatten", nd.Flatten, ("data",), {}),
+        OpSpec("CTCLoss", nd.CTCLoss, ("data", "label", "data_lengths", "label_lengths"),
+               dict(use_data_lengths=_bool, use_label_lengths=_bool,
+                    blank_label=_enum("first", "last")),
+               active=lambda a: ["data", "label"]
+               + (["data_lengths"] if a.get("use_data_lengths") else [])
+               + (["label_lengths"] if a.get("use_label_lengths") else []),
+               outputs=lambda a: (2, ["output"])),   # (and the gradient, hidden)
         OpSpec("RNN", nd.RNN, rnn_in,
                dict(state_size=_int(1), num_layers=_int(1, 64), bidirectional=_bool,
                     mode=_enum("lstm", "gru", "rnn_relu", "rnn_tanh"), p=_float(0, 1),
@@ -582,6 +589,7 @@ ALIASES = {
     "_LesserScalar": "_lesser_scalar", "_LesserEqualScalar": "_lesser_equal_scalar",
     "_Equal": "_equal", "_Not_Equal": "_not_equal", "_Greater": "_greater",
     "_Greater_Equal": "_greater_equal", "_Lesser": "_lesser", "_Lesser_Equal": "_lesser_equal",
+    "ctc_loss": "CTCLoss", "_contrib_CTCLoss": "CTCLoss", "_contrib_ctc_loss": "CTCLoss",
     "identity": "_copy", "linalg_syevd": "_linalg_syevd",
     "linalg_gelqf": "_linalg_gelqf", "linalg_slogdet": "_linalg_slogdet",
     # the registered names MXNet writes to a file for the random operators
@@ -734,6 +742,18 @@ SHAPE_KEEPING = ("amp_cast", "amp_multicast", "Cast", "_copy", "BlockGrad")
 # EmbeddingOpType gives the weight the op's `dtype` attribute, float32 by default, whatever
 # integer type the data has)
 INDEX_INPUTS = {"Embedding": ("data",), "_contrib_SparseEmbedding": ("data",)}
+
+# inputs whose type is not the data's: BatchNorm keeps gamma, beta and the moving statistics
+# of float16 data in float32 (MXNet's BatchNormType, src/operator/nn/batch_norm.cc)
+_WIDENED = {"BatchNorm": frozenset({"gamma", "beta", "moving_mean", "moving_var"})}
+
+
+def input_dtype(op, input_name, data_dtype):
+    """The type an untyped argument `input_name` of op `op` gets from its data's type."""
+    if data_dtype is not None and np.dtype(data_dtype) == np.float16 and \
+            input_name in _WIDENED.get(canonical(op), ()):
+        return np.dtype(np.float32)
+    return data_dtype
 
 
 # MXNet's ElemwiseShape ops: every input has the output's shape, so an input of unknown

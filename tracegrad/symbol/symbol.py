@@ -30,6 +30,9 @@ def _stored_key(key):
     return f"__{key}__" if key in HIDDEN_KEYS else key
 
 
+_HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage")
+
+
 def _scope_attrs(attr):
     """The open mx.AttrScope's attributes updated with `attr`, keys as MXNet stores them."""
     from ..attribute import AttrScope
@@ -445,6 +448,12 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
         if s is not None and len(s) != 1:
             raise MXNetError(f"node '{node_name}' (op {canon}): an input is a group of "
                              f"{len(s)} outputs; pass one output (sym[i])")
+    # MXNet's hidden keys given as the op's keywords (lr_mult=...) are stored as __key__ too;
+    # the variables an op creates for its missing inputs get its __hidden__ attributes
+    # (nnvm copies the op's attributes to them): lr_mult on a layer reaches its weights
+    hidden = {f"__{k}__": raw[k] for k in _HIDDEN_KEYS if k in raw}
+    hidden.update((k, str(v)) for k, v in _scope_attrs(extra_attrs).items()
+                  if k.startswith("__") and k.endswith("__"))
     if isinstance(inputs, dict):
         slots = spec.active_inputs(params)
         given = dict(inputs)
@@ -460,7 +469,7 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
             if s is None:
                 if not (table_op or slot in required):
                     break
-                s = var(f"{node_name}_{slot}")
+                s = var(f"{node_name}_{slot}", attr=hidden or None)
             refs.append(s._outputs[0])
             names.append(slot)
         if given:
@@ -481,6 +490,7 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
     attrs_all = dict(raw)
     for k, v in _scope_attrs(extra_attrs).items():
         attrs_all[k] = str(v)
+    attrs_all.update(hidden)
     node = Node(canon, node_name, attrs_all, refs, spec, params, names)
     n = len(node.visible_outputs())
     return Symbol([(node, i) for i in range(n)])

@@ -24,8 +24,12 @@ class HybridConcurrent(HybridSequential):
         self.axis = axis
 
     def forward(self, x):
-        from ... import nd
-        return nd.concat(*[block(x) for block in self._children.values()], dim=self.axis)
+        from ...symbol.symbol import Symbol
+        if isinstance(x, Symbol):   # called on mx.sym (a model zoo net built as a Symbol)
+            from ... import symbol as F
+        else:
+            from ... import nd as F
+        return F.concat(*[block(x) for block in self._children.values()], dim=self.axis)
 
 
 class Identity(HybridBlock):
