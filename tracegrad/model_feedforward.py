@@ -146,8 +146,19 @@ class FeedForward:
                        symbol.list_arguments()]
         mod = module.Module(symbol, data_names=data_names, label_names=label_names,
                             **({} if self.ctx is None else {"context": self.ctx}))
-        mod.bind(data.provide_data, [d for d in (data.provide_label or [])
-                                     if d[0] in label_names] or None, for_training=False)
+        # MXNet's FeedForward binds the predictor on the data shapes only (model.py
+        # _init_predictor): the loss layer's label shape is inferred from the data, the
+        # iterator's labels are not read (CSVIter's dummy (batch, 1) label beside a
+        # LogisticRegressionOutput of (batch, 600)); they are bound only when the data alone
+        # leaves a label's shape unknown
+        label_shapes = [d for d in (data.provide_label or []) if d[0] in label_names]
+        if label_shapes:
+            args = symbol.list_arguments()
+            inferred = symbol.infer_shape_partial(**dict(data.provide_data))[0]
+            known = {n: s for n, s in zip(args, inferred or []) if s and 0 not in s}
+            if all(d[0] in known for d in label_shapes):
+                label_shapes = None
+        mod.bind(data.provide_data, label_shapes or None, for_training=False)
         mod.set_params(self.arg_params, self.aux_params or {}, allow_missing=False,
                        allow_extra=True)
         return mod

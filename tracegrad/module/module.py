@@ -441,9 +441,12 @@ class Module(BaseModule):
         if shapes != [tuple(d.shape) for d in self._data_shapes]:
             self.reshape([DataDesc(n, s) for n, s in zip(data_names, shapes)],
                          [DataDesc(n, tuple(lb.shape)) for n, lb in
-                          zip(label_names, labels)] or None)
+                          zip(label_names, labels) if self._label_shapes] or None)
         feed = dict(zip(data_names, data))
-        if labels:
+        if labels and self._label_shapes:
+            # bound without label shapes (MXNet's executor group then has no label arrays) the
+            # batch's labels are not read: FeedForward.predict on an iterator whose dummy labels
+            # do not fit the loss layer
             feed.update(zip(label_names, labels))
         self._exec.forward(is_train=is_train, **feed)
 
