@@ -34,7 +34,8 @@ from .contrib_ops import *  # noqa: E402,F401,F403  (boolean_mask, index_copy, .
 from .contrib_ops import __all__ as _OPS  # noqa: E402
 from .contrib_more import *  # noqa: E402,F401,F403  (transformer kernels, box_iou, ...)
 from .contrib_more import __all__ as _MORE  # noqa: E402
-__all__ += _OPS + _MORE
+from .nd_ctc import CTCLoss, ctc_loss  # noqa: E402,F401  (MXNet's _contrib_CTCLoss aliases)
+__all__ += _OPS + _MORE + ["CTCLoss", "ctc_loss"]
 
 # under jit, a foreach this long or shorter unrolls into the graph (fastest to run); a longer
 # one is one loop op whose body compiles once (compile time independent of the length)

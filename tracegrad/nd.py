@@ -1209,6 +1209,7 @@ from .nd_shape import METHODS as _SHAPE_METHODS  # noqa: E402
 from .nd_amp import *  # noqa: E402,F401,F403  (amp_cast, amp_multicast)
 from .nd_indexing import *  # noqa: E402,F401,F403  (batch_take, ravel_multi_index, split_v2, ...)
 from .nd_nn_more import *  # noqa: E402,F401,F403  (softmin, LRN, Crop)
+from .nd_ctc import *  # noqa: E402,F401,F403  (CTCLoss, ctc_loss)
 from .nd_products import *  # noqa: E402,F401,F403  (khatri_rao)
 from .nd_roi import *  # noqa: E402,F401,F403  (ROIPooling)
 from .random_pdf import *  # noqa: E402,F401,F403  (random_pdf_normal, ...)

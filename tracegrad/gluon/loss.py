@@ -18,6 +18,7 @@ from ..array import F as _ops, NDArray
 from ..base import MXNetError
 from ..ir import composites as C
 from ..ir.types import dtype_name
+from ..nd_ctc import _const, ctc_nll
 from . import functional
 from .block import HybridBlock
 from .symbolic_call import has_symbols
@@ -325,9 +326,6 @@ class CosineEmbeddingLoss(Loss):
         return _weighted(self, F, loss, sample_weight)
 
 
-_IMPOSSIBLE = -1e30   # log-probability of a CTC state no path reaches (finite: no inf - inf)
-
-
 class CTCLoss(Loss):
     """Connectionist Temporal Classification: -log of the total probability of every
     alignment of `label` to softmax(pred) over time (Graves et al. 2006), one per sample.
@@ -337,11 +335,7 @@ class CTCLoss(Loss):
     label_layout 'NT' or (L, N) for 'TN', padded with -1; without label_lengths a label ends at
     its first -1. pred_lengths (N,) limits the time steps each sample uses.
 
-    The forward (alpha) recursion over the extended label (blank, l1, blank, l2, ..., blank)
-    in log space, unrolled over the static T as nd ops: each step is a three-way logsumexp of
-    the state, its left neighbour and (between different labels) the one two to the left.
-    Every length mask comes from comparisons on arrays, never from reading them, so the loss
-    compiles and its gradient is autodiff's."""
+    The alpha recursion is nd.CTCLoss's (nd_ctc.ctc_nll), with the blank last."""
 
     def __init__(self, layout='NTC', label_layout='NT', weight=None, **kwargs):
         if layout not in ("NTC", "TNC"):
@@ -364,7 +358,6 @@ class CTCLoss(Loss):
         if self._batch_axis == 1:
             label = F.swapaxes(label, 0, 1)
         T, N, C = pred.shape
-        L = label.shape[1]
         if label.shape[0] != N:
             raise MXNetError(f"CTCLoss: label {_describe(label)} ({self._label_layout}) has a "
                              f"batch of {label.shape[0]}, pred has {N}")
@@ -372,74 +365,9 @@ class CTCLoss(Loss):
             if x is not None and x.size != N:
                 raise MXNetError(f"CTCLoss: {name} {_describe(x)} must have one entry per "
                                  f"sample ({N})")
-        dt, S = pred.dtype, 2 * L + 1
-        # classes, lengths and positions are int32: exact, and never perturbed as data
-        label = F.cast(label, "int32")
-        padding = F.lesser(label, 0)
-        positions = _const(F, np.broadcast_to(np.arange(L), (N, L)), "int32")
-        if label_lengths is None:   # up to the first -1
-            lengths = F.min(F.where(padding, positions, F.ones_like(positions) * L), axis=1)
-        else:
-            lengths = F.reshape(F.cast(label_lengths, "int32"), shape=(N,))
-        blank = F.ones_like(label) * (C - 1)
-        label = F.where(padding, blank, label)
-        ext = F.concat(F.reshape(F.stack(blank, label, axis=2), shape=(N, 2 * L)),
-                       _const(F, np.full((N, 1), C - 1), "int32"), dim=1)        # (N, S)
-        # log-probabilities of the extended label's classes at each time: (N, T, S)
-        logp = F.log_softmax(F.swapaxes(pred, 0, 1), axis=-1)
-        emit = F.batch_dot(logp, F.one_hot(ext, C, dtype=dt), transpose_b=True)
-        before2 = F.concat(_const(F, np.full((N, 2), -2), "int32"),
-                           _slice_axis(ext, 1, 0, S - 2), dim=1)
-        skip = F.not_equal(ext, C - 1) * F.not_equal(ext, before2)   # may go s-2 -> s
-        impossible = _const(F, np.full((N, S), _IMPOSSIBLE), dt)
-        start = np.full((N, S), _IMPOSSIBLE)
-        start[:, :2] = 0.0
-        alpha = _emission(F, emit, 0, N, S) + _const(F, start, dt)
-        if pred_lengths is not None:
-            pred_lengths = F.reshape(F.cast(pred_lengths, "int32"), shape=(N, 1))
-        for t in range(1, T):
-            a1 = _shift(F, alpha, 1, N, S, dt)
-            a2 = F.where(skip, _shift(F, alpha, 2, N, S, dt), impossible)
-            top = F.stop_gradient(F.maximum(alpha, F.maximum(a1, a2)))
-            new = top + F.log(F.exp(alpha - top) + F.exp(a1 - top) + F.exp(a2 - top)) \
-                + _emission(F, emit, t, N, S)
-            if pred_lengths is not None:   # a sample past its length keeps its alpha
-                running = F.broadcast_to(F.greater(pred_lengths, t), shape=(N, S))
-                alpha = F.where(running, new, alpha)
-            else:
-                alpha = new
-        ends = F.one_hot(2 * lengths, S, dtype=dt) + F.one_hot(2 * lengths - 1, S, dtype=dt)
-        final = F.where(ends, alpha, impossible)
-        top = F.stop_gradient(F.max(final, axis=1, keepdims=True))
-        loss = -(F.reshape(top, shape=(N,)) + F.log(F.sum(F.exp(final - top), axis=1)))
-        # a label no alignment fits in the time steps (repeats need blanks between them) has
-        # probability 0: its loss is inf, and its gradient 0 rather than a huge number
-        never = F.greater(loss, -0.5 * _IMPOSSIBLE)
-        loss = F.where(never, _const(F, np.full(N, np.inf), dt), loss)
+        loss = ctc_nll(F, pred, label, blank=C - 1, data_lengths=pred_lengths,
+                       label_lengths=label_lengths)
         return _weighted(self, F, loss, sample_weight)
-
-
-def _const(F, values, dtype):
-    """A constant array of the given values, made from shapes alone."""
-    return F.array(np.ascontiguousarray(values), dtype=dtype)
-
-
-def _slice_axis(x, axis, begin, end):
-    """x[begin:end] along axis, as the slice primitive: nd.slice_axis copies a view into a
-    buffer of its own, which reads the data (and so runs a captured step eagerly)."""
-    begins = tuple(begin if i == axis else 0 for i in range(x.ndim))
-    ends = tuple(end if i == axis else d for i, d in enumerate(x.shape))
-    return _ops.slice(x, begin=begins, end=ends, step=(1,) * x.ndim)
-
-
-def _emission(F, emit, t, N, S):
-    return F.reshape(_slice_axis(emit, 1, t, t + 1), shape=(N, S))
-
-
-def _shift(F, alpha, k, N, S, dtype):
-    """alpha moved k states right along the extended label; the first k become impossible."""
-    return F.concat(_const(F, np.full((N, k), _IMPOSSIBLE), dtype),
-                    _slice_axis(alpha, 1, 0, S - k), dim=1)
 
 
 class SDMLLoss(Loss):
