@@ -113,3 +113,18 @@ def test_a_module_bound_without_label_shapes_ignores_the_batchs_labels():
     batch = mx.io.DataBatch([mx.nd.ones((2, 3))], [mx.nd.zeros((2,))])
     mod.forward(batch)
     np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), np.full((2, 2), 3.0))
+
+
+def test_predict_on_an_iterator_without_labels():
+    # kaggle-ndsb1/predict_dsb.py reads a test set without labels: the SoftmaxOutput's label
+    # is an input of the graph all the same (its shape inferred from the data)
+    rs = np.random.RandomState(1)
+    w, b = rs.randn(3, 5).astype(np.float32), rs.randn(3).astype(np.float32)
+    with pytest.warns(DeprecationWarning):
+        model = mx.model.FeedForward(_softmax_fc(), arg_params={"fc_weight": mx.nd.array(w),
+                                                                "fc_bias": mx.nd.array(b)})
+    x = rs.randn(4, 5).astype(np.float32)
+    z = x @ w.T + b
+    p = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(model.predict(mx.io.NDArrayIter(x, batch_size=2)),
+                               p / p.sum(1, keepdims=True), rtol=1e-5)
