@@ -602,6 +602,31 @@ def _ctc_nll(logp, label, blank):
     return -np.logaddexp(alpha[-1, -1], alpha[-1, -2])
 
 
+class STTBucketingModule(mx.mod.BucketingModule):
+    """stt_bucketing_module.py: the default bucket's symbol, the parameters and the current
+    module's optimizer states."""
+
+    def save_checkpoint(self, prefix, epoch, save_optimizer_states=False):
+        symbol, data_names, label_names = self._sym_gen(self._default_bucket_key)
+        symbol.save('%s-symbol.json' % prefix)
+        param_name = '%s-%04d.params' % (prefix, epoch)
+        self.save_params(param_name)
+        if save_optimizer_states:
+            state_name = '%s-%04d.states' % (prefix, epoch)
+            self._curr_module.save_optimizer_states(state_name)
+
+
+class SimpleLRScheduler(mx.lr_scheduler.LRScheduler):
+    """train.py's scheduler: whatever learning_rate the training loop last set."""
+
+    def __init__(self, learning_rate=0.001):
+        super(SimpleLRScheduler, self).__init__()
+        self.learning_rate = learning_rate
+
+    def __call__(self, num_update):
+        return self.learning_rate
+
+
 def test_speech_deepspeech_bigru_bucketing_with_ctc(tmp_path):
     # arch_deepspeech.arch (bigru, batchnorm, bucketing) with the conv front end, the
     # sequence_fc rear layer and the classifier shared over time as in warpctc_layer; the
@@ -641,11 +666,14 @@ def test_speech_deepspeech_bigru_bucketing_with_ctc(tmp_path):
         out = mx.sym.Group([loss, mx.sym.BlockGrad(mx.sym.softmax(scores))])
         return out, ['data'] + [n for n, _ in init_states], ['label']
 
-    mod = mx.mod.BucketingModule(sym_gen, default_bucket_key=12, context=mx.cpu())
+    mod = STTBucketingModule(sym_gen=sym_gen, default_bucket_key=12, context=[mx.cpu()])
     mod.bind(data_shapes=[('data', (batch, 12, feat))] + init_states,
-             label_shapes=[('label', (batch, num_label))])
-    mod.init_params(mx.init.Xavier(factor_type="in", magnitude=2.34))
-    mod.init_optimizer(optimizer='adam', optimizer_params={'learning_rate': 0.01})
+             label_shapes=[('label', (batch, num_label))], for_training=True)
+    mod.init_params(initializer=mx.init.Xavier(factor_type="in", magnitude=2.34))
+    lr_scheduler = SimpleLRScheduler(learning_rate=0.01)
+    mod.init_optimizer(kvstore='device', optimizer='adam', force_init=True,
+                       optimizer_params={'lr_scheduler': lr_scheduler, 'clip_gradient': None,
+                                         'wd': 0.0, 'learning_rate': 0.01})
     rs = np.random.RandomState(0)
     label = nd.array([[1, 2], [3, 3]])        # 0 is the blank (as the example's labels)
     states = [nd.zeros(s) for _, s in init_states]
@@ -656,14 +684,13 @@ def test_speech_deepspeech_bigru_bucketing_with_ctc(tmp_path):
             b = mx.io.DataBatch([x] + states, [label], bucket_key=seq_len,
                                 provide_data=[('data', x.shape)] + init_states,
                                 provide_label=[('label', (batch, num_label))])
-            mod.forward(b, is_train=True)
+            mod.forward_backward(b)
             loss, probs = [o.asnumpy() for o in mod.get_outputs()]
             t = after_conv(seq_len)
             assert loss.shape == (batch,) and probs.shape == (t * batch, n_classes + 1)
             logp = np.log(probs.astype(np.float64)).reshape(t, batch, -1)
             np.testing.assert_allclose(loss, [_ctc_nll(logp[:, 0], [1, 2], 0),
                                               _ctc_nll(logp[:, 1], [3, 3], 0)], rtol=1e-4)
-            mod.backward()
             mod.update()
             history.setdefault(seq_len, []).append(loss.sum())
     # one set of parameters serves both buckets; fixed batches here, so training lowers it
@@ -672,13 +699,28 @@ def test_speech_deepspeech_bigru_bucketing_with_ctc(tmp_path):
     assert 'forward_l0_i2h_gamma' in arg and 'conv1_batchnorm_moving_mean' in aux
     # (2 channels x the 6 features after a 3-wide then a 3-wide valid convolution)
     assert arg['forward_l0_i2h_gates_weight'].shape == (2 * hidden, 2 * (feat - 4))
-    # STTBucketingModule.save_checkpoint: the default bucket's symbol and save_params
+    mod.save_checkpoint(str(tmp_path / "deepspeech"), 1, save_optimizer_states=True)
     symbol, _, _ = sym_gen(12)
-    symbol.save(str(tmp_path / "deepspeech-symbol.json"))
-    mod.save_params(str(tmp_path / "deepspeech-0001.params"))
     sym2, arg2, aux2 = mx.model.load_checkpoint(str(tmp_path / "deepspeech"), 1)
     assert sym2.list_arguments() == symbol.list_arguments()
     for k, val in arg.items():
         np.testing.assert_array_equal(arg2[k].asnumpy(), val.asnumpy())
     for k, val in aux.items():
         np.testing.assert_array_equal(aux2[k].asnumpy(), val.asnumpy())
+    # train.py's 'load' mode: a new module, the checkpoint's parameters and optimizer states
+    model = STTBucketingModule(sym_gen=sym_gen, default_bucket_key=12, context=[mx.cpu()])
+    model.bind(data_shapes=[('data', (batch, 12, feat))] + init_states,
+               label_shapes=[('label', (batch, num_label))], for_training=True)
+    model.set_params(arg2, aux2)
+    model.init_optimizer(kvstore='device', optimizer='adam',
+                         optimizer_params={'lr_scheduler': lr_scheduler, 'wd': 0.0,
+                                           'learning_rate': 0.01})
+    model._curr_module.load_optimizer_states(str(tmp_path / "deepspeech-0001.states"))
+    # the loaded states are the saved ones (moments per parameter, update counts)
+    model._curr_module.save_optimizer_states(str(tmp_path / "again.states"))
+    # (tracegrad writes the optimizer states as an .npz archive)
+    saved = np.load(str(tmp_path / "deepspeech-0001.states"))
+    again = np.load(str(tmp_path / "again.states"))
+    assert sorted(saved.files) == sorted(again.files) and len(saved.files) > 2 * len(arg)
+    for k in saved.files:
+        np.testing.assert_array_equal(again[k], saved[k])

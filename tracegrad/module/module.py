@@ -499,8 +499,22 @@ class Module(BaseModule):
         logging.info('Saved checkpoint to "%s"', param_name)
         if save_optimizer_states:
             state_name = f"{prefix}-{epoch:04d}.states"
-            self._trainer.save_states(state_name)
+            self.save_optimizer_states(state_name)
             logging.info('Saved optimizer state to "%s"', state_name)
+
+    def save_optimizer_states(self, fname):
+        """The optimizer's states (momenta, moments, update counts) to a file (MXNet's
+        Module.save_optimizer_states; speech_recognition's bucketing module calls it on its
+        current module)."""
+        if not self.optimizer_initialized:
+            raise MXNetError("save_optimizer_states: call init_optimizer first")
+        self._trainer.save_states(fname)
+
+    def load_optimizer_states(self, fname):
+        """The optimizer's states from a file save_optimizer_states wrote."""
+        if not self.optimizer_initialized:
+            raise MXNetError("load_optimizer_states: call init_optimizer first")
+        self._trainer.load_states(fname)
 
     @staticmethod
     def load(prefix, epoch, load_optimizer_states=False, **kwargs):
