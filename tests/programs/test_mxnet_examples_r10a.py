@@ -561,6 +561,8 @@ def test_style_transfer_msg_net_training_step_and_checkpoint(tmp_path):
     xc = subtract_imagenet_mean_preprocess_batch(x.copy())
     f_xc_c = vgg(xc)[1]
     losses = []
+    agg_content_loss = agg_style_loss = 0.
+    firsts = []
     for step in range(2):
         with autograd.record():
             style_model.set_target(style_image)
@@ -585,7 +587,14 @@ def test_style_transfer_msg_net_training_step_and_checkpoint(tmp_path):
                 0.5 * ((gy - gs) ** 2).mean((1, 2)), rtol=1e-4)
         trainer.step(batch_size)
         losses.append(total_loss.sum().asscalar())
+        firsts.append(total_loss.asnumpy()[0])
+        # the program's running sums: x[0] of a 1-d NDArray is a (1,) NDArray in MXNet 1.x
+        agg_content_loss += content_loss[0]
+        agg_style_loss += style_loss[0]
     assert losses[-1] < losses[0]
+    assert agg_content_loss.shape == (1,)
+    np.testing.assert_allclose((agg_content_loss + agg_style_loss).asnumpy()[0],
+                               sum(firsts), rtol=1e-5)
     assert all(p.grad_req == "null" for p in vgg.collect_params().values())
     style_model.save_parameters(str(tmp_path / "msg.params"))
     loaded = StyleNet(ngf=4, n_blocks=1)
