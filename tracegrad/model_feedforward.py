@@ -148,12 +148,23 @@ class FeedForward:
         symbol = self.symbol if self.symbol is not None else \
             self.sym_gen(data.default_bucket_key)
         data_names = [d[0] for d in data.provide_data]
-        label_names = [d[0] for d in (data.provide_label or []) if d[0] in
-                       symbol.list_arguments()]
+        # the inputs that are neither data nor parameters: the loss layers' labels, whether
+        # or not the iterator provides them (an NDArrayIter without labels)
+        args = symbol.list_arguments()
+        label_names = [n for n in args if n not in data_names and n not in self.arg_params]
         mod = module.Module(symbol, data_names=data_names, label_names=label_names,
                             **({} if self.ctx is None else {"context": self.ctx}))
-        mod.bind(data.provide_data, [d for d in (data.provide_label or [])
-                                     if d[0] in label_names] or None, for_training=False)
+        # MXNet's FeedForward binds the predictor on the data shapes only (model.py
+        # _init_predictor): the loss layer's label shape is inferred from the data, the
+        # iterator's labels are not read (CSVIter's dummy (batch, 1) label beside a
+        # LogisticRegressionOutput of (batch, 600)); they are bound only when the data alone
+        # leaves a label's shape unknown
+        label_shapes = [d for d in (data.provide_label or []) if d[0] in label_names]
+        inferred = symbol.infer_shape_partial(**dict(data.provide_data))[0]
+        known = {n for n, s in zip(args, inferred or []) if s and 0 not in s}
+        if all(n in known for n in label_names):
+            label_shapes = None
+        mod.bind(data.provide_data, label_shapes or None, for_training=False)
         mod.set_params(self.arg_params, self.aux_params or {}, allow_missing=False,
                        allow_extra=True)
         return mod

@@ -62,8 +62,15 @@ def _legacy_target(target, dshape, keep_highest):
 
 
 def _head(pred, loss_share):
-    """pred in the forward pass; d(sum of loss_share)/d data in the backward pass."""
-    return F.add(F.stop_gradient(pred), F.sub(loss_share, F.stop_gradient(loss_share)))
+    """pred in the forward pass; d(sum of loss_share)/d data in the backward pass. The
+    zero-valued difference that carries the gradient is taken only where loss_share is
+    finite: inf - inf would turn an infinite loss (a CTC label no alignment fits, under
+    MakeLoss) into nan, where MXNet's forward passes the value through."""
+    finite = F.ne(F.abs(F.stop_gradient(loss_share)), float("inf"))
+    zero = F.constant(value=0.0, shape=tuple(loss_share.shape),
+                      dtype=dtype_name(np.dtype(loss_share.dtype)))
+    share = F.where(finite, loss_share, zero)
+    return F.add(F.stop_gradient(pred), F.sub(share, F.stop_gradient(share)))
 
 
 def _per_sample(x, multi_output=False):

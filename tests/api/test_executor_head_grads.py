@@ -56,3 +56,19 @@ def test_leaving_out_an_output_that_needs_a_head_gradient_names_it():
     exe.forward(is_train=True)
     with pytest.raises(mx.MXNetError, match="5 out_grads for 4 outputs"):
         exe.backward([mx.nd.ones((2, 3))] * 5)
+
+
+def test_make_loss_passes_an_infinite_loss_through_and_its_gradient_stays_finite():
+    # MakeLoss's forward is the identity (MXNet make_loss-inl.h): an inf loss (a CTC label
+    # no alignment fits in the time steps) stays inf, not inf - inf = nan
+    x = mx.sym.Variable("x")
+    loss = mx.sym.MakeLoss(mx.sym.log(x), grad_scale=2.0)
+    exe = loss.simple_bind(mx.cpu(), x=(3,))
+    for _ in range(3):                   # eager forwards, then the compiled one
+        exe.forward(is_train=True, x=mx.nd.array([0.5, 2.0, 4.0]))
+        exe.backward()
+    np.testing.assert_allclose(exe.outputs[0].asnumpy(), np.log([0.5, 2.0, 4.0]), rtol=1e-6)
+    np.testing.assert_allclose(exe.grad_dict["x"].asnumpy(), 2.0 / np.array([0.5, 2.0, 4.0]),
+                               rtol=1e-6)
+    out = exe.forward(is_train=False, x=mx.nd.array([0.0, 1.0, np.inf]))[0].asnumpy()
+    np.testing.assert_array_equal(out, [-np.inf, 0.0, np.inf])

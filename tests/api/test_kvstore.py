@@ -21,6 +21,14 @@ def test_unknown_and_unsupported_types_are_named():
         mx.kv.create("dist_async")
 
 
+def test_dist_is_the_synchronous_store_and_names_are_case_insensitive():
+    # MXNet's KVStore::Create: a 'dist' name without '_async' is sync mode (the
+    # distributed_training example's kv.create('dist')); create() lowercases the name
+    assert mx.kv.create("dist").type == "dist"
+    assert mx.kv.create("Local").type == "local"
+    assert mx.kv.create("DIST_SYNC").type == "dist_sync"
+
+
 def test_init_push_pull_sums_device_values():
     kv = mx.kv.create("local")
     kv.init(3, nd.ones((2, 3)))

@@ -107,3 +107,49 @@ def test_epoch_size_makes_epochs_of_that_many_batches_and_reads_on():
 def test_epoch_size_must_be_a_positive_count():
     with pytest.warns(DeprecationWarning), pytest.raises(mx.MXNetError, match="epoch_size"):
         mx.model.FeedForward(_softmax_fc(), num_epoch=1, epoch_size=0)
+
+
+def test_predict_does_not_read_the_iterators_labels(tmp_path):
+    # kaggle-ndsb2/Train.py: predict on a CSVIter without label_csv (a dummy (batch, 1)
+    # label) under LogisticRegressionOutput of width 4; MXNet binds the predictor on the data
+    # shapes only (model.py _init_predictor), so the label shape is inferred, not read
+    rs = np.random.RandomState(0)
+    x = rs.rand(3, 5)
+    np.savetxt(tmp_path / "d.csv", x, delimiter=",")
+    w, b = rs.randn(4, 5).astype(np.float32), rs.randn(4).astype(np.float32)
+    fc = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=4, name="fc")
+    with pytest.warns(DeprecationWarning):
+        model = mx.model.FeedForward(mx.sym.LogisticRegressionOutput(fc, name="softmax"),
+                                     arg_params={"fc_weight": mx.nd.array(w),
+                                                 "fc_bias": mx.nd.array(b)})
+    it = mx.io.CSVIter(data_csv=str(tmp_path / "d.csv"), data_shape=(5,), batch_size=1)
+    np.testing.assert_allclose(model.predict(it), 1 / (1 + np.exp(-(x @ w.T + b))),
+                               rtol=1e-5)
+
+
+def test_a_module_bound_without_label_shapes_ignores_the_batchs_labels():
+    # MXNet's executor group has no label arrays then (executor_group.py forward loads
+    # labels only into label_arrays): the label's shape is the one inferred at bind
+    fc = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2, name="fc")
+    mod = mx.mod.Module(mx.sym.LinearRegressionOutput(fc, name="lro"),
+                        label_names=["lro_label"])
+    mod.bind([("data", (2, 3))], None, for_training=False)
+    mod.init_params(mx.init.One())
+    batch = mx.io.DataBatch([mx.nd.ones((2, 3))], [mx.nd.zeros((2,))])
+    mod.forward(batch)
+    np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), np.full((2, 2), 3.0))
+
+
+def test_predict_on_an_iterator_without_labels():
+    # kaggle-ndsb1/predict_dsb.py reads a test set without labels: the SoftmaxOutput's label
+    # is an input of the graph all the same (its shape inferred from the data)
+    rs = np.random.RandomState(1)
+    w, b = rs.randn(3, 5).astype(np.float32), rs.randn(3).astype(np.float32)
+    with pytest.warns(DeprecationWarning):
+        model = mx.model.FeedForward(_softmax_fc(), arg_params={"fc_weight": mx.nd.array(w),
+                                                                "fc_bias": mx.nd.array(b)})
+    x = rs.randn(4, 5).astype(np.float32)
+    z = x @ w.T + b
+    p = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(model.predict(mx.io.NDArrayIter(x, batch_size=2)),
+                               p / p.sum(1, keepdims=True), rtol=1e-5)

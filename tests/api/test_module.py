@@ -420,3 +420,45 @@ def test_set_params_of_a_sub_network_takes_its_own_from_a_whole_checkpoint():
     mod.set_params(whole, {}, allow_missing=True, allow_extra=True)
     with pytest.raises(mx.base.MXNetError, match="fc1_bias"):
         mod.set_params({"fc1_weight": whole["fc1_weight"]}, {})
+
+
+def test_save_and_load_optimizer_states_continue_the_same_adam_run(tmp_path):
+    # MXNet's Module.save_optimizer_states / load_optimizer_states (speech_recognition's
+    # STTBucketingModule.save_checkpoint calls the first on its _curr_module)
+    fc = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2, name="fc")
+    net = mx.sym.LinearRegressionOutput(fc, name="lro")
+    rs = np.random.RandomState(0)
+    batch = mx.io.DataBatch([mx.nd.array(rs.randn(4, 3))], [mx.nd.array(rs.randn(4, 2))])
+
+    def module():
+        mod = mx.mod.Module(net, label_names=["lro_label"])
+        mod.bind([("data", (4, 3))], [("lro_label", (4, 2))])
+        return mod
+
+    a = module()
+    with pytest.raises(mx.MXNetError, match="save_optimizer_states: call init_optimizer"):
+        a.save_optimizer_states(str(tmp_path / "s"))
+    a.init_params(mx.init.Uniform(0.5))
+    a.init_optimizer(optimizer="adam", optimizer_params={"learning_rate": 0.1})
+    for _ in range(2):
+        a.forward_backward(batch)
+        a.update()
+    a.save_optimizer_states(str(tmp_path / "adam.states"))
+    b = module()
+    b.set_params(*a.get_params())
+    b.init_optimizer(optimizer="adam", optimizer_params={"learning_rate": 0.1})
+    b.load_optimizer_states(str(tmp_path / "adam.states"))
+    for mod in (a, b):                   # the third step: moments and the count carried over
+        mod.forward_backward(batch)
+        mod.update()
+    for k, v in a.get_params()[0].items():
+        np.testing.assert_allclose(b.get_params()[0][k].asnumpy(), v.asnumpy(), rtol=1e-6)
+    fresh = module()
+    fresh.set_params(*a.get_params())
+    fresh.init_optimizer(optimizer="adam", optimizer_params={"learning_rate": 0.1})
+    fresh.forward_backward(batch)
+    fresh.update()                        # (without the states the step differs)
+    a.forward_backward(batch)
+    a.update()
+    assert not np.allclose(fresh.get_params()[0]["fc_bias"].asnumpy(),
+                           a.get_params()[0]["fc_bias"].asnumpy())

@@ -246,6 +246,9 @@ CALLS = {
     "softmin": (X, {"axis": 0, "temperature": 2.0}, ()),
     "LRN": (lambda: [f32(2, 5, 3, 3)], {"nsize": 3, "alpha": 0.1}, ()),
     "Crop": (lambda: [f32(1, 2, 5, 6)], {"h_w": (3, 4), "offset": (1, 2)}, ()),
+    "CTCLoss": (lambda: [f32(4, 2, 3), np.array([[1, 2], [2, 0]], np.float32)], {}, ()),
+    "ctc_loss": (lambda: [f32(4, 2, 3), np.array([[0, -1], [1, 1]], np.float32)],
+                 {"blank_label": "last"}, ()),
     "GridGenerator": (lambda: [f32(2, 6, lo=-0.5, hi=0.5)],
                       {"transform_type": "affine", "target_shape": (3, 4)}, ()),
     "BilinearSampler": (lambda: [f32(2, 3, 4, 5), f32(2, 2, 3, 3, lo=-1.1, hi=1.1)], {}, ()),
@@ -255,11 +258,6 @@ CALLS = {
     "ROIPooling": (lambda: [f32(2, 3, 6, 7), np.array([[0, 0, 0, 4, 5], [1, 1.5, 2, 6, 5]],
                                                       np.float32)],
                    {"pooled_size": (2, 2), "spatial_scale": 1.0}, ()),
-    # nd_ctc.py: the label (1..C-1, padded with 0) and its length are read as arrays
-    "CTCLoss": (lambda: [f32(4, 3, 4), np.array([[1, 2, 0], [3, 3, 0], [2, 0, 0]],
-                                                  np.float32)], {}, ()),
-    "ctc_loss": (lambda: [f32(4, 2, 3), (idx(2, 2, high=2) + 1).astype(np.float32)],
-                 {}, ()),
 }
 # Other code paths of the same functions (modes, layouts, optional outputs): label -> row.
 SEQ = lambda: [f32(3, 2, 4), (idx(2, high=3) + 1).astype(np.float32)]  # noqa: E731
@@ -679,9 +677,9 @@ def test_batchnorm_training_updates_its_moving_statistics_through_jit():
     compiled = mx.jit(step)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for x in data:
-            got, want = compiled(_nd(x)), eager(_nd(x))
-            np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=2e-6, atol=1e-6)
+        for x in data:      # (float32 means and variances summed in another order: a few
+            got, want = compiled(_nd(x)), eager(_nd(x))     # ulp; frozen statistics: O(1))
+            np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-5, atol=1e-5)
             for s, e in zip(stats, eager_stats):
-                np.testing.assert_allclose(s.asnumpy(), e.asnumpy(), rtol=2e-6, atol=1e-6)
+                np.testing.assert_allclose(s.asnumpy(), e.asnumpy(), rtol=1e-5, atol=1e-5)
     assert not np.allclose(stats[0].asnumpy(), mean0)

@@ -13,7 +13,9 @@ __all__ = ["create", "KVStore", "KVStoreBase", "LocalKVStore"]
 
 LOCAL_TYPES = ("local", "device", "local_update_cpu", "local_allreduce_cpu",
                "local_allreduce_device")
-DIST_TYPES = ("dist_sync", "dist_device_sync", "dist_sync_device")
+# MXNet's 'dist' (and 'dist_device') is synchronous too: only a name containing '_async' puts the
+# servers in async mode (src/kvstore/kvstore.cc, KVStore::Create).
+DIST_TYPES = ("dist_sync", "dist_device_sync", "dist_sync_device", "dist", "dist_device")
 
 
 def create(name="local"):
@@ -22,6 +24,7 @@ def create(name="local"):
         return name
     if not isinstance(name, str):
         raise TypeError(f"kvstore.create: name must be a string, got {type(name).__name__}")
+    name = name.lower()                  # as MXNet's create: 'Local', 'DIST_SYNC' are accepted
     if name in LOCAL_TYPES:
         return LocalKVStore(name)
     if name in DIST_TYPES:

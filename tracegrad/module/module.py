@@ -444,9 +444,12 @@ class Module(BaseModule):
         if shapes != [tuple(d.shape) for d in self._data_shapes]:
             self.reshape([DataDesc(n, s) for n, s in zip(data_names, shapes)],
                          [DataDesc(n, tuple(lb.shape)) for n, lb in
-                          zip(label_names, labels)] or None)
+                          zip(label_names, labels) if self._label_shapes] or None)
         feed = dict(zip(data_names, data))
-        if labels:
+        if labels and self._label_shapes:
+            # bound without label shapes (MXNet's executor group then has no label arrays) the
+            # batch's labels are not read: FeedForward.predict on an iterator whose dummy labels
+            # do not fit the loss layer
             feed.update(zip(label_names, labels))
         self._exec.forward(is_train=is_train, **feed)
 
@@ -504,8 +507,22 @@ class Module(BaseModule):
         logging.info('Saved checkpoint to "%s"', param_name)
         if save_optimizer_states:
             state_name = f"{prefix}-{epoch:04d}.states"
-            self._trainer.save_states(state_name)
+            self.save_optimizer_states(state_name)
             logging.info('Saved optimizer state to "%s"', state_name)
+
+    def save_optimizer_states(self, fname):
+        """The optimizer's states (momenta, moments, update counts) to a file (MXNet's
+        Module.save_optimizer_states; speech_recognition's bucketing module calls it on its
+        current module)."""
+        if not self.optimizer_initialized:
+            raise MXNetError("save_optimizer_states: call init_optimizer first")
+        self._trainer.save_states(fname)
+
+    def load_optimizer_states(self, fname):
+        """The optimizer's states from a file save_optimizer_states wrote."""
+        if not self.optimizer_initialized:
+            raise MXNetError("load_optimizer_states: call init_optimizer first")
+        self._trainer.load_states(fname)
 
     @staticmethod
     def load(prefix, epoch, load_optimizer_states=False, **kwargs):
