@@ -19,6 +19,8 @@ import numpy as np
 import tracegrad as mx
 from tracegrad.io import DataBatch, DataIter
 
+from ctc_reference import ctc_nll, log_softmax
+
 
 # ------------------------------------------------------------------ symbols/ (as written)
 def mlp_get_symbol(num_classes=10, **kwargs):
@@ -932,23 +934,8 @@ def _np_pred_fc(params, x, layers, hid):
 
 
 def _np_ctc(logits, label):
-    """-log p(label) by the alpha recursion, blank 0, label padded with 0; logits (T, C)."""
-    lab = [int(v) for v in label if v != 0]
-    z = logits - logits.max(1, keepdims=True)
-    lp = z - np.log(np.exp(z).sum(1, keepdims=True))
-    ext = [0]
-    for c in lab:
-        ext += [c, 0]
-    alpha = np.full(len(ext), -np.inf)
-    alpha[:2] = lp[0, ext[:2]]
-    for t in range(1, len(lp)):
-        new = np.full_like(alpha, -np.inf)
-        for s, c in enumerate(ext):
-            terms = [alpha[s]] + ([alpha[s - 1]] if s else []) + \
-                ([alpha[s - 2]] if s >= 2 and c != 0 and c != ext[s - 2] else [])
-            new[s] = np.logaddexp.reduce(terms) + lp[t, c]
-        alpha = new
-    return -np.logaddexp.reduce(alpha[-2:])
+    """-log p(label) with blank 0, the label padded with 0; logits (T, C)."""
+    return ctc_nll(log_softmax(logits), [int(v) for v in label if v != 0], 0)
 
 
 def test_lstm_ocr_ctc_trains_scores_and_infers_from_its_checkpoint(tmp_path, caplog):

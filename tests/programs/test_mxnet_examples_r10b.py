@@ -14,6 +14,8 @@ import pytest
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
 
+from ctc_reference import ctc_nll
+
 
 def _softmax(z, axis=-1):
     e = np.exp(z - z.max(axis, keepdims=True))
@@ -582,26 +584,6 @@ def test_speech_peephole_lstm_cell_against_numpy():
     np.testing.assert_allclose(res[1].asnumpy(), h2, rtol=1e-5, atol=1e-6)
 
 
-def _ctc_nll(logp, label, blank):
-    """-log p(label | x) by the CTC forward recursion in float64 (logp: (T, C))."""
-    ext = [blank]
-    for c in label:
-        ext += [c, blank]
-    T, S = logp.shape[0], len(ext)
-    alpha = np.full((T, S), -np.inf)
-    alpha[0, 0] = logp[0, blank]
-    alpha[0, 1] = logp[0, ext[1]]
-    for t in range(1, T):
-        for s in range(S):
-            terms = [alpha[t - 1, s]]
-            if s > 0:
-                terms.append(alpha[t - 1, s - 1])
-            if s > 1 and ext[s] != blank and ext[s] != ext[s - 2]:
-                terms.append(alpha[t - 1, s - 2])
-            alpha[t, s] = np.logaddexp.reduce(terms) + logp[t, ext[s]]
-    return -np.logaddexp(alpha[-1, -1], alpha[-1, -2])
-
-
 class STTBucketingModule(mx.mod.BucketingModule):
     """stt_bucketing_module.py: the default bucket's symbol, the parameters and the current
     module's optimizer states."""
@@ -689,8 +671,8 @@ def test_speech_deepspeech_bigru_bucketing_with_ctc(tmp_path):
             t = after_conv(seq_len)
             assert loss.shape == (batch,) and probs.shape == (t * batch, n_classes + 1)
             logp = np.log(probs.astype(np.float64)).reshape(t, batch, -1)
-            np.testing.assert_allclose(loss, [_ctc_nll(logp[:, 0], [1, 2], 0),
-                                              _ctc_nll(logp[:, 1], [3, 3], 0)], rtol=1e-4)
+            np.testing.assert_allclose(loss, [ctc_nll(logp[:, 0], [1, 2], 0),
+                                              ctc_nll(logp[:, 1], [3, 3], 0)], rtol=1e-4)
             mod.update()
             history.setdefault(seq_len, []).append(loss.sum())
     # one set of parameters serves both buckets; fixed batches here, so training lowers it
