@@ -367,8 +367,12 @@ def _lift_literals(ops, lits):
     return new_ops, [param[id(lit)] for lit in lits], env, back
 
 
-# a structure's adjoint is optimized at its backward after this many (HotAdjoint.runs)
-OPTIMIZE_AFTER = 2
+# a structure's adjoint is optimized (and may then be compiled) once it has been seen this many
+# times within SPARSE times as many backward passes: one that recurs rarely (a sequence length
+# drawn per batch among dozens) keeps vjp's program, interpreted, and costs no passes, no compile
+HOT_AFTER = 3
+SPARSE = 8
+_CLOCK = itertools.count(1)     # backward passes (of every thread: a heuristic's clock)
 
 
 class Adjoint:
@@ -376,22 +380,33 @@ class Adjoint:
     (run_backward), and where each wrt leaf's gradient is among its outputs. One object per
     structure for its whole life: observers (step capture) key on its identity.
 
-    A structure seen once or twice is differentiated by vjp alone; its optimizing passes
-    (fold, simplify, cse: about 80% of such a backward, and seven times an LSTM's forward when
-    the sequence length changes every step) run at its third backward. The two
-    programs compute the same gradients, rounded alike up to the last bits (as the switch to
-    native code: HotAdjoint)."""
-    __slots__ = ("program", "residual_ids", "positions", "optimized")
+    A new structure is differentiated by vjp alone, its program interpreted. Once it is hot
+    (HOT_AFTER backward passes within SPARSE times as many) its optimizing passes run (fold,
+    simplify, cse: about 80% of a new structure's backward, seven times an LSTM's forward when
+    the sequence length changes every step), and that program may be compiled (HotAdjoint).
+    The programs compute the same gradients, rounded alike up to the last bits (as the switch
+    to native code)."""
+    __slots__ = ("program", "residual_ids", "positions", "optimized", "seen", "since")
 
-    def __init__(self, program, residual_ids, positions):
+    def __init__(self, program, residual_ids, positions, now):
         self.program, self.residual_ids, self.positions = program, residual_ids, positions
         self.optimized = False
+        self.seen, self.since = 1, now     # sightings in the window that began at `since`
+        program.may_compile = False        # (vjp's program is never compiled: see optimize)
+
+    def sighted(self, now):
+        """One more backward of this structure: optimize it once it is hot."""
+        self.seen += 1
+        if self.seen < HOT_AFTER:
+            return
+        if now - self.since + 1 > SPARSE * self.seen:
+            self.seen, self.since = 1, now     # rare: count again from here
+            return
+        self.optimize()
 
     def optimize(self):
         old = self.program
         self.optimized = True
-        if old.native is not None:      # (compiled already: TRACEGRAD_EAGER_NATIVE_AFTER=1)
-            return
         new = HotAdjoint(run_pipeline(old.fn, "fold,simplify,cse,dce"))
         new.runs = old.runs
         self.program = new
@@ -408,10 +423,10 @@ def adjoint_for(heads, wrt_leaves=None):
         wrt_leaves = variables
     key = (sig, tuple(index.get(v, -1) for v in wrt_leaves))
     hit = _ADJOINTS.get(key)
+    now = next(_CLOCK)
     if hit is not None:
-        if not hit.optimized and (hit.program.runs >= OPTIMIZE_AFTER or
-                                  hit.program.runs + 1 == NATIVE_AFTER):
-            hit.optimize()      # (before it is compiled: native code from the optimized one)
+        if not hit.optimized:
+            hit.sighted(now)
     else:
         leaves = [v for v in values if v.producer is None]
         position = {v: i for i, v in enumerate(leaves)}
@@ -428,8 +443,9 @@ def adjoint_for(heads, wrt_leaves=None):
         lifted = {p: len(values) + k for k, p in enumerate(scalars)}
         hit = Adjoint(HotAdjoint(adj), tuple(lifted[v] if v in lifted else
                                              index[back.get(v, v)] for v in residuals),
-                      tuple(reachable.index(v) if v in position else -1 for v in wrt_leaves))
-        if NATIVE_AFTER == 1:       # (compiled at its first run)
+                      tuple(reachable.index(v) if v in position else -1 for v in wrt_leaves),
+                      now)
+        if NATIVE_AFTER == 1:       # (every adjoint compiled at its first run: tests)
             hit.optimize()
         _ADJOINTS[key] = hit
         if len(_ADJOINTS) > _ADJOINT_CACHE_SIZE:
@@ -476,10 +492,11 @@ class HotAdjoint:
     may differ from the earlier ones in the last bits (about 1e-7 relative in float32); each
     mode is itself deterministic. stats()['eager_adjoints_compiled'] counts the switches, and
     TRACEGRAD_EAGER_NATIVE_AFTER=0 keeps every step interpreted and bitwise identical."""
-    __slots__ = ("program", "runs", "native")
+    __slots__ = ("program", "runs", "native", "may_compile")
 
     def __init__(self, fn):
         self.program, self.runs, self.native = Program(fn), 0, None
+        self.may_compile = True
 
     @property
     def fn(self):
@@ -490,7 +507,7 @@ class HotAdjoint:
             return self.program(args, apply)
         if self.native is None:
             self.runs += 1
-            if self.runs != NATIVE_AFTER:
+            if self.runs < NATIVE_AFTER or not NATIVE_AFTER or not self.may_compile:
                 return self.program(args)
             self.native = self._compile()
         if self.native is False:

@@ -122,6 +122,8 @@ REPEATS = 3           # backward passes of one graph structure before it is capt
 MAX_FAILURES = 4      # dropped captures in a row before a plan is retired
 IDLE_LIMIT = 8        # uncaptured backward passes in a row before an unused plan is retired
 RELEARN = 2           # times a retired structure is learned again before it is given up
+SPARSE = 8            # a structure must make 1 in SPARSE backward passes or more to be learned
+BIG_PLAN = 512        # a graph of more ops needs one more repeat per BIG_PLAN // 2 ops
 BACKOFF = 4           # ... each time after BACKOFF times more repeats than the last
 MAX_PLANS = 8
 PIPELINE = "fold,simplify,cse,dce"
@@ -737,6 +739,7 @@ class _State(threading.local):
 
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
+        self.n_observed = 0     # backward passes observed (the clock of `seen`'s windows)
         self.seen = {}   # (id(adjoint), id()s of the variables) -> [adjoint, backward passes
         #                  that used it with those variables, weak references to them]
         self.side = []   # tape values assign_state wrote since the last backward
@@ -832,15 +835,27 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     var_ids = tuple(map(id, wrt_leaves))
     key = (id(hit), var_ids)
     seen = known.get(key)
+    state.n_observed = now = state.n_observed + 1
     # (ids are recycled: the entry's weak references tell the same variables from new ones)
     if seen is None or seen[0] is not hit or not all(
             map(_is, [r() for r in seen[2]], wrt_leaves)):
         if len(known) >= 256:
             known.clear()
-        known[key] = [hit, 1, tuple(map(_WEAKREF, wrt_leaves))]
+        # [adjoint, count, the variables, its latest backward passes (clock), the count that
+        #  learns it]
+        known[key] = [hit, 1, tuple(map(_WEAKREF, wrt_leaves)), [now],
+                      _repeats_needed(len(ops))]
         return
     seen[1] += 1
-    if seen[1] != REPEATS:
+    times = seen[3]
+    times.append(now)
+    del times[:-seen[4]]
+    if seen[1] != seen[4]:
+        return
+    if now - times[0] + 1 > SPARSE * len(times):
+        # it recurs, but rarely (a sequence length drawn per batch among dozens): a plan
+        # would cost its compile and mostly fail; its next repeat looks again
+        seen[1] -= 1
         return
     if len(heads) != 1 or head_grads[0] is not None or retain_graph:
         return _drop(None, "backward with several heads, head gradients or retain_graph")
@@ -867,6 +882,14 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         _RETIRED.append((hit, var_ids))
         return _drop(None, f"not captured: building the plan failed: {type(e).__name__}: {e}")
     _install(plan)
+
+
+def _repeats_needed(n_ops):
+    """Backward passes of a structure before it is learned: REPEATS, and more for a big graph
+    (its compile takes seconds: an unrolled LSTM of 40 steps is ~800 ops), whose repeats must
+    be more than a coincidence of a program whose graphs change (a length drawn per batch)."""
+    return REPEATS + max(0, n_ops - BIG_PLAN) // (BIG_PLAN // 2) if n_ops > BIG_PLAN \
+        else REPEATS
 
 
 def _age(plans):
@@ -2231,8 +2254,8 @@ def _retire(plan, reason):
     if times[1] > RELEARN or seen is None or seen[0] is not hit:
         _RETIRED.append((hit, key[1]))
         del _RETIRED[:-32]
-    else:      # observe() learns it again when the count is back at REPEATS
-        seen[1] = REPEATS - REPEATS * BACKOFF ** times[1]
+    else:      # observe() learns it again when the count is back at its threshold
+        seen[1] = seen[4] - REPEATS * BACKOFF ** times[1]
     _LOG["retired"].append(reason)
     del _LOG["retired"][:-8]
     _uninstall_if_idle()

@@ -1,0 +1,113 @@
+"""Programs whose graph changes between batches (a sequence length drawn per batch) must not
+pay, for structures that come back only now and then, the costs that only a repeated step
+earns back: the eager adjoint's optimizing passes and native compile (runtime/tape.Adjoint)
+and a captured plan's compile (tracing/capture.observe). A structure counts as hot once it
+has come back often enough within a window of backward passes; big graphs need more repeats."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, nd
+from tracegrad.runtime import tape
+from tracegrad.tracing import capture as cap
+
+pytestmark = pytest.mark.usefixtures("fresh_capture")
+
+_W0 = np.array([[0.5], [-0.25], [1.5]], np.float32)
+_X0 = np.array([[0.3, -1.2, 2.0]], np.float32)
+
+
+def _backward(width, w=None):
+    """One backward of a short chain ending in a (1, width) broadcast (each width: its own
+    structure)."""
+    w = nd.array(_W0) if w is None else w
+    w.attach_grad()
+    with autograd.record():
+        h = nd.dot(nd.array(_X0), w)
+        for _ in range(3):
+            h = nd.tanh(h * 0.5 + 0.1)
+        y = (h * nd.ones((1, width))).sum()
+    y.backward()
+    return w
+
+
+def _want(depth, width=1):
+    h = _X0.astype(np.float64) @ _W0
+    pre = []
+    for _ in range(depth):
+        pre.append(np.tanh(h * 0.5 + 0.1))
+        h = pre[-1]
+    d = np.ones_like(h) * width
+    for t in reversed(pre):
+        d = d * (1 - t ** 2) * 0.5
+    return _X0.T.astype(np.float64) @ d
+
+
+def _adjoint_of(width):
+    before = set(tape._ADJOINTS)
+    _backward(width)
+    new = set(tape._ADJOINTS) - before
+    assert len(new) == 1
+    return tape._ADJOINTS[new.pop()]
+
+
+def test_a_structure_that_comes_back_rarely_keeps_vjps_program(monkeypatch):
+    monkeypatch.setattr(tape, "NATIVE_AFTER", 8)
+    base = 3000 + np.random.RandomState(1).randint(0, 1000) * 50
+    adj = _adjoint_of(base)
+    for k in range(2):      # two more sightings, each after more distinct structures than the
+        for j in range(tape.SPARSE * tape.HOT_AFTER):    # window holds
+            _backward(base + 1 + k * 100 + j)
+        w = _backward(base)
+        np.testing.assert_allclose(w.grad.asnumpy(), _want(3, base), rtol=1e-5)
+    assert not adj.optimized and adj.program.native is None
+    for _ in range(tape.HOT_AFTER):     # then it repeats back to back: hot
+        w = _backward(base)
+    assert adj.optimized
+    np.testing.assert_allclose(w.grad.asnumpy(), _want(3, base), rtol=1e-5)
+
+
+def _chain(w, length):
+    h = nd.dot(nd.array(_X0), w)
+    for _ in range(length):
+        h = nd.tanh(h * 0.5 + 0.1)
+    return h.sum()
+
+
+def _step(w, length):
+    with autograd.record():
+        loss = _chain(w, length)      # (no intermediate array alive at backward)
+    loss.backward()
+
+
+def test_a_step_structure_that_comes_back_rarely_is_not_learned():
+    w = nd.array(_W0)
+    w.attach_grad()
+    before = mx.stats()["traces"]
+    for k in range(3):       # its 3 repeats spread over more passes than the window allows
+        _step(w, 5)
+        for j in range(cap.SPARSE * cap.REPEATS):
+            _step(w, 6 + k * 100 + j)
+    assert mx.stats()["traces"] == before and not any(cap._STATE.plans.values())
+    got = []
+    for _ in range(5):       # back to back: once its last REPEATS passes are close together
+        c = mx.stats()["captured_steps"]      # it is learned, then captured
+        _step(w, 5)
+        got.append(mx.stats()["captured_steps"] - c)
+    assert got == [0, 0, 0, 1, 1], (got, cap.explain())
+    np.testing.assert_allclose(w.grad.asnumpy(), _want(5), rtol=1e-5)
+
+
+def test_a_big_graph_needs_more_repeats_before_it_is_compiled():
+    assert cap._repeats_needed(40) == cap.REPEATS
+    assert cap._repeats_needed(cap.BIG_PLAN) == cap.REPEATS
+    need = cap._repeats_needed(2 * cap.BIG_PLAN)
+    assert need == cap.REPEATS + 2
+    w = nd.array(_W0)
+    w.attach_grad()
+    got = []
+    for _ in range(need + 2):    # ~3 ops per tanh step: a graph over 2 * BIG_PLAN ops
+        c = mx.stats()["captured_steps"]
+        _step(w, 2 * cap.BIG_PLAN // 3 + 10)
+        got.append(mx.stats()["captured_steps"] - c)
+    assert got == [0] * need + [1, 1], got
