@@ -346,8 +346,9 @@ def _lifted_key(lit, opdef, lits):
 
 def _lift_literals(ops, lits):
     """The ops with every lifted literal (by identity, as _walk listed them) replaced by a
-    0-d parameter of its type: (new ops, the parameters in `lits` order, the result map from
-    each new op's results to the recorded ones). Ops without one are the recorded objects."""
+    0-d parameter of its type: (new ops, the parameters in `lits` order, recorded result ->
+    its copy, copy -> recorded result). An op is copied when it reads a lifted literal or a
+    copied result; the others are the recorded objects."""
     param = {id(lit): Value(lit.type, None, 0, "scalar") for lit in lits}
     env, new_ops = {}, []
     for op in ops:
@@ -386,23 +387,22 @@ class Adjoint:
     the sequence length changes every step), and that program may be compiled (HotAdjoint).
     The programs compute the same gradients, rounded alike up to the last bits (as the switch
     to native code)."""
-    __slots__ = ("program", "residual_ids", "positions", "optimized", "seen", "since")
+    __slots__ = ("program", "residual_ids", "positions", "optimized", "times")
 
     def __init__(self, program, residual_ids, positions, now):
         self.program, self.residual_ids, self.positions = program, residual_ids, positions
         self.optimized = False
-        self.seen, self.since = 1, now     # sightings in the window that began at `since`
+        self.times = [now]                 # its latest backward passes (_CLOCK)
         program.may_compile = False        # (vjp's program is never compiled: see optimize)
 
     def sighted(self, now):
-        """One more backward of this structure: optimize it once it is hot."""
-        self.seen += 1
-        if self.seen < HOT_AFTER:
-            return
-        if now - self.since + 1 > SPARSE * self.seen:
-            self.seen, self.since = 1, now     # rare: count again from here
-            return
-        self.optimize()
+        """One more backward of this structure: optimized once its latest HOT_AFTER passes
+        lie within SPARSE times as many."""
+        times = self.times
+        times.append(now)
+        del times[:-HOT_AFTER]
+        if len(times) == HOT_AFTER and now - times[0] + 1 <= SPARSE * HOT_AFTER:
+            self.optimize()
 
     def optimize(self):
         old = self.program
