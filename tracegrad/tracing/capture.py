@@ -1196,8 +1196,8 @@ def _bind(step, pop, args):
             cached = pop.lit_cache.get(n)
             if cached is None or t is not cached[0] or a != cached[1]:
                 if not _same_literal(pop, n, ref, a, args):
-                    if tape.lifts_literal(pop.opdef, ref) and \
-                            _scalar_input(pop, n, ref.type.dtype, a, args) is not None:
+                    if tape.lifts_literal(pop.opdef, ref) and _scalar_input(
+                            pop, n, ref.type.dtype, a, args, remember=False) is not None:
                         wanted = step.plan.lift_wanted     # (lifted after this drop)
                         if (pop, n) not in wanted:
                             wanted.append((pop, n))
@@ -1282,13 +1282,13 @@ def _same_literal(pop, n, lit, a, args):
     return True
 
 
-def _scalar_input(pop, n, dtype, a, args):
+def _scalar_input(pop, n, dtype, a, args, remember=True):
     """Scalar `a` (operand n) as a lifted literal's 0-d input: the literal eager records for
     it (its value in the dtype it gets beside `args`), or None when it is not a scalar or
-    would get another dtype. The dtype is remembered per operand type (floats keep the
-    array's dtype whatever their value)."""
+    would get another dtype. With `remember` (a lifted operand's own check), the operand type
+    that passed is remembered (floats keep the array's dtype whatever their value)."""
     t = type(a)
-    cached = pop.lit_cache.get(n)
+    cached = pop.lit_cache.get(n) if remember else None
     if cached is None or cached[0] is not t:
         if not isinstance(a, (bool, int, float, np.number, np.bool_, np.ndarray)):
             return None
@@ -1301,7 +1301,8 @@ def _scalar_input(pop, n, dtype, a, args):
             Literal(a, dtype)
         except (TypeError, ValueError):
             return None
-        pop.lit_cache[n] = (t, None)
+        if remember:
+            pop.lit_cache[n] = (t, None)
     return tape.scalar_array(float(a), dtype)
 
 
