@@ -1,197 +1,20 @@
 """Patterns of MXNet 1.9.1's gluon example programs, each cut to a few synthetic steps (the
 programs' own code, their data loading replaced, sizes shrunk) and checked against numpy
-statements of the formulas: example/gluon/lstm_crf, example/gluon/house_prices,
-example/gluon/style_transfer (net.py, utils.py), example/gluon/lipnet (models/network.py,
-trainer.py) and example/gluon/audio (urban_sounds/model.py, transforms.py)."""
-import itertools
-
+statements of the formulas: example/gluon/house_prices, example/gluon/style_transfer
+(net.py, utils.py), example/gluon/lipnet (models/network.py, trainer.py) and
+example/gluon/audio (urban_sounds/model.py, transforms.py). (lstm_crf, and the style layers'
+numpy checks: test_mxnet_examples_r9a.py.)"""
 import numpy as np
 import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
-from tracegrad.gluon import Block, HybridBlock, nn, rnn
+from tracegrad.gluon import Block, nn, rnn
 
 from ctc_reference import ctc_nll
-
-
-def _logsumexp(v):
-    m = np.max(v)
-    return m + np.log(np.sum(np.exp(v - m)))
-
-
-# --------------------------------------------------------------------------- lstm_crf
-START_TAG, STOP_TAG = "<START>", "<STOP>"
-
-
-def _to_scalar(x):
-    return int(x.asscalar())
-
-
-def _argmax(vec):
-    return _to_scalar(nd.argmax(vec, axis=1))
-
-
-def _log_sum_exp(vec):
-    max_score = nd.max(vec).asscalar()
-    return nd.log(nd.sum(nd.exp(vec - max_score))) + max_score
-
-
-class BiLSTM_CRF(Block):
-    """lstm_crf.py's model, as written there (nd ops, per-tag python loops)."""
-
-    def __init__(self, vocab_size, tag2idx, embedding_dim, hidden_dim):
-        super(BiLSTM_CRF, self).__init__()
-        with self.name_scope():
-            self.hidden_dim = hidden_dim
-            self.tag2idx = tag2idx
-            self.tagset_size = len(tag2idx)
-            self.word_embeds = nn.Embedding(vocab_size, embedding_dim)
-            self.lstm = rnn.LSTM(hidden_dim // 2, num_layers=1, bidirectional=True)
-            self.hidden2tag = nn.Dense(self.tagset_size)
-            self.transitions = self.params.get("crf_transition_matrix",
-                                               shape=(self.tagset_size, self.tagset_size))
-            self.hidden = self.init_hidden()
-
-    def init_hidden(self):
-        return [nd.random.normal(shape=(2, 1, self.hidden_dim // 2)),
-                nd.random.normal(shape=(2, 1, self.hidden_dim // 2))]
-
-    def _forward_alg(self, feats):
-        alphas = [[-10000.] * self.tagset_size]
-        alphas[0][self.tag2idx[START_TAG]] = 0.
-        alphas = nd.array(alphas)
-        for feat in feats:
-            alphas_t = []
-            for next_tag in range(self.tagset_size):
-                emit_score = feat[next_tag].reshape((1, -1))
-                trans_score = self.transitions.data()[next_tag].reshape((1, -1))
-                next_tag_var = alphas + trans_score + emit_score
-                alphas_t.append(_log_sum_exp(next_tag_var))
-            alphas = nd.concat(*alphas_t, dim=0).reshape((1, -1))
-        terminal_var = alphas + self.transitions.data()[self.tag2idx[STOP_TAG]]
-        return _log_sum_exp(terminal_var)
-
-    def _get_lstm_features(self, sentences):
-        self.hidden = self.init_hidden()
-        length = sentences.shape[0]
-        embeds = self.word_embeds(sentences).reshape((length, 1, -1))
-        lstm_out, self.hidden = self.lstm(embeds, self.hidden)
-        lstm_out = lstm_out.reshape((length, self.hidden_dim))
-        lstm_feats = self.hidden2tag(lstm_out)
-        return nd.split(lstm_feats, num_outputs=length, axis=0, squeeze_axis=True)
-
-    def _score_sentence(self, feats, tags_array):
-        score = nd.array([0])
-        tags_array = nd.concat(nd.array([self.tag2idx[START_TAG]]), *tags_array, dim=0)
-        for idx, feat in enumerate(feats):
-            score = score + \
-                self.transitions.data()[_to_scalar(tags_array[idx + 1]),
-                                        _to_scalar(tags_array[idx])] + \
-                feat[_to_scalar(tags_array[idx + 1])]
-        score = score + self.transitions.data()[self.tag2idx[STOP_TAG],
-                                                _to_scalar(tags_array[int(tags_array.shape[0] - 1)])]
-        return score
-
-    def _viterbi_decode(self, feats):
-        backpointers = []
-        vvars = nd.full((1, self.tagset_size), -10000.)
-        vvars[0, self.tag2idx[START_TAG]] = 0
-        for feat in feats:
-            bptrs_t, viterbivars_t = [], []
-            for next_tag in range(self.tagset_size):
-                next_tag_var = vvars + self.transitions.data()[next_tag]
-                best_tag_id = _argmax(next_tag_var)
-                bptrs_t.append(best_tag_id)
-                viterbivars_t.append(next_tag_var[0, best_tag_id])
-            vvars = (nd.concat(*viterbivars_t, dim=0) + feat).reshape((1, -1))
-            backpointers.append(bptrs_t)
-        terminal_var = vvars + self.transitions.data()[self.tag2idx[STOP_TAG]]
-        best_tag_id = _argmax(terminal_var)
-        path_score = terminal_var[0, best_tag_id]
-        best_path = [best_tag_id]
-        for bptrs_t in reversed(backpointers):
-            best_tag_id = bptrs_t[best_tag_id]
-            best_path.append(best_tag_id)
-        start = best_path.pop()
-        assert start == self.tag2idx[START_TAG]
-        best_path.reverse()
-        return path_score, best_path
-
-    def neg_log_likelihood(self, sentences, tags_list):
-        feats = self._get_lstm_features(sentences)
-        forward_score = self._forward_alg(feats)
-        gold_score = self._score_sentence(feats, tags_list)
-        return forward_score - gold_score
-
-    def forward(self, sentences):
-        return self._viterbi_decode(self._get_lstm_features(sentences))
-
-
-def _path_score(trans, feats, path, start, stop):
-    """The CRF's score of one tag path: trans[to, from] between START, the path and STOP,
-    plus each position's emission."""
-    prev, s = start, 0.0
-    for f, t in zip(feats, path):
-        s += trans[t, prev] + f[t]
-        prev = t
-    return s + trans[stop, prev]
-
-
-def test_lstm_crf_partition_viterbi_and_gradient_against_all_tag_paths():
-    mx.random.seed(1)
-    tag2idx = {"B": 0, "I": 1, "O": 2, START_TAG: 3, STOP_TAG: 4}
-    n_tags, length = len(tag2idx), 4
-    model = BiLSTM_CRF(7, tag2idx, 5, 4)
-    model.initialize(mx.init.Xavier(magnitude=2.24), ctx=mx.cpu())
-    sentence = nd.array([0, 3, 5, 2])
-    targets = nd.array([0, 1, 2, 0])
-    mx.random.seed(5)          # (each call draws a new random initial LSTM state)
-    feats = model._get_lstm_features(sentence)
-    assert len(feats) == length and feats[0].shape == (n_tags,)
-    f = np.stack([x.asnumpy() for x in feats]).astype(np.float64)
-    trans = model.transitions.data().asnumpy().astype(np.float64)
-    paths = list(itertools.product(range(n_tags), repeat=length))
-    scores = np.array([_path_score(trans, f, p, 3, 4) for p in paths])
-    np.testing.assert_allclose(model._forward_alg(feats).asnumpy(), [_logsumexp(scores)],
-                               rtol=1e-5)
-    gold = _path_score(trans, f, [0, 1, 2, 0], 3, 4)
-    np.testing.assert_allclose(model._score_sentence(feats, targets).asnumpy(), [gold],
-                               rtol=1e-5, atol=1e-5)
-    score, path = model._viterbi_decode(feats)
-    assert tuple(path) == paths[int(np.argmax(scores))]
-    np.testing.assert_allclose(score.asnumpy(), [scores.max()], rtol=1e-5)
-
-    # d(logZ - gold)/d transitions = expected transition counts - the gold path's counts
-    mx.random.seed(5)
-    with autograd.record():
-        nll = model.neg_log_likelihood(sentence, targets)
-    nll.backward()
-    np.testing.assert_allclose(nll.asnumpy(), [_logsumexp(scores) - gold], rtol=1e-5)
-    probs = np.exp(scores - _logsumexp(scores))
-    want = np.zeros((n_tags, n_tags))
-    for p, w in zip(paths, probs):
-        for a, b in zip((3,) + p, p + (4,)):
-            want[b, a] += w
-    for a, b in zip((3, 0, 1, 2, 0), (0, 1, 2, 0, 4)):
-        want[b, a] -= 1
-    np.testing.assert_allclose(model.transitions.grad().asnumpy(), want, atol=1e-5)
-
-    # the program's loop: SGD (wd 1e-4) on the two sentences; the likelihood rises
-    trainer = gluon.Trainer(model.collect_params(), 'sgd', {'learning_rate': 0.01, 'wd': 1e-4})
-    data = [(nd.array([0, 3, 5, 2]), nd.array([0, 1, 2, 0])),
-            (nd.array([1, 6, 4]), nd.array([0, 2, 2]))]
-    history = []
-    for epoch in range(4):
-        acc = 0.
-        for sentence_in, tags in data:
-            with autograd.record():
-                neg_log_likelihood = model.neg_log_likelihood(sentence_in, tags)
-                neg_log_likelihood.backward()
-            trainer.step(1)
-            acc += neg_log_likelihood.mean()
-        history.append(acc.asscalar() / 2)
-    assert history[-1] < history[0]
+from test_mxnet_examples_r9a import (  # style_transfer's net.py layers
+    ConvLayer, InstanceNorm, Inspiration, ReflectancePadding, UpsampleConvLayer,
+    gram_matrix)
 
 
 # --------------------------------------------------------------------------- house_prices
@@ -266,60 +89,6 @@ def test_house_prices_k_fold_with_l2_loss_and_adam_weight_decay():
 
 
 # --------------------------------------------------------------------------- style_transfer
-class InstanceNorm(HybridBlock):
-    def __init__(self, axis=1, momentum=0.9, epsilon=1e-5, center=True, scale=False,
-                 beta_initializer='zeros', gamma_initializer='ones', in_channels=0, **kwargs):
-        super(InstanceNorm, self).__init__(**kwargs)
-        self._kwargs = {'eps': epsilon}
-        if in_channels != 0:
-            self.in_channels = in_channels
-        self.gamma = self.params.get('gamma', grad_req='write' if scale else 'null',
-                                     shape=(in_channels,), init=gamma_initializer,
-                                     allow_deferred_init=True)
-        self.beta = self.params.get('beta', grad_req='write' if center else 'null',
-                                    shape=(in_channels,), init=beta_initializer,
-                                    allow_deferred_init=True)
-
-    def hybrid_forward(self, F, x, gamma, beta):
-        return F.InstanceNorm(x, gamma, beta, name='fwd', **self._kwargs)
-
-
-class ReflectancePadding(HybridBlock):
-    def __init__(self, pad_width=None, **kwargs):
-        super(ReflectancePadding, self).__init__(**kwargs)
-        self.pad_width = pad_width
-
-    def forward(self, x):
-        return nd.pad(x, mode='reflect', pad_width=self.pad_width)
-
-
-class ConvLayer(Block):
-    def __init__(self, in_channels, out_channels, kernel_size, stride):
-        super(ConvLayer, self).__init__()
-        padding = int(np.floor(kernel_size / 2))
-        self.pad = ReflectancePadding(pad_width=(0, 0, 0, 0, padding, padding, padding, padding))
-        self.conv2d = nn.Conv2D(in_channels=in_channels, channels=out_channels,
-                                kernel_size=kernel_size, strides=(stride, stride), padding=0)
-
-    def forward(self, x):
-        return self.conv2d(self.pad(x))
-
-
-class UpsampleConvLayer(Block):
-    def __init__(self, in_channels, out_channels, kernel_size, stride, upsample=None):
-        super(UpsampleConvLayer, self).__init__()
-        self.upsample = upsample
-        self.reflection_padding = int(np.floor(kernel_size / 2))
-        self.conv2d = nn.Conv2D(in_channels=in_channels, channels=out_channels,
-                                kernel_size=kernel_size, strides=(stride, stride),
-                                padding=self.reflection_padding)
-
-    def forward(self, x):
-        if self.upsample:
-            x = nd.UpSampling(x, scale=self.upsample, sample_type='nearest')
-        return self.conv2d(x)
-
-
 class Bottleneck(Block):
     def __init__(self, inplanes, planes, stride=1, downsample=None, norm_layer=InstanceNorm):
         super(Bottleneck, self).__init__()
@@ -371,33 +140,9 @@ class UpBottleneck(Block):
         return self.residual_layer(x) + self.conv_block(x)
 
 
-def gram_matrix(y):
-    (b, ch, h, w) = y.shape
-    features = y.reshape((b, ch, w * h))
-    return nd.batch_dot(features, features, transpose_b=True) / (ch * h * w)
-
-
 class GramMatrix(Block):
     def forward(self, x):
         return gram_matrix(x)
-
-
-class Inspiration(Block):
-    def __init__(self, C, B=1):
-        super(Inspiration, self).__init__()
-        self.C = C
-        self.weight = self.params.get('weight', shape=(1, C, C), init=mx.initializer.Uniform(),
-                                      allow_deferred_init=True)
-        self.gram = nd.random.uniform(shape=(B, C, C))
-
-    def set_target(self, target):
-        self.gram = target
-
-    def forward(self, X):
-        self.P = nd.batch_dot(nd.broadcast_to(self.weight.data(), shape=(self.gram.shape)),
-                              self.gram)
-        return nd.batch_dot(nd.SwapAxis(self.P, 1, 2).broadcast_to((X.shape[0], self.C, self.C)),
-                            X.reshape((0, 0, X.shape[2] * X.shape[3]))).reshape(X.shape)
 
 
 class StyleNet(Block):
