@@ -1265,41 +1265,39 @@ def _extra_is_value(step, leaf, j):
     return True
 
 
-def _same_literal(pop, n, lit, a, args):
-    """Whether scalar `a` (operand n) is the literal the plan saw (value and the dtype it
-    would get); remembered per operand, so a step's repeat is one comparison."""
+def _literal_of(a, args):
+    """The Literal eager records for scalar `a` beside `args` (its value in the dtype it
+    gets there), or None when `a` is no scalar."""
     if not isinstance(a, (bool, int, float, np.number, np.bool_, np.ndarray)):
-        return False
+        return None
     operands = [Value(x.type) if isinstance(x, NDArray) else
                 Value(type_of(x)) if isinstance(x, np.ndarray) and x.ndim else x for x in args]
     try:
-        got = Literal(a, literal_dtype(a, operands))
+        return Literal(a, literal_dtype(a, operands))
     except (TypeError, ValueError):
-        return False
-    if got.key() != lit.key():
+        return None
+
+
+def _same_literal(pop, n, lit, a, args):
+    """Whether scalar `a` (operand n) is the literal the plan saw (value and the dtype it
+    would get); remembered per operand, so a step's repeat is one comparison."""
+    got = _literal_of(a, args)
+    if got is None or got.key() != lit.key():
         return False
     pop.lit_cache[n] = (type(a), a)
     return True
 
 
 def _scalar_input(pop, n, dtype, a, args, remember=True):
-    """Scalar `a` (operand n) as a lifted literal's 0-d input: the literal eager records for
-    it (its value in the dtype it gets beside `args`), or None when it is not a scalar or
-    would get another dtype. With `remember` (a lifted operand's own check), the operand type
-    that passed is remembered (floats keep the array's dtype whatever their value)."""
+    """Scalar `a` (operand n) as a lifted literal's 0-d input of the given dtype, or None when
+    it is no scalar or would get another dtype. With `remember` (a lifted operand's own
+    check), the operand type that passed is remembered (floats keep the array's dtype
+    whatever their value)."""
     t = type(a)
     cached = pop.lit_cache.get(n) if remember else None
     if cached is None or cached[0] is not t:
-        if not isinstance(a, (bool, int, float, np.number, np.bool_, np.ndarray)):
-            return None
-        operands = [Value(x.type) if isinstance(x, NDArray) else
-                    Value(type_of(x)) if isinstance(x, np.ndarray) and x.ndim else x
-                    for x in args]
-        try:
-            if literal_dtype(a, operands) != dtype:
-                return None
-            Literal(a, dtype)
-        except (TypeError, ValueError):
+        got = _literal_of(a, args)
+        if got is None or got.type.dtype != dtype:
             return None
         if remember:
             pop.lit_cache[n] = (t, None)
