@@ -125,8 +125,7 @@ class Trainer:
         if bound is not None and self._sync is None and self._amp_loss_scaler is None:
             held = _CAPTURE_STATE.step      # a captured step held for this Binding
             if held is not None and held.held is not None and held.held.binding is bound \
-                    and self._bound_holds(fresh=False) \
-                    and _update_fusion.run(held, optimizer, self._states):
+                    and _update_fusion.run(self, held, optimizer, self._states):
                 return      # the captured step and this update were one native call
         _capture.before_write()  # a forward still deferred must see the weights before the update
         self._allreduce_grads()

@@ -181,3 +181,127 @@ def replay_binder(ns, r):
     lines.append(f"    step.refs[{r.out}] = _WEAKREF(d)")
     lines.append("    return d")
     return _compile("replay", lines, ns, consts, header="def replay(R, args):\n")
+
+
+def fused_update_run(ns, fusion, trainer):
+    """`run(fusion, trainer, step, optimizer, states)` -> True when the held captured step and
+    trainer.step's update were made as the fusion's one native call (update_fusion.run's
+    contract), False when nothing was done. The checks are Trainer._bound_holds(fresh=False)
+    and the weights' and states' ownership, unrolled over this fusion's Binding; the hand-over
+    is capture.deliver's plain case (no state writes, aliases or extras this step; every
+    gradient written by the call), else deliver itself. `ns`: update_fusion's names (the
+    refusal and failure paths are its functions, not repeated here). The code holds the
+    trainer's parameters as the Binding does, never the fusion or its plan (passed in)."""
+    plan, binding = fusion.plan, fusion.binding
+    lines, consts = [], {}
+
+    def const(value):
+        name = f"K{len(consts)}"
+        consts[name] = value
+        return name
+
+    structure = binding.structure
+    # Trainer._bound_holds(fresh=False): the Binding still describes the parameters
+    lines.append(f"    if not trainer._fused or type(optimizer) is not {const(structure[0])} "
+                 f"or optimizer.fused_structure() != {const(structure[1])}: return False")
+    bound_params = trainer._bound_params
+    lines.append(f"    if trainer._bound_params is not {const(bound_params)} or "
+                 f"len(trainer._params) != {len(bound_params)}: return False")
+    for p, data, var in bound_params:
+        if data is None:
+            lines.append(f"    if {const(p)}._data is not None: return False")
+        else:
+            lines.append(f"    d = {const(p)}._data")
+            lines.append(f"    if d is not {const(data)} or d._var is not {const(var)}: "
+                         f"return False")
+    # each weight the forward read is the Binding's, held by its owners only (update_fusion.run)
+    lines.append("    leaf_data = step.leaf_data")
+    lines.append("    pooled = _POOLED")
+    for w, leaf, owners in fusion.weight_owners:
+        lines.append(f"    a = leaf_data[{leaf}]")
+        lines.append(f"    if {const(w)}._data is not a or type(a) is not _ndarray or "
+                     f"a.base is not None: return False")
+        lines.append(f"    value = {const(w)}._value")
+        lines.append(f"    if _getrefcount(a) > {owners} + (value is not None and value.data is a)"
+                     f" + (pooled.get(id(a), 0) if pooled else 0): return False")
+    lines.append("    a = value = None")
+    if fusion.call_leaves is None:
+        lines.append("    args = list(leaf_data)")
+    else:       # the leaves the call computes from the hoisted replays' arguments
+        lines.append("    lazy = step.lazy")
+        lines.append(f"    if len(lazy) != {len(fusion.hoisted)}: return False")
+        lines.append("    hoisted = fusion.hoisted")
+        for k in range(len(fusion.hoisted)):
+            lines.append(f"    if lazy[{k}][0] is not hoisted[{k}]: return False")
+        lines.append("    args = [" + "".join(f"leaf_data[{i}], " for i in fusion.call_leaves)
+                     + "]")
+        for k in range(len(fusion.hoisted)):
+            lines.append(f"    args += [x._data for x in lazy[{k}][1]]")
+    if fusion.state_items:
+        lines.append(f"    if not states_unshared(states, {const(fusion.state_items)}, 0): "
+                     f"return False")
+        for i, _ in fusion.state_items:
+            lines.append(f"    st = states[{i!r}]")
+            lines.append("    if type(st) is tuple: args += st")
+            lines.append("    else: args.append(st)")
+        lines.append("    st = None")
+    indices = const(binding.indices)
+    lines.append("    num_update = optimizer.num_update")
+    lines.append(f"    args.append(optimizer.fused_scalar_vector({indices}))")
+    for var in fusion.grad_vars:
+        lines.append(f"    args.append(_GRAD_GET({const(var)}))")
+    lines.append("    with HELD_LOCK:     # (the gradients stay held until they are delivered)")
+    lines.append("        if step.done:   # finished by another thread meanwhile: the usual update")
+    lines.append(f"            optimizer.uncount({indices}, num_update)")
+    lines.append("            return False")
+    lines.append("        _CAPTURE_STATE.step = None")
+    lines.append("        step.done = True")
+    lines.append("        before = _NATIVE['native_calls']")
+    lines.append("        try:")
+    lines.append("            outs = fusion.try_call(tuple(args))")
+    lines.append("        except BaseException as e:")
+    lines.append(f"            failed(fusion, step, optimizer, {indices}, num_update, e)")
+    lines.append("            raise")
+    lines.append("        if outs is None:   # an array changed type: the two calls as before")
+    lines.append(f"            return refused(fusion, step, optimizer, {indices}, num_update, "
+                 f"before)")
+    # Fusion.release, unrolled
+    lines.append("        step.held = fusion.step = None")
+    lines.append("        _HOLDING.discard(fusion)")
+    for var, held, plain in fusion.swaps:
+        lines.append(f"        if type({const(var)}) is {const(held)}: "
+                     f"{const(var)}.__class__ = {const(plain)}")
+    # capture.deliver's plain case, unrolled
+    general = "        deliver(step, outs, before, fused=True, grad_vars=fusion.out_vars)"
+    if fusion.out_vars:
+        lines.append(general)
+    else:
+        lines.append("        if step.writes or step.aliases or step.extras:")
+        lines.append("    " + general)
+        lines.append("        else:")
+        lines.append("            refs = step.refs")
+        for k, (j, freed) in enumerate(plan.export_items):
+            lines.append(f"            r = refs[{j}]")
+            lines.append("            d = r() if r is not None else None")
+            lines.append("            if d is not None:")
+            lines.append("                d.__class__ = NpArray if type(d) is NpDeferred "
+                         "else NDArray")
+            lines.append(f"                d._data, d._value, d._leaf = outs[{k}], "
+                         f"{const(freed)}, None")
+        lines.append("            d = r = None")
+        lines.append("            if _FATES.groups: free_fates()")
+        lines.append("            plan = fusion.plan")
+        lines.append("            plan.failures = plan.idle = 0")
+        lines.append("            plan.captured += 1")
+        lines.append("            _COUNTS['captured_steps'] += 1")
+        lines.append("            _LOG['captured'] += 1")
+        lines.append("            _LOG['last_calls'] = _NATIVE['native_calls'] - before")
+        lines.append("            _LOG['last_fused'] = True")
+    for var in binding.vars:
+        lines.append(f"        {const(var)}.fresh = False")
+    lines.append("    fusion.misses = 0")
+    lines.append("    fusion.hits += 1")
+    lines.append("    COUNTERS['fused_update_steps'] += 1")
+    lines.append("    return True")
+    return _compile("run", lines, ns, consts,
+                    header="def run(fusion, trainer, step, optimizer, states):\n")

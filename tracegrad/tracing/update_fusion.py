@@ -50,6 +50,7 @@ from ..runtime.segments import compile_callable
 from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS, bump
 from . import capture as _capture
+from .straight_line import fused_update_run
 
 LEARN = 2         # steps followed by the same bound update before the fusion is built ...
 SLOW_BUILD = 0.5  # ... or LEARN_SLOW steps when compiling the plan took more CPU seconds (the
@@ -190,6 +191,7 @@ class Fusion:
         self.swaps = None     # (variable, its held class, its class) per plan gradient
         self.var_ids = frozenset(map(id, plan.wrt_vars))
         self.step = None      # the step it holds
+        self.fast_run = self.fast_for = None    # run's code for its trainer (straight_line)
         bump("traces")
 
     def hold(self, step):
@@ -260,87 +262,56 @@ def _emits_leaf_types(r, fn):
                for ref, t in r.tmp_leaves)
 
 
-def run(step, optimizer, states):
-    """trainer.step() on a step held for its Binding (Trainer.step found it held and checked
-    that the Binding still describes its parameters): the one native call, which writes the new
-    weights, states and gradients into their buffers. False: nothing done (the caller
-    materializes and updates as usual: somebody holds a weight or state buffer, or an array
-    changed)."""
+def run(trainer, step, optimizer, states):
+    """trainer.step() on a step held for its Binding (Trainer.step found it held for the
+    trainer's Binding): the one native call, which writes the new weights, states and
+    gradients into their buffers. False: nothing done (the caller materializes and updates as
+    usual: the Binding no longer describes the parameters, somebody holds a weight or state
+    buffer, or an array changed). The checks and the hand-over are straight-line code made
+    for the fusion on its first step (straight_line.fused_update_run)."""
     fusion = step.held
-    leaf_data = step.leaf_data
-    # each weight the forward read is the Binding's, and nothing but its owners holds it (it
-    # is written in place): its NDArray and tape leaf, the step's leaf list and the input
-    # lists of the compiled calls that read it, `a`, getrefcount's argument; output pools
-    pooled = _POOLED
-    for nd_weight, leaf, owners in fusion.weight_owners:
-        a = leaf_data[leaf]
-        if nd_weight._data is not a or type(a) is not _ndarray or a.base is not None:
-            return False
-        value = nd_weight._value
-        if _getrefcount(a) > owners + (value is not None and value.data is a) + (
-                pooled.get(id(a), 0) if pooled else 0):
-            return False
-    a = None
-    call_leaves = fusion.call_leaves
-    if call_leaves is None:
-        args = list(leaf_data)
-    else:       # the leaves the fused call computes from the arguments of the replays below
-        lazy = step.lazy
-        if len(lazy) != len(fusion.hoisted) or any(
-                item[0] is not r for item, r in zip(lazy, fusion.hoisted)):
-            return False
-        args = [leaf_data[i] for i in call_leaves]
-        for _, leaves in lazy:
-            args.extend([a._data for a in leaves])
-    if fusion.state_items:
-        if not states_unshared(states, fusion.state_items, listed=0):
-            return False
-        for i, n_state in fusion.state_items:
-            st = states[i]
-            if type(st) is tuple:
-                args.extend(st)
-            else:
-                args.append(st)
-    binding = fusion.binding
-    num_update = optimizer.num_update
-    args.append(optimizer.fused_scalar_vector(binding.indices))
-    args += map(_GRAD_GET, fusion.grad_vars)
-    with _capture.HELD_LOCK:    # (the gradients stay held until they are delivered)
-        if step.done:           # finished by another thread meanwhile: the usual update
-            optimizer.uncount(binding.indices, num_update)
-            return False
-        _capture._STATE.step = None
-        step.done = True
-        before = _NATIVE["native_calls"]
-        counted = True
-        try:
-            outs = fusion.try_call(tuple(args))
-            if outs is None:     # an array changed type: the two calls as before
-                optimizer.uncount(binding.indices, num_update)
-                counted = False
-                fusion.release(step)
-                if step.lazy:
-                    _capture.fill_lazy(step)
-                _capture.deliver(step, _capture.run_native(step, step.plan.native, leaf_data),
-                                 before)
-                return False
-        except BaseException as e:  # (an index out of range: nothing written, nor counted)
-            if counted:
-                optimizer.uncount(binding.indices, num_update)
-            fusion.release(step)
-            _capture.unpend(step, e)
-            raise
+    fast = fusion.fast_run
+    if fast is None or fusion.fast_for is not trainer:
+        fast = fusion.fast_run = fused_update_run(_RUN_NAMES, fusion, trainer)
+        fusion.fast_for = trainer
+    return fast(fusion, trainer, step, optimizer, states)
+
+
+def _refused(fusion, step, optimizer, indices, num_update, before):
+    """The fused call refused an argument (an array changed type): the plan's own call, as
+    if nothing were fused, and trainer.step updates as usual. False."""
+    optimizer.uncount(indices, num_update)
+    try:
         fusion.release(step)
-        _capture.deliver(step, outs, before, fused=True, grad_vars=fusion.out_vars)
-        for var in binding.vars:
-            var.fresh = False
-    fusion.misses = 0
-    fusion.hits += 1
-    COUNTERS["fused_update_steps"] += 1
-    return True
+        if step.lazy:
+            _capture.fill_lazy(step)
+        _capture.deliver(step, _capture.run_native(step, step.plan.native, step.leaf_data),
+                         before)
+    except BaseException as e:
+        fusion.release(step)
+        _capture.unpend(step, e)
+        raise
+    return False
+
+
+def _failed(fusion, step, optimizer, indices, num_update, error):
+    """The fused call raised (an index out of range: nothing written): nothing counted, the
+    step's arrays fail with the error (the caller re-raises it)."""
+    optimizer.uncount(indices, num_update)
+    fusion.release(step)
+    _capture.unpend(step, error)
 
 
 _ndarray = np.ndarray
+# what the generated run reads
+_RUN_NAMES = {"_POOLED": _POOLED, "_ndarray": _ndarray, "_getrefcount": _getrefcount,
+              "states_unshared": states_unshared, "_GRAD_GET": _GRAD_GET,
+              "HELD_LOCK": _capture.HELD_LOCK, "_CAPTURE_STATE": _capture._STATE,
+              "_NATIVE": _NATIVE, "failed": _failed, "refused": _refused,
+              "_HOLDING": _HOLDING, "deliver": _capture.deliver, "NpArray": _capture.NpArray,
+              "NpDeferred": _capture.NpDeferred, "NDArray": _capture.NDArray,
+              "_FATES": tape._FATES, "free_fates": tape.free_fates,
+              "_COUNTS": _capture._COUNTS, "_LOG": _capture._LOG, "COUNTERS": COUNTERS}
 
 
 def note(binding):
