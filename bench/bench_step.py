@@ -18,11 +18,11 @@ tracegrad runs hybridized and eager, each with step capture (the default: forwar
 adjoint and the optimizer update in one native call once the step repeats) and without it
 (inside `capture.paused()`); PyTorch eager and jax.jit each run in a process of their own when
 importable, and so does the same step on mx.np arrays under set_np (d2l.ai's style; set_np is
-process-wide). numpy by hand and every other tracegrad variant share the main process and are
-timed in interleaved rounds, each tracegrad step first warmed past what capture learns
+process-wide). Every contender, in the main process or a peer's (remote.py), is timed in the
+same interleaved rounds, each tracegrad step first warmed past what capture learns
 (common.warmed: the plan and the update fused into it). Figures are medians; their ratios
-to numpy by hand are medians of the per-round ratios (a row from another process: the ratio
-of the medians). This machine is shared: expect +-10-20% on the other processes' rows.
+to numpy by hand are medians of the per-round ratios, so a drift of this shared machine's
+speed between rounds cancels.
 
     python bench/bench_step.py [--quick]
     OPENBLAS_NUM_THREADS=1 python bench/bench_step.py   # every contender on one thread
@@ -36,14 +36,13 @@ flags): on a loaded machine, thread pools that spin while their threads wait for
 distort the multi-threaded figures.
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import compare, median_time, report, warmed  # noqa: E402
+from common import compare, report, warmed  # noqa: E402
 from peers import jax_mlp, mlp_data, torch_mlp  # noqa: E402
 
 LR = 0.01
@@ -301,21 +300,17 @@ def np_step(case, hybridize):
     return mlp_tracegrad(int(case[3:]), hybridize, array=mnp.array)
 
 
-def _child(name, rounds):
-    """Run in a process of its own: print `case seconds` lines."""
-    if name == "tracegrad-np":
-        for case in ("tiny", "mlp64", "mlp512"):
-            for hybridize in (True, False):
-                print(case + ("" if hybridize else "_eager"),
-                      median_time(np_step(case, hybridize), repeat=rounds))
-        return
-    try:
-        tiny, mlp, serving = torch_cases() if name == "torch" else jax_cases()
-    except ImportError:
-        return
-    cases = [("tiny", tiny()), ("mlp64", mlp(64)), ("mlp512", mlp(512)), ("serving", serving())]
-    for case, fn in cases:
-        print(case, median_time(fn, repeat=rounds))
+def peer_step(name, case):
+    """remote.serve's factory: peer `name`'s step for `case` (tiny, mlp64, mlp512, serving; for
+    "np", the set_np steps, "_eager" for the net not hybridized). None: the peer has no such
+    case. Runs in the peer's own process."""
+    if name == "np":
+        return None if case == "serving" else np_step(case.replace("_eager", ""),
+                                                      not case.endswith("_eager"))
+    tiny, mlp, serving = torch_cases() if name == "torch" else jax_cases()
+    if case.startswith("mlp"):
+        return mlp(int(case[3:]))
+    return {"tiny": tiny, "serving": serving}[case]()
 
 
 def _pin_to_thread_count():
@@ -327,16 +322,28 @@ def _pin_to_thread_count():
         os.sched_setaffinity(0, cores[:max(1, int(n))])
 
 
-def other_process(name, rounds, env=None):
-    code = f"import sys; sys.path.insert(0, {HERE!r}); import bench_step as b; " \
-           f"b._child({name!r}, {rounds})"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env=dict(os.environ, **(env or {})), cwd=os.path.dirname(HERE),
-                       preexec_fn=_pin_to_thread_count)
-    if r.returncode != 0:
-        print(f"({name}: failed: {r.stderr.strip().splitlines()[-1:]})")
-        return {}
-    return {line.split()[0]: float(line.split()[1]) for line in r.stdout.splitlines()}
+def start_peers():
+    """[(row label prefix, remote.Peer)]: PyTorch eager, jax.jit and the set_np steps, each in
+    a process of its own that times its batches in the main process's rounds."""
+    from remote import Peer
+    jax_env = {}
+    if os.environ.get("OPENBLAS_NUM_THREADS") == "1":
+        jax_env["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false "
+                                "intra_op_parallelism_threads=1")
+    return [Peer("bench_step", "peer_step", "np"),
+            Peer("bench_step", "peer_step", "torch", preexec_fn=_pin_to_thread_count),
+            Peer("bench_step", "peer_step", "jax", env=jax_env, preexec_fn=_pin_to_thread_count)]
+
+
+def peer_rows(peers, case):
+    """The peers' contenders for `case` (rows whose peer lacks it, or failed, are left out)."""
+    np_peer, torch_peer, jax_peer = peers
+    rows = [] if case == "serving" else [
+        ("tracegrad mx.np (set_np) hybridized net, captured", np_peer.contender(case)),
+        ("tracegrad mx.np (set_np) eager, captured", np_peer.contender(case + "_eager"))]
+    rows += [("pytorch eager", torch_peer.contender(case)),
+             ("jax.jit", jax_peer.contender(case))]
+    return [(label, c) for label, c in rows if c is not None]
 
 
 def _report_share(step, calls):
@@ -347,24 +354,22 @@ def _report_share(step, calls):
 
 def main(quick=False):
     rounds = 5 if quick else 11
-    jax_env = {}
-    if os.environ.get("OPENBLAS_NUM_THREADS") == "1":
-        jax_env["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false "
-                                "intra_op_parallelism_threads=1")
-    peers = [("pytorch eager", other_process("torch", rounds)),
-             ("jax.jit", other_process("jax", rounds, jax_env))]
-    on_np = other_process("tracegrad-np", rounds)
-    np_rows = lambda case: [(f"tracegrad mx.np (set_np) {label}, captured", on_np[key])  # noqa
-                            for label, key in (("hybridized net", case),
-                                               ("eager", case + "_eager")) if key in on_np]
+    peers = start_peers()
+    try:
+        _main(rounds, peers)
+    finally:
+        for peer in peers:
+            peer.close()
+
+
+def _main(rounds, peers):
     import tracegrad as mx
     rows = compare([("numpy by hand", tiny_numpy()),
                     ("tracegrad hybridized net, captured", tiny_tracegrad(True)),
                     ("tracegrad eager, captured", tiny_tracegrad(False)),
                     ("tracegrad hybridized net, capture off", paused(tiny_tracegrad(True))),
-                    ("tracegrad eager, capture off", paused(tiny_tracegrad(False)))],
-                   *ROUNDS(rounds))
-    rows += np_rows("tiny") + [(label, t["tiny"]) for label, t in peers if t]
+                    ("tracegrad eager, capture off", paused(tiny_tracegrad(False)))]
+                   + peer_rows(peers, "tiny"), *ROUNDS(rounds))
     report("tiny regression: usual step (forward, L2 loss outside, backward, trainer.step)",
            rows, baseline="numpy by hand")
     _report_share(tiny_tracegrad(True), calls=2000)
@@ -375,14 +380,13 @@ def main(quick=False):
                         ("tracegrad hybridized net, capture off",
                          paused(mlp_tracegrad(batch, True))),
                         ("tracegrad eager, capture off", paused(mlp_tracegrad(batch, False))),
-                        ("its 8 GEMMs alone (the BLAS floor)", mlp_gemms(batch))],
-                       *ROUNDS(rounds))
-        rows += np_rows(f"mlp{batch}") + [(label, t[f"mlp{batch}"]) for label, t in peers if t]
+                        ("its 8 GEMMs alone (the BLAS floor)", mlp_gemms(batch))]
+                       + peer_rows(peers, f"mlp{batch}"), *ROUNDS(rounds))
         report(f"MLP 784-256-256-10: usual step, batch {batch}", rows, baseline="numpy by hand")
         _report_share(mlp_tracegrad(batch, True), calls=200 if batch < 256 else 40)
     rows = compare([("numpy by hand", serving_numpy()),
-                    ("tracegrad hybridized", serving_tracegrad())], *ROUNDS(rounds))
-    rows += [(label, t["serving"]) for label, t in peers if t]
+                    ("tracegrad hybridized", serving_tracegrad())]
+                   + peer_rows(peers, "serving"), *ROUNDS(rounds))
     report("serving MLP 256-512-512-10, batch 1, outside record()", rows,
            baseline="numpy by hand")
     s = mx.stats()

@@ -50,16 +50,19 @@ class Timings(list):
 
 def compare(named_fns, rounds=15, min_time=0.02):
     """Median seconds per call of each fn, timed in interleaved rounds (garbage collection
-    off) so that drift on a noisy machine hits every contender alike.
-    named_fns: [(name, fn)] -> Timings [(name, seconds)]."""
-    numbers = [_batch_size(fn, min_time) for _, fn in named_fns]
+    off) so that drift on a noisy machine hits every contender alike. A contender with
+    `batch_size(min_time)` and `time_batch(number)` times itself (remote.py: a step in a
+    process of its own). named_fns: [(name, fn)] -> Timings [(name, seconds)]."""
+    numbers = [fn.batch_size(min_time) if hasattr(fn, "batch_size") else _batch_size(fn, min_time)
+               for _, fn in named_fns]
     samples = [[] for _ in named_fns]
     gc_was = gc.isenabled()
     gc.disable()
     try:
         for _ in range(rounds):
             for (_, fn), number, out in zip(named_fns, numbers, samples):
-                out.append(_time_batch(fn, number))
+                out.append(fn.time_batch(number) if hasattr(fn, "time_batch")
+                           else _time_batch(fn, number))
     finally:
         if gc_was:
             gc.enable()

@@ -543,8 +543,9 @@ class NDArray:
         """Compute gradients of this array w.r.t. the marked variables (summed if not scalar)."""
         autograd = sys.modules["tracegrad.autograd"]
         capture = autograd.CAPTURE      # a captured step's head: its hook, without the lists
-        if out_grad is None and capture.state.step is not None and capture.backward(
-                self, None, retain_graph, train_mode):
+        step = capture.state.step
+        if step is not None and out_grad is None and capture.backward(
+                step, self, None, retain_graph, train_mode):
             return
         autograd.backward([self], None if out_grad is None else [out_grad], retain_graph,
                           train_mode)

@@ -181,8 +181,8 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     """Accumulate gradients of heads into the variables' .grad buffers (per grad_req)."""
     if HOOKS.compiling:     # (inside a jit trace: compiled code would not write .grad again)
         raise SideEffect("backward()")
-    if CAPTURE.state.step is not None and CAPTURE.backward(heads, head_grads, retain_graph,
-                                                           train_mode):
+    step = CAPTURE.state.step
+    if step is not None and CAPTURE.backward(step, heads, head_grads, retain_graph, train_mode):
         return
     if isinstance(heads, NDArray):
         heads = [heads]

@@ -2084,12 +2084,9 @@ def _bind_site(template, leaves, args, tmps, binds, written, leaf_data, leaf_typ
 
 
 # ------------------------------------------------------------------ the captured backward
-def backward(heads, head_grads, retain_graph, train_mode):
-    """autograd.backward's hook while a step is pending: True when the captured call did it
-    (or, with the update fused in, holds it for trainer.step: update_fusion.py)."""
-    step = _STATE.step
-    if step is None:
-        return False
+def backward(step, heads, head_grads, retain_graph, train_mode):
+    """autograd.backward's hook while `step` (this thread's) is pending: True when the captured
+    call did it (or, with the update fused in, holds it for trainer.step: update_fusion.py)."""
     if step.held is not None:
         materialize("backward() again before trainer.step")
         return False

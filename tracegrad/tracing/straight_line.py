@@ -305,3 +305,31 @@ def fused_update_run(ns, fusion, trainer):
     lines.append("    return True")
     return _compile("run", lines, ns, consts,
                     header="def run(fusion, trainer, step, optimizer, states):\n")
+
+
+def fused_update_hold(ns, fusion):
+    """`hold(fusion, step)` -> Fusion.hold's answer: the step held for trainer.step (each
+    gradient Variable of the plan switched to its held class) when the Binding's gradients are
+    all written (grad_req 'write') and nobody else holds a gradient buffer (its Variable, `g`
+    and getrefcount's argument; output pools), else False with nothing changed."""
+    lines, consts = [], {}
+
+    def const(value):
+        name = f"K{len(consts)}"
+        consts[name] = value
+        return name
+
+    for var in fusion.binding.vars:
+        lines.append(f"    if _REQ_GET({const(var)}) != 'write': return False")
+    lines.append("    pooled = _POOLED")
+    for var, _, _ in fusion.swaps:
+        lines.append(f"    g = _GRAD_GET({const(var)})")
+        lines.append("    if g is not None and _getrefcount(g) > (3 + pooled.get(id(g), 0) "
+                     "if pooled else 3): return False")
+    lines.append("    g = None")
+    for var, held, _ in fusion.swaps:
+        lines.append(f"    {const(var)}.__class__ = {const(held)}")
+    lines.append("    step.held, fusion.step = fusion, step")
+    lines.append("    _HOLDING.add(fusion)")
+    lines.append("    return True")
+    return _compile("hold", lines, ns, consts, header="def hold(fusion, step):\n")

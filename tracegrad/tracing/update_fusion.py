@@ -50,7 +50,7 @@ from ..runtime.segments import compile_callable
 from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS, bump
 from . import capture as _capture
-from .straight_line import fused_update_run
+from .straight_line import fused_update_hold, fused_update_run
 
 LEARN = 2         # steps followed by the same bound update before the fusion is built ...
 SLOW_BUILD = 0.5  # ... or LEARN_SLOW steps when compiling the plan took more CPU seconds (the
@@ -192,30 +192,21 @@ class Fusion:
         self.var_ids = frozenset(map(id, plan.wrt_vars))
         self.step = None      # the step it holds
         self.fast_run = self.fast_for = None    # run's code for its trainer (straight_line)
+        self.fast_hold = None                   # hold's code (straight_line)
         bump("traces")
 
     def hold(self, step):
         """backward(): keep the step for trainer.step when nothing can observe the wait (the
-        Binding's gradients are written, not added; nobody else holds a gradient buffer)."""
-        swaps = self.swaps
-        if swaps is None:
-            swaps = self.swaps = tuple(
-                (var, _held_class(_PLAIN.get(type(var), type(var))),
-                 _PLAIN.get(type(var), type(var))) for var in self.plan.wrt_vars)
-        for var in self.binding.vars:
-            if _REQ_GET(var) != "write":
-                return False
-        pooled = _POOLED      # (output pools hold nothing in most programs: no lookup)
-        for var, _, _ in swaps:
-            g = _GRAD_GET(var)
-            if g is not None and _getrefcount(g) > (
-                    3 + pooled.get(id(g), 0) if pooled else 3):   # held elsewhere
-                return False
-        for var, held, _ in swaps:
-            var.__class__ = held
-        step.held, self.step = self, step
-        _HOLDING.add(self)
-        return True
+        Binding's gradients are written, not added; nobody else holds a gradient buffer).
+        The checks are straight-line code made on the first hold (fused_update_hold)."""
+        fast = self.fast_hold
+        if fast is None:
+            if self.swaps is None:
+                self.swaps = tuple((var, _held_class(_PLAIN.get(type(var), type(var))),
+                                    _PLAIN.get(type(var), type(var)))
+                                   for var in self.plan.wrt_vars)
+            fast = self.fast_hold = fused_update_hold(_RUN_NAMES, self)
+        return fast(self, step)
 
     def release(self, step, reason=None):
         """The held variables are plain again; `reason`: the step is finished another way."""
@@ -305,7 +296,7 @@ def _failed(fusion, step, optimizer, indices, num_update, error):
 _ndarray = np.ndarray
 # what the generated run reads
 _RUN_NAMES = {"_POOLED": _POOLED, "_ndarray": _ndarray, "_getrefcount": _getrefcount,
-              "states_unshared": states_unshared, "_GRAD_GET": _GRAD_GET,
+              "states_unshared": states_unshared, "_GRAD_GET": _GRAD_GET, "_REQ_GET": _REQ_GET,
               "HELD_LOCK": _capture.HELD_LOCK, "_CAPTURE_STATE": _capture._STATE,
               "_NATIVE": _NATIVE, "failed": _failed, "refused": _refused,
               "_HOLDING": _HOLDING, "deliver": _capture.deliver, "NpArray": _capture.NpArray,
