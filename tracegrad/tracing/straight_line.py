@@ -250,7 +250,10 @@ def fused_update_run(ns, fusion, trainer):
     lines.append(f"    args.append(optimizer.fused_scalar_vector({indices}))")
     for var in fusion.grad_vars:
         lines.append(f"    args.append(_GRAD_GET({const(var)}))")
-    lines.append("    with HELD_LOCK:     # (the gradients stay held until they are delivered)")
+    # under HELD_LOCK (the gradients stay held until they are delivered; acquire and release
+    # called directly: half the cost of a with statement)
+    lines.append("    HELD_ACQUIRE()")
+    lines.append("    try:")
     lines.append("        if step.done:   # finished by another thread meanwhile: the usual update")
     lines.append(f"            optimizer.uncount({indices}, num_update)")
     lines.append("            return False")
@@ -299,6 +302,8 @@ def fused_update_run(ns, fusion, trainer):
         lines.append("            _LOG['last_fused'] = True")
     for var in binding.vars:
         lines.append(f"        {const(var)}.fresh = False")
+    lines.append("    finally:")
+    lines.append("        HELD_RELEASE()")
     lines.append("    fusion.misses = 0")
     lines.append("    fusion.hits += 1")
     lines.append("    COUNTERS['fused_update_steps'] += 1")

@@ -297,7 +297,7 @@ _ndarray = np.ndarray
 # what the generated run reads
 _RUN_NAMES = {"_POOLED": _POOLED, "_ndarray": _ndarray, "_getrefcount": _getrefcount,
               "states_unshared": states_unshared, "_GRAD_GET": _GRAD_GET, "_REQ_GET": _REQ_GET,
-              "HELD_LOCK": _capture.HELD_LOCK, "_CAPTURE_STATE": _capture._STATE,
+              "HELD_ACQUIRE": _capture.HELD_LOCK.acquire, "HELD_RELEASE": _capture.HELD_LOCK.release, "_CAPTURE_STATE": _capture._STATE,
               "_NATIVE": _NATIVE, "failed": _failed, "refused": _refused,
               "_HOLDING": _HOLDING, "deliver": _capture.deliver, "NpArray": _capture.NpArray,
               "NpDeferred": _capture.NpDeferred, "NDArray": _capture.NDArray,
