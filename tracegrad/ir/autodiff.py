@@ -117,6 +117,50 @@ def vjp(fn: Function, wrt=None, *, recompute=False, residuals=None, name=None) -
     return adj
 
 
+def op_vjp(op, active, cts, params):
+    """The adjoint of one op of a larger graph, as vjp would emit it there: (Function, saved,
+    targets). The eager tape's backward of a graph structure it has not seen before walks the
+    graph with these (runtime/op_adjoints.py) instead of deriving the whole adjoint.
+
+    `active`: the operand positions that depend differentiably on a differentiated input;
+    `cts`: the result positions that receive a cotangent; `params`: the operand positions
+    that are parameters even when they are Literals (the tape's lifted scalars). The
+    Function's parameters are the forward values the rule reads (`saved`: ("operand", i) or
+    ("result", j)), then one cotangent per result in `cts`; its outputs are the contributions
+    to the operands at positions `targets` (the active ones the rule gives one for), each
+    summed down to its operand's type. Accumulating them over the graph's ops in reverse, in
+    that order, adds exactly what vjp's adjoint adds, with the same ops."""
+    b = Builder(name=f"{op.opdef.name}_vjp")
+    saved, made = [], {}
+
+    def get(kind, i, v):
+        w = made.get((kind, i))
+        if w is None:
+            w = made[(kind, i)] = b.param(v.type, f"{kind[0]}{i}")
+            saved.append((kind, i))
+        return w
+
+    operands = [o if type(o) is Literal and i not in params else get("operand", i, o)
+                for i, o in enumerate(op.operands)]
+    cot_params = [Value(op.results[j].type, None, 0, f"g{j}") for j in cts]
+    given = dict(zip(cts, cot_params))
+    if len(op.results) == 1:
+        g, out = cot_params[0], get("result", 0, op.results[0])
+    else:
+        g = tuple(given.get(j) for j in range(len(op.results)))
+        out = tuple(get("result", j, r) for j, r in enumerate(op.results))
+    b.loc = op.loc
+    contributions = op.opdef.vjp(b, g, out, *operands, **op.attrs)
+    targets, outs = [], []
+    for i, (operand, c) in enumerate(zip(op.operands, contributions)):
+        if c is not None and i in active:
+            targets.append(i)
+            outs.append(unbroadcast(b, c, operand.type))
+    adj = b.ret(*outs)
+    adj.params = adj.params + cot_params
+    return _prune(adj, saved, False), saved, targets
+
+
 def copy_ops(b, ops, env):
     """Re-emit `ops` into builder `b`, mapping operands through `env` (updated with results)."""
     outer = b.loc

@@ -23,6 +23,7 @@ from ..ir.passes import run_pipeline
 from ..ir.types import DTYPES, FLOATS, type_of
 from .buffers import pool_refs
 from .interpret import Program
+from .op_adjoints import ColdPlan, zeros as op_zeros
 
 
 class State(threading.local):
@@ -377,57 +378,39 @@ _CLOCK = itertools.count(1)     # backward passes (of every thread: a heuristic'
 
 
 class Adjoint:
-    """The adjoint of one graph structure: its program, where its residuals come from
-    (run_backward), and where each wrt leaf's gradient is among its outputs. One object per
-    structure for its whole life: observers (step capture) key on its identity.
+    """The adjoint of one graph structure. One object per structure for its whole life:
+    observers (step capture) key on its identity.
 
-    A new structure is differentiated by vjp alone, its program interpreted. Once it is hot
-    (HOT_AFTER backward passes within SPARSE times as many) its optimizing passes run (fold,
-    simplify, cse: about 80% of a new structure's backward, seven times an LSTM's forward when
-    the sequence length changes every step), and that program may be compiled (HotAdjoint).
-    The programs compute the same gradients, rounded alike up to the last bits (as the switch
-    to native code)."""
-    __slots__ = ("program", "residual_ids", "positions", "optimized", "times")
+    Until the structure is hot (HOT_AFTER backward passes within SPARSE times as many) its
+    backward walks the graph op by op (`cold`: op_adjoints.ColdPlan, each op's adjoint cached
+    across structures): a structure seen once costs what its ops' rules cost to run, not a
+    whole adjoint derived for it (vjp's IR, then the optimizing passes: fold, simplify, cse,
+    about 80% of that, seven times an LSTM's forward when the sequence length changes every
+    step). Once hot, its whole adjoint is derived and optimized (`program`: where its
+    residuals come from, run_backward, and where each wrt leaf's gradient is among its
+    outputs), and may then be compiled (HotAdjoint). The walk and the derived program compute
+    the same gradients bitwise; the optimized one rounds alike up to the last bits (as the
+    switch to native code). create_graph derives the program at once (it records its ops)."""
+    __slots__ = ("program", "residual_ids", "positions", "optimized", "times", "cold", "runs")
 
-    def __init__(self, program, residual_ids, positions, now):
-        self.program, self.residual_ids, self.positions = program, residual_ids, positions
+    def __init__(self, now):
+        self.program = self.residual_ids = self.positions = None    # derive()
+        self.cold = None                   # the op-by-op walk, made on its first use
         self.optimized = False
+        self.runs = 0                      # walks so far (counted towards NATIVE_AFTER)
         self.times = [now]                 # its latest backward passes (_CLOCK)
-        program.may_compile = False        # (vjp's program is never compiled: see optimize)
 
     def sighted(self, now):
-        """One more backward of this structure: optimized once its latest HOT_AFTER passes
-        lie within SPARSE times as many."""
+        """One more backward of this structure: whether it is now hot (its latest HOT_AFTER
+        passes lie within SPARSE times as many)."""
         times = self.times
         times.append(now)
         del times[:-HOT_AFTER]
-        if len(times) == HOT_AFTER and now - times[0] + 1 <= SPARSE * HOT_AFTER:
-            self.optimize()
+        return len(times) == HOT_AFTER and now - times[0] + 1 <= SPARSE * HOT_AFTER
 
-    def optimize(self):
-        old = self.program
-        self.optimized = True
-        new = HotAdjoint(run_pipeline(old.fn, "fold,simplify,cse,dce"))
-        new.runs = old.runs
-        self.program = new
-
-
-def adjoint_for(heads, wrt_leaves=None):
-    """(Adjoint, graph values, wrt leaves, ops, lifted literals) for `heads`.
-
-    wrt_leaves None means every variable leaf whose grad_req is not 'null'.
-    """
-    index, values, ops, variables, sig, lits = _walk(
-        heads, None if wrt_leaves is None else set(wrt_leaves))
-    if wrt_leaves is None:
-        wrt_leaves = variables
-    key = (sig, tuple(index.get(v, -1) for v in wrt_leaves))
-    hit = _ADJOINTS.get(key)
-    now = next(_CLOCK)
-    if hit is not None:
-        if not hit.optimized:
-            hit.sighted(now)
-    else:
+    def derive(self, heads, values, index, ops, lits, wrt_leaves):
+        """vjp's adjoint of this instance of the structure, interpreted (never compiled
+        before optimize)."""
         leaves = [v for v in values if v.producer is None]
         position = {v: i for i, v in enumerate(leaves)}
         reachable = [v for v in wrt_leaves if v in position]
@@ -441,16 +424,48 @@ def adjoint_for(heads, wrt_leaves=None):
         # a residual is a graph value (its index) or lifted literal k (len(values) + k: the
         # literals follow the values in run_backward's argument sources)
         lifted = {p: len(values) + k for k, p in enumerate(scalars)}
-        hit = Adjoint(HotAdjoint(adj), tuple(lifted[v] if v in lifted else
-                                             index[back.get(v, v)] for v in residuals),
-                      tuple(reachable.index(v) if v in position else -1 for v in wrt_leaves),
-                      now)
-        if NATIVE_AFTER == 1:       # (every adjoint compiled at its first run: tests)
-            hit.optimize()
-        _ADJOINTS[key] = hit
+        self.residual_ids = tuple(lifted[v] if v in lifted else index[back.get(v, v)]
+                                  for v in residuals)
+        self.positions = tuple(reachable.index(v) if v in position else -1
+                               for v in wrt_leaves)
+        program = HotAdjoint(adj)
+        program.may_compile = False        # (vjp's program is never compiled: see optimize)
+        program.runs = self.runs
+        self.program = program
+
+    def optimize(self):
+        old = self.program
+        self.optimized = True
+        new = HotAdjoint(run_pipeline(old.fn, "fold,simplify,cse,dce"))
+        new.runs = old.runs
+        self.program = new
+
+
+def adjoint_for(heads, wrt_leaves=None, whole=False):
+    """(Adjoint, graph values, their index, wrt leaves, ops, lifted literals) for `heads`; its
+    program derived if it is hot or `whole` (create_graph) asks for it.
+
+    wrt_leaves None means every variable leaf whose grad_req is not 'null'.
+    """
+    index, values, ops, variables, sig, lits = _walk(
+        heads, None if wrt_leaves is None else set(wrt_leaves))
+    if wrt_leaves is None:
+        wrt_leaves = variables
+    key = (sig, tuple(index.get(v, -1) for v in wrt_leaves))
+    hit = _ADJOINTS.get(key)
+    now = next(_CLOCK)
+    if hit is None:
+        hit = _ADJOINTS[key] = Adjoint(now)
         if len(_ADJOINTS) > _ADJOINT_CACHE_SIZE:
             _ADJOINTS.popitem(last=False)
-    return hit, values, wrt_leaves, ops, lits
+        hot = NATIVE_AFTER == 1         # (every adjoint compiled at its first run: tests)
+    else:
+        hot = not hit.optimized and hit.sighted(now)
+    if hit.program is None and (hot or whole):
+        hit.derive(heads, values, index, ops, lits, wrt_leaves)
+    if hot:
+        hit.optimize()
+    return hit, values, index, wrt_leaves, ops, lits
 
 
 def _lit_array(lit):
@@ -554,11 +569,16 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     A leaf the heads do not depend on gets None.
     """
     observe = OBSERVER if wrt_leaves is None and apply is None else None
-    hit, values, wrt_leaves, ops, lits = adjoint_for(heads, wrt_leaves)
+    hit, values, index, wrt_leaves, ops, lits = adjoint_for(heads, wrt_leaves, apply is not None)
     if observe is not None:
         observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph)
     program, residual_ids, positions = hit.program, hit.residual_ids, hit.positions
     cots = [g if g is not None else _ones(h.type) for h, g in zip(heads, head_grads)]
+    if program is None:      # not hot yet: op by op
+        grads = _walk_backward(hit, heads, values, index, ops, lits, wrt_leaves, cots)
+        if not retain_graph:
+            free(ops)
+        return wrt_leaves, grads
     if not lits:
         if apply is None:
             args = [values[i].data for i in residual_ids] + cots
@@ -573,6 +593,30 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     if not retain_graph:
         free(ops)
     return wrt_leaves, [grads[p] if p >= 0 else None for p in positions]
+
+
+def _walk_backward(hit, heads, values, index, ops, lits, wrt_leaves, cots):
+    """run_backward's gradients from the structure's op-by-op walk (op_adjoints.ColdPlan)."""
+    cold = hit.cold
+    if cold is None:
+        cold = hit.cold = ColdPlan(ops, index, len(values), heads, wrt_leaves, lifts_literal,
+                                   _attrs_key)
+    hit.runs += 1
+    ct = cold.run(values, [_lit_array(lit) for lit in lits], cots)
+    grads = []
+    for leaf in wrt_leaves:
+        i = index.get(leaf)
+        if i is None or leaf.producer is not None:
+            grads.append(None)
+        else:
+            c = ct[i]
+            grads.append(c if c is not None else op_zeros(leaf.type))
+    return grads
+
+
+def _attrs_key(attrs):
+    """An op's attributes in a structure key (as _walk keys them)."""
+    return _ATTR_TOKEN.get(id(attrs)) or tuple(attrs.items())
 
 
 class _Fates(threading.local):
