@@ -67,6 +67,31 @@ def test_a_structure_that_comes_back_rarely_is_walked_op_by_op(monkeypatch):
     np.testing.assert_allclose(w.grad.asnumpy(), _want(3, base), rtol=1e-5)
 
 
+def test_repeats_among_many_structures_count_only_back_to_back(monkeypatch):
+    """A program whose graph changes every batch brings a structure back 3 times within the
+    window by chance: among more than SPARSE recent structures that is not hot. Among a few
+    (two structures alternating) it is."""
+    monkeypatch.setattr(tape, "NATIVE_AFTER", 8)
+    base = 3000 + np.random.RandomState(2).randint(0, 1000) * 50 + 25
+    adj = _adjoint_of(base)
+    for k in range(2):      # 3 sightings within SPARSE * HOT_AFTER passes, 10 others between
+        for j in range(10):
+            _backward(base + 1 + k * 100 + j)
+        _backward(base)
+    assert len(adj.times) == tape.HOT_AFTER and adj.times[-1] - adj.times[0] < tape.RECENT
+    assert not adj.optimized and adj.program is None
+    other = base + 60
+    alternating = _adjoint_of(other)
+    for _ in range(tape.RECENT):        # (the many structures leave the recent passes)
+        _backward(other)
+    assert alternating.optimized
+    for _ in range(tape.HOT_AFTER):     # two structures in turns: a repeat every other pass
+        _backward(other)
+        w = _backward(base)
+    assert adj.optimized
+    np.testing.assert_allclose(w.grad.asnumpy(), _want(3, base), rtol=1e-5)
+
+
 def _chain(w, length):
     h = nd.dot(nd.array(_X0), w)
     for _ in range(length):
@@ -86,7 +111,7 @@ def test_a_step_structure_that_comes_back_rarely_is_not_learned():
     before = mx.stats()["traces"]
     for k in range(3):       # its 3 repeats spread over more passes than the window allows
         _step(w, 5)
-        for j in range(cap.SPARSE * cap.REPEATS):
+        for j in range(tape.SPARSE * cap.REPEATS):
             _step(w, 6 + k * 100 + j)
     assert mx.stats()["traces"] == before and not any(cap._STATE.plans.values())
     got = []

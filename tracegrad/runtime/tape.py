@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import numpy as np
 
@@ -375,6 +375,36 @@ def _lift_literals(ops, lits):
 HOT_AFTER = 3
 SPARSE = 8
 _CLOCK = itertools.count(1)     # backward passes (of every thread: a heuristic's clock)
+# ... unless the latest backward passes ran many structures: a program whose graph changes every
+# batch (a length drawn among dozens) brings some structure back 3 times in 24 passes by chance
+# every few dozen passes, and each such coincidence paid an optimization and a compile (step
+# capture's: seconds for an unrolled LSTM) that the next batches never used. Among more than
+# SPARSE structures in the latest RECENT passes, repeats count only back to back (repeat_window)
+RECENT = SPARSE * HOT_AFTER
+_RECENT: deque = deque()        # the structures (Adjoints) of the latest RECENT passes
+_RECENT_COUNTS: dict = {}       # Adjoint -> its passes among them
+
+
+def _note_structure(adj):
+    """One backward pass of structure `adj`, for repeat_window's count (a heuristic: threads
+    share it, and a count a race gets wrong only moves a threshold)."""
+    _RECENT.append(adj)
+    counts = _RECENT_COUNTS
+    counts[adj] = counts.get(adj, 0) + 1
+    while len(_RECENT) > RECENT:
+        old = _RECENT.popleft()
+        c = counts.get(old, 0) - 1
+        if c > 0:
+            counts[old] = c
+        else:
+            counts.pop(old, None)
+
+
+def repeat_window(repeats):
+    """The backward passes within which a structure's latest `repeats` must lie to count as
+    repeating (to be optimized here, or learned by step capture): SPARSE times as many, or
+    twice as many while the latest passes ran more than SPARSE structures."""
+    return repeats * (2 if len(_RECENT_COUNTS) > SPARSE else SPARSE)
 
 
 class Adjoint:
@@ -402,11 +432,11 @@ class Adjoint:
 
     def sighted(self, now):
         """One more backward of this structure: whether it is now hot (its latest HOT_AFTER
-        passes lie within SPARSE times as many)."""
+        passes lie within repeat_window)."""
         times = self.times
         times.append(now)
         del times[:-HOT_AFTER]
-        return len(times) == HOT_AFTER and now - times[0] + 1 <= SPARSE * HOT_AFTER
+        return len(times) == HOT_AFTER and now - times[0] + 1 <= repeat_window(HOT_AFTER)
 
     def derive(self, heads, values, index, ops, lits, wrt_leaves):
         """vjp's adjoint of this instance of the structure, interpreted (never compiled
@@ -458,8 +488,10 @@ def adjoint_for(heads, wrt_leaves=None, whole=False):
         hit = _ADJOINTS[key] = Adjoint(now)
         if len(_ADJOINTS) > _ADJOINT_CACHE_SIZE:
             _ADJOINTS.popitem(last=False)
+        _note_structure(hit)
         hot = NATIVE_AFTER == 1         # (every adjoint compiled at its first run: tests)
     else:
+        _note_structure(hit)
         hot = not hit.optimized and hit.sighted(now)
     if hit.program is None and (hot or whole):
         hit.derive(heads, values, index, ops, lits, wrt_leaves)

@@ -122,7 +122,6 @@ REPEATS = 3           # backward passes of one graph structure before it is capt
 MAX_FAILURES = 4      # dropped captures in a row before a plan is retired
 IDLE_LIMIT = 8        # uncaptured backward passes in a row before an unused plan is retired
 RELEARN = 2           # times a retired structure is learned again before it is given up
-SPARSE = 8            # a structure must make 1 in SPARSE backward passes or more to be learned
 BIG_PLAN = 512        # a graph of more ops needs one more repeat per BIG_PLAN // 2 ops
 BACKOFF = 4           # ... each time after BACKOFF times more repeats than the last
 MAX_PLANS = 8
@@ -852,7 +851,7 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     del times[:-seen[4]]
     if seen[1] != seen[4]:
         return
-    if now - times[0] + 1 > SPARSE * len(times):
+    if now - times[0] + 1 > tape.repeat_window(len(times)):
         # it recurs, but rarely (a sequence length drawn per batch among dozens): a plan
         # would cost its compile and mostly fail; its next repeat looks again
         seen[1] -= 1
