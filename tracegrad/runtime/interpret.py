@@ -3,6 +3,9 @@
 A `Program` flattens a Function once into slot-indexed steps, so re-running a cached adjoint
 costs one impl call per op and no dictionary work. With `apply` given, each step is dispatched
 through it instead (eager mode passes a recording dispatcher to build differentiable results).
+`straight_line(fn)` goes one step further for a small Function run very often (an op's
+adjoint in the eager backward: runtime/op_adjoints.py): Python source that makes its impl
+calls one after the other, with nothing interpreted around them.
 """
 from ..ir.function import Literal
 
@@ -45,6 +48,41 @@ class Program:
                 for i, o in zip(r, out):
                     env[i] = o
         return [env[o] if type(o) is int else o.array() for o in self.outputs]
+
+
+def straight_line(fn):
+    """`run(args) -> outputs` doing what Program(fn)(args) does (the same impl calls in the
+    same order, each literal operand's array made anew per call), as straight-line code."""
+    names, consts = {}, {}
+
+    def const(value):
+        name = f"K{len(consts)}"
+        consts[name] = value
+        return name
+
+    def ref(v):
+        return f"{const(v)}.array()" if isinstance(v, Literal) else names[v]
+
+    lines = []
+    for i, p in enumerate(fn.params):
+        names[p] = f"a{i}"
+    if fn.params:
+        lines.append("    " + "".join(f"a{i}, " for i in range(len(fn.params))) + "= args")
+    for k, op in enumerate(fn.ops):
+        call = [ref(o) for o in op.operands] + [f"{a}={const(v)}" for a, v in op.attrs.items()]
+        outs = []
+        for r in op.results:
+            names[r] = f"t{len(names)}"
+            outs.append(names[r])
+        target = outs[0] if len(outs) == 1 else ", ".join(outs) + ","
+        lines.append(f"    {target} = {const(op.opdef.impl)}({', '.join(call)})")
+    lines.append("    return [" + "".join(ref(o) + ", " for o in fn.outputs) + "]")
+    source = "def run(args):\n" + "\n".join(lines) + "\n"
+    scope = dict(consts)
+    exec(compile(source, f"<tracegrad straight-line {fn.name}>", "exec"), scope)  # noqa: S102
+    run = scope["run"]
+    run.source = source
+    return run
 
 
 def interpret(fn, args, apply=None):
