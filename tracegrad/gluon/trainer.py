@@ -126,6 +126,8 @@ class Trainer:
             held = _CAPTURE_STATE.step      # a captured step held for this Binding
             if held is not None and held.held is not None and held.held.binding is bound \
                     and _update_fusion.run(self, held, optimizer, self._states):
+                if optimizer.rescales_grad_in_place:
+                    leave_rescaled(optimizer, bound.vars, bound.weights)
                 return      # the captured step and this update were one native call
         _capture.before_write()  # a forward still deferred must see the weights before the update
         self._allreduce_grads()
@@ -165,6 +167,8 @@ class Trainer:
             return False
         for var in bound.vars:
             var.fresh = False
+        if self._optimizer.rescales_grad_in_place:
+            leave_rescaled(self._optimizer, bound.vars, bound.weights)
         if self._sync is None and self._amp_loss_scaler is None:
             _update_fusion.note(bound)
         return True
@@ -234,6 +238,9 @@ class Trainer:
                 var = p._data._var
                 if type(var) is _GradVar:
                     var.fresh = False
+            if optimizer.rescales_grad_in_place:
+                leave_rescaled(optimizer, [p._data._var for _, p in live],
+                               [p._data for _, p in live])
             if _contexts.ACTIVE[0]:
                 self._to_every_context(live)
             elif len(live) == sum(p._grad_req != "null" for p in self._params) and all(
@@ -250,6 +257,8 @@ class Trainer:
                 update(i, p._data, wrap(var.grad), states[i])
             else:
                 update(i, p._data._data, var.grad, states[i])
+                if optimizer.rescales_grad_in_place:
+                    leave_rescaled(optimizer, [var], [p._data])
             if type(var) is _GradVar:
                 var.fresh = False
         if _contexts.ACTIVE[0]:
@@ -367,3 +376,12 @@ def _kvstore_sync(kvstore, params):
         return None
     from ..kvstore.trainer_sync import GradientSync
     return GradientSync(store, params)
+
+
+def leave_rescaled(optimizer, variables, weights):
+    """What MXNet's Trainer leaves in the gradients after an update by an optimizer whose
+    update() rescales the gradient it is given in place (AdaDelta: `grad *= rescale_grad`):
+    Trainer gives it each parameter's own gradient, so p.grad() then holds grad * rescale_grad
+    (and grad_req='add' adds onto that). Every path of Trainer.step updates from the
+    gradient as it was, then leaves it so (optimizer.rescale_in_place)."""
+    opt.rescale_in_place(optimizer, [wrap(var.grad) for var in variables], weights)

@@ -411,12 +411,12 @@ class Adjoint:
     """The adjoint of one graph structure. One object per structure for its whole life:
     observers (step capture) key on its identity.
 
-    Until the structure is hot (HOT_AFTER backward passes within SPARSE times as many) its
-    backward walks the graph op by op (`cold`: op_adjoints.ColdPlan, each op's adjoint cached
-    across structures): a structure seen once costs what its ops' rules cost to run, not a
-    whole adjoint derived for it (vjp's IR, then the optimizing passes: fold, simplify, cse,
-    about 80% of that, seven times an LSTM's forward when the sequence length changes every
-    step). Once hot, its whole adjoint is derived and optimized (`program`: where its
+    Until the structure is hot (its latest HOT_AFTER backward passes close together:
+    repeat_window) its backward walks the graph op by op (`cold`: op_adjoints.ColdPlan, each
+    op's adjoint cached across structures): a structure seen once costs what its ops' rules
+    cost to run, not a whole adjoint derived for it (vjp's IR, then the optimizing passes:
+    fold, simplify, cse, about 80% of that, seven times an LSTM's forward when the sequence
+    length changes every step). Once hot, its whole adjoint is derived and optimized (`program`: where its
     residuals come from, run_backward, and where each wrt leaf's gradient is among its
     outputs), and may then be compiled (HotAdjoint). The walk and the derived program compute
     the same gradients bitwise; the optimized one rounds alike up to the last bits (as the
