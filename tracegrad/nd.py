@@ -748,11 +748,27 @@ def _slice_axis_bounds(shape, axis, begin, end):
 
 
 def slice_axis(data, axis, begin, end):
-    axis = _check_axis("slice_axis", axis, data.ndim, shape=data.shape)
-    start, stop = _slice_axis_bounds(data.shape, axis, begin, end)
-    begins = tuple(start if i == axis else 0 for i in range(data.ndim))
-    ends = tuple(stop if i == axis else d for i, d in enumerate(data.shape))
-    return _own_buffer(F.slice(data, begin=begins, end=ends, step=(1,) * data.ndim))
+    shape = data.shape
+    try:        # (the same tuples for the same slice: the op's attribute check is one look-up)
+        key = (shape, axis, begin, end, type(axis), type(begin), type(end))
+        bounds = _SLICE_BOUNDS.get(key)
+    except TypeError:   # an unhashable bound: checked below, and refused there
+        key = bounds = None
+    if bounds is None:
+        axis = _check_axis("slice_axis", axis, data.ndim, shape=shape)
+        start, stop = _slice_axis_bounds(shape, axis, begin, end)
+        bounds = (tuple(start if i == axis else 0 for i in range(data.ndim)),
+                  tuple(stop if i == axis else d for i, d in enumerate(shape)),
+                  (1,) * data.ndim)
+        if key is not None:
+            if len(_SLICE_BOUNDS) >= 4096:
+                _SLICE_BOUNDS.clear()
+            _SLICE_BOUNDS[key] = bounds
+    begins, ends, steps = bounds
+    return _own_buffer(F.slice(data, begin=begins, end=ends, step=steps))
+
+
+_SLICE_BOUNDS: dict = {}    # (shape, axis, begin, end and their types) -> slice's attributes
 
 
 def slice(data, begin, end, step=None):
