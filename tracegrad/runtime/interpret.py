@@ -7,6 +7,8 @@ through it instead (eager mode passes a recording dispatcher to build differenti
 adjoint in the eager backward: runtime/op_adjoints.py): Python source that makes its impl
 calls one after the other, with nothing interpreted around them.
 """
+import keyword
+
 from ..ir.function import Literal
 
 
@@ -69,7 +71,11 @@ def straight_line(fn):
     if fn.params:
         lines.append("    " + "".join(f"a{i}, " for i in range(len(fn.params))) + "= args")
     for k, op in enumerate(fn.ops):
-        call = [ref(o) for o in op.operands] + [f"{a}={const(v)}" for a, v in op.attrs.items()]
+        call = [ref(o) for o in op.operands]
+        if all(a.isidentifier() and not keyword.iskeyword(a) for a in op.attrs):
+            call += [f"{a}={const(v)}" for a, v in op.attrs.items()]
+        elif op.attrs:      # (names that cannot be keyword arguments in source)
+            call.append(f"**{const(dict(op.attrs))}")
         outs = []
         for r in op.results:
             names[r] = f"t{len(names)}"
