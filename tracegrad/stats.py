@@ -3,8 +3,10 @@ hits, eager fallbacks, native calls, training steps captured whole and captures 
 (capture.explain() says why), captured steps whose optimizer update ran in the same native
 call and held steps finished without it (tracing/update_fusion.py: those write in place),
 trainer.step updates made by their own call that wrote the weights in place or into new
-buffers (fused_update.py), eager adjoints compiled (the step at which an eager backward
-switches from the numpy interpreter to native code, see runtime/tape.HotAdjoint), calls of
+buffers (fused_update.py), eager backward passes walked op by op and eager adjoints derived
+whole (a graph structure is walked until it repeats back to back: runtime/tape.Adjoint),
+eager adjoints compiled (the step at which an eager backward switches from the numpy
+interpreter to native code, see runtime/tape.HotAdjoint), calls of
 compiled functions and hybridized blocks run eagerly because an input is sparse (compiled
 code is dense-only: tracing/jit.py `_sparse_call`) and the
 planned peak memory (bytes) of the latest compiled graph; `stats(reset=True)` returns them and
@@ -13,6 +15,7 @@ COUNTERS = {"traces": 0, "compiles": 0, "cache_hits": 0, "disk_cache_hits": 0,
             "eager_fallbacks": 0, "native_calls": 0, "captured_steps": 0, "capture_drops": 0,
             "fused_update_steps": 0, "update_fusion_misses": 0,
             "updates_in_place": 0, "updates_written_back": 0,
+            "eager_backward_walks": 0, "eager_adjoints_derived": 0,
             "eager_adjoints_compiled": 0, "sparse_eager_calls": 0,
             "planned_peak_bytes": 0}   # arena + outputs of the latest compiled graph
 

@@ -61,9 +61,13 @@ def test_a_structure_that_comes_back_rarely_is_walked_op_by_op(monkeypatch):
         w = _backward(base)
         np.testing.assert_allclose(w.grad.asnumpy(), _want(3, base), rtol=1e-5)
     assert not adj.optimized and adj.program is None      # walked op by op, never derived
+    before = mx.stats()
     for _ in range(tape.HOT_AFTER):     # then it repeats back to back: hot
         w = _backward(base)
     assert adj.optimized
+    after = mx.stats()          # (walked until hot, then derived once)
+    assert 1 <= after["eager_backward_walks"] - before["eager_backward_walks"] < tape.HOT_AFTER
+    assert after["eager_adjoints_derived"] - before["eager_adjoints_derived"] == 1
     np.testing.assert_allclose(w.grad.asnumpy(), _want(3, base), rtol=1e-5)
 
 

@@ -21,6 +21,7 @@ from ..ir.function import Function, Literal, Operation, Value, canonical_attrs, 
 from ..ir.ops import ELEMENTWISE
 from ..ir.passes import run_pipeline
 from ..ir.types import DTYPES, FLOATS, type_of
+from ..stats import COUNTERS as _STATS
 from .buffers import pool_refs
 from .interpret import Program
 from .op_adjoints import ColdPlan, zeros as op_zeros
@@ -462,6 +463,7 @@ class Adjoint:
         program.may_compile = False        # (vjp's program is never compiled: see optimize)
         program.runs = self.runs
         self.program = program
+        _STATS["eager_adjoints_derived"] += 1
 
     def optimize(self):
         old = self.program
@@ -634,6 +636,7 @@ def _walk_backward(hit, heads, values, index, ops, lits, wrt_leaves, cots):
         cold = hit.cold = ColdPlan(ops, index, len(values), heads, wrt_leaves, lifts_literal,
                                    _attrs_key)
     hit.runs += 1
+    _STATS["eager_backward_walks"] += 1
     ct = cold.run(values, [_lit_array(lit) for lit in lits], cots)
     grads = []
     for leaf in wrt_leaves:
