@@ -10,7 +10,7 @@ structure) not seen for a while: what MXNet's imperative autograd, PyTorch's and
 pay nothing extra for. tracegrad's eager backward walks a structure that is not hot op by op,
 each op's adjoint cached across structures (runtime/op_adjoints.py); a structure is derived
 whole, optimized and compiled only once it repeats back to back (runtime/tape.Adjoint,
-tape.repeat_window: among this many structures a repeat by chance does not count).
+tape.repeats_close: among this many structures a repeat by chance does not count).
 Figures are the mean step over the list (ms) after a warm-up list of other lengths; this
 machine is shared, so expect +-10-20%.
 

@@ -370,42 +370,37 @@ def _lift_literals(ops, lits):
     return new_ops, [param[id(lit)] for lit in lits], env, back
 
 
-# a structure's adjoint is optimized (and may then be compiled) once it has been seen this many
-# times within SPARSE times as many backward passes: one that recurs rarely (a sequence length
-# drawn per batch among dozens) keeps vjp's program, interpreted, and costs no passes, no compile
+# a structure's adjoint is derived and optimized (and may then be compiled) once it has been seen
+# this many times within SPARSE times as many backward passes: one that recurs rarely (a
+# sequence length drawn per batch among dozens) is walked op by op, and costs no passes, no
+# compile
 HOT_AFTER = 3
 SPARSE = 8
 _CLOCK = itertools.count(1)     # backward passes (of every thread: a heuristic's clock)
-# ... unless the latest backward passes ran many structures: a program whose graph changes every
-# batch (a length drawn among dozens) brings some structure back 3 times in 24 passes by chance
-# every few dozen passes, and each such coincidence paid an optimization and a compile (step
-# capture's: seconds for an unrolled LSTM) that the next batches never used. Among more than
-# SPARSE structures in the latest RECENT passes, repeats count only back to back (repeat_window)
-RECENT = SPARSE * HOT_AFTER
-_RECENT: deque = deque()        # the structures (Adjoints) of the latest RECENT passes
-_RECENT_COUNTS: dict = {}       # Adjoint -> its passes among them
+# ... and only if the passes between its repeats are no more varied than its repetition: a
+# program whose graph changes every batch (a length drawn among dozens) brings some structure
+# back 3 times in 24 passes by chance every few dozen passes, and each such coincidence paid
+# an optimization and a compile (step capture's: seconds for an unrolled LSTM) that the next
+# batches never used (repeats_close)
+RECENT = 128                    # passes remembered
+_RECENT: deque = deque(maxlen=RECENT)   # the structures (Adjoints) of the latest passes
 
 
-def _note_structure(adj):
-    """One backward pass of structure `adj`, for repeat_window's count (a heuristic: threads
-    share it, and a count a race gets wrong only moves a threshold)."""
-    _RECENT.append(adj)
-    counts = _RECENT_COUNTS
-    counts[adj] = counts.get(adj, 0) + 1
-    while len(_RECENT) > RECENT:
-        old = _RECENT.popleft()
-        c = counts.get(old, 0) - 1
-        if c > 0:
-            counts[old] = c
-        else:
-            counts.pop(old, None)
-
-
-def repeat_window(repeats):
-    """The backward passes within which a structure's latest `repeats` must lie to count as
-    repeating (to be optimized here, or learned by step capture): SPARSE times as many, or
-    twice as many while the latest passes ran more than SPARSE structures."""
-    return repeats * (2 if len(_RECENT_COUNTS) > SPARSE else SPARSE)
+def repeats_close(span, repeats):
+    """Whether a structure's latest `repeats` backward passes, spread over the latest `span`
+    passes, make it a repeating one (to be optimized here, or learned by step capture): they
+    lie within SPARSE times as many passes, and the other structures among them are no more
+    than the gaps between its repeats (structures in turns, or one step with an occasional
+    other pass, not one of dozens that came back by chance). Only the passes since its first
+    counted repeat are looked at, not what ran before (earlier tests of a suite)."""
+    if span > SPARSE * repeats:
+        return False
+    if repeats < 2:
+        return True
+    recent = _RECENT         # (shared by threads: a heuristic, a race only moves a threshold)
+    n = len(recent)
+    distinct = len(set(itertools.islice(recent, max(0, n - span), n)))
+    return (distinct - 1) * (repeats - 1) <= span - 1
 
 
 class Adjoint:
@@ -413,7 +408,7 @@ class Adjoint:
     observers (step capture) key on its identity.
 
     Until the structure is hot (its latest HOT_AFTER backward passes close together:
-    repeat_window) its backward walks the graph op by op (`cold`: op_adjoints.ColdPlan, each
+    repeats_close) its backward walks the graph op by op (`cold`: op_adjoints.ColdPlan, each
     op's adjoint cached across structures): a structure seen once costs what its ops' rules
     cost to run, not a whole adjoint derived for it (vjp's IR, then the optimizing passes:
     fold, simplify, cse, about 80% of that, seven times an LSTM's forward when the sequence
@@ -433,11 +428,11 @@ class Adjoint:
 
     def sighted(self, now):
         """One more backward of this structure: whether it is now hot (its latest HOT_AFTER
-        passes lie within repeat_window)."""
+        passes are close: repeats_close)."""
         times = self.times
         times.append(now)
         del times[:-HOT_AFTER]
-        return len(times) == HOT_AFTER and now - times[0] + 1 <= repeat_window(HOT_AFTER)
+        return len(times) == HOT_AFTER and repeats_close(now - times[0] + 1, HOT_AFTER)
 
     def derive(self, heads, values, index, ops, lits, wrt_leaves):
         """vjp's adjoint of this instance of the structure, interpreted (never compiled
@@ -490,10 +485,10 @@ def adjoint_for(heads, wrt_leaves=None, whole=False):
         hit = _ADJOINTS[key] = Adjoint(now)
         if len(_ADJOINTS) > _ADJOINT_CACHE_SIZE:
             _ADJOINTS.popitem(last=False)
-        _note_structure(hit)
+        _RECENT.append(hit)
         hot = NATIVE_AFTER == 1         # (every adjoint compiled at its first run: tests)
     else:
-        _note_structure(hit)
+        _RECENT.append(hit)
         hot = not hit.optimized and hit.sighted(now)
     if hit.program is None and (hot or whole):
         hit.derive(heads, values, index, ops, lits, wrt_leaves)

@@ -851,7 +851,7 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     del times[:-seen[4]]
     if seen[1] != seen[4]:
         return
-    if now - times[0] + 1 > tape.repeat_window(len(times)):
+    if not tape.repeats_close(now - times[0] + 1, len(times)):
         # it recurs, but rarely (a sequence length drawn per batch among dozens): a plan
         # would cost its compile and mostly fail; its next repeat looks again
         seen[1] -= 1
