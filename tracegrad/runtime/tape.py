@@ -399,7 +399,10 @@ def repeats_close(span, repeats):
         return True
     recent = _RECENT         # (shared by threads: a heuristic, a race only moves a threshold)
     n = len(recent)
-    distinct = len(set(itertools.islice(recent, max(0, n - span), n)))
+    try:
+        distinct = len(set(itertools.islice(recent, max(0, n - span), n)))
+    except RuntimeError:     # (another thread's pass changed the deque meanwhile: not now)
+        return False
     return (distinct - 1) * (repeats - 1) <= span - 1
 
 
