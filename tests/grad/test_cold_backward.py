@@ -4,7 +4,8 @@ op_adjoints.py). It must give bitwise the gradients of the structure's whole adj
 fan-out and one value read twice, broadcasting, multi-result ops with unused results, lifted
 and kept literals, non-differentiable ops, several heads (one not differentiable), wrt
 leaves the heads do not reach, second derivatives, and real layers (LSTMCell, Dense with a
-softmax cross-entropy). Each is checked against float64 finite differences too."""
+softmax cross-entropy). The fan-out, multi-result and literal cases are also checked
+against float64 finite differences, the second derivative against its closed form."""
 import os
 import sys
 from collections import OrderedDict
