@@ -16,7 +16,12 @@ these do not (extras, mx.np views, materializing).
 An operand read twice (one array passed as two arguments) is checked against its first
 binding, as the general code's binding-while-checking does. mx.np arrays are taken as they
 are (an ndarray as an untracked array, an NpDeferred as the value it stands for): set_np
-code pays no conversion on this path (capture.nd_args converts for the general one)."""
+code pays no conversion on this path (capture.nd_args converts for the general one).
+
+The same is done for the fused update's two halves (update_fusion.py), generated once per
+Fusion: `fused_update_hold` (backward() holding the step) and `fused_update_run`
+(trainer.step's checks, the one native call and the hand-over). Unlike the binders they have
+no general twin: the checks are the same per-parameter lines the loops made, unrolled."""
 
 
 def call_binder(ns, pop, binder, entry):
