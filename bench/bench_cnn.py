@@ -14,9 +14,10 @@ that the losses agree (tests/api/test_model_zoo.py runs a smaller version of it 
 --compile-time measures the first hybridized ResNet-18 training step (batch 2, cold disk cache,
 in a fresh process: trace, adjoint, LLVM) next to a warm step, in CPU and wall seconds.
 
-PyTorch runs in a process of its own when importable. Figures are medians of interleaved
-rounds (bench/common.compare), the tracegrad training step first warmed past what step capture
-learns (common.warmed); this machine is shared, so ratios move between runs.
+PyTorch runs in a process of its own when importable, timed in the same interleaved rounds
+(bench/remote.py). Figures are medians of those rounds (bench/common.compare), the tracegrad
+training step first warmed past what step capture learns (common.warmed); this machine is
+shared, so ratios move between runs.
 """
 import os
 import subprocess
@@ -27,7 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core each, as the issu
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import compare, median_time, report, warmed  # noqa: E402
+from common import compare, report, warmed  # noqa: E402
 
 import tracegrad as mx  # noqa: E402
 from tracegrad import autograd, gluon, nd  # noqa: E402
@@ -226,44 +227,42 @@ def torch_steps():
     return lenet, resnet18
 
 
-def other_framework(rounds):
-    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
-            f"import bench_cnn as b\nb._torch_child({rounds})\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if r.returncode != 0:
-        return {}
-    return {line.split()[0]: float(line.split()[1]) for line in r.stdout.splitlines()}
-
-
-def _torch_child(rounds):
+def peer_step(name, case):
+    """remote.serve's factory, run in PyTorch's own process: its step for `case` (lenet,
+    resnet18), or None without PyTorch."""
     steps = torch_steps()
     if steps is None:
-        return
+        return None
     lenet, resnet18 = steps
-    print("lenet", median_time(lenet(), repeat=rounds))
-    print("resnet18", median_time(resnet18(), repeat=rounds))
+    return {"lenet": lenet, "resnet18": resnet18}[case]()
 
 
 def main(quick=False):
-    rounds = 5 if quick else 11
-    torch_t = other_framework(rounds)
+    from remote import Peer, close_all
+    peers = [("pytorch eager", Peer("bench_cnn", "peer_step", "torch"))]
+    try:
+        _compare(5 if quick else 11, peers)
+    finally:
+        close_all(peers)
+
+
+def _compare(rounds, peers):
+    from remote import peer_rows
     rows = compare([("numpy by hand", lenet_numpy()),
                     ("tracegrad eager", lenet_tracegrad(False)),
-                    ("tracegrad hybridized (net), loss outside", lenet_tracegrad(True))],
-                   rounds)
-    if "lenet" in torch_t:
-        rows.append(("pytorch eager", torch_t["lenet"]))
+                    ("tracegrad hybridized (net), loss outside", lenet_tracegrad(True))]
+                   + peer_rows(peers, "lenet"), rounds)
     report(f"LeNet-5 training step, batch {BATCH}x1x28x28, SGD", rows, baseline="numpy by hand")
 
     eager_net, x, eager = resnet_tracegrad(False)
     hybrid_net, _, hybrid = resnet_tracegrad(True)
     want = eager_net(x).asnumpy()
     np.testing.assert_allclose(hybrid_net(x).asnumpy(), want, rtol=1e-4, atol=1e-5)
-    rows = compare([("tracegrad eager", eager), ("tracegrad hybridized", hybrid)], rounds)
-    if "resnet18" in torch_t:
-        rows.append(("pytorch eager", torch_t["resnet18"]))
+    torch_rows = peer_rows(peers, "resnet18")
+    rows = compare([("tracegrad eager", eager), ("tracegrad hybridized", hybrid)] + torch_rows,
+                   rounds)
     report("ResNet-18 (CIFAR stem) inference, batch 1, 3x32x32", rows,
-           baseline="pytorch eager" if "resnet18" in torch_t else None)
+           baseline="pytorch eager" if torch_rows else None)
 
 
 def resnet18_train_check(steps=3):

@@ -9,9 +9,10 @@ JAX when they are installed, all in one run:
 
     python bench/bench_compiled.py [--quick]
 
-numpy and tracegrad are timed in interleaved rounds (bench/common.compare), so drift on this
-shared machine hits them alike; PyTorch and JAX run first, each in a process of its own (their
-thread pools would slow everything else in this one). Figures are medians.
+Every contender is timed in the same interleaved rounds (bench/common.compare), so drift on
+this shared machine hits them alike: PyTorch and JAX each run in a process of their own (their
+thread pools would slow everything else in this one) that times its batch when the round
+reaches it (bench/remote.py). Figures are medians; ratios are medians of per-round ratios.
 """
 import os
 import subprocess
@@ -21,7 +22,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import compare, median_time, report, warmed  # noqa: E402
+from common import compare, report, warmed  # noqa: E402
 from peers import jax_mlp, mlp_data, mlp_weights, torch_mlp  # noqa: E402
 
 import tracegrad as mx  # noqa: E402
@@ -57,7 +58,7 @@ def tiny_gluon(hybridize):
             loss = loss_fn(net(x), y)
         loss.backward()
         return loss
-    return step
+    return warmed(step)    # (past what capture and the jit learn: steady state)
 
 
 class TinyWithLoss(gluon.HybridBlock):
@@ -83,7 +84,7 @@ def tiny_gluon_one_block():
             loss = model(x, y)
         loss.backward()
         return loss
-    return step
+    return warmed(step)    # (past what capture and the jit learn: steady state)
 
 
 def tiny_jit():
@@ -99,7 +100,7 @@ def tiny_jit():
             loss = f(x, w, b, y)
         loss.backward()
         return loss
-    return step
+    return warmed(step)    # (past what capture and the jit learn: steady state)
 
 
 # ---------------------------------------------------------------- MLP
@@ -240,46 +241,44 @@ def first_call(batch=64):
     return out[1:]
 
 
-def other_framework(name, rounds):
-    """Time PyTorch or JAX in a subprocess of its own: importing either starts thread pools
-    that would slow everything else in this process. Returns {case: seconds} or {}."""
-    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
-            f"import bench_compiled as b\n"
-            f"b._framework_child({name!r}, {rounds})\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if r.returncode != 0:
-        return {}
-    return {line.split()[0]: float(line.split()[1]) for line in r.stdout.splitlines()}
-
-
-def _framework_child(name, rounds):
+def peer_step(name, case):
+    """remote.serve's factory, run in the peer's own process (importing PyTorch or JAX starts
+    thread pools that would slow everything else here): its step for `case` (tiny, mlp64,
+    mlp512), or None without the library."""
     steps = torch_steps() if name == "torch" else jax_steps()
     if steps is None:
-        return
+        return None
     tiny, mlp = steps
-    print("tiny", median_time(tiny(), repeat=rounds))
-    for batch in (64, 512):
-        print(f"mlp{batch}", median_time(mlp(batch), repeat=rounds))
+    return tiny() if case == "tiny" else mlp(int(case[3:]))
 
 
 def main(quick=False):
     rounds = 5 if quick else 15
-    others = [(label, other_framework(name, rounds))
-              for label, name in (("pytorch eager", "torch"), ("jax.jit(grad)", "jax"))]
+    from remote import Peer, close_all
+    peers = [("pytorch eager", Peer("bench_compiled", "peer_step", "torch")),
+             ("jax.jit(grad)", Peer("bench_compiled", "peer_step", "jax"))]
+    try:
+        _compare(rounds, peers)
+    finally:
+        close_all(peers)
+
+
+def _compare(rounds, peers):
+    from remote import peer_rows
     rows = compare([("numpy by hand", tiny_numpy()),
                     ("tracegrad eager (Gluon)", tiny_gluon(False)),
                     ("tracegrad hybridized (net, loss)", tiny_gluon(True)),
                     ("tracegrad hybridized (one block)", tiny_gluon_one_block()),
-                    ("tracegrad.jit (nd function)", tiny_jit())], rounds)
-    rows += [(label, t["tiny"]) for label, t in others if t]
+                    ("tracegrad.jit (nd function)", tiny_jit())]
+                   + peer_rows(peers, "tiny"), rounds)
     report("tiny regression forward+backward", rows, baseline="numpy by hand")
     for batch in (64, 512):
         rows = compare([("numpy by hand", mlp_numpy(batch)),
                         ("tracegrad eager (Gluon)", mlp_tracegrad(batch, False)),
                         ("tracegrad hybridized (Gluon)", mlp_tracegrad(batch, True)),
                         ("tracegrad hybridized net, eager loss",
-                         mlp_tracegrad(batch, True, one_block=False))], rounds)
-        rows += [(label, t[f"mlp{batch}"]) for label, t in others if t]
+                         mlp_tracegrad(batch, True, one_block=False))]
+                       + peer_rows(peers, f"mlp{batch}"), rounds)
         report(f"MLP 784-256-256-10 training step, batch {batch}", rows,
                baseline="numpy by hand")
     (cold, c_compiles, _), (warm, w_compiles, w_hits) = first_call()

@@ -9,23 +9,23 @@ PyTorch eager (when importable), all on one core:
 tracegrad runs the Gluon code eagerly and hybridized (the net compiled; its 35 time steps are
 one native loop op whose body compiles once, forward and backward one native call each). Both are timed
 after 10 warm-up steps, past their one-time compiles (eager compiles a backward it has run 8
-times), whose cost is printed. numpy and tracegrad are timed in interleaved rounds; PyTorch
-runs in a process of its own. Figures are medians; this machine is shared, so expect +-10-20%
-between runs.
+times), whose cost is printed. Every contender is timed in the same interleaved rounds;
+PyTorch runs in a process of its own that times its step when the round reaches it
+(bench/remote.py). Figures are medians; this machine is shared, so expect +-10-20% between
+runs.
 """
 import os
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import compare, median_time, report, warmed  # noqa: E402
+from common import compare, report, warmed  # noqa: E402
 
 from tracegrad import autograd, gluon, nd  # noqa: E402
 from tracegrad.gluon import nn, rnn  # noqa: E402
@@ -200,20 +200,25 @@ def torch_step():
     return step
 
 
-def _torch_child(rounds):
-    print(median_time(torch_step(), repeat=rounds, min_time=0.2))
-
-
-def torch_time(rounds):
-    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
-            f"import bench_rnn as b\nb._torch_child({rounds})\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return float(r.stdout.split()[-1]) if r.returncode == 0 and r.stdout.split() else None
+def peer_step(name, case):
+    """remote.serve's factory, run in PyTorch's own process: its LM step (None without it)."""
+    try:
+        return torch_step()
+    except ImportError:
+        return None
 
 
 def main(quick=False, hybrid=True):
-    rounds = 3 if quick else 7
-    torch_t = torch_time(rounds)
+    from remote import Peer, close_all
+    peers = [("pytorch eager (fused LSTM)", Peer("bench_rnn", "peer_step", "torch"))]
+    try:
+        _compare(3 if quick else 7, hybrid, peers)
+    finally:
+        close_all(peers)
+
+
+def _compare(rounds, hybrid, peers):
+    from remote import peer_rows
     contenders = [("numpy by hand", numpy_step())]
     for label, hybridize in (("eager", False), ("hybridized", True))[:2 if hybrid else 1]:
         step = tracegrad_step(hybridize)
@@ -227,9 +232,7 @@ def main(quick=False, hybrid=True):
         print(f"tracegrad {label}: slowest of {WARMUP} warm-up steps {max(warm):.1f} s "
               f"(one-time compile: {what})")
         contenders.append((f"tracegrad {label} (Gluon)", step))
-    rows = compare(contenders, rounds=rounds, min_time=0.2)
-    if torch_t is not None:
-        rows.append(("pytorch eager (fused LSTM)", torch_t))
+    rows = compare(contenders + peer_rows(peers, "lm"), rounds=rounds, min_time=0.2)
     report(f"LSTM LM training step (vocab {VOCAB}, emb {EMB}, LSTM {HIDDEN}, {T} steps, "
            f"batch {BATCH}, clip, SGD), one core", rows, baseline="numpy by hand")
 

@@ -80,6 +80,18 @@ class Peer:
         self.err.close()
 
 
+def peer_rows(peers, case):
+    """compare() rows [(label, contender)] for `case` of `peers` [(label, Peer)]; a peer that
+    lacks the case, or failed, has no row."""
+    return [(label, c) for label, peer in peers for c in (peer.contender(case),)
+            if c is not None]
+
+
+def close_all(peers):
+    for _, peer in peers:
+        peer.close()
+
+
 class _Contender:
     """compare() times it through its two methods (the timing runs in the child)."""
 
