@@ -2,7 +2,8 @@
 Dense(1); batch 2; L2 loss; SGD and Adam): the arithmetic is tiny, so the figures are what
 a step costs per parameter outside the arithmetic — the Python of the captured step, the
 fused update's per-parameter numbers and checks — next to PyTorch eager (zero_grad, forward,
-backward, optimizer.step) in its own process, same depths and optimizers.
+backward, optimizer.step) in its own process timed in the same rounds (bench/remote.py), same
+depths and optimizers.
 
     python bench/bench_step_depth.py [--quick]
 
@@ -10,7 +11,6 @@ tracegrad runs hybridized with step capture (the default; warmed past what captu
 and inside capture.paused() (the eager step with trainer.step's fused update).
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -75,42 +75,37 @@ def torch_step(depth, optimizer):
     return step
 
 
-def _torch_child(rounds):
+def peer_step(name, case):
+    """remote.serve's factory, run in PyTorch's own process (one thread): its step for case
+    "optimizer:depth", or None without PyTorch."""
     try:
         import torch
     except ImportError:
-        return
+        return None
     torch.set_num_threads(1)
-    for optimizer in SETTINGS:
-        for depth in DEPTHS:
-            (_, t), = compare([("torch", torch_step(depth, optimizer))], rounds=rounds)
-            print(optimizer, depth, t)
+    optimizer, depth = case.split(":")
+    return torch_step(int(depth), optimizer)
 
 
 def main(quick=False):
+    from remote import Peer, close_all, peer_rows
     rounds = 5 if quick else 15
-    torch_times = {}
-    out = subprocess.run([sys.executable, __file__, "--torch-child", str(rounds)],
-                         capture_output=True, text=True)
-    for line in out.stdout.split("\n"):
-        if line.strip():
-            optimizer, depth, t = line.split()
-            torch_times[(optimizer, int(depth))] = float(t)
-    for optimizer in SETTINGS:
-        print(f"\n== narrow MLP, batch 2, {optimizer}: one usual step by depth "
-              f"(parameters = 2 x depth)")
-        print(f"  {'depth':>5s} {'captured':>12s} {'paused':>12s} {'pytorch eager':>14s}")
-        for depth in DEPTHS:
-            step = tracegrad_step(depth, optimizer)
-            rows = dict(compare([("captured", step), ("paused", paused(step))],
-                                rounds=rounds))
-            torch_t = torch_times.get((optimizer, depth))
-            print(f"  {depth:5d} {fmt(rows['captured']):>12s} {fmt(rows['paused']):>12s} "
-                  f"{fmt(torch_t) if torch_t else '-':>14s}")
+    peers = [("torch", Peer("bench_step_depth", "peer_step", "torch"))]
+    try:
+        for optimizer in SETTINGS:
+            print(f"\n== narrow MLP, batch 2, {optimizer}: one usual step by depth "
+                  f"(parameters = 2 x depth)")
+            print(f"  {'depth':>5s} {'captured':>12s} {'paused':>12s} {'pytorch eager':>14s}")
+            for depth in DEPTHS:
+                step = tracegrad_step(depth, optimizer)
+                rows = dict(compare([("captured", step), ("paused", paused(step))]
+                                    + peer_rows(peers, f"{optimizer}:{depth}"), rounds=rounds))
+                torch_t = rows.get("torch")
+                print(f"  {depth:5d} {fmt(rows['captured']):>12s} {fmt(rows['paused']):>12s} "
+                      f"{fmt(torch_t) if torch_t else '-':>14s}")
+    finally:
+        close_all(peers)
 
 
 if __name__ == "__main__":
-    if "--torch-child" in sys.argv:
-        _torch_child(int(sys.argv[-1]))
-    else:
-        main(quick="--quick" in sys.argv)
+    main(quick="--quick" in sys.argv)
