@@ -243,12 +243,30 @@ def fused_update_run(ns, fusion, trainer):
         for k in range(len(fusion.hoisted)):
             lines.append(f"    args += [x._data for x in lazy[{k}][1]]")
     if fusion.state_items:
-        lines.append(f"    if not states_unshared(states, {const(fusion.state_items)}, 0): "
+        # fused_update.states_unshared's checks (the dict, `st` and the call hold a state;
+        # its tuple, `a` and the call one of its arrays), unrolled while no output pool holds
+        # arrays; a state of another length is left to the usual update
+        lines.append("    if pooled:")
+        lines.append(f"        if not states_unshared(states, {const(fusion.state_items)}, 0): "
                      f"return False")
         for i, _ in fusion.state_items:
-            lines.append(f"    st = states[{i!r}]")
-            lines.append("    if type(st) is tuple: args += st")
-            lines.append("    else: args.append(st)")
+            lines.append(f"        st = states[{i!r}]")
+            lines.append("        if type(st) is tuple: args += st")
+            lines.append("        else: args.append(st)")
+        lines.append("    else:")
+        for i, n in fusion.state_items:
+            lines.append(f"        st = states[{i!r}]")
+            lines.append("        if type(st) is tuple:")
+            lines.append(f"            if len(st) != {n} or _getrefcount(st) > 3: return False")
+            for k in range(n):
+                lines.append(f"            a = st[{k}]")
+                lines.append("            if type(a) is not _ndarray or a.base is not None or "
+                             "_getrefcount(a) > 3: return False")
+            lines.append("            args += st")
+            lines.append("        elif type(st) is not _ndarray or st.base is not None or "
+                         "_getrefcount(st) > 3: return False")
+            lines.append("        else: args.append(st)")
+        lines.append("        a = None")
         lines.append("    st = None")
     indices = const(binding.indices)
     lines.append("    num_update = optimizer.num_update")
