@@ -50,23 +50,15 @@ def init_params(seed=0):
 
 # ---------------------------------------------------------------- numpy by hand
 def numpy_step():
+    from numpy_lstm import cell_backward, cell_forward
     P, H = init_params(), HIDDEN
-
-    def sigmoid(z):
-        return 1 / (1 + np.exp(-z))
 
     def step(x, labels):
         h, c = np.zeros((BATCH, H), np.float32), np.zeros((BATCH, H), np.float32)
         cache = []
         for xt in x:
-            g = xt @ P["wi"].T + P["bi"] + h @ P["wh"].T + P["bh"]
-            i, f = sigmoid(g[:, :H]), sigmoid(g[:, H:2 * H])
-            gg, o = np.tanh(g[:, 2 * H:3 * H]), sigmoid(g[:, 3 * H:])
-            c_prev, h_prev = c, h
-            c = f * c_prev + i * gg
-            tc = np.tanh(c)
-            h = o * tc
-            cache.append((i, f, gg, o, c_prev, h_prev, tc))
+            h, c, entry = cell_forward(P, xt, h, c)
+            cache.append(entry)
         logits = h @ P["wo"].T + P["bo"]
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
@@ -78,14 +70,12 @@ def numpy_step():
         dh, dc = d_logits @ P["wo"], np.zeros((BATCH, H), np.float32)
         d_wi, d_wh, d_b = (np.zeros_like(P["wi"]), np.zeros_like(P["wh"]),
                            np.zeros_like(P["bi"]))
-        for xt, (i, f, gg, o, c_prev, h_prev, tc) in zip(x[::-1], cache[::-1]):
-            dc = dc + dh * o * (1 - tc * tc)
-            dg = np.concatenate([dc * gg * i * (1 - i), dc * c_prev * f * (1 - f),
-                                 dc * i * (1 - gg * gg), dh * tc * o * (1 - o)], axis=1)
+        for xt, entry in zip(x[::-1], cache[::-1]):
+            dg, dc = cell_backward(dh, dc, entry)
             d_wi += dg.T @ xt
-            d_wh += dg.T @ h_prev
+            d_wh += dg.T @ entry[5]
             d_b += dg.sum(0)
-            dh, dc = dg @ P["wh"], dc * f
+            dh = dg @ P["wh"]
         grads.update(wi=d_wi, wh=d_wh, bi=d_b, bh=d_b)
         for k, g in grads.items():
             P[k] -= LR * g

@@ -54,23 +54,15 @@ def numpy_step():
     P = init_params()
     x_tok, y_tok = data()
     H = HIDDEN
-
-    def sigmoid(z):
-        return 1 / (1 + np.exp(-z))
+    from numpy_lstm import cell_backward, cell_forward
 
     def step():
         x = P["emb"][x_tok]                                    # (T, N, E)
         h, c = np.zeros((BATCH, H), np.float32), np.zeros((BATCH, H), np.float32)
         cache, hs = [], []
         for t in range(T):
-            g = x[t] @ P["wi"].T + P["bi"] + h @ P["wh"].T + P["bh"]
-            i, f = sigmoid(g[:, :H]), sigmoid(g[:, H:2 * H])
-            gg, o = np.tanh(g[:, 2 * H:3 * H]), sigmoid(g[:, 3 * H:])
-            c_prev, h_prev = c, h
-            c = f * c_prev + i * gg
-            tc = np.tanh(c)
-            h = o * tc
-            cache.append((i, f, gg, o, c_prev, h_prev, tc))
+            h, c, entry = cell_forward(P, x[t], h, c)
+            cache.append(entry)
             hs.append(h)
         hs = np.stack(hs)                                      # (T, N, H)
         logits = hs.reshape(-1, H) @ P["wo"].T + P["bo"]
@@ -89,16 +81,12 @@ def numpy_step():
         d_x = np.empty_like(x)
         dh_next, dc_next = np.zeros((BATCH, H), np.float32), np.zeros((BATCH, H), np.float32)
         for t in reversed(range(T)):
-            i, f, gg, o, c_prev, h_prev, tc = cache[t]
-            dh = d_hs[t] + dh_next
-            dc = dc_next + dh * o * (1 - tc * tc)
-            dg = np.concatenate([dc * gg * i * (1 - i), dc * c_prev * f * (1 - f),
-                                 dc * i * (1 - gg * gg), dh * tc * o * (1 - o)], axis=1)
+            dg, dc_next = cell_backward(d_hs[t] + dh_next, dc_next, cache[t])
             d_wi += dg.T @ x[t]
-            d_wh += dg.T @ h_prev
+            d_wh += dg.T @ cache[t][5]
             d_b += dg.sum(0)
             d_x[t] = dg @ P["wi"]
-            dh_next, dc_next = dg @ P["wh"], dc * f
+            dh_next = dg @ P["wh"]
         d_emb = np.zeros_like(P["emb"])
         np.add.at(d_emb, x_tok.reshape(-1), d_x.reshape(-1, EMB))
         grads.update(emb=d_emb, wi=d_wi, wh=d_wh, bi=d_b, bh=d_b)

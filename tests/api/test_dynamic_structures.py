@@ -51,6 +51,30 @@ def _adjoint_of(width):
     return tape._ADJOINTS[new.pop()]
 
 
+def test_a_structure_seen_twice_is_walked_and_its_adjoint_keeps_one_identity(monkeypatch):
+    """Graphs that change every step (a sequence length drawn per batch) are walked op by op
+    (runtime/op_adjoints.py): the whole adjoint is derived and optimized at a structure's
+    third backward, on the same Adjoint object (step capture counts repeats by its
+    identity). Both ways give the gradient."""
+    monkeypatch.setattr(tape, "NATIVE_AFTER", 8)     # (the default policy)
+    calls = []
+    real = tape.run_pipeline
+    monkeypatch.setattr(tape, "run_pipeline", lambda fn, p: calls.append(p) or real(fn, p))
+    width = 60001 + np.random.RandomState(0).randint(0, 1000)   # a structure no test made
+    before = set(tape._ADJOINTS)
+    grads = [_backward(width).grad.asnumpy()]
+    assert calls == []                 # seen once: walked op by op
+    (key,) = set(tape._ADJOINTS) - before
+    first = tape._ADJOINTS[key]
+    assert not first.optimized
+    grads.append(_backward(width).grad.asnumpy())
+    assert calls == [] and not first.optimized and first.program is None   # twice: still
+    grads.append(_backward(width).grad.asnumpy())
+    assert calls and tape._ADJOINTS[key] is first and first.optimized
+    for g in grads:
+        np.testing.assert_allclose(g, _want(3, width), rtol=1e-5)
+
+
 def test_a_structure_that_comes_back_rarely_is_walked_op_by_op(monkeypatch):
     monkeypatch.setattr(tape, "NATIVE_AFTER", 8)
     base = 3000 + np.random.RandomState(1).randint(0, 1000) * 50

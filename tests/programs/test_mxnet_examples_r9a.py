@@ -487,24 +487,30 @@ def test_wide_deep_forward_is_numpys_and_a_checkpoint_predicts_the_same(tmp_path
 
 
 # ------------------------------------------------------------------ gluon/house_prices
+# kaggle_k_fold_cross_validation.py's loss, get_rmse_log and get_net as written there (its
+# hidden layer's width a parameter)
+square_loss = gluon.loss.L2Loss()
+
+
+def get_rmse_log(net, X_train, y_train):
+    num_train = X_train.shape[0]
+    clipped_preds = nd.clip(net(X_train), 1, float('inf'))
+    return np.sqrt(2 * nd.sum(square_loss(
+        nd.log(clipped_preds), nd.log(y_train))).asscalar() / num_train)
+
+
+def get_net(units=50):
+    net = gluon.nn.Sequential()
+    with net.name_scope():
+        net.add(gluon.nn.Dense(units, activation="relu"))
+        net.add(gluon.nn.Dense(1))
+    net.initialize()
+    return net
+
+
 def test_house_prices_k_fold_training_and_rmse_of_logs():
     """kaggle_k_fold_cross_validation.py's get_net / train / get_rmse_log as written there,
     on synthetic features (its pandas preprocessing replaced by arrays)."""
-    square_loss = gluon.loss.L2Loss()
-
-    def get_rmse_log(net, X_train, y_train):
-        num_train = X_train.shape[0]
-        clipped_preds = nd.clip(net(X_train), 1, float('inf'))
-        return np.sqrt(2 * nd.sum(square_loss(
-            nd.log(clipped_preds), nd.log(y_train))).asscalar() / num_train)
-
-    def get_net():
-        net = gluon.nn.Sequential()
-        with net.name_scope():
-            net.add(gluon.nn.Dense(50, activation="relu"))
-            net.add(gluon.nn.Dense(1))
-        net.initialize()
-        return net
 
     def train(net, X_train, y_train, epochs, verbose_epoch, learning_rate,
               weight_decay, batch_size):
@@ -549,6 +555,63 @@ def test_house_prices_k_fold_training_and_rmse_of_logs():
     # L2Loss reshapes the (B,) label like the (B, 1) prediction: no broadcast to (B, B)
     out = square_loss(nd.array([[1.0], [2.0]]), nd.array([0.0, 4.0]))
     np.testing.assert_allclose(out.asnumpy(), [0.5, 2.0])
+
+
+def test_house_prices_k_fold_with_l2_loss_and_adam_weight_decay():
+    """The fold assembly of k_fold_cross_valid, L2Loss's label reshaped to the prediction's
+    shape, train()'s Adam with weight decay (one step against its formula) after a
+    force_reinit, and the training fold's log-rmse falling at a sane learning rate."""
+    rs = np.random.RandomState(0)
+    k, n, d = 3, 12, 5
+    X_train = nd.array(rs.randn(n, d))
+    y_train = nd.array(rs.rand(n) * 5 + 0.5)       # (n,) beside the net's (n, 1)
+    fold_size = n // k
+    # the fold assembly of k_fold_cross_valid for test_idx = 1
+    X_val_test = X_train[fold_size: 2 * fold_size, :]
+    X_val_train = nd.concat(X_train[0:fold_size, :], X_train[2 * fold_size:3 * fold_size, :],
+                            dim=0)
+    y_val_train = nd.concat(y_train[0:fold_size], y_train[2 * fold_size:3 * fold_size], dim=0)
+    assert X_val_test.shape == (fold_size, d) and X_val_train.shape == (2 * fold_size, d)
+    assert y_val_train.shape == (2 * fold_size,)
+
+    net = get_net(8)
+    pred = net(X_val_train)
+    loss = square_loss(pred, y_val_train)          # the label is reshaped to (8, 1)
+    np.testing.assert_allclose(loss.asnumpy(), 0.5 * (pred.asnumpy()[:, 0]
+                                                      - y_val_train.asnumpy()) ** 2, rtol=1e-5)
+    p = np.maximum(net(X_val_train).asnumpy()[:, 0], 1)
+    np.testing.assert_allclose(get_rmse_log(net, X_val_train, y_val_train), np.sqrt(
+        np.mean((np.log(p) - np.log(y_val_train.asnumpy())) ** 2)), rtol=1e-5)
+
+    # train(): adam with wd, after a force_reinit; one step on the whole fold as a batch
+    lr, wd, batch_size = 0.3, 100.0, 2 * fold_size
+    trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': lr, 'wd': wd})
+    net.initialize(force_reinit=True)
+    dense_out = net[1]
+    b0 = dense_out.bias.data().asnumpy().copy()
+    with autograd.record():
+        out = net(X_val_train)
+        loss = square_loss(out, y_val_train)
+    loss.backward()
+    g = (out.asnumpy()[:, 0] - y_val_train.asnumpy()).sum() / batch_size + wd * b0
+    trainer.step(batch_size)
+    m, v = 0.1 * g, 0.001 * g * g
+    lr_t = lr * np.sqrt(1 - 0.999) / (1 - 0.9)
+    np.testing.assert_allclose(dense_out.bias.data().asnumpy(),
+                               b0 - lr_t * m / (np.sqrt(v) + 1e-8), rtol=1e-5)
+    # a sane learning rate: the training fold's log-rmse falls
+    net = get_net(8)
+    trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 0.05, 'wd': 0})
+    it = gluon.data.DataLoader(gluon.data.ArrayDataset(X_val_train, y_val_train), 4,
+                               shuffle=True)
+    before = get_rmse_log(net, X_val_train, y_val_train)
+    for epoch in range(15):
+        for data, label in it:
+            with autograd.record():
+                loss = square_loss(net(data), label)
+            loss.backward()
+            trainer.step(4)
+    assert get_rmse_log(net, X_val_train, y_val_train) < before
 
 
 # ------------------------------------------------------------------ gluon/lstm_crf

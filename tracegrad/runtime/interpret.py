@@ -83,12 +83,19 @@ def straight_line(fn):
         target = outs[0] if len(outs) == 1 else ", ".join(outs) + ","
         lines.append(f"    {target} = {const(op.opdef.impl)}({', '.join(call)})")
     lines.append("    return [" + "".join(ref(o) + ", " for o in fn.outputs) + "]")
-    source = "def run(args):\n" + "\n".join(lines) + "\n"
-    scope = dict(consts)
-    exec(compile(source, f"<tracegrad straight-line {fn.name}>", "exec"), scope)  # noqa: S102
-    run = scope["run"]
-    run.source = source
-    return run
+    return generated("run", "def run(args):\n", lines, consts, label=fn.name)
+
+
+def generated(name, header, lines, scope, label=None):
+    """The function `name` defined by `header` and body `lines`, compiled with `scope` as its
+    globals (the constants the lines name); its `source` is kept for a reader."""
+    source = header + "\n".join(lines) + "\n"
+    scope = dict(scope)
+    exec(compile(source, f"<tracegrad straight-line {label or name}>", "exec"),  # noqa: S102
+         scope)
+    fn = scope[name]
+    fn.source = source
+    return fn
 
 
 def interpret(fn, args, apply=None):

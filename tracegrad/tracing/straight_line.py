@@ -22,6 +22,7 @@ The same is done for the fused update's two halves (update_fusion.py), generated
 Fusion: `fused_update_hold` (backward() holding the step) and `fused_update_run`
 (trainer.step's checks, the one native call and the hand-over). Unlike the binders they have
 no general twin: the checks are the same per-parameter lines the loops made, unrolled."""
+from ..runtime.interpret import generated
 
 
 def call_binder(ns, pop, binder, entry):
@@ -95,13 +96,7 @@ def call_binder(ns, pop, binder, entry):
 
 
 def _compile(name, lines, ns, consts, header):
-    source = header + "\n".join(lines) + "\n"
-    scope = dict(ns)
-    scope.update(consts)
-    exec(compile(source, f"<tracegrad straight-line {name}>", "exec"), scope)  # noqa: S102
-    fn = scope[name]
-    fn.source = source      # (for a reader: what a plan op's check does)
-    return fn
+    return generated(name, header, lines, {**ns, **consts})
 
 
 def replay_binder(ns, r):
