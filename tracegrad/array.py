@@ -6,6 +6,7 @@ method, so ir.composites run eagerly through it exactly as they build IR through
 """
 import sys
 import threading
+import types
 
 import numpy as np
 
@@ -705,13 +706,35 @@ class NDArray:
         from .nd import _getitem
         return _getitem(self, key)
 
-    def __getattr__(self, name):
-        # array methods mirror nd functions: x.sum(axis=1), x.exp(), x.reshape((2, -1)), ...
-        from . import nd
-        fn = nd._METHODS.get(name)
-        if fn is None:
-            raise AttributeError(f"'NDArray' object has no attribute {name!r}")
-        return lambda *args, **kwargs: fn(self, *args, **kwargs)
+    _fluent_nd = True   # (mx.np's ndarray: False, its own methods: numpy_api/ndarray.py)
+
+
+class FluentMethod:
+    """`x.name(...)` is the nd function `table[name]` called on x (x.sum(axis=1), x.exp(),
+    x.reshape((2, -1)), ...): one class attribute per name (install_fluent_methods), read from
+    the table when looked up (amp replaces its entries). NDArray defines no __getattr__ for
+    them: with one, CPython specializes none of an array's attribute reads (`x._data`)."""
+    __slots__ = ("table", "name")
+
+    def __init__(self, table, name):
+        self.table, self.name = table, name
+
+    def __get__(self, obj, cls=None):
+        fn = self.table[self.name]
+        if obj is None:
+            return fn
+        if not obj._fluent_nd:      # (mx.np's ndarray: its __getattr__ takes the name)
+            raise AttributeError(self.name)
+        return types.MethodType(fn, obj)
+
+
+def install_fluent_methods(table):
+    """NDArray's nd methods: a FluentMethod for each name of `table` NDArray's classes do not
+    define themselves (those stay)."""
+    for name in table:
+        if not any(name in c.__dict__ for c in NDArray.__mro__):
+            setattr(NDArray, name, FluentMethod(table, name))
+
 
 
 _INPLACE_OPS = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",

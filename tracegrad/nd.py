@@ -15,6 +15,7 @@ from . import mxnet_format
 from . import random  # noqa: F401  (mx.nd.random)
 from .random import shuffle  # noqa: F401,E402  (nd.shuffle: MXNet's alias of nd.random.shuffle)
 from .array import F, HOOKS, NDArray, wrap
+from .array import install_fluent_methods as _install_fluent_methods
 from .array import on_context as _on_context
 from .base import MXNetError
 from .index_checks import check_value_range as _check_value_range
@@ -1415,3 +1416,6 @@ def _follow_sparse_storage():
 
 
 _follow_sparse_storage()
+
+
+_install_fluent_methods(_METHODS)     # (x.sum(), x.exp(): NDArray's methods)

@@ -385,3 +385,41 @@ def test_a_replayed_block_whose_input_is_a_variable_delivers_its_gradient():
     want, _ = train(False)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7)
+
+
+def test_a_replayed_block_compares_its_attributes_only_after_some_block_set_one(monkeypatch):
+    """Block.__setattr__/__delattr__ bump ATTRIBUTE_VERSION: while it stands, a replay skips
+    comparing the blocks' attributes; after any block set one, each replayed block compares
+    once (and finds itself unchanged when another block moved), and a changed or deleted
+    attribute of the loss makes its replay fall back."""
+    calls = []
+    real = _block._same_objects
+    monkeypatch.setattr(_block, "_same_objects", lambda now, then: calls.append(1) or
+                        real(now, then))
+    other = gluon.nn.Dense(2)
+    seen = {"on": True}
+
+    def change(i, net, loss_fn, trainer):
+        if i == 8:
+            calls.clear()
+        if i == 11 and seen["on"]:
+            assert not calls            # steps 8-10: the version stood, nothing compared
+        if i == 11:
+            other.some_setting = 1      # another block's attribute: compared once, unchanged
+        if i == 12 and seen["on"]:
+            seen["compares"] = len(calls)
+            assert seen["compares"] >= 1       # (one per replayed block: layers and loss)
+        if i == 13 and seen["on"]:
+            assert len(calls) == seen["compares"]
+        if i == 14:
+            loss_fn._batch_axis = 1     # the loss's own: its replay is not taken
+        if i == 15:
+            loss_fn._batch_axis = 0
+        if i == 16:
+            del loss_fn._batch_axis     # (the loss then fails as it would eagerly: put back)
+            loss_fn._batch_axis = 0
+    got, log = _run(False, True, change=change, steps=20)
+    seen["on"] = False
+    want, _ = _run(False, False, change=change, steps=20)
+    _same(got, want)
+    assert all(c == 1 for _, c in log[17:]), log

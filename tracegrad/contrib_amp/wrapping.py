@@ -330,8 +330,9 @@ def install(dtype, target_ops, fp32_ops, conditional_ops, widest_ops, loss_ops, 
 
 def _install_one(nd, place, f, make):
     """One wrapper in place of f; for an nd function that is also an NDArray method, the
-    method too (called through NDArray's attribute lookup: one frame deeper)."""
+    method too (x.name(...) calls the table's entry as a bound method: no frame between)."""
     holder, name = place
-    patch(holder, name, make(f, 1))
+    wrapper = make(f, 1)
+    patch(holder, name, wrapper)
     if holder is nd and nd._METHODS.get(name) is f:
-        patch_item(nd._METHODS, name, make(f, 2))
+        patch_item(nd._METHODS, name, wrapper)

@@ -43,6 +43,9 @@ class _Scope(threading.local):
 _SCOPE = _Scope()
 # STRUCTURE_VERSION is bumped whenever any block gains, loses or replaces a child or a
 # parameter: compiled blocks re-check what they were built from only when it moved
+# ATTRIBUTE_VERSION is bumped by every attribute a block sets or deletes: a replayed pure
+# block (_replay_or_learn) re-checks its attributes only when it moved
+ATTRIBUTE_VERSION = [0]
 
 
 class _Children(OrderedDict):
@@ -139,6 +142,7 @@ class Block:
         if isinstance(value, (Block, Parameter)) and "_children" not in self.__dict__:
             raise MXNetError(f"{type(self).__name__}: call super().__init__() before assigning "
                              f"child blocks or parameters")
+        ATTRIBUTE_VERSION[0] += 1
         if isinstance(value, (Block, Parameter)):
             STRUCTURE_VERSION[0] += 1
         if isinstance(value, Block):
@@ -153,6 +157,10 @@ class Block:
             self._reg_params[name] = value
             self._params._add(value)
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        ATTRIBUTE_VERSION[0] += 1
+        object.__delattr__(self, name)
 
     def register_child(self, block, name=None):
         """Add a child block (attribute assignment does this); name defaults to its index."""
@@ -509,7 +517,8 @@ _DATA_OF = _attrgetter("_data")   # a Parameter's data NDArray, without data()'s
 # id(block) -> (structure version, _pure(block), weakref): a child hybridized later makes a
 # stale True harmless (its call is not an op the replay learned, so learning fails)
 _PURE_BLOCKS: dict = {}
-_REPLAYS: dict = {}     # id(block) -> (weakref to it, BlockReplay, snapshot, parameters)
+_REPLAYS: dict = {}     # id(block) -> (weakref to it, [BlockReplay], snapshot, parameters,
+#                             structure version, training, [ATTRIBUTE_VERSION last compared])
 
 
 def _pure(block):
@@ -545,21 +554,18 @@ def _replay_or_learn(block, args):
     rep = _REPLAYS.get(id(block))
     valid = False
     if rep is not None and rep[0]() is block:
-        _, replays, snapshot, params, version, training = rep
-        if version == STRUCTURE_VERSION[0] and training == _STATE.training:
-            for b, values in snapshot:
-                if not _same_objects((b or block).__dict__.values(), values):
+        _, replays, snapshot, params, version, training, seen = rep
+        if version == STRUCTURE_VERSION[0] and training == _STATE.training and (
+                seen[0] == ATTRIBUTE_VERSION[0] or _attributes_unmoved(snapshot, block, seen)):
+            for p, data in params:
+                if p._data is not data:
                     break
             else:
-                for p, data in params:
-                    if p._data is not data:
-                        break
-                else:
-                    valid = True
-                    for replay in replays:
-                        out = _capture.replay(replay, args)
-                        if out is not None:
-                            return out
+                valid = True
+                for replay in replays:
+                    out = _capture.replay(replay, args)
+                    if out is not None:
+                        return out
     if _NP["array"] and _capture._has_np(args):    # set_np: learned on the nd arrays the
         nd = _capture.nd_args(args)                # mx.np ones view (replay converts itself)
         if nd is not None:
@@ -587,8 +593,18 @@ def _replay_or_learn(block, args):
     key = id(block)
     _REPLAYS[key] = (weakref.ref(block, lambda _, k=key: _REPLAYS.pop(k, None)), [replay],
                      [(None if b is block else b, tuple(b.__dict__.values())) for b in blocks],
-                     params, STRUCTURE_VERSION[0], _STATE.training)
+                     params, STRUCTURE_VERSION[0], _STATE.training, [ATTRIBUTE_VERSION[0]])
     return out
+
+
+def _attributes_unmoved(snapshot, block, seen):
+    """Whether every block of the snapshot holds the attribute objects it held (some block
+    set an attribute since they were last compared); `seen` then takes the version."""
+    for b, values in snapshot:
+        if not _same_objects((b or block).__dict__.values(), values):
+            return False
+    seen[0] = ATTRIBUTE_VERSION[0]
+    return True
 
 
 def _same_objects(now, then):

@@ -113,7 +113,7 @@ def _attributes_kept(block):
     """The attributes of block and its children as they were before, after export ran the
     forward (a forward storing what it computes, self.output = y, as MXNet's VAE example
     does, would keep the trace's array or a Symbol there)."""
-    from .block import _tree
+    from .block import ATTRIBUTE_VERSION, _tree
     saved = [(b, dict(b.__dict__)) for b in _tree(block)]
     try:
         yield
@@ -121,6 +121,7 @@ def _attributes_kept(block):
         for b, attrs in saved:
             b.__dict__.clear()
             b.__dict__.update(attrs)
+        ATTRIBUTE_VERSION[0] += 1   # (written past Block.__setattr__)
 
 
 def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args):

@@ -35,6 +35,7 @@ SUPPORTED = (_F32, _F64, _I32, _I64, _BOOL, onp.dtype(onp.float16), onp.dtype(on
 class ndarray(NDArray):
     """An array with numpy's interface (MXNet's `mxnet.numpy.ndarray`)."""
     __slots__ = ()
+    _fluent_nd = False  # (nd's array methods are not its own: __getattr__ below has numpy's)
 
     def __init__(self, data=None, ctx=None, dtype=None, shape=None):  # noqa: D107
         if shape is not None and data is None:
