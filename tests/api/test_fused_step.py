@@ -1,18 +1,30 @@
 """The fused training step: once backward() has twice come straight from a compiled call's
 output, the call computes its gradients in the same native call; backward() then only hands
-them over. Every way of leaving that pattern must still give eager's gradients."""
+them over. Every way of leaving that pattern must still give eager's gradients.
+
+That is the step of a call alone when step capture does not learn it (capture off, or a
+structure capture declined for good); while capture learns, such a step is left to it
+(test_capture_one_block_step.py)."""
 import warnings
 
 import numpy as np
 import pytest
 
 import tracegrad as mx
-from tracegrad import autograd, nd
+from tracegrad import autograd, capture, nd
 from tracegrad.tracing.jit import jit
 from arrays import keep_dtype
 
 
 RS = np.random.RandomState(7)
+
+
+@pytest.fixture(autouse=True)
+def _capture_off():
+    """The fused step of a call alone is what capture-off code gets (with capture on:
+    test_capture_one_block_step.py)."""
+    with capture.paused():
+        yield
 
 
 def loss_fn(x, w, b):
@@ -130,3 +142,4 @@ def test_a_freed_graph_still_says_so():
         with autograd.record():
             y = f(x, w, b)
         y.backward()
+

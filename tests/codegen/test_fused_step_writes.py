@@ -2,9 +2,18 @@
 the one loop nest. A backward that does not take the predicted gradients (a second backward,
 another head gradient, higher order) recomputes the forward from the call's operands."""
 import numpy as np
+import pytest
 
 import tracegrad as mx
-from tracegrad import autograd, nd
+from tracegrad import autograd, capture, nd
+
+
+@pytest.fixture(autouse=True)
+def _capture_off():
+    """The fused step is the path of a call alone that step capture does not learn
+    (test_capture_one_block_step.py): here, with capture paused."""
+    with capture.paused():
+        yield
 
 
 def workload(x):

@@ -33,6 +33,11 @@ def resolve(handle, opname):
     return obj
 
 
+def lookup(handle):
+    """The object `handle` names, or None when it names none (no error: a caller's check)."""
+    return _LIVE.get(handle)
+
+
 def live_count() -> int:
     """How many handles still name an object (for tests and explain())."""
     return len(_LIVE)

@@ -111,13 +111,13 @@ from ..ir.types import FLOATS, type_of
 from ..ir.passes import run_pipeline
 from ..random import next_key
 from ..runtime import tape
-from ..runtime.handles import resolve
+from ..runtime.handles import lookup, resolve
 from ..runtime.segments import compile_callable, native_op, not_native_reason
 from ..runtime.tape import STATE, TapeValue
 from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS as _COUNTS, bump
 
-ENABLED = os.environ.get("TRACEGRAD_CAPTURE", "1") != "0"
+ENABLED = _compiled.CAPTURE_LEARNS = os.environ.get("TRACEGRAD_CAPTURE", "1") != "0"
 REPEATS = 3           # backward passes of one graph structure before it is captured
 MAX_FAILURES = 4      # dropped captures in a row before a plan is retired
 IDLE_LIMIT = 8        # uncaptured backward passes in a row before an unused plan is retired
@@ -775,6 +775,7 @@ def set_enabled(on: bool) -> bool:
     """Turn step capture on or off (returns the previous setting); off drops every plan."""
     global ENABLED
     prev, ENABLED = ENABLED, bool(on)
+    _compiled.CAPTURE_LEARNS = ENABLED
     if not on:
         materialize("capture turned off")
         _STATE.plans.clear()
@@ -797,14 +798,14 @@ class paused:
         materialize("capture paused")
         self.prev = ENABLED
         self.hooks = (_array._DEFER, _array._BEFORE_WRITE, _compiled.DEFER_CALL)
-        ENABLED = False
+        ENABLED = _compiled.CAPTURE_LEARNS = False
         _array.set_defer_hook(None)
         _compiled.DEFER_CALL = None
         return self
 
     def __exit__(self, *exc):
         global ENABLED
-        ENABLED = self.prev
+        ENABLED = _compiled.CAPTURE_LEARNS = self.prev
         if self.prev and _PLANNING:
             _array.set_defer_hook(self.hooks[0] or defer_apply, self.hooks[1] or before_write)
             _compiled.DEFER_CALL = defer_call
@@ -863,7 +864,7 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     if any(h is hit and v == var_ids for h, v in _RETIRED):
         return
     if tape.NATIVE_AFTER == 0 and any(op.opdef is not CompiledCall for op in ops):
-        _RETIRED.append((hit, var_ids))   # (eager ops would run natively from now on)
+        _never_again(hit, var_ids, ops)   # (eager ops would run natively from now on)
         return _drop(None, "not captured: TRACEGRAD_EAGER_NATIVE_AFTER=0 keeps eager ops "
                            "and their gradients interpreted, every step bitwise the same")
     try:
@@ -875,12 +876,23 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         plan.hit, plan.seen_key = hit, key
         plan.build()
     except _Refuse as e:
-        _RETIRED.append((hit, var_ids))
+        _never_again(hit, var_ids, ops)
         return _drop(None, f"not captured: {e}")
     except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
-        _RETIRED.append((hit, var_ids))
+        _never_again(hit, var_ids, ops)
         return _drop(None, f"not captured: building the plan failed: {type(e).__name__}: {e}")
     _install(plan)
+
+
+def _never_again(hit, var_ids, ops):
+    """The structure is not learned again (_RETIRED). A step of one compiled call alone
+    takes its fused step again (compiled.direct_backward: forward and gradients in one call)."""
+    _RETIRED.append((hit, var_ids))
+    del _RETIRED[:-32]
+    if len(ops) == 1 and ops[0].opdef is CompiledCall:
+        entry = lookup(ops[0].attrs["entry"])
+        if entry is not None:
+            entry.capture_declined = True
 
 
 def _repeats_needed(n_ops):
@@ -2247,8 +2259,7 @@ def _retire(plan, reason):
     times[1] += 1 if plan.captured else RELEARN + 1   # (never used: learning it again won't help)
     seen = _STATE.seen.get(key)
     if times[1] > RELEARN or seen is None or seen[0] is not hit:
-        _RETIRED.append((hit, key[1]))
-        del _RETIRED[:-32]
+        _never_again(hit, key[1], plan.ops)
     else:      # observe() learns it again when the count is back at its threshold
         seen[1] = seen[4] - REPEATS * BACKOFF ** times[1]
     _LOG["retired"].append(reason)

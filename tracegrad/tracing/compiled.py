@@ -26,6 +26,11 @@ PIPELINE = "fold,simplify,cse,dce"
 # step capture (capture.py) offers to defer a training call: (entry, args, params, draw) ->
 # outputs, or None to run it now
 DEFER_CALL = None
+# whether step capture learns repeated steps (capture.ENABLED, set by capture.py): a backward
+# straight from a compiled call on the same variables as the last one then leaves the call's
+# fused step (Prediction) alone, so that capture sees the step and makes it, trainer.step's
+# update included, one native call
+CAPTURE_LEARNS = False
 
 
 def _compile(fn, fastmath=()):
@@ -278,6 +283,8 @@ class TrainingEntry(Entry):
         # two such backward passes
         self.direct, self.fused, self.pending = 0, None, None
         self.fused_fn = None
+        self.capture_declined = False   # capture will not learn a step of this call alone
+        self.capture_last = None        # the leaves the last direct backward differentiated
 
     def __call__(self, args, params, draw=None):
         if DEFER_CALL is not None:
@@ -407,6 +414,9 @@ def direct_backward(head, retain_graph):
         if o.producer is not None:  # more graph behind the call
             e.saw_backward(False)
             return False
+    if CAPTURE_LEARNS and not retain_graph and not e.capture_declined and \
+            _same_variables_again(e, operands):
+        return False    # (the ordinary path, where step capture learns the step)
     if type(prediction) is not Prediction or prediction.grads is None:
         e.saw_backward(True)
         return False
@@ -427,6 +437,18 @@ def direct_backward(head, retain_graph):
             r.data = None
         op.results = ()
     return True
+
+
+def _same_variables_again(e, operands):
+    """Whether this backward from e's call differentiates the very leaves the last one did (a
+    training loop on its parameters: a step capture can learn). One on new leaves each time
+    (x.attach_grad() per step) never repeats for capture: the fused step stays its path."""
+    wrt = [operands[i] for i in e.wrt]
+    last = e.capture_last
+    if last is not None and len(last) == len(wrt) and all(r() is o for r, o in zip(last, wrt)):
+        return True
+    e.capture_last = [weakref.ref(o) for o in wrt]
+    return False
 
 
 class CompiledCall(OutCall):
