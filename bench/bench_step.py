@@ -5,7 +5,8 @@
     loss.backward()
     trainer.step(batch_size)
 
-1. the tutorial's tiny regression: Dense(1) on a 1x2 input, L2 loss, SGD;
+1. the tutorial's tiny regression: Dense(1) on a 1x2 input, L2 loss, SGD (also with the
+   loss inside one hybridized block);
 2. an MLP 784-256-256-10 (ReLU, softmax cross-entropy, SGD) at batch 64 and 512, with the time
    numpy by hand spends in its 8 matrix products alone (the floor for anything calling the
    same BLAS);
@@ -127,6 +128,27 @@ def tiny_tracegrad(hybridize, array=None):
     def step():
         with autograd.record():
             loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(1)
+    return warmed(step)
+
+
+def tiny_one_block():
+    """The tiny step with its loss inside one hybridized block (TinyWithLoss), then
+    trainer.step: the other way users write it."""
+    import tracegrad as mx
+    from tracegrad import autograd, gluon, nd
+    from bench_compiled import TinyWithLoss
+    mx.random.seed(0)
+    model = TinyWithLoss()
+    model.initialize()
+    model.hybridize()
+    trainer = gluon.Trainer(model.collect_params(), "sgd", {"learning_rate": LR})
+    x, y = nd.array([[0.3, 0.5]]), nd.array([[1.5]])
+
+    def step():
+        with autograd.record():
+            loss = model(x, y)
         loss.backward()
         trainer.step(1)
     return warmed(step)
@@ -367,6 +389,7 @@ def _main(rounds, peers):
     rows = compare([("numpy by hand", tiny_numpy()),
                     ("tracegrad hybridized net, captured", tiny_tracegrad(True)),
                     ("tracegrad eager, captured", tiny_tracegrad(False)),
+                    ("tracegrad loss inside the hybridized block", tiny_one_block()),
                     ("tracegrad hybridized net, capture off", paused(tiny_tracegrad(True))),
                     ("tracegrad eager, capture off", paused(tiny_tracegrad(False)))]
                    + peer_rows(peers, "tiny"), *ROUNDS(rounds))
