@@ -30,15 +30,26 @@ def _time_batch(fn, number):
     return (CLOCK() - t0) / number
 
 
-def warmed(step, calls=None):
+def warmed(step, calls=None, most=2000):
     """`step` after enough calls that step capture has learned everything it will (the plan,
     then the update fused into it, which a plan that compiled slowly learns only after
-    update_fusion.LEARN_SLOW steps): its compiles then never fall inside timed rounds."""
+    update_fusion.LEARN_SLOW steps): its compiles then never fall inside timed rounds, nor in
+    compare's calibration (a compile there makes every batch of that contender one call).
+    After `calls`, it runs on in batches of 8 until two batches in a row compile nothing
+    (at most `most` calls)."""
+    import tracegrad as mx
     if calls is None:
         from tracegrad.tracing import update_fusion
         calls = update_fusion.LEARN_SLOW + 8
     for _ in range(calls):
         step()
+    quiet, done = 0, calls
+    while quiet < 2 and done < most:
+        before = mx.stats()["compiles"]
+        for _ in range(8):
+            step()
+        done += 8
+        quiet = quiet + 1 if mx.stats()["compiles"] == before else 0
     return step
 
 
