@@ -77,8 +77,9 @@ def _raw_grads(net):
     return r.T @ X, r.sum(0)
 
 
+@pytest.mark.usefixtures("fresh_capture")    # (no plan of an earlier test; a slow build
 @pytest.mark.parametrize("path", ["captured", "eager fused", "per parameter", "add"])
-def test_trainer_leaves_the_gradients_rescaled(path):
+def test_trainer_leaves_the_gradients_rescaled(path):  # still fuses the update in 6 steps)
     from tracegrad import autograd, capture, gluon
     net = gluon.nn.Dense(1, in_units=2)
     net.initialize(mx.init.Constant(0.2))

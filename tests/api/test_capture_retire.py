@@ -1,12 +1,14 @@
 """Step capture must not cost code that stops repeating (issue 8): a plan no step uses is
 retired and the eager hooks are uninstalled; a retired structure is learned again only after
 exponentially more repeats and a bounded number of times; a step whose variables are new
-every time (x.attach_grad() in the loop) is never planned."""
+every time (x.attach_grad() in the loop) is never planned. Models trained in turns are
+learned again when their phase comes back (a plan that paid for itself is retired without
+backoff; one dropped to make room is counted afresh)."""
 import numpy as np
 import pytest
 
 import tracegrad as mx
-from tracegrad import array, autograd, capture, nd
+from tracegrad import array, autograd, capture, gluon, nd
 from tracegrad.tracing import capture as cap
 
 
@@ -212,3 +214,52 @@ def test_a_thread_ending_while_another_learns_leaves_the_learners_hooks(monkeypa
     go.set()
     a.join(timeout=60)
     assert result == {"started": True, "hooked": True, "captured": 3}
+
+
+def _phases(models, rounds, steps):
+    """Each model trained `steps` usual steps in turn, `rounds` times; per round and model
+    the steps captured, and the weights after."""
+    log = []
+    for _ in range(rounds):
+        row = []
+        for net, trainer, loss_fn, x, y in models:
+            before = mx.stats()["captured_steps"]
+            for _ in range(steps):
+                with autograd.record():
+                    loss = loss_fn(net(x), y)
+                loss.backward()
+                trainer.step(x.shape[0])
+            row.append(mx.stats()["captured_steps"] - before)
+        log.append(row)
+    return log, [m[0][0].weight.data().asnumpy() for m in models]
+
+
+def _models(n):
+    out = []
+    for k in range(n):
+        mx.random.seed(k)
+        net = gluon.nn.Sequential()
+        net.add(gluon.nn.Dense(4 + k, in_units=3), gluon.nn.Dense(2, in_units=4 + k))
+        net.initialize()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.05})
+        rs = np.random.RandomState(k)
+        out.append((net, trainer, gluon.loss.L2Loss(), nd.array(rs.randn(5, 3)),
+                    nd.array(rs.randn(5, 2))))
+    return out
+
+
+@pytest.mark.parametrize("steps", [10, 30])
+def test_models_trained_in_turns_are_learned_again_when_they_come_back(steps):
+    """Six models whose steps start with the same op, trained in turns. Short phases (10
+    steps): a plan goes idle while the others learn and is retired, with no backoff (it
+    failed nothing). Long phases (30): more structures than the 4 plans kept per first op, so
+    the least recently used makes room. Either way the plan is learned again (after REPEATS
+    steps) when its phase comes back: every phase after the first round captures all its
+    steps but the learning ones, with the weights capture off gives."""
+    log, got = _phases(_models(6), rounds=3, steps=steps)
+    for row in log[1:]:
+        assert all(c >= steps - cap.REPEATS - 1 for c in row), log
+    with capture.paused():
+        _, want = _phases(_models(6), rounds=3, steps=steps)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=1e-6)

@@ -915,7 +915,7 @@ def _age(plans):
         for p in ps:
             p.idle += 1
     for p in stale:
-        _retire(p, f"not captured in {p.idle} backward passes in a row")
+        _retire(p, f"not captured in {p.idle} backward passes in a row", idle=True)
 
 
 def _with_state_updates(ops, values, side):
@@ -960,16 +960,30 @@ def _first(ops):
 
 
 def _install(plan):
+    """The plan in this thread's table: at most 4 per first op and MAX_PLANS in all; the
+    least recently used of a first op, or the oldest first op's, make room (_evicted)."""
     mine = _STATE.plans
     plans = mine.setdefault(plan.first_key, [])
     plans.insert(0, plan)
-    del plans[4:]
+    while len(plans) > 4:
+        _evicted(plans.pop(max(range(1, len(plans)), key=lambda i: plans[i].idle)))
     if sum(len(p) for p in mine.values()) > MAX_PLANS:
-        mine.pop(next(iter(mine)))
+        oldest = next((k for k in mine if k != plan.first_key), None)
+        for p in mine.pop(oldest, ()):
+            _evicted(p)
     with _HOOKS_LOCK:
         _PLANNING.add(threading.get_ident())
         _array.set_defer_hook(defer_apply, before_write)
         _compiled.DEFER_CALL = defer_call
+
+
+def _evicted(plan):
+    """A plan dropped to make room for another: its structure is learned again when it
+    repeats REPEATS more times (observe counts up to its threshold again, as after a
+    retirement; without this its count, already past the threshold, never met it again)."""
+    seen = _STATE.seen.get(plan.seen_key)
+    if seen is not None and seen[0] is plan.hit:
+        seen[1] = seen[4] - REPEATS
 
 
 def _drop(plan, reason):
@@ -2241,11 +2255,13 @@ _getrefcount = sys.getrefcount
 _FATES = tape._FATES
 
 
-def _retire(plan, reason):
+def _retire(plan, reason, idle=False):
     """Stop trying a plan that keeps failing or is never used. Its graph structure is learned
     again only after BACKOFF**n times REPEATS more backward passes (n: its retirements so
     far), and never after RELEARN re-learnings (nor when it never captured a step): a structure
-    costs at most RELEARN + 1 builds."""
+    costs at most RELEARN + 1 builds. A plan that went `idle` (other work ran: another
+    model's phase) after capturing more steps than learning it took failed nothing and paid
+    for its build: it is learned again after REPEATS, with no backoff."""
     plans = _STATE.plans.get(plan.first_key, [])
     if plan in plans:
         plans.remove(plan)
@@ -2256,7 +2272,8 @@ def _retire(plan, reason):
         if len(_RETIRES) >= 256:
             _RETIRES.clear()
         times = _RETIRES[key] = [hit, 0]
-    times[1] += 1 if plan.captured else RELEARN + 1   # (never used: learning it again won't help)
+    if not (idle and plan.captured > REPEATS):
+        times[1] += 1 if plan.captured else RELEARN + 1   # (never used: learning it again won't help)
     seen = _STATE.seen.get(key)
     if times[1] > RELEARN or seen is None or seen[0] is not hit:
         _never_again(hit, key[1], plan.ops)
