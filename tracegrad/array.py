@@ -736,7 +736,6 @@ def install_fluent_methods(table):
             setattr(NDArray, name, FluentMethod(table, name))
 
 
-
 _INPLACE_OPS = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
                 "mod": "mod"}
 

@@ -2273,7 +2273,8 @@ def _retire(plan, reason, idle=False):
             _RETIRES.clear()
         times = _RETIRES[key] = [hit, 0]
     if not (idle and plan.captured > REPEATS):
-        times[1] += 1 if plan.captured else RELEARN + 1   # (never used: learning it again won't help)
+        # (never used: learning it again won't help)
+        times[1] += 1 if plan.captured else RELEARN + 1
     seen = _STATE.seen.get(key)
     if times[1] > RELEARN or seen is None or seen[0] is not hit:
         _never_again(hit, key[1], plan.ops)
