@@ -915,7 +915,7 @@ def _age(plans):
         for p in ps:
             p.idle += 1
     for p in stale:
-        _retire(p, f"not captured in {p.idle} backward passes in a row", idle=True)
+        _retire(p, f"not captured in {p.idle} backward passes in a row")
 
 
 def _with_state_updates(ops, values, side):
@@ -978,12 +978,10 @@ def _install(plan):
 
 
 def _evicted(plan):
-    """A plan dropped to make room for another: its structure is learned again when it
-    repeats REPEATS more times (observe counts up to its threshold again, as after a
-    retirement; without this its count, already past the threshold, never met it again)."""
-    seen = _STATE.seen.get(plan.seen_key)
-    if seen is not None and seen[0] is plan.hit:
-        seen[1] = seen[4] - REPEATS
+    """A plan dropped to make room for another is retired (_retire: learned again after more
+    repeats, a bounded number of times). Without this its repeat count, already past its
+    threshold, never met it again: the structure was never captured again."""
+    _retire(plan, "dropped to make room for another plan")
 
 
 def _drop(plan, reason):
@@ -2255,13 +2253,11 @@ _getrefcount = sys.getrefcount
 _FATES = tape._FATES
 
 
-def _retire(plan, reason, idle=False):
-    """Stop trying a plan that keeps failing or is never used. Its graph structure is learned
-    again only after BACKOFF**n times REPEATS more backward passes (n: its retirements so
-    far), and never after RELEARN re-learnings (nor when it never captured a step): a structure
-    costs at most RELEARN + 1 builds. A plan that went `idle` (other work ran: another
-    model's phase) after capturing more steps than learning it took failed nothing and paid
-    for its build: it is learned again after REPEATS, with no backoff."""
+def _retire(plan, reason):
+    """Stop trying a plan that keeps failing, is never used, or made room for another
+    (_install). Its graph structure is learned again only after BACKOFF**n times REPEATS more
+    backward passes (n: its retirements so far), and never after RELEARN re-learnings (nor
+    when it never captured a step): a structure costs at most RELEARN + 1 builds."""
     plans = _STATE.plans.get(plan.first_key, [])
     if plan in plans:
         plans.remove(plan)
@@ -2272,9 +2268,7 @@ def _retire(plan, reason, idle=False):
         if len(_RETIRES) >= 256:
             _RETIRES.clear()
         times = _RETIRES[key] = [hit, 0]
-    if not (idle and plan.captured > REPEATS):
-        # (never used: learning it again won't help)
-        times[1] += 1 if plan.captured else RELEARN + 1
+    times[1] += 1 if plan.captured else RELEARN + 1   # (never used: learning it again won't help)
     seen = _STATE.seen.get(key)
     if times[1] > RELEARN or seen is None or seen[0] is not hit:
         _never_again(hit, key[1], plan.ops)
