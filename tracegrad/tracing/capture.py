@@ -961,27 +961,25 @@ def _first(ops):
 
 def _install(plan):
     """The plan in this thread's table: at most 4 per first op and MAX_PLANS in all; the
-    least recently used of a first op, or the oldest first op's, make room (_evicted)."""
+    least recently used of a first op, or the oldest first op's, make room. A plan dropped so
+    is retired (learned again after more repeats, a bounded number of times): else its repeat
+    count, already past its threshold, would never meet it again."""
     mine = _STATE.plans
     plans = mine.setdefault(plan.first_key, [])
     plans.insert(0, plan)
     while len(plans) > 4:
-        _evicted(plans.pop(max(range(1, len(plans)), key=lambda i: plans[i].idle)))
+        _retire(plans.pop(max(range(1, len(plans)), key=lambda i: plans[i].idle)), _MADE_ROOM)
     if sum(len(p) for p in mine.values()) > MAX_PLANS:
         oldest = next((k for k in mine if k != plan.first_key), None)
         for p in mine.pop(oldest, ()):
-            _evicted(p)
+            _retire(p, _MADE_ROOM)
     with _HOOKS_LOCK:
         _PLANNING.add(threading.get_ident())
         _array.set_defer_hook(defer_apply, before_write)
         _compiled.DEFER_CALL = defer_call
 
 
-def _evicted(plan):
-    """A plan dropped to make room for another is retired (_retire: learned again after more
-    repeats, a bounded number of times). Without this its repeat count, already past its
-    threshold, never met it again: the structure was never captured again."""
-    _retire(plan, "dropped to make room for another plan")
+_MADE_ROOM = "dropped to make room for another plan"
 
 
 def _drop(plan, reason):
