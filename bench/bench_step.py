@@ -190,11 +190,12 @@ def python_share(step, calls=400):
     inside = []
     wrapped = []
     for plans in capture._STATE.plans.values():
-        for plan in plans:     # (the plan's call, and the fused one: Fusion.try_call)
-            for holder, name in ((plan, "native"), (plan.fusion, "try_call")):
-                if holder is not None:
-                    wrapped.append((holder, name, getattr(holder, name)))
-                    setattr(holder, name, _timed(getattr(holder, name), inside))
+        for plan in plans:     # (the native entries of the plan's call and the fused one)
+            natives = [plan.native] + ([plan.fusion.native] if plan.fusion is not None else [])
+            for holder in natives:
+                if holder is not None and hasattr(holder, "_entry"):
+                    wrapped.append((holder, "_entry", holder._entry))
+                    holder._entry = _timed(holder._entry, inside)
     try:
         steps = []
         for _ in range(calls):
@@ -212,7 +213,6 @@ def python_share(step, calls=400):
 class _timed:
     def __init__(self, native, log):
         self.native, self.log = native, log
-        self.module = getattr(native, "module", None)
 
     def __call__(self, *args):
         import time

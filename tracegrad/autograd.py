@@ -8,7 +8,7 @@ dispatcher, so the gradients are themselves recorded and can be differentiated a
 import numpy as np
 
 from .array import HOOKS, NDArray, SideEffect, apply, wrap
-from .base import MXNetError
+from .base import ANY_TRACE, MXNetError
 from .ir.function import Literal
 from .ir.types import parse_type
 from .runtime import tape
@@ -64,18 +64,21 @@ class _scope:
         self.new_graph = new_graph      # record()'s (not a trace's or create_graph's)
 
     def __enter__(self):
-        state = STATE
-        if self.recording and not HOOKS.call_recorded:
-            # a jitted function recording its own graph in a call outside record(): the
-            # compiled call would return untracked outputs (eager's are recorded)
-            raise SideEffect("autograd.record() in a call made outside record()")
-        if self.recording and not state.recording:
-            if CAPTURE.state.step is not None:
-                CAPTURE.materialize("a new record() scope began while a step was pending")
-            if _ROW_MARKS and self.new_graph and not HOOKS.tracing:
-                # a new graph: the rows Embedding(sparse_grad=True) looks up (sparse_rows.py)
-                _reset_row_marks()
-        self.prev = (state.recording, state.training)
+        state = STATE       # (each read of it is a thread-local one: read once each)
+        recording, training = state.recording, state.training
+        if self.recording:
+            if ANY_TRACE[0] and not HOOKS.call_recorded:
+                # a jitted function recording its own graph in a call outside record():
+                # the compiled call would return untracked outputs (eager's are recorded)
+                raise SideEffect("autograd.record() in a call made outside record()")
+            if not recording:
+                if CAPTURE.state.step is not None:
+                    CAPTURE.materialize("a new record() scope began while a step was pending")
+                if _ROW_MARKS and self.new_graph and not HOOKS.tracing:
+                    # a new graph: the rows Embedding(sparse_grad=True) looks up
+                    # (sparse_rows.py)
+                    _reset_row_marks()
+        self.prev = (recording, training)
         if self.recording is not None:
             state.recording = self.recording
         if self.training is not None:

@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 from .. import array as _array, initializer, nd
 from ..array import NDArray
-from ..base import LOCATING, MXNetError
+from ..base import ANY_TRACE, LOCATING, MXNetError, tracing_somewhere
 from ..runtime.tape import STATE as _STATE
 from ..stats import COUNTERS as _COUNTERS
 from ..tracing import capture as _capture, compiled as _compiled, jit as _tracing_jit
@@ -404,7 +404,7 @@ class HybridBlock(Block):
                 out = _captured_call(self, memo, args)
                 if out is not None:
                     return out
-            elif not self._active and not LOCATING.on:
+            elif not self._active and not (ANY_TRACE[0] and LOCATING.on):
                 pure = _PURE_BLOCKS.get(id(self))
                 if pure is None or pure[0] != STRUCTURE_VERSION[0] or pure[2]() is not self:
                     pure = _PURE_BLOCKS[id(self)] = (STRUCTURE_VERSION[0], _pure(self),
@@ -418,7 +418,7 @@ class HybridBlock(Block):
     __call__ = _call_nd     # (Block._call_np while set_np is on: _use_np_calls)
 
     def _located_call(self, args):
-        if LOCATING.on:  # a trace: ops recorded below carry this block's path
+        if ANY_TRACE[0] and LOCATING.on:  # a trace: ops recorded below carry this block's path
             LOCATING.blocks.append(self)
             try:
                 return self._call(args)
@@ -442,7 +442,8 @@ class HybridBlock(Block):
                 if p._data is None:
                     self._deferred_infer(args)
                     break
-            if self._active and not _SCOPE.in_hybrid_call and not _array.HOOKS.tracing:
+            if self._active and not (ANY_TRACE[0] and (_SCOPE.in_hybrid_call
+                                                       or _array.HOOKS.tracing)):
                 # (export traces with these; inside another block's trace this call is
                 # inlined: as in MXNet, it caches no graph, nor the trace's own arrays)
                 self.__dict__["_cached_args"] = args
@@ -495,11 +496,12 @@ class HybridBlock(Block):
 @contextlib.contextmanager
 def inside_hybrid_call():
     """Children run their plain forward while a block is being traced (export, jit)."""
-    prev, _SCOPE.in_hybrid_call = _SCOPE.in_hybrid_call, True
-    try:
-        yield
-    finally:
-        _SCOPE.in_hybrid_call = prev
+    with tracing_somewhere():
+        prev, _SCOPE.in_hybrid_call = _SCOPE.in_hybrid_call, True
+        try:
+            yield
+        finally:
+            _SCOPE.in_hybrid_call = prev
 
 
 # ---------------------------------------------------------------- block replay (capture.py)
@@ -655,8 +657,9 @@ def _captured_call(block, memo, args):
     jf, entry, out_tree, version, training, nargs = memo
     state = _STATE
     if (len(args) != nargs or STRUCTURE_VERSION[0] != version or not state.recording
-            or state.training != training or LOCATING.on or _SCOPE.in_hybrid_call
-            or _array.HOOKS.tracing or block.__dict__.get("_tg_jit") is not jf
+            or state.training != training or (ANY_TRACE[0] and (
+                LOCATING.on or _SCOPE.in_hybrid_call or _array.HOOKS.tracing))
+            or block.__dict__.get("_tg_jit") is not jf
             or not block._active):
         return None
     if jf.held and jf._moved() is not None:    # an attribute array rebound: jf drops its code

@@ -14,7 +14,7 @@ from ..tracing import update_fusion as _update_fusion
 from .. import fused_update
 from .. import optimizer as opt
 from ..array import HOOKS, NDArray, SideEffect, wrap
-from ..base import MXNetError
+from ..base import ANY_TRACE, MXNetError
 from ..nd import load_arrays, save_arrays
 from ..sparse_rows import listed_rows
 from . import contexts as _contexts
@@ -115,7 +115,7 @@ class Trainer:
 
     def step(self, batch_size, ignore_stale_grad=False):
         """One update with gradients normalized by 1/batch_size."""
-        if HOOKS.compiling:     # (inside a jit trace: compiled code would not update)
+        if ANY_TRACE[0] and HOOKS.compiling:  # (in a jit trace: compiled code would not update)
             raise SideEffect("trainer.step()")
         if not self._kv_initialized:
             self._init_kvstore()
@@ -124,11 +124,15 @@ class Trainer:
         bound = self._bound
         if bound is not None and self._sync is None and self._amp_loss_scaler is None:
             held = _CAPTURE_STATE.step      # a captured step held for this Binding
-            if held is not None and held.held is not None and held.held.binding is bound \
-                    and _update_fusion.run(self, held, optimizer, self._states):
-                if optimizer.rescales_grad_in_place:
-                    leave_rescaled(optimizer, bound.vars, bound.weights)
-                return      # the captured step and this update were one native call
+            fusion = held.held if held is not None else None
+            if fusion is not None and fusion.binding is bound:
+                # (the run the fusion keeps for this trainer: update_fusion.fast_run)
+                fast = fusion.fast_run if fusion.fast_for is self else \
+                    _update_fusion.fast_run(fusion, self)
+                if fast(fusion, self, held, optimizer, self._states):
+                    if optimizer.rescales_grad_in_place:
+                        leave_rescaled(optimizer, bound.vars, bound.weights)
+                    return      # the captured step and this update were one native call
         _capture.before_write()  # a forward still deferred must see the weights before the update
         self._allreduce_grads()
         self._update(ignore_stale_grad)

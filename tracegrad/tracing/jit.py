@@ -25,7 +25,7 @@ import numpy as np
 from .. import log
 from ..array import HOOKS, NDArray, SideEffect, materializing, wrap
 from ..numpy_api.ndarray import as_np, ndarray as NpArray
-from ..base import DeferredInitializationError, user_location
+from ..base import DeferredInitializationError, tracing_somewhere, user_location
 from .compiled import ArgSlot, Feed, Held, held_state
 from .guards import EAGER, Guard, GuardTree, Path, outcome_of, show_outcome
 from .trace import _identifier, _names, trace
@@ -610,13 +610,14 @@ class JitFunction:
         def flat_fn(*flat):
             a, kw = unflatten(struct, iter(flat))
             inputs = [(s, _DATA.__get__(s), _VALUE.__get__(s)) for s in flat]
-            recorded, HOOKS.call_recorded = HOOKS.call_recorded, call_recorded
-            was_recording, HOOKS.recorded = HOOKS.recorded, recording
-            try:
-                out = fn(*a, **kw)
-            finally:
-                HOOKS.call_recorded = recorded
-                HOOKS.recorded = was_recording
+            with tracing_somewhere():
+                recorded, HOOKS.call_recorded = HOOKS.call_recorded, call_recorded
+                was_recording, HOOKS.recorded = HOOKS.recorded, recording
+                try:
+                    out = fn(*a, **kw)
+                finally:
+                    HOOKS.call_recorded = recorded
+                    HOOKS.recorded = was_recording
             if any(_DATA.__get__(s) is not d or _VALUE.__get__(s) is not v
                    for s, d, v in inputs):  # an array argument written in place (its
                 changed_args.append(True)   # stand-in: the caller's array is untouched)
@@ -655,6 +656,8 @@ class JitFunction:
         watched_before = _watched(self.fn, places_before)
         arrays_before = _array_states(scope_before)
         old = (HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar)
+        counted = tracing_somewhere()
+        counted.__enter__()     # (left in the finally below, with the flags)
         HOOKS.random_key, HOOKS.concretize, HOOKS.compiling = key_hook, concretize_hook, True
         HOOKS.scalar = scalar_hook
         _TRACING.depth += 1
@@ -674,6 +677,7 @@ class JitFunction:
         finally:
             _TRACING.depth -= 1
             HOOKS.random_key, HOOKS.concretize, HOOKS.compiling, HOOKS.scalar = old
+            counted.__exit__()
             for p, v in zip(params, saved):
                 p._value = v
         # arrays of the scope fn wrote in place (`W[:] = W + x`): compiled code would not

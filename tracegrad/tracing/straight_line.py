@@ -23,6 +23,7 @@ Fusion: `fused_update_hold` (backward() holding the step) and `fused_update_run`
 (trainer.step's checks, the one native call and the hand-over). Unlike the binders they have
 no general twin: the checks are the same per-parameter lines the loops made, unrolled."""
 from ..runtime.interpret import generated
+from ..runtime.native import NativeFunction
 
 
 def call_binder(ns, pop, binder, entry):
@@ -185,7 +186,7 @@ def replay_binder(ns, r):
 
 def fused_update_run(ns, fusion, trainer):
     """`run(fusion, trainer, step, optimizer, states)` -> True when the held captured step and
-    trainer.step's update were made as the fusion's one native call (update_fusion.run's
+    trainer.step's update were made as the fusion's one native call (update_fusion.fast_run's
     contract), False when nothing was done. The checks are Trainer._bound_holds(fresh=False)
     and the weights' and states' ownership, unrolled over this fusion's Binding; the hand-over
     is capture.deliver's plain case (no state writes, aliases or extras this step; every
@@ -214,7 +215,7 @@ def fused_update_run(ns, fusion, trainer):
             lines.append(f"    d = {const(p)}._data")
             lines.append(f"    if d is not {const(data)} or d._var is not {const(var)}: "
                          f"return False")
-    # each weight the forward read is the Binding's, held by its owners only (update_fusion.run)
+    # each weight the forward read is the Binding's, held by its owners only (fast_run)
     lines.append("    leaf_data = step.leaf_data")
     lines.append("    pooled = _POOLED")
     for w, leaf, owners in fusion.weight_owners:
@@ -279,7 +280,23 @@ def fused_update_run(ns, fusion, trainer):
     lines.append("        step.done = True")
     lines.append("        before = _NATIVE['native_calls']")
     lines.append("        try:")
-    lines.append("            outs = fusion.try_call(tuple(args))")
+    native = fusion.native
+    if type(native) is NativeFunction and native._held and native._outs and \
+            not native._literals and not native._donated_literals:
+        # NativeFunction.try_call's short call (GIL held, outputs allocated here), unrolled
+        names = [f"out{k}" for k in range(len(native._outs))]
+        for name, (shape, dtype) in zip(names, native._outs):
+            lines.append(f"            {name} = _EMPTY({const(shape)}, {const(dtype)})")
+        lines.append("            native = fusion.native")
+        lines.append(f"            rc = native._entry((*args, {', '.join(names)}))")
+        lines.append("            if rc:")
+        lines.append("                if rc < -1: native._failed(rc)")
+        lines.append("                outs = None")
+        lines.append("            else:")
+        lines.append("                _NATIVE['native_calls'] += 1")
+        lines.append(f"                outs = [{', '.join(names)}]")
+    else:
+        lines.append("            outs = fusion.try_call(tuple(args))")
     lines.append("        except BaseException as e:")
     lines.append(f"            failed(fusion, step, optimizer, {indices}, num_update, e)")
     lines.append("            raise")
@@ -316,7 +333,7 @@ def fused_update_run(ns, fusion, trainer):
         lines.append("            plan.captured += 1")
         lines.append("            _COUNTS['captured_steps'] += 1")
         lines.append("            _LOG['captured'] += 1")
-        lines.append("            _LOG['last_calls'] = _NATIVE['native_calls'] - before")
+        lines.append("            _LOG['last_calls'] = 1")
         lines.append("            _LOG['last_fused'] = True")
     for var in binding.vars:
         lines.append(f"        {const(var)}.fresh = False")

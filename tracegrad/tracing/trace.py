@@ -7,7 +7,7 @@ import warnings
 
 from ..array import HOOKS, NDArray
 from ..autograd import _scope
-from ..base import LOCATING, user_location
+from ..base import LOCATING, tracing_somewhere, user_location
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder
 from ..numpy_api.ndarray import ndarray as _NpArray
@@ -70,6 +70,8 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None,
     updates = []
     old_assign, HOOKS.assign = HOOKS.assign, lambda target, value: updates.append(
         (target, value))
+    counted = tracing_somewhere()
+    counted.__enter__()     # (left in the finally below, with the flags)
     old_tracing, HOOKS.tracing = HOOKS.tracing, True
     guards, old_concretize = [], HOOKS.concretize
     if old_concretize is None:  # nobody compiles per outcome: note where the trace was fixed
@@ -89,6 +91,7 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None,
     finally:
         HOOKS.assign, HOOKS.tracing, HOOKS.concretize = old_assign, old_tracing, old_concretize
         LOCATING.on = locating
+        counted.__exit__()
         if rooted:
             LOCATING.blocks.pop()
         for a, v in reversed(saved):

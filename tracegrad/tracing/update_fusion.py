@@ -253,19 +253,17 @@ def _emits_leaf_types(r, fn):
                for ref, t in r.tmp_leaves)
 
 
-def run(trainer, step, optimizer, states):
-    """trainer.step() on a step held for its Binding (Trainer.step found it held for the
-    trainer's Binding): the one native call, which writes the new weights, states and
-    gradients into their buffers. False: nothing done (the caller materializes and updates as
-    usual: the Binding no longer describes the parameters, somebody holds a weight or state
-    buffer, or an array changed). The checks and the hand-over are straight-line code made
-    for the fusion on its first step (straight_line.fused_update_run)."""
-    fusion = step.held
-    fast = fusion.fast_run
-    if fast is None or fusion.fast_for is not trainer:
-        fast = fusion.fast_run = fused_update_run(_RUN_NAMES, fusion, trainer)
-        fusion.fast_for = trainer
-    return fast(fusion, trainer, step, optimizer, states)
+def fast_run(fusion, trainer):
+    """`run(fusion, trainer, step, optimizer, states)`: trainer.step() on a step held for
+    the fusion's Binding (Trainer.step found it held for its Binding, and calls the run it
+    keeps for that trainer). True: the one native call wrote the new weights, states and
+    gradients into their buffers. False: nothing done (the caller materializes and updates
+    as usual: the Binding no longer describes the parameters, somebody holds a weight or
+    state buffer, or an array changed). The checks and the hand-over are straight-line code
+    made for the trainer on its first step (straight_line.fused_update_run)."""
+    fast = fusion.fast_run = fused_update_run(_RUN_NAMES, fusion, trainer)
+    fusion.fast_for = trainer
+    return fast
 
 
 def _refused(fusion, step, optimizer, indices, num_update, before):
@@ -295,9 +293,11 @@ def _failed(fusion, step, optimizer, indices, num_update, error):
 
 _ndarray = np.ndarray
 # what the generated run reads
-_RUN_NAMES = {"_POOLED": _POOLED, "_ndarray": _ndarray, "_getrefcount": _getrefcount,
-              "states_unshared": states_unshared, "_GRAD_GET": _GRAD_GET, "_REQ_GET": _REQ_GET,
-              "HELD_ACQUIRE": _capture.HELD_LOCK.acquire, "HELD_RELEASE": _capture.HELD_LOCK.release, "_CAPTURE_STATE": _capture._STATE,
+_RUN_NAMES = {"_POOLED": _POOLED, "_ndarray": _ndarray, "_EMPTY": np.empty,
+              "_getrefcount": _getrefcount, "states_unshared": states_unshared,
+              "_GRAD_GET": _GRAD_GET, "_REQ_GET": _REQ_GET,
+              "HELD_ACQUIRE": _capture.HELD_LOCK.acquire,
+              "HELD_RELEASE": _capture.HELD_LOCK.release, "_CAPTURE_STATE": _capture._STATE,
               "_NATIVE": _NATIVE, "failed": _failed, "refused": _refused,
               "_HOLDING": _HOLDING, "deliver": _capture.deliver, "NpArray": _capture.NpArray,
               "NpDeferred": _capture.NpDeferred, "NDArray": _capture.NDArray,
