@@ -162,6 +162,23 @@ def test_grad_req_add_and_two_trainers_are_exact():
     assert log[7] == (1, 1) and log[-1] == (2, 0), log   # 'add' is not fused: two calls
 
 
+def test_a_weight_frozen_mid_training_is_exact():
+    """grad_req 'null' on a fused step's weight: its gradient is no longer the plan's (the
+    hold's check), so the step materializes and is learned again without it."""
+    def after(i, net, loss, out):
+        if i == 10:
+            net[0].weight.grad_req = "null"
+        if i == 16:
+            net[0].weight.grad_req = "write"
+        return None
+    got, _, log = _run(True, after=after, steps=26)
+    want, _, _ = _run(False, after=after, steps=26)
+    _same(got, want)
+    assert log[9] == (1, 1), log      # fused before the freeze
+    assert (2, 0) in log[11:17], log  # the frozen step captured (its update not fused yet)
+    assert log[-1] == (1, 1), log     # and fused again after it
+
+
 def _held_step():
     """An L2 step fused with its update, then one more step's backward(): held."""
     net = _net(True)

@@ -1388,10 +1388,14 @@ def defer_call(entry, args, params, draw=None):
         for plan in state.plans.get(entry.id, ()):       # one whose variables it reads
             step = Step(plan)
             pop = plan.ops[0]
-            out = _bound_straight(step, pop, entry, args, params)
-            if out is not None:
-                state.step = step
-                return out
+            fast = pop.fast_call     # (its straight-line binder: straight_line.call_binder)
+            if fast is _UNBUILT:
+                fast = _fast_call(step, pop, entry)
+            if fast is not None:
+                d = fast(step, entry, args, params)
+                if d is not None:
+                    state.step = step
+                    return d if entry.single else [d]
             saved = _bind_call(step, pop, entry, args, params)
             if saved is not None:
                 break
@@ -1403,9 +1407,13 @@ def defer_call(entry, args, params, draw=None):
         plan = step.plan
         pop = plan.ops[step.k] if step.k < len(plan.ops) else None
         if pop is not None and pop.entry == entry.id:
-            out = _bound_straight(step, pop, entry, args, params)
-            if out is not None:
-                return out
+            fast = pop.fast_call
+            if fast is _UNBUILT:
+                fast = _fast_call(step, pop, entry)
+            if fast is not None:
+                d = fast(step, entry, args, params)
+                if d is not None:
+                    return d if entry.single else [d]
         saved = _bind_call(step, pop, entry, args, params) if pop is not None and \
             pop.entry == entry.id else None
         if saved is None:
@@ -1444,22 +1452,16 @@ def defer_call(entry, args, params, draw=None):
     return outs[0] if entry.single else outs
 
 
-def _bound_straight(step, pop, entry, args, params):
-    """The call bound and logged by pop's straight-line binder (straight_line.call_binder,
-    built on its first use): its output as defer_call returns it, or None (not a plain call,
-    or an operand differs: the general binder decides, nothing was changed)."""
-    fast = pop.fast_call
-    if fast is _UNBUILT:
-        b = pop.feed_plan
-        if b is None:
-            b = pop.feed_plan = _CallBinder(step.plan, pop, entry)
-        fast = pop.fast_call = call_binder(_STRAIGHT_NAMES, pop, b, entry)
-    if fast is None:
-        return None
-    d = fast(step, entry, args, params)
-    if d is None:
-        return None
-    return d if entry.single else [d]
+def _fast_call(step, pop, entry):
+    """pop's straight-line binder (straight_line.call_binder), built on its first use:
+    `fast(step, entry, args, params)` binds and logs the call as defer_call does and returns
+    its Deferred output, or None (an operand differs: the general binder decides, nothing was
+    changed). None when the call is not plain (the general path only)."""
+    b = pop.feed_plan
+    if b is None:
+        b = pop.feed_plan = _CallBinder(step.plan, pop, entry)
+    fast = pop.fast_call = call_binder(_STRAIGHT_NAMES, pop, b, entry)
+    return fast
 
 
 def _defer_np_call(entry, args, params, draw):
@@ -2112,7 +2114,8 @@ def backward(step, heads, head_grads, retain_graph, train_mode):
         materialize("backward() again before trainer.step")
         return False
     plan = step.plan
-    head = heads[0] if isinstance(heads, (list, tuple)) and len(heads) == 1 else heads
+    head = heads if type(heads) is Deferred else heads[0] if isinstance(
+        heads, (list, tuple)) and len(heads) == 1 else heads
     if ((type(head) is not Deferred and type(head) is not NpDeferred) or head_grads is not None
             or retain_graph
             or step.k != len(plan.ops) or head._leaf != plan.head):
@@ -2146,13 +2149,20 @@ def backward(step, heads, head_grads, retain_graph, train_mode):
         except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
             _retire(plan, f"recompiling failed: {type(e).__name__}: {e}")
         return False
-    for variable, want in plan.var_reqs:   # (a leaf's Variable and dtype never change)
-        if (variable.grad_req != "null") != want:
+    fusion = plan.fusion
+    if fusion is not None:      # (its hold checks the variables' grad_req too)
+        fast = fusion.fast_hold
+        held = fast(fusion, step) if fast is not None else fusion.hold(step)
+        if held:
+            return True
+        if held is None:
             materialize("a variable's grad_req changed")
             return False
-    fusion = plan.fusion
-    if fusion is not None and fusion.hold(step):
-        return True
+    else:
+        for variable, want in plan.var_reqs:   # (a leaf's Variable and dtype never change)
+            if (variable.grad_req != "null") != want:
+                materialize("a variable's grad_req changed")
+                return False
     _STATE.step = None
     before = _NATIVE["native_calls"]
     if step.lazy:

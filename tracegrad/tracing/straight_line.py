@@ -348,10 +348,12 @@ def fused_update_run(ns, fusion, trainer):
 
 
 def fused_update_hold(ns, fusion):
-    """`hold(fusion, step)` -> Fusion.hold's answer: the step held for trainer.step (each
-    gradient Variable of the plan switched to its held class) when the Binding's gradients are
-    all written (grad_req 'write') and nobody else holds a gradient buffer (its Variable, `g`
-    and getrefcount's argument; output pools), else False with nothing changed."""
+    """`hold(fusion, step)` -> Fusion.hold's answer: None when a variable of the plan has a
+    grad_req that no longer gives its gradients as planned; else the step held for
+    trainer.step (True: each gradient Variable of the plan switched to its held class) when
+    the Binding's gradients are all written (grad_req 'write') and nobody else holds a
+    gradient buffer (its Variable, `g` and getrefcount's argument; output pools), else False
+    with nothing changed."""
     lines, consts = [], {}
 
     def const(value):
@@ -359,8 +361,23 @@ def fused_update_hold(ns, fusion):
         consts[name] = value
         return name
 
+    # the plan's variables' grad_req as planned (capture.backward's check: None), and the
+    # Binding's all 'write' (else not held: False)
+    bound = {id(var) for var in fusion.binding.vars}
+    lines.append("    held = True")
+    for var, want in fusion.plan.var_reqs:
+        lines.append(f"    r = _REQ_GET({const(var)})")
+        if id(var) in bound:
+            lines.append("    if r != 'write':")
+            lines.append(f"        if (r != 'null') != {want}: return None")
+            lines.append("        held = False")
+        else:
+            lines.append(f"    if (r != 'null') != {want}: return None")
+    missing = bound - {id(var) for var, _ in fusion.plan.var_reqs}
     for var in fusion.binding.vars:
-        lines.append(f"    if _REQ_GET({const(var)}) != 'write': return False")
+        if id(var) in missing:
+            lines.append(f"    if _REQ_GET({const(var)}) != 'write': held = False")
+    lines.append("    if not held: return False")
     lines.append("    pooled = _POOLED")
     for var, _, _ in fusion.swaps:
         lines.append(f"    g = _GRAD_GET({const(var)})")

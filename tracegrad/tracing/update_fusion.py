@@ -196,9 +196,11 @@ class Fusion:
         bump("traces")
 
     def hold(self, step):
-        """backward(): keep the step for trainer.step when nothing can observe the wait (the
-        Binding's gradients are written, not added; nobody else holds a gradient buffer).
-        The checks are straight-line code made on the first hold (fused_update_hold)."""
+        """backward(): keep the step for trainer.step (True) when nothing can observe the
+        wait (the Binding's gradients are written, not added; nobody else holds a gradient
+        buffer), else False; None when a variable's grad_req no longer gives the plan's
+        gradients (capture.backward materializes). The checks are straight-line code made on
+        the first hold (fused_update_hold); capture.backward calls it directly after."""
         fast = self.fast_hold
         if fast is None:
             if self.swaps is None:
