@@ -405,6 +405,10 @@ class HybridBlock(Block):
                 if out is not None:
                     return out
             elif not self._active and not (ANY_TRACE[0] and LOCATING.on):
+                rep = _REPLAYS.get(id(self))
+                if rep is not None and rep[4] == STRUCTURE_VERSION[0] and rep[0]() is self:
+                    # (learned under this block structure: the block is pure)
+                    return _replay_or_learn(self, args, rep)
                 pure = _PURE_BLOCKS.get(id(self))
                 if pure is None or pure[0] != STRUCTURE_VERSION[0] or pure[2]() is not self:
                     pure = _PURE_BLOCKS[id(self)] = (STRUCTURE_VERSION[0], _pure(self),
@@ -412,7 +416,7 @@ class HybridBlock(Block):
                     if len(_PURE_BLOCKS) > 1024:
                         _PURE_BLOCKS.clear()
                 if pure[1]:
-                    return _replay_or_learn(self, args)
+                    return _replay_or_learn(self, args, rep)
         return self._located_call(args)
 
     __call__ = _call_nd     # (Block._call_np while set_np is on: _use_np_calls)
@@ -546,14 +550,17 @@ def _tree(block):
     return out
 
 
-def _replay_or_learn(block, args):
+_UNBUILT = _capture._UNBUILT     # (a replay's straight-line code before its first use)
+
+
+def _replay_or_learn(block, args, rep):
     """A pure block's call while capture holds plans: replayed from what was learned when
     nothing it depends on moved (its and its children's attributes, by identity; parameter
     data objects; block structure; training mode), else run normally and learned. A block
-    called at several points of a step (shared weights) keeps one replay per point."""
+    called at several points of a step (shared weights) keeps one replay per point. `rep`:
+    its _REPLAYS entry as the caller found it (None, or another block's: looked at here)."""
     if not _STATE.recording:      # (nothing is deferred outside record())
         return block._call(args)
-    rep = _REPLAYS.get(id(block))
     valid = False
     if rep is not None and rep[0]() is block:
         _, replays, snapshot, params, version, training, seen = rep
@@ -565,7 +572,12 @@ def _replay_or_learn(block, args):
             else:
                 valid = True
                 for replay in replays:
-                    out = _capture.replay(replay, args)
+                    fast = replay.fast      # (its straight-line code, once built; else or
+                    #                          when it declines, capture.replay decides)
+                    out = fast(replay, args) if fast is not None and fast is not _UNBUILT \
+                        else None
+                    if out is None:
+                        out = _capture.replay(replay, args)
                     if out is not None:
                         return out
     if _NP["array"] and _capture._has_np(args):    # set_np: learned on the nd arrays the
