@@ -1926,6 +1926,8 @@ def fill_lazy(step):
 def replay(r, args):
     """The learned block call on these arguments: its Deferred output, or None (nothing
     done) when the call is not at the learned point of the plan or an operand differs."""
+    if not STATE.recording:
+        return None
     fast = r.fast
     if fast is not None:     # (the plain case, straight-line: straight_line.py)
         if fast is _UNBUILT:
@@ -1939,7 +1941,7 @@ def replay(r, args):
         if args is None:
             return None
     state = _STATE
-    if state.broken or state.learning is not None or not STATE.recording:
+    if state.broken or state.learning is not None:
         return None
     plan = r.plan
     step = state.step
@@ -2022,7 +2024,7 @@ _REPLAYED = object()    # marks a step's log item for a replayed block (_replaye
 _STRAIGHT_NAMES = {"NDArray": NDArray, "Deferred": Deferred, "_REFS": _REFS, "_NEW": _NEW,
                    "_SET_VALUE": _SLOT_VALUE.__set__, "_WEAKREF": _WEAKREF,
                    "_VALUE_OF": _SLOT_VALUE.__get__, "_DATA_OF": _SLOT_DATA.__get__,
-                   "_STATE": _STATE, "_TAPE_STATE": STATE, "_Step": Step,
+                   "_STATE": _STATE, "_Step": Step,
                    "_REPLAYED": _REPLAYED, "NpArray": NpArray, "NpDeferred": NpDeferred}
 
 

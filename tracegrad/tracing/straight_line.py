@@ -116,9 +116,9 @@ def replay_binder(ns, r):
         consts[name] = value
         return name
 
+    # (its callers, capture.replay and block._replay_or_learn, call it only while recording)
     lines.append("    state = _STATE")
-    lines.append("    if state.broken or state.learning is not None or not _TAPE_STATE.recording:")
-    lines.append("        return None")
+    lines.append("    if state.broken or state.learning is not None: return None")
     lines.append("    step = state.step")
     lines.append("    if step is None:")
     if r.k0 == 0:
