@@ -119,6 +119,53 @@ def test_hybridized_call_goes_straight_to_capture(monkeypatch):
     assert per_step[captured[-1]] == per_step[captured[-5]], per_step
 
 
+class _Scaled(gluon.HybridBlock):
+    """A Dense layer times a Python number: hybridize bakes the number into the compiled
+    function, as MXNet's cached graph does; unhybridized, the forward reads it anew."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = gluon.nn.Dense(3, in_units=5)
+        self.scale = 1.0
+
+    def forward(self, x):
+        return self.dense(x) * self.scale
+
+
+def test_hybridize_off_and_on_again_mid_training():
+    """hybridize() drops the block's compiled function and its captured-call memo: the
+    steps after it run the block's new form (eager, reading the attribute set after it;
+    then compiled again), exactly as with capture off."""
+    def train(on):
+        capture.set_enabled(on)
+        mx.random.seed(5)
+        net = _Scaled()
+        net.initialize()
+        net.hybridize()
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+        log = []
+        for i in range(26):
+            if i == 8:
+                net.hybridize(False)
+                net.scale = 0.5
+            if i == 14:
+                net.hybridize()
+            x, y = _data(i)
+            before = mx.stats()["captured_steps"]
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            trainer.step(4)
+            log.append(mx.stats()["captured_steps"] - before)
+        capture.set_enabled(True)
+        return [p.data().asnumpy() for p in net.collect_params().values()], log
+    got, log = train(True)
+    want, _ = train(False)
+    _same(got, want)
+    assert sum(log[:8]) >= 4 and log[-1] == 1, log
+
+
 def test_batch_size_change_falls_back_and_is_captured_again():
     class Batch(gluon.loss.SoftmaxCrossEntropyLoss):
         pass

@@ -352,6 +352,7 @@ class HybridBlock(Block):
         code on the next call. Calling it again drops what was compiled."""
         self.__dict__.pop("_tg_jit", None)
         self.__dict__.pop("_tg_serve", None)
+        self.__dict__.pop("_tg_step", None)     # (_captured_call: its JitFunction is gone)
         self._active = bool(active)
         self._flags = dict(static_alloc=static_alloc, static_shape=static_shape, **flags)
         super().hybridize(active, static_alloc=static_alloc, static_shape=static_shape, **flags)
@@ -665,14 +666,14 @@ def _captured_call(block, memo, args):
     call would reach the same compiled variant, which holds when the block structure, the
     training mode and the arguments' count and kinds (arrays only) are the ones remembered and
     capture.defer_call accepts the operands (it pins their types: the plan's deferred values,
-    the same variables, constants of the same shape and dtype). None: take the usual path."""
+    the same variables, constants of the same shape and dtype). The memo holds the block's
+    JitFunction: hybridize() drops both, and hybrid_call makes another only after a structure
+    change. None: take the usual path."""
     jf, entry, out_tree, version, training, nargs = memo
     state = _STATE
     if (len(args) != nargs or STRUCTURE_VERSION[0] != version or not state.recording
             or state.training != training or (ANY_TRACE[0] and (
-                LOCATING.on or _SCOPE.in_hybrid_call or _array.HOOKS.tracing))
-            or block.__dict__.get("_tg_jit") is not jf
-            or not block._active):
+                LOCATING.on or _SCOPE.in_hybrid_call or _array.HOOKS.tracing))):
         return None
     if jf.held and jf._moved() is not None:    # an attribute array rebound: jf drops its code
         return None
