@@ -337,11 +337,13 @@ def _twin(n):
 def own_as_np(d):
     """Deferred `d`, the only array of this step's value (a block's output under set_np,
     which nobody else holds yet), made that value's mx.np array in place: no alias to make,
-    watch and fill. False: view it as usual."""
-    j = _pending_value(d)
-    if j is None:
+    watch and fill. False: view it as usual. (_pending_value's checks, inlined: every block
+    call of a set_np step comes here.)"""
+    step, j = _STATE.step, _GET_LEAF(d)
+    if step is None or type(j) is not int or j < 0 or step.held is not None or step.done:
         return False
-    r = _STATE.step.refs[j]
+    refs = step.refs
+    r = refs[j] if j < len(refs) else None
     if r is None or r() is not d:
         return False
     d.__class__ = NpDeferred
