@@ -7,6 +7,7 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
+from tracegrad.codegen.index_errors import INDEX_ERROR
 from capture_steps import batches as _batches, same_params as _same, small_net as _net
 
 
@@ -177,6 +178,97 @@ def test_a_weight_frozen_mid_training_is_exact():
     assert log[9] == (1, 1), log      # fused before the freeze
     assert (2, 0) in log[11:17], log  # the frozen step captured (its update not fused yet)
     assert log[-1] == (1, 1), log     # and fused again after it
+
+
+def _tiny_fused(on):
+    """The tutorial's tiny step (Dense(1), L2 loss, SGD), warmed until its update is fused;
+    with capture off, the same step and no fusion."""
+    capture.set_enabled(on)
+    mx.random.seed(7)
+    net = gluon.nn.Dense(1, in_units=2)
+    net.initialize()
+    net.hybridize()
+    loss_fn = gluon.loss.L2Loss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    x, y = nd.array([[0.3, 0.5]]), nd.array([[1.5]])
+
+    def step():
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(1)
+        return loss
+    for _ in range(12):
+        step()
+    fusions = [p.fusion for plans in capture._STATE.plans.values() for p in plans
+               if p.fusion is not None]
+    assert len(fusions) == (1 if on else 0)
+    return net, step, (fusions[0] if on else None)
+
+
+def _weights(net):
+    return [p.data().asnumpy().copy() for p in net.collect_params().values()]
+
+
+def test_a_short_fused_call_that_refuses_makes_the_two_calls_instead():
+    """Trainer.step makes a short fused call itself (straight_line.fused_update_run, the GIL
+    held): when the call's guards refuse its arguments (nothing ran), the plan's own call and
+    the usual update make the step, with the same numbers."""
+    net, step, fusion = _tiny_fused(True)
+    native = fusion.native
+    assert native._held        # (the call the run makes itself)
+    entry, refused = native._entry, []
+
+    def refuse_once(packed):
+        if not refused:
+            refused.append(True)
+            return 1            # a guard failed: nothing was written
+        return entry(packed)
+    native._entry = refuse_once
+    try:
+        before = mx.stats()
+        losses = [step().asscalar() for _ in range(4)]
+        after = mx.stats()
+    finally:
+        native._entry = entry
+    got = _weights(net)
+    assert refused and after["fused_update_steps"] - before["fused_update_steps"] == 3
+    off_net, off_step, _ = _tiny_fused(False)
+    want = [off_step().asscalar() for _ in range(4)]
+    capture.set_enabled(True)
+    np.testing.assert_allclose(losses, want, rtol=1e-6)
+    _same(got, _weights(off_net))
+
+
+def test_a_short_fused_call_that_fails_raises_and_changes_nothing():
+    """A fused call stopped by an error (an index out of range: nothing written) raises it
+    from trainer.step, leaves the weights as they were, and the next steps train as usual."""
+    net, step, fusion = _tiny_fused(True)
+    native = fusion.native
+    entry, failed = native._entry, []
+
+    def fail_once(packed):
+        if not failed:
+            failed.append(True)
+            return INDEX_ERROR  # (a site the module does not have: the generic message)
+        return entry(packed)
+    before = _weights(net)
+    native._entry = fail_once
+    try:
+        with pytest.raises(mx.MXNetError, match="out of range"):
+            step()
+    finally:
+        native._entry = entry
+    _same(_weights(net), before)
+    for _ in range(6):
+        step()
+    got = _weights(net)
+    off_net, off_step, _ = _tiny_fused(False)
+    for _ in range(6):
+        off_step()
+    capture.set_enabled(True)
+    _same(got, _weights(off_net))
+    assert mx.stats()["fused_update_steps"] > 0
 
 
 def _held_step():
