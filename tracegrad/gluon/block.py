@@ -12,12 +12,12 @@ import sys
 import threading
 import warnings
 import weakref
-from operator import attrgetter as _attrgetter
 from collections import OrderedDict
 
 from .. import array as _array, initializer, nd
 from ..array import NDArray
 from ..base import ANY_TRACE, LOCATING, MXNetError, tracing_somewhere
+from ..runtime.interpret import generated as _generated
 from ..runtime.tape import STATE as _STATE
 from ..stats import COUNTERS as _COUNTERS
 from ..tracing import capture as _capture, compiled as _compiled, jit as _tracing_jit
@@ -400,9 +400,9 @@ class HybridBlock(Block):
             # call's (the capture shortcuts below bind parameters by their first copy: not taken)
             return _contexts.call_on_context(args, lambda: self._located_call(args))
         if _compiled.DEFER_CALL is not None:     # step capture holds plans (tracing/capture.py)
-            memo = self.__dict__.get("_tg_step")
-            if memo is not None:
-                out = _captured_call(self, memo, args)
+            captured = self.__dict__.get("_tg_step")
+            if captured is not None:     # (_captured_call's code for this block)
+                out = captured(self, args)
                 if out is not None:
                     return out
             elif not self._active and not (ANY_TRACE[0] and LOCATING.on):
@@ -520,7 +520,6 @@ _PURE_LAYERS = {
                              "SigmoidBinaryCrossEntropyLoss", "HuberLoss"},
 }
 _PURE_CLASSES: dict = {}
-_DATA_OF = _attrgetter("_data")   # a Parameter's data NDArray, without data()'s checks
 # id(block) -> (structure version, _pure(block), weakref): a child hybridized later makes a
 # stale True harmless (its call is not an op the replay learned, so learning fails)
 _PURE_BLOCKS: dict = {}
@@ -650,8 +649,9 @@ def _remember_captured_call(block, args, out):
         return
     if not all(type(a) in _CAPTURED_ARGS for a in args):
         return
-    block.__dict__["_tg_step"] = (jf, node.entry, node.out_tree, STRUCTURE_VERSION[0],
-                                  _STATE.training, len(args))
+    block.__dict__["_tg_step"] = _captured_call(jf, node.entry, node.out_tree,
+                                                STRUCTURE_VERSION[0], _STATE.training,
+                                                len(args))
 
 
 _getrefcount = sys.getrefcount
@@ -659,43 +659,64 @@ _getrefcount = sys.getrefcount
 # the argument types of a call _captured_call takes (mx.np's: bound as they are by the
 # straight-line binders, as the nd arrays they view by the general ones)
 _CAPTURED_ARGS = frozenset((NDArray, _capture.Deferred, _capture.NpArray, _capture.NpDeferred))
+# what _captured_call's code reads
+_CAPTURED_NAMES = {"STRUCTURE_VERSION": STRUCTURE_VERSION, "_STATE": _STATE,
+                   "ANY_TRACE": ANY_TRACE, "LOCATING": LOCATING, "_SCOPE": _SCOPE,
+                   "HOOKS": _array.HOOKS, "_CAPTURED_ARGS": _CAPTURED_ARGS,
+                   "DEFER_CALL": _capture.defer_call, "_COUNTERS": _COUNTERS,
+                   "UNFLATTEN": _tracing_jit.unflatten}
 
 
-def _captured_call(block, memo, args):
-    """A hybridized block's call in a captured step, without the JitFunction: valid while the
-    call would reach the same compiled variant, which holds when the block structure, the
-    training mode and the arguments' count and kinds (arrays only) are the ones remembered and
-    capture.defer_call accepts the operands (it pins their types: the plan's deferred values,
-    the same variables, constants of the same shape and dtype). The memo holds the block's
-    JitFunction: hybridize() drops both, and hybrid_call makes another only after a structure
-    change. None: take the usual path."""
-    jf, entry, out_tree, version, training, nargs = memo
-    state = _STATE
-    if (len(args) != nargs or STRUCTURE_VERSION[0] != version or not state.recording
-            or state.training != training or (ANY_TRACE[0] and (
-                LOCATING.on or _SCOPE.in_hybrid_call or _array.HOOKS.tracing))):
-        return None
-    if jf.held and jf._moved() is not None:    # an attribute array rebound: jf drops its code
-        return None
-    for a in args:
-        if type(a) not in _CAPTURED_ARGS:
-            return None
-    params = list(map(_DATA_OF, jf.param_list))   # (jf.params(), without its checks)
-    for d in params:
-        if d is None:
-            return None      # (the usual path names the uninitialized parameter)
-    out = _capture.defer_call(entry, args, params, None)
-    if out is None:
-        return None
-    counts = jf.counts
-    counts["calls"] += 1
-    counts["native"] += 1
-    _COUNTERS["cache_hits"] += 1
-    jf.last = entry
-    block.__dict__["_cached_args"] = args
-    if out_tree == "A":      # one array out
-        return out[0] if type(out) is list else out
-    return _tracing_jit.unflatten(out_tree, iter(out if type(out) is list else [out]))
+def _captured_call(jf, entry, out_tree, version, training, nargs):
+    """`call(block, args)`: a hybridized block's call in a captured step, without the
+    JitFunction: valid while the call would reach the same compiled variant, which holds when
+    the block structure, the training mode and the arguments' count and kinds (arrays only)
+    are the ones remembered and capture.defer_call accepts the operands (it pins their types:
+    the plan's deferred values, the same variables, constants of the same shape and dtype).
+    None: take the usual path. Straight-line code for this memo: the parameters are the
+    JitFunction's (fixed for its life), the output's structure is known. The code holds the
+    JitFunction and its entry, as the memo did: hybridize() drops both, and hybrid_call makes
+    another only after a structure change, which `version` sees."""
+    consts = {}
+
+    def const(value):
+        name = f"K{len(consts)}"
+        consts[name] = value
+        return name
+
+    lines = [f"    if len(args) != {nargs} or STRUCTURE_VERSION[0] != {version}: return None",
+             "    state = _STATE",
+             f"    if not state.recording or state.training != {bool(training)}: return None",
+             "    if ANY_TRACE[0] and (LOCATING.on or _SCOPE.in_hybrid_call or "
+             "HOOKS.tracing): return None",
+             f"    jf = {const(jf)}",
+             # an attribute array rebound: jf drops its code
+             "    if jf.held and jf._moved() is not None: return None"]
+    for i in range(nargs):
+        lines.append(f"    if type(args[{i}]) not in _CAPTURED_ARGS: return None")
+    names = [f"d{k}" for k in range(len(jf.param_list))]
+    for name, p in zip(names, jf.param_list):     # (jf.params(), without its checks)
+        lines.append(f"    {name} = {const(p)}._data")
+        # (the usual path names an uninitialized parameter)
+        lines.append(f"    if {name} is None: return None")
+    entry_name = const(entry)
+    lines.append(f"    out = DEFER_CALL({entry_name}, args, [{', '.join(names)}], None)")
+    lines.append("    if out is None: return None")
+    lines.append("    counts = jf.counts")
+    lines.append("    counts['calls'] += 1")
+    lines.append("    counts['native'] += 1")
+    lines.append("    _COUNTERS['cache_hits'] += 1")
+    lines.append(f"    jf.last = {entry_name}")
+    lines.append("    block.__dict__['_cached_args'] = args")
+    if out_tree == "A" and entry.single:        # one array out (defer_call gives it bare)
+        lines.append("    return out")
+    elif out_tree == "A":
+        lines.append("    return out[0] if type(out) is list else out")
+    else:
+        lines.append(f"    return UNFLATTEN({const(out_tree)}, "
+                     "iter(out if type(out) is list else [out]))")
+    return _generated("captured_call", "def captured_call(block, args):\n", lines,
+                      {**_CAPTURED_NAMES, **consts})
 
 
 def _hybrid_call(block, *args):
