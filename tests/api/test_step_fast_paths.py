@@ -166,6 +166,48 @@ def test_hybridize_off_and_on_again_mid_training():
     assert sum(log[:8]) >= 4 and log[-1] == 1, log
 
 
+class _TwoHeads(gluon.HybridBlock):
+    """A hybridized block with two outputs (a tuple): its captured call returns the
+    structure the block does."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = gluon.nn.Dense(4, in_units=5, activation="tanh")
+        self.a, self.b = gluon.nn.Dense(3, in_units=4), gluon.nn.Dense(1, in_units=4)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.a(h), self.b(h)
+
+
+def test_a_block_with_two_outputs_goes_straight_to_capture_and_is_exact():
+    def train(on):
+        capture.set_enabled(on)
+        mx.random.seed(11)
+        net = _TwoHeads()
+        net.initialize()
+        net.hybridize()
+        ce, l2 = gluon.loss.SoftmaxCrossEntropyLoss(), gluon.loss.L2Loss()
+        trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+        log = []
+        for i in range(20):
+            x, y = _data(i)
+            before = mx.stats()["captured_steps"]
+            with autograd.record():
+                out = net(x)
+                assert isinstance(out, tuple) and len(out) == 2
+                loss = ce(out[0], y) + l2(out[1], y.reshape((-1, 1)))
+            loss.backward()
+            trainer.step(4)
+            log.append(mx.stats()["captured_steps"] - before)
+        capture.set_enabled(True)
+        return [p.data().asnumpy() for p in net.collect_params().values()], log
+    got, log = train(True)
+    want, _ = train(False)
+    _same(got, want)
+    assert sum(log[-8:]) == 8, log
+
+
 def test_batch_size_change_falls_back_and_is_captured_again():
     class Batch(gluon.loss.SoftmaxCrossEntropyLoss):
         pass
