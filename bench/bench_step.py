@@ -181,10 +181,13 @@ def mlp_tracegrad(batch, hybridize, array=None):
 def python_share(step, calls=400):
     """(median step, time inside its native call(s) in that step) in seconds, one call at a
     time: what a captured step spends outside native code (the timer adds ~0.3 us to it).
-    Reads capture's internals: a bench's view, not an API."""
+    Reads capture's internals: a bench's view, not an API. Starts half a second after the
+    rounds: the peers' thread pools spin on for a while after their last batch (the tiny
+    step read 17-19 us right after them, 11 us once they were idle)."""
     import time
 
     from tracegrad.tracing import capture
+    time.sleep(0.5)
     for _ in range(10):
         step()
     inside = []
