@@ -132,36 +132,43 @@ class _Scaled(gluon.HybridBlock):
         return self.dense(x) * self.scale
 
 
+def _train_hybridized(make_net, on, loss, opt="sgd", params=None, steps=20, before=None):
+    """Parameters after `steps` usual steps of `make_net()`'s block (hybridized; `loss(out,
+    y)`; `before(i, net)` runs before step i), and per step the steps captured."""
+    capture.set_enabled(on)
+    mx.random.seed(5)
+    net = make_net()
+    net.initialize()
+    net.hybridize()
+    trainer = gluon.Trainer(net.collect_params(), opt, params or {"learning_rate": 0.1})
+    log = []
+    for i in range(steps):
+        if before is not None:
+            before(i, net)
+        x, y = _data(i)
+        captured = mx.stats()["captured_steps"]
+        with autograd.record():
+            loss_value = loss(net(x), y)
+        loss_value.backward()
+        trainer.step(x.shape[0])
+        log.append(mx.stats()["captured_steps"] - captured)
+    capture.set_enabled(True)
+    return [p.data().asnumpy() for p in net.collect_params().values()], log
+
+
 def test_hybridize_off_and_on_again_mid_training():
     """hybridize() drops the block's compiled function and its captured-call memo: the
     steps after it run the block's new form (eager, reading the attribute set after it;
     then compiled again), exactly as with capture off."""
-    def train(on):
-        capture.set_enabled(on)
-        mx.random.seed(5)
-        net = _Scaled()
-        net.initialize()
-        net.hybridize()
-        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
-        log = []
-        for i in range(26):
-            if i == 8:
-                net.hybridize(False)
-                net.scale = 0.5
-            if i == 14:
-                net.hybridize()
-            x, y = _data(i)
-            before = mx.stats()["captured_steps"]
-            with autograd.record():
-                loss = loss_fn(net(x), y)
-            loss.backward()
-            trainer.step(4)
-            log.append(mx.stats()["captured_steps"] - before)
-        capture.set_enabled(True)
-        return [p.data().asnumpy() for p in net.collect_params().values()], log
-    got, log = train(True)
-    want, _ = train(False)
+    def before(i, net):
+        if i == 8:
+            net.hybridize(False)
+            net.scale = 0.5
+        if i == 14:
+            net.hybridize()
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    got, log = _train_hybridized(_Scaled, True, loss_fn, steps=26, before=before)
+    want, _ = _train_hybridized(_Scaled, False, loss_fn, steps=26, before=before)
     _same(got, want)
     assert sum(log[:8]) >= 4 and log[-1] == 1, log
 
@@ -181,29 +188,14 @@ class _TwoHeads(gluon.HybridBlock):
 
 
 def test_a_block_with_two_outputs_goes_straight_to_capture_and_is_exact():
-    def train(on):
-        capture.set_enabled(on)
-        mx.random.seed(11)
-        net = _TwoHeads()
-        net.initialize()
-        net.hybridize()
-        ce, l2 = gluon.loss.SoftmaxCrossEntropyLoss(), gluon.loss.L2Loss()
-        trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
-        log = []
-        for i in range(20):
-            x, y = _data(i)
-            before = mx.stats()["captured_steps"]
-            with autograd.record():
-                out = net(x)
-                assert isinstance(out, tuple) and len(out) == 2
-                loss = ce(out[0], y) + l2(out[1], y.reshape((-1, 1)))
-            loss.backward()
-            trainer.step(4)
-            log.append(mx.stats()["captured_steps"] - before)
-        capture.set_enabled(True)
-        return [p.data().asnumpy() for p in net.collect_params().values()], log
-    got, log = train(True)
-    want, _ = train(False)
+    ce, l2 = gluon.loss.SoftmaxCrossEntropyLoss(), gluon.loss.L2Loss()
+
+    def loss(out, y):
+        assert isinstance(out, tuple) and len(out) == 2
+        return ce(out[0], y) + l2(out[1], y.reshape((-1, 1)))
+    adam = {"learning_rate": 0.01}
+    got, log = _train_hybridized(_TwoHeads, True, loss, "adam", adam)
+    want, _ = _train_hybridized(_TwoHeads, False, loss, "adam", adam)
     _same(got, want)
     assert sum(log[-8:]) == 8, log
 
