@@ -200,6 +200,48 @@ def test_a_block_with_two_outputs_goes_straight_to_capture_and_is_exact():
     assert sum(log[-8:]) == 8, log
 
 
+def test_a_block_called_with_two_shapes_in_one_step_is_captured_and_exact(monkeypatch):
+    """One hybridized net on a batch of 6 and a batch of 3 in every step: two variants.
+    The remembered call of the one may meet the other's turn; it declines (the JitFunction
+    picks the variant) instead of breaking the pending step, so the step is captured. The
+    remembered calls are made once per variant, not at every step."""
+    made = []
+    real = _block._captured_call
+
+    def counted(*args):
+        made.append(args[1].id)
+        return real(*args)
+    monkeypatch.setattr(_block, "_captured_call", counted)
+
+    def train(on):
+        capture.set_enabled(on)
+        mx.random.seed(3)
+        net = gluon.nn.HybridSequential()
+        net.add(gluon.nn.Dense(8, activation="relu", in_units=5), gluon.nn.Dense(1, in_units=8))
+        net.initialize()
+        net.hybridize()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+        log = []
+        for i in range(24):
+            rs = np.random.RandomState(i)
+            xa, xb = (nd.array(rs.randn(n, 5).astype(np.float32)) for n in (6, 3))
+            before = mx.stats()
+            with autograd.record():
+                loss = net(xa).mean() + 0.5 * (net(xb) ** 2).mean()
+            loss.backward()
+            trainer.step(1)
+            after = mx.stats()
+            log.append((after["native_calls"] - before["native_calls"],
+                        after["captured_steps"] - before["captured_steps"]))
+        capture.set_enabled(True)
+        return [p.data().asnumpy() for p in net.collect_params().values()], log
+    got, log = train(True)
+    want, _ = train(False)
+    _same(got, want)
+    assert log[-8:] == [(1, 1)] * 8, log
+    assert len(made) == len(set(made)) == 2, made
+
+
 def test_batch_size_change_falls_back_and_is_captured_again():
     class Batch(gluon.loss.SoftmaxCrossEntropyLoss):
         pass

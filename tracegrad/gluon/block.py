@@ -649,9 +649,22 @@ def _remember_captured_call(block, args, out):
         return
     if not all(type(a) in _CAPTURED_ARGS for a in args):
         return
-    block.__dict__["_tg_step"] = _captured_call(jf, node.entry, node.out_tree,
-                                                STRUCTURE_VERSION[0], _STATE.training,
-                                                len(args))
+    # (made once per variant and kept by the JitFunction: a block called with two shapes
+    # in one step goes back and forth between two remembered calls)
+    key = (node.entry.id, node.out_tree, STRUCTURE_VERSION[0], _STATE.training, len(args))
+    codes = jf.captured_calls
+    try:
+        code = codes.get(key)
+    except TypeError:       # (an output structure holding an unhashable constant)
+        code = key = None
+    if code is None:
+        code = _captured_call(jf, node.entry, node.out_tree, STRUCTURE_VERSION[0],
+                              _STATE.training, len(args))
+        if key is not None:
+            if len(codes) >= 16:
+                codes.clear()
+            codes[key] = code
+    block.__dict__["_tg_step"] = code
 
 
 _getrefcount = sys.getrefcount
@@ -700,7 +713,8 @@ def _captured_call(jf, entry, out_tree, version, training, nargs):
         # (the usual path names an uninitialized parameter)
         lines.append(f"    if {name} is None: return None")
     entry_name = const(entry)
-    lines.append(f"    out = DEFER_CALL({entry_name}, args, [{', '.join(names)}], None)")
+    # (declined when the pending step's next op is another call: the JitFunction picks)
+    lines.append(f"    out = DEFER_CALL({entry_name}, args, [{', '.join(names)}], None, True)")
     lines.append("    if out is None: return None")
     lines.append("    counts = jf.counts")
     lines.append("    counts['calls'] += 1")

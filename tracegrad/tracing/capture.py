@@ -1378,10 +1378,14 @@ _SET_VALUE = _SLOT_VALUE.__set__
 _SET_VAR = NDArray.__dict__["_var"].__set__
 
 
-def defer_call(entry, args, params, draw=None):
+def defer_call(entry, args, params, draw=None, decline=False):
     """A compiled training call (hybridized block): Deferred outputs, or None to run it.
     Its operands may be deferred results of earlier ops (a hybridized loss after the net).
-    `draw` is the call's key source (guards.KeyDraw) when a guard tree runs the entry."""
+    `draw` is the call's key source (guards.KeyDraw) when a guard tree runs the entry.
+    `decline`: the caller has another way to make the call (a block's remembered call, whose
+    entry may be another variant than the one its JitFunction picks for these arguments): a
+    call that is not the pending step's next op returns None without materializing the
+    step."""
     state = _STATE
     if state.broken:
         return None
@@ -1420,12 +1424,13 @@ def defer_call(entry, args, params, draw=None):
             pop.entry == entry.id else None
         if saved is None:
             if _has_np(args):
-                return _defer_np_call(entry, args, params, draw)
-            materialize("a compiled call differs from the captured step")
+                return _defer_np_call(entry, args, params, draw, decline)
+            if not decline:
+                materialize("a compiled call differs from the captured step")
             return None
     targets = _update_targets(step, pop, entry, args, params) if entry.updates else ()
     if targets is None:
-        if not fresh:
+        if not fresh:    # (the entry bound: its JitFunction's call would meet the same)
             materialize("a compiled call's state update cannot wait for the captured step")
         return None
     saved_args, arrays = saved
@@ -1466,12 +1471,12 @@ def _fast_call(step, pop, entry):
     return fast
 
 
-def _defer_np_call(entry, args, params, draw):
+def _defer_np_call(entry, args, params, draw, decline=False):
     """defer_call with mx.np arguments as the nd arrays they view (None: not deferred)."""
     if not _has_np(args):
         return None
     args = nd_args(args)
-    return None if args is None else defer_call(entry, args, params, draw)
+    return None if args is None else defer_call(entry, args, params, draw, decline)
 
 
 class _CallBinder:

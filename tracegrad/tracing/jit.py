@@ -139,6 +139,9 @@ class JitFunction:
         self.rebinds, self.rebound_at, self.scope_eager = 0, 0, None
         self.counts = {"calls": 0, "traces": 0, "native": 0, "eager_fallbacks": 0,
                        "sparse_calls": 0}
+        # a hybridized block's remembered calls in captured steps, one per variant
+        # (gluon.block._remember_captured_call: made once, then only looked up)
+        self.captured_calls = {}
         self.last_reason, self.warned, self.extra_key = "not called yet", False, None
         self.first_reason = "first call"
         self.quiet = False      # (tracegrad's own functions: no warnings, see _warn)
