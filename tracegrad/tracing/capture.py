@@ -583,6 +583,7 @@ class Plan:
         self.lift_wanted = []    # (PlanOp, operand) literals that differed: lift_literals
         self.replays = weakref.WeakSet()    # the block replays learned on this plan
         self.idle = 0        # backward passes not captured by any plan since this one last was
+        self.shared = False  # another plan starts with the same op (_install): see _followed
         self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
             self.ops[0].opdef
         # the first op's variable operands (position, leaf): an op on other arrays is turned
@@ -744,6 +745,11 @@ class _State(threading.local):
         self.seen = {}   # (id(adjoint), id()s of the variables) -> [adjoint, backward passes
         #                  that used it with those variables, weak references to them]
         self.side = []   # tape values assign_state wrote since the last backward
+        # plans sharing a first op (a GAN's D and G steps both start with G's call): the plan
+        # of the last step per first op, and per plan the one whose step came after it
+        # (`_followed`), so a step starts on the plan predicted to come next (`_in_turn`)
+        self.last = {}      # first op -> the plan of the last step that started with it
+        self.after = {}     # id(plan) -> the plan of the step that came after one of it
         # this thread's plans die with it: its ident must then leave _PLANNING, or the eager
         # hooks would stay installed for every other thread for the rest of the process
         self.thread_alive = _ThreadAlive()
@@ -836,6 +842,10 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     # nets of one structure trained in turns: each on its own)
     var_ids = tuple(map(id, wrt_leaves))
     key = (id(hit), var_ids)
+    for plans in state.plans.values():    # a step of a plan sharing its first op, not
+        for plan in plans:                # captured (another plan was tried): its turn
+            if plan.shared and plan.hit is hit and plan.seen_key == key:
+                _followed(state, plan)
     seen = known.get(key)
     state.n_observed = now = state.n_observed + 1
     # (ids are recycled: the entry's weak references tell the same variables from new ones)
@@ -971,6 +981,9 @@ def _install(plan):
     plans.insert(0, plan)
     while len(plans) > 4:
         _retire(plans.pop(max(range(1, len(plans)), key=lambda i: plans[i].idle)), _MADE_ROOM)
+    if len(plans) > 1:
+        for p in plans:
+            p.shared = True
     if sum(len(p) for p in mine.values()) > MAX_PLANS:
         oldest = next((k for k in mine if k != plan.first_key), None)
         for p in mine.pop(oldest, ()):
@@ -982,6 +995,32 @@ def _install(plan):
 
 
 _MADE_ROOM = "dropped to make room for another plan"
+
+
+def _followed(state, plan):
+    """A step of `plan` reached backward(), captured or not: it came after the last step with
+    the same first op. Remembered per plan, so that steps taking turns (a GAN's D step, then
+    its G step, both starting with G's call) each start on their own plan."""
+    key = plan.first_key
+    prev = state.last.get(key)
+    if prev is not None:
+        after = state.after
+        if len(after) >= 64:
+            after.clear()
+        after[id(prev)] = (prev, plan)
+    state.last[key] = plan
+
+
+def _in_turn(state, key, plans):
+    """`plans` (several start with op `key`) with the one predicted to come next first: the
+    plan that followed the last step's plan the last time (`_followed`)."""
+    prev = state.last.get(key)
+    if prev is None:
+        return plans
+    nxt = state.after.get(id(prev))
+    if nxt is None or nxt[0] is not prev or nxt[1] is plans[0] or nxt[1] not in plans:
+        return plans
+    return [nxt[1]] + [p for p in plans if p is not nxt[1]]
 
 
 def _drop(plan, reason):
@@ -1007,6 +1046,8 @@ def defer_apply(opdef, args, attrs):
         if not plans or not STATE.recording or state.broken:
             return None
         if _tracked(args):
+            if len(plans) > 1:
+                plans = _in_turn(state, opdef, plans)
             for plan in plans:
                 if len(args) != plan.ops[0].n or not _may_start(plan.start_vars, args):
                     continue
@@ -1391,7 +1432,10 @@ def defer_call(entry, args, params, draw=None, decline=False):
         return None
     step = state.step
     if step is None:    # the first op of a step: of the plans starting with this call, the
-        for plan in state.plans.get(entry.id, ()):       # one whose variables it reads
+        plans = state.plans.get(entry.id, ())           # one whose variables it reads
+        if len(plans) > 1:
+            plans = _in_turn(state, entry.id, plans)
+        for plan in plans:
             step = Step(plan)
             pop = plan.ops[0]
             fast = pop.fast_call     # (its straight-line binder: straight_line.call_binder)
@@ -1425,8 +1469,15 @@ def defer_call(entry, args, params, draw=None, decline=False):
         if saved is None:
             if _has_np(args):
                 return _defer_np_call(entry, args, params, draw, decline)
-            if not decline:
-                materialize("a compiled call differs from the captured step")
+            if decline:
+                return None
+            materialize("a compiled call differs from the captured step")
+            if state.plans.get(entry.id) and STATE.recording:
+                # the step that began was another plan's, and this call starts a plan of its
+                # own: a GAN's D step begins with G's call (the G step's first op), whose
+                # output it detaches, so its own graph starts here
+                state.broken = False
+                return defer_call(entry, args, params, draw)
             return None
     targets = _update_targets(step, pop, entry, args, params) if entry.updates else ()
     if targets is None:
@@ -2158,6 +2209,8 @@ def backward(step, heads, head_grads, retain_graph, train_mode):
         except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail backward
             _retire(plan, f"recompiling failed: {type(e).__name__}: {e}")
         return False
+    if plan.shared:             # (another plan starts with the same op: take turns)
+        _followed(_STATE, plan)
     fusion = plan.fusion
     if fusion is not None:      # (its hold checks the variables' grad_req too)
         fast = fusion.fast_hold
