@@ -28,9 +28,9 @@ def _mlp(hidden, out, in_units):
     return net
 
 
-def _gan(on, iterations=30):
-    """Parameters of G and D after `iterations` of D step then G step, and per iteration
-    (native calls, captured steps)."""
+def _gan(on, iterations=30, critic=1):
+    """Parameters of G and D after `iterations` of `critic` D steps then a G step, and per
+    iteration (native calls, captured steps)."""
     capture.set_enabled(on)
     mx.random.seed(4)
     g, d = _mlp(8, 3, 2), _mlp(8, 1, 3)
@@ -44,11 +44,12 @@ def _gan(on, iterations=30):
         real = nd.array(rs.rand(6, 3).astype(np.float32))
         z = nd.array(rs.randn(6, 2).astype(np.float32))
         before = mx.stats()
-        with autograd.record():
-            fake = g(z)
-            ld = loss(d(real), ones) + loss(d(fake.detach()), zeros)
-        ld.backward()
-        td.step(6)
+        for _ in range(critic):
+            with autograd.record():
+                fake = g(z)
+                ld = loss(d(real), ones) + loss(d(fake.detach()), zeros)
+            ld.backward()
+            td.step(6)
         with autograd.record():
             lg = loss(d(g(z)), ones)
         lg.backward()
@@ -66,6 +67,15 @@ def test_a_gan_captures_its_d_step_and_its_g_step_and_is_exact():
     _same(got, want)
     # both steps captured; the D step's G call, before its graph, runs on its own
     assert log[-10:] == [(3, 2)] * 10, log
+
+
+def test_five_d_steps_per_g_step_keep_the_g_step_captured():
+    """(A WGAN's critic steps.) Each D step begins on the G step's plan and leaves it at D's
+    call: that is not a failure of the G plan, which five in a row would retire."""
+    got, log = _gan(True, iterations=12, critic=5)
+    want, _ = _gan(False, iterations=12, critic=5)
+    _same(got, want)
+    assert log[-4:] == [(11, 6)] * 4, log
 
 
 def _heads(on, order):

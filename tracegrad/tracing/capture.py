@@ -748,8 +748,8 @@ class _State(threading.local):
         # plans sharing a first op (a GAN's D and G steps both start with G's call): the plan
         # of the last step per first op, and per plan the one whose step came after it
         # (`_followed`), so a step starts on the plan predicted to come next (`_in_turn`)
-        self.last = {}      # first op -> the plan of the last step that started with it
-        self.after = {}     # id(plan) -> the plan of the step that came after one of it
+        self.last = {}      # first op -> (weak ref. to) the plan of its last step
+        self.after = {}     # id(plan) -> (weak ref. to it, to the plan of the step after it)
         # this thread's plans die with it: its ident must then leave _PLANNING, or the eager
         # hooks would stay installed for every other thread for the rest of the process
         self.thread_alive = _ThreadAlive()
@@ -999,28 +999,36 @@ _MADE_ROOM = "dropped to make room for another plan"
 
 def _followed(state, plan):
     """A step of `plan` reached backward(), captured or not: it came after the last step with
-    the same first op. Remembered per plan, so that steps taking turns (a GAN's D step, then
-    its G step, both starting with G's call) each start on their own plan."""
+    the same first op. Remembered per plan, so that steps taking turns (two heads trained in
+    turns on a shared trunk: both steps start with the trunk's call) each start on their own
+    plan. Weak references: a retired plan (and the parameters it holds) is not kept."""
     key = plan.first_key
-    prev = state.last.get(key)
+    last, after = state.last, state.after
+    prev = last.get(key)
+    prev = prev() if prev is not None else None
     if prev is not None:
-        after = state.after
         if len(after) >= 64:
             after.clear()
-        after[id(prev)] = (prev, plan)
-    state.last[key] = plan
+        after[id(prev)] = (weakref.ref(prev), weakref.ref(plan))
+    if len(last) >= 64:
+        last.clear()
+    last[key] = weakref.ref(plan)
 
 
 def _in_turn(state, key, plans):
     """`plans` (several start with op `key`) with the one predicted to come next first: the
     plan that followed the last step's plan the last time (`_followed`)."""
     prev = state.last.get(key)
+    prev = prev() if prev is not None else None
     if prev is None:
         return plans
     nxt = state.after.get(id(prev))
-    if nxt is None or nxt[0] is not prev or nxt[1] is plans[0] or nxt[1] not in plans:
+    if nxt is None or nxt[0]() is not prev:
         return plans
-    return [nxt[1]] + [p for p in plans if p is not nxt[1]]
+    nxt = nxt[1]()
+    if nxt is None or nxt is plans[0] or nxt not in plans:
+        return plans
+    return [nxt] + [p for p in plans if p is not nxt]
 
 
 def _drop(plan, reason):
@@ -1471,13 +1479,18 @@ def defer_call(entry, args, params, draw=None, decline=False):
                 return _defer_np_call(entry, args, params, draw, decline)
             if decline:
                 return None
+            began = step.plan
             materialize("a compiled call differs from the captured step")
             if state.plans.get(entry.id) and STATE.recording:
                 # the step that began was another plan's, and this call starts a plan of its
                 # own: a GAN's D step begins with G's call (the G step's first op), whose
                 # output it detaches, so its own graph starts here
                 state.broken = False
-                return defer_call(entry, args, params, draw)
+                out = defer_call(entry, args, params, draw)
+                if out is not None and began.failures:
+                    began.failures -= 1     # (not a step of the plan it began on, after all:
+                    #                          a WGAN's five D steps do not retire its G plan)
+                return out
             return None
     targets = _update_targets(step, pop, entry, args, params) if entry.updates else ()
     if targets is None:
