@@ -1,5 +1,7 @@
-"""What the step-capture tests share: a small classifier, its batches, and the comparison of
-two runs' parameters (capture on against capture off)."""
+"""What the step-capture tests share: a small classifier, its batches, the comparison of
+two runs' parameters (capture on against capture off), and a log of what each step cost."""
+import contextlib
+
 import numpy as np
 
 import tracegrad as mx
@@ -40,3 +42,16 @@ def same_params(a, b, rtol=2e-5):
     assert len(a) == len(b)
     for u, v in zip(a, b):
         np.testing.assert_allclose(u, v, rtol=rtol, atol=1e-6)
+
+
+class StepCounts(list):
+    """Per step, (native calls, captured steps) it took: `with counts.step(): ...` around one
+    training step appends them."""
+
+    @contextlib.contextmanager
+    def step(self):
+        before = mx.stats()
+        yield
+        after = mx.stats()
+        self.append((after["native_calls"] - before["native_calls"],
+                     after["captured_steps"] - before["captured_steps"]))

@@ -12,7 +12,7 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
-from capture_steps import same_params as _same
+from capture_steps import StepCounts, same_params as _same
 
 
 # each test starts and ends with no plan, capture on (tests/conftest.py)
@@ -38,25 +38,22 @@ def _gan(on, iterations=30, critic=1):
     tg = gluon.Trainer(g.collect_params(), "adam", {"learning_rate": 0.01})
     td = gluon.Trainer(d.collect_params(), "sgd", {"learning_rate": 0.1})
     ones, zeros = nd.ones((6,)), nd.zeros((6,))
-    log = []
+    log = StepCounts()
     for i in range(iterations):
         rs = np.random.RandomState(i)
         real = nd.array(rs.rand(6, 3).astype(np.float32))
         z = nd.array(rs.randn(6, 2).astype(np.float32))
-        before = mx.stats()
-        for _ in range(critic):
+        with log.step():
+            for _ in range(critic):
+                with autograd.record():
+                    fake = g(z)
+                    ld = loss(d(real), ones) + loss(d(fake.detach()), zeros)
+                ld.backward()
+                td.step(6)
             with autograd.record():
-                fake = g(z)
-                ld = loss(d(real), ones) + loss(d(fake.detach()), zeros)
-            ld.backward()
-            td.step(6)
-        with autograd.record():
-            lg = loss(d(g(z)), ones)
-        lg.backward()
-        tg.step(6)
-        after = mx.stats()
-        log.append((after["native_calls"] - before["native_calls"],
-                    after["captured_steps"] - before["captured_steps"]))
+                lg = loss(d(g(z)), ones)
+            lg.backward()
+            tg.step(6)
     capture.set_enabled(True)
     return [p.data().asnumpy() for net in (g, d) for p in net.collect_params().values()], log
 
@@ -93,21 +90,19 @@ def _heads(on, order):
                               {"learning_rate": 0.1})
     trainer_b = gluon.Trainer(head_b.collect_params(), "adam", {"learning_rate": 0.01})
     ce, l2 = gluon.loss.SoftmaxCrossEntropyLoss(), gluon.loss.L2Loss()
-    log = []
+    log = StepCounts()
     for i, which in enumerate(order):
         rs = np.random.RandomState(i)
         x = nd.array(rs.rand(5, 4).astype(np.float32))
-        before = mx.stats()
-        with autograd.record():
-            if which == "a":
-                loss = ce(head_a(trunk(x)), nd.array(rs.randint(0, 3, 5).astype(np.float32)))
-            else:
-                loss = l2(head_b(trunk(x)), nd.array(rs.rand(5, 1).astype(np.float32)))
-        loss.backward()
-        (trainer_a if which == "a" else trainer_b).step(5)
-        after = mx.stats()
-        log.append((after["native_calls"] - before["native_calls"],
-                    after["captured_steps"] - before["captured_steps"]))
+        with log.step():
+            with autograd.record():
+                if which == "a":
+                    loss = ce(head_a(trunk(x)),
+                              nd.array(rs.randint(0, 3, 5).astype(np.float32)))
+                else:
+                    loss = l2(head_b(trunk(x)), nd.array(rs.rand(5, 1).astype(np.float32)))
+            loss.backward()
+            (trainer_a if which == "a" else trainer_b).step(5)
     capture.set_enabled(True)
     params = [p.data().asnumpy() for net in (trunk, head_a, head_b)
               for p in net.collect_params().values()]

@@ -12,7 +12,7 @@ import pytest
 import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
 from tracegrad.gluon import block as _block
-from capture_steps import same_params as _same, small_net
+from capture_steps import StepCounts, same_params as _same, small_net
 
 
 # each test starts and ends with no plan, capture on (tests/conftest.py)
@@ -132,28 +132,35 @@ class _Scaled(gluon.HybridBlock):
         return self.dense(x) * self.scale
 
 
-def _train_hybridized(make_net, on, loss, opt="sgd", params=None, steps=20, before=None):
-    """Parameters after `steps` usual steps of `make_net()`'s block (hybridized; `loss(out,
-    y)`; `before(i, net)` runs before step i), and per step the steps captured."""
+def _train_hybridized(make_net, on, step_loss, opt="sgd", params=None, steps=20, before=None):
+    """Parameters after `steps` steps of `make_net()`'s block (initialized, hybridized;
+    `step_loss(i, net)` -> (step i's loss, its batch size) under record(); `before(i, net)`
+    runs before step i), and per step (native calls, captured steps)."""
     capture.set_enabled(on)
     mx.random.seed(5)
     net = make_net()
     net.initialize()
     net.hybridize()
     trainer = gluon.Trainer(net.collect_params(), opt, params or {"learning_rate": 0.1})
-    log = []
+    log = StepCounts()
     for i in range(steps):
         if before is not None:
             before(i, net)
-        x, y = _data(i)
-        captured = mx.stats()["captured_steps"]
-        with autograd.record():
-            loss_value = loss(net(x), y)
-        loss_value.backward()
-        trainer.step(x.shape[0])
-        log.append(mx.stats()["captured_steps"] - captured)
+        with log.step():
+            with autograd.record():
+                loss, batch = step_loss(i, net)
+            loss.backward()
+            trainer.step(batch)
     capture.set_enabled(True)
     return [p.data().asnumpy() for p in net.collect_params().values()], log
+
+
+def _loss_on_data(loss_fn):
+    """step_loss for _train_hybridized: `loss_fn(net(x), y)` on batch i of _data."""
+    def step_loss(i, net):
+        x, y = _data(i)
+        return loss_fn(net(x), y), x.shape[0]
+    return step_loss
 
 
 def test_hybridize_off_and_on_again_mid_training():
@@ -166,11 +173,11 @@ def test_hybridize_off_and_on_again_mid_training():
             net.scale = 0.5
         if i == 14:
             net.hybridize()
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    got, log = _train_hybridized(_Scaled, True, loss_fn, steps=26, before=before)
-    want, _ = _train_hybridized(_Scaled, False, loss_fn, steps=26, before=before)
+    step_loss = _loss_on_data(gluon.loss.SoftmaxCrossEntropyLoss())
+    got, log = _train_hybridized(_Scaled, True, step_loss, steps=26, before=before)
+    want, _ = _train_hybridized(_Scaled, False, step_loss, steps=26, before=before)
     _same(got, want)
-    assert sum(log[:8]) >= 4 and log[-1] == 1, log
+    assert sum(c for _, c in log[:8]) >= 4 and log[-1][1] == 1, log
 
 
 class _TwoHeads(gluon.HybridBlock):
@@ -194,10 +201,10 @@ def test_a_block_with_two_outputs_goes_straight_to_capture_and_is_exact():
         assert isinstance(out, tuple) and len(out) == 2
         return ce(out[0], y) + l2(out[1], y.reshape((-1, 1)))
     adam = {"learning_rate": 0.01}
-    got, log = _train_hybridized(_TwoHeads, True, loss, "adam", adam)
-    want, _ = _train_hybridized(_TwoHeads, False, loss, "adam", adam)
+    got, log = _train_hybridized(_TwoHeads, True, _loss_on_data(loss), "adam", adam)
+    want, _ = _train_hybridized(_TwoHeads, False, _loss_on_data(loss), "adam", adam)
     _same(got, want)
-    assert sum(log[-8:]) == 8, log
+    assert sum(c for _, c in log[-8:]) == 8, log
 
 
 def test_a_block_called_with_two_shapes_in_one_step_is_captured_and_exact(monkeypatch):
@@ -213,30 +220,17 @@ def test_a_block_called_with_two_shapes_in_one_step_is_captured_and_exact(monkey
         return real(*args)
     monkeypatch.setattr(_block, "_captured_call", counted)
 
-    def train(on):
-        capture.set_enabled(on)
-        mx.random.seed(3)
+    def make_net():
         net = gluon.nn.HybridSequential()
         net.add(gluon.nn.Dense(8, activation="relu", in_units=5), gluon.nn.Dense(1, in_units=8))
-        net.initialize()
-        net.hybridize()
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
-        log = []
-        for i in range(24):
-            rs = np.random.RandomState(i)
-            xa, xb = (nd.array(rs.randn(n, 5).astype(np.float32)) for n in (6, 3))
-            before = mx.stats()
-            with autograd.record():
-                loss = net(xa).mean() + 0.5 * (net(xb) ** 2).mean()
-            loss.backward()
-            trainer.step(1)
-            after = mx.stats()
-            log.append((after["native_calls"] - before["native_calls"],
-                        after["captured_steps"] - before["captured_steps"]))
-        capture.set_enabled(True)
-        return [p.data().asnumpy() for p in net.collect_params().values()], log
-    got, log = train(True)
-    want, _ = train(False)
+        return net
+
+    def step_loss(i, net):
+        rs = np.random.RandomState(i)
+        xa, xb = (nd.array(rs.randn(n, 5).astype(np.float32)) for n in (6, 3))
+        return net(xa).mean() + 0.5 * (net(xb) ** 2).mean(), 1
+    got, log = _train_hybridized(make_net, True, step_loss, steps=24)
+    want, _ = _train_hybridized(make_net, False, step_loss, steps=24)
     _same(got, want)
     assert log[-8:] == [(1, 1)] * 8, log
     assert len(made) == len(set(made)) == 2, made

@@ -654,13 +654,12 @@ def _remember_captured_call(block, args, out):
     key = (node.entry.id, node.out_tree, STRUCTURE_VERSION[0], _STATE.training, len(args))
     codes = jf.captured_calls
     try:
-        code = codes.get(key)
+        code, kept = codes.get(key), True
     except TypeError:       # (an output structure holding an unhashable constant)
-        code = key = None
+        code, kept = None, False
     if code is None:
-        code = _captured_call(jf, node.entry, node.out_tree, STRUCTURE_VERSION[0],
-                              _STATE.training, len(args))
-        if key is not None:
+        code = _captured_call(jf, node.entry, *key[1:])
+        if kept:
             if len(codes) >= 16:
                 codes.clear()
             codes[key] = code

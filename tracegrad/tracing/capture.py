@@ -268,13 +268,14 @@ class NpDeferred(Deferred, NpArray):
 
 
 def _pending_value(a):
-    """Plan value index of this thread's pending step that Deferred `a` stands for, or None
-    (not this step's, an extra, a detached alias, or the step is past backward())."""
+    """(this thread's pending step, the plan value index Deferred `a` stands for in it); the
+    index is None when `a` is not one of its values (not this step's, an extra, a detached
+    alias, or the step is past backward()). The step is read once, for the callers too."""
     step, j = _STATE.step, _GET_LEAF(a)
     if step is None or type(j) is not int or j < 0 or step.held is not None or step.done \
             or j >= len(step.refs):
-        return None
-    return j
+        return step, None
+    return step, j
 
 
 def _np_view(d, cls):
@@ -282,15 +283,14 @@ def _np_view(d, cls):
     extra viewing it (None: view as usual)."""
     if cls is not NpArray:
         return None
-    j = _pending_value(d)
+    step, j = _pending_value(d)
     if j is None:
-        step, leaf = _STATE.step, _GET_LEAF(d)
+        leaf = _GET_LEAF(d)
         if step is not None and type(leaf) is tuple and step.held is None and not step.done \
                 and leaf[1] < len(step.extras) and step.extras[leaf[1]][3]() is d:
             return _extra_result(step, _NP_VIEW, [leaf], None, _SLOT_VALUE.__get__(d),
                                  NpDeferred)
         return None
-    step = _STATE.step
     r = step.refs[j]
     if r is None or r() is not d:
         return None
@@ -306,9 +306,9 @@ def _np_view(d, cls):
 def _twin(n):
     """The Deferred of the value NpDeferred `n` stands for (made again, and registered as the
     value's array, when the first one is gone), or None when `n` is not this step's."""
-    j = _pending_value(n)
+    step, j = _pending_value(n)
     if j is None:    # an mx.np view of an extra: the extra's Deferred, while it is alive
-        step, leaf = _STATE.step, _GET_LEAF(n)
+        leaf = _GET_LEAF(n)
         if step is not None and type(leaf) is int and leaf < 0 and step.held is None and \
                 not step.done and any(r() is n for _, r in step.aliases):
             # a detached one: one more detached alias of its value
@@ -323,7 +323,6 @@ def _twin(n):
         if opdef is not _NP_VIEW or type(src) is not tuple:
             return None
         return step.extras[src[1]][3]()
-    step = _STATE.step
     r = step.refs[j]
     d = r() if r is not None else None
     if d is None or d is n:     # (n the value's own array: an nd one takes its place, n an
@@ -337,13 +336,11 @@ def _twin(n):
 def own_as_np(d):
     """Deferred `d`, the only array of this step's value (a block's output under set_np,
     which nobody else holds yet), made that value's mx.np array in place: no alias to make,
-    watch and fill. False: view it as usual. (_pending_value's checks, inlined: every block
-    call of a set_np step comes here.)"""
-    step, j = _STATE.step, _GET_LEAF(d)
-    if step is None or type(j) is not int or j < 0 or step.held is not None or step.done:
+    watch and fill. False: view it as usual."""
+    step, j = _pending_value(d)
+    if j is None:
         return False
-    refs = step.refs
-    r = refs[j] if j < len(refs) else None
+    r = step.refs[j]
     if r is None or r() is not d:
         return False
     d.__class__ = NpDeferred
@@ -584,6 +581,7 @@ class Plan:
         self.replays = weakref.WeakSet()    # the block replays learned on this plan
         self.idle = 0        # backward passes not captured by any plan since this one last was
         self.shared = False  # another plan starts with the same op (_install): see _followed
+        self.followed_by = None  # (weak ref. to) the plan of the step after its last one
         self.first_key = self.ops[0].entry if self.ops[0].entry is not None else \
             self.ops[0].opdef
         # the first op's variable operands (position, leaf): an op on other arrays is turned
@@ -745,11 +743,10 @@ class _State(threading.local):
         self.seen = {}   # (id(adjoint), id()s of the variables) -> [adjoint, backward passes
         #                  that used it with those variables, weak references to them]
         self.side = []   # tape values assign_state wrote since the last backward
-        # plans sharing a first op (a GAN's D and G steps both start with G's call): the plan
-        # of the last step per first op, and per plan the one whose step came after it
-        # (`_followed`), so a step starts on the plan predicted to come next (`_in_turn`)
+        # plans sharing a first op (two heads trained in turns on a shared trunk): the plan
+        # of the last step per first op (`_followed`), so a step starts on the plan that came
+        # after it last time (Plan.followed_by, `_in_turn`)
         self.last = {}      # first op -> (weak ref. to) the plan of its last step
-        self.after = {}     # id(plan) -> (weak ref. to it, to the plan of the step after it)
         # this thread's plans die with it: its ident must then leave _PLANNING, or the eager
         # hooks would stay installed for every other thread for the rest of the process
         self.thread_alive = _ThreadAlive()
@@ -1002,17 +999,15 @@ def _followed(state, plan):
     the same first op. Remembered per plan, so that steps taking turns (two heads trained in
     turns on a shared trunk: both steps start with the trunk's call) each start on their own
     plan. Weak references: a retired plan (and the parameters it holds) is not kept."""
-    key = plan.first_key
-    last, after = state.last, state.after
+    key, last = plan.first_key, state.last
     prev = last.get(key)
     prev = prev() if prev is not None else None
+    ref = weakref.ref(plan)
     if prev is not None:
-        if len(after) >= 64:
-            after.clear()
-        after[id(prev)] = (weakref.ref(prev), weakref.ref(plan))
+        prev.followed_by = ref
     if len(last) >= 64:
         last.clear()
-    last[key] = weakref.ref(plan)
+    last[key] = ref
 
 
 def _in_turn(state, key, plans):
@@ -1020,12 +1015,8 @@ def _in_turn(state, key, plans):
     plan that followed the last step's plan the last time (`_followed`)."""
     prev = state.last.get(key)
     prev = prev() if prev is not None else None
-    if prev is None:
-        return plans
-    nxt = state.after.get(id(prev))
-    if nxt is None or nxt[0]() is not prev:
-        return plans
-    nxt = nxt[1]()
+    nxt = prev.followed_by if prev is not None else None
+    nxt = nxt() if nxt is not None else None
     if nxt is None or nxt is plans[0] or nxt not in plans:
         return plans
     return [nxt] + [p for p in plans if p is not nxt]
