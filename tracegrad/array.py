@@ -10,7 +10,7 @@ import types
 
 import numpy as np
 
-from .base import LOCATING, MXNetError, op_error
+from .base import ANY_TRACE, LOCATING, MXNetError, op_error
 from .context import PLACED as _PLACED, Context, count_placed, current_context
 from .ir.attrs import check_attr, coerce_attr
 from .ir.ops import REGISTRY
@@ -221,6 +221,15 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
         if tracked or HOOKS.tracing:
             res._value = tape.record(opdef, operands, attrs, out)
     return res if not _PLACED[0] else _placed_like(res, args)
+
+
+def unobserved() -> bool:
+    """True while an eager op on plain NDArrays is seen by nothing but its result: autograd is
+    not recording, no trace runs in any thread, no profiler counts ops and no array is placed
+    on a context. (Step capture's hook declines every op outside record() whose operands are
+    not its own deferred arrays.) Fast paths that skip `apply` (a row read, x[i]) ask this."""
+    return not (STATE.recording or ANY_TRACE[0] or _PLACED[0] or _PROFILE is not None
+                or _MATERIALIZING[0])
 
 
 def _placed_like(res, args):

@@ -15,6 +15,7 @@ from . import mxnet_format
 from . import random  # noqa: F401  (mx.nd.random)
 from .random import shuffle  # noqa: F401,E402  (nd.shuffle: MXNet's alias of nd.random.shuffle)
 from .array import F, HOOKS, NDArray, wrap
+from .array import unobserved as _unobserved
 from .array import install_fluent_methods as _install_fluent_methods
 from .array import on_context as _on_context
 from .base import MXNetError
@@ -965,7 +966,12 @@ def Embedding(data, weight, input_dim=None, output_dim=None, sparse_grad=False, 
 
 
 def _getitem(x, key):
-    """Basic indexing as slice (+ reshape); an array index is `take` along axis 0."""
+    """Basic indexing as slice (+ reshape); an array index is `take` along axis 0. A row read
+    (x[i], per-sample datasets) that nothing observes is the numpy view the two ops give."""
+    if type(key) is int and type(x) is NDArray and _unobserved():
+        data = x._data
+        if data.ndim and -data.shape[0] <= key < data.shape[0]:
+            return wrap(data[key] if data.ndim > 1 else data[key:key + 1 or None])
     if isinstance(key, (NDArray, np.ndarray, list)):
         if (np.dtype(key.dtype) if isinstance(key, NDArray) else np.asarray(key).dtype) \
                 == np.bool_:

@@ -1,6 +1,10 @@
 """Datasets: Dataset (with transform, transform_first, filter, shard, take, sample),
 SimpleDataset and ArrayDataset, as MXNet 1.9.1's gluon.data.dataset."""
-from ...array import NDArray
+import numpy as np
+
+from ...array import NDArray, unobserved, wrap
+from ...numpy_api.ndarray import as_np, ndarray
+from ...util import is_np_array
 from .sampler import FilterSampler, Sampler, SequentialSampler
 
 __all__ = ["Dataset", "SimpleDataset", "ArrayDataset", "RecordFileDataset"]
@@ -23,7 +27,7 @@ class Dataset:
 
     def transform_first(self, fn, lazy=True):
         """Apply fn to the first element of each sample only (e.g. the image, not the label)."""
-        return self.transform(lambda first, *rest: (fn(first),) + rest, lazy)
+        return self.transform(_TransformFirst(fn), lazy)
 
     def filter(self, fn):
         """The samples for which fn(sample) is true."""
@@ -52,6 +56,33 @@ class Dataset:
         return _Sampled(self, sampler)
 
 
+def gather_rows(array, indices):
+    """array[indices] as one numpy gather, where that holds exactly the rows a per-sample read
+    would give, stacked: a numeric numpy array, or an NDArray or mx.np ndarray while nothing
+    observes eager ops (a row of a 1-d NDArray has shape (1,), as in MXNet; of an mx.np one,
+    shape ()); every index in range. None otherwise (the caller reads sample by sample)."""
+    if type(array) is np.ndarray:
+        if array.dtype.kind not in "biufc" or not array.ndim:
+            return None
+        data = array
+    elif (type(array) is NDArray or type(array) is ndarray) and \
+            type(array._data) is np.ndarray and array._data.ndim and unobserved():
+        data = array._data
+    else:
+        return None
+    n = data.shape[0]
+    if not indices or min(indices) < -n or max(indices) >= n:
+        return None
+    rows = data[indices]
+    return rows[:, None] if rows.ndim == 1 and type(array) is NDArray else rows
+
+
+def _field(array, indices):
+    """One field of Dataset._rows: (rows, "nd" when its samples are NDArrays else "np")."""
+    rows = gather_rows(array, indices)
+    return None if rows is None else (rows, "nd" if isinstance(array, NDArray) else "np")
+
+
 class SimpleDataset(Dataset):
     """A dataset over any sequence."""
 
@@ -60,6 +91,16 @@ class SimpleDataset(Dataset):
 
     def __getitem__(self, idx):
         return self._data[idx]
+
+    def _rows(self, indices):
+        """The batch at `indices` read at once, or None (read it sample by sample): ([per
+        field (rows, kind)], whether samples are tuples), the rows stacked in one numpy array
+        and kind what the samples were: "np" numpy, "nd" NDArrays. dataloader.py batches
+        them."""
+        if type(self).__getitem__ is not SimpleDataset.__getitem__:
+            return None
+        field = _field(self._data, indices)
+        return None if field is None else ([field], False)
 
     def __len__(self):
         return len(self._data)
@@ -85,8 +126,25 @@ class ArrayDataset(Dataset):
             return self._data[0][idx]
         return tuple(a[idx] for a in self._data)
 
+    def _rows(self, indices):
+        if type(self).__getitem__ is not ArrayDataset.__getitem__:
+            return None
+        fields = [_field(a, indices) for a in self._data]
+        return None if None in fields else (fields, len(fields) > 1)
+
     def __len__(self):
         return len(self._data[0])
+
+
+class _TransformFirst:
+    """fn of a sample's first field, the others passed on (MXNet's _TransformFirstClosure: a
+    sample that is not a tuple is fn(sample) itself)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, first, *rest):
+        return (self.fn(first),) + rest if rest else self.fn(first)
 
 
 class _Transformed(Dataset):
@@ -96,6 +154,30 @@ class _Transformed(Dataset):
     def __getitem__(self, idx):
         item = self._data[idx]
         return self._fn(*item) if isinstance(item, tuple) else self._fn(item)
+
+    def _rows(self, indices):
+        """A transform_first whose transform gives the same on a stacked batch
+        (transforms.same_on_a_batch: ToTensor, Normalize, Cast) transforms the batch once."""
+        from .vision.transforms import same_on_a_batch
+        rows = getattr(self._data, "_rows", None)
+        if type(self._fn) is not _TransformFirst or rows is None or \
+                type(self).__getitem__ is not _Transformed.__getitem__:
+            return None
+        got = rows(indices)
+        if got is None:
+            return None
+        (first, kind), rest = got[0][0], got[0][1:]
+        if not unobserved() or not same_on_a_batch(self._fn.fn, first.ndim - 1):
+            return None
+        if kind == "nd":
+            first = as_np(wrap(first)) if is_np_array() else wrap(first)
+        try:
+            out = self._fn.fn(first)
+        except Exception:   # (read sample by sample: the error names the sample's shape)
+            return None
+        if not isinstance(out, NDArray) or type(out._data) is not np.ndarray:
+            return None
+        return [(out._data, "nd")] + rest, got[1]
 
     def __len__(self):
         return len(self._data)
@@ -107,6 +189,15 @@ class _Sampled(Dataset):
 
     def __getitem__(self, idx):
         return self._data[self._indices[idx]]
+
+    def _rows(self, indices):
+        rows = getattr(self._data, "_rows", None)
+        if rows is None or type(self).__getitem__ is not _Sampled.__getitem__:
+            return None
+        try:
+            return rows([self._indices[i] for i in indices])
+        except IndexError:
+            return None
 
     def __len__(self):
         return len(self._indices)

@@ -20,7 +20,7 @@ from .... import nd
 from ....array import wrap
 from ....numpy_api.ndarray import as_np
 from ....util import is_np_array
-from ..dataset import Dataset, RecordFileDataset
+from ..dataset import Dataset, RecordFileDataset, gather_rows
 
 __all__ = ["MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "ImageRecordDataset",
            "ImageFolderDataset"]
@@ -58,6 +58,17 @@ class _FileDataset(Dataset):
         if self._transform is not None:
             return self._transform(data, label)
         return data, label
+
+    def _rows(self, indices):
+        """Without a transform, a batch read at once (Dataset._rows): the images as NDArray
+        samples, the labels numpy (mx.np arrays under set_np)."""
+        if self._transform is not None or type(self).__getitem__ is not \
+                _FileDataset.__getitem__:
+            return None
+        data, label = gather_rows(self._data, indices), gather_rows(self._label, indices)
+        if data is None or label is None:
+            return None
+        return [(data.astype(np.uint8), "nd"), (label, "nd" if is_np_array() else "np")], True
 
     def __len__(self):
         return len(self._label)

@@ -39,6 +39,21 @@ def _as_nd(x):
     return nd.array(x, dtype=x.dtype)
 
 
+def same_on_a_batch(fn, sample_ndim) -> bool:
+    """Whether fn applied to samples of sample_ndim dimensions stacked along a new first axis
+    gives exactly the stack of fn(sample) (so the DataLoader may transform a whole batch):
+    Cast, ToTensor and Normalize of 3-d images (they read a 4-d input as NHWC / NCHW), and
+    compositions of them. Nothing random: a random transform draws once per sample."""
+    kind = type(fn)
+    if kind is Cast:
+        return True
+    if kind is ToTensor or kind is Normalize:
+        return sample_ndim == 3
+    if kind in (Compose, HybridCompose, HybridSequential, Sequential):
+        return all(same_on_a_batch(child, sample_ndim) for child in fn._children.values())
+    return False
+
+
 class _TakesNumpy:
     """Transforms accept numpy images too (datasets yield them)."""
 
