@@ -2,12 +2,14 @@
 `nd.BatchNorm`, ...), with their arguments and defaults, as composites of nd's operators.
 
 The *Output heads (SoftmaxOutput, LinearRegressionOutput, LogisticRegressionOutput,
-MAERegressionOutput, SVMOutput) return the prediction in the forward pass and, as in MXNet, the gradient
-of their loss with respect to `data` in the backward pass. It is built as
-stop_gradient(pred) + (h - stop_gradient(h)) with h a per-element share of that loss, so the
-value is the prediction and `backward()` with its default head gradient of ones gives exactly
-MXNet's gradient; the label gets no gradient. MXNet ignores the head gradient entirely; here a
-head gradient g scales each sample's loss gradient by the mean of g over that sample.
+MAERegressionOutput, SVMOutput) and MakeLoss return the prediction in the forward pass and, as
+in MXNet, the gradient of their loss with respect to `data` in the backward pass (MakeLoss:
+grad_scale, normalized). Each is built as stop_gradient(pred) + (h - stop_gradient(h)) with h
+a per-element share of that loss, so the value is the prediction and `backward()` with its
+default head gradient of ones gives exactly MXNet's gradient; the label gets no gradient.
+MXNet ignores the head gradient entirely; here a head gradient g scales each sample's loss
+gradient by the mean of g over that sample (the Executor feeds ones to every such head,
+whatever `backward(out_grads)` says, as MXNet does).
 """
 import numpy as np
 
@@ -157,6 +159,32 @@ def _ce_share(x, logp, target, axis):
     classes = x.shape[axis]
     lse = C.mean(F, F.sub(x, logp), (axis,), keepdims=True)
     return F.sub(F.div(lse, float(classes)), F.mul(target, x))
+
+
+def MakeLoss(data, grad_scale=1.0, valid_thresh=0.0, normalization="null", **kwargs):
+    """data in the forward pass; grad_scale (divided by the batch size for 'batch', by the
+    number of entries above valid_thresh for 'valid') as its gradient."""
+    if kwargs:
+        return _redo(MakeLoss, locals())
+    if normalization not in ("null", "batch", "valid"):
+        raise MXNetError(f"MakeLoss: normalization must be 'null', 'batch' or 'valid', got "
+                         f"{normalization!r}")
+    share = F.mul(data, float(grad_scale))
+    if normalization == "batch":
+        share = F.div(share, float(data.shape[0]))
+    elif normalization == "valid":
+        dt = dtype_name(np.dtype(data.dtype))
+        valid = F.cast(F.gt(F.stop_gradient(data), float(valid_thresh)), dtype=dt)
+        count = F.sum(valid, axes=tuple(range(data.ndim)))
+        share = F.div(share, F.stop_gradient(F.maximum(count, 1.0)))
+    return _head(data, share)
+
+
+def make_loss(data, **kwargs):
+    """MXNet's make_loss: MakeLoss with its defaults (gradient ones)."""
+    if kwargs:
+        return _redo(make_loss, locals())
+    return MakeLoss(data)
 
 
 def LinearRegressionOutput(data, label, grad_scale=1.0, **kwargs):
@@ -394,4 +422,4 @@ __all__ = ["Concat", "Reshape", "SoftmaxOutput", "Softmax", "LinearRegressionOut
            "LogisticRegressionOutput", "MAERegressionOutput", "SVMOutput", "SoftmaxActivation",
            "BatchNorm", "LayerNorm", "UpSampling", "Pad", "Activation", "FullyConnected",
            "Dropout", "Flatten", "SliceChannel", "SwapAxis", "Embedding", "Cast", "LeakyReLU",
-           "BlockGrad", "Transpose", "ExpandDims", "L2Normalization"]
+           "BlockGrad", "Transpose", "ExpandDims", "L2Normalization", "MakeLoss", "make_loss"]

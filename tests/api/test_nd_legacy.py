@@ -81,6 +81,23 @@ def test_regression_heads():
     np.testing.assert_allclose(g, np.sign(x - y) / 2, atol=1e-12)
 
 
+def test_make_loss_in_nd_as_in_mxnet():
+    """nd.MakeLoss / nd.make_loss (MXNet registers them for nd as for sym): the value passes
+    through; the gradient of data is grad_scale, over the batch size ('batch') or the number
+    of entries above valid_thresh ('valid'), whatever the head gradient."""
+    x = RNG.standard_normal((4, 3))
+    out, g = data_grad(lambda d: nd.make_loss(d * 3), x)
+    np.testing.assert_allclose(out, x * 3)
+    np.testing.assert_allclose(g, np.full_like(x, 3.0))
+    _, g = data_grad(lambda d: nd.MakeLoss(d, grad_scale=2.0, normalization="batch"), x)
+    np.testing.assert_allclose(g, np.full_like(x, 2.0 / 4))
+    _, g = data_grad(lambda d: nd.MakeLoss(d, grad_scale=2.0, normalization="valid",
+                                           valid_thresh=0.5), x)
+    np.testing.assert_allclose(g, np.full_like(x, 2.0 / max((x > 0.5).sum(), 1)))
+    with pytest.raises(mx.MXNetError, match="normalization"):
+        nd.MakeLoss(f64(x), normalization="mean")
+
+
 def test_batch_norm_legacy_training_and_inference():
     x = RNG.standard_normal((4, 3, 2, 2))
     gamma, beta = RNG.uniform(0.5, 2, 3), RNG.standard_normal(3)

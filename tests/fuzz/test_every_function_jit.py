@@ -109,6 +109,8 @@ CALLS = {
     "LogisticRegressionOutput": (lambda: [f32(3, 4, lo=-2, hi=2), f32(3, 4, lo=0, hi=1)],
                                  {}, ()),
     "MAERegressionOutput": (XY, {}, ()),
+    "MakeLoss": (X, {"grad_scale": 2.0, "normalization": "valid", "valid_thresh": 1.0}, ()),
+    "make_loss": (X, {}, ()),
     "SoftmaxOutput": (lambda: [f32(3, 4, lo=-2, hi=2), idx(3, high=4).astype(np.float32)],
                       {"normalization": "batch"}, ()),
     "Softmax": (lambda: [f32(3, 4, lo=-2, hi=2), idx(3, high=4).astype(np.float32)], {}, ()),

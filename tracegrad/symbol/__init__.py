@@ -12,7 +12,6 @@ import math
 from .executor import Executor
 from .json_format import load, load_json
 from .symbol import Group, Symbol, Variable, make_op, var
-from . import loss_layers
 from . import random  # noqa: E402  (mx.sym.random.uniform / normal / ...)
 from .custom_op import symbol_custom as Custom
 
@@ -97,4 +96,4 @@ hypot = _symbol_or_scalar("hypot", "_Hypot", "_HypotScalar", "_HypotScalar", mat
 
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",
-           "loss_layers", "random", "Custom"]
+           "random", "Custom"]

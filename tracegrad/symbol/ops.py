@@ -397,7 +397,6 @@ _LOSS_COMMON = dict(grad_scale=_float())
 
 
 def _table():
-    from . import loss_layers
     fc_active = _without("bias", "no_bias")(("data", "weight", "bias"))
     rnn_in = ("data", "parameters", "state", "state_cell", "sequence_length")
 
@@ -530,10 +529,10 @@ def _table():
         OpSpec("SVMOutput", nd.SVMOutput, ("data", "label"),
                dict(margin=_float(), regularization_coefficient=_float(), use_linear=_bool),
                shapes=_softmax_label, head_loss=True),
-        OpSpec("MakeLoss", loss_layers.MakeLoss, ("data",),
+        OpSpec("MakeLoss", nd.MakeLoss, ("data",),
                dict(grad_scale=_float(), valid_thresh=_float(),
                     normalization=_enum("null", "batch", "valid")), head_loss=True),
-        OpSpec("make_loss", loss_layers.make_loss, ("data",), {}, head_loss=True),
+        OpSpec("make_loss", nd.make_loss, ("data",), {}, head_loss=True),
         OpSpec("BlockGrad", nd.BlockGrad, ("data",), {}),
         OpSpec("Concat", nd.Concat, (), dict(dim=_axis, num_args=_int(1)), variadic=True),
         # what Gluon's RNN layers record to join their flattened weights for the RNN op
