@@ -14,8 +14,15 @@ from tracegrad.nd import _getitem
 
 
 def _one_by_one(samples):
-    """default_batchify_fn behind another function object: the loader reads sample by sample."""
-    return dataloader.default_batchify_fn(samples)
+    """MXNet's batchify, NDArray samples through nd.stack (default_batchify_fn's numpy path
+    otherwise), behind another function object: the loader reads sample by sample."""
+    first = samples[0]
+    if isinstance(first, tuple):
+        return [_one_by_one(list(field)) for field in zip(*samples)]
+    if not isinstance(first, nd.NDArray):
+        return dataloader.default_batchify_fn(samples)
+    out = nd.stack(*samples)
+    return out.as_np_ndarray() if mx.util.is_np_array() else out
 
 
 def _flat(batch):
@@ -73,6 +80,8 @@ DATASETS = {
     .transform_first(T.Cast()),
     "random flips (one by one)": lambda: ArrayDataset(IMAGES, Y)
     .transform_first(T.Compose([T.RandomFlipLeftRight(), T.ToTensor()])),
+    "random flips, uint8 samples (one by one)": lambda: ArrayDataset(
+        nd.array(IMAGES, dtype="uint8"), Y).transform_first(T.RandomFlipTopBottom()),
     "a list field": lambda: ArrayDataset(X, [int(v) for v in Y]),
 }
 
