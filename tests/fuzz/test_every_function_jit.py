@@ -492,7 +492,14 @@ def call_spec(name):
 # (tests/api/test_nd_optimizer_ops.py covers them)
 OPTIMIZER_UPDATES = {"sgd_update", "sgd_mom_update", "nag_mom_update", "adam_update",
                      "rmsprop_update", "rmspropalex_update", "ftrl_update", "signsgd_update",
-                     "signum_update"}
+                     "signum_update", "all_finite", "multi_all_finite", "multi_sum_sq",
+                     "multi_lars", "reset_arrays", "mp_sgd_update", "mp_sgd_mom_update",
+                     "mp_nag_mom_update", "multi_sgd_update", "multi_sgd_mom_update",
+                     "multi_mp_sgd_update", "multi_mp_sgd_mom_update",
+                     "preloaded_multi_sgd_update", "preloaded_multi_sgd_mom_update",
+                     "preloaded_multi_mp_sgd_update", "preloaded_multi_mp_sgd_mom_update",
+                     "ftml_update", "lamb_update_phase1", "lamb_update_phase2",
+                     "mp_lamb_update_phase1", "mp_lamb_update_phase2"}
 
 
 # legacy functions that write their `out` argument in place: eager only, refused inside a
