@@ -370,7 +370,12 @@ def run(cfg, init, mode):
             if cfg["read"][i] == 3:      # a validation forward between steps (predict mode)
                 xv, _ = batch(cfg, np.random.RandomState(i), 3)
                 ev = net(xv, *(begin_states(cfg, net, xv) if cfg["pass_state"] else ()))
-                r["eval"] = (ev[0] if cfg["pass_state"] else ev).asnumpy()
+                ev = (ev[0] if cfg["pass_state"] else ev).asnumpy()
+                if cfg["loss"] == "sce":   # softmax fixes logits up to a shift per row: a
+                    # part whose gradient is 0 (a head added to every class) is moved by
+                    # rounding noise, which Adam scales up to whole steps (see _noise_masks)
+                    ev = ev - ev.mean(axis=-1, keepdims=True)
+                r["eval"] = ev
             if cfg.get("freeze") == i:      # fine-tuning: freeze the first layer's weights
                 params[0].grad_req = "null"
             if cfg.get("set_lr") == i and "lr_scheduler" not in kw:
