@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tracegrad.ir.ops import RANDOM, REGISTRY
-from tracegrad.ir.ops.random import philox, philox_block
+from tracegrad.ir.ops.random import _FEW, philox, philox_block, philox_ints
 from tracegrad.ir.types import TensorType, type_of
 
 from linalg_refs import householder_lq
@@ -607,6 +607,27 @@ def test_philox_element_counter_layout():
         one = philox_block(*(np.array([c], dtype=np.uint64) for c in
                              (i, 0, ctr & 0xFFFFFFFF, ctr >> 32)), seed & 0xFFFFFFFF, seed >> 32)
         assert [int(w[i]) for w in words] == [int(w[0]) for w in one]
+
+
+@pytest.mark.parametrize("counter,key,want", KAT)
+def test_philox_on_python_ints_known_answers(counter, key, want):
+    assert philox_ints(*counter, *key) == want
+
+
+def test_a_draw_of_a_few_elements_equals_the_array_rounds():
+    """philox computes draws of up to _FEW elements on Python ints: the same words, for seeds
+    and counters with their high words set."""
+    rs = np.random.RandomState(3)
+    for _ in range(40):
+        seed, ctr = (int(v) for v in rs.randint(0, 2 ** 63, 2, dtype=np.int64))
+        seed, ctr = seed | int(rs.randint(0, 2)) << 63, ctr | int(rs.randint(0, 2)) << 63
+        n = int(rs.randint(1, _FEW + 1))
+        idx = np.arange(n, dtype=np.uint64)
+        want = philox_block(idx, np.zeros(n, np.uint64), np.full(n, ctr & 0xFFFFFFFF, np.uint64),
+                            np.full(n, ctr >> 32, np.uint64), seed & 0xFFFFFFFF, seed >> 32)
+        got = philox(seed, ctr, n)
+        for g, w in zip(got, want):
+            assert g.dtype == np.uint64 and np.array_equal(g, w)
 
 
 def test_uniform_statistics_and_determinism():

@@ -13,12 +13,14 @@ Knows nothing of NDArray or Gluon; imports ir only.
 """
 import numpy as np
 
-from . import cache, control, donation, entry, step_timer
+from . import cache, control, donation, entry, philox_fill, step_timer
 from . import fastmath as fastmath_flags
 from .cache import COUNTERS
 from .target import JitObject, compile_object
 
 __all__ = ["compile_function", "CompiledModule", "COUNTERS"]
+
+philox_fill.install()   # eager random draws of 64+ elements fill their words natively
 
 
 class CompiledModule:

@@ -29,10 +29,32 @@ def philox_block(c0, c1, c2, c3, k0, k1):
 
 
 _CHUNK = 1 << 13  # elements per pass: the ~40 temporaries of a block stay in cache
+_FEW = 8          # up to this many elements, Python ints: the array rounds cost ~80 us flat
+_NATIVE_FROM = 64  # from this many, codegen/philox_fill.py's compiled loop when installed
+NATIVE_WORDS = None  # (seed, counter, n) -> four uint32 word arrays, set by codegen
 
 
-def philox(seed: int, counter: int, n: int):
-    """Four uint32 words per element index 0..n-1: counter (i, counter), key seed."""
+def philox_ints(c0, c1, c2, c3, k0, k1):
+    """philox_block on one counter of Python ints (the same words, exactly)."""
+    for _ in range(PHILOX_ROUNDS):
+        p0, p1 = c0 * PHILOX_M0, c2 * PHILOX_M1
+        c0, c1, c2, c3 = (p1 >> 32) ^ c1 ^ k0, p1 & MASK32, (p0 >> 32) ^ c3 ^ k1, p0 & MASK32
+        k0, k1 = (k0 + PHILOX_W0) & MASK32, (k1 + PHILOX_W1) & MASK32
+    return c0, c1, c2, c3
+
+
+def philox(seed: int, counter: int, n: int, count: int = 4):
+    """Four uint32 words per element index 0..n-1: counter (i, counter), key seed (at least
+    the first `count` of them). A draw of a few elements (a random flip's coin, a crop's
+    offsets) runs on Python ints, a large one in native code (NATIVE_WORDS: the same words, as
+    uint32) once codegen is loaded."""
+    if n >= _NATIVE_FROM and NATIVE_WORDS is not None:
+        return NATIVE_WORDS(seed, counter, n, count)
+    if n <= _FEW:
+        k0, k1 = seed & MASK32, (seed >> 32) & MASK32
+        c2, c3 = counter & MASK32, (counter >> 32) & MASK32
+        rows = [philox_ints(i & MASK32, i >> 32, c2, c3, k0, k1) for i in range(n)]
+        return tuple(np.array([r[w] for r in rows], dtype=np.uint64) for w in range(4))
     u64 = np.uint64
     words = [np.empty(n, dtype=np.uint64) for _ in range(4)]
     k0, k1 = seed & MASK32, (seed >> 32) & MASK32
@@ -48,8 +70,8 @@ def philox(seed: int, counter: int, n: int):
 
 def unit_float(word, dtype):
     """A uint32 word to a float in [0, 1): 24 random bits for f32, 32 for f64 (exact)."""
-    if dtype == np.float32:
-        return ((word >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -24))
+    if dtype == np.float32:   # (word: uint64 or uint32; the shift keeps its dtype)
+        return ((word >> word.dtype.type(8)).astype(np.float32) * np.float32(2.0 ** -24))
     return word.astype(np.float64) * 2.0 ** -32
 
 
@@ -90,7 +112,7 @@ class RandomUniform(_RandomOp):
 
     def impl(key, *, shape, dtype="f32", low=0.0, high=1.0):
         dt = DTYPES[dtype]
-        u = unit_float(philox(*_key(key), int(np.prod(shape, dtype=np.int64)))[0], dt)
+        u = unit_float(philox(*_key(key), int(np.prod(shape, dtype=np.int64)), 1)[0], dt)
         return (u * dt.type(high - low) + dt.type(low)).astype(dt).reshape(shape)
 
 
@@ -110,7 +132,7 @@ class RandomNormal(_RandomOp):
         return e.cast(e.add(e.mul(z, f64(scale)), f64(loc)), dtype)
 
     def impl(key, *, shape, dtype="f32", loc=0.0, scale=1.0):
-        w = philox(*_key(key), int(np.prod(shape, dtype=np.int64)))
+        w = philox(*_key(key), int(np.prod(shape, dtype=np.int64)), 2)
         u1 = 1.0 - unit_float(w[0], np.float64)  # in (0, 1]: log is finite
         u2 = unit_float(w[1], np.float64)
         z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
@@ -128,5 +150,6 @@ class Bernoulli(_RandomOp):
         return e.cast(e.lt(ctx.uniform(0, 0, "f32"), e.const(p, dtype="f32")), dtype)
 
     def impl(key, *, shape, p, dtype="f32"):
-        u = unit_float(philox(*_key(key), int(np.prod(shape, dtype=np.int64)))[0], np.float32)
+        u = unit_float(philox(*_key(key), int(np.prod(shape, dtype=np.int64)), 1)[0],
+                       np.float32)
         return (u < np.float32(p)).astype(DTYPES[dtype]).reshape(shape)
