@@ -278,14 +278,29 @@ def _hooked_args(args):
 
 
 def _narrow_result(opdef, datas, attrs, out) -> bool:
-    """Whether a float16 / uint8 / int8 result is the one the op's type rule gives."""
+    """Whether a float16 / uint8 / int8 result is the one the op's type rule gives (asked once
+    per op, operand dtypes and shapes, scalars and attributes: image transforms repeat it)."""
     if out.dtype not in _NARROW_DTYPES:
         return False
-    t = _rule_type(opdef, datas, attrs)
-    return t is not None and t.np_dtype == out.dtype
+    try:
+        key = (opdef, tuple((d.dtype, d.shape) if type(d) is np.ndarray else (type(d), d)
+                            for d in datas), tuple(sorted(attrs.items())))
+        hash(key)
+    except TypeError:   # (an unhashable attribute: ask every time)
+        key = None
+    dtype = _NARROW_SEEN.get(key, False) if key is not None else False
+    if dtype is False:
+        t = _rule_type(opdef, datas, attrs)
+        dtype = None if t is None else t.np_dtype
+        if key is not None:
+            if len(_NARROW_SEEN) > 4096:
+                _NARROW_SEEN.clear()
+            _NARROW_SEEN[key] = dtype
+    return dtype == out.dtype
 
 
 _NARROW_DTYPES = frozenset(DTYPES[d] for d in NARROW)
+_NARROW_SEEN: dict = {}   # key -> the type rule's result dtype (None: it refuses)
 
 
 def _rule_type(opdef, datas, attrs):
