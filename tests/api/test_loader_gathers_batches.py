@@ -83,6 +83,9 @@ DATASETS = {
     "random flips, uint8 samples (one by one)": lambda: ArrayDataset(
         nd.array(IMAGES, dtype="uint8"), Y).transform_first(T.RandomFlipTopBottom()),
     "a list field": lambda: ArrayDataset(X, [int(v) for v in Y]),
+    "an NDArray as the dataset": lambda: nd.array(X),
+    "a 1-d NDArray as the dataset": lambda: nd.array(Y),
+    "a numpy array as the dataset": lambda: X[:, 0],
 }
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from ... import nd
 from ...array import NDArray, unobserved, wrap
 from ...util import _NP
+from .dataset import SimpleDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 __all__ = ["DataLoader", "default_batchify_fn"]
@@ -95,8 +96,11 @@ class DataLoader:
 
     def __iter__(self):
         dataset = self._dataset
-        rows = getattr(dataset, "_rows", None) if self._batchify is default_batchify_fn \
-            else None
+        rows = None
+        if self._batchify is default_batchify_fn:
+            rows = getattr(dataset, "_rows", None)
+            if rows is None and isinstance(dataset, (np.ndarray, NDArray)):
+                rows = SimpleDataset(dataset)._rows   # (an array used as the dataset)
         for batch in self._batch_sampler:
             indices = [int(i) for i in batch]
             fields = rows(indices) if rows is not None else None

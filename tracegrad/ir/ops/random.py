@@ -54,7 +54,7 @@ def philox(seed: int, counter: int, n: int, count: int = 4):
         k0, k1 = seed & MASK32, (seed >> 32) & MASK32
         c2, c3 = counter & MASK32, (counter >> 32) & MASK32
         rows = [philox_ints(i & MASK32, i >> 32, c2, c3, k0, k1) for i in range(n)]
-        return tuple(np.array([r[w] for r in rows], dtype=np.uint64) for w in range(4))
+        return tuple(np.array(rows, dtype=np.uint64).reshape(n, 4).T)
     u64 = np.uint64
     words = [np.empty(n, dtype=np.uint64) for _ in range(4)]
     k0, k1 = seed & MASK32, (seed >> 32) & MASK32
