@@ -4,6 +4,7 @@
 is tracked, appends the op to the tape (runtime/tape.py). `F` exposes every registered op as a
 method, so ir.composites run eagerly through it exactly as they build IR through a Builder.
 """
+import math
 import sys
 import threading
 import types
@@ -655,7 +656,7 @@ class NDArray:
             value = value._data
         if isinstance(value, np.ndarray):
             dest = np.shape(self._data[key])
-            if value.shape != dest and value.size == int(np.prod(dest)):
+            if value.shape != dest and value.size == math.prod(dest):
                 value = value.reshape(dest)  # MXNet 1.x: a (1,) array fills one element
         self._data[key] = value
 

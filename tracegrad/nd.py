@@ -471,14 +471,14 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
         if transpose_a:
             raise MXNetError("dot: transpose_a is supported for 2-d lhs only")
         lead = a.shape[:-1]
-        a = F.reshape(a, shape=(int(np.prod(lead)), a.shape[-1]))
+        a = F.reshape(a, shape=(math.prod(lead), a.shape[-1]))
     else:
         lead = None
     if b.ndim > 2:
         if transpose_b:
             raise MXNetError("dot: transpose_b is supported for 2-d rhs only")
         tail = b.shape[1:]
-        b = F.reshape(b, shape=(b.shape[0], int(np.prod(tail))))
+        b = F.reshape(b, shape=(b.shape[0], math.prod(tail)))
     else:
         tail = None
     out = F.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
@@ -519,7 +519,7 @@ def FullyConnected(data, weight, bias=None, num_hidden=None, no_bias=False, flat
         out = F.matmul(data, weight, transpose_b=True)
     else:
         lead = data.shape[:-1]
-        flat = F.reshape(data, shape=(int(np.prod(lead)), data.shape[-1]))
+        flat = F.reshape(data, shape=(math.prod(lead), data.shape[-1]))
         out = F.reshape(F.matmul(flat, weight, transpose_b=True),
                         shape=lead + (weight.shape[0],))
     return out if no_bias or bias is None else F.add(out, bias)
@@ -787,7 +787,7 @@ def _is_contiguous_region(shape, begin, end, step):
     once one axis selects a proper subset, every axis to its left selects a single element;
     strided selections of several elements are never contiguous."""
     sizes = [len(range(lo, hi, st)) for lo, hi, st in zip(begin, end, step)]
-    if int(np.prod(sizes)) in (0, 1):
+    if math.prod(sizes) in (0, 1):
         return True
     subset = False
     for n, size, st in zip(reversed(shape), reversed(sizes), reversed(step)):

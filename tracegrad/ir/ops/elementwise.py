@@ -4,6 +4,8 @@ where, cast, constant.
 Every op here has the ELEMENTWISE trait and a `scalar` rule, so any chain of them fuses into
 one loop. `scalar` rules see only a ScalarEmitter `e` (codegen/emitter.py), never LLVM.
 """
+import math
+
 import numpy as np
 
 from ..types import DTYPES, FLOATS, TensorType, broadcast_shapes, promote
@@ -234,8 +236,9 @@ def _select(c, x, y):
     """np.where, branch-free: numpy's where mispredicts on random masks (12x slower than a
     multiply here), so large selects blend the bit patterns with an all-ones/zeros mask."""
     dt = np.result_type(x, y)
-    shape = np.broadcast_shapes(c.shape, x.shape, y.shape)
-    if dt.kind not in "fiu" or int(np.prod(shape)) < 4096:
+    shape = c.shape if c.shape == x.shape == y.shape else \
+        np.broadcast_shapes(c.shape, x.shape, y.shape)
+    if dt.kind not in "fiu" or math.prod(shape) < 4096:
         return np.where(c, x, y)
     bits = np.dtype(f"u{dt.itemsize}")
     if c.shape != shape:

@@ -4,6 +4,8 @@ Element i of a draw with key (seed, counter) is a pure function of (seed, counte
 numpy implementation here and native code give bit-identical results, and a draw needs no state.
 The key is an i64[2] operand: [seed, counter]; eager mode advances the counter per call.
 """
+import math
+
 import numpy as np
 
 from ..types import DTYPES, FLOATS, TensorType
@@ -112,7 +114,7 @@ class RandomUniform(_RandomOp):
 
     def impl(key, *, shape, dtype="f32", low=0.0, high=1.0):
         dt = DTYPES[dtype]
-        u = unit_float(philox(*_key(key), int(np.prod(shape, dtype=np.int64)), 1)[0], dt)
+        u = unit_float(philox(*_key(key), math.prod(shape), 1)[0], dt)
         return (u * dt.type(high - low) + dt.type(low)).astype(dt).reshape(shape)
 
 
@@ -132,7 +134,7 @@ class RandomNormal(_RandomOp):
         return e.cast(e.add(e.mul(z, f64(scale)), f64(loc)), dtype)
 
     def impl(key, *, shape, dtype="f32", loc=0.0, scale=1.0):
-        w = philox(*_key(key), int(np.prod(shape, dtype=np.int64)), 2)
+        w = philox(*_key(key), math.prod(shape), 2)
         u1 = 1.0 - unit_float(w[0], np.float64)  # in (0, 1]: log is finite
         u2 = unit_float(w[1], np.float64)
         z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
@@ -150,6 +152,6 @@ class Bernoulli(_RandomOp):
         return e.cast(e.lt(ctx.uniform(0, 0, "f32"), e.const(p, dtype="f32")), dtype)
 
     def impl(key, *, shape, p, dtype="f32"):
-        u = unit_float(philox(*_key(key), int(np.prod(shape, dtype=np.int64)), 1)[0],
+        u = unit_float(philox(*_key(key), math.prod(shape), 1)[0],
                        np.float32)
         return (u < np.float32(p)).astype(DTYPES[dtype]).reshape(shape)
