@@ -76,3 +76,17 @@ def test_eager_draws_equal_compiled_draws():
     mx.random.seed(4)
     eager = (zeros + nd.random.uniform(shape=(50, 30)) + nd.random.normal(shape=(50, 30)))
     np.testing.assert_array_equal(compiled, eager.asnumpy())
+
+
+def test_a_loop_that_cannot_be_built_leaves_eager_draws_on_numpy(monkeypatch):
+    """If LLVM cannot build the loop here, the hook removes itself and draws still work."""
+    def broken():
+        raise RuntimeError("no native target")
+    monkeypatch.setattr(philox_fill, "_compiled", broken)
+    monkeypatch.setattr(random_ops, "NATIVE_WORDS", philox_fill.words)
+    mx.random.seed(2)
+    drawn = nd.random.uniform(shape=(300,)).asnumpy()
+    assert random_ops.NATIVE_WORDS is None
+    monkeypatch.undo()
+    mx.random.seed(2)
+    assert np.array_equal(drawn, nd.random.uniform(shape=(300,)).asnumpy())

@@ -74,13 +74,20 @@ def _compiled():
 
 
 def words(seed: int, counter: int, n: int, count: int = 4):
-    """The first `count` uint32 words of elements 0..n-1 (rows of one (count, n) array)."""
+    """The first `count` uint32 words of elements 0..n-1 (rows of one (count, n) array), or
+    None when the loop cannot be compiled here (the hook is then removed: eager draws keep
+    working on numpy, as they did before it)."""
     count = next(c for c in COUNTS if c >= count)
+    try:
+        fill = _compiled()[1][count]
+    except Exception:  # noqa: BLE001 - any LLVM failure: fall back for good
+        from ..ir.ops import random as random_ops
+        random_ops.NATIVE_WORDS = None
+        return None
     out = np.empty((count, n), dtype=np.uint32)
     if n:
         # (the key's halves as the signed i64 the native code reads: the same 64 bits)
-        _compiled()[1][count](ctypes.c_int64(seed).value, ctypes.c_int64(counter).value, n,
-                              out.ctypes.data)
+        fill(ctypes.c_int64(seed).value, ctypes.c_int64(counter).value, int(n), out.ctypes.data)
     return tuple(out)
 
 

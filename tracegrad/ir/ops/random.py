@@ -51,7 +51,9 @@ def philox(seed: int, counter: int, n: int, count: int = 4):
     offsets) runs on Python ints, a large one in native code (NATIVE_WORDS: the same words, as
     uint32) once codegen is loaded."""
     if n >= _NATIVE_FROM and NATIVE_WORDS is not None:
-        return NATIVE_WORDS(seed, counter, n, count)
+        words = NATIVE_WORDS(seed, counter, n, count)
+        if words is not None:   # (None: the native loop could not be built here)
+            return words
     if n <= _FEW:
         k0, k1 = seed & MASK32, (seed >> 32) & MASK32
         c2, c3 = counter & MASK32, (counter >> 32) & MASK32
@@ -114,7 +116,7 @@ class RandomUniform(_RandomOp):
 
     def impl(key, *, shape, dtype="f32", low=0.0, high=1.0):
         dt = DTYPES[dtype]
-        u = unit_float(philox(*_key(key), math.prod(shape), 1)[0], dt)
+        u = unit_float(philox(*_key(key), int(math.prod(shape)), 1)[0], dt)
         return (u * dt.type(high - low) + dt.type(low)).astype(dt).reshape(shape)
 
 
@@ -134,7 +136,7 @@ class RandomNormal(_RandomOp):
         return e.cast(e.add(e.mul(z, f64(scale)), f64(loc)), dtype)
 
     def impl(key, *, shape, dtype="f32", loc=0.0, scale=1.0):
-        w = philox(*_key(key), math.prod(shape), 2)
+        w = philox(*_key(key), int(math.prod(shape)), 2)
         u1 = 1.0 - unit_float(w[0], np.float64)  # in (0, 1]: log is finite
         u2 = unit_float(w[1], np.float64)
         z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
@@ -152,6 +154,6 @@ class Bernoulli(_RandomOp):
         return e.cast(e.lt(ctx.uniform(0, 0, "f32"), e.const(p, dtype="f32")), dtype)
 
     def impl(key, *, shape, p, dtype="f32"):
-        u = unit_float(philox(*_key(key), math.prod(shape), 1)[0],
+        u = unit_float(philox(*_key(key), int(math.prod(shape)), 1)[0],
                        np.float32)
         return (u < np.float32(p)).astype(DTYPES[dtype]).reshape(shape)
