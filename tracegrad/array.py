@@ -461,6 +461,21 @@ class NDArray:
         return wrap(var.grad)
 
     @property
+    def _fresh_grad(self):
+        """1 when a backward wrote this array's gradient since the flag was last reset, else 0
+        (MXNet's stale-gradient flag, which Gluon's Trainer reads and clears)."""
+        var = self._var
+        return int(var is not None and var.fresh)
+
+    @_fresh_grad.setter
+    def _fresh_grad(self, state):
+        var = self._var
+        if var is None:
+            raise MXNetError("_fresh_grad: this array has no gradient (attach_grad or "
+                             "autograd.mark_variables first)")
+        var.fresh = bool(state)
+
+    @property
     def handle(self):
         return id(self)
 

@@ -227,6 +227,14 @@ class Constant(Initializer):
         value = self.value._data if hasattr(self.value, "_data") else self.value
         _fill(arr, np.broadcast_to(np.asarray(value), arr.shape))
 
+    def dumps(self):
+        """MXNet's: an array value is written as nested lists (so the JSON loads back)."""
+        value = self._kwargs["value"]
+        if not np.isscalar(value):
+            self._kwargs["value"] = np.asarray(
+                value.asnumpy() if hasattr(value, "asnumpy") else value).tolist()
+        return super().dumps()
+
 
 @register
 class Uniform(Initializer):

@@ -177,7 +177,9 @@ class NDArrayIter(DataIter):
         self.label = _named_inputs(label, True, label_name, "NDArrayIter")
         n = self.data[0][1].shape[0]
         for name, value in self.data + self.label:
-            if value.shape[0] != n:
+            # (more is MXNet's: the first input sets the count and the rest of a longer one
+            # goes unread; fewer would make short batches there)
+            if value.shape[0] < n:
                 raise ValueError(f"NDArrayIter: every input needs {n} examples along axis 0 "
                                  f"(as {self.data[0][0]!r}); {name!r} has shape {value.shape}")
         self.idx = np.arange(n)

@@ -134,10 +134,33 @@ def create(metric, *args, **kwargs):
     if not isinstance(metric, str):
         raise TypeError(f"metric must be a name, an EvalMetric, a callable or a list, got "
                         f"{metric!r}")
+    if metric.startswith(("{", "[")):   # MXNet's registry: a JSON config (get_config's dump)
+        config = _json_config(metric, args, kwargs)
+        return create(config[0], **config[1]) if isinstance(config, tuple) else \
+            create(**config)
     klass = _REGISTRY.get(metric.lower())
     if klass is None:
         raise MXNetError(f"unknown metric {metric!r}; known: {sorted(_REGISTRY)}")
     return klass(*args, **kwargs)
+
+
+def _json_config(text, args, kwargs):
+    """'{"metric": name, ...}' -> its keywords; '[name, {...}]' -> (name, keywords as a
+    dict): MXNet's registry forms, which take nothing else beside them."""
+    import json
+    if args or kwargs:
+        raise MXNetError("metric.create: a JSON config takes no other arguments")
+    try:
+        config = json.loads(text)
+    except ValueError as e:
+        raise MXNetError(f"metric.create: {text!r} is not a valid JSON config ({e})") from None
+    if isinstance(config, dict) and isinstance(config.get("metric"), str):
+        return config
+    if isinstance(config, list) and len(config) == 2 and isinstance(config[0], str) and \
+            isinstance(config[1], dict):
+        return (config[0], config[1])
+    raise MXNetError(f"metric.create: a JSON config is {{\"metric\": name, ...}} or "
+                     f"[name, {{...}}], got {text!r}")
 
 
 @register

@@ -25,6 +25,19 @@ from .base import MXNetError
 # MXNet arguments that only steer how (or where) the result is computed, never its value
 HINTS = frozenset({"name", "attr", "cudnn_off", "cudnn_tune", "workspace", "sparse_grad",
                    "forward_stype", "lazy_update", "num_args", "layout"})
+# operators MXNet 1.9.1 registers without a parameter parser (the elementwise unary and binary
+# families): it ignores any other keyword given to them (its own tests pass axis= to
+# broadcast_maximum), so these ignore them too; every other operator raises TypeError
+NO_PARAMETERS = frozenset(f"nd.{name}" for name in (
+    "abs arccos arccosh arcsin arcsinh arctan arctanh cbrt ceil cos cosh degrees erf erfinv "
+    "exp expm1 fix floor gamma gammaln log log10 log1p log2 logical_not make_loss negative "
+    "radians rcbrt reciprocal relu rint round rsqrt sigmoid sign sin sinh softsign sqrt "
+    "square tan tanh trunc elemwise_add elemwise_sub elemwise_mul elemwise_div "
+    "broadcast_add broadcast_plus broadcast_sub broadcast_minus broadcast_mul broadcast_div "
+    "broadcast_mod broadcast_power broadcast_maximum broadcast_minimum broadcast_hypot "
+    "broadcast_equal broadcast_not_equal broadcast_greater broadcast_greater_equal "
+    "broadcast_lesser broadcast_lesser_equal broadcast_logical_and broadcast_logical_or "
+    "broadcast_logical_xor").split())
 _SIGNATURES: dict = {}   # function -> (its *args parameter or None, parameter names, label)
 _PREFIX = {"tracegrad.random": "nd.random", "tracegrad.random_dists": "nd.random",
            "tracegrad.linalg": "nd.linalg", "tracegrad.contrib": "nd.contrib",
@@ -75,7 +88,7 @@ def _common(label, extras):
             stype = value
         elif key == "ctx":
             _check_cpu(label, value)
-        elif key not in HINTS:
+        elif key not in HINTS and label not in NO_PARAMETERS:
             raise TypeError(f"{label}() got an unexpected keyword argument {key!r} (tracegrad "
                             f"does not implement it; ignoring it would change the result)")
     return out, dtype, stype

@@ -88,6 +88,15 @@ class BaseSparseNDArray(NDArray):
     def copy(self):
         return _relabel(_dense(self).copy(), type(self), self._stored)
 
+    def detach(self):
+        """The same sparse array (its storage type kept, as MXNet's), cut from the graph."""
+        return _relabel(NDArray.detach(self), type(self), self._stored)
+
+    def attach_grad(self, grad_req="write", stype=None):
+        """As NDArray's; the gradient is shown in this array's storage type unless `stype`
+        says another (MXNet's default)."""
+        NDArray.attach_grad(self, grad_req, self._STYPE if stype is None else stype)
+
     def astype(self, dtype, copy=True):
         if not copy and np.dtype(dtype) == self._data.dtype:
             return self

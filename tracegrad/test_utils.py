@@ -17,7 +17,16 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "same", "almost_equal", "assert_almost_equal", "assert_allclose",
            "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
            "list_gpus", "download", "get_mnist", "get_mnist_ubyte", "get_mnist_iterator",
-           "get_cifar10"]
+           "get_cifar10", "mx", "np"]
+
+
+def __getattr__(name):
+    """`mx`: MXNet's test_utils imports mxnet as mx, so `from mxnet.test_utils import *` (its
+    own tests, and tests written after them) brings `mx` and `np` along."""
+    if name == "mx":
+        import tracegrad
+        return tracegrad
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _INTS = (np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64)
 

@@ -76,6 +76,23 @@ def test_shuffle_keeps_data_and_label_rows_together():
     assert seen[:12] != seen[12:]        # a new order each epoch
 
 
+def test_a_longer_label_is_read_up_to_the_datas_count_as_in_mxnet():
+    """MXNet's own test_sample_weight_loss scores data[10:] against the full 20 labels: the
+    first input sets the count, the rest of a longer one goes unread (shuffled or not)."""
+    x = np.arange(6, dtype=np.float32).reshape(6, 1)
+    y = np.arange(10, dtype=np.float32) * 10
+    it = mx.io.NDArrayIter(x, y, batch_size=4)
+    batches = [(b.data[0].asnumpy().ravel().tolist(), b.label[0].asnumpy().tolist(), b.pad)
+               for b in it]
+    assert batches == [([0, 1, 2, 3], [0, 10, 20, 30], 0), ([4, 5, 0, 1], [40, 50, 0, 10], 2)]
+    np.random.seed(4)
+    it = mx.io.NDArrayIter(x, {"label": y, "w": y + 1}, batch_size=3, shuffle=True)
+    for b in it:
+        d, lab, w = b.data[0].asnumpy().ravel(), b.label[0].asnumpy(), b.label[1].asnumpy()
+        np.testing.assert_array_equal(lab, d * 10)
+        np.testing.assert_array_equal(w, d * 10 + 1)
+
+
 def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="last_batch_handle"):
         mx.io.NDArrayIter(np.zeros((4, 2)), last_batch_handle="wrap")

@@ -64,6 +64,22 @@ def test_unknown_keywords_raise_and_hints_pass():
         nd.exp(x, ctx=mx.gpu(0))
 
 
+def test_operators_mxnet_registers_without_parameters_ignore_other_keywords():
+    """MXNet parses no attributes for its elementwise families, so a keyword it does not know
+    changes nothing there (its test_cosine_loss passes axis=1 to broadcast_maximum); the
+    Python-level nd.maximum(lhs, rhs) and every operator with parameters still refuse one."""
+    a, b = nd.array([[1.0, -2.0]]), nd.array([[0.0]])
+    np.testing.assert_array_equal(nd.broadcast_maximum(a, b, axis=1).asnumpy(), [[1, 0]])
+    np.testing.assert_allclose(nd.exp(a, foo=3).asnumpy(), np.exp([[1.0, -2.0]]), rtol=1e-6)
+    np.testing.assert_array_equal(nd.elemwise_add(a, a, axis=0).asnumpy(), [[2, -4]])
+    out = nd.zeros((1, 2))
+    assert nd.relu(a, foo=1, out=out) is out and out.asnumpy().tolist() == [[1, 0]]
+    for call in (lambda: nd.maximum(a, b, axis=1), lambda: nd.sum(a, bogus=1),
+                 lambda: nd.softmax(a, bogus=1)):
+        with pytest.raises(TypeError, match="unexpected keyword argument"):
+            call()
+
+
 def test_out_inside_a_hybridized_block_and_under_record_stays_exact():
     class Net(gluon.HybridBlock):
         def hybrid_forward(self, F, x):

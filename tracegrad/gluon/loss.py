@@ -353,6 +353,17 @@ class CTCLoss(Loss):
 
     def hybrid_forward(self, F, pred, label, pred_lengths=None, label_lengths=None,
                        sample_weight=None):
+        if not isinstance(pred, NDArray) and has_symbols((pred, label)):
+            # (mx.sym Symbols, for a Module: shapes come at bind, so the CTCLoss operator,
+            # as MXNet's loss calls it, checks them there)
+            if self._layout == "NTC":
+                pred = F.swapaxes(pred, 0, 1)
+            if self._batch_axis == 1:
+                label = F.swapaxes(label, 0, 1)
+            loss = F.CTCLoss(pred, label, pred_lengths, label_lengths,
+                             use_data_lengths=pred_lengths is not None,
+                             use_label_lengths=label_lengths is not None, blank_label="last")
+            return _weighted(self, F, loss, sample_weight)
         if pred.ndim != 3 or label.ndim != 2:
             raise MXNetError(f"CTCLoss: pred must be 3-d ({self._layout}) and label 2-d "
                              f"({self._label_layout}), got pred {_describe(pred)}, label "

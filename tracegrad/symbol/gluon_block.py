@@ -29,13 +29,20 @@ def own_initializer(node):
                 else [text, {}]
             name, kwargs = spec[0], spec[1] if len(spec) > 1 else {}
             if isinstance(name, str) and isinstance(kwargs, dict) and all(
-                    v is None or isinstance(v, (int, float, str)) for v in kwargs.values()):
+                    v is None or isinstance(v, (int, float, str)) or _numbers(v)
+                    for v in kwargs.values()):
                 klass = initializer._REGISTRY.get(name.lower())
                 if klass is not None:
                     return klass(**kwargs)
         except (MXNetError, ValueError, TypeError, IndexError):
             pass
     return None
+
+
+def _numbers(value) -> bool:
+    """A JSON array of numbers, nested (Constant's value as its dumps() writes an array)."""
+    return isinstance(value, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) or _numbers(v) for v in value)
 
 
 def _initializer_of(node):

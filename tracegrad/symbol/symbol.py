@@ -487,6 +487,7 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
         if spec.variadic and "num_args" in (spec.attrs or {}) and "num_args" not in raw:
             raw["num_args"] = str(len(refs))
             params["num_args"] = len(refs)
+    _set_input_inits(canon, params, refs)
     attrs_all = dict(raw)
     for k, v in _scope_attrs(extra_attrs).items():
         attrs_all[k] = str(v)
@@ -494,6 +495,25 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
     node = Node(canon, node_name, attrs_all, refs, spec, params, names)
     n = len(node.visible_outputs())
     return Symbol([(node, i) for i in range(n)])
+
+
+# MXNet's FSetInputVarAttrOnCompose: an op composed on variables gives some of them an
+# initializer (their __init__ attribute) unless they have one: PReLU's slope starts at 0.25,
+# BatchNorm's running mean at 0 and variance at 1 (input position -> initializer)
+_INPUT_INITS = {
+    "LeakyReLU": {1: '["Constant", {"value": 0.25}]'},
+    "BatchNorm": {3: '["zero", {}]', 4: '["one", {}]'},
+}
+
+
+def _set_input_inits(op, params, refs):
+    for k, init in _INPUT_INITS.get(op, {}).items():
+        if op == "LeakyReLU" and params.get("act_type") != "prelu":
+            continue
+        if k < len(refs):
+            node = refs[k][0]
+            if node.is_variable and "__init__" not in node.attrs:
+                node.attrs["__init__"] = init
 
 
 _REQUIRED: dict = {}
@@ -527,7 +547,7 @@ def make_op(opname):
         if not spec.variadic:
             args = _positional_attrs(opname, spec, args, attrs)
         for a in args:
-            if not isinstance(a, Symbol):
+            if not isinstance(a, Symbol) and not (a is None and not spec.variadic):
                 raise TypeError(f"mx.sym.{opname}: positional arguments must be Symbols "
                                 f"(got {type(a).__name__}); pass attributes as keywords")
         if spec.variadic:
@@ -538,7 +558,7 @@ def make_op(opname):
         if len(args) > len(slots):
             raise TypeError(f"mx.sym.{opname}: {len(args)} inputs given, it takes "
                             f"{slots}")
-        given = dict(zip(slots, args))
+        given = {slot: a for slot, a in zip(slots, args) if a is not None}   # (None: absent)
         for k, v in sym_kw.items():
             if k in given:
                 raise TypeError(f"mx.sym.{opname}: input {k!r} given twice")
@@ -552,11 +572,13 @@ def make_op(opname):
 def _positional_attrs(opname, spec, args, attrs):
     """The Symbols leading `args`; the values after them are the op's next parameters in
     order (added to `attrs`), as MXNet's generated mx.sym functions take them: clip(x, 1, 8),
-    swapaxes(x, 0, 1), one_hot(i, 3)."""
-    k = next((i for i, a in enumerate(args) if not isinstance(a, Symbol)), len(args))
+    swapaxes(x, 0, 1), one_hot(i, 3). None in an optional input's place leaves that input
+    out (CTCLoss(pred, label, None, None, ...), as MXNet's loss calls it)."""
+    names = _ops.parameter_names(spec)
+    k = next((i for i, a in enumerate(args) if not isinstance(a, Symbol) and not (
+        a is None and i < len(names) and names[i] in spec.inputs)), len(args))
     if k == len(args):
         return args
-    names = _ops.parameter_names(spec)
     extra = args[k:]
     for n, v in zip(names[k:], extra):
         if isinstance(v, Symbol) or n in spec.inputs:

@@ -1,0 +1,155 @@
+"""Behaviours MXNet 1.9.1's own unit tests (tests/python/unittest: test_loss, test_metric,
+test_autograd, test_init, test_gluon_data) rely on, each checked here on its own."""
+import contextlib
+import json
+
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, gluon, nd
+from tracegrad.tracing import capture
+
+
+def test_ctc_loss_on_symbols_in_a_module_equals_the_loss_on_arrays():
+    """test_ctc_loss_train: gluon.loss.CTCLoss called on a network's Symbols (shapes come at
+    bind) computes MXNet's CTCLoss operator, as on NDArrays."""
+    rs = np.random.RandomState(0)
+    pred = rs.uniform(-1, 1, (4, 6, 5)).astype(np.float32)          # NTC, 5 classes
+    label = np.array([[0, 1, 2, -1], [3, 3, -1, -1], [1, -1, -1, -1], [2, 0, 1, 3]],
+                     np.float32)
+    loss_fn = gluon.loss.CTCLoss(layout="NTC", label_layout="NT")
+    want = loss_fn(nd.array(pred), nd.array(label)).asnumpy()
+    sym = mx.sym.make_loss(loss_fn(mx.sym.var("data"), mx.sym.var("label")))
+    mod = mx.mod.Module(sym, data_names=("data",), label_names=("label",))
+    mod.bind(data_shapes=[("data", pred.shape)], label_shapes=[("label", label.shape)])
+    mod.init_params()
+    mod.forward(mx.io.DataBatch([nd.array(pred)], [nd.array(label)]), is_train=False)
+    np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), want, rtol=1e-5)
+
+
+def test_a_symbol_op_takes_none_for_an_absent_optional_input():
+    data, label = mx.sym.var("data"), mx.sym.var("label")
+    loss = mx.sym.CTCLoss(data, label, None, None, blank_label="last")
+    assert loss.list_arguments() == ["data", "label"]
+    x = np.random.RandomState(1).randn(5, 2, 4).astype(np.float32)      # TNC
+    y = np.array([[0, 1], [2, -1]], np.float32)
+    out = loss.eval(data=nd.array(x), label=nd.array(y))[0]
+    np.testing.assert_allclose(out.asnumpy(), nd.CTCLoss(nd.array(x), nd.array(y),
+                                                         blank_label="last").asnumpy())
+    with pytest.raises(TypeError, match="positional arguments must be Symbols"):
+        mx.sym.Concat(data, None)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: mx.metric.create("acc", axis=0),
+    lambda: mx.metric.create("f1", average="micro"),
+    lambda: mx.metric.create("rmse", name="my_rmse"),
+])
+def test_metric_create_takes_the_json_of_get_config(make):
+    """test_metric's check_metric: create(json.dumps(metric.get_config())) is the same
+    metric (MXNet's registry takes '{"metric": ...}' and '[name, {...}]' configs)."""
+    metric = make()
+    again = mx.metric.create(json.dumps(metric.get_config()))
+    assert type(again) is type(metric) and again.get_config() == metric.get_config()
+    config = dict(metric.get_config())
+    name = config.pop("metric")
+    listed = mx.metric.create(json.dumps([name, config]))
+    assert listed.get_config() == metric.get_config()
+
+
+def test_metric_create_refuses_a_bad_json_config():
+    with pytest.raises(mx.MXNetError, match="not a valid JSON config"):
+        mx.metric.create("{not json")
+    with pytest.raises(mx.MXNetError, match="a JSON config is"):
+        mx.metric.create('["acc"]')
+    with pytest.raises(mx.MXNetError, match="takes no other arguments"):
+        mx.metric.create('{"metric": "acc"}', axis=1)
+
+
+@pytest.mark.parametrize("paused", [True, False])
+def test_fresh_grad_flags_a_gradient_backward_wrote(paused):
+    """test_detach_updated_grad: NDArray._fresh_grad is set by backward and cleared by the
+    Trainer (or by hand), captured steps included."""
+    x = nd.ones((2, 2))
+    dx = nd.zeros_like(x)
+    autograd.mark_variables([x], [dx])
+    assert x._fresh_grad == 0
+    with autograd.record():
+        (x * 2).sum().backward()
+    assert x._fresh_grad == 1
+    x._fresh_grad = False
+    assert x._fresh_grad == 0
+    with pytest.raises(mx.MXNetError, match="no gradient"):
+        nd.ones((1,))._fresh_grad = True
+    mx.random.seed(0)
+    net = gluon.nn.Dense(2, in_units=3)
+    net.initialize()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    seen = []
+    with (capture.paused() if paused else contextlib.nullcontext()):
+        for _ in range(6):
+            with autograd.record():
+                loss = net(nd.ones((4, 3))).sum()
+            loss.backward()
+            seen.append(net.weight.data()._fresh_grad)
+            trainer.step(4)
+            seen.append(net.weight.data()._fresh_grad)
+    assert seen == [1, 0] * 6
+
+
+def test_test_utils_star_import_brings_mx_and_np():
+    names = {}
+    exec("from tracegrad.test_utils import *", names)
+    assert names["mx"] is mx and names["np"] is np
+
+
+@pytest.mark.parametrize("stype", ["csr", "row_sparse"])
+def test_a_sparse_arrays_gradient_and_detach_keep_its_storage_type(stype):
+    """test_grad_with_stype: attach_grad() of a sparse array shows its gradient in the same
+    storage type unless stype= says another; detach() keeps the storage type."""
+    x = nd.zeros((2, 3), stype=stype)
+    x.attach_grad()
+    assert x.grad.stype == stype and x.detach().stype == stype
+    x.attach_grad(stype="default")
+    assert x.grad.stype == "default"
+    d = x.detach()
+    assert d._value is None and np.array_equal(d.asnumpy(), x.asnumpy())
+
+
+def test_prelu_slope_and_batchnorm_statistics_get_mxnets_initializers_on_compose():
+    """test_default_init: a PReLU slope variable starts at 0.25, BatchNorm's running mean
+    and variance variables (whatever their names) at 0 and 1, unless they have their own."""
+    data = mx.sym.var("data")
+    mod = mx.mod.Module(mx.sym.LeakyReLU(data=data, act_type="prelu"), label_names=None)
+    mod.bind(data_shapes=[("data", (4, 3))])
+    mod.init_params()
+    assert (mod.get_params()[0]["leakyrelu0_gamma"].asnumpy() == 0.25).all()
+    own = mx.sym.var("slope", init=mx.init.Constant(0.5))
+    mod = mx.mod.Module(mx.sym.LeakyReLU(data=data, gamma=own, act_type="prelu"),
+                        label_names=None)
+    mod.bind(data_shapes=[("data", (4, 3))])
+    mod.init_params()
+    assert (mod.get_params()[0]["slope"].asnumpy() == 0.5).all()
+    mean, var = mx.sym.var("m"), mx.sym.var("v")
+    bn = mx.sym.BatchNorm(data=data, moving_mean=mean, moving_var=var, name="bn")
+    mod = mx.mod.Module(bn, label_names=None)
+    mod.bind(data_shapes=[("data", (4, 3))])
+    mod.init_params(initializer=mx.init.Uniform(5.0))
+    aux = mod.get_params()[1]
+    assert (aux["m"].asnumpy() == 0).all() and (aux["v"].asnumpy() == 1).all()
+
+
+def test_constant_initializer_dumps_an_array_value_that_loads_back():
+    """test_const_init_dumps: Constant(array).dumps() writes the value as lists; a variable
+    with that init starts at that value."""
+    init = mx.init.Constant(nd.array([[1, 2], [3, 4]]))
+    assert init.dumps() == json.dumps(["constant", {"value": [[1.0, 2.0], [3.0, 4.0]]}])
+    assert mx.init.Constant(1).dumps() == '["constant", {"value": 1}]'
+    w = mx.sym.var("w", init=mx.init.Constant(np.arange(6.0).reshape(2, 3)))
+    mod = mx.mod.Module(mx.sym.FullyConnected(mx.sym.var("data"), weight=w, num_hidden=2,
+                                              no_bias=True), label_names=None)
+    mod.bind(data_shapes=[("data", (1, 3))])
+    mod.init_params()
+    np.testing.assert_array_equal(mod.get_params()[0]["w"].asnumpy(),
+                                  np.arange(6.0).reshape(2, 3))
