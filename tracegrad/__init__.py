@@ -15,6 +15,8 @@ from . import lr_scheduler
 from . import io  # noqa: E402  (mx.io: MXNet 1.x's data iterators)
 from . import profiler  # noqa: E402
 from . import engine, operator, recordio, rtc, util  # noqa: E402
+from .util import (is_np_array, is_np_shape, np_array, np_shape, set_np_shape,  # noqa: E402,F401
+                   use_np, use_np_array, use_np_shape)   # (mx.np_shape etc., as MXNet's)
 from .array import NDArray
 from .base import MXNetError
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus

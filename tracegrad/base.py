@@ -22,6 +22,11 @@ class MXNetError(RuntimeError):
         super().__init__(*args)
 
 
+class MXNetValueError(MXNetError, ValueError):
+    """A bad value MXNet 1.9.1 reports as ValueError (its C++ checks prefixed "ValueError:",
+    e.g. a reshape to another size): caught as either."""
+
+
 class DeferredInitializationError(MXNetError):
     """A Parameter's data was requested before its shape was known (first forward pending)."""
 

@@ -147,13 +147,10 @@ def create(metric, *args, **kwargs):
 def _json_config(text, args, kwargs):
     """'{"metric": name, ...}' -> its keywords; '[name, {...}]' -> (name, keywords as a
     dict): MXNet's registry forms, which take nothing else beside them."""
-    import json
+    from .untrusted import parse_json
     if args or kwargs:
         raise MXNetError("metric.create: a JSON config takes no other arguments")
-    try:
-        config = json.loads(text)
-    except ValueError as e:
-        raise MXNetError(f"metric.create: {text!r} is not a valid JSON config ({e})") from None
+    config = parse_json(text, "metric.create's JSON config")
     if isinstance(config, dict) and isinstance(config.get("metric"), str):
         return config
     if isinstance(config, list) and len(config) == 2 and isinstance(config[0], str) and \

@@ -196,7 +196,12 @@ def read(filename, keep_sparse=False):
     A sparse array is read as its dense values, or, with keep_sparse, as a SparseArray."""
     with open(filename, "rb") as f:
         buf = f.read()
-    r = _Reader(buf, filename)
+    return read_bytes(buf, filename, keep_sparse)
+
+
+def read_bytes(buf, source, keep_sparse=False):
+    """read() of a file's bytes held in memory (nd.load_frombuffer); errors name `source`."""
+    r = _Reader(buf, source)
     if r.remaining() < 16 or r.int(8, "magic") != LIST_MAGIC:
         r.pos = 0
         raise r.fail("it does not start with MXNet's magic 0x112")

@@ -18,7 +18,7 @@ from .array import F, HOOKS, NDArray, wrap
 from .array import unobserved as _unobserved
 from .array import install_fluent_methods as _install_fluent_methods
 from .array import on_context as _on_context
-from .base import MXNetError
+from .base import MXNetError, MXNetValueError
 from .index_checks import check_value_range as _check_value_range
 from .ir import composites as C
 from .ir.types import dtype_name, normalize_axes
@@ -558,7 +558,7 @@ def _reshape_codes(src, shape, reverse=False):
         known = math.prod(d for d in out if d != -1)
         total = math.prod(src)
         if known == 0 or total % known:
-            raise MXNetError(f"reshape: cannot reshape {tuple(src)} to {tuple(shape)}")
+            raise MXNetValueError(f"reshape: cannot reshape {tuple(src)} to {tuple(shape)}")
         out[out.index(-1)] = total // known
     return tuple(int(d) for d in out)
 
@@ -569,7 +569,8 @@ def reshape(data, shape=None, reverse=False, newshape=None, **kwargs):
     shape = shape if newshape is None else newshape
     new = _reshape_codes(data.shape, _shape(shape), reverse)
     if math.prod(new) != data.size:  # math.prod: np.prod costs 4 us a call
-        raise MXNetError(f"reshape: cannot reshape array of shape {data.shape} into {new}")
+        raise MXNetValueError(f"reshape: cannot reshape array of shape {data.shape} into "
+                              f"{new}")
     return F.reshape(data, shape=new) if new != data.shape else data
 
 
@@ -618,11 +619,11 @@ def moveaxis(tensor, source, destination):
     """Axes `source` (an int or a list) moved to positions `destination`, the others kept in
     order (MXNet's nd.moveaxis, numpy's rule); a transpose, so differentiable."""
     n = tensor.ndim
-    many = isinstance(source, (list, tuple))
+    # (any sequence of axes, a range too, as numpy's normalize_axis_tuple takes them)
     src = [_check_axis("moveaxis", a, n, "source", tensor.shape)
-           for a in (source if many else [source])]
+           for a in (source if hasattr(source, "__iter__") else [source])]
     dst = [_check_axis("moveaxis", a, n, "destination", tensor.shape)
-           for a in (destination if isinstance(destination, (list, tuple)) else [destination])]
+           for a in (destination if hasattr(destination, "__iter__") else [destination])]
     if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
         raise ValueError(f"moveaxis: source {source} and destination {destination} must be "
                          f"distinct axes, as many of each")
@@ -1213,11 +1214,31 @@ def load(fname):
     """Load what `save` wrote, or a file MXNet's nd.save / save_parameters wrote: a list or a
     dict of NDArrays (a dict when the file has names, as in MXNet)."""
     if mxnet_format.is_mxnet_file(fname):
-        arrays, names = mxnet_format.read(fname, keep_sparse=True)
-        arrays = [sparse.from_file(v) if type(v) is mxnet_format.SparseArray else wrap(v)
-                  for v in arrays]
-        return dict(zip(names, arrays)) if names else arrays
-    arrays = load_arrays(fname)
+        return _from_mxnet_format(*mxnet_format.read(fname, keep_sparse=True))
+    return _from_npz(load_arrays(fname), fname)
+
+
+def load_frombuffer(buf):
+    """nd.load of a file's bytes held in memory (MXNet's nd.load_frombuffer): MXNet's binary
+    format, or the .npz nd.save writes here; read as untrusted as a file is."""
+    if not isinstance(buf, (bytes, bytearray, memoryview)):
+        raise TypeError(f"load_frombuffer: buf must be bytes, got {type(buf).__name__}")
+    data = bytes(buf)
+    if len(data) >= 8 and int.from_bytes(data[:8], "little") == mxnet_format.LIST_MAGIC:
+        return _from_mxnet_format(*mxnet_format.read_bytes(data, "the buffer",
+                                                           keep_sparse=True))
+    from .untrusted import read_npz_bytes
+    return _from_npz(read_npz_bytes(data, "the buffer"), "the buffer")
+
+
+def _from_mxnet_format(arrays, names):
+    arrays = [sparse.from_file(v) if type(v) is mxnet_format.SparseArray else wrap(v)
+              for v in arrays]
+    return dict(zip(names, arrays)) if names else arrays
+
+
+def _from_npz(arrays, fname):
+    """nd.load's list or dict of what nd.save wrote into an .npz."""
     stypes = {k[len("stype:"):]: arrays.pop(k) for k in list(arrays) if k.startswith("stype:")}
     for key, code in stypes.items():
         stype = mxnet_format.STYPES.get(int(code)) if code.shape == () else None

@@ -6,7 +6,7 @@ into `nd` (nd.py re-exports these names; NDArray has them as methods, as MXNet's
 import numpy as np
 
 from .array import F, NDArray
-from .base import MXNetError
+from .base import MXNetError, MXNetValueError
 from .op_kwargs import redo as _redo
 
 
@@ -17,7 +17,7 @@ def _axis(opname, axis, ndim, what="axis", shape=None):
     if not -ndim <= axis < ndim:
         of = f"input of shape {tuple(shape)}" if shape is not None else f"a {ndim}-d input"
         valid = f"valid: {-ndim} to {ndim - 1}" if ndim else "a 0-d array has no axis"
-        raise MXNetError(f"{opname}: {what} {axis} is out of range for {of} ({valid})")
+        raise MXNetValueError(f"{opname}: {what} {axis} is out of range for {of} ({valid})")
     return axis % ndim
 
 

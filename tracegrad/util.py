@@ -77,7 +77,15 @@ def np_array(active=True):
 
 
 def np_shape(active=True):
+    """`with np_shape():` numpy shape semantics within the block."""
     return _scope("shape", active)
+
+
+def set_np_shape(active):
+    """Turns numpy shape semantics on or off; returns the previous setting (MXNet's)."""
+    prev = _NP["shape"]
+    _switch("shape", active)
+    return prev
 
 
 def use_np(func):
