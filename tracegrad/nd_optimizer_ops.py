@@ -102,15 +102,17 @@ def sgd_mom_update(weight, grad, mom, lr, momentum=0.0, wd=0.0, rescale_grad=1.0
 
 def nag_mom_update(weight, grad, mom, lr, momentum=0.0, wd=0.0, rescale_grad=1.0,
                    clip_gradient=-1.0, out=None, **kwargs):
-    """Nesterov momentum: with g = clip(rescale_grad*grad) + wd*weight and m = momentum*mom,
-    weight = weight - m + (momentum + 1) * (m - lr*g); mom = m - lr*g."""
+    """Nesterov momentum: with g = clip(rescale_grad*grad) and m = momentum*mom,
+    weight' = weight - m + (momentum + 1) * (m - lr*(g + wd*weight)); mom = m - lr*(g +
+    wd*w), w the weight the kernel reads then: weight' when out is the weight itself (MXNet's
+    kernel writes it in place first, as its NAG optimizer calls it), else weight."""
     if kwargs:
         return _redo(nag_mom_update, locals())
     w, g, m = _buffers("nag_mom_update", weight, grad, mom)
-    g = _clip(rescale_grad * g, clip_gradient) + wd * w
+    g = _clip(rescale_grad * g, clip_gradient)
     m = momentum * m
-    new = w - m + (momentum + 1) * (m - lr * g)
-    _store(mom, m - lr * g)
+    new = w - m + (momentum + 1) * (m - lr * (g + wd * w))
+    _store(mom, m - lr * (g + wd * (new if out is weight else w)))
     return _result("nag_mom_update", weight, new, out)
 
 

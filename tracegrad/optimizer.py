@@ -620,34 +620,45 @@ class SGD(Optimizer):
 
 @register
 class NAG(SGD):
-    """Nesterov: mom = momentum*mom + g + wd*w; w -= lr*(g + wd*w + momentum*mom)."""
+    """Nesterov momentum as MXNet 1.9.1's nag_mom_update kernel computes it (the state holds
+    lr-scaled steps, so a learning-rate change weighs past gradients as MXNet does): with
+    g = clip(rescale_grad * grad) and m = momentum * mom,
+    w' = w - m + (momentum + 1) * (m - lr * (g + wd * w)); mom = m - lr * (g + wd * w'),
+    the weight decay of the new momentum reading the weight just written (the kernel updates
+    the weight in place first)."""
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         g = self._scaled(grad)
-        if wd:
-            g += wd * weight
         if state is None:
-            weight -= lr * g
+            step = g + wd * weight if wd else g
+            step *= lr
+            weight -= step
             return
         state *= self.momentum
-        state += g
-        g += self.momentum * state
-        g *= lr
-        weight -= g
+        step = g + wd * weight if wd else g.copy()
+        step *= -lr
+        step += state
+        step *= self.momentum + 1
+        weight -= state
+        weight += step
+        step = g + wd * weight if wd else g
+        step *= lr
+        state -= step
 
     def fused_rule(self, b, weight, grad, states, s):
         lr, wd, rescale, clip, momentum, _, _ = s
         g = b.mul(grad, rescale)
         if self._clipping():
             g = self._fused_clip(b, g, clip)
-        g = b.add(g, b.mul(wd, weight))
         if not self.momentum or not states:
-            return b.sub(weight, b.mul(lr, g)), []
-        mom = b.add(b.mul(states[0], momentum), g)
-        g = b.add(g, b.mul(momentum, mom))
-        return b.sub(weight, b.mul(g, lr)), [mom]
+            return b.sub(weight, b.mul(lr, b.add(g, b.mul(wd, weight)))), []
+        m = b.mul(states[0], momentum)
+        step = b.sub(m, b.mul(lr, b.add(g, b.mul(wd, weight))))
+        new = b.add(b.sub(weight, m), b.mul(b.add(momentum, 1.0), step))
+        mom = b.sub(m, b.mul(lr, b.add(g, b.mul(wd, new))))
+        return new, [mom]
 
 
 @register

@@ -394,3 +394,66 @@ __all__ += ["assign_each", "assign_each2", "create_sparse_array", "create_sparse
             "rand_sparse_ndarray", "shuffle_csr_column_indices"]
 __all__ += ["check_numeric_gradient", "check_symbolic_backward", "check_symbolic_forward",
             "numeric_grad", "simple_forward"]
+
+
+def compare_ndarray_tuple(t1, t2, rtol=None, atol=None):
+    """Two optimizer states (an NDArray, a tuple of them, nested, or None) agree."""
+    if t1 is None or t2 is None:
+        return
+    if isinstance(t1, tuple):
+        for a, b in zip(t1, t2):
+            compare_ndarray_tuple(a, b, rtol, atol)
+    else:
+        assert_almost_equal(t1, t2, rtol=rtol, atol=atol)
+
+
+def compare_optimizer(opt1, opt2, shape, dtype, w_stype="default", g_stype="default",
+                      rtol=1e-4, atol=1e-5, compare_states=True, ntensors=1):
+    """One update of opt1 and of opt2 from the same random weight and gradient: the states
+    they create and the weights they leave agree (MXNet's test helper: opt1 is typically a
+    reference written in the test, opt2 the library's). A list of shapes: opt2 updates the
+    `ntensors` weights in one multi-tensor call, opt1 one by one."""
+    import copy
+
+    from . import random as _random
+    if not isinstance(shape, list):
+        if ntensors != 1:
+            raise ValueError("compare_optimizer: one shape means one tensor")
+        w1, w2 = (_pair(shape, dtype, w_stype, density=1) if w_stype != "default" else
+                  _pair_dense(_random.uniform(shape=shape, dtype=dtype)))
+        g1, g2 = (_pair(shape, dtype, g_stype) if g_stype != "default" else
+                  _pair_dense(_random.uniform(shape=shape, dtype=dtype)))
+        state1 = opt1.create_state_multi_precision(0, w1)
+        state2 = opt2.create_state_multi_precision(0, w2)
+        if compare_states:
+            compare_ndarray_tuple(state1, state2)
+        opt1.update_multi_precision(0, w1, g1, state1)
+        opt2.update_multi_precision(0, w2, g2, state2)
+        if compare_states:
+            compare_ndarray_tuple(state1, state2, rtol=rtol, atol=atol)
+        assert_almost_equal(w1, w2, rtol=rtol, atol=atol)
+        return
+    w1 = tuple(_random.uniform(shape=s, dtype=dtype) for s in shape)
+    g1 = tuple(_random.uniform(shape=s, dtype=dtype) for s in shape)
+    w2, g2 = copy.deepcopy(w1), copy.deepcopy(g1)
+    state2 = [opt2.create_state_multi_precision(0, w2[i]) for i in range(ntensors)]
+    opt2.update_multi_precision(list(range(ntensors)), w2, g2, state2)
+    for i in range(ntensors):
+        state1 = opt1.create_state_multi_precision(i, w1[i])
+        opt1.update_multi_precision(i, w1[i], g1[i], state1)
+        if compare_states:
+            compare_ndarray_tuple(state1, state2[i], rtol, atol)
+        compare_ndarray_tuple(w1[i], w2[i], rtol, atol)
+
+
+def _pair_dense(a):
+    return a.copy(), a
+
+
+def _pair(shape, dtype, stype, density=None):
+    """(a dense copy, the sparse array) of a random sparse array."""
+    sparse = rand_ndarray(shape, stype, density=density, dtype=dtype)
+    return sparse.tostype("default"), sparse
+
+
+__all__ += ["compare_ndarray_tuple", "compare_optimizer"]

@@ -60,10 +60,11 @@ def _formula_step(name, w, g, state, t, lr, wd, clip, rescale, momentum):
     if name == "sgd":
         state = momentum * state - lr * (clipped(rescale * g) + wd * w)
         return w + state, state
-    if name == "nag":
-        gw = clipped(rescale * g) + wd * w
-        state = momentum * state + gw
-        return w - lr * (gw + momentum * state), state
+    if name == "nag":   # MXNet 1.9.1's nag_mom_update kernel, the weight written in place
+        gc = clipped(rescale * g)
+        m = momentum * state
+        new = w - m + (momentum + 1) * (m - lr * (gc + wd * w))
+        return new, m - lr * (gc + wd * new)
     if name == "adam":
         gw = clipped(rescale * g + wd * w)
         m, v = state

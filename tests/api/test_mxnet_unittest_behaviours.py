@@ -202,3 +202,32 @@ def test_bad_reshapes_and_axes_are_value_errors_as_in_mxnet():
             call()
     assert nd.moveaxis(x, range(2), range(1, 3)).shape == \
         np.moveaxis(np.zeros((2, 3, 5)), range(2), range(1, 3)).shape
+
+
+@pytest.mark.parametrize("paused", [True, False])
+def test_nag_follows_mxnets_kernel_across_a_learning_rate_change(paused):
+    """test_nag's PyNAG (MXNet 1.9.1's nag_mom_update): the momentum holds lr-scaled steps,
+    so after a learning-rate change past gradients weigh as in MXNet (the unscaled form
+    drifted 0.47 from it here); captured and fused steps alike."""
+    rs = np.random.RandomState(0)
+    w0 = rs.standard_normal((4, 3))
+    p = gluon.Parameter("w_weight", shape=w0.shape, dtype="float64")
+    p.initialize(mx.init.Constant(w0))
+    trainer = gluon.Trainer([p], "nag", dict(learning_rate=0.1, momentum=0.9, wd=0.05,
+                                             clip_gradient=0.7, rescale_grad=1.0))
+    w, mom = w0.copy(), np.zeros_like(w0)
+    with (capture.paused() if paused else contextlib.nullcontext()):
+        for t in range(12):
+            if t == 6:
+                trainer.set_learning_rate(0.01)
+            lr = trainer.learning_rate
+            g = rs.standard_normal(w0.shape)
+            with autograd.record():
+                loss = (p.data() * nd.array(g, dtype="float64")).sum()
+            loss.backward()
+            trainer.step(1)
+            gc = np.clip(g, -0.7, 0.7)
+            m = 0.9 * mom
+            w = w - m + 1.9 * (m - lr * (gc + 0.05 * w))
+            mom = m - lr * (gc + 0.05 * w)
+            np.testing.assert_allclose(p.data().asnumpy(), w, rtol=1e-10, atol=1e-12)

@@ -412,7 +412,8 @@ BINARY = ("add", "divide", "elemwise_add", "elemwise_div", "elemwise_mul", "elem
 BROADCAST = tuple(n for n in dir(nd) if n.startswith("broadcast_") and n not in CALLS)
 NO_ARRAY_INPUT = {  # creation, files and helpers: nothing a trace could freeze
     "arange", "array", "empty", "eye", "full", "linspace", "ones", "zeros", "load",
-    "load_arrays", "save", "save_arrays", "waitall", "wrap", "dtype_name", "normalize_axes"}
+    "load_arrays", "load_frombuffer", "save", "save_arrays", "waitall", "wrap", "dtype_name",
+    "normalize_axes"}
 # Random draws take no array, only a shape: each is called inside a function of x with the
 # seed set before the eager and the compiled call (test_random_function_through_jit); "random."
 # names are nd.random's.
