@@ -17,15 +17,28 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "same", "almost_equal", "assert_almost_equal", "assert_allclose",
            "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
            "list_gpus", "download", "get_mnist", "get_mnist_ubyte", "get_mnist_iterator",
-           "get_cifar10", "mx", "np"]
+           "get_cifar10", "mx", "np", "array", "use_np", "Context", "current_context",
+           "Symbol"]
 
 
 def __getattr__(name):
-    """`mx`: MXNet's test_utils imports mxnet as mx, so `from mxnet.test_utils import *` (its
-    own tests, and tests written after them) brings `mx` and `np` along."""
+    """MXNet's test_utils imports mxnet as mx, nd's array, use_np, Context and Symbol at its
+    top, so `from mxnet.test_utils import *` (its own tests, and tests written after them)
+    brings them along; here they are looked up when asked for."""
     if name == "mx":
         import tracegrad
         return tracegrad
+    if name == "array":
+        from .nd import array
+        return array
+    if name == "use_np":
+        from .util import use_np
+        return use_np
+    if name in ("Context", "current_context"):
+        return getattr(_context, name)
+    if name == "Symbol":
+        from .symbol import Symbol
+        return Symbol
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _INTS = (np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64)

@@ -98,10 +98,12 @@ def test_fresh_grad_flags_a_gradient_backward_wrote(paused):
     assert seen == [1, 0] * 6
 
 
-def test_test_utils_star_import_brings_mx_and_np():
+def test_test_utils_star_import_brings_what_mxnets_does():
     names = {}
     exec("from tracegrad.test_utils import *", names)
-    assert names["mx"] is mx and names["np"] is np
+    assert names["mx"] is mx and names["np"] is np and names["array"] is nd.array
+    assert names["use_np"] is mx.util.use_np and names["Symbol"] is mx.sym.Symbol
+    assert names["current_context"]() == mx.cpu() and names["Context"] is mx.Context
 
 
 @pytest.mark.parametrize("stype", ["csr", "row_sparse"])
@@ -231,3 +233,33 @@ def test_nag_follows_mxnets_kernel_across_a_learning_rate_change(paused):
             w = w - m + 1.9 * (m - lr * (gc + 0.05 * w))
             mom = m - lr * (gc + 0.05 * w)
             np.testing.assert_allclose(p.data().asnumpy(), w, rtol=1e-10, atol=1e-12)
+
+
+def test_blocks_held_in_a_plain_container_are_warned_about():
+    """test_block_attr_list_of_block: a list / dict attribute holding Blocks is not registered
+    (their parameters are not collected); collect_params says so, for nested blocks too;
+    Sequential children and plain data say nothing."""
+    import warnings
+    from tracegrad.gluon import nn
+
+    class Listed(gluon.Block):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Dense(2), nn.Dense(3)]
+
+    class Nested(gluon.Block):
+        def __init__(self):
+            super().__init__()
+            self.inner = Listed()
+
+    class Fine(gluon.Block):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.Sequential()
+            self.layers.add(nn.Dense(2))
+            self.data = {"a": "4", "b": [1, 2]}
+    for make, warned in ((Listed, True), (Nested, True), (Fine, False)):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            make().collect_params()
+        assert any("unregistered container" in str(x.message) for x in w) is warned

@@ -177,12 +177,39 @@ class Block:
     def collect_params(self, select=None) -> ParameterDict:
         """This block's and its descendants' parameters; `select` is a regex on full names
         ('.*weight|.*bias')."""
+        stack = [self]
+        while stack:     # (this block's and every registered descendant's attributes)
+            block = stack.pop()
+            block._warn_unregistered_containers()
+            stack.extend(block._children.values())
         ret = ParameterDict(self._params.prefix)
         pattern = re.compile(select) if select else None
         for p in self._all_params():
             if pattern is None or pattern.match(p.name):
                 ret._add(p)
         return ret
+
+    def _warn_unregistered_containers(self):
+        """MXNet's warning for a list, tuple or dict attribute holding Blocks this block never
+        registered: their parameters are not collected, trained or saved."""
+        children = {id(c) for c in self._children.values()}
+
+        def holds_unregistered(value, depth=0):
+            if isinstance(value, Block):
+                return id(value) not in children
+            if depth < 8 and isinstance(value, (list, tuple)):
+                return any(holds_unregistered(v, depth + 1) for v in value)
+            if depth < 8 and isinstance(value, dict):
+                return any(holds_unregistered(v, depth + 1) for v in value.values())
+            return False
+        for name, value in vars(self).items():
+            if isinstance(value, (list, tuple, dict)) and not name.startswith("__") and \
+                    name != "_children" and holds_unregistered(value):
+                warnings.warn(f'"{name}" is an unregistered container with Blocks: the Blocks '
+                              f"in a list, tuple or dict are not registered (their parameters "
+                              f"are not collected, trained or saved). Register them with "
+                              f"register_child(), or hold them in nn.Sequential / "
+                              f"nn.HybridSequential.", stacklevel=3)
 
     def _all_params(self):
         seen = set()
