@@ -79,12 +79,10 @@ def numpy_epoch(batch):
 
 def tracegrad_epoch(batch, hybridize):
     import tracegrad as mx
+    from bench_compiled import mlp_net
     from tracegrad import autograd, gluon, nd
     mx.random.seed(0)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(256, activation="relu"), gluon.nn.Dense(256, activation="relu"),
-            gluon.nn.Dense(10))
-    net.initialize()
+    net = mlp_net()
     if hybridize:
         net.hybridize()
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()

@@ -219,7 +219,7 @@ class OpSpec:
     """One MXNet operator as the symbolic API sees it."""
 
     def __init__(self, name, fn, inputs, attrs=None, aux=(), shapes=None, active=None,
-                 outputs=None, variadic=False, head_loss=False, stypes=None):
+                 outputs=None, variadic=False, head_loss=False, stypes=None, input_inits=None):
         self.name, self.fn = name, fn
         self.inputs = tuple(inputs)        # array input names, in order
         self.attrs = attrs                 # {name: check} or None: from the signature
@@ -230,6 +230,9 @@ class OpSpec:
         self.variadic = variadic           # inputs are *data (Concat, add_n, ...)
         self.head_loss = head_loss         # a loss head: its head gradient is ignored
         self.stypes = stypes               # (attrs, input stypes) -> output stypes, or None
+        # input name -> the initializer a variable composed there gets unless it has one
+        # (MXNet's FSetInputVarAttrOnCompose: PReLU's slope 0.25, BatchNorm's statistics)
+        self.input_inits = input_inits or {}
 
     def active_inputs(self, attrs):
         return list(self._active(attrs)) if self._active else list(self.inputs)
@@ -429,7 +432,8 @@ def _table():
                dict(eps=_float(0, lo_open=False), momentum=_float(0, 1), fix_gamma=_bool,
                     use_global_stats=_bool, output_mean_var=_bool, axis=_axis,
                     cudnn_off=_HINT, min_calib_range=_any, max_calib_range=_any),
-               aux=("moving_mean", "moving_var"), shapes=_bn_shapes, outputs=_norm_outputs),
+               aux=("moving_mean", "moving_var"), shapes=_bn_shapes, outputs=_norm_outputs,
+               input_inits={"moving_mean": '["zero", {}]', "moving_var": '["one", {}]'}),
         OpSpec("LayerNorm", nd.LayerNorm, ("data", "gamma", "beta"),
                dict(axis=_axis, eps=_float(0), output_mean_var=_bool), shapes=_ln_shapes,
                outputs=_ln_outputs),
@@ -448,7 +452,7 @@ def _table():
         OpSpec("LeakyReLU", nd.LeakyReLU, ("data", "gamma"),
                dict(act_type=_enum("leaky", "prelu", "elu", "selu", "gelu", "rrelu"),
                     slope=_float(), lower_bound=_float(), upper_bound=_float()),
-               shapes=_prelu_shapes,
+               shapes=_prelu_shapes, input_inits={"gamma": '["Constant", {"value": 0.25}]'},
                active=lambda a: ["data", "gamma"] if a.get("act_type") == "prelu"
                else ["data"]),
         OpSpec("Pooling", nd.Pooling, ("data",),

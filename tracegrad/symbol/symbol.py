@@ -487,7 +487,10 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
         if spec.variadic and "num_args" in (spec.attrs or {}) and "num_args" not in raw:
             raw["num_args"] = str(len(refs))
             params["num_args"] = len(refs)
-    _set_input_inits(canon, params, refs)
+    for (source, _), slot in zip(refs, names):      # (OpSpec.input_inits)
+        init = spec.input_inits.get(slot)
+        if init is not None and source.is_variable and "__init__" not in source.attrs:
+            source.attrs["__init__"] = init
     attrs_all = dict(raw)
     for k, v in _scope_attrs(extra_attrs).items():
         attrs_all[k] = str(v)
@@ -495,25 +498,6 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
     node = Node(canon, node_name, attrs_all, refs, spec, params, names)
     n = len(node.visible_outputs())
     return Symbol([(node, i) for i in range(n)])
-
-
-# MXNet's FSetInputVarAttrOnCompose: an op composed on variables gives some of them an
-# initializer (their __init__ attribute) unless they have one: PReLU's slope starts at 0.25,
-# BatchNorm's running mean at 0 and variance at 1 (input position -> initializer)
-_INPUT_INITS = {
-    "LeakyReLU": {1: '["Constant", {"value": 0.25}]'},
-    "BatchNorm": {3: '["zero", {}]', 4: '["one", {}]'},
-}
-
-
-def _set_input_inits(op, params, refs):
-    for k, init in _INPUT_INITS.get(op, {}).items():
-        if op == "LeakyReLU" and params.get("act_type") != "prelu":
-            continue
-        if k < len(refs):
-            node = refs[k][0]
-            if node.is_variable and "__init__" not in node.attrs:
-                node.attrs["__init__"] = init
 
 
 _REQUIRED: dict = {}

@@ -21,16 +21,15 @@ __all__ = ["DataLoader", "default_batchify_fn"]
 def default_batchify_fn(samples):
     """Stack samples into an NDArray; tuples of fields into a list of NDArrays. Numbers and
     numpy samples keep numpy's dtype, as MXNet's `nd.array(data, dtype=data.dtype)` does:
-    MNIST's int32 labels batch as int32, Python ints as int64, Python floats as float64."""
+    MNIST's int32 labels batch as int32, Python ints as int64, Python floats as float64.
+    Under set_np the batches are mx.np arrays (numbers keeping their numpy dtype, MXNet's)."""
     first = samples[0]
     if isinstance(first, tuple):
         return [default_batchify_fn(list(field)) for field in zip(*samples)]
-    if _NP["array"]:     # set_np: mx.np batches, numbers keeping their numpy dtype (MXNet)
-        return _np_batch(samples)
     if isinstance(first, NDArray):
-        return _stacked(samples)
-    arr = np.asarray([s.asnumpy() if isinstance(s, NDArray) else s for s in samples])
-    return wrap(np.ascontiguousarray(arr))
+        return _in_mode(_stacked(samples))
+    return _numbers_batch(np.asarray([s.asnumpy() if isinstance(s, NDArray) else s
+                                      for s in samples]))
 
 
 def _stacked(samples):
@@ -45,26 +44,28 @@ def _stacked(samples):
     return nd.stack(*samples)
 
 
-def _np_batch(samples):
-    from ...numpy_api.ndarray import as_np, from_python
-    if isinstance(samples[0], NDArray):
-        return as_np(_stacked(samples))
-    arr = np.asarray([s.asnumpy() if isinstance(s, NDArray) else s for s in samples])
-    return as_np(wrap(np.ascontiguousarray(from_python("default_batchify_fn", arr))))
+def _in_mode(batch):
+    """An NDArray batch as Gluon hands it out: an mx.np array under set_np."""
+    if not _NP["array"]:
+        return batch
+    from ...numpy_api.ndarray import as_np
+    return as_np(batch)
+
+
+def _numbers_batch(arr):
+    """The batch of numpy samples (or numbers) stacked into `arr`: an array of its dtype
+    (under set_np, of the dtype mx.np.array gives it)."""
+    if _NP["array"]:
+        from ...numpy_api.ndarray import from_python
+        arr = from_python("default_batchify_fn", arr)
+    return _in_mode(wrap(np.ascontiguousarray(arr)))
 
 
 def _gathered_batch(fields, several):
     """What default_batchify_fn makes of the samples of a batch read at once (Dataset._rows
     gives [(rows, kind)] per field; kind "np": the samples were numpy, "nd": NDArrays)."""
-    out = []
-    for rows, kind in fields:
-        if not _NP["array"]:
-            out.append(wrap(np.ascontiguousarray(rows)))
-            continue
-        from ...numpy_api.ndarray import as_np, from_python
-        if kind == "np":
-            rows = from_python("default_batchify_fn", rows)
-        out.append(as_np(wrap(np.ascontiguousarray(rows))))
+    out = [_numbers_batch(rows) if kind == "np" else _in_mode(wrap(np.ascontiguousarray(rows)))
+           for rows, kind in fields]
     return out if several else out[0]
 
 
