@@ -10,9 +10,12 @@ structure) not seen for a while: what MXNet's imperative autograd, PyTorch's and
 pay nothing extra for. tracegrad's eager backward walks a structure that is not hot op by op,
 each op's adjoint cached across structures (runtime/op_adjoints.py); a structure is derived
 whole, optimized and compiled only once it repeats back to back (runtime/tape.Adjoint,
-tape.repeats_close: among this many structures a repeat by chance does not count).
-Figures are the mean step over the list (ms) after a warm-up list of other lengths; this
-machine is shared, so expect +-10-20%.
+tape.repeats_close: among this many structures a repeat by chance does not count). The
+LSTMCell's own call repeats, though: after a few hundred calls it runs compiled
+(gluon/auto_compile.py); the row "auto compile off" is the step without that.
+Figures are the mean step over the list (ms) after a warm-up list of other lengths (a short
+training run: its mean step, in brackets, includes compiling); each tracegrad row and PyTorch
+run in a fresh process. This machine is shared, so expect +-10-20%.
 
     python bench/bench_dynamic.py [--quick]
 """
@@ -136,36 +139,65 @@ def torch_step():
     return step
 
 
+def tracegrad_step_no_auto_compile():
+    """The same step with gluon's automatic compilation of hot layer calls off."""
+    from tracegrad.gluon import auto_compile
+    auto_compile.auto_compile(False)
+    return tracegrad_step()
+
+
 def run(make, n_warm, n_timed):
-    """Mean seconds per step over the timed list of lengths, after the warm-up list."""
+    """(mean seconds per step over the timed list of lengths after the warm-up list, mean
+    seconds per step of the warm-up list)."""
     step = make()
-    for k, t in enumerate(lengths(n_warm, 1)):
-        step(*batch(t, 1000 + k))
+    warm = [batch(t, 1000 + k) for k, t in enumerate(lengths(n_warm, 1))]
+    t0 = time.perf_counter()
+    for x, labels in warm:
+        step(x, labels)
+    warm_time = (time.perf_counter() - t0) / n_warm
     data = [batch(t, 2000 + k) for k, t in enumerate(lengths(n_timed, 2))]
     t0 = time.perf_counter()
     for x, labels in data:
         step(x, labels)
-    return (time.perf_counter() - t0) / n_timed
+    return (time.perf_counter() - t0) / n_timed, warm_time
+
+
+_CHILDREN = {"torch": torch_step, "tracegrad": tracegrad_step,
+             "tracegrad_no_auto": tracegrad_step_no_auto_compile}
 
 
 def _child(name, n_warm, n_timed):
-    print(run({"torch": torch_step}[name], n_warm, n_timed))
+    print(*run(_CHILDREN[name], n_warm, n_timed))
+
+
+def _in_child(name, n_warm, n_timed):
+    """run() in a fresh process (each contender starts with nothing compiled or loaded)."""
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+            f"import bench_dynamic as b\nb._child({name!r}, {n_warm}, {n_timed})\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if r.returncode == 0 and len(r.stdout.split()) >= 2:
+        return tuple(float(v) for v in r.stdout.split()[-2:])
+    return None
 
 
 def main(quick=False):
-    n_warm, n_timed = (5, 20) if quick else (10, 60)
-    rows = [("numpy by hand", run(numpy_step, n_warm, n_timed)),
-            ("tracegrad eager (Gluon LSTMCell loop)", run(tracegrad_step, n_warm, n_timed))]
-    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
-            f"import bench_dynamic as b\nb._child('torch', {n_warm}, {n_timed})\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if r.returncode == 0 and r.stdout.split():
-        rows.append(("pytorch eager (LSTMCell loop)", float(r.stdout.split()[-1])))
-    base = rows[0][1]
+    # the warm-up list is a short training run: its mean step includes compiling the hot
+    # layer calls (auto_compile.py), from the disk cache after the first run
+    n_warm, n_timed = (30, 20) if quick else (60, 60)
+    rows = [("numpy by hand", run(numpy_step, n_warm, n_timed))]
+    for name, child in (("tracegrad eager (Gluon LSTMCell loop)", "tracegrad"),
+                        ("tracegrad eager, auto compile off", "tracegrad_no_auto"),
+                        ("pytorch eager (LSTMCell loop)", "torch")):
+        result = _in_child(child, n_warm, n_timed)
+        if result is not None:
+            rows.append((name, result))
+    base, warm_base = rows[0][1]
     print(f"== LSTMCell loop over a length drawn per batch (8-64 steps), batch {BATCH}, "
-          f"hidden {HIDDEN}, SGD, one core: mean step over {n_timed} batches")
-    for name, t in rows:
-        print(f"  {name:42s} {t * 1e3:8.2f} ms   {t / base:5.2f}x numpy by hand")
+          f"hidden {HIDDEN}, SGD, one core: mean step over {n_timed} batches after "
+          f"{n_warm} (the warm-up's mean step in brackets)")
+    for name, (t, warm) in rows:
+        print(f"  {name:42s} {t * 1e3:8.2f} ms   {t / base:5.2f}x numpy by hand   "
+              f"(warm-up {warm * 1e3:7.2f} ms, {warm / warm_base:5.2f}x)")
 
 
 if __name__ == "__main__":

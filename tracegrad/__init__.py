@@ -24,6 +24,7 @@ from .gradcheck import GradcheckError, gradcheck
 from .tracing.jit import jit
 from .tracing.trace import make_ir
 from .stats import stats
+from .gluon.auto_compile import auto_compile  # noqa: E402  (mx.auto_compile(False))
 from . import kvstore  # noqa: E402  (after gluon: the Trainer reaches it lazily)
 from .tracing import capture  # noqa: E402  (mx.capture.set_enabled)
 from .tracing.capture import explain
@@ -70,7 +71,8 @@ for _sub in ("contrib", "random", "linalg", "image", "sparse"):
 __all__ = ["autograd", "base", "context", "ir", "nd", "ndarray", "random", "MXNetError",
            "Context", "cpu", "cpu_pinned", "gpu", "num_gpus", "make_ir", "NDArray",
            "__version__", "gluon", "init", "initializer", "metric", "optimizer", "lr_scheduler",
-           "jit", "stats", "kv", "kvstore", "capture", "explain", "gradcheck", "GradcheckError",
+           "jit", "stats", "auto_compile", "kv", "kvstore", "capture", "explain", "gradcheck",
+           "GradcheckError",
            "current_context", "test_utils", "io", "profiler", "engine", "util", "operator",
            "recordio", "sym", "symbol", "mod", "module", "model", "callback", "name",
            "attribute", "AttrScope", "np", "npx", "image", "img", "viz", "visualization",

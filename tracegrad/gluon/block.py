@@ -21,9 +21,9 @@ from ..runtime.interpret import generated as _generated
 from ..runtime.tape import STATE as _STATE
 from ..stats import COUNTERS as _COUNTERS
 from ..tracing import capture as _capture, compiled as _compiled, jit as _tracing_jit
-from ..tracing.jit import STRUCTURE_VERSION
+from ..tracing.jit import ATTRIBUTE_VERSION, STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
-from . import contexts as _contexts, hooks as _hooks
+from . import auto_compile as _auto_compile, contexts as _contexts, hooks as _hooks
 from .arguments import check_inputs
 from .symbolic_call import symbolic_call
 from .parameter import Parameter, ParameterDict, load_into
@@ -45,7 +45,6 @@ _SCOPE = _Scope()
 # parameter: compiled blocks re-check what they were built from only when it moved
 # ATTRIBUTE_VERSION is bumped by every attribute a block sets or deletes: a replayed pure
 # block (_replay_or_learn) re-checks its attributes only when it moved
-ATTRIBUTE_VERSION = [0]
 
 
 class _Children(OrderedDict):
@@ -380,6 +379,8 @@ class HybridBlock(Block):
         self.__dict__.pop("_tg_jit", None)
         self.__dict__.pop("_tg_serve", None)
         self.__dict__.pop("_tg_step", None)     # (_captured_call: its JitFunction is gone)
+        # (hybridize(active=False): the user keeps it eager, auto_compile.py leaves it so)
+        self.__dict__["_tg_tier"] = None if active else _auto_compile.OFF
         self._active = bool(active)
         self._flags = dict(static_alloc=static_alloc, static_shape=static_shape, **flags)
         super().hybridize(active, static_alloc=static_alloc, static_shape=static_shape, **flags)
@@ -478,16 +479,9 @@ class HybridBlock(Block):
                                                        or _array.HOOKS.tracing)):
                 # (export traces with these; inside another block's trace this call is
                 # inlined: as in MXNet, it caches no graph, nor the trace's own arrays)
-                self.__dict__["_cached_args"] = args
-                prev, _SCOPE.compiling = _SCOPE.compiling, self
-                try:
-                    out = _hybrid_call(self, *args)
-                finally:
-                    _SCOPE.compiling = prev
-                if _compiled.DEFER_CALL is not None:
-                    _remember_captured_call(self, args, out)
-                return out
-            return self.forward(*args)
+                return _compiled_call(self, args)
+            # (an eager call of gluon's own layers: compiled once its signature is hot)
+            return _auto_compile.call(self, args, _compiled_call)
         except MXNetError as e:
             raise _named_error(self, e) from None
 
@@ -757,6 +751,20 @@ def _captured_call(jf, entry, out_tree, version, training, nargs):
                      "iter(out if type(out) is list else [out]))")
     return _generated("captured_call", "def captured_call(block, args):\n", lines,
                       {**_CAPTURED_NAMES, **consts})
+
+
+def _compiled_call(block, args):
+    """A hybridized block's call (or a hot eager layer's: auto_compile.py) through its
+    JitFunction; remembered for captured steps."""
+    block.__dict__["_cached_args"] = args
+    prev, _SCOPE.compiling = _SCOPE.compiling, block
+    try:
+        out = _hybrid_call(block, *args)
+    finally:
+        _SCOPE.compiling = prev
+    if _compiled.DEFER_CALL is not None:
+        _remember_captured_call(block, args, out)
+    return out
 
 
 def _hybrid_call(block, *args):

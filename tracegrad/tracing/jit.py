@@ -42,6 +42,10 @@ from ..stats import COUNTERS as _COUNTERS, bump
 
 # bumped by gluon whenever a block gains, loses or replaces a child or parameter (hybrid_call)
 STRUCTURE_VERSION = [0]
+# bumped by gluon whenever a block sets or deletes an attribute (what reads a block's
+# attributes by identity compares them again only when it moved: gluon/block.py replays,
+# gluon/auto_compile.py)
+ATTRIBUTE_VERSION = [0]
 
 MAX_VARIANTS = 32        # compiled paths per function (over all signatures)
 MAX_REBINDS = 3          # traces after a scope name got another array, before running eagerly

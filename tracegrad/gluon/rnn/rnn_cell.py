@@ -85,7 +85,10 @@ class RecurrentCell(Block):
         self.reset()
 
     def reset(self):
-        """Forget the step counters (and ZoneoutCell's previous output) before a sequence."""
+        """Forget the step counters (and ZoneoutCell's previous output) before a sequence.
+        The counters only name states; each call advances them in __dict__, not as an
+        attribute change, which would make whatever compares block attributes compare
+        them again (gluon/auto_compile.py, block replays)."""
         self._init_counter = -1
         self._counter = -1
         for cell in self._children.values():
@@ -103,7 +106,7 @@ class RecurrentCell(Block):
                              f"the base cell cannot be called directly; call the modifier cell")
         states = []
         for info in self.state_info(batch_size):
-            self._init_counter += 1
+            self.__dict__["_init_counter"] += 1
             info = dict(info or {}, **kwargs)
             info.pop("__layout__", None)
             states.append(func(name=f"{self._prefix}begin_state_{self._init_counter}", **info))
@@ -134,7 +137,7 @@ class RecurrentCell(Block):
         return _merge(outputs, axis, merge_outputs, was_array), states
 
     def __call__(self, inputs, states):
-        self._counter += 1
+        self.__dict__["_counter"] += 1     # (see reset)
         return super().__call__(inputs, states)
 
     def forward(self, inputs, states):
@@ -147,7 +150,7 @@ class HybridRecurrentCell(RecurrentCell, HybridBlock):
     The states travel to HybridBlock.__call__ as separate arrays, so hybridize() compiles it."""
 
     def __call__(self, inputs, states):
-        self._counter += 1
+        self.__dict__["_counter"] += 1     # (see reset)
         states = [states] if isinstance(states, NDArray) else list(states)
         flat = HybridBlock.__call__(self, inputs, *states)
         return flat[0], list(flat[1:])
@@ -416,7 +419,7 @@ class ZoneoutCell(ModifierCell):
 
     def __call__(self, inputs, states):
         # the previous output is an argument, not a constant captured by a compiled step
-        self._counter += 1
+        self.__dict__["_counter"] += 1     # (see reset)
         states = [states] if isinstance(states, NDArray) else list(states)
         flat = HybridBlock.__call__(self, inputs, self._prev_output, *states)
         self._prev_output = flat[0]
