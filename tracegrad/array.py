@@ -233,6 +233,14 @@ def unobserved() -> bool:
                 or _MATERIALIZING[0])
 
 
+def unrecorded_read(x) -> bool:
+    """True when an op reading only NDArray `x` gives what its result alone sees: unobserved(),
+    or autograd records but x is not on the tape (its ops would record nothing) and no hook
+    (step capture's deferral, a trace materializing, a profiler) is installed to see the op."""
+    return not (ANY_TRACE[0] or _PLACED[0] or _HOOKED) and (
+        not STATE.recording or x._value is None)
+
+
 def _placed_like(res, args):
     """While arrays live on several contexts: an op's result on its first placed operand's
     context (results are not counted in PLACED: the placed inputs they come from are)."""

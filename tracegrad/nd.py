@@ -15,7 +15,7 @@ from . import mxnet_format
 from . import random  # noqa: F401  (mx.nd.random)
 from .random import shuffle  # noqa: F401,E402  (nd.shuffle: MXNet's alias of nd.random.shuffle)
 from .array import F, HOOKS, NDArray, wrap
-from .array import unobserved as _unobserved
+from .array import unrecorded_read as _unrecorded_read
 from .array import install_fluent_methods as _install_fluent_methods
 from .array import on_context as _on_context
 from .base import MXNetError, MXNetValueError
@@ -968,8 +968,9 @@ def Embedding(data, weight, input_dim=None, output_dim=None, sparse_grad=False, 
 
 def _getitem(x, key):
     """Basic indexing as slice (+ reshape); an array index is `take` along axis 0. A row read
-    (x[i], per-sample datasets) that nothing observes is the numpy view the two ops give."""
-    if type(key) is int and type(x) is NDArray and _unobserved():
+    (x[i], per-sample datasets, a time step of an input batch under record()) that nothing
+    observes is the numpy view the two ops give."""
+    if type(key) is int and type(x) is NDArray and _unrecorded_read(x):
         data = x._data
         if data.ndim and -data.shape[0] <= key < data.shape[0]:
             return wrap(data[key] if data.ndim > 1 else data[key:key + 1 or None])

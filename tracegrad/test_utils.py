@@ -74,6 +74,12 @@ def default_atols():
     return tols
 
 
+def effective_dtype(dat):
+    """The dtype tolerances for dat are chosen by: its own (MXNet narrows float32 to float16
+    only for TF32 GEMMs on Ampere GPUs; everything here runs float32 in full)."""
+    return np.dtype(dat.dtype)
+
+
 def get_tolerance(dat, tol, default_tol):
     """tol if it is a number, else its (or the default's) entry for dat's dtype."""
     if isinstance(tol, numbers.Number):

@@ -209,6 +209,24 @@ def test_a_row_read_under_record_and_in_a_trace_is_recorded():
         assert second_row(a).asnumpy().tolist() == (a.asnumpy()[1] * 2).tolist()
 
 
+def test_a_time_step_of_an_input_batch_under_record_is_a_view():
+    """x[t] of an array not on the tape (an input batch) under record(): the view eager
+    slicing gives, gradients flowing through what is computed from it."""
+    x = nd.array(np.arange(12, dtype=np.float32).reshape(3, 2, 2))
+    w = nd.ones((2,))
+    w.attach_grad()
+    with autograd.record():
+        rows = [x[t] for t in range(3)]
+        y = sum((r * w).sum() for r in rows)
+    y.backward()
+    assert all(np.shares_memory(r._data, x._data) for r in rows)
+    for t, r in enumerate(rows):
+        assert r.asnumpy().tolist() == x.asnumpy()[t].tolist()
+    assert w.grad.asnumpy().tolist() == x.asnumpy().sum(axis=(0, 1)).tolist()
+    rows[1][:] = -1           # a view, as MXNet's x[i]
+    assert x.asnumpy()[1].tolist() == [[-1, -1], [-1, -1]]
+
+
 def _write_idx(path, magic, arr):
     header = np.array([magic] + list(arr.shape), dtype=">u4").tobytes()
     with gzip.open(path, "wb") as f:
