@@ -2,12 +2,32 @@
 MXNet code runs unchanged; `mx.gpu()` is a context, and placing an array on it says clearly
 that there is no GPU."""
 import threading
+import warnings
 import weakref
 
 
 
-class Context:
-    """A device: only 'cpu' exists here."""
+class _ContextClass(type):
+    """Context's class: `Context.default_ctx`, MXNet 1.x's deprecated class attribute (its
+    own tests still pass it as ctx=)."""
+
+    @property
+    def default_ctx(cls):
+        warnings.warn("Context.default_ctx has been deprecated. Please use "
+                      "Context.current_context() instead.", DeprecationWarning, stacklevel=2)
+        return current_context()
+
+    @default_ctx.setter
+    def default_ctx(cls, ctx):
+        warnings.warn("Context.default_ctx has been deprecated. Please use "
+                      "test_utils.set_default_context instead.", DeprecationWarning,
+                      stacklevel=2)
+        set_current_context(ctx)
+
+
+class Context(metaclass=_ContextClass):
+    """A device: only 'cpu' exists here. `with ctx:` makes it this thread's default context
+    for the block (MXNet's rule), restored after."""
     __slots__ = ("device_type", "device_id")
 
     def __init__(self, device_type="cpu", device_id=0):
@@ -28,10 +48,17 @@ class Context:
         return hash((self.device_type, self.device_id))
 
     def __enter__(self):
+        _CURRENT.saved.append(_CURRENT.ctx)
+        _CURRENT.ctx = self
         return self
 
     def __exit__(self, *exc):
+        _CURRENT.ctx = _CURRENT.saved.pop()
         return False
+
+    @staticmethod
+    def current_context():
+        return current_context()
 
 
 _CPU = Context("cpu", 0)
@@ -57,6 +84,9 @@ def num_gpus():
 
 class _Current(threading.local):
     ctx = _CPU
+
+    def __init__(self):
+        self.saved = []     # the contexts `with ctx:` blocks replaced
 
 
 _CURRENT = _Current()

@@ -366,8 +366,16 @@ class Parameter:
         lr_mult, wd_mult and init (a HybridBlock called on Symbols passes these)."""
         from .. import symbol
         init = self.init if isinstance(self.init, str) or hasattr(self.init, "dumps") else None
-        return symbol.var(self.name, shape=self.shape, dtype=self.dtype, lr_mult=self.lr_mult,
-                          wd_mult=self.wd_mult, init=init)
+        # one variable per parameter, as MXNet keeps it: a block calling a layer at several
+        # points (an unrolled cell) builds a graph with one input per parameter
+        key = (self.name, self.shape, self.dtype, self.lr_mult, self.wd_mult, init)
+        cached = self.__dict__.get("_var_cache")
+        if cached is not None and cached[0] == key and cached[0][5] is init:
+            return cached[1]
+        var = symbol.var(self.name, shape=self.shape, dtype=self.dtype, lr_mult=self.lr_mult,
+                         wd_mult=self.wd_mult, init=init)
+        self.__dict__["_var_cache"] = (key, var)
+        return var
 
 
 class Constant(Parameter):

@@ -23,6 +23,9 @@ def symbolic_call(block, args):
     with Prefix(block.prefix):
         if emit is not None:
             return emit(block, sym, *args, **params)
+        symbolic = getattr(block, "_symbolic_forward", None)   # (a recurrent cell's step)
+        if symbolic is not None:
+            return symbolic(sym, *args, **params)
         if type(block).forward is HybridBlock.forward:
             return block.hybrid_forward(sym, *args, **params)
         return block.forward(*args)      # a container (HybridSequential) or a 2.x forward

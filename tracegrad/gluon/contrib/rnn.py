@@ -143,7 +143,7 @@ class VariationalDropoutCell(ModifierCell):
         was_array = isinstance(inputs, nd.NDArray)
         axis = layout.find("T")
         if not was_array:
-            inputs = nd.stack(*_as_steps(length, inputs, layout)[0], axis=axis)
+            inputs = nd.stack(*_as_steps(nd, length, inputs, layout)[0], axis=axis)
         if begin_state is None:       # (the base cell is modified: the states come from here)
             batch = inputs.shape[layout.find("N")]
             begin_state = self.begin_state(batch, dtype=inputs.dtype)
@@ -155,7 +155,7 @@ class VariationalDropoutCell(ModifierCell):
             outputs = nd.Dropout(outputs, p=self.drop_outputs, axes=(axis,))
         if valid_length is not None:
             steps = nd.split(outputs, num_outputs=length, axis=axis, squeeze_axis=True)
-            steps = _mask_steps(steps if length > 1 else [steps], valid_length, length)
+            steps = _mask_steps(nd, steps if length > 1 else [steps], valid_length, length)
             outputs = nd.stack(*steps, axis=axis)
         if merge_outputs is None:
             merge_outputs = was_array

@@ -33,9 +33,28 @@ rnn_step, lstm_step, gru_step = (_step_with(rnn_gates, 1), _step_with(lstm_gates
 
 
 # ------------------------------------------------------------------ sequences
-def _as_steps(length, inputs, layout):
-    """A sequence as a list of `length` (N, C) steps, its time axis and its batch size."""
+def _family(inputs):
+    """(F, whether inputs is one array): mx.sym when the sequence is Symbols (unroll builds the
+    unrolled graph, as MXNet's does for Module code), nd otherwise."""
+    from ...symbol.symbol import Symbol
+    first = inputs if isinstance(inputs, (NDArray, Symbol)) or not len(inputs) else inputs[0]
+    if isinstance(first, Symbol):
+        from ... import symbol
+        return symbol, isinstance(inputs, Symbol)
+    return nd, isinstance(inputs, NDArray)
+
+
+def _as_steps(F, length, inputs, layout):
+    """A sequence as a list of `length` (N, C) steps, its time axis and its batch size (0 for
+    Symbols: the graph's shapes give it)."""
     axis = layout.find("T")
+    if F is not nd:
+        if isinstance(inputs, F.Symbol):
+            steps = F.split(inputs, num_outputs=length, axis=axis, squeeze_axis=True)
+            return ([steps[t] for t in range(length)] if length > 1 else [steps]), axis, 0
+        if len(inputs) != length:
+            raise MXNetError(f"unroll: length {length} but {len(inputs)} input steps")
+        return list(inputs), axis, 0
     if isinstance(inputs, NDArray):
         if inputs.ndim < 3:   # (N, T, C) or, for the convolutional cells, (N, T, C, H, W)
             raise MXNetError(f"unroll: inputs must be at least 3-d in layout {layout}, got "
@@ -52,27 +71,36 @@ def _as_steps(length, inputs, layout):
     return steps, axis, steps[0].shape[0]
 
 
-def _merge(steps, axis, merge_outputs, was_array):
+def _merge(F, steps, axis, merge_outputs, was_array):
     if merge_outputs is None:
         merge_outputs = was_array
-    return nd.stack(*steps, axis=axis) if merge_outputs else steps
+    return F.stack(*steps, axis=axis) if merge_outputs else steps
 
 
-def _mask_steps(steps, valid_length, length):
+def _split_steps(F, seq, length):
+    out = F.split(seq, num_outputs=length, axis=0, squeeze_axis=True)
+    return [out] if length == 1 else [out[t] for t in range(length)]
+
+
+def _mask_steps(F, steps, valid_length, length):
     """Zero the steps at t >= valid_length[n]."""
-    masked = nd.SequenceMask(nd.stack(*steps, axis=0), sequence_length=valid_length,
-                             use_sequence_length=True, axis=0)
-    out = nd.split(masked, num_outputs=length, axis=0, squeeze_axis=True)
-    return out if length > 1 else [out]
+    masked = F.SequenceMask(F.stack(*steps, axis=0), sequence_length=valid_length,
+                            use_sequence_length=True, axis=0)
+    return _split_steps(F, masked, length)
 
 
-def _reverse_steps(steps, valid_length):
+def _reverse_steps(F, steps, valid_length):
     if valid_length is None:
         return list(reversed(steps))
-    rev = nd.SequenceReverse(nd.stack(*steps, axis=0), sequence_length=valid_length,
-                             use_sequence_length=True)
-    out = nd.split(rev, num_outputs=len(steps), axis=0, squeeze_axis=True)
-    return out if len(steps) > 1 else [out]
+    rev = F.SequenceReverse(F.stack(*steps, axis=0), sequence_length=valid_length,
+                            use_sequence_length=True)
+    return _split_steps(F, rev, len(steps))
+
+
+def _zeros_for(F, steps):
+    """begin_state's func and keywords for a sequence: nd zeros in the steps' dtype, or
+    Symbol zeros whose batch (0) the graph gives."""
+    return dict(func=F.zeros, dtype=steps[0].dtype) if F is nd else dict(func=F.zeros)
 
 
 # ------------------------------------------------------------------ base classes
@@ -119,9 +147,9 @@ class RecurrentCell(Block):
         (default: when inputs was one array). With valid_length, steps past each sequence's
         length are zero and the states are those of its last valid step."""
         self.reset()
-        was_array = isinstance(inputs, NDArray)
-        steps, axis, batch = _as_steps(length, inputs, layout)
-        states = self.begin_state(batch, dtype=steps[0].dtype) if begin_state is None \
+        F, was_array = _family(inputs)
+        steps, axis, batch = _as_steps(F, length, inputs, layout)
+        states = self.begin_state(batch, **_zeros_for(F, steps)) if begin_state is None \
             else list(begin_state)
         outputs, history = [], []
         for x in steps:
@@ -130,11 +158,11 @@ class RecurrentCell(Block):
             if valid_length is not None:
                 history.append(states)
         if valid_length is not None:
-            states = [nd.SequenceLast(nd.stack(*s, axis=0), sequence_length=valid_length,
-                                      use_sequence_length=True, axis=0)
+            states = [F.SequenceLast(F.stack(*s, axis=0), sequence_length=valid_length,
+                                     use_sequence_length=True, axis=0)
                       for s in zip(*history)]
-            outputs = _mask_steps(outputs, valid_length, length)
-        return _merge(outputs, axis, merge_outputs, was_array), states
+            outputs = _mask_steps(F, outputs, valid_length, length)
+        return _merge(F, outputs, axis, merge_outputs, was_array), states
 
     def __call__(self, inputs, states):
         self.__dict__["_counter"] += 1     # (see reset)
@@ -158,6 +186,14 @@ class HybridRecurrentCell(RecurrentCell, HybridBlock):
     def forward(self, inputs, *states):
         params = {k: p._nd_data() for k, p in self._reg_params.items()}   # (nd, as F)
         out, new_states = self.hybrid_forward(nd, inputs, list(states), **params)
+        return (out, *new_states)
+
+    def _symbolic_forward(self, F, inputs, *states, **params):
+        """The step on Symbols (gluon/symbolic_call.py): hybrid_forward with F = mx.sym, or
+        for a cell made of cells (a stack, a modifier) its forward, whose cells do so."""
+        if type(self).hybrid_forward is HybridBlock.hybrid_forward:
+            return self.forward(inputs, *states)
+        out, new_states = self.hybrid_forward(F, inputs, list(states), **params)
         return (out, *new_states)
 
 
@@ -191,7 +227,18 @@ class _GatedCell(HybridRecurrentCell):
         return (f"{type(self).__name__}({shape[1] if shape[1] else None} -> "
                 f"{shape[0] // self._gates})")
 
+    def _symbolic_forward(self, F, inputs, *states, **params):
+        """As MXNet names them: the step's output `t<k>_out`, LSTM's cell state `t<k>_state`
+        (k counts the cell's calls since reset)."""
+        out, new_states = self.hybrid_forward(F, inputs, list(states), **params)
+        prefix = f"t{self._counter}_"
+        named = F.identity(out, name=prefix + "out")
+        return (named, *[named if s is out else F.identity(s, name=prefix + "state")
+                         for s in new_states])
+
     def _check(self, inputs, states, i2h_weight):
+        if not isinstance(inputs, NDArray):
+            return          # (Symbols: the graph's shape inference checks)
         if inputs.ndim != 2 or inputs.shape[1] != i2h_weight.shape[1]:
             raise MXNetError(f"{type(self).__name__}: a step's input must be (batch, "
                              f"{i2h_weight.shape[1]}), got {inputs.shape}")
@@ -302,9 +349,10 @@ class _StackMixin:
                valid_length=None):
         """Each child unrolls the whole sequence in turn (so bidirectional layers work)."""
         self.reset()
-        _, _, batch = _as_steps(length, inputs, layout)
+        F, _ = _family(inputs)
+        steps, _, batch = _as_steps(F, length, inputs, layout)
         if begin_state is None:
-            begin_state = self.begin_state(batch_size=batch, dtype=_dtype(inputs))
+            begin_state = self.begin_state(batch_size=batch, **_zeros_for(F, steps))
         states, p, cells = [], 0, list(self._children.values())
         for i, cell in enumerate(cells):
             n = len(cell.state_info())
@@ -314,10 +362,6 @@ class _StackMixin:
             states.extend(st)
             p += n
         return inputs, states
-
-
-def _dtype(inputs):
-    return inputs.dtype if isinstance(inputs, NDArray) else inputs[0].dtype
 
 
 class SequentialRNNCell(_StackMixin, RecurrentCell):
@@ -365,8 +409,9 @@ class DropoutCell(HybridRecurrentCell):
                valid_length=None):
         """One dropout over the whole sequence when it is one array."""
         self.reset()
-        if isinstance(inputs, NDArray) and merge_outputs is not False:
-            out = nd.Dropout(inputs, p=self._rate, axes=self._axes) if self._rate > 0 \
+        F, was_array = _family(inputs)
+        if was_array and merge_outputs is not False:
+            out = F.Dropout(inputs, p=self._rate, axes=self._axes) if self._rate > 0 \
                 else inputs
             return out, []
         return super().unroll(length, inputs, begin_state, layout, merge_outputs, valid_length)
@@ -426,14 +471,15 @@ class ZoneoutCell(ModifierCell):
         return flat[0], list(flat[1:])
 
     def forward(self, inputs, prev_output, *states):
+        F, _ = _family([inputs])
         out, new_states = self.base_cell(inputs, list(states))
         if prev_output is None:
-            prev_output = nd.zeros_like(out)
+            prev_output = F.zeros_like(out)
 
         def zoneout(p, new, old):
             if p == 0.0:
                 return new
-            return nd.where(nd.Dropout(nd.ones_like(new), p=p), new, old)
+            return F.where(F.Dropout(F.ones_like(new), p=p), new, old)
         out = zoneout(self.zoneout_outputs, out, prev_output)
         new_states = [zoneout(self.zoneout_states, n, o) for n, o in zip(new_states, states)]
         return (out, *new_states)
@@ -455,22 +501,23 @@ class ResidualCell(ModifierCell):
                                                     merge_outputs, valid_length)
         finally:
             self.base_cell._modified = True
-        was_array = isinstance(inputs, NDArray)
+        F, was_array = _family(inputs)
         merge = was_array if merge_outputs is None else merge_outputs
-        steps, axis, _ = _as_steps(length, inputs, layout)
+        steps, axis, _ = _as_steps(F, length, inputs, layout)
         if merge:
-            residual = inputs if was_array else nd.stack(*steps, axis=axis)
-            if not isinstance(outputs, NDArray):
-                outputs = nd.stack(*outputs, axis=axis)
+            residual = inputs if was_array else F.stack(*steps, axis=axis)
+            if not _family(outputs)[1]:
+                outputs = F.stack(*outputs, axis=axis)
             outputs = outputs + residual
         else:
-            if isinstance(outputs, NDArray):
-                outputs = _as_steps(length, outputs, layout)[0]
+            if _family(outputs)[1]:
+                outputs = _as_steps(F, length, outputs, layout)[0]
             outputs = [o + x for o, x in zip(outputs, steps)]
         if valid_length is not None:
-            masked = _mask_steps(outputs if not merge else
-                                 _as_steps(length, outputs, layout)[0], valid_length, length)
-            outputs = nd.stack(*masked, axis=axis) if merge else masked
+            masked = _mask_steps(F, outputs if not merge else
+                                 _as_steps(F, length, outputs, layout)[0], valid_length,
+                                 length)
+            outputs = F.stack(*masked, axis=axis) if merge else masked
         return outputs, states
 
 
@@ -499,19 +546,22 @@ class BidirectionalCell(HybridRecurrentCell):
     def unroll(self, length, inputs, begin_state=None, layout="NTC", merge_outputs=None,
                valid_length=None):
         self.reset()
-        was_array = isinstance(inputs, NDArray)
-        steps, axis, batch = _as_steps(length, inputs, layout)
+        F, was_array = _family(inputs)
+        steps, axis, batch = _as_steps(F, length, inputs, layout)
         if begin_state is None:
-            begin_state = self.begin_state(batch_size=batch, dtype=steps[0].dtype)
+            begin_state = self.begin_state(batch_size=batch, **_zeros_for(F, steps))
         l_cell, r_cell = self._children.values()
         n_l = len(l_cell.state_info(batch))
         l_out, l_states = l_cell.unroll(length, steps, begin_state[:n_l], layout,
                                         merge_outputs=False, valid_length=valid_length)
-        r_out, r_states = r_cell.unroll(length, _reverse_steps(steps, valid_length),
+        r_out, r_states = r_cell.unroll(length, _reverse_steps(F, steps, valid_length),
                                         begin_state[n_l:], layout, merge_outputs=False,
                                         valid_length=valid_length)
-        r_out = _reverse_steps(r_out, valid_length)
-        outputs = [nd.concat(lo, ro, dim=1) for lo, ro in zip(l_out, r_out)]
+        r_out = _reverse_steps(F, r_out, valid_length)
+        # (MXNet names each step's output <output_prefix>t<k> in a graph)
+        names = [{} if F is nd else {"name": f"{self._output_prefix}t{t}"}
+                 for t in range(length)]
+        outputs = [F.concat(lo, ro, dim=1, **kw) for lo, ro, kw in zip(l_out, r_out, names)]
         if valid_length is not None:
-            outputs = _mask_steps(outputs, valid_length, length)
-        return _merge(outputs, axis, merge_outputs, was_array), l_states + r_states
+            outputs = _mask_steps(F, outputs, valid_length, length)
+        return _merge(F, outputs, axis, merge_outputs, was_array), l_states + r_states

@@ -17,6 +17,8 @@ gather_nd's column k addresses axis k), `upper` (False: no upper bound), `trunca
 infinities never pass; otherwise compare the value as it is, as MXNet's own bound checks
 do, so 2.5 is beyond 2).
 """
+import threading
+
 import numpy as np
 
 from ..types import FLOATS, INTS
@@ -25,6 +27,16 @@ from . import CHECK, OpDef, fail
 # the exception the check raises: the top layer installs tracegrad's MXNetError here
 # (index_checks.py), since ir imports nothing above itself
 ERROR = [IndexError]
+
+
+class _ShapesOnly(threading.local):
+    on = False
+
+
+# set while mx.sym's shape inference runs ops on zero arrays for their result shapes
+# (symbol/inference.py): zeros are no one's values, so a value check would refuse a graph
+# (SequenceLast of lengths) that runs with real data
+SHAPES_ONLY = _ShapesOnly()
 
 
 def bounds(x_shape, lo, hi):
@@ -77,7 +89,7 @@ class CheckIndex(OpDef):
         return x
 
     def impl(x, *, of, what, why, lo, hi, upper=True, truncate=False):
-        if x.size:
+        if x.size and not SHAPES_ONLY.on:
             for row, a, z in bounds(x.shape, lo, hi):
                 v = x if row is None else x[row]
                 bad = bad_values(v, a, z, upper, truncate)
