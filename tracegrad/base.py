@@ -27,6 +27,25 @@ class MXNetValueError(MXNetError, ValueError):
     e.g. a reshape to another size): caught as either."""
 
 
+class NotImplementedForSymbol(MXNetError):
+    """An NDArray-only method called on a Symbol (asnumpy, bool(), +=, ...), as MXNet names
+    it: the function, its operator alias and the argument types."""
+
+    def __init__(self, function, alias, *args):
+        self.function = getattr(function, "__name__", str(function))
+        self.alias = alias
+        self.arg_types = [str(type(a)) for a in args]
+        super().__init__(str(self))
+
+    def __str__(self):
+        msg = f"Function {self.function}"
+        if self.alias:
+            msg += f' (namely operator "{self.alias}")'
+        if self.arg_types:
+            msg += f" with arguments ({', '.join(self.arg_types)})"
+        return msg + " is not implemented for Symbol and only available in NDArray."
+
+
 class DeferredInitializationError(MXNetError):
     """A Parameter's data was requested before its shape was known (first forward pending)."""
 

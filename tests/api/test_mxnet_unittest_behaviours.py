@@ -263,3 +263,33 @@ def test_blocks_held_in_a_plain_container_are_warned_about():
             warnings.simplefilter("always")
             make().collect_params()
         assert any("unregistered container" in str(x.message) for x in w) is warned
+
+
+def test_ndarray_only_methods_on_a_symbol_raise_not_implemented_for_symbol():
+    from tracegrad.base import NotImplementedForSymbol
+    x = mx.sym.var("x")
+    for use in (bool, lambda s: s.asnumpy(), lambda s: s.asscalar(), lambda s: s.backward(),
+                lambda s: s.wait_to_read(), lambda s: s.detach()):
+        with pytest.raises(NotImplementedForSymbol, match="not implemented for Symbol"):
+            use(x)
+    with pytest.raises(NotImplementedForSymbol, match=r'operator "\+="'):
+        x += 1
+    assert isinstance(NotImplementedForSymbol(bool, "bool"), mx.MXNetError)
+
+
+def test_symbol_abs_and_partial_type_inference():
+    x = mx.sym.var("x")
+    out = abs(x).eval(x=nd.array([-1.5, 2.0]))[0]
+    assert out.asnumpy().tolist() == [1.5, 2.0]
+    fc = mx.sym.FullyConnected(mx.sym.Cast(x, dtype="float32"), num_hidden=3, name="fc")
+    assert fc.infer_type() == (None, None, None)
+    args, outs, aux = fc.infer_type_partial()
+    assert args == [None, np.float32, np.float32] and outs == [np.float32] and aux == []
+    assert fc.infer_type(x=np.float16)[0] == [np.float16, np.float32, np.float32]
+
+
+def test_a_graph_saved_under_np_shape_says_so():
+    x = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=4)
+    assert "is_np_shape" not in json.loads(x.tojson())["attrs"]
+    with mx.np_shape(True):
+        assert json.loads(x.tojson())["attrs"]["is_np_shape"] == ["int", 1]

@@ -305,10 +305,11 @@ _INDEX_OUT = {"argmax", "argmin", "argsort", "argmax_channel"}
 _FIXED_OUT = {"_contrib_allclose": np.dtype(np.uint8)}   # ops whose output dtype is fixed
 
 
-def infer_types(sym, known):
+def infer_types(sym, known, partial=False):
     """(arg_types, out_types, aux_types) by propagation (no shapes needed): an op's unknown
     argument takes its first known input's type, and its outputs too unless the op sets one
-    (Cast's dtype, index outputs are float32)."""
+    (Cast's dtype, index outputs are float32). Unknown types: (None, None, None), or with
+    `partial` None in their places."""
     order = sym._order()
     types = {}
     for node in order:
@@ -344,7 +345,7 @@ def infer_types(sym, known):
     arg = [names[k] for k in sym.list_arguments()]
     aux = [names[k] for k in sym.list_auxiliary_states()]
     out = [types[id(n)][i] for n, i in sym._outputs]
-    if any(t is None for t in arg + aux + out):
+    if not partial and any(t is None for t in arg + aux + out):
         return None, None, None
-    to = (lambda xs: [t.type for t in xs])
+    to = (lambda xs: [None if t is None else t.type for t in xs])
     return to(arg), to(out), to(aux)

@@ -17,6 +17,7 @@ Older files spell node attributes "attr" or "param"; both are read.
 import json
 
 from ..base import MXNetError
+from ..util import is_np_shape
 from . import ops as _ops
 from .inference import var_dtype_attr
 from .literal import LiteralError, parse_literal
@@ -46,6 +47,8 @@ def to_doc(sym):
            "node_row_ptr": row,
            "heads": [[index[id(n)], i, 0] for n, i in sym._outputs],
            "attrs": {"mxnet_version": ["int", MXNET_VERSION]}}
+    if is_np_shape():       # (MXNet marks a graph saved under np_shape: its 0s are sizes)
+        doc["attrs"]["is_np_shape"] = ["int", 1]
     return doc
 
 

@@ -10,7 +10,7 @@ like any nd code.
 """
 import numpy as np
 
-from ..base import MXNetError
+from ..base import MXNetError, NotImplementedForSymbol
 from . import ops as _ops
 from .literal import to_attr_string
 
@@ -238,6 +238,41 @@ class Symbol:
         from .json_format import load_json
         return load_json(self.tojson())
 
+    # ---------------------------------------------------------------- NDArray only
+    # (a graph has no value to read, test or change in place: MXNet raises the same)
+    def __bool__(self):
+        raise NotImplementedForSymbol(self.__bool__, "bool")
+
+    def __iadd__(self, other):
+        raise NotImplementedForSymbol(self.__iadd__, "+=", other, 1)
+
+    def __isub__(self, other):
+        raise NotImplementedForSymbol(self.__isub__, "-=", other)
+
+    def __imul__(self, other):
+        raise NotImplementedForSymbol(self.__imul__, "*=", other)
+
+    def __itruediv__(self, other):
+        raise NotImplementedForSymbol(self.__itruediv__, "/=", other)
+
+    def wait_to_read(self):
+        raise NotImplementedForSymbol(self.wait_to_read, None)
+
+    def asnumpy(self):
+        raise NotImplementedForSymbol(self.asnumpy, None)
+
+    def asscalar(self):
+        raise NotImplementedForSymbol(self.asscalar, None)
+
+    def as_in_context(self, context):
+        raise NotImplementedForSymbol(self.as_in_context, None)
+
+    def detach(self):
+        raise NotImplementedForSymbol(self.detach, None)
+
+    def backward(self, *args, **kwargs):
+        raise NotImplementedForSymbol(self.backward, None)
+
     # ---------------------------------------------------------------- arithmetic
     def _binary(self, other, op, scalar_op, reflected=False):
         if isinstance(other, Symbol):
@@ -249,6 +284,9 @@ class Symbol:
 
     def __add__(self, o):
         return self._binary(o, "_Plus", "_PlusScalar")
+
+    def __abs__(self):
+        return _make("abs", [self], {})
 
     __radd__ = __add__
 
@@ -323,11 +361,18 @@ class Symbol:
 
     def infer_type(self, *args, **kwargs):
         """(arg_types, out_types, aux_types) as numpy types."""
+        return self._infer_type(args, kwargs, partial=False)
+
+    def infer_type_partial(self, *args, **kwargs):
+        """infer_type, with None for the types nothing gives (MXNet's partial form)."""
+        return self._infer_type(args, kwargs, partial=True)
+
+    def _infer_type(self, args, kwargs, partial):
         from .inference import infer_types
         known = dict(zip(self.list_arguments(), args)) if args else {}
         known.update(kwargs)
         return infer_types(self, {k: np.dtype(v).type for k, v in known.items()
-                                  if v is not None})
+                                  if v is not None}, partial=partial)
 
     # ---------------------------------------------------------------- files
     def tojson(self, remove_amp_cast=True):
