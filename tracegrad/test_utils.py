@@ -4,6 +4,7 @@ shapes, and the default context. Comparisons run in numpy on the arrays' values.
 import contextlib
 import numbers
 import os
+import sys
 
 import numpy as np
 import numpy.random as rnd
@@ -18,7 +19,8 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
            "list_gpus", "download", "get_mnist", "get_mnist_ubyte", "get_mnist_iterator",
            "get_cifar10", "mx", "np", "array", "use_np", "Context", "current_context",
-           "Symbol"]
+           "Symbol", "os", "sys"]    # (MXNet's has no __all__: its star import brings its
+#                                       modules too, and its tests use os and sys so)
 
 
 def __getattr__(name):
@@ -409,6 +411,12 @@ from .test_utils_sparse import (assign_each, assign_each2, create_sparse_array, 
                                 create_sparse_array_zd, rand_sparse_ndarray,
                                 shuffle_csr_column_indices)
 
+# statistical checks of random generators: test_utils_random.py
+from .test_utils_random import (chi_square_check, gen_buckets_probs_with_ppf,  # noqa: E402
+                                mean_check, var_check, verify_generator)
+
+__all__ += ["chi_square_check", "gen_buckets_probs_with_ppf", "mean_check", "var_check",
+            "verify_generator"]
 __all__ += ["assign_each", "assign_each2", "create_sparse_array", "create_sparse_array_zd",
             "rand_sparse_ndarray", "shuffle_csr_column_indices"]
 __all__ += ["check_numeric_gradient", "check_symbolic_backward", "check_symbolic_forward",
