@@ -14,7 +14,7 @@ import numpy as np
 from . import nd, recordio
 from .array import NDArray
 from .base import MXNetError
-from .io import DataBatch, DataDesc, DataIter
+from .io import DataBatch, DataDesc, DataIter, OneArrayGetters
 from .util import is_np_array
 
 __all__ = ["ImageIter", "ImageRecordIter"]
@@ -353,6 +353,7 @@ class ImageRecordIter(ImageIter):
             raise MXNetError("ImageRecordIter: path_imgrec is required")
         self._rng = np.random.RandomState(seed)
         self._overflow, self.round_batch = False, bool(round_batch)
+        self.current_batch = None
         self._rand_crop, self._rand_mirror, self._mirror = rand_crop, rand_mirror, mirror
         self._resize, self._inter = int(resize), inter_method
         channels = int(tuple(data_shape)[0]) if len(tuple(data_shape)) == 3 else 0
@@ -452,4 +453,8 @@ class ImageRecordIter(ImageIter):
             data[keep:], label[keep:] = prev[0][keep:], prev[1][keep:]
             batch = DataBatch([_output(data)], [_output(label)], pad=0)
         self._prev = (batch.data[0].asnumpy(), batch.label[0].asnumpy())
+        self.current_batch = batch
         return batch
+
+    # (one array each, as MXNet's C++ iterator gives them)
+    getdata, getlabel = OneArrayGetters.getdata, OneArrayGetters.getlabel

@@ -448,7 +448,26 @@ def _read_csv(path, shape, who):
     return rows.reshape((rows.shape[0],) + tuple(shape))
 
 
-class CSVIter(_FromCurrentBatch, DataIter):
+class OneArrayGetters(_FromCurrentBatch):
+    """The getters of MXNet's C++ iterators (its MXDataIter: CSVIter, LibSVMIter, MNISTIter,
+    ImageRecordIter): the batch's one data array and one label array, not lists as a Python
+    iterator's (NDArrayIter) give."""
+
+    def next(self):
+        if self.iter_next():
+            return self.current_batch
+        raise StopIteration
+
+    def getdata(self):
+        batch = self.current_batch
+        return None if batch is None else batch.data[0]
+
+    def getlabel(self):
+        batch = self.current_batch
+        return None if batch is None or not batch.label else batch.label[0]
+
+
+class CSVIter(OneArrayGetters, DataIter):
     """Batches from CSV files: `data_csv` rows reshaped to `data_shape`, and `label_csv`'s to
     `label_shape` (no label file: zeros; label_shape (1,): (batch_size,) labels). As MXNet's
     batch loader does: with `round_batch` the last batch wraps around to the start of the

@@ -72,11 +72,11 @@ class MNISTIter(DataIter):
                              index=self.getindex())
         raise StopIteration
 
-    def getdata(self):
-        return [self._batch[0]]
+    def getdata(self):      # (one array, as MXNet's C++ iterators give: io.OneArrayGetters)
+        return None if self._batch is None else self._batch[0]
 
     def getlabel(self):
-        return [self._batch[1]]
+        return None if self._batch is None else self._batch[1]
 
     def getpad(self):
         return 0

@@ -19,8 +19,9 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
            "list_gpus", "download", "get_mnist", "get_mnist_ubyte", "get_mnist_iterator",
            "get_cifar10", "mx", "np", "array", "use_np", "Context", "current_context",
-           "Symbol", "os", "sys"]    # (MXNet's has no __all__: its star import brings its
-#                                       modules too, and its tests use os and sys so)
+           "Symbol", "os", "sys", "rnd"]
+# (MXNet's test_utils has no __all__: its star import brings the modules it imports too, and
+# MXNet's tests use os, sys and rnd (numpy.random) through it)
 
 
 def __getattr__(name):

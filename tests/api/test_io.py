@@ -144,6 +144,23 @@ def test_csv_iter_wraps_the_last_batch_and_starts_the_next_epoch_after_it(tmp_pa
         mx.io.CSVIter(data_csv=str(tmp_path / "d.csv"), data_shape=(3,))
 
 
+def test_the_cpp_style_iterators_get_one_data_and_one_label_array(tmp_path):
+    """MXNet's C++ iterators (CSVIter, LibSVMIter, MNISTIter, ImageRecordIter) answer
+    getdata() / getlabel() with the array itself; NDArrayIter with a list."""
+    data = np.arange(12, dtype=np.float32).reshape(6, 2)
+    np.savetxt(tmp_path / "d.csv", data, delimiter=",")
+    it = mx.io.CSVIter(data_csv=str(tmp_path / "d.csv"), data_shape=(2,), batch_size=3)
+    assert it.getdata() is None
+    for k, batch in enumerate(it):
+        assert isinstance(it.getdata(), nd.NDArray) and it.getdata() is batch.data[0]
+        assert it.getdata().asnumpy().tolist() == data[3 * k:3 * k + 3].tolist()
+        assert isinstance(it.getlabel(), nd.NDArray) and it.getpad() == 0
+    assert k == 1
+    plain = mx.io.NDArrayIter(data, batch_size=3)
+    next(plain)
+    assert isinstance(plain.getdata(), list)
+
+
 def test_a_module_style_loop_trains_from_an_ndarray_iter():
     from tracegrad import autograd, gluon
     rs = np.random.RandomState(0)

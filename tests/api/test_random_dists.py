@@ -186,3 +186,25 @@ def test_scalar_parameters_checked_as_mxnet_checks_them():
     with pytest.raises(MXNetError, match="random.exponential: scale must be positive"):
         nd.random.exponential(0.0, shape=(2,))
     assert nd.random.uniform(1, 1, shape=(2,)).asnumpy().tolist() == [1.0, 1.0]
+
+
+def test_eager_poisson_of_array_rates_computes_each_method_on_its_elements_only():
+    """The eager path (each method on the elements whose rate takes it) gives, bit for bit,
+    what the whole graph (both methods everywhere, then a select) gives."""
+    from tracegrad import random_dists
+    rng = np.random.default_rng(0)
+    lam = nd.array(np.concatenate([rng.uniform(0, 12, 300), rng.uniform(12, 80, 300),
+                                   [0.0, 11.999, 12.0]]).reshape(3, 201), dtype="float64")
+    mx.random.seed(5)
+    split = random_dists._sample_poisson(lam, (3, 201)).asnumpy()
+    mx.random.seed(5)
+    whole = random_dists._sample_poisson(lam, (3, 201), by_method=False).asnumpy()
+    np.testing.assert_array_equal(split, whole)
+    assert split[lam.asnumpy() >= 12].mean() > 12 > split[lam.asnumpy() < 12].mean()
+    for only in (np.full((4,), 3.0), np.full((4,), 40.0)):       # one method only
+        mx.random.seed(6)
+        a = random_dists._sample_poisson(nd.array(only, dtype="float64"), (4,)).asnumpy()
+        mx.random.seed(6)
+        b = random_dists._sample_poisson(nd.array(only, dtype="float64"), (4,),
+                                         by_method=False).asnumpy()
+        np.testing.assert_array_equal(a, b)
