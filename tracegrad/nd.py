@@ -1278,6 +1278,8 @@ from .random_pdf import *  # noqa: E402,F401,F403  (random_pdf_normal, ...)
 from .nd_spatial import *  # noqa: E402,F401,F403  (GridGenerator, BilinearSampler, ...)
 from .random_dists import _nd_names  # noqa: E402  (nd.random_gamma, nd.sample_poisson, ...)
 globals().update(_nd_names())
+from .random_like import FLAT as _RANDOM_LIKE  # noqa: E402  (nd.random_uniform_like, ...)
+globals().update(_RANDOM_LIKE)
 
 
 # ------------------------------------------------------------------ NDArray methods

@@ -201,5 +201,5 @@ def _out(label, value, out):
 from . import random_dists as _dists  # noqa: E402
 from .random_dists import (gamma, generalized_negative_binomial,  # noqa: E402,F401
                            negative_binomial, poisson)
-
-
+from .random_like import SHORT as _LIKE  # noqa: E402  (nd.random.uniform_like, ...)
+globals().update(_LIKE)

@@ -208,3 +208,36 @@ def test_eager_poisson_of_array_rates_computes_each_method_on_its_elements_only(
         b = random_dists._sample_poisson(nd.array(only, dtype="float64"), (4,),
                                          by_method=False).asnumpy()
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name,params", [
+    ("uniform", dict(low=-1.5, high=3.0)), ("normal", dict(loc=10.0, scale=0.5)),
+    ("gamma", dict(alpha=9.0, beta=0.5)), ("poisson", dict(lam=4.0)),
+    ("negative_binomial", dict(k=3, p=0.4)),
+    ("generalized_negative_binomial", dict(mu=2.0, alpha=0.3))])
+def test_like_samplers_draw_the_plain_samplers_draws_in_datas_shape_and_dtype(name, params):
+    data = nd.ones((40, 30), dtype="float64")
+    mx.random.seed(7)
+    like = getattr(nd.random, f"{name}_like")(data, **params)
+    mx.random.seed(7)
+    flat = getattr(nd, f"random_{name}_like")(data=data, **params)
+    mx.random.seed(7)
+    plain = getattr(nd.random, name)(*params.values(), shape=(40, 30), dtype="float64")
+    assert like.dtype == np.float64 and like.shape == (40, 30)
+    np.testing.assert_array_equal(like.asnumpy(), plain.asnumpy())
+    np.testing.assert_array_equal(flat.asnumpy(), plain.asnumpy())
+    x = mx.sym.Variable("x")
+    graph = getattr(mx.sym.random, f"{name}_like")(data=mx.sym.ones((40, 30)), **params) + x
+    out = graph.bind(mx.cpu(), {"x": nd.zeros((40, 30))}).forward()[0].asnumpy()
+    assert out.shape == (40, 30) and abs(out.mean() - plain.asnumpy().mean()) < \
+        5 * plain.asnumpy().std() / np.sqrt(out.size)
+
+
+def test_exponential_like_takes_the_rate_and_symbols_ignore_ctx():
+    mx.random.seed(2)
+    draws = nd.random.exponential_like(nd.ones((100, 100)), lam=4.0).asnumpy()
+    assert abs(draws.mean() - 0.25) < 0.02 and draws.dtype == np.float32
+    g = mx.sym.random.uniform(0, 1, shape=(3,), ctx=mx.cpu())      # (imperative-only)
+    assert g.eval()[0].shape == (3,)
+    with pytest.raises(MXNetError, match="data must be an array"):
+        nd.random.normal_like(None)

@@ -15,6 +15,7 @@ def _random(op, params, shape, dtype, kwargs):
         if isinstance(value, Symbol):
             raise MXNetError(f"mx.sym.random.{op}: {key} given as a Symbol (MXNet's "
                              f"per-row _sample_{op}) is not provided; pass a number")
+    kwargs.pop("ctx", None)     # (MXNet: "only used for imperative calls")
     attrs = dict(params, **kwargs)
     if shape is not None:
         attrs["shape"] = shape
@@ -71,3 +72,18 @@ def multinomial(data, shape=None, get_prob=False, dtype="int32", **kwargs):
 
 def shuffle(data, **kwargs):
     return make_op("shuffle")(data, **kwargs)
+
+
+def _like_op(name):
+    def sample(data=None, *args, **kwargs):
+        kwargs.pop("ctx", None)
+        return make_op(f"random_{name}_like")(data, *args, **kwargs)
+    sample.__name__ = f"{name}_like"
+    sample.__doc__ = f"{name} draws in data's shape and dtype (MXNet's _random_{name}_like)."
+    return sample
+
+
+for _name in ("uniform", "normal", "gamma", "exponential", "poisson", "negative_binomial",
+              "generalized_negative_binomial"):
+    globals()[f"{_name}_like"] = _like_op(_name)
+    __all__.append(f"{_name}_like")
