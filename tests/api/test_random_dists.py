@@ -241,3 +241,20 @@ def test_exponential_like_takes_the_rate_and_symbols_ignore_ctx():
     assert g.eval()[0].shape == (3,)
     with pytest.raises(MXNetError, match="data must be an array"):
         nd.random.normal_like(None)
+
+
+def test_symbol_parameters_draw_per_row_as_mxnet():
+    mu, sigma = mx.sym.Variable("mu"), mx.sym.Variable("sigma")
+    graph = mx.sym.random.normal(mu, sigma, shape=(2000,))
+    values = {"mu": nd.array([0.0, 10.0]), "sigma": nd.array([1.0, 0.5])}
+    mx.random.seed(8)
+    got = graph.eval(**values)[0].asnumpy()
+    mx.random.seed(8)
+    want = nd.sample_normal(values["mu"], values["sigma"], shape=(2000,)).asnumpy()
+    assert got.shape == (2, 2000)
+    np.testing.assert_array_equal(got, want)
+    rate = mx.sym.random.exponential(mx.sym.Variable("scale"), shape=(4000,))
+    draws = rate.eval(scale=nd.array([0.5, 2.0]))[0].asnumpy()
+    np.testing.assert_allclose(draws.mean(axis=1), [0.5, 2.0], rtol=0.1)
+    with pytest.raises(MXNetError, match="all Symbols or all numbers"):
+        mx.sym.random.normal(mu, 1.0)

@@ -2,7 +2,7 @@
 argument order, built on the random_* operators (uniform, normal, gamma, exponential,
 poisson, negative_binomial, generalized_negative_binomial, randint) and on
 sample_multinomial / shuffle for the ops that take a Symbol. Distribution parameters given as
-Symbols (MXNet's _sample_* per-row form) are not provided and raise."""
+Symbols take MXNet's per-row form (sample_*: `shape` draws per element of the parameters)."""
 from ..base import MXNetError
 from .symbol import Symbol, make_op
 
@@ -11,11 +11,19 @@ __all__ = ["uniform", "normal", "randn", "gamma", "exponential", "poisson", "neg
 
 
 def _random(op, params, shape, dtype, kwargs):
-    for key, value in params.items():
-        if isinstance(value, Symbol):
-            raise MXNetError(f"mx.sym.random.{op}: {key} given as a Symbol (MXNet's "
-                             f"per-row _sample_{op}) is not provided; pass a number")
     kwargs.pop("ctx", None)     # (MXNet: "only used for imperative calls")
+    given = [isinstance(v, Symbol) for v in params.values()]
+    if any(given):      # MXNet's per-row form: `shape` draws for each element of the params
+        if not all(given):
+            raise MXNetError(f"mx.sym.random.{op}: the parameters {list(params)} must be all "
+                             f"Symbols or all numbers, got "
+                             f"{[type(v).__name__ for v in params.values()]}")
+        attrs = dict(kwargs)
+        if shape is not None:
+            attrs["shape"] = shape
+        if dtype is not None:
+            attrs["dtype"] = dtype
+        return make_op(f"sample_{op}")(*params.values(), **attrs)
     attrs = dict(params, **kwargs)
     if shape is not None:
         attrs["shape"] = shape
@@ -42,8 +50,8 @@ def gamma(alpha=1, beta=1, shape=None, dtype=None, **kwargs):
 
 def exponential(scale=1, shape=None, dtype=None, **kwargs):
     """Rate 1 / scale, as MXNet's (its operator takes lam)."""
-    if isinstance(scale, Symbol):
-        return _random("exponential", {"scale": scale}, shape, dtype, kwargs)
+    if isinstance(scale, Symbol):       # (its per-row operator takes the rates too)
+        return _random("exponential", {"lam": 1.0 / scale}, shape, dtype, kwargs)
     return _random("exponential", {"lam": 1.0 / scale}, shape, dtype, kwargs)
 
 
