@@ -326,3 +326,18 @@ def test_attributes_set_after_the_switch_take_effect(small_budget, recording):
             out = dense(x)
     np.testing.assert_allclose(out.asnumpy(), np.tanh(-3.0) + np.zeros((1, 2)), rtol=1e-6)
     assert dense.__dict__["_tg_jit"].counts["native"] >= 2
+
+
+def test_other_blocks_made_meanwhile_keep_a_hot_layer_compiled(small_budget):
+    """A block built elsewhere (a loss made each step) moves the global structure version:
+    a hot layer whose own blocks and parameters did not change stays compiled."""
+    dense = _make(lambda: nn.Dense(3, in_units=4), 0)
+    x = nd.ones((2, 4))
+    for _ in range(5):
+        dense(x)
+    jf = dense.__dict__["_tg_jit"]
+    native = jf.counts["native"]
+    for _ in range(3):
+        nn.Dense(2, in_units=2).initialize()      # (its parameters bump the version)
+        dense(x)
+    assert dense.__dict__["_tg_jit"] is jf and jf.counts["native"] == native + 3

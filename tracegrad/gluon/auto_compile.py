@@ -38,7 +38,7 @@ from ..base import ANY_TRACE
 from ..runtime.tape import STATE
 from ..stats import COUNTERS
 from ..tracing import compiled as _compiled
-from ..tracing.jit import ATTRIBUTE_VERSION, STRUCTURE_VERSION
+from ..tracing.jit import ATTRIBUTE_VERSION, STRUCTURE_VERSION, _block_structure
 from ..util import _NP
 from . import contexts as _contexts
 
@@ -86,13 +86,13 @@ class Tier:
     the block may compile at all. `snapshot`: the attribute objects of the block and those
     below it when the first signature turned hot, compared again whenever some block has set
     an attribute since `seen` (ATTRIBUTE_VERSION)."""
-    __slots__ = ("ops", "spent", "calls", "warm", "counts", "hot", "version", "eligible",
-                 "snapshot", "seen")
+    __slots__ = ("ops", "spent", "calls", "warm", "counts", "hot", "version", "structure",
+                 "eligible", "snapshot", "seen")
 
     def __init__(self, version, eligible):
         self.ops, self.spent, self.calls, self.warm = None, 0, 0, False
         self.counts, self.hot = {}, set()
-        self.version, self.eligible = version, eligible
+        self.version, self.eligible, self.structure = version, eligible, None
         self.snapshot, self.seen = None, None
 
 
@@ -106,7 +106,7 @@ def call(block, args, compiled_call):
     if tier is None or tier.version != STRUCTURE_VERSION[0]:
         if tier is OFF:
             return block.forward(*args)
-        tier = block.__dict__["_tg_tier"] = Tier(STRUCTURE_VERSION[0], _eligible(block))
+        tier = _current(block, tier)
     if not tier.eligible or not ENABLED[0] or ANY_TRACE[0] or _NP["array"] or \
             _compiled.DEFER_CALL is not None or _contexts.ACTIVE[0]:
         return block.forward(*args)
@@ -121,6 +121,17 @@ def call(block, args, compiled_call):
     if tier.spent >= OPS_BUDGET and tier.calls >= MIN_CALLS:
         tier.warm = True
     return block.forward(*args)
+
+
+def _current(block, tier):
+    """The block's Tier after some block gained, lost or replaced a child or parameter: its
+    counts stand when its own blocks and parameters are the ones they were counted with."""
+    version, structure = STRUCTURE_VERSION[0], _block_structure(block)
+    if tier is None or tier.structure != structure:
+        tier = block.__dict__["_tg_tier"] = Tier(version, _eligible(block))
+        tier.structure = structure
+    tier.version = version
+    return tier
 
 
 def _by_signature(tier, block, args, compiled_call):
@@ -164,14 +175,18 @@ def _run_compiled(block, args, compiled_call):
     return out
 
 
-# what tracegrad keeps in a block's __dict__ that no forward reads: its own state, and the
-# recurrent cells' step counters (they name begin_state arrays)
-_OWN = frozenset({"_tg_tier", "_tg_jit", "_tg_serve", "_tg_step", "_cached_args",
-                  "_counter", "_init_counter"})
+# what a block's __dict__ holds that no forward reads: tracegrad's own state (the _tg_
+# names), and the recurrent cells' step counters (they name begin_state arrays)
+_OWN = frozenset({"_cached_args", "_counter", "_init_counter"})
+
+
+def _own(key):
+    return key in _OWN or key.startswith("_tg_")
 
 
 def _snapshot(block):
-    return [(b, [(k, v) for k, v in b.__dict__.items() if k not in _OWN])
+    from .block import _tree    # (block.py imports this module)
+    return [(b, [(k, v) for k, v in b.__dict__.items() if not _own(k)])
             for b in _tree(block)]
 
 
@@ -181,7 +196,7 @@ def _unmoved(snapshot) -> bool:
         d = b.__dict__
         n = 0
         for k, v in d.items():
-            if k in _OWN:
+            if _own(k):
                 continue
             if n >= len(items) or items[n][0] != k or items[n][1] is not v:
                 return False
@@ -196,15 +211,6 @@ def _drop(block):
     d = block.__dict__
     for k in ("_tg_tier", "_tg_jit", "_tg_serve"):
         d.pop(k, None)
-
-
-def _tree(block):
-    out, stack = [], [block]
-    while stack:
-        b = stack.pop()
-        out.append(b)
-        stack.extend(b._children.values())
-    return out
 
 
 def _eligible(block) -> bool:
