@@ -26,8 +26,7 @@ class _ContextClass(type):
 
 
 class Context(metaclass=_ContextClass):
-    """A device: only 'cpu' exists here. `with ctx:` makes it this thread's default context
-    for the block (MXNet's rule), restored after."""
+    """A device: only 'cpu' exists here."""
     __slots__ = ("device_type", "device_id")
 
     def __init__(self, device_type="cpu", device_id=0):
@@ -48,12 +47,9 @@ class Context(metaclass=_ContextClass):
         return hash((self.device_type, self.device_id))
 
     def __enter__(self):
-        _CURRENT.saved.append(_CURRENT.ctx)
-        _CURRENT.ctx = self
         return self
 
     def __exit__(self, *exc):
-        _CURRENT.ctx = _CURRENT.saved.pop()
         return False
 
     @staticmethod
@@ -84,9 +80,6 @@ def num_gpus():
 
 class _Current(threading.local):
     ctx = _CPU
-
-    def __init__(self):
-        self.saved = []     # the contexts `with ctx:` blocks replaced
 
 
 _CURRENT = _Current()

@@ -139,14 +139,7 @@ def test_a_block_unrolling_a_cell_exports_one_variable_per_parameter(tmp_path, k
                                      str(tmp_path / "model-0000.params"), ctx=ctx)
     np.testing.assert_allclose(back(x).asnumpy(), want, rtol=1e-6)
 
-
-def test_with_a_context_makes_it_the_default_for_the_block():
-    assert mx.current_context() == mx.cpu(0)
-    with mx.cpu(1) as ctx:
-        with pytest.warns(DeprecationWarning):
-            assert mx.current_context() == ctx == mx.Context.default_ctx
-        assert nd.ones((2,)).context == mx.cpu(1)
-        with mx.cpu(2):
-            assert mx.current_context() == mx.cpu(2)
-        assert mx.current_context() == mx.cpu(1)
-    assert mx.current_context() == mx.cpu(0) and nd.ones((2,)).context == mx.cpu(0)
+def test_context_default_ctx_is_the_current_context_deprecated():
+    with pytest.warns(DeprecationWarning, match="default_ctx"):
+        assert mx.Context.default_ctx == mx.current_context() == mx.cpu(0)
+    assert mx.Context.current_context() == mx.cpu(0)
