@@ -385,3 +385,7 @@ del _name
 # `from mxnet.contrib.io import DataLoaderIter` (tracegrad/contrib_io.py)
 from . import contrib_io as io  # noqa: E402
 _sys.modules[__name__ + ".io"] = io
+
+# `from mxnet.contrib import autograd`: the pre-1.0 autograd API (contrib_autograd.py)
+from . import contrib_autograd as autograd  # noqa: E402
+_sys.modules[__name__ + ".autograd"] = autograd

@@ -164,6 +164,10 @@ def shuffle(data, **kwargs):
     return F.take(data, F.argsort(keys, axis=0), axis=0)
 
 
+# the largest integer a float dtype holds exactly (a category index must be one)
+_LARGEST_INDEX = {"float16": 2 ** 11, "float32": 2 ** 24, "float64": 2 ** 53}
+
+
 def multinomial(data, shape=(), get_prob=False, out=None, dtype="int32", **kwargs):
     """Category indices drawn from the probabilities in `data`'s last axis; `shape` draws per
     distribution (result shape data.shape[:-1] + shape). get_prob=True also returns the log
@@ -174,6 +178,13 @@ def multinomial(data, shape=(), get_prob=False, out=None, dtype="int32", **kwarg
     from .ir.types import dtype_name
     draws = _shape(shape) if shape not in ((), None) else ()
     lead, k = data.shape[:-1], data.shape[-1]
+    out_dtype = np.dtype(dtype)
+    largest = _LARGEST_INDEX.get(out_dtype.name)
+    if largest is None and out_dtype.kind in "iu":
+        largest = int(np.iinfo(out_dtype).max)
+    if largest is not None and k > largest:     # (MXNet's check: the indices must fit)
+        raise MXNetError(f"random.multinomial: {k} categories do not fit dtype "
+                         f"{out_dtype.name}, whose largest exact integer is {largest}")
     cdf = F.cumsum(data, axis=data.ndim - 1)
     n = int(np.prod(draws)) if draws else 1
     u = F.random_uniform(next_key(), shape=lead + (n, 1), dtype=dtype_name(data._data.dtype))

@@ -258,3 +258,14 @@ def test_symbol_parameters_draw_per_row_as_mxnet():
     np.testing.assert_allclose(draws.mean(axis=1), [0.5, 2.0], rtol=0.1)
     with pytest.raises(MXNetError, match="all Symbols or all numbers"):
         mx.sym.random.normal(mu, 1.0)
+
+
+def test_multinomial_refuses_more_categories_than_its_dtype_counts():
+    """MXNet's bound check: the category count must not pass the dtype's largest exact
+    integer (255 for uint8, as MXNet's MaxIntegerValue)."""
+    for dtype, k in (("uint8", 255), ("float16", 2 ** 11)):
+        nd.random.multinomial(nd.ones((k,)) / k, dtype=dtype)        # the largest that fits
+        with pytest.raises(MXNetError, match="do not fit dtype"):
+            nd.random.multinomial(nd.ones((k + 1,)) / (k + 1), dtype=dtype)
+    draws = nd.random.multinomial(nd.array([[0.0, 1.0]]), shape=3, dtype="float32")
+    assert draws.asnumpy().tolist() == [[1, 1, 1]]
