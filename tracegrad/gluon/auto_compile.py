@@ -293,6 +293,6 @@ def _counted(block, args):
         out = block.forward(*args)
     finally:
         count.depth -= 1
-        if count.depth == 0:
-            _array.set_profile_hook(None)
+        if count.depth == 0 and _array._PROFILE is _counting_op:
+            _array.set_profile_hook(None)   # (unless mx.profiler took the hook meanwhile)
     return out, max(count.ops - start, 1)
