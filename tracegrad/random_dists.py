@@ -114,13 +114,13 @@ def _sample_poisson(lam, shape, values=None, by_method=True):
     be chosen: for known scalar lambdas, just the one that applies; eagerly, unless not
     `by_method`, each on the elements whose lambda chooses it, from the same draws:
     _poisson_by_method)."""
-    from .array import F
+    from .array import F, NDArray
     from .base import ANY_TRACE
     lam = F.cast(F.cast(lam, dtype="f32"), dtype="f64")   # MXNet computes in float
     small = large = True
     if values is not None:
         small, large = values[0] < 12.0, values[0] >= 12.0
-    elif by_method and not ANY_TRACE[0] and type(lam).__name__ == "NDArray":
+    elif by_method and not ANY_TRACE[0] and type(lam) is NDArray:
         return _poisson_by_method(lam, shape)
     draws_small = _uniform((POISSON_SMALL_DRAWS,) + shape) if small else None
     draws_large = (_uniform((POISSON_ROUNDS,) + shape), _uniform((POISSON_ROUNDS,) + shape)) \

@@ -125,8 +125,13 @@ def call(block, args, compiled_call):
 
 def _current(block, tier):
     """The block's Tier after some block gained, lost or replaced a child or parameter: its
-    counts stand when its own blocks and parameters are the ones they were counted with."""
-    version, structure = STRUCTURE_VERSION[0], _block_structure(block)
+    counts stand when its own blocks and parameters are the ones they were counted with. A
+    block not of a listed class gets an ineligible Tier without walking its blocks."""
+    version = STRUCTURE_VERSION[0]
+    if not _listed(type(block)):
+        tier = block.__dict__["_tg_tier"] = Tier(version, False)
+        return tier
+    structure = _block_structure(block)
     if tier is None or tier.structure != structure:
         tier = block.__dict__["_tg_tier"] = Tier(version, _eligible(block))
         tier.structure = structure
@@ -213,17 +218,21 @@ def _drop(block):
         d.pop(k, None)
 
 
+def _listed(cls) -> bool:
+    """Whether `cls` is one of _LAYERS (not a subclass of one)."""
+    ok = _CLASSES.get(cls)
+    if ok is None:
+        ok = _CLASSES[cls] = cls.__qualname__ in _LAYERS.get(cls.__module__, ())
+    return ok
+
+
 def _eligible(block) -> bool:
     """Whether the block and every block below it are gluon layers of _LAYERS, none of
     them hybridized or kept eager by hybridize(active=False)."""
     stack = [block]
     while stack:
         b = stack.pop()
-        cls = type(b)
-        ok = _CLASSES.get(cls)
-        if ok is None:
-            ok = _CLASSES[cls] = cls.__qualname__ in _LAYERS.get(cls.__module__, ())
-        if not ok or (b is not block and (getattr(b, "_active", False)
+        if not _listed(type(b)) or (b is not block and (getattr(b, "_active", False)
                                           or b.__dict__.get("_tg_tier") is OFF)):
             return False
         stack.extend(b._children.values())

@@ -49,9 +49,7 @@ def gamma(alpha=1, beta=1, shape=None, dtype=None, **kwargs):
 
 
 def exponential(scale=1, shape=None, dtype=None, **kwargs):
-    """Rate 1 / scale, as MXNet's (its operator takes lam)."""
-    if isinstance(scale, Symbol):       # (its per-row operator takes the rates too)
-        return _random("exponential", {"lam": 1.0 / scale}, shape, dtype, kwargs)
+    """Rate 1 / scale, as MXNet's (its operators, per-row ones too, take lam)."""
     return _random("exponential", {"lam": 1.0 / scale}, shape, dtype, kwargs)
 
 

@@ -48,13 +48,8 @@ def _as_steps(F, length, inputs, layout):
     """A sequence as a list of `length` (N, C) steps, its time axis and its batch size (0 for
     Symbols: the graph's shapes give it)."""
     axis = layout.find("T")
-    if F is not nd:
-        if isinstance(inputs, F.Symbol):
-            steps = F.split(inputs, num_outputs=length, axis=axis, squeeze_axis=True)
-            return ([steps[t] for t in range(length)] if length > 1 else [steps]), axis, 0
-        if len(inputs) != length:
-            raise MXNetError(f"unroll: length {length} but {len(inputs)} input steps")
-        return list(inputs), axis, 0
+    if F is not nd and isinstance(inputs, F.Symbol):
+        return _split_steps(F, inputs, length, axis), axis, 0
     if isinstance(inputs, NDArray):
         if inputs.ndim < 3:   # (N, T, C) or, for the convolutional cells, (N, T, C, H, W)
             raise MXNetError(f"unroll: inputs must be at least 3-d in layout {layout}, got "
@@ -62,13 +57,11 @@ def _as_steps(F, length, inputs, layout):
         if inputs.shape[axis] != length:
             raise MXNetError(f"unroll: length {length} differs from the {inputs.shape[axis]} "
                              f"steps of inputs {inputs.shape} (layout {layout})")
-        batch = inputs.shape[layout.find("N")]
-        steps = nd.split(inputs, num_outputs=length, axis=axis, squeeze_axis=True)
-        return (steps if length > 1 else [steps]), axis, batch
+        return _split_steps(nd, inputs, length, axis), axis, inputs.shape[layout.find("N")]
     steps = list(inputs)
     if len(steps) != length:
         raise MXNetError(f"unroll: length {length} but {len(steps)} input steps")
-    return steps, axis, steps[0].shape[0]
+    return steps, axis, (steps[0].shape[0] if F is nd else 0)
 
 
 def _merge(F, steps, axis, merge_outputs, was_array):
@@ -77,8 +70,9 @@ def _merge(F, steps, axis, merge_outputs, was_array):
     return F.stack(*steps, axis=axis) if merge_outputs else steps
 
 
-def _split_steps(F, seq, length):
-    out = F.split(seq, num_outputs=length, axis=0, squeeze_axis=True)
+def _split_steps(F, seq, length, axis=0):
+    """One array (or Symbol) of `length` steps along `axis` as the list of its steps."""
+    out = F.split(seq, num_outputs=length, axis=axis, squeeze_axis=True)
     return [out] if length == 1 else [out[t] for t in range(length)]
 
 
