@@ -156,6 +156,25 @@ integer_types = (int, np.integer)
 string_types = (str,)
 
 
+def data_dir_default():
+    """Where MXNet keeps downloads when $MXNET_HOME is unset: ~/.mxnet (%APPDATA%\\mxnet on
+    Windows)."""
+    if os.name == "nt":
+        return os.path.join(os.environ.get("APPDATA", os.path.expanduser("~")), "mxnet")
+    return os.path.join(os.path.expanduser("~"), ".mxnet")
+
+
+def data_dir():
+    """MXNet's data directory (datasets, model weights, embeddings): $MXNET_HOME, else
+    data_dir_default()."""
+    return os.getenv("MXNET_HOME", data_dir_default())
+
+
+def _as_list(obj):
+    """`obj` if it is a list or tuple, else [obj] (MXNet's helper, imported by user code)."""
+    return obj if isinstance(obj, (list, tuple)) else [obj]
+
+
 def py_str(x):
     """MXNet's mx.base.py_str: bytes from the C API as a str (a str passes through)."""
     return x.decode("utf-8") if isinstance(x, bytes) else x

@@ -79,7 +79,7 @@ def _truth(x, what):
     return bool(x)
 
 
-def cond(pred, then_func, else_func):
+def cond(pred, then_func, else_func, name="cond"):
     """`then_func()` if the one-element `pred` is true, else `else_func()` (MXNet's
     contrib.cond): both take no arguments and return NDArrays or nested lists of them.
 
@@ -95,7 +95,7 @@ def cond(pred, then_func, else_func):
     return then_func() if _truth(pred, "cond: pred") else else_func()
 
 
-def while_loop(cond, func, loop_vars, max_iterations=None):
+def while_loop(cond, func, loop_vars, max_iterations=None, name="while_loop"):
     """Run `func(*loop_vars) -> (step_output, new_loop_vars)` while `cond(*loop_vars)` holds,
     at most `max_iterations` times (MXNet's contrib.while_loop).
 
@@ -112,7 +112,7 @@ def while_loop(cond, func, loop_vars, max_iterations=None):
     loop_vars = [loop_vars] if single else list(loop_vars)
     if not loop_vars:
         raise ValueError("while_loop: loop_vars should contain at least one element")
-    if HOOKS.compiling:
+    if HOOKS.compiling and all(isinstance(v, NDArray) for v in loop_vars):  # (not nested)
         res = _while_loop_op(cond, func, loop_vars, max_iterations)
         if res is not None:
             return res[0], (res[1][0] if single else res[1])
@@ -124,7 +124,12 @@ def while_loop(cond, func, loop_vars, max_iterations=None):
         if len(new_vars) != len(loop_vars):
             raise ValueError(f"while_loop: func returned {len(new_vars)} loop variables, "
                              f"expected {len(loop_vars)}")
-        for old, new in zip(loop_vars, new_vars):
+        old_flat, old_fmt = _flatten(loop_vars, "while_loop loop_vars")
+        new_flat, new_fmt = _flatten(new_vars, "while_loop: func's new loop_vars")
+        if old_fmt != new_fmt:
+            raise ValueError(f"while_loop: func returned loop variables nested as {new_fmt}, "
+                             f"loop_vars are nested as {old_fmt}")
+        for old, new in zip(old_flat, new_flat):
             if old.shape != new.shape or old.dtype != new.dtype:
                 raise ValueError(f"while_loop: a loop variable changed from {old.type} to "
                                  f"{new.type} in step {steps}")
@@ -151,7 +156,7 @@ def while_loop(cond, func, loop_vars, max_iterations=None):
     return stacked, (loop_vars[0] if single else loop_vars)
 
 
-def foreach(body, data, init_states):
+def foreach(body, data, init_states, name="foreach"):
     """Run `body(data[i], states) -> (out, states)` for i along axis 0 of `data` (an NDArray
     or a list of them) and stack the outputs along axis 0 (MXNet's contrib.foreach).
     Returns (outputs, final states) with the structure body gave them."""

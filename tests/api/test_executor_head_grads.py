@@ -53,9 +53,24 @@ def test_leaving_out_an_output_that_needs_a_head_gradient_names_it():
     exe.forward(is_train=True)
     with pytest.raises(mx.MXNetError, match="output 1 .*needs a head gradient"):
         exe.backward([mx.nd.ones((2, 3))])
+
+
+def test_extra_out_grads_are_ignored_with_a_warning_as_mxnet_does():
+    # (MXNet's GraphExecutor::Backward reads one head gradient per output)
+    sym = _actor_critic_heads()
+    exe = sym.simple_bind(mx.cpu(), data=(2, 5))
+    exe.arg_dict["data"][:] = mx.nd.array(np.arange(10).reshape(2, 5) / 10)
+    exe.arg_dict["fc_weight"][:] = 0.3
+    exe.arg_dict["value_weight"][:] = 0.2
+    grads = [mx.nd.ones((2, 3)), mx.nd.full((2, 1), 2.0)]
     exe.forward(is_train=True)
-    with pytest.raises(mx.MXNetError, match="5 out_grads for 4 outputs"):
-        exe.backward([mx.nd.ones((2, 3))] * 5)
+    exe.backward(grads)
+    want = {k: v.asnumpy().copy() for k, v in exe.grad_dict.items()}
+    exe.forward(is_train=True)
+    with pytest.warns(UserWarning, match="5 out_grads for 4 outputs; the last 1 are ignored"):
+        exe.backward(grads + [mx.nd.ones((2, 3)), mx.nd.ones((2, 3)), mx.nd.ones((7,))])
+    for k, v in exe.grad_dict.items():
+        np.testing.assert_array_equal(v.asnumpy(), want[k])
 
 
 def test_make_loss_passes_an_infinite_loss_through_and_its_gradient_stays_finite():

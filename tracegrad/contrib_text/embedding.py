@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from .. import nd
-from ..base import MXNetError
+from ..base import MXNetError, data_dir
 from ..util import is_np_array
 from . import vocab
 from .vocab import UNKNOWN_IDX
@@ -89,11 +89,6 @@ def get_pretrained_file_names(embedding_name=None):
                                      "to get all the valid embedding names." % (embedding_name,))
         return list(_REGISTRY[embedding_name].pretrained_file_name_sha1)
     return {name: list(cls.pretrained_file_name_sha1) for name, cls in _REGISTRY.items()}
-
-
-def _data_dir():
-    """MXNet's data directory: $MXNET_HOME, else ~/.mxnet."""
-    return os.environ.get("MXNET_HOME", os.path.join(os.path.expanduser("~"), ".mxnet"))
 
 
 def _to_array(values, dtype=None):
@@ -343,7 +338,7 @@ def _describe(value):
     return "a %s" % type(value).__name__
 
 
-_DEFAULT_ROOT = os.path.join(_data_dir(), 'embeddings')
+_DEFAULT_ROOT = os.path.join(data_dir(), 'embeddings')
 
 # MXNet 1.9.1's pretrained files (the unpacked names: GloVe's .txt, fastText's .vec)
 _GLOVE_FILES = """

@@ -12,6 +12,7 @@ import math
 from .executor import Executor
 from .json_format import load, load_json
 from .symbol import Group, Symbol, Variable, make_op, var
+from . import control_flow as _control_flow
 from . import random  # noqa: E402  (mx.sym.random.uniform / normal / ...)
 from .custom_op import symbol_custom as Custom
 
@@ -43,6 +44,8 @@ class _Namespace:
     def __getattr__(self, name):
         if name.startswith("__") or name.startswith("_") != self._internal:
             raise AttributeError(name)
+        if self._prefix == "_contrib_" and name in _control_flow.FUNCTIONS:
+            return _control_flow.FUNCTIONS[name]
         return make_op(self._prefix + name)
 
 

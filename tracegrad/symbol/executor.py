@@ -8,6 +8,8 @@ the regression outputs) get a head gradient of ones whatever out_grads says, as 
 layers ignore it (unless SoftmaxOutput's out_grad=True); other heads take out_grads, or ones
 when none is given.
 """
+import warnings
+
 import numpy as np
 
 from .. import autograd, nd
@@ -334,8 +336,11 @@ class Executor:
         if out_grads is not None and isinstance(out_grads, NDArray):
             out_grads = [out_grads]
         if out_grads is not None and len(out_grads) > len(self._heads):
-            raise MXNetError(f"backward: {len(out_grads)} out_grads for "
-                             f"{len(self._heads)} outputs")
+            # (MXNet's executor reads the first ones and ignores the rest)
+            warnings.warn(f"Executor.backward: {len(out_grads)} out_grads for "
+                          f"{len(self._heads)} outputs; the last "
+                          f"{len(out_grads) - len(self._heads)} are ignored", stacklevel=2)
+            out_grads = list(out_grads)[:len(self._heads)]
         heads, grads = [], []
         for i, out in enumerate(self._heads):
             if not _capture.tracked(out) or self._blocked_heads[i]:   # (BlockGrad: no gradient)

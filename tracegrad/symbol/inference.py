@@ -151,6 +151,17 @@ def _passes(sym, known, types, sizes=None):
                         if src is entry[0]:
                             ins[k] = shapes[id(src)][0]
                         changed = True
+            if any(s is None for s in ins) and hasattr(node.spec, "input_shapes"):
+                # (a control-flow node: its subgraphs size what they read)
+                got = node.spec.input_shapes(ins, [dtypes[id(c)][i] for c, i in node.inputs],
+                                             node.params)
+                for k, entry in enumerate(node.inputs):
+                    src = _ops.shape_source(entry) if ins[k] is None else None
+                    if src is not None and got[k] is not None and shapes[id(src)][0] is None:
+                        shapes[id(src)] = [_ops.check_shape_size(got[k], f"'{src.name}'")]
+                        if src is entry[0]:
+                            ins[k] = shapes[id(src)][0]
+                        changed = True
             if any(s is None for s in ins) and node.spec.shapes and ins and ins[0] is not None:
                 try:
                     rule = node.spec.shapes(tuple(ins[0]), node.params)

@@ -25,13 +25,15 @@ from .symbol import CODE_DTYPES, Node, Symbol, topo_order
 
 MXNET_VERSION = 10901
 MAX_NODES = 1_000_000
+MAX_SUBGRAPH_DEPTH = 8      # loops in loops: real models nest two or three
 _NODE_KEYS = {"op", "name", "inputs", "attrs", "attr", "param", "backward_source_id",
-              "control_deps"}
+              "control_deps", "subgraphs"}
 
 
-def to_doc(sym):
+def to_doc(sym, subgraph=False):
     """The graph as the dict MXNet's symbol JSON holds (nodes, arg_nodes, node_row_ptr,
-    heads, attrs): what to_json writes, for readers such as mx.viz."""
+    heads, attrs): what to_json writes, for readers such as mx.viz. A control-flow node's
+    subgraphs are graphs of the same form under its "subgraphs" key (without "attrs")."""
     order = topo_order([n for n, _ in sym._outputs])
     index = {id(n): i for i, n in enumerate(order)}
     nodes, row = [], [0]
@@ -40,13 +42,17 @@ def to_doc(sym):
         if node.attrs:
             entry["attrs"] = dict(node.attrs)
         entry["inputs"] = [[index[id(c)], i, 0] for c, i in node.inputs]
+        if node.params and node.params.get("subgraphs"):
+            entry["subgraphs"] = [to_doc(g, subgraph=True) for g in node.params["subgraphs"]]
         nodes.append(entry)
         row.append(row[-1] + node.total_outputs())
     doc = {"nodes": nodes,
            "arg_nodes": [i for i, n in enumerate(order) if n.op is None],
            "node_row_ptr": row,
-           "heads": [[index[id(n)], i, 0] for n, i in sym._outputs],
-           "attrs": {"mxnet_version": ["int", MXNET_VERSION]}}
+           "heads": [[index[id(n)], i, 0] for n, i in sym._outputs]}
+    if subgraph:
+        return doc
+    doc["attrs"] = {"mxnet_version": ["int", MXNET_VERSION]}
     if is_np_shape():       # (MXNet marks a graph saved under np_shape: its 0s are sizes)
         doc["attrs"]["is_np_shape"] = ["int", 1]
     return doc
@@ -128,8 +134,12 @@ def _node_attrs(source, where, raw):
     return merged
 
 
-def from_document(doc, source="<json>"):
-    """A Symbol from a parsed JSON document, validated first (all or nothing)."""
+def from_document(doc, source="<json>", depth=0):
+    """A Symbol from a parsed JSON document, validated first (all or nothing). `depth`: how
+    deep in control-flow subgraphs this document is."""
+    if depth > MAX_SUBGRAPH_DEPTH:
+        raise _fail(source, f"control-flow subgraphs nested more than {MAX_SUBGRAPH_DEPTH} "
+                            f"deep")
     if not isinstance(doc, dict):
         raise _fail(source, "the document must be an object")
     nodes, heads = doc.get("nodes"), doc.get("heads")
@@ -191,7 +201,9 @@ def from_document(doc, source="<json>"):
             slots = [f"arg{i}" for i in range(len(refs))]
             if not refs:
                 raise _fail(source, f"{where} (op {op}) has no inputs")
-            if "num_args" in params and params["num_args"] != len(refs):
+            # (a control-flow op counts its subgraphs among its arguments, as MXNet does)
+            n_args = len(refs) + getattr(spec, "n_subgraphs", 0)
+            if "num_args" in params and params["num_args"] != n_args:
                 raise _fail(source, f"{where} (op {op}): num_args={params['num_args']} but "
                                     f"{len(refs)} inputs")
         else:
@@ -201,6 +213,10 @@ def from_document(doc, source="<json>"):
                 raise _fail(source, f"{where} (op {op}) has {len(refs)} inputs, it takes "
                                     f"{slots} with these attributes")
             slots = slots[:len(refs)]
+        subgraphs = raw.get("subgraphs")
+        if subgraphs is not None or hasattr(spec, "check_structure"):
+            params = _with_subgraphs(source, where, op, spec, params, subgraphs, len(refs),
+                                     depth)
         total, visible = spec.outputs(params)
         plan.append((op, name, attrs, refs, len(visible), spec, params, slots))
     for k, e in enumerate(heads):
@@ -231,6 +247,25 @@ def from_document(doc, source="<json>"):
         built.append(Node(None if op is None else _ops.canonical(op), name, attrs,
                           [(built[c], i) for c, i in refs], spec, params, slots))
     return Symbol([(built[e[0]], e[1]) for e in heads])
+
+
+def _with_subgraphs(source, where, op, spec, params, subgraphs, n_inputs, depth):
+    """params with the node's subgraphs read (each a whole document, checked the same way)
+    and the control-flow op's counts and locations checked against them."""
+    if not hasattr(spec, "check_structure"):
+        raise _fail(source, f"{where} (op {op}): only control-flow operators have subgraphs")
+    if subgraphs is None:
+        subgraphs = []      # (check_structure names how many the op takes)
+    if not isinstance(subgraphs, list):
+        raise _fail(source, f"{where} (op {op}): 'subgraphs' must be a list of graphs")
+    params = dict(params, subgraphs=[
+        from_document(g, f"{source}: {where} subgraph {k}", depth + 1)
+        for k, g in enumerate(subgraphs)])
+    try:
+        spec.check_structure(params, n_inputs, where)
+    except MXNetError as e:
+        raise _fail(source, str(e)) from None
+    return params
 
 
 def _required(spec, slots):

@@ -687,6 +687,9 @@ def lookup(name):
     spec = _SPECS.get(name)
     if spec is not None:
         return spec
+    if name in ("_foreach", "_while_loop", "_cond"):     # (subgraph ops: control_flow.py)
+        from .control_flow import SPECS
+        return SPECS[name]
     if name == "Custom":        # (its spec per op_type: custom_op.py)
         from .custom_op import CustomSpec
         spec = _SPECS[name] = CustomSpec()

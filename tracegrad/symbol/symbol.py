@@ -12,6 +12,7 @@ import numpy as np
 
 from ..base import MXNetError, NotImplementedForSymbol
 from . import ops as _ops
+from .control_flow import next_serial
 from .literal import to_attr_string
 
 def _node_name(name, hint):
@@ -40,11 +41,12 @@ def _scope_attrs(attr):
 
 
 class Node:
-    __slots__ = ("op", "name", "attrs", "inputs", "spec", "params", "input_names")
+    __slots__ = ("op", "name", "attrs", "inputs", "spec", "params", "input_names", "serial")
 
     def __init__(self, op, name, attrs=None, inputs=(), spec=None, params=None,
                  input_names=()):
         self.op, self.name = op, name
+        self.serial = next_serial()          # creation order (control_flow.py's cuts)
         self.attrs = dict(attrs or {})
         self.inputs = list(inputs)           # [(Node, output index)]
         self.spec, self.params = spec, params or {}

@@ -4,12 +4,7 @@ downloaded here: a missing file is an error that says where to put it."""
 import glob
 import os
 
-from ...base import MXNetError
-
-
-def data_dir():
-    """MXNet's data directory: $MXNET_HOME, else ~/.mxnet."""
-    return os.environ.get("MXNET_HOME", os.path.join(os.path.expanduser("~"), ".mxnet"))
+from ...base import MXNetError, data_dir
 
 
 def default_root():

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from ....base import data_dir
 from .... import nd
 from ....array import wrap
 from ....numpy_api.ndarray import as_np
@@ -26,11 +27,6 @@ __all__ = ["MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "ImageRecordDataset",
            "ImageFolderDataset"]
 
 _REPO = "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/gluon/dataset/"
-
-
-def data_dir():
-    """MXNet's data directory: $MXNET_HOME or ~/.mxnet."""
-    return os.environ.get("MXNET_HOME", os.path.join("~", ".mxnet"))
 
 
 def _require(root, names, namespace, archive=None):
