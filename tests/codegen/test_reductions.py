@@ -244,3 +244,39 @@ def test_short_rows_reduced_over_two_axes_and_special_values():
         got, want = sum_fn((4, 10), (1,), "f32")(rows)[0], rows.sum(axis=1)
     np.testing.assert_array_equal(got, want)
     assert not np.signbit(got[0])
+
+
+# ------------------------------------------------------------------ eager sums agree
+def test_eager_sum_splits_where_compiled_sums_do():
+    from tracegrad.ir.ops import reduce as eager_reduce
+    assert eager_reduce.SEQUENTIAL_MAX == reduction.SEQUENTIAL_MAX
+
+
+@pytest.mark.parametrize("n", [3, 8, 9, 200, 4097])
+def test_eager_f32_sums_match_compiled_along_memory(n):
+    # over SEQUENTIAL_MAX terms both accumulate in f64 and round once; up to it both add in
+    # f32 one after another (numpy's own loop below 8 terms): the same bits
+    rs = np.random.RandomState(n)
+    x = (rs.standard_normal((5, n)) * np.exp(rs.uniform(-8, 8, (5, n)))).astype(np.float32)
+    eager = nd.sum(nd.array(x), axis=1).asnumpy()
+    compiled = mx.jit(lambda a: nd.sum(a, axis=1))(nd.array(x)).asnumpy()
+    np.testing.assert_array_equal(eager, compiled)
+    if n > reduction.SEQUENTIAL_MAX:
+        np.testing.assert_array_equal(eager, x.astype(np.float64).sum(axis=1).astype(np.float32))
+
+
+def test_batch_norm_gradient_on_constant_input_is_zero_eager_and_hybridized():
+    # x - mean cancels exactly; numpy's f32 pairwise mean of the scaled head gradient was
+    # one ulp off, and the cancellation made that 3e-5 in every element (MXNet's
+    # test_gluon.test_batchnorm compares eager with hybridized at atol 1e-6)
+    layer = mx.gluon.nn.BatchNorm(in_channels=10)
+    layer.initialize()
+    for hybridize in (False, True):
+        if hybridize:
+            layer.hybridize()
+        x = nd.ones((2, 10, 10, 10))
+        x.attach_grad()
+        with autograd.record():
+            out = layer(x)
+        out.backward()
+        assert not out.asnumpy().any() and not x.grad.asnumpy().any()

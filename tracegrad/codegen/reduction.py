@@ -46,7 +46,9 @@ from .loops import I64, for_range, i64, linear_index, loop_nest
 
 CHUNK = 256           # elements per chunk (a multiple of LANES)
 LANES = 32            # independent accumulators (8 AVX2 vectors of f64)
-SEQUENTIAL_MAX = 8    # at most this many terms per output: plain sequential accumulation
+SEQUENTIAL_MAX = 7    # at most this many terms per output: plain sequential accumulation
+#                       (numpy adds fewer than 8 in order, then pairwise from 8 lanes)
+#                       (ir/ops/reduce.py's eager sum follows the same split)
 STACK_DEPTH = 64      # binary-counter depth: enough for 2^64 chunks
 
 

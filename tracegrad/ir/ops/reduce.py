@@ -19,6 +19,16 @@ def _no_bool(cls):
     return cls
 
 
+SEQUENTIAL_MAX = 7      # (codegen/reduction.SEQUENTIAL_MAX: ir may not import codegen)
+
+
+def _terms(shape, axes):
+    n = 1
+    for a in (range(len(shape)) if axes is None else axes):
+        n *= shape[a]
+    return n
+
+
 def _expand(b, v, x, axes, keepdims):
     """Broadcast a reduction result (or its cotangent) back over x's shape."""
     if not keepdims:
@@ -33,6 +43,13 @@ class Sum(Reduce):
     accumulate = "add"
 
     def impl(x, *, axes, keepdims=False):
+        if x.dtype == np.float32 and _terms(x.shape, axes) > SEQUENTIAL_MAX:
+            # accumulated in float64 and rounded once, as compiled sums of more than
+            # SEQUENTIAL_MAX terms are (codegen/reduction.py; fewer: a plain f32 loop in both,
+            # as numpy's): eager and compiled agree, and a cancellation downstream (batch
+            # norm's gradient on constant input) does not amplify numpy's f32 pairwise error
+            return np.asarray(np.add.reduce(x, axis=axes, keepdims=keepdims,
+                                            dtype=np.float64).astype(x.dtype))
         # dtype=x.dtype: numpy would widen int32 sums to int64
         return np.asarray(np.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype))
 
