@@ -156,7 +156,7 @@ def test_executor_callback_names_and_reshape_keeps_it():
     exe.backward()               # the adjoint runs as one: backward reports nothing
     assert len(seen) == 3
     seen.clear()
-    bigger = exe.reshape(data=(6, 5), sm_label=(6,))
+    bigger = exe.reshape(allow_up_sizing=True, data=(6, 5), sm_label=(6,))
     bigger.forward()
     assert seen == [("fc_output", (6, 3)), ("relu_output", (6, 3)), ("sm_output", (6, 3))]
     with pytest.raises(MXNetError, match="callable"):

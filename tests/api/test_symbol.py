@@ -220,6 +220,28 @@ def test_executor_reshape_shares_parameters():
         ex.reshape(data=(2, 5))
 
 
+def test_executor_reshape_views_smaller_arrays_and_up_sizes_only_when_asked():
+    # MXNet's reshape: a smaller argument is a view of the old one's memory (its values; a
+    # write through either shows in both), a larger one is new and needs allow_up_sizing
+    x = mx.sym.var("x")
+    ex = mx.sym.FullyConnected(x, num_hidden=4, name="fc").simple_bind(mx.cpu(), x=(5, 4),
+                                                                       grad_req="null")
+    ex.arg_dict["x"][:] = 1
+    ex.arg_dict["fc_weight"][:] = 1
+    ex.arg_dict["fc_bias"][:] = 0
+    small = ex.reshape(x=(3, 4))
+    np.testing.assert_array_equal(small.forward()[0].asnumpy(), np.full((3, 4), 4.0))
+    small.arg_dict["x"][:] = 2
+    np.testing.assert_array_equal(ex.arg_dict["x"].asnumpy()[:3], np.full((3, 4), 2.0))
+    np.testing.assert_array_equal(ex.arg_dict["x"].asnumpy()[3:], np.full((2, 4), 1.0))
+    with pytest.raises(mx.MXNetError, match="larger than the original.*allow_up_sizing"):
+        ex.reshape(x=(6, 4))
+    big = ex.reshape(allow_up_sizing=True, x=(6, 4))
+    big.arg_dict["x"][:] = 0
+    assert ex.arg_dict["x"].asnumpy().min() == 1.0
+    assert big.arg_dict["fc_weight"] is ex.arg_dict["fc_weight"]
+
+
 def test_grad_req_add_and_null():
     x = mx.sym.var("x")
     y = mx.sym.var("y")

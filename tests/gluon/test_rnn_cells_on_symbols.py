@@ -143,3 +143,87 @@ def test_context_default_ctx_is_the_current_context_deprecated():
     with pytest.warns(DeprecationWarning, match="default_ctx"):
         assert mx.Context.default_ctx == mx.current_context() == mx.cpu(0)
     assert mx.Context.current_context() == mx.cpu(0)
+
+
+# ------------------------------------------------------------------ contrib cells
+def _contrib_cells():
+    rnn = gluon.contrib.rnn
+    return {
+        "conv1d_rnn": (lambda: rnn.Conv1DRNNCell((C, 7), 5, 3, 3, prefix="c1_"), (C, 7)),
+        "conv2d_lstm": (lambda: rnn.Conv2DLSTMCell((C, 5, 6), 3, (3, 3), (3, 3),
+                                                   prefix="c2_"), (C, 5, 6)),
+        "conv1d_gru": (lambda: rnn.Conv1DGRUCell((C, 7), 5, 3, 3, i2h_pad=1, prefix="g1_"),
+                       (C, 7)),
+        "lstmp": (lambda: rnn.LSTMPCell(H, 3, prefix="p_"), (C,)),
+        "vardrop": (lambda: rnn.VariationalDropoutCell(gluon.rnn.GRUCell(H, prefix="v_"),
+                                                       drop_inputs=0.3, drop_states=0.3,
+                                                       drop_outputs=0.3), (C,)),
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(_contrib_cells()))
+def test_contrib_cells_unroll_on_symbols_as_on_arrays(kind):
+    make, step_shape = _contrib_cells()[kind]
+    cell = make()
+    inputs = [mx.sym.Variable(f"x{t}") for t in range(3)]
+    outputs, states = cell.unroll(3, inputs)
+    if kind != "vardrop":       # (the modifier names what its base cell names)
+        prefix = cell.prefix
+        assert mx.sym.Group(outputs).list_outputs() == [f"{prefix}t{t}_out_output"
+                                                        for t in range(3)]
+    cell.initialize(mx.init.Xavier())
+    x = np.random.default_rng(1).standard_normal((N, 3) + step_shape).astype(np.float32)
+    cell.reset()
+    eager_out, eager_states = cell.unroll(3, nd.array(x), merge_outputs=False)  # (no record:
+    got = _run(mx.sym.Group(outputs + states), cell.collect_params(),       # no dropout)
+               **{f"x{t}": x[:, t] for t in range(3)})
+    for g, want in zip(got, [o.asnumpy() for o in eager_out + eager_states]):
+        np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
+
+
+def test_conv_cell_input_channels_given_as_0_come_from_the_first_input():
+    cell = gluon.contrib.rnn.Conv1DLSTMCell((0, 7), 4, (3,), (3,))
+    cell.initialize()
+    out, _ = cell.unroll(3, nd.ones((2, 3, 5, 7)), merge_outputs=True)
+    assert cell.i2h_weight.shape == (16, 5, 3) and out.shape == (2, 3, 4, 5)
+    with pytest.raises(mx.MXNetError, match=r"a step takes inputs \(batch, \*\(5, 7\)\)"):
+        cell.unroll(3, nd.ones((2, 3, 6, 7)))
+
+
+@pytest.mark.parametrize("layout", ["TNC", "NTC"])
+def test_dynamic_unroll_equals_unroll_with_valid_length_and_gradients(layout):
+    dynamic_unroll = gluon.contrib.rnn.rnn_cell.dynamic_unroll
+    rng = np.random.default_rng(2)
+    shape = (T, N, C) if layout == "TNC" else (N, T, C)
+    x = nd.array(rng.standard_normal(shape))
+    valid = nd.array([2, 5, 4])
+    states = [nd.array(rng.standard_normal((N, H))) for _ in range(2)]
+
+    class Unrolled(gluon.HybridBlock):
+        def __init__(self, cell):
+            super().__init__()
+            self.cell = cell
+
+        def hybrid_forward(self, F, x, h, c, valid):
+            return dynamic_unroll(self.cell, x, [h, c], layout=layout, valid_length=valid)
+    cell = gluon.rnn.LSTMCell(H, input_size=C)
+    cell.initialize(mx.init.Xavier())
+    results = []
+    for way in ("unroll", "dynamic", "hybridized"):
+        net = Unrolled(cell)
+        if way == "hybridized":
+            net.hybridize()
+        cell.collect_params().zero_grad()
+        with mx.autograd.record():
+            if way == "unroll":
+                out, final = cell.unroll(T, x, states, layout=layout, merge_outputs=True,
+                                         valid_length=valid)
+            else:
+                out, final = net(x, *states, valid)
+            total = (out * out).sum() + (final[0] * final[1]).sum()
+        total.backward()
+        results.append([out.asnumpy(), final[0].asnumpy(), final[1].asnumpy(),
+                        cell.i2h_weight.grad().asnumpy().copy()])
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import autograd, nd
 from .. import random as _random
-from ..array import NDArray
+from ..array import NDArray, wrap
 from ..base import MXNetError
 from ..tracing import capture as _capture
 from . import storage
@@ -378,26 +378,40 @@ class Executor:
                 np.copyto(d[k]._data, v, casting="unsafe")
 
     def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
-        """A new Executor for new input shapes; arrays whose shape is unchanged are shared
-        (parameters keep their values), others are new zeros."""
+        """A new Executor for new input shapes, as MXNet's: an array whose shape is unchanged
+        is shared; a smaller one is a view of the start of the old one's memory (its values,
+        and writes through either show in both); a larger one is new and needs
+        allow_up_sizing. A shape change of an argument not named needs partial_shaping."""
         (arg_shapes, _, aux_shapes), _, _ = infer(
             self._symbol, {k: tuple(v) for k, v in kwargs.items()},
             {k: np.dtype(a.dtype) for k, a in self.arg_dict.items()})
         if arg_shapes is None:
             raise MXNetError(f"reshape: cannot infer every shape from {kwargs}")
+        _capture.before_write()     # (views of the bound arrays: no step may be pending)
+
+        def resized(name, old, shape):
+            if tuple(old.shape) == tuple(shape):
+                return old
+            n = int(np.prod(shape))
+            if n <= old.size:
+                return wrap(old._data.reshape(-1)[:n].reshape(shape))
+            if not allow_up_sizing:
+                raise MXNetError(f"reshape: new shape of '{name}' {tuple(shape)} is larger than "
+                                 f"the original {tuple(old.shape)}; making a big executor "
+                                 f"first and then down sizing it is more efficient than the "
+                                 f"reverse. To up size, pass allow_up_sizing=True")
+            return nd.zeros(shape, dtype=old.dtype)
         names = self._symbol.list_arguments()
         args, grads = {}, {}
         for k, s in zip(names, arg_shapes):
             old = self.arg_dict[k]
-            same = tuple(old.shape) == tuple(s)
-            if not same and k not in kwargs and not partial_shaping:
+            if tuple(old.shape) != tuple(s) and k not in kwargs and not partial_shaping:
                 raise MXNetError(f"reshape: the shape of '{k}' changes from "
                                  f"{tuple(old.shape)} to {tuple(s)}; pass partial_shaping=True")
-            args[k] = old if same else nd.zeros(s, dtype=old.dtype)
+            args[k] = resized(k, old, s)
             g = self.grad_dict.get(k)
-            grads[k] = None if g is None else (g if same else nd.zeros(s, dtype=g.dtype))
-        aux = {k: (self.aux_dict[k] if tuple(self.aux_dict[k].shape) == tuple(s)
-                   else nd.zeros(s, dtype=self.aux_dict[k].dtype))
+            grads[k] = None if g is None else resized(k, g, s)
+        aux = {k: resized(k, self.aux_dict[k], s)
                for k, s in zip(self._symbol.list_auxiliary_states(), aux_shapes)}
         exe = Executor(self._symbol, args, grads, dict(self._grad_req), aux)
         if self._monitor_callback is not None:   # (MXNet moves the callback over too)

@@ -446,10 +446,10 @@ def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, ini
     attrs = {k: str(v) for k, v in _scope_attrs(attr).items()}
     if shape is not None:
         attrs["__shape__"] = to_attr_string(tuple(int(d) for d in shape))
-    if lr_mult is not None:
-        attrs["__lr_mult__"] = str(float(lr_mult))
-    if wd_mult is not None:
-        attrs["__wd_mult__"] = str(float(wd_mult))
+    for key, mult in (("__lr_mult__", lr_mult), ("__wd_mult__", wd_mult)):
+        if mult is not None:
+            float(mult)     # (a number: the JSON check reads it back as one)
+            attrs[key] = str(mult)      # (as MXNet writes it: lr_mult=1 is '1')
     if dtype is not None:
         attrs["__dtype__"] = str(DTYPE_CODES[np.dtype(dtype).name])
     if init is not None:

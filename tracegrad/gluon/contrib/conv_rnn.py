@@ -7,6 +7,7 @@ be odd. `input_shape` is one step's shape without the batch axis (C, H, W for NC
 weights' shapes and the state's shape are known from the start; the state has
 `hidden_channels` channels and the input convolution's output size.
 """
+from ...array import NDArray
 from ...base import MXNetError
 from ...recurrent import gru_gates, lstm_gates, rnn_gates
 from ..rnn.rnn_cell import HybridRecurrentCell
@@ -82,13 +83,26 @@ class _BaseConvRNNCell(HybridRecurrentCell):
         return (f"{type(self).__name__}({self._input_shape} -> {self._hidden_channels}, "
                 f"i2h_kernel={self._i2h_kernel}, h2h_kernel={self._h2h_kernel})")
 
+    def infer_shape(self, inputs, *states):
+        """An input_shape given with 0 channels (MXNet's (0, 7)) takes them from the first
+        input: the input convolution's weight, then the shape every later step checks."""
+        channels = inputs.shape[self._channel_axis]
+        shape = list(self.i2h_weight.shape)
+        shape[1 if self._channel_axis == 1 else -1] = channels
+        self.i2h_weight.shape = tuple(shape)
+        given = list(self._input_shape)
+        given[self._channel_axis - 1] = channels
+        self._input_shape = tuple(given)
+
     def _projections(self, F, inputs, states, i2h_weight, h2h_weight, i2h_bias, h2h_bias):
-        want = [tuple(i["shape"]) for i in self.state_info(inputs.shape[0])]
-        if tuple(inputs.shape[1:]) != self._input_shape or \
-                [tuple(s.shape) for s in states] != want:
-            raise MXNetError(f"{type(self).__name__}: a step takes inputs (batch, "
-                             f"*{self._input_shape}) and states of shapes {want}, got "
-                             f"{tuple(inputs.shape)} and {[tuple(s.shape) for s in states]}")
+        if isinstance(inputs, NDArray):     # (Symbols: the graph's shape inference checks)
+            want = [tuple(i["shape"]) for i in self.state_info(inputs.shape[0])]
+            if tuple(inputs.shape[1:]) != self._input_shape or \
+                    [tuple(s.shape) for s in states] != want:
+                raise MXNetError(f"{type(self).__name__}: a step takes inputs (batch, "
+                                 f"*{self._input_shape}) and states of shapes {want}, got "
+                                 f"{tuple(inputs.shape)} and "
+                                 f"{[tuple(s.shape) for s in states]}")
         filters = self._hidden_channels * self._num_gates
         i2h = F.Convolution(inputs, i2h_weight, i2h_bias, kernel=self._i2h_kernel,
                             stride=self._stride, pad=self._i2h_pad, dilate=self._i2h_dilate,

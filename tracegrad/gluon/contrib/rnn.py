@@ -10,17 +10,19 @@ hybridized cell compiles one step that reads them, as ZoneoutCell does with its 
 output. Without state dropout, unroll drops inputs and outputs of the whole sequence with
 one mask along the time axis and unrolls the base cell.
 """
+import sys as _sys
+
 from ... import nd
 from ...base import MXNetError
 from ...recurrent import lstm_gates
 from ..block import HybridBlock
 from ..rnn.rnn_cell import (BidirectionalCell, HybridRecurrentCell, ModifierCell,
-                            SequentialRNNCell, _as_steps, _mask_steps)
+                            SequentialRNNCell, _as_steps, _family, _mask_steps, _split_steps)
 
 from .conv_rnn import *  # noqa: E402,F401,F403  (the Conv*RNN/LSTM/GRUCell family)
 from .conv_rnn import __all__ as _conv_all
 
-__all__ = ["LSTMPCell", "VariationalDropoutCell"] + _conv_all
+__all__ = ["LSTMPCell", "VariationalDropoutCell", "dynamic_unroll"] + _conv_all
 
 
 class LSTMPCell(HybridRecurrentCell):
@@ -63,11 +65,12 @@ class LSTMPCell(HybridRecurrentCell):
 
     def hybrid_forward(self, F, inputs, states, i2h_weight, h2h_weight, h2r_weight, i2h_bias,
                        h2h_bias):
-        want = [tuple(i["shape"]) for i in self.state_info(inputs.shape[0])]
-        if inputs.ndim != 2 or [tuple(s.shape) for s in states] != want:
-            raise MXNetError(f"LSTMPCell: a step takes inputs (batch, {i2h_weight.shape[1]}) "
-                             f"and states of shapes {want}, got {inputs.shape} and "
-                             f"{[tuple(s.shape) for s in states]}")
+        if isinstance(inputs, nd.NDArray):  # (Symbols: the graph's shape inference checks)
+            want = [tuple(i["shape"]) for i in self.state_info(inputs.shape[0])]
+            if inputs.ndim != 2 or [tuple(s.shape) for s in states] != want:
+                raise MXNetError(f"LSTMPCell: a step takes inputs (batch, "
+                                 f"{i2h_weight.shape[1]}) and states of shapes {want}, got "
+                                 f"{inputs.shape} and {[tuple(s.shape) for s in states]}")
         i2h = F.FullyConnected(inputs, i2h_weight, i2h_bias, num_hidden=4 * self._hidden_size)
         h2h = F.FullyConnected(states[0], h2h_weight, h2h_bias,
                                num_hidden=4 * self._hidden_size)
@@ -108,7 +111,10 @@ class VariationalDropoutCell(ModifierCell):
 
     @staticmethod
     def _mask(p, like):
-        return nd.Dropout(nd.ones_like(like), p=p) if p else None
+        """A dropout mask shaped like `like` (a Symbol's is a Dropout node of the graph, drawn
+        when it runs in training mode, as MXNet's)."""
+        F = _family(like)[0]
+        return F.Dropout(F.ones_like(like), p=p) if p else None
 
     def __call__(self, inputs, states):
         self._counter += 1
@@ -140,26 +146,77 @@ class VariationalDropoutCell(ModifierCell):
             return super().unroll(length, inputs, begin_state, layout, merge_outputs,
                                   valid_length)
         self.reset()
-        was_array = isinstance(inputs, nd.NDArray)
+        F, was_array = _family(inputs)
         axis = layout.find("T")
         if not was_array:
-            inputs = nd.stack(*_as_steps(nd, length, inputs, layout)[0], axis=axis)
+            inputs = F.stack(*_as_steps(F, length, inputs, layout)[0], axis=axis)
         if begin_state is None:       # (the base cell is modified: the states come from here)
-            batch = inputs.shape[layout.find("N")]
-            begin_state = self.begin_state(batch, dtype=inputs.dtype)
+            if F is nd:
+                batch = inputs.shape[layout.find("N")]
+                begin_state = self.begin_state(batch, dtype=inputs.dtype)
+            else:       # (Symbol zeros whose batch the graph gives)
+                begin_state = self.begin_state(0, func=F.zeros)
         if self.drop_inputs:
-            inputs = nd.Dropout(inputs, p=self.drop_inputs, axes=(axis,))
+            inputs = F.Dropout(inputs, p=self.drop_inputs, axes=(axis,))
         outputs, states = self.base_cell.unroll(length, inputs, begin_state, layout,
                                                 merge_outputs=True, valid_length=valid_length)
         if self.drop_outputs:
-            outputs = nd.Dropout(outputs, p=self.drop_outputs, axes=(axis,))
+            outputs = F.Dropout(outputs, p=self.drop_outputs, axes=(axis,))
         if valid_length is not None:
-            steps = nd.split(outputs, num_outputs=length, axis=axis, squeeze_axis=True)
-            steps = _mask_steps(nd, steps if length > 1 else [steps], valid_length, length)
-            outputs = nd.stack(*steps, axis=axis)
+            steps = _split_steps(F, outputs, length, axis)
+            outputs = F.stack(*_mask_steps(F, steps, valid_length, length), axis=axis)
         if merge_outputs is None:
             merge_outputs = was_array
         if not merge_outputs:
-            steps = nd.split(outputs, num_outputs=length, axis=axis, squeeze_axis=True)
-            outputs = steps if length > 1 else [steps]
+            outputs = _split_steps(F, outputs, length, axis)
         return outputs, states
+
+
+def dynamic_unroll(cell, inputs, begin_state, drop_inputs=0, drop_outputs=0, layout="TNC",
+                   valid_length=None):
+    """Run `cell` over the time axis of `inputs` with contrib.foreach (MXNet's
+    gluon.contrib.rnn.rnn_cell.dynamic_unroll): one loop whatever the length, compiled as one
+    loop op under hybridize(). Returns (outputs in `layout`, final states). With valid_length,
+    a sequence's states stop changing after its last step and its later outputs are 0;
+    dropout of inputs / outputs uses one mask for every step."""
+    F = _family(inputs)[0]
+    axis = layout.find("T")
+    if axis < 0:
+        raise MXNetError(f"dynamic_unroll: layout {layout!r} has no time axis T")
+    swap = list(range(len(layout)))
+    swap[0], swap[axis] = axis, 0
+    if axis:
+        inputs = F.transpose(inputs, axes=swap)       # time-major for the loop
+    if drop_inputs:
+        inputs = F.Dropout(inputs, p=drop_inputs, axes=(0,))
+    states = list(begin_state) if isinstance(begin_state, (list, tuple)) else [begin_state]
+    if valid_length is None:
+        def step(x, current):
+            return cell(x, current)
+    else:
+        states.append(F.zeros((1,)))      # the step number rides along as a state
+
+        def step(x, current):
+            out, new = cell(x, current[:-1])
+            new = list(new)
+            live = F.broadcast_greater(valid_length, current[-1])
+            for k, old in enumerate(current[:-1]):
+                new[k] = F.where(live, new[k], old)
+            return out, new + [current[-1] + 1]
+    outputs, states = F.contrib.foreach(step, inputs, states)
+    if drop_outputs:
+        outputs = F.Dropout(outputs, p=drop_outputs, axes=(0,))
+    if valid_length is not None:
+        outputs = F.SequenceMask(outputs, sequence_length=valid_length,
+                                 use_sequence_length=True, axis=0)
+        states = states[:-1]
+    if axis:
+        outputs = F.transpose(outputs, axes=swap)
+    return outputs, states
+
+
+# MXNet's module paths: gluon.contrib.rnn.rnn_cell and .conv_rnn_cell
+rnn_cell = _sys.modules[__name__]
+_sys.modules[__name__ + ".rnn_cell"] = rnn_cell
+from . import conv_rnn as conv_rnn_cell  # noqa: E402
+_sys.modules[__name__ + ".conv_rnn_cell"] = conv_rnn_cell

@@ -187,8 +187,13 @@ class HybridRecurrentCell(RecurrentCell, HybridBlock):
         for a cell made of cells (a stack, a modifier) its forward, whose cells do so."""
         if type(self).hybrid_forward is HybridBlock.hybrid_forward:
             return self.forward(inputs, *states)
+        # named as MXNet's cells name them: the step's output `t<k>_out`, another state (an
+        # LSTM's cell) `t<k>_state`, k counting the cell's calls since reset
         out, new_states = self.hybrid_forward(F, inputs, list(states), **params)
-        return (out, *new_states)
+        prefix = f"t{self._counter}_"
+        named = F.identity(out, name=prefix + "out")
+        return (named, *[named if s is out else F.identity(s, name=prefix + "state")
+                         for s in new_states])
 
 
 class _GatedCell(HybridRecurrentCell):
@@ -221,14 +226,6 @@ class _GatedCell(HybridRecurrentCell):
         return (f"{type(self).__name__}({shape[1] if shape[1] else None} -> "
                 f"{shape[0] // self._gates})")
 
-    def _symbolic_forward(self, F, inputs, *states, **params):
-        """As MXNet names them: the step's output `t<k>_out`, LSTM's cell state `t<k>_state`
-        (k counts the cell's calls since reset)."""
-        out, new_states = self.hybrid_forward(F, inputs, list(states), **params)
-        prefix = f"t{self._counter}_"
-        named = F.identity(out, name=prefix + "out")
-        return (named, *[named if s is out else F.identity(s, name=prefix + "state")
-                         for s in new_states])
 
     def _check(self, inputs, states, i2h_weight):
         if not isinstance(inputs, NDArray):
