@@ -29,15 +29,24 @@ def rnn_gates(F, i2h, h2h, states, activation="tanh"):
     return out, [out]
 
 
-def lstm_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sigmoid", axis=1):
+def lstm_gates(F, i2h, h2h, states, activation="tanh", recurrent_activation="sigmoid", axis=1,
+               cell_clip=None):
     """LSTM update from the projections; the 4*hidden rows (along `axis`, the channels) are
-    input, forget, cell candidate, output gates (MXNet's order)."""
+    input, forget, cell candidate, output gates (MXNet's order). cell_clip (lo, hi, nan):
+    the new cell state is clipped to [lo, hi] before the output reads it (cuDNN's cell
+    clipping, MXNet's lstm_state_clip_*); with nan, a NaN cell becomes lo instead of
+    propagating."""
     i, f, g, o = F.split(i2h + h2h, num_outputs=4, axis=axis)
     in_gate = _act(F, i, recurrent_activation)
     forget_gate = _act(F, f, recurrent_activation)
     in_transform = _act(F, g, activation)
     out_gate = _act(F, o, recurrent_activation)
     next_c = forget_gate * states[1] + in_gate * in_transform
+    if cell_clip is not None:
+        lo, hi, nan = cell_clip
+        if nan:
+            next_c = F.where(next_c == next_c, next_c, F.full_like(next_c, lo))
+        next_c = F.clip(next_c, lo, hi)
     next_h = out_gate * _act(F, next_c, activation)
     return next_h, [next_h, next_c]
 
@@ -60,20 +69,29 @@ _GATE_FNS = {"rnn_relu": (rnn_gates, {"activation": "relu"}),
              "lstm": (lstm_gates, {}), "gru": (gru_gates, {})}
 
 
-def step(F, mode, i2h, states, h2h_weight, h2h_bias):
+def step(F, mode, i2h, states, h2h_weight, h2h_bias, h2r_weight=None, cell_clip=None):
     """One time step from the input's projection i2h (N, G*H): the h2h GEMM and the gate
-    update. Returns (output, new states): the body of a foreach over time."""
+    update. Returns (output, new states): the body of a foreach over time. An LSTM with
+    h2r_weight (P, H) is MXNet's LSTMP: the output and first state are r = h h2r_weight^T
+    (N, P), which the next step's h2h GEMM reads; cell_clip: lstm_gates."""
     gates, kw = _GATE_FNS[mode]
     h2h = F.FullyConnected(states[0], h2h_weight, h2h_bias, num_hidden=h2h_weight.shape[0])
-    return gates(F, i2h, h2h, states, **kw)
+    if cell_clip is not None:
+        kw = dict(kw, cell_clip=cell_clip)
+    out, new = gates(F, i2h, h2h, states, **kw)
+    if h2r_weight is None:
+        return out, new
+    r = F.FullyConnected(out, h2r_weight, num_hidden=h2r_weight.shape[0], no_bias=True)
+    return r, [r] + new[1:]
 
 
 def run_direction(F, step_fn, x, states, i2h_weight, i2h_bias, h2h_weight, h2h_bias,
-                  reverse=False, length=None):
+                  *h2r, reverse=False, length=None):
     """The time loop of one layer and direction over x (T, N, C): (outputs (T, N, H), final
-    states). The input projection of all T steps is one GEMM; then step_fn per step. With
-    `length`, steps past a sequence's end keep its state and output zeros, and the reverse
-    direction starts at each sequence's end."""
+    states). The input projection of all T steps is one GEMM; then step_fn per step (given
+    h2h_weight, h2h_bias and, for a projected LSTM, the h2r weight). With `length`, steps
+    past a sequence's end keep its state and output zeros, and the reverse direction starts
+    at each sequence's end."""
     T, N = x.shape[0], x.shape[1]
     if length is not None and reverse:
         x = F.SequenceReverse(x, sequence_length=length, use_sequence_length=True)
@@ -88,12 +106,13 @@ def run_direction(F, step_fn, x, states, i2h_weight, i2h_bias, h2h_weight, h2h_b
         if length is None:
             data = F.flip(proj, axis=0) if reverse else proj
             seq, states = F.contrib.foreach(
-                lambda i2h, st: step_fn(F, i2h, st, h2h_weight, h2h_bias), data, list(states))
+                lambda i2h, st: step_fn(F, i2h, st, h2h_weight, h2h_bias, *h2r), data,
+                list(states))
             return (F.flip(seq, axis=0) if reverse else seq), states
         index = F.reshape(F.arange(T, dtype=np.dtype(length.dtype)), (T, 1))
 
         def masked_step(rows, st):
-            out, new = step_fn(F, rows[0], st, h2h_weight, h2h_bias)
+            out, new = step_fn(F, rows[0], st, h2h_weight, h2h_bias, *h2r)
             keep = F.reshape(F.lesser(rows[1], length), (N, 1))
             new = [F.where(keep, n, s) for n, s in zip(new, st)]
             return F.where(keep, out, F.zeros_like(out)), new
@@ -106,7 +125,7 @@ def run_direction(F, step_fn, x, states, i2h_weight, i2h_bias, h2h_weight, h2h_b
     order = range(T - 1, -1, -1) if reverse and length is None else range(T)
     outs = [None] * T
     for t in order:
-        out, new = step_fn(F, steps[t], states, h2h_weight, h2h_bias)
+        out, new = step_fn(F, steps[t], states, h2h_weight, h2h_bias, *h2r)
         if length is not None:
             keep = F.reshape(F.lesser(F.full((1,), t, dtype=np.dtype(length.dtype)), length),
                              (N, 1))
@@ -122,8 +141,9 @@ def run_direction(F, step_fn, x, states, i2h_weight, i2h_bias, h2h_weight, h2h_b
 def run_layers(F, step_fn, x, states, weights, num_layers, directions, dropout=0.0,
                length=None):
     """Stacked layers over x (T, N, C). states: arrays (L*D, N, H); weights(layer, d) gives
-    (i2h_weight, i2h_bias, h2h_weight, h2h_bias). Dropout (training only) between layers.
-    Returns (output (T, N, D*H), final states each (L*D, N, H))."""
+    (i2h_weight, i2h_bias, h2h_weight, h2h_bias[, h2r_weight]). Dropout (training only)
+    between layers. Returns (output (T, N, D*H), final states each (L*D, N, H)); with h2r
+    weights (LSTMP) the output and first state have P features instead of H."""
     final = [[] for _ in states]
     for layer in range(num_layers):
         outputs = []
@@ -141,40 +161,72 @@ def run_layers(F, step_fn, x, states, weights, num_layers, directions, dropout=0
     return x, [F.stack(*f, axis=0) for f in final]
 
 
+def lstm_options(who, mode, hidden, projection_size, clip_min, clip_max):
+    """The projection size (None without one), after MXNet's checks of the LSTM-only options:
+    a projection no larger than the state, both clip bounds or neither, min <= max."""
+    if projection_size is not None and not projection_size:
+        projection_size = None
+    if projection_size is not None:
+        if mode != "lstm":
+            raise MXNetError(f"{who}: projection is only supported for LSTM, got mode {mode!r}")
+        if not 0 < int(projection_size) <= hidden:
+            raise MXNetError(f"{who}: projection_size must be in [1, state size {hidden}], got "
+                             f"{projection_size}")
+        projection_size = int(projection_size)
+    if clip_min is not None or clip_max is not None:
+        if mode != "lstm":
+            raise MXNetError(f"{who}: state clipping is only supported for LSTM")
+        if clip_min is None or clip_max is None:
+            raise MXNetError(f"{who}: lstm_state_clip_min and lstm_state_clip_max must be "
+                             f"specified together")
+        if not clip_max >= clip_min:
+            raise MXNetError(f"{who}: lstm_state_clip_max ({clip_max}) must be greater or "
+                             f"equal to lstm_state_clip_min ({clip_min})")
+    return projection_size
+
+
 def RNN(data, parameters, state, state_cell=None, sequence_length=None, state_size=None,
         num_layers=1, bidirectional=False, mode="lstm", p=0.0, state_outputs=False,
         projection_size=None, lstm_state_clip_min=None, lstm_state_clip_max=None,
         lstm_state_clip_nan=False, use_sequence_length=False, **kwargs):
     """MXNet's fused RNN operator: data (T, N, C), the flat `parameters` vector, state
     (L*D, N, H) and for LSTM state_cell. Returns the output (T, N, D*H), and with
-    state_outputs the final states too ([out, hy] or [out, hy, cy])."""
+    state_outputs the final states too ([out, hy] or [out, hy, cy]). An LSTM with
+    projection_size P (LSTMP) has state and output of P features, and its parameters hold
+    each layer's h2r weight (P, H) after its h2h weight; lstm_state_clip_* clip the cell
+    state (cuDNN's semantics; MXNet's CPU operator trains neither)."""
     if kwargs:
         return _redo(RNN, locals())
     from . import nd as F
     if mode not in GATE_ROWS:
         raise MXNetError(f"RNN: mode must be one of {sorted(GATE_ROWS)}, got {mode!r}")
-    if projection_size or lstm_state_clip_min is not None or lstm_state_clip_max is not None:
-        raise MXNetError("RNN: projection_size and LSTM state clipping are not supported")
     if data.ndim != 3:
         raise MXNetError(f"RNN: data must be (seq_len, batch, input_size), got {data.shape}")
     if state_size is None:
         raise MXNetError("RNN: state_size is required")
     G, H, D, L = GATE_ROWS[mode], int(state_size), 2 if bidirectional else 1, int(num_layers)
+    P = lstm_options("RNN", mode, H, projection_size, lstm_state_clip_min,
+                     lstm_state_clip_max)
+    clip = None if lstm_state_clip_min is None else (
+        float(lstm_state_clip_min), float(lstm_state_clip_max), bool(lstm_state_clip_nan))
+    R = P or H       # features of the output and the first state
     T, N, C = data.shape
     states = [state] + ([state_cell] if mode == "lstm" else [])
     if mode == "lstm" and state_cell is None:
         raise MXNetError("RNN: mode 'lstm' needs state_cell")
-    for s in states:
-        if s.shape != (L * D, N, H):
-            raise MXNetError(f"RNN: states must be {(L * D, N, H)}, got {s.shape}")
+    for s, width in zip(states, (R, H)):
+        if s.shape != (L * D, N, width):
+            raise MXNetError(f"RNN: states must be {(L * D, N, width)}, got {s.shape}")
     shapes = []  # (layer, d, name) -> shape, in the packing order: weights, then biases
     for kind in ("weight", "bias"):
         for layer in range(L):
             for d in range(D):
-                ni = C if layer == 0 else H * D
-                for g, cols in (("i2h", ni), ("h2h", H)):
+                ni = C if layer == 0 else R * D
+                for g, cols in (("i2h", ni), ("h2h", R)):
                     shapes.append(((layer, d, f"{g}_{kind}"),
                                    (G * H, cols) if kind == "weight" else (G * H,)))
+                if P and kind == "weight":      # (gluon packs h2r after h2h, weights only)
+                    shapes.append(((layer, d, "h2r_weight"), (P, H)))
     total = sum(int(np.prod(s)) for _, s in shapes)
     if parameters.shape != (total,):
         raise MXNetError(f"RNN: mode {mode!r} with {L} layer(s), {D} direction(s), input size "
@@ -186,12 +238,14 @@ def RNN(data, parameters, state, state_cell=None, sequence_length=None, state_si
         table[key] = F.reshape(F.slice_axis(parameters, 0, at, at + n), shape)
         at += n
 
-    def weights(layer, d):
-        return tuple(table[(layer, d, k)] for k in ("i2h_weight", "i2h_bias", "h2h_weight",
-                                                     "h2h_bias"))
+    names = ("i2h_weight", "i2h_bias", "h2h_weight", "h2h_bias") + (("h2r_weight",) if P
+                                                                      else ())
 
-    def step_fn(F_, i2h, st, h2h_weight, h2h_bias):
-        return step(F_, mode, i2h, st, h2h_weight, h2h_bias)
+    def weights(layer, d):
+        return tuple(table[(layer, d, k)] for k in names)
+
+    def step_fn(F_, i2h, st, h2h_weight, h2h_bias, h2r_weight=None):
+        return step(F_, mode, i2h, st, h2h_weight, h2h_bias, h2r_weight, clip)
     length = sequence_length if use_sequence_length else None
     out, final = run_layers(F, step_fn, data, states, weights, L, D, p, length)
     return [out] + final if state_outputs else out

@@ -183,13 +183,15 @@ def _in_shapes(d, a):
 def _rnn_shapes(d, a):
     gates = {"lstm": 4, "gru": 3, "rnn_relu": 1, "rnn_tanh": 1}[a.get("mode", "lstm")]
     h, layers = a["state_size"], a.get("num_layers", 1)
+    p = a.get("projection_size") or 0       # (LSTMP: h2r weights, states of p features)
+    r = p or h
     dirs = 2 if a.get("bidirectional", False) else 1
     size = 0
     for layer in range(layers):
-        inp = d[2] if layer == 0 else h * dirs
-        size += dirs * (gates * h * (inp + h) + 2 * gates * h)
-    state = (layers * dirs, d[1], h)
-    return dict(parameters=(size,), state=state, state_cell=state)
+        inp = d[2] if layer == 0 else r * dirs
+        size += dirs * (gates * h * (inp + r) + 2 * gates * h + p * h)
+    return dict(parameters=(size,), state=(layers * dirs, d[1], r),
+                state_cell=(layers * dirs, d[1], h))
 
 
 def _softmax_label(d, a):

@@ -33,7 +33,9 @@ class _RNNLayer(HybridBlock):
 
     def __init__(self, hidden_size, num_layers, layout, dropout, bidirectional, input_size,
                  i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
-                 h2h_bias_initializer, mode, dtype, use_sequence_length=False, **kwargs):
+                 h2h_bias_initializer, mode, dtype, use_sequence_length=False,
+                 projection_size=None, h2r_weight_initializer=None, state_clip_min=None,
+                 state_clip_max=None, state_clip_nan=False, **kwargs):
         super().__init__(**kwargs)
         if layout not in ("TNC", "NTC"):
             raise MXNetError(f"Invalid layout {layout}; must be one of ['TNC' or 'NTC']")
@@ -44,14 +46,24 @@ class _RNNLayer(HybridBlock):
         self._input_size, self._dtype = input_size, dtype
         self._use_sequence_length = use_sequence_length
         self._gates = recurrent.GATE_ROWS[mode]
+        # an LSTM's projection (LSTMP: the output and first state have projection_size
+        # features) and cell clipping, as MXNet's fused op takes them (recurrent.py)
+        self._projection_size = recurrent.lstm_options(
+            type(self).__name__, mode, hidden_size, projection_size, state_clip_min,
+            state_clip_max)
+        self._cell_clip = None if state_clip_min is None else (
+            float(state_clip_min), float(state_clip_max), bool(state_clip_nan))
         ng, ni, nh = self._gates, input_size, hidden_size
+        nr = self._projection_size or nh        # (what the next step and layer read)
         for i in range(num_layers):
             for j in "lr"[:self._dir]:
                 self._register(f"{j}{i}_i2h_weight", (ng * nh, ni), i2h_weight_initializer)
-                self._register(f"{j}{i}_h2h_weight", (ng * nh, nh), h2h_weight_initializer)
+                self._register(f"{j}{i}_h2h_weight", (ng * nh, nr), h2h_weight_initializer)
+                if self._projection_size:
+                    self._register(f"{j}{i}_h2r_weight", (nr, nh), h2r_weight_initializer)
                 self._register(f"{j}{i}_i2h_bias", (ng * nh,), i2h_bias_initializer)
                 self._register(f"{j}{i}_h2h_bias", (ng * nh,), h2h_bias_initializer)
-            ni = nh * self._dir
+            ni = nr * self._dir
 
     def _register(self, name, shape, init):
         p = self.params.get(name, shape=shape, init=init, allow_deferred_init=True,
@@ -62,6 +74,8 @@ class _RNNLayer(HybridBlock):
         shape = self.l0_i2h_weight.shape
         s = (f"{type(self).__name__}({shape[1] if shape[1] else None} -> "
              f"{shape[0] // self._gates}, {self._layout}")
+        if self._projection_size:
+            s += f", projection_size={self._projection_size}"
         if self._num_layers != 1:
             s += f", num_layers={self._num_layers}"
         if self._dropout != 0:
@@ -82,9 +96,10 @@ class _RNNLayer(HybridBlock):
         return ret
 
     def state_info(self, batch_size=0):
-        shape = (self._num_layers * self._dir, batch_size, self._hidden_size)
-        n = 2 if self._mode == "lstm" else 1
-        return [{"shape": shape, "__layout__": "LNC", "dtype": self._dtype} for _ in range(n)]
+        widths = [self._projection_size or self._hidden_size] + (
+            [self._hidden_size] if self._mode == "lstm" else [])
+        return [{"shape": (self._num_layers * self._dir, batch_size, w), "__layout__": "LNC",
+                 "dtype": self._dtype} for w in widths]
 
     def begin_state(self, batch_size=0, func=nd.zeros, **kwargs):
         """Initial states (zeros by default): one (layers*directions, batch, hidden) array per
@@ -152,11 +167,12 @@ class _RNNLayer(HybridBlock):
             getattr(self, f"{j}0_i2h_weight").shape = (self._gates * self._hidden_size,
                                                        inputs.shape[2])
 
-    def _step(self, F, i2h, states, h2h_weight, h2h_bias):
+    def _step(self, F, i2h, states, h2h_weight, h2h_bias, h2r_weight=None):
         """One time step of one layer and direction, from the input's projection `i2h` (all
         steps' projections are one GEMM before the loop): (output, new states). The time loop
         is `for i2h in steps: out, states = _step(i2h, states)`, a foreach body."""
-        return recurrent.step(F, self._mode, i2h, states, h2h_weight, h2h_bias)
+        return recurrent.step(F, self._mode, i2h, states, h2h_weight, h2h_bias, h2r_weight,
+                              self._cell_clip)
 
     def forward(self, inputs, *rest):
         F = nd
@@ -169,9 +185,11 @@ class _RNNLayer(HybridBlock):
                              f"expects input_size={self.l0_i2h_weight.shape[1]}")
         params = {k: p._nd_data() for k, p in self._reg_params.items()}   # (nd, as F)
 
+        names = ("i2h_weight", "i2h_bias", "h2h_weight", "h2h_bias") + (
+            ("h2r_weight",) if self._projection_size else ())
+
         def weights(layer, d):
-            return tuple(params[f"{'lr'[d]}{layer}_{n}"] for n in (
-                "i2h_weight", "i2h_bias", "h2h_weight", "h2h_bias"))
+            return tuple(params[f"{'lr'[d]}{layer}_{n}"] for n in names)
         out, final = recurrent.run_layers(F, self._step, x, states, weights, self._num_layers,
                                           self._dir, self._dropout, length)
         if self._layout == "NTC":
@@ -194,18 +212,21 @@ class RNN(_RNNLayer):
 
 
 class LSTM(_RNNLayer):
-    """Multi-layer LSTM; states [h, c], each (layers*directions, batch, hidden)."""
+    """Multi-layer LSTM; states [h, c], each (layers*directions, batch, hidden). With
+    projection_size P (LSTMP, as MXNet's): h and the output have P features, through each
+    layer's h2r_weight (P, hidden); state_clip_min / max clip the cell state (cuDNN's)."""
 
     def __init__(self, hidden_size, num_layers=1, layout="TNC", dropout=0, bidirectional=False,
                  input_size=0, i2h_weight_initializer=None, h2h_weight_initializer=None,
                  i2h_bias_initializer="zeros", h2h_bias_initializer="zeros",
                  projection_size=None, h2r_weight_initializer=None, state_clip_min=None,
                  state_clip_max=None, state_clip_nan=False, dtype="float32", **kwargs):
-        if projection_size or state_clip_min is not None or state_clip_max is not None:
-            raise MXNetError("LSTM: projection_size and state clipping are not supported")
         super().__init__(hidden_size, num_layers, layout, dropout, bidirectional, input_size,
                          i2h_weight_initializer, h2h_weight_initializer, i2h_bias_initializer,
-                         h2h_bias_initializer, "lstm", dtype, **kwargs)
+                         h2h_bias_initializer, "lstm", dtype, projection_size=projection_size,
+                         h2r_weight_initializer=h2r_weight_initializer,
+                         state_clip_min=state_clip_min, state_clip_max=state_clip_max,
+                         state_clip_nan=state_clip_nan, **kwargs)
 
 
 class GRU(_RNNLayer):
