@@ -983,3 +983,28 @@ def test_export_leaves_the_blocks_attributes_as_they_were(tmp_path):
     block = gluon.SymbolBlock.imports(str(tmp_path / "v-symbol.json"), ["data"],
                                       str(tmp_path / "v-0000.params"))
     np.testing.assert_allclose(block(x).asnumpy(), net(x).asnumpy(), rtol=1e-6)
+
+
+def test_equality_operators_build_graph_nodes_as_mxnet_does():
+    x, y = mx.sym.var("x"), mx.sym.var("y")
+    ex = mx.sym.Group([x == y, x != y, x == 2, 2 != y]).bind(
+        mx.cpu(), {"x": nd.array([1.0, 2.0, 3.0]), "y": nd.array([1.0, 5.0, 3.0])})
+    got = [o.asnumpy() for o in ex.forward()]
+    np.testing.assert_array_equal(got, [[1, 0, 1], [0, 1, 0], [0, 1, 0], [1, 1, 1]])
+    assert {x: "a symbol still keys a dict"}[x]
+    with pytest.raises(mx.base.NotImplementedForSymbol):
+        bool(x == y)
+
+
+def test_backward_before_any_forward_gives_the_true_gradient():
+    # MXNet lets backward follow bind directly (its test_repeat / test_tile do); here the
+    # forward runs first
+    data = mx.sym.var("data")
+    out = mx.sym.repeat(data, repeats=2, axis=0) * data.repeat(repeats=2, axis=0)
+    x = np.arange(6.0).reshape(2, 3)
+    grad = nd.zeros((2, 3))
+    ex = out.bind(mx.cpu(), [nd.array(x)], args_grad=[grad])
+    head = np.arange(12.0).reshape(4, 3)
+    ex.backward(nd.array(head))
+    want = 2 * np.repeat(x, 2, axis=0) * head
+    np.testing.assert_allclose(grad.asnumpy(), want[0::2] + want[1::2], rtol=1e-6)

@@ -328,11 +328,17 @@ class Executor:
         """Gradients of the outputs of the last forward into grad_dict (per grad_req: 'add'
         accumulates each backward's gradients, also several backward calls of one forward)."""
         if not self._recorded:
-            if self._replay is None:
+            if self._replay is None and self._wants_grads and not self._heads:
+                # never run: MXNet's backward then reads whatever its buffers hold (code
+                # relies on it for ops whose gradient needs no forward value, repeat / tile);
+                # here the forward runs first, so every gradient is the true one
+                self.forward(is_train=is_train)
+            elif self._replay is None:
                 raise MXNetError("backward: call forward first (an executor bound without "
                                  "gradient arrays has no backward unless forward had "
                                  "is_train=True)")
-            self._recompute()
+            else:
+                self._recompute()
         if out_grads is not None and isinstance(out_grads, NDArray):
             out_grads = [out_grads]
         if out_grads is not None and len(out_grads) > len(self._heads):

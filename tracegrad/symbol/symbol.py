@@ -338,7 +338,13 @@ class Symbol:
     def __le__(self, o):
         return self._binary(o, "_Lesser_Equal", "_LesserEqualScalar")
 
-    __hash__ = object.__hash__
+    def __eq__(self, o):            # (MXNet's: a graph node, not a truth value)
+        return self._binary(o, "_equal", "_equal_scalar")
+
+    def __ne__(self, o):
+        return self._binary(o, "_not_equal", "_not_equal_scalar")
+
+    __hash__ = object.__hash__      # (identity: a Symbol still keys a dict)
 
     def __getattr__(self, name):
         """Fluent methods: x.reshape(...), x.sum(axis=1), x.relu() record nd.<name>."""
