@@ -444,11 +444,15 @@ def argmin(data, axis=None, keepdims=False):
     return argmax(F.neg(data), axis, keepdims)
 
 
-def norm(data, ord=2, axis=None, keepdims=False, **kwargs):
+def norm(data, ord=2, axis=None, keepdims=False, out_dtype=None, **kwargs):
+    """The L1 or L2 norm over `axis` (all by default); out_dtype: the result's dtype (MXNet
+    accumulates in it: an int8 input's norm as float32)."""
     if kwargs:
         return _redo(norm, locals())
     if ord not in (1, 2):
         raise MXNetError(f"norm: ord must be 1 or 2, got {ord}")
+    if out_dtype is not None:
+        data = F.cast(data, dtype=dtype_name(np.dtype(out_dtype)))
     if ord == 1:
         return sum(F.abs(data), axis=axis, keepdims=keepdims)
     return F.sqrt(sum(square(data), axis=axis, keepdims=keepdims))
@@ -467,16 +471,16 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
         return _full_to_1(F.sum(F.mul(lhs, rhs), axes=(0,)))
     a = lhs if lhs.ndim > 1 else F.reshape(lhs, shape=(1,) + lhs.shape)
     b = rhs if rhs.ndim > 1 else F.reshape(rhs, shape=rhs.shape + (1,))
+    if a.ndim > 2 and transpose_a:      # (N-d: transposed is every axis reversed, as numpy)
+        a, transpose_a = F.transpose(a, perm=tuple(reversed(range(a.ndim)))), False
+    if b.ndim > 2 and transpose_b:
+        b, transpose_b = F.transpose(b, perm=tuple(reversed(range(b.ndim)))), False
     if a.ndim > 2:
-        if transpose_a:
-            raise MXNetError("dot: transpose_a is supported for 2-d lhs only")
         lead = a.shape[:-1]
         a = F.reshape(a, shape=(math.prod(lead), a.shape[-1]))
     else:
         lead = None
     if b.ndim > 2:
-        if transpose_b:
-            raise MXNetError("dot: transpose_b is supported for 2-d rhs only")
         tail = b.shape[1:]
         b = F.reshape(b, shape=(b.shape[0], math.prod(tail)))
     else:

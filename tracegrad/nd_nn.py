@@ -11,6 +11,7 @@ import numpy as np
 from .array import F
 from .base import MXNetError
 from .ir import activations as A
+from .ir import composites as C
 from .ir import convolution as CV
 from .op_kwargs import redo as _redo
 
@@ -245,6 +246,21 @@ def col2im(data, output_size, kernel, stride=None, dilate=None, pad=None, **kwar
 _LEAKY_TYPES = ("leaky", "prelu", "elu", "selu", "gelu", "rrelu")
 
 
+def _prelu_gamma_shape(gshape, dshape):
+    """gamma's shape broadcast against data as MXNet's expand_shape aligns it: its last axes
+    matched from the end with data's axes 0 and 1 (equal or 1), every other axis 1: (C,) is
+    per channel, (N, C) per sample and channel, data's own 2-d shape per element."""
+    result, s = [1] * len(dshape), len(gshape) - 1
+    for i in range(len(dshape) - 1, -1, -1):
+        if s >= 0 and i <= 1 and gshape[s] in (dshape[i], 1):
+            result[i] = gshape[s]
+            s -= 1
+    if s != -1:
+        raise MXNetError(f"LeakyReLU: prelu gamma of shape {gshape} does not broadcast against "
+                         f"data of shape {dshape} (it is matched with data's axes 0 and 1)")
+    return tuple(result)
+
+
 def LeakyReLU(data=None, gamma=None, act_type="leaky", slope=0.25, lower_bound=0.125,
               upper_bound=0.334, **kwargs):
     """MXNet LeakyReLU: leaky (slope), prelu (learned gamma, per channel on axis 1), elu
@@ -259,8 +275,9 @@ def LeakyReLU(data=None, gamma=None, act_type="leaky", slope=0.25, lower_bound=0
     if act_type == "prelu":
         if gamma is None:
             raise MXNetError("LeakyReLU: act_type 'prelu' needs gamma")
-        if data.ndim > 1 and gamma.shape[0] > 1:
-            gamma = F.reshape(gamma, shape=(1, gamma.shape[0]) + (1,) * (data.ndim - 2))
+        shape = _prelu_gamma_shape(tuple(gamma.shape), tuple(data.shape))
+        if shape != tuple(gamma.shape):
+            gamma = F.reshape(gamma, shape=shape)
         return A.prelu(F, data, gamma)
     if act_type == "elu":
         return A.elu(F, data, float(slope))
@@ -289,7 +306,15 @@ def GroupNorm(data=None, gamma=None, beta=None, num_groups=1, eps=1e-5, output_m
         if p.shape != (num_groups,):
             raise MXNetError(f"GroupNorm: {name} must have shape ({num_groups},) (one entry "
                              f"per group), got {p.shape}")
-    return A.group_norm(F, data, gamma, beta, int(num_groups), float(eps))
+    out = A.group_norm(F, data, gamma, beta, int(num_groups), float(eps))
+    if not output_mean_var:
+        return out
+    # (MXNet's extra outputs: each (sample, group)'s mean and sqrt(var + eps), (N, groups))
+    groups = F.reshape(data, shape=(n, int(num_groups), data.size // (n * num_groups)))
+    mean = C.mean(F, groups, (2,))
+    centered = F.sub(groups, F.reshape(mean, shape=mean.shape + (1,)))
+    std = F.sqrt(F.add(C.mean(F, F.mul(centered, centered), (2,)), float(eps)))
+    return [out, mean, std]
 
 
 def InstanceNorm(data=None, gamma=None, beta=None, eps=1e-3, **kwargs):

@@ -279,19 +279,44 @@ def exponential_of_rates(lam, shape=None, dtype=None, out=None):
                    dtype, out)
 
 
-def _sampler(name, fn):
-    """MXNet's nd.sample_<name>: the distribution with NDArray parameters."""
-    def sample(*params, shape=None, dtype=None, out=None, **kwargs):
-        if kwargs:
-            return _redo(sample, locals())
-        from .array import NDArray
-        if not params or not all(isinstance(p, NDArray) for p in params):
-            raise MXNetError(f"sample_{name}: parameters must be NDArrays, got "
-                             f"{[type(p).__name__ for p in params]}")
-        return fn(*params, shape=shape, dtype=dtype, out=out)
-    sample.__name__ = f"sample_{name}"
-    sample.__doc__ = f"{name} samples per element of the parameter arrays (nd.sample_{name})."
-    return sample
+def _sample(name, fn, params, shape, dtype, out):
+    from .array import NDArray
+    if not all(isinstance(p, NDArray) for p in params):
+        raise MXNetError(f"sample_{name}: parameters must be NDArrays, got "
+                         f"{[type(p).__name__ for p in params]}")
+    return fn(*params, shape=shape, dtype=dtype, out=out)
+
+
+# MXNet's nd.sample_<name>: the distribution with NDArray parameters, named as MXNet names
+# them (nd.sample_normal(mu=..., sigma=...)); MXNet's common keywords through
+# op_kwargs.accepting_common_keywords
+def sample_uniform(low, high, shape=None, dtype=None, out=None):
+    return _sample("uniform", uniform_of_arrays, (low, high), shape, dtype, out)
+
+
+def sample_normal(mu, sigma, shape=None, dtype=None, out=None):
+    return _sample("normal", normal_of_arrays, (mu, sigma), shape, dtype, out)
+
+
+def sample_gamma(alpha, beta, shape=None, dtype=None, out=None):
+    return _sample("gamma", gamma, (alpha, beta), shape, dtype, out)
+
+
+def sample_exponential(lam, shape=None, dtype=None, out=None):
+    return _sample("exponential", exponential_of_rates, (lam,), shape, dtype, out)
+
+
+def sample_poisson(lam, shape=None, dtype=None, out=None):
+    return _sample("poisson", poisson, (lam,), shape, dtype, out)
+
+
+def sample_negative_binomial(k, p, shape=None, dtype=None, out=None):
+    return _sample("negative_binomial", negative_binomial, (k, p), shape, dtype, out)
+
+
+def sample_generalized_negative_binomial(mu, alpha, shape=None, dtype=None, out=None):
+    return _sample("generalized_negative_binomial", generalized_negative_binomial,
+                   (mu, alpha), shape, dtype, out)
 
 
 def random_exponential(lam=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
@@ -314,13 +339,13 @@ def _nd_names():
     nd.sample_multinomial."""
     from . import random
     names = {}
+    from .op_kwargs import accepting_common_keywords
     for name in ("gamma", "poisson", "negative_binomial", "generalized_negative_binomial"):
-        fn = globals()[name]
-        names["random_" + name] = fn
-        names["sample_" + name] = _sampler(name, fn)
-    names["sample_uniform"] = _sampler("uniform", uniform_of_arrays)
-    names["sample_normal"] = _sampler("normal", normal_of_arrays)
-    names["sample_exponential"] = _sampler("exponential", exponential_of_rates)
+        names["random_" + name] = globals()[name]
+    for name in ("uniform", "normal", "gamma", "exponential", "poisson", "negative_binomial",
+                 "generalized_negative_binomial"):
+        names["sample_" + name] = accepting_common_keywords(globals()["sample_" + name],
+                                                            f"nd.sample_{name}")
     names["random_exponential"] = random_exponential
     names["random_randint"] = random.randint
     names["sample_multinomial"] = random.multinomial

@@ -293,3 +293,62 @@ def test_a_graph_saved_under_np_shape_says_so():
     assert "is_np_shape" not in json.loads(x.tojson())["attrs"]
     with mx.np_shape(True):
         assert json.loads(x.tojson())["attrs"]["is_np_shape"] == ["int", 1]
+
+
+def test_group_norm_outputs_mean_and_std_per_sample_and_group():
+    rs = np.random.RandomState(0)
+    x = rs.randn(2, 6, 3).astype(np.float32)
+    gamma, beta = rs.randn(3).astype(np.float32), rs.randn(3).astype(np.float32)
+    out, mean, std = nd.GroupNorm(nd.array(x), nd.array(gamma), nd.array(beta), num_groups=3,
+                                  eps=1e-3, output_mean_var=True)
+    groups = x.astype(np.float64).reshape(2, 3, -1)
+    np.testing.assert_allclose(mean.asnumpy(), groups.mean(2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(std.asnumpy(), np.sqrt(groups.var(2) + 1e-3), rtol=1e-5)
+    normed = (groups - groups.mean(2, keepdims=True)) / np.sqrt(groups.var(2, keepdims=True)
+                                                                + 1e-3)
+    want = (normed * gamma[None, :, None] + beta[None, :, None]).reshape(x.shape)
+    np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-5, atol=1e-5)
+    sym = mx.sym.GroupNorm(mx.sym.var("x"), num_groups=3, output_mean_var=True)
+    assert len(sym.list_outputs()) == 3
+
+
+def test_norm_out_dtype_and_dot_transposing_an_n_d_operand():
+    got = nd.norm(nd.array([[3, 4], [6, 8]], dtype="int8"), out_dtype="float32", axis=1)
+    assert got.dtype == np.float32 and got.asnumpy().tolist() == [5.0, 10.0]
+    rs = np.random.RandomState(1)
+    a, b = rs.randn(4, 3, 2), rs.randn(4, 5, 6)
+    # (MXNet: an N-d operand transposed is every axis reversed)
+    got = nd.dot(nd.array(a, dtype="float64"), nd.array(b, dtype="float64"), transpose_a=True)
+    np.testing.assert_allclose(got.asnumpy(), np.tensordot(a.T, b, axes=1), rtol=1e-12)
+    c = rs.randn(6, 5, 2)
+    got = nd.dot(nd.array(a, dtype="float64"), nd.array(c, dtype="float64"), transpose_b=True)
+    np.testing.assert_allclose(got.asnumpy(), np.tensordot(a, c.T, axes=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("data_shape, gamma_shape, aligned", [
+    ((3, 4), (4,), (1, 4)), ((3, 4), (3, 4), (3, 4)), ((2, 3, 5), (3,), (1, 3, 1)),
+    ((2, 3, 5, 5), (2, 3), (2, 3, 1, 1)), ((2, 3, 5), (1,), (1, 1, 1))])
+def test_prelu_gamma_broadcasts_as_mxnet_aligns_it(data_shape, gamma_shape, aligned):
+    rs = np.random.RandomState(2)
+    x, g = rs.randn(*data_shape), rs.rand(*gamma_shape)
+    got = nd.LeakyReLU(nd.array(x), nd.array(g), act_type="prelu").asnumpy()
+    np.testing.assert_allclose(got, np.where(x > 0, x, x * g.reshape(aligned)), rtol=1e-6)
+
+
+def test_prelu_gamma_that_does_not_align_is_refused():
+    with pytest.raises(mx.MXNetError, match=r"gamma of shape \(5,\) does not broadcast"):
+        nd.LeakyReLU(nd.ones((2, 3, 5)), nd.ones((5,)), act_type="prelu")
+
+
+def test_per_row_samplers_take_mxnets_parameter_names():
+    mx.random.seed(0)
+    a = nd.sample_normal(mu=nd.array([10.0, -10.0]), sigma=nd.array([0.5, 0.1]), shape=3)
+    mx.random.seed(0)
+    b = nd.sample_normal(nd.array([10.0, -10.0]), nd.array([0.5, 0.1]), shape=3)
+    assert a.shape == (2, 3)
+    np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
+    assert nd.sample_uniform(low=nd.zeros((2,)), high=nd.ones((2,))).shape == (2,)
+    assert nd.sample_negative_binomial(k=nd.array([3.0]), p=nd.array([0.4]),
+                                       shape=(2, 2)).shape == (1, 2, 2)
+    with pytest.raises(TypeError, match="nd.sample_normal"):
+        nd.sample_normal(mu=nd.ones((1,)), sigma=nd.ones((1,)), scale=2)

@@ -562,7 +562,18 @@ def _table():
     for distr, params in _PDF_PARAMS.items():
         specs.append(OpSpec(f"_random_pdf_{distr}", getattr(nd, f"random_pdf_{distr}"),
                             ("sample",) + params, dict(is_log=_bool)))
+    # per-row samplers (nd.sample_<distr>): their parameter arrays, MXNet's names
+    for distr, params in _SAMPLE_PARAMS.items():
+        specs.append(OpSpec(f"sample_{distr}", getattr(nd, f"sample_{distr}"), params,
+                            dict(shape=_opt(_shape(0, 8, allow_negative_codes=False)),
+                                 dtype=_opt(_dtype))))
     return {s.name: s for s in specs}
+
+
+_SAMPLE_PARAMS = {"uniform": ("low", "high"), "normal": ("mu", "sigma"),
+                  "gamma": ("alpha", "beta"), "exponential": ("lam",), "poisson": ("lam",),
+                  "negative_binomial": ("k", "p"),
+                  "generalized_negative_binomial": ("mu", "alpha")}
 
 
 _PDF_PARAMS = {"uniform": ("low", "high"), "normal": ("mu", "sigma"),
