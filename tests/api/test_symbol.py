@@ -1008,3 +1008,25 @@ def test_backward_before_any_forward_gives_the_true_gradient():
     ex.backward(nd.array(head))
     want = 2 * np.repeat(x, 2, axis=0) * head
     np.testing.assert_allclose(grad.asnumpy(), want[0::2] + want[1::2], rtol=1e-6)
+
+
+def test_backward_writes_zeros_for_arguments_no_gradient_reaches():
+    # MXNet's graph backward gives every 'write' argument a gradient, 0 where no path leads
+    # (behind BlockGrad, through index_array): a stale value must not survive, compiled or not
+    data, w = mx.sym.var("data"), mx.sym.var("w")
+    out = mx.sym.Group([data * 2, mx.sym.BlockGrad(w * 3),
+                        mx.sym.contrib.index_array(w)])
+    grads = {"data": nd.zeros((2,)), "w": nd.zeros((2,))}
+    ex = out.bind(mx.cpu(), {"data": nd.ones((2,)), "w": nd.ones((2,))}, args_grad=grads)
+    for _ in range(5):          # (compiled from the third forward)
+        grads["w"][:] = 7
+        ex.forward(is_train=True)
+        ex.backward([nd.ones((2,)), nd.ones((2,)), nd.ones((2, 1))])
+        np.testing.assert_array_equal(grads["w"].asnumpy(), [0.0, 0.0])
+        np.testing.assert_array_equal(grads["data"].asnumpy(), [2.0, 2.0])
+    added = out.bind(mx.cpu(), {"data": nd.ones((2,)), "w": nd.ones((2,))},
+                     args_grad={"data": nd.zeros((2,)), "w": nd.full((2,), 7.0)},
+                     grad_req="add")
+    added.forward(is_train=True)
+    added.backward([nd.ones((2,)), nd.ones((2,)), nd.ones((2, 1))])
+    np.testing.assert_array_equal(added.grad_dict["w"].asnumpy(), [7.0, 7.0])

@@ -115,6 +115,7 @@ class Executor:
                                for node, _ in symbol._outputs]
         self._wants_grads = any(g is not None and grad_req.get(k, "write") != "null"
                                 for k, g in grad_dict.items())
+        self._write_vars = []   # (the variables whose gradient backward overwrites)
         for name, g in grad_dict.items():
             req = grad_req.get(name, "write")
             if g is None or req == "null":
@@ -124,6 +125,8 @@ class Executor:
             if cur is not None and np.shares_memory(cur._data, g._data):
                 continue   # (a Parameter's own buffer: already a variable writing into it)
             autograd.mark_variables([arr], [g], req)
+            if req == "write":
+                self._write_vars.append(arr._var)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -364,9 +367,19 @@ class Executor:
             heads.append(out)
             grads.append(g)
         self._recorded = False
+        for var in self._write_vars:
+            var.fresh = False
         if heads:   # (no head gradients given: None, the form step capture recognizes)
             autograd.backward(heads, grads if any(g is not None for g in grads) else None,
                               train_mode=is_train)
+        # an argument no gradient reached (behind BlockGrad, index_array, argmax) gets 0, as
+        # MXNet's graph backward writes zeros for it; a step capture still holding this
+        # backward delivers later, and an argument it does not reach kept its 0 from the
+        # backward it learned from
+        if not _capture.pending():
+            for var in self._write_vars:
+                if not var.fresh:
+                    var.grad[...] = 0
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
         _capture.before_write()

@@ -2500,6 +2500,11 @@ def finish_held(step, reason):
     deliver(step, run_native(step, step.plan.native, step.leaf_data), before)
 
 
+def pending() -> bool:
+    """Whether this thread has a step deferred (not run yet)."""
+    return _STATE.step is not None
+
+
 def before_write():
     """An in-place write is about to happen: a pending step must read the old values."""
     if _STATE.step is not None:
