@@ -209,6 +209,8 @@ def _loop_node(doc):
     (lambda n: n.update(subgraphs={"nodes": []}), "'subgraphs' must be a list"),
     (lambda n: n["subgraphs"][0]["nodes"][2].update(op="no_such_op"), "unknown operator"),
     (lambda n: n["subgraphs"][0]["heads"].append([9, 0, 0]), "refers to node 9"),
+    (lambda n: n["attrs"].pop("in_state_locs"), r"needs the attributes \['in_state_locs'\]"),
+    (lambda n: n["attrs"].update(remain_locs=""), "remain_locs"),
 ])
 def test_a_file_with_a_bad_subgraph_is_refused(damage, message):
     doc = _foreach_doc()
@@ -255,3 +257,31 @@ def test_a_hybrid_block_called_on_symbols_builds_the_loop_node():
     eager = block(nd.array(np.arange(6.0).reshape(3, 2)), nd.ones((2,)))
     for g, e in zip(got, eager):
         np.testing.assert_array_equal(g, e.asnumpy())
+
+
+def _while_doc(max_iterations):
+    i, x = mx.sym.var("i"), mx.sym.var("x")
+    outs, final = mx.sym.contrib.while_loop(lambda i, x: i < 1e9, lambda i, x: (x, [i + 1, x]),
+                                            [i, x], max_iterations=max_iterations)
+    return json.loads(mx.sym.Group([outs, final[0]]).tojson())
+
+
+def test_a_file_cannot_ask_for_loops_that_never_end_or_outputs_too_large():
+    doc = _while_doc(3)
+    node = next(n for n in doc["nodes"] if n["op"] == "_while_loop")
+    node["attrs"]["max_iterations"] = str(2 ** 30)
+    with pytest.raises(mx.MXNetError, match=r"max_iterations=1073741824 is more than"):
+        mx.sym.load_json(json.dumps(doc))
+    # nested: 2^13 inside 2^13 is over the 2^24 budget, though each alone is not
+    outer, inner = _while_doc(2 ** 13), _while_doc(2 ** 13)
+    del inner["attrs"]
+    body = next(n for n in outer["nodes"] if n["op"] == "_while_loop")["subgraphs"][1]
+    body["nodes"] = inner["nodes"]
+    body["arg_nodes"], body["node_row_ptr"], body["heads"] = (
+        inner["arg_nodes"], inner["node_row_ptr"], inner["heads"])
+    with pytest.raises(mx.MXNetError, match="nested loops multiplied"):
+        mx.sym.load_json(json.dumps(outer))
+    big = mx.sym.load_json(json.dumps(_while_doc(2 ** 20)))
+    ex = big.bind(mx.cpu(), {"i": nd.zeros((1,)), "x": nd.ones((4096,))})
+    with pytest.raises(mx.MXNetError, match="more than 2147483648"):
+        ex.forward()

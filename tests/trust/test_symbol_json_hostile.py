@@ -81,6 +81,9 @@ def test_base_document_loads():
     (lambda d: d.update(arg_nodes=[4]), r"'arg_nodes' lists 4"),
     (lambda d: d.update(node_row_ptr=[0, 1]), r"node_row_ptr"),
     (lambda d: d["nodes"][4]["attrs"].update(act_type="x" * 5000), r"node 4 'relu1'.*too long"),
+    # (an empty value is a string: it crashed the literal parser with an IndexError)
+    (lambda d: d["nodes"][4]["attrs"].update(act_type=""), r"node 4 'relu1'.*act_type=''"),
+    (lambda d: d["nodes"][3]["attrs"].update(num_hidden=" "), r"node 3 'fc1'.*num_hidden"),
     (lambda d: d["nodes"].__setitem__(4, {"op": "Custom", "name": "c", "inputs": [[3, 0, 0]],
                                          "attrs": {"op_type": "evil"}}),
      r"node 4 'c'.*Custom: no operator registered as 'evil'"),   # (only this process's)

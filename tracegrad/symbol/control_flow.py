@@ -454,6 +454,9 @@ class ControlFlowSpec(OpSpec):
 
     def check_structure(self, params, n_inputs, where):
         """MXNetError unless the counts and locations agree with the subgraphs."""
+        missing = sorted(k for k in self.attrs if k not in params)
+        if missing:
+            raise MXNetError(f"{where}: op {self.name} needs the attributes {missing}")
         subgraphs = params.get("subgraphs") or []
         if len(subgraphs) != self.n_subgraphs:
             raise MXNetError(f"{where}: op {self.name} takes {self.n_subgraphs} subgraphs, got "

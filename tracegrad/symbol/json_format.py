@@ -25,6 +25,7 @@ from .symbol import CODE_DTYPES, Node, Symbol, topo_order
 
 MXNET_VERSION = 10901
 MAX_NODES = 1_000_000
+MAX_LOOP_TRIPS = 2 ** 24        # iterations of nested while loops in a file, all multiplied
 MAX_SUBGRAPH_DEPTH = 8      # loops in loops: real models nest two or three
 _NODE_KEYS = {"op", "name", "inputs", "attrs", "attr", "param", "backward_source_id",
               "control_deps", "subgraphs"}
@@ -134,9 +135,11 @@ def _node_attrs(source, where, raw):
     return merged
 
 
-def from_document(doc, source="<json>", depth=0):
+def from_document(doc, source="<json>", depth=0, trips=MAX_LOOP_TRIPS):
     """A Symbol from a parsed JSON document, validated first (all or nothing). `depth`: how
-    deep in control-flow subgraphs this document is."""
+    deep in control-flow subgraphs this document is; `trips`: how many iterations a while
+    loop in it may still run, the enclosing loops' max_iterations multiplied in (a file
+    cannot ask for a loop that never ends in practice)."""
     if depth > MAX_SUBGRAPH_DEPTH:
         raise _fail(source, f"control-flow subgraphs nested more than {MAX_SUBGRAPH_DEPTH} "
                             f"deep")
@@ -216,7 +219,7 @@ def from_document(doc, source="<json>", depth=0):
         subgraphs = raw.get("subgraphs")
         if subgraphs is not None or hasattr(spec, "check_structure"):
             params = _with_subgraphs(source, where, op, spec, params, subgraphs, len(refs),
-                                     depth)
+                                     depth, trips)
         total, visible = spec.outputs(params)
         plan.append((op, name, attrs, refs, len(visible), spec, params, slots))
     for k, e in enumerate(heads):
@@ -249,17 +252,23 @@ def from_document(doc, source="<json>", depth=0):
     return Symbol([(built[e[0]], e[1]) for e in heads])
 
 
-def _with_subgraphs(source, where, op, spec, params, subgraphs, n_inputs, depth):
+def _with_subgraphs(source, where, op, spec, params, subgraphs, n_inputs, depth, trips):
     """params with the node's subgraphs read (each a whole document, checked the same way)
     and the control-flow op's counts and locations checked against them."""
     if not hasattr(spec, "check_structure"):
         raise _fail(source, f"{where} (op {op}): only control-flow operators have subgraphs")
+    loops = params.get("max_iterations", 1)
+    if loops > trips:
+        raise _fail(source, f"{where} (op {op}): max_iterations={loops} is more than the "
+                            f"{trips} iterations left to loops in this file (at most "
+                            f"{MAX_LOOP_TRIPS} in all, nested loops multiplied)")
+    trips //= loops
     if subgraphs is None:
         subgraphs = []      # (check_structure names how many the op takes)
     if not isinstance(subgraphs, list):
         raise _fail(source, f"{where} (op {op}): 'subgraphs' must be a list of graphs")
     params = dict(params, subgraphs=[
-        from_document(g, f"{source}: {where} subgraph {k}", depth + 1)
+        from_document(g, f"{source}: {where} subgraph {k}", depth + 1, trips)
         for k, g in enumerate(subgraphs)])
     try:
         spec.check_structure(params, n_inputs, where)

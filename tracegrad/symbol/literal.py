@@ -37,7 +37,7 @@ def parse_literal(text):
     if len(text) > MAX_ATTR_CHARS:
         raise LiteralError(f"attribute string of {len(text)} characters is too long")
     s = text.strip()
-    if s[:1] in "([":
+    if s[:1] and s[0] in "([":      # ("" is in every string: an empty value is a string)
         close = ")" if s[0] == "(" else "]"
         if not s.endswith(close):
             raise LiteralError(f"{text!r}: unbalanced brackets")

@@ -814,6 +814,8 @@ def check_growth(node, in_shapes):
         est = size * max(a["repeats"], 1)
     elif isinstance(a.get("depth"), int):
         est = size * max(a["depth"], 1)
+    elif isinstance(a.get("max_iterations"), int):     # (a while loop's stacked outputs)
+        est = size * max(a["max_iterations"], 1)
     elif node.op == "UpSampling" and isinstance(a.get("scale"), int):
         est = size * a["scale"] ** 2
     if est is not None and est > MAX_OUTPUT_ELEMENTS:
