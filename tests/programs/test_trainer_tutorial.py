@@ -122,3 +122,27 @@ def test_trainer_states_round_trip(tmp_path):
     trainer2.load_states(str(tmp_path / "s"))
     run(trainer2, net2, 2)
     np.testing.assert_allclose(net2.weight.data().asnumpy(), want, rtol=1e-6)
+
+
+def test_trainer_updaters_show_the_optimizer_and_its_states_as_mxnet_scripts_read_them():
+    # (scripts read trainer._updaters[0].states / .optimizer, MXNet's per-device updaters)
+    net = mx.gluon.nn.Dense(3, in_units=4)
+    net.initialize()
+    trainer = mx.gluon.Trainer(net.collect_params(), "sgd",
+                               {"learning_rate": 0.1, "momentum": 0.9})
+    with mx.autograd.record():
+        loss = net(mx.nd.ones((2, 4))).sum()
+    loss.backward()
+    trainer.step(2)
+    (updater,) = trainer._updaters
+    assert updater.optimizer is trainer._optimizer
+    assert sorted(updater.states) == [0, 1]
+    momentum = updater.states[0]
+    assert isinstance(momentum, mx.nd.NDArray) and momentum.shape == (3, 4)
+    # the same buffer the next step updates
+    before = momentum.asnumpy().copy()
+    with mx.autograd.record():
+        loss = net(mx.nd.ones((2, 4))).sum()
+    loss.backward()
+    trainer.step(2)
+    assert not np.array_equal(trainer._updaters[0].states[0].asnumpy(), before)

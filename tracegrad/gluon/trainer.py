@@ -68,6 +68,23 @@ class Trainer:
         # the last step's parameters bound to their fused call (see _update_bound)
         self._bound = None
 
+    @property
+    def _updaters(self):
+        """MXNet's per-device updaters, which scripts read (`trainer._updaters[0].states`,
+        `.optimizer`): one, sharing this trainer's optimizer and its states by index."""
+        from ..array import wrap
+        from ..optimizer_updater import Updater
+
+        def shown(state):       # (NDArrays over the state buffers, as MXNet keeps them)
+            if isinstance(state, np.ndarray):
+                return wrap(state)
+            if isinstance(state, (tuple, list)):
+                return type(state)(shown(s) for s in state)
+            return state
+        updater = Updater(self._optimizer)
+        updater.states = {i: shown(st) for i, st in self._states.items()}
+        return [updater]
+
     def _reset_kvstore(self):
         """MXNet's kvstore bookkeeping, which programs read: an LR finder checks
         _kv_initialized and calls _init_kvstore() before save_states; scripts branch on
