@@ -34,7 +34,9 @@ from .contrib_ops import *  # noqa: E402,F401,F403  (boolean_mask, index_copy, .
 from .contrib_ops import __all__ as _OPS  # noqa: E402
 from .contrib_more import *  # noqa: E402,F401,F403  (transformer kernels, box_iou, ...)
 from .contrib_more import __all__ as _MORE  # noqa: E402
-__all__ += _OPS + _MORE
+from .contrib_deformable import *  # noqa: E402,F401,F403  (DeformableConvolution, ...)
+from .contrib_deformable import __all__ as _DEFORMABLE  # noqa: E402
+__all__ += _OPS + _MORE + _DEFORMABLE
 from .nd_ctc import CTCLoss, ctc_loss  # noqa: E402,F401  (MXNet's _contrib_ aliases)
 __all__ += ["CTCLoss", "ctc_loss"]
 

@@ -158,6 +158,21 @@ def _conv_shapes(d, a):
     return {"weight": (a["num_filter"], d[1] // g) + k, "bias": (a["num_filter"],)}
 
 
+def _deformable_shapes(d, a):
+    """Weight and bias as a convolution's; offset (and the modulated form's mask): a field
+    per deformable group and tap at every output position."""
+    out = _conv_shapes(d, a)
+    kernel = tuple(a["kernel"])
+    stride, dilate = tuple(a.get("stride") or (1, 1)), tuple(a.get("dilate") or (1, 1))
+    pad = tuple(a.get("pad") or (0, 0))
+    spatial = tuple((x + 2 * p - dl * (k - 1) - 1) // st + 1 for x, k, st, dl, p in
+                    zip(d[2:], kernel, stride, dilate, pad))
+    taps = a.get("num_deformable_group", 1) * kernel[0] * kernel[1]
+    out["offset"] = (d[0], 2 * taps) + spatial
+    out["mask"] = (d[0], taps) + spatial
+    return out
+
+
 def _deconv_shapes(d, a):
     k, g = tuple(a["kernel"]), a.get("num_group", 1) or 1
     if _channel_last(a):
@@ -558,6 +573,18 @@ def _table():
                dict(axis=_axis, temperature=_opt(_float()), dtype=_opt(_dtype),
                     use_length=_opt(_bool))),
     ]
+    deformable = dict(_CONV, num_deformable_group=_int(1), im2col_step=_HINT)
+    specs.append(OpSpec("_contrib_DeformableConvolution", nd.contrib.DeformableConvolution,
+                        ("data", "offset", "weight", "bias"), deformable,
+                        shapes=_deformable_shapes,
+                        active=_without("bias", "no_bias")(("data", "offset", "weight",
+                                                            "bias"))))
+    specs.append(OpSpec("_contrib_ModulatedDeformableConvolution",
+                        nd.contrib.ModulatedDeformableConvolution,
+                        ("data", "offset", "mask", "weight", "bias"), deformable,
+                        shapes=_deformable_shapes,
+                        active=_without("bias", "no_bias")(("data", "offset", "mask", "weight",
+                                                            "bias"))))
     # densities of samples (random_pdf.py), MXNet's canonical names _random_pdf_<distr>
     for distr, params in _PDF_PARAMS.items():
         specs.append(OpSpec(f"_random_pdf_{distr}", getattr(nd, f"random_pdf_{distr}"),

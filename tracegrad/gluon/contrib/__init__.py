@@ -1,4 +1,4 @@
 """`gluon.contrib`: the containers MXNet 1.x keeps outside gluon.nn (model zoo models use them)."""
-from . import data, estimator, nn, rnn
+from . import cnn, data, estimator, nn, rnn
 
-__all__ = ["data", "estimator", "nn", "rnn"]
+__all__ = ["cnn", "data", "estimator", "nn", "rnn"]
