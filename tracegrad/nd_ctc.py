@@ -39,6 +39,13 @@ def ctc_nll(F, pred, label, pred_lengths=None, label_lengths=None):
     label = F.where(padding, blank, label)
     ext = F.concat(F.reshape(F.stack(blank, label, axis=2), shape=(N, 2 * L)),
                    _const(F, np.full((N, 1), C - 1), "int32"), dim=1)        # (N, S)
+    if pred_lengths is not None:
+        # steps past a sample's length are never read: zeros there, so what they hold (NaN
+        # padding) reaches neither the loss nor, through log_softmax's backward, the gradient
+        steps = _const(F, np.arange(T).reshape(T, 1, 1), "int32")
+        lengths_t = F.reshape(F.cast(pred_lengths, "int32"), shape=(1, N, 1))
+        pred = F.where(F.broadcast_to(F.lesser(steps, lengths_t), shape=(T, N, C)), pred,
+                       F.zeros_like(pred))
     # log-probabilities of the extended label's classes at each time: (N, T, S)
     logp = F.log_softmax(F.swapaxes(pred, 0, 1), axis=-1)
     emit = F.batch_dot(logp, F.one_hot(ext, C, dtype=dt), transpose_b=True)

@@ -23,6 +23,10 @@ def _tuple(v, d, default, what, op):
     if v is None or v == () or v == []:
         return (default,) * d
     v = (v,) * d if isinstance(v, (int, np.integer)) else tuple(int(i) for i in v)
+    if what == "pad" and len(v) > d and not any(v[d:]):
+        # (MXNet reads the first d entries of a longer pad; unused zeros are harmless,
+        # anything else it would ignore silently, so that is refused below)
+        v = v[:d]
     if len(v) != d:
         raise MXNetError(f"{op}: {what} {v} needs {d} entries for a {d}-d kernel")
     return v

@@ -127,3 +127,26 @@ def test_errors_name_the_operator(ctc_data):
         nd.CTCLoss(nd.array(data[0]), nd.ones((3, 2)))
     with pytest.raises(MXNetError, match="blank_label"):
         nd.CTCLoss(nd.array(data), nd.ones((3, 2)), blank_label="middle")
+
+
+def test_steps_past_data_lengths_reach_neither_loss_nor_gradient_even_when_nan():
+    # (MXNet's test_ctc_loss_grad pads with NaN past data_lengths: its gradient there is 0)
+    rs = np.random.RandomState(5)
+    data = rs.randn(7, 2, 5).astype(np.float32)
+    label = nd.array([[1, 2, 3], [2, 2, 0]])
+    lengths = nd.array([5, 4])
+    padded = data.copy()
+    padded[5:, 0], padded[4:, 1] = np.nan, np.nan
+    results = []
+    for x in (data, padded):
+        arr = nd.array(x)
+        arr.attach_grad()
+        with mx.autograd.record():
+            loss = nd.CTCLoss(arr, label, data_lengths=lengths, use_data_lengths=True,
+                              label_lengths=nd.array([3, 2]), use_label_lengths=True)
+        loss.backward()
+        results.append((loss.asnumpy(), arr.grad.asnumpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-6)
+    assert np.isfinite(results[1][1]).all()
+    assert not results[1][1][5:, 0].any() and not results[1][1][4:, 1].any()
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-6)

@@ -352,3 +352,24 @@ def test_per_row_samplers_take_mxnets_parameter_names():
                                        shape=(2, 2)).shape == (1, 2, 2)
     with pytest.raises(TypeError, match="nd.sample_normal"):
         nd.sample_normal(mu=nd.ones((1,)), sigma=nd.ones((1,)), scale=2)
+
+
+def test_a_longer_pad_of_zeros_is_read_for_its_first_entries_as_mxnet_does():
+    x = nd.array(np.arange(10.0).reshape(1, 1, 10))
+    got = nd.Pooling(x, kernel=2, stride=2, pad=(0, 0, 0), pool_type="max",
+                     pooling_convention="same")
+    np.testing.assert_array_equal(got.asnumpy().ravel(), [1, 3, 5, 7, 9])
+    with pytest.raises(mx.MXNetError, match=r"pad \(0, 1, 0\) needs 1 entries"):
+        nd.Pooling(x, kernel=2, stride=2, pad=(0, 1, 0), pool_type="max")
+
+
+def test_symbol_histogram_takes_bin_edges_as_an_input_or_a_count_as_an_attribute():
+    d, b = mx.sym.var("d"), mx.sym.var("b")
+    by_edges = mx.sym.histogram(a=d, bins=b)
+    by_count = mx.sym.histogram(a=d, bins=4, range=(0, 4))
+    assert by_edges.list_arguments() == ["d", "b"] and by_count.list_arguments() == ["d"]
+    ex = mx.sym.Group([by_edges[0], by_count[0], by_count[1]]).bind(
+        mx.cpu(), {"d": nd.array([0.5, 1.5, 1.7, 3.2]), "b": nd.array([0, 1, 2, 4])})
+    counts, counts4, edges4 = [o.asnumpy() for o in ex.forward()]
+    assert counts.tolist() == [1, 2, 1] and counts4.tolist() == [1, 2, 0, 1]
+    assert edges4.tolist() == [0, 1, 2, 3, 4]

@@ -573,6 +573,11 @@ def _table():
                dict(axis=_axis, temperature=_opt(_float()), dtype=_opt(_dtype),
                     use_length=_opt(_bool))),
     ]
+    # histogram: bins an int (an attribute, with range) or the edges as a second input
+    specs.append(OpSpec("histogram", nd.histogram, ("a", "bins"),
+                        dict(bins=_int(1), range=_opt(_any)),
+                        active=lambda a: ["a"] if "bins" in a else ["a", "bins"],
+                        outputs=_multi(("output", "bin_edges"))))
     deformable = dict(_CONV, num_deformable_group=_int(1), im2col_step=_HINT)
     specs.append(OpSpec("_contrib_DeformableConvolution", nd.contrib.DeformableConvolution,
                         ("data", "offset", "weight", "bias"), deformable,
