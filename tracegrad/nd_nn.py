@@ -133,7 +133,9 @@ def Deconvolution(data=None, weight=None, bias=None, kernel=None, stride=None, d
     kernel, stride, dilate, pad = _conv_windows("Deconvolution", data, kernel, stride, dilate, pad)
     d = len(kernel)
     adj = _tuple(adj, d, 0, "adj", "Deconvolution")
-    if any(not 0 <= a < s for a, s in zip(adj, stride)):
+    by_target = bool(target_shape) and any(int(t) > 0 for t in target_shape)
+    if not by_target and any(not 0 <= a < s for a, s in zip(adj, stride)):
+        # (with target_shape, MXNet sets pad and adj from it and ignores the given ones)
         raise MXNetError(f"Deconvolution: adj {adj} must be >= 0 and smaller than stride "
                          f"{stride}")
     last = _layout(layout, d, "Deconvolution")
@@ -142,7 +144,7 @@ def Deconvolution(data=None, weight=None, bias=None, kernel=None, stride=None, d
         raise MXNetError(f"Deconvolution: weight {weight.shape} with num_group {num_group} "
                          f"makes {w.shape[1] * int(num_group)} filters, num_filter is "
                          f"{num_filter}")
-    if target_shape and any(int(t) > 0 for t in target_shape):
+    if by_target:
         target = _tuple(target_shape, d, 0, "target_shape", "Deconvolution")
         pad, adj = [], []
         for n, k, s, dl, t in zip(x.shape[2:], kernel, stride, dilate, target):

@@ -373,3 +373,17 @@ def test_symbol_histogram_takes_bin_edges_as_an_input_or_a_count_as_an_attribute
     counts, counts4, edges4 = [o.asnumpy() for o in ex.forward()]
     assert counts.tolist() == [1, 2, 1] and counts4.tolist() == [1, 2, 0, 1]
     assert edges4.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_deconvolution_target_shape_sets_pad_and_adj_whatever_was_given():
+    # (MXNet's InferPad: with target_shape, the given pad and adj are not read)
+    x = nd.array(np.random.RandomState(6).randn(2, 3, 4, 4))
+    w = nd.array(np.random.RandomState(7).randn(3, 5, 3, 3))
+    want = nd.Deconvolution(x, w, kernel=(3, 3), stride=(2, 2), num_filter=5,
+                            target_shape=(8, 8))
+    got = nd.Deconvolution(x, w, kernel=(3, 3), stride=(2, 2), pad=(99, 99), adj=(101, 101),
+                           num_filter=5, target_shape=(8, 8))
+    assert got.shape == (2, 5, 8, 8)
+    np.testing.assert_array_equal(got.asnumpy(), want.asnumpy())
+    with pytest.raises(mx.MXNetError, match=r"adj \(3, 3\) must be >= 0 and smaller"):
+        nd.Deconvolution(x, w, kernel=(3, 3), stride=(2, 2), adj=(3, 3), num_filter=5)
