@@ -21,6 +21,7 @@ import sys as _sys
 import numpy as np
 
 from . import nd as _nd
+from . import nested
 from .array import HOOKS, NDArray, wrap
 from .ir.autodiff import copy_ops
 from .ir.function import Builder
@@ -46,30 +47,13 @@ FOREACH_UNROLL = 8
 
 
 def _flatten(obj, what):
-    """Nested lists/tuples of NDArrays -> (flat list, format to regroup by)."""
+    """Nested lists/tuples of NDArrays -> (flat list, format to regroup by); None: none."""
     if obj is None:
         return [], None
-    if isinstance(obj, NDArray):
-        return [obj], 0
-    if not isinstance(obj, (list, tuple)):
-        raise TypeError(f"{what}: expected an NDArray or a (nested) list of NDArrays, got "
-                        f"{type(obj).__name__}")
-    flat, fmt = [], []
-    for x in obj:
-        f, s = _flatten(x, what)
-        flat.extend(f)
-        fmt.append(s)
-    return flat, fmt
+    return nested.flatten(obj, what, NDArray, "NDArray")
 
 
-def _regroup(flat, fmt):
-    if fmt == 0:
-        return flat[0], flat[1:]
-    out = []
-    for s in fmt:
-        item, flat = _regroup(flat, s)
-        out.append(item)
-    return out, flat
+_regroup = nested.regroup
 
 
 def _truth(x, what):

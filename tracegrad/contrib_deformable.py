@@ -21,6 +21,7 @@ import numpy as np
 
 from .array import F
 from .base import MXNetError
+from .nd_spatial import bilinear_rows
 from .op_kwargs import redo as _redo
 
 __all__ = ["DeformableConvolution", "ModulatedDeformableConvolution"]
@@ -108,37 +109,14 @@ def _columns(data, offset, mask, kernel, stride, dilate, pad, groups, out_hw):
               F.reshape(base_y, shape=(1, 1, k, m)))
     x = F.add(F.reshape(_part(moves, 3, 1, 2), shape=(n, groups, k, m)),
               F.reshape(base_x, shape=(1, 1, k, m)))
-    y0, x0 = F.floor(y), F.floor(x)
-    wy, wx = F.sub(1.0, F.sub(y, y0)), F.sub(1.0, F.sub(x, x0))   # top / left weights
     # every pixel of every (image, deformable group) is one row of its group's channels
     rows = F.reshape(F.transpose(F.reshape(data, shape=(n, groups, cg, h * w)),
                                  perm=(0, 1, 3, 2)), shape=(n * groups * h * w, cg))
     base = F.mul(F.add(F.mul(F.iota(shape=(n, groups, k, m), axis=0), groups),
                        F.iota(shape=(n, groups, k, m), axis=1)), h * w)
-    # clamped only so the cast cannot overflow: below -1 both neighbours stay outside
-    y0i = F.cast(F.maximum(F.minimum(y0, float(h)), -2.0), dtype="i64")
-    x0i = F.cast(F.maximum(F.minimum(x0, float(w)), -2.0), dtype="i64")
-    count = n * groups * k * m
-
-    def corner(dy, dx):
-        yi, xi = F.add(y0i, dy), F.add(x0i, dx)
-        inside = F.where(F.where(F.ge(xi, 0), F.le(xi, w - 1), False),
-                         F.where(F.ge(yi, 0), F.le(yi, h - 1), False), False)
-        flat = F.add(base, F.add(F.mul(F.maximum(F.minimum(yi, h - 1), 0), w),
-                                 F.maximum(F.minimum(xi, w - 1), 0)))
-        picked = F.reshape(F.take(rows, F.reshape(flat, shape=(count,)), axis=0),
-                           shape=(n, groups, k, m, cg))
-        return F.where(F.reshape(inside, shape=(n, groups, k, m, 1)), picked, 0.0)
-
-    def weight(v):
-        return F.reshape(v, shape=(n, groups, k, m, 1))
-    uy, ux = F.sub(1.0, wy), F.sub(1.0, wx)
-    val = F.mul(F.mul(corner(0, 0), weight(wy)), weight(wx))
-    val = F.add(val, F.mul(F.mul(corner(0, 1), weight(wy)), weight(ux)))
-    val = F.add(val, F.mul(F.mul(corner(1, 0), weight(uy)), weight(wx)))
-    val = F.add(val, F.mul(F.mul(corner(1, 1), weight(uy)), weight(ux)))
+    val = bilinear_rows(rows, base, y, x, h, w)                     # (N, G, K, M, Cg)
     if mask is not None:
-        val = F.mul(val, weight(F.reshape(mask, shape=(n, groups, k, m))))
+        val = F.mul(val, F.reshape(mask, shape=(n, groups, k, m, 1)))
     # (N, G, K, M, Cg) -> (N, G, Cg, K, M) -> (N, C * K, M)
     return F.reshape(F.transpose(val, perm=(0, 1, 4, 2, 3)), shape=(n, c * k, m))
 

@@ -96,17 +96,30 @@ def _sample(data, grid):
     # as MXNet's kernel: (g + 1) * (size - 1) / 2 in the data's dtype
     x = F.div(F.mul(F.add(gx, 1.0), float(w - 1)), 2.0)
     y = F.div(F.mul(F.add(gy, 1.0), float(h - 1)), 2.0)
-    x0, y0 = F.floor(x), F.floor(y)
-    wx = F.sub(1.0, F.sub(x, x0))     # the top-left corner's weights
-    wy = F.sub(1.0, F.sub(y, y0))
     # every spatial position of every image is one row of (N*H*W, C)
     rows = F.reshape(F.transpose(F.reshape(data, shape=(n, c, h * w)), perm=(0, 2, 1)),
                      shape=(n * h * w, c))
     base = F.mul(F.iota(shape=(n, m), axis=0), h * w)
+    out = bilinear_rows(rows, base, y, x, h, w)                    # (N, M, C)
+    return F.reshape(F.transpose(out, perm=(0, 2, 1)), shape=(n, c, oh, ow))
+
+
+def bilinear_rows(rows, base, y, x, h, w):
+    """Bilinear samples of h x w images stored as rows (R, C), one row per pixel: at pixel
+    coordinates (y, x) (arrays of one shape S) of the image whose first row is `base` (same
+    shape), the four neighbours' rows weighted by MXNet's piecewise-linear weights, a
+    neighbour outside the image reading 0. Returns S + (C,). (BilinearSampler and the
+    deformable convolutions: differentiable in the rows and the coordinates.)"""
+    shape, c = tuple(y.shape), rows.shape[1]
+    count = 1
+    for d in shape:
+        count *= d
+    y0, x0 = F.floor(y), F.floor(x)
+    wy, wx = F.sub(1.0, F.sub(y, y0)), F.sub(1.0, F.sub(x, x0))     # the top-left weights
     # clamped only so the cast cannot overflow: a corner below -1 clamped to -1 would put its
     # right/bottom neighbour at 0, inside; at -2 both neighbours stay outside, as in MXNet
-    x0i = F.cast(F.maximum(F.minimum(x0, float(w)), -2.0), dtype="i64")
     y0i = F.cast(F.maximum(F.minimum(y0, float(h)), -2.0), dtype="i64")
+    x0i = F.cast(F.maximum(F.minimum(x0, float(w)), -2.0), dtype="i64")
 
     def corner(dy, dx):
         yi, xi = F.add(y0i, dy), F.add(x0i, dx)
@@ -114,18 +127,17 @@ def _sample(data, grid):
                          F.where(F.ge(yi, 0), F.le(yi, h - 1), False), False)
         flat = F.add(base, F.add(F.mul(F.maximum(F.minimum(yi, h - 1), 0), w),
                                  F.maximum(F.minimum(xi, w - 1), 0)))
-        picked = F.take(rows, F.reshape(flat, shape=(n * m,)), axis=0)      # (N*M, C)
-        picked = F.reshape(picked, shape=(n, m, c))
-        return F.where(F.reshape(inside, shape=(n, m, 1)), picked, 0.0)
+        picked = F.reshape(F.take(rows, F.reshape(flat, shape=(count,)), axis=0),
+                           shape=shape + (c,))
+        return F.where(F.reshape(inside, shape=shape + (1,)), picked, 0.0)
 
     def weight(v):
-        return F.reshape(v, shape=(n, m, 1))
-    ux, uy = F.sub(1.0, wx), F.sub(1.0, wy)
+        return F.reshape(v, shape=shape + (1,))
+    uy, ux = F.sub(1.0, wy), F.sub(1.0, wx)
     out = F.mul(F.mul(corner(0, 0), weight(wy)), weight(wx))
     out = F.add(out, F.mul(F.mul(corner(0, 1), weight(wy)), weight(ux)))
     out = F.add(out, F.mul(F.mul(corner(1, 0), weight(uy)), weight(wx)))
-    out = F.add(out, F.mul(F.mul(corner(1, 1), weight(uy)), weight(ux)))
-    return F.reshape(F.transpose(out, perm=(0, 2, 1)), shape=(n, c, oh, ow))
+    return F.add(out, F.mul(F.mul(corner(1, 1), weight(uy)), weight(ux)))
 
 
 def SpatialTransformer(data, loc, target_shape=(0, 0), transform_type="affine",

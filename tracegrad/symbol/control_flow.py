@@ -15,6 +15,7 @@ import itertools
 
 import numpy as np
 
+from .. import nested
 from ..base import MXNetError
 from .literal import to_attr_string
 from .ops import AttrError, OpSpec, _int
@@ -38,29 +39,11 @@ def _flatten(obj, what):
     """(flat list of single-output Symbols, format) as MXNet's symbol _flatten: a Symbol of
     k > 1 outputs stays one item of format k."""
     from .symbol import Symbol
-    if isinstance(obj, Symbol):
-        return [obj], (len(obj) if len(obj) > 1 else 0)
-    if not isinstance(obj, (list, tuple)):
-        raise TypeError(f"{what}: expected a Symbol or a (nested) list of Symbols, got "
-                        f"{type(obj).__name__}")
-    flat, fmt = [], []
-    for x in obj:
-        f, s = _flatten(x, what)
-        flat.extend(f)
-        fmt.append(s)
-    return flat, fmt
+    return nested.flatten(obj, what, Symbol, "Symbol",
+                          width=lambda s: len(s) if len(s) > 1 else 0)
 
 
-def _regroup(items, fmt):
-    if isinstance(fmt, int):
-        if fmt == 0:
-            return items[0], items[1:]
-        return items[:fmt], items[fmt:]
-    out = []
-    for s in fmt:
-        got, items = _regroup(items, s)
-        out.append(got)
-    return out, items
+_regroup = nested.regroup
 
 
 def _entries(syms):
@@ -138,23 +121,9 @@ class _Cut:
 def _inside_order(heads, start):
     """Nodes made since `start` that `heads` reach without crossing an older node, inputs
     first."""
-    order, seen = [], set()
-    for head in heads:
-        if head.serial < start or id(head) in seen:
-            continue
-        seen.add(id(head))
-        stack = [(head, iter(head.inputs))]
-        while stack:
-            node, it = stack[-1]
-            for child, _ in it:
-                if child.serial >= start and id(child) not in seen:
-                    seen.add(id(child))
-                    stack.append((child, iter(child.inputs)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
+    from .symbol import topo_order
+    return topo_order([h for h in heads if h.serial >= start],
+                      within=lambda node: node.serial >= start)
 
 
 def _loop_node(op, name, subgraphs, inputs, attrs):

@@ -65,9 +65,10 @@ class Node:
         return 1 if self.op is None else self.spec.outputs(self.params)[0]
 
 
-def topo_order(heads):
+def topo_order(heads, within=None):
     """Nodes reachable from the heads, inputs before users, in MXNet's DFS order (iterative:
-    deep graphs do not hit Python's recursion limit)."""
+    deep graphs do not hit Python's recursion limit). within(node) False: the walk stops
+    there (a control-flow body's walk stops at the enclosing graph)."""
     order, seen = [], set()
     for head in heads:
         if id(head) in seen:
@@ -77,7 +78,7 @@ def topo_order(heads):
         while stack:
             node, it = stack[-1]
             for child, _ in it:
-                if id(child) not in seen:
+                if id(child) not in seen and (within is None or within(child)):
                     seen.add(id(child))
                     stack.append((child, iter(child.inputs)))
                     break
