@@ -79,8 +79,7 @@ class _Cut:
                 return c, 0
             key = (id(c), i)
             if key not in cuts:
-                from .symbol import Symbol as _S
-                label = _S([(c, i)]).list_outputs()[0]
+                label = Symbol([(c, i)]).list_outputs()[0]
                 cuts[key] = Node(None, label)
                 cuts[key].serial = start      # (inside the subgraph)
                 self._outer_input(label, (c, i), name)
