@@ -19,7 +19,7 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
            "list_gpus", "download", "get_mnist", "get_mnist_ubyte", "get_mnist_iterator",
            "get_cifar10", "mx", "np", "array", "use_np", "Context", "current_context",
-           "Symbol", "os", "sys", "rnd", "is_aarch64_run", "is_cd_run"]
+           "Symbol", "os", "sys", "rnd", "is_aarch64_run", "is_cd_run", "same_array"]
 # (MXNet's test_utils has no __all__: its star import brings the modules it imports too, and
 # MXNet's tests use os, sys and rnd (numpy.random) through it)
 
@@ -45,6 +45,15 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _INTS = (np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64)
+
+
+def same_array(array1, array2):
+    """Whether two NDArrays share their memory: a change through one shows in the other
+    (MXNet's helper; array1 is left as it was)."""
+    array1[:] += 1
+    shared = same(array1.asnumpy(), array2.asnumpy())
+    array1[:] -= 1
+    return shared and same(array1.asnumpy(), array2.asnumpy())
 
 
 def is_aarch64_run():

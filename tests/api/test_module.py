@@ -463,3 +463,22 @@ def test_save_and_load_optimizer_states_continue_the_same_adam_run(tmp_path):
     a.update()
     assert not np.allclose(fresh.get_params()[0]["fc_bias"].asnumpy(),
                            a.get_params()[0]["fc_bias"].asnumpy())
+
+
+def test_set_params_allowing_missing_leaves_the_missing_ones_as_they_are():
+    # (fine-tuning from a checkpoint without the new head: MXNet's init_params copies what it
+    # is given and, with no initializer, leaves the rest)
+    data = mx.sym.var("data")
+    net = mx.sym.FullyConnected(mx.sym.FullyConnected(data, num_hidden=4, name="body"),
+                                num_hidden=2, name="head")
+    mod = mx.mod.Module(net, label_names=None)
+    mod.bind(data_shapes=[("data", (3, 5))])
+    mod.init_params(mx.init.Uniform(0.5))
+    head_before = mod.get_params()[0]["head_weight"].asnumpy().copy()
+    body = {"body_weight": nd.ones((4, 5)), "body_bias": nd.zeros((4,))}
+    mod.set_params(body, {}, allow_missing=True, force_init=True)
+    arg, _ = mod.get_params()
+    np.testing.assert_array_equal(arg["body_weight"].asnumpy(), np.ones((4, 5)))
+    np.testing.assert_array_equal(arg["head_weight"].asnumpy(), head_before)
+    with pytest.raises(mx.MXNetError, match="'head_weight' is not in the given parameters"):
+        mod.set_params(body, {}, force_init=True)

@@ -268,6 +268,8 @@ class Module(BaseModule):
                 elif given is not None and not allow_missing:
                     raise MXNetError(f"init_params: '{name}' is not in the given parameters "
                                      f"(pass allow_missing=True to initialize it)")
+                elif given is not None and initializer is None:
+                    continue    # (MXNet: allowed missing, no initializer: left as it is)
                 elif initializer is not None:
                     plan.append((p, None, name))
                 else:
