@@ -21,44 +21,29 @@ import numpy as np
 
 from .array import F
 from .base import MXNetError
+from .ir.convolution import conv_out_sizes
+from .nd_nn import _conv_windows
 from .nd_spatial import bilinear_rows
 from .op_kwargs import redo as _redo
 
 __all__ = ["DeformableConvolution", "ModulatedDeformableConvolution"]
 
 
-def _pair(who, name, value, default):
-    if value is None or value == ():
-        value = default
-    value = (value,) * 2 if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(value) != 2 or not all(isinstance(v, (int, np.integer)) for v in value):
-        raise MXNetError(f"{who}: {name} must be 2 integers (2-D only), got {value!r}")
-    return tuple(int(v) for v in value)
-
-
 def _check(who, data, offset, mask, weight, bias, kernel, stride, dilate, pad, num_filter,
            num_group, num_deformable_group, no_bias, layout):
     if layout not in (None, "NCHW"):
         raise MXNetError(f"{who}: only layout NCHW is supported, got {layout!r}")
-    kh, kw = _pair(who, "kernel", kernel, None)
-    sh, sw = _pair(who, "stride", stride, 1)
-    dh, dw = _pair(who, "dilate", dilate, 1)
-    ph, pw = _pair(who, "pad", pad, 0)
-    if min(kh, kw, sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
-        raise MXNetError(f"{who}: kernel, stride and dilate must be positive and pad not "
-                         f"negative, got kernel {(kh, kw)}, stride {(sh, sw)}, dilate "
-                         f"{(dh, dw)}, pad {(ph, pw)}")
-    if data.ndim != 4:
-        raise MXNetError(f"{who}: data must be (batch, channels, height, width), got shape "
-                         f"{data.shape}")
+    if kernel is None or isinstance(kernel, int) or len(kernel) != 2:
+        raise MXNetError(f"{who}: kernel must be 2 integers (2-D only), got {kernel!r}")
+    kernel, stride, dilate, pad = _conv_windows(who, data, kernel, stride, dilate, pad)
+    (kh, kw), (dh, dw), (ph, pw) = kernel, dilate, pad
     n, c, h, w = data.shape
     ng, gd = int(num_group), int(num_deformable_group)
     if ng < 1 or gd < 1 or c % ng or c % gd or int(num_filter) % ng:
         raise MXNetError(f"{who}: {c} input channels and num_filter {num_filter} must split "
                          f"into num_group {num_group}, and the channels into "
                          f"num_deformable_group {num_deformable_group}")
-    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    ho, wo = conv_out_sizes((h, w), kernel, stride, dilate, pad)
     if ho < 1 or wo < 1:
         raise MXNetError(f"{who}: kernel {(kh, kw)} (dilate {(dh, dw)}) is larger than the "
                          f"padded input {(h + 2 * ph, w + 2 * pw)}")
@@ -78,7 +63,7 @@ def _check(who, data, offset, mask, weight, bias, kernel, stride, dilate, pad, n
         if np.dtype(given[name].dtype) != np.dtype(data.dtype):
             raise MXNetError(f"{who}: {name} ({np.dtype(given[name].dtype)}) must have the "
                              f"data's dtype ({np.dtype(data.dtype)})")
-    return (kh, kw), (sh, sw), (dh, dw), (ph, pw), ng, gd, (ho, wo)
+    return kernel, stride, dilate, pad, ng, gd, (ho, wo)
 
 
 def _part(x, axis, begin, end):

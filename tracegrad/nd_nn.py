@@ -11,7 +11,6 @@ import numpy as np
 from .array import F
 from .base import MXNetError
 from .ir import activations as A
-from .ir import composites as C
 from .ir import convolution as CV
 from .op_kwargs import redo as _redo
 
@@ -312,15 +311,10 @@ def GroupNorm(data=None, gamma=None, beta=None, num_groups=1, eps=1e-5, output_m
         if p.shape != (num_groups,):
             raise MXNetError(f"GroupNorm: {name} must have shape ({num_groups},) (one entry "
                              f"per group), got {p.shape}")
-    out = A.group_norm(F, data, gamma, beta, int(num_groups), float(eps))
-    if not output_mean_var:
-        return out
-    # (MXNet's extra outputs: each (sample, group)'s mean and sqrt(var + eps), (N, groups))
-    groups = F.reshape(data, shape=(n, int(num_groups), data.size // (n * num_groups)))
-    mean = C.mean(F, groups, (2,))
-    centered = F.sub(groups, F.reshape(mean, shape=mean.shape + (1,)))
-    std = F.sqrt(F.add(C.mean(F, F.mul(centered, centered), (2,)), float(eps)))
-    return [out, mean, std]
+    if output_mean_var:     # (MXNet's extra outputs: mean and std per sample and group)
+        return list(A.group_norm(F, data, gamma, beta, int(num_groups), float(eps),
+                                 stats=True))
+    return A.group_norm(F, data, gamma, beta, int(num_groups), float(eps))
 
 
 def InstanceNorm(data=None, gamma=None, beta=None, eps=1e-3, **kwargs):

@@ -39,16 +39,21 @@ def swish(b, x, beta=1.0):
     return b.mul(x, b.sigmoid(b.mul(x, beta)))
 
 
-def group_norm(b, x, gamma, beta, groups, eps):
+def group_norm(b, x, gamma, beta, groups, eps, stats=False):
     """Normalize (N, C, ...) over each sample's groups of C / groups channels and the spatial
     axes; gamma and beta have one entry per group (MXNet 1.x GroupNorm; InstanceNorm is
-    groups = C)."""
+    groups = C). stats: also each (sample, group)'s mean and sqrt(var + eps), (N, groups)
+    (GroupNorm's output_mean_var)."""
     n, c = x.shape[:2]
     xg = b.reshape(x, shape=(n, groups, math.prod(x.shape[1:]) // groups))
     mean = b.mul(b.sum(xg, axes=(2,), keepdims=True), 1.0 / xg.shape[2])
     centered = b.sub(xg, mean)
     var = b.mul(b.sum(b.mul(centered, centered), axes=(2,), keepdims=True), 1.0 / xg.shape[2])
-    normed = b.div(centered, b.sqrt(b.add(var, eps)))
+    std = b.sqrt(b.add(var, eps))
+    normed = b.div(centered, std)
     out = b.add(b.mul(normed, b.reshape(gamma, shape=(1, groups, 1))),
                 b.reshape(beta, shape=(1, groups, 1)))
-    return b.reshape(out, shape=tuple(x.shape))
+    out = b.reshape(out, shape=tuple(x.shape))
+    if not stats:
+        return out
+    return out, b.reshape(mean, shape=(n, groups)), b.reshape(std, shape=(n, groups))

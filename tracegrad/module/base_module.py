@@ -8,13 +8,9 @@ import numpy as np
 from .. import metric as _metric
 from .. import nd
 from ..array import NDArray
-from ..base import MXNetError
+from ..base import MXNetError, _as_list
 from ..initializer import Uniform
 from ..model import BatchEndParam, load_params, save_params
-
-
-def _as_list(obj):
-    return obj if isinstance(obj, list) else [obj]
 
 
 class BaseModule:

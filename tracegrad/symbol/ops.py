@@ -161,12 +161,11 @@ def _conv_shapes(d, a):
 def _deformable_shapes(d, a):
     """Weight and bias as a convolution's; offset (and the modulated form's mask): a field
     per deformable group and tap at every output position."""
+    from ..ir.convolution import conv_out_sizes
     out = _conv_shapes(d, a)
     kernel = tuple(a["kernel"])
-    stride, dilate = tuple(a.get("stride") or (1, 1)), tuple(a.get("dilate") or (1, 1))
-    pad = tuple(a.get("pad") or (0, 0))
-    spatial = tuple((x + 2 * p - dl * (k - 1) - 1) // st + 1 for x, k, st, dl, p in
-                    zip(d[2:], kernel, stride, dilate, pad))
+    spatial = conv_out_sizes(d[2:], kernel, tuple(a.get("stride") or (1, 1)),
+                             tuple(a.get("dilate") or (1, 1)), tuple(a.get("pad") or (0, 0)))
     taps = a.get("num_deformable_group", 1) * kernel[0] * kernel[1]
     out["offset"] = (d[0], 2 * taps) + spatial
     out["mask"] = (d[0], taps) + spatial
@@ -591,27 +590,25 @@ def _table():
                         active=_without("bias", "no_bias")(("data", "offset", "mask", "weight",
                                                             "bias"))))
     # densities of samples (random_pdf.py), MXNet's canonical names _random_pdf_<distr>
-    for distr, params in _PDF_PARAMS.items():
+    for distr, params in _DIST_PARAMS.items():
         specs.append(OpSpec(f"_random_pdf_{distr}", getattr(nd, f"random_pdf_{distr}"),
                             ("sample",) + params, dict(is_log=_bool)))
-    # per-row samplers (nd.sample_<distr>): their parameter arrays, MXNet's names
-    for distr, params in _SAMPLE_PARAMS.items():
+    # per-row samplers (nd.sample_<distr>): their parameter arrays, MXNet's names (no
+    # dirichlet sampler: only its density)
+    for distr, params in _DIST_PARAMS.items():
+        if distr == "dirichlet":
+            continue
         specs.append(OpSpec(f"sample_{distr}", getattr(nd, f"sample_{distr}"), params,
                             dict(shape=_opt(_shape(0, 8, allow_negative_codes=False)),
                                  dtype=_opt(_dtype))))
     return {s.name: s for s in specs}
 
 
-_SAMPLE_PARAMS = {"uniform": ("low", "high"), "normal": ("mu", "sigma"),
-                  "gamma": ("alpha", "beta"), "exponential": ("lam",), "poisson": ("lam",),
-                  "negative_binomial": ("k", "p"),
-                  "generalized_negative_binomial": ("mu", "alpha")}
-
-
-_PDF_PARAMS = {"uniform": ("low", "high"), "normal": ("mu", "sigma"),
-               "gamma": ("alpha", "beta"), "exponential": ("lam",), "poisson": ("lam",),
-               "negative_binomial": ("k", "p"),
-               "generalized_negative_binomial": ("mu", "alpha"), "dirichlet": ("alpha",)}
+# each distribution's parameters, as MXNet names them (densities and per-row samplers)
+_DIST_PARAMS = {"uniform": ("low", "high"), "normal": ("mu", "sigma"),
+                "gamma": ("alpha", "beta"), "exponential": ("lam",), "poisson": ("lam",),
+                "negative_binomial": ("k", "p"),
+                "generalized_negative_binomial": ("mu", "alpha"), "dirichlet": ("alpha",)}
 
 
 # MXNet names an op is also called by (the file and tojson use the canonical name)
@@ -631,7 +628,7 @@ ALIASES = {
     "_ModScalar": "_mod_scalar", "_RModScalar": "_rmod_scalar",
     "_MaximumScalar": "_maximum_scalar", "_MinimumScalar": "_minimum_scalar",
     "_Hypot": "_hypot", "_HypotScalar": "_hypot_scalar",
-    **{f"random_pdf_{d}": f"_random_pdf_{d}" for d in _PDF_PARAMS},
+    **{f"random_pdf_{d}": f"_random_pdf_{d}" for d in _DIST_PARAMS},
     "_EqualScalar": "_equal_scalar", "_NotEqualScalar": "_not_equal_scalar",
     "_GreaterScalar": "_greater_scalar", "_GreaterEqualScalar": "_greater_equal_scalar",
     "_LesserScalar": "_lesser_scalar", "_LesserEqualScalar": "_lesser_equal_scalar",

@@ -17,7 +17,8 @@ from ...base import MXNetError
 from ...recurrent import lstm_gates
 from ..block import HybridBlock
 from ..rnn.rnn_cell import (BidirectionalCell, HybridRecurrentCell, ModifierCell,
-                            SequentialRNNCell, _as_steps, _family, _mask_steps, _split_steps)
+                            SequentialRNNCell, _as_steps, _family, _mask_steps, _split_steps,
+                            _zeros_for)
 
 from .conv_rnn import *  # noqa: E402,F401,F403  (the Conv*RNN/LSTM/GRUCell family)
 from .conv_rnn import __all__ as _conv_all
@@ -151,11 +152,8 @@ class VariationalDropoutCell(ModifierCell):
         if not was_array:
             inputs = F.stack(*_as_steps(F, length, inputs, layout)[0], axis=axis)
         if begin_state is None:       # (the base cell is modified: the states come from here)
-            if F is nd:
-                batch = inputs.shape[layout.find("N")]
-                begin_state = self.begin_state(batch, dtype=inputs.dtype)
-            else:       # (Symbol zeros whose batch the graph gives)
-                begin_state = self.begin_state(0, func=F.zeros)
+            batch = inputs.shape[layout.find("N")] if F is nd else 0   # (0: the graph's)
+            begin_state = self.begin_state(batch, **_zeros_for(F, [inputs]))
         if self.drop_inputs:
             inputs = F.Dropout(inputs, p=self.drop_inputs, axes=(axis,))
         outputs, states = self.base_cell.unroll(length, inputs, begin_state, layout,
