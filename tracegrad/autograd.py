@@ -237,9 +237,15 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     out = []
     for v, g in zip(variables, grads):
         if g is None:
-            out.append(wrap(np.zeros_like(v._data)))
-        else:
-            out.append(g if isinstance(g, NDArray) else wrap(np.asarray(g, v._data.dtype)))
+            g = wrap(np.zeros_like(v._data))
+        elif not isinstance(g, NDArray):
+            g = wrap(np.asarray(g, v._data.dtype))
+        if create_graph and g._value is None:
+            # a gradient that depends on no variable (a linear op's: a constant) is still in
+            # the graph, as MXNet records every op of a recorded backward: differentiated
+            # again, it gives zeros
+            g._value = tape.leaf(g._data, None, g)
+        out.append(g)
     return out
 
 

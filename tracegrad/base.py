@@ -154,6 +154,7 @@ def _describe(o):
 numeric_types = (float, int, np.generic)
 integer_types = (int, np.integer)
 string_types = (str,)
+mx_real_t = np.float32      # MXNet's default real type
 
 
 def data_dir_default():

@@ -19,7 +19,8 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
            "list_gpus", "download", "get_mnist", "get_mnist_ubyte", "get_mnist_iterator",
            "get_cifar10", "mx", "np", "array", "use_np", "Context", "current_context",
-           "Symbol", "os", "sys", "rnd", "is_aarch64_run", "is_cd_run", "same_array"]
+           "Symbol", "os", "sys", "rnd", "is_aarch64_run", "is_cd_run", "same_array",
+           "random_uniform_arrays", "is_op_runnable"]
 # (MXNet's test_utils has no __all__: its star import brings the modules it imports too, and
 # MXNet's tests use os, sys and rnd (numpy.random) through it)
 
@@ -138,6 +139,18 @@ def random_arrays(*shapes):
     arrays = [np.array(np.random.randn(), dtype=default_dtype()) if len(s) == 0
               else np.random.randn(*s).astype(default_dtype()) for s in shapes]
     return arrays[0] if len(arrays) == 1 else arrays
+
+
+def random_uniform_arrays(*shapes, low=0.0, high=1.0, dtype=None):
+    """Uniform [low, high) numpy arrays of `dtype` (default_dtype), one per shape (a list,
+    even for one)."""
+    dtype = default_dtype() if dtype is None else dtype
+    return [np.random.uniform(low, high, size=s).astype(dtype) for s in shapes]
+
+
+def is_op_runnable():
+    """Whether an operator's tests can run on the current context: always, on the CPU."""
+    return True
 
 
 def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func=None,

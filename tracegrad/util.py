@@ -5,6 +5,7 @@ receives them, and `gluon.data.DataLoader` batches are `mx.np` arrays. Without i
 MXNet 1.x's `nd`. `mx.np` functions work in either mode.
 """
 import functools
+import os
 
 _NP = {"shape": False, "array": False}
 
@@ -105,3 +106,17 @@ def use_np(func):
 
 
 use_np_array = use_np_shape = use_np
+
+
+def getenv(name):
+    """The value of environment variable `name`, or None (MXNet's reads its C runtime's
+    environment; tracegrad has only the process's)."""
+    return os.environ.get(name)
+
+
+def setenv(name, value):
+    """Set environment variable `name` to the str `value`; None unsets it."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = str(value)

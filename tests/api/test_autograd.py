@@ -212,6 +212,39 @@ def test_higher_order_of_transcendentals():
     np.testing.assert_allclose(x.grad.asnumpy(), want, rtol=1e-10)
 
 
+def test_gradient_of_a_linear_op_stays_in_the_graph():
+    """A linear op's gradient is a constant; taken with create_graph it is still recorded
+    (MXNet records every op of such a backward), so a second grad gives zeros, and the
+    product with a function of x differentiates through x only."""
+    x = nd.array([1.0, -2.0, 3.0], dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        y = nd.radians(x) * 2 + 1
+        (g,) = autograd.grad(y, [x], head_grads=nd.array([1.0, 2.0, 3.0], dtype="float64"),
+                             create_graph=True, retain_graph=True)
+        (g2,) = autograd.grad(g, [x], create_graph=True, retain_graph=True)
+        z = (g * x * x).sum()
+    np.testing.assert_allclose(g.asnumpy(), np.pi / 90 * np.array([1, 2, 3]), rtol=1e-12)
+    np.testing.assert_array_equal(g2.asnumpy(), [0, 0, 0])
+    z.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), 2 * g.asnumpy() * x.asnumpy(), rtol=1e-12)
+
+
+def test_second_order_of_arcsinh_against_finite_differences():
+    """d2/dx2 arcsinh(x) = -x / (1 + x^2)^(3/2). (MXNet 1.9.1's arcsinh second derivative has
+    the opposite sign, and its test_higher_order_grad expects that: not followed.)"""
+    x0 = np.array([-1.5, -0.2, 0.4, 2.0])
+    x = nd.array(x0, dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        (g,) = autograd.grad(nd.arcsinh(x), [x], create_graph=True)
+    g.backward()
+    h = 1e-5
+    fd = (1 / np.sqrt(1 + (x0 + h) ** 2) - 1 / np.sqrt(1 + (x0 - h) ** 2)) / (2 * h)
+    np.testing.assert_allclose(x.grad.asnumpy(), fd, rtol=1e-7)
+    np.testing.assert_allclose(x.grad.asnumpy(), -x0 / (1 + x0 ** 2) ** 1.5, rtol=1e-12)
+
+
 def test_grad_does_not_touch_dot_grad_and_unused_variable_is_zero():
     x, z = nd.array([1.0, 2.0]), nd.array([3.0])
     x.attach_grad()

@@ -99,3 +99,27 @@ def test_get_mnist_reads_local_idx_files(tmp_path, monkeypatch):
     assert mx.test_utils.download("http://example.invalid/x/t10k-labels-idx1-ubyte.gz") == \
         "t10k-labels-idx1-ubyte.gz"
     assert list(mx.test_utils.list_gpus()) == []
+
+
+def test_random_uniform_arrays_and_environment_helpers():
+    np.random.seed(3)
+    a, b = mx.test_utils.random_uniform_arrays((2, 3), (4,), low=-2.0, high=-1.0)
+    assert a.shape == (2, 3) and b.shape == (4,) and a.dtype == np.float32
+    assert ((a >= -2) & (a < -1)).all() and ((b >= -2) & (b < -1)).all()
+    (c,) = mx.test_utils.random_uniform_arrays((5,), dtype=np.float64)
+    assert c.dtype == np.float64 and ((c >= 0) & (c < 1)).all()
+    with pytest.raises(TypeError):
+        mx.test_utils.random_uniform_arrays((2,), scale=3)
+    assert mx.test_utils.is_op_runnable()
+    name = "TRACEGRAD_TEST_UTIL_ENV"
+    assert mx.util.getenv(name) is None
+    mx.util.setenv(name, 42)
+    try:
+        assert mx.util.getenv(name) == "42"
+        with mx.test_utils.environment(name, "7"):
+            assert mx.util.getenv(name) == "7"
+        assert mx.util.getenv(name) == "42"
+    finally:
+        mx.util.setenv(name, None)
+    assert mx.util.getenv(name) is None
+    assert mx.base.mx_real_t is np.float32
