@@ -268,6 +268,10 @@ class Optimizer:
         self.begin_num_update = self.num_update = begin_num_update
         self._index_update_count = {}
         self.multi_precision = multi_precision
+        # (MXNet's flag for making states as mx.np arrays, read by scripts; here a state is
+        # made of the weight's kind whatever it says)
+        from .util import is_np_array
+        self.allow_np_array = is_np_array()
         if param_idx2name is None:
             param_idx2name = {}
         if not isinstance(param_idx2name, dict):

@@ -20,7 +20,8 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "list_gpus", "download", "get_mnist", "get_mnist_ubyte", "get_mnist_iterator",
            "get_cifar10", "mx", "np", "array", "use_np", "Context", "current_context",
            "Symbol", "os", "sys", "rnd", "is_aarch64_run", "is_cd_run", "same_array",
-           "random_uniform_arrays", "is_op_runnable"]
+           "random_uniform_arrays", "is_op_runnable",
+           "check_gluon_hybridize_consistency"]
 # (MXNet's test_utils has no __all__: its star import brings the modules it imports too, and
 # MXNet's tests use os, sys and rnd (numpy.random) through it)
 
@@ -455,6 +456,56 @@ __all__ += ["assign_each", "assign_each2", "create_sparse_array", "create_sparse
             "rand_sparse_ndarray", "shuffle_csr_column_indices"]
 __all__ += ["check_numeric_gradient", "check_symbolic_backward", "check_symbolic_forward",
             "numeric_grad", "simple_forward"]
+
+
+def check_gluon_hybridize_consistency(net_builder, data_l, numpy_func=None, test_grad=True,
+                                      rtol=1e-4, atol=1e-4):
+    """Assert that the block `net_builder(prefix='net_')` builds gives the same outputs (and,
+    with `test_grad`, input gradients for a head gradient equal to the output) eager and
+    hybridized, with the parameters of the first one built; and, given `numpy_func`, the
+    outputs it computes from the inputs. Under set_np semantics, as MXNet's."""
+    from .util import np_array, np_shape
+    with np_shape(True), np_array(True):
+        saved_out, saved_grads, params = None, None, None
+        for hybridize in (False, True):
+            for use_autograd in ((False, True) if test_grad else (False,)):
+                net = net_builder(prefix="net_")
+                net.initialize()
+                if params is None:
+                    params = {k: v.data().asnumpy() for k, v in net.collect_params().items()}
+                else:
+                    for k, v in net.collect_params().items():
+                        v.set_data(params[k])
+                if hybridize:
+                    net.hybridize()
+                inputs = [x.copy() for x in data_l]
+                if use_autograd:
+                    from . import autograd
+                    for x in inputs:
+                        x.attach_grad()
+                    with autograd.record():
+                        out = net(*inputs)
+                    out.backward(out)
+                else:
+                    out = net(*inputs)
+                if saved_out is None:
+                    saved_out = out.asnumpy()
+                else:
+                    assert_almost_equal(out.asnumpy(), saved_out, rtol=rtol, atol=atol,
+                                        names=(f"output (hybridize={hybridize})", "first output"))
+                if use_autograd:
+                    grads = [x.grad.asnumpy() for x in inputs]
+                    if saved_grads is None:
+                        saved_grads = grads
+                    else:
+                        for g, want in zip(grads, saved_grads):
+                            assert_almost_equal(g, want, rtol=rtol, atol=atol,
+                                                names=(f"input gradient (hybridize={hybridize})",
+                                                       "first input gradient"))
+        if numpy_func is not None:
+            want = numpy_func(*[x.asnumpy() for x in data_l])
+            assert_almost_equal(saved_out, want, rtol=rtol, atol=atol,
+                                names=("output", "numpy_func"))
 
 
 def compare_ndarray_tuple(t1, t2, rtol=None, atol=None):

@@ -2,6 +2,7 @@
 parameter shape (hidden_units, 0) is completed from the input by the graph's shape inference,
 trained one SGD step; hybridized == eager == numpy; export and SymbolBlock.imports."""
 import numpy as np
+import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
@@ -95,3 +96,49 @@ def test_custom_dense_exports_and_imports(tmp_path):
     net.export(prefix, epoch=3)
     back = gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data"], prefix + "-0003.params")
     np.testing.assert_allclose(back(x).asnumpy(), want, rtol=1e-5, atol=1e-7)
+
+
+class TwoLayerDot(gluon.HybridBlock):
+    """MXNet's test_numpy_gluon LinearRegression, on nd: weights of shape (0, hidden) read by
+    dot, whose unknown input size only the consumer fixes; `bias_shape` (0,) is read by a
+    broadcast that size 1 satisfies too, so it stays unknown (as in MXNet)."""
+
+    def __init__(self, hidden, out, bias_shape):
+        super().__init__()
+        with self.name_scope():
+            self.w1 = self.params.get("w1", shape=(0, hidden), allow_deferred_init=True)
+            self.w2 = self.params.get("w2", shape=(hidden, out), allow_deferred_init=True)
+            self.b = self.params.get("b", shape=bias_shape, allow_deferred_init=True)
+
+    def hybrid_forward(self, F, x, w1, w2, b):
+        return F.broadcast_add(F.dot(F.relu(F.dot(x, w1)), w2), b)
+
+
+def test_a_weight_read_by_dot_gets_its_unknown_dim_from_the_graph():
+    x = nd.array(np.random.RandomState(0).randn(4, 7))
+    outs = []
+    for hybridize in (False, True):
+        net = TwoLayerDot(5, 3, (3,))
+        net.initialize(mx.init.Uniform(), force_reinit=True)
+        if hybridize:
+            net.hybridize()
+        y = net(x)
+        shapes = {k.split("_", 1)[1]: v.shape for k, v in net.collect_params().items()}
+        assert shapes == {"w1": (7, 5), "w2": (5, 3), "b": (3,)}
+        p = {k.split("_", 1)[1]: v.data().asnumpy() for k, v in net.collect_params().items()}
+        want = np.maximum(x.asnumpy() @ p["w1"], 0) @ p["w2"] + p["b"]
+        np.testing.assert_allclose(y.asnumpy(), want, rtol=1e-5, atol=1e-6)
+        outs.append(y.shape)
+    assert outs == [(4, 3), (4, 3)]
+    net = TwoLayerDot(5, 3, (0,))
+    net.initialize()
+    with pytest.raises(mx.MXNetError, match=r"cannot infer the shapes of \[.*_b'\]"):
+        net(x)
+
+
+def test_infer_shape_partial_sizes_a_dot_operand_and_not_a_broadcast_one():
+    x, w, b = mx.sym.var("x"), mx.sym.var("w", shape=(0, 4)), mx.sym.var("b", shape=(0,))
+    args, outs, _ = mx.sym.dot(x, w).infer_shape_partial(x=(2, 6))
+    assert args == [(2, 6), (6, 4)] and outs == [(2, 4)]
+    args, outs, _ = mx.sym.broadcast_add(mx.sym.dot(x, w), b).infer_shape_partial(x=(2, 6))
+    assert args == [(2, 6), (6, 4), ()] and outs == [()]

@@ -295,9 +295,49 @@ def creation_sizes(sym, known, types):
             if _ops.unsized(n) and shapes[id(n)][0] is not None}
 
 
+def _with_partial_variables(sym, known, types):
+    """_probed_passes, with variables whose __shape__ has one unknown (0) dim that no op rule
+    gives (a custom Gluon block's `shape=(0, 100)` weight read by `dot`) sized by probing:
+    MXNet's backward inference through the consumer fills the 0; here the sizes the shapes
+    known so far hold (`_probe_candidates`), 1 and one that appears nowhere are tried, and a
+    size is kept when it is the only one with which the graph infers (the consumer fixes the
+    dim: nothing is guessed, and a broadcast that 1 also satisfies stays unknown, as in
+    MXNet). One variable at a time: a sized one can complete the next one's consumer."""
+    known = dict(known)
+    got = _probed_passes(sym, known, types)
+    for _ in range(MAX_PROBES):
+        order, shapes, _ = got
+        sized = False
+        for node in order:
+            partial = _partial_shape_attr(node) if node.op is None else None
+            if partial is None or partial.count(0) != 1 or shapes[id(node)][0] is not None \
+                    or node.name in known:
+                continue
+            seen = {k: v for k, v in known.items() if v}
+            seen.update((n.name, shapes[id(n)][0]) for n in order
+                        if n.op is None and shapes[id(n)][0] is not None)
+            candidates = _probe_candidates(seen)
+            unused = next(k for k in range(2, len(candidates) + 3) if k not in candidates)
+            fits = []
+            for size in dict.fromkeys(candidates + [1, unused]):
+                trial = {**known, node.name: tuple(d or size for d in partial)}
+                try:
+                    fits.append((trial, _probed_passes(sym, trial, types)))
+                except MXNetError:
+                    continue
+                if len(fits) > 1:
+                    break
+            if len(fits) == 1:
+                (known, got), sized = fits[0], True
+                break
+        if not sized:
+            break
+    return got
+
+
 def infer(sym, known, types, partial=False):
     """((arg_shapes, out_shapes, aux_shapes), {var name: shape}, {var name: dtype})."""
-    order, shapes, dtypes = _probed_passes(sym, known, types)
+    order, shapes, dtypes = _with_partial_variables(sym, known, types)
     var_shapes = {n.name: shapes[id(n)][0] for n in order if n.op is None}
     var_types = {n.name: dtypes[id(n)][0] or np.dtype(np.float32) for n in order
                  if n.op is None}
