@@ -482,3 +482,54 @@ def test_set_params_allowing_missing_leaves_the_missing_ones_as_they_are():
     np.testing.assert_array_equal(arg["head_weight"].asnumpy(), head_before)
     with pytest.raises(mx.MXNetError, match="'head_weight' is not in the given parameters"):
         mod.set_params(body, {}, force_init=True)
+
+
+def test_states_carry_an_rnn_state_between_forwards_and_are_set_by_value_or_arrays():
+    """state_names inputs (MXNet's stateful modules): set_states(value=) fills them,
+    set_states(states=) copies outputs in (per device lists, as get_outputs gives them), and
+    the next forward reads them; merged outputs of a several-device module are copies the
+    next forward does not overwrite, as MXNet's merge makes them."""
+    data, s = mx.sym.var("data"), mx.sym.var("s")
+    h = mx.sym.tanh(mx.sym.FullyConnected(data, num_hidden=3, name="fc") + s)
+    w = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
+    x = np.ones((2, 4), np.float32)
+    for contexts in (mx.cpu(), [mx.cpu(0), mx.cpu(1)]):
+        mod = mx.mod.Module(h, ("data",), None, context=contexts, state_names=["s"])
+        mod.bind([("data", (2, 4))], for_training=False)
+        mod.init_params(arg_params={"fc_weight": nd.array(w), "fc_bias": nd.zeros(3)})
+        batch = mx.io.DataBatch([nd.array(x)], [])
+        mod.set_states(value=1)
+        np.testing.assert_array_equal(mod.get_states()[0].asnumpy(), np.ones((2, 3)))
+        mod.forward(batch)
+        first = mod.get_outputs()[0]
+        want1 = np.tanh(x @ w.T + 1)
+        np.testing.assert_allclose(first.asnumpy(), want1, rtol=1e-6)
+        mod.set_states(states=mod.get_outputs(merge_multi_context=False))
+        np.testing.assert_allclose(mod.get_states(merge_multi_context=False)[0][0].asnumpy(),
+                                   want1, rtol=1e-6)
+        mod.forward(batch)
+        np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), np.tanh(x @ w.T + want1),
+                                   rtol=1e-6)
+        if isinstance(contexts, list):
+            np.testing.assert_allclose(first.asnumpy(), want1, rtol=1e-6)
+        with pytest.raises(mx.MXNetError, match="exactly one"):
+            mod.set_states()
+        with pytest.raises(mx.MXNetError, match="state 's' has shape"):
+            mod.set_states(states=[nd.ones((3, 3))])
+
+
+def test_bind_refuses_a_shape_that_is_not_ints_and_set_params_extra_is_a_value_error():
+    mod = mx.mod.Module(_mlp_sym())
+    with pytest.raises(TypeError, match="'data' must be a tuple of ints"):
+        mod.bind([("data", nd.array([4, 6]))], [("softmax_label", (4,))])
+    assert not mod.binded
+    mod.bind([("data", (4, 6))], [("softmax_label", (4,))])
+    mod.init_params()
+    extra = {k: nd.array(v) for k, v in _init_params().items()}
+    extra["fc3_weight"] = nd.ones((2, 2))
+    with pytest.raises(ValueError, match=r"\['fc3_weight'\] are not parameters"):
+        mod.set_params(extra, {}, allow_missing=True, allow_extra=False, force_init=True)
+    mod.set_params(extra, {}, allow_missing=True, allow_extra=True, force_init=True)
+    np.testing.assert_array_equal(mod.get_params()[0]["fc1_weight"].asnumpy(),
+                                  _init_params()["fc1_weight"])
+    assert mx.sym.var("b", shape=1).attr("__shape__") == "(1,)"

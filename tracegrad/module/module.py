@@ -14,7 +14,7 @@ import numpy as np
 from .. import initializer as _init
 from .. import nd
 from ..array import NDArray
-from ..base import MXNetError
+from ..base import MXNetError, MXNetValueError
 from ..context import cpu
 from ..io import DataDesc
 from ..model import load_checkpoint
@@ -29,11 +29,17 @@ def _descs(shapes):
     out = []
     for s in shapes:
         if isinstance(s, DataDesc):
-            out.append(s)
+            d = s
         elif isinstance(s, (tuple, list)) and len(s) == 2 and isinstance(s[0], str):
-            out.append(DataDesc(s[0], tuple(s[1])))
+            d = None
         else:
             raise MXNetError(f"bind: shapes must be DataDesc or (name, shape) pairs, got {s!r}")
+        shape = s[1] if d is None else d.shape
+        if not isinstance(shape, (tuple, list)) or not all(
+                isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in shape):
+            raise TypeError(f"bind: the shape of '{s[0] if d is None else d.name}' must be a "
+                            f"tuple of ints, got {type(shape).__name__} {shape!r}")
+        out.append(d if d is not None else DataDesc(s[0], tuple(int(k) for k in shape)))
     return out
 
 
@@ -344,7 +350,7 @@ class Module(BaseModule):
                                  (aux_params, self._aux_names)):
                 extra = [k for k in (given or {}) if k not in names]
                 if extra:
-                    raise MXNetError(f"set_params: {extra} are not parameters of the module "
+                    raise MXNetValueError(f"set_params: {extra} are not parameters of the module "
                                      f"(pass allow_extra=True)")
         self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
                          allow_missing=allow_missing, force_init=force_init,
@@ -477,9 +483,49 @@ class Module(BaseModule):
     def get_outputs(self, merge_multi_context=True):
         """The outputs; merge_multi_context=False: per output the list of its per-device
         arrays, as MXNet's executor group gives them (one executor runs the whole batch
-        here, so each list holds one array)."""
+        here, so each list holds one array). One device's outputs are the executor's own
+        arrays, which the next forward overwrites (as in MXNet)."""
         outs = list(self._exec.outputs)
-        return outs if merge_multi_context else [[o] for o in outs]
+        if not merge_multi_context:
+            return [[o] for o in outs]
+        if isinstance(self._context, (list, tuple)) and len(self._context) > 1:
+            # (MXNet merges several devices' outputs into new arrays: a copy the next forward
+            # does not overwrite, as programs that keep them rely on)
+            return [o.copy() for o in outs]
+        return outs
+
+    def get_states(self, merge_multi_context=True):
+        """The state arrays (the inputs named by state_names, kept between forwards: an RNN's
+        hidden state); merge_multi_context=False: per state the list of its per-device arrays
+        (one executor runs the whole batch here, so each list holds one array)."""
+        if not (self.binded and self.params_initialized):
+            raise MXNetError("get_states: bind and initialize the parameters first")
+        arrays = [self._exec.arg_dict[n] for n in self._state_names]
+        return arrays if merge_multi_context else [[a] for a in arrays]
+
+    def set_states(self, states=None, value=None):
+        """Copy `states` (per state an array, or the list of its per-device arrays, as
+        get_states / get_outputs(merge_multi_context=False) give them) into the state arrays,
+        or fill every one with the scalar `value`: one of the two."""
+        if not (self.binded and self.params_initialized):
+            raise MXNetError("set_states: bind and initialize the parameters first")
+        if (states is None) == (value is None):
+            raise MXNetError("set_states: give exactly one of states and value")
+        targets = [self._exec.arg_dict[n] for n in self._state_names]
+        if value is not None:
+            for dst in targets:
+                dst[:] = value
+            return
+        if len(states) != len(targets):
+            raise MXNetError(f"set_states: {len(states)} states given, the module has "
+                             f"{len(targets)} ({self._state_names})")
+        for name, src, dst in zip(self._state_names, states, targets):
+            if isinstance(src, (list, tuple)):      # (per device: the batch's slices)
+                src = src[0] if len(src) == 1 else nd.concat(*src, dim=0)
+            if tuple(src.shape) != tuple(dst.shape):
+                raise MXNetError(f"set_states: state '{name}' has shape {tuple(dst.shape)}, "
+                                 f"got {tuple(src.shape)}")
+            dst[:] = src
 
     def get_input_grads(self, merge_multi_context=True):
         if not self.inputs_need_grad:

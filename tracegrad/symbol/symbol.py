@@ -452,6 +452,7 @@ def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, ini
         raise TypeError("Expect a string for variable `name`")
     attrs = {k: str(v) for k, v in _scope_attrs(attr).items()}
     if shape is not None:
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else shape   # (MXNet's too)
         attrs["__shape__"] = to_attr_string(tuple(int(d) for d in shape))
     for key, mult in (("__lr_mult__", lr_mult), ("__wd_mult__", wd_mult)):
         if mult is not None:
