@@ -1030,3 +1030,26 @@ def test_backward_writes_zeros_for_arguments_no_gradient_reaches():
     added.forward(is_train=True)
     added.backward([nd.ones((2,)), nd.ones((2,)), nd.ones((2, 1))])
     np.testing.assert_array_equal(added.grad_dict["w"].asnumpy(), [7.0, 7.0])
+
+
+def test_partial_inference_through_an_elementwise_op_and_of_partial_variables():
+    """MXNet's test_symbol_infer_shape: an elementwise op's output takes the shape of the
+    input that is known (the recurrent state of an RNN step is then sized from it), and the
+    mismatch is still found once the other input is known; a variable with unknown (0) dims
+    comes back as its __shape__."""
+    data, prev = mx.sym.var("data"), mx.sym.var("prevstate")
+    x2h = mx.sym.FullyConnected(data, name="x2h", num_hidden=4)
+    h2h = mx.sym.FullyConnected(prev, name="h2h", num_hidden=4)
+    out = mx.sym.Activation(mx.sym.elemwise_add(x2h, h2h), act_type="relu")
+    assert out.infer_shape(data=(3, 5)) == (None, None, None)
+    args, outs, _ = out.infer_shape_partial(data=(3, 5))
+    shapes = dict(zip(out.list_arguments(), args))
+    assert shapes["x2h_weight"] == (4, 5) and shapes["h2h_weight"] == () and outs == [(3, 4)]
+    args, outs, _ = out.infer_shape(data=(3, 5), prevstate=outs[0])
+    assert dict(zip(out.list_arguments(), args))["h2h_weight"] == (4, 4) and outs == [(3, 4)]
+    with pytest.raises(mx.MXNetError, match="elemwise_add"):
+        out.infer_shape(data=(3, 5), prevstate=(2, 4))
+    d = mx.sym.var("d", shape=(1, 0, 0, 0))
+    conv = mx.sym.Convolution(d, kernel=(3, 3), num_filter=2, no_bias=True)
+    args, outs, _ = conv.infer_shape_partial()
+    assert args[0] == (1, 0, 0, 0) and outs == [()]

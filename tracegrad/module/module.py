@@ -139,7 +139,8 @@ class Module(BaseModule):
         (arg_shapes, out_shapes, aux_shapes), _, var_types = infer(self._symbol, known, types)
         if arg_shapes is None:
             (partial, _, _), _, _ = infer(self._symbol, known, types, partial=True)
-            unknown = [k for k, s in zip(self._symbol.list_arguments(), partial) if s == ()]
+            unknown = [k for k, s in zip(self._symbol.list_arguments(), partial)
+                       if not s or not all(s)]
             raise MXNetError(f"bind: cannot infer the shapes of {unknown} from {known}")
         shapes = dict(zip(self._symbol.list_arguments(), arg_shapes))
         shapes.update(zip(self._aux_names, aux_shapes))

@@ -165,7 +165,8 @@ class Executor:
         if arg_shapes is None:
             (partial, _, _), _, _ = infer(symbol, dict(shapes or {}), dict(type_dict or {}),
                                           partial=True)
-            unknown = [k for k, s in zip(symbol.list_arguments(), partial) if s == ()]
+            unknown = [k for k, s in zip(symbol.list_arguments(), partial)
+                       if not s or not all(s)]
             raise MXNetError(f"simple_bind: cannot infer the shapes of {unknown} from "
                              f"{dict(shapes or {})}")
         arg_names, aux_names = symbol.list_arguments(), symbol.list_auxiliary_states()

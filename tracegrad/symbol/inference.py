@@ -116,6 +116,7 @@ def _passes(sym, known, types, sizes=None):
     from ..autograd import pause
     order = sym._order()
     shapes, dtypes = {}, {}
+    provisional = set()     # (elementwise outputs sized from some of their inputs)
     for node in order:
         if node.op is None:
             s = known.get(node.name)
@@ -190,7 +191,8 @@ def _passes(sym, known, types, sizes=None):
                     if src is c:
                         ins[k] = shapes[id(c)][0]
                     changed = True
-            if id(node) in shapes and all(s is not None for s in shapes[id(node)]):
+            if id(node) in shapes and all(s is not None for s in shapes[id(node)]) and \
+                    id(node) not in provisional:
                 continue
             if _ops.unsized(node):   # its consumer's rule gives its shape (or a probe)
                 shapes[id(node)] = [sizes.get(id(node)) if sizes else None]
@@ -198,9 +200,21 @@ def _passes(sym, known, types, sizes=None):
                 continue
             n = len(node.visible_outputs())
             if any(s is None for s in ins):
+                k = next((k for k, s in enumerate(ins) if s is not None), None)
+                if n == 1 and k is not None and _ops.canonical(node.op) in _ops.SAME_SHAPE_INPUTS:
+                    # an elementwise op's output has its inputs' shape, known from one of
+                    # them (MXNet's ElemwiseShape); checked when the others are known
+                    c, i = node.inputs[k]
+                    if shapes.get(id(node)) != [tuple(ins[k])]:
+                        shapes[id(node)] = [tuple(ins[k])]
+                        dtypes[id(node)] = [dtypes[id(c)][i]]
+                        provisional.add(id(node))
+                        changed = True
+                    continue
                 shapes[id(node)] = [None] * n
                 dtypes[id(node)] = [None] * n
                 continue
+            provisional.discard(id(node))
             _ops.check_growth(node, ins)
             arrays = [nd.from_numpy(_zeros(s, dtypes[id(c)][i] or np.float32, where))
                       for s, (c, i) in zip(ins, node.inputs)]
@@ -344,7 +358,12 @@ def infer(sym, known, types, partial=False):
     arg = [var_shapes[k] for k in sym.list_arguments()]
     aux = [var_shapes[k] for k in sym.list_auxiliary_states()]
     out = [shapes[id(n)][i] for n, i in sym._outputs]
-    if partial:
+    if partial:     # (an unknown variable as its __shape__ with 0 dims, as MXNet gives it)
+        given = {n.name: _partial_shape_attr(n) for n in order if n.op is None}
+        arg = [s if s is not None else given.get(k) for k, s in
+               zip(sym.list_arguments(), arg)]
+        aux = [s if s is not None else given.get(k) for k, s in
+               zip(sym.list_auxiliary_states(), aux)]
         fix = (lambda xs: [() if s is None else s for s in xs])
         return (fix(arg), fix(out), fix(aux)), var_shapes, var_types
     if any(s is None for s in arg + aux + out):
