@@ -8,7 +8,7 @@ from . import nd
 from .array import NDArray
 
 __all__ = ["simple_forward", "numeric_grad", "check_numeric_gradient",
-           "check_symbolic_forward", "check_symbolic_backward"]
+           "check_symbolic_forward", "check_symbolic_backward", "check_consistency"]
 
 _FLOATS = (np.float16, np.float32, np.float64)
 
@@ -202,3 +202,97 @@ def check_symbolic_backward(sym, location, out_grads, expected, rtol=1e-5, atol=
                       before[name], rtol, atol, (f"EXPECTED_{name}", f"BACKWARD_{name}"),
                       equal_nan)
     return grads
+
+
+def check_consistency(sym, ctx_list, scale=1.0, grad_req="write", arg_params=None,
+                      aux_params=None, rtol=None, atol=None, raise_on_err=True,
+                      ground_truth=None, equal_nan=False, use_uniform=False,
+                      rand_type=np.float64):
+    """Run `sym` (or one symbol per entry) bound as each entry of ctx_list says (its context,
+    input shapes and 'type_dict'), on the same random inputs, and compare every run's
+    outputs (inference, then training) and argument gradients (for the first run's outputs
+    as head gradients, cast to the least precise output dtype) with the most precise run's
+    or with `ground_truth` (name -> array). Returns the reference {name: NDArray}. MXNet's
+    operator tests compare dtypes and devices with it."""
+    from .test_utils import assert_almost_equal, get_tols
+    if len(ctx_list) < 2:
+        raise ValueError("check_consistency: ctx_list needs at least two entries")
+    syms = [sym] * len(ctx_list) if not isinstance(sym, (list, tuple)) else list(sym)
+    if len(syms) != len(ctx_list):
+        raise ValueError(f"check_consistency: {len(syms)} symbols for {len(ctx_list)} "
+                         f"contexts")
+    out_names, arg_names = syms[0].list_outputs(), syms[0].list_arguments()
+    exes = []
+    for s, spec in zip(syms, ctx_list):
+        if s.list_arguments() != arg_names or s.list_outputs() != out_names:
+            raise ValueError("check_consistency: the symbols differ in their arguments or "
+                             "outputs")
+        exes.append(s.simple_bind(grad_req=grad_req, **spec))
+    arg_params = dict(arg_params or {})
+    aux_params = dict(aux_params or {})
+    for name, arr in sorted(exes[0].arg_dict.items()):     # (a fixed order: reproducible)
+        if name not in arg_params:
+            arg_params[name] = (np.random.uniform(-0.92 * scale, 0.92 * scale, arr.shape)
+                                if use_uniform else
+                                np.random.normal(size=arr.shape, scale=scale)
+                                ).astype(rand_type)
+    for name in exes[0].aux_dict:
+        aux_params.setdefault(name, 0)
+    for exe in exes:
+        for name, arr in exe.arg_dict.items():
+            arr[:] = arg_params[name]
+        for name, arr in exe.aux_dict.items():
+            arr[:] = aux_params[name]
+        if grad_req == "add":
+            for arr in exe.grad_arrays:
+                if arr is not None:
+                    arr[:] = 0
+    dtypes = [np.dtype(exe.outputs[0].dtype) for exe in exes]
+    ref = int(np.argmax([d.itemsize for d in dtypes]))
+
+    def least(a, b):
+        return a if np.dtype(a).itemsize <= np.dtype(b).itemsize else b
+
+    def compare(phase, named):
+        """Each run's arrays against the reference run's (or ground_truth)."""
+        truth = ground_truth if ground_truth is not None else \
+            {k: v.copy() for k, v in named(exes[ref]) if v is not None}
+        for i, exe in enumerate(exes):
+            if i == ref and ground_truth is None:
+                continue
+            for name, arr in named(exe):
+                if arr is None or name not in truth:
+                    continue
+                want = truth[name]
+                rt, at = rtol, atol
+                if rt is None or at is None:   # (the looser dtype of the two runs decides)
+                    rt, at = get_tols(arr.astype(least(arr.dtype, dtypes[i])).asnumpy(),
+                                      np.asarray(want.asnumpy() if isinstance(want, NDArray)
+                                                 else want).astype(
+                                          least(want.dtype, dtypes[ref])), rtol, atol)
+                try:
+                    assert_almost_equal(arr, want, rt, at, names=(
+                        f"{phase} {name} ({np.dtype(arr.dtype).name}, run {i})",
+                        f"reference ({np.dtype(want.dtype).name}, run {ref})"),
+                        equal_nan=equal_nan)
+                except AssertionError:
+                    if raise_on_err:
+                        raise
+                    print(f"check_consistency: {phase} {name}: run {i} differs from run {ref}")
+        return truth
+
+    for exe in exes:
+        exe.forward(is_train=False)
+    truth = compare("inference", lambda e: zip(out_names, e.outputs))
+    if grad_req == "null":
+        return truth
+    for exe in exes:
+        exe.forward(is_train=True)
+    dts = [o.dtype for o in exes[0].outputs]
+    for exe in exes:
+        dts = [least(o.dtype, dt) for o, dt in zip(exe.outputs, dts)]
+    heads = [o.asnumpy().astype(dt) for o, dt in zip(exes[0].outputs, dts)]
+    for exe in exes:
+        exe.backward([nd.array(h, dtype=o.dtype) for h, o in zip(heads, exe.outputs)])
+    return compare("training", lambda e: list(zip(out_names, e.outputs)) +
+                   list(zip(arg_names, e.grad_arrays)))

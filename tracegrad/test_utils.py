@@ -438,8 +438,9 @@ def discard_stderr():
 
 
 # the symbolic checks (bound Executors): symbol_checks.py
-from .symbol_checks import (check_numeric_gradient, check_symbolic_backward,  # noqa: E402
-                            check_symbolic_forward, numeric_grad, simple_forward)
+from .symbol_checks import (check_consistency, check_numeric_gradient,  # noqa: E402
+                            check_symbolic_backward, check_symbolic_forward, numeric_grad,
+                            simple_forward)
 
 # random sparse arrays: test_utils_sparse.py
 from .test_utils_sparse import (assign_each, assign_each2, create_sparse_array,  # noqa: E402
@@ -454,7 +455,8 @@ __all__ += ["chi_square_check", "gen_buckets_probs_with_ppf", "mean_check", "var
             "verify_generator"]
 __all__ += ["assign_each", "assign_each2", "create_sparse_array", "create_sparse_array_zd",
             "rand_sparse_ndarray", "shuffle_csr_column_indices"]
-__all__ += ["check_numeric_gradient", "check_symbolic_backward", "check_symbolic_forward",
+__all__ += ["check_consistency", "check_numeric_gradient", "check_symbolic_backward",
+            "check_symbolic_forward",
             "numeric_grad", "simple_forward"]
 
 

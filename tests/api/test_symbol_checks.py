@@ -6,7 +6,8 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import nd
-from tracegrad.test_utils import (check_numeric_gradient, check_symbolic_backward,
+from tracegrad.test_utils import (check_consistency, check_numeric_gradient,
+                                  check_symbolic_backward,
                                   check_symbolic_forward, numeric_grad, simple_forward)
 
 
@@ -94,3 +95,27 @@ def test_numeric_grad_is_central_differences_of_the_output_sum():
     g = numeric_grad(exe, {"data": x}, eps=1e-6, dtype=np.float64)["data"]
     np.testing.assert_allclose(g, 3 * x ** 2, rtol=1e-7)
     np.testing.assert_array_equal(exe.arg_dict["data"].asnumpy(), x)   # (left at x)
+
+
+def test_check_consistency_compares_dtypes_and_finds_a_difference():
+    np.random.seed(0)
+    sym = mx.sym.FullyConnected(mx.sym.Activation(mx.sym.var("data"), act_type="tanh"),
+                                num_hidden=3, name="fc")
+    ctx_list = [{"ctx": mx.cpu(0), "data": (4, 5), "type_dict": {"data": t}}
+                for t in (np.float64, np.float32)]
+    truth = check_consistency(sym, ctx_list)
+    assert truth["fc_output"].dtype == np.float64 and truth["fc_weight"].shape == (3, 5)
+    assert truth["data"].shape == (4, 5)     # (the input gradient is compared too)
+    x = np.random.randn(4, 5)
+    ref = check_consistency(sym, ctx_list, arg_params={"data": x, "fc_weight": np.ones((3, 5)),
+                                                       "fc_bias": np.zeros(3)},
+                            grad_req="null")
+    np.testing.assert_allclose(ref["fc_output"].asnumpy(),
+                               np.tanh(x).sum(axis=1, keepdims=True) * np.ones((1, 3)),
+                               rtol=1e-12)
+    other = mx.sym.FullyConnected(mx.sym.Activation(mx.sym.var("data"), act_type="sigmoid"),
+                                  num_hidden=3, name="fc")
+    with pytest.raises(AssertionError, match="fc_output"):
+        check_consistency([sym, other], ctx_list)
+    with pytest.raises(ValueError, match="at least two"):
+        check_consistency(sym, ctx_list[:1])
