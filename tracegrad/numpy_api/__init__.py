@@ -4,13 +4,14 @@ Arrays are `mx.np.ndarray`, a subclass of `mx.nd.NDArray` over the same buffers,
 tape and compiler; functions are composites of the registered ops (see functions.py)."""
 from . import linalg, random  # noqa: F401
 from .functions import *  # noqa: F401,F403
+from .functions_more import *  # noqa: F401,F403
 from .functions import (abs, all, any, max, min, round, sum)  # noqa: F401  (shadow builtins)
 from .ndarray import ndarray  # noqa: F401
 
-from . import functions as _functions
+from . import functions as _functions, functions_more as _functions_more
 
 __all__ = ["ndarray", "linalg", "random"] + [
     n for n in dir(_functions) if not n.startswith("_") and n not in (
         "builtins", "math", "onp", "nd", "F", "NDArray", "MXNetError", "on_context", "wrap",
         "dtype_name", "as_np", "binary", "cast", "check_dtype", "compare", "from_python",
-        "promote", "METHODS")]
+        "promote", "METHODS")] + list(_functions_more.__all__)
