@@ -257,3 +257,10 @@ def as_nd_all(x):
 
 def from_numpy(ndarray_, zero_copy=True):
     return as_np(nd.from_numpy(ndarray_, zero_copy))
+
+
+from . import numpy_extension_random as _random_module  # noqa: E402
+random = _random_module  # npx.random: seed, bernoulli, normal_n, uniform_n
+from .numpy_extension_ops import (cast, constraint_check, gather_nd, nonzero,  # noqa: E402,F401
+                                  reshape_like, rnn, shape_array, slice, smooth_l1)
+from . import numpy_extension_image as image  # noqa: E402  (npx.image)

@@ -373,7 +373,48 @@ def WIDE(dt):  # noqa: N802  (a 2 x 3 x 4 batch of full-rank matrices, x <= y)
     return (RNG.uniform(-1, 1, (2, 3, 4)) + 2.0 * np.eye(3, 4)).astype(dt)
 
 
+def svd_ref(a):
+    """gesvd from jacobi_ref of A A^T: UT's columns the eigenvectors, L the square roots of
+    the eigenvalues (descending), V = diag(1/L) UT^T A; each row of V signed so that its first
+    largest entry is positive, UT's matching column with it (MXNet's GesvdVecSign)."""
+    a = a.astype(np.float64)
+    u, lam = jacobi_ref(a @ np.swapaxes(a, -1, -2))
+    u, lam = u[..., ::-1, :], lam[..., ::-1]
+    low = np.sqrt(lam)
+    v = (u @ a) / low[..., None]
+    lead = np.take_along_axis(v, np.argmax(np.abs(v), axis=-1)[..., None], axis=-1)
+    sign = np.where(lead < 0, -1.0, 1.0)
+    return np.swapaxes(u * sign, -1, -2), low, v * sign
+
+
+def UPPER(dt):  # noqa: N802  (a 2 x 3 x 3 batch of upper triangular matrices)
+    return (np.triu(RNG.uniform(-1, 1, (2, 3, 3))) + np.diag([2.0, -1.0, 0.5])).astype(dt)
+
+
+def triangular_eig_ref(a):
+    """Eigenpairs of upper triangular matrices by back substitution: the diagonal, in order,
+    and unit eigenvectors (columns) whose own entry is positive, as LAPACK's geev gives them
+    for a triangular matrix."""
+    n = a.shape[-1]
+    vecs = []
+    for m in a.reshape(-1, n, n).astype(np.float64):
+        v = np.zeros((n, n))
+        for k in range(n):
+            x = np.zeros(n)
+            x[k] = 1.0
+            for j in range(k - 1, -1, -1):
+                x[j] = -(m[j, j + 1:k + 1] @ x[j + 1:k + 1]) / (m[j, j] - m[k, k])
+            v[:, k] = x / np.linalg.norm(x)
+        vecs.append(v)
+    return np.diagonal(a, axis1=-2, axis2=-1).astype(np.float64), np.reshape(vecs, a.shape)
+
+
 CASES.update({
+    "gesvd_ut": ([WIDE], {}, lambda a: svd_ref(a)[0]),
+    "gesvd_l": ([WIDE], {}, lambda a: svd_ref(a)[1]),
+    "gesvd_v": ([WIDE], {}, lambda a: svd_ref(a)[2]),
+    "geev_values": ([UPPER], {}, lambda a: triangular_eig_ref(a)[0]),
+    "geev_vectors": ([UPPER], {}, lambda a: triangular_eig_ref(a)[1]),
     "gelqf_q": ([WIDE], {}, lambda a: householder_lq(a)[0]),
     "gelqf_l": ([WIDE], {}, lambda a: householder_lq(a)[1]),
     "syevd_vectors": ([SYM], {}, lambda a: jacobi_ref(a)[0]),

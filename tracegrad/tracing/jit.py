@@ -186,12 +186,14 @@ class JitFunction:
         recording = STATE.recording
         types, needs = [], []
         for a in (*arrays, *params) if params else arrays:
-            if type(a) is not NDArray:  # a capture.Deferred result: type known, data not yet
+            if type(a) is not NDArray and type(a) is not NpArray:
+                # a capture.Deferred result: type known, data not yet (a recorded op's
+                # result: it needs its gradient when it can have one, a float)
                 if isinstance(a, _Sparse):
                     raise _SparseArgument(a.stype)
                 t = a.type
                 types.append((t.np_dtype, t.shape))
-                needs.append(recording)
+                needs.append(recording and t.np_dtype.kind == "f")
                 continue
             d = a._data
             types.append((d.dtype, d.shape))

@@ -251,4 +251,5 @@ def reduced_keepdims_shape(dims, axes):
 # importing the families registers their ops
 from . import conv, elementwise, linalg, random, reduce, shape, unary  # noqa: E402,F401
 from . import cumulative, index, lapack, pad, product, sorting, special, trig  # noqa: E402,F401
+from . import lapack_svd_eig  # noqa: E402,F401
 from . import checks  # noqa: E402,F401
