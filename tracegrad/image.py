@@ -14,11 +14,11 @@ import numpy as np
 
 from . import image_codec, nd_image
 from .array import NDArray
-from .base import MXNetError
+from .base import MXNetError, MXNetValueError
 from .util import is_np_array
 
-__all__ = ["imread", "imdecode", "imresize", "scale_down", "resize_short", "fixed_crop",
-           "random_crop", "center_crop", "color_normalize"]
+__all__ = ["imread", "imdecode", "imresize", "copyMakeBorder", "scale_down", "resize_short",
+           "fixed_crop", "random_crop", "center_crop", "color_normalize"]
 
 
 def _check_flag(who, flag):
@@ -104,18 +104,70 @@ def _interp(interp, sizes=()):
     if interp == 10:
         return random.randint(0, 4)
     if interp not in (0, 1, 2, 3, 4):
-        raise ValueError(f"Unknown interp method {interp}")
+        raise MXNetValueError(f"Unknown interp method {interp}")
     return interp
 
 
-def imresize(src, w, h, interp=1):
-    """Resize an HWC image to width w, height h."""
+def _into(who, result, out):
+    """`result`, or written into `out` (MXNet's out=) and `out` returned."""
+    if out is None:
+        return result
+    if tuple(out.shape) != tuple(result.shape):
+        raise MXNetError(f"image.{who}: out has shape {tuple(out.shape)}, the result is "
+                         f"{tuple(result.shape)}")
+    out[:] = result
+    return out
+
+
+def imresize(src, w, h, interp=1, out=None):
+    """Resize an HWC image to width w, height h (written into `out` when given)."""
     nd_image.check_image("imresize", src, "HWC")
     interp = _interp(interp, (src.shape[0], src.shape[1], h, w))
-    if interp not in (0, 1, 2):
-        raise MXNetError(f"imresize: interpolation {interp} (3 area, 4 Lanczos) is not "
-                         f"supported; use 0 nearest, 1 bilinear or 2 bicubic")
-    return _like(nd_image._resize(src, int(w), int(h), interp), src)
+    return _into("imresize", _like(nd_image._resize(src, int(w), int(h), interp), src), out)
+
+
+# cv::copyMakeBorder's border types by OpenCV's codes (MXNet passes `type` through to it)
+_BORDERS = {0: "constant", 1: "edge", 2: "symmetric", 3: "wrap", 4: "reflect"}
+
+
+def copyMakeBorder(src, top, bot, left, right, type=0, value=0.0, values=(),  # noqa: N802
+                   out=None):
+    """An HWC image with `top` / `bot` rows and `left` / `right` columns added, as OpenCV's
+    copyMakeBorder: 0 constant (`values` per channel, else `value`), 1 replicate, 2 reflect
+    (fedcba|abcdef), 3 wrap, 4 reflect_101 (gfedcb|abcdefg). Not differentiated (MXNet's
+    is an OpenCV call)."""
+    nd_image.check_image("copyMakeBorder", src, "HWC")
+    pads = [int(top), int(bot), int(left), int(right)]
+    if min(pads) < 0:
+        raise MXNetError(f"image.copyMakeBorder: margins must be >= 0, got {pads}")
+    mode = _BORDERS.get(type)
+    if mode is None:
+        raise MXNetError(f"image.copyMakeBorder: type must be one of {sorted(_BORDERS)} "
+                         f"(OpenCV's border codes), got {type!r}")
+    img = src.asnumpy()
+    width = ((pads[0], pads[1]), (pads[2], pads[3]), (0, 0))
+    if mode != "constant":
+        if mode in ("symmetric", "reflect", "wrap") and min(img.shape[:2]) == 0:
+            raise MXNetError(f"image.copyMakeBorder: an empty image of shape {img.shape} "
+                             f"cannot be reflected or wrapped")
+        padded = np.pad(img, width, mode=mode)
+    else:
+        # (MXNet's colour: `values` per channel, else `value` in the first three, as
+        # cv::Scalar(value, value, value))
+        vals = [float(v) for v in values] if values else [float(value)] * 3
+        if len(vals) > 4:
+            raise MXNetError(f"image.copyMakeBorder: values holds at most 4 channels, got "
+                             f"{len(vals)}")
+        fill = np.zeros(img.shape[2], np.float64)
+        k = min(len(vals), img.shape[2])
+        fill[:k] = vals[:k]
+        padded = np.empty((img.shape[0] + pads[0] + pads[1], img.shape[1] + pads[2] + pads[3],
+                           img.shape[2]), img.dtype)
+        padded[...] = fill.astype(img.dtype) if img.dtype.kind == "f" else \
+            np.clip(np.round(fill), 0, 255).astype(img.dtype)
+        padded[pads[0]:pads[0] + img.shape[0], pads[2]:pads[2] + img.shape[1]] = img
+    from . import nd
+    return _into("copyMakeBorder", _like(nd.array(padded, dtype=img.dtype), src), out)
 
 
 def scale_down(src_size, size):
@@ -179,3 +231,11 @@ from .image_aug import *  # noqa: E402,F401,F403  (the augmenters and CreateAugm
 from .image_aug import __all__ as _AUGS  # noqa: E402
 __all__ += _AUGS
 from .image_iter import ImageIter  # noqa: E402,F401  (iterating records / lists into batches)
+from .image_rotate import imrotate, random_rotate  # noqa: E402,F401
+from .image_detection import *  # noqa: E402,F401,F403  (object detection: ImageDetIter, ...)
+from .image_detection import __all__ as _DETS  # noqa: E402
+from . import image_detection as detection  # noqa: E402  (MXNet's mx.image.detection / det)
+from . import image  # noqa: E402,F401  (this module: MXNet's tests call mx.image.image.imread)
+det = detection
+__all__ += ["imrotate", "random_rotate"]
+__all__ += _DETS

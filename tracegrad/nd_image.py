@@ -4,8 +4,11 @@ gluon.data.vision are Blocks over these).
 Images are HWC (or NHWC batches) until to_tensor makes them CHW float32 in [0, 1]. resize is
 OpenCV's cv::resize as MXNet calls it: INTER_NEAREST (0) picks source pixel floor(i * in/out),
 INTER_LINEAR (1) blends the two pixels around (i + 0.5) * in/out - 0.5, clamped at the
-borders, INTER_CUBIC (2) the four around it with OpenCV's kernel (a = -0.75), the border
-replicated (integer images are then saturated to [0, 255], as uint8). It is written as one
+borders, INTER_CUBIC (2) the four around it with OpenCV's kernel (a = -0.75), INTER_LANCZOS4
+(4) the eight around it (a windowed sinc, a = 4), the border replicated (integer images are
+then saturated to [0, 255], as uint8); INTER_AREA (3) averages the input pixels each output
+pixel covers when neither axis grows, and otherwise blends two pixels with OpenCV's area
+weights. It is written as one
 interpolation matrix per axis, so it compiles and differentiates. Integer results are
 rounded to nearest (OpenCV's fixed-point weights can differ from this by 1 in the last unit).
 Every function here is made of nd ops: each runs eagerly, under jit / hybridize (F.image),
@@ -21,7 +24,7 @@ from .array import NDArray
 __all__ = ["to_tensor", "normalize", "resize", "flip_left_right", "flip_top_bottom",
            "random_flip_left_right", "random_flip_top_bottom", "crop"]
 
-_INTERPOLATIONS = {0: "nearest", 1: "bilinear", 2: "bicubic"}
+_INTERPOLATIONS = {0: "nearest", 1: "bilinear", 2: "bicubic", 3: "area", 4: "lanczos4"}
 _CUBIC_A = -0.75  # OpenCV's bicubic kernel parameter
 
 
@@ -44,21 +47,56 @@ def _cubic_weights(t):
     return (w0, w1, w2, 1 - w0 - w1 - w2)
 
 
-def interpolation_matrix(n_in, n_out, interpolation):
-    """(n_out, n_in) weights of cv::resize along one axis (0 nearest, 1 bilinear, 2 bicubic
-    with border pixels replicated)."""
+def _lanczos4_weights(t):
+    """OpenCV's 8 Lanczos weights (sinc(x) sinc(x / 4), normalized to sum 1) for the taps at
+    floor - 3 .. floor + 4, fraction t."""
+    if t < np.finfo(np.float32).eps:
+        return (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    w = []
+    for k in range(8):
+        x = math.pi * (t + 3 - k)
+        w.append(math.sin(x) * math.sin(x / 4) / (x * x / 4))
+    total = sum(w)
+    return tuple(v / total for v in w)
+
+
+def _area_down(n_in, n_out):
+    """(n_out, n_in) INTER_AREA weights when shrinking: each output pixel the mean of the
+    input it covers, [i, i + 1) * in/out, partly covered pixels in proportion."""
     m = np.zeros((n_out, n_in), dtype=np.float64)
-    scale = n_in / n_out
+    scale = 1.0 / (n_out / n_in)
+    for i in range(n_out):
+        lo, hi = i * scale, min((i + 1) * scale, n_in)
+        for j in range(int(math.floor(lo)), min(int(math.ceil(hi)), n_in)):
+            m[i, j] = (min(hi, j + 1) - max(lo, j)) / scale
+    return m
+
+
+def interpolation_matrix(n_in, n_out, interpolation, shrinking=None):
+    """(n_out, n_in) weights of cv::resize along one axis (0 nearest, 1 bilinear, 2 bicubic,
+    3 area, 4 Lanczos, border pixels replicated). `shrinking` (area): whether no axis of the
+    image grows, which picks OpenCV's averaging (default: this axis does not grow)."""
+    if interpolation == 3 and (n_out <= n_in if shrinking is None else shrinking):
+        return _area_down(n_in, n_out)
+    m = np.zeros((n_out, n_in), dtype=np.float64)
+    scale = 1.0 / (n_out / n_in)    # (OpenCV's 1 / inv_scale: floors land where its do)
     for i in range(n_out):
         if interpolation == 0:
             m[i, min(int(math.floor(i * scale)), n_in - 1)] = 1.0
             continue
-        pos = (i + 0.5) * scale - 0.5
-        lo = int(math.floor(pos))
-        frac = pos - lo
-        if interpolation == 2:
-            for k, wt in enumerate(_cubic_weights(frac)):
-                m[i, min(max(lo - 1 + k, 0), n_in - 1)] += wt
+        if interpolation == 3:     # (an image that grows: OpenCV's area blend of two)
+            lo = int(math.floor(i * scale))
+            frac = float(np.float32((i + 1) - (lo + 1) * (n_out / n_in)))
+            frac = 0.0 if frac <= 0 else frac - math.floor(frac)
+        else:       # (the source position in float32, as cv::resize computes it)
+            pos = float(np.float32((i + 0.5) * scale - 0.5))
+            lo = int(math.floor(pos))
+            frac = pos - lo
+        if interpolation in (2, 4):
+            taps, first = (_cubic_weights(frac), lo - 1) if interpolation == 2 else \
+                (_lanczos4_weights(frac), lo - 3)
+            for k, wt in enumerate(taps):
+                m[i, min(max(first + k, 0), n_in - 1)] += wt
             continue
         if lo < 0:
             lo, frac = 0, 0.0
@@ -82,21 +120,22 @@ def _resize(x, width, height, interpolation=1):
     """Resize an HWC or NHWC image to (height, width) as cv::resize does."""
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"Resize: interpolation {interpolation} is not supported (0 nearest, "
-                         f"1 bilinear, 2 bicubic)")
+                         f"1 bilinear, 2 bicubic, 3 area, 4 Lanczos)")
     h_axis = x.ndim - 3
     h, w = x.shape[h_axis], x.shape[h_axis + 1]
     dtype = x.dtype
     out = nd.cast(x, "float32") if np.dtype(dtype) != np.float64 else x
     fdtype = "float64" if np.dtype(dtype) == np.float64 else "float32"
+    shrinking = height <= h and width <= w     # (area: OpenCV averages only then)
     if height != h:
-        out = _along(out, nd.array(interpolation_matrix(h, height, interpolation),
+        out = _along(out, nd.array(interpolation_matrix(h, height, interpolation, shrinking),
                                    dtype=fdtype), h_axis)
     if w != width:
-        out = _along(out, nd.array(interpolation_matrix(w, width, interpolation),
+        out = _along(out, nd.array(interpolation_matrix(w, width, interpolation, shrinking),
                                    dtype=fdtype), h_axis + 1)
     if np.dtype(dtype).kind in "iu":
         out = nd.round(out)  # a linear blend of pixels stays within their range
-        if interpolation == 2:  # a cubic one can overshoot: saturate as uint8 does
+        if interpolation in (2, 4):  # cubic and Lanczos overshoot: saturate as uint8 does
             out = nd.clip(out, 0.0, 255.0)
     return nd.cast(out, np.dtype(dtype).name) if np.dtype(dtype).name != fdtype else out
 
@@ -155,7 +194,7 @@ def normalize(data, mean=0.0, std=1.0, who="normalize"):
 
 def resize(data, size, keep_ratio=False, interp=1):
     """Resize HWC (or NHWC) to `size`: an int (square, or the short side with keep_ratio) or
-    (width, height); interp 0 nearest, 1 bilinear, 2 bicubic."""
+    (width, height); interp 0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 Lanczos."""
     check_image("resize", data)
     h, w = data.shape[data.ndim - 3], data.shape[data.ndim - 2]
     height, width = resized_size(h, w, size, keep_ratio)

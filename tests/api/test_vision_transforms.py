@@ -110,8 +110,8 @@ def test_resize_keep_ratio_sizes_and_batches():
     out = T.Resize((4, 6))(batch).asnumpy()
     for k in range(2):
         np.testing.assert_array_equal(out[k], T.Resize((4, 6))(batch[k]).asnumpy())
-    with pytest.raises(ValueError, match="interpolation 3"):
-        T.Resize(4, interpolation=3)
+    with pytest.raises(ValueError, match="interpolation 5"):
+        T.Resize(4, interpolation=5)
     with pytest.raises(ValueError, match="Resize: size"):
         T.Resize((0, 3))
 
@@ -316,3 +316,90 @@ def test_resize_bicubic_against_keys_kernel(out_wh):
     ints = T.Resize(out_wh, interpolation=2)(img).asnumpy()
     np.testing.assert_allclose(ints, np.clip(np.round(want), 0, 255), atol=1.0)
     assert ints.min() >= 0 and ints.max() <= 255
+
+
+def _ref_area_shrink(img, out_h, out_w):
+    """INTER_AREA when no axis grows, per output pixel in float64: the mean of the source
+    area [i, i + 1) * in/out by [j, j + 1) * in/out, partly covered pixels in proportion."""
+    h, w = img.shape[:2]
+    sy, sx = h / out_h, w / out_w
+    out = np.zeros((out_h, out_w) + img.shape[2:])
+    for i in range(out_h):
+        for j in range(out_w):
+            for a in range(h):
+                cy = max(0.0, min(a + 1, (i + 1) * sy) - max(a, i * sy))
+                for b in range(w):
+                    cx = max(0.0, min(b + 1, (j + 1) * sx) - max(b, j * sx))
+                    out[i, j] += cy * cx * img[a, b] / (sy * sx)
+    return out
+
+
+def _ref_lanczos4(img, out_h, out_w):
+    """INTER_LANCZOS4 per output pixel: sinc(d) sinc(d / 4) over the 8 x 8 source pixels
+    around (i + 0.5) * in/out - 0.5 (a float32, as cv::resize computes it), each axis'
+    weights normalized to 1, border replicated."""
+    h, w = img.shape[:2]
+
+    def taps(pos, n):
+        pos = float(np.float32(pos))
+        lo = math.floor(pos)
+        idx = [lo - 3 + k for k in range(8)]
+        wts = np.array([np.sinc(pos - t) * np.sinc((pos - t) / 4) for t in idx])
+        return [min(max(t, 0), n - 1) for t in idx], wts / wts.sum()
+
+    out = np.zeros((out_h, out_w) + img.shape[2:])
+    for i in range(out_h):
+        ys, wy = taps((i + 0.5) * h / out_h - 0.5, h)
+        for j in range(out_w):
+            xs, wx = taps((j + 0.5) * w / out_w - 0.5, w)
+            for a, va in zip(ys, wy):
+                for b, vb in zip(xs, wx):
+                    out[i, j] += va * vb * img[a, b]
+    return out
+
+
+@pytest.mark.parametrize("out_wh", [(4, 3), (3, 2), (6, 5), (2, 5)])
+def test_resize_area_and_lanczos_against_their_definitions(out_wh):
+    """MXNet's interp 3 (INTER_AREA) and 4 (INTER_LANCZOS4), which its random resize
+    (inter_method=10) draws: shrinking by area means, Lanczos by windowed sinc."""
+    img = _image((5, 6, 3), 11)
+    f = img.astype(np.float64)
+    got = T.Resize(out_wh, interpolation=4)(nd.array(f, dtype="float64")).asnumpy()
+    np.testing.assert_allclose(got, _ref_lanczos4(f, out_wh[1], out_wh[0]), rtol=1e-9,
+                               atol=1e-7)
+    ints = T.Resize(out_wh, interpolation=4)(img).asnumpy()
+    assert ints.min() >= 0 and ints.max() <= 255
+    np.testing.assert_allclose(ints, np.clip(np.round(got), 0, 255), atol=1.0)
+    area = T.Resize(out_wh, interpolation=3)(nd.array(f, dtype="float64")).asnumpy()
+    if out_wh[0] <= 6 and out_wh[1] <= 5:
+        np.testing.assert_allclose(area, _ref_area_shrink(f, out_wh[1], out_wh[0]),
+                                   rtol=1e-9, atol=1e-7)
+        np.testing.assert_allclose(area.mean(axis=(0, 1)), f.mean(axis=(0, 1)), rtol=1e-9)
+    else:   # (an axis grows: OpenCV blends two pixels with its area weights)
+        assert area.min() >= f.min() - 1e-9 and area.max() <= f.max() + 1e-9
+
+
+def test_area_upscale_weights_and_random_interpolation_resizes():
+    """Growing with INTER_AREA: OpenCV's weights fx = (i + 1) - (sx + 1) * out/in, sx =
+    floor(i * in/out), reduced to their fraction; a doubled row repeats its pixels, a tripled
+    one blends at the seams. imresize and inter_method=10's draws (0-4) all resize."""
+    row = np.array([[[0.0], [90.0]]])
+    grow = T.Resize((4, 1), interpolation=3)(nd.array(row)).asnumpy()[0, :, 0]
+    np.testing.assert_allclose(grow, [0.0, 0.0, 90.0, 90.0])
+    grow = T.Resize((6, 1), interpolation=3)(nd.array(row)).asnumpy()[0, :, 0]
+    np.testing.assert_allclose(grow, [0.0, 0.0, 0.0, 90.0, 90.0, 90.0])
+    three = np.array([[[0.0], [30.0], [60.0]]])
+    got = T.Resize((5, 1), interpolation=3)(nd.array(three, dtype="float64")).asnumpy()[0, :, 0]
+    want = []
+    for i in range(5):
+        sx = math.floor(i * 3 / 5)
+        fx = float(np.float32((i + 1) - (sx + 1) * 5 / 3))     # (cv::resize's float)
+        fx = 0.0 if fx <= 0 else fx - math.floor(fx)
+        want.append(three[0, sx, 0] * (1 - fx) + three[0, min(sx + 1, 2), 0] * fx)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    img = _image((12, 10, 3), 4)
+    for interp in (3, 4, 10):
+        assert mx.image.imresize(nd.array(img, dtype="uint8"), 7, 5, interp=interp).shape == \
+            (5, 7, 3)
+    with pytest.raises(mx.MXNetError, match="Unknown interp method 7"):
+        mx.image.imresize(nd.array(img, dtype="uint8"), 7, 5, interp=7)

@@ -2,11 +2,9 @@
 with Compose and applied to datasets with `dataset.transform_first(...)`.
 
 Images are HWC (or NHWC batches) until ToTensor makes them CHW float32 in [0, 1]. Resize is
-OpenCV's cv::resize as MXNet calls it: INTER_NEAREST (0) picks source pixel floor(i * in/out),
-INTER_LINEAR (1) blends the two pixels around (i + 0.5) * in/out - 0.5, clamped at the
-borders, INTER_CUBIC (2) the four around it with OpenCV's kernel (a = -0.75), the border
-replicated (integer images are then saturated to [0, 255], as uint8); it is written as one interpolation matrix per axis, so it hybridizes and
-differentiates. Integer results are rounded to nearest (a blend of in-range pixels stays in
+OpenCV's cv::resize as MXNet calls it (nd_image.py: nearest, bilinear, bicubic, area,
+Lanczos), one interpolation matrix per axis, so it hybridizes and differentiates. Integer
+results are rounded to nearest (a blend of in-range pixels stays in
 range; OpenCV's fixed-point weights can differ from this by 1 in the last unit). Samples given
 as numpy arrays (as ArrayDataset yields them) are taken as NDArrays of their dtype (uint8
 images stay uint8, as the datasets here yield them).
@@ -125,7 +123,7 @@ class Resize(_TakesNumpy, HybridBlock):
         super().__init__()
         if interpolation not in _INTERPOLATIONS:
             raise ValueError(f"Resize: interpolation {interpolation} is not supported "
-                             f"(0 nearest, 1 bilinear, 2 bicubic)")
+                             f"(0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 Lanczos)")
         if not isinstance(size, (int, np.integer)):
             _size_wh("Resize", size)
         elif size <= 0:
