@@ -533,3 +533,36 @@ def test_bind_refuses_a_shape_that_is_not_ints_and_set_params_extra_is_a_value_e
     np.testing.assert_array_equal(mod.get_params()[0]["fc1_weight"].asnumpy(),
                                   _init_params()["fc1_weight"])
     assert mx.sym.var("b", shape=1).attr("__shape__") == "(1,)"
+
+
+def test_bind_grad_req_as_mxnet_resolves_it():
+    """grad_req as a str reaches the parameters not fixed and, with inputs_need_grad, the
+    data ('null': no input gradient, get_input_grads gives None); a dict overrides those
+    defaults per argument; a list goes by position; anything else is refused."""
+    X, _ = _data(n=4)
+    batch = mx.io.DataBatch([nd.array(X)], [nd.array(np.zeros(4))])
+    arg = {k: nd.array(v) for k, v in _init_params().items()}
+    mod = mx.mod.Module(_mlp_sym())
+    mod.bind([("data", (4, 6))], [("softmax_label", (4,))], inputs_need_grad=True,
+             grad_req="null")
+    mod.init_params(arg_params=arg)
+    mod.forward(batch, is_train=True)
+    mod.backward()
+    assert mod.get_input_grads() == [None]
+    mod = mx.mod.Module(_mlp_sym())
+    mod.bind([("data", (4, 6))], [("softmax_label", (4,))], inputs_need_grad=True,
+             grad_req={"fc1_weight": "null", "data": "write"})
+    mod.init_params(arg_params=arg)
+    mod.forward(batch, is_train=True)
+    mod.backward()
+    assert mod.get_input_grads()[0].shape == (4, 6)
+    assert mod._params["fc1_weight"].grad_req == "null"
+    assert mod._params["fc2_weight"].grad_req == "write"
+    with pytest.raises(ValueError, match="grad_req of 'data'"):
+        mx.mod.Module(_mlp_sym()).bind([("data", (4, 6))], [("softmax_label", (4,))],
+                                       grad_req={"data": "sometimes"})
+    args = _mlp_sym().list_arguments()
+    mod = mx.mod.Module(_mlp_sym())
+    mod.bind([("data", (4, 6))], [("softmax_label", (4,))],
+             grad_req=["add" if a == "fc2_bias" else "write" for a in args])
+    assert mod._params["fc2_bias"].grad_req == "add"

@@ -43,6 +43,36 @@ def _descs(shapes):
     return out
 
 
+def _grad_reqs(grad_req, arg_names, param_names, data_names, fixed, inputs_need_grad):
+    """{argument: grad_req} as MXNet's executor group resolves bind's grad_req: a str for
+    every parameter not fixed and, with inputs_need_grad, every data input ('null' for the
+    rest); a list by position; a dict over those defaults ('write')."""
+    if isinstance(grad_req, (list, tuple)):
+        if len(grad_req) != len(arg_names):
+            raise MXNetError(f"bind: grad_req has {len(grad_req)} entries for the symbol's "
+                             f"{len(arg_names)} arguments {arg_names}")
+        return dict(zip(arg_names, grad_req))
+    if not isinstance(grad_req, (str, dict)):
+        raise MXNetValueError(f"bind: grad_req must be a str, list, tuple or dict, got "
+                              f"{type(grad_req).__name__}")
+    default = grad_req if isinstance(grad_req, str) else "write"
+    reqs = {}
+    for k in arg_names:
+        if k in param_names:
+            reqs[k] = "null" if k in fixed else default
+        elif k in data_names:
+            reqs[k] = default if inputs_need_grad else "null"
+        else:
+            reqs[k] = "null"
+    if isinstance(grad_req, dict):
+        reqs.update(grad_req)
+    for k, r in reqs.items():
+        if r not in ("write", "add", "null", "inplace"):
+            raise MXNetValueError(f"bind: grad_req of '{k}' must be 'write', 'add' or "
+                                  f"'null', got {r!r}")
+    return {k: "write" if r == "inplace" else r for k, r in reqs.items()}
+
+
 def check_input_names(who, args, label_names, **groups):
     """MXNet's check of a module's input names against its symbol's arguments: a data /
     state / fixed_param name that is not one is an error, a label that is not one is
@@ -148,13 +178,14 @@ class Module(BaseModule):
         old = self._params
         shared = self._shared_params(shared_module, shapes, var_types)
         params = {}
+        wanted = _grad_reqs(grad_req if for_training else "null",
+                            self._symbol.list_arguments(), self._param_names,
+                            [d.name for d in data], self._fixed_param_names, inputs_need_grad)
         for name in self._param_names + self._aux_names:
             if shared is not None:
                 params[name] = shared[name]   # (its grad_req is the shared module's)
                 continue
-            aux = name in self._aux_names
-            req = "null" if (aux or not for_training or name in self._fixed_param_names) \
-                else grad_req
+            req = "null" if name in self._aux_names else wanted[name]
             if old is not None and name in old and old[name].shape == shapes[name]:
                 params[name] = old[name]   # (a rebind keeps the values)
                 if old[name].grad_req != req:
@@ -181,8 +212,7 @@ class Module(BaseModule):
         reqs = {n: params[n].grad_req for n in self._param_names}
         for d in data + label:
             args[d.name] = nd.zeros(d.shape, dtype=var_types[d.name])
-            reqs[d.name] = "write" if (inputs_need_grad and d.name in self._data_names) \
-                else "null"
+            reqs[d.name] = wanted[d.name] if d.name in self._data_names else "null"
             if reqs[d.name] != "null":
                 grads[d.name] = nd.zeros(d.shape, dtype=var_types[d.name])
         for n in self._symbol.list_arguments():
@@ -531,8 +561,8 @@ class Module(BaseModule):
     def get_input_grads(self, merge_multi_context=True):
         if not self.inputs_need_grad:
             raise MXNetError("get_input_grads: bind with inputs_need_grad=True")
-        grads = [self._exec.grad_dict[n] for n in self._bound_names()[0]]
-        return grads if merge_multi_context else [[g] for g in grads]
+        grads = [self._exec.grad_dict.get(n) for n in self._bound_names()[0]]   # (None:
+        return grads if merge_multi_context else [[g] for g in grads]           # grad_req null)
 
     def _bound_names(self):
         """The data and label names in the order bind got their shapes: MXNet feeds a
