@@ -185,7 +185,8 @@ def check_symbolic_backward(sym, location, out_grads, expected, rtol=1e-5, atol=
     if isinstance(expected, (list, tuple)):
         expected = dict(zip(sym.list_arguments(), expected))
     before = {k: np.random.normal(size=np.shape(v)) for k, v in expected.items()}
-    grads = {k: nd.array(v, ctx=ctx, dtype=dtype) for k, v in before.items()}
+    grads = {k: nd.array(v, ctx=ctx, dtype=location[k].dtype if dtype == "asnumpy" else dtype)
+             for k, v in before.items()}
     reqs = _grad_reqs(sym, grad_req)
     exe = sym.bind(ctx, args=location, args_grad=grads, grad_req=reqs, aux_states=aux)
     exe.forward(is_train=True)

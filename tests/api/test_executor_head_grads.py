@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tracegrad as mx
+from tracegrad import nd
 
 
 def _actor_critic_heads():
@@ -87,3 +88,37 @@ def test_make_loss_passes_an_infinite_loss_through_and_its_gradient_stays_finite
                                rtol=1e-6)
     out = exe.forward(is_train=False, x=mx.nd.array([0.0, 1.0, np.inf]))[0].asnumpy()
     np.testing.assert_array_equal(out, [-np.inf, 0.0, np.inf])
+
+
+def test_an_integer_index_or_length_argument_gets_a_zero_gradient():
+    """MXNet writes 0 into the gradient of an integer argument read only as an index, a
+    length or a condition (softmax's length, take's indices); an integer argument that a
+    differentiable op reads (a cast) is refused, never given a made-up gradient."""
+    data, length = mx.sym.var("data"), mx.sym.var("length", dtype="int32")
+    out = mx.sym.softmax(data, length=length, use_length=True, axis=1)
+    x = np.random.RandomState(0).randn(2, 4)
+    exe = out.bind(mx.cpu(), args={"data": nd.array(x), "length": nd.array([2, 4],
+                                                                          dtype="int32")},
+                   args_grad={"data": nd.zeros((2, 4)),
+                              "length": nd.array([7, 7], dtype="int32")})
+    exe.forward(is_train=True)
+    exe.backward(nd.ones((2, 4)))
+    np.testing.assert_array_equal(exe.grad_dict["length"].asnumpy(), [0, 0])
+    assert np.abs(exe.grad_dict["data"].asnumpy()).sum() < 1e-6    # (rows of softmax sum to 1)
+    idx = mx.sym.var("idx", dtype="int32")
+    cast = mx.sym.Cast(idx, dtype="float32") * 2
+    exe = cast.bind(mx.cpu(), args={"idx": nd.array([1, 2], dtype="int32")},
+                    args_grad={"idx": nd.zeros((2,), dtype="int32")})
+    exe.forward(is_train=True)
+    with pytest.raises(mx.MXNetError, match="integer and bool arrays have no gradient"):
+        exe.backward(nd.ones((2,)))
+
+
+def test_dropout_of_rate_one_is_nan_as_in_mxnet():
+    y = mx.sym.Dropout(mx.sym.var("data"), p=1.0)
+    exe = y.simple_bind(mx.cpu(), data=(3, 4))
+    exe.arg_arrays[0][:] = 1
+    exe.forward(is_train=True)
+    assert np.isnan(exe.outputs[0].asnumpy()).all()
+    exe.forward(is_train=False)
+    np.testing.assert_array_equal(exe.outputs[0].asnumpy(), np.ones((3, 4)))

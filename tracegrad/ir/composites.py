@@ -133,7 +133,8 @@ def dropout(b, x, key, rate, axes=()):
     mask_shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
     keep = 1.0 - rate
     mask = b.bernoulli(key, shape=mask_shape, p=keep, dtype=x.type.dtype)
-    return b.mul(x, b.mul(mask, 1.0 / keep))
+    # (rate 1 keeps nothing: 0 * inf, NaN everywhere, as MXNet's kernel gives it)
+    return b.mul(x, b.mul(mask, 1.0 / keep if keep > 0 else float("inf")))
 
 
 def flatten(b, x):

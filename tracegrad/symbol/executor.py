@@ -18,7 +18,7 @@ from ..array import NDArray, wrap
 from ..base import MXNetError
 from ..tracing import capture as _capture
 from . import storage
-from .ops import canonical
+from .ops import NONDIFF_INPUTS, canonical
 from .inference import infer
 from .symbol import evaluate
 
@@ -87,6 +87,20 @@ def _as_list(sym, what, given, names):
     return dict(zip(names, given))
 
 
+def _read_as_index_only(symbol, name):
+    """Whether argument `name` reaches the graph only as an index, a length or a condition
+    (NONDIFF_INPUTS): its gradient is then 0, not a refusal."""
+    reads = 0
+    for node in symbol._order():
+        for k, (src, _) in enumerate(node.inputs):
+            if src.op is None and src.name == name:
+                slot = node.input_names[k] if k < len(node.input_names) else None
+                if slot not in NONDIFF_INPUTS.get(canonical(node.op), ()):
+                    return False
+                reads += 1
+    return reads > 0
+
+
 class Executor:
     """Runs one bound Symbol; `outputs`, `arg_dict`, `grad_dict`, `aux_dict` as in MXNet."""
 
@@ -116,11 +130,16 @@ class Executor:
         self._wants_grads = any(g is not None and grad_req.get(k, "write") != "null"
                                 for k, g in grad_dict.items())
         self._write_vars = []   # (the variables whose gradient backward overwrites)
+        self._int_write_grads = []  # (integer arguments' gradients: 0, as MXNet writes them)
         for name, g in grad_dict.items():
             req = grad_req.get(name, "write")
             if g is None or req == "null":
                 continue
             arr = arg_dict[name]
+            if np.dtype(arr.dtype).kind in "iub" and _read_as_index_only(symbol, name):
+                if req == "write":      # (nothing flows to an index or a length: 0, and
+                    self._int_write_grads.append(g)     # 'add' adds nothing)
+                continue
             cur = arr.grad
             if cur is not None and np.shares_memory(cur._data, g._data):
                 continue   # (a Parameter's own buffer: already a variable writing into it)
@@ -381,6 +400,8 @@ class Executor:
             for var in self._write_vars:
                 if not var.fresh:
                     var.grad[...] = 0
+        for g in self._int_write_grads:
+            g[...] = 0
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
         _capture.before_write()

@@ -791,6 +791,14 @@ SHAPE_KEEPING = ("amp_cast", "amp_multicast", "Cast", "_copy", "BlockGrad")
 # integer type the data has)
 INDEX_INPUTS = {"Embedding": ("data",), "_contrib_SparseEmbedding": ("data",)}
 
+# inputs no gradient flows to (indices, lengths, conditions): an integer argument read only
+# through these gets a gradient of 0 from an executor, as MXNet writes it
+NONDIFF_INPUTS = {
+    **INDEX_INPUTS, "take": ("indices",), "batch_take": ("indices",), "pick": ("index",),
+    "gather_nd": ("indices",), "scatter_nd": ("indices",), "one_hot": ("indices",),
+    "softmax": ("length",), "where": ("condition",), "SequenceMask": ("sequence_length",),
+    "SequenceLast": ("sequence_length",), "SequenceReverse": ("sequence_length",)}
+
 # inputs whose type is not the data's: BatchNorm keeps gamma, beta and the moving statistics
 # of float16 data in float32 (MXNet's BatchNormType, src/operator/nn/batch_norm.cc)
 _WIDENED = {"BatchNorm": frozenset({"gamma", "beta", "moving_mean", "moving_var"})}
