@@ -11,6 +11,7 @@ A case file holds sections split by `// -----`. Directives, each on a `//` comme
                        caret `^` must equal the exception line exactly (caret position counts)
 Error line numbers are those of the file: each section is padded to its place in the file.
 """
+import gc
 import os
 import pathlib
 import re
@@ -38,7 +39,10 @@ def fresh_capture():
     a cold compile can pass SLOW_BUILD, and the counts the tests assert would then wait
     LEARN_SLOW steps."""
     from tracegrad import capture
+    from tracegrad.context import PLACED
     from tracegrad.tracing import update_fusion
+    if PLACED[0]:   # arrays an earlier test placed on cpu(1) may wait in reference cycles
+        gc.collect()    # for the collector; while they live, blocks look up call contexts
     slow_build = update_fusion.SLOW_BUILD
     update_fusion.SLOW_BUILD = float("inf")
     capture._reset_for_tests()

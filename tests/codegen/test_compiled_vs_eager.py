@@ -41,7 +41,7 @@ assert REGION_OPS == {"while_loop", "cond"}
 # tests/api/test_nd_ops.py checks jit == eager across them
 NOT_NATIVE = {"potrf", "trsm", "inverse", "logabsdet", "detsign", "syevd_values",
               "syevd_vectors", "gelqf_q", "gelqf_l",
-X
+              # mx.np.linalg's svd / eig primitives (ir/ops/lapack_svd_eig.py; jit == eager in
               # tests/api/test_np_linalg_random_more.py)
               "gesvd_ut", "gesvd_l", "gesvd_v", "geev_values", "geev_vectors"}
 CHECK = {"of": "take", "what": "indices", "why": "axis {k}"}
