@@ -21,7 +21,7 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "get_cifar10", "mx", "np", "array", "use_np", "Context", "current_context",
            "Symbol", "os", "sys", "rnd", "is_aarch64_run", "is_cd_run", "same_array",
            "random_uniform_arrays", "is_op_runnable",
-           "check_gluon_hybridize_consistency"]
+           "check_gluon_hybridize_consistency", "collapse_sum_like"]
 # (MXNet's test_utils has no __all__: its star import brings the modules it imports too, and
 # MXNet's tests use os, sys and rnd (numpy.random) through it)
 
@@ -147,6 +147,22 @@ def random_uniform_arrays(*shapes, low=0.0, high=1.0, dtype=None):
     even for one)."""
     dtype = default_dtype() if dtype is None else dtype
     return [np.random.uniform(low, high, size=s).astype(dtype) for s in shapes]
+
+
+def collapse_sum_like(a, shape):
+    """numpy `a` summed over the axes `shape` broadcasts along (the leading ones it lacks and
+    its 1s): the gradient of a broadcast input of that shape."""
+    a = np.asarray(a)
+    shape = tuple(shape)
+    lead = a.ndim - len(shape)
+    if lead < 0 or any(s not in (1, d) for s, d in zip(shape, a.shape[lead:])):
+        raise ValueError(f"collapse_sum_like: shape {shape} does not broadcast to "
+                         f"{a.shape}")
+    if a.size == 0 or int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=a.dtype)
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
+                                      if s == 1 and a.shape[lead + i] != 1)
+    return np.sum(a, axis=axes).reshape(shape)
 
 
 def is_op_runnable():

@@ -123,3 +123,17 @@ def test_random_uniform_arrays_and_environment_helpers():
         mx.util.setenv(name, None)
     assert mx.util.getenv(name) is None
     assert mx.base.mx_real_t is np.float32
+
+
+def test_collapse_sum_like_and_numpy_dtype_names():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(mx.test_utils.collapse_sum_like(a, (3, 1)),
+                                  a.sum(axis=(0, 2)).reshape(3, 1))
+    np.testing.assert_array_equal(mx.test_utils.collapse_sum_like(a, (1, 4)),
+                                  a.sum(axis=(0, 1)).reshape(1, 4))
+    assert mx.test_utils.collapse_sum_like(np.zeros((0, 3)), (1, 3)).shape == (1, 3)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        mx.test_utils.collapse_sum_like(a, (2, 4))
+    assert mx.np.zeros((2,), dtype=mx.np.bool).dtype == np.bool_
+    assert mx.np.NINF == -np.inf and np.isnan(mx.np.NaN)
+    assert mx.np.finfo(mx.np.float32).eps == np.finfo(np.float32).eps
