@@ -32,6 +32,15 @@ CASES = pathlib.Path(__file__).parent / "ir" / "cases"
 
 
 @pytest.fixture
+def np_mode():
+    """set_np() for the test (mx.np arrays from Gluon), reset after it."""
+    from tracegrad import npx
+    npx.set_np()
+    yield
+    npx.reset_np()
+
+
+@pytest.fixture
 def fresh_capture():
     """Step capture on, with no plan learned, before and after the test (the capture tests
     count captured steps and native calls from a clean start). The update is fused after

@@ -14,13 +14,6 @@ from capture_steps import batches, same_params, small_net
 pytestmark = pytest.mark.usefixtures("fresh_capture")
 
 
-@pytest.fixture
-def np_mode():
-    npx.set_np()
-    yield
-    npx.reset_np()
-
-
 def _batches(n, seed=0, sizes=None):
     return batches(n, seed=seed, sizes=sizes, array=np.array, label_dtype=onp.int32)
 

@@ -8,20 +8,10 @@ import pytest
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd, np, npx
 from numeric import central_differences
+from np_checks import close
 
 R = onp.random.default_rng(11)
 
-
-@pytest.fixture
-def np_mode():
-    npx.set_np()
-    yield
-    npx.reset_np()
-
-
-def close(a, ref, rtol=1e-5, atol=1e-6):
-    assert isinstance(a, np.ndarray), type(a)
-    onp.testing.assert_allclose(a.asnumpy(), onp.asarray(ref), rtol=rtol, atol=atol)
 
 
 def f64(*shape, lo=-1.0, hi=1.0):
