@@ -1053,3 +1053,21 @@ def test_partial_inference_through_an_elementwise_op_and_of_partial_variables():
     conv = mx.sym.Convolution(d, kernel=(3, 3), num_filter=2, no_bias=True)
     args, outs, _ = conv.infer_shape_partial()
     assert args[0] == (1, 0, 0, 0) and outs == [()]
+
+
+def test_sizing_partial_variables_spends_a_bounded_number_of_inferences(monkeypatch):
+    """A file with many unfixable partial variables (each read by a broadcast) cannot make one
+    infer_shape run an inference per variable and size."""
+    from tracegrad.symbol import inference
+    calls = []
+    real = inference._probed_passes
+
+    def counted(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+    monkeypatch.setattr(inference, "_probed_passes", counted)
+    out = mx.sym.var("x")
+    for k in range(200):
+        out = mx.sym.broadcast_add(out, mx.sym.var(f"b{k}", shape=(0,)))
+    assert out.infer_shape_partial(x=(2, 3))[1] == [()]
+    assert len(calls) <= inference.MAX_PARTIAL_TRIALS + 1

@@ -15,6 +15,7 @@ from .literal import LiteralError, parse_literal
 
 MAX_INFER_ELEMENTS = 2 ** 31   # an array inference would allocate: refuse past this
 MAX_PROBES = 8     # sizes tried for a begin state's unknown dims (each is one inference)
+MAX_PARTIAL_TRIALS = 64    # inferences one infer() spends sizing partial variables
 
 
 def var_shape_attr(node):
@@ -319,13 +320,14 @@ def _with_partial_variables(sym, known, types):
     MXNet). One variable at a time: a sized one can complete the next one's consumer."""
     known = dict(known)
     got = _probed_passes(sym, known, types)
-    for _ in range(MAX_PROBES):
+    budget = MAX_PARTIAL_TRIALS     # (inferences in all: a file with many such variables
+    for _ in range(MAX_PROBES):     # must not make one call run thousands)
         order, shapes, _ = got
         sized = False
         for node in order:
             partial = _partial_shape_attr(node) if node.op is None else None
             if partial is None or partial.count(0) != 1 or shapes[id(node)][0] is not None \
-                    or node.name in known:
+                    or node.name in known or budget <= 0:
                 continue
             seen = {k: v for k, v in known.items() if v}
             seen.update((n.name, shapes[id(n)][0]) for n in order
@@ -334,6 +336,10 @@ def _with_partial_variables(sym, known, types):
             unused = next(k for k in range(2, len(candidates) + 3) if k not in candidates)
             fits = []
             for size in dict.fromkeys(candidates + [1, unused]):
+                if budget <= 0:
+                    fits = []
+                    break
+                budget -= 1
                 trial = {**known, node.name: tuple(d or size for d in partial)}
                 try:
                     fits.append((trial, _probed_passes(sym, trial, types)))
