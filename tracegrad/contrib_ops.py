@@ -17,12 +17,13 @@ from .ir.types import dtype_name
 from .contrib_nms import box_nms, box_non_maximum_suppression  # noqa: F401
 from .contrib_multibox import MultiBoxDetection, MultiBoxTarget  # noqa: F401
 from .nd_roi import ROIAlign  # noqa: F401  (nd.contrib.ROIAlign)
+from .nd_legacy import SyncBatchNorm  # noqa: F401  (nd.contrib.SyncBatchNorm)
 from .op_kwargs import redo as _redo
 
 __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
            "MultiBoxTarget", "MultiBoxDetection", "ROIAlign", "box_nms",
            "box_non_maximum_suppression", "div_sqrt_dim", "quadratic", "index_array", "isinf",
-           "isfinite", "isnan", "rand_zipfian", "allclose"]
+           "isfinite", "isnan", "rand_zipfian", "allclose", "SyncBatchNorm"]
 
 
 def _as_array(x, what, op):

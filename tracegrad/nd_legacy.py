@@ -263,9 +263,19 @@ def BatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9
               cudnn_off=False, **kwargs):
     """MXNet's legacy BatchNorm operator: batch statistics in training (autograd.record with
     train_mode), updating moving_mean/moving_var in place; the moving statistics otherwise.
-    fix_gamma=True (the default here, as in MXNet) uses gamma = 1."""
+    fix_gamma=True (the default here, as in MXNet) uses gamma = 1. output_mean_var adds the
+    mean and the inverse std 1 / sqrt(var + eps) of the statistics used, without gradients
+    (MXNet's saved statistics)."""
     if kwargs:
         return _redo(BatchNorm, locals())
+    return _batch_norm(data, gamma, beta, moving_mean, moving_var, eps, momentum, fix_gamma,
+                       use_global_stats, output_mean_var, axis, invstd=True)
+
+
+def _batch_norm(data, gamma, beta, moving_mean, moving_var, eps, momentum, fix_gamma,
+                use_global_stats, output_mean_var, axis, invstd):
+    """BatchNorm's computation; `invstd`: its statistics output is 1 / sqrt(var + eps)
+    (BatchNorm's) rather than the variance (BatchNorm_v1's and SyncBatchNorm's)."""
     axis = _check_axis("BatchNorm", axis, data.ndim, shape=data.shape)
     _per_channel("BatchNorm", data, axis, gamma=gamma, beta=beta, moving_mean=moving_mean,
                  moving_var=moving_var)
@@ -300,8 +310,10 @@ def BatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9
     if half:
         out = F.cast(out, dtype="f16")
     if output_mean_var:
-        return [out, F.reshape(mean, shape=(data.shape[axis],)),
-                F.reshape(var, shape=(data.shape[axis],))]
+        flat = (data.shape[axis],)
+        stat = F.div(1.0, F.sqrt(F.add(var, eps))) if invstd else var
+        return [out, F.stop_gradient(F.reshape(mean, shape=flat)),
+                F.stop_gradient(F.reshape(stat, shape=flat))]
     return out
 
 
@@ -418,7 +430,32 @@ def L2Normalization(data, eps=1e-10, mode="instance", **kwargs):
     return F.div(data, norm)
 
 
-__all__ = ["Concat", "Reshape", "SoftmaxOutput", "Softmax", "LinearRegressionOutput",
+def BatchNorm_v1(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9,  # noqa: N802
+                 fix_gamma=True, use_global_stats=False, output_mean_var=False, **kwargs):
+    """MXNet's first BatchNorm operator, kept for old graphs: BatchNorm over axis 1, whose
+    output_mean_var gives the variance (BatchNorm's gives the inverse std)."""
+    if kwargs:
+        return _redo(BatchNorm_v1, locals())
+    return _batch_norm(data, gamma, beta, moving_mean, moving_var, eps, momentum, fix_gamma,
+                       use_global_stats, output_mean_var, 1, invstd=False)
+
+
+def SyncBatchNorm(data, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.9,  # noqa: N802
+                  fix_gamma=True, use_global_stats=False, output_mean_var=False, ndev=1,
+                  key="", **kwargs):
+    """MXNet's contrib SyncBatchNorm (nd.contrib / sym.contrib): the batch statistics across
+    the `ndev` devices of one process. tracegrad computes on one device, so they are this
+    call's batch's, and it is BatchNorm over axis 1 (as gluon.contrib.nn.SyncBatchNorm); its
+    output_mean_var gives the variance, as MXNet's."""
+    if kwargs:
+        return _redo(SyncBatchNorm, locals())
+    if int(ndev) < 1:
+        raise MXNetError(f"SyncBatchNorm: ndev must be >= 1, got {ndev}")
+    return _batch_norm(data, gamma, beta, moving_mean, moving_var, eps, momentum, fix_gamma,
+                       use_global_stats, output_mean_var, 1, invstd=False)
+
+
+__all__ = ["BatchNorm_v1", "Concat", "Reshape", "SoftmaxOutput", "Softmax", "LinearRegressionOutput",
            "LogisticRegressionOutput", "MAERegressionOutput", "SVMOutput", "SoftmaxActivation",
            "BatchNorm", "LayerNorm", "UpSampling", "Pad", "Activation", "FullyConnected",
            "Dropout", "Flatten", "SliceChannel", "SwapAxis", "Embedding", "Cast", "LeakyReLU",

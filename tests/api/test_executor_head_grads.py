@@ -122,3 +122,36 @@ def test_dropout_of_rate_one_is_nan_as_in_mxnet():
     assert np.isnan(exe.outputs[0].asnumpy()).all()
     exe.forward(is_train=False)
     np.testing.assert_array_equal(exe.outputs[0].asnumpy(), np.ones((3, 4)))
+
+
+def test_batchnorm_statistics_outputs_and_its_v1_and_sync_forms():
+    """output_mean_var: BatchNorm gives the batch mean and the inverse std 1 / sqrt(var + eps)
+    (MXNet's saved statistics), BatchNorm_v1 and contrib SyncBatchNorm the variance; none of
+    them carries a gradient. The symbol forms bind with BatchNorm's arguments and states."""
+    rs = np.random.RandomState(0)
+    x = rs.randn(4, 3, 5)
+    mean, var = x.mean(axis=(0, 2)), x.var(axis=(0, 2))
+    args = [nd.array(x, dtype="float64")] + [nd.array(v, dtype="float64") for v in
+                                            (np.ones(3), np.zeros(3), np.zeros(3), np.ones(3))]
+    with mx.autograd.record():
+        _, m, s = nd.BatchNorm(*args, eps=1e-3, fix_gamma=False, output_mean_var=True)
+    np.testing.assert_allclose(m.asnumpy(), mean, rtol=1e-10)
+    np.testing.assert_allclose(s.asnumpy(), 1 / np.sqrt(var + 1e-3), rtol=1e-10)
+    for fn in (nd.BatchNorm_v1, nd.contrib.SyncBatchNorm):
+        with mx.autograd.record():
+            out, m, v = fn(*args, eps=1e-3, fix_gamma=False, output_mean_var=True)
+        np.testing.assert_allclose(v.asnumpy(), var, rtol=1e-10)
+        want = (x - mean[None, :, None]) / np.sqrt(var[None, :, None] + 1e-3)
+        np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-9, atol=1e-12)
+    for sym_fn in (mx.sym.BatchNorm_v1, mx.sym.contrib.SyncBatchNorm):
+        sym = sym_fn(mx.sym.var("data"), fix_gamma=False, name="bn")
+        assert sym.list_arguments() == ["data", "bn_gamma", "bn_beta"]
+        assert sym.list_auxiliary_states() == ["bn_moving_mean", "bn_moving_var"]
+        exe = sym.simple_bind(mx.cpu(), data=(4, 3, 5))
+        exe.arg_dict["data"][:] = x
+        exe.arg_dict["bn_gamma"][:] = 1
+        exe.forward(is_train=True)
+        np.testing.assert_allclose(exe.outputs[0].asnumpy(), want, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(exe.aux_dict["bn_moving_mean"].asnumpy(), 0.1 * mean,
+                                   rtol=1e-4, atol=1e-6)
+        assert mx.sym.load_json(sym.tojson()).tojson() == sym.tojson()

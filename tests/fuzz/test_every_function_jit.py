@@ -97,6 +97,8 @@ CALLS = {
     # legacy capitalised names (nd_legacy.py)
     "BatchNorm": (lambda: [f32(2, 3, 4), f32(3), f32(3), f32(3), f32(3)],
                   {"fix_gamma": False, "eps": 1e-3}, ()),
+    "BatchNorm_v1": (lambda: [f32(2, 3, 4), f32(3), f32(3), f32(3), f32(3)],
+                     {"fix_gamma": False}, ()),
     "Concat": (XY, {"dim": 1}, ()),
     "ElementWiseSum": (lambda: [f32(3, 4), f32(3, 4), f32(3, 4)], {}, ()),
     "add_n": (lambda: [f32(3, 4), f32(3, 4), f32(3, 4)], {}, ()),

@@ -443,13 +443,17 @@ def _table():
         OpSpec("Deconvolution", nd.Deconvolution, ("data", "weight", "bias"),
                dict(_CONV, adj=_PAD, target_shape=_PAD), shapes=_deconv_shapes,
                active=deconv_active),
-        OpSpec("BatchNorm", nd.BatchNorm, ("data", "gamma", "beta", "moving_mean",
-                                           "moving_var"),
-               dict(eps=_float(0, lo_open=False), momentum=_float(0, 1), fix_gamma=_bool,
-                    use_global_stats=_bool, output_mean_var=_bool, axis=_axis,
-                    cudnn_off=_HINT, min_calib_range=_any, max_calib_range=_any),
-               aux=("moving_mean", "moving_var"), shapes=_bn_shapes, outputs=_norm_outputs,
-               input_inits={"moving_mean": '["zero", {}]', "moving_var": '["one", {}]'}),
+        *(OpSpec(name, fn, ("data", "gamma", "beta", "moving_mean", "moving_var"),
+                 dict(eps=_float(0, lo_open=False), momentum=_float(0, 1), fix_gamma=_bool,
+                      use_global_stats=_bool, output_mean_var=_bool, **extra),
+                 aux=("moving_mean", "moving_var"), shapes=_bn_shapes, outputs=_norm_outputs,
+                 input_inits={"moving_mean": '["zero", {}]', "moving_var": '["one", {}]'})
+          for name, fn, extra in (
+              ("BatchNorm", nd.BatchNorm, dict(axis=_axis, cudnn_off=_HINT,
+                                               min_calib_range=_any, max_calib_range=_any)),
+              ("BatchNorm_v1", nd.BatchNorm_v1, {}),
+              ("_contrib_SyncBatchNorm", nd.contrib.SyncBatchNorm,
+               dict(ndev=_int(1), key=_any)))),
         OpSpec("LayerNorm", nd.LayerNorm, ("data", "gamma", "beta"),
                dict(axis=_axis, eps=_float(0), output_mean_var=_bool), shapes=_ln_shapes,
                outputs=_ln_outputs),
@@ -801,7 +805,8 @@ NONDIFF_INPUTS = {
 
 # inputs whose type is not the data's: BatchNorm keeps gamma, beta and the moving statistics
 # of float16 data in float32 (MXNet's BatchNormType, src/operator/nn/batch_norm.cc)
-_WIDENED = {"BatchNorm": frozenset({"gamma", "beta", "moving_mean", "moving_var"})}
+_WIDENED = {name: frozenset({"gamma", "beta", "moving_mean", "moving_var"})
+            for name in ("BatchNorm", "BatchNorm_v1", "_contrib_SyncBatchNorm")}
 
 
 def input_dtype(op, input_name, data_dtype):
