@@ -35,11 +35,7 @@ def _to_array(who, pixels, flag, to_rgb, out):
     elif not to_rgb:
         pixels = pixels[:, :, ::-1]
     if out is not None:
-        if tuple(out.shape) != pixels.shape:
-            raise MXNetError(f"image.{who}: out has shape {tuple(out.shape)}, the image is "
-                             f"{pixels.shape}")
-        out[:] = pixels
-        return out
+        return _into(who, pixels, out)
     from . import nd
     res = nd.array(pixels, dtype="uint8")
     if is_np_array():

@@ -19,8 +19,8 @@ from ..base import MXNetError
 from ..ir import composites as C
 from ..ir.types import dtype_name
 from .functions import (_arr, _axes, _axis, _float, _new, _refusing_out, _shape_arg,
-                        _slice_axis, concatenate, flip, matmul, mean, ravel, reshape, sort,
-                        split, transpose, vstack)
+                        _slice_axis, broadcast_to, concatenate, flip, matmul, mean, ravel,
+                        reshape, sort, split, transpose, vstack)
 from .ndarray import (_BOOL, _F32, _F64, _I32, _I64, _operand, as_np, check_dtype,
                       dtype_of, promote)
 
@@ -229,28 +229,30 @@ def fabs(x, out=None, **kwargs):
     return as_np(F.abs(_float(_arr("fabs", x))))
 
 
+def _times(fname, x, factor, kwargs):
+    """x (integers in float32) times a constant: the angle conversions."""
+    _ufunc_kwargs(fname, kwargs)
+    return as_np(F.mul(_float(_arr(fname, x)), factor))
+
+
 def degrees(x, out=None, **kwargs):
     """Radians to degrees (integers in float32)."""
-    _ufunc_kwargs("degrees", kwargs)
-    return as_np(F.mul(_float(_arr("degrees", x)), 180.0 / math.pi))
+    return _times("degrees", x, 180.0 / math.pi, kwargs)
 
 
 def radians(x, out=None, **kwargs):
     """Degrees to radians (integers in float32)."""
-    _ufunc_kwargs("radians", kwargs)
-    return as_np(F.mul(_float(_arr("radians", x)), math.pi / 180.0))
+    return _times("radians", x, math.pi / 180.0, kwargs)
 
 
 def rad2deg(x, out=None, **kwargs):
     """Radians to degrees: numpy's other name for degrees."""
-    _ufunc_kwargs("rad2deg", kwargs)
-    return as_np(F.mul(_float(_arr("rad2deg", x)), 180.0 / math.pi))
+    return _times("rad2deg", x, 180.0 / math.pi, kwargs)
 
 
 def deg2rad(x, out=None, **kwargs):
     """Degrees to radians: numpy's other name for radians."""
-    _ufunc_kwargs("deg2rad", kwargs)
-    return as_np(F.mul(_float(_arr("deg2rad", x)), math.pi / 180.0))
+    return _times("deg2rad", x, math.pi / 180.0, kwargs)
 
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None, **kwargs):
@@ -507,17 +509,12 @@ def insert(arr, obj, values, axis=None):
 
 
 def _broadcast_values(fname, v, shape):
+    """v broadcast to `shape` (broadcast_to), the error naming fname's values."""
     try:
-        if onp.broadcast_shapes(v.shape, shape) != shape:
-            raise ValueError
-    except ValueError:
+        return broadcast_to(v, shape)
+    except MXNetError:
         raise MXNetError(f"{fname}: could not broadcast values of shape {v.shape} into shape "
                          f"{shape}") from None
-    if v.shape == shape:
-        return as_np(v)
-    if v.ndim < len(shape):
-        v = F.reshape(v, shape=(1,) * (len(shape) - v.ndim) + v.shape)
-    return as_np(F.broadcast_to(v, shape=shape))
 
 
 def resize(a, new_shape):

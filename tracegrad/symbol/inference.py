@@ -325,9 +325,11 @@ def _with_partial_variables(sym, known, types):
         order, shapes, _ = got
         sized = False
         for node in order:
-            partial = _partial_shape_attr(node) if node.op is None else None
-            if partial is None or partial.count(0) != 1 or shapes[id(node)][0] is not None \
-                    or node.name in known or budget <= 0:
+            if node.op is not None or shapes[id(node)][0] is not None or node.name in known \
+                    or budget <= 0:
+                continue
+            partial = _partial_shape_attr(node)
+            if partial is None or partial.count(0) != 1:
                 continue
             seen = {k: v for k, v in known.items() if v}
             seen.update((n.name, shapes[id(n)][0]) for n in order
