@@ -230,3 +230,21 @@ def test_hybrid_forward_styles_and_optional_args(rng):
             np.testing.assert_allclose(block(x).asnumpy(), 2 * x.asnumpy(), rtol=1e-6)
             np.testing.assert_allclose(block(x, m).asnumpy(), 2 * x.asnumpy() * m.asnumpy(),
                                        rtol=1e-6)
+
+
+def test_private_grad_list_follows_grad_req():
+    """MXNet programs read Parameter._grad: None before initialize() and for grad_req
+    'null', else the list of gradient buffers (the ones backward writes)."""
+    dense = gluon.nn.Dense(3, in_units=2)
+    assert dense.weight._grad is None
+    dense.initialize()
+    grads = dense.weight._grad
+    assert len(grads) == 1 and grads[0].shape == (3, 2)
+    dense.collect_params().setattr("grad_req", "null")
+    assert dense.weight._grad is None
+    dense.collect_params().setattr("grad_req", "write")
+    x = nd.ones((4, 2))
+    with autograd.record():
+        y = dense(x).sum()
+    y.backward()
+    np.testing.assert_allclose(dense.weight._grad[0].asnumpy(), np.full((3, 2), 4.0))

@@ -77,7 +77,12 @@ class Plan:
 
 
 def check_lowerable(fn):
-    """Raise NotImplementedError naming the first op codegen cannot lower (read from traits)."""
+    """Raise NotImplementedError naming the first op codegen cannot lower (read from traits),
+    or a parameter or output of a dtype it has no lowering for (one no op reads or makes)."""
+    for v in (*fn.params, *fn.outputs):
+        if isinstance(v, Value) and v.type.dtype in NARROW:
+            raise NotImplementedError(f"codegen: @{fn.name}: {v.type.np_dtype} has no native "
+                                      f"lowering; it runs in Python (numpy), exactly as eager")
     for op in fn.ops:
         name, opdef = op.name, op.opdef
         for v in op.results + op.operands:

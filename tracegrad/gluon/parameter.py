@@ -303,6 +303,14 @@ class Parameter:
         # (data.grad: shown in the parameter's grad_stype, its variable carries it)
         return _as_np(wrap(data._var.buf)) if _NP["array"] else data.grad
 
+    @property
+    def _grad(self):
+        """MXNet's private per-context gradient list, which programs read: None before
+        initialization and while grad_req is 'null'."""
+        if self._data is None or self._grad_req == "null":
+            return None
+        return self.list_grad()
+
     def list_grad(self):
         """One gradient per context, in list_ctx() order."""
         first = self.grad()

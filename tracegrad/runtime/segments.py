@@ -12,6 +12,7 @@ import numpy as np
 
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Function, Literal, Value
+from ..ir.types import NARROW
 from .donation import Donating
 from .interpret import Program
 
@@ -94,6 +95,13 @@ def native_op(op) -> bool:
     return not_native_reason(op) is None
 
 
+def _narrow_boundary(fn):
+    """Whether a parameter or result of `fn` has a dtype codegen has no lowering for (an
+    int8 input returned as it is): no op of its own says so, the segments pass it through."""
+    return any(v.type.dtype in NARROW for v in (*fn.params, *fn.outputs)
+               if isinstance(v, Value))
+
+
 def not_native_reason(op):
     """Why codegen cannot lower `op` (codegen's own words: no lowering, or a dtype such as
     float16 it has none for), or None when it can."""
@@ -132,7 +140,7 @@ def compile_callable(fn, on_python_op=None, fastmath=(), donate=None):
     Donating: the same checks and the same results, not in place)."""
     from .native import NativeFunction
     try:
-        if all(native_op(op) for op in fn.ops):
+        if all(native_op(op) for op in fn.ops) and not _narrow_boundary(fn):
             return NativeFunction(fn, fastmath=fastmath, donate=donate)
         run = SegmentedFunction(fn, functools.partial(NativeFunction, fastmath=fastmath),
                                 native_op, on_python_op=on_python_op)

@@ -91,9 +91,9 @@ class Dense(HybridBlock):
         self.weight.shape = (self._units, n)
 
     def hybrid_forward(self, F, x, weight, bias=None):
-        if x.ndim < (2 if self._flatten else 1):
-            raise MXNetError(f"Dense: input of shape {x.shape} must have a batch axis and "
-                             f"features (at least {2 if self._flatten else 1}-d)")
+        if x.ndim < 1:      # (a 1-d input is a batch of one feature each, as in MXNet)
+            raise MXNetError(f"Dense: input of shape {x.shape} must have a batch axis "
+                             f"(at least 1-d)")
         n = math.prod(x.shape[1:]) if self._flatten else x.shape[-1]
         if weight.shape[1] != n:
             raise MXNetError(
@@ -116,8 +116,8 @@ class Dropout(HybridBlock):
 
     def __init__(self, rate, axes=(), **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= rate < 1.0:
-            raise MXNetError(f"Dropout: rate must be in [0, 1), got {rate}")
+        if not 0.0 <= rate <= 1.0:     # (rate 1: NaN while training, as MXNet's kernel)
+            raise MXNetError(f"Dropout: rate must be in [0, 1], got {rate}")
         self._rate, self._axes = rate, tuple(axes)
 
     def hybrid_forward(self, F, x):

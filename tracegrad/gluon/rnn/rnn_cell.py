@@ -381,8 +381,8 @@ class DropoutCell(HybridRecurrentCell):
 
     def __init__(self, rate, axes=(), prefix=None, params=None):
         super().__init__(prefix=prefix, params=params)
-        if not 0.0 <= rate < 1.0:
-            raise MXNetError(f"DropoutCell: rate must be in [0, 1), got {rate}")
+        if not 0.0 <= rate <= 1.0:
+            raise MXNetError(f"DropoutCell: rate must be in [0, 1], got {rate}")
         self._rate, self._axes = rate, tuple(axes)
 
     def _alias(self):
