@@ -84,6 +84,36 @@ class _RNNLayer(HybridBlock):
             s += ", bidirectional"
         return s + ")"
 
+    def _unfuse(self):
+        """The layer as MXNet's stack of cells (HybridSequentialRNNCell of LSTMCell, ...,
+        BidirectionalCell, DropoutCell between layers) sharing this layer's parameters: the
+        same numbers step by step, for unroll() and cell-level code."""
+        from . import rnn_cell
+        if self._projection_size or self._cell_clip is not None:
+            raise MXNetError(f"{type(self).__name__}._unfuse: a projection or state clipping "
+                             f"has no cell form")
+        mode, nh = self._mode, self._hidden_size
+        make = {"rnn_relu": lambda **kw: rnn_cell.RNNCell(nh, activation="relu", **kw),
+                "rnn_tanh": lambda **kw: rnn_cell.RNNCell(nh, activation="tanh", **kw),
+                "lstm": lambda **kw: rnn_cell.LSTMCell(nh, **kw),
+                "gru": lambda **kw: rnn_cell.GRUCell(nh, **kw)}[mode]
+        inits = {k: self.params.get(f"l0_{k}").init for k in (
+            "i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")}
+        stack = rnn_cell.HybridSequentialRNNCell(prefix=self.prefix, params=self.params)
+        with stack.name_scope():
+            ni = self._input_size
+            for i in range(self._num_layers):
+                kw = {"input_size": ni, **{f"{k}_initializer": v for k, v in inits.items()}}
+                if self._dir == 2:
+                    stack.add(rnn_cell.BidirectionalCell(make(prefix=f"l{i}_", **kw),
+                                                         make(prefix=f"r{i}_", **kw)))
+                else:
+                    stack.add(make(prefix=f"l{i}_", **kw))
+                if self._dropout > 0 and i != self._num_layers - 1:
+                    stack.add(rnn_cell.DropoutCell(self._dropout))
+                ni = nh * self._dir
+        return stack
+
     def _collect_params_with_prefix(self, prefix=""):
         """MXNet's saved keys: `_unfused.<layer>.<gate>_<kind>`, with `<l|r>_cell.` inserted
         when bidirectional (the names of the cell stack MXNet used before its fused op)."""
