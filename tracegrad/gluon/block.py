@@ -24,6 +24,7 @@ from ..tracing import capture as _capture, compiled as _compiled, jit as _tracin
 from ..tracing.jit import ATTRIBUTE_VERSION, STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
 from . import auto_compile as _auto_compile, contexts as _contexts, hooks as _hooks
+from . import op_hooks as _op_hooks
 from .arguments import check_inputs
 from .symbolic_call import symbolic_call
 from .parameter import Parameter, ParameterDict, load_into
@@ -479,6 +480,9 @@ class HybridBlock(Block):
                                                        or _array.HOOKS.tracing)):
                 # (export traces with these; inside another block's trace this call is
                 # inlined: as in MXNet, it caches no graph, nor the trace's own arrays)
+                hook = self.__dict__.get("_op_hook")
+                if hook is not None:        # (register_op_hook: the graph node by node)
+                    return _op_hooks.call(self, args, hook)
                 return _compiled_call(self, args)
             # (an eager call of gluon's own layers: compiled once its signature is hot)
             return _auto_compile.call(self, args, _compiled_call)
@@ -512,6 +516,12 @@ class HybridBlock(Block):
     def hybrid_forward(self, F, x, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement hybrid_forward(self, "
                                   f"F, x, ...) or forward(self, x, ...)")
+
+    def register_op_hook(self, callback, monitor_all=False):
+        """callback(node_name, op_name, array) for every operator node's output (with
+        monitor_all, its inputs too) while this block, or any block under it, runs
+        hybridized, as MXNet's cached graph reports them (gluon/op_hooks.py)."""
+        _op_hooks.register(self, callback, monitor_all)
 
     def export(self, path, epoch=0, remove_amp_cast=True):
         """Write path-symbol.json (the forward as tracegrad IR text) and path-%04d.params."""
