@@ -86,8 +86,12 @@ def test_summary_prints_shapes_and_parameter_counts(capsys):
     assert all(type(b) is type(b).__mro__[0] and not hasattr(type(b), "_tg_plain_class")
                for b in [net, net[0], net[1], net[2]])
     net.hybridize()
-    with pytest.raises(mx.MXNetError, match="summary\\(\\) needs a block that is not "
+    with pytest.raises(mx.MXNetError, match="summary\\(\\) needs blocks that are not "
                                             "hybridized"):
+        net.summary(nd.ones((1, 5)))
+    net.hybridize(False)
+    net[1].hybridize()      # (MXNet asserts it of every block: its programs catch that)
+    with pytest.raises(AssertionError, match=f"{net[1].name}: summary"):
         net.summary(nd.ones((1, 5)))
 
 

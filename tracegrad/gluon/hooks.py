@@ -16,6 +16,10 @@ from collections import OrderedDict
 from ..base import MXNetError
 from ..tracing.jit import STRUCTURE_VERSION
 
+class SummaryError(MXNetError, AssertionError):
+    """summary() of a hybridized block: MXNet asserts, so its programs catch AssertionError."""
+
+
 _HOOKED_CLASSES: dict = {}     # block class -> its hooked subclass
 _KEYS = itertools.count()
 
@@ -91,9 +95,13 @@ def _shape_str(x):
 def summary(block, *inputs):
     """Print each block's output shape and parameter count, in the order the calls
     finish (MXNet's table), and the totals."""
-    if getattr(block, "_active", False):
-        raise MXNetError(f"{block.name}: summary() needs a block that is not hybridized; "
-                         f"call it before hybridize()")
+    stack = [block]
+    while stack:        # (MXNet asserts it of every block the summary hooks)
+        b = stack.pop()
+        if getattr(b, "_active", False):
+            raise SummaryError(f"{b.name}: summary() needs blocks that are not hybridized; "
+                               f"call it before hybridize()")
+        stack.extend(b._children.values())
     rows = OrderedDict([("Input", (_shape_str(list(inputs)), 0, 0, 0))])
     seen = set()
 
