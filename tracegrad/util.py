@@ -96,6 +96,17 @@ def use_np(func):
             method = func.__dict__.get(name)
             if method is not None:
                 setattr(func, name, use_np(method))
+        if "__call__" not in func.__dict__ and hasattr(func, "__call__"):
+            # an inherited call (a Block's): it too runs with set_np on, as MXNet wraps every
+            # method, so the block is called in np mode (hybrid_forward's F is the np one,
+            # its outputs mx.np arrays) whatever mode the caller is in; looked up per call, as
+            # set_np swaps Block.__call__
+            cls = func
+
+            def __call__(self, *args, **kwargs):
+                with np_shape(True), np_array(True):
+                    return super(cls, self).__call__(*args, **kwargs)
+            func.__call__ = __call__
         return func
 
     @functools.wraps(func)

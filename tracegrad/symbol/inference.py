@@ -26,15 +26,15 @@ def var_shape_attr(node):
 
 def _partial_shape_attr(node):
     """A variable's __shape__ with its unknown dims as 0 (a Gluon parameter whose input size
-    is deferred: `(32, 0)`), or None."""
+    is deferred: `(32, 0)`; under np_shape MXNet writes them -1), or None."""
     text = node.attrs.get("__shape__")
     try:
         shape = parse_literal(text) if text is not None else None
     except LiteralError:
         return None
-    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= -1 for d in shape):
         return None
-    return shape
+    return tuple(max(d, 0) for d in shape)
 
 
 def var_dtype_attr(node):
