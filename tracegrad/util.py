@@ -96,7 +96,8 @@ def use_np(func):
             method = func.__dict__.get(name)
             if method is not None:
                 setattr(func, name, use_np(method))
-        if "__call__" not in func.__dict__ and hasattr(func, "__call__"):
+        if "__call__" not in func.__dict__ and any("__call__" in base.__dict__
+                                                    for base in func.__mro__[1:]):
             # an inherited call (a Block's): it too runs with set_np on, as MXNet wraps every
             # method, so the block is called in np mode (hybrid_forward's F is the np one,
             # its outputs mx.np arrays) whatever mode the caller is in; looked up per call, as
