@@ -593,7 +593,7 @@ BAD = [
                                          "step": (1,)}, "does not fit"),
     ("concat", [T("f32", (2, 3)), T("f64", (2, 3))], {"axis": 0}, "differ"),
     ("concat", [T("f32", (2, 3)), T("f32", (3, 3))], {"axis": 1}, "differ"),
-    ("take", [T("f32", (3,)), T("bool", (2,))], {"axis": 0}, "indices"),
+    ("one_hot", [T("i64", (2,))], {"depth": -1}, "depth >= 0"),
     ("take", [T("f32", (3,)), T("i64", (2,))], {"axis": 1}, "out of range"),
     ("scatter_add", [T("f32", (2, 3)), T("i64", (2,))], {"axis": 1, "size": 4}, "do not match"),
     ("matmul", [T("f32", (3, 4)), T("f32", (3, 4))], {}, "inner dimensions"),

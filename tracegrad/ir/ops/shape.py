@@ -218,8 +218,10 @@ class Concat(OpDef):
 
 
 def _check_index(opname, idx):
-    if idx.dtype not in INTS and idx.dtype not in FLOATS:
-        fail(opname, f"indices must be integer or float, got {idx}")
+    """Indices of take / scatter_add / one_hot: any number dtype, truncated to integers; bool
+    as 0 / 1 (numpy's take, and eager code, read it so)."""
+    if idx.dtype not in INTS and idx.dtype not in FLOATS and idx.dtype != "bool":
+        fail(opname, f"indices must be integer, float or bool, got {idx}")
 
 
 _FLOAT_TOPS = {}  # (float dtype, top) -> top in that dtype, or None where it does not fit
