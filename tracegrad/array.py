@@ -188,7 +188,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
             return _apply_multi(opdef, [a if isinstance(a, NDArray) else d
                                         for a, d in zip(args, datas)], attrs, out)
         out = np.asarray(out)
-    if out.dtype not in _SUPPORTED and not _narrow_result(opdef, datas, attrs, out):
+    if (out.dtype not in _SUPPORTED or _narrow_operand(datas)) and \
+            not _narrow_result(opdef, datas, attrs, out):
         # numpy promoted past what the type rule allows
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or
                        f"numpy gave a {out.dtype} result where the type rule gives "
@@ -286,10 +287,21 @@ def _hooked_args(args):
     return args
 
 
+def _narrow_operand(datas) -> bool:
+    """Whether an operand is a float16 / uint8 / int8 array: numpy's result (a comparison's
+    bool) may be a supported dtype where the type rule refuses the operands (uint8 == int8
+    promotes to int16), so the rule is asked as for a narrow result."""
+    for d in datas:
+        if type(d) is np.ndarray and d.dtype in _NARROW_DTYPES:
+            return True
+    return False
+
+
 def _narrow_result(opdef, datas, attrs, out) -> bool:
-    """Whether a float16 / uint8 / int8 result is the one the op's type rule gives (asked once
-    per op, operand dtypes and shapes, scalars and attributes: image transforms repeat it)."""
-    if out.dtype not in _NARROW_DTYPES:
+    """Whether a float16 / uint8 / int8 result (or one of narrow operands) is the one the op's
+    type rule gives (asked once per op, operand dtypes and shapes, scalars and attributes:
+    image transforms repeat it)."""
+    if out.dtype not in _NARROW_DTYPES and not _narrow_operand(datas):
         return False
     try:
         key = (opdef, tuple((d.dtype, d.shape) if type(d) is np.ndarray else (type(d), d)

@@ -4,7 +4,7 @@ type rule; the answer is remembered per op, operand dtypes and shapes, scalars a
 import numpy as np
 import pytest
 
-from tracegrad import array, nd
+from tracegrad import array, gluon, nd
 
 B = lambda: nd.array([True, False], dtype="bool")            # noqa: E731
 U = lambda: nd.array([1, 2], dtype="uint8")                   # noqa: E731
@@ -25,6 +25,9 @@ CASES = {
     "flip of a uint8 image": lambda: nd.flip(IMG(), axis=1),
     "uint8 image + a row": lambda: IMG() + nd.array([1, 2, 3], dtype="uint8"),
     "uint8 image + a bad row (refused)": lambda: IMG() + nd.array([1, 2], dtype="uint8"),
+    "uint8 == int8 (int16: refused)": lambda: U() == I8(),
+    "uint8 < uint8": lambda: U() < U(),
+    "float16 > 1": lambda: H() > 1,
 }
 
 
@@ -49,3 +52,26 @@ def test_remembered_type_rule_answers_change_nothing(name, monkeypatch):
         m.setattr(array, "_NARROW_SEEN", _Forgetful())
         fresh = _outcome(make)
     assert first == again == third == fresh
+
+
+class Compare(gluon.HybridBlock):
+    def hybrid_forward(self, F, x, y):
+        return x < y
+
+
+@pytest.mark.parametrize("pair", [("uint8", "int8"), ("int8", "uint8"), ("uint8", "uint8"),
+                                  ("float16", "float16"), ("uint8", "int32")])
+def test_a_comparison_of_narrow_operands_is_the_same_eager_and_hybridized(pair):
+    """numpy's bool result of a uint8 / int8 comparison skipped the type rule, so eager code
+    computed what the compiled block refused (int16 promotion)."""
+    x, y = (nd.array([1, 2, 3], dtype=d) for d in pair)
+    outcomes = []
+    for hybridize in (False, True):
+        block = Compare()
+        if hybridize:
+            block.hybridize()
+        outcomes.append(_outcome(lambda: block(x, y)))
+    assert outcomes[0][0] == outcomes[1][0]
+    if outcomes[0][0] == "ok":
+        assert outcomes[0] == outcomes[1]
+    assert (outcomes[0][0] == "ok") == (pair[0] == pair[1] or "int32" in pair)
