@@ -5,6 +5,7 @@ builds its network this way). Each block runs under its prefix (mx.name.Prefix, 
 1.x block's hybrid_forward gets F = mx.sym. The built-in layers whose eager forward checks
 shapes in Python emit MXNet's own operator for the layer instead (_LAYER_OPS; the recurrent
 layers MXNet's RNN op, their begin states zeros whose batch the graph gives)."""
+import contextlib
 
 
 def has_symbols(args):
@@ -20,7 +21,10 @@ def symbolic_call(block, args):
     from .block import HybridBlock
     params = {k: p.var() for k, p in block._reg_params.items()}
     emit = _layer_op(block)
-    with Prefix(block.prefix):
+    # (a block made with prefix='' names its nodes in its caller's scope, counting on from
+    # its siblings' names, as MXNet's name_scope() does: a ResNet stage's residual blocks
+    # give stage1_activation0, stage1_activation1, ..., not one name each)
+    with contextlib.nullcontext() if block._empty_prefix else Prefix(block.prefix):
         if emit is not None:
             return emit(block, sym, *args, **params)
         symbolic = getattr(block, "_symbolic_forward", None)   # (a recurrent cell's step)

@@ -7,6 +7,8 @@ variables' __shape__ attributes, or from the first input by shape inference (def
 initialization). forward evaluates the graph with nd operators, so the block records for
 autograd and hybridize() compiles it like any HybridBlock.
 """
+import os
+
 import numpy as np
 
 from ..base import MXNetError
@@ -89,6 +91,11 @@ def setup(block, outputs, inputs, params=None):
     if missing:
         raise MXNetError(f"SymbolBlock: inputs {missing} are not variables of the graph "
                          f"(it has {list(by_name)})")
+    sparse = [n.name for n in order if n.op is None and n.name not in names
+              and n.attrs.get("__storage_type__") == "1"]
+    if sparse:      # (MXNet asserts this: its programs catch AssertionError)
+        raise SymbolBlockError(f"SymbolBlock doesn't support Parameter {sparse[0]!r} because "
+                               f"its storage type is 'row_sparse'")
     aux = set(outputs.list_auxiliary_states())
     shared = params if params is not None else {}
     block._sym, block._sym_inputs, block._sym_params = outputs, names, []
@@ -115,8 +122,16 @@ def setup(block, outputs, inputs, params=None):
                           lr_mult=_mult(node, "__lr_mult__"), wd_mult=_mult(node, "__wd_mult__"),
                           init=_initializer_of(node), allow_deferred_init=True)
         block._params._add(p)
-        block._reg_params[name] = p
         block._sym_params.append((name, p))
+    # structural names (save_parameters) without the names' common prefix, as MXNet keys a
+    # SymbolBlock's parameters: a file saved from one instance loads into another
+    cut = len(os.path.commonprefix([name for name, _ in block._sym_params]))
+    for name, p in block._sym_params:
+        block._reg_params[name[cut:]] = p
+
+
+class SymbolBlockError(MXNetError, AssertionError):
+    """A graph SymbolBlock cannot hold (MXNet asserts it)."""
 
 
 def infer_param_shapes(block, args):
@@ -139,6 +154,14 @@ def forward(block, args):
     if len(args) != len(block._sym_inputs):
         raise MXNetError(f"SymbolBlock: expected {len(block._sym_inputs)} inputs "
                          f"{block._sym_inputs}, got {len(args)}")
+    if any(isinstance(a, Symbol) for a in args):   # (a symbolic call: the graph composed
+        # onto the given Symbols, the parameters as their variables, as MXNet's SymbolBlock)
+        if not all(isinstance(a, Symbol) for a in args):
+            raise MXNetError(f"SymbolBlock: inputs must be all Symbols or all arrays, got "
+                             f"{[type(a).__name__ for a in args]}")
+        feeds = dict(zip(block._sym_inputs, args))
+        feeds.update((name, p.var()) for name, p in block._sym_params)
+        return block._sym(**feeds)
     for name, a, want in zip(block._sym_inputs, args, block._sym_input_shapes):
         if want is not None and tuple(a.shape) != want:
             raise MXNetError(f"input '{name}' has shape {tuple(a.shape)} but the graph's "
