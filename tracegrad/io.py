@@ -18,7 +18,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from . import nd
+from . import nd, sparse
 from .array import NDArray
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "PrefetchingIter",
@@ -149,6 +149,8 @@ def _named_inputs(data, allow_empty, default_name, who):
                         f"a dict with them as values, got {type(data).__name__}")
     named = []
     for name, value in data.items():
+        if not isinstance(value, NDArray) and sparse.is_scipy_sparse(value):
+            value = sparse.array(value)     # (a scipy csr_matrix: a CSRNDArray, as MXNet)
         if not isinstance(value, NDArray):
             try:
                 value = nd.array(value)
@@ -175,6 +177,10 @@ class NDArrayIter(DataIter):
                              f"{batch_size!r}")
         self.data = _named_inputs(data, False, data_name, "NDArrayIter")
         self.label = _named_inputs(label, True, label_name, "NDArrayIter")
+        if last_batch_handle != "discard" and any(
+                v.stype == "csr" for _, v in self.data + self.label):
+            raise NotImplementedError("NDArrayIter only supports CSRNDArray (or a scipy "
+                                      "csr_matrix) with last_batch_handle='discard', as MXNet")
         n = self.data[0][1].shape[0]
         for name, value in self.data + self.label:
             # (more is MXNet's: the first input sets the count and the rest of a longer one
@@ -286,8 +292,14 @@ class NDArrayIter(DataIter):
     def _shuffle_data(self):
         np.random.shuffle(self.idx)
         # (as MXNet: each source goes through numpy and nd.array again, so float32)
-        self.data = [(k, nd.array(v.asnumpy()[self.idx])) for k, v in self.data]
-        self.label = [(k, nd.array(v.asnumpy()[self.idx])) for k, v in self.label]
+        self.data = [(k, _shuffled(v, self.idx)) for k, v in self.data]
+        self.label = [(k, _shuffled(v, self.idx)) for k, v in self.label]
+
+
+def _shuffled(value, idx):
+    """The rows of `value` in the order `idx` (a CSRNDArray stays one, as MXNet's)."""
+    rows = nd.array(value.asnumpy()[idx])
+    return sparse.cast_storage(rows, "csr") if value.stype == "csr" else rows
 
 
 class ResizeIter(_FromCurrentBatch, DataIter):

@@ -40,12 +40,13 @@ def _default_dtype(src, dtype):
         return np.dtype(dtype)
     if isinstance(src, NDArray):
         return np.dtype(src.dtype)
-    if isinstance(src, np.ndarray) or _is_scipy_sparse(src):
+    if isinstance(src, np.ndarray) or is_scipy_sparse(src):
         return src.dtype
     return np.dtype(np.float32)
 
 
-def _is_scipy_sparse(x):
+def is_scipy_sparse(x):
+    """Whether `x` is a scipy.sparse matrix (scipy is not a dependency: read by its module)."""
     return type(x).__module__.startswith("scipy.sparse")
 
 
@@ -293,7 +294,7 @@ def csr_matrix(arg1, shape=None, ctx=None, dtype=None):
                                int(col.max()) + 1 if len(col) else 0), who)
         return _laid_out(CSRNDArray, who, sparse_layout.coordinates, shape, values.astype(dt),
                          row, col, True)
-    if _is_scipy_sparse(arg1):
+    if is_scipy_sparse(arg1):
         coo = arg1.tocoo()
         return _laid_out(CSRNDArray, who, sparse_layout.coordinates,
                          _shape(shape, coo.shape, who),
@@ -360,7 +361,7 @@ def array(source_array, ctx=None, dtype=None):
     """A sparse array from a scipy sparse matrix (csr) or a sparse NDArray (a copy)."""
     if isinstance(source_array, BaseSparseNDArray):
         return _from_dense(source_array, dtype, source_array.stype)
-    if _is_scipy_sparse(source_array):
+    if is_scipy_sparse(source_array):
         return csr_matrix(source_array, dtype=dtype)
     raise MXNetError(f"sparse.array: expects a scipy sparse matrix or a sparse NDArray, got "
                      f"{type(source_array).__name__} (use mx.nd.array for dense data)")

@@ -180,3 +180,26 @@ def test_a_module_style_loop_trains_from_an_ndarray_iter():
             trainer.step(batch.data[0].shape[0])
     np.testing.assert_allclose(net.weight.data().asnumpy().ravel(), [1.0, -2.0, 0.5],
                                atol=1e-2)
+
+
+def test_ndarrayiter_keeps_csr_batches_from_csr_and_scipy_inputs():
+    """MXNet's NDArrayIter: a CSRNDArray or a scipy csr_matrix input gives CSR batches, also
+    shuffled; with last_batch_handle other than 'discard' it raises NotImplementedError."""
+    import scipy.sparse as spsp
+    from tracegrad.test_utils import rand_sparse_ndarray
+    csr, _ = rand_sparse_ndarray((10, 6), "csr", density=0.5)
+    dense = csr.asnumpy()
+    for source in (csr, spsp.csr_matrix(dense)):
+        with pytest.raises(NotImplementedError, match="last_batch_handle='discard'"):
+            mx.io.NDArrayIter({"data": source}, dense, 3)
+        it = mx.io.NDArrayIter({"data": source, "dense": dense}, np.arange(10), 3,
+                               shuffle=True, last_batch_handle="discard")
+        rows = []
+        for batch in it:
+            sp, dn = batch.data        # (sorted by name: 'data', 'dense')
+            assert sp.stype == "csr" and dn.stype == "default" and sp.shape == (3, 6)
+            np.testing.assert_array_equal(sp.asnumpy(), dn.asnumpy())
+            np.testing.assert_array_equal(sp.asnumpy(), dense[batch.label[0].asnumpy()
+                                                              .astype(int)])
+            rows += batch.label[0].asnumpy().astype(int).tolist()
+        assert len(rows) == 9 and len(set(rows)) == 9
