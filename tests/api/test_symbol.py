@@ -1071,3 +1071,18 @@ def test_sizing_partial_variables_spends_a_bounded_number_of_inferences(monkeypa
         out = mx.sym.broadcast_add(out, mx.sym.var(f"b{k}", shape=(0,)))
     assert out.infer_shape_partial(x=(2, 3))[1] == [()]
     assert len(calls) <= inference.MAX_PARTIAL_TRIALS + 1
+
+
+def test_a_hidden_key_given_through_attr_is_kept_as_given_and_as_dunder():
+    """MXNet's op attr={'wd_mult': 'x'} lists both 'wd_mult' and '__wd_mult__' (and the
+    weights it creates get '__wd_mult__')."""
+    data = mx.sym.Variable("data", attr={"mood": "angry"})
+    op = mx.sym.Convolution(data=data, name="conv", kernel=(1, 1), num_filter=1,
+                            attr={"__mood__": "so so", "wd_mult": "x"})
+    got = op.list_attr()
+    assert got["wd_mult"] == "x" and got["__wd_mult__"] == "x" and got["__mood__"] == "so so"
+    assert op.attr_dict()["conv_weight"]["__wd_mult__"] == "x"
+    op = mx.sym.Convolution(data=data, name="conv", kernel=(1, 1), num_filter=1,
+                            attr={"wd_mult": "0.5"})
+    again = mx.sym.load_json(op.tojson())     # (a file's multiplier must be a number)
+    assert again.list_attr()["__wd_mult__"] == "0.5" and again.list_attr()["wd_mult"] == "0.5"

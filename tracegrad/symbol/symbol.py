@@ -547,8 +547,11 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
         if init is not None and source.is_variable and "__init__" not in source.attrs:
             source.attrs["__init__"] = init
     attrs_all = dict(raw)
-    for k, v in _scope_attrs(extra_attrs).items():
-        attrs_all[k] = str(v)
+    from ..attribute import AttrScope
+    for k, v in AttrScope.current().get(extra_attrs).items():
+        if k in HIDDEN_KEYS:    # (MXNet keeps an attr= hidden key as given and as __key__)
+            attrs_all[k] = str(v)
+        attrs_all[_stored_key(k)] = str(v)
     attrs_all.update(hidden)
     node = Node(canon, node_name, attrs_all, refs, spec, params, names)
     n = len(node.visible_outputs())
