@@ -38,6 +38,9 @@ from .contrib_more import __all__ as _MORE  # noqa: E402
 from .contrib_deformable import *  # noqa: E402,F401,F403  (DeformableConvolution, ...)
 from .contrib_deformable import __all__ as _DEFORMABLE  # noqa: E402
 __all__ += _OPS + _MORE + _DEFORMABLE
+from .contrib_adamw import *  # noqa: E402,F401,F403  (adamw_update, multi_adamw_update, ...)
+from .contrib_adamw import __all__ as _ADAMW  # noqa: E402
+__all__ += _ADAMW
 from .nd_ctc import CTCLoss, ctc_loss  # noqa: E402,F401  (MXNet's _contrib_ aliases)
 __all__ += ["CTCLoss", "ctc_loss"]
 
