@@ -180,11 +180,14 @@ def dumps(reset=False, format="table", sort_by="total", ascending=False):
     def order(item):
         stat = item[1]
         return stat[1] / stat[0] if k is None else stat[k]
-    if format == "json":
+    if format == "json":    # (MXNet's AggregateStats::DumpJson: its keys, sorted as asked;
+        # no memory statistics are kept, so its Memory section is empty)
         return json.dumps({"Time": {category: {name: {
-            "Total Count": s[0], "Total Time": s[1] / 1e6, "Min Time": s[2] / 1e6,
-            "Max Time": s[3] / 1e6, "Avg Time": s[1] / s[0] / 1e6} for name, s in items}
-            for category, items in by_category.items()}, "Unit": {"Time": "ms"}}, indent=2)
+            "Count": s[0], "Total": s[1] / 1e6, "Min": s[2] / 1e6, "Max": s[3] / 1e6,
+            "Avg": s[1] / s[0] / 1e6}
+            for name, s in sorted(items, key=order, reverse=not ascending)}
+            for category, items in by_category.items()}, "Memory": {},
+            "Unit": {"Time": "ms", "Memory": "kB"}}, indent=2)
     lines = ["", "Profile Statistics:", "\tNote the difference in units for different entries."]
     for category in sorted(by_category):
         lines += ["", category, "=================",

@@ -39,11 +39,11 @@ def test_eager_ops_and_native_calls_are_timed_while_running(fresh_profiler):
     profiler.set_state("stop")
     nd.log(x)                                # not recorded: stopped again
     stats = _stats()
-    assert stats["operator"]["exp"]["Total Count"] == 1
+    assert stats["operator"]["exp"]["Count"] == 1
     assert "log" not in stats["operator"]
     native_names = list(stats["native"])
     assert len(native_names) == 1 and native_names[0].startswith("native:@")
-    assert stats["native"][native_names[0]]["Total Count"] == 1
+    assert stats["native"][native_names[0]]["Count"] == 1
     np.testing.assert_allclose(y.asnumpy(), np.e + 1, rtol=1e-6)   # results unchanged
     assert out.shape == (2, 3)
     table = profiler.dumps()
@@ -81,10 +81,10 @@ def test_pause_resume_scope_and_user_events(fresh_profiler):
     domain.new_marker("here").mark()
     profiler.set_state("stop")
     stats = _stats()
-    assert stats["operator"]["sqrt"]["Total Count"] == 1
-    assert stats["operator"]["train:sqrt"]["Total Count"] == 1
-    assert stats["mine"]["load"]["Total Count"] == 1
-    assert stats["event"]["epoch"]["Total Count"] == 1
+    assert stats["operator"]["sqrt"]["Count"] == 1
+    assert stats["operator"]["train:sqrt"]["Count"] == 1
+    assert stats["mine"]["load"]["Count"] == 1
+    assert stats["event"]["epoch"]["Count"] == 1
     profiler.dump()
     trace = json.loads(fresh_profiler.read_text())
     phases = {e["ph"] for e in trace["traceEvents"]}
@@ -114,7 +114,7 @@ def test_a_profiled_training_loop_trains_as_without_it(fresh_profiler):
         return [p.data().asnumpy() for p in net.collect_params().values()]
     for a, b in zip(train(True), train(False)):
         np.testing.assert_array_equal(a, b)
-    assert sum(s["Total Count"] for s in _stats()["native"].values()) >= 8
+    assert sum(s["Count"] for s in _stats()["native"].values()) >= 8
 
 
 def test_bad_arguments_are_named():
@@ -133,7 +133,7 @@ def test_dumps_reset_clears_the_statistics_and_dump_takes_the_events(fresh_profi
     profiler.set_state("run")
     nd.exp(x)
     profiler.set_state("stop")
-    assert _stats()["operator"]["exp"]["Total Count"] == 1
+    assert _stats()["operator"]["exp"]["Count"] == 1
     profiler.dumps(reset=True)
     assert "operator" not in _stats()
     profiler.dump()
@@ -192,3 +192,28 @@ def test_set_config_removes_the_file_it_names_and_resets_what_it_leaves_out(tmp_
     assert not any(e["name"] == "exp" for e in json.loads(old.read_text())["traceEvents"])
     profiler.dumps(reset=True)
     profiler.set_config(filename=str(tmp_path / "later.json"))   # (not the cwd's file)
+
+
+@pytest.mark.parametrize("sort_by", ["total", "avg", "min", "max", "count"])
+@pytest.mark.parametrize("ascending", [False, True])
+def test_json_statistics_have_mxnets_keys_and_order(fresh_profiler, sort_by, ascending):
+    """MXNet's dumps(format='json'): Time / Memory / Unit sections, each name's Count, Total,
+    Min, Max and Avg, in the order sort_by and ascending ask for."""
+    profiler.set_state("run")
+    x = nd.ones((50, 50))
+    for _ in range(3):
+        nd.exp(x)
+    nd.sqrt(x)
+    nd.log(x + 1)
+    profiler.set_state("stop")
+    doc = json.loads(profiler.dumps(format="json", sort_by=sort_by, ascending=ascending))
+    assert doc["Memory"] == {} and doc["Unit"] == {"Time": "ms", "Memory": "kB"}
+    ops = doc["Time"]["operator"]
+    assert ops["exp"]["Count"] == 3 and ops["sqrt"]["Count"] == 1
+    for s in ops.values():
+        assert set(s) == {"Count", "Total", "Min", "Max", "Avg"}
+        assert s["Min"] <= s["Avg"] <= s["Max"] and abs(s["Avg"] * s["Count"] - s["Total"]) \
+            <= 1e-9 + 1e-6 * s["Total"]
+    key = {"total": "Total", "avg": "Avg", "min": "Min", "max": "Max", "count": "Count"}
+    column = [s[key[sort_by]] for s in ops.values()]
+    assert column == sorted(column, reverse=not ascending)
