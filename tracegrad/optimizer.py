@@ -61,7 +61,7 @@ def _map_state(f, x):
     if x is None:
         return None
     if type(x) is MasterState:
-        return MasterState(f(x[0]), _map_state(f, x.inner))
+        return MasterState(f(x.master), _map_state(f, x.inner), x.master_last)
     if isinstance(x, (tuple, list)):
         return type(x)(_map_state(f, v) for v in x)
     return f(x)
@@ -170,15 +170,30 @@ _F16_WARNING = ("Accumulating with float16 in optimizer can lead to poor accurac
 
 
 class MasterState(tuple):
-    """The state of a float16 weight under multi_precision: (float32 master copy, *the
-    optimizer's own state arrays); `inner` is that state as create_state made it (None, one
-    array or a tuple). A flat tuple, so Trainer.save_states / load_states see every array."""
+    """The state of a float16 weight under multi_precision, in MXNet's layout: (float32
+    master copy, the optimizer's state as create_state made it: None, an array or a tuple),
+    or (state, master copy) for the optimizers whose own create_state_multi_precision puts it
+    last (SGD, NAG, LARS: `master_last`). `flat()` is (master, *the state's arrays), the
+    layout saved states keep."""
 
-    def __new__(cls, master, inner):
-        parts = () if inner is None else inner if isinstance(inner, tuple) else (inner,)
-        self = super().__new__(cls, (master, *parts))
-        self.inner = inner
+    def __new__(cls, master, inner, master_last=False):
+        self = super().__new__(cls, (inner, master) if master_last else (master, inner))
+        self.master, self.inner, self.master_last = master, inner, master_last
         return self
+
+    def flat(self):
+        inner = self.inner
+        parts = () if inner is None else tuple(inner) if isinstance(inner, (tuple, list)) \
+            else (inner,)
+        return (self.master, *parts)
+
+    def with_flat(self, parts):
+        """The same structure over `parts` (flat()'s layout)."""
+        inner = self.inner
+        rest = parts[1:]
+        inner = None if inner is None else type(inner)(rest) if isinstance(
+            inner, (tuple, list)) else rest[0]
+        return MasterState(parts[0], inner, self.master_last)
 
 
 def _master_state(create_state, self, index, weight):
@@ -186,7 +201,7 @@ def _master_state(create_state, self, index, weight):
     made for a float32 copy of the float16 weight (held with it); without, MXNet's warning."""
     if self.multi_precision:
         master = weight.astype(np.float32)
-        return MasterState(master, create_state(self, index, master))
+        return MasterState(master, create_state(self, index, master), self.master_last)
     warnings.warn(_F16_WARNING, stacklevel=3)
     return create_state(self, index, weight)
 
@@ -197,7 +212,7 @@ def _master_update(update, self, index, weight, grad, state):
     becomes the master copy rounded to float16."""
     if type(state) is not MasterState:
         return _half_update(update, self, index, weight, grad, state)
-    master = state[0]
+    master = state.master
     update(self, index, master, grad.astype(np.float32), state.inner)
     np.copyto(weight, master, casting="unsafe")
 
@@ -237,6 +252,9 @@ class Optimizer:
     # itself reads the numpy buffers and writes no gradient (Trainer's paths, fused or not,
     # leave the gradients alone)
     rescales_grad_in_place = False
+    # a float16 weight's multi_precision state: (master, state), as MXNet's base class makes
+    # it; True for the optimizers whose own create_state_multi_precision makes (state, master)
+    master_last = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -519,6 +537,7 @@ def _per_count(cls):
 class SGD(Optimizer):
     """mom = momentum*mom - lr*(g + wd*w); w += mom  (momentum 0: w -= lr*(g + wd*w))."""
     _fused_last = None      # (numbers, vector) of the last fused_scalar_vector
+    master_last = True      # (MXNet's SGD and NAG: (momentum, master copy))
 
     def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
         super().__init__(**kwargs)

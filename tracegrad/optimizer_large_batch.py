@@ -50,6 +50,7 @@ class LARS(_ClipIfSet, Optimizer):
     eta * ||w|| / (||g|| * rescale_grad + wd * ||w|| + eps) (unless either norm is 0, or the
     parameter's name ends in gamma, beta or bias). With momentum_correction the momentum is
     scaled by lr_t / lr_(t-1) when a schedule changes the learning rate."""
+    master_last = True      # (MXNet's LARS: (momentum, master copy))
 
     def __init__(self, momentum=0.0, lazy_update=True, eta=0.001, eps=0,
                  momentum_correction=True, **kwargs):

@@ -18,7 +18,7 @@ import numpy as np
 from . import fused_update
 from .array import NDArray, wrap
 from .base import MXNetError
-from .optimizer import Optimizer, _REGISTRY, rescale_in_place
+from .optimizer import MasterState, Optimizer, _REGISTRY, rescale_in_place
 
 FORMAT = "tracegrad-updater-states/1"
 _META = "__updater__"
@@ -89,7 +89,10 @@ class Updater:
             arrays = {k: wrap(v) for k, v in arrays.items()}
         loaded = {}
         for entry in meta["states"]:
-            loaded[_key(entry["key"])] = _rebuild(entry["parts"], entry["tuple"], arrays)
+            state = _rebuild(entry["parts"], entry["tuple"], arrays)
+            if "master" in entry:
+                state = _master_of(entry["master"], state)
+            loaded[_key(entry["key"])] = state
         self.states = loaded
         self.states_synced = dict.fromkeys(loaded, False)
         if optimizer is not None:
@@ -101,6 +104,12 @@ class Updater:
         bytes of an .npz archive."""
         arrays, entries = {}, []
         for n, (key, state) in enumerate(self.states.items()):
+            master = None
+            if type(state) is MasterState:   # (saved flat, master copy first; its layout noted)
+                master = {"last": state.master_last,
+                          "inner": "none" if state.inner is None else "tuple" if isinstance(
+                              state.inner, (tuple, list)) else "array"}
+                state = state.flat()
             is_tuple = isinstance(state, (tuple, list))
             parts = list(state) if is_tuple else [state]
             kinds = []
@@ -114,7 +123,8 @@ class Updater:
                                      f"{type(s).__name__}; only arrays and None are saved")
                 arrays[f"s{n}_{k}"] = a
                 kinds.append(f"s{n}_{k}")
-            entries.append({"key": _key_json(key), "tuple": is_tuple, "parts": kinds})
+            entries.append({"key": _key_json(key), "tuple": is_tuple, "parts": kinds,
+                            **({"master": master} if master is not None else {})})
         meta = {"format": FORMAT, "states": entries,
                 "optimizer": _optimizer_json(self.optimizer) if dump_optimizer else None}
         arrays[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
@@ -143,6 +153,20 @@ def _key(entry):
         if kind == "str" and type(value) is str:
             return value
     raise MXNetError(f"Updater.set_states: bad state index {str(entry)[:80]}")
+
+
+def _master_of(layout, flat):
+    """A float16 weight's MasterState from get_states' flat (master, *state arrays)."""
+    if not isinstance(layout, dict) or not isinstance(layout.get("last"), bool) or \
+            layout.get("inner") not in ("none", "array", "tuple") or \
+            not isinstance(flat, tuple) or not flat or flat[0] is None:
+        raise MXNetError("Updater.set_states: bad multi-precision state layout")
+    rest = flat[1:]
+    kind = layout["inner"]
+    if (kind == "none" and rest) or (kind == "array" and len(rest) != 1):
+        raise MXNetError("Updater.set_states: bad multi-precision state layout")
+    inner = None if kind == "none" else rest[0] if kind == "array" else tuple(rest)
+    return MasterState(flat[0], inner, layout["last"])
 
 
 def _rebuild(parts, is_tuple, arrays):
@@ -188,7 +212,7 @@ def _read(data):
             not isinstance(meta.get("states"), list):
         raise MXNetError(f"Updater.set_states: not a {FORMAT} archive")
     for entry in meta["states"]:
-        if not isinstance(entry, dict) or set(entry) != {"key", "tuple", "parts"}:
+        if not isinstance(entry, dict) or set(entry) - {"master"} != {"key", "tuple", "parts"}:
             raise MXNetError("Updater.set_states: bad state entry")
     return meta, arrays
 

@@ -118,8 +118,9 @@ def test_multi_precision_sgd_keeps_a_float32_master_copy():
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # (no float16 warning with a master copy)
         mp, trainer = _tiny_steps(True)
-    master = trainer._states[0][0]
-    assert master.dtype == np.float32
+    state = trainer._states[0]
+    master = state[1]            # (MXNet's SGD: (momentum, master copy); no momentum: None)
+    assert state[0] is None and master is state.master and master.dtype == np.float32
     np.testing.assert_allclose(master, 1.0 - 10 * np.float32(1e-4), rtol=1e-6)
     assert mp.data().dtype == np.float16
     np.testing.assert_array_equal(mp.data().asnumpy(), master.astype(np.float16))
@@ -140,9 +141,12 @@ def test_multi_precision_update_is_the_float32_update_of_the_master_copy(name, k
         g = RS.uniform(-1, 1, 6).astype(np.float16)
         mp.update(0, w16, g, s16)
         ref.update(0, w32, g.astype(np.float32), s32)
-        np.testing.assert_array_equal(s16[0], w32)
+        np.testing.assert_array_equal(s16.master, w32)
         np.testing.assert_array_equal(w16, w32.astype(np.float16))
     assert w16.dtype == np.float16
+    # MXNet's layouts: SGD's (state, master copy), the others' (master copy, state)
+    master_at = 1 if name == "sgd" else 0
+    assert s16[master_at] is s16.master and s16[1 - master_at] is s16.inner
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop"])
@@ -327,3 +331,53 @@ def test_block_cast_calls_each_childs_cast():
     assert calls == ["float16"]
     assert net[0].weight.data().dtype == np.float16
     assert net[1].weight.data().dtype == np.float32
+
+
+@pytest.mark.parametrize("name,kwargs", [("sgd", {"momentum": 0.9}), ("sgd", {}),
+                                         ("adam", {}), ("rmsprop", {"centered": True})])
+def test_multi_precision_states_survive_save_and_load(name, kwargs, tmp_path):
+    """A float16 weight's (master copy, state) saved by Trainer.save_states and by the
+    Updater's get_states, loaded back in MXNet's layout: the next steps are the ones an
+    uninterrupted run takes."""
+    def run(steps, load=None, save=None, start=0):
+        p = gluon.Parameter("w", shape=(5,), dtype="float16")
+        p.initialize(mx.init.Constant(0.5))
+        trainer = gluon.Trainer([p], name, {"learning_rate": 0.01, "multi_precision": True,
+                                            **kwargs})
+        if load is not None:
+            trainer.load_states(load)
+        for k in range(start, start + steps):
+            with autograd.record():
+                loss = nd.sum(p.data().astype("float32") * nd.arange(5) * (k + 1))
+            loss.backward()
+            trainer.step(1)
+        if save is not None:
+            trainer.save_states(save)
+        return p, trainer
+
+    path = str(tmp_path / "t.states")
+    whole, _ = run(6)
+    first, trainer = run(3, save=path)
+    state = trainer._states[0]
+    assert state.master.dtype == np.float32
+    master_at = 1 if name == "sgd" else 0
+    assert state[master_at] is state.master
+    rest, _ = run(3, load=path, start=3)
+    # (the restarted run's weight starts at 0.5 again; its master copy comes from the file)
+    np.testing.assert_array_equal(rest._data._data, whole._data._data)
+
+    updater = mx.optimizer.get_updater(mx.optimizer.create(name, multi_precision=True,
+                                                           learning_rate=0.01, **kwargs))
+    w = nd.array([0.5, 0.25, -1.0], dtype="float16")
+    updater(0, nd.array([1.0, 2.0, 3.0], dtype="float16"), w)
+    blob = updater.get_states(dump_optimizer=True)    # (with its update counts: Adam)
+    again = mx.optimizer.get_updater(mx.optimizer.create(name, multi_precision=True,
+                                                         learning_rate=0.01, **kwargs))
+    again.set_states(blob)
+    a, b = updater.states[0], again.states[0]
+    assert type(b) is type(a) and b.master_last == a.master_last
+    np.testing.assert_array_equal(np.asarray(b.master), np.asarray(a.master))
+    w2 = w.copy()
+    updater(0, nd.array([0.5, 0.5, 0.5], dtype="float16"), w)
+    again(0, nd.array([0.5, 0.5, 0.5], dtype="float16"), w2)
+    np.testing.assert_array_equal(w.asnumpy(), w2.asnumpy())

@@ -309,7 +309,7 @@ class Trainer:
             self._init_kvstore()
         arrays = {}
         for i, state in self._states.items():
-            parts = state if isinstance(state, (tuple, list)) else (state,)
+            parts = _saved_parts(state)
             for k, s in enumerate(parts):
                 if s is not None:
                     arrays[f"{i}:{k}"] = s.asnumpy() if isinstance(s, NDArray) else s
@@ -337,7 +337,7 @@ class Trainer:
             if p._data is None or p.grad_req == "null":
                 continue
             state = self._new_state(i, p)
-            parts = state if isinstance(state, (tuple, list)) else (state,)
+            parts = _saved_parts(state)
             for k, s in enumerate(parts):
                 if s is not None and f"{i}:{k}" in arrays:
                     if isinstance(s, NDArray):
@@ -345,6 +345,14 @@ class Trainer:
                     else:
                         np.copyto(s, arrays[f"{i}:{k}"])
             self._states[i] = state
+
+
+def _saved_parts(state):
+    """A state's arrays in the order save_states keeps them (a float16 weight's master copy
+    first, whichever layout its optimizer holds it in: MasterState.flat)."""
+    if type(state) is opt.MasterState:
+        return state.flat()
+    return state if isinstance(state, (tuple, list)) else (state,)
 
 
 def _lazy_params(optimizer, live, states):
