@@ -132,6 +132,12 @@ def _takes_numpy(method):
 
     @functools.wraps(method)
     def call(self, index, weight, *rest):
+        if not creates and isinstance(index, (list, tuple)):
+            # MXNet's aggregated form (its multi-tensor kernels: LAMB's, SGD's): lists of
+            # indices, weights, gradients and states, each updated as alone
+            for i, w, *r in zip(index, weight, *rest):
+                call(self, i, w, *r)
+            return None
         if isinstance(weight, NDArray):
             if creates:
                 return _state_ndarrays(call(self, index, weight._data), weight)
@@ -416,6 +422,10 @@ class Optimizer:
         """MXNet's: with multi_precision and a float16 weight, update() of the float32 master
         copy (state[0]) with the gradient in float32, then the weight is that copy in
         float16; else update() (which does the same for a built-in's MasterState)."""
+        if isinstance(index, (list, tuple)):     # (MXNet's aggregated form: each alone)
+            for i, w, g, st in zip(index, weight, grad, state):
+                self.update_multi_precision(i, w, g, st)
+            return None
         if self.multi_precision and np.dtype(weight.dtype) == _F16 and \
                 type(state) is tuple:
             master = state[0]
