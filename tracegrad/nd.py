@@ -160,8 +160,15 @@ def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None, infer_ran
     if not math.isfinite(span):
         raise MXNetError(f"arange: start={start}, stop={stop}, step={step} give no finite "
                          f"number of elements")
-    _new_shape("arange", (builtins.max(0, math.ceil(span)) * int(repeat),), np.float64)
-    data = np.arange(start, stop, step, dtype=np.float64).astype(_np_dtype(dtype))
+    n = builtins.max(0, math.ceil(span))
+    _new_shape("arange", (n * int(repeat),), np.float64)
+    # MXNet's kernel: start and step cast to the dtype first, then start + i * step in it (an
+    # int arange of step 1.3 counts by 1; float32 rounds as float32 arithmetic does)
+    dt = _np_dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        begin = np.array(0 if stop is None else start).astype(dt)
+        delta = np.array(step).astype(dt)
+        data = (np.arange(n).astype(dt) * delta + begin).astype(dt)
     out = wrap(np.repeat(data, repeat) if repeat != 1 else data)
     return out if ctx is None else _on_context(out, ctx)
 

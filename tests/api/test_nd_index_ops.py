@@ -284,3 +284,30 @@ def test_histogram_edges_and_numpy_path():
         nd.histogram(array(data), bins=3, range=(2, 1))
     with pytest.raises(ValueError, match="histogram: bins argument"):
         nd.histogram(array(data), bins=[1, 2])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "uint8"])
+@pytest.mark.parametrize("cfg", [(10,), (0, 10), (5, 100, 4), (50, -50, -2), (1.3, 456.6, 1.3),
+                                 (0.5, 7.3, 0.7), (0, 1, 0.1)])
+def test_arange_is_mxnets_kernel(dtype, cfg):
+    """MXNet's range kernel: start and step cast to the dtype, then start + i * step in it
+    (numpy's length); an int arange of step 1.3 counts by 1, one of step 0.7 stays at start."""
+    start, stop, step = (0, cfg[0], 1) if len(cfg) == 1 else (cfg + (1,))[:3]
+    n = max(0, int(np.ceil((stop - start) / step)))
+    dt = np.dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = (np.arange(n).astype(dt) * np.array(step).astype(dt)
+                + np.array(start).astype(dt)).astype(dt)
+    for repeat in (1, 3):
+        got = nd.arange(*cfg, repeat=repeat, dtype=dtype).asnumpy()
+        assert got.dtype == dt
+        np.testing.assert_array_equal(got, np.repeat(want, repeat))
+
+
+def test_arange_of_ints_with_a_float_step_counts_in_the_dtype():
+    np.testing.assert_array_equal(nd.arange(1.3, 456.6, 1.3, dtype="int32").asnumpy(),
+                                  np.arange(1, 352))
+    np.testing.assert_array_equal(nd.arange(0.5, 7.3, 0.7, dtype="int32").asnumpy(),
+                                  np.zeros(10))
+    np.testing.assert_array_equal(nd.arange(3, -3, -2, dtype="uint8").asnumpy(),
+                                  [3, 1, 255])
