@@ -849,6 +849,11 @@ reverse = flip
 def tile(data, reps):
     """Repeat the whole array reps[i] times along axis i (numpy/MXNet tile)."""
     reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+    from .util import is_np_shape
+    if any(int(r) < 0 for r in reps) or (not is_np_shape() and 0 in reps):
+        # (0 is an unknown size outside np_shape, as MXNet's legacy shapes read it)
+        raise MXNetError(f"tile: reps must be {'non-negative' if is_np_shape() else 'positive'}"
+                         f" integers, got {reps} for data of shape {tuple(data.shape)}")
     ndim = builtins.max(len(reps), data.ndim)
     reps = (1,) * (ndim - len(reps)) + reps
     dims = (1,) * (ndim - data.ndim) + data.shape

@@ -311,3 +311,14 @@ def test_arange_of_ints_with_a_float_step_counts_in_the_dtype():
                                   np.zeros(10))
     np.testing.assert_array_equal(nd.arange(3, -3, -2, dtype="uint8").asnumpy(),
                                   [3, 1, 255])
+
+
+def test_tile_refuses_negative_reps_and_zero_outside_np_shape():
+    data = nd.arange(16).reshape((4, 4))
+    for reps in [(1, 2, -3), (1, 0, 3)]:
+        with pytest.raises(MXNetError, match=r"tile: reps must be positive integers"):
+            nd.tile(data, reps)
+    with mx.np_shape():
+        assert nd.tile(data, (1, 0, 3)).shape == (1, 0, 12)
+        with pytest.raises(MXNetError, match="non-negative"):
+            nd.tile(data, (-1,))
