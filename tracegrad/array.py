@@ -188,7 +188,7 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
             return _apply_multi(opdef, [a if isinstance(a, NDArray) else d
                                         for a, d in zip(args, datas)], attrs, out)
         out = np.asarray(out)
-    if (out.dtype not in _SUPPORTED or _narrow_operand(datas)) and \
+    if (out.dtype not in _SUPPORTED or (out.dtype is _BOOL and _narrow_operand(datas))) and \
             not _narrow_result(opdef, datas, attrs, out):
         # numpy promoted past what the type rule allows
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or
@@ -287,10 +287,14 @@ def _hooked_args(args):
     return args
 
 
+_BOOL = np.dtype(bool)
+
+
 def _narrow_operand(datas) -> bool:
-    """Whether an operand is a float16 / uint8 / int8 array: numpy's result (a comparison's
-    bool) may be a supported dtype where the type rule refuses the operands (uint8 == int8
-    promotes to int16), so the rule is asked as for a narrow result."""
+    """Whether an operand is a float16 / uint8 / int8 array: numpy's bool result (of a
+    comparison) is supported where the type rule may refuse the operands (uint8 == int8
+    promotes to int16), so the rule is asked as for a narrow result. (Asked for bool results
+    only: every other eager op pays one identity test.)"""
     for d in datas:
         if type(d) is np.ndarray and d.dtype in _NARROW_DTYPES:
             return True
