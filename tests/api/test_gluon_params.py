@@ -248,3 +248,11 @@ def test_private_grad_list_follows_grad_req():
         y = dense(x).sum()
     y.backward()
     np.testing.assert_allclose(dense.weight._grad[0].asnumpy(), np.full((3, 2), 4.0))
+
+
+@pytest.mark.parametrize("kw", [{"stype": "invalid"}, {"grad_stype": "invalid"}])
+def test_an_unknown_storage_type_is_an_assertion_error_as_in_mxnet(kw):
+    with pytest.raises(AssertionError, match="stype and grad_stype must be"):
+        gluon.Parameter("weight", shape=(10, 10), **kw)
+    with pytest.raises(ValueError):
+        gluon.Parameter("weight", shape=(10, 10), **kw)

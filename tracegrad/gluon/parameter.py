@@ -42,6 +42,11 @@ def _known(shape):
     return shape is not None and all(d > 0 for d in shape)
 
 
+class StorageTypeError(ValueError, AssertionError):
+    """An unknown stype / grad_stype: MXNet asserts it, so its programs catch AssertionError
+    (a ValueError too, as tracegrad raised before)."""
+
+
 class Parameter:
     """A weight of a Block. Shape dims of 0 are unknown until the first forward (deferred init).
 
@@ -55,8 +60,9 @@ class Parameter:
         self.name = name
         if stype not in ("default", "row_sparse", "csr") or \
                 grad_stype not in ("default", "row_sparse", "csr"):
-            raise ValueError(f"Parameter '{name}': stype and grad_stype must be 'default', "
-                             f"'row_sparse' or 'csr', got {stype!r} and {grad_stype!r}")
+            raise StorageTypeError(f"Parameter '{name}': stype and grad_stype must be "
+                                   f"'default', 'row_sparse' or 'csr', got {stype!r} and "
+                                   f"{grad_stype!r}")
         self._grad_stype, self._stype = grad_stype, stype
         self._shape = None if shape is None else (
             (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
