@@ -1275,6 +1275,7 @@ def _from_npz(arrays, fname):
 
 # ------------------------------------------------------------------ more operators
 from . import linalg  # noqa: E402  (nd.linalg)
+from .nd_cached_op import CachedOp  # noqa: E402,F401
 from . import sparse  # noqa: E402  (nd.sparse: CSRNDArray, RowSparseNDArray)
 from . import nd_image as image  # noqa: E402  (nd.image)
 from .dlpack import from_dlpack, from_numpy, to_dlpack_for_read, to_dlpack_for_write  # noqa
