@@ -193,14 +193,6 @@ class MasterState(tuple):
             else (inner,)
         return (self.master, *parts)
 
-    def with_flat(self, parts):
-        """The same structure over `parts` (flat()'s layout)."""
-        inner = self.inner
-        rest = parts[1:]
-        inner = None if inner is None else type(inner)(rest) if isinstance(
-            inner, (tuple, list)) else rest[0]
-        return MasterState(parts[0], inner, self.master_last)
-
 
 def _master_state(create_state, self, index, weight):
     """MXNet's create_state_multi_precision: with multi_precision the optimizer's state is
