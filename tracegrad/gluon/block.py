@@ -24,7 +24,7 @@ from ..tracing import capture as _capture, compiled as _compiled, jit as _tracin
 from ..tracing.jit import ATTRIBUTE_VERSION, STRUCTURE_VERSION
 from ..nd import load_arrays, save_arrays
 from . import auto_compile as _auto_compile, contexts as _contexts, hooks as _hooks
-from . import op_hooks as _op_hooks
+from . import model_files as _model_files, op_hooks as _op_hooks
 from .arguments import check_inputs
 from .symbolic_call import symbolic_call
 from .parameter import Parameter, ParameterDict, load_into
@@ -270,6 +270,16 @@ class Block:
         """Print every block's output shape and parameter count for one call on `inputs`
         (before hybridize(), as in MXNet)."""
         _hooks.summary(self, *inputs)
+
+    def save(self, prefix):
+        """MXNet 1.9's model files: <prefix>-model.json (the block tree: names, children's
+        keys, hybridized) and <prefix>-model.params (gluon/model_files.py)."""
+        _model_files.save(self, prefix)
+
+    def load(self, prefix):
+        """Block.save's files into this block, built the same way: names, children's keys
+        and parameters restored, hybridized blocks hybridized; all or nothing."""
+        _model_files.load(self, prefix)
 
     def save_parameters(self, filename, deduplicate=False):
         """Save parameters under structural names to an .npz file (never pickle); with a
