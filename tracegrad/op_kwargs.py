@@ -134,7 +134,10 @@ def write_out(label, result, out):
         raise ValueError(f"{label}(): out is {np.dtype(out.dtype).name}{list(out.shape)} but "
                          f"the result is {np.dtype(result.dtype).name}{list(result.shape)}")
     if out is not result:
-        out[:] = result
+        if out.ndim:
+            out[:] = result
+        else:               # (a 0-d array takes no slice)
+            out[()] = result
     return out
 
 

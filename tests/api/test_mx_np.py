@@ -432,13 +432,23 @@ def test_hostile_inputs_name_the_function():
         np.max(np.zeros((0,)))
 
 
-def test_out_argument_is_refused_not_ignored():
+def test_out_argument_is_written_not_ignored():
+    """MXNet's out=: the result written into `out` and `out` returned; an `out` of another
+    shape or dtype is refused (never left silently unwritten)."""
     a = np.ones(3)
-    for fn in (lambda: np.exp(a, out=a), lambda: np.add(a, a, out=a),
-               lambda: np.sum(a, out=a), lambda: a.sum(out=a)):
-        with pytest.raises(mx.MXNetError, match="out= is not supported"):
+    target = np.zeros(3)
+    assert np.exp(a, out=target) is target
+    close(target, onp.exp(onp.ones(3)), rtol=1e-6)
+    assert np.add(a, a, out=a) is a
+    close(a, [2.0, 2.0, 2.0])
+    s = np.zeros(())
+    assert np.sum(a, out=s) is s and float(s) == 6.0
+    assert a.sum(out=s) is s
+    for fn in (lambda: np.sum(a, out=np.zeros(3)), lambda: np.exp(a, out=np.zeros(2)),
+               lambda: np.add(a, a, out=np.zeros(3, dtype="int32"))):
+        with pytest.raises((mx.MXNetError, ValueError, TypeError), match="out"):
             fn()
-    close(a, [1.0, 1.0, 1.0])
+    close(a, [2.0, 2.0, 2.0])
 
 
 @pytest.mark.parametrize("i", [0, 3, 4])

@@ -603,13 +603,19 @@ def test_shares_memory():
         np.may_share_memory(a, [1.0])
 
 
-def test_out_is_refused_rather_than_ignored():
-    for call in (lambda o: np.arctan2(np.ones(2), np.ones(2), out=o),
-                 lambda o: np.cbrt(np.ones(2), out=o),
-                 lambda o: np.bitwise_and(i32([1, 2]), 1, out=o),
-                 lambda o: np.average(np.ones(2), out=o)):
-        with pytest.raises(mx.MXNetError, match="out= is not supported"):
-            call(np.zeros(2))
+def test_out_is_written_rather_than_ignored():
+    for call, want in ((lambda o: np.arctan2(np.ones(2), np.ones(2), out=o),
+                        onp.arctan2(1.0, 1.0)),
+                       (lambda o: np.cbrt(np.full((2,), 8.0), out=o), 2.0),
+                       (lambda o: np.average(np.ones(2), out=o), 1.0)):
+        o = np.zeros(2) if want != 1.0 else np.zeros(())
+        assert call(o) is o
+        close(o, onp.broadcast_to(want, o.shape), rtol=1e-6)
+    o = np.zeros(2, dtype="int32")
+    assert np.bitwise_and(i32([1, 3]), 1, out=o) is o
+    close(o, [1, 1])
+    with pytest.raises((mx.MXNetError, ValueError, TypeError), match="out"):
+        np.cbrt(np.ones(2), out=np.zeros(3))
 
 
 def test_ufunc_keywords_at_their_defaults_pass_others_raise():

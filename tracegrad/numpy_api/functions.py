@@ -13,6 +13,7 @@ import numpy as onp
 from .. import nd
 from ..array import F, NDArray, on_context, wrap
 from ..base import MXNetError
+from ..op_kwargs import write_out
 from ..ir.types import dtype_name
 from .ndarray import (_BOOL, _F32, _I64, as_np, binary, cast, check_dtype, compare, dtype_of,
                       from_python, ndarray, promote, _transpose)
@@ -104,11 +105,13 @@ def asarray(a, dtype=None, ctx=None):
 
 
 def zeros(shape, dtype=None, order="C", ctx=None):
+    _c_order("zeros", order)
     return _new("zeros", onp.zeros(_shape_arg("zeros", shape),
                                    check_dtype("zeros", dtype, _F32)), ctx)
 
 
 def ones(shape, dtype=None, order="C", ctx=None):
+    _c_order("ones", order)
     return _new("ones", onp.ones(_shape_arg("ones", shape),
                                  check_dtype("ones", dtype, _F32)), ctx)
 
@@ -117,6 +120,7 @@ empty = zeros
 
 
 def full(shape, fill_value, dtype=None, order="C", ctx=None, out=None):
+    _c_order("full", order)
     if isinstance(fill_value, NDArray):
         dt = check_dtype("full", dtype, dtype_of(fill_value))
         return as_np(F.broadcast_to(cast(fill_value, dt), shape=_shape_arg("full", shape)))
@@ -126,21 +130,28 @@ def full(shape, fill_value, dtype=None, order="C", ctx=None, out=None):
                                  check_dtype("full", dtype, _F32)), ctx)
 
 
-def _like(fname, a, value, dtype):
+def _c_order(fname, order):
+    """MXNet's np creation functions hold C order only (NotImplementedError otherwise)."""
+    if order not in ("C", None):
+        raise NotImplementedError(f"np.{fname}: only order='C' is supported, got {order!r}")
+
+
+def _like(fname, a, value, dtype, order):
+    _c_order(fname, order)
     a = _arr(fname, a)
     return _new(fname, onp.full(a.shape, value, check_dtype(fname, dtype, dtype_of(a))), None)
 
 
 def zeros_like(a, dtype=None, order="C", ctx=None, out=None):
-    return _like("zeros_like", a, 0, dtype)
+    return _like("zeros_like", a, 0, dtype, order)
 
 
 def ones_like(a, dtype=None, order="C", ctx=None, out=None):
-    return _like("ones_like", a, 1, dtype)
+    return _like("ones_like", a, 1, dtype, order)
 
 
 def full_like(a, fill_value, dtype=None, order="C", ctx=None, out=None):
-    return _like("full_like", a, fill_value, dtype)
+    return _like("full_like", a, fill_value, dtype, order)
 
 
 empty_like = zeros_like
@@ -978,16 +989,21 @@ METHODS.update(reshape=_method_reshape, transpose=_method_transpose, flatten=_fl
                tanh=tanh, expand_dims=expand_dims, flip=flip, split=split)
 
 
-def _refusing_out(fn):
-    """fn, refusing `out=` (results are always new arrays here: an ignored `out` would leave
-    the caller's array silently unwritten)."""
+def _writing_out(fn):
+    """fn with MXNet's `out=`: the result written into `out` (same shape and dtype) and `out`
+    returned. The functions compute new arrays; one wrapper gives them all `out` (an ignored
+    `out` would leave the caller's array silently unwritten)."""
     import functools
+    import inspect
+    at = list(inspect.signature(fn).parameters).index("out")
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if kwargs.get("out") is not None:
-            raise MXNetError(f"{fn.__name__}: out= is not supported (assign the result)")
-        return fn(*args, **kwargs)
+        out = kwargs.pop("out", None)
+        if len(args) > at:     # (given by position: None in its place, the rest kept)
+            out, args = args[at], args[:at] + (None,) + args[at + 1:]
+        result = fn(*args, **kwargs)
+        return result if out is None else write_out(f"np.{fn.__name__}", result, out)
     return wrapper
 
 
@@ -999,7 +1015,7 @@ def _guard_out():
             continue
         try:
             if "out" in inspect.signature(fn).parameters:
-                globals()[name] = _refusing_out(fn)
+                globals()[name] = _writing_out(fn)
         except (TypeError, ValueError):
             pass
     METHODS.update({k: globals()[k] for k in METHODS if k in globals()

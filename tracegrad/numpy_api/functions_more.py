@@ -18,7 +18,7 @@ from ..array import F, NDArray, unrecorded_read, wrap
 from ..base import MXNetError
 from ..ir import composites as C
 from ..ir.types import dtype_name
-from .functions import (_arr, _axes, _axis, _float, _new, _refusing_out, _shape_arg,
+from .functions import (_arr, _axes, _axis, _float, _new, _writing_out, _shape_arg,
                         _slice_axis, broadcast_to, concatenate, flip, matmul, mean, ravel,
                         reshape, sort, split, transpose, vstack)
 from .ndarray import (_BOOL, _F32, _F64, _I32, _I64, _operand, as_np, check_dtype,
@@ -1063,14 +1063,15 @@ def may_share_memory(a, b, max_work=None):
 
 
 def _guard_out():
-    """Functions taking out= refuse it (results are new arrays, as in functions.py)."""
+    """Functions taking out= write their result into it (functions.py's _writing_out); the
+    quantiles refuse it themselves."""
     import inspect
     wrapped = {}
     for name in __all__:
         fn = globals()[name]
         if "out" in inspect.signature(fn).parameters and name not in ("quantile",
                                                                        "percentile"):
-            globals()[name] = wrapped.setdefault(id(fn), _refusing_out(fn))
+            globals()[name] = wrapped.setdefault(id(fn), _writing_out(fn))
 
 
 _guard_out()

@@ -118,6 +118,8 @@ class ndarray(NDArray):
         return as_np(NDArray.detach(self))
 
     def copy(self, order="C"):
+        if order != "C":     # (MXNet's: its arrays are C-ordered)
+            raise NotImplementedError(f"ndarray.copy only supports order='C', got {order!r}")
         return as_np(NDArray.copy(self))
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
