@@ -302,11 +302,9 @@ def _narrow_operand(datas) -> bool:
 
 
 def _narrow_result(opdef, datas, attrs, out) -> bool:
-    """Whether a float16 / uint8 / int8 result (or one of narrow operands) is the one the op's
-    type rule gives (asked once per op, operand dtypes and shapes, scalars and attributes:
-    image transforms repeat it)."""
-    if out.dtype not in _NARROW_DTYPES and not _narrow_operand(datas):
-        return False
+    """Whether a result outside the supported dtypes (a float16 / uint8 / int8 one, or a
+    bool one of narrow operands) is the one the op's type rule gives (asked once per op,
+    operand dtypes and shapes, scalars and attributes: image transforms repeat it)."""
     try:
         key = (opdef, tuple((d.dtype, d.shape) if type(d) is np.ndarray else (type(d), d)
                             for d in datas), tuple(sorted(attrs.items())))

@@ -133,32 +133,32 @@ def random_flip_top_bottom(data):
                                     _hwc("random_flip_top_bottom", data), 3))
 
 
+def _random_color(fname, adjust, data, min_factor, max_factor):
+    """One of the color transforms' `adjust` (x, f) with f uniform in [min, max], saturated
+    back into the image's dtype."""
+    x = _hwc(fname, data)
+    f = _factor(fname, min_factor, max_factor)
+    return as_np(_saturate(getattr(_color(), adjust)(_float(x), f), x))
+
+
 def random_brightness(data, min_factor, max_factor):
     """x * f, f uniform in [min_factor, max_factor]."""
-    x = _hwc("random_brightness", data)
-    f = _factor("random_brightness", min_factor, max_factor)
-    return as_np(_saturate(_color()._brightness(_float(x), f), x))
+    return _random_color("random_brightness", "_brightness", data, min_factor, max_factor)
 
 
 def random_contrast(data, min_factor, max_factor):
     """f * x + (1 - f) * the image's mean gray, f uniform in [min_factor, max_factor]."""
-    x = _hwc("random_contrast", data)
-    f = _factor("random_contrast", min_factor, max_factor)
-    return as_np(_saturate(_color()._contrast(_float(x), f), x))
+    return _random_color("random_contrast", "_contrast", data, min_factor, max_factor)
 
 
 def random_saturation(data, min_factor, max_factor):
     """f * x + (1 - f) * gray(pixel), f uniform in [min_factor, max_factor]."""
-    x = _hwc("random_saturation", data)
-    f = _factor("random_saturation", min_factor, max_factor)
-    return as_np(_saturate(_color()._saturation(_float(x), f), x))
+    return _random_color("random_saturation", "_saturation", data, min_factor, max_factor)
 
 
 def random_hue(data, min_factor, max_factor):
     """Hue rotated by f * 360 degrees in HLS space, f uniform in [min_factor, max_factor]."""
-    x = _hwc("random_hue", data)
-    f = _factor("random_hue", min_factor, max_factor)
-    return as_np(_saturate(_color()._hue(_float(x), f), x))
+    return _random_color("random_hue", "_hue", data, min_factor, max_factor)
 
 
 def random_color_jitter(data, brightness, contrast, saturation, hue):

@@ -76,13 +76,20 @@ class Plan:
         self.staged = set()          # donated outputs computed in scratch, copied at the end
 
 
+def narrow_boundary(fn):
+    """A parameter or output of `fn` of a dtype codegen has no lowering for (an int8 input
+    returned as it is: no op reads or makes it, so no op's check names it), or None."""
+    return next((v for v in (*fn.params, *fn.outputs)
+                 if isinstance(v, Value) and v.type.dtype in NARROW), None)
+
+
 def check_lowerable(fn):
     """Raise NotImplementedError naming the first op codegen cannot lower (read from traits),
-    or a parameter or output of a dtype it has no lowering for (one no op reads or makes)."""
-    for v in (*fn.params, *fn.outputs):
-        if isinstance(v, Value) and v.type.dtype in NARROW:
-            raise NotImplementedError(f"codegen: @{fn.name}: {v.type.np_dtype} has no native "
-                                      f"lowering; it runs in Python (numpy), exactly as eager")
+    or a parameter or output of a dtype it has no lowering for (narrow_boundary)."""
+    v = narrow_boundary(fn)
+    if v is not None:
+        raise NotImplementedError(f"codegen: @{fn.name}: {v.type.np_dtype} has no native "
+                                  f"lowering; it runs in Python (numpy), exactly as eager")
     for op in fn.ops:
         name, opdef = op.name, op.opdef
         for v in op.results + op.operands:

@@ -357,22 +357,22 @@ def hsplit(ary, indices_or_sections):
     return split(a, indices_or_sections, 0 if a.ndim == 1 else 1)
 
 
+def _split_along(fname, ary, indices_or_sections, axis, min_ndim):
+    a = _arr(fname, ary)
+    if a.ndim < min_ndim:
+        raise MXNetError(f"{fname}: only works on arrays of {min_ndim} or more dimensions, got "
+                         f"shape {a.shape}")
+    return split(a, indices_or_sections, axis)
+
+
 def vsplit(ary, indices_or_sections):
     """split along axis 0 of an array of 2 or more dimensions."""
-    a = _arr("vsplit", ary)
-    if a.ndim < 2:
-        raise MXNetError(f"vsplit: only works on arrays of 2 or more dimensions, got shape "
-                         f"{a.shape}")
-    return split(a, indices_or_sections, 0)
+    return _split_along("vsplit", ary, indices_or_sections, 0, 2)
 
 
 def dsplit(ary, indices_or_sections):
     """split along axis 2 of an array of 3 or more dimensions."""
-    a = _arr("dsplit", ary)
-    if a.ndim < 3:
-        raise MXNetError(f"dsplit: only works on arrays of 3 or more dimensions, got shape "
-                         f"{a.shape}")
-    return split(a, indices_or_sections, 2)
+    return _split_along("dsplit", ary, indices_or_sections, 2, 3)
 
 
 def _sequence(fname, arrays):

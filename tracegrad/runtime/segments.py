@@ -12,7 +12,6 @@ import numpy as np
 
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Function, Literal, Value
-from ..ir.types import NARROW
 from .donation import Donating
 from .interpret import Program
 
@@ -95,13 +94,6 @@ def native_op(op) -> bool:
     return not_native_reason(op) is None
 
 
-def _narrow_boundary(fn):
-    """Whether a parameter or result of `fn` has a dtype codegen has no lowering for (an
-    int8 input returned as it is): no op of its own says so, the segments pass it through."""
-    return any(v.type.dtype in NARROW for v in (*fn.params, *fn.outputs)
-               if isinstance(v, Value))
-
-
 def not_native_reason(op):
     """Why codegen cannot lower `op` (codegen's own words: no lowering, or a dtype such as
     float16 it has none for), or None when it can."""
@@ -138,9 +130,11 @@ def compile_callable(fn, on_python_op=None, fastmath=(), donate=None):
     `donate` {output: parameter} (NativeFunction): the segmented and interpreted forms honour
     it by copying each donated output into its input after the call (runtime/donation.py
     Donating: the same checks and the same results, not in place)."""
+    from ..codegen.entry import narrow_boundary
     from .native import NativeFunction
     try:
-        if all(native_op(op) for op in fn.ops) and not _narrow_boundary(fn):
+        # (a narrow parameter or output no op touches: the segments pass it through)
+        if all(native_op(op) for op in fn.ops) and narrow_boundary(fn) is None:
             return NativeFunction(fn, fastmath=fastmath, donate=donate)
         run = SegmentedFunction(fn, functools.partial(NativeFunction, fastmath=fastmath),
                                 native_op, on_python_op=on_python_op)
