@@ -448,6 +448,11 @@ class HybridBlock(Block):
                 rep = _REPLAYS.get(id(self))
                 if rep is not None and rep[4] == STRUCTURE_VERSION[0] and rep[0]() is self:
                     # (learned under this block structure: the block is pure)
+                    quick = rep[7][0]   # (_replay_quick: the usual checks and one replay)
+                    if quick is not None:
+                        out = quick(self, args)
+                        if out is not None:
+                            return out
                     return _replay_or_learn(self, args, rep)
                 pure = _PURE_BLOCKS.get(id(self))
                 if pure is None or pure[0] != STRUCTURE_VERSION[0] or pure[2]() is not self:
@@ -565,7 +570,8 @@ _PURE_CLASSES: dict = {}
 # stale True harmless (its call is not an op the replay learned, so learning fails)
 _PURE_BLOCKS: dict = {}
 _REPLAYS: dict = {}     # id(block) -> (weakref to it, [BlockReplay], snapshot, parameters,
-#                             structure version, training, [ATTRIBUTE_VERSION last compared])
+#                             structure version, training, [ATTRIBUTE_VERSION last compared],
+#                             [its _replay_quick code, or None])
 
 
 def _pure(block):
@@ -604,7 +610,7 @@ def _replay_or_learn(block, args, rep):
         return block._call(args)
     valid = False
     if rep is not None and rep[0]() is block:
-        _, replays, snapshot, params, version, training, seen = rep
+        _, replays, snapshot, params, version, training, seen, _ = rep
         if version == STRUCTURE_VERSION[0] and training == _STATE.training and (
                 seen[0] == ATTRIBUTE_VERSION[0] or _attributes_unmoved(snapshot, block, seen)):
             for p, data in params:
@@ -617,6 +623,8 @@ def _replay_or_learn(block, args, rep):
                     #                          when it declines, capture.replay decides)
                     out = fast(replay, args) if fast is not None and fast is not _UNBUILT \
                         else None
+                    if out is not None and len(replays) == 1 and rep[7][0] is None:
+                        rep[7][0] = _replay_quick(rep)
                     if out is None:
                         out = _capture.replay(replay, args)
                     if out is not None:
@@ -641,6 +649,7 @@ def _replay_or_learn(block, args, rep):
     if valid:   # nothing moved since the other points were learned: one more point
         replays = [r for r in rep[1] if r.plan is not replay.plan or r.k0 != replay.k0]
         rep[1][:] = (replays + [replay])[-8:]
+        rep[7][0] = None
         return out
     if len(_REPLAYS) >= 256:
         _REPLAYS.clear()
@@ -648,8 +657,35 @@ def _replay_or_learn(block, args, rep):
     key = id(block)
     _REPLAYS[key] = (weakref.ref(block, lambda _, k=key: _REPLAYS.pop(k, None)), [replay],
                      [(None if b is block else b, tuple(b.__dict__.values())) for b in blocks],
-                     params, STRUCTURE_VERSION[0], _STATE.training, [ATTRIBUTE_VERSION[0]])
+                     params, STRUCTURE_VERSION[0], _STATE.training, [ATTRIBUTE_VERSION[0]],
+                     [None])
     return out
+
+
+def _replay_quick(rep):
+    """`quick(block, args)`: _replay_or_learn's checks of an entry with one replay, then the
+    replay's straight-line code, in one function (None: nothing done, _replay_or_learn
+    decides). The caller has checked the weak reference and the structure version. Held by
+    the entry, which holds the replay and the parameters already."""
+    _, replays, _, params, _, training, seen, _ = rep
+    consts = {"R": replays[0], "SEEN": seen}
+
+    def const(value):
+        name = f"K{len(consts)}"
+        consts[name] = value
+        return name
+
+    lines = ["    state = _STATE",
+             f"    if not state.recording or state.training != {bool(training)} or "
+             "SEEN[0] != ATTRIBUTE_VERSION[0]: return None"]
+    for p, data in params:
+        lines.append(f"    if {const(p)}._data is not {const(data)}: return None")
+    lines.append("    fast = R.fast")
+    lines.append("    if fast is None or fast is _UNBUILT: return None")
+    lines.append("    return fast(R, args)")
+    return _generated("replay_quick", "def replay_quick(block, args):\n", lines,
+                      {"_STATE": _STATE, "ATTRIBUTE_VERSION": ATTRIBUTE_VERSION,
+                       "_UNBUILT": _UNBUILT, **consts})
 
 
 def _attributes_unmoved(snapshot, block, seen):
@@ -714,6 +750,7 @@ _getrefcount = sys.getrefcount
 _CAPTURED_ARGS = frozenset((NDArray, _capture.Deferred, _capture.NpArray, _capture.NpDeferred))
 # what _captured_call's code reads
 _CAPTURED_NAMES = {"STRUCTURE_VERSION": STRUCTURE_VERSION, "_STATE": _STATE,
+                   "_CAPTURE": _capture._STATE,
                    "ANY_TRACE": ANY_TRACE, "LOCATING": LOCATING, "_SCOPE": _SCOPE,
                    "HOOKS": _array.HOOKS, "_CAPTURED_ARGS": _CAPTURED_ARGS,
                    "DEFER_CALL": _capture.defer_call, "_COUNTERS": _COUNTERS,
@@ -753,9 +790,27 @@ def _captured_call(jf, entry, out_tree, version, training, nargs):
         # (the usual path names an uninitialized parameter)
         lines.append(f"    if {name} is None: return None")
     entry_name = const(entry)
+    params = f"[{', '.join(names)}]"
+    if out_tree == "A":
+        # a step's first op: the plan's binder makes the step too (defer_call's first-op path
+        # for a thread with one plan starting here, without its general steps)
+        lines.append("    out = None")
+        lines.append("    held = _CAPTURE")
+        lines.append("    if held.step is None and not held.broken:")
+        lines.append(f"        plans = held.plans.get({entry.id})")
+        lines.append("        if plans is not None and len(plans) == 1:")
+        lines.append("            plan = plans[0]")
+        lines.append("            first = plan.ops[0].fast_first")
+        lines.append("            if first is not None:")
+        lines.append(f"                out = first(held, plan, {entry_name}, args, {params}, "
+                     f"{bool(training)})")
+        lines.append("    if out is None:")
+        indent = "        "
+    else:
+        indent = "    "
     # (declined when the pending step's next op is another call: the JitFunction picks)
-    lines.append(f"    out = DEFER_CALL({entry_name}, args, [{', '.join(names)}], None, True)")
-    lines.append("    if out is None: return None")
+    lines.append(f"{indent}out = DEFER_CALL({entry_name}, args, {params}, None, True)")
+    lines.append(f"{indent}if out is None: return None")
     lines.append("    counts = jf.counts")
     lines.append("    counts['calls'] += 1")
     lines.append("    counts['native'] += 1")

@@ -498,7 +498,7 @@ class PlanOp:
     split into `kinds` and `refs`), and the plan values its results are."""
     __slots__ = ("opdef", "entry", "attrs", "operands", "kinds", "refs", "n", "results",
                  "lit_cache", "raw_attrs", "writes", "types",
-                 "feed_plan", "has_keys", "fast_call")
+                 "feed_plan", "has_keys", "fast_call", "fast_first")
 
     def __init__(self, opdef, entry, attrs, operands, results):
         self.opdef, self.entry, self.attrs = opdef, entry, attrs
@@ -511,6 +511,7 @@ class PlanOp:
         self.feed_plan = None    # a compiled call's feeds against its operands (_bind_call)
         self.has_keys = False    # a compiled call that draws random keys
         self.fast_call = _UNBUILT    # its straight-line binder (straight_line.call_binder)
+        self.fast_first = None   # a first op's binder that makes the step too (_fast_call)
 
 
 class Plan:
@@ -700,10 +701,24 @@ def _no_native(op):
         not_native_reason(op) or "it runs in Python")
 
 
+_NOTHING_WRITTEN = frozenset()
+
+
 class Step:
-    """The ops of a plan deferred so far in this step."""
-    __slots__ = ("plan", "k", "leaf_data", "refs", "log", "training", "writes", "written",
-                 "n_assign", "held", "done", "lazy", "own", "aliases", "extras")
+    """The ops of a plan deferred so far in this step. A new step sets six fields; the rest
+    start as the class's values (immutable: a step that changes one sets its own), so the
+    straight-line first-op binders (straight_line.call_binder) make a step as cheaply."""
+    # deferred state updates in order: (position in log for an assign_state, None for a
+    # compiled call's update; the target array; the plan value written); the id()s of their
+    # target buffers (both made by the step's first write)
+    writes, written = (), _NOTHING_WRITTEN
+    n_assign = 0        # assign_state calls deferred so far
+    held = None         # the Fusion holding the step from backward() to trainer.step
+    done = False        # a held step finished (maybe by another thread: HELD_LOCK)
+    lazy = ()           # (replay, its kept arguments): leaves the fused call computes
+    own = ()            # values that get their own buffer if materialized (slices)
+    aliases = ()        # (plan value, weak reference): detached Deferred arrays
+    extras = ()         # ops outside the plan's graph: [opdef, operands, attrs, ref, own]
 
     def __init__(self, plan):
         self.plan, self.k = plan, 0
@@ -712,20 +727,6 @@ class Step:
         self.log = []            # per deferred op: (args with _Ref, attrs) or call payload;
         #                          (_REPLAYED, replay, leaves) for a replayed block
         self.training = STATE.training
-        # deferred state updates in order: (position in log for an assign_state, None for a
-        # compiled call's update; the target array; the plan value written); the id()s of
-        # their target buffers (both made by the step's first write)
-        self.writes, self.written = (), _NOTHING_WRITTEN
-        self.n_assign = 0        # assign_state calls deferred so far
-        self.held = None         # the Fusion holding the step from backward() to trainer.step
-        self.done = False        # a held step finished (maybe by another thread: HELD_LOCK)
-        self.lazy = ()           # (replay, its kept arguments): leaves the fused call computes
-        self.own = ()            # values that get their own buffer if materialized (slices)
-        self.aliases = ()        # (plan value, weak reference): detached Deferred arrays
-        self.extras = ()         # ops outside the plan's graph: [opdef, operands, attrs, ref, own]
-
-
-_NOTHING_WRITTEN = frozenset()
 
 
 class _State(threading.local):
@@ -1523,6 +1524,9 @@ def _fast_call(step, pop, entry):
     if b is None:
         b = pop.feed_plan = _CallBinder(step.plan, pop, entry)
     fast = pop.fast_call = call_binder(_STRAIGHT_NAMES, pop, b, entry)
+    plan = step.plan
+    if fast is not None and plan.ops[0] is pop:
+        pop.fast_first = call_binder(_STRAIGHT_NAMES, pop, b, entry, fresh=plan)
     return fast
 
 
@@ -2174,10 +2178,14 @@ def _bind_site(template, leaves, args, tmps, binds, written, leaf_data, leaf_typ
 def backward(step, heads, head_grads, retain_graph, train_mode):
     """autograd.backward's hook while `step` (this thread's) is pending: True when the captured
     call did it (or, with the update fused in, holds it for trainer.step: update_fusion.py)."""
+    plan = step.plan
+    fusion = plan.fusion
+    if fusion is not None and head_grads is None and not retain_graph and \
+            fusion.fast_backward(fusion, step, heads) is True:
+        return True     # (the steady step: its straight-line checks held it for trainer.step)
     if step.held is not None:
         materialize("backward() again before trainer.step")
         return False
-    plan = step.plan
     head = heads if type(heads) is Deferred else heads[0] if isinstance(
         heads, (list, tuple)) and len(heads) == 1 else heads
     if ((type(head) is not Deferred and type(head) is not NpDeferred) or head_grads is not None

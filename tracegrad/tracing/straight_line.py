@@ -26,16 +26,22 @@ from ..runtime.interpret import generated
 from ..runtime.native import NativeFunction
 
 
-def call_binder(ns, pop, binder, entry):
+def call_binder(ns, pop, binder, entry, fresh=None):
     """`fast(step, entry, args, params)` -> the call's Deferred output (bound and logged as
     defer_call does), or None; None when the call is not plain (the general path only).
     `ns`: capture's names the code reads (NDArray, Deferred, _REFS, ...). The code holds no
-    compiled entry (the call passes it): a plan must not keep compiled code alive."""
+    compiled entry (the call passes it): a plan must not keep compiled code alive.
+
+    `fresh` (the plan, of which pop is the first op): `fast(state, plan, entry, args, params,
+    training)` makes the step too (autograd's training mode its field), as defer_call's Step(plan) then bind_call would, and makes it the
+    pending one: on a new step nothing is bound or written yet, so those checks fall away."""
     if entry.updates or pop.has_keys or entry.n_out != 1 or binder.rest:
         return None
     lines, consts, first = [], {}, {}
     n_args = 1 + max([i for i, _ in binder.deferred] + [i for _, i, _, _, _ in binder.arg_consts]
                      + [-1])
+    if fresh and binder.deferred:
+        return None
 
     def const(value):
         name = f"K{len(consts)}"
@@ -43,7 +49,8 @@ def call_binder(ns, pop, binder, entry):
         return name
 
     lines.append(f"    if len(args) < {n_args}: return None")
-    lines.append("    leaf_data, written = step.leaf_data, step.written")
+    if not fresh:
+        lines.append("    leaf_data, written = step.leaf_data, step.written")
     for i, oref in binder.deferred:
         lines.append(f"    a = args[{i}]")
         lines.append(f"    if (type(a) is not Deferred and type(a) is not NpDeferred) or "
@@ -60,6 +67,10 @@ def call_binder(ns, pop, binder, entry):
             lines.append(f"    if {d} is not {first[oref]}: return None")
             continue
         first[oref] = d
+        if fresh:
+            lines.append(f"    if {d}.shape != {const(shape)} or {d}.dtype != {const(dtype)}: "
+                         f"return None")
+            continue
         lines.append(f"    bound = leaf_data[{oref}]")
         lines.append(f"    if (bound is not None and bound is not {d}) or {d}.shape != "
                      f"{const(shape)} or {d}.dtype != {const(dtype)} or "
@@ -71,9 +82,16 @@ def call_binder(ns, pop, binder, entry):
         lines.append(f"    if type(a) is not NDArray or a._value is not {const(var)}: "
                      f"return None")
         lines.append(f"    {d} = a._data")
-        lines.append(f"    if written and id({d}) in written: return None")
+        if not fresh:
+            lines.append(f"    if written and id({d}) in written: return None")
         first.setdefault(oref, d)
     # every check passed: bind, log and make the output (as defer_call and _bind_call do)
+    if fresh:       # Step(plan): the fields its __init__ sets (the rest are the class's)
+        lines.append("    step = _NEW(_Step)")
+        lines.append("    step.plan = plan")
+        lines.append(f"    step.leaf_data = leaf_data = [None] * {len(fresh.leaf_types)}")
+        lines.append(f"    step.refs = [None] * {len(fresh.value_types)}")
+        lines.append("    step.training = training")
     for oref, d in first.items():
         lines.append(f"    leaf_data[{oref}] = {d}")
     if binder.deferred:
@@ -83,14 +101,24 @@ def call_binder(ns, pop, binder, entry):
     else:
         lines.append("    saved = args")
     arrays = ", ".join(feeds.get(f, "None") for f in range(binder.n))   # (deferred: None)
-    lines.append(f"    step.log.append(('call', entry, saved, params, [{arrays}]))")
-    lines.append("    step.k += 1")
+    item = f"('call', entry, saved, params, [{arrays}])"
+    if fresh:
+        lines.append(f"    step.log = [{item}]")
+        lines.append("    step.k = 1")
+    else:
+        lines.append(f"    step.log.append({item})")
+        lines.append("    step.k += 1")
     j = pop.results[0]
     lines.append("    d = _NEW(Deferred)")
     lines.append("    d._var = None")
     lines.append(f"    d._leaf = {j}")
     lines.append(f"    _SET_VALUE(d, {const(pop.types[0])})")
     lines.append(f"    step.refs[{j}] = _WEAKREF(d)")
+    if fresh:
+        lines.append("    state.step = step")
+        lines.append("    return d")
+        return _compile("bind_first", lines, ns, consts,
+                        header="def bind_first(state, plan, entry, args, params, training):\n")
     lines.append("    return d")
     return _compile("bind_call", lines, ns, consts,
                     header="def bind_call(step, entry, args, params):\n")
@@ -347,13 +375,18 @@ def fused_update_run(ns, fusion, trainer):
                     header="def run(fusion, trainer, step, optimizer, states):\n")
 
 
-def fused_update_hold(ns, fusion):
+def fused_update_hold(ns, fusion, backward=False):
     """`hold(fusion, step)` -> Fusion.hold's answer: None when a variable of the plan has a
     grad_req that no longer gives its gradients as planned; else the step held for
     trainer.step (True: each gradient Variable of the plan switched to its held class) when
     the Binding's gradients are all written (grad_req 'write') and nobody else holds a
     gradient buffer (its Variable, `g` and getrefcount's argument; output pools), else False
-    with nothing changed."""
+    with nothing changed.
+
+    `backward`: `hold(fusion, step, head)` -> True (held) or None (nothing done: the general
+    capture.backward decides), with capture.backward's checks of a plain step first (the
+    head and every op as planned, no state updates missing, no hidden value alive, no
+    aliases or extras): backward()'s whole work in a steady captured step."""
     lines, consts = [], {}
 
     def const(value):
@@ -361,11 +394,26 @@ def fused_update_hold(ns, fusion):
         consts[name] = value
         return name
 
+    plan = fusion.plan
+    no = "None" if backward else "False"
+    if backward:
+        lines.append(f"    if step.held is not None or step.k != {len(plan.ops)} or "
+                     f"step.n_assign != {len(plan.assigns)} or step.aliases or step.extras:")
+        lines.append("        return None")
+        lines.append("    if (type(head) is not Deferred and type(head) is not NpDeferred) or "
+                     f"head._leaf != {plan.head}: return None")
+        if plan.hidden:
+            lines.append("    refs = step.refs")
+            for j in plan.hidden:
+                lines.append(f"    r = refs[{j}]")
+                lines.append("    if r is not None and r() is not None: return None")
+            lines.append("    r = None")
+        lines.append("    if fusion.plan.shared: return None")
     # the plan's variables' grad_req as planned (capture.backward's check: None), and the
     # Binding's all 'write' (else not held: False)
     bound = {id(var) for var in fusion.binding.vars}
     lines.append("    held = True")
-    for var, want in fusion.plan.var_reqs:
+    for var, want in plan.var_reqs:
         lines.append(f"    r = _REQ_GET({const(var)})")
         if id(var) in bound:
             lines.append("    if r != 'write':")
@@ -373,20 +421,23 @@ def fused_update_hold(ns, fusion):
             lines.append("        held = False")
         else:
             lines.append(f"    if (r != 'null') != {want}: return None")
-    missing = bound - {id(var) for var, _ in fusion.plan.var_reqs}
+    missing = bound - {id(var) for var, _ in plan.var_reqs}
     for var in fusion.binding.vars:
         if id(var) in missing:
             lines.append(f"    if _REQ_GET({const(var)}) != 'write': held = False")
-    lines.append("    if not held: return False")
+    lines.append(f"    if not held: return {no}")
     lines.append("    pooled = _POOLED")
     for var, _, _ in fusion.swaps:
         lines.append(f"    g = _GRAD_GET({const(var)})")
         lines.append("    if g is not None and _getrefcount(g) > (3 + pooled.get(id(g), 0) "
-                     "if pooled else 3): return False")
+                     f"if pooled else 3): return {no}")
     lines.append("    g = None")
     for var, held, _ in fusion.swaps:
         lines.append(f"    {const(var)}.__class__ = {const(held)}")
     lines.append("    step.held, fusion.step = fusion, step")
     lines.append("    _HOLDING.add(fusion)")
     lines.append("    return True")
+    if backward:
+        return _compile("backward_hold", lines, ns, consts,
+                        header="def backward_hold(fusion, step, head):\n")
     return _compile("hold", lines, ns, consts, header="def hold(fusion, step):\n")

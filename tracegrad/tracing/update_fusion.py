@@ -193,6 +193,7 @@ class Fusion:
         self.step = None      # the step it holds
         self.fast_run = self.fast_for = None    # run's code for its trainer (straight_line)
         self.fast_hold = None                   # hold's code (straight_line)
+        self.fast_backward = _backward_hold      # backward()'s and hold's (built on first use)
         bump("traces")
 
     def hold(self, step):
@@ -203,12 +204,15 @@ class Fusion:
         the first hold (fused_update_hold); capture.backward calls it directly after."""
         fast = self.fast_hold
         if fast is None:
-            if self.swaps is None:
-                self.swaps = tuple((var, _held_class(_PLAIN.get(type(var), type(var))),
-                                    _PLAIN.get(type(var), type(var)))
-                                   for var in self.plan.wrt_vars)
+            self._swaps()
             fast = self.fast_hold = fused_update_hold(_RUN_NAMES, self)
         return fast(self, step)
+
+    def _swaps(self):
+        if self.swaps is None:
+            self.swaps = tuple((var, _held_class(_PLAIN.get(type(var), type(var))),
+                                _PLAIN.get(type(var), type(var)))
+                               for var in self.plan.wrt_vars)
 
     def release(self, step, reason=None):
         """The held variables are plain again; `reason`: the step is finished another way."""
@@ -224,6 +228,16 @@ class Fusion:
             del _capture._LOG["drops"][:-8]
             if self.misses >= MAX_MISSES:
                 self.plan.fusion, self.plan.fusion_refused = None, True
+
+
+def _backward_hold(fusion, step, head):
+    """`fusion.fast_backward(fusion, step, head)`: backward() of a plain held step in one
+    piece (capture.backward's checks, then hold's): True when held, None when the general
+    capture.backward must decide (nothing was changed). Its straight-line code
+    (fused_update_hold) is made on the first call and takes this function's place."""
+    fusion._swaps()
+    fast = fusion.fast_backward = fused_update_hold(_RUN_NAMES, fusion, backward=True)
+    return fast(fusion, step, head)
 
 
 def _arg_type(kind):
@@ -303,7 +317,7 @@ _RUN_NAMES = {"_POOLED": _POOLED, "_ndarray": _ndarray, "_EMPTY": np.empty,
               "_NATIVE": _NATIVE, "failed": _failed, "refused": _refused,
               "_HOLDING": _HOLDING, "deliver": _capture.deliver, "NpArray": _capture.NpArray,
               "NpDeferred": _capture.NpDeferred, "NDArray": _capture.NDArray,
-              "_FATES": tape._FATES, "free_fates": tape.free_fates,
+              "Deferred": _capture.Deferred, "_FATES": tape._FATES, "free_fates": tape.free_fates,
               "_COUNTS": _capture._COUNTS, "_LOG": _capture._LOG, "COUNTERS": COUNTERS}
 
 
