@@ -33,8 +33,9 @@ def call_binder(ns, pop, binder, entry, fresh=None):
     compiled entry (the call passes it): a plan must not keep compiled code alive.
 
     `fresh` (the plan, of which pop is the first op): `fast(state, plan, entry, args, params,
-    training)` makes the step too (autograd's training mode its field), as defer_call's Step(plan) then bind_call would, and makes it the
-    pending one: on a new step nothing is bound or written yet, so those checks fall away."""
+    training)` makes the step too (autograd's training mode its field), as defer_call's
+    Step(plan) then bind_call would, and makes it the pending one: on a new step nothing is
+    bound or written yet, so those checks fall away."""
     if entry.updates or pop.has_keys or entry.n_out != 1 or binder.rest:
         return None
     lines, consts, first = [], {}, {}
