@@ -1524,9 +1524,8 @@ def _fast_call(step, pop, entry):
     if b is None:
         b = pop.feed_plan = _CallBinder(step.plan, pop, entry)
     fast = pop.fast_call = call_binder(_STRAIGHT_NAMES, pop, b, entry)
-    plan = step.plan
-    if fast is not None and plan.ops[0] is pop:
-        pop.fast_first = call_binder(_STRAIGHT_NAMES, pop, b, entry, fresh=plan)
+    if fast is not None and step.plan.ops[0] is pop:
+        pop.fast_first = call_binder(_STRAIGHT_NAMES, pop, b, entry, fresh=True)
     return fast
 
 

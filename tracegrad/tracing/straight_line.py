@@ -26,16 +26,16 @@ from ..runtime.interpret import generated
 from ..runtime.native import NativeFunction
 
 
-def call_binder(ns, pop, binder, entry, fresh=None):
+def call_binder(ns, pop, binder, entry, fresh=False):
     """`fast(step, entry, args, params)` -> the call's Deferred output (bound and logged as
     defer_call does), or None; None when the call is not plain (the general path only).
     `ns`: capture's names the code reads (NDArray, Deferred, _REFS, ...). The code holds no
     compiled entry (the call passes it): a plan must not keep compiled code alive.
 
-    `fresh` (the plan, of which pop is the first op): `fast(state, plan, entry, args, params,
-    training)` makes the step too (autograd's training mode its field), as defer_call's
-    Step(plan) then bind_call would, and makes it the pending one: on a new step nothing is
-    bound or written yet, so those checks fall away."""
+    `fresh` (pop is its plan's first op): `fast(state, plan, entry, args, params, training)`
+    makes the step too (autograd's training mode its field), as defer_call's Step(plan) then
+    bind_call would, and makes it the pending one: on a new step nothing is bound or written
+    yet, so those checks fall away."""
     if entry.updates or pop.has_keys or entry.n_out != 1 or binder.rest:
         return None
     lines, consts, first = [], {}, {}
@@ -90,8 +90,9 @@ def call_binder(ns, pop, binder, entry, fresh=None):
     if fresh:       # Step(plan): the fields its __init__ sets (the rest are the class's)
         lines.append("    step = _NEW(_Step)")
         lines.append("    step.plan = plan")
-        lines.append(f"    step.leaf_data = leaf_data = [None] * {len(fresh.leaf_types)}")
-        lines.append(f"    step.refs = [None] * {len(fresh.value_types)}")
+        # (sized now: a plan that lifts a scalar into a leaf grows its lists)
+        lines.append("    step.leaf_data = leaf_data = [None] * len(plan.leaf_types)")
+        lines.append("    step.refs = [None] * len(plan.value_types)")
         lines.append("    step.training = training")
     for oref, d in first.items():
         lines.append(f"    leaf_data[{oref}] = {d}")
