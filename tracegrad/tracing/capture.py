@@ -71,7 +71,13 @@ the label), are left to the fused call once update_fusion computes them there (`
 them eagerly if the plan's own call runs instead). For plain calls and replays both binders
 run as straight-line code generated once per plan op / replay (straight_line.py), the general
 binders deciding whatever it declines. Arguments that were one array when a replay was learned
-must be one array again (`aliased`): its program cannot tell their uses apart.
+must be one array again (`aliased`): its program cannot tell their uses apart. In the steady
+state each user call is one generated function where the general path takes several: a
+plan's first op makes its Step in its binder (`PlanOp.fast_first`, called by the block's
+captured call), a pure block with one replay is checked and replayed in one
+(block._replay_quick), and backward() of a held step is this module's checks and the hold in
+one (`Fusion.fast_backward`); each returns None, having changed nothing, for whatever it does
+not check itself.
 
 mx.np (set_np). A Block's pending output under set_np that nobody holds yet becomes the
 value's own array as an `NpDeferred` (`own_as_np`), which the call or a materialization
