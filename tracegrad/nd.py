@@ -475,6 +475,11 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
             isinstance(rhs, sparse.BaseSparseNDArray)):
         return sparse.dot(lhs, rhs, transpose_a, transpose_b)   # (its output storage rule)
     if lhs.ndim == 1 and rhs.ndim == 1:
+        # (MXNet's dot has floating point kernels only, as matmul below checks)
+        if not all(np.issubdtype(np.dtype(x.dtype), np.floating) for x in (lhs, rhs)):
+            raise MXNetError(f"dot: operands must be floating point, got "
+                             f"{np.dtype(lhs.dtype).name}{list(lhs.shape)} and "
+                             f"{np.dtype(rhs.dtype).name}{list(rhs.shape)}")
         return _full_to_1(F.sum(F.mul(lhs, rhs), axes=(0,)))
     a = lhs if lhs.ndim > 1 else F.reshape(lhs, shape=(1,) + lhs.shape)
     b = rhs if rhs.ndim > 1 else F.reshape(rhs, shape=rhs.shape + (1,))

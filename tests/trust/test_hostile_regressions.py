@@ -244,6 +244,12 @@ def test_huber_loss_with_rho_zero_names_the_loss():
      "matmul: operands must be floating point"),
     (lambda: nd.batch_dot(nd.ones((1, 2, 3), dtype="int64"), nd.ones((1, 3, 2))),
      "matmul: operands must be floating point"),
+    # (two vectors: eager summed their product, bool vectors to [True], where compiled code
+    # refused bool and MXNet's dot refuses every dtype but float16/32/64)
+    (lambda: nd.dot(nd.ones((3,), dtype="bool"), nd.ones((3,), dtype="bool")),
+     r"dot: operands must be floating point, got bool\[3\] and bool\[3\]"),
+    (lambda: nd.dot(nd.ones((3,), dtype="int32"), nd.ones((3,))),
+     r"dot: operands must be floating point, got int32\[3\] and float32\[3\]"),
     (lambda: nd.concat(nd.ones((2, 3)), nd.ones((2, 3), dtype="float64"), dim=0),
      r"concat: operands f32\[2,3\], f64\[2,3\] differ"),
 ])
