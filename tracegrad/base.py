@@ -27,6 +27,11 @@ class MXNetValueError(MXNetError, ValueError):
     e.g. a reshape to another size): caught as either."""
 
 
+class MXNetIndexError(MXNetError, IndexError):
+    """An index out of its axis's range (an op's index check, eager or compiled): MXNet
+    1.9.1 raises IndexError for gather_nd's, and numpy for its own; caught as either."""
+
+
 class NotImplementedForSymbol(MXNetError):
     """An NDArray-only method called on a Symbol (asnumpy, bool(), +=, ...), as MXNet names
     it: the function, its operator alias and the argument types."""
@@ -129,12 +134,14 @@ def user_location() -> str:
 
 
 def op_error(opname, operands, attrs, cause) -> MXNetError:
-    """An MXNetError naming the op, its operand types and attributes, and the user's line."""
+    """An MXNetError naming the op, its operand types and attributes, and the user's line
+    (an MXNetIndexError when the cause is an IndexError: an index out of range stays one)."""
     types = ", ".join(_describe(o) for o in operands)
     shown = ", ".join(f"{k}={v}" for k, v in attrs.items()) if attrs else ""
     msg = f"{opname}({types}{'; ' + shown if shown else ''}): {cause}"
     where = user_location()
-    return MXNetError(msg + (f"\n  at {where}" if where else ""))
+    error = MXNetIndexError if isinstance(cause, IndexError) else MXNetError
+    return error(msg + (f"\n  at {where}" if where else ""))
 
 
 def _describe(o):

@@ -5,21 +5,22 @@ wrap it (take, pick), others check it (gather_nd, take mode='raise') and the res
 (SequenceLast, SequenceReverse, SequenceMask with a negative length, scatter_nd), reading or
 writing out of bounds. Here such an op reads its index through the `check_index` primitive
 (ir/ops/checks.py), so one check serves every way the op runs: an eager call (and the
-interpreter) raises an MXNetError naming the op, the values and the range before anything
-is computed; compiled code (jit, hybridize(), a captured step) compares every value in its
-native call and, on one out of range, stops after that step and raises an MXNetError naming
-the op, the operand's type, the range and the line the op was traced at (the values are not
-kept). Outputs of such a call are never returned and no parameter it would update is
-written (the check runs in the forward pass, before any update). The ops reading the
+interpreter) raises an MXNetError (an IndexError too) naming the op, the values and the
+range before anything is computed; compiled code (jit, hybridize(), a captured step)
+compares every value in its native call and, on one out of range, stops after that step
+and raises an MXNetError naming the op, the operand's type, the range and the line the op
+was traced at (the values are not kept). Outputs of such a call are never returned and no
+parameter it would update is written (the check runs in the forward pass, before any
+update). The ops reading the
 checked index still clamp (or wrap) it into range, so no memory outside an array is touched.
 Modes whose MXNet semantics are clip or wrap (take / pick mode='clip' or 'wrap', Embedding)
 clamp silently, eagerly and compiled alike.
 """
 from .array import F
-from .base import MXNetError
+from .base import MXNetIndexError
 from .ir.ops import checks
 
-checks.ERROR[0] = MXNetError     # what check_index raises (ir imports nothing above itself)
+checks.ERROR[0] = MXNetIndexError    # what check_index raises (ir imports nothing above it)
 
 
 def check_truncated_range(op, what, arr, lo, hi, why):

@@ -15,28 +15,54 @@ from .ir.types import dtype_name
 from .op_kwargs import redo as _redo
 
 
-def _check_axis(name, axis):
-    if axis not in (-2,):
-        raise MXNetError(f"linalg.{name}: only axis=-2 (matrices in the last two axes) is "
-                         f"supported, got axis={axis}")
-
-
 def gemm2(A, B, transpose_a=False, transpose_b=False, alpha=1.0, axis=-2, **kwargs):
-    """alpha * op(A) op(B)."""
+    """alpha * op(A) op(B); `axis` is the matrices' row axis (their columns the last axis,
+    every other axis a batch one, as MXNet's)."""
     if kwargs:
         return _redo(gemm2, locals())
-    _check_axis("gemm2", axis)
+    axis = _row_axis("gemm2", axis, A, B)
+    A, B = _rows_second_last(A, axis), _rows_second_last(B, axis)
     out = F.matmul(A, B, transpose_a=bool(transpose_a), transpose_b=bool(transpose_b))
-    return out if alpha == 1.0 else F.mul(out, float(alpha))
+    out = out if alpha == 1.0 else F.mul(out, float(alpha))
+    return _rows_back(out, axis)
 
 
 def gemm(A, B, C, transpose_a=False, transpose_b=False, alpha=1.0, beta=1.0, axis=-2,
          **kwargs):
-    """alpha * op(A) op(B) + beta * C."""
+    """alpha * op(A) op(B) + beta * C (`axis`: the matrices' row axis, as gemm2's)."""
     if kwargs:
         return _redo(gemm, locals())
-    _check_axis("gemm", axis)
-    return F.add(gemm2(A, B, transpose_a, transpose_b, alpha), F.mul(C, float(beta)))
+    _row_axis("gemm", axis, A, B, C)
+    return F.add(gemm2(A, B, transpose_a, transpose_b, alpha, axis), F.mul(C, float(beta)))
+
+
+def _row_axis(name, axis, *arrays):
+    """`axis` as a non-negative row axis of the operands (all of one rank), before the last
+    (the columns')."""
+    ndim = arrays[0].ndim
+    if any(a.ndim != ndim for a in arrays) or ndim < 2:
+        raise MXNetError(f"linalg.{name}: operands of shapes "
+                         f"{[tuple(a.shape) for a in arrays]} must be of one rank, at least 2")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or \
+            not -ndim <= axis < ndim - 1:
+        raise MXNetError(f"linalg.{name}: axis={axis!r} must be a row axis before the last "
+                         f"of the {ndim}-d operands (-{ndim} .. {ndim - 2})")
+    return int(axis) % ndim
+
+
+def _rows_second_last(x, axis):
+    if axis == x.ndim - 2:
+        return x
+    perm = tuple(k for k in range(x.ndim - 1) if k != axis) + (axis, x.ndim - 1)
+    return F.transpose(x, perm=perm)
+
+
+def _rows_back(x, axis):
+    if axis == x.ndim - 2:
+        return x
+    perm = list(range(x.ndim - 2))
+    perm.insert(axis, x.ndim - 2)
+    return F.transpose(x, perm=tuple(perm) + (x.ndim - 1,))
 
 
 def syrk(A, transpose=False, alpha=1.0, **kwargs):

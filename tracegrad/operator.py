@@ -210,7 +210,19 @@ class _CustomCall(autograd.Function):
 def _profiled(op_type, method, *args):
     """The operator's forward / backward; while mx.profiler records, as MXNet's profiler
     shows a custom operator: the call as '<op_type>::pure_python' in the 'Custom Operator'
-    category, the nd operators it runs named '<op_type>::<op>'."""
+    category, the nd operators it runs named '<op_type>::<op>'. An exception other than an
+    MXNetError raised in it is an MXNetError naming the operator, as MXNet reports it (the
+    original is its cause)."""
+    try:
+        return _profiled_call(op_type, method, *args)
+    except MXNetError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's code: any error is the operator's
+        raise MXNetError(f"Custom operator '{op_type}': its {method.__name__}() raised "
+                         f"{type(e).__name__}: {e}") from e
+
+
+def _profiled_call(op_type, method, *args):
     from . import profiler
     if not profiler._recording():
         return method(*args)

@@ -123,6 +123,9 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-3, rto
     from . import symbol
     if dtype not in _FLOATS:
         raise ValueError(f"check_numeric_gradient: dtype must be a float type, got {dtype}")
+    if numeric_eps is None:     # (MXNet 1.9's default: a step per dtype)
+        from .test_utils import default_numeric_eps
+        numeric_eps = default_numeric_eps()[np.dtype(dtype)]
     if dtype in (np.float16, np.float32) and numeric_eps < 1e-5:
         raise ValueError(f"check_numeric_gradient: numeric_eps={numeric_eps} is too small "
                          f"for {np.dtype(dtype).name} differences")

@@ -12,8 +12,10 @@ import numpy.random as rnd
 from . import context as _context
 from .array import NDArray
 
-__all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "default_context", "set_default_context", "default_dtype", "default_rtols",
-           "default_atols", "get_tolerance", "get_tols", "get_rtol", "get_atol", "get_etol",
+__all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "default_context",
+           "set_default_context", "default_dtype", "default_rtols", "default_atols",
+           "default_numeric_eps", "effective_dtype", "get_tolerance", "get_tols", "get_rtol",
+           "get_atol", "get_etol",
            "random_arrays", "rand_ndarray", "rand_shape_2d", "rand_shape_3d", "rand_shape_nd",
            "same", "almost_equal", "assert_almost_equal", "assert_allclose",
            "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
@@ -97,6 +99,13 @@ def default_atols():
             np.dtype(np.float64): 1e-20, np.dtype(np.bool_): 0}
     tols.update({np.dtype(t): 0 for t in _INTS})
     return tols
+
+
+def default_numeric_eps():
+    """The finite-difference step per float dtype (powers of two: adding one drops no bits
+    of the input)."""
+    return {np.dtype(np.float16): 1.0 / 2 ** 6, np.dtype(np.float32): 1.0 / 2 ** 9,
+            np.dtype(np.float64): 1.0 / 2 ** 14}
 
 
 def effective_dtype(dat):

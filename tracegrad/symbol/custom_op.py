@@ -75,13 +75,13 @@ class CustomSpec(OpSpec):
         """The other inputs' shapes from the first one's, by the prop's infer_shape (unknown
         shapes reach it as empty tuples, as MXNet passes them)."""
         from ..operator import inferred
-        n = len(self.inputs)
+        n = len(self.prop.list_arguments())     # (MXNet passes the arguments' shapes only)
         try:
             arg_shapes, _, aux_shapes = inferred(self.prop, "infer_shape",
                                                  [list(data_shape)] + [[] for _ in range(n - 1)])
         except Exception:  # noqa: BLE001 - a prop that needs every shape: none inferred here
             return {}
-        shapes = list(arg_shapes) + list(aux_shapes or [])
+        shapes = list(arg_shapes)[:n] + [None] * (n - len(arg_shapes)) + list(aux_shapes or [])
         return {name: tuple(int(d) for d in s) for name, s in zip(self.inputs, shapes)
                 if s is not None and len(s)}
 

@@ -147,6 +147,14 @@ class Executor:
             if req == "write":
                 self._write_vars.append(arr._var)
 
+    @property
+    def _ctx(self):
+        """The context the executor runs on (MXNet's attribute, which scripts read): its
+        arrays'."""
+        from ..context import current_context
+        first = next(iter(self.arg_arrays + self.aux_arrays), None)
+        return first.context if first is not None else current_context()
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def bind(cls, symbol, args, args_grad=None, grad_req="write", aux_states=None):

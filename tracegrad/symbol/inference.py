@@ -4,13 +4,17 @@ Argument shapes an op creates (a FullyConnected's weight, a BatchNorm's moving_m
 SoftmaxOutput's label) come from the op's rule in symbol/ops.py once its data's shape is
 known; output shapes come from running the op's nd function once on zeros of the input shapes
 (inference mode, nothing recorded), so they are exactly what a forward pass gives. Every
-shape is checked for size before anything is allocated.
+shape is checked for size before anything is allocated. Shapes these passes leave unknown
+are filled from the partial shapes the graph holds (unknown dims) by partial_shapes.py, and
+the variables and creations that completes are inferred again.
 """
 import numpy as np
 
 from ..base import MXNetError
 from ..ir.ops.checks import SHAPES_ONLY
+from ..util import is_np_shape
 from . import ops as _ops
+from . import partial_shapes
 from .literal import LiteralError, parse_literal
 
 MAX_INFER_ELEMENTS = 2 ** 31   # an array inference would allocate: refuse past this
@@ -252,24 +256,24 @@ def _probe_candidates(known):
     return seen[:MAX_PROBES]
 
 
-def _probed_passes(sym, known, types):
+def _probed_passes(sym, known, types, sizes=None, strict=True):
     """_passes, with creations whose unknown (0) dims no consumer rule gives (a legacy RNN
     cell's begin state feeding a FullyConnected) sized by probing: MXNet infers them
     backwards through the elementwise op that meets the input's rows; here each candidate
     size (`_probe_candidates`) is tried in turn and the first one with which the whole graph
     infers without an error is kept. An elementwise op rejects every wrong row count, so
     the size kept is the one MXNet's backward inference gives."""
-    order, shapes, dtypes = _passes(sym, known, types)
+    order, shapes, dtypes = _passes(sym, known, types, sizes)
     open_ = [n for n in order if _ops.unsized(n) and shapes[id(n)][0] is None]
     if not open_:
         return order, shapes, dtypes
 
     def attempt(size):
         """_passes with the open creations' 0s set to `size`; None when that raises."""
-        sizes = {id(n): tuple(size if d == 0 else d for d in n.params["shape"])
+        probe = {id(n): tuple(size if d <= 0 else d for d in n.params["shape"])
                  for n in open_}
         try:
-            return _passes(sym, known, types, sizes)
+            return _passes(sym, known, types, {**(sizes or {}), **probe})
         except MXNetError:
             return None
 
@@ -291,8 +295,8 @@ def _probed_passes(sym, known, types):
             break
         return order, shapes, dtypes    # (other inputs are missing: a partial answer)
     names = ", ".join(f"'{n.name}' {tuple(n.params['shape'])}" for n in open_)
-    if all(s is not None for n in order if n.op is None for s in shapes[id(n)]) or \
-            (got is not None and complete(got)):
+    if strict and all(s is not None for n in order if n.op is None for s in shapes[id(n)]) or \
+            strict and (got is not None and complete(got)):
         raise MXNetError(f"cannot infer the unknown dims (the 0s) of {names}: no "
                          f"consumer fixes them for inputs {dict(known)}; give the shape, or "
                          f"feed the state as a variable")
@@ -303,14 +307,14 @@ def creation_sizes(sym, known, types):
     """{id(node): shape} of sym's creations with unknown dims, for inputs of these shapes
     (symbol.evaluate sizes them with it)."""
     try:
-        order, shapes, _ = _probed_passes(sym, known, types)
+        order, shapes, _, _ = _with_partials(sym, known, types, {})
     except MXNetError:      # evaluate names the op that cannot size its input
         return {}
     return {id(n): shapes[id(n)][0] for n in order
             if _ops.unsized(n) and shapes[id(n)][0] is not None}
 
 
-def _with_partial_variables(sym, known, types):
+def _with_partial_variables(sym, known, types, sizes=None, strict=True):
     """_probed_passes, with variables whose __shape__ has one unknown (0) dim that no op rule
     gives (a custom Gluon block's `shape=(0, 100)` weight read by `dot`) sized by probing:
     MXNet's backward inference through the consumer fills the 0; here the sizes the shapes
@@ -319,7 +323,7 @@ def _with_partial_variables(sym, known, types):
     dim: nothing is guessed, and a broadcast that 1 also satisfies stays unknown, as in
     MXNet). One variable at a time: a sized one can complete the next one's consumer."""
     known = dict(known)
-    got = _probed_passes(sym, known, types)
+    got = _probed_passes(sym, known, types, sizes, strict)
     budget = MAX_PARTIAL_TRIALS     # (inferences in all: a file with many such variables
     for _ in range(MAX_PROBES):     # must not make one call run thousands)
         order, shapes, _ = got
@@ -344,7 +348,7 @@ def _with_partial_variables(sym, known, types):
                 budget -= 1
                 trial = {**known, node.name: tuple(d or size for d in partial)}
                 try:
-                    fits.append((trial, _probed_passes(sym, trial, types)))
+                    fits.append((trial, _probed_passes(sym, trial, types, sizes, strict)))
                 except MXNetError:
                     continue
                 if len(fits) > 1:
@@ -357,23 +361,78 @@ def _with_partial_variables(sym, known, types):
     return got
 
 
-def infer(sym, known, types, partial=False):
-    """((arg_shapes, out_shapes, aux_shapes), {var name: shape}, {var name: dtype})."""
-    order, shapes, dtypes = _with_partial_variables(sym, known, types)
+def _with_partials(sym, known, types, given):
+    """_with_partial_variables, then, while some shape is unknown, partial inference
+    (partial_shapes.fill: unknown dims filled both ways) from the variables' partial shapes
+    (`given`, {name: shape with 0 for each unknown dim}, and their __shape__ attributes);
+    the variables and creations it completes are inferred again with their shapes. Returns
+    (order, shapes, dtypes, {id(node): [partial shape]} or None)."""
+    order, shapes, dtypes = _with_partial_variables(sym, known, types, strict=False)
+    declared = ((n.name, _partial_shape_attr(n)) for n in order if n.op is None)
+    given = {**{k: s for k, s in declared if s is not None and 0 in s}, **given}
+    if all(s is not None for n in order for s in shapes[id(n)]):
+        _check_declared(order, shapes, given)
+        return order, shapes, dtypes, None
+    part = partial_shapes.fill(order, shapes, dtypes, given)
+    more = {n.name: part[id(n)][0] for n in order if n.op is None and
+            shapes[id(n)][0] is None and partial_shapes.complete(part[id(n)][0])}
+    sizes = {id(n): part[id(n)][0] for n in order if _ops.unsized(n) and
+             shapes[id(n)][0] is None and partial_shapes.complete(part[id(n)][0])}
+    if more or sizes:
+        known = {**known, **more}
+        order, shapes, dtypes = _with_partial_variables(sym, known, types, sizes, False)
+        if all(s is not None for n in order for s in shapes[id(n)]):
+            _check_declared(order, shapes, given)
+            return order, shapes, dtypes, None
+        part = partial_shapes.fill(order, shapes, dtypes, given)
+    if any(_ops.unsized(n) and shapes[id(n)][0] is None for n in order):
+        # (creations nothing sizes: the complete passes' error, when they have one)
+        _with_partial_variables(sym, known, types, sizes)
+    _check_declared(order, shapes, given)
+    return order, shapes, dtypes, part
+
+
+def _check_declared(order, shapes, given):
+    """A variable's inferred shape must have the known dims its partial shape declared (its
+    __shape__ or the shape given for it): MXNet refuses an inconsistent graph."""
+    for n in order:
+        want, got = given.get(n.name), shapes[id(n)][0] if n.op is None else None
+        if want is not None and got is not None and partial_shapes.unify(
+                want, tuple(got)) is partial_shapes.CONFLICT:
+            raise MXNetError(f"variable '{n.name}': its shape {partial_shapes.spell(want)} "
+                             f"cannot be {tuple(got)}, the shape the graph gives it")
+
+
+def infer(sym, known, types, partial=False, given=None):
+    """((arg_shapes, out_shapes, aux_shapes), {var name: shape}, {var name: dtype}).
+    `given`: {variable name: shape with 0 for each unknown dim} (infer_shape's arguments
+    with unknown dims: partial_shapes fills them in both directions)."""
+    order, shapes, dtypes, part = _with_partials(sym, known, types, given or {})
     var_shapes = {n.name: shapes[id(n)][0] for n in order if n.op is None}
     var_types = {n.name: dtypes[id(n)][0] or np.dtype(np.float32) for n in order
                  if n.op is None}
     arg = [var_shapes[k] for k in sym.list_arguments()]
     aux = [var_shapes[k] for k in sym.list_auxiliary_states()]
     out = [shapes[id(n)][i] for n, i in sym._outputs]
-    if partial:     # (an unknown variable as its __shape__ with 0 dims, as MXNet gives it)
-        given = {n.name: _partial_shape_attr(n) for n in order if n.op is None}
-        arg = [s if s is not None else given.get(k) for k, s in
-               zip(sym.list_arguments(), arg)]
-        aux = [s if s is not None else given.get(k) for k, s in
-               zip(sym.list_auxiliary_states(), aux)]
-        fix = (lambda xs: [() if s is None else s for s in xs])
-        return (fix(arg), fix(out), fix(aux)), var_shapes, var_types
+    if partial:     # (unknown dims as MXNet spells them: 0, or -1 under np_shape)
+        np_shape = is_np_shape()
+
+        def spell(shapes_, partials):
+            got = []
+            for k, s in enumerate(shapes_):
+                p = partials[k] if s is None and partials else None
+                if s is not None:
+                    got.append(s)
+                elif p is None:
+                    got.append(None if np_shape else ())
+                else:
+                    got.append(tuple(-1 if not d else d for d in p) if np_shape else p)
+            return got
+        by_name = {n.name: part[id(n)][0] for n in order if n.op is None} if part else {}
+        return (spell(arg, [by_name.get(k) for k in sym.list_arguments()]),
+                spell(out, [part[id(n)][i] for n, i in sym._outputs] if part else None),
+                spell(aux, [by_name.get(k) for k in sym.list_auxiliary_states()])), \
+            var_shapes, var_types
     if any(s is None for s in arg + aux + out):
         return (None, None, None), var_shapes, var_types
     return (arg, out, aux), var_shapes, var_types

@@ -688,11 +688,17 @@ def _binary_table():
     for name, fn in binary.items():
         out[name] = OpSpec(name, _same_shape(name, fn), ("lhs", "rhs"), {})
     out["_copy"] = OpSpec("_copy", nd.identity, ("data",), {})
+    # (lhs, shaped like rhs: MXNet's shape constraint for backward shape inference; rhs gets
+    # no gradient)
+    out["_identity_with_attr_like_rhs"] = OpSpec(
+        "_identity_with_attr_like_rhs",
+        _same_shape("_identity_with_attr_like_rhs", lambda lhs, rhs: nd.identity(lhs)),
+        ("lhs", "rhs"), {})
     from ..sparse_square_sum import square_sum, square_sum_stypes
     out["_square_sum"] = OpSpec("_square_sum", square_sum, ("data",),
                                 dict(axis=_axes, keepdims=_bool, exclude=_bool),
                                 stypes=square_sum_stypes)
-    creation = dict(shape=_shape(0, 32), dtype=_opt(_dtype), ctx=_HINT)
+    creation = dict(shape=_shape(0, 32, lo=-1), dtype=_opt(_dtype), ctx=_HINT)  # (-1: unknown)
     out["_full"] = OpSpec("_full", _full, (), dict(creation, value=_float()))
     out["_zeros"] = OpSpec("_zeros", lambda shape=(), dtype=None, ctx=None: nd.zeros(
         shape, dtype=dtype or "float32"), (), creation)
@@ -770,15 +776,16 @@ CREATION_OPS = ("_zeros", "_ones", "_full")
 
 
 def unsized(node):
-    """A _zeros / _ones / _full node whose shape has unknown (0) dims: MXNet takes them from
-    the op that consumes it (an RNN's begin state of batch size 0, as Gluon exports it)."""
-    return node.op in CREATION_OPS and any(d == 0 for d in node.params.get("shape", ()))
+    """A _zeros / _ones / _full node whose shape has unknown (0 or -1) dims: MXNet takes them
+    from the op that consumes it (an RNN's begin state of batch size 0, as Gluon exports
+    it)."""
+    return node.op in CREATION_OPS and any(d <= 0 for d in node.params.get("shape", ()))
 
 
 def sized_creation(node, shape):
     """The creation node's array with the shape its consumer's rule gave."""
     want = node.params.get("shape", ())
-    if len(want) != len(shape) or any(w not in (0, s) for w, s in zip(want, shape)):
+    if len(want) != len(shape) or any(w > 0 and w != s for w, s in zip(want, shape)):
         raise MXNetError(f"node '{node.name}' (op {node.op}): shape {want} does not fit the "
                          f"{tuple(shape)} its consumer needs")
     check_shape_size(tuple(shape), f"node '{node.name}'")
@@ -822,7 +829,7 @@ def input_dtype(op, input_name, data_dtype):
 SAME_SHAPE_INPUTS = frozenset({
     "elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "add_n", "_power",
     "_maximum", "_minimum", "_mod", "_hypot", "_equal", "_not_equal", "_greater",
-    "_greater_equal", "_lesser", "_lesser_equal"})
+    "_greater_equal", "_lesser", "_lesser_equal", "_identity_with_attr_like_rhs"})
 
 
 def behind(entry, ops):

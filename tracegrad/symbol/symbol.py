@@ -8,6 +8,8 @@ attributes kept as MXNet's strings (`attrs`, what tojson writes) and as checked 
 in topological order (`evaluate`), so it records for autograd and traces under hybridize()
 like any nd code.
 """
+import warnings
+
 import numpy as np
 
 from ..base import MXNetError, NotImplementedForSymbol
@@ -359,14 +361,30 @@ class Symbol:
     # ---------------------------------------------------------------- inference
     def infer_shape(self, *args, **kwargs):
         """(arg_shapes, out_shapes, aux_shapes) in list_arguments / list_outputs /
-        list_auxiliary_states order; (None, None, None) if some cannot be inferred."""
+        list_auxiliary_states order; (None, None, None) if some cannot be inferred. A given
+        shape may have unknown dims (0; -1 under np_shape): the graph fills them in."""
         from .inference import infer
-        res = infer(self, _shape_args(self, args, kwargs), {}, partial=False)
-        return res[0]
+        known, given = _split_partial(_shape_args(self, args, kwargs))
+        res = infer(self, known, {}, partial=False, given=given)[0]
+        if res[0] is None:      # (MXNet warns, naming what is missing)
+            from ..util import is_np_shape
+            args, _, aux = infer(self, known, {}, partial=True, given=given)[0]
+            unknown = -1 if is_np_shape() else 0
+            missing = [f"{name}: {shape}" for name, shape in zip(
+                self.list_arguments() + self.list_auxiliary_states(), args + aux)
+                if not shape or unknown in shape]
+            warnings.warn("infer_shape: the shapes of these arguments stay undecided (a "
+                          f"{unknown} is an unknown dim; give them as inputs): "
+                          + ", ".join(missing[:10] + (["..."] if len(missing) > 10 else [])),
+                          stacklevel=2)
+        return res
 
     def infer_shape_partial(self, *args, **kwargs):
+        """infer_shape, with the shapes known so far where it gives None: unknown dims 0
+        (-1 under np_shape), unknown ranks () (None under np_shape)."""
         from .inference import infer
-        return infer(self, _shape_args(self, args, kwargs), {}, partial=True)[0]
+        known, given = _split_partial(_shape_args(self, args, kwargs))
+        return infer(self, known, {}, partial=True, given=given)[0]
 
     def infer_type(self, *args, **kwargs):
         """(arg_types, out_types, aux_types) as numpy types."""
@@ -442,6 +460,23 @@ def _shape_args(sym, args, kwargs):
     for k, v in kwargs.items():
         known[k] = tuple(v) if v is not None else None
     return known
+
+
+def _split_partial(known):
+    """({name: complete shape}, {name: shape with 0 for each unknown dim}) of shapes given to
+    infer_shape: an unknown dim is 0 (-1 under np_shape, where 0 is a size); an empty or
+    None shape says nothing (an unknown rank in MXNet's legacy spelling)."""
+    from ..util import is_np_shape
+    np_shape = is_np_shape()
+    complete, partial = {}, {}
+    for name, shape in known.items():
+        if shape is None or (not shape and not np_shape):
+            continue
+        if any(d < 0 or (d == 0 and not np_shape) for d in shape):
+            partial[name] = tuple(int(d) if d > 0 else 0 for d in shape)
+        else:
+            complete[name] = shape
+    return complete, partial
 
 
 # ------------------------------------------------------------------ building nodes
