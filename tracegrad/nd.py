@@ -369,6 +369,11 @@ Cast = cast
 
 # ------------------------------------------------------------------ reductions
 def _reduce_axes(data, axis, exclude, op="reduce"):
+    """The axes a reduction of `data` reduces: MXNet's ReduceAxesShapeImpl reads an empty
+    `axis` (its default, `()`) as every axis, whatever `exclude` says; `exclude` of every
+    axis reduces none."""
+    if isinstance(axis, (tuple, list)) and not axis:
+        axis, exclude = None, False
     try:
         axes = normalize_axes(axis, data.ndim)
     except (ValueError, TypeError) as e:  # name the op and the shape, not just numpy's words
@@ -766,7 +771,9 @@ def _slice_axis_bounds(shape, axis, begin, end):
     return lo, hi
 
 
-def slice_axis(data, axis, begin, end):
+def slice_axis(data, axis, begin, end=None):
+    """data[begin:end] along `axis` (end None: to the axis's end, as MXNet's, whose graph
+    attribute may be left out)."""
     shape = data.shape
     try:        # (the same tuples for the same slice: the op's attribute check is one look-up)
         key = (shape, axis, begin, end, type(axis), type(begin), type(end))

@@ -121,3 +121,42 @@ def test_an_executor_names_its_context():
     assert exe._ctx == mx.cpu()
     exe.forward(is_train=True)
     exe.backward(out_grads=[nd.ones((2,), ctx=exe._ctx)])
+
+
+def test_slice_axis_to_the_end_in_a_graph():
+    """end=None is left out of the node's attributes: the op slices to the axis's end."""
+    y = mx.sym.slice_axis(data=mx.sym.var("X"), axis=1, begin=-2, end=None)
+    x = np.arange(10.0).reshape(2, 5)
+    out = y.bind(mx.cpu(), args=[nd.array(x)]).forward()[0]
+    np.testing.assert_array_equal(out.asnumpy(), x[:, -2:])
+    assert y.infer_shape(X=(2, 5))[1] == [(2, 2)]
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "prod"])
+def test_a_reduction_over_the_empty_axis_tuple_reduces_every_axis(op):
+    """MXNet's reductions read axis=() (their default) as every axis, with or without
+    `exclude`; excluding every axis reduces none. (mx.np's keep numpy's meaning.)"""
+    x = np.random.rand(3, 4) + 0.5
+    fn = getattr(nd, op)
+    want = getattr(np, op)(x)
+    for kw in ({}, {"exclude": True}):
+        np.testing.assert_allclose(fn(nd.array(x), axis=(), **kw).asnumpy(), [want],
+                                   rtol=1e-5)
+    assert fn(nd.array(x), axis=(), keepdims=True).shape == (1, 1)
+    assert fn(nd.array(x), axis=(0, 1), exclude=True).shape == (3, 4)
+    sym = getattr(mx.sym, op)(mx.sym.var("a"), axis=(), keepdims=True)
+    assert sym.infer_shape(a=(3, 4))[1] == [(1, 1)]
+    assert mx.np.sum(mx.np.ones((2, 3)), axis=()).shape == (2, 3)
+
+
+def test_shape_inference_runs_lapack_ops_on_zeros():
+    """Inference runs each op on zeros, which potrf / trsm / inverse refuse as values: their
+    shapes are inferred all the same (the values are checked when the graph runs)."""
+    a = mx.sym.var("a")
+    for sym in (mx.sym.linalg.potrf(a), mx.sym.linalg.inverse(a),
+                mx.sym.linalg.trsm(a, mx.sym.var("b"))):
+        shapes = {"a": (2, 3, 3), "b": (2, 3, 4)}
+        want = (2, 3, 4) if "b" in sym.list_arguments() else (2, 3, 3)
+        assert sym.infer_shape(**{k: shapes[k] for k in sym.list_arguments()})[1] == [want]
+    with pytest.raises(mx.MXNetError, match="not positive definite"):
+        nd.linalg.potrf(nd.zeros((3, 3)))

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..types import FLOATS, TensorType, promote
 from . import NONDIFF, OpDef, fail
+from .checks import SHAPES_ONLY
 
 
 def _check_square(opname, a):
@@ -36,6 +37,15 @@ def _mT(b, x):
     return b.transpose(x, perm=perm)
 
 
+def _value_error(message, shape, dtype):
+    """A matrix the op cannot take raises ValueError(message), except while mx.sym's shape
+    inference runs ops on zeros for their result shapes (checks.SHAPES_ONLY): zeros are no
+    one's values, so the result is zeros of the op's shape."""
+    if SHAPES_ONLY.on:
+        return np.zeros(shape, dtype)
+    raise ValueError(message)
+
+
 class Potrf(OpDef):
     """Lower Cholesky factor L of a symmetric positive definite A (A = L L^T). The operand is
     symmetrised ((A + A^T) / 2) first, so the gradient is the symmetric one MXNet returns and
@@ -50,7 +60,7 @@ class Potrf(OpDef):
         try:
             return np.linalg.cholesky((a + _mt(a)) / 2).astype(a.dtype, copy=False)
         except np.linalg.LinAlgError:
-            raise ValueError("potrf: the matrix is not positive definite") from None
+            return _value_error("potrf: the matrix is not positive definite", a.shape, a.dtype)
 
     def vjp(b, g, out, a):
         # Murray (2016): S = L^-T Phi(L^T G) L^-1 with Phi = lower triangle, halved diagonal;
@@ -91,7 +101,8 @@ class Trsm(OpDef):
             else:
                 x = _mt(np.linalg.solve(_mt(op), alpha * _mt(bm)))
         except np.linalg.LinAlgError:
-            raise ValueError("trsm: the triangular matrix is singular") from None
+            return _value_error("trsm: the triangular matrix is singular", bm.shape,
+                                np.result_type(a.dtype, bm.dtype))
         return x.astype(np.result_type(a.dtype, bm.dtype), copy=False)
 
     def vjp(b, g, out, a, bm, *, transpose=False, rightside=False, lower=True, alpha=1.0):
@@ -118,7 +129,8 @@ class Inverse(OpDef):
         try:
             return np.linalg.inv(a).astype(a.dtype, copy=False)
         except np.linalg.LinAlgError:
-            raise ValueError("inverse: the input matrix is singular (not invertible)") from None
+            return _value_error("inverse: the input matrix is singular (not invertible)",
+                                a.shape, a.dtype)
 
     def vjp(b, g, out, a):
         # B = A^-1: dA = -B^T G B^T
