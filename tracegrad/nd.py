@@ -796,6 +796,13 @@ def slice_axis(data, axis, begin, end=None):
 
 _SLICE_BOUNDS: dict = {}    # (shape, axis, begin, end and their types) -> slice's attributes
 
+# MXNet's storage type codes (private tables of mxnet.ndarray.ndarray, which its tests and
+# some scripts import)
+_STORAGE_TYPE_UNDEFINED, _STORAGE_TYPE_DEFAULT, _STORAGE_TYPE_ROW_SPARSE, _STORAGE_TYPE_CSR = \
+    -1, 0, 1, 2
+_STORAGE_TYPE_STR_TO_ID = {"undefined": -1, "default": 0, "row_sparse": 1, "csr": 2}
+_STORAGE_TYPE_ID_TO_STR = {v: k for k, v in _STORAGE_TYPE_STR_TO_ID.items()}
+
 
 def slice(data, begin, end, step=None):
     step = step or (None,) * len(begin)
