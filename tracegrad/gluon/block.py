@@ -750,7 +750,7 @@ _getrefcount = sys.getrefcount
 _CAPTURED_ARGS = frozenset((NDArray, _capture.Deferred, _capture.NpArray, _capture.NpDeferred))
 # what _captured_call's code reads
 _CAPTURED_NAMES = {"STRUCTURE_VERSION": STRUCTURE_VERSION, "_STATE": _STATE,
-                   "_CAPTURE": _capture._STATE,
+                   "_CAPTURE": _capture._STATE,     # (capture's per-thread state)
                    "ANY_TRACE": ANY_TRACE, "LOCATING": LOCATING, "_SCOPE": _SCOPE,
                    "HOOKS": _array.HOOKS, "_CAPTURED_ARGS": _CAPTURED_ARGS,
                    "DEFER_CALL": _capture.defer_call, "_COUNTERS": _COUNTERS,
@@ -795,14 +795,14 @@ def _captured_call(jf, entry, out_tree, version, training, nargs):
         # a step's first op: the plan's binder makes the step too (defer_call's first-op path
         # for a thread with one plan starting here, without its general steps)
         lines.append("    out = None")
-        lines.append("    held = _CAPTURE")
-        lines.append("    if held.step is None and not held.broken:")
-        lines.append(f"        plans = held.plans.get({entry.id})")
+        lines.append("    cap = _CAPTURE")
+        lines.append("    if cap.step is None and not cap.broken:")
+        lines.append(f"        plans = cap.plans.get({entry.id})")
         lines.append("        if plans is not None and len(plans) == 1:")
         lines.append("            plan = plans[0]")
         lines.append("            first = plan.ops[0].fast_first")
         lines.append("            if first is not None:")
-        lines.append(f"                out = first(held, plan, {entry_name}, args, {params}, "
+        lines.append(f"                out = first(cap, plan, {entry_name}, args, {params}, "
                      f"{bool(training)})")
         lines.append("    if out is None:")
         indent = "        "

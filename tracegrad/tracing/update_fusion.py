@@ -209,6 +209,8 @@ class Fusion:
         return fast(self, step)
 
     def _swaps(self):
+        """(variable, its held class, its class) per plan gradient, made once (the held
+        classes swap in while a step is held: hold's code and backward_hold's)."""
         if self.swaps is None:
             self.swaps = tuple((var, _held_class(_PLAIN.get(type(var), type(var))),
                                 _PLAIN.get(type(var), type(var)))
