@@ -170,7 +170,7 @@ def _probe_arguments(node, part, data):
     for size in PROBES:
         try:
             rules.append(node.spec.shapes(tuple(d or size for d in data), node.params))
-        except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, MXNetError):
+        except Exception:  # noqa: BLE001 - (as _run: a refused probe says nothing)
             return False
     changed = False
     for k, entry in enumerate(node.inputs):
@@ -202,8 +202,7 @@ def _run(node, in_shapes, dtypes):
                 out = node.spec.fn(*arrays, **node.params)
             finally:
                 SHAPES_ONLY.on = was
-    except (MXNetError, TypeError, ValueError, IndexError, KeyError, MemoryError,
-            ZeroDivisionError):
+    except Exception:  # noqa: BLE001 - a probe the op refuses, however, says nothing
         return None
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     return [tuple(o.shape) for o in outs]
