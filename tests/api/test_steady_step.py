@@ -232,3 +232,51 @@ def test_adam_steady_steps_with_reads():
     seen = []
     _same(opt="adam", read=lambda i, out, loss: seen.append(float(loss.mean().asscalar())))
     assert len(seen) == 28 and all(np.isfinite(seen))
+
+
+def test_under_set_np_the_steady_step_makes_mx_np_outputs_itself(monkeypatch):
+    """set_np (d2l's style): the net's and the loss's outputs are mx.np arrays made so by the
+    steady step's own code (own_as_np is not called), and the steps give the capture-off
+    parameters and losses."""
+    from tracegrad import np as mnp, npx
+
+    def run(on, spy=None):
+        capture.set_enabled(on)
+        try:
+            mx.random.seed(0)
+            net = gluon.nn.Dense(2, in_units=4)
+            net.initialize(mx.init.Xavier())
+            net.hybridize()
+            loss_fn = gluon.loss.L2Loss()
+            trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.05})
+            rs = np.random.RandomState(3)
+            x = mnp.array(rs.randn(3, 4).astype(np.float32))
+            y = mnp.array(rs.randn(3, 2).astype(np.float32))
+            losses, kinds = [], []
+            for i in range(12):
+                if spy is not None and i == 10:
+                    monkeypatch.setattr(_capture, "own_as_np", spy)
+                with autograd.record():
+                    out = net(x)
+                    loss = loss_fn(out, y)
+                kinds.append((type(out).__name__, type(loss).__name__))
+                loss.backward()
+                del out
+                trainer.step(3)
+                losses.append(loss.asnumpy())
+                assert isinstance(loss, mnp.ndarray)
+            return [p.data().asnumpy() for p in net.collect_params().values()], losses, kinds
+        finally:
+            capture.set_enabled(True)
+
+    npx.set_np()
+    try:
+        calls = []
+        got, got_losses, kinds = run(True, spy=lambda d: calls.append(d) or False)
+        want, want_losses, _ = run(False)
+    finally:
+        npx.reset_np()
+    assert calls == [] and kinds[-1] == ("NpDeferred", "NpDeferred"), (calls, kinds)
+    same_params(got, want)
+    for g, w in zip(got_losses, want_losses):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)

@@ -331,9 +331,12 @@ class Block:
 
     def _call_np(self, *args):
         """__call__ while set_np is on: the outputs as mx.np arrays (numpy_api/gluon.py; a
-        captured step's pending output becomes one in place)."""
+        captured step's pending output becomes one in place, or was made one by the steady
+        step's code: _captured_call, _replay_quick)."""
         out = self._call_nd(*args)
-        if type(out) is _capture.Deferred and _getrefcount(out) == 2 and _capture.own_as_np(out):
+        t = type(out)
+        if t is _capture.NpDeferred or (t is _capture.Deferred and _getrefcount(out) == 2
+                                        and _capture.own_as_np(out)):
             return out
         return _np_outputs(out)
 
@@ -682,10 +685,14 @@ def _replay_quick(rep):
         lines.append(f"    if {const(p)}._data is not {const(data)}: return None")
     lines.append("    fast = R.fast")
     lines.append("    if fast is None or fast is _UNBUILT: return None")
-    lines.append("    return fast(R, args)")
+    lines.append("    out = fast(R, args)")
+    # (under set_np, the replay's new value as mx.np in place, as _call_np makes it)
+    lines.append("    if out is not None and NP_ON['array']: out.__class__ = NpDeferred")
+    lines.append("    return out")
     return _generated("replay_quick", "def replay_quick(block, args):\n", lines,
                       {"_STATE": _STATE, "ATTRIBUTE_VERSION": ATTRIBUTE_VERSION,
-                       "_UNBUILT": _UNBUILT, **consts})
+                       "_UNBUILT": _UNBUILT, "NP_ON": _NP,
+                       "NpDeferred": _capture.NpDeferred, **consts})
 
 
 def _attributes_unmoved(snapshot, block, seen):
@@ -751,6 +758,7 @@ _CAPTURED_ARGS = frozenset((NDArray, _capture.Deferred, _capture.NpArray, _captu
 # what _captured_call's code reads
 _CAPTURED_NAMES = {"STRUCTURE_VERSION": STRUCTURE_VERSION, "_STATE": _STATE,
                    "_CAPTURE": _capture._STATE,     # (capture's per-thread state)
+                   "NP_ON": _NP, "NpDeferred": _capture.NpDeferred,
                    "ANY_TRACE": ANY_TRACE, "LOCATING": LOCATING, "_SCOPE": _SCOPE,
                    "HOOKS": _array.HOOKS, "_CAPTURED_ARGS": _CAPTURED_ARGS,
                    "DEFER_CALL": _capture.defer_call, "_COUNTERS": _COUNTERS,
@@ -804,6 +812,9 @@ def _captured_call(jf, entry, out_tree, version, training, nargs):
         lines.append("            if first is not None:")
         lines.append(f"                out = first(cap, plan, {entry_name}, args, {params}, "
                      f"{bool(training)})")
+        # (under set_np, the new step's own value as mx.np in place, as _call_np makes it)
+        lines.append("                if out is not None and NP_ON['array']: "
+                     "out.__class__ = NpDeferred")
         lines.append("    if out is None:")
         indent = "        "
     else:
