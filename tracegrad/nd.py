@@ -796,13 +796,6 @@ def slice_axis(data, axis, begin, end=None):
 
 _SLICE_BOUNDS: dict = {}    # (shape, axis, begin, end and their types) -> slice's attributes
 
-# MXNet's storage type codes (private tables of mxnet.ndarray.ndarray, which its tests and
-# some scripts import)
-_STORAGE_TYPE_UNDEFINED, _STORAGE_TYPE_DEFAULT, _STORAGE_TYPE_ROW_SPARSE, _STORAGE_TYPE_CSR = \
-    -1, 0, 1, 2
-_STORAGE_TYPE_STR_TO_ID = {"undefined": -1, "default": 0, "row_sparse": 1, "csr": 2}
-_STORAGE_TYPE_ID_TO_STR = {v: k for k, v in _STORAGE_TYPE_STR_TO_ID.items()}
-
 
 def slice(data, begin, end, step=None):
     step = step or (None,) * len(begin)
@@ -1296,6 +1289,12 @@ def _from_npz(arrays, fname):
 from . import linalg  # noqa: E402  (nd.linalg)
 from .nd_cached_op import CachedOp  # noqa: E402,F401
 from . import sparse  # noqa: E402  (nd.sparse: CSRNDArray, RowSparseNDArray)
+# MXNet's storage type codes (private tables of mxnet.ndarray.ndarray, which its tests and
+# some scripts import)
+_STORAGE_TYPE_STR_TO_ID = {"undefined": -1, **sparse.STYPE_CODES}
+_STORAGE_TYPE_ID_TO_STR = {v: k for k, v in _STORAGE_TYPE_STR_TO_ID.items()}
+_STORAGE_TYPE_UNDEFINED, _STORAGE_TYPE_DEFAULT, _STORAGE_TYPE_ROW_SPARSE, _STORAGE_TYPE_CSR = \
+    (_STORAGE_TYPE_STR_TO_ID[k] for k in ("undefined", "default", "row_sparse", "csr"))
 from . import nd_image as image  # noqa: E402  (nd.image)
 from .dlpack import from_dlpack, from_numpy, to_dlpack_for_read, to_dlpack_for_write  # noqa
 from .nd_legacy import *  # noqa: E402,F401,F403  (Concat, SoftmaxOutput, BatchNorm, ...)

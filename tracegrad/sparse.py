@@ -31,6 +31,7 @@ __all__ += [n for n in sparse_storage.ND_FUNCTIONS if n not in __all__ and
             sparse_storage.RULES.get(n) in (sparse_storage._keep, sparse_storage._clip)]
 
 STYPES = ("default", "row_sparse", "csr")
+STYPE_CODES = {s: k for k, s in enumerate(STYPES)}     # (MXNet's codes: 0, 1, 2)
 
 
 def _default_dtype(src, dtype):

@@ -370,26 +370,27 @@ def _with_partials(sym, known, types, given):
     order, shapes, dtypes = _with_partial_variables(sym, known, types, strict=False)
     declared = ((n.name, _partial_shape_attr(n)) for n in order if n.op is None)
     given = {**{k: s for k, s in declared if s is not None and 0 in s}, **given}
-    if all(s is not None for n in order for s in shapes[id(n)]):
-        _check_declared(order, shapes, given)
-        return order, shapes, dtypes, None
-    part = partial_shapes.fill(order, shapes, dtypes, given)
-    more = {n.name: part[id(n)][0] for n in order if n.op is None and
-            shapes[id(n)][0] is None and partial_shapes.complete(part[id(n)][0])}
-    sizes = {id(n): part[id(n)][0] for n in order if _ops.unsized(n) and
-             shapes[id(n)][0] is None and partial_shapes.complete(part[id(n)][0])}
-    if more or sizes:
-        known = {**known, **more}
-        order, shapes, dtypes = _with_partial_variables(sym, known, types, sizes, False)
-        if all(s is not None for n in order for s in shapes[id(n)]):
-            _check_declared(order, shapes, given)
-            return order, shapes, dtypes, None
+    part = None
+    if not _complete(order, shapes):
         part = partial_shapes.fill(order, shapes, dtypes, given)
-    if any(_ops.unsized(n) and shapes[id(n)][0] is None for n in order):
-        # (creations nothing sizes: the complete passes' error, when they have one)
-        _with_partial_variables(sym, known, types, sizes)
+        more = {n.name: part[id(n)][0] for n in order if n.op is None and
+                shapes[id(n)][0] is None and partial_shapes.complete(part[id(n)][0])}
+        sizes = {id(n): part[id(n)][0] for n in order if _ops.unsized(n) and
+                 shapes[id(n)][0] is None and partial_shapes.complete(part[id(n)][0])}
+        if more or sizes:
+            known = {**known, **more}
+            order, shapes, dtypes = _with_partial_variables(sym, known, types, sizes, False)
+            part = None if _complete(order, shapes) else \
+                partial_shapes.fill(order, shapes, dtypes, given)
+        if any(_ops.unsized(n) and shapes[id(n)][0] is None for n in order):
+            # (creations nothing sizes: the complete passes' error, when they have one)
+            _with_partial_variables(sym, known, types, sizes)
     _check_declared(order, shapes, given)
     return order, shapes, dtypes, part
+
+
+def _complete(order, shapes):
+    return all(s is not None for n in order for s in shapes[id(n)])
 
 
 def _check_declared(order, shapes, given):

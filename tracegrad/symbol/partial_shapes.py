@@ -31,9 +31,6 @@ PROBES = (3, 4, 5, 7)
 # ops whose MXNet shape rule gives nothing until every input shape is known (WhereOpShape
 # needs the condition's; its inputs' unknown dims are not passed on)
 _NEEDS_COMPLETE = frozenset({"where"})
-# the one-input ops of the graph being filled whose probes all gave the input's shape back
-# (unary math, activations, scalar arithmetic): their input takes their output's shape
-_KEEPS_SHAPE: set = set()
 MAX_PASSES = 16
 MAX_PROBE_ELEMENTS = 1 << 24     # a probe's input larger than this: the op gives nothing
 
@@ -62,7 +59,6 @@ def fill(order, shapes, dtypes, given):
     from the complete passes' `shapes` / `dtypes` ({id(node): [...]}) and `given` partial
     shapes of variables ({name: partial shape}). Raises MXNetError when two rules give a
     node two shapes."""
-    _KEEPS_SHAPE.clear()
     part = {}
     for node in order:
         if node.op is None:
@@ -75,14 +71,17 @@ def fill(order, shapes, dtypes, given):
         else:
             part[id(node)] = list(shapes[id(node)])
     probed = {}     # id(node) -> (input partial shapes, probe results): each probed once
+    # the one-input ops whose probes all gave the input's shape back (unary math,
+    # activations, scalar arithmetic): their input takes their output's shape
+    keeps = set()
     for _ in range(MAX_PASSES):
         changed = False
         for node in order:
             if node.op is not None and node.inputs:
-                changed |= _forward(node, part, dtypes, probed)
+                changed |= _forward(node, part, dtypes, probed, keeps)
         for node in reversed(order):
             if node.op is not None and node.inputs:
-                changed |= _backward(node, part)
+                changed |= _backward(node, part, keeps)
         if not changed:
             break
     return part
@@ -113,7 +112,7 @@ def spell(shape):
 
 
 # ---------------------------------------------------------------- forward: probing
-def _forward(node, part, dtypes, probed):
+def _forward(node, part, dtypes, probed, keeps):
     outs = part[id(node)]
     ins = [part[id(c)][i] for c, i in node.inputs]
     op = _ops.canonical(node.op)
@@ -159,7 +158,7 @@ def _forward(node, part, dtypes, probed):
         changed |= _set(part, (node, k), known)
     if len(ins) == 1 and len(outs) == 1 and all(
             r[0] == tuple(d or size for d in ins[0]) for r, size in zip(runs, PROBES)):
-        _KEEPS_SHAPE.add(id(node))      # (its output has its input's shape: backward too)
+        keeps.add(id(node))     # (its output has its input's shape: backward too)
     return changed
 
 
@@ -209,11 +208,11 @@ def _run(node, in_shapes, dtypes):
 
 
 # ---------------------------------------------------------------- backward: MXNet's rules
-def _backward(node, part):
+def _backward(node, part, keeps):
     op = _ops.canonical(node.op)
     rule = _BACKWARD.get(op)
     if rule is None:
-        if op in _ops.SAME_SHAPE_INPUTS or id(node) in _KEEPS_SHAPE:
+        if op in _ops.SAME_SHAPE_INPUTS or id(node) in keeps:
             rule = _same_shape
         elif op in _ops.SHAPE_KEEPING:
             rule = _shape_keeping

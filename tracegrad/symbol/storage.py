@@ -10,7 +10,7 @@ values densely and shows its outputs with these types, as MXNet allocates them.
 """
 from .. import sparse, sparse_storage
 
-_CODES = {"0": "default", "1": "row_sparse", "2": "csr"}
+_CODES = {str(k): s for s, k in sparse.STYPE_CODES.items()}
 
 
 def declared(node):
