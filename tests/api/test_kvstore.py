@@ -166,3 +166,48 @@ def test_unsupported_features_say_so():
         kv.row_sparse_pull(0, out=nd.zeros((2,)), row_ids=nd.array([0]))
     with pytest.raises(mx.MXNetError, match="no optimizer is set"):
         kv.save_optimizer_states("x")
+
+
+def test_registered_store_is_created_by_lowercased_class_name():
+    # MXNet 1.9's KVStoreBase.register: create() looks the registry up first
+    from tracegrad.kvstore import KVStoreBase
+
+    @KVStoreBase.register
+    class MyOwnStore(KVStoreBase):
+        @property
+        def type(self):
+            return "mine"
+    try:
+        kv = mx.kv.create("MyOwnStore")
+        assert type(kv) is MyOwnStore and kv.type == "mine"
+        with pytest.raises(NotImplementedError):
+            kv.pushpull(0, nd.ones((2,)))
+        with pytest.warns(UserWarning, match="replaces"):
+            KVStoreBase.register(MyOwnStore)
+    finally:
+        del KVStoreBase.kv_registry["myownstore"]
+    with pytest.raises(ValueError, match="unknown kvstore type 'myownstore'"):
+        mx.kv.create("myownstore")
+
+
+def test_teststore_broadcasts_and_sums_device_values():
+    kv = mx.kv.create("teststore")
+    assert (kv.type, kv.rank, kv.num_workers) == ("teststore", 0, 1)
+    assert type(kv).is_capable("optimizer") is False
+    with pytest.raises(ValueError, match="unknown capability"):
+        kv.is_capable("sparse")
+    outs = [nd.zeros((2,)), nd.zeros((2,))]
+    kv.broadcast("w", nd.array([1.0, 2.0]), out=outs)
+    for o in outs:
+        np.testing.assert_array_equal(o.asnumpy(), [1.0, 2.0])
+    vals = [nd.array([1.0, 2.0], ctx=mx.cpu(i)) for i in range(3)]
+    kv.pushpull("w", vals, out=outs)
+    for o in outs:
+        np.testing.assert_array_equal(o.asnumpy(), [3.0, 6.0])
+    kv.pushpull("w", vals)                      # no out: written back into the values
+    for v in vals:
+        np.testing.assert_array_equal(v.asnumpy(), [3.0, 6.0])
+    for call in (lambda: kv.set_optimizer(mx.optimizer.create("sgd")),
+                 lambda: kv.save_optimizer_states("x"), lambda: kv.load_optimizer_states("x")):
+        with pytest.raises(NotImplementedError):
+            call()

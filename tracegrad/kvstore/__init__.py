@@ -8,8 +8,9 @@ processes started by `mpiexec -n N python train.py` (MPI through mpi4py, see mpi
 """
 from .base import KVStore, KVStoreBase
 from .local import LocalKVStore
+from .teststore import TestStore  # registered as 'teststore', as in MXNet 1.9
 
-__all__ = ["create", "KVStore", "KVStoreBase", "LocalKVStore"]
+__all__ = ["create", "KVStore", "KVStoreBase", "LocalKVStore", "TestStore"]
 
 LOCAL_TYPES = ("local", "device", "local_update_cpu", "local_allreduce_cpu",
                "local_allreduce_device")
@@ -25,6 +26,8 @@ def create(name="local"):
     if not isinstance(name, str):
         raise TypeError(f"kvstore.create: name must be a string, got {type(name).__name__}")
     name = name.lower()                  # as MXNet's create: 'Local', 'DIST_SYNC' are accepted
+    if name in KVStoreBase.kv_registry:  # registered stores first, as MXNet's create
+        return KVStoreBase.kv_registry[name]()
     if name in LOCAL_TYPES:
         return LocalKVStore(name)
     if name in DIST_TYPES:

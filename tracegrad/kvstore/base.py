@@ -6,6 +6,8 @@ either replaces the stored value with the sum or, after `set_optimizer`, applies
 to the stored value with the sum as gradient. `pull` copies the stored value out. The stores
 differ only in `_reduce` (sum across workers, in place) and `_bcast` (rank 0's values to all).
 """
+import warnings
+
 import numpy as np
 
 from ..array import NDArray
@@ -34,17 +36,68 @@ def _write_out(x, value, what, key):
 
 
 class KVStoreBase:
-    """MXNet's KVStoreBase: the capabilities a Trainer asks about."""
+    """MXNet 1.9's abstract store: what a Trainer and user code may call on any store. A
+    subclass made known with `KVStoreBase.register` is what `mx.kv.create` builds for its
+    lowercased class name, before the built-in types are looked at."""
     OPTIMIZER = "optimizer"
+    kv_registry = {}
+
+    @staticmethod
+    def register(klass):
+        """Class decorator: `mx.kv.create(klass.__name__.lower())` makes a klass(). A name
+        registered again is replaced, with a warning (as MXNet's)."""
+        if not isinstance(klass, type):
+            raise TypeError(f"KVStoreBase.register: expects a class, got {type(klass).__name__}")
+        name = klass.__name__.lower()
+        old = KVStoreBase.kv_registry.get(name)
+        if old is not None:
+            warnings.warn(f"kvstore {klass.__module__}.{klass.__name__} replaces the registered "
+                          f"{old.__module__}.{old.__name__}")
+        KVStoreBase.kv_registry[name] = klass
+        return klass
+
+    def _abstract(self, what):
+        raise NotImplementedError(f"{type(self).__name__}.{what} is not implemented")
+
+    def broadcast(self, key, value, out, priority=0):
+        self._abstract("broadcast")
+
+    def pushpull(self, key, value, out=None, priority=0):
+        self._abstract("pushpull")
+
+    def set_optimizer(self, optimizer):
+        self._abstract("set_optimizer")
 
     def is_capable(self, capability):
-        if capability.lower() == self.OPTIMIZER:
-            return True
-        raise MXNetError(f"unknown kvstore capability {capability!r}")
+        self._abstract("is_capable")
+
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        self._abstract("save_optimizer_states")
+
+    def load_optimizer_states(self, fname):
+        self._abstract("load_optimizer_states")
+
+    @property
+    def type(self):
+        self._abstract("type")
+
+    @property
+    def rank(self):
+        self._abstract("rank")
+
+    @property
+    def num_workers(self):
+        self._abstract("num_workers")
 
 
 class KVStore(KVStoreBase):
     """A key-value store of arrays; see the module docstring."""
+
+    def is_capable(self, capability):
+        """Every built-in store can run an optimizer (set_optimizer)."""
+        if capability.lower() == self.OPTIMIZER:
+            return True
+        raise MXNetError(f"unknown kvstore capability {capability!r}")
 
     def __init__(self, name):
         self._type = name
