@@ -168,6 +168,29 @@ class BaseSparseNDArray(NDArray):
     def __neg__(self):
         return nd.negative(self)
 
+    # comparisons: nd.equal ... lesser_equal, whose storage type is MXNet's (a number that 0
+    # does not satisfy keeps it: csr > 0 is csr, csr >= 0 dense). Python turns `0 > x` into
+    # x < 0, as MXNet's reflected _lesser_scalar does.
+    def __eq__(self, other):
+        return nd.equal(self, other)
+
+    def __ne__(self, other):
+        return nd.not_equal(self, other)
+
+    def __gt__(self, other):
+        return nd.greater(self, other)
+
+    def __ge__(self, other):
+        return nd.greater_equal(self, other)
+
+    def __lt__(self, other):
+        return nd.lesser(self, other)
+
+    def __le__(self, other):
+        return nd.lesser_equal(self, other)
+
+    __hash__ = NDArray.__hash__
+
 
 def _make(cls, values, stored=None):
     out = cls.__new__(cls)

@@ -164,6 +164,29 @@ def _same_shape(op):
     return lambda a: (op, [a["lhs"], a["rhs"]], {})
 
 
+# nd.equal ... lesser_equal with a number: MXNet's _ufunc_helper calls the scalar operator,
+# with the comparison turned round for a number on the left (2 > x is x < 2)
+_COMPARISONS = {"equal": ("_equal_scalar", "_equal_scalar"),
+                "not_equal": ("_not_equal_scalar", "_not_equal_scalar"),
+                "greater": ("_greater_scalar", "_lesser_scalar"),
+                "greater_equal": ("_greater_equal_scalar", "_lesser_equal_scalar"),
+                "lesser": ("_lesser_scalar", "_greater_scalar"),
+                "lesser_equal": ("_lesser_equal_scalar", "_greater_equal_scalar")}
+
+
+def _compare(name):
+    scalar, rscalar = _COMPARISONS[name]
+
+    def resolve(a):
+        lhs, rhs = a["lhs"], a["rhs"]
+        if not hasattr(rhs, "stype"):
+            return scalar, [lhs], {"scalar": rhs}
+        if not hasattr(lhs, "stype"):
+            return rscalar, [rhs], {"scalar": lhs}
+        return f"broadcast_{name}", [lhs, rhs], {}
+    return resolve
+
+
 ND_FUNCTIONS = {
     **{name: _unary(name) for name in _ZERO_PRESERVING
        if not name.startswith("_") and name not in ("make_loss", "BlockGrad")},
@@ -176,6 +199,8 @@ ND_FUNCTIONS = {
                                           ("mul", ("multiply", "broadcast_mul")),
                                           ("div", ("divide", "broadcast_div")))
        for name in names},
+    **{n: _compare(n) for n in _COMPARISONS},
+    **{f"broadcast_{n}": _compare(n) for n in _COMPARISONS},
     "clip": lambda a: ("clip", [a["data"]], {"a_min": a["a_min"], "a_max": a["a_max"]}),
     "slice": lambda a: ("slice", [a["data"]], {"step": a.get("step")}),
     "add_n": lambda a: ("add_n", list(a["args"]), {}),
