@@ -135,7 +135,11 @@ def user_location() -> str:
 
 def op_error(opname, operands, attrs, cause) -> MXNetError:
     """An MXNetError naming the op, its operand types and attributes, and the user's line
-    (an MXNetIndexError when the cause is an IndexError: an index out of range stays one)."""
+    (an MXNetIndexError when the cause is an IndexError: an index out of range stays one).
+    A cause that is already an MXNetError named its op and the user's line itself (an index
+    check's): it is the error as it is."""
+    if isinstance(cause, MXNetError):
+        return cause
     types = ", ".join(_describe(o) for o in operands)
     shown = ", ".join(f"{k}={v}" for k, v in attrs.items()) if attrs else ""
     msg = f"{opname}({types}{'; ' + shown if shown else ''}): {cause}"

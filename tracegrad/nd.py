@@ -14,6 +14,8 @@ import numpy as np
 from . import mxnet_format
 from . import random  # noqa: F401  (mx.nd.random)
 from .random import shuffle  # noqa: F401,E402  (nd.shuffle: MXNet's alias of nd.random.shuffle)
+from . import array as _array
+from . import profiler as _profiler
 from .array import F, HOOKS, NDArray, wrap
 from .array import unrecorded_read as _unrecorded_read
 from .array import install_fluent_methods as _install_fluent_methods
@@ -21,7 +23,8 @@ from .array import on_context as _on_context
 from .base import MXNetError, MXNetValueError
 from .index_checks import check_value_range as _check_value_range
 from .ir import composites as C
-from .ir.types import dtype_name, normalize_axes
+from .ir.attrs import MAX_DIM
+from .ir.types import TensorType, dtype_name, normalize_axes
 from .nd_shape import _axis as _check_axis
 from .runtime.tape import STATE
 from .op_kwargs import redo as _redo
@@ -119,6 +122,8 @@ def _count(opname, what, n):
 def zeros(shape, ctx=None, dtype=None, **kwargs):
     if kwargs:
         return _redo(zeros, locals())
+    if _array._PROFILE is not None and not HOOKS.profiling:    # (mx.profiler records ops)
+        return _profiler.creation("_zeros", zeros, shape, ctx, dtype)
     try:
         out = wrap(np.zeros(_shape(shape), dtype=_np_dtype(dtype)))
     except (ValueError, TypeError):
@@ -130,6 +135,8 @@ def zeros(shape, ctx=None, dtype=None, **kwargs):
 def ones(shape, ctx=None, dtype=None, **kwargs):
     if kwargs:
         return _redo(ones, locals())
+    if _array._PROFILE is not None and not HOOKS.profiling:    # (mx.profiler records ops)
+        return _profiler.creation("_ones", ones, shape, ctx, dtype)
     try:
         out = wrap(np.ones(_shape(shape), dtype=_np_dtype(dtype)))
     except (ValueError, TypeError):
@@ -141,6 +148,8 @@ def ones(shape, ctx=None, dtype=None, **kwargs):
 def full(shape, val, ctx=None, dtype=None, **kwargs):
     if kwargs:
         return _redo(full, locals())
+    if _array._PROFILE is not None and not HOOKS.profiling:    # (mx.profiler records ops)
+        return _profiler.creation("_full", full, shape, val, ctx, dtype)
     try:
         out = wrap(np.full(_shape(shape), val, dtype=_np_dtype(dtype)))
     except (ValueError, TypeError):
@@ -869,9 +878,18 @@ def tile(data, reps):
     ndim = builtins.max(len(reps), data.ndim)
     reps = (1,) * (ndim - len(reps)) + reps
     dims = (1,) * (ndim - data.ndim) + data.shape
+    out_shape = tuple(int(r) * d for r, d in zip(reps, dims))
+    try:    # (the steps below would refuse it too, naming reshape)
+        if any(d > MAX_DIM for d in out_shape):
+            raise TypeError(f"{out_shape} has an axis longer than any tensor's (each at most "
+                            f"2**40 = {MAX_DIM})")
+        TensorType("f32", out_shape)
+    except TypeError as e:
+        raise MXNetError(f"tile: reps {reps} of data of shape {tuple(data.shape)} give a "
+                         f"result too large: {e}") from None
     x = F.reshape(data, shape=tuple(v for d in dims for v in (1, d)))
     x = F.broadcast_to(x, shape=tuple(v for r, d in zip(reps, dims) for v in (r, d)))
-    return F.reshape(x, shape=tuple(r * d for r, d in zip(reps, dims)))
+    return F.reshape(x, shape=out_shape)
 
 
 def repeat(data, repeats, axis=None):

@@ -393,3 +393,21 @@ def test_elemwise_with_a_number_is_a_type_error_naming_it():
     with pytest.raises(TypeError, match="elemwise_add: operands must be NDArrays, got NDArray "
                                         "and float"):
         nd.elemwise_add(X, 2.0)
+
+
+def test_an_index_check_error_names_the_users_op_once():
+    """An index check's own error (gather_nd's) is not wrapped in its internal op's name, and
+    it says the user's line once."""
+    with pytest.raises(MXNetError) as e:
+        nd.gather_nd(nd.ones((2, 2)), nd.array([[5], [0]]))
+    text = str(e.value)
+    assert text.startswith("gather_nd: indices[0] must be in [-2, 1]") and "check_index" not in text
+    assert text.count("\n  at ") == 1 and "test_hostile_regressions.py" in text
+
+
+def test_tile_past_the_largest_tensor_names_tile():
+    with pytest.raises(MXNetError, match=r"^tile: reps \(1099511627776,\) of data of shape "
+                                          r"\(3,\).*too large"):
+        nd.tile(nd.ones((3,)), reps=(2 ** 40,))
+    np.testing.assert_array_equal(nd.tile(nd.array([1, 2]), reps=(2, 2)).asnumpy(),
+                                  np.tile(np.array([1, 2], np.float32), (2, 2)))
