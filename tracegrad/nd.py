@@ -1374,7 +1374,9 @@ def _method_slice_assign(x, rhs, begin, end, step=()):
 
 def _method_tostype(x, stype):
     """x.tostype(stype): a copy in storage type 'default', 'csr' or 'row_sparse'
-    (sparse.py)."""
+    (sparse.py). A csr is 2-d: MXNet's method says so with a ValueError."""
+    if stype == "csr" and x.ndim != 2:
+        raise ValueError(f"tostype: a csr array is 2-d, got an array of shape {x.shape}")
     return sparse.cast_storage(x, stype)
 
 

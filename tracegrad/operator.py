@@ -210,7 +210,8 @@ class _CustomCall(autograd.Function):
 def _profiled(op_type, method, *args):
     """The operator's forward / backward; while mx.profiler records, as MXNet's profiler
     shows a custom operator: the call as '<op_type>::pure_python' in the 'Custom Operator'
-    category, the nd operators it runs named '<op_type>::<op>'. An exception other than an
+    category, the nd operators it runs named '<op_type>::<op>' (a backward's op_type being
+    '_backward_<op_type>'). An exception other than an
     MXNetError raised in it is an MXNetError naming the operator, as MXNet reports it (the
     original is its cause)."""
     try:
@@ -226,6 +227,8 @@ def _profiled_call(op_type, method, *args):
     from . import profiler
     if not profiler._recording():
         return method(*args)
+    if method.__name__ == "backward":
+        op_type = f"_backward_{op_type}"
     start = profiler._now()
     try:
         with profiler.scope(f"{op_type}::"):

@@ -22,6 +22,8 @@ import threading
 import time
 from contextlib import contextmanager
 
+import numpy as _np
+
 from . import array as _array
 from .runtime import native as _native
 
@@ -39,7 +41,7 @@ _STATS: dict = {}        # (category, name) -> [count, total ns, min ns, max ns]
 # "output": set by set_state('run'), cleared by a dump (unless continuous_dump keeps
 # appending): MXNet's enable_output_, which its Profiler's destructor checks to write the
 # trace file at exit when the program never called dump()
-_STATE = {"running": False, "paused": False, "output": False}
+_STATE = {"running": False, "paused": False, "output": False, "appending": None}
 _SCOPE = threading.local()
 _PID = os.getpid()
 _T0 = time.perf_counter_ns()
@@ -60,6 +62,7 @@ def set_config(**kwargs):
                          f"{sorted(_CONFIG_KEYS)}")
     config = {**_DEFAULTS, **kwargs}
     config["filename"] = str(config["filename"])
+    _STATE["appending"] = None      # (a continuous dump starts a new file)
     _CONFIG.clear()
     _CONFIG.update(config)
     if config["filename"]:
@@ -117,6 +120,8 @@ def _recording():
 def _record(category, name, start, end, args=None):
     prefix = getattr(_SCOPE, "name", "")
     name = prefix + name
+    if category == "operator" and "::" in name:   # run by a custom operator's forward or
+        category = "Custom Operator"               # backward: MXNet's IsSubOperatorOfCustom
     event = {"name": name, "cat": category, "ph": "X", "ts": (start - _T0) / 1e3,
              "dur": (end - start) / 1e3, "pid": _PID, "tid": threading.get_ident()}
     if args:
@@ -134,6 +139,25 @@ def _record(category, name, start, end, args=None):
             stat[3] = max(stat[3], ns)
 
 
+_MXNET_NAMES = []    # [unary table, binary table] of symbol/from_ir, read at the first op
+
+
+def _mxnet_name(opdef, args):
+    """The name MXNet's profiler shows for an eager op: the operator MXNet's NDArray API runs
+    for it (`x + 1` is _plus_scalar, `x + y` broadcast_add, `-x` negative); the IR op's own
+    name where MXNet has no other (sqrt)."""
+    if not _MXNET_NAMES:
+        from .symbol.from_ir import _BINARY, _UNARY
+        _MXNET_NAMES[:] = [_UNARY, _BINARY]
+    unary, binary = _MXNET_NAMES
+    name = opdef.name
+    names = binary.get(name)
+    if names is None or len(args) != 2:
+        return unary.get(name, name)
+    arrays = [isinstance(a, (_array.NDArray, _np.ndarray)) for a in args]
+    return names[0] if all(arrays) else names[1] if arrays[0] else names[2]
+
+
 def _profiled_op(opdef, args, attrs, impl):
     """array.apply while profiling: the op run (through apply again, unhooked) and timed."""
     hooks = _array.HOOKS
@@ -143,7 +167,21 @@ def _profiled_op(opdef, args, attrs, impl):
         return _array.apply(opdef, args, attrs, impl)
     finally:
         hooks.profiling = False
-        _record("operator", opdef.name, start, _now())
+        _record("operator", _mxnet_name(opdef, args), start, _now())
+
+
+def creation(name, fn, *args):
+    """fn(*args) timed as MXNet's operator `name`: for nd's creation functions, which run no
+    op (nd.zeros is MXNet's _zeros). They call it only while the profiler records ops, and
+    it calls fn with the hooks marked busy, so fn runs its plain path."""
+    hooks = _array.HOOKS
+    hooks.profiling = True
+    start = _now()
+    try:
+        return fn(*args)
+    finally:
+        hooks.profiling = False
+        _record("operator", name, start, _now())
 
 
 def _timed_entry(entry, name):
@@ -201,22 +239,49 @@ def dumps(reset=False, format="table", sort_by="total", ascending=False):
     return "\n".join(lines) + "\n"
 
 
+_FOOTER = b'\n], "displayTimeUnit": "ms"}\n'
+
+
 def dump(finished=True, profile_process="worker"):
     """Write the events recorded since the last dump as a Chrome trace to the configured
-    filename (written whole: a temporary file renamed over it). The events written are taken,
-    as MXNet's DumpProfile dequeues them."""
+    filename. The events written are taken, as MXNet's DumpProfile dequeues them. With
+    continuous_dump, dumps after the first append to the file (MXNet's continuous dump: the
+    file grows with each dump) until a dump with finished=True; the file stays valid JSON."""
     with _LOCK:
         events = list(_EVENTS)
         _EVENTS.clear()
-    trace = {"traceEvents": [{"name": "process_name", "ph": "M", "pid": _PID,
-                              "args": {"name": "tracegrad"}}] + events,
-             "displayTimeUnit": "ms"}
     filename = _CONFIG["filename"]
-    tmp = f"{filename}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(trace, f)
-    os.replace(tmp, filename)
-    _STATE["output"] = bool(_CONFIG.get("continuous_dump")) and not finished
+    body = json.dumps(events)[1:-1].encode()
+    if _STATE.get("appending") != filename or not _append(filename, body):
+        head = json.dumps({"name": "process_name", "ph": "M", "pid": _PID,
+                           "args": {"name": "tracegrad"}})
+        tmp = f"{filename}.tmp{os.getpid()}"     # written whole, then renamed over it
+        with open(tmp, "wb") as f:
+            f.write(b'{"traceEvents": [\n' + head.encode() + (b",\n" + body if body else b"")
+                    + _FOOTER)
+        os.replace(tmp, filename)
+    continuous = bool(_CONFIG.get("continuous_dump")) and not finished
+    _STATE["appending"] = filename if continuous else None
+    _STATE["output"] = continuous
+
+
+def _append(filename, body):
+    """body (events, comma-separated) put before the footer of the trace file an earlier dump
+    wrote; False when the file is not such a file any more."""
+    try:
+        with open(filename, "r+b") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() < len(_FOOTER):
+                return False
+            f.seek(-len(_FOOTER), os.SEEK_END)
+            if f.read() != _FOOTER:
+                return False
+            if body:
+                f.seek(-len(_FOOTER), os.SEEK_END)
+                f.write(b",\n" + body + _FOOTER)
+        return True
+    except OSError:
+        return False
 
 
 dump_profile = dump

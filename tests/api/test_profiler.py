@@ -217,3 +217,86 @@ def test_json_statistics_have_mxnets_keys_and_order(fresh_profiler, sort_by, asc
     key = {"total": "Total", "avg": "Avg", "min": "Min", "max": "Max", "count": "Count"}
     column = [s[key[sort_by]] for s in ops.values()]
     assert column == sorted(column, reverse=not ascending)
+
+
+def test_eager_ops_take_the_names_of_mxnets_operators(fresh_profiler):
+    """MXNet's profiler names an op after the operator its NDArray API runs: x + 1 is
+    _plus_scalar, 2 - x _rminus_scalar, x * y broadcast_mul, -x negative, nd.zeros _zeros."""
+    x = nd.ones((2, 2))
+    profiler.set_state("run")
+    nd.sqrt(x)
+    x + 1
+    x + 1
+    2 - x
+    x * x
+    -x
+    nd.zeros((3,))
+    nd.ones((3,))
+    z = nd.full((2,), 7.0)
+    profiler.set_state("stop")
+    ops = _stats()["operator"]
+    assert {k: ops[k]["Count"] for k in ("sqrt", "_plus_scalar", "_rminus_scalar",
+                                         "broadcast_mul", "negative", "_zeros", "_ones",
+                                         "_full")} == {
+        "sqrt": 1, "_plus_scalar": 2, "_rminus_scalar": 1, "broadcast_mul": 1, "negative": 1,
+        "_zeros": 1, "_ones": 1, "_full": 1}
+    assert "add" not in ops and "sub" not in ops
+    np.testing.assert_array_equal(z.asnumpy(), [7.0, 7.0])
+
+
+def test_a_custom_operators_python_and_its_ops_are_in_custom_operator(fresh_profiler):
+    """MXNet's CustomOpProfiler: forward is '<op>::pure_python', backward
+    '_backward_<op>::pure_python', the ops they run '<op>::<name>', all in 'Custom Operator'."""
+    class Twice(mx.operator.CustomOp):
+        def forward(self, is_train, req, in_data, out_data, aux):
+            nd.zeros((2,))
+            self.assign(out_data[0], req[0], in_data[0] * 2)
+
+        def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+            self.assign(in_grad[0], req[0], out_grad[0] + out_grad[0])
+
+    @mx.operator.register("ProfiledTwice")
+    class TwiceProp(mx.operator.CustomOpProp):
+        def create_operator(self, ctx, shapes, dtypes):
+            return Twice()
+
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    profiler.set_state("run")
+    with autograd.record():
+        y = nd.Custom(x, op_type="ProfiledTwice")
+    y.backward()
+    profiler.set_state("stop")
+    custom = _stats()["Custom Operator"]
+    assert {k: v["Count"] for k, v in custom.items()} == {
+        "ProfiledTwice::pure_python": 1, "ProfiledTwice::_zeros": 1,
+        "ProfiledTwice::_mul_scalar": 1, "_backward_ProfiledTwice::pure_python": 1,
+        "_backward_ProfiledTwice::broadcast_add": 1}
+    np.testing.assert_array_equal(x.grad.asnumpy(), [2.0, 2.0])
+
+
+def test_continuous_dump_appends_to_one_valid_trace(fresh_profiler):
+    """MXNet's continuous_dump: each dump(finished=False) after the first appends its events
+    to the file, which grows; here it is valid JSON after every dump. A finished dump ends
+    the run: the next one starts a new file."""
+    profiler.set_config(filename=str(fresh_profiler), continuous_dump=True,
+                        aggregate_stats=True)
+    x = nd.ones((2,))
+    profiler.set_state("run")
+    sizes = []
+    for op in (nd.exp, nd.log, nd.sqrt):
+        op(x)
+        profiler.dump(False)
+        sizes.append(fresh_profiler.stat().st_size)
+    assert sizes[0] < sizes[1] < sizes[2]
+    names = [e["name"] for e in json.loads(fresh_profiler.read_text())["traceEvents"]]
+    assert [n for n in names if n in ("exp", "log", "sqrt")] == ["exp", "log", "sqrt"]
+    nd.tanh(x)
+    profiler.dump(True)                       # appends, then finishes the file
+    names = [e["name"] for e in json.loads(fresh_profiler.read_text())["traceEvents"]]
+    assert [n for n in names if n in ("exp", "tanh")] == ["exp", "tanh"]
+    nd.sin(x)
+    profiler.dump(False)                      # a new file
+    names = [e["name"] for e in json.loads(fresh_profiler.read_text())["traceEvents"]]
+    assert "sin" in names and "exp" not in names
+    profiler.set_state("stop")
