@@ -48,6 +48,8 @@ def array(source_array, ctx=None, dtype=None):
     included, as float32 unless `dtype` is given: MXNet 1.x's rule, which keeps float64 numpy
     data from silently turning a model float64 (and off the compiled f32 path)."""
     if isinstance(source_array, NDArray):
+        if type(source_array) is not NDArray and isinstance(source_array, _SPARSE_TYPES):
+            return sparse.array(source_array, ctx, dtype)   # (MXNet: a sparse copy)
         data = source_array._data.astype(_np_dtype(dtype, source_array._data.dtype))
     elif isinstance(source_array, (np.ndarray, np.generic)):
         if source_array.dtype.kind not in "biuf":  # complex, object, text, dates: no cast
@@ -61,6 +63,8 @@ def array(source_array, ctx=None, dtype=None):
             # the array itself: an input the compiled code reads then, in-place changes too)
             out = cast(source_array, data.dtype)
             return out if ctx is None else _on_context(out, ctx)
+    elif sparse.is_scipy_sparse(source_array) and source_array.format == "csr":
+        return sparse.array(source_array, ctx, dtype)       # (MXNet: a CSRNDArray)
     else:
         if source_array is None or type(source_array) in _NOT_ARRAYS:
             raise TypeError(f"array: cannot make an NDArray from a "

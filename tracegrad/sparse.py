@@ -18,9 +18,10 @@ MXNet wrote load with their csr / row_sparse arrays (mxnet_format.py).
 """
 import numpy as np
 
-from . import nd, sparse_kernels, sparse_layout, sparse_storage
-from .array import NDArray, wrap
+from . import nd, sparse_format, sparse_kernels, sparse_layout, sparse_storage
+from .array import NDArray, on_context, wrap
 from .base import MXNetError
+from .op_kwargs import redo as _redo
 
 __all__ = ["BaseSparseNDArray", "CSRNDArray", "RowSparseNDArray", "csr_matrix",
            "row_sparse_array", "array", "zeros", "empty", "dot", "retain", "cast_storage",
@@ -68,9 +69,16 @@ class BaseSparseNDArray(NDArray):
     entries (csr: a boolean matrix) or rows (row_sparse: a boolean vector) the array was
     made with, listed even where their value is zero; None: its nonzeros only. Every value
     an op computes from it goes through the dense NDArray ops, so autograd records it and a
-    trace (jit, hybridize) reads it at every call; only the listing is sparse."""
-    __slots__ = ("_stored",)
+    trace (jit, hybridize) reads it at every call; only the listing is sparse. `_raw`: the
+    index arrays it was made with when they break MXNet's format (sparse_format.py)."""
+    __slots__ = ("_stored", "_raw")
     _STYPE = None
+    _NUM_AUX = 0
+
+    @property
+    def _num_aux(self):
+        """How many index arrays the storage type has (MXNet's: csr 2, row_sparse 1)."""
+        return self._NUM_AUX
 
     @property
     def stype(self):
@@ -84,8 +92,20 @@ class BaseSparseNDArray(NDArray):
 
     def _listed(self, why):
         """The values, concrete (a trace guards on them, as on any value read)."""
+        self._placeable()
         self._concretize(why)
         return self._data
+
+    def _placeable(self):
+        raw = self._raw
+        if raw is not None and raw.dense is None:
+            raise MXNetError(f"{type(self).__name__} {self.shape}: its index arrays place "
+                             f"entries outside its data or shape, so it has no values: "
+                             f"{raw.fault}")
+
+    def asnumpy(self):
+        self._placeable()
+        return NDArray.asnumpy(self)
 
     def copy(self):
         return _relabel(_dense(self).copy(), type(self), self._stored)
@@ -105,7 +125,8 @@ class BaseSparseNDArray(NDArray):
         return _relabel(_dense(self).astype(dtype), type(self), self._stored)
 
     def as_in_context(self, context):
-        return self
+        """This array on `context`: itself if it is there, else a copy placed there."""
+        return self if context == self.context else on_context(self.copy(), context)
 
     def copyto(self, other):
         if isinstance(other, NDArray):
@@ -123,7 +144,10 @@ class BaseSparseNDArray(NDArray):
         return cast_storage(self, "default")
 
     def check_format(self, full_check=True):
-        """Always valid: the values are dense, the listing is computed from them."""
+        """MXNet's check: raises MXNetError if the index arrays the array was made with
+        break its format (sparse_format.py); arrays made any other way are valid."""
+        if self._raw is not None and full_check:
+            raise MXNetError(f"check_format: {self._raw.fault}")
 
     def __setitem__(self, key, value):
         if not (isinstance(key, slice) and key == slice(None)):
@@ -131,6 +155,7 @@ class BaseSparseNDArray(NDArray):
                              f"got key {key!r}")
         NDArray.__setitem__(self, key, _dense(value))
         self._stored = value._stored if isinstance(value, type(self)) else None
+        self._raw = None
 
     # ------------------------------------------------------------------ operators
     # MXNet's BaseSparseNDArray: +, -, *, / are sparse.add / subtract / multiply / divide;
@@ -195,7 +220,7 @@ class BaseSparseNDArray(NDArray):
 def _make(cls, values, stored=None):
     out = cls.__new__(cls)
     out._data, out._value, out._var, out._leaf = values, None, None, None
-    out._stored = stored
+    out._stored, out._raw = stored, None
     return out
 
 
@@ -204,6 +229,9 @@ def _relabel(out, cls, stored=None):
     values and tape value, so autograd and traces still reach it."""
     res = _make(cls, out._data, stored)
     res._value, res._var, res._leaf = out._value, out._var, out._leaf
+    ctx = getattr(out, "_ctx", None)
+    if ctx is not None:
+        res._ctx = ctx
     return res
 
 
@@ -216,6 +244,7 @@ class CSRNDArray(BaseSparseNDArray):
     """A 2-d array in compressed sparse row storage (`data`, `indices`, `indptr`)."""
     __slots__ = ()
     _STYPE = "csr"
+    _NUM_AUX = 2
 
     def _mask(self):
         m = self._listed("a CSRNDArray's listing") != 0
@@ -223,14 +252,20 @@ class CSRNDArray(BaseSparseNDArray):
 
     @property
     def data(self):
+        if self._raw is not None:
+            return wrap(self._raw.data.copy())
         return wrap(self._data[self._mask()].copy())
 
     @property
     def indices(self):
+        if self._raw is not None:
+            return wrap(self._raw.aux[1].copy())
         return wrap(np.nonzero(self._mask())[1].astype(np.int64))
 
     @property
     def indptr(self):
+        if self._raw is not None:
+            return wrap(self._raw.aux[0].copy())
         counts = self._mask().sum(axis=1)
         return wrap(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
@@ -262,6 +297,7 @@ class RowSparseNDArray(BaseSparseNDArray):
     """An array storing some of its rows (`indices`, ascending) and their values (`data`)."""
     __slots__ = ()
     _STYPE = "row_sparse"
+    _NUM_AUX = 1
 
     def _rows(self):
         m = _nonzero_mask(self, self._listed("a RowSparseNDArray's listing"))
@@ -271,10 +307,14 @@ class RowSparseNDArray(BaseSparseNDArray):
 
     @property
     def data(self):
+        if self._raw is not None:
+            return wrap(self._raw.data.copy())
         return wrap(self._data[self._rows()].copy())
 
     @property
     def indices(self):
+        if self._raw is not None:
+            return wrap(self._raw.aux[0].copy())
         return wrap(self._rows())
 
     def retain(self, indices):
@@ -292,20 +332,29 @@ _CLASS = {"csr": CSRNDArray, "row_sparse": RowSparseNDArray}
 # ------------------------------------------------------------------ making them
 def csr_matrix(arg1, shape=None, ctx=None, dtype=None):
     """A CSRNDArray from (data, indices, indptr), (data, (row, col)) coordinates, a scipy
-    sparse matrix, a 2-d dense array or CSRNDArray, or a shape (all zeros)."""
+    sparse matrix, a 2-d dense array or CSRNDArray, or a shape (all zeros), on `ctx`. A
+    `shape` that differs from the source's is a ValueError, as in MXNet."""
+    return on_context(_csr_matrix(arg1, shape, dtype), ctx)
+
+
+def _csr_matrix(arg1, shape, dtype):
     who = "csr_matrix"
     if isinstance(arg1, tuple) and all(isinstance(d, (int, np.integer)) for d in arg1):
+        _check_shape(arg1, shape, who)
         return zeros("csr", arg1, dtype=dtype)
     if isinstance(arg1, tuple) and len(arg1) == 3:
         data, indices, indptr = arg1
         dt = _default_dtype(data, dtype)
-        values = _numpy(data).reshape(-1)
+        values = _numpy(data).reshape(-1).astype(dt)
         indices = _index_array(indices, "indices", who)
         indptr = _index_array(indptr, "indptr", who)
-        shape = _shape(shape, (max(len(indptr) - 1, 0),
-                               int(indices.max()) + 1 if len(indices) else 0), who)
-        return _laid_out(CSRNDArray, who, sparse_layout.csr, shape, values.astype(dt),
-                         indptr, indices)
+        shape = _shape(shape, lambda: (len(indptr) - 1, int(indices.max()) + 1),
+                       len(indices), who)
+        if len(shape) == 2 and len(indptr) == shape[0] + 1 and len(values) == len(indices):
+            raw = sparse_format.csr(shape, values, indptr, indices)
+            if raw is not None:
+                return _unchecked(CSRNDArray, shape, raw)
+        return _laid_out(CSRNDArray, who, sparse_layout.csr, shape, values, indptr, indices)
     if isinstance(arg1, tuple) and len(arg1) == 2:
         data, (row, col) = arg1
         dt = _default_dtype(data, dtype)
@@ -314,22 +363,23 @@ def csr_matrix(arg1, shape=None, ctx=None, dtype=None):
         if not len(row) == len(col) == len(values):
             raise MXNetError(f"{who}: data, row and col must have one entry each, got "
                              f"{len(values)}, {len(row)}, {len(col)}")
-        shape = _shape(shape, (int(row.max()) + 1 if len(row) else 0,
-                               int(col.max()) + 1 if len(col) else 0), who)
-        return _laid_out(CSRNDArray, who, sparse_layout.coordinates, shape, values.astype(dt),
-                         row, col, True)
-    if is_scipy_sparse(arg1):
-        coo = arg1.tocoo()
+        inferred = (int(row.max()) + 1 if len(row) else 0, int(col.max()) + 1 if len(col) else 0)
+        if shape is None:
+            shape = inferred
         return _laid_out(CSRNDArray, who, sparse_layout.coordinates,
-                         _shape(shape, coo.shape, who),
+                         _shape(shape, None, 1, who), values.astype(dt), row, col, True)
+    if is_scipy_sparse(arg1):
+        _check_shape(arg1.shape, shape, who)
+        coo = arg1.tocoo()
+        return _laid_out(CSRNDArray, who, sparse_layout.coordinates, tuple(coo.shape),
                          coo.data.astype(_default_dtype(arg1, dtype)),
                          coo.row.astype(np.int64), coo.col.astype(np.int64), True)
     if isinstance(arg1, RowSparseNDArray):
-        raise MXNetError(f"{who}: expects dense or csr data, got a RowSparseNDArray")
-    return _from_dense(arg1, dtype, "csr")
+        raise ValueError(f"{who}: expects dense or csr data, got a RowSparseNDArray")
+    return _from_dense(arg1, dtype, "csr", shape, who)
 
 
-def _from_dense(src, dtype, stype):
+def _from_dense(src, dtype, stype, shape=None, who=None):
     """cast_storage of a dense (or same-type sparse) source in its default dtype: recorded,
     as MXNet's dense.tostype(stype) is."""
     dt = _default_dtype(src, dtype)
@@ -337,6 +387,7 @@ def _from_dense(src, dtype, stype):
         src = nd.array(_numpy(src), dtype=dt)
     elif np.dtype(src.dtype) != dt:
         src = src.astype(dt)
+    _check_shape(src.shape, shape, who)
     return cast_storage(src, stype)
 
 
@@ -349,29 +400,58 @@ def _laid_out(cls, who, layout, shape, *args):
     return _make(cls, dense, stored)
 
 
+def _unchecked(cls, shape, raw):
+    """A sparse array over index arrays MXNet's format check refuses (sparse_format.py)."""
+    out = _make(cls, raw.dense if raw.dense is not None else np.zeros(shape, raw.data.dtype))
+    out._raw = raw
+    return out
+
+
 def row_sparse_array(arg1, shape=None, ctx=None, dtype=None):
     """A RowSparseNDArray from (data, indices) (data's rows stored at those row indices), a
-    dense array or RowSparseNDArray, or a shape (all zeros)."""
+    dense array or RowSparseNDArray, or a shape (all zeros), on `ctx`."""
+    return on_context(_row_sparse_array(arg1, shape, dtype), ctx)
+
+
+def _row_sparse_array(arg1, shape, dtype):
     who = "row_sparse_array"
     if isinstance(arg1, tuple) and all(isinstance(d, (int, np.integer)) for d in arg1):
+        _check_shape(arg1, shape, who)
         return zeros("row_sparse", arg1, dtype=dtype)
     if isinstance(arg1, tuple) and len(arg1) == 2:
         data, indices = arg1
         dt = _default_dtype(data, dtype)
-        values = _numpy(data)
+        values = _numpy(data).astype(dt)
         indices = _index_array(indices, "indices", who)
-        shape = _shape(shape, (int(indices.max()) + 1 if len(indices) else 0,)
-                       + values.shape[1:], who)
-        return _laid_out(RowSparseNDArray, who, sparse_layout.row_sparse, shape,
-                         values.astype(dt), indices)
+        # (MXNet's inferred row count: the last index's, they being ascending)
+        shape = _shape(shape, lambda: (int(indices[-1]) + 1,) + values.shape[1:],
+                       len(indices), who)
+        if values.ndim >= 1 and values.shape[0] == len(indices) and \
+                tuple(values.shape[1:]) == tuple(shape[1:]):
+            raw = sparse_format.row_sparse(shape, values, indices)
+            if raw is not None:
+                return _unchecked(RowSparseNDArray, shape, raw)
+        return _laid_out(RowSparseNDArray, who, sparse_layout.row_sparse, shape, values,
+                         indices)
     if isinstance(arg1, CSRNDArray):
-        raise MXNetError(f"{who}: expects dense or row_sparse data, got a CSRNDArray")
-    return _from_dense(arg1, dtype, "row_sparse")
+        raise ValueError(f"{who}: expects dense or row_sparse data, got a CSRNDArray")
+    return _from_dense(arg1, dtype, "row_sparse", shape, who)
 
 
-def _shape(shape, inferred, who):
+def _check_shape(have, want, who):
+    """MXNet's _check_shape: a given `shape` must be the source's (ValueError)."""
+    if want is not None and have and want and tuple(have) != tuple(want):
+        raise ValueError(f"{who}: shape {tuple(want)} given for a source of shape "
+                         f"{tuple(have)}")
+
+
+def _shape(shape, inferred, n_indices, who):
+    """`shape` checked, or the one `inferred()` gives from the indices (MXNet: none to infer
+    it from is a ValueError)."""
     if shape is None:
-        return tuple(int(d) for d in inferred)
+        if not n_indices:
+            raise ValueError(f"{who}: cannot infer the shape from no indices; give shape=")
+        return tuple(int(d) for d in inferred())
     try:
         shape = tuple(int(d) for d in shape)
     except TypeError:
@@ -382,22 +462,27 @@ def _shape(shape, inferred, who):
 
 
 def array(source_array, ctx=None, dtype=None):
-    """A sparse array from a scipy sparse matrix (csr) or a sparse NDArray (a copy)."""
+    """A sparse array from a scipy sparse matrix (csr) or a sparse NDArray (a copy), on `ctx`
+    (default: the current context, as MXNet's)."""
     if isinstance(source_array, BaseSparseNDArray):
-        return _from_dense(source_array, dtype, source_array.stype)
+        return on_context(_from_dense(source_array, dtype, source_array.stype), ctx)
     if is_scipy_sparse(source_array):
-        return csr_matrix(source_array, dtype=dtype)
-    raise MXNetError(f"sparse.array: expects a scipy sparse matrix or a sparse NDArray, got "
+        return csr_matrix(source_array, ctx=ctx, dtype=dtype)
+    raise ValueError(f"sparse.array: expects a scipy sparse matrix or a sparse NDArray, got "
                      f"{type(source_array).__name__} (use mx.nd.array for dense data)")
 
 
 def zeros(stype, shape, ctx=None, dtype=None, **kwargs):
-    """An all-zero array of storage type `stype`."""
+    """An all-zero array of storage type `stype`, on `ctx`."""
+    if kwargs:
+        return _redo(zeros, locals())
+    if stype not in STYPES:
+        raise ValueError(f"zeros: unknown storage type {stype!r} (known: {STYPES})")
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     values = np.zeros(shape, np.dtype(dtype) if dtype is not None else np.float32)
     if stype == "default":
-        return wrap(values)
-    return cast_storage(wrap(values), stype)
+        return on_context(wrap(values), ctx)
+    return on_context(cast_storage(wrap(values), stype), ctx)
 
 
 def empty(stype, shape, ctx=None, dtype=None):
@@ -486,10 +571,15 @@ def _dense(x):
     return out
 
 
-def retain(data, indices):
-    """The rows of a RowSparseNDArray at `indices` kept, the others zero and unlisted."""
+def retain(data, indices=None, **kwargs):
+    """The rows of a RowSparseNDArray at `indices` kept, the others zero and unlisted. Any
+    other storage type is MXNet's MXNetError (sparse_retain has no dense kernel)."""
     if not isinstance(data, RowSparseNDArray):
         raise MXNetError(f"retain: expects a RowSparseNDArray, got {type(data).__name__}")
+    if kwargs:
+        return _redo(retain, locals())
+    if indices is None:
+        raise MXNetError("retain: indices is required")
     keep = _index_array(indices, "indices", "retain")
     if len(keep) and (keep.min() < 0 or keep.max() >= data.shape[0]):
         raise MXNetError(f"retain: indices outside [0, {data.shape[0]})")

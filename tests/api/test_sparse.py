@@ -56,13 +56,12 @@ def test_row_sparse_array_forms_retain_and_listing():
     assert nd.sparse.row_sparse_array(nd.array(dense)).indices.asnumpy().tolist() == [1, 4]
 
 
+# (index arrays whose values break the format are MXNet's check_format's to report:
+# tests/api/test_sparse_format.py)
 @pytest.mark.parametrize("make, match", [
-    (lambda: nd.sparse.csr_matrix(([1.0], [5], [0, 1]), shape=(1, 3)), "indices must lie"),
-    (lambda: nd.sparse.csr_matrix(([1.0, 2.0], [0, 1], [0, 3])), "indptr"),
     (lambda: nd.sparse.csr_matrix(np.ones(3)), "2-d"),
-    (lambda: nd.sparse.row_sparse_array(([[1.0], [2.0]], [1, 1])), "must not repeat"),
     (lambda: nd.sparse.row_sparse_array(([[1.0]], [0, 1])), "one row per index"),
-    (lambda: nd.ones((2, 2, 2)).tostype("csr"), "2-d"),
+    (lambda: nd.cast_storage(nd.ones((2, 2, 2)), "csr"), "2-d"),
     (lambda: nd.ones(2).tostype("coo"), "unknown storage type"),
     (lambda: _csr()[::2], "step 1"),
 ])
