@@ -691,6 +691,8 @@ class NDArray:
             return
         if isinstance(value, NDArray):
             value = value._data
+        elif isinstance(value, (list, tuple)):     # (MXNet makes an array of self's dtype)
+            value = np.asarray(value, dtype=self._data.dtype)
         if isinstance(value, np.ndarray):
             dest = np.shape(self._data[key])
             if value.shape != dest and value.size == math.prod(dest):
@@ -767,6 +769,18 @@ class NDArray:
     def __getitem__(self, key):
         from .nd import _getitem
         return _getitem(self, key)
+
+    @staticmethod
+    def _basic_indexing_slice_is_contiguous(slc_key, shape):
+        """Whether x[slc_key] (one slice per axis of `shape`) is a view of x's memory, by the
+        rule x[key] itself follows (nd._is_contiguous_region); MXNet's tests call it."""
+        from .nd import _is_contiguous_region
+        if len(slc_key) != len(shape) or not all(isinstance(k, slice) for k in slc_key):
+            raise ValueError(f"expected one slice per axis of shape {tuple(shape)}, got "
+                             f"{slc_key!r}")
+        begin, end, step = zip(*(k.indices(n) for k, n in zip(slc_key, shape))) if shape \
+            else ((), (), ())
+        return _is_contiguous_region(tuple(shape), begin, end, step)
 
     _fluent_nd = True   # (mx.np's ndarray: False, its own methods: numpy_api/ndarray.py)
 

@@ -532,6 +532,9 @@ def _table():
                ("samples", "matches", "anchors", "refs", "means", "stds"), {},
                outputs=_multi(["output0", "output1"])),
         OpSpec("_contrib_box_decode", nd.contrib.box_decode, ("data", "anchors")),
+        OpSpec("_contrib_hawkesll", nd.contrib.hawkesll,
+               ("lda", "alpha", "beta", "state", "lags", "marks", "valid_length", "max_time"),
+               {}, outputs=_multi(["output", "out_state"])),
         OpSpec("_contrib_allclose", nd.contrib.allclose, ("a", "b"),
                dict(rtol=_float(), atol=_float(), equal_nan=_bool)),
         OpSpec("_contrib_bipartite_matching", nd.contrib.bipartite_matching, ("data",),
@@ -640,6 +643,7 @@ ALIASES = {
     "_Greater_Equal": "_greater_equal", "_Lesser": "_lesser", "_Lesser_Equal": "_lesser_equal",
     "ctc_loss": "CTCLoss", "_contrib_CTCLoss": "CTCLoss", "_contrib_ctc_loss": "CTCLoss",
     "identity": "_copy", "linalg_syevd": "_linalg_syevd",
+    "_crop_assign": "_slice_assign", "_crop_assign_scalar": "_slice_assign_scalar",
     "linalg_gelqf": "_linalg_gelqf", "linalg_slogdet": "_linalg_slogdet",
     # the registered names MXNet writes to a file for the random operators
     "_random_uniform": "random_uniform", "_random_normal": "random_normal",
@@ -688,6 +692,10 @@ def _binary_table():
     for name, fn in binary.items():
         out[name] = OpSpec(name, _same_shape(name, fn), ("lhs", "rhs"), {})
     out["_copy"] = OpSpec("_copy", nd.identity, ("data",), {})
+    from ..nd_slice_assign import slice_assign, slice_assign_scalar
+    out["_slice_assign"] = OpSpec("_slice_assign", slice_assign, ("lhs", "rhs"))
+    out["_slice_assign_scalar"] = OpSpec("_slice_assign_scalar", slice_assign_scalar,
+                                         ("data",))
     # (lhs, shaped like rhs: MXNet's shape constraint for backward shape inference; rhs gets
     # no gradient)
     out["_identity_with_attr_like_rhs"] = OpSpec(
@@ -800,7 +808,8 @@ SHAPE_KEEPING = ("amp_cast", "amp_multicast", "Cast", "_copy", "BlockGrad")
 # inputs that hold indices, whose dtype says nothing about the op's other arguments (MXNet's
 # EmbeddingOpType gives the weight the op's `dtype` attribute, float32 by default, whatever
 # integer type the data has)
-INDEX_INPUTS = {"Embedding": ("data",), "_contrib_SparseEmbedding": ("data",)}
+INDEX_INPUTS = {"Embedding": ("data",), "_contrib_SparseEmbedding": ("data",),
+                "_contrib_hawkesll": ("marks",)}
 
 # inputs no gradient flows to (indices, lengths, conditions): an integer argument read only
 # through these gets a gradient of 0 from an executor, as MXNet writes it
@@ -816,8 +825,16 @@ _WIDENED = {name: frozenset({"gamma", "beta", "moving_mean", "moving_var"})
             for name in ("BatchNorm", "BatchNorm_v1", "_contrib_SyncBatchNorm")}
 
 
+# inputs of one type whatever the data's (MXNet's HawkesLLOpType: marks are int32)
+_FIXED_INPUTS = {"_contrib_hawkesll": {"marks": np.dtype(np.int32)}}
+
+
 def input_dtype(op, input_name, data_dtype):
-    """The type an untyped argument `input_name` of op `op` gets from its data's type."""
+    """The type an untyped argument `input_name` of op `op` gets from its data's type (None
+    for an index input, whose type the data's says nothing about, unless the op fixes it)."""
+    fixed = _FIXED_INPUTS.get(canonical(op), {}).get(input_name)
+    if fixed is not None:
+        return fixed
     if data_dtype is not None and np.dtype(data_dtype) == np.float16 and \
             input_name in _WIDENED.get(canonical(op), ()):
         return np.dtype(np.float32)

@@ -109,14 +109,15 @@ class Sigmoid(FloatUnary):
 
 
 class Relu(UnaryElementwise):
-    """max(x, 0)."""
+    """max(x, 0); NaN stays NaN. vjp: g where x > 0, else the output, which is 0 there or
+    NaN at a NaN input: MXNet's relu_grad passes NaN through (its tests check it)."""
     name = "relu"
 
     def impl(x):
         return np.maximum(x, x.dtype.type(0))
 
     def vjp(b, g, out, x):
-        return (b.where(b.gt(x, 0), g, 0),)
+        return (b.where(b.gt(x, 0), g, out),)
 
     def scalar(e, x):
         return e.maximum(x, e.const(0, like=x))
