@@ -43,6 +43,8 @@ from .contrib_adamw import __all__ as _ADAMW  # noqa: E402
 __all__ += _ADAMW
 from .nd_ctc import CTCLoss, ctc_loss  # noqa: E402,F401  (MXNet's _contrib_ aliases)
 __all__ += ["CTCLoss", "ctc_loss"]
+from .contrib_hawkes import hawkesll  # noqa: E402,F401
+__all__ += ["hawkesll"]
 
 # under jit, a foreach this long or shorter unrolls into the graph (fastest to run); a longer
 # one is one loop op whose body compiles once (compile time independent of the length)

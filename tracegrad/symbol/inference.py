@@ -465,9 +465,11 @@ def infer_types(sym, known, partial=False):
             first = next((t for t, idx in zip(ins, index) if t is not None and not idx),
                          np.dtype(node.params.get("dtype") or np.float32) if skip else None)
             for k, ((c, i), t, idx) in enumerate(zip(node.inputs, ins, index)):
-                if t is None and c.op is None and first is not None and not idx:
+                if t is None and c.op is None and first is not None:
                     slot = node.input_names[k] if k < len(node.input_names) else None
-                    types[id(c)] = [_ops.input_dtype(node.op, slot, first)]
+                    got = _ops.input_dtype(node.op, slot, None if idx else first)
+                    if got is not None:
+                        types[id(c)] = [got]
             n = len(node.visible_outputs())
             if "dtype" in node.params and node.params["dtype"] is not None and \
                     node.op not in ("topk",):
