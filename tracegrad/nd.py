@@ -537,16 +537,19 @@ def batch_dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
 
 def FullyConnected(data, weight, bias=None, num_hidden=None, no_bias=False, flatten=True,
                    **kwargs):
-    """y = x W^T + b; with flatten, x is reshaped to 2-d first; else applied on the last axis."""
+    """y = x W^T + b; with flatten, x is reshaped to 2-d first; else applied on the last axis.
+    The bias is (num_hidden,) or, as MXNet also takes it, (num_hidden, 1)."""
     if kwargs:
         return _redo(FullyConnected, locals())
     hidden = weight.shape[0] if weight.ndim == 2 else None
     if hidden is None or num_hidden is not None and int(num_hidden) != hidden or not (
-            no_bias or bias is None or tuple(bias.shape) == (hidden,)):
+            no_bias or bias is None or tuple(bias.shape) in ((hidden,), (hidden, 1))):
         raise MXNetError(f"FullyConnected: weight {tuple(weight.shape)}"
                          + ("" if no_bias or bias is None else f", bias {tuple(bias.shape)}")
                          + f" do not fit num_hidden={num_hidden} (weight must be "
-                           f"(num_hidden, in_units), bias (num_hidden,))")
+                           f"(num_hidden, in_units), bias (num_hidden,) or (num_hidden, 1))")
+    if not (no_bias or bias is None) and bias.ndim == 2:
+        bias = F.reshape(bias, shape=(hidden,))
     if flatten and data.ndim != 2:
         data = C.flatten(F, data)
     if data.ndim == 2:

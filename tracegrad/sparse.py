@@ -630,3 +630,16 @@ def __getattr__(name):
         return op(*[_dense(a) for a in args], **{k: _dense(v) for k, v in kwargs.items()})
     dense_op.__name__ = name
     return dense_op
+
+
+def getnnz(data, axis=None):
+    """nd.contrib.getnnz: how many entries a CSRNDArray stores (explicit zeros included), in
+    all (axis=None, shape (1,)) or per row (axis=1), as int64. MXNet's operator takes csr
+    only and has no axis=0."""
+    if not isinstance(data, CSRNDArray):
+        raise MXNetError(f"getnnz: expects a CSRNDArray (MXNet's _contrib_getnnz supports csr "
+                         f"only), got storage type {getattr(data, 'stype', type(data).__name__)}")
+    if axis not in (None, 1):
+        raise MXNetError(f"getnnz: axis={axis!r} is not supported (MXNet's: None or 1)")
+    indptr = data.indptr.asnumpy()
+    return wrap(indptr[-1:].copy() if axis is None else np.diff(indptr))

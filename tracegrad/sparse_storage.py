@@ -76,6 +76,14 @@ def _slice(ins, params):
     return "csr" if ins[0] == "csr" and trivial else DENSE
 
 
+def _take(ins, params):
+    """take(csr, dense indices, axis=0) in mode 'clip' or 'wrap' is csr (TakeOpForwardStorageType;
+    1-d indices here, a 2-d result)."""
+    axis = _number(params, "axis")
+    return "csr" if tuple(ins) == ("csr", DENSE) and axis in (None, 0) and \
+        params.get("mode", "clip") in ("clip", "wrap") and params.get("one_d", True) else DENSE
+
+
 def _flag(params, key):
     value = params.get(key, False)
     return value in (True, 1) or str(value).lower() in ("true", "1")
@@ -112,7 +120,7 @@ RULES = {
     "_greater_equal_scalar": _logic_scalar(lambda a, b: a >= b),
     "_lesser_scalar": _logic_scalar(lambda a, b: a < b),
     "_lesser_equal_scalar": _logic_scalar(lambda a, b: a <= b),
-    "clip": _clip, "slice": _slice, "dot": _dot,
+    "clip": _clip, "slice": _slice, "dot": _dot, "take": _take,
 }
 # MXNet's other names of these operators (symbol files and mx.sym use either)
 ALIASES = {"identity": "_copy", "stop_gradient": "BlockGrad", "MakeLoss": "make_loss",
@@ -204,6 +212,9 @@ ND_FUNCTIONS = {
     "clip": lambda a: ("clip", [a["data"]], {"a_min": a["a_min"], "a_max": a["a_max"]}),
     "slice": lambda a: ("slice", [a["data"]], {"step": a.get("step")}),
     "add_n": lambda a: ("add_n", list(a["args"]), {}),
+    "take": lambda a: ("take", [a["a"], a["indices"]],
+                       {"axis": a["axis"], "mode": a["mode"],
+                        "one_d": len(getattr(a["indices"], "shape", (0,))) == 1}),
     "ElementWiseSum": lambda a: ("add_n", list(a["args"]), {}),
 }
 
