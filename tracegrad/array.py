@@ -770,6 +770,34 @@ class NDArray:
         from .nd import _getitem
         return _getitem(self, key)
 
+    def __getstate__(self):
+        """MXNet's pickle state: {'handle': the array's raw bytes} (mxnet_format.record_bytes:
+        MXNet's own layout, V3 under np_shape or for a 0-d array), so pickles hold no Python
+        objects but plain bytes. A sparse array keeps the default slot state."""
+        from .mxnet_format import record_bytes
+        from .util import is_np_shape
+        if self.stype != "default":
+            return None, {k: getattr(self, k) for c in type(self).__mro__
+                          for k in getattr(c, "__slots__", ()) if k != "__weakref__"
+                          and hasattr(self, k)}
+        return {"handle": bytearray(record_bytes(self.asnumpy(),
+                                                 is_np_shape() or self.ndim == 0))}
+
+    def __setstate__(self, state):
+        """The array of MXNet's pickle state ({'handle': raw bytes}, read by mxnet_format: an
+        MXNet pickle made on a GPU loads here, on the CPU, as in MXNet without GPUs)."""
+        if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
+            for k, v in state[1].items():     # (a sparse array's slot state)
+                setattr(self, k, v)
+            return
+        handle = state.get("handle") if isinstance(state, dict) else None
+        if not isinstance(handle, (bytes, bytearray, memoryview)):
+            raise MXNetError(f"NDArray.__setstate__: expected {{'handle': raw bytes}} (an "
+                             f"MXNet NDArray's pickle state), got {type(state).__name__}")
+        from .mxnet_format import read_record
+        data = read_record(bytes(handle), "the pickled NDArray")
+        self._data, self._value, self._var, self._leaf = data, None, None, None
+
     @staticmethod
     def _basic_indexing_slice_is_contiguous(slc_key, shape):
         """Whether x[slc_key] (one slice per axis of `shape`) is a view of x's memory, by the

@@ -15,6 +15,9 @@ Layout (little-endian), as MXNet's NDArray::Save writes it:
 `write` writes dense arrays and SparseRecords (a csr / row_sparse array's stored values
 and int64 index arrays) this way, as MXNet's nd.save and save_parameters do.
 
+V3 is V2 written under np_shape (numpy shape semantics): there a rank of 0 is a scalar, and
+MXNet loads a V3 array only under np_shape, any other only without it (`read`'s np_shape).
+
 Older files (before V2) start each array with its shape: u32 0xF993FAC8 then as V2, or a bare
 u32 ndim followed by u32 dims. Every count, shape and length is checked against the bytes that
 remain before anything is allocated, so a truncated or hostile file raises MXNetError naming
@@ -85,12 +88,15 @@ class _Reader:
         return n
 
 
-def _read_shape(r, legacy_ndim=None):
+def _read_shape(r, legacy_ndim=None, scalar=False):
+    """A shape; `scalar` (V3): rank 0 is a scalar's, not the 'none' array's."""
     if legacy_ndim is None:
         ndim = r.int(4, "shape rank", signed=True)
         dim_size = 8
     else:  # pre-V1 files: the rank was the array's first word, dims are u32
         ndim, dim_size = legacy_ndim, 4
+    if ndim == 0 and scalar:
+        return ()
     if ndim == -1 or ndim == 0:
         raise r.fail("an array has no shape (MXNet's 'none' array); tracegrad cannot load it")
     if not 0 < ndim <= MAX_NDIM:
@@ -120,8 +126,13 @@ class SparseArray:
 MAX_SPARSE_DENSE = 2 ** 28   # elements a sparse array of a file may expand to (held dense)
 
 
-def _read_array(r, index):
+def _read_array(r, index, np_shape=None):
     magic = r.int(4, f"array {index} header")
+    if np_shape is not None and (magic == V3_MAGIC) != np_shape:
+        raise r.fail(f"array {index} was saved {'in' if magic == V3_MAGIC else 'without'} "
+                     f"np_shape semantics and is loaded {'in' if np_shape else 'without'} "
+                     f"them (MXNet loads it only in the semantics it was saved in: "
+                     f"`with mx.np_shape({not np_shape}):` around the load)")
     stype, sshape, aux = 0, None, []
     if magic in (V2_MAGIC, V3_MAGIC):
         stype = r.int(4, "storage type", signed=True)
@@ -129,7 +140,7 @@ def _read_array(r, index):
             raise r.fail(f"array {index} has unknown storage type {stype}")
         if stype:
             sshape = _read_shape(r)
-        shape = _read_shape(r)
+        shape = _read_shape(r, scalar=magic == V3_MAGIC and not stype)
     elif magic == V1_MAGIC:
         shape = _read_shape(r)
     else:
@@ -190,16 +201,18 @@ def _sparse(r, index, stype, shape, data, indices):
     return SparseArray(stype, dense, stored)
 
 
-def read(filename, keep_sparse=False):
+def read(filename, keep_sparse=False, np_shape=None):
     """(arrays, names) from an MXNet NDArray file: a list of numpy arrays and a list of names
     (empty when the file holds an unnamed list). Raises MXNetError on any malformed byte.
-    A sparse array is read as its dense values, or, with keep_sparse, as a SparseArray."""
+    A sparse array is read as its dense values, or, with keep_sparse, as a SparseArray.
+    np_shape True / False: every array must have been saved in / without np_shape semantics
+    (nd.load's check, as MXNet's NDArray::Load); None: either."""
     with open(filename, "rb") as f:
         buf = f.read()
-    return read_bytes(buf, filename, keep_sparse)
+    return read_bytes(buf, filename, keep_sparse, np_shape)
 
 
-def read_bytes(buf, source, keep_sparse=False):
+def read_bytes(buf, source, keep_sparse=False, np_shape=None):
     """read() of a file's bytes held in memory (nd.load_frombuffer); errors name `source`."""
     r = _Reader(buf, source)
     if r.remaining() < 16 or r.int(8, "magic") != LIST_MAGIC:
@@ -207,7 +220,7 @@ def read_bytes(buf, source, keep_sparse=False):
         raise r.fail("it does not start with MXNet's magic 0x112")
     r.int(8, "reserved word")
     n = r.count("the array count", 20)  # the smallest array: a legacy 1-d empty one
-    arrays = [_read_array(r, i) for i in range(n)]
+    arrays = [_read_array(r, i, np_shape) for i in range(n)]
     if not keep_sparse:
         arrays = [a.dense if type(a) is SparseArray else a for a in arrays]
     m = r.count("the name count", 8)
@@ -260,16 +273,20 @@ def _raw(a):
     return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()
 
 
-def _record(filename, a):
+def _record(filename, a, np_shape=False):
     """One array as NDArray::Save writes it (V2: storage type; a sparse array's storage
-    shape, then per index array its type code and shape, after the values its indices)."""
+    shape, then per index array its type code and shape, after the values its indices;
+    V3, np_shape: a dense array, rank 0 for a scalar)."""
     sparse = type(a) is SparseRecord
     values = a.values if sparse else np.asarray(a)
     if values.dtype not in _CODES:
         raise MXNetError(f"write '{filename}': dtype {values.dtype} has no MXNet code")
-    if not sparse and values.ndim == 0:
+    if sparse and np_shape:
+        raise MXNetError(f"write '{filename}': only dense arrays can be saved in np_shape "
+                         f"semantics (MXNet's rule), got a {a.stype} array")
+    if not sparse and values.ndim == 0 and not np_shape:
         values = values.reshape(1)
-    out = [V2_MAGIC.to_bytes(4, "little")]
+    out = [(V3_MAGIC if np_shape else V2_MAGIC).to_bytes(4, "little")]
     if sparse:
         out += [_STYPE_CODES[a.stype].to_bytes(4, "little")] + _shape_bytes(values.shape)
         out += _shape_bytes(a.shape)
@@ -285,15 +302,33 @@ def _record(filename, a):
     return out
 
 
-def write(filename, arrays, names=()):
-    """Write numpy arrays and SparseRecords (and names, or none) in MXNet's V2 format, which
-    MXNet 1.x loads."""
+def record_bytes(a, np_shape=False):
+    """One dense numpy array as MXNet's raw bytes of an NDArray (MXNDArraySaveRawBytes: what
+    its NDArray pickles hold)."""
+    return b"".join(_record("the raw bytes", a, np_shape))
+
+
+def read_record(buf, source):
+    """The dense numpy array of one array's raw bytes (record_bytes; MXNet's
+    MXNDArrayLoadFromRawBytes), checked as a file is: every byte used, nothing else."""
+    r = _Reader(buf, source)
+    a = _read_array(r, 0)
+    if type(a) is SparseArray:
+        raise r.fail(f"a {a.stype} array where a dense one was expected")
+    if r.remaining():
+        raise r.fail(f"{r.remaining()} unexpected bytes after the array")
+    return a
+
+
+def write(filename, arrays, names=(), np_shape=False):
+    """Write numpy arrays and SparseRecords (and names, or none) in MXNet's V2 format (V3,
+    dense arrays only, with np_shape), which MXNet 1.x loads."""
     names = list(names)
     if names and len(names) != len(arrays):
         raise MXNetError(f"write '{filename}': {len(arrays)} arrays but {len(names)} names")
     out = [LIST_MAGIC.to_bytes(8, "little"), bytes(8), len(arrays).to_bytes(8, "little")]
     for a in arrays:
-        out += _record(filename, a)
+        out += _record(filename, a, np_shape)
     out.append(len(names).to_bytes(8, "little"))
     for k in names:
         raw = k.encode("utf-8")

@@ -1246,9 +1246,17 @@ def save(fname, data):
     """Save a list or dict of NDArrays to a numpy .npz file (no pickle). With a sparse array,
     MXNet's binary format (mxnet_format.py: the storage type, the stored values and index
     arrays, as MXNet's nd.save writes them), unless an array has a dtype or a 0-d shape that
-    format cannot hold: then the .npz, the storage type kept beside ('stype:<key>')."""
+    format cannot hold: then the .npz, the storage type kept beside ('stype:<key>').
+    Under np_shape the file says so (an `np_shape` entry; MXNet's V3 records) and `load`
+    reads it only under np_shape, as MXNet (a file saved without it, only without it)."""
+    from .util import is_np_shape
     if isinstance(data, NDArray):
         data = [data]
+    np_shape = is_np_shape()
+    if np_shape and any(v.stype != "default" for v in (
+            data.values() if isinstance(data, dict) else data)):
+        raise MXNetError(f"save '{fname}': only dense arrays can be saved in np_shape "
+                         f"semantics (MXNet's rule)")
     if any(v.stype != "default" for v in (data.values() if isinstance(data, dict) else data)):
         records = [sparse.to_record(v) if v.stype != "default" else v.asnumpy()
                    for v in (data.values() if isinstance(data, dict) else data)]
@@ -1261,14 +1269,32 @@ def save(fname, data):
     for key, v in items:
         if v.stype != "default":
             arrays[f"stype:{key}"] = np.array(_STYPE_CODES[v.stype], np.int8)
+    if np_shape:
+        arrays[_NP_SHAPE_KEY] = np.array(True)
     save_arrays(fname, arrays)
+
+
+_NP_SHAPE_KEY = "np_shape"      # (in an .npz nd.save wrote under np_shape)
+
+
+def _check_np_shape(fname, saved_np_shape):
+    """MXNet's NDArray::Load rule: an array loads only in the np_shape semantics it was
+    saved in (under np_shape, a rank-0 shape is a scalar; without, it is 'none')."""
+    from .util import is_np_shape
+    if saved_np_shape != is_np_shape():
+        how = ("in", "out of") if saved_np_shape else ("out of", "in")
+        raise MXNetError(f"load '{fname}': the arrays were saved {how[0]} np_shape semantics "
+                         f"and are loaded {how[1]} them; MXNet refuses that: load them "
+                         f"`with mx.np_shape({saved_np_shape}):`")
 
 
 def load(fname):
     """Load what `save` wrote, or a file MXNet's nd.save / save_parameters wrote: a list or a
     dict of NDArrays (a dict when the file has names, as in MXNet)."""
+    from .util import is_np_shape
     if mxnet_format.is_mxnet_file(fname):
-        return _from_mxnet_format(*mxnet_format.read(fname, keep_sparse=True))
+        return _from_mxnet_format(*mxnet_format.read(fname, keep_sparse=True,
+                                                     np_shape=is_np_shape()))
     return _from_npz(load_arrays(fname), fname)
 
 
@@ -1277,10 +1303,12 @@ def load_frombuffer(buf):
     format, or the .npz nd.save writes here; read as untrusted as a file is."""
     if not isinstance(buf, (bytes, bytearray, memoryview)):
         raise TypeError(f"load_frombuffer: buf must be bytes, got {type(buf).__name__}")
+    from .util import is_np_shape
     data = bytes(buf)
     if len(data) >= 8 and int.from_bytes(data[:8], "little") == mxnet_format.LIST_MAGIC:
         return _from_mxnet_format(*mxnet_format.read_bytes(data, "the buffer",
-                                                           keep_sparse=True))
+                                                           keep_sparse=True,
+                                                           np_shape=is_np_shape()))
     from .untrusted import read_npz_bytes
     return _from_npz(read_npz_bytes(data, "the buffer"), "the buffer")
 
@@ -1293,6 +1321,11 @@ def _from_mxnet_format(arrays, names):
 
 def _from_npz(arrays, fname):
     """nd.load's list or dict of what nd.save wrote into an .npz."""
+    marker = arrays.pop(_NP_SHAPE_KEY, None)
+    if marker is not None and (marker.shape != () or marker.dtype != np.bool_):
+        raise MXNetError(f"load '{fname}': entry '{_NP_SHAPE_KEY}' is not a flag")
+    if arrays:
+        _check_np_shape(fname, marker is not None and bool(marker))
     stypes = {k[len("stype:"):]: arrays.pop(k) for k in list(arrays) if k.startswith("stype:")}
     for key, code in stypes.items():
         stype = mxnet_format.STYPES.get(int(code)) if code.shape == () else None

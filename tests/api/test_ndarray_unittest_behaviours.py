@@ -2,6 +2,9 @@
 basic-indexing views, list values, NaN through relu's gradient, np_shape in saved files,
 pickling, the oldest file layout), each checked here on its own."""
 
+import pickle
+import struct
+
 import numpy as np
 import pytest
 
@@ -87,3 +90,77 @@ def test_relu_gradient_nan_compiled_agrees_with_eager():
             y = net(x)
         y.backward()
         np.testing.assert_array_equal(x.grad.asnumpy(), [np.nan, 0, 2])
+
+
+def test_saved_np_shape_semantics_must_match_at_load(tmp_path):
+    path = str(tmp_path / "arrays")
+    with mx.np_shape(True):
+        nd.save(path, [nd.array(np.float32(2.5)), nd.zeros((0, 3)), nd.arange(2)])
+        got = nd.load(path)
+    assert [g.shape for g in got] == [(), (0, 3), (2,)]
+    assert float(got[0].asnumpy()) == 2.5
+    with pytest.raises(MXNetError, match="saved in np_shape semantics and are loaded out"):
+        nd.load(path)
+    nd.save(path, {"a": nd.arange(3)})
+    np.testing.assert_array_equal(nd.load(path)["a"].asnumpy(), [0, 1, 2])
+    with mx.np_shape(True):
+        with pytest.raises(MXNetError, match="saved out of np_shape semantics"):
+            nd.load(path)
+        with pytest.raises(MXNetError, match="only dense arrays"):
+            nd.save(path, [nd.array([[0, 1.0]]).tostype("csr")])
+
+
+def _records_file(magic, arrays):
+    """An MXNet list file of dense float32 records with the given magic (V2 or V3)."""
+    out = struct.pack("<QQQ", 0x112, 0, len(arrays))
+    for a in arrays:
+        out += struct.pack("<IiI", magic, 0, a.ndim) + b"".join(struct.pack("<q", d)
+                                                                 for d in a.shape)
+        out += struct.pack("<iii", 1, 0, 0) + a.astype("<f4").tobytes()
+    return out + struct.pack("<Q", 0)
+
+
+def test_mxnet_v3_files_hold_scalars_and_load_only_under_np_shape(tmp_path):
+    path = tmp_path / "v3.nd"
+    path.write_bytes(_records_file(0xF993FACA, [np.float32(4.0), np.ones((2, 0))]))
+    with mx.np_shape(True):
+        got = nd.load(str(path))
+    assert got[0].shape == () and float(got[0].asnumpy()) == 4.0 and got[1].shape == (2, 0)
+    with pytest.raises(MXNetError, match="saved in np_shape"):
+        nd.load(str(path))
+    path.write_bytes(_records_file(0xF993FAC9, [np.ones(3)]))
+    with mx.np_shape(True), pytest.raises(MXNetError, match="saved without np_shape"):
+        nd.load(str(path))
+
+
+def test_oldest_layout_before_v1_loads(tmp_path):
+    """legacy_ndarray.v0: each record starts with a u32 rank and u32 dims, then the context,
+    the dtype code and the data."""
+    rec = struct.pack("<II", 1, 128) + struct.pack("<iii", 1, 0, 0)
+    rec += np.arange(128, dtype="<f4").tobytes()
+    path = tmp_path / "legacy.v0"
+    path.write_bytes(struct.pack("<QQQ", 0x112, 0, 6) + rec * 6 + struct.pack("<Q", 0))
+    got = nd.load(str(path))
+    assert len(got) == 6
+    for g in got:
+        np.testing.assert_array_equal(g.asnumpy(), np.arange(128, dtype=np.float32))
+
+
+def test_pickle_state_is_mxnets_raw_bytes():
+    a = nd.array([[1.5, -2.0]], dtype="float64")
+    state = a.__getstate__()
+    assert list(state) == ["handle"] and isinstance(state["handle"], bytearray)
+    assert bytes(state["handle"][:4]) == struct.pack("<I", 0xF993FAC9)
+    b = pickle.loads(pickle.dumps(a))
+    assert b.dtype == np.float64
+    np.testing.assert_array_equal(b.asnumpy(), [[1.5, -2.0]])
+    # MXNet's test_load_saved_gpu_array_when_no_gpus_are_present: a GPU array's state
+    # (mx.nd.arange(1, ctx=mx.gpu()).__getstate__()) loads on the CPU
+    gpu = bytearray(struct.pack("<IiIqiii", 0xF993FAC9, 0, 1, 1, 2, 0, 0) + bytes(4))
+    c = nd.arange(5)
+    c.__setstate__({"handle": gpu})
+    assert c.shape == (1,) and c.asnumpy()[0] == 0
+    with pytest.raises(MXNetError, match="pickled NDArray"):
+        c.__setstate__({"handle": gpu[:-1]})
+    with pytest.raises(MXNetError, match="raw bytes"):
+        c.__setstate__({"data": [1, 2]})
