@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import autograd, nd
 from .. import random as _random
-from ..array import NDArray, wrap
+from ..array import NDArray, on_context, wrap
 from ..base import MXNetError
 from ..tracing import capture as _capture
 from . import storage
@@ -186,7 +186,7 @@ class Executor:
 
     @classmethod
     def simple_bind(cls, symbol, grad_req="write", type_dict=None, shapes=None,
-                    stype_dict=None):
+                    stype_dict=None, ctx=None, group2ctx=None):
         (arg_shapes, _, aux_shapes), _, var_types = infer(symbol, dict(shapes or {}),
                                                           dict(type_dict or {}))
         if arg_shapes is None:
@@ -206,6 +206,15 @@ class Executor:
         reqs = cls._reqs(grad_req, arg_names)
         grads = {k: nd.zeros(args[k].shape, dtype=args[k].dtype) if reqs[k] != "null" else None
                  for k in arg_names}
+        # each array on ctx, or on group2ctx's context for its variable's ctx_group (an
+        # AttrScope's), as MXNet's MXExecutorSimpleBindEx places them; a gradient with its
+        # argument
+        groups = {n.name: n.attrs.get("__ctx_group__") for n in symbol._order() if n.op is None}
+        for arrays in (args, grads, aux):
+            for k, arr in arrays.items():
+                place = (group2ctx or {}).get(groups.get(k), ctx)
+                if arr is not None and place is not None:
+                    on_context(arr, place)
         return cls(symbol, args, grads, reqs, aux)
 
     @staticmethod

@@ -442,7 +442,8 @@ class Symbol:
                     group2ctx=None, shared_arg_names=None, shared_exec=None,
                     shared_buffer=None, **kwargs):
         from .executor import Executor
-        return Executor.simple_bind(self, grad_req, type_dict, kwargs, stype_dict)
+        return Executor.simple_bind(self, grad_req, type_dict, kwargs, stype_dict, ctx,
+                                    group2ctx)
 
     def eval(self, ctx=None, **kwargs):
         """The outputs for the given input arrays (a list of NDArrays), inference mode."""
