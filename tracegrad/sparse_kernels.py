@@ -122,9 +122,24 @@ def _stored_entries(fn, sparse, other, sparse_first):
     keep = _keep(sparse)
     if tuple(keep.shape) != tuple(x.shape):
         keep = nd.broadcast_to(keep, tuple(x.shape))
+    full = other
     other = nd.where(keep, other, ones)
     out = fn(x, other) if sparse_first else fn(other, x)
+    if isinstance(sparse_first, bool) and isinstance(full, NDArray):
+        out = out + _unstored_slope(fn, x, full, keep)
     return _relabel(_dense(out), _CLASS[sparse.stype], _listing(sparse))
+
+
+def _unstored_slope(fn, x, other, keep):
+    """0 in value, but it makes the sparse operand's gradient at its unstored entries MXNet's
+    (ograd * rhs for a product, ograd / rhs for a quotient: its _backward_mul / _backward_div
+    are dense) instead of the ograd the 1 put there gives. A non-finite slope there is left
+    out (it would make the value nan)."""
+    from . import nd
+    slope = other if fn is nd.multiply else nd.reciprocal(other)
+    zero = nd.zeros_like(x)
+    slope = nd.where(nd.abs(slope) < np.inf, slope - 1, zero)
+    return nd.where(keep, zero, (x - nd.stop_gradient(x)) * slope)
 
 
 def _dot_uses_sparse_kernel(ls, rs, ta, tb, want):
