@@ -814,12 +814,19 @@ _SLICE_BOUNDS: dict = {}    # (shape, axis, begin, end and their types) -> slice
 
 
 def slice(data, begin, end, step=None):
+    """data[begin:end:step] per axis; a lone number is a 1-tuple (as MXNet's tuple parser
+    reads `begin=2`)."""
+    begin, end, step = (_one_tuple(v) for v in (begin, end, step))
     step = step or (None,) * len(begin)
     key = tuple(builtins.slice(b, e, s) for b, e, s in zip(begin, end, step))
     return _own_buffer(_getitem(data, key))
 
 
 crop = slice    # MXNet's deprecated name of slice (nd.Crop is another op)
+
+
+def _one_tuple(v):
+    return (v,) if isinstance(v, (int, np.integer)) else v
 
 
 def _is_contiguous_region(shape, begin, end, step):

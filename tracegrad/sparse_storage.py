@@ -210,7 +210,8 @@ ND_FUNCTIONS = {
     **{n: _compare(n) for n in _COMPARISONS},
     **{f"broadcast_{n}": _compare(n) for n in _COMPARISONS},
     "clip": lambda a: ("clip", [a["data"]], {"a_min": a["a_min"], "a_max": a["a_max"]}),
-    "slice": lambda a: ("slice", [a["data"]], {"step": a.get("step")}),
+    **{name: (lambda a: ("slice", [a["data"]], {"step": a.get("step")}))
+       for name in ("slice", "crop")},
     "add_n": lambda a: ("add_n", list(a["args"]), {}),
     "take": lambda a: ("take", [a["a"], a["indices"]],
                        {"axis": a["axis"], "mode": a["mode"],
