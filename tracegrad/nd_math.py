@@ -443,17 +443,37 @@ def _in_float64(fn, data):
 
 def gamma(data, **kwargs):
     """The gamma function (C's tgamma): ±inf at ±0, NaN at negative integers; gradient
-    Γ(x)ψ(x)."""
+    Γ(x)ψ(x), at the poles MXNet's: ψ there is the largest double, so ±inf at ±0 and NaN at
+    the negative integers."""
     if kwargs:
         return _redo(gamma, locals())
-    return _in_float64(C.gamma, data)
+    return _in_float64(lambda F, x: _pole_gradient(F, x, C.gamma(F, x), True), data)
 
 
 def gammaln(data, **kwargs):
-    """log|Γ(x)| (C's lgamma): +inf at 0 and the negative integers; gradient ψ(x)."""
+    """log|Γ(x)| (C's lgamma): +inf at 0 and the negative integers; gradient ψ(x), at those
+    poles MXNet's (cephes psi's largest double: inf in float32)."""
     if kwargs:
         return _redo(gammaln, locals())
-    return _in_float64(C.gammaln, data)
+    return _in_float64(lambda F, x: _pole_gradient(F, x, C.gammaln(F, x), False), data)
+
+
+_DBL_MAX = float(np.finfo(np.float64).max)
+
+
+def _pole_gradient(F, x, out, times_gamma):
+    """`out` (float64) plus a term that is 0 but has, at the poles x = 0, -1, -2, ..., the
+    slope MXNet's gradient has there (the composites' is 0; -inf keeps that): cephes psi's
+    DBL_MAX for gammaln; Γ(x)ψ(x) for gamma, ±inf at ±0 (DBL_MAX twice: no inf constant,
+    so 0 stays 0 in value) and NaN at the negative integers."""
+    pole = F.mul(F.mul(F.le(x, 0.0), F.eq(F.floor(x), x)), F.gt(x, -np.inf))  # (not -inf)
+    # (DBL_MAX as a float64 array: a scalar constant would be float32's inf)
+    big = F.mul(F.add(F.mul(F.cast(pole, dtype="f64"), 0.0), 1.0), _DBL_MAX)
+    term = F.mul(F.where(pole, F.sub(x, F.stop_gradient(x)), 0.0), big)
+    if times_gamma:
+        at_zero = F.where(F.lt(F.div(1.0, x), 0.0), F.neg(big), big)
+        term = F.mul(term, F.where(F.eq(x, 0.0), at_zero, F.where(pole, np.nan, 0.0)))
+    return F.add(out, term)
 
 
 def _linalg_aliases():
