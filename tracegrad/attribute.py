@@ -7,7 +7,23 @@ class _Current(threading.local):
     value = None
 
 
-class AttrScope:
+class _AttrScopeClass(type):
+    """`AttrScope.current`: MXNet's (deprecated) class property, this thread's scope; code
+    may also set it."""
+
+    @property
+    def current(cls):
+        cur = AttrScope._current.value
+        if cur is None:
+            cur = AttrScope._current.value = AttrScope()
+        return cur
+
+    @current.setter
+    def current(cls, scope):
+        AttrScope._current.value = scope
+
+
+class AttrScope(metaclass=_AttrScopeClass):
     """Scoped attributes; inner scopes add to (and override) the outer ones."""
     _current = _Current()
 
@@ -38,10 +54,3 @@ class AttrScope:
     def __exit__(self, *exc):
         AttrScope._current.value = self._old_scope
         return False
-
-    @staticmethod
-    def current():
-        cur = AttrScope._current.value
-        if cur is None:
-            cur = AttrScope._current.value = AttrScope()
-        return cur

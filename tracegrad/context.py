@@ -26,13 +26,21 @@ class _ContextClass(type):
 
 
 class Context(metaclass=_ContextClass):
-    """A device: only 'cpu' exists here."""
+    """A device: only 'cpu' exists here. `with ctx:` makes it this thread's default context
+    inside the block, as MXNet's."""
     __slots__ = ("device_type", "device_id")
+    devtype2str = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
+    devstr2type = {v: k for k, v in devtype2str.items()}
 
     def __init__(self, device_type="cpu", device_id=0):
         if isinstance(device_type, Context):
             device_type, device_id = device_type.device_type, device_type.device_id
         self.device_type, self.device_id = device_type, device_id
+
+    @property
+    def device_typeid(self):
+        """MXNet's device type code (devtype2str's key)."""
+        return Context.devstr2type[self.device_type]
 
     def __str__(self):
         return f"{self.device_type}({self.device_id})"
@@ -47,9 +55,13 @@ class Context(metaclass=_ContextClass):
         return hash((self.device_type, self.device_id))
 
     def __enter__(self):
+        _CURRENT.outer = (_CURRENT.ctx, getattr(_CURRENT, "outer", None))
+        _CURRENT.ctx = self
         return self
 
     def __exit__(self, *exc):
+        # (the thread's own stack: cpu() is one shared object, entered by many threads)
+        _CURRENT.ctx, _CURRENT.outer = _CURRENT.outer
         return False
 
     @staticmethod

@@ -11,7 +11,20 @@ class _Current(threading.local):
     value = None
 
 
-class NameManager:
+class _NameManagerClass(type):
+    """`NameManager.current`: MXNet's (deprecated) class property, this thread's manager;
+    code may also set it."""
+
+    @property
+    def current(cls):
+        return current()
+
+    @current.setter
+    def current(cls, manager):
+        NameManager._current.value = manager
+
+
+class NameManager(metaclass=_NameManagerClass):
     """Names nodes hint0, hint1, ...; `with NameManager():` gives a fresh set of counters."""
     _current = _Current()
 
@@ -36,12 +49,10 @@ class NameManager:
         NameManager._current.value = self._old_manager
         return False
 
-    @staticmethod
-    def current():
-        cur = NameManager._current.value
-        if cur is None:
-            cur = NameManager._current.value = NameManager()
-        return cur
+    def __call__(self):
+        """The manager itself: `NameManager.current()` (a call, as gluon/block.py spells it)
+        is `NameManager.current`."""
+        return self
 
 
 class Prefix(NameManager):
@@ -55,4 +66,9 @@ class Prefix(NameManager):
         return self._prefix + super().get(name, hint)
 
 
-current = NameManager.current
+def current():
+    """This thread's NameManager."""
+    cur = NameManager._current.value
+    if cur is None:
+        cur = NameManager._current.value = NameManager()
+    return cur

@@ -72,9 +72,18 @@ class _scope:
         return False
 
 
+class _NumpyArrayScope(_scope):
+    """MXNet's name for np_array's scope (which scripts and MXNet's tests import); its
+    `_is_np_array` says whether it turns mx.np arrays on."""
+
+    def __init__(self, is_np_array):
+        super().__init__("array", is_np_array)
+        self._is_np_array = self.active
+
+
 def np_array(active=True):
     """`with np_array():` mx.np arrays in Gluon within the block."""
-    return _scope("array", active)
+    return _NumpyArrayScope(active)
 
 
 def np_shape(active=True):

@@ -21,7 +21,7 @@ def _node_name(name, hint):
     """MXNet's NameManager: the given name, or fullyconnected0, fullyconnected1, ... (with
     the prefix of an open mx.name.Prefix)."""
     from ..name import NameManager
-    return NameManager.current().get(name, hint)
+    return NameManager.current.get(name, hint)
 
 
 # attributes MXNet stores as __key__ (so operators' parameter parsers skip them)
@@ -39,7 +39,7 @@ _HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_st
 def _scope_attrs(attr):
     """The open mx.AttrScope's attributes updated with `attr`, keys as MXNet stores them."""
     from ..attribute import AttrScope
-    return {_stored_key(k): v for k, v in AttrScope.current().get(attr).items()}
+    return {_stored_key(k): v for k, v in AttrScope.current.get(attr).items()}
 
 
 class Node:
@@ -585,7 +585,7 @@ def _make(opname, inputs, attrs, name=None, extra_attrs=None, hint=None):
             source.attrs["__init__"] = init
     attrs_all = dict(raw)
     from ..attribute import AttrScope
-    for k, v in AttrScope.current().get(extra_attrs).items():
+    for k, v in AttrScope.current.get(extra_attrs).items():
         if k in HIDDEN_KEYS:    # (MXNet keeps an attr= hidden key as given and as __key__)
             attrs_all[k] = str(v)
         attrs_all[_stored_key(k)] = str(v)
