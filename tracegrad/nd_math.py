@@ -443,37 +443,45 @@ def _in_float64(fn, data):
 
 def gamma(data, **kwargs):
     """The gamma function (C's tgamma): ±inf at ±0, NaN at negative integers; gradient
-    Γ(x)ψ(x), at the poles MXNet's: ψ there is the largest double, so ±inf at ±0 and NaN at
-    the negative integers."""
+    Γ(x)ψ(x), at the poles MXNet's (`_at_poles`)."""
     if kwargs:
         return _redo(gamma, locals())
-    return _in_float64(lambda F, x: _pole_gradient(F, x, C.gamma(F, x), True), data)
+    return _in_float64(lambda F, x: _at_poles(F, x, C.gamma(F, x), True, False), data)
 
 
 def gammaln(data, **kwargs):
     """log|Γ(x)| (C's lgamma): +inf at 0 and the negative integers; gradient ψ(x), at those
-    poles MXNet's (cephes psi's largest double: inf in float32)."""
+    poles MXNet's (`_at_poles`)."""
     if kwargs:
         return _redo(gammaln, locals())
-    return _in_float64(lambda F, x: _pole_gradient(F, x, C.gammaln(F, x), False), data)
+    wide = np.dtype(getattr(data, "dtype", np.float32)) == np.float64
+    return _in_float64(lambda F, x: _at_poles(F, x, C.gammaln(F, x), False, wide), data)
+
+
+def _at_poles(F, x, out, gamma, wide):
+    """`out` (float64) with, at the poles x = 0, -1, -2, ... (the composites' gradient is 0
+    there), the value it has and MXNet's gradient, ograd times cephes psi's DBL_MAX (inf in
+    float32): gammaln's +DBL_MAX (`wide`: a float64 input) or +inf; gamma's Γ(x)ψ(x), ±inf at
+    ±0 and NaN at the negative integers. An infinite slope comes from 1/u, u = sg(x) - x = +0
+    (value +inf, slope +inf; so an ograd of 0 gives NaN, as MXNet's product does)."""
+    pole = F.mul(F.mul(F.le(x, 0.0), F.eq(F.floor(x), x)), F.gt(x, -np.inf))  # (not -inf)
+    zero = F.eq(x, 0.0)
+    # (u is 1 where it is not used: the branch not taken gets a 0 gradient, kept finite)
+    u = F.where(zero if gamma else pole, F.sub(F.stop_gradient(x), x), 1.0)
+    up = F.div(1.0, u)                                  # +inf, slope +inf
+    if gamma:
+        at_zero = F.where(F.lt(F.div(1.0, x), 0.0), F.neg(up), up)     # (-0: -inf)
+        v = F.where(F.mul(pole, F.logical_not(zero)), F.sub(F.stop_gradient(x), x), 1.0)
+        at_pole = F.where(zero, at_zero, F.div(v, v))   # (0/0: NaN, its slope NaN)
+    elif wide:      # (DBL_MAX as a float64 array: a scalar constant would be float32's inf)
+        big = F.mul(F.add(F.mul(F.cast(pole, dtype="f64"), 0.0), 1.0), _DBL_MAX)
+        at_pole = F.add(F.stop_gradient(out), F.mul(F.neg(u), big))
+    else:
+        at_pole = up
+    return F.where(pole, at_pole, out)
 
 
 _DBL_MAX = float(np.finfo(np.float64).max)
-
-
-def _pole_gradient(F, x, out, times_gamma):
-    """`out` (float64) plus a term that is 0 but has, at the poles x = 0, -1, -2, ..., the
-    slope MXNet's gradient has there (the composites' is 0; -inf keeps that): cephes psi's
-    DBL_MAX for gammaln; Γ(x)ψ(x) for gamma, ±inf at ±0 (DBL_MAX twice: no inf constant,
-    so 0 stays 0 in value) and NaN at the negative integers."""
-    pole = F.mul(F.mul(F.le(x, 0.0), F.eq(F.floor(x), x)), F.gt(x, -np.inf))  # (not -inf)
-    # (DBL_MAX as a float64 array: a scalar constant would be float32's inf)
-    big = F.mul(F.add(F.mul(F.cast(pole, dtype="f64"), 0.0), 1.0), _DBL_MAX)
-    term = F.mul(F.where(pole, F.sub(x, F.stop_gradient(x)), 0.0), big)
-    if times_gamma:
-        at_zero = F.where(F.lt(F.div(1.0, x), 0.0), F.neg(big), big)
-        term = F.mul(term, F.where(F.eq(x, 0.0), at_zero, F.where(pole, np.nan, 0.0)))
-    return F.add(out, term)
 
 
 def _linalg_aliases():
