@@ -20,6 +20,7 @@ from .nd_roi import ROIAlign  # noqa: F401  (nd.contrib.ROIAlign)
 from .nd_legacy import SyncBatchNorm  # noqa: F401  (nd.contrib.SyncBatchNorm)
 from .op_kwargs import redo as _redo
 from .sparse import getnnz  # noqa: F401  (nd.contrib.getnnz)
+from .sparse_storage import following_storage
 
 __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
            "MultiBoxTarget", "MultiBoxDetection", "ROIAlign", "box_nms",
@@ -273,6 +274,9 @@ def quadratic(data, a=0.0, b=0.0, c=0.0, **kwargs):
         return _redo(quadratic, locals())
     data = _as_array(data, "data", "quadratic")
     return F.add(F.mul(data, F.add(F.mul(data, float(a)), float(b))), float(c))
+
+
+quadratic = following_storage(quadratic, "quadratic")   # (csr with c = 0: csr, as MXNet's)
 
 
 def index_array(data, axes=None, **kwargs):

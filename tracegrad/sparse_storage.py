@@ -84,6 +84,11 @@ def _take(ins, params):
         params.get("mode", "clip") in ("clip", "wrap") and params.get("one_d", True) else DENSE
 
 
+def _quadratic(ins, params):
+    """contrib.quadratic (QuadraticOpStorageType): csr with c = 0 (its default) stays csr."""
+    return "csr" if ins[0] == "csr" and _number({"c": 0, **params}, "c") == 0 else DENSE
+
+
 def _flag(params, key):
     value = params.get(key, False)
     return value in (True, 1) or str(value).lower() in ("true", "1")
@@ -121,6 +126,7 @@ RULES = {
     "_lesser_scalar": _logic_scalar(lambda a, b: a < b),
     "_lesser_equal_scalar": _logic_scalar(lambda a, b: a <= b),
     "clip": _clip, "slice": _slice, "dot": _dot, "take": _take,
+    "_contrib_quadratic": _quadratic,
 }
 # MXNet's other names of these operators (symbol files and mx.sym use either)
 ALIASES = {"identity": "_copy", "stop_gradient": "BlockGrad", "MakeLoss": "make_loss",
@@ -129,7 +135,8 @@ ALIASES = {"identity": "_copy", "stop_gradient": "BlockGrad", "MakeLoss": "make_
            "_Plus": "elemwise_add", "_sub": "elemwise_sub", "_minus": "elemwise_sub",
            "_Minus": "elemwise_sub", "ElementWiseSum": "add_n",
            "_PlusScalar": "_plus_scalar", "_MinusScalar": "_minus_scalar",
-           "crop": "slice", "_Maximum": "_maximum", "_Minimum": "_minimum"}
+           "crop": "slice", "_Maximum": "_maximum", "_Minimum": "_minimum",
+           "quadratic": "_contrib_quadratic"}
 # two arrays of one sparse type merged by MXNet's sparse-sparse kernels (their listing)
 _MERGED = frozenset({"elemwise_add", "elemwise_sub", "elemwise_mul", "_grad_add", "add_n"})
 _ADDITIVE = frozenset({"elemwise_add", "elemwise_sub", "_grad_add", "add_n", "_maximum",
@@ -213,6 +220,7 @@ ND_FUNCTIONS = {
     **{name: (lambda a: ("slice", [a["data"]], {"step": a.get("step")}))
        for name in ("slice", "crop")},
     "add_n": lambda a: ("add_n", list(a["args"]), {}),
+    "quadratic": lambda a: ("_contrib_quadratic", [a["data"]], {"c": a["c"]}),
     "take": lambda a: ("take", [a["a"], a["indices"]],
                        {"axis": a["axis"], "mode": a["mode"],
                         "one_d": len(getattr(a["indices"], "shape", (0,))) == 1}),
