@@ -580,7 +580,8 @@ def retain(data, indices=None, **kwargs):
         return _redo(retain, locals())
     if indices is None:
         raise MXNetError("retain: indices is required")
-    keep = _index_array(indices, "indices", "retain")
+    keep = _numpy(indices)      # (MXNet's kernel casts each index to an integer: truncated)
+    keep = _index_array(np.trunc(keep) if keep.dtype.kind == "f" else keep, "indices", "retain")
     if len(keep) and (keep.min() < 0 or keep.max() >= data.shape[0]):
         raise MXNetError(f"retain: indices outside [0, {data.shape[0]})")
     mask = np.zeros(data.shape[0], bool)

@@ -127,6 +127,7 @@ RULES = {
     "_lesser_equal_scalar": _logic_scalar(lambda a, b: a <= b),
     "clip": _clip, "slice": _slice, "dot": _dot, "take": _take,
     "_contrib_quadratic": _quadratic,
+    "_sparse_retain": lambda ins, params: "row_sparse" if ins[0] == "row_sparse" else DENSE,
 }
 # MXNet's other names of these operators (symbol files and mx.sym use either)
 ALIASES = {"identity": "_copy", "stop_gradient": "BlockGrad", "MakeLoss": "make_loss",

@@ -13,6 +13,7 @@ from .executor import Executor
 from .json_format import load, load_json
 from .symbol import Group, Symbol, Variable, make_op, var
 from . import control_flow as _control_flow
+from . import ops as _ops
 from . import random  # noqa: E402  (mx.sym.random.uniform / normal / ...)
 from .custom_op import symbol_custom as Custom
 
@@ -46,6 +47,8 @@ class _Namespace:
             raise AttributeError(name)
         if self._prefix == "_contrib_" and name in _control_flow.FUNCTIONS:
             return _control_flow.FUNCTIONS[name]
+        if self is sparse and _ops.lookup("_sparse_" + name) is not None:
+            return make_op("_sparse_" + name)      # (mx.sym.sparse.retain: _sparse_retain)
         return make_op(self._prefix + name)
 
 

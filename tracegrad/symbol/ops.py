@@ -702,6 +702,7 @@ def _binary_table():
         "_identity_with_attr_like_rhs",
         _same_shape("_identity_with_attr_like_rhs", lambda lhs, rhs: nd.identity(lhs)),
         ("lhs", "rhs"), {})
+    out["_sparse_retain"] = OpSpec("_sparse_retain", _sparse_retain, ("data", "indices"), {})
     from ..sparse_square_sum import square_sum, square_sum_stypes
     out["_square_sum"] = OpSpec("_square_sum", square_sum, ("data",),
                                 dict(axis=_axes, keepdims=_bool, exclude=_bool),
@@ -713,6 +714,15 @@ def _binary_table():
     out["_ones"] = OpSpec("_ones", lambda shape=(), dtype=None, ctx=None: nd.ones(
         shape, dtype=dtype or "float32"), (), creation)
     return out
+
+
+def _sparse_retain(data, indices):
+    """sparse.retain; shape inference probes it with dense zeros (the result: data's shape)."""
+    from ..ir.ops.checks import SHAPES_ONLY
+    from ..sparse import BaseSparseNDArray, retain
+    if SHAPES_ONLY.on and not isinstance(data, BaseSparseNDArray):
+        return nd.zeros_like(data)
+    return retain(data, indices)
 
 
 def _full(shape=(), value=0.0, dtype=None, ctx=None):
