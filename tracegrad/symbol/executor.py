@@ -8,7 +8,9 @@ the regression outputs) get a head gradient of ones whatever out_grads says, as 
 layers ignore it (unless SoftmaxOutput's out_grad=True); other heads take out_grads, or ones
 when none is given.
 """
+import itertools
 import warnings
+import weakref
 
 import numpy as np
 
@@ -30,32 +32,58 @@ class _Output(NDArray):
     """One of an executor's output arrays. As MXNet's, they exist from bind on and every
     forward writes into the same arrays (code keeps them, e.g. in a dict, across forwards):
     forward points each at its new result, whose value it takes when first read. Untracked:
-    backward starts from the recorded results themselves."""
-    __slots__ = ("_src",)
+    backward starts from the recorded results themselves. Outputs sharing memory
+    (Executor.reshape's, as MXNet's) form a `_group`: reading one first writes every pending
+    value of the group, in the order the forwards gave them."""
+    __slots__ = ("_src", "_seq", "_group")
 
-    def __init__(self, shape, dtype):
-        super().__init__(np.zeros(shape, dtype))
-        self._src = None
+    def __init__(self, shape, dtype, buffer=None, group=None):
+        super().__init__(np.zeros(shape, dtype) if buffer is None else buffer)
+        if buffer is not None:
+            _SLOT_DATA.__set__(self, buffer)   # (the view itself: NDArray made a copy)
+        self._src, self._seq, self._group = None, 0, group
 
     def _take(self, result):
         """The value of `result` (an op result, maybe not computed yet) from now on."""
         own = _SLOT_DATA.__get__(self)
         if tuple(result.shape) != own.shape or np.dtype(result.dtype) != own.dtype:
-            _SLOT_DATA.__set__(self, np.zeros(tuple(result.shape), np.dtype(result.dtype)))
-        self._src = result
+            self._data = np.zeros(tuple(result.shape), np.dtype(result.dtype))
+        self._src, self._seq = result, next(_TAKES)
 
     @property
     def _data(self):
-        src = self._src
-        if src is not None:
-            self._src = None
-            np.copyto(_SLOT_DATA.__get__(self), src._data, casting="unsafe")
+        if self._group is not None:
+            for out in sorted((o for o in self._group if o._src is not None),
+                              key=lambda o: o._seq):
+                out._flush()
+        elif self._src is not None:
+            self._flush()
         return _SLOT_DATA.__get__(self)
+
+    def _flush(self):
+        src, self._src = self._src, None
+        np.copyto(_SLOT_DATA.__get__(self), src._data, casting="unsafe")
 
     @_data.setter
     def _data(self, v):
         self._src = None
+        if getattr(self, "_group", None) is not None and v is not _SLOT_DATA.__get__(self):
+            self._group.discard(self)   # (its own memory now)
+            self._group = None
         _SLOT_DATA.__set__(self, v)
+
+    def _share(self, shape):
+        """A new output of `shape` over the start of this one's memory (in its group), or
+        None when it does not fit."""
+        own = self._data
+        n = int(np.prod(shape))
+        if n > own.size or not own.flags.c_contiguous:
+            return None
+        if self._group is None:
+            self._group = weakref.WeakSet([self])
+        out = _Output(shape, own.dtype, own.reshape(-1)[:n].reshape(shape), self._group)
+        self._group.add(out)
+        return out
 
     @property
     def shape(self):
@@ -72,6 +100,7 @@ class _Output(NDArray):
     @property
     def ndim(self):
         return _SLOT_DATA.__get__(self).ndim
+_TAKES = itertools.count(1)   # (the order of the outputs' values: latest wins in a group)
 EAGER_FORWARDS = 2   # forwards of an executor evaluated node by node before it compiles
 
 
@@ -440,7 +469,7 @@ class Executor:
         is shared; a smaller one is a view of the start of the old one's memory (its values,
         and writes through either show in both); a larger one is new and needs
         allow_up_sizing. A shape change of an argument not named needs partial_shaping."""
-        (arg_shapes, _, aux_shapes), _, _ = infer(
+        (arg_shapes, out_shapes, aux_shapes), _, _ = infer(
             self._symbol, {k: tuple(v) for k, v in kwargs.items()},
             {k: np.dtype(a.dtype) for k, a in self.arg_dict.items()})
         if arg_shapes is None:
@@ -472,9 +501,23 @@ class Executor:
         aux = {k: resized(k, self.aux_dict[k], s)
                for k, s in zip(self._symbol.list_auxiliary_states(), aux_shapes)}
         exe = Executor(self._symbol, args, grads, dict(self._grad_req), aux)
+        if self._out_stypes is None and out_shapes is not None:
+            # outputs no larger than the old ones share their memory, as MXNet's reshape
+            # shares its memory pool: a forward of either shows in the other's
+            shared = [old._share(tuple(s)) if isinstance(old, _Output) else None
+                      for old, s in zip(self.outputs, out_shapes)]
+            if len(shared) == len(out_shapes) and all(o is not None for o in shared):
+                exe._outputs = shared
         if self._monitor_callback is not None:   # (MXNet moves the callback over too)
             exe.set_monitor_callback(self._monitor_callback, self._monitor_all)
         return exe
+
+    def debug_str(self):
+        """The bound graph as text, laid out as MXNet's, and the megabytes its bound arrays
+        hold (symbol/debug_str.py)."""
+        from .debug_str import executor_debug_str
+        return executor_debug_str(self._symbol, self.arg_arrays + self.grad_arrays
+                                  + self.aux_arrays + list(self.outputs))
 
     @property
     def output_dict(self):

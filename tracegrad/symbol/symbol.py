@@ -401,6 +401,11 @@ class Symbol:
         return infer_types(self, {k: np.dtype(v).type for k, v in known.items()
                                   if v is not None}, partial=partial)
 
+    def debug_str(self):
+        """The graph as text, laid out as MXNet's (symbol/debug_str.py)."""
+        from .debug_str import debug_str
+        return debug_str(self)
+
     # ---------------------------------------------------------------- files
     def tojson(self, remove_amp_cast=True):
         from .json_format import to_json
