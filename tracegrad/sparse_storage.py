@@ -128,6 +128,9 @@ RULES = {
     "clip": _clip, "slice": _slice, "dot": _dot, "take": _take,
     "_contrib_quadratic": _quadratic,
     "_sparse_retain": lambda ins, params: "row_sparse" if ins[0] == "row_sparse" else DENSE,
+    "_scatter_elemwise_div": lambda ins, params: "row_sparse" if ins[0] == "row_sparse"
+    else DENSE,
+    "_scatter_plus_scalar": _keep, "_scatter_minus_scalar": _keep,
 }
 # MXNet's other names of these operators (symbol files and mx.sym use either)
 ALIASES = {"identity": "_copy", "stop_gradient": "BlockGrad", "MakeLoss": "make_loss",

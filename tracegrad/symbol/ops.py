@@ -532,6 +532,7 @@ def _table():
                ("samples", "matches", "anchors", "refs", "means", "stds"), {},
                outputs=_multi(["output0", "output1"])),
         OpSpec("_contrib_box_decode", nd.contrib.box_decode, ("data", "anchors")),
+        OpSpec("_image_crop", nd.image.crop, ("data",)),     # (its x and y are numbers)
         OpSpec("_contrib_hawkesll", nd.contrib.hawkesll,
                ("lda", "alpha", "beta", "state", "lags", "marks", "valid_length", "max_time"),
                {}, outputs=_multi(["output", "out_state"])),
@@ -703,6 +704,12 @@ def _binary_table():
         _same_shape("_identity_with_attr_like_rhs", lambda lhs, rhs: nd.identity(lhs)),
         ("lhs", "rhs"), {})
     out["_sparse_retain"] = OpSpec("_sparse_retain", _sparse_retain, ("data", "indices"), {})
+    from .. import sparse_scatter as scatter
+    out["_scatter_elemwise_div"] = OpSpec("_scatter_elemwise_div",
+                                          scatter.scatter_elemwise_div, ("lhs", "rhs"), {})
+    for name in ("_scatter_plus_scalar", "_scatter_minus_scalar"):
+        out[name] = OpSpec(name, getattr(scatter, name[1:]), ("data",),
+                           dict(scalar=_float()))
     from ..sparse_square_sum import square_sum, square_sum_stypes
     out["_square_sum"] = OpSpec("_square_sum", square_sum, ("data",),
                                 dict(axis=_axes, keepdims=_bool, exclude=_bool),
@@ -769,6 +776,8 @@ def lookup(name):
         fn = getattr(nd, "linalg_" + name[len("_linalg_"):], None)
     elif name.startswith("_contrib_"):
         fn = getattr(nd.contrib, name[len("_contrib_"):], None)
+    elif name.startswith("_image_"):
+        fn = getattr(nd.image, name[len("_image_"):], None)
     elif not name.startswith("_") and name not in _NOT_OPS:
         fn = getattr(nd, name, None)
     if fn is None or not callable(fn) or isinstance(fn, type) or inspect.ismodule(fn) or \
