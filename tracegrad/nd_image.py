@@ -20,6 +20,7 @@ import numpy as np
 
 from . import nd, random
 from .array import NDArray
+from .base import MXNetValueError
 
 __all__ = ["to_tensor", "normalize", "resize", "flip_left_right", "flip_top_bottom",
            "random_flip_left_right", "random_flip_top_bottom", "crop"]
@@ -34,7 +35,8 @@ def _size_wh(who, size):
         size = (int(size), int(size))
     size = tuple(int(s) for s in size)
     if len(size) != 2 or min(size) <= 0:
-        raise ValueError(f"{who}: size must be a positive int or (width, height), got {size}")
+        raise MXNetValueError(f"{who}: size must be a positive int or (width, height), got "
+                              f"{size}")
     return size
 
 
@@ -119,8 +121,8 @@ def _along(x, matrix, axis):
 def _resize(x, width, height, interpolation=1):
     """Resize an HWC or NHWC image to (height, width) as cv::resize does."""
     if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"Resize: interpolation {interpolation} is not supported (0 nearest, "
-                         f"1 bilinear, 2 bicubic, 3 area, 4 Lanczos)")
+        raise MXNetValueError(f"Resize: interpolation {interpolation} is not supported (0 "
+                              f"nearest, 1 bilinear, 2 bicubic, 3 area, 4 Lanczos)")
     h_axis = x.ndim - 3
     h, w = x.shape[h_axis], x.shape[h_axis + 1]
     dtype = x.dtype
@@ -145,7 +147,7 @@ def resized_size(h, w, size, keep_ratio):
     side and scales the other with integer division."""
     if isinstance(size, (int, np.integer)):
         if size <= 0:
-            raise ValueError(f"Resize: size must be positive, got {size}")
+            raise MXNetValueError(f"Resize: size must be positive, got {size}")
         if not keep_ratio:
             return int(size), int(size)
         if h > w:
@@ -160,8 +162,8 @@ def check_image(who, x, layouts="HWC or NHWC"):
     if not isinstance(x, NDArray):
         raise TypeError(f"{who}: expects an NDArray image, got {type(x).__name__}")
     if x.ndim not in (3, 4):
-        raise ValueError(f"{who}: expects an image of {layouts} (3 or 4 dims), got shape "
-                         f"{tuple(x.shape)}")
+        raise MXNetValueError(f"{who}: expects an image of {layouts} (3 or 4 dims), got "
+                              f"shape {tuple(x.shape)}")
 
 
 def to_tensor(data, who="to_tensor"):
@@ -175,10 +177,10 @@ def _per_channel(who, name, value, x):
     c = x.shape[-3]
     values = np.asarray(value, dtype=np.float64).reshape(-1)
     if values.size not in (1, c):
-        raise ValueError(f"{who}: {name} has {values.size} values for an input of {c} "
-                         f"channels (shape {tuple(x.shape)})")
+        raise MXNetValueError(f"{who}: {name} has {values.size} values for an input of {c} "
+                              f"channels (shape {tuple(x.shape)})")
     if name == "std" and np.any(values == 0):
-        raise ValueError(f"{who}: std must be non-zero, got {value}")
+        raise MXNetValueError(f"{who}: std must be non-zero, got {value}")
     shape = (-1, 1, 1) if x.ndim == 3 else (1, -1, 1, 1)
     return nd.array(np.broadcast_to(values, (c,)).reshape(shape), dtype=x.dtype)
 
@@ -241,8 +243,8 @@ def crop(data, x, y, width, height):
     h_axis = data.ndim - 3
     h, w = data.shape[h_axis], data.shape[h_axis + 1]
     if min(x, y) < 0 or width <= 0 or height <= 0 or x + width > w or y + height > h:
-        raise ValueError(f"crop: the window x={x}, y={y}, width={width}, height={height} is "
-                         f"not inside an image of height {h} and width {w} (shape "
-                         f"{tuple(data.shape)})")
+        raise MXNetValueError(f"crop: the window x={x}, y={y}, width={width}, height={height} "
+                              f"is not inside an image of height {h} and width {w} (shape "
+                              f"{tuple(data.shape)})")
     out = nd.slice_axis(data, axis=h_axis, begin=y, end=y + height)
     return nd.slice_axis(out, axis=h_axis + 1, begin=x, end=x + width)

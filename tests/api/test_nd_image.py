@@ -102,3 +102,21 @@ def test_bad_images_are_named(image):
         nd.image.normalize(nd.image.to_tensor(x), (0.1, 0.2))
     with pytest.raises(ValueError, match="normalize: std must be non-zero"):
         nd.image.normalize(nd.image.to_tensor(x), 0.0, 0.0)
+
+
+def test_sym_image_ops_are_nd_images_with_their_gradient():
+    """mx.sym.image.crop(data, x, y, width, height): MXNet's _image_crop node; the cropped
+    window's head gradient lands in the window, zeros elsewhere."""
+    data = mx.sym.var("data")
+    sym = mx.sym.image.crop(data, 2, 1, 1, 2)
+    assert sym.list_arguments() == ["data"] and sym.name == "_image_crop0"
+    img = np.arange(60, dtype=np.float32).reshape(5, 4, 3)
+    ex = sym.bind(mx.cpu(), {"data": nd.array(img)}, args_grad={"data": nd.zeros((5, 4, 3))})
+    out = ex.forward(is_train=True)[0].asnumpy()
+    np.testing.assert_array_equal(out, img[1:3, 2:3])
+    ex.backward(nd.array(out))
+    want = np.zeros_like(img)
+    want[1:3, 2:3] = out
+    np.testing.assert_array_equal(ex.grad_dict["data"].asnumpy(), want)
+    flipped = mx.sym.image.flip_left_right(data).eval(data=nd.array(img))[0]
+    np.testing.assert_array_equal(flipped.asnumpy(), img[:, ::-1])

@@ -11,6 +11,7 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
+from tracegrad.base import MXNetError, MXNetValueError
 from tracegrad.gluon.data import ArrayDataset, BatchSampler, DataLoader, RandomSampler
 from tracegrad.gluon.data.vision import transforms as T
 
@@ -56,8 +57,10 @@ def test_to_tensor_hwc_and_nhwc():
     batch = _image((2, 5, 4, 3), 1)
     np.testing.assert_allclose(T.ToTensor()(nd.array(batch.astype(np.int32))).asnumpy(),
                                batch.transpose(0, 3, 1, 2) / 255.0, rtol=1e-6)
-    with pytest.raises(ValueError, match="ToTensor.*shape"):
+    with pytest.raises(MXNetValueError, match="ToTensor.*shape"):
         T.ToTensor()(np.zeros((4, 4), np.uint8))
+    with pytest.raises(MXNetError, match=r"ToTensor.*\(1, 2, 4, 4, 3\)"):
+        T.ToTensor()(np.zeros((1, 2, 4, 4, 3), np.uint8))
 
 
 def test_normalize_per_channel_and_scalar():
@@ -72,8 +75,10 @@ def test_normalize_per_channel_and_scalar():
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.asnumpy(), (ints - 0.5) / 2.0, rtol=1e-6)
     assert T.Normalize(mean, std)(nd.array(x, dtype="float64")).dtype == np.float64
-    with pytest.raises(ValueError, match="Normalize: mean has 2 values .* 3 channels"):
+    with pytest.raises(MXNetValueError, match="Normalize: mean has 2 values .* 3 channels"):
         T.Normalize((0.1, 0.2), 1.0)(nd.array(x))
+    with pytest.raises(MXNetError, match=r"Normalize.*\(1, 1, 3, 4, 2\)"):
+        T.Normalize(mean, std)(nd.array(x[None, None]))
 
 
 def test_resize_bilinear_hand_case():
@@ -110,10 +115,14 @@ def test_resize_keep_ratio_sizes_and_batches():
     out = T.Resize((4, 6))(batch).asnumpy()
     for k in range(2):
         np.testing.assert_array_equal(out[k], T.Resize((4, 6))(batch[k]).asnumpy())
-    with pytest.raises(ValueError, match="interpolation 5"):
-        T.Resize(4, interpolation=5)
-    with pytest.raises(ValueError, match="Resize: size"):
-        T.Resize((0, 3))
+    # as MXNet's, a bad size or interpolation is refused when the transform is called (an
+    # MXNetError, which is a ValueError too)
+    for bad, message in ((T.Resize(4, interpolation=5), "interpolation 5"),
+                         (T.Resize((0, 3)), "Resize: size"), (T.Resize(-150, True), "size"),
+                         (T.Resize((100, 100, 100)), "Resize: size")):
+        with pytest.raises(MXNetError, match=message):
+            bad(img)
+        assert issubclass(MXNetValueError, ValueError)
 
 
 def test_hybridized_chain_matches_eager():
@@ -274,8 +283,12 @@ def test_crop_resize_and_random_apply():
     hybrid.hybridize()
     np.testing.assert_allclose(hybrid(img).asnumpy(), _ref_resize(img[1:4, 0:4], 5, 5),
                                rtol=1e-5)
-    with pytest.raises(ValueError, match="does not fit"):
-        T.CropResize(4, 0, 3, 2)(img)
+    # MXNet's image ops refuse these when called: MXNetErrors (ValueErrors too)
+    for bad in (T.CropResize(4, 0, 3, 2), T.CropResize(0, 0, -3, -2)):
+        with pytest.raises(MXNetValueError, match="does not fit"):
+            bad(img)
+    with pytest.raises(MXNetError, match=r"CropResize: size .* got \(-2, 2\)"):
+        T.CropResize(0, 0, 3, 2, size=(-2, 2))(img)
     import random
     random.seed(0)
     apply = T.RandomApply(T.Cast("float64"), p=0.5)

@@ -54,6 +54,7 @@ class _Namespace:
 
 contrib = _Namespace("_contrib_")
 linalg = _Namespace("_linalg_")
+image = _Namespace("_image_")     # (MXNet's _image_crop, _image_resize, ...: nd.image's ops)
 sparse = _Namespace("")     # mx.sym.sparse.dot: the op itself (its nd form takes sparse arrays)
 
 

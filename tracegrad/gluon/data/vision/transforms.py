@@ -19,6 +19,7 @@ from ....nd_image import _resize as resize
 from .... import nd_image
 from ....nd_image import check_image as _check_image
 from ....array import NDArray
+from ....base import MXNetValueError
 from ...block import Block, HybridBlock
 from ...nn.basic_layers import HybridSequential, Sequential
 
@@ -120,14 +121,7 @@ class Resize(_TakesNumpy, HybridBlock):
     (width, height)."""
 
     def __init__(self, size, keep_ratio=False, interpolation=1):
-        super().__init__()
-        if interpolation not in _INTERPOLATIONS:
-            raise ValueError(f"Resize: interpolation {interpolation} is not supported "
-                             f"(0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 Lanczos)")
-        if not isinstance(size, (int, np.integer)):
-            _size_wh("Resize", size)
-        elif size <= 0:
-            raise ValueError(f"Resize: size must be positive, got {size}")
+        super().__init__()     # (a bad size or interpolation is refused when called, as MXNet)
         self._size, self._keep, self._interpolation = size, keep_ratio, interpolation
 
     def hybrid_forward(self, F, x):
@@ -204,24 +198,22 @@ class CropResize(_TakesNumpy, HybridBlock):
     ((width, height) or an int) when given."""
 
     def __init__(self, x, y, width, height, size=None, interpolation=None):
-        super().__init__()
-        if min(x, y) < 0 or min(width, height) <= 0:
-            raise ValueError(f"CropResize: needs x, y >= 0 and width, height > 0, got "
-                             f"x={x}, y={y}, width={width}, height={height}")
+        super().__init__()      # (a bad box or size is refused when called, as MXNet)
         self._box = (int(x), int(y), int(width), int(height))
-        self._size = None if size is None else _size_wh("CropResize", size)
+        self._size = size
         self._interpolation = 1 if interpolation is None else interpolation
 
     def hybrid_forward(self, F, x):
         _check_image("CropResize", x)
         x0, y0, w, h = self._box
         rows, cols = x.shape[x.ndim - 3], x.shape[x.ndim - 2]
-        if x0 + w > cols or y0 + h > rows:
-            raise ValueError(f"CropResize: the box x={x0}, y={y0}, width={w}, height={h} "
-                             f"does not fit an image of {rows}x{cols} (HxW)")
+        if min(x0, y0) < 0 or min(w, h) <= 0 or x0 + w > cols or y0 + h > rows:
+            raise MXNetValueError(f"CropResize: the box x={x0}, y={y0}, width={w}, height={h} "
+                                  f"does not fit an image of {rows}x{cols} (HxW)")
+        size = None if self._size is None else _size_wh("CropResize", self._size)
         out = x[y0:y0 + h, x0:x0 + w] if x.ndim == 3 else x[:, y0:y0 + h, x0:x0 + w]
-        if self._size is not None:
-            out = resize(out, self._size[0], self._size[1], self._interpolation)
+        if size is not None:
+            out = resize(out, size[0], size[1], self._interpolation)
         return out
 
 
