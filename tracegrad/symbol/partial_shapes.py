@@ -18,7 +18,12 @@ elementwise ops and shape-keeping casts unify inputs and output; FullyConnected 
 data's batch, Convolution its data (its batch; an unstrided axis's size from the
 output's, MXNet's formula),
 Concat, SliceChannel, transpose and Reshape their inputs. A known dim is never changed: a
-disagreement is left to the complete passes, which name it."""
+disagreement is left to the complete passes, which name it.
+
+A foreach node (`_foreach`) is inferred through its body, as MXNet's ForeachShape: the body
+graph's own partial inference from one step's data (the data without axis 0), the states
+and the free inputs gives its outputs (a step output gains the data's axis 0) and what the
+body learned about its inputs (an unknown state takes the shape its use gives it)."""
 import numpy as np
 
 from ..base import MXNetError
@@ -117,6 +122,8 @@ def _forward(node, part, dtypes, probed, keeps):
     ins = [part[id(c)][i] for c, i in node.inputs]
     op = _ops.canonical(node.op)
     changed = False
+    if op == "_foreach":
+        return _foreach(node, part, ins, dtypes, probed)
     if op in _ops.SAME_SHAPE_INPUTS or op in _ops.SHAPE_KEEPING and len(outs) == 1:
         for k, s in enumerate(ins if op in _ops.SAME_SHAPE_INPUTS else ins[:1]):
             changed |= _set(part, (node, 0), s)
@@ -159,6 +166,55 @@ def _forward(node, part, dtypes, probed, keeps):
     if len(ins) == 1 and len(outs) == 1 and all(
             r[0] == tuple(d or size for d in ins[0]) for r, size in zip(runs, PROBES)):
         keeps.add(id(node))     # (its output has its input's shape: backward too)
+    return changed
+
+
+def _foreach(node, part, ins, dtypes, probed):
+    """A foreach node's outputs and states from its body's partial inference (module
+    docstring); the body is inferred again only when the node's input shapes changed."""
+    from .inference import _with_partials
+    p = node.params
+    body = p["subgraphs"][0]
+    names = body.list_inputs()
+    n_data = len(p["in_data_locs"])
+    locs = list(p["in_data_locs"]) + list(p["in_state_locs"]) + list(p["remain_locs"])
+    if len(locs) != len(ins):
+        return False
+    steps = ins[0][0] if n_data and ins[0] else 0
+    inner = [(s[1:] if s else None) if k < n_data else s for k, s in enumerate(ins)]
+    seen = probed.get(id(node))
+    if seen is not None and seen[0] == ins:
+        got = seen[1]
+    else:
+        given = {names[loc]: s for loc, s in zip(locs, inner) if s is not None}
+        types = {names[loc]: dtypes[id(c)][i] for loc, (c, i) in zip(locs, node.inputs)
+                 if dtypes[id(c)][i] is not None}
+        try:
+            order, shapes, _, part_in = _with_partials(
+                body, {k: v for k, v in given.items() if complete(v)}, types,
+                {k: v for k, v in given.items() if not complete(v)})
+        except MXNetError:
+            got = None
+        else:
+            def shape_of(n, i):
+                s = shapes[id(n)][i]
+                return tuple(s) if s is not None else part_in[id(n)][i] if part_in else None
+            by_name = {n.name: shape_of(n, 0) for n in order if n.op is None}
+            got = ([shape_of(n, i) for n, i in body._outputs],
+                   [by_name.get(names[loc]) for loc in locs])
+        probed[id(node)] = (ins, got)
+    if got is None:
+        return False
+    outs, body_ins = got
+    n_out = p.get("num_out_data", 0)
+    changed = False
+    for k, s in enumerate(outs[:len(part[id(node)])]):
+        if s is not None:
+            changed |= _set(part, (node, k), (steps,) + tuple(s) if k < n_out else tuple(s))
+    for k, s in enumerate(body_ins):
+        if s is not None:
+            changed |= _set(part, node.inputs[k], (steps,) + tuple(s) if k < n_data
+                            else tuple(s))
     return changed
 
 
