@@ -190,6 +190,10 @@ def check_symbolic_backward(sym, location, out_grads, expected, rtol=1e-5, atol=
     before = {k: np.random.normal(size=np.shape(v)) for k, v in expected.items()}
     grads = {k: nd.array(v, ctx=ctx, dtype=location[k].dtype if dtype == "asnumpy" else dtype)
              for k, v in before.items()}
+    for k, stype in (grad_stypes or {}).items():    # (MXNet's: an empty array of that type)
+        if k in grads and stype not in (None, "default"):
+            grads[k] = nd.zeros(grads[k].shape, dtype=grads[k].dtype).tostype(stype)
+            before[k] = np.zeros(grads[k].shape)
     reqs = _grad_reqs(sym, grad_req)
     exe = sym.bind(ctx, args=location, args_grad=grads, grad_req=reqs, aux_states=aux)
     exe.forward(is_train=True)

@@ -623,7 +623,8 @@ def make_op(opname):
     if spec is None:
         raise AttributeError(f"module 'tracegrad.symbol' has no operator {opname!r}")
 
-    def op(*args, name=None, attr=None, **kwargs):
+    def op(*args, name=None, attr=None, out=None, **kwargs):
+        # (out=: MXNet's generated mx.sym functions take it and drop it)
         sym_kw = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
         attrs = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
         if len(args) == 1 and isinstance(args[0], (list, tuple)) and spec.variadic:
