@@ -780,8 +780,9 @@ class NDArray:
             return None, {k: getattr(self, k) for c in type(self).__mro__
                           for k in getattr(c, "__slots__", ()) if k != "__weakref__"
                           and hasattr(self, k)}
-        return {"handle": bytearray(record_bytes(self.asnumpy(),
-                                                 is_np_shape() or self.ndim == 0))}
+        ctx = self.context
+        return {"handle": bytearray(record_bytes(self.asnumpy(), is_np_shape() or self.ndim == 0,
+                                                 (ctx.device_typeid, ctx.device_id)))}
 
     def __setstate__(self, state):
         """The array of MXNet's pickle state ({'handle': raw bytes}, read by mxnet_format: an
@@ -795,8 +796,12 @@ class NDArray:
             raise MXNetError(f"NDArray.__setstate__: expected {{'handle': raw bytes}} (an "
                              f"MXNet NDArray's pickle state), got {type(state).__name__}")
         from .mxnet_format import read_record
-        data = read_record(bytes(handle), "the pickled NDArray")
+        data, (dev_type, dev_id) = read_record(bytes(handle), "the pickled NDArray")
         self._data, self._value, self._var, self._leaf = data, None, None, None
+        place = Context.devtype2str.get(dev_type)
+        if place in ("cpu", "cpu_pinned", "cpu_shared") and (place, dev_id) != ("cpu", 0) \
+                and dev_id >= 0:    # (a GPU's array: the CPU, as MXNet without GPUs)
+            on_context(self, Context(place, dev_id))
 
     @staticmethod
     def _basic_indexing_slice_is_contiguous(slc_key, shape):

@@ -145,7 +145,7 @@ def _read_array(r, index, np_shape=None):
         shape = _read_shape(r)
     else:
         shape = _read_shape(r, legacy_ndim=magic)
-    r.int(4, "device type"), r.int(4, "device id")
+    r.device = (r.int(4, "device type", signed=True), r.int(4, "device id", signed=True))
     code = r.int(4, "dtype code", signed=True)
     if code not in _DTYPES:
         raise r.fail(f"array {index} has unknown dtype code {code}")
@@ -273,7 +273,7 @@ def _raw(a):
     return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()
 
 
-def _record(filename, a, np_shape=False):
+def _record(filename, a, np_shape=False, device=(1, 0)):
     """One array as NDArray::Save writes it (V2: storage type; a sparse array's storage
     shape, then per index array its type code and shape, after the values its indices;
     V3, np_shape: a dense array, rank 0 for a scalar)."""
@@ -292,7 +292,8 @@ def _record(filename, a, np_shape=False):
         out += _shape_bytes(a.shape)
     else:
         out += [bytes(4)] + _shape_bytes(values.shape)
-    out += [(1).to_bytes(4, "little"), bytes(4), _CODES[values.dtype].to_bytes(4, "little")]
+    out += [int(device[0]).to_bytes(4, "little"), int(device[1]).to_bytes(4, "little"),
+            _CODES[values.dtype].to_bytes(4, "little")]
     if sparse:
         for aux in a.aux:
             out += [_CODES[np.dtype(np.int64)].to_bytes(4, "little")] + _shape_bytes(aux.shape)
@@ -302,22 +303,23 @@ def _record(filename, a, np_shape=False):
     return out
 
 
-def record_bytes(a, np_shape=False):
+def record_bytes(a, np_shape=False, device=(1, 0)):
     """One dense numpy array as MXNet's raw bytes of an NDArray (MXNDArraySaveRawBytes: what
-    its NDArray pickles hold)."""
-    return b"".join(_record("the raw bytes", a, np_shape))
+    its NDArray pickles hold); `device`: MXNet's (device type code, device id)."""
+    return b"".join(_record("the raw bytes", a, np_shape, device))
 
 
 def read_record(buf, source):
-    """The dense numpy array of one array's raw bytes (record_bytes; MXNet's
-    MXNDArrayLoadFromRawBytes), checked as a file is: every byte used, nothing else."""
+    """(the dense numpy array, (device type code, device id)) of one array's raw bytes
+    (record_bytes; MXNet's MXNDArrayLoadFromRawBytes), checked as a file is: every byte
+    used, nothing else."""
     r = _Reader(buf, source)
     a = _read_array(r, 0)
     if type(a) is SparseArray:
         raise r.fail(f"a {a.stype} array where a dense one was expected")
     if r.remaining():
         raise r.fail(f"{r.remaining()} unexpected bytes after the array")
-    return a
+    return a, r.device
 
 
 def write(filename, arrays, names=(), np_shape=False):

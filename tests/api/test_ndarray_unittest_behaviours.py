@@ -160,6 +160,9 @@ def test_pickle_state_is_mxnets_raw_bytes():
     c = nd.arange(5)
     c.__setstate__({"handle": gpu})
     assert c.shape == (1,) and c.asnumpy()[0] == 0
+    assert c.context == mx.cpu(0)
+    d = pickle.loads(pickle.dumps(nd.arange(3, ctx=mx.cpu(2))))   # (the context kept)
+    assert d.context == mx.cpu(2) and d.asnumpy().tolist() == [0, 1, 2]
     with pytest.raises(MXNetError, match="pickled NDArray"):
         c.__setstate__({"handle": gpu[:-1]})
     with pytest.raises(MXNetError, match="raw bytes"):
