@@ -50,7 +50,10 @@ def slice_assign(lhs, rhs, begin, end, step=()):
     return _scatter(lhs, key, rhs)
 
 
-def slice_assign_scalar(data, scalar=0.0, begin=(), end=(), step=()):
+def slice_assign_scalar(data, scalar=0.0, begin=None, end=None, step=()):
     """data with data[begin:end:step] = scalar (cast to data's dtype)."""
+    if begin is None or end is None:
+        raise MXNetError("_slice_assign_scalar: begin and end are required (MXNet's "
+                         "parameters have no default)")
     key, _ = _region("_slice_assign_scalar", data.shape, begin, end, step)
     return _scatter(data, key, float(scalar))

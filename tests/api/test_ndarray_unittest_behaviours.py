@@ -27,6 +27,8 @@ def test_crop_assign_and_slice_assign_write_the_region_through_out():
     x = nd.ones((2, 3))
     nd._internal._crop_assign_scalar(x, scalar=5, begin=(None, 1), end=(None, 3), out=x)
     np.testing.assert_array_equal(x.asnumpy(), [[1, 5, 5], [1, 5, 5]])
+    with pytest.raises(MXNetError, match="begin and end are required"):
+        nd._internal._slice_assign_scalar(x, scalar=1)
     with pytest.raises(MXNetError, match=r"_slice_assign: rhs of shape \(3,\).*\(2,\)"):
         nd._internal._slice_assign(nd.zeros((4,)), nd.ones((3,)), begin=(0,), end=(2,))
 
