@@ -233,7 +233,10 @@ class Executor:
                 for k, s in zip(arg_names, arg_shapes)}
         aux = {k: nd.zeros(s, dtype=var_types[k]) for k, s in zip(aux_names, aux_shapes)}
         reqs = cls._reqs(grad_req, arg_names)
-        grads = {k: nd.zeros(args[k].shape, dtype=args[k].dtype) if reqs[k] != "null" else None
+        # (a gradient MXNet's backward makes row_sparse is bound as one: Embedding's sparse_grad)
+        grad_stypes = storage.gradient_stypes(symbol)
+        grads = {k: nd.sparse.zeros(grad_stypes.get(k, "default"), args[k].shape,
+                                    dtype=args[k].dtype) if reqs[k] != "null" else None
                  for k in arg_names}
         # each array on ctx, or on group2ctx's context for its variable's ctx_group (an
         # AttrScope's), as MXNet's MXExecutorSimpleBindEx places them; a gradient with its

@@ -41,6 +41,23 @@ def infer_stypes(symbol, arrays):
     return [seen[id(n)][i] for n, i in symbol._outputs]
 
 
+def gradient_stypes(symbol):
+    """{variable name: its gradient's storage type} as MXNet's backward storage inference
+    gives it for simple_bind's gradient arrays: row_sparse for a variable read only as the
+    weight of Embedding(sparse_grad=True) (its backward is row_sparse; the sum of several
+    such gradients too), 'default' for any other."""
+    kinds = {}
+    for node in symbol._order():
+        if node.op is None:
+            continue
+        sparse_weight = node.op == "Embedding" and node.params.get("sparse_grad") in (True, 1)
+        for (child, _), slot in zip(node.inputs, node.input_names):
+            if child.op is None:
+                kind = "row_sparse" if sparse_weight and slot == "weight" else "default"
+                kinds.setdefault(child.name, set()).add(kind)
+    return {k: "row_sparse" if v == {"row_sparse"} else "default" for k, v in kinds.items()}
+
+
 def shown_as(outputs, stypes):
     """The outputs relabelled with their storage types (same values and tape)."""
     return [o if s == getattr(o, "stype", "default") else sparse.relabel(o, s)
