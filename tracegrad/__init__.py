@@ -40,6 +40,7 @@ _sys.modules[contrib.__name__ + ".svrg_optimization.svrg_module"] = contrib_svrg
 from . import attribute, name  # noqa: E402  (mx.name.Prefix, mx.AttrScope)
 from .attribute import AttrScope  # noqa: E402
 from . import numpy_api as np, numpy_extension as npx  # noqa: E402  (mx.np, mx.npx)
+from . import numpy_dispatch_protocol  # noqa: E402,F401  (numpy's calls on mx.np arrays)
 from . import image  # noqa: E402  (mx.image / mx.img: decoding through Pillow, crops)
 from . import visualization  # noqa: E402  (mx.viz.print_summary / plot_network)
 from . import rnn  # noqa: E402  (mx.rnn: legacy symbolic cells, BucketSentenceIter)

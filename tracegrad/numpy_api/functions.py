@@ -12,7 +12,7 @@ import numpy as onp
 
 from .. import nd
 from ..array import F, NDArray, on_context, wrap
-from ..base import MXNetError
+from ..base import MXNetError, MXNetValueError
 from ..op_kwargs import write_out
 from ..ir.types import dtype_name
 from .ndarray import (_BOOL, _F32, _I64, as_np, binary, cast, check_dtype, compare, dtype_of,
@@ -356,6 +356,10 @@ def clip(a, a_min, a_max, out=None):
     if a_min is None and a_max is None:
         raise MXNetError("clip: a_min and a_max cannot both be None")
     out = _arr("clip", a)
+    if out.dtype.kind in "iu":   # a bound past the integer dtype's range clips nothing
+        info = onp.iinfo(out.dtype)
+        a_min, a_max = (builtins.min(builtins.max(v, info.min), info.max)
+                        if isinstance(v, (int, onp.integer)) else v for v in (a_min, a_max))
     if a_min is not None:
         out = binary("maximum", out, a_min)
     if a_max is not None:
@@ -596,8 +600,10 @@ def tensordot(a, b, axes=2):
     free_a = [i for i in range(a.ndim) if i not in ax_a]
     free_b = [j for j in range(b.ndim) if j not in ax_b]
     k = int(onp.prod([a.shape[i] for i in ax_a]))
-    at = reshape(transpose(a, free_a + ax_a), (-1, k))
-    bt = reshape(transpose(b, ax_b + free_b), (k, -1))
+    m = int(onp.prod([a.shape[i] for i in free_a]))     # (sizes, not -1: a size may be 0)
+    n = int(onp.prod([b.shape[j] for j in free_b]))
+    at = reshape(transpose(a, free_a + ax_a), (m, k))
+    bt = reshape(transpose(b, ax_b + free_b), (k, n))
     return reshape(matmul(at, bt), tuple(a.shape[i] for i in free_a) +
                    tuple(b.shape[j] for j in free_b))
 
@@ -759,8 +765,8 @@ def split(ary, indices_or_sections, axis=0):
     if isinstance(indices_or_sections, (int, onp.integer)):
         k = int(indices_or_sections)
         if k <= 0 or n % k:
-            raise MXNetError(f"split: array split does not result in an equal division "
-                             f"({n} elements on axis {ax} into {k} sections)")
+            raise MXNetValueError(f"split: array split does not result in an equal division "
+                                  f"({n} elements on axis {ax} into {k} sections)")
         bounds = [i * (n // k) for i in range(k + 1)]
     else:
         idx = [builtins.min(builtins.max(int(i) + (n if int(i) < 0 else 0), 0), n)

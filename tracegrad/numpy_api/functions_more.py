@@ -15,7 +15,7 @@ import string
 import numpy as onp
 
 from ..array import F, NDArray, unrecorded_read, wrap
-from ..base import MXNetError
+from ..base import MXNetError, MXNetValueError
 from ..ir import composites as C
 from ..ir.types import dtype_name
 from .functions import (_arr, _axes, _axis, _float, _new, _writing_out, _shape_arg,
@@ -353,15 +353,15 @@ def hsplit(ary, indices_or_sections):
     """split along axis 1 (axis 0 for 1-d arrays)."""
     a = _arr("hsplit", ary)
     if a.ndim < 1:
-        raise MXNetError("hsplit: only works on arrays of 1 or more dimensions")
+        raise MXNetValueError("hsplit: only works on arrays of 1 or more dimensions")
     return split(a, indices_or_sections, 0 if a.ndim == 1 else 1)
 
 
 def _split_along(fname, ary, indices_or_sections, axis, min_ndim):
     a = _arr(fname, ary)
     if a.ndim < min_ndim:
-        raise MXNetError(f"{fname}: only works on arrays of {min_ndim} or more dimensions, got "
-                         f"shape {a.shape}")
+        raise MXNetValueError(f"{fname}: only works on arrays of {min_ndim} or more dimensions, "
+                              f"got shape {a.shape}")
     return split(a, indices_or_sections, axis)
 
 
@@ -376,6 +376,10 @@ def dsplit(ary, indices_or_sections):
 
 
 def _sequence(fname, arrays):
+    """The arrays of a sequence; an array of 2 or more dims is the sequence of its rows, as
+    numpy and MXNet (`*arrays`) read it."""
+    if isinstance(arrays, NDArray) and arrays.ndim >= 2:
+        arrays = [arrays[i] for i in range(arrays.shape[0])]
     if isinstance(arrays, NDArray) or not hasattr(arrays, "__iter__"):
         raise TypeError(f"{fname}: expected a sequence of arrays, got {type(arrays).__name__}")
     arrs = [_arr(fname, a) for a in arrays]
@@ -767,17 +771,18 @@ def _quantile(fname, a, q, scale, axis, interpolation, keepdims, overwrite_input
 
 
 def quantile(a, q, axis=None, out=None, overwrite_input=None, interpolation="linear",
-             keepdims=False):
+             keepdims=False, *, method=None):
     """The q-th quantiles (q in [0, 1]) of a along axis, numpy's interpolations; float64 for
-    float64 input, else float32 (MXNet's). Differentiable in a (a sort and gathers)."""
-    return _quantile("quantile", a, q, 1.0, axis, interpolation, keepdims, overwrite_input,
-                     out)
+    float64 input, else float32 (MXNet's). Differentiable in a (a sort and gathers).
+    `method` is numpy's newer name for interpolation (numpy 2 has only it)."""
+    return _quantile("quantile", a, q, 1.0, axis, method or interpolation, keepdims,
+                     overwrite_input, out)
 
 
 def percentile(a, q, axis=None, out=None, overwrite_input=None, interpolation="linear",
-               keepdims=False):
+               keepdims=False, *, method=None):
     """The q-th percentiles (q in [0, 100]) of a along axis: quantile of q / 100."""
-    return _quantile("percentile", a, q, 100.0, axis, interpolation, keepdims,
+    return _quantile("percentile", a, q, 100.0, axis, method or interpolation, keepdims,
                      overwrite_input, out)
 
 

@@ -29,12 +29,16 @@ def norm(x, ord=None, axis=None, keepdims=False):
     axes = _axes("linalg.norm", axis, x.ndim)
     if ord is None or ord == "fro" and len(axes) == 2:
         return sqrt(sum(as_np(F.mul(x, x)), axis=axes, keepdims=keepdims))
+    if len(axes) == 2:    # (rows and columns in the order given: _axes sorts them)
+        if axis is not None:
+            axes = tuple(int(a) % x.ndim for a in axis)
+        return _matrix_norm(x, ord, axes, bool(keepdims))
     if len(axes) != 1:
         if axis is None and x.ndim == 1:
             axes = (0,)
         else:
-            raise MXNetError(f"linalg.norm: ord={ord!r} over axes {axes}: only vector norms "
-                             f"and the Frobenius norm are supported")
+            raise MXNetError(f"linalg.norm: ord={ord!r} over axes {axes}: improper number of "
+                             f"axes")
     a = F.abs(x)
     kd = bool(keepdims)
     if ord == onp.inf:
@@ -51,6 +55,33 @@ def norm(x, ord=None, axis=None, keepdims=False):
         raise MXNetError(f"linalg.norm: invalid norm order {ord!r} for vectors")
     p = float(ord)
     return as_np(F.pow(F.sum(F.pow(a, p), axes=axes, keepdims=kd), 1.0 / p))
+
+
+def _matrix_norm(x, ord, axes, keepdims):
+    """The matrix norms over axes (row, col): 1 / -1 the largest / smallest column sum of
+    |x|, inf / -inf (or MXNet's 'inf' / '-inf') the row sums', 2 / -2 the largest / smallest
+    singular value, 'nuc' their sum."""
+    row, col = axes
+    ord = {"inf": onp.inf, "-inf": -onp.inf}.get(ord, ord) if isinstance(ord, str) else ord
+    if ord in (1, -1, onp.inf, -onp.inf):
+        summed, other = (row, col) if ord in (1, -1) else (col, row)
+        sums = F.sum(F.abs(x), axes=(summed,), keepdims=True)
+        pick = F.max if ord > 0 else F.min
+        out = pick(sums, axes=(other,), keepdims=True)
+    elif ord in (2, -2, "nuc"):
+        rest = [i for i in range(x.ndim) if i not in axes]
+        m = F.transpose(x, perm=tuple(rest) + (row, col))
+        if m.shape[-2] > m.shape[-1]:       # (gesvd wants M <= N: the transpose's values)
+            m = _swap(m)
+        values = F.gesvd_l(m)
+        reduce = F.sum if ord == "nuc" else F.max if ord == 2 else F.min
+        out = reduce(values, axes=(values.ndim - 1,), keepdims=False)
+        for ax in sorted(axes):            # (back in place: size-1 axes where keepdims)
+            out = F.expand_dims(out, axis=ax)
+    else:
+        raise MXNetError(f"linalg.norm: invalid norm order {ord!r} for matrices")
+    return as_np(out if keepdims else F.reshape(out, shape=tuple(
+        d for i, d in enumerate(x.shape) if i not in axes)))
 
 
 def inv(a):

@@ -22,6 +22,7 @@ from ..array import F, NDArray, wrap
 from ..base import MXNetError
 from ..context import PLACED as _PLACED
 from ..ir.types import dtype_name
+from . import dispatch
 
 _F32 = onp.dtype(onp.float32)
 _F64 = onp.dtype(onp.float64)
@@ -36,6 +37,9 @@ class ndarray(NDArray):
     """An array with numpy's interface (MXNet's `mxnet.numpy.ndarray`)."""
     __slots__ = ()
     _fluent_nd = False  # (nd's array methods are not its own: __getattr__ below has numpy's)
+    # numpy's functions and ufuncs called on it: mx.np's, or numpy's on the data (dispatch.py)
+    __array_function__ = dispatch.array_function
+    __array_ufunc__ = dispatch.array_ufunc
 
     def __init__(self, data=None, ctx=None, dtype=None, shape=None):  # noqa: D107
         if shape is not None and data is None:
