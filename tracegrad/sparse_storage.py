@@ -89,6 +89,17 @@ def _quadratic(ins, params):
     return "csr" if ins[0] == "csr" and _number({"c": 0, **params}, "c") == 0 else DENSE
 
 
+def _batch_norm(ins, params):
+    """BatchNormStorageType: sparse inputs fall back to dense, except with fix_gamma (its
+    default), which MXNet refuses."""
+    if _flag({"fix_gamma": True, **params}, "fix_gamma"):
+        from .base import MXNetError
+        raise MXNetError(f"BatchNorm: fix_gamma=True is not supported for sparse ndarrays "
+                         f"(MXNet's rule; input storage types {list(ins)}): pass "
+                         f"fix_gamma=False or dense inputs")
+    return DENSE
+
+
 def _flag(params, key):
     value = params.get(key, False)
     return value in (True, 1) or str(value).lower() in ("true", "1")
@@ -131,6 +142,7 @@ RULES = {
     "_scatter_elemwise_div": lambda ins, params: "row_sparse" if ins[0] == "row_sparse"
     else DENSE,
     "_scatter_plus_scalar": _keep, "_scatter_minus_scalar": _keep,
+    "BatchNorm": _batch_norm,
 }
 # MXNet's other names of these operators (symbol files and mx.sym use either)
 ALIASES = {"identity": "_copy", "stop_gradient": "BlockGrad", "MakeLoss": "make_loss",
@@ -225,6 +237,9 @@ ND_FUNCTIONS = {
        for name in ("slice", "crop")},
     "add_n": lambda a: ("add_n", list(a["args"]), {}),
     "quadratic": lambda a: ("_contrib_quadratic", [a["data"]], {"c": a["c"]}),
+    "BatchNorm": lambda a: ("BatchNorm", [a[k] for k in ("data", "gamma", "beta",
+                                                         "moving_mean", "moving_var")],
+                            {"fix_gamma": a["fix_gamma"]}),
     "take": lambda a: ("take", [a["a"], a["indices"]],
                        {"axis": a["axis"], "mode": a["mode"],
                         "one_d": len(getattr(a["indices"], "shape", (0,))) == 1}),
