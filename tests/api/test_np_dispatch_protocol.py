@@ -87,3 +87,18 @@ def test_clip_tensordot_stacks_split_and_quantile_as_numpy():
         np.vsplit(np.array([1, 2, 3, 4]), 2)
     q = np.quantile(np.arange(5.0), 0.3, method="lower")     # (numpy 2's name)
     assert float(q) == float(np.quantile(np.arange(5.0), 0.3, interpolation="lower")) == 1.0
+
+
+def test_fallback_functions_are_numpys_with_mx_np_results():
+    """MXNet's mx.np.fallback / fallback_linalg: numpy's own code on the data; mx.np's own
+    implementations keep their names (np.size is mx.np's)."""
+    assert "cov" in np.fallback.__all__ and "alltrue" not in np.fallback.__all__  # numpy 2
+    x = np.array([-2.1, -1.0, 4.3], dtype="float64")
+    c = np.cov(x)
+    assert isinstance(c, np.ndarray) and c.shape == ()          # a 0-d result stays 0-d
+    onp.testing.assert_allclose(float(c), 11.71)
+    q, r = np.linalg.qr(np.array([[1.0, 2.0], [3.0, 4.0]]))    # (numpy 2: a named tuple)
+    assert isinstance(q, np.ndarray) and isinstance(r, np.ndarray)
+    onp.testing.assert_allclose((q.asnumpy() @ r.asnumpy()), [[1, 2], [3, 4]], atol=1e-6)
+    assert np.size is not onp.size and np.allclose(x, x)
+    assert isinstance(np.argwhere(x > 0), np.ndarray)

@@ -23,3 +23,13 @@ __all__ = ["ndarray", "linalg", "random", "bool", "PZERO", "NZERO", "PINF", "NIN
         "builtins", "math", "onp", "nd", "F", "NDArray", "MXNetError", "on_context", "wrap",
         "dtype_name", "as_np", "binary", "cast", "check_dtype", "compare", "from_python",
         "promote", "METHODS")] + list(_functions_more.__all__)
+
+# numpy's own functions where mx.np has none (MXNet's fallback.py; its own ones win)
+from . import fallback, fallback_linalg  # noqa: E402
+for _name in fallback.__all__:
+    if _name not in globals():
+        globals()[_name] = getattr(fallback, _name)
+        __all__.append(_name)
+for _name in fallback_linalg.__all__:
+    if not hasattr(linalg, _name):
+        setattr(linalg, _name, getattr(fallback_linalg, _name))

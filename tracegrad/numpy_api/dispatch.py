@@ -42,9 +42,12 @@ def _to_mx(x):
     from .ndarray import as_np
     from ..array import wrap
     if isinstance(x, onp.ndarray):
-        return as_np(wrap(onp.ascontiguousarray(x)))
+        return as_np(wrap(x if x.flags.c_contiguous else x.copy()))   # (0-d stays 0-d)
     if isinstance(x, (list, tuple)) and any(isinstance(v, onp.ndarray) for v in x):
-        return type(x)(_to_mx(v) for v in x)
+        items = [_to_mx(v) for v in x]
+        if hasattr(x, "_fields"):           # (a named tuple: numpy 2's QRResult, EigResult)
+            return type(x)(*items)
+        return type(x)(items)
     return x
 
 
