@@ -14,7 +14,9 @@ Embedding(sparse_grad=True) list the rows it looked up (sparse_rows.py); io.LibS
 yields csr batches. The operators whose MXNet kernels compute stored entries only (csr *
 nan, elemwise_mul(csr, dense), ...) do so (sparse_kernels.py). nd.save writes a list with a
 sparse array in MXNet's format (its stored entries and index arrays, `to_record`), and files
-MXNet wrote load with their csr / row_sparse arrays (mxnet_format.py).
+MXNet wrote load with their csr / row_sparse arrays (mxnet_format.py). Index arrays whose
+values break the format are taken as MXNet takes them and reported by check_format
+(sparse_format.py).
 """
 import numpy as np
 
