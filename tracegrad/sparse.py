@@ -568,6 +568,8 @@ def _dense(x):
     """x as a plain NDArray over the same values and tape value (ops differentiate it)."""
     if not isinstance(x, BaseSparseNDArray):
         return x
+    if x._raw is not None:
+        x._placeable()
     out = wrap(x._data)
     out._value, out._var, out._leaf = x._value, x._var, x._leaf
     return out

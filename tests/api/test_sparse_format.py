@@ -24,8 +24,10 @@ def test_csr_with_unplaceable_entries_is_made_and_check_format_raises(indices, i
     assert a.indices.asnumpy().tolist() == indices
     with pytest.raises(MXNetError, match=fault):
         a.check_format()
-    with pytest.raises(MXNetError, match="no values"):
-        a.asnumpy()
+    for read in (a.asnumpy, a.copy, lambda: nd.abs(a), lambda: a * 2, lambda: a.tostype(
+            "default")):
+        with pytest.raises(MXNetError, match="no values"):
+            read()
 
 
 def test_csr_with_unsorted_columns_has_values_but_fails_check_format():
