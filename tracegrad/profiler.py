@@ -7,7 +7,9 @@
     print(mx.profiler.dumps())            # per-operator table: count, total/min/max/avg ms
     mx.profiler.dump()                    # Chrome trace (chrome://tracing, Perfetto)
 
-While it runs, it times every eager op (category "operator") and every native call of
+While it runs, it times every eager op (category "operator", named as MXNet names its
+operators: `x + 1` is _plus_scalar, nd.zeros _zeros; a custom operator's ones are
+'<op_type>::<name>' in "Custom Operator") and every native call of
 compiled code (category "native", named after the compiled function: a hybridized block's
 call, a captured training step, the fused optimizer update), plus the user's own Domain /
 Task / Frame / Event / Counter / Marker objects. It hooks the eager op dispatcher
