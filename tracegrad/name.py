@@ -49,11 +49,6 @@ class NameManager(metaclass=_NameManagerClass):
         NameManager._current.value = self._old_manager
         return False
 
-    def __call__(self):
-        """The manager itself: `NameManager.current()` (a call, as gluon/block.py spells it)
-        is `NameManager.current`."""
-        return self
-
 
 class Prefix(NameManager):
     """Every name it gives starts with `prefix`."""

@@ -10,7 +10,10 @@ import tracegrad as mx
 def test_features_answer_as_mxnets_api():
     features = mx.runtime.Features()
     assert list(features)[:5] == ["CUDA", "CUDNN", "NCCL", "CUDA_RTC", "TENSORRT"]
-    assert len(features) == len(mx.runtime.feature_list()) == 29
+    assert len(features) == len(mx.runtime.feature_list()) == 32    # (MXNet 1.9.1's libinfo)
+    assert list(features)[23:28] == ["OPENCV", "CAFFE", "PROFILER", "DIST_KVSTORE", "CXX14"]
+    assert mx.runtime.Features() is features      # (one instance, as MXNet's)
+    assert features.is_enabled("PROFILER") and not features.is_enabled("CAFFE")
     assert features.is_enabled("cuda") is False          # (names are case-insensitive)
     assert features.is_enabled("CUDNN") is False
     assert features.is_enabled("BLAS_OPEN") and features.is_enabled("INT64_TENSOR_SIZE")

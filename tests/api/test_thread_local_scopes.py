@@ -58,7 +58,6 @@ def test_name_manager_current_is_a_settable_per_thread_property():
             "fullyconnected0"
         assert in_thread(lambda: NameManager.current.get(None, "main")) == "main0"
         assert NameManager.current.get(None, "main") == "main1"
-        assert NameManager.current() is NameManager.current     # (the call spelling too)
         assert mx.name.current() is NameManager.current
     finally:
         NameManager.current = saved
@@ -71,3 +70,34 @@ def test_np_array_scope_is_numpy_array_scope():
     with _NumpyArrayScope(True):
         assert mx.util.is_np_array()
     assert not mx.util.is_np_array()
+
+
+def test_a_block_scope_prefixes_names_in_its_own_thread_only():
+    """gluon.block._BlockScope (what name_scope() enters, as MXNet's): symbols named inside
+    take the block's prefix, in the thread that entered it; create() names a new block in
+    the calling thread's scope."""
+    from tracegrad.gluon import block, nn
+
+    class Dummy:
+        prefix, _empty_prefix = "spawned_", False
+    seen, entered, release = [], threading.Event(), threading.Event()
+
+    def spawned():
+        with block._BlockScope(Dummy()):
+            seen.append(NameManager.current.get(None, "hello"))
+            entered.set()
+            release.wait(10)
+    t = threading.Thread(target=spawned)
+    t.start()
+    entered.wait(10)
+    prefix, params = block._BlockScope.create(None, None, "hi")
+    release.set()
+    t.join()
+    assert seen == ["spawned_hello0"]
+    assert prefix.startswith("hi") and prefix.endswith("_") and params.prefix == prefix
+    net = nn.HybridSequential(prefix="model_")
+    with net.name_scope():
+        fc = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=3)
+        dense = nn.Dense(2)
+    assert fc.name == "model_fullyconnected0" and dense.weight.name == "model_dense0_weight"
+    assert mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=3).name.startswith("fully")

@@ -85,8 +85,8 @@ def _create_prefix(prefix, params, hint):
         if prefix is None:
             # MXNet counts top-level blocks in mx.name's current NameManager: a fresh
             # `with mx.name.NameManager():` restarts at dense0_, a Prefix prepends its own
-            from ..name import NameManager
-            prefix = NameManager.current().get(None, hint) + "_"
+            from ..name import current
+            prefix = current().get(None, hint) + "_"
     else:
         if prefix is None:
             prefix = _next_name(parent._scope_counters, hint)
@@ -132,7 +132,7 @@ class Block:
         """Children created inside get this block's prefix (`model_dense0_`). A block made
         with prefix='' opens no scope of its own: its children count in the parent's scope,
         as in MXNet (so two such siblings never both hold a `dense0`)."""
-        return contextlib.nullcontext() if self._empty_prefix else _name_scope(self)
+        return _BlockScope(self)
 
     def __setattr__(self, name, value):
         existing = self.__dict__.get(name)
@@ -354,13 +354,35 @@ class Block:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
 
-@contextlib.contextmanager
-def _name_scope(block):
-    prev, _SCOPE.block = _SCOPE.block, block
-    try:
-        yield
-    finally:
-        _SCOPE.block = prev
+class _BlockScope:
+    """What Block.name_scope() enters (MXNet's class of that name, which scripts reach for):
+    blocks made inside are `block`'s children (its prefix and ParameterDict), and symbols
+    named inside take its prefix (mx.name.Prefix). create() names a new block in this
+    thread's current scope. A block made with prefix='' opens no scope of its own."""
+
+    def __init__(self, block):
+        self._block = block
+        self._old = self._names = None
+
+    @staticmethod
+    def create(prefix, params, hint):
+        """(prefix, ParameterDict) of a new block made now (in this thread's scope)."""
+        return _create_prefix(prefix, params, hint)
+
+    def __enter__(self):
+        if self._block._empty_prefix:
+            return self
+        from ..name import Prefix
+        self._old, _SCOPE.block = _SCOPE.block, self._block
+        self._names = Prefix(self._block.prefix)
+        self._names.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._names is not None:
+            self._names.__exit__(*exc)
+            _SCOPE.block, self._old, self._names = self._old, None, None
+        return False
 
 
 def _named_error(block, e):

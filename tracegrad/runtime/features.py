@@ -12,12 +12,13 @@ import importlib.util
 NAMES = ("CUDA", "CUDNN", "NCCL", "CUDA_RTC", "TENSORRT", "CPU_SSE", "CPU_SSE2", "CPU_SSE3",
          "CPU_SSE4_1", "CPU_SSE4_2", "CPU_SSE4A", "CPU_AVX", "CPU_AVX2", "OPENMP", "SSE", "F16C",
          "JEMALLOC", "BLAS_OPEN", "BLAS_ATLAS", "BLAS_MKL", "BLAS_APPLE", "LAPACK", "MKLDNN",
-         "OPENCV", "DIST_KVSTORE", "INT64_TENSOR_SIZE", "SIGNAL_HANDLER", "DEBUG", "TVM_OP")
+         "OPENCV", "CAFFE", "PROFILER", "DIST_KVSTORE", "CXX14", "INT64_TENSOR_SIZE",
+         "SIGNAL_HANDLER", "DEBUG", "TVM_OP")
 # feature -> the LLVM host feature that decides it
 _CPU = {"CPU_SSE": "sse", "SSE": "sse", "CPU_SSE2": "sse2", "CPU_SSE3": "sse3",
         "CPU_SSE4_1": "sse4.1", "CPU_SSE4_2": "sse4.2", "CPU_SSE4A": "sse4a", "CPU_AVX": "avx",
         "CPU_AVX2": "avx2", "F16C": "f16c"}
-_ALWAYS = {"BLAS_OPEN", "LAPACK", "INT64_TENSOR_SIZE"}
+_ALWAYS = {"BLAS_OPEN", "LAPACK", "INT64_TENSOR_SIZE", "PROFILER"}  # (mx.profiler)
 
 
 class Feature:
@@ -47,10 +48,19 @@ def feature_list() -> list:
 
 
 class Features(collections.OrderedDict):
-    """name -> Feature, as MXNet's; is_enabled raises RuntimeError for an unknown name."""
+    """name -> Feature, as MXNet's: one instance per process (Features() is Features()), filled
+    once; is_enabled raises RuntimeError for an unknown name."""
+    instance = None
 
-    def __init__(self):
-        super().__init__((f.name, f) for f in feature_list())
+    def __new__(cls):
+        if cls.instance is None:
+            cls.instance = super().__new__(cls)
+            collections.OrderedDict.__init__(cls.instance,
+                                             ((f.name, f) for f in feature_list()))
+        return cls.instance
+
+    def __init__(self):     # (filled in __new__: a second Features() must not refill it)
+        pass
 
     def __repr__(self):
         return str(list(self.values()))
