@@ -50,10 +50,13 @@ LR = 0.01
 
 
 def ROUNDS(rounds):
-    """(rounds, seconds per batch) of the main process's interleaved timing. A batch is long
-    enough that its steps run warm, as a training loop's do (a step right after another
-    contender's runs ~0.4 ms slower at batch 64, numpy's as well as ours: cold caches)."""
-    return rounds, 0.05
+    """(rounds, seconds per batch, settle) of the main process's interleaved timing. A batch
+    is long enough that its steps run warm, as a training loop's do (a step right after
+    another contender's runs ~0.4 ms slower at batch 64, numpy's as well as ours: cold
+    caches). On the libraries' default threads, each batch starts a quarter second after the
+    one before: the pools of the contender before it (OpenBLAS's threads spin ~0.1 s after a
+    product) would otherwise take cores from it (common.compare's settle)."""
+    return rounds, 0.05, 0.0 if os.environ.get("OPENBLAS_NUM_THREADS") else 0.25
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

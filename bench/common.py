@@ -59,11 +59,14 @@ class Timings(list):
     per_round: dict
 
 
-def compare(named_fns, rounds=15, min_time=0.02):
+def compare(named_fns, rounds=15, min_time=0.02, settle=0.0):
     """Median seconds per call of each fn, timed in interleaved rounds (garbage collection
     off) so that drift on a noisy machine hits every contender alike. A contender with
     `batch_size(min_time)` and `time_batch(number)` times itself (remote.py: a step in a
-    process of its own). named_fns: [(name, fn)] -> Timings [(name, seconds)]."""
+    process of its own). `settle`: seconds of sleep before each batch, so that the thread
+    pools of the contender timed before it (its BLAS's, PyTorch's, XLA's) have stopped
+    spinning and left the cores to this one. named_fns: [(name, fn)] -> Timings
+    [(name, seconds)]."""
     numbers = [fn.batch_size(min_time) if hasattr(fn, "batch_size") else _batch_size(fn, min_time)
                for _, fn in named_fns]
     samples = [[] for _ in named_fns]
@@ -72,6 +75,8 @@ def compare(named_fns, rounds=15, min_time=0.02):
     try:
         for _ in range(rounds):
             for (_, fn), number, out in zip(named_fns, numbers, samples):
+                if settle:
+                    time.sleep(settle)
                 out.append(fn.time_batch(number) if hasattr(fn, "time_batch")
                            else _time_batch(fn, number))
     finally:
