@@ -27,6 +27,11 @@ class MXNetValueError(MXNetError, ValueError):
     e.g. a reshape to another size): caught as either."""
 
 
+class MXNetTypeError(MXNetError, TypeError):
+    """An argument an operator does not take: MXNet 1.9.1 raises MXNetError ("Cannot find
+    argument"), Python a TypeError for an unexpected keyword; caught as either."""
+
+
 class MXNetIndexError(MXNetError, IndexError):
     """An index out of its axis's range (an op's index check, eager or compiled): MXNet
     1.9.1 raises IndexError for gather_nd's, and numpy for its own; caught as either."""

@@ -20,7 +20,7 @@ import inspect
 import numpy as np
 
 from .array import NDArray
-from .base import MXNetError
+from .base import MXNetError, MXNetTypeError
 
 # MXNet arguments that only steer how (or where) the result is computed, never its value
 HINTS = frozenset({"name", "attr", "cudnn_off", "cudnn_tune", "workspace", "sparse_grad",
@@ -89,8 +89,9 @@ def _common(label, extras):
         elif key == "ctx":
             _check_cpu(label, value)
         elif key not in HINTS and label not in NO_PARAMETERS:
-            raise TypeError(f"{label}() got an unexpected keyword argument {key!r} (tracegrad "
-                            f"does not implement it; ignoring it would change the result)")
+            raise MXNetTypeError(f"{label}() got an unexpected keyword argument {key!r} "
+                                 f"(tracegrad does not implement it; ignoring it would change "
+                                 f"the result)")
     return out, dtype, stype
 
 

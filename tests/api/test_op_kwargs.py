@@ -51,6 +51,9 @@ def test_unknown_keywords_raise_and_hints_pass():
     with pytest.raises(TypeError, match=r"nd.sum\(\) got an unexpected keyword argument "
                                         r"'bogus'"):
         nd.sum(x, axis=0, bogus=1)
+    with pytest.raises(mx.base.MXNetError, match="unexpected keyword argument 'bogus'"):
+        nd.FullyConnected(x, nd.ones((2, 3)), no_bias=True, num_hidden=2, bogus=1)  # (MXNet's
+        # error type for an argument the operator does not take; a TypeError as well)
     with pytest.raises(TypeError, match=r"nd.random.uniform\(\) got an unexpected"):
         nd.random.uniform(shape=(2,), seed=3)
     with pytest.raises(TypeError, match="dtype=float64 differs from the result's float32"):
