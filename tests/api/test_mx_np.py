@@ -129,6 +129,7 @@ def test_inplace_operators():
     0, -1, (1, 2), (slice(None), 1), (Ellipsis, 0), (None, 1), slice(1, None, 2),
     (slice(None, None, -1), slice(0, 3)), (0, 1, 2),
     [2, 0], ([0, 2], [1, 3]), (slice(None), [3, 0, 0]), ([[0], [2]], [1, 2]),
+    onp.int32(2), onp.int64(-1), (onp.int64(1), onp.int32(-2)),   # numpy scalars are basic keys
 ])
 def test_getitem(key):
     x = rand(3, 4, 5)

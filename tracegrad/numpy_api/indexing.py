@@ -52,7 +52,7 @@ def getitem(x, key):
             shape = _result_shape(x.shape, key)
         except IndexError as e:
             raise IndexError(f"__getitem__: {e} (array of shape {x.shape})") from None
-        if key == () or key is Ellipsis:
+        if key is Ellipsis or (isinstance(key, tuple) and not key):  # not ==: numpy scalars
             return as_np(x)
         from ..nd import _getitem
         out = _getitem(x, key)
