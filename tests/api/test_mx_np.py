@@ -470,3 +470,9 @@ def test_random_multinomial():
     assert freq[1] == 0 and abs(freq[0] - 0.2) < 0.03
     with pytest.raises(mx.MXNetError, match="multinomial"):
         np.random.multinomial(2, [0.7, 0.7])
+    for pvals in ([], np.array([]), [0.5, 0.5]):   # MXNet: no outcomes or no samples, empty
+        for size in (None, (0, 2), (3, 0)):
+            got = np.random.multinomial(10, pvals, size=size)
+            k = 2 if isinstance(pvals, list) and pvals else 0
+            assert got.shape == (size or ()) + (k,) and got.dtype == onp.int64
+            assert got.size == (0 if k == 0 or size else 2)

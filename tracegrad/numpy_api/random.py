@@ -175,7 +175,7 @@ def multinomial(n, pvals, size=None):
         raise MXNetError("random.multinomial: sum(pvals[:-1]) > 1.0")
     k = p.shape[0]
     shape = _size("multinomial", size)
-    if n == 0:
+    if n == 0 or k == 0 or 0 in shape:  # MXNet: empty pvals or size give an empty result
         return as_np(wrap(onp.zeros(shape + (k,), onp.int64)))
     draws = choice(k, size=shape + (n,), p=p)
     hot = F.one_hot(draws, depth=k, dtype="i64")
