@@ -507,17 +507,27 @@ def check_gluon_hybridize_consistency(net_builder, data_l, numpy_func=None, test
     hybridized, with the parameters of the first one built; and, given `numpy_func`, the
     outputs it computes from the inputs. Under set_np semantics, as MXNet's."""
     from .util import np_array, np_shape
+    from .initializer import Initializer, _fill
+
+    class _Saved(Initializer):
+        """The first net's values, by parameter name: read after its first forward, so a
+        deferred parameter (a Dense's input dim) has them too; later nets start from them."""
+
+        def _init_weight(self, name, arr):
+            _fill(arr, params[name])
+
     with np_shape(True), np_array(True):
         saved_out, saved_grads, params = None, None, None
         for hybridize in (False, True):
             for use_autograd in ((False, True) if test_grad else (False,)):
                 net = net_builder(prefix="net_")
-                net.initialize()
                 if params is None:
-                    params = {k: v.data().asnumpy() for k, v in net.collect_params().items()}
+                    net.initialize()
                 else:
-                    for k, v in net.collect_params().items():
-                        v.set_data(params[k])
+                    net.initialize(_Saved())
+                    for k, v in net.collect_params().items():   # (one with its own init)
+                        if v._data is not None:
+                            v.set_data(params[k])
                 if hybridize:
                     net.hybridize()
                 inputs = [x.copy() for x in data_l]
@@ -530,6 +540,8 @@ def check_gluon_hybridize_consistency(net_builder, data_l, numpy_func=None, test
                     out.backward(out)
                 else:
                     out = net(*inputs)
+                if params is None:
+                    params = {k: v.data().asnumpy() for k, v in net.collect_params().items()}
                 if saved_out is None:
                     saved_out = out.asnumpy()
                 else:

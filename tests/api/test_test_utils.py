@@ -137,3 +137,31 @@ def test_collapse_sum_like_and_numpy_dtype_names():
     assert mx.np.zeros((2,), dtype=mx.np.bool).dtype == np.bool_
     assert mx.np.NINF == -np.inf and np.isnan(mx.np.NaN)
     assert mx.np.finfo(mx.np.float32).eps == np.finfo(np.float32).eps
+
+
+def test_check_gluon_hybridize_consistency_with_deferred_parameters():
+    """MXNet reads the first net's parameters after its forward and starts the later nets from
+    them, so a block with a deferred Dense (input dim unknown until called) is checked; a
+    block whose hybridized output differs is caught."""
+    from tracegrad import gluon, np
+    from tracegrad.test_utils import check_gluon_hybridize_consistency
+
+    class Sliced(gluon.HybridBlock):
+        def __init__(self, prefix=None, params=None):
+            super().__init__(prefix=prefix, params=params)
+            with self.name_scope():
+                self.layer = gluon.nn.Dense(4, flatten=False)
+
+        def hybrid_forward(self, F, x, y):
+            return self.layer(x[:, -1, :] + y[:, -1, :])
+
+    x, y = np.random.uniform(size=(2, 3, 5)), np.random.uniform(size=(2, 3, 5))
+    check_gluon_hybridize_consistency(Sliced, [x, y])
+
+    class Differs(Sliced):
+        def hybrid_forward(self, F, x, y):
+            out = super().hybrid_forward(F, x, y)
+            return out + 1 if self._active else out
+
+    with pytest.raises(AssertionError, match="hybridize=True"):
+        check_gluon_hybridize_consistency(Differs, [x, y])
