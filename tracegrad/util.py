@@ -105,6 +105,9 @@ def use_np(func):
             method = func.__dict__.get(name)
             if method is not None:
                 setattr(func, name, use_np(method))
+        if callable(getattr(func, "initialize", None)):
+            # (MXNet wraps inherited methods too: a Block's initialize makes mx.np parameters)
+            func.initialize = use_np(getattr(func, "initialize"))
         if "__call__" not in func.__dict__ and any("__call__" in base.__dict__
                                                     for base in func.__mro__[1:]):
             # an inherited call (a Block's): it too runs with set_np on, as MXNet wraps every

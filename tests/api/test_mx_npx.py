@@ -281,8 +281,11 @@ def test_parameters_under_set_np_are_np_views(np_mode):
     close(g, onp.full((2, 3), 4.0))
     w[:] = 0                     # writes the parameter's buffer, as in MXNet
     close(net(x), onp.broadcast_to(net.bias.data().asnumpy(), (4, 2)))
-    npx.reset_np()
-    assert type(net.weight.data()) is mx.nd.NDArray
+    npx.reset_np()      # MXNet: a parameter keeps the array type it was initialized with
+    assert type(net.weight.data()) is np.ndarray and type(net.weight.grad()) is np.ndarray
+    late = nn.Dense(2, in_units=3)
+    late.initialize()
+    assert type(late.weight.data()) is mx.nd.NDArray
     npx.set_np()
 
 

@@ -66,3 +66,70 @@ def test_np_shape_parameter_with_unknown_dim_is_sized(np_mode):
     block.hybridize()
     out = block(np.ones((4, 5)))
     assert out.shape == (4, 7) and block.w.shape == (5, 7)
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_parameters_made_in_np_mode_stay_mx_np_arrays(deferred, hybridize):
+    """MXNet: a parameter initialized under np mode (a @use_np block's initialize, or its
+    first forward for a deferred one) holds mx.np arrays; data() and grad() return them in
+    either mode after. One made in nd mode stays an NDArray."""
+    @use_np
+    class NpDot(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            with self.name_scope():
+                self.w = self.params.get("w", shape=(0 if deferred else 3, 2),
+                                         allow_deferred_init=True)
+
+        def hybrid_forward(self, F, x, w):
+            return x.dot(w)     # (mx.np's method: the deferred w's shape is inferred)
+
+    class NdDot(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            with self.name_scope():
+                self.w = self.params.get("w", shape=(3, 2))
+
+        def hybrid_forward(self, F, x, w):
+            return F.dot(x, w)
+
+    x = onp.arange(12, dtype="float32").reshape(4, 3)
+    for cls, arg, kind in ((NpDot, np.array(x), np.ndarray), (NdDot, nd.array(x), nd.NDArray)):
+        net = cls()
+        net.initialize(mx.init.One())
+        if hybridize:
+            net.hybridize()
+        with autograd.record():
+            y = net(arg)
+        y.backward()
+        assert type(net.w.data()) is kind and type(net.w.grad()) is kind
+        onp.testing.assert_array_equal(net.w.data().asnumpy(), onp.ones((3, 2)))
+        onp.testing.assert_array_equal(net.w.grad().asnumpy(),
+                                       onp.repeat(x.sum(axis=0)[:, None], 2, axis=1))
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_deferred_shapes_inferred_through_f_np_and_f_npx(hybridize):
+    """MXNet sizes a deferred parameter from hybrid_forward's graph on symbols, F.np / F.npx
+    calls included (its test_optimizer_with_np_ndarrays' LinearRegression)."""
+    @use_np
+    class TwoLayer(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            with self.name_scope():
+                self.w1 = self.params.get("w1", shape=(0, 5), allow_deferred_init=True)
+                self.w2 = self.params.get("w2", shape=(5, 2), allow_deferred_init=True)
+
+        def hybrid_forward(self, F, x, w1, w2):
+            return F.np.dot(F.npx.relu(F.np.subtract(x.dot(w1), 1.0)), w2)
+
+    net = TwoLayer()
+    net.initialize(mx.init.Uniform())
+    if hybridize:
+        net.hybridize()
+    x = onp.random.RandomState(0).uniform(size=(4, 7)).astype("float32")
+    y = net(np.array(x))
+    assert net.w1.shape == (7, 5) and type(y) is np.ndarray and y.shape == (4, 2)
+    w1, w2 = net.w1.data().asnumpy(), net.w2.data().asnumpy()
+    onp.testing.assert_allclose(y.asnumpy(), onp.maximum(x @ w1 - 1.0, 0) @ w2, rtol=1e-5)

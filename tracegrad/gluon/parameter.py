@@ -53,6 +53,7 @@ class Parameter:
         w = gluon.Parameter('w', shape=(3, 0), allow_deferred_init=True)
         w.initialize(mx.init.Xavier())   # deferred: w.data() raises DeferredInitializationError
     """
+    _np_made = False    # initialized under set_np: MXNet made its arrays mx.np ones
 
     def __init__(self, name="weight", grad_req="write", shape=None, dtype=np.float32,
                  lr_mult=1.0, wd_mult=1.0, init=None, allow_deferred_init=False,
@@ -194,6 +195,7 @@ class Parameter:
                 _as_np(self._data) if _NP["array"] else self._data)
             self._make_copies()
             self._attach_grad()
+            self._np_made = bool(_NP["array"])
         except BaseException:
             self._data = old
             raise
@@ -223,7 +225,7 @@ class Parameter:
             raise RuntimeError(f"Cannot return a copy of Parameter '{self.name}' on ctx {ctx} "
                                f"via data() because its storage type is {self._stype}. "
                                f"Please use row_sparse_data() instead.")
-        if _NP["array"]:
+        if _NP["array"] or self._np_made:
             return _as_np(self._nd_data(ctx))
         return self._nd_data(ctx)
 
@@ -307,7 +309,7 @@ class Parameter:
                                f"because grad_req='null'")
         data = self._data if ctx is None else self._on(ctx, self._data)
         # (data.grad: shown in the parameter's grad_stype, its variable carries it)
-        return _as_np(wrap(data._var.buf)) if _NP["array"] else data.grad
+        return _as_np(wrap(data._var.buf)) if _NP["array"] or self._np_made else data.grad
 
     @property
     def _grad(self):

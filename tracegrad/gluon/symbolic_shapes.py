@@ -3,7 +3,48 @@ hybrid_forward run once on mx.sym variables (the inputs with their shapes, each 
 its partly known shape, 0 for unknown) and the graph's shape inference read back. MXNet's
 extend/custom_layer tutorial declares `shape=(hidden_units, 0)` and lets the FullyConnected in
 hybrid_forward fill in the 0; layers whose rule is not in the graph still define infer_shape."""
+import operator
+
 from ..array import NDArray
+from ..util import _NP
+
+# F.np / F.npx names a set_np hybrid_forward calls, as the classic symbol op that infers the
+# same shapes (np.dot as sym.dot: they agree while the second operand is at most 2-d, as a
+# weight is; a disagreement is caught by the forward that follows, with the op's own error)
+_NPX = {"relu": "relu", "sigmoid": "sigmoid", "softmax": "softmax",
+        "log_softmax": "log_softmax", "activation": "Activation",
+        "fully_connected": "FullyConnected", "convolution": "Convolution",
+        "batch_norm": "BatchNorm", "layer_norm": "LayerNorm", "dropout": "Dropout",
+        "pooling": "Pooling", "embedding": "Embedding", "leaky_relu": "LeakyReLU"}
+_NP_NAMES = {"dot": "dot", "add": operator.add, "subtract": operator.sub,
+             "multiply": operator.mul, "divide": operator.truediv,
+             "maximum": "broadcast_maximum", "minimum": "broadcast_minimum", "exp": "exp",
+             "log": "log", "tanh": "tanh", "sqrt": "sqrt", "square": "square", "abs": "abs",
+             "negative": "negative"}    # (arithmetic as operators: a number operand too)
+
+
+class _Names:
+    def __init__(self, what, table):
+        self._what, self._table = what, table
+
+    def __getattr__(self, name):
+        from .. import symbol as sym
+        if name not in self._table:     # (infer_shapes_symbolically's caller reports it)
+            raise AttributeError(f"F.{self._what}.{name} has no symbolic form for inferring "
+                                 f"parameter shapes")
+        rule = self._table[name]
+        return getattr(sym, rule) if isinstance(rule, str) else rule
+
+
+class _SymbolF:
+    """hybrid_forward's F while shapes are inferred under set_np: mx.sym, and F.np / F.npx for
+    the names above (MXNet's symbols have whole np / npx namespaces; tracegrad's are the
+    classic ops, so only names with a classic twin are here)."""
+    np, npx = _Names("np", _NP_NAMES), _Names("npx", _NPX)
+
+    def __getattr__(self, name):
+        from .. import symbol as sym
+        return getattr(sym, name)
 
 
 def infer_shapes_symbolically(block, args):
@@ -25,7 +66,7 @@ def infer_shapes_symbolically(block, args):
     params = {k: sym.var(p.name, shape=p.shape, dtype=p.dtype)
               for k, p in block._reg_params.items()}
     try:
-        out = block.hybrid_forward(sym, *inputs, **params)
+        out = block.hybrid_forward(_SymbolF() if _NP["array"] else sym, *inputs, **params)
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
         graph = sym.Group(outs) if len(outs) > 1 else outs[0]
         arg_shapes, _, aux_shapes = graph.infer_shape_partial(**known)
