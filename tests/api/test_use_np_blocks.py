@@ -133,3 +133,17 @@ def test_deferred_shapes_inferred_through_f_np_and_f_npx(hybridize):
     assert net.w1.shape == (7, 5) and type(y) is np.ndarray and y.shape == (4, 2)
     w1, w2 = net.w1.data().asnumpy(), net.w2.data().asnumpy()
     onp.testing.assert_allclose(y.asnumpy(), onp.maximum(x @ w1 - 1.0, 0) @ w2, rtol=1e-5)
+
+
+def test_check_one_kind_refuses_mixed_classic_and_np_outputs():
+    """MXNet's rule for a set_np hybrid_forward's outputs (its graph groups one kind of
+    symbol): classic NDArrays and mx.np arrays together are a TypeError; one kind passes."""
+    from tracegrad.numpy_api.gluon import check_one_kind
+    a = np.ones((2,))
+    both = (a.as_nd_ndarray() + 1, a * 2)
+    with pytest.raises(TypeError, match=r"both classic NDArrays and mx.np arrays.*NDArray"):
+        check_one_kind(both)
+    with pytest.raises(TypeError, match="as_np_ndarray"):
+        check_one_kind([a, [a.as_nd_ndarray()]])     # (nested, as MXNet flattens)
+    for one in ((a, a * 2), (a.as_nd_ndarray(), nd.ones((1,))), a, nd.ones((1,)), (a, 3.0)):
+        assert check_one_kind(one) is one

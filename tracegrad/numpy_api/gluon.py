@@ -11,6 +11,25 @@ def np_outputs(out):
     return out
 
 
+def check_one_kind(out):
+    """MXNet refuses a hybrid_forward whose outputs mix classic NDArrays with mx.np arrays (its
+    graph groups symbols of one kind only); returns `out`. For HybridBlock.forward's set_np
+    branch, which runs eager and while tracing, so both raise."""
+    flat, todo = [], [out]
+    while todo:     # (nested lists and tuples too, as MXNet flattens them)
+        o = todo.pop()
+        if isinstance(o, (tuple, list)):
+            todo.extend(o)
+        elif isinstance(o, NDArray):
+            flat.append(o)
+    kinds = {isinstance(o, ndarray) for o in flat}
+    if len(kinds) > 1:
+        raise TypeError(f"hybrid_forward returned both classic NDArrays and mx.np arrays "
+                        f"({[type(o).__name__ for o in flat]}); convert them to one kind "
+                        f"(as_np_ndarray() or as_nd_ndarray()) before returning them")
+    return out
+
+
 def np_inputs(x, args, params):
     def conv(a):
         return _view(ndarray, a) if isinstance(a, NDArray) and type(a) is not ndarray else a
