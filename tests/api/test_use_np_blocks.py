@@ -147,3 +147,30 @@ def test_check_one_kind_refuses_mixed_classic_and_np_outputs():
         check_one_kind([a, [a.as_nd_ndarray()]])     # (nested, as MXNet flattens)
     for one in ((a, a * 2), (a.as_nd_ndarray(), nd.ones((1,))), a, nd.ones((1,)), (a, 3.0)):
         assert check_one_kind(one) is one
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_a_set_np_block_returning_both_kinds_is_refused(hybridize):
+    """HybridBlock.forward's set_np branch applies check_one_kind, eagerly and traced; a block
+    returning one kind keeps working in both."""
+    @use_np
+    class Mixed(gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return x * 2, (x + 1).as_nd_ndarray()
+
+    @use_np
+    class Same(gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return x * 2, x + 1
+
+    x = np.array([1.0, 2.0])
+    mixed, same = Mixed(), Same()
+    if hybridize:
+        mixed.hybridize()
+        same.hybridize()
+    with pytest.raises(TypeError, match="both classic NDArrays and mx.np arrays"):
+        mixed(x)
+    a, b = same(x)
+    assert type(a) is np.ndarray and type(b) is np.ndarray
+    onp.testing.assert_array_equal(a.asnumpy(), [2.0, 4.0])
+    onp.testing.assert_array_equal(b.asnumpy(), [2.0, 3.0])

@@ -28,7 +28,8 @@ from . import model_files as _model_files, op_hooks as _op_hooks
 from .arguments import check_inputs
 from .symbolic_call import symbolic_call
 from .parameter import Parameter, ParameterDict, load_into
-from ..numpy_api.gluon import F_NP as _NP_F, np_inputs as _np_inputs, np_outputs as _np_outputs
+from ..numpy_api.gluon import F_NP as _NP_F, check_one_kind as _np_one_kind
+from ..numpy_api.gluon import np_inputs as _np_inputs, np_outputs as _np_outputs
 from .. import util as _util
 from ..util import _NP
 
@@ -541,9 +542,9 @@ class HybridBlock(Block):
             if _compiled.DEFER_CALL is not None:   # step capture: a state update written
                 # through a parameter's view (BatchNorm's running statistics) waits on the
                 # parameter's own array
-                return _capture.with_view_owners(
-                    views, params, lambda: self.hybrid_forward(_NP_F, x, *args, **views))
-            return self.hybrid_forward(_NP_F, x, *args, **views)
+                return _np_one_kind(_capture.with_view_owners(
+                    views, params, lambda: self.hybrid_forward(_NP_F, x, *args, **views)))
+            return _np_one_kind(self.hybrid_forward(_NP_F, x, *args, **views))
         return self.hybrid_forward(nd, x, *args, **params)
 
     def _called_directly(self, x):
