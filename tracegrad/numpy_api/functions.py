@@ -177,8 +177,10 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 
 def eye(N, M=None, k=0, dtype=None, ctx=None):
-    return _new("eye", onp.eye(int(N), None if M is None else int(M), int(k),
-                               dtype=check_dtype("eye", dtype, _F32)), ctx)
+    """A 2-d array with ones on the k-th diagonal; a negative N or M is an MXNetError (as
+    MXNet's shape check), not numpy's ValueError."""
+    n, m = _shape_arg("eye", (N, N if M is None else M))
+    return _new("eye", onp.eye(n, m, int(k), dtype=check_dtype("eye", dtype, _F32)), ctx)
 
 
 def identity(n, dtype=None, ctx=None):
@@ -274,11 +276,18 @@ rint = _rounding("rint", _rint_even)
 def around(x, decimals=0, out=None, **kwargs):
     """Round half to even, as numpy (decimals > 0 scales by 10**decimals first)."""
     x = _arr("around", x)
+    decimals = int(decimals)
     if dtype_of(x).kind != "f":
-        return as_np(x).copy()
+        if decimals >= 0 or dtype_of(x) == _BOOL:
+            return as_np(x).copy()
+        # to a multiple of 10**-decimals, half to even, keeping the int dtype (numpy's)
+        return cast(around(F.cast(x, dtype="f64"), decimals), dtype_of(x))
     if decimals == 0:
         return as_np(_rint_even(x))
-    scale = 10.0 ** int(decimals)
+    if decimals < 0:   # divide by the exact 10**-decimals (its reciprocal is inexact)
+        scale = 10.0 ** -decimals
+        return as_np(F.mul(_rint_even(F.div(x, scale)), scale))
+    scale = 10.0 ** decimals
     return as_np(F.div(_rint_even(F.mul(x, scale)), scale))
 
 
@@ -471,13 +480,16 @@ def argmin(a, axis=None, out=None, keepdims=False):
 
 
 def all(a, axis=None, out=None, keepdims=False):
-    b = F.cast(_as_bool("all", a), dtype="i32")
-    return as_np(F.cast(_reduce("all", "min", b, axis, keepdims), dtype="bool"))
+    """Counts the False elements (a sum has an identity: a zero-size axis gives True, as
+    numpy's; min over it has none)."""
+    b = F.cast(F.logical_not(_as_bool("all", a)), dtype="i64")
+    return as_np(F.eq(_reduce("all", "sum", b, axis, keepdims), 0))
 
 
 def any(a, axis=None, out=None, keepdims=False):
-    b = F.cast(_as_bool("any", a), dtype="i32")
-    return as_np(F.cast(_reduce("any", "max", b, axis, keepdims), dtype="bool"))
+    """Counts the True elements, so a zero-size axis gives False, as numpy's."""
+    b = F.cast(_as_bool("any", a), dtype="i64")
+    return as_np(F.ne(_reduce("any", "sum", b, axis, keepdims), 0))
 
 
 def cumsum(a, axis=None, dtype=None, out=None):
@@ -986,11 +998,17 @@ def _nonzero_method(a):
     return nonzero(a)
 
 
+def _method_clip(a, min=None, max=None, out=None):
+    """ndarray.clip names its bounds min / max (MXNet's and numpy's method), not a_min."""
+    return clip(a, min, max, out=out)
+
+
 METHODS = {name: globals()[name] for name in (
     "sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin", "all", "any",
     "cumsum", "clip", "round", "dot", "repeat", "tile", "swapaxes", "sort", "argsort",
     "squeeze", "ravel", "take", "diagonal", "trace", "nonzero")}
-METHODS.update(reshape=_method_reshape, transpose=_method_transpose, flatten=_flatten,
+METHODS.update(reshape=_method_reshape, clip=_method_clip, transpose=_method_transpose,
+               flatten=_flatten,
                square=square, sqrt=sqrt, exp=exp, log=log, abs=abs, sign=sign,
                tanh=tanh, expand_dims=expand_dims, flip=flip, split=split)
 

@@ -1,0 +1,92 @@
+"""mx.np functions fixed against MXNet 1.9.1's test_numpy_op: values as numpy gives them, the
+keywords MXNet takes, and its errors; eager and hybridized (traced F.np calls) alike."""
+import numpy as onp
+import pytest
+
+import tracegrad as mx
+from tracegrad import np
+from tracegrad.base import MXNetError
+from tracegrad.gluon import HybridBlock
+
+
+class _Fn(HybridBlock):
+    """A set_np block applying fn(F, x): the hybridized run traces the F.np call."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self._fn = fn
+
+    def hybrid_forward(self, F, x):
+        return self._fn(F, x)
+
+
+def _both(fn, x):
+    """fn's result eager and hybridized, as numpy arrays."""
+    outs = []
+    for hybridize in (False, True):
+        net = _Fn(fn)
+        if hybridize:
+            net.hybridize()
+        outs.append(net(x).asnumpy())
+    return outs
+
+
+@pytest.mark.parametrize("name,ref", [("any", onp.any), ("all", onp.all)])
+@pytest.mark.parametrize("axis", [None, 1, (0, 2), 0])
+def test_any_all_over_a_zero_size_axis(np_mode, name, ref, axis):
+    x = onp.zeros((6, 0, 5), dtype=onp.int32)
+    want = ref(x, axis=axis, keepdims=True)
+    for got in _both(lambda F, a: getattr(F.np, name)(a, axis=axis, keepdims=True),
+                     np.array(x, dtype="int32")):
+        assert got.dtype == onp.bool_ and got.shape == want.shape
+        assert (got == want).all()
+
+
+def test_any_all_values_unchanged(np_mode):
+    x = onp.array([[0, 2, 0], [1, 1, 1]], dtype=onp.float32)
+    a = np.array(x)
+    assert (np.any(a, axis=1).asnumpy() == [True, True]).all()
+    assert (np.all(a, axis=1).asnumpy() == [False, True]).all()
+    assert bool(np.all(a)) is False and bool(np.any(a)) is True
+
+
+def test_ndarray_clip_takes_min_max_keywords(np_mode):
+    x = onp.array([[-1.0, 0.05, 2.0]], dtype=onp.float32)
+    a = np.array(x)
+    onp.testing.assert_allclose(a.clip(min=-0.1, max=0.1).asnumpy(), x.clip(-0.1, 0.1))
+    onp.testing.assert_allclose(a.clip(max=0.1).asnumpy(), x.clip(max=0.1))
+    for got in _both(lambda F, t: t.clip(min=0), a):
+        onp.testing.assert_allclose(got, x.clip(min=0))
+    with pytest.raises(MXNetError):
+        a.clip(min=None, max=None)
+
+
+@pytest.mark.parametrize("args", [(-1,), (-2, None), (1, -1)])
+def test_eye_negative_size_is_an_mxnet_error(args):
+    with pytest.raises(MXNetError, match="eye"):
+        np.eye(*args)
+
+
+@pytest.mark.parametrize("args", [(4,), (7, 3, -3), (3, 2, -2), (0, 0, -2), (4, 0), (0, 3)])
+def test_eye_values(args):
+    assert (np.eye(*args, dtype="int32").asnumpy() == onp.eye(*args, dtype="int32")).all()
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_around_negative_decimals_on_ints(np_mode, dtype):
+    x = onp.array([15, 25, -15, 149, 150, 250, -250, 123456], dtype=dtype)
+    for d in (-1, -2, -5):
+        want = onp.around(x, d)
+        got = np.around(np.array(x, dtype=dtype), d)
+        assert got.dtype == want.dtype
+        assert (got.asnumpy() == want).all(), (d, got, want)
+        for h in _both(lambda F, a: F.np.round(a, d), np.array(x, dtype=dtype)):
+            assert (h == want).all()
+    assert (np.around(np.array(x, dtype=dtype), 2).asnumpy() == x).all()
+
+
+def test_around_negative_decimals_on_floats():
+    x = onp.array([1234.5, 150.0, 250.0, -349.99, 0.3], dtype=onp.float64)
+    for d in (-1, -2, -3):
+        onp.testing.assert_allclose(np.around(np.array(x, dtype="float64"), d).asnumpy(),
+                                    onp.around(x, d))
