@@ -3,7 +3,6 @@ keywords MXNet takes, and its errors; eager and hybridized (traced F.np calls) a
 import numpy as onp
 import pytest
 
-import tracegrad as mx
 from tracegrad import np
 from tracegrad.base import MXNetError
 from tracegrad.gluon import HybridBlock
@@ -90,3 +89,31 @@ def test_around_negative_decimals_on_floats():
     for d in (-1, -2, -3):
         onp.testing.assert_allclose(np.around(np.array(x, dtype="float64"), d).asnumpy(),
                                     onp.around(x, d))
+
+
+def test_empty_like_takes_mxnets_keywords():
+    a = np.array(onp.ones((3, 0, 2)), dtype="float64")
+    out = np.empty_like(a, "int8", "C", False)
+    assert out.shape == (3, 0, 2) and out.dtype == onp.int8
+    assert np.empty_like(a, dtype=None, order="C", subok=False, shape=None).dtype == onp.float64
+    with pytest.raises(NotImplementedError, match="empty_like"):
+        np.empty_like(a, subok=True)
+    with pytest.raises(NotImplementedError, match="empty_like"):
+        np.empty_like(a, shape=(2,))
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (0, 0), (3, 2, 2), (2, 0, 0), (0, 3, 3)])
+def test_slogdet_det_batch_shape(np_mode, shape):
+    x = onp.random.RandomState(0).standard_normal(shape).astype(onp.float32) + \
+        2 * onp.eye(shape[-1], dtype=onp.float32)
+    sign, logabs = np.linalg.slogdet(np.array(x))
+    want = onp.linalg.slogdet(x)
+    assert sign.shape == want[0].shape and logabs.shape == want[1].shape
+    onp.testing.assert_allclose(sign.asnumpy(), want[0], rtol=1e-5)
+    onp.testing.assert_allclose(logabs.asnumpy(), want[1], rtol=1e-4, atol=1e-5)
+    det = np.linalg.det(np.array(x))
+    assert det.shape == onp.linalg.det(x).shape
+    for got in _both(lambda F, a: F.np.linalg.slogdet(a)[1], np.array(x)):
+        assert got.shape == want[1].shape
+    with pytest.raises(MXNetError, match="slogdet"):
+        np.linalg.slogdet(np.ones((2, 3)))

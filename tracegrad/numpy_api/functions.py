@@ -154,7 +154,15 @@ def full_like(a, fill_value, dtype=None, order="C", ctx=None, out=None):
     return _like("full_like", a, fill_value, dtype, order)
 
 
-empty_like = zeros_like
+def empty_like(prototype, dtype=None, order="C", subok=False, shape=None):
+    """An array shaped and typed as prototype (zero-filled: its values are unspecified).
+    MXNet takes numpy's subok / shape but holds neither (NotImplementedError if set)."""
+    if subok:
+        raise NotImplementedError("np.empty_like: subok=True (an array sub-class) is not "
+                                  "supported")
+    if shape is not None:
+        raise NotImplementedError(f"np.empty_like: a new shape ({shape}) is not supported")
+    return _like("empty_like", prototype, 0, dtype, order)
 
 
 def arange(start, stop=None, step=1, dtype=None, ctx=None):

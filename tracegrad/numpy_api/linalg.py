@@ -89,15 +89,24 @@ def inv(a):
     return as_np(nd.linalg.inverse(_float(_arr("linalg.inv", a))))
 
 
+def _batch(x, a):
+    """A per-matrix result shaped a.shape[:-2], numpy's (nd.linalg gives a 2-d a's as (1,))."""
+    return as_np(F.reshape(x, shape=tuple(a.shape[:-2])))
+
+
 def det(a):
     from .. import nd
-    return as_np(nd.linalg.det(_float(_arr("linalg.det", a))))
+    a = _float(_arr("linalg.det", a))
+    _square("det", a)
+    return _batch(nd.linalg.det(a), a)
 
 
 def slogdet(a):
     from .. import nd
-    sign, logabs = nd.linalg.slogdet(_float(_arr("linalg.slogdet", a)))
-    return as_np(sign), as_np(logabs)
+    a = _float(_arr("linalg.slogdet", a))
+    _square("slogdet", a)
+    sign, logabs = nd.linalg.slogdet(a)
+    return _batch(sign, a), _batch(logabs, a)
 
 
 # ---------------------------------------------------------------------- MXNet's np.linalg
