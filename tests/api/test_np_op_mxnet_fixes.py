@@ -3,6 +3,8 @@ keywords MXNet takes, and its errors; eager and hybridized (traced F.np calls) a
 import numpy as onp
 import pytest
 
+import tracegrad as mx
+
 from tracegrad import np
 from tracegrad.base import MXNetError
 from tracegrad.gluon import HybridBlock
@@ -117,3 +119,42 @@ def test_slogdet_det_batch_shape(np_mode, shape):
         assert got.shape == want[1].shape
     with pytest.raises(MXNetError, match="slogdet"):
         np.linalg.slogdet(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("src,dst", [([0, 2], [3, 1]), ([], []), ([1, 0, 3], [0, 3, 2]),
+                                     ((-1,), (0,)), (2, -1)])
+def test_moveaxis_takes_axis_sequences(np_mode, src, dst):
+    x = onp.arange(2 * 3 * 4 * 5, dtype=onp.float32).reshape(2, 3, 4, 5)
+    want = onp.moveaxis(x, src, dst)
+    a = np.array(x)
+    assert (np.moveaxis(a, source=src, destination=dst).asnumpy() == want).all()
+    a.attach_grad()
+    with mx.autograd.record():
+        y = _Fn(lambda F, t: F.np.moveaxis(t, src, dst))
+        y.hybridize()
+        out = y(a)
+    out.backward()
+    assert (out.asnumpy() == want).all() and (a.grad.asnumpy() == 1).all()
+
+
+def test_moveaxis_errors():
+    a = np.ones((2, 3, 4))
+    with pytest.raises(MXNetError, match="moveaxis.*repeated"):
+        np.moveaxis(a, [0, 0], [1, 2])
+    with pytest.raises(MXNetError, match="moveaxis.*same number"):
+        np.moveaxis(a, [0], [1, 2])
+
+
+def test_delete_index_array_ignores_out_of_range_entries(np_mode):
+    x = onp.arange(12, dtype=onp.float32).reshape(3, 4)
+    obj = np.array([-1, 5, 1, 1], dtype="int64")
+    want = onp.delete(x, [1], axis=1)
+    assert (np.delete(np.array(x), obj, axis=1).asnumpy() == want).all()
+    for got in _both(lambda F, t: F.np.delete(t, obj, axis=1), np.array(x)):
+        assert (got == want).all()
+    empty = np.delete(np.zeros((0,)), np.array([0, 0], dtype="int32"))
+    assert empty.shape == (0,)
+    # an int obj keeps numpy's rules: negative wraps, out of bounds raises
+    assert (np.delete(np.array(x), -1, axis=0).asnumpy() == x[:2]).all()
+    with pytest.raises(IndexError, match="delete"):
+        np.delete(np.array(x), 3, axis=0)

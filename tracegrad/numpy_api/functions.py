@@ -670,10 +670,23 @@ def swapaxes(a, axis1, axis2):
 
 
 def moveaxis(a, source, destination):
+    """Axes source moved to positions destination (ints or equal-length sequences, numpy's);
+    the other axes keep their order."""
     a = _arr("moveaxis", a)
-    s, d = _axis("moveaxis", source, a.ndim), _axis("moveaxis", destination, a.ndim)
-    perm = [i for i in range(a.ndim) if i != s]
-    perm.insert(d, s)
+
+    def listed(name, axes):
+        axes = [axes] if isinstance(axes, (int, onp.integer)) else list(axes)
+        out = [_axis("moveaxis", x, a.ndim) for x in axes]
+        if len(set(out)) != len(out):
+            raise MXNetError(f"moveaxis: repeated axis in `{name}` argument: {axes}")
+        return out
+    src, dst = listed("source", source), listed("destination", destination)
+    if len(src) != len(dst):
+        raise MXNetError(f"moveaxis: `source` {source} and `destination` {destination} must "
+                         f"have the same number of elements")
+    perm = [i for i in range(a.ndim) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        perm.insert(d, s)
     return _transpose(a, perm)
 
 

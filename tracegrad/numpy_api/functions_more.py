@@ -431,7 +431,8 @@ def _flat_axis(fname, a, axis):
 
 def delete(arr, obj, axis=None):
     """arr without the entries obj (an int, a slice, ints or a bool mask) selects along axis
-    (of the flattened array when axis is None); a gather, so differentiable in arr."""
+    (of the flattened array when axis is None); a gather, so differentiable in arr. An mx
+    index array ignores entries outside [0, n), as MXNet's; other indices follow numpy."""
     if not isinstance(arr, NDArray):
         raise TypeError(f"delete: arr must be an mx.np.ndarray, got {type(arr).__name__}")
     a, ax = _flat_axis("delete", arr, axis)
@@ -446,6 +447,11 @@ def delete(arr, obj, axis=None):
                 raise MXNetError(f"delete: boolean array argument obj must be one dimensional "
                                  f"and match the axis length {n}, got shape {idx.shape}")
             keep = ~idx
+        elif isinstance(obj, NDArray):
+            # MXNet's kernel marks only indices in [0, n): an index array's negative and
+            # out-of-bounds entries delete nothing (numpy < 1.19 ignored them too)
+            idx = idx[(idx >= 0) & (idx < n)]
+            keep[idx] = False
         else:
             bad = idx[(idx < -n) | (idx >= n)]
             if bad.size:
