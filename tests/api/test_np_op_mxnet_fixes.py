@@ -158,3 +158,37 @@ def test_delete_index_array_ignores_out_of_range_entries(np_mode):
     assert (np.delete(np.array(x), -1, axis=0).asnumpy() == x[:2]).all()
     with pytest.raises(IndexError, match="delete"):
         np.delete(np.array(x), 3, axis=0)
+
+
+def test_linspace_int_dtype_truncates_and_num_must_be_int():
+    got = np.linspace(-2, 4, 30, dtype="int32").asnumpy()
+    want = onp.linspace(-2, 4, 30).astype(onp.int32)      # MXNet's cast (numpy 1.x's)
+    assert (got == want).all() and got[6] == 0
+    with pytest.raises(MXNetError, match="linspace.*integer"):
+        np.linspace(0, 1, 2.5)
+    with pytest.raises(MXNetError, match="linspace"):
+        np.linspace(0, 10, -1)
+
+
+@pytest.mark.parametrize("name", ["isnan", "isinf", "isfinite"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "int32"])
+def test_unary_bool_funcs(np_mode, name, dtype):
+    src = [onp.nan, onp.inf, -onp.inf, 0, 1] if dtype != "int32" else [0, 1, -3]
+    a = np.array(src, dtype=dtype)
+    want = getattr(onp, name)(a.asnumpy())
+    for got in _both(lambda F, t: getattr(F.np, name)(t), a):
+        assert got.dtype == onp.bool_ and (got == want).all()
+    fn = getattr(np, name)
+    out = np.zeros(a.shape, dtype="bool")
+    assert fn(a, out) is out and (out.asnumpy() == want).all()
+    with pytest.raises(TypeError, match=name):
+        fn(a, out=np.zeros(a.shape, dtype=dtype))
+    for kw in ({"where": False}, {"subok": False}, {"dtype": onp.int8}, {"casting": "safe"},
+               {"order": "C"}):
+        with pytest.raises(NotImplementedError, match=name):
+            fn(a, **kw)
+    for kw in ({"dtype": "abcdefg"}, {"casting": "mxnet"}):
+        with pytest.raises(TypeError, match=name):
+            fn(a, **kw)
+    assert (fn(a, where=True, casting="same_kind", order="K", subok=True).asnumpy()
+            == want).all()

@@ -176,6 +176,10 @@ def arange(start, stop=None, step=1, dtype=None, ctx=None):
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, ctx=None):
+    """num evenly spaced values over [start, stop]; an int dtype truncates them (MXNet's cast,
+    numpy < 2's)."""
+    if not isinstance(num, (int, onp.integer)) or isinstance(num, bool):
+        raise MXNetError(f"linspace: num must be an integer, got {num!r}")
     if int(num) < 0:
         raise MXNetError(f"linspace: number of samples, {num}, must be non-negative")
     dt = check_dtype("linspace", dtype, _F32)
@@ -302,21 +306,30 @@ def around(x, decimals=0, out=None, **kwargs):
 round = round_ = around
 
 
+def _check_ufunc_kwargs(fname, kwargs):
+    from .functions_more import _ufunc_kwargs
+    _ufunc_kwargs(fname, kwargs)
+
+
 def isnan(x, out=None, **kwargs):
+    _check_ufunc_kwargs("isnan", kwargs)
     x = _arr("isnan", x)
-    return as_np(F.ne(x, x)) if dtype_of(x).kind == "f" else _like("isnan", x, False, _BOOL)
+    return as_np(F.ne(x, x)) if dtype_of(x).kind == "f" else \
+        _like("isnan", x, False, _BOOL, "C")
 
 
 def isinf(x, out=None, **kwargs):
+    _check_ufunc_kwargs("isinf", kwargs)
     x = _arr("isinf", x)
     return as_np(F.eq(F.abs(x), inf)) if dtype_of(x).kind == "f" else \
-        _like("isinf", x, False, _BOOL)
+        _like("isinf", x, False, _BOOL, "C")
 
 
 def isfinite(x, out=None, **kwargs):
+    _check_ufunc_kwargs("isfinite", kwargs)
     x = _arr("isfinite", x)
     return as_np(F.lt(F.abs(x), inf)) if dtype_of(x).kind == "f" else \
-        _like("isfinite", x, True, _BOOL)
+        _like("isfinite", x, True, _BOOL, "C")
 
 
 def _binary(name):
@@ -1048,8 +1061,19 @@ def _writing_out(fn):
         if len(args) > at:     # (given by position: None in its place, the rest kept)
             out, args = args[at], args[:at] + (None,) + args[at + 1:]
         result = fn(*args, **kwargs)
-        return result if out is None else write_out(f"np.{fn.__name__}", result, out)
+        if out is None:
+            return result
+        if isinstance(out, NDArray) and isinstance(result, NDArray) and \
+                onp.dtype(out.dtype) != onp.dtype(result.dtype):
+            raise _OutDtypeError(f"np.{fn.__name__}(): out is {onp.dtype(out.dtype).name} but "
+                                 f"the result is {onp.dtype(result.dtype).name}")
+        return write_out(f"np.{fn.__name__}", result, out)
     return wrapper
+
+
+class _OutDtypeError(MXNetValueError, TypeError):
+    """An `out=` of another dtype than the result: MXNet's np functions raise TypeError
+    (as numpy's ufuncs do for an uncastable out); nd's write_out raises ValueError."""
 
 
 def _guard_out():

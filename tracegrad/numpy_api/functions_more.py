@@ -15,7 +15,7 @@ import string
 import numpy as onp
 
 from ..array import F, NDArray, unrecorded_read, wrap
-from ..base import MXNetError, MXNetValueError
+from ..base import MXNetError, MXNetTypeError, MXNetValueError
 from ..ir import composites as C
 from ..ir.types import dtype_name
 from .functions import (_arr, _axes, _axis, _float, _new, _writing_out, _shape_arg,
@@ -76,15 +76,40 @@ _UFUNC_DEFAULTS = {"where": True, "casting": "same_kind", "order": "K", "dtype":
                    "subok": True}
 
 
+class _UfuncKeywordNotImplemented(MXNetError, NotImplementedError):
+    """A ufunc keyword numpy takes with that value, MXNet does not (its NotImplementedError)."""
+
+
+def _ufunc_legal(key, value):
+    """Whether numpy would take value for the ufunc keyword (MXNet's split between
+    NotImplementedError and TypeError)."""
+    if key == "where":
+        return True
+    if key == "casting":
+        return value in ("no", "equiv", "safe", "same_kind", "unsafe")
+    if key == "order":
+        return isinstance(value, str)
+    if key == "dtype":
+        try:
+            return onp.dtype(value).name in ("int8", "uint8", "int32", "int64", "float16",
+                                             "float32", "float64")
+        except TypeError:
+            return False
+    return key == "subok" and isinstance(value, bool)
+
+
 def _ufunc_kwargs(fname, kwargs):
     """numpy's ufunc keywords at their defaults pass (as MXNet's wrappers let them); others
-    raise instead of being silently ignored."""
+    raise instead of being silently ignored: NotImplementedError (an MXNetError too) for a
+    value numpy takes, TypeError for one it does not understand, as MXNet's."""
     for key, value in kwargs.items():
         if key not in _UFUNC_DEFAULTS:
             raise TypeError(f"{key} is an invalid keyword to function {fname!r}")
         default = _UFUNC_DEFAULTS[key]
         if value is not default and (default is None or value != default):
-            raise MXNetError(f"{fname}: {key}={value!r} is not supported")
+            if _ufunc_legal(key, value):
+                raise _UfuncKeywordNotImplemented(f"{fname}: {key}={value!r} is not supported")
+            raise MXNetTypeError(f"{fname}: {key}={value!r} not understood")
 
 
 def _values(fname, x):
