@@ -192,3 +192,24 @@ def test_unary_bool_funcs(np_mode, name, dtype):
             fn(a, **kw)
     assert (fn(a, where=True, casting="same_kind", order="K", subok=True).asnumpy()
             == want).all()
+
+
+@pytest.mark.parametrize("shape,offset", [((3, 3), -5), ((0, 0), 0), ((3, 4), 4),
+                                          ((2, 0, 3, 0), 1), ((3, 3), 1)])
+def test_trace_of_an_empty_diagonal_differentiates(np_mode, shape, offset):
+    x = onp.random.RandomState(1).uniform(-1, 1, shape).astype(onp.float32)
+    want = onp.trace(x, offset=offset, axis1=0, axis2=-1)
+    idx = onp.indices(shape)
+    want_grad = (idx[0] + offset == idx[-1]).astype(onp.float32)
+    for hybridize in (False, True):
+        net = _Fn(lambda F, t: F.np.trace(t, offset=offset, axis1=0, axis2=-1))
+        if hybridize:
+            net.hybridize()
+        a = np.array(x)
+        a.attach_grad()
+        with mx.autograd.record():
+            out = net(a)
+        out.backward()
+        assert out.shape == want.shape
+        onp.testing.assert_allclose(out.asnumpy(), want, rtol=1e-5, atol=1e-6)
+        assert (a.grad.asnumpy() == want_grad).all()

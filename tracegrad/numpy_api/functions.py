@@ -1000,8 +1000,8 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     t = transpose(a, rest + [i, j])
     n, m = t.shape[-2:]
     rows = onp.arange(builtins.max(0, -offset), builtins.min(n, m - offset))
-    if rows.size == 0:
-        return zeros(t.shape[:-2] + (0,), dtype=a.dtype)
+    # (an empty diagonal is an empty gather too: its result stays in the recorded graph, so a
+    # trace of it differentiates to zeros, as MXNet's)
     pos = rows * m + rows + offset
     flat = reshape(t, t.shape[:-2] + (n * m,))
     return as_np(F.take(flat, wrap(pos.astype(onp.int64)), axis=flat.ndim - 1))
