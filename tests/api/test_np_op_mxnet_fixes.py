@@ -213,3 +213,13 @@ def test_trace_of_an_empty_diagonal_differentiates(np_mode, shape, offset):
         assert out.shape == want.shape
         onp.testing.assert_allclose(out.asnumpy(), want, rtol=1e-5, atol=1e-6)
         assert (a.grad.asnumpy() == want_grad).all()
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_var_std_over_no_axes(np_mode, name, ddof):
+    x = onp.array([[1.0, -2.0], [3.0, 4.5]], dtype=onp.float32)
+    with onp.errstate(all="ignore"):
+        want = getattr(onp, name)(x, axis=(), ddof=ddof)
+    for got in _both(lambda F, t: getattr(t, name)(axis=(), ddof=ddof), np.array(x)):
+        onp.testing.assert_array_equal(got, want)

@@ -445,8 +445,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     a = _arr("var", a)
     a = cast(a, check_dtype("var", dtype)) if dtype is not None else _float(a)
     axes = _axes("var", axis, a.ndim)
-    if not axes:
-        return as_np(F.mul(a, 0.0))
+    if not axes:    # each element its own sample of one: 0 / (1 - ddof), nan for ddof=1
+        return as_np(F.div(F.mul(a, 0.0), float(builtins.max(1 - ddof, 0))))
     m = F.div(F.sum(a, axes=axes, keepdims=True), float(_count(a, axes)))
     d = F.sub(a, m)
     return as_np(F.div(F.sum(F.mul(d, d), axes=axes, keepdims=bool(keepdims)),
