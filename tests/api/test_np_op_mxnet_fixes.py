@@ -223,3 +223,30 @@ def test_var_std_over_no_axes(np_mode, name, ddof):
         want = getattr(onp, name)(x, axis=(), ddof=ddof)
     for got in _both(lambda F, t: getattr(t, name)(axis=(), ddof=ddof), np.array(x)):
         onp.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_0d_pseudo_axis_for_squeeze_argmax_argmin(np_mode, axis):
+    x = np.array(2.5)
+    assert np.squeeze(x, axis).shape == () and float(np.squeeze(x, axis)) == 2.5
+    for name in ("argmax", "argmin"):
+        want = getattr(onp, name)(onp.array(2.5), axis=axis)
+        got = getattr(np, name)(x, axis=axis)
+        assert got.dtype == want.dtype and got.shape == () and int(got) == 0
+        for h in _both(lambda F, t: getattr(t, name)(axis), x):
+            assert h.shape == () and int(h) == 0
+    with pytest.raises(MXNetError, match="argmax"):
+        np.argmax(x, 1)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_arg_extreme_of_zero_size_along_a_nonempty_axis(np_mode, name):
+    a = np.zeros((5, 0, 3))
+    for axis, shape in ((0, (0, 3)), (-1, (5, 0))):
+        got = getattr(np, name)(a, axis=axis)
+        assert got.shape == shape and got.dtype == onp.int64
+        for h in _both(lambda F, t: getattr(t, name)(axis), a):
+            assert h.shape == shape
+    for axis in (None, 1):
+        with pytest.raises(MXNetError, match=name):
+            getattr(np, name)(a, axis)

@@ -478,7 +478,8 @@ amax, amin = max, min
 
 def _arg(fname, a, axis, keepdims, neg):
     a = _arr(fname, a)
-    if a.size == 0:
+    if a.size == 0 and (axis is None or a.shape[_axis(fname, axis, a.ndim)] == 0):
+        # (along a non-empty axis a zero-size array gives an empty result, as numpy's)
         raise MXNetError(f"{fname}: attempt to get {fname} of an empty sequence")
     if neg:
         a = F.neg(a) if dtype_of(a) != _BOOL else F.logical_not(a)
@@ -487,6 +488,10 @@ def _arg(fname, a, axis, keepdims, neg):
         out = F.argmax(a, axis=0, keepdims=False)
         if keepdims:
             raise MXNetError(f"{fname}: keepdims needs an axis")
+    elif a.ndim == 0 and axis in (0, -1):   # numpy's 0-d pseudo-axis: index 0
+        out = F.argmax(F.reshape(a, shape=(1,)), axis=0, keepdims=False)
+        if keepdims:
+            out = F.reshape(out, shape=())
     else:
         out = F.argmax(a, axis=_axis(fname, axis, a.ndim), keepdims=bool(keepdims))
     return as_np(out if dtype_of(out) == _I64 else F.cast(out, dtype="i64"))
@@ -713,6 +718,8 @@ def squeeze(a, axis=None):
     a = _arr("squeeze", a)
     if axis is None:
         axes = [i for i, d in enumerate(a.shape) if d == 1]
+    elif a.ndim == 0 and axis in (0, -1, (0,), (-1,)):
+        axes = []    # numpy lets a 0-d array name its one pseudo-axis either way
     else:
         axes = _axes("squeeze", axis, a.ndim)
         for i in axes:
