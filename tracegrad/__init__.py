@@ -65,6 +65,7 @@ ndarray = nd
 # `import mxnet.ndarray as nd`, `from mxnet.ndarray import NDArray`, `mxnet.ndarray.contrib`
 _sys.modules[__name__ + ".ndarray"] = _sys.modules[__name__ + ".ndarray.ndarray"] = nd
 _sys.modules[__name__ + ".numpy"] = np      # `import mxnet.numpy as mnp`
+numpy = np                                  # (and mx.numpy.array, as MXNet's attribute)
 for _sub in ("contrib", "random", "linalg", "image", "sparse"):
     if isinstance(getattr(nd, _sub, None), type(_sys)):
         _sys.modules[f"{__name__}.ndarray.{_sub}"] = getattr(nd, _sub)

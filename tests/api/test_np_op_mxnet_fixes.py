@@ -250,3 +250,26 @@ def test_arg_extreme_of_zero_size_along_a_nonempty_axis(np_mode, name):
     for axis in (None, 1):
         with pytest.raises(MXNetError, match=name):
             getattr(np, name)(a, axis)
+
+
+def test_mx_numpy_is_mx_np():
+    assert mx.numpy is np and mx.numpy.array([1, 2]).dtype == onp.float32
+
+
+@pytest.mark.parametrize("call", [lambda kw: np.exp(np.ones(2), **kw),
+                                  lambda kw: np.abs(np.ones(2), **kw),
+                                  lambda kw: np.floor(np.ones(2), **kw),
+                                  lambda kw: np.square(np.ones(2), **kw),
+                                  lambda kw: np.add(np.ones(2), 1, **kw),
+                                  lambda kw: np.less(np.ones(2), 1, **kw),
+                                  lambda kw: np.logical_and(np.ones(2), 1, **kw)])
+def test_elementwise_ufunc_keywords_as_mxnet(call):
+    for kw in ({"where": False}, {"subok": False}, {"dtype": onp.int8}, {"casting": "safe"},
+               {"order": "C"}, {"order": "mxnet"}):
+        with pytest.raises(NotImplementedError):
+            call(kw)
+    for kw in ({"dtype": "abcdefg"}, {"casting": "mxnet"}, {"bogus": 1}):
+        with pytest.raises(TypeError):
+            call(kw)
+    assert call({"where": True, "casting": "same_kind", "order": "K", "subok": True}).shape \
+        == (2,)

@@ -217,10 +217,17 @@ def ndim(a):
 
 
 # ---------------------------------------------------------------------- element-wise
+def _check_ufunc_kwargs(fname, kwargs):
+    """numpy's ufunc keywords checked as MXNet's wrappers check them (functions_more)."""
+    from .functions_more import _ufunc_kwargs
+    _ufunc_kwargs(fname, kwargs)
+
+
 def _unary(name, opname=None, floats=True, bool_out=False):
     op = getattr(F, opname or name)
 
     def fn(x, out=None, **kwargs):
+        _check_ufunc_kwargs(name, kwargs)
         x = _arr(name, x)
         return as_np(op(_float(x) if floats else x))
     fn.__name__ = name
@@ -244,24 +251,29 @@ sign = _unary("sign", floats=False)
 
 
 def log2(x, out=None, **kwargs):
+    _check_ufunc_kwargs("log2", kwargs)
     return as_np(F.log2(_float(_arr("log2", x))))
 
 
 def log10(x, out=None, **kwargs):
+    _check_ufunc_kwargs("log10", kwargs)
     return as_np(F.log10(_float(_arr("log10", x))))
 
 
 def square(x, out=None, **kwargs):
+    _check_ufunc_kwargs("square", kwargs)
     x = _arr("square", x)
     return as_np(F.mul(x, x))
 
 
 def reciprocal(x, out=None, **kwargs):
+    _check_ufunc_kwargs("reciprocal", kwargs)
     return as_np(F.div(1.0, _float(_arr("reciprocal", x))))
 
 
 def _rounding(name, fn):
     def wrapper(x, out=None, **kwargs):
+        _check_ufunc_kwargs(name, kwargs)
         x = _arr(name, x)
         if dtype_of(x).kind != "f":
             return as_np(x).copy()
@@ -306,11 +318,6 @@ def around(x, decimals=0, out=None, **kwargs):
 round = round_ = around
 
 
-def _check_ufunc_kwargs(fname, kwargs):
-    from .functions_more import _ufunc_kwargs
-    _ufunc_kwargs(fname, kwargs)
-
-
 def isnan(x, out=None, **kwargs):
     _check_ufunc_kwargs("isnan", kwargs)
     x = _arr("isnan", x)
@@ -334,6 +341,7 @@ def isfinite(x, out=None, **kwargs):
 
 def _binary(name):
     def fn(x1, x2, out=None, **kwargs):
+        _check_ufunc_kwargs(name, kwargs)
         return binary(name, x1, x2)
     fn.__name__ = name
     fn.__doc__ = f"numpy's {name} with broadcasting and MXNet numpy's type promotion."
@@ -350,6 +358,7 @@ maximum, minimum = _binary("maximum"), _binary("minimum")
 
 def _comparison(name, op):
     def fn(x1, x2, out=None, **kwargs):
+        _check_ufunc_kwargs(name, kwargs)
         return compare(op, x1, x2)
     fn.__name__ = name
     return fn
@@ -366,18 +375,22 @@ def _as_bool(fname, x):
 
 
 def logical_not(x, out=None, **kwargs):
+    _check_ufunc_kwargs("logical_not", kwargs)
     return as_np(F.logical_not(_as_bool("logical_not", x)))
 
 
 def logical_and(x1, x2, out=None, **kwargs):
+    _check_ufunc_kwargs("logical_and", kwargs)
     return as_np(F.minimum(_as_bool("logical_and", x1), _as_bool("logical_and", x2)))
 
 
 def logical_or(x1, x2, out=None, **kwargs):
+    _check_ufunc_kwargs("logical_or", kwargs)
     return as_np(F.maximum(_as_bool("logical_or", x1), _as_bool("logical_or", x2)))
 
 
 def logical_xor(x1, x2, out=None, **kwargs):
+    _check_ufunc_kwargs("logical_xor", kwargs)
     return as_np(F.ne(_as_bool("logical_xor", x1), _as_bool("logical_xor", x2)))
 
 
