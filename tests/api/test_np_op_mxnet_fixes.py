@@ -273,3 +273,30 @@ def test_elementwise_ufunc_keywords_as_mxnet(call):
             call(kw)
     assert call({"where": True, "casting": "same_kind", "order": "K", "subok": True}).shape \
         == (2,)
+
+
+@pytest.mark.parametrize("src,dst,want", [((5,), (3, 4, -2), (3, 4, 5)), ((5,), (0, -2), (0, 5)),
+                                          ((1, 0), (2, -2, -2), (2, 1, 0)),
+                                          ((3, 4), (1, 0, -2, 4), (1, 0, 3, 4))])
+def test_broadcast_to_minus_two_keeps_the_input_size(np_mode, src, dst, want):
+    x = onp.random.RandomState(2).uniform(size=src).astype(onp.float32)
+    for hybridize in (False, True):
+        net = _Fn(lambda F, t: F.np.broadcast_to(t, dst))
+        if hybridize:
+            net.hybridize()
+        a = np.array(x)
+        a.attach_grad()
+        with mx.autograd.record():
+            out = net(a)
+        out.backward()
+        onp.testing.assert_array_equal(out.asnumpy(), onp.broadcast_to(x, want))
+        assert a.grad.shape == src
+    with pytest.raises(MXNetError, match="broadcast_to"):
+        np.broadcast_to(np.ones((5,)), (3, -1))
+
+
+def test_hstack_of_0d_arrays(np_mode):
+    xs = [onp.float32(v) for v in (1.0, 2.0, 3.0)]
+    want = onp.hstack(xs)
+    for got in _both(lambda F, t: F.np.hstack([t, t * 2, t * 3]), np.array(1.0)):
+        onp.testing.assert_array_equal(got, want)

@@ -743,7 +743,15 @@ def squeeze(a, axis=None):
 
 
 def broadcast_to(array, shape):
+    """array broadcast to shape; a -2 in shape keeps the input's size there (aligned from the
+    right: MXNet's extension, as npx shapes use it)."""
     a = _arr("broadcast_to", array)
+    if not isinstance(shape, (int, onp.integer)):
+        shape = list(shape)
+        for i in range(len(shape)):
+            j = i - len(shape) + a.ndim
+            if j >= 0 and shape[i] == -2:
+                shape[i] = a.shape[j]
     shape = _shape_arg("broadcast_to", shape)
     try:
         if onp.broadcast_shapes(a.shape, shape) != shape:
@@ -812,7 +820,9 @@ def vstack(tup, out=None):
 
 
 def hstack(tup):
+    """Arrays joined along their second axis, 1-d (and 0-d, taken as 1-d) along the first."""
     arrs = [_arr("hstack", a) for a in tup]
+    arrs = [reshape(a, (1,)) if a.ndim == 0 else a for a in arrs]
     return concatenate(arrs, axis=0 if arrs and arrs[0].ndim == 1 else 1)
 
 
