@@ -300,3 +300,13 @@ def test_hstack_of_0d_arrays(np_mode):
     want = onp.hstack(xs)
     for got in _both(lambda F, t: F.np.hstack([t, t * 2, t * 3]), np.array(1.0)):
         onp.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("ord,ref", [("inf", onp.inf), ("-inf", -onp.inf)])
+def test_linalg_norm_string_inf_for_vectors(np_mode, ord, ref):
+    x = onp.array([[3.0, -4.0, 1.0], [0.5, -2.0, 6.0]], dtype=onp.float32)
+    want = onp.linalg.norm(x, ord=ref, axis=1)
+    for got in _both(lambda F, t: F.np.linalg.norm(t, ord=ord, axis=1), np.array(x)):
+        onp.testing.assert_allclose(got, want)
+    onp.testing.assert_allclose(np.linalg.norm(np.array(x), ord=ord, axis=(0, 1)).asnumpy(),
+                                onp.linalg.norm(x, ord=ref, axis=(0, 1)))

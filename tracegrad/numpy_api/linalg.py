@@ -23,6 +23,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     """Vector norms (ord None/2, 1, inf, -inf, 0 or any p) over one axis, the Frobenius norm
     over two (ord None or 'fro'); axis None with ord None: the 2-norm of all elements."""
     x = _float(_arr("linalg.norm", x))
+    if isinstance(ord, str) and ord in ("inf", "-inf"):   # MXNet's spellings of +-inf
+        ord = float(ord)
     if axis is None and ord is not None and x.ndim > 2:
         raise MXNetError(f"linalg.norm: improper number of dimensions to norm ({x.ndim}) for "
                          f"ord={ord!r}")
