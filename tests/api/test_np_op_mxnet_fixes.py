@@ -310,3 +310,20 @@ def test_linalg_norm_string_inf_for_vectors(np_mode, ord, ref):
         onp.testing.assert_allclose(got, want)
     onp.testing.assert_allclose(np.linalg.norm(np.array(x), ord=ord, axis=(0, 1)).asnumpy(),
                                 onp.linalg.norm(x, ord=ref, axis=(0, 1)))
+
+
+def test_nan_to_num_copy_false_in_a_hybridized_block(np_mode):
+    x = onp.array([onp.nan, onp.inf, -onp.inf, 1.5], dtype=onp.float32)
+    want = onp.nan_to_num(x)
+    net = _Fn(lambda F, t: F.np.nan_to_num(t, False))
+    net.hybridize()
+    a = np.array(x)
+    a.attach_grad()
+    with mx.autograd.record():
+        out = net(a)
+    out.backward()
+    onp.testing.assert_array_equal(out.asnumpy(), want)
+    onp.testing.assert_array_equal(a.grad.asnumpy(), [0, 0, 0, 1])
+    b = np.array(x)                       # eager copy=False still writes into its input
+    assert np.nan_to_num(b, copy=False) is b
+    onp.testing.assert_array_equal(b.asnumpy(), want)

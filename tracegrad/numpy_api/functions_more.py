@@ -14,7 +14,7 @@ import string
 
 import numpy as onp
 
-from ..array import F, NDArray, unrecorded_read, wrap
+from ..array import F, HOOKS, NDArray, unrecorded_read, wrap
 from ..base import MXNetError, MXNetTypeError, MXNetValueError
 from ..ir import composites as C
 from ..ir.types import dtype_name
@@ -297,8 +297,8 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None, **kwargs):
     res = F.where(F.ne(x, x), _typed(nan, dt),
                   F.where(F.eq(x, math.inf), _typed(hi, dt),
                           F.where(F.eq(x, -math.inf), _typed(lo, dt), x)))
-    if copy:
-        return as_np(res)
+    if copy or HOOKS.compiling:   # (a hybridized graph returns a new array, as MXNet's
+        return as_np(res)         # symbolic nan_to_num does whatever copy says)
     x[...] = as_np(res)
     return x
 
