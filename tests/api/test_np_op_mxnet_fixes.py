@@ -327,3 +327,24 @@ def test_nan_to_num_copy_false_in_a_hybridized_block(np_mode):
     b = np.array(x)                       # eager copy=False still writes into its input
     assert np.nan_to_num(b, copy=False) is b
     onp.testing.assert_array_equal(b.asnumpy(), want)
+
+
+def test_float16_sum_accumulates_in_float32(np_mode):
+    x = onp.array([[2048, 1, 1, 1, 1]], dtype=onp.float16)   # 2048 + 1 rounds back in fp16
+    want = x.astype(onp.float32).sum(axis=1).astype(onp.float16)
+    assert want[0] == 2052
+    got = np.sum(np.array(x, dtype="float16"), axis=1)
+    assert got.dtype == onp.float16 and (got.asnumpy() == want).all()
+    for h in _both(lambda F, t: t.sum(axis=1), np.array(x, dtype="float16")):
+        assert h.dtype == onp.float16 and (h == want).all()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32"])
+def test_sum_to_a_narrower_dtype_casts_the_result(np_mode, dtype):
+    x = onp.random.RandomState(3).uniform(-10, 10, (64, 5)).astype(onp.float32)
+    want = x.sum(axis=0, dtype=onp.float64).astype(dtype)   # MXNet's test reference
+    for got in [np.sum(np.array(x), axis=0, dtype=dtype).asnumpy()] + \
+            _both(lambda F, t: F.np.sum(t, axis=0, dtype=dtype), np.array(x)):
+        assert got.dtype == onp.dtype(dtype)
+        onp.testing.assert_allclose(got.astype(onp.float64), want.astype(onp.float64),
+                                    rtol=1e-3, atol=1e-5)

@@ -420,11 +420,19 @@ def _reduce(fname, op, a, axis, keepdims):
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """The sum; float input is summed in its own precision (float16 in float32) and only the
+    result cast to a narrower or int dtype, as MXNet's accumulating kernel does."""
     a = _arr("sum", a)
-    if dtype is not None:
-        a = cast(a, check_dtype("sum", dtype))
+    want = None if dtype is None else check_dtype("sum", dtype)
+    if dtype_of(a).kind == "f" and want is not None and (
+            want.kind != "f" or want.itemsize < dtype_of(a).itemsize):
+        return cast(sum(a, axis, None, None, keepdims), want)
+    if want is not None:
+        a = cast(a, want)
     elif dtype_of(a) == _BOOL:
         a = cast(a, _I64)
+    if dtype_of(a) == onp.float16:
+        return cast(_reduce("sum", "sum", cast(a, _F32), axis, keepdims), onp.float16)
     return _reduce("sum", "sum", a, axis, keepdims)
 
 
