@@ -348,3 +348,11 @@ def test_sum_to_a_narrower_dtype_casts_the_result(np_mode, dtype):
         assert got.dtype == onp.dtype(dtype)
         onp.testing.assert_allclose(got.astype(onp.float64), want.astype(onp.float64),
                                     rtol=1e-3, atol=1e-5)
+
+
+def test_mean_to_an_int_dtype_casts_the_mean(np_mode):
+    x = onp.array([[0.6, 0.7, 0.9], [-2.5, 1.0, 4.0]], dtype=onp.float32)
+    want = x.mean(axis=1, dtype=onp.float64).astype(onp.int32)   # [0, 0]; per element: [0, 1]
+    for got in [np.mean(np.array(x), axis=1, dtype="int32").asnumpy()] + \
+            _both(lambda F, t: t.mean(axis=1, dtype="int32"), np.array(x)):
+        assert got.dtype == onp.int32 and (got == want).all()

@@ -453,9 +453,14 @@ def _count(a, axes):
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False):
-    """The mean (int arrays averaged in float32, MXNet's default float)."""
+    """The mean (int arrays averaged in float32, MXNet's default float); a float array's mean
+    to a narrower or int dtype is taken first and then cast, as MXNet's."""
     a = _arr("mean", a)
-    a = cast(a, check_dtype("mean", dtype)) if dtype is not None else _float(a)
+    want = None if dtype is None else check_dtype("mean", dtype)
+    if dtype_of(a).kind == "f" and want is not None and (
+            want.kind != "f" or want.itemsize < dtype_of(a).itemsize):
+        return cast(mean(a, axis, None, None, keepdims), want)
+    a = cast(a, want) if want is not None else _float(a)
     axes = _axes("mean", axis, a.ndim)
     if not axes:
         return as_np(a)
