@@ -356,3 +356,57 @@ def test_mean_to_an_int_dtype_casts_the_mean(np_mode):
     for got in [np.mean(np.array(x), axis=1, dtype="int32").asnumpy()] + \
             _both(lambda F, t: t.mean(axis=1, dtype="int32"), np.array(x)):
         assert got.dtype == onp.int32 and (got == want).all()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_atleast_nd(np_mode, n):
+    xs = [onp.array(1.5, dtype=onp.float32), onp.arange(2, dtype=onp.float32),
+          onp.ones((3, 4), dtype=onp.float32), onp.ones((2, 3, 4, 5), dtype=onp.float32)]
+    want = getattr(onp, f"atleast_{n}d")(*xs)
+    got = getattr(np, f"atleast_{n}d")(*[np.array(x) for x in xs])
+    assert isinstance(got, list) and [g.shape for g in got] == [w.shape for w in want]
+    for g, w in zip(got, want):
+        onp.testing.assert_array_equal(g.asnumpy(), w)
+    one = getattr(np, f"atleast_{n}d")(np.array(xs[1]))
+    assert isinstance(one, np.ndarray) and one.shape == getattr(onp, f"atleast_{n}d")(xs[1]).shape
+    net = _Fn(lambda F, t: getattr(F.np, f"atleast_{n}d")(t, t))
+    net.hybridize()
+    assert [o.shape for o in net(np.array(xs[0]))] == [want[0].shape] * 2
+
+
+@pytest.mark.parametrize("shape,shift,axis", [((), (3,), None), ((20,), (-3,), None),
+                                              ((2, 3, 4), (10, -10), (0, 1)),
+                                              ((2, 3, 4, 5), (0, 1), (-1, 2)),
+                                              ((2, 3, 0, 1), (0, 1), (-1, 2)),
+                                              ((2, 3, 4), (1, 2), (1, 1)),
+                                              ((2, 3, 4, 5), 10, (0, 2))])
+def test_roll(np_mode, shape, shift, axis):
+    x = onp.random.RandomState(4).uniform(size=shape).astype(onp.float32)
+    want = onp.roll(x, shift, axis)
+    for hybridize in (False, True):
+        net = _Fn(lambda F, t: F.np.roll(t, shift=shift, axis=axis))
+        if hybridize:
+            net.hybridize()
+        a = np.array(x)
+        a.attach_grad()
+        with mx.autograd.record():
+            out = net(a)
+        out.backward()
+        onp.testing.assert_array_equal(out.asnumpy(), want)
+        assert (a.grad.asnumpy() == 1).all()
+    with pytest.raises(MXNetError, match="roll"):
+        np.roll(np.ones((2, 3)), (1, 2, 3), (0, 1))
+
+
+@pytest.mark.parametrize("k", [-3, -1, 0, 2])
+def test_diagflat(np_mode, k):
+    x = onp.random.RandomState(5).uniform(size=(2, 2)).astype(onp.float32)
+    want = onp.diagflat(x, k)
+    a = np.array(x)
+    a.attach_grad()
+    with mx.autograd.record():
+        out = _Fn(lambda F, t: F.np.diagflat(t, k=k))(a)
+    out.backward()
+    onp.testing.assert_array_equal(out.asnumpy(), want)
+    assert (a.grad.asnumpy() == 1).all()
+    onp.testing.assert_array_equal(np.diagflat(np.array(x), k).asnumpy(), want)

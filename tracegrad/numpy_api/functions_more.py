@@ -33,7 +33,8 @@ __all__ = [
     "append", "insert", "delete", "resize", "pad", "tril", "rot90",
     "diff", "ediff1d", "average", "quantile", "percentile", "polyval", "einsum",
     "histogram", "bincount", "unravel_index", "diag_indices_from",
-    "shares_memory", "may_share_memory"]
+    "shares_memory", "may_share_memory", "atleast_1d", "atleast_2d", "atleast_3d", "roll",
+    "diagflat"]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -1096,6 +1097,61 @@ def may_share_memory(a, b, max_work=None):
             raise TypeError(f"may_share_memory: expected mx.np.ndarray operands, got "
                             f"{type(x).__name__}")
     return bool(onp.may_share_memory(a._data, b._data))
+
+
+# ---------------------------------------------------------------------- shapes
+def _atleast(fname, arys, shape_of):
+    """Each array reshaped by shape_of (numpy's rules); one array alone, several as a list
+    (MXNet's return)."""
+    out = [reshape(a, shape_of(a.shape)) for a in (_arr(fname, x) for x in arys)]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_1d(*arys):
+    """Arrays with at least one dimension (a 0-d array becomes shape (1,))."""
+    return _atleast("atleast_1d", arys, lambda s: s if len(s) >= 1 else (1,))
+
+
+def atleast_2d(*arys):
+    """Arrays with at least two dimensions: () -> (1, 1), (N,) -> (1, N)."""
+    return _atleast("atleast_2d", arys, lambda s: s if len(s) >= 2 else (1,) * (2 - len(s)) + s)
+
+
+def atleast_3d(*arys):
+    """Arrays with at least three dimensions: () -> (1, 1, 1), (N,) -> (1, N, 1),
+    (M, N) -> (M, N, 1)."""
+    def shape_of(s):
+        return {0: (1, 1, 1), 1: (1,) + s + (1,), 2: s + (1,)}.get(len(s), s)
+    return _atleast("atleast_3d", arys, shape_of)
+
+
+def roll(a, shift, axis=None):
+    """Elements shifted cyclically by shift along axis (of the flattened array when axis is
+    None); shift and axis broadcast, repeats add up. A gather, so differentiable in a."""
+    a = _arr("roll", a)
+    if axis is None:
+        return reshape(roll(ravel(a), shift, 0), a.shape)
+    try:
+        shifts, axes = onp.broadcast_arrays(onp.asarray(shift, dtype=onp.int64),
+                                            onp.asarray(axis, dtype=onp.int64))
+    except ValueError:
+        raise MXNetError(f"roll: shift {shift} and axis {axis} must broadcast together") \
+            from None
+    total = collections.Counter()
+    for sh, ax in zip(shifts.ravel().tolist(), axes.ravel().tolist()):
+        total[_axis("roll", ax, a.ndim)] += sh
+    out = a
+    for ax, sh in sorted(total.items()):
+        n = a.shape[ax]
+        if n and sh % n:
+            out = _take(out, (onp.arange(n) - sh) % n, ax)
+    return as_np(out)
+
+
+def diagflat(v, k=0):
+    """A 2-d array with v flattened on its k-th diagonal (differentiable in v)."""
+    from .functions import diag
+    return diag(ravel(_arr("diagflat", v)), k)
 
 
 def _guard_out():
