@@ -66,6 +66,7 @@ ndarray = nd
 _sys.modules[__name__ + ".ndarray"] = _sys.modules[__name__ + ".ndarray.ndarray"] = nd
 _sys.modules[__name__ + ".numpy"] = np      # `import mxnet.numpy as mnp`
 numpy = np                                  # (and mx.numpy.array, as MXNet's attribute)
+nd.npx = npx    # MXNet's mx.nd.npx: a 1.x hybrid_forward's F.npx outside set_np
 for _sub in ("contrib", "random", "linalg", "image", "sparse"):
     if isinstance(getattr(nd, _sub, None), type(_sys)):
         _sys.modules[f"{__name__}.ndarray.{_sub}"] = getattr(nd, _sub)

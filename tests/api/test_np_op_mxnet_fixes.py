@@ -410,3 +410,17 @@ def test_diagflat(np_mode, k):
     onp.testing.assert_array_equal(out.asnumpy(), want)
     assert (a.grad.asnumpy() == 1).all()
     onp.testing.assert_array_equal(np.diagflat(np.array(x), k).asnumpy(), want)
+
+
+def test_nd_npx_in_a_classic_hybrid_forward():
+    class Reshape(HybridBlock):
+        def hybrid_forward(self, F, a):
+            return F.npx.reshape(a, (-2, -1))
+
+    assert mx.nd.npx is mx.npx
+    x = np.array(onp.arange(24, dtype=onp.float32).reshape(2, 3, 4))
+    for hybridize in (False, True):
+        net = Reshape()
+        if hybridize:
+            net.hybridize()
+        assert net(x).shape == (2, 12)
