@@ -424,3 +424,27 @@ def test_nd_npx_in_a_classic_hybrid_forward():
         if hybridize:
             net.hybridize()
         assert net(x).shape == (2, 12)
+
+
+@pytest.mark.parametrize("k", [-6, -1, 0, 4, 5, 7])
+def test_diag_of_a_matrix_past_its_diagonals_is_empty(np_mode, k):
+    x = onp.arange(5, dtype=onp.float32).reshape(1, 5)
+    want = onp.diag(x, k)
+    a = np.array(x)
+    a.attach_grad()
+    for hybridize in (False, True):
+        net = _Fn(lambda F, t: F.np.diag(t, k=k))
+        if hybridize:
+            net.hybridize()
+        with mx.autograd.record():
+            out = net(a)
+        out.backward()
+        assert out.shape == want.shape and (out.asnumpy() == want).all()
+        assert a.grad.asnumpy().sum() == want.size
+
+
+def test_transpose_repeated_axes_is_a_value_error():
+    with pytest.raises(ValueError, match="transpose"):
+        np.ones((3, 4, 5)).transpose((0, 0, 1))
+    with pytest.raises(MXNetError, match="transpose"):
+        np.transpose(np.ones((3, 4)), (0, 2))

@@ -913,6 +913,8 @@ def diag(v, k=0):
     v = _arr("diag", v)
     if v.ndim not in (1, 2):
         raise MXNetError(f"diag: input must be 1-d or 2-d, got shape {v.shape}")
+    if v.ndim == 2:    # (a k past the matrix is an empty diagonal, as numpy's)
+        return diagonal(v, int(k))
     return as_np(nd.diag(v, k=int(k)))
 
 

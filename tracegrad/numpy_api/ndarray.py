@@ -19,7 +19,7 @@ import functools
 import numpy as onp
 
 from ..array import F, NDArray, wrap
-from ..base import MXNetError
+from ..base import MXNetError, MXNetValueError
 from ..context import PLACED as _PLACED
 from ..ir.types import dtype_name
 from . import dispatch
@@ -477,8 +477,8 @@ def _transpose(x, axes):
     else:
         perm = tuple(int(a) for a in axes)
         if sorted(a % n if -n <= a < n else a for a in perm) != list(range(n)):
-            raise MXNetError(f"transpose: axes {tuple(axes)} are not a permutation of the "
-                             f"{n} axes of an array of shape {x.shape}")
+            raise MXNetValueError(f"transpose: axes {tuple(axes)} are not a permutation of "
+                                  f"the {n} axes of an array of shape {x.shape}")
         perm = tuple(a % n for a in perm)
     if perm == tuple(range(n)):
         return as_np(x)
