@@ -448,3 +448,17 @@ def test_transpose_repeated_axes_is_a_value_error():
         np.ones((3, 4, 5)).transpose((0, 0, 1))
     with pytest.raises(MXNetError, match="transpose"):
         np.transpose(np.ones((3, 4)), (0, 2))
+
+
+def test_float16_mean_accumulates_in_float32(np_mode):
+    rs = onp.random.RandomState(6)
+    xs = [rs.uniform(-1, 1, (2, 3, 4, 5)).astype(onp.float16) for _ in range(20)]
+    for x in xs:
+        for ax in (1, 3, None):
+            want = x.mean(axis=ax, dtype=onp.float32).astype(onp.float16)
+            got = np.mean(np.array(x, dtype="float16"), axis=ax)
+            assert got.dtype == onp.float16
+            onp.testing.assert_array_equal(got.asnumpy(), want)
+    for h in _both(lambda F, t: t.mean(axis=1), np.array(xs[0], dtype="float16")):
+        onp.testing.assert_array_equal(h, xs[0].mean(axis=1, dtype=onp.float32)
+                                       .astype(onp.float16))

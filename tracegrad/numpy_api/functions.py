@@ -464,6 +464,8 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False):
     axes = _axes("mean", axis, a.ndim)
     if not axes:
         return as_np(a)
+    if dtype_of(a) == onp.float16:   # summed and divided in float32, then rounded (MXNet's)
+        return cast(mean(cast(a, _F32), axis, None, None, keepdims), onp.float16)
     return as_np(F.div(F.sum(a, axes=axes, keepdims=bool(keepdims)), float(_count(a, axes))))
 
 
