@@ -227,7 +227,8 @@ def _unary(name, opname=None, floats=True, bool_out=False):
     op = getattr(F, opname or name)
 
     def fn(x, out=None, **kwargs):
-        _check_ufunc_kwargs(name, kwargs)
+        if kwargs:     # (numpy's ufunc keywords: checked only when given)
+            _check_ufunc_kwargs(name, kwargs)
         x = _arr(name, x)
         return as_np(op(_float(x) if floats else x))
     fn.__name__ = name
@@ -251,29 +252,34 @@ sign = _unary("sign", floats=False)
 
 
 def log2(x, out=None, **kwargs):
-    _check_ufunc_kwargs("log2", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("log2", kwargs)
     return as_np(F.log2(_float(_arr("log2", x))))
 
 
 def log10(x, out=None, **kwargs):
-    _check_ufunc_kwargs("log10", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("log10", kwargs)
     return as_np(F.log10(_float(_arr("log10", x))))
 
 
 def square(x, out=None, **kwargs):
-    _check_ufunc_kwargs("square", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("square", kwargs)
     x = _arr("square", x)
     return as_np(F.mul(x, x))
 
 
 def reciprocal(x, out=None, **kwargs):
-    _check_ufunc_kwargs("reciprocal", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("reciprocal", kwargs)
     return as_np(F.div(1.0, _float(_arr("reciprocal", x))))
 
 
 def _rounding(name, fn):
     def wrapper(x, out=None, **kwargs):
-        _check_ufunc_kwargs(name, kwargs)
+        if kwargs:     # (numpy's ufunc keywords: checked only when given)
+            _check_ufunc_kwargs(name, kwargs)
         x = _arr(name, x)
         if dtype_of(x).kind != "f":
             return as_np(x).copy()
@@ -319,21 +325,24 @@ round = round_ = around
 
 
 def isnan(x, out=None, **kwargs):
-    _check_ufunc_kwargs("isnan", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("isnan", kwargs)
     x = _arr("isnan", x)
     return as_np(F.ne(x, x)) if dtype_of(x).kind == "f" else \
         _like("isnan", x, False, _BOOL, "C")
 
 
 def isinf(x, out=None, **kwargs):
-    _check_ufunc_kwargs("isinf", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("isinf", kwargs)
     x = _arr("isinf", x)
     return as_np(F.eq(F.abs(x), inf)) if dtype_of(x).kind == "f" else \
         _like("isinf", x, False, _BOOL, "C")
 
 
 def isfinite(x, out=None, **kwargs):
-    _check_ufunc_kwargs("isfinite", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("isfinite", kwargs)
     x = _arr("isfinite", x)
     return as_np(F.lt(F.abs(x), inf)) if dtype_of(x).kind == "f" else \
         _like("isfinite", x, True, _BOOL, "C")
@@ -341,7 +350,8 @@ def isfinite(x, out=None, **kwargs):
 
 def _binary(name):
     def fn(x1, x2, out=None, **kwargs):
-        _check_ufunc_kwargs(name, kwargs)
+        if kwargs:     # (numpy's ufunc keywords: checked only when given)
+            _check_ufunc_kwargs(name, kwargs)
         return binary(name, x1, x2)
     fn.__name__ = name
     fn.__doc__ = f"numpy's {name} with broadcasting and MXNet numpy's type promotion."
@@ -358,7 +368,8 @@ maximum, minimum = _binary("maximum"), _binary("minimum")
 
 def _comparison(name, op):
     def fn(x1, x2, out=None, **kwargs):
-        _check_ufunc_kwargs(name, kwargs)
+        if kwargs:     # (numpy's ufunc keywords: checked only when given)
+            _check_ufunc_kwargs(name, kwargs)
         return compare(op, x1, x2)
     fn.__name__ = name
     return fn
@@ -375,22 +386,26 @@ def _as_bool(fname, x):
 
 
 def logical_not(x, out=None, **kwargs):
-    _check_ufunc_kwargs("logical_not", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("logical_not", kwargs)
     return as_np(F.logical_not(_as_bool("logical_not", x)))
 
 
 def logical_and(x1, x2, out=None, **kwargs):
-    _check_ufunc_kwargs("logical_and", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("logical_and", kwargs)
     return as_np(F.minimum(_as_bool("logical_and", x1), _as_bool("logical_and", x2)))
 
 
 def logical_or(x1, x2, out=None, **kwargs):
-    _check_ufunc_kwargs("logical_or", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("logical_or", kwargs)
     return as_np(F.maximum(_as_bool("logical_or", x1), _as_bool("logical_or", x2)))
 
 
 def logical_xor(x1, x2, out=None, **kwargs):
-    _check_ufunc_kwargs("logical_xor", kwargs)
+    if kwargs:     # (numpy's ufunc keywords: checked only when given)
+        _check_ufunc_kwargs("logical_xor", kwargs)
     return as_np(F.ne(_as_bool("logical_xor", x1), _as_bool("logical_xor", x2)))
 
 
