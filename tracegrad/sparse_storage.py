@@ -180,7 +180,12 @@ def _arith(name):
                        "sub": ("_minus_scalar", "_rminus_scalar"),
                        "mul": ("_mul_scalar", "_mul_scalar"),
                        "div": ("_div_scalar", "_rdiv_scalar")}[name]
+    return _scalar_or_broadcast(name, scalar, rscalar)
 
+
+def _scalar_or_broadcast(name, scalar, rscalar):
+    """The resolver of a binary nd function that MXNet sends to its scalar operator when one
+    side is a number (`rscalar` for a number on the left), else to broadcast_<name>."""
     def resolve(a):
         lhs, rhs = a["lhs"], a["rhs"]
         if not hasattr(rhs, "stype"):
@@ -207,15 +212,7 @@ _COMPARISONS = {"equal": ("_equal_scalar", "_equal_scalar"),
 
 def _compare(name):
     scalar, rscalar = _COMPARISONS[name]
-
-    def resolve(a):
-        lhs, rhs = a["lhs"], a["rhs"]
-        if not hasattr(rhs, "stype"):
-            return scalar, [lhs], {"scalar": rhs}
-        if not hasattr(lhs, "stype"):
-            return rscalar, [rhs], {"scalar": lhs}
-        return f"broadcast_{name}", [lhs, rhs], {}
-    return resolve
+    return _scalar_or_broadcast(name, scalar, rscalar)
 
 
 ND_FUNCTIONS = {
