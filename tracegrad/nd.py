@@ -1260,13 +1260,13 @@ def save(fname, data):
     if isinstance(data, NDArray):
         data = [data]
     np_shape = is_np_shape()
-    if np_shape and any(v.stype != "default" for v in (
-            data.values() if isinstance(data, dict) else data)):
-        raise MXNetError(f"save '{fname}': only dense arrays can be saved in np_shape "
-                         f"semantics (MXNet's rule)")
-    if any(v.stype != "default" for v in (data.values() if isinstance(data, dict) else data)):
+    values = list(data.values() if isinstance(data, dict) else data)
+    if any(v.stype != "default" for v in values):
+        if np_shape:
+            raise MXNetError(f"save '{fname}': only dense arrays can be saved in np_shape "
+                             f"semantics (MXNet's rule)")
         records = [sparse.to_record(v) if v.stype != "default" else v.asnumpy()
-                   for v in (data.values() if isinstance(data, dict) else data)]
+                   for v in values]
         if all(mxnet_format.writable(r) for r in records):
             mxnet_format.write(fname, records, list(data) if isinstance(data, dict) else ())
             return

@@ -15,6 +15,8 @@ def check_one_kind(out):
     """MXNet refuses a hybrid_forward whose outputs mix classic NDArrays with mx.np arrays (its
     graph groups symbols of one kind only); returns `out`. For HybridBlock.forward's set_np
     branch, which runs eager and while tracing, so both raise."""
+    if isinstance(out, NDArray):     # (one output: one kind)
+        return out
     flat, todo = [], [out]
     while todo:     # (nested lists and tuples too, as MXNet flattens them)
         o = todo.pop()
