@@ -9,18 +9,20 @@ output cotangent, and owns the three things the rules never do:
 The adjoint is plain IR, so `vjp` of an adjoint gives second and higher derivatives.
 """
 from .function import Builder, Function, Literal, Value
+from .int_grads import check_cotangents, check_operands
 from .ops import NONDIFF
-from .types import FLOATS
+from .types import FLOATS, GRAD_DTYPES
 
 
 def active_values(fn: Function, wrt_params) -> set:
-    """Values that depend differentiably on the given parameters."""
+    """Values that depend differentiably on the given parameters: float and integer ones
+    (MXNet differentiates integer arrays in their dtype: int_grads.py), never bool."""
     active = set(wrt_params)
     for op in fn.ops:
         if NONDIFF in op.opdef.traits:
             continue
         if any(o in active for o in op.operands if isinstance(o, Value)):
-            active.update(r for r in op.results if r.type.dtype in FLOATS)
+            active.update(r for r in op.results if r.type.dtype in GRAD_DTYPES)
     return active
 
 
@@ -41,7 +43,8 @@ def unbroadcast(b, c, target):
 
 
 def vjp(fn: Function, wrt=None, *, recompute=False, residuals=None, name=None) -> Function:
-    """The adjoint of `fn` with respect to the parameters at indices `wrt` (default: all float).
+    """The adjoint of `fn` with respect to the parameters at indices `wrt` (default: all float;
+    integer ones may be asked for: their gradients are integers, int_grads.py).
 
     Its parameters are the saved forward values, then one cotangent per output of `fn`; its
     outputs are the gradients, in `wrt` order. With `recompute=False` the saved values are the
@@ -54,7 +57,7 @@ def vjp(fn: Function, wrt=None, *, recompute=False, residuals=None, name=None) -
         wrt = [i for i, p in enumerate(fn.params) if p.type.dtype in FLOATS]
     wrt_params = [fn.params[i] for i in wrt]
     for p in wrt_params:
-        if p.type.dtype not in FLOATS:
+        if p.type.dtype not in GRAD_DTYPES:
             raise TypeError(f"vjp: cannot differentiate with respect to {p.type} parameter "
                             f"%{p.name_hint or p.index}")
     active = active_values(fn, wrt_params)
@@ -98,7 +101,10 @@ def vjp(fn: Function, wrt=None, *, recompute=False, residuals=None, name=None) -
                 continue
             out = tuple(get(r) for r in op.results)
         b.loc = op.loc  # an adjoint op is located where the op it differentiates was
+        check_cotangents(op, g)
         cts = op.opdef.vjp(b, g, out, *[get(o) for o in op.operands], **op.attrs)
+        check_operands(op, cts, [i for i, o in enumerate(op.operands)
+                                 if isinstance(o, Value) and o in active])
         for operand, c in zip(op.operands, cts):
             if c is not None and isinstance(operand, Value) and operand in active:
                 accumulate(operand, unbroadcast(b, c, operand.type))
@@ -150,7 +156,9 @@ def op_vjp(op, active, cts, params):
         g = tuple(given.get(j) for j in range(len(op.results)))
         out = tuple(get("result", j, r) for j, r in enumerate(op.results))
     b.loc = op.loc
+    check_cotangents(op, g)
     contributions = op.opdef.vjp(b, g, out, *operands, **op.attrs)
+    check_operands(op, contributions, active)
     targets, outs = [], []
     for i, (operand, c) in enumerate(zip(op.operands, contributions)):
         if c is not None and i in active:

@@ -21,7 +21,7 @@ bitwise those of the whole adjoint interpreted (tests/grad/test_cold_backward.py
 from ..ir.autodiff import op_vjp
 from ..ir.function import Literal
 from ..ir.ops import NONDIFF, REGISTRY
-from ..ir.types import FLOATS
+from ..ir.types import GRAD_DTYPES
 from .interpret import straight_line
 
 CACHE_SIZE = 4096
@@ -55,7 +55,7 @@ class ColdPlan:
             if NONDIFF not in op.opdef.traits and any(
                     type(o) is not Literal and active[index[o]] for o in op.operands):
                 for r in op.results:
-                    if r.type.dtype in FLOATS:
+                    if r.type.dtype in GRAD_DTYPES:
                         active[index[r]] = True
         self.n_values = n_values
         self.heads = [index[h] if active[index[h]] else None for h in heads]

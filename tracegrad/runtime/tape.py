@@ -20,7 +20,8 @@ from ..ir.autodiff import vjp
 from ..ir.function import Function, Literal, Operation, Value, canonical_attrs, literal_dtype
 from ..ir.ops import ELEMENTWISE
 from ..ir.passes import run_pipeline
-from ..ir.types import DTYPES, FLOATS, type_of
+from ..ir.int_grads import IntegerGradientError
+from ..ir.types import DTYPES, FLOATS, GRAD_DTYPES, type_of
 from ..stats import COUNTERS as _STATS
 from .buffers import pool_refs
 from .interpret import Program
@@ -244,22 +245,22 @@ _FREED = ("backward through a graph that a previous backward already freed; pass
 
 
 def wants_grad(leaf) -> bool:
-    """Whether backward delivers a gradient to this graph input: a float variable whose
-    grad_req is not 'null'."""
+    """Whether backward delivers a gradient to this graph input: a float or integer variable
+    (MXNet gives an integer one its gradient in its dtype) whose grad_req is not 'null'."""
     var = leaf.var
-    return var is not None and var.grad_req != "null" and leaf.type.dtype in FLOATS
+    return var is not None and var.grad_req != "null" and leaf.type.dtype in GRAD_DTYPES
 
 
-def _no_integer_gradients(leaf, heads):
-    """An integer or bool variable the heads depend on: MXNet would hand back a gradient in
-    its integer dtype (truncated), tracegrad refuses rather than give a wrong or zero one."""
+def _no_bool_gradients(leaf, heads):
+    """A bool variable the heads depend on: a gradient in bool means nothing; refuse rather
+    than give a wrong or zero one."""
     from ..base import MXNetError
     consumers = sorted({op.opdef.name for op in _ops_of(heads) if leaf in op.operands})
     raise MXNetError(
         f"backward: an {leaf.type} array with attach_grad() reaches op "
-        f"{', '.join(repr(c) for c in consumers) or '?'}; integer and bool arrays have no "
-        f"gradient. Cast it first (x = x.astype('float32'); x.attach_grad()), or attach "
-        f"it with grad_req='null'")
+        f"{', '.join(repr(c) for c in consumers) or '?'}; bool arrays have no gradient. "
+        f"Cast it first (x = x.astype('float32'); x.attach_grad()), or attach it with "
+        f"grad_req='null'")
 
 
 def _ops_of(heads):
@@ -298,7 +299,7 @@ def _walk(heads, wrt_set):
                 variables.append(v)
             elif v.var is not None and v.var.grad_req != "null" and (
                     wrt_set is None or v in wrt_set):
-                _no_integer_gradients(v, heads)
+                _no_bool_gradients(v, heads)
             index[v] = len(values)
             add_value(v)
             add_sig((v.type, wants))
@@ -601,13 +602,20 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     A leaf the heads do not depend on gets None.
     """
     observe = OBSERVER if wrt_leaves is None and apply is None else None
-    hit, values, index, wrt_leaves, ops, lits = adjoint_for(heads, wrt_leaves, apply is not None)
+    try:
+        hit, values, index, wrt_leaves, ops, lits = adjoint_for(heads, wrt_leaves,
+                                                                apply is not None)
+    except IntegerGradientError as e:
+        raise _user_error(e) from None
     if observe is not None:
         observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph)
     program, residual_ids, positions = hit.program, hit.residual_ids, hit.positions
     cots = [g if g is not None else _ones(h.type) for h, g in zip(heads, head_grads)]
     if program is None:      # not hot yet: op by op
-        grads = _walk_backward(hit, heads, values, index, ops, lits, wrt_leaves, cots)
+        try:
+            grads = _walk_backward(hit, heads, values, index, ops, lits, wrt_leaves, cots)
+        except IntegerGradientError as e:
+            raise _user_error(e) from None
         if not retain_graph:
             free(ops)
         return wrt_leaves, grads
@@ -625,6 +633,12 @@ def run_backward(heads, head_grads, wrt_leaves=None, retain_graph=False, apply=N
     if not retain_graph:
         free(ops)
     return wrt_leaves, [grads[p] if p >= 0 else None for p in positions]
+
+
+def _user_error(e):
+    """An ir error of backward as the MXNetError users catch, with their backward line."""
+    from ..base import MXNetError
+    return MXNetError(str(e))
 
 
 def _walk_backward(hit, heads, values, index, ops, lits, wrt_leaves, cots):

@@ -25,7 +25,9 @@ ELEMENTWISE (fuses, `scalar`), VIEW (no code, `view`), REDUCTION (over `axes`, c
 (an external routine: BLAS matmul), SORT (argsort), SCAN (cumsum), WINDOW (im2col / col2im),
 ARG_REDUCTION (argmax), JOIN (concat), CHECK (check_index: its values' range checked). An op
 has exactly one of these kinds. ROUNDED_ONCE (every FloatUnary but sqrt): the rule sees f32/f16
-operands widened to f64 and its result is rounded once (see `rounded_once`).
+operands widened to f64 and its result is rounded once (see `rounded_once`). INT_GRAD: the
+vjp also holds for integer values (sums, products, moves, casts: what MXNet's integer backward
+computes); autodiff refuses an integer gradient through any other op (ir/int_grads.py).
 
 The ScalarEmitter interface (codegen/emitter.py; tests/ir/pyemitter.py) is all a rule may use.
 Values carry `.dtype` ('f32', 'f64', 'i32', 'i64', 'bool'). Methods: const(value, like=None,
@@ -67,6 +69,8 @@ LOOP = "loop"                # runs IR regions natively (codegen/control.py): a 
 BRANCH = "branch"
 CHECK = "check"              # passes its operand on once its values are in range (checks.py)
 ROUNDED_ONCE = "rounded_once"  # float rule run in f64 for f32/f16 operands, rounded once
+INT_GRAD = "int_grad"        # vjp valid on integer operands and cotangents (MXNet's backward
+#                              kernel runs in the integer dtype); other ops refuse them
 KERNEL_FAMILIES = frozenset({CALL, SCATTER, SORT, SCAN, WINDOW, ARG_REDUCTION, JOIN, LOOP,
                              BRANCH, CHECK})
 FUSIBLE = frozenset({ELEMENTWISE, INDEXED})

@@ -22,7 +22,7 @@ import threading
 import numpy as np
 
 from ..types import FLOATS, INTS
-from . import CHECK, OpDef, fail
+from . import CHECK, INT_GRAD, OpDef, fail
 
 # the exception the check raises: the top layer installs tracegrad's MXNetError here
 # (index_checks.py), since ir imports nothing above itself
@@ -75,7 +75,7 @@ class CheckIndex(OpDef):
     """x itself, once every value of x is in its range; else an error naming the op, the
     operand, the range and the values."""
     name = "check_index"
-    traits = frozenset({CHECK})
+    traits = frozenset({CHECK, INT_GRAD})
     attr_names = frozenset({"of", "what", "why", "lo", "hi"})
     defaults = {"upper": True, "truncate": False}
 

@@ -3,13 +3,13 @@ so the op is closed under differentiation (any order)."""
 import numpy as np
 
 from ..types import FLOATS, INTS
-from . import SCAN, OpDef, fail
+from . import INT_GRAD, SCAN, OpDef, fail
 
 
 class Cumsum(OpDef):
     """out[i] = sum of x[j] for j <= i along `axis` (j >= i with reverse=True)."""
     name = "cumsum"
-    traits = frozenset({SCAN})
+    traits = frozenset({SCAN, INT_GRAD})
     attr_names = frozenset({"axis"})
     defaults = {"reverse": False}
 

@@ -8,8 +8,9 @@ import math
 
 import numpy as np
 
-from ..types import DTYPES, FLOATS, TensorType, broadcast_shapes, promote
-from . import COMMUTATIVE, ELEMENTWISE, EXACT, NONDIFF, NUMERIC, BinaryElementwise, OpDef, fail
+from ..types import DTYPES, GRAD_DTYPES, TensorType, broadcast_shapes, promote
+from . import (COMMUTATIVE, ELEMENTWISE, EXACT, INT_GRAD, NONDIFF, NUMERIC, BinaryElementwise,
+               OpDef, fail)
 
 
 def same_dtype(e, *xs):
@@ -73,7 +74,7 @@ def saturating_int(x, dtype=np.int64):
 class Add(BinaryElementwise):
     """x + y with broadcasting."""
     name = "add"
-    traits = frozenset({ELEMENTWISE, COMMUTATIVE})
+    traits = frozenset({ELEMENTWISE, COMMUTATIVE, INT_GRAD})
 
     def impl(x, y):
         return np.add(x, y)
@@ -88,6 +89,7 @@ class Add(BinaryElementwise):
 class Sub(BinaryElementwise):
     """x - y with broadcasting (numpy has no bool - bool)."""
     name = "sub"
+    traits = frozenset({ELEMENTWISE, INT_GRAD})
     dtypes = NUMERIC
 
     def impl(x, y):
@@ -103,7 +105,7 @@ class Sub(BinaryElementwise):
 class Mul(BinaryElementwise):
     """Elementwise product with broadcasting."""
     name = "mul"
-    traits = frozenset({ELEMENTWISE, COMMUTATIVE})
+    traits = frozenset({ELEMENTWISE, COMMUTATIVE, INT_GRAD})
 
     def impl(x, y):
         return np.multiply(x, y)
@@ -175,7 +177,7 @@ class Pow(BinaryElementwise):
 class Maximum(BinaryElementwise):
     """Elementwise max; ties send the gradient to x."""
     name = "maximum"
-    traits = frozenset({ELEMENTWISE, COMMUTATIVE})
+    traits = frozenset({ELEMENTWISE, COMMUTATIVE, INT_GRAD})
 
     def impl(x, y):
         return np.maximum(x, y)
@@ -191,7 +193,7 @@ class Maximum(BinaryElementwise):
 class Minimum(BinaryElementwise):
     """Elementwise min; ties send the gradient to x."""
     name = "minimum"
-    traits = frozenset({ELEMENTWISE, COMMUTATIVE})
+    traits = frozenset({ELEMENTWISE, COMMUTATIVE, INT_GRAD})
 
     def impl(x, y):
         return np.minimum(x, y)
@@ -280,7 +282,7 @@ def _weak_scalars(x, y):
 class Where(OpDef):
     """cond ? x : y with broadcasting of all three."""
     name = "where"
-    traits = frozenset({ELEMENTWISE})
+    traits = frozenset({ELEMENTWISE, INT_GRAD})
 
     def infer(c, x, y):
         if c.dtype != "bool":
@@ -302,9 +304,11 @@ class Where(OpDef):
 
 
 class Cast(OpDef):
-    """Convert to `dtype`; the gradient of a float cast is cast back."""
+    """Convert to `dtype`; the gradient is cast back to x's dtype, whatever the two dtypes
+    (MXNet's _backward_cast: float -> int -> float is straight-through, truncated on the way
+    back through the integer); a bool x gets none."""
     name = "cast"
-    traits = frozenset({ELEMENTWISE, EXACT})
+    traits = frozenset({ELEMENTWISE, EXACT, INT_GRAD})
     attr_names = frozenset({"dtype"})
 
     def infer(x, *, dtype):
@@ -329,7 +333,7 @@ class Cast(OpDef):
         return x.astype(target)
 
     def vjp(b, g, out, x, *, dtype):
-        if x.dtype not in FLOATS or dtype not in FLOATS:
+        if x.dtype not in GRAD_DTYPES:
             return (None,)
         return (b.cast(g, dtype=x.dtype),)
 

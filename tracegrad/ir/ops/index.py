@@ -6,7 +6,7 @@ wrap once when negative and are clipped into range, so no read or write is out o
 import numpy as np
 
 from ..types import FLOATS, INTS
-from . import INDEXED, SCATTER, OpDef, fail
+from . import INDEXED, INT_GRAD, SCATTER, OpDef, fail
 from .elementwise import saturating_int
 
 
@@ -31,7 +31,7 @@ def _check(opname, data_shape, idx):
 class GatherNd(OpDef):
     """out[i...] = data[indices[0, i...], ..., indices[M-1, i...], ...]."""
     name = "gather_nd"
-    traits = frozenset({INDEXED})
+    traits = frozenset({INDEXED, INT_GRAD})
 
     def element(ctx, data, idx):
         """Column k of idx (k = the leading output indices) names the first M data axes."""
@@ -63,7 +63,7 @@ class ScatterNdAdd(OpDef):
     """Zeros of `shape` with x added at the addressed positions (repeats accumulate): the
     adjoint of gather_nd, and MXNet's scatter_nd when positions are distinct."""
     name = "scatter_nd_add"
-    traits = frozenset({SCATTER})
+    traits = frozenset({SCATTER, INT_GRAD})
     attr_names = frozenset({"shape"})
 
     def scatter(ctx, x, idx, *, shape):

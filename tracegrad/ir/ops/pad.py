@@ -6,7 +6,7 @@ output position into the input position it read; the adjoint of that is pad agai
 """
 import numpy as np
 
-from . import INDEXED, SCATTER, OpDef, fail
+from . import INDEXED, INT_GRAD, SCATTER, OpDef, fail
 
 MODES = ("constant", "edge", "reflect")
 
@@ -52,7 +52,7 @@ def _source(ctx, shape, pad_width, mode):
 class Pad(OpDef):
     """x padded by pad_width = (before_0, after_0, before_1, after_1, ...)."""
     name = "pad"
-    traits = frozenset({INDEXED})
+    traits = frozenset({INDEXED, INT_GRAD})
     attr_names = frozenset({"pad_width"})
     defaults = {"mode": "constant", "constant_value": 0.0}
 
@@ -85,7 +85,7 @@ class PadAdjoint(OpDef):
     """The transpose of pad: an array of `shape` where each position holds the sum of the
     cotangents of the padded positions that read it."""
     name = "pad_adjoint"
-    traits = frozenset({SCATTER})
+    traits = frozenset({SCATTER, INT_GRAD})
     attr_names = frozenset({"pad_width", "shape"})
     defaults = {"mode": "constant"}
 

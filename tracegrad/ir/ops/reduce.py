@@ -5,7 +5,8 @@ mean is a composite (sum times 1/n), not a primitive.
 import numpy as np
 
 from ..types import TensorType
-from . import ARG_REDUCTION, NONDIFF, OpDef, Reduce, fail, reduced_keepdims_shape
+from . import (ARG_REDUCTION, INT_GRAD, NONDIFF, REDUCTION, OpDef, Reduce, fail,
+               reduced_keepdims_shape)
 
 
 def _no_bool(cls):
@@ -40,6 +41,7 @@ def _expand(b, v, x, axes, keepdims):
 class Sum(Reduce):
     """Sum over axes."""
     name = "sum"
+    traits = frozenset({REDUCTION, INT_GRAD})
     accumulate = "add"
 
     def impl(x, *, axes, keepdims=False):

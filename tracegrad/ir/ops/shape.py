@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..types import DTYPES, FLOATS, INTS, TensorType
-from . import EXACT, INDEXED, JOIN, NONDIFF, SCATTER, VIEW, OpDef, fail
+from . import EXACT, INDEXED, INT_GRAD, JOIN, NONDIFF, SCATTER, VIEW, OpDef, fail
 from .elementwise import saturating_int
 
 
@@ -29,7 +29,7 @@ def _is_contiguous(strides, shape) -> bool:
 class BroadcastTo(OpDef):
     """numpy broadcast of x to `shape`. Its vjp is g itself: autodiff sums it back centrally."""
     name = "broadcast_to"
-    traits = frozenset({VIEW})
+    traits = frozenset({VIEW, INT_GRAD})
     attr_names = frozenset({"shape"})
 
     def view(offset, strides, in_shape, *, out_shape, shape):
@@ -53,7 +53,7 @@ class BroadcastTo(OpDef):
 class Reshape(OpDef):
     """Same elements in a new shape (row-major)."""
     name = "reshape"
-    traits = frozenset({VIEW})
+    traits = frozenset({VIEW, INT_GRAD})
     attr_names = frozenset({"shape"})
 
     def view(offset, strides, in_shape, *, out_shape, shape):
@@ -80,7 +80,7 @@ class Reshape(OpDef):
 class Transpose(OpDef):
     """Permute axes: out.shape[i] = x.shape[perm[i]]."""
     name = "transpose"
-    traits = frozenset({VIEW})
+    traits = frozenset({VIEW, INT_GRAD})
     attr_names = frozenset({"perm"})
 
     def view(offset, strides, in_shape, *, out_shape, perm):
@@ -101,7 +101,7 @@ class Transpose(OpDef):
 class ExpandDims(OpDef):
     """Insert a size-1 axis at `axis`."""
     name = "expand_dims"
-    traits = frozenset({VIEW})
+    traits = frozenset({VIEW, INT_GRAD})
     attr_names = frozenset({"axis"})
 
     def view(offset, strides, in_shape, *, out_shape, axis):
@@ -135,7 +135,7 @@ def _slice_shape(opname, shape, begin, end, step):
 class Slice(OpDef):
     """x[begin:end:step] on every axis (non-negative, normalized bounds, positive steps)."""
     name = "slice"
-    traits = frozenset({VIEW})
+    traits = frozenset({VIEW, INT_GRAD})
     attr_names = frozenset({"begin", "end", "step"})
 
     def view(offset, strides, in_shape, *, out_shape, begin, end, step):
@@ -155,7 +155,7 @@ class Slice(OpDef):
 class SliceScatter(OpDef):
     """Zeros of `shape` with x written at [begin:end:step]: the adjoint of slice."""
     name = "slice_scatter"
-    traits = frozenset({SCATTER})
+    traits = frozenset({SCATTER, INT_GRAD})
     scatter_mode = "store"
     attr_names = frozenset({"shape", "begin", "end", "step"})
 
@@ -182,7 +182,7 @@ class SliceScatter(OpDef):
 class Concat(OpDef):
     """Join operands along `axis`."""
     name = "concat"
-    traits = frozenset({JOIN})
+    traits = frozenset({JOIN, INT_GRAD})
     attr_names = frozenset({"axis"})
 
     def infer(*xs, axis):
@@ -257,7 +257,7 @@ def _clamped_index(idx, depth):
 class Take(OpDef):
     """Gather along `axis` with indices clipped into range (MXNet's default mode='clip')."""
     name = "take"
-    traits = frozenset({INDEXED})
+    traits = frozenset({INDEXED, INT_GRAD})
     attr_names = frozenset({"axis"})
 
     def element(ctx, x, idx, *, axis):
@@ -287,7 +287,7 @@ class Take(OpDef):
 class ScatterAdd(OpDef):
     """Adjoint of take: sums slices of x into `size` rows along `axis` at the (clipped) indices."""
     name = "scatter_add"
-    traits = frozenset({SCATTER})
+    traits = frozenset({SCATTER, INT_GRAD})
     attr_names = frozenset({"axis", "size"})
 
     def scatter(ctx, x, idx, *, axis, size):

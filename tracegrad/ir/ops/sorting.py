@@ -7,7 +7,7 @@ sort and topk are composites: take_along_axis(x, argsort(x)) differentiates thro
 import numpy as np
 
 from ..types import FLOATS, INTS, TensorType
-from . import INDEXED, NONDIFF, SCATTER, SORT, OpDef, fail
+from . import INDEXED, INT_GRAD, NONDIFF, SCATTER, SORT, OpDef, fail
 from .elementwise import saturating_int
 
 
@@ -58,7 +58,7 @@ class TakeAlongAxis(OpDef):
     """out[..., i, ...] = x[..., idx[..., i, ...], ...] along `axis` (numpy's take_along_axis,
     indices clipped into range)."""
     name = "take_along_axis"
-    traits = frozenset({INDEXED})
+    traits = frozenset({INDEXED, INT_GRAD})
     attr_names = frozenset({"axis"})
 
     def element(ctx, x, idx, *, axis):
@@ -85,7 +85,7 @@ class ScatterAddAlongAxis(OpDef):
     """Zeros with `size` entries along `axis`, x added at idx along that axis: the adjoint of
     take_along_axis (repeated indices accumulate)."""
     name = "scatter_add_along_axis"
-    traits = frozenset({SCATTER})
+    traits = frozenset({SCATTER, INT_GRAD})
     attr_names = frozenset({"axis", "size"})
 
     def scatter(ctx, x, idx, *, axis, size):

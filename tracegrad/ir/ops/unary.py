@@ -6,12 +6,13 @@ import math
 import numpy as np
 
 from ..types import FLOATS
-from . import ELEMENTWISE, NONDIFF, NUMERIC, FloatUnary, UnaryElementwise
+from . import ELEMENTWISE, INT_GRAD, NONDIFF, NUMERIC, FloatUnary, UnaryElementwise
 
 
 class Neg(UnaryElementwise):
     """-x (numpy has no negative for bool)."""
     name = "neg"
+    traits = frozenset({ELEMENTWISE, INT_GRAD})
     dtypes = NUMERIC
 
     def impl(x):
@@ -236,6 +237,7 @@ class Rsqrt(FloatUnary):
 class Abs(UnaryElementwise):
     """|x|; the gradient at 0 is 0 (sign)."""
     name = "abs"
+    traits = frozenset({ELEMENTWISE, INT_GRAD})
 
     def impl(x):
         return np.abs(x)
@@ -250,6 +252,7 @@ class Abs(UnaryElementwise):
 class Sign(UnaryElementwise):
     """-1, 0 or 1; its derivative is zero almost everywhere, so vjp returns no cotangent."""
     name = "sign"
+    traits = frozenset({ELEMENTWISE, INT_GRAD})
     dtypes = NUMERIC
 
     def impl(x):
@@ -325,6 +328,7 @@ class Floor(UnaryElementwise):
     """Largest integer <= x, in x's dtype: an int or bool array comes back unchanged (MXNet's floor on
     ints; numpy before 2.1 would give float64). Piecewise constant: the gradient is zero."""
     name = "floor"
+    traits = frozenset({ELEMENTWISE, INT_GRAD})
     dtypes = NUMERIC + ("bool",)
 
     def impl(x):
@@ -341,6 +345,7 @@ class StopGradient(UnaryElementwise):
     """Identity whose vjp is None: MXNet's BlockGrad / stop_gradient. Deliberately not NONDIFF,
     so it records like any op; autodiff just receives no cotangent through it."""
     name = "stop_gradient"
+    traits = frozenset({ELEMENTWISE, INT_GRAD})
 
     def impl(x):
         return x

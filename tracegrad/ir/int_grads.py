@@ -1,0 +1,49 @@
+"""Which ops pass a gradient in an integer dtype, and the error for the others.
+
+MXNet 1.9.1 gives an integer array its gradient in its own dtype: attach_grad allocates an
+integer buffer, the head gradient is integer ones, and an op's backward kernel runs in the
+integer type (elemwise add/mul, sums, reshapes, gathers); Cast's backward (_backward_cast)
+casts the gradient back to the input's dtype, so a float -> int -> float round trip is
+straight-through. autodiff therefore lets integer values carry cotangents (GRAD_DTYPES) and
+asks each op's rule for them, but only an op whose rule is integer-exact (the INT_GRAD trait)
+may receive or hand out an integer cotangent: a float rule (exp, div, matmul, ...) would give
+a truncated number no one meant, so autodiff raises IntegerGradientError naming the op.
+"""
+from .ops import INT_GRAD
+from .types import FLOATS
+
+
+class IntegerGradientError(TypeError):
+    """An integer gradient would flow through an op whose rule holds for floats only; the
+    eager tape shows it as an MXNetError with the user's backward line."""
+
+
+def check_cotangents(op, g):
+    """Before `op`'s rule runs: refuse integer cotangents of its results unless INT_GRAD."""
+    if INT_GRAD in op.opdef.traits:
+        return
+    gs = g if isinstance(g, tuple) else (g,)
+    if any(c is not None and c.type.dtype not in FLOATS for c in gs):
+        _refuse(op, "its integer result")
+
+
+def check_operands(op, contributions, active):
+    """After `op`'s rule ran: refuse a cotangent for an integer operand in `active` (the
+    operand positions that take gradients) unless INT_GRAD."""
+    if INT_GRAD in op.opdef.traits:
+        return
+    for i, (o, c) in enumerate(zip(op.operands, contributions)):
+        if c is not None and i in active and o.type.dtype not in FLOATS:
+            _refuse(op, f"its integer operand {i}")
+
+
+def _refuse(op, what):
+    types = ", ".join(str(o.type) for o in op.operands)
+    results = ", ".join(str(r.type) for r in op.results)
+    at = f" (recorded at {op.loc})" if op.loc else ""
+    raise IntegerGradientError(
+        f"backward: op '{op.opdef.name}'({types}) -> {results}{at} has no integer gradient, "
+        f"but {what} is differentiated: an array with attach_grad() reaches it through "
+        f"integer values (MXNet computes this op's backward in floating point only). "
+        f"Cast to float before the op (x.astype('float32')), or attach the integer array "
+        f"with grad_req='null'")
