@@ -93,7 +93,8 @@ def test_make_loss_passes_an_infinite_loss_through_and_its_gradient_stays_finite
 def test_an_integer_index_or_length_argument_gets_a_zero_gradient():
     """MXNet writes 0 into the gradient of an integer argument read only as an index, a
     length or a condition (softmax's length, take's indices); an integer argument that a
-    differentiable op reads (a cast) is refused, never given a made-up gradient."""
+    differentiable op reads through a cast gets the gradient cast back to its dtype
+    (_backward_cast: 2.5 -> 2, -3.75 -> -3, truncated)."""
     data, length = mx.sym.var("data"), mx.sym.var("length", dtype="int32")
     out = mx.sym.softmax(data, length=length, use_length=True, axis=1)
     x = np.random.RandomState(0).randn(2, 4)
@@ -106,12 +107,13 @@ def test_an_integer_index_or_length_argument_gets_a_zero_gradient():
     np.testing.assert_array_equal(exe.grad_dict["length"].asnumpy(), [0, 0])
     assert np.abs(exe.grad_dict["data"].asnumpy()).sum() < 1e-6    # (rows of softmax sum to 1)
     idx = mx.sym.var("idx", dtype="int32")
-    cast = mx.sym.Cast(idx, dtype="float32") * 2
+    cast = mx.sym.Cast(idx, dtype="float32") * 2.5
     exe = cast.bind(mx.cpu(), args={"idx": nd.array([1, 2], dtype="int32")},
                     args_grad={"idx": nd.zeros((2,), dtype="int32")})
     exe.forward(is_train=True)
-    with pytest.raises(mx.MXNetError, match="integer and bool arrays have no gradient"):
-        exe.backward(nd.ones((2,)))
+    exe.backward(nd.array([1.0, -1.5]))
+    assert exe.grad_dict["idx"].dtype == np.int32
+    np.testing.assert_array_equal(exe.grad_dict["idx"].asnumpy(), [2, -3])
 
 
 def test_dropout_of_rate_one_is_nan_as_in_mxnet():

@@ -41,9 +41,11 @@ def _refuse(op, what):
     types = ", ".join(str(o.type) for o in op.operands)
     results = ", ".join(str(r.type) for r in op.results)
     at = f" (recorded at {op.loc})" if op.loc else ""
+    why = ("its gradient in integers would be a truncated float formula"
+           if op.opdef.__module__.startswith(__package__) else
+           "this call passes floating-point gradients only")
     raise IntegerGradientError(
-        f"backward: op '{op.opdef.name}'({types}) -> {results}{at} has no integer gradient, "
-        f"but {what} is differentiated: an array with attach_grad() reaches it through "
-        f"integer values (MXNet computes this op's backward in floating point only). "
-        f"Cast to float before the op (x.astype('float32')), or attach the integer array "
-        f"with grad_req='null'")
+        f"backward: op '{op.opdef.name}'({types}) -> {results}{at} has no integer gradient "
+        f"({why}), but {what} is differentiated: an array with attach_grad() reaches it "
+        f"through integer values. Cast to float before the op (x.astype('float32')), or "
+        f"attach the integer array with grad_req='null'")

@@ -257,7 +257,7 @@ def _no_bool_gradients(leaf, heads):
     from ..base import MXNetError
     consumers = sorted({op.opdef.name for op in _ops_of(heads) if leaf in op.operands})
     raise MXNetError(
-        f"backward: an {leaf.type} array with attach_grad() reaches op "
+        f"backward: a {leaf.type} array with attach_grad() reaches op "
         f"{', '.join(repr(c) for c in consumers) or '?'}; bool arrays have no gradient. "
         f"Cast it first (x = x.astype('float32'); x.attach_grad()), or attach it with "
         f"grad_req='null'")

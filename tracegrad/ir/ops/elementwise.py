@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ..types import DTYPES, GRAD_DTYPES, TensorType, broadcast_shapes, promote
+from ..types import DTYPES, FLOATS, GRAD_DTYPES, TensorType, broadcast_shapes, promote
 from . import (COMMUTATIVE, ELEMENTWISE, EXACT, INT_GRAD, NONDIFF, NUMERIC, BinaryElementwise,
                OpDef, fail)
 
@@ -140,6 +140,7 @@ class Mod(BinaryElementwise):
     too (MXNet's mod kernel; numpy gives NaN). d/dx is 1 and d/dy is -floor(x / y), away
     from the jumps where y divides x."""
     name = "mod"
+    traits = frozenset({ELEMENTWISE, INT_GRAD})
     dtypes = NUMERIC
 
     def impl(x, y):
@@ -158,15 +159,21 @@ class Mod(BinaryElementwise):
 
 class Pow(BinaryElementwise):
     """x ** y. The vjp guards the points where the textbook formula gives 0 * inf = nan but
-    the true derivative is 0: d/dx at y == 0 and d/dy at x == 0 (as JAX does)."""
+    the true derivative is 0: d/dx at y == 0 and d/dy at x == 0 (as JAX does). Integer
+    powers differentiate in integers (MXNet's _backward_power_scalar), their y - 1 clipped at
+    0 where y == 0 masks it: an integer to a negative power is an error, even masked."""
     name = "pow"
+    traits = frozenset({ELEMENTWISE, INT_GRAD})
     dtypes = NUMERIC
 
     def impl(x, y):
         return np.power(x, y)
 
     def vjp(b, g, out, x, y):
-        dx = b.where(b.eq(y, 0), 0, b.mul(y, b.pow(x, b.sub(y, 1))))
+        less = b.sub(y, 1)
+        if out.dtype not in FLOATS:
+            less = b.maximum(less, 0)
+        dx = b.where(b.eq(y, 0), 0, b.mul(y, b.pow(x, less)))
         log_x = b.log(b.where(b.eq(x, 0), 1.0, x))  # 1.0: an int base still logs
         return b.mul(g, dx), b.mul(g, b.mul(out, log_x))
 

@@ -113,6 +113,7 @@ class Relu(UnaryElementwise):
     """max(x, 0); NaN stays NaN. vjp: g where x > 0, else the output, which is 0 there or
     NaN at a NaN input: MXNet's relu_grad passes NaN through (its tests check it)."""
     name = "relu"
+    traits = frozenset({ELEMENTWISE, INT_GRAD})
 
     def impl(x):
         return np.maximum(x, x.dtype.type(0))
