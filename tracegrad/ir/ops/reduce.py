@@ -4,7 +4,7 @@ mean is a composite (sum times 1/n), not a primitive.
 """
 import numpy as np
 
-from ..types import TensorType
+from ..types import FLOATS, TensorType
 from . import (ARG_REDUCTION, INT_GRAD, NONDIFF, REDUCTION, OpDef, Reduce, fail,
                reduced_keepdims_shape)
 
@@ -60,7 +60,10 @@ class Sum(Reduce):
 
 
 class _Extremum(Reduce):
-    """max/min: the cotangent is shared equally among the elements that attain the extremum."""
+    """max/min: the cotangent is shared equally among the elements that attain the extremum;
+    in integers each of them gets all of it, as MXNet's _backward_max computes (g * (x ==
+    out)), since a share would truncate to 0."""
+    traits = frozenset({REDUCTION, INT_GRAD})
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -75,9 +78,10 @@ class _Extremum(Reduce):
 
     def vjp(b, g, out, x, *, axes, keepdims=False):
         hit = b.cast(b.eq(x, _expand(b, out, x, axes, keepdims)), dtype=x.dtype)
-        count = b.sum(hit, axes=axes, keepdims=True)
-        share = b.div(hit, b.broadcast_to(count, shape=x.shape))
-        return (b.mul(share, _expand(b, g, x, axes, keepdims)),)
+        if x.dtype in FLOATS:
+            count = b.sum(hit, axes=axes, keepdims=True)
+            hit = b.div(hit, b.broadcast_to(count, shape=x.shape))
+        return (b.mul(hit, _expand(b, g, x, axes, keepdims)),)
 
 
 class Max(_Extremum):
