@@ -16,7 +16,7 @@ from llvmlite import ir
 from ..ir.function import Literal
 from ..ir.ops import ELEMENTWISE, REDUCTION
 from ..ir.types import FLOATS
-from . import fastmath, philox, reduction, threads
+from . import extremum, fastmath, philox, reduction, threads
 from .emitter import LLTYPES, ScalarEmitter, SVal
 from .loops import for_range, linear_index, loop_nest
 from .views import StepFunction, contiguous_strides
@@ -122,7 +122,8 @@ def emit_fused(module, name, step, views, flags=frozenset(), alias=None):
     members = [op for op in step.ops if op is not reduce_op]
     split = _split(step, reduce_op)
     sf = StepFunction(module, name, buffers, alias)
-    if reduce_op is not None and not reduction.use_blocked(reduce_op):
+    if reduce_op is not None and not reduction.use_blocked(reduce_op) and \
+            not extremum.applies(reduce_op):
         _fill_identity(sf, reduce_op, step.key_of[reduce_op.results[0]])
     if split is None:
         _emit_body(sf, step, views, members, reduce_op, None, flags)
@@ -167,11 +168,11 @@ def _split(step, reduce_op):
     if reduction.rowwise(reduce_op):
         kept = [a for a in range(len(shape) - 1) if a not in axes] + [len(shape) - 1]
         return ("outer", shape[kept[0]]) if shape[kept[0]] > 1 else None
-    if reduction.use_blocked(reduce_op):
+    if reduction.use_blocked(reduce_op) or extremum.applies(reduce_op):
         kept = [a for a in range(len(shape)) if a not in axes]
         if kept:
             return ("outer", shape[kept[0]]) if shape[kept[0]] > 1 else None
-        if len(shape) == 1:
+        if len(shape) == 1 and reduction.use_blocked(reduce_op):
             return "chunks", reduction.n_tasks(shape[0])
         return None
     return ("outer", shape[0]) if 0 not in axes and shape[0] > 1 else None
@@ -189,6 +190,11 @@ def _emit_body(sf, step, views, members, reduce_op, first, flags):
                                    step.key_of[reduce_op.results[0]],
                                    lambda idx: FusedContext(sf, step.shape, views, idx, flags),
                                    _eval_member, first=first)
+        return
+    if reduce_op is not None and extremum.applies(reduce_op):
+        extremum.emit(sf, step, views, members, reduce_op, step.key_of[reduce_op.results[0]],
+                      lambda idx: FusedContext(sf, step.shape, views, idx, flags),
+                      _eval_member, first=first)
         return
     with loop_nest(sf.b, step.shape, first=first) as idx:
         ctx = FusedContext(sf, step.shape, views, idx, flags)
