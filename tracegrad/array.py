@@ -621,8 +621,10 @@ class NDArray:
 
     # -------------------------------------------------------------- copies
     def copy(self):
-        return F.mul(self, 1) if self._value is not None and STATE.recording else wrap(
-            self._data.copy())
+        # (times True, not 1: a bool array times 1 is an int64 one, so a traced copy changed
+        # dtype where the eager one kept it)
+        return F.mul(self, True if self._data.dtype is _BOOL else 1) \
+            if self._value is not None and STATE.recording else wrap(self._data.copy())
 
     def copyto(self, other):
         """Write into `other` (an NDArray), or a copy on context `other`."""

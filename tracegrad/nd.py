@@ -480,7 +480,15 @@ def norm(data, ord=2, axis=None, keepdims=False, out_dtype=None, **kwargs):
         data = F.cast(data, dtype=dtype_name(np.dtype(out_dtype)))
     if ord == 1:
         return sum(F.abs(data), axis=axis, keepdims=keepdims)
-    return F.sqrt(sum(square(data), axis=axis, keepdims=keepdims))
+    squares = sum(square(data), axis=axis, keepdims=keepdims)
+    kind = np.dtype(data.dtype).kind
+    if kind in "iu":    # MXNet's result has the operand's dtype (the root truncated); a plain
+        # sqrt gave float64 eagerly and was refused in a trace (sqrt takes floats only)
+        root = F.sqrt(F.cast(squares, dtype="f64"))
+        return F.cast(root, dtype=dtype_name(np.dtype(data.dtype)))
+    if kind == "b":     # (as the transcendentals of a bool array: float32)
+        return F.sqrt(F.cast(squares, dtype="f32"))
+    return F.sqrt(squares)
 
 
 # ------------------------------------------------------------------ linear algebra
