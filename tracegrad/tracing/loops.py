@@ -26,9 +26,10 @@ regions name (nested loops, its adjoint), so one live handle keeps all of it.
 import numpy as np
 
 from ..ir.autodiff import copy_ops, vjp
-from ..ir.function import Builder, Function, Literal
+from ..ir.function import Builder, Function, Literal, Value
 from ..ir.printer import print_function
 from ..ir.ops import LOOP
+from ..ir.passes.dce import dce
 from ..ir.types import FLOATS, parse_type
 from ..runtime.handles import OutCall, register, resolve
 from ..runtime.interpret import Program
@@ -193,6 +194,16 @@ class LoopBody:
         return self._adjoint[key]
 
     def _build_adjoint(self, with_hist, use_saved):
+        """(LoopBody, (fs, fv, fc, fo, hoisted)): the float sequences, variables and captured
+        arrays differentiated, the outputs with cotangents, and the captured arrays whose
+        gradient is summed after the loop (`_outer_products`) instead of in its state."""
+        hoist = self._adjoint_body(with_hist, use_saved, None)
+        return self._adjoint_body(with_hist, use_saved, hoist)
+
+    def _adjoint_body(self, with_hist, use_saved, hoist):
+        """Build the adjoint loop. `hoist` None: only find which captured arrays' per-step
+        gradients are outer products (returns their indices); else build with those summed
+        after the loop."""
         ns, nv, no = self.n_seq, self.n_vars, self.n_outs
         body = self.body_fn
         seq_p, var_p, cap_p = (body.params[:ns], body.params[ns:ns + nv],
@@ -211,9 +222,11 @@ class LoopBody:
         g_hist = {i: b.param(var_p[i].type, f"gh{i}") for i in fv} if with_hist else {}
         res = ([b.param(body.outputs[k].type, f"r{k}") for k in range(n_user, no)]
                if use_saved else [])
+        sequences = hist + rows + list(g_out.values()) + list(g_hist.values()) + res
         # state: var cotangents, captured gradient sums; then the captured arrays
+        summed = [k for k in fc if not hoist or k not in hoist]
         g_var = {i: b.param(var_p[i].type, f"gv{i}") for i in fv}
-        g_acc = {k: b.param(cap_p[k].type, f"gc{k}") for k in fc}
+        g_acc = {k: b.param(cap_p[k].type, f"gc{k}") for k in summed}
         caps = [b.param(p.type, f"c{k}") for k, p in enumerate(cap_p)]
 
         def zeros(t):
@@ -232,17 +245,69 @@ class LoopBody:
         copy_ops(b, adj.ops, env)
         grad = {w: (env[o] if not isinstance(o, Literal) else o)
                 for w, o in zip(wrt, adj.outputs)}
+        found = _outer_products({k: grad[ns + nv + k] for k in fc}, sequences)
+        if hoist is None:
+            return set(found)
         outs = [grad[i] for i in fs]
+        hoisted = []
+        for k in hoist:
+            a, c = found[k]         # (this build's values: the same ops as the first's)
+            # where each factor's rows are after the loop: an operand of the adjoint loop (a
+            # sequence), or one of its stacked step outputs (added when not one already)
+            srcs = []
+            for v in (a, c):
+                at = [j for j, q in enumerate(sequences) if q is v]
+                if at:
+                    srcs.append(("seq", at[0]))
+                    continue
+                if not any(v is o for o in outs):
+                    outs.append(v)
+                srcs.append(("out", next(j for j, o in enumerate(outs) if o is v)))
+            hoisted.append((k, *srcs))
         new_g_var = []
         for i in fv:
             g = grad[ns + i]
             new_g_var.append(b.add(g, g_hist[i]) if i in g_hist else g)
-        new_acc = [b.add(g_acc[k], grad[ns + nv + k]) for k in fc]
-        fn = b.ret(*outs, *new_g_var, *new_acc)
-        n_seq = nv + ns + len(fo) + len(g_hist) + len(res)
-        return LoopBody(None, fn, len(fv) + len(fc), len(fs), self.max_iterations,
+        new_acc = [b.add(g_acc[k], grad[ns + nv + k]) for k in summed]
+        # (dce: a hoisted gradient's per-step product is no longer read)
+        fn = dce(b.ret(*outs, *new_g_var, *new_acc))
+        n_seq = len(sequences)
+        return LoopBody(None, fn, len(fv) + len(summed), len(outs), self.max_iterations,
                         n_seq=n_seq, reverse=not self.reverse, counted=True,
-                        keep=self.keep), (fs, fv, fc, fo)
+                        keep=self.keep), (fs, fv, summed, fo, hoisted)
+
+
+def _outer_products(grads, sequences):
+    """{k: (a, c)} for the captured arrays whose per-step gradient is a_t^T c_t (a weight's
+    gradient through a matmul or FullyConnected: the batch is contracted). Summed over the
+    steps that is one matmul of the stacked rows, A^T C, after the loop: one large product
+    instead of a small one per step plus an add of the whole gradient into the loop state
+    (an LSTM's h2h weight: a third of its backward loop). Each factor is a per-step value: a
+    sequence row, or a value the step computes. At least one must be computed: a step
+    output's rows past the trip count are zeros, so steps that did not run add nothing
+    (a sequence's rows there hold data)."""
+    found = {}
+    for k, g in grads.items():
+        op = getattr(g, "producer", None)
+        if op is None or op.opdef.name != "matmul" or not op.attrs["transpose_a"] \
+                or op.attrs["transpose_b"]:
+            continue
+        a, c = op.operands
+        if any(not isinstance(v, Value) or v.type.ndim != 2 for v in (a, c)):
+            continue
+        kinds = ["seq" if any(v is q for q in sequences) else
+                 "param" if v.producer is None else "step"
+                 for v in (a, c)]
+        if "param" in kinds or "step" not in kinds:
+            continue
+        found[k] = (a, c)
+    return found
+
+
+def _rows(b, stacked):
+    """A stacked (steps, rows, cols) array as (steps * rows, cols)."""
+    t = stacked.type
+    return b.reshape(stacked, shape=(t.shape[0] * t.shape[1], t.shape[2]))
 
 
 class WhileLoop(OutCall):
@@ -269,7 +334,8 @@ class WhileLoop(OutCall):
         history, steps = out[no + nv:no + 2 * nv], out[no + 2 * nv]
         with_hist = any(x is not None for x in g[no + nv:no + 2 * nv])
         res_cots = any(x is not None for x in g[no - lb.n_residuals:no])
-        adj, (fs, fv, fc, fo) = lb.adjoint([x.type for x in xs], with_hist, res_cots)
+        adj, (fs, fv, fc, fo, hoisted) = lb.adjoint([x.type for x in xs], with_hist,
+                                                    res_cots)
         saved = list(out[no - lb.n_residuals:no]) if not res_cots else []
 
         def cot(k):
@@ -288,10 +354,15 @@ class WhileLoop(OutCall):
         grads = [None] * len(xs)
         for j, i in enumerate(fs):
             grads[c + i] = res[j]
+        n_out = adj.n_outs      # (the adjoint's step outputs: fs's, then hoisted factors)
         for j, i in enumerate(fv):
-            grads[c + ns + i] = res[len(fs) + j]
+            grads[c + ns + i] = res[n_out + j]
         for j, k in enumerate(fc):
-            grads[c + ns + nv + k] = res[len(fs) + len(fv) + j]
+            grads[c + ns + nv + k] = res[n_out + len(fv) + j]
+        for k, *factors in hoisted:     # sum_t a_t^T c_t as one product of the stacked rows
+            a, c_ = (_rows(b, operands[1 + i] if kind == "seq" else res[i])
+                     for kind, i in factors)
+            grads[c + ns + nv + k] = b.matmul(a, c_, transpose_a=True)
         return tuple(grads)
 
     @classmethod
