@@ -9,9 +9,9 @@ output cotangent, and owns the three things the rules never do:
 The adjoint is plain IR, so `vjp` of an adjoint gives second and higher derivatives.
 """
 from .function import Builder, Function, Literal, Value
-from .int_grads import check_cotangents, check_operands
+from .int_grads import active_results, check_cotangents, check_operands
 from .ops import NONDIFF
-from .types import FLOATS, GRAD_DTYPES
+from .types import FLOATS, GRAD_DTYPES, INTS
 
 
 def active_values(fn: Function, wrt_params) -> set:
@@ -21,8 +21,9 @@ def active_values(fn: Function, wrt_params) -> set:
     for op in fn.ops:
         if NONDIFF in op.opdef.traits:
             continue
-        if any(o in active for o in op.operands if isinstance(o, Value)):
-            active.update(r for r in op.results if r.type.dtype in GRAD_DTYPES)
+        reached = [o for o in op.operands if isinstance(o, Value) and o in active]
+        if reached:
+            active.update(active_results(op, any(o.type.dtype in INTS for o in reached)))
     return active
 
 

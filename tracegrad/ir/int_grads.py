@@ -10,12 +10,22 @@ may receive or hand out an integer cotangent: a float rule (exp, div, matmul, ..
 a truncated number no one meant, so autodiff raises IntegerGradientError naming the op.
 """
 from .ops import INT_GRAD
-from .types import FLOATS
+from .types import FLOATS, INTS
 
 
 class IntegerGradientError(TypeError):
     """An integer gradient would flow through an op whose rule holds for floats only; the
     eager tape shows it as an MXNetError with the user's backward line."""
+
+
+def active_results(op, int_operand):
+    """The results of `op` (differentiable, an operand active) that carry cotangents: float
+    ones, and integer ones when its rule is integer-exact or an active operand is an integer
+    (`int_operand`: the refusal then names the op). An integer result of floats through any
+    other op (a loop's trip count, a compiled call's indices) is an index: no gradient."""
+    ints = int_operand or INT_GRAD in op.opdef.traits
+    return [r for r in op.results
+            if r.type.dtype in FLOATS or (ints and r.type.dtype in INTS)]
 
 
 def check_cotangents(op, g):

@@ -19,9 +19,10 @@ order and adds contributions in the same order with the same add, so the gradien
 bitwise those of the whole adjoint interpreted (tests/grad/test_cold_backward.py).
 """
 from ..ir.autodiff import op_vjp
+from ..ir.int_grads import active_results
 from ..ir.function import Literal
 from ..ir.ops import NONDIFF, REGISTRY
-from ..ir.types import GRAD_DTYPES
+from ..ir.types import INTS
 from .interpret import straight_line
 
 CACHE_SIZE = 4096
@@ -52,10 +53,10 @@ class ColdPlan:
                 if type(o) is Literal and lifted(op.opdef, o):
                     lit_ids[pos, i] = k
                     k += 1
-            if NONDIFF not in op.opdef.traits and any(
-                    type(o) is not Literal and active[index[o]] for o in op.operands):
-                for r in op.results:
-                    if r.type.dtype in GRAD_DTYPES:
+            if NONDIFF not in op.opdef.traits:
+                reached = [o for o in op.operands if type(o) is not Literal and active[index[o]]]
+                if reached:
+                    for r in active_results(op, any(o.type.dtype in INTS for o in reached)):
                         active[index[r]] = True
         self.n_values = n_values
         self.heads = [index[h] if active[index[h]] else None for h in heads]
