@@ -232,6 +232,24 @@ def test_numpy_arrays_astype_and_integer_variables():
     np.testing.assert_array_equal(i.grad.asnumpy(), 2 * np.array([1, 2, 3]) * [3, 2, 1])
 
 
+def test_numpy_promotion_of_an_integer_passes_no_gradient():
+    """mx.np's int * float: MXNet's mixed-precision backward never writes the integer input's
+    gradient (NumpyBinaryBackwardUseIn); an explicit astype is straight-through."""
+    i = mnp.array([1, 2, 3], dtype="int32")
+    f = mnp.array([1.5, 2.5, -3.5])
+    for path, call in [("eager", lambda i, f: i * f + i.astype("float32") * 2),
+                       ("jit", mx.jit(lambda i, f: i * f + i.astype("float32") * 2))]:
+        # (compiled code refuses integer variables: tracing/guards.py)
+        i.attach_grad(grad_req="write" if path == "eager" else "null")
+        f.attach_grad()
+        with autograd.record():
+            y = call(i, f)
+        y.backward()
+        np.testing.assert_array_equal(f.grad.asnumpy(), [1, 2, 3], err_msg=path)
+        if path == "eager":
+            np.testing.assert_array_equal(i.grad.asnumpy(), [2, 2, 2])
+
+
 def test_amp_cast_is_straight_through():
     x = nd.array([1.0, 2.0, -3.0])
     x.attach_grad()

@@ -412,8 +412,17 @@ def _operand(fname, x):
 
 
 def _in_dtype(x, dt):
+    """An operand in the promoted dtype. An integer array promoted to float passes no
+    gradient: MXNet's mixed-precision backward computes the integer input's gradient in a
+    float scratch buffer and never writes it (np_elemwise_broadcast_op.h,
+    NumpyBinaryBackwardUseIn), unlike astype (straight-through)."""
     if isinstance(x, NDArray):
-        return x if dtype_of(x) == dt else F.cast(x, dtype=dtype_name(dt))
+        if dtype_of(x) == dt:
+            return x
+        y = F.cast(x, dtype=dtype_name(dt))
+        if x._value is not None and dt.kind == "f" and dtype_of(x).kind in "iu":
+            y = F.stop_gradient(y)
+        return y
     if dt.kind == "f":
         return float(x)
     if dt.kind == "b":
