@@ -280,3 +280,37 @@ def test_batch_norm_gradient_on_constant_input_is_zero_eager_and_hybridized():
             out = layer(x)
         out.backward()
         assert not out.asnumpy().any() and not x.grad.asnumpy().any()
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+@pytest.mark.parametrize("shape,axes", [((64, 6, 28, 28), (0, 2, 3)), ((3, 50, 7), (0, 2)),
+                                        ((9, 5, 255), (0, 2)), ((4, 2, 129), (0, 2)),
+                                        ((6, 1, 256), (0, 2)), ((300, 3), (0, 1)),
+                                        ((2, 3, 4, 5), (1, 3))])
+def test_short_rows_laid_end_to_end_within_the_bound(dtype, shape, axes):
+    """Rows shorter than a chunk over several reduced axes fill whole chunks (a row split
+    where it meets a chunk's end: reduction._pack_row); the documented bound holds, with
+    adversarial magnitudes and signs."""
+    rng = np.random.default_rng(len(shape) * 100 + shape[-1])
+    x = (rng.normal(size=shape) * np.exp(rng.uniform(-6, 6, size=shape))).astype(NP[dtype])
+    got = sum_fn(shape, axes, dtype, 1.0)(x)[0]
+    assert got.shape == x.sum(axis=axes).shape
+    check_bound(got, x.astype(np.float64), axes, dtype)
+
+
+def test_short_rows_laid_end_to_end_keep_values_written_and_special_values():
+    """A member value the step also writes is stored once per element, the split rows
+    included; -0.0 rows sum to +0.0; inf and NaN land in the right output."""
+    b = Builder(name="packed")
+    x = b.param(TensorType("f32", (10, 4, 30)), "x")
+    t = b.mul(x, 3.0)
+    f = NativeFunction(b.ret(t, b.sum(t, axes=(0, 2))))
+    xv = np.random.default_rng(11).normal(size=(10, 4, 30)).astype(np.float32)
+    xv[:, 0] = -0.0
+    xv[7, 2, 29] = np.inf
+    xv[8, 3, 0] = np.nan
+    t_got, s_got = f(xv)
+    np.testing.assert_array_equal(t_got, xv * np.float32(3))
+    assert s_got[0] == 0 and not np.signbit(s_got[0])
+    assert s_got[2] == np.inf and np.isnan(s_got[3])
+    check_bound(s_got[1:2], (xv[:, 1:2] * 3).astype(np.float64), (0, 2), "f32")

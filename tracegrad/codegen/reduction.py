@@ -34,7 +34,10 @@ addition is an IEEE addition, only the order of additions is chosen.
 A sum of fewer than CHUNK terms per output (a softmax over 10 classes) uses one chunk of the
 next power of two instead, summed by min(LANES, size) lanes: padding 10 terms to 256 made such
 a row cost ~100 cycles. Its depth, (size/lanes - 1) + log2(lanes) + ceil(log2(nchunks)) + 2,
-is never more than the full chunk's.
+is never more than the full chunk's. When other reduced axes make many such rows per output (a
+convolution's bias gradient: rows of 28 over batch and height), the rows are laid end to end in
+full chunks instead (`_pack_row`): the chunks are then those of the terms in order, and the
+bound above holds as for a long row.
 
 Chunks are padded with -0.0, the exact additive identity; the result gets +0.0 added last so
 that a sum of negative zeros is +0.0, as numpy's is.
@@ -218,6 +221,35 @@ def _sum_chunk(sf, acc, c, length, pos_of, members, other_writes, x, make_ctx, e
     acc.push(acc.chunk_sum())
 
 
+def _pack_row(sf, acc, fill, length, pos_of, members, other_writes, x, make_ctx, eval_member):
+    """Rows shorter than a chunk (a convolution's bias gradient sums 28-element rows) are laid
+    end to end in full chunks, a row split across two where it meets a chunk's end: each chunk
+    sum and binary-counter push then serves CHUNK terms, not one short padded row, and the
+    chunks are exactly those of the terms taken in order (the module's bound holds as is).
+    `fill` holds how much of the current chunk is written."""
+    b = sf.b
+
+    def put(lo, hi, slot_of):
+        with for_range(b, hi, "j", start=lo) as j:
+            ctx = make_ctx(pos_of(j))
+            for m in members:
+                ctx.env[m.results[0]] = eval_member(ctx, m)
+            for v, key in other_writes:
+                sf.store(key, ctx.linear(), ctx.value(v))
+            b.store(acc.widen(ctx.value(x).v), acc.slot(slot_of(j)))
+    at = b.load(fill)
+    room = b.sub(i64(acc.size), at)
+    head = b.select(b.icmp_signed("<", room, i64(length)), room, i64(length))
+    put(i64(0), head, lambda j: b.add(at, j))
+    with b.if_else(b.icmp_signed("==", head, room)) as (full, partial):
+        with full:      # the chunk is full: sum it; the row's rest starts the next one
+            acc.push(acc.chunk_sum())
+            put(head, i64(length), lambda j: b.sub(j, head))
+            b.store(b.sub(i64(length), head), fill)
+        with partial:
+            b.store(b.add(at, head), fill)
+
+
 def emit_blocked_sum(sf, step, views, members, op, out_key, make_ctx, eval_member, first=None):
     """The whole fused step as kept-axes loop > reduced-axes loop > chunk loop (see module doc).
     `make_ctx(idx)` builds a FusedContext at full index `idx`; `eval_member(ctx, op)` evaluates
@@ -230,19 +262,34 @@ def emit_blocked_sum(sf, step, views, members, op, out_key, make_ctx, eval_membe
     inner, outer_red = axes[-1], axes[:-1]
     length = shape[inner]
     x = op.operands[0]
-    acc = PairwiseSum(sf, x.type.dtype, chunk_size(length))
+    packed = bool(outer_red) and length < CHUNK
+    acc = PairwiseSum(sf, x.type.dtype, CHUNK if packed else chunk_size(length))
+    if packed:
+        with b.goto_entry_block():
+            fill = b.alloca(I64, name="fill")
     other_writes = [(v, k) for v, k in step.writes if v is not op.results[0]]
     with loop_nest(b, [shape[a] for a in kept], "k", first=first) as kidx:
         acc.reset()
+        if packed:
+            b.store(i64(0), fill)
         with loop_nest(b, [shape[a] for a in outer_red], "r") as ridx:
             def pos_of(j, kidx=kidx, ridx=ridx):
                 pos = dict(zip(kept, kidx))
                 pos.update(zip(outer_red, ridx))
                 pos[inner] = j
                 return tuple(pos[a] for a in range(len(shape)))
-            with for_range(b, -(-length // acc.size), "c") as c:
-                _sum_chunk(sf, acc, c, length, pos_of, members, other_writes, x, make_ctx,
-                           eval_member)
+            if packed:
+                _pack_row(sf, acc, fill, length, pos_of, members, other_writes, x, make_ctx,
+                          eval_member)
+            else:
+                with for_range(b, -(-length // acc.size), "c") as c:
+                    _sum_chunk(sf, acc, c, length, pos_of, members, other_writes, x,
+                               make_ctx, eval_member)
+        if packed:      # the last chunk, partly filled
+            n = b.load(fill)
+            with b.if_then(b.icmp_signed(">", n, i64(0))):
+                acc.pad(n)
+                acc.push(acc.chunk_sum())
         total = acc.narrow(acc.total())
         sf.store(out_key, linear_index(b, kidx, _kept_strides(shape, axes)),
                  SVal(total, x.type.dtype))
