@@ -133,3 +133,20 @@ def test_second_order_through_the_loop():
     (e1, e2), (c1, c2) = first(rnn), first(mx.jit(rnn))
     np.testing.assert_allclose(c1, e1, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(c2, e2, rtol=1e-8, atol=1e-11)
+
+
+def test_adjoint_body_is_simplified_like_a_captured_step():
+    """The LSTM gates' four slice_scatter gradients are summed into one concat inside the
+    adjoint loop (simplify's add_disjoint_scatters), as in a captured step's graph."""
+    x = nd.array(np.random.default_rng(5).normal(size=(12, 2, 3)).astype(np.float32))
+    layer = gluon.rnn.LSTM(4, input_size=3)
+    layer.initialize()
+    layer.hybridize()
+    with autograd.record():
+        loss = layer(x).sum()
+    loss.backward()
+    texts = [print_function(alb.body_fn) for lb in gc.get_objects()
+             if isinstance(lb, LoopBody) and lb._adjoint
+             for alb, _ in lb._adjoint.values()]
+    ours = [t for t in texts if "f32[2,16]" in t]
+    assert ours and all("slice_scatter" not in t and " concat " in t for t in ours), ours

@@ -29,7 +29,7 @@ from ..ir.autodiff import copy_ops, vjp
 from ..ir.function import Builder, Function, Literal, Value
 from ..ir.printer import print_function
 from ..ir.ops import LOOP
-from ..ir.passes.dce import dce
+from ..ir.passes import run_pipeline
 from ..ir.types import FLOATS, parse_type
 from ..runtime.handles import OutCall, register, resolve
 from ..runtime.interpret import Program
@@ -49,6 +49,8 @@ def keeps_python_state(fn) -> bool:
             return True
     return False
 
+
+ADJOINT_PIPELINE = "fold,simplify,cse,dce"   # (capture.PIPELINE's passes)
 
 # body ops a loop runs in the numpy interpreter before its regions are compiled (~0.1 s of
 # interpreting against ~0.5 s of codegen per region)
@@ -269,8 +271,9 @@ class LoopBody:
             g = grad[ns + i]
             new_g_var.append(b.add(g, g_hist[i]) if i in g_hist else g)
         new_acc = [b.add(g_acc[k], grad[ns + nv + k]) for k in summed]
-        # (dce: a hoisted gradient's per-step product is no longer read)
-        fn = dce(b.ret(*outs, *new_g_var, *new_acc))
+        # simplified as a captured step's graph is (the gate gradients' slice_scatters of an
+        # LSTM summed into one concat); dce drops a hoisted gradient's per-step product
+        fn = run_pipeline(b.ret(*outs, *new_g_var, *new_acc), ADJOINT_PIPELINE)
         n_seq = len(sequences)
         return LoopBody(None, fn, len(fv) + len(summed), len(outs), self.max_iterations,
                         n_seq=n_seq, reverse=not self.reverse, counted=True,
