@@ -1,7 +1,8 @@
 """Differential fuzz of the training programs MXNet 1.x users write: CNNs, Conv1D,
 Conv2DTranspose, LSTM/GRU/RNN (layers and cells), Embedding, custom HybridBlocks, MLPs, two
 output heads, LayerNorm, attention, Dropout, BatchNorm; losses on class labels, one-hot
-targets and sample weights; eleven optimizer settings (clip_gradient, lr_scheduler), grad_req='add', loss and
+targets and sample weights; twenty-six optimizer settings
+(clip_gradient, rescale_grad, wd, lr_scheduler), grad_req='add', loss and
 metric reads, batch size changes. Each config runs four ways from identical parameters:
 
     E  eager, capture paused, not hybridized   (the reference)
@@ -40,7 +41,23 @@ OPTS = [("sgd", {"learning_rate": 0.1}),
         ("sgd", {"learning_rate": 0.1, "momentum": 0.5, "clip_gradient": 0.5}),
         ("rmsprop", {"learning_rate": 0.01, "centered": True}),
         ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "sched": True}),
-        ("adam", {"learning_rate": 0.01, "sched": True})]
+        ("adam", {"learning_rate": 0.01, "sched": True}),
+        # round 27: the settings above never drew rescale_grad, wd on NAG / AdaGrad / RMSProp,
+        # clip_gradient on every optimizer, schedules on the adaptive ones, other optimizers
+        ("nag", {"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-3, "rescale_grad": 0.5}),
+        ("adagrad", {"learning_rate": 0.1, "wd": 1e-2, "clip_gradient": 0.2}),
+        ("rmsprop", {"learning_rate": 0.01, "wd": 1e-3, "clip_gradient": 0.5, "sched": True}),
+        ("rmsprop", {"learning_rate": 0.01, "centered": True, "rescale_grad": 2.0,
+                     "clip_weights": 1.0}),
+        ("adam", {"learning_rate": 0.01, "rescale_grad": 0.25, "clip_gradient": 0.05}),
+        ("sgd", {"learning_rate": 0.1, "wd": 1e-2, "rescale_grad": 3.0, "sched": True}),
+        ("adagrad", {"learning_rate": 0.1, "sched": True}),
+        ("nag", {"learning_rate": 0.05, "momentum": 0.9, "clip_gradient": 0.1, "sched": True}),
+        ("adadelta", {"rho": 0.9}),
+        ("ftml", {"learning_rate": 0.01}),
+        ("nadam", {"learning_rate": 0.01}),
+        ("signum", {"learning_rate": 0.01, "wd_lh": 1e-3}),
+        ("lamb", {"learning_rate": 0.01})]
 MODELS = ["cnn", "cnn_gap", "conv1d", "deconv", "rnn", "embed_rnn", "custom", "cells", "mlp_drop",
           "resnet_block", "attn", "mlp", "two_heads", "embed_flat", "layernorm"]
 

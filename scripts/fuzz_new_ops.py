@@ -1,12 +1,13 @@
 """Differential fuzz of new nd ops: eager vs numpy f64, jit (2nd call), grads vs FD.
 Run from the repository root: PYTHONPATH=. python scripts/fuzz_new_ops.py (prints mismatches, then a count).
 """
+import os
 import sys, traceback
 import numpy as np
 import tracegrad as mx
 from tracegrad import nd, autograd
 
-rng = np.random.default_rng(0)
+rng = np.random.default_rng(int(os.environ.get("FUZZ_SEED", 0)))  # (a new seed: FUZZ_SEED=n)
 FAIL = []
 
 def fd_grad(ref, xs, c, wrt, eps=1e-6):

@@ -25,7 +25,23 @@ OPTIMIZERS = [
     ("adam", {"learning_rate": 0.01}),
     ("rmsprop", {"learning_rate": 0.01}),
     ("adagrad", {"learning_rate": 0.05, "wd": 1e-3}),
+    # wd, clip_gradient, rescale_grad and schedules on every optimizer kind ("sched": a fresh
+    # FactorScheduler per Trainer: a scheduler is stateful, the two runs must not share one)
+    ("nag", {"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-3, "rescale_grad": 0.5}),
+    ("adam", {"learning_rate": 0.01, "wd": 1e-2, "clip_gradient": 0.05, "sched": True}),
+    ("rmsprop", {"learning_rate": 0.01, "centered": True, "clip_gradient": 0.5,
+                 "rescale_grad": 2.0}),
+    ("adagrad", {"learning_rate": 0.05, "clip_gradient": 0.1, "sched": True}),
+    ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "rescale_grad": 0.25, "sched": True}),
 ]
+
+
+def _trainer(net, name, kw):
+    kw = dict(kw)
+    if kw.pop("sched", False):
+        kw["lr_scheduler"] = mx.lr_scheduler.FactorScheduler(step=3, factor=0.8,
+                                                             base_lr=kw["learning_rate"])
+    return gluon.Trainer(net.collect_params(), name, kw)
 
 EVENTS = ["set_lr", "lr_mult", "wd_mult", "freeze", "unfreeze",
           "accumulate", "write_weight", "set_data", "batch_size", "switch_loss", "regularize",
@@ -97,7 +113,7 @@ def _run(loop, tmp):
         net.hybridize()
     params = list(net.collect_params().values())
     name, kw = loop.optimizer
-    trainer = gluon.Trainer(net.collect_params(), name, dict(kw))
+    trainer = _trainer(net, name, kw)
     loss_kind, batch, regularize = "l2", 5, False
     annealing, term_weight = False, None    # loss terms weighted by Python scalars
     metric = mx.metric.Accuracy()
@@ -109,7 +125,12 @@ def _run(loop, tmp):
         p = params[ev.randint(len(params))]
         accumulate = False
         if event == "set_lr":
-            trainer.set_learning_rate(float(ev.choice([0.001, 0.02, 0.1])))
+            lr = float(ev.choice([0.001, 0.02, 0.1]))
+            schedule = trainer._optimizer.lr_scheduler
+            if schedule is not None:    # (set_learning_rate warns: change it there)
+                schedule.base_lr = lr
+            else:
+                trainer.set_learning_rate(lr)
         elif event == "lr_mult":
             p.lr_mult = float(ev.choice([0.0, 0.5, 2.0]))
         elif event == "wd_mult":
@@ -150,7 +171,7 @@ def _run(loop, tmp):
             mx.random.seed(seed % 1000)
             net.initialize(mx.init.Xavier(), force_reinit=True)
         elif event == "new_trainer":        # (its optimizer's state starts again)
-            trainer = gluon.Trainer(net.collect_params(), name, dict(kw))
+            trainer = _trainer(net, name, kw)
         elif event == "scale_write":
             scale.scale[:] = nd.array(ev.uniform(0.5, 1.5, 6))
         elif event == "scale_rebind":
