@@ -48,6 +48,7 @@ def check_operands(op, contributions, active):
 
 
 def _refuse(op, what):
+    """Raise, naming the op, its types and where it was recorded (a trace's ops know)."""
     types = ", ".join(str(o.type) for o in op.operands)
     results = ", ".join(str(r.type) for r in op.results)
     at = f" (recorded at {op.loc})" if op.loc else ""
