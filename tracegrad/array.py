@@ -384,6 +384,22 @@ def _dispatcher(opdef):
 
 for _name, _opdef in REGISTRY.items():
     setattr(_Eager, _name, _dispatcher(_opdef))
+_pow = _Eager.pow
+
+
+def _checked_pow(x, y):
+    """x ** y, an integer power's signed exponent array read through check_index: numpy
+    refuses a negative one eagerly, and compiled code (an integer pow) answered 0 instead."""
+    if isinstance(y, NDArray) and y._data.dtype.kind == "i" and (
+            (isinstance(x, NDArray) and x._data.dtype.kind in "iub")
+            or (type(x) in (int, bool) or isinstance(x, np.integer))):
+        from .index_checks import check_truncated_range
+        y = check_truncated_range("pow", "exponent", y, 0, None,
+                                  "Integers to negative integer powers are not allowed")
+    return _pow(x, y)
+
+
+_Eager.pow = staticmethod(_checked_pow)
 F = _Eager()
 
 

@@ -47,3 +47,61 @@ def test_l2_norm_of_bools_is_float32_in_both_modes():
     for got in (fn(nd.array(data, dtype="bool")), mx.jit(fn)(nd.array(data, dtype="bool"))):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got.asnumpy(), np.sqrt([2.0, 3.0]), rtol=1e-6)
+
+
+POWERS = {"x ** y": lambda x, y: x ** y, "2 ** y": lambda x, y: 2 ** y,
+          "nd.power": lambda x, y: nd.power(x, y),
+          "broadcast_power": lambda x, y: nd.broadcast_power(x, y)}
+
+
+@pytest.mark.parametrize("name", sorted(POWERS))
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_power_to_a_negative_exponent_raises_compiled_too(name, dtype):
+    """Compiled code answered 0 for an int to a negative int power, where eager (numpy)
+    raises: a first call with a valid exponent traced, the next with a negative one ran
+    native and returned [0, 0]."""
+    fn = POWERS[name]
+    compiled = mx.jit(fn)
+    x = nd.array([2, -3, 5], dtype=dtype)
+    y = np.array([2, 3, 0])
+    got = compiled(x, nd.array(y, dtype=dtype))
+    want = np.power(x.asnumpy().astype(np.int64) if name != "2 ** y" else 2, y)
+    np.testing.assert_array_equal(got.asnumpy(), want)
+    assert got.dtype == np.dtype(dtype)
+    bad = nd.array([2, -1, 1], dtype=dtype)
+    for run in (compiled, fn):
+        with pytest.raises(mx.base.MXNetError, match="negative integer powers"):
+            run(x, bad).asnumpy()
+
+
+def test_float_powers_of_integer_exponents_are_not_checked():
+    x = nd.array([2.0, 4.0], dtype="float64")
+    y = nd.array([-1, -2], dtype="int64")
+    want = np.array([0.5, 1.0 / 16.0])
+    np.testing.assert_allclose((x ** y).asnumpy(), want)
+    np.testing.assert_allclose(mx.jit(lambda a, b: a ** b)(x, y).asnumpy(), want)
+
+
+def test_integer_power_check_under_set_np_and_hybridize():
+    from tracegrad import gluon
+
+    class Pow(gluon.HybridBlock):
+        def hybrid_forward(self, F, x, y):
+            return x ** y
+
+    blk = Pow()
+    blk.hybridize()
+    x = nd.array([3, 2], dtype="int64")
+    np.testing.assert_array_equal(blk(x, nd.array([2, 1], dtype="int64")).asnumpy(), [9, 2])
+    with pytest.raises(mx.base.MXNetError, match="negative integer powers"):
+        blk(x, nd.array([1, -2], dtype="int64")).asnumpy()
+    mx.npx.set_np()
+    try:
+        f = mx.jit(lambda a, b: mx.np.power(a, b))
+        a = mx.np.array([2, 3], dtype="int64")
+        np.testing.assert_array_equal(f(a, mx.np.array([3, 0], dtype="int64")).asnumpy(),
+                                      [8, 1])
+        with pytest.raises(mx.base.MXNetError, match="negative integer powers"):
+            f(a, mx.np.array([-1, 0], dtype="int64")).asnumpy()
+    finally:
+        mx.npx.reset_np()
