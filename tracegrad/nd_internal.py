@@ -15,6 +15,8 @@ class _Internal:
         if not name.startswith("_") or name.startswith("__"):
             raise AttributeError(name)
         fn = self._ops.get(name)
+        if fn is None and name == "_sample_unique_zipfian":
+            from .random_unique import _sample_unique_zipfian as fn
         if fn is None:
             from .symbol.ops import lookup
             spec = lookup(name)

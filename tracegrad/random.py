@@ -151,8 +151,15 @@ def exponential(scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs)
     shape, dtype = _like_out(shape, dtype, out)
     if not float(scale) > 0:      # (MXNet checks the rate 1 / scale)
         raise MXNetError(f"random.exponential: scale must be positive, got {scale}")
-    u = F.random_uniform(next_key(), shape=_shape(shape), dtype=_dt(dtype))
-    return _out("random.exponential", F.mul(F.neg(F.log1p(F.neg(u))), float(scale)), out)
+    # float16 draws in float32, as MXNet's kernel computes: a float16 u rounds to 1 about
+    # once in 4096 draws, and -log(1 - u) is then inf
+    name = _dt(dtype)
+    wide = "f32" if name == "f16" else name
+    u = F.random_uniform(next_key(), shape=_shape(shape), dtype=wide)
+    sample = F.mul(F.neg(F.log1p(F.neg(u))), float(scale))
+    if wide != name:
+        sample = F.cast(sample, dtype=name)
+    return _out("random.exponential", sample, out)
 
 
 def shuffle(data, **kwargs):

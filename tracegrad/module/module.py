@@ -402,26 +402,26 @@ class Module(BaseModule):
         rescale = 1.0 / batch_size
         trainable = [self._params[n] for n in self._param_names
                      if self._params[n].grad_req != "null"]
-        if isinstance(optimizer, str):
+        made_here = isinstance(optimizer, str)
+        if made_here:
+            # MXNet's Module creates the optimizer with the symbol: its lr_mult / wd_mult
+            # dicts hold the variables' __lr_mult__ / __wd_mult__ (and wd_mult 0 for names
+            # not ending in _weight or _gamma), and they set the Parameters' multipliers below
             params = dict(optimizer_params or {})
             params.setdefault("rescale_grad", rescale)
-            # MXNet's optimizer, created by name with the symbol, decays only parameters
-            # named *_weight or *_gamma unless the variable sets __wd_mult__
-            # (Optimizer.set_wd_mult)
-            attrs = self._symbol.attr_dict()
-            for p in trainable:
-                if not p.name.endswith(("_weight", "_gamma")) and \
-                        "__wd_mult__" not in attrs.get(p.name, {}):
-                    p.wd_mult = 0.0
-            self._trainer = Trainer(trainable, optimizer, params)
-        elif isinstance(optimizer, opt.Optimizer):
-            if optimizer.rescale_grad != rescale:
+            optimizer = opt.create(optimizer, sym=self._symbol,
+                                   param_idx2name=dict(enumerate(self._param_names)), **params)
+        if isinstance(optimizer, opt.Optimizer):
+            if not made_here and optimizer.rescale_grad != rescale:
                 warnings.warn(f"Optimizer created manually outside Module but rescale_grad is "
                               f"not normalized to 1.0/batch_size/num_workers "
                               f"({optimizer.rescale_grad} vs. {rescale}). Is this intended?",
                               stacklevel=2)
             # an Optimizer made outside the Module knows the symbol's __lr_mult__ /
             # __wd_mult__ only if it was made with sym=: its own multipliers by name decide
+            if not made_here and not getattr(optimizer, "idx2name", None):
+                # (MXNet gives an Optimizer made without param_idx2name the Module's names)
+                optimizer.idx2name = dict(enumerate(self._param_names))
             lr_mults = getattr(optimizer, "lr_mult", None) or {}
             wd_mults = getattr(optimizer, "wd_mult", None) or {}
             for p in trainable:

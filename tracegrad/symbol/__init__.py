@@ -47,6 +47,9 @@ class _Namespace:
             raise AttributeError(name)
         if self._prefix == "_contrib_" and name in _control_flow.FUNCTIONS:
             return _control_flow.FUNCTIONS[name]
+        if self._prefix == "_contrib_" and name == "rand_zipfian":
+            from .contrib_zipfian import rand_zipfian
+            return rand_zipfian
         if self is sparse and _ops.lookup("_sparse_" + name) is not None:
             return make_op("_sparse_" + name)      # (mx.sym.sparse.retain: _sparse_retain)
         return make_op(self._prefix + name)

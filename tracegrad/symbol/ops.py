@@ -662,6 +662,10 @@ ALIASES = {
 
 def _scalar_op(fn, reflected=False):
     def run(data, scalar=1.0, is_int=None):
+        # (the attribute parses as a float: `x % 3` of an int64 x stays int64, as its
+        # inferred type says and as the eager `a % 3` gives)
+        if float(scalar).is_integer() and np.issubdtype(np.dtype(data.dtype), np.integer):
+            scalar = int(scalar)
         return fn(scalar, data) if reflected else fn(data, scalar)
     return run
 

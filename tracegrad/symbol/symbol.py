@@ -243,6 +243,14 @@ class Symbol:
         from .json_format import load_json
         return load_json(self.tojson())
 
+    def copy(self):
+        """A deep copy, as MXNet's (setting attributes on it leaves this graph alone)."""
+        return self.__deepcopy__(None)
+
+    def astype(self, *args, **kwargs):
+        """MXNet's fluent cast: a Cast node (mixed precision code writes x.astype('float16'))."""
+        return make_op("cast")(self, *args, **kwargs)
+
     # ---------------------------------------------------------------- NDArray only
     # (a graph has no value to read, test or change in place: MXNet raises the same)
     def __bool__(self):
