@@ -1,8 +1,8 @@
 """The loss's label ops inside the fused step (capture.hoistable: EXACT and VIEW ops;
 update_fusion.Fusion.hoisted):
-sparse softmax cross-entropy turns its label into one_hot eagerly every step; once the step and
-trainer.step's update are one native call, the replay of the loss leaves that op to the call
-(the label becomes a parameter). Whatever the labels (NaN, infinities, negative, past the last
+sparse softmax cross-entropy reshapes its label into the index of its gather (pick) eagerly
+every step; once the step and trainer.step's update are one native call, the replay of the loss
+leaves that op to the call (the label becomes a parameter). Whatever the labels (NaN, infinities, negative, past the last
 class, fractional) and whatever is read in between, the parameters, losses and gradients are
 the ones the step run with capture off gives."""
 import numpy as np
@@ -71,19 +71,19 @@ def _compare(got, want):
 
 @pytest.mark.parametrize("hybridize", [True, False])
 @pytest.mark.parametrize("hostile", [False, True])
-def test_label_one_hot_runs_inside_the_fused_call(hybridize, hostile):
+def test_label_op_runs_inside_the_fused_call(hybridize, hostile):
     got = _run(True, hybridize, hostile)
     assert "1 eager label op(s) of its blocks computed inside that call" in capture.explain()
     _compare(got, _run(False, hybridize, hostile))
     _, log, hoisted = got
-    assert hoisted and all(len(h) == 1 and h[0].eager[0][0].name == "one_hot" for h in hoisted)
+    assert hoisted and all(len(h) == 1 and h[0].eager[0][0].name == "reshape" for h in hoisted)
     assert [calls for _, calls, _, _ in log[-6:]] == [1] * 6, log
 
 
 @pytest.mark.parametrize("hybridize", [True, False])
 def test_reading_gradients_and_loss_before_the_update(hybridize):
     """A gradient read between backward() and trainer.step() finishes the held step with the
-    plan's own call, which needs the one_hot the replay left undone (computed then)."""
+    plan's own call, which needs the label op the replay left undone (computed then)."""
     def between(i, net, loss):
         return net[0].weight.grad().asnumpy() if i % 3 == 1 else None
     got = _run(True, hybridize, True, between=between)
@@ -93,7 +93,7 @@ def test_reading_gradients_and_loss_before_the_update(hybridize):
 @pytest.mark.parametrize("hybridize", [True, False])
 def test_loss_read_before_backward_materializes_the_step(hybridize):
     """Reading the loss before backward() runs the step eagerly from its log: the replayed
-    loss's one_hot is run then, on the labels it was given."""
+    loss's label op is run then, on the labels it was given."""
     def before(i, loss, y):
         return loss.asnumpy() if i in (8, 11) else None
     got = _run(True, hybridize, True, before=before)
@@ -102,7 +102,7 @@ def test_loss_read_before_backward_materializes_the_step(hybridize):
 
 def test_labels_written_in_place_after_the_loss():
     """The loss's labels overwritten between the loss and backward(): the step is finished
-    first (an in-place write), so the one_hot sees the labels the loss was given."""
+    first (an in-place write), so the label op sees the labels the loss was given."""
     def before(i, loss, y):
         if i >= 8:
             y[:] = 2.0

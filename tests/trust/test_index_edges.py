@@ -228,3 +228,39 @@ def test_scatter_nd_out_of_range_raises():
     for bad in ([[0, 3], [1, 3]], [[0, -1], [1, 3]], [[0, 2], [1, 4]]):
         with pytest.raises(MXNetError, match=r"scatter_nd: indices\[\d\] must be in"):
             nd.scatter_nd(data, nd.array(bad, dtype="int64"), (3, 4))
+
+
+def test_pick_reads_only_the_picked_element():
+    """pick is a gather, as MXNet's kernel: an inf or NaN elsewhere in the row (a masked
+    class's -inf log-probability) does not reach the picked value or its gradient (a one-hot
+    masked sum made it NaN); the softmax cross-entropy of a row with a -inf logit is finite."""
+    from tracegrad import gluon
+    x64 = np.array([[0.0, -np.inf, 1.0, np.nan], [2.0, 3.0, np.inf, 4.0]])
+    idx = np.array([2.0, 1.0])
+
+    def pick(x, i):
+        return nd.pick(x, i, axis=-1)
+    for fn in (pick, mx.jit(pick)):
+        x = nd.array(x64, dtype="float64")
+        x.attach_grad()
+        with autograd.record():
+            out = fn(x, nd.array(idx))
+        out.backward(nd.array([2.0, 5.0], dtype="float64"))
+        np.testing.assert_array_equal(out.asnumpy(), [1.0, 3.0])
+        np.testing.assert_array_equal(x.grad.asnumpy(), [[0, 0, 2, 0], [0, 5, 0, 0]])
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    for hybridize in (False, True):
+        if hybridize:
+            loss_fn.hybridize()
+        logits = nd.array([[0.0, -np.inf, 1.0], [1.0, 2.0, -np.inf]])
+        logits.attach_grad()
+        with autograd.record():
+            loss = loss_fn(logits, nd.array([0, 1]))
+        loss.backward()
+        np.testing.assert_allclose(loss.asnumpy(), [np.log1p(np.e), np.log1p(np.exp(-1.0))],
+                                   rtol=1e-6)
+        p0, p1 = np.exp([0.0, 1.0]) / np.exp([0.0, 1.0]).sum(), np.exp([1.0, 2.0]) / np.exp(
+            [1.0, 2.0]).sum()
+        np.testing.assert_allclose(logits.grad.asnumpy(), [[p0[0] - 1, 0, p0[1]],
+                                                           [p1[0], p1[1] - 1, 0]], rtol=1e-5,
+                                   atol=1e-7)

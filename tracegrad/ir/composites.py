@@ -72,23 +72,31 @@ def log_softmax(b, x, axis=-1, temperature=None):
 
 
 def pick(b, x, index, axis=-1, keepdims=False, mode="clip"):
-    """x[..., index[...], ...] along `axis` (MXNet's pick), as a one-hot masked sum. The index
-    is read as MXNet's kernel reads it: truncated toward zero, then clipped into the axis
-    (mode 'clip') or wrapped around it ('wrap')."""
+    """x[..., index[...], ...] along `axis` (MXNet's pick), as a gather (take_along_axis):
+    only the picked element is read, as MXNet's kernel reads it. (A one-hot masked sum read
+    every element: an inf or NaN elsewhere in the row, such as a masked class's -inf
+    log-probability, made the pick NaN, and a row of 2000 classes cost 2000 reads.) The
+    index is read as MXNet's kernel reads it: truncated toward zero, then clipped into the
+    axis (mode 'clip') or wrapped around it ('wrap'). Its gradient scatters the cotangent
+    into the picked element (scatter_add_along_axis)."""
     axis = _axes(x, axis)[0]
     n = x.shape[axis]
     if keepdims and len(index.shape) == len(x.shape) and index.shape[axis] == 1:
         # with keepdims MXNet takes the index in the result's shape (size 1 along axis)
         index = b.reshape(index, shape=index.shape[:axis] + index.shape[axis + 1:])
+    kept = x.shape[:axis] + x.shape[axis + 1:]
+    if n == 0:          # nothing to pick from: zeros, as the masked sum over no terms gave
+        out = b.constant(value=0, shape=kept, dtype=x.type.dtype)
+        return b.reshape(out, shape=x.shape[:axis] + (1,) + x.shape[axis + 1:]) \
+            if keepdims else out
     if mode == "wrap":
-        hot = b.one_hot(b.mod(b.cast(index, dtype="i64"), n), depth=n, dtype=x.type.dtype)
-    else:  # one_hot clamps the index itself: one op on the label, not four
-        hot = b.one_hot(index, depth=n, dtype=x.type.dtype, clip=True)
-    if axis != len(x.shape) - 1:
-        perm = list(range(len(x.shape) - 1))
-        perm.insert(axis, len(x.shape) - 1)
-        hot = b.transpose(hot, perm=tuple(perm))
-    return b.sum(b.mul(x, hot), axes=(axis,), keepdims=keepdims)
+        index = b.mod(b.cast(index, dtype="i64"), n)
+    elif index.type.dtype == "bool":        # (the gather reads integer or float indices)
+        index = b.cast(index, dtype="i64")
+    index = b.broadcast_to(index, shape=kept) if tuple(index.shape) != kept else index
+    at = b.reshape(index, shape=x.shape[:axis] + (1,) + x.shape[axis + 1:])
+    out = b.take_along_axis(x, at, axis=axis)
+    return out if keepdims else b.reshape(out, shape=kept)
 
 
 def softrelu(b, x):
