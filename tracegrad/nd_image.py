@@ -185,8 +185,9 @@ def _per_channel(who, name, value, x):
     return nd.array(np.broadcast_to(values, (c,)).reshape(shape), dtype=x.dtype)
 
 
-def normalize(data, mean=0.0, std=1.0, who="normalize"):
-    """(data - mean[c]) / std[c] per channel of CHW (or NCHW); one value applies to all."""
+def normalize(data, mean=(0.0,), std=(1.0,), who="normalize"):
+    """(data - mean[c]) / std[c] per channel of CHW (or NCHW); one value applies to all.
+    (The tuple defaults let mx.sym.image.normalize take per-channel tuples, as MXNet's.)"""
     check_image(who, data, "CHW or NCHW")
     if np.dtype(data.dtype).kind != "f":
         data = nd.cast(data, "float32")

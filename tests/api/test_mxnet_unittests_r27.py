@@ -110,3 +110,30 @@ def test_symbol_integer_scalar_arithmetic_keeps_the_integer_dtype():
         got = y.bind(mx.cpu(), {"x": mx.nd.array(vals, dtype="float64")}).forward()[0]
         assert got.dtype == np.int64 == y.infer_type(x="float64")[1][0]
         np.testing.assert_array_equal(got.asnumpy(), ref(vals.astype(np.int64)))
+
+
+def test_bilinear_upsampling_infers_its_weight_shape():
+    data, weight = mx.sym.var("data"), mx.sym.var("weight")
+    for scale in (2, 3):
+        up = mx.sym.UpSampling(data, weight, sample_type="bilinear", scale=scale,
+                               num_filter=4, num_args=2)
+        args, outs, _ = up.infer_shape(data=(2, 4, 5, 5))
+        k = 2 * scale - scale % 2
+        assert args == [(2, 4, 5, 5), (4, 1, k, k)]
+        assert outs == [(2, 4, 5 * scale, 5 * scale)]
+    exe = up.simple_bind(mx.cpu(), data=(1, 4, 3, 3))
+    assert exe.arg_dict["weight"].shape == (4, 1, 5, 5)     # (scale 3)
+
+
+def test_sym_image_normalize_takes_per_channel_tuples():
+    x = np.random.uniform(0, 1, (2, 3, 4, 5)).astype(np.float32)
+    sym = mx.sym.image.normalize(data=mx.sym.var("data"), mean=(0.1, 0.2, 0.3),
+                                 std=(0.5, 2.0, 4.0))
+    got = sym.bind(mx.cpu(), {"data": mx.nd.array(x)}).forward()[0].asnumpy()
+    ref = (x - np.array([0.1, 0.2, 0.3]).reshape(1, 3, 1, 1)) / \
+        np.array([0.5, 2.0, 4.0]).reshape(1, 3, 1, 1)
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
+    # one value for every channel, and the defaults (mean 0, std 1)
+    np.testing.assert_allclose(mx.nd.image.normalize(mx.nd.array(x[0]), 0.5, 2.0).asnumpy(),
+                               (x[0] - 0.5) / 2.0, rtol=1e-6)
+    np.testing.assert_array_equal(mx.nd.image.normalize(mx.nd.array(x)).asnumpy(), x)

@@ -179,6 +179,14 @@ def _deconv_shapes(d, a):
     return {"weight": (d[1], a["num_filter"] // g) + k, "bias": (a["num_filter"],)}
 
 
+def _upsampling_shapes(d, a):
+    """Bilinear: a depthwise (channels, 1, k, k) weight, k = 2 * scale - scale % 2."""
+    if a.get("sample_type") != "bilinear":
+        return {}
+    k = 2 * a["scale"] - a["scale"] % 2
+    return {"arg1": (d[1], 1, k, k)}
+
+
 def _bn_shapes(d, a):
     axis = a.get("axis", 1)
     c = (d[axis],)
@@ -597,6 +605,10 @@ def _table():
                         shapes=_deformable_shapes,
                         active=_without("bias", "no_bias")(("data", "offset", "mask", "weight",
                                                             "bias"))))
+    # UpSampling (variadic): bilinear sizes its weight from the data, as MXNet's
+    # UpSamplingShape does
+    specs.append(OpSpec("UpSampling", nd.UpSampling, *_signature_inputs(nd.UpSampling)[:1],
+                        variadic=True, shapes=_upsampling_shapes))
     # densities of samples (random_pdf.py), MXNet's canonical names _random_pdf_<distr>
     for distr, params in _DIST_PARAMS.items():
         specs.append(OpSpec(f"_random_pdf_{distr}", getattr(nd, f"random_pdf_{distr}"),
