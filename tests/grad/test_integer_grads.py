@@ -177,9 +177,6 @@ def test_integer_variable_in_a_captured_step(name, fresh_capture):
     assert mx.stats()["captured_steps"] > before
 
 
-@pytest.mark.xfail(strict=True, raises=mx.MXNetError,
-                   reason="tracing/guards.py refuses an integer variable as an input of "
-                          "compiled code (a change outside this task's files)")
 @pytest.mark.parametrize("path", ["hybridized", "jit"])
 def test_integer_variable_through_compiled_code(path):
     f, dtype, want = INT_CASES["square"]
@@ -192,9 +189,6 @@ def test_integer_variable_through_compiled_code(path):
     np.testing.assert_array_equal(x.grad.asnumpy(), want)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a compiled call's integer output is an index (zero gradient) "
-                          "until tracing/compiled.py gives compiled_call the INT_GRAD trait")
 def test_integer_output_of_compiled_code():
     jf = mx.jit(lambda v: v.astype("int32") * 3)
     x = nd.array(X)
@@ -320,3 +314,29 @@ def test_integer_variable_with_null_grad_req_is_a_constant():
     y.backward()
     # int(w)'s gradient is x / 2 = [0, 1]: division is refused only when x wants a gradient
     np.testing.assert_array_equal(w.grad.asnumpy(), [1, 2])
+
+
+def test_compiled_integer_output_eager_would_refuse():
+    """A hybridized block's integer output made by an op with no integer rule (an integer
+    division): differentiating its float output works; a gradient reaching the integer one
+    is refused by name at the user's backward line, as eager refuses it."""
+    class Both(gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return x.astype("int32") / 2, x * 2
+
+    for hybridize in (False, True):
+        block = Both()
+        if hybridize:
+            block.hybridize()
+        x = nd.array([1.5, 3.7])
+        x.attach_grad()
+        with autograd.record():
+            i, y = block(x)
+        y.backward()
+        np.testing.assert_array_equal(x.grad.asnumpy(), [2, 2])
+        np.testing.assert_array_equal(i.asnumpy(), [0, 1])
+        with autograd.record():
+            i, y = block(x)
+            z = i.astype("float32") + y
+        with pytest.raises(mx.MXNetError, match="'div'"):
+            z.backward()

@@ -203,11 +203,24 @@ def test_integer_variable_gradient_is_a_clear_error():
         y = x / 2
     with pytest.raises(mx.base.MXNetError, match=r"'div'\(i32\[2\].*no integer gradient"):
         y.backward()
-    # compiled code still refuses an integer variable (tracing/guards.py, not this change)
+    # compiled code gives the same integer gradient; division is refused there too
     f = mx.jit(lambda v: 2 * v ** 2)
     with autograd.record():
-        with pytest.raises(mx.base.MXNetError, match=r"%v is an i32\[2\].*no gradient"):
-            f(x)
+        y = f(x)
+    y.backward()
+    assert x.grad.dtype == np.int32
+    np.testing.assert_array_equal(x.grad.asnumpy(), [4, 8])
+    g = mx.jit(lambda v: v / 2)
+    with autograd.record():
+        y = g(x)
+    with pytest.raises(mx.base.MXNetError, match=r"'div'\(i32\[2\].*no integer gradient"):
+        y.backward()
+    # a bool array has no gradient, compiled or not
+    b = nd.array([1, 0], dtype="bool")
+    b.attach_grad()
+    with autograd.record():
+        with pytest.raises(mx.base.MXNetError, match="bool"):
+            f(b).backward()
 
 
 def test_integer_array_not_marked_is_fine():

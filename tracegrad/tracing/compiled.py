@@ -13,9 +13,11 @@ import numpy as np
 from .. import log
 from ..array import wrap
 from ..ir.autodiff import copy_ops, vjp
-from ..ir.function import Builder, Function, Literal
+from ..ir.function import Builder, Function, Literal, Value
+from ..ir.int_grads import IntegerGradientError
+from ..ir.ops import INT_GRAD
 from ..ir.passes import run_pipeline
-from ..ir.types import FLOATS, parse_type
+from ..ir.types import FLOATS, GRAD_DTYPES, parse_type
 from ..random import next_key
 from ..runtime import tape
 from ..runtime.handles import OutCall, register, resolve
@@ -251,6 +253,7 @@ class TrainingEntry(Entry):
         self.wrt_mask = tuple(i in wrt for i in range(len(fn.params)))
         residuals = []
         differentiable = Function(fn.name, fn.params, fn.ops, fn.outputs[:self.n_out])
+        differentiable, self.refusing = _without_refused_outputs(differentiable, wrt)
         adjoint = run_pipeline(vjp(differentiable, wrt, residuals=residuals), PIPELINE)
         index = {p: i for i, p in enumerate(fn.params)}
         # residuals that are parameters are fed from the operands; the rest become outputs
@@ -451,12 +454,39 @@ def _same_variables_again(e, operands):
     return False
 
 
+def _without_refused_outputs(fn, wrt):
+    """(fn, {output: error}): an integer output whose gradient eager would refuse (it comes
+    from the inputs through an op with no integer rule, int_grads.py) is left out of the
+    adjoint (a zero stands for it there); CompiledCall.vjp raises the error if a gradient
+    ever reaches it, as eager raises when its backward does. Every other integer output
+    passes its gradient in its dtype, as eager's do (MXNet's _backward_cast...)."""
+    try:
+        vjp(fn, wrt)
+        return fn, {}
+    except IntegerGradientError:
+        pass
+    refusing = {}
+    for k, v in enumerate(fn.outputs):
+        if isinstance(v, Value) and v.type.dtype in GRAD_DTYPES and v.type.dtype not in FLOATS:
+            try:
+                vjp(Function(fn.name, fn.params, fn.ops, [v]), wrt)
+            except IntegerGradientError as e:
+                refusing[k] = str(e)
+    b = Builder(Function(fn.name, fn.params, list(fn.ops), []))
+    outputs = [b.constant(value=0, shape=v.type.shape, dtype=v.type.dtype) if k in refusing
+               else v for k, v in enumerate(fn.outputs)]
+    return Function(fn.name, fn.params, b.fn.ops, outputs), refusing
+
+
 class CompiledCall(OutCall):
     """A compiled training forward on the tape: results are outputs, state updates, then
-    residuals; a fused step's record (out_types shorter than the entry's) has no residuals."""
+    residuals; a fused step's record (out_types shorter than the entry's) has no residuals.
+    Its integer outputs carry gradients as eager's values do (INT_GRAD; the compiled adjoint
+    runs the inner ops' integer rules, or raises for an output eager would refuse)."""
     name = "compiled_call"
     attr_names = frozenset({"entry", "out_types"})
     handle_attr = "entry"
+    traits = frozenset({INT_GRAD})
 
     def infer(*types, entry, out_types):
         return tuple(parse_type(t) for t in out_types)
@@ -467,6 +497,9 @@ class CompiledCall(OutCall):
     def vjp(b, g, out, *xs, entry, out_types):
         e = resolve(entry, "compiled_call")
         g, out = (g, out) if isinstance(g, tuple) else ((g,), (out,))
+        for k, why in e.refusing.items():
+            if g[k] is not None:
+                raise IntegerGradientError(why)
         if any(c is not None for c in g[e.n_out:]):  # residuals differentiated: higher order
             return _inline_vjp(b, e.forward_fn, e.wrt, g, xs)
         if len(out_types) < len(e.out_types):  # a fused step's record: recompute residuals
@@ -490,6 +523,7 @@ class CompiledAdjoint(OutCall):
     name = "compiled_adjoint"
     attr_names = frozenset({"entry", "grad_types"})
     handle_attr = "entry"
+    traits = frozenset({INT_GRAD})      # (an integer variable's gradient: its adjoint's rules)
 
     def infer(*types, entry, grad_types):
         ts = tuple(parse_type(t) for t in grad_types)
@@ -502,7 +536,7 @@ class CompiledAdjoint(OutCall):
     def vjp(b, g, out, *xs, entry, grad_types):
         adj = resolve(entry, "compiled_adjoint").adjoint
         gs = g if isinstance(g, tuple) else (g,)
-        wrt = [i for i, p in enumerate(adj.params) if p.type.dtype in FLOATS]
+        wrt = [i for i, p in enumerate(adj.params) if p.type.dtype in GRAD_DTYPES]
         return _inline_vjp(b, adj, wrt, gs, xs)
 
 

@@ -25,7 +25,7 @@ from . import compiled as _compiled
 from .compiled import Feed, InferenceEntry, TrainingEntry, held_state
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Literal, Value
-from ..ir.types import FLOATS
+from ..ir.types import GRAD_DTYPES
 from ..random import next_key
 from ..runtime.handles import OutCall
 
@@ -535,7 +535,7 @@ class GuardTree:
                            self.needs, self.recording)
         copy_ops(b, ops, env)
         seg = b.ret(*[env[o] if isinstance(o, Value) else o for o in outputs])
-        float_out = [o.type.dtype in FLOATS for o in outputs]
+        float_out = [o.type.dtype in GRAD_DTYPES for o in outputs]   # (ints: int_grads.py)
         if node.guard is None:
             tr = SegmentTrace(seg, n_out, list(updates))
             train = bool(wrt)
@@ -572,10 +572,10 @@ def _add_param(b, v, env, seg_feeds, wrt, have, diff, feeds, param_index, n_args
     kind, ref = feeds[param_index[v]]
     seg_feeds.append((kind, ref))
     if _needs(kind, ref, needs, n_args, recording):
-        if v.type.dtype not in FLOATS:
-            raise MXNetError(f"input %{v.name_hint} is an {v.type} array with attach_grad(); "
-                             f"integer and bool arrays have no gradient. Cast it first, or "
-                             f"attach it with grad_req='null'")
+        if v.type.dtype not in GRAD_DTYPES:     # (an integer one: integer gradients)
+            raise MXNetError(f"input %{v.name_hint} is a {v.type} array with attach_grad(); "
+                             f"bool arrays have no gradient. Cast it first, or attach it "
+                             f"with grad_req='null'")
         wrt.append(i)
 
 
