@@ -23,7 +23,7 @@ from llvmlite import ir
 from ..ir.types import FLOATS
 from .emitter import LLTYPES, SVal
 from .loops import for_range, i64, linear_index, loop_nest
-from .reduction import _kept_strides, _lanes
+from .reduction import _kept_strides, _lanes, element, index_along, reduced_axes
 
 CHUNK = 128       # elements per chunk buffer (a multiple of LANES)
 LANES = 16        # the vector accumulator's lanes (one AVX-512 register of f32)
@@ -65,11 +65,8 @@ def emit(sf, step, views, members, op, out_key, make_ctx, eval_member, first=Non
     one member. Every other value the step writes is stored at its element as it is computed.
     `first=(lo, hi)` restricts the outermost kept axis (a thread's share)."""
     b = sf.b
-    shape = step.shape
-    axes = tuple(op.attrs["axes"])
-    kept = [a for a in range(len(shape)) if a not in axes]
-    inner, outer_red = axes[-1], axes[:-1]
-    length = shape[inner]
+    shape, axes = step.shape, tuple(op.attrs["axes"])
+    kept, inner, outer_red, length = reduced_axes(shape, axes)
     x = op.operands[0]
     dtype, kind = x.type.dtype, op.opdef.accumulate
     ty = LLTYPES[dtype]
@@ -85,22 +82,15 @@ def emit(sf, step, views, members, op, out_key, make_ctx, eval_member, first=Non
     with loop_nest(b, [shape[a] for a in kept], "k", first=first) as kidx:
         b.store(ir.Constant(vec, [identity] * LANES), acc_slot)
         with loop_nest(b, [shape[a] for a in outer_red], "r") as ridx:
-            def pos_of(j, kidx=kidx, ridx=ridx):
-                pos = dict(zip(kept, kidx))
-                pos.update(zip(outer_red, ridx))
-                pos[inner] = j
-                return tuple(pos[a] for a in range(len(shape)))
+            pos_of = index_along(len(shape), kept, kidx, outer_red, ridx, inner)
             with for_range(b, -(-length // CHUNK), "c") as c:
                 start = b.mul(c, i64(CHUNK), flags=["nsw"])
                 left = b.sub(i64(length), start)
                 n = b.select(b.icmp_signed("<", left, i64(CHUNK)), left, i64(CHUNK))
                 with for_range(b, n, "j") as j:
-                    ctx = make_ctx(pos_of(b.add(start, j, flags=["nsw"])))
-                    for m in members:
-                        ctx.env[m.results[0]] = eval_member(ctx, m)
-                    for v, key in other_writes:
-                        sf.store(key, ctx.linear(), ctx.value(v))
-                    b.store(ctx.value(x).v, b.gep(chunk, [i64(0), j], inbounds=True))
+                    v = element(sf, pos_of(b.add(start, j, flags=["nsw"])), members,
+                                other_writes, x, make_ctx, eval_member)
+                    b.store(v, b.gep(chunk, [i64(0), j], inbounds=True))
                 with for_range(b, b.sub(i64(CHUNK), n), "pad") as p:
                     b.store(identity, b.gep(chunk, [i64(0), b.add(n, p)], inbounds=True))
                 acc = b.load(acc_slot)

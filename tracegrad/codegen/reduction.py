@@ -202,6 +202,34 @@ class PairwiseSum:
         return self.b.fadd(self.fold(), ir.Constant(self.ty, 0.0))
 
 
+def element(sf, idx, members, other_writes, x, make_ctx, eval_member):
+    """The reduced operand x at full index `idx`, the fused members evaluated on the way and
+    every other value the step writes stored at its element (each once)."""
+    ctx = make_ctx(idx)
+    for m in members:
+        ctx.env[m.results[0]] = eval_member(ctx, m)
+    for v, key in other_writes:
+        sf.store(key, ctx.linear(), ctx.value(v))
+    return ctx.value(x).v
+
+
+def reduced_axes(shape, axes):
+    """(kept axes, innermost reduced axis, the other reduced axes, its length)."""
+    kept = [a for a in range(len(shape)) if a not in axes]
+    return kept, axes[-1], axes[:-1], shape[axes[-1]]
+
+
+def index_along(ndim, kept, kidx, outer_red, ridx, inner):
+    """`pos_of(j)`: the full index of position j along the innermost reduced axis `inner`,
+    at kept-axes index kidx and other-reduced-axes index ridx."""
+    def pos_of(j):
+        pos = dict(zip(kept, kidx))
+        pos.update(zip(outer_red, ridx))
+        pos[inner] = j
+        return tuple(pos[a] for a in range(ndim))
+    return pos_of
+
+
 def _sum_chunk(sf, acc, c, length, pos_of, members, other_writes, x, make_ctx, eval_member):
     """Evaluate chunk `c` of the innermost reduced axis into the chunk buffer, push its sum.
     `pos_of(j_index)` gives the full index tuple for position j_index along that axis."""
@@ -211,12 +239,9 @@ def _sum_chunk(sf, acc, c, length, pos_of, members, other_writes, x, make_ctx, e
     n = b.select(b.icmp_signed("<", b.sub(i64(length), start), i64(size)),
                  b.sub(i64(length), start), i64(size))
     with for_range(b, n, "j") as j:
-        ctx = make_ctx(pos_of(b.add(start, j, flags=["nsw"])))
-        for m in members:
-            ctx.env[m.results[0]] = eval_member(ctx, m)
-        for v, key in other_writes:
-            sf.store(key, ctx.linear(), ctx.value(v))
-        b.store(acc.widen(ctx.value(x).v), acc.slot(j))
+        v = element(sf, pos_of(b.add(start, j, flags=["nsw"])), members, other_writes, x,
+                    make_ctx, eval_member)
+        b.store(acc.widen(v), acc.slot(j))
     acc.pad(n)
     acc.push(acc.chunk_sum())
 
@@ -231,12 +256,8 @@ def _pack_row(sf, acc, fill, length, pos_of, members, other_writes, x, make_ctx,
 
     def put(lo, hi, slot_of):
         with for_range(b, hi, "j", start=lo) as j:
-            ctx = make_ctx(pos_of(j))
-            for m in members:
-                ctx.env[m.results[0]] = eval_member(ctx, m)
-            for v, key in other_writes:
-                sf.store(key, ctx.linear(), ctx.value(v))
-            b.store(acc.widen(ctx.value(x).v), acc.slot(slot_of(j)))
+            v = element(sf, pos_of(j), members, other_writes, x, make_ctx, eval_member)
+            b.store(acc.widen(v), acc.slot(slot_of(j)))
     at = b.load(fill)
     room = b.sub(i64(acc.size), at)
     head = b.select(b.icmp_signed("<", room, i64(length)), room, i64(length))
@@ -256,11 +277,8 @@ def emit_blocked_sum(sf, step, views, members, op, out_key, make_ctx, eval_membe
     one member. Every other value the step writes is stored at its element as it is computed.
     `first=(lo, hi)` restricts the outermost kept axis (a thread's share)."""
     b = sf.b
-    shape = step.shape
-    axes = tuple(op.attrs["axes"])
-    kept = [a for a in range(len(shape)) if a not in axes]
-    inner, outer_red = axes[-1], axes[:-1]
-    length = shape[inner]
+    shape, axes = step.shape, tuple(op.attrs["axes"])
+    kept, inner, outer_red, length = reduced_axes(shape, axes)
     x = op.operands[0]
     packed = bool(outer_red) and length < CHUNK
     acc = PairwiseSum(sf, x.type.dtype, CHUNK if packed else chunk_size(length))
@@ -273,11 +291,7 @@ def emit_blocked_sum(sf, step, views, members, op, out_key, make_ctx, eval_membe
         if packed:
             b.store(i64(0), fill)
         with loop_nest(b, [shape[a] for a in outer_red], "r") as ridx:
-            def pos_of(j, kidx=kidx, ridx=ridx):
-                pos = dict(zip(kept, kidx))
-                pos.update(zip(outer_red, ridx))
-                pos[inner] = j
-                return tuple(pos[a] for a in range(len(shape)))
+            pos_of = index_along(len(shape), kept, kidx, outer_red, ridx, inner)
             if packed:
                 _pack_row(sf, acc, fill, length, pos_of, members, other_writes, x, make_ctx,
                           eval_member)
