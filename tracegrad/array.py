@@ -188,7 +188,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
             return _apply_multi(opdef, [a if isinstance(a, NDArray) else d
                                         for a, d in zip(args, datas)], attrs, out)
         out = np.asarray(out)
-    if (out.dtype not in _SUPPORTED or (out.dtype is _BOOL and _narrow_operand(datas))) and \
+    if (out.dtype not in _SUPPORTED or (out.dtype is _BOOL and _narrow_operand(datas))
+            or (out.dtype is not _F32 and _integer_operand(datas))) and \
             not _narrow_result(opdef, datas, attrs, out):
         # numpy promoted past what the type rule allows
         raise op_error(opdef.name, datas, attrs, _type_rule_says(opdef, datas, attrs) or
@@ -288,6 +289,20 @@ def _hooked_args(args):
 
 
 _BOOL = np.dtype(bool)
+_F32 = np.dtype(np.float32)
+_INTEGER_KINDS = frozenset("iub")
+
+
+def _integer_operand(datas) -> bool:
+    """Whether an operand is an integer or bool array: numpy computes what the type rule may
+    refuse for them (an int matrix's inverse truncated to zeros, a bool cumsum saturated at
+    True, exp of ints), so the rule is asked, as a trace asks it, unless the result is
+    float32 (then the operands were promoted as the rules promote them). Cached per op,
+    operand dtypes and shapes (_narrow_result)."""
+    for d in datas:
+        if type(d) is np.ndarray and d.dtype.kind in _INTEGER_KINDS:
+            return True
+    return False
 
 
 def _narrow_operand(datas) -> bool:

@@ -105,3 +105,19 @@ def test_integer_power_check_under_set_np_and_hybridize():
             f(a, mx.np.array([-1, 0], dtype="int64")).asnumpy()
     finally:
         mx.npx.reset_np()
+
+
+def test_eager_asks_the_type_rule_for_integer_operands():
+    """Eager numpy computed what the rule refuses for integer / bool operands (an int matrix's
+    inverse truncated to zeros, a bool cumsum saturated at True): eager now refuses them by
+    name as jit does; integer ops the rules allow still answer."""
+    a = nd.array(np.array([[2, 0], [0, 2]]), dtype="int64")
+    b = nd.array(np.array([[1, 1, 1]]), dtype="bool")
+    for call in (lambda: nd.linalg.inverse(a), lambda: nd.cumsum(b, axis=1)):
+        for fn in (call, lambda call=call: mx.jit(lambda: call())()):
+            with pytest.raises(mx.MXNetError, match="inverse|cumsum"):
+                fn()
+    x = nd.array([1, 2, 3], dtype="int32")
+    np.testing.assert_array_equal((x * 2 + x).asnumpy(), [3, 6, 9])
+    assert (x * 2).dtype == np.int32
+    np.testing.assert_array_equal(nd.cumsum(x).asnumpy(), [1, 3, 6])
