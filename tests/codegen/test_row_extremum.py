@@ -117,17 +117,3 @@ def test_log_softmax_gradient_compiled_matches_eager_and_float64():
     want = w - p * w.sum()
     np.testing.assert_allclose(jitted[1], want, rtol=1e-4, atol=1e-4)
 
-
-def test_full_vector_width_on_avx512_hosts():
-    """codegen.target.host: LLVM's 256-bit preference is off where AVX-512 exists (a loop
-    reading f32 and writing f64 ran 4 lanes wide at half speed); elsewhere untouched."""
-    from llvmlite import binding as llvm
-
-    from tracegrad.codegen import target
-    cpu, features = target.host()
-    raw = llvm.get_host_cpu_features().flatten().split(",")
-    assert cpu == llvm.get_host_cpu_name()
-    if "+avx512f" in raw:
-        assert features.split(",")[-1] == "-prefer-256-bit"
-    else:
-        assert features.split(",") == raw

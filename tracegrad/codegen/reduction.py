@@ -14,7 +14,7 @@ is emitted here instead, as follows, for each output element:
    are added while m's low bits are zero, so the chunk sums form a pairwise tree; at the end
    the (at most 64) partials left on the stack are added from the top (smallest) down.
 
-Chunks accumulate in f64 for f32 sums too (each element widened as it enters the chunk, the
+Chunks accumulate in f64 for f32 sums too (each element widened as the chunk is summed, the
 total rounded once at the end): compiled f32 sums along memory are then correctly rounded but
 for rare near-ties, where numpy's f32 pairwise sum is off by up to a few ulp (a mean divides
 that sum by n: composites.mean). Sums down the rows (`rowwise`) stay in the summed dtype:
@@ -104,9 +104,14 @@ class PairwiseSum:
         self.size, self.lanes = size, min(LANES, size)
         self.ty = LLTYPES[ACC]
         self.vec = ir.VectorType(self.ty, self.lanes)
+        # the chunk holds elements in their own dtype, widened as chunk_sum loads them: a
+        # loop filling it then reads and writes f32 (an f64 store made LLVM vectorise it
+        # half as wide, at half the speed, on AVX-512 machines)
+        self.elem = LLTYPES[dtype]
+        self.elem_vec = ir.VectorType(self.elem, self.lanes)
         b = self.b
         with b.goto_entry_block():
-            self.chunk = b.alloca(ir.ArrayType(self.ty, size), name="chunk")
+            self.chunk = b.alloca(ir.ArrayType(self.elem, size), name="chunk")
             self.chunk.align = 64
             self.stack = b.alloca(ir.ArrayType(self.ty, STACK_DEPTH), name="partials")
             self.top = b.alloca(I64, name="top")
@@ -115,9 +120,9 @@ class PairwiseSum:
     def neg_zero(self):
         return ir.Constant(self.ty, -0.0)
 
-    def widen(self, v):
-        """An element of the summed dtype as an accumulator value."""
-        return _widen(self.b, v, self.ty)
+    def put(self, v, j):
+        """Element v (of the summed dtype) into chunk slot j."""
+        self.b.store(v, self.slot(j))
 
     def narrow(self, v):
         """The accumulated value rounded once to the summed dtype."""
@@ -133,7 +138,7 @@ class PairwiseSum:
     def pad(self, n):
         """chunk[n:size] = -0.0"""
         with for_range(self.b, self.b.sub(i64(self.size), n), "pad") as j:
-            self.b.store(self.neg_zero(), self.slot(self.b.add(n, j)))
+            self.b.store(ir.Constant(self.elem, -0.0), self.slot(self.b.add(n, j)))
 
     def chunk_sum(self):
         """LANES sequential accumulators over the chunk, then a halving tree over lanes."""
@@ -142,8 +147,9 @@ class PairwiseSum:
         acc = None
         for t in range(self.size // self.lanes):
             p = b.gep(base, [i64(0), i64(t * self.lanes)], inbounds=True)
-            v = b.load(p, typ=self.vec)
+            v = b.load(p, typ=self.elem_vec)
             v.align = 64          # offsets are multiples of LANES elements (>= 128 bytes)
+            v = _widen(b, v, self.vec)      # (each element widened exactly)
             acc = v if acc is None else b.fadd(acc, v)
         width = self.lanes
         while width > 1:
@@ -241,7 +247,7 @@ def _sum_chunk(sf, acc, c, length, pos_of, members, other_writes, x, make_ctx, e
     with for_range(b, n, "j") as j:
         v = element(sf, pos_of(b.add(start, j, flags=["nsw"])), members, other_writes, x,
                     make_ctx, eval_member)
-        b.store(acc.widen(v), acc.slot(j))
+        acc.put(v, j)
     acc.pad(n)
     acc.push(acc.chunk_sum())
 
@@ -257,7 +263,7 @@ def _pack_row(sf, acc, fill, length, pos_of, members, other_writes, x, make_ctx,
     def put(lo, hi, slot_of):
         with for_range(b, hi, "j", start=lo) as j:
             v = element(sf, pos_of(j), members, other_writes, x, make_ctx, eval_member)
-            b.store(acc.widen(v), acc.slot(slot_of(j)))
+            acc.put(v, slot_of(j))
     at = b.load(fill)
     room = b.sub(i64(acc.size), at)
     head = b.select(b.icmp_signed("<", room, i64(length)), room, i64(length))

@@ -90,19 +90,9 @@ def _scipy_blas():
 
 @functools.lru_cache(maxsize=None)
 def host() -> tuple:
-    """(cpu name, feature string) of this machine: part of every cache key.
-
-    On AVX-512 machines LLVM's tuning for Skylake-server and later prefers 256-bit vectors
-    (a frequency concern of the first AVX-512 parts): a loop that reads f32 and writes f64
-    (a float32 sum's chunk, its exp computed in f64) was vectorised 4 lanes wide, and ran at
-    half the speed of the 8-lane loop beside it. The preference is turned off, so loops use the
-    full width, as numpy's own SIMD loops do on these machines. Element results are the same
-    at any width (no fast-math: only explicit accumulators reorder additions)."""
+    """(cpu name, feature string) of this machine: part of every cache key."""
     _initialize()
-    features = llvm.get_host_cpu_features().flatten()
-    if "+avx512f" in features.split(","):
-        features += ",-prefer-256-bit"
-    return llvm.get_host_cpu_name(), features
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
 @functools.lru_cache(maxsize=None)
