@@ -18,7 +18,9 @@ start of every step (stacked the same way: what the adjoint needs), and the trip
 The adjoint of a loop is itself a loop of this family: counted by the forward's trip count,
 running the other way, its sequences the saved loop variables, the forward sequences and the
 output cotangents, its state the loop variables' cotangents and the captured arrays' gradient
-sums, its body the body's own adjoint (IR). Differentiating it again is the same rule, so
+sums, its body the body's own adjoint (IR), simplified as a captured step's graph is. A
+captured weight whose per-step gradient is a product a_t^T c_t is not summed in the state: the
+factors' stacked rows give it as one product after the loop (`_outer_products`). Differentiating it again is the same rule, so
 gradients of any order go through compiled loops. The op calls out of the graph
 (runtime/handles.OutCall): its LoopBody is named by a handle, and the LoopBody holds what the
 regions name (nested loops, its adjoint), so one live handle keeps all of it.
