@@ -253,8 +253,14 @@ class TrainingEntry(Entry):
         self.wrt_mask = tuple(i in wrt for i in range(len(fn.params)))
         residuals = []
         differentiable = Function(fn.name, fn.params, fn.ops, fn.outputs[:self.n_out])
-        differentiable, self.refusing = _without_refused_outputs(differentiable, wrt)
-        adjoint = run_pipeline(vjp(differentiable, wrt, residuals=residuals), PIPELINE)
+        self.refusing = {}
+        try:
+            adjoint = vjp(differentiable, wrt, residuals=residuals)
+        except IntegerGradientError:    # (an integer output eager would refuse: left out)
+            differentiable, self.refusing = _without_refused_outputs(differentiable, wrt)
+            residuals = []
+            adjoint = vjp(differentiable, wrt, residuals=residuals)
+        adjoint = run_pipeline(adjoint, PIPELINE)
         index = {p: i for i, p in enumerate(fn.params)}
         # residuals that are parameters are fed from the operands; the rest become outputs
         # after the user's outputs and the state updates
@@ -459,12 +465,8 @@ def _without_refused_outputs(fn, wrt):
     from the inputs through an op with no integer rule, int_grads.py) is left out of the
     adjoint (a zero stands for it there); CompiledCall.vjp raises the error if a gradient
     ever reaches it, as eager raises when its backward does. Every other integer output
-    passes its gradient in its dtype, as eager's do (MXNet's _backward_cast...)."""
-    try:
-        vjp(fn, wrt)
-        return fn, {}
-    except IntegerGradientError:
-        pass
+    passes its gradient in its dtype, as eager's do (MXNet's _backward_cast...). Asked
+    only when the adjoint of every output was refused."""
     refusing = {}
     for k, v in enumerate(fn.outputs):
         if isinstance(v, Value) and v.type.dtype in GRAD_DTYPES and v.type.dtype not in FLOATS:
