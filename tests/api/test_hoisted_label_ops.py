@@ -43,7 +43,7 @@ def _run(on, hybridize, hostile=False, between=None, before=None, steps=14, batc
         if start is not None:
             start(i, loss_fn)
         x = nd.array(rs.randn(batch, 5).astype(np.float32))
-        y = nd.array(_labels(rs, i, batch, hostile and i >= 6))
+        y = nd.array(_labels(rs, i, batch, hostile and i >= 6).reshape(-1, 1))
         calls = mx.stats()["native_calls"]
         with autograd.record():
             loss = loss_fn(net(x), y)

@@ -146,6 +146,8 @@ SAMPLES = {
     "take_along_axis": [("take_along_axis", [f(7, 13), ints(7, 4, lo=-2, hi=15)], {"axis": 1}),
                         ("take_along_axis", [f(5, 3, dtype=np.float64), f(2, 3, lo=0, hi=5)],
                          {"axis": 0})],
+    "pick": [("pick", [f(7, 13), ints(7, lo=-2, hi=15)], {"axis": 1}),
+             ("pick", [f(5, 3, 2, dtype=np.float64), f(3, 2, lo=-1, hi=6)], {"axis": 0})],
     "scatter_add_along_axis": [("scatter_add_along_axis", [f(7, 4), ints(7, 4, lo=-1, hi=6)],
                                 {"axis": 1, "size": 5})],
     "cumsum": [("cumsum", [f(7, 13)], {"axis": 1}), ("cumsum", [f(4, 5, 3)], {"axis": 1,

@@ -174,6 +174,8 @@ DOMAINS = {
                case(real(3, 4), real(2, 4, 2), **MM)],
     "take_along_axis": [case(real(3, 4), perm_index(3, 4, axis=1), axis=1),
                         case(real(4, 3), index(2, 3, high=4), axis=0)],
+    "pick": [case(real(3, 4), index(3, high=4), axis=1),
+             case(real(4, 3, 2), index(3, 2, high=4), axis=0)],
     "scatter_add_along_axis": [case(real(2, 3), index(2, 3, high=4), axis=0, size=4)],
     "cumsum": [case(real(3, 4), axis=1), case(real(3, 4), axis=0, reverse=True)],
     "prod": [case(real(3, 4), axes=(1,)), case(real(2, 3, 2), axes=(0, 2), keepdims=True),

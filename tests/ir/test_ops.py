@@ -427,6 +427,8 @@ CASES.update({
                 argsort_ref),
     "take_along_axis": ([F(3, 4), I(3, 2, high=4)], {"axis": 1}, lambda x, i, axis: loops(
         (3, 2), lambda ix: x[ix[0], i[ix]])),
+    "pick": ([F(3, 4), I(3, high=4)], {"axis": 1}, lambda x, i, axis: loops(
+        (3,), lambda ix: x[ix[0], i[ix]])),
     "scatter_add_along_axis": ([F(3, 2), I(3, 2, high=4)], {"axis": 1, "size": 4},
                                lambda x, i, axis, size: loops((3, 4), lambda ix: sum(
                                    x[ix[0], k] for k in range(2) if i[ix[0], k] == ix[1]))),

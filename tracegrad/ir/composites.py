@@ -72,8 +72,8 @@ def log_softmax(b, x, axis=-1, temperature=None):
 
 
 def pick(b, x, index, axis=-1, keepdims=False, mode="clip"):
-    """x[..., index[...], ...] along `axis` (MXNet's pick), as a gather (take_along_axis):
-    only the picked element is read, as MXNet's kernel reads it. (A one-hot masked sum read
+    """x[..., index[...], ...] along `axis` (MXNet's pick), as a gather (the `pick` op): only
+    the picked element is read, as MXNet's kernel reads it. (A one-hot masked sum read
     every element: an inf or NaN elsewhere in the row, such as a masked class's -inf
     log-probability, made the pick NaN, and a row of 2000 classes cost 2000 reads.) The
     index is read as MXNet's kernel reads it: truncated toward zero, then clipped into the
@@ -94,9 +94,9 @@ def pick(b, x, index, axis=-1, keepdims=False, mode="clip"):
     elif index.type.dtype == "bool":        # (the gather reads integer or float indices)
         index = b.cast(index, dtype="i64")
     index = b.broadcast_to(index, shape=kept) if tuple(index.shape) != kept else index
-    at = b.reshape(index, shape=x.shape[:axis] + (1,) + x.shape[axis + 1:])
-    out = b.take_along_axis(x, at, axis=axis)
-    return out if keepdims else b.reshape(out, shape=kept)
+    out = b.pick(x, index, axis=axis)
+    return b.reshape(out, shape=x.shape[:axis] + (1,) + x.shape[axis + 1:]) if keepdims \
+        else out
 
 
 def softrelu(b, x):

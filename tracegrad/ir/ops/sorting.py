@@ -1,5 +1,5 @@
 """Sorting as gathers: argsort (no gradient) and the pair take_along_axis /
-scatter_add_along_axis, each the other's adjoint.
+scatter_add_along_axis, each the other's adjoint (pick: the one-index-per-row gather).
 
 sort and topk are composites: take_along_axis(x, argsort(x)) differentiates through the gather
 (the permutation itself is piecewise constant), so both have gradients to any order.
@@ -17,8 +17,15 @@ def _check_axis(opname, x, axis):
 
 
 def _along_indices(idx, size):
-    """Indices as int64 clipped into [0, size): never out of bounds."""
-    return np.clip(saturating_int(idx), 0, max(size - 1, 0))
+    """Indices as int64 clipped into [0, size): never out of bounds. Float indices as
+    saturating_int then the clip give them (toward zero, NaN to 0), clipped first in their own
+    dtype: fmax / fmin take NaN to the bound 0 and infinities to the ends, and a value inside
+    [0, size - 1] truncates as it converts (one conversion, no range scan: eager pick reads a
+    label row every step)."""
+    top = max(size - 1, 0)
+    if type(idx) is np.ndarray and idx.dtype.kind == "f":
+        return np.fmin(np.fmax(idx, 0), np.float64(top)).astype(np.int64)   # (top exact)
+    return np.clip(saturating_int(idx), 0, top)
 
 
 class Argsort(OpDef):
@@ -79,6 +86,45 @@ class TakeAlongAxis(OpDef):
 
     def vjp(b, g, out, x, idx, *, axis):
         return b.scatter_add_along_axis(g, idx, axis=axis, size=x.shape[axis]), None
+
+
+class Pick(OpDef):
+    """out[...] = x[..., idx[...], ...] along `axis`: one index per position of x's other axes
+    (MXNet's pick, its clip mode; a caller wraps 'wrap' indices first). A gather, so only the
+    picked element is read (an inf or NaN elsewhere in the row never reaches the result);
+    take_along_axis with the index and the result one axis shorter, as one op (eager pick
+    reads a label row every step). Its adjoint scatters the cotangent into the picked
+    element."""
+    name = "pick"
+    traits = frozenset({INDEXED, INT_GRAD})
+    attr_names = frozenset({"axis"})
+
+    def element(ctx, x, idx, *, axis):
+        e = ctx.e
+        at = tuple(ctx.index(k) for k in range(idx.ndim))
+        j = e.minimum(e.maximum(e.cast(ctx.read(1, at), "i64"), e.const(0, dtype="i64")),
+                      e.const(max(x.shape[axis] - 1, 0), dtype="i64"))
+        return ctx.read(0, at[:axis] + (j,) + at[axis:])
+
+    def infer(x, idx, *, axis):
+        _check_axis("pick", x, axis)
+        if idx.dtype not in INTS + FLOATS:
+            fail("pick", f"indices must be integer or float, got {idx}")
+        kept = x.shape[:axis] + x.shape[axis + 1:]
+        if idx.shape != kept:
+            fail("pick", f"indices {idx} must have the shape {kept} of {x} without axis {axis}")
+        if x.shape[axis] == 0 and idx.size:
+            fail("pick", f"cannot pick from the zero-size axis {axis} of {x}")
+        return x.with_shape(kept)
+
+    def impl(x, idx, *, axis):
+        j = np.expand_dims(_along_indices(idx, x.shape[axis]), axis)
+        return np.take_along_axis(x, j, axis=axis).squeeze(axis)
+
+    def vjp(b, g, out, x, idx, *, axis):
+        one = x.shape[:axis] + (1,) + x.shape[axis + 1:]
+        return b.scatter_add_along_axis(b.reshape(g, shape=one), b.reshape(idx, shape=one),
+                                        axis=axis, size=x.shape[axis]), None
 
 
 class ScatterAddAlongAxis(OpDef):
