@@ -294,8 +294,8 @@ def _outer_products(grads, sequences):
     found = {}
     for k, g in grads.items():
         op = getattr(g, "producer", None)
-        if op is None or op.opdef.name != "matmul" or not op.attrs["transpose_a"] \
-                or op.attrs["transpose_b"]:
+        if op is None or op.opdef.name != "matmul" or not op.attrs.get("transpose_a") \
+                or op.attrs.get("transpose_b"):
             continue
         a, c = op.operands
         if any(not isinstance(v, Value) or v.type.ndim != 2 for v in (a, c)):
