@@ -393,28 +393,30 @@ def _dispatcher(opdef):
 
     def method(*args, **attrs):
         return apply(opdef, args, attrs, bare)
+    floor = getattr(opdef, "integer_operand_floor", None)
+    if floor is not None:
+        method = _floor_checked(method, opdef.name, *floor)
     method.__name__ = opdef.name
     return staticmethod(method)
 
 
+def _floor_checked(method, opname, k, what, lo, why):
+    """`method` with its array operand k read through check_truncated_range when every
+    operand is an integer (an op's `integer_operand_floor`: pow's exponent)."""
+    def checked(*args, **attrs):
+        a = args[k] if len(args) > k else None
+        if isinstance(a, NDArray) and a._data.dtype.kind == "i" and all(
+                (o._data.dtype.kind in "iub") if isinstance(o, NDArray) else
+                (type(o) in (int, bool) or isinstance(o, np.integer)) for o in args):
+            from .index_checks import check_truncated_range
+            args = args[:k] + (check_truncated_range(opname, what, a, lo, None, why),) \
+                + args[k + 1:]
+        return method(*args, **attrs)
+    return checked
+
+
 for _name, _opdef in REGISTRY.items():
     setattr(_Eager, _name, _dispatcher(_opdef))
-_pow = _Eager.pow
-
-
-def _checked_pow(x, y):
-    """x ** y, an integer power's signed exponent array read through check_index: numpy
-    refuses a negative one eagerly, and compiled code (an integer pow) answered 0 instead."""
-    if isinstance(y, NDArray) and y._data.dtype.kind == "i" and (
-            (isinstance(x, NDArray) and x._data.dtype.kind in "iub")
-            or (type(x) in (int, bool) or isinstance(x, np.integer))):
-        from .index_checks import check_truncated_range
-        y = check_truncated_range("pow", "exponent", y, 0, None,
-                                  "Integers to negative integer powers are not allowed")
-    return _pow(x, y)
-
-
-_Eager.pow = staticmethod(_checked_pow)
 F = _Eager()
 
 

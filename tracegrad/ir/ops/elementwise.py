@@ -165,6 +165,11 @@ class Pow(BinaryElementwise):
     name = "pow"
     traits = frozenset({ELEMENTWISE, INT_GRAD})
     dtypes = NUMERIC
+    #: (operand, its name, lowest value, why): with every operand an integer, the dispatcher reads
+    #: this array operand through a range check (index_checks: an op, so a trace keeps it);
+    #: numpy refuses a negative exponent, and compiled code would answer 0
+    integer_operand_floor = (1, "exponent", 0,
+                             "Integers to negative integer powers are not allowed")
 
     def impl(x, y):
         return np.power(x, y)

@@ -52,6 +52,14 @@ class Argsort(OpDef):
         return np.flip(n - 1 - order, axis=axis)
 
 
+def _clamped_index(ctx, at, size):
+    """Compiled code's read of the index operand (operand 1) at `at`, as _along_indices
+    reads it eagerly: toward zero (saturating), clipped into [0, size)."""
+    e = ctx.e
+    return e.minimum(e.maximum(e.cast(ctx.read(1, at), "i64"), e.const(0, dtype="i64")),
+                     e.const(max(size - 1, 0), dtype="i64"))
+
+
 def _along_infer(opname, x, idx, axis, size=None):
     _check_axis(opname, x, axis)
     if idx.dtype not in INTS + FLOATS:
@@ -69,10 +77,8 @@ class TakeAlongAxis(OpDef):
     attr_names = frozenset({"axis"})
 
     def element(ctx, x, idx, *, axis):
-        e = ctx.e
         at = tuple(ctx.index(k) for k in range(idx.ndim))
-        j = e.minimum(e.maximum(e.cast(ctx.read(1, at), "i64"), e.const(0, dtype="i64")),
-                      e.const(max(x.shape[axis] - 1, 0), dtype="i64"))
+        j = _clamped_index(ctx, at, x.shape[axis])
         return ctx.read(0, at[:axis] + (j,) + at[axis + 1:])
 
     def infer(x, idx, *, axis):
@@ -100,11 +106,8 @@ class Pick(OpDef):
     attr_names = frozenset({"axis"})
 
     def element(ctx, x, idx, *, axis):
-        e = ctx.e
         at = tuple(ctx.index(k) for k in range(idx.ndim))
-        j = e.minimum(e.maximum(e.cast(ctx.read(1, at), "i64"), e.const(0, dtype="i64")),
-                      e.const(max(x.shape[axis] - 1, 0), dtype="i64"))
-        return ctx.read(0, at[:axis] + (j,) + at[axis:])
+        return ctx.read(0, at[:axis] + (_clamped_index(ctx, at, x.shape[axis]),) + at[axis:])
 
     def infer(x, idx, *, axis):
         _check_axis("pick", x, axis)
@@ -135,11 +138,8 @@ class ScatterAddAlongAxis(OpDef):
     attr_names = frozenset({"axis", "size"})
 
     def scatter(ctx, x, idx, *, axis, size):
-        e = ctx.e
         at = tuple(ctx.index(k) for k in range(x.ndim))
-        j = e.minimum(e.maximum(e.cast(ctx.read(1, at), "i64"), e.const(0, dtype="i64")),
-                      e.const(max(size - 1, 0), dtype="i64"))
-        return at[:axis] + (j,) + at[axis + 1:], None
+        return at[:axis] + (_clamped_index(ctx, at, size),) + at[axis + 1:], None
 
     def infer(x, idx, *, axis, size):
         _along_infer("scatter_add_along_axis", x, idx, axis)
