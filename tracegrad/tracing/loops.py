@@ -201,10 +201,13 @@ class LoopBody:
         """(LoopBody, (fs, fv, fc, fo, hoisted)): the float sequences, variables and captured
         arrays differentiated, the outputs with cotangents, and the captured arrays whose
         gradient is summed after the loop (`_outer_products`) instead of in its state."""
-        hoist = self._adjoint_body(with_hist, use_saved, None)
-        return self._adjoint_body(with_hist, use_saved, hoist)
+        body = self.body_fn
+        wrt = [i for i, p in enumerate(body.params) if p.type.dtype in FLOATS]
+        adj = self._residual_adjoint[0] if use_saved else vjp(body, wrt, recompute=True)
+        hoist = self._adjoint_body(with_hist, use_saved, adj, None)
+        return self._adjoint_body(with_hist, use_saved, adj, hoist)
 
-    def _adjoint_body(self, with_hist, use_saved, hoist):
+    def _adjoint_body(self, with_hist, use_saved, adj, hoist):
         """Build the adjoint loop. `hoist` None: only find which captured arrays' per-step
         gradients are outer products (returns their indices); else build with those summed
         after the loop."""
@@ -236,12 +239,11 @@ class LoopBody:
         def zeros(t):
             return b.constant(value=0.0, shape=t.shape, dtype=t.dtype)
         params = rows + hist + caps
-        if use_saved:
-            adj, sources = self._residual_adjoint
+        if use_saved:       # (adj: the body's adjoint, built once for both passes)
+            sources = self._residual_adjoint[1]
             saved = [params[i] if kind == "param" else res[i - n_user] for kind, i in sources]
             user_outs = range(n_user)
         else:
-            adj = vjp(body, wrt, recompute=True)
             saved, user_outs = params, range(no)
         cots = [g_out[k] if k in g_out else zeros(body.outputs[k].type) for k in user_outs]
         cots += [g_var[i] if i in g_var else zeros(var_p[i].type) for i in range(nv)]
