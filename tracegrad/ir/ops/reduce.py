@@ -4,7 +4,7 @@ mean is a composite (sum times 1/n), not a primitive.
 """
 import numpy as np
 
-from ..types import FLOATS, TensorType
+from ..types import TensorType
 from . import (ARG_REDUCTION, INT_GRAD, NONDIFF, REDUCTION, OpDef, Reduce, fail,
                reduced_keepdims_shape)
 
@@ -60,9 +60,10 @@ class Sum(Reduce):
 
 
 class _Extremum(Reduce):
-    """max/min: the cotangent is shared equally among the elements that attain the extremum;
-    in integers each of them gets all of it, as MXNet's _backward_max computes (g * (x ==
-    out)), since a share would truncate to 0."""
+    """max/min: every element that attains the extremum gets the whole cotangent, as MXNet's
+    backward computes (g * (x == out), broadcast_reduce_minmax_value.cc). Not a
+    subgradient at a tie (the ties' gradients sum to more than g), but MXNet's numbers: a max
+    over ReLU outputs or one-hot rows ties often."""
     traits = frozenset({REDUCTION, INT_GRAD})
 
     def __init_subclass__(cls, **kwargs):
@@ -78,9 +79,6 @@ class _Extremum(Reduce):
 
     def vjp(b, g, out, x, *, axes, keepdims=False):
         hit = b.cast(b.eq(x, _expand(b, out, x, axes, keepdims)), dtype=x.dtype)
-        if x.dtype in FLOATS:
-            count = b.sum(hit, axes=axes, keepdims=True)
-            hit = b.div(hit, b.broadcast_to(count, shape=x.shape))
         return (b.mul(hit, _expand(b, g, x, axes, keepdims)),)
 
 

@@ -1,0 +1,102 @@
+"""max / min give every tied element the whole cotangent, as MXNet 1.9.1's _backward_max /
+_backward_min compute (g * (x == out)): eager, under jit and in a hybridized block."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, gluon, nd
+
+
+def mxnet_rule(x, out, g, axis):
+    """MXNet's formula in float64: the head gradient broadcast back where x equals out."""
+    out = np.expand_dims(out, axis) if axis is not None else out
+    g = np.expand_dims(g, axis) if axis is not None else g
+    return np.where(x == out, 1.0, 0.0) * g
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_ties_get_the_whole_cotangent_eager(op, dtype):
+    x = np.array([[1, 3, 3, 0], [2, 2, 2, 2], [-1, 5, 0, 5], [0, 0, 0, -4]], dtype=dtype)
+    g = np.array([1.5, -2.0, 0.25, 3.0], dtype=dtype)
+    a = nd.array(x, dtype=dtype)
+    a.attach_grad()
+    with autograd.record():
+        y = getattr(nd, op)(a, axis=1)
+    y.backward(nd.array(g, dtype=dtype))
+    want = mxnet_rule(x, getattr(np, op)(x, axis=1), g, 1)
+    np.testing.assert_array_equal(a.grad.asnumpy(), want)
+    # three tied maxima of row 1 each get all of g: the row's gradients sum to 4 g
+    assert a.grad.asnumpy()[1].sum() == pytest.approx(4 * g[1])
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_ties_compiled_match_eager(op):
+    """jit and a hybridized block give eager's gradients, ties included (a max over ReLU
+    outputs: whole rows of zeros)."""
+    rng = np.random.default_rng(7)
+    x = np.maximum(rng.standard_normal((6, 5)), 0).astype("float32")
+    x[2] = 0.0
+    x[4, 1] = x[4, 3] = x[4].max() + 1.0
+
+    def f(a):
+        return getattr(nd, op)(nd.relu(a), axis=1) * nd.arange(1, 7)
+
+    def grads(fn):
+        a = nd.array(x)
+        a.attach_grad()
+        with autograd.record():
+            y = fn(a)
+        y.backward()
+        return a.grad.asnumpy()
+
+    eager = grads(f)
+    r = np.maximum(x, 0).astype(np.float64)
+    out = getattr(np, op)(r, axis=1)
+    # (relu passes the gradient only where x > 0)
+    want = mxnet_rule(r, out, np.arange(1, 7, dtype=np.float64), 1) * (x > 0)
+    np.testing.assert_array_equal(eager, want.astype("float32"))
+    np.testing.assert_array_equal(grads(mx.jit(f)), eager)
+
+    class Net(gluon.HybridBlock):
+        def hybrid_forward(self, F, a):
+            return getattr(F, op)(F.relu(a), axis=1) * F.arange(1, 7)
+    net = Net()
+    net.hybridize()
+    for _ in range(2):      # (the traced call and the cached one)
+        np.testing.assert_array_equal(grads(net), eager)
+
+
+def test_integer_and_full_reduction_ties():
+    a = nd.array([[4, 1, 4], [4, 0, 2]], dtype="int32")
+    a.attach_grad()
+    with autograd.record():
+        y = nd.max(a)
+    y.backward()
+    np.testing.assert_array_equal(a.grad.asnumpy(), [[1, 0, 1], [1, 0, 0]])
+    b = nd.array([[4, 1, 4], [4, 0, 2]], dtype="float32")
+    b.attach_grad()
+    with autograd.record():
+        y = nd.max(b) * 3
+    y.backward()
+    np.testing.assert_array_equal(b.grad.asnumpy(), [[3, 0, 3], [3, 0, 0]])
+
+
+def test_no_tie_gradient_matches_finite_differences():
+    """Away from ties the rule is the derivative."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 7))
+    a = nd.array(x, dtype="float64")
+    a.attach_grad()
+    with autograd.record():
+        y = (nd.max(a, axis=0) ** 2).sum() + nd.min(a, axis=1).sum()
+    y.backward()
+
+    def f(v):
+        return (v.max(axis=0) ** 2).sum() + v.min(axis=1).sum()
+    h, fd = 1e-6, np.zeros_like(x)
+    for i in np.ndindex(*x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        fd[i] = (f(x + e) - f(x - e)) / (2 * h)
+    np.testing.assert_allclose(a.grad.asnumpy(), fd, atol=1e-6)
