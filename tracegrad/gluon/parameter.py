@@ -237,11 +237,15 @@ class Parameter:
         of row ids, a Trainer made with it (which pulls the rows in MXNet)."""
         from ..sparse import RowSparseNDArray, _relabel
         self._check_row_sparse_read(row_id, "row_sparse_data()", "data()")
-        return _relabel(self._nd_data(), RowSparseNDArray)
+        # on several contexts: the copy on row_id's context, as MXNet's
+        ctx = row_id.context if self._copies else None
+        return _relabel(self._nd_data(ctx), RowSparseNDArray)
 
     def list_row_sparse_data(self, row_id):
+        """One RowSparseNDArray per context, in list_ctx() order (MXNet's)."""
+        from ..sparse import RowSparseNDArray, _relabel
         self._check_row_sparse_read(row_id, "list_row_sparse_data()", "list_data()")
-        return [self.row_sparse_data(row_id)]
+        return [_relabel(d, RowSparseNDArray) for d in self._every_copy()]
 
     def _check_row_sparse_read(self, row_id, how, instead):
         if self._stype != "row_sparse":
@@ -359,6 +363,10 @@ class Parameter:
         if src.shape != self._data.shape:
             raise MXNetError(f"Parameter '{self.name}': cannot set data of shape {src.shape} "
                              f"into a parameter of shape {self._data.shape}")
+        trainer = self._trainer
+        if trainer is not None and trainer._update_on_kvstore and \
+                self not in trainer._params_to_init:
+            trainer._reset_kvstore()    # (MXNet drops the store's now stale copy)
         np.copyto(self._data._data, src, casting="unsafe")
         for copy in self._copies.values():
             np.copyto(copy._data, src, casting="unsafe")

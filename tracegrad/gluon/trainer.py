@@ -16,6 +16,7 @@ from .. import optimizer as opt
 from ..array import HOOKS, NDArray, SideEffect, wrap
 from ..base import ANY_TRACE, MXNetError
 from ..nd import load_arrays, save_arrays
+from ..optimizer_updater import Updater
 from ..sparse_rows import listed_rows
 from . import contexts as _contexts
 from .parameter import Parameter, ParameterDict, _GradVar
@@ -72,36 +73,102 @@ class Trainer:
     def _updaters(self):
         """MXNet's per-device updaters, which scripts read (`trainer._updaters[0].states`,
         `.optimizer`): one, sharing this trainer's optimizer and its states by index."""
-        from ..array import wrap
-        from ..optimizer_updater import Updater
-
-        def shown(state):       # (NDArrays over the state buffers, as MXNet keeps them)
-            if isinstance(state, np.ndarray):
-                return wrap(state)
-            if isinstance(state, (tuple, list)):
-                return type(state)(shown(s) for s in state)
-            return state
-        updater = Updater(self._optimizer)
-        updater.states = {i: shown(st) for i, st in self._states.items()}
-        return [updater]
+        return [_StoreUpdater(self)]
 
     def _reset_kvstore(self):
         """MXNet's kvstore bookkeeping, which programs read: an LR finder checks
         _kv_initialized and calls _init_kvstore() before save_states; scripts branch on
-        _update_on_kvstore. It stays unset until the first step, update or state save."""
+        _update_on_kvstore. It stays unset until the first step, update or state save, and
+        is unset again when a parameter updated on the kvstore gets new data (set_data, a
+        load), as MXNet drops its kvstore then."""
+        kv = getattr(self, "_kvstore", None)
+        if kv is not None and "dist" in kv.type:
+            raise RuntimeError("Cannot reset distributed KVStore.")
         self._kv_initialized = False
         self._kvstore = self._update_on_kvstore = self._distributed = None
 
+    @property
+    def _params_to_init(self):
+        """MXNet's parameters not yet placed on the kvstore: all of them before the kvstore
+        is made, then those whose initialization is still deferred (none without a
+        kvstore)."""
+        if not self._kv_initialized:
+            return list(self._params)
+        if self._kvstore is None:
+            return []
+        return [p for p in self._params if p._data is None]
+
     def _init_kvstore(self):
-        """One process without a distributed store has no kvstore (MXNet's _create_kvstore
-        makes none for one device); a distributed one sums gradients and each worker updates
-        its own weights (update_on_kvstore False)."""
+        """The kvstore MXNet's Trainer makes and whether it updates on it
+        (_update_on_kvstore), by MXNet's rules: none for one context (unless a KVStore
+        object is given, or a weight is sparse); for several contexts the named store,
+        updating on it unless update_on_kvstore=False, MXNET_UPDATE_ON_KVSTORE=0, a sparse
+        gradient, or a store that cannot run an optimizer. The updates themselves are this
+        Trainer's in every case (the same sums and updates as MXNet's local stores); a
+        store updating on itself shows the Trainer's optimizer and states as its _updater.
+        A distributed store sums gradients across workers and each worker updates its own
+        weights (update_on_kvstore False)."""
         self._check_sparse_weights()
         sync = self._sync
-        self._kvstore = sync.kv if sync is not None else None
-        self._update_on_kvstore = False if sync is not None else None
-        self._distributed = sync is not None and "dist" in sync.kv.type
+        if sync is not None:
+            self._kvstore, self._update_on_kvstore = sync.kv, False
+            self._distributed = "dist" in sync.kv.type
+        else:
+            kv, on_kvstore = self._local_kvstore()
+            if kv is not None and on_kvstore:
+                _attach_updater(kv, self)
+            self._kvstore = kv
+            self._update_on_kvstore = bool(on_kvstore) if kv is not None else None
+            self._distributed = False
         self._kv_initialized = True
+
+    def _local_kvstore(self):
+        """(store or None, update on it) for one process, as MXNet's _init_kvstore."""
+        from ..kvstore import KVStore, KVStoreBase, create
+        config = self._kvstore_params
+        kvstore, wanted = config["kvstore"], config["update_on_kvstore"]
+        if any(p._stype != "default" for p in self._params):
+            kv = kvstore if isinstance(kvstore, KVStoreBase) else create(kvstore)
+            if not kv.is_capable(KVStoreBase.OPTIMIZER):
+                raise ValueError(f"KVStore with sparse weight requires optimizer support. "
+                                 f"However, {type(kv).__name__} does not support optimizer.")
+            return kv, True
+        kv, on_kvstore = self._create_kvstore(kvstore)
+        if any(p._grad_stype != "default" for p in self._params):
+            on_kvstore = False if wanted is None else wanted
+            if kv is not None and not isinstance(kv, KVStore):
+                raise ValueError(f"Cannot use {type(kv)} for multi-device training with "
+                                 f"sparse gradients")
+            return kv, on_kvstore
+        if wanted is not None:
+            on_kvstore = wanted
+        if kv is not None and on_kvstore and not kv.is_capable(KVStoreBase.OPTIMIZER):
+            if wanted:
+                raise ValueError(f"Please set update_on_kvstore=False when training with "
+                                 f"{type(kv)}")
+            on_kvstore = False
+        return kv, on_kvstore
+
+    def _create_kvstore(self, kvstore):
+        """MXNet's model._create_kvstore: (store or None, update on it by default)."""
+        import os
+        from ..kvstore import KVStoreBase, create
+        on_kvstore = bool(int(os.getenv("MXNET_UPDATE_ON_KVSTORE", "1")))
+        if kvstore is None or kvstore is False:
+            return None, False
+        if isinstance(kvstore, KVStoreBase):
+            kv = kvstore
+        elif isinstance(kvstore, str):
+            if _num_contexts(self._params) == 1 and "dist" not in kvstore:
+                return None, False      # one device: no store needed
+            kv = create(kvstore)
+            sizes = [int(np.prod(p.shape)) for p in self._params
+                     if p.shape is not None and all(d > 0 for d in p.shape)]
+            if kvstore == "local" and sizes and max(sizes) > 1024 * 1024 * 16:
+                on_kvstore = False
+        else:
+            raise TypeError("kvstore must be KVStore, str or None")
+        return kv, on_kvstore and kv.is_capable(KVStoreBase.OPTIMIZER)
 
     def _check_sparse_weights(self):
         """MXNet's _init_kvstore with a sparse weight (stype='row_sparse'): the weight lives
@@ -158,6 +225,9 @@ class Trainer:
         """Sum the gradients across workers (a distributed kvstore); else nothing to do."""
         if not self._kv_initialized:
             self._init_kvstore()
+        assert not (self._kvstore and self._update_on_kvstore), \
+            "allreduce_grads() when parameters are updated on kvstore is not supported. " \
+            "Try setting `update_on_kvstore` to False when creating trainer."
         self._allreduce_grads()
 
     def _allreduce_grads(self):
@@ -174,6 +244,9 @@ class Trainer:
             raise SideEffect("trainer.update()")
         if not self._kv_initialized:
             self._init_kvstore()
+        assert not (self._kvstore and self._update_on_kvstore), \
+            "update() when parameters are updated on kvstore is not supported. Try " \
+            "setting `update_on_kvstore` to False when creating trainer."
         self._optimizer.rescale_grad = self._scale / batch_size
         _capture.before_write()
         self._update(ignore_stale_grad)
@@ -392,6 +465,88 @@ def _update_present_rows(optimizer, i, p, states, by_ndarray):
     opt.write_state_rows(states[i], st, rows)
     if type(var) is _GradVar:
         var.fresh = False
+
+
+def _num_contexts(params):
+    """How many contexts the parameters live on (those of the first placed one)."""
+    for p in params:
+        if p._data is not None or p._deferred_init:
+            return len(p.list_ctx())
+    return 1
+
+
+def _shown(state):
+    """A state as MXNet's updaters hold it: NDArrays over the state buffers."""
+    if isinstance(state, np.ndarray):
+        return wrap(state)
+    if isinstance(state, (tuple, list)):
+        return type(state)(_shown(s) for s in state)
+    return state
+
+
+def _hidden(state):
+    """A state as the Trainer holds it: the buffers under NDArrays."""
+    if isinstance(state, NDArray):
+        return state._data
+    if isinstance(state, (tuple, list)):
+        return type(state)(_hidden(s) for s in state)
+    return state
+
+
+def _attach_updater(kv, trainer):
+    """MXNet's kvstore.set_optimizer for a Trainer that updates on the store: one of
+    tracegrad's stores shows the Trainer's optimizer and states as its _updater (the
+    Trainer does the updates); another store is given the optimizer."""
+    from ..kvstore import KVStore
+    if isinstance(kv, KVStore):
+        kv._optimizer = trainer._optimizer
+        kv._updater = _StoreUpdater(trainer)
+        kv._states = trainer._states
+    else:
+        kv.set_optimizer(trainer._optimizer)
+
+
+class _StoreUpdater(Updater):
+    """The _updater of a store a Trainer updates on (MXNet's kvstore._updater): its
+    optimizer and states (by parameter index) are the Trainer's own, so
+    `trainer._kvstore._updater.states` and `.optimizer` read what the Trainer updates.
+    Called as the store calls an updater, (key, pushed, stored), it updates with them."""
+
+    def __init__(self, trainer):      # (no Updater.__init__: nothing of its own to keep)
+        self._trainer = trainer
+        self.states_synced = {}
+        self.aggregate_updates = trainer._optimizer.aggregate_num > 0
+
+    @property
+    def optimizer(self):
+        return self._trainer._optimizer
+
+    @optimizer.setter
+    def optimizer(self, optimizer):
+        trainer = self._trainer
+        optimizer.param_dict = dict(enumerate(trainer._params))
+        trainer._optimizer = optimizer
+        trainer._fused = fused_update.supports(optimizer)
+        trainer._bound = None
+
+    @property
+    def states(self):
+        return {i: _shown(s) for i, s in self._trainer._states.items()}
+
+    @states.setter
+    def states(self, states):
+        held = self._trainer._states
+        as_held = (lambda s: s) if self._trainer._optimizer.takes_ndarrays else _hidden
+        held.clear()
+        held.update((i, as_held(s)) for i, s in states.items())
+        self._trainer._bound = None
+
+    def __call__(self, index, grad, weight):
+        as_nd = lambda x: [as_nd(v) for v in x] if isinstance(x, (list, tuple)) else (
+            wrap(x) if isinstance(x, np.ndarray) else x)
+        updater = Updater(self._trainer._optimizer)
+        updater.states = self._trainer._states
+        updater(index, as_nd(grad), as_nd(weight))
 
 
 def _kvstore_sync(kvstore, params):
