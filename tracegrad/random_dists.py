@@ -5,12 +5,15 @@ lambda 12 and by Numerical Recipes' Lorentzian rejection above, and the negative
 Poisson(Gamma) mixtures.
 
 Every draw reads keys from `random.next_key()`, so a seed fixes the samples and eager, traced
-and compiled code draw the same numbers. Rejection loops become a fixed number of vectorized
-rounds (the first accepted round is taken): they compile as straight-line code. The chance
-that no round accepts is below 1e-15 per sample (then the last round's candidate is used),
-and a Poisson count below lambda 12 is capped at 64 (P < 1e-20). Parameters may be numbers
-(`shape` samples) or NDArrays of one shape (`shape` samples per parameter, appended), as in
-MXNet; samples have no gradient.
+and compiled code draw the same numbers. A rejection loop is a fixed number of rounds (the
+first accepted round is taken; round r of element i draws the counter-based generator's
+element r * n + i): traced, the rounds are vectorized and compile as straight-line code;
+eagerly, round r is drawn and computed only for the elements every earlier round rejected
+(`_eager_rounds`), the same numbers at the cost of the rounds used (1M gamma draws: 2.3 s
+-> 0.1 s). The chance that no round accepts is below 1e-15 per sample (then the last round's
+candidate is used), and a Poisson count below lambda 12 is capped at 64 (P < 1e-20).
+Parameters may be numbers (`shape` samples) or NDArrays of one shape (`shape` samples per
+parameter, appended), as in MXNet; samples have no gradient.
 """
 import math
 
@@ -89,22 +92,81 @@ def _first_accepted(accept, candidates, rounds):
     return F.reshape(out, shape=candidates.shape[1:])
 
 
-def _sample_gamma(alpha, beta, shape):
-    """Gamma(alpha, scale beta) in f64, Marsaglia-Tsang as MXNet's SampleGamma."""
-    from .array import F
-    boosted = F.lt(alpha, 1.0)
-    d = F.where(boosted, F.add(alpha, 2.0 / 3.0), F.sub(alpha, 1.0 / 3.0))
-    k = F.sqrt(F.mul(d, 9.0))
-    c = F.div(1.0, k)
-    r = (GAMMA_ROUNDS,) + shape
-    z = _normal(r)
-    u = _uniform(r)
+def _eager():
+    """Whether draws run now (not traced, no hook refusing draws): the rejection samplers
+    then draw each round only for the elements still rejected."""
+    from .array import HOOKS
+    from .base import ANY_TRACE
+    return not ANY_TRACE[0] and HOOKS.random_key is None
+
+
+def _eager_rounds(rounds, draws, params, n, one_round, out=None, at=None):
+    """The first accepted candidate of each element, eagerly: round r draws its numbers (the
+    elements r * n + i of each of `draws`, (seed, counter, kind) with kind 'uniform' or
+    'normal') and runs `one_round(F, *params, *drawn)` -> (accept, candidate) only for the
+    elements `at` (flat indices, default all n) that every earlier round rejected; the last
+    round's candidate where none accepts. Each op is elementwise, so every element gets the
+    value the vectorized rounds give it. `params`: f64 numpy arrays over `at`. Returns f64 `out`
+    (size n) with the elements `at` filled."""
+    from .array import F, wrap
+    from .ir.ops.random import normal_from_words, philox_at, uniform_from_words
+    out = np.empty(n, np.float64) if out is None else out
+    pending = np.arange(n, dtype=np.int64) if at is None else np.asarray(at, np.int64)
+    rows = np.arange(pending.size)            # each pending element's row in `params`
+    for r in range(rounds):
+        if not pending.size:
+            break
+        drawn = []
+        for seed, counter, kind in draws:
+            words = philox_at(seed, counter, pending + r * n, 2 if kind == "normal" else 1)
+            drawn.append(wrap(normal_from_words(words, "f64") if kind == "normal"
+                              else uniform_from_words(words, "f64")))
+        accept, candidate = one_round(F, *(wrap(p[rows]) for p in params), *drawn)
+        accept = accept.asnumpy().astype(bool) if r < rounds - 1 else \
+            np.ones(pending.size, bool)
+        out[pending[accept]] = candidate.asnumpy()[accept]
+        pending, rows = pending[~accept], rows[~accept]
+    return out
+
+
+def _keys(kinds):
+    """(seed, counter, kind) of one next_key() per kind, in order (the draws' order)."""
+    from .random import next_key
+    keys = []
+    for kind in kinds:
+        seed, counter = (int(v) for v in next_key().asnumpy())
+        keys.append((seed, counter, kind))
+    return keys
+
+
+def _gamma_round(F, d, k, c, z, u):
+    """Marsaglia-Tsang's round from normals z and uniforms u: (accepted, candidate)."""
     x = F.add(F.mul(c, z), 1.0)
     v = F.mul(F.mul(x, x), x)
     safe_v = F.where(F.gt(v, 0.0), v, 1.0)
     bound = F.add(F.mul(F.mul(z, z), 0.5), F.mul(d, F.add(F.sub(1.0, v), F.log(safe_v))))
     accept = F.where(F.gt(z, F.neg(k)), F.lt(F.log1p(F.neg(u)), bound), False)
-    sample = F.mul(_first_accepted(accept, F.mul(d, safe_v), GAMMA_ROUNDS), beta)
+    return accept, F.mul(d, safe_v)
+
+
+def _sample_gamma(alpha, beta, shape):
+    """Gamma(alpha, scale beta) in f64, Marsaglia-Tsang as MXNet's SampleGamma."""
+    from .array import F, wrap
+    boosted = F.lt(alpha, 1.0)
+    d = F.where(boosted, F.add(alpha, 2.0 / 3.0), F.sub(alpha, 1.0 / 3.0))
+    k = F.sqrt(F.mul(d, 9.0))
+    c = F.div(1.0, k)
+    if _eager():
+        n = int(np.prod(shape))
+        params = [a.asnumpy().reshape(-1) for a in (d, k, c)]
+        first = _eager_rounds(GAMMA_ROUNDS, _keys(("normal", "uniform")), params, n,
+                              _gamma_round)
+        first = wrap(first.reshape(shape))
+    else:
+        r = (GAMMA_ROUNDS,) + shape
+        accept, candidate = _gamma_round(F, d, k, c, _normal(r), _uniform(r))
+        first = _first_accepted(accept, candidate, GAMMA_ROUNDS)
+    sample = F.mul(first, beta)
     boost = F.pow(_uniform(shape), F.div(1.0, F.where(boosted, alpha, 1.0)))
     return F.where(boosted, F.mul(sample, boost), sample)
 
@@ -112,16 +174,15 @@ def _sample_gamma(alpha, beta, shape):
 def _sample_poisson(lam, shape, values=None, by_method=True):
     """Poisson(lam) counts in f64, by MXNet's two methods (each computed only where it may
     be chosen: for known scalar lambdas, just the one that applies; eagerly, unless not
-    `by_method`, each on the elements whose lambda chooses it, from the same draws:
-    _poisson_by_method)."""
-    from .array import F, NDArray
-    from .base import ANY_TRACE
+    `by_method`, each on the elements whose lambda chooses it, round by round:
+    _poisson_eager)."""
+    from .array import F
     lam = F.cast(F.cast(lam, dtype="f32"), dtype="f64")   # MXNet computes in float
     small = large = True
     if values is not None:
         small, large = values[0] < 12.0, values[0] >= 12.0
-    elif by_method and not ANY_TRACE[0] and type(lam) is NDArray:
-        return _poisson_by_method(lam, shape)
+    if by_method and _eager():
+        return _poisson_eager(lam, shape, small, large)
     draws_small = _uniform((POISSON_SMALL_DRAWS,) + shape) if small else None
     draws_large = (_uniform((POISSON_ROUNDS,) + shape), _uniform((POISSON_ROUNDS,) + shape)) \
         if large else None
@@ -138,48 +199,78 @@ def _poisson_small(F, lam, u):
     """x = how many running products of the uniforms `u` (rounds on axis 0) stay above
     exp(-lam), for lam < 12."""
     logs = F.cumsum(F.log(u), axis=0)
-    above = F.gt(logs, F.neg(F.where(F.lt(lam, 12.0), lam, 0.0)))
+    above = F.gt(logs, _poisson_small_floor(F, lam))
     return F.cast(F.sum(F.cast(above, dtype="i64"), axes=(0,)), dtype="f64")
 
 
-def _poisson_large(F, lam, u_y, u_accept):
-    """Lorentzian rejection (Numerical Recipes' method, as MXNet's), for lam >= 12: the first
-    of the rounds (axis 0) of `u_y` / `u_accept` that accepts."""
+def _poisson_small_floor(F, lam):
+    return F.neg(F.where(F.lt(lam, 12.0), lam, 0.0))
+
+
+def _poisson_large_setup(F, lam):
+    """(lambda clamped to the method's range, sqrt(2 lambda), log lambda, the log-density
+    offset) of the Lorentzian rejection."""
     big = F.where(F.ge(lam, 12.0), lam, 12.0)
-    sq = F.sqrt(F.mul(big, 2.0))
     loglam = F.log(big)
-    g = F.sub(F.mul(big, loglam), _lgamma(F.add(big, 1.0)))
+    return big, F.sqrt(F.mul(big, 2.0)), loglam, F.sub(F.mul(big, loglam),
+                                                       _lgamma(F.add(big, 1.0)))
+
+
+def _poisson_large_round(F, big, sq, loglam, g, u_y, u_accept):
+    """One Lorentzian rejection round (Numerical Recipes' method, as MXNet's): (accepted,
+    candidate count)."""
     y = F.tan(F.mul(u_y, math.pi))
     em = F.add(F.mul(sq, y), big)
     positive = F.ge(em, 0.0)
     em = F.floor(F.where(positive, em, 0.0))
     t = F.mul(F.mul(F.add(F.mul(y, y), 1.0), 0.9),
               F.exp(F.sub(F.sub(F.mul(em, loglam), _lgamma(F.add(em, 1.0))), g)))
-    accept = F.where(positive, F.le(u_accept, t), False)
+    return F.where(positive, F.le(u_accept, t), False), em
+
+
+def _poisson_large(F, lam, u_y, u_accept):
+    """The first of the rounds (axis 0) of `u_y` / `u_accept` that accepts, for lam >= 12."""
+    accept, em = _poisson_large_round(F, *_poisson_large_setup(F, lam), u_y, u_accept)
     return _first_accepted(accept, em, POISSON_ROUNDS)
 
 
-def _poisson_by_method(lam, shape):
-    """Eager _sample_poisson of an array of lambdas: the same keys drawn in the same order,
-    but each method's arithmetic only on the columns (elements) whose lambda takes it. Every
-    op is elementwise or along the rounds axis, so each element gets the value the whole
-    graph gives it (tests/api/test_random_dists.py), at a cost in proportion to the elements
-    of each kind: a negative binomial of 10^6 samples took 23 s computing both for all."""
+def _poisson_eager(lam, shape, small=True, large=True):
+    """Eager _sample_poisson: the keys taken as the vectorized rounds take them (the methods
+    that may apply), each method's rounds computed only on the elements whose lambda takes it
+    and, round by round, only on those still undecided (the uniforms' running log-sum still
+    above -lambda; the rejection not yet accepted). Every op is elementwise or along the
+    rounds, so each element gets the value the whole graph gives it
+    (tests/api/test_random_dists.py), at the cost of the rounds it uses: 10^6 draws at
+    lambda 4 took 4 s over all 64 rounds."""
     from .array import F, wrap
-    u_small = _uniform((POISSON_SMALL_DRAWS,) + shape)
-    u_y, u_accept = _uniform((POISSON_ROUNDS,) + shape), _uniform((POISSON_ROUNDS,) + shape)
+    from .ir.ops.random import philox_at, uniform_from_words
+    n = int(np.prod(shape))
+    key_small = _keys(("uniform",))[0] if small else None
+    keys_large = _keys(("uniform", "uniform")) if large else None
     lam_flat = lam.asnumpy().reshape(-1)
-    out = np.empty(lam_flat.shape, np.float64)
+    out = np.zeros(n, np.float64)
     chosen = lam_flat < 12.0
-    for pick, rounds, method, draws in ((chosen, POISSON_SMALL_DRAWS, _poisson_small,
-                                         (u_small,)),
-                                        (~chosen, POISSON_ROUNDS, _poisson_large,
-                                         (u_y, u_accept))):
-        cols = np.flatnonzero(pick)
-        if cols.size:
-            sub = [wrap(np.ascontiguousarray(d.asnumpy().reshape(rounds, -1)[:, cols]))
-                   for d in draws]
-            out[cols] = method(F, wrap(lam_flat[cols]), *sub).asnumpy()
+    cols = np.flatnonzero(chosen) if small else np.empty(0, np.int64)
+    if cols.size:       # counts of running log-sums of uniforms above -lambda
+        floor = _poisson_small_floor(F, wrap(lam_flat[cols])).asnumpy()
+        total = np.zeros(cols.size, np.float64)
+        rows = np.arange(cols.size)
+        pending = cols
+        for r in range(POISSON_SMALL_DRAWS):
+            if not pending.size:
+                break
+            u = uniform_from_words(philox_at(key_small[0], key_small[1], pending + r * n, 1),
+                                   "f64")
+            step = F.log(wrap(u)).asnumpy()
+            total[rows] = step if r == 0 else total[rows] + step   # (cumsum's order)
+            above = total[rows] > floor[rows]
+            out[pending[above]] += 1.0
+            pending, rows = pending[above], rows[above]
+    cols = np.flatnonzero(~chosen) if large else np.empty(0, np.int64)
+    if cols.size:
+        params = [p.asnumpy() for p in _poisson_large_setup(F, wrap(lam_flat[cols]))]
+        _eager_rounds(POISSON_ROUNDS, keys_large, params, n, _poisson_large_round, out=out,
+                      at=cols)
     return wrap(out.reshape(shape))
 
 

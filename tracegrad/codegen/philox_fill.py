@@ -3,10 +3,13 @@ compiled loop instead of ~100 numpy passes over uint64 temporaries (a Dropout ma
 took 21 ms that way, 10x numpy's own generator).
 
     void tg_philox_words<k>(i64 seed, i64 counter, i64 n, i32* out)     (k = 1, 2, 4)
+    void tg_philox_words_at<k>(i64 seed, i64 counter, i64 n, i64* at, i32* out)
 
-writes word w of element i at out[w * n + i], for the first k words (a uniform draw reads one,
-a normal two): the words `ir/ops/random.philox` defines, computed by the IR fused kernels use
-(`philox.philox`), so an eager draw, an interpreted one and a compiled one agree bit for bit.
+write word w of element i (of element at[i]) at out[w * n + i], for the first k words (a
+uniform draw reads one, a normal two): the words `ir/ops/random.philox` defines, computed by
+the IR fused kernels use (`philox.philox`), so an eager draw, an interpreted one and a compiled
+one agree bit for bit. The `_at` form serves rejection samplers that draw a later round only
+for the elements still rejected (random_dists.py).
 Compiled (or read from the disk cache) once per process, on the first draw large enough to
 use it (~50 ms from the cache); `ir/ops/random.py` calls it through the hook `install()` sets.
 """
@@ -29,13 +32,16 @@ def _module_ir() -> str:
     m = ir.Module(name="tg_philox_fill")
     for count in COUNTS:
         _emit(m, count)
+        _emit(m, count, at=True)
     return str(m)
 
 
-def _emit(m, count):
-    fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [I64, I64, I64, ir.PointerType()]),
-                     f"{NAME}{count}")
-    seed, counter, n, out = fn.args
+def _emit(m, count, at=False):
+    args = [I64, I64, I64] + [ir.PointerType()] * (2 if at else 1)
+    fn = ir.Function(m, ir.FunctionType(ir.VoidType(), args),
+                     f"{NAME}{'_at' if at else ''}{count}")
+    seed, counter, n, *pointers = fn.args
+    indices, out = pointers if at else (None, pointers[0])
     out.add_attribute("noalias")
     entry, header, body, done = (fn.append_basic_block(k)
                                  for k in ("entry", "header", "body", "done"))
@@ -46,7 +52,8 @@ def _emit(m, count):
     i.add_incoming(ir.Constant(I64, 0), entry)
     b.cbranch(b.icmp_signed("<", i, n), body, done)
     b.position_at_end(body)
-    for w, word in enumerate(philox.philox(b, seed, counter, i)[:count]):
+    element = b.load(b.gep(indices, [i], inbounds=True, source_etype=I64), typ=I64) if at else i
+    for w, word in enumerate(philox.philox(b, seed, counter, element)[:count]):
         at = b.add(b.mul(ir.Constant(I64, w), n), i)
         b.store(word, b.gep(out, [at], inbounds=True, source_etype=I32))
     nxt = b.add(i, ir.Constant(I64, 1), flags=("nuw", "nsw"))
@@ -70,7 +77,12 @@ def _compiled():
     jit = JitObject(obj, None, links_runtime=False)
     kind = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
                             ctypes.c_void_p)
-    return jit, {count: kind(jit.address(f"{NAME}{count}")) for count in COUNTS}
+    kind_at = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                               ctypes.c_void_p, ctypes.c_void_p)
+    fills = {count: kind(jit.address(f"{NAME}{count}")) for count in COUNTS}
+    fills.update({("at", count): kind_at(jit.address(f"{NAME}_at{count}"))
+                  for count in COUNTS})
+    return jit, fills
 
 
 def words(seed: int, counter: int, n: int, count: int = 4):
@@ -91,7 +103,26 @@ def words(seed: int, counter: int, n: int, count: int = 4):
     return tuple(out)
 
 
+def words_at(seed: int, counter: int, at, count: int = 4):
+    """words() of the elements `at` (an int64 array of element indices, each >= 0), or None
+    as words() gives it."""
+    count = next(c for c in COUNTS if c >= count)
+    try:
+        fill = _compiled()[1][("at", count)]
+    except Exception:  # noqa: BLE001 - any LLVM failure: fall back for good
+        from ..ir.ops import random as random_ops
+        random_ops.NATIVE_WORDS = random_ops.NATIVE_WORDS_AT = None
+        return None
+    at = np.ascontiguousarray(at, dtype=np.int64)
+    out = np.empty((count, at.size), dtype=np.uint32)
+    if at.size:
+        fill(ctypes.c_int64(seed).value, ctypes.c_int64(counter).value, int(at.size),
+             at.ctypes.data, out.ctypes.data)
+    return tuple(out)
+
+
 def install():
-    """Make `ir/ops/random.philox` fill large draws here."""
+    """Make `ir/ops/random.philox` / `philox_at` fill large draws here."""
     from ..ir.ops import random as random_ops
     random_ops.NATIVE_WORDS = words
+    random_ops.NATIVE_WORDS_AT = words_at

@@ -34,6 +34,7 @@ _CHUNK = 1 << 13  # elements per pass: the ~40 temporaries of a block stay in ca
 _FEW = 8          # up to this many elements, Python ints: the array rounds cost ~80 us flat
 _NATIVE_FROM = 64  # from this many, codegen/philox_fill.py's compiled loop when installed
 NATIVE_WORDS = None  # (seed, counter, n) -> four uint32 word arrays, set by codegen
+NATIVE_WORDS_AT = None  # (seed, counter, indices) -> the same of those elements, by codegen
 
 
 def philox_ints(c0, c1, c2, c3, k0, k1):
@@ -72,11 +73,42 @@ def philox(seed: int, counter: int, n: int, count: int = 4):
     return tuple(words)
 
 
+def philox_at(seed: int, counter: int, at, count: int = 4):
+    """philox()'s words of the element indices `at` (a 1-d int64 array, each >= 0) only: a
+    rejection sampler's later rounds draw for the elements still rejected."""
+    at = np.asarray(at, dtype=np.int64).reshape(-1)
+    if at.size >= _NATIVE_FROM and NATIVE_WORDS_AT is not None:
+        words = NATIVE_WORDS_AT(seed, counter, at, count)
+        if words is not None:
+            return words
+    u64 = np.uint64
+    idx = at.astype(np.uint64)
+    k0, k1 = seed & MASK32, (seed >> 32) & MASK32
+    c2 = np.full(idx.size, counter & MASK32, dtype=np.uint64)
+    c3 = np.full(idx.size, (counter >> 32) & MASK32, dtype=np.uint64)
+    return philox_block(idx & u64(MASK32), idx >> u64(32), c2, c3, k0, k1)
+
+
 def unit_float(word, dtype):
     """A uint32 word to a float in [0, 1): 24 random bits for f32, 32 for f64 (exact)."""
     if dtype == np.float32:   # (word: uint64 or uint32; the shift keeps its dtype)
         return ((word >> word.dtype.type(8)).astype(np.float32) * np.float32(2.0 ** -24))
     return word.astype(np.float64) * 2.0 ** -32
+
+
+def uniform_from_words(words, dtype="f32", low=0.0, high=1.0):
+    """random_uniform's values from its Philox words (1-d)."""
+    dt = DTYPES[dtype]
+    u = unit_float(words[0], dt)
+    return (u * dt.type(high - low) + dt.type(low)).astype(dt)
+
+
+def normal_from_words(words, dtype="f32", loc=0.0, scale=1.0):
+    """random_normal's values from its Philox words (1-d): Box-Muller in f64."""
+    u1 = 1.0 - unit_float(words[0], np.float64)  # in (0, 1]: log is finite
+    u2 = unit_float(words[1], np.float64)
+    z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return (z * scale + loc).astype(DTYPES[dtype])
 
 
 def _key(key):
@@ -115,9 +147,8 @@ class RandomUniform(_RandomOp):
         return e.add(e.mul(u, e.const(high - low, dtype=dtype)), e.const(low, dtype=dtype))
 
     def impl(key, *, shape, dtype="f32", low=0.0, high=1.0):
-        dt = DTYPES[dtype]
-        u = unit_float(philox(*_key(key), int(math.prod(shape)), 1)[0], dt)
-        return (u * dt.type(high - low) + dt.type(low)).astype(dt).reshape(shape)
+        words = philox(*_key(key), int(math.prod(shape)), 1)
+        return uniform_from_words(words, dtype, low, high).reshape(shape)
 
 
 class RandomNormal(_RandomOp):
@@ -136,11 +167,8 @@ class RandomNormal(_RandomOp):
         return e.cast(e.add(e.mul(z, f64(scale)), f64(loc)), dtype)
 
     def impl(key, *, shape, dtype="f32", loc=0.0, scale=1.0):
-        w = philox(*_key(key), int(math.prod(shape)), 2)
-        u1 = 1.0 - unit_float(w[0], np.float64)  # in (0, 1]: log is finite
-        u2 = unit_float(w[1], np.float64)
-        z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-        return (z * scale + loc).astype(DTYPES[dtype]).reshape(shape)
+        words = philox(*_key(key), int(math.prod(shape)), 2)
+        return normal_from_words(words, dtype, loc, scale).reshape(shape)
 
 
 class Bernoulli(_RandomOp):
