@@ -93,11 +93,13 @@ def _first_accepted(accept, candidates, rounds):
 
 
 def _eager():
-    """Whether draws run now (not traced, no hook refusing draws): the rejection samplers
-    then draw each round only for the elements still rejected."""
+    """Whether draws run now (not traced, no hook refusing draws, not recorded: a recorded
+    step may be captured and compiled whole, and reading values would end that): the
+    rejection samplers then draw each round only for the elements still rejected."""
     from .array import HOOKS
     from .base import ANY_TRACE
-    return not ANY_TRACE[0] and HOOKS.random_key is None
+    from .runtime.tape import STATE
+    return not ANY_TRACE[0] and HOOKS.random_key is None and not STATE.recording
 
 
 def _eager_rounds(rounds, draws, params, n, one_round, out=None, at=None):

@@ -84,7 +84,8 @@ def test_moments_at_scale():
 
 @pytest.mark.parametrize("n", [5, 100, 5000])
 def test_philox_at_is_philox_at_those_elements(monkeypatch, n):
-    import tracegrad.codegen  # noqa: F401  (installs the native fill)
+    from tracegrad import codegen
+    codegen.philox_fill.install()      # (the native fill; importing codegen installs it)
     whole = random_ops.philox(77, 2 ** 40 + 3, 3 * n, 4)
     at = np.random.default_rng(n).integers(0, 3 * n, size=n).astype(np.int64)
     for native in (random_ops.NATIVE_WORDS_AT, None):
@@ -107,3 +108,21 @@ def test_compiled_draws_match_eager_rounds():
     mx.random.seed(8)
     got = compiled(k).asnumpy()
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_recorded_draws_keep_the_vectorized_rounds(monkeypatch):
+    """Under record() (a step capture may compile the draw whole) the vectorized rounds run:
+    the same samples, and nothing is read back."""
+    drawn = []
+    real = random_ops.philox_at
+    monkeypatch.setattr(random_ops, "philox_at",
+                        lambda *a, **k: drawn.append(1) or real(*a, **k))
+    from tracegrad import autograd
+    mx.random.seed(30)
+    with autograd.record():
+        recorded = nd.random.gamma(2.0, 1.0, shape=(500,)) + nd.random.poisson(5.0, shape=(500,))
+    assert not drawn
+    mx.random.seed(30)
+    plain = nd.random.gamma(2.0, 1.0, shape=(500,)) + nd.random.poisson(5.0, shape=(500,))
+    assert drawn
+    np.testing.assert_array_equal(recorded.asnumpy(), plain.asnumpy())
