@@ -2,13 +2,14 @@
 split into pooled_size bins, as MXNet's CPU kernel places them (rounded box corners, bins
 floor/ceil'ed and clipped to the map, empty bins and bad batch indices give 0). A composite:
 the bins are masks over rows and columns (one masked max per bin column, then per bin row),
-so it compiles and differentiates (the gradient reaches the maximum of each bin; the boxes
-get none, as in MXNet). Imported into `nd`.
+so it compiles and differentiates (the gradient reaches the first maximum of each bin in
+row-major order, MXNet's argmax; the boxes get none, as in MXNet). Imported into `nd`.
 """
 import numpy as np
 
 from .array import F
 from .base import MXNetError
+from .ir.convolution import first_max
 from .op_kwargs import redo as _redo
 
 __all__ = ["ROIPooling"]
@@ -70,12 +71,12 @@ def ROIPooling(data, rois, pooled_size=None, spatial_scale=None, **kwargs):
     per_col = []
     for j in range(pw_n):
         inside = F.reshape(window(ws, we, j, cols), shape=(r, 1, 1, w))
-        per_col.append(F.max(F.where(inside, x, low), axes=(3,), keepdims=True))
+        per_col.append(first_max(F, F.where(inside, x, low), (3,), keepdims=True))
     a = F.concat(*per_col, axis=3)                                   # (R, C, H, PW)
     per_row = []
     for i in range(ph_n):
         inside = F.reshape(window(hs, he, i, rows), shape=(r, 1, h, 1))
-        per_row.append(F.max(F.where(inside, a, low), axes=(2,), keepdims=True))
+        per_row.append(first_max(F, F.where(inside, a, low), (2,), keepdims=True))
     out = F.concat(*per_row, axis=2)                                 # (R, C, PH, PW)
     no_rows = F.le(F.reshape(he, shape=(r, ph_n, 1)), F.reshape(hs, shape=(r, ph_n, 1)))
     no_cols = F.le(F.reshape(we, shape=(r, 1, pw_n)), F.reshape(ws, shape=(r, 1, pw_n)))

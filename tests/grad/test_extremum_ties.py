@@ -100,3 +100,104 @@ def test_no_tie_gradient_matches_finite_differences():
         e[i] = h
         fd[i] = (f(x + e) - f(x - e)) / (2 * h)
     np.testing.assert_allclose(a.grad.asnumpy(), fd, atol=1e-6)
+
+
+def unpool_max_reference(x, kernel, stride, pad, g):
+    """MXNet 1.9.1's max pooling backward (pool.h unpool_max_2d_nchw_cpu), in float64: each
+    window's gradient goes to its first element equal to the window's max."""
+    n, c, h, w = x.shape
+    oh, ow = g.shape[2:]
+    grad = np.zeros(x.shape)
+    for b in range(n):
+        for ch in range(c):
+            for ph in range(oh):
+                for pw in range(ow):
+                    hs, ws = ph * stride[0] - pad[0], pw * stride[1] - pad[1]
+                    he, we = min(hs + kernel[0], h), min(ws + kernel[1], w)
+                    hs, ws = max(hs, 0), max(ws, 0)
+                    window = x[b, ch, hs:he, ws:we]
+                    i, j = np.unravel_index(np.argmax(window == window.max()), window.shape)
+                    grad[b, ch, hs + i, ws + j] += g[b, ch, ph, pw]
+    return grad
+
+
+@pytest.mark.parametrize("kernel,stride,pad", [
+    ((2, 2), (2, 2), (0, 0)), ((3, 3), (1, 1), (1, 1)),        # chains of maximum
+    ((4, 4), (4, 4), (0, 0)), ((4, 4), (2, 2), (0, 0)),        # tiled, im2col
+    ((5, 5), (1, 1), (1, 1)), ((8, 8), (1, 1), (0, 0))])       # im2col with padding; global
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_max_pooling_ties_go_to_the_first_maximum(kernel, stride, pad, hybridize):
+    """ReLU zeros and quantized values tie: MXNet's pooling gives the first one all of it."""
+    rng = np.random.default_rng(sum(kernel) + sum(stride))
+    x = rng.integers(0, 3, size=(2, 3, 8, 8)).astype("float32")   # many ties
+    pool = gluon.nn.MaxPool2D(pool_size=kernel, strides=stride, padding=pad)
+    if hybridize:
+        pool.hybridize()
+    a = nd.array(x)
+    a.attach_grad()
+    with autograd.record():
+        y = pool(a)
+    g = rng.standard_normal(y.shape).astype("float32")
+    y.backward(nd.array(g))
+    want = unpool_max_reference(x.astype(np.float64), kernel, stride, pad, g.astype(np.float64))
+    np.testing.assert_allclose(a.grad.asnumpy(), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer,shape", [(gluon.nn.GlobalMaxPool1D, (2, 3, 7)),
+                                         (gluon.nn.GlobalMaxPool2D, (2, 3, 4, 5))])
+def test_global_max_pooling_ties(layer, shape):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 2, size=shape).astype("float32")
+    x[0, 1] = 0.0                               # a whole channel tied
+    g = rng.standard_normal(shape[:2]).astype("float32")
+    flat = x.reshape(shape[0], shape[1], -1)
+    want = np.zeros_like(flat)
+    for b in range(shape[0]):
+        for c in range(shape[1]):
+            want[b, c, np.argmax(flat[b, c])] = g[b, c]
+    for hybridize in (False, True):
+        net = layer()
+        if hybridize:
+            net.hybridize()
+        a = nd.array(x)
+        a.attach_grad()
+        with autograd.record():
+            y = net(a)
+        y.backward(nd.array(g.reshape(y.shape)))
+        np.testing.assert_array_equal(a.grad.asnumpy(), want.reshape(shape))
+        np.testing.assert_array_equal(y.asnumpy().reshape(shape[:2]), flat.max(axis=2))
+
+
+def test_first_max_gradient_matches_finite_differences_without_ties():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 2, 6, 6))
+    pool = gluon.nn.MaxPool2D(pool_size=(4, 4), strides=(2, 2))
+
+    def f(v):
+        return (pool(nd.array(v, dtype="float64")) ** 2).sum().asscalar()
+    a = nd.array(x, dtype="float64")
+    a.attach_grad()
+    with autograd.record():
+        y = (pool(a) ** 2).sum()
+    y.backward()
+    h, fd = 1e-6, np.zeros_like(x)
+    for i in np.ndindex(*x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        fd[i] = (f(x + e) - f(x - e)) / (2 * h)
+    np.testing.assert_allclose(a.grad.asnumpy(), fd, atol=1e-6)
+
+
+def test_roi_pooling_ties_go_to_the_first_maximum():
+    x = np.zeros((1, 1, 4, 4), dtype="float32")
+    x[0, 0, 1, 1] = x[0, 0, 1, 3] = 2.0             # the second bin row ties at 2 and 0
+    a = nd.array(x)
+    a.attach_grad()
+    with autograd.record():
+        y = nd.ROIPooling(a, nd.array([[0, 0, 0, 3, 3]]), pooled_size=(2, 2),
+                          spatial_scale=1.0)
+    y.backward(nd.ones_like(y))
+    want = np.zeros((4, 4))
+    want[1, 1] = want[1, 3] = 1.0                   # the bins holding a 2
+    want[2, 0] = want[2, 2] = 1.0                   # all-zero bins: their first element
+    np.testing.assert_array_equal(a.grad.asnumpy()[0, 0], want)

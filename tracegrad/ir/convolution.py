@@ -204,7 +204,7 @@ def _im2col_pooling(b, x, kernel, stride, lo, hi, reduce_type):
     first = (1, 0) + tuple(range(2, 2 + d))    # (C, N, *out) -> (N, C, *out)
     if reduce_type == "max":
         cols = b.im2col(x, pad_value=-math.inf, **window)
-        return _row_major(b, b.transpose(b.max(cols, axes=axes), perm=first))
+        return _row_major(b, b.transpose(first_max(b, cols, axes), perm=first))
     return _row_major(b, b.transpose(b.sum(b.im2col(x, **window), axes=axes), perm=first))
 
 
@@ -256,8 +256,24 @@ def _tiled_pooling(b, x, kernel, out, pool_type):
         x = b.slice(x, begin=(0,) * (2 + d), end=ends, step=(1,) * (2 + d))
     tiles = tuple(x.shape[:2]) + tuple(v for o, k in zip(out, kernel) for v in (o, k))
     axes = tuple(3 + 2 * i for i in range(d))
-    reduce = b.max if pool_type == "max" else b.sum
-    return reduce(b.reshape(x, shape=tiles), axes=axes)
+    if pool_type == "max":
+        return first_max(b, b.reshape(x, shape=tiles), axes)
+    return b.sum(b.reshape(x, shape=tiles), axes=axes)
+
+
+def first_max(b, x, axes, keepdims=False):
+    """max over `axes` (dropped, or kept as size 1) whose gradient goes to the first maximum
+    in row-major order
+    over them, as MXNet's max pooling backward gives it (pool.h's unpool_max: the first
+    element equal to the window's max; a reduction max gives every tie all of it): per axis,
+    last first, the element argmax picks, gathered. Taking the first maximum along the last
+    axis, then the first row holding the maximum along the one before, ... picks the first
+    maximum in row-major order."""
+    for axis in sorted(axes, reverse=True):
+        x = b.take_along_axis(x, b.argmax(x, axis=axis, keepdims=True), axis=axis)
+    if keepdims:
+        return x
+    return b.reshape(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
 def _window_counts(spatial, kernel, stride, lo, out, count_include_pad):
