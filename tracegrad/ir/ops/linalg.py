@@ -3,6 +3,7 @@ import numpy as np
 
 from ..types import FLOATS, TensorType, broadcast_shapes, promote
 from . import CALL, OpDef, fail
+from .checks import SHAPES_ONLY
 
 
 def _mt(x):
@@ -35,6 +36,12 @@ class MatMul(OpDef):
         if x.dtype.kind != "f" or y.dtype.kind != "f":  # numpy would multiply integers: the
             raise TypeError("matmul: operands must be floating point")  # rule refuses them
         a, b = (_mt(x) if transpose_a else x), (_mt(y) if transpose_b else y)
+        if SHAPES_ONLY.on and a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == b.shape[-2]:
+            # mx.sym's shape inference runs ops on zeros (checks.SHAPES_ONLY): the product
+            # of zeros is zeros of its shape, without the multiplication (a large RNN's
+            # bind spent half its time multiplying zeros); a mismatch still raises below
+            batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            return np.zeros(batch + (a.shape[-2], b.shape[-1]), np.result_type(x, y))
         if x.dtype == np.float16 and y.dtype == np.float16:
             # numpy multiplies half floats in a plain loop (no BLAS), ~70x slower than float32
             # (a float16 resnet step took minutes); it accumulates in float32 too, so the
