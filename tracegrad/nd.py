@@ -117,6 +117,16 @@ def _new_shape(opname, shape, dtype):
     return shape
 
 
+def _known_shape(opname, shape):
+    """Outside np_shape(), MXNet 1.x reads a 0 size or the shape () as "not known yet": a
+    creation op given one fails its shape inference."""
+    from .util import is_np_shape
+    if not is_np_shape():
+        raise MXNetError(f"{opname}: shape {shape} is not known: a 0 size or the shape () "
+                         f"means 'unknown' unless numpy shape semantics are on "
+                         f"(mx.np_shape() / mx.npx.set_np())")
+
+
 def _count(opname, what, n):
     if int(n) < 0:
         raise MXNetError(f"{opname}: {what} must be non-negative, got {n}")
@@ -129,10 +139,13 @@ def zeros(shape, ctx=None, dtype=None, **kwargs):
     if _array._PROFILE is not None and not HOOKS.profiling:    # (mx.profiler records ops)
         return _profiler.creation("_zeros", zeros, shape, ctx, dtype)
     try:
-        out = wrap(np.zeros(_shape(shape), dtype=_np_dtype(dtype)))
+        data = np.zeros(_shape(shape), dtype=_np_dtype(dtype))
     except (ValueError, TypeError):
         _new_shape("zeros", shape, dtype)  # the clear error, when it is the shape or dtype
         raise
+    if not data.ndim or not data.size:   # (MXNet 1.x: unknown without np_shape)
+        _known_shape("zeros", data.shape)
+    out = wrap(data)
     return out if ctx is None else _on_context(out, ctx)
 
 
@@ -142,10 +155,13 @@ def ones(shape, ctx=None, dtype=None, **kwargs):
     if _array._PROFILE is not None and not HOOKS.profiling:    # (mx.profiler records ops)
         return _profiler.creation("_ones", ones, shape, ctx, dtype)
     try:
-        out = wrap(np.ones(_shape(shape), dtype=_np_dtype(dtype)))
+        data = np.ones(_shape(shape), dtype=_np_dtype(dtype))
     except (ValueError, TypeError):
         _new_shape("ones", shape, dtype)
         raise
+    if not data.ndim or not data.size:   # (MXNet 1.x: unknown without np_shape)
+        _known_shape("ones", data.shape)
+    out = wrap(data)
     return out if ctx is None else _on_context(out, ctx)
 
 
@@ -155,14 +171,27 @@ def full(shape, val, ctx=None, dtype=None, **kwargs):
     if _array._PROFILE is not None and not HOOKS.profiling:    # (mx.profiler records ops)
         return _profiler.creation("_full", full, shape, val, ctx, dtype)
     try:
-        out = wrap(np.full(_shape(shape), val, dtype=_np_dtype(dtype)))
+        data = np.full(_shape(shape), val, dtype=_np_dtype(dtype))
     except (ValueError, TypeError):
         _new_shape("full", shape, dtype)
         raise
+    if not data.ndim or not data.size:   # (MXNet 1.x: unknown without np_shape)
+        _known_shape("full", data.shape)
+    out = wrap(data)
     return out if ctx is None else _on_context(out, ctx)
 
 
-empty = zeros
+def empty(shape, ctx=None, dtype=None, **kwargs):
+    """(MXNet allocates an empty array without shape inference: a 0 size or () is taken as
+    given, np_shape() or not.)"""
+    if kwargs:
+        return _redo(empty, locals())
+    try:
+        out = wrap(np.zeros(_shape(shape), dtype=_np_dtype(dtype)))
+    except (ValueError, TypeError):
+        _new_shape("empty", shape, dtype)
+        raise
+    return out if ctx is None else _on_context(out, ctx)
 
 
 def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None, infer_range=False):
@@ -1190,7 +1219,7 @@ def softmax_cross_entropy(data, label):
     return sum(F.neg(pick(log_softmax(data), label)))
 
 
-def Activation(data, act_type="relu", **kwargs):
+def Activation(data, act_type, **kwargs):
     """relu, sigmoid, tanh, softrelu, softsign."""
     if kwargs:
         return _redo(Activation, locals())
@@ -1379,6 +1408,7 @@ from .nd_shape import METHODS as _SHAPE_METHODS  # noqa: E402
 from .nd_amp import *  # noqa: E402,F401,F403  (amp_cast, amp_multicast)
 from .nd_indexing import *  # noqa: E402,F401,F403  (batch_take, ravel_multi_index, split_v2, ...)
 from .nd_nn_more import *  # noqa: E402,F401,F403  (softmin, LRN, Crop)
+from .nd_correlation import Correlation  # noqa: E402,F401  (FlowNet's correlation layer)
 from .nd_ctc import *  # noqa: E402,F401,F403  (CTCLoss, ctc_loss)
 from .nd_products import *  # noqa: E402,F401,F403  (khatri_rao)
 from .nd_roi import *  # noqa: E402,F401,F403  (ROIPooling)

@@ -26,9 +26,11 @@ import numpy as np
 from . import autograd
 from .array import NDArray, wrap
 from .base import MXNetError
+from .operator_registry import (OperatorArguments, get_all_registered_operators,  # noqa: F401
+                                get_operator_arguments)
 
 __all__ = ["CustomOp", "CustomOpProp", "register", "get_all_registered_operators", "Custom",
-           "PythonOp", "NumpyOp", "NDArrayOp"]
+           "PythonOp", "NumpyOp", "NDArrayOp", "get_operator_arguments", "OperatorArguments"]
 
 _REGISTRY: dict = {}
 
@@ -171,7 +173,9 @@ def register(reg_name):
     return do_register
 
 
-def get_all_registered_operators():
+def registered_custom_ops():
+    """The op_types register() has registered (MXNet's get_all_registered_operators lists
+    every operator instead: operator_registry.py)."""
     return sorted(_REGISTRY)
 
 
@@ -243,7 +247,7 @@ def Custom(*data, op_type=None, **kwargs):
     prop_cls = _REGISTRY.get(op_type)
     if prop_cls is None:
         raise MXNetError(f"Custom: no operator registered as {op_type!r} (registered: "
-                         f"{get_all_registered_operators()})")
+                         f"{registered_custom_ops()})")
     kwargs.pop("name", None)
     prop = prop_cls(**{k: str(v) for k, v in kwargs.items()})
     n_args, n_aux = len(prop.list_arguments()), len(prop.list_auxiliary_states())

@@ -181,7 +181,7 @@ def test_an_op_numpy_would_widen_to_float16_raises_naming_the_op():
 
 @pytest.mark.parametrize("shape,axis", [((0,), None), ((0, 3), 0), ((2, 0), 1)])
 def test_mean_of_nothing_is_nan(shape, axis):
-    x = nd.zeros(shape)
+    x = nd.array(np.zeros(shape))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         want = np.mean(np.zeros(shape), axis=axis)

@@ -13,11 +13,11 @@ _SCOPE_KEYS = ("ctx_group", "lr_mult", "wd_mult", "name")
 
 
 def _prop(op_type, kwargs, where):
-    from ..operator import _REGISTRY, get_all_registered_operators
+    from ..operator import _REGISTRY, registered_custom_ops
     cls = _REGISTRY.get(op_type)
     if cls is None:
         raise MXNetError(f"{where}: op Custom: no operator registered as {op_type!r} "
-                         f"(registered: {get_all_registered_operators()})")
+                         f"(registered: {registered_custom_ops()})")
     try:
         return cls(**kwargs)
     except Exception as e:  # noqa: BLE001 - the user's constructor: name it, whatever it raised

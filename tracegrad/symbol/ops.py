@@ -32,6 +32,7 @@ def _int(lo=None, hi=INT_MAX):
         if (lo is not None and v < lo) or v > hi or v < -INT_MAX:
             raise AttrError(f"{v} is out of range [{lo if lo is not None else -INT_MAX}, {hi}]")
         return v
+    check.type_text = "int" if lo is None or lo < 0 else "int (non-negative)"
     return check
 
 
@@ -44,6 +45,7 @@ def _float(lo=-math.inf, hi=math.inf, lo_open=False, hi_open=False):
             raise AttrError(f"{v} is out of range {'(' if lo_open else '['}{lo}, {hi}"
                             f"{')' if hi_open else ']'}")
         return v
+    check.type_text = "float"
     return check
 
 
@@ -53,6 +55,9 @@ def _bool(v):
     if isinstance(v, int) and v in (0, 1):
         return bool(v)
     raise AttrError(f"expected True or False, got {v!r}")
+
+
+_bool.type_text = "boolean"
 
 
 def _shape(min_len=0, max_len=8, lo=0, allow_negative_codes=False):
@@ -68,6 +73,7 @@ def _shape(min_len=0, max_len=8, lo=0, allow_negative_codes=False):
             if d > INT_MAX or d < (-4 if allow_negative_codes else lo):
                 raise AttrError(f"entry {d} is out of range")
         return v
+    check.type_text = "Shape(tuple)"
     return check
 
 
@@ -76,6 +82,9 @@ def _enum(*choices):
         if v not in choices:
             raise AttrError(f"expected one of {list(choices)}, got {v!r}")
         return v
+    check.choices = choices
+    # (MXNet's dmlc enum lists its choices sorted)
+    check.type_text = "{" + ", ".join(repr(c) for c in sorted(choices, key=str)) + "}"
     return check
 
 
@@ -86,9 +95,16 @@ def _dtype(v):
         raise AttrError(f"{v!r} is not a dtype") from None
 
 
+_dtype.type_text = "dtype"
+
+
 def _opt(spec):
     def check(v):
         return None if v is None else spec(v)
+    inner = getattr(spec, "type_text", None)
+    if inner is not None:
+        check.type_text = "{None, " + inner[1:] if getattr(spec, "choices", None) \
+            else inner + " or None"
     return check
 
 
@@ -102,10 +118,16 @@ def _str(v):
     return v
 
 
+_str.type_text = "string"
+
+
 def _axis(v):
     if isinstance(v, bool) or not isinstance(v, int) or abs(v) > 32:
         raise AttrError(f"expected an axis (an integer), got {v!r}")
     return v
+
+
+_axis.type_text = "int"
 
 
 def _axes(v):
@@ -117,6 +139,9 @@ def _axes(v):
                                     and abs(a) <= 32 for a in v):
         return v
     raise AttrError(f"expected an axis or a tuple of axes, got {v!r}")
+
+
+_axes.type_text = "Shape or None"
 
 
 def _HINT(v):
@@ -540,6 +565,14 @@ def _table():
                ("samples", "matches", "anchors", "refs", "means", "stds"), {},
                outputs=_multi(["output0", "output1"])),
         OpSpec("_contrib_box_decode", nd.contrib.box_decode, ("data", "anchors")),
+        # (MXNet's Correlation has 3 outputs, its padded inputs hidden)
+        OpSpec("Correlation", nd.Correlation, ("data1", "data2"),
+               dict(kernel_size=_int(1), max_displacement=_int(0), stride1=_int(1),
+                    stride2=_int(1), pad_size=_int(0), is_multiply=_bool),
+               outputs=lambda a: (3, ["output"])),
+        # (its second input only in mode 'like', as MXNet's FListInputNames)
+        OpSpec("_contrib_BilinearResize2D", nd.contrib.BilinearResize2D, ("data", "like"),
+               active=lambda a: ["data", "like"] if a.get("mode") == "like" else ["data"]),
         OpSpec("_image_crop", nd.image.crop, ("data",)),     # (its x and y are numbers)
         OpSpec("_contrib_hawkesll", nd.contrib.hawkesll,
                ("lda", "alpha", "beta", "state", "lags", "marks", "valid_length", "max_time"),
@@ -851,7 +884,8 @@ INDEX_INPUTS = {"Embedding": ("data",), "_contrib_SparseEmbedding": ("data",),
 NONDIFF_INPUTS = {
     **INDEX_INPUTS, "take": ("indices",), "batch_take": ("indices",), "pick": ("index",),
     "gather_nd": ("indices",), "scatter_nd": ("indices",), "one_hot": ("indices",),
-    "softmax": ("length",), "where": ("condition",), "SequenceMask": ("sequence_length",),
+    "softmax": ("length",), "where": ("condition",), "_contrib_BilinearResize2D": ("like",),
+    "SequenceMask": ("sequence_length",),
     "SequenceLast": ("sequence_length",), "SequenceReverse": ("sequence_length",)}
 
 # inputs whose type is not the data's: BatchNorm keeps gamma, beta and the moving statistics

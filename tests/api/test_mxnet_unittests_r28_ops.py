@@ -1,0 +1,273 @@
+"""Behaviours MXNet 1.9.1's test_operator.py relies on (round 28): creation ops refuse
+unknown (0 / ()) shapes outside np_shape, the operator registry queries
+(get_all_registered_operators / get_operator_arguments), BilinearResize2D's 'like' input in
+a graph, Correlation, and matmul's shape-only run during symbolic shape inference."""
+import numpy as np
+import pytest
+
+import tracegrad as mx
+from tracegrad import autograd, gluon
+
+
+# ---------------------------------------------------------------- creation shapes
+@pytest.mark.parametrize("make, ref", [
+    (lambda s: mx.nd.zeros(s), lambda s: np.zeros(s, np.float32)),
+    (lambda s: mx.nd.ones(s), lambda s: np.ones(s, np.float32)),
+    (lambda s: mx.nd.full(s, 2.0), lambda s: np.full(s, 2.0, np.float32))])
+def test_creation_refuses_unknown_shapes_outside_np_shape(make, ref):
+    for shape in [(), (0, 1, 3, 0), (2, 0)]:
+        with pytest.raises(mx.MXNetError, match="not known"):
+            make(shape)
+    with mx.np_shape():
+        for shape in [(), (0, 1, 0, 4), (2, 0)]:
+            got = make(shape)
+            assert got.shape == shape
+            np.testing.assert_array_equal(got.asnumpy(), ref(shape))
+    np.testing.assert_array_equal(make((2, 3)).asnumpy(), ref((2, 3)))
+
+
+def test_empty_takes_any_shape():
+    assert mx.nd.empty((0, 3)).shape == (0, 3)
+    assert mx.nd.empty(()).shape == ()
+    assert mx.nd.empty((2, 3), dtype="int32").dtype == np.int32
+
+
+# ---------------------------------------------------------------- operator registry
+def test_get_all_registered_operators_lists_mxnet_operator_names():
+    ops = mx.operator.get_all_registered_operators()
+    assert isinstance(ops, list)
+    for name in ("Activation", "FullyConnected", "Convolution", "Custom", "Correlation",
+                 "_contrib_BilinearResize2D", "softmax", "elemwise_add"):
+        assert name in ops, name
+    assert "not_an_op" not in ops
+
+    @mx.operator.register("r28_custom_noop")
+    class _Prop(mx.operator.CustomOpProp):
+        pass
+    assert "r28_custom_noop" in mx.operator.registered_custom_ops()
+    assert "r28_custom_noop" not in mx.operator.get_all_registered_operators()
+
+
+def test_get_operator_arguments_names_and_types():
+    from tracegrad.operator import OperatorArguments, get_operator_arguments
+    act = get_operator_arguments("Activation")
+    assert isinstance(act, OperatorArguments)
+    assert act.narg == 2 and act.names == ["data", "act_type"]
+    assert act.types == ["NDArray-or-Symbol",
+                         "{'relu', 'sigmoid', 'softrelu', 'softsign', 'tanh'}, required"]
+    fc = get_operator_arguments("FullyConnected")
+    assert fc.names[:4] == ["data", "weight", "bias", "num_hidden"]
+    assert fc.types[3].endswith("required")
+    assert fc.types[fc.names.index("no_bias")] == "boolean, optional, default=0"
+    cat = get_operator_arguments("Concat")
+    assert cat.types[0] == "NDArray-or-Symbol[]"
+    assert fc.narg == len(fc.names) == len(fc.types)
+    with pytest.raises(mx.MXNetError, match="no operator named 'nope_op'"):
+        get_operator_arguments("nope_op")
+
+
+def test_activation_needs_its_act_type():
+    with pytest.raises(TypeError, match="act_type"):
+        mx.nd.Activation(mx.nd.ones((2,)))
+    np.testing.assert_allclose(mx.nd.Activation(mx.nd.array([-1.0, 2.0]), "relu").asnumpy(),
+                               [0.0, 2.0])
+
+
+# ---------------------------------------------------------------- BilinearResize2D 'like'
+def test_bilinear_resize_like_in_a_graph():
+    data = np.random.uniform(-1, 1, (2, 3, 4, 5)).astype(np.float32)
+    like = np.random.uniform(-1, 1, (2, 3, 7, 3)).astype(np.float32)
+    sym = mx.sym.contrib.BilinearResize2D(mx.sym.var("d"), mx.sym.var("l"), mode="like")
+    assert sym.list_arguments() == ["d", "l"]
+    _, out_shapes, _ = sym.infer_shape(d=data.shape, l=like.shape)
+    assert out_shapes == [(2, 3, 7, 3)]
+    exe = sym.bind(mx.cpu(), {"d": mx.nd.array(data), "l": mx.nd.array(like)},
+                   args_grad={"d": mx.nd.zeros(data.shape), "l": mx.nd.ones(like.shape)})
+    exe.forward(is_train=True)
+    head = np.random.uniform(-1, 1, (2, 3, 7, 3)).astype(np.float32)
+    exe.backward(mx.nd.array(head))
+    x, y = mx.nd.array(data), mx.nd.array(like)
+    x.attach_grad()
+    with autograd.record():
+        ref = mx.nd.contrib.BilinearResize2D(x, y, mode="like")
+    ref.backward(mx.nd.array(head))
+    np.testing.assert_allclose(exe.outputs[0].asnumpy(), ref.asnumpy(), rtol=1e-6)
+    np.testing.assert_allclose(exe.grad_dict["d"].asnumpy(), x.grad.asnumpy(), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(exe.grad_dict["l"].asnumpy(), 0.0)
+    # without mode 'like' the op takes data alone
+    one = mx.sym.contrib.BilinearResize2D(mx.sym.var("d"), height=6, width=2)
+    assert one.list_arguments() == ["d"]
+
+
+# ---------------------------------------------------------------- Correlation
+def _correlation_ref(d1, d2, k, md, s1, s2, pad, mult):
+    """float64 loops over MXNet's definition (src/operator/correlation.cc)."""
+    d1, d2 = d1.astype(np.float64), d2.astype(np.float64)
+    n, c, h, w = d1.shape
+    p1 = np.pad(d1, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    p2 = np.pad(d2, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    border = md + (k - 1) // 2
+    th = int(np.ceil((h + 2 * pad - 2 * border) / s1))
+    tw = int(np.ceil((w + 2 * pad - 2 * border) / s1))
+    r = md // s2
+    gw = 2 * r + 1
+    out = np.zeros((n, gw * gw, th, tw))
+    for i in range(th):
+        for j in range(tw):
+            y1, x1 = i * s1 + md, j * s1 + md
+            for tc in range(gw * gw):
+                y2 = y1 + (tc // gw - r) * s2
+                x2 = x1 + (tc % gw - r) * s2
+                a = p1[:, :, y1:y1 + k, x1:x1 + k]
+                b = p2[:, :, y2:y2 + k, x2:x2 + k]
+                e = a * b if mult else np.abs(a - b)
+                out[:, tc, i, j] = e.sum(axis=(1, 2, 3)) / (k * k * c)
+    return out
+
+
+CORR_CASES = [((1, 3, 10, 10), 1, 4, 1, 1, 4, False), ((2, 1, 9, 9), 1, 5, 1, 2, 5, True),
+              ((2, 2, 6, 5), 3, 1, 2, 1, 2, True), ((2, 1, 6, 4), 3, 1, 2, 1, 2, False),
+              ((1, 2, 11, 11), 5, 1, 1, 1, 2, False), ((1, 2, 7, 8), 3, 2, 1, 2, 0, True)]
+
+
+@pytest.mark.parametrize("corr_case", CORR_CASES)
+def test_correlation_matches_the_float64_reference(corr_case):
+    shape, k, md, s1, s2, pad, mult = corr_case
+    rng = np.random.RandomState(0)
+    d1, d2 = rng.uniform(-1, 1, shape), rng.uniform(-1, 1, shape)
+    got = mx.nd.Correlation(mx.nd.array(d1), mx.nd.array(d2), kernel_size=k,
+                            max_displacement=md, stride1=s1, stride2=s2, pad_size=pad,
+                            is_multiply=mult)
+    ref = _correlation_ref(d1.astype(np.float32), d2.astype(np.float32), k, md, s1, s2,
+                           pad, mult)
+    assert got.shape == ref.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got.asnumpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mult", [True, False])
+def test_correlation_gradient_matches_finite_differences(mult):
+    rng = np.random.RandomState(1)
+    shape, kw = (1, 2, 5, 5), dict(kernel_size=3, max_displacement=1, stride1=1, stride2=1,
+                                  pad_size=1, is_multiply=mult)
+    d1, d2 = rng.uniform(-1, 1, shape), rng.uniform(-1, 1, shape)
+    head = rng.uniform(-1, 1, _correlation_ref(d1, d2, 3, 1, 1, 1, 1, mult).shape)
+    a, b = mx.nd.array(d1, dtype="float64"), mx.nd.array(d2, dtype="float64")
+    a.attach_grad()
+    b.attach_grad()
+    with autograd.record():
+        out = mx.nd.Correlation(a, b, **kw)
+    out.backward(mx.nd.array(head, dtype="float64"))
+
+    def loss(x1, x2):
+        return float((_correlation_ref(x1, x2, 3, 1, 1, 1, 1, mult) * head).sum())
+    eps = 1e-6
+    for grad, which in ((a.grad.asnumpy(), 0), (b.grad.asnumpy(), 1)):
+        num = np.zeros(shape)
+        for idx in np.ndindex(*shape):
+            xs = [d1.copy(), d2.copy()]
+            xs[which][idx] += eps
+            up = loss(*xs)
+            xs[which][idx] -= 2 * eps
+            num[idx] = (up - loss(*xs)) / (2 * eps)
+        np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-7)
+
+
+def test_correlation_abs_tie_gives_data1_the_positive_sign():
+    d = np.random.RandomState(2).uniform(-1, 1, (1, 1, 3, 3))
+    a, b = mx.nd.array(d), mx.nd.array(d)
+    a.attach_grad()
+    b.attach_grad()
+    with autograd.record():
+        out = mx.nd.Correlation(a, b, max_displacement=0, is_multiply=False)
+    out.backward()
+    np.testing.assert_array_equal(out.asnumpy(), 0.0)
+    np.testing.assert_array_equal(a.grad.asnumpy(), 1.0)     # (MXNet: sgn = a >= b)
+    np.testing.assert_array_equal(b.grad.asnumpy(), -1.0)
+
+
+def test_correlation_float16_and_compiled_agree():
+    rng = np.random.RandomState(3)
+    d1, d2 = rng.uniform(0, 1, (2, 3, 8, 8)), rng.uniform(0, 1, (2, 3, 8, 8))
+    half = mx.nd.Correlation(mx.nd.array(d1, dtype="float16"),
+                             mx.nd.array(d2, dtype="float16"), kernel_size=3,
+                             max_displacement=2, pad_size=1, is_multiply=True)
+    assert half.dtype == np.float16
+    ref = _correlation_ref(d1.astype(np.float16), d2.astype(np.float16), 3, 2, 1, 1, 1, True)
+    np.testing.assert_allclose(half.asnumpy().astype(np.float64), ref, rtol=2e-3, atol=1e-3)
+
+    class Net(gluon.HybridBlock):
+        def hybrid_forward(self, F, x, y):
+            return F.Correlation(x, y, kernel_size=3, max_displacement=2, stride2=2,
+                                 pad_size=2, is_multiply=False)
+    x, y = mx.nd.array(d1), mx.nd.array(d2)
+    eager = Net()(x, y)
+    net = Net()
+    net.hybridize()
+    for _ in range(2):
+        x.attach_grad()
+        with autograd.record():
+            out = net(x, y)
+        out.backward()
+        np.testing.assert_allclose(out.asnumpy(), eager.asnumpy(), rtol=1e-5, atol=1e-6)
+    x2 = mx.nd.array(d1)
+    x2.attach_grad()
+    with autograd.record():
+        Net()(x2, y).backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), x2.grad.asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_correlation_symbol_has_one_visible_output():
+    sym = mx.sym.Correlation(data1=mx.sym.var("a"), data2=mx.sym.var("b"), kernel_size=3,
+                             max_displacement=2, pad_size=2)
+    assert sym.list_arguments() == ["a", "b"]
+    assert len(sym.list_outputs()) == 1
+    _, out_shapes, _ = sym.infer_shape(a=(2, 3, 6, 7), b=(2, 3, 6, 7))
+    assert out_shapes == [(2, 25, 4, 5)]
+    d1 = np.random.uniform(-1, 1, (2, 3, 6, 7))
+    d2 = np.random.uniform(-1, 1, (2, 3, 6, 7))
+    exe = sym.bind(mx.cpu(), {"a": mx.nd.array(d1), "b": mx.nd.array(d2)})
+    exe.forward()
+    ref = _correlation_ref(d1.astype(np.float32), d2.astype(np.float32), 3, 2, 1, 1, 2, True)
+    np.testing.assert_allclose(exe.outputs[0].asnumpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_correlation_bad_settings_are_named():
+    x = mx.nd.ones((1, 1, 28, 28))
+    with pytest.raises(mx.MXNetError, match="don't fit"):
+        mx.nd.Correlation(x, x, kernel_size=29)
+    with pytest.raises(mx.MXNetError, match="odd"):
+        mx.nd.Correlation(x, x, kernel_size=4)
+    with pytest.raises(mx.MXNetError, match="one shape"):
+        mx.nd.Correlation(x, mx.nd.ones((1, 1, 28, 27)))
+    with pytest.raises(mx.MXNetError, match="4D"):
+        mx.nd.Correlation(mx.nd.ones((1, 28, 28)), mx.nd.ones((1, 28, 28)))
+    with pytest.raises(mx.MXNetError, match="stride1"):
+        mx.nd.Correlation(x, x, stride1=0)
+    assert mx.nd.Correlation(x, x, kernel_size=9).shape == (1, 9, 18, 18)
+
+
+# ---------------------------------------------------------------- matmul shapes only
+def test_matmul_runs_shape_only_during_shape_inference():
+    from tracegrad.ir.ops.checks import SHAPES_ONLY
+    from tracegrad.ir.ops.linalg import MatMul
+    x, y = np.ones((2, 3, 4), np.float32), np.ones((4, 5), np.float32)
+    was, SHAPES_ONLY.on = SHAPES_ONLY.on, True
+    try:
+        got = MatMul.impl(x, y)
+        assert got.shape == (2, 3, 5) and got.dtype == np.float32
+        np.testing.assert_array_equal(got, 0.0)    # (inference feeds zeros: no product)
+        assert MatMul.impl(x, np.ones((5, 4)), transpose_b=True).shape == (2, 3, 5)
+        with pytest.raises(ValueError):
+            MatMul.impl(x, np.ones((3, 5), np.float32))
+    finally:
+        SHAPES_ONLY.on = was
+    np.testing.assert_array_equal(MatMul.impl(x, y), np.full((2, 3, 5), 4.0))
+    # and a graph's inferred shapes are unchanged
+    net = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=7, name="fc")
+    args, outs, _ = net.infer_shape(data=(3, 11))
+    assert dict(zip(net.list_arguments(), args)) == {"data": (3, 11), "fc_weight": (7, 11),
+                                                     "fc_bias": (7,)}
+    assert outs == [(3, 7)]
+    with pytest.raises(mx.MXNetError):
+        mx.sym.dot(mx.sym.var("a"), mx.sym.var("b")).infer_shape(a=(2, 3), b=(4, 5))
