@@ -208,8 +208,10 @@ def Pooling(data=None, kernel=None, pool_type="max", global_pool=False, cudnn_of
 
 def _global_pool(x, pool_type):
     axes = tuple(range(2, x.ndim))
-    if pool_type == "max":      # (the gradient to the first maximum, as MXNet's pooling)
-        return CV.first_max(F, x, axes, keepdims=True)
+    if pool_type == "max":      # (the gradient to the first maximum, as MXNet's pooling;
+        # from the dtype's lowest finite value, as its windowed max: CV.pooling)
+        return F.maximum(CV.first_max(F, x, axes, keepdims=True),
+                         float(np.finfo(x.dtype).min))
     total = F.sum(x, axes=axes, keepdims=True)
     n = math.prod(x.shape[2:])  # the mean of no positions is NaN, as nd.mean's
     return total if pool_type == "sum" else F.mul(total, 1.0 / n if n else math.nan)

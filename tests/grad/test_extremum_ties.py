@@ -201,3 +201,11 @@ def test_roi_pooling_ties_go_to_the_first_maximum():
     want[1, 1] = want[1, 3] = 1.0                   # the bins holding a 2
     want[2, 0] = want[2, 2] = 1.0                   # all-zero bins: their first element
     np.testing.assert_array_equal(a.grad.asnumpy()[0, 0], want)
+
+
+def test_global_max_pooling_of_only_minus_infinity_is_the_lowest_finite_value():
+    """As MXNet's pooling kernels start the max there (and the windowed max here)."""
+    x = nd.array([[[-np.inf, -np.inf], [2.0, -np.inf]]])
+    for layer in (gluon.nn.GlobalMaxPool1D(), gluon.nn.MaxPool1D(pool_size=2)):
+        np.testing.assert_array_equal(layer(x).asnumpy().ravel(),
+                                      [np.finfo(np.float32).min, 2.0])
