@@ -228,6 +228,12 @@ def test_hybrid_forward_styles_and_optional_args(rng):
         for hybrid in (False, True):
             block.hybridize(hybrid)
             np.testing.assert_allclose(block(x).asnumpy(), 2 * x.asnumpy(), rtol=1e-6)
+            if hybrid:
+                # MXNet 1.9.1: a hybridized block keeps its first call's input structure
+                # (an optional input left out) until hybridize() builds it again
+                with pytest.raises(ValueError, match="does not match the cached version"):
+                    block(x, m)
+                block.hybridize(hybrid)
             np.testing.assert_allclose(block(x, m).asnumpy(), 2 * x.asnumpy() * m.asnumpy(),
                                        rtol=1e-6)
 

@@ -143,3 +143,180 @@ def test_row_sparse_parameter_on_two_contexts():
                         update_on_kvstore=False)
     with pytest.raises(ValueError, match="sparse weights"):
         bad._init_kvstore()
+
+
+# ------------------------------------------------------------------ hybridized inputs
+class _AddOptional(gluon.HybridBlock):
+    def hybrid_forward(self, F, a, b=None):
+        if a is None:
+            return b * 2
+        return a if b is None else a + b
+
+
+def test_hybridized_block_refuses_python_numbers_as_mxnet():
+    eager, hybrid = _AddOptional(), _AddOptional()
+    hybrid.hybridize()
+    x = nd.array([1.0, 2.0])
+    np.testing.assert_allclose(eager(x, 3).asnumpy(), [4.0, 5.0])   # eager: passed through
+    with pytest.raises(ValueError, match="must be \\(nested\\) list of Symbol or NDArray"):
+        hybrid(x, 3)
+    with pytest.raises(ValueError, match="mixed NDArrays and Symbols"):
+        hybrid(x, mx.sym.var("b"))
+    with pytest.raises(ValueError, match="mixed NDArrays and Symbols"):
+        eager(mx.sym.var("a"), x)
+
+
+def test_hybridized_block_keeps_its_first_input_structure():
+    x, y = nd.array([1.0, 2.0]), nd.array([10.0, 20.0])
+    blk, ref = _AddOptional(), _AddOptional()
+    blk.hybridize()
+    for _ in range(2):      # (the second call runs what the first compiled)
+        np.testing.assert_allclose(blk(None, y).asnumpy(), ref(None, y).asnumpy())
+    with pytest.raises(ValueError, match="does not match the cached version"):
+        blk(x, y)
+    blk.hybridize()         # builds again: a new structure is taken
+    np.testing.assert_allclose(blk(x, y).asnumpy(), ref(x, y).asnumpy())
+    with pytest.raises(ValueError, match="does not match the cached version"):
+        blk(None, y)
+    # trailing None for a defaulted input may come and go; an array in its place may not
+    d = _AddOptional()
+    d.hybridize()
+    np.testing.assert_allclose(d(x).asnumpy(), x.asnumpy())
+    np.testing.assert_allclose(d(x, None).asnumpy(), x.asnumpy())
+    np.testing.assert_allclose(d(x).asnumpy(), x.asnumpy())
+    with pytest.raises(ValueError, match="does not match the cached version"):
+        d(x, y)
+    e = _AddOptional()
+    e.hybridize()
+    np.testing.assert_allclose(e(x, None).asnumpy(), x.asnumpy())
+    np.testing.assert_allclose(e(x).asnumpy(), x.asnumpy())
+    with pytest.raises(ValueError, match="does not match the cached version"):
+        e(x, y)
+
+
+def test_hybridized_block_refuses_inputs_on_two_contexts():
+    blk = _AddOptional()
+    blk.hybridize()
+    with pytest.raises(ValueError, match="multiple contexts"):
+        blk(nd.ones((2,), ctx=mx.cpu(1)), nd.ones((2,), ctx=mx.cpu(2)))
+    np.testing.assert_allclose(blk(nd.ones((2,), ctx=mx.cpu(1)),
+                                   nd.ones((2,), ctx=mx.cpu(1))).asnumpy(), [2.0, 2.0])
+
+
+# ------------------------------------------------------------------ parameters and blocks
+def test_sparse_parameter_variable_carries_its_storage_type():
+    p = gluon.Parameter("weight", shape=(4, 2), stype="row_sparse", grad_stype="row_sparse")
+    assert p.var().attr("__storage_type__") == "1"
+    assert gluon.Parameter("dense", shape=(2,)).var().attr("__storage_type__") is None
+
+
+def test_symbol_block_repr_shows_graph_and_counts(tmp_path):
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(3, in_units=4))
+    net.initialize()
+    net.hybridize()
+    x = nd.ones((2, 4))
+    want = net(x).asnumpy()
+    net.export(str(tmp_path / "m"), epoch=1)
+    back = gluon.SymbolBlock.imports(str(tmp_path / "m-symbol.json"), ["data"],
+                                     str(tmp_path / "m-0001.params"))
+    np.testing.assert_allclose(back(x).asnumpy(), want, rtol=1e-6)
+    lines = str(back).splitlines()
+    assert lines[0] == "SymbolBlock(" and lines[-1] == ")"
+    assert lines[1].startswith("<Symbol ") and lines[1].endswith(" : 1 -> 1")
+
+
+# ------------------------------------------------------------------ Module
+def _fc_module(context):
+    sym = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=4, name="fc")
+    mod = mx.mod.Module(sym, ("data",), None, context=context)
+    mod.bind(data_shapes=[("data", (5, 3))], grad_req="write")
+    mod.init_params()
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
+    return mod
+
+
+def test_module_updater_and_store_show_the_optimizer_states(tmp_path):
+    one = _fc_module(mx.cpu())
+    assert one._kvstore is None and one._grad_req == "write"
+    one.forward(mx.io.DataBatch([nd.ones((5, 3))], None), is_train=True)
+    one.backward([nd.ones((5, 4))])
+    one.update()
+    states = one._updater.states
+    assert len(states) == 2
+    assert all(np.abs(s.asnumpy()).sum() > 0 for s in states.values())
+    one.save_checkpoint(str(tmp_path / "m"), 0, save_optimizer_states=True)
+    back = mx.mod.Module.load(str(tmp_path / "m"), 0, load_optimizer_states=True,
+                              data_names=("data",), label_names=None)
+    back.bind(data_shapes=[("data", (5, 3))])
+    back.init_optimizer(optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
+    for k, v in states.items():
+        np.testing.assert_array_equal(back._updater.states[k].asnumpy(), v.asnumpy())
+    two = _fc_module([mx.cpu(0), mx.cpu(1)])
+    assert two._updater is None and two._kvstore.type == "local"
+    assert two._kvstore._updater.optimizer is two._optimizer
+    assert two._total_exec_bytes == one._total_exec_bytes > 0
+
+
+def test_module_row_sparse_variable_is_shown_row_sparse():
+    x = mx.sym.var("data", stype="csr")
+    v = mx.sym.var("v", shape=(6, 1), init=mx.init.Uniform(scale=0.1), stype="row_sparse")
+    out = mx.sym.LinearRegressionOutput(mx.sym.dot(x, v), mx.sym.var("label"), name="out")
+    mod = mx.mod.Module(out, data_names=["data"], label_names=["label"])
+    mod.bind(data_shapes=[("data", (4, 6))], label_shapes=[("label", (4, 1))])
+    mod.init_params()
+    shown = mod._arg_params["v"]
+    assert shown.stype == "row_sparse" and np.abs(shown.asnumpy()).sum() > 0
+
+
+# ------------------------------------------------------------------ Symbol
+def test_gen_atomic_symbol_keeps_the_op_and_its_outputs():
+    data, p = mx.sym.var("data"), mx.sym.var("param")
+    h0, h1 = mx.sym.var("h0"), mx.sym.var("h1")
+    s = mx.sym.RNN(data, p, h0, h1, state_size=10, num_layers=2, bidirectional=True,
+                   state_outputs=True, mode="lstm", name="rnn")
+    atom = s._gen_atomic_symbol()
+    assert atom.list_outputs() == s.list_outputs()
+    assert len(atom.list_arguments()) == 4
+    assert atom(data, p, h0, h1).list_arguments() == ["data", "param", "h0", "h1"]
+    with pytest.raises(mx.base.MXNetError, match="one operator node"):
+        mx.sym.Group([data + 1, data * 2])._gen_atomic_symbol()
+
+
+def _internals(sym, cse, **shapes):
+    import os
+    old = os.environ.get("MXNET_ELIMINATE_COMMON_EXPR")
+    os.environ["MXNET_ELIMINATE_COMMON_EXPR"] = "1" if cse else "0"
+    try:
+        exe = sym.simple_bind(mx.cpu(), **shapes)
+    finally:
+        if old is None:
+            del os.environ["MXNET_ELIMINATE_COMMON_EXPR"]
+        else:
+            os.environ["MXNET_ELIMINATE_COMMON_EXPR"] = old
+    return exe, exe.get_optimized_symbol()
+
+
+@pytest.mark.parametrize("make,saved", [
+    (lambda a, b: (a + 1) + (a + 2), 0),
+    (lambda a, b: (a + b) + (a + b), 1),
+    # (a * d merged, then a _copy keeps the two outputs apart: no net gain)
+    (lambda a, b: (lambda d: mx.sym.Group([a * d, a * d]))(a + 1), 0),
+    (lambda a, b: (lambda d: mx.sym.Group([a * d + b, a * d + b]))(a + 1), 1),
+    (lambda a, b: mx.sym.Group([a * (a + 1), a * (a + 1)]), 1),
+    (lambda a, b: mx.sym.Dropout(a) + mx.sym.Dropout(a), 0),
+])
+def test_optimized_symbol_merges_common_expressions(make, saved):
+    a, b = mx.sym.var("a"), mx.sym.var("b")
+    sym = make(a, b)
+    shapes = {k: (2, 3) for k in sym.list_arguments()}
+    _, plain = _internals(sym, False, **shapes)
+    exe, merged = _internals(sym, True, **shapes)
+    assert len(merged.get_internals()) + saved == len(plain.get_internals())
+    assert len(merged.list_outputs()) == len(sym.list_outputs())
+    if saved:   # the merged graph computes what the bound one does
+        vals = {k: nd.array(np.random.RandomState(0).rand(2, 3)) for k in shapes}
+        got = merged.eval(mx.cpu(), **vals)
+        want = exe.forward(**vals)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-6)

@@ -107,6 +107,10 @@ def check_inputs(block, args):
     low, high, names = _arity(block)
     from .symbolic_call import has_symbols
     if has_symbols(args):
+        if any(_holds_array(a, NDArray) for a in args):
+            raise BlockInputError("In HybridBlock, we do not support mixed NDArrays and "
+                                  "Symbols types for the input. Please check the type of the "
+                                  "args.")
         return True     # MXNet's symbolic call: the caller builds the Symbol (symbolic_call.py)
     if len(args) < low or (high is not None and len(args) > high):
         want = f"{low}" if high == low else (f"{low} to {high}" if high is not None
@@ -115,8 +119,94 @@ def check_inputs(block, args):
                          f"({', '.join(names) or 'none'})")
     if not block._active and any(_holds_array(a, NDArray) for a in args):
         return      # MXNet's un-hybridized call passes whatever else it is given through
+    if block._active and _called_by_program():
+        _check_hybridized_call(block, args, low, high, names)
     for i, a in enumerate(args):
         if not _acceptable(a, NDArray) or (i == 0 and names and not _arrays(a, NDArray) and not
                                             (a is None and _arrays(list(args[1:]), NDArray))):
             label = names[i] if i < len(names) else f"#{i}"
             raise BlockInputError(f"input {label!r} must be an NDArray, got {_kind(a)}")
+
+
+def _called_by_program():
+    """Whether a block's call is the program's own, not one inside another block's trace
+    (where MXNet calls it on Symbols and caches nothing for it)."""
+    from ..array import HOOKS
+    from ..base import ANY_TRACE
+    from .block import _SCOPE
+    return not (ANY_TRACE[0] and (_SCOPE.in_hybrid_call or HOOKS.tracing))
+
+
+def _format(a, block):
+    """MXNet's _flatten format of an input of a hybridized block: 0 an NDArray, -1 None, a
+    list of formats for a list or tuple; anything else is MXNet's ValueError."""
+    if isinstance(a, NDArray):
+        return 0
+    if a is None:
+        return -1
+    if isinstance(a, (list, tuple)):
+        return [_format(x, block) for x in a]
+    raise BlockInputError(f"When hybridized, the input of HybridBlock {block.name} must be "
+                          f"(nested) list of Symbol or NDArray, but got {_kind(a)} of type "
+                          f"{type(a).__name__}")
+
+
+def _leaves(a):
+    if isinstance(a, (list, tuple)):
+        for x in a:
+            yield from _leaves(x)
+    elif isinstance(a, NDArray):
+        yield a
+
+
+def _device(ctx):
+    """A context's device, pinned and shared CPU memory counting as the CPU's."""
+    kind = ctx.device_type
+    return ("cpu" if kind in ("cpu_pinned", "cpu_shared") else kind, ctx.device_id)
+
+
+_OWN_CALL: dict = {}    # block class -> whether it defines its own __call__
+
+
+def _calls_itself(cls):
+    """Whether a HybridBlock class has its own __call__ that passes HybridBlock.__call__ its
+    inputs in its own layout (a recurrent cell's flattened states, ZoneoutCell's previous
+    output, None at first): the structure is its own business, not the program's."""
+    hit = _OWN_CALL.get(cls)
+    if hit is None:
+        from .block import Block, HybridBlock
+        hit = _OWN_CALL[cls] = any("__call__" in k.__dict__ for k in cls.__mro__
+                                   if k not in (HybridBlock, Block, object))
+    return hit
+
+
+def _check_hybridized_call(block, args, low, high, names):
+    """MXNet's checks of a hybridized block's call (_flatten, _call_cached_op, forward), made
+    where the checked fast path is not taken: inputs are (nested lists of) NDArrays and None,
+    on one context, structured as at the block's first call since hybridize() (None where
+    there was None; trailing None for defaulted inputs may come and go). The fast path's
+    arity is narrowed to that first call's input count when it was plain NDArrays, so any
+    other call comes here; after a first call with None or lists every call does."""
+    fmt = [_format(a, block) for a in args]
+    contexts = {a.context for a in _leaves(args)}
+    if len(contexts) > 1 and len({_device(c) for c in contexts}) > 1:
+        raise BlockInputError(f"Find multiple contexts in the input of {block.name}: after "
+                              f"hybridize, a HybridBlock only supports one input context. "
+                              f"Found {sorted(map(str, contexts))}")
+    if _calls_itself(type(block)):
+        return      # (its own __call__ gives the arrays: a recurrent cell's state, flattened)
+    stored = block.__dict__.get("_tg_in_format")
+    if stored is None or stored[0] != STRUCTURE_VERSION[0]:
+        block.__dict__["_tg_in_format"] = stored = (STRUCTURE_VERSION[0], fmt)
+    held = stored[1]
+    if fmt != held:
+        n = min(len(fmt), len(held))
+        longer = fmt if len(fmt) > len(held) else held
+        if len(fmt) == len(held) or fmt[:n] != held[:n] or any(f != -1 for f in longer[n:]):
+            raise BlockInputError(f"The argument structure of HybridBlock {block.name} does "
+                                  f"not match the cached version. Stored format = {held}, "
+                                  f"input format = {fmt}")
+    if all(f == 0 for f in held):    # (the fast path: this many NDArrays, nothing else)
+        block.__dict__["_tg_arity"] = (STRUCTURE_VERSION[0], (len(held), len(held), names))
+    else:
+        block.__dict__.pop("_tg_arity", None)

@@ -416,6 +416,9 @@ class HybridBlock(Block):
         self.__dict__.pop("_tg_jit", None)
         self.__dict__.pop("_tg_serve", None)
         self.__dict__.pop("_tg_step", None)     # (_captured_call: its JitFunction is gone)
+        # (the input structure a hybridized call keeps, and the argument check's memo)
+        self.__dict__.pop("_tg_in_format", None)
+        self.__dict__.pop("_tg_arity", None)
         # (hybridize(active=False): the user keeps it eager, auto_compile.py leaves it so)
         self.__dict__["_tg_tier"] = None if active else _auto_compile.OFF
         self._active = bool(active)

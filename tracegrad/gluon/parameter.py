@@ -392,12 +392,15 @@ class Parameter:
         init = self.init if isinstance(self.init, str) or hasattr(self.init, "dumps") else None
         # one variable per parameter, as MXNet keeps it: a block calling a layer at several
         # points (an unrolled cell) builds a graph with one input per parameter
-        key = (self.name, self.shape, self.dtype, self.lr_mult, self.wd_mult, init)
+        key = (self.name, self.shape, self.dtype, self.lr_mult, self.wd_mult, init,
+               self._stype)
         cached = self.__dict__.get("_var_cache")
         if cached is not None and cached[0] == key and cached[0][5] is init:
             return cached[1]
+        # (a sparse weight's storage type too, as MXNet's var(stype=...))
+        stype = self._stype if self._stype != "default" else None
         var = symbol.var(self.name, shape=self.shape, dtype=self.dtype, lr_mult=self.lr_mult,
-                         wd_mult=self.wd_mult, init=init)
+                         wd_mult=self.wd_mult, init=init, stype=stype)
         self.__dict__["_var_cache"] = (key, var)
         return var
 

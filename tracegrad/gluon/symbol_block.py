@@ -272,6 +272,16 @@ class SymbolBlock(HybridBlock):
                 self._params._add(p)
             self._order.append(p)
 
+    def __repr__(self):
+        """MXNet's: the graph and its input and output counts."""
+        if "_sym" in self.__dict__:
+            return (f"{type(self).__name__}(\n{self._sym!r} : {len(self._sym_inputs)} -> "
+                    f"{len(self._sym.list_outputs())}\n)")
+        if "_function" in self.__dict__:
+            return (f"{type(self).__name__}(\n<graph {self._function.name}> : "
+                    f"{len(self._input_names)} -> {len(self._function.outputs)}\n)")
+        return super().__repr__()
+
     def infer_shape(self, *args):
         if "_sym" in self.__dict__:
             from ..symbol import gluon_block

@@ -119,6 +119,9 @@ class Module(BaseModule):
         self._trainer = None
         self._data_shapes = self._label_shapes = None
         self._output_shapes = None
+        self._grad_req = None          # bind's grad_req (MXNet's attribute)
+        self._kvstore_type = None      # init_optimizer's kvstore; its store, when one is made
+        self._kvstore_made = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -228,6 +231,7 @@ class Module(BaseModule):
         self._output_shapes = [(n, tuple(s)) for n, s in zip(self._output_names, out_shapes)]
         self.binded, self.for_training = True, for_training
         self.inputs_need_grad = inputs_need_grad
+        self._grad_req = grad_req
         if shared is not None:
             # the values are the shared module's; a checkpoint's would overwrite them
             self._preloaded = None
@@ -368,7 +372,52 @@ class Module(BaseModule):
     def _param_arrays(self, names):
         if self._params is None or not self.params_initialized:
             return None
-        return {n: self._params[n]._nd_data() for n in names}
+        from ..sparse import RowSparseNDArray, _relabel
+        out = {n: self._params[n]._nd_data() for n in names}
+        for n in names:     # (a variable declared row_sparse: shown as one, the same array)
+            if self._params[n]._stype == "row_sparse":
+                out[n] = _relabel(out[n], RowSparseNDArray)
+        return out
+
+    @property
+    def _total_exec_bytes(self):
+        """MXNet's count of the bytes the bound executor holds: here its arguments,
+        gradients and auxiliary states."""
+        if not self.binded:
+            return 0
+        ex = self._exec
+        return int(sum(a._data.nbytes for a in ex.arg_arrays + ex.grad_arrays + ex.aux_arrays
+                       if a is not None))
+
+    def _num_contexts(self):
+        ctx = self._context
+        return len(ctx) if isinstance(ctx, (list, tuple)) else 1
+
+    @property
+    def _kvstore(self):
+        """MXNet's store of a Module on several contexts (init_optimizer's kvstore), which
+        updates the parameters: its _updater shows the Module's optimizer and states. None
+        for one context, or before init_optimizer."""
+        if self._trainer is None or self._kvstore_type is None or self._num_contexts() == 1:
+            return None
+        if self._kvstore_made is None:
+            from .. import kvstore as kvs
+            from ..gluon.trainer import _attach_updater
+            kv = kvs.create(self._kvstore_type)
+            if kv.is_capable(kvs.KVStoreBase.OPTIMIZER):
+                _attach_updater(kv, self._trainer)
+            self._kvstore_made = kv
+        return self._kvstore_made
+
+    @property
+    def _updater(self):
+        """MXNet's updater of a Module that does not update on a store: its optimizer and
+        its states by parameter index."""
+        from ..kvstore import KVStoreBase
+        kv = self._kvstore
+        if self._trainer is None or (kv is not None and kv.is_capable(KVStoreBase.OPTIMIZER)):
+            return None
+        return self._trainer._updaters[0]
 
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
                    allow_extra=False):
@@ -428,6 +477,7 @@ class Module(BaseModule):
                 p.lr_mult = float(lr_mults.get(p.name, 1.0))
                 p.wd_mult = float(wd_mults.get(p.name, 1.0))
             self._trainer = Trainer(trainable, optimizer)
+            self._kvstore_type, self._kvstore_made = kvstore, None
         else:
             raise MXNetError(f"init_optimizer: optimizer must be a name or an Optimizer, got "
                              f"{type(optimizer).__name__}")

@@ -19,7 +19,7 @@ from .. import random as _random
 from ..array import NDArray, on_context, wrap
 from ..base import MXNetError
 from ..tracing import capture as _capture
-from . import storage
+from . import cse as _cse, storage
 from .ops import NONDIFF_INPUTS, canonical
 from .inference import infer
 from .symbol import evaluate
@@ -149,6 +149,7 @@ class Executor:
         self._jit = None
         self._forwards = 0
         self._input_names = list(arg_dict) + [k for k in aux_dict if k not in arg_dict]
+        self._cse = _cse.enabled()  # (MXNET_ELIMINATE_COMMON_EXPR when bound)
         stypes = storage.infer_stypes(symbol, {**aux_dict, **arg_dict})
         self._out_stypes = stypes if any(s != "default" for s in stypes) else None
         self._loss_heads = [node.op is not None and node.spec.head_loss
@@ -521,6 +522,13 @@ class Executor:
         from .debug_str import executor_debug_str
         return executor_debug_str(self._symbol, self.arg_arrays + self.grad_arrays
                                   + self.aux_arrays + list(self.outputs))
+
+    def get_optimized_symbol(self):
+        """The bound graph as MXNet's executor optimizes it: common subexpressions merged
+        unless MXNET_ELIMINATE_COMMON_EXPR was 0 at bind (symbol/cse.py)."""
+        if not self._cse:
+            return self._symbol.copy()
+        return _cse.eliminate_common_expr(self._symbol)
 
     @property
     def output_dict(self):

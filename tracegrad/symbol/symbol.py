@@ -228,6 +228,22 @@ class Symbol:
             outs[0][0].name = name
         return Symbol(outs)
 
+    def _gen_atomic_symbol(self):
+        """MXNet's atomic symbol of this symbol's operator: the one op node its outputs come
+        from, with the same attributes, its inputs fresh variables (`<name>_<slot>`), every
+        visible output."""
+        nodes = {id(n): n for n, _ in self._outputs}
+        node = self._outputs[0][0] if len(nodes) == 1 else None
+        if node is None or node.op is None:
+            raise MXNetError(f"_gen_atomic_symbol: the symbol must be the outputs of one "
+                             f"operator node, got {self.list_outputs()}")
+        slots = node.input_names
+        inputs = [(Node(None, f"{node.name}_{slots[k] if k < len(slots) else f'input{k}'}"), 0)
+                  for k in range(len(node.inputs))]
+        atom = Node(node.op, node.name, node.attrs, inputs, node.spec, node.params,
+                    node.input_names)
+        return Symbol([(atom, i) for i in range(len(node.visible_outputs()))])
+
     def __copy__(self):
         return Symbol(list(self._outputs))
 
