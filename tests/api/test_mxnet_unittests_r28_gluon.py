@@ -320,3 +320,27 @@ def test_optimized_symbol_merges_common_expressions(make, saved):
         want = exe.forward(**vals)
         for g, w in zip(got, want):
             np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-6)
+
+
+def test_executor_zero_gradient_propagation():
+    """MXNet's zero-gradient pass: an argument behind stop_gradient gets no backward of its
+    own (the executor's memory count drops to grad_req='null''s); binding a gradient through
+    batch_take, which MXNet registers without one, fails, unless stop_gradient is above."""
+    data = mx.sym.var("data")
+    sym = data * data * data
+
+    def total(s, **kw):
+        text = s.simple_bind(mx.cpu(), data=(16, 256, 256), **kw).debug_str()
+        return int(text.rsplit("Total ", 1)[1].split(" MB")[0])
+    big, small = total(sym), total(sym, grad_req="null")
+    assert big > small == total(mx.sym.stop_gradient(sym))
+    x, idx = mx.sym.var("x"), mx.sym.var("idx")
+    y = mx.sym.batch_take(x, idx)
+    kw = dict(x=(4, 3), idx=(4,), type_dict={"x": np.float32, "idx": np.int32})
+    exe = mx.sym.stop_gradient(y).simple_bind(mx.cpu(), **kw)
+    exe.forward(is_train=True, x=nd.ones((4, 3)), idx=nd.array([0, 1, 2, 0], dtype="int32"))
+    exe.backward()
+    np.testing.assert_array_equal(exe.grad_dict["x"].asnumpy(), np.zeros((4, 3)))
+    with pytest.raises(mx.base.MXNetError, match="batch_take.*non-differentiable"):
+        y.simple_bind(mx.cpu(), **kw)
+    y.simple_bind(mx.cpu(), grad_req="null", **kw)

@@ -116,6 +116,53 @@ def _as_list(sym, what, given, names):
     return dict(zip(names, given))
 
 
+# MXNet 1.9.1 ops registered without a gradient (no FGradient): binding a graph whose
+# backward would have to pass one fails
+_NO_GRADIENT = frozenset({"batch_take"})
+
+
+def _check_differentiable(symbol, grad_req):
+    """MXNet's bind error for a gradient asked through an op that has none: an op in
+    _NO_GRADIENT that the outputs' gradient reaches, above an argument whose gradient is
+    wanted."""
+    for node in symbol._order():
+        if node.op is None or canonical(node.op) not in _NO_GRADIENT:
+            continue
+        below = _gradient_reaches(symbol, [node], through_root=True)
+        wanted = [k for k in below if grad_req.get(k, "null") != "null"]
+        if wanted and id(node) in _gradient_reaches(symbol, nodes=True):
+            raise MXNetError(f"Operator {node.op} (node '{node.name}') is non-differentiable "
+                             f"because it didn't register FGradient attribute; the gradient "
+                             f"of {wanted} would pass through it (bind with grad_req='null' "
+                             f"for them, or put stop_gradient / BlockGrad above it)")
+
+
+def _gradient_reaches(symbol, heads=None, through_root=False, nodes=False):
+    """The names of the variables a gradient of the outputs (or of `heads`) reaches: through
+    every op input but BlockGrad's (stop_gradient's) and the index, length and condition
+    inputs (NONDIFF_INPUTS). With nodes=True: the ids of the nodes it reaches."""
+    todo = [node for node, _ in symbol._outputs] if heads is None else list(heads)
+    seen, reached = set(), set()
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.op is None:
+            reached.add(node.name)
+            continue
+        op = canonical(node.op)
+        if op == "BlockGrad" or (op in _NO_GRADIENT and not through_root):
+            continue
+        through_root = False
+        blocked = NONDIFF_INPUTS.get(op, ())
+        for k, (src, _) in enumerate(node.inputs):
+            slot = node.input_names[k] if k < len(node.input_names) else None
+            if slot not in blocked:
+                todo.append(src)
+    return seen if nodes else reached
+
+
 def _read_as_index_only(symbol, name):
     """Whether argument `name` reaches the graph only as an index, a length or a condition
     (NONDIFF_INPUTS): its gradient is then 0, not a refusal."""
@@ -159,6 +206,9 @@ class Executor:
                                for node, _ in symbol._outputs]
         self._wants_grads = any(g is not None and grad_req.get(k, "write") != "null"
                                 for k, g in grad_dict.items())
+        if self._wants_grads:
+            _check_differentiable(symbol, {k: grad_req.get(k, "write") for k, g in
+                                           grad_dict.items() if g is not None})
         self._write_vars = []   # (the variables whose gradient backward overwrites)
         self._int_write_grads = []  # (integer arguments' gradients: 0, as MXNet writes them)
         for name, g in grad_dict.items():
@@ -520,7 +570,13 @@ class Executor:
         """The bound graph as text, laid out as MXNet's, and the megabytes its bound arrays
         hold (symbol/debug_str.py)."""
         from .debug_str import executor_debug_str
-        return executor_debug_str(self._symbol, self.arg_arrays + self.grad_arrays
+        # (a gradient array counts only when backward computes it: an argument behind
+        # BlockGrad / stop_gradient, or read only as an index, gets MXNet's zero gradient
+        # without a backward pass of its own)
+        reached = _gradient_reaches(self._symbol)
+        grads = [g for k, g in zip(self._symbol.list_arguments(), self.grad_arrays)
+                 if k in reached]
+        return executor_debug_str(self._symbol, self.arg_arrays + grads
                                   + self.aux_arrays + list(self.outputs))
 
     def get_optimized_symbol(self):
