@@ -344,3 +344,23 @@ def test_executor_zero_gradient_propagation():
     with pytest.raises(mx.base.MXNetError, match="batch_take.*non-differentiable"):
         y.simple_bind(mx.cpu(), **kw)
     y.simple_bind(mx.cpu(), grad_req="null", **kw)
+
+
+def test_module_outputs_per_device_follow_the_layout():
+    sym = mx.sym.Activation(mx.sym.var("data"), act_type="relu", __layout__="TNC")
+    mod = mx.mod.Module(sym, ("data",), None, context=[mx.cpu(0), mx.cpu(1)])
+    mod.bind(data_shapes=[mx.io.DataDesc("data", (3, 8, 7), layout="TNC")],
+             inputs_need_grad=True)
+    mod.init_params()
+    x = nd.array(np.random.RandomState(1).randn(3, 8, 7))
+    mod.forward(mx.io.DataBatch(data=[x], label=None))
+    mod.backward([nd.ones((3, 8, 7))])
+    whole = mod.get_outputs()[0].asnumpy()
+    np.testing.assert_allclose(whole, np.maximum(x.asnumpy(), 0))
+    parts = mod.get_outputs(merge_multi_context=False)[0]
+    assert [p.shape for p in parts] == [(3, 4, 7), (3, 4, 7)]
+    assert [p.context for p in parts] == [mx.cpu(0), mx.cpu(1)]
+    np.testing.assert_array_equal(np.concatenate([p.asnumpy() for p in parts], axis=1), whole)
+    grads = mod.get_input_grads(merge_multi_context=False)[0]
+    np.testing.assert_array_equal(np.concatenate([g.asnumpy() for g in grads], axis=1),
+                                  (x.asnumpy() > 0).astype(np.float32))

@@ -99,6 +99,7 @@ class Module(BaseModule):
         super().__init__(logger=logger)
         self._symbol = symbol
         self._context = context if context is not None else cpu()
+        self._work_load_list = list(work_load_list) if work_load_list is not None else None
         data_names = list(data_names) if data_names is not None else []
         label_names = list(label_names) if label_names is not None else []
         state_names = list(state_names) if state_names is not None else []
@@ -564,11 +565,13 @@ class Module(BaseModule):
     def get_outputs(self, merge_multi_context=True):
         """The outputs; merge_multi_context=False: per output the list of its per-device
         arrays, as MXNet's executor group gives them (one executor runs the whole batch
-        here, so each list holds one array). One device's outputs are the executor's own
-        arrays, which the next forward overwrites (as in MXNet)."""
+        here: on several devices each gets its part of the batch, split along the output's
+        layout, _per_device). One device's outputs are the executor's own arrays, which the
+        next forward overwrites (as in MXNet)."""
         outs = list(self._exec.outputs)
         if not merge_multi_context:
-            return [[o] for o in outs]
+            layouts = [self._symbol[k].attr("__layout__") for k in self._output_names]
+            return [self._per_device(o, layout) for o, layout in zip(outs, layouts)]
         if isinstance(self._context, (list, tuple)) and len(self._context) > 1:
             # (MXNet merges several devices' outputs into new arrays: a copy the next forward
             # does not overwrite, as programs that keep them rely on)
@@ -612,7 +615,38 @@ class Module(BaseModule):
         if not self.inputs_need_grad:
             raise MXNetError("get_input_grads: bind with inputs_need_grad=True")
         grads = [self._exec.grad_dict.get(n) for n in self._bound_names()[0]]   # (None:
-        return grads if merge_multi_context else [[g] for g in grads]           # grad_req null)
+        if merge_multi_context:                                                 # grad_req null)
+            return grads
+        layouts = {d.name: getattr(d, "layout", None) for d in self._data_shapes}
+        return [self._per_device(g, layouts.get(n))
+                for g, n in zip(grads, self._bound_names()[0])]
+
+    def _per_device(self, array, layout):
+        """One device's part of a whole-batch array, as MXNet's executor group holds it per
+        device: the batch split along the layout's N axis (MXNet's _split_input_slice, by
+        work_load_list), each part on its device. One device, an array without the batch
+        axis, or None: as it is."""
+        from ..io import DataDesc
+        ctxs = self._context if isinstance(self._context, (list, tuple)) else [self._context]
+        axis = DataDesc.get_batch_axis(layout)
+        batch = self._data_shapes[0].shape[
+            DataDesc.get_batch_axis(getattr(self._data_shapes[0], "layout", None))]
+        if array is None or len(ctxs) == 1 or axis < 0 or axis >= array.ndim or \
+                array.shape[axis] != batch:
+            return [array]
+        loads = self._work_load_list or [1] * len(ctxs)
+        counts = [int(round(w * batch / sum(loads))) for w in loads]
+        counts[-1] += batch - sum(counts)
+        parts, begin = [], 0
+        for ctx, n in zip(ctxs, counts):
+            end = min(begin + n, batch)
+            if begin >= end:
+                raise MXNetError(f"get_outputs: {len(ctxs)} devices for a batch of {batch}: "
+                                 f"some splits are empty")
+            parts.append(nd.slice_axis(array, axis=axis, begin=begin, end=end)
+                         .as_in_context(ctx))
+            begin = end
+        return parts
 
     def _bound_names(self):
         """The data and label names in the order bind got their shapes: MXNet feeds a
