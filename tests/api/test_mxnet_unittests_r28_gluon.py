@@ -364,3 +364,25 @@ def test_module_outputs_per_device_follow_the_layout():
     grads = mod.get_input_grads(merge_multi_context=False)[0]
     np.testing.assert_array_equal(np.concatenate([g.asnumpy() for g in grads], axis=1),
                                   (x.asnumpy() > 0).astype(np.float32))
+
+
+@pytest.mark.parametrize("group2ctxs", [{"dev1": mx.cpu(1), "dev2": mx.cpu(2)},
+                                        [{"dev1": mx.cpu(1), "dev2": [mx.cpu(2)]}]])
+def test_module_inputs_live_on_their_ctx_group(group2ctxs):
+    with mx.AttrScope(ctx_group="dev1"):
+        a = mx.sym.var("a") * 2
+    with mx.AttrScope(ctx_group="dev2"):
+        c = a + mx.sym.var("b")
+    grads = []
+    for groups in (group2ctxs, None):
+        mod = mx.mod.Module(c, context=[mx.cpu(0)], data_names=["a", "b"], label_names=None,
+                            group2ctxs=groups)
+        mod.bind(data_shapes=[["a", (2, 3)], ["b", (2, 3)]], inputs_need_grad=True)
+        mod.init_params()
+        mod.forward(mx.io.DataBatch(data=[nd.ones((2, 3)), nd.ones((2, 3))]), is_train=True)
+        mod.backward([nd.ones((2, 3))])
+        grads.append(mod.get_input_grads())
+    assert [g.context for g in grads[0]] == [mx.cpu(1), mx.cpu(2)]
+    for g, want in zip(grads[0], grads[1]):
+        np.testing.assert_array_equal(g.asnumpy(), want.asnumpy())
+    np.testing.assert_array_equal(grads[0][0].asnumpy(), np.full((2, 3), 2.0))

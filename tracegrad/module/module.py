@@ -100,6 +100,9 @@ class Module(BaseModule):
         self._symbol = symbol
         self._context = context if context is not None else cpu()
         self._work_load_list = list(work_load_list) if work_load_list is not None else None
+        # (MXNet's group2ctxs: one {ctx_group: Context} per device, or one for all)
+        self._group2ctx = group2ctxs[0] if isinstance(group2ctxs, (list, tuple)) and \
+            group2ctxs else (group2ctxs or None)
         data_names = list(data_names) if data_names is not None else []
         label_names = list(label_names) if label_names is not None else []
         state_names = list(state_names) if state_names is not None else []
@@ -223,6 +226,20 @@ class Module(BaseModule):
             if n not in args:   # a label the iterator does not give (prediction)
                 args[n] = nd.zeros(shapes[n], dtype=var_types[n])
                 reqs[n] = "null"
+        if self._group2ctx:
+            # an input of a ctx_group (mx.AttrScope(ctx_group=...)) and its gradient live on
+            # the group's context, as MXNet's executor group places them
+            from ..array import on_context
+            groups = {n.name: n.attrs.get("__ctx_group__") for n in self._symbol._order()
+                      if n.op is None}
+            for d in data + label:
+                place = self._group2ctx.get(groups.get(d.name))
+                if isinstance(place, (list, tuple)):    # (one per device: the first's)
+                    place = place[0] if place else None
+                if place is not None:
+                    for arrays in (args, grads):
+                        if arrays.get(d.name) is not None:
+                            on_context(arrays[d.name], place)
         aux = {n: params[n]._nd_data() for n in self._aux_names}
         old_exec = self._exec
         self._exec = Executor(self._symbol, args, grads, reqs, aux)
