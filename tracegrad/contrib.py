@@ -45,6 +45,8 @@ from .nd_ctc import CTCLoss, ctc_loss  # noqa: E402,F401  (MXNet's _contrib_ ali
 __all__ += ["CTCLoss", "ctc_loss"]
 from .contrib_hawkes import hawkesll  # noqa: E402,F401
 __all__ += ["hawkesll"]
+from .contrib_quantize import dequantize, quantize  # noqa: E402,F401
+__all__ += ["quantize", "dequantize"]
 
 # under jit, a foreach this long or shorter unrolls into the graph (fastest to run); a longer
 # one is one loop op whose body compiles once (compile time independent of the length)

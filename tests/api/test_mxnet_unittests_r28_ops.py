@@ -271,3 +271,70 @@ def test_matmul_runs_shape_only_during_shape_inference():
     assert outs == [(3, 7)]
     with pytest.raises(mx.MXNetError):
         mx.sym.dot(mx.sym.var("a"), mx.sym.var("b")).infer_shape(a=(2, 3), b=(4, 5))
+
+
+# ---------------------------------------------------------------- quantize / dequantize
+def _quantize_ref(x, lo, hi, out_type):
+    x = x.astype(np.float64)
+    if out_type == "int8":
+        real = max(abs(lo), abs(hi))
+        q = np.sign(x) * np.minimum(np.abs(x) * (127.0 / real) + 0.5, 127.0)
+        return np.trunc(q).astype(np.int8), -real, real
+    q = np.clip((x - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255)
+    return np.trunc(q).astype(np.uint8), lo, hi
+
+
+@pytest.mark.parametrize("out_type", ["int8", "uint8"])
+def test_quantize_and_dequantize_match_mxnets_formulas(out_type):
+    rng = np.random.RandomState(5)
+    x = rng.uniform(-1.5, 2.0, (4, 6)).astype(np.float32)
+    lo, hi = (-1.5, 2.0)
+    q, qmin, qmax = mx.nd.contrib.quantize(mx.nd.array(x), mx.nd.array([lo]),
+                                           mx.nd.array([hi]), out_type=out_type)
+    want, wmin, wmax = _quantize_ref(x, lo, hi, out_type)
+    assert q.dtype == np.dtype(out_type) and q.shape == x.shape
+    np.testing.assert_array_equal(q.asnumpy(), want)
+    np.testing.assert_allclose([qmin.asscalar(), qmax.asscalar()], [wmin, wmax])
+    back = mx.nd.contrib.dequantize(q, qmin, qmax)
+    assert back.dtype == np.float32
+    if out_type == "int8":
+        ref = want.astype(np.float64) * (max(abs(wmin), abs(wmax)) / 127.0)
+    else:
+        ref = want.astype(np.float64) * ((wmax - wmin) / 255.0) + wmin
+    np.testing.assert_allclose(back.asnumpy(), ref, rtol=1e-6, atol=1e-6)
+    # the round trip is within one quantization step
+    step = (max(abs(lo), abs(hi)) / 127.0) if out_type == "int8" else (hi - lo) / 255.0
+    assert np.abs(back.asnumpy() - x).max() <= step
+
+
+def test_quantize_mxnet_example_and_compiled_agree():
+    a = mx.nd.array([[0.1392, 0.5928], [0.6027, 0.8579]])
+    lo, hi = mx.nd.array([0.0]), mx.nd.array([1.0])
+    q, qmin, qmax = mx.nd.contrib.quantize(a, lo, hi, out_type="int8")
+    np.testing.assert_array_equal(q.asnumpy(), [[18, 75], [77, 109]])
+
+    class Net(gluon.HybridBlock):
+        def hybrid_forward(self, F, x, lo, hi):
+            q, qlo, qhi = F.contrib.quantize(x, lo, hi, out_type="uint8")
+            return F.contrib.dequantize(q, qlo, qhi)
+    net = Net()
+    eager = net(a, lo, hi).asnumpy()
+    net.hybridize()
+    for _ in range(2):
+        np.testing.assert_array_equal(net(a, lo, hi).asnumpy(), eager)
+    sym = mx.sym.contrib.quantize(mx.sym.var("d"), mx.sym.var("lo"), mx.sym.var("hi"),
+                                  out_type="int8")
+    assert len(sym.list_outputs()) == 3
+    exe = sym.bind(mx.cpu(), {"d": a, "lo": lo, "hi": hi})
+    exe.forward()
+    np.testing.assert_array_equal(exe.outputs[0].asnumpy(), q.asnumpy())
+
+
+def test_quantize_bad_input_is_named():
+    lo, hi = mx.nd.array([0.0]), mx.nd.array([1.0])
+    with pytest.raises(mx.MXNetError, match="out_type"):
+        mx.nd.contrib.quantize(mx.nd.ones((2,)), lo, hi, out_type="int16")
+    with pytest.raises(mx.MXNetError, match="min_range must be a float32 NDArray of shape"):
+        mx.nd.contrib.quantize(mx.nd.ones((2,)), mx.nd.array([0.0, 1.0]), hi)
+    with pytest.raises(mx.MXNetError, match="int8 or uint8"):
+        mx.nd.contrib.dequantize(mx.nd.ones((2,)), lo, hi)

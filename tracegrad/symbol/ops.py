@@ -565,6 +565,12 @@ def _table():
                ("samples", "matches", "anchors", "refs", "means", "stds"), {},
                outputs=_multi(["output0", "output1"])),
         OpSpec("_contrib_box_decode", nd.contrib.box_decode, ("data", "anchors")),
+        *(OpSpec(name, fn, ("data", "min_range", "max_range"), dict(out_type=_enum(*types)),
+                 outputs=outs)
+          for name, fn, types, outs in (
+              ("_contrib_quantize", nd.contrib.quantize, ("int8", "uint8"),
+               _multi(["output0", "output1", "output2"])),
+              ("_contrib_dequantize", nd.contrib.dequantize, ("float32",), None))),
         # (MXNet's Correlation has 3 outputs, its padded inputs hidden)
         OpSpec("Correlation", nd.Correlation, ("data1", "data2"),
                dict(kernel_size=_int(1), max_displacement=_int(0), stride1=_int(1),
