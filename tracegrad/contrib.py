@@ -47,6 +47,8 @@ from .contrib_hawkes import hawkesll  # noqa: E402,F401
 __all__ += ["hawkesll"]
 from .contrib_quantize import dequantize, quantize  # noqa: E402,F401
 __all__ += ["quantize", "dequantize"]
+from .nd_psroi import PSROIPooling  # noqa: E402,F401
+__all__ += ["PSROIPooling"]
 
 # under jit, a foreach this long or shorter unrolls into the graph (fastest to run); a longer
 # one is one loop op whose body compiles once (compile time independent of the length)

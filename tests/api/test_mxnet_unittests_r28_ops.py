@@ -338,3 +338,97 @@ def test_quantize_bad_input_is_named():
         mx.nd.contrib.quantize(mx.nd.ones((2,)), mx.nd.array([0.0, 1.0]), hi)
     with pytest.raises(mx.MXNetError, match="int8 or uint8"):
         mx.nd.contrib.dequantize(mx.nd.ones((2,)), lo, hi)
+
+
+# ---------------------------------------------------------------- PSROIPooling
+def _psroi_ref(data, rois, scale, od, p, g):
+    """float64 loops over MXNet's CPU kernel (src/operator/contrib/psroi_pooling.cc)."""
+    n, c, h, w = data.shape
+    out = np.zeros((rois.shape[0], od, p, p))
+    for r, (b, x1, y1, x2, y2) in enumerate(rois):
+        sw, sh = np.round(x1) * scale, np.round(y1) * scale
+        ew, eh = (np.round(x2) + 1) * scale, (np.round(y2) + 1) * scale
+        bw, bh = max(ew - sw, 0.1) / p, max(eh - sh, 0.1) / p
+        for k in range(od):
+            for ph in range(p):
+                for pw in range(p):
+                    hs = min(max(int(np.floor(ph * bh + sh)), 0), h)
+                    he = min(max(int(np.ceil((ph + 1) * bh + sh)), 0), h)
+                    ws = min(max(int(np.floor(pw * bw + sw)), 0), w)
+                    we = min(max(int(np.ceil((pw + 1) * bw + sw)), 0), w)
+                    gw = min(max(int(np.floor(pw * g / p)), 0), g - 1)
+                    gh = min(max(int(np.floor(ph * g / p)), 0), g - 1)
+                    ch = (k * g + gh) * g + gw
+                    if he > hs and we > ws:
+                        out[r, k, ph, pw] = data[int(b), ch, hs:he, ws:we].mean()
+    return out
+
+
+PSROI_CASES = [(2, 3, 3, 0.0625, (1, 18, 14, 14)), (3, 2, 2, 0.0625, (2, 12, 10, 13)),
+               (1, 4, 2, 0.5, (2, 4, 9, 8))]
+
+
+@pytest.mark.parametrize("psroi_case", PSROI_CASES)
+def test_psroipooling_matches_mxnets_kernel(psroi_case):
+    od, p, g, scale, shape = psroi_case
+    rng = np.random.RandomState(6)
+    data = rng.uniform(-1, 1, shape)
+    img_h, img_w = shape[2] / scale, shape[3] / scale
+    rois = np.zeros((4, 5))
+    rois[:, 0] = rng.randint(0, shape[0], 4)
+    rois[:, [1, 3]] = np.sort(rng.uniform(-3, img_w + 3, (4, 2)), axis=1)
+    rois[:, [2, 4]] = np.sort(rng.uniform(-3, img_h + 3, (4, 2)), axis=1)
+    rois[0, 1:] = [5.0, 5.0, 5.0, 5.0]                      # a one-pixel box
+    got = mx.nd.contrib.PSROIPooling(mx.nd.array(data, dtype="float64"),
+                                     mx.nd.array(rois, dtype="float64"), spatial_scale=scale,
+                                     output_dim=od, pooled_size=p,
+                                     group_size=g if g != p else 0)
+    ref = _psroi_ref(data, rois, scale, od, p, g)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got.asnumpy(), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_psroipooling_gradient_and_compiled_agree():
+    rng = np.random.RandomState(7)
+    data = rng.uniform(-1, 1, (1, 8, 6, 7))
+    rois = np.array([[0, 1.2, 0.4, 9.6, 8.7], [0, 4.0, 2.0, 12.5, 11.0]])
+    kw = dict(spatial_scale=0.5, output_dim=2, pooled_size=2)
+    head = rng.uniform(-1, 1, (2, 2, 2, 2))
+    x = mx.nd.array(data, dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        out = mx.nd.contrib.PSROIPooling(x, mx.nd.array(rois, dtype="float64"), **kw)
+    out.backward(mx.nd.array(head, dtype="float64"))
+    eps = 1e-6
+    num = np.zeros(data.shape)
+    for idx in np.ndindex(*data.shape):
+        d = data.copy()
+        d[idx] += eps
+        up = (_psroi_ref(d, rois, 0.5, 2, 2, 2) * head).sum()
+        d[idx] -= 2 * eps
+        num[idx] = (up - (_psroi_ref(d, rois, 0.5, 2, 2, 2) * head).sum()) / (2 * eps)
+    np.testing.assert_allclose(x.grad.asnumpy(), num, rtol=1e-6, atol=1e-8)
+
+    class Net(gluon.HybridBlock):
+        def hybrid_forward(self, F, d, b):
+            return F.contrib.PSROIPooling(d, b, **kw)
+    d32, b32 = mx.nd.array(data), mx.nd.array(rois)
+    eager = Net()(d32, b32).asnumpy()
+    net = Net()
+    net.hybridize()
+    for _ in range(2):
+        np.testing.assert_allclose(net(d32, b32).asnumpy(), eager, rtol=1e-6, atol=1e-7)
+    sym = mx.sym.contrib.PSROIPooling(spatial_scale=0.5, output_dim=2, pooled_size=2,
+                                      name="ps")
+    assert sym.list_arguments() == ["ps_data", "ps_rois"]
+
+
+def test_psroipooling_bad_input_is_named():
+    d, b = mx.nd.ones((1, 8, 5, 5)), mx.nd.array([[0, 0, 0, 4, 4]])
+    with pytest.raises(mx.MXNetError, match="channels"):
+        mx.nd.contrib.PSROIPooling(d, b, spatial_scale=1.0, output_dim=3, pooled_size=2)
+    with pytest.raises(mx.MXNetError, match=r"\[batch, 5\]"):
+        mx.nd.contrib.PSROIPooling(d, mx.nd.ones((2, 4)), spatial_scale=1.0, output_dim=2,
+                                   pooled_size=2)
+    with pytest.raises(mx.MXNetError, match="required"):
+        mx.nd.contrib.PSROIPooling(d, b, output_dim=2, pooled_size=2)
