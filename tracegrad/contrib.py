@@ -49,6 +49,8 @@ from .contrib_quantize import dequantize, quantize  # noqa: E402,F401
 __all__ += ["quantize", "dequantize"]
 from .nd_psroi import PSROIPooling  # noqa: E402,F401
 __all__ += ["PSROIPooling"]
+from .nd_rroi import RROIAlign  # noqa: E402,F401
+__all__ += ["RROIAlign"]
 
 # under jit, a foreach this long or shorter unrolls into the graph (fastest to run); a longer
 # one is one loop op whose body compiles once (compile time independent of the length)

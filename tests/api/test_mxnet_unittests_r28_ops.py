@@ -432,3 +432,106 @@ def test_psroipooling_bad_input_is_named():
                                    pooled_size=2)
     with pytest.raises(mx.MXNetError, match="required"):
         mx.nd.contrib.PSROIPooling(d, b, output_dim=2, pooled_size=2)
+
+
+# ---------------------------------------------------------------- RROIAlign
+def _rroi_ref(data, rois, pooled, scale, ratio):
+    """float64 loops over MXNet's CPU kernel (src/operator/contrib/rroi_align.cc)."""
+    n, c, h, w = data.shape
+    ph_n, pw_n = pooled
+    out = np.zeros((rois.shape[0], c, ph_n, pw_n))
+
+    def interp(img, y, x):
+        if y < -1.0 or y > h or x < -1.0 or x > w:
+            return np.zeros(c)
+        y, x = max(y, 0.0), max(x, 0.0)
+        yl, xl = int(y), int(x)
+        if yl >= h - 1:
+            yh = yl = h - 1
+            y = float(yl)
+        else:
+            yh = yl + 1
+        if xl >= w - 1:
+            xh = xl = w - 1
+            x = float(xl)
+        else:
+            xh = xl + 1
+        ly, lx = y - yl, x - xl
+        return ((1 - ly) * (1 - lx) * img[:, yl, xl] + (1 - ly) * lx * img[:, yl, xh]
+                + ly * (1 - lx) * img[:, yh, xl] + ly * lx * img[:, yh, xh])
+    for r, (b, cx, cy, rw, rh, th) in enumerate(rois):
+        cx, cy = cx * scale, cy * scale
+        rw, rh = max(rw * scale, 1.0), max(rh * scale, 1.0)
+        th = th * np.pi / 180.0
+        bh, bw = rh / ph_n, rw / pw_n
+        gh = ratio if ratio > 0 else int(np.ceil(rh / ph_n))
+        gw = ratio if ratio > 0 else int(np.ceil(rw / pw_n))
+        for ph in range(ph_n):
+            for pw in range(pw_n):
+                acc = np.zeros(c)
+                for iy in range(gh):
+                    yy = -rh / 2 + ph * bh + (iy + 0.5) * bh / gh
+                    for ix in range(gw):
+                        xx = -rw / 2 + pw * bw + (ix + 0.5) * bw / gw
+                        x = xx * np.cos(th) + yy * np.sin(th) + cx
+                        y = yy * np.cos(th) - xx * np.sin(th) + cy
+                        acc += interp(data[int(b)], y, x)
+                out[r, :, ph, pw] = acc / (gh * gw)
+    return out
+
+
+def _rrois(rng, r, n, size):
+    return np.concatenate([rng.randint(0, n, (r, 1)), rng.uniform(0, size, (r, 2)),
+                           rng.uniform(0, size, (r, 2)), rng.uniform(0, 180, (r, 1))], axis=1)
+
+
+@pytest.mark.parametrize("ratio", [-1, 2])
+def test_rroi_align_matches_mxnets_kernel(ratio):
+    rng = np.random.RandomState(8)
+    data = rng.uniform(-1, 1, (3, 2, 12, 11))
+    rois = _rrois(rng, 6, 3, 96.0)
+    got = mx.nd.contrib.RROIAlign(mx.nd.array(data, dtype="float64"),
+                                  mx.nd.array(rois, dtype="float64"), pooled_size=(3, 2),
+                                  spatial_scale=0.125, sampling_ratio=ratio)
+    ref = _rroi_ref(data, rois, (3, 2), 0.125, ratio)
+    np.testing.assert_allclose(got.asnumpy(), ref, rtol=1e-10, atol=1e-10)
+
+
+def test_rroi_align_gradient_and_compiled_agree():
+    rng = np.random.RandomState(9)
+    data = rng.uniform(-1, 1, (1, 2, 6, 6))
+    rois = np.array([[0, 20.0, 22.0, 30.0, 18.0, 35.0], [0, 10.0, 30.0, 12.0, 40.0, 120.0]])
+    kw = dict(pooled_size=2, spatial_scale=0.25, sampling_ratio=2)
+    head = rng.uniform(-1, 1, (2, 2, 2, 2))
+    x = mx.nd.array(data, dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        out = mx.nd.contrib.RROIAlign(x, mx.nd.array(rois, dtype="float64"), **kw)
+    out.backward(mx.nd.array(head, dtype="float64"))
+    eps = 1e-6
+    num = np.zeros(data.shape)
+    for idx in np.ndindex(*data.shape):
+        d = data.copy()
+        d[idx] += eps
+        up = (_rroi_ref(d, rois, (2, 2), 0.25, 2) * head).sum()
+        d[idx] -= 2 * eps
+        num[idx] = (up - (_rroi_ref(d, rois, (2, 2), 0.25, 2) * head).sum()) / (2 * eps)
+    np.testing.assert_allclose(x.grad.asnumpy(), num, rtol=1e-6, atol=1e-8)
+
+    class Net(gluon.HybridBlock):
+        def hybrid_forward(self, F, d, b):
+            return F.contrib.RROIAlign(d, b, **kw)
+    d32, b32 = mx.nd.array(data), mx.nd.array(rois)
+    eager = Net()(d32, b32).asnumpy()
+    net = Net()
+    net.hybridize()
+    for _ in range(2):
+        np.testing.assert_allclose(net(d32, b32).asnumpy(), eager, rtol=1e-5, atol=1e-6)
+
+
+def test_rroi_align_bad_input_is_named():
+    with pytest.raises(mx.MXNetError, match=r"rois \(R, 6\)"):
+        mx.nd.contrib.RROIAlign(mx.nd.ones((1, 1, 4, 4)), mx.nd.ones((2, 5)), pooled_size=2,
+                                spatial_scale=1.0)
+    with pytest.raises(mx.MXNetError, match="required"):
+        mx.nd.contrib.RROIAlign(mx.nd.ones((1, 1, 4, 4)), mx.nd.ones((2, 6)), pooled_size=2)
