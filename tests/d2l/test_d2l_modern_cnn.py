@@ -422,4 +422,49 @@ def test_densenet_eager_and_hybridized_train_alike():
     assert shapes[5] == ('HybridSequential', (2, 8, 4, 4))
     assert shapes[6] == ('HybridDenseBlock', (2, 12, 4, 4))
     assert shapes[-1] == ('Dense', (2, 4))
-    assert isinstance(npx.relu(np.ones(2)), np.ndarray)
+
+
+def test_the_older_nd_edition_of_dense_block_and_inception():
+    """The first edition wrote these with nd (nd.concat(..., dim=1), F.concat in
+    hybrid_forward) and without set_np."""
+    from tracegrad import nd
+    npx.reset_np()
+    try:
+        class NDDenseBlock(nn.HybridBlock):
+            def __init__(self, num_convs, num_channels, **kwargs):
+                super().__init__(**kwargs)
+                self.net = nn.HybridSequential()
+                for _ in range(num_convs):
+                    self.net.add(conv_block(num_channels, nn.HybridSequential))
+
+            def hybrid_forward(self, F, X):
+                for blk in self.net:
+                    Y = blk(X)
+                    X = F.concat(X, Y, dim=1)
+                return X
+
+        class NDInception(nn.Block):
+            def __init__(self, c1, c4, **kwargs):
+                super().__init__(**kwargs)
+                self.p1_1 = nn.Conv2D(c1, kernel_size=1, activation='relu')
+                self.p4_1 = nn.MaxPool2D(pool_size=3, strides=1, padding=1)
+                self.p4_2 = nn.Conv2D(c4, kernel_size=1, activation='relu')
+
+            def forward(self, x):
+                return nd.concat(self.p1_1(x), self.p4_2(self.p4_1(x)), dim=1)
+
+        X = nd.random.uniform(shape=(4, 3, 8, 8))
+        blk = NDDenseBlock(2, 10)
+        blk.initialize()
+        eager = blk(X)
+        assert isinstance(eager, nd.NDArray) and eager.shape == (4, 23, 8, 8)
+        blk.hybridize()
+        onp.testing.assert_allclose(blk(X).asnumpy(), eager.asnumpy(), rtol=1e-5, atol=1e-6)
+        inc = NDInception(4, 2)
+        inc.initialize()
+        Y = inc(X)
+        assert Y.shape == (4, 6, 8, 8)
+        onp.testing.assert_allclose(Y[:, 4:].asnumpy(), inc.p4_2(inc.p4_1(X)).asnumpy(),
+                                    rtol=1e-6)
+    finally:
+        npx.set_np()
