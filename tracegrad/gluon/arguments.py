@@ -137,18 +137,19 @@ def _called_by_program():
     return not (ANY_TRACE[0] and (_SCOPE.in_hybrid_call or HOOKS.tracing))
 
 
-def _format(a, block):
-    """MXNet's _flatten format of an input of a hybridized block: 0 an NDArray, -1 None, a
-    list of formats for a list or tuple; anything else is MXNet's ValueError."""
+def _format(a, block, label):
+    """MXNet's _flatten format of input `label` of a hybridized block: 0 an NDArray, -1 None,
+    a list of formats for a list or tuple; anything else is MXNet's ValueError (naming the
+    input, then in MXNet's words)."""
     if isinstance(a, NDArray):
         return 0
     if a is None:
         return -1
     if isinstance(a, (list, tuple)):
-        return [_format(x, block) for x in a]
-    raise BlockInputError(f"When hybridized, the input of HybridBlock {block.name} must be "
-                          f"(nested) list of Symbol or NDArray, but got {_kind(a)} of type "
-                          f"{type(a).__name__}")
+        return [_format(x, block, label) for x in a]
+    raise BlockInputError(f"input {label!r} must be an NDArray, got {_kind(a)}: when "
+                          f"hybridized, the input of HybridBlock {block.name} must be "
+                          f"(nested) list of Symbol or NDArray")
 
 
 def _leaves(a):
@@ -187,7 +188,8 @@ def _check_hybridized_call(block, args, low, high, names):
     there was None; trailing None for defaulted inputs may come and go). The fast path's
     arity is narrowed to that first call's input count when it was plain NDArrays, so any
     other call comes here; after a first call with None or lists every call does."""
-    fmt = [_format(a, block) for a in args]
+    fmt = [_format(a, block, names[i] if i < len(names) else f"#{i}")
+           for i, a in enumerate(args)]
     contexts = {a.context for a in _leaves(args)}
     if len(contexts) > 1 and len({_device(c) for c in contexts}) > 1:
         raise BlockInputError(f"Find multiple contexts in the input of {block.name}: after "
