@@ -145,8 +145,8 @@ def while_loop(cond, func, loop_vars, max_iterations=None, name="while_loop"):
                              f"{[x.shape for x in items]}")
         rows = [_nd.expand_dims(x, axis=0) for x in items]
         if steps < max_iterations:
-            rows.append(_nd.zeros((max_iterations - steps,) + items[0].shape,
-                                 dtype=items[0].dtype))
+            rows.append(wrap(np.zeros((max_iterations - steps,) + items[0].shape,
+                                      dtype=items[0].dtype)))   # (a step may be 0-size)
         stacked.append(_nd.concat(*rows, dim=0))
     if fmt is not None and stacked:
         stacked = _regroup(stacked, fmt)[0]

@@ -234,8 +234,8 @@ def bipartite_matching(data, is_ascend=False, threshold=None, topk=-1, **kwargs)
     key = nd.where(key >= sign * float(threshold), key, nd.ones_like(key) * lowest)
     rows_of = nd.array(np.repeat(np.arange(n), m), dtype="float64")
     cols_of = nd.array(np.tile(np.arange(m), n), dtype="float64")
-    row_marker = nd.ones((batch, n), dtype="float64") * -1
-    col_marker = nd.ones((batch, m), dtype="float64") * -1
+    row_marker = nd.array(np.full((batch, n), -1.0))      # (n or m may be 0)
+    col_marker = nd.array(np.full((batch, m), -1.0))
     rounds = min(n, m) if topk is None or int(topk) < 0 else min(n, m, int(topk))
     for _ in range(rounds):
         best = nd.argmax(key, axis=1)                               # (batch,)

@@ -335,8 +335,8 @@ def _run_while_loop(*arrays, subgraphs, num_outputs, num_out_data, max_iteration
             if shape is None:
                 raise MXNetError(f"while_loop: no step ran and the shape of step output "
                                  f"{len(outs)} cannot be inferred")
-            outs.append(nd.zeros((max_iterations,) + tuple(shape),
-                                 dtype=dtypes[id(node)][i] or np.float32))
+            outs.append(nd.array(np.zeros((max_iterations,) + tuple(shape),   # (0-size too)
+                                          dtype=dtypes[id(node)][i] or np.float32)))
     return list(outs) + list(final)
 
 
