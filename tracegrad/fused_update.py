@@ -17,6 +17,7 @@ leaf both take the new weight array, the Trainer keeps the new states, and the h
 the old values. Both give the same numbers (one Function, compiled with and without the
 donations).
 """
+import weakref
 from sys import getrefcount
 
 import numpy as np
@@ -307,12 +308,47 @@ def _apply_slow(optimizer, items, states, indices, structure, scalars):
     return True
 
 
+_FOLLOWERS: dict = {}    # id(weight NDArray) -> (weak ref. to it, weak ref. to its follower)
+
+
+def follow(weight, view):
+    """Make `view` (an mx.np view of the parameter NDArray `weight`, sharing its buffer, graph
+    value and variable: Parameter.data() under set_np, which is MXNet's parameter array
+    itself) take the new buffer whenever write_back gives `weight` one, as MXNet's array is
+    updated in place: a view kept across trainer.step (d2l's style transfer keeps its image
+    parameter's) must not keep the old values while the gradient reaches the new ones."""
+    key = id(weight)
+    entry = _FOLLOWERS.get(key)
+    if entry is not None and entry[0]() is weight and entry[1]() is view:
+        return
+
+    def gone(_ref, key=key):
+        held = _FOLLOWERS.get(key)
+        if held is not None and (held[0]() is None or held[1]() is None):
+            del _FOLLOWERS[key]
+    _FOLLOWERS[key] = (weakref.ref(weight, gone), weakref.ref(view, gone))
+
+
+def _follower(weight, old):
+    """The live view following `weight` that still shares its `old` buffer, or None."""
+    entry = _FOLLOWERS.get(id(weight))
+    if entry is None or entry[0]() is not weight:
+        return None
+    view = entry[1]()
+    return view if view is not None and view._data is old else None
+
+
 def write_back(outs, targets, states):
-    """The new weights and states replace the old buffers (see the module docstring).
-    `targets`: (parameter index, weight NDArray, number of state arrays) in call order."""
+    """The new weights and states replace the old buffers (see the module docstring); a view
+    that follows a weight (`follow`) takes its new buffer too. `targets`: (parameter index,
+    weight NDArray, number of state arrays) in call order."""
     k = 0
     for i, nd_weight, n_state in targets:
         new_w = outs[k]
+        view = _follower(nd_weight, nd_weight._data) if _FOLLOWERS else None
+        if view is not None:
+            view._data = new_w
+        view = None
         nd_weight._data = new_w
         leaf = nd_weight._value
         if leaf is not None and leaf.producer is None:

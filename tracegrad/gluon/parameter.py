@@ -11,12 +11,13 @@ across grad_req changes; 'null' detaches it (_var = _value = None).
 """
 import re
 import warnings
+import weakref
 from collections import OrderedDict
 
 import numpy as np
 
 from ..tracing import capture as _capture
-from .. import initializer
+from .. import fused_update as _fused_update, initializer
 from ..array import NDArray, on_context, wrap
 from ..base import DeferredInitializationError, MXNetError
 from ..context import Context, cpu, current_context
@@ -226,8 +227,25 @@ class Parameter:
                                f"via data() because its storage type is {self._stype}. "
                                f"Please use row_sparse_data() instead.")
         if _NP["array"] or self._np_made:
-            return _as_np(self._nd_data(ctx))
+            return self._np_view(self._nd_data(ctx))
         return self._nd_data(ctx)
+
+    def _np_view(self, data):
+        """The mx.np view of `data` (this parameter's NDArray, or its copy on a context) that
+        data() gives under set_np: one object per NDArray while it is alive, as MXNet's data()
+        gives the parameter's own array, brought up to date at each call and following the
+        NDArray's buffer through the optimizer's updates (fused_update.follow)."""
+        views = self.__dict__.setdefault("_np_views", {})
+        entry = views.get(id(data))
+        view = entry[1]() if entry is not None and entry[0]() is data else None
+        if view is None:
+            view = _as_np(data)
+            views[id(data)] = (weakref.ref(data), weakref.ref(view))
+            _fused_update.follow(data, view)
+        else:
+            view._data, view._value, view._var, view._leaf = \
+                data._data, data._value, data._var, data._leaf
+        return view
 
     def row_sparse_data(self, row_id):
         """The parameter as a RowSparseNDArray for the rows `row_id` (MXNet's way to read a
