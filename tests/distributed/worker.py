@@ -62,8 +62,11 @@ def train(name, opt, opt_params, hybrid, grad_req, kv, out_dir):
     for p in params:
         p.grad_req = grad_req
     # one configuration names the store by its type, as MXNet scripts often do
+    # (MXNet's two-call form, allreduce_grads() then update(), needs update_on_kvstore=False:
+    # with a KVStore object MXNet otherwise updates on the store, and allreduce_grads asserts)
     trainer = gluon.Trainer(params, opt, opt_params,
-                            kvstore=kv.type if name == "sgd_hybrid" else kv)
+                            kvstore=kv.type if name == "sgd_hybrid" else kv,
+                            update_on_kvstore=False if name == "adam_eager" else None)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     x_all, y_all = data()
     per = GLOBAL_BATCH // workers
