@@ -7,12 +7,30 @@ row-major order, MXNet's argmax; the boxes get none, as in MXNet). Imported into
 """
 import numpy as np
 
-from .array import F
+from .array import F, NDArray
 from .base import MXNetError
 from .ir.convolution import first_max
 from .op_kwargs import redo as _redo
 
 __all__ = ["ROIPooling"]
+
+
+def checked_roi_args(op, data, rois, pooled_size, spatial_scale, row, fields):
+    """(bins down, bins across) of pooled_size (an int or a pair), after the checks a region
+    pooling op shares: both sizes given, data (N, C, H, W) and rois (R, `row`), positive
+    bins. `fields`: how a rois row reads, for the message."""
+    if pooled_size is None or spatial_scale is None:
+        raise MXNetError(f"{op}: pooled_size and spatial_scale are required")
+    if not isinstance(data, NDArray) or not isinstance(rois, NDArray):
+        raise MXNetError(f"{op}: data and rois must be NDArrays")
+    ph_n, pw_n = ((int(pooled_size),) * 2 if isinstance(pooled_size, (int, np.integer))
+                  else tuple(int(v) for v in pooled_size))
+    if data.ndim != 4 or rois.ndim != 2 or rois.shape[1] != row:
+        raise MXNetError(f"{op}: data must be (N, C, H, W) and rois (R, {row}){fields}, got "
+                         f"data {data.shape} and rois {rois.shape}")
+    if ph_n < 1 or pw_n < 1:
+        raise MXNetError(f"{op}: pooled_size must be positive, got {pooled_size}")
+    return ph_n, pw_n
 
 
 def _round(x):
@@ -38,15 +56,7 @@ def ROIPooling(data, rois, pooled_size=None, spatial_scale=None, **kwargs):
     rois[r] = (batch index, x1, y1, x2, y2) in input pixels scaled by spatial_scale."""
     if kwargs:
         return _redo(ROIPooling, locals())
-    if pooled_size is None or spatial_scale is None:
-        raise MXNetError("ROIPooling: pooled_size and spatial_scale are required")
-    ph_n, pw_n = ((int(pooled_size),) * 2 if isinstance(pooled_size, (int, np.integer))
-                  else tuple(int(v) for v in pooled_size))
-    if data.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 5:
-        raise MXNetError(f"ROIPooling: data must be (N, C, H, W) and rois (R, 5), got data "
-                         f"{data.shape} and rois {rois.shape}")
-    if ph_n < 1 or pw_n < 1:
-        raise MXNetError(f"ROIPooling: pooled_size must be positive, got {pooled_size}")
+    ph_n, pw_n = checked_roi_args("ROIPooling", data, rois, pooled_size, spatial_scale, 5, "")
     n, c, h, w = data.shape
     r = rois.shape[0]
     dtype = data.type.dtype

@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
-from .array import F, NDArray
+from .array import F
 from .base import MXNetError
+from .nd_roi import checked_roi_args
 from .op_kwargs import redo as _redo
 
 __all__ = ["RROIAlign"]
@@ -29,17 +30,8 @@ def RROIAlign(data, rois, pooled_size=None, spatial_scale=None, sampling_ratio=-
     interpolated bilinearly at the points."""
     if kwargs:
         return _redo(RROIAlign, locals())
-    if pooled_size is None or spatial_scale is None:
-        raise MXNetError("RROIAlign: pooled_size and spatial_scale are required")
-    if not isinstance(data, NDArray) or not isinstance(rois, NDArray):
-        raise MXNetError("RROIAlign: data and rois must be NDArrays")
-    ph_n, pw_n = ((int(pooled_size),) * 2 if isinstance(pooled_size, (int, np.integer))
-                  else tuple(int(v) for v in pooled_size))
-    if data.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 6:
-        raise MXNetError(f"RROIAlign: data must be (N, C, H, W) and rois (R, 6) (batch index, "
-                         f"x, y, w, h, theta), got data {data.shape} and rois {rois.shape}")
-    if ph_n < 1 or pw_n < 1:
-        raise MXNetError(f"RROIAlign: pooled_size must be positive, got {pooled_size}")
+    ph_n, pw_n = checked_roi_args("RROIAlign", data, rois, pooled_size, spatial_scale, 6,
+                                  " (batch index, x, y, w, h, theta)")
     if np.dtype(data.dtype).kind != "f":
         raise MXNetError(f"RROIAlign: data must be floating point, got {data.dtype}")
     n, c, h, w = data.shape
