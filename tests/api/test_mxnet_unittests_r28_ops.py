@@ -4,6 +4,7 @@ unknown (0 / ()) shapes outside np_shape, the operator registry queries
 a graph, Correlation, and matmul's shape-only run during symbolic shape inference."""
 import numpy as np
 import pytest
+from numeric import central_differences
 
 import tracegrad as mx
 from tracegrad import autograd, gluon
@@ -159,17 +160,9 @@ def test_correlation_gradient_matches_finite_differences(mult):
         out = mx.nd.Correlation(a, b, **kw)
     out.backward(mx.nd.array(head, dtype="float64"))
 
-    def loss(x1, x2):
-        return float((_correlation_ref(x1, x2, 3, 1, 1, 1, 1, mult) * head).sum())
-    eps = 1e-6
-    for grad, which in ((a.grad.asnumpy(), 0), (b.grad.asnumpy(), 1)):
-        num = np.zeros(shape)
-        for idx in np.ndindex(*shape):
-            xs = [d1.copy(), d2.copy()]
-            xs[which][idx] += eps
-            up = loss(*xs)
-            xs[which][idx] -= 2 * eps
-            num[idx] = (up - loss(*xs)) / (2 * eps)
+    nums = central_differences(
+        lambda: float((_correlation_ref(d1, d2, 3, 1, 1, 1, 1, mult) * head).sum()), [d1, d2])
+    for grad, num in zip((a.grad.asnumpy(), b.grad.asnumpy()), nums):
         np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-7)
 
 
@@ -399,14 +392,8 @@ def test_psroipooling_gradient_and_compiled_agree():
     with autograd.record():
         out = mx.nd.contrib.PSROIPooling(x, mx.nd.array(rois, dtype="float64"), **kw)
     out.backward(mx.nd.array(head, dtype="float64"))
-    eps = 1e-6
-    num = np.zeros(data.shape)
-    for idx in np.ndindex(*data.shape):
-        d = data.copy()
-        d[idx] += eps
-        up = (_psroi_ref(d, rois, 0.5, 2, 2, 2) * head).sum()
-        d[idx] -= 2 * eps
-        num[idx] = (up - (_psroi_ref(d, rois, 0.5, 2, 2, 2) * head).sum()) / (2 * eps)
+    num, = central_differences(lambda: (_psroi_ref(data, rois, 0.5, 2, 2, 2) * head).sum(),
+                               [data])
     np.testing.assert_allclose(x.grad.asnumpy(), num, rtol=1e-6, atol=1e-8)
 
     class Net(gluon.HybridBlock):
@@ -508,14 +495,8 @@ def test_rroi_align_gradient_and_compiled_agree():
     with autograd.record():
         out = mx.nd.contrib.RROIAlign(x, mx.nd.array(rois, dtype="float64"), **kw)
     out.backward(mx.nd.array(head, dtype="float64"))
-    eps = 1e-6
-    num = np.zeros(data.shape)
-    for idx in np.ndindex(*data.shape):
-        d = data.copy()
-        d[idx] += eps
-        up = (_rroi_ref(d, rois, (2, 2), 0.25, 2) * head).sum()
-        d[idx] -= 2 * eps
-        num[idx] = (up - (_rroi_ref(d, rois, (2, 2), 0.25, 2) * head).sum()) / (2 * eps)
+    num, = central_differences(lambda: (_rroi_ref(data, rois, (2, 2), 0.25, 2) * head).sum(),
+                               [data])
     np.testing.assert_allclose(x.grad.asnumpy(), num, rtol=1e-6, atol=1e-8)
 
     class Net(gluon.HybridBlock):
