@@ -85,16 +85,25 @@ def _compiled():
     return jit, fills
 
 
+def _fill(kind):
+    """The compiled fill `kind` (count, or ("at", count)); None when the loop cannot be
+    compiled here: both hooks are then removed for good (eager draws keep working on numpy,
+    as they did before them)."""
+    try:
+        return _compiled()[1][kind]
+    except Exception:  # noqa: BLE001 - any LLVM failure: fall back for good
+        from ..ir.ops import random as random_ops
+        random_ops.NATIVE_WORDS = random_ops.NATIVE_WORDS_AT = None
+        return None
+
+
 def words(seed: int, counter: int, n: int, count: int = 4):
     """The first `count` uint32 words of elements 0..n-1 (rows of one (count, n) array), or
     None when the loop cannot be compiled here (the hook is then removed: eager draws keep
     working on numpy, as they did before it)."""
     count = next(c for c in COUNTS if c >= count)
-    try:
-        fill = _compiled()[1][count]
-    except Exception:  # noqa: BLE001 - any LLVM failure: fall back for good
-        from ..ir.ops import random as random_ops
-        random_ops.NATIVE_WORDS = None
+    fill = _fill(count)
+    if fill is None:
         return None
     out = np.empty((count, n), dtype=np.uint32)
     if n:
@@ -107,11 +116,8 @@ def words_at(seed: int, counter: int, at, count: int = 4):
     """words() of the elements `at` (an int64 array of element indices, each >= 0), or None
     as words() gives it."""
     count = next(c for c in COUNTS if c >= count)
-    try:
-        fill = _compiled()[1][("at", count)]
-    except Exception:  # noqa: BLE001 - any LLVM failure: fall back for good
-        from ..ir.ops import random as random_ops
-        random_ops.NATIVE_WORDS = random_ops.NATIVE_WORDS_AT = None
+    fill = _fill(("at", count))
+    if fill is None:
         return None
     at = np.ascontiguousarray(at, dtype=np.int64)
     out = np.empty((count, at.size), dtype=np.uint32)

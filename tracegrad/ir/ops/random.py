@@ -60,16 +60,21 @@ def philox(seed: int, counter: int, n: int, count: int = 4):
         c2, c3 = counter & MASK32, (counter >> 32) & MASK32
         rows = [philox_ints(i & MASK32, i >> 32, c2, c3, k0, k1) for i in range(n)]
         return tuple(np.array(rows, dtype=np.uint64).reshape(n, 4).T)
+    return _numpy_words(seed, counter, np.arange(n, dtype=np.uint64))
+
+
+def _numpy_words(seed, counter, idx):
+    """philox_block's four words of the elements `idx` (uint64), in chunks of _CHUNK."""
     u64 = np.uint64
-    words = [np.empty(n, dtype=np.uint64) for _ in range(4)]
+    words = [np.empty(idx.size, dtype=np.uint64) for _ in range(4)]
     k0, k1 = seed & MASK32, (seed >> 32) & MASK32
-    for lo in range(0, n, _CHUNK):
-        idx = np.arange(lo, min(lo + _CHUNK, n), dtype=np.uint64)
-        c2 = np.full(idx.size, counter & MASK32, dtype=np.uint64)
-        c3 = np.full(idx.size, (counter >> 32) & MASK32, dtype=np.uint64)
-        block = philox_block(idx & u64(MASK32), idx >> u64(32), c2, c3, k0, k1)
+    for lo in range(0, idx.size, _CHUNK):
+        part = idx[lo:lo + _CHUNK]
+        c2 = np.full(part.size, counter & MASK32, dtype=np.uint64)
+        c3 = np.full(part.size, (counter >> 32) & MASK32, dtype=np.uint64)
+        block = philox_block(part & u64(MASK32), part >> u64(32), c2, c3, k0, k1)
         for w, b in zip(words, block):
-            w[lo:lo + idx.size] = b
+            w[lo:lo + part.size] = b
     return tuple(words)
 
 
@@ -81,12 +86,7 @@ def philox_at(seed: int, counter: int, at, count: int = 4):
         words = NATIVE_WORDS_AT(seed, counter, at, count)
         if words is not None:
             return words
-    u64 = np.uint64
-    idx = at.astype(np.uint64)
-    k0, k1 = seed & MASK32, (seed >> 32) & MASK32
-    c2 = np.full(idx.size, counter & MASK32, dtype=np.uint64)
-    c3 = np.full(idx.size, (counter >> 32) & MASK32, dtype=np.uint64)
-    return philox_block(idx & u64(MASK32), idx >> u64(32), c2, c3, k0, k1)
+    return _numpy_words(seed, counter, at.astype(np.uint64))
 
 
 def unit_float(word, dtype):
