@@ -329,13 +329,10 @@ def follow(weight, view):
     _FOLLOWERS[key] = (weakref.ref(weight, gone), weakref.ref(view, gone))
 
 
-def _follower(weight, old):
-    """The live view following `weight` that still shares its `old` buffer, or None."""
+def follower(weight):
+    """The live view following `weight` (`follow`), or None."""
     entry = _FOLLOWERS.get(id(weight))
-    if entry is None or entry[0]() is not weight:
-        return None
-    view = entry[1]()
-    return view if view is not None and view._data is old else None
+    return entry[1]() if entry is not None and entry[0]() is weight else None
 
 
 def write_back(outs, targets, states):
@@ -345,8 +342,8 @@ def write_back(outs, targets, states):
     k = 0
     for i, nd_weight, n_state in targets:
         new_w = outs[k]
-        view = _follower(nd_weight, nd_weight._data) if _FOLLOWERS else None
-        if view is not None:
+        view = follower(nd_weight) if _FOLLOWERS else None
+        if view is not None and view._data is nd_weight._data:     # (in step with it)
             view._data = new_w
         view = None
         nd_weight._data = new_w

@@ -11,7 +11,6 @@ across grad_req changes; 'null' detaches it (_var = _value = None).
 """
 import re
 import warnings
-import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -235,12 +234,9 @@ class Parameter:
         data() gives under set_np: one object per NDArray while it is alive, as MXNet's data()
         gives the parameter's own array, brought up to date at each call and following the
         NDArray's buffer through the optimizer's updates (fused_update.follow)."""
-        views = self.__dict__.setdefault("_np_views", {})
-        entry = views.get(id(data))
-        view = entry[1]() if entry is not None and entry[0]() is data else None
+        view = _fused_update.follower(data)
         if view is None:
             view = _as_np(data)
-            views[id(data)] = (weakref.ref(data), weakref.ref(view))
             _fused_update.follow(data, view)
         else:
             view._data, view._value, view._var, view._leaf = \
