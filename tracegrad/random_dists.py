@@ -111,24 +111,29 @@ def _eager_rounds(rounds, draws, params, n, one_round, out=None, at=None):
     value the vectorized rounds give it. `params`: f64 numpy arrays over `at`. Returns f64 `out`
     (size n) with the elements `at` filled."""
     from .array import F, wrap
-    from .ir.ops.random import normal_from_words, philox_at, uniform_from_words
     out = np.empty(n, np.float64) if out is None else out
     pending = np.arange(n, dtype=np.int64) if at is None else np.asarray(at, np.int64)
     rows = np.arange(pending.size)            # each pending element's row in `params`
     for r in range(rounds):
         if not pending.size:
             break
-        drawn = []
-        for seed, counter, kind in draws:
-            words = philox_at(seed, counter, pending + r * n, 2 if kind == "normal" else 1)
-            drawn.append(wrap(normal_from_words(words, "f64") if kind == "normal"
-                              else uniform_from_words(words, "f64")))
+        drawn = [wrap(_drawn(key, pending + r * n)) for key in draws]
         accept, candidate = one_round(F, *(wrap(p[rows]) for p in params), *drawn)
         accept = accept.asnumpy().astype(bool) if r < rounds - 1 else \
             np.ones(pending.size, bool)
         out[pending[accept]] = candidate.asnumpy()[accept]
         pending, rows = pending[~accept], rows[~accept]
     return out
+
+
+def _drawn(key, at):
+    """The f64 draws of key (seed, counter, 'uniform' or 'normal') at the elements `at`: what
+    random_uniform / random_normal of that key give there."""
+    from .ir.ops.random import normal_from_words, philox_at, uniform_from_words
+    seed, counter, kind = key
+    if kind == "normal":
+        return normal_from_words(philox_at(seed, counter, at, 2), "f64")
+    return uniform_from_words(philox_at(seed, counter, at, 1), "f64")
 
 
 def _keys(kinds):
@@ -245,7 +250,6 @@ def _poisson_eager(lam, shape, small=True, large=True):
     (tests/api/test_random_dists.py), at the cost of the rounds it uses: 10^6 draws at
     lambda 4 took 4 s over all 64 rounds."""
     from .array import F, wrap
-    from .ir.ops.random import philox_at, uniform_from_words
     n = int(np.prod(shape))
     key_small = _keys(("uniform",))[0] if small else None
     keys_large = _keys(("uniform", "uniform")) if large else None
@@ -261,9 +265,7 @@ def _poisson_eager(lam, shape, small=True, large=True):
         for r in range(POISSON_SMALL_DRAWS):
             if not pending.size:
                 break
-            u = uniform_from_words(philox_at(key_small[0], key_small[1], pending + r * n, 1),
-                                   "f64")
-            step = F.log(wrap(u)).asnumpy()
+            step = F.log(wrap(_drawn(key_small, pending + r * n))).asnumpy()
             total[rows] = step if r == 0 else total[rows] + step   # (cumsum's order)
             above = total[rows] > floor[rows]
             out[pending[above]] += 1.0
