@@ -57,30 +57,19 @@ def is_training() -> bool:
 class _scope:
     """Set recording/training (None keeps it) for a `with` block; restores on exit. A plain
     class rather than @contextmanager: every training step enters one, so it must be cheap."""
-    __slots__ = ("recording", "training", "prev", "new_graph")
+    __slots__ = ("recording", "training", "prev")
+    new_graph = False       # (record()'s scopes begin a new graph: a trace's do not)
 
-    def __init__(self, recording, training, new_graph=False):
+    def __init__(self, recording, training):
         self.recording, self.training = recording, training
-        self.new_graph = new_graph      # record()'s (not a trace's or create_graph's)
 
     def __enter__(self):
-        state = STATE       # (each read of it is a thread-local one: read once each)
-        recording, training = state.recording, state.training
         if self.recording:
-            if ANY_TRACE[0] and not HOOKS.call_recorded:
-                # a jitted function recording its own graph in a call outside record():
-                # the compiled call would return untracked outputs (eager's are recorded)
-                raise SideEffect("autograd.record() in a call made outside record()")
-            if not recording:
-                if CAPTURE.state.step is not None:
-                    CAPTURE.materialize("a new record() scope began while a step was pending")
-                if _ROW_MARKS and self.new_graph and not HOOKS.tracing:
-                    # a new graph: the rows Embedding(sparse_grad=True) looks up
-                    # (sparse_rows.py)
-                    _reset_row_marks()
-        self.prev = (recording, training)
+            return record.__enter__(self)   # (its checks)
+        state = STATE       # (each read of it is a thread-local one: read once each)
+        self.prev = (state.recording, state.training)
         if self.recording is not None:
-            state.recording = self.recording
+            state.recording = False
         if self.training is not None:
             state.training = self.training
         return self
@@ -90,14 +79,38 @@ class _scope:
         return False
 
 
-def record(train_mode=True):
+class record(_scope):
     """Record the ops run in this scope for a later backward(), in training mode by default.
 
         with autograd.record():
             y = net(x)
         y.backward()
-    """
-    return _scope(True, train_mode, True)
+
+    (A class, not a function returning a _scope: every training step enters one.)"""
+    __slots__ = ()
+    new_graph = True
+
+    def __init__(self, train_mode=True):
+        self.recording, self.training = True, train_mode
+
+    def __enter__(self):
+        state = STATE
+        recording = state.recording
+        self.prev = (recording, state.training)
+        if ANY_TRACE[0] and not HOOKS.call_recorded:
+            # a jitted function recording its own graph in a call outside record(): the
+            # compiled call would return untracked outputs (eager's are recorded)
+            raise SideEffect("autograd.record() in a call made outside record()")
+        if not recording:
+            if CAPTURE.state.step is not None:
+                CAPTURE.materialize("a new record() scope began while a step was pending")
+            if _ROW_MARKS and self.new_graph and not HOOKS.tracing:
+                # a new graph: the rows Embedding(sparse_grad=True) looks up (sparse_rows.py)
+                _reset_row_marks()
+        state.recording = True
+        if self.training is not None:
+            state.training = self.training
+        return self
 
 
 def pause(train_mode=False):

@@ -17,6 +17,7 @@ import numpy as np
 
 from .array import NDArray
 from .base import MXNetError
+from .runtime.interpret import generated
 
 _REGISTRY = {}
 _PLAIN_SGD: dict = {}   # SGD subclass -> whether fused_scalar_vector's fast loop applies
@@ -494,6 +495,12 @@ class Optimizer:
             out.extend(self.fused_scalars(i))
         return np.array(out, dtype=np.float64)
 
+    def fused_scalar_code(self, indices):
+        """A function of the optimizer returning fused_scalar_vector(indices), made for these
+        indices (Trainer.step's fused call reads it every step); None: call
+        fused_scalar_vector."""
+        return None
+
     def uncount(self, indices, num_update):
         """Undo the update counts of fused_scalar_vector(indices) (its call did not run);
         `num_update` is the value before it."""
@@ -585,40 +592,40 @@ class SGD(Optimizer):
 
     def fused_scalar_vector(self, indices):
         """The per-step numbers of every index, as fused_scalars computes them one by one,
-        in one loop (Trainer.step's hot path: a fixed learning rate)."""
+        through the straight-line code made for these indices (fused_scalar_code)."""
+        code = self._scalar_code(indices)
+        return code(self) if code is not None else super().fused_scalar_vector(indices)
+
+    def fused_scalar_code(self, indices):
+        # (a subclass wrapping fused_scalar_vector must be called through it)
+        if type(self).fused_scalar_vector is not SGD.fused_scalar_vector:
+            return None
+        return self._scalar_code(indices)
+
+    def _scalar_code(self, indices):
         cls = type(self)
         plain = _PLAIN_SGD.get(cls)
-        if plain is None:   # no override of what the loop below computes by hand
+        if plain is None:   # no override of what the code computes by hand
             plain = _PLAIN_SGD[cls] = (cls.fused_scalars is SGD.fused_scalars
                                        and cls._get_lr is Optimizer._get_lr
                                        and cls._get_wd is Optimizer._get_wd
                                        and cls._update_count is Optimizer._update_count
                                        and cls.learning_rate is Optimizer.learning_rate)
-        if self.lr_scheduler is not None or not plain or self.lr_mult or self.wd_mult or \
-                self.idx2name:
-            return super().fused_scalar_vector(indices)
-        counts, begin, num = self._index_update_count, self.begin_num_update, self.num_update
-        params = self.param_dict
-        mults = []
-        for i in indices:
-            count = counts.get(i, begin) + 1
-            counts[i] = count
-            if count > num:
-                num = count
-            p = params.get(i)
-            if p is None:
-                mults += (1.0, 1.0)
-            else:
-                mults += (p.lr_mult, p.wd_mult)
-        self.num_update = num
-        # the same numbers as last step (a fixed learning rate): the same vector (the native
-        # call only reads it)
-        key = (indices, self.lr, self.wd, self.rescale_grad, self.clip_gradient or 0.0,
-               self.momentum, mults)
-        last = self._fused_last
-        if last is not None and last[0] == key:
-            return last[1]
-        lr0, wd0, rescale, clip, momentum = key[1:6]
+        if not plain:
+            return None
+        indices = tuple(indices)
+        code = _SGD_CODES.get(indices)
+        if code is None:
+            if len(_SGD_CODES) >= 64:
+                _SGD_CODES.clear()
+            code = _SGD_CODES[indices] = _sgd_scalar_code(indices)
+        return code
+
+    def _fused_vector(self, key):
+        """The vector of fused_scalars' numbers for `key` (_sgd_scalar_code's), kept as the
+        last one: a fixed learning rate gives the same vector every step (the native call only
+        reads it)."""
+        lr0, wd0, rescale, clip, momentum, mults = key[1:]
         out = []
         for lr_mult, wd_mult in zip(mults[::2], mults[1::2]):
             lr, wd = lr0 * lr_mult, wd0 * wd_mult
@@ -856,3 +863,39 @@ from .optimizer_large_batch import LARS, LBSGD  # noqa: E402,F401
 from .optimizer_rare import DCASGD, FTML, SGLD, Test, ccSGD  # noqa: E402,F401
 from .optimizer_updater import Updater, get_updater  # noqa: E402,F401
 from . import optimizer_contrib as contrib  # noqa: E402,F401  (GroupAdaGrad)
+
+
+_SGD_CODES: dict = {}   # indices -> _sgd_scalar_code(indices)
+
+
+def _sgd_scalar_code(indices):
+    """`scalars(sgd)`: SGD.fused_scalars of each index in order as one vector, straight-line
+    for these indices (Trainer.step calls it every step): each update counted as
+    _update_count does, lr and wd as _get_lr / _get_wd compute them without a schedule or
+    name-keyed multipliers (else the general loop), and the last vector again when every
+    number is the last step's."""
+    lines = ["    if self.lr_scheduler is not None or self.lr_mult or self.wd_mult or "
+             "self.idx2name: return GENERAL(self, INDICES)",
+             "    counts, begin, num = self._index_update_count, self.begin_num_update, "
+             "self.num_update"]
+    for i in indices:
+        lines.append(f"    c = counts.get({i!r}, begin) + 1")
+        lines.append(f"    counts[{i!r}] = c")
+        lines.append("    if c > num: num = c")
+    lines.append("    self.num_update = num")
+    lines.append("    params = self.param_dict")
+    mults = []
+    for k, i in enumerate(indices):
+        lines.append(f"    p = params.get({i!r})")
+        lines.append(f"    if p is None: l{k} = w{k} = 1.0")
+        lines.append(f"    else: l{k}, w{k} = p.lr_mult, p.wd_mult")
+        mults += (f"l{k}", f"w{k}")
+    lines.append("    key = (INDICES, self.lr, self.wd, self.rescale_grad, "
+                 "self.clip_gradient or 0.0, self.momentum, (" + "".join(m + ", " for m in mults)
+                 + "))")
+    lines.append("    last = self._fused_last")
+    lines.append("    if last is not None and last[0] == key: return last[1]")
+    lines.append("    return self._fused_vector(key)")
+    return generated("scalars", "def scalars(self):\n", lines,
+                     {"INDICES": indices, "GENERAL": Optimizer.fused_scalar_vector},
+                     label="sgd_scalars")

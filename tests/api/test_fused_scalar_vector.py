@@ -102,3 +102,38 @@ def test_only_optimizers_declaring_per_count_numbers_compute_them_once():
         got = opt.fused_scalar_vector((0, 1, 2))
         np.testing.assert_array_equal(got, _by_index(twin, (0, 1, 2)))
     assert got[0] != got[9]      # (the learning rates do differ)
+
+
+def test_sgd_straight_line_numbers_follow_every_change():
+    """SGD's straight-line code (fused_scalar_code, which Trainer.step calls) against
+    fused_scalars, while every number it reads changes between steps, an index has no
+    parameter, and name-keyed multipliers send it to the general loop."""
+    params, opt, twin = _pair("sgd", {"learning_rate": 0.1, "momentum": 0.9})
+    del opt.param_dict[5], twin.param_dict[5]
+    indices = tuple(range(len(params)))
+    code = opt.fused_scalar_code(indices)
+    assert code is not None and code is opt.fused_scalar_code(list(indices))
+    changes = {1: ("lr", 0.05), 2: ("wd", 0.01), 3: ("rescale_grad", 0.25),
+               4: ("clip_gradient", 2.0), 5: ("momentum", 0.5), 7: ("clip_gradient", -1.0)}
+    for step in range(10):
+        if step in changes:
+            for o in (opt, twin):
+                setattr(o, *changes[step])
+        if step == 6:
+            params[1].wd_mult = 3.0
+        if step == 8:
+            for o in (opt, twin):
+                o.set_lr_mult({0: 2.0})
+        np.testing.assert_array_equal(code(opt), _by_index(twin, indices))
+        _same_state(opt, twin)
+
+
+def test_a_subclass_wrapping_the_vector_gets_no_straight_line_code():
+    class Logged(mx.optimizer.SGD):
+        def fused_scalar_vector(self, indices):
+            self.seen = indices
+            return super().fused_scalar_vector(indices)
+
+    opt = Logged(learning_rate=0.1)
+    assert opt.fused_scalar_code((0, 1)) is None
+    assert mx.optimizer.SGD(learning_rate=0.1).fused_scalar_code((0, 1)) is not None

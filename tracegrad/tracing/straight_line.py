@@ -296,7 +296,11 @@ def fused_update_run(ns, fusion, trainer):
         lines.append("    st = None")
     indices = const(binding.indices)
     lines.append("    num_update = optimizer.num_update")
-    lines.append(f"    args.append(optimizer.fused_scalar_vector({indices}))")
+    optimizer = trainer._optimizer      # (its code serves the type the checks above pin)
+    code = optimizer.fused_scalar_code(binding.indices) \
+        if type(optimizer) is structure[0] else None
+    lines.append(f"    args.append({const(code)}(optimizer))" if code is not None else
+                 f"    args.append(optimizer.fused_scalar_vector({indices}))")
     for var in fusion.grad_vars:
         lines.append(f"    args.append(_GRAD_GET({const(var)}))")
     # under HELD_LOCK (the gradients stay held until they are delivered; acquire and release
