@@ -1,5 +1,6 @@
-"""Eager rejection samplers at scale: 10^6 draws of gamma, poisson (both methods) and the
-negative binomials, next to numpy's Generator (other algorithms and numbers: a yardstick).
+"""Eager samplers at scale: 10^6 draws of gamma, poisson (both methods) and the negative
+binomials, and 2^24 of uniform and normal, next to numpy's Generator (other algorithms and
+numbers: a yardstick).
 
     python bench/bench_samplers.py [--n N]
 """
@@ -41,7 +42,14 @@ def main(n):
          lambda: nd.random.negative_binomial(3, 0.4, shape=(n,)).wait_to_read(),
          lambda: rng.negative_binomial(3, 0.4, n)),
     ]
-    print(f"{n} draws, median of 5 (seconds)")
+    big = 1 << 24
+    cases += [
+        ("uniform, 2^24 f32", lambda: nd.random.uniform(shape=(big,)).wait_to_read(),
+         lambda: rng.random(big, dtype=np.float32)),
+        ("normal, 2^24 f32", lambda: nd.random.normal(shape=(big,)).wait_to_read(),
+         lambda: rng.standard_normal(big, dtype=np.float32)),
+    ]
+    print(f"{n} draws (unless stated), median of 5 (seconds)")
     print(f"{'distribution':28s} {'tracegrad':>10s} {'numpy':>10s}")
     for name, ours, theirs in cases:
         print(f"{name:28s} {median_seconds(ours):10.3f} {median_seconds(theirs):10.3f}")

@@ -278,3 +278,20 @@ def test_python_callback_ops_refuse_clearly(name):
     fn = Function("cb", [x], [op], [op.results[0]])
     with pytest.raises(NotImplementedError, match=f"'{name}' has no native lowering"):
         check_lowerable(fn)
+
+
+def test_random_draws_across_eager_chunks():
+    """Eager draws larger than one chunk (ir/ops/random.drawn_values) give the compiled
+    kernel's numbers: uniform and bernoulli bit for bit, normal to rounding, and each chunked
+    draw equals its transform of the whole draw's words at once."""
+    from tracegrad.ir.ops import random as R
+    n = R._VALUES_CHUNK * 2 + 17
+    cases = [("random_uniform", [KEY], {"shape": (n,), "low": -2.0, "high": 3.0}),
+             ("bernoulli", [KEY], {"shape": (3, n // 3), "p": 0.3, "dtype": "f64"}),
+             ("random_normal", [KEY], {"shape": (n,), "dtype": "f64", "scale": 2.0})]
+    check_cases(cases, exact_ops=("random_uniform", "bernoulli"))
+    seed, counter = R._key(KEY)
+    whole = R.uniform_from_words(R.philox(seed, counter, n, 1), "f32", -2.0, 3.0)
+    np.testing.assert_array_equal(R.RandomUniform.impl(KEY, **cases[0][2]), whole)
+    whole = R.normal_from_words(R.philox(seed, counter, n, 2), "f64", 0.0, 2.0)
+    np.testing.assert_array_equal(R.RandomNormal.impl(KEY, **cases[2][2]), whole)

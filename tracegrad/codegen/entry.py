@@ -16,6 +16,9 @@ an input that failed. Outputs are fresh arrays allocated by the caller,
 except donated ones (`make_plan(fn, donate={output: parameter})`, codegen/donation.py): those
 are written into their parameter's array in place and are not in the tuple.
 """
+import itertools
+import operator
+
 import numpy as np
 from llvmlite import ir
 
@@ -335,11 +338,14 @@ def _allocate(plan):
             if _in_arena(k):
                 first.setdefault(k, t)
                 last[k] = t
-    live = []   # (offset, end, key)
+    starts = {}     # step -> the buffers first written there, in `first`'s order
+    for k, s in first.items():
+        starts.setdefault(s, []).append(k)
+    live = []   # (offset, end, key), by offset
     plan.in_place, plan.aliases = 0, {}
     for t, (step, views) in enumerate(plan.steps):
         donors = _in_place_donors(step, views, t, first, last)
-        for k in [k for k, s in first.items() if s == t]:
+        for k in starts.get(t, ()):
             size = -(-k.type.size * k.type.np_dtype.itemsize // ALIGN) * ALIGN
             donor = next((d for d in donors if _same_elements(d, k)), None)
             if donor is not None:
@@ -353,7 +359,7 @@ def _allocate(plan):
             else:
                 off = _first_fit(live, size)
             live.append((off, off + size, k))
-            live.sort(key=lambda x: x[0])
+            live.sort(key=_OFFSET)
             plan.offsets[k] = off
             plan.arena_bytes = max(plan.arena_bytes, off + size)
         live = [x for x in live if last[x[2]] > t]
@@ -409,8 +415,12 @@ def _first_fit(live, size) -> int:
     for lo, hi, _ in live:
         if lo - off >= size:
             return off
-        off = max(off, hi)
+        if hi > off:
+            off = hi
     return off
+
+
+_OFFSET = operator.itemgetter(0)
 
 
 # ---------------------------------------------------------------- LLVM module
@@ -469,20 +479,23 @@ class _Dedupe:
 
     def __init__(self, module):
         self.module, self.seen = module, {}
+        self.known = len(module.globals)    # globals made before the step now compared
 
     def same_as_before(self, fn, prefix):
-        own = {name: str(g) for name, g in self.module.globals.items()
-               if name.startswith(prefix)}
+        made = self.module.globals      # (a dict: the step's globals are its last items)
+        new = list(itertools.islice(reversed(made), len(made) - self.known))
+        own = {name: str(made[name]) for name in reversed(new) if name.startswith(prefix)}
         text = "\n".join(own.values())
         code = text.replace(f'@"{prefix}', '@"step_').replace(f"@{prefix}", "@step_")
         earlier = self.seen.get(code)
         if earlier is None:
             self.seen[code] = fn
             self.module.rendered.update(own)
-            return fn
-        for name in own:
-            del self.module.globals[name]
-        return earlier
+        else:
+            for name in own:
+                del made[name]
+        self.known = len(made)
+        return fn if earlier is None else earlier
 
 
 def _emit_entry(module, plan, calls):

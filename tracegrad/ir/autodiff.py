@@ -176,7 +176,7 @@ def copy_ops(b, ops, env):
     for op in ops:
         operands = [o if isinstance(o, Literal) else env[o] for o in op.operands]
         b.loc = op.loc or outer
-        new = b.emit(op.opdef.name, *operands, **op.attrs)
+        new = b.copy(op, operands)
         for r, n in zip(op.results, new if isinstance(new, tuple) else (new,)):
             env[r] = n
     b.loc = outer

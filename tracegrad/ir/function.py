@@ -185,8 +185,7 @@ class Builder:
         return Literal(value, dtype)
 
     def emit(self, opname, *operands, **attrs):
-        from .ops import REGISTRY
-        opdef = REGISTRY[opname]
+        opdef = _registry()[opname]
         ops = []
         for o in operands:
             if not isinstance(o, (Value, Literal)):
@@ -199,6 +198,33 @@ class Builder:
         self.fn.ops.append(op)
         return op.results[0] if len(op.results) == 1 else op.results
 
+    def copy(self, op, operands, reuse=False):
+        """`op` again on `operands` (Values or Literals), for a pass rebuilding a function:
+        its attributes are canonical already (every Operation's are: emit and the parser make
+        them), so only the result types are inferred again. `reuse` (the new function
+        replaces op's): op itself when its operands are the same ones (ops are never changed
+        once made, so two functions may share one)."""
+        if reuse and tuple(operands) == op.operands:   # (Values and Literals: by identity)
+            self.fn.ops.append(op)
+            return op.results[0] if len(op.results) == 1 else op.results
+        types = op.opdef.infer(*[o.type for o in operands], **op.attrs)
+        new = Operation(op.opdef, operands, op.attrs,
+                        types if isinstance(types, tuple) else (types,), self.loc)
+        self.fn.ops.append(new)
+        return new.results[0] if len(new.results) == 1 else new.results
+
     def ret(self, *values) -> Function:
         self.fn.outputs = list(values)
         return self.fn
+
+
+def _registry():
+    """ir.ops.REGISTRY (imported on first use: ir.ops imports this module)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        from .ops import REGISTRY
+        _REGISTRY = REGISTRY
+    return _REGISTRY
+
+
+_REGISTRY = None

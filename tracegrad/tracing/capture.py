@@ -662,7 +662,7 @@ class Plan:
         for op in fwd.ops:
             operands = [(scalar.get(id(o), o) if type(o) is Literal else env[o])
                         for o in op.operands]
-            new = b.emit(op.opdef.name, *operands, **op.attrs)
+            new = b.copy(op, operands)
             for r, v in zip(op.results, new if isinstance(new, tuple) else (new,)):
                 env[r] = v
         self.forward = b.ret(*[o if type(o) is Literal else env[o] for o in fwd.outputs])

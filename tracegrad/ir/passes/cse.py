@@ -36,7 +36,7 @@ def cse(fn: Function) -> Function:
             merged = True
             continue
         b.loc = op.loc
-        new = b.emit(op.opdef.name, *operands, **op.attrs)
+        new = b.copy(op, operands, reuse=True)
         new = new if isinstance(new, tuple) else (new,)
         for r, n in zip(op.results, new):
             env[r] = n

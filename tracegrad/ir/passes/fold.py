@@ -88,7 +88,7 @@ def fold(fn: Function) -> Function:
         operands = [o if isinstance(o, Literal) else value_of(o)
                     for o in operands or op.operands]
         b.loc = op.loc
-        new = b.emit(op.opdef.name, *operands, **op.attrs)
+        new = b.copy(op, operands, reuse=True)
         for r, n in zip(op.results, new if isinstance(new, tuple) else (new,)):
             env[r] = n
     if not changed:

@@ -309,7 +309,7 @@ def scalar_operand(op, b):
         except (TypeError, ValueError):
             continue
         if t == op.results[0].type:
-            return b.emit(op.opdef.name, *operands, **op.attrs)
+            return b.copy(op, operands)
     return None
 
 
@@ -321,8 +321,10 @@ def _sweep(fn: Function) -> Function:
     env = {p: p for p in fn.params}
     changed = False
     for op in fn.ops:
-        operands = [o if isinstance(o, Literal) else env[o] for o in op.operands]
-        cand = Operation(op.opdef, operands, op.attrs, [r.type for r in op.results], op.loc)
+        operands = tuple([o if isinstance(o, Literal) else env[o] for o in op.operands])
+        # (op itself while its operands are the same ones: ops are never changed once made)
+        cand = op if operands == op.operands else \
+            Operation(op.opdef, operands, op.attrs, [r.type for r in op.results], op.loc)
         b.loc = op.loc
         new = None
         for fn_rule in RULES.get(op.opdef.name, ()) if len(op.results) == 1 else ():
