@@ -39,6 +39,25 @@ def test_words_equal_the_numpy_rounds(n, count, monkeypatch):
             assert np.array_equal(np.asarray(g, dtype=np.uint64), w)
 
 
+@pytest.mark.parametrize("start", [0, 1, 65536, 2 ** 32 - 3, 5 * 2 ** 32 + 7])
+def test_words_from_a_start_element(start, monkeypatch):
+    """philox(start=) (a chunk of a large eager draw): element start + i's words, natively,
+    on numpy rounds, and on Python ints, as philox_at gives those elements."""
+    rs = np.random.RandomState(start % 1000)
+    seed, counter = _key(rs), _key(rs)
+    at = np.arange(start, start + 100, dtype=np.int64)
+    with monkeypatch.context() as m:
+        m.setattr(random_ops, "NATIVE_WORDS_AT", None)
+        want = random_ops.philox_at(seed, counter, at)
+    for n, native in ((100, True), (100, False), (5, False)):
+        with monkeypatch.context() as m:
+            if not native:
+                m.setattr(random_ops, "NATIVE_WORDS", None)
+            got = random_ops.philox(seed, counter, n, 4, start)
+        for g, w in zip(got, want):
+            assert np.array_equal(np.asarray(g, dtype=np.uint64), w[:n])
+
+
 def test_native_words_of_nothing_and_of_every_count():
     assert [w.shape for w in philox_fill.words(1, 2, 0, 2)] == [(0,), (0,)]
     for count, rows in ((1, 1), (2, 2), (3, 4), (4, 4)):

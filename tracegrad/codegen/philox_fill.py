@@ -2,10 +2,10 @@
 compiled loop instead of ~100 numpy passes over uint64 temporaries (a Dropout mask of 64x4096
 took 21 ms that way, 10x numpy's own generator).
 
-    void tg_philox_words<k>(i64 seed, i64 counter, i64 n, i32* out)     (k = 1, 2, 4)
+    void tg_philox_words<k>(i64 seed, i64 counter, i64 start, i64 n, i32* out)   (k = 1, 2, 4)
     void tg_philox_words_at<k>(i64 seed, i64 counter, i64 n, i64* at, i32* out)
 
-write word w of element i (of element at[i]) at out[w * n + i], for the first k words (a
+write word w of element start + i (of element at[i]) at out[w * n + i], for the first k words (a
 uniform draw reads one, a normal two): the words `ir/ops/random.philox` defines, computed by
 the IR fused kernels use (`philox.philox`), so an eager draw, an interpreted one and a compiled
 one agree bit for bit. The `_at` form serves rejection samplers that draw a later round only
@@ -37,11 +37,14 @@ def _module_ir() -> str:
 
 
 def _emit(m, count, at=False):
-    args = [I64, I64, I64] + [ir.PointerType()] * (2 if at else 1)
+    args = [I64, I64, I64, ir.PointerType(), ir.PointerType()] if at else \
+        [I64, I64, I64, I64, ir.PointerType()]
     fn = ir.Function(m, ir.FunctionType(ir.VoidType(), args),
                      f"{NAME}{'_at' if at else ''}{count}")
-    seed, counter, n, *pointers = fn.args
-    indices, out = pointers if at else (None, pointers[0])
+    if at:
+        seed, counter, n, indices, out = fn.args
+    else:
+        seed, counter, start, n, out = fn.args
     out.add_attribute("noalias")
     entry, header, body, done = (fn.append_basic_block(k)
                                  for k in ("entry", "header", "body", "done"))
@@ -52,7 +55,8 @@ def _emit(m, count, at=False):
     i.add_incoming(ir.Constant(I64, 0), entry)
     b.cbranch(b.icmp_signed("<", i, n), body, done)
     b.position_at_end(body)
-    element = b.load(b.gep(indices, [i], inbounds=True, source_etype=I64), typ=I64) if at else i
+    element = b.load(b.gep(indices, [i], inbounds=True, source_etype=I64), typ=I64) if at \
+        else b.add(start, i)
     for w, word in enumerate(philox.philox(b, seed, counter, element)[:count]):
         at = b.add(b.mul(ir.Constant(I64, w), n), i)
         b.store(word, b.gep(out, [at], inbounds=True, source_etype=I32))
@@ -76,7 +80,7 @@ def _compiled():
         cache.store(key, obj)
     jit = JitObject(obj, None, links_runtime=False)
     kind = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-                            ctypes.c_void_p)
+                            ctypes.c_int64, ctypes.c_void_p)
     kind_at = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
                                ctypes.c_void_p, ctypes.c_void_p)
     fills = {count: kind(jit.address(f"{NAME}{count}")) for count in COUNTS}
@@ -97,8 +101,9 @@ def _fill(kind):
         return None
 
 
-def words(seed: int, counter: int, n: int, count: int = 4):
-    """The first `count` uint32 words of elements 0..n-1 (rows of one (count, n) array), or
+def words(seed: int, counter: int, n: int, count: int = 4, start: int = 0):
+    """The first `count` uint32 words of elements start..start+n-1 (rows of one (count, n)
+    array), or
     None when the loop cannot be compiled here (the hook is then removed: eager draws keep
     working on numpy, as they did before it)."""
     count = next(c for c in COUNTS if c >= count)
@@ -108,7 +113,8 @@ def words(seed: int, counter: int, n: int, count: int = 4):
     out = np.empty((count, n), dtype=np.uint32)
     if n:
         # (the key's halves as the signed i64 the native code reads: the same 64 bits)
-        fill(ctypes.c_int64(seed).value, ctypes.c_int64(counter).value, int(n), out.ctypes.data)
+        fill(ctypes.c_int64(seed).value, ctypes.c_int64(counter).value, int(start), int(n),
+             out.ctypes.data)
     return tuple(out)
 
 

@@ -34,7 +34,7 @@ _CHUNK = 1 << 13  # elements per pass: the ~40 temporaries of a block stay in ca
 _FEW = 8          # up to this many elements, Python ints: the array rounds cost ~80 us flat
 _VALUES_CHUNK = 1 << 16     # elements per chunk of drawn_values
 _NATIVE_FROM = 64  # from this many, codegen/philox_fill.py's compiled loop when installed
-NATIVE_WORDS = None  # (seed, counter, n) -> four uint32 word arrays, set by codegen
+NATIVE_WORDS = None  # (seed, counter, n, count, start) -> uint32 word arrays, set by codegen
 NATIVE_WORDS_AT = None  # (seed, counter, indices) -> the same of those elements, by codegen
 
 
@@ -47,21 +47,22 @@ def philox_ints(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-def philox(seed: int, counter: int, n: int, count: int = 4):
-    """Four uint32 words per element index 0..n-1: counter (i, counter), key seed (at least
-    the first `count` of them). A draw of a few elements (a random flip's coin, a crop's
-    offsets) runs on Python ints, a large one in native code (NATIVE_WORDS: the same words, as
-    uint32) once codegen is loaded."""
+def philox(seed: int, counter: int, n: int, count: int = 4, start: int = 0):
+    """Four uint32 words per element index start..start+n-1: counter (i, counter), key seed
+    (at least the first `count` of them). A draw of a few elements (a random flip's coin, a
+    crop's offsets) runs on Python ints, a large one in native code (NATIVE_WORDS: the same
+    words, as uint32) once codegen is loaded."""
     if n >= _NATIVE_FROM and NATIVE_WORDS is not None:
-        words = NATIVE_WORDS(seed, counter, n, count)
+        words = NATIVE_WORDS(seed, counter, n, count, start)
         if words is not None:   # (None: the native loop could not be built here)
             return words
     if n <= _FEW:
         k0, k1 = seed & MASK32, (seed >> 32) & MASK32
         c2, c3 = counter & MASK32, (counter >> 32) & MASK32
-        rows = [philox_ints(i & MASK32, i >> 32, c2, c3, k0, k1) for i in range(n)]
+        rows = [philox_ints(i & MASK32, i >> 32, c2, c3, k0, k1)
+                for i in range(start, start + n)]
         return tuple(np.array(rows, dtype=np.uint64).reshape(n, 4).T)
-    return _numpy_words(seed, counter, np.arange(n, dtype=np.uint64))
+    return _numpy_words(seed, counter, np.arange(start, start + n, dtype=np.uint64))
 
 
 def _numpy_words(seed, counter, idx):
@@ -101,7 +102,7 @@ def drawn_values(key, n, count, values, dtype):
     out = np.empty(n, dtype=DTYPES[dtype])
     for lo in range(0, n, _VALUES_CHUNK):
         hi = min(n, lo + _VALUES_CHUNK)
-        out[lo:hi] = values(philox_at(seed, counter, np.arange(lo, hi, dtype=np.int64), count))
+        out[lo:hi] = values(philox(seed, counter, hi - lo, count, lo))
     return out
 
 
