@@ -878,15 +878,16 @@ def _sgd_scalar_code(indices):
              "self.idx2name: return GENERAL(self, INDICES)",
              "    counts, begin, num = self._index_update_count, self.begin_num_update, "
              "self.num_update"]
-    for i in indices:
-        lines.append(f"    c = counts.get({i!r}, begin) + 1")
-        lines.append(f"    counts[{i!r}] = c")
+    names = {f"I{k}": i for k, i in enumerate(indices)}   # (an index by name: any key)
+    for name in names:
+        lines.append(f"    c = counts.get({name}, begin) + 1")
+        lines.append(f"    counts[{name}] = c")
         lines.append("    if c > num: num = c")
     lines.append("    self.num_update = num")
     lines.append("    params = self.param_dict")
     mults = []
-    for k, i in enumerate(indices):
-        lines.append(f"    p = params.get({i!r})")
+    for k, name in enumerate(names):
+        lines.append(f"    p = params.get({name})")
         lines.append(f"    if p is None: l{k} = w{k} = 1.0")
         lines.append(f"    else: l{k}, w{k} = p.lr_mult, p.wd_mult")
         mults += (f"l{k}", f"w{k}")
@@ -897,5 +898,5 @@ def _sgd_scalar_code(indices):
     lines.append("    if last is not None and last[0] == key: return last[1]")
     lines.append("    return self._fused_vector(key)")
     return generated("scalars", "def scalars(self):\n", lines,
-                     {"INDICES": indices, "GENERAL": Optimizer.fused_scalar_vector},
+                     {"INDICES": indices, "GENERAL": Optimizer.fused_scalar_vector, **names},
                      label="sgd_scalars")
