@@ -79,6 +79,9 @@ class _scope:
         return False
 
 
+_RecordingStateScope = _scope     # (MXNet's name for it: (is_record, train_mode), None keeps)
+
+
 class record(_scope):
     """Record the ops run in this scope for a later backward(), in training mode by default.
 

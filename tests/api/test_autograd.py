@@ -186,6 +186,24 @@ def test_pause_train_predict_mode_and_setters():
     autograd.set_training(False)
 
 
+def test_record_scopes_nest_and_restore_on_errors():
+    """record() (a scope class), pause(), MXNet's _RecordingStateScope: each restores the
+    state it found, also when the block raises."""
+    with autograd.record(train_mode=False):
+        assert autograd.is_recording() and not autograd.is_training()
+        with autograd._RecordingStateScope(None, True):
+            assert autograd.is_recording() and autograd.is_training()
+            with pytest.raises(ValueError):
+                with autograd.pause():
+                    assert not autograd.is_recording()
+                    raise ValueError
+            assert autograd.is_recording() and autograd.is_training()
+        with autograd.record():
+            assert autograd.is_training()
+        assert autograd.is_recording() and not autograd.is_training()
+    assert not autograd.is_recording() and not autograd.is_training()
+
+
 def test_autograd_grad_and_higher_order():
     x = nd.array([0.5, 2.0])
     x.attach_grad()
