@@ -16,6 +16,7 @@ from .index_checks import check_truncated_range
 from .ir.types import dtype_name
 from .contrib_nms import box_nms, box_non_maximum_suppression  # noqa: F401
 from .contrib_multibox import MultiBoxDetection, MultiBoxTarget  # noqa: F401
+from .contrib_proposal import MultiProposal, Proposal  # noqa: F401
 from .nd_roi import ROIAlign  # noqa: F401  (nd.contrib.ROIAlign)
 from .nd_legacy import SyncBatchNorm  # noqa: F401  (nd.contrib.SyncBatchNorm)
 from .op_kwargs import redo as _redo
@@ -23,9 +24,10 @@ from .sparse import getnnz  # noqa: F401  (nd.contrib.getnnz)
 from .sparse_storage import following_storage
 
 __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "MultiBoxPrior",
-           "MultiBoxTarget", "MultiBoxDetection", "ROIAlign", "box_nms",
-           "box_non_maximum_suppression", "div_sqrt_dim", "quadratic", "index_array", "isinf",
-           "isfinite", "isnan", "rand_zipfian", "allclose", "SyncBatchNorm", "getnnz"]
+           "MultiBoxTarget", "MultiBoxDetection", "Proposal", "MultiProposal", "ROIAlign",
+           "box_nms", "box_non_maximum_suppression", "div_sqrt_dim", "quadratic",
+           "index_array", "isinf", "isfinite", "isnan", "rand_zipfian", "allclose",
+           "SyncBatchNorm", "getnnz"]
 
 
 def _as_array(x, what, op):

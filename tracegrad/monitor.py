@@ -2,7 +2,9 @@
 debugging a Module's training (MXNet 1.x's python/mxnet/monitor.py).
 
 install(exe) sets the executor's monitor callback, so each forward reports its operator
-nodes' outputs (and with monitor_all their inputs) by name; toc() adds the executor's
+nodes' outputs (and with monitor_all their inputs) by name, and each backward the outputs of
+MXNet's backward nodes (fc1_backward_output1, sum_grad_output: symbol/monitor_backward.py,
+computed only while this monitor collects and its pattern can match); toc() adds the executor's
 arguments and auxiliary states as they are after the step. Only names matching `pattern`
 (re.match, from the start) are kept, and only on the batches tic() activates: the first, then
 every interval-th one. The statistics are computed as the arrays are reported, so a collected

@@ -1179,7 +1179,8 @@ def log_softmax(data, length=None, axis=-1, temperature=None, dtype=None, use_le
 def _softmax_args(op, data, length, axis, dtype, use_length):
     if length is not None and not isinstance(length, NDArray):
         axis, length = length, None      # softmax(x, 1): the 1.x signature's axis
-    data = _as_float(data) if dtype is None else data.astype(np.dtype(dtype).name)
+    check_softmax_types(op, data, dtype)
+    data = data if dtype is None else data.astype(np.dtype(dtype).name)
     if not use_length:
         return data, None, axis
     if length is None:
@@ -1192,6 +1193,26 @@ def _softmax_args(op, data, length, axis, dtype, use_length):
         raise MXNetError(f"{op}: length must have shape {want} (data {tuple(data.shape)} "
                          f"without axis {axis}), got {tuple(length.shape)}")
     return data, length, ax
+
+
+_SOFTMAX_DTYPES = ("float16", "float32", "float64")
+
+
+def check_softmax_types(op, data, dtype):
+    """MXNet 1.9.1's softmax kernels (softmax, log_softmax, softmin) run on floating-point
+    input only, whatever `dtype` asks of the output (its type switch on the input refuses
+    integers and bool, eager and in graphs alike); `dtype` is one of three float types."""
+    if dtype is not None:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+        if name not in _SOFTMAX_DTYPES:
+            raise MXNetError(f"{op}: Invalid Input: {name!r}, valid values are: {{None, "
+                             f"'float16', 'float32', 'float64'}} (dtype, the output's type)")
+    kind = np.dtype(data.dtype)
+    if kind.kind != "f":
+        comma = "" if kind.name in ("uint8", "int8") else ","
+        raise MXNetError(f"{op}: This operation only support floating point types{comma} not "
+                         f"{kind.name} (data of shape {tuple(data.shape)}; MXNet refuses it "
+                         f"with dtype= too: cast the input, e.g. x.astype('float32'))")
 
 
 def _softmax_with_length(data, length, ax, temperature, log):
@@ -1216,7 +1237,7 @@ def _softmax_with_length(data, length, ax, temperature, log):
 
 
 def softmax_cross_entropy(data, label):
-    return sum(F.neg(pick(log_softmax(data), label)))
+    return sum(F.neg(pick(log_softmax(_as_float(data)), label)))
 
 
 def Activation(data, act_type, **kwargs):

@@ -18,13 +18,14 @@ def softmin(data, axis=-1, temperature=None, dtype=None, use_length=False, **kwa
     'float64') is the result's dtype (computed in it)."""
     if kwargs:
         return _redo(softmin, locals())
-    from .nd import _as_float
+    from .nd import check_softmax_types
+    check_softmax_types("softmin", data, dtype)
     if use_length:
         raise MXNetError("softmin: use_length=True is not supported (no length input)")
     if not -data.ndim <= int(axis) < data.ndim:
         raise MXNetError(f"softmin: axis {axis} is out of range for input of shape "
                          f"{data.shape}")
-    x = _as_float(data)
+    x = data
     if dtype is not None:
         x = F.cast(x, dtype=dtype_name(np.dtype(dtype)))
     return C.softmax(F, F.neg(x), axis=int(axis), temperature=temperature)

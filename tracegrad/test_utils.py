@@ -23,7 +23,7 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "get_cifar10", "mx", "np", "array", "use_np", "Context", "current_context",
            "Symbol", "os", "sys", "rnd", "is_aarch64_run", "is_cd_run", "same_array",
            "random_uniform_arrays", "is_op_runnable", "has_tvm_ops",
-           "check_gluon_hybridize_consistency", "collapse_sum_like"]
+           "check_gluon_hybridize_consistency", "collapse_sum_like", "DummyIter"]
 # (MXNet's test_utils has no __all__: its star import brings the modules it imports too, and
 # MXNet's tests use os, sys and rnd (numpy.random) through it)
 
@@ -46,7 +46,42 @@ def __getattr__(name):
     if name == "Symbol":
         from .symbol import Symbol
         return Symbol
+    if name == "DummyIter":
+        return _dummy_iter_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_DUMMY_ITER = []
+
+
+def _dummy_iter_class():
+    """MXNet's test_utils.DummyIter (made on first use: io imports more than this module
+    should at import time): a DataIter giving the first batch of a real iterator forever,
+    for timing and for tests that need one batch repeated."""
+    if not _DUMMY_ITER:
+        from .io import DataIter
+
+        class DummyIter(DataIter):
+            def __init__(self, real_iter):
+                super().__init__()
+                self.real_iter = real_iter
+                self.provide_data = real_iter.provide_data
+                self.provide_label = real_iter.provide_label
+                self.batch_size = real_iter.batch_size
+                self.the_batch = next(real_iter)
+
+            def __iter__(self):
+                return self
+
+            def next(self):
+                """The real iterator's first batch, every time (never StopIteration)."""
+                return self.the_batch
+
+            __next__ = next
+        DummyIter.__module__ = __name__
+        _DUMMY_ITER.append(DummyIter)
+    return _DUMMY_ITER[0]
+
 
 _INTS = (np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64)
 

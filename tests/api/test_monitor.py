@@ -75,12 +75,13 @@ def test_monitor_all_also_reports_each_nodes_inputs():
     args, outs = _forward_np(exe)
     got = _as_dict(mon.toc())
     # MXNet: a variable input under its own name, then <node>_<input>, then the outputs
-    assert set(got) == {"data", "fc_data", "fc_weight", "fc_bias", "fc_output", "relu_data",
+    # (Activation registers no input names: its input is relu_input0)
+    assert set(got) == {"data", "fc_data", "fc_weight", "fc_bias", "fc_output", "relu_input0",
                         "relu_output"}
     np.testing.assert_allclose(got["fc_data"], [_rms(args["data"])], rtol=1e-5)
     # the variable 'fc_weight', fc's input 'fc_weight' (the same name, as in MXNet), and toc's
     np.testing.assert_allclose(got["fc_weight"], [_rms(args["fc_weight"])] * 3, rtol=1e-5)
-    np.testing.assert_allclose(got["relu_data"], [_rms(outs["fc_output"])], rtol=1e-5)
+    np.testing.assert_allclose(got["relu_input0"], [_rms(outs["fc_output"])], rtol=1e-5)
     np.testing.assert_allclose(got["relu_output"], [_rms(outs["relu_output"])], rtol=1e-5)
     assert len(got["data"]) == 2     # the variable input and toc's argument
 
@@ -153,8 +154,10 @@ def test_executor_callback_names_and_reshape_keeps_it():
     exe.set_monitor_callback(lambda name, arr: seen.append((name, tuple(arr.shape))))
     exe.forward(is_train=True)
     assert seen == [("fc_output", (4, 3)), ("relu_output", (4, 3)), ("sm_output", (4, 3))]
-    exe.backward()               # the adjoint runs as one: backward reports nothing
-    assert len(seen) == 3
+    exe.backward()               # then MXNet's backward nodes (symbol/monitor_backward.py)
+    assert seen[3:] == [("sm_backward_output0", (4, 3)), ("sm_backward_output1", (4,)),
+                        ("relu_backward_output", (4, 3)), ("fc_backward_output0", (4, 5)),
+                        ("fc_backward_output1", (3, 5)), ("fc_backward_output2", (3,))]
     seen.clear()
     bigger = exe.reshape(allow_up_sizing=True, data=(6, 5), sm_label=(6,))
     bigger.forward()
@@ -218,10 +221,13 @@ def test_fit_with_a_monitor_logs_every_interval_and_trains_the_same(caplog):
     lines = [_LINE.match(r.getMessage()) for r in caplog.records
              if r.getMessage().startswith("Batch:")]
     assert lines and all(lines)
-    # 2 epochs x 5 batches: collected on batches 1, 3, 5, 7, 9; each the forward's fc1_output
-    # then fc1_weight and fc1_bias after the update
+    # 2 epochs x 5 batches: collected on batches 1, 3, 5, 7, 9; each the forward's fc1_output,
+    # the backward's fc1 node (data, weight and bias gradients), then fc1_weight and fc1_bias
+    # after the update
     assert sorted({int(m.group(1)) for m in lines}) == [1, 3, 5, 7, 9]
-    assert [m.group(2) for m in lines[:3]] == ["fc1_output", "fc1_weight", "fc1_bias"]
+    assert [m.group(2) for m in lines[:6]] == [
+        "fc1_output", "fc1_backward_output0", "fc1_backward_output1", "fc1_backward_output2",
+        "fc1_weight", "fc1_bias"]
     plain = _fit(None)
     got, want = watched.get_params()[0], plain.get_params()[0]
     for k in want:   # (a watched step runs eagerly, an unwatched one natively: rounding)

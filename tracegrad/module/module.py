@@ -294,9 +294,14 @@ class Module(BaseModule):
         return out
 
     def reshape(self, data_shapes, label_shapes=None):
-        """Rebind for new input shapes, keeping the parameters and the optimizer."""
+        """Rebind for new input shapes, keeping the parameters and the optimizer (and a
+        monitor callback set on the executor, as MXNet's executor reshape keeps it)."""
+        old = self._exec
         self.bind(data_shapes, label_shapes, self.for_training, self.inputs_need_grad,
                   force_rebind=True)
+        callback = getattr(old, "_monitor_callback", None)
+        if callback is not None and self._monitor is None and self._exec is not old:
+            self._exec.set_monitor_callback(callback, old._monitor_all)
 
     # ------------------------------------------------------------------ parameters
     def init_params(self, initializer=_init.Uniform(0.01), arg_params=None, aux_params=None,

@@ -19,7 +19,7 @@ from .. import random as _random
 from ..array import NDArray, on_context, wrap
 from ..base import MXNetError
 from ..tracing import capture as _capture
-from . import cse as _cse, storage
+from . import cse as _cse, monitor_backward as _mon_bwd, storage
 from .ops import NONDIFF_INPUTS, canonical
 from .inference import infer
 from .symbol import evaluate
@@ -116,6 +116,10 @@ def _as_list(sym, what, given, names):
     return dict(zip(names, given))
 
 
+# heads whose backward never reads its head gradient (BlockGrad's zeros; the proposal ops'
+# backward declares no dependency on it): MXNet's executor then neither needs nor checks one
+_NO_HEAD_GRAD = frozenset({"BlockGrad", "_contrib_Proposal", "_contrib_MultiProposal"})
+
 # MXNet 1.9.1 ops registered without a gradient (no FGradient): binding a graph whose
 # backward would have to pass one fails
 _NO_GRADIENT = frozenset({"batch_take"})
@@ -193,6 +197,7 @@ class Executor:
         self._replay = None     # (is_train, random position) of the last recorded forward
         self._monitor_callback = None
         self._monitor_all = False
+        self._mon_trail = None  # (the monitored forward's node arrays, for backward's)
         self._jit = None
         self._forwards = 0
         self._input_names = list(arg_dict) + [k for k in aux_dict if k not in arg_dict]
@@ -202,7 +207,7 @@ class Executor:
         self._loss_heads = [node.op is not None and node.spec.head_loss
                             and not node.params.get("out_grad", False)
                             for node, _ in symbol._outputs]
-        self._blocked_heads = [node.op is not None and canonical(node.op) == "BlockGrad"
+        self._blocked_heads = [node.op is not None and canonical(node.op) in _NO_HEAD_GRAD
                                for node, _ in symbol._outputs]
         self._wants_grads = any(g is not None and grad_req.get(k, "write") != "null"
                                 for k, g in grad_dict.items())
@@ -331,12 +336,15 @@ class Executor:
                 raise MXNetError(f"forward: '{k}' has shape {tuple(src.shape)}, it was bound "
                                  f"with {tuple(dst.shape)}")
             np.copyto(dst._data, src, casting="unsafe")
-        seen = [] if self._monitor_callback is not None else None
-        on_node = None if seen is None else self._monitor_collector(seen)
-        run = self._compiled() if on_node is None else None
         # an executor with gradient arrays records in inference mode too: MXNet's backward
         # may follow forward(is_train=False) (neural-style's loop), from those same values
         record = bool(is_train) or self._wants_grads
+        seen = [] if self._monitor_callback is not None else None
+        # (a recorded forward keeps its node arrays for backward's monitor entries)
+        self._mon_trail = _mon_bwd._Trail() if seen is not None and record \
+            and self._monitor_filter() is not False else None
+        on_node = None if seen is None else self._monitor_collector(seen, self._mon_trail)
+        run = self._compiled() if on_node is None else None
         self._replay = (bool(is_train), _random._position()) if record else None
         heads = self._run_graph(bool(is_train), record, run, on_node)
         self._heads = heads
@@ -422,22 +430,38 @@ class Executor:
         before a node's outputs, its inputs: a variable input under its own name, then each
         input as ``<node>_<input>`` (``fc1_data``, ``fc1_weight``). As in MXNet, arguments
         that are not an operator's output are only reported with monitor_all (Monitor.toc
-        adds them). Unlike MXNet, backward does not report its nodes: the gradient runs as
-        one adjoint, not node by node (read grad_dict for the gradients)."""
+        adds them). backward then reports the nodes of MXNet's backward graph
+        (``fc1_backward_output0``, ``sum_grad_output``: symbol/monitor_backward.py)."""
         if not callable(callback):
             raise MXNetError(f"set_monitor_callback: callback must be callable, got "
                              f"{type(callback).__name__}")
         self._monitor_callback = callback
         self._monitor_all = bool(monitor_all)
 
-    def _monitor_collector(self, seen):
-        """The evaluate hook appending (name, array) pairs to `seen`; they are reported after
-        the graph has run."""
+    def _monitor_filter(self):
+        """Which names the callback keeps: a Monitor's pattern while it collects (False when
+        it does not: its backward entries need not be computed), else None (all)."""
+        from ..monitor import Monitor
+        cb = self._monitor_callback
+        mon = getattr(cb, "__self__", None)
+        if not isinstance(mon, Monitor) or getattr(cb, "__func__", None) \
+                is not Monitor.stat_helper:
+            return None
+        if not mon.activated:
+            return False
+        return lambda name: mon.re_prog.match(name) is not None
+
+    def _monitor_collector(self, seen, trail=None):
+        """The evaluate hook appending (name, array) pairs to `seen` (reported after the graph
+        has run) and each node's arrays to `trail`."""
         monitor_all = self._monitor_all
 
         def on_node(node, inputs, outputs):
+            if trail is not None:
+                trail.add(node, inputs, outputs)
             if monitor_all:
-                slots = node.input_names
+                slots = () if canonical(node.op) in _mon_bwd.UNNAMED_INPUTS \
+                    else node.input_names
                 for i, ((child, _), arr) in enumerate(zip(node.inputs, inputs)):
                     if child.op is None:
                         seen.append((child.name, arr))
@@ -502,6 +526,23 @@ class Executor:
                     var.grad[...] = 0
         for g in self._int_write_grads:
             g[...] = 0
+        if self._mon_trail is not None and self._monitor_callback is not None:
+            self._report_backward(out_grads, is_train)
+
+    def _report_backward(self, out_grads, is_train):
+        """The monitor callback on the nodes of MXNet's backward graph (monitor_backward)."""
+        wanted = self._monitor_filter()
+        if wanted is False:
+            return
+        heads = [None if self._loss_heads[i] or self._blocked_heads[i] or out_grads is None
+                 or i >= len(out_grads) else out_grads[i]
+                 for i in range(len(self._symbol._outputs))]
+        heads = [g if g is None or isinstance(g, NDArray) else nd.array(g) for g in heads]
+        found = _mon_bwd.entries(self, self._mon_trail, heads, bool(is_train),
+                                 self._monitor_all, wanted)
+        with autograd.pause(train_mode=bool(is_train)):
+            for name, arr in found:
+                self._monitor_callback(name, arr)
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
         _capture.before_write()

@@ -403,6 +403,15 @@ def _signature_inputs(fn):
     return names, variadic
 
 
+def _proposal_shapes(d, a):
+    """(Multi)Proposal's InferShape: bbox_pred and im_info from cls_prob's shape."""
+    return {"bbox_pred": (d[0], d[1] * 2) + tuple(d[2:]), "im_info": (d[0], 3)}
+
+
+def _proposal_outputs(a):
+    return 2, (["output", "score"] if a.get("output_score") else ["output"])
+
+
 def _multi(names):
     return lambda a: (len(names), list(names))
 
@@ -593,6 +602,11 @@ def _table():
                outputs=_multi(["loc_target", "loc_mask", "cls_target"])),
         OpSpec("_contrib_MultiBoxDetection", nd.contrib.MultiBoxDetection,
                ("cls_prob", "loc_pred", "anchor")),
+        OpSpec("_contrib_Proposal", nd.contrib.Proposal, ("cls_prob", "bbox_pred", "im_info"),
+               shapes=_proposal_shapes, outputs=_proposal_outputs),
+        OpSpec("_contrib_MultiProposal", nd.contrib.MultiProposal,
+               ("cls_prob", "bbox_pred", "im_info"), shapes=_proposal_shapes,
+               outputs=_proposal_outputs),
         OpSpec("SoftmaxOutput", nd.SoftmaxOutput, ("data", "label"), softmax_attrs,
                shapes=_softmax_label, head_loss=True),
         OpSpec("LinearRegressionOutput", nd.LinearRegressionOutput, ("data", "label"),
