@@ -50,9 +50,7 @@ class MNISTIter(DataIter):
         self.provide_label = [DataDesc(label_name, (bs,), self._dtype)]
         self._cursor, self._batch = 0, None
         if not silent:
-            import logging
-            logging.info("MNISTIter: load %d images, shuffle=%d, shape=%s", images.shape[0],
-                         bool(shuffle), self.provide_data[0].shape)
+            _log_load(images.shape[0], shuffle, self.provide_data[0].shape)
 
     def reset(self):
         self._cursor = 0
@@ -83,3 +81,16 @@ class MNISTIter(DataIter):
 
     def getindex(self):
         return np.zeros(self.batch_size, dtype=np.uint64)
+
+
+def _log_load(count, shuffle, shape):
+    """MXNet's C++ iterator logs its load line with dmlc's LOG(INFO): straight to stderr, never
+    through Python's logging. A logging.info call here would configure the root logger (an
+    implicit basicConfig at WARNING), silencing the logging.basicConfig(level=...) that example
+    scripts call after making their iterators, so Module.fit's epoch lines would vanish."""
+    import sys
+    import time
+    dims = ",".join(str(int(d)) for d in shape)
+    sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] src/io/iter_mnist.cc:110: MNISTIter: "
+                     f"load {int(count)} images, shuffle={int(bool(shuffle))}, "
+                     f"shape=({dims})\n")

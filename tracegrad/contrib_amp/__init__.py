@@ -12,14 +12,16 @@ Importing this package changes nothing: only amp.init wraps operators.
 """
 from . import amp as _api
 from . import lists, loss_scaler
-from .amp import (convert_hybrid_block, convert_model, convert_symbol, init, init_trainer,
+from .amp import (convert_bucketing_module, convert_hybrid_block, convert_model,
+                  convert_symbol, init, init_trainer,
                   list_conditional_fp32_ops, list_fp16_fp32_ops, list_fp16_ops,
                   list_fp32_ops, list_loss_output_functions, list_lp16_fp32_ops,
                   list_lp16_ops, list_lp16_use_fp32_params, list_widest_type_cast,
                   scale_loss, unscale)
 
 __all__ = ["init", "init_trainer", "scale_loss", "unscale", "convert_model",
-           "convert_hybrid_block", "convert_symbol", "list_lp16_ops", "list_fp32_ops",
+           "convert_hybrid_block", "convert_bucketing_module", "convert_symbol", "list_lp16_ops",
+           "list_fp32_ops",
            "list_lp16_fp32_ops", "list_conditional_fp32_ops", "list_widest_type_cast",
            "list_loss_output_functions", "list_lp16_use_fp32_params", "list_fp16_ops",
            "list_fp16_fp32_ops", "lists", "loss_scaler"]

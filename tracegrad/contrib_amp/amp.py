@@ -21,12 +21,14 @@ import numpy as np
 from ..base import MXNetError
 from . import wrapping
 from .checks import conditional_ops, low_precision_dtype, op_names
-from .convert import convert_hybrid_block, convert_model, convert_symbol
+from .convert import (convert_bucketing_module, convert_hybrid_block, convert_model,
+                      convert_symbol)
 from .lists import symbol_fp16 as _fp16
 from .loss_scaler import LossScaler
 
 __all__ = ["init", "init_trainer", "scale_loss", "unscale", "convert_model",
-           "convert_hybrid_block", "convert_symbol", "list_lp16_ops", "list_fp32_ops",
+           "convert_hybrid_block", "convert_bucketing_module", "convert_symbol", "list_lp16_ops",
+           "list_fp32_ops",
            "list_lp16_fp32_ops", "list_conditional_fp32_ops", "list_widest_type_cast",
            "list_loss_output_functions", "list_lp16_use_fp32_params", "list_fp16_ops",
            "list_fp16_fp32_ops"]

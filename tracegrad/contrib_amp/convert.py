@@ -1,7 +1,7 @@
-"""amp.convert_symbol / convert_model / convert_hybrid_block: a float32 graph rewritten for
-mixed-precision inference with amp_cast and amp_multicast nodes, as MXNet 1.9.1's
-ReducePrecision pass rewrites it (src/nnvm/low_precision_pass.cc), on tracegrad's Symbol
-nodes.
+"""amp.convert_symbol / convert_model / convert_hybrid_block / convert_bucketing_module: a
+float32 graph rewritten for mixed-precision inference with amp_cast and amp_multicast nodes,
+as MXNet 1.9.1's ReducePrecision pass rewrites it (src/nnvm/low_precision_pass.cc), on
+tracegrad's Symbol nodes.
 
 Each node is visited inputs first and copied; what is known to be float32 or float16 is
 tracked per output. A float32-list node (or an excluded one) reads float32: each input not
@@ -21,7 +21,8 @@ from .checks import conditional_ops, low_precision_dtype, op_names
 from .lists import symbol_fp16 as _lists
 from .symbol_nodes import cast_node, multicast_node
 
-__all__ = ["convert_symbol", "convert_model", "convert_hybrid_block"]
+__all__ = ["convert_symbol", "convert_model", "convert_hybrid_block",
+           "convert_bucketing_module"]
 
 # operators whose parameter inputs stay float32 when their data is float16
 _FP32_SLOTS = {"BatchNorm": ("gamma", "beta", "moving_mean", "moving_var"),
@@ -361,3 +362,41 @@ def convert_hybrid_block(block, target_dtype="float16", target_dtype_ops=None, f
     values = {k.split(":", 1)[1]: np.asarray(a) for k, a in zip(keys, arrays)}
     load_into(dict(ret.collect_params().items()), values, False, True, where, ctx=ctx)
     return ret
+
+
+def convert_bucketing_module(bucketing_mod, target_dtype="float16", target_dtype_ops=None,
+                             fp32_ops=None, conditional_fp32_ops=None, excluded_sym_names=None,
+                             cast_optional_params=False):
+    """A new BucketingModule whose buckets are those of `bucketing_mod` (bound, with its
+    parameters set) with their symbols converted by convert_model, on its sym_gen, default
+    key and Module settings; the shared parameters cast as the conversion needs them are set
+    when it is bound (example/rnn/bucketing/cudnn_rnn_bucketing.py --dtype float16)."""
+    from ..module.bucketing_module import BucketingModule
+    from ..module.module import Module
+    where = "amp.convert_bucketing_module"
+    if not isinstance(bucketing_mod, BucketingModule):
+        raise MXNetError(f"{where}: module should be instance of bucketing module, got "
+                         f"{type(bucketing_mod).__name__}")
+    if not bucketing_mod._buckets:
+        raise MXNetError(f"{where}: Bucketing Module should not be empty (bind it first)")
+    if not bucketing_mod.params_initialized:
+        raise MXNetError(f"{where}: bucketing_mod params should be initialized for mixed "
+                         f"precision conversion")
+    arg_params, aux_params = bucketing_mod.get_params()
+    symbols = {}
+    for key, module in bucketing_mod._buckets.items():   # (the parameters are shared)
+        symbols[key], arg_params, aux_params = convert_model(
+            module.symbol, arg_params, aux_params, target_dtype=target_dtype,
+            target_dtype_ops=target_dtype_ops, fp32_ops=fp32_ops,
+            conditional_fp32_ops=conditional_fp32_ops, excluded_sym_names=excluded_sym_names,
+            cast_optional_params=cast_optional_params)
+    default_key = bucketing_mod._default_bucket_key
+    kwargs = bucketing_mod._module_kwargs
+    result = BucketingModule(bucketing_mod._sym_gen, default_key, **kwargs)
+    # (MXNet's load_dict: every bucket takes the default bucket's data and label names)
+    _, data_names, label_names = result._call_sym_gen(default_key)
+    for key, sym in symbols.items():
+        result._buckets[key] = Module(sym, data_names, label_names, **kwargs)
+    result._preloaded = (arg_params, aux_params)
+    result.params_initialized = True
+    return result

@@ -14,7 +14,8 @@ import json
 
 import numpy as np
 
-from .. import array
+from .. import array, nested
+from ..array import NDArray
 from ..base import MXNetError
 from ..ir.types import dtype_name
 from ..nd import load_arrays, save_arrays
@@ -77,14 +78,22 @@ def write_symbol(block, sym_file):
 
 def _traced_graph(block):
     """(IR Function of the inference forward, input names, [name, kind] of its captured
-    arrays, their arrays by 'kind:name', the traced arguments)."""
+    arrays, their arrays by 'kind:name', the traced arguments flattened, their nesting).
+    Nested inputs (an RNN's [h, c] state) are inputs data0, data1, ... in flattened order,
+    nested outputs outputs in that order, as in MXNet's export."""
     from ..tracing.trace import trace
     args = block._cached_args
     if args is None:
         raise MXNetError(f"{block.name}: export needs the block hybridized and run once: call "
                          f"net.hybridize() and net(x) before net.export(path)")
+    flat, in_fmt = _flatten(list(args), "input")
+
+    def forward(*xs):   # (nested inputs and outputs flattened, as MXNet's export graph has them)
+        out = block.forward(*nested.regroup(list(xs), in_fmt)[0])
+        return out if isinstance(out, NDArray) else _flatten(out, "output")[0]
+    forward.__name__ = "forward"
     with inside_hybrid_call(), _attributes_kept(block):
-        tr = trace(block.forward, list(args), name="forward", training=False)
+        tr = trace(forward, flat, name="forward", training=False, root=block)
     if tr.guards:  # an exported graph holds one path: refuse rather than bake one branch
         why, where = tr.guards[0]
         raise MXNetError(f"{block.name}: export cannot hold Python control flow on data: the "
@@ -105,7 +114,12 @@ def _traced_graph(block):
         fn.params[tr.n_inputs + i].name_hint = name
         specs.append([name, kind])
         arrays[f"{kind}:{name}"] = leaf.data
-    return fn, inputs, specs, arrays, args
+    return fn, inputs, specs, arrays, flat, in_fmt
+
+
+def _flatten(obj, what):
+    """(arrays of a nested list of NDArrays, its format: nested.regroup rebuilds it)."""
+    return nested.flatten(obj, f"export: the block's {what}", NDArray, "NDArray")
 
 
 @contextlib.contextmanager
@@ -124,7 +138,7 @@ def _attributes_kept(block):
         ATTRIBUTE_VERSION[0] += 1   # (written past Block.__setattr__)
 
 
-def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args):
+def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args, in_fmt=None):
     """tracegrad's IR-format symbol file; returns the arrays its .params file holds."""
     meta = {"format": _FORMAT, "version": 1, "inputs": inputs, "params": specs,
             "ir": str(fn)}
@@ -133,7 +147,7 @@ def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args):
     return arrays
 
 
-def _mxnet_symbol(fn, inputs, specs, arrays, args):
+def _mxnet_symbol(fn, inputs, specs, arrays, args, in_fmt=None):
     """(Symbol, .params keys, arrays) in MXNet's format when every op has an MXNet
     counterpart (tracegrad/symbol/from_ir.py) and the MXNet graph computes what the traced
     one does on the traced inputs; None when not (tracegrad's IR is written instead)."""
@@ -168,7 +182,7 @@ def _mxnet_symbol(fn, inputs, specs, arrays, args):
     return sym, keys, kept
 
 
-def _block_symbol(block, fn, inputs, specs, arrays, args):
+def _block_symbol(block, fn, inputs, specs, arrays, args, in_fmt=None):
     """(Symbol, .params keys, arrays) of the block called on mx.sym variables, MXNet's own
     export graph (FullyConnected, Convolution, BatchNorm with its running statistics as
     'aux:' states, ...; shapes follow the inputs, as MXNet's do); None unless the Symbol
@@ -179,8 +193,11 @@ def _block_symbol(block, fn, inputs, specs, arrays, args):
     params = {p.name: p for p in block.collect_params().values()}
     try:
         with _attributes_kept(block):   # (self.output = y would keep a Symbol)
-            out = block(*[symbol.var(n) for n in inputs])
-        sym = symbol.Group(list(out)) if isinstance(out, (list, tuple)) else out
+            syms = [symbol.var(n) for n in inputs]
+            out = block(*(syms if in_fmt is None else nested.regroup(syms, in_fmt)[0]))
+        if isinstance(out, (list, tuple)):
+            out = symbol.Group(nested.flatten(out, "export", symbol.Symbol, "Symbol")[0])
+        sym = out
         arg_names, aux_names = sym.list_arguments(), sym.list_auxiliary_states()
         values = dict(zip(inputs, args))
         values.update({n: params[n].data() for n in arg_names + aux_names if n not in values})

@@ -55,6 +55,46 @@ def var_dtype_attr(node):
     return None
 
 
+# one-input ops whose input and output have one shape, inferred either way (MXNet registers
+# them with ElemwiseShape<1, 1>): a consumer sizing `log(b)` sizes `b`, as in MXNet's
+# backward pass of shape inference. (Activation, Dropout and MakeLoss infer forward only.)
+UNARY_SAME_SHAPE = frozenset({
+    "abs", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "cbrt", "ceil", "cos",
+    "cosh", "degrees", "erf", "erfinv", "exp", "expm1", "fix", "floor", "gamma", "gammaln",
+    "hard_sigmoid", "log", "log10", "log1p", "log2", "logical_not", "make_loss", "negative",
+    "radians", "rcbrt", "reciprocal", "relu", "rint", "round", "rsqrt", "sigmoid", "sign",
+    "sin", "sinh", "softsign", "sqrt", "square", "tan", "tanh", "trunc", "clip", "reverse",
+    "smooth_l1", "softmax", "log_softmax", "softmin", "zeros_like", "ones_like",
+    "_plus_scalar", "_minus_scalar", "_rminus_scalar", "_mul_scalar", "_div_scalar",
+    "_rdiv_scalar", "_mod_scalar", "_rmod_scalar", "_power_scalar", "_rpower_scalar",
+    "_maximum_scalar", "_minimum_scalar", "_hypot_scalar", "_equal_scalar",
+    "_not_equal_scalar", "_greater_scalar", "_greater_equal_scalar", "_lesser_scalar",
+    "_lesser_equal_scalar", "_logical_and_scalar", "_logical_or_scalar",
+    "_logical_xor_scalar"})
+
+
+def _behind(entry):
+    """The entry an input entry has its shape from: through casts and copies
+    (SHAPE_KEEPING) and one-input elementwise ops (UNARY_SAME_SHAPE)."""
+    node, k = entry
+    while node.op is not None:
+        op = _ops.canonical(node.op)
+        if op in _ops.SHAPE_KEEPING and k < len(node.inputs):
+            node, k = node.inputs[k if node.op == "amp_multicast" else 0]
+        elif op in UNARY_SAME_SHAPE and len(node.inputs) == 1 and k == 0:
+            node, k = node.inputs[0]
+        else:
+            break
+    return node, k
+
+
+def _shape_source(entry):
+    """The variable (or unsized creation) whose shape an input entry has, None when the
+    entry's shape is computed otherwise (ops.shape_source, through _behind's ops too)."""
+    node, _ = _behind(entry)
+    return node if node.op is None or _ops.unsized(node) else None
+
+
 def _backwards(entry, want, shapes, where):
     """[(variable node, shape)]: the unsized variables behind `entry` whose shapes follow
     from the entry's having shape `want`, as MXNet's backward shape inference gives them
@@ -62,7 +102,7 @@ def _backwards(entry, want, shapes, where):
     (`_rnn_param_concat` of `Reshape(-1)`s of weights whose input size is deferred): a
     concatenation with one input unknown gives it the rest of the axis; a reshape gives its
     variable's one unknown dim the size left."""
-    node, k = _ops.behind(entry, _ops.SHAPE_KEEPING)
+    node, k = _behind(entry)
     op = node.op and _ops.canonical(node.op)
     if node.op is None:
         if shapes[id(node)][0] is not None:
@@ -151,7 +191,7 @@ def _passes(sym, known, types, sizes=None):
             if any(s is None for s in ins) and _ops.canonical(node.op) in _ops.SAME_SHAPE_INPUTS:
                 known_in = next((s for s in ins if s is not None), None)
                 for k, entry in enumerate(node.inputs):
-                    src = _ops.shape_source(entry) if known_in is not None else None
+                    src = _shape_source(entry) if known_in is not None else None
                     if ins[k] is None and src is not None and shapes[id(src)][0] is None:
                         shapes[id(src)] = [tuple(known_in)]
                         if src is entry[0]:
@@ -162,7 +202,7 @@ def _passes(sym, known, types, sizes=None):
                 got = node.spec.input_shapes(ins, [dtypes[id(c)][i] for c, i in node.inputs],
                                              node.params)
                 for k, entry in enumerate(node.inputs):
-                    src = _ops.shape_source(entry) if ins[k] is None else None
+                    src = _shape_source(entry) if ins[k] is None else None
                     if src is not None and got[k] is not None and shapes[id(src)][0] is None:
                         shapes[id(src)] = [_ops.check_shape_size(got[k], f"'{src.name}'")]
                         if src is entry[0]:
@@ -180,7 +220,7 @@ def _passes(sym, known, types, sizes=None):
                     if ins[k] is not None or slot not in rule:
                         continue
                     # the argument itself, or one behind casts (AMP's amp_cast of a weight)
-                    src = _ops.shape_source((c, i))
+                    src = _shape_source((c, i))
                     if src is None:     # computed from arguments: size them backwards
                         for var, s in _backwards((c, i), tuple(rule[slot]), shapes, where):
                             shapes[id(var)] = [_ops.check_shape_size(s, f"'{var.name}'")]
