@@ -502,3 +502,27 @@ def test_softmax_of_integers_refused_hybridized_and_in_symbols():
     sym = mx.sym.softmax(mx.sym.var('x'), name='sm')
     with pytest.raises(mx.MXNetError, match=r"node 'sm' \(op softmax\).*not int64"):
         sym.eval(mx.cpu(), x=nd.array([[1, 2]], dtype='int64'))
+
+
+def test_module_binds_name_shape_dtype_tuples_and_keeps_a_given_store():
+    """Module.bind takes (name, shape, dtype) tuples (MXNet makes DataDesc(*t)); a KVStore
+    object given to init_optimizer is the module's store even on one context (a type string
+    names none there), as MXNet's _create_kvstore decides."""
+    data = mx.sym.var("data")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=3, name="fc"),
+                               name="softmax")
+    mod = mx.mod.Module(net, context=mx.cpu())
+    mod.bind(data_shapes=[("data", (4, 5), np.float32)],
+             label_shapes=[("softmax_label", (4,), np.float32, "N")])
+    assert [d.shape for d in mod.data_shapes] == [(4, 5)]
+    mod.init_params()
+    store = mx.kv.create("local")
+    mod.init_optimizer(kvstore=store)
+    assert mod._kvstore is store
+    other = mx.mod.Module(net, context=mx.cpu())
+    other.bind(data_shapes=[("data", (4, 5))], label_shapes=[("softmax_label", (4,))])
+    other.init_params()
+    other.init_optimizer(kvstore="local")
+    assert other._kvstore is None
+    with pytest.raises(TypeError, match="kvstore must be"):
+        other.init_optimizer(kvstore=3, force_init=True)

@@ -13,7 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 WORKER = os.path.join(HERE, "worker.py")
 CONFIGS = ["sgd_eager", "adam_eager", "sgd_hybrid", "adam_hybrid", "sgd_add",
-           "adam_stale_mixed"]
+           "adam_stale_mixed", "module_sgd"]
 
 
 def mpiexec():

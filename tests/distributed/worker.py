@@ -169,11 +169,40 @@ def main():
     train_all(kv, out_dir)
 
 
+def train_module(kv, out_dir):
+    """The same MLP as a symbol trained by Module.fit with kvstore=dist_sync (by its type):
+    each worker fits its half of every global batch; MXNet's Module sums the gradients over
+    the workers and scales them by 1 / (batch size x workers)."""
+    rank, workers = kv.rank, kv.num_workers
+    mx.random.seed(100 + rank)
+    np.random.seed(100 + rank)
+    net = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=16, name="fc1")
+    net = mx.sym.FullyConnected(mx.sym.Activation(net, act_type="tanh"), num_hidden=4,
+                                name="fc2")
+    net = mx.sym.SoftmaxOutput(net, name="softmax")
+    x_all, y_all = data()
+    per = GLOBAL_BATCH // workers
+    rows = np.concatenate([np.arange(s * GLOBAL_BATCH + rank * per,
+                                     s * GLOBAL_BATCH + (rank + 1) * per) for s in range(STEPS)])
+    it = mx.io.NDArrayIter(x_all[rows], y_all[rows], batch_size=per,
+                           label_name="softmax_label")
+    mod = mx.mod.Module(net, context=mx.cpu())
+    mod.fit(it, num_epoch=1, kvstore=kv.type, optimizer="sgd",
+            optimizer_params={"learning_rate": 0.1, "momentum": 0.9},
+            initializer=mx.init.Xavier())
+    assert (mod._kvstore is not None) == ("dist" in kv.type)
+    arg, _ = mod.get_params()
+    np.savez(os.path.join(out_dir, f"module_sgd_rank{rank}_of{workers}.npz"),
+             **{k: v.asnumpy() for k, v in sorted(arg.items())})
+
+
 def train_all(kv, out_dir):
     only = os.environ.get("WORKER_CONFIGS")
     for config in CONFIGS:
         if not only or config[0] in only.split(","):
             train(*config, kv, out_dir)
+    if not only or "module_sgd" in only.split(","):
+        train_module(kv, out_dir)
 
 
 if __name__ == "__main__":

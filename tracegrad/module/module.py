@@ -30,10 +30,12 @@ def _descs(shapes):
     for s in shapes:
         if isinstance(s, DataDesc):
             d = s
-        elif isinstance(s, (tuple, list)) and len(s) == 2 and isinstance(s[0], str):
-            d = None
+        elif isinstance(s, (tuple, list)) and 2 <= len(s) <= 4 and isinstance(s[0], str):
+            # (name, shape[, dtype[, layout]]): MXNet makes DataDesc(*s)
+            d = None if len(s) == 2 else DataDesc(*s)
         else:
-            raise MXNetError(f"bind: shapes must be DataDesc or (name, shape) pairs, got {s!r}")
+            raise MXNetError(f"bind: shapes must be DataDesc or (name, shape[, dtype[, "
+                             f"layout]]) tuples, got {s!r}")
         shape = s[1] if d is None else d.shape
         if not isinstance(shape, (tuple, list)) or not all(
                 isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in shape):
@@ -41,6 +43,19 @@ def _descs(shapes):
                             f"tuple of ints, got {type(shape).__name__} {shape!r}")
         out.append(d if d is not None else DataDesc(s[0], tuple(int(k) for k in shape)))
     return out
+
+
+def _workers_store(kvstore):
+    """The store init_optimizer trains through, as MXNet's _create_kvstore picks it: a KVStore
+    as given, a distributed one made from its type; None for a local type (the Trainer sums
+    several devices' gradients itself; `_kvstore` shows MXNet's store then)."""
+    from .. import kvstore as kvs
+    if isinstance(kvstore, kvs.KVStoreBase):
+        return kvstore
+    if kvstore is not None and not isinstance(kvstore, str):
+        raise TypeError(f"init_optimizer: kvstore must be KVStore, str or None, got "
+                        f"{type(kvstore).__name__}")
+    return kvs.create(kvstore) if kvstore is not None and "dist" in kvstore else None
 
 
 def _grad_reqs(grad_req, arg_names, param_names, data_names, fixed, inputs_need_grad):
@@ -421,7 +436,11 @@ class Module(BaseModule):
         """MXNet's store of a Module on several contexts (init_optimizer's kvstore), which
         updates the parameters: its _updater shows the Module's optimizer and states. None
         for one context, or before init_optimizer."""
-        if self._trainer is None or self._kvstore_type is None or self._num_contexts() == 1:
+        if self._trainer is None or self._kvstore_type is None:
+            return None
+        if self._kvstore_made is None and not isinstance(self._kvstore_type, str):
+            self._kvstore_made = self._kvstore_type     # (a store given: kept, as MXNet)
+        if self._kvstore_made is None and self._num_contexts() == 1:
             return None
         if self._kvstore_made is None:
             from .. import kvstore as kvs
@@ -470,7 +489,10 @@ class Module(BaseModule):
         if self.optimizer_initialized and not force_init:
             self.logger.warning("optimizer already initialized, ignoring...")
             return
+        store = _workers_store(kvstore)
         batch_size = self._data_shapes[0].shape[0]
+        if store is not None and "dist" in store.type and "_sync" in store.type:
+            batch_size *= store.num_workers     # (MXNet: the gradients are summed over them)
         rescale = 1.0 / batch_size
         trainable = [self._params[n] for n in self._param_names
                      if self._params[n].grad_req != "null"]
@@ -499,8 +521,11 @@ class Module(BaseModule):
             for p in trainable:
                 p.lr_mult = float(lr_mults.get(p.name, 1.0))
                 p.wd_mult = float(wd_mults.get(p.name, 1.0))
-            self._trainer = Trainer(trainable, optimizer)
-            self._kvstore_type, self._kvstore_made = kvstore, None
+            # (on one machine the Trainer sums the devices' gradients itself; across
+            # workers it trains through the store, as MXNet's Module does)
+            self._trainer = Trainer(trainable, optimizer,
+                                    **({} if store is None else {"kvstore": store}))
+            self._kvstore_type, self._kvstore_made = kvstore, store
         else:
             raise MXNetError(f"init_optimizer: optimizer must be a name or an Optimizer, got "
                              f"{type(optimizer).__name__}")
