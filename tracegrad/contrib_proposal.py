@@ -23,7 +23,7 @@ import numpy as np
 
 from .array import NDArray, apply
 from .base import MXNetError
-from .ir.ops import OpDef
+from .ir.ops import OpDef, fail
 from .ir.types import TensorType
 from .op_kwargs import redo as _redo
 
@@ -177,7 +177,21 @@ class ContribMultiProposal(OpDef):
                 "feature_stride": 16, "iou_loss": False, "op": "MultiProposal"}
 
     def infer(cls_prob, bbox_pred, im_info, **attrs):
-        rows = cls_prob.shape[0] * attrs.get("post_nms", 300)
+        # (the nd functions check their arguments with MXNet's words first: _checked; these
+        # hold for any graph, a loaded one too)
+        name = "contrib_multi_proposal"
+        if any(x.dtype != "f32" for x in (cls_prob, bbox_pred, im_info)):
+            fail(name, f"operands must be f32, got {cls_prob}, {bbox_pred}, {im_info}")
+        a = len(attrs.get("anchor_scales", (0,) * 4)) * len(attrs.get("anchor_ratios", (0,) * 3))
+        if cls_prob.ndim != 4 or cls_prob.shape[1] != 2 * a or bbox_pred.shape != (
+                cls_prob.shape[0], 4 * a) + cls_prob.shape[2:] or im_info.shape != (
+                cls_prob.shape[0], 3):
+            fail(name, f"expected cls_prob (N, 2A, H, W), bbox_pred (N, 4A, H, W) and im_info "
+                       f"(N, 3) with A = {a} anchors, got {cls_prob}, {bbox_pred}, {im_info}")
+        post = attrs.get("post_nms", 300)
+        if type(post) is not int or post < 0:
+            fail(name, f"post_nms must be a count, got {post!r}")
+        rows = cls_prob.shape[0] * post
         return TensorType("f32", (rows, 5)), TensorType("f32", (rows, 1))
 
     def impl(cls_prob, bbox_pred, im_info, **attrs):

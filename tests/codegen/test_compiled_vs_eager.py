@@ -43,7 +43,10 @@ NOT_NATIVE = {"potrf", "trsm", "inverse", "logabsdet", "detsign", "syevd_values"
               "syevd_vectors", "gelqf_q", "gelqf_l",
               # mx.np.linalg's svd / eig primitives (ir/ops/lapack_svd_eig.py; jit == eager in
               # tests/api/test_np_linalg_random_more.py)
-              "gesvd_ut", "gesvd_l", "gesvd_v", "geev_values", "geev_vectors"}
+              "gesvd_ut", "gesvd_l", "gesvd_v", "geev_values", "geev_vectors",
+              # (Multi)Proposal's greedy selection (contrib_proposal.py; jit == eager in
+              # tests/api/test_mxnet_r29_compat.py)
+              "contrib_multi_proposal"}
 CHECK = {"of": "take", "what": "indices", "why": "axis {k}"}
 
 
