@@ -1179,7 +1179,7 @@ def log_softmax(data, length=None, axis=-1, temperature=None, dtype=None, use_le
 def _softmax_args(op, data, length, axis, dtype, use_length):
     if length is not None and not isinstance(length, NDArray):
         axis, length = length, None      # softmax(x, 1): the 1.x signature's axis
-    check_softmax_types(op, data, dtype)
+    _check_softmax_types(op, data, dtype)
     data = data if dtype is None else data.astype(np.dtype(dtype).name)
     if not use_length:
         return data, None, axis
@@ -1198,7 +1198,7 @@ def _softmax_args(op, data, length, axis, dtype, use_length):
 _SOFTMAX_DTYPES = ("float16", "float32", "float64")
 
 
-def check_softmax_types(op, data, dtype):
+def _check_softmax_types(op, data, dtype):
     """MXNet 1.9.1's softmax kernels (softmax, log_softmax, softmin) run on floating-point
     input only, whatever `dtype` asks of the output (its type switch on the input refuses
     integers and bool, eager and in graphs alike); `dtype` is one of three float types."""

@@ -18,8 +18,8 @@ def softmin(data, axis=-1, temperature=None, dtype=None, use_length=False, **kwa
     'float64') is the result's dtype (computed in it)."""
     if kwargs:
         return _redo(softmin, locals())
-    from .nd import check_softmax_types
-    check_softmax_types("softmin", data, dtype)
+    from .nd import _check_softmax_types
+    _check_softmax_types("softmin", data, dtype)
     if use_length:
         raise MXNetError("softmin: use_length=True is not supported (no length input)")
     if not -data.ndim <= int(axis) < data.ndim:
