@@ -13,10 +13,11 @@ Knows nothing of NDArray or Gluon; imports ir only.
 """
 import numpy as np
 
+from ..ir.gcpause import gc_paused
 from . import cache, control, donation, entry, philox_fill, step_timer
 from . import fastmath as fastmath_flags
 from .cache import COUNTERS
-from .target import JitObject, compile_object
+from .target import JitObject, object_code
 
 __all__ = ["compile_function", "CompiledModule", "COUNTERS"]
 
@@ -27,11 +28,11 @@ class CompiledModule:
     """A loaded native graph: `entry_address` of tg_entry, `arena_bytes` of scratch it needs,
     `input_types` / `output_specs` for guards and allocation. `llvm_ir` is the unoptimised
     module text (regenerated on demand after a disk-cache hit); `optimized_ir` and
-    `assembly()` exist for inspection."""
+    `assembly()` exist for inspection (made on demand)."""
 
-    def __init__(self, fn, plan, jit: JitObject, key: str, llvm_ir=None, optimized_ir=None):
+    def __init__(self, fn, plan, jit: JitObject, key: str, llvm_ir=None):
         self.fn, self.plan, self.jit, self.key = fn, plan, jit, key
-        self._llvm_ir, self.optimized_ir = llvm_ir, optimized_ir
+        self._llvm_ir, self._optimized_ir = llvm_ir, None
         self.entry_address = jit.address(entry.ENTRY)
         self.arena_bytes = plan.arena_bytes
         self.input_types = [p.type for p in fn.params]
@@ -44,6 +45,13 @@ class CompiledModule:
         if self._llvm_ir is None:
             self._llvm_ir = entry.emit_module(self.plan)
         return self._llvm_ir
+
+    @property
+    def optimized_ir(self) -> str:
+        if self._optimized_ir is None:
+            from .target import optimize, parse
+            self._optimized_ir = str(optimize(parse(self.llvm_ir)))
+        return self._optimized_ir
 
     def assembly(self) -> str:
         from .target import optimize, parse, target_machine
@@ -73,7 +81,13 @@ class CompiledModule:
 def compile_function(fn, use_cache=True, fastmath=(), donate=None) -> CompiledModule:
     """Compile `fn` (memory cache, then disk cache, then LLVM). `fastmath`: LLVM fast-math
     flags to allow (codegen/fastmath.py; default strict IEEE). `donate`: {output index:
-    parameter index}, outputs written into their parameter's array (codegen/donation.py)."""
+    parameter index}, outputs written into their parameter's array (codegen/donation.py).
+    The garbage collector is paused meanwhile (ir/gcpause.py)."""
+    with gc_paused():
+        return _compile_function(fn, use_cache, fastmath, donate)
+
+
+def _compile_function(fn, use_cache, fastmath, donate) -> CompiledModule:
     flags = fastmath_flags.normalize(fastmath)
     fastmath_flags.warn_nan_tests(fn, flags)
     text = control.cache_text(fn)  # print_function(fn), and the regions of loops and conds
@@ -89,16 +103,16 @@ def compile_function(fn, use_cache=True, fastmath=(), donate=None) -> CompiledMo
         COUNTERS["planned_peak_bytes"] = module.memory_plan()["peak_bytes"]
         return module
     obj = cache.load(key) if use_cache else None
-    llvm_ir = optimized = None
+    llvm_ir = None
     if obj is not None:
         COUNTERS["disk_cache_hits"] += 1
     else:
         llvm_ir = entry.emit_module(plan)
-        optimized, obj = compile_object(llvm_ir)
+        obj = object_code(llvm_ir)
         COUNTERS["compiles"] += 1
         if use_cache:
             cache.store(key, obj)
-    module = CompiledModule(fn, plan, JitObject(obj, optimized), key, llvm_ir, optimized)
+    module = CompiledModule(fn, plan, JitObject(obj), key, llvm_ir)
     if use_cache:
         cache.MEMORY[key] = module
         while len(cache.MEMORY) > cache.MEMORY_LIMIT:  # callers keep what they still use

@@ -17,11 +17,12 @@ of range ends the call as in entry.py (INDEX_ERROR - site, sites numbered over a
 import numpy as np
 from llvmlite import ir
 
+from ..ir.gcpause import gc_paused
 from . import cache, index_errors, mathfuns, threads
 from . import entry as E
 from .cache import COUNTERS
 from .loops import i64
-from .target import JitObject, compile_object
+from .target import JitObject, object_code
 from .views import PTR
 
 CHECK_FAILED = 1 << 20   # + segment index: that segment's guard saw another outcome
@@ -86,8 +87,9 @@ def compile_chain(fns, bindings, checks, input_types, fastmath=frozenset()):
     if obj is not None:
         COUNTERS["disk_cache_hits"] += 1
     else:
-        llvm_ir = emit_chain(plans, bindings, checks, input_types)
-        _, obj = compile_object(llvm_ir)
+        with gc_paused():
+            llvm_ir = emit_chain(plans, bindings, checks, input_types)
+        obj = object_code(llvm_ir)
         COUNTERS["compiles"] += 1
         cache.store(key, obj)
     module = ChainModule(plans, len(input_types), input_types, JitObject(obj), key, llvm_ir)
@@ -115,8 +117,8 @@ def emit_chain(plans, bindings, checks, input_types) -> str:
              -1)
     objects = [E._field(b, args, E.TUPLE_ITEMS + 8 * i, PTR) for i in range(n_total)]
     ndarray_type = b.load(ctx, typ=PTR)
-    for i, t in enumerate(input_types):
-        E._guard_array(b, fail, code_slot, objects[i], t, ndarray_type, i + 1)
+    E._guard_inputs(b, fail, code_slot, b.gep(args, [i64(E.TUPLE_ITEMS)], source_etype=E.I8),
+                    input_types, ndarray_type)
     data = [E._field(b, o, E.ARRAY["data"], PTR) for o in objects]
     if threads.NUM_THREADS in module.globals:
         b.store(E._field(b, ctx, E.CTX_NUM_THREADS, ir.IntType(64)),
@@ -129,7 +131,7 @@ def emit_chain(plans, bindings, checks, input_types) -> str:
         for key, off in plan.offsets.items():
             ptrs[key] = b.gep(arena, [i64(off)], source_etype=E.I8)
         for (callee, keys), (step, _) in zip(calls, plan.steps):
-            b.call(callee, [ptrs[key] for key in keys])
+            b.call(callee, E.step_pointers(b, ptrs, keys))
             if index_errors.may_raise(step):
                 index_errors.stop_when_set(b, module)
         if check is not None:

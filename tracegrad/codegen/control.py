@@ -82,7 +82,7 @@ def emit_region(module, fn, name):
     for key, off in plan.offsets.items():
         ptrs[key] = b.gep(args[-1], [i64(off)], source_etype=I8)
     for step, keys in calls:
-        b.call(step, [ptrs[k] for k in keys])
+        b.call(step, entry.step_pointers(b, ptrs, keys))
     for i, o in enumerate(fn.outputs):        # a constant output (always a scalar)
         if isinstance(o, Literal):
             b.store(_constant(o.value, o.type.dtype), args[nin + i])

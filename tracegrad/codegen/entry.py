@@ -8,7 +8,8 @@ reuse, 64-byte aligned). `emit_module(plan)` writes one LLVM module whose export
 
 reads the input and output arrays straight out of a Python tuple (CPython tuple / numpy
 PyArrayObject layouts below, checked by runtime/native.py at import), guards every input's
-type, rank, shape, dtype, byte order, C-contiguity and alignment, then runs every step.
+type, rank, shape, dtype, byte order, C-contiguity and alignment, then runs every step (in
+parts of PART calls: `_pointers`).
 It returns 0, i+1 when input i fails its guard, -1 for a wrong argument count, or
 OUT_OF_MEMORY when a step could not allocate its scratch (control.py), or INDEX_ERROR - site
 after a step that found an index out of range (index_errors.py); it never touches memory of
@@ -16,19 +17,23 @@ an input that failed. Outputs are fresh arrays allocated by the caller,
 except donated ones (`make_plan(fn, donate={output: parameter})`, codegen/donation.py): those
 are written into their parameter's array in place and are not in the tuple.
 """
+import bisect
 import itertools
 import operator
+import struct
+from collections.abc import Mapping
 
 import numpy as np
 from llvmlite import ir
 
 from ..ir.function import Literal, Value
-from ..ir.ops import CALL, ELEMENTWISE, INDEXED, REDUCTION, VIEW
+from ..ir.ops import BRANCH, CALL, CHECK, ELEMENTWISE, INDEXED, LOOP, REDUCTION, VIEW
 from ..ir.types import NARROW
 from ..ir.passes.fuse import fusion_groups
 from . import donation, fused, index_errors, mathfuns, step_timer, threads
+from .emitter import MEMTYPES
 from .kernels import blas_layout, kernel_for
-from .loops import i64, module_global
+from .loops import for_range, i64, module_global
 from .views import PTR, StepFunction, View, contiguous_strides
 
 ENTRY = "tg_entry"
@@ -159,8 +164,9 @@ def _make_plan(fn, fastmath, donate, staged) -> Plan:
         key = plan.key_of.setdefault(v, v)
         plan.views[v] = View(key, 0, contiguous_strides(v.type.shape), v.type.shape)
     _plan_views(plan, fn)
+    stored_set = set(stored)
     for g in groups:
-        _schedule(plan, _group_step(plan, g, stored))
+        _schedule(plan, _group_step(plan, g, stored_set))
     _schedule_output_copies(plan, fn)
     _allocate(plan)
     return plan
@@ -247,8 +253,7 @@ def _materialise(plan, v) -> View:
     return plan.views[v]
 
 
-def _group_step(plan, g, stored):
-    stored_set = set(stored)
+def _group_step(plan, g, stored_set):
     writes = [(r, plan.key_of[r]) for op in g.ops for r in op.results if r in stored_set]
     return Step(g.kind, g.shape, g.ops, writes)
 
@@ -342,6 +347,7 @@ def _allocate(plan):
     for k, s in first.items():
         starts.setdefault(s, []).append(k)
     live = []   # (offset, end, key), by offset
+    ending = set(last.values())
     plan.in_place, plan.aliases = 0, {}
     for t, (step, views) in enumerate(plan.steps):
         donors = _in_place_donors(step, views, t, first, last)
@@ -358,11 +364,11 @@ def _allocate(plan):
                 plan.aliases.setdefault(t, {})[k] = donor
             else:
                 off = _first_fit(live, size)
-            live.append((off, off + size, k))
-            live.sort(key=_OFFSET)
+            bisect.insort(live, (off, off + size, k), key=_OFFSET)  # after equal offsets
             plan.offsets[k] = off
             plan.arena_bytes = max(plan.arena_bytes, off + size)
-        live = [x for x in live if last[x[2]] > t]
+        if t in ending:          # (every live buffer ends at t or later)
+            live = [x for x in live if last[x[2]] > t]
 
 
 def _same_elements(a, b) -> bool:
@@ -436,26 +442,184 @@ def emit_module(plan) -> str:
 
 def emit_steps(module, plan, prefix=""):
     """The plan's step functions in `module` (a RenderedModule; names start with `prefix`):
-    [(function, the storage keys it takes)] in schedule order. A step whose generated code is
-    that of an earlier step (same loops, shapes and strides over other buffers: a ResNet's
-    repeated blocks) calls the earlier function instead (`_Dedupe`)."""
+    [(function, [(storage key, element shift)])] in schedule order: call the function with
+    `step_pointers`. A step whose generated code is that of an earlier step (same loops, shapes
+    and strides over other buffers, or other rows of them: a ResNet's repeated blocks, an
+    unrolled RNN's time steps) calls the earlier function instead (`_rebase`, `_Dedupe`); one
+    whose `signature` is an earlier step's is not even emitted."""
     calls = []
     dedupe = _Dedupe(module)
     for t, (step, views) in enumerate(plan.steps):
-        own = f"{prefix}step{t}_"
-        if step.kind == "kernel":
-            op = step.ops[0]
-            key = step.writes[0][1]
-            keys = [k for _, k in step.writes] + fused.step_reads(step, views)
-            sf = StepFunction(module, f"{own}{op.name}", keys)
-            kernel_for(op.opdef)(sf, op, views, key)
-            fn = sf.finish()
-        else:
-            sf = fused.emit_fused(module, f"{own}fused", step, views, plan.fastmath,
-                                  plan.aliases.get(t, {}))
-            fn = sf.fn
-        calls.append((dedupe.same_as_before(fn, own), sf.buffers))
+        alias = plan.aliases.get(t, {}) if step.kind == "fused" else {}
+        views, shift = _rebase(step, views, alias)
+        buffers = _buffers(step, views, alias)
+        sig = signature(step, views, alias, plan.fastmath)
+        fn = dedupe.signed.get(sig)
+        if fn is None or VERIFY_SIGNATURES:
+            own = f"{prefix}step{t}_"
+            if step.kind == "kernel":
+                op = step.ops[0]
+                sf = StepFunction(module, f"{own}{op.name}", buffers)
+                kernel_for(op.opdef)(sf, op, views, step.writes[0][1])
+                sf.finish()
+            else:
+                sf = fused.emit_fused(module, f"{own}fused", step, views, plan.fastmath, alias)
+            if sf.buffers != buffers:
+                raise RuntimeError(f"codegen: step {t} of @{plan.fn.name} takes other buffers "
+                                   f"than planned (tracegrad bug)")
+            made = dedupe.same_as_before(sf.fn, own)
+            if fn is not None and made is not fn:
+                raise RuntimeError(f"codegen: step {t} of @{plan.fn.name} has the signature of "
+                                   f"an earlier step but other code (tracegrad bug)")
+            fn = made
+            if sig is not None:
+                dedupe.signed[sig] = fn
+        calls.append((fn, [(k, shift.get(k, 0)) for k in buffers]))
     return calls
+
+
+VERIFY_SIGNATURES = False   # tests: emit every step, and check a signature's code is the same
+
+
+def _buffers(step, views, alias) -> list:
+    """The storage keys a step's function takes, in order (its StepFunction's `buffers`)."""
+    keys = dict.fromkeys([k for _, k in step.writes] + fused.step_reads(step, views))
+    return list(dict.fromkeys(alias.get(k, k) for k in keys))
+
+
+def signature(step, views, alias, fastmath):
+    """A hashable description of everything a step's generated code is made from (the ops,
+    their attributes and types, which values they share, the buffers' positions and types,
+    every view, in-place pointers, fast-math flags), with the values and buffers numbered by
+    first use; or None for steps whose code depends on more (loop and cond regions, index
+    checks numbered per module), or when an attribute is of a type it does not know. Two
+    steps with one signature have the same code: `VERIFY_SIGNATURES` checks that."""
+    keys = list(dict.fromkeys([k for _, k in step.writes] + fused.step_reads(step, views)))
+    position = {k: i for i, k in enumerate(keys)}
+    ids = {}
+
+    def value(v):
+        if isinstance(v, Literal):
+            return ("lit", v.type.dtype, _exact(v.value))
+        ident = ids.get(v)
+        if ident is None:
+            ident = ids[v] = ("in", len(ids))
+        view = views[v] if v in views else None
+        if view is not None:
+            at = position.get(view.base)
+            if at is None:
+                raise _Unsigned
+            view = (at, view.offset, view.strides, view.shape)
+        return ident, v.type.dtype, v.type.shape, view
+
+    try:
+        ops = []
+        for n, op in enumerate(step.ops):
+            opdef = op.opdef
+            if opdef.traits & _UNSIGNED or getattr(opdef, "regions", None) is not None:
+                return None
+            operands = tuple(value(o) for o in op.operands)
+            for j, r in enumerate(op.results):
+                ids[r] = ("op", n, j)
+            ops.append((opdef.name, _exact(tuple(op.attrs.items())), operands,
+                        tuple(value(r) for r in op.results)))
+        writes = tuple((value(v), position[k]) for v, k in step.writes)
+    except _Unsigned:
+        return None
+    bases = tuple((k.type.dtype, k.type.shape) for k in keys)   # (lowerings read only .type)
+    shared = tuple(sorted((position[k], position[d]) for k, d in alias.items()))
+    return (step.kind, step.shape, tuple(ops), writes, bases, shared,
+            tuple(sorted(fastmath)))
+
+
+_UNSIGNED = frozenset({LOOP, BRANCH, CHECK})
+
+
+class _Unsigned(Exception):
+    """A step signature() cannot describe."""
+
+
+def _exact(x):
+    """x with every number tagged by its kind and floats by their bits: 0.0 and -0.0, 1 and
+    True and 1.0, NaNs of other payloads differ (in Python they compare equal, or never)."""
+    if isinstance(x, (bool, np.bool_)):
+        return ("b", bool(x))
+    if isinstance(x, (int, np.integer)):
+        return ("i", int(x))
+    if isinstance(x, (float, np.floating)):
+        return ("f", struct.pack("<d", float(x)))
+    if isinstance(x, str) or x is None:
+        return x
+    if isinstance(x, tuple):
+        return tuple(_exact(v) for v in x)
+    raise _Unsigned
+
+
+def step_pointers(b, ptrs, args) -> list:
+    """The arguments of a step call: each buffer's pointer (`ptrs`), moved by its shift."""
+    out = []
+    for key, shift in args:
+        p = ptrs[key]
+        out.append(b.gep(p, [i64(shift)], source_etype=MEMTYPES[key.type.dtype])
+                   if shift else p)
+    return out
+
+
+def _rebase(step, views, alias):
+    """(views, {buffer: shift}): the views of the buffers the step only reads, moved to start
+    at the lowest element the step reads there (base[offset] read as (base + shift)[offset -
+    shift]; the caller adds the shift to the pointer). The code then no longer depends on
+    where in a buffer the step reads, so the time steps of an unrolled RNN (row t of the
+    inputs, slices of one gate buffer) are one function. Written buffers and pointers shared
+    in place keep their views (one pointer each: noalias stays true)."""
+    fixed = {k for _, k in step.writes} | set(alias) | set(alias.values())
+    low = {}
+    for v in _step_values(step):
+        view = views.get(v) if isinstance(v, Value) else None
+        if view is None:
+            continue
+        base = view.base
+        if base in fixed or not _sized(view):
+            fixed.add(base)
+        elif base not in low or view.offset < low[base]:
+            low[base] = view.offset
+    shift = {k: s for k, s in low.items() if s and k not in fixed}
+    return (_ShiftedViews(views, shift) if shift else views), shift
+
+
+def _step_values(step):
+    for op in step.ops:
+        yield from op.operands
+        yield from op.results
+    for v, _ in step.writes:
+        yield v
+
+
+def _sized(view) -> bool:
+    return all(view.shape)
+
+
+class _ShiftedViews(Mapping):
+    """A step's `views` with the buffers in `shift` read through pointers moved by it (every
+    view of such a buffer, whichever value a lowering asks for)."""
+    __slots__ = ("views", "shift")
+
+    def __init__(self, views, shift):
+        self.views, self.shift = views, shift
+
+    def __getitem__(self, v):
+        view = self.views[v]
+        s = self.shift.get(view.base)
+        return view if s is None else View(view.base, view.offset - s, view.strides, view.shape)
+
+    def __contains__(self, v):
+        return v in self.views
+
+    def __iter__(self):
+        return iter(self.views)
+
+    def __len__(self):
+        return len(self.views)
 
 
 class RenderedModule(ir.Module):
@@ -479,6 +643,7 @@ class _Dedupe:
 
     def __init__(self, module):
         self.module, self.seen = module, {}
+        self.signed = {}                    # signature -> function (emit_steps)
         self.known = len(module.globals)    # globals made before the step now compared
 
     def same_as_before(self, fn, prefix):
@@ -510,22 +675,18 @@ def _emit_entry(module, plan, calls):
     kept = [i for i in range(len(plan.out_slots)) if i not in plan.donate]
     nout = len(kept)
     _guard(b, fail, code_slot, _field(b, args, TUPLE_SIZE, ir.IntType(64)), i64(nin + nout), -1)
-    objects = [_field(b, args, TUPLE_ITEMS + 8 * i, PTR) for i in range(nin + nout)]
+    items = b.gep(args, [i64(TUPLE_ITEMS)], source_etype=I8)
     ndarray_type = b.load(ctx, typ=PTR)
-    for i, p in enumerate(plan.fn.params):
-        _guard_array(b, fail, code_slot, objects[i], p.type, ndarray_type, i + 1)
+    _guard_inputs(b, fail, code_slot, items, [p.type for p in plan.fn.params], ndarray_type)
     if plan.donate:
-        items = b.gep(args, [i64(TUPLE_ITEMS)], source_etype=I8)
         donation.emit_guard(b, fail, code_slot, items, plan, (ARRAY["data"], ARRAY["flags"]))
-    ptrs = {p: _field(b, objects[i], ARRAY["data"], PTR) for i, p in enumerate(plan.fn.params)}
+    where = {p: i for i, p in enumerate(plan.fn.params)}   # key -> its array in the tuple
     for j, i in enumerate(kept):
         if plan.out_slots[i] is not None:
-            ptrs[plan.out_slots[i]] = _field(b, objects[nin + j], ARRAY["data"], PTR)
+            where[plan.out_slots[i]] = nin + j
     for i, p in plan.donate.items():      # written in place: the parameter's own memory
         if plan.out_slots[i] is not None:
-            ptrs[plan.out_slots[i]] = ptrs[plan.fn.params[p]]
-    for key, off in plan.offsets.items():
-        ptrs[key] = b.gep(arena, [i64(off)], source_etype=I8)
+            where[plan.out_slots[i]] = p
     if threads.NUM_THREADS in module.globals:
         b.store(_field(b, ctx, CTX_NUM_THREADS, ir.IntType(64)),
                 module.globals[threads.NUM_THREADS])
@@ -533,20 +694,56 @@ def _emit_entry(module, plan, calls):
         b.store(_field(b, ctx, CTX_POOL, threads.RUN_PTR), module.globals[threads.POOL])
     timer = step_timer.counters(module, len(calls))
     oom = module.globals.get(OOM_FLAG)
-    for t, (fn, keys) in enumerate(calls):
-        start = None if timer is None else step_timer.read_clock(b)
-        b.call(fn, [ptrs[k] for k in keys])
-        if timer is not None:
-            step_timer.add(b, timer, t, b.sub(step_timer.read_clock(b), start))
-        if oom is not None:
-            _stop_when_out_of_memory(b, oom)
-        if index_errors.may_raise(plan.steps[t][0]):
-            index_errors.stop_when_set(b, module)
+    for first in range(0, len(calls), PART):
+        part = ir.Function(module, ir.FunctionType(I32, [PTR, PTR]), name=f"{ENTRY}.{first}")
+        part.linkage = "internal"
+        for attr in ("nounwind", "noinline", "optnone"):
+            part.attributes.add(attr)
+        pb = ir.IRBuilder(part.append_basic_block("entry"))
+        last = min(first + PART, len(calls))
+        used = dict.fromkeys(k for _, keys in calls[first:last] for k, _ in keys)
+        ptrs = _pointers(pb, *part.args, where, plan.offsets, used)
+        for t in range(first, last):
+            fn, keys = calls[t]
+            start = None if timer is None else step_timer.read_clock(pb)
+            pb.call(fn, step_pointers(pb, ptrs, keys))
+            if timer is not None:
+                step_timer.add(pb, timer, t, pb.sub(step_timer.read_clock(pb), start))
+            if oom is not None:
+                _stop_when_out_of_memory(pb, oom)
+            if index_errors.may_raise(plan.steps[t][0]):
+                index_errors.stop_when_set(pb, module)
+        pb.ret(ir.Constant(I32, 0))
+        code = b.call(part, [args, arena])
+        b.store(code, code_slot)
+        _guard(b, fail, None, code, ir.Constant(I32, 0), None)
     if timer is not None:
         step_timer.add(b, timer, len(calls), i64(1))
     b.ret(ir.Constant(I32, 0))
     b.position_at_end(fail)
     b.ret(b.load(code_slot))
+
+
+PART = 128   # step calls per part of the entry (_emit_entry)
+
+
+def _pointers(b, args, arena, where, offsets, keys) -> dict:
+    """The pointers of `keys` at the top of one part of the entry: an array's data pointer
+    read from the args tuple (`where`: its index there), an arena buffer's address.
+
+    The entry calls its steps through parts `i32 tg_entry.<first step>(ptr args, ptr arena)`
+    of PART calls, `optnone`, returning 0 or the code that ends the call. One function with
+    every call kept hundreds of pointers live across thousands of calls: LLVM's register
+    allocator and optimiser spent a tenth of an unrolled RNN's compile on it. Nothing is
+    gained optimising a list of calls (a few more instructions per step, each a loop nest)."""
+    ptrs = {}
+    for key in keys:
+        if key in where:
+            obj = _field(b, args, TUPLE_ITEMS + 8 * where[key], PTR)
+            ptrs[key] = _field(b, obj, ARRAY["data"], PTR)
+        else:
+            ptrs[key] = b.gep(arena, [i64(offsets[key])], source_etype=I8)
+    return ptrs
 
 
 def out_of_memory_flag(module):
@@ -570,20 +767,32 @@ def _field(b, obj, offset, typ):
 
 
 def _guard(b, fail, code_slot, actual, expected, code):
+    """Go on when actual == expected, else to `fail`, which returns `code` (None: the one
+    already in code_slot)."""
     ok = b.append_basic_block("ok")
-    b.store(ir.Constant(I32, code), code_slot)
+    if code is not None:
+        b.store(ir.Constant(I32, code), code_slot)
     b.cbranch(b.icmp_signed("==", actual, expected), ok, fail)
     b.position_at_end(ok)
 
 
-def _guard_array(b, fail, code_slot, obj, t, ndarray_type, code):
-    """ndarray (exact type), rank, each dim, dtype number, byte order, contiguous+aligned: one
-    call of the module's shared checker with the expected values in a constant table (inline
-    checks for a few hundred inputs made the entry the largest function LLVM compiled)."""
-    spec = [t.ndim, t.np_dtype.num] + list(t.shape)
-    table = _spec_table(b.module, spec)
-    ok = b.call(_array_checker(b.module), [obj, ndarray_type, table])
-    _guard(b, fail, code_slot, ok, ir.Constant(ir.IntType(1), 1), code)
+def _guard_inputs(b, fail, code_slot, items, types, ndarray_type):
+    """Input i of `types` (the tuple's item i): ndarray (exact type), rank, each dim, dtype
+    number, byte order, contiguous+aligned, else the call returns i+1 (the first that fails).
+    One call of the module's loop over a constant table of the inputs' expected values
+    (`tg_check_inputs`): a check per input made the entry of a graph with hundreds of inputs
+    the largest function LLVM compiled."""
+    if not types:
+        return
+    module = b.module
+    tables = [_spec_table(module, [t.ndim, t.np_dtype.num] + list(t.shape)) for t in types]
+    ty = ir.ArrayType(PTR, len(tables))
+    specs = ir.GlobalVariable(module, ty, name=module.get_unique_name("tg_inputs"))
+    specs.linkage, specs.global_constant = "internal", True
+    specs.initializer = ir.Constant(ty, tables)
+    code = b.call(_inputs_checker(module), [items, ndarray_type, specs, i64(len(types))])
+    b.store(code, code_slot)
+    _guard(b, fail, None, code, ir.Constant(I32, 0), None)
 
 
 def _spec_table(module, spec):
@@ -598,6 +807,32 @@ def _spec_table(module, spec):
 
 
 CHECK_ARRAY = "tg_check_array"
+CHECK_INPUTS = "tg_check_inputs"
+
+
+def _inputs_checker(module):
+    """`i32 tg_check_inputs(ptr items, ptr ndarray_type, ptr specs, i64 n)`: 0 when every
+    items[i] passes tg_check_array with specs[i], else i+1 for the first that does not."""
+    if CHECK_INPUTS in module.globals:
+        return module.globals[CHECK_INPUTS]
+    fn = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, PTR, ir.IntType(64)]),
+                     name=CHECK_INPUTS)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    items, ndarray_type, specs, n = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    bad = fn.append_basic_block("bad")
+    with for_range(b, n) as i:
+        obj = b.load(b.gep(items, [i], source_etype=PTR), typ=PTR)
+        spec = b.load(b.gep(specs, [i], source_etype=PTR), typ=PTR)
+        ok = fn.append_basic_block("ok")
+        b.cbranch(b.call(_array_checker(module), [obj, ndarray_type, spec]), ok, bad)
+        b.position_at_end(ok)
+    b.ret(ir.Constant(I32, 0))
+    b.position_at_end(bad)
+    b.ret(b.trunc(b.add(i, i64(1)), I32))
+    return fn
 
 
 def _array_checker(module):
@@ -663,3 +898,4 @@ def output_specs(plan):
         lit = o.value if isinstance(o, Literal) else None
         specs.append((o.type.shape, np.dtype(o.type.np_dtype), lit))
     return specs
+

@@ -13,7 +13,7 @@ from llvmlite import ir
 from ..ir.ops import (ARG_REDUCTION, CALL, JOIN, KERNEL_FAMILIES, SCAN, SCATTER, SORT,
                       WINDOW)
 from ..ir.types import FLOATS
-from .emitter import SVal
+from .emitter import MEMTYPES, SVal
 from .loops import for_range, i64, linear_index, loop_nest
 from .target import BLAS_SYMBOLS, blas
 from .views import PTR, contiguous_strides
@@ -143,14 +143,60 @@ def _argmax(sf, op, views, out_key):
 
 
 def _concat(sf, op, views, out_key):
+    """Each operand copied by a loop nest of its shape; a run of RUN or more operands alike
+    (type and strides) by one nest inside a loop over a table of their pointers: the gradient
+    of an unrolled RNN's T time steps (T pieces) is then one loop nest for LLVM, not T."""
     axis, b = op.attrs["axis"], sf.b
     ostrides = contiguous_strides(op.results[0].type.shape)
     lo = 0
-    for x in op.operands:
-        with loop_nest(b, x.type.shape, "c") as idx:
-            where = linear_index(b, idx, ostrides, lo * ostrides[axis])
-            sf.store(out_key, where, sf.read(views[x], idx))
-        lo += x.type.shape[axis]
+    for run in _alike_runs(op.operands, views):
+        if len(run) >= RUN:
+            _concat_run(sf, run, views, out_key, ostrides, axis, lo)
+            lo += len(run) * run[0].type.shape[axis]
+            continue
+        for x in run:
+            with loop_nest(b, x.type.shape, "c") as idx:
+                where = linear_index(b, idx, ostrides, lo * ostrides[axis])
+                sf.store(out_key, where, sf.read(views[x], idx))
+            lo += x.type.shape[axis]
+
+
+RUN = 4
+
+
+def _alike_runs(operands, views) -> list:
+    """`operands` cut into runs of consecutive ones with one type and one view layout."""
+    runs = []
+    for x in operands:
+        v = views[x]
+        if runs and runs[-1][0].type == x.type and views[runs[-1][0]].strides == v.strides:
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+    return runs
+
+
+def _concat_run(sf, run, views, out_key, ostrides, axis, lo):
+    b = sf.b
+    dtype = run[0].type.dtype
+    memty = MEMTYPES[dtype]
+    with b.goto_entry_block():
+        table = b.alloca(ir.ArrayType(PTR, len(run)), name="pieces")
+    for j, x in enumerate(run):
+        v = views[x]
+        b.store(sf.address(v.base, i64(v.offset)), b.gep(table, [i64(0), i64(j)]))
+    strides, step = views[run[0]].strides, run[0].type.shape[axis] * ostrides[axis]
+    with for_range(b, len(run), "piece") as j:
+        src = b.load(b.gep(table, [i64(0), j]), typ=PTR)
+        first = b.add(i64(lo * ostrides[axis]), b.mul(j, i64(step), flags=["nsw"]),
+                      flags=["nsw"])
+        with loop_nest(b, run[0].type.shape, "c") as idx:
+            at = b.gep(src, [linear_index(b, idx, strides)], inbounds=True, source_etype=memty)
+            value = b.load(at, typ=memty)
+            if dtype == "bool":
+                value = b.icmp_unsigned("!=", value, ir.Constant(memty, 0))
+            sf.store(out_key, b.add(first, linear_index(b, idx, ostrides), flags=["nsw"]),
+                     SVal(value, dtype))
 
 
 def kernel_for(opdef):

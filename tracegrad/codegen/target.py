@@ -143,6 +143,12 @@ def compile_object(ir_text: str) -> tuple:
     return str(module), target_machine().emit_object(module)
 
 
+def object_code(ir_text: str) -> bytes:
+    """LLVM IR text -> native object bytes (compile_object without printing the optimised
+    module, which only inspection reads: CompiledModule.optimized_ir makes it on demand)."""
+    return target_machine().emit_object(optimize(parse(ir_text)))
+
+
 class JitObject:
     """A loaded native object: resolve symbols with `address(name)`."""
 

@@ -6,6 +6,8 @@ TRACEGRAD_DUMP=<dir> each stage's text is written to that directory.
 """
 import os
 
+from ..gcpause import gc_paused
+
 PASSES: dict = {}
 
 
@@ -67,21 +69,23 @@ def _arg_value(text: str):
 
 
 def run_pipeline(fn, spec: str, verify=None):
-    """Run the comma-separated passes of `spec` on `fn`, verifying after each when asked."""
+    """Run the comma-separated passes of `spec` on `fn`, verifying after each when asked (the
+    garbage collector paused meanwhile: ir/gcpause.py)."""
     if verify is None:
         verify = os.environ.get("TRACEGRAD_DEBUG", "") not in ("", "0")
     dump = os.environ.get("TRACEGRAD_DUMP")
-    for i, (name, kw) in enumerate(parse_pipeline(spec)):
-        if name not in PASSES:
-            raise KeyError(f"unknown pass {name!r}; known: {', '.join(sorted(PASSES))}")
-        fn = PASSES[name](fn, **kw)
-        if verify:
-            from ..verifier import verify as check
-            check(fn)
-        if dump:
-            os.makedirs(dump, exist_ok=True)
-            with open(os.path.join(dump, f"{fn.name}.{i:02d}.{name}.tgir"), "w") as f:
-                f.write(str(fn) + "\n")
+    with gc_paused():
+        for i, (name, kw) in enumerate(parse_pipeline(spec)):
+            if name not in PASSES:
+                raise KeyError(f"unknown pass {name!r}; known: {', '.join(sorted(PASSES))}")
+            fn = PASSES[name](fn, **kw)
+            if verify:
+                from ..verifier import verify as check
+                check(fn)
+            if dump:
+                os.makedirs(dump, exist_ok=True)
+                with open(os.path.join(dump, f"{fn.name}.{i:02d}.{name}.tgir"), "w") as f:
+                    f.write(str(fn) + "\n")
     return fn
 
 

@@ -281,8 +281,8 @@ def add_matmuls(op, b):
 def whole_scatter(op, b):
     # slice_scatter(x) writing all of its shape -> x
     a = op.attrs
-    if all(s == 1 for s in a["step"]) and all(v == 0 for v in a["begin"]) \
-            and tuple(a["end"]) == tuple(a["shape"]):
+    if tuple(a["end"]) == tuple(a["shape"]) and all(s == 1 for s in a["step"]) \
+            and all(v == 0 for v in a["begin"]):
         return passthrough(op, op.operands[0])
     return None
 
