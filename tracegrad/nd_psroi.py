@@ -11,6 +11,7 @@ import numpy as np
 
 from .array import F, NDArray
 from .base import MXNetError
+from .nd_roi import _round, roi_columns
 from .op_kwargs import redo as _redo
 
 __all__ = ["PSROIPooling"]
@@ -65,14 +66,10 @@ def PSROIPooling(data, rois, spatial_scale=None, output_dim=None, pooled_size=No
                          f"output_dim * group_size^2 = {od * g * g} are read")
     r = rois.shape[0]
     dtype = data.type.dtype
-    boxes = F.stop_gradient(rois)
-
-    def col(i):
-        return F.reshape(F.slice(boxes, begin=(0, i), end=(r, i + 1), step=(1, 1)), shape=(r,))
-    from .nd import round as round_half_away
+    col = roi_columns(rois)
 
     def edge(i, plus):
-        v = round_half_away(col(i))
+        v = _round(col(i))
         return F.mul(F.add(v, 1.0) if plus else v, float(spatial_scale))
     col_masks, col_counts = _masks(edge(1, False), edge(3, True), r, p, w, dtype)
     row_masks, row_counts = _masks(edge(2, False), edge(4, True), r, p, h, dtype)

@@ -33,6 +33,17 @@ def checked_roi_args(op, data, rois, pooled_size, spatial_scale, row, fields):
     return ph_n, pw_n
 
 
+def roi_columns(rois, dtype=None):
+    """col(i): column i of the (R, k) boxes as an (R,) array, cast to `dtype` when given, with
+    no gradient back to the boxes (MXNet's region ops give rois none)."""
+    boxes = F.stop_gradient(rois if dtype is None else F.cast(rois, dtype=dtype))
+    r = rois.shape[0]
+
+    def col(i):
+        return F.reshape(F.slice(boxes, begin=(0, i), end=(r, i + 1), step=(1, 1)), shape=(r,))
+    return col
+
+
 def _round(x):
     """C's round (halves away from zero) of a float array: nd.round."""
     from .nd import round as round_half_away
@@ -60,10 +71,7 @@ def ROIPooling(data, rois, pooled_size=None, spatial_scale=None, **kwargs):
     n, c, h, w = data.shape
     r = rois.shape[0]
     dtype = data.type.dtype
-    boxes = F.stop_gradient(F.cast(rois, dtype=dtype))
-
-    def col(i):
-        return F.reshape(F.slice(boxes, begin=(0, i), end=(r, i + 1), step=(1, 1)), shape=(r,))
+    col = roi_columns(rois, dtype)
     scaled = [_round(F.mul(col(i), float(spatial_scale))) for i in (1, 2, 3, 4)]
     ws, we = _bins(scaled[0], scaled[2], r, pw_n, w)                 # (R, PW)
     hs, he = _bins(scaled[1], scaled[3], r, ph_n, h)                 # (R, PH)
@@ -145,10 +153,7 @@ def ROIAlign(data, rois, pooled_size=None, spatial_scale=None, sample_ratio=-1,
                          f"pooled height x width ({ph_n * pw_n})")
     r, cols = rois.shape
     dtype = data.type.dtype
-    boxes = F.stop_gradient(F.cast(rois, dtype=dtype))
-
-    def col(i):
-        return F.reshape(F.slice(boxes, begin=(0, i), end=(r, i + 1), step=(1, 1)), shape=(r,))
+    col = roi_columns(rois, dtype)
     first = cols - 4
     offset = 0.5 if aligned else 0.0
     sw, sh, ew, eh = (F.sub(F.mul(col(first + i), float(spatial_scale)), offset)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .array import F
 from .base import MXNetError
-from .nd_roi import checked_roi_args
+from .nd_roi import checked_roi_args, roi_columns
 from .op_kwargs import redo as _redo
 
 __all__ = ["RROIAlign"]
@@ -37,10 +37,7 @@ def RROIAlign(data, rois, pooled_size=None, spatial_scale=None, sampling_ratio=-
     n, c, h, w = data.shape
     r = rois.shape[0]
     dtype = data.type.dtype
-    boxes = F.stop_gradient(F.cast(rois, dtype=dtype))
-
-    def col(i):
-        return F.reshape(F.slice(boxes, begin=(0, i), end=(r, i + 1), step=(1, 1)), shape=(r,))
+    col = roi_columns(rois, dtype)
     scale = float(spatial_scale)
     cx, cy = F.mul(col(1), scale), F.mul(col(2), scale)
     rw = F.maximum(F.mul(col(3), scale), 1.0)

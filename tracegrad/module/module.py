@@ -433,13 +433,12 @@ class Module(BaseModule):
 
     @property
     def _kvstore(self):
-        """MXNet's store of a Module on several contexts (init_optimizer's kvstore), which
-        updates the parameters: its _updater shows the Module's optimizer and states. None
-        for one context, or before init_optimizer."""
+        """MXNet's store of a Module (init_optimizer's kvstore), which updates the parameters:
+        its _updater shows the Module's optimizer and states. A given or distributed store
+        (_workers_store), else one made for several contexts; None for a local type on one
+        context, or before init_optimizer."""
         if self._trainer is None or self._kvstore_type is None:
             return None
-        if self._kvstore_made is None and not isinstance(self._kvstore_type, str):
-            self._kvstore_made = self._kvstore_type     # (a store given: kept, as MXNet)
         if self._kvstore_made is None and self._num_contexts() == 1:
             return None
         if self._kvstore_made is None:
