@@ -14,7 +14,9 @@ import numpy as np
 from .base import ANY_TRACE, LOCATING, MXNetError, op_error
 from .context import PLACED as _PLACED, Context, count_placed, current_context
 from .ir.attrs import check_attr, coerce_attr
+from .ir.function import Builder
 from .ir.ops import REGISTRY
+from .ir.ops.checks import SHAPES_ONLY
 from .ir.types import DTYPES, NARROW, dtype_name, type_of
 from .runtime import tape
 from .runtime.tape import STATE
@@ -74,7 +76,8 @@ _HOOKED = False
 
 def _rehook():
     global _HOOKED
-    _HOOKED = _DEFER is not None or _MATERIALIZING[0] > 0 or _PROFILE is not None
+    _HOOKED = _DEFER is not None or _MATERIALIZING[0] > 0 or _PROFILE is not None or \
+        _TYPED_ZEROS[0] > 0
 
 
 class materializing:
@@ -96,6 +99,55 @@ class materializing:
             _MATERIALIZING[0] -= 1
             _rehook()
         return False
+
+# threads inside shapes_only(): apply gives typed zeros there (its hooked path, as above)
+_TYPED_ZEROS = [0]
+
+
+class shapes_only:
+    """`with shapes_only():` eager ops in this thread return zero arrays of the type their
+    rule gives, computing nothing (mx.sym's shape inference runs a graph's nd functions for
+    their result shapes: a ResNet-50 bind at batch 32 spent seconds on zeros). Value checks
+    are off as well (checks.SHAPES_ONLY): zeros are no one's values. The zeros hold one
+    element each (zero strides, read-only), so a large graph's arrays cost no memory."""
+    __slots__ = ("saved",)
+
+    def __enter__(self):
+        self.saved, SHAPES_ONLY.on = SHAPES_ONLY.on, True
+        with _MATERIALIZING_LOCK:
+            _TYPED_ZEROS[0] += 1
+            _rehook()
+        return self
+
+    def __exit__(self, *exc):
+        SHAPES_ONLY.on = self.saved
+        with _MATERIALIZING_LOCK:
+            _TYPED_ZEROS[0] -= 1
+            _rehook()
+        return False
+
+
+def _typed_zeros(opdef, args, attrs):
+    """apply inside shapes_only(): zeros of the op's result type, its rule given the operands'
+    types as a trace would give them (so the shapes are what a compiled call computes)."""
+    b = Builder()
+    operands = [b.param(type_of(a._data)) if isinstance(a, NDArray) else
+                a.item() if isinstance(a, np.generic) else
+                b.param(type_of(a)) if isinstance(a, np.ndarray) else a for a in args]
+    try:
+        results = b.emit(opdef.name, *operands, **attrs)     # (attributes checked as traced)
+    except (ValueError, TypeError, IndexError, OverflowError) as e:
+        datas = [a._data if isinstance(a, NDArray) else a for a in args]
+        raise op_error(opdef.name, datas, attrs, e) from None
+    if type(results) is not list and type(results) is not tuple:
+        return wrap(_zeros_of(results.type))
+    return tuple(wrap(_zeros_of(r.type)) for r in results)
+
+
+def _zeros_of(t):
+    """A read-only zero array of type t that holds one element (every stride 0)."""
+    return np.broadcast_to(np.zeros((), t.np_dtype), t.shape)
+
 
 # step capture (capture.py): while it has plans, every op is offered to it first; it returns a
 # deferred result, or None to run the op now. _BEFORE_WRITE runs before an in-place write.
@@ -157,6 +209,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
     when nothing is installed; a numpy scalar is weakened to a Python scalar (as in a trace)
     while the operands' buffers are gathered."""
     if _HOOKED:
+        if _TYPED_ZEROS[0] and SHAPES_ONLY.on and opdef.name in REGISTRY:
+            return _typed_zeros(opdef, args, attrs)
         profile = _PROFILE
         if profile is not None and not HOOKS.profiling:
             return profile(opdef, args, attrs, impl)
@@ -640,9 +694,13 @@ class NDArray:
         autograd = sys.modules["tracegrad.autograd"]
         capture = autograd.CAPTURE      # a captured step's head: its hook, without the lists
         step = capture.state.step
-        if step is not None and out_grad is None and capture.backward(
-                step, self, None, retain_graph, train_mode):
-            return
+        if step is not None and out_grad is None:
+            fusion = step.plan.fusion   # (the steady step: held for trainer.step, one frame)
+            if fusion is not None and not retain_graph and \
+                    fusion.fast_backward(fusion, step, self) is True:
+                return
+            if capture.backward(step, self, None, retain_graph, train_mode, True):
+                return
         autograd.backward([self], None if out_grad is None else [out_grad], retain_graph,
                           train_mode)
 

@@ -3,7 +3,8 @@
 Argument shapes an op creates (a FullyConnected's weight, a BatchNorm's moving_mean, a
 SoftmaxOutput's label) come from the op's rule in symbol/ops.py once its data's shape is
 known; output shapes come from running the op's nd function once on zeros of the input shapes
-(inference mode, nothing recorded), so they are exactly what a forward pass gives. Every
+(inference mode, nothing recorded) inside array.shapes_only(), where each primitive gives zeros
+of its type rule's result without computing it: exactly the shapes a forward pass gives. Every
 shape is checked for size before anything is allocated. Shapes these passes leave unknown
 are filled from the partial shapes the graph holds (unknown dims) by partial_shapes.py, and
 the variables and creations that completes are inferred again.
@@ -11,7 +12,7 @@ the variables and creations that completes are inferred again.
 import numpy as np
 
 from ..base import MXNetError
-from ..ir.ops.checks import SHAPES_ONLY
+from ..array import shapes_only, wrap
 from ..util import is_np_shape
 from . import ops as _ops
 from . import partial_shapes
@@ -150,14 +151,13 @@ def _zeros(shape, dtype, where):
     if n > MAX_INFER_ELEMENTS:
         raise MXNetError(f"{where}: an array of shape {tuple(shape)} ({n} elements) is too "
                          f"large to infer shapes with")
-    return np.zeros(shape, dtype)
+    return np.broadcast_to(np.zeros((), dtype), tuple(shape))  # (one element: shapes_only)
 
 
 def _passes(sym, known, types, sizes=None):
     """{id(node): [shape or None per visible output]}, {id(node): [dtype ...]} to a fixed
     point (a variable a later op gives a shape to is seen by every op of the next pass).
     `sizes`: {id(creation node): shape} for creations with unknown dims (probed)."""
-    from .. import nd
     from ..autograd import pause
     order = sym._order()
     shapes, dtypes = {}, {}
@@ -261,17 +261,14 @@ def _passes(sym, known, types, sizes=None):
                 continue
             provisional.discard(id(node))
             _ops.check_growth(node, ins)
-            arrays = [nd.from_numpy(_zeros(s, dtypes[id(c)][i] or np.float32, where))
+            arrays = [wrap(_zeros(s, dtypes[id(c)][i] or np.float32, where))
                       for s, (c, i) in zip(ins, node.inputs)]
-            with pause(train_mode=False), np.errstate(all="ignore"):
-                was, SHAPES_ONLY.on = SHAPES_ONLY.on, True     # (zeros: no value to check)
+            with pause(train_mode=False), np.errstate(all="ignore"), shapes_only():
                 try:
                     out = node.spec.fn(*arrays, **node.params)
                 except (MXNetError, TypeError, ValueError, IndexError, MemoryError) as e:
                     raise MXNetError(f"{where}: inputs of shapes {[tuple(s) for s in ins]}: "
                                      f"{e}") from None
-                finally:
-                    SHAPES_ONLY.on = was
             outs = list(out) if isinstance(out, (list, tuple)) else [out]
             if len(outs) != n:
                 raise MXNetError(f"{where} gave {len(outs)} outputs, its attributes say {n}")

@@ -27,7 +27,7 @@ body learned about its inputs (an unknown state takes the shape its use gives it
 import numpy as np
 
 from ..base import MXNetError
-from ..ir.ops.checks import SHAPES_ONLY
+from ..array import shapes_only
 from . import ops as _ops
 
 # (distinct enough that a dim computed from an unknown one differs, ceil((size - 2) / 3)
@@ -251,12 +251,8 @@ def _run(node, in_shapes, dtypes):
         _ops.check_growth(node, in_shapes)
         arrays = [nd.from_numpy(np.zeros(s, dtypes[id(c)][i] or np.float32))
                   for s, (c, i) in zip(in_shapes, node.inputs)]
-        with pause(train_mode=False), np.errstate(all="ignore"):
-            was, SHAPES_ONLY.on = SHAPES_ONLY.on, True
-            try:
-                out = node.spec.fn(*arrays, **node.params)
-            finally:
-                SHAPES_ONLY.on = was
+        with pause(train_mode=False), np.errstate(all="ignore"), shapes_only():
+            out = node.spec.fn(*arrays, **node.params)
     except Exception:  # noqa: BLE001 - a probe the op refuses, however, says nothing
         return None
     outs = list(out) if isinstance(out, (list, tuple)) else [out]

@@ -2182,12 +2182,13 @@ def _bind_site(template, leaves, args, tmps, binds, written, leaf_data, leaf_typ
 
 
 # ------------------------------------------------------------------ the captured backward
-def backward(step, heads, head_grads, retain_graph, train_mode):
+def backward(step, heads, head_grads, retain_graph, train_mode, tried=False):
     """autograd.backward's hook while `step` (this thread's) is pending: True when the captured
-    call did it (or, with the update fused in, holds it for trainer.step: update_fusion.py)."""
+    call did it (or, with the update fused in, holds it for trainer.step: update_fusion.py).
+    `tried`: NDArray.backward already asked the fusion's straight-line hold."""
     plan = step.plan
     fusion = plan.fusion
-    if fusion is not None and head_grads is None and not retain_graph and \
+    if fusion is not None and not tried and head_grads is None and not retain_graph and \
             fusion.fast_backward(fusion, step, heads) is True:
         return True     # (the steady step: its straight-line checks held it for trainer.step)
     if step.held is not None:
