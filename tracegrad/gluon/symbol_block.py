@@ -3,8 +3,8 @@
 export writes MXNet's JSON and binary .params when it can (export's docstring: the block's
 own graph on mx.sym variables, else the traced primitives mapped to MXNet ops). Otherwise
 prefix-symbol.json holds tracegrad's IR format {"inputs", "params", "ir"}: the ir.Function of
-the forward traced in inference mode, whose parameters are the inputs then the captured arrays (the block's
-Parameters, or constants). prefix-%04d.params is an .npz keyed 'arg:name' (trainable),
+the forward traced in inference mode, whose parameters are the inputs then the captured arrays
+(the block's Parameters, or constants). prefix-%04d.params is an .npz keyed 'arg:name' (trainable),
 'aux:name' (grad_req null) or 'const:name'. Loading parses the text with ir.parse (only
 registered ops, nothing eval'd or unpickled) and runs it through the recording interpreter, so
 the imported block's parameters get gradients.
@@ -78,9 +78,10 @@ def write_symbol(block, sym_file):
 
 def _traced_graph(block):
     """(IR Function of the inference forward, input names, [name, kind] of its captured
-    arrays, their arrays by 'kind:name', the traced arguments flattened, their nesting).
-    Nested inputs (an RNN's [h, c] state) are inputs data0, data1, ... in flattened order,
-    nested outputs outputs in that order, as in MXNet's export."""
+    arrays, their arrays by 'kind:name', the traced arguments flattened, their nesting, the
+    forward's outputs on them as numpy arrays: what a written graph must compute). Nested
+    inputs (an RNN's [h, c] state) are inputs data0, data1, ... in flattened order, nested
+    outputs outputs in that order, as in MXNet's export."""
     from ..tracing.trace import trace
     args = block._cached_args
     if args is None:
@@ -114,7 +115,8 @@ def _traced_graph(block):
         fn.params[tr.n_inputs + i].name_hint = name
         specs.append([name, kind])
         arrays[f"{kind}:{name}"] = leaf.data
-    return fn, inputs, specs, arrays, flat, in_fmt
+    # (the trace computed them: the IR run again would give these very values)
+    return fn, inputs, specs, arrays, flat, in_fmt, [o.asnumpy() for o in tr.outputs]
 
 
 def _flatten(obj, what):
@@ -138,7 +140,7 @@ def _attributes_kept(block):
         ATTRIBUTE_VERSION[0] += 1   # (written past Block.__setattr__)
 
 
-def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args, in_fmt=None):
+def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args, in_fmt=None, want=None):
     """tracegrad's IR-format symbol file; returns the arrays its .params file holds."""
     meta = {"format": _FORMAT, "version": 1, "inputs": inputs, "params": specs,
             "ir": str(fn)}
@@ -147,7 +149,7 @@ def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args, in_fmt=No
     return arrays
 
 
-def _mxnet_symbol(fn, inputs, specs, arrays, args, in_fmt=None):
+def _mxnet_symbol(fn, inputs, specs, arrays, args, in_fmt=None, want=None):
     """(Symbol, .params keys, arrays) in MXNet's format when every op has an MXNet
     counterpart (tracegrad/symbol/from_ir.py) and the MXNet graph computes what the traced
     one does on the traced inputs; None when not (tracegrad's IR is written instead)."""
@@ -163,7 +165,9 @@ def _mxnet_symbol(fn, inputs, specs, arrays, args, in_fmt=None):
         values.update({name: array.wrap(arrays[f"{kind}:{name}"]) for name, kind in specs})
         with pause(train_mode=False), np.errstate(all="ignore"):
             got = [o.asnumpy() for o in evaluate(sym, values)]
-            want = Program(fn)([a._data for a in args] + [values[n]._data for n, _ in specs])
+            if want is None:
+                want = Program(fn)([a._data for a in args] +
+                                   [values[n]._data for n, _ in specs])
     except (Unsupported, MXNetError):
         return None
     for g, w in zip(got, want):
@@ -182,7 +186,7 @@ def _mxnet_symbol(fn, inputs, specs, arrays, args, in_fmt=None):
     return sym, keys, kept
 
 
-def _block_symbol(block, fn, inputs, specs, arrays, args, in_fmt=None):
+def _block_symbol(block, fn, inputs, specs, arrays, args, in_fmt=None, want=None):
     """(Symbol, .params keys, arrays) of the block called on mx.sym variables, MXNet's own
     export graph (FullyConnected, Convolution, BatchNorm with its running statistics as
     'aux:' states, ...; shapes follow the inputs, as MXNet's do); None unless the Symbol
@@ -203,8 +207,9 @@ def _block_symbol(block, fn, inputs, specs, arrays, args, in_fmt=None):
         values.update({n: params[n].data() for n in arg_names + aux_names if n not in values})
         with pause(train_mode=False), np.errstate(all="ignore"):
             got = [o.asnumpy() for o in evaluate(sym, values)]
-            want = Program(fn)([a._data for a in args] +
-                               [arrays[f"{kind}:{name}"] for name, kind in specs])
+            if want is None:
+                want = Program(fn)([a._data for a in args] +
+                                   [arrays[f"{kind}:{name}"] for name, kind in specs])
     except Exception:     # noqa: BLE001  (a block or op with no symbolic form)
         return None
     for g, w in zip(got, want):
