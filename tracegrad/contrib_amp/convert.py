@@ -340,7 +340,7 @@ def convert_hybrid_block(block, target_dtype="float16", target_dtype_ops=None, f
     block's parameter values in the dtypes the conversion gives them."""
     from ..gluon.block import HybridBlock
     from ..gluon.parameter import load_into
-    from ..gluon.symbol_block import SymbolBlock, _block_symbol, _mxnet_symbol, _traced_graph
+    from ..gluon.symbol_block import SymbolBlock, mxnet_graph
     from ..symbol.symbol import var
     where = "amp.convert_hybrid_block"
     if not isinstance(block, HybridBlock):
@@ -348,13 +348,11 @@ def convert_hybrid_block(block, target_dtype="float16", target_dtype_ops=None, f
     if getattr(block, "_cached_args", None) is None:
         raise MXNetError(f"{where}: call block.hybridize() and run it forward once first (its "
                          f"graph is taken from that call, as export's)")
-    graph = _traced_graph(block)
-    found = _block_symbol(block, *graph) or _mxnet_symbol(*graph)
+    found, _, input_names = mxnet_graph(block)
     if found is None:
         raise MXNetError(f"{where}: {block.name}'s forward uses operations with no MXNet "
                          f"operator form, so it has no Symbol to convert")
     sym, keys, arrays = found
-    input_names = graph[1]
     converted = convert_symbol(sym, target_dtype, target_dtype_ops, fp32_ops,
                                conditional_fp32_ops, excluded_sym_names, input_names,
                                cast_optional_params)

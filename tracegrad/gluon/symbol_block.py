@@ -41,16 +41,37 @@ def export(block, path, epoch=0, fmt="auto", remove_amp_cast=True):
     sym_file, param_file = f"{path}-symbol.json", f"{path}-{epoch:04d}.params"
     if block.__dict__.get("_sym") is not None and block._cached_args is None and fmt == "auto":
         return _export_own_symbol(block, sym_file, param_file, remove_amp_cast)
-    graph = _traced_graph(block)
-    mxnet = _block_symbol(block, *graph) or _mxnet_symbol(*graph) if fmt == "auto" else None
+    mxnet, graph, _ = mxnet_graph(block) if fmt == "auto" else (None, None, None)
     if mxnet is not None:
         from .. import mxnet_format
         sym, keys, values = mxnet
         sym.save(sym_file)
         mxnet_format.write(param_file, values, keys)
         return sym_file, param_file
-    save_arrays(param_file, _write_tracegrad_symbol(sym_file, *graph))
+    save_arrays(param_file, _write_tracegrad_symbol(sym_file, *(graph or _traced_graph(block))))
     return sym_file, param_file
+
+
+def mxnet_graph(block):
+    """((Symbol, .params keys, arrays) in MXNet's format or None, the traced graph or None,
+    the input names) of block's last hybridized call: the block called on mx.sym variables
+    when that computes what its forward does (no trace needed), else the traced primitives
+    mapped to MXNet ops (the trace is returned too: tracegrad's format is written from it)."""
+    flat, in_fmt = _flatten(list(_cached_args(block)), "input")
+    inputs = _input_names(len(flat))
+    found = _block_symbol(block, inputs, flat, in_fmt)
+    if found is not None:
+        return found, None, inputs
+    graph = _traced_graph(block)
+    return _mxnet_symbol(*graph), graph, inputs
+
+
+def _cached_args(block):
+    args = block._cached_args
+    if args is None:
+        raise MXNetError(f"{block.name}: export needs the block hybridized and run once: call "
+                         f"net.hybridize() and net(x) before net.export(path)")
+    return args
 
 
 def _export_own_symbol(block, sym_file, param_file, remove_amp_cast):
@@ -68,12 +89,11 @@ def _export_own_symbol(block, sym_file, param_file, remove_amp_cast):
 def write_symbol(block, sym_file):
     """Write only the symbol file of block's last hybridized call, in export's format (the
     Estimator's CheckpointHandler saves the parameters itself)."""
-    graph = _traced_graph(block)
-    mxnet = _block_symbol(block, *graph) or _mxnet_symbol(*graph)
+    mxnet, graph, _ = mxnet_graph(block)
     if mxnet is not None:
         mxnet[0].save(sym_file)
     else:
-        _write_tracegrad_symbol(sym_file, *graph)
+        _write_tracegrad_symbol(sym_file, *(graph or _traced_graph(block)))
 
 
 def _traced_graph(block):
@@ -83,11 +103,7 @@ def _traced_graph(block):
     inputs (an RNN's [h, c] state) are inputs data0, data1, ... in flattened order, nested
     outputs outputs in that order, as in MXNet's export."""
     from ..tracing.trace import trace
-    args = block._cached_args
-    if args is None:
-        raise MXNetError(f"{block.name}: export needs the block hybridized and run once: call "
-                         f"net.hybridize() and net(x) before net.export(path)")
-    flat, in_fmt = _flatten(list(args), "input")
+    flat, in_fmt = _flatten(list(_cached_args(block)), "input")
 
     def forward(*xs):   # (nested inputs and outputs flattened, as MXNet's export graph has them)
         out = block.forward(*nested.regroup(list(xs), in_fmt)[0])
@@ -186,14 +202,14 @@ def _mxnet_symbol(fn, inputs, specs, arrays, args, in_fmt=None, want=None):
     return sym, keys, kept
 
 
-def _block_symbol(block, fn, inputs, specs, arrays, args, in_fmt=None, want=None):
+def _block_symbol(block, inputs, args, in_fmt=None):
     """(Symbol, .params keys, arrays) of the block called on mx.sym variables, MXNet's own
     export graph (FullyConnected, Convolution, BatchNorm with its running statistics as
     'aux:' states, ...; shapes follow the inputs, as MXNet's do); None unless the Symbol
-    runs and computes what the traced graph does on the traced inputs."""
+    runs and computes what the block's forward does on the traced inputs. Checked on their
+    first sample when they share a batch axis (a forward at a training batch costs seconds;
+    the Symbol takes any batch), on the whole inputs when that fails or differs."""
     from .. import symbol
-    from ..autograd import pause
-    from ..symbol.symbol import evaluate
     params = {p.name: p for p in block.collect_params().values()}
     try:
         with _attributes_kept(block):   # (self.output = y would keep a Symbol)
@@ -203,22 +219,37 @@ def _block_symbol(block, fn, inputs, specs, arrays, args, in_fmt=None, want=None
             out = symbol.Group(nested.flatten(out, "export", symbol.Symbol, "Symbol")[0])
         sym = out
         arg_names, aux_names = sym.list_arguments(), sym.list_auxiliary_states()
-        values = dict(zip(inputs, args))
-        values.update({n: params[n].data() for n in arg_names + aux_names if n not in values})
-        with pause(train_mode=False), np.errstate(all="ignore"):
-            got = [o.asnumpy() for o in evaluate(sym, values)]
-            if want is None:
-                want = Program(fn)([a._data for a in args] +
-                                   [arrays[f"{kind}:{name}"] for name, kind in specs])
     except Exception:     # noqa: BLE001  (a block or op with no symbolic form)
         return None
-    for g, w in zip(got, want):
-        w = np.asarray(w)
-        if g.shape != w.shape or not np.allclose(g, w, rtol=1e-4, atol=1e-5, equal_nan=True):
-            return None
+    values = {n: params[n].data() for n in arg_names + aux_names if n not in inputs}
+    batch = {a.shape[0] if a.ndim else None for a in args}
+    sample = [a[:1] for a in args] if len(batch) == 1 and (batch.pop() or 0) > 1 else None
+    if not ((sample is not None and _computes_forward(block, sym, inputs, sample, values,
+                                                      in_fmt))
+            or _computes_forward(block, sym, inputs, args, values, in_fmt)):
+        return None
     keys = [f"arg:{n}" for n in arg_names if n not in inputs] + [f"aux:{n}" for n in aux_names]
     kept = [values[k.split(":", 1)[1]]._data for k in keys]
     return sym, keys, kept
+
+
+def _computes_forward(block, sym, inputs, args, values, in_fmt):
+    """Whether the Symbol gives what the block's inference forward gives on `args`."""
+    from ..autograd import pause
+    from ..symbol.symbol import evaluate
+    try:
+        with pause(train_mode=False), np.errstate(all="ignore"):
+            got = [o.asnumpy() for o in evaluate(sym, {**values, **dict(zip(inputs, args))})]
+            with inside_hybrid_call(), _attributes_kept(block):
+                out = block.forward(*(args if in_fmt is None else
+                                      nested.regroup(list(args), in_fmt)[0]))
+            want = [o.asnumpy() for o in ([out] if isinstance(out, NDArray) else
+                                          _flatten(out, "output")[0])]
+    except Exception:     # noqa: BLE001  (then the traced graph decides)
+        return False
+    return len(got) == len(want) and all(
+        g.shape == w.shape and np.allclose(g, w, rtol=1e-4, atol=1e-5, equal_nan=True)
+        for g, w in zip(got, want))
 
 
 def _read_symbol_file(symbol_file, meta=None):
