@@ -52,14 +52,25 @@ def fresh_capture():
     from tracegrad.tracing import update_fusion
     if PLACED[0]:   # arrays an earlier test placed on cpu(1) may wait in reference cycles
         gc.collect()    # for the collector; while they live, blocks look up call contexts
-    slow_build = update_fusion.SLOW_BUILD
+    from tracegrad.tracing import background
+    slow_build, in_background = update_fusion.SLOW_BUILD, background.BACKGROUND_OPS
     update_fusion.SLOW_BUILD = float("inf")
+    background.BACKGROUND_OPS = None    # (every plan compiled where it is learned)
     capture._reset_for_tests()
     capture.set_enabled(True)
     yield
     capture.set_enabled(True)
     capture._reset_for_tests()
-    update_fusion.SLOW_BUILD = slow_build
+    update_fusion.SLOW_BUILD, background.BACKGROUND_OPS = slow_build, in_background
+
+
+@pytest.fixture(autouse=True)
+def _background_compiles_end():
+    """A large plan a test leaves compiling in the background (tracing/background.py) ends
+    with the test: its counters and its CPU are not the next test's."""
+    yield
+    from tracegrad.tracing import background
+    background.wait_all()
 SEPARATOR = "// -----"
 _DIRECTIVE = re.compile(r"^\s*// (RUN|PARSE|CHECK|CHECK-NEXT|CHECK-NOT|ERROR):(.*)$")
 

@@ -19,7 +19,7 @@ from . import fastmath as fastmath_flags
 from .cache import COUNTERS
 from .target import JitObject, object_code
 
-__all__ = ["compile_function", "CompiledModule", "COUNTERS"]
+__all__ = ["compile_function", "is_cached", "CompiledModule", "COUNTERS"]
 
 philox_fill.install()   # eager random draws of 64+ elements fill their words natively
 
@@ -87,21 +87,38 @@ def compile_function(fn, use_cache=True, fastmath=(), donate=None) -> CompiledMo
         return _compile_function(fn, use_cache, fastmath, donate)
 
 
-def _compile_function(fn, use_cache, fastmath, donate) -> CompiledModule:
-    flags = fastmath_flags.normalize(fastmath)
-    fastmath_flags.warn_nan_tests(fn, flags)
+def is_cached(fn, fastmath=(), donate=None) -> bool:
+    """Whether compile_function(fn, ...) would find its object in the memory or disk cache
+    (LLVM not run): a caller may compile a large graph in the background only when not."""
+    with gc_paused():
+        key, _, _ = _key(fn, fastmath_flags.normalize(fastmath), donate)
+        return key in cache.MEMORY or cache.load(key) is not None
+
+
+def _key(fn, flags, donate):
+    """(cache key, entry plan, flags) of fn."""
     text = control.cache_text(fn)  # print_function(fn), and the regions of loops and conds
     plan = entry.make_plan(fn, flags, donate)
     # the arena layout is baked into the object code: key on it too, so that a plan that ever
     # came out differently can never run code built for another layout (and the donations)
     layout = (f"{plan.arena_bytes}:{list(plan.offsets.values())}{step_timer.cache_tag()}"
               f"{donation.cache_tag(plan)}")
-    key = cache.cache_key(text, ",".join(sorted(flags)) + "|" + layout)
-    if use_cache and key in cache.MEMORY:
-        COUNTERS["memory_cache_hits"] += 1
-        module = cache.MEMORY[key] = cache.MEMORY.pop(key)  # most recently used last
-        COUNTERS["planned_peak_bytes"] = module.memory_plan()["peak_bytes"]
-        return module
+    return cache.cache_key(text, ",".join(sorted(flags)) + "|" + layout), plan, flags
+
+
+def _compile_function(fn, use_cache, fastmath, donate) -> CompiledModule:
+    flags = fastmath_flags.normalize(fastmath)
+    fastmath_flags.warn_nan_tests(fn, flags)
+    key, plan, flags = _key(fn, flags, donate)
+    if use_cache:
+        with cache.MEMORY_LOCK:  # (a capture plan may compile in another thread: background.py)
+            module = cache.MEMORY.pop(key, None)
+            if module is not None:
+                cache.MEMORY[key] = module      # most recently used last
+        if module is not None:
+            COUNTERS["memory_cache_hits"] += 1
+            COUNTERS["planned_peak_bytes"] = module.memory_plan()["peak_bytes"]
+            return module
     obj = cache.load(key) if use_cache else None
     llvm_ir = None
     if obj is not None:
@@ -114,8 +131,9 @@ def _compile_function(fn, use_cache, fastmath, donate) -> CompiledModule:
             cache.store(key, obj)
     module = CompiledModule(fn, plan, JitObject(obj), key, llvm_ir)
     if use_cache:
-        cache.MEMORY[key] = module
-        while len(cache.MEMORY) > cache.MEMORY_LIMIT:  # callers keep what they still use
-            cache.MEMORY.pop(next(iter(cache.MEMORY)))
+        with cache.MEMORY_LOCK:
+            cache.MEMORY[key] = module
+            while len(cache.MEMORY) > cache.MEMORY_LIMIT:  # callers keep what they still use
+                cache.MEMORY.pop(next(iter(cache.MEMORY)))
     COUNTERS["planned_peak_bytes"] = module.memory_plan()["peak_bytes"]
     return module

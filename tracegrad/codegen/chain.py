@@ -93,9 +93,10 @@ def compile_chain(fns, bindings, checks, input_types, fastmath=frozenset()):
         COUNTERS["compiles"] += 1
         cache.store(key, obj)
     module = ChainModule(plans, len(input_types), input_types, JitObject(obj), key, llvm_ir)
-    cache.MEMORY[key] = module
-    while len(cache.MEMORY) > cache.MEMORY_LIMIT:
-        cache.MEMORY.pop(next(iter(cache.MEMORY)))
+    with cache.MEMORY_LOCK:
+        cache.MEMORY[key] = module
+        while len(cache.MEMORY) > cache.MEMORY_LIMIT:
+            cache.MEMORY.pop(next(iter(cache.MEMORY)))
     return module
 
 

@@ -104,7 +104,7 @@ import numpy as np
 
 from .. import array as _array
 from .. import autograd as _autograd
-from . import compiled as _compiled
+from . import background, compiled as _compiled
 from ..array import NDArray
 from ..context import PLACED as _PLACED
 from ..numpy_api.ndarray import LAZY_VIEWS as _LAZY_VIEWS, ndarray as NpArray
@@ -584,6 +584,7 @@ class Plan:
         self.seen_key = None     # its entry in _State.seen (observe)
         # the step fused with Trainer.step's update (update_fusion.Fusion), once learned
         self.fusion, self.fusion_seen, self.fusion_refused = None, None, False
+        self.fusion_building = None  # (Fusion, background.Compiling) while it compiles
         self.n_scalars = 0       # lifted literals (lift_literals)
         self.hoists = []     # block replays whose eager ops a fusion may compute (`hoistable`)
         self.lift_wanted = []    # (PlanOp, operand) literals that differed: lift_literals
@@ -671,6 +672,12 @@ class Plan:
 
     def build(self):
         """Compile forward + exported values + every variable's gradient as one Function."""
+        self.prepare()
+        start = time.process_time()
+        self.finish(compile_callable(self.fn), time.process_time() - start)
+
+    def prepare(self):
+        """build's IR half: the step's Function, `fn` (compiled by `finish`'s caller)."""
         fwd = self.forward
         b = Builder(name="captured_step")
         env = {p: b.param(p.type, p.name_hint) for p in fwd.params}
@@ -692,10 +699,12 @@ class Plan:
             if not native_op(op):
                 raise _Refuse(_no_native(op))
         self.fn = fn
-        start = time.process_time()
-        self.native = compile_callable(fn)
-        self.build_seconds = time.process_time() - start
-        self.fusion, self.fusion_seen = None, None     # (built on the old Function)
+
+    def finish(self, native, seconds):
+        """build's end: `native`, fn compiled (`seconds` of CPU, here or in background.py)."""
+        self.native, self.build_seconds = native, seconds
+        # (built, or compiling, on the old Function)
+        self.fusion = self.fusion_seen = self.fusion_building = None
         bump("traces")
 
 
@@ -748,6 +757,9 @@ class _State(threading.local):
 
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
+        # plans compiling in the background: (plan, its variables' ids, its ops, process
+        # time when it began, background.Compiling)
+        self.building = []
         self.n_observed = 0     # backward passes observed (the clock of `seen`'s windows)
         self.seen = {}   # (id(adjoint), id()s of the variables) -> [adjoint, backward passes
         #                  that used it with those variables, weak references to them]
@@ -834,6 +846,8 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
     state = _STATE
     state.broken = False
     state.delivered = None
+    if state.building:
+        _install_built(state)
     side = state.side
     if side:
         state.side = []
@@ -892,7 +906,13 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
                 return
         plan = Plan(heads, values, ops, wrt_leaves, assigned)
         plan.hit, plan.seen_key = hit, key
-        plan.build()
+        plan.prepare()
+        if background.wanted(plan.fn):      # (the loop goes on; _install_built installs it)
+            state.building.append((plan, var_ids, ops, time.process_time(),
+                                   background.Compiling(plan.fn)))
+            return
+        start = time.process_time()
+        plan.finish(compile_callable(plan.fn), time.process_time() - start)
     except _Refuse as e:
         _never_again(hit, var_ids, ops)
         return _drop(None, f"not captured: {e}")
@@ -900,6 +920,22 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         _never_again(hit, var_ids, ops)
         return _drop(None, f"not captured: building the plan failed: {type(e).__name__}: {e}")
     _install(plan)
+
+
+def _install_built(state):
+    """The plans whose background compile (background.py) has ended: installed, or dropped
+    with the compile's error, in the thread that learned them."""
+    for job in [j for j in state.building if j[4].done()]:
+        state.building.remove(job)
+        plan, var_ids, ops, began, compiling = job
+        try:
+            native = compiling.result()
+        except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail
+            _never_again(plan.hit, var_ids, ops)
+            _drop(None, f"not captured: building the plan failed: {type(e).__name__}: {e}")
+            continue
+        plan.finish(native, time.process_time() - began)
+        _install(plan)
 
 
 def _never_again(hit, var_ids, ops):
@@ -1913,7 +1949,7 @@ def learn_end(rec, args, out, var_objs):
         fusion = plan.fusion
         if fusion is not None and any(h.k0 == r.k0 for h in fusion.hoisted):
             # the fused call takes the old replay's arguments: learn it again with this one
-            plan.fusion = plan.fusion_seen = None
+            plan.fusion = plan.fusion_seen = plan.fusion_building = None
         plan.hoists = [h for h in plan.hoists if h.k0 != r.k0][-7:] + [r]
     return r
 
@@ -2554,6 +2590,10 @@ def explain() -> str:
                          + (f"; {sum(len(r.eager) for r in p.fusion.hoisted)} eager label "
                             f"op(s) of its blocks computed inside that call"
                             if p.fusion is not None and p.fusion.hoisted else ""))
+    for plan, *_ in _STATE.building:
+        lines.append(f"  compiling in the background: a step of {len(plan.fn.ops)} ops "
+                     f"(captured at the first backward() after it is done; the steps run as "
+                     f"before meanwhile)")
     if _LOG["drops"]:
         lines.append("recent drops:")
         lines += [f"  - {r}" for r in _LOG["drops"]]
@@ -2565,6 +2605,9 @@ def explain() -> str:
 
 def _reset_for_tests():
     materialize("reset")
+    for job in _STATE.building:     # (their compiles end; nothing is installed)
+        job[4].thread.join()
+    _STATE.building.clear()
     _STATE.broken = False
     _STATE.side = []
     _STATE.plans.clear()

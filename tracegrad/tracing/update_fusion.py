@@ -49,7 +49,7 @@ from ..runtime.buffers import POOL_HOLDS as _POOLED
 from ..runtime.segments import compile_callable
 from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS, bump
-from . import capture as _capture
+from . import background, capture as _capture
 from .straight_line import fused_update_hold, fused_update_run
 
 LEARN = 2         # steps followed by the same bound update before the fusion is built ...
@@ -170,9 +170,8 @@ class Fusion:
             b.param(outs[k].type, f"grad{k - n_exports}")
         bound_grads = {k for k, _ in grad_order}
         self.fn = run_pipeline(b.ret(*outs, *new), _capture.PIPELINE)
-        self.native = compile_callable(self.fn, donate=donate)
-        # the call that refuses (None) instead of converting an input that fails its guard
-        self.try_call = self.native.try_call
+        self.donate = donate    # (its native code: `attach`, compiled here or in background)
+        self.native = self.try_call = None
         self.n_plan = len(outs)
         # the plan's gradients the call returns (after the exports), and their variables
         self.out_vars = tuple(var for k, var in enumerate(plan.wrt_vars, n_exports)
@@ -194,6 +193,12 @@ class Fusion:
         self.fast_run = self.fast_for = None    # run's code for its trainer (straight_line)
         self.fast_hold = None                   # hold's code (straight_line)
         self.fast_backward = _backward_hold      # backward()'s and hold's (built on first use)
+
+    def attach(self, native):
+        """Its native code (compile_callable(fn, donate=donate)): the fusion is complete."""
+        self.native = native
+        # the call that refuses (None) instead of converting an input that fails its guard
+        self.try_call = native.try_call
         bump("traces")
 
     def hold(self, step):
@@ -336,6 +341,19 @@ def note(binding):
     if not all(id(v) in wrt and id(v) in leaves and _REQ.__get__(v) == "write"
                for v in binding.vars):
         return
+    building = plan.fusion_building
+    if building is not None:    # (compiling in the background: background.py)
+        fusion, compiling = building
+        if not compiling.done():
+            return
+        plan.fusion_building = None
+        try:
+            fusion.attach(compiling.result())
+        except Exception as e:  # noqa: BLE001 - an optimization: the two calls stay
+            return _not_fused(plan, e)
+        if fusion.binding is binding:
+            plan.fusion = fusion
+        return
     seen = plan.fusion_seen
     if seen is None or seen[0] is not binding:
         seen = plan.fusion_seen = [binding, 0]
@@ -343,7 +361,16 @@ def note(binding):
     if seen[1] < (LEARN if plan.build_seconds < SLOW_BUILD else LEARN_SLOW):
         return
     try:
-        plan.fusion = Fusion(plan, binding)
+        fusion = Fusion(plan, binding)
+        if background.wanted(fusion.fn, fusion.donate):
+            plan.fusion_building = (fusion, background.Compiling(fusion.fn, fusion.donate))
+            return
+        fusion.attach(compile_callable(fusion.fn, donate=fusion.donate))
+        plan.fusion = fusion
     except Exception as e:  # noqa: BLE001 - an optimization: the two calls stay
-        plan.fusion_refused = True
-        _capture._LOG["drops"].append(f"update not fused: {type(e).__name__}: {e}")
+        _not_fused(plan, e)
+
+
+def _not_fused(plan, e):
+    plan.fusion_refused = True
+    _capture._LOG["drops"].append(f"update not fused: {type(e).__name__}: {e}")
