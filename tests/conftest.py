@@ -52,7 +52,7 @@ def fresh_capture():
     from tracegrad.tracing import update_fusion
     if PLACED[0]:   # arrays an earlier test placed on cpu(1) may wait in reference cycles
         gc.collect()    # for the collector; while they live, blocks look up call contexts
-    from tracegrad.tracing import background
+    from tracegrad.runtime import background
     slow_build, in_background = update_fusion.SLOW_BUILD, background.BACKGROUND_OPS
     update_fusion.SLOW_BUILD = float("inf")
     background.BACKGROUND_OPS = None    # (every plan compiled where it is learned)
@@ -66,10 +66,10 @@ def fresh_capture():
 
 @pytest.fixture(autouse=True)
 def _background_compiles_end():
-    """A large plan a test leaves compiling in the background (tracing/background.py) ends
+    """A large plan a test leaves compiling in the background (runtime/background.py) ends
     with the test: its counters and its CPU are not the next test's."""
     yield
-    from tracegrad.tracing import background
+    from tracegrad.runtime import background
     background.wait_all()
 SEPARATOR = "// -----"
 _DIRECTIVE = re.compile(r"^\s*// (RUN|PARSE|CHECK|CHECK-NEXT|CHECK-NOT|ERROR):(.*)$")

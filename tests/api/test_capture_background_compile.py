@@ -1,4 +1,4 @@
-"""A large captured step compiles in a thread (tracing/background.py) while the loop goes on as
+"""A large captured step compiles in a thread (runtime/background.py) while the loop goes on as
 before; it is installed at a later backward(), and the fused update likewise. The parameters
 are those of the same loop with capture off, and a fork meanwhile leaves the child able to
 compile."""
@@ -12,7 +12,7 @@ import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, capture, gluon, nd
-from tracegrad.tracing import background
+from tracegrad.runtime import background
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ COUNTERS = {"compiles": 0, "memory_cache_hits": 0, "disk_cache_hits": 0,
             "disk_cache_rejects": 0, "native_calls": 0, "eager_adjoints_compiled": 0,
             "planned_peak_bytes": 0}   # of the most recently compiled graph (memory_plan())
 MEMORY: dict = {}        # key -> CompiledModule, least recently used first
-MEMORY_LOCK = threading.Lock()   # (compiles may run in two threads: tracing/background.py)
+MEMORY_LOCK = threading.Lock()   # (compiles may run in two threads: runtime/background.py)
 MEMORY_LIMIT = 256       # modules kept for reuse beyond those still referenced elsewhere
 MAGIC = b"TGOBJ\x02\x00\x00"
 _HEADER = struct.Struct("<8s32sQ32s")

@@ -23,6 +23,7 @@ from ..ir.passes import run_pipeline
 from ..ir.int_grads import IntegerGradientError
 from ..ir.types import DTYPES, FLOATS, GRAD_DTYPES, type_of
 from ..stats import COUNTERS as _STATS
+from . import background
 from .buffers import pool_refs
 from .interpret import Program
 from .op_adjoints import ColdPlan, zeros as op_zeros
@@ -555,7 +556,8 @@ class HotAdjoint:
             return self.program(args, apply)
         if self.native is None:
             self.runs += 1
-            if self.runs < NATIVE_AFTER or not NATIVE_AFTER or not self.may_compile:
+            if self.runs < NATIVE_AFTER or not NATIVE_AFTER or not self.may_compile or \
+                    background.busy():
                 return self.program(args)
             self.native = self._compile()
         if self.native is False:

@@ -104,7 +104,7 @@ import numpy as np
 
 from .. import array as _array
 from .. import autograd as _autograd
-from . import background, compiled as _compiled
+from . import compiled as _compiled
 from ..array import NDArray
 from ..context import PLACED as _PLACED
 from ..numpy_api.ndarray import LAZY_VIEWS as _LAZY_VIEWS, ndarray as NpArray
@@ -116,7 +116,7 @@ from ..ir.ops import EXACT, RANDOM, VIEW
 from ..ir.types import GRAD_DTYPES, type_of
 from ..ir.passes import run_pipeline
 from ..random import next_key
-from ..runtime import tape
+from ..runtime import background, tape
 from ..runtime.handles import lookup, resolve
 from ..runtime.segments import compile_callable, native_op, not_native_reason
 from ..runtime.tape import STATE, TapeValue

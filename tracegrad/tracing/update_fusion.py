@@ -44,12 +44,12 @@ from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Literal
 from ..ir.types import type_of
 from ..ir.passes import run_pipeline
-from ..runtime import tape
+from ..runtime import background, tape
 from ..runtime.buffers import POOL_HOLDS as _POOLED
 from ..runtime.segments import compile_callable
 from ..codegen import COUNTERS as _NATIVE
 from ..stats import COUNTERS, bump
-from . import background, capture as _capture
+from . import capture as _capture
 from .straight_line import fused_update_hold, fused_update_run
 
 LEARN = 2         # steps followed by the same bound update before the fusion is built ...

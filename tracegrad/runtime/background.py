@@ -33,7 +33,7 @@ class Compiling:
     __slots__ = ("thread", "_result", "_error")
 
     def __init__(self, fn, donate=None):
-        from ..runtime.segments import compile_callable
+        from .segments import compile_callable
         self._result = self._error = None
 
         def work():
@@ -61,6 +61,13 @@ def wait_all():
     for thread in list(_RUNNING):
         thread.join()
         _RUNNING.discard(thread)
+
+
+def busy() -> bool:
+    """Whether a background compile is running: a compile that is only an optimization
+    (tape.Adjoint's, after NATIVE_AFTER runs) waits for a later run rather than for
+    llvmlite's lock, which the background compile holds for seconds at a time."""
+    return any(t.is_alive() for t in list(_RUNNING))
 
 
 def wanted(fn, donate=None) -> bool:
