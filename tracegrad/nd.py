@@ -495,7 +495,21 @@ def argmax(data, axis=None, keepdims=False):
 
 
 def argmin(data, axis=None, keepdims=False):
-    return argmax(F.neg(data), axis, keepdims)
+    """Index of the first minimum: argmax of an order-reversed copy (_reversed_order)."""
+    return argmax(_reversed_order(data), axis, keepdims)
+
+
+def _reversed_order(data):
+    """An array whose first maximum is data's first minimum, with no wrap-around: -x for
+    floats, not x for bools, -1 - x (~x, exact) for signed integers, and for unsigned ones
+    after widening to int64 (-x would wrap: an unsigned 0 would become the largest, a signed
+    minimum stay the minimum)."""
+    kind = np.dtype(data.dtype).kind
+    if kind == "b":
+        return F.logical_not(data)
+    if kind == "u":
+        data = F.cast(data, dtype="i64")
+    return F.sub(-1, data) if kind in "iu" else F.neg(data)
 
 
 def norm(data, ord=2, axis=None, keepdims=False, out_dtype=None, **kwargs):
@@ -1198,10 +1212,11 @@ def _softmax_args(op, data, length, axis, dtype, use_length):
 _SOFTMAX_DTYPES = ("float16", "float32", "float64")
 
 
-def _check_softmax_types(op, data, dtype):
-    """MXNet 1.9.1's softmax kernels (softmax, log_softmax, softmin) run on floating-point
-    input only, whatever `dtype` asks of the output (its type switch on the input refuses
-    integers and bool, eager and in graphs alike); `dtype` is one of three float types."""
+def _check_softmax_types(op, data, dtype, dtype_arg=True):
+    """MXNet 1.9.1's softmax kernels (softmax, log_softmax, softmin; SoftmaxOutput and
+    SoftmaxActivation, dtype_arg=False: they take no dtype) run on floating-point input only,
+    whatever `dtype` asks of the output (its type switch on the input refuses integers and
+    bool, eager and in graphs alike); `dtype` is one of three float types."""
     if dtype is not None:
         name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
         if name not in _SOFTMAX_DTYPES:
@@ -1211,8 +1226,9 @@ def _check_softmax_types(op, data, dtype):
     if kind.kind != "f":
         comma = "" if kind.name in ("uint8", "int8") else ","
         raise MXNetError(f"{op}: This operation only support floating point types{comma} not "
-                         f"{kind.name} (data of shape {tuple(data.shape)}; MXNet refuses it "
-                         f"with dtype= too: cast the input, e.g. x.astype('float32'))")
+                         f"{kind.name} (data of shape {tuple(data.shape)}; "
+                         f"{'MXNet refuses it with dtype= too: ' if dtype_arg else ''}"
+                         f"cast the input, e.g. x.astype('float32'))")
 
 
 def _softmax_with_length(data, length, ax, temperature, log):

@@ -95,6 +95,7 @@ def SoftmaxOutput(data, label, grad_scale=1.0, ignore_label=-1.0, multi_output=F
     if normalization not in ("null", "batch", "valid"):
         raise MXNetError(f"SoftmaxOutput: normalization must be 'null', 'batch' or 'valid', "
                          f"got {normalization!r}")
+    nd._check_softmax_types("SoftmaxOutput", data, None, dtype_arg=False)
     axis = 1 if multi_output else -1
     x = data if (multi_output or preserve_shape or data.ndim <= 2) else nd.flatten(data)
     pred = C.softmax(F, x, axis=axis)
@@ -244,6 +245,7 @@ def SoftmaxActivation(data, mode="instance", **kwargs):
     """Softmax over the last axis of each instance ('instance') or over axis 1 ('channel')."""
     if kwargs:
         return _redo(SoftmaxActivation, locals())
+    nd._check_softmax_types("SoftmaxActivation", data, None, dtype_arg=False)
     if mode == "channel":
         return C.softmax(F, data, axis=1)
     return F.reshape(C.softmax(F, nd.flatten(data), axis=-1), shape=data.shape)

@@ -54,6 +54,8 @@ def _identity(kind, dtype) -> SVal:
         unit = 0 if kind == "add" else 1
         return SVal(ir.Constant(ty, float(unit) if dtype in FLOATS else unit), dtype)
     sign = -1 if kind == "max" else 1
+    if dtype == "bool":     # (bools compare unsigned: False is the least, True the greatest)
+        return SVal(ir.Constant(ty, 0 if sign < 0 else 1), dtype)
     if dtype in FLOATS:
         return SVal(ir.Constant(ty, sign * math.inf), dtype)
     bits = ty.width - 1

@@ -525,7 +525,7 @@ def _arg(fname, a, axis, keepdims, neg):
         # (along a non-empty axis a zero-size array gives an empty result, as numpy's)
         raise MXNetError(f"{fname}: attempt to get {fname} of an empty sequence")
     if neg:
-        a = F.neg(a) if dtype_of(a) != _BOOL else F.logical_not(a)
+        a = nd._reversed_order(a)    # (no wrap-around of unsigned or minimum integers)
     if axis is None:
         a = F.reshape(a, shape=(a.size,))
         out = F.argmax(a, axis=0, keepdims=False)

@@ -95,15 +95,16 @@ class Trsm(OpDef):
     def impl(a, bm, *, transpose=False, rightside=False, lower=True, alpha=1.0):
         t = np.tril(a) if lower else np.triu(a)
         op = _mt(t) if transpose else t
+        dtype = np.result_type(a.dtype, bm.dtype)
+        m, rhs = (op, alpha * bm) if not rightside else (_mt(op), alpha * _mt(bm))
         try:
-            if not rightside:
-                x = np.linalg.solve(op, alpha * bm)
+            if np.isfinite(t).all() or np.float16 in (m.dtype, rhs.dtype):
+                x = np.linalg.solve(m, rhs)     # (float16: refused by numpy, as by MXNet)
             else:
-                x = _mt(np.linalg.solve(_mt(op), alpha * _mt(bm)))
+                x = _substitute(m, rhs, lower=(lower != transpose) != rightside)
         except np.linalg.LinAlgError:
-            return _value_error("trsm: the triangular matrix is singular", bm.shape,
-                                np.result_type(a.dtype, bm.dtype))
-        return x.astype(np.result_type(a.dtype, bm.dtype), copy=False)
+            return _value_error("trsm: the triangular matrix is singular", bm.shape, dtype)
+        return (x if not rightside else _mt(x)).astype(dtype, copy=False)
 
     def vjp(b, g, out, a, bm, *, transpose=False, rightside=False, lower=True, alpha=1.0):
         # left: Y = op(A)^-T G, dB = alpha Y, d op(A) = -Y X^T; right: Y = G op(A)^-T,
@@ -115,6 +116,27 @@ class Trsm(OpDef):
             d_op = b.neg(b.matmul(out, y, transpose_a=True))
         d_a = _mT(b, d_op) if transpose else d_op
         return _keep_triangle(b, d_a, lower), b.mul(y, alpha)
+
+
+def _substitute(m, rhs, lower):
+    """Y with M Y = rhs for triangular M (lower or upper), by substitution: no pivoting, so
+    a matrix holding inf or NaN gives inf / NaN as the forward's solve and its adjoint's
+    (with M^T) alike; np.linalg.solve's pivoting LU may instead find an exact zero pivot in
+    one of the two and call a matrix singular whose diagonal has no zero. A zero on the
+    diagonal is singular (LinAlgError, as solve's)."""
+    n = m.shape[-1]
+    diag = np.diagonal(m, axis1=-2, axis2=-1)
+    if (diag == 0).any():
+        raise np.linalg.LinAlgError("Singular matrix")
+    y = np.zeros(np.broadcast_shapes(m.shape[:-2], rhs.shape[:-2]) + rhs.shape[-2:],
+                 np.result_type(m, rhs))
+    with np.errstate(all="ignore"):
+        for i in (range(n) if lower else range(n - 1, -1, -1)):
+            done = slice(0, i) if lower else slice(i + 1, n)
+            acc = rhs[..., i, :] - np.einsum("...k,...km->...m", m[..., i, done],
+                                             y[..., done, :])
+            y[..., i, :] = acc / diag[..., i, None]
+    return y
 
 
 class Inverse(OpDef):
