@@ -744,28 +744,40 @@ class NDArray:
         return F.cast(self, dtype=name)
 
     # -------------------------------------------------------------- in-place writes
-    def _check_writable(self, what):
+    def _check_writable(self, what, value=None, reads_self=True, quiet=False):
+        """Refuse a write MXNet's RecordOp refuses while recording: into an array in a live
+        graph (a marked variable, a recorded result not yet freed by a backward), or, when the
+        write also reads the target (`x += w`, `x[1:] = w`), of a recorded `value` into an
+        untracked target. Inside a trace (jit, hybridize, export: LOCATING.on) a result
+        computed there is rebound to the write's result instead; a trace's input cannot be.
+        `quiet`: a write MXNet makes without an op (nothing to refuse)."""
         if _BEFORE_WRITE is not None:
             _BEFORE_WRITE()
-        # MXNet refuses in-place writes to recorded arrays; inside a trace (jit, hybridize,
-        # export: LOCATING.on) a result computed there is rebound to the write's result
-        # instead (nothing recorded is overwritten), but a trace's input cannot be rebound
-        if self._value is not None and STATE.recording and (
-                not LOCATING.on or self._value.producer is None):
-            raise MXNetError(
-                f"{what}: in-place write to {self.type}, an array that is part of a recorded "
-                f"graph while autograd is recording (or an input of a compiled function); "
-                f"write to a copy (y = x.copy()), or do it outside autograd.record()")
+        if STATE.recording and not quiet:
+            v = self._value
+            if v is not None and v.data is not None:
+                if not LOCATING.on:
+                    raise MXNetError(f"{_IN_GRAPH} ({what}: in-place write into {self.type}, "
+                                     f"an array of a recorded graph)")
+                if v.producer is None:
+                    raise MXNetError(f"{what}: in-place write into {self.type}, an input of a "
+                                     f"compiled function (a copy, y = x.copy(), can be "
+                                     f"written)")
+            elif reads_self and isinstance(value, NDArray) and not LOCATING.on:
+                v = value._value
+                if v is not None and v.data is not None:
+                    raise MXNetError(f"{_READS_TARGET} ({what}: in-place write of a recorded "
+                                     f"value into {self.type}, which the write reads)")
         if not self._data.flags.writeable:  # a read-only view an op returned (broadcast_to)
             self._data = self._data.copy()
         elif STATE.recording and self._leaf is not None and self._leaf.data is self._data:
             self._data = self._data.copy()  # a recorded op captured this buffer: keep it intact
 
     def _traced_write(self, value):
-        """Whether a write must go through ops: the target or the value is on the tape
+        """Whether a write must go through ops: the target or the value is on a live tape
         (recording, or inside a jit / hybridize trace), so the new value is part of the graph."""
-        return STATE.recording and (self._value is not None or (
-            isinstance(value, NDArray) and value._value is not None))
+        return STATE.recording and (tape.live(self._value) or (
+            isinstance(value, NDArray) and tape.live(value._value)))
 
     def _rebind(self, result, what):
         """Make this array the op result `result` (a graph value), keeping dtype and shape."""
@@ -777,8 +789,19 @@ class NDArray:
         self._data, self._value, self._leaf = result._data, result._value, None
 
     def __setitem__(self, key, value):
-        self._check_writable("__setitem__")
         key = _index_key(key)
+        if STATE.recording:
+            whole = _whole(self._data.shape, key)
+            if whole and type(value) is np.ndarray and not LOCATING.on:
+                # MXNet copies a numpy array over a whole array without an op: nothing is
+                # recorded, so nothing is refused, and a variable stays one
+                self._check_writable("__setitem__", quiet=True)
+                self._data[...] = value.reshape(self._data.shape) \
+                    if value.size == self._data.size else value
+                return
+            self._check_writable("__setitem__", value, not whole)
+        else:
+            self._check_writable("__setitem__")
         if self._traced_write(value):
             self._rebind(_scatter(self, key, value), "__setitem__")
             return
@@ -793,7 +816,7 @@ class NDArray:
         self._data[key] = value
 
     def _inplace(self, opname, other):
-        self._check_writable(f"in-place {opname}")
+        self._check_writable(f"in-place {opname}", other)
         if self._traced_write(other):
             self._rebind(getattr(F, _INPLACE_OPS[opname])(self, other), f"in-place {opname}")
             return self
@@ -938,6 +961,14 @@ def install_fluent_methods(table):
             setattr(NDArray, name, FluentMethod(table, name))
 
 
+# MXNet's messages (src/imperative/imperative.cc, RecordOp), which its users' code matches
+_IN_GRAPH = ("Assigning to NDArrays that are already in a computational graph will cause "
+             "undefined behavior when evaluating gradients. Please call backward first to "
+             "clear the graph or do this out side of a record section. Also note that you "
+             "cannot use inplace operations like +=, *=, relu(x, out=x), y[idx]=x, etc "
+             "inside a record section.")
+_READS_TARGET = ("Inplace operations (+=, -=, x[:]=, etc) are not supported when recording "
+                 "with autograd.")
 _INPLACE_OPS = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
                 "mod": "mod"}
 
@@ -995,6 +1026,35 @@ def _scatter(target, key, value):
     both = F.concat(F.reshape(target, shape=(n,)), F.reshape(value, shape=(positions.size,)),
                     axis=0)
     return F.reshape(F.take(both, wrap(index), axis=0), shape=shape)
+
+
+def _whole(shape, key) -> bool:
+    """Whether basic index `key` selects all of an array of `shape` in order: MXNet then
+    copies the value over the array (an op that does not read the target) where any other
+    key (advanced, partial, reversed) runs an op that reads it (_slice_assign, scatter)."""
+    if type(key) is not tuple:
+        key = (key,)
+    dims = list(shape)
+    for i, k in enumerate(key):
+        if k is None:
+            continue
+        if k is Ellipsis:
+            rest = sum(1 for j in key[i + 1:] if j is not None and j is not Ellipsis)
+            del dims[:max(len(dims) - rest, 0)]
+            continue
+        if not dims:
+            return False
+        n = dims.pop(0)
+        if type(k) is slice:
+            start, stop, step = k.indices(n)
+            if step < 0 or len(range(start, stop, step)) != n:
+                return False
+        elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            if n != 1 or not -1 <= k < 1:
+                return False
+        else:
+            return False
+    return True
 
 
 def _raw(x):

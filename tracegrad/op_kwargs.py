@@ -52,8 +52,9 @@ def redo(f, params):
     extras = params["kwargs"]
     params = {k: params[k] for k in names}      # (a closure's locals() has its free names)
     out, dtype, stype = _common(label, extras)
+    operands = list(params.values())
     result = f(*params.pop(star), **params) if star else f(**params)
-    return _finish(label, result, out, dtype, stype)
+    return _finish(label, result, out, dtype, stype, operands)
 
 
 def accepting_common_keywords(f, label=None):
@@ -70,7 +71,8 @@ def accepting_common_keywords(f, label=None):
             out, dtype, stype = _common(label, {k: v for k, v in kwargs.items()
                                                 if k not in own})
             result = f(*args, **{k: v for k, v in kwargs.items() if k in own})
-            return _finish(label, result, out, dtype, stype)
+            return _finish(label, result, out, dtype, stype,
+                           (args, [v for k, v in kwargs.items() if k in own]))
         return f(*args, **kwargs)
     return with_common_keywords
 
@@ -95,7 +97,7 @@ def _common(label, extras):
     return out, dtype, stype
 
 
-def _finish(label, result, out, dtype, stype=None):
+def _finish(label, result, out, dtype, stype=None, operands=()):
     if dtype is not None:
         for r in result if isinstance(result, (list, tuple)) else (result,):
             if isinstance(r, NDArray) and np.dtype(r.dtype) != np.dtype(dtype):
@@ -104,7 +106,18 @@ def _finish(label, result, out, dtype, stype=None):
     if stype not in (None, "default") and isinstance(result, NDArray):
         from .sparse import cast_storage     # (stype='csr' / 'row_sparse': that storage)
         result = cast_storage(result, stype)
+    if out is not None and isinstance(result, NDArray) and _reads(out, operands):
+        out._check_writable(label, result)      # `x` also read: MXNet's RecordOp refuses
     return result if out is None else write_out(label, result, out)
+
+
+def _reads(out, operands) -> bool:
+    """Whether array `out` is among a call's operands (`operands`: values, or tuples and
+    lists of them, as *args are)."""
+    for a in operands:
+        if a is out or type(a) in (tuple, list) and _reads(out, a):
+            return True
+    return False
 
 
 def _signature(f):
