@@ -125,6 +125,18 @@ _PARTS = ("argument structure", "array types", "which inputs need gradients", "r
 class JitFunction:
     """A function of NDArrays compiled per input signature (see module docstring)."""
 
+    @property
+    def fn(self):
+        """The function compiled: a hybridized block's forward is held by a WeakMethod (the
+        block holds this object: a strong reference back would keep a dropped net, with its
+        last inputs, until the cycle collector runs)."""
+        fn = self._fn
+        return fn() if type(fn) is weakref.WeakMethod else fn
+
+    @fn.setter
+    def fn(self, fn):
+        self._fn = fn
+
     def __init__(self, fn, params=None, name=None, param_names=(), max_variants=None,
                  max_guard_outcomes=None, fastmath=()):
         from ..codegen.fastmath import normalize
@@ -152,7 +164,12 @@ class JitFunction:
         self._names = _UNWALKED     # (_attribute_names)
         # one call at a time: a trace swaps the parameters' tape values for its own leaves
         self._lock = threading.RLock()
-        functools.update_wrapper(self, fn, updated=())
+        if type(fn) is weakref.WeakMethod:     # (its name and doc; no __wrapped__ to it)
+            for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+                if hasattr(fn(), attr):
+                    setattr(self, attr, getattr(fn(), attr))
+        else:
+            functools.update_wrapper(self, fn, updated=())
 
     def _signature(self, args, kwargs, params):
         if len(args) == 1 and not kwargs and not params and type(args[0]) is NDArray:
@@ -1010,7 +1027,8 @@ def hybrid_call(block, *args):
             plist = list(params.values())
             flags = block.__dict__.get("_flags") or {}
             reason = None if jf is None else "the block's children or parameters changed"
-            jf = JitFunction(block.forward, params=lambda: [p._nd_data() for p in plist],
+            jf = JitFunction(weakref.WeakMethod(block.forward),
+                             params=lambda: [p._nd_data() for p in plist],
                              name=type(block).__name__.lower(), param_names=names,
                              max_variants=flags.get("max_variants"),
                              max_guard_outcomes=flags.get("max_guard_outcomes"),
