@@ -89,16 +89,20 @@ class materializing:
 
     def __enter__(self):
         self.saved, HOOKS.materialize = HOOKS.materialize, self.hook
-        with _MATERIALIZING_LOCK:
-            _MATERIALIZING[0] += 1
-            _rehook()
+        _count(_MATERIALIZING, 1)
 
     def __exit__(self, *exc):
         HOOKS.materialize = self.saved
-        with _MATERIALIZING_LOCK:
-            _MATERIALIZING[0] -= 1
-            _rehook()
+        _count(_MATERIALIZING, -1)
         return False
+
+
+def _count(threads, change):
+    """One thread more or fewer in `threads` (a count _rehook reads), under the lock."""
+    with _MATERIALIZING_LOCK:
+        threads[0] += change
+        _rehook()
+
 
 # threads inside shapes_only(): apply gives typed zeros there (its hooked path, as above)
 _TYPED_ZEROS = [0]
@@ -114,16 +118,12 @@ class shapes_only:
 
     def __enter__(self):
         self.saved, SHAPES_ONLY.on = SHAPES_ONLY.on, True
-        with _MATERIALIZING_LOCK:
-            _TYPED_ZEROS[0] += 1
-            _rehook()
+        _count(_TYPED_ZEROS, 1)
         return self
 
     def __exit__(self, *exc):
         SHAPES_ONLY.on = self.saved
-        with _MATERIALIZING_LOCK:
-            _TYPED_ZEROS[0] -= 1
-            _rehook()
+        _count(_TYPED_ZEROS, -1)
         return False
 
 
