@@ -2,7 +2,7 @@
 
 A ResNet-50's captured step (forward, loss, adjoint and, later, the update in one graph)
 takes LLVM 5-13 s of CPU; compiled in the training loop's thread, that is a pause at the step
-it was learned. `start(fn)` compiles in a thread of its own instead: the loop keeps running
+it was learned. `Compiling(fn)` compiles in a thread of its own instead: the loop keeps running
 the step the way it already does (the net's compiled calls, eager ops, the per-parameter
 update) on another core, and capture installs the result at a later backward(), in the
 loop's own thread (capture.observe, update_fusion.note). Only graphs of BACKGROUND_OPS ops or
@@ -19,6 +19,7 @@ Threads and processes:
 """
 import os
 import threading
+import time
 import weakref
 
 from llvmlite.binding import ffi as _llvm_ffi
@@ -29,18 +30,21 @@ _RUNNING = weakref.WeakSet()    # the compile threads started (until they are co
 
 class Compiling:
     """`compile_callable(fn, donate=...)` running in a thread: `done()`, then `result()`
-    (the callable, or the compile's exception raised)."""
-    __slots__ = ("thread", "_result", "_error")
+    (the callable, or the compile's exception raised); `seconds`: the thread's CPU time."""
+    __slots__ = ("thread", "seconds", "_result", "_error")
 
     def __init__(self, fn, donate=None):
         from .segments import compile_callable
         self._result = self._error = None
+        self.seconds = 0.0
 
         def work():
+            start = time.thread_time()
             try:
                 self._result = compile_callable(fn, donate=donate)
             except BaseException as e:  # noqa: BLE001 - handed to the owner's thread
                 self._error = e
+            self.seconds = time.thread_time() - start
         self.thread = threading.Thread(target=work, name=f"tracegrad compile {fn.name}")
         _RUNNING.add(self.thread)
         self.thread.start()

@@ -757,8 +757,8 @@ class _State(threading.local):
 
     def __init__(self):
         self.plans = {}  # first op (opdef or compiled entry id) -> [Plan]
-        # plans compiling in the background: (plan, its variables' ids, its ops, process
-        # time when it began, background.Compiling)
+        # plans compiling in the background: (plan, its variables' ids, its op when it is
+        # one (_never_again's test; the tape's values are not kept), background.Compiling)
         self.building = []
         self.n_observed = 0     # backward passes observed (the clock of `seen`'s windows)
         self.seen = {}   # (id(adjoint), id()s of the variables) -> [adjoint, backward passes
@@ -908,7 +908,7 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
         plan.hit, plan.seen_key = hit, key
         plan.prepare()
         if background.wanted(plan.fn):      # (the loop goes on; _install_built installs it)
-            state.building.append((plan, var_ids, ops, time.process_time(),
+            state.building.append((plan, var_ids, ops if len(ops) == 1 else (),
                                    background.Compiling(plan.fn)))
             return
         start = time.process_time()
@@ -925,16 +925,16 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
 def _install_built(state):
     """The plans whose background compile (background.py) has ended: installed, or dropped
     with the compile's error, in the thread that learned them."""
-    for job in [j for j in state.building if j[4].done()]:
+    for job in [j for j in state.building if j[3].done()]:
         state.building.remove(job)
-        plan, var_ids, ops, began, compiling = job
+        plan, var_ids, ops, compiling = job
         try:
             native = compiling.result()
         except Exception as e:  # noqa: BLE001 - capture is an optimization: never fail
             _never_again(plan.hit, var_ids, ops)
             _drop(None, f"not captured: building the plan failed: {type(e).__name__}: {e}")
             continue
-        plan.finish(native, time.process_time() - began)
+        plan.finish(native, compiling.seconds)
         _install(plan)
 
 
@@ -2606,7 +2606,7 @@ def explain() -> str:
 def _reset_for_tests():
     materialize("reset")
     for job in _STATE.building:     # (their compiles end; nothing is installed)
-        job[4].thread.join()
+        job[3].thread.join()
     _STATE.building.clear()
     _STATE.broken = False
     _STATE.side = []
