@@ -52,22 +52,30 @@ def fresh_capture():
     from tracegrad.tracing import update_fusion
     if PLACED[0]:   # arrays an earlier test placed on cpu(1) may wait in reference cycles
         gc.collect()    # for the collector; while they live, blocks look up call contexts
-    from tracegrad.runtime import background
-    slow_build, in_background = update_fusion.SLOW_BUILD, background.BACKGROUND_OPS
+    slow_build = update_fusion.SLOW_BUILD
     update_fusion.SLOW_BUILD = float("inf")
-    background.BACKGROUND_OPS = None    # (every plan compiled where it is learned)
     capture._reset_for_tests()
     capture.set_enabled(True)
     yield
     capture.set_enabled(True)
     capture._reset_for_tests()
-    update_fusion.SLOW_BUILD, background.BACKGROUND_OPS = slow_build, in_background
+    update_fusion.SLOW_BUILD = slow_build
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _compiles_where_learned():
+    """Large captured steps compile where they are learned, as before runtime/background.py
+    (a test's short loop would otherwise end on a compile nobody uses, and wait for it);
+    tests/api/test_capture_background_compile.py turns the background on for itself."""
+    from tracegrad.runtime import background
+    background.BACKGROUND_OPS = None
+    yield
 
 
 @pytest.fixture(autouse=True)
 def _background_compiles_end():
-    """A large plan a test leaves compiling in the background (runtime/background.py) ends
-    with the test: its counters and its CPU are not the next test's."""
+    """A plan a test leaves compiling in the background ends with the test: its counters and
+    its CPU are not the next test's."""
     yield
     from tracegrad.runtime import background
     background.wait_all()
