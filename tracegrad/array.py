@@ -129,11 +129,19 @@ class shapes_only:
 
 def _typed_zeros(opdef, args, attrs):
     """apply inside shapes_only(): zeros of the op's result type, its rule given the operands'
-    types as a trace would give them (so the shapes are what a compiled call computes)."""
+    types as a trace would give them (so the shapes are what a compiled call computes); None
+    for an operand a trace would not take (a list numpy converts): apply computes that op."""
     b = Builder()
-    operands = [b.param(type_of(a._data)) if isinstance(a, NDArray) else
-                a.item() if isinstance(a, np.generic) else
-                b.param(type_of(a)) if isinstance(a, np.ndarray) else a for a in args]
+    operands = []
+    for a in args:
+        if isinstance(a, NDArray) and type(a._data) is np.ndarray or type(a) is np.ndarray:
+            operands.append(b.param(type_of(a._data if isinstance(a, NDArray) else a)))
+        elif isinstance(a, np.generic):
+            operands.append(a.item())
+        elif isinstance(a, (bool, int, float)):
+            operands.append(a)
+        else:
+            return None
     try:
         results = b.emit(opdef.name, *operands, **attrs)     # (attributes checked as traced)
     except (ValueError, TypeError, IndexError, OverflowError) as e:
@@ -210,7 +218,9 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
     while the operands' buffers are gathered."""
     if _HOOKED:
         if _TYPED_ZEROS[0] and SHAPES_ONLY.on and opdef.name in REGISTRY:
-            return _typed_zeros(opdef, args, attrs)
+            typed = _typed_zeros(opdef, args, attrs)
+            if typed is not None:
+                return typed
         profile = _PROFILE
         if profile is not None and not HOOKS.profiling:
             return profile(opdef, args, attrs, impl)

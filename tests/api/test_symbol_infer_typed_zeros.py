@@ -78,3 +78,11 @@ def test_typed_zeros_still_refuse_what_the_op_refuses():
                                 num_hidden=4)
     with pytest.raises(mx.base.MXNetError):
         sym.infer_shape(data=(2, 3), w=(4, 5))
+
+
+def test_an_operand_no_trace_takes_is_computed():
+    from tracegrad.array import apply
+    from tracegrad.ir.ops import REGISTRY
+    with shapes_only():
+        y = apply(REGISTRY["add"], [nd.ones((2, 3)), [[1.0, 2.0, 3.0]]])
+    np.testing.assert_array_equal(y.asnumpy(), [[2, 3, 4], [2, 3, 4]])
