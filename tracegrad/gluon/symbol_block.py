@@ -219,9 +219,9 @@ def _block_symbol(block, inputs, args, in_fmt=None):
             out = symbol.Group(nested.flatten(out, "export", symbol.Symbol, "Symbol")[0])
         sym = out
         arg_names, aux_names = sym.list_arguments(), sym.list_auxiliary_states()
-    except Exception:     # noqa: BLE001  (a block or op with no symbolic form)
-        return None
-    values = {n: params[n].data() for n in arg_names + aux_names if n not in inputs}
+        values = {n: params[n].data() for n in arg_names + aux_names if n not in inputs}
+    except Exception:     # noqa: BLE001  (a block or op with no symbolic form, a variable
+        return None       # that is no parameter)
     batch = {a.shape[0] if a.ndim else None for a in args}
     sample = [a[:1] for a in args] if len(batch) == 1 and (batch.pop() or 0) > 1 else None
     if not ((sample is not None and _computes_forward(block, sym, inputs, sample, values,
