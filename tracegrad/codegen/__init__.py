@@ -91,25 +91,25 @@ def is_cached(fn, fastmath=(), donate=None) -> bool:
     """Whether compile_function(fn, ...) would find its object in the memory or disk cache
     (LLVM not run): a caller may compile a large graph in the background only when not."""
     with gc_paused():
-        key, _, _ = _key(fn, fastmath_flags.normalize(fastmath), donate)
+        key, _ = _key(fn, fastmath_flags.normalize(fastmath), donate)
         return key in cache.MEMORY or cache.load(key) is not None
 
 
 def _key(fn, flags, donate):
-    """(cache key, entry plan, flags) of fn."""
+    """(cache key, entry plan) of fn."""
     text = control.cache_text(fn)  # print_function(fn), and the regions of loops and conds
     plan = entry.make_plan(fn, flags, donate)
     # the arena layout is baked into the object code: key on it too, so that a plan that ever
     # came out differently can never run code built for another layout (and the donations)
     layout = (f"{plan.arena_bytes}:{list(plan.offsets.values())}{step_timer.cache_tag()}"
               f"{donation.cache_tag(plan)}")
-    return cache.cache_key(text, ",".join(sorted(flags)) + "|" + layout), plan, flags
+    return cache.cache_key(text, ",".join(sorted(flags)) + "|" + layout), plan
 
 
 def _compile_function(fn, use_cache, fastmath, donate) -> CompiledModule:
     flags = fastmath_flags.normalize(fastmath)
     fastmath_flags.warn_nan_tests(fn, flags)
-    key, plan, flags = _key(fn, flags, donate)
+    key, plan = _key(fn, flags, donate)
     if use_cache:
         with cache.MEMORY_LOCK:  # (a capture plan may compile in another thread: background.py)
             module = cache.MEMORY.pop(key, None)

@@ -156,7 +156,7 @@ def _attributes_kept(block):
         ATTRIBUTE_VERSION[0] += 1   # (written past Block.__setattr__)
 
 
-def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args, in_fmt=None, want=None):
+def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args, in_fmt, want):
     """tracegrad's IR-format symbol file; returns the arrays its .params file holds."""
     meta = {"format": _FORMAT, "version": 1, "inputs": inputs, "params": specs,
             "ir": str(fn)}
@@ -165,7 +165,7 @@ def _write_tracegrad_symbol(sym_file, fn, inputs, specs, arrays, args, in_fmt=No
     return arrays
 
 
-def _mxnet_symbol(fn, inputs, specs, arrays, args, in_fmt=None, want=None):
+def _mxnet_symbol(fn, inputs, specs, arrays, args, in_fmt, want):
     """(Symbol, .params keys, arrays) in MXNet's format when every op has an MXNet
     counterpart (tracegrad/symbol/from_ir.py) and the MXNet graph computes what the traced
     one does on the traced inputs; None when not (tracegrad's IR is written instead)."""
@@ -181,9 +181,6 @@ def _mxnet_symbol(fn, inputs, specs, arrays, args, in_fmt=None, want=None):
         values.update({name: array.wrap(arrays[f"{kind}:{name}"]) for name, kind in specs})
         with pause(train_mode=False), np.errstate(all="ignore"):
             got = [o.asnumpy() for o in evaluate(sym, values)]
-            if want is None:
-                want = Program(fn)([a._data for a in args] +
-                                   [values[n]._data for n, _ in specs])
     except (Unsupported, MXNetError):
         return None
     for g, w in zip(got, want):

@@ -673,11 +673,10 @@ class Plan:
     def build(self):
         """Compile forward + exported values + every variable's gradient as one Function."""
         self.prepare()
-        start = time.process_time()
-        self.finish(compile_callable(self.fn), time.process_time() - start)
+        self.compile()
 
     def prepare(self):
-        """build's IR half: the step's Function, `fn` (compiled by `finish`'s caller)."""
+        """build's IR half: the step's Function, `fn` (compile, here or in background.py)."""
         fwd = self.forward
         b = Builder(name="captured_step")
         env = {p: b.param(p.type, p.name_hint) for p in fwd.params}
@@ -699,6 +698,11 @@ class Plan:
             if not native_op(op):
                 raise _Refuse(_no_native(op))
         self.fn = fn
+
+    def compile(self):
+        """build's native half, in this thread."""
+        start = time.process_time()
+        self.finish(compile_callable(self.fn), time.process_time() - start)
 
     def finish(self, native, seconds):
         """build's end: `native`, fn compiled (`seconds` of CPU, here or in background.py)."""
@@ -911,8 +915,7 @@ def observe(hit, heads, values, ops, wrt_leaves, head_grads, retain_graph):
             state.building.append((plan, var_ids, ops if len(ops) == 1 else (),
                                    background.Compiling(plan.fn)))
             return
-        start = time.process_time()
-        plan.finish(compile_callable(plan.fn), time.process_time() - start)
+        plan.compile()
     except _Refuse as e:
         _never_again(hit, var_ids, ops)
         return _drop(None, f"not captured: {e}")

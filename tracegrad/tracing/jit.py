@@ -164,12 +164,10 @@ class JitFunction:
         self._names = _UNWALKED     # (_attribute_names)
         # one call at a time: a trace swaps the parameters' tape values for its own leaves
         self._lock = threading.RLock()
-        if type(fn) is weakref.WeakMethod:     # (its name and doc; no __wrapped__ to it)
-            for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
-                if hasattr(fn(), attr):
-                    setattr(self, attr, getattr(fn(), attr))
-        else:
-            functools.update_wrapper(self, fn, updated=())
+        weak = type(fn) is weakref.WeakMethod
+        functools.update_wrapper(self, fn() if weak else fn, updated=())
+        if weak:    # (its name and doc, and no strong __wrapped__ back to the block)
+            del self.__wrapped__
 
     def _signature(self, args, kwargs, params):
         if len(args) == 1 and not kwargs and not params and type(args[0]) is NDArray:
