@@ -14,7 +14,7 @@ Knows nothing of NDArray or Gluon; imports ir only.
 import numpy as np
 
 from ..ir.gcpause import gc_paused
-from . import cache, control, donation, entry, philox_fill, step_timer
+from . import cache, control, donation, entry, philox_fill, shared_steps, step_timer
 from . import fastmath as fastmath_flags
 from .cache import COUNTERS
 from .target import JitObject, object_code
@@ -27,8 +27,9 @@ philox_fill.install()   # eager random draws of 64+ elements fill their words na
 class CompiledModule:
     """A loaded native graph: `entry_address` of tg_entry, `arena_bytes` of scratch it needs,
     `input_types` / `output_specs` for guards and allocation. `llvm_ir` is the unoptimised
-    module text (regenerated on demand after a disk-cache hit); `optimized_ir` and
-    `assembly()` exist for inspection (made on demand)."""
+    module text as if compiled alone (regenerated on demand after a disk-cache hit, or when
+    steps were shared with other modules: shared_steps.py); `optimized_ir` and `assembly()`
+    exist for inspection (made on demand)."""
 
     def __init__(self, fn, plan, jit: JitObject, key: str, llvm_ir=None):
         self.fn, self.plan, self.jit, self.key = fn, plan, jit, key
@@ -119,17 +120,23 @@ def _compile_function(fn, use_cache, fastmath, donate) -> CompiledModule:
             COUNTERS["memory_cache_hits"] += 1
             COUNTERS["planned_peak_bytes"] = module.memory_plan()["peak_bytes"]
             return module
-    obj = cache.load(key) if use_cache else None
+    payload = cache.load(key) if use_cache else None
+    jit = None if payload is None else shared_steps.load(key, payload, cache.load, JitObject)
     llvm_ir = None
-    if obj is not None:
+    if jit is not None:
         COUNTERS["disk_cache_hits"] += 1
     else:
-        llvm_ir = entry.emit_module(plan)
+        link = shared_steps.Link(key, use_cache and cache.disk_enabled())
+        llvm_ir = entry.emit_module(plan, link)
         obj = object_code(llvm_ir)
         COUNTERS["compiles"] += 1
+        jit = JitObject(obj)
+        link.finish(jit, key)
         if use_cache:
-            cache.store(key, obj)
-    module = CompiledModule(fn, plan, JitObject(obj), key, llvm_ir)
+            cache.store(key, link.pack(obj))
+        if link.imports or link.exports:   # (inspection shows the module as if alone)
+            llvm_ir = None
+    module = CompiledModule(fn, plan, jit, key, llvm_ir)
     if use_cache:
         with cache.MEMORY_LOCK:
             cache.MEMORY[key] = module

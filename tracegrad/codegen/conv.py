@@ -1,9 +1,9 @@
 """Native kernels for the window primitives im2col and col2im (ir/ops/conv.py).
 
-Each is one shape-generic LLVM function per dtype and module (`tg_im2col_f32`, ...), compiled
-once, that reads the sizes, strides and window attributes of a call from a constant i64 table;
-a graph with twenty convolutions calls it twenty times instead of compiling twenty loop nests
-(which dominated compile time). Up to three spatial axes; fewer are padded with size-1 axes.
+Each is one shape-generic LLVM function per dtype (`tg_im2col_f32`, ...), compiled once per
+process (linked.py), that reads the sizes, strides and window attributes of a call from a
+constant i64 table; a graph with twenty convolutions calls it twenty times instead of
+compiling twenty loop nests (which dominated compile time). Up to three spatial axes; fewer are padded with size-1 axes.
 
 im2col gathers: its output (C, *kernel, N, *out) is written in order, each element read from x
 at o * stride + k * dilate - pad_lo, or pad_value outside x (the index is clamped first, so
@@ -11,10 +11,12 @@ nothing is read out of bounds). col2im is the matching scatter-add into a zeroed
 *spatial) output. Both read their operand through its strided view (a transposed or sliced
 operand needs no copy). `emit_window` is the WINDOW family's kernel (codegen/kernels.py).
 """
+import functools
 import hashlib
 
 from llvmlite import ir
 
+from . import linked
 from .emitter import LLTYPES, MEMTYPES
 from .loops import for_range, i64
 from .views import PTR
@@ -63,7 +65,7 @@ def _im2col(sf, op, views, out_key):
     values = [c, n, xv.strides[1], xv.strides[0]]
     for row, stride in zip(_padded(op, x.type.shape[2:]), sx):
         values += list(row) + [stride]
-    fn = _generic_im2col(sf.b.module, x.type.dtype)
+    fn = linked.declare(sf.b.module, f"tg_im2col_{x.type.dtype}")
     pad = ir.Constant(LLTYPES[x.type.dtype], float(op.attrs["pad_value"]))
     sf.b.call(fn, [_base(sf, xv), sf.address(out_key, i64(0)),
                    _table(sf, "im2col_args", values), pad])
@@ -80,7 +82,7 @@ def _col2im(sf, op, views, out_key):
     values = [shape[1], shape[0], st[0], st[1 + d]] + list(kst) + list(ost)
     for row in _padded(op, shape[2:]):
         values += list(row)
-    fn = _generic_col2im(sf.b.module, x.type.dtype)
+    fn = linked.declare(sf.b.module, f"tg_col2im_{x.type.dtype}")
     sf.b.call(fn, [_base(sf, xv), sf.address(out_key, i64(0)),
                    _table(sf, "col2im_args", values)])
 
@@ -246,6 +248,13 @@ def _col2im_windows(b, x, out, memty, rows, ks, osx, base, dst):
                     where = b.gep(out, [b.add(d1, p2)], inbounds=True, source_etype=memty)
                     acc = b.load(where, typ=memty)
                     b.store(b.fadd(acc, b.load(src, typ=memty)), where)
+
+
+for _dtype in LLTYPES:
+    linked.provide_function(f"tg_im2col_{_dtype}", functools.partial(_generic_im2col,
+                                                                      dtype=_dtype))
+    linked.provide_function(f"tg_col2im_{_dtype}", functools.partial(_generic_col2im,
+                                                                      dtype=_dtype))
 
 
 def emit_window(sf, op, views, out_key):

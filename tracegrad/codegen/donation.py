@@ -27,7 +27,7 @@ from llvmlite import ir
 from ..ir.function import Literal, Value
 from ..ir.ops import ELEMENTWISE, INDEXED, REDUCTION
 from ..ir.types import TensorType
-from . import fused
+from . import fused, linked
 from .loops import for_range, i64
 from .views import PTR, contiguous_strides
 
@@ -167,7 +167,7 @@ def share_pointers(plan):
 
 
 # ---------------------------------------------------------------- the native guard
-def emit_guard(b, fail, code_slot, items, plan, item_offset):
+def emit_guard(b, fail, code_slot, items, plan):
     """After the type guards: every donated input writeable and disjoint from every other
     input, else the entry returns p+1 (p: the donated parameter). `items`: the args tuple's
     item array."""
@@ -179,19 +179,18 @@ def emit_guard(b, fail, code_slot, items, plan, item_offset):
     table = ir.GlobalVariable(b.module, ty, name="tg_donated." + "_".join(map(str, donated)))
     table.linkage, table.global_constant = "internal", True
     table.initializer = ir.Constant(ty, spec)
-    code = b.call(_checker(b.module, item_offset), [items, table])
+    code = b.call(linked.declare(b.module, CHECK_DONATED), [items, table])
     ok = b.append_basic_block("donated.ok")
     b.store(code, code_slot)
     b.cbranch(b.icmp_signed("==", code, ir.Constant(I32, 0)), ok, fail)
     b.position_at_end(ok)
 
 
-def _checker(module, offsets):
+def define_checker(module, offsets):
     """`i32 tg_check_donated(ptr items, ptr spec)`, spec = [n inputs, n donated, nbytes per
     input..., donated parameter indices...]: 0, or p+1 for the first donated input p that is
-    read-only or whose [data, data+nbytes) meets another input's."""
-    if CHECK_DONATED in module.globals:
-        return module.globals[CHECK_DONATED]
+    read-only or whose [data, data+nbytes) meets another input's. `offsets`: of an array's
+    data pointer and flags (entry.ARRAY). Compiled once per process (linked.py)."""
     data_at, flags_at = offsets
     fn = ir.Function(module, ir.FunctionType(I32, [PTR, PTR]), name=CHECK_DONATED)
     fn.linkage = "internal"

@@ -18,6 +18,7 @@ except donated ones (`make_plan(fn, donate={output: parameter})`, codegen/donati
 are written into their parameter's array in place and are not in the tuple.
 """
 import bisect
+import functools
 import itertools
 import operator
 import struct
@@ -30,7 +31,7 @@ from ..ir.function import Literal, Value
 from ..ir.ops import BRANCH, CALL, CHECK, ELEMENTWISE, INDEXED, LOOP, REDUCTION, VIEW
 from ..ir.types import NARROW
 from ..ir.passes.fuse import fusion_groups
-from . import donation, fused, index_errors, mathfuns, step_timer, threads
+from . import donation, fused, index_errors, linked, mathfuns, step_timer, threads
 from .emitter import MEMTYPES
 from .kernels import blas_layout, kernel_for
 from .loops import for_range, i64, module_global
@@ -430,23 +431,25 @@ _OFFSET = operator.itemgetter(0)
 
 
 # ---------------------------------------------------------------- LLVM module
-def emit_module(plan) -> str:
-    """The LLVM IR text of the whole graph: step functions plus the guarded entry."""
+def emit_module(plan, link=None) -> str:
+    """The LLVM IR text of the whole graph: step functions plus the guarded entry. `link`
+    (a shared_steps.Link): steps may be imported from, and exported to, other modules."""
     module = RenderedModule(name=plan.fn.name)
     module.tg_fastmath = plan.fastmath   # what loop and cond regions compile with too
     index_errors.number_sites(module, [plan.fn])
-    _emit_entry(module, plan, emit_steps(module, plan))
+    _emit_entry(module, plan, emit_steps(module, plan, link=link))
     donation.add_metadata(module, plan)
     return mathfuns.with_function_attributes(module, str(module))
 
 
-def emit_steps(module, plan, prefix=""):
+def emit_steps(module, plan, prefix="", link=None):
     """The plan's step functions in `module` (a RenderedModule; names start with `prefix`):
     [(function, [(storage key, element shift)])] in schedule order: call the function with
     `step_pointers`. A step whose generated code is that of an earlier step (same loops, shapes
     and strides over other buffers, or other rows of them: a ResNet's repeated blocks, an
     unrolled RNN's time steps) calls the earlier function instead (`_rebase`, `_Dedupe`); one
-    whose `signature` is an earlier step's is not even emitted."""
+    whose `signature` is an earlier step's is not even emitted. With a `link`
+    (shared_steps.Link), a signed step another live module exported is called there."""
     calls = []
     dedupe = _Dedupe(module)
     for t, (step, views) in enumerate(plan.steps):
@@ -455,6 +458,10 @@ def emit_steps(module, plan, prefix=""):
         buffers = _buffers(step, views, alias)
         sig = signature(step, views, alias, plan.fastmath)
         fn = dedupe.signed.get(sig)
+        if fn is None and link is not None and sig is not None and not VERIFY_SIGNATURES:
+            fn = link.imported(module, sig, len(buffers), f"{prefix}step{t}_")
+            if fn is not None:
+                dedupe.signed[sig] = fn
         if fn is None or VERIFY_SIGNATURES:
             own = f"{prefix}step{t}_"
             if step.kind == "kernel":
@@ -471,6 +478,8 @@ def emit_steps(module, plan, prefix=""):
             if fn is not None and made is not fn:
                 raise RuntimeError(f"codegen: step {t} of @{plan.fn.name} has the signature of "
                                    f"an earlier step but other code (tracegrad bug)")
+            if link is not None and made is sf.fn:
+                link.exported(module, made, sig, dedupe.code)
             fn = made
             if sig is not None:
                 dedupe.signed[sig] = fn
@@ -652,6 +661,7 @@ class _Dedupe:
         own = {name: str(made[name]) for name in reversed(new) if name.startswith(prefix)}
         text = "\n".join(own.values())
         code = text.replace(f'@"{prefix}', '@"step_').replace(f"@{prefix}", "@step_")
+        self.code = code
         earlier = self.seen.get(code)
         if earlier is None:
             self.seen[code] = fn
@@ -679,7 +689,7 @@ def _emit_entry(module, plan, calls):
     ndarray_type = b.load(ctx, typ=PTR)
     _guard_inputs(b, fail, code_slot, items, [p.type for p in plan.fn.params], ndarray_type)
     if plan.donate:
-        donation.emit_guard(b, fail, code_slot, items, plan, (ARRAY["data"], ARRAY["flags"]))
+        donation.emit_guard(b, fail, code_slot, items, plan)
     where = {p: i for i, p in enumerate(plan.fn.params)}   # key -> its array in the tuple
     for j, i in enumerate(kept):
         if plan.out_slots[i] is not None:
@@ -790,7 +800,8 @@ def _guard_inputs(b, fail, code_slot, items, types, ndarray_type):
     specs = ir.GlobalVariable(module, ty, name=module.get_unique_name("tg_inputs"))
     specs.linkage, specs.global_constant = "internal", True
     specs.initializer = ir.Constant(ty, tables)
-    code = b.call(_inputs_checker(module), [items, ndarray_type, specs, i64(len(types))])
+    code = b.call(linked.declare(module, CHECK_INPUTS), [items, ndarray_type, specs,
+                                                         i64(len(types))])
     b.store(code, code_slot)
     _guard(b, fail, None, code, ir.Constant(I32, 0), None)
 
@@ -812,9 +823,8 @@ CHECK_INPUTS = "tg_check_inputs"
 
 def _inputs_checker(module):
     """`i32 tg_check_inputs(ptr items, ptr ndarray_type, ptr specs, i64 n)`: 0 when every
-    items[i] passes tg_check_array with specs[i], else i+1 for the first that does not."""
-    if CHECK_INPUTS in module.globals:
-        return module.globals[CHECK_INPUTS]
+    items[i] passes tg_check_array with specs[i], else i+1 for the first that does not.
+    Compiled once per process (linked.py); modules declare it."""
     fn = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, PTR, ir.IntType(64)]),
                      name=CHECK_INPUTS)
     fn.linkage = "internal"
@@ -889,6 +899,11 @@ def _array_checker(module):
     b.position_at_end(bad)
     b.ret(ir.Constant(ir.IntType(1), 0))
     return fn
+
+
+linked.provide_function(CHECK_INPUTS, _inputs_checker)
+linked.provide_function(donation.CHECK_DONATED, functools.partial(
+    donation.define_checker, offsets=(ARRAY["data"], ARRAY["flags"])))
 
 
 def output_specs(plan):

@@ -22,7 +22,7 @@ import math
 
 from llvmlite import ir
 
-from . import trig_reduce
+from . import linked, trig_reduce
 
 F64, F32 = ir.DoubleType(), ir.FloatType()
 I32, I64 = ir.IntType(32), ir.IntType(64)
@@ -431,7 +431,7 @@ def _large_trig(module, shift, single):
     |x|, which callers never select), and its vector variants `..._v<w>`, named in the
     "vector-function-abi-variant" attribute so the loop vectoriser may call one. They read
     only a constant table (memory(read)). The definitions live in one module of their own
-    (large_trig_module(), compiled and linked once per process by codegen/trig_runtime.py):
+    (large_trig_module(), compiled and linked once per process by codegen/linked.py):
     defined in every module, their inlined per-lane reductions made LLVM spend most of the
     compile time of any graph with a sin or cos (0.3-0.9 s of CPU each) on code that is the
     same every time."""
@@ -475,6 +475,10 @@ def large_trig_module(name) -> str:
     module = ir.Module(name=name)
     _define_large_trig(module, *LARGE_TRIG[name])
     return with_function_attributes(module, str(module))
+
+
+for _name in LARGE_TRIG:
+    linked.provide(_name, large_trig_symbols(_name), functools.partial(large_trig_module, _name))
 
 
 def _attributes(module) -> dict:

@@ -154,9 +154,9 @@ class JitObject:
 
     def __init__(self, object_bytes: bytes, ir_text: str | None = None, links_runtime=True):
         _initialize()
-        if links_runtime:   # the large-argument sin/cos it may call (trig_runtime.py)
-            from . import trig_runtime
-            trig_runtime.ensure_loaded(object_bytes)
+        if links_runtime:   # the functions compiled once per process it calls (linked.py)
+            from . import linked
+            linked.ensure_loaded(object_bytes)
         self.object_bytes = object_bytes
         self.ir_text = ir_text
         self.target_machine = new_target_machine()

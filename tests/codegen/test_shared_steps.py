@@ -1,0 +1,231 @@
+"""Step functions compiled once per process and called from later modules (shared_steps.py),
+and the helpers every module calls compiled once per process (linked.py): the numbers are the
+same, the code called lives as long as its callers, and the disk cache loads either alone."""
+import gc
+import os
+import struct
+import subprocess
+import sys
+import weakref
+
+import numpy as np
+import pytest
+
+from tracegrad.codegen import cache, compile_function, linked, shared_steps
+from tracegrad.ir import Builder, TensorType
+from tracegrad.runtime.interpret import interpret
+from tracegrad.runtime.native import NativeFunction
+
+
+def _product(scale, n=6, dtype="f64"):
+    """x @ w, scaled by `scale` when given: the matmul step is the same in every variant."""
+    b = Builder(name=f"product{scale}")
+    x = b.param(TensorType(dtype, (n, 5)), "x")
+    w = b.param(TensorType(dtype, (5, 7)), "w")
+    y = b.matmul(x, w)
+    return b.ret(y if scale is None else b.tanh(b.mul(y, scale)))
+
+
+def _args(fn, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(p.type.shape).astype(p.type.np_dtype) for p in fn.params]
+
+
+def _check(fn, native=None):
+    args = _args(fn)
+    got = (native or NativeFunction(fn))(*args)
+    for g, w in zip(got, interpret(fn, args)):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-12, atol=1e-12)
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """No exporter left over from earlier tests; nothing written to disk."""
+    monkeypatch.setenv("TRACEGRAD_CACHE", "0")
+    shared_steps.reset_for_tests()
+    yield
+    shared_steps.reset_for_tests()
+
+
+def test_a_later_module_calls_the_step_an_earlier_one_compiled(fresh):
+    before = dict(shared_steps.COUNTERS)
+    first = compile_function(_product(None))
+    assert shared_steps.COUNTERS["steps_exported"] > before["steps_exported"]
+    second = compile_function(_product(2.0))
+    assert shared_steps.COUNTERS["steps_imported"] == before["steps_imported"] + 1
+    assert second.jit.providers == [first.jit]
+    _check(_product(2.0), NativeFunction(second))
+    _check(_product(None), NativeFunction(first))
+    # inspection shows the module as if compiled alone: its own matmul step, no import
+    assert "tg_import" not in second.llvm_ir and "matmul" in second.llvm_ir
+
+
+def test_the_exporter_lives_as_long_as_a_module_calling_it(fresh, monkeypatch):
+    monkeypatch.setattr(cache, "MEMORY", {})
+    first = compile_function(_product(None))
+    exporter = weakref.ref(first.jit)
+    second = NativeFunction(compile_function(_product(3.0)))
+    cache.MEMORY.clear()
+    del first
+    gc.collect()
+    assert exporter() is not None            # the importer holds it
+    _check(_product(3.0), second)
+    del second
+    gc.collect()
+    assert exporter() is None                # and nothing else does
+
+
+def test_a_dead_exporter_is_not_imported(fresh, monkeypatch):
+    monkeypatch.setattr(cache, "MEMORY", {})
+    first = compile_function(_product(None))
+    del first
+    cache.MEMORY.clear()
+    gc.collect()
+    before = shared_steps.COUNTERS["steps_imported"]
+    second = compile_function(_product(4.0))
+    assert shared_steps.COUNTERS["steps_imported"] == before
+    _check(_product(4.0), NativeFunction(second))
+
+
+def test_steps_that_read_their_modules_globals_are_not_exported(fresh):
+    """A threaded step reads its module's thread count and pool pointer, which only that
+    module's entry sets: it is compiled in every module that has it."""
+    from tracegrad.codegen import threads
+    b = Builder(name="big")
+    x = b.param(TensorType("f32", (threads.THRESHOLD + 8,)), "x")
+    fn = b.ret(b.exp(b.mul(x, 0.5)))
+    module = compile_function(fn)
+    assert threads.NUM_THREADS in module.llvm_ir
+    assert not any(sym for _, sym in _exports_of(fn))
+    b = Builder(name="big2")
+    x = b.param(TensorType("f32", (threads.THRESHOLD + 8,)), "x")
+    fn2 = b.ret(b.mul(b.exp(b.mul(x, 0.5)), 1.0))
+    before = shared_steps.COUNTERS["steps_imported"]
+    compile_function(fn2)
+    assert shared_steps.COUNTERS["steps_imported"] == before
+
+
+def _exports_of(fn):
+    from tracegrad.codegen import entry
+    link = shared_steps.Link("k" * 64, False)
+    entry.emit_module(entry.make_plan(fn), link)
+    return link.exports
+
+
+SCRIPT = r"""
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_shared_steps import _product, _check
+from tracegrad.codegen import COUNTERS, compile_function, shared_steps
+from tracegrad.runtime.native import NativeFunction
+which = sys.argv[1:]
+for scale in which:
+    fn = _product(None if scale == "none" else float(scale))
+    _check(fn, NativeFunction(compile_function(fn)))
+print(COUNTERS["compiles"], COUNTERS["disk_cache_hits"], shared_steps.COUNTERS["steps_imported"])
+"""
+
+
+def _process(cache_dir, *scales):
+    env = dict(os.environ, TRACEGRAD_CACHE_DIR=str(cache_dir), TRACEGRAD_CACHE="1")
+    script = SCRIPT.format(tests=os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", script, *scales], env=env, text=True,
+                         capture_output=True, check=True)
+    return tuple(int(v) for v in out.stdout.split())
+
+
+def test_a_module_with_imports_loads_from_disk_in_another_process(tmp_path):
+    assert _process(tmp_path, "none", "2.0") == (2, 0, 1)
+    # a fresh process that needs only the importer loads its exporter from disk as well
+    assert _process(tmp_path, "2.0") == (0, 1, 0)
+    # the exporter's file gone: the importer is compiled afresh, whole
+    exporter = [p for p in tmp_path.rglob("*.o") if b"TGLINK" not in p.read_bytes()]
+    assert len(exporter) == 1
+    exporter[0].unlink()
+    assert _process(tmp_path, "2.0") == (1, 0, 0)
+
+
+def _table(*rows, count=None):
+    def field(s):
+        s = s if isinstance(s, bytes) else s.encode()
+        return struct.pack("<H", len(s)) + s
+    body = b"".join(field(v) for row in rows for v in row)
+    return (shared_steps._MAGIC + struct.pack("<I", len(rows) if count is None else count)
+            + body + b"\x7fELF...")
+
+
+@pytest.mark.parametrize("payload", [
+    _table(("tg_import.0", "a" * 64, "step0_matmul"), count=2),        # rows missing
+    _table(("tg_import.0", "A" * 64, "step0_matmul")),                 # key not hex
+    _table(("tg_import.0", "a" * 63, "step0_matmul")),                 # key too short
+    _table(("tg_global", "a" * 64, "step0_matmul")),                   # not an import slot
+    _table(("tg_import.0", "a" * 64, "step0 matmul")),                 # not a symbol
+    _table(("tg_import.0", "a" * 64, "x" * 300)),                      # too long
+    _table(count=1 << 20),                                             # absurd count
+    shared_steps._MAGIC + b"\x01",                                     # truncated
+])
+def test_a_malformed_import_table_is_refused_before_use(payload):
+    assert shared_steps.unpack(payload) is None
+    made = []
+    assert shared_steps.load("b" * 64, payload, lambda k: None, made.append) is None
+    assert made == []
+
+
+def test_an_import_cycle_in_forged_files_is_refused():
+    a, b = "a" * 64, "b" * 64
+    files = {a: _table(("tg_import.0", b, "s")), b: _table(("tg_import.0", a, "s"))}
+    made = []
+    assert shared_steps.load(a, files[a], files.get, made.append) is None
+    assert made == []
+
+
+def test_helpers_are_declared_in_modules_and_loaded_once(fresh):
+    b = Builder(name="checked")
+    x = b.param(TensorType("f32", (3,)), "x")
+    module = compile_function(b.ret(b.add(x, 1.0)))
+    text = module.llvm_ir
+    assert 'declare i32 @"tg_check_inputs"' in text
+    assert 'define internal i32 @"tg_check_inputs"' not in text
+    assert "tg_check_inputs" in linked.loaded()
+    out = NativeFunction(module)(np.arange(3, dtype=np.float32))[0]
+    np.testing.assert_array_equal(out, np.arange(3, dtype=np.float32) + 1)
+    with pytest.raises(Exception):       # the shared check still guards the entry
+        NativeFunction(module)(np.arange(4, dtype=np.float32))
+
+
+def _train(monkeypatch, share):
+    import tracegrad as mx
+    from tracegrad import autograd, gluon, nd
+    monkeypatch.setattr(shared_steps, "ENABLED", share)
+    monkeypatch.setattr(cache, "MEMORY", {})
+    shared_steps.reset_for_tests()
+    mx.random.seed(3)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Conv2D(4, 3, in_channels=2, activation="relu"), gluon.nn.Flatten(),
+            gluon.nn.Dense(3, in_units=4 * 4 * 4))
+    net.initialize()
+    net.hybridize()
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    x = nd.random.uniform(shape=(5, 2, 6, 6))
+    y = nd.array([0, 1, 2, 1, 0])
+    before = dict(shared_steps.COUNTERS)
+    for _ in range(12):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(5)
+    imported = shared_steps.COUNTERS["steps_imported"] - before["steps_imported"]
+    return [p.data().asnumpy() for p in net.collect_params().values()], imported
+
+
+def test_the_usual_step_trains_bitwise_alike_with_shared_steps(fresh, monkeypatch, fresh_capture):
+    """The forward, the captured step and the step with the update fused in share kernels;
+    a shared kernel is the same code, so the parameters are the same to the bit."""
+    alone, none = _train(monkeypatch, False)
+    shared, imported = _train(monkeypatch, True)
+    assert none == 0 and imported > 0
+    assert len(shared) == len(alone) == 4
+    for a, b in zip(alone, shared):
+        np.testing.assert_array_equal(b, a)
