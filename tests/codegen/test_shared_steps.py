@@ -87,29 +87,46 @@ def test_a_dead_exporter_is_not_imported(fresh, monkeypatch):
     _check(_product(4.0), NativeFunction(second))
 
 
-def test_steps_that_read_their_modules_globals_are_not_exported(fresh):
-    """A threaded step reads its module's thread count and pool pointer, which only that
-    module's entry sets: it is compiled in every module that has it."""
+def test_a_threaded_step_is_shared_and_still_threaded(fresh):
+    """A threaded step reads the thread count and pool pointer every entry stores in the
+    process-wide globals (threads.py, linked.py): it is exported like any other step, and
+    the importer's results are the exporter's, bit for bit."""
     from tracegrad.codegen import threads
-    b = Builder(name="big")
-    x = b.param(TensorType("f32", (threads.THRESHOLD + 8,)), "x")
-    fn = b.ret(b.exp(b.mul(x, 0.5)))
-    module = compile_function(fn)
-    assert threads.NUM_THREADS in module.llvm_ir
-    assert not any(sym for _, sym in _exports_of(fn))
-    b = Builder(name="big2")
-    x = b.param(TensorType("f32", (threads.THRESHOLD + 8,)), "x")
-    fn2 = b.ret(b.mul(b.exp(b.mul(x, 0.5)), 1.0))
+
+    def big(scale):
+        b = Builder(name=f"big{scale}")
+        x = b.param(TensorType("f32", (threads.THRESHOLD + 8,)), "x")
+        y = b.param(TensorType("f32", (8,)), "y")
+        return b.ret(b.exp(b.mul(x, 0.5)), b.mul(y, scale))
+
+    first = compile_function(big(1.0))
+    assert threads.PARALLEL_FOR in first.llvm_ir
     before = shared_steps.COUNTERS["steps_imported"]
-    compile_function(fn2)
-    assert shared_steps.COUNTERS["steps_imported"] == before
+    second = compile_function(big(2.0))
+    assert shared_steps.COUNTERS["steps_imported"] == before + 1
+    x = np.linspace(-3, 3, threads.THRESHOLD + 8, dtype=np.float32)
+    y = np.ones(8, np.float32)
+    a = NativeFunction(first)(x, y)
+    b = NativeFunction(second)(x, y)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_allclose(a[0], np.exp(x.astype(np.float64) * 0.5), rtol=1e-6)
+    np.testing.assert_array_equal(b[1], 2 * y)
 
 
-def _exports_of(fn):
-    from tracegrad.codegen import entry
-    link = shared_steps.Link("k" * 64, False)
-    entry.emit_module(entry.make_plan(fn), link)
-    return link.exports
+def test_a_step_naming_a_variable_its_module_owns_is_not_exported():
+    """(an out-of-memory flag: the importer's entry would never read the exporter's)"""
+    from llvmlite import ir
+    module = ir.Module()
+    flag = ir.GlobalVariable(module, ir.IntType(32), "tg_oom")
+    flag.initializer = ir.Constant(ir.IntType(32), 0)
+    table = ir.GlobalVariable(module, ir.IntType(32), "im2col_args.0")
+    table.initializer, table.global_constant = ir.Constant(ir.IntType(32), 0), True
+    ir.GlobalVariable(module, ir.IntType(64), "tg_num_threads")        # declared: linked
+    ir.Function(module, ir.FunctionType(ir.VoidType(), []), "tracegrad_sgemm")
+    assert shared_steps._self_contained(module, 'load i32, ptr @"im2col_args.0"\n'
+                                        'load i64, ptr @"tg_num_threads"\n'
+                                        'call void @"tracegrad_sgemm"() @"step_body"')
+    assert not shared_steps._self_contained(module, 'store i32 1, ptr @"tg_oom"')
 
 
 SCRIPT = r"""

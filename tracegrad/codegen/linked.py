@@ -10,8 +10,9 @@ A loaded group lives as long as the process: the objects naming it hold its addr
 groups are not in the disk cache: each compiles in milliseconds, and the cache key's source
 hash covers the codegen that makes them.
 
-The groups: the entry's argument checks (tg_check_inputs, tg_check_array, tg_check_donated),
-the window kernels (tg_im2col_<dtype>, tg_col2im_<dtype>) and the large-argument sin/cos.
+The groups: the entry's argument checks (tg_check_inputs, tg_check_donated), the window
+kernels (tg_im2col_<dtype>, tg_col2im_<dtype>), the large-argument sin/cos, and the threaded
+steps' tg_parallel_for with the thread count and pool pointer it reads (threads.py).
 Defined in every module, the checks and window kernels took a fifth of the LLVM time of a
 typical test's modules, and the trig functions most of any graph with a sin or cos."""
 import threading
@@ -84,7 +85,11 @@ def ensure_loaded(object_bytes: bytes) -> None:
             finally:
                 _MAKING.discard(group)
             for symbol in symbols:
-                llvm.add_symbol(symbol, jit.address(symbol))
+                try:
+                    address = jit.address(symbol)
+                except KeyError:        # (a variable, not a function)
+                    address = jit.global_address(symbol)
+                llvm.add_symbol(symbol, address)
             _LOADED[group] = jit
 
 

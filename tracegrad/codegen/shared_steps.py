@@ -16,9 +16,9 @@ one signature have the same code. When a module is compiled, each of its signed 
 
 Only steps whose code touches nothing the module's entry sets per call are exported: their
 text may name their own functions and constants, the module's constant tables, declared
-external functions (BLAS, linked.py) and LLVM intrinsics, nothing else (a threaded step reads
-its module's thread count and pool pointer; a step that allocates sets its module's
-out-of-memory flag, which the importer would never see).
+external functions and variables (BLAS, linked.py: a threaded step's tg_parallel_for and the
+thread count it reads) and LLVM intrinsics, nothing else (a step that allocates sets its
+module's out-of-memory flag, which the importer would never read).
 
 The disk cache stores a module with imports as its object plus its import table (`pack`):
 per import, the global to fill, the exporter's cache key and the symbol. Loading one (`load`)
@@ -126,8 +126,8 @@ def _self_contained(module, code):
         g = module.globals.get(name)
         if isinstance(g, ir.Function) and g.is_declaration:
             continue
-        if isinstance(g, ir.GlobalVariable) and g.global_constant:
-            continue
+        if isinstance(g, ir.GlobalVariable) and (g.global_constant or g.initializer is None):
+            continue        # (a constant table, or a process-wide variable: linked.py)
         return False
     return True
 

@@ -1,11 +1,12 @@
 """Splitting a large step's outer loop across cores, inside the generated code.
 
-Each module that has a threaded step gets `tg_parallel_for(task, argv, n)`: it cuts the task
-range [0, n) into `tg_num_threads` contiguous pieces and hands them to the process's persistent
+A threaded step calls `tg_parallel_for(task, argv, n)` (compiled once per process: linked.py):
+it cuts the task range [0, n) into `tg_num_threads` contiguous pieces and hands them to the process's persistent
 worker pool (thread_pool.py: workers sleep between jobs; the caller takes pieces too). A task
 function is `void task(ptr argv, i64 lo, i64 hi)`; argv is the array of buffer pointers of the
-step. The thread count and the pool's address are read by tg_entry from the runtime context
-(TRACEGRAD_NUM_THREADS, default all cores), so changing the count never recompiles.
+step. The thread count and the pool's address are stored by each tg_entry, from the runtime context
+(TRACEGRAD_NUM_THREADS, default all cores), in the two process-wide globals tg_parallel_for
+reads, so changing the count never recompiles.
 
 Determinism: what a task computes depends only on its index, never on which thread runs it,
 and partial results are combined in task order by the caller (reduction.py), so results are
@@ -14,8 +15,8 @@ bitwise identical for every thread count. Whether a step is threaded depends on 
 """
 from llvmlite import ir
 
-from . import thread_pool
-from .loops import I64, for_range, i64, module_global
+from . import linked, thread_pool
+from .loops import I64, for_range, i64
 
 THRESHOLD = 1 << 20          # elements before a step is split (a wake-up costs ~5-20 us)
 PTR = ir.PointerType()
@@ -29,23 +30,50 @@ RUN_PTR = ir.FunctionType(ir.VoidType(), [TASK_PTR, PTR, I64, I64]).as_pointer()
 
 
 def num_threads_global(module):
-    return module_global(module, NUM_THREADS, I64, 1)
+    """The process's thread count, declared in `module` (linked.py defines it once)."""
+    return _declared(module, NUM_THREADS, I64)
 
 
 def pool_global(module):
-    """The module's copy of the pool's run function pointer (tg_entry stores it)."""
-    return module_global(module, POOL, RUN_PTR, None)
+    """The process's copy of the pool's run function pointer, declared in `module`."""
+    return _declared(module, POOL, RUN_PTR)
+
+
+def _declared(module, name, typ):
+    if name in module.globals:
+        return module.globals[name]
+    return ir.GlobalVariable(module, typ, name)     # (external: defined by linked.py)
 
 
 def parallel_for(module):
-    """The module's `void tg_parallel_for(ptr task, ptr argv, i64 n)` (emitted once): the
-    thread count clamped to [1, min(n, MAX_THREADS)] pieces, run by the process's worker pool
-    (thread_pool.py), or here, piece by piece, when there is one piece or no pool."""
+    """`void tg_parallel_for(ptr task, ptr argv, i64 n)`, declared in `module`, with the two
+    globals it reads (the module's entry stores the runtime context's values in them)."""
+    num_threads_global(module)
+    pool_global(module)
     if PARALLEL_FOR in module.globals:
         return module.globals[PARALLEL_FOR]
-    nthreads, pool = num_threads_global(module), pool_global(module)
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [TASK_PTR, PTR, I64]), PARALLEL_FOR)
-    fn.linkage = "internal"
+    fn = ir.Function(module, PARALLEL_FOR_TYPE, PARALLEL_FOR)
+    fn.attributes.add("nounwind")
+    return fn
+
+
+PARALLEL_FOR_TYPE = ir.FunctionType(ir.VoidType(), [TASK_PTR, PTR, I64])
+
+
+def _define_parallel_for() -> str:
+    """The module linked.py compiles once per process: the thread count (initially 1), the
+    pool's run pointer (initially null) and tg_parallel_for: the thread count clamped to
+    [1, min(n, MAX_THREADS)] pieces, run by the process's worker pool (thread_pool.py), or
+    here, piece by piece, when there is one piece or no pool. Shared by every module, so a
+    threaded step reads nothing its own module owns (shared_steps.py may call it from
+    another module)."""
+    module = ir.Module(name=PARALLEL_FOR)
+    nthreads = ir.GlobalVariable(module, I64, NUM_THREADS)
+    nthreads.initializer = i64(1)
+    pool = ir.GlobalVariable(module, RUN_PTR, POOL)
+    pool.initializer = ir.Constant(RUN_PTR, None)
+    fn = ir.Function(module, PARALLEL_FOR_TYPE, PARALLEL_FOR)
+    fn.attributes.add("nounwind")
     task, argv, n = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     t = b.load(nthreads, typ=I64)
@@ -63,7 +91,10 @@ def parallel_for(module):
                 b.call(task, [argv, b.sdiv(b.mul(k, n), t),
                               b.sdiv(b.mul(b.add(k, i64(1)), n), t)])
     b.ret_void()
-    return fn
+    return str(module)
+
+
+linked.provide(PARALLEL_FOR, [PARALLEL_FOR, NUM_THREADS, POOL], _define_parallel_for)
 
 
 def default_num_threads() -> int:
