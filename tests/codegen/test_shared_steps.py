@@ -73,6 +73,7 @@ def test_the_exporter_lives_as_long_as_a_module_calling_it(fresh, monkeypatch):
     del second
     gc.collect()
     assert exporter() is None                # and nothing else does
+    assert shared_steps.exporters() == 0     # its signatures left the registry with it
 
 
 def test_a_dead_exporter_is_not_imported(fresh, monkeypatch):

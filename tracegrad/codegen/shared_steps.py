@@ -34,8 +34,9 @@ from llvmlite import ir
 
 PTR = ir.PointerType()
 IMPORT = "tg_import."
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()    # (a weakref callback may run in a collection inside it)
 _BY_SIGNATURE: dict = {}     # signature -> (weakref to JitObject, symbol, key, key stored)
+_SIGNATURES_OF: dict = {}    # that weakref -> its signatures (dropped when the object dies)
 _BY_KEY = weakref.WeakValueDictionary()   # cache key -> its live JitObject
 COUNTERS = {"steps_exported": 0, "steps_imported": 0}
 ENABLED = True
@@ -94,8 +95,11 @@ class Link:
         """After loading the module's object `jit`: fill its imports, publish its exports."""
         _fill(jit, [(name, provider, symbol) for name, provider, symbol, _ in self.imports])
         with _LOCK:
-            for sig, symbol in self.exports:
-                _BY_SIGNATURE[sig] = (weakref.ref(jit), symbol, key, self.stored)
+            if self.exports:
+                ref = weakref.ref(jit, _forget)
+                _SIGNATURES_OF[ref] = [sig for sig, _ in self.exports]
+                for sig, symbol in self.exports:
+                    _BY_SIGNATURE[sig] = (ref, symbol, key, self.stored)
             _BY_KEY[key] = jit
         COUNTERS["steps_exported"] += len(self.exports)
         COUNTERS["steps_imported"] += len(self.imports)
@@ -107,6 +111,15 @@ class Link:
         rows = [(name, key, symbol) for name, _, symbol, key in self.imports]
         return _MAGIC + struct.pack("<I", len(rows)) + b"".join(
             _field(s) for row in rows for s in row) + obj
+
+
+def _forget(ref):
+    """An exporter died: its signatures leave the registry (unless exported again since)."""
+    with _LOCK:
+        for sig in _SIGNATURES_OF.pop(ref, ()):
+            found = _BY_SIGNATURE.get(sig)
+            if found is not None and found[0] is ref:
+                del _BY_SIGNATURE[sig]
 
 
 def _fill(jit, imports):
@@ -206,3 +219,10 @@ def load(key, payload, load_object, make_jit, _loading=()):
 def reset_for_tests():
     with _LOCK:
         _BY_SIGNATURE.clear()
+        _SIGNATURES_OF.clear()
+
+
+def exporters() -> int:
+    """How many signatures live objects export (tests: the registry does not grow)."""
+    with _LOCK:
+        return len(_BY_SIGNATURE)

@@ -55,8 +55,11 @@ class SegmentedFunction(_TypedCall):
                 last_use[o] = len(groups)
         self.steps = [self._segment(gi, ops, last_use, compile_segment) if native
                       else (False, ops[0], None, None) for gi, (native, ops) in enumerate(groups)]
-        self.llvm_ir = "\n".join(s[1].llvm_ir for s in self.steps
-                                 if s[0] and hasattr(s[1], "llvm_ir"))
+
+    @property
+    def llvm_ir(self) -> str:
+        """The native segments' LLVM IR (made on demand: inspection only)."""
+        return "\n".join(s[1].llvm_ir for s in self.steps if s[0] and hasattr(s[1], "llvm_ir"))
 
     def _segment(self, gi, ops, last_use, compile_segment):
         defined = {r for op in ops for r in op.results}
