@@ -142,6 +142,10 @@ for scale in which:
     fn = _product(None if scale == "none" else float(scale))
     _check(fn, NativeFunction(compile_function(fn)))
 print(COUNTERS["compiles"], COUNTERS["disk_cache_hits"], shared_steps.COUNTERS["steps_imported"])
+if len(which) == 2 and which[0] == "2.0":
+    from tracegrad.codegen import cache
+    importer, exporter = (cache.MEMORY[k] for k in list(cache.MEMORY)[-2:])
+    assert importer.jit.providers == [exporter.jit], "the exporter was loaded twice"
 """
 
 
@@ -157,6 +161,8 @@ def test_a_module_with_imports_loads_from_disk_in_another_process(tmp_path):
     assert _process(tmp_path, "none", "2.0") == (2, 0, 1)
     # a fresh process that needs only the importer loads its exporter from disk as well
     assert _process(tmp_path, "2.0") == (0, 1, 0)
+    # ... and then the exporter itself: the object already loaded serves it
+    assert _process(tmp_path, "2.0", "none") == (0, 2, 0)
     # the exporter's file gone: the importer is compiled afresh, whole
     exporter = [p for p in tmp_path.rglob("*.o") if b"TGLINK" not in p.read_bytes()]
     assert len(exporter) == 1

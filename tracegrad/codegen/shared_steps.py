@@ -188,7 +188,11 @@ def unpack(payload: bytes):
 def load(key, payload, load_object, make_jit, _loading=()):
     """The JitObject of a disk-cache `payload` written for `key`, its imports filled, or None
     (an exporter is neither live nor loadable: the caller compiles afresh).
-    `load_object(key)`: another key's payload from the disk cache, or None."""
+    `load_object(key)`: another key's payload from the disk cache, or None. An object
+    already loaded as another module's exporter is that object."""
+    live = _BY_KEY.get(key)
+    if live is not None:
+        return live
     found = unpack(payload)
     _loading = (*_loading, key)
     if found is None:
