@@ -185,7 +185,8 @@ def _table(*rows, count=None):
     _table(("tg_import.0", "a" * 63, "step0_matmul")),                 # key too short
     _table(("tg_global", "a" * 64, "step0_matmul")),                   # not an import slot
     _table(("tg_import.0", "a" * 64, "step0 matmul")),                 # not a symbol
-    _table(("tg_import.0", "a" * 64, "x" * 300)),                      # too long
+    _table(("tg_import.0", "a" * 64, "step0_" + "x" * 300)),           # too long
+    _table(("tg_import.0", "a" * 64, "tg_entry")),                     # not a step
     _table(count=1 << 20),                                             # absurd count
     shared_steps._MAGIC + b"\x01",                                     # truncated
 ])
@@ -198,7 +199,7 @@ def test_a_malformed_import_table_is_refused_before_use(payload):
 
 def test_an_import_cycle_in_forged_files_is_refused():
     a, b = "a" * 64, "b" * 64
-    files = {a: _table(("tg_import.0", b, "s")), b: _table(("tg_import.0", a, "s"))}
+    files = {a: _table(("tg_import.0", b, "step0_x")), b: _table(("tg_import.0", a, "step0_x"))}
     made = []
     assert shared_steps.load(a, files[a], files.get, made.append) is None
     assert made == []
