@@ -254,3 +254,33 @@ def test_the_usual_step_trains_bitwise_alike_with_shared_steps(fresh, monkeypatc
     assert len(shared) == len(alone) == 4
     for a, b in zip(alone, shared):
         np.testing.assert_array_equal(b, a)
+
+
+LINKED_SCRIPT = r"""
+import numpy as np
+from tracegrad.codegen import target
+from tracegrad.ir import Builder, TensorType
+from tracegrad.runtime.native import NativeFunction
+compiled = []
+real = target.compile_object
+target.compile_object = lambda text: compiled.append(text) or real(text)
+b = Builder(name="trig")
+x = b.param(TensorType("f64", (3,)), "x")
+f = NativeFunction(b.ret(b.add(b.sin(x), b.cos(x))))
+v = np.array([1e6, 2.0, -3e9])
+np.testing.assert_allclose(f(v)[0], np.sin(v) + np.cos(v), rtol=1e-13)
+print(len(compiled))
+"""
+
+
+def test_a_linked_group_is_kept_in_the_disk_cache(tmp_path):
+    """The large-argument sin and cos take LLVM 0.4 s each: a second process loads them."""
+    env = dict(os.environ, TRACEGRAD_CACHE_DIR=str(tmp_path), TRACEGRAD_CACHE="1")
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", LINKED_SCRIPT], env=env, text=True,
+                             capture_output=True, check=True)
+        return int(out.stdout.split()[-1])
+    assert run() >= 2                      # the trig groups, compiled
+    assert len(list(tmp_path.rglob("*.lib"))) >= 2
+    assert run() == 0                      # loaded, module and groups alike

@@ -85,8 +85,8 @@ def cache_dir() -> str:
         os.path.expanduser("~"), ".cache", "tracegrad")
 
 
-def _path(key: str) -> str:
-    return os.path.join(cache_dir(), key[:2], key + ".o")
+def _path(key: str, suffix: str = ".o") -> str:
+    return os.path.join(cache_dir(), key[:2], key + suffix)
 
 
 def _key_bytes(key: str) -> bytes:
@@ -97,12 +97,13 @@ def _digest(key: str, payload: bytes) -> bytes:
     return hashlib.sha256(_key_bytes(key) + payload).digest()
 
 
-def load(key: str):
-    """Object bytes for `key` from disk, or None (missing, disabled, or failed validation)."""
+def load(key: str, suffix: str = ".o"):
+    """Object bytes for `key` from disk, or None (missing, disabled, or failed validation).
+    `suffix`: the file's (".lib": a group of linked.py)."""
     if not disk_enabled():
         return None
     try:
-        with open(_path(key), "rb") as f:
+        with open(_path(key, suffix), "rb") as f:
             blob = f.read()
     except OSError:
         return None
@@ -118,11 +119,11 @@ def load(key: str):
     return payload
 
 
-def store(key: str, payload: bytes) -> None:
+def store(key: str, payload: bytes, suffix: str = ".o") -> None:
     """Write atomically; a failure to write (read-only home, full disk) is not an error."""
     if not disk_enabled():
         return
-    path = _path(key)
+    path = _path(key, suffix)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         header = _HEADER.pack(MAGIC, _key_bytes(key), len(payload), _digest(key, payload))

@@ -186,9 +186,14 @@ def pool_address() -> int:
     import ctypes
     import os
 
+    from . import cache
     from .target import JitObject, compile_object
-    optimized, obj = compile_object(emit_pool())
-    jit = JitObject(obj, optimized)
+    key = cache.cache_key("thread_pool")      # (kept on disk like linked.py's groups)
+    obj = cache.load(key, ".lib")
+    if obj is None:
+        obj = compile_object(emit_pool())[1]
+        cache.store(key, obj, ".lib")
+    jit = JitObject(obj)
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(jit))   # never freed: workers sleep in it
     reset = ctypes.CFUNCTYPE(None)(jit.address(RESET))
     if hasattr(os, "register_at_fork"):
