@@ -284,3 +284,35 @@ def test_a_linked_group_is_kept_in_the_disk_cache(tmp_path):
     assert run() >= 2                      # the trig groups, compiled
     assert len(list(tmp_path.rglob("*.lib"))) >= 2
     assert run() == 0                      # loaded, module and groups alike
+
+
+def test_steps_inside_a_loop_region_are_shared(fresh):
+    """A foreach too long to unroll compiles to a loop region; its body's steps are exported
+    and imported like top-level ones (the captured step and the fused step repeat them)."""
+    import tracegrad as mx
+    from tracegrad import nd
+
+    def body(x, states):
+        h = nd.tanh(x * 2.0 + states[0])
+        return h, [h]
+
+    def plain(xs, h0):
+        return nd.contrib.foreach(body, xs, [h0])[0]
+
+    def scaled(xs, h0):
+        return nd.contrib.foreach(body, xs, [h0])[0] * 3.0
+
+    xs = nd.array(np.random.RandomState(0).randn(64, 4, 3))
+    h0 = nd.zeros((4, 3))
+    first = mx.jit(plain)(xs, h0).asnumpy()
+    assert any(".body.step" in symbol for _, symbol, _, _ in shared_steps._BY_SIGNATURE.values())
+    before = shared_steps.COUNTERS["steps_imported"]
+    second = mx.jit(scaled)(xs, h0).asnumpy()
+    assert shared_steps.COUNTERS["steps_imported"] > before
+    h, want = np.zeros((4, 3)), []
+    for x in xs.asnumpy():
+        h = np.tanh(x * 2.0 + h)
+        want.append(h)
+    np.testing.assert_allclose(first, np.array(want), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(second, 3 * np.array(want), rtol=1e-5, atol=1e-6)
+    assert shared_steps.unpack(_table(("tg_import.0", "a" * 64, "loop.1.body.step3_fused")))

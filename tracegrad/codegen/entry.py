@@ -436,6 +436,7 @@ def emit_module(plan, link=None) -> str:
     (a shared_steps.Link): steps may be imported from, and exported to, other modules."""
     module = RenderedModule(name=plan.fn.name)
     module.tg_fastmath = plan.fastmath   # what loop and cond regions compile with too
+    module.tg_link = link                # and what their steps import from and export to
     index_errors.number_sites(module, [plan.fn])
     _emit_entry(module, plan, emit_steps(module, plan, link=link))
     donation.add_metadata(module, plan)

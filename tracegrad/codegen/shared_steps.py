@@ -147,7 +147,8 @@ def _self_contained(module, code):
 
 _MAGIC = b"TGLINK\x01\x00"
 _LIMIT = 1 << 12          # imports per module a cache file may list
-_ROW = re.compile(rb"(tg_import\.\d{1,6})\0([0-9a-f]{64})\0(step\d{1,6}_\w{1,120})\Z")
+_ROW = re.compile(rb"(tg_import\.\d{1,6})\0([0-9a-f]{64})\0((?:[a-z]+(?:\.\d{1,6})?\."
+                  rb"(?:body|cond|then|else)\.){0,16}step\d{1,6}_\w{1,120})\Z")
 
 
 def _field(s: str) -> bytes:
@@ -158,7 +159,7 @@ def _field(s: str) -> bytes:
 def unpack(payload: bytes):
     """(object bytes, [(global name, exporter key, symbol)]) of a disk-cache payload, or None
     when its import table is malformed (every field is validated before it is used: an import
-    slot, a cache key, a step function's name)."""
+    slot, a cache key, a step function's name, in a loop or cond region or not)."""
     if not payload.startswith(_MAGIC):
         return payload, []
     at = len(_MAGIC)
