@@ -244,22 +244,22 @@ class Parameter:
         return view
 
     def row_sparse_data(self, row_id):
-        """The parameter as a RowSparseNDArray for the rows `row_id` (MXNet's way to read a
-        row_sparse weight). The values are dense: every row is there, so an op that reads
-        only those rows (dot with a csr batch) gives MXNet's result, and autograd reaches
-        the parameter as through data(). MXNet's checks: a row_sparse parameter, an NDArray
-        of row ids, a Trainer made with it (which pulls the rows in MXNet)."""
-        from ..sparse import RowSparseNDArray, _relabel
+        """The parameter as a RowSparseNDArray holding the rows `row_id` (MXNet's way to read a
+        row_sparse weight): MXNet pulls just those rows from the Trainer's kvstore, so the
+        others read as zero and `indices` lists row_id's rows. The kept rows are the
+        parameter's values through a recorded mask, so autograd reaches the parameter as
+        through data(). MXNet's checks: a row_sparse parameter, an NDArray of row ids, a
+        Trainer made with it."""
         self._check_row_sparse_read(row_id, "row_sparse_data()", "data()")
         # on several contexts: the copy on row_id's context, as MXNet's
         ctx = row_id.context if self._copies else None
-        return _relabel(self._nd_data(ctx), RowSparseNDArray)
+        return _pulled_rows(self._nd_data(ctx), row_id)
 
     def list_row_sparse_data(self, row_id):
-        """One RowSparseNDArray per context, in list_ctx() order (MXNet's)."""
-        from ..sparse import RowSparseNDArray, _relabel
+        """One RowSparseNDArray per context, in list_ctx() order (MXNet's), each holding the
+        rows `row_id` as row_sparse_data does."""
         self._check_row_sparse_read(row_id, "list_row_sparse_data()", "list_data()")
-        return [_relabel(d, RowSparseNDArray) for d in self._every_copy()]
+        return [_pulled_rows(d, row_id) for d in self._every_copy()]
 
     def _check_row_sparse_read(self, row_id, how, instead):
         if self._stype != "row_sparse":
@@ -650,3 +650,27 @@ def _context_list(ctx, name):
     for c in ctxs:
         on_context(wrap(np.zeros(0)), c)    # (raises for a device tracegrad does not have)
     return ctxs
+
+
+def _pulled_rows(data, row_id):
+    """What MXNet's kvstore row_sparse_pull gives for a row_sparse parameter's array: the rows
+    of row_id kept and listed (even where zero), every other row zero and unlisted.
+
+    In MXNet the pulled array is the parameter's own array, so one read outside record() is
+    differentiated inside it (pull every row, then `with record(): w + 1`). Here: all rows
+    pulled, the parameter's array itself; some rows under record(), a recorded mask of it;
+    some rows outside record(), the masked values on the parameter's tape identity."""
+    from ..autograd import is_recording
+    from ..sparse import RowSparseNDArray, _make, _relabel, retain
+    every_row = np.ones(data.shape[0], dtype=bool)
+    whole = _relabel(data, RowSparseNDArray, every_row)
+    pulled = retain(whole, row_id.reshape((-1,)))     # (MXNet's kvstore reads every id)
+    if bool(pulled._stored.all()):
+        return whole
+    if not is_recording():
+        pulled = _make(RowSparseNDArray, pulled._data, pulled._stored)
+        pulled._value, pulled._var, pulled._leaf = whole._value, whole._var, whole._leaf
+    ctx = getattr(data, "_ctx", None)
+    if ctx is not None and getattr(pulled, "_ctx", None) != ctx:
+        pulled._ctx = ctx
+    return pulled
