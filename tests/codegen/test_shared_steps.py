@@ -197,6 +197,15 @@ def test_a_malformed_import_table_is_refused_before_use(payload):
     assert made == []
 
 
+def test_loadable_asks_for_every_exporter():
+    """(is_cached: a module whose exporter's file is gone would be compiled, not loaded)"""
+    payload = _table(("tg_import.0", "c" * 64, "step0_x"), ("tg_import.1", "d" * 64, "step1_y"))
+    assert shared_steps.loadable(payload, {"c" * 64: b"o", "d" * 64: b"o"}.get)
+    assert not shared_steps.loadable(payload, {"c" * 64: b"o"}.get)
+    assert shared_steps.loadable(b"\x7fELF...", {}.get)         # no imports
+    assert not shared_steps.loadable(_table(count=3), {}.get)     # malformed
+
+
 def test_an_import_cycle_in_forged_files_is_refused():
     a, b = "a" * 64, "b" * 64
     files = {a: _table(("tg_import.0", b, "step0_x")), b: _table(("tg_import.0", a, "step0_x"))}

@@ -93,7 +93,10 @@ def is_cached(fn, fastmath=(), donate=None) -> bool:
     (LLVM not run): a caller may compile a large graph in the background only when not."""
     with gc_paused():
         key, _ = _key(fn, fastmath_flags.normalize(fastmath), donate)
-        return key in cache.MEMORY or cache.load(key) is not None
+        if key in cache.MEMORY:
+            return True
+        payload = cache.load(key)
+        return payload is not None and shared_steps.loadable(payload, cache.load)
 
 
 def _key(fn, flags, donate):

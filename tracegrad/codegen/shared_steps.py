@@ -222,6 +222,16 @@ def load(key, payload, load_object, make_jit, _loading=()):
     return jit
 
 
+def loadable(payload, load_object) -> bool:
+    """Whether `load` would find every exporter a disk-cache payload imports from (live, or
+    on disk itself), without loading anything."""
+    found = unpack(payload)
+    if found is None:
+        return False
+    return all(_BY_KEY.get(pkey) is not None or load_object(pkey) is not None
+               for _, pkey, _ in found[1])
+
+
 def reset_for_tests():
     with _LOCK:
         _BY_SIGNATURE.clear()
