@@ -20,7 +20,7 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "same", "almost_equal", "assert_almost_equal", "assert_allclose",
            "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
            "list_gpus", "download", "get_mnist", "get_mnist_ubyte", "get_mnist_iterator",
-           "get_cifar10", "mx", "np", "array", "use_np", "Context", "current_context",
+           "get_cifar10", "get_bz2_data", "mx", "np", "array", "use_np", "Context", "current_context",
            "Symbol", "os", "sys", "rnd", "is_aarch64_run", "is_cd_run", "same_array",
            "random_uniform_arrays", "is_op_runnable", "has_tvm_ops",
            "check_gluon_hybridize_consistency", "collapse_sum_like", "DummyIter"]
@@ -415,6 +415,22 @@ def get_cifar10():
     _unzip_unless_present("http://data.mxnet.io/mxnet/data/cifar10.zip", [
         "data/cifar/train.rec", "data/cifar/test.rec", "data/cifar/train.lst",
         "data/cifar/test.lst"])
+
+
+def get_bz2_data(data_dir, data_name, url, data_origin_name):
+    """MXNet's helper for its LibSVM data: `data_dir/data_name` holds the bz2 file at `url`
+    decompressed; when it is missing, the archive is fetched as `data_dir/data_origin_name`,
+    unpacked, and the archive removed."""
+    import bz2
+    target = os.path.join(data_dir, data_name)
+    if os.path.exists(target):
+        return
+    archive = os.path.join(data_dir, data_origin_name)
+    download(url, fname=data_origin_name, dirname=data_dir, overwrite=False)
+    with bz2.BZ2File(archive, "rb") as packed, open(target, "wb") as out:
+        for chunk in iter(lambda: packed.read(1 << 20), b""):
+            out.write(chunk)
+    os.remove(archive)
 
 
 def get_mnist_iterator(batch_size, input_shape, num_parts=1, part_index=0):

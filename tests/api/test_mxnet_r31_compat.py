@@ -64,3 +64,17 @@ def test_row_sparse_data_reads_row_ids_of_any_shape():
     p = _row_sparse_param(4, mx.cpu())
     got = p.row_sparse_data(nd.array([[1, 3], [3, 1]]))
     assert got.indices.asnumpy().tolist() == [1, 3]
+
+
+def test_get_bz2_data_unpacks_the_fetched_archive(tmp_path):
+    """MXNet's test_utils.get_bz2_data (test_io's LibSVM data); an archive already there is
+    not fetched again, and it is removed once unpacked."""
+    import bz2
+    from tracegrad import test_utils
+    (tmp_path / "news.bz2").write_bytes(bz2.compress(b"1 3:0.5\n0 1:2\n"))
+    test_utils.get_bz2_data(str(tmp_path), "news", "http://unused.invalid/news.bz2",
+                            "news.bz2")
+    assert (tmp_path / "news").read_bytes() == b"1 3:0.5\n0 1:2\n"
+    assert not (tmp_path / "news.bz2").exists()
+    test_utils.get_bz2_data(str(tmp_path), "news", "http://unused.invalid/x.bz2", "x.bz2")
+    assert "get_bz2_data" in test_utils.__all__
