@@ -8,6 +8,7 @@ import math
 import sys
 import threading
 import types
+import warnings
 
 import numpy as np
 
@@ -728,8 +729,13 @@ class NDArray:
             if self._value is not None and STATE.recording else wrap(self._data.copy())
 
     def copyto(self, other):
-        """Write into `other` (an NDArray), or a copy on context `other`."""
+        """Write into `other` (an NDArray), or a copy on context `other`. Into itself, as
+        MXNet: a RuntimeWarning, nothing done, False returned."""
         if isinstance(other, NDArray):
+            if other._data is self._data:
+                warnings.warn("You are attempting to copy an array to itself", RuntimeWarning,
+                              stacklevel=2)
+                return False
             other[:] = self
             return other
         if not isinstance(other, Context):
