@@ -20,7 +20,8 @@ __all__ = ["environment", "random_sample", "np_reduce", "discard_stderr", "defau
            "same", "almost_equal", "assert_almost_equal", "assert_allclose",
            "assert_almost_equal_ignore_nan", "assert_exception", "find_max_violation", "retry",
            "list_gpus", "download", "get_mnist", "get_mnist_ubyte", "get_mnist_iterator",
-           "get_cifar10", "get_bz2_data", "mx", "np", "array", "use_np", "Context", "current_context",
+           "get_cifar10", "get_bz2_data", "mx", "np", "array", "use_np", "Context",
+           "current_context",
            "Symbol", "os", "sys", "rnd", "is_aarch64_run", "is_cd_run", "same_array",
            "random_uniform_arrays", "is_op_runnable", "has_tvm_ops",
            "check_gluon_hybridize_consistency", "collapse_sum_like", "DummyIter"]

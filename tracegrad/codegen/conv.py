@@ -3,7 +3,8 @@
 Each is one shape-generic LLVM function per dtype (`tg_im2col_f32`, ...), compiled once per
 process (linked.py), that reads the sizes, strides and window attributes of a call from a
 constant i64 table; a graph with twenty convolutions calls it twenty times instead of
-compiling twenty loop nests (which dominated compile time). Up to three spatial axes; fewer are padded with size-1 axes.
+compiling twenty loop nests (which dominated compile time). Up to three spatial axes; fewer
+are padded with size-1 axes.
 
 im2col gathers: its output (C, *kernel, N, *out) is written in order, each element read from x
 at o * stride + k * dilate - pad_lo, or pad_value outside x (the index is clamped first, so

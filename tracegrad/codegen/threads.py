@@ -1,12 +1,12 @@
 """Splitting a large step's outer loop across cores, inside the generated code.
 
 A threaded step calls `tg_parallel_for(task, argv, n)` (compiled once per process: linked.py):
-it cuts the task range [0, n) into `tg_num_threads` contiguous pieces and hands them to the process's persistent
-worker pool (thread_pool.py: workers sleep between jobs; the caller takes pieces too). A task
-function is `void task(ptr argv, i64 lo, i64 hi)`; argv is the array of buffer pointers of the
-step. The thread count and the pool's address are stored by each tg_entry, from the runtime context
-(TRACEGRAD_NUM_THREADS, default all cores), in the two process-wide globals tg_parallel_for
-reads, so changing the count never recompiles.
+it cuts the task range [0, n) into `tg_num_threads` contiguous pieces and hands them to the
+process's persistent worker pool (thread_pool.py: workers sleep between jobs; the caller takes
+pieces too). A task function is `void task(ptr argv, i64 lo, i64 hi)`; argv is the array of
+buffer pointers of the step. Each tg_entry stores the thread count and the pool's address from
+the runtime context (TRACEGRAD_NUM_THREADS, default all cores) in the two process-wide globals
+tg_parallel_for reads, so changing the count never recompiles.
 
 Determinism: what a task computes depends only on its index, never on which thread runs it,
 and partial results are combined in task order by the caller (reduction.py), so results are
