@@ -102,6 +102,18 @@ def _create_prefix(prefix, params, hint):
     return prefix, ParameterDict(shared.prefix if shared else prefix, shared)
 
 
+
+def _holds_unregistered(value, children, depth=0):
+    """Whether a list, tuple or dict attribute holds a Block whose id is not in `children`
+    (a module function: a recursive closure would be a reference cycle per block made)."""
+    if isinstance(value, Block):
+        return id(value) not in children
+    if depth < 8 and isinstance(value, (list, tuple)):
+        return any(_holds_unregistered(v, children, depth + 1) for v in value)
+    if depth < 8 and isinstance(value, dict):
+        return any(_holds_unregistered(v, children, depth + 1) for v in value.values())
+    return False
+
 class Block:
     """Base of all layers and models: override forward(self, x, ...)."""
 
@@ -194,18 +206,9 @@ class Block:
         """MXNet's warning for a list, tuple or dict attribute holding Blocks this block never
         registered: their parameters are not collected, trained or saved."""
         children = {id(c) for c in self._children.values()}
-
-        def holds_unregistered(value, depth=0):
-            if isinstance(value, Block):
-                return id(value) not in children
-            if depth < 8 and isinstance(value, (list, tuple)):
-                return any(holds_unregistered(v, depth + 1) for v in value)
-            if depth < 8 and isinstance(value, dict):
-                return any(holds_unregistered(v, depth + 1) for v in value.values())
-            return False
         for name, value in vars(self).items():
             if isinstance(value, (list, tuple, dict)) and not name.startswith("__") and \
-                    name != "_children" and holds_unregistered(value):
+                    name != "_children" and _holds_unregistered(value, children):
                 warnings.warn(f'"{name}" is an unregistered container with Blocks: the Blocks '
                               f"in a list, tuple or dict are not registered (their parameters "
                               f"are not collected, trained or saved). Register them with "

@@ -737,6 +737,36 @@ def free_fates():
         _free_fates()
 
 
+def release(ops, keep):
+    """A trace's recorded ops once its Function is made from them: every result's data but
+    `keep`'s (its heads, which callers read) dropped, and the op -> result links cut, as
+    `free` does. Otherwise the recorded graph waits in reference cycles for the collector,
+    holding every intermediate the trace computed (a conv's im2col matrix: hundreds of MB).
+
+    Only when the graph is the trace's own: a result something else holds (an array of the
+    user's graph that a read materialized while the trace ran, step capture's deferred
+    values) leaves the whole graph as it is. A result is held only by its op's `results`,
+    by the operands of the ops that use it, and here (the refcounts say so)."""
+    keep = set(keep)
+    uses = {}
+    for op in ops:
+        for o in op.operands:
+            uses[o] = uses.get(o, 0) + 1
+    for op in ops:
+        for r in op.results:
+            # its op's results, its users' operands, `uses`' key, the loop, getrefcount's
+            if r not in keep and sys.getrefcount(r) > 4 + uses.get(r, 0):
+                return False
+    r = None
+    uses.clear()
+    for op in ops:
+        for r in op.results:
+            if r not in keep:
+                r.data = None
+        op.results = ()
+    return True
+
+
 def free(ops):
     """Drop what a backward without retain_graph leaves behind: the recorded data, and the
     op -> result links, which would otherwise keep every op and value in a reference cycle

@@ -147,34 +147,31 @@ class Entry:
                         (Feed.PARAM, ids[id(t)]) if id(t) in ids else
                         (Feed.PARAM, buffers[id(t._data)]) if id(t._data) in buffers else
                         (Feed.CONST, t) for t in tr.updates]
-        # the common feeds (arguments and parameters only) get a precomputed binder
+        # the common feeds (arguments and parameters only) take a short path (a flag, not a
+        # bound method kept on the instance: that would be a reference cycle, and the native
+        # code and its scratch arena would wait for the collector once the net is dropped)
         self.arg_only = all(kind == Feed.ARG for kind, _ in feeds)
         self.arg_refs = tuple(ref for _, ref in feeds) if self.arg_only else None
-        if self.arg_only or all(kind in (Feed.ARG, Feed.PARAM) for kind, _ in feeds):
-            self.arrays = self._bound_arrays
-            self.operands = self._bound_operands
-
-    def _bound_arrays(self, args, params, draw=None):
-        """arrays() when every feed is an argument or a parameter."""
-        if self.arg_only:
-            return [args[i]._data for i in self.arg_refs]
-        return [(args[ref] if kind == Feed.ARG else params[ref])._data
-                for kind, ref in self.feeds]
-
-    def _bound_operands(self, args, params, arrays):
-        """operands() when every feed is an argument or a parameter."""
-        out = []
-        for kind, ref in self.feeds:
-            array = args[ref] if kind == Feed.ARG else params[ref]
-            v = array._value
-            out.append(v if v is not None and v.data is not None else array._constant_value())
-        return out
+        self.plain = self.arg_only or all(kind in (Feed.ARG, Feed.PARAM) for kind, _ in feeds)
 
     def operands(self, args, params, arrays):
         """The tape values standing for the traced function's parameters in this call."""
+        if self.plain:
+            out = []
+            for kind, ref in self.feeds:
+                array = args[ref] if kind == Feed.ARG else params[ref]
+                v = array._value
+                out.append(v if v is not None and v.data is not None else
+                           array._constant_value())
+            return out
         return [self.operand(i, args, params, a) for i, a in enumerate(arrays)]
 
     def arrays(self, args, params, draw=None):
+        if self.plain:
+            if self.arg_only:
+                return [args[i]._data for i in self.arg_refs]
+            return [(args[ref] if kind == Feed.ARG else params[ref])._data
+                    for kind, ref in self.feeds]
         out = []
         for kind, ref in self.feeds:
             if kind == Feed.ARG:

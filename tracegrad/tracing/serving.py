@@ -17,6 +17,7 @@ Parameters' arrays are read afresh on every call, so set_data, load_parameters, 
 reinitialization take effect as on the usual path. A refused call costs the usual path plus
 about a microsecond; the memo then follows the signature the usual path reached.
 """
+import weakref
 from operator import itemgetter
 
 from ..array import HOOKS, NDArray, wrap
@@ -31,7 +32,7 @@ class ServingCall:
     Kept on the entry per (training mode, argument count); `version` is revalidated by every
     usual call that reaches the leaf."""
     __slots__ = ("jf", "tree", "entry", "native", "plist", "pick", "nargs", "shape0",
-                 "n_out", "out_tree", "training", "version")
+                 "n_out", "out_tree", "training", "version", "__weakref__")
 
     def __call__(self, args):
         """The block's outputs, or None: take the usual path."""
@@ -85,11 +86,21 @@ def _serving_call(jf, training, args):
     if node is None or node.guard is not None or node.entry is not jf.last:
         return None
     entry = node.entry
-    memos = entry.__dict__.setdefault("serving", {})
+    # the entry keeps its memos weakly (a memo holds the entry: a reference cycle would keep a
+    # dropped net's native code and scratch arena for the collector); the block holds the
+    # current one (block._tg_serve), and a key that allows none is remembered as such
+    memos = entry.__dict__.get("serving")
+    if memos is None:
+        memos = entry.__dict__["serving"] = (weakref.WeakValueDictionary(), set())
     key = (training, len(args))
-    if key not in memos:    # (an entry is compiled for one signature: shape0 is its own)
-        memos[key] = _build(jf, tree, node, entry, training, args)
-    return memos[key]
+    memo = memos[0].get(key)
+    if memo is None and key not in memos[1]:  # (an entry is compiled for one signature)
+        memo = _build(jf, tree, node, entry, training, args)
+        if memo is None:
+            memos[1].add(key)
+        else:
+            memos[0][key] = memo
+    return memo
 
 
 def _build(jf, tree, node, entry, training, args):

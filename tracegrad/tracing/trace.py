@@ -115,6 +115,8 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None,
     tr.closure_args = tuple(sorted(closure_args))
     tr.keep = [op.results[0].keep for op in ops if op.results and op.results[0].keep is not None]
     tr.guards = guards
+    del env                 # (the graph's values are keys there: release reads refcounts)
+    tape.release(ops, heads)
     return tr
 
 
