@@ -64,3 +64,32 @@ def test_a_dropped_hybridized_nets_native_code_is_freed_without_the_collector(co
         assert made
         del net, y
         assert [r for r in made if r() is not None] == [], recording
+
+
+def test_a_backward_frees_the_inputs_of_ops_off_the_losss_path(collector_off):
+    """BatchNorm's running-statistics ops are not on the loss's path, so backward does not
+    walk them; they used to keep, through their operands, every ancestor's array (the conv's
+    im2col matrix) until a collection."""
+    x = nd.array(np.random.RandomState(1).rand(4, 16, 64, 64).astype(np.float32))
+    tracemalloc.start()
+    try:
+        net = gluon.nn.HybridSequential()
+        net.add(gluon.nn.Conv2D(16, 3, padding=1, in_channels=16),
+                gluon.nn.BatchNorm(in_channels=16))
+        net.initialize()
+        with autograd.record():
+            y = net(x)
+        y.backward()
+        del net, y
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 4e6, f"{held / 1e6:.1f} MB still held after backward and the net dropped"
+    with pytest.raises(Exception, match="freed"):     # (a freed graph still says so)
+        net2 = gluon.nn.Dense(2, in_units=3)
+        net2.initialize()
+        w = nd.ones((1, 3))
+        with autograd.record():
+            z = net2(w) * 2
+        z.backward()
+        z.backward()

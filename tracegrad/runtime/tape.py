@@ -772,10 +772,14 @@ def free(ops):
     op -> result links, which would otherwise keep every op and value in a reference cycle
     for the garbage collector (the values keep their producer, so a second backward still
     finds the graph and says it was freed; an op recorded later takes such a value's array
-    as a constant, see `live`)."""
+    as a constant, see `live`). The operands go too: an op off the loss's path that used a
+    freed value (BatchNorm's running statistics, a metric computed under record()) is a
+    cycle with its own result, and through them would keep every ancestor's array, back to
+    the inputs, until a collection."""
     for op in ops:
         for r in op.results:
             r.data = None
         op.results = ()
+        op.operands = ()
     if _FATES.groups:
         _free_fates()
