@@ -93,3 +93,24 @@ def test_a_backward_frees_the_inputs_of_ops_off_the_losss_path(collector_off):
             z = net2(w) * 2
         z.backward()
         z.backward()
+
+
+def test_release_leaves_a_graph_something_else_holds():
+    """tape.release drops a trace's intermediates only when nothing outside holds one: an
+    array of a live graph keeps the whole graph as it was."""
+    from tracegrad.runtime import tape
+    x = nd.ones((3,))
+    x.attach_grad()
+    with autograd.record():
+        a = x * 2
+        b = a + 1
+    ops = tape.collect([b._value])[1]
+    assert tape.release(ops, [b._value]) is False       # `a` holds its value
+    assert a._value.data is not None and a._value.producer.results
+    kept = a._value
+    del a
+    assert tape.release(ops, [b._value]) is False       # (so does `kept`, here)
+    del kept
+    assert tape.release(ops, [b._value]) is True
+    assert b._value.data is not None                     # the head is the caller's
+    assert all(op.results == () for op in ops)

@@ -754,8 +754,10 @@ def release(ops, keep):
             uses[o] = uses.get(o, 0) + 1
     for op in ops:
         for r in op.results:
-            # its op's results, its users' operands, `uses`' key, the loop, getrefcount's
-            if r not in keep and sys.getrefcount(r) > 4 + uses.get(r, 0):
+            # its op's results, the loop, getrefcount's argument; its users' operands and
+            # `uses`' key when used
+            n = uses.get(r)
+            if r not in keep and sys.getrefcount(r) > (3 if n is None else 4 + n):
                 return False
     r = None
     uses.clear()
