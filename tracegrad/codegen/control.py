@@ -68,8 +68,7 @@ def emit_region(module, fn, name):
     """`fn` as `void name(ptr param..., ptr output..., ptr arena)` in `module`; returns the
     function and the scratch bytes it needs."""
     plan = entry.make_plan(fn, getattr(module, "tg_fastmath", frozenset()))
-    calls = entry.emit_steps(module, plan, prefix=f"{name}.",
-                             link=getattr(module, "tg_link", None))
+    calls = entry.emit_steps(module, plan, prefix=f"{name}.")
     nin, nout = len(fn.params), len(plan.out_slots)
     f = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * (nin + nout + 1)), name=name)
     f.linkage = "internal"

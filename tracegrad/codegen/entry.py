@@ -436,21 +436,23 @@ def emit_module(plan, link=None) -> str:
     (a shared_steps.Link): steps may be imported from, and exported to, other modules."""
     module = RenderedModule(name=plan.fn.name)
     module.tg_fastmath = plan.fastmath   # what loop and cond regions compile with too
-    module.tg_link = link                # and what their steps import from and export to
+    module.tg_link = link                # what its steps (regions' too) import and export
     index_errors.number_sites(module, [plan.fn])
-    _emit_entry(module, plan, emit_steps(module, plan, link=link))
+    _emit_entry(module, plan, emit_steps(module, plan))
     donation.add_metadata(module, plan)
     return mathfuns.with_function_attributes(module, str(module))
 
 
-def emit_steps(module, plan, prefix="", link=None):
+def emit_steps(module, plan, prefix=""):
     """The plan's step functions in `module` (a RenderedModule; names start with `prefix`):
     [(function, [(storage key, element shift)])] in schedule order: call the function with
     `step_pointers`. A step whose generated code is that of an earlier step (same loops, shapes
     and strides over other buffers, or other rows of them: a ResNet's repeated blocks, an
     unrolled RNN's time steps) calls the earlier function instead (`_rebase`, `_Dedupe`); one
-    whose `signature` is an earlier step's is not even emitted. With a `link`
-    (shared_steps.Link), a signed step another live module exported is called there."""
+    whose `signature` is an earlier step's is not even emitted. With the module's `tg_link`
+    (emit_module's shared_steps.Link), a signed step another live module exported is called
+    there."""
+    link = getattr(module, "tg_link", None)
     calls = []
     dedupe = _Dedupe(module)
     for t, (step, views) in enumerate(plan.steps):

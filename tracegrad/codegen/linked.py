@@ -79,11 +79,7 @@ def ensure_loaded(object_bytes: bytes) -> None:
                 continue
             _MAKING.add(group)
             try:
-                key = cache.cache_key(f"linked\n{group}")
-                obj = cache.load(key, ".lib")
-                if obj is None:
-                    _, obj = target.compile_object(make_ir())
-                    cache.store(key, obj, ".lib")
+                obj = library_object(group, make_ir)
                 ensure_loaded(obj)
                 jit = target.JitObject(obj, links_runtime=False)
             finally:
@@ -95,6 +91,18 @@ def ensure_loaded(object_bytes: bytes) -> None:
                     address = jit.global_address(symbol)
                 llvm.add_symbol(symbol, address)
             _LOADED[group] = jit
+
+
+def library_object(name, make_ir) -> bytes:
+    """The object code of a module a process compiles once (a group here, the worker pool,
+    the random fill): from the disk cache (a `.lib` file), else compiled from `make_ir()` and
+    stored. The key hashes the codegen sources, which make the module."""
+    key = cache.cache_key(f"linked\n{name}")
+    obj = cache.load(key, ".lib")
+    if obj is None:
+        obj = target.compile_object(make_ir())[1]
+        cache.store(key, obj, ".lib")
+    return obj
 
 
 def loaded() -> list:

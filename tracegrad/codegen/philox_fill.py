@@ -70,15 +70,10 @@ def _emit(m, count, at=False):
 @functools.lru_cache(maxsize=None)
 def _compiled():
     """(JitObject, the ctypes function) of this process, compiled on first use."""
-    from . import cache
-    from .target import JitObject, compile_object
-    text = _module_ir()
-    key = cache.cache_key("philox_fill\n" + text)
-    obj = cache.load(key)         # (validated; the disk cache skips ~0.2 s of LLVM)
-    if obj is None:
-        obj = compile_object(text)[1]
-        cache.store(key, obj)
-    jit = JitObject(obj, None, links_runtime=False)
+    from .linked import library_object
+    from .target import JitObject
+    # (the disk cache skips ~0.2 s of LLVM)
+    jit = JitObject(library_object("philox_fill", _module_ir), None, links_runtime=False)
     kind = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
                             ctypes.c_int64, ctypes.c_void_p)
     kind_at = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,

@@ -186,14 +186,9 @@ def pool_address() -> int:
     import ctypes
     import os
 
-    from . import cache
-    from .target import JitObject, compile_object
-    key = cache.cache_key("thread_pool")      # (kept on disk like linked.py's groups)
-    obj = cache.load(key, ".lib")
-    if obj is None:
-        obj = compile_object(emit_pool())[1]
-        cache.store(key, obj, ".lib")
-    jit = JitObject(obj)
+    from .linked import library_object
+    from .target import JitObject
+    jit = JitObject(library_object("thread_pool", emit_pool))
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(jit))   # never freed: workers sleep in it
     reset = ctypes.CFUNCTYPE(None)(jit.address(RESET))
     if hasattr(os, "register_at_fork"):
