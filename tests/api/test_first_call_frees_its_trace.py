@@ -95,6 +95,27 @@ def test_a_backward_frees_the_inputs_of_ops_off_the_losss_path(collector_off):
         z.backward()
 
 
+def test_a_hybridized_nets_first_recorded_step_is_freed_without_the_collector(collector_off):
+    """The first call of a hybridized net under record() traces it; the trace's graph ends in
+    BatchNorm's running-statistics update (add, cast). tape.release refused to drop it while a
+    loop variable of its own still named the last op's operand: every intermediate waited
+    for a collection (640 MB per net in bench/bench_memory.py's `hr` row)."""
+    x = nd.array(np.random.RandomState(2).rand(4, 16, 64, 64).astype(np.float32))
+    with autograd.record():
+        _net()(x).backward()                 # (compiles what the measured call reuses)
+    tracemalloc.start()
+    try:
+        net = _net()
+        with autograd.record():
+            y = net(x)
+        y.backward()
+        del net, y
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 4e6, f"{held / 1e6:.1f} MB still held after a recorded step, net dropped"
+
+
 def test_release_leaves_a_graph_something_else_holds():
     """tape.release drops a trace's intermediates only when nothing outside holds one: an
     array of a live graph keeps the whole graph as it was."""

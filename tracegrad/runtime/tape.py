@@ -748,10 +748,7 @@ def release(ops, keep):
     values) leaves the whole graph as it is. A result is held only by its op's `results`,
     by the operands of the ops that use it, and here (the refcounts say so)."""
     keep = set(keep)
-    uses = {}
-    for op in ops:
-        for o in op.operands:
-            uses[o] = uses.get(o, 0) + 1
+    uses = _use_counts(ops)
     for op in ops:
         for r in op.results:
             # its op's results, the loop, getrefcount's argument; its users' operands and
@@ -767,6 +764,16 @@ def release(ops, keep):
                 r.data = None
         op.results = ()
     return True
+
+
+def _use_counts(ops):
+    """{value: how many operand slots of `ops` name it} (a function of its own: a loop
+    variable left in release's frame would hold one value more than its graph does)."""
+    uses = {}
+    for op in ops:
+        for o in op.operands:
+            uses[o] = uses.get(o, 0) + 1
+    return uses
 
 
 def free(ops):
