@@ -35,6 +35,17 @@ def _write_out(x, value, what, key):
     np.copyto(buf, value, casting="unsafe")
 
 
+def _flat(key, vals):
+    """[(key, array)] for every array, as MXNet's _ctype_key_value pairs them: one key with an
+    array or a list of arrays; a list of keys, each with its own array or list."""
+    if isinstance(key, (list, tuple)):
+        if not isinstance(vals, (list, tuple)) or len(vals) != len(key):
+            raise MXNetError(f"kvstore: {len(key)} keys need a list of {len(key)} values, got "
+                             f"{type(vals).__name__}")
+        return [p for k, v in zip(key, vals) for p in _flat(k, v)]
+    return [(key, v) for v in vals] if isinstance(vals, (list, tuple)) else [(key, vals)]
+
+
 class KVStoreBase:
     """MXNet 1.9's abstract store: what a Trainer and user code may call on any store. A
     subclass made known with `KVStoreBase.register` is what `mx.kv.create` builds for its
@@ -92,6 +103,7 @@ class KVStoreBase:
 
 class KVStore(KVStoreBase):
     """A key-value store of arrays; see the module docstring."""
+    _ONE_KEY_TYPE = False
 
     def is_capable(self, capability):
         """Every built-in store can run an optimizer (set_optimizer)."""
@@ -132,8 +144,26 @@ class KVStore(KVStoreBase):
         """Wait for every worker."""
 
     # ------------------------------------------------------------------ keys and values
+    def _key_type(self, keys, what):
+        """MXNet's SetKeyType: a store takes int keys or str keys, whichever it saw first.
+        (Only the local store checks: tracegrad's MPI store has callers mixing them.)"""
+        for k in keys:
+            kind = str if isinstance(k, str) else int if isinstance(k, (int, np.integer)) \
+                else None
+            if kind is None:
+                raise MXNetError(f"kvstore.{what}: keys must be ints or strs, got "
+                                 f"{type(k).__name__}")
+            if not self._ONE_KEY_TYPE:
+                continue
+            if getattr(self, "_kind", None) is None:
+                self._kind = kind
+            elif self._kind is not kind:
+                raise MXNetError(f"kvstore.{what}: mixed key types are not allowed: this "
+                                 f"store's keys are {self._kind.__name__}s, got {k!r}")
+
     def _pairs(self, key, value, what):
         keys, many = _as_list(key)
+        self._key_type(keys, what)
         if not many:
             return [(keys[0], value)]
         values, _ = _as_list(value)
@@ -191,14 +221,22 @@ class KVStore(KVStoreBase):
                 np.copyto(stored, m, casting="unsafe")
 
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
-        """Copy each key's stored value into out (an NDArray or a list of them)."""
+        """Copy each key's stored value into out (an NDArray or a list of them). A sparse out
+        is left as it is unless ignore_sparse=False (MXNet: pull those with
+        row_sparse_pull)."""
+        from ..sparse import BaseSparseNDArray, storage_view
         if out is None:
             raise MXNetError("kvstore.pull: out is required")
         for k, o in self._pairs(key, out, "pull"):
             stored = self._stored(k, "pull")
-            outs, _ = _as_list(o)
-            for x in outs:
-                _write_out(x, stored, "pull", k)
+            for x in _as_list(o)[0]:
+                if not isinstance(x, BaseSparseNDArray):
+                    _write_out(x, stored, "pull", k)
+                elif not ignore_sparse:
+                    if tuple(x.shape) != stored.shape:
+                        raise MXNetError(f"kvstore.pull: key {k!r} holds shape "
+                                         f"{stored.shape}, out has shape {tuple(x.shape)}")
+                    x[:] = storage_view(stored.copy(), x.stype)
 
     def pushpull(self, key, value, out=None, priority=0):
         """push then pull. Without an optimizer this is an allreduce: the sum over devices and
@@ -223,23 +261,38 @@ class KVStore(KVStoreBase):
         self.pull(key, out, priority)
 
     def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
-        """Pull only the rows `row_ids` of each key's value: out (a RowSparseNDArray, or a
-        list of them, with one row_ids array each) holds those rows, the others zero."""
+        """Pull only the rows `row_ids` of each key's value: out (a RowSparseNDArray, a list
+        of them per key, or a list of such lists for several keys) holds those rows, the
+        others zero. row_ids is laid out as out (one array, read flattened, per out; a single
+        one serves every out)."""
         from ..sparse import RowSparseNDArray, retain, storage_view
         if out is None or row_ids is None:
             raise MXNetError("kvstore.row_sparse_pull: out and row_ids are required")
-        for k, o in self._pairs(key, out, "row_sparse_pull"):
+        if isinstance(row_ids, NDArray):
+            row_ids = [row_ids]
+        if not isinstance(row_ids, (list, tuple)):
+            raise MXNetError(f"kvstore.row_sparse_pull: row_ids must be an NDArray or a list "
+                             f"of them, got {type(row_ids).__name__}")
+        outs = _flat(key, out)
+        if len(row_ids) == 1 and isinstance(out, (list, tuple)):
+            ids = [(k, row_ids[0]) for k, _ in outs]     # (MXNet: one pull, copied to all)
+        else:
+            ids = _flat(key, row_ids[0] if len(row_ids) == 1 else list(row_ids))
+        if len(outs) != len(ids):
+            raise MXNetError(f"kvstore.row_sparse_pull: the number of row_ids ({len(ids)}) "
+                             f"doesn't match the number of values ({len(outs)})")
+        self._key_type([k for k, _ in outs], "row_sparse_pull")
+        for (k, x), (_, rows) in zip(outs, ids):
+            if not isinstance(x, RowSparseNDArray):
+                raise MXNetError(f"kvstore.row_sparse_pull: out must be RowSparseNDArrays, "
+                                 f"got {type(x).__name__} for key {k!r}")
+            if not isinstance(rows, NDArray) or getattr(rows, "stype", "default") != "default":
+                raise MXNetError(f"kvstore.row_sparse_pull: row_ids must be dense NDArrays, "
+                                 f"got {type(rows).__name__} for key {k!r}")
+        for (k, x), (_, rows) in zip(outs, ids):
             stored = self._stored(k, "row_sparse_pull")
-            outs, _ = _as_list(o)
-            ids = row_ids if isinstance(row_ids, (list, tuple)) else [row_ids] * len(outs)
-            if len(ids) != len(outs):
-                raise MXNetError(f"kvstore.row_sparse_pull: {len(outs)} outputs for key {k!r} "
-                                 f"but {len(ids)} row_ids arrays")
-            for x, rows in zip(outs, ids):
-                if not isinstance(x, RowSparseNDArray):
-                    raise MXNetError(f"kvstore.row_sparse_pull: out must be RowSparseNDArrays, "
-                                     f"got {type(x).__name__} for key {k!r}")
-                x[:] = retain(storage_view(stored, "row_sparse"), rows)
+            # (MXNet takes the unique ids of any shape: a 2-d row_ids is read flattened)
+            x[:] = retain(storage_view(stored, "row_sparse"), rows.reshape((-1,)))
 
     def set_gradient_compression(self, compression_params):
         raise MXNetError("kvstore.set_gradient_compression: gradient compression is not "

@@ -5,3 +5,4 @@ from .base import KVStore
 
 class LocalKVStore(KVStore):
     """The single-process store."""
+    _ONE_KEY_TYPE = True        # (MXNet's KVStoreLocal::SetKeyType)

@@ -62,22 +62,22 @@ class SVRGModule(Module):
 
     def init_optimizer(self, kvstore="local", optimizer="sgd",
                        optimizer_params=(("learning_rate", 0.01),), force_init=False):
-        """Zero the full-gradient averages and install the optimizer as MXNet's
-        _SVRGOptimizer configures it (see the module docstring)."""
+        """Zero the full-gradient averages and install MXNet's _SVRGOptimizer around the
+        optimizer (see the module docstring): created without the symbol, with rescale_grad
+        1 / batch size unless given, and the parameter names plus their "_full" keys."""
+        from ..contrib_svrg.svrg_optimizer import _SVRGOptimizer
         self._param_dict = [{k: nd.zeros(v.shape) for k, v in self.get_params()[0].items()}]
-        if isinstance(optimizer, str):
-            params = dict(optimizer_params or {})
-            params.setdefault("rescale_grad", 1.0 / self._data_shapes[0].shape[0])
-            optimizer = opt.create(optimizer, **params)
-            # (created with param_idx2name: only *_weight / *_gamma decay; Module.init_optimizer
-            # takes an Optimizer object's multipliers by name)
-            optimizer.wd_mult.update({name: 0.0 for name in self._svrg_names()
-                                      if not name.endswith(("_weight", "_gamma"))})
-            super().init_optimizer(kvstore, optimizer, optimizer_params, force_init)
-            return
+        params = dict(optimizer_params or {})
+        params.setdefault("rescale_grad", 1.0 / self._data_shapes[0].shape[0])
+        idx2name = dict(enumerate(self._param_names))
+        for key in self._param_dict[0]:
+            idx2name[max(idx2name) + 1] = key + "_full"
+        params["default_optimizer"] = optimizer
+        params["param_idx2name"] = idx2name
+        svrg = opt.create(_SVRGOptimizer.__name__, **params)
         with warnings.catch_warnings():   # (MXNet checks the wrapper's rescale_grad)
             warnings.simplefilter("ignore")
-            super().init_optimizer(kvstore, optimizer, optimizer_params, force_init)
+            super().init_optimizer(kvstore, svrg, optimizer_params, force_init)
 
     def forward(self, data_batch, is_train=None):
         super().forward(data_batch, is_train)
