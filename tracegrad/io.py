@@ -20,6 +20,7 @@ import numpy as np
 
 from . import nd, sparse
 from .array import NDArray
+from .base import MXNetError
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "PrefetchingIter",
            "CSVIter", "LibSVMIter", "MNISTIter"]
@@ -452,7 +453,7 @@ def _read_csv(path, shape, who):
     except OSError as e:
         raise FileNotFoundError(f"{who}: cannot read {path!r}: {e}") from None
     except ValueError as e:
-        raise ValueError(f"{who}: {path!r} is not a numeric CSV file: {e}") from None
+        raise DataFormatError(f"{who}: {path!r} is not a numeric CSV file: {e}") from None
     size = int(np.prod(shape))
     if rows.shape[1] != size:
         raise ValueError(f"{who}: {path!r} has {rows.shape[1]} values per row; shape "
@@ -577,10 +578,15 @@ def _read_libsvm(path, width, who):
                                          f"{width}")
                     row[i], last = float(v), i
             except ValueError as e:
-                raise ValueError(f"{who}: {p}:{k}: not a LibSVM line ({e}): "
+                raise DataFormatError(f"{who}: {p}:{k}: not a LibSVM line ({e}): "
                                  f"{line[:80]!r}") from None
             rows.append(row)
     return np.asarray(labels, np.float32), np.asarray(rows, np.float32).reshape(-1, width)
+
+
+class DataFormatError(MXNetError, ValueError):
+    """A malformed data file: MXNet's iterators raise MXNetError (its parser's check), and it
+    is a ValueError too, as tracegrad raised before."""
 
 
 class LibSVMIter(CSVIter):

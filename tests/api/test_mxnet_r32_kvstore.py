@@ -103,3 +103,11 @@ def test_svrg_module_installs_the_svrg_optimizer():
     assert type(mod._optimizer).__name__ == "_SVRGOptimizer"
     assert type(mod._optimizer.default_opt).__name__.lower() == "sgd"
     assert mod._optimizer.default_opt.rescale_grad == pytest.approx(1 / 8)
+
+
+def test_libsvm_iter_malformed_line_is_an_mxnet_error(tmp_path):
+    """MXNet's LibSVMIter raises MXNetError for a negative feature index (test_io)."""
+    data = tmp_path / "data.t"
+    data.write_text("1.0 0:0.5 2:1.2\n-3.0 -1:0.6 1:2.4\n")
+    with pytest.raises(MXNetError, match="LibSVM"):
+        mx.io.LibSVMIter(data_libsvm=str(data), data_shape=(3,), batch_size=1)
