@@ -7,6 +7,18 @@ import inspect
 from .op_kwargs import accepting_common_keywords
 
 
+def _backward_gather_nd(data, indices, shape):
+    """MXNet's gather_nd gradient as an operator of its own: zeros of `shape` with `data`
+    summed at the positions `indices` names (repeats add up, as gather_nd's gradient must),
+    which is scatter_nd's rule here."""
+    from .nd_math import scatter_nd
+    return scatter_nd(data, indices, shape)
+
+
+#: internal operators nd._internal has that mx.sym does not resolve by name
+_ND_ONLY = {"_backward_gather_nd": _backward_gather_nd}
+
+
 class _Internal:
     def __init__(self):
         self._ops = {}
@@ -15,6 +27,8 @@ class _Internal:
         if not name.startswith("_") or name.startswith("__"):
             raise AttributeError(name)
         fn = self._ops.get(name)
+        if fn is None and name in _ND_ONLY:
+            fn = accepting_common_keywords(_ND_ONLY[name], f"nd._internal.{name}")
         if fn is None and name == "_sample_unique_zipfian":
             from .random_unique import _sample_unique_zipfian as fn
         if fn is None:
