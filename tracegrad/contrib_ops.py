@@ -18,6 +18,7 @@ from .contrib_nms import box_nms, box_non_maximum_suppression  # noqa: F401
 from .contrib_multibox import MultiBoxDetection, MultiBoxTarget  # noqa: F401
 from .contrib_proposal import MultiProposal, Proposal  # noqa: F401
 from .nd_roi import ROIAlign  # noqa: F401  (nd.contrib.ROIAlign)
+from .nd_deformable_psroi import DeformablePSROIPooling  # noqa: F401
 from .nd_legacy import SyncBatchNorm  # noqa: F401  (nd.contrib.SyncBatchNorm)
 from .op_kwargs import redo as _redo
 from .sparse import getnnz  # noqa: F401  (nd.contrib.getnnz)
@@ -27,7 +28,7 @@ __all__ = ["boolean_mask", "index_copy", "arange_like", "BilinearResize2D", "Mul
            "MultiBoxTarget", "MultiBoxDetection", "Proposal", "MultiProposal", "ROIAlign",
            "box_nms", "box_non_maximum_suppression", "div_sqrt_dim", "quadratic",
            "index_array", "isinf", "isfinite", "isnan", "rand_zipfian", "allclose",
-           "SyncBatchNorm", "getnnz"]
+           "SyncBatchNorm", "getnnz", "DeformablePSROIPooling"]
 
 
 def _as_array(x, what, op):
