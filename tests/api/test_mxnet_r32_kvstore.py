@@ -111,3 +111,36 @@ def test_libsvm_iter_malformed_line_is_an_mxnet_error(tmp_path):
     data.write_text("1.0 0:0.5 2:1.2\n-3.0 -1:0.6 1:2.4\n")
     with pytest.raises(MXNetError, match="LibSVM"):
         mx.io.LibSVMIter(data_libsvm=str(data), data_shape=(3,), batch_size=1)
+
+
+class _NDArraySGD(mx.optimizer.Optimizer):
+    """A user's optimizer written the MXNet way: NDArray ops writing into `weight`."""
+
+    def create_state(self, index, weight):
+        return nd.zeros(weight.shape)
+
+    def update(self, index, weight, grad, state):
+        assert isinstance(weight, nd.NDArray) and isinstance(grad, nd.NDArray)
+        state[:] = state + grad
+        nd.sgd_update(weight, state, lr=0.5, wd=0.0, out=weight)
+
+
+def test_kvstore_calls_a_users_optimizer_with_ndarrays(tmp_path):
+    """MXNet's store hands set_optimizer's update NDArrays over its values (the state too),
+    and saves / loads the states the optimizer made."""
+    kv = mx.kv.create()
+    kv.set_optimizer(_NDArraySGD())
+    kv.init(0, nd.ones((2,)))
+    out = nd.zeros((2,))
+    kv.push(0, nd.ones((2,)))          # state 1: w = 1 - 0.5
+    kv.push(0, nd.ones((2,)))          # state 2: w = 0.5 - 1
+    kv.pull(0, out=out)
+    np.testing.assert_allclose(out.asnumpy(), [-0.5, -0.5])
+    kv.save_optimizer_states(str(tmp_path / "s"))
+    kv2 = mx.kv.create()
+    kv2.set_optimizer(_NDArraySGD())
+    kv2.init(0, nd.zeros((2,)))
+    kv2.load_optimizer_states(str(tmp_path / "s"))
+    kv2.push(0, nd.ones((2,)))         # state 3: w = 0 - 1.5
+    kv2.pull(0, out=out)
+    np.testing.assert_allclose(out.asnumpy(), [-1.5, -1.5])

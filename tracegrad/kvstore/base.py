@@ -306,10 +306,23 @@ class KVStore(KVStoreBase):
         optimizer = opt.create(optimizer) if isinstance(optimizer, str) else optimizer
         states = {}
 
+        from ..array import wrap
+
+        def make_state(key, weight):
+            if optimizer.takes_ndarrays:
+                return optimizer.create_state_multi_precision(key, wrap(weight))
+            return optimizer.create_state(key, weight)
+
         def updater(key, grad, weight):
             if key not in states:
-                states[key] = optimizer.create_state(key, weight)
-            optimizer.update(key, weight, grad, states[key])
+                states[key] = make_state(key, weight)
+            if optimizer.takes_ndarrays:
+                # (an optimizer the user wrote is called as MXNet calls it: with NDArrays
+                # over the store's buffers, so `nd.sgd_update(..., out=weight)` works)
+                optimizer.update_multi_precision(key, wrap(weight), wrap(grad), states[key])
+            else:
+                optimizer.update(key, weight, grad, states[key])
+        self._make_state = make_state
         self._optimizer, self._updater = optimizer, updater
         self._states = states
 
@@ -321,7 +334,7 @@ class KVStore(KVStoreBase):
 
         def on_push(key, merged, stored):
             updater(key, wrap(merged), wrap(stored))
-        self._optimizer, self._updater = None, on_push
+        self._optimizer, self._updater, self._make_state = None, on_push, None
 
     def save_optimizer_states(self, fname, dump_optimizer=False):
         from ..nd import save_arrays
@@ -331,7 +344,7 @@ class KVStore(KVStoreBase):
         for k, state in self._states.items():
             for i, s in enumerate(state if isinstance(state, tuple) else (state,)):
                 if s is not None:
-                    arrays[f"{k}:{i}"] = s
+                    arrays[f"{k}:{i}"] = s._data if isinstance(s, NDArray) else s
         save_arrays(fname, arrays)
 
     def load_optimizer_states(self, fname):
@@ -340,8 +353,10 @@ class KVStore(KVStoreBase):
             raise MXNetError("kvstore.load_optimizer_states: no optimizer is set")
         arrays = load_arrays(fname)
         for k, weight in self._store.items():
-            state = self._optimizer.create_state(k, weight)
+            make = getattr(self, "_make_state", None) or self._optimizer.create_state
+            state = make(k, weight)
             for i, s in enumerate(state if isinstance(state, tuple) else (state,)):
                 if s is not None and f"{k}:{i}" in arrays:
-                    np.copyto(s, arrays[f"{k}:{i}"])
+                    np.copyto(_buffer(s, "load_optimizer_states"), _buffer(
+                        arrays[f"{k}:{i}"], "load_optimizer_states"))
             self._states[k] = state
