@@ -53,3 +53,20 @@ def test_opt_out_keeps_every_step_bitwise_identical(fresh_cache, monkeypatch):
     assert "TRACEGRAD_EAGER_NATIVE_AFTER=0" in capture.explain()
     for g in gs[1:]:
         np.testing.assert_array_equal(g, gs[0])
+
+
+def test_a_failed_switch_keeps_the_interpreter(fresh_cache, monkeypatch):
+    """Compiling the adjoint is an optimization: when it fails (an LLVM error), the step says
+    so once and the gradients stay the interpreter's, exactly."""
+    from tracegrad.runtime import segments
+
+    def broken(fn, donate=None):
+        raise RuntimeError("no LLVM today")
+    monkeypatch.setattr(tape, "NATIVE_AFTER", 3)
+    monkeypatch.setattr(segments, "compile_callable", broken)
+    with capture.paused():
+        with pytest.warns(RuntimeWarning, match="no LLVM today.*stays interpreted"):
+            gs, switched = grads(6)
+    assert switched == [0] * 6
+    for g in gs[1:]:
+        np.testing.assert_array_equal(g, gs[0])

@@ -27,6 +27,7 @@ from . import auto_compile as _auto_compile, contexts as _contexts, hooks as _ho
 from . import model_files as _model_files, op_hooks as _op_hooks
 from .arguments import check_inputs
 from .symbolic_call import symbolic_call
+from .symbolic_shapes import infer_net_shapes_symbolically
 from .parameter import Parameter, ParameterDict, load_into
 from ..numpy_api.gluon import F_NP as _NP_F, check_one_kind as _np_one_kind
 from ..numpy_api.gluon import np_inputs as _np_inputs, np_outputs as _np_outputs
@@ -530,6 +531,9 @@ class HybridBlock(Block):
                 hook = self.__dict__.get("_op_hook")
                 if hook is not None:        # (register_op_hook: the graph node by node)
                     return _op_hooks.call(self, args, hook)
+                if "_tg_jit" not in self.__dict__:  # (a first call: MXNet's CachedOp infers
+                    # every deferred shape from the graph, and runs compiled)
+                    infer_net_shapes_symbolically(self, args)
                 return _compiled_call(self, args)
             # (an eager call of gluon's own layers: compiled once its signature is hot)
             return _auto_compile.call(self, args, _compiled_call)

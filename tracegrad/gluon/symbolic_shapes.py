@@ -79,3 +79,52 @@ def infer_shapes_symbolically(block, args):
         if shape and all(shape):
             p.shape = tuple(shape)
     return all(p.shape and all(p.shape) for p in pending)
+
+
+def infer_net_shapes_symbolically(block, args):
+    """A hybridized block's first call, as MXNet's CachedOp makes it: the deferred shapes of
+    every parameter below `block` found from the graph of one symbolic call on the inputs'
+    shapes, and the parameters initialized in the graph's input order (MXNet's order, so the
+    same seed gives the same weights). The call that follows then runs compiled, not eagerly
+    (an eager first call showed its primitive ops to autograd.get_symbol, and cost a forward).
+    All or nothing: False leaves every parameter as it was (the eager first call infers them),
+    e.g. for array arguments of another kind, a block with forward hooks (they would see
+    Symbols), or a graph whose shapes stay partly unknown."""
+    from .. import symbol as sym
+    from ..sparse import BaseSparseNDArray
+    from .symbolic_call import symbolic_call
+    params = block.collect_params()
+    pending = {p.name: p for p in params.values() if p._data is None and p._deferred_init}
+    if not pending or _NP["array"] or not all(
+            isinstance(a, NDArray) and not isinstance(a, BaseSparseNDArray) for a in args):
+        return False
+    stack = [block]
+    while stack:                # (hooks swap a block's class: hooks.py)
+        b = stack.pop()
+        if hasattr(type(b), "_tg_plain_class") or "_op_hook" in b.__dict__:
+            return False
+        stack.extend(b._children.values())
+    known = {f"__tg_input{i}": a.shape for i, a in enumerate(args)}
+    try:
+        out = symbolic_call(block, [sym.var(n, shape=s, dtype=a.dtype)
+                                    for (n, s), a in zip(known.items(), args)])
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        graph = sym.Group(outs) if len(outs) > 1 else outs[0]
+        arg_shapes, _, aux_shapes = graph.infer_shape_partial(**known)
+    except Exception:     # noqa: BLE001  (a layer with no symbolic form: the eager call)
+        return False
+    found = dict(zip(graph.list_arguments(), arg_shapes or ()))
+    found.update(zip(graph.list_auxiliary_states(), aux_shapes or ()))
+    shapes = {}
+    for name, p in pending.items():
+        shape = found.get(name)
+        if not shape or not all(shape) or p._shape is None or len(p._shape) != len(shape) \
+                or any(o > 0 and o != n for o, n in zip(p._shape, shape)):
+            return False
+        shapes[name] = tuple(shape)
+    for name in graph.list_inputs():    # (the graph's order, as MXNet's _cached_op_args)
+        p = pending.pop(name, None)
+        if p is not None:
+            p.shape = shapes[name]
+            p._finish_deferred_init()
+    return True

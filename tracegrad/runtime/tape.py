@@ -10,6 +10,7 @@ import itertools
 import os
 import sys
 import threading
+import warnings
 import weakref
 from collections import OrderedDict, deque
 
@@ -571,7 +572,13 @@ class HotAdjoint:
         fn = self.program.fn
         if not any(native_op(op) for op in fn.ops):
             return False
-        native = compile_callable(fn)
+        try:
+            native = compile_callable(fn)
+        except Exception as e:  # noqa: BLE001 - an optimization: the interpreter computes it
+            warnings.warn(f"tracegrad: compiling the eager adjoint {fn.name} failed "
+                          f"({type(e).__name__}: {e}); it stays interpreted", RuntimeWarning,
+                          stacklevel=2)
+            return False
         from ..codegen import COUNTERS
         COUNTERS["eager_adjoints_compiled"] += 1
         return native

@@ -1,0 +1,115 @@
+"""A hybridized block's first call, as MXNet's CachedOp makes it: the deferred parameter shapes
+come from one symbolic call's graph, the parameters are initialized in the graph's input order,
+and the call itself runs compiled (gluon/symbolic_shapes.infer_net_shapes_symbolically). When
+the graph cannot tell (a forward hook, a 2.x forward with no symbolic form), the first call
+runs eagerly and infers them, as before."""
+import json
+
+import numpy as np
+
+import tracegrad as mx
+from tracegrad import autograd, gluon, nd
+
+
+def _mlp(act=None):
+    net = gluon.nn.HybridSequential()
+    with net.name_scope():
+        net.add(gluon.nn.Dense(10, activation=act), gluon.nn.BatchNorm(), gluon.nn.Dense(4))
+    return net
+
+
+def _nodes(y):
+    return json.loads(autograd.get_symbol(y).tojson())["nodes"]
+
+
+def test_mxnets_test_inline():
+    """MXNet 1.9.1's tests/python/unittest/test_gluon.py::test_inline: the first call under
+    record() is the CachedOp's, inlined into the recorded graph up to inline_limit nodes."""
+    net = gluon.nn.HybridSequential()
+    with net.name_scope():
+        for _ in range(3):
+            net.add(gluon.nn.Dense(10))
+    net.initialize()
+    net.hybridize(inline_limit=3)
+    with autograd.record():
+        y = net(nd.zeros((1, 10)))
+    first = _nodes(y)
+    y.backward()
+    net.hybridize(inline_limit=0)
+    with autograd.record():
+        y = net(nd.zeros((1, 10)))
+    second = _nodes(y)
+    y.backward()
+    assert [n["op"] for n in first].count("FullyConnected") == 3
+    assert [n["op"] for n in second].count("_CachedOp") == 1
+    assert len(first) == len(second) + 2
+
+
+def test_the_first_call_runs_compiled_and_agrees_with_eager():
+    x = nd.array(np.random.RandomState(0).randn(6, 7).astype(np.float32))
+    outs, weights = [], []
+    for hybridize in (False, True):
+        mx.random.seed(11)
+        net = _mlp("tanh")
+        net.initialize(mx.init.Xavier())
+        if hybridize:
+            net.hybridize()
+        with autograd.record():
+            y = net(x)
+        y.backward()
+        outs.append(y.asnumpy())
+        weights.append({k[len(net.prefix):]: p.data().asnumpy()
+                        for k, p in net.collect_params().items()})
+        if hybridize:
+            counts = net.__dict__["_tg_jit"].counts
+            assert counts["native"] == 1 and counts["calls"] == 1, counts
+    # the same seed gives the same weights: the graph's order is the forward's (the running
+    # statistics were updated by the call: equal to rounding)
+    assert weights[0].keys() == weights[1].keys()
+    for k in weights[0]:
+        if "running" in k:
+            np.testing.assert_allclose(weights[1][k], weights[0][k], rtol=1e-5, atol=1e-7)
+        else:
+            np.testing.assert_array_equal(weights[1][k], weights[0][k], err_msg=k)
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+    # a float64 reference from the initialized weights (BatchNorm in training mode)
+    p = {k: v.astype(np.float64) for k, v in weights[0].items()}
+    h = np.tanh(x.asnumpy().astype(np.float64) @ p["dense0_weight"].T + p["dense0_bias"])
+    h = (h - h.mean(0)) / np.sqrt(h.var(0) + 1e-5) * p["batchnorm0_gamma"] \
+        + p["batchnorm0_beta"]
+    want = h @ p["dense1_weight"].T + p["dense1_bias"]
+    np.testing.assert_allclose(outs[1], want, rtol=1e-4, atol=1e-5)
+
+
+def test_a_forward_hook_sees_arrays_on_the_first_call():
+    """A hook must never see Symbols: with one in the tree, the first call is eager."""
+    net = _mlp()
+    net.initialize()
+    net.hybridize()
+    seen = []
+    net[0].register_forward_hook(lambda blk, args, out: seen.append(type(out).__name__))
+    y = net(nd.ones((2, 5)))
+    assert y.shape == (2, 4)
+    assert seen and all(s == "NDArray" for s in seen), seen
+
+
+def test_a_graph_with_unknown_shapes_leaves_the_parameters_to_the_eager_call():
+    """A 2.x forward the symbolic call cannot run: nothing is initialized by it (all or
+    nothing), and the eager first call infers the shapes."""
+    class Gate(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.dense = gluon.nn.Dense(3)
+
+        def forward(self, x):
+            return self.dense(x) * float(x.asnumpy().mean() > -1e9)   # (reads a value)
+
+    from tracegrad.gluon.symbolic_shapes import infer_net_shapes_symbolically
+    net = Gate()
+    net.initialize()
+    x = nd.ones((2, 4))
+    assert infer_net_shapes_symbolically(net, (x,)) is False
+    assert net.dense.weight._data is None
+    net.hybridize()
+    y = net(x)
+    assert y.shape == (2, 3) and net.dense.weight.shape == (3, 4)
