@@ -113,3 +113,101 @@ def test_a_graph_with_unknown_shapes_leaves_the_parameters_to_the_eager_call():
     net.hybridize()
     y = net(x)
     assert y.shape == (2, 3) and net.dense.weight.shape == (3, 4)
+
+
+def test_under_set_np_the_first_call_runs_compiled_and_agrees_with_eager():
+    """d2l.ai's style: mx.np arrays in and out, the same weights from the same seed."""
+    from tracegrad import np as mnp, npx
+    from tracegrad.gluon import nn
+    npx.set_np()
+    try:
+        x = mnp.array(np.random.RandomState(1).randn(2, 3, 8, 8).astype(np.float32))
+        outs, weights = [], []
+        for hybridize in (False, True):
+            mx.random.seed(5)
+            net = nn.HybridSequential()
+            net.add(nn.Conv2D(4, 3, activation="relu"), nn.MaxPool2D(), nn.Dense(6))
+            net.initialize()
+            if hybridize:
+                net.hybridize()
+            with autograd.record():
+                y = net(x)
+            y.backward()
+            assert isinstance(y, mnp.ndarray)
+            outs.append(y.asnumpy())
+            weights.append([p.data().asnumpy() for p in net.collect_params().values()])
+            if hybridize:
+                assert net.__dict__["_tg_jit"].counts["native"] == 1
+    finally:
+        npx.reset_np()
+    for got, want in zip(weights[1], weights[0]):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+
+
+def _first_outputs(make, x, train=True):
+    outs = []
+    for hybridize in (False, True):
+        mx.random.seed(3)
+        net = make()
+        net.initialize()
+        if hybridize:
+            net.hybridize()
+        with autograd.record(train_mode=train):
+            outs.append(net(x).asnumpy())
+    return outs
+
+
+def test_a_net_that_draws_random_numbers_gives_the_eager_numbers():
+    """Dropout between two deferred layers: the eager first call draws its mask between
+    their initializations, so the symbolic path steps aside and the same seed gives the same
+    weights and masks hybridized or not."""
+    def make():
+        net = gluon.nn.HybridSequential()
+        net.add(gluon.nn.Dense(8), gluon.nn.Dropout(0.5), gluon.nn.Dense(3))
+        return net
+    eager, hybrid = _first_outputs(make, nd.ones((4, 5)))
+    np.testing.assert_allclose(hybrid, eager, rtol=1e-5, atol=1e-6)
+
+
+def test_a_forward_drawing_in_python_leaves_the_generator_as_it_was():
+    """A 2.x forward that draws an array itself: the symbolic call's draw is given back."""
+    class Noisy(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.dense = gluon.nn.Dense(3)
+
+        def forward(self, x):
+            return self.dense(x) * nd.random.uniform(shape=(1,)).asscalar()
+
+    eager, hybrid = _first_outputs(Noisy, nd.ones((2, 4)))
+    np.testing.assert_allclose(hybrid, eager, rtol=1e-5, atol=1e-6)
+
+
+def test_parameters_are_initialized_in_the_order_the_eager_call_meets_them():
+    """A forward that calls `a` before `b` but adds b + a: the graph lists b's inputs first;
+    the initializations follow the calls, as eager's do (same seed, same weights)."""
+    class Fork(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.a = gluon.nn.Dense(4)
+            self.b = gluon.nn.Dense(4)
+
+        def hybrid_forward(self, F, x):
+            ya = self.a(x)
+            yb = self.b(x)
+            return yb + ya
+
+    weights = []
+    for hybridize in (False, True):
+        mx.random.seed(8)
+        net = Fork()
+        net.initialize(mx.init.Uniform())
+        if hybridize:
+            net.hybridize()
+        net(nd.ones((2, 3)))
+        weights.append([net.a.weight.data().asnumpy(), net.b.weight.data().asnumpy()])
+        if hybridize:
+            assert net.__dict__["_tg_jit"].counts["native"] == 1
+    for got, want in zip(weights[1], weights[0]):
+        np.testing.assert_array_equal(got, want)

@@ -137,7 +137,8 @@ def test_a_block_unrolling_a_cell_exports_one_variable_per_parameter(tmp_path, k
         ctx = mx.Context.default_ctx
     back = gluon.SymbolBlock.imports(str(tmp_path / "model-symbol.json"), ["data"],
                                      str(tmp_path / "model-0000.params"), ctx=ctx)
-    np.testing.assert_allclose(back(x).asnumpy(), want, rtol=1e-6)
+    # (want is the compiled call's; the imported block runs eagerly: rounding apart)
+    np.testing.assert_allclose(back(x).asnumpy(), want, rtol=1e-5, atol=1e-7)
 
 def test_context_default_ctx_is_the_current_context_deprecated():
     with pytest.warns(DeprecationWarning, match="default_ctx"):

@@ -7,6 +7,10 @@ shapes in Python emit MXNet's own operator for the layer instead (_LAYER_OPS; th
 layers MXNet's RNN op, their begin states zeros whose batch the graph gives)."""
 import contextlib
 
+# blocks in the order their symbolic calls began, while a caller collects them (a list), else
+# None: the order an eager call would meet them in (symbolic_shapes initializes by it)
+CALL_ORDER = [None]
+
 
 def has_symbols(args):
     from ..symbol.symbol import Symbol
@@ -19,6 +23,8 @@ def symbolic_call(block, args):
     from .. import symbol as sym
     from ..name import Prefix
     from .block import HybridBlock
+    if CALL_ORDER[0] is not None:
+        CALL_ORDER[0].append(block)
     params = {k: p.var() for k, p in block._reg_params.items()}
     emit = _layer_op(block)
     # (a block made with prefix='' names its nodes in its caller's scope, counting on from

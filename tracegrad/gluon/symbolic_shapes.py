@@ -5,6 +5,7 @@ extend/custom_layer tutorial declares `shape=(hidden_units, 0)` and lets the Ful
 hybrid_forward fill in the 0; layers whose rule is not in the graph still define infer_shape."""
 import operator
 
+from .. import random as _random
 from ..array import NDArray
 from ..util import _NP
 
@@ -84,18 +85,21 @@ def infer_shapes_symbolically(block, args):
 def infer_net_shapes_symbolically(block, args):
     """A hybridized block's first call, as MXNet's CachedOp makes it: the deferred shapes of
     every parameter below `block` found from the graph of one symbolic call on the inputs'
-    shapes, and the parameters initialized in the graph's input order (MXNet's order, so the
-    same seed gives the same weights). The call that follows then runs compiled, not eagerly
+    shapes, and the parameters initialized in the order the eager call would (the same seed
+    gives the same weights hybridized or not). The call that follows then runs compiled, not eagerly
     (an eager first call showed its primitive ops to autograd.get_symbol, and cost a forward).
     All or nothing: False leaves every parameter as it was (the eager first call infers them),
     e.g. for array arguments of another kind, a block with forward hooks (they would see
-    Symbols), or a graph whose shapes stay partly unknown."""
+    Symbols), a graph whose shapes stay partly unknown, or one that draws random numbers
+    (Dropout: the eager first call draws its mask between the initializations of the
+    parameters before and after it, and the same seed must give the same numbers
+    hybridized or not)."""
     from .. import symbol as sym
     from ..sparse import BaseSparseNDArray
-    from .symbolic_call import symbolic_call
+    from .symbolic_call import CALL_ORDER, symbolic_call
     params = block.collect_params()
     pending = {p.name: p for p in params.values() if p._data is None and p._deferred_init}
-    if not pending or _NP["array"] or not all(
+    if not pending or not all(
             isinstance(a, NDArray) and not isinstance(a, BaseSparseNDArray) for a in args):
         return False
     stack = [block]
@@ -105,6 +109,8 @@ def infer_net_shapes_symbolically(block, args):
             return False
         stack.extend(b._children.values())
     known = {f"__tg_input{i}": a.shape for i, a in enumerate(args)}
+    draws = _random._state["counter"]
+    order, CALL_ORDER[0] = CALL_ORDER[0], []
     try:
         out = symbolic_call(block, [sym.var(n, shape=s, dtype=a.dtype)
                                     for (n, s), a in zip(known.items(), args)])
@@ -113,18 +119,47 @@ def infer_net_shapes_symbolically(block, args):
         arg_shapes, _, aux_shapes = graph.infer_shape_partial(**known)
     except Exception:     # noqa: BLE001  (a layer with no symbolic form: the eager call)
         return False
+    finally:
+        order, CALL_ORDER[0] = CALL_ORDER[0], order
+        if _random._state["counter"] != draws:  # (a forward's Python drew an array: the
+            _random._state["counter"] = draws   # eager call draws it, from the same key)
+            graph = None
+    if graph is None:
+        return False
+    if any(_draws_random(n) for n in graph._order()):
+        return False
     found = dict(zip(graph.list_arguments(), arg_shapes or ()))
     found.update(zip(graph.list_auxiliary_states(), aux_shapes or ()))
     shapes = {}
     for name, p in pending.items():
         shape = found.get(name)
-        if not shape or not all(shape) or p._shape is None or len(p._shape) != len(shape) \
+        if not shape or not all(d > 0 for d in shape) or p._shape is None or len(p._shape) != len(shape) \
                 or any(o > 0 and o != n for o, n in zip(p._shape, shape)):
             return False
         shapes[name] = tuple(shape)
-    for name in graph.list_inputs():    # (the graph's order, as MXNet's _cached_op_args)
+    # the order an eager first call initializes them in (each block's own parameters when
+    # its call begins), so the same seed gives the same weights hybridized or not; for
+    # sequential nets (the model zoo) that is also MXNet's order, the graph's inputs'
+    named = [p.name for b in order for p in b._reg_params.values()]
+    for name in named + graph.list_inputs():
         p = pending.pop(name, None)
         if p is not None:
             p.shape = shapes[name]
             p._finish_deferred_init()
     return True
+
+
+_RANDOM_WORDS = ("random", "sample", "dropout", "shuffle", "multinomial", "bernoulli",
+                 "randint", "normal", "uniform", "gamma", "poisson", "exponential")
+
+
+def _draws_random(node):
+    """Whether a graph node may draw random numbers (by its operator's name, generously: a
+    false positive only keeps the eager first call; an RNN with dropout between layers)."""
+    op = node.op
+    if op is None:
+        return False
+    if op == "RNN":
+        return float(node.attrs.get("p", 0) or 0) > 0
+    name = op.lower()
+    return any(w in name for w in _RANDOM_WORDS)
