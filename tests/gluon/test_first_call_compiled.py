@@ -6,6 +6,7 @@ runs eagerly and infers them, as before."""
 import json
 
 import numpy as np
+import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
@@ -211,3 +212,53 @@ def test_parameters_are_initialized_in_the_order_the_eager_call_meets_them():
             assert net.__dict__["_tg_jit"].counts["native"] == 1
     for got, want in zip(weights[1], weights[0]):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: gluon.nn.LayerNorm(), lambda: gluon.nn.LayerNorm(axis=1),
+    lambda: gluon.nn.InstanceNorm(), lambda: gluon.nn.InstanceNorm(axis=-1, scale=True),
+    lambda: gluon.nn.InstanceNorm(axis=2), lambda: gluon.nn.GroupNorm(num_groups=2)],
+    ids=["layer", "layer_axis1", "instance", "instance_last", "instance_axis2", "group"])
+def test_norm_layers_as_symbols_and_first_calls(make):
+    """LayerNorm, InstanceNorm and GroupNorm called on Symbols give MXNet's operator for the
+    layer (their eager forms read shapes in Python), so a net holding them infers its deferred
+    shapes symbolically; the Symbol, the compiled first call and eager agree, against a
+    float64 reference of the layer's formula."""
+    x = nd.array(np.random.RandomState(4).randn(3, 4, 5).astype(np.float32))
+    outs = []
+    for hybridize in (False, True):
+        mx.random.seed(2)
+        net = gluon.nn.HybridSequential()
+        net.add(gluon.nn.Dense(20, flatten=False), make())
+        net.initialize(mx.init.Uniform())
+        if hybridize:
+            net.hybridize()
+        outs.append(net(x).asnumpy())
+        if hybridize:
+            assert net.__dict__["_tg_jit"].counts["native"] == 1
+            graph = net(mx.sym.var("data"))
+            args = {"data": x}
+            args.update({k: p.data() for k, p in net.collect_params().items()})
+            got = graph.eval(ctx=mx.cpu(), **args)[0].asnumpy()
+            np.testing.assert_allclose(got, outs[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-5)
+    # float64: the norm layer's own formula on the Dense output
+    dense, norm = net[0], net[1]
+    h = np.einsum("btk,uk->btu", x.asnumpy().astype(np.float64),
+                  dense.weight.data().asnumpy()) + dense.bias.data().asnumpy()
+    g, b = norm.gamma.data().asnumpy(), norm.beta.data().asnumpy()
+    if isinstance(norm, gluon.nn.GroupNorm):
+        hg = h.reshape(3, 2, -1)
+        n = ((hg - hg.mean(-1, keepdims=True)) / np.sqrt(hg.var(-1, keepdims=True) + 1e-5))
+        want = n.reshape(h.shape) * g.repeat(2)[None, :, None] + b.repeat(2)[None, :, None]
+    else:
+        axis = norm._axis % 3
+        if isinstance(norm, gluon.nn.LayerNorm):
+            red = (axis,)
+        else:   # InstanceNorm: every axis but the batch and the channel one
+            red = tuple(a for a in range(1, 3) if a != axis)
+        n = (h - h.mean(red, keepdims=True)) / np.sqrt(h.var(red, keepdims=True) + 1e-5)
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        want = n * g.reshape(shape) + b.reshape(shape)
+    np.testing.assert_allclose(outs[0], want, rtol=1e-4, atol=1e-4)

@@ -43,7 +43,7 @@ def symbolic_call(block, args):
 
 def _layer_op(block):
     from . import loss
-    from .nn import activations, basic_layers, conv_layers
+    from .nn import activations, basic_layers, conv_layers, norm_layers
     from .rnn import rnn_layer
     if type(block) in (loss.L2Loss, loss.L1Loss, loss.SoftmaxCrossEntropyLoss,
                        loss.SigmoidBinaryCrossEntropyLoss, loss.HuberLoss):
@@ -51,7 +51,8 @@ def _layer_op(block):
     for cls in type(block).__mro__:
         if cls in (basic_layers.Dense, conv_layers._Conv, basic_layers.BatchNorm,
                    basic_layers.Dropout, basic_layers.Embedding, activations.Activation,
-                   conv_layers._Pooling, rnn_layer._RNNLayer):
+                   conv_layers._Pooling, rnn_layer._RNNLayer, basic_layers.LayerNorm,
+                   norm_layers.InstanceNorm, norm_layers.GroupNorm):
             return _LAYER_OPS[cls.__name__]
     return None
 
@@ -118,9 +119,28 @@ def _rnn(block, F, x, *rest, **params):
     return F.Group([outputs] + [out[i] for i in range(1, n + 1)])
 
 
+def _layer_norm(block, F, x, gamma, beta):
+    return F.LayerNorm(x, gamma, beta, axis=block._axis, eps=block._eps, name="fwd")
+
+
+def _instance_norm(block, F, x, gamma, beta):
+    """(MXNet's InstanceNorm normalizes axis 1: another axis is swapped there and back)"""
+    if block._axis == 1:
+        return F.InstanceNorm(x, gamma, beta, eps=block._epsilon, name="fwd")
+    x = F.swapaxes(x, 1, block._axis)
+    return F.swapaxes(F.InstanceNorm(x, gamma, beta, eps=block._epsilon, name="fwd"), 1,
+                      block._axis)
+
+
+def _group_norm(block, F, x, gamma, beta):
+    return F.GroupNorm(x, gamma, beta, num_groups=block._num_groups, eps=block._epsilon,
+                       name="fwd")
+
+
 _LAYER_OPS = {"Dense": _dense, "_Conv": _conv, "BatchNorm": _batch_norm, "Dropout": _dropout,
               "Embedding": _embedding, "Activation": _activation, "_Pooling": _pooling,
-              "_RNNLayer": _rnn}
+              "_RNNLayer": _rnn, "LayerNorm": _layer_norm, "InstanceNorm": _instance_norm,
+              "GroupNorm": _group_norm}
 
 
 # the common losses in MXNet's symbolic form (gluon/loss.py's eager forms read shapes in
