@@ -6,10 +6,12 @@ builds its network this way). Each block runs under its prefix (mx.name.Prefix, 
 shapes in Python emit MXNet's own operator for the layer instead (_LAYER_OPS; the recurrent
 layers MXNet's RNN op, their begin states zeros whose batch the graph gives)."""
 import contextlib
+import threading
 
-# blocks in the order their symbolic calls began, while a caller collects them (a list), else
-# None: the order an eager call would meet them in (symbolic_shapes initializes by it)
-CALL_ORDER = [None]
+# this thread's blocks in the order their symbolic calls began, while a caller collects them
+# (`.blocks`, a list; else None): the order an eager call would meet them in
+# (symbolic_shapes initializes by it)
+CALL_ORDER = threading.local()
 
 
 def has_symbols(args):
@@ -23,8 +25,9 @@ def symbolic_call(block, args):
     from .. import symbol as sym
     from ..name import Prefix
     from .block import HybridBlock
-    if CALL_ORDER[0] is not None:
-        CALL_ORDER[0].append(block)
+    order = getattr(CALL_ORDER, "blocks", None)
+    if order is not None:
+        order.append(block)
     params = {k: p.var() for k, p in block._reg_params.items()}
     emit = _layer_op(block)
     # (a block made with prefix='' names its nodes in its caller's scope, counting on from

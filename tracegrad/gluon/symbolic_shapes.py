@@ -110,7 +110,7 @@ def infer_net_shapes_symbolically(block, args):
         stack.extend(b._children.values())
     known = {f"__tg_input{i}": a.shape for i, a in enumerate(args)}
     draws = _random._state["counter"]
-    order, CALL_ORDER[0] = CALL_ORDER[0], []
+    order, CALL_ORDER.blocks = getattr(CALL_ORDER, "blocks", None), []
     try:
         out = symbolic_call(block, [sym.var(n, shape=s, dtype=a.dtype)
                                     for (n, s), a in zip(known.items(), args)])
@@ -120,7 +120,7 @@ def infer_net_shapes_symbolically(block, args):
     except Exception:     # noqa: BLE001  (a layer with no symbolic form: the eager call)
         return False
     finally:
-        order, CALL_ORDER[0] = CALL_ORDER[0], order
+        order, CALL_ORDER.blocks = CALL_ORDER.blocks, order
         if _random._state["counter"] != draws:  # (a forward's Python drew an array: the
             _random._state["counter"] = draws   # eager call draws it, from the same key)
             graph = None
