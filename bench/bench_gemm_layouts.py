@@ -1,8 +1,8 @@
 """C = X . W^T (a Dense layer's forward) through OpenBLAS both ways, over a grid of shapes:
 the call numpy's `x @ w.T` makes (gemm('T', 'N', units, batch, inputs), C row-major) against
 the same product laid out the other way (gemm('T', 'N', batch, units, inputs), C column-major)
-plus its transpose; and tracegrad's compiled matmul, with the layout codegen/kernels.py
-picks for the shape (`_column_major_is_faster`). Minimum of 7 repeats, microseconds.
+plus its transpose; and tracegrad's compiled matmul, with the layout it picks for the shape
+(ir/ops/linalg.py `column_major_is_faster`). Minimum of 7 repeats, microseconds.
 
     python bench/bench_gemm_layouts.py
     OPENBLAS_NUM_THREADS=1 python bench/bench_gemm_layouts.py
@@ -14,7 +14,7 @@ import timeit
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tracegrad.codegen.kernels import _column_major_is_faster  # noqa: E402
+from tracegrad.ir.ops.linalg import column_major_is_faster  # noqa: E402
 from tracegrad.ir import Builder, TensorType  # noqa: E402
 from tracegrad.runtime.native import NativeFunction  # noqa: E402
 
@@ -44,7 +44,7 @@ def main():
                 other = best(lambda: (np.matmul(w, x.T, out=ct), np.copyto(out, ct.T)), reps)
                 f = compiled(m, n, k)
                 ours = best(lambda: f(x, w), reps)
-                layout = "column" if _column_major_is_faster("T", "N", m, n, k) else "row"
+                layout = "column" if column_major_is_faster(m, n, k) else "row"
                 print(f"{m:6d} {n:5d} {k:6d} {direct:7.1f} {other:10.1f} {ours:10.1f}  {layout}")
 
 

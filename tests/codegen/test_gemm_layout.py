@@ -1,14 +1,14 @@
 """A Dense layer's forward product C = X . W^T with a small batch is computed column-major and
-transposed (codegen/kernels.py `_column_major_is_faster`: OpenBLAS is twice as fast that way
-at batch 8). The numbers must not depend on the layout taken: each side of the bounds is
-checked against a float64 reference and against numpy, in a compiled function, and in a
-hybridized layer's forward and gradients (eager and finite differences)."""
+transposed, eager and compiled (ir/ops/linalg.py `column_major_is_faster`: OpenBLAS is twice
+as fast that way at batch 8). The numbers must not depend on the layout taken: each side of
+the bounds is checked against a float64 reference and against numpy, in a compiled function,
+eagerly, and in a hybridized layer's forward and gradients (eager and finite differences)."""
 import numpy as np
 import pytest
 
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd
-from tracegrad.codegen.kernels import _column_major_is_faster
+from tracegrad.ir.ops.linalg import column_major_is_faster
 from tracegrad.ir import Builder, TensorType
 from tracegrad.runtime.native import NativeFunction
 
@@ -23,7 +23,7 @@ def test_dense_forward_product_either_layout(m, n, k, dtype):
     x = b.param(TensorType(dtype, (m, k)), "x")
     w = b.param(TensorType(dtype, (n, k)), "w")
     f = NativeFunction(b.ret(b.matmul(x, w, transpose_a=False, transpose_b=True)))
-    column = _column_major_is_faster("T", "N", m, n, k)
+    column = column_major_is_faster(m, n, k)
     assert ("malloc" in f.llvm_ir) == column          # (the layout the bounds pick)
     npdt = np.float32 if dtype == "f32" else np.float64
     rs = np.random.RandomState(m * n + k)
@@ -69,3 +69,20 @@ def test_a_hybridized_dense_layer_on_a_small_batch_agrees_with_eager_and_differe
         e[i, j] = 1e-6
         fd = (loss64(w + e) - loss64(w - e)) / 2e-6
         np.testing.assert_allclose(results[1][1][i, j], fd, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,n,k", SHAPES)
+def test_the_eager_product_takes_the_same_layout(m, n, k, dtype):
+    """ir/ops/linalg.py's impl: nd.dot(x, w, transpose_b=True) and FullyConnected, as the
+    compiled code computes them, against float64; the result is a C-contiguous array."""
+    rs = np.random.RandomState(n + k)
+    xa, wa = rs.randn(m, k).astype(dtype), rs.randn(n, k).astype(dtype)
+    want = xa.astype(np.float64) @ wa.astype(np.float64).T
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for got in (nd.dot(nd.array(xa, dtype=dtype), nd.array(wa, dtype=dtype), transpose_b=True),
+                nd.FullyConnected(nd.array(xa, dtype=dtype), nd.array(wa, dtype=dtype),
+                                  no_bias=True, num_hidden=n)):
+        a = got.asnumpy()
+        assert a.dtype == dtype and a.shape == (m, n) and got._data.flags.c_contiguous
+        np.testing.assert_allclose(a, want, rtol=tol, atol=tol * np.abs(want).max())

@@ -12,6 +12,7 @@ from llvmlite import ir
 
 from ..ir.ops import (ARG_REDUCTION, CALL, JOIN, KERNEL_FAMILIES, SCAN, SCATTER, SORT,
                       WINDOW)
+from ..ir.ops.linalg import column_major_is_faster
 from ..ir.types import FLOATS
 from .emitter import MEMTYPES, SVal
 from .loops import for_range, i64, linear_index, loop_nest
@@ -94,21 +95,10 @@ def _matmul(sf, op, views, out_key):
             b.call(routine, [ta, tb, mm, nn, kk, alpha, py, lda, px, ldb, beta, pc, ldc])
 
 
-# OpenBLAS computes C = X . W^T (a Dense layer's forward: the weight stored as (units,
-# inputs), so the call is gemm('T', 'N', units, batch, inputs)) at half the speed with a
-# small batch than the same product laid out the other way, gemm('T', 'N', batch, units,
-# inputs), which writes C column-major: that one, then a transpose. Measured with numpy's
-# OpenBLAS 0.3.31 on an AMD EPYC, one and two threads (bench/bench_gemm_layouts.py): batch
-# 8, 256 -> 256 units: 43 -> 22 us; batch 64, 784 -> 256: 335 -> 288 us, transpose
-# included; batch 128 and up: little or no gain on one thread, so not taken. The bounds
-# keep to where every measured shape gained.
-COLUMN_MAJOR_MAX_BATCH = 64
-COLUMN_MAJOR_MIN_SIZE = 256
-
-
 def _column_major_is_faster(flag_y, flag_x, m, n, k):
-    return ((flag_y, flag_x) == ("T", "N") and 2 <= m <= COLUMN_MAJOR_MAX_BATCH
-            and n >= COLUMN_MAJOR_MIN_SIZE and k >= COLUMN_MAJOR_MIN_SIZE)
+    """The BLAS call of C = X . W^T with both row-major (gemm('T', 'N', n, m, k)) inside the
+    bounds where OpenBLAS is faster the other way round (ir/ops/linalg.py, docs/kernels.md)."""
+    return (flag_y, flag_x) == ("T", "N") and column_major_is_faster(m, n, k)
 
 
 def _matmul_column_major(sf, routine, direct, alt, px, py, pc, m, n, ftype):

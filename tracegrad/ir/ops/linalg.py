@@ -10,6 +10,23 @@ def _mt(x):
     return np.swapaxes(x, -1, -2)
 
 
+# OpenBLAS (numpy's) computes C = X . W^T, a Dense layer's forward with the weight stored as
+# (units, inputs), at about half speed for a small batch when C is written row-major, and at
+# full speed laid out the other way (C column-major, then transposed): batch 8, 256 -> 256
+# units 43 -> 22 us; batch 64, 784 -> 256 units 335 -> 288 us with the transpose; batch 128
+# and up no gain (bench/bench_gemm_layouts.py, docs/kernels.md). The eager product (impl) and
+# the compiled one (codegen/kernels.py) take that layout inside these bounds.
+COLUMN_MAJOR_MAX_BATCH = 64
+COLUMN_MAJOR_MIN_SIZE = 256
+
+
+def column_major_is_faster(m, n, k):
+    """Whether C (m x n) = X (m x k) . W^T (W: n x k, both row-major) is faster computed
+    column-major and transposed."""
+    return (2 <= m <= COLUMN_MAJOR_MAX_BATCH and n >= COLUMN_MAJOR_MIN_SIZE
+            and k >= COLUMN_MAJOR_MIN_SIZE)
+
+
 class MatMul(OpDef):
     """x @ y on the last two axes; leading (batch) axes broadcast. Operands are at least 2-d."""
     name = "matmul"
@@ -47,6 +64,11 @@ class MatMul(OpDef):
             # (a float16 resnet step took minutes); it accumulates in float32 too, so the
             # float32 product rounded once to half gives the same numbers
             return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
+        if transpose_b and not transpose_a and x.ndim == 2 and y.ndim == 2 and \
+                x.flags.c_contiguous and y.flags.c_contiguous and x.dtype == y.dtype and \
+                x.dtype.kind == "f" and x.dtype.itemsize >= 4 and \
+                column_major_is_faster(x.shape[0], y.shape[0], x.shape[1]):
+            return np.ascontiguousarray(np.matmul(y, x.T).T)
         return np.matmul(a, b)
 
     def vjp(b, g, out, x, y, *, transpose_a=False, transpose_b=False):
