@@ -20,6 +20,7 @@ import numpy as np
 
 from .array import F, NDArray
 from .base import MXNetError
+from .nd_psroi import check_roi_inputs
 from .nd_roi import _round, roi_columns
 from .op_kwargs import redo as _redo
 
@@ -43,17 +44,7 @@ def _tables(od, p, g, part, ncls):
 
 
 def _check(data, rois, trans, od, p, g, part, no_trans):
-    if not isinstance(data, NDArray) or not isinstance(rois, NDArray):
-        raise MXNetError("DeformablePSROIPooling: data and rois must be NDArrays")
-    if data.ndim != 4:
-        raise MXNetError(f"DeformablePSROIPooling: data should be a 4D tensor, got shape "
-                         f"{data.shape}")
-    if rois.ndim != 2 or rois.shape[1] != 5:
-        raise MXNetError(f"DeformablePSROIPooling: bbox should be a 2D tensor of shape "
-                         f"[batch, 5], got {rois.shape}")
-    if data.dtype != rois.dtype or np.dtype(data.dtype).kind != "f":
-        raise MXNetError(f"DeformablePSROIPooling: data and rois must share one floating point "
-                         f"dtype, got {data.dtype} and {rois.dtype}")
+    check_roi_inputs("DeformablePSROIPooling", data, rois)
     if min(od, p, g, part) < 1:
         raise MXNetError(f"DeformablePSROIPooling: output_dim, pooled_size, group_size and "
                          f"part_size must be positive, got {od}, {p}, {g}, {part}")

@@ -34,6 +34,21 @@ def _masks(start, end, n, pooled, size, dtype):
     return F.cast(inside, dtype=dtype), F.maximum(F.sub(hi, lo), 0.0)
 
 
+def check_roi_inputs(op, data, rois):
+    """MXNet's checks of a position-sensitive ROI pooling's data (N, C, H, W) and rois
+    (R, 5), with `op`'s name in the message."""
+    if not isinstance(data, NDArray) or not isinstance(rois, NDArray):
+        raise MXNetError(f"{op}: data and rois must be NDArrays")
+    if data.ndim != 4:
+        raise MXNetError(f"{op}: data should be a 4D tensor, got shape {data.shape}")
+    if rois.ndim != 2 or rois.shape[1] != 5:
+        raise MXNetError(f"{op}: bbox should be a 2D tensor of shape [batch, 5], got "
+                         f"{rois.shape}")
+    if data.dtype != rois.dtype or np.dtype(data.dtype).kind != "f":
+        raise MXNetError(f"{op}: data and rois must share one floating point dtype, got "
+                         f"{data.dtype} and {rois.dtype}")
+
+
 def PSROIPooling(data, rois, spatial_scale=None, output_dim=None, pooled_size=None,
                  group_size=0, **kwargs):
     """out[r, k, ph, pw] (R, output_dim, pooled_size, pooled_size): the mean of
@@ -45,16 +60,7 @@ def PSROIPooling(data, rois, spatial_scale=None, output_dim=None, pooled_size=No
     if spatial_scale is None or output_dim is None or pooled_size is None:
         raise MXNetError("PSROIPooling: spatial_scale, output_dim and pooled_size are "
                          "required")
-    if not isinstance(data, NDArray) or not isinstance(rois, NDArray):
-        raise MXNetError("PSROIPooling: data and rois must be NDArrays")
-    if data.ndim != 4:
-        raise MXNetError(f"PSROIPooling: data should be a 4D tensor, got shape {data.shape}")
-    if rois.ndim != 2 or rois.shape[1] != 5:
-        raise MXNetError(f"PSROIPooling: bbox should be a 2D tensor of shape [batch, 5], got "
-                         f"{rois.shape}")
-    if data.dtype != rois.dtype or np.dtype(data.dtype).kind != "f":
-        raise MXNetError(f"PSROIPooling: data and rois must share one floating point dtype, "
-                         f"got {data.dtype} and {rois.dtype}")
+    check_roi_inputs("PSROIPooling", data, rois)
     od, p = int(output_dim), int(pooled_size)
     g = int(group_size) or p
     if od < 1 or p < 1 or g < 1:

@@ -66,24 +66,34 @@ def test_a_dropped_hybridized_nets_native_code_is_freed_without_the_collector(co
         assert [r for r in made if r() is not None] == [], recording
 
 
+def _bytes_left_by_a_recorded_step(make_net, x):
+    """Bytes still allocated after a net made by make_net() ran a recorded forward and
+    backward on x and was dropped (tracemalloc; the caller turns the collector off)."""
+    tracemalloc.start()
+    try:
+        net = make_net()
+        with autograd.record():
+            y = net(x)
+        y.backward()
+        del net, y
+        return tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_backward_frees_the_inputs_of_ops_off_the_losss_path(collector_off):
     """BatchNorm's running-statistics ops are not on the loss's path, so backward does not
     walk them; they used to keep, through their operands, every ancestor's array (the conv's
     im2col matrix) until a collection."""
     x = nd.array(np.random.RandomState(1).rand(4, 16, 64, 64).astype(np.float32))
-    tracemalloc.start()
-    try:
+
+    def make():
         net = gluon.nn.HybridSequential()
         net.add(gluon.nn.Conv2D(16, 3, padding=1, in_channels=16),
                 gluon.nn.BatchNorm(in_channels=16))
         net.initialize()
-        with autograd.record():
-            y = net(x)
-        y.backward()
-        del net, y
-        held, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+        return net
+    held = _bytes_left_by_a_recorded_step(make, x)
     assert held < 4e6, f"{held / 1e6:.1f} MB still held after backward and the net dropped"
     with pytest.raises(Exception, match="freed"):     # (a freed graph still says so)
         net2 = gluon.nn.Dense(2, in_units=3)
@@ -103,16 +113,7 @@ def test_a_hybridized_nets_first_recorded_step_is_freed_without_the_collector(co
     x = nd.array(np.random.RandomState(2).rand(4, 16, 64, 64).astype(np.float32))
     with autograd.record():
         _net()(x).backward()                 # (compiles what the measured call reuses)
-    tracemalloc.start()
-    try:
-        net = _net()
-        with autograd.record():
-            y = net(x)
-        y.backward()
-        del net, y
-        held, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    held = _bytes_left_by_a_recorded_step(_net, x)
     assert held < 4e6, f"{held / 1e6:.1f} MB still held after a recorded step, net dropped"
 
 
