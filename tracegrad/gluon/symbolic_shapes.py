@@ -83,17 +83,14 @@ def infer_shapes_symbolically(block, args):
 
 
 def infer_net_shapes_symbolically(block, args):
-    """A hybridized block's first call, as MXNet's CachedOp makes it: the deferred shapes of
-    every parameter below `block` found from the graph of one symbolic call on the inputs'
-    shapes, and the parameters initialized in the order the eager call would (the same seed
-    gives the same weights hybridized or not). The call that follows then runs compiled, not eagerly
-    (an eager first call showed its primitive ops to autograd.get_symbol, and cost a forward).
-    All or nothing: False leaves every parameter as it was (the eager first call infers them),
-    e.g. for array arguments of another kind, a block with forward hooks (they would see
-    Symbols), a graph whose shapes stay partly unknown, or one that draws random numbers
-    (Dropout: the eager first call draws its mask between the initializations of the
-    parameters before and after it, and the same seed must give the same numbers
-    hybridized or not)."""
+    """A hybridized block's first call, as MXNet's CachedOp makes it: every deferred shape
+    below `block` from the graph of one symbolic call on the inputs' shapes, the parameters
+    initialized in the order an eager call meets them (same seed, same weights, hybridized
+    or not); the call then runs compiled, not eagerly. All or nothing: False leaves every
+    parameter as it was, for the eager first call to infer: arguments that are not dense
+    arrays, a hook in the tree (it would see Symbols), shapes the graph leaves unknown, or a
+    graph drawing random numbers (eager draws Dropout's mask between two layers'
+    initializations)."""
     from .. import symbol as sym
     from ..sparse import BaseSparseNDArray
     from .symbolic_call import CALL_ORDER, symbolic_call
@@ -109,7 +106,7 @@ def infer_net_shapes_symbolically(block, args):
             return False
         stack.extend(b._children.values())
     known = {f"__tg_input{i}": a.shape for i, a in enumerate(args)}
-    draws = _random._state["counter"]
+    draws = _random._position()
     order, CALL_ORDER.blocks = getattr(CALL_ORDER, "blocks", None), []
     try:
         out = symbolic_call(block, [sym.var(n, shape=s, dtype=a.dtype)
@@ -121,8 +118,8 @@ def infer_net_shapes_symbolically(block, args):
         return False
     finally:
         order, CALL_ORDER.blocks = CALL_ORDER.blocks, order
-        if _random._state["counter"] != draws:  # (a forward's Python drew an array: the
-            _random._state["counter"] = draws   # eager call draws it, from the same key)
+        if _random._position() != draws:    # (a forward's Python drew an array: the
+            _random._set_position(draws)     # eager call draws it, from the same key)
             graph = None
     if graph is None:
         return False
@@ -133,8 +130,9 @@ def infer_net_shapes_symbolically(block, args):
     shapes = {}
     for name, p in pending.items():
         shape = found.get(name)
-        if not shape or not all(d > 0 for d in shape) or p._shape is None or len(p._shape) != len(shape) \
-                or any(o > 0 and o != n for o, n in zip(p._shape, shape)):
+        if not shape or not all(d > 0 for d in shape) or p._shape is None or \
+                len(p._shape) != len(shape) or \
+                any(o > 0 and o != n for o, n in zip(p._shape, shape)):
             return False
         shapes[name] = tuple(shape)
     # the order an eager first call initializes them in (each block's own parameters when

@@ -418,9 +418,9 @@ class Adjoint:
     op's adjoint cached across structures): a structure seen once costs what its ops' rules
     cost to run, not a whole adjoint derived for it (vjp's IR, then the optimizing passes:
     fold, simplify, cse, about 80% of that, seven times an LSTM's forward when the sequence
-    length changes every step). Once hot, its whole adjoint is derived and optimized (`program`: where its
-    residuals come from, run_backward, and where each wrt leaf's gradient is among its
-    outputs), and may then be compiled (HotAdjoint). The walk and the derived program compute
+    length changes every step). Once hot, its whole adjoint is derived and optimized
+    (`program`: where its residuals come from, run_backward, and where each wrt leaf's
+    gradient is among its outputs), and may then be compiled (HotAdjoint). The walk and the derived program compute
     the same gradients bitwise; the optimized one rounds alike up to the last bits (as the
     switch to native code). create_graph derives the program at once (it records its ops)."""
     __slots__ = ("program", "residual_ids", "positions", "optimized", "times", "cold", "runs")
