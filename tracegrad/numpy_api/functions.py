@@ -481,6 +481,9 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False):
         return as_np(a)
     if dtype_of(a) == onp.float16:   # summed and divided in float32, then rounded (MXNet's)
         return cast(mean(cast(a, _F32), axis, None, None, keepdims), onp.float16)
+    if dtype_of(a).kind in "iu":     # an int dtype: the sum divided, truncated to it (MXNet's)
+        total = F.cast(F.sum(a, axes=axes, keepdims=bool(keepdims)), dtype="f64")
+        return cast(as_np(F.div(total, float(_count(a, axes)))), dtype_of(a))
     return as_np(F.div(F.sum(a, axes=axes, keepdims=bool(keepdims)), float(_count(a, axes))))
 
 

@@ -59,8 +59,8 @@ class ndarray(NDArray):
     @property
     def grad(self):
         var = self._var
-        if var is None or var.grad is None:
-            return None
+        if var is None or var.grad is None or var.grad_req == "null":
+            return None     # (MXNet's np arrays: attach_grad(grad_req='null') has no grad)
         return as_np(wrap(var.grad))
 
     # ------------------------------------------------------------------ conversion
@@ -457,6 +457,8 @@ def binary(fname, a, b):
         out = getattr(F, _BINARY[fname])(a, b)
         if fname == "floor_divide" and dt.kind == "f":
             out = F.floor(out)
+        elif fname == "mod" and dt.kind in "iu":
+            out = F.stop_gradient(out)  # MXNet's mod_grad / mod_rgrad are 0 but for floats
     return as_np(out)
 
 

@@ -11,7 +11,7 @@ import numpy as onp
 from .. import random as _random
 from .. import random_dists as _dists
 from ..array import F, NDArray, on_context, wrap
-from ..base import MXNetError, MXNetValueError
+from ..base import ANY_TRACE, MXNetError, MXNetValueError
 from ..ir.types import dtype_name
 from ..op_kwargs import write_out as _write_out
 from .ndarray import dtype_of
@@ -208,7 +208,17 @@ def _setup(fname, params, size, dtype, out=None):
 def _check(fname, params, names, strict):
     """MXNet's checks of number parameters (> 0 when strict, else >= 0), as ValueError."""
     for p, name in zip(params, names):
-        if not isinstance(p, NDArray) and not (float(p) > 0 if strict else float(p) >= 0):
+        if isinstance(p, NDArray):  # MXNet checks array parameters' values too; read them
+            if ANY_TRACE[0]:    # (eager only: a trace's values are not known yet)
+                continue
+            v = p._data
+            if onp.all(v > 0 if strict else v >= 0):
+                continue
+            bad = v[~(v > 0 if strict else v >= 0)]
+            raise MXNetValueError(f"random.{fname}: expect {name} {'>' if strict else '>='} "
+                                  f"0, got {bad.ravel()[0]!r} in its {p.dtype} array of shape "
+                                  f"{p.shape}")
+        if not (float(p) > 0 if strict else float(p) >= 0):
             raise MXNetValueError(f"random.{fname}: expect {name} {'>' if strict else '>='} 0, "
                                   f"got {p}")
 

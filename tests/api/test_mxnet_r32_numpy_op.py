@@ -1,0 +1,94 @@
+"""mx.np / mx.npx against MXNet 1.9.1's test_numpy_op.py semantics (session 32 fixes)."""
+import numpy as onp
+import pytest
+
+import tracegrad as mx
+from tracegrad import np, npx
+
+
+def test_int_mod_has_zero_gradient():
+    """MXNet's mod_grad / mod_rgrad are 0 for integer dtypes (1 and -floor(a/b) for floats)."""
+    a = np.array([[3, 5], [7, 9]], dtype="int32")
+    b = np.array([[2, 2], [3, 4]], dtype="int32")
+    a.attach_grad()
+    b.attach_grad()
+    with mx.autograd.record():
+        y = np.mod(a, b)
+    y.backward()
+    onp.testing.assert_array_equal(y.asnumpy(), onp.mod(a.asnumpy(), b.asnumpy()))
+    onp.testing.assert_array_equal(a.grad.asnumpy(), onp.zeros((2, 2)))
+    onp.testing.assert_array_equal(b.grad.asnumpy(), onp.zeros((2, 2)))
+
+
+def test_float_mod_gradient_unchanged():
+    a = np.array([3.5, 5.0, -7.25])
+    b = np.array([2.0, 2.0, 3.0])
+    a.attach_grad()
+    b.attach_grad()
+    with mx.autograd.record():
+        y = np.remainder(a, b)
+    y.backward()
+    onp.testing.assert_allclose(a.grad.asnumpy(), onp.ones(3))
+    onp.testing.assert_allclose(b.grad.asnumpy(), -onp.floor(a.asnumpy() / b.asnumpy()))
+
+
+def test_float16_arctan2_rounds_the_float32_result():
+    """MXNet's half kernels compute in float32 and round once, as numpy's float16 loop."""
+    rng = onp.random.RandomState(0)
+    x1 = rng.uniform(-1, 1, 2000).astype("float16")
+    x2 = rng.uniform(-1, 1, 2000).astype("float16")
+    out = np.arctan2(np.array(x1), np.array(x2))
+    assert out.dtype == onp.float16
+    onp.testing.assert_array_equal(out.asnumpy(), onp.arctan2(x1, x2))
+
+
+def test_grad_is_none_for_null_grad_req():
+    """MXNet's test_np_matmul / test_np_average: attach_grad(grad_req='null') leaves no grad."""
+    a = np.ones((2, 3))
+    a.attach_grad(grad_req="null")
+    b = np.ones((3, 2))
+    b.attach_grad()
+    with mx.autograd.record():
+        y = np.matmul(a, b)
+    y.backward()
+    assert a.grad is None
+    onp.testing.assert_allclose(b.grad.asnumpy(), onp.full((3, 2), 2.0))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int8"])
+def test_mean_to_int_dtype_truncates(dtype):
+    """numpy (and MXNet) divide the sum, then truncate to the int dtype asked for."""
+    x = onp.array([[57], [-118], [3]], dtype="int8")
+    out = np.mean(np.array(x), axis=0, dtype=dtype, keepdims=True)
+    want = onp.mean(x, axis=0, dtype=dtype, keepdims=True)
+    assert out.dtype == want.dtype
+    onp.testing.assert_array_equal(out.asnumpy(), want)
+
+
+@pytest.mark.parametrize("shape, scale", [
+    (np.array(1.0), np.array(-1.0)),
+    (np.array(0.0), np.array(1.0)),
+    (np.array([1.0, 0.0]), 1.0),
+])
+def test_gamma_checks_array_parameters(shape, scale):
+    """MXNet's test_gamma_exception: shape and scale arrays must be > 0 as numbers must."""
+    with pytest.raises(ValueError, match="random.gamma"):
+        np.random.gamma(shape, scale).asnumpy()
+
+
+def test_gamma_valid_array_parameters_still_sample():
+    out = np.random.gamma(np.array([1.0, 2.0]), np.array([0.5, 1.0]))
+    assert out.shape == (2,) and bool((out.asnumpy() > 0).all())
+
+
+@pytest.mark.parametrize("shift", [2.0, -2.0])
+def test_bernoulli_checks_array_prob(shift):
+    """MXNet's test_npx_random_bernoulli: an array prob outside [0, 1] is a ValueError."""
+    prob = np.random.uniform(size=(2, 3)) + shift
+    with pytest.raises(ValueError, match="bernoulli"):
+        npx.random.bernoulli(prob=prob).asnumpy()
+
+
+def test_bernoulli_array_prob_in_range_samples():
+    out = npx.random.bernoulli(prob=np.array([0.0, 1.0, 1.0]))
+    onp.testing.assert_array_equal(out.asnumpy(), [0.0, 1.0, 1.0])
