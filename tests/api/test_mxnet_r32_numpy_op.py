@@ -92,3 +92,39 @@ def test_bernoulli_checks_array_prob(shift):
 def test_bernoulli_array_prob_in_range_samples():
     out = npx.random.bernoulli(prob=np.array([0.0, 1.0, 1.0]))
     onp.testing.assert_array_equal(out.asnumpy(), [0.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("dshape, mshape, start_axis, vshape", [
+    ((3, 4), (3, 4), 0, None),
+    ((2, 3, 4, 5), (3, 4), 1, None),
+    ((2, 3, 4, 5), (4, 5), 2, (1,)),
+    ((2, 3, 4, 5), (2, 3), 0, "rows"),
+])
+def test_internal_boolean_mask_assign(dshape, mshape, start_axis, vshape):
+    """MXNet's test_npi_boolean_assign: np._internal.boolean_mask_assign_scalar / _tensor are
+    numpy's data[..., mask, ...] = value at start_axis, in place with out=data."""
+    rng = onp.random.RandomState(1)
+    data = rng.uniform(size=dshape)
+    mask = rng.uniform(size=mshape) > 0.4
+    key = (slice(None),) * start_axis + (mask,)
+    want = data.copy()
+    a = np.array(data, dtype="float64")
+    if vshape is None:
+        want[key] = 42.0
+        out = np._internal.boolean_mask_assign_scalar(a, np.array(mask), 42.0,
+                                                      start_axis=start_axis, out=a)
+    else:
+        shape = (int(mask.sum()),) + dshape[mask.ndim:] if vshape == "rows" else vshape
+        value = rng.uniform(size=shape)
+        want[key] = value
+        out = np._internal.boolean_mask_assign_tensor(a, np.array(mask), np.array(value),
+                                                      start_axis=start_axis, out=a)
+    onp.testing.assert_allclose(out.asnumpy(), want)
+    onp.testing.assert_allclose(a.asnumpy(), want)
+
+
+def test_internal_boolean_mask_assign_shape_mismatch_names_shapes():
+    with pytest.raises(mx.base.MXNetError, match=r"boolean_mask_assign_scalar.*\(3,\).*\(2, 4\)"):
+        np._internal.boolean_mask_assign_scalar(
+            np.zeros((2, 4)), np.array(onp.array([True, False, True])),
+            1.0)

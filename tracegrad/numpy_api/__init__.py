@@ -2,7 +2,7 @@
 
 Arrays are `mx.np.ndarray`, a subclass of `mx.nd.NDArray` over the same buffers, autograd
 tape and compiler; functions are composites of the registered ops (see functions.py)."""
-from . import linalg, random  # noqa: F401
+from . import _internal, linalg, random  # noqa: F401
 from .functions import *  # noqa: F401,F403
 from .functions_more import *  # noqa: F401,F403
 from .functions import (abs, all, any, max, min, round, sum)  # noqa: F401  (shadow builtins)
