@@ -9,8 +9,8 @@ so it runs eagerly and is a guard inside a trace, as np.nonzero is."""
 import numpy as onp
 
 from . import nd
-from .array import F, NDArray
-from .base import MXNetError
+from .array import F, NDArray, wrap
+from .base import ANY_TRACE, MXNetError, MXNetValueError
 from .index_checks import check_value_range
 from .numpy_api.ndarray import as_nd, as_np, dtype_of, ndarray
 from .recurrent import RNN as _RNN
@@ -45,6 +45,11 @@ def constraint_check(input, msg="Constraint violated."):
     if dtype_of(x) != onp.bool_:
         raise MXNetError(f"npx.constraint_check: input must be a bool array, got "
                          f"{dtype_of(x).name}")
+    if x.size == 0:     # nothing to check: True (a min over no elements has no identity)
+        return as_np(wrap(onp.array(True)))
+    if not ANY_TRACE[0] and not onp.all(x._data):  # eager: MXNet's ValueError, at once
+        raise MXNetValueError(f"npx.constraint_check: {msg} ({int((~x._data).sum())} of "
+                              f"{x.size} elements of the bool{list(x.shape)} input are false)")
     b = F.cast(x, dtype="i32")
     b = check_value_range("npx.constraint_check", "every element of input", b, 1, 1,
                           f"ValueError: {msg}")

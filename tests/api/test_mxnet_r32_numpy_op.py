@@ -128,3 +128,17 @@ def test_internal_boolean_mask_assign_shape_mismatch_names_shapes():
         np._internal.boolean_mask_assign_scalar(
             np.zeros((2, 4)), np.array(onp.array([True, False, True])),
             1.0)
+
+
+def test_constraint_check_eager_violation_is_value_error():
+    """MXNet's test_npx_constraint_check expects ValueError carrying msg (eager here; a
+    hybridized check still raises from the compiled graph's index check)."""
+    with pytest.raises(ValueError, match="condition violated"):
+        npx.constraint_check(np.zeros((2, 3)) > 0, "condition violated")
+    assert bool(npx.constraint_check(np.ones((2, 3)) > 0, "m"))
+
+
+def test_constraint_check_of_an_empty_input_is_true():
+    """all() of no elements is True (numpy's), not a failed reduction."""
+    out = npx.constraint_check(np.zeros((0, 3)) > 0, "m")
+    assert out.shape == () and bool(out)
