@@ -12,6 +12,7 @@ from . import nd
 from .array import F, NDArray, wrap
 from .base import ANY_TRACE, MXNetError, MXNetValueError
 from .index_checks import check_value_range
+from .tracing import capture as _capture
 from .numpy_api.ndarray import as_nd, as_np, dtype_of, ndarray
 from .recurrent import RNN as _RNN
 
@@ -47,9 +48,12 @@ def constraint_check(input, msg="Constraint violated."):
                          f"{dtype_of(x).name}")
     if x.size == 0:     # nothing to check: True (a min over no elements has no identity)
         return as_np(wrap(onp.array(True)))
-    if not ANY_TRACE[0] and not onp.all(x._data):  # eager: MXNet's ValueError, at once
-        raise MXNetValueError(f"npx.constraint_check: {msg} ({int((~x._data).sum())} of "
-                              f"{x.size} elements of the bool{list(x.shape)} input are false)")
+    if not ANY_TRACE[0] and not _capture.pending():    # eager: MXNet's ValueError, at once
+        values = x.asnumpy()
+        if not values.all():
+            raise MXNetValueError(f"npx.constraint_check: {msg} ({int((~values).sum())} of "
+                                  f"{x.size} elements of the bool{list(x.shape)} input are "
+                                  f"false)")
     b = F.cast(x, dtype="i32")
     b = check_value_range("npx.constraint_check", "every element of input", b, 1, 1,
                           f"ValueError: {msg}")

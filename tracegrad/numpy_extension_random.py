@@ -6,7 +6,7 @@ import numpy as onp
 
 from . import random as _random
 from .array import F, NDArray, on_context
-from .base import ANY_TRACE, MXNetValueError
+from .base import MXNetValueError
 from .ir.types import dtype_name
 from .numpy_api import random as _np_random
 from .numpy_api.ndarray import _F32, as_np, check_dtype
@@ -32,7 +32,7 @@ def bernoulli(prob=None, logit=None, size=None, dtype=None, ctx=None, out=None):
     if prob is not None and not isinstance(param, NDArray) and not 0.0 <= float(param) <= 1.0:
         raise MXNetValueError(f"npx.random.bernoulli: expect probs >= 0 && probs <= 1, got "
                               f"{prob}")
-    if prob is not None and isinstance(param, NDArray) and not ANY_TRACE[0]:
+    if prob is not None and isinstance(param, NDArray) and not _np_random._values_pending():
         v = param._data     # (MXNet checks an array prob's values too)
         if not onp.all((v >= 0) & (v <= 1)):
             raise MXNetValueError(f"npx.random.bernoulli: expect probs >= 0 && probs <= 1, "

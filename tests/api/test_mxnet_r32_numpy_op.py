@@ -142,3 +142,32 @@ def test_constraint_check_of_an_empty_input_is_true():
     """all() of no elements is True (numpy's), not a failed reduction."""
     out = npx.constraint_check(np.zeros((0, 3)) > 0, "m")
     assert out.shape == () and bool(out)
+
+
+def test_a_captured_step_sampling_with_array_parameters_stays_captured():
+    """The value checks of array parameters read them only when their values are known: in
+    a captured step (a VAE's reparameterized sample from the net's own scale) they would run
+    the pending step every time and drop its capture."""
+    import tracegrad as mx
+    from tracegrad import autograd, gluon
+    mx.npx.set_np()
+    try:
+        mx.random.seed(0)
+        net = gluon.nn.Dense(4, in_units=3)
+        net.initialize()
+        net.hybridize()
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
+        x = np.ones((2, 3))
+        before = mx.stats()["captured_steps"]
+        for _ in range(12):
+            with autograd.record():
+                h = net(x)
+                z = np.random.logistic(h, np.exp(h * 0.1))   # (its scale is checked)
+                loss = (z * z).sum()
+            loss.backward()
+            trainer.step(2)
+        assert mx.stats()["captured_steps"] - before >= 6, mx.capture.explain()
+        with pytest.raises(ValueError, match="shape > 0"):    # (eager, nothing pending)
+            np.random.gamma(np.array([1.0, -1.0, 1.0]))
+    finally:
+        mx.npx.reset_np()

@@ -205,11 +205,18 @@ def _setup(fname, params, size, dtype, out=None):
     return params, _size(fname, size, *params), _float_dtype(fname, dtype, *params)
 
 
+def _values_pending():
+    """Whether array values are not known yet without running something: inside a trace, or
+    with a captured step pending (reading a parameter would run it: the step is dropped)."""
+    from ..tracing import capture
+    return ANY_TRACE[0] or capture.pending()
+
+
 def _check(fname, params, names, strict):
     """MXNet's checks of number parameters (> 0 when strict, else >= 0), as ValueError."""
     for p, name in zip(params, names):
         if isinstance(p, NDArray):  # MXNet checks array parameters' values too; read them
-            if ANY_TRACE[0]:    # (eager only: a trace's values are not known yet)
+            if _values_pending():
                 continue
             v = p._data
             if onp.all(v > 0 if strict else v >= 0):
