@@ -30,7 +30,7 @@ from ..ir.printer import print_function
 from . import entry
 from .emitter import MEMTYPES
 from ..ir.ops import BRANCH, LOOP
-from .kernels import register_family
+from .kernels import libc, register_family
 from .loops import I64, i64
 from .views import PTR
 
@@ -56,12 +56,6 @@ def _region_text(fn) -> str:
             parts.append(op.opdef.region_key(op.attrs))
             parts.extend(_region_text(r) for r in regions(op.attrs))
     return "\n".join(p for p in parts if p)
-
-
-def _libc(module, name, ret, args):
-    if name in module.globals:
-        return module.globals[name]
-    return ir.Function(module, ir.FunctionType(ret, args), name=name)
 
 
 def emit_region(module, fn, name):
@@ -113,8 +107,8 @@ def _lower_loop(sf, op, views, out_key):
     body, body_bytes = emit_region(module, lb.body_fn, f"{name}.body")
     cond, cond_bytes = (emit_region(module, lb.cond_fn, f"{name}.cond")
                         if lb.cond_fn is not None else (None, 0))
-    memcpy = _libc(module, "memcpy", PTR, [PTR, PTR, I64])
-    memset = _libc(module, "memset", PTR, [PTR, ir.IntType(32), I64])
+    memcpy = libc(module, "memcpy", PTR, [PTR, PTR, I64])
+    memset = libc(module, "memset", PTR, [PTR, ir.IntType(32), I64])
     c, ns, nv, no = int(lb.counted), lb.n_seq, lb.n_vars, lb.n_outs
     L = lb.max_iterations
     out_rows = [_row_bytes(r.type) for r in op.results[:no]]
@@ -228,8 +222,8 @@ def _scratch(sf, op, views, sizes):
     """One malloc'd block for the regions' arenas (`sizes`: name -> bytes) and the op's
     literal operands. Returns (scratch(name) -> pointer, operand pointers, release())."""
     module, b = sf.b.module, sf.b
-    malloc = _libc(module, "malloc", PTR, [I64])
-    free = _libc(module, "free", ir.VoidType(), [PTR])
+    malloc = libc(module, "malloc", PTR, [I64])
+    free = libc(module, "free", ir.VoidType(), [PTR])
     layout, total = {}, 0
     for key, size in sizes.items():
         layout[key] = total

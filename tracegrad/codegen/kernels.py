@@ -105,11 +105,10 @@ def _matmul_column_major(sf, routine, direct, alt, px, py, pc, m, n, ftype):
     """C (m x n, row-major) = X . W^T computed column-major into scratch (the `alt` gemm
     arguments) and transposed into C. Scratch is malloc'd per call; if malloc fails the
     `direct` call writes C itself (the same product, no flag to raise)."""
-    from .control import _libc
     b = sf.b
     module = b.module
-    malloc = _libc(module, "malloc", PTR, [ir.IntType(64)])
-    free = _libc(module, "free", ir.VoidType(), [PTR])
+    malloc = libc(module, "malloc", PTR, [ir.IntType(64)])
+    free = libc(module, "free", ir.VoidType(), [PTR])
     scratch = b.call(malloc, [i64(m * n * (4 if isinstance(ftype, ir.FloatType) else 8))])
     with b.if_else(b.icmp_unsigned("==", scratch, ir.Constant(PTR, None))) as (none, some):
         with none:
@@ -143,6 +142,13 @@ def _blas_scalars(sf, ftype, *values):
             b.store(ir.Constant(ty, ord(value) if kind == "c" else value), slot)
             slots.append(slot)
     return slots
+
+
+def libc(module, name, ret, args):
+    """The C library function `name` (malloc, free, memcpy, ...) declared in `module` once."""
+    if name in module.globals:
+        return module.globals[name]
+    return ir.Function(module, ir.FunctionType(ret, args), name=name)
 
 
 def _declare_blas(module, dtype, routine, nargs):

@@ -93,6 +93,7 @@ def infer_net_shapes_symbolically(block, args):
     initializations)."""
     from .. import symbol as sym
     from ..sparse import BaseSparseNDArray
+    from ..symbol.ops import draws_random
     from .symbolic_call import CALL_ORDER, symbolic_call
     params = block.collect_params()
     pending = {p.name: p for p in params.values() if p._data is None and p._deferred_init}
@@ -123,8 +124,8 @@ def infer_net_shapes_symbolically(block, args):
             graph = None
     if graph is None:
         return False
-    if any(_draws_random(n) for n in graph._order()):
-        return False
+    if any(draws_random(n) or n.op == "Custom" for n in graph._order()):
+        return False    # (a Custom op's forward is the user's Python: it may draw too)
     found = dict(zip(graph.list_arguments(), arg_shapes or ()))
     found.update(zip(graph.list_auxiliary_states(), aux_shapes or ()))
     shapes = {}
@@ -146,18 +147,3 @@ def infer_net_shapes_symbolically(block, args):
             p._finish_deferred_init()
     return True
 
-
-_RANDOM_WORDS = ("random", "sample", "dropout", "shuffle", "multinomial", "bernoulli",
-                 "randint", "normal", "uniform", "gamma", "poisson", "exponential")
-
-
-def _draws_random(node):
-    """Whether a graph node may draw random numbers (by its operator's name, generously: a
-    false positive only keeps the eager first call; an RNN with dropout between layers)."""
-    op = node.op
-    if op is None:
-        return False
-    if op == "RNN":
-        return float(node.attrs.get("p", 0) or 0) > 0
-    name = op.lower()
-    return any(w in name for w in _RANDOM_WORDS)

@@ -8,11 +8,9 @@ inputs (auxiliary states: BatchNorm's running statistics), nor a node without in
 outputs that end up the same entry are kept apart: each repeat is a _copy of the first."""
 import os
 
-from .ops import canonical
+from .ops import canonical, draws_random
 
-_UNMERGED = frozenset({"Dropout", "RNN", "Custom", "_shuffle", "shuffle", "_npi_dropout"})
-_RANDOM_PREFIXES = ("_random_", "_sample_", "random_", "sample_", "_npi_random",
-                    "_npi_sample", "_contrib_rand")
+_UNMERGED = frozenset({"RNN", "Custom"})     # (besides the random ones: state, user code)
 
 
 def enabled():
@@ -23,7 +21,7 @@ def enabled():
 def _mergeable(node):
     op = canonical(node.op)
     return bool(node.inputs) and not node.spec.aux and op not in _UNMERGED and \
-        not op.startswith(_RANDOM_PREFIXES)
+        not draws_random(node)
 
 
 def eliminate_common_expr(symbol):

@@ -865,6 +865,28 @@ def canonical(name):
     return ALIASES.get(name, name)
 
 
+# operators that draw random numbers, by canonical name (the samplers by prefix; the
+# densities _random_pdf_* are caught too: a false positive only costs what draws_random's
+# callers skip)
+_RANDOM_OPS = frozenset({"Dropout", "_shuffle", "shuffle", "_npi_dropout", "normal",
+                         "uniform"})
+_RANDOM_PREFIXES = ("_random_", "_sample_", "random_", "sample_", "_npi_random",
+                    "_npi_sample", "_contrib_rand")
+
+
+def draws_random(node):
+    """Whether a graph node's operator draws random numbers: MXNet's common-subexpression
+    pass keeps such nodes apart (cse.py), and a hybridized block's first call infers its
+    shapes symbolically only without them (gluon/symbolic_shapes.py). An RNN draws when it
+    has dropout between layers."""
+    if node.op is None:     # (a variable)
+        return False
+    op = canonical(node.op)
+    if op == "RNN":
+        return float(node.attrs.get("p", 0) or 0) > 0
+    return op in _RANDOM_OPS or op.startswith(_RANDOM_PREFIXES)
+
+
 MAX_OUTPUT_ELEMENTS = 2 ** 31   # what one op of a loaded graph may produce
 
 
