@@ -10,6 +10,7 @@ Graphs (each a hybridized net, softmax cross-entropy outside it, SGD):
             35 steps, batch 8): the time loop is one native loop op
   resnet    ResNet-18 v1 (model zoo, 10 classes) on 4x3x32x32
   mlp       Dense(256, relu) x 3, Dense(10) on 64x784: small graphs, per-compile overheads
+  resnet50  ResNet-50 v1 on 4x3x224x224 (only when named: its cold first step is ~15 s)
 
 Each graph runs in fresh processes: `cold` with an empty disk cache (a new temporary
 TRACEGRAD_CACHE_DIR), then `warm` with the same directory (objects loaded, LLVM skipped).
@@ -81,6 +82,17 @@ def _resnet():
     rng = np.random.default_rng(0)
     return (vision.resnet18_v1(classes=10),
             nd.array(rng.random((4, 3, 32, 32)).astype("float32")),
+            nd.array(np.arange(4) % 10))
+
+
+def _resnet50():
+    """(named only: not in the default set, a cold first step takes ~15 s)"""
+    from tracegrad import nd
+    from tracegrad.gluon.model_zoo import vision
+    import numpy as np
+    rng = np.random.default_rng(0)
+    return (vision.resnet50_v1(classes=10),
+            nd.array(rng.random((4, 3, 224, 224)).astype("float32")),
             nd.array(np.arange(4) % 10))
 
 
