@@ -17,10 +17,11 @@ Modes whose MXNet semantics are clip or wrap (take / pick mode='clip' or 'wrap',
 clamp silently, eagerly and compiled alike.
 """
 from .array import F
-from .base import MXNetIndexError
+from .base import MXNetIndexError, MXNetValueError
 from .ir.ops import checks
 
-checks.ERROR[0] = MXNetIndexError    # what check_index raises (ir imports nothing above it)
+# what check_index raises, per kind (ir imports nothing above it)
+checks.ERROR.update(index=MXNetIndexError, value=MXNetValueError)
 
 
 def check_truncated_range(op, what, arr, lo, hi, why):
@@ -31,10 +32,12 @@ def check_truncated_range(op, what, arr, lo, hi, why):
                   upper=hi is not None, truncate=True)
 
 
-def check_value_range(op, what, arr, lo, hi, why):
+def check_value_range(op, what, arr, lo, hi, why, kind="index"):
     """`arr`, once every value of it, compared as it is (MXNet's own bound checks compare the
-    index in its dtype, so 2.5 is beyond 2), is in [lo, hi]; NaN never is."""
-    return _check(arr, op, what, why, (int(lo),), (int(hi),), upper=True, truncate=False)
+    index in its dtype, so 2.5 is beyond 2), is in [lo, hi]; NaN never is. `kind` 'value':
+    a value out of range is a ValueError (MXNetValueError), not an IndexError."""
+    return _check(arr, op, what, why, (int(lo),), (int(hi),), upper=True, truncate=False,
+                  kind=kind)
 
 
 def check_rows(op, what, arr, lo, hi, why, truncate):
@@ -44,8 +47,9 @@ def check_rows(op, what, arr, lo, hi, why, truncate):
                   upper=True, truncate=truncate)
 
 
-def _check(arr, op, what, why, lo, hi, upper, truncate):
+def _check(arr, op, what, why, lo, hi, upper, truncate, kind="index"):
     if arr.size == 0:
         return arr
+    extra = {} if kind == "index" else {"kind": kind}   # (the default stays out of the key)
     return F.check_index(arr, of=op, what=what, why=why, lo=lo, hi=hi, upper=upper,
-                         truncate=truncate)
+                         truncate=truncate, **extra)

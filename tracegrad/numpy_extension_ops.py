@@ -55,8 +55,8 @@ def constraint_check(input, msg="Constraint violated."):
                                   f"{x.size} elements of the bool{list(x.shape)} input are "
                                   f"false)")
     b = F.cast(x, dtype="i32")
-    b = check_value_range("npx.constraint_check", "every element of input", b, 1, 1,
-                          f"ValueError: {msg}")
+    b = check_value_range("npx.constraint_check", "every element of input", b, 1, 1, msg,
+                          kind="value")
     if b.ndim:
         b = F.min(b, axes=tuple(range(b.ndim)), keepdims=False)
     return as_np(F.cast(b, dtype="bool"))

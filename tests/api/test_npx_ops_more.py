@@ -198,9 +198,28 @@ def test_constraint_check_inside_a_hybridized_block(np_mode):
     net.hybridize()
     x = np.array([1.0, 2.0, 3.0])
     close(net(x), [1.0, 2.0, 3.0])
-    with pytest.raises(mx.MXNetError, match="x must be positive"):
+    with pytest.raises(ValueError, match="x must be positive"):
         net(np.array([1.0, -2.0, 3.0])).asnumpy()
     close(net(np.array([4.0, 5.0, 6.0])), [4.0, 5.0, 6.0])
+
+
+@pytest.mark.parametrize("path", ["eager", "hybridized", "jit"])
+def test_constraint_check_raises_a_value_error_every_way_it_runs(path):
+    """MXNet's ValueError (test_numpy_op's test_npx_constraint_check), eager and from compiled
+    code alike: a value check, not an index one."""
+    class Checked(gluon.HybridBlock):
+        def hybrid_forward(self, F, b):
+            return F.npx.constraint_check(b, "condition violated")
+
+    call = {"eager": Checked(), "hybridized": Checked(),
+            "jit": mx.jit(lambda b: npx.constraint_check(b, "condition violated"))}[path]
+    if path == "hybridized":
+        call.hybridize()
+    for _ in range(3):      # the later calls run the compiled check
+        assert bool(call(np.ones((2, 3), dtype="bool")).asnumpy())
+        with pytest.raises(ValueError, match="condition violated") as info:
+            call(np.array([[True, False, True], [True] * 3], dtype="bool")).asnumpy()
+        assert not isinstance(info.value, IndexError)
 
 
 # ------------------------------------------------------------------ rnn

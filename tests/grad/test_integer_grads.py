@@ -81,6 +81,8 @@ INT_CASES = {
                                 WI.reshape(3, 2).T),
     "uint8": (lambda F, x: x * 3, "uint8", 3 * np.abs(WI)),
     "cast_to_float": (lambda F, x: x.astype("float32") * 2.5, "int32", np.trunc(2.5 * WI)),
+    # MXNet's mod_grad / mod_rgrad are 0 for integers: only the x * 2 term remains
+    "mod": (lambda F, x: x % 4 + F.broadcast_mod(7 * x, x + 1) + x * 2, "int32", 2 * WI),
 }
 
 
@@ -185,6 +187,19 @@ def test_integer_variable_through_compiled_code(path):
         y = call(x)
     y.backward(nd.array(WI, dtype=dtype))
     np.testing.assert_array_equal(x.grad.asnumpy(), want)
+
+
+@pytest.mark.parametrize("path", ["hybridized", "jit"])
+def test_integer_mod_passes_no_gradient_through_compiled_code(path):
+    f, dtype, want = INT_CASES["mod"]
+    call = dict(_paths(f))[path]
+    for _ in range(3):
+        x = nd.array(XI, dtype=dtype)
+        x.attach_grad()
+        with autograd.record():
+            y = call(x)
+        y.backward(nd.array(WI, dtype=dtype))
+        np.testing.assert_array_equal(x.grad.asnumpy(), want)
 
 
 def test_integer_output_of_compiled_code():

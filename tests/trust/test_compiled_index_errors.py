@@ -320,3 +320,23 @@ def test_check_inside_a_native_loop_raises():
     np.testing.assert_allclose(g(x, good).asnumpy(),
                                np.stack([ref[t][[[0, 3], [1, 2], [3, 3]][t]] for t in range(3)]),
                                rtol=1e-6)
+
+
+def test_a_value_check_raises_a_value_error_interpreted_and_compiled():
+    """kind='value' (npx.constraint_check's): the same check, a ValueError every way it runs;
+    an unknown kind is refused when the op is built (an attribute read from a file too)."""
+    from tracegrad.runtime.native import NativeFunction
+    b = Builder(name="chk")
+    x = b.param(TensorType("i32", (3,)), "x")
+    fn = b.ret(b.check_index(x, of="constraint", what="x", why="ok", lo=(1,), hi=(1,),
+                             kind="value"))
+    bad = np.array([1, 0, 1], np.int32)
+    for run in (lambda a: interpret(fn, [a]), NativeFunction(fn)):
+        np.testing.assert_array_equal(run(np.ones(3, np.int32))[0], 1)
+        with pytest.raises(ValueError, match=r"constraint: x must be in \[1, 1\]") as info:
+            run(bad)
+        assert isinstance(info.value, MXNetError) and not isinstance(info.value, IndexError)
+    b = Builder(name="chk")
+    x = b.param(TensorType("i32", (3,)), "x")
+    with pytest.raises(Exception, match="kind must be one of"):
+        b.check_index(x, of="t", what="x", why="w", lo=(0,), hi=(1,), kind="bogus")

@@ -19,7 +19,7 @@ from llvmlite import ir
 
 from ..ir.function import Literal
 from ..ir.ops import CHECK
-from ..ir.ops.checks import bounds, message
+from ..ir.ops.checks import ERROR, bounds, message
 from ..ir.types import FLOATS
 from .emitter import LLTYPES, ScalarEmitter, SVal
 from .kernels import register_family
@@ -98,6 +98,14 @@ def stop_when_set(b, module):
     b.store(ir.Constant(I32, 0), g)
     b.ret(b.sub(ir.Constant(I32, INDEX_ERROR + 1), value))
     b.position_at_end(go_on)
+
+
+def error(site_list, code) -> Exception:
+    """The exception for entry code `code` (<= INDEX_ERROR): the site's kind's class
+    (checks.ERROR) with describe's message."""
+    k = INDEX_ERROR - code
+    kind = site_list[k][0].attrs.get("kind", "index") if 0 <= k < len(site_list) else "index"
+    return ERROR[kind](describe(site_list, code))
 
 
 def describe(site_list, code) -> str:

@@ -457,8 +457,6 @@ def binary(fname, a, b):
         out = getattr(F, _BINARY[fname])(a, b)
         if fname == "floor_divide" and dt.kind == "f":
             out = F.floor(out)
-        elif fname == "mod" and dt.kind in "iu":
-            out = F.stop_gradient(out)  # MXNet's mod_grad / mod_rgrad are 0 but for floats
     return as_np(out)
 
 

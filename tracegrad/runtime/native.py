@@ -25,7 +25,6 @@ import weakref
 import numpy as np
 
 from ..codegen import COUNTERS, CompiledModule, compile_function
-from ..base import MXNetIndexError
 from ..codegen import entry as layout
 from ..codegen import index_errors
 from ..codegen.builtin_entry import EntryBuiltin
@@ -244,7 +243,7 @@ class NativeFunction(_Profiled):
     def _failed(self, rc):
         """The entry stopped after a step (rc < -1): raise what it found."""
         if rc <= index_errors.INDEX_ERROR:
-            raise MXNetIndexError(index_errors.describe(index_errors.sites([self._fn]), rc))
+            raise index_errors.error(index_errors.sites([self._fn]), rc)
         if rc == layout.OUT_OF_MEMORY:
             raise MemoryError(f"@{self.module.fn.name}: a loop or cond in this compiled graph "
                               f"could not allocate its scratch memory (the call returned "
@@ -318,8 +317,7 @@ class NativeChain(_Profiled):
         with self._lock:
             rc = self._entry(packed)
         if rc <= index_errors.INDEX_ERROR:
-            raise MXNetIndexError(index_errors.describe(
-                index_errors.sites([p.fn for p in self.module.plans]), rc))
+            raise index_errors.error(index_errors.sites([p.fn for p in self.module.plans]), rc)
         if rc and rc < self.check_failed:
             return None, None
         COUNTERS["native_calls"] += 1

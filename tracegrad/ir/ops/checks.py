@@ -15,7 +15,8 @@ Attributes: `of` (the op's name), `what` (the operand's name), `why` (what the r
 gather_nd's column k addresses axis k), `upper` (False: no upper bound), `truncate`
 (compare the value truncated toward zero, as MXNet's kernels read a float index; NaN and
 infinities never pass; otherwise compare the value as it is, as MXNet's own bound checks
-do, so 2.5 is beyond 2).
+do, so 2.5 is beyond 2), `kind` ('index': an index out of its axis, an IndexError; 'value':
+a value MXNet rejects with a ValueError, npx.constraint_check's).
 """
 import threading
 
@@ -24,9 +25,9 @@ import numpy as np
 from ..types import FLOATS, INTS
 from . import CHECK, INT_GRAD, OpDef, fail
 
-# the exception the check raises: the top layer installs tracegrad's MXNetError here
-# (index_checks.py), since ir imports nothing above itself
-ERROR = [IndexError]
+# kind -> the exception the check raises: the top layer installs tracegrad's MXNetError
+# subclasses here (index_checks.py), since ir imports nothing above itself
+ERROR = {"index": IndexError, "value": ValueError}
 
 
 class _ShapesOnly(threading.local):
@@ -77,25 +78,27 @@ class CheckIndex(OpDef):
     name = "check_index"
     traits = frozenset({CHECK, INT_GRAD})
     attr_names = frozenset({"of", "what", "why", "lo", "hi"})
-    defaults = {"upper": True, "truncate": False}
+    defaults = {"upper": True, "truncate": False, "kind": "index"}
 
-    def infer(x, *, of, what, why, lo, hi, upper=True, truncate=False):
+    def infer(x, *, of, what, why, lo, hi, upper=True, truncate=False, kind="index"):
         if x.dtype not in FLOATS + INTS + ("bool",):
             fail("check_index", f"{of}: {what} must be numeric, got {x}")
+        if kind not in ERROR:
+            fail("check_index", f"{of}: kind must be one of {sorted(ERROR)}, got {kind!r}")
         if len(lo) != len(hi) or not lo or (len(lo) != 1 and (
                 x.ndim == 0 or x.shape[0] != len(lo))):
             fail("check_index", f"{of}: {len(lo)} lower and {len(hi)} upper bounds for "
                                 f"{what} {x} (one, or one per row along axis 0)")
         return x
 
-    def impl(x, *, of, what, why, lo, hi, upper=True, truncate=False):
+    def impl(x, *, of, what, why, lo, hi, upper=True, truncate=False, kind="index"):
         if x.size and not SHAPES_ONLY.on:
             for row, a, z in bounds(x.shape, lo, hi):
                 v = x if row is None else x[row]
                 bad = bad_values(v, a, z, upper, truncate)
                 if bad.any():
-                    raise ERROR[0](message(of, what, why, a, z, upper, row,
-                                           _show(v[bad])))
+                    raise ERROR[kind](message(of, what, why, a, z, upper, row,
+                                              _show(v[bad])))
         return x
 
     def vjp(b, g, out, x, **attrs):

@@ -138,7 +138,8 @@ class Div(BinaryElementwise):
 class Mod(BinaryElementwise):
     """x % y as numpy's mod (Python's): the result takes the sign of y; x % 0 is 0, float
     too (MXNet's mod kernel; numpy gives NaN). d/dx is 1 and d/dy is -floor(x / y), away
-    from the jumps where y divides x."""
+    from the jumps where y divides x. Integer mods pass no gradient (MXNet's mod_grad and
+    mod_rgrad are 0 but for floats, in nd and np alike)."""
     name = "mod"
     traits = frozenset({ELEMENTWISE, INT_GRAD})
     dtypes = NUMERIC
@@ -151,6 +152,8 @@ class Mod(BinaryElementwise):
         return out
 
     def vjp(b, g, out, x, y):
+        if out.dtype not in FLOATS:
+            return None, None
         return g, b.neg(b.mul(g, b.floor(b.div(x, y))))
 
     def scalar(e, x, y):
