@@ -43,6 +43,8 @@ class _Hooks(threading.local):
     scalar = None       # (array) -> TracedScalar: asscalar() of a traced float array
     materialize = None  # (args) -> args with TracedScalars as their guarded values
     profiling = False   # an op is being timed by mx.profiler (set_profile_hook)
+    lazy = False        # inside a trace: ops record their results without computing them
+    lazy_made = None    # (weak references to) the arrays recorded so (tracing/lazy_values.py)
 
 
 class SideEffect(BaseException):
@@ -78,7 +80,7 @@ _HOOKED = False
 def _rehook():
     global _HOOKED
     _HOOKED = _DEFER is not None or _MATERIALIZING[0] > 0 or _PROFILE is not None or \
-        _TYPED_ZEROS[0] > 0
+        _TYPED_ZEROS[0] > 0 or _LAZY_THREADS[0] > 0
 
 
 class materializing:
@@ -107,6 +109,31 @@ def _count(threads, change):
 
 # threads inside shapes_only(): apply gives typed zeros there (its hooked path, as above)
 _TYPED_ZEROS = [0]
+# threads tracing with HOOKS.lazy set, and the hook that records an op there without
+# computing it (tracing/lazy_values.py; None: the op is computed as usual)
+_LAZY_THREADS = [0]
+_LAZY = None
+
+
+class lazy_values:
+    """`with lazy_values():` ops of a trace in this thread record their results, computed
+    only when something reads them (tracing/lazy_values.py)."""
+    __slots__ = ("saved",)
+
+    def __enter__(self):
+        self.saved, HOOKS.lazy = HOOKS.lazy, _LAZY is not None
+        _count(_LAZY_THREADS, 1)
+        return self
+
+    def __exit__(self, *exc):
+        HOOKS.lazy = self.saved
+        _count(_LAZY_THREADS, -1)
+        return False
+
+
+def set_lazy_hook(hook):
+    global _LAZY
+    _LAZY = hook
 
 
 class shapes_only:
@@ -231,6 +258,10 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
             deferred = defer(opdef, args, attrs)
             if deferred is not None:
                 return deferred if not _PLACED[0] else _placed_like(deferred, args)
+        if HOOKS.lazy:
+            pending = _LAZY(opdef, args, attrs, impl)
+            if pending is not None:
+                return pending
     # (an NDArray subclass operand, mx.np.ndarray or a capture Deferred, through its buffer)
     datas = [a._data if type(a) is NDArray else a.item() if isinstance(a, np.generic) else
              a._data if isinstance(a, NDArray) else a for a in args]

@@ -61,14 +61,24 @@ class DeferredInitializationError(MXNetError):
 
 
 def user_frame(skip_tests=False):
-    """The innermost stack frame outside the tracegrad package: where the user called us."""
+    """The innermost stack frame outside the tracegrad package: where the user called us.
+    (A trace stamps every op with it: each file's verdict is computed once.)"""
     f = sys._getframe(1)
+    ours = _OURS
     while f is not None:
-        fname = os.path.abspath(f.f_code.co_filename)
-        if not fname.startswith(_PACKAGE_DIR + os.sep):
+        fname = f.f_code.co_filename
+        inside = ours.get(fname)
+        if inside is None:
+            if len(ours) > 4096:
+                ours.clear()
+            inside = ours[fname] = os.path.abspath(fname).startswith(_PACKAGE_DIR + os.sep)
+        if not inside:
             return f
         f = f.f_back
     return None
+
+
+_OURS: dict = {}     # co_filename -> whether it is a file of the tracegrad package
 
 
 class _Locating(threading.local):

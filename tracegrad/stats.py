@@ -9,7 +9,8 @@ eager adjoints compiled (the step at which an eager backward switches from the n
 interpreter to native code, see runtime/tape.HotAdjoint), calls of
 compiled functions and hybridized blocks run eagerly because an input is sparse (compiled
 code is dense-only: tracing/jit.py `_sparse_call`), eager layer calls compiled because their
-signature ran hot (gluon/auto_compile.py) and the
+signature ran hot (gluon/auto_compile.py), values a trace recorded without computing that
+were computed after all because something read them (tracing/lazy_values.py) and the
 planned peak memory (bytes) of the latest compiled graph; `stats(reset=True)` returns them and
 starts over."""
 COUNTERS = {"traces": 0, "compiles": 0, "cache_hits": 0, "disk_cache_hits": 0,
@@ -18,6 +19,7 @@ COUNTERS = {"traces": 0, "compiles": 0, "cache_hits": 0, "disk_cache_hits": 0,
             "updates_in_place": 0, "updates_written_back": 0,
             "eager_backward_walks": 0, "eager_adjoints_derived": 0,
             "eager_adjoints_compiled": 0, "sparse_eager_calls": 0, "blocks_auto_compiled": 0,
+            "trace_values_computed": 0,
             "planned_peak_bytes": 0}   # arena + outputs of the latest compiled graph
 
 

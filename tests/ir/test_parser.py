@@ -84,10 +84,24 @@ def test_error_has_position_source_line_and_caret():
     ("neg %x : f32[4", "expected ']', got 'return'", 3),
     ("neg %x, : f32[4]", "expected an operand (%name or literal), got ':'", 16),
     ("neg %x : tensor[4]", "expected a type such as f32[4,3], got 'tensor'", 17),
+    # (compiled code would wrap it around: numpy refuses it too)
+    ("add %n, 2147483648 : i32[4]", "add: Python integer 2147483648 out of bounds for i32", 8),
 ])
 def test_errors_name_the_op_and_place(op, message, col):
     e = error(F.format(op=op, out="f32[4]"))
     assert message in e.message and e.col == col, str(e)
+
+
+def test_an_integer_literal_past_its_dtype_is_refused_where_it_is_written():
+    from tracegrad.ir import Builder, TensorType
+    b = Builder()
+    n = b.param(TensorType("i32", (4,)), "n")
+    assert b.emit("add", n, 2 ** 31 - 1).type == TensorType("i32", (4,))
+    for value in (2 ** 31, -2 ** 31 - 1, 2 ** 70):
+        with pytest.raises(OverflowError, match="out of bounds for i32"):
+            b.emit("add", n, value)
+    e = error("func @f(%n: u8[2]) -> (u8[]) {\n  return 256\n}", filename="m.tgir")
+    assert "Python integer 256 out of bounds for u8" in str(e) and e.line == 2, str(e)
 
 
 def test_unexpected_end_of_input():

@@ -32,7 +32,9 @@ class Value:
 
 
 class Literal:
-    """A scalar constant operand, printed inline (`sub 1.0, %3`); typed by the op that uses it."""
+    """A scalar constant operand, printed inline (`sub 1.0, %3`); typed by the op that uses it.
+    An integer one must fit its dtype (numpy refuses `int32 array + 2**31` as well): compiled
+    code would wrap it around silently."""
     __slots__ = ("value", "type")
 
     def __init__(self, value, dtype: str):
@@ -42,6 +44,9 @@ class Literal:
             value = bool(value)
         else:
             value = int(value)
+            info = _INT_RANGE.get(dtype)
+            if info is not None and not info[0] <= value <= info[1]:
+                raise OverflowError(f"Python integer {value} out of bounds for {dtype}")
         self.value, self.type = value, TensorType(dtype, ())
 
     @property
@@ -78,6 +83,10 @@ class Literal:
 
     def __repr__(self):
         return f"<Literal {self.text()}: {self.type}>"
+
+
+_INT_RANGE = {d: (int(np.iinfo(DTYPES[d]).min), int(np.iinfo(DTYPES[d]).max))
+              for d in DTYPES if DTYPES[d].kind in "iu"}
 
 
 def literal_dtype(value, operands) -> str:

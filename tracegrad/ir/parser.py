@@ -273,13 +273,15 @@ class Parser:
         raw = [v for v, _ in operands]
         if not self.check:
             typed = [o for o in raw if not isinstance(o, Value) or o.type is not None]
-            ops = [o if isinstance(o, Value) else Literal(o, literal_dtype(o, typed)) for o in raw]
+            ops = [o if isinstance(o, Value) else self.literal(o, literal_dtype(o, typed), tok)
+                   for o, tok in operands]
             op = Operation(opdef, ops, canonical_attrs(opdef, attrs), types)
             b.fn.ops.append(op)
             return op.results
         try:
             out = b.emit(opdef.name, *raw, **attrs)
-        except (TypeError, ValueError, KeyError, IndexError) as e:  # the type rule said no
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError) as e:
+            # (the type rule said no; OverflowError: an integer literal past its dtype)
             msg = str(e) if str(e).startswith(opdef.name + ":") else f"{opdef.name}: {e}"
             self.error(msg, op_tok)
         out = out if isinstance(out, tuple) else (out,)
@@ -289,6 +291,13 @@ class Parser:
                 self.error(f"{opdef.name}: result {i + 1} declared {t}, but operands "
                            f"({operand_types}) give {v.type}", tok, len(str(t)))
         return out
+
+    def literal(self, value, dtype, tok):
+        """Literal(value, dtype), or the error at `tok` (an integer past its dtype)."""
+        try:
+            return Literal(value, dtype)
+        except OverflowError as e:
+            self.error(str(e), tok)
 
     def parse_return(self, ret_tok, out_types) -> list:
         items = []
@@ -300,7 +309,7 @@ class Parser:
         outs = []
         for i, ((v, tok), t) in enumerate(zip(items, out_types)):
             if not isinstance(v, Value):
-                v = Literal(v, t.dtype)  # a returned literal takes the declared type
+                v = self.literal(v, t.dtype, tok)  # a returned literal takes the declared type
             if self.check and v.type != t:
                 self.error(f"return: value {i + 1} has type {v.type}, but the signature declares "
                            f"{t}", tok)

@@ -96,6 +96,30 @@ class TapeValue(Value):
         self.data, self.var, self.seq, self.keep = data, var, next(_seq), None
 
 
+class Pending:
+    """The `data` of a value a trace recorded without computing it (tracing/lazy_values.py):
+    what eager apply would have run on its producer's operands, `impl` with `attrs` and the
+    Python `scalars` the user passed where the op holds Literals, and the result's `dtype`
+    and `shape` (its type rule's: `record` takes it as it takes an array). Not None, so the
+    graph counts as live; MATERIALIZE[0](value) computes it. It names no value: `release`
+    counts a graph's references. `own`: the result gets its own buffer, not a view of an
+    operand's (nd's _own_buffer asked, as MXNet's operators return new arrays)."""
+    __slots__ = ("impl", "scalars", "attrs", "dtype", "shape", "own")
+
+    def __init__(self, impl, scalars, attrs, t):
+        self.impl, self.scalars, self.attrs = impl, scalars, attrs
+        self.dtype, self.shape, self.own = t.np_dtype, t.shape, False
+
+
+MATERIALIZE = [None]    # (value) -> its data: installed by tracing/lazy_values.py
+
+
+def data_of(v):
+    """v's data, computed first when a trace left it pending."""
+    d = v.data
+    return MATERIALIZE[0](v) if type(d) is Pending else d
+
+
 def live(v) -> bool:
     """Whether an array's tape value `v` still stands in a graph: not None, and not freed by a
     backward without retain_graph. MXNet clears a freed graph's autograd entries, so an array
@@ -311,8 +335,11 @@ def _walk(heads, wrt_set):
                 if type(o) is not literal and o not in index:
                     push((o, False))
         else:
-            if v.data is None:
+            d = v.data
+            if d is None:
                 raise GraphFreedError(_FREED)
+            if type(d) is Pending:   # (a trace's value, not computed yet: backward reads it)
+                MATERIALIZE[0](v)
             attrs = p.attrs
             token = tokens.get(id(attrs)) if attrs else 0
             refs = [index[o] if type(o) is not literal else _lifted_key(o, p.opdef, lits)
@@ -420,8 +447,8 @@ class Adjoint:
     fold, simplify, cse, about 80% of that, seven times an LSTM's forward when the sequence
     length changes every step). Once hot, its whole adjoint is derived and optimized
     (`program`: where its residuals come from, run_backward, and where each wrt leaf's
-    gradient is among its outputs), and may then be compiled (HotAdjoint). The walk and the derived program compute
-    the same gradients bitwise; the optimized one rounds alike up to the last bits (as the
+    gradient is among its outputs), and may then be compiled (HotAdjoint). The walk and the
+    derived program compute the same gradients bitwise; the optimized one rounds alike up to the last bits (as the
     switch to native code). create_graph derives the program at once (it records its ops)."""
     __slots__ = ("program", "residual_ids", "positions", "optimized", "times", "cold", "runs")
 
@@ -767,8 +794,8 @@ def release(ops, keep):
     uses.clear()
     for op in ops:
         for r in op.results:
-            if r not in keep:
-                r.data = None
+            if r not in keep and type(r.data) is not Pending:   # (a pending head reads a
+                r.data = None                                   # pending one: no data)
         op.results = ()
     return True
 

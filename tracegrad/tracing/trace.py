@@ -5,13 +5,14 @@ import inspect
 import re
 import warnings
 
-from ..array import HOOKS, NDArray
+from ..array import HOOKS, NDArray, lazy_values
 from ..autograd import _scope
 from ..base import LOCATING, tracing_somewhere, user_location
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder
 from ..numpy_api.ndarray import ndarray as _NpArray
 from ..runtime import tape
+from . import lazy_values as _lazy
 
 
 class Trace:
@@ -81,14 +82,19 @@ def trace(fn, args, name=None, training=None, names=None, extra_heads=None,
     rooted = hasattr(owner, "_children") and not LOCATING.blocks
     if rooted:
         LOCATING.blocks.append(owner)
+    since = _lazy.mark()
     try:
-        with _scope(True, training):
+        with _scope(True, training), lazy_values():
             outs = fn(*traced_args)
         single = isinstance(outs, NDArray)
         outs = [outs] if single else list(outs)
         heads = [o._value if o._value is not None else tape.leaf(o._data)
                  for o in outs + [v for _, v in updates]] + list(extra_heads or ())
+        _lazy.settle(since, (outs, updates))
+        since = None
     finally:
+        if since is not None:   # (fn raised: its pending arrays are forgotten, not computed)
+            _lazy.settle(since, None)
         HOOKS.assign, HOOKS.tracing, HOOKS.concretize = old_assign, old_tracing, old_concretize
         LOCATING.on = locating
         counted.__exit__()

@@ -71,6 +71,8 @@ CHECK = "check"              # passes its operand on once its values are in rang
 ROUNDED_ONCE = "rounded_once"  # float rule run in f64 for f32/f16 operands, rounded once
 INT_GRAD = "int_grad"        # vjp valid on integer operands and cotangents (MXNet's backward
 #                              kernel runs in the integer dtype); other ops refuse them
+VALUE_ERRORS = "value_errors"  # its impl raises on some operand values (a singular matrix): a
+#                              trace computes it at once, where the user's line is known
 KERNEL_FAMILIES = frozenset({CALL, SCATTER, SORT, SCAN, WINDOW, ARG_REDUCTION, JOIN, LOOP,
                              BRANCH, CHECK})
 FUSIBLE = frozenset({ELEMENTWISE, INDEXED})

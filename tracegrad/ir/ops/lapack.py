@@ -5,7 +5,7 @@ axes. Their vjps are written in trsm, inverse, matmul and masks, so they differe
 import numpy as np
 
 from ..types import FLOATS, TensorType, promote
-from . import NONDIFF, OpDef, fail
+from . import NONDIFF, VALUE_ERRORS, OpDef, fail
 from .checks import SHAPES_ONLY
 
 
@@ -51,6 +51,7 @@ class Potrf(OpDef):
     symmetrised ((A + A^T) / 2) first, so the gradient is the symmetric one MXNet returns and
     agrees with finite differences in every direction."""
     name = "potrf"
+    traits = frozenset({VALUE_ERRORS})
 
     def infer(a):
         _check_square("potrf", a)
@@ -79,6 +80,7 @@ class Trsm(OpDef):
     """X with op(A) X = alpha B (X op(A) = alpha B with rightside), op(A) = A or A^T, A
     triangular: only its lower (or upper) triangle is read."""
     name = "trsm"
+    traits = frozenset({VALUE_ERRORS})
     defaults = {"transpose": False, "rightside": False, "lower": True, "alpha": 1.0}
 
     def infer(a, bm, *, transpose=False, rightside=False, lower=True, alpha=1.0):
@@ -142,6 +144,7 @@ def _substitute(m, rhs, lower):
 class Inverse(OpDef):
     """A^-1 of each square matrix. A singular matrix raises, as MXNet's getrf check does."""
     name = "inverse"
+    traits = frozenset({VALUE_ERRORS})
 
     def infer(a):
         _check_square("inverse", a)
@@ -175,6 +178,7 @@ class LogAbsDet(OpDef):
     """log|det A| per matrix, from an LU factorisation with partial pivoting (MXNet's slogdet);
     -inf for a singular matrix. Its gradient A^-T is zero where det A = 0, as in MXNet."""
     name = "logabsdet"
+    traits = frozenset({VALUE_ERRORS})
 
     def infer(a):
         return _det_type("logabsdet", a)
@@ -198,7 +202,7 @@ class LogAbsDet(OpDef):
 class DetSign(OpDef):
     """sign(det A) per matrix: -1, 0 (singular) or 1 (MXNet's slogdet sign; no gradient)."""
     name = "detsign"
-    traits = frozenset({NONDIFF})
+    traits = frozenset({VALUE_ERRORS, NONDIFF})
 
     def infer(a):
         return _det_type("detsign", a)
@@ -229,6 +233,7 @@ class SyevdVectors(OpDef):
     dL = 0: U^T Y U, Y symmetric with Y_ij = (X_ij - X_ji) / (2 max(L_i - L_j, eps)) below
     the diagonal (X = dU U^T, eps 1e-30 / 1e-100) and 0 on it."""
     name = "syevd_vectors"
+    traits = frozenset({VALUE_ERRORS})
 
     def infer(a):
         _check_square("syevd", a)
@@ -256,6 +261,7 @@ class SyevdValues(OpDef):
     """L of MXNet's (U, L) = syevd(A): the eigenvalues, ascending. Its vjp (MXNet's
     syevd_backward with dU = 0) is U^T diag(dL) U."""
     name = "syevd_values"
+    traits = frozenset({VALUE_ERRORS})
 
     def infer(a):
         _check_square("syevd", a)
@@ -313,6 +319,7 @@ class GelqfQ(OpDef):
     """Q of MXNet's (Q, L) = gelqf(A): A's shape, orthonormal rows. Its vjp is gelqf_backward
     with dL = 0."""
     name = "gelqf_q"
+    traits = frozenset({VALUE_ERRORS})
 
     def infer(a):
         _check_lq(a)
@@ -329,6 +336,7 @@ class GelqfL(OpDef):
     """L of MXNet's (Q, L) = gelqf(A): (..., x, x), lower triangular. Its vjp is
     gelqf_backward with dQ = 0 (dL's upper triangle does not reach dA)."""
     name = "gelqf_l"
+    traits = frozenset({VALUE_ERRORS})
 
     def infer(a):
         _check_lq(a)

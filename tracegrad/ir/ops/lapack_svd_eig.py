@@ -3,7 +3,7 @@ one op each as gelqf's halves are, with MXNet's gesvd_backward as their vjps) an
 eigenproblem (eig / eigvals, which MXNet does not differentiate: NONDIFF)."""
 import numpy as np
 
-from . import NONDIFF, OpDef, fail
+from . import NONDIFF, VALUE_ERRORS, OpDef, fail
 from ..types import FLOATS, TensorType
 
 
@@ -89,6 +89,7 @@ class GesvdUT(OpDef):
     """UT of MXNet's (UT, L, V) = svd(A), A (..., M, N) with M <= N: (..., M, M) orthogonal,
     its columns the left singular vectors. vjp: gesvd_backward with dL = dV = 0."""
     name = "gesvd_ut"
+    traits = frozenset({VALUE_ERRORS})
 
     def infer(a):
         _check_wide("gesvd", a)
@@ -105,6 +106,7 @@ class GesvdL(OpDef):
     """L of MXNet's (UT, L, V) = svd(A): the singular values (..., M), descending. vjp:
     UT diag(dL) V."""
     name = "gesvd_l"
+    traits = frozenset({VALUE_ERRORS})
 
     def infer(a):
         _check_wide("gesvd", a)
@@ -121,6 +123,7 @@ class GesvdV(OpDef):
     """V of MXNet's (UT, L, V) = svd(A): (..., M, N), orthonormal rows (the right singular
     vectors). vjp: gesvd_backward with dUT = dL = 0."""
     name = "gesvd_v"
+    traits = frozenset({VALUE_ERRORS})
 
     def infer(a):
         _check_wide("gesvd", a)
@@ -167,7 +170,7 @@ class GeevValues(OpDef):
     as LAPACK returns them; with `vectors`, from the same geev call as geev_vectors' (so in
     their order). NONDIFF: MXNet registers no gradient for eig / eigvals."""
     name = "geev_values"
-    traits = frozenset({NONDIFF})
+    traits = frozenset({VALUE_ERRORS, NONDIFF})
     defaults = {"vectors": False}
 
     def infer(a, *, vectors=False):
@@ -182,7 +185,7 @@ class GeevVectors(OpDef):
     """The unit right eigenvectors (as columns, v[..., :, i] for w[..., i]) of general square
     real matrices (MXNet's eig's v). NONDIFF, as MXNet's eig."""
     name = "geev_vectors"
-    traits = frozenset({NONDIFF})
+    traits = frozenset({VALUE_ERRORS, NONDIFF})
 
     def infer(a):
         _check_square("geev", a)
