@@ -18,7 +18,7 @@ from .ir.attrs import check_attr, coerce_attr
 from .ir.function import Builder
 from .ir.ops import REGISTRY
 from .ir.ops.checks import SHAPES_ONLY
-from .ir.types import DTYPES, NARROW, dtype_name, type_of
+from .ir.types import DTYPES, FLOATS, NARROW, dtype_name, type_of
 from .runtime import tape
 from .runtime.tape import STATE
 
@@ -385,6 +385,7 @@ def _hooked_args(args):
 
 
 _BOOL = np.dtype(bool)
+_FLOAT_CODES = frozenset(FLOATS)
 _F32 = np.dtype(np.float32)
 _INTEGER_KINDS = frozenset("iub")
 
@@ -638,10 +639,10 @@ class NDArray:
 
     def asscalar(self):
         """The single element as a Python/numpy scalar (MXNet: the array must have size 1)."""
-        if self._data.size != 1:
+        if self.size != 1:     # (the properties: a trace's pending array answers them)
             raise ValueError(f"The current array is not a scalar: shape {self.shape}")
         hook = HOOKS.scalar
-        if hook is not None and self._value is not None and self._data.dtype.kind == "f":
+        if hook is not None and self._value is not None and self.type.dtype in _FLOAT_CODES:
             return hook(self)  # jit: stays symbolic until Python needs a value (scalars.py)
         self._concretize("asscalar()")
         return self._data.reshape(-1)[0]
@@ -756,7 +757,7 @@ class NDArray:
     def copy(self):
         # (times True, not 1: a bool array times 1 is an int64 one, so a traced copy changed
         # dtype where the eager one kept it)
-        return F.mul(self, True if self._data.dtype is _BOOL else 1) \
+        return F.mul(self, True if self.type.dtype == "bool" else 1) \
             if self._value is not None and STATE.recording else wrap(self._data.copy())
 
     def copyto(self, other):

@@ -137,7 +137,9 @@ def test_numpy_mode_views_stay_pending_and_agree():
                 self.dense = gluon.nn.Dense(5)
 
             def hybrid_forward(self, F, x):
-                return F.np.tanh(self.dense(x)) * 2 + F.np.sum(x)
+                h = F.np.tanh(self.dense(x))
+                self.seen = (type(h).__name__, h.dtype, h.shape)
+                return h * 2 + F.np.sum(x)
 
         net = Net()
         net.initialize()
@@ -148,6 +150,7 @@ def test_numpy_mode_views_stay_pending_and_agree():
         for _ in range(2):
             np.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-6, atol=1e-6)
         assert _computed() == before
+        assert net.seen == ("LazyNpArray", np.dtype(np.float32), (3, 5))  # (numpy's dtype)
     finally:
         npx.reset_np()
 
@@ -201,4 +204,29 @@ def test_max_pooling_of_a_bool_mask_stays_pending():
     net.hybridize()
     before = _computed()
     np.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-6, atol=1e-7)
+    assert _computed() == before
+
+
+def test_gathers_by_integer_indices_stay_pending_and_integer_arithmetic_agrees():
+    """A bidirectional GRU reverses its sequence with take(int64 indices): pending, as the
+    result is its float operand's dtype. Integer arithmetic beside it keeps eager's types."""
+    class Net(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.rnn = gluon.rnn.GRU(6, bidirectional=True)
+            self.out = gluon.nn.Dense(3, flatten=False)
+
+        def hybrid_forward(self, F, x, k):
+            steps = (k * 3 + 1) % 4                     # (int32 arithmetic)
+            return self.out(self.rnn(x)) + steps.astype("float32").reshape((1, 1, 1))
+
+    net = Net()
+    net.initialize()
+    x = nd.array(np.random.RandomState(6).rand(4, 2, 5).astype(np.float32))
+    k = nd.array([5], dtype="int32")
+    eager = net(x, k).asnumpy()
+    net.hybridize()
+    before = _computed()
+    for _ in range(2):
+        np.testing.assert_allclose(net(x, k).asnumpy(), eager, rtol=1e-5, atol=1e-6)
     assert _computed() == before

@@ -17,8 +17,9 @@ eager's result type is the type rule's, and no value makes the op raise (numpy w
 most). An elementwise op with integer or bool operands (a max pool's `where` on its mask)
 waits when eager apply, probed on one element per operand, gives the rule's type: numpy's
 own promotions (bool + 2.5 is float64) are then eager's to refuse, at the user's line.
-Computed at once as before: other ops on integers or bools, ops with no type rule (not an
-IR op), several
+Another op with integer operands (indices: take, pick, gather_nd clamp them) waits when
+its result is float of its float operands' dtype. Computed at once as before: other ops
+on integers or bools, ops with no type rule (not an IR op), several
 results, a random draw, a value check, an op whose impl raises on values (VALUE_ERRORS: a
 singular matrix), one that calls out to Python (a custom Function), a loop or branch region,
 and any op outside recording (autograd.pause() in the trace) or on placed arrays: an error
@@ -111,6 +112,10 @@ class LazyArray(_Lazy, NDArray):
 class LazyNpArray(_Lazy, NpArray):
     __slots__ = ()
 
+    @property
+    def dtype(self):    # (mx.np's: a numpy dtype, as numpy's arrays give)
+        return self._value.type.np_dtype
+
 
 _PLAIN = {LazyArray: NDArray, LazyNpArray: NpArray}
 _LAZY_OF = {NDArray: LazyArray, NpArray: LazyNpArray}
@@ -144,8 +149,6 @@ def lazy_apply(opdef, args, attrs, impl):
             if v is None or v.data is None:
                 v = a._constant_value()
             if v.type.dtype not in FLOATS:
-                if ELEMENTWISE not in opdef.traits:
-                    return None
                 floats = False
             operands.append(v)
             typed.append(b.param(v.type))
@@ -161,7 +164,7 @@ def lazy_apply(opdef, args, attrs, impl):
         return None
     if type(result) is list or type(result) is tuple or result.type.dtype not in _RESULTS:
         return None
-    if not floats and not _probe_agrees(opdef, operands, attrs, impl, result.type):
+    if not floats and not _integers_agree(opdef, operands, attrs, impl, result.type):
         return None
     res = NDArray.__new__(LazyArray)
     res._value = tape.record(opdef, operands, attrs,
@@ -174,10 +177,15 @@ def lazy_apply(opdef, args, attrs, impl):
     return res
 
 
-def _probe_agrees(opdef, operands, attrs, impl, t):
-    """Whether eager apply of elementwise `opdef` on one element per array operand (of its
-    dtype and rank) gives dtype t's without an error: then numpy's promotion on the real
-    operands is the rule's too."""
+def _integers_agree(opdef, operands, attrs, impl, t):
+    """With integer or bool array operands: whether eager gives the rule's result type t
+    without an error. An elementwise op is probed on one element per operand; another op
+    (take, pick, gather_nd: integer indices, clamped) must give t float from float operands
+    of dtype t only (numpy promotes nothing there)."""
+    if ELEMENTWISE not in opdef.traits:
+        return t.dtype in FLOATS and all(
+            o.type.dtype == t.dtype for o in operands
+            if isinstance(o, tape.TapeValue) and o.type.dtype in FLOATS)
     args = [_wrap(np.zeros((1,) * len(o.type.shape), o.type.np_dtype))
             if isinstance(o, tape.TapeValue) else o for o in operands]
     recording, lazy = STATE.recording, HOOKS.lazy
