@@ -10,7 +10,7 @@ import pytest
 import tracegrad as mx
 from tracegrad import autograd, gluon, nd, npx
 from tracegrad import np as mnp
-from tracegrad.tracing.lazy_values import LazyArray
+from tracegrad.tracing.lazy_values import SMALL, LazyArray
 
 
 def _computed():
@@ -117,15 +117,17 @@ def test_a_pending_array_answers_its_type_and_becomes_plain_when_read():
         seen["meta"] = (h.shape, h.dtype, h.ndim, h.size, len(h))
         seen["read"] = h.asnumpy()          # (a read: computed here, by eager's ops)
         seen["after"] = type(h)
-        return h.sum()
+        small = nd.ones((2, 2)) * 3.0       # (small, on computed operands: computed at once)
+        seen["small"] = type(small)
+        return h.sum() + small.sum()
 
-    x = nd.array([[1.0, 2.0], [3.0, 4.0]])
+    x = nd.array(np.arange(SMALL * 2, dtype=np.float32).reshape(2, SMALL))
     out = mx.jit(f)(x)
     assert seen["type"] is LazyArray
-    assert seen["meta"] == ((2, 2), np.float32, 2, 4, 2)
-    np.testing.assert_array_equal(seen["read"], [[3.0, 5.0], [7.0, 9.0]])
-    assert seen["after"] is nd.NDArray
-    assert out.asscalar() == 24.0
+    assert seen["meta"] == ((2, SMALL), np.float32, 2, 2 * SMALL, 2)
+    np.testing.assert_array_equal(seen["read"], x.asnumpy() * 2 + 1)
+    assert seen["after"] is nd.NDArray and seen["small"] is nd.NDArray
+    assert out.asscalar() == float((x.asnumpy().astype(np.float64) * 2 + 1).sum() + 12)
 
 
 def test_numpy_mode_views_stay_pending_and_agree():
@@ -143,7 +145,7 @@ def test_numpy_mode_views_stay_pending_and_agree():
 
         net = Net()
         net.initialize()
-        x = mnp.array(np.random.RandomState(4).rand(3, 4).astype(np.float32))
+        x = mnp.array(np.random.RandomState(4).rand(3, SMALL).astype(np.float32))
         eager = net(x).asnumpy()
         net.hybridize()
         before = _computed()
@@ -151,8 +153,26 @@ def test_numpy_mode_views_stay_pending_and_agree():
             np.testing.assert_allclose(net(x).asnumpy(), eager, rtol=1e-6, atol=1e-6)
         assert _computed() == before
         assert net.seen == ("LazyNpArray", np.dtype(np.float32), (3, 5))  # (numpy's dtype)
+
     finally:
         npx.reset_np()
+
+
+def test_a_python_branch_on_a_small_value_computes_only_what_it_reads():
+    """A guard read in a trace computes its value's pending ancestors, nothing more."""
+    def f(x):
+        h = nd.exp(x * 0.5)                         # pending (large)
+        s = nd.sum(h)
+        if s.asscalar() > 0:                        # reads s: h and s are computed
+            return nd.tanh(x) * 2.0                 # pending, never read
+        return x
+    x = nd.array(np.random.RandomState(7).rand(2, SMALL).astype(np.float32))
+    before, traces = _computed(), mx.stats()["traces"]
+    np.testing.assert_allclose(mx.jit(f)(x).asnumpy(), np.tanh(x.asnumpy()) * 2.0,
+                               rtol=1e-6, atol=1e-6)
+    traced = mx.stats()["traces"] - traces
+    # mul, exp, sum and the guard's scalar per trace; never tanh and its product
+    assert traced >= 1 and _computed() - before == 4 * traced
 
 
 def test_a_write_into_a_traced_array_and_a_backward_inside_the_trace():
@@ -230,3 +250,34 @@ def test_gathers_by_integer_indices_stay_pending_and_integer_arithmetic_agrees()
     for _ in range(2):
         np.testing.assert_allclose(net(x, k).asnumpy(), eager, rtol=1e-5, atol=1e-6)
     assert _computed() == before
+
+
+def test_a_pending_output_read_after_its_trace_released_the_graph():
+    """A trace that read a value (so computed some of its graph) releases the computed
+    intermediates when it ends, but not those its pending outputs are computed from: an
+    output read later (as export reads its trace's outputs) is still eager's value."""
+    from tracegrad.tracing.trace import trace
+
+    from tracegrad.runtime import tape
+    released = []
+    release = tape.release
+
+    def spy(ops, keep):
+        released.append(release(ops, keep))
+        return released[-1]
+
+    def f(x):
+        h = nd.exp(x * 0.5)
+        s = nd.sum(h)
+        if s.asscalar() > 0:                        # (a read: mul, exp, sum computed)
+            return nd.tanh(h) * s                   # (pending; reads h and s)
+        return h
+
+    x = nd.array(np.random.RandomState(8).rand(2, SMALL).astype(np.float32))
+    tape.release = spy
+    try:
+        tr = trace(f, [x])
+    finally:
+        tape.release = release
+    assert released == [True] and type(tr.outputs[0]) is LazyArray
+    np.testing.assert_array_equal(tr.outputs[0].asnumpy(), f(x).asnumpy())

@@ -792,10 +792,15 @@ def release(ops, keep):
                 return False
     r = None
     uses.clear()
+    # a value a trace left pending (tracing/lazy_values.py) is computed from its operands
+    # when read: those keep their data (a pending one has none to drop)
+    for op in ops:
+        if op.results and type(op.results[0].data) is Pending:
+            keep.update(o for o in op.operands if type(o) is not Literal)
     for op in ops:
         for r in op.results:
-            if r not in keep and type(r.data) is not Pending:   # (a pending head reads a
-                r.data = None                                   # pending one: no data)
+            if r not in keep:
+                r.data = None
         op.results = ()
     return True
 
