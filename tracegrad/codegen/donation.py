@@ -127,24 +127,33 @@ def _reads_at_written_element(step, views, param, slot) -> bool:
     return True
 
 
+def _reads_and_writes(plan):
+    """Per step: the set of keys it reads and of slots it writes (each step's once: a
+    training step donates every parameter, and each donation scans the schedule)."""
+    return ([set(_reads(step, views)) for step, views in plan.steps],
+            [set(_writes(step)) for step, _ in plan.steps])
+
+
 def unsafe(plan) -> set:
     """Direct donations the schedule makes wrong: output k's slot is written while a later
     step (or that step, other than at the written element) still reads the parameter."""
     bad = set()
+    reads = writes = None
     for k, p in plan.donate.items():
         slot = plan.out_slots[k]
         if slot is None or k in plan.identity:
             continue
+        if reads is None:
+            reads, writes = _reads_and_writes(plan)
         param = plan.fn.params[p]
-        first = next((t for t, (step, _) in enumerate(plan.steps) if slot in _writes(step)),
-                     None)
+        first = next((t for t, w in enumerate(writes) if slot in w), None)
         if first is None:
             raise RuntimeError(f"codegen: donated output {k} of @{plan.fn.name} is never "
                                f"written (tracegrad bug)")
         for t in range(first, len(plan.steps)):
-            step, views = plan.steps[t]
-            if param not in _reads(step, views):
+            if param not in reads[t]:
                 continue
+            step, views = plan.steps[t]
             if t > first or not _reads_at_written_element(step, views, param, slot):
                 bad.add(k)
                 break
@@ -154,14 +163,17 @@ def unsafe(plan) -> set:
 def share_pointers(plan):
     """The step that writes a direct donation and reads its parameter gets one pointer for
     both (entry._allocate's `aliases`: its loads then visibly touch the stored memory)."""
+    reads = writes = None
     for k, p in plan.donate.items():
         slot = plan.out_slots[k]
         if slot is None or k in plan.identity or k in plan.staged:
             continue
+        if reads is None:
+            reads, writes = _reads_and_writes(plan)
         param = plan.fn.params[p]
-        for t, (step, views) in enumerate(plan.steps):
-            if slot in _writes(step):
-                if param in _reads(step, views):
+        for t, w in enumerate(writes):
+            if slot in w:
+                if param in reads[t]:
                     plan.aliases.setdefault(t, {})[slot] = param
                 break
 
