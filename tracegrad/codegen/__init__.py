@@ -11,15 +11,19 @@ so a second process skips LLVM entirely. Calling compiled code is runtime.native
 
 Knows nothing of NDArray or Gluon; imports ir only.
 """
+import threading
+
 import numpy as np
 
 from ..ir.gcpause import gc_paused
-from . import cache, control, donation, entry, philox_fill, shared_steps, step_timer
+from . import cache, control, donation, entry, object_worker, philox_fill, shared_steps
+from . import step_timer
 from . import fastmath as fastmath_flags
 from .cache import COUNTERS
 from .target import JitObject, object_code
 
-__all__ = ["compile_function", "is_cached", "CompiledModule", "COUNTERS"]
+__all__ = ["compile_function", "compile_function_soon", "is_cached", "CompiledModule",
+           "COUNTERS"]
 
 philox_fill.install()   # eager random draws of 64+ elements fill their words natively
 
@@ -83,9 +87,63 @@ def compile_function(fn, use_cache=True, fastmath=(), donate=None) -> CompiledMo
     """Compile `fn` (memory cache, then disk cache, then LLVM). `fastmath`: LLVM fast-math
     flags to allow (codegen/fastmath.py; default strict IEEE). `donate`: {output index:
     parameter index}, outputs written into their parameter's array (codegen/donation.py).
-    The garbage collector is paused meanwhile (ir/gcpause.py)."""
+    The garbage collector is paused meanwhile (ir/gcpause.py). A compile of this very `fn`
+    that compile_function_soon started is waited for instead."""
+    if use_cache and _SOON:
+        module = _wait_soon(fn, fastmath, donate)
+        if module is not None:
+            return module
     with gc_paused():
         return _compile_function(fn, use_cache, fastmath, donate)
+
+
+# compiles started ahead: (id(fn), flags, donate) -> [fn, thread, module or None]
+_SOON: dict = {}
+_SOON_LOCK = threading.Lock()
+SOON_MIN_OPS = 300     # smaller graphs compile in well under a child process's start-up
+
+
+def compile_function_soon(fn, fastmath=(), donate=None) -> bool:
+    """Start compiling `fn` now in a thread whose LLVM work runs in a child process
+    (object_worker.py: llvmlite lets one process compile one module at a time), so that it
+    proceeds on another core while this thread compiles something else; compile_function(fn)
+    with the same options then waits for it. Only for large graphs on a machine with two
+    cores or more; returns whether it started. (A hybridized net's first training step
+    compiles its adjoint so while it compiles its forward.)"""
+    if len(fn.ops) < SOON_MIN_OPS or not object_worker.available():
+        return False
+    key = _soon_key(fn, fastmath, donate)
+    slot = [fn, None, None]
+
+    def run():
+        try:
+            with gc_paused():
+                slot[2] = _compile_function(fn, True, fastmath, donate, elsewhere=True)
+        except BaseException:   # noqa: BLE001 (compile_function compiles it again and raises)
+            slot[2] = None
+    with _SOON_LOCK:
+        if key in _SOON:
+            return True
+        while len(_SOON) >= 8:          # (asked for and never collected: forget the oldest)
+            _SOON.pop(next(iter(_SOON)))
+        slot[1] = threading.Thread(target=run, name="tg-compile-soon", daemon=True)
+        _SOON[key] = slot
+    slot[1].start()
+    return True
+
+
+def _soon_key(fn, fastmath, donate):
+    return (id(fn), fastmath_flags.normalize(fastmath),
+            None if donate is None else tuple(sorted(dict(donate).items())))
+
+
+def _wait_soon(fn, fastmath, donate):
+    with _SOON_LOCK:
+        slot = _SOON.pop(_soon_key(fn, fastmath, donate), None)
+    if slot is None or slot[0] is not fn:
+        return None
+    slot[1].join()
+    return slot[2]
 
 
 def is_cached(fn, fastmath=(), donate=None) -> bool:
@@ -110,7 +168,7 @@ def _key(fn, flags, donate):
     return cache.cache_key(text, ",".join(sorted(flags)) + "|" + layout), plan
 
 
-def _compile_function(fn, use_cache, fastmath, donate) -> CompiledModule:
+def _compile_function(fn, use_cache, fastmath, donate, elsewhere=False) -> CompiledModule:
     flags = fastmath_flags.normalize(fastmath)
     fastmath_flags.warn_nan_tests(fn, flags)
     key, plan = _key(fn, flags, donate)
@@ -131,7 +189,8 @@ def _compile_function(fn, use_cache, fastmath, donate) -> CompiledModule:
     else:
         link = shared_steps.Link(key, use_cache and cache.disk_enabled())
         llvm_ir = entry.emit_module(plan, link)
-        obj = object_code(llvm_ir)
+        obj = (object_worker.object_code_elsewhere(llvm_ir) if elsewhere else None) or \
+            object_code(llvm_ir)
         COUNTERS["compiles"] += 1
         jit = JitObject(obj)
         link.finish(jit, key)

@@ -147,6 +147,15 @@ def compile_callable(fn, on_python_op=None, fastmath=(), donate=None):
     return Donating(run, fn, donate) if donate else run
 
 
+def compile_callable_soon(fn, fastmath=()):
+    """Start compiling what compile_callable(fn, fastmath=fastmath) will compile, when that
+    is one native module (codegen.compile_function_soon: in another process, meanwhile)."""
+    from ..codegen import compile_function_soon
+    from ..codegen.entry import narrow_boundary
+    if all(native_op(op) for op in fn.ops) and narrow_boundary(fn) is None:
+        compile_function_soon(fn, fastmath=fastmath)
+
+
 class Interpreted(_TypedCall):
     """The interpreter behind the native-callable interface (`f(*arrays) -> list`)."""
     llvm_ir = ""

@@ -21,7 +21,7 @@ from ..ir.types import FLOATS, GRAD_DTYPES, parse_type
 from ..random import next_key
 from ..runtime import tape
 from ..runtime.handles import OutCall, register, resolve
-from ..runtime.segments import compile_callable, not_native_reason
+from ..runtime.segments import compile_callable, compile_callable_soon, not_native_reason
 from ..stats import bump
 
 PIPELINE = "fold,simplify,cse,dce"
@@ -269,6 +269,7 @@ class TrainingEntry(Entry):
         self.forward_fn = run_pipeline(train_fn, PIPELINE)
         self.adjoint = adjoint
         self.stages.update(optimized=self.forward_fn, adjoint=adjoint)
+        compile_callable_soon(adjoint, self.fastmath)   # (on another core, meanwhile)
         self.native = _compile(self.forward_fn, self.fastmath)
         self.native_adjoint = _compile(adjoint, self.fastmath)
         # the handle tape ops name this entry by (runtime/handles.py): released with it
