@@ -20,8 +20,11 @@ _TARGET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "target.py")
 
 
 def available() -> bool:
-    """Whether a second core can take a module (TRACEGRAD_COMPILE_PROCESS=0 turns it off)."""
-    return (os.cpu_count() or 1) > 1 and os.environ.get("TRACEGRAD_COMPILE_PROCESS", "1") != "0"
+    """Whether a second core can take a module: two cores, a Python interpreter to start (not
+    a frozen application, which would start itself), TRACEGRAD_COMPILE_PROCESS not 0."""
+    return ((os.cpu_count() or 1) > 1 and bool(sys.executable)
+            and not getattr(sys, "frozen", False)
+            and os.environ.get("TRACEGRAD_COMPILE_PROCESS", "1") != "0")
 
 
 def object_code_elsewhere(ir_text: str):
