@@ -16,12 +16,11 @@ documented C-API functions are used (stable from 3.10 on); their addresses come 
 ctypes.pythonapi.
 """
 import ctypes
-import functools
 
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from .target import JitObject, compile_object
+from .target import JitObject, compile_object, process_once
 
 PTR = ir.PointerType()
 I32, I64 = ir.IntType(32), ir.IntType(64)
@@ -65,7 +64,7 @@ def _module_ir() -> str:
     return str(m)
 
 
-@functools.lru_cache(maxsize=None)
+@process_once
 def _trampolines() -> tuple:
     """(JitObject, {name: _MethodDef}) compiled once per process; the method defs live as
     long as the process (a builtin points at its def)."""
@@ -96,4 +95,4 @@ class EntryBuiltin:
         record = (ctypes.c_void_p * 3)(entry_address, arena_address, ctx)
         method = defs["tg_call_released" if release_gil else "tg_call_held"]
         self.call = _NEW_BUILTIN(ctypes.addressof(method),
-                                 (ctypes.addressof(record), record, jit, *owners), None)
+                                 (ctypes.addressof(record), record, jit, method, *owners), None)

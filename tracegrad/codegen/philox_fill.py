@@ -14,12 +14,12 @@ Compiled (or read from the disk cache) once per process, on the first draw large
 use it (~50 ms from the cache); `ir/ops/random.py` calls it through the hook `install()` sets.
 """
 import ctypes
-import functools
 
 import numpy as np
 from llvmlite import ir
 
 from . import philox
+from .target import process_once
 
 NAME = "tg_philox_words"
 I32, I64 = ir.IntType(32), ir.IntType(64)
@@ -67,7 +67,7 @@ def _emit(m, count, at=False):
     b.ret_void()
 
 
-@functools.lru_cache(maxsize=None)
+@process_once
 def _compiled():
     """(JitObject, the ctypes function) of this process, compiled on first use."""
     from .linked import library_object

@@ -9,6 +9,7 @@ function pointers it hands out are valid exactly as long as it lives).
 import ctypes
 import functools
 import os
+import threading
 
 import llvmlite.binding as llvm
 
@@ -17,7 +18,25 @@ BLAS_SYMBOLS = {"sgemm": "tracegrad_sgemm", "dgemm": "tracegrad_dgemm",
                 "sgemv": "tracegrad_sgemv", "dgemv": "tracegrad_dgemv"}
 
 
-@functools.lru_cache(maxsize=None)
+def process_once(fn):
+    """`fn()` made once per process even when threads first ask at the same time. What these
+    make is native code (an object, its symbols registered process-wide, method definitions
+    builtins point at): a second copy made by a racing thread and then dropped would free code
+    that thread's callers still point at (four threads' first jit calls crashed so)."""
+    lock = threading.RLock()
+    made = []
+
+    @functools.wraps(fn)
+    def once():
+        if not made:
+            with lock:
+                if not made:
+                    made.append(fn())
+        return made[0]
+    return once
+
+
+@process_once
 def _initialize():
     """Native target + asm printer (never llvm.initialize()), then the BLAS symbols."""
     llvm.initialize_native_target()

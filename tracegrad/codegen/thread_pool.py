@@ -21,11 +21,11 @@ process exit ends them (the JIT object that holds their code is never freed). Fo
 has the memory but not the threads; os.register_at_fork resets the pool in the child (it
 starts its own workers on first need).
 """
-import functools
 
 from llvmlite import ir
 
 from .loops import I64, for_range, i64
+from .target import process_once
 
 PTR = ir.PointerType()
 I32 = ir.IntType(32)
@@ -180,7 +180,7 @@ def emit_pool() -> str:
     return str(m)
 
 
-@functools.lru_cache(maxsize=None)
+@process_once
 def pool_address() -> int:
     """Address of tg_pool_run in this process (compiled on first use, kept forever)."""
     import ctypes
