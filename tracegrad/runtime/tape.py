@@ -114,12 +114,6 @@ class Pending:
 MATERIALIZE = [None]    # (value) -> its data: installed by tracing/lazy_values.py
 
 
-def data_of(v):
-    """v's data, computed first when a trace left it pending."""
-    d = v.data
-    return MATERIALIZE[0](v) if type(d) is Pending else d
-
-
 def live(v) -> bool:
     """Whether an array's tape value `v` still stands in a graph: not None, and not freed by a
     backward without retain_graph. MXNet clears a freed graph's autograd entries, so an array
@@ -448,8 +442,9 @@ class Adjoint:
     length changes every step). Once hot, its whole adjoint is derived and optimized
     (`program`: where its residuals come from, run_backward, and where each wrt leaf's
     gradient is among its outputs), and may then be compiled (HotAdjoint). The walk and the
-    derived program compute the same gradients bitwise; the optimized one rounds alike up to the last bits (as the
-    switch to native code). create_graph derives the program at once (it records its ops)."""
+    derived program compute the same gradients bitwise; the optimized one rounds alike up
+    to the last bits (as the switch to native code). create_graph derives the program at
+    once (it records its ops)."""
     __slots__ = ("program", "residual_ids", "positions", "optimized", "times", "cold", "runs")
 
     def __init__(self, now):
