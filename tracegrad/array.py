@@ -115,20 +115,33 @@ _LAZY_THREADS = [0]
 _LAZY = None
 
 
-class lazy_values:
-    """`with lazy_values():` ops of a trace in this thread record their results, computed
-    only when something reads them (tracing/lazy_values.py)."""
+class _ThreadMode:
+    """A per-thread flag set for a `with` block, the thread counted meanwhile in a global
+    that apply's hot path tests instead of the thread-local (_rehook). A subclass names the
+    flag (`_owner`, `_name`), its value while set (`_on()`) and the count (`_threads`)."""
     __slots__ = ("saved",)
 
     def __enter__(self):
-        self.saved, HOOKS.lazy = HOOKS.lazy, _LAZY is not None
-        _count(_LAZY_THREADS, 1)
+        self.saved = getattr(self._owner, self._name)
+        setattr(self._owner, self._name, self._on())
+        _count(self._threads, 1)
         return self
 
     def __exit__(self, *exc):
-        HOOKS.lazy = self.saved
-        _count(_LAZY_THREADS, -1)
+        setattr(self._owner, self._name, self.saved)
+        _count(self._threads, -1)
         return False
+
+
+class lazy_values(_ThreadMode):
+    """`with lazy_values():` ops of a trace in this thread record their results, computed
+    only when something reads them (tracing/lazy_values.py)."""
+    __slots__ = ()
+    _owner, _name, _threads = HOOKS, "lazy", _LAZY_THREADS
+
+    @staticmethod
+    def _on():
+        return _LAZY is not None
 
 
 def set_lazy_hook(hook):
@@ -136,23 +149,18 @@ def set_lazy_hook(hook):
     _LAZY = hook
 
 
-class shapes_only:
+class shapes_only(_ThreadMode):
     """`with shapes_only():` eager ops in this thread return zero arrays of the type their
     rule gives, computing nothing (mx.sym's shape inference runs a graph's nd functions for
     their result shapes: a ResNet-50 bind at batch 32 spent seconds on zeros). Value checks
     are off as well (checks.SHAPES_ONLY): zeros are no one's values. The zeros hold one
     element each (zero strides, read-only), so a large graph's arrays cost no memory."""
-    __slots__ = ("saved",)
+    __slots__ = ()
+    _owner, _name, _threads = SHAPES_ONLY, "on", _TYPED_ZEROS
 
-    def __enter__(self):
-        self.saved, SHAPES_ONLY.on = SHAPES_ONLY.on, True
-        _count(_TYPED_ZEROS, 1)
-        return self
-
-    def __exit__(self, *exc):
-        SHAPES_ONLY.on = self.saved
-        _count(_TYPED_ZEROS, -1)
-        return False
+    @staticmethod
+    def _on():
+        return True
 
 
 def _typed_zeros(opdef, args, attrs):
@@ -258,8 +266,8 @@ def apply(opdef, args, attrs=_EMPTY, impl=None):
             deferred = defer(opdef, args, attrs)
             if deferred is not None:
                 return deferred if not _PLACED[0] else _placed_like(deferred, args)
-        if HOOKS.lazy:
-            pending = _LAZY(opdef, args, attrs, impl)
+        if _LAZY_THREADS[0] and HOOKS.lazy:     # (the global first: a thread-local read
+            pending = _LAZY(opdef, args, attrs, impl)   # costs ~40 ns on every hooked op)
             if pending is not None:
                 return pending
     # (an NDArray subclass operand, mx.np.ndarray or a capture Deferred, through its buffer)
@@ -639,11 +647,15 @@ class NDArray:
 
     def asscalar(self):
         """The single element as a Python/numpy scalar (MXNet: the array must have size 1)."""
-        if self.size != 1:     # (the properties: a trace's pending array answers them)
-            raise ValueError(f"The current array is not a scalar: shape {self.shape}")
         hook = HOOKS.scalar
-        if hook is not None and self._value is not None and self.type.dtype in _FLOAT_CODES:
-            return hook(self)  # jit: stays symbolic until Python needs a value (scalars.py)
+        if hook is not None and self._value is not None:   # a jit trace: the type, not the
+            t = self.type                                   # data (a pending array has none)
+            if t.size != 1:
+                raise ValueError(f"The current array is not a scalar: shape {self.shape}")
+            if t.dtype in _FLOAT_CODES:
+                return hook(self)  # stays symbolic until Python needs a value (scalars.py)
+        elif self._data.size != 1:
+            raise ValueError(f"The current array is not a scalar: shape {self.shape}")
         self._concretize("asscalar()")
         return self._data.reshape(-1)[0]
 

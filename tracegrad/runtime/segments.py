@@ -133,11 +133,9 @@ def compile_callable(fn, on_python_op=None, fastmath=(), donate=None):
     `donate` {output: parameter} (NativeFunction): the segmented and interpreted forms honour
     it by copying each donated output into its input after the call (runtime/donation.py
     Donating: the same checks and the same results, not in place)."""
-    from ..codegen.entry import narrow_boundary
     from .native import NativeFunction
     try:
-        # (a narrow parameter or output no op touches: the segments pass it through)
-        if all(native_op(op) for op in fn.ops) and narrow_boundary(fn) is None:
+        if _one_module(fn):
             return NativeFunction(fn, fastmath=fastmath, donate=donate)
         run = SegmentedFunction(fn, functools.partial(NativeFunction, fastmath=fastmath),
                                 native_op, on_python_op=on_python_op)
@@ -151,9 +149,15 @@ def compile_callable_soon(fn, fastmath=()):
     """Start compiling what compile_callable(fn, fastmath=fastmath) will compile, when that
     is one native module (codegen.compile_function_soon: in another process, meanwhile)."""
     from ..codegen import compile_function_soon
-    from ..codegen.entry import narrow_boundary
-    if all(native_op(op) for op in fn.ops) and narrow_boundary(fn) is None:
+    if _one_module(fn):
         compile_function_soon(fn, fastmath=fastmath)
+
+
+def _one_module(fn) -> bool:
+    """Whether `fn` compiles to one native module: every op native, and no narrow parameter
+    or output that no op touches (the segments pass such a one through)."""
+    from ..codegen.entry import narrow_boundary
+    return all(native_op(op) for op in fn.ops) and narrow_boundary(fn) is None
 
 
 class Interpreted(_TypedCall):

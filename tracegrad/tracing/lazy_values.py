@@ -204,16 +204,25 @@ def _integers_agree(opdef, operands, attrs, impl, t):
             if isinstance(o, tape.TapeValue) and o.type.dtype in FLOATS)
     args = [_wrap(np.zeros((1,) * len(o.type.shape), o.type.np_dtype))
             if isinstance(o, tape.TapeValue) else o for o in operands]
-    recording, lazy = STATE.recording, HOOKS.lazy
-    STATE.recording, HOOKS.lazy = False, False
     try:
-        with np.errstate(all="ignore"):
+        with _eager(), np.errstate(all="ignore"):
             out = apply(opdef, args, attrs, impl)
     except Exception:
         return False
-    finally:
-        STATE.recording, HOOKS.lazy = recording, lazy
     return out._data.dtype == t.np_dtype
+
+
+class _eager:
+    """apply as eager code runs it, in this thread: nothing recorded, nothing left pending."""
+    __slots__ = ("saved",)
+
+    def __enter__(self):
+        self.saved = STATE.recording, HOOKS.lazy
+        STATE.recording = HOOKS.lazy = False
+
+    def __exit__(self, *exc):
+        STATE.recording, HOOKS.lazy = self.saved
+        return False
 
 
 def materialize(value):
@@ -232,13 +241,9 @@ def materialize(value):
         seen.add(id(v))
         stack.append((v, True))
         stack.extend((o, False) for o in v.producer.operands if type(o) is not Literal)
-    recording, lazy = STATE.recording, HOOKS.lazy
-    STATE.recording, HOOKS.lazy = False, False
-    try:
+    with _eager():
         for v in order:
             _compute(v)
-    finally:
-        STATE.recording, HOOKS.lazy = recording, lazy
     return value.data
 
 
