@@ -16,7 +16,7 @@ import numpy as np
 from . import nd
 from .array import F, assign_state
 from .base import MXNetError
-from .ir import composites as C
+from .ir import activations as A, composites as C
 from .ir.types import dtype_name
 from .nd_shape import _axis as _check_axis
 from .runtime.tape import STATE
@@ -325,15 +325,9 @@ def LayerNorm(data, gamma, beta, axis=-1, eps=1e-5, output_mean_var=False, **kwa
         return _redo(LayerNorm, locals())
     axis = _check_axis("LayerNorm", axis, data.ndim, shape=data.shape)
     _per_channel("LayerNorm", data, axis, gamma=gamma, beta=beta)
-    shape = tuple(d if i == axis else 1 for i, d in enumerate(data.shape))
-    mean = C.mean(F, data, (axis,), keepdims=True)
-    centered = F.sub(data, mean)
-    var = C.mean(F, F.mul(centered, centered), (axis,), keepdims=True)
-    out = F.add(F.mul(F.div(centered, F.sqrt(F.add(var, eps))), F.reshape(gamma, shape=shape)),
-                F.reshape(beta, shape=shape))
     if output_mean_var:
-        return [out, mean, F.sqrt(F.add(var, eps))]
-    return out
+        return list(A.layer_norm(F, data, gamma, beta, axis, float(eps), stats=True))
+    return A.layer_norm(F, data, gamma, beta, axis, float(eps))
 
 
 def UpSampling(*data, scale=1, sample_type="nearest", num_args=1, num_filter=0,

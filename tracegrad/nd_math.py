@@ -410,7 +410,7 @@ def _check_broadcast(opname, lhs, rhs):
 
 def hypot(lhs, rhs):
     """sqrt(lhs² + rhs²), broadcast, computed scaled so 1e30 (float32) neither overflows nor
-    underflows. hypot(0, 0) = 0 with a zero gradient (MXNet's x / hypot gives NaN there)."""
+    underflows. hypot(0, 0) = 0 with MXNet's gradient there, x / hypot = NaN."""
     lhs, rhs = _float_pair(lhs, rhs, "hypot")
     with np.errstate(all="ignore"):
         return C.hypot(F, lhs, rhs)

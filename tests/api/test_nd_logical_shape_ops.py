@@ -165,14 +165,18 @@ def test_hypot_gradients():
     grads_ok(lambda a, b: nd.hypot(a, b), x, y)
     grads_ok(lambda a, b: nd.hypot(a, b), x * 1e200, y * 1e200, order=1,  # no overflow
              eps=1e196)
-    # at the origin: 0 with a finite (zero) gradient; elsewhere x / hypot
-    a, b = array(np.array([0.0, 3.0], np.float32)), array(np.array([0.0, -4.0], np.float32))
+    # at the origin: 0 with MXNet's gradient x / hypot = 0 / 0 (NaN); elsewhere x / hypot,
+    # a zero leg included
+    a = array(np.array([0.0, 3.0, 0.0], np.float32))
+    b = array(np.array([0.0, -4.0, 2.0], np.float32))
     a.attach_grad()
     b.attach_grad()
     with autograd.record():
-        nd.hypot(a, b).backward()
-    np.testing.assert_allclose(a.grad.asnumpy(), [0, 0.6], rtol=1e-6)
-    np.testing.assert_allclose(b.grad.asnumpy(), [0, -0.8], rtol=1e-6)
+        h = nd.hypot(a, b)
+    h.backward()
+    np.testing.assert_array_equal(h.asnumpy(), [0, 5, 2])
+    np.testing.assert_allclose(a.grad.asnumpy(), [np.nan, 0.6, 0], rtol=1e-6)
+    np.testing.assert_allclose(b.grad.asnumpy(), [np.nan, -0.8, 1], rtol=1e-6)
     # 1e30 in float32: the gradient is x / hypot, not 0 or NaN from an overflowing square
     a = array(np.array([3e30], np.float32))
     a.attach_grad()

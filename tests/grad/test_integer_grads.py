@@ -297,14 +297,16 @@ def test_division_of_integers_is_refused_by_name():
     assert "test_integer_grads.py" in text and "y.backward()" in text
 
 
-def test_bool_variable_is_refused():
+def test_bool_variable_gets_mxnets_straight_through_gradient():
+    """MXNet's _backward_cast casts the float gradient to bool: nonzero is True
+    (tests/grad/test_bool_grads.py has the rest)."""
     x = nd.array([1, 0], dtype="bool")
     x.attach_grad()
     with autograd.record():
         y = x.astype("float32") * 2
-    with pytest.raises(mx.MXNetError, match=r"bool\[2\].*'cast'.*bool arrays have no "
-                                            r"gradient"):
-        y.backward()
+    y.backward()
+    assert x.grad.dtype == np.bool_
+    np.testing.assert_array_equal(x.grad.asnumpy(), [True, True])
 
 
 def test_integer_variable_with_null_grad_req_is_a_constant():

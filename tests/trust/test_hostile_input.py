@@ -51,7 +51,6 @@ CASES = {
     "in-place write to a recorded array": (None, MXNetError, ["in-place", "recorded graph"]),
     "integer gradient through division": (None, MXNetError,
                                           ["'div'(i32[2]", "no integer gradient"]),
-    "bool array with attach_grad": (None, MXNetError, ["bool[2]", "no gradient"]),
     "4 TiB allocation": (lambda: nd.zeros((1 << 40,)), MemoryError, ["4.00 TiB"]),
     "4 TiB allocation in compiled code": (
         lambda: mx.jit(lambda a: nd.broadcast_to(a, shape=(1 << 20, 1 << 20)) * 2)(
@@ -80,14 +79,6 @@ def _int_grad():
     y.backward()
 
 
-def _bool_grad():
-    x = nd.array([1, 0], dtype="bool")
-    x.attach_grad()
-    with autograd.record():
-        y = x.astype("float32") * 2
-    y.backward()
-
-
 def _net():
     net = gluon.nn.Dense(2, in_units=3)
     net.initialize()
@@ -99,7 +90,6 @@ CASES["in-place write to a recorded array"] = (_inplace,) + CASES[
     "in-place write to a recorded array"][1:]
 CASES["integer gradient through division"] = (_int_grad,) + CASES[
     "integer gradient through division"][1:]
-CASES["bool array with attach_grad"] = (_bool_grad,) + CASES["bool array with attach_grad"][1:]
 CASES["block called with a string"] = (lambda: _net()("hello"),) + CASES[
     "block called with a string"][1:]
 CASES["block called with two inputs"] = (lambda: _net()(X, X),) + CASES[

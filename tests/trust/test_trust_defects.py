@@ -226,12 +226,15 @@ def test_integer_variable_gradient_is_a_clear_error():
         y = g(x)
     with pytest.raises(mx.base.MXNetError, match=r"'div'\(i32\[2\].*no integer gradient"):
         y.backward()
-    # a bool array has no gradient, compiled or not
-    b = nd.array([1, 0], dtype="bool")
-    b.attach_grad()
-    with autograd.record():
-        with pytest.raises(mx.base.MXNetError, match="bool"):
-            f(b).backward()
+    # a bool array's gradient is bool, nonzero is True (4x at 1 and 0), compiled or not
+    for fn in (lambda v: 2 * v ** 2, f):
+        b = nd.array([1, 0], dtype="bool")
+        b.attach_grad()
+        with autograd.record():
+            y = fn(b)
+        y.backward()
+        assert b.grad.dtype == np.bool_
+        np.testing.assert_array_equal(b.grad.asnumpy(), [True, False])
 
 
 def test_integer_array_not_marked_is_fine():

@@ -4,7 +4,7 @@ Like ir/composites.py, each takes `b` first: an ir.Builder while building IR, or
 dispatcher tracegrad.array.F (which records for autograd and tracing). No layer has backward
 code: gradients of every order come from the primitives' vjp rules.
 """
-from ..ir import composites as C
+from ..ir import activations as A, composites as C
 
 
 def _stat_shape(x, axis):
@@ -47,11 +47,9 @@ def batch_norm_train(b, x, gamma, beta, axis, eps):
 
 
 def layer_norm(b, x, gamma, beta, axis, eps):
-    """Normalize over `axis` per sample, then scale by gamma and shift by beta."""
-    mean, var = moments(b, x, (axis,))
-    shape = _stat_shape(x, axis)
-    return normalize(b, x, mean, var, b.reshape(gamma, shape=shape),
-                     b.reshape(beta, shape=shape), eps)
+    """Normalize over `axis` per sample, then scale by gamma and shift by beta: nd.LayerNorm's
+    composite (float16 computed in float32)."""
+    return A.layer_norm(b, x, gamma, beta, axis, eps)
 
 
 def huber(b, diff, rho):

@@ -5,6 +5,8 @@ and fuse into one loop when compiled.
 """
 import math
 
+from .composites import half_in_single
+
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 
@@ -39,6 +41,23 @@ def swish(b, x, beta=1.0):
     return b.mul(x, b.sigmoid(b.mul(x, beta)))
 
 
+@half_in_single
+def layer_norm(b, x, gamma, beta, axis, eps, stats=False):
+    """Normalize over `axis` per sample, then scale by gamma and shift by beta (1-d, along
+    `axis`). stats: also the mean and sqrt(var + eps), kept as size-1 dims (LayerNorm's
+    output_mean_var). float16 computes in float32, as MXNet's half kernel accumulates."""
+    shape = tuple(d if i == axis else 1 for i, d in enumerate(x.shape))
+    n = x.shape[axis]
+    mean = b.div(b.sum(x, axes=(axis,), keepdims=True), float(n))
+    centered = b.sub(x, mean)
+    var = b.div(b.sum(b.mul(centered, centered), axes=(axis,), keepdims=True), float(n))
+    std = b.sqrt(b.add(var, eps))
+    out = b.add(b.mul(b.div(centered, std), b.reshape(gamma, shape=shape)),
+                b.reshape(beta, shape=shape))
+    return (out, mean, std) if stats else out
+
+
+@half_in_single
 def group_norm(b, x, gamma, beta, groups, eps, stats=False):
     """Normalize (N, C, ...) over each sample's groups of C / groups channels and the spatial
     axes; gamma and beta have one entry per group (MXNet 1.x GroupNorm; InstanceNorm is

@@ -11,7 +11,7 @@ The adjoint is plain IR, so `vjp` of an adjoint gives second and higher derivati
 from .function import Builder, Function, Literal, Value
 from .int_grads import active_results, check_cotangents, check_operands
 from .ops import NONDIFF
-from .types import FLOATS, GRAD_DTYPES, INTS
+from .types import FLOATS, GRAD_DTYPES
 
 
 def active_values(fn: Function, wrt_params) -> set:
@@ -23,7 +23,7 @@ def active_values(fn: Function, wrt_params) -> set:
             continue
         reached = [o for o in op.operands if isinstance(o, Value) and o in active]
         if reached:
-            active.update(active_results(op, any(o.type.dtype in INTS for o in reached)))
+            active.update(active_results(op, any(o.type.dtype not in FLOATS for o in reached)))
     return active
 
 
@@ -34,7 +34,9 @@ def unbroadcast(b, c, target):
         lead = len(shape) - len(target.shape)
         axes = tuple(range(lead)) + tuple(
             lead + i for i, d in enumerate(target.shape) if d == 1 and shape[lead + i] != 1)
-        if axes:
+        if axes and c.type.dtype == "bool":    # (a bool sum is an or: MXNet's bool kernels)
+            c = b.cast(b.sum(b.cast(c, dtype="i32"), axes=axes), dtype="bool")
+        elif axes:
             c = b.sum(c, axes=axes)
         if c.type.shape != target.shape:
             c = b.reshape(c, shape=target.shape)
@@ -56,6 +58,10 @@ def vjp(fn: Function, wrt=None, *, recompute=False, residuals=None, name=None) -
     """
     if wrt is None:
         wrt = [i for i, p in enumerate(fn.params) if p.type.dtype in FLOATS]
+    for i in wrt:
+        if not -len(fn.params) <= i < len(fn.params):
+            raise TypeError(f"vjp: no parameter {i} to differentiate with respect to "
+                            f"(@{fn.name} has {len(fn.params)})")
     wrt_params = [fn.params[i] for i in wrt]
     for p in wrt_params:
         if p.type.dtype not in GRAD_DTYPES:

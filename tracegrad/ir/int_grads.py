@@ -1,4 +1,4 @@
-"""Which ops pass a gradient in an integer dtype, and the error for the others.
+"""Which ops pass a gradient in an integer or bool dtype, and the error for the others.
 
 MXNet 1.9.1 gives an integer array its gradient in its own dtype: attach_grad allocates an
 integer buffer, the head gradient is integer ones, and an op's backward kernel runs in the
@@ -25,7 +25,7 @@ def active_results(op, int_operand):
     other op (a loop's trip count, a compiled call's indices) is an index: no gradient."""
     ints = int_operand or INT_GRAD in op.opdef.traits
     return [r for r in op.results
-            if r.type.dtype in FLOATS or (ints and r.type.dtype in INTS)]
+            if r.type.dtype in FLOATS or (ints and r.type.dtype in INTS + ("bool",))]
 
 
 def check_cotangents(op, g):

@@ -212,9 +212,6 @@ def arctan2(x1, x2, out=None, **kwargs):
     _ufunc_kwargs("arctan2", kwargs)
     a, b = _float_operands("arctan2", x1, x2)
     with onp.errstate(all="ignore"):
-        if dtype_of(a) == onp.float16:  # MXNet's half kernels compute in float32, then round
-            out = C.arctan2(F, F.cast(a, dtype="f32"), F.cast(b, dtype="f32"))
-            return as_np(F.cast(out, dtype="f16"))
         return as_np(C.arctan2(F, a, b))
 
 

@@ -412,15 +412,16 @@ def _operand(fname, x):
 
 
 def _in_dtype(x, dt):
-    """An operand in the promoted dtype. An integer array promoted to float passes no
-    gradient: MXNet's mixed-precision backward computes the integer input's gradient in a
+    """An operand in the promoted dtype. An integer array promoted to float, or a bool one
+    promoted to anything, passes no gradient: MXNet's mixed-precision backward computes the integer input's gradient in a
     float scratch buffer and never writes it (np_elemwise_broadcast_op.h,
     NumpyBinaryBackwardUseIn), unlike astype (straight-through)."""
     if isinstance(x, NDArray):
         if dtype_of(x) == dt:
             return x
         y = F.cast(x, dtype=dtype_name(dt))
-        if x._value is not None and dt.kind == "f" and dtype_of(x).kind in "iu":
+        kind = dtype_of(x).kind
+        if x._value is not None and (dt.kind == "f" and kind in "iu" or kind == "b"):
             y = F.stop_gradient(y)
         return y
     if dt.kind == "f":

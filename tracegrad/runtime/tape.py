@@ -271,31 +271,6 @@ def wants_grad(leaf) -> bool:
     return var is not None and var.grad_req != "null" and leaf.type.dtype in GRAD_DTYPES
 
 
-def _no_bool_gradients(leaf, heads):
-    """A bool variable the heads depend on: a gradient in bool means nothing; refuse rather
-    than give a wrong or zero one."""
-    from ..base import MXNetError
-    consumers = sorted({op.opdef.name for op in _ops_of(heads) if leaf in op.operands})
-    raise MXNetError(
-        f"backward: a {leaf.type} array with attach_grad() reaches op "
-        f"{', '.join(repr(c) for c in consumers) or '?'}; bool arrays have no gradient. "
-        f"Cast it first (x = x.astype('float32'); x.attach_grad()), or attach it with "
-        f"grad_req='null'")
-
-
-def _ops_of(heads):
-    seen, stack, ops = set(), list(heads), []
-    while stack:
-        v = stack.pop()
-        p = getattr(v, "producer", None)
-        if p is None or id(p) in seen:
-            continue
-        seen.add(id(p))
-        ops.append(p)
-        stack.extend(p.operands)
-    return ops
-
-
 def _walk(heads, wrt_set):
     """One postorder walk over the graph of `heads`: its values in a canonical order, its ops,
     the variable leaves, a hashable key of its structure (equal keys share one adjoint), and
@@ -317,9 +292,6 @@ def _walk(heads, wrt_set):
             wants = (v in wrt_set) if wrt_set is not None else wants_grad(v)
             if wants:
                 variables.append(v)
-            elif v.var is not None and v.var.grad_req != "null" and (
-                    wrt_set is None or v in wrt_set):
-                _no_bool_gradients(v, heads)
             index[v] = len(values)
             add_value(v)
             add_sig((v.type, wants))

@@ -20,7 +20,6 @@ import os
 import numpy as np
 
 from .. import log
-from ..base import MXNetError
 from . import compiled as _compiled
 from .compiled import Feed, InferenceEntry, TrainingEntry, held_state
 from ..ir.autodiff import copy_ops
@@ -572,10 +571,6 @@ def _add_param(b, v, env, seg_feeds, wrt, have, diff, feeds, param_index, n_args
     kind, ref = feeds[param_index[v]]
     seg_feeds.append((kind, ref))
     if _needs(kind, ref, needs, n_args, recording):
-        if v.type.dtype not in GRAD_DTYPES:     # (an integer one: integer gradients)
-            raise MXNetError(f"input %{v.name_hint} is a {v.type} array with attach_grad(); "
-                             f"bool arrays have no gradient. Cast it first, or attach it "
-                             f"with grad_req='null'")
         wrt.append(i)
 
 
