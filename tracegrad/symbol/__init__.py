@@ -16,6 +16,9 @@ from . import control_flow as _control_flow
 from . import ops as _ops
 from . import random  # noqa: E402  (mx.sym.random.uniform / normal / ...)
 from .custom_op import symbol_custom as Custom
+from .numpy_symbols import np, npx  # (mx.sym.np.sum, mx.sym.npx.relu, ...)
+
+numpy, numpy_extension = np, npx     # (MXNet's long names of the two)
 
 _OPS: dict = {}
 
@@ -106,4 +109,4 @@ hypot = _symbol_or_scalar("hypot", "_Hypot", "_HypotScalar", "_HypotScalar", mat
 
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "Executor",
-           "random", "Custom"]
+           "random", "Custom", "np", "npx"]

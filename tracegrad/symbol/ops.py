@@ -833,6 +833,9 @@ def lookup(name):
     spec = _SPECS.get(name)
     if spec is not None:
         return spec
+    if name.startswith(("_np_", "_npi_", "_npx_")):    # (mx.sym.np / npx: numpy_symbols.py)
+        from .numpy_symbols import spec_for
+        return spec_for(name)
     if name in ("_foreach", "_while_loop", "_cond"):     # (subgraph ops: control_flow.py)
         from .control_flow import SPECS
         return SPECS[name]
@@ -884,7 +887,8 @@ def draws_random(node):
     op = canonical(node.op)
     if op == "RNN":
         return float(node.attrs.get("p", 0) or 0) > 0
-    return op in _RANDOM_OPS or op.startswith(_RANDOM_PREFIXES)
+    return op in _RANDOM_OPS or op.startswith(_RANDOM_PREFIXES) or \
+        getattr(node.spec, "draws_random", False)     # (mx.sym.np.random's _npi_normal, ...)
 
 
 MAX_OUTPUT_ELEMENTS = 2 ** 31   # what one op of a loaded graph may produce

@@ -263,6 +263,14 @@ class Symbol:
         """A deep copy, as MXNet's (setting attributes on it leaves this graph alone)."""
         return self.__deepcopy__(None)
 
+    def as_np_ndarray(self):
+        """The same graph as a numpy symbol, mx.sym.np._Symbol (no node added)."""
+        from .numpy_symbols import as_np_symbol
+        return as_np_symbol(self)
+
+    def as_nd_ndarray(self):
+        return self
+
     def astype(self, *args, **kwargs):
         """MXNet's fluent cast: a Cast node (mixed precision code writes x.astype('float16'))."""
         return make_op("cast")(self, *args, **kwargs)
