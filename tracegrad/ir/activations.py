@@ -1,4 +1,4 @@
-"""MXNet's LeakyReLU family, Swish and group/instance normalization, written in primitives.
+"""MXNet's LeakyReLU family and layer/group/instance normalization, written in primitives.
 
 Each takes `b` first (an ir.Builder or the eager dispatcher), so they differentiate to any order
 and fuse into one loop when compiled.
@@ -21,24 +21,22 @@ def prelu(b, x, gamma):
     return b.where(b.gt(x, 0.0), x, b.mul(x, gamma))
 
 
+@half_in_single
 def elu(b, x, alpha):
     """x where x > 0, else alpha * (exp(x) - 1); the exponent is clamped at 0 so the branch
     that is not taken never overflows."""
     return b.where(b.gt(x, 0.0), x, b.mul(b.expm1(b.minimum(x, 0.0)), alpha))
 
 
+@half_in_single
 def selu(b, x):
     return b.mul(elu(b, x, SELU_ALPHA), SELU_LAMBDA)
 
 
+@half_in_single
 def gelu(b, x):
     """0.5 x (1 + erf(x / sqrt 2)): MXNet's LeakyReLU act_type='gelu'."""
     return b.mul(b.mul(x, 0.5), b.add(b.erf(b.mul(x, 1.0 / math.sqrt(2.0))), 1.0))
-
-
-def swish(b, x, beta=1.0):
-    """x * sigmoid(beta * x)."""
-    return b.mul(x, b.sigmoid(b.mul(x, beta)))
 
 
 @half_in_single

@@ -895,19 +895,32 @@ MAX_OUTPUT_ELEMENTS = 2 ** 31   # what one op of a loaded graph may produce
 
 
 CREATION_OPS = ("_zeros", "_ones", "_full")
+# the input-less samplers, whose `shape` attribute is a creation's (MXNet's InitShape)
+SAMPLER_OPS = ("random_uniform", "random_normal", "random_gamma", "random_exponential",
+               "random_poisson", "random_negative_binomial",
+               "random_generalized_negative_binomial", "random_randint")
 
 
 def unsized(node):
-    """A _zeros / _ones / _full node whose shape has unknown (0 or -1) dims: MXNet takes them
-    from the op that consumes it (an RNN's begin state of batch size 0, as Gluon exports
-    it)."""
-    return node.op in CREATION_OPS and any(d <= 0 for d in node.params.get("shape", ()))
+    """A creation (_zeros, _ones, _full, an input-less sampler) whose shape is unknown: some
+    dims 0 or -1, or, outside numpy shape semantics, no dims at all (MXNet's legacy () is
+    "unknown", a sampler's default). MXNet takes it from the op that consumes it (an RNN's
+    begin state of batch size 0, as Gluon exports it; `random.normal() + x`)."""
+    op = node.op
+    if op not in CREATION_OPS and (op is None or canonical(op) not in SAMPLER_OPS):
+        return False
+    shape = node.params.get("shape", ())
+    if not shape:
+        from ..util import is_np_shape
+        return not is_np_shape()
+    return any(d <= 0 for d in shape)
 
 
 def sized_creation(node, shape):
     """The creation node's array with the shape its consumer's rule gave."""
     want = node.params.get("shape", ())
-    if len(want) != len(shape) or any(w > 0 and w != s for w, s in zip(want, shape)):
+    if want and (len(want) != len(shape) or
+                 any(w > 0 and w != s for w, s in zip(want, shape))):
         raise MXNetError(f"node '{node.name}' (op {node.op}): shape {want} does not fit the "
                          f"{tuple(shape)} its consumer needs")
     check_shape_size(tuple(shape), f"node '{node.name}'")

@@ -69,10 +69,10 @@ def fill(order, shapes, dtypes, given):
         if node.op is None:
             s = shapes[id(node)][0]
             part[id(node)] = [s if s is not None else given.get(node.name)]
-        elif _ops.canonical(node.op) in _ops.CREATION_OPS and not node.inputs:
+        elif _ops.unsized(node) and not node.inputs:
             s = shapes[id(node)][0]
             want = tuple(max(int(d), 0) for d in node.params.get("shape", ()))
-            part[id(node)] = [s if s is not None else want]
+            part[id(node)] = [s if s is not None else want or None]   # (no dims: unknown)
         else:
             part[id(node)] = list(shapes[id(node)])
     probed = {}     # id(node) -> (input partial shapes, probe results): each probed once

@@ -659,6 +659,8 @@ def make_op(opname):
         # (out=: MXNet's generated mx.sym functions take it and drop it)
         sym_kw = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
         attrs = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
+        if not spec.inputs and not spec.variadic:
+            sym_kw = {}     # (NNVM matches keywords to missing inputs only: it has none)
         if len(args) == 1 and isinstance(args[0], (list, tuple)) and spec.variadic:
             args = tuple(args[0])
         if not spec.variadic:
