@@ -302,6 +302,12 @@ def _probed_passes(sym, known, types, sizes=None, strict=True):
     the size kept is the one MXNet's backward inference gives."""
     order, shapes, dtypes = _passes(sym, known, types, sizes)
     open_ = [n for n in order if _ops.unsized(n) and shapes[id(n)][0] is None]
+    shapeless = {id(n): (1,) for n in open_
+                 if not n.params.get("shape") and n.op not in _ops.CREATION_OPS}
+    if shapeless:   # a sampler's () that no consumer sizes: one draw, as nd.random.normal()
+        sizes = {**(sizes or {}), **shapeless}
+        order, shapes, dtypes = _passes(sym, known, types, sizes)
+        open_ = [n for n in open_ if id(n) not in shapeless]
     if not open_:
         return order, shapes, dtypes
 
