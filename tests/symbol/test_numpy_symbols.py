@@ -280,3 +280,12 @@ def test_a_file_with_a_bad_numpy_op_attribute_is_refused(sym_fn, change, message
         return
     with pytest.raises(MXNetError, match=message):
         _load_mutated(sym, change)
+
+
+def test_a_loaded_attribute_that_breaks_the_function_is_an_mxnet_error():
+    """npx.relu takes **kwargs, so num_args=2 loads and hands relu a list: the call's
+    failure is an MXNetError naming the node's function and inputs, never an AttributeError
+    (found by mutating saved graphs)."""
+    sym = _load_mutated(S.np.stack([_v("a"), _v("b")]), lambda n: n.update(op="_npx_relu"))
+    with pytest.raises(MXNetError, match=r"op _npx_relu\): inputs of shapes"):
+        sym.simple_bind(mx.cpu(), a=(3, 4), b=(3, 4)).forward()

@@ -482,7 +482,8 @@ class NumpySpec(OpSpec):
         args, kwargs = self._assemble(given, lists, attrs)
         try:
             out = self.call(*args, **kwargs)
-        except (MXNetError, TypeError, ValueError, IndexError) as e:
+        except (MXNetError, TypeError, ValueError, IndexError, KeyError, AttributeError,
+                ArithmeticError) as e:     # (a loaded file's attributes: relu given a list)
             raise MXNetError(self._failure(layout, arrays, e)) from None
         outs = out if isinstance(out, (list, tuple)) else [out]
         from ..array import NDArray
