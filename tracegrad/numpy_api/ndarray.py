@@ -413,8 +413,8 @@ def _operand(fname, x):
 
 def _in_dtype(x, dt):
     """An operand in the promoted dtype. An integer array promoted to float, or a bool one
-    promoted to anything, passes no gradient: MXNet's mixed-precision backward computes the integer input's gradient in a
-    float scratch buffer and never writes it (np_elemwise_broadcast_op.h,
+    promoted to anything, passes no gradient: MXNet's mixed-precision backward computes that
+    input's gradient in a scratch buffer and never writes it (np_elemwise_broadcast_op.h,
     NumpyBinaryBackwardUseIn), unlike astype (straight-through)."""
     if isinstance(x, NDArray):
         if dtype_of(x) == dt:

@@ -265,8 +265,8 @@ _FREED = ("backward through a graph that a previous backward already freed; pass
 
 
 def wants_grad(leaf) -> bool:
-    """Whether backward delivers a gradient to this graph input: a float or integer variable
-    (MXNet gives an integer one its gradient in its dtype) whose grad_req is not 'null'."""
+    """Whether backward delivers a gradient to this graph input: a variable whose grad_req is
+    not 'null' (MXNet gives an integer or bool one its gradient in its dtype)."""
     var = leaf.var
     return var is not None and var.grad_req != "null" and leaf.type.dtype in GRAD_DTYPES
 
