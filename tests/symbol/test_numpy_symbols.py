@@ -289,3 +289,24 @@ def test_a_loaded_attribute_that_breaks_the_function_is_an_mxnet_error():
     sym = _load_mutated(S.np.stack([_v("a"), _v("b")]), lambda n: n.update(op="_npx_relu"))
     with pytest.raises(MXNetError, match=r"op _npx_relu\): inputs of shapes"):
         sym.simple_bind(mx.cpu(), a=(3, 4), b=(3, 4)).forward()
+
+
+@pytest.mark.parametrize("build, want", [
+    (lambda a, b: a > 0, onp.bool_),
+    (lambda a, b: S.np.argmax(a, axis=0), onp.int64),
+    (lambda a, b: a.astype("int32"), onp.int32),
+    (lambda a, b: S.np.dot(a, b), onp.float64),
+    (lambda a, b: S.np.linalg.det(a), onp.float32),
+    (lambda a, b: a + b, onp.float64),
+])
+def test_infer_type_gives_the_numpy_ops_own_dtypes(build, want):
+    """infer_type has no shapes: a numpy node's output dtype comes from its function (a
+    comparison is bool, argmax int64, float32 + float64 float64), as its forward gives."""
+    sym = build(_v("a"), _v("b")).as_nd_ndarray()
+    types = {"a": onp.float32, "b": onp.float64}
+    _, (out,), _ = sym.infer_type(**{k: v for k, v in types.items()
+                                      if k in sym.list_arguments()})
+    assert out == want
+    ex = sym.simple_bind(mx.cpu(), type_dict=types, **{k: (3, 3) for k in sym.list_arguments()})
+    ex.forward()
+    assert ex.outputs[0].dtype == want

@@ -486,6 +486,27 @@ _INDEX_OUT = {"argmax", "argmin", "argsort", "argmax_channel"}
 _FIXED_OUT = {"_contrib_allclose": np.dtype(np.uint8)}   # ops whose output dtype is fixed
 
 
+def _probed_types(node, ins):
+    """A numpy op's output dtypes for inputs of dtypes `ins` (infer_type has no shapes: a
+    comparison gives bool, argmax int64): its function run on one-element zeros of 0 to 3
+    dims under shapes_only, the first it accepts; None when an input type is unknown or it
+    accepts none."""
+    if any(t is None for t in ins):
+        return None
+    from ..autograd import pause
+    for ndim in range(4):
+        arrays = [wrap(_zeros((1,) * ndim, t, node.name)) for t in ins]
+        with pause(train_mode=False), np.errstate(all="ignore"), shapes_only():
+            try:
+                out = node.spec.fn(*arrays, **node.params)
+            except (MXNetError, TypeError, ValueError, IndexError, KeyError, AttributeError,
+                    ArithmeticError):
+                continue
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        return [np.dtype(o.dtype) for o in outs]
+    return None
+
+
 def infer_types(sym, known, partial=False):
     """(arg_types, out_types, aux_types) by propagation (no shapes needed): an op's unknown
     argument takes its first known input's type, and its outputs too unless the op sets one
@@ -514,6 +535,11 @@ def infer_types(sym, known, partial=False):
                     if got is not None:
                         types[id(c)] = [got]
             n = len(node.visible_outputs())
+            probed = _probed_types(node, ins) if getattr(node.spec, "probe_types", False) \
+                else None
+            if probed is not None and len(probed) == n:     # (a numpy op: its own dtypes)
+                types[id(node)] = probed
+                continue
             if "dtype" in node.params and node.params["dtype"] is not None and \
                     node.op not in ("topk",):
                 out = np.dtype(node.params["dtype"])

@@ -356,6 +356,7 @@ class NumpySpec(OpSpec):
         self.fname = fname or fn.__name__
         self.call = fn
         self.draws_random = draws_random
+        self.probe_types = True     # (infer_type runs the function for its dtypes)
         params = self.sig.parameters.values()
         schema = {p.name: _check_for(p) for p in params
                   if p.kind not in (_P.VAR_POSITIONAL, _P.VAR_KEYWORD)
