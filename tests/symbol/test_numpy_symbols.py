@@ -310,3 +310,47 @@ def test_infer_type_gives_the_numpy_ops_own_dtypes(build, want):
     ex = sym.simple_bind(mx.cpu(), type_dict=types, **{k: (3, 3) for k in sym.list_arguments()})
     ex.forward()
     assert ex.outputs[0].dtype == want
+
+
+class _NumpyNet(mx.gluon.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.weight = self.params.get("weight", shape=(3, 4))
+            self.dense = mx.gluon.nn.Dense(2, in_units=4)
+
+    def hybrid_forward(self, F, x, weight):
+        h = F.npx.relu(F.np.dot(x, weight)) + F.np.sum(x, axis=1, keepdims=True) * 2
+        return self.dense(h)
+
+
+def test_a_block_called_on_numpy_symbols_under_set_np(tmp_path):
+    """Under set_np a Parameter's variable and a block's output are numpy symbols (MXNet's
+    Parameter.var() and npx layers), so the block's graph is numpy ops; it and its export
+    compute what the block computes."""
+    mx.npx.set_np()
+    try:
+        net = _NumpyNet()
+        net.initialize(mx.init.Normal(1.0))
+        x = mx.np.array(onp.random.RandomState(0).randn(5, 3))
+        want = net(x).asnumpy()
+        assert type(net.weight.var()) is S.np._Symbol
+        out = net(mx.sym.var("data").as_np_ndarray())
+        assert type(out) is S.np._Symbol
+        ops = [n["op"] for n in json.loads(out.tojson())["nodes"] if n["op"] != "null"]
+        assert ops[:2] == ["_np_dot", "_npx_relu"] and "FullyConnected" in ops
+        ex = out.as_nd_ndarray().simple_bind(mx.cpu(), data=(5, 3))
+        for name, p in net.collect_params().items():
+            ex.arg_dict[name][:] = p.data().as_nd_ndarray()
+        ex.arg_dict["data"][:] = x.as_nd_ndarray()
+        ex.forward()
+        onp.testing.assert_allclose(ex.outputs[0].asnumpy(), want, rtol=1e-5, atol=1e-5)
+        net.hybridize()
+        net(x)
+        net.export(str(tmp_path / "net"))
+        back = mx.gluon.SymbolBlock.imports(str(tmp_path / "net-symbol.json"), ["data"],
+                                            str(tmp_path / "net-0000.params"))
+        onp.testing.assert_allclose(back(x).asnumpy(), want, rtol=1e-5, atol=1e-5)
+    finally:
+        mx.npx.reset_np()
+    assert type(net.weight.var()) is mx.sym.Symbol      # (legacy again outside set_np)

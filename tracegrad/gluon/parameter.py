@@ -410,13 +410,19 @@ class Parameter:
                self._stype)
         cached = self.__dict__.get("_var_cache")
         if cached is not None and cached[0] == key and cached[0][5] is init:
-            return cached[1]
+            return _as_np_if_set(cached[1])
         # (a sparse weight's storage type too, as MXNet's var(stype=...))
         stype = self._stype if self._stype != "default" else None
         var = symbol.var(self.name, shape=self.shape, dtype=self.dtype, lr_mult=self.lr_mult,
                          wd_mult=self.wd_mult, init=init, stype=stype)
         self.__dict__["_var_cache"] = (key, var)
-        return var
+        return _as_np_if_set(var)
+
+
+def _as_np_if_set(var):
+    """A parameter's variable under set_np is a numpy symbol, as MXNet's Parameter.var()."""
+    from ..util import is_np_array
+    return var.as_np_ndarray() if is_np_array() else var
 
 
 class Constant(Parameter):

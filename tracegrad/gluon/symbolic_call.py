@@ -21,7 +21,21 @@ def has_symbols(args):
 
 
 def symbolic_call(block, args):
-    """The Symbol of `block` applied to `args` (Symbols, or numbers as static arguments)."""
+    """The Symbol of `block` applied to `args` (Symbols, or numbers as static arguments).
+    Under set_np the parameters' variables and the outputs are numpy symbols (mx.sym.np's
+    _Symbol), as MXNet's Parameter.var() and npx layers give them."""
+    from ..util import is_np_array
+    out = _symbolic_call(block, args)
+    if not is_np_array():
+        return out
+    from ..symbol.numpy_symbols import as_np_symbol
+    from ..symbol.symbol import Symbol
+    if isinstance(out, (list, tuple)):
+        return type(out)(as_np_symbol(o) if isinstance(o, Symbol) else o for o in out)
+    return as_np_symbol(out) if isinstance(out, Symbol) else out
+
+
+def _symbolic_call(block, args):
     from .. import symbol as sym
     from ..name import Prefix
     from .block import HybridBlock
