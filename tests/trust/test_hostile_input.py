@@ -52,6 +52,8 @@ CASES = {
     "integer gradient through division": (None, MXNetError,
                                           ["'div'(i32[2]", "no integer gradient"]),
     "4 TiB allocation": (lambda: nd.zeros((1 << 40,)), MemoryError, ["4.00 TiB"]),
+    "integer past its dtype": (lambda: mx.np.array([300], dtype="int8"), OverflowError,
+                               ["array:", "300", "int8"]),
     "4 TiB allocation in compiled code": (
         lambda: mx.jit(lambda a: nd.broadcast_to(a, shape=(1 << 20, 1 << 20)) * 2)(
             nd.ones((1,))), MemoryError, ["TiB"]),

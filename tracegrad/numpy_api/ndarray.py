@@ -350,6 +350,8 @@ def from_python(fname, obj, dtype=None):
         except (TypeError, ValueError) as e:
             raise TypeError(f"{fname}: cannot make an array from {type(obj).__name__} "
                             f"({e})") from None
+        except OverflowError as e:     # (numpy 2 refuses 300 as int8; numpy 1 wrapped it)
+            raise OverflowError(f"{fname}: {e}") from None
         return src
     if dt is None:
         dt = _WIDEN.get(src.dtype, src.dtype)
