@@ -443,3 +443,15 @@ def test_a_concatenation_that_cannot_hold_the_parameters_is_reported():
     with pytest.raises(mx.MXNetError, match="cannot hold"):
         mx.sym.RNN(mx.sym.var("data"), flat, mx.sym.var("s"), state_size=2, num_layers=1,
                    mode="rnn_tanh").infer_shape(data=(3, 2, 3), s=(1, 2, 2))
+
+
+def test_bind_with_malformed_data_shapes_raises_type_error_as_mxnet():
+    """MXNet's test_contrib_svrg_module passes data_shapes=['data', array] and expects a
+    TypeError; tracegrad's error is also an MXNetError naming bind."""
+    net = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=1)
+    mod = mx.mod.Module(net, data_names=["data"], label_names=None)
+    with pytest.raises(TypeError, match="bind: shapes must be DataDesc") as info:
+        mod.bind(data_shapes=["data", mx.nd.zeros((2, 1))])
+    assert isinstance(info.value, mx.base.MXNetError)
+    mod.bind(data_shapes=[("data", (2, 1))])
+    assert mod.binded

@@ -14,7 +14,7 @@ import numpy as np
 from .. import initializer as _init
 from .. import nd
 from ..array import NDArray
-from ..base import MXNetError, MXNetValueError
+from ..base import MXNetError, MXNetTypeError, MXNetValueError
 from ..context import cpu
 from ..io import DataDesc
 from ..model import load_checkpoint
@@ -34,8 +34,8 @@ def _descs(shapes):
             # (name, shape[, dtype[, layout]]): MXNet makes DataDesc(*s)
             d = None if len(s) == 2 else DataDesc(*s)
         else:
-            raise MXNetError(f"bind: shapes must be DataDesc or (name, shape[, dtype[, "
-                             f"layout]]) tuples, got {s!r}")
+            raise MXNetTypeError(f"bind: shapes must be DataDesc or (name, shape[, dtype[, "
+                                 f"layout]]) tuples, got {s!r}")     # (MXNet: TypeError)
         shape = s[1] if d is None else d.shape
         if not isinstance(shape, (tuple, list)) or not all(
                 isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in shape):
