@@ -51,6 +51,7 @@ from .nd_psroi import PSROIPooling  # noqa: E402,F401
 __all__ += ["PSROIPooling"]
 from .nd_rroi import RROIAlign  # noqa: E402,F401
 __all__ += ["RROIAlign"]
+from .contrib_dgl import *  # noqa: E402,F401,F403  (edge_id, dgl_subgraph, samplers, ...)
 
 # under jit, a foreach this long or shorter unrolls into the graph (fastest to run); a longer
 # one is one loop op whose body compiles once (compile time independent of the length)
