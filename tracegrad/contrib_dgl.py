@@ -288,9 +288,10 @@ def _sample(op, csr_matrix, prob, seed_arrays, num_args, num_hops, num_neighbor,
         if len(p) < n:
             raise MXNetError(f"{op}: probability has {len(p)} entries for a graph of {n} "
                              f"vertices")
-        if not np.all(np.isfinite(p)) or np.any(p < 0):
+        bad = np.flatnonzero(~np.isfinite(p) | (p < 0))
+        if bad.size:        # (the first offender: a graph's probabilities may be millions)
             raise MXNetError(f"{op}: probability must be finite and non-negative, got "
-                             f"{p.tolist()}")
+                             f"{p[bad[0]]} at vertex {bad[0]}")
     seeds = [_vertex_ids(s, op, f"seed array {k}", n) for k, s in enumerate(seed_arrays)]
     key = _random._take_counter()
     results = [_sample_one(op, (key[0], key[1], k), graph, s, p, num_hops, num_neighbor,

@@ -260,7 +260,8 @@ def test_non_uniform_draw_frequencies_follow_the_weights():
     (lambda: nd.contrib.dgl_csr_neighbor_non_uniform_sample(
         _k5(), nd.array([1, 1, 1]), _ids([0])), "non_uniform_sample.*3 entries"),
     (lambda: nd.contrib.dgl_csr_neighbor_non_uniform_sample(
-        _k5(), nd.array([1, 1, -1, 1, 1]), _ids([0])), "non_uniform_sample.*non-negative"),
+        _k5(), nd.array([1, 1, -1, 1, 1]), _ids([0])),
+     "non_uniform_sample.*non-negative, got -1.0 at vertex 2"),
     (lambda: nd.contrib.dgl_csr_neighbor_non_uniform_sample(
         _k5(), nd.ones((5,), dtype="float64"), _ids([0])), "non_uniform_sample.*float32"),
     (lambda: nd.contrib.dgl_graph_compact(_k5(), _ids([0, 1, 2, 3, 4, 9]), graph_sizes=5,
