@@ -11,7 +11,7 @@ The adjoint is plain IR, so `vjp` of an adjoint gives second and higher derivati
 from .function import Builder, Function, Literal, Value
 from .int_grads import active_results, check_cotangents, check_operands
 from .ops import NONDIFF
-from .types import FLOATS, GRAD_DTYPES
+from .types import FLOATS
 
 
 def active_values(fn: Function, wrt_params) -> set:
@@ -63,10 +63,6 @@ def vjp(fn: Function, wrt=None, *, recompute=False, residuals=None, name=None) -
             raise TypeError(f"vjp: no parameter {i} to differentiate with respect to "
                             f"(@{fn.name} has {len(fn.params)})")
     wrt_params = [fn.params[i] for i in wrt]
-    for p in wrt_params:
-        if p.type.dtype not in GRAD_DTYPES:
-            raise TypeError(f"vjp: cannot differentiate with respect to {p.type} parameter "
-                            f"%{p.name_hint or p.index}")
     active = active_values(fn, wrt_params)
     b = Builder(name=name or f"{fn.name}_vjp")
     saved, fwd = [], {}

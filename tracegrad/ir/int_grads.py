@@ -4,13 +4,13 @@ MXNet 1.9.1 gives an integer array its gradient in its own dtype: attach_grad al
 integer buffer, the head gradient is integer ones, and an op's backward kernel runs in the
 integer type (elemwise add/mul, sums, reshapes, gathers); Cast's backward (_backward_cast)
 casts the gradient back to the input's dtype, so a float -> int -> float round trip is
-straight-through. autodiff therefore lets integer values carry cotangents (GRAD_DTYPES) and
+straight-through. autodiff therefore lets integer (and bool) values carry cotangents and
 asks each op's rule for them, but only an op whose rule is integer-exact (the INT_GRAD trait)
 may receive or hand out an integer cotangent: a float rule (exp, div, matmul, ...) would give
 a truncated number no one meant, so autodiff raises IntegerGradientError naming the op.
 """
 from .ops import INT_GRAD
-from .types import FLOATS, INTS
+from .types import FLOATS
 
 
 class IntegerGradientError(TypeError):
@@ -24,8 +24,7 @@ def active_results(op, int_operand):
     (`int_operand`: the refusal then names the op). An integer result of floats through any
     other op (a loop's trip count, a compiled call's indices) is an index: no gradient."""
     ints = int_operand or INT_GRAD in op.opdef.traits
-    return [r for r in op.results
-            if r.type.dtype in FLOATS or (ints and r.type.dtype in INTS + ("bool",))]
+    return [r for r in op.results if ints or r.type.dtype in FLOATS]
 
 
 def check_cotangents(op, g):

@@ -18,9 +18,8 @@ _NAME_OF = {v: k for k, v in DTYPES.items()}
 FLOATS = ("f32", "f64", "f16")
 MAX_ELEMENTS = 1 << 56  # byte offsets of any element stay far below int64 overflow
 INTS = ("i32", "i64", "u8", "i8")
-# dtypes a gradient flows in: MXNet computes an integer or bool array's gradient in its own
-# dtype (Cast's backward casts it back; a bool gradient is True where one reaches)
-GRAD_DTYPES = FLOATS + INTS + ("bool",)
+# (a gradient flows in every dtype: MXNet computes an integer or bool array's gradient in its
+# own dtype, Cast's backward casting it back; int_grads.py says which ops pass one)
 # MXNet's narrow dtypes: eager code and the interpreter compute them with numpy (float16
 # rounded after every op, as numpy does); codegen has no lowering for them, so compiled paths
 # run the ops that touch them through numpy too (codegen/entry.py check_lowerable)

@@ -22,7 +22,7 @@ from ..ir.function import Function, Literal, Operation, Value, canonical_attrs, 
 from ..ir.ops import ELEMENTWISE
 from ..ir.passes import run_pipeline
 from ..ir.int_grads import IntegerGradientError
-from ..ir.types import DTYPES, FLOATS, GRAD_DTYPES, type_of
+from ..ir.types import DTYPES, FLOATS, type_of
 from ..stats import COUNTERS as _STATS
 from . import background
 from .buffers import pool_refs
@@ -268,7 +268,7 @@ def wants_grad(leaf) -> bool:
     """Whether backward delivers a gradient to this graph input: a variable whose grad_req is
     not 'null' (MXNet gives an integer or bool one its gradient in its dtype)."""
     var = leaf.var
-    return var is not None and var.grad_req != "null" and leaf.type.dtype in GRAD_DTYPES
+    return var is not None and var.grad_req != "null"
 
 
 def _walk(heads, wrt_set):

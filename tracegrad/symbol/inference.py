@@ -154,11 +154,20 @@ def _zeros(shape, dtype, where):
     return np.broadcast_to(np.zeros((), dtype), tuple(shape))  # (one element: shapes_only)
 
 
+def _run_on_zeros(node, shapes, dtypes, where):
+    """node's outputs (a list) for one-element zeros broadcast to `shapes`, of `dtypes`
+    (None: float32), computed under shapes_only: inference's probe of an op."""
+    from ..autograd import pause
+    arrays = [wrap(_zeros(s, t or np.float32, where)) for s, t in zip(shapes, dtypes)]
+    with pause(train_mode=False), np.errstate(all="ignore"), shapes_only():
+        out = node.spec.fn(*arrays, **node.params)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
 def _passes(sym, known, types, sizes=None):
     """{id(node): [shape or None per visible output]}, {id(node): [dtype ...]} to a fixed
     point (a variable a later op gives a shape to is seen by every op of the next pass).
     `sizes`: {id(creation node): shape} for creations with unknown dims (probed)."""
-    from ..autograd import pause
     order = sym._order()
     shapes, dtypes = {}, {}
     provisional = set()     # (elementwise outputs sized from some of their inputs)
@@ -261,15 +270,12 @@ def _passes(sym, known, types, sizes=None):
                 continue
             provisional.discard(id(node))
             _ops.check_growth(node, ins)
-            arrays = [wrap(_zeros(s, dtypes[id(c)][i] or np.float32, where))
-                      for s, (c, i) in zip(ins, node.inputs)]
-            with pause(train_mode=False), np.errstate(all="ignore"), shapes_only():
-                try:
-                    out = node.spec.fn(*arrays, **node.params)
-                except (MXNetError, TypeError, ValueError, IndexError, MemoryError) as e:
-                    raise MXNetError(f"{where}: inputs of shapes {[tuple(s) for s in ins]}: "
-                                     f"{e}") from None
-            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            try:
+                outs = _run_on_zeros(node, ins, [dtypes[id(c)][i] for c, i in node.inputs],
+                                     where)
+            except (MXNetError, TypeError, ValueError, IndexError, MemoryError) as e:
+                raise MXNetError(f"{where}: inputs of shapes {[tuple(s) for s in ins]}: "
+                                 f"{e}") from None
             if len(outs) != n:
                 raise MXNetError(f"{where} gave {len(outs)} outputs, its attributes say {n}")
             shapes[id(node)] = [tuple(o.shape) for o in outs]
@@ -493,16 +499,12 @@ def _probed_types(node, ins):
     accepts none."""
     if any(t is None for t in ins):
         return None
-    from ..autograd import pause
     for ndim in range(4):
-        arrays = [wrap(_zeros((1,) * ndim, t, node.name)) for t in ins]
-        with pause(train_mode=False), np.errstate(all="ignore"), shapes_only():
-            try:
-                out = node.spec.fn(*arrays, **node.params)
-            except (MXNetError, TypeError, ValueError, IndexError, KeyError, AttributeError,
-                    ArithmeticError):
-                continue
-        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        try:
+            outs = _run_on_zeros(node, [(1,) * ndim] * len(ins), ins, node.name)
+        except (MXNetError, TypeError, ValueError, IndexError, KeyError, AttributeError,
+                ArithmeticError):
+            continue
         return [np.dtype(o.dtype) for o in outs]
     return None
 

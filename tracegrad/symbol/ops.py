@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import nd
 from ..base import MXNetError
+from ..util import is_np_shape
 from .literal import LiteralError, parse_literal
 
 INT_MAX = 2 ** 31 - 1
@@ -911,7 +912,6 @@ def unsized(node):
         return False
     shape = node.params.get("shape", ())
     if not shape:
-        from ..util import is_np_shape
         return not is_np_shape()
     return any(d <= 0 for d in shape)
 

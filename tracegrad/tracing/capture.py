@@ -113,7 +113,7 @@ from .straight_line import call_binder, replay_binder
 from ..ir.autodiff import copy_ops, vjp
 from ..ir.function import Builder, Function, Literal, Operation, Value, literal_dtype
 from ..ir.ops import EXACT, RANDOM, VIEW
-from ..ir.types import GRAD_DTYPES, type_of
+from ..ir.types import type_of
 from ..ir.passes import run_pipeline
 from ..random import next_key
 from ..runtime import background, tape
@@ -570,11 +570,9 @@ class Plan:
         # grad_req of each variable leaf as planned (the gradients computed depend on it)
         self.var_wants = [(v, w) for v, w in zip(self.leaf_vars, self.wants) if v is not None]
         self.wrt_vars = [self.leaf_vars[i].var for i in self.wrt]
-        # wants_grad(leaf) == want by grad_req alone: a leaf's Variable and dtype never change,
-        # and a bool variable never wants a gradient whatever its grad_req (an integer one
-        # does: int_grads.py)
-        self.var_reqs = [(v.var, w) for v, w in self.var_wants
-                         if v.type.dtype in GRAD_DTYPES]
+        # wants_grad(leaf) == want by grad_req alone: a leaf's Variable never changes (every
+        # dtype wants its gradient: int_grads.py)
+        self.var_reqs = [(v.var, w) for v, w in self.var_wants]
         # the tape value exported arrays get: a graph already consumed by backward
         self.freed = [_freed(t) for t in self.value_types]
         self._set_exports([self.head] + sorted(writes - {self.head}))

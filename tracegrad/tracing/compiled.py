@@ -17,7 +17,7 @@ from ..ir.function import Builder, Function, Literal, Value
 from ..ir.int_grads import IntegerGradientError
 from ..ir.ops import INT_GRAD
 from ..ir.passes import run_pipeline
-from ..ir.types import FLOATS, GRAD_DTYPES, parse_type
+from ..ir.types import FLOATS, parse_type
 from ..random import next_key
 from ..runtime import tape
 from ..runtime.handles import OutCall, register, resolve
@@ -467,7 +467,7 @@ def _without_refused_outputs(fn, wrt):
     only when the adjoint of every output was refused."""
     refusing = {}
     for k, v in enumerate(fn.outputs):
-        if isinstance(v, Value) and v.type.dtype in GRAD_DTYPES and v.type.dtype not in FLOATS:
+        if isinstance(v, Value) and v.type.dtype not in FLOATS:
             try:
                 vjp(Function(fn.name, fn.params, fn.ops, [v]), wrt)
             except IntegerGradientError as e:
@@ -536,8 +536,7 @@ class CompiledAdjoint(OutCall):
     def vjp(b, g, out, *xs, entry, grad_types):
         adj = resolve(entry, "compiled_adjoint").adjoint
         gs = g if isinstance(g, tuple) else (g,)
-        wrt = [i for i, p in enumerate(adj.params) if p.type.dtype in GRAD_DTYPES]
-        return _inline_vjp(b, adj, wrt, gs, xs)
+        return _inline_vjp(b, adj, list(range(len(adj.params))), gs, xs)
 
 
 def _zeros(b, t):

@@ -24,7 +24,6 @@ from . import compiled as _compiled
 from .compiled import Feed, InferenceEntry, TrainingEntry, held_state
 from ..ir.autodiff import copy_ops
 from ..ir.function import Builder, Literal, Value
-from ..ir.types import GRAD_DTYPES
 from ..random import next_key
 from ..runtime.handles import OutCall
 
@@ -534,20 +533,19 @@ class GuardTree:
                            self.needs, self.recording)
         copy_ops(b, ops, env)
         seg = b.ret(*[env[o] if isinstance(o, Value) else o for o in outputs])
-        float_out = [o.type.dtype in GRAD_DTYPES for o in outputs]   # (ints: int_grads.py)
         if node.guard is None:
             tr = SegmentTrace(seg, n_out, list(updates))
             train = bool(wrt)
         else:
             tr = SegmentTrace(seg, len(outputs), [])
             # the guard's own value needs a gradient only when later code computes with it
-            train = bool(wrt) and any(float_out[1:] + [float_out[0] and targets[0] in used])
+            train = bool(wrt) and (len(outputs) > 1 or targets[0] in used)
         node.entry = (TrainingEntry(tr, seg_feeds, params, [], wrt, self.fastmath) if train
                       else InferenceEntry(tr, seg_feeds, params, [], self.fastmath))
         self.segments += 1
         node.entry.keep = path.keep
         node.out_ids = [ids[o] for o in outputs]
-        node.diff = [train and f for f in float_out]
+        node.diff = [train] * len(outputs)
         if node.guard is not None and not train and len(outputs) == 1 and targets[0] not in used:
             node.direct, node.out_ids, node.diff = True, [], []  # run() reads the guard only
         if node.guard is not None:

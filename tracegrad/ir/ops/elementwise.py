@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ..types import DTYPES, FLOATS, GRAD_DTYPES, TensorType, broadcast_shapes, promote
+from ..types import DTYPES, FLOATS, TensorType, broadcast_shapes, promote
 from . import (COMMUTATIVE, ELEMENTWISE, EXACT, INT_GRAD, NONDIFF, NUMERIC, BinaryElementwise,
                OpDef, fail)
 
@@ -348,8 +348,6 @@ class Cast(OpDef):
         return x.astype(target)
 
     def vjp(b, g, out, x, *, dtype):
-        if x.dtype not in GRAD_DTYPES:
-            return (None,)
         return (b.cast(g, dtype=x.dtype),)
 
     def scalar(e, x, *, dtype):
