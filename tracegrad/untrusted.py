@@ -10,6 +10,7 @@ data actually present fails as a truncated file instead of allocating what it de
 import io
 import json
 import re
+import tokenize
 import zipfile
 import zlib
 
@@ -92,7 +93,8 @@ def _read_npy(filename, key, f, declared_size):
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError, EOFError):
+    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError, EOFError,
+            tokenize.TokenError):    # (numpy tokenizes the header: 3.12+ refuses deep nesting so)
         raise FileFormatError(filename, f"{where}: bad .npy header (not the magic string and "
                                         f"a dict of descr, fortran_order and shape)") from None
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or \
