@@ -783,12 +783,16 @@ broadcast_axes = broadcast_axis
 def concat(*data, dim=1, **kwargs):
     if kwargs:
         return _redo(concat, locals())
+    if not data:
+        raise MXNetError("concat: needs at least one array")
     return F.concat(*data, axis=_check_axis("concat", dim, data[0].ndim, "dim", data[0].shape))
 
 
 def stack(*data, axis=0, **kwargs):
     if kwargs:
         return _redo(stack, locals())
+    if not data:
+        raise MXNetError("stack: needs at least one array")
     axis = _check_axis("stack", axis, data[0].ndim + 1, shape=data[0].shape)
     return F.concat(*[F.expand_dims(d, axis=axis) for d in data], axis=axis)
 

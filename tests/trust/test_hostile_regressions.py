@@ -415,3 +415,26 @@ def test_tile_past_the_largest_tensor_names_tile():
         nd.tile(nd.ones((3,)), reps=(2 ** 40,))
     np.testing.assert_array_equal(nd.tile(nd.array([1, 2]), reps=(2, 2)).asnumpy(),
                                   np.tile(np.array([1, 2], np.float32), (2, 2)))
+
+
+@pytest.mark.parametrize("make", [lambda: mx.gluon.nn.Dense(-3), lambda: mx.gluon.nn.Dense(2.5),
+                                  lambda: mx.gluon.nn.Conv2D(-2, 3),
+                                  lambda: mx.gluon.nn.Embedding(-5, 3),
+                                  lambda: mx.gluon.Parameter("w", shape=(4, -2))])
+def test_a_layer_with_a_negative_or_fractional_size_is_refused_by_its_parameter(make):
+    # (a dimension below -1 was read as "not known yet": Dense(-3) printed as 0 units and
+    # failed at its first forward, saying the shape could not be inferred)
+    with pytest.raises(MXNetError, match=r"Parameter '.*': invalid shape"):
+        make()
+
+
+def test_unknown_dimensions_stay_unknown():
+    assert mx.gluon.Parameter("w", shape=(-1, 4)).shape == (0, 4)
+    assert mx.gluon.Parameter("w", shape=(0, np.int64(4))).shape == (0, 4)
+    assert mx.gluon.nn.Dense(3).weight.shape == (3, 0)
+
+
+@pytest.mark.parametrize("fn", [nd.concat, nd.stack])
+def test_concat_and_stack_of_nothing_name_themselves(fn):
+    with pytest.raises(MXNetError, match=f"{fn.__name__}: needs at least one array"):
+        fn()

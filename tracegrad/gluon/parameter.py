@@ -47,6 +47,20 @@ class StorageTypeError(ValueError, AssertionError):
     (a ValueError too, as tracegrad raised before)."""
 
 
+
+def _known_dims(name, shape):
+    """A parameter's shape as stored: each dimension an int, 0 where it is not known yet (MXNet
+    writes unknown as 0, or -1 under numpy shape semantics). Anything below -1 (a layer made
+    with units=-3) is refused here, by the parameter's name, rather than read as unknown."""
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    out = []
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < -1:
+            raise MXNetError(f"Parameter '{name}': invalid shape {tuple(dims)}: each dimension "
+                             f"must be a non-negative integer (0 or -1: not known yet)")
+        out.append(max(int(d), 0))
+    return tuple(out)
+
 class Parameter:
     """A weight of a Block. Shape dims of 0 are unknown until the first forward (deferred init).
 
@@ -65,9 +79,7 @@ class Parameter:
                                    f"'default', 'row_sparse' or 'csr', got {stype!r} and "
                                    f"{grad_stype!r}")
         self._grad_stype, self._stype = grad_stype, stype
-        self._shape = None if shape is None else (
-            (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
-                max(int(d), 0) for d in shape))
+        self._shape = None if shape is None else _known_dims(name, shape)
         self.dtype = np.dtype(dtype).type
         self.lr_mult, self.wd_mult = lr_mult, wd_mult
         self.init = init
@@ -97,7 +109,7 @@ class Parameter:
 
     @shape.setter
     def shape(self, new):
-        new = tuple(int(d) for d in new)
+        new = _known_dims(self.name, new)
         old = self._shape
         if old is None or old == new:
             self._shape = new
