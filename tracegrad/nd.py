@@ -1327,6 +1327,27 @@ def load_arrays(filename) -> dict:
 _STYPE_CODES = {name: code for code, name in mxnet_format.STYPES.items()}
 
 
+
+def _check_savable(data):
+    """MXNet's checks of what nd.save takes: a dict of str -> NDArray or a list of NDArrays,
+    and no mx.np arrays (npx.save writes those)."""
+    from .numpy_api.ndarray import ndarray as np_ndarray
+    if isinstance(data, dict):
+        if any(not isinstance(k, str) for k in data) or \
+                any(not isinstance(v, NDArray) for v in data.values()):
+            raise TypeError("save only accept dict str->NDArray or list of NDArray")
+        values = data.values()
+    elif isinstance(data, (list, tuple)):
+        if any(not isinstance(v, NDArray) for v in data):
+            raise TypeError("save only accept dict str->NDArray or list of NDArray")
+        values = data
+    else:
+        raise ValueError(f"data needs to either be a NDArray, dict of str, NDArray pairs or a "
+                         f"list of NDarrays, got {type(data).__name__}")
+    if any(isinstance(v, np_ndarray) for v in values):
+        raise TypeError("cannot save mxnet.numpy.ndarray using mxnet.ndarray.save; use "
+                        "mxnet.numpy.save instead.")
+
 def save(fname, data):
     """Save a list or dict of NDArrays to a numpy .npz file (no pickle). With a sparse array,
     MXNet's binary format (mxnet_format.py: the storage type, the stored values and index
@@ -1337,6 +1358,7 @@ def save(fname, data):
     from .util import is_np_shape
     if isinstance(data, NDArray):
         data = [data]
+    _check_savable(data)
     np_shape = is_np_shape()
     values = list(data.values() if isinstance(data, dict) else data)
     if any(v.stype != "default" for v in values):

@@ -438,3 +438,13 @@ def test_unknown_dimensions_stay_unknown():
 def test_concat_and_stack_of_nothing_name_themselves(fn):
     with pytest.raises(MXNetError, match=f"{fn.__name__}: needs at least one array"):
         fn()
+
+
+@pytest.mark.parametrize("data, error", [([nd.ones(2), 3], TypeError), ({"a": 3}, TypeError),
+                                         ({3: nd.ones(2)}, TypeError), ("abc", ValueError),
+                                         ([mx.np.ones(2)], TypeError)])
+def test_nd_save_refuses_what_mxnet_refuses(tmp_path, data, error):
+    # (a number among the arrays was a bare AttributeError; a number key was written)
+    with pytest.raises(error, match="save|NDArray"):
+        nd.save(str(tmp_path / "x.nd"), data)
+    assert not (tmp_path / "x.nd").exists()
