@@ -9,6 +9,8 @@ calls one after the other, with nothing interpreted around them.
 """
 import keyword
 
+import numpy as np
+
 from ..ir.function import Literal
 
 
@@ -41,8 +43,11 @@ class Program:
     def __call__(self, args, apply=None):
         """Run on `args` (one per parameter); returns the list of outputs."""
         env = list(args) + [None] * (self.nslots - self.nparams)
+        # (through `apply`, a constant is a 0-d array of its IR type: apply takes numpy scalars
+        # as Python numbers, which an op of constants alone would compute in float32)
+        const = Literal.array if apply is None else _typed_constant
         for opdef, operands, attrs, r in self.steps:
-            vals = [env[a] if type(a) is int else a.array() for a in operands]
+            vals = [env[a] if type(a) is int else const(a) for a in operands]
             out = opdef.impl(*vals, **attrs) if apply is None else apply(opdef, vals, attrs)
             if type(r) is int:
                 env[r] = out
@@ -50,6 +55,10 @@ class Program:
                 for i, o in zip(r, out):
                     env[i] = o
         return [env[o] if type(o) is int else o.array() for o in self.outputs]
+
+
+def _typed_constant(literal):
+    return np.asarray(literal.array())
 
 
 def straight_line(fn):
