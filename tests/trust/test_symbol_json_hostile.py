@@ -62,6 +62,11 @@ def test_base_document_loads():
      r"node 4 'relu1'.*reads output 2 of node 3 'fc1'"),
     (lambda d: d["nodes"][4].update(inputs=[[99, 0, 0]]), r"node 4 'relu1'.*node 99"),
     (lambda d: d["nodes"][4].update(inputs=[["3", 0, 0]]), r"node 4 'relu1'.*integers"),
+    # (a required attribute missing was found only when the node ran, or as a shape error)
+    (lambda d: d["nodes"][4]["attrs"].pop("act_type"),
+     r"node 4 'relu1'.*Activation needs the attribute\(s\) act_type"),
+    (lambda d: d["nodes"][3]["attrs"].pop("num_hidden"),
+     r"node 3 'fc1'.*FullyConnected needs the attribute\(s\) num_hidden"),
     (lambda d: d["nodes"][3].update(inputs=[[0, 0, 0]]),
      r"node 3 'fc1'.*has 1 inputs, it takes \['data', 'weight', 'bias'\]"),
     (lambda d: d.update(heads=[[7, 0, 0]]), r"head 0 refers to node 7"),
@@ -142,3 +147,16 @@ def test_every_check_runs_before_anything_is_built(monkeypatch):
     assert built == []
     _load(BASE)
     assert len(built) == 5
+
+
+@pytest.mark.parametrize("make, missing", [
+    (lambda x: mx.sym.Convolution(x, num_filter=2), "kernel"),
+    (lambda x: mx.sym.Convolution(x, kernel=(3, 3)), "num_filter"),
+    (lambda x: mx.sym.FullyConnected(x), "num_hidden"),
+    (lambda x: mx.sym.Embedding(x, output_dim=3), "input_dim"),
+    (lambda x: mx.sym.one_hot(x), "depth"),
+    (lambda x: mx.sym.Cast(x), "dtype")])
+def test_a_symbol_missing_a_required_attribute_is_refused_when_made(make, missing):
+    # (MXNet's parser refuses the node; it was made, and failed later or at forward)
+    with pytest.raises(mx.MXNetError, match=f"needs the attribute\\(s\\) {missing}"):
+        make(mx.sym.var("x"))

@@ -283,6 +283,9 @@ class OpSpec:
         # input name -> the initializer a variable composed there gets unless it has one
         # (MXNet's FSetInputVarAttrOnCompose: PReLU's slope 0.25, BatchNorm's statistics)
         self.input_inits = input_inits or {}
+        # attributes MXNet declares without a default (its parser refuses a node lacking
+        # one): the explicit schemas' in _REQUIRED, a signature's parameters without default
+        self.required = _REQUIRED.get(name, ())
 
     def active_inputs(self, attrs):
         return list(self._active(attrs)) if self._active else list(self.inputs)
@@ -318,6 +321,11 @@ class OpSpec:
             except (AttrError, LiteralError) as e:
                 raise MXNetError(f"{where}: op {self.name}, attribute {key}={text!r}: {e}") \
                     from None
+        required = self.required if self.attrs is not None else signature_required(self)
+        missing = [r for r in required if r not in out]
+        if missing:
+            raise MXNetError(f"{where}: op {self.name} needs the attribute(s) "
+                             f"{', '.join(missing)} (MXNet declares no default for them)")
         return out
 
 
@@ -363,6 +371,30 @@ def signature_attrs(spec):
         got.setdefault("num_args", _int(0))
         _SIG_CACHE[spec.name] = got
     return got
+
+
+def signature_required(spec):
+    """The nd function's parameters that are neither inputs nor given a default."""
+    got = _REQUIRED_CACHE.get(spec.name)
+    if got is None:
+        try:
+            params = inspect.signature(spec.fn).parameters.values()
+        except (TypeError, ValueError):
+            params = ()
+        got = _REQUIRED_CACHE[spec.name] = tuple(
+            p.name for p in params if p.default is p.empty and p.name not in spec.inputs
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            and p.name not in ("out", "name", "ctx"))
+    return got
+
+
+_REQUIRED_CACHE: dict = {}
+# (MXNet's DMLC_DECLARE_FIELDs without set_default, of the ops given an explicit schema)
+_REQUIRED = {"FullyConnected": ("num_hidden",), "Convolution": ("kernel", "num_filter"),
+             "Deconvolution": ("kernel", "num_filter"), "Activation": ("act_type",),
+             "Embedding": ("input_dim", "output_dim"),
+             "_contrib_SparseEmbedding": ("input_dim", "output_dim"), "Cast": ("dtype",),
+             "RNN": ("state_size", "num_layers", "mode")}
 
 
 def _parameters(spec):
