@@ -142,8 +142,9 @@ def record(opdef, operands, attrs, out) -> TapeValue:
     """Append one op to the tape. `operands` are TapeValues or Python/numpy scalars."""
     ops = []
     for o in operands:
-        if not isinstance(o, Value):
-            o = Literal(o, literal_dtype(o, operands))
+        if not isinstance(o, Value):    # (a 0-d array is a constant of its own dtype)
+            o = Literal(o.item(), type_of(o).dtype) if type(o) is np.ndarray else \
+                Literal(o, literal_dtype(o, operands))
         ops.append(o)
     if attrs or opdef.defaults:
         attrs = canonical(opdef, attrs)
