@@ -849,15 +849,18 @@ class NDArray:
         self._data, self._value, self._leaf = result._data, result._value, None
 
     def __setitem__(self, key, value):
-        key = _index_key(key)
+        key = _index_key(key, legacy=type(self) is NDArray)
         if STATE.recording:
             whole = _whole(self._data.shape, key)
             if whole and type(value) is np.ndarray and not LOCATING.on:
                 # MXNet copies a numpy array over a whole array without an op: nothing is
                 # recorded, so nothing is refused, and a variable stays one
                 self._check_writable("__setitem__", quiet=True)
-                self._data[...] = value.reshape(self._data.shape) \
-                    if value.size == self._data.size else value
+                if type(self) is NDArray:   # (legacy: MXNet's copy by size, _shape_for_bcast)
+                    self._data[...] = value.reshape(self._data.shape) \
+                        if value.size == self._data.size else value
+                else:
+                    _assign(self._data, key, value)
                 return
             self._check_writable("__setitem__", value, not whole)
         else:
@@ -869,11 +872,7 @@ class NDArray:
             value = value._data
         elif isinstance(value, (list, tuple)):     # (MXNet makes an array of self's dtype)
             value = np.asarray(value, dtype=self._data.dtype)
-        if isinstance(value, np.ndarray):
-            dest = np.shape(self._data[key])
-            if value.shape != dest and value.size == math.prod(dest):
-                value = value.reshape(dest)  # MXNet 1.x: a (1,) array fills one element
-        self._data[key] = value
+        _assign(self._data, key, value)
 
     def _inplace(self, opname, other):
         self._check_writable(f"in-place {opname}", other)
@@ -1077,9 +1076,10 @@ def _scatter(target, key, value):
     if value._data.dtype != target._data.dtype:
         value = F.cast(value, dtype=dtype_name(target._data.dtype))
     if value.shape != positions.shape:
-        if value.size == positions.size:  # MXNet 1.x: a (1,) array fills one element
-            value = F.reshape(value, shape=positions.shape)
-        else:
+        vshape = _assigned_shape(value.shape, positions.shape)
+        if vshape != value.shape:
+            value = F.reshape(value, shape=vshape)
+        if vshape != positions.shape:
             value = F.broadcast_to(value, shape=positions.shape)
     index = np.arange(n, dtype=np.int64)
     index[positions.reshape(-1)] = n + np.arange(positions.size, dtype=np.int64)
@@ -1117,11 +1117,65 @@ def _whole(shape, key) -> bool:
     return True
 
 
-def _raw(x):
-    return x._data if isinstance(x, NDArray) else x
+def _assigned_shape(value, dest):
+    """The shape a value of shape `value` takes to be written into `dest` (numpy's
+    assignment rule: leading axes of length 1 dropped, then broadcast; an empty value into an
+    empty place, as MXNet allows), or ValueError: a value of the right size but another shape
+    is not reshaped."""
+    value = tuple(value)
+    while len(value) > len(dest) and value[0] == 1:
+        value = value[1:]
+    if math.prod(value) == 0 and math.prod(dest) == 0:
+        return tuple(dest)
+    try:
+        if np.broadcast_shapes(value, dest) == tuple(dest):
+            return value
+    except ValueError:
+        pass
+    raise ValueError(f"__setitem__: cannot assign a value of shape {value} to a selection of "
+                     f"shape {tuple(dest)}")
 
 
-def _index_key(key):
+def _assign(data, key, value):
+    """data[key] = value in place, by _assigned_shape's rule."""
+    if isinstance(value, NDArray):
+        value = value._data
+    elif isinstance(value, (list, tuple)):     # (MXNet makes an array of the target's dtype)
+        value = np.asarray(value, dtype=data.dtype)
+    if isinstance(value, np.ndarray) and value.ndim and not _has_mask(key):
+        dest = np.shape(data[key])   # (a mask's assignment: numpy's own rules, as mx.np's)
+        shape = _assigned_shape(value.shape, dest)
+        if math.prod(shape) == 0:
+            return
+        value = value.reshape(shape)
+    data[key] = value
+
+
+def _has_mask(key):
+    return any(type(k) is np.ndarray and k.dtype == np.bool_
+               for k in (key if type(key) is tuple else (key,)))
+
+
+def _raw(x, legacy):
+    """An index item as numpy data: an array's values read (a trace guards on them), a float
+    index array as integers (MXNet's default dtype is float32); with `legacy` (nd), a boolean
+    array is refused, as nd's getitem refuses it (MXNet 1.x reads it as positions 0 and 1)."""
+    if isinstance(x, NDArray):
+        x._concretize("indexing with an array")
+        x = x._data
+    elif isinstance(x, list):
+        x = np.asarray(x)
+        if x.size == 0:
+            x = x.astype(np.int64)
+    elif type(x) is not np.ndarray:
+        return x
+    if x.dtype == np.bool_ and legacy:
+        raise MXNetError("__setitem__: indexing with a boolean mask is not supported (MXNet "
+                         "1.x reads an index array as positions); use nd.where")
+    return x.astype(np.int64) if x.dtype.kind == "f" else x
+
+
+def _index_key(key, legacy=True):
     if isinstance(key, tuple):
-        return tuple(_raw(k) for k in key)
-    return _raw(key)
+        return tuple(_raw(k, legacy) for k in key)
+    return _raw(key, legacy)

@@ -1094,7 +1094,7 @@ def _getitem(x, key):
                 == np.bool_:
             raise MXNetError("indexing with a boolean mask is not supported (MXNet 1.x reads "
                              "an index array as positions); use nd.where or nd.take")
-        return take(x, key, axis=0)
+        return _take_rows(x, key)
     key = key if isinstance(key, tuple) else (key,)
     if builtins.any(isinstance(k, (NDArray, np.ndarray, list)) for k in key):
         return _advanced_getitem(x, key)
@@ -1119,7 +1119,8 @@ def _getitem(x, key):
             picked = range(*k.indices(d))
             if picked.step < 0:  # the same elements ascending, then reversed by a take
                 picked = picked[::-1]
-                reverse.append(axis)
+                if len(picked) > 1:     # (one element: nothing to reverse, a view as MXNet's)
+                    reverse.append(axis)
             # the stop of a reversed range can pass the axis (range(4, -1, -2)[::-1] is
             # range(0, 6, 2)): a trace's slice takes bounds inside the axis only
             lo = picked.start if len(picked) else 0
@@ -1146,6 +1147,24 @@ def _getitem(x, key):
         out = flip(out, a)
     shape = tuple(shape) or (1,)
     return F.reshape(out, shape=shape) if shape != out.shape else out
+
+
+def _take_rows(x, key):
+    """x[key] for one index array: rows of axis 0 by MXNet 1.9.1's gather_nd rule, an index
+    in [-n, n) (a negative one counts from the end; a float one truncated toward zero),
+    anything else an IndexError, eagerly and compiled alike. An NDArray key stays an input
+    of the graph (a compiled call reads any indices without tracing again)."""
+    if x.ndim == 0:
+        raise IndexError("too many indices for a 0-d array")
+    n = x.shape[0]
+    if not isinstance(key, NDArray):
+        k = np.asarray(key)
+        if k.size and k.dtype.kind not in "iuf":
+            raise IndexError(f"an index array must hold integers, got {k.dtype}")
+        key = array(k.astype(np.int64), dtype="int64")
+    where = f"axis 0 of an array of shape {x.shape}"
+    key = _check_value_range("__getitem__", "index", key, -n, n - 1, where)
+    return F.take(x, F.mod(F.cast(key, dtype="i64"), builtins.max(n, 1)), axis=0)
 
 
 def _advanced_getitem(x, key):

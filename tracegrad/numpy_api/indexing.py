@@ -31,8 +31,9 @@ def _raw_key(key):
             d = k._data
             # MXNet reads a float index array (mx.np.array of a list is float32) as integers
             return d.astype(onp.int64) if d.dtype.kind == "f" else d
-        if isinstance(k, list):
-            return onp.asarray(k)
+        if isinstance(k, list):     # (an empty list indexes as integers, as in numpy)
+            k = onp.asarray(k)
+            return k.astype(onp.int64) if k.size == 0 else k
         if isinstance(k, range):
             return onp.asarray(k)
         return k
