@@ -20,7 +20,6 @@ import os
 import statistics
 import sys
 import threading
-import time
 import weakref
 
 import numpy as np
@@ -180,53 +179,26 @@ def floor_record():
     return Record()
 
 
-def per_call(make_scope, net, loss_fn, trainer, x, y, steps):
-    clock = time.perf_counter_ns
-    times, whole = [[] for _ in CALLS], []
-    for _ in range(steps):
-        t0 = clock()
-        scope = make_scope()
-        scope.__enter__()
-        t1 = clock()
-        out = net(x)
-        t2 = clock()
-        loss = loss_fn(out, y)
-        t3 = clock()
-        del out
-        scope.__exit__(None, None, None)
-        t4 = clock()
-        loss.backward()
-        t5 = clock()
-        trainer.step(1)
-        t6 = clock()
-        del loss
-        for k, (a, b) in enumerate(((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5),
-                                    (t5, t6))):
-            times[k].append(b - a)
-        whole.append(t6 - t0)
-    return [statistics.median(t) / 1e3 for t in times], statistics.median(whole) / 1e3
-
-
 def main(steps=20000):
-    from step_overhead import tiny
+    from step_overhead import per_call, tiny
     from tracegrad import autograd
     rows = {}
     parts = tiny(True)
-    per_call(autograd.record, *parts, 2000)         # warm: the step is captured and fused
+    per_call(*parts, 2000)          # warm: the step is captured and fused
     floor = floor_parts()
-    per_call(floor_record, *floor, 2000)
+    per_call(*floor, 2000, record=floor_record)
     for _ in range(3):      # interleaved rounds, medians of each
         for name, make, p in (("tracegrad", autograd.record, parts),
                               ("floor", floor_record, floor)):
-            calls, whole = per_call(make, *p, steps // 3)
+            calls, whole = per_call(*p, steps // 3, record=make)
             rows.setdefault(name, []).append((calls, whole))
     print(f"{'us per call':18s} {'tracegrad':>10s} {'floor':>8s}")
-    for k, name in enumerate(CALLS):
-        tg = statistics.median(c[k] for c, _ in rows["tracegrad"])
-        fl = statistics.median(c[k] for c, _ in rows["floor"])
+    for name in CALLS:
+        tg = statistics.median(c[name] for c, _ in rows["tracegrad"]) * 1e6
+        fl = statistics.median(c[name] for c, _ in rows["floor"]) * 1e6
         print(f"{name:18s} {tg:10.2f} {fl:8.2f}")
-    tg = statistics.median(w for _, w in rows["tracegrad"])
-    fl = statistics.median(w for _, w in rows["floor"])
+    tg = statistics.median(w for _, w in rows["tracegrad"]) * 1e6
+    fl = statistics.median(w for _, w in rows["floor"]) * 1e6
     print(f"{'whole step':18s} {tg:10.2f} {fl:8.2f}")
 
 

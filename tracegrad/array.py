@@ -868,10 +868,6 @@ class NDArray:
         if self._traced_write(value):
             self._rebind(_scatter(self, key, value), "__setitem__")
             return
-        if isinstance(value, NDArray):
-            value = value._data
-        elif isinstance(value, (list, tuple)):     # (MXNet makes an array of self's dtype)
-            value = np.asarray(value, dtype=self._data.dtype)
         _assign(self._data, key, value)
 
     def _inplace(self, opname, other):
