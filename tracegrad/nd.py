@@ -1346,7 +1346,6 @@ def load_arrays(filename) -> dict:
 _STYPE_CODES = {name: code for code, name in mxnet_format.STYPES.items()}
 
 
-
 def _check_savable(data):
     """MXNet's checks of what nd.save takes: a dict of str -> NDArray or a list of NDArrays,
     and no mx.np arrays (npx.save writes those)."""
@@ -1366,6 +1365,7 @@ def _check_savable(data):
     if any(isinstance(v, np_ndarray) for v in values):
         raise TypeError("cannot save mxnet.numpy.ndarray using mxnet.ndarray.save; use "
                         "mxnet.numpy.save instead.")
+
 
 def save(fname, data):
     """Save a list or dict of NDArrays to a numpy .npz file (no pickle). With a sparse array,

@@ -47,7 +47,6 @@ class StorageTypeError(ValueError, AssertionError):
     (a ValueError too, as tracegrad raised before)."""
 
 
-
 def _known_dims(name, shape):
     """A parameter's shape as stored: each dimension an int, 0 where it is not known yet (MXNet
     writes unknown as 0, or -1 under numpy shape semantics). Anything below -1 (a layer made
@@ -60,6 +59,7 @@ def _known_dims(name, shape):
                              f"must be a non-negative integer (0 or -1: not known yet)")
         out.append(max(int(d), 0))
     return tuple(out)
+
 
 class Parameter:
     """A weight of a Block. Shape dims of 0 are unknown until the first forward (deferred init).

@@ -139,7 +139,8 @@ def leaf(data, var=None, owner=None) -> TapeValue:
 
 
 def record(opdef, operands, attrs, out) -> TapeValue:
-    """Append one op to the tape. `operands` are TapeValues or Python/numpy scalars."""
+    """Append one op to the tape. `operands` are TapeValues, Python / numpy scalars (typed
+    beside the other operands, NEP 50's weak scalars) or 0-d arrays (typed by their dtype)."""
     ops = []
     for o in operands:
         if not isinstance(o, Value):    # (a 0-d array is a constant of its own dtype)
