@@ -849,7 +849,7 @@ class NDArray:
         self._data, self._value, self._leaf = result._data, result._value, None
 
     def __setitem__(self, key, value):
-        key = _index_key(key, legacy=type(self) is NDArray)
+        key = index_key(key, legacy=type(self) is NDArray)
         if STATE.recording:
             whole = _whole(self._data.shape, key)
             if whole and type(value) is np.ndarray and not LOCATING.on:
@@ -1154,16 +1154,20 @@ def _has_mask(key):
 
 def _raw(x, legacy):
     """An index item as numpy data: an array's values read (a trace guards on them), a float
-    index array as integers (MXNet's default dtype is float32); with `legacy` (nd), a boolean
-    array is refused, as nd's getitem refuses it (MXNet 1.x reads it as positions 0 and 1)."""
+    one as integers (MXNet's default dtype is float32), a list or range as an array (an empty
+    one of integers, as numpy reads it). With `legacy` (nd) a numpy or list one of floats is
+    read as integers too, and a boolean one is refused, as nd's getitem refuses it (MXNet 1.x
+    reads it as positions 0 and 1); otherwise (mx.np) those are numpy's to take or refuse."""
     if isinstance(x, NDArray):
         x._concretize("indexing with an array")
         x = x._data
-    elif isinstance(x, list):
+    elif isinstance(x, (list, range)):
         x = np.asarray(x)
         if x.size == 0:
             x = x.astype(np.int64)
-    elif type(x) is not np.ndarray:
+        if not legacy:
+            return x
+    elif type(x) is not np.ndarray or not legacy:
         return x
     if x.dtype == np.bool_ and legacy:
         raise MXNetError("__setitem__: indexing with a boolean mask is not supported (MXNet "
@@ -1171,7 +1175,8 @@ def _raw(x, legacy):
     return x.astype(np.int64) if x.dtype.kind == "f" else x
 
 
-def _index_key(key, legacy=True):
+def index_key(key, legacy=True):
+    """The key of x[key] (= value) with its arrays, lists and ranges as numpy data (_raw)."""
     if isinstance(key, tuple):
         return tuple(_raw(k, legacy) for k in key)
     return _raw(key, legacy)

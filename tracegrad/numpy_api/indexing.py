@@ -9,7 +9,7 @@ a boolean mask decides the result's shape, as in numpy.
 """
 import numpy as onp
 
-from ..array import F, NDArray, wrap
+from ..array import F, index_key, wrap
 from ..base import MXNetError
 from .ndarray import as_np
 
@@ -24,20 +24,9 @@ def _basic(key):
 
 
 def _raw_key(key):
-    """The key with arrays as numpy data (their values read), lists as numpy arrays."""
-    def raw(k):
-        if isinstance(k, NDArray):
-            k._concretize("indexing with an array")
-            d = k._data
-            # MXNet reads a float index array (mx.np.array of a list is float32) as integers
-            return d.astype(onp.int64) if d.dtype.kind == "f" else d
-        if isinstance(k, list):     # (an empty list indexes as integers, as in numpy)
-            k = onp.asarray(k)
-            return k.astype(onp.int64) if k.size == 0 else k
-        if isinstance(k, range):
-            return onp.asarray(k)
-        return k
-    return tuple(raw(k) for k in key) if isinstance(key, tuple) else raw(key)
+    """The key with arrays as numpy data (their values read; a float one, as mx.np.array of a
+    list is in MXNet, as integers), lists and ranges as numpy arrays (array.index_key)."""
+    return index_key(key, legacy=False)
 
 
 def _result_shape(shape, key):

@@ -32,7 +32,7 @@ import numpy as onp
 from ..base import MXNetError
 from .literal import LiteralError, parse_literal, to_attr_string
 from .ops import (AttrError, MAX_ELEMENTS, OpSpec, _bool, _dtype, _float, _int, _opt, _str,
-                  lookup)
+                  lookup, parse_attrs)
 from .symbol import Symbol, _make
 
 # ------------------------------------------------------------------ MXNet's op names
@@ -381,30 +381,22 @@ class NumpySpec(OpSpec):
     def check_attrs(self, raw, where):
         """{name: value} of the node's attribute strings; MXNetError names the node, the op
         and the attribute on an unknown name or a value of the wrong type."""
-        out = {}
-        for key, text in raw.items():
-            if key.startswith("__") and key.endswith("__") or key in (
-                    "ctx_group", "lr_mult", "wd_mult", "name", "ctx"):
-                continue
-            check = self.attrs.get(key)
-            if check is None and self._var_place(key) is not None:
-                check = _any        # (a non-Symbol at that place of *args: einsum's string)
-            if check is None and self.open_keywords and key.isidentifier():
-                check = _any
-            if check is None:
-                raise MXNetError(f"{where}: op {self.name} ({self.label}) has no attribute "
-                                 f"{key!r} (it takes {sorted(self.attrs)})")
-            try:
-                out[key] = check(parse_value(text))
-            except (AttrError, LiteralError) as e:
-                raise MXNetError(f"{where}: op {self.name}, attribute {key}={text!r}: {e}") \
-                    from None
+        out = parse_attrs(raw, where, self.name, self._check_for, sorted(self.attrs),
+                          parse=parse_value, label=f" ({self.label})",
+                          skip=("ctx_group", "lr_mult", "wd_mult", "name", "ctx"))
         self._layout(out, where)        # (refuses `inputs` / num_args that do not fit)
         try:
             self._outputs_of(out)
         except AttrError as e:
             raise MXNetError(f"{where}: op {self.name}: {e}") from None
         return out
+
+    def _check_for(self, key):
+        check = self.attrs.get(key)
+        if check is None and (self._var_place(key) is not None or (
+                self.open_keywords and key.isidentifier())):
+            check = _any    # (a non-Symbol at a place of *args, einsum's string; a **kwargs)
+        return check
 
     def _var_place(self, key):
         """i for the attribute `<*args name><i>` (a literal at place i of *args), else None."""

@@ -304,29 +304,38 @@ class OpSpec:
     def check_attrs(self, raw, where):
         """{name: parsed, checked value} from the node's {name: string}; MXNetError names the
         node, the op and the attribute on anything malformed."""
-        out = {}
         schema = self.attrs if self.attrs is not None else signature_attrs(self)
-        for key, text in raw.items():
-            if key.startswith("__") and key.endswith("__") or key in ("ctx_group", "lr_mult",
-                                                                       "wd_mult", "name"):
-                continue  # hidden / scope attributes: kept on the node, not the op's
-            check = schema.get(key)
-            if check is _HINT:
-                continue  # a performance hint: kept in the node's attrs, not passed on
-            if check is None:
-                raise MXNetError(f"{where}: op {self.name} has no attribute {key!r} (it takes "
-                                 f"{sorted(schema)})")
-            try:
-                out[key] = check(parse_literal(text))
-            except (AttrError, LiteralError) as e:
-                raise MXNetError(f"{where}: op {self.name}, attribute {key}={text!r}: {e}") \
-                    from None
+        out = parse_attrs(raw, where, self.name, schema.get, sorted(schema))
         required = self.required if self.attrs is not None else signature_required(self)
         missing = [r for r in required if r not in out]
         if missing:
             raise MXNetError(f"{where}: op {self.name} needs the attribute(s) "
                              f"{', '.join(missing)} (MXNet declares no default for them)")
         return out
+
+
+def parse_attrs(raw, where, op, check_for, known, parse=parse_literal,
+                skip=("ctx_group", "lr_mult", "wd_mult", "name"), label=""):
+    """{name: parsed, checked value} of a node's {name: string}: `check_for(name)` gives the
+    check (None: the op has no such attribute; _HINT: a performance hint, kept in the node's
+    attrs but not passed on); hidden (`__x__`) and scope attributes (`skip`) are the node's,
+    not the op's. MXNetError names the node, the op (`label`: what it is, for an unknown
+    attribute) and the attribute."""
+    out = {}
+    for key, text in raw.items():
+        if key.startswith("__") and key.endswith("__") or key in skip:
+            continue
+        check = check_for(key)
+        if check is _HINT:
+            continue
+        if check is None:
+            raise MXNetError(f"{where}: op {op}{label} has no attribute {key!r} (it takes "
+                             f"{known})")
+        try:
+            out[key] = check(parse(text))
+        except (AttrError, LiteralError) as e:
+            raise MXNetError(f"{where}: op {op}, attribute {key}={text!r}: {e}") from None
+    return out
 
 
 def _sig_default_check(default):
